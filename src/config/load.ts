@@ -1,0 +1,108 @@
+/**
+ * gateway.yaml → validated, normalised, frozen GatewayConfig. Every problem names the
+ * file, line, column and key path; all problems are reported at once.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { ConfigError, type ConfigProblem } from '../errors.js'
+import { configSchema } from './schema.js'
+import { resolveReferences } from './references.js'
+import { normalizeConfig } from './normalize.js'
+import { YamlSource, type KeyPath } from './yaml-source.js'
+import type { GatewayConfig } from './types.js'
+
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true })
+const validate = ajv.compile(configSchema)
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv
+}
+
+/** Reads and validates a config file; throws ConfigError listing every problem. */
+export function loadConfig(file: string, options: LoadConfigOptions = {}): GatewayConfig {
+  const abs = resolve(file)
+  let text: string
+  try {
+    text = readFileSync(abs, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error'
+    throw new ConfigError([{ file: abs, line: 0, column: 0, key: '', msg: `cannot read config file: ${code}` }])
+  }
+  return parseConfig(abs, text, options)
+}
+
+/** Validates config text that claims to come from `file` (relative paths resolve from its folder). */
+export function parseConfig(file: string, text: string, options: LoadConfigOptions = {}): GatewayConfig {
+  const source = new YamlSource(file, text)
+  if (source.problems.length > 0) throw new ConfigError(source.problems)
+  if (source.value === null || typeof source.value !== 'object' || Array.isArray(source.value)) {
+    throw new ConfigError([{ file, line: 1, column: 1, key: '', msg: 'the config must be a YAML mapping' }])
+  }
+  const refs = resolveReferences(source.value, dirname(file), options.env ?? process.env)
+  const problems: ConfigProblem[] = refs.problems.map((p) => source.problem(p.path, p.msg))
+  if (!validate(refs.value)) {
+    problems.push(...schemaProblems(validate.errors ?? [], source))
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const config = normalizeConfig(refs.value, { file, secrets: refs.secrets, files: refs.files, source })
+  return deepFreeze(config)
+}
+
+function pathOf(instancePath: string): (string | number)[] {
+  if (instancePath === '') return []
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^[0-9]+$/.test(p) ? Number(p) : p))
+}
+
+function schemaProblems(errors: ErrorObject[], source: YamlSource): ConfigProblem[] {
+  // anyOf failures repeat once per branch; keep a single, readable line per value.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
+  const seen = new Set<string>()
+  const out: ConfigProblem[] = []
+  for (const e of errors) {
+    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue
+    const path: KeyPath = pathOf(e.instancePath)
+    const { key, msg, atKey } = describe(e, path)
+    const p = source.problem(key, msg, atKey)
+    const id = `${p.key}|${p.msg}`
+    if (!seen.has(id)) out.push(p)
+    seen.add(id)
+  }
+  return out
+}
+
+function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; atKey: boolean } {
+  const params = e.params as Record<string, unknown>
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { key: [...path, String(params.additionalProperty)], msg: 'unknown key', atKey: true }
+    case 'required':
+      return { key: [...path, String(params.missingProperty)], msg: 'is required', atKey: false }
+    case 'enum':
+      return { key: path, msg: `must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false }
+    case 'anyOf': {
+      const description = (e.parentSchema as { description?: string } | undefined)?.description
+      return { key: path, msg: `invalid value${description ? `: expected ${lowerFirst(description)}` : ''}`, atKey: false }
+    }
+    case 'pattern':
+      return { key: path, msg: `must match ${String(params.pattern)}`, atKey: false }
+    default:
+      return { key: path, msg: e.message ?? 'invalid', atKey: false }
+  }
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1)
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const item of Object.values(v)) deepFreeze(item)
+  }
+  return v
+}

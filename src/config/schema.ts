@@ -1,0 +1,148 @@
+/**
+ * The JSON Schema of gateway.yaml: the single source. `config/gateway.schema.json` and
+ * `docs/config-reference.md` are generated from it (`npm run schema`) and a test checks
+ * they are current. Every object closes with additionalProperties:false, so unknown keys
+ * are errors.
+ */
+
+const duration = {
+  description: 'A duration: a number of milliseconds, or a string like `250ms`, `5s`, `2m`, `1h`.',
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
+  ],
+} as const
+
+const size = {
+  description: 'A size: a number of bytes, or a string like `512KiB`, `10MiB`, `1GiB`, `100kB`, `5MB`.',
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(B|KiB|MiB|GiB|kB|KB|MB|GB)$' },
+  ],
+} as const
+
+const fileList = {
+  description: 'A file path, or a list of them. Relative paths are relative to the config file.',
+  anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 } }],
+} as const
+
+const tlsVersion = { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'] } as const
+
+const endpointTls = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'The endpoint\'s client bundle and server verification. Give the bundle as `cert` + `key` (PEM), as `pkcs12`, or as `dir` (a Kubernetes TLS Secret mount).',
+  properties: {
+    cert: { type: 'string', description: 'PEM client certificate; intermediates may be appended after it.' },
+    key: { type: 'string', description: 'PEM private key: PKCS#1, PKCS#8 or SEC1 (EC), plain or encrypted.' },
+    keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key. Use `${env:…}` or `${file:…}`.' },
+    intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate.' },
+    pkcs12: { type: 'string', description: 'A PKCS#12 (.p12/.pfx) file holding the key, certificate and chain.' },
+    pkcs12Passphrase: { type: 'string', description: 'Passphrase of the PKCS#12 file.' },
+    dir: {
+      type: 'string',
+      description: 'A directory laid out like a Kubernetes TLS Secret: `tls.crt`, `tls.key`, and `ca.crt` (roots, used when `roots` is not given).',
+    },
+    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to. The only trust anchors.' },
+    clientRoots: {
+      ...fileList,
+      description: 'Extra roots used only to check that the client chain builds (never to verify the server).',
+    },
+    systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate.' },
+    serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host).' },
+    minVersion: { ...tlsVersion, default: 'TLSv1.2', description: 'Lowest TLS version offered.' },
+    maxVersion: { ...tlsVersion, description: 'Highest TLS version offered (default: the highest Node supports).' },
+    pins: {
+      type: 'array',
+      items: { type: 'string', pattern: '^(sha256/)?[A-Za-z0-9+/]{43}=$' },
+      description: 'SPKI SHA-256 pins (base64, optionally prefixed `sha256/`); one certificate in the server chain must match.',
+    },
+    crl: { ...fileList, description: 'PEM CRL file(s); the server certificate is refused when revoked.' },
+  },
+} as const
+
+const endpoint = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'url', 'tls'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9_-]{0,62})$', description: 'Endpoint name, used in `/proxy/<name>/` and metrics.' },
+    url: { type: 'string', pattern: '^https://', description: 'Base URL of the backend (https). May contain `{tenant}`.' },
+    hosts: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      description: 'Extra `host[:port]` names that forward-proxy requests may use for this endpoint (the URL host always matches).',
+    },
+    pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path).' },
+    resolve: {
+      type: 'string',
+      description: 'Dial this IP address instead of resolving the host (like `curl --resolve`); SNI and verification still use the name.',
+    },
+    allowPrivate: {
+      type: 'boolean',
+      default: false,
+      description: 'Allow dialling loopback, private, link-local and metadata addresses (tests, on-prem backends).',
+    },
+    tls: endpointTls,
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        connect: { ...duration, default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504.' },
+        response: { ...duration, default: '30s', description: 'Time to the upstream response headers; exceeded → 504.' },
+        idle: { ...duration, default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream.' },
+        keepAlive: { ...duration, default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
+      },
+    },
+    connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool.' },
+  },
+} as const
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://mtls-gateway.dev/schema/gateway.schema.json',
+  title: 'mtls-gateway configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoints'],
+  properties: {
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The one listener for proxied calls and the gateway API.',
+      properties: {
+        host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
+      },
+    },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Admin listener: /metrics, /healthz, /readyz.',
+      properties: {
+        host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
+        enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxBufferedBody: { ...size, default: '10MiB', description: 'Largest body buffered when a feature needs it (payload fields, OAuth form parameters, body hash); larger → 413.' },
+      },
+    },
+    forwarding: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        xForwardedFor: { type: 'boolean', default: false, description: 'Append the caller address to `X-Forwarded-For` (off: backends see the gateway, not the bot runtime).' },
+        via: { type: 'boolean', default: true, description: 'Add `Via: 1.1 mtls-gateway` to forwarded requests and responses.' },
+      },
+    },
+    endpoints: { type: 'array', items: endpoint, description: 'The backends the gateway may call. Anything else gets 403.' },
+  },
+} as const
+
+export type ConfigSchema = typeof configSchema

@@ -1,0 +1,68 @@
+/**
+ * The validated, normalised config: defaults filled, durations in ms, sizes in bytes,
+ * paths absolute, references resolved. Frozen after load.
+ */
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3'
+
+export interface EndpointTlsConfig {
+  cert?: string
+  key?: string
+  keyPassphrase?: string
+  intermediates: string[]
+  pkcs12?: string
+  pkcs12Passphrase?: string
+  dir?: string
+  roots: string[]
+  clientRoots: string[]
+  systemRoots: boolean
+  serverName?: string
+  minVersion: TlsVersion
+  maxVersion?: TlsVersion
+  pins: string[]
+  crl: string[]
+}
+
+export interface EndpointTimeoutsConfig {
+  connectMs: number
+  responseMs: number
+  idleMs: number
+  keepAliveMs: number
+}
+
+export interface EndpointConfig {
+  name: string
+  /** Index in the endpoints list, for error messages. */
+  index: number
+  url: string
+  hosts: string[]
+  pathPrefix?: string
+  resolve?: string
+  allowPrivate: boolean
+  tls: EndpointTlsConfig
+  timeouts: EndpointTimeoutsConfig
+  connections: number
+}
+
+export interface ListenConfig {
+  host: string
+  port: number
+}
+
+export interface AdminConfig extends ListenConfig {
+  enabled: boolean
+}
+
+export interface GatewayConfig {
+  /** Absolute path of the file this was loaded from. */
+  file: string
+  /** Every file the config references (for reload watching). */
+  files: string[]
+  /** Every secret value a `${env:}`/`${file:}` reference produced, for log redaction. */
+  secrets: string[]
+  listen: ListenConfig
+  admin: AdminConfig
+  limits: { maxBufferedBody: number }
+  forwarding: { xForwardedFor: boolean; via: boolean }
+  endpoints: EndpointConfig[]
+}

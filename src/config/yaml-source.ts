@@ -1,0 +1,72 @@
+/**
+ * YAML text with positions: turns a key path back into file:line:column so every
+ * config error points at the place to fix.
+ */
+import { LineCounter, isMap, isSeq, isPair, isScalar, parseDocument, type Document, type Node } from 'yaml'
+import type { ConfigProblem } from '../errors.js'
+
+export type KeyPath = readonly (string | number)[]
+
+/** `['endpoints', 2, 'tls', 'minVersion']` → `endpoints[2].tls.minVersion`. */
+export function formatKeyPath(path: KeyPath): string {
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out += out === '' ? part : `.${part}`
+  }
+  return out
+}
+
+export class YamlSource {
+  readonly file: string
+  readonly value: unknown
+  readonly problems: ConfigProblem[] = []
+  readonly #doc: Document
+  readonly #lines = new LineCounter()
+
+  constructor(file: string, text: string) {
+    this.file = file
+    this.#doc = parseDocument(text, { lineCounter: this.#lines, uniqueKeys: true, prettyErrors: false })
+    for (const err of [...this.#doc.errors, ...this.#doc.warnings]) {
+      const pos = this.#lines.linePos(err.pos[0])
+      const msg = err.message.split('\n')[0] ?? err.message
+      this.problems.push({ file, line: pos.line, column: pos.col, key: '', msg: `YAML: ${msg}` })
+    }
+    this.value = this.problems.length === 0 ? this.#doc.toJS({ maxAliasCount: 100 }) : undefined
+  }
+
+  /** Line and column of the value at `path` (or of its key when `atKey`), else of the nearest parent. */
+  position(path: KeyPath, atKey = false): { line: number; column: number } {
+    let node: unknown = this.#doc.contents
+    let best = this.#offsetOf(node)
+    for (const part of path) {
+      let next: unknown
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === part)
+        if (pair === undefined) break
+        if (atKey && part === path[path.length - 1]) {
+          best = this.#offsetOf(pair.key) ?? best
+          break
+        }
+        next = pair.value
+        best = this.#offsetOf(pair.value) ?? this.#offsetOf(pair.key) ?? best
+      } else if (isSeq(node) && typeof part === 'number') {
+        next = node.items[part]
+        best = this.#offsetOf(next) ?? best
+      } else break
+      node = next
+    }
+    const pos = this.#lines.linePos(best ?? 0)
+    return { line: pos.line, column: pos.col }
+  }
+
+  problem(path: KeyPath, msg: string, atKey = false): ConfigProblem {
+    const { line, column } = this.position(path, atKey)
+    return { file: this.file, line, column, key: formatKeyPath(path), msg }
+  }
+
+  #offsetOf(node: unknown): number | undefined {
+    const range = (node as Node | null | undefined)?.range
+    return range ? range[0] : undefined
+  }
+}

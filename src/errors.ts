@@ -1,0 +1,149 @@
+/**
+ * The gateway's error vocabulary. Every error a request can end with is a GatewayError
+ * carrying a closed `reason`; the HTTP status lives only in STATUS below, so no throw
+ * site decides a status code on its own.
+ */
+
+export type Reason =
+  | 'bad_request'
+  | 'tenant_invalid'
+  | 'body_too_large'
+  | 'unsupported_payload'
+  | 'endpoint_not_configured'
+  | 'egress_denied'
+  | 'caller_credentials_missing'
+  | 'caller_credentials_invalid'
+  | 'caller_not_allowed'
+  | 'jwt_replay'
+  | 'oauth_token_missing'
+  | 'oauth_provider_failed'
+  | 'upstream_cert_untrusted'
+  | 'upstream_cert_expired'
+  | 'upstream_cert_not_yet_valid'
+  | 'upstream_hostname_mismatch'
+  | 'upstream_pin_mismatch'
+  | 'upstream_cert_revoked'
+  | 'upstream_client_cert_rejected'
+  | 'upstream_tls_version_refused'
+  | 'upstream_tls_failed'
+  | 'upstream_connect_refused'
+  | 'upstream_connect_reset'
+  | 'upstream_connect_failed'
+  | 'upstream_proxy_failed'
+  | 'upstream_timeout'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unavailable'
+  | 'internal'
+
+/** A caller-credential failure: 407 on the proxy path, 401 on route mode and the gateway API. */
+export type Challenge = 'challenge'
+
+/** The only place statuses live. `Record` makes it exhaustive at compile time. */
+export const STATUS: { readonly [R in Reason]: number | Challenge } = {
+  bad_request: 400,
+  tenant_invalid: 400,
+  body_too_large: 413,
+  unsupported_payload: 400,
+  endpoint_not_configured: 403,
+  egress_denied: 403,
+  caller_credentials_missing: 'challenge',
+  caller_credentials_invalid: 'challenge',
+  caller_not_allowed: 403,
+  jwt_replay: 'challenge',
+  oauth_token_missing: 401,
+  oauth_provider_failed: 502,
+  upstream_cert_untrusted: 502,
+  upstream_cert_expired: 502,
+  upstream_cert_not_yet_valid: 502,
+  upstream_hostname_mismatch: 502,
+  upstream_pin_mismatch: 502,
+  upstream_cert_revoked: 502,
+  upstream_client_cert_rejected: 502,
+  upstream_tls_version_refused: 502,
+  upstream_tls_failed: 502,
+  upstream_connect_refused: 502,
+  upstream_connect_reset: 502,
+  upstream_connect_failed: 502,
+  upstream_proxy_failed: 502,
+  upstream_timeout: 504,
+  not_found: 404,
+  method_not_allowed: 405,
+  unavailable: 503,
+  internal: 500,
+}
+
+export const REASONS = Object.keys(STATUS) as Reason[]
+
+export interface GatewayErrorOptions {
+  cause?: unknown
+  headers?: Record<string, string>
+  /** Extra JSON members merged into the error entry (e.g. `authorizeUrl`). Never secrets. */
+  details?: Record<string, string | number | boolean>
+}
+
+/** One flat class for every request-path error; the message names the failed fact, never a secret. */
+export class GatewayError extends Error {
+  readonly reason: Reason
+  readonly headers: Readonly<Record<string, string>>
+  readonly details: Readonly<Record<string, string | number | boolean>>
+
+  constructor(reason: Reason, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'GatewayError'
+    this.reason = reason
+    this.headers = options.headers ?? {}
+    this.details = options.details ?? {}
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError
+}
+
+/** Where the error is answered decides how a credential challenge is spelled. */
+export type ErrorSurface = 'proxy' | 'api'
+
+export function statusOf(reason: Reason, surface: ErrorSurface): number {
+  const s = STATUS[reason]
+  if (s === 'challenge') return surface === 'proxy' ? 407 : 401
+  return s
+}
+
+export interface ErrorEntry {
+  msg: string
+  code: number
+  [extra: string]: string | number | boolean
+}
+export interface ErrorBody {
+  errors: ErrorEntry[]
+}
+
+/** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */
+export function toErrorBody(msg: string, code: number, details: Record<string, string | number | boolean> = {}): ErrorBody {
+  return { errors: [{ ...details, msg, code }] }
+}
+
+/** One problem found in a config file or bundle: everything an operator needs to find it. */
+export interface ConfigProblem {
+  file: string
+  line: number
+  column: number
+  key: string
+  msg: string
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file
+  return p.key ? `${where}: ${p.key}: ${p.msg}` : `${where}: ${p.msg}`
+}
+
+/** Config or bundle validation failure; feeds `check` and reload, never an HTTP response. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[]
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'))
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Frozen config → Gateway: the runtime snapshot a request pins for its whole life.
+ * Everything per-request code needs is computed here once (bundles, secure contexts,
+ * pools, host index), so a reload is one reference swap.
+ */
+import type { LookupFunction } from 'node:net'
+import type { EndpointConfig, GatewayConfig } from '../config/index.js'
+import { ConfigError, type ConfigProblem } from '../errors.js'
+import { createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
+
+export interface Endpoint {
+  readonly name: string
+  readonly config: EndpointConfig
+  /** Base URL without trailing slash; may contain `{tenant}`. */
+  readonly url: string
+  readonly bundle: Bundle
+  readonly upstream: Upstream
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig
+  readonly endpoints: ReadonlyMap<string, Endpoint>
+  /** `host:port` (port 443 when implicit) → endpoints serving it, for forward-proxy matching. */
+  readonly byHost: ReadonlyMap<string, readonly Endpoint[]>
+  close(): Promise<void>
+}
+
+export interface EndpointReport {
+  endpoint: string
+  subject: string
+  issuer: string
+  keyType: string
+  chainOk: boolean
+  notAfter?: Date
+  daysLeft?: number
+  /** Expiry of each certificate kind, for metrics. */
+  expiry: { kind: 'client' | 'intermediate' | 'root'; notAfter: Date }[]
+}
+
+export interface CompileOptions {
+  now?: Date
+  lookup?: (endpoint: EndpointConfig) => LookupFunction | undefined
+  onConnect?: (info: ConnectInfo) => void
+}
+
+/** Loads and checks every bundle; never throws, so `check` can print everything. */
+export function inspectEndpoints(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; bundles: Map<string, Bundle>; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = []
+  const reports: EndpointReport[] = []
+  const bundles = new Map<string, Bundle>()
+  for (const ep of config.endpoints) {
+    const { bundle, problems: found } = loadBundle(ep.tls, now)
+    for (const p of found) {
+      problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
+    }
+    if (!bundle) continue
+    const ctx = createClientContext(bundle, ep.tls)
+    for (const p of ctx.problems) {
+      problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
+    }
+    bundles.set(ep.name, bundle)
+    const end = notAfter(bundle.leaf)
+    reports.push({
+      endpoint: ep.name,
+      subject: oneLine(bundle.leaf.subject),
+      issuer: oneLine(bundle.leaf.issuer),
+      keyType: bundle.keyType,
+      chainOk: found.length === 0 && ctx.problems.length === 0,
+      notAfter: end,
+      daysLeft: Math.floor((end.getTime() - now.getTime()) / 86_400_000),
+      expiry: [
+        { kind: 'client', notAfter: end },
+        ...bundle.chain.map((c) => ({ kind: 'intermediate' as const, notAfter: notAfter(c) })),
+        ...(bundle.clientRoot ? [{ kind: 'root' as const, notAfter: notAfter(bundle.clientRoot) }] : []),
+      ],
+    })
+  }
+  return { reports, bundles, problems }
+}
+
+/** Builds the runtime snapshot; throws ConfigError when any bundle has a problem. */
+export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
+  const { bundles, problems } = inspectEndpoints(config, options.now)
+  if (problems.length > 0) throw new ConfigError(problems)
+  const endpoints = new Map<string, Endpoint>()
+  const byHost = new Map<string, Endpoint[]>()
+  for (const ep of config.endpoints) {
+    const bundle = bundles.get(ep.name) as Bundle
+    const context = createClientContext(bundle, ep.tls).context
+    if (!context) throw new TypeError(`secure context for ${ep.name} vanished between inspection and compile`)
+    const lookup = options.lookup?.(ep)
+    const upstream = createUpstream({
+      endpoint: ep.name,
+      context,
+      ...(ep.tls.serverName ? { serverName: ep.tls.serverName } : {}),
+      ...(ep.resolve ? { resolve: ep.resolve } : {}),
+      ...(lookup ? { lookup } : {}),
+      ...(options.onConnect ? { onConnect: options.onConnect } : {}),
+      pins: ep.tls.pins,
+      connectMs: ep.timeouts.connectMs,
+      responseMs: ep.timeouts.responseMs,
+      idleMs: ep.timeouts.idleMs,
+      keepAliveMs: ep.timeouts.keepAliveMs,
+      connections: ep.connections,
+    })
+    const endpoint: Endpoint = { name: ep.name, config: ep, url: ep.url, bundle, upstream }
+    endpoints.set(ep.name, endpoint)
+    for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
+  }
+  return {
+    config,
+    endpoints,
+    byHost,
+    close: async () => {
+      await Promise.allSettled([...endpoints.values()].map((e) => e.upstream.close()))
+    },
+  }
+}
+
+/** `host:port` keys a forward-proxy request may use to reach this endpoint. */
+export function hostKeys(ep: EndpointConfig): string[] {
+  if (ep.url.includes('{tenant}')) return []
+  const u = new URL(ep.url)
+  const keys = [`${u.hostname.toLowerCase()}:${u.port || '443'}`]
+  for (const h of ep.hosts) keys.push(/:[0-9]+$/.test(h) ? h : `${h}:443`)
+  return keys
+}

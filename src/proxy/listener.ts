@@ -1,0 +1,142 @@
+/**
+ * The one listener: absolute-form forward proxy, `/proxy/<endpoint>/…` route mode, and
+ * `/gateway/…` API routes. Each request pins the current Gateway snapshot, so a reload
+ * never disturbs it. Metrics and access logs observe `onDone`; they are not steps.
+ */
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { pipeline as pipeStreams } from 'node:stream/promises'
+import { GatewayError, type ErrorSurface } from '../errors.js'
+import type { Gateway } from '../gateway/index.js'
+import { createBody } from './body.js'
+import { handle, type Context, type Mode, type Pipeline, type RequestFacts } from './pipeline.js'
+import { asGatewayError, writeError } from './write-error.js'
+
+export interface GatewayRef {
+  current: Gateway
+}
+
+export interface RequestRecord {
+  id: string
+  mode: Mode | 'api' | 'other'
+  method: string
+  status: number
+  durationMs: number
+  facts: RequestFacts
+  error?: GatewayError
+}
+
+/** Handles `/gateway/…`; returns false when the path is not one of its routes. */
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse, gateway: Gateway, requestId: string) => Promise<boolean>
+
+export interface ListenerOptions {
+  ref: GatewayRef
+  pipeline: Pipeline
+  api?: ApiHandler
+  onDone?: (record: RequestRecord) => void
+}
+
+const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
+
+/** Creates the (not yet listening) HTTP server. */
+export function createListener(o: ListenerOptions): Server {
+  const server = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
+    void serveRequest(o, req, res)
+  })
+  server.on('connect', (req: IncomingMessage, socket) => {
+    const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} is not supported by this gateway yet`, code: 403 }] })
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  })
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 53\r\n\r\n{"errors":[{"msg":"malformed HTTP request","code":400}]}')
+  })
+  return server
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
+}
+
+async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now()
+  const gateway = o.ref.current
+  const id = requestIdOf(req)
+  const url = req.url ?? '/'
+  const facts: RequestFacts = {}
+  let mode: RequestRecord['mode'] = 'other'
+  let surface: ErrorSurface = 'api'
+  let error: GatewayError | undefined
+  try {
+    if (/^https?:\/\//i.test(url)) {
+      mode = 'forward'
+      surface = 'proxy'
+      await proxy(o, gateway, req, res, id, 'forward', new URL(url), facts)
+    } else if (url.startsWith('/proxy/')) {
+      mode = 'route'
+      const m = ROUTE.exec(url)
+      if (!m) throw new GatewayError('bad_request', 'route mode expects /proxy/<endpoint>/<path>')
+      const route = { endpoint: m[1] as string, path: (m[3] ?? '/') + (m[4] ?? ''), ...(m[2] !== undefined ? { tenant: m[2] } : {}) }
+      await proxy(o, gateway, req, res, id, 'route', new URL(url, 'http://gateway.invalid'), facts, route)
+    } else if (url.startsWith('/gateway/') && o.api && (mode = 'api') && (await o.api(req, res, gateway, id))) {
+      // handled by the API
+    } else {
+      throw new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
+    }
+  } catch (err) {
+    error = asGatewayError(err)
+    writeError(res, error, surface, id)
+    if (!req.complete) req.resume()
+  } finally {
+    const record: RequestRecord = { id, mode, method: req.method ?? 'GET', status: res.statusCode, durationMs: 0, facts, ...(error ? { error } : {}) }
+    const report = (): void => o.onDone?.({ ...record, status: res.statusCode, durationMs: performance.now() - started })
+    if (res.writableFinished || res.destroyed) report()
+    else res.once('close', report)
+  }
+}
+
+async function proxy(
+  o: ListenerOptions,
+  gateway: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+  mode: Mode,
+  target: URL,
+  facts: RequestFacts,
+  route?: Context['route'],
+): Promise<void> {
+  const abort = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('caller went away'))
+  })
+  const length = req.headers['content-length']
+  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
+  const headers = { ...(req.headers as Record<string, string | string[]>) }
+  headers['x-request-id'] = id
+  const ctx: Context = {
+    id,
+    mode,
+    gateway,
+    inbound: { method: req.method ?? 'GET', target, headers: req.headers, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}) },
+    ...(route ? { route } : {}),
+    signal: abort.signal,
+    facts,
+    outbound: {
+      method: req.method ?? 'GET',
+      url: target,
+      headers,
+      body: createBody(hasBody ? req : undefined, gateway.config.limits.maxBufferedBody, length === undefined ? undefined : Number(length)),
+    },
+  }
+  const upstream = await handle(o.pipeline, ctx)
+  upstream.headers['x-request-id'] = id
+  res.writeHead(upstream.status, upstream.headers)
+  try {
+    await pipeStreams(upstream.body, res)
+  } catch {
+    // The upstream or the caller broke the stream mid-body: cut both sides, never crash.
+    upstream.body.destroy()
+    res.destroy()
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The request path as data: route → admit → prepare[] → forward → respond[]. The only
+ * early exit is throwing GatewayError. Typed phases (Context → Routed → Admitted) let the
+ * compiler prove that no step runs before the endpoint is known and the caller admitted.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { Endpoint, Gateway } from '../gateway/index.js'
+
+/** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
+export interface Body {
+  readonly stream: Readable | undefined
+  /** The whole body, buffered once; throws body_too_large beyond the limit. */
+  bytes(): Promise<Buffer>
+  /** Replaces the body with new bytes (the caller fixes Content-Length). */
+  replace(bytes: Buffer): void
+  readonly buffered: Buffer | undefined
+}
+
+export type OutboundHeaders = Record<string, string | string[]>
+
+/** The request that will be sent upstream; steps edit this. */
+export interface Outbound {
+  method: string
+  url: URL
+  headers: OutboundHeaders
+  body: Body
+}
+
+/** Who is calling; filled by caller authentication. */
+export interface Caller {
+  readonly appId: string
+  readonly sub?: string
+  readonly isAnonymous?: boolean
+  readonly claims: Readonly<Record<string, unknown>>
+}
+
+export type Mode = 'forward' | 'connect' | 'route'
+
+export interface Context {
+  readonly id: string
+  readonly mode: Mode
+  readonly gateway: Gateway
+  readonly inbound: { readonly method: string; readonly target: URL; readonly headers: IncomingHttpHeaders; readonly remoteAddress?: string }
+  /** Route mode: the endpoint named in the path and the rest of the path. */
+  readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
+  /** CONNECT already authenticated the caller for the whole tunnel. */
+  readonly tunnel?: { readonly caller: Caller }
+  readonly signal: AbortSignal
+  outbound: Outbound
+  /** Facts collected for the access log and metrics. */
+  readonly facts: RequestFacts
+}
+
+export interface RequestFacts {
+  endpoint?: string
+  caller?: string
+  upstreamMs?: number
+  tenant?: string
+}
+
+export interface Routed extends Context {
+  readonly endpoint: Endpoint
+  readonly tenant?: string
+}
+
+export interface Admitted extends Routed {
+  readonly caller: Caller
+}
+
+export interface UpstreamResponse {
+  status: number
+  headers: OutboundHeaders
+  body: Readable
+}
+
+export interface Step {
+  readonly name: string
+  run(ctx: Admitted): void | Promise<void>
+}
+
+export interface ResponseStep {
+  readonly name: string
+  run(ctx: Admitted, res: UpstreamResponse): void
+}
+
+export interface Pipeline {
+  readonly route: (ctx: Context) => Routed
+  readonly admit: (ctx: Routed) => Promise<Admitted>
+  readonly prepare: readonly Step[]
+  readonly forward: (ctx: Admitted) => Promise<UpstreamResponse>
+  readonly respond: readonly ResponseStep[]
+}
+
+/** Runs one request through the pipeline; throws GatewayError on any refusal or failure. */
+export async function handle(pipeline: Pipeline, ctx: Context): Promise<UpstreamResponse> {
+  const routed = pipeline.route(ctx)
+  ctx.facts.endpoint = routed.endpoint.name
+  const admitted = await pipeline.admit(routed)
+  ctx.facts.caller = admitted.caller.appId
+  for (const step of pipeline.prepare) await step.run(admitted)
+  const res = await pipeline.forward(admitted)
+  for (const step of pipeline.respond) step.run(admitted, res)
+  return res
+}
+
+/** Step names in order, so a test can pin the order. */
+export function stepNames(p: Pipeline): string[] {
+  return ['route', 'admit', ...p.prepare.map((s) => s.name), 'forward', ...p.respond.map((s) => s.name)]
+}

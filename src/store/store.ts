@@ -1,0 +1,23 @@
+/**
+ * The one persistence interface. Everything that must survive a restart or be shared
+ * between replicas (request tokens, users' access tokens, the `jti` replay cache) goes
+ * through it. Values are opaque strings; callers encrypt secrets before `put`
+ * (see seal.ts), so a backend never sees plaintext secrets.
+ */
+export interface Store {
+  /** Value for key, or undefined when absent or expired. */
+  get(key: string): Promise<string | undefined>
+  /** Write (replace) a value; `ttlMs` undefined means no expiry. Resolves only when durable. */
+  put(key: string, value: string, ttlMs?: number): Promise<void>
+  /** Atomically write only if no live value exists; true when this call wrote it. */
+  putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>
+  /** Remove; true when a live value was removed. */
+  delete(key: string): Promise<boolean>
+  /** Atomically read and remove (one-shot values such as request tokens). */
+  take(key: string): Promise<string | undefined>
+  /** Live keys with the given prefix (for moving a user's tokens, listing, tests). */
+  keys(prefix: string): Promise<string[]>
+  /** Cheap reachability probe for /readyz. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

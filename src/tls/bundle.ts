@@ -1,0 +1,154 @@
+/**
+ * An endpoint's client bundle, loaded and checked: key ↔ certificate, chain to a root,
+ * validity dates, clientAuth usage. Every problem is one line naming endpoint and file.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto'
+import type { EndpointTlsConfig } from '../config/index.js'
+import { buildChain, clientAuthProblem, oneLine, parseCertificates, validityProblem } from './chain.js'
+import { readPkcs12 } from './pkcs12.js'
+
+export interface Bundle {
+  key: KeyObject
+  keyPem: string
+  leaf: X509Certificate
+  /** Intermediates presented after the leaf (from the cert file, `intermediates`, or the PKCS#12). */
+  chain: X509Certificate[]
+  /** The server's trust anchors: only the configured roots, never bundle certificates. */
+  roots: X509Certificate[]
+  /** The root the client chain built to, when it did. */
+  clientRoot?: X509Certificate
+  keyType: string
+  /** Where the client certificate came from, for messages. */
+  certFile: string
+}
+
+export interface BundleProblem {
+  file: string
+  field: string
+  msg: string
+}
+
+export interface LoadedBundle {
+  bundle?: Bundle
+  problems: BundleProblem[]
+}
+
+interface Sources {
+  certFile: string
+  keyFile: string
+  leafAndChain?: { key: KeyObject; leaf: X509Certificate; chain: X509Certificate[] }
+  rootFiles: string[]
+}
+
+/** Reads and checks an endpoint's bundle at `now`; returns the bundle when nothing is fatal. */
+export function loadBundle(tls: EndpointTlsConfig, now = new Date()): LoadedBundle {
+  const problems: BundleProblem[] = []
+  const fail = (file: string, field: string, msg: string): void => void problems.push({ file, field, msg })
+  const src = readSources(tls, fail)
+  const roots = src.rootFiles.flatMap((f) => readCerts(f, 'roots', fail))
+  const clientRoots = tls.clientRoots.flatMap((f) => readCerts(f, 'clientRoots', fail))
+  if (src.rootFiles.length > 0 && roots.length === 0 && !problems.some((p) => p.field === 'roots')) {
+    fail(src.rootFiles.join(', '), 'roots', 'no root certificate found')
+  }
+  const material = src.leafAndChain
+  if (!material) return { problems }
+  const { key, leaf, chain } = material
+  if (!leaf.checkPrivateKey(key)) fail(src.keyFile, 'key', `private key does not match the client certificate "${oneLine(leaf.subject)}"`)
+  const built = buildChain(leaf, chain, [...roots, ...clientRoots])
+  if (built.error) fail(src.certFile, 'cert', built.error)
+  for (const [i, cert] of [...built.path, ...(built.root ? [built.root] : [])].entries()) {
+    const role = i === 0 ? 'client' : cert === built.root ? 'root' : 'intermediate'
+    const problem = validityProblem(cert, role, now)
+    if (problem) fail(i === 0 ? src.certFile : role === 'root' ? src.rootFiles.join(', ') : src.certFile, 'cert', problem)
+  }
+  const eku = clientAuthProblem(leaf)
+  if (eku) fail(src.certFile, 'cert', eku)
+  const bundle: Bundle = {
+    key,
+    keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    leaf,
+    chain: built.error ? chain : built.path.slice(1),
+    roots,
+    ...(built.root ? { clientRoot: built.root } : {}),
+    keyType: describeKey(key),
+    certFile: src.certFile,
+  }
+  return { bundle, problems }
+}
+
+function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: string) => void): Sources {
+  if (tls.pkcs12) {
+    const file = tls.pkcs12
+    const rootFiles = tls.roots
+    try {
+      const p12 = readPkcs12(readFileSync(file), tls.pkcs12Passphrase ?? '')
+      return { certFile: file, keyFile: file, rootFiles, leafAndChain: { key: p12.key, leaf: p12.leaf, chain: p12.others } }
+    } catch (e) {
+      fail(file, 'pkcs12', errorText(e))
+      return { certFile: file, keyFile: file, rootFiles }
+    }
+  }
+  const certFile = tls.dir ? join(tls.dir, 'tls.crt') : (tls.cert as string)
+  const keyFile = tls.dir ? join(tls.dir, 'tls.key') : (tls.key as string)
+  const rootFiles = tls.roots.length > 0 || !tls.dir ? tls.roots : [join(tls.dir, 'ca.crt')]
+  const certs = readCerts(certFile, 'cert', fail)
+  const extra = tls.intermediates.flatMap((f) => readCerts(f, 'intermediates', fail))
+  const key = readKey(keyFile, tls.keyPassphrase, fail)
+  const [leaf, ...appended] = certs
+  if (!leaf || !key) return { certFile, keyFile, rootFiles }
+  return { certFile, keyFile, rootFiles, leafAndChain: { key, leaf, chain: [...appended, ...extra] } }
+}
+
+function readCerts(file: string, field: string, fail: (f: string, k: string, m: string) => void): X509Certificate[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    fail(file, field, `cannot read file: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)
+    return []
+  }
+  try {
+    const certs = parseCertificates(text)
+    if (certs.length === 0) fail(file, field, 'no PEM certificate found')
+    return certs
+  } catch (e) {
+    fail(file, field, errorText(e))
+    return []
+  }
+}
+
+function readKey(file: string, passphrase: string | undefined, fail: (f: string, k: string, m: string) => void): KeyObject | undefined {
+  let pem: string
+  try {
+    pem = readFileSync(file, 'utf8')
+  } catch (e) {
+    fail(file, 'key', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)
+    return undefined
+  }
+  const encrypted = /ENCRYPTED/.test(pem)
+  if (encrypted && passphrase === undefined) {
+    fail(file, 'key', 'private key is encrypted: set keyPassphrase')
+    return undefined
+  }
+  try {
+    return createPrivateKey({ key: pem, ...(encrypted ? { passphrase } : {}) })
+  } catch (e) {
+    const msg = errorText(e)
+    if (encrypted) fail(file, 'key', `cannot decrypt private key: wrong keyPassphrase (${msg})`)
+    else fail(file, 'key', `not a PEM private key (PKCS#1, PKCS#8 or SEC1): ${msg}`)
+    return undefined
+  }
+}
+
+function describeKey(key: KeyObject): string {
+  const d = key.asymmetricKeyDetails
+  if (key.asymmetricKeyType === 'ec') return `EC ${d?.namedCurve ?? ''}`.trim()
+  if (key.asymmetricKeyType === 'rsa') return `RSA ${d?.modulusLength ?? ''}`.trim()
+  return key.asymmetricKeyType ?? 'unknown'
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0] ?? e.message : String(e)
+}

@@ -1,0 +1,53 @@
+/**
+ * `mtls-gateway pki`: a throw-away root → intermediate → server + client PKI for trying
+ * the gateway out. Never for production.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { issueCertificate, privateKeyPem, type KeyKind } from './pki.js'
+
+export interface DevPkiOptions {
+  dir: string
+  /** Names for the server certificate besides localhost / 127.0.0.1 / ::1. */
+  hosts?: string[]
+  kind?: KeyKind
+}
+
+export interface DevPkiFiles {
+  rootCert: string
+  rootKey: string
+  intermediateCert: string
+  serverCert: string
+  serverKey: string
+  clientCert: string
+  clientKey: string
+}
+
+/** Writes the dev PKI under `dir` (mode 0600 for keys) and returns the file paths. */
+export async function writeDevPki(o: DevPkiOptions): Promise<DevPkiFiles> {
+  const kind = o.kind ?? 'p256'
+  mkdirSync(o.dir, { recursive: true })
+  const root = await issueCertificate({ subject: 'CN=mtls-gateway dev root CA,O=mtls-gateway dev', kind, ca: true, notAfter: new Date(Date.now() + 365 * 86_400_000) })
+  const inter = await issueCertificate({ subject: 'CN=mtls-gateway dev intermediate CA,O=mtls-gateway dev', issuer: root, ca: true, pathLength: 0 })
+  const names = ['localhost', '127.0.0.1', '::1', 'api.partner.test', ...(o.hosts ?? [])]
+  const server = await issueCertificate({ subject: 'CN=api.partner.test,O=mtls-gateway dev', issuer: inter, usages: ['serverAuth'], names })
+  const client = await issueCertificate({ subject: 'CN=bot-runtime,OU=gateway,O=mtls-gateway dev', issuer: inter, usages: ['clientAuth'] })
+  const files: DevPkiFiles = {
+    rootCert: join(o.dir, 'root-ca.crt'),
+    rootKey: join(o.dir, 'root-ca.key'),
+    intermediateCert: join(o.dir, 'intermediate-ca.crt'),
+    serverCert: join(o.dir, 'server.crt'),
+    serverKey: join(o.dir, 'server.key'),
+    clientCert: join(o.dir, 'client.crt'),
+    clientKey: join(o.dir, 'client.key'),
+  }
+  const write = (file: string, text: string, secret = false): void => writeFileSync(file, text, { mode: secret ? 0o600 : 0o644 })
+  write(files.rootCert, root.pem)
+  write(files.rootKey, privateKeyPem(root), true)
+  write(files.intermediateCert, inter.pem)
+  write(files.serverCert, server.pem + inter.pem)
+  write(files.serverKey, privateKeyPem(server), true)
+  write(files.clientCert, client.pem)
+  write(files.clientKey, privateKeyPem(client), true)
+  return files
+}

@@ -1,0 +1,89 @@
+/**
+ * The one table from Node / OpenSSL / undici error codes to a Reason and a sentence an
+ * operator understands. Everything upstream-related that goes wrong passes through here.
+ */
+import { GatewayError, type Reason } from '../errors.js'
+import { PIN_MISMATCH } from './verify.js'
+
+interface Cause {
+  reason: Reason
+  text: string
+}
+
+const BY_CODE: Record<string, Cause> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (does not chain to the endpoint\'s roots)' },
+  UNABLE_TO_GET_ISSUER_CERT: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (issuer unknown)' },
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (issuer not among the endpoint\'s roots)' },
+  SELF_SIGNED_CERT_IN_CHAIN: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (self-signed certificate in chain)' },
+  DEPTH_ZERO_SELF_SIGNED_CERT: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (self-signed)' },
+  CERT_SIGNATURE_FAILURE: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (bad signature)' },
+  CERT_UNTRUSTED: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted' },
+  INVALID_CA: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (an issuer is not a CA)' },
+  CERT_HAS_EXPIRED: { reason: 'upstream_cert_expired', text: 'server certificate expired' },
+  CERT_NOT_YET_VALID: { reason: 'upstream_cert_not_yet_valid', text: 'server certificate not yet valid' },
+  ERR_TLS_CERT_ALTNAME_INVALID: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },
+  [PIN_MISMATCH]: { reason: 'upstream_pin_mismatch', text: 'server certificate pin mismatch' },
+  CERT_REVOKED: { reason: 'upstream_cert_revoked', text: 'server certificate revoked (CRL)' },
+  UNABLE_TO_GET_CRL: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: no CRL for its issuer' },
+  CRL_HAS_EXPIRED: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: the CRL has expired' },
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert bad_certificate)' },
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_required)' },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_unknown)' },
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert unknown_ca)' },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_expired)' },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_revoked)' },
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert unsupported_certificate)' },
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert access_denied)' },
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert decrypt_error)' },
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: { reason: 'upstream_tls_version_refused', text: 'TLS version refused (TLS alert protocol_version)' },
+  ERR_SSL_UNSUPPORTED_PROTOCOL: { reason: 'upstream_tls_version_refused', text: 'TLS version refused (no common protocol version)' },
+  ERR_SSL_NO_PROTOCOLS_AVAILABLE: { reason: 'upstream_tls_version_refused', text: 'TLS version refused (no protocols available)' },
+  ERR_SSL_TLSV1_ALERT_INSUFFICIENT_SECURITY: { reason: 'upstream_tls_version_refused', text: 'TLS parameters refused (TLS alert insufficient_security)' },
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { reason: 'upstream_tls_failed', text: 'TLS handshake failed (TLS alert handshake_failure)' },
+  ERR_SSL_WRONG_VERSION_NUMBER: { reason: 'upstream_tls_failed', text: 'TLS handshake failed (the server did not answer TLS)' },
+  ECONNREFUSED: { reason: 'upstream_connect_refused', text: 'connection refused' },
+  ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
+  EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
+  UND_ERR_SOCKET: { reason: 'upstream_connect_reset', text: 'connection closed by the server' },
+  ENOTFOUND: { reason: 'upstream_connect_failed', text: 'host name not found' },
+  EAI_AGAIN: { reason: 'upstream_connect_failed', text: 'host name lookup failed (temporary)' },
+  EHOSTUNREACH: { reason: 'upstream_connect_failed', text: 'host unreachable' },
+  ENETUNREACH: { reason: 'upstream_connect_failed', text: 'network unreachable' },
+  ETIMEDOUT: { reason: 'upstream_timeout', text: 'connect timeout' },
+  UND_ERR_CONNECT_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout' },
+  UND_ERR_HEADERS_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (no response headers in time)' },
+  UND_ERR_BODY_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (response body stalled)' },
+}
+
+/** Codes along the cause chain, outermost first (undici wraps socket errors). */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = []
+  let e: unknown = err
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') codes.push(code)
+    e = (e as { cause?: unknown }).cause
+  }
+  return codes
+}
+
+/** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
+export function classifyUpstreamError(err: unknown, endpoint: string): GatewayError {
+  if (err instanceof GatewayError) return err
+  const codes = codesOf(err)
+  // The most specific code wins: a TLS alert inside an undici "socket closed" error.
+  const code = codes.slice().reverse().find((c) => c in BY_CODE) ?? codes.find((c) => c.startsWith('ERR_SSL_'))
+  const cause = code ? BY_CODE[code] : undefined
+  if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
+  if (code?.startsWith('ERR_SSL_')) {
+    return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })
+  }
+  const detail = codes[0] ?? (err instanceof Error ? err.name : 'unknown error')
+  return new GatewayError('upstream_connect_failed', `endpoint "${endpoint}": upstream request failed (${detail})`, { cause: err })
+}
+
+/** The failure reasons that count as TLS handshake failures in metrics. */
+export function isHandshakeReason(reason: Reason): boolean {
+  return reason.startsWith('upstream_cert') || reason === 'upstream_hostname_mismatch' || reason === 'upstream_pin_mismatch' ||
+    reason === 'upstream_client_cert_rejected' || reason === 'upstream_tls_version_refused' || reason === 'upstream_tls_failed'
+}
