@@ -85,8 +85,8 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
     case 'enum':
       return { key: path, msg: `must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false }
     case 'anyOf': {
-      const description = (e.parentSchema as { description?: string } | undefined)?.description
-      return { key: path, msg: `invalid value${description ? `: expected ${lowerFirst(description)}` : ''}`, atKey: false }
+      const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
+      return { key: path, msg: `invalid value: expected ${EXPECTED[kind] ?? 'another type'}`, atKey: false }
     }
     case 'pattern':
       return { key: path, msg: `must match ${String(params.pattern)}`, atKey: false }
@@ -95,8 +95,10 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
   }
 }
 
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1)
+const EXPECTED: Record<string, string> = {
+  duration: 'a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds',
+  size: 'a size such as 512KiB, 10MiB, 1GiB, or a number of bytes',
+  'file-list': 'a file path or a list of file paths',
 }
 
 function deepFreeze<T>(v: T): T {

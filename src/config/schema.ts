@@ -6,6 +6,7 @@
  */
 
 const duration = {
+  $comment: 'duration',
   description: 'A duration: a number of milliseconds, or a string like `250ms`, `5s`, `2m`, `1h`.',
   anyOf: [
     { type: 'integer', minimum: 0 },
@@ -14,6 +15,7 @@ const duration = {
 } as const
 
 const size = {
+  $comment: 'size',
   description: 'A size: a number of bytes, or a string like `512KiB`, `10MiB`, `1GiB`, `100kB`, `5MB`.',
   anyOf: [
     { type: 'integer', minimum: 0 },
@@ -22,6 +24,7 @@ const size = {
 } as const
 
 const fileList = {
+  $comment: 'file-list',
   description: 'A file path, or a list of them. Relative paths are relative to the config file.',
   anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 } }],
 } as const

@@ -47,7 +47,7 @@ export function buildChain(leaf: X509Certificate, intermediates: X509Certificate
     if (roots.some((r) => r.fingerprint256 === current.fingerprint256)) return { path: path.slice(0, -1), root: current }
     const next = intermediates.find((c) => !used.has(c) && c !== current && isIssuedBy(current, c))
     if (!next) {
-      return { path, error: `chain does not build to a configured root: no issuer found for "${oneLine(current.subject)}" (issued by "${oneLine(current.issuer)}")` }
+      return { path, error: `chain does not build to a configured root: no issuer found for "${oneLine(current.subject)}" (issued by "${oneLine(current.issuer)}"); add the missing intermediate, or its root to tls.roots or tls.clientRoots` }
     }
     used.add(next)
     path.push(next)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite talks to (Debian packages; needs root or sudo):
+# nginx, HAProxy, tinyproxy, openssl, curl, python3-oauthlib, python3-jwcrypto.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+/usr/bin/python3 -c 'import oauthlib' >/dev/null 2>&1 || need+=(python3-oauthlib)
+/usr/bin/python3 -c 'import jwcrypto' >/dev/null 2>&1 || need+=(python3-jwcrypto)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "install-peers: installing ${need[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null || true
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

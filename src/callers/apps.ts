@@ -1,0 +1,127 @@
+import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { ConfigError, type ConfigProblem } from '../errors.js'
+
+/** A registered caller app as written in the config (validated shape). */
+export interface CallerAppConfig {
+  clientId: string
+  /** Shared secret for HS256 assertions (UTF-8, at least 32 bytes per RFC 7518 §3.2). */
+  hs256Secret?: string
+  /** Public key for RS256 assertions: PEM (SPKI, PKCS#1 or certificate) or a JWK object. */
+  rs256PublicKey?: string | JsonWebKey
+  /** Endpoint names the app may use; `'*'` means all. */
+  endpoints: readonly string[]
+  /** The `aud` every assertion from this app must name. */
+  audience: string
+  /** RSA1_5 JWE has a padding-oracle risk, so it is opt-in per app. */
+  allowRsa15Jwe?: boolean
+}
+
+/** A caller app compiled at load: the key imported once, ready for jose. */
+export interface CallerApp {
+  readonly clientId: string
+  readonly alg: 'HS256' | 'RS256'
+  readonly key: KeyObject
+  readonly audience: string
+  readonly anyEndpoint: boolean
+  readonly endpoints: ReadonlySet<string>
+  readonly allowRsa15Jwe: boolean
+}
+
+/** Where compile problems are reported (the config loader knows the file). */
+export interface CompileWhere {
+  file: string
+  key: string
+}
+
+const MIN_HS256_BYTES = 32
+const MIN_RSA_BITS = 2048
+
+/** Compiles every app, keyed by client id; throws ConfigError listing all problems. */
+export function compileCallerApps(
+  configs: readonly CallerAppConfig[],
+  where: CompileWhere = { file: 'config', key: 'callers' },
+): ReadonlyMap<string, CallerApp> {
+  const apps = new Map<string, CallerApp>()
+  const problems: ConfigProblem[] = []
+  // Tracked apart from the map so a duplicate of an entry that failed is still reported.
+  const seen = new Set<string>()
+  configs.forEach((config, i) => {
+    const at = (field: string, msg: string): void => {
+      problems.push({ file: where.file, line: 0, column: 0, key: `${where.key}[${i}]${field}`, msg })
+    }
+    if (seen.has(config.clientId)) at('.clientId', `duplicate client id "${config.clientId}"`)
+    seen.add(config.clientId)
+    try {
+      apps.set(config.clientId, compileCallerApp(config))
+    } catch (e) {
+      at(e instanceof AppKeyError ? e.field : '', (e as Error).message)
+    }
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
+  return apps
+}
+
+class AppKeyError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** Compiles one app; throws when the key material is missing, ambiguous or too weak. */
+export function compileCallerApp(config: CallerAppConfig): CallerApp {
+  const hasSecret = config.hs256Secret !== undefined
+  const hasKey = config.rs256PublicKey !== undefined
+  if (hasSecret === hasKey) {
+    throw new AppKeyError('', `app "${config.clientId}": exactly one of hs256Secret or rs256PublicKey is required`)
+  }
+  if (config.clientId === '') throw new AppKeyError('.clientId', 'client id must not be empty')
+  if (config.audience === '') throw new AppKeyError('.audience', 'audience must not be empty')
+  const alg = hasSecret ? 'HS256' : 'RS256'
+  const key = hasSecret ? importSecret(config.hs256Secret ?? '') : importPublicKey(config.rs256PublicKey ?? '')
+  return Object.freeze({
+    clientId: config.clientId,
+    alg,
+    key,
+    audience: config.audience,
+    anyEndpoint: config.endpoints.includes('*'),
+    endpoints: new Set(config.endpoints.filter((e) => e !== '*')),
+    allowRsa15Jwe: config.allowRsa15Jwe ?? false,
+  })
+}
+
+function importSecret(secret: string): KeyObject {
+  const bytes = Buffer.from(secret, 'utf8')
+  // RFC 7518 §3.2: an HS256 key shorter than the hash output is not allowed.
+  if (bytes.length < MIN_HS256_BYTES) {
+    throw new AppKeyError('.hs256Secret', `hs256Secret must be at least ${MIN_HS256_BYTES} bytes`)
+  }
+  return createSecretKey(bytes)
+}
+
+function importPublicKey(input: string | JsonWebKey): KeyObject {
+  let key: KeyObject
+  try {
+    if (typeof input === 'string') {
+      // createPublicKey would quietly derive the public half of a pasted private key.
+      if (input.includes('PRIVATE KEY')) throw new Error('the PEM holds a private key; give only the public key')
+      key = createPublicKey(input)
+    } else {
+      // A private JWK here means a secret was pasted into the config by mistake.
+      if (input.d !== undefined) throw new Error('the JWK holds a private key; give only the public part')
+      key = createPublicKey({ key: input, format: 'jwk' })
+    }
+  } catch (e) {
+    throw new AppKeyError('.rs256PublicKey', `rs256PublicKey cannot be read: ${(e as Error).message}`)
+  }
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new AppKeyError('.rs256PublicKey', `rs256PublicKey must be an RSA key, not ${key.asymmetricKeyType ?? 'unknown'}`)
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
+  if (bits < MIN_RSA_BITS) {
+    throw new AppKeyError('.rs256PublicKey', `rs256PublicKey must be at least ${MIN_RSA_BITS} bits (is ${bits})`)
+  }
+  return key
+}

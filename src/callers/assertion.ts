@@ -1,0 +1,33 @@
+import type { CallerApp } from './apps.js'
+import { authError } from './auth-failure.js'
+import { issueBearer, type BearerStores, type BearerToken } from './bearer.js'
+import type { Caller } from './caller.js'
+import { decryptAssertion } from './jwe.js'
+import { verifyAssertion, type VerifyOptions } from './jwt.js'
+import type { GatewayKeys } from './keys.js'
+
+/** Everything needed to check an assertion, JWT or JWE. */
+export interface AssertionOptions extends VerifyOptions {
+  apps: ReadonlyMap<string, CallerApp>
+  keys: GatewayKeys
+}
+
+/** Verifies a JWT (3 parts) or decrypts-then-verifies a JWE (5 parts). */
+export async function verifyCallerAssertion(assertion: string, opts: AssertionOptions): Promise<Caller> {
+  if (assertion === '') throw authError('missing', 'assertion is missing', { reason: 'caller_credentials_missing' })
+  const parts = assertion.split('.').length
+  if (parts === 3) return verifyAssertion(assertion, opts.apps, opts)
+  if (parts === 5) return decryptAssertion(assertion, opts.keys, opts.apps, opts)
+  throw authError('malformed', 'assertion must be a compact JWT or JWE')
+}
+
+/** `POST /gateway/token`: assertion → bearer. The caller is returned for `identityToMerge`. */
+export async function exchangeAssertion(
+  assertion: string,
+  opts: AssertionOptions,
+  stores: BearerStores,
+  ttlSec: number,
+): Promise<{ caller: Caller; token: BearerToken }> {
+  const caller = await verifyCallerAssertion(assertion, opts)
+  return { caller, token: await issueBearer(caller, stores, ttlSec) }
+}

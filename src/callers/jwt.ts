@@ -1,0 +1,144 @@
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose'
+import { GatewayError } from '../errors.js'
+import type { Store } from '../store/store.js'
+import type { CallerApp } from './apps.js'
+import { authError } from './auth-failure.js'
+import { toCaller, type Caller } from './caller.js'
+
+/** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
+export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
+/** PRODUCT.md's fixed text for a `jti` seen before. */
+export const JWT_REPLAY = 'error verifying the jwt: possibly a replay'
+
+const PREFIX = 'error verifying the jwt: '
+const MAX_JTI_LIFETIME_SEC = 3600
+
+/** Options of JWT verification. */
+export interface VerifyOptions {
+  /** Tolerance for `iat`/`exp`/`nbf`, seconds. */
+  clockSkewSec: number
+  /** Shared replay cache; required as soon as an assertion carries a `jti`. */
+  replay?: Store
+  /** Milliseconds since the epoch (tests); defaults to Date.now. */
+  now?: () => number
+}
+
+/** A signature-checked JWT before its `jti` is consumed. */
+export interface VerifiedJwt {
+  readonly app: CallerApp
+  readonly caller: Caller
+}
+
+/** Verifies a JWT assertion and consumes its `jti`: the whole rule set of PRODUCT.md. */
+export async function verifyAssertion(
+  jwt: string,
+  apps: ReadonlyMap<string, CallerApp>,
+  opts: VerifyOptions,
+): Promise<Caller> {
+  const { caller } = await verifySignedJwt(jwt, apps, opts, false)
+  await consumeJti(caller, opts)
+  return caller
+}
+
+/** Every rule except replay: split out so JWE policy can refuse before a `jti` is spent. */
+export async function verifySignedJwt(
+  jwt: string,
+  apps: ReadonlyMap<string, CallerApp>,
+  opts: VerifyOptions,
+  viaJwe: boolean,
+): Promise<VerifiedJwt> {
+  const app = findApp(jwt, apps)
+  const nowSec = Math.floor((opts.now ?? Date.now)() / 1000)
+  const payload: JWTPayload = await jwtVerify(jwt, app.key, {
+    // Only the app's own algorithm, with a key of the matching type: no `none`, no HS256-with-a-public-key.
+    algorithms: [app.alg],
+    issuer: app.clientId,
+    audience: app.audience,
+    clockTolerance: opts.clockSkewSec,
+    currentDate: new Date(nowSec * 1000),
+    requiredClaims: ['iat', 'exp', 'sub'],
+  }).then(
+    (r) => r.payload,
+    (e: unknown) => {
+      throw fromJoseError(e, app, jwt)
+    },
+  )
+  // jose checks `iat` only together with maxTokenAge, which would also cap the age; check it here.
+  if (typeof payload.iat !== 'number' || payload.iat > nowSec + opts.clockSkewSec) {
+    throw authError('not_yet_valid', `${PREFIX}"iat" claim is in the future (beyond ${opts.clockSkewSec}s clock skew)`)
+  }
+  const caller = toCaller(app.clientId, payload, viaJwe)
+  if (caller.jti !== undefined && caller.exp - payload.iat > MAX_JTI_LIFETIME_SEC) {
+    throw authError('jti_exp_too_long', JTI_EXP_TOO_LONG)
+  }
+  return { app, caller }
+}
+
+/** Records the caller's `jti` until its `exp` (plus skew); a second sighting is a replay. */
+export async function consumeJti(caller: Caller, opts: VerifyOptions): Promise<void> {
+  if (caller.jti === undefined) return
+  if (opts.replay === undefined) {
+    // Code misuse, never skipped silently: without the cache a replay would be accepted.
+    throw new GatewayError('internal', 'jti replay cache is not configured')
+  }
+  const now = (opts.now ?? Date.now)()
+  const ttlMs = Math.max(1000, (caller.exp + opts.clockSkewSec) * 1000 - now)
+  const fresh = await opts.replay.putIfAbsent(`jti:${caller.appId}:${caller.jti}`, '1', ttlMs)
+  if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
+}
+
+function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>): CallerApp {
+  let iss: unknown
+  try {
+    iss = decodeJwt(jwt).iss
+  } catch (e) {
+    throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
+  }
+  if (typeof iss !== 'string') throw authError('bad_issuer', `${PREFIX}"iss" claim is missing`)
+  const app = apps.get(iss)
+  if (app === undefined) throw authError('bad_issuer', `${PREFIX}"iss" names no registered caller app`)
+  return app
+}
+
+function fromJoseError(e: unknown, app: CallerApp, jwt: string): GatewayError {
+  const cause = { cause: e }
+  if (e instanceof errors.JOSEAlgNotAllowed) {
+    return authError('alg_not_allowed', `${PREFIX}algorithm ${algOf(jwt)} is not allowed for app "${app.clientId}" (expects ${app.alg})`, cause)
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) {
+    return authError('bad_signature', `${PREFIX}signature verification failed`, cause)
+  }
+  if (e instanceof errors.JWTExpired) {
+    return authError('expired', `${PREFIX}token expired ("exp" is in the past)`, cause)
+  }
+  if (e instanceof errors.JWTClaimValidationFailed) return fromClaimError(e, app)
+  return authError('malformed', `${PREFIX}not a well-formed JWT`, cause)
+}
+
+function fromClaimError(e: errors.JWTClaimValidationFailed, app: CallerApp): GatewayError {
+  const cause = { cause: e }
+  switch (e.claim) {
+    case 'aud':
+      return authError('bad_audience', `${PREFIX}"aud" claim must name "${app.audience}"`, cause)
+    case 'iss':
+      return authError('bad_issuer', `${PREFIX}"iss" claim must be "${app.clientId}"`, cause)
+    case 'sub':
+      return authError('missing_sub', `${PREFIX}"sub" claim is missing`, cause)
+    case 'nbf':
+      return authError('not_yet_valid', `${PREFIX}token not valid yet ("nbf" is in the future)`, cause)
+    default:
+      // jose's messages name the claim and never echo its value.
+      return authError('malformed', `${PREFIX}${e.message}`, cause)
+  }
+}
+
+// Names the offending algorithm without echoing arbitrary header text back to the caller.
+function algOf(jwt: string): string {
+  const KNOWN = ['none', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+  try {
+    const { alg } = decodeProtectedHeader(jwt)
+    return typeof alg === 'string' && KNOWN.includes(alg) ? `"${alg}"` : '(unsupported)'
+  } catch {
+    return '(unreadable)'
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The config reference page, generated from the schema so it cannot drift: one row per
+ * key with its type, default and description.
+ */
+import { configSchema } from './schema.js'
+
+interface SchemaNode {
+  type?: string | string[]
+  description?: string
+  default?: unknown
+  enum?: readonly unknown[]
+  properties?: Record<string, SchemaNode>
+  items?: SchemaNode
+  anyOf?: readonly SchemaNode[]
+  required?: readonly string[]
+  pattern?: string
+}
+
+function typeOf(n: SchemaNode): string {
+  if (n.enum) return n.enum.map((v) => `\`${String(v)}\``).join(' \\| ')
+  if (n.anyOf) return [...new Set(n.anyOf.map(typeOf))].join(' \\| ')
+  if (n.type === 'array' && n.items) return `list of ${typeOf(n.items)}`
+  return String(n.type ?? 'any')
+}
+
+function rows(node: SchemaNode, path: string, out: string[]): void {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const full = path ? `${path}.${key}` : key
+    const required = node.required?.includes(key) ? ' (required)' : ''
+    const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``
+    out.push(`| \`${full}\`${required} | ${typeOf(child)} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`)
+    if (child.properties) rows(child, full, out)
+    if (child.items?.properties) rows(child.items, `${full}[]`, out)
+  }
+}
+
+/** Markdown reference of every config key. */
+export function renderConfigReference(): string {
+  const out = [
+    '# Configuration reference',
+    '',
+    '<!-- Generated from src/config/schema.ts by `npm run schema`; a test fails when it is stale. -->',
+    '',
+    'One YAML file (default `config/gateway.yaml`). Unknown keys are errors. Any string may contain',
+    '`${env:NAME}` or `${file:path}` references, resolved at load (a missing one is an error naming it).',
+    'Durations: a number of milliseconds or `250ms`, `5s`, `2m`, `1h`. Sizes: bytes or `512KiB`, `10MiB`, `1GiB`.',
+    'Relative paths are relative to the config file.',
+    '',
+    '| key | type | default | description |',
+    '|---|---|---|---|',
+  ]
+  rows(configSchema as unknown as SchemaNode, '', out)
+  return out.join('\n') + '\n'
+}
+
+/** The JSON Schema file as shipped in config/gateway.schema.json. */
+export function renderSchemaJson(): string {
+  return JSON.stringify(configSchema, null, 2) + '\n'
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import { GatewayError } from '../../src/errors.js'
+import { createSealer } from '../../src/store/seal.js'
+import {
+  authFailureLabel, issueBearer, resolveBearer, verifyAssertion, type BearerStores, type Caller, type ResolveOptions, type Sealer,
+} from '../../src/callers/index.js'
+import { CallersMemoryStore } from '../support/callers-memory-store.js'
+import { claims, NOW_SEC, rsaPair, signHs, signRs, testApps } from '../support/callers-fixtures.js'
+
+const rs = rsaPair()
+const apps = testApps(rs)
+
+function setup(): { stores: BearerStores & { store: CallersMemoryStore; ephemeral: CallersMemoryStore }; opts: ResolveOptions; clock: { ms: number } } {
+  const clock = { ms: NOW_SEC * 1000 }
+  const now = (): number => clock.ms
+  const stores = { store: new CallersMemoryStore(now), ephemeral: new CallersMemoryStore(now), now }
+  return { stores, opts: { apps, clockSkewSec: 30, now, replay: new CallersMemoryStore(now) }, clock }
+}
+
+async function caller(over: Record<string, unknown> = {}, viaJwe = false): Promise<Caller> {
+  const c = await verifyAssertion(await signHs(claims('hs-app', { pin: '4711', ...over })), apps, { clockSkewSec: 30, now: () => NOW_SEC * 1000 })
+  return viaJwe ? { ...c, viaJwe: true } : c
+}
+
+async function refusal(p: Promise<unknown>): Promise<GatewayError> {
+  const e: unknown = await p.then(() => undefined, (err: unknown) => err)
+  expect(e).toBeInstanceOf(GatewayError)
+  return e as GatewayError
+}
+
+const sealer: Sealer = {
+  seal: (s) => `sealed:${Buffer.from(s).toString('base64')}`,
+  open: (s) => Buffer.from(s.replace(/^sealed:/, ''), 'base64').toString(),
+}
+
+describe('bearer tokens', () => {
+  it('issues an opaque bearer that resolves to the caller until it expires', async () => {
+    const { stores, opts, clock } = setup()
+    const c = await caller()
+    const t = await issueBearer(c, stores, 300)
+    expect(t).toMatchObject({ token_type: 'bearer', expires_in: 300 })
+    expect(t.access_token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(await resolveBearer(t.access_token, stores, opts)).toEqual(c)
+    // Only a hash of the token is a key; the token itself is nowhere in the store.
+    const keys = await stores.store.keys('bearer:')
+    expect(keys).toHaveLength(1)
+    expect(keys[0]).toMatch(/^bearer:[0-9a-f]{64}$/)
+    expect(JSON.stringify(await stores.store.get(keys[0] ?? ''))).not.toContain(t.access_token)
+    clock.ms += 300_000
+    const e = await refusal(resolveBearer(t.access_token, stores, opts))
+    expect([e.reason, authFailureLabel(e), e.message]).toEqual(['caller_credentials_invalid', 'bearer_unknown', 'bearer token is unknown or expired'])
+  })
+  it('refuses unknown, malformed and empty bearers, and bearers of apps no longer configured', async () => {
+    const { stores, opts } = setup()
+    expect(authFailureLabel(await refusal(resolveBearer('A'.repeat(43), stores, opts)))).toBe('bearer_unknown')
+    expect(authFailureLabel(await refusal(resolveBearer('short', stores, opts)))).toBe('malformed')
+    const empty = await refusal(resolveBearer('', stores, opts))
+    expect([empty.reason, authFailureLabel(empty)]).toEqual(['caller_credentials_missing', 'missing'])
+    const t = await issueBearer(await caller(), stores, 60)
+    const gone = await refusal(resolveBearer(t.access_token, stores, { ...opts, apps: new Map() }))
+    expect(authFailureLabel(gone)).toBe('app_not_configured')
+  })
+  it('is shared between replicas through the store (two ephemeral stores, one shared)', async () => {
+    const { stores, opts } = setup()
+    const t = await issueBearer(await caller(), stores, 60)
+    const replica2 = { ...stores, ephemeral: new CallersMemoryStore() }
+    expect((await resolveBearer(t.access_token, replica2, opts)).sub).toBe('user-1')
+  })
+  it('seals records when a sealer is given', async () => {
+    const { stores, opts } = setup()
+    const sealed = { ...stores, sealer }
+    const t = await issueBearer(await caller(), sealed, 60)
+    const [key = ''] = await stores.store.keys('bearer:')
+    const raw = (await stores.store.get(key)) ?? ''
+    expect(raw.startsWith('sealed:')).toBe(true)
+    expect(raw).not.toContain('4711')
+    expect((await resolveBearer(t.access_token, sealed, opts)).claims['pin']).toBe('4711')
+  })
+})
+
+describe('bearer tokens: with the store\'s real sealer', () => {
+  it('seals with AES-GCM bound to the record key', async () => {
+    const { stores, opts } = setup()
+    const sealed = { ...stores, sealer: createSealer([{ id: 's1', key: randomBytes(32) }], 's1') }
+    const a = await issueBearer(await caller(), sealed, 60)
+    const [keyA = ''] = await stores.store.keys('bearer:')
+    const b = await issueBearer(await caller({ sub: 'user-2' }), sealed, 60)
+    const keyB = (await stores.store.keys('bearer:')).find((k) => k !== keyA) ?? ''
+    expect(await stores.store.get(keyA)).toMatch(/^v1\.s1\./)
+    expect((await resolveBearer(a.access_token, sealed, opts)).sub).toBe('user-1')
+    // b's sealed record copied under a's key does not open there: a is simply unknown.
+    await stores.store.put(keyA, (await stores.store.get(keyB)) ?? '', 60_000)
+    expect(authFailureLabel(await refusal(resolveBearer(a.access_token, sealed, opts)))).toBe('bearer_unknown')
+    expect((await resolveBearer(b.access_token, sealed, opts)).sub).toBe('user-2')
+  })
+})
+
+describe('bearer tokens: what is never persisted', () => {
+  it('anonymous callers touch only the ephemeral store', async () => {
+    const { stores, opts } = setup()
+    const anon = await caller({ isAnonymous: true, sub: 'anon-7' })
+    const t = await issueBearer(anon, stores, 60)
+    expect(stores.store.writes).toBe(0)
+    expect(await stores.store.keys('')).toEqual([])
+    expect(await resolveBearer(t.access_token, stores, opts)).toEqual(anon)
+  })
+  it('decrypted (JWE) claims stay in memory unless persistDecryptedClaims; identity is shared', async () => {
+    const { stores, opts } = setup()
+    const c = await caller({}, true)
+    const t = await issueBearer(c, stores, 60)
+    const [key = ''] = await stores.store.keys('bearer:')
+    expect(await stores.store.get(key)).not.toContain('4711')
+    expect(await resolveBearer(t.access_token, stores, opts)).toEqual(c)
+    const e = await refusal(resolveBearer(t.access_token, { ...stores, ephemeral: new CallersMemoryStore() }, opts))
+    expect(authFailureLabel(e)).toBe('bearer_claims_unavailable')
+  })
+  it('persists decrypted claims only sealed', async () => {
+    const { stores, opts } = setup()
+    const c = await caller({}, true)
+    await expect(issueBearer(c, { ...stores, persistDecryptedClaims: true }, 60)).rejects.toThrow(TypeError)
+    const persisted = { ...stores, persistDecryptedClaims: true, sealer }
+    const t = await issueBearer(c, persisted, 60)
+    const other = { ...persisted, ephemeral: new CallersMemoryStore() }
+    expect((await resolveBearer(t.access_token, other, opts)).claims['pin']).toBe('4711')
+  })
+})
+
+describe('a JWT as the bearer', () => {
+  it('a JWT without jti is verified directly, with every rule', async () => {
+    const { stores, opts } = setup()
+    const jwt = await signRs(claims('rs-app'), rs.privateKey)
+    expect((await resolveBearer(jwt, stores, opts)).appId).toBe('rs-app')
+    expect(stores.store.writes + stores.ephemeral.writes).toBe(0)
+    const expired = await signRs(claims('rs-app', { exp: NOW_SEC - 100 }), rs.privateKey)
+    expect(authFailureLabel(await refusal(resolveBearer(expired, stores, opts)))).toBe('expired')
+  })
+  it('a JWT with jti must go through the exchange', async () => {
+    const { stores, opts } = setup()
+    const e = await refusal(resolveBearer(await signHs(claims('hs-app', { jti: 'j' })), stores, opts))
+    expect(authFailureLabel(e)).toBe('jwt_bearer_has_jti')
+  })
+})

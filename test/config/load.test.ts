@@ -1,0 +1,106 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, parseConfig } from '../../src/config/index.js'
+import { renderConfigReference, renderSchemaJson } from '../../src/config/reference.js'
+import { ConfigError } from '../../src/errors.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-config-'))
+const file = join(dir, 'gateway.yaml')
+
+const GOOD = `listen:
+  port: 8080
+endpoints:
+  - name: payments
+    url: https://api.partner.test:8443/v1
+    tls:
+      cert: client.crt
+      key: client.key
+      roots: [root.crt]
+      minVersion: TLSv1.3
+    timeouts:
+      connect: 250ms
+      response: 5s
+limits:
+  maxBufferedBody: 2MiB
+`
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(file, text, { env })
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as ConfigError).message.split('\n')
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('config loading', () => {
+  it('normalises a good file: defaults, durations, sizes, absolute paths', () => {
+    const c = parseConfig(file, GOOD, { env: {} })
+    const ep = c.endpoints[0]
+    expect(ep?.timeouts).toEqual({ connectMs: 250, responseMs: 5000, idleMs: 30_000, keepAliveMs: 60_000 })
+    expect(ep?.tls.cert).toBe(join(dir, 'client.crt'))
+    expect(ep?.tls.roots).toEqual([join(dir, 'root.crt')])
+    expect(ep?.tls.minVersion).toBe('TLSv1.3')
+    expect(c.limits.maxBufferedBody).toBe(2 * 1024 * 1024)
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 9090, enabled: true })
+    expect(Object.isFrozen(c.endpoints[0]?.tls)).toBe(true)
+  })
+
+  it('names file, line, column and YAML problem for a malformed file', () => {
+    const lines = problemsOf('endpoints:\n  - name: a\n    url: [unclosed\n')
+    expect(lines[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML: `))
+  })
+
+  it('refuses unknown keys, pointing at the key', () => {
+    const text = GOOD.replace('      minVersion: TLSv1.3\n', '      minVersion: TLSv1.3\n      minVerison: TLSv1.2\n')
+    expect(problemsOf(text)).toEqual([`${file}:11:7: endpoints[0].tls.minVerison: unknown key`])
+  })
+
+  it('refuses a bad enum with the allowed values', () => {
+    const lines = problemsOf(GOOD.replace('minVersion: TLSv1.3', 'minVersion: TLSv1.1'))
+    expect(lines).toEqual([`${file}:10:19: endpoints[0].tls.minVersion: must be one of TLSv1.2, TLSv1.3`])
+  })
+
+  it('reports a missing env reference by name at its key, and never the other values', () => {
+    const text = GOOD.replace('      key: client.key\n', '      key: client.key\n      keyPassphrase: ${env:PAYMENTS_KEY_PASS}\n')
+    expect(problemsOf(text)).toEqual([`${file}:9:22: endpoints[0].tls.keyPassphrase: environment variable PAYMENTS_KEY_PASS is not set (referenced as \${env:PAYMENTS_KEY_PASS})`])
+  })
+
+  it('resolves ${env:} and ${file:} references and remembers them as secrets', () => {
+    writeFileSync(join(dir, 'pass.txt'), 's3cret-from-file\n')
+    const text = GOOD.replace('      key: client.key\n', '      key: client.key\n      keyPassphrase: ${file:pass.txt}\n').replace('port: 8080', 'port: ${env:PORT}')
+    expect(() => parseConfig(file, text, { env: { PORT: '9000' } })).toThrow(/listen.port: must be integer/)
+    const ok = parseConfig(file, GOOD.replace('      key: client.key\n', '      key: client.key\n      keyPassphrase: ${file:pass.txt}\n'), { env: {} })
+    expect(ok.endpoints[0]?.tls.keyPassphrase).toBe('s3cret-from-file')
+    expect(ok.secrets).toContain('s3cret-from-file')
+    expect(ok.files).toContain(join(dir, 'pass.txt'))
+  })
+
+  it('reports a bad duration and a bad size with what is expected', () => {
+    const lines = problemsOf(GOOD.replace('connect: 250ms', 'connect: 5 seconds').replace('2MiB', '2 megs'))
+    expect(lines).toContain(`${file}:12:16: endpoints[0].timeouts.connect: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds`)
+    expect(lines.some((l) => l.includes('limits.maxBufferedBody: invalid value: expected a size such as 512KiB'))).toBe(true)
+  })
+
+  it('reports every problem at once, including missing required keys and cross-field rules', () => {
+    const text = `endpoints:\n  - name: a\n    url: https://a.test\n    tls: { cert: c.crt, pkcs12: x.p12, roots: r.crt }\n  - name: a\n    tls: { dir: d }\n`
+    const lines = problemsOf(text)
+    expect(lines).toContain(`${file}:5:5: endpoints[1].url: is required`)
+    const again = problemsOf(text.replace('  - name: a\n    tls: { dir: d }\n', '  - name: a\n    url: https://b.test\n    tls: { dir: d }\n'))
+    expect(again.some((l) => l.includes('endpoints[0].tls: give exactly one client bundle'))).toBe(true)
+    expect(again.some((l) => l.includes('endpoints[0].tls.key: is required with cert/key bundles'))).toBe(true)
+    expect(again.some((l) => l.includes('endpoints[1].name: duplicate endpoint name "a" (also endpoints[0])'))).toBe(true)
+  })
+
+  it('names the file when it cannot be read', () => {
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`${join(dir, 'missing.yaml')}: cannot read config file: ENOENT`)
+  })
+
+  it('ships a schema file and a reference page generated from the schema source', () => {
+    expect(readFileSync('config/gateway.schema.json', 'utf8')).toBe(renderSchemaJson())
+    expect(readFileSync('docs/config-reference.md', 'utf8')).toBe(renderConfigReference())
+  })
+})

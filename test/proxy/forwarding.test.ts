@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { createPipeline } from '../../src/proxy/default-pipeline.js'
+import { stepNames } from '../../src/proxy/pipeline.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let gw: RunningGateway
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('scoped', upstream.port, tls, '    pathPrefix: /only\n    hosts: [scoped.partner.test]\n')}`)
+})
+afterAll(async () => {
+  await gw?.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('forwarding', () => {
+  it('pins the step order of the pipeline', () => {
+    expect(stepNames(createPipeline())).toEqual(['route', 'admit', 'strip_hop_by_hop', 'forwarding_headers', 'forward', 'strip_hop_by_hop', 'response_via'])
+  })
+
+  it('forward proxy (absolute-form) reaches the endpoint over mTLS with the client certificate', async () => {
+    const r = await send(gw.url, `http://api.partner.test:${upstream.port}/v1/x?a=1`)
+    expect(r.status).toBe(200)
+    const echo = r.json<EchoReply>()
+    expect(echo.url).toBe('/v1/x?a=1')
+    expect(echo.clientSubject).toContain('CN=bot-runtime')
+    expect(echo.headers.host).toBe(`api.partner.test:${upstream.port}`)
+  })
+
+  it('route mode forwards /proxy/<endpoint>/<path> to base URL + path', async () => {
+    const r = await send(gw.url, '/proxy/partner/v2/items?q=%20x', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } })
+    expect(r.status).toBe(200)
+    const echo = r.json<EchoReply>()
+    expect(echo).toMatchObject({ method: 'POST', url: '/v2/items?q=%20x', body: '{"a":1}' })
+  })
+
+  it('removes hop-by-hop headers, including those named by Connection, and adds Via', async () => {
+    const r = await send(gw.url, `http://api.partner.test:${upstream.port}/h`, {
+      headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Bearer abc', 'proxy-connection': 'keep-alive', 'x-kept': 'yes' },
+    })
+    const h = r.json<EchoReply>().headers
+    for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection']) expect(h[name]).toBeUndefined()
+    expect(h['x-kept']).toBe('yes')
+    expect(h.via).toBe('1.1 mtls-gateway')
+    expect(h['x-forwarded-for']).toBeUndefined()
+    expect(r.headers.via).toBe('1.1 mtls-gateway')
+    expect(r.headers['x-upstream']).toBe('echo')
+  })
+
+  it('takes X-Request-Id from the caller or sets one, both ways', async () => {
+    const given = await send(gw.url, '/proxy/partner/id', { headers: { 'x-request-id': 'req-123' } })
+    expect(given.headers['x-request-id']).toBe('req-123')
+    expect(given.json<EchoReply>().headers['x-request-id']).toBe('req-123')
+    const made = await send(gw.url, '/proxy/partner/id')
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('is never an open proxy: unknown hosts, ports, endpoints and prefixes get 403 JSON', async () => {
+    for (const target of ['http://example.com/', `http://api.partner.test:${upstream.port + 1}/`, `http://scoped.partner.test/elsewhere`]) {
+      const r = await send(gw.url, target)
+      expect(r.status, target).toBe(403)
+      expect(r.json()).toEqual({ errors: [{ msg: expect.stringContaining('not configured'), code: 403 }] })
+    }
+    const named = await send(gw.url, '/proxy/nope/x')
+    expect(named.status).toBe(403)
+    expect(named.json()).toEqual({ errors: [{ msg: 'endpoint "nope" is not configured', code: 403 }] })
+  })
+
+  it('matches extra hosts with a path prefix', async () => {
+    // scoped.partner.test is an extra name of the "scoped" endpoint (implicit port → 443);
+    // the call goes to the endpoint's own URL origin.
+    const r = await send(gw.url, 'http://scoped.partner.test/only/thing')
+    expect(r.status).toBe(200)
+    expect(r.json<EchoReply>().url).toBe('/only/thing')
+  })
+
+  it('answers unknown gateway paths with a 404 JSON error', async () => {
+    const r = await send(gw.url, '/nothing-here')
+    expect(r.status).toBe(404)
+    expect(r.json<{ errors: { code: number }[] }>().errors[0]?.code).toBe(404)
+  })
+
+  it('reuses pooled upstream connections (keep-alive) across requests', async () => {
+    const before = upstream.stats.handshakes
+    for (let i = 0; i < 20; i++) expect((await send(gw.url, '/proxy/partner/k')).status).toBe(200)
+    expect(upstream.stats.handshakes - before).toBeLessThanOrEqual(1)
+  })
+})

@@ -1,0 +1,44 @@
+import type { Store } from '../../src/store/store.js'
+
+/** A tiny in-memory Store for the caller tests; counts writes so tests can prove "not persisted". */
+export class CallersMemoryStore implements Store {
+  readonly #data = new Map<string, { value: string; expiresAt: number }>()
+  writes = 0
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const e = this.#data.get(key)
+    if (e === undefined) return undefined
+    if (e.expiresAt <= this.now()) {
+      this.#data.delete(key)
+      return undefined
+    }
+    return e.value
+  }
+  async put(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.writes++
+    this.#data.set(key, { value, expiresAt: ttlMs === undefined ? Infinity : this.now() + ttlMs })
+  }
+  async putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    if ((await this.get(key)) !== undefined) return false
+    await this.put(key, value, ttlMs)
+    return true
+  }
+  async delete(key: string): Promise<boolean> {
+    const had = (await this.get(key)) !== undefined
+    this.#data.delete(key)
+    return had
+  }
+  async take(key: string): Promise<string | undefined> {
+    const v = await this.get(key)
+    this.#data.delete(key)
+    return v
+  }
+  async keys(prefix: string): Promise<string[]> {
+    const out: string[] = []
+    for (const k of this.#data.keys()) if (k.startsWith(prefix) && (await this.get(k)) !== undefined) out.push(k)
+    return out
+  }
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,54 @@
+/**
+ * Start the real gateway in-process from a YAML text, and talk to it the way callers do:
+ * as an HTTP proxy (absolute-form) or in route mode.
+ */
+import { request as httpRequest } from 'node:http'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { startGateway, type RunningGateway, type StartOptions } from '../../src/cli/serve.js'
+
+/** Writes `yaml` to `<dir>/gateway.yaml` and starts a gateway on 127.0.0.1:0. */
+export async function startTestGateway(dir: string, yaml: string, extra: Partial<StartOptions> = {}): Promise<RunningGateway> {
+  const configFile = join(dir, 'gateway.yaml')
+  writeFileSync(configFile, yaml)
+  return startGateway({ configFile, listen: { host: '127.0.0.1', port: 0 }, ...extra })
+}
+
+export interface Reply {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  json<T = unknown>(): T
+}
+
+export interface SendOptions {
+  method?: string
+  headers?: Record<string, string>
+  body?: string | Buffer | Readable
+}
+
+/** Sends a request to the gateway with `path` as the request target (absolute-form for proxying). */
+export function send(gatewayUrl: string, path: string, o: SendOptions = {}): Promise<Reply> {
+  const gw = new URL(gatewayUrl)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: gw.hostname, port: gw.port, method: o.method ?? 'GET', path, headers: o.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    if (o.body === undefined || typeof o.body === 'string' || Buffer.isBuffer(o.body)) req.end(o.body)
+    else o.body.pipe(req)
+  })
+}
+
+/** One endpoint block of YAML for a test upstream on 127.0.0.1:`port`. */
+export function endpointYaml(name: string, port: number, tls: Record<string, string | string[] | boolean>, extra = ''): string {
+  const tlsLines = Object.entries(tls).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n')
+  return `  - name: ${name}\n    url: https://api.partner.test:${port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    tls:\n${tlsLines}\n`
+}

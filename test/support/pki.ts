@@ -1,0 +1,53 @@
+/**
+ * A throw-away PKI per test file: root → intermediate → server + client, written to a
+ * temp dir, plus helpers to issue the bad certificates the error tests need.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { issueCertificate, privateKeyPem, type Issued, type IssueOptions, type KeyFormat, type KeyKind } from '../../src/tls/index.js'
+
+export interface TestPki {
+  dir: string
+  root: Issued
+  inter: Issued
+  server: Issued
+  client: Issued
+  /** Files: root.crt, inter.crt, server.crt (leaf only), server-chain.crt (leaf+inter), server.key, client.crt, client.key */
+  file(name: string): string
+  write(name: string, text: string): string
+  issue(o: IssueOptions): Promise<Issued>
+  /** Writes cert (+ optional chain) and key files for an issued cert, returns their paths. */
+  writePair(base: string, issued: Issued, o?: { chain?: Issued[]; format?: KeyFormat; passphrase?: string }): { cert: string; key: string }
+  cleanup(): void
+}
+
+/** Creates the PKI; `kind` picks the key type of every certificate. */
+export async function createTestPki(kind: KeyKind = 'p256', serverNames: string[] = ['localhost', '127.0.0.1', 'api.partner.test']): Promise<TestPki> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-pki-'))
+  const root = await issueCertificate({ subject: 'CN=Test Root CA,O=mtls-gateway tests', kind, ca: true })
+  const inter = await issueCertificate({ subject: 'CN=Test Intermediate CA,O=mtls-gateway tests', issuer: root, ca: true, pathLength: 0 })
+  const server = await issueCertificate({ subject: 'CN=api.partner.test', issuer: inter, usages: ['serverAuth'], names: serverNames })
+  const client = await issueCertificate({ subject: 'CN=bot-runtime,O=mtls-gateway tests', issuer: inter, usages: ['clientAuth'] })
+  const file = (name: string): string => join(dir, name)
+  const write = (name: string, text: string): string => {
+    writeFileSync(file(name), text, { mode: 0o600 })
+    return file(name)
+  }
+  const pki: TestPki = {
+    dir, root, inter, server, client, file, write,
+    issue: (o) => issueCertificate(o),
+    writePair(base, issued, o = {}) {
+      const cert = write(`${base}.crt`, issued.pem + (o.chain ?? []).map((c) => c.pem).join(''))
+      const key = write(`${base}.key`, privateKeyPem(issued, o.format ?? 'pkcs8', o.passphrase))
+      return { cert, key }
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  }
+  write('root.crt', root.pem)
+  write('inter.crt', inter.pem)
+  pki.writePair('server', server)
+  write('server-chain.crt', server.pem + inter.pem)
+  pki.writePair('client', client)
+  return pki
+}

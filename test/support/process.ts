@@ -1,0 +1,60 @@
+/**
+ * The gateway as a separate process (dist build), for tests that measure or signal it:
+ * RSS, SIGTERM, kill -9, several replicas.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+
+export const MAIN = 'dist/src/main.js'
+
+export interface GatewayProcess {
+  child: ChildProcess
+  url: string
+  /** Lines the process printed (stdout and stderr). */
+  output: string[]
+  /** Resident set size and its peak, in bytes, from /proc. */
+  memory(): { rss: number; peak: number }
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Spawns `mtls-gateway serve --config <file>` and waits for its "listening" line. */
+export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`)
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), 20_000)
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on('line', (line) => {
+        output.push(line)
+        const m = /"msg":"listening".*"url":"([^"]+)"/.exec(line)
+        if (m) {
+          clearTimeout(timer)
+          resolve(m[1] as string)
+        }
+      })
+    }
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`))
+    })
+  })
+  return {
+    child,
+    url,
+    output,
+    memory() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
+      return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+    },
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code))
+        child.kill(signal)
+      })
+    },
+  }
+}

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
+import { loadBundle } from '../../src/tls/index.js'
+import type { EndpointTlsConfig } from '../../src/config/index.js'
+import { privateKeyPem } from '../../src/tls/index.js'
+
+let pki: TestPki
+
+function tls(over: Partial<EndpointTlsConfig>): EndpointTlsConfig {
+  return {
+    cert: pki.file('client.crt'),
+    key: pki.file('client.key'),
+    intermediates: [pki.file('inter.crt')],
+    roots: [pki.file('root.crt')],
+    clientRoots: [],
+    systemRoots: false,
+    minVersion: 'TLSv1.2',
+    pins: [],
+    crl: [],
+    ...over,
+  }
+}
+
+function problems(over: Partial<EndpointTlsConfig>): string[] {
+  return loadBundle(tls(over)).problems.map((p) => `${p.file}: ${p.field}: ${p.msg}`)
+}
+
+beforeAll(async () => {
+  pki = await createTestPki('p256')
+})
+afterAll(() => pki?.cleanup())
+
+describe('bundle checks at load', () => {
+  it('accepts a good bundle and reports what it found', () => {
+    const { bundle, problems: found } = loadBundle(tls({}))
+    expect(found).toEqual([])
+    expect(bundle?.keyType).toBe('EC prime256v1')
+    expect(bundle?.chain.map((c) => c.subject)).toEqual([expect.stringContaining('CN=Test Intermediate CA')])
+    expect(bundle?.clientRoot?.subject).toContain('CN=Test Root CA')
+  })
+
+  it('refuses a key that does not match the certificate, naming the key file', async () => {
+    const other = await pki.issue({ subject: 'CN=other', issuer: pki.inter, usages: ['clientAuth'] })
+    const key = pki.write('other.key', privateKeyPem(other))
+    expect(problems({ key })).toEqual([`${key}: key: private key does not match the client certificate "CN=bot-runtime, O=mtls-gateway tests"`])
+  })
+
+  it('refuses a chain that does not build to a root (missing intermediate)', () => {
+    const [p] = problems({ intermediates: [] })
+    expect(p).toContain(`${pki.file('client.crt')}: cert: chain does not build to a configured root: no issuer found for "CN=bot-runtime, O=mtls-gateway tests"`)
+  })
+
+  it('does not build a chain by names alone: an impostor intermediate with the same name fails', async () => {
+    const impostor = await pki.issue({ subject: 'CN=Test Intermediate CA,O=mtls-gateway tests', issuer: pki.root, ca: true })
+    const file = pki.write('impostor.crt', impostor.pem)
+    expect(problems({ intermediates: [file] })[0]).toContain('chain does not build to a configured root')
+  })
+
+  it('refuses expired and not-yet-valid client certificates with dates', async () => {
+    const expired = await pki.issue({ subject: 'CN=old', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') })
+    const e = pki.writePair('expired', expired)
+    expect(problems(e)).toEqual([`${e.cert}: cert: client certificate "CN=old" expired 2021-01-01T00:00:00.000Z`])
+    const future = await pki.issue({ subject: 'CN=future', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date('2099-01-01T00:00:00Z'), notAfter: new Date('2100-01-01T00:00:00Z') })
+    const f = pki.writePair('future', future)
+    expect(problems(f)).toEqual([`${f.cert}: cert: client certificate "CN=future" is not valid before 2099-01-01T00:00:00.000Z`])
+  })
+
+  it('refuses a certificate whose extended key usage lacks clientAuth; accepts one without the extension', async () => {
+    const serverOnly = pki.writePair('server-only', await pki.issue({ subject: 'CN=srv', issuer: pki.inter, usages: ['serverAuth'] }))
+    expect(problems(serverOnly)).toEqual([`${serverOnly.cert}: cert: client certificate "CN=srv" has an extended key usage without clientAuth (1.3.6.1.5.5.7.3.1)`])
+    const noEku = pki.writePair('no-eku', await pki.issue({ subject: 'CN=plain', issuer: pki.inter }))
+    expect(problems(noEku)).toEqual([])
+  })
+
+  it('explains encrypted keys: missing passphrase, wrong passphrase; and unreadable files', () => {
+    const key = pki.write('enc.key', privateKeyPem(pki.client, 'pkcs8', 'right'))
+    expect(problems({ key })).toEqual([`${key}: key: private key is encrypted: set keyPassphrase`])
+    expect(problems({ key, keyPassphrase: 'wrong' })[0]).toMatch(new RegExp(`^${key}: key: cannot decrypt private key: wrong keyPassphrase`))
+    expect(problems({ key, keyPassphrase: 'right' })).toEqual([])
+    expect(problems({ cert: join(pki.dir, 'nope.crt') })[0]).toBe(`${join(pki.dir, 'nope.crt')}: cert: cannot read file: ENOENT`)
+    const garbage = pki.write('garbage.key', 'not a key')
+    expect(problems({ key: garbage })[0]).toMatch(/key: not a PEM private key \(PKCS#1, PKCS#8 or SEC1\)/)
+  })
+
+  it('explains a PKCS#12 with a wrong passphrase', () => {
+    const out = join(pki.dir, 'c.p12')
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', pki.file('client.key'), '-in', pki.file('client.crt'), '-passout', 'pass:right', '-out', out])
+    expect(problems({ cert: undefined, key: undefined, pkcs12: out, pkcs12Passphrase: 'wrong' })[0]).toMatch(/pkcs12: cannot open PKCS#12: wrong passphrase/)
+  })
+})
+
+describe('bundle certificates never become trust anchors', () => {
+  let rogueServer: RunningServer
+  let appendedServer: RunningServer
+  afterAll(async () => {
+    await rogueServer?.close()
+    await appendedServer?.close()
+  })
+
+  it('a server signed by a CA that only appears inside the PKCS#12 or the cert file is untrusted', async () => {
+    // The rogue CA travels inside the client bundle; only tls.roots may anchor the server.
+    const rogueRoot = await pki.issue({ subject: 'CN=Rogue CA', ca: true })
+    const rogueLeaf = await pki.issue({ subject: 'CN=api.partner.test', issuer: rogueRoot, usages: ['serverAuth'], names: ['api.partner.test'] })
+    const srv = pki.writePair('rogue-server', rogueLeaf)
+    rogueServer = await startMtlsServer({ cert: srv.cert, key: srv.key, ca: pki.file('root.crt') })
+    const withRogue = pki.write('client-plus-rogue.crt', pki.client.pem + pki.inter.pem + rogueRoot.pem)
+    const p12 = join(pki.dir, 'rogue.p12')
+    writeFileSync(join(pki.dir, 'rogue-ca.crt'), rogueRoot.pem + pki.inter.pem)
+    execFileSync('openssl', ['pkcs12', '-export', '-inkey', pki.file('client.key'), '-in', pki.file('client.crt'), '-certfile', join(pki.dir, 'rogue-ca.crt'), '-passout', 'pass:pw', '-out', p12])
+    const roots = pki.file('root.crt')
+    const gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('appended', rogueServer.port, { cert: withRogue, key: pki.file('client.key'), roots })}${endpointYaml('p12', rogueServer.port, { pkcs12: p12, pkcs12Passphrase: 'pw', roots })}`)
+    try {
+      for (const name of ['appended', 'p12']) {
+        const r = await send(gw.url, `/proxy/${name}/x`)
+        expect(r.status, name).toBe(502)
+        expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(new RegExp(`^endpoint "${name}": server certificate untrusted`)), code: 502 }] })
+      }
+    } finally {
+      await gw.close()
+    }
+  })
+})
