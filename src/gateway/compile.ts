@@ -55,7 +55,8 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
       problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
     }
     if (!bundle) continue
-    const ctx = createClientContext(bundle, ep.tls)
+    // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
+    const ctx = found.length === 0 ? createClientContext(bundle, ep.tls) : { problems: [] }
     for (const p of ctx.problems) {
       problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
     }

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { MAIN } from '../support/process.js'
+import { privateKeyPem, issueCertificate } from '../../src/tls/index.js'
+
+const run = promisify(execFile)
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [MAIN, ...args])
+    return { code: 0, stdout: r.stdout, stderr: r.stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+describe('mtls-gateway command line', () => {
+  it('pki writes a dev PKI, and check accepts it with a table', async () => {
+    const pki = join(dir, 'pki')
+    const r = await cli('pki', '--dir', pki, '--key', 'p384')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(join(pki, 'client.crt'))
+    const config = join(dir, 'ok.yaml')
+    writeFileSync(config, `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`)
+    const c = await cli('check', '--config', config)
+    expect(c.code).toBe(0)
+    const [head, row] = c.stdout.split('\n')
+    expect(head).toMatch(/^ENDPOINT\s+CLIENT SUBJECT\s+ISSUER\s+KEY\s+CHAIN\s+NOT AFTER\s+DAYS LEFT$/)
+    expect(row).toMatch(/^partner\s+CN=bot-runtime, OU=gateway, O=mtls-gateway dev\s+CN=mtls-gateway dev intermediate CA.*EC secp384r1\s+ok\s+\d{4}-\d\d-\d\dT.*\s+(29|30)$/)
+    expect(c.stdout).toContain('is ok: 1 endpoint(s)')
+  })
+
+  it('check exits non-zero with one line per problem', async () => {
+    const other = await issueCertificate({ subject: 'CN=stranger', kind: 'p256' })
+    writeFileSync(join(dir, 'stranger.key'), privateKeyPem(other))
+    const config = join(dir, 'bad.yaml')
+    writeFileSync(config, `endpoints:\n  - name: a\n    url: https://a.test\n    tls: { cert: pki/client.crt, key: stranger.key, roots: pki/root-ca.crt }\n  - name: b\n    url: https://b.test\n    tls: { cert: missing.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`)
+    const c = await cli('check', '--config', config)
+    expect(c.code).toBe(1)
+    const problems = c.stderr.split('\n').filter((l) => l.startsWith(dir))
+    expect(problems).toEqual([
+      `${join(dir, 'stranger.key')}: endpoints[0].tls.key: endpoint "a": private key does not match the client certificate "CN=bot-runtime, OU=gateway, O=mtls-gateway dev"`,
+      expect.stringMatching(/endpoints\[0\]\.tls\.cert: endpoint "a": chain does not build to a configured root/),
+      `${join(dir, 'missing.crt')}: endpoints[1].tls.cert: endpoint "b": cannot read file: ENOENT`,
+    ])
+    expect(c.stderr).toContain('check failed: 3 problem(s)')
+  })
+
+  it('serve refuses a broken config with the file:line:key message and exit 1', async () => {
+    const config = join(dir, 'broken.yaml')
+    writeFileSync(config, 'endpoints:\n  - name: a\n    url: http://plain.test\n    tls: { dir: x }\n')
+    const r = await cli('serve', '--config', config)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`${config}:3:10: endpoints[0].url: must match ^https://`)
+  })
+
+  it('the demo runs end to end and shows both ways in', async () => {
+    const r = await run(process.execPath, ['dist/scripts/demo.js'], { timeout: 60_000 })
+    const arrows = r.stdout.split('\n').filter((l) => l.trim().startsWith('→'))
+    expect(arrows[0]).toMatch(/^\s+→ 200 \{"backend":"partner-api","path":"\/v1\/accounts","clientCertificate":"bot-runtime"/)
+    expect(arrows[1]).toMatch(/^\s+→ 200 /)
+    expect(arrows[2]).toMatch(/^\s+→ 403 \{"errors":\[\{"msg":"host example.com is not configured on this gateway","code":403\}\]\}/)
+    expect(r.stdout).toContain('$ curl -x http://127.0.0.1:')
+  })
+})
