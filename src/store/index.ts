@@ -1,0 +1,31 @@
+import { openRedisStore } from './redis.js'
+import { openSqliteStore } from './sqlite.js'
+import type { Store } from './store.js'
+
+export type { Store } from './store.js'
+export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js'
+export { RedisStore, openRedisStore, type RedisStoreOptions } from './redis.js'
+export { MemoryStore, type MemoryStoreOptions } from './memory.js'
+export { SealError, createSealer, parseSealKey, type SealErrorCode, type SealKey, type Sealer } from './seal.js'
+export {
+  getRecord,
+  openRecord,
+  putRecord,
+  putRecordIfAbsent,
+  sealRecord,
+  takeRecord,
+  type SecretFields,
+} from './records.js'
+
+/** Which persistent backend holds the gateway's state. */
+export type StoreConfig = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; keyPrefix?: string }
+
+/** Opens the configured persistent store (SQLite file or Redis). */
+export function openStore(config: StoreConfig): Store {
+  switch (config.kind) {
+    case 'sqlite':
+      return openSqliteStore({ file: config.file })
+    case 'redis':
+      return openRedisStore({ url: config.url, keyPrefix: config.keyPrefix })
+  }
+}

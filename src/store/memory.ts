@@ -1,0 +1,107 @@
+import { GatewayError } from '../errors.js'
+import type { Store } from './store.js'
+import { expiryOf } from './ttl.js'
+
+/** Options of the in-process store. */
+export interface MemoryStoreOptions {
+  /** How often expired entries are dropped, ms; 0 disables the timer (reads still ignore them). */
+  purgeIntervalMs?: number
+}
+
+interface Entry {
+  value: string
+  expiresAt: number | null
+}
+
+/**
+ * A Store that never touches disk or network: for data that must not be persisted
+ * (anonymous users' tokens) and for tests. One process only, lost on exit by design.
+ */
+export class MemoryStore implements Store {
+  readonly #entries = new Map<string, Entry>()
+  readonly #timer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const every = options.purgeIntervalMs ?? 60_000
+    if (every > 0) {
+      this.#timer = setInterval(() => this.purgeExpired(), every)
+      this.#timer.unref()
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#live(key, Date.now())?.value
+  }
+
+  async put(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.#assertOpen()
+    this.#entries.set(key, { value, expiresAt: expiryOf(ttlMs, Date.now()) })
+  }
+
+  // Atomic without locks: the check and the write run in one synchronous turn of the event loop.
+  async putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    const now = Date.now()
+    const expiresAt = expiryOf(ttlMs, now)
+    if (this.#live(key, now) !== undefined) return false
+    this.#entries.set(key, { value, expiresAt })
+    return true
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const live = this.#live(key, Date.now()) !== undefined
+    this.#entries.delete(key)
+    return live
+  }
+
+  async take(key: string): Promise<string | undefined> {
+    const entry = this.#live(key, Date.now())
+    this.#entries.delete(key)
+    return entry?.value
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    this.#assertOpen()
+    const now = Date.now()
+    return [...this.#entries.keys()].filter((k) => k.startsWith(prefix) && this.#live(k, now) !== undefined).sort()
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen()
+  }
+
+  /** Drops expired entries now; returns how many. */
+  purgeExpired(): number {
+    const now = Date.now()
+    let n = 0
+    for (const [key, e] of this.#entries) {
+      if (e.expiresAt !== null && e.expiresAt <= now) {
+        this.#entries.delete(key)
+        n++
+      }
+    }
+    return n
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#entries.clear()
+  }
+
+  #assertOpen(): void {
+    // Same contract as the persistent stores: use after close is an error, not an empty store.
+    if (this.#closed) throw new GatewayError('unavailable', 'memory store: used after close')
+  }
+
+  #live(key: string, now: number): Entry | undefined {
+    this.#assertOpen()
+    const e = this.#entries.get(key)
+    if (e === undefined) return undefined
+    if (e.expiresAt !== null && e.expiresAt <= now) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return e
+  }
+}

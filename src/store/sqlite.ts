@@ -1,0 +1,195 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { GatewayError } from '../errors.js'
+import type { Store } from './store.js'
+import { expiryOf } from './ttl.js'
+
+/** Options of the embedded SQLite store. */
+export interface SqliteStoreOptions {
+  /** Database file; its directory is created on first start. Must be a local disk (WAL needs shared memory). */
+  file: string
+  /** How often expired rows are deleted, ms; 0 disables the timer (reads still ignore them). */
+  purgeIntervalMs?: number
+  /** How long a writer waits for another process's lock before failing, ms. */
+  busyTimeoutMs?: number
+}
+
+const TABLE = 'store_entries'
+// WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ${TABLE} (
+  key TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER
+) WITHOUT ROWID, STRICT;
+CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;`
+
+const LIVE = '(expires_at IS NULL OR expires_at > @now)'
+const UPSERT = `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, @value, @expiresAt)
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+const SQL = {
+  get: `SELECT value FROM ${TABLE} WHERE key = @key AND ${LIVE}`,
+  put: UPSERT,
+  // One statement: SQLite takes the write lock before reading the conflicting row, so two
+  // processes racing on the same key cannot both see it absent.
+  putIfAbsent: `${UPSERT} WHERE ${TABLE}.expires_at IS NOT NULL AND ${TABLE}.expires_at <= @now`,
+  // Expired rows are removed too, but only a live one counts as deleted/taken.
+  take: `DELETE FROM ${TABLE} WHERE key = @key RETURNING value, expires_at`,
+  keys: `SELECT key FROM ${TABLE} WHERE key >= @prefix AND ${LIVE} ORDER BY key`,
+  purge: `DELETE FROM ${TABLE} WHERE key IN
+    (SELECT key FROM ${TABLE} WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
+} as const
+const PURGE_BATCH = 500
+
+interface TakenRow {
+  value: string
+  expires_at: number | null
+}
+type Params = Record<string, string | number | null>
+type Statements = { [K in keyof typeof SQL]: Database.Statement<[Params]> }
+
+/** The default store: one local file, durable once `put` resolves (WAL + synchronous=FULL). */
+export class SqliteStore implements Store {
+  readonly #file: string
+  readonly #db: Database.Database
+  readonly #sql: Statements
+  readonly #timer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: SqliteStoreOptions) {
+    this.#file = resolve(options.file)
+    this.#db = openDatabase(this.#file, options.busyTimeoutMs ?? 5000)
+    this.#sql = prepareAll(this.#db, this.#file)
+    try {
+      this.#purge()
+    } catch {
+      // Another process may hold the write lock at startup; the timer retries, reads skip expired rows.
+    }
+    const every = options.purgeIntervalMs ?? 60_000
+    if (every > 0) {
+      // A failed background purge is harmless (reads skip expired rows); the next one retries.
+      this.#timer = setInterval(() => void this.purgeExpired().catch(() => undefined), every)
+      this.#timer.unref()
+    }
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#run('get', () => this.#sql.get.get({ key, now: Date.now() }) as string | undefined)
+  }
+
+  async put(key: string, value: string, ttlMs?: number): Promise<void> {
+    const expiresAt = expiryOf(ttlMs, Date.now())
+    this.#run('put', () => this.#sql.put.run({ key, value, expiresAt }))
+  }
+
+  async putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    const now = Date.now()
+    const expiresAt = expiryOf(ttlMs, now)
+    return this.#run('putIfAbsent', () => this.#sql.putIfAbsent.run({ key, value, expiresAt, now }).changes === 1)
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#take('delete', key) !== undefined
+  }
+
+  async take(key: string): Promise<string | undefined> {
+    return this.#take('take', key)
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    return this.#run('keys', () => {
+      const out: string[] = []
+      // Keys sharing a prefix are contiguous in BINARY (UTF-8 byte) order: stop at the first miss.
+      for (const key of this.#sql.keys.iterate({ prefix, now: Date.now() }) as Iterable<string>) {
+        if (!key.startsWith(prefix)) break
+        out.push(key)
+      }
+      return out
+    })
+  }
+
+  async ping(): Promise<void> {
+    this.#run('ping', () => this.#db.pragma('schema_version'))
+  }
+
+  /** Deletes expired rows now; returns how many. */
+  async purgeExpired(): Promise<number> {
+    return this.#run('purge', () => this.#purge())
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#db.close()
+  }
+
+  #take(op: string, key: string): string | undefined {
+    const now = Date.now()
+    return this.#run(op, () => {
+      const row = this.#sql.take.get({ key }) as TakenRow | undefined
+      return row !== undefined && (row.expires_at === null || row.expires_at > now) ? row.value : undefined
+    })
+  }
+
+  #purge(): number {
+    let total = 0
+    // Small batches so a large backlog never holds the write lock against other processes for long.
+    for (;;) {
+      const n = this.#sql.purge.run({ now: Date.now(), limit: PURGE_BATCH }).changes
+      total += n
+      if (n < PURGE_BATCH) return total
+    }
+  }
+
+  #run<T>(op: string, fn: () => T): T {
+    if (this.#closed) throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} after close`)
+    try {
+      return fn()
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e)
+      throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
+    }
+  }
+}
+
+function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+  let db: Database.Database | undefined
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    db = new Database(file)
+    // busy_timeout first: switching to WAL and creating the table need locks a second
+    // process starting at the same moment may hold.
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
+    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true })
+    if (mode !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`)
+    // WAL + FULL: every commit fsyncs the WAL, so an acknowledged put survives a crash.
+    db.pragma('synchronous = FULL')
+    db.exec(SCHEMA)
+    return db
+  } catch (e) {
+    db?.close()
+    const why = e instanceof Error ? e.message : String(e)
+    throw new Error(`sqlite store "${file}": cannot open: ${why}`, { cause: e })
+  }
+}
+
+function prepareAll(db: Database.Database, file: string): Statements {
+  try {
+    const sql = Object.fromEntries(Object.entries(SQL).map(([k, text]) => [k, db.prepare<Params>(text)])) as Statements
+    sql.get.pluck()
+    sql.keys.pluck()
+    return sql
+  } catch (e) {
+    db.close()
+    const why = e instanceof Error ? e.message : String(e)
+    // E.g. a file created by something else with an incompatible `store_entries` table.
+    throw new Error(`sqlite store "${file}": cannot prepare statements: ${why}`, { cause: e })
+  }
+}
+
+/** Opens (creating if needed) the SQLite store at `options.file`. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options)
+}

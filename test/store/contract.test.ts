@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Store } from '../../src/store/index.js'
+import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
+
+// One contract, every backend: a caller must not be able to tell SQLite, Redis and memory apart.
+describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
+  let h: StoreHarness
+  let store: Store
+  beforeEach(async () => {
+    h = await backend.setup()
+    store = h.store
+  })
+  afterEach(async () => {
+    await h.cleanup()
+  })
+
+  it('get/put/replace/delete', async () => {
+    expect(await store.get('a')).toBeUndefined()
+    await store.put('a', 'one')
+    expect(await store.get('a')).toBe('one')
+    await store.put('a', 'two')
+    expect(await store.get('a')).toBe('two')
+    expect(await store.delete('a')).toBe(true)
+    expect(await store.delete('a')).toBe(false)
+    expect(await store.get('a')).toBeUndefined()
+  })
+
+  it('keeps values byte-exact (unicode, empty, large)', async () => {
+    const values = ['', 'ü€😀\u0000tail', 'x'.repeat(200_000), '{"json":true}']
+    for (const [i, v] of values.entries()) await store.put(`v:${i}`, v)
+    for (const [i, v] of values.entries()) expect(await store.get(`v:${i}`)).toBe(v)
+  })
+
+  it('expires values after their TTL; a put without TTL clears an old TTL', async () => {
+    await store.put('ttl:short', 'x', 80)
+    await store.put('ttl:long', 'y', 60_000)
+    await store.put('ttl:cleared', 'z', 80)
+    await store.put('ttl:cleared', 'z2')
+    expect(await store.get('ttl:short')).toBe('x')
+    expect(await store.keys('ttl:')).toEqual(['ttl:cleared', 'ttl:long', 'ttl:short'])
+    await sleep(200)
+    expect(await store.get('ttl:short')).toBeUndefined()
+    expect(await store.get('ttl:long')).toBe('y')
+    expect(await store.get('ttl:cleared')).toBe('z2')
+    expect(await store.keys('ttl:')).toEqual(['ttl:cleared', 'ttl:long'])
+    expect(await store.delete('ttl:short')).toBe(false)
+    expect(await store.take('ttl:short')).toBeUndefined()
+  })
+
+  it('refuses non-positive or non-finite TTLs as misuse', async () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(store.put('bad', 'x', bad)).rejects.toThrow(TypeError)
+      await expect(store.putIfAbsent('bad', 'x', bad)).rejects.toThrow(/ttlMs must be a positive/)
+    }
+    expect(await store.get('bad')).toBeUndefined()
+  })
+
+  it('putIfAbsent writes once, again after expiry or delete', async () => {
+    expect(await store.putIfAbsent('p', 'first', 80)).toBe(true)
+    expect(await store.putIfAbsent('p', 'second')).toBe(false)
+    expect(await store.get('p')).toBe('first')
+    await sleep(200)
+    expect(await store.putIfAbsent('p', 'third')).toBe(true)
+    expect(await store.get('p')).toBe('third')
+    expect(await store.delete('p')).toBe(true)
+    expect(await store.putIfAbsent('p', 'fourth', 60_000)).toBe(true)
+    expect(await store.get('p')).toBe('fourth')
+  })
+
+  it('putIfAbsent: 50 concurrent writers (split across instances), exactly one wins', async () => {
+    const peer = h.openPeer() ?? store
+    for (const key of ['jti:fresh', 'jti:expired']) {
+      if (key === 'jti:expired') {
+        await store.put(key, 'old', 50)
+        await sleep(120)
+      }
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).putIfAbsent(key, `w${i}`, 60_000)),
+      )
+      const winners = results.flatMap((won, i) => (won ? [i] : []))
+      expect(winners).toHaveLength(1)
+      expect(await peer.get(key)).toBe(`w${winners[0]}`)
+    }
+  })
+
+  it('take is one-shot, also under 50 concurrent takers', async () => {
+    await store.put('t', 'secret')
+    expect(await store.take('t')).toBe('secret')
+    expect(await store.take('t')).toBeUndefined()
+    expect(await store.get('t')).toBeUndefined()
+
+    const peer = h.openPeer() ?? store
+    await store.put('t2', 'once', 60_000)
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).take('t2')))
+    expect(got.filter((v) => v !== undefined)).toEqual(['once'])
+  })
+
+  it('keys(prefix) lists live keys with exactly that prefix, glob and LIKE characters literal', async () => {
+    const keys = ['u:1:a', 'u:1:b', 'u:10:a', 'u:2:a', 'u:*[x]?%_:a', 'u:*[x]?%_:b', 'v:1', 'u:1€:c']
+    for (const k of keys) await store.put(k, 'x')
+    expect((await store.keys('u:1:')).sort()).toEqual(['u:1:a', 'u:1:b'])
+    expect((await store.keys('u:1')).sort()).toEqual(['u:1:a', 'u:1:b', 'u:10:a', 'u:1€:c'].sort())
+    expect((await store.keys('u:*[x]?%_:')).sort()).toEqual(['u:*[x]?%_:a', 'u:*[x]?%_:b'])
+    expect((await store.keys('')).sort()).toEqual([...keys].sort())
+    expect(await store.keys('none:')).toEqual([])
+  })
+
+  it('ping resolves; use after close rejects', async () => {
+    await expect(store.ping()).resolves.toBeUndefined()
+    await store.close()
+    await expect(store.get('a')).rejects.toThrow(/after close/)
+    await expect(store.put('a', 'b')).rejects.toThrow(/after close/)
+  })
+
+  it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async () => {
+    const peer = h.openPeer()
+    if (peer === undefined) throw new Error('unreachable')
+    await store.put('shared', 'v1', 60_000)
+    expect(await peer.get('shared')).toBe('v1')
+    expect(await peer.putIfAbsent('shared', 'v2')).toBe(false)
+    expect(await peer.take('shared')).toBe('v1')
+    expect(await store.get('shared')).toBeUndefined()
+  })
+
+  it.skipIf(backend.name === 'memory')('data survives close and reopen', async () => {
+    await store.put('keep', 'forever')
+    await store.put('keep:ttl', 'a while', 60_000)
+    const reopened = await h.reopen()
+    if (reopened === undefined) throw new Error('unreachable')
+    expect(await reopened.get('keep')).toBe('forever')
+    expect(await reopened.get('keep:ttl')).toBe('a while')
+  })
+})
