@@ -6,7 +6,8 @@ import { isIP } from 'node:net'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
-import type { EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
+import type { EndpointConfig, EndpointTlsConfig, FieldConfig, GatewayConfig, ProfileConfig, TlsVersion } from './types.js'
+import { parseTemplate } from './template.js'
 import type { YamlSource } from './yaml-source.js'
 
 type Raw = Record<string, unknown>
@@ -34,6 +35,15 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   const endpoints = (Array.isArray(root.endpoints) ? root.endpoints : []).map((e, i) =>
     normalizeEndpoint(obj(e), i, abs, (path, msg) => problems.push(ctx.source.problem(['endpoints', i, ...path], msg))),
   )
+  const profiles = (Array.isArray(root.profiles) ? root.profiles : []).map((p, i) =>
+    normalizeProfile(obj(p), i, abs, (path, msg) => problems.push(ctx.source.problem(['profiles', i, ...path], msg))),
+  )
+  const profileNames = new Set(profiles.map((p) => p.name))
+  for (const e of endpoints) {
+    if (e.profile !== undefined && !profileNames.has(e.profile)) {
+      problems.push(ctx.source.problem(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`))
+    }
+  }
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)
@@ -45,7 +55,8 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   if (problems.length > 0) throw new ConfigError(problems)
   const files = new Set(ctx.files)
   files.add(ctx.file)
-  for (const e of endpoints) for (const f of bundleFiles(e.tls)) files.add(f)
+  for (const e of endpoints) for (const t of [e.tls, ...Object.values(e.tenants)]) for (const f of bundleFiles(t)) files.add(f)
+  for (const p of profiles) if (p.privateKey) files.add(p.privateKey)
   return {
     file: ctx.file,
     files: [...files],
@@ -62,6 +73,50 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       via: (forwarding.via as boolean | undefined) ?? true,
     },
     endpoints,
+    profiles,
+  }
+}
+
+function normalizeFields(v: unknown, report: Report): FieldConfig[] {
+  const out = (Array.isArray(v) ? v : []).map((f) => obj(f) as unknown as FieldConfig)
+  out.forEach((f, i) => {
+    try {
+      parseTemplate(f.value)
+    } catch (e) {
+      report([i, 'value'], (e as Error).message)
+    }
+    if (f.type === 'header' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(f.key)) report([i, 'key'], 'not a valid header name')
+  })
+  return out
+}
+
+function normalizeProfile(p: Raw, index: number, abs: (p: string) => string, report: Report): ProfileConfig {
+  const method = (str(p.signatureMethod) ?? 'HMAC-SHA1') as ProfileConfig['signatureMethod']
+  const token = obj(p.token)
+  const mode = (str(token.mode) ?? 'none') as ProfileConfig['token']['mode']
+  if (method.startsWith('RSA-') && p.privateKey === undefined) report(['privateKey'], `is required for ${method}`)
+  if (!method.startsWith('RSA-') && p.consumerSecret === undefined) report(['consumerSecret'], `is required for ${method}`)
+  if (mode === 'static' && (token.token === undefined || token.tokenSecret === undefined)) report(['token'], 'mode static needs token and tokenSecret')
+  if (mode === 'per_user') {
+    for (const k of ['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl']) if (p[k] === undefined) report([k], 'is required with token mode per_user')
+  }
+  return {
+    name: str(p.name) ?? '',
+    index,
+    ...(str(p.provider) !== undefined ? { provider: str(p.provider) as string } : {}),
+    consumerKey: str(p.consumerKey) ?? '',
+    consumerSecret: str(p.consumerSecret) ?? '',
+    signatureMethod: method,
+    ...(str(p.privateKey) !== undefined ? { privateKey: abs(str(p.privateKey) as string) } : {}),
+    ...(str(p.privateKeyPassphrase) !== undefined ? { privateKeyPassphrase: str(p.privateKeyPassphrase) as string } : {}),
+    ...Object.fromEntries(['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl', 'realm'].filter((k) => str(p[k]) !== undefined).map((k) => [k, str(p[k])])),
+    tenancy: (p.tenancy as boolean | undefined) ?? false,
+    version: (p.version as boolean | undefined) ?? true,
+    bodyHash: (p.bodyHash as boolean | undefined) ?? false,
+    placement: (str(p.placement) ?? 'header') as ProfileConfig['placement'],
+    token: { mode, ...(str(token.token) !== undefined ? { token: str(token.token) as string } : {}), ...(str(token.tokenSecret) !== undefined ? { tokenSecret: str(token.tokenSecret) as string } : {}) },
+    additionalFields: { ...(obj(p.additionalFields) as Record<string, string>) },
+    fields: normalizeFields(p.fields, (path, msg) => report(['fields', ...path], msg)),
   }
 }
 
@@ -95,6 +150,12 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
       keepAliveMs: ms(timeouts.keepAlive, '60s'),
     },
     connections: (e.connections as number | undefined) ?? 128,
+    ...(str(e.profile) !== undefined ? { profile: str(e.profile) as string } : {}),
+    fields: normalizeFields(e.fields, (path, msg) => report(['fields', ...path], msg)),
+    tenantHeader: (str(e.tenantHeader) ?? 'X-Gateway-Tenant').toLowerCase(),
+    tenants: Object.fromEntries(
+      Object.entries(obj(e.tenants)).map(([tenant, t]) => [tenant, normalizeTls(obj(obj(t).tls), abs, (p, m) => report(['tenants', tenant, 'tls', ...p], m))]),
+    ),
   }
 }
 

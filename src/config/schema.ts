@@ -65,6 +65,59 @@ const endpointTls = {
   },
 } as const
 
+const field = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'key', 'value'],
+  properties: {
+    type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header, a key in a JSON object or form body (dotted path for nested JSON), a query parameter, or a `{{key}}` placeholder in the URL path.' },
+    key: { type: 'string', minLength: 1, description: 'Header name, body key (dotted path allowed for JSON), query parameter name, or path placeholder name.' },
+    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims).' },
+  },
+} as const
+
+const fields = { type: 'array', items: field, description: 'Authorization fields injected into the forwarded request before signing.' } as const
+
+const profile = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'consumerKey'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9_-]{0,62})$', description: 'Profile name, named by endpoints and used in `/gateway/oauth1/<profile>/…`.' },
+    provider: { type: 'string', description: 'Identity provider name (display only).' },
+    consumerKey: { type: 'string', minLength: 1, description: 'OAuth 1.0a consumer key.' },
+    consumerSecret: { type: 'string', description: 'Consumer secret (HMAC-*, PLAINTEXT). Use `${env:…}` or `${file:…}`.' },
+    signatureMethod: { type: 'string', enum: ['HMAC-SHA1', 'HMAC-SHA256', 'HMAC-SHA512', 'RSA-SHA1', 'RSA-SHA256', 'PLAINTEXT'], default: 'HMAC-SHA1', description: 'Signature method (RFC 5849 §3.4).' },
+    privateKey: { type: 'string', description: 'PEM RSA private key file for RSA-SHA1 / RSA-SHA256.' },
+    privateKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted privateKey.' },
+    requestTokenUrl: { type: 'string', pattern: '^https?://', description: 'Temporary-credential (request token) URL; may contain `{tenant}`.' },
+    accessTokenUrl: { type: 'string', pattern: '^https?://', description: 'Token (access token) URL; may contain `{tenant}`.' },
+    authorizeUrl: { type: 'string', pattern: '^https?://', description: 'Resource-owner authorization URL the user opens in a browser; may contain `{tenant}`.' },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`).' },
+    realm: { type: 'string', description: 'The `realm` parameter of the Authorization header.' },
+    tenancy: { type: 'boolean', default: false, description: 'Requests must name a tenant; `{tenant}` in URLs is filled from it.' },
+    version: { type: 'boolean', default: true, description: 'Send `oauth_version="1.0"`.' },
+    bodyHash: { type: 'boolean', default: false, description: 'Add `oauth_body_hash` for non-form bodies (OAuth Request Body Hash extension).' },
+    placement: { type: 'string', enum: ['header', 'query', 'body'], default: 'header', description: 'Where the OAuth parameters go.' },
+    token: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Which token signs requests.',
+      properties: {
+        mode: { type: 'string', enum: ['none', 'static', 'per_user'], default: 'none', description: '`none`: two-legged (consumer only); `static`: the token below; `per_user`: each user\'s token from the three-legged dance.' },
+        token: { type: 'string', description: 'Static token (mode `static`).' },
+        tokenSecret: { type: 'string', description: 'Static token secret (mode `static`).' },
+      },
+    },
+    additionalFields: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field templates.',
+    },
+    fields,
+  },
+} as const
+
 const endpoint = {
   type: 'object',
   additionalProperties: false,
@@ -99,6 +152,15 @@ const endpoint = {
       },
     },
     connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool.' },
+    profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
+    fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
+    tenantHeader: { type: 'string', default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`).' },
+    tenants: {
+      type: 'object',
+      propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+      additionalProperties: { type: 'object', additionalProperties: false, required: ['tls'], properties: { tls: endpointTls } },
+      description: 'Per-tenant client bundles (a partner issued each tenant its own certificate); other tenants use the endpoint\'s `tls`.',
+    },
   },
 } as const
 
@@ -145,6 +207,7 @@ export const configSchema = {
       },
     },
     endpoints: { type: 'array', items: endpoint, description: 'The backends the gateway may call. Anything else gets 403.' },
+    profiles: { type: 'array', items: profile, description: 'OAuth 1.0a authorization profiles.' },
   },
 } as const
 

@@ -30,6 +30,41 @@ export interface EndpointTimeoutsConfig {
   keepAliveMs: number
 }
 
+export type FieldType = 'header' | 'payload' | 'query' | 'path'
+
+export interface FieldConfig {
+  type: FieldType
+  key: string
+  value: string
+}
+
+export type SignatureMethod = 'HMAC-SHA1' | 'HMAC-SHA256' | 'HMAC-SHA512' | 'RSA-SHA1' | 'RSA-SHA256' | 'PLAINTEXT'
+export type OAuthPlacement = 'header' | 'query' | 'body'
+export type TokenMode = 'none' | 'static' | 'per_user'
+
+export interface ProfileConfig {
+  name: string
+  index: number
+  provider?: string
+  consumerKey: string
+  consumerSecret: string
+  signatureMethod: SignatureMethod
+  privateKey?: string
+  privateKeyPassphrase?: string
+  requestTokenUrl?: string
+  accessTokenUrl?: string
+  authorizeUrl?: string
+  callbackUrl?: string
+  realm?: string
+  tenancy: boolean
+  version: boolean
+  bodyHash: boolean
+  placement: OAuthPlacement
+  token: { mode: TokenMode; token?: string; tokenSecret?: string }
+  additionalFields: Record<string, string>
+  fields: FieldConfig[]
+}
+
 export interface EndpointConfig {
   name: string
   /** Index in the endpoints list, for error messages. */
@@ -42,6 +77,11 @@ export interface EndpointConfig {
   tls: EndpointTlsConfig
   timeouts: EndpointTimeoutsConfig
   connections: number
+  profile?: string
+  fields: FieldConfig[]
+  tenantHeader: string
+  /** Per-tenant client bundles. */
+  tenants: Record<string, EndpointTlsConfig>
 }
 
 export interface ListenConfig {
@@ -65,4 +105,5 @@ export interface GatewayConfig {
   limits: { maxBufferedBody: number }
   forwarding: { xForwardedFor: boolean; via: boolean }
   endpoints: EndpointConfig[]
+  profiles: ProfileConfig[]
 }

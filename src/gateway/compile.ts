@@ -8,6 +8,8 @@ import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
+import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
+import type { EndpointTlsConfig } from '../config/index.js'
 
 export interface Endpoint {
   readonly name: string
@@ -16,6 +18,13 @@ export interface Endpoint {
   readonly url: string
   readonly bundle: Bundle
   readonly upstream: Upstream
+  readonly profile?: Profile
+  /** Endpoint fields, then the profile's. */
+  readonly fields: readonly CompiledField[]
+  /** Requests must name a tenant (URL has `{tenant}` or the profile has tenancy on). */
+  readonly tenancy: boolean
+  /** Per-tenant bundle and pool; other tenants use `upstream`. */
+  readonly tenantUpstreams: ReadonlyMap<string, { readonly bundle: Bundle; readonly upstream: Upstream }>
 }
 
 export interface Gateway {
@@ -23,6 +32,7 @@ export interface Gateway {
   readonly endpoints: ReadonlyMap<string, Endpoint>
   /** `host:port` (port 443 when implicit) → endpoints serving it, for forward-proxy matching. */
   readonly byHost: ReadonlyMap<string, readonly Endpoint[]>
+  readonly profiles: ReadonlyMap<string, Profile>
   close(): Promise<void>
 }
 
@@ -49,17 +59,22 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
   const problems: ConfigProblem[] = []
   const reports: EndpointReport[] = []
   const bundles = new Map<string, Bundle>()
-  for (const ep of config.endpoints) {
-    const { bundle, problems: found } = loadBundle(ep.tls, now)
-    for (const p of found) {
-      problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
-    }
-    if (!bundle) continue
+  const check = (tls: EndpointTlsConfig, keyBase: string, label: string): { bundle?: Bundle; ok: boolean } => {
+    const { bundle, problems: found } = loadBundle(tls, now)
+    for (const p of found) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
+    if (!bundle) return { ok: false }
     // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
-    const ctx = found.length === 0 ? createClientContext(bundle, ep.tls) : { problems: [] }
-    for (const p of ctx.problems) {
-      problems.push({ file: p.file, line: 0, column: 0, key: `endpoints[${ep.index}].tls.${p.field}`, msg: `endpoint "${ep.name}": ${p.msg}` })
+    const ctx = found.length === 0 ? createClientContext(bundle, tls) : { problems: [] }
+    for (const p of ctx.problems) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
+    return { bundle, ok: found.length === 0 && ctx.problems.length === 0 }
+  }
+  for (const ep of config.endpoints) {
+    for (const [tenant, tls] of Object.entries(ep.tenants)) {
+      const t = check(tls, `endpoints[${ep.index}].tenants.${tenant}.tls`, `endpoint "${ep.name}" tenant "${tenant}"`)
+      if (t.bundle) bundles.set(`${ep.name}@${tenant}`, t.bundle)
     }
+    const { bundle, ok } = check(ep.tls, `endpoints[${ep.index}].tls`, `endpoint "${ep.name}"`)
+    if (!bundle) continue
     bundles.set(ep.name, bundle)
     const end = notAfter(bundle.leaf)
     reports.push({
@@ -67,7 +82,7 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
       subject: oneLine(bundle.leaf.subject),
       issuer: oneLine(bundle.leaf.issuer),
       keyType: bundle.keyType,
-      chainOk: found.length === 0 && ctx.problems.length === 0,
+      chainOk: ok,
       notAfter: end,
       daysLeft: Math.floor((end.getTime() - now.getTime()) / 86_400_000),
       expiry: [
@@ -83,29 +98,31 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
 /** Builds the runtime snapshot; throws ConfigError when any bundle has a problem. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
   const { bundles, problems } = inspectEndpoints(config, options.now)
+  const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
+  problems.push(...profileProblems)
   if (problems.length > 0) throw new ConfigError(problems)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
     const bundle = bundles.get(ep.name) as Bundle
-    const context = createClientContext(bundle, ep.tls).context
-    if (!context) throw new TypeError(`secure context for ${ep.name} vanished between inspection and compile`)
-    const lookup = options.lookup?.(ep)
-    const upstream = createUpstream({
-      endpoint: ep.name,
-      context,
-      ...(ep.tls.serverName ? { serverName: ep.tls.serverName } : {}),
-      ...(ep.resolve ? { resolve: ep.resolve } : {}),
-      ...(lookup ? { lookup } : {}),
-      ...(options.onConnect ? { onConnect: options.onConnect } : {}),
-      pins: ep.tls.pins,
-      connectMs: ep.timeouts.connectMs,
-      responseMs: ep.timeouts.responseMs,
-      idleMs: ep.timeouts.idleMs,
-      keepAliveMs: ep.timeouts.keepAliveMs,
-      connections: ep.connections,
-    })
-    const endpoint: Endpoint = { name: ep.name, config: ep, url: ep.url, bundle, upstream }
+    const upstream = buildUpstream(ep, ep.tls, bundle, options)
+    const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
+    for (const [tenant, tls] of Object.entries(ep.tenants)) {
+      const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
+      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, options) })
+    }
+    const profile = ep.profile ? profiles.get(ep.profile) : undefined
+    const endpoint: Endpoint = {
+      name: ep.name,
+      config: ep,
+      url: ep.url,
+      bundle,
+      upstream,
+      ...(profile ? { profile } : {}),
+      fields: [...compileFields(ep.fields), ...(profile?.fields ?? [])],
+      tenancy: ep.url.includes('{tenant}') || profile?.config.tenancy === true,
+      tenantUpstreams,
+    }
     endpoints.set(ep.name, endpoint)
     for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
   }
@@ -113,10 +130,33 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     config,
     endpoints,
     byHost,
+    profiles,
     close: async () => {
-      await Promise.allSettled([...endpoints.values()].map((e) => e.upstream.close()))
+      const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
+      await Promise.allSettled(all.map((u) => u.close()))
     },
   }
+}
+
+/** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, options: CompileOptions): Upstream {
+  const context = createClientContext(bundle, tls).context
+  if (!context) throw new TypeError(`secure context for ${ep.name} vanished between inspection and compile`)
+  const lookup = options.lookup?.(ep)
+  return createUpstream({
+    endpoint: ep.name,
+    context,
+    ...(tls.serverName ? { serverName: tls.serverName } : {}),
+    ...(ep.resolve ? { resolve: ep.resolve } : {}),
+    ...(lookup ? { lookup } : {}),
+    ...(options.onConnect ? { onConnect: options.onConnect } : {}),
+    pins: tls.pins,
+    connectMs: ep.timeouts.connectMs,
+    responseMs: ep.timeouts.responseMs,
+    idleMs: ep.timeouts.idleMs,
+    keepAliveMs: ep.timeouts.keepAliveMs,
+    connections: ep.connections,
+  })
 }
 
 /** `host:port` keys a forward-proxy request may use to reach this endpoint. */

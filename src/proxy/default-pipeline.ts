@@ -4,20 +4,24 @@ import { admitOpen } from './steps/authenticate-caller.js'
 import { addForwardingHeaders, addResponseVia } from './steps/forwarding-headers.js'
 import { stripRequestHopByHop, stripResponseHopByHop } from './steps/hop-by-hop.js'
 import { matchEndpoint } from './steps/match-endpoint.js'
-import type { Admitted, Pipeline, Routed, Step } from './pipeline.js'
+import { applyAuthorization } from './steps/apply-authorization.js'
+import { createResolveToken, type UserTokenSource } from './steps/resolve-token.js'
+import { createSignOAuth1, type OnSignature } from './steps/sign-oauth1.js'
+import type { Admitted, Pipeline, Routed } from './pipeline.js'
 
 export interface PipelineOptions {
   admit?: (ctx: Routed) => Promise<Admitted>
-  /** Steps run after header cleanup and before signing-order-sensitive steps end; sign last. */
-  prepare?: readonly Step[]
+  /** Where per-user OAuth tokens come from (the three-legged dance's store). */
+  userTokens?: UserTokenSource
+  onSignature?: OnSignature
 }
 
-/** Builds the standard pipeline: match → admit → strip → forwarding headers → [extra…] → forward. */
+/** The standard pipeline: match → admit → strip → forwarding headers → token → fields → sign → forward. */
 export function createPipeline(o: PipelineOptions = {}): Pipeline {
   return {
     route: matchEndpoint,
     admit: o.admit ?? admitOpen,
-    prepare: [stripRequestHopByHop, addForwardingHeaders, ...(o.prepare ?? [])],
+    prepare: [stripRequestHopByHop, addForwardingHeaders, createResolveToken(o.userTokens), applyAuthorization, createSignOAuth1(o.onSignature)],
     forward: forwardUpstream,
     respond: [stripResponseHopByHop, addResponseVia],
   }

@@ -122,6 +122,7 @@ async function proxy(
     ...(route ? { route } : {}),
     signal: abort.signal,
     facts,
+    auth: {},
     outbound: {
       method: req.method ?? 'GET',
       url: target,

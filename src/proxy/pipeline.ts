@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { Endpoint, Gateway } from '../gateway/index.js'
+import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
@@ -48,19 +48,36 @@ export interface Context {
   readonly tunnel?: { readonly caller: Caller }
   readonly signal: AbortSignal
   outbound: Outbound
+  /** Who the call is for and the OAuth token that signs it (filled by resolve_token). */
+  readonly auth: AuthState
   /** Facts collected for the access log and metrics. */
   readonly facts: RequestFacts
+}
+
+/** An OAuth 1.0a token and the per-user fields stored with it (e.g. a PIN). */
+export interface OAuthToken {
+  readonly token: string
+  readonly tokenSecret: string
+  readonly fields?: Readonly<Record<string, string>>
+}
+
+export interface AuthState {
+  user?: string
+  token?: OAuthToken
 }
 
 export interface RequestFacts {
   endpoint?: string
   caller?: string
   upstreamMs?: number
-  tenant?: string
+  /** Values injected or signed for this request: redacted from logs by value. */
+  redact?: string[]
 }
 
 export interface Routed extends Context {
   readonly endpoint: Endpoint
+  /** The tenant's pool when it has its own bundle, else the endpoint's. */
+  readonly upstream: Upstream
   readonly tenant?: string
 }
 

@@ -19,7 +19,7 @@ export async function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> 
   const started = performance.now()
   let res: Dispatcher.ResponseData
   try {
-    res = await endpoint.upstream.dispatcher.request({
+    res = await ctx.upstream.dispatcher.request({
       origin: outbound.url.origin,
       path: outbound.url.pathname + outbound.url.search,
       method: outbound.method as Dispatcher.HttpMethod,

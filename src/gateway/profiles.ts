@@ -1,0 +1,46 @@
+/**
+ * OAuth 1.0a profiles and authorization fields, compiled at load: keys imported, field
+ * templates parsed, so a request only renders and signs.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { parseTemplate, type FieldConfig, type FieldType, type ProfileConfig, type Template } from '../config/index.js'
+import type { ConfigProblem } from '../errors.js'
+
+export interface CompiledField {
+  readonly type: FieldType
+  readonly key: string
+  readonly template: Template
+}
+
+export interface Profile {
+  readonly name: string
+  readonly config: ProfileConfig
+  readonly privateKey?: KeyObject
+  readonly fields: readonly CompiledField[]
+}
+
+/** Parses field templates (already validated at load). */
+export function compileFields(fields: readonly FieldConfig[]): CompiledField[] {
+  return fields.map((f) => ({ type: f.type, key: f.type === 'header' ? f.key.toLowerCase() : f.key, template: parseTemplate(f.value) }))
+}
+
+/** Compiles every profile; problems (unreadable or non-RSA keys) are returned, not thrown. */
+export function compileProfiles(configs: readonly ProfileConfig[]): { profiles: Map<string, Profile>; problems: ConfigProblem[] } {
+  const profiles = new Map<string, Profile>()
+  const problems: ConfigProblem[] = []
+  for (const p of configs) {
+    let privateKey: KeyObject | undefined
+    if (p.privateKey) {
+      const problem = (msg: string): void => void problems.push({ file: p.privateKey as string, line: 0, column: 0, key: `profiles[${p.index}].privateKey`, msg: `profile "${p.name}": ${msg}` })
+      try {
+        privateKey = createPrivateKey({ key: readFileSync(p.privateKey, 'utf8'), ...(p.privateKeyPassphrase !== undefined ? { passphrase: p.privateKeyPassphrase } : {}) })
+        if (privateKey.asymmetricKeyType !== 'rsa') problem(`${p.signatureMethod} needs an RSA key, not ${privateKey.asymmetricKeyType ?? 'unknown'}`)
+      } catch (e) {
+        problem(`cannot load the RSA private key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      }
+    }
+    profiles.set(p.name, { name: p.name, config: p, ...(privateKey ? { privateKey } : {}), fields: compileFields(p.fields) })
+  }
+  return { profiles, problems }
+}

@@ -1,0 +1,42 @@
+/**
+ * resolve_token: who the call is for, and which OAuth token signs it: none (two-legged),
+ * the profile's static token, or the user's own token from a pluggable source (the
+ * three-legged dance stores them). Runs before fields, whose templates may use the
+ * user's stored fields.
+ */
+import { GatewayError } from '../../errors.js'
+import type { Profile } from '../../gateway/index.js'
+import type { Admitted, OAuthToken, Step } from '../pipeline.js'
+
+/** Finds a user's token; throws GatewayError('oauth_token_missing') with the authorize URL. */
+export type UserTokenSource = (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
+
+/** Until callers authenticate with JWTs, the user may be named by this header. */
+export const USER_HEADER = 'x-gateway-user'
+
+/** The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header. */
+export function userOf(ctx: Admitted): string | undefined {
+  if (ctx.caller.sub !== undefined) return ctx.caller.sub
+  const h = ctx.inbound.headers[USER_HEADER]
+  const v = Array.isArray(h) ? h[0] : h
+  return v && v.length <= 256 ? v : undefined
+}
+
+export function createResolveToken(userTokens?: UserTokenSource): Step {
+  return {
+    name: 'resolve_token',
+    async run(ctx) {
+      delete ctx.outbound.headers[USER_HEADER]
+      const user = userOf(ctx)
+      if (user !== undefined) ctx.auth.user = user
+      const profile = ctx.endpoint.profile
+      if (!profile) return
+      const { mode, token, tokenSecret } = profile.config.token
+      if (mode === 'static') ctx.auth.token = { token: token as string, tokenSecret: tokenSecret as string }
+      if (mode !== 'per_user') return
+      if (user === undefined) throw new GatewayError('caller_credentials_missing', `endpoint "${ctx.endpoint.name}" signs with each user's token: the call must say which user it is for`)
+      if (!userTokens) throw new GatewayError('internal', `profile "${profile.name}" uses per-user tokens but no token store is configured`)
+      ctx.auth.token = await userTokens(profile, ctx, user)
+    },
+  }
+}

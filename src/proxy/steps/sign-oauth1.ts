@@ -1,0 +1,47 @@
+/**
+ * sign_oauth1: the last prepare step, so the signature covers every field already
+ * injected. Reads the body only when the signature needs it (form parameters, body
+ * hash, body placement).
+ */
+import { isFormContentType, signRequest } from '../../oauth1/index.js'
+import type { Admitted, Step } from '../pipeline.js'
+
+export type OnSignature = (profile: string, method: string) => void
+
+export function createSignOAuth1(onSignature?: OnSignature): Step {
+  return {
+    name: 'sign_oauth1',
+    async run(ctx: Admitted) {
+      const profile = ctx.endpoint.profile
+      if (!profile) return
+      const p = profile.config
+      const { outbound } = ctx
+      const ctHeader = outbound.headers['content-type']
+      const contentType = Array.isArray(ctHeader) ? ctHeader[0] : ctHeader
+      const form = isFormContentType(contentType)
+      const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.stream !== undefined) || (p.bodyHash && outbound.body.buffered !== undefined)
+      const body = needsBody ? await outbound.body.bytes() : undefined
+      const token = ctx.auth.token
+      const signed = signRequest({
+        method: outbound.method,
+        url: outbound.url.href,
+        ...(contentType !== undefined ? { contentType } : {}),
+        ...(body !== undefined ? { body } : {}),
+        consumerKey: p.consumerKey,
+        consumerSecret: p.consumerSecret,
+        ...(token ? { token: token.token, tokenSecret: token.tokenSecret } : {}),
+        signatureMethod: p.signatureMethod,
+        ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
+        ...(p.realm !== undefined ? { realm: p.realm } : {}),
+        includeVersion: p.version,
+        bodyHash: p.bodyHash,
+        placement: p.placement,
+      })
+      ;(ctx.facts.redact ??= []).push(signed.signature)
+      if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
+      if (p.placement === 'query') outbound.url = new URL(signed.url)
+      if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
+      onSignature?.(profile.name, p.signatureMethod)
+    },
+  }
+}
