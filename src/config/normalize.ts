@@ -52,21 +52,28 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     }
     names.set(e.name, e.index)
   }
-  if (problems.length > 0) throw new ConfigError(problems)
   const files = new Set(ctx.files)
   files.add(ctx.file)
   for (const e of endpoints) for (const t of [e.tls, ...Object.values(e.tenants)]) for (const f of bundleFiles(t)) files.add(f)
   for (const p of profiles) if (p.privateKey) files.add(p.privateKey)
-  return {
+  const config: GatewayConfig = {
     file: ctx.file,
     files: [...files],
     secrets: [...new Set(ctx.secrets)],
-    listen: { host: str(listen.host) ?? '0.0.0.0', port: (listen.port as number | undefined) ?? 8080 },
+    listen: {
+      host: str(listen.host) ?? '0.0.0.0',
+      port: (listen.port as number | undefined) ?? 8080,
+      ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
+      ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
+    },
+    store: normalizeStore(obj(root.store), abs, (path, msg) => problems.push(ctx.source.problem(['store', ...path], msg))),
+    callers: normalizeCallers(root.callers, (path, msg) => problems.push(ctx.source.problem(['callers', ...path], msg))),
     admin: {
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
     },
+    drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
     limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },
     forwarding: {
       xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false,
@@ -74,6 +81,70 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     },
     endpoints,
     profiles,
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  if (config.listen.tls) for (const f of [config.listen.tls.cert, config.listen.tls.key]) files.add(f)
+  config.files = [...files]
+  return config
+}
+
+function normalizeListenTls(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['listen']['tls']> {
+  return {
+    cert: abs(str(t.cert) as string),
+    key: abs(str(t.key) as string),
+    ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
+    ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
+    requireClientCert: (t.requireClientCert as boolean | undefined) ?? false,
+  }
+}
+
+function normalizeStore(s: Raw, abs: (p: string) => string, report: Report): GatewayConfig['store'] {
+  const kind = (str(s.kind) ?? 'sqlite') as 'sqlite' | 'redis'
+  if (kind === 'redis' && s.url === undefined) report(['url'], 'is required with kind redis')
+  const sealKeys = (Array.isArray(s.sealKeys) ? s.sealKeys : []).map((k) => ({ id: String(obj(k).id), key: String(obj(k).key) }))
+  const activeKey = str(s.activeKey)
+  if (activeKey !== undefined && !sealKeys.some((k) => k.id === activeKey)) report(['activeKey'], `no sealKeys entry has id "${activeKey}"`)
+  return {
+    kind,
+    file: abs(str(s.file) ?? 'data/gateway.db'),
+    ...(str(s.url) !== undefined ? { url: str(s.url) as string } : {}),
+    keyPrefix: str(s.keyPrefix) ?? 'mtls-gateway:',
+    sealKeys,
+    ...(activeKey !== undefined ? { activeKey } : {}),
+  }
+}
+
+function normalizeCallers(raw: unknown, report: Report): GatewayConfig['callers'] {
+  const c = obj(raw)
+  const apps = (Array.isArray(c.apps) ? c.apps : []).map((a) => {
+    const app = obj(a)
+    const cert = obj(app.clientCertificate)
+    return {
+      clientId: String(app.clientId),
+      ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
+      ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
+      audience: String(app.audience),
+      endpoints: list(app.endpoints),
+      allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
+      ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
+    }
+  })
+  apps.forEach((a, i) => {
+    if (a.hs256Secret === undefined && a.rs256PublicKey === undefined && !a.clientCertificate) report(['apps', i], 'give hs256Secret, rs256PublicKey or clientCertificate')
+  })
+  return {
+    enabled: raw !== undefined,
+    required: (c.required as boolean | undefined) ?? true,
+    clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
+    bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
+    anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
+    persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
+    apps,
+    gatewayKeys: (Array.isArray(c.gatewayKeys) ? c.gatewayKeys : []).map((k) => {
+      const key = obj(k)
+      return { kid: String(key.kid), privateKey: String(key.privateKey), ...(str(key.passphrase) !== undefined ? { passphrase: str(key.passphrase) as string } : {}) }
+    }),
+    ...(str(c.adminToken) !== undefined ? { adminToken: str(c.adminToken) as string } : {}),
   }
 }
 

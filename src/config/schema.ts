@@ -164,6 +164,84 @@ const endpoint = {
   },
 } as const
 
+const store = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas.',
+  properties: {
+    kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
+    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file).' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL (kind `redis`); put a password in via `${env:…}`.' },
+    keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key.' },
+    sealKeys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'key'],
+        properties: {
+          id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'Key id stored with every record.' },
+          key: { type: 'string', description: '32 random bytes, base64 or hex, from `${env:…}` or `${file:…}`.' },
+        },
+      },
+      description: 'AES-256-GCM keys sealing secrets at rest. Add a new key and make it active to rotate; old records stay readable.',
+    },
+    activeKey: { type: 'string', description: 'Id of the sealing key new records use (default: the last one).' },
+  },
+} as const
+
+const callerApp = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['clientId', 'audience'],
+  properties: {
+    clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss`.' },
+    hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes). Use `${env:…}`/`${file:…}`.' },
+    rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`).' },
+    audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
+    endpoints: { type: 'array', items: { type: 'string' }, default: [], description: 'Endpoints this app may use (`*`: all).' },
+    allowRsa15Jwe: { type: 'boolean', default: false, description: 'Accept RSA1_5 JWE from this app (padding-oracle risk; off by default).' },
+    clientCertificate: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Identify this app by its inbound TLS client certificate (listen.tls.clientCa).',
+      properties: {
+        subject: { type: 'string', description: 'Exact subject CN.' },
+        san: { type: 'string', description: 'A DNS or URI subjectAltName the certificate must carry.' },
+      },
+    },
+  },
+} as const
+
+const callers = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Caller security: only registered apps may use the gateway.',
+  properties: {
+    required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
+    clockSkew: { ...duration, default: '30s', description: 'Allowed clock skew for iat/exp/nbf.' },
+    bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token.' },
+    anonymousTtl: { ...duration, default: '30m', description: 'How long anonymous users\' data is kept, in memory only.' },
+    persistDecryptedClaims: { type: 'boolean', default: false, description: 'Store JWE-decrypted claims (sealed) so other replicas can resolve the bearer.' },
+    apps: { type: 'array', items: callerApp, description: 'Registered caller apps.' },
+    gatewayKeys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['kid', 'privateKey'],
+        properties: {
+          kid: { type: 'string', minLength: 1, description: 'Key id, published at /gateway/jwks.json.' },
+          privateKey: { type: 'string', description: 'RSA private key PEM (`${file:…}`).' },
+          passphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
+        },
+      },
+      description: 'The gateway\'s JWE decryption keys (several for rotation).',
+    },
+    adminToken: { type: 'string', description: 'Bearer token for operator-only gateway API routes (token revocation, profile tests). Separate from caller apps.' },
+  },
+} as const
+
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://mtls-gateway.dev/schema/gateway.schema.json',
@@ -179,6 +257,20 @@ export const configSchema = {
       properties: {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
+        publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          description: 'Serve the listener over TLS.',
+          properties: {
+            cert: { type: 'string', description: 'PEM certificate (chain appended).' },
+            key: { type: 'string', description: 'PEM private key.' },
+            keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
+            clientCa: { type: 'string', description: 'PEM CA file for caller client certificates.' },
+            requireClientCert: { type: 'boolean', default: false, description: 'Refuse callers without a certificate from clientCa at the handshake.' },
+          },
+        },
       },
     },
     admin: {
@@ -189,6 +281,14 @@ export const configSchema = {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
+      },
+    },
+    drain: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Graceful shutdown on SIGTERM: stop accepting, let in-flight requests finish, then exit.',
+      properties: {
+        grace: { ...duration, default: '25s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); then the process exits at once.' },
       },
     },
     limits: {
@@ -208,6 +308,8 @@ export const configSchema = {
     },
     endpoints: { type: 'array', items: endpoint, description: 'The backends the gateway may call. Anything else gets 403.' },
     profiles: { type: 'array', items: profile, description: 'OAuth 1.0a authorization profiles.' },
+    store,
+    callers,
   },
 } as const
 

@@ -84,9 +84,54 @@ export interface EndpointConfig {
   tenants: Record<string, EndpointTlsConfig>
 }
 
+export interface ListenTlsConfig {
+  cert: string
+  key: string
+  keyPassphrase?: string
+  clientCa?: string
+  requireClientCert: boolean
+}
+
 export interface ListenConfig {
   host: string
   port: number
+}
+
+export interface MainListenConfig extends ListenConfig {
+  publicUrl?: string
+  tls?: ListenTlsConfig
+}
+
+export interface StoreSettings {
+  kind: 'sqlite' | 'redis'
+  file: string
+  url?: string
+  keyPrefix: string
+  sealKeys: { id: string; key: string }[]
+  activeKey?: string
+}
+
+export interface CallerAppSettings {
+  clientId: string
+  hs256Secret?: string
+  rs256PublicKey?: string
+  audience: string
+  endpoints: string[]
+  allowRsa15Jwe: boolean
+  clientCertificate?: { subject?: string; san?: string }
+}
+
+export interface CallersConfig {
+  /** False when the config has no `callers` section: the gateway is open (trusted network only). */
+  enabled: boolean
+  required: boolean
+  clockSkewSec: number
+  bearerTtlSec: number
+  anonymousTtlMs: number
+  persistDecryptedClaims: boolean
+  apps: CallerAppSettings[]
+  gatewayKeys: { kid: string; privateKey: string; passphrase?: string }[]
+  adminToken?: string
 }
 
 export interface AdminConfig extends ListenConfig {
@@ -100,8 +145,12 @@ export interface GatewayConfig {
   files: string[]
   /** Every secret value a `${env:}`/`${file:}` reference produced, for log redaction. */
   secrets: string[]
-  listen: ListenConfig
+  listen: MainListenConfig
   admin: AdminConfig
+  store: StoreSettings
+  callers: CallersConfig
+  /** Graceful shutdown: longest wait for in-flight requests after SIGTERM. */
+  drain: { graceMs: number }
   limits: { maxBufferedBody: number }
   forwarding: { xForwardedFor: boolean; via: boolean }
   endpoints: EndpointConfig[]

@@ -9,6 +9,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
+import { compileCallers, type Callers } from './callers.js'
 import type { EndpointTlsConfig } from '../config/index.js'
 
 export interface Endpoint {
@@ -33,6 +34,7 @@ export interface Gateway {
   /** `host:port` (port 443 when implicit) → endpoints serving it, for forward-proxy matching. */
   readonly byHost: ReadonlyMap<string, readonly Endpoint[]>
   readonly profiles: ReadonlyMap<string, Profile>
+  readonly callers: Callers
   close(): Promise<void>
 }
 
@@ -101,6 +103,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
   problems.push(...profileProblems)
   if (problems.length > 0) throw new ConfigError(problems)
+  const callers = compileCallers(config)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
@@ -131,6 +134,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     endpoints,
     byHost,
     profiles,
+    callers,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

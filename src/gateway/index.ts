@@ -2,3 +2,4 @@
 export { compileGateway, hostKeys, inspectEndpoints, type CompileOptions, type Endpoint, type EndpointReport, type Gateway } from './compile.js'
 export { createConnector, createUpstream, type ConnectInfo, type Upstream, type UpstreamOptions } from './upstream.js'
 export { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
+export { compileCallers, type Callers, type CertificateApp } from './callers.js'

@@ -86,7 +86,16 @@ export function createConnector(o: UpstreamOptions): buildConnector.connector {
         sessions.delete(cacheKey)
         socket.destroy()
         callback(err, null)
-      } else callback(null, socket)
+      } else {
+        // TLS 1.3: a server refusing the client certificate sends its alert after our
+        // Finished, i.e. once the request is in flight. Node emits the alert as 'error' and
+        // then 'end'; undici turns the 'end' into "other side closed", overwriting the
+        // alert. Destroying on the alert keeps it as the error the request fails with.
+        socket.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code?.startsWith('ERR_SSL_')) socket.destroy()
+        })
+        callback(null, socket)
+      }
     }
     const onError = (err: Error): void => finish(err)
     const timer = setTimeout(() => {

@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
+import type { TLSSocket } from 'node:tls'
 import { pipeline as pipeStreams } from 'node:stream/promises'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
@@ -34,15 +36,16 @@ export interface ListenerOptions {
   pipeline: Pipeline
   api?: ApiHandler
   onDone?: (record: RequestRecord) => void
+  /** Serve TLS (and optionally require caller certificates). */
+  tls?: TlsServerOptions
 }
 
 const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
 
 /** Creates the (not yet listening) HTTP server. */
 export function createListener(o: ListenerOptions): Server {
-  const server = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
-    void serveRequest(o, req, res)
-  })
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, req, res)
+  const server: Server = o.tls ? createTlsServer({ ...o.tls, keepAlive: true, requestTimeout: 0 }, handler) : createServer({ keepAlive: true, requestTimeout: 0 }, handler)
   server.on('connect', (req: IncomingMessage, socket) => {
     const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} is not supported by this gateway yet`, code: 403 }] })
     socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
@@ -118,7 +121,13 @@ async function proxy(
     id,
     mode,
     gateway,
-    inbound: { method: req.method ?? 'GET', target, headers: req.headers, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}) },
+    inbound: {
+      method: req.method ?? 'GET',
+      target,
+      headers: req.headers,
+      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
+      ...tlsFacts(req),
+    },
     ...(route ? { route } : {}),
     signal: abort.signal,
     facts,
@@ -140,4 +149,15 @@ async function proxy(
     upstream.body.destroy()
     res.destroy()
   }
+}
+
+/** The caller's verified client certificate, when the listener serves TLS. */
+function tlsFacts(req: IncomingMessage): { tls?: NonNullable<Context['inbound']['tls']> } {
+  const socket = req.socket as TLSSocket
+  if (typeof socket.getPeerCertificate !== 'function') return {}
+  const cert = socket.getPeerCertificate()
+  if (!cert || !cert.subject) return { tls: { authorized: false, sans: [] } }
+  const sans = (cert.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI|IP Address):/, '')).filter(Boolean)
+  const cn = cert.subject.CN
+  return { tls: { authorized: socket.authorized, ...(typeof cn === 'string' ? { subjectCN: cn } : {}), sans } }
 }

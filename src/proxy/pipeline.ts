@@ -41,7 +41,14 @@ export interface Context {
   readonly id: string
   readonly mode: Mode
   readonly gateway: Gateway
-  readonly inbound: { readonly method: string; readonly target: URL; readonly headers: IncomingHttpHeaders; readonly remoteAddress?: string }
+  readonly inbound: {
+    readonly method: string
+    readonly target: URL
+    readonly headers: IncomingHttpHeaders
+    readonly remoteAddress?: string
+    /** The caller's TLS client certificate, when the listener serves TLS. */
+    readonly tls?: { readonly authorized: boolean; readonly subjectCN?: string; readonly sans: readonly string[] }
+  }
   /** Route mode: the endpoint named in the path and the rest of the path. */
   readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
   /** CONNECT already authenticated the caller for the whole tunnel. */

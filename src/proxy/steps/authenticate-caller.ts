@@ -1,12 +1,81 @@
 /**
- * admit: who is calling. Until caller apps are configured the gateway admits every caller
- * as the anonymous app "-" (suitable only behind a network boundary; the README says so).
+ * admit: who is calling. A bearer token from POST /gateway/token, a JWT without `jti`, or
+ * a trusted TLS client certificate identifies a registered app; the app must be allowed
+ * to use the endpoint. With no `callers` section the gateway is open (trusted networks
+ * only; the README says so).
  */
-import type { Admitted, Caller, Routed } from '../pipeline.js'
+import { GatewayError } from '../../errors.js'
+import { authFailureLabel, authorizeEndpoint, resolveBearer, type BearerStores } from '../../callers/index.js'
+import type { Callers } from '../../gateway/index.js'
+import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
 const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}) })
 
-/** Admits every request as the open caller. */
+export interface AdmitOptions {
+  stores?: BearerStores
+  clockSkewSec?: () => number
+  onAuthFailure?: (label: string) => void
+}
+
+/** Admits every request as the open caller (no `callers` section). */
 export async function admitOpen(ctx: Routed): Promise<Admitted> {
   return { ...ctx, caller: ctx.tunnel?.caller ?? OPEN_CALLER } as Admitted
+}
+
+/** The bearer credential: Proxy-Authorization on every way in; Authorization too in route mode. */
+export function bearerOf(ctx: Context): string | undefined {
+  const headers = ctx.outbound.headers
+  const pick = (name: string): string | undefined => {
+    const v = headers[name]
+    const s = Array.isArray(v) ? v[0] : v
+    const m = s === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(s)
+    return m ? m[1] : undefined
+  }
+  const proxy = pick('proxy-authorization')
+  if (proxy !== undefined) return proxy
+  if (ctx.mode !== 'route') return undefined
+  const direct = pick('authorization')
+  // The gateway's own credential never travels upstream.
+  if (direct !== undefined) delete headers.authorization
+  return direct
+}
+
+/** Identifies a caller by a verified inbound client certificate. */
+export function callerFromCertificate(ctx: Context, callers: Callers): Caller | undefined {
+  const tls = ctx.inbound.tls
+  if (!tls?.authorized || !tls.subjectCN) return undefined
+  const app = callers.certificateApps.find((a) => (a.subject === undefined || a.subject === tls.subjectCN) && (a.san === undefined || tls.sans.includes(a.san)))
+  return app ? { appId: app.clientId, claims: {} } : undefined
+}
+
+/** Builds the admit phase for configured caller apps. */
+export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted> {
+  return async (ctx) => {
+    const callers = ctx.gateway.callers
+    if (!callers.enabled) return admitOpen(ctx)
+    try {
+      const caller = ctx.tunnel?.caller ?? (await identify(ctx, callers, o))
+      if (caller === undefined) {
+        if (!callers.required) return admitOpen(ctx)
+        throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
+      }
+      const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
+      if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], ctx.endpoint.name, callers.apps)
+      else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(ctx.endpoint.name)) {
+        throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${ctx.endpoint.name}"`)
+      }
+      return { ...ctx, caller } as Admitted
+    } catch (err) {
+      const label = authFailureLabel(err)
+      if (label) o.onAuthFailure?.(label)
+      throw err
+    }
+  }
+}
+
+async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
+  const token = bearerOf(ctx)
+  if (token === undefined) return callerFromCertificate(ctx, callers)
+  if (!o.stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
+  return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30 })
 }

@@ -1,0 +1,39 @@
+/** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+
+const MAX_API_BODY = 64 * 1024
+
+/** Reads a JSON object body (≤ 64 KiB); malformed → 400, too large → 413. */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_API_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_API_BODY} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  const ct = req.headers['content-type'] ?? ''
+  if (/^application\/x-www-form-urlencoded/i.test(ct)) return Object.fromEntries(new URLSearchParams(text))
+  try {
+    const v: unknown = JSON.parse(text)
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new GatewayError('bad_request', 'the request body must be a JSON object')
+}
+
+/** Sends a JSON reply. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers })
+  res.end(text)
+}
+
+/** The bearer of an Authorization header, if any. */
+export function bearerFrom(req: IncomingMessage): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
+  return m?.[1]
+}

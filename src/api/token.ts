@@ -1,0 +1,49 @@
+/**
+ * POST /gateway/token: a caller app exchanges a JWT or JWE assertion for a short-lived
+ * bearer token. GET /gateway/jwks.json publishes the gateway's JWE encryption keys.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+import { authFailureLabel, exchangeAssertion, publicJwks, type BearerStores, type Caller } from '../callers/index.js'
+import type { Gateway } from '../gateway/index.js'
+import { readJson, sendJson } from './http.js'
+
+export interface TokenRouteOptions {
+  stores?: BearerStores
+  onAuthFailure?: (label: string) => void
+  /** A known user's assertion carried identityToMerge: move the anonymous user's data. */
+  onIdentityMerge?: (caller: Caller) => Promise<void>
+}
+
+/** Handles /gateway/token and /gateway/jwks.json; false for other paths. */
+export function createTokenRoutes(o: TokenRouteOptions) {
+  return async (req: IncomingMessage, res: ServerResponse, gateway: Gateway, path: string): Promise<boolean> => {
+    if (path === '/gateway/jwks.json') {
+      if (req.method !== 'GET') throw new GatewayError('method_not_allowed', 'use GET /gateway/jwks.json')
+      sendJson(res, 200, publicJwks(gateway.callers.keys))
+      return true
+    }
+    if (path !== '/gateway/token') return false
+    if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/token')
+    const callers = gateway.callers
+    if (!callers.enabled || !o.stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
+    const body = await readJson(req)
+    const assertion = body.assertion
+    if (typeof assertion !== 'string' || assertion === '') throw new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}')
+    try {
+      const { caller, token } = await exchangeAssertion(
+        assertion,
+        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, replay: o.stores.store },
+        o.stores,
+        gateway.config.callers.bearerTtlSec,
+      )
+      if (caller.identityToMerge !== undefined && !caller.isAnonymous) await o.onIdentityMerge?.(caller)
+      sendJson(res, 200, token)
+      return true
+    } catch (err) {
+      const label = authFailureLabel(err)
+      if (label) o.onAuthFailure?.(label)
+      throw err
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Caller apps and the gateway's JWE keys, compiled with each config snapshot so a reload
+ * applies new apps and keys at once.
+ */
+import type { CallerAppSettings, GatewayConfig } from '../config/index.js'
+import { compileCallerApps, compileGatewayKeys, type CallerApp, type GatewayKeys } from '../callers/index.js'
+
+/** An app identified by its inbound TLS client certificate. */
+export interface CertificateApp {
+  readonly clientId: string
+  readonly endpoints: ReadonlySet<string>
+  readonly subject?: string
+  readonly san?: string
+}
+
+export interface Callers {
+  readonly enabled: boolean
+  readonly required: boolean
+  readonly apps: ReadonlyMap<string, CallerApp>
+  readonly certificateApps: readonly CertificateApp[]
+  readonly keys: GatewayKeys
+}
+
+const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
+
+/** Compiles apps and keys; throws ConfigError listing every problem. */
+export function compileCallers(config: GatewayConfig): Callers {
+  const c = config.callers
+  const apps = compileCallerApps(
+    c.apps.filter(hasJwtKey).map((a) => ({
+      clientId: a.clientId,
+      audience: a.audience,
+      endpoints: a.endpoints,
+      allowRsa15Jwe: a.allowRsa15Jwe,
+      ...(a.hs256Secret !== undefined ? { hs256Secret: a.hs256Secret } : {}),
+      ...(a.rs256PublicKey !== undefined ? { rs256PublicKey: a.rs256PublicKey } : {}),
+    })),
+    { file: config.file, key: 'callers.apps' },
+  )
+  const certificateApps = c.apps
+    .filter((a) => a.clientCertificate !== undefined)
+    .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate }))
+  const keys = compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' })
+  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys }
+}

@@ -1,0 +1,11 @@
+/** OAuth 1.0a (RFC 5849) request signing: the folder's public surface. */
+export { percentEncode, formDecode, formEncode, parseForm, isFormContentType } from './percent-encode.js'
+export type { Param } from './percent-encode.js'
+export { baseStringUri, collectParameters, normalizeParameters, signatureBaseString } from './base-string.js'
+export type { ParameterSources } from './base-string.js'
+export { SIGNATURE_METHODS, isSignatureMethod, computeSignature, computeBodyHash, signingKey } from './signature.js'
+export type { SignatureMethod, SigningCredentials } from './signature.js'
+export { signRequest, PLACEMENTS } from './sign.js'
+export type { Placement, SignInput, SignResult } from './sign.js'
+export { runSignCommand } from './sign-command.js'
+export type { SignCommandOptions, ReadKeyFile } from './sign-command.js'

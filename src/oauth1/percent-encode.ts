@@ -1,0 +1,79 @@
+/**
+ * RFC 5849 §3.6 percent-encoding, and the application/x-www-form-urlencoded decoding that
+ * §3.4.1.3.1 applies to query strings and form bodies before parameters are re-encoded.
+ */
+
+/** A decoded request parameter: `[name, value]`. */
+export type Param = readonly [name: string, value: string]
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
+
+/**
+ * RFC 5849 §3.6: UTF-8, then every octet outside `A-Z a-z 0-9 - . _ ~` as `%XX` (uppercase).
+ * Throws URIError on a lone surrogate: it has no UTF-8 form, so no server could decode it back.
+ */
+export function percentEncode(s: string): string {
+  // encodeURIComponent already emits UTF-8 with uppercase hex and keeps the RFC 3986 unreserved
+  // set; it additionally keeps ! ' ( ) *, which §3.6 requires encoded.
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+function isHex(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66)
+}
+
+/**
+ * Decodes one form-encoded name or value: `+` is a space, `%XX` an octet, octets are UTF-8.
+ * Lenient like the WHATWG urlencoded parser (a `%` not followed by two hex digits stays
+ * literal; invalid UTF-8 becomes U+FFFD), because the server we sign for parses leniently too.
+ */
+export function formDecode(s: string): string {
+  if (!/[%+]/.test(s)) return s
+  const bytes: number[] = []
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 0x2b) {
+      bytes.push(0x20)
+    } else if (c === 0x25 && i + 2 < s.length && isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16))
+      i += 2
+    } else {
+      // Copy the rest of this run of ordinary characters (including astral pairs) as UTF-8.
+      let j = i + 1
+      while (j < s.length && s.charCodeAt(j) !== 0x25 && s.charCodeAt(j) !== 0x2b) j++
+      for (const b of Buffer.from(s.slice(i, j), 'utf8')) bytes.push(b)
+      i = j - 1
+    }
+  }
+  return Buffer.from(bytes).toString('utf8')
+}
+
+/**
+ * Parses a query string (without `?`) or form body into decoded pairs, in order.
+ * Duplicates and empty values are kept (`c2` → `['c2', '']`); empty `&&` segments are skipped.
+ */
+export function parseForm(s: string): Param[] {
+  const out: Param[] = []
+  for (const part of s.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const name = eq === -1 ? part : part.slice(0, eq)
+    const value = eq === -1 ? '' : part.slice(eq + 1)
+    out.push([formDecode(name), formDecode(value)])
+  }
+  return out
+}
+
+/** True when a Content-Type header names application/x-www-form-urlencoded (parameters ignored). */
+export function isFormContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false
+  const mediaType = contentType.split(';', 1)[0] ?? ''
+  return mediaType.trim().toLowerCase() === FORM_MEDIA_TYPE
+}
+
+/** Serialises pairs as `enc(name)=enc(value)` joined by `&`, the §3.5.2/§3.5.3 transmission form. */
+export function formEncode(pairs: Iterable<Param>): string {
+  const parts: string[] = []
+  for (const [name, value] of pairs) parts.push(`${percentEncode(name)}=${percentEncode(value)}`)
+  return parts.join('&')
+}
