@@ -1,35 +1,103 @@
 /**
  * `mtls-gateway serve`: load, compile, listen. Also the in-process entry the tests and
- * the demo use (startGateway), so they run exactly what production runs.
+ * the demo use (startGateway), so they run exactly what production runs. This is the
+ * composition root: services, pipeline, API routes and listener are wired here only.
  */
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { compileGateway, type Gateway } from '../gateway/index.js'
+import { compileGateway, type CompileOptions, type Gateway } from '../gateway/index.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
+import { createAdmit } from '../proxy/steps/authenticate-caller.js'
+import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
+import { createApiRouter, type ApiRoute } from '../api/router.js'
+import { createTokenRoutes } from '../api/token.js'
+import { createServices, type Services } from '../services/index.js'
+import type { BearerStores, Caller } from '../callers/index.js'
 
 export interface StartOptions {
   configFile: string
   /** Overrides listen.host/port (tests use port 0). */
   listen?: { host?: string; port?: number }
   onDone?: (record: RequestRecord) => void
+  /** Observability hooks (metrics); all optional. */
+  hooks?: GatewayHooks
+  /** Features to wire in (default: DEFAULT_FEATURES). */
+  features?: readonly FeatureFactory[]
 }
+
+export interface GatewayHooks {
+  onConnect?: CompileOptions['onConnect']
+  onAuthFailure?: (label: string) => void
+  onSignature?: (profile: string, method: string) => void
+}
+
+/** Features that plug into the composition root (the OAuth dance, later issues). */
+export interface Feature {
+  routes?: ApiRoute[]
+  userTokens?: UserTokenSource
+  onIdentityMerge?: (caller: Caller) => Promise<void>
+}
+
+export type FeatureFactory = (ctx: { config: GatewayConfig; services: Services; ref: GatewayRef }) => Feature
+
+/** The features a production gateway runs, in order. */
+export const DEFAULT_FEATURES: readonly FeatureFactory[] = []
 
 export interface RunningGateway {
   readonly url: string
   readonly port: number
   readonly ref: GatewayRef
   readonly server: Server
+  readonly services: Services
   close(): Promise<void>
+}
+
+/** The listener's TLS options from listen.tls (read at start). */
+function listenerTls(config: GatewayConfig): TlsServerOptions | undefined {
+  const t = config.listen.tls
+  if (!t) return undefined
+  return {
+    cert: readFileSync(t.cert),
+    key: readFileSync(t.key),
+    ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
+    ...(t.clientCa ? { ca: readFileSync(t.clientCa), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+  }
 }
 
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config: GatewayConfig = loadConfig(o.configFile)
-  const gateway: Gateway = compileGateway(config)
+  const hooks = o.hooks ?? {}
+  const gateway: Gateway = compileGateway(config, hooks.onConnect ? { onConnect: hooks.onConnect } : {})
   const ref: GatewayRef = { current: gateway }
-  const server = createListener({ ref, pipeline: createPipeline(), ...(o.onDone ? { onDone: o.onDone } : {}) })
+  const services = createServices(config)
+  const stores: BearerStores | undefined = services.store
+    ? { store: services.store, ephemeral: services.ephemeral, ...(services.sealer ? { sealer: services.sealer } : {}), persistDecryptedClaims: config.callers.persistDecryptedClaims }
+    : undefined
+  const features = (o.features ?? DEFAULT_FEATURES).map((make) => make({ config, services, ref }))
+  const userTokens = features.find((f) => f.userTokens)?.userTokens
+  const merges = features.flatMap((f) => (f.onIdentityMerge ? [f.onIdentityMerge] : []))
+  const pipeline = createPipeline({
+    admit: createAdmit({ ...(stores ? { stores } : {}), clockSkewSec: () => ref.current.config.callers.clockSkewSec, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }),
+    ...(userTokens ? { userTokens } : {}),
+    ...(hooks.onSignature ? { onSignature: hooks.onSignature } : {}),
+  })
+  const api = createApiRouter([
+    createTokenRoutes({
+      ...(stores ? { stores } : {}),
+      ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}),
+      onIdentityMerge: async (caller) => {
+        for (const merge of merges) await merge(caller)
+      },
+    }),
+    ...features.flatMap((f) => f.routes ?? []),
+  ])
+  const tls = listenerTls(config)
+  const server = createListener({ ref, pipeline, api, ...(tls ? { tls } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -39,16 +107,18 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const addr = server.address() as AddressInfo
   const shownHost = addr.address.includes(':') ? `[${addr.address}]` : addr.address
   return {
-    url: `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${addr.port}`,
+    url: `${tls ? 'https' : 'http'}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${addr.port}`,
     port: addr.port,
     ref,
     server,
+    services,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
       })
       await ref.current.close()
+      await services.close()
     },
   }
 }

@@ -77,6 +77,7 @@ export interface RequestFacts {
   endpoint?: string
   caller?: string
   upstreamMs?: number
+  tenant?: string
   /** Values injected or signed for this request: redacted from logs by value. */
   redact?: string[]
 }
