@@ -5,6 +5,7 @@ import { runCheck } from './cli/check.js'
 import { startGateway } from './cli/serve.js'
 import { writeDevPki } from './tls/index.js'
 import { ConfigError } from './errors.js'
+import { addOAuth1Commands } from './cli/oauth1-sign.js'
 
 const program = new Command('mtls-gateway').description('Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version('0.1.0')
 const DEFAULT_CONFIG = 'config/gateway.yaml'
@@ -50,5 +51,7 @@ program
     const files = await writeDevPki({ dir: o.dir, kind: o.key, ...(o.host ? { hosts: o.host } : {}) })
     for (const [k, v] of Object.entries(files)) process.stdout.write(`${k.padEnd(17)} ${v}\n`)
   })
+
+addOAuth1Commands(program)
 
 await program.parseAsync(process.argv)

@@ -61,6 +61,18 @@ describe('mtls-gateway command line', () => {
     expect(r.stderr).toContain(`${config}:3:10: endpoints[0].url: must match ^https://`)
   })
 
+  it('oauth1 sign reproduces the RFC 5849 §1.2 photos request (signature MdpQcU8iPSUjWoN/UDMsK2sui9I=)', async () => {
+    // RFC 5849 §1.2: GET http://photos.example.net/photos?file=vacation.jpg&size=original,
+    // realm "Photos", timestamp 137131202, nonce chapoH, HMAC-SHA1.
+    const r = await cli('oauth1', 'sign', '--url', 'http://photos.example.net/photos?file=vacation.jpg&size=original',
+      '--consumer-key', 'dpf43f3p2l4k3l03', '--consumer-secret', 'kd94hf93k423kf44', '--token', 'nnch734d00sl2jdk',
+      '--token-secret', 'pfkkdhi9sl3r4s00', '--realm', 'Photos', '--nonce', 'chapoH', '--timestamp', '137131202')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacation.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3DchapoH%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131202%26oauth_token%3Dnnch734d00sl2jdk%26size%3Doriginal')
+    expect(r.stdout).toContain('MdpQcU8iPSUjWoN/UDMsK2sui9I=')
+    expect(r.stdout).toContain('Authorization: OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_token="nnch734d00sl2jdk", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131202", oauth_nonce="chapoH", oauth_signature="MdpQcU8iPSUjWoN%2FUDMsK2sui9I%3D"')
+  })
+
   it('the demo runs end to end and shows both ways in', async () => {
     const r = await run(process.execPath, ['dist/scripts/demo.js'], { timeout: 60_000 })
     const arrows = r.stdout.split('\n').filter((l) => l.trim().startsWith('→'))
