@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the test suite talks to (Debian packages; needs root or sudo):
-# nginx, HAProxy, tinyproxy, openssl, curl, python3-oauthlib, python3-jwcrypto.
+# nginx, HAProxy, tinyproxy, openssl, curl, python3-oauthlib, python3-jwcrypto, chromium
+# (the headless browser of the OAuth dance test, driven by playwright-core).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
@@ -9,6 +10,7 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 /usr/bin/python3 -c 'import oauthlib' >/dev/null 2>&1 || need+=(python3-oauthlib)
 /usr/bin/python3 -c 'import jwcrypto' >/dev/null 2>&1 || need+=(python3-jwcrypto)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -8,15 +8,19 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { compileGateway, type CompileOptions, type Gateway } from '../gateway/index.js'
+import { compileGateway, type CompileOptions, type Gateway, type Resolve } from '../gateway/index.js'
+import { createMinterSource } from './minter-source.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
+import { createOAuth1Feature } from '../api/oauth1-dance.js'
 import { createServices, type Services } from '../services/index.js'
 import type { BearerStores, Caller } from '../callers/index.js'
+import cluster from 'node:cluster'
+import { connectWorker, createLog, createOps, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
 
 export interface StartOptions {
   configFile: string
@@ -25,12 +29,19 @@ export interface StartOptions {
   onDone?: (record: RequestRecord) => void
   /** Observability hooks (metrics); all optional. */
   hooks?: GatewayHooks
+  /** DNS for upstream dials (tests inject misbehaving resolvers); default dns.lookup. */
+  resolve?: Resolve
   /** Features to wire in (default: DEFAULT_FEATURES). */
   features?: readonly FeatureFactory[]
+  /** Metrics, access log, admin, hot reload, drain (ops/createOps); absent: none of them. Its hooks apply unless `hooks` overrides one. */
+  ops?: Ops
 }
 
 export interface GatewayHooks {
   onConnect?: CompileOptions['onConnect']
+  onEgressRefusal?: CompileOptions['onEgressRefusal']
+  onMint?: (host: string, ms: number) => void
+  onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: string) => void
   onSignature?: (profile: string, method: string) => void
 }
@@ -45,7 +56,7 @@ export interface Feature {
 export type FeatureFactory = (ctx: { config: GatewayConfig; services: Services; ref: GatewayRef }) => Feature
 
 /** The features a production gateway runs, in order. */
-export const DEFAULT_FEATURES: readonly FeatureFactory[] = []
+export const DEFAULT_FEATURES: readonly FeatureFactory[] = [createOAuth1Feature]
 
 export interface RunningGateway {
   readonly url: string
@@ -53,6 +64,8 @@ export interface RunningGateway {
   readonly ref: GatewayRef
   readonly server: Server
   readonly services: Services
+  /** Present when started with `ops`. */
+  readonly ops?: RunningOps
   close(): Promise<void>
 }
 
@@ -71,8 +84,14 @@ function listenerTls(config: GatewayConfig): TlsServerOptions | undefined {
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config: GatewayConfig = loadConfig(o.configFile)
-  const hooks = o.hooks ?? {}
-  const gateway: Gateway = compileGateway(config, hooks.onConnect ? { onConnect: hooks.onConnect } : {})
+  const hooks: GatewayHooks = { ...o.ops?.hooks, ...o.hooks }
+  const compile = (c: GatewayConfig): Gateway =>
+    compileGateway(c, {
+      ...(hooks.onConnect ? { onConnect: hooks.onConnect } : {}),
+      ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
+      ...(o.resolve ? { resolve: o.resolve } : {}),
+    })
+  const gateway: Gateway = compile(config)
   const ref: GatewayRef = { current: gateway }
   const services = createServices(config)
   const stores: BearerStores | undefined = services.store
@@ -97,12 +116,25 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ...features.flatMap((f) => f.routes ?? []),
   ])
   const tls = listenerTls(config)
-  const server = createListener({ ref, pipeline, api, ...(tls ? { tls } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
+  const onDone = o.ops && o.onDone ? chain(o.ops.onDone, o.onDone) : (o.ops?.onDone ?? o.onDone)
+  const admitOptions = { ...(stores ? { stores } : {}), clockSkewSec: () => ref.current.config.callers.clockSkewSec, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }
+  const connect = {
+    current: () => ref.current,
+    minter: createMinterSource(ref, hooks.onMint),
+    admit: admitOptions,
+    ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
+  }
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
+  const store = services.store
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => resolve())
+  }).catch(async (e: unknown) => {
+    await ops?.close()
+    throw e
   })
   const addr = server.address() as AddressInfo
   const shownHost = addr.address.includes(':') ? `[${addr.address}]` : addr.address
@@ -112,7 +144,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ref,
     server,
     services,
+    ...(ops ? { ops } : {}),
     close: async () => {
+      await ops?.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()
@@ -121,4 +155,32 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       await services.close()
     },
   }
+}
+
+function chain<T>(...fns: ((v: T) => void)[]): (v: T) => void {
+  return (v) => {
+    for (const fn of fns) fn(v)
+  }
+}
+
+export interface ServeCommandOptions {
+  configFile: string
+  port?: number
+  /** Worker processes; 1 serves in this process, without a cluster. */
+  workers: number
+  logLevel: LogLevel
+  logFormat: LogFormat
+}
+
+/** `serve`: one process, a cluster primary (workers > 1), or one of its workers; prints the ready lines. */
+export async function runServe(o: ServeCommandOptions): Promise<void> {
+  const log = createLog({ level: o.logLevel, format: o.logFormat })
+  const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
+  if (cluster.isPrimary && o.workers > 1) return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+  const ops = createOps({ log, signals: true, worker: cluster.isWorker })
+  const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
+  const running = gw.ops as RunningOps
+  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
+  announce({ msg: 'listening', url: gw.url })
+  if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
 }

@@ -39,6 +39,14 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     normalizeProfile(obj(p), i, abs, (path, msg) => problems.push(ctx.source.problem(['profiles', i, ...path], msg))),
   )
   const profileNames = new Set(profiles.map((p) => p.name))
+  for (const p of profiles) {
+    if (p.endpoint !== undefined && !endpoints.some((e) => e.name === p.endpoint)) {
+      problems.push(ctx.source.problem(['profiles', p.index, 'endpoint'], `no endpoint named "${p.endpoint}"`))
+    } else if (p.endpoint === undefined && p.token.mode === 'per_user' && !endpoints.some((e) => e.profile === p.name)) {
+      // The token URLs are called with an endpoint's client bundle; without one the dance cannot start.
+      problems.push(ctx.source.problem(['profiles', p.index, 'name'], `no endpoint uses profile "${p.name}": name it in an endpoint's profile, or set profiles[].endpoint`))
+    }
+  }
   for (const e of endpoints) {
     if (e.profile !== undefined && !profileNames.has(e.profile)) {
       problems.push(ctx.source.problem(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`))
@@ -68,6 +76,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     },
     store: normalizeStore(obj(root.store), abs, (path, msg) => problems.push(ctx.source.problem(['store', ...path], msg))),
     callers: normalizeCallers(root.callers, (path, msg) => problems.push(ctx.source.problem(['callers', ...path], msg))),
+    ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs) } : {}),
     admin: {
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
@@ -84,6 +93,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   }
   if (problems.length > 0) throw new ConfigError(problems)
   if (config.listen.tls) for (const f of [config.listen.tls.cert, config.listen.tls.key]) files.add(f)
+  if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
   config.files = [...files]
   return config
 }
@@ -95,6 +105,21 @@ function normalizeListenTls(t: Raw, abs: (p: string) => string): NonNullable<Gat
     ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
     ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
     requireClientCert: (t.requireClientCert as boolean | undefined) ?? false,
+  }
+}
+
+function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {
+  return {
+    caCert: abs(str(t.caCert) as string),
+    caKey: abs(str(t.caKey) as string),
+    ...(str(t.caKeyPassphrase) !== undefined ? { caKeyPassphrase: str(t.caKeyPassphrase) as string } : {}),
+    leafValidityMs: parseDuration((t.leafValidity as string | number | undefined) ?? '24h'),
+    cacheSize: (t.cacheSize as number | undefined) ?? 1000,
+    passThrough: (Array.isArray(t.passThrough) ? t.passThrough : []).map((p) => ({
+      host: String(obj(p).host).toLowerCase(),
+      port: (obj(p).port as number | undefined) ?? 443,
+      allowPrivate: (obj(p).allowPrivate as boolean | undefined) ?? false,
+    })),
   }
 }
 
@@ -169,7 +194,8 @@ function normalizeProfile(p: Raw, index: number, abs: (p: string) => string, rep
   if (!method.startsWith('RSA-') && p.consumerSecret === undefined) report(['consumerSecret'], `is required for ${method}`)
   if (mode === 'static' && (token.token === undefined || token.tokenSecret === undefined)) report(['token'], 'mode static needs token and tokenSecret')
   if (mode === 'per_user') {
-    for (const k of ['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl']) if (p[k] === undefined) report([k], 'is required with token mode per_user')
+    // callbackUrl may be left out: listen.publicUrl or the request names the gateway.
+    for (const k of ['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl']) if (p[k] === undefined) report([k], 'is required with token mode per_user')
   }
   return {
     name: str(p.name) ?? '',
@@ -180,13 +206,14 @@ function normalizeProfile(p: Raw, index: number, abs: (p: string) => string, rep
     signatureMethod: method,
     ...(str(p.privateKey) !== undefined ? { privateKey: abs(str(p.privateKey) as string) } : {}),
     ...(str(p.privateKeyPassphrase) !== undefined ? { privateKeyPassphrase: str(p.privateKeyPassphrase) as string } : {}),
-    ...Object.fromEntries(['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl', 'realm'].filter((k) => str(p[k]) !== undefined).map((k) => [k, str(p[k])])),
+    ...Object.fromEntries(['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl', 'realm', 'endpoint'].filter((k) => str(p[k]) !== undefined).map((k) => [k, str(p[k])])),
     tenancy: (p.tenancy as boolean | undefined) ?? false,
     version: (p.version as boolean | undefined) ?? true,
     bodyHash: (p.bodyHash as boolean | undefined) ?? false,
     placement: (str(p.placement) ?? 'header') as ProfileConfig['placement'],
     token: { mode, ...(str(token.token) !== undefined ? { token: str(token.token) as string } : {}), ...(str(token.tokenSecret) !== undefined ? { tokenSecret: str(token.tokenSecret) as string } : {}) },
     additionalFields: { ...(obj(p.additionalFields) as Record<string, string>) },
+    userFields: [...new Set(list(p.userFields))],
     fields: normalizeFields(p.fields, (path, msg) => report(['fields', ...path], msg)),
   }
 }
@@ -221,6 +248,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
       keepAliveMs: ms(timeouts.keepAlive, '60s'),
     },
     connections: (e.connections as number | undefined) ?? 128,
+    ...(e.via ? { via: { url: str(obj(e.via).url) as string, ...(str(obj(e.via).username) !== undefined ? { username: str(obj(e.via).username) as string } : {}), ...(str(obj(e.via).password) !== undefined ? { password: str(obj(e.via).password) as string } : {}) } } : {}),
     ...(str(e.profile) !== undefined ? { profile: str(e.profile) as string } : {}),
     fields: normalizeFields(e.fields, (path, msg) => report(['fields', ...path], msg)),
     tenantHeader: (str(e.tenantHeader) ?? 'X-Gateway-Tenant').toLowerCase(),

@@ -93,7 +93,13 @@ const profile = {
     requestTokenUrl: { type: 'string', pattern: '^https?://', description: 'Temporary-credential (request token) URL; may contain `{tenant}`.' },
     accessTokenUrl: { type: 'string', pattern: '^https?://', description: 'Token (access token) URL; may contain `{tenant}`.' },
     authorizeUrl: { type: 'string', pattern: '^https?://', description: 'Resource-owner authorization URL the user opens in a browser; may contain `{tenant}`.' },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`).' },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`.' },
+    endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
+    userFields: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+      description: 'Fields each user supplies when authorizing (e.g. a PIN): collected at the authorize step, stored encrypted with the user\'s token, usable as `{{fields.NAME}}`.',
+    },
     realm: { type: 'string', description: 'The `realm` parameter of the Authorization header.' },
     tenancy: { type: 'boolean', default: false, description: 'Requests must name a tenant; `{tenant}` in URLs is filled from it.' },
     version: { type: 'boolean', default: true, description: 'Send `oauth_version="1.0"`.' },
@@ -152,6 +158,17 @@ const endpoint = {
       },
     },
     connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool.' },
+    via: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      description: 'Reach this endpoint through an upstream HTTP proxy (on-premises connector) with CONNECT; mTLS runs end to end inside the tunnel.',
+      properties: {
+        url: { type: 'string', pattern: '^http://', description: 'Proxy URL, `http://host:port`.' },
+        username: { type: 'string', description: 'Basic proxy credentials (user).' },
+        password: { type: 'string', description: 'Basic proxy credentials (password; use `${env:…}`).' },
+      },
+    },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
     fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
     tenantHeader: { type: 'string', default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`).' },
@@ -160,6 +177,34 @@ const endpoint = {
       propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
       additionalProperties: { type: 'object', additionalProperties: false, required: ['tls'], properties: { tls: endpointTls } },
       description: 'Per-tenant client bundles (a partner issued each tenant its own certificate); other tenants use the endpoint\'s `tls`.',
+    },
+  },
+} as const
+
+const interception = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['caCert', 'caKey'],
+  description: 'CONNECT with TLS interception (HTTPS_PROXY): leaves for configured hosts are minted by this CA, which callers trust.',
+  properties: {
+    caCert: { type: 'string', description: 'Interception CA certificate (PEM; `mtls-gateway pki interception-ca` makes one).' },
+    caKey: { type: 'string', description: 'Interception CA private key (PEM).' },
+    caKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted CA key.' },
+    leafValidity: { ...duration, default: '24h', description: 'Validity of minted leaf certificates.' },
+    cacheSize: { type: 'integer', minimum: 1, default: 1000, description: 'Minted leaves kept (LRU), so only the first connection for a host pays.' },
+    passThrough: {
+      type: 'array',
+      description: 'Hosts tunnelled untouched (no interception, no mTLS, no signing) — bytes only.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host'],
+        properties: {
+          host: { type: 'string', minLength: 1, description: 'Host name as the caller sends it in CONNECT.' },
+          port: { type: 'integer', minimum: 1, maximum: 65535, default: 443, description: 'Port.' },
+          allowPrivate: { type: 'boolean', default: false, description: 'Allow private/loopback destinations for this host.' },
+        },
+      },
     },
   },
 } as const
@@ -310,6 +355,7 @@ export const configSchema = {
     profiles: { type: 'array', items: profile, description: 'OAuth 1.0a authorization profiles.' },
     store,
     callers,
+    interception,
   },
 } as const
 

@@ -55,6 +55,10 @@ export interface ProfileConfig {
   accessTokenUrl?: string
   authorizeUrl?: string
   callbackUrl?: string
+  /** Endpoint whose mTLS pool calls the token URLs (default: the first endpoint naming the profile). */
+  endpoint?: string
+  /** Fields each user supplies at the authorize step (e.g. a PIN). */
+  userFields: string[]
   realm?: string
   tenancy: boolean
   version: boolean
@@ -77,6 +81,7 @@ export interface EndpointConfig {
   tls: EndpointTlsConfig
   timeouts: EndpointTimeoutsConfig
   connections: number
+  via?: { url: string; username?: string; password?: string }
   profile?: string
   fields: FieldConfig[]
   tenantHeader: string
@@ -138,6 +143,15 @@ export interface AdminConfig extends ListenConfig {
   enabled: boolean
 }
 
+export interface InterceptionConfig {
+  caCert: string
+  caKey: string
+  caKeyPassphrase?: string
+  leafValidityMs: number
+  cacheSize: number
+  passThrough: { host: string; port: number; allowPrivate: boolean }[]
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this was loaded from. */
   file: string
@@ -149,6 +163,7 @@ export interface GatewayConfig {
   admin: AdminConfig
   store: StoreSettings
   callers: CallersConfig
+  interception?: InterceptionConfig
   /** Graceful shutdown: longest wait for in-flight requests after SIGTERM. */
   drain: { graceMs: number }
   limits: { maxBufferedBody: number }

@@ -3,13 +3,13 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import type { LookupFunction } from 'node:net'
 import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
+import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
 import type { EndpointTlsConfig } from '../config/index.js'
 
 export interface Endpoint {
@@ -52,8 +52,10 @@ export interface EndpointReport {
 
 export interface CompileOptions {
   now?: Date
-  lookup?: (endpoint: EndpointConfig) => LookupFunction | undefined
+  /** DNS resolution for upstream dials (default dns.lookup; tests inject misbehaving resolvers). */
+  resolve?: Resolve
   onConnect?: (info: ConnectInfo) => void
+  onEgressRefusal?: (reason: EgressReason) => void
 }
 
 /** Loads and checks every bundle; never throws, so `check` can print everything. */
@@ -146,13 +148,19 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, options: CompileOptions): Upstream {
   const context = createClientContext(bundle, tls).context
   if (!context) throw new TypeError(`secure context for ${ep.name} vanished between inspection and compile`)
-  const lookup = options.lookup?.(ep)
+  const egress: EgressOptions = {
+    allowPrivate: ep.allowPrivate,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+    ...(options.onEgressRefusal ? { onRefusal: options.onEgressRefusal } : {}),
+  }
   return createUpstream({
     endpoint: ep.name,
     context,
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
-    ...(lookup ? { lookup } : {}),
+    lookup: createEgressLookup(egress),
+    egress,
+    ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),
     pins: tls.pins,
     connectMs: ep.timeouts.connectMs,

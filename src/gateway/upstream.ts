@@ -2,12 +2,14 @@
  * Per-endpoint upstream: an undici Agent whose connector dials with that endpoint's
  * SecureContext. The TLS session cache lives in the connector, so a resumed session can
  * never carry one bundle's identity to another endpoint's (or tenant bundle's) call.
+ * The dial goes direct (egress-checked) or through an upstream HTTP proxy's CONNECT.
  */
+import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
-import { isIP, type LookupFunction } from 'node:net'
-import { Agent, type Dispatcher } from 'undici'
-import type { buildConnector } from 'undici'
+import { Agent, type Dispatcher, type buildConnector } from 'undici'
 import { makeServerIdentityCheck } from '../tls/index.js'
+import { checkLiteral, type EgressOptions } from './egress.js'
+import { openTunnel, type ProxyTarget } from './proxy-tunnel.js'
 
 export interface UpstreamOptions {
   endpoint: string
@@ -22,6 +24,10 @@ export interface UpstreamOptions {
   connections: number
   /** Dial-time address policy and DNS (egress checks run on the address actually dialled). */
   lookup?: LookupFunction
+  /** The same policy for literal addresses (a pinned `resolve`, an IP host). */
+  egress?: EgressOptions
+  /** Reach the upstream through this HTTP proxy's CONNECT (a connector). */
+  via?: ProxyTarget
   /** Observes each new connection (metrics, logs). */
   onConnect?: (info: ConnectInfo) => void
 }
@@ -42,67 +48,98 @@ export interface Upstream {
 
 const MAX_SESSIONS = 100
 
-/** Builds the endpoint's connector: SNI/name checks, pins, pinned address, session cache, timeout. */
+/** Opens the TCP leg: through the proxy tunnel, or direct with the egress check on the dialled address. */
+function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promise<Socket> {
+  if (o.via) return openTunnel(o.via, host, port, o.connectMs)
+  const target = o.resolve ?? host
+  if (isIP(target) !== 0 && o.egress) {
+    const denied = checkLiteral(host, target, o.egress)
+    if (denied) throw denied
+  }
+  return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
+}
+
+/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache, timeout. */
 export function createConnector(o: UpstreamOptions): buildConnector.connector {
   const sessions = new Map<string, Buffer>()
+  const identityCheck = makeServerIdentityCheck(o.pins)
   return (opts, callback) => {
     const hostname = opts.hostname.replace(/^\[|\]$/g, '')
     const name = o.serverName ?? hostname
     const port = Number(opts.port) || 443
     const cacheKey = `${name}:${port}`
-    const identityCheck = makeServerIdentityCheck(o.pins)
     const started = performance.now()
-    const session = sessions.get(cacheKey)
-    const socket: TLSSocket = tlsConnect({
-      host: o.resolve ?? hostname,
-      port,
-      ...(isIP(name) === 0 ? { servername: name } : {}),
-      secureContext: o.context,
-      checkServerIdentity: (_host, cert) => identityCheck(name, cert),
-      ALPNProtocols: ['http/1.1'],
-      ...(session ? { session } : {}),
-      ...(o.lookup ? { lookup: o.lookup } : {}),
-    })
-    socket.setNoDelay(true)
-    socket.on('session', (s: Buffer) => {
-      if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string)
-      sessions.set(cacheKey, s)
-    })
+    let socket: TLSSocket | undefined
+    let raw: Socket | undefined
     let done = false
     const finish = (err: Error | null): void => {
       if (done) return
       done = true
       clearTimeout(timer)
-      socket.off('error', onError)
       o.onConnect?.({
         endpoint: o.endpoint,
         handshakeMs: performance.now() - started,
-        resumed: err === null && socket.isSessionReused(),
-        protocol: err === null ? socket.getProtocol() : null,
-        remoteAddress: socket.remoteAddress,
+        resumed: err === null && socket !== undefined && socket.isSessionReused(),
+        protocol: err === null && socket ? socket.getProtocol() : null,
+        remoteAddress: raw?.remoteAddress,
         ...(err ? { error: err } : {}),
       })
-      if (err) {
+      if (err || !socket) {
         sessions.delete(cacheKey)
-        socket.destroy()
-        callback(err, null)
-      } else {
-        // TLS 1.3: a server refusing the client certificate sends its alert after our
-        // Finished, i.e. once the request is in flight. Node emits the alert as 'error' and
-        // then 'end'; undici turns the 'end' into "other side closed", overwriting the
-        // alert. Destroying on the alert keeps it as the error the request fails with.
-        socket.on('error', (e: NodeJS.ErrnoException) => {
-          if (e.code?.startsWith('ERR_SSL_')) socket.destroy()
-        })
-        callback(null, socket)
+        socket?.destroy()
+        raw?.destroy()
+        callback(err ?? new Error('no socket'), null)
+        return
       }
+      socket.off('error', finish)
+      // TLS 1.3: a server refusing the client certificate sends its alert after our
+      // Finished, i.e. once the request is in flight. Node emits the alert as 'error' and
+      // then 'end'; undici turns the 'end' into "other side closed", overwriting the
+      // alert. Destroying on the alert keeps it as the error the request fails with.
+      const s = socket
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code?.startsWith('ERR_SSL_')) s.destroy()
+      })
+      callback(null, s)
     }
-    const onError = (err: Error): void => finish(err)
     const timer = setTimeout(() => {
       finish(Object.assign(new Error(`connect timeout after ${o.connectMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
     }, o.connectMs)
-    socket.once('secureConnect', () => finish(null))
-    socket.on('error', onError)
+    const startTls = (tcp: Socket): void => {
+      raw = tcp
+      if (done) return void tcp.destroy()
+      tcp.setNoDelay(true)
+      const session = sessions.get(cacheKey)
+      socket = tlsConnect({
+        socket: tcp,
+        ...(isIP(name) === 0 ? { servername: name } : {}),
+        secureContext: o.context,
+        checkServerIdentity: (_host, cert) => identityCheck(name, cert),
+        ALPNProtocols: ['http/1.1'],
+        ...(session ? { session } : {}),
+      })
+      socket.on('session', (s: Buffer) => {
+        if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string)
+        sessions.set(cacheKey, s)
+      })
+      socket.once('secureConnect', () => finish(null))
+      socket.on('error', finish)
+    }
+    try {
+      const dialed = dialRaw(o, hostname, port)
+      if (dialed instanceof Promise) dialed.then(startTls, finish)
+      else {
+        raw = dialed
+        dialed.once('error', finish)
+        // Hand over on connect so DNS and TCP errors (incl. egress refusals) keep their codes.
+        dialed.once('connect', () => {
+          dialed.off('error', finish)
+          startTls(dialed)
+        })
+      }
+    } catch (err) {
+      finish(err as Error)
+    }
   }
 }
 

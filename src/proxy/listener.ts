@@ -13,6 +13,7 @@ import type { Gateway } from '../gateway/index.js'
 import { createBody } from './body.js'
 import { handle, type Context, type Mode, type Pipeline, type RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError } from './write-error.js'
+import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -38,6 +39,8 @@ export interface ListenerOptions {
   onDone?: (record: RequestRecord) => void
   /** Serve TLS (and optionally require caller certificates). */
   tls?: TlsServerOptions
+  /** CONNECT handling (interception, pass-through); without it CONNECT is refused. */
+  connect?: Omit<ConnectOptions, 'inner'>
 }
 
 const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
@@ -46,10 +49,16 @@ const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
 export function createListener(o: ListenerOptions): Server {
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, req, res)
   const server: Server = o.tls ? createTlsServer({ ...o.tls, keepAlive: true, requestTimeout: 0 }, handler) : createServer({ keepAlive: true, requestTimeout: 0 }, handler)
-  server.on('connect', (req: IncomingMessage, socket) => {
-    const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} is not supported by this gateway yet`, code: 403 }] })
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
-  })
+  if (o.connect) {
+    // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
+    const inner = createServer({ keepAlive: true, requestTimeout: 0 }, handler)
+    server.on('connect', createConnectHandler({ ...o.connect, inner }))
+  } else {
+    server.on('connect', (req: IncomingMessage, socket) => {
+      const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`, code: 403 }] })
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    })
+  }
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 53\r\n\r\n{"errors":[{"msg":"malformed HTTP request","code":400}]}')
   })
@@ -70,8 +79,13 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
   let mode: RequestRecord['mode'] = 'other'
   let surface: ErrorSurface = 'api'
   let error: GatewayError | undefined
+  const tunnel = tunnelOf(req.socket)
   try {
-    if (/^https?:\/\//i.test(url)) {
+    if (tunnel) {
+      mode = 'connect'
+      surface = 'proxy'
+      await proxy(o, gateway, req, res, id, 'connect', new URL(`https://${tunnel.authority}${url.startsWith('/') ? url : '/'}`), facts, undefined, tunnel)
+    } else if (/^https?:\/\//i.test(url)) {
       mode = 'forward'
       surface = 'proxy'
       await proxy(o, gateway, req, res, id, 'forward', new URL(url), facts)
@@ -108,6 +122,7 @@ async function proxy(
   target: URL,
   facts: RequestFacts,
   route?: Context['route'],
+  tunnel?: Tunnel,
 ): Promise<void> {
   const abort = new AbortController()
   res.once('close', () => {
@@ -129,6 +144,7 @@ async function proxy(
       ...tlsFacts(req),
     },
     ...(route ? { route } : {}),
+    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller } } : {}),
     signal: abort.signal,
     facts,
     auth: {},

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { issueCertificate, privateKeyPem, type KeyKind } from './pki.js'
+import { createInterceptionCa } from './mint.js'
 
 export interface DevPkiOptions {
   dir: string
@@ -49,5 +50,15 @@ export async function writeDevPki(o: DevPkiOptions): Promise<DevPkiFiles> {
   write(files.serverKey, privateKeyPem(server), true)
   write(files.clientCert, client.pem)
   write(files.clientKey, privateKeyPem(client), true)
+  return files
+}
+
+/** Writes interception-ca.crt / interception-ca.key (0600) under `dir`. */
+export async function writeInterceptionCa(dir: string): Promise<{ caCert: string; caKey: string }> {
+  mkdirSync(dir, { recursive: true })
+  const ca = await createInterceptionCa()
+  const files = { caCert: join(dir, 'interception-ca.crt'), caKey: join(dir, 'interception-ca.key') }
+  writeFileSync(files.caCert, ca.certPem, { mode: 0o644 })
+  writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 })
   return files
 }

@@ -24,7 +24,8 @@ const BY_CODE: Record<string, Cause> = {
   ERR_TLS_CERT_ALTNAME_INVALID: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },
   [PIN_MISMATCH]: { reason: 'upstream_pin_mismatch', text: 'server certificate pin mismatch' },
   CERT_REVOKED: { reason: 'upstream_cert_revoked', text: 'server certificate revoked (CRL)' },
-  UNABLE_TO_GET_CRL: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: no CRL for its issuer' },
+  // Node's `crl` option turns on X509_V_FLAG_CRL_CHECK_ALL: every CA level needs a CRL.
+  UNABLE_TO_GET_CRL: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: no CRL for a CA of its chain (tls.crl needs one from every CA, root included)' },
   CRL_HAS_EXPIRED: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: the CRL has expired' },
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert bad_certificate)' },
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_required)' },
@@ -41,6 +42,8 @@ const BY_CODE: Record<string, Cause> = {
   ERR_SSL_TLSV1_ALERT_INSUFFICIENT_SECURITY: { reason: 'upstream_tls_version_refused', text: 'TLS parameters refused (TLS alert insufficient_security)' },
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { reason: 'upstream_tls_failed', text: 'TLS handshake failed (TLS alert handshake_failure)' },
   ERR_SSL_WRONG_VERSION_NUMBER: { reason: 'upstream_tls_failed', text: 'TLS handshake failed (the server did not answer TLS)' },
+  ERR_GATEWAY_EGRESS_DENIED: { reason: 'egress_denied', text: 'destination refused by the egress policy' },
+  ERR_GATEWAY_PROXY_FAILED: { reason: 'upstream_proxy_failed', text: 'upstream proxy (connector) failed' },
   ECONNREFUSED: { reason: 'upstream_connect_refused', text: 'connection refused' },
   ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
   EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
@@ -67,6 +70,15 @@ function codesOf(err: unknown): string[] {
   return codes
 }
 
+function messageWithCode(err: unknown, code: string): string {
+  let e: unknown = err
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    if ((e as { code?: unknown }).code === code) return (e as Error).message
+    e = (e as { cause?: unknown }).cause
+  }
+  return code
+}
+
 /** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
 export function classifyUpstreamError(err: unknown, endpoint: string): GatewayError {
   if (err instanceof GatewayError) return err
@@ -74,6 +86,10 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
   // The most specific code wins: a TLS alert inside an undici "socket closed" error.
   const code = codes.slice().reverse().find((c) => c in BY_CODE) ?? codes.find((c) => c.startsWith('ERR_SSL_'))
   const cause = code ? BY_CODE[code] : undefined
+  if (cause && (code === 'ERR_GATEWAY_EGRESS_DENIED' || code === 'ERR_GATEWAY_PROXY_FAILED')) {
+    // These messages are ours (no secrets) and say which address or proxy answer it was.
+    return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
+  }
   if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
   if (code?.startsWith('ERR_SSL_')) {
     return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })

@@ -2,7 +2,7 @@
  * Server identity beyond the chain (which OpenSSL checks against the endpoint's roots):
  * hostname against the configured name, then optional SPKI SHA-256 pins.
  */
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 
 /** Marks a pin failure so the error table can name it. */
@@ -21,11 +21,17 @@ export function makeServerIdentityCheck(pins: readonly string[]): (host: string,
     if (err || wanted.size === 0) return err
     const seen = new Set<string>()
     let c: PeerCertificate | undefined = cert
-    while (c && c.pubkey && !seen.has(c.fingerprint256)) {
+    while (c && c.raw && !seen.has(c.fingerprint256)) {
       seen.add(c.fingerprint256)
-      if (wanted.has(spkiPin(c.pubkey))) return undefined
+      if (wanted.has(peerPin(c))) return undefined
       c = (c as PeerCertificate & { issuerCertificate?: PeerCertificate }).issuerCertificate
     }
-    return Object.assign(new Error(`no certificate in the server chain matches a configured SPKI pin (leaf pin sha256/${cert.pubkey ? spkiPin(cert.pubkey) : '?'})`), { code: PIN_MISMATCH })
+    return Object.assign(new Error(`no certificate in the server chain matches a configured SPKI pin (leaf pin sha256/${peerPin(cert)})`), { code: PIN_MISMATCH })
   }
+}
+
+/** The pin of a peer certificate. `PeerCertificate.pubkey` is the raw key (an EC point for
+ * ECDSA), not the SubjectPublicKeyInfo, so the SPKI is re-derived from the DER certificate. */
+function peerPin(cert: PeerCertificate): string {
+  return spkiPin(new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' }))
 }

@@ -24,7 +24,11 @@ export async function admitOpen(ctx: Routed): Promise<Admitted> {
 
 /** The bearer credential: Proxy-Authorization on every way in; Authorization too in route mode. */
 export function bearerOf(ctx: Context): string | undefined {
-  const headers = ctx.outbound.headers
+  return bearerFromHeaders(ctx.outbound.headers, ctx.mode === 'route')
+}
+
+/** Reads (and for Authorization, removes) the gateway's own bearer from headers. */
+export function bearerFromHeaders(headers: Record<string, string | string[] | undefined>, allowAuthorization: boolean): string | undefined {
   const pick = (name: string): string | undefined => {
     const v = headers[name]
     const s = Array.isArray(v) ? v[0] : v
@@ -33,7 +37,7 @@ export function bearerOf(ctx: Context): string | undefined {
   }
   const proxy = pick('proxy-authorization')
   if (proxy !== undefined) return proxy
-  if (ctx.mode !== 'route') return undefined
+  if (!allowAuthorization) return undefined
   const direct = pick('authorization')
   // The gateway's own credential never travels upstream.
   if (direct !== undefined) delete headers.authorization
@@ -41,8 +45,7 @@ export function bearerOf(ctx: Context): string | undefined {
 }
 
 /** Identifies a caller by a verified inbound client certificate. */
-export function callerFromCertificate(ctx: Context, callers: Callers): Caller | undefined {
-  const tls = ctx.inbound.tls
+export function callerFromCertificate(tls: Context['inbound']['tls'], callers: Callers): Caller | undefined {
   if (!tls?.authorized || !tls.subjectCN) return undefined
   const app = callers.certificateApps.find((a) => (a.subject === undefined || a.subject === tls.subjectCN) && (a.san === undefined || tls.sans.includes(a.san)))
   return app ? { appId: app.clientId, claims: {} } : undefined
@@ -74,8 +77,12 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
 }
 
 async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
-  const token = bearerOf(ctx)
-  if (token === undefined) return callerFromCertificate(ctx, callers)
+  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, callers, o)
+}
+
+/** A caller from a bearer token, else from a verified client certificate, else undefined. */
+export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
+  if (token === undefined) return callerFromCertificate(tls, callers)
   if (!o.stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
   return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30 })
 }

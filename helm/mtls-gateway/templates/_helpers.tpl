@@ -1,0 +1,155 @@
+{{/*
+Helpers. Kept to Helm's portable subset (text/template + sprig + include/tpl/toYaml/required/fail):
+no lookup, no .Files, no subcharts, so the test-only renderer in test/support/helm-render is faithful.
+*/}}
+
+{{/* Chart name, truncated to a DNS label. */}}
+{{- define "mtls-gateway.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart unless the release name already contains the chart name. */}}
+{{- define "mtls-gateway.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "mtls-gateway.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "mtls-gateway.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mtls-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "mtls-gateway.labels" -}}
+helm.sh/chart: {{ include "mtls-gateway.chart" . }}
+{{ include "mtls-gateway.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mtls-gateway
+{{- end }}
+
+{{- define "mtls-gateway.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "mtls-gateway.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "mtls-gateway.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Where things are mounted in the container. */}}
+{{- define "mtls-gateway.configDir" -}}/etc/mtls-gateway/config{{- end }}
+{{- define "mtls-gateway.endpointsDir" -}}/etc/mtls-gateway/endpoints{{- end }}
+{{- define "mtls-gateway.sealKeysDir" -}}/etc/mtls-gateway/seal-keys{{- end }}
+{{- define "mtls-gateway.stateDir" -}}/var/lib/mtls-gateway{{- end }}
+
+{{/* The Secret holding the Redis URL. */}}
+{{- define "mtls-gateway.redisSecretName" -}}
+{{- if .Values.store.redis.existingSecret }}
+{{- .Values.store.redis.existingSecret }}
+{{- else }}
+{{- printf "%s-redis" (include "mtls-gateway.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Volume name of an endpoint's bundle Secret. */}}
+{{- define "mtls-gateway.endpointVolume" -}}
+{{- printf "tls-%s" (. | lower | replace "_" "-" | replace "." "-") | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Refuses values that cannot work, with a message naming the fix. Included by every manifest
+that depends on them, so `helm template` and `helm install` stop before anything is applied.
+*/}}
+{{- define "mtls-gateway.validate" -}}
+{{- $kind := .Values.store.kind }}
+{{- if and (eq $kind "sqlite") (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "replicaCount is %d but store.kind is \"sqlite\": the SQLite store is one file on one pod, so several replicas need the Redis store. Set store.kind=redis (with store.redis.existingSecret) or replicaCount=1." (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and (eq $kind "sqlite") .Values.autoscaling.enabled }}
+{{- fail "autoscaling.enabled is true but store.kind is \"sqlite\": the HorizontalPodAutoscaler adds replicas, which need the Redis store. Set store.kind=redis or autoscaling.enabled=false." }}
+{{- end }}
+{{- if and (eq $kind "redis") (not .Values.store.redis.existingSecret) (not .Values.store.redis.url) }}
+{{- fail "store.kind is \"redis\" but neither store.redis.existingSecret (a Secret holding the Redis URL) nor store.redis.url is set." }}
+{{- end }}
+{{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
+{{- end }}
+{{- $seen := dict }}
+{{- range .Values.endpoints }}
+{{- if hasKey $seen .name }}
+{{- fail (printf "endpoints: the name %q appears twice" .name) }}
+{{- end }}
+{{- $_ := set $seen .name true }}
+{{- if not .tls }}
+{{- fail (printf "endpoint %q: tls is required (tls.secretName names the Secret with tls.crt, tls.key and ca.crt)" .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The gateway's YAML (docs/config-reference.md): .Values.config with the chart-managed keys
+(listen host/port, admin, drain, store, endpoints) written over it.
+*/}}
+{{- define "mtls-gateway.config" -}}
+{{- $store := dict "kind" .Values.store.kind }}
+{{- if eq .Values.store.kind "redis" }}
+{{- $_ := set $store "url" "${env:MTLS_GATEWAY_REDIS_URL}" }}
+{{- $_ := set $store "keyPrefix" .Values.store.redis.keyPrefix }}
+{{- else }}
+{{- $_ := set $store "file" (printf "%s/gateway.db" (include "mtls-gateway.stateDir" .)) }}
+{{- end }}
+{{- if .Values.store.sealKeys.ids }}
+{{- $keys := list }}
+{{- range .Values.store.sealKeys.ids }}
+{{- $keys = append $keys (dict "id" . "key" (printf "${file:%s/%s}" (include "mtls-gateway.sealKeysDir" $) .)) }}
+{{- end }}
+{{- $_ := set $store "sealKeys" $keys }}
+{{- with .Values.store.sealKeys.active }}
+{{- $_ := set $store "activeKey" . }}
+{{- end }}
+{{- end }}
+{{- $endpoints := list }}
+{{- range .Values.endpoints }}
+{{- $e := omit . "egress" }}
+{{- $tls := omit .tls "secretName" }}
+{{- if .tls.secretName }}
+{{- $_ := set $tls "dir" (printf "%s/%s" (include "mtls-gateway.endpointsDir" $) .name) }}
+{{- end }}
+{{- $_ := set $e "tls" $tls }}
+{{- $endpoints = append $endpoints $e }}
+{{- end }}
+{{- $cfg := dict }}
+{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
+{{- $_ := set $cfg "admin" (dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true) }}
+{{- $_ := set $cfg "drain" (dict "grace" (printf "%ds" (int .Values.gateway.drainGraceSeconds))) }}
+{{- $_ := set $cfg "store" $store }}
+{{- $_ := set $cfg "endpoints" $endpoints }}
+{{- toYaml (mergeOverwrite (deepCopy .Values.config) $cfg) }}
+{{- end }}
+
+{{/* The TCP port of an http(s) URL: explicit, else 443 / 80. Tolerates {tenant} placeholders in the host. */}}
+{{- define "mtls-gateway.urlPort" -}}
+{{- $hostport := regexReplaceAll "^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*).*$" . "${1}" }}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $hostport) }}
+{{- if $port }}{{ $port }}{{ else if hasPrefix "http://" (lower .) }}80{{ else }}443{{ end }}
+{{- end }}

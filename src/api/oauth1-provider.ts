@@ -1,0 +1,159 @@
+/**
+ * The provider's token URLs (RFC 5849 §2.1 temporary credentials, §2.3 token
+ * credentials), called signed over the mTLS pool of the endpoint that uses the profile:
+ * a partner that demands a client certificate for its API demands it here too.
+ */
+import type { Dispatcher } from 'undici'
+import { GatewayError } from '../errors.js'
+import type { Endpoint, Gateway, Profile } from '../gateway/index.js'
+import { parseForm, signRequest } from '../oauth1/index.js'
+import { classifyUpstreamError } from '../tls/index.js'
+
+/** The provider's answer, as received (the body capped at MAX_REPLY bytes). */
+export interface ProviderReply {
+  readonly method: 'POST'
+  readonly url: string
+  readonly endpoint: string
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** What a token-URL call adds to the consumer's signature. */
+export interface TokenCall {
+  tenant?: string
+  callback?: string
+  token?: string
+  tokenSecret?: string
+  verifier?: string
+}
+
+/** A token pair the provider issued. */
+export interface IssuedToken {
+  token: string
+  secret: string
+}
+
+type TokenUrl = 'requestTokenUrl' | 'accessTokenUrl' | 'authorizeUrl' | 'callbackUrl'
+
+const FORM = 'application/x-www-form-urlencoded'
+// Token replies are a few hundred bytes; a provider's error page is shown, not stored.
+const MAX_REPLY = 64 * 1024
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
+/** The endpoint whose client bundle calls the profile's token URLs. */
+export function profileEndpoint(gateway: Gateway, profile: Profile): Endpoint {
+  const named = profile.config.endpoint
+  const endpoint = named !== undefined ? gateway.endpoints.get(named) : [...gateway.endpoints.values()].find((e) => e.profile?.name === profile.name)
+  if (endpoint) return endpoint
+  throw new GatewayError('endpoint_not_configured', `profile "${profile.name}": no endpoint uses it, so no client bundle can call its token URLs (set profiles[].endpoint)`)
+}
+
+/** Checks a tenant named in a gateway API call (same rule as the proxy's tenant header). */
+export function checkTenant(gateway: Gateway, profile: Profile, tenant: string | undefined): string | undefined {
+  const needed = profile.config.tenancy || profileEndpoint(gateway, profile).tenancy
+  if (tenant === undefined || tenant === '') {
+    if (needed) throw new GatewayError('tenant_invalid', `profile "${profile.name}" needs a tenant: add tenant=<name>`)
+    return undefined
+  }
+  if (!needed) throw new GatewayError('tenant_invalid', `profile "${profile.name}" does not use tenants`)
+  if (!DNS_LABEL.test(tenant)) throw new GatewayError('tenant_invalid', `profile "${profile.name}": the tenant must be a DNS label (letters, digits, hyphens; at most 63)`)
+  return tenant
+}
+
+/** One of the profile's URLs with `{tenant}` filled in; undefined when not configured. */
+export function profileUrl(profile: Profile, which: TokenUrl, tenant: string | undefined): string | undefined {
+  const template = profile.config[which]
+  if (template === undefined) return undefined
+  if (!template.includes('{tenant}')) return template
+  if (tenant === undefined) throw new GatewayError('tenant_invalid', `profile "${profile.name}": ${which} contains {tenant}, so a tenant is needed`)
+  return template.replaceAll('{tenant}', tenant)
+}
+
+/** POSTs a signed request to a token URL over the endpoint's mTLS pool; any HTTP status resolves. */
+export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'requestTokenUrl' | 'accessTokenUrl', call: TokenCall): Promise<ProviderReply> {
+  const url = profileUrl(profile, which, call.tenant)
+  if (url === undefined) throw new GatewayError('not_found', `profile "${profile.name}" has no ${which}`)
+  const endpoint = profileEndpoint(gateway, profile)
+  const upstream = (call.tenant !== undefined ? endpoint.tenantUpstreams.get(call.tenant)?.upstream : undefined) ?? endpoint.upstream
+  const p = profile.config
+  const form = p.placement === 'body'
+  const signed = signRequest({
+    method: 'POST',
+    url,
+    consumerKey: p.consumerKey,
+    consumerSecret: p.consumerSecret,
+    ...(call.token !== undefined ? { token: call.token, tokenSecret: call.tokenSecret ?? '' } : {}),
+    ...(call.callback !== undefined ? { callback: call.callback } : {}),
+    ...(call.verifier !== undefined ? { verifier: call.verifier } : {}),
+    signatureMethod: p.signatureMethod,
+    ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
+    ...(p.realm !== undefined ? { realm: p.realm } : {}),
+    includeVersion: p.version,
+    placement: p.placement,
+    ...(form ? { contentType: FORM, body: '' } : {}),
+  })
+  const target = new URL(signed.url)
+  const body = signed.body ?? ''
+  const headers: Record<string, string> = {
+    accept: `${FORM}, */*;q=0.5`,
+    'content-length': String(Buffer.byteLength(body)),
+    ...(form ? { 'content-type': FORM } : {}),
+    ...(signed.authorizationHeader !== undefined ? { authorization: signed.authorizationHeader } : {}),
+  }
+  let res: Dispatcher.ResponseData
+  try {
+    res = await upstream.dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'POST', headers, body })
+  } catch (err) {
+    throw classifyUpstreamError(err, endpoint.name)
+  }
+  return { method: 'POST', url, endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
+}
+
+/** The token pair of a 2xx form reply; anything else is `oauth_provider_failed` naming the status. */
+export function parseTokenReply(profile: Profile, step: string, reply: ProviderReply): IssuedToken {
+  const where = `profile "${profile.name}": the ${step} request to ${reply.url}`
+  if (reply.status < 200 || reply.status > 299) throw new GatewayError('oauth_provider_failed', `${where} was refused with HTTP ${reply.status}`)
+  const f = new Map(parseForm(reply.body))
+  const token = f.get('oauth_token')
+  const secret = f.get('oauth_token_secret')
+  if (!token || secret === undefined) throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} without oauth_token and oauth_token_secret`)
+  // RFC 5849 §2.1: a provider that did not confirm the callback would not send the user back.
+  if (step === 'request-token' && f.has('oauth_callback_confirmed') && f.get('oauth_callback_confirmed') !== 'true') {
+    throw new GatewayError('oauth_provider_failed', `${where} did not confirm the callback URL`)
+  }
+  return { token, secret }
+}
+
+/** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */
+export async function obtainRequestToken(gateway: Gateway, profile: Profile, tenant: string | undefined, callback: string): Promise<IssuedToken> {
+  const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), callback })
+  return parseTokenReply(profile, 'request-token', reply)
+}
+
+/** Exchanges an authorized request token and its verifier for the user's access token. */
+export async function obtainAccessToken(gateway: Gateway, profile: Profile, tenant: string | undefined, request: IssuedToken, verifier: string): Promise<IssuedToken> {
+  const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), token: request.token, tokenSecret: request.secret, verifier })
+  return parseTokenReply(profile, 'access-token', reply)
+}
+
+function flatten(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
+  return out
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const b = chunk as Buffer
+    chunks.push(b.subarray(0, Math.max(0, MAX_REPLY - size)))
+    size += b.length
+    if (size >= MAX_REPLY) {
+      body.destroy()
+      break
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

@@ -1,0 +1,62 @@
+/**
+ * The gateway's own URLs in the dance: where the provider sends the browser back, and the
+ * authorize link a user opens. Browsers reach the gateway by its public name, which only
+ * the config knows for sure; the request's Host is the last resort.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import type { Gateway, Profile } from '../gateway/index.js'
+import { profileUrl } from './oauth1-provider.js'
+
+/** The callback route every profile shares. */
+export const CALLBACK_PATH = '/gateway/oauth1/callback'
+
+const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/
+
+/** `scheme://host` from a Host header, when it is a plain host[:port] (nothing to inject). */
+export function originFrom(host: string, tls: boolean): string | undefined {
+  return HOST.test(host) ? `${tls ? 'https' : 'http'}://${host}` : undefined
+}
+
+/** `scheme://host` the request came to. */
+export function requestOrigin(req: IncomingMessage): string | undefined {
+  const host = req.headers.host
+  return host === undefined ? undefined : originFrom(host, (req.socket as TLSSocket).encrypted === true)
+}
+
+/** The gateway's public base URL: listen.publicUrl, else the profile's callbackUrl, else `origin`. */
+export function gatewayBase(gateway: Gateway, profile: Profile, origin: string | undefined): string | undefined {
+  const configured = gateway.config.listen.publicUrl
+  if (configured !== undefined) return configured
+  const callback = profile.config.callbackUrl
+  if (callback !== undefined && !callback.includes('{tenant}')) {
+    const u = new URL(callback)
+    if (u.pathname.endsWith(CALLBACK_PATH)) return u.origin + u.pathname.slice(0, -CALLBACK_PATH.length)
+  }
+  return origin
+}
+
+/** The oauth_callback for a request token: profile.callbackUrl, else base + CALLBACK_PATH. */
+export function callbackUrlFor(gateway: Gateway, profile: Profile, tenant: string | undefined, origin: string | undefined): string | undefined {
+  const configured = profileUrl(profile, 'callbackUrl', tenant)
+  if (configured !== undefined) return configured
+  const base = gatewayBase(gateway, profile, origin)
+  return base === undefined ? undefined : base + CALLBACK_PATH
+}
+
+/** Path of a profile's authorize route. */
+export function authorizePath(profile: Profile): string {
+  return `/gateway/oauth1/${encodeURIComponent(profile.name)}/authorize`
+}
+
+/** The one-time browser link for `linkId` (relative when the gateway's public URL is unknown). */
+export function linkUrl(gateway: Gateway, profile: Profile, linkId: string, origin: string | undefined): string {
+  return `${gatewayBase(gateway, profile, origin) ?? ''}${authorizePath(profile)}?link=${encodeURIComponent(linkId)}`
+}
+
+/** The provider's user-authorization URL for a request token (§2.2). */
+export function providerAuthorizeUrl(profile: Profile, tenant: string | undefined, requestToken: string): string {
+  const u = new URL(profileUrl(profile, 'authorizeUrl', tenant) as string)
+  u.searchParams.set('oauth_token', requestToken)
+  return u.href
+}

@@ -1,0 +1,102 @@
+/**
+ * Egress policy against SSRF: the address the gateway actually dials must not be
+ * loopback, private, link-local, carrier-grade NAT or a cloud metadata service, unless
+ * the endpoint allows private destinations. The check runs inside the dial's own DNS
+ * lookup, so a name that answers differently the second time (DNS rebinding) is caught.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { BlockList, isIP, type LookupFunction } from 'node:net'
+
+export type EgressReason = 'loopback' | 'private' | 'link_local' | 'cgnat' | 'metadata' | 'unspecified' | 'multicast' | 'reserved'
+
+const RULES: [EgressReason, BlockList][] = []
+function rule(reason: EgressReason, v4: string[], v6: string[]): void {
+  const list = new BlockList()
+  for (const cidr of v4) list.addSubnet(...splitCidr(cidr), 'ipv4')
+  for (const cidr of v6) list.addSubnet(...splitCidr(cidr), 'ipv6')
+  RULES.push([reason, list])
+}
+function splitCidr(cidr: string): [string, number] {
+  const [net, bits] = cidr.split('/')
+  return [net as string, Number(bits)]
+}
+
+// Order matters: the metadata addresses sit inside link-local / unique-local ranges.
+rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32'], ['fd00:ec2::254/128'])
+rule('loopback', ['127.0.0.0/8'], ['::1/128'])
+rule('unspecified', ['0.0.0.0/8'], ['::/128'])
+rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7'])
+rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
+rule('cgnat', ['100.64.0.0/10'], [])
+rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
+rule('reserved', ['192.0.0.0/24', '198.18.0.0/15', '240.0.0.0/4'], ['64:ff9b:1::/48', '2001:db8::/32'])
+
+/** Why an address is refused, or undefined when it is a public destination. */
+export function classifyAddress(address: string): EgressReason | undefined {
+  let addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
+  let family = isIP(addr)
+  if (family === 0) return 'reserved'
+  // IPv4-mapped IPv6 (::ffff:127.0.0.1) is the IPv4 address it maps.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr)
+  if (mapped) {
+    addr = mapped[1] as string
+    family = 4
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6'
+  for (const [reason, list] of RULES) if (list.check(addr, type)) return reason
+  return undefined
+}
+
+/** Raised (as a dial error) when the policy refuses a destination. */
+export class EgressDeniedError extends Error {
+  readonly code = 'ERR_GATEWAY_EGRESS_DENIED'
+  constructor(
+    readonly host: string,
+    readonly address: string,
+    readonly reason: EgressReason,
+  ) {
+    super(`destination ${host} resolves to ${address}, a ${reason.replace('_', '-')} address; set allowPrivate on the endpoint to allow it`)
+  }
+}
+
+export type Resolve = (host: string, options: { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void
+
+export interface EgressOptions {
+  allowPrivate: boolean
+  /** DNS resolution (tests inject resolvers that misbehave); default dns.lookup. */
+  resolve?: Resolve
+  onRefusal?: (reason: EgressReason) => void
+}
+
+/** A net/tls `lookup` that resolves, then refuses the dial when any answer is not allowed. */
+export function createEgressLookup(o: EgressOptions): LookupFunction {
+  const resolve: Resolve = o.resolve ?? ((host, opts, cb) => dnsLookup(host, opts, cb))
+  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    resolve(hostname, { all: true }, (err, addresses) => {
+      if (err) return callback(err)
+      if (!o.allowPrivate) {
+        // Refuse when ANY answer is private: a name mixing public and private answers is a rebinding attempt.
+        for (const a of addresses) {
+          const reason = classifyAddress(a.address)
+          if (reason) {
+            o.onRefusal?.(reason)
+            return callback(new EgressDeniedError(hostname, a.address, reason))
+          }
+        }
+      }
+      if (addresses.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }))
+      if (options.all) return callback(null, addresses)
+      const first = addresses[0] as LookupAddress
+      callback(null, first.address, first.family)
+    })
+  }) as LookupFunction
+}
+
+/** Checks a literal address (a pinned `resolve`, an IP URL host) against the policy. */
+export function checkLiteral(host: string, address: string, o: EgressOptions): EgressDeniedError | undefined {
+  if (o.allowPrivate) return undefined
+  const reason = classifyAddress(address)
+  if (!reason) return undefined
+  o.onRefusal?.(reason)
+  return new EgressDeniedError(host, address, reason)
+}

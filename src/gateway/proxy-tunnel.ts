@@ -1,0 +1,55 @@
+/**
+ * A CONNECT tunnel through an upstream HTTP proxy (an on-premises connector or corporate
+ * proxy). The mTLS handshake then runs end to end inside it: the proxy sees only bytes.
+ */
+import { connect as netConnect, type Socket } from 'node:net'
+
+export interface ProxyTarget {
+  /** http://host:port of the proxy. */
+  url: string
+  username?: string
+  password?: string
+}
+
+/** Marks proxy failures so the error table can name them. */
+export const PROXY_FAILED = 'ERR_GATEWAY_PROXY_FAILED'
+
+const MAX_HEAD = 16 * 1024
+
+/** Opens `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. */
+export function openTunnel(via: ProxyTarget, host: string, port: number, timeoutMs: number): Promise<Socket> {
+  const proxy = new URL(via.url)
+  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port) || 80 })
+    const fail = (msg: string, code = PROXY_FAILED): void => {
+      socket.destroy()
+      reject(Object.assign(new Error(msg), { code }))
+    }
+    socket.setTimeout(timeoutMs, () => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'))
+    socket.once('error', (e: NodeJS.ErrnoException) => fail(`upstream proxy ${proxy.host}: ${e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? PROXY_FAILED : (e.code ?? PROXY_FAILED)))
+    socket.once('connect', () => {
+      const auth = via.username !== undefined ? `Proxy-Authorization: Basic ${Buffer.from(`${via.username}:${via.password ?? ''}`).toString('base64')}\r\n` : ''
+      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`)
+    })
+    let head = Buffer.alloc(0)
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk])
+      const end = head.indexOf('\r\n\r\n')
+      if (end === -1) {
+        if (head.length > MAX_HEAD) fail(`upstream proxy ${proxy.host}: CONNECT answer too large`)
+        return
+      }
+      socket.off('data', onData)
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]
+      if (status !== '200') return fail(`upstream proxy ${proxy.host} refused CONNECT ${authority}: HTTP ${status ?? '?'}`)
+      const rest = head.subarray(end + 4)
+      if (rest.length > 0) socket.unshift(rest)
+      socket.setTimeout(0)
+      socket.removeAllListeners('error')
+      socket.pause() // TLS takes over the stream; nothing may be read and dropped before it does
+      resolve(socket)
+    }
+    socket.on('data', onData)
+  })
+}

@@ -1,0 +1,106 @@
+/**
+ * The admin listener: /metrics, /healthz, /readyz. A separate server on its own address
+ * (loopback by default), so scrapes and probes never share a port or a queue with calls.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** An injected readiness check (e.g. the store's ping); throwing means not ready. */
+export interface ReadinessProbe {
+  readonly name: string
+  check(): Promise<void>
+}
+
+export interface Readiness {
+  ready: boolean
+  reasons: string[]
+}
+
+export interface AdminOptions {
+  host: string
+  port: number
+  /** The Prometheus exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>
+  readiness(): Promise<Readiness>
+}
+
+export interface AdminServer {
+  readonly url: string
+  readonly server: Server
+  close(): Promise<void>
+}
+
+const PROBE_TIMEOUT_MS = 2000
+
+/** Runs every probe (bounded by a timeout) and adds its failure to `reasons`. */
+export async function runProbes(probes: readonly ReadinessProbe[], reasons: string[] = []): Promise<Readiness> {
+  const results = await Promise.all(
+    probes.map(async (p) => {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)
+      })
+      try {
+        await Promise.race([p.check(), timeout])
+        return undefined
+      } catch (e) {
+        return `${p.name}: ${e instanceof Error ? e.message : String(e)}`
+      } finally {
+        clearTimeout(timer)
+      }
+    }),
+  )
+  const all = [...reasons, ...results.filter((r): r is string => r !== undefined)]
+  return { ready: all.length === 0, reasons: all }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
+}
+
+/** Starts the admin server; resolves once listening. */
+export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { errors: [{ msg: 'admin endpoints answer GET only', code: 405 }] })
+    const answer = async (): Promise<void> => {
+      if (path === '/metrics') {
+        const m = await o.metrics()
+        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) })
+        res.end(m.body)
+      } else if (path === '/healthz') {
+        json(res, 200, { status: 'ok' })
+      } else if (path === '/readyz') {
+        const r = await o.readiness()
+        json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
+      } else {
+        json(res, 404, { errors: [{ msg: `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`, code: 404 }] })
+      }
+    }
+    answer().catch((e: unknown) => {
+      if (!res.headersSent) json(res, 500, { errors: [{ msg: `admin: ${e instanceof Error ? e.message : String(e)}`, code: 500 }] })
+      else res.destroy()
+    })
+  })
+  server.keepAliveTimeout = 5000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * In-flight requests per Gateway snapshot, so a reload closes the old snapshot's pools only
+ * when nothing pinned to it is still running, and drain knows what it is waiting for.
+ */
+import type { Server } from 'node:http'
+import type { Gateway } from '../gateway/index.js'
+import type { GatewayRef } from '../proxy/listener.js'
+
+export interface InFlight {
+  /** Requests running now, over all snapshots. */
+  readonly total: number
+  /** Resolves when no request pinned to `gateway` is running. */
+  idle(gateway: Gateway): Promise<void>
+  /** Counts work pinned to `gateway` outside the listener's requests (e.g. a CONNECT tunnel); call the result once when done. */
+  hold(gateway: Gateway): () => void
+  /** Stops counting new requests. */
+  stop(): void
+}
+
+/** Counts requests of `server` against the snapshot each one pinned. */
+export function trackInFlight(server: Server, ref: GatewayRef, onChange?: (delta: 1 | -1) => void): InFlight {
+  const counts = new Map<Gateway, number>()
+  const waiters = new Map<Gateway, (() => void)[]>()
+  let total = 0
+  // The listener's handler was registered first and reads ref.current synchronously; this one
+  // runs in the same emit, before anything could swap the reference, so it sees the same snapshot.
+  const hold = (gateway: Gateway): (() => void) => {
+    counts.set(gateway, (counts.get(gateway) ?? 0) + 1)
+    total++
+    onChange?.(1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      total--
+      onChange?.(-1)
+      const left = (counts.get(gateway) ?? 1) - 1
+      if (left > 0) return void counts.set(gateway, left)
+      counts.delete(gateway)
+      for (const wake of waiters.get(gateway) ?? []) wake()
+      waiters.delete(gateway)
+    }
+  }
+  const onRequest = (_req: unknown, res: { once(event: 'close', fn: () => void): unknown }): void => {
+    res.once('close', hold(ref.current))
+  }
+  server.on('request', onRequest)
+  return {
+    get total() {
+      return total
+    },
+    idle(gateway) {
+      if (!counts.has(gateway)) return Promise.resolve()
+      return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
+    },
+    hold,
+    stop: () => void server.off('request', onRequest),
+  }
+}

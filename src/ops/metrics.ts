@@ -1,0 +1,143 @@
+/**
+ * Prometheus metrics on a Registry passed in (never prom-client's global one), so two
+ * gateways in one process — the tests — never share counters. Every label value comes from
+ * config or code (endpoint names, reasons, methods): never a path, user, tenant or token.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The one prefix of every metric, Node process metrics included. */
+export const METRIC_PREFIX = 'mtls_gateway_'
+
+/** Certificate kinds exported as expiry gauges. */
+export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca'
+
+/** One certificate-expiry gauge value. */
+export interface CertificateExpiry {
+  endpoint: string
+  kind: CertificateKind
+  notAfter: Date
+}
+
+export interface MetricsOptions {
+  /** Defaults to a new Registry. */
+  registry?: Registry
+  /** Node process metrics (default true). */
+  defaultMetrics?: boolean
+}
+
+/** The functions the rest of the gateway calls; label values must be a closed set from code or config. */
+export interface Metrics {
+  readonly registry: Registry
+  /** One finished request; `endpoint` undefined when no endpoint matched. */
+  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number): void
+  handshakeFailure(endpoint: string, reason: string): void
+  /** A new upstream TLS connection (resumed: TLS session resumption). */
+  upstreamConnection(endpoint: string, resumed: boolean, handshakeMs: number): void
+  /** A request sent on an already open (keep-alive) upstream connection. */
+  upstreamReuse(endpoint: string): void
+  callerAuthFailure(reason: string): void
+  oauthSignature(profile: string, method: string): void
+  egressRefusal(reason: string): void
+  /** A CONNECT tunnel opened (intercepted, pass_through) or refused. */
+  tunnel(kind: string): void
+  /** An interception leaf certificate was minted (the host is deliberately not a label). */
+  leafMinted(ms: number): void
+  configReload(result: 'success' | 'failure'): void
+  /** Marks the config in force as loaded now (start-up and every good reload). */
+  configLoaded(at?: Date): void
+  /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
+  setCertificateExpiry(entries: readonly CertificateExpiry[]): void
+  inFlight(delta: 1 | -1): void
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
+const NO_ENDPOINT = 'none'
+
+/** A request method as a bounded label: anything unusual becomes "other". */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : 'other'
+}
+
+/** 200 → "2xx"; 0 (no response written) → "none". */
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
+}
+
+/** Registers every gateway metric on the registry and returns the recording functions. */
+export function createMetrics(o: MetricsOptions = {}): Metrics {
+  const registry = o.registry ?? new Registry()
+  const registers = [registry]
+  const p = METRIC_PREFIX
+  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p })
+  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
+  const duration = new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
+  const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
+  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers })
+  const handshake = new Histogram({ name: `${p}upstream_tls_handshake_seconds`, help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  const callerAuth = new Counter({ name: `${p}caller_auth_failures_total`, help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
+  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers })
+  const tunnels = new Counter({ name: `${p}connect_tunnels_total`, help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
+  const mints = new Histogram({ name: `${p}interception_leaf_mint_seconds`, help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
+  const egress = new Counter({ name: `${p}egress_refusals_total`, help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })
+  // With workers, every worker reloads the same files at once: the instance view is the max.
+  const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
+  const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
+  const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
+  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  reloads.labels('success').inc(0)
+  reloads.labels('failure').inc(0)
+
+  // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
+  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'>; requests: Map<string, Counter.Internal> }>()
+  const bound = (endpoint: string): NonNullable<ReturnType<typeof perEndpoint.get>> => {
+    let b = perEndpoint.get(endpoint)
+    if (!b) {
+      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint), requests: new Map() }
+      perEndpoint.set(endpoint, b)
+    }
+    return b
+  }
+  return {
+    registry,
+    request(endpoint, method, status, durationMs, upstreamMs) {
+      const name = endpoint ?? NO_ENDPOINT
+      const b = bound(name)
+      const m = methodLabel(method)
+      const cls = statusClass(status)
+      const key = `${m} ${cls}`
+      let counter = b.requests.get(key)
+      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
+      counter.inc()
+      b.duration.observe(durationMs / 1000)
+      if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
+    },
+    handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
+    upstreamConnection(endpoint, resumed, handshakeMs) {
+      connections.labels(endpoint, String(resumed)).inc()
+      handshake.labels(endpoint).observe(handshakeMs / 1000)
+    },
+    upstreamReuse: (endpoint) => reuses.labels(endpoint).inc(),
+    callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
+    oauthSignature: (profile, method) => oauth.labels(profile, method).inc(),
+    egressRefusal: (reason) => egress.labels(reason).inc(),
+    tunnel: (kind) => tunnels.labels(kind).inc(),
+    leafMinted: (ms) => mints.observe(ms / 1000),
+    configReload: (result) => reloads.labels(result).inc(),
+    configLoaded: (at = new Date()) => lastGood.set(at.getTime() / 1000),
+    setCertificateExpiry(entries) {
+      // Several intermediates or tenant bundles share a label set: the earliest expiry is the one to alert on.
+      const earliest = new Map<string, CertificateExpiry>()
+      for (const e of entries) {
+        const key = `${e.endpoint}\0${e.kind}`
+        const seen = earliest.get(key)
+        if (!seen || e.notAfter < seen.notAfter) earliest.set(key, e)
+      }
+      expiry.reset()
+      for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
+    },
+    inFlight: (delta) => inFlight.inc(delta),
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Hot reload: load and compile the new config completely (every bundle included) before it
+ * replaces the old one with a single reference swap. Requests pinned to the old snapshot
+ * finish on it; the old snapshot's pools close once they are done. A bad reload keeps the
+ * last good config, says why, and counts it.
+ */
+import type { Logger } from 'pino'
+import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { ConfigError, formatProblem } from '../errors.js'
+import type { Gateway } from '../gateway/index.js'
+import type { GatewayRef } from '../proxy/listener.js'
+import type { Metrics } from './metrics.js'
+
+/** The outcome of one reload. */
+export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[] }
+
+export interface ReloaderOptions {
+  configFile: string
+  ref: GatewayRef
+  /** Config → snapshot, with the same options as at start (onConnect, lookup…). */
+  compile(config: GatewayConfig): Gateway
+  /** Defaults to loadConfig. */
+  load?(file: string): GatewayConfig
+  /** The new snapshot is in force (gauges, redaction, watched files). */
+  onSwap?(gateway: Gateway): void
+  /** Closes the old snapshot once its in-flight requests are done. */
+  retire(old: Gateway): void
+  log: Logger
+  metrics: Metrics
+}
+
+export interface Reloader {
+  /** Reloads now; concurrent calls share the next run, so the newest files always win. */
+  reload(trigger: string): Promise<ReloadResult>
+}
+
+/** Creates the reloader for one running gateway. */
+export function createReloader(o: ReloaderOptions): Reloader {
+  const load = o.load ?? ((file: string) => loadConfig(file))
+  let running: Promise<ReloadResult> | undefined
+  let queued: Promise<ReloadResult> | undefined
+
+  const once = (trigger: string): ReloadResult => {
+    let next: Gateway
+    try {
+      next = o.compile(load(o.configFile))
+    } catch (e) {
+      const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
+      o.metrics.configReload('failure')
+      o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
+      return { ok: false, problems }
+    }
+    const old = o.ref.current
+    o.ref.current = next
+    o.metrics.configReload('success')
+    o.metrics.configLoaded()
+    o.onSwap?.(next)
+    o.retire(old)
+    o.log.info({ trigger, endpoints: next.endpoints.size }, 'config reloaded')
+    return { ok: true, endpoints: next.endpoints.size }
+  }
+
+  const run = (trigger: string): Promise<ReloadResult> => {
+    // setImmediate: let the trigger's caller (a signal or watch event) return first.
+    running = new Promise<ReloadResult>((resolve) => setImmediate(() => resolve(once(trigger)))).finally(() => {
+      running = undefined
+    })
+    return running
+  }
+
+  return {
+    reload(trigger) {
+      if (!running) return run(trigger)
+      // A change arrived mid-reload: one more run after this one sees it; later callers join it.
+      queued ??= running.then(() => {
+        queued = undefined
+        return run(trigger)
+      })
+      return queued
+    },
+  }
+}

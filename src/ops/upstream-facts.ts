@@ -1,0 +1,113 @@
+/**
+ * Which upstream connection carried a request: address, TLS version, reused or new, TLS
+ * handshake time. The pipeline never sees the socket (undici owns the pool), so this
+ * listens on undici's diagnostics channels and matches a request by the X-Request-Id the
+ * listener always sets on the outbound request.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { ConnectInfo } from '../gateway/index.js'
+
+/** What the access log says about the upstream side of one request. */
+export interface UpstreamFacts {
+  address?: string
+  tlsVersion?: string
+  /** The request went over an already open keep-alive connection. */
+  reused: boolean
+  /** The connection's TLS session was resumed. */
+  resumed: boolean
+  /** Connect + TLS handshake of the connection (also on reuse: the connection's own cost). */
+  handshakeMs?: number
+}
+
+interface SocketFacts {
+  endpoint: string
+  address?: string
+  tlsVersion?: string
+  resumed: boolean
+  handshakeMs: number
+  requests: number
+}
+
+export interface UpstreamObserverOptions {
+  /** A new connection was opened (for metrics). */
+  onConnection?: (info: ConnectInfo) => void
+  /** A request went over an open connection (for metrics). */
+  onReuse?: (endpoint: string) => void
+  /** Facts kept for requests whose record has not arrived yet (default 10 000). */
+  maxPending?: number
+}
+
+/** Correlates requests with connections; onConnect goes into CompileOptions. */
+export interface UpstreamObserver {
+  onConnect(info: ConnectInfo): void
+  /** The facts of a request, once: the access log takes them when the request is done. */
+  take(requestId: string): UpstreamFacts | undefined
+  close(): void
+}
+
+const REQUEST_ID = /\r\nx-request-id: ([^\r\n]+)/i
+
+/** Subscribes to undici's client channels until close(). */
+export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserver {
+  const maxPending = o.maxPending ?? 10_000
+  const sockets = new WeakMap<object, SocketFacts>()
+  const pending = new Map<string, UpstreamFacts>()
+  // onConnect runs inside the connector callback and undici publishes `connected` in the same
+  // synchronous call, so the last successful ConnectInfo belongs to the next connected socket.
+  let last: ConnectInfo | undefined
+  const onConnected = (message: unknown): void => {
+    const info = last
+    last = undefined
+    const socket = (message as { socket?: { remoteAddress?: string } }).socket
+    if (!info || !socket) return
+    sockets.set(socket, {
+      endpoint: info.endpoint,
+      ...(info.remoteAddress ? { address: info.remoteAddress } : {}),
+      ...(info.protocol ? { tlsVersion: info.protocol } : {}),
+      resumed: info.resumed,
+      handshakeMs: info.handshakeMs,
+      requests: 0,
+    })
+  }
+  const onSendHeaders = (message: unknown): void => {
+    const { headers, socket } = message as { headers?: unknown; socket?: object }
+    const facts = socket ? sockets.get(socket) : undefined
+    if (!facts || typeof headers !== 'string') return
+    const reused = facts.requests > 0
+    facts.requests++
+    if (reused) o.onReuse?.(facts.endpoint)
+    const id = REQUEST_ID.exec(headers)?.[1]
+    if (id === undefined) return
+    // Requests of another in-process gateway land here too; the bound forgets them.
+    if (pending.size >= maxPending) pending.delete(pending.keys().next().value as string)
+    pending.set(id, {
+      ...(facts.address ? { address: facts.address } : {}),
+      ...(facts.tlsVersion ? { tlsVersion: facts.tlsVersion } : {}),
+      reused,
+      resumed: facts.resumed,
+      handshakeMs: facts.handshakeMs,
+    })
+  }
+  subscribe('undici:client:connected', onConnected)
+  subscribe('undici:client:sendHeaders', onSendHeaders)
+  return {
+    onConnect(info) {
+      last = info.error === undefined ? info : undefined
+      if (info.error === undefined) o.onConnection?.(info)
+      // Never pair it with a later, unrelated connection (undici skips `connected` for a destroyed client).
+      queueMicrotask(() => {
+        if (last === info) last = undefined
+      })
+    },
+    take(requestId) {
+      const facts = pending.get(requestId)
+      if (facts) pending.delete(requestId)
+      return facts
+    },
+    close() {
+      unsubscribe('undici:client:connected', onConnected)
+      unsubscribe('undici:client:sendHeaders', onSendHeaders)
+      pending.clear()
+    },
+  }
+}

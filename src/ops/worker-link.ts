@@ -1,0 +1,74 @@
+/**
+ * The IPC between the cluster primary and its workers: a worker announces its URL, answers
+ * the primary's questions (its metrics, its readiness) and reloads when told. Questions carry
+ * an id and a deadline, so a worker that just crashed delays a scrape by at most the timeout
+ * and never fails it.
+ */
+import type { Worker } from 'node:cluster'
+import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
+import type { Readiness } from './admin.js'
+import type { RunningOps } from './ops.js'
+
+/** What the primary can ask a worker. */
+export type Question = 'metrics' | 'readiness'
+
+/** Messages a worker sends. */
+export type WorkerMessage = { type: 'mtls-gateway:listening'; url: string } | { type: 'mtls-gateway:answer'; id: number; value: unknown }
+
+/** Messages the primary sends. */
+export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | { type: 'mtls-gateway:ask'; id: number; question: Question }
+
+/** A worker's metrics as prom-client's JSON, ready for AggregatorRegistry.aggregate. */
+export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[]
+
+/** Narrows an IPC message to one of ours. */
+export function isMessage<T extends { type: string }>(m: unknown, type: T['type']): m is T {
+  return m !== null && typeof m === 'object' && (m as { type?: unknown }).type === type
+}
+
+/** Worker side: answer the primary until the process ends. */
+export function connectWorker(running: RunningOps, registry: Registry, url: string): void {
+  const send = (m: WorkerMessage): void => {
+    if (process.connected) process.send?.(m)
+  }
+  const answer = (q: Question): Promise<WorkerMetrics | Readiness> => (q === 'metrics' ? registry.getMetricsAsJSON() : running.readiness())
+  process.on('message', (m: unknown) => {
+    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:reload' }>(m, 'mtls-gateway:reload')) void running.reload(m.trigger)
+    else if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {
+      void answer(m.question).then((value) => send({ type: 'mtls-gateway:answer', id: m.id, value }))
+    }
+  })
+  send({ type: 'mtls-gateway:listening', url })
+}
+
+/** Primary side: one question to every worker; a worker that does not answer in time gets `undefined`. */
+export type Ask = (workers: readonly Worker[], question: Question, timeoutMs: number) => Promise<{ worker: Worker; value: unknown }[]>
+
+/** Creates the primary's asker; call once (it listens on the cluster's messages). */
+export function createAsker(cluster: { on(event: 'message', fn: (w: Worker, m: unknown) => void): unknown }): Ask {
+  let next = 0
+  const waiting = new Map<number, (value: unknown) => void>()
+  cluster.on('message', (_w, m) => {
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:answer' }>(m, 'mtls-gateway:answer')) waiting.get(m.id)?.(m.value)
+  })
+  return (workers, question, timeoutMs) =>
+    Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<{ worker: Worker; value: unknown }>((resolve) => {
+            const id = ++next
+            const done = (value: unknown): void => {
+              clearTimeout(timer)
+              waiting.delete(id)
+              resolve({ worker, value })
+            }
+            const timer = setTimeout(() => done(undefined), timeoutMs)
+            waiting.set(id, done)
+            // With a callback a closed channel is reported here instead of as an 'error' event that would crash the primary.
+            worker.send({ type: 'mtls-gateway:ask', id, question } satisfies PrimaryMessage, undefined, (err) => {
+              if (err) done(undefined)
+            })
+          }),
+      ),
+    )
+}

@@ -1,0 +1,151 @@
+/**
+ * `serve --workers N`: the primary of a node:cluster. Workers serve the one port (the
+ * primary hands out connections round-robin); the primary owns the admin listener
+ * (aggregated /metrics), file watching and signals, relays reload and drain to every worker,
+ * and replaces a worker that crashes.
+ */
+import cluster, { type Worker } from 'node:cluster'
+import { AggregatorRegistry, Counter, Registry } from 'prom-client'
+import { inspectEndpoints } from '../gateway/index.js'
+import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { ConfigError } from '../errors.js'
+import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
+import { configSecretValues } from './config-secrets.js'
+import type { GatewayLog } from './log.js'
+import { METRIC_PREFIX } from './metrics.js'
+import { watchFiles } from './watch.js'
+import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
+
+export interface PrimaryOptions {
+  configFile: string
+  workers: number
+  log: GatewayLog
+  admin?: { host?: string; port?: number }
+  probes?: readonly ReadinessProbe[]
+  debounceMs?: number
+  /** Prints a ready line: {msg: "listening", url} and {msg: "admin listening", url}. */
+  announce(line: { msg: string; url: string }): void
+  exit?(code: number): void
+}
+
+type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
+const KILL_MARGIN_MS = 5000
+const ASK_TIMEOUT_MS = 2000
+
+/** Validates the config, forks the workers, waits until all listen, then serves admin. */
+export async function runPrimary(o: PrimaryOptions): Promise<void> {
+  let config: GatewayConfig = loadConfig(o.configFile)
+  const { problems } = inspectEndpoints(config)
+  // Workers would fail the same way, and be restarted for ever: refuse here, once.
+  if (problems.length > 0) throw new ConfigError(problems)
+  o.log.addSecretValues(configSecretValues(config))
+  const logger = o.log.logger
+  const exit = o.exit ?? ((code: number): void => {
+    o.log.flush()
+    process.exit(code)
+  })
+  const registry = new Registry()
+  const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
+  const ask = createAsker(cluster)
+  let draining = false
+  let started = false
+  const crashes: number[] = []
+  // Our own set: cluster.workers may still list a worker after its exit event.
+  const live = new Set<Worker>()
+  const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
+  const fork = (): void => void live.add(cluster.fork())
+
+  const url = await new Promise<string>((resolve, reject) => {
+    let up = 0
+    const onMessage = (_w: Worker, m: unknown): void => {
+      if (isMessage<Listening>(m, 'mtls-gateway:listening') && ++up === o.workers) {
+        cluster.off('message', onMessage)
+        resolve(m.url)
+      }
+    }
+    cluster.on('message', onMessage)
+    cluster.on('exit', (w, code, signal) => {
+      live.delete(w)
+      if (!started) return reject(new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
+      if (draining) {
+        if (live.size === 0) void finish()
+        return
+      }
+      restarts.inc()
+      const now = Date.now()
+      crashes.push(now)
+      while (crashes.length > 0 && (crashes[0] as number) < now - 30_000) crashes.shift()
+      // Back off when workers keep crashing, so a crash loop does not spin the CPU.
+      const delay = Math.min(5000, 100 * 2 ** (crashes.length - 1))
+      logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
+      setTimeout(() => void (draining || fork()), delay)
+    })
+    for (let i = 0; i < o.workers; i++) fork()
+  }).catch((e: unknown) => {
+    for (const w of live) w.process.kill('SIGKILL')
+    throw e
+  })
+  started = true
+
+  const metrics = async (): Promise<{ contentType: string; body: string }> => {
+    const answers = await ask(connected(), 'metrics', ASK_TIMEOUT_MS)
+    const all = [await registry.getMetricsAsJSON(), ...answers.flatMap((a) => (a.value === undefined ? [] : [a.value as WorkerMetrics]))]
+    const aggregated = AggregatorRegistry.aggregate(all)
+    return { contentType: aggregated.contentType, body: await aggregated.metrics() }
+  }
+  const readiness = async (): Promise<Readiness> => {
+    const workers = connected()
+    const answers = await ask(workers, 'readiness', ASK_TIMEOUT_MS)
+    const reasons = answers.flatMap(({ worker, value }) =>
+      value === undefined ? [`worker ${worker.process.pid}: no readiness answer`] : (value as Readiness).reasons.map((r) => `worker ${worker.process.pid}: ${r}`),
+    )
+    if (workers.length === 0) reasons.push('no worker running')
+    if (draining) reasons.unshift('draining')
+    return runProbes(o.probes ?? [], reasons)
+  }
+  let admin: AdminServer | undefined
+  if (config.admin.enabled) {
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness })
+  }
+  const reload = (trigger: string): void => {
+    try {
+      config = loadConfig(o.configFile)
+      watcher.setFiles(config.files)
+    } catch {
+      // The workers reload too and log the reasons; the primary keeps watching the old files.
+    }
+    logger.info({ trigger }, 'reload: relaying to every worker')
+    for (const w of connected()) w.send({ type: 'mtls-gateway:reload', trigger } satisfies PrimaryMessage, undefined, () => {})
+  }
+  const watcher = watchFiles({
+    files: config.files,
+    ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
+    onChange: () => reload('file change'),
+    onError: (dir, err) => logger.warn({ dir, err: err.message }, 'cannot watch directory; SIGHUP still reloads'),
+  })
+  const finish = async (): Promise<void> => {
+    watcher.close()
+    await admin?.close()
+    logger.info('all workers drained: exiting')
+    exit(0)
+  }
+  const drain = (signal: NodeJS.Signals): void => {
+    for (const w of live) w.process.kill('SIGTERM')
+    if (draining) {
+      logger.warn({ signal }, 'second signal while draining: exiting now')
+      return exit(1)
+    }
+    draining = true
+    logger.info({ signal, workers: live.size }, 'draining every worker')
+    setTimeout(() => {
+      for (const w of live) w.process.kill('SIGKILL')
+      exit(1)
+    }, config.drain.graceMs + KILL_MARGIN_MS).unref()
+    if (live.size === 0) void finish()
+  }
+  process.on('SIGHUP', () => reload('SIGHUP'))
+  process.on('SIGTERM', () => drain('SIGTERM'))
+  process.on('SIGINT', () => drain('SIGINT'))
+  o.announce({ msg: 'listening', url })
+  if (admin) o.announce({ msg: 'admin listening', url: admin.url })
+}

@@ -1,0 +1,126 @@
+/**
+ * CONNECT (HTTPS_PROXY): only configured hosts are accepted. The caller is authenticated
+ * once per tunnel, its TLS is terminated with a leaf minted for the host by the
+ * interception CA, and every inner request goes through the same pipeline as the plain
+ * forward proxy. Hosts on the pass-through list are tunnelled as bytes, untouched.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net'
+import type { IncomingMessage, Server } from 'node:http'
+import { TLSSocket } from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { GatewayError, statusOf, toErrorBody } from '../errors.js'
+import { authFailureLabel } from '../callers/index.js'
+import { checkLiteral, createEgressLookup, type Gateway } from '../gateway/index.js'
+import type { Minter } from '../tls/index.js'
+import { bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
+import type { Caller } from './pipeline.js'
+
+/** What an intercepted tunnel carries to its inner requests. */
+export interface Tunnel {
+  readonly authority: string
+  readonly caller?: Caller
+}
+
+const tunnels = new WeakMap<object, Tunnel>()
+
+/** The tunnel an inner request's socket belongs to, if any. */
+export function tunnelOf(socket: object): Tunnel | undefined {
+  return tunnels.get(socket)
+}
+
+export interface ConnectOptions {
+  current: () => Gateway
+  minter: () => Promise<Minter | undefined>
+  /** The not-listening HTTP server that parses inner requests with the listener's handler. */
+  inner: Server
+  admit: AdmitOptions
+  onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+}
+
+function refuse(socket: Duplex, err: GatewayError): void {
+  const code = statusOf(err.reason, 'proxy')
+  const body = JSON.stringify(toErrorBody(err.message, code))
+  const challenge = code === 407 ? 'proxy-authenticate: Bearer realm="mtls-gateway"\r\n' : ''
+  socket.end(`HTTP/1.1 ${code} ${code === 407 ? 'Proxy Authentication Required' : 'Refused'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${challenge}connection: close\r\n\r\n${body}`)
+}
+
+/** Parses `host:port` (IPv6 in brackets); undefined when malformed. */
+function parseAuthority(target: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(target)
+  const port = Number(m?.[2])
+  if (!m || port < 1 || port > 65535) return undefined
+  return { host: (m[1] as string).replace(/^\[|\]$/g, '').toLowerCase(), port }
+}
+
+/** The listener's 'connect' event handler. */
+export function createConnectHandler(o: ConnectOptions) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy())
+    void handleConnect(o, req, socket, head).catch((err: unknown) => {
+      const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
+      const label = authFailureLabel(e)
+      if (label) o.admit.onAuthFailure?.(label)
+      o.onTunnel?.('refused')
+      if (socket.writable) refuse(socket, e)
+      else socket.destroy()
+    })
+  }
+}
+
+async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const gateway = o.current()
+  const target = parseAuthority(req.url ?? '')
+  if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
+  const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
+  const interception = gateway.config.interception
+  const endpoints = gateway.byHost.get(`${target.host}:${target.port}`) ?? []
+  const passThrough = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
+  if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
+  const callers = gateway.callers
+  const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
+  const caller = callers.enabled ? await identifyCaller(token, undefined, callers, o.admit) : undefined
+  if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
+  if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o)
+  const minter = await o.minter()
+  if (!interception || !minter) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
+  // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.
+  const fallback = await minter.contextFor(target.host)
+  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+  if (head.length > 0) socket.unshift(head)
+  const tls = new TLSSocket(socket as Socket, {
+    isServer: true,
+    secureContext: fallback,
+    ALPNProtocols: ['http/1.1'],
+    SNICallback: (servername, cb) => {
+      minter.contextFor(servername || target.host).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
+    },
+  })
+  tls.on('error', () => tls.destroy())
+  tunnels.set(tls, { authority, ...(caller ? { caller } : {}) })
+  o.onTunnel?.('intercepted')
+  o.inner.emit('connection', tls)
+}
+
+/** Pass-through: bytes only, no interception, no mTLS, no signing; egress policy still applies. */
+function passBytes(socket: Duplex, head: Buffer, host: string, port: number, allowPrivate: boolean, o: ConnectOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const denied = isIP(host) !== 0 ? checkLiteral(host, host, { allowPrivate }) : undefined
+    if (denied) return reject(new GatewayError('egress_denied', `pass-through ${host}:${port}: ${denied.message}`))
+    const upstream = netConnect({ host, port, lookup: createEgressLookup({ allowPrivate }) })
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      const reason = err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? 'egress_denied' : 'upstream_connect_failed'
+      reject(new GatewayError(reason, `pass-through ${host}:${port}: ${err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? err.message : (err.code ?? 'connect failed')}`))
+    })
+    upstream.once('connect', () => {
+      upstream.removeAllListeners('error')
+      o.onTunnel?.('pass_through')
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      if (head.length > 0) upstream.write(head)
+      upstream.on('error', () => socket.destroy())
+      socket.on('close', () => upstream.destroy())
+      upstream.on('close', () => socket.destroy())
+      socket.pipe(upstream).pipe(socket)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,108 @@
+/**
+ * The interception CA: a leaf certificate per host, minted on first use and kept in an
+ * LRU. All leaves share one pre-generated P-256 key pair (minting is then one signature,
+ * not a key generation), are short-lived, and name only the host in their SAN.
+ */
+import { createPrivateKey, KeyObject, webcrypto } from 'node:crypto'
+import { createSecureContext, type SecureContext } from 'node:tls'
+import * as x509 from '@peculiar/x509'
+import { generateKeys, issueCertificate, type Issued, type KeyKind } from './pki.js'
+
+export interface MinterOptions {
+  caCertPem: string
+  caKeyPem: string
+  caKeyPassphrase?: string
+  validityMs: number
+  cacheSize: number
+  /** Called once per leaf actually minted (metrics, logs). */
+  onMint?: (host: string, ms: number) => void
+}
+
+export interface Minter {
+  /** The SecureContext presenting a leaf for `host` (minted, or from the cache). */
+  contextFor(host: string): Promise<SecureContext>
+  readonly caNotAfter: Date
+  /** Leaves minted so far. */
+  readonly minted: number
+}
+
+interface Entry {
+  context: Promise<SecureContext>
+  renewAt: number
+}
+
+function kindOf(key: KeyObject): KeyKind {
+  if (key.asymmetricKeyType === 'rsa') return 'rsa2048'
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  if (curve === 'secp384r1') return 'p384'
+  if (curve === 'prime256v1') return 'p256'
+  throw new Error(`interception CA key type ${key.asymmetricKeyType ?? '?'} ${curve ?? ''} is not supported (use RSA, P-256 or P-384)`)
+}
+
+async function importCa(o: MinterOptions): Promise<Issued> {
+  const key = createPrivateKey({ key: o.caKeyPem, ...(o.caKeyPassphrase !== undefined ? { passphrase: o.caKeyPassphrase } : {}) })
+  const kind = kindOf(key)
+  const cert = new x509.X509Certificate(o.caCertPem)
+  const alg = kind === 'rsa2048' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: kind === 'p384' ? 'P-384' : 'P-256' }
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
+  const publicKey = await cert.publicKey.export(alg, ['verify'])
+  return { cert, keys: { privateKey, publicKey } as webcrypto.CryptoKeyPair, kind, pem: o.caCertPem }
+}
+
+/** Loads the CA and the shared leaf key; throws a one-line Error on a bad CA file. */
+export async function createMinter(o: MinterOptions): Promise<Minter> {
+  const ca = await importCa(o)
+  const leafKeys = await generateKeys('p256')
+  const leafKeyPem = KeyObject.from(leafKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString()
+  const cache = new Map<string, Entry>()
+  let minted = 0
+  const mint = async (host: string): Promise<SecureContext> => {
+    const started = performance.now()
+    const leaf = await issueCertificate({
+      subject: `CN=${host.replace(/[,=+<>#;"\\]/g, '')}`,
+      issuer: ca,
+      keys: leafKeys,
+      usages: ['serverAuth'],
+      names: [host],
+      notAfter: new Date(Date.now() + o.validityMs),
+    })
+    minted++
+    o.onMint?.(host, performance.now() - started)
+    return createSecureContext({ key: leafKeyPem, cert: leaf.pem })
+  }
+  return {
+    get caNotAfter() {
+      return ca.cert.notAfter
+    },
+    get minted() {
+      return minted
+    },
+    contextFor(host) {
+      const name = host.toLowerCase()
+      const hit = cache.get(name)
+      if (hit && hit.renewAt > Date.now()) {
+        cache.delete(name)
+        cache.set(name, hit) // most recently used last
+        return hit.context
+      }
+      // Renew well before expiry so a cached leaf is never presented expired.
+      const entry: Entry = { context: mint(name), renewAt: Date.now() + o.validityMs * 0.8 }
+      entry.context.catch(() => cache.delete(name))
+      cache.set(name, entry)
+      while (cache.size > o.cacheSize) cache.delete(cache.keys().next().value as string)
+      return entry.context
+    },
+  }
+}
+
+/** `mtls-gateway pki interception-ca`: a P-256 CA for minting interception leaves. */
+export async function createInterceptionCa(validityDays = 825): Promise<{ certPem: string; keyPem: string }> {
+  const ca = await issueCertificate({
+    subject: 'CN=mtls-gateway interception CA,O=mtls-gateway',
+    kind: 'p256',
+    ca: true,
+    pathLength: 0,
+    notAfter: new Date(Date.now() + validityDays * 86_400_000),
+  })
+  return { certPem: ca.pem, keyPem: KeyObject.from(ca.keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString() }
+}

@@ -1,0 +1,89 @@
+/**
+ * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens
+ * stay in the gateway's memory and never reach the persistent store; a later assertion
+ * with identityToMerge moves them to the known user, into the persistent store.
+ * Also: a caller may start the dance only for its own user.
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT, type JWTPayload } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
+const AUD = 'https://gateway.test'
+let pki: TestPki
+let provider: DanceProvider
+let gw: RunningGateway
+let dir: string
+
+function jwt(claims: JWTPayload): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'dance-anon-'))
+  const callers = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
+  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await provider?.close()
+  pki?.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const oauthKeys = async (gwStore: 'store' | 'ephemeral'): Promise<string[]> =>
+  (await rawValues(gw.services[gwStore]!)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+
+describe('anonymous users and identityToMerge', () => {
+  it('an anonymous user\'s dance never touches the persistent store; the merge moves the token', async () => {
+    const anon = await jwt({ sub: 'anon-42', isAnonymous: true })
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${anon}` } })
+    expect(start.status, start.text).toBe(200)
+    expect(await oauthKeys('store')).toEqual([])
+    expect((await oauthKeys('ephemeral')).some((k) => k.startsWith('oauth1:request:'))).toBe(true)
+
+    const url = start.json<{ authorizeUrl: string }>().authorizeUrl
+    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
+    expect(done.status, done.text).toBe(200)
+    expect(await oauthKeys('store')).toEqual([])
+    expect(await oauthKeys('ephemeral')).toContain('oauth1:token:anon-42:partner:')
+
+    const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { 'proxy-authorization': `Bearer ${anon}` } })
+    expect(call.status, call.text).toBe(200)
+    const token = call.json<{ token: string }>().token
+
+    const merge = await send(gw.url, '/gateway/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ assertion: await jwt({ sub: 'known-7', identityToMerge: 'anon-42', jti: randomUUID() }) }),
+    })
+    expect(merge.status, merge.text).toBe(200)
+    expect(await oauthKeys('ephemeral')).not.toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys('store')).toContain('oauth1:token:known-7:partner:')
+
+    const bearer = merge.json<{ access_token: string }>().access_token
+    const after = await send(gw.url, '/proxy/partner/resource/b', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
+    expect(after.status, after.text).toBe(200)
+    expect(after.json<{ token: string }>().token).toBe(token)
+  })
+
+  it('a caller may start the dance for its own user only; no credential is 401', async () => {
+    const own = await jwt({ sub: 'hal' })
+    const other = await send(gw.url, '/gateway/oauth1/partner/authorize?user=ivy&format=json', { headers: { authorization: `Bearer ${own}` } })
+    expect(other.status).toBe(403)
+    expect((await send(gw.url, '/gateway/oauth1/partner/authorize?user=ivy&format=json')).status).toBe(401)
+    const bad = await send(gw.url, '/gateway/oauth1/partner/authorize?user=ivy&format=json', { headers: { authorization: 'Bearer x.y.z' } })
+    expect(bad.status).toBe(401)
+  })
+})

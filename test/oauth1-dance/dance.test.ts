@@ -1,0 +1,132 @@
+/**
+ * The whole three-legged dance against the python-oauthlib provider, reached over mTLS
+ * (the provider's API port requires the gateway's client certificate), with the SQLite
+ * and the Redis store: 401 with an authorize link → request token → approval → callback →
+ * access token stored sealed → the user's next proxied call is signed with it.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, type StoreYaml } from './dance-support.js'
+
+let pki: TestPki
+let provider: DanceProvider
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+})
+
+afterAll(async () => {
+  await provider?.close()
+  pki?.cleanup()
+})
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+const asUser = (user: string): Record<string, string> => ({ 'x-gateway-user': user })
+
+describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s store', (kind) => {
+  let gw: RunningGateway
+  let dir: string
+  const prefix = uniqueRedisPrefix()
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `dance-${kind}-`))
+    const store: StoreYaml = kind === 'sqlite' ? { kind, file: join(dir, 'state.db') } : { kind, url: REDIS_URL, keyPrefix: prefix }
+    gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store }))
+  })
+
+  afterAll(async () => {
+    await gw?.close()
+    if (kind === 'redis') await wipeRedisPrefix(prefix)
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a user without a token gets 401 carrying the authorize link', async () => {
+    const res = await send(gw.url, '/proxy/partner/resource/hello', { headers: asUser('alice') })
+    expect(res.status, res.text).toBe(401)
+    const entry = res.json<{ errors: { msg: string; code: number; authorizeUrl: string }[] }>().errors[0]
+    expect(entry?.code).toBe(401)
+    expect(entry?.authorizeUrl).toMatch(new RegExp(`^${gw.url}/gateway/oauth1/partner/authorize\\?link=[A-Za-z0-9_-]{32}$`))
+  })
+
+  it('JSON start (admin) → approve → callback → the next call is signed with the new token; replay refused', async () => {
+    expect((await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice&format=json')).status).toBe(401)
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice', { headers: { ...admin, accept: 'application/json' } })
+    expect(start.status, start.text).toBe(200)
+    const { authorizeUrl, expiresIn } = start.json<{ authorizeUrl: string; expiresIn: number }>()
+    expect(authorizeUrl.startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+    expect(expiresIn).toBe(600)
+
+    const callback = await provider.decide(requestTokenOf(authorizeUrl), 'approve')
+    expect(callback.startsWith(`${gw.url}/gateway/oauth1/callback?`)).toBe(true)
+    const done = await send(gw.url, pathOf(callback))
+    expect(done.status, done.text).toBe(200)
+    expect(done.text).toContain('Authorization complete')
+    expect(done.headers['content-type']).toMatch(/^text\/html/)
+
+    const replay = await send(gw.url, pathOf(callback))
+    expect(replay.status).toBe(400)
+    expect(replay.text).toContain('unknown, expired or already completed')
+
+    const call = await send(gw.url, '/proxy/partner/resource/hello?q=1', { headers: asUser('alice') })
+    expect(call.status, call.text).toBe(200)
+    const verified = call.json<{ ok: boolean; token: string; client_key: string; client_cert: { subject: string[][] } }>()
+    const issued = (await provider.state()).access_tokens.find((t) => t.token === verified.token)
+    expect(verified.ok).toBe(true)
+    expect(issued?.client_key).toBe('dancegatewayconsumer01')
+    expect(verified.client_cert.subject).toContainEqual(['commonName', 'bot-runtime'])
+
+    // Encryption at rest: neither the token nor its secret appears in any stored value.
+    const rows = await rawValues(gw.services.store!)
+    expect(rows.map((r) => r.key)).toContain('oauth1:token:alice:partner:')
+    for (const r of rows) {
+      expect(r.value).not.toContain(issued!.secret)
+      expect(r.value).not.toContain(issued!.token)
+    }
+    if (kind === 'sqlite') {
+      for (const f of readdirSync(dir).filter((n) => n.startsWith('state.db'))) {
+        const bytes = readFileSync(join(dir, f)).toString('latin1')
+        expect(bytes.includes(issued!.secret), f).toBe(false)
+      }
+    }
+  })
+
+  it('the browser link from the 401 is one-time and leads to the provider', async () => {
+    const miss = await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })
+    const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
+    const open = await send(gw.url, pathOf(link))
+    expect(open.status).toBe(302)
+    const location = String(open.headers.location)
+    expect(location.startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+    expect((await send(gw.url, pathOf(link))).status).toBe(400)
+    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(location), 'approve')))
+    expect(done.status).toBe(200)
+    expect((await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })).status).toBe(200)
+  })
+
+  it('a denied approval shows the failure page and stores nothing', async () => {
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=dora&format=json', { headers: admin })
+    const callback = await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'deny')
+    const page = await send(gw.url, pathOf(callback))
+    expect(page.status).toBe(403)
+    expect(page.text).toContain('Authorization failed')
+    const keys = (await rawValues(gw.services.store!)).map((r) => r.key)
+    expect(keys.filter((k) => k.includes('dora') || k.startsWith('oauth1:request:'))).toEqual([])
+  })
+
+  it('revoke needs the admin token, then the user must authorize again', async () => {
+    expect((await send(gw.url, '/gateway/oauth1/partner/tokens/alice', { method: 'DELETE' })).status).toBe(401)
+    const wrong = await send(gw.url, '/gateway/oauth1/partner/tokens/alice', { method: 'DELETE', headers: { authorization: 'Bearer nope' } })
+    expect(wrong.status).toBe(401)
+    const ok = await send(gw.url, '/gateway/oauth1/partner/tokens/alice', { method: 'DELETE', headers: admin })
+    expect(ok.status, ok.text).toBe(200)
+    expect((await send(gw.url, '/gateway/oauth1/partner/tokens/alice', { method: 'DELETE', headers: admin })).status).toBe(404)
+    expect((await send(gw.url, '/proxy/partner/resource/hello', { headers: asUser('alice') })).status).toBe(401)
+  })
+})

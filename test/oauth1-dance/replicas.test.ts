@@ -1,0 +1,69 @@
+/**
+ * Two gateway processes sharing Redis (two replicas behind one Service): the dance
+ * starts on one, the provider's callback lands on the other, and both sign the user's
+ * calls with the token. Needs the dist build (`npm run build`; `npm test` does it).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+let pki: TestPki
+let provider: DanceProvider
+let dir: string
+let a: GatewayProcess
+let b: GatewayProcess
+const prefix = uniqueRedisPrefix()
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'dance-replicas-'))
+  const file = join(dir, 'gateway.yaml')
+  // One file, hence one sealing key: replicas must share it to open each other's records.
+  writeFileSync(file, gatewayYaml({ pki, provider, store: { kind: 'redis', url: REDIS_URL, keyPrefix: prefix } }))
+  ;[a, b] = await Promise.all([spawnGateway(file, ['--workers', '1']), spawnGateway(file, ['--workers', '1'])])
+})
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()])
+  await provider?.close()
+  await wipeRedisPrefix(prefix)
+  pki?.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('two gateway processes sharing Redis', () => {
+  it('start on A, the callback lands on B, both sign the user\'s calls', async () => {
+    expect(a.url).not.toBe(b.url)
+    const start = await send(a.url, '/gateway/oauth1/partner/authorize?user=rita&format=json', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    expect(start.status, start.text).toBe(200)
+    const callback = await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')
+    expect(callback.startsWith(a.url)).toBe(true)
+
+    const done = await send(b.url, pathOf(callback))
+    expect(done.status, done.text).toBe(200)
+    expect(done.text).toContain('Authorization complete')
+    expect((await send(a.url, pathOf(callback))).status).toBe(400)
+
+    const onB = await send(b.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'rita' } })
+    expect(onB.status, onB.text).toBe(200)
+    const onA = await send(a.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'rita' } })
+    expect(onA.status, onA.text).toBe(200)
+    expect(onA.json<{ token: string }>().token).toBe(onB.json<{ token: string }>().token)
+  })
+
+  it('an authorize link made by B opens on A', async () => {
+    const miss = await send(b.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'sam' } })
+    expect(miss.status).toBe(401)
+    const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
+    const open = await send(a.url, pathOf(link))
+    expect(open.status, open.text).toBe(302)
+    expect(String(open.headers.location).startsWith(provider.browserUrl)).toBe(true)
+  })
+})

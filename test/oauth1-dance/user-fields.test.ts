@@ -1,0 +1,85 @@
+/**
+ * A profile whose users must supply a PIN: the JSON start hands back the gateway's own
+ * link (the PIN never passes through the bot), the link's form collects it, it is stored
+ * sealed with the token and injected by a `{{fields.pin}}` authorization field.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+const PIN = 'pin-5Q7x-98765'
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+let pki: TestPki
+let provider: DanceProvider
+let gw: RunningGateway
+let dir: string
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'dance-fields-'))
+  const profileExtra = '    userFields: [pin]\n    fields:\n      - type: query\n        key: pin\n        value: "{{fields.pin}}"\n'
+  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, profileExtra }))
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await provider?.close()
+  pki?.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('user fields (a PIN) collected at the authorize step', () => {
+  it('link → PIN form → provider → callback; the PIN signs along and is sealed at rest', async () => {
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=erin&format=json', { headers: admin })
+    const link = start.json<{ authorizeUrl: string }>().authorizeUrl
+    expect(link.startsWith(`${gw.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
+
+    const form = await send(gw.url, pathOf(link))
+    expect(form.status).toBe(200)
+    expect(form.text).toContain('name="field.pin"')
+    expect(form.text).toContain('Partner Bank')
+
+    const empty = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'field.pin=' })
+    expect(empty.status).toBe(400)
+    const posted = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `field.pin=${PIN}` })
+    expect(posted.status, posted.text).toBe(303)
+    const providerUrl = String(posted.headers.location)
+    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(providerUrl), 'approve')))
+    expect(done.status).toBe(200)
+
+    const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'erin' } })
+    expect(call.status, call.text).toBe(200)
+    expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
+    for (const r of await rawValues(gw.services.store!)) expect(r.value).not.toContain(PIN)
+  })
+
+  it('a JSON POST may carry the fields and goes straight to the provider', async () => {
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize', {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ user: 'fay', fields: { pin: PIN } }),
+    })
+    expect(start.status, start.text).toBe(200)
+    const url = start.json<{ authorizeUrl: string }>().authorizeUrl
+    expect(url.startsWith(provider.browserUrl)).toBe(true)
+    await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
+    const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'fay' } })
+    expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
+  })
+
+  it('unknown field names are refused', async () => {
+    const res = await send(gw.url, '/gateway/oauth1/partner/authorize', {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'gus', fields: { pin: '1', account: '2' } }),
+    })
+    expect(res.status).toBe(400)
+    expect(res.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toContain('no user field "account"')
+  })
+})

@@ -1,0 +1,86 @@
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { eventually, get } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let received = 0
+let config: string
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({
+    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
+    // Slow backend: 1 s per answer, 5 s on /very-slow.
+    handler: (req, res) => {
+      received++
+      setTimeout(() => echo(req, res), req.url?.includes('very-slow') ? 5000 : 1000)
+    },
+  })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  config = join(pki.dir, 'gateway.yaml')
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 10s }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+})
+afterAll(async () => {
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+
+async function adminUrl(gp: GatewayProcess): Promise<string> {
+  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 5000, 'the admin line')
+  return (JSON.parse(line) as { url: string }).url
+}
+
+describe('drain on SIGTERM', () => {
+  it('lets slow in-flight requests finish, refuses new connections, exits 0', async () => {
+    const gp = await spawnGateway(config, ['--workers', '1'])
+    try {
+      const admin = await adminUrl(gp)
+      received = 0
+      const inFlight = [1, 2, 3].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
+      await eventually(() => received === 3, 5000, 'the upstream to receive 3 requests')
+      const exit = exited(gp.child)
+      gp.child.kill('SIGTERM')
+      await eventually(() => gp.output.some((l) => l.includes('draining')), 2000, 'the draining log line')
+      await expect(send(gp.url, '/proxy/partner/new')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+      const ready = await get(`${admin}/readyz`)
+      expect(ready.status).toBe(503)
+      expect(JSON.parse(ready.text)).toMatchObject({ status: 'not_ready', reasons: ['draining'] })
+      const replies = await Promise.all(inFlight)
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 200])
+      expect(await exit).toBe(0)
+      expect(gp.output.some((l) => l.includes('"drained: exiting"'))).toBe(true)
+      expect(received).toBe(3)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  })
+
+  it('a second SIGTERM exits at once', async () => {
+    const gp = await spawnGateway(config, ['--workers', '1'])
+    try {
+      received = 0
+      const slow = send(gp.url, '/proxy/partner/very-slow').catch((e: unknown) => e)
+      await eventually(() => received === 1, 5000, 'the upstream to receive the request')
+      const exit = exited(gp.child)
+      const started = Date.now()
+      gp.child.kill('SIGTERM')
+      await eventually(() => gp.output.some((l) => l.includes('draining')), 2000, 'the draining log line')
+      gp.child.kill('SIGTERM')
+      expect(await exit).toBe(1)
+      expect(Date.now() - started).toBeLessThan(3000)
+      expect(await slow).toMatchObject({ code: expect.stringMatching(/ECONNRESET|socket hang up/) })
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  })
+})

@@ -1,0 +1,108 @@
+/**
+ * Helpers of the ops tests: an in-process gateway with ops wired (admin on port 0, log lines
+ * captured), a Prometheus text parser, and atomic file replacement.
+ */
+import { request as httpRequest } from 'node:http'
+import { renameSync, writeFileSync } from 'node:fs'
+import { createLog, createOps, type Ops, type OpsOptions } from '../../src/ops/index.js'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { startTestGateway } from '../support/gateway.js'
+
+export interface OpsGateway {
+  gw: RunningGateway
+  ops: Ops
+  /** Every log line written so far (raw JSON text). */
+  lines: string[]
+  adminUrl: string
+  /** Parsed log entries with msg "request". */
+  access(): Record<string, unknown>[]
+}
+
+/** Starts the gateway in-process from `yaml` with metrics, logs, admin and reload on. */
+export async function startOpsGateway(dir: string, yaml: string, extra: Partial<OpsOptions> = {}): Promise<OpsGateway> {
+  const lines: string[] = []
+  const log = createLog({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } })
+  const ops = createOps({ log, admin: { host: '127.0.0.1', port: 0 }, debounceMs: 100, ...extra })
+  const gw = await startTestGateway(dir, yaml, { ops })
+  const adminUrl = gw.ops?.adminUrl
+  if (!adminUrl) throw new Error('admin listener did not start')
+  return {
+    gw, ops, lines, adminUrl,
+    access: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request'),
+  }
+}
+
+/** GET on a plain HTTP URL: status and body. */
+export function get(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    }).on('error', reject).end()
+  })
+}
+
+export interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+/** Parses the Prometheus text format (enough of it for prom-client's output). */
+export function parseMetrics(text: string): Sample[] {
+  const out: Sample[] = []
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (!m) throw new Error(`unparsable metrics line: ${line}`)
+    const labels: Record<string, string> = {}
+    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string
+    out.push({ name: m[1] as string, labels, value: Number(m[3]) })
+  }
+  return out
+}
+
+/** Every sample of one metric, labels and value, in a stable order. */
+export function samples(all: Sample[], name: string): { labels: Record<string, string>; value: number }[] {
+  return all
+    .filter((s) => s.name === name)
+    .map((s) => ({ labels: s.labels, value: s.value }))
+    .sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)))
+}
+
+/** The value of the sample with exactly these labels (undefined when absent). */
+export function valueOf(all: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const want = JSON.stringify(Object.entries(labels).sort())
+  return all.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want)?.value
+}
+
+/** Scrapes /metrics of an admin URL. */
+export async function scrape(adminUrl: string): Promise<Sample[]> {
+  const r = await get(`${adminUrl}/metrics`)
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}: ${r.text}`)
+  return parseMetrics(r.text)
+}
+
+/** Replaces a file the way editors and Kubernetes do: write aside, then rename over it. */
+export function replaceFile(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text, { mode: 0o600 })
+  renameSync(`${path}.tmp`, path)
+}
+
+/** Polls `check` until it returns a value that is not undefined or false (a throw counts as not yet). */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

@@ -1,0 +1,126 @@
+import { X509Certificate } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { notAfter } from '../../src/tls/index.js'
+import { get, samples, scrape, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let g: OpsGateway
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const otherRoot = await pki.issue({ subject: 'CN=Unrelated Root', kind: 'p256', ca: true })
+  pki.write('other-root.crt', otherRoot.pem)
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // The server certificate does not chain to other-root: every call is a handshake failure.
+  const untrusted = { ...tls, roots: pki.file('other-root.crt'), clientRoots: pki.file('root.crt') }
+  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('untrusted', upstream.port, untrusted)}`)
+})
+afterAll(async () => {
+  await g?.gw.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('metrics after known traffic', () => {
+  let m: Sample[]
+
+  beforeAll(async () => {
+    for (let i = 0; i < 3; i++) expect((await send(g.gw.url, '/proxy/partner/a', { headers: { 'x-request-id': `get-${i}` } })).status).toBe(200)
+    expect((await send(g.gw.url, '/proxy/partner/b', { method: 'POST', body: '{}' })).status).toBe(200)
+    expect((await send(g.gw.url, '/proxy/untrusted/x', { headers: { 'x-request-id': 'bad-tls' } })).status).toBe(502)
+    expect((await send(g.gw.url, '/proxy/nope/x')).status).toBe(403)
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 2 })
+    m = await scrape(g.adminUrl)
+  })
+
+  it('counts requests by endpoint, method and status class, exactly', () => {
+    expect(samples(m, 'mtls_gateway_requests_total')).toEqual([
+      { labels: { endpoint: 'none', method: 'GET', status_class: '4xx' }, value: 1 },
+      { labels: { endpoint: 'partner', method: 'GET', status_class: '2xx' }, value: 3 },
+      { labels: { endpoint: 'partner', method: 'POST', status_class: '2xx' }, value: 1 },
+      { labels: { endpoint: 'untrusted', method: 'GET', status_class: '5xx' }, value: 1 },
+    ])
+    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner' })).toBe(4)
+    expect(valueOf(m, 'mtls_gateway_upstream_duration_seconds_count', { endpoint: 'partner' })).toBe(4)
+    expect(valueOf(m, 'mtls_gateway_requests_in_flight')).toBe(0)
+  })
+
+  it('counts the handshake failure by endpoint and reason', () => {
+    expect(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total')).toEqual([
+      { labels: { endpoint: 'untrusted', reason: 'upstream_cert_untrusted' }, value: 1 },
+    ])
+  })
+
+  it('counts upstream connections opened and reused', () => {
+    expect(samples(m, 'mtls_gateway_upstream_connections_total')).toEqual([{ labels: { endpoint: 'partner', resumed: 'false' }, value: 1 }])
+    expect(samples(m, 'mtls_gateway_upstream_connection_reuses_total')).toEqual([{ labels: { endpoint: 'partner' }, value: 3 }])
+    expect(valueOf(m, 'mtls_gateway_upstream_tls_handshake_seconds_count', { endpoint: 'partner' })).toBe(1)
+  })
+
+  it('counts the reload and its time', () => {
+    expect(samples(m, 'mtls_gateway_config_reloads_total')).toEqual([
+      { labels: { result: 'failure' }, value: 0 },
+      { labels: { result: 'success' }, value: 1 },
+    ])
+    const at = valueOf(m, 'mtls_gateway_config_last_reload_success_timestamp_seconds') as number
+    expect(Math.abs(at - Date.now() / 1000)).toBeLessThan(30)
+  })
+
+  it('exports certificate expiry per endpoint and kind', () => {
+    const unix = (pem: string): number => Math.floor(notAfter(new X509Certificate(pem)).getTime() / 1000)
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'client' })).toBe(unix(pki.client.pem))
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'intermediate' })).toBe(unix(pki.inter.pem))
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'root' })).toBe(unix(pki.root.pem))
+  })
+
+  it('has Node process metrics, and every metric carries the one prefix and only bounded labels', () => {
+    expect(valueOf(m, 'mtls_gateway_process_cpu_user_seconds_total')).toBeGreaterThan(0)
+    expect(m.every((s) => s.name.startsWith('mtls_gateway_'))).toBe(true)
+    const allowed = new Set(['endpoint', 'method', 'status_class', 'reason', 'resumed', 'result', 'kind', 'le', 'profile', 'version', 'major', 'minor', 'patch', 'space', 'type'])
+    for (const s of m) for (const k of Object.keys(s.labels)) expect(allowed, `${s.name} label ${k}`).toContain(k)
+    expect(JSON.stringify(m)).not.toContain('/proxy/')
+  })
+
+  it('writes one access-log line per request with the upstream facts', () => {
+    const lines = g.access()
+    expect(lines).toHaveLength(6)
+    const [first, second] = [lines.find((l) => l.reqId === 'get-0'), lines.find((l) => l.reqId === 'get-1')]
+    expect(first).toMatchObject({ level: 'info', mode: 'route', endpoint: 'partner', method: 'GET', status: 200, upstreamAddress: '127.0.0.1', tlsVersion: 'TLSv1.3', connectionReused: false, tlsResumed: false })
+    expect(first?.durationMs).toEqual(expect.any(Number))
+    expect(first?.upstreamMs).toEqual(expect.any(Number))
+    expect(first?.tlsHandshakeMs).toBeGreaterThan(0)
+    expect(first?.pid).toBe(process.pid)
+    expect(second).toMatchObject({ connectionReused: true, upstreamAddress: '127.0.0.1' })
+    const bad = lines.find((l) => l.reqId === 'bad-tls')
+    expect(bad).toMatchObject({ level: 'warn', endpoint: 'untrusted', status: 502, reason: 'upstream_cert_untrusted', error: expect.stringContaining('endpoint "untrusted": server certificate untrusted') })
+  })
+
+  it('answers /healthz and /readyz', async () => {
+    expect(await get(`${g.adminUrl}/healthz`)).toEqual({ status: 200, text: '{"status":"ok"}' })
+    expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
+    expect((await get(`${g.adminUrl}/nope`)).status).toBe(404)
+  })
+})
+
+describe('readiness', () => {
+  it('is 503 with the reasons when an injected probe fails', async () => {
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const other = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, {
+      probes: [{ name: 'store', check: () => Promise.reject(new Error('connection refused')) }, { name: 'fine', check: () => Promise.resolve() }],
+      watch: false,
+    })
+    try {
+      const r = await get(`${other.adminUrl}/readyz`)
+      expect(r.status).toBe(503)
+      expect(JSON.parse(r.text)).toEqual({ status: 'not_ready', reasons: ['store: connection refused'] })
+      expect((await get(`${other.adminUrl}/healthz`)).status).toBe(200)
+    } finally {
+      await other.gw.close()
+    }
+  })
+})

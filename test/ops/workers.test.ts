@@ -1,0 +1,78 @@
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { eventually, get, scrape, valueOf } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let gp: GatewayProcess
+let admin: string
+
+const entries = (): Record<string, unknown>[] =>
+  gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').map((e) => e.pid as number)
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const config = join(pki.dir, 'gateway.yaml')
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+  gp = await spawnGateway(config, ['--workers', '2'])
+  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 5000, 'the admin line')
+  admin = (JSON.parse(line) as { url: string }).url
+})
+afterAll(async () => {
+  await gp?.stop('SIGKILL')
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('serve --workers 2', () => {
+  it('spreads traffic over both workers and aggregates the counters', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/partner/w${i}`)))
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
+    const pids = await eventually(() => accessPids().length === 20 && accessPids(), 5000, '20 access-log lines')
+    const workers = new Set(pids)
+    expect(workers.size).toBe(2)
+    expect(workers.has(gp.child.pid as number)).toBe(false)
+    const m = await scrape(admin)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'partner', method: 'GET', status_class: '2xx' })).toBe(20)
+    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner' })).toBe(20)
+    expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)
+    expect((await get(`${admin}/readyz`)).status).toBe(200)
+  })
+
+  it('relays SIGHUP to every worker', async () => {
+    gp.child.kill('SIGHUP')
+    const reloaded = await eventually(() => {
+      const pids = new Set(entries().filter((e) => e.msg === 'config reloaded').map((e) => e.pid))
+      return pids.size === 2 && pids
+    }, 5000, 'both workers to reload')
+    expect(reloaded.size).toBe(2)
+    expect(valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
+  })
+
+  it('replaces a crashed worker and counts it', async () => {
+    const victim = accessPids()[0] as number
+    process.kill(victim, 'SIGKILL')
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 10_000, 'the restart to be counted')
+    // The replacement is serving once it answers readiness alongside the survivor.
+    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 10_000, 'readiness after the restart')
+    const before = accessPids().length
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => send(gp.url, `/proxy/partner/after-crash-${i}`)))
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200))
+    const pids = await eventually(() => accessPids().length === before + 10 && accessPids().slice(before), 5000, 'the new access-log lines')
+    expect(pids).not.toContain(victim)
+    expect(new Set(pids).size).toBe(2)
+  })
+
+  it('drains every worker on SIGTERM and exits 0', async () => {
+    expect(await gp.stop('SIGTERM')).toBe(0)
+    expect(entries().filter((e) => e.msg === 'drained: exiting')).toHaveLength(2)
+  })
+})

@@ -1,0 +1,117 @@
+/**
+ * Interop with a server nobody here wrote: nginx (Debian) requiring a client certificate.
+ * Its trusted file holds only the ROOT, so the chain client → intermediate → root builds
+ * only when the gateway presents the intermediate; ssl_verify_depth 2 allows that chain
+ * (and depth 0 refuses it, proving nginx really walks it). nginx reports the client DN it
+ * verified. Also: the real curl binary as the caller, through the gateway to nginx; and
+ * nginx with TLS 1.2 only against a TLS 1.3-only endpoint.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
+import { startNginx, type Peer } from '../support/peers.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+
+const run = promisify(execFile)
+
+let pki: TestPki
+let gw: RunningGateway
+let mtls: Peer
+let shallow: Peer
+let tls12: Peer
+
+// nginx prints $ssl_client_s_dn in RFC 2253 order (last RDN first).
+const DN = 'O=mtls-gateway tests,CN=bot-runtime'
+
+/** The server block: server chain, client certs verified against the root only. */
+function serverBlock(depth: number, extra = ''): string {
+  return `    ssl_certificate ${pki.file('server-chain.crt')};
+    ssl_certificate_key ${pki.file('server.key')};
+    ssl_client_certificate ${pki.file('root.crt')};
+    ssl_verify_client on;
+    ssl_verify_depth ${depth};
+${extra}
+    location / {
+      default_type text/plain;
+      return 200 "dn=$ssl_client_s_dn verify=$ssl_client_verify proto=$ssl_protocol uri=$request_uri\\n";
+    }`
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  // nginx 1.22 leaves TLS 1.3 out of its default ssl_protocols: turn it on explicitly.
+  mtls = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2 TLSv1.3;') })
+  shallow = await startNginx({ server: serverBlock(0, '    ssl_protocols TLSv1.2 TLSv1.3;') })
+  tls12 = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2;') })
+  const full = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // Same client, but nothing after the leaf is presented (clientRoots only lets the local chain check pass).
+  const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
+endpoints:
+${endpointYaml('nginx', mtls.port, full)}${endpointYaml('nginx-leaf-only', mtls.port, leafOnly, '    hosts: ["leaf-only.partner.test:' + mtls.port + '"]\n')}${endpointYaml('nginx-depth0', shallow.port, full)}${endpointYaml('nginx-tls12', tls12.port, { ...full, minVersion: 'TLSv1.3' })}${endpointYaml('nginx-tls12-ok', tls12.port, full)}`)
+})
+
+afterAll(async () => {
+  await gw?.close()
+  for (const p of [mtls, shallow, tls12]) await p?.stop()
+  pki?.cleanup()
+})
+
+describe('nginx with ssl_verify_client on, root-only trust', () => {
+  it('accepts the gateway when it presents client + intermediate, and reports the client DN', async () => {
+    const r = await send(gw.url, `http://api.partner.test:${mtls.port}/v1/who?x=1`)
+    expect(r.status, r.text).toBe(200)
+    expect(r.text).toBe(`dn=${DN} verify=SUCCESS proto=TLSv1.3 uri=/v1/who?x=1\n`)
+  })
+
+  it('refuses the same client without its intermediate: nginx answers 400 and the gateway passes it on', async () => {
+    const r = await send(gw.url, '/proxy/nginx-leaf-only/v1/who')
+    // Not a gateway error: the handshake completed and nginx itself answered over HTTP.
+    expect(r.status).toBe(400)
+    expect(r.headers['content-type']).toMatch(/text\/html/)
+    expect(r.text).toContain('The SSL certificate error')
+    expect(mtls.read('error.log')).toMatch(/client SSL certificate verify error: \((20|21):unable to (get local issuer certificate|verify the first certificate)\)/)
+  })
+
+  it('ssl_verify_depth matters: with depth 0 nginx refuses even the full chain', async () => {
+    const r = await send(gw.url, '/proxy/nginx-depth0/v1/who')
+    expect(r.status).toBe(400)
+    expect(r.text).toContain('The SSL certificate error')
+    expect(shallow.read('error.log')).toMatch(/client SSL certificate verify error: \(\d+:[^)]+\)/)
+  })
+
+  it('TLS 1.2-only nginx against a TLS 1.3-only endpoint → 502 TLS version refused (TLS 1.2 endpoint works)', async () => {
+    const r = await send(gw.url, '/proxy/nginx-tls12/x')
+    expect(r.status, r.text).toBe(502)
+    const body = r.json<{ errors: { msg: string; code: number }[] }>()
+    expect(body).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "nginx-tls12": TLS version refused/), code: 502 }] })
+    const ok = await send(gw.url, '/proxy/nginx-tls12-ok/x')
+    expect(ok.status, ok.text).toBe(200)
+    expect(ok.text).toBe(`dn=${DN} verify=SUCCESS proto=TLSv1.2 uri=/x\n`)
+  })
+})
+
+describe('curl -x: the real curl as the caller', () => {
+  /** curl with no proxy settings from the environment (NO_PROXY could bypass -x). */
+  async function curl(args: string[]): Promise<{ stdout: string; stderr: string }> {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+    return run('curl', ['-sS', '--noproxy', '', '--max-time', '20', ...args], { env })
+  }
+
+  it('curl → gateway (plain HTTP proxy) → mTLS → nginx: curl prints the client DN nginx verified', async () => {
+    const { stdout } = await curl(['-x', gw.url, `http://api.partner.test:${mtls.port}/from-curl?q=1`])
+    expect(stdout).toBe(`dn=${DN} verify=SUCCESS proto=TLSv1.3 uri=/from-curl?q=1\n`)
+  })
+
+  it('curl sees nginx\'s refusal when the endpoint sends no intermediate, and a JSON 403 for an unknown host', async () => {
+    const refused = await curl(['-x', gw.url, '-w', '\\n%{http_code}', `http://leaf-only.partner.test:${mtls.port}/`])
+    expect(refused.stdout).toContain('The SSL certificate error')
+    expect(refused.stdout.trim().endsWith('400')).toBe(true)
+    const denied = await curl(['-x', gw.url, '-w', '\\n%{http_code}', 'http://not-configured.example/'])
+    const [json, code] = denied.stdout.split('\n')
+    expect(code).toBe('403')
+    expect(JSON.parse(json as string)).toEqual({ errors: [{ msg: expect.stringContaining('not configured'), code: 403 }] })
+  })
+})

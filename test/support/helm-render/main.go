@@ -1,0 +1,421 @@
+// helm-render: a test-only stand-in for `helm template`, for machines where Helm cannot be
+// installed. Helm's template engine is Go's text/template with the sprig function library
+// plus a few functions of its own; this program wires exactly those together:
+//
+//   - sprig's TxtFuncMap without env/expandenv (Helm removes them too);
+//   - Helm's include, tpl, required, fail, toYaml, fromYaml, toJson, fromJson;
+//   - missingkey=zero and "<no value>" → "" like Helm's non-strict rendering;
+//   - values: Chart's values.yaml deep-merged with each -f file in order (maps merge,
+//     a null in an override deletes the key), numbers as float64 like Helm (YAML → JSON);
+//   - .Release, .Chart (Chart.yaml keys capitalised), .Values, .Template, .Capabilities (minimal).
+//
+// Not supported (the chart must not use them): lookup, .Files, subcharts, schema checks.
+//
+// Usage: helm-render [--name R] [--namespace N] [--notes] [-f values.yaml]... CHART_DIR
+// Prints the manifests separated by "---" with "# Source: <chart>/templates/<file>" lines,
+// like `helm template`. A template error is printed on stderr; exit code 1.
+//
+// Build (Debian packages golang-go, golang-github-masterminds-sprig-dev, golang-gopkg-yaml.v3-dev):
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o /tmp/helm-render ./test/support/helm-render
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/Masterminds/sprig"
+	"gopkg.in/yaml.v3"
+)
+
+type options struct {
+	name      string
+	namespace string
+	notes     bool
+	values    []string
+	chart     string
+}
+
+func parseArgs(args []string) (options, error) {
+	o := options{name: "release-name", namespace: "default"}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := func() (string, error) {
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("%s needs a value", a)
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch a {
+		case "-f", "--values":
+			var v string
+			v, err = next()
+			o.values = append(o.values, v)
+		case "--name":
+			o.name, err = next()
+		case "-n", "--namespace":
+			o.namespace, err = next()
+		case "--notes":
+			o.notes = true
+		default:
+			if strings.HasPrefix(a, "-") || o.chart != "" {
+				return o, fmt.Errorf("unexpected argument %q", a)
+			}
+			o.chart = a
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	if o.chart == "" {
+		return o, errors.New("usage: helm-render [--name R] [--namespace N] [--notes] [-f values.yaml]... CHART_DIR")
+	}
+	return o, nil
+}
+
+// readYAML reads a YAML file the way Helm does: YAML → JSON → Go values (numbers float64).
+func readYAML(path string) (map[string]interface{}, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw interface{}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if raw == nil {
+		return map[string]interface{}{}, nil
+	}
+	v, err := jsonRoundTrip(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m, ok := v.(map[string]interface{})
+	if !ok {
+		return nil, fmt.Errorf("%s: top level is not a map", path)
+	}
+	return m, nil
+}
+
+// jsonRoundTrip turns YAML-decoded values into what encoding/json yields (float64 numbers, string keys).
+func jsonRoundTrip(v interface{}) (interface{}, error) {
+	b, err := json.Marshal(stringKeys(v))
+	if err != nil {
+		return nil, err
+	}
+	var out interface{}
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+func stringKeys(v interface{}) interface{} {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, x := range t {
+			m[k] = stringKeys(x)
+		}
+		return m
+	case map[interface{}]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = stringKeys(x)
+		}
+		return m
+	case []interface{}:
+		l := make([]interface{}, len(t))
+		for i, x := range t {
+			l[i] = stringKeys(x)
+		}
+		return l
+	}
+	return v
+}
+
+// coalesce merges override into base like Helm: maps merge deeply, null deletes, anything else replaces.
+func coalesce(base, override map[string]interface{}) map[string]interface{} {
+	out := make(map[string]interface{}, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range override {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, bok := out[k].(map[string]interface{})
+		om, ook := v.(map[string]interface{})
+		if bok && ook {
+			out[k] = coalesce(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func capitalise(m map[string]interface{}) map[string]interface{} {
+	out := make(map[string]interface{}, len(m))
+	for k, v := range m {
+		if k == "" {
+			continue
+		}
+		out[strings.ToUpper(k[:1])+k[1:]] = v
+	}
+	return out
+}
+
+// toYAML is Helm's toYaml: JSON-compatible values, two-space indent, no trailing newline.
+func toYAML(v interface{}) string {
+	j, err := json.Marshal(stringKeys(v))
+	if err != nil {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var x interface{}
+	if err := dec.Decode(&x); err != nil {
+		return ""
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(numbers(x)); err != nil {
+		return ""
+	}
+	_ = enc.Close()
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// numbers turns json.Number into int64 when integral (as JSON prints it), else float64.
+func numbers(v interface{}) interface{} {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]interface{}:
+		for k, x := range t {
+			t[k] = numbers(x)
+		}
+	case []interface{}:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	}
+	return v
+}
+
+func fromYAML(s string) map[string]interface{} {
+	var raw interface{}
+	if err := yaml.Unmarshal([]byte(s), &raw); err != nil {
+		return map[string]interface{}{"Error": err.Error()}
+	}
+	v, err := jsonRoundTrip(raw)
+	if err != nil {
+		return map[string]interface{}{"Error": err.Error()}
+	}
+	m, _ := v.(map[string]interface{})
+	if m == nil {
+		m = map[string]interface{}{}
+	}
+	return m
+}
+
+func toJSON(v interface{}) string {
+	b, err := json.Marshal(stringKeys(v))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func fromJSON(s string) map[string]interface{} {
+	m := map[string]interface{}{}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		m["Error"] = err.Error()
+	}
+	return m
+}
+
+type renderer struct {
+	root *template.Template
+}
+
+func (r *renderer) funcs() template.FuncMap {
+	f := sprig.TxtFuncMap()
+	delete(f, "env")
+	delete(f, "expandenv")
+	f["toYaml"] = toYAML
+	f["fromYaml"] = fromYAML
+	f["toJson"] = toJSON
+	f["fromJson"] = fromJSON
+	f["required"] = func(msg string, v interface{}) (interface{}, error) {
+		if v == nil {
+			return v, errors.New(msg)
+		}
+		if s, ok := v.(string); ok && s == "" {
+			return v, errors.New(msg)
+		}
+		return v, nil
+	}
+	f["fail"] = func(msg string) (string, error) { return "", errors.New(msg) }
+	f["include"] = func(name string, data interface{}) (string, error) {
+		var buf bytes.Buffer
+		if err := r.root.ExecuteTemplate(&buf, name, data); err != nil {
+			return "", err
+		}
+		return buf.String(), nil
+	}
+	f["tpl"] = func(text string, data interface{}) (string, error) {
+		t, err := r.root.Clone()
+		if err != nil {
+			return "", err
+		}
+		t, err = t.New("tpl").Option("missingkey=zero").Parse(text)
+		if err != nil {
+			return "", err
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, data); err != nil {
+			return "", err
+		}
+		return strings.ReplaceAll(buf.String(), "<no value>", ""), nil
+	}
+	f["lookup"] = func(...interface{}) (interface{}, error) {
+		return nil, errors.New("lookup is not supported by helm-render (and renders empty in helm template)")
+	}
+	return f
+}
+
+// The message of a template's fail/required call, formatted like Helm's "execution error at (file:line:col): msg".
+var execErr = regexp.MustCompile(`^template: ([^:]+:\d+:\d+): executing "[^"]*" at <[^>]*>: error calling (?:fail|required): (.*)$`)
+
+func helmError(err error) string {
+	msg := err.Error()
+	if m := execErr.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("Error: execution error at (%s): %s", m[1], m[2])
+	}
+	return "Error: " + msg
+}
+
+func run(o options) (string, error) {
+	chartMeta, err := readYAML(filepath.Join(o.chart, "Chart.yaml"))
+	if err != nil {
+		return "", err
+	}
+	chartName, _ := chartMeta["name"].(string)
+	if chartName == "" {
+		return "", errors.New("Chart.yaml has no name")
+	}
+	values := map[string]interface{}{}
+	if _, err := os.Stat(filepath.Join(o.chart, "values.yaml")); err == nil {
+		if values, err = readYAML(filepath.Join(o.chart, "values.yaml")); err != nil {
+			return "", err
+		}
+	}
+	for _, f := range o.values {
+		override, err := readYAML(f)
+		if err != nil {
+			return "", err
+		}
+		values = coalesce(values, override)
+	}
+	files, err := filepath.Glob(filepath.Join(o.chart, "templates", "*"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	r := &renderer{}
+	r.root = template.New("gotpl").Option("missingkey=zero").Funcs(r.funcs())
+	var names []string
+	for _, file := range files {
+		base := filepath.Base(file)
+		if st, err := os.Stat(file); err != nil || st.IsDir() {
+			continue
+		}
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		name := chartName + "/templates/" + base
+		if _, err := r.root.New(name).Parse(string(text)); err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(base, "_") || (base == "NOTES.txt" && !o.notes) {
+			continue
+		}
+		names = append(names, name)
+	}
+	top := map[string]interface{}{
+		"Values":  values,
+		"Chart":   capitalise(chartMeta),
+		"Release": map[string]interface{}{"Name": o.name, "Namespace": o.namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
+		"Capabilities": map[string]interface{}{
+			"KubeVersion": map[string]interface{}{"Version": "v1.31.0", "Major": "1", "Minor": "31", "GitVersion": "v1.31.0"},
+			"HelmVersion": map[string]interface{}{"Version": "v3.16.0"},
+		},
+	}
+	var out strings.Builder
+	for _, name := range names {
+		data := make(map[string]interface{}, len(top)+1)
+		for k, v := range top {
+			data[k] = v
+		}
+		data["Template"] = map[string]interface{}{"Name": name, "BasePath": chartName + "/templates"}
+		var buf bytes.Buffer
+		if err := r.root.ExecuteTemplate(&buf, name, data); err != nil {
+			return "", err
+		}
+		text := strings.ReplaceAll(buf.String(), "<no value>", "")
+		if strings.HasSuffix(name, "NOTES.txt") {
+			out.WriteString("NOTES:\n" + text)
+			continue
+		}
+		for _, doc := range splitDocs(text) {
+			out.WriteString("---\n# Source: " + name + "\n" + doc + "\n")
+		}
+	}
+	return out.String(), nil
+}
+
+var docSep = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+// splitDocs splits one template's output into its non-empty YAML documents.
+func splitDocs(text string) []string {
+	var docs []string
+	for _, d := range docSep.Split(text, -1) {
+		d = strings.Trim(d, "\n")
+		if strings.TrimSpace(d) == "" {
+			continue
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+func main() {
+	o, err := parseArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	out, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, helmError(err))
+		os.Exit(1)
+	}
+	fmt.Print(out)
+}

@@ -1,0 +1,262 @@
+/**
+ * Real third-party peers for interop tests: nginx, HAProxy and `openssl s_server`, each
+ * started on 127.0.0.1 with a free port, its config and logs in a temp dir (never /var),
+ * in its own process group so stop() (call it in afterAll) takes down everything it forked.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** Ports a test must never take, even if the kernel offers them. */
+const RESERVED = new Set([80, 443, 1883, 3306, 4222, 5432, 5672, 6379, 8080, 9090])
+
+/** A port that was free a moment ago: listen on port 0, read it, close. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer()
+      srv.once('error', reject)
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address()
+        const p = typeof addr === 'object' && addr ? addr.port : 0
+        srv.close(() => resolve(p))
+      })
+    })
+    if (port > 1024 && !RESERVED.has(port)) return port
+  }
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:port. */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
+export interface Peer {
+  readonly name: string
+  readonly port: number
+  /** The peer's private temp dir (config, logs, pid, temp paths). */
+  readonly dir: string
+  readonly pid: number
+  /** Everything the process printed so far (stdout + stderr). */
+  output(): string
+  /** A file under dir as text ('' when missing), e.g. nginx's error.log. */
+  read(name: string): string
+  stop(): Promise<void>
+}
+
+export interface PeerSpec {
+  name: string
+  command: string
+  /** Writes config files into dir for this port, returns the argv. Called again on a port clash. */
+  setup(dir: string, port: number): string[]
+  /** Ready when this appears in the output (else: when the port accepts a TCP connection). */
+  readyLine?: RegExp
+  readyTimeoutMs?: number
+}
+
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    try {
+      child.kill(signal)
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const ADDR_IN_USE = /address already in use|EADDRINUSE|cannot bind socket|could not bind|bind\(\) to .* failed/i
+
+/** Starts a peer on a free port; retries with another port when the port was taken meanwhile. */
+export async function startPeer(spec: PeerSpec): Promise<Peer> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', () => {
+      for (const c of running) killGroup(c, 'SIGKILL')
+    })
+  }
+  let lastError: Error | undefined
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort()
+    const dir = mkdtempSync(join(tmpdir(), `mtlsgw-${spec.name}-`))
+    const args = spec.setup(dir, port)
+    const child = spawn(spec.command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    running.add(child)
+    let out = ''
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()))
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString()))
+    let failure: Error | undefined
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve())
+      // A missing binary emits 'error' and never 'exit'.
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        failure = e.code === 'ENOENT' ? new Error(`${spec.command} is not installed: run "bash scripts/install-peers.sh"`) : e
+        resolve()
+      })
+    })
+    void exited.then(() => running.delete(child))
+    const read = (name: string): string => {
+      try {
+        return readFileSync(join(dir, name), 'utf8')
+      } catch {
+        return ''
+      }
+    }
+    const peer: Peer = {
+      name: spec.name, port, dir, pid: child.pid ?? -1,
+      output: () => out,
+      read,
+      async stop() {
+        killGroup(child, 'SIGTERM')
+        const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000)
+        await exited
+        clearTimeout(timer)
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+    const deadline = Date.now() + (spec.readyTimeoutMs ?? 15_000)
+    const alive = (): boolean => failure === undefined && child.exitCode === null && child.signalCode === null
+    let ready = false
+    while (!ready && Date.now() < deadline && alive()) {
+      ready = spec.readyLine ? spec.readyLine.test(out) : await portAccepts(port)
+      if (!ready) await new Promise((r) => setTimeout(r, 50))
+    }
+    if (ready) {
+      // Someone else may have taken the port between freePort() and our bind, and answered
+      // the probe: a peer that lost the race exits or (nginx, retrying) logs the bind failure.
+      await new Promise((r) => setTimeout(r, 100))
+      if (alive() && !ADDR_IN_USE.test(`${out}\n${read('error.log')}`)) return peer
+    }
+    const text = `${out}\n${read('error.log')}`
+    await peer.stop()
+    if (failure) throw failure
+    lastError = new Error(`${spec.name} did not start on 127.0.0.1:${port}:\n${text}`)
+    if (!ADDR_IN_USE.test(text)) throw lastError
+  }
+  throw lastError ?? new Error(`${spec.name} did not start`)
+}
+
+// ---------------------------------------------------------------- nginx
+
+export interface NginxOptions {
+  /** Lines inside `server { … }` after `listen`, e.g. ssl_* directives and locations. */
+  server: string
+}
+
+/**
+ * nginx (Debian), foreground and single-process, with every path (error log, pid, temp
+ * dirs, access log) inside its temp dir. `-e` moves even the startup error log there.
+ */
+export function startNginx(o: NginxOptions): Promise<Peer> {
+  return startPeer({
+    name: 'nginx',
+    command: 'nginx',
+    setup(dir, port) {
+      const conf = join(dir, 'nginx.conf')
+      writeFileSync(conf, `daemon off;
+master_process off;
+worker_processes 1;
+error_log ${dir}/error.log info;
+pid ${dir}/nginx.pid;
+events { worker_connections 128; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name api.partner.test;
+${o.server}
+  }
+}
+`)
+      return ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]
+    },
+  })
+}
+
+// ---------------------------------------------------------------- HAProxy
+
+export interface HaproxyOptions {
+  /** PEM with the server certificate (+ chain) and its key, as HAProxy's `crt` wants. */
+  crtPem: string
+  /** CA file for client certificates (`verify required`). */
+  caFile: string
+  /** The HTTP response line(s) of the frontend; default: 200 with the client DN. */
+  response?: string
+  /** Extra words on the bind line (e.g. `ssl-max-ver TLSv1.2`). */
+  bindExtra?: string
+}
+
+/** HAProxy 2.6 in the foreground (-db), TLS frontend requiring a client certificate. */
+export function startHaproxy(o: HaproxyOptions): Promise<Peer> {
+  return startPeer({
+    name: 'haproxy',
+    command: 'haproxy',
+    setup(dir, port) {
+      const crt = join(dir, 'server.pem')
+      writeFileSync(crt, o.crtPem, { mode: 0o600 })
+      const cfg = join(dir, 'haproxy.cfg')
+      writeFileSync(cfg, `global
+  maxconn 256
+  pidfile ${dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 10s
+  timeout server 10s
+frontend fe
+  bind 127.0.0.1:${port} ssl crt ${crt} ca-file ${o.caFile} verify required ${o.bindExtra ?? ''}
+  ${o.response ?? 'http-request return status 200 content-type text/plain lf-string "dn=%[ssl_c_s_dn] verify=%[ssl_c_verify]"'}
+`)
+      return ['-db', '-f', cfg]
+    },
+  })
+}
+
+// ---------------------------------------------------------------- openssl s_server
+
+export interface OpensslServerOptions {
+  cert: string
+  key: string
+  /** Intermediates sent after the leaf (`-cert_chain`). */
+  chain?: string
+  /** CA file used to verify client certificates. */
+  caFile: string
+  /** Extra arguments (e.g. `-tls1_2`). */
+  extra?: string[]
+}
+
+/** `openssl s_server -Verify 2 -verify_return_error -www`: requires a client cert, answers with a status page. */
+export function startOpensslServer(o: OpensslServerOptions): Promise<Peer> {
+  return startPeer({
+    name: 'openssl',
+    command: 'openssl',
+    readyLine: /^ACCEPT/m,
+    setup(_dir, port) {
+      return [
+        's_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1000',
+        '-cert', o.cert, '-key', o.key, ...(o.chain ? ['-cert_chain', o.chain] : []),
+        '-CAfile', o.caFile, '-Verify', '2', '-verify_return_error', '-www',
+        ...(o.extra ?? []),
+      ]
+    },
+  })
+}
