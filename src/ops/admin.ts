@@ -11,11 +11,13 @@ export interface ReadinessProbe {
   check(): Promise<void>
 }
 
+/** /readyz: ready, or the reasons it is not. */
 export interface Readiness {
   ready: boolean
   reasons: string[]
 }
 
+/** Address and the two providers the admin routes answer from. */
 export interface AdminOptions {
   host: string
   port: number
@@ -24,6 +26,7 @@ export interface AdminOptions {
   readiness(): Promise<Readiness>
 }
 
+/** The listening admin server. */
 export interface AdminServer {
   readonly url: string
   readonly server: Server

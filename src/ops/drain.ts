@@ -7,6 +7,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 
+/** What drain stops, waits for and calls. */
 export interface DrainOptions {
   server: Server
   /** Read when draining begins, so a reload can change it. */
@@ -19,6 +20,7 @@ export interface DrainOptions {
   exit(code: number): void
 }
 
+/** The drain controller of one listener. */
 export interface Drain {
   readonly draining: boolean
   /** First call drains; a second call exits at once. */

@@ -6,6 +6,7 @@ import type { Server } from 'node:http'
 import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 
+/** Requests in flight, per pinned snapshot. */
 export interface InFlight {
   /** Requests running now, over all snapshots. */
   readonly total: number

@@ -11,9 +11,12 @@ import type { UpstreamFacts } from './upstream-facts.js'
 
 /** pino levels accepted by `--log-level`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+/** A pino level name. */
 export type LogLevel = (typeof LOG_LEVELS)[number]
+/** JSON lines (default) or plain lines for a terminal. */
 export type LogFormat = 'json' | 'pretty'
 
+/** Level, format and destination of the logger. */
 export interface LogOptions {
   level?: LogLevel
   format?: LogFormat
@@ -21,6 +24,7 @@ export interface LogOptions {
   destination?: DestinationStream
 }
 
+/** The logger plus the access log and runtime redaction registration. */
 export interface GatewayLog {
   readonly logger: Logger
   /** Writes the access-log line of one finished request. */

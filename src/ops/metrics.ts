@@ -18,6 +18,7 @@ export interface CertificateExpiry {
   notAfter: Date
 }
 
+/** Where metrics register and whether Node process metrics are collected. */
 export interface MetricsOptions {
   /** Defaults to a new Registry. */
   registry?: Registry

@@ -1,7 +1,7 @@
 /**
  * Everything operational around one listener, composed once: metrics, access log, upstream
  * connection facts, admin listener, hot reload, drain and signals. The composition root gets
- * two hooks (onConnect for compile, onDone for the listener) and one start() call.
+ * the hooks (compile, admission, signing, CONNECT), onDone for the listener, and one start() call.
  */
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
@@ -9,19 +9,16 @@ import type { GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import { isHandshakeReason } from '../tls/index.js'
-import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
-import { bundleProblems, certificateExpiries } from './certificates.js'
+import type { Readiness, ReadinessProbe } from './admin.js'
+import { certificateExpiries } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
-import { createDrain } from './drain.js'
-import { trackInFlight } from './in-flight.js'
-import { createRetirer } from './retire.js'
-import { installSignals } from './signals.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
-import { createReloader, type ReloadResult } from './reload.js'
+import type { ReloadResult } from './reload.js'
+import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
-import { watchFiles, type ChangeWatcher } from './watch.js'
 
+/** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
   /** Default: JSON lines on stdout at level info. */
   log?: GatewayLog
@@ -41,6 +38,7 @@ export interface OpsOptions {
   exit?: (code: number) => void
 }
 
+/** The running gateway ops attach to. */
 export interface OpsStartOptions {
   configFile: string
   ref: GatewayRef
@@ -61,6 +59,7 @@ export interface OpsHooks {
   onMint(host: string, ms: number): void
 }
 
+/** Ops attached to a running gateway. */
 export interface RunningOps {
   readonly adminUrl: string | undefined
   readonly draining: boolean
@@ -74,6 +73,7 @@ export interface RunningOps {
   close(): Promise<void>
 }
 
+/** Metrics, log and hooks, before the listener exists; start() attaches the rest. */
 export interface Ops {
   readonly metrics: Metrics
   readonly log: GatewayLog
@@ -105,7 +105,10 @@ export function createOps(o: OpsOptions = {}): Ops {
     metrics,
     log,
     hooks: {
-      onConnect: upstream.onConnect, onAuthFailure: metrics.callerAuthFailure, onSignature: metrics.oauthSignature, onEgressRefusal: metrics.egressRefusal,
+      onConnect: upstream.onConnect,
+      onAuthFailure: metrics.callerAuthFailure,
+      onSignature: metrics.oauthSignature,
+      onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
     },
@@ -114,90 +117,3 @@ export function createOps(o: OpsOptions = {}): Ops {
   }
 }
 
-interface Parts {
-  o: OpsOptions
-  metrics: Metrics
-  log: GatewayLog
-  /** The snapshot is in force: gauges and redaction follow it. */
-  adopt(g: Gateway): void
-  closeObserver(): void
-}
-
-async function startOps(p: Parts, s: OpsStartOptions): Promise<RunningOps> {
-  const { o, metrics, log } = p
-  p.adopt(s.ref.current)
-  metrics.configLoaded()
-  const inFlight = trackInFlight(s.server, s.ref, (d) => metrics.inFlight(d))
-  const retirer = createRetirer(inFlight)
-  let watcher: ChangeWatcher | undefined
-  const onSwap = (g: Gateway): void => {
-    p.adopt(g)
-    watcher?.setFiles(g.config.files)
-  }
-  const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, retire: retirer.retire, log: log.logger, metrics })
-  if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reloader.reload('file change'))
-  let admin: AdminServer | undefined
-  let removeSignals = (): void => {}
-  const close = async (): Promise<void> => {
-    removeSignals()
-    watcher?.close()
-    inFlight.stop()
-    p.closeObserver()
-    await admin?.close()
-  }
-  const drain = createDrain({
-    server: s.server,
-    graceMs: () => s.ref.current.config.drain.graceMs,
-    inFlight: () => inFlight.total,
-    close: async () => {
-      await close()
-      await Promise.allSettled([s.ref.current.close(), retirer.settled()])
-    },
-    log: log.logger,
-    exit:
-      o.exit ??
-      ((code) => {
-        log.flush()
-        process.exit(code)
-      }),
-  })
-  const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
-  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...bundleProblems(s.ref.current)])
-  if (o.signals) {
-    const ignore = (): void => {}
-    removeSignals = installSignals({
-      SIGHUP: o.worker ? ignore : () => void reloader.reload('SIGHUP'),
-      SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
-      SIGTERM: () => drain.begin('SIGTERM'),
-    })
-  }
-  const cfg = s.ref.current.config.admin
-  if (!o.worker && o.admin !== false && cfg.enabled) {
-    const registry = metrics.registry
-    const exposition = async (): Promise<{ contentType: string; body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness })
-  }
-  return {
-    adminUrl: admin?.url,
-    get draining() {
-      return drain.draining
-    },
-    reload: (trigger = 'api') => reloader.reload(trigger),
-    readiness,
-    drain: (trigger = 'api') => drain.begin(trigger),
-    hold: inFlight.hold,
-    close: async () => {
-      await close()
-      await retirer.settled()
-    },
-  }
-}
-
-function startWatcher(p: Parts, s: OpsStartOptions, onChange: () => void): ChangeWatcher {
-  return watchFiles({
-    files: s.ref.current.config.files,
-    ...(p.o.debounceMs !== undefined ? { debounceMs: p.o.debounceMs } : {}),
-    onChange,
-    onError: (dir, err) => p.log.logger.warn({ dir, err: err.message }, 'cannot watch directory; SIGHUP still reloads'),
-  })
-}

@@ -29,6 +29,7 @@ export function secretKeyPaths(): string[] {
 const SCHEME = /\b(Bearer|Basic|Digest)(\s+)[A-Za-z0-9._~+/=-]{4,}/g
 const PARAM = /\b(oauth_signature|oauth_token|oauth_token_secret|oauth_verifier|access_token|refresh_token|id_token|token|client_secret|password|api_key|apikey|sig|signature)=(\\?"?)[^&\s",\\]+/gi
 
+/** Limits of value redaction. */
 export interface RedactorOptions {
   /** Values shorter than this are ignored: redacting "a" would shred every line (default 4). */
   minLength?: number

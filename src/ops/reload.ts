@@ -11,9 +11,12 @@ import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import type { Metrics } from './metrics.js'
 
+const RESTART_KEYS = ['listen', 'admin', 'store'] as const
+
 /** The outcome of one reload. */
 export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[] }
 
+/** The running gateway a reloader swaps snapshots of. */
 export interface ReloaderOptions {
   configFile: string
   ref: GatewayRef
@@ -29,6 +32,7 @@ export interface ReloaderOptions {
   metrics: Metrics
 }
 
+/** Reloads the config of one running gateway. */
 export interface Reloader {
   /** Reloads now; concurrent calls share the next run, so the newest files always win. */
   reload(trigger: string): Promise<ReloadResult>
@@ -57,6 +61,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
     o.onSwap?.(next)
     o.retire(old)
     o.log.info({ trigger, endpoints: next.endpoints.size }, 'config reloaded')
+    // Sockets and the store are opened once at start: changes there wait for a restart.
+    const needRestart = RESTART_KEYS.filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next.config[k]))
+    if (needRestart.length > 0) o.log.warn({ keys: needRestart }, 'these settings changed but apply only after a restart')
     return { ok: true, endpoints: next.endpoints.size }
   }
 

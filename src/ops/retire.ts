@@ -6,6 +6,7 @@
 import type { Gateway } from '../gateway/index.js'
 import type { InFlight } from './in-flight.js'
 
+/** Closes old snapshots once nothing uses them. */
 export interface Retirer {
   /** Closes `old` once it is idle, or after `maxMs` at the latest. */
   retire(old: Gateway): void

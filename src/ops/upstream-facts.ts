@@ -28,6 +28,7 @@ interface SocketFacts {
   requests: number
 }
 
+/** Metric callbacks and bounds of the upstream observer. */
 export interface UpstreamObserverOptions {
   /** A new connection was opened (for metrics). */
   onConnection?: (info: ConnectInfo) => void

@@ -24,6 +24,7 @@ export function fingerprint(files: readonly string[]): string {
   return hash.digest('hex')
 }
 
+/** Files to watch and what to call when their content changed. */
 export interface ChangeWatcherOptions {
   files: readonly string[]
   /** Quiet time after the last event before the files are compared (default 300 ms). */
@@ -33,6 +34,7 @@ export interface ChangeWatcherOptions {
   onError?(dir: string, err: Error): void
 }
 
+/** A running directory watcher. */
 export interface ChangeWatcher {
   /** Replaces the watched files (after a reload changed what the config references). */
   setFiles(files: readonly string[]): void

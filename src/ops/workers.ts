@@ -16,6 +16,7 @@ import { METRIC_PREFIX } from './metrics.js'
 import { watchFiles } from './watch.js'
 import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
+/** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
   configFile: string
   workers: number

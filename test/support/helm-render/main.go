@@ -11,9 +11,10 @@
 //
 // Not supported (the chart must not use them): lookup, .Files, subcharts, schema checks.
 //
-// Usage: helm-render [--name R] [--namespace N] [--notes] [-f values.yaml]... CHART_DIR
+// Usage: helm-render [--name R] [--namespace N] [--notes] [--show-values] [-f values.yaml]... CHART_DIR
 // Prints the manifests separated by "---" with "# Source: <chart>/templates/<file>" lines,
-// like `helm template`. A template error is printed on stderr; exit code 1.
+// like `helm template` (--notes: then NOTES.txt after "NOTES:"; --show-values: only the merged
+// values, as JSON, like `helm get values --all`). A template error is printed on stderr; exit code 1.
 //
 // Build (Debian packages golang-go, golang-github-masterminds-sprig-dev, golang-gopkg-yaml.v3-dev):
 //
@@ -40,6 +41,7 @@ type options struct {
 	name      string
 	namespace string
 	notes     bool
+	showVals  bool
 	values    []string
 	chart     string
 }
@@ -67,6 +69,8 @@ func parseArgs(args []string) (options, error) {
 			o.namespace, err = next()
 		case "--notes":
 			o.notes = true
+		case "--show-values":
+			o.showVals = true
 		default:
 			if strings.HasPrefix(a, "-") || o.chart != "" {
 				return o, fmt.Errorf("unexpected argument %q", a)
@@ -78,7 +82,7 @@ func parseArgs(args []string) (options, error) {
 		}
 	}
 	if o.chart == "" {
-		return o, errors.New("usage: helm-render [--name R] [--namespace N] [--notes] [-f values.yaml]... CHART_DIR")
+		return o, errors.New("usage: helm-render [--name R] [--namespace N] [--notes] [--show-values] [-f values.yaml]... CHART_DIR")
 	}
 	return o, nil
 }
@@ -300,13 +304,20 @@ func (r *renderer) funcs() template.FuncMap {
 	return f
 }
 
-// The message of a template's fail/required call, formatted like Helm's "execution error at (file:line:col): msg".
-var execErr = regexp.MustCompile(`^template: ([^:]+:\d+:\d+): executing "[^"]*" at <[^>]*>: error calling (?:fail|required): (.*)$`)
+// Where a template error happened: the innermost "template: file:line:col:" of the chain.
+var errLocation = regexp.MustCompile(`template: ([^:\s]+:\d+:\d+): `)
 
+// helmError formats a fail/required message like Helm: "execution error at (file:line:col): msg".
 func helmError(err error) string {
 	msg := err.Error()
-	if m := execErr.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("Error: execution error at (%s): %s", m[1], m[2])
+	for _, marker := range []string{"error calling fail: ", "error calling required: "} {
+		if i := strings.LastIndex(msg, marker); i >= 0 {
+			where := ""
+			if locs := errLocation.FindAllStringSubmatch(msg[:i], -1); len(locs) > 0 {
+				where = locs[len(locs)-1][1]
+			}
+			return fmt.Sprintf("Error: execution error at (%s): %s", where, msg[i+len(marker):])
+		}
 	}
 	return "Error: " + msg
 }
@@ -332,6 +343,10 @@ func run(o options) (string, error) {
 			return "", err
 		}
 		values = coalesce(values, override)
+	}
+	if o.showVals {
+		b, err := json.MarshalIndent(values, "", "  ")
+		return string(b) + "\n", err
 	}
 	files, err := filepath.Glob(filepath.Join(o.chart, "templates", "*"))
 	if err != nil {
@@ -368,7 +383,7 @@ func run(o options) (string, error) {
 			"HelmVersion": map[string]interface{}{"Version": "v3.16.0"},
 		},
 	}
-	var out strings.Builder
+	var out, notes strings.Builder
 	for _, name := range names {
 		data := make(map[string]interface{}, len(top)+1)
 		for k, v := range top {
@@ -381,14 +396,14 @@ func run(o options) (string, error) {
 		}
 		text := strings.ReplaceAll(buf.String(), "<no value>", "")
 		if strings.HasSuffix(name, "NOTES.txt") {
-			out.WriteString("NOTES:\n" + text)
+			notes.WriteString("NOTES:\n" + text)
 			continue
 		}
 		for _, doc := range splitDocs(text) {
 			out.WriteString("---\n# Source: " + name + "\n" + doc + "\n")
 		}
 	}
-	return out.String(), nil
+	return out.String() + notes.String(), nil
 }
 
 var docSep = regexp.MustCompile(`(?m)^---[ \t]*$`)

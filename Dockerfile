@@ -1,0 +1,54 @@
+# mtls-gateway container image.
+#
+#   docker build -t mtls-gateway:0.1.0 .            (or: buildah bud -t mtls-gateway:0.1.0 .)
+#   docker run --read-only --tmpfs /tmp -v mtls-gateway-state:/var/lib/mtls-gateway \
+#     -v "$PWD/config:/etc/mtls-gateway/config:ro" -p 8080:8080 mtls-gateway:0.1.0
+#
+# Build stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci,
+# tsc. Prune stage: the same node_modules without dev dependencies (the native module is kept,
+# not rebuilt). Runtime: the slim Node image with only dist/src, package.json and production
+# node_modules, as a numeric non-root user, ready for a read-only root file system.
+# Both bases are build arguments with pinned defaults; keep their Node versions equal (the
+# native module is built against the build image's Node ABI).
+ARG BUILD_IMAGE=node:20.20.2-bookworm
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /src
+ENV npm_config_fund=false \
+    npm_config_audit=false \
+    npm_config_update_notifier=false
+COPY package.json package-lock.json ./
+# node-gyp builds better-sqlite3 against the headers shipped with this Node (no header download).
+RUN npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" npm ci \
+ && node -e "require('better-sqlite3')(':memory:').prepare('select 1').get()"
+COPY tsconfig.json ./
+COPY src ./src
+# Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/.
+RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts"]}\n' > tsconfig.image.json \
+ && npx tsc -p tsconfig.image.json \
+ && node dist/src/main.js --version
+
+FROM build AS prune
+RUN npm prune --omit=dev \
+ && rm -rf node_modules/.cache node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+
+FROM ${NODE_IMAGE} AS runtime
+ARG UID=10001
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=prune /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+# State (SQLite store) lives on the declared volume; config and bundles are mounted under
+# /etc/mtls-gateway. Nothing else is written, so the root file system can be read-only.
+RUN mkdir -p /var/lib/mtls-gateway /etc/mtls-gateway/config \
+ && chown ${UID}:${UID} /var/lib/mtls-gateway \
+ && chmod 0750 /var/lib/mtls-gateway
+USER ${UID}:${UID}
+VOLUME ["/var/lib/mtls-gateway"]
+# 8080: proxy listener; 9090: admin (/metrics, /healthz, /readyz; bind it to 0.0.0.0 in the config).
+EXPOSE 8080 9090
+# Exec form: node is PID 1 and receives SIGTERM itself (graceful drain).
+ENTRYPOINT ["node", "/app/dist/src/main.js"]
+CMD ["serve", "--config", "/etc/mtls-gateway/config/gateway.yaml"]

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The image test without a Docker engine: builds the Dockerfile with buildah (vfs storage,
+# chroot isolation) and runs test/delivery/image.test.ts against the result.
+#
+# Base images cannot be pulled here, so this builds them locally first, under the names the
+# Dockerfile's build arguments default to (docker.io/library/node:<version>-bookworm[-slim]):
+# a minimal Debian bookworm from mmdebstrap plus this machine's Node (binary, npm, headers) and
+# CA bundle; the build base also has python3, make and g++ for better-sqlite3. They stay in
+# buildah's storage, so later runs skip that step.
+#
+#   bash scripts/test-image.sh                 bases (if missing) + image + image test
+#   bash scripts/test-image.sh --build-only    bases (if missing) + image, then print its name
+#   bash scripts/test-image.sh --bases-cached  exit 0 when both local bases exist (CI gate)
+#   bash scripts/test-image.sh --clean         remove the image, the bases and working containers
+#
+# Environment: MTLS_GATEWAY_IMAGE (default localhost/mtls-gateway:test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+mode=${1:-all}
+IMAGE=${MTLS_GATEWAY_IMAGE:-localhost/mtls-gateway:test}
+BUILDAH=(buildah --storage-driver vfs)
+
+log() { printf '[test-image %s] %s\n' "$(date +%T)" "$*" >&2; }
+arg_default() { sed -n "s/^ARG $1=//p" Dockerfile | head -n1; }
+
+NODE_IMAGE=$(arg_default NODE_IMAGE)
+BUILD_IMAGE=$(arg_default BUILD_IMAGE)
+host_node=$(node -p process.versions.node)
+want_node=$(printf '%s' "$NODE_IMAGE" | sed -n 's/^node:\([0-9.]*\)-.*/\1/p')
+build_args=()
+if [ "$host_node" != "$want_node" ]; then
+  # This machine's Node differs from the pinned default: name the local bases after it.
+  NODE_IMAGE="node:${host_node}-bookworm-slim"
+  BUILD_IMAGE="node:${host_node}-bookworm"
+  build_args=(--build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg "BUILD_IMAGE=$BUILD_IMAGE")
+  log "host Node $host_node differs from the Dockerfile default $want_node: using $NODE_IMAGE / $BUILD_IMAGE"
+fi
+RUNTIME_BASE="docker.io/library/$NODE_IMAGE"
+BUILD_BASE="docker.io/library/$BUILD_IMAGE"
+
+has_image() { "${BUILDAH[@]}" inspect --type image "$1" >/dev/null 2>&1; }
+
+case "$mode" in
+  --bases-cached)
+    has_image "$RUNTIME_BASE" && has_image "$BUILD_BASE"
+    exit $?
+    ;;
+  --clean)
+    "${BUILDAH[@]}" rm --all >/dev/null 2>&1 || true
+    for i in "$IMAGE" "$RUNTIME_BASE" "$BUILD_BASE"; do "${BUILDAH[@]}" rmi -f "$i" >/dev/null 2>&1 || true; done
+    exit 0
+    ;;
+  all | --build-only) ;;
+  *) echo "usage: $0 [--build-only | --bases-cached | --clean]" >&2; exit 2 ;;
+esac
+
+bash scripts/install-delivery-tools.sh --image
+
+# make_base TAG [extra Debian packages…]: mmdebstrap minbase + this machine's Node → TAG.
+make_base() {
+  local tag=$1; shift
+  local include=ca-certificates
+  for p in "$@"; do include="$include,$p"; done
+  local work node_prefix ctr
+  work=$(mktemp -d /tmp/mtls-gateway-base.XXXXXX)
+  trap 'rm -rf "$work"' RETURN
+  log "building local base $tag (mmdebstrap bookworm minbase + $include + Node $host_node)"
+  mmdebstrap --quiet --variant=minbase --include="$include" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    bookworm "$work/rootfs.tar" >&2
+  node_prefix=$(dirname "$(dirname "$(command -v node)")")
+  mkdir -p "$work/node/usr/local/bin" "$work/node/usr/local/lib/node_modules" "$work/node/usr/local/include" "$work/node/usr/local/etc" "$work/node/etc/ssl/certs"
+  cp "$(readlink -f "$(command -v node)")" "$work/node/usr/local/bin/node"
+  cp -a "$node_prefix/lib/node_modules/npm" "$work/node/usr/local/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/node/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/node/usr/local/bin/npx"
+  if [ $# -gt 0 ]; then cp -a "$node_prefix/include/node" "$work/node/usr/local/include/node"; fi
+  # This machine reaches the npm registry through an egress proxy with its own CA: trust what the host trusts.
+  cp /etc/ssl/certs/ca-certificates.crt "$work/node/etc/ssl/certs/ca-certificates.crt"
+  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' > "$work/node/usr/local/etc/npmrc"
+  tar -C "$work/node" -cf "$work/node.tar" .
+  ctr=$("${BUILDAH[@]}" from scratch)
+  "${BUILDAH[@]}" add "$ctr" "$work/rootfs.tar" / >/dev/null
+  "${BUILDAH[@]}" add "$ctr" "$work/node.tar" / >/dev/null
+  "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env "NODE_VERSION=$host_node" --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    --cmd node --label "org.opencontainers.image.description=local stand-in for $tag (scripts/test-image.sh)" "$ctr"
+  "${BUILDAH[@]}" commit --quiet --rm "$ctr" "$tag" >/dev/null
+}
+
+t0=$(date +%s)
+has_image "$RUNTIME_BASE" || make_base "$RUNTIME_BASE"
+has_image "$BUILD_BASE" || make_base "$BUILD_BASE" python3 make g++
+t1=$(date +%s)
+log "bases ready ($((t1 - t0)) s): $BUILD_BASE, $RUNTIME_BASE"
+
+log "building $IMAGE"
+"${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers=false \
+  "${build_args[@]}" -f Dockerfile -t "$IMAGE" . >&2
+t2=$(date +%s)
+log "image built ($((t2 - t1)) s): $IMAGE"
+"${BUILDAH[@]}" images --noheading "$IMAGE" >&2
+
+if [ "$mode" = --build-only ]; then
+  printf '%s\n' "$IMAGE"
+  exit 0
+fi
+MTLS_GATEWAY_IMAGE="$IMAGE" npx vitest run test/delivery/image.test.ts
+log "image test done ($(($(date +%s) - t2)) s after the build; $(($(date +%s) - t0)) s in all)"

@@ -1,0 +1,106 @@
+/**
+ * The parts of ops that need the running listener: in-flight tracking, hot reload (file
+ * watching and SIGHUP), drain (SIGTERM) and the admin listener.
+ */
+import type { Gateway } from '../gateway/index.js'
+import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
+import { bundleProblems } from './certificates.js'
+import { createDrain } from './drain.js'
+import { trackInFlight } from './in-flight.js'
+import type { GatewayLog } from './log.js'
+import type { Metrics } from './metrics.js'
+import type { OpsOptions, OpsStartOptions, RunningOps } from './ops.js'
+import { createReloader } from './reload.js'
+import { createRetirer } from './retire.js'
+import { installSignals } from './signals.js'
+import { watchFiles, type ChangeWatcher } from './watch.js'
+
+/** What createOps built, handed to startOps. */
+export interface OpsParts {
+  o: OpsOptions
+  metrics: Metrics
+  log: GatewayLog
+  /** The snapshot is in force: gauges and redaction follow it. */
+  adopt(g: Gateway): void
+  closeObserver(): void
+}
+
+/** Starts in-flight tracking, reload (watch + SIGHUP), drain (SIGTERM), and the admin listener. */
+export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<RunningOps> {
+  const { o, metrics, log } = p
+  p.adopt(s.ref.current)
+  metrics.configLoaded()
+  const inFlight = trackInFlight(s.server, s.ref, (d) => metrics.inFlight(d))
+  const retirer = createRetirer(inFlight)
+  let watcher: ChangeWatcher | undefined
+  const onSwap = (g: Gateway): void => {
+    p.adopt(g)
+    watcher?.setFiles(g.config.files)
+  }
+  const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, retire: retirer.retire, log: log.logger, metrics })
+  if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reloader.reload('file change'))
+  let admin: AdminServer | undefined
+  let removeSignals = (): void => {}
+  const close = async (): Promise<void> => {
+    removeSignals()
+    watcher?.close()
+    inFlight.stop()
+    p.closeObserver()
+    await admin?.close()
+  }
+  const drain = createDrain({
+    server: s.server,
+    graceMs: () => s.ref.current.config.drain.graceMs,
+    inFlight: () => inFlight.total,
+    close: async () => {
+      await close()
+      await Promise.allSettled([s.ref.current.close(), retirer.settled()])
+    },
+    log: log.logger,
+    exit:
+      o.exit ??
+      ((code) => {
+        log.flush()
+        process.exit(code)
+      }),
+  })
+  const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
+  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...bundleProblems(s.ref.current)])
+  if (o.signals) {
+    const ignore = (): void => {}
+    removeSignals = installSignals({
+      SIGHUP: o.worker ? ignore : () => void reloader.reload('SIGHUP'),
+      SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
+      SIGTERM: () => drain.begin('SIGTERM'),
+    })
+  }
+  const cfg = s.ref.current.config.admin
+  if (!o.worker && o.admin !== false && cfg.enabled) {
+    const registry = metrics.registry
+    const exposition = async (): Promise<{ contentType: string; body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness })
+  }
+  return {
+    adminUrl: admin?.url,
+    get draining() {
+      return drain.draining
+    },
+    reload: (trigger = 'api') => reloader.reload(trigger),
+    readiness,
+    drain: (trigger = 'api') => drain.begin(trigger),
+    hold: inFlight.hold,
+    close: async () => {
+      await close()
+      await retirer.settled()
+    },
+  }
+}
+
+function startWatcher(p: OpsParts, s: OpsStartOptions, onChange: () => void): ChangeWatcher {
+  return watchFiles({
+    files: s.ref.current.config.files,
+    ...(p.o.debounceMs !== undefined ? { debounceMs: p.o.debounceMs } : {}),
+    onChange,
+    onError: (dir, err) => p.log.logger.warn({ dir, err: err.message }, 'cannot watch directory; SIGHUP still reloads'),
+  })
+}
