@@ -1,40 +1,51 @@
 /**
- * `npm run demo`: a throw-away PKI, a local backend that requires a client certificate,
- * the gateway in front of it, real calls through both ways in, results printed with the
- * curl line that does the same. Everything binds 127.0.0.1 and stops at the end.
+ * `npm run demo`: a throw-away PKI, a local partner backend that requires a client
+ * certificate, the gateway in front of it with caller security, OAuth 1.0a signing, an
+ * authorization field, CONNECT interception, metrics and JSON logs; real calls through
+ * every way in, each printed with the curl line that does the same. Everything binds
+ * 127.0.0.1 and stops at the end.
  */
 import { createServer, request as httpsRequest, type Server } from 'node:https'
 import { request } from 'node:http'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { writeDevPki } from '../src/tls/index.js'
+import { SignJWT } from 'jose'
+import { ProxyAgent, request as undiciRequest } from 'undici'
+import { writeDevPki, writeInterceptionCa } from '../src/tls/index.js'
 import { startGateway } from '../src/cli/serve.js'
 import { runCheck } from '../src/cli/check.js'
+import { createLog, createOps } from '../src/ops/index.js'
 
 const out = (s = ''): void => void process.stdout.write(s + '\n')
+const HS256_SECRET = randomBytes(32).toString('base64url')
 
 function startBackend(files: { serverCert: string; serverKey: string; rootCert: string }): Promise<Server> {
   const server = createServer(
     { cert: readFileSync(files.serverCert), key: readFileSync(files.serverKey), ca: readFileSync(files.rootCert), requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate()
-      const body = JSON.stringify({ backend: 'partner-api', path: req.url, clientCertificate: peer.subject?.CN ?? null, clientIssuer: peer.issuer?.CN ?? null })
+      const oauth = /^OAuth /.test(req.headers.authorization ?? '') ? (req.headers.authorization as string).replace(/oauth_signature="[^"]+"/, 'oauth_signature="…"') : null
+      const body = JSON.stringify({ path: req.url, clientCertificate: peer.subject?.CN ?? null, oauth, partnerKey: req.headers['x-partner-key'] ?? null })
       res.writeHead(200, { 'content-type': 'application/json' }).end(body)
     },
   )
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
 }
 
-function call(gatewayUrl: string, target: string): Promise<{ status: number; body: string }> {
+function call(gatewayUrl: string, target: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
   const gw = new URL(gatewayUrl)
   return new Promise((resolve, reject) => {
-    request({ host: gw.hostname, port: gw.port, path: target, agent: false }, (res) => {
+    const req = request({ host: gw.hostname, port: gw.port, path: target, method: o.method ?? 'GET', headers: o.headers ?? {}, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    }).on('error', reject).end()
+    })
+    req.on('error', reject)
+    req.end(o.body)
   })
 }
 
@@ -49,53 +60,99 @@ function directWithoutCertificate(rootCert: string, port: number): Promise<strin
   })
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'mtls-gateway-demo-'))
-  try {
-    out('== 1. A throw-away PKI (mtls-gateway pki --dir …)')
-    const pki = await writeDevPki({ dir: join(dir, 'pki') })
-    out(`   root, intermediate, server and client certificates in ${join(dir, 'pki')}`)
-
-    const backend = await startBackend(pki)
-    const port = (backend.address() as AddressInfo).port
-    out(`\n== 2. A partner backend on https://127.0.0.1:${port} that REQUIRES a client certificate`)
-    const configFile = join(dir, 'gateway.yaml')
-    writeFileSync(
-      configFile,
-      `listen: { host: 127.0.0.1, port: 0 }
-admin: { enabled: false }
+function configYaml(port: number, dir: string): string {
+  return `listen: { host: 127.0.0.1, port: 0 }
+store: { kind: sqlite, file: ${join(dir, 'gateway.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
+callers:
+  apps:
+    - { clientId: bot-runtime, hs256Secret: "${HS256_SECRET}", audience: "https://gateway.demo", endpoints: ["*"] }
+interception: { caCert: ica/interception-ca.crt, caKey: ica/interception-ca.key }
+profiles:
+  - name: partner-oauth
+    provider: Partner IdP
+    consumerKey: demo-consumer-key
+    consumerSecret: \${env:DEMO_CONSUMER_SECRET}
+    signatureMethod: HMAC-SHA1
+    token: { mode: static, token: demo-token, tokenSecret: demo-token-secret }
+    fields: [{ type: header, key: X-Partner-Key, value: "pk-{{user}}" }]
 endpoints:
   - name: partner
     url: https://api.partner.test:${port}
     resolve: 127.0.0.1          # like curl --resolve: SNI and verification still use the name
-    allowPrivate: true
+    allowPrivate: true          # loopback is refused by the egress policy unless allowed
+    profile: partner-oauth
     tls:
       cert: pki/client.crt
       key: pki/client.key
       intermediates: pki/intermediate-ca.crt
       roots: pki/root-ca.crt
-`,
-    )
+`
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-gateway-demo-'))
+  try {
+    out('== 1. A throw-away PKI and an interception CA (mtls-gateway pki; mtls-gateway pki interception-ca)')
+    const pki = await writeDevPki({ dir: join(dir, 'pki') })
+    const ica = await writeInterceptionCa(join(dir, 'ica'))
+    out(`   ${join(dir, 'pki')}, ${join(dir, 'ica')}`)
+
+    const backend = await startBackend(pki)
+    const port = (backend.address() as AddressInfo).port
+    out(`\n== 2. A partner backend on https://127.0.0.1:${port} that REQUIRES a client certificate`)
+    out(`   $ curl --cacert ${pki.rootCert} --resolve api.partner.test:${port}:127.0.0.1 https://api.partner.test:${port}/`)
+    out(`   → ${await directWithoutCertificate(pki.rootCert, port)}`)
+
+    const configFile = join(dir, 'gateway.yaml')
+    writeFileSync(configFile, configYaml(port, dir))
+    process.env.DEMO_CONSUMER_SECRET = randomBytes(12).toString('hex')
     out(`\n== 3. mtls-gateway check --config ${configFile}`)
     out(runCheck(configFile).output.trimEnd().replace(/^/gm, '   '))
 
-    const gw = await startGateway({ configFile })
-    out(`\n== 4. The gateway on ${gw.url}`)
+    const logLines: string[] = []
+    const log = createLog({ destination: new Writable({ write: (c: Buffer, _e, cb) => void (logLines.push(c.toString()), cb()) }) })
+    const gw = await startGateway({ configFile, ops: createOps({ log, admin: { host: '127.0.0.1', port: 0 } }) })
+    const admin = gw.ops?.adminUrl ?? ''
+    out(`\n== 4. The gateway on ${gw.url} (admin ${admin})`)
+
+    const noCreds = await call(gw.url, `http://api.partner.test:${port}/v1/accounts`)
+    out(`\n   without caller credentials\n   $ curl -x ${gw.url} http://api.partner.test:${port}/v1/accounts\n   → ${noCreds.status} ${noCreds.body}`)
+
+    const now = Math.floor(Date.now() / 1000)
+    const jwt = await new SignJWT({ iss: 'bot-runtime', aud: 'https://gateway.demo', sub: 'alice', iat: now, exp: now + 300, jti: randomUUID() })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(HS256_SECRET))
+    const tokenReply = await call(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: jwt }) })
+    const token = (JSON.parse(tokenReply.body) as { access_token: string }).access_token
+    out(`\n   exchange the caller app's JWT (sub "alice") for a bearer token\n   $ curl -X POST ${gw.url}/gateway/token -H 'content-type: application/json' -d '{"assertion":"<JWT>"}'\n   → ${tokenReply.status} ${tokenReply.body.replace(token, token.slice(0, 8) + '…')}`)
+
+    const auth = { 'proxy-authorization': `Bearer ${token}` }
     const calls: { title: string; target: string; curl: string }[] = [
-      { title: 'forward proxy (HTTP_PROXY, absolute-form)', target: `http://api.partner.test:${port}/v1/accounts`, curl: `curl -x ${gw.url} http://api.partner.test:${port}/v1/accounts` },
-      { title: 'route mode (/proxy/<endpoint>/<path>)', target: '/proxy/partner/v1/accounts', curl: `curl ${gw.url}/proxy/partner/v1/accounts` },
-      { title: 'an unconfigured host (never an open proxy)', target: 'http://example.com/', curl: `curl -x ${gw.url} http://example.com/` },
+      { title: 'forward proxy (HTTP_PROXY, absolute-form): mTLS + OAuth 1.0a signature + X-Partner-Key field', target: `http://api.partner.test:${port}/v1/accounts?limit=2`, curl: `curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' 'http://api.partner.test:${port}/v1/accounts?limit=2'` },
+      { title: 'route mode (/proxy/<endpoint>/<path>)', target: '/proxy/partner/v1/accounts', curl: `curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner/v1/accounts` },
+      { title: 'an unconfigured host (never an open proxy)', target: 'http://example.com/', curl: `curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' http://example.com/` },
     ]
     for (const c of calls) {
-      const r = await call(gw.url, c.target)
+      const r = await call(gw.url, c.target, { headers: auth })
       out(`\n   ${c.title}\n   $ ${c.curl}\n   → ${r.status} ${r.body}`)
     }
-    out(`\n   For comparison, a direct call without a client certificate is refused by the backend:`)
-    out(`   $ curl --cacert ${pki.rootCert} --resolve api.partner.test:${port}:127.0.0.1 https://api.partner.test:${port}/`)
-    out(`   → ${await directWithoutCertificate(pki.rootCert, port)}`)
+
+    const agent = new ProxyAgent({ uri: gw.url, token: `Bearer ${token}`, requestTls: { ca: readFileSync(ica.caCert, 'utf8') } })
+    const viaConnect = await undiciRequest(`https://api.partner.test:${port}/v1/statements`, { dispatcher: agent })
+    out(`\n   HTTPS_PROXY (CONNECT, TLS intercepted with a leaf minted by the interception CA)`)
+    out(`   $ curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' --cacert ${ica.caCert} https://api.partner.test:${port}/v1/statements`)
+    out(`   → ${viaConnect.statusCode} ${await viaConnect.body.text()}`)
+    await agent.close()
+
+    const metrics = await fetch(`${admin}/metrics`).then((r) => r.text())
+    out(`\n== 5. Prometheus metrics ($ curl ${admin}/metrics), a few lines:`)
+    for (const line of metrics.split('\n').filter((l) => /^mtls_gateway_(requests_total|oauth_signatures_total|caller_auth_failures_total|connect_tunnels_total)\{/.test(l))) out(`   ${line}`)
+    const access = logLines.find((l) => l.includes('"endpoint":"partner"') && l.includes('"status":200'))
+    out(`\n== 6. One JSON access-log line (secrets redacted):\n   ${access?.trim() ?? '(none)'}`)
+
     await gw.close()
     await new Promise<void>((r) => backend.close(() => r()))
-    out('\n== done: the PKI, backend and gateway were temporary and are gone.')
+    out('\n== done: the PKI, backend, store and gateway were temporary and are gone.')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

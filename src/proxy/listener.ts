@@ -51,7 +51,9 @@ export function createListener(o: ListenerOptions): Server {
   const server: Server = o.tls ? createTlsServer({ ...o.tls, keepAlive: true, requestTimeout: 0 }, handler) : createServer({ keepAlive: true, requestTimeout: 0 }, handler)
   if (o.connect) {
     // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
-    const inner = createServer({ keepAlive: true, requestTimeout: 0 }, handler)
+    // Re-emitted on the main server, so whatever observes its requests (in-flight
+    // tracking for reload and drain) sees tunnelled requests too.
+    const inner = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void server.emit('request', req, res))
     server.on('connect', createConnectHandler({ ...o.connect, inner }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {

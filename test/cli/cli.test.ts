@@ -73,12 +73,18 @@ describe('mtls-gateway command line', () => {
     expect(r.stdout).toContain('Authorization: OAuth realm="Photos", oauth_consumer_key="dpf43f3p2l4k3l03", oauth_token="nnch734d00sl2jdk", oauth_signature_method="HMAC-SHA1", oauth_timestamp="137131202", oauth_nonce="chapoH", oauth_signature="MdpQcU8iPSUjWoN%2FUDMsK2sui9I%3D"')
   })
 
-  it('the demo runs end to end and shows both ways in', async () => {
+  it('the demo runs end to end and shows every way in', async () => {
     const r = await run(process.execPath, ['dist/scripts/demo.js'], { timeout: 60_000 })
-    const arrows = r.stdout.split('\n').filter((l) => l.trim().startsWith('→'))
-    expect(arrows[0]).toMatch(/^\s+→ 200 \{"backend":"partner-api","path":"\/v1\/accounts","clientCertificate":"bot-runtime"/)
-    expect(arrows[1]).toMatch(/^\s+→ 200 /)
-    expect(arrows[2]).toMatch(/^\s+→ 403 \{"errors":\[\{"msg":"host example.com is not configured on this gateway","code":403\}\]\}/)
-    expect(r.stdout).toContain('$ curl -x http://127.0.0.1:')
+    const arrows = r.stdout.split('\n').filter((l) => l.trim().startsWith('→')).map((l) => l.trim())
+    expect(arrows[0]).toBe('→ refused: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
+    expect(arrows[1]).toMatch(/^→ 407 \{"errors":\[\{"msg":"caller credentials required/)
+    expect(arrows[2]).toMatch(/^→ 200 \{"access_token":/)
+    for (const i of [3, 4, 6]) {
+      expect(arrows[i]).toMatch(/^→ 200 \{"path":"\/v1\/[a-z?=0-9]+","clientCertificate":"bot-runtime","oauth":"OAuth oauth_consumer_key=\\"demo-consumer-key\\"/)
+      expect(arrows[i]).toContain('"partnerKey":"pk-alice"')
+    }
+    expect(arrows[5]).toBe('→ 403 {"errors":[{"msg":"host example.com is not configured on this gateway","code":403}]}')
+    expect(r.stdout).toMatch(/mtls_gateway_oauth_signatures_total\{profile="partner-oauth",method="HMAC-SHA1"\} 3/)
+    expect(r.stdout).toMatch(/"endpoint":"partner"/)
   })
 })
