@@ -77,6 +77,16 @@ beforeAll(async () => {
   endpoints += endpoint('fields', 'fields', '', '/t/{tenant}/accounts/{{acct}}')
   profiles += profile('formfields', 'HMAC-SHA256', 'header', `    fields:\n      - { type: payload, key: account, value: "ACC 1" }\n      - { type: query, key: q, value: "a&b" }\n`)
   endpoints += endpoint('formfields', 'formfields')
+  const single: Record<string, string> = {
+    header: '{ type: header, key: X-Only, value: "h-{{fields.pin}}" }',
+    payload: '{ type: payload, key: only, value: "p {{fields.pin}}" }',
+    query: '{ type: query, key: only, value: "q {{fields.pin}}" }',
+    path: '{ type: path, key: only, value: "v/{{fields.pin}}" }',
+  }
+  for (const [type, field] of Object.entries(single)) {
+    profiles += profile(`single-${type}`, 'HMAC-SHA256', 'header', `    additionalFields: { pin: "7 7" }\n    fields: [${field}]\n`)
+    endpoints += endpoint(`single-${type}`, `single-${type}`, '', type === 'path' ? '/items/{{only}}' : '')
+  }
   profiles += profile('wrongsecret', 'HMAC-SHA1', 'header', '', 'not-the-consumer-secret')
   endpoints += endpoint('wrongsecret', 'wrongsecret')
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpoints}profiles:\n${profiles}`)
@@ -155,6 +165,22 @@ describe('authorization fields', () => {
     expect(v.body).toBe('z=1&account=ACC%201')
     expect(v.params).toEqual(expect.arrayContaining([['account', 'ACC 1'], ['q', 'a&b'], ['z', '1']]))
     expect(v.params).not.toContainEqual(['q', 'old'])
+  })
+
+  it('each type alone, signed and verified', async () => {
+    const form = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }
+    const h = await send(gw.url, '/proxy/single-header/x', form)
+    expect(h.json<Verified>().ok, h.text).toBe(true)
+    const p = (await send(gw.url, '/proxy/single-payload/x', form)).json<Verified>()
+    expect(p.ok).toBe(true)
+    expect(p.params).toContainEqual(['only', 'p 7 7'])
+    const q = (await send(gw.url, '/proxy/single-query/x?only=caller', form)).json<Verified>()
+    expect(q.ok).toBe(true)
+    expect(q.params).toContainEqual(['only', 'q 7 7'])
+    expect(q.params).not.toContainEqual(['only', 'caller'])
+    const v = (await send(gw.url, '/proxy/single-path/x', form)).json<Verified>()
+    expect(v.ok).toBe(true)
+    expect(v.uri).toMatch(/\/items\/v%2F7%207\/x$/)
   })
 
   it('a payload field on a body that is neither JSON nor a form is a clear 400', async () => {
