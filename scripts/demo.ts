@@ -5,7 +5,7 @@
  * every way in, each printed with the curl line that does the same. Everything binds
  * 127.0.0.1 and stops at the end.
  */
-import { createServer, request as httpsRequest, type Server } from 'node:https'
+import { request as httpsRequest } from 'node:https'
 import { request } from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,29 +13,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
-import type { TLSSocket } from 'node:tls'
 import { SignJWT } from 'jose'
 import { ProxyAgent, request as undiciRequest } from 'undici'
 import { writeDevPki, writeInterceptionCa } from '../src/tls/index.js'
 import { startGateway } from '../src/cli/serve.js'
 import { runCheck } from '../src/cli/check.js'
 import { createLog, createOps } from '../src/ops/index.js'
+import { CONSUMER, STATIC_TOKEN, startDemoPartner } from './demo-provider.js'
 
 const out = (s = ''): void => void process.stdout.write(s + '\n')
 const HS256_SECRET = randomBytes(32).toString('base64url')
-
-function startBackend(files: { serverCert: string; serverKey: string; rootCert: string }): Promise<Server> {
-  const server = createServer(
-    { cert: readFileSync(files.serverCert), key: readFileSync(files.serverKey), ca: readFileSync(files.rootCert), requestCert: true, rejectUnauthorized: true },
-    (req, res) => {
-      const peer = (req.socket as TLSSocket).getPeerCertificate()
-      const oauth = /^OAuth /.test(req.headers.authorization ?? '') ? (req.headers.authorization as string).replace(/oauth_signature="[^"]+"/, 'oauth_signature="…"') : null
-      const body = JSON.stringify({ path: req.url, clientCertificate: peer.subject?.CN ?? null, oauth, partnerKey: req.headers['x-partner-key'] ?? null })
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body)
-    },
-  )
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
-}
 
 function call(gatewayUrl: string, target: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
   const gw = new URL(gatewayUrl)
@@ -49,11 +36,33 @@ function call(gatewayUrl: string, target: string, o: { method?: string; headers?
   })
 }
 
+/** A minimal browser: follows redirects across the gateway and the partner; returns the hops. */
+async function browse(start: string, rootCert: string, partnerPort: number): Promise<string[]> {
+  const hops: string[] = []
+  let url = start
+  for (let i = 0; i < 6 && url; i++) {
+    const u = new URL(url)
+    const r = await new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
+      const opts = { host: '127.0.0.1', port: u.port, path: u.pathname + u.search, agent: false }
+      const done = (res: import('node:http').IncomingMessage): void => {
+        let body = ''
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}), body }))
+      }
+      const req = u.protocol === 'https:' ? httpsRequest({ ...opts, port: partnerPort, servername: u.hostname, ca: readFileSync(rootCert) }, done) : request(opts, done)
+      req.on('error', reject).end()
+    })
+    const title = /<title>([^<]*)<\/title>/i.exec(r.body)?.[1]
+    hops.push(`GET ${u.origin}${u.pathname} → ${r.status}${r.location ? ` → ${new URL(r.location, url).origin}${new URL(r.location, url).pathname}` : ''}${title ? ` "${title}"` : ''}`)
+    url = r.location ? new URL(r.location, url).href : ''
+  }
+  return hops
+}
+
 function directWithoutCertificate(rootCert: string, port: number): Promise<string> {
   return new Promise((resolve) => {
     const req = httpsRequest({ host: '127.0.0.1', port, servername: 'api.partner.test', ca: readFileSync(rootCert), agent: false }, (res) => {
-      res.resume()
-      resolve(`HTTP ${res.statusCode ?? 0} (unexpected: the backend should have refused)`)
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(`${res.statusCode ?? 0} ${body}`))
     })
     req.on('error', (e: NodeJS.ErrnoException) => resolve(`refused: ${e.code ?? e.message}`))
     req.end()
@@ -70,22 +79,36 @@ interception: { caCert: ica/interception-ca.crt, caKey: ica/interception-ca.key 
 profiles:
   - name: partner-oauth
     provider: Partner IdP
-    consumerKey: demo-consumer-key
+    consumerKey: ${CONSUMER.key}
     consumerSecret: \${env:DEMO_CONSUMER_SECRET}
     signatureMethod: HMAC-SHA1
-    token: { mode: static, token: demo-token, tokenSecret: demo-token-secret }
+    token: { mode: static, token: ${STATIC_TOKEN.token}, tokenSecret: ${STATIC_TOKEN.secret} }
     fields: [{ type: header, key: X-Partner-Key, value: "pk-{{user}}" }]
+  - name: partner-user
+    consumerKey: ${CONSUMER.key}
+    consumerSecret: \${env:DEMO_CONSUMER_SECRET}
+    token: { mode: per_user }
+    requestTokenUrl: https://api.partner.test:${port}/oauth/request_token
+    authorizeUrl: https://api.partner.test:${port}/oauth/authorize
+    accessTokenUrl: https://api.partner.test:${port}/oauth/access_token
 endpoints:
   - name: partner
     url: https://api.partner.test:${port}
     resolve: 127.0.0.1          # like curl --resolve: SNI and verification still use the name
     allowPrivate: true          # loopback is refused by the egress policy unless allowed
     profile: partner-oauth
-    tls:
+    tls: &bundle
       cert: pki/client.crt
       key: pki/client.key
       intermediates: pki/intermediate-ca.crt
       roots: pki/root-ca.crt
+  - name: partner-user
+    url: https://api.partner.test:${port}
+    hosts: [user.partner.test]  # forward-proxy name of this endpoint; route mode uses /proxy/partner-user/
+    resolve: 127.0.0.1
+    allowPrivate: true
+    profile: partner-user
+    tls: *bundle
 `
 }
 
@@ -97,15 +120,15 @@ async function main(): Promise<void> {
     const ica = await writeInterceptionCa(join(dir, 'ica'))
     out(`   ${join(dir, 'pki')}, ${join(dir, 'ica')}`)
 
-    const backend = await startBackend(pki)
+    const backend = await startDemoPartner(pki)
     const port = (backend.address() as AddressInfo).port
-    out(`\n== 2. A partner backend on https://127.0.0.1:${port} that REQUIRES a client certificate`)
+    out(`\n== 2. A partner backend on https://127.0.0.1:${port} that REQUIRES a client certificate (and plays the OAuth 1.0a provider)`)
     out(`   $ curl --cacert ${pki.rootCert} --resolve api.partner.test:${port}:127.0.0.1 https://api.partner.test:${port}/`)
     out(`   → ${await directWithoutCertificate(pki.rootCert, port)}`)
 
     const configFile = join(dir, 'gateway.yaml')
     writeFileSync(configFile, configYaml(port, dir))
-    process.env.DEMO_CONSUMER_SECRET = randomBytes(12).toString('hex')
+    process.env.DEMO_CONSUMER_SECRET = CONSUMER.secret
     out(`\n== 3. mtls-gateway check --config ${configFile}`)
     out(runCheck(configFile).output.trimEnd().replace(/^/gm, '   '))
 
@@ -143,6 +166,15 @@ async function main(): Promise<void> {
     out(`   $ curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' --cacert ${ica.caCert} https://api.partner.test:${port}/v1/statements`)
     out(`   → ${viaConnect.statusCode} ${await viaConnect.body.text()}`)
     await agent.close()
+
+    out(`\n   the three-legged dance for alice (per-user OAuth tokens)`)
+    const first = await call(gw.url, '/proxy/partner-user/v1/me', { headers: auth })
+    out(`   $ curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner-user/v1/me\n   → ${first.status} ${first.body}`)
+    const link = (JSON.parse(first.body) as { errors: { authorizeUrl?: string }[] }).errors[0]?.authorizeUrl ?? ''
+    out(`   alice opens authorizeUrl in her browser:`)
+    for (const hop of await browse(link, pki.rootCert, port)) out(`     ${hop}`)
+    const second = await call(gw.url, '/proxy/partner-user/v1/me', { headers: auth })
+    out(`   $ curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner-user/v1/me\n   → ${second.status} ${second.body}`)
 
     const metrics = await fetch(`${admin}/metrics`).then((r) => r.text())
     out(`\n== 5. Prometheus metrics ($ curl ${admin}/metrics), a few lines:`)

@@ -76,15 +76,19 @@ describe('mtls-gateway command line', () => {
   it('the demo runs end to end and shows every way in', async () => {
     const r = await run(process.execPath, ['dist/scripts/demo.js'], { timeout: 60_000 })
     const arrows = r.stdout.split('\n').filter((l) => l.trim().startsWith('→')).map((l) => l.trim())
-    expect(arrows[0]).toBe('→ refused: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
+    expect(arrows[0]).toBe('→ 403 client certificate required')
     expect(arrows[1]).toMatch(/^→ 407 \{"errors":\[\{"msg":"caller credentials required/)
     expect(arrows[2]).toMatch(/^→ 200 \{"access_token":/)
     for (const i of [3, 4, 6]) {
-      expect(arrows[i]).toMatch(/^→ 200 \{"path":"\/v1\/[a-z?=0-9]+","clientCertificate":"bot-runtime","oauth":"OAuth oauth_consumer_key=\\"demo-consumer-key\\"/)
+      expect(arrows[i]).toMatch(/^→ 200 \{"path":"\/v1\/[a-z?=0-9]+","clientCertificate":"bot-runtime","signature":"verified","oauthToken":"demo-token"/)
       expect(arrows[i]).toContain('"partnerKey":"pk-alice"')
     }
     expect(arrows[5]).toBe('→ 403 {"errors":[{"msg":"host example.com is not configured on this gateway","code":403}]}')
     expect(r.stdout).toMatch(/mtls_gateway_oauth_signatures_total\{profile="partner-oauth",method="HMAC-SHA1"\} 3/)
+    // The dance: 401 with authorizeUrl, the browser hops, then a call signed with alice's own token.
+    expect(arrows[7]).toMatch(/^→ 401 \{"errors":\[\{"authorizeUrl":"http:\/\/127\.0\.0\.1:\d+\/gateway\/oauth1\/partner-user\/authorize\?link=/)
+    expect(r.stdout).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/gateway\/oauth1\/callback → 200 "Authorization complete"/)
+    expect(arrows[8]).toMatch(/^→ 200 \{"path":"\/v1\/me","clientCertificate":"bot-runtime","signature":"verified","oauthToken":"user-[0-9a-f]+"/)
     expect(r.stdout).toMatch(/"endpoint":"partner"/)
   })
 })
