@@ -6,11 +6,12 @@ import { isIP } from 'node:net'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
-import type { EndpointConfig, EndpointTlsConfig, FieldConfig, GatewayConfig, ProfileConfig, TlsVersion } from './types.js'
-import { parseTemplate } from './template.js'
+import type { EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
 import type { YamlSource } from './yaml-source.js'
+import { list, obj, str, type Raw, type Report } from './normalize-util.js'
+import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
+import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
-type Raw = Record<string, unknown>
 
 interface NormalizeContext {
   file: string
@@ -19,9 +20,6 @@ interface NormalizeContext {
   source: YamlSource
 }
 
-const obj = (v: unknown): Raw => (v !== null && typeof v === 'object' ? (v as Raw) : {})
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
-const list = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.map(String) : [])
 
 /** Fills defaults and applies cross-field rules; throws ConfigError naming each problem. */
 export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayConfig {
@@ -98,127 +96,9 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   return config
 }
 
-function normalizeListenTls(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['listen']['tls']> {
-  return {
-    cert: abs(str(t.cert) as string),
-    key: abs(str(t.key) as string),
-    ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
-    ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
-    requireClientCert: (t.requireClientCert as boolean | undefined) ?? false,
-  }
-}
 
-function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {
-  return {
-    caCert: abs(str(t.caCert) as string),
-    caKey: abs(str(t.caKey) as string),
-    ...(str(t.caKeyPassphrase) !== undefined ? { caKeyPassphrase: str(t.caKeyPassphrase) as string } : {}),
-    leafValidityMs: parseDuration((t.leafValidity as string | number | undefined) ?? '24h'),
-    cacheSize: (t.cacheSize as number | undefined) ?? 1000,
-    passThrough: (Array.isArray(t.passThrough) ? t.passThrough : []).map((p) => ({
-      host: String(obj(p).host).toLowerCase(),
-      port: (obj(p).port as number | undefined) ?? 443,
-      allowPrivate: (obj(p).allowPrivate as boolean | undefined) ?? false,
-    })),
-  }
-}
 
-function normalizeStore(s: Raw, abs: (p: string) => string, report: Report): GatewayConfig['store'] {
-  const kind = (str(s.kind) ?? 'sqlite') as 'sqlite' | 'redis'
-  if (kind === 'redis' && s.url === undefined) report(['url'], 'is required with kind redis')
-  const sealKeys = (Array.isArray(s.sealKeys) ? s.sealKeys : []).map((k) => ({ id: String(obj(k).id), key: String(obj(k).key) }))
-  const activeKey = str(s.activeKey)
-  if (activeKey !== undefined && !sealKeys.some((k) => k.id === activeKey)) report(['activeKey'], `no sealKeys entry has id "${activeKey}"`)
-  return {
-    kind,
-    file: abs(str(s.file) ?? 'data/gateway.db'),
-    ...(str(s.url) !== undefined ? { url: str(s.url) as string } : {}),
-    keyPrefix: str(s.keyPrefix) ?? 'mtls-gateway:',
-    sealKeys,
-    ...(activeKey !== undefined ? { activeKey } : {}),
-  }
-}
 
-function normalizeCallers(raw: unknown, report: Report): GatewayConfig['callers'] {
-  const c = obj(raw)
-  const apps = (Array.isArray(c.apps) ? c.apps : []).map((a) => {
-    const app = obj(a)
-    const cert = obj(app.clientCertificate)
-    return {
-      clientId: String(app.clientId),
-      ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
-      ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
-      audience: String(app.audience),
-      endpoints: list(app.endpoints),
-      allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
-      ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
-    }
-  })
-  apps.forEach((a, i) => {
-    if (a.hs256Secret === undefined && a.rs256PublicKey === undefined && !a.clientCertificate) report(['apps', i], 'give hs256Secret, rs256PublicKey or clientCertificate')
-  })
-  return {
-    enabled: raw !== undefined,
-    required: (c.required as boolean | undefined) ?? true,
-    clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
-    bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
-    anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
-    persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
-    apps,
-    gatewayKeys: (Array.isArray(c.gatewayKeys) ? c.gatewayKeys : []).map((k) => {
-      const key = obj(k)
-      return { kid: String(key.kid), privateKey: String(key.privateKey), ...(str(key.passphrase) !== undefined ? { passphrase: str(key.passphrase) as string } : {}) }
-    }),
-    ...(str(c.adminToken) !== undefined ? { adminToken: str(c.adminToken) as string } : {}),
-  }
-}
-
-function normalizeFields(v: unknown, report: Report): FieldConfig[] {
-  const out = (Array.isArray(v) ? v : []).map((f) => obj(f) as unknown as FieldConfig)
-  out.forEach((f, i) => {
-    try {
-      parseTemplate(f.value)
-    } catch (e) {
-      report([i, 'value'], (e as Error).message)
-    }
-    if (f.type === 'header' && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(f.key)) report([i, 'key'], 'not a valid header name')
-  })
-  return out
-}
-
-function normalizeProfile(p: Raw, index: number, abs: (p: string) => string, report: Report): ProfileConfig {
-  const method = (str(p.signatureMethod) ?? 'HMAC-SHA1') as ProfileConfig['signatureMethod']
-  const token = obj(p.token)
-  const mode = (str(token.mode) ?? 'none') as ProfileConfig['token']['mode']
-  if (method.startsWith('RSA-') && p.privateKey === undefined) report(['privateKey'], `is required for ${method}`)
-  if (!method.startsWith('RSA-') && p.consumerSecret === undefined) report(['consumerSecret'], `is required for ${method}`)
-  if (mode === 'static' && (token.token === undefined || token.tokenSecret === undefined)) report(['token'], 'mode static needs token and tokenSecret')
-  if (mode === 'per_user') {
-    // callbackUrl may be left out: listen.publicUrl or the request names the gateway.
-    for (const k of ['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl']) if (p[k] === undefined) report([k], 'is required with token mode per_user')
-  }
-  return {
-    name: str(p.name) ?? '',
-    index,
-    ...(str(p.provider) !== undefined ? { provider: str(p.provider) as string } : {}),
-    consumerKey: str(p.consumerKey) ?? '',
-    consumerSecret: str(p.consumerSecret) ?? '',
-    signatureMethod: method,
-    ...(str(p.privateKey) !== undefined ? { privateKey: abs(str(p.privateKey) as string) } : {}),
-    ...(str(p.privateKeyPassphrase) !== undefined ? { privateKeyPassphrase: str(p.privateKeyPassphrase) as string } : {}),
-    ...Object.fromEntries(['requestTokenUrl', 'accessTokenUrl', 'authorizeUrl', 'callbackUrl', 'realm', 'endpoint'].filter((k) => str(p[k]) !== undefined).map((k) => [k, str(p[k])])),
-    tenancy: (p.tenancy as boolean | undefined) ?? false,
-    version: (p.version as boolean | undefined) ?? true,
-    bodyHash: (p.bodyHash as boolean | undefined) ?? false,
-    placement: (str(p.placement) ?? 'header') as ProfileConfig['placement'],
-    token: { mode, ...(str(token.token) !== undefined ? { token: str(token.token) as string } : {}), ...(str(token.tokenSecret) !== undefined ? { tokenSecret: str(token.tokenSecret) as string } : {}) },
-    additionalFields: { ...(obj(p.additionalFields) as Record<string, string>) },
-    userFields: [...new Set(list(p.userFields))],
-    fields: normalizeFields(p.fields, (path, msg) => report(['fields', ...path], msg)),
-  }
-}
-
-type Report = (path: (string | number)[], msg: string) => void
 
 function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
   const url = str(e.url) ?? ''

@@ -72,6 +72,10 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
+function noRoute(req: IncomingMessage, url: string): GatewayError {
+  return new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
+}
+
 async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
   const gateway = o.ref.current
@@ -97,10 +101,11 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
       if (!m) throw new GatewayError('bad_request', 'route mode expects /proxy/<endpoint>/<path>')
       const route = { endpoint: m[1] as string, path: (m[3] ?? '/') + (m[4] ?? ''), ...(m[2] !== undefined ? { tenant: m[2] } : {}) }
       await proxy(o, gateway, req, res, id, 'route', new URL(url, 'http://gateway.invalid'), facts, route)
-    } else if (url.startsWith('/gateway/') && o.api && (mode = 'api') && (await o.api(req, res, gateway, id))) {
-      // handled by the API
+    } else if (url.startsWith('/gateway/') && o.api) {
+      mode = 'api'
+      if (!(await o.api(req, res, gateway, id))) throw noRoute(req, url)
     } else {
-      throw new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
+      throw noRoute(req, url)
     }
   } catch (err) {
     error = asGatewayError(err)

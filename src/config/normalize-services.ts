@@ -1,0 +1,83 @@
+/** Listener TLS, interception, store and callers: defaults and the rules between their keys. */
+import { parseDuration } from './units.js'
+import { list, obj, str, type Raw, type Report } from './normalize-util.js'
+import type { GatewayConfig } from './types.js'
+
+/** Normalises the `normalizeListenTls` section. */
+export function normalizeListenTls(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['listen']['tls']> {
+  return {
+    cert: abs(str(t.cert) as string),
+    key: abs(str(t.key) as string),
+    ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
+    ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
+    requireClientCert: (t.requireClientCert as boolean | undefined) ?? false,
+  }
+}
+
+/** Normalises the `normalizeInterception` section. */
+export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {
+  return {
+    caCert: abs(str(t.caCert) as string),
+    caKey: abs(str(t.caKey) as string),
+    ...(str(t.caKeyPassphrase) !== undefined ? { caKeyPassphrase: str(t.caKeyPassphrase) as string } : {}),
+    leafValidityMs: parseDuration((t.leafValidity as string | number | undefined) ?? '24h'),
+    cacheSize: (t.cacheSize as number | undefined) ?? 1000,
+    passThrough: (Array.isArray(t.passThrough) ? t.passThrough : []).map((p) => ({
+      host: String(obj(p).host).toLowerCase(),
+      port: (obj(p).port as number | undefined) ?? 443,
+      allowPrivate: (obj(p).allowPrivate as boolean | undefined) ?? false,
+    })),
+  }
+}
+
+/** Normalises the `normalizeStore` section. */
+export function normalizeStore(s: Raw, abs: (p: string) => string, report: Report): GatewayConfig['store'] {
+  const kind = (str(s.kind) ?? 'sqlite') as 'sqlite' | 'redis'
+  if (kind === 'redis' && s.url === undefined) report(['url'], 'is required with kind redis')
+  const sealKeys = (Array.isArray(s.sealKeys) ? s.sealKeys : []).map((k) => ({ id: String(obj(k).id), key: String(obj(k).key) }))
+  const activeKey = str(s.activeKey)
+  if (activeKey !== undefined && !sealKeys.some((k) => k.id === activeKey)) report(['activeKey'], `no sealKeys entry has id "${activeKey}"`)
+  return {
+    kind,
+    file: abs(str(s.file) ?? 'data/gateway.db'),
+    ...(str(s.url) !== undefined ? { url: str(s.url) as string } : {}),
+    keyPrefix: str(s.keyPrefix) ?? 'mtls-gateway:',
+    sealKeys,
+    ...(activeKey !== undefined ? { activeKey } : {}),
+  }
+}
+
+/** Normalises the `normalizeCallers` section. */
+export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['callers'] {
+  const c = obj(raw)
+  const apps = (Array.isArray(c.apps) ? c.apps : []).map((a) => {
+    const app = obj(a)
+    const cert = obj(app.clientCertificate)
+    return {
+      clientId: String(app.clientId),
+      ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
+      ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
+      audience: String(app.audience),
+      endpoints: list(app.endpoints),
+      allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
+      ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
+    }
+  })
+  apps.forEach((a, i) => {
+    if (a.hs256Secret === undefined && a.rs256PublicKey === undefined && !a.clientCertificate) report(['apps', i], 'give hs256Secret, rs256PublicKey or clientCertificate')
+  })
+  return {
+    enabled: raw !== undefined,
+    required: (c.required as boolean | undefined) ?? true,
+    clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
+    bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
+    anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
+    persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
+    apps,
+    gatewayKeys: (Array.isArray(c.gatewayKeys) ? c.gatewayKeys : []).map((k) => {
+      const key = obj(k)
+      return { kid: String(key.kid), privateKey: String(key.privateKey), ...(str(key.passphrase) !== undefined ? { passphrase: str(key.passphrase) as string } : {}) }
+    }),
+    ...(str(c.adminToken) !== undefined ? { adminToken: str(c.adminToken) as string } : {}),
+  }
+}
