@@ -5,7 +5,8 @@
  */
 import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { checkInterceptionCa, createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { readFileSync } from 'node:fs'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
@@ -95,6 +96,15 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
         ...(bundle.clientRoot ? [{ kind: 'root' as const, notAfter: notAfter(bundle.clientRoot) }] : []),
       ],
     })
+  }
+  const ica = config.interception
+  if (ica) {
+    const problem = (msg: string): void => void problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
+    try {
+      for (const msg of checkInterceptionCa(readFileSync(ica.caCert, 'utf8'), readFileSync(ica.caKey, 'utf8'), ica.caKeyPassphrase)) problem(msg)
+    } catch (e) {
+      problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
+    }
   }
   return { reports, bundles, problems }
 }

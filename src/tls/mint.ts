@@ -3,7 +3,7 @@
  * LRU. All leaves share one pre-generated P-256 key pair (minting is then one signature,
  * not a key generation), are short-lived, and name only the host in their SAN.
  */
-import { createPrivateKey, KeyObject, webcrypto } from 'node:crypto'
+import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { generateKeys, issueCertificate, type Issued, type KeyKind } from './pki.js'
@@ -105,4 +105,30 @@ export async function createInterceptionCa(validityDays = 825): Promise<{ certPe
     notAfter: new Date(Date.now() + validityDays * 86_400_000),
   })
   return { certPem: ca.pem, keyPem: KeyObject.from(ca.keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString() }
+}
+
+/** Problems with an interception CA's files (checked at load, so CONNECT never fails late). */
+export function checkInterceptionCa(certPem: string, keyPem: string, passphrase?: string): string[] {
+  let cert: X509Certificate
+  let key: KeyObject
+  try {
+    cert = new X509Certificate(certPem)
+  } catch (e) {
+    return [`interception CA certificate is not valid PEM X.509: ${(e as Error).message}`]
+  }
+  try {
+    key = createPrivateKey({ key: keyPem, ...(passphrase !== undefined ? { passphrase } : {}) })
+  } catch (e) {
+    return [`interception CA key cannot be loaded: ${(e as Error).message.split('\n')[0] ?? ''}`]
+  }
+  const problems: string[] = []
+  if (!cert.ca) problems.push('interception CA certificate is not a CA (basicConstraints CA:FALSE)')
+  if (!cert.checkPrivateKey(key)) problems.push('interception CA key does not match its certificate')
+  if (new Date(cert.validTo) < new Date()) problems.push(`interception CA expired ${new Date(cert.validTo).toISOString()}`)
+  try {
+    kindOf(key)
+  } catch (e) {
+    problems.push((e as Error).message)
+  }
+  return problems
 }

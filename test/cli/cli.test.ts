@@ -53,6 +53,17 @@ describe('mtls-gateway command line', () => {
     expect(c.stderr).toContain('check failed: 3 problem(s)')
   })
 
+  it('check validates the interception CA: a key of another CA is one line, naming the file', async () => {
+    const a = await cli('pki', 'interception-ca', '--dir', join(dir, 'ica-a'))
+    const b = await cli('pki', 'interception-ca', '--dir', join(dir, 'ica-b'))
+    expect(a.code + b.code).toBe(0)
+    const config = join(dir, 'ica.yaml')
+    writeFileSync(config, `interception: { caCert: ica-a/interception-ca.crt, caKey: ica-b/interception-ca.key }\nendpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`)
+    const c = await cli('check', '--config', config)
+    expect(c.code).toBe(1)
+    expect(c.stderr).toContain(`${join(dir, 'ica-a', 'interception-ca.crt')}: interception: interception CA key does not match its certificate`)
+  })
+
   it('serve refuses a broken config with the file:line:key message and exit 1', async () => {
     const config = join(dir, 'broken.yaml')
     writeFileSync(config, 'endpoints:\n  - name: a\n    url: http://plain.test\n    tls: { dir: x }\n')
