@@ -50,7 +50,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
       return { rss: kb('VmRSS'), peak: kb('VmHWM') }
     },
     stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
       return new Promise((resolve) => {
         child.once('exit', (code) => resolve(code))
         child.kill(signal)
