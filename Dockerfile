@@ -30,8 +30,10 @@ RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"
  && node dist/src/main.js --version
 
 FROM build AS prune
+# npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.
 RUN npm prune --omit=dev \
- && rm -rf node_modules/.cache node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
+ && rm -rf node_modules/.cache node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 FROM ${NODE_IMAGE} AS runtime
 ARG UID=10001

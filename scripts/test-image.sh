@@ -99,6 +99,7 @@ log "bases ready ($((t1 - t0)) s): $BUILD_BASE, $RUNTIME_BASE"
 log "building $IMAGE"
 "${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers=false \
   "${build_args[@]}" -f Dockerfile -t "$IMAGE" . >&2
+"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true # the previous build's image, now untagged
 t2=$(date +%s)
 log "image built ($((t2 - t1)) s): $IMAGE"
 "${BUILDAH[@]}" images --noheading "$IMAGE" >&2

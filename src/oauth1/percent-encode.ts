@@ -7,12 +7,15 @@
 export type Param = readonly [name: string, value: string]
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
+const UNRESERVED = /^[A-Za-z0-9._~-]*$/
 
 /**
  * RFC 5849 §3.6: UTF-8, then every octet outside `A-Z a-z 0-9 - . _ ~` as `%XX` (uppercase).
  * Throws URIError on a lone surrogate: it has no UTF-8 form, so no server could decode it back.
  */
 export function percentEncode(s: string): string {
+  // Keys, nonces, timestamps and most values need no escaping: skip the encode and the replace.
+  if (UNRESERVED.test(s)) return s
   // encodeURIComponent already emits UTF-8 with uppercase hex and keeps the RFC 3986 unreserved
   // set; it additionally keeps ! ' ( ) *, which §3.6 requires encoded.
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)

@@ -2,7 +2,7 @@
  * Signs one HTTP request per RFC 5849 §3.1–3.5 and says where the protocol parameters go.
  * Pure apart from the nonce and clock, which callers can fix for tests and the CLI.
  */
-import { randomBytes, type KeyObject } from 'node:crypto'
+import { randomFillSync, type KeyObject } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import { collectParameters, signatureBaseString } from './base-string.js'
 import { formEncode, isFormContentType, percentEncode, type Param } from './percent-encode.js'
@@ -62,13 +62,24 @@ export interface SignResult {
   body?: string
 }
 
+const NONCE_BYTES = 12
+const noncePool = Buffer.alloc(NONCE_BYTES * 256)
+let noncePos = noncePool.length
+
 /**
  * Nonce: 96 random bits as 24 hex digits. Hex rather than base64url and 24 rather than 32
  * characters because stock python-oauthlib validators accept only [A-Za-z0-9] nonces of
  * 20–30 characters, and 96 bits already make a repeat within a timestamp negligible.
  */
 function newNonce(): string {
-  return randomBytes(12).toString('hex')
+  // One CSPRNG call per 256 nonces: a call per request cost as much as the HMAC itself.
+  if (noncePos === noncePool.length) {
+    randomFillSync(noncePool)
+    noncePos = 0
+  }
+  const nonce = noncePool.toString('hex', noncePos, noncePos + NONCE_BYTES)
+  noncePos += NONCE_BYTES
+  return nonce
 }
 
 function protocolParams(input: SignInput, formBody: boolean): Record<string, string> {

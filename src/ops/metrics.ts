@@ -49,6 +49,8 @@ export interface Metrics {
   /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
   setCertificateExpiry(entries: readonly CertificateExpiry[]): void
   inFlight(delta: 1 | -1): void
+  /** Reports `store_up` at every scrape by pinging the store (bounded by a timeout). */
+  watchStore(ping: () => Promise<void>): void
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -88,6 +90,17 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  let storePing: (() => Promise<void>) | undefined
+  new Gauge({
+    name: `${p}store_up`,
+    help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
+    aggregator: 'min',
+    registers,
+    async collect() {
+      if (!storePing) return
+      this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+    },
+  })
   reloads.labels('success').inc(0)
   reloads.labels('failure').inc(0)
 
@@ -140,5 +153,19 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
     inFlight: (delta) => inFlight.inc(delta),
+    watchStore(ping) {
+      storePing = ping
+    },
+  }
+}
+
+/** True when `ping` resolves within `ms`. */
+async function pingWithin(ping: () => Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
+  try {
+    return await Promise.race([ping().then(() => true, () => false), timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

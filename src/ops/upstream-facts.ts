@@ -47,6 +47,16 @@ export interface UpstreamObserver {
 }
 
 const REQUEST_ID = /\r\nx-request-id: ([^\r\n]+)/i
+const ID_LINE = '\r\nx-request-id: '
+
+/** The X-Request-Id of undici's header block: the listener writes it lowercase, so indexOf finds it without a regex scan. */
+function requestIdOf(headers: string): string | undefined {
+  const at = headers.indexOf(ID_LINE)
+  if (at === -1) return REQUEST_ID.exec(headers)?.[1]
+  const start = at + ID_LINE.length
+  const end = headers.indexOf('\r\n', start)
+  return headers.slice(start, end === -1 ? undefined : end)
+}
 
 /** Subscribes to undici's client channels until close(). */
 export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserver {
@@ -77,7 +87,7 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     const reused = facts.requests > 0
     facts.requests++
     if (reused) o.onReuse?.(facts.endpoint)
-    const id = REQUEST_ID.exec(headers)?.[1]
+    const id = requestIdOf(headers)
     if (id === undefined) return
     // Requests of another in-process gateway land here too; the bound forgets them.
     if (pending.size >= maxPending) pending.delete(pending.keys().next().value as string)

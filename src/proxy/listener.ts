@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
 import type { TLSSocket } from 'node:tls'
-import { pipeline as pipeStreams } from 'node:stream/promises'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { createBody } from './body.js'
-import { handle, type Context, type Mode, type Pipeline, type RequestFacts } from './pipeline.js'
+import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
 import { asGatewayError, writeError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
 
@@ -132,8 +131,11 @@ async function proxy(
   tunnel?: Tunnel,
 ): Promise<void> {
   const abort = new AbortController()
+  let upstreamBody: UpstreamResponse['body'] | undefined
   res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('caller went away'))
+    if (res.writableFinished) return
+    abort.abort(new Error('caller went away'))
+    upstreamBody?.destroy()
   })
   const length = req.headers['content-length']
   const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
@@ -165,13 +167,15 @@ async function proxy(
   const upstream = await handle(o.pipeline, ctx)
   upstream.headers['x-request-id'] = id
   res.writeHead(upstream.status, upstream.headers)
-  try {
-    await pipeStreams(upstream.body, res)
-  } catch {
-    // The upstream or the caller broke the stream mid-body: cut both sides, never crash.
-    upstream.body.destroy()
-    res.destroy()
-  }
+  // pipe() and events rather than stream.pipeline(): the same outcome without the
+  // AbortController and DOMException pipeline() makes for every response. The upstream or
+  // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
+  // never crashes; onDone reports when the response closes.
+  upstreamBody = upstream.body
+  upstreamBody.once('error', () => res.destroy())
+  res.once('error', () => upstream.body.destroy())
+  if (res.destroyed) upstream.body.destroy()
+  else upstream.body.pipe(res)
 }
 
 /** The caller's verified client certificate, when the listener serves TLS. */

@@ -7,6 +7,7 @@ import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:cr
 import { createSecureContext, type SecureContext } from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { generateKeys, issueCertificate, type Issued, type KeyKind } from './pki.js'
+import { createLeafTemplate } from './leaf-template.js'
 
 export interface MinterOptions {
   caCertPem: string
@@ -39,14 +40,14 @@ function kindOf(key: KeyObject): KeyKind {
   throw new Error(`interception CA key type ${key.asymmetricKeyType ?? '?'} ${curve ?? ''} is not supported (use RSA, P-256 or P-384)`)
 }
 
-async function importCa(o: MinterOptions): Promise<Issued> {
+async function importCa(o: MinterOptions): Promise<Issued & { key: KeyObject }> {
   const key = createPrivateKey({ key: o.caKeyPem, ...(o.caKeyPassphrase !== undefined ? { passphrase: o.caKeyPassphrase } : {}) })
   const kind = kindOf(key)
   const cert = new x509.X509Certificate(o.caCertPem)
   const alg = kind === 'rsa2048' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: kind === 'p384' ? 'P-384' : 'P-256' }
   const privateKey = await webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
   const publicKey = await cert.publicKey.export(alg, ['verify'])
-  return { cert, keys: { privateKey, publicKey } as webcrypto.CryptoKeyPair, kind, pem: o.caCertPem }
+  return { cert, keys: { privateKey, publicKey } as webcrypto.CryptoKeyPair, kind, pem: o.caCertPem, key }
 }
 
 /** Loads the CA and the shared leaf key; throws a one-line Error on a bad CA file. */
@@ -56,9 +57,8 @@ export async function createMinter(o: MinterOptions): Promise<Minter> {
   const leafKeyPem = KeyObject.from(leafKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString()
   const cache = new Map<string, Entry>()
   let minted = 0
-  const mint = async (host: string): Promise<SecureContext> => {
-    const started = performance.now()
-    const leaf = await issueCertificate({
+  const issue = (host: string): Promise<Issued> =>
+    issueCertificate({
       subject: `CN=${host.replace(/[,=+<>#;"\\]/g, '')}`,
       issuer: ca,
       keys: leafKeys,
@@ -66,9 +66,14 @@ export async function createMinter(o: MinterOptions): Promise<Minter> {
       names: [host],
       notAfter: new Date(Date.now() + o.validityMs),
     })
+  // DNS names are spliced into a template leaf (fast); IP literals are issued in full.
+  const template = createLeafTemplate((await issue('template.invalid')).pem, ca.key, ca.kind === 'p384' ? 'sha384' : 'sha256')
+  const mint = async (host: string): Promise<SecureContext> => {
+    const started = performance.now()
+    const pem = template.fits(host) ? template.issue(host, new Date(Date.now() + o.validityMs)) : (await issue(host)).pem
     minted++
     o.onMint?.(host, performance.now() - started)
-    return createSecureContext({ key: leafKeyPem, cert: leaf.pem })
+    return createSecureContext({ key: leafKeyPem, cert: pem })
   }
   return {
     get caNotAfter() {

@@ -124,3 +124,17 @@ describe('readiness', () => {
     }
   })
 })
+
+describe('store_up', () => {
+  it('is 1 while the store answers and 0 when it does not, at scrape time', async () => {
+    const { createMetrics } = await import('../../src/ops/index.js')
+    const metrics = createMetrics({ defaultMetrics: false })
+    let healthy = true
+    metrics.watchStore(async () => {
+      if (!healthy) throw new Error('down')
+    })
+    expect(await metrics.registry.getSingleMetricAsString('mtls_gateway_store_up')).toMatch(/^mtls_gateway_store_up 1$/m)
+    healthy = false
+    expect(await metrics.registry.getSingleMetricAsString('mtls_gateway_store_up')).toMatch(/^mtls_gateway_store_up 0$/m)
+  })
+})

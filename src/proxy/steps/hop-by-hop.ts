@@ -10,9 +10,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 /** Removes hop-by-hop headers in place, including those the Connection header names. */
 export function removeHopByHop(headers: OutboundHeaders): void {
   const connection = headers.connection
-  const named = (Array.isArray(connection) ? connection.join(',') : connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
-  for (const name of Object.keys(headers)) {
-    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named.includes(name)) delete headers[name]
+  // Runs twice per request: no arrays unless Connection names something.
+  const named = connection === undefined ? undefined : (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))) delete headers[name]
   }
 }
 

@@ -1,0 +1,104 @@
+/**
+ * The measured paths: how the load generator reaches the upstream through each, which
+ * process's CPU is charged to it, and what the upstream must have seen (client DN, the
+ * signature and the header field on the realistic paths).
+ */
+import { readFileSync } from 'node:fs'
+import { Pool, ProxyAgent, type Dispatcher } from 'undici'
+import { CLIENTS, HOSTS, type BenchPki } from './pki.js'
+import { UPSTREAM_BODY, type GatewayProc, type Upstream } from './peers.js'
+import type { Target } from './load.js'
+import type { Proc } from './procs.js'
+
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect'
+export type BodyKind = 'empty' | '64k'
+/** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
+export type PathId = string
+
+/** The table label of a path id. */
+export function labelOf(id: PathId): string {
+  const [name, tag] = id.split('@')
+  const base = PATHS.find((p) => p.name === name)?.label ?? name ?? id
+  return tag === undefined ? base : `${base} [${tag}]`
+}
+
+/** In table order; `extra` paths run only when named with --paths. */
+export const PATHS: readonly { name: PathName; label: string; extra?: true }[] = [
+  { name: 'direct', label: 'direct client → upstream (mTLS)' },
+  { name: 'nginx', label: 'nginx (mTLS)' },
+  { name: 'undici_forwarder', label: 'minimal node:http + undici forwarder', extra: true },
+  { name: 'gateway_mtls', label: 'gateway, mTLS only' },
+  { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
+  { name: 'gateway_realistic', label: 'gateway, realistic' },
+  { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
+]
+
+export const BODY_64K = Buffer.from(JSON.stringify({ data: 'x'.repeat(64 * 1024 - 12) }))
+
+export interface Processes {
+  upstream: Upstream
+  nginx: Proc & { port: number }
+  bare: GatewayProc
+  prod: GatewayProc
+  /** Only when the undici_forwarder path runs. */
+  forwarder?: GatewayProc
+}
+
+export interface PathSetup {
+  /** The process whose CPU the path costs (undefined: direct). */
+  proxy: Proc | undefined
+  /** A fresh dispatcher + request for one measurement (close the dispatcher after). */
+  target(body: BodyKind, users: number): Target
+}
+
+/** nginx's $ssl_client_s_dn (RFC 2253 order: last RDN first). */
+const dn = (cn: string): string => `O=mtls-gateway bench,CN=${cn}`
+
+/** Builds every path against the running processes (undici_forwarder only when it runs). */
+export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName, PathSetup>> {
+  const request = (dispatcher: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>): Target => ({
+    dispatcher,
+    origin,
+    path,
+    method: body === 'empty' ? 'GET' : 'POST',
+    headers: body === 'empty' ? {} : { 'content-type': 'application/json' },
+    ...(body === '64k' ? { body: BODY_64K } : {}),
+    expect,
+    expectBody: UPSTREAM_BODY,
+  })
+  const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
+  const signed = { 'x-client-dn': dn(CLIENTS.signed), 'x-oauth': 'HMAC-SHA1', 'x-partner-key': 'pk-bench-0001' }
+  const pool = (port: number, users: number): Pool => new Pool(`http://127.0.0.1:${port}`, { connections: users, pipelining: 1 })
+  return {
+    direct: {
+      proxy: undefined,
+      target: (body, users) => {
+        const c = pki.clients.plain
+        const dispatcher = new Pool(`https://127.0.0.1:${p.upstream.port}`, {
+          connections: users,
+          pipelining: 1,
+          connect: { ca: readFileSync(pki.root), cert: readFileSync(c.chain), key: readFileSync(c.key), servername: HOSTS.plain },
+        })
+        return request(dispatcher, `https://127.0.0.1:${p.upstream.port}`, '/bench', body, plain)
+      },
+    },
+    nginx: { proxy: p.nginx, target: (body, users) => request(pool(p.nginx.port, users), `http://127.0.0.1:${p.nginx.port}`, '/bench', body, plain) },
+    ...(p.forwarder ? { undici_forwarder: forwarderPath(p.forwarder, request, plain) } : {}),
+    gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
+    gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
+    gateway_realistic: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/signed/bench', body, signed) },
+    gateway_connect: {
+      proxy: p.prod,
+      target: (body, users) => {
+        const origin = `https://${HOSTS.signed}:${p.upstream.port}`
+        const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${p.prod.port}`, connections: users, pipelining: 1, requestTls: { ca: readFileSync(pki.interceptionCa.caCert), servername: HOSTS.signed } })
+        return request(dispatcher, origin, '/bench', body, signed)
+      },
+    },
+  }
+}
+
+function forwarderPath(f: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
+  const origin = `http://127.0.0.1:${f.port}`
+  return { proxy: f, target: (body, users) => request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/bench', body, expect) }
+}

@@ -1,0 +1,142 @@
+/**
+ * The processes under test: spawned on 127.0.0.1 in their own process group (stop() takes
+ * down whatever they forked), output into a file in the run's temp dir, and measured from
+ * /proc: CPU time (utime+stime, all threads) and resident memory (VmRSS, VmHWM).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { openSync, closeSync, readFileSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { join } from 'node:path'
+
+/** Ports never taken, even when the kernel offers them. */
+const RESERVED = new Set([80, 443, 1883, 3306, 4222, 5432, 5672, 6379, 8080, 9090])
+
+/** A port that was free a moment ago (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer()
+      srv.once('error', reject)
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address()
+        const p = typeof addr === 'object' && addr ? addr.port : 0
+        srv.close(() => resolve(p))
+      })
+    })
+    if (port > 1024 && !RESERVED.has(port)) return port
+  }
+}
+
+/** True once 127.0.0.1:port accepts TCP connections. */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
+
+const CLK_TCK = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** CPU time of a process (all threads, user + system) in microseconds. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return (ticks * 1e6) / CLK_TCK
+}
+
+/** Resident set size now and its peak (VmHWM), in bytes. */
+export function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+}
+
+export interface Proc {
+  readonly name: string
+  readonly pid: number
+  /** Everything the process wrote so far (stdout + stderr file). */
+  output(): string
+  stop(): Promise<void>
+}
+
+export interface ProcSpec {
+  name: string
+  command: string
+  args: string[]
+  cwd: string
+  /** Ready when this port accepts, and (when given) this appears in the output. */
+  port: number
+  readyLine?: RegExp
+  timeoutMs?: number
+}
+
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const c of running) killGroup(c, 'SIGKILL')
+})
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+/** Spawns a process and waits until it serves; throws with its output when it does not. */
+export async function startProc(spec: ProcSpec): Promise<Proc> {
+  const logFile = join(spec.cwd, `${spec.name}.out`)
+  const fd = openSync(logFile, 'w')
+  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, detached: true, stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  running.add(child)
+  let failure: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      failure = e.code === 'ENOENT' ? new Error(`${spec.command} is not installed (apt-get install -y ${spec.command})`) : e
+      resolve()
+    })
+  })
+  void exited.then(() => running.delete(child))
+  const output = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8')
+    } catch {
+      return ''
+    }
+  }
+  const proc: Proc = {
+    name: spec.name,
+    pid: child.pid ?? -1,
+    output,
+    async stop() {
+      killGroup(child, 'SIGTERM')
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+  const deadline = Date.now() + (spec.timeoutMs ?? 20_000)
+  const alive = (): boolean => failure === undefined && child.exitCode === null && child.signalCode === null
+  while (Date.now() < deadline && alive()) {
+    if ((!spec.readyLine || spec.readyLine.test(output())) && (await portAccepts(spec.port))) return proc
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await proc.stop()
+  if (failure) throw failure
+  throw new Error(`${spec.name} did not start on 127.0.0.1:${spec.port}:\n${output()}`)
+}

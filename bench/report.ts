@@ -1,0 +1,143 @@
+/**
+ * Medians over rounds, ratios to nginx and to direct, the issue's targets, and the
+ * markdown table (printed, and kept in docs/performance.md by hand).
+ */
+import type { Sample } from './measure.js'
+import type { MintResult } from './mint.js'
+import { labelOf, type BodyKind, type PathId } from './paths.js'
+
+export interface Row {
+  path: PathId
+  label: string
+  body: BodyKind
+  rounds: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  pacedP50Ms: number
+  pacedP99Ms: number
+  pacedRps: number
+  cpuUsPerReq: number | null
+  /** Worst round: any new upstream handshake after warm-up is a finding. */
+  handshakesPer1k: number
+  requests: number
+  non200: number
+  errors: number
+  mismatches: number
+  rpsVsNginx: number
+  rpsVsDirect: number
+  cpuVsNginx: number | null
+  /** Paced p50 minus the direct path's paced p50 (same body). */
+  addedPacedP50Ms: number
+  peakRssMiB: number | null
+}
+
+export interface Target {
+  name: string
+  goal: string
+  value: string
+  met: boolean
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const n = s.length
+  if (n === 0) return NaN
+  return n % 2 === 1 ? (s[(n - 1) / 2] as number) : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2
+}
+
+/** One row per (path, body) with medians over rounds, paths in the order given. */
+export function summarize(samples: readonly Sample[], peakRss: Partial<Record<PathId, number>>, paths: readonly PathId[]): Row[] {
+  const rows: Row[] = []
+  for (const body of ['empty', '64k'] as const) {
+    const of = (path: PathId): Sample[] => samples.filter((s) => s.path === path && s.body === body)
+    const med = (path: PathId, f: (s: Sample) => number | null): number => median(of(path).flatMap((s) => (f(s) === null ? [] : [f(s) as number])))
+    for (const name of paths) {
+      const label = labelOf(name)
+      const mine = of(name)
+      if (mine.length === 0) continue
+      const cpu = mine[0]?.cpuUsPerReq === null ? null : med(name, (s) => s.cpuUsPerReq)
+      const nginxCpu = med('nginx', (s) => s.cpuUsPerReq)
+      const rps = med(name, (s) => s.rps)
+      rows.push({
+        path: name,
+        label,
+        body,
+        rounds: mine.length,
+        rps,
+        p50Ms: med(name, (s) => s.p50Ms),
+        p99Ms: med(name, (s) => s.p99Ms),
+        pacedP50Ms: med(name, (s) => s.pacedP50Ms),
+        pacedP99Ms: med(name, (s) => s.pacedP99Ms),
+        pacedRps: med(name, (s) => s.pacedRps),
+        cpuUsPerReq: cpu,
+        handshakesPer1k: Math.max(...mine.map((s) => s.handshakesPer1k)),
+        requests: mine.reduce((n, s) => n + s.requests, 0),
+        non200: mine.reduce((n, s) => n + Object.entries(s.statuses).reduce((m, [k, v]) => m + (k === '200' ? 0 : v), 0), 0),
+        errors: mine.reduce((n, s) => n + s.errors, 0),
+        mismatches: mine.reduce((n, s) => n + s.mismatches, 0),
+        rpsVsNginx: rps / med('nginx', (s) => s.rps),
+        rpsVsDirect: rps / med('direct', (s) => s.rps),
+        cpuVsNginx: cpu === null ? null : cpu / nginxCpu,
+        addedPacedP50Ms: med(name, (s) => s.pacedP50Ms) - med('direct', (s) => s.pacedP50Ms),
+        peakRssMiB: peakRss[name] === undefined ? null : (peakRss[name] as number) / 1048576,
+      })
+    }
+  }
+  return rows
+}
+
+/** The issue's targets, checked against this run's rows. */
+export function checkTargets(rows: readonly Row[], mint: MintResult | undefined, rssSpreadPct: number | undefined): Target[] {
+  const row = (path: PathId, body: BodyKind): Row | undefined => rows.find((r) => r.path === path && r.body === body)
+  const out: Target[] = []
+  const real = row('gateway_realistic', 'empty')
+  const pct = (x: number): string => `${(x * 100).toFixed(0)} %`
+  if (real && row('nginx', 'empty')) {
+    out.push({ name: 'realistic req/s vs nginx', goal: '≥ 60 %', value: pct(real.rpsVsNginx), met: real.rpsVsNginx >= 0.6 })
+    if (real.cpuVsNginx !== null) out.push({ name: 'realistic CPU/request vs nginx', goal: '≤ 2.5 ×', value: `${real.cpuVsNginx.toFixed(2)} ×`, met: real.cpuVsNginx <= 2.5 })
+  }
+  if (real && row('direct', 'empty')) out.push({ name: 'realistic added p50 over direct (paced, 50 conns)', goal: '≤ 0.5 ms', value: `${real.addedPacedP50Ms.toFixed(2)} ms`, met: real.addedPacedP50Ms <= 0.5 })
+  const gw = rows.filter((r) => r.path.startsWith('gateway') && !r.path.includes('@'))
+  if (gw.length > 0) {
+    const worst = Math.max(...gw.map((r) => r.handshakesPer1k))
+    out.push({ name: 'new upstream handshakes per 1,000 after warm-up (gateway paths, worst round)', goal: '0', value: worst.toFixed(2), met: worst === 0 })
+  }
+  if (mint) {
+    out.push({ name: 'leaf minting p99, first connection', goal: '≤ 5 ms', value: `${mint.mintP99Ms.toFixed(2)} ms`, met: mint.mintP99Ms <= 5 })
+    out.push({ name: 'leaves minted for cached hosts', goal: '0', value: String(mint.mintedOnCached), met: mint.mintedOnCached === 0 })
+  }
+  if (rssSpreadPct !== undefined) out.push({ name: 'gateway RSS spread after round 1 (prod process)', goal: '± 10 %', value: `± ${rssSpreadPct.toFixed(1)} %`, met: rssSpreadPct <= 10 })
+  for (const r of gw.filter((x) => x.body === '64k')) {
+    const empty = row(r.path, 'empty')
+    if (!empty || r.cpuUsPerReq === null || empty.cpuUsPerReq === null) continue
+    const ratio = r.cpuUsPerReq / empty.cpuUsPerReq
+    out.push({ name: `${r.path}: 64 KiB body CPU vs empty`, goal: '≤ 2 ×', value: `${ratio.toFixed(2)} ×`, met: ratio <= 2 })
+  }
+  return out
+}
+
+const f = (x: number | null, digits = 0): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(digits))
+
+/** The results table, the targets and the interception figures as markdown. */
+export function markdown(rows: readonly Row[], targets: readonly Target[], mint: MintResult | undefined, o: { users: number; rate: number; machine: string }): string {
+  const lines = [
+    `Machine: ${o.machine}`,
+    '',
+    `| path | body | req/s | p50 / p99 ms (${o.users} conns, closed loop) | p50 / p99 ms (paced ${o.rate} req/s) | proxy CPU µs/req | req/s vs nginx | req/s vs direct | CPU vs nginx | upstream handshakes /1k | proxy peak RSS MiB |`,
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const r of rows) {
+    lines.push(
+      `| ${r.label} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${f(r.rps)} | ${f(r.p50Ms, 2)} / ${f(r.p99Ms, 2)} | ${f(r.pacedP50Ms, 2)} / ${f(r.pacedP99Ms, 2)} | ${f(r.cpuUsPerReq)} | ${f(r.rpsVsNginx * 100)} % | ${f(r.rpsVsDirect * 100)} % | ${r.cpuVsNginx === null ? '—' : `${f(r.cpuVsNginx, 2)} ×`} | ${f(r.handshakesPer1k, 2)} | ${f(r.peakRssMiB)} |`,
+    )
+  }
+  if (mint) {
+    lines.push('', `Interception CA (${mint.hosts} hosts): leaf minting p50 ${f(mint.mintP50Ms, 2)} ms, p99 ${f(mint.mintP99Ms, 2)} ms (max ${f(mint.mintMaxMs, 2)}); CONNECT + TLS handshake, first connection p50 ${f(mint.firstConnP50Ms, 2)} / p99 ${f(mint.firstConnP99Ms, 2)} ms, cached p50 ${f(mint.cachedConnP50Ms, 2)} / p99 ${f(mint.cachedConnP99Ms, 2)} ms; minted for cached hosts: ${mint.mintedOnCached}.`)
+  }
+  if (targets.length > 0) {
+    lines.push('', '| target | goal | this run | met |', '|---|---|---|---|')
+    for (const t of targets) lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`)
+  }
+  return lines.join('\n') + '\n'
+}

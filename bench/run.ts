@@ -1,0 +1,169 @@
+/**
+ * `npm run bench`: the gateway side by side with nginx and a direct mTLS connection, all
+ * on 127.0.0.1, all figures from one run (rounds interleaved, medians), then the
+ * interception CA's minting figures. Writes bench/results/<date>.json and prints markdown.
+ * `--quick` is the few-second smoke run the test suite uses; `--help` lists the options.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { machineInfo, type MachineInfo } from './machine.js'
+import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
+import { runMint, type MintResult } from './mint.js'
+import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { startBareGateway, startForwarder, startNginxProxy, startProdGateway, startUpstream } from './peers.js'
+import { writeBenchPki } from './pki.js'
+import { memory, type Proc } from './procs.js'
+import { checkTargets, markdown, summarize, type Row, type Target } from './report.js'
+
+const HELP = `usage: node dist/bench/run.js [options]
+  --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
+  --rounds N           interleaved rounds (default 3)
+  --prewarm MS         once per path and body before round 1: JIT, pools, leaf cache (default 1500)
+  --warmup MS          warm-up per measurement (default 500)
+  --duration MS        closed-loop phase per measurement (default 3000)
+  --paced MS           paced phase per measurement (default 1500)
+  --rate N             offered rate of the paced phase, req/s (default 1000)
+  --users N            concurrent connections (default 50)
+  --paths a,b          these paths (${PATHS.map((p) => p.name).join(', ')}; default all but gateway_ops)
+  --bodies a,b         empty, 64k (default both)
+  --mint-hosts N       hosts of the interception mode (default 200; 0 skips it)
+  --no-proxy           only the interception mode
+  --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
+  --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
+                       interleaved with this build's, as "<path>@before" rows
+  --out FILE           results JSON (default bench/results/<date>.json)`
+
+export interface BenchResult {
+  date: string
+  machine: MachineInfo
+  options: MeasureOptions & { rounds: number; mintHosts: number; prewarmMs: number; upstreamReadsBody: boolean }
+  rows: Row[]
+  targets: Target[]
+  mint?: MintResult
+  rss: { t: number; proc: string; rss: number }[]
+  samples: Sample[]
+}
+
+const { values: a } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    prewarm: { type: 'string' },
+    warmup: { type: 'string' },
+    duration: { type: 'string' },
+    paced: { type: 'string' },
+    rate: { type: 'string' },
+    users: { type: 'string' },
+    paths: { type: 'string' },
+    bodies: { type: 'string' },
+    'mint-hosts': { type: 'string' },
+    'no-proxy': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    compare: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (a.help) {
+  process.stdout.write(HELP + '\n')
+  process.exit(0)
+}
+const num = (v: string | undefined, quick: number, full: number): number => (v !== undefined ? Number(v) : a.quick ? quick : full)
+const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
+  rounds: num(a.rounds, 1, 3),
+  warmupMs: num(a.warmup, 150, 500),
+  durationMs: num(a.duration, 300, 3000),
+  pacedMs: num(a.paced, 250, 1500),
+  rate: num(a.rate, 250, 1000),
+  users: num(a.users, 50, 50),
+  mintHosts: num(a['mint-hosts'], 5, 200),
+}
+const prewarmMs = num(a.prewarm, 0, 1500)
+const paths = (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[]
+const bodies = (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[]
+const root = new URL('../..', import.meta.url).pathname
+const date = new Date().toISOString()
+const out = a.out ?? (a.quick ? join(tmpdir(), `mtls-gateway-bench-${Date.now()}.json`) : join(root, 'bench', 'results', `${date.slice(0, 10)}.json`))
+
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
+const log = (s: string): void => void process.stderr.write(s + '\n')
+const started = Date.now()
+const machine = await machineInfo()
+log(`bench: ${machine.summary}; load ${machine.loadBefore.join(' ')}`)
+const pki = await writeBenchPki(dir)
+const samples: Sample[] = []
+const rss: BenchResult['rss'] = []
+const peak: Partial<Record<PathId, number>> = {}
+const ids: PathId[] = [...paths]
+let mint: MintResult | undefined
+let upstreamReadsBody = false
+const procs: Proc[] = []
+try {
+  if (!a['no-proxy']) {
+    const upstream = await startUpstream(dir, pki)
+    procs.push(upstream)
+    upstreamReadsBody = upstream.readsBody
+    if (!upstreamReadsBody) log('note: nginx echo module missing (apt-get install libnginx-mod-http-echo): the upstream answers before reading bodies')
+    const run = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [] }
+    const p: Processes = {
+      upstream,
+      nginx: await startNginxProxy(dir, pki, upstream),
+      bare: await startBareGateway(dir, pki, upstream, run),
+      prod: await startProdGateway(dir, pki, upstream, run),
+    }
+    if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
+    procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+    const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
+    if (a.compare) {
+      const other = { ...run, dist: a.compare, tag: '@before' }
+      const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
+      procs.push(q.bare, q.prod)
+      const theirs = setupPaths(pki, q)
+      for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+        setups[`${path}@before`] = theirs[path]
+        ids.push(`${path}@before`)
+      }
+    }
+    const combos = bodies.flatMap((body) => ids.map((path) => ({ path, body })))
+    if (prewarmMs > 0) {
+      log(`prewarm: ${combos.length} × ${prewarmMs} ms`)
+      for (const { path, body } of combos) await prewarm(setups[path] as PathSetup, body, opts.users, prewarmMs)
+    }
+    for (let round = 1; round <= opts.rounds; round++) {
+      // Interleaved: each round starts one further along, so no path always follows the same one.
+      const order = combos.map((_, i) => combos[(i + round - 1) % combos.length] as (typeof combos)[number])
+      for (const { path, body } of order) {
+        const s = await measure(round, path, body, setups[path] as PathSetup, upstream.statusPort, opts)
+        samples.push(s)
+        for (const q of procs.slice(1)) rss.push({ t: Date.now() - started, proc: q.name, rss: memory(q.pid).rss })
+        log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)}${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
+      }
+    }
+    for (const [path, setup] of Object.entries(setups)) if (setup?.proxy) peak[path] = memory(setup.proxy.pid).peak
+  }
+} finally {
+  await Promise.allSettled(procs.reverse().map((q) => q.stop()))
+}
+if (opts.mintHosts > 0) {
+  mint = await runMint(dir, pki, opts.mintHosts)
+  log(`interception: mint p50 ${mint.mintP50Ms.toFixed(2)} ms p99 ${mint.mintP99Ms.toFixed(2)} ms; minted for cached hosts ${mint.mintedOnCached}`)
+}
+rmSync(dir, { recursive: true, force: true })
+
+const rows = summarize(samples, peak, ids)
+const prodRss = rss.filter((r) => r.proc === 'gateway-prod').slice(ids.length * bodies.length).map((r) => r.rss)
+const spread = prodRss.length >= 2 && opts.rounds >= 2 ? ((Math.max(...prodRss) - Math.min(...prodRss)) / 2 / Math.min(...prodRss)) * 100 : undefined
+const targets = checkTargets(rows, mint, spread)
+machine.loadAfter = (await machineInfo()).loadBefore
+const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody }, rows, targets, ...(mint ? { mint } : {}), rss, samples }
+mkdirSync(dirname(out), { recursive: true })
+writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
+process.stdout.write(markdown(rows, targets, mint, { users: opts.users, rate: opts.rate, machine: machine.summary }))
+log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
+const broken = rows.filter((r) => r.errors + r.mismatches + r.non200 > 0)
+if (broken.length > 0) {
+  log(`FAILED: ${broken.map((r) => `${r.path}/${r.body}`).join(', ')} had errors, wrong answers or non-200 statuses`)
+  process.exitCode = 1
+}

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { BenchResult } from '../../bench/run.js'
+
+// A few-second run of the real benchmark (dist build, nginx upstream and baseline, both
+// gateways as processes, the interception mode): the harness works and every path answers
+// 200 with what the upstream must have seen. No timing assertions: figures belong to
+// `npm run bench`, never to the test suite.
+const RUN = 'dist/bench/run.js'
+// Without Debian's echo module the upstream answers before reading a body; body paths then
+// measure an artifact (see bench/peers.ts), so the smoke run keeps to empty bodies.
+const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-smoke-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.once('error', reject)
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+describe('npm run bench -- --quick', () => {
+  it('drives every path to 200s, counts upstream handshakes, mints and caches leaves, writes JSON and a table', async () => {
+    if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
+    const out = join(dir, 'result.json')
+    const bodies = existsSync(ECHO_MODULE) ? 'empty,64k' : 'empty'
+    const paths = 'direct,nginx,gateway_mtls,gateway_ops,gateway_realistic,gateway_connect'
+    const { code, stdout, stderr } = await runBench(['--quick', '--paths', paths, '--bodies', bodies, '--out', out])
+    expect(code, stderr).toBe(0)
+    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const expected = paths.split(',').flatMap((path) => bodies.split(',').map((body) => `${path}/${body}`))
+    expect(result.rows.map((r) => `${r.path}/${r.body}`).sort()).toEqual(expected.sort())
+    for (const r of result.rows) {
+      const where = `${r.path}/${r.body}`
+      expect(r.requests, where).toBeGreaterThan(0)
+      expect({ where, non200: r.non200, errors: r.errors, mismatches: r.mismatches }).toEqual({ where, non200: 0, errors: 0, mismatches: 0 })
+      expect(r.cpuUsPerReq === null, where).toBe(r.path === 'direct')
+      expect(Number.isFinite(r.handshakesPer1k), where).toBe(true)
+    }
+    for (const s of result.samples) expect(Object.keys(s.statuses), `${s.path}/${s.body}`).toEqual(['200'])
+    expect(result.mint?.hosts).toBeGreaterThan(0)
+    expect(result.mint?.mintedOnCached).toBe(0)
+    expect(stdout).toContain('| path | body | req/s |')
+    expect(stdout).toContain('| target | goal | this run | met |')
+  }, 120_000)
+})
