@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs'
 import { Pool, ProxyAgent, type Dispatcher } from 'undici'
 import { CLIENTS, HOSTS, type BenchPki } from './pki.js'
-import { UPSTREAM_BODY, type GatewayProc, type Upstream } from './peers.js'
+import type { GatewayProc } from './gateways.js'
+import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
@@ -26,7 +27,7 @@ export function labelOf(id: PathId): string {
 export const PATHS: readonly { name: PathName; label: string; extra?: true }[] = [
   { name: 'direct', label: 'direct client → upstream (mTLS)' },
   { name: 'nginx', label: 'nginx (mTLS)' },
-  { name: 'undici_forwarder', label: 'minimal node:http + undici forwarder', extra: true },
+  { name: 'undici_forwarder', label: 'minimal node:http + undici forwarder (floor)' },
   { name: 'gateway_mtls', label: 'gateway, mTLS only' },
   { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
   { name: 'gateway_realistic', label: 'gateway, realistic' },

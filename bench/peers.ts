@@ -1,12 +1,11 @@
 /**
- * The peers of a run, each its own process on 127.0.0.1: the mTLS upstream (nginx, so the
- * upstream is never the bottleneck), nginx as the reverse-proxy baseline, and two gateways
- * built from dist: "bare" (startGateway without ops: no access log, no metrics) and "prod"
- * (`mtls-gateway serve --workers 1`: access log, metrics, admin listener, reload watching).
+ * The nginx peers of a run, each its own process on 127.0.0.1: the mTLS upstream (nginx, so
+ * the upstream is never the bottleneck) and nginx as the reverse-proxy baseline. The gateways
+ * are in gateways.ts.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLIENTS, HOSTS, type BenchPki } from './pki.js'
+import { HOSTS, type BenchPki } from './pki.js'
 import { freePort, startProc, type Proc } from './procs.js'
 
 /** The upstream's answer: a small JSON body. */
@@ -45,12 +44,12 @@ ${http}
 `
 }
 
-async function startNginx(name: string, root: string, port: number, http: (dir: string) => string, modules = ''): Promise<Proc> {
+async function startNginx(name: string, root: string, port: number, http: (dir: string) => string, modules = '', cpus?: string): Promise<Proc> {
   const dir = join(root, name)
   mkdirSync(dir, { recursive: true })
   const conf = join(dir, 'nginx.conf')
   writeFileSync(conf, nginxMain(dir, http(dir), modules))
-  return startProc({ name, command: 'nginx', args: ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], cwd: dir, port })
+  return startProc({ name, command: 'nginx', args: ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], cwd: dir, port, ...(cpus !== undefined ? { cpus } : {}) })
 }
 
 /**
@@ -63,7 +62,7 @@ async function startNginx(name: string, root: string, port: number, http: (dir: 
 const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
 
 /** nginx answering UPSTREAM_BODY over TLS, requiring a client certificate; echoes the client DN in X-Client-Dn. */
-export async function startUpstream(root: string, pki: BenchPki): Promise<Upstream> {
+export async function startUpstream(root: string, pki: BenchPki, cpus?: string): Promise<Upstream> {
   const port = await freePort()
   const statusPort = await freePort()
   const readsBody = existsSync(ECHO_MODULE)
@@ -108,12 +107,13 @@ export async function startUpstream(root: string, pki: BenchPki): Promise<Upstre
     location = /status { stub_status; }
   }`,
     readsBody ? `load_module ${ECHO_MODULE};\n` : '',
+    cpus,
   )
   return Object.assign(proc, { port, statusPort, readsBody })
 }
 
 /** nginx as an mTLS reverse proxy to the upstream (the baseline), keepalive pool, verifying the server. */
-export async function startNginxProxy(root: string, pki: BenchPki, upstream: Upstream): Promise<Proc & { port: number }> {
+export async function startNginxProxy(root: string, pki: BenchPki, upstream: Upstream, cpus?: string): Promise<Proc & { port: number }> {
   const port = await freePort()
   const proc = await startNginx('nginx-proxy', root, port, () => `  upstream bench_upstream {
     server 127.0.0.1:${upstream.port};
@@ -138,91 +138,6 @@ export async function startNginxProxy(root: string, pki: BenchPki, upstream: Ups
       proxy_ssl_protocols TLSv1.2 TLSv1.3;
       proxy_ssl_session_reuse on;
     }
-  }`)
-  return Object.assign(proc, { port })
-}
-
-/** Consumer and token of the realistic path's OAuth 1.0a profile (HMAC-SHA1, header placement). */
-export const OAUTH = { consumerKey: 'benchconsumer000001', consumerSecret: 'bench-consumer-secret', token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
-
-/** The gateways' config: "plain" (mTLS only) and "signed" (mTLS + OAuth 1.0a + one header field). */
-export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adminPort: number): string {
-  const tls = (c: keyof typeof CLIENTS): string =>
-    `    tls: { cert: ${pki.clients[c].cert}, key: ${pki.clients[c].key}, intermediates: ${pki.inter}, roots: ${pki.root} }\n`
-  return `listen: { host: 127.0.0.1, port: ${port} }
-admin: { host: 127.0.0.1, port: ${adminPort} }
-interception: { caCert: ${pki.interceptionCa.caCert}, caKey: ${pki.interceptionCa.caKey} }
-profiles:
-  - name: bench
-    consumerKey: ${OAUTH.consumerKey}
-    consumerSecret: ${OAUTH.consumerSecret}
-    signatureMethod: HMAC-SHA1
-    token: { mode: static, token: ${OAUTH.token}, tokenSecret: ${OAUTH.tokenSecret} }
-endpoints:
-  - name: plain
-    url: https://${HOSTS.plain}:${upstream.port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-${tls('plain')}  - name: signed
-    url: https://${HOSTS.signed}:${upstream.port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    profile: bench
-    fields: [{ type: header, key: X-Partner-Key, value: "pk-bench-0001" }]
-${tls('signed')}`
-}
-
-export interface GatewayProc extends Proc {
-  port: number
-  adminPort?: number
-}
-
-/** This build's dist/ (the gateways of another build: pass its dist/). */
-export const DIST = new URL('..', import.meta.url).pathname
-
-/** `mtls-gateway serve --workers 1`: the production entry, logs to a file in its dir. */
-/** How to run a gateway: node flags (--cpu-prof), which build (its dist/), a tag for its dir and name. */
-export interface GatewayRun {
-  nodeArgs?: string[]
-  dist?: string
-  tag?: string
-}
-
-export async function startProdGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST, tag = '' } = o
-  const dir = join(root, `gateway-prod${tag}`)
-  mkdirSync(dir, { recursive: true })
-  const port = await freePort()
-  const adminPort = await freePort()
-  const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort))
-  const main = join(dist, 'src', 'main.js')
-  const proc = await startProc({ name: `gateway-prod${tag}`, command: process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/ })
-  return Object.assign(proc, { port, adminPort })
-}
-
-/** The gateway without ops (startGateway only): the cost of forwarding alone. */
-export async function startBareGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST, tag = '' } = o
-  const dir = join(root, `gateway-bare${tag}`)
-  mkdirSync(dir, { recursive: true })
-  const port = await freePort()
-  const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, gatewayYaml(pki, upstream, port, 0))
-  const entry = join(dist, 'bench', 'gateway-bare.js')
-  const proc = await startProc({ name: `gateway-bare${tag}`, command: process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/ })
-  return Object.assign(proc, { port })
-}
-
-/** The minimal undici forwarder (bench/forwarder.ts) to the upstream, with the "plain" client bundle. */
-export async function startForwarder(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST, tag = '' } = o
-  const dir = join(root, `forwarder${tag}`)
-  mkdirSync(dir, { recursive: true })
-  const port = await freePort()
-  const settings = join(dir, 'settings.json')
-  const c = pki.clients.plain
-  writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
-  const proc = await startProc({ name: `forwarder${tag}`, command: process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/ })
+  }`, '', cpus)
   return Object.assign(proc, { port })
 }

@@ -80,6 +80,18 @@ export interface ProcSpec {
   port: number
   readyLine?: RegExp
   timeoutMs?: number
+  /** CPU list for taskset (e.g. "1"); the process keeps its pid (taskset execs it). */
+  cpus?: string
+}
+
+/** Pins this process (the load generator) to a CPU list; false when taskset is unavailable. */
+export function pinSelf(cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 }
 
 const running = new Set<ChildProcess>()
@@ -100,7 +112,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export async function startProc(spec: ProcSpec): Promise<Proc> {
   const logFile = join(spec.cwd, `${spec.name}.out`)
   const fd = openSync(logFile, 'w')
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, detached: true, stdio: ['ignore', fd, fd] })
+  const [command, args] = spec.cpus === undefined ? [spec.command, spec.args] : ['taskset', ['-c', spec.cpus, spec.command, ...spec.args]]
+  const child = spawn(command, args, { cwd: spec.cwd, detached: true, stdio: ['ignore', fd, fd] })
   closeSync(fd)
   running.add(child)
   let failure: Error | undefined

@@ -4,6 +4,7 @@
  */
 import type { Sample } from './measure.js'
 import type { MintResult } from './mint.js'
+import type { SoakResult } from './soak.js'
 import { labelOf, type BodyKind, type PathId } from './paths.js'
 
 export interface Row {
@@ -39,7 +40,8 @@ export interface Target {
   met: boolean
 }
 
-const median = (xs: number[]): number => {
+/** The median (NaN for none). */
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const n = s.length
   if (n === 0) return NaN
@@ -88,7 +90,7 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
 }
 
 /** The issue's targets, checked against this run's rows. */
-export function checkTargets(rows: readonly Row[], mint: MintResult | undefined, rssSpreadPct: number | undefined): Target[] {
+export function checkTargets(rows: readonly Row[], mint: MintResult | undefined, rss: { label: string; driftPct: number } | undefined): Target[] {
   const row = (path: PathId, body: BodyKind): Row | undefined => rows.find((r) => r.path === path && r.body === body)
   const out: Target[] = []
   const real = row('gateway_realistic', 'empty')
@@ -107,7 +109,7 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
     out.push({ name: 'leaf minting p99, first connection', goal: '≤ 5 ms', value: `${mint.mintP99Ms.toFixed(2)} ms`, met: mint.mintP99Ms <= 5 })
     out.push({ name: 'leaves minted for cached hosts', goal: '0', value: String(mint.mintedOnCached), met: mint.mintedOnCached === 0 })
   }
-  if (rssSpreadPct !== undefined) out.push({ name: 'gateway RSS spread after round 1 (prod process)', goal: '± 10 %', value: `± ${rssSpreadPct.toFixed(1)} %`, met: rssSpreadPct <= 10 })
+  if (rss) out.push({ name: `RSS drift (${rss.label})`, goal: '± 10 %', value: `${rss.driftPct >= 0 ? '+' : ''}${rss.driftPct.toFixed(1)} %`, met: Math.abs(rss.driftPct) <= 10 })
   for (const r of gw.filter((x) => x.body === '64k')) {
     const empty = row(r.path, 'empty')
     if (!empty || r.cpuUsPerReq === null || empty.cpuUsPerReq === null) continue
@@ -120,7 +122,7 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
 const f = (x: number | null, digits = 0): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(digits))
 
 /** The results table, the targets and the interception figures as markdown. */
-export function markdown(rows: readonly Row[], targets: readonly Target[], mint: MintResult | undefined, o: { users: number; rate: number; machine: string }): string {
+export function markdown(rows: readonly Row[], targets: readonly Target[], mint: MintResult | undefined, o: { users: number; rate: number; machine: string; soak?: SoakResult }): string {
   const lines = [
     `Machine: ${o.machine}`,
     '',
@@ -134,6 +136,11 @@ export function markdown(rows: readonly Row[], targets: readonly Target[], mint:
   }
   if (mint) {
     lines.push('', `Interception CA (${mint.hosts} hosts): leaf minting p50 ${f(mint.mintP50Ms, 2)} ms, p99 ${f(mint.mintP99Ms, 2)} ms (max ${f(mint.mintMaxMs, 2)}); CONNECT + TLS handshake, first connection p50 ${f(mint.firstConnP50Ms, 2)} / p99 ${f(mint.firstConnP99Ms, 2)} ms, cached p50 ${f(mint.cachedConnP50Ms, 2)} / p99 ${f(mint.cachedConnP99Ms, 2)} ms; minted for cached hosts: ${mint.mintedOnCached}.`)
+  }
+  if (o.soak) {
+    const mib = (b: number): string => (b / 1048576).toFixed(0)
+    const after = o.soak.samples.filter((x) => x.t > 10).map((x) => x.rss)
+    lines.push('', `Soak (${o.soak.path}, ${o.soak.seconds} s, ${o.soak.requests} requests, ${o.soak.errors} errors): RSS ${mib(Math.min(...after))}–${mib(Math.max(...after))} MiB after the first 10 s, drift ${o.soak.driftPct.toFixed(1)} %.`)
   }
   if (targets.length > 0) {
     lines.push('', '| target | goal | this run | met |', '|---|---|---|---|')

@@ -5,24 +5,26 @@
  * `--quick` is the few-second smoke run the test suite uses; `--help` lists the options.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
+import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startNginxProxy, startProdGateway, startUpstream } from './peers.js'
+import { startBareGateway, startForwarder, startProdGateway } from './gateways.js'
+import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
-import { memory, type Proc } from './procs.js'
-import { checkTargets, markdown, summarize, type Row, type Target } from './report.js'
+import { memory, pinSelf, type Proc } from './procs.js'
+import { checkTargets, markdown, median, summarize, type Row, type Target } from './report.js'
 
 const HELP = `usage: node dist/bench/run.js [options]
   --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
   --rounds N           interleaved rounds (default 3)
-  --prewarm MS         once per path and body before round 1: JIT, pools, leaf cache (default 1500)
-  --warmup MS          warm-up per measurement (default 500)
-  --duration MS        closed-loop phase per measurement (default 3000)
+  --prewarm MS         once per path and body before round 1: JIT, pools, leaf cache (default 1000)
+  --warmup MS          warm-up per measurement (default 400)
+  --duration MS        closed-loop phase per measurement (default 2500)
   --paced MS           paced phase per measurement (default 1500)
   --rate N             offered rate of the paced phase, req/s (default 1000)
   --users N            concurrent connections (default 50)
@@ -30,6 +32,9 @@ const HELP = `usage: node dist/bench/run.js [options]
   --bodies a,b         empty, 64k (default both)
   --mint-hosts N       hosts of the interception mode (default 200; 0 skips it)
   --no-proxy           only the interception mode
+  --no-pin             do not pin (default with ≥ 2 CPUs: load generator and upstream on the first
+                       CPU, every proxy on the last, so the proxies never share a core with the load)
+  --soak S             then drive gateway_realistic for S seconds (≥ 30) sampling its RSS every second
   --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
                        interleaved with this build's, as "<path>@before" rows
@@ -38,10 +43,11 @@ const HELP = `usage: node dist/bench/run.js [options]
 export interface BenchResult {
   date: string
   machine: MachineInfo
-  options: MeasureOptions & { rounds: number; mintHosts: number; prewarmMs: number; upstreamReadsBody: boolean }
+  options: MeasureOptions & { rounds: number; mintHosts: number; prewarmMs: number; upstreamReadsBody: boolean; pinned: { load: string; proxies: string } | null }
   rows: Row[]
   targets: Target[]
   mint?: MintResult
+  soak?: SoakResult
   rss: { t: number; proc: string; rss: number }[]
   samples: Sample[]
 }
@@ -60,8 +66,10 @@ const { values: a } = parseArgs({
     bodies: { type: 'string' },
     'mint-hosts': { type: 'string' },
     'no-proxy': { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
     profile: { type: 'string' },
     compare: { type: 'string' },
+    soak: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -73,14 +81,14 @@ if (a.help) {
 const num = (v: string | undefined, quick: number, full: number): number => (v !== undefined ? Number(v) : a.quick ? quick : full)
 const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
   rounds: num(a.rounds, 1, 3),
-  warmupMs: num(a.warmup, 150, 500),
-  durationMs: num(a.duration, 300, 3000),
+  warmupMs: num(a.warmup, 150, 400),
+  durationMs: num(a.duration, 300, 2500),
   pacedMs: num(a.paced, 250, 1500),
   rate: num(a.rate, 250, 1000),
   users: num(a.users, 50, 50),
   mintHosts: num(a['mint-hosts'], 5, 200),
 }
-const prewarmMs = num(a.prewarm, 0, 1500)
+const prewarmMs = num(a.prewarm, 0, 1000)
 const paths = (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[]
 const bodies = (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[]
 const root = new URL('../..', import.meta.url).pathname
@@ -98,18 +106,25 @@ const rss: BenchResult['rss'] = []
 const peak: Partial<Record<PathId, number>> = {}
 const ids: PathId[] = [...paths]
 let mint: MintResult | undefined
+let soaked: SoakResult | undefined
 let upstreamReadsBody = false
+let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
 try {
   if (!a['no-proxy']) {
-    const upstream = await startUpstream(dir, pki)
+    const cpuCount = availableParallelism()
+    const pin = !a['no-pin'] && cpuCount >= 2 && pinSelf('0')
+    const loadCpus = pin ? '0' : undefined
+    const proxyCpus = pin ? String(cpuCount - 1) : undefined
+    pinned = pin ? { load: '0', proxies: String(cpuCount - 1) } : undefined
+    const upstream = await startUpstream(dir, pki, loadCpus)
     procs.push(upstream)
     upstreamReadsBody = upstream.readsBody
     if (!upstreamReadsBody) log('note: nginx echo module missing (apt-get install libnginx-mod-http-echo): the upstream answers before reading bodies')
-    const run = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [] }
+    const run = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [], ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
     const p: Processes = {
       upstream,
-      nginx: await startNginxProxy(dir, pki, upstream),
+      nginx: await startNginxProxy(dir, pki, upstream, proxyCpus),
       bare: await startBareGateway(dir, pki, upstream, run),
       prod: await startProdGateway(dir, pki, upstream, run),
     }
@@ -141,6 +156,12 @@ try {
         log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)}${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
       }
     }
+    const soakSeconds = Number(a.soak ?? 0)
+    if (soakSeconds > 0 && setups.gateway_realistic) {
+      log(`soak: gateway_realistic for ${soakSeconds} s`)
+      soaked = await soak('gateway_realistic', setups.gateway_realistic, opts.users, Math.max(30, soakSeconds))
+      log(`soak: RSS drift ${soaked.driftPct.toFixed(1)} %, range ${soaked.rangePct.toFixed(1)} %`)
+    }
     for (const [path, setup] of Object.entries(setups)) if (setup?.proxy) peak[path] = memory(setup.proxy.pid).peak
   }
 } finally {
@@ -153,14 +174,18 @@ if (opts.mintHosts > 0) {
 rmSync(dir, { recursive: true, force: true })
 
 const rows = summarize(samples, peak, ids)
+// RSS of the production gateway after round 1: the trend (last third against first third),
+// not the GC's sawtooth, says whether memory stays flat.
 const prodRss = rss.filter((r) => r.proc === 'gateway-prod').slice(ids.length * bodies.length).map((r) => r.rss)
-const spread = prodRss.length >= 2 && opts.rounds >= 2 ? ((Math.max(...prodRss) - Math.min(...prodRss)) / 2 / Math.min(...prodRss)) * 100 : undefined
-const targets = checkTargets(rows, mint, spread)
+const third = Math.floor(prodRss.length / 3)
+const drift = third >= 1 ? ((median(prodRss.slice(-third)) - median(prodRss.slice(0, third))) / median(prodRss.slice(0, third))) * 100 : undefined
+const targets = checkTargets(rows, mint, soaked ? { label: `gateway_realistic, ${soaked.seconds} s soak: last 10 s vs seconds 10–20`, driftPct: soaked.driftPct } : drift === undefined ? undefined : { label: 'prod process between measurements after round 1: last third vs first third', driftPct: drift })
 machine.loadAfter = (await machineInfo()).loadBefore
-const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody }, rows, targets, ...(mint ? { mint } : {}), rss, samples }
+const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody, pinned: pinned ?? null }, rows, targets, ...(mint ? { mint } : {}), ...(soaked ? { soak: soaked } : {}), rss, samples }
 mkdirSync(dirname(out), { recursive: true })
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
-process.stdout.write(markdown(rows, targets, mint, { users: opts.users, rate: opts.rate, machine: machine.summary }))
+const setup = pinned ? `; load generator and upstream pinned to CPU ${pinned.load}, the proxy under test to CPU ${pinned.proxies}` : '; not pinned'
+process.stdout.write(markdown(rows, targets, mint, { users: opts.users, rate: opts.rate, machine: machine.summary + setup + `; ${opts.rounds} rounds, medians`, ...(soaked ? { soak: soaked } : {}) }))
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
 const broken = rows.filter((r) => r.errors + r.mismatches + r.non200 > 0)
 if (broken.length > 0) {

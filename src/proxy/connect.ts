@@ -92,7 +92,11 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     secureContext: fallback,
     ALPNProtocols: ['http/1.1'],
     SNICallback: (servername, cb) => {
-      minter.contextFor(servername || target.host).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
+      // Mint for the SNI name only when it is itself a configured host: an arbitrary SNI
+      // would let a caller fill the leaf cache and burn CPU with names nobody configured.
+      const sni = servername.toLowerCase()
+      const name = sni && gateway.byHost.has(`${sni}:${target.port}`) ? sni : target.host
+      minter.contextFor(name).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
     },
   })
   tls.on('error', () => tls.destroy())

@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { createBody } from './body.js'
+import { createCallerSignal } from './caller-signal.js'
 import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
 import { asGatewayError, writeError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
@@ -130,7 +131,7 @@ async function proxy(
   route?: Context['route'],
   tunnel?: Tunnel,
 ): Promise<void> {
-  const abort = new AbortController()
+  const abort = createCallerSignal()
   let upstreamBody: UpstreamResponse['body'] | undefined
   res.once('close', () => {
     if (res.writableFinished) return

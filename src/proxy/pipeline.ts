@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
+import type { CallerSignal } from './caller-signal.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
@@ -53,7 +54,8 @@ export interface Context {
   readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
   /** CONNECT already authenticated the caller for the whole tunnel. */
   readonly tunnel?: { readonly caller: Caller }
-  readonly signal: AbortSignal
+  /** Fires 'abort' when the caller goes away. */
+  readonly signal: CallerSignal
   outbound: Outbound
   /** Who the call is for and the OAuth token that signs it (filled by resolve_token). */
   readonly auth: AuthState
@@ -123,7 +125,10 @@ export async function handle(pipeline: Pipeline, ctx: Context): Promise<Upstream
   ctx.facts.endpoint = routed.endpoint.name
   const admitted = await pipeline.admit(routed)
   ctx.facts.caller = admitted.caller.appId
-  for (const step of pipeline.prepare) await step.run(admitted)
+  for (const step of pipeline.prepare) {
+    const pending = step.run(admitted)
+    if (pending !== undefined) await pending // a synchronous step costs no microtask turn
+  }
   const res = await pipeline.forward(admitted)
   for (const step of pipeline.respond) step.run(admitted, res)
   return res

@@ -124,6 +124,19 @@ describe('CONNECT with TLS interception', () => {
     expect(minted.length).toBe(mintedBefore)
   })
 
+  it('mints only for configured names: an unknown SNI gets the CONNECT host\'s leaf, and nothing is minted for it', async () => {
+    const raw = tcpConnect(gw.port, '127.0.0.1')
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()))
+    raw.write(`CONNECT localhost:${upstream.port} HTTP/1.1\r\nHost: localhost:${upstream.port}\r\n\r\n`)
+    await new Promise<void>((resolve) => raw.once('data', () => resolve()))
+    const { connect: tlsConnect } = await import('node:tls')
+    const tls = tlsConnect({ socket: raw, servername: 'random-name.evil', ca: readFileSync(ca.caCert, 'utf8'), checkServerIdentity: () => undefined })
+    await new Promise<void>((resolve, reject) => tls.once('secureConnect', () => resolve()).once('error', reject))
+    expect(tls.getPeerCertificate().subjectaltname).toBe('DNS:localhost')
+    tls.destroy()
+    expect(minted).not.toContain('random-name.evil')
+  })
+
   it('refuses CONNECT to an unconfigured host with 403; tunnels a pass-through host untouched', async () => {
     const refused = await run('curl', ['-sS', '-x', gw.url, '--cacert', ca.caCert, '-o', '/dev/null', '-w', '%{http_connect}', 'https://example.com:443/']).catch((e: { stdout: string }) => e)
     expect(refused.stdout).toBe('403')

@@ -16,7 +16,7 @@ export function matchEndpoint(ctx: Context): Routed {
   const base = tenant === undefined ? endpoint.url : endpoint.url.replaceAll('{tenant}', tenant)
   if (ctx.route) ctx.outbound.url = new URL(base + ctx.route.path)
   else ctx.outbound.url = new URL(ctx.inbound.target.pathname + ctx.inbound.target.search, new URL(base).origin)
-  delete ctx.outbound.headers[endpoint.config.tenantHeader]
+  if (ctx.outbound.headers[endpoint.config.tenantHeader] !== undefined) delete ctx.outbound.headers[endpoint.config.tenantHeader]
   if (tenant !== undefined) ctx.facts.tenant = tenant
   const own = tenant === undefined ? undefined : endpoint.tenantUpstreams.get(tenant)
   return { ...ctx, endpoint, upstream: own?.upstream ?? endpoint.upstream, ...(tenant !== undefined ? { tenant } : {}) }
