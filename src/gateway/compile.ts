@@ -7,6 +7,7 @@ import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { checkInterceptionCa, createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import { readFileSync } from 'node:fs'
+import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
@@ -60,27 +61,31 @@ export interface CompileOptions {
 }
 
 /** Loads and checks every bundle; never throws, so `check` can print everything. */
-export function inspectEndpoints(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; bundles: Map<string, Bundle>; problems: ConfigProblem[] } {
+export function inspectEndpoints(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; bundles: Map<string, Bundle>; contexts: Map<string, SecureContext>; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = []
   const reports: EndpointReport[] = []
   const bundles = new Map<string, Bundle>()
-  const check = (tls: EndpointTlsConfig, keyBase: string, label: string): { bundle?: Bundle; ok: boolean } => {
+  // Built once here and reused by compile: a SecureContext parses keys, chains and CRLs.
+  const contexts = new Map<string, SecureContext>()
+  const check = (tls: EndpointTlsConfig, keyBase: string, label: string): { bundle?: Bundle; context?: SecureContext; ok: boolean } => {
     const { bundle, problems: found } = loadBundle(tls, now)
     for (const p of found) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
     if (!bundle) return { ok: false }
     // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
     const ctx = found.length === 0 ? createClientContext(bundle, tls) : { problems: [] }
     for (const p of ctx.problems) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
-    return { bundle, ok: found.length === 0 && ctx.problems.length === 0 }
+    return { bundle, ...('context' in ctx && ctx.context ? { context: ctx.context } : {}), ok: found.length === 0 && ctx.problems.length === 0 }
   }
   for (const ep of config.endpoints) {
     for (const [tenant, tls] of Object.entries(ep.tenants)) {
       const t = check(tls, `endpoints[${ep.index}].tenants.${tenant}.tls`, `endpoint "${ep.name}" tenant "${tenant}"`)
       if (t.bundle) bundles.set(`${ep.name}@${tenant}`, t.bundle)
+      if (t.context) contexts.set(`${ep.name}@${tenant}`, t.context)
     }
-    const { bundle, ok } = check(ep.tls, `endpoints[${ep.index}].tls`, `endpoint "${ep.name}"`)
+    const { bundle, context, ok } = check(ep.tls, `endpoints[${ep.index}].tls`, `endpoint "${ep.name}"`)
     if (!bundle) continue
     bundles.set(ep.name, bundle)
+    if (context) contexts.set(ep.name, context)
     const end = notAfter(bundle.leaf)
     reports.push({
       endpoint: ep.name,
@@ -106,12 +111,12 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
       problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
     }
   }
-  return { reports, bundles, problems }
+  return { reports, bundles, contexts, problems }
 }
 
 /** Builds the runtime snapshot; throws ConfigError when any bundle has a problem. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
-  const { bundles, problems } = inspectEndpoints(config, options.now)
+  const { bundles, contexts, problems } = inspectEndpoints(config, options.now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
   problems.push(...profileProblems)
   if (problems.length > 0) throw new ConfigError(problems)
@@ -120,11 +125,11 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
     const bundle = bundles.get(ep.name) as Bundle
-    const upstream = buildUpstream(ep, ep.tls, bundle, options)
+    const upstream = buildUpstream(ep, ep.tls, contexts.get(ep.name), options)
     const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
     for (const [tenant, tls] of Object.entries(ep.tenants)) {
       const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, options) })
+      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, contexts.get(`${ep.name}@${tenant}`), options) })
     }
     const profile = ep.profile ? profiles.get(ep.profile) : undefined
     const endpoint: Endpoint = {
@@ -155,9 +160,8 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 }
 
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, options: CompileOptions): Upstream {
-  const context = createClientContext(bundle, tls).context
-  if (!context) throw new TypeError(`secure context for ${ep.name} vanished between inspection and compile`)
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, context: SecureContext | undefined, options: CompileOptions): Upstream {
+  if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
   const egress: EgressOptions = {
     allowPrivate: ep.allowPrivate,
     ...(options.resolve ? { resolve: options.resolve } : {}),

@@ -5,40 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** Ports a test must never take, even if the kernel offers them. */
-const RESERVED = new Set([80, 443, 1883, 3306, 4222, 5432, 5672, 6379, 8080, 9090])
-
-/** A port that was free a moment ago: listen on port 0, read it, close. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer()
-      srv.once('error', reject)
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address()
-        const p = typeof addr === 'object' && addr ? addr.port : 0
-        srv.close(() => resolve(p))
-      })
-    })
-    if (port > 1024 && !RESERVED.has(port)) return port
-  }
-}
-
-/** True once something accepts TCP connections on 127.0.0.1:port. */
-export function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port })
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
+// One implementation of free ports and readiness, shared with the benchmark (bench/ cannot
+// import test/, so the tests import it from there).
+export { freePort, portAccepts } from '../../bench/procs.js'
+import { freePort, portAccepts } from '../../bench/procs.js'
 
 export interface Peer {
   readonly name: string
