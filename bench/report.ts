@@ -7,24 +7,11 @@ import type { MintResult } from './mint.js'
 import type { SoakResult } from './soak.js'
 import { labelOf, type BodyKind, type PathId } from './paths.js'
 
-export interface Row {
-  path: PathId
+/** A (path, body) summarised over its rounds: the sample's figures (medians), plus ratios. */
+export interface Row extends Omit<Sample, 'round' | 'statuses' | 'firstError' | 'firstMismatch'> {
   label: string
-  body: BodyKind
   rounds: number
-  rps: number
-  p50Ms: number
-  p99Ms: number
-  pacedP50Ms: number
-  pacedP99Ms: number
-  pacedRps: number
-  cpuUsPerReq: number | null
-  /** Worst round: any new upstream handshake after warm-up is a finding. */
-  handshakesPer1k: number
-  requests: number
   non200: number
-  errors: number
-  mismatches: number
   rpsVsNginx: number
   rpsVsDirect: number
   cpuVsNginx: number | null
@@ -73,6 +60,7 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
         pacedP99Ms: med(name, (s) => s.pacedP99Ms),
         pacedRps: med(name, (s) => s.pacedRps),
         cpuUsPerReq: cpu,
+        // Worst round, not the median: any new upstream handshake after warm-up is a finding.
         handshakesPer1k: Math.max(...mine.map((s) => s.handshakesPer1k)),
         requests: mine.reduce((n, s) => n + s.requests, 0),
         non200: mine.reduce((n, s) => n + Object.entries(s.statuses).reduce((m, [k, v]) => m + (k === '200' ? 0 : v), 0), 0),
