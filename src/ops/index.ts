@@ -1,6 +1,6 @@
 /** Operations: metrics, logs with redaction, admin (/metrics /healthz /readyz), hot reload, drain, workers. */
 export { runProbes, startAdmin, type AdminOptions, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
-export { bundleProblems, certificateExpiries } from './certificates.js'
+export { certificateExpiries, degradationMessages, endpointDegradation, type EndpointDegradation } from './certificates.js'
 export { configSecretValues } from './config-secrets.js'
 export { createDrain, type Drain, type DrainOptions } from './drain.js'
 export { trackInFlight, type InFlight } from './in-flight.js'
