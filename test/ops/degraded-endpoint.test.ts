@@ -223,6 +223,20 @@ describe('a start with an already-expired endpoint', () => {
     expect((await send(g.gw.url, '/proxy/steady/r2')).status).toBe(200)
   })
 
+  it('degrades only the tenant whose own bundle expired', async () => {
+    const dir = join(pki.dir, 'tenant')
+    mkdirSync(dir)
+    const acme = await bundle('old-acme', new Date('2021-01-01T00:00:00Z'))
+    const tenants = `    tenants:\n      acme:\n        tls: ${JSON.stringify(acme)}\n`
+    const multi = endpointYaml('multi', steady.port, steadyTls(), tenants).replace(`:${steady.port}\n`, `:${steady.port}/t/{tenant}\n`)
+    const g = await startOpsGateway(dir, `${HEAD}endpoints:\n${multi}`, { watch: false })
+    stops.push(() => g.gw.close())
+    expect((await send(g.gw.url, '/proxy/multi@zeta/x')).status).toBe(200)
+    expect(errorOf(await send(g.gw.url, '/proxy/multi@acme/x'))).toEqual({ msg: 'endpoint "multi" tenant "acme": client certificate expired on 2021-01-01T00:00:00.000Z ("CN=old-acme")', code: 502 })
+    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'multi', reason: 'client_cert_expired' })).toBe(1)
+    expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
+  })
+
   it('check still exits non-zero, naming the certificate and its date', async () => {
     const r = await promisify(execFile)(process.execPath, [MAIN, 'check', '--config', config]).then(
       () => ({ code: 0, stderr: '' }),
