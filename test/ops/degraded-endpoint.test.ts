@@ -20,7 +20,7 @@ import { MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get, scrape, startOpsGateway, valueOf } from './helpers.js'
 
 /** Seconds a short-lived client certificate is valid for: enough to start a gateway with two workers on a loaded machine. */
-const LIFETIME_S = 20
+const LIFETIME_S = 30
 
 /** An upstream that requires a client certificate and counts TCP connections and requests. */
 interface Peer extends RunningServer {
@@ -56,9 +56,9 @@ async function startPeer(closeEachConnection: boolean): Promise<Peer> {
   return peer
 }
 
-/** Client bundle files for a certificate valid from a minute ago until `until`. */
-async function bundle(name: string, until: Date): Promise<Record<string, string>> {
-  const cert = await pki.issue({ subject: `CN=${name}`, issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date(Date.now() - 60_000), notAfter: until })
+/** Client bundle files for a certificate valid from `from` (default a minute ago) until `until`. */
+async function bundle(name: string, until: Date, from = new Date(Date.now() - 60_000)): Promise<Record<string, string>> {
+  const cert = await pki.issue({ subject: `CN=${name}`, issuer: pki.inter, usages: ['clientAuth'], notBefore: from, notAfter: until })
   const files = pki.writePair(name, cert)
   return { ...files, intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
 }
@@ -146,7 +146,7 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-describe('a client certificate that expires while the gateway runs', () => {
+describe('a client certificate whose validity changes while the gateway runs', () => {
   /** In process: started with the three endpoints, or with `steady` only and then reloaded to all three. */
   async function inProcess(tag: string, reload: boolean): Promise<void> {
     const until = soon()
@@ -165,6 +165,25 @@ describe('a client certificate that expires while the gateway runs', () => {
   it.concurrent('degrades only its endpoint (fresh start, in process)', () => inProcess('fresh', false), (LIFETIME_S + 60) * 1000)
 
   it.concurrent('degrades only its endpoint after a hot reload added it', () => inProcess('reloaded', true), (LIFETIME_S + 60) * 1000)
+
+  it.concurrent('a not-yet-valid certificate degrades its endpoint until its time comes, then it serves', async () => {
+    const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10_000)
+    const peer = await startPeer(false)
+    const dir = join(pki.dir, 'not-yet')
+    mkdirSync(dir)
+    const g = await startOpsGateway(dir, `${HEAD}endpoints:\n${endpointYaml('early', peer.port, await bundle('early', new Date(Date.now() + 86_400_000), from))}`, { watch: false })
+    stops.push(() => g.gw.close())
+    const early = await send(g.gw.url, '/proxy/early/x')
+    if (Date.now() >= from.getTime()) throw new Error('the machine was too slow: the first request ended after notBefore')
+    expect(errorOf(early)).toEqual({ msg: `endpoint "early": client certificate is not valid before ${from.toISOString()} ("CN=early")`, code: 502 })
+    expect(peer.connections).toBe(0)
+    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'early', reason: 'client_cert_not_yet_valid' })).toBe(1)
+    await eventually(() => Date.now() > from.getTime() + 1000, 30_000, 'notBefore to pass')
+    const served = await send(g.gw.url, '/proxy/early/y')
+    expect(served.status).toBe(200)
+    expect(served.json<Seen>().subject).toBe('early')
+    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'early', reason: 'client_cert_not_yet_valid' })).toBe(0)
+  }, 60_000)
 
   it.concurrent('degrades only its endpoint in serve --workers 2', async () => {
     const until = soon()
