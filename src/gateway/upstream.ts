@@ -52,7 +52,7 @@ export interface Upstream {
   /** Refuses with the fault's reason while the bundle is outside its validity period. */
   readonly dispatcher: Dispatcher
   /** Time-based problems of the bundle at `now` (ms); empty when usable. */
-  faults(now?: number): ValidityFault[]
+  faults(now?: number): readonly ValidityFault[]
   /** The error a request gets at `now` (ms) while degraded; undefined when usable. */
   refusal(now?: number): GatewayError | undefined
   close(): Promise<void>
@@ -61,7 +61,7 @@ export interface Upstream {
 const MAX_SESSIONS = 100
 
 /** The request-path error of a degraded upstream, or undefined when its bundle is usable now. */
-export function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'>, now = Date.now()): GatewayError | undefined {
+function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'>, now = Date.now()): GatewayError | undefined {
   const fault = o.validity?.faults(now)[0]
   if (!fault) return undefined
   const who = o.tenant === undefined ? `endpoint "${o.endpoint}"` : `endpoint "${o.endpoint}" tenant "${o.tenant}"`
@@ -79,9 +79,8 @@ function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promi
   return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
 }
 
-/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache, timeout. */
-export function createConnector(o: UpstreamOptions): buildConnector.connector {
-  const sessions = new Map<string, Buffer>()
+/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout. */
+export function createConnector(o: UpstreamOptions, sessions = new Map<string, Buffer>()): buildConnector.connector {
   const identityCheck = makeServerIdentityCheck(o.pins)
   return (opts, callback) => {
     // The pool only dials after the request check, but the clock moves: a session made while
@@ -170,20 +169,24 @@ export function createConnector(o: UpstreamOptions): buildConnector.connector {
   }
 }
 
-/** Refuses every request while the bundle is outside its validity period (undici interceptor). */
-function refuseWhileDegraded(o: UpstreamOptions): Dispatcher.DispatcherComposeInterceptor {
+/** Refuses every request while the bundle is outside its validity period, dropping the cached sessions (undici interceptor). */
+function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => {
     const degraded = degradation(o)
-    // Thrown before the pool sees the request: Dispatcher.request rejects with it.
-    if (degraded) throw degraded
+    if (degraded) {
+      sessions.clear()
+      // Thrown before the pool sees the request: Dispatcher.request rejects with it.
+      throw degraded
+    }
     return dispatch(opts, handler)
   }
 }
 
 /** The endpoint's connection pool (one per origin inside the Agent, keep-alive). */
 export function createUpstream(o: UpstreamOptions): Upstream {
+  const sessions = new Map<string, Buffer>()
   const agent = new Agent({
-    connect: createConnector(o),
+    connect: createConnector(o, sessions),
     connections: o.connections,
     keepAliveTimeout: o.keepAliveMs,
     keepAliveMaxTimeout: Math.max(o.keepAliveMs, 1000),
@@ -192,7 +195,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     pipelining: 1,
   })
   return {
-    dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o)) : agent,
+    dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o, sessions)) : agent,
     faults: (now) => o.validity?.faults(now) ?? [],
     refusal: (now) => degradation(o, now),
     close: () => agent.close(),

@@ -23,10 +23,10 @@ export interface ValidityFault {
   msg: string
 }
 
-/** A bundle's validity periods, read once; `faults(now)` is a few number comparisons. */
+/** A bundle's validity periods, read once; `faults(now)` is two comparisons between the dates where the answer changes. */
 export interface BundleValidity {
   /** Every problem at `now` (ms since the epoch), client chain first; empty when usable. */
-  faults(now?: number): ValidityFault[]
+  faults(now?: number): readonly ValidityFault[]
 }
 
 interface Period {
@@ -55,14 +55,24 @@ export function bundleValidity(bundle: Bundle, o: { systemRoots: boolean }): Bun
   const chain = [periodOf(bundle.leaf, 'client'), ...bundle.chain.map((c) => periodOf(c, 'intermediate')), ...(bundle.clientRoot ? [periodOf(bundle.clientRoot, 'root')] : [])]
   // With system roots in play the gateway cannot know which anchor a server uses: no verdict.
   const roots = o.systemRoots ? [] : bundle.roots.map((c) => periodOf(c, 'root'))
+  const evaluate = (now: number): ValidityFault[] => {
+    const out = chain.flatMap((p) => chainFault(p, now) ?? [])
+    if (roots.length > 0 && !roots.some((r) => now >= r.from && now <= r.until)) {
+      const listed = roots.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
+      out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
+    }
+    return out
+  }
+  // The answer only changes at a notBefore or just past a notAfter: cache it between those instants (the hot path).
+  const changes = [...new Set([...chain, ...roots].flatMap((p) => [p.from, p.until + 1]))].sort((a, b) => a - b)
+  let cached = { from: 0, until: -1, faults: [] as readonly ValidityFault[] }
   return {
     faults(now = Date.now()) {
-      const out = chain.flatMap((p) => chainFault(p, now) ?? [])
-      if (roots.length > 0 && !roots.some((r) => now >= r.from && now <= r.until)) {
-        const listed = roots.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
-        out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
-      }
-      return out
+      if (now >= cached.from && now < cached.until) return cached.faults
+      const from = changes.filter((t) => t <= now).pop() ?? -Infinity
+      const until = changes.find((t) => t > now) ?? Infinity
+      cached = { from, until, faults: evaluate(now) }
+      return cached.faults
     },
   }
 }

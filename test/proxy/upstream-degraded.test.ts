@@ -4,6 +4,7 @@
  * refused by the connector without touching the network, and the TLS sessions cached while the
  * bundle was valid are dropped, so the first dial after recovery is a full handshake.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/errors.js'
@@ -12,6 +13,7 @@ import { createClientContext, loadBundle, type BundleValidity } from '../../src/
 import type { EndpointTlsConfig } from '../../src/config/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { eventually } from '../ops/helpers.js'
 
 let pki: TestPki
 let server: RunningServer
@@ -51,7 +53,12 @@ function dial(connector: ReturnType<typeof createConnector>): Promise<{ error?: 
 
 beforeAll(async () => {
   pki = await createTestPki()
-  server = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (_req, res) => res.end('ok') })
+  // Every reply closes its connection, so each request is a new TLS connection that may resume.
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, { connection: 'close' })
+    res.end(JSON.stringify({ resumed: (req.socket as TLSSocket).isSessionReused() }))
+  }
+  server = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   server.server.on('connection', () => void connections++)
 })
 afterAll(async () => {
@@ -60,21 +67,31 @@ afterAll(async () => {
 })
 
 describe('a degraded upstream', () => {
-  it('refuses requests before the pool: no connection, the reason and message of the fault', async () => {
+  it('refuses requests before the pool (no connection, the fault named) and drops the sessions cached while valid', async () => {
     const upstream: Upstream = createUpstream(options())
+    const call = async (): Promise<{ resumed: boolean } | GatewayError> => {
+      try {
+        const res = await upstream.dispatcher.request({ origin: `https://localhost:${server.port}`, path: '/', method: 'GET' })
+        return (await res.body.json()) as { resumed: boolean }
+      } catch (e) {
+        return e as GatewayError
+      }
+    }
     try {
       degraded = false
-      const ok = await upstream.dispatcher.request({ origin: `https://localhost:${server.port}`, path: '/', method: 'GET' })
-      expect(ok.statusCode).toBe(200)
-      await ok.body.text()
+      expect(await call()).toEqual({ resumed: false })
+      // The cache works: a new connection while valid resumes.
+      await eventually(async () => ((await call()) as { resumed: boolean }).resumed, 10_000, 'a resumed session')
       const before = connections
       degraded = true
-      const refused = await upstream.dispatcher.request({ origin: `https://localhost:${server.port}`, path: '/', method: 'GET' }).catch((e: unknown) => e)
+      const refused = await call()
       expect(refused).toBeInstanceOf(GatewayError)
       expect((refused as GatewayError).reason).toBe('client_cert_expired')
       expect((refused as GatewayError).message).toBe('endpoint "partner": client certificate expired on 2026-01-01T00:00:00.000Z ("CN=bot-runtime")')
       expect(upstream.refusal()?.reason).toBe('client_cert_expired')
       expect(connections).toBe(before)
+      degraded = false
+      expect(await call()).toEqual({ resumed: false })
     } finally {
       degraded = false
       await upstream.close()
