@@ -17,6 +17,9 @@ export type Reason =
   | 'jwt_replay'
   | 'oauth_token_missing'
   | 'oauth_provider_failed'
+  | 'client_cert_expired'
+  | 'client_cert_not_yet_valid'
+  | 'server_roots_not_valid'
   | 'upstream_cert_untrusted'
   | 'upstream_cert_expired'
   | 'upstream_cert_not_yet_valid'
@@ -53,6 +56,9 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   jwt_replay: 'challenge',
   oauth_token_missing: 401,
   oauth_provider_failed: 502,
+  client_cert_expired: 502,
+  client_cert_not_yet_valid: 502,
+  server_roots_not_valid: 502,
   upstream_cert_untrusted: 502,
   upstream_cert_expired: 502,
   upstream_cert_not_yet_valid: 502,

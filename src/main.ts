@@ -2,9 +2,8 @@
 /** argv → one of cli/*; nothing else. */
 import { Command, Option } from 'commander'
 import { runCheck } from './cli/check.js'
-import { availableParallelism } from 'node:os'
 import { runServe } from './cli/serve.js'
-import { LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.js'
+import { defaultWorkers, LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.js'
 import { writeDevPki, writeInterceptionCa } from './tls/index.js'
 import { ConfigError } from './errors.js'
 import { addOAuth1Commands } from './cli/oauth1-sign.js'
@@ -18,7 +17,7 @@ program
   .description('run the gateway')
   .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
   .option('--port <port>', 'override listen.port', (v) => Number(v))
-  .addOption(new Option('--workers <n>', 'worker processes sharing the port (1: no cluster)').default(availableParallelism(), 'number of CPUs').argParser((v) => Number(v)))
+  .addOption(new Option('--workers <n>', 'worker processes sharing the port (1: no cluster)').default(defaultWorkers(), 'CPUs of the container quota (cgroup), else of the machine').argParser((v) => Number(v)))
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .addOption(new Option('--log-format <format>', 'json lines, or one plain line per entry for a terminal').choices(['json', 'pretty']).default('json'))
   .action(async (o: { config: string; port?: number; workers: number; logLevel: LogLevel; logFormat: LogFormat }) => {

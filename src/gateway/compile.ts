@@ -5,7 +5,7 @@
  */
 import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { checkInterceptionCa, createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
@@ -60,17 +60,32 @@ export interface CompileOptions {
   onEgressRefusal?: (reason: EgressReason) => void
 }
 
+/** What inspection found. */
+export interface Inspection {
+  reports: EndpointReport[]
+  bundles: Map<string, Bundle>
+  contexts: Map<string, SecureContext>
+  /** Problems at any time (parse, key mismatch, chain): start and reload refuse. */
+  problems: ConfigProblem[]
+  /** Problems of the clock at `now` (expired, not yet valid): only that endpoint degrades; `check` fails. */
+  degraded: ConfigProblem[]
+}
+
 /** Loads and checks every bundle; never throws, so `check` can print everything. */
-export function inspectEndpoints(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; bundles: Map<string, Bundle>; contexts: Map<string, SecureContext>; problems: ConfigProblem[] } {
+export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspection {
   const problems: ConfigProblem[] = []
+  const degraded: ConfigProblem[] = []
   const reports: EndpointReport[] = []
   const bundles = new Map<string, Bundle>()
   // Built once here and reused by compile: a SecureContext parses keys, chains and CRLs.
   const contexts = new Map<string, SecureContext>()
   const check = (tls: EndpointTlsConfig, keyBase: string, label: string): { bundle?: Bundle; context?: SecureContext; ok: boolean } => {
-    const { bundle, problems: found } = loadBundle(tls, now)
+    const { bundle, problems: found } = loadBundle(tls)
     for (const p of found) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
     if (!bundle) return { ok: false }
+    for (const f of bundleValidity(bundle, tls).faults(now.getTime())) {
+      degraded.push({ file: f.field === 'cert' ? bundle.certFile : bundle.rootFiles.join(', '), line: 0, column: 0, key: `${keyBase}.${f.field}`, msg: `${label}: ${f.msg}` })
+    }
     // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
     const ctx = found.length === 0 ? createClientContext(bundle, tls) : { problems: [] }
     for (const p of ctx.problems) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
@@ -111,10 +126,10 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): { rep
       problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
     }
   }
-  return { reports, bundles, contexts, problems }
+  return { reports, bundles, contexts, problems, degraded }
 }
 
-/** Builds the runtime snapshot; throws ConfigError when any bundle has a problem. */
+/** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
   const { bundles, contexts, problems } = inspectEndpoints(config, options.now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
@@ -125,11 +140,11 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
     const bundle = bundles.get(ep.name) as Bundle
-    const upstream = buildUpstream(ep, ep.tls, contexts.get(ep.name), options)
+    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options)
     const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
     for (const [tenant, tls] of Object.entries(ep.tenants)) {
       const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, contexts.get(`${ep.name}@${tenant}`), options) })
+      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, tenant) })
     }
     const profile = ep.profile ? profiles.get(ep.profile) : undefined
     const endpoint: Endpoint = {
@@ -160,7 +175,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 }
 
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, context: SecureContext | undefined, options: CompileOptions): Upstream {
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, tenant?: string): Upstream {
   if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
   const egress: EgressOptions = {
     allowPrivate: ep.allowPrivate,
@@ -169,7 +184,9 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, context: Secu
   }
   return createUpstream({
     endpoint: ep.name,
+    ...(tenant !== undefined ? { tenant } : {}),
     context,
+    validity: bundleValidity(bundle, tls),
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
     lookup: createEgressLookup(egress),

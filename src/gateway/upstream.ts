@@ -3,17 +3,24 @@
  * SecureContext. The TLS session cache lives in the connector, so a resumed session can
  * never carry one bundle's identity to another endpoint's (or tenant bundle's) call.
  * The dial goes direct (egress-checked) or through an upstream HTTP proxy's CONNECT.
+ * A bundle outside its validity period degrades the upstream: every request is refused
+ * before it reaches the pool (no dial, no kept-alive connection, no resumed session).
  */
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
 import { Agent, type Dispatcher, type buildConnector } from 'undici'
-import { makeServerIdentityCheck } from '../tls/index.js'
+import { GatewayError } from '../errors.js'
+import { makeServerIdentityCheck, type BundleValidity, type ValidityFault } from '../tls/index.js'
 import { checkLiteral, type EgressOptions } from './egress.js'
 import { openTunnel, type ProxyTarget } from './proxy-tunnel.js'
 
 export interface UpstreamOptions {
   endpoint: string
+  /** The tenant whose own bundle this upstream uses, for messages. */
+  tenant?: string
   context: SecureContext
+  /** The bundle's validity periods, checked against the clock at every request and dial. */
+  validity?: BundleValidity
   serverName?: string
   resolve?: string
   pins: readonly string[]
@@ -42,11 +49,24 @@ export interface ConnectInfo {
 }
 
 export interface Upstream {
+  /** Refuses with the fault's reason while the bundle is outside its validity period. */
   readonly dispatcher: Dispatcher
+  /** Time-based problems of the bundle at `now` (ms); empty when usable. */
+  faults(now?: number): readonly ValidityFault[]
+  /** The error a request gets at `now` (ms) while degraded; undefined when usable. */
+  refusal(now?: number): GatewayError | undefined
   close(): Promise<void>
 }
 
 const MAX_SESSIONS = 100
+
+/** The request-path error of a degraded upstream, or undefined when its bundle is usable now. */
+function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'>, now = Date.now()): GatewayError | undefined {
+  const fault = o.validity?.faults(now)[0]
+  if (!fault) return undefined
+  const who = o.tenant === undefined ? `endpoint "${o.endpoint}"` : `endpoint "${o.endpoint}" tenant "${o.tenant}"`
+  return new GatewayError(fault.reason, `${who}: ${fault.msg}`)
+}
 
 /** Opens the TCP leg: through the proxy tunnel, or direct with the egress check on the dialled address. */
 function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promise<Socket> {
@@ -59,11 +79,17 @@ function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promi
   return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
 }
 
-/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache, timeout. */
-export function createConnector(o: UpstreamOptions): buildConnector.connector {
-  const sessions = new Map<string, Buffer>()
+/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout. */
+export function createConnector(o: UpstreamOptions, sessions = new Map<string, Buffer>()): buildConnector.connector {
   const identityCheck = makeServerIdentityCheck(o.pins)
   return (opts, callback) => {
+    // The pool only dials after the request check, but the clock moves: a session made while
+    // the bundle was valid must never be resumed after, so a degraded dial drops them all.
+    const degraded = degradation(o)
+    if (degraded) {
+      sessions.clear()
+      return callback(degraded, null)
+    }
     const hostname = opts.hostname.replace(/^\[|\]$/g, '')
     const name = o.serverName ?? hostname
     const port = Number(opts.port) || 443
@@ -143,10 +169,24 @@ export function createConnector(o: UpstreamOptions): buildConnector.connector {
   }
 }
 
+/** Refuses every request while the bundle is outside its validity period, dropping the cached sessions (undici interceptor). */
+function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) => {
+    const degraded = degradation(o)
+    if (degraded) {
+      sessions.clear()
+      // Thrown before the pool sees the request: Dispatcher.request rejects with it.
+      throw degraded
+    }
+    return dispatch(opts, handler)
+  }
+}
+
 /** The endpoint's connection pool (one per origin inside the Agent, keep-alive). */
 export function createUpstream(o: UpstreamOptions): Upstream {
+  const sessions = new Map<string, Buffer>()
   const agent = new Agent({
-    connect: createConnector(o),
+    connect: createConnector(o, sessions),
     connections: o.connections,
     keepAliveTimeout: o.keepAliveMs,
     keepAliveMaxTimeout: Math.max(o.keepAliveMs, 1000),
@@ -155,7 +195,9 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     pipelining: 1,
   })
   return {
-    dispatcher: agent,
+    dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o, sessions)) : agent,
+    faults: (now) => o.validity?.faults(now) ?? [],
+    refusal: (now) => degradation(o, now),
     close: () => agent.close(),
   }
 }

@@ -1,11 +1,12 @@
 /**
- * Certificate facts of a compiled snapshot for metrics and /readyz, computed when a config is
- * adopted (start, reload) from the bundles the snapshot holds: a scrape never touches the disk.
+ * Certificate facts of a compiled snapshot for metrics and logs: expiry dates computed when a
+ * config is adopted (start, reload) from the bundles the snapshot holds (a scrape never touches
+ * the disk), and each endpoint's degradation evaluated against the clock when asked.
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Gateway } from '../gateway/index.js'
-import { notAfter, notBefore, type Bundle } from '../tls/index.js'
+import { notAfter, type Bundle, type ValidityReason } from '../tls/index.js'
 import type { CertificateExpiry } from './metrics.js'
 
 function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle }[] {
@@ -37,14 +38,27 @@ export function certificateExpiries(gateway: Gateway): CertificateExpiry[] {
   return out
 }
 
-/** Why a snapshot's bundles cannot be used now (expired or not yet valid client certificates). */
-export function bundleProblems(gateway: Gateway, now = new Date()): string[] {
-  const problems: string[] = []
-  for (const { endpoint, bundle } of bundlesOf(gateway)) {
-    for (const cert of [bundle.leaf, ...bundle.chain]) {
-      if (notAfter(cert) <= now) problems.push(`endpoint "${endpoint}": certificate "${cert.subject.replace(/\n/g, ', ')}" expired ${notAfter(cert).toISOString()}`)
-      else if (notBefore(cert) > now) problems.push(`endpoint "${endpoint}": certificate "${cert.subject.replace(/\n/g, ', ')}" not valid before ${notBefore(cert).toISOString()}`)
-    }
-  }
-  return problems
+/** An endpoint's time-based state: the reasons it is degraded now (empty: serving). */
+export interface EndpointDegradation {
+  endpoint: string
+  reasons: readonly ValidityReason[]
+}
+
+/** Every endpoint of the snapshot with the reasons its bundles (its own and its tenants') are unusable at `now`. */
+export function endpointDegradation(gateway: Gateway, now = Date.now()): EndpointDegradation[] {
+  return [...gateway.endpoints.values()].map((e) => {
+    const upstreams = [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)]
+    const reasons = new Set(upstreams.flatMap((u) => u.faults(now).map((f) => f.reason)))
+    return { endpoint: e.name, reasons: [...reasons] }
+  })
+}
+
+/** The refusal of each degraded bundle (its own, its tenants') of the snapshot at `now`, for the log. */
+export function degradationMessages(gateway: Gateway, now = Date.now()): { endpoint: string; reason: string; msg: string }[] {
+  return [...gateway.endpoints.values()].flatMap((e) =>
+    [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)].flatMap((u) => {
+      const refusal = u.refusal(now)
+      return refusal ? [{ endpoint: e.name, reason: refusal.reason, msg: refusal.message }] : []
+    }),
+  )
 }

@@ -1,7 +1,8 @@
 /** Operations: metrics, logs with redaction, admin (/metrics /healthz /readyz), hot reload, drain, workers. */
 export { runProbes, startAdmin, type AdminOptions, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
-export { bundleProblems, certificateExpiries } from './certificates.js'
+export { certificateExpiries, degradationMessages, endpointDegradation, type EndpointDegradation } from './certificates.js'
 export { configSecretValues } from './config-secrets.js'
+export { cgroupCpuLimit, defaultWorkers, type CpuQuotaOptions } from './cpu-quota.js'
 export { createDrain, type Drain, type DrainOptions } from './drain.js'
 export { trackInFlight, type InFlight } from './in-flight.js'
 export { createLog, LOG_LEVELS, type GatewayLog, type LogFormat, type LogLevel, type LogOptions } from './log.js'

@@ -4,6 +4,7 @@
  * config or code (endpoint names, reasons, methods): never a path, user, tenant or token.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { VALIDITY_REASONS } from '../tls/index.js'
 
 /** The one prefix of every metric, Node process metrics included. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -51,6 +52,8 @@ export interface Metrics {
   inFlight(delta: 1 | -1): void
   /** Reports `store_up` at every scrape by pinging the store (bounded by a timeout). */
   watchStore(ping: () => Promise<void>): void
+  /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
+  watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -91,14 +94,30 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
   let storePing: (() => Promise<void>) | undefined
+  // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
+  // `store_up 0` on a gateway without a store would page the store alert for nothing.
+  const registerStoreUp = (): void =>
+    void new Gauge({
+      name: `${p}store_up`,
+      help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
+      aggregator: 'min',
+      registers,
+      async collect() {
+        if (storePing) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+      },
+    })
+  let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
   new Gauge({
-    name: `${p}store_up`,
-    help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
-    aggregator: 'min',
+    name: `${p}endpoint_degraded`,
+    help: '1 when the endpoint refuses every call for this reason (a certificate of its bundle expired or not yet valid), else 0.',
+    labelNames: ['endpoint', 'reason'] as const,
+    aggregator: 'max',
     registers,
-    async collect() {
-      if (!storePing) return
-      this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+    collect() {
+      this.reset()
+      for (const { endpoint, reasons } of readDegradation?.() ?? []) {
+        for (const reason of VALIDITY_REASONS) this.labels(endpoint, reason).set(reasons.includes(reason) ? 1 : 0)
+      }
     },
   })
   reloads.labels('success').inc(0)
@@ -154,7 +173,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     },
     inFlight: (delta) => inFlight.inc(delta),
     watchStore(ping) {
+      if (!storePing) registerStoreUp()
       storePing = ping
+    },
+    watchDegradation(read) {
+      readDegradation = read
     },
   }
 }

@@ -10,7 +10,7 @@ import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
-import { certificateExpiries } from './certificates.js'
+import { certificateExpiries, degradationMessages, endpointDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -97,9 +97,13 @@ export function createOps(o: OpsOptions = {}): Ops {
     if (r.error && isHandshakeReason(r.error.reason)) metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
     log.access(r, upstream.take(r.id))
   }
+  let current: Gateway | undefined
+  metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
   const adopt = (g: Gateway): void => {
+    current = g
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateExpiry(certificateExpiries(g))
+    for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
   }
   return {
     metrics,

@@ -4,7 +4,6 @@
  */
 import type { Gateway } from '../gateway/index.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
-import { bundleProblems } from './certificates.js'
 import { createDrain } from './drain.js'
 import { trackInFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
@@ -65,7 +64,8 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
       }),
   })
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
-  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...bundleProblems(s.ref.current)])
+  // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
+  const readiness = (): Promise<Readiness> => runProbes(probes, drain.draining ? ['draining'] : [])
   if (o.signals) {
     const ignore = (): void => {}
     removeSignals = installSignals({

@@ -1,12 +1,13 @@
 /**
  * An endpoint's client bundle, loaded and checked: key ↔ certificate, chain to a root,
- * validity dates, clientAuth usage. Every problem is one line naming endpoint and file.
+ * clientAuth usage. Every problem is one line naming endpoint and file. These problems exist
+ * at any time; validity dates depend on the clock and are validity.ts's (checked at each use).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto'
 import type { EndpointTlsConfig } from '../config/index.js'
-import { buildChain, clientAuthProblem, oneLine, parseCertificates, validityProblem } from './chain.js'
+import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 
 export interface Bundle {
@@ -22,6 +23,8 @@ export interface Bundle {
   keyType: string
   /** Where the client certificate came from, for messages. */
   certFile: string
+  /** Where the server roots came from, for messages. */
+  rootFiles: string[]
 }
 
 export interface BundleProblem {
@@ -42,8 +45,8 @@ interface Sources {
   rootFiles: string[]
 }
 
-/** Reads and checks an endpoint's bundle at `now`; returns the bundle when nothing is fatal. */
-export function loadBundle(tls: EndpointTlsConfig, now = new Date()): LoadedBundle {
+/** Reads and checks an endpoint's bundle; returns the bundle when nothing is fatal. */
+export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
   const problems: BundleProblem[] = []
   const fail = (file: string, field: string, msg: string): void => void problems.push({ file, field, msg })
   const src = readSources(tls, fail)
@@ -58,11 +61,6 @@ export function loadBundle(tls: EndpointTlsConfig, now = new Date()): LoadedBund
   if (!leaf.checkPrivateKey(key)) fail(src.keyFile, 'key', `private key does not match the client certificate "${oneLine(leaf.subject)}"`)
   const built = buildChain(leaf, chain, [...roots, ...clientRoots])
   if (built.error) fail(src.certFile, 'cert', built.error)
-  for (const [i, cert] of [...built.path, ...(built.root ? [built.root] : [])].entries()) {
-    const role = i === 0 ? 'client' : cert === built.root ? 'root' : 'intermediate'
-    const problem = validityProblem(cert, role, now)
-    if (problem) fail(i === 0 ? src.certFile : role === 'root' ? src.rootFiles.join(', ') : src.certFile, 'cert', problem)
-  }
   const eku = clientAuthProblem(leaf)
   if (eku) fail(src.certFile, 'cert', eku)
   const bundle: Bundle = {
@@ -74,6 +72,7 @@ export function loadBundle(tls: EndpointTlsConfig, now = new Date()): LoadedBund
     ...(built.root ? { clientRoot: built.root } : {}),
     keyType: describeKey(key),
     certFile: src.certFile,
+    rootFiles: src.rootFiles,
   }
   return { bundle, problems }
 }

@@ -64,13 +64,6 @@ export function notBefore(cert: X509Certificate): Date {
   return new Date(cert.validFrom)
 }
 
-/** A problem sentence when `cert` is outside its validity period at `now`. */
-export function validityProblem(cert: X509Certificate, role: string, now: Date): string | undefined {
-  if (notAfter(cert) < now) return `${role} certificate "${oneLine(cert.subject)}" expired ${notAfter(cert).toISOString()}`
-  if (notBefore(cert) > now) return `${role} certificate "${oneLine(cert.subject)}" is not valid before ${notBefore(cert).toISOString()}`
-  return undefined
-}
-
 /** A problem sentence when the extended key usage exists and excludes clientAuth. */
 export function clientAuthProblem(cert: X509Certificate): string | undefined {
   const eku = cert.keyUsage as string[] | undefined

@@ -2,6 +2,7 @@
 export { loadBundle, type Bundle, type BundleProblem, type LoadedBundle } from './bundle.js'
 export { buildChain, notAfter, notBefore, oneLine, parseCertificates } from './chain.js'
 export { createClientContext } from './context.js'
+export { bundleValidity, VALIDITY_REASONS, type BundleValidity, type ValidityFault, type ValidityReason } from './validity.js'
 export { classifyUpstreamError, isHandshakeReason } from './handshake-errors.js'
 export { makeServerIdentityCheck, spkiPin } from './verify.js'
 export { generateKeys, issueCertificate, privateKeyPem, type Issued, type IssueOptions, type KeyFormat, type KeyKind } from './pki.js'

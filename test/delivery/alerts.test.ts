@@ -138,6 +138,7 @@ describe('PrometheusRule alerts', () => {
     expect(rules.map((x) => x.alert)).toEqual([
       'MtlsGatewayCertificateExpiringSoon',
       'MtlsGatewayCertificateExpiryCritical',
+      'MtlsGatewayEndpointDegraded',
       'MtlsGatewayUpstreamHandshakeFailures',
       'MtlsGatewayHighErrorRatio',
       'MtlsGatewayConfigReloadFailed',

@@ -137,4 +137,11 @@ describe('store_up', () => {
     healthy = false
     expect(await metrics.registry.getSingleMetricAsString('mtls_gateway_store_up')).toMatch(/^mtls_gateway_store_up 0$/m)
   })
+
+  it('is absent when no store is watched (a gateway without a store)', async () => {
+    const { createMetrics } = await import('../../src/ops/index.js')
+    const metrics = createMetrics({ defaultMetrics: false })
+    expect(await metrics.registry.metrics()).not.toContain('mtls_gateway_store_up')
+    expect(await metrics.registry.metrics()).toContain('mtls_gateway_requests_in_flight')
+  })
 })

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { loadBundle } from '../../src/tls/index.js'
+import { bundleValidity, loadBundle, type ValidityFault } from '../../src/tls/index.js'
 import type { EndpointTlsConfig } from '../../src/config/index.js'
 import { privateKeyPem } from '../../src/tls/index.js'
 
@@ -28,6 +28,13 @@ function tls(over: Partial<EndpointTlsConfig>): EndpointTlsConfig {
 
 function problems(over: Partial<EndpointTlsConfig>): string[] {
   return loadBundle(tls(over)).problems.map((p) => `${p.file}: ${p.field}: ${p.msg}`)
+}
+
+function faults(over: Partial<EndpointTlsConfig>, now = Date.now()): ValidityFault[] {
+  const t = tls(over)
+  const { bundle } = loadBundle(t)
+  if (!bundle) throw new Error('bundle did not load')
+  return bundleValidity(bundle, t).faults(now)
 }
 
 beforeAll(async () => {
@@ -61,13 +68,43 @@ describe('bundle checks at load', () => {
     expect(problems({ intermediates: [file] })[0]).toContain('chain does not build to a configured root')
   })
 
-  it('refuses expired and not-yet-valid client certificates with dates', async () => {
+  it('loads expired and not-yet-valid client certificates, and names their dates as faults of the clock', async () => {
     const expired = await pki.issue({ subject: 'CN=old', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') })
     const e = pki.writePair('expired', expired)
-    expect(problems(e)).toEqual([`${e.cert}: cert: client certificate "CN=old" expired 2021-01-01T00:00:00.000Z`])
+    expect(problems(e)).toEqual([])
+    expect(faults(e)).toEqual([{ reason: 'client_cert_expired', field: 'cert', msg: 'client certificate expired on 2021-01-01T00:00:00.000Z ("CN=old")' }])
+    // One validity answers for any instant, whatever it answered before (inclusive notAfter, to the millisecond).
+    const t = tls(e)
+    const validity = bundleValidity(loadBundle(t).bundle as NonNullable<ReturnType<typeof loadBundle>['bundle']>, t)
+    const end = Date.parse('2021-01-01T00:00:00Z')
+    // (The test PKI's intermediate and root date from today: only the client certificate's verdict is looked at.)
+    const client = (now: number): string[] => validity.faults(now).filter((x) => x.msg.startsWith('client certificate')).map((x) => x.reason)
+    expect(client(end + 1)).toEqual(['client_cert_expired'])
+    expect(client(end)).toEqual([])
+    expect(client(end + 1)).toEqual(['client_cert_expired'])
+    expect(client(Date.parse('2019-12-31T23:59:59.999Z'))).toEqual(['client_cert_not_yet_valid'])
+    expect(client(Date.parse('2020-01-01T00:00:00Z'))).toEqual([])
     const future = await pki.issue({ subject: 'CN=future', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date('2099-01-01T00:00:00Z'), notAfter: new Date('2100-01-01T00:00:00Z') })
     const f = pki.writePair('future', future)
-    expect(problems(f)).toEqual([`${f.cert}: cert: client certificate "CN=future" is not valid before 2099-01-01T00:00:00.000Z`])
+    expect(problems(f)).toEqual([])
+    expect(faults(f)).toEqual([{ reason: 'client_cert_not_yet_valid', field: 'cert', msg: 'client certificate is not valid before 2099-01-01T00:00:00.000Z ("CN=future")' }])
+  })
+
+  it('names an expired intermediate and, when every server root is outside its period, the roots', async () => {
+    const oldInter = await pki.issue({ subject: 'CN=Old Intermediate', issuer: pki.root, ca: true, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') })
+    const leaf = await pki.issue({ subject: 'CN=under-old', issuer: oldInter, usages: ['clientAuth'] })
+    const pair = pki.writePair('under-old', leaf, { chain: [oldInter] })
+    expect(faults({ ...pair, intermediates: [] }).map((x) => [x.reason, x.msg])).toEqual([
+      ['client_cert_expired', 'intermediate certificate of the client chain expired on 2021-01-01T00:00:00.000Z ("CN=Old Intermediate")'],
+    ])
+    const oldRoot = await pki.issue({ subject: 'CN=Old Root', ca: true, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') })
+    const roots = [pki.write('old-root.crt', oldRoot.pem)]
+    expect(faults({ roots, clientRoots: [pki.file('root.crt')] })).toEqual([
+      { reason: 'server_roots_not_valid', field: 'roots', msg: 'no server root is valid now: "CN=Old Root" expired on 2021-01-01T00:00:00.000Z' },
+    ])
+    // One valid root is enough; with system roots the gateway cannot tell which anchor a server uses.
+    expect(faults({ roots: [...roots, pki.file('root.crt')] })).toEqual([])
+    expect(faults({ roots, clientRoots: [pki.file('root.crt')], systemRoots: true })).toEqual([])
   })
 
   it('refuses a certificate whose extended key usage lacks clientAuth; accepts one without the extension', async () => {

@@ -1,0 +1,78 @@
+/**
+ * Time-based bundle health. A bundle that parses and builds is usable or not depending only
+ * on the clock: its client chain (leaf, intermediates, the root it builds to) must be inside
+ * every validity period, and at least one of its server roots must be. These facts are
+ * evaluated against the clock at each use, so an endpoint degrades (and recovers) while the
+ * gateway runs, the same way after a reload, a fresh start or in any worker.
+ */
+import type { X509Certificate } from 'node:crypto'
+import type { Reason } from '../errors.js'
+import type { Bundle } from './bundle.js'
+import { oneLine } from './chain.js'
+
+/** Why a bundle cannot be used now; closed, snake_case (a metric label and an error reason). */
+export type ValidityReason = Extract<Reason, 'client_cert_expired' | 'client_cert_not_yet_valid' | 'server_roots_not_valid'>
+
+/** Every ValidityReason, for metrics that show each one as 0/1. */
+export const VALIDITY_REASONS: readonly ValidityReason[] = ['client_cert_expired', 'client_cert_not_yet_valid', 'server_roots_not_valid']
+
+/** One time-based problem: the reason, the bundle field it is about, and a sentence with the date. */
+export interface ValidityFault {
+  reason: ValidityReason
+  field: 'cert' | 'roots'
+  msg: string
+}
+
+/** A bundle's validity periods, read once; `faults(now)` is two comparisons between the dates where the answer changes. */
+export interface BundleValidity {
+  /** Every problem at `now` (ms since the epoch), client chain first; empty when usable. */
+  faults(now?: number): readonly ValidityFault[]
+}
+
+interface Period {
+  role: 'client' | 'intermediate' | 'root'
+  subject: string
+  from: number
+  until: number
+}
+
+function periodOf(cert: X509Certificate, role: Period['role']): Period {
+  return { role, subject: oneLine(cert.subject), from: Date.parse(cert.validFrom), until: Date.parse(cert.validTo) }
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+function chainFault(p: Period, now: number): ValidityFault | undefined {
+  const what = p.role === 'client' ? 'client certificate' : p.role === 'intermediate' ? 'intermediate certificate of the client chain' : 'root certificate of the client chain'
+  // X.509 notAfter is inclusive: expired once the clock is past it (as OpenSSL counts).
+  if (now > p.until) return { reason: 'client_cert_expired', field: 'cert', msg: `${what} expired on ${iso(p.until)} ("${p.subject}")` }
+  if (now < p.from) return { reason: 'client_cert_not_yet_valid', field: 'cert', msg: `${what} is not valid before ${iso(p.from)} ("${p.subject}")` }
+  return undefined
+}
+
+/** Reads the validity periods of `bundle`; `systemRoots` means a server may also chain to the system's roots. */
+export function bundleValidity(bundle: Bundle, o: { systemRoots: boolean }): BundleValidity {
+  const chain = [periodOf(bundle.leaf, 'client'), ...bundle.chain.map((c) => periodOf(c, 'intermediate')), ...(bundle.clientRoot ? [periodOf(bundle.clientRoot, 'root')] : [])]
+  // With system roots in play the gateway cannot know which anchor a server uses: no verdict.
+  const roots = o.systemRoots ? [] : bundle.roots.map((c) => periodOf(c, 'root'))
+  const evaluate = (now: number): ValidityFault[] => {
+    const out = chain.flatMap((p) => chainFault(p, now) ?? [])
+    if (roots.length > 0 && !roots.some((r) => now >= r.from && now <= r.until)) {
+      const listed = roots.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
+      out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
+    }
+    return out
+  }
+  // The answer only changes at a notBefore or just past a notAfter: cache it between those instants (the hot path).
+  const changes = [...new Set([...chain, ...roots].flatMap((p) => [p.from, p.until + 1]))].sort((a, b) => a - b)
+  let cached = { from: 0, until: -1, faults: [] as readonly ValidityFault[] }
+  return {
+    faults(now = Date.now()) {
+      if (now >= cached.from && now < cached.until) return cached.faults
+      const from = changes.filter((t) => t <= now).pop() ?? -Infinity
+      const until = changes.find((t) => t > now) ?? Infinity
+      cached = { from, until, faults: evaluate(now) }
+      return cached.faults
+    },
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The shipped alert rules evaluated, not just parsed: two scrapes of a live, healthy gateway
+ * without a store (one endpoint, calls between the scrapes), labelled the way the chart's
+ * ServiceMonitor labels them, make no rule fire. The same scrapes with one failure written in
+ * (a store down, 5xx, handshake failures, a failed reload, a certificate near expiry, a degraded
+ * endpoint) make the matching rule fire, so "nothing fires" is not the evaluator's blindness.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { firing, type Scrape } from '../support/promql.js'
+import { scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { buildRenderer, valuesFile, type Manifest } from './chart.js'
+
+let rules: { alert: string; expr: string }[] = []
+let scrapes: [Scrape, Scrape]
+let pki: TestPki
+let upstream: RunningServer
+let g: OpsGateway | undefined
+let dir: string
+
+/** The labels the ServiceMonitor's scrape adds: what the rules' selector matches. */
+function targetLabels(): Record<string, string> {
+  const labels: Record<string, string> = { pod: 'mtls-gateway-0', instance: '10.0.0.7:9090' }
+  for (const r of rules) for (const m of r.expr.matchAll(/\b(job|namespace)="([^"]*)"/g)) labels[m[1] as string] = m[2] as string
+  return labels
+}
+
+async function liveScrape(): Promise<Scrape> {
+  const at = Date.now() / 1000
+  const target = targetLabels()
+  return { at, samples: (await scrape(g?.adminUrl as string)).map((s) => ({ ...s, labels: { ...s.labels, ...target } })) }
+}
+
+beforeAll(async () => {
+  const r = buildRenderer()
+  try {
+    rules = ((await r.render([valuesFile('full')])).get('PrometheusRule').spec.groups as Manifest[]).flatMap((x) => x.rules)
+  } finally {
+    r.cleanup()
+  }
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  dir = mkdtempSync(join(tmpdir(), 'alerts-eval-'))
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // No callers and no per-user profile: the gateway opens no store.
+  g = await startOpsGateway(dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, { watch: false })
+  expect(g.gw.services.store).toBeUndefined()
+  for (let i = 0; i < 3; i++) expect((await send(g.gw.url, `/proxy/partner/a${i}`)).status).toBe(200)
+  const first = await liveScrape()
+  for (let i = 0; i < 5; i++) expect((await send(g.gw.url, `/proxy/partner/b${i}`)).status).toBe(200)
+  // rate() divides by the time between the scrapes: make sure it is not zero.
+  while (Date.now() / 1000 <= first.at) await new Promise((resolve) => setTimeout(resolve, 10))
+  scrapes = [first, await liveScrape()]
+}, 5 * 60_000)
+
+afterAll(async () => {
+  await g?.gw.close()
+  await upstream?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+type Sample = Scrape['samples'][number]
+
+/** The two scrapes with `series` added ([value at the earlier scrape, at the later]) and `edit` applied to the later. */
+function changed(series: { name: string; labels: Record<string, string>; values: [number, number] }[], edit = (x: Sample): Sample => x): [Scrape, Scrape] {
+  const target = targetLabels()
+  const extra = (i: 0 | 1): Sample[] => series.map((x) => ({ name: x.name, labels: { ...x.labels, ...target }, value: x.values[i] }))
+  return [{ ...scrapes[0], samples: [...scrapes[0].samples, ...extra(0)] }, { at: scrapes[1].at, samples: [...scrapes[1].samples.map(edit), ...extra(1)] }]
+}
+
+const fired = (s: readonly [Scrape, Scrape]): string[] => rules.filter((r) => firing(r.expr, s).length > 0).map((r) => r.alert)
+
+describe('the shipped alert rules against a healthy gateway without a store', () => {
+  it('the scrape has no store_up series and shows the endpoint served', () => {
+    const [, later] = scrapes
+    expect(later.samples.filter((s) => s.name === 'mtls_gateway_store_up')).toEqual([])
+    expect(later.samples.find((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === 'partner')?.value).toBe(8)
+  })
+
+  it('fire nothing', () => {
+    expect(rules.length).toBeGreaterThanOrEqual(7)
+    for (const r of rules) expect(firing(r.expr, scrapes), `${r.alert}: ${r.expr}`).toEqual([])
+  })
+
+  it('each fire on the failure it is about (the evaluator sees them)', () => {
+    const partner = { endpoint: 'partner' }
+    expect(fired(changed([]))).toEqual([])
+    expect(fired(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [0, 0] }]))).toEqual(['MtlsGatewayStoreUnreachable'])
+    expect(fired(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [1, 1] }]))).toEqual([])
+    const failedReload = (x: Sample): Sample => (x.name === 'mtls_gateway_config_reloads_total' && x.labels.result === 'failure' ? { ...x, value: x.value + 1 } : x)
+    expect(fired(changed([], failedReload))).toEqual(['MtlsGatewayConfigReloadFailed'])
+    expect(fired(changed([{ name: 'mtls_gateway_endpoint_degraded', labels: { ...partner, reason: 'client_cert_expired' }, values: [1, 1] }]))).toEqual(['MtlsGatewayEndpointDegraded'])
+    const inADay = (x: Sample): Sample => (x.name === 'mtls_gateway_certificate_expiry_timestamp_seconds' && x.labels.kind === 'client' ? { ...x, value: scrapes[1].at + 86400 } : x)
+    expect(fired(changed([], inADay))).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
+  })
+})
