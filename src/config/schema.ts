@@ -268,6 +268,12 @@ const callers = {
     bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token.' },
     anonymousTtl: { ...duration, default: '30m', description: 'How long anonymous users\' data is kept, in memory only.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'Store JWE-decrypted claims (sealed) so other replicas can resolve the bearer.' },
+    claimAliasPrefix: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{0,32}$',
+      default: 'kore_',
+      description: 'Assertions may carry `<prefix>jti`, `<prefix>iss` and `<prefix>sub`; when present they win over `jti`, `iss` and `sub` (replay and one-hour rule, app, user). Empty turns aliases off.',
+    },
     apps: { type: 'array', items: callerApp, description: 'Registered caller apps.' },
     gatewayKeys: {
       type: 'array',
