@@ -78,6 +78,9 @@ const field = {
 
 const fields = { type: 'array', items: field, description: 'Authorization fields injected into the forwarded request before signing.' } as const
 
+// Said once for the three templated profile URLs.
+const URL_TEMPLATE = 'a template: `{tenant}`/`{{tenant}}` (also in the host), `{{user}}` and `{{fields.NAME}}` (additionalFields, then the user\'s userFields) in the path or query, each value percent-encoded.'
+
 const profile = {
   type: 'object',
   additionalProperties: false,
@@ -90,9 +93,9 @@ const profile = {
     signatureMethod: { type: 'string', enum: ['HMAC-SHA1', 'HMAC-SHA256', 'HMAC-SHA512', 'RSA-SHA1', 'RSA-SHA256', 'PLAINTEXT'], default: 'HMAC-SHA1', description: 'Signature method (RFC 5849 §3.4).' },
     privateKey: { type: 'string', description: 'PEM RSA private key file for RSA-SHA1 / RSA-SHA256.' },
     privateKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted privateKey.' },
-    requestTokenUrl: { type: 'string', pattern: '^https?://', description: 'Temporary-credential (request token) URL; may contain `{tenant}`.' },
-    accessTokenUrl: { type: 'string', pattern: '^https?://', description: 'Token (access token) URL; may contain `{tenant}`.' },
-    authorizeUrl: { type: 'string', pattern: '^https?://', description: 'Resource-owner authorization URL the user opens in a browser; may contain `{tenant}`.' },
+    requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
+    accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
+    authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
     callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`.' },
     endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
     userFields: {
