@@ -121,7 +121,7 @@ const profile = {
     additionalFields: {
       type: 'object',
       additionalProperties: { type: 'string' },
-      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field templates.',
+      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field and URL templates.',
     },
     fields,
   },
