@@ -116,7 +116,7 @@ export function parseTokenReply(profile: Profile, step: string, reply: ProviderR
 
 /** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */
 export async function obtainRequestToken(gateway: Gateway, profile: Profile, scope: DanceScope, callback: string): Promise<IssuedToken> {
-  const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { ...scope, callback })
+  const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, callback })
   return parseTokenReply(profile, 'request-token', reply)
 }
 

@@ -42,7 +42,12 @@ export function checkFieldReferences(endpoints: readonly EndpointConfig[], profi
       const source = p[key]
       if (source === undefined) continue
       try {
-        for (const n of parseUrlTemplate(source).fieldNames) if (!known.has(n)) at([key], unknownMessage(n, p))
+        const t = parseUrlTemplate(source)
+        // The provider sends the browser back there; it is filled before any user is known.
+        if (key === 'callbackUrl' && t.parts.some((x) => x.part.kind === 'user' || x.part.kind === 'field')) {
+          at([key], 'is the gateway\'s own URL: only {tenant} may be used in it')
+        }
+        for (const n of t.fieldNames) if (!known.has(n)) at([key], unknownMessage(n, p))
       } catch (e) {
         at([key], (e as Error).message)
       }

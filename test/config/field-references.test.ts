@@ -70,10 +70,12 @@ describe('check: field references in templates', () => {
     requestTokenUrl: https://{{fields.host}}.partner.test/request_token
     accessTokenUrl: https://api.partner.test/access_token
     authorizeUrl: https://login.partner.test/authorize?pin={{claims.pin}}
+    callbackUrl: https://gw.example/{{user}}/gateway/oauth1/callback
 `)
     expect(r.lines.map((l) => l.replace(/^.*?: /, ''))).toEqual([
       'profiles[0].requestTokenUrl: only {tenant} may appear in the host, and not in the port or userinfo',
       'profiles[0].authorizeUrl: {{claims.pin}} cannot be used in a URL: the dance has no caller assertion',
+      'profiles[0].callbackUrl: is the gateway\'s own URL: only {tenant} may be used in it',
     ])
   })
 })
