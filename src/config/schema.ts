@@ -96,7 +96,7 @@ const profile = {
     requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
     accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
     authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`.' },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder.' },
     endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
     userFields: {
       type: 'array',
@@ -243,7 +243,7 @@ const callerApp = {
   additionalProperties: false,
   required: ['clientId', 'audience'],
   properties: {
-    clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss`.' },
+    clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss` (or its alias, see claimAliasPrefix).' },
     hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes). Use `${env:…}`/`${file:…}`.' },
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`).' },
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
