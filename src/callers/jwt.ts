@@ -2,9 +2,9 @@ import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } 
 import { GatewayError } from '../errors.js'
 import type { Store } from '../store/store.js'
 import type { CallerApp } from './apps.js'
+import { resolveClaimAliases } from './claim-aliases.js'
 import { authError } from './auth-failure.js'
 import { toCaller, type Caller } from './caller.js'
-import { resolveClaimAliases } from './claim-aliases.js'
 
 /** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
 export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'

@@ -66,10 +66,14 @@ describe('templated authorization URLs', () => {
     const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${enc(USER)}&tenant=acme&format=json`, { headers: admin })
     expect(start.status, start.text).toBe(200)
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
+    // The user's browser: the link's page, then its form (with the page's CSRF token when it has one).
+    const form = await send(gw.url, pathOf(link))
+    expect(form.text).toContain('name="field.org"')
+    const csrf = /name="csrf" value="([^"]*)"/.exec(form.text)?.[1]
     const posted = await send(gw.url, pathOf(link), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ 'field.org': ORG }).toString(),
+      body: new URLSearchParams({ 'field.org': ORG, ...(csrf !== undefined ? { csrf } : {}) }).toString(),
     })
     expect(posted.status, posted.text).toBe(303)
     const toProvider = String(posted.headers.location)
