@@ -38,7 +38,7 @@ export async function apiCredential(req: IncomingMessage, gateway: Gateway, stor
   if (token === undefined) throw new GatewayError('caller_credentials_missing', `${route} needs Authorization: Bearer <caller bearer or admin token>`)
   if (isAdminToken(gateway, token)) return { kind: 'admin' }
   if (!gateway.callers.enabled || !stores) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token (no caller apps are configured)`)
-  const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec })
+  const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: gateway.callers.claimAliasPrefix })
   return { kind: 'caller', caller }
 }
 

@@ -5,7 +5,7 @@
  * verifier for the user's access token, store that sealed, show a short page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError } from '../errors.js'
+import { GatewayError, statusOf } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { readJson, sendJson } from './http.js'
@@ -55,9 +55,10 @@ function pickFields(profile: Profile, raw: unknown): Record<string, string> | un
 async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner, fields: Record<string, string> | undefined, origin: string | undefined, repo: OAuth1TokenRepo): Promise<string> {
   const callback = callbackUrlFor(gateway, profile, owner.tenant, origin)
   if (callback === undefined) throw new GatewayError('bad_request', `profile "${profile.name}": cannot tell the gateway's callback URL; set listen.publicUrl or profiles[].callbackUrl`)
-  const issued = await obtainRequestToken(gateway, profile, owner.tenant, callback)
-  await repo.savePending(issued.token, { ...owner, secret: issued.secret, ...(fields ? { fields } : {}) }, DANCE_TTL_MS)
-  return providerAuthorizeUrl(profile, owner.tenant, issued.token)
+  const scope = { ...owner, ...(fields ? { fields } : {}) }
+  const issued = await obtainRequestToken(gateway, profile, scope, callback)
+  await repo.savePending(issued.token, { ...scope, secret: issued.secret }, DANCE_TTL_MS)
+  return providerAuthorizeUrl(profile, scope, issued.token)
 }
 
 /** A browser opening a one-time link: the fields form first when the profile has userFields. */
@@ -80,7 +81,7 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
     target = await startDance(gateway, profile, owner, fields, requestOrigin(req), deps.repo)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return sendPage(res, 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.message}`))
+    return sendPage(res, statusOf(err.reason, 'api') === 400 ? 400 : 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.message}`))
   }
   redirect(res, req.method === 'POST' ? 303 : 302, target)
 }
@@ -129,7 +130,7 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   if (!verifier) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'))
   let access
   try {
-    access = await obtainAccessToken(gateway, profile, pending.tenant, { token: requestToken, secret: pending.secret }, verifier)
+    access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
     return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.message}`))

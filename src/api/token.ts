@@ -33,7 +33,7 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     try {
       const { caller, token } = await exchangeAssertion(
         assertion,
-        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, replay: o.stores.store },
+        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: o.stores.store },
         o.stores,
         gateway.config.callers.bearerTtlSec,
       )

@@ -24,6 +24,7 @@ const PREFIX = 'error verifying the jwt: '
 /** Builds a Caller from verified claims, refusing identity claims of the wrong type. */
 export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): Caller {
   const { sub, jti, exp } = payload
+  if (sub === undefined) throw authError('missing_sub', `${PREFIX}"sub" claim is missing`)
   if (typeof sub !== 'string' || sub === '') {
     throw authError('missing_sub', `${PREFIX}"sub" claim must be a non-empty string`)
   }

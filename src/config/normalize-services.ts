@@ -1,4 +1,5 @@
 /** Listener TLS, interception, store and callers: defaults and the rules between their keys. */
+import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import type { GatewayConfig } from './types.js'
@@ -73,6 +74,7 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
     bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
     anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
     persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
+    claimAliasPrefix: str(c.claimAliasPrefix) ?? configSchema.properties.callers.properties.claimAliasPrefix.default,
     apps,
     gatewayKeys: (Array.isArray(c.gatewayKeys) ? c.gatewayKeys : []).map((k) => {
       const key = obj(k)

@@ -10,6 +10,7 @@ import type { EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } fro
 import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
+import { checkFieldReferences } from './field-references.js'
 import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
@@ -50,6 +51,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       problems.push(ctx.source.problem(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`))
     }
   }
+  checkFieldReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)

@@ -78,6 +78,9 @@ const field = {
 
 const fields = { type: 'array', items: field, description: 'Authorization fields injected into the forwarded request before signing.' } as const
 
+// Said once for the three templated profile URLs.
+const URL_TEMPLATE = 'a template: `{tenant}`/`{{tenant}}` (also in the host), `{{user}}` and `{{fields.NAME}}` (additionalFields, then the user\'s userFields) in the path or query, each value percent-encoded.'
+
 const profile = {
   type: 'object',
   additionalProperties: false,
@@ -90,10 +93,10 @@ const profile = {
     signatureMethod: { type: 'string', enum: ['HMAC-SHA1', 'HMAC-SHA256', 'HMAC-SHA512', 'RSA-SHA1', 'RSA-SHA256', 'PLAINTEXT'], default: 'HMAC-SHA1', description: 'Signature method (RFC 5849 §3.4).' },
     privateKey: { type: 'string', description: 'PEM RSA private key file for RSA-SHA1 / RSA-SHA256.' },
     privateKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted privateKey.' },
-    requestTokenUrl: { type: 'string', pattern: '^https?://', description: 'Temporary-credential (request token) URL; may contain `{tenant}`.' },
-    accessTokenUrl: { type: 'string', pattern: '^https?://', description: 'Token (access token) URL; may contain `{tenant}`.' },
-    authorizeUrl: { type: 'string', pattern: '^https?://', description: 'Resource-owner authorization URL the user opens in a browser; may contain `{tenant}`.' },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`.' },
+    requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
+    accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
+    authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder.' },
     endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
     userFields: {
       type: 'array',
@@ -118,7 +121,7 @@ const profile = {
     additionalFields: {
       type: 'object',
       additionalProperties: { type: 'string' },
-      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field templates.',
+      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field and URL templates.',
     },
     fields,
   },
@@ -240,7 +243,7 @@ const callerApp = {
   additionalProperties: false,
   required: ['clientId', 'audience'],
   properties: {
-    clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss`.' },
+    clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss` (or its alias, see claimAliasPrefix).' },
     hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes). Use `${env:…}`/`${file:…}`.' },
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`).' },
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
@@ -268,6 +271,12 @@ const callers = {
     bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token.' },
     anonymousTtl: { ...duration, default: '30m', description: 'How long anonymous users\' data is kept, in memory only.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'Store JWE-decrypted claims (sealed) so other replicas can resolve the bearer.' },
+    claimAliasPrefix: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{0,32}$',
+      default: 'kore_',
+      description: 'Assertions may carry `<prefix>jti`, `<prefix>iss` and `<prefix>sub`; when present they win over `jti`, `iss` and `sub` (replay and one-hour rule, app, user). Empty turns aliases off.',
+    },
     apps: { type: 'array', items: callerApp, description: 'Registered caller apps.' },
     gatewayKeys: {
       type: 'array',

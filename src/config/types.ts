@@ -134,6 +134,8 @@ export interface CallersConfig {
   bearerTtlSec: number
   anonymousTtlMs: number
   persistDecryptedClaims: boolean
+  /** `<prefix>jti|iss|sub` win over `jti|iss|sub`; empty: aliases off. */
+  claimAliasPrefix: string
   apps: CallerAppSettings[]
   gatewayKeys: { kid: string; privateKey: string; passphrase?: string }[]
   adminToken?: string

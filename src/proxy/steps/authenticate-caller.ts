@@ -84,5 +84,5 @@ async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise
 export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
   if (token === undefined) return callerFromCertificate(tls, callers)
   if (!o.stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
-  return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30 })
+  return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30, claimAliasPrefix: callers.claimAliasPrefix })
 }
