@@ -6,6 +6,7 @@
 
 export type Reason =
   | 'bad_request'
+  | 'path_escapes_base'
   | 'tenant_invalid'
   | 'body_too_large'
   | 'unsupported_payload'
@@ -42,6 +43,7 @@ export type Challenge = 'challenge'
 /** The only place statuses live. `Record` makes it exhaustive at compile time. */
 export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   bad_request: 400,
+  path_escapes_base: 400,
   tenant_invalid: 400,
   body_too_large: 413,
   unsupported_payload: 400,
