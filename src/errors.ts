@@ -24,6 +24,7 @@ export type Reason =
   | 'upstream_hostname_mismatch'
   | 'upstream_pin_mismatch'
   | 'upstream_cert_revoked'
+  | 'upstream_cert_wrong_purpose'
   | 'upstream_client_cert_rejected'
   | 'upstream_tls_version_refused'
   | 'upstream_tls_failed'
@@ -61,6 +62,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   upstream_hostname_mismatch: 502,
   upstream_pin_mismatch: 502,
   upstream_cert_revoked: 502,
+  upstream_cert_wrong_purpose: 502,
   upstream_client_cert_rejected: 502,
   upstream_tls_version_refused: 502,
   upstream_tls_failed: 502,
