@@ -67,9 +67,12 @@ export function createListener(o: ListenerOptions): Server {
   return server
 }
 
-/** A request Node's parser refused: JSON 400, then close. */
-function answerParseError(_err: Error, socket: Duplex): void {
-  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 53\r\n\r\n{"errors":[{"msg":"malformed HTTP request","code":400}]}')
+/** A request Node's parser refused: JSON 400 naming what the parser objected to, then close. */
+function answerParseError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return
+  const what = err.code === 'HPE_INVALID_URL' ? 'invalid request target' : err.code === 'HPE_HEADER_OVERFLOW' ? 'request line or headers too large' : 'malformed HTTP request'
+  const body = JSON.stringify({ errors: [{ msg: `malformed HTTP request: ${what}`, code: 400 }] })
+  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }
 
 function requestIdOf(req: IncomingMessage): string {
