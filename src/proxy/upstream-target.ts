@@ -93,6 +93,16 @@ export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefin
   return { origin: configured.origin, basePath, path, query } as UpstreamTarget
 }
 
+/**
+ * The base path as a pattern in which a `{{name}}` path-field placeholder (filled later by
+ * apply_authorization with a percent-encoded value) stands for exactly one segment.
+ */
+function underBasePattern(basePath: string): RegExp {
+  const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
+  const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
+  return new RegExp(`^${body}(?:/|$)`, 'i')
+}
+
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */
 export function toOutboundUrl(target: UpstreamTarget): URL {
   const url = new URL(target.origin + target.path + target.query)
@@ -107,7 +117,7 @@ export function toOutboundUrl(target: UpstreamTarget): URL {
  */
 export function assertDestination(target: UpstreamTarget, url: URL): void {
   if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
-  if (!isUnderBase(url.pathname, target.basePath) || hasDotSegment(url.pathname)) {
+  if (!underBasePattern(target.basePath).test(url.pathname) || hasDotSegment(url.pathname)) {
     throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${url.pathname} left the base path ${target.basePath}`) })
   }
 }
