@@ -100,7 +100,7 @@ export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefin
 function underBasePattern(basePath: string): RegExp {
   const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
   const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
-  return new RegExp(`^${body}(?:/|$)`, 'i')
+  return new RegExp(`^${body}(?:/|$)`)
 }
 
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */
