@@ -6,7 +6,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
-import { describeEmbedded, embeddedIpv4 } from './embedded-ipv4.js'
+import { embeddedIpv4 } from './embedded-ipv4.js'
 
 export type EgressReason = 'loopback' | 'private' | 'link_local' | 'cgnat' | 'metadata' | 'unspecified' | 'multicast' | 'reserved'
 
@@ -44,6 +44,14 @@ export function classifyAddress(address: string): EgressReason | undefined {
     if (reason) return reason
   }
   return classifyWith(addr, 'ipv6')
+}
+
+/** ` (IPv4 a.b.c.d inside <wrapping>)` naming the wrapped address that was refused, or ''. */
+function describeEmbedded(address: string): string {
+  const addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
+  if (isIP(addr) !== 6) return ''
+  const refused = embeddedIpv4(addr).find((e) => classifyWith(e.ipv4, 'ipv4') !== undefined)
+  return refused ? ` (IPv4 ${refused.ipv4} inside ${refused.via})` : ''
 }
 
 function classifyWith(addr: string, type: 'ipv4' | 'ipv6'): EgressReason | undefined {

@@ -3,8 +3,6 @@
  * address (through a NAT64 gateway, a 6to4 or Teredo relay, or the host's own dual stack),
  * so the egress policy judges them by the IPv4 rules.
  */
-import { isIP } from 'node:net'
-
 /** The 16 bytes of a valid IPv6 address (the caller checked it with isIP). */
 export function ipv6Bytes(address: string): Uint8Array {
   const bytes = new Uint8Array(16)
@@ -67,12 +65,4 @@ export function embeddedIpv4(address: string): Embedded[] {
     ]
   }
   return []
-}
-
-/** ` (IPv4 a.b.c.d inside <wrapping>)` for refusal messages, or ''. */
-export function describeEmbedded(address: string): string {
-  const addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
-  if (isIP(addr) !== 6) return ''
-  const found = embeddedIpv4(addr)
-  return found.length === 0 ? '' : ` (IPv4 ${found.map((e) => e.ipv4).join(' / ')} inside ${found[0]?.via ?? ''})`
 }
