@@ -70,7 +70,7 @@ export function createListener(o: ListenerOptions): Server {
 /** A request Node's parser refused: JSON 400 naming what the parser objected to, then close. */
 function answerParseError(err: Error & { code?: string }, socket: Duplex): void {
   if (!socket.writable) return
-  const what = err.code === 'HPE_INVALID_URL' ? 'invalid request target' : err.code === 'HPE_HEADER_OVERFLOW' ? 'request line or headers too large' : 'malformed HTTP request'
+  const what = err.code === 'HPE_INVALID_URL' ? 'invalid request target' : err.code === 'HPE_HEADER_OVERFLOW' ? 'request line or headers too large' : `the HTTP parser refused it (${err.code ?? 'unknown'})`
   const body = JSON.stringify({ errors: [{ msg: `malformed HTTP request: ${what}`, code: 400 }] })
   socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }
