@@ -6,6 +6,7 @@
 
 export type Reason =
   | 'bad_request'
+  | 'path_escapes_base'
   | 'tenant_invalid'
   | 'body_too_large'
   | 'unsupported_payload'
@@ -26,6 +27,7 @@ export type Reason =
   | 'upstream_hostname_mismatch'
   | 'upstream_pin_mismatch'
   | 'upstream_cert_revoked'
+  | 'upstream_cert_wrong_purpose'
   | 'upstream_client_cert_rejected'
   | 'upstream_tls_version_refused'
   | 'upstream_tls_failed'
@@ -45,6 +47,7 @@ export type Challenge = 'challenge'
 /** The only place statuses live. `Record` makes it exhaustive at compile time. */
 export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   bad_request: 400,
+  path_escapes_base: 400,
   tenant_invalid: 400,
   body_too_large: 413,
   unsupported_payload: 400,
@@ -65,6 +68,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   upstream_hostname_mismatch: 502,
   upstream_pin_mismatch: 502,
   upstream_cert_revoked: 502,
+  upstream_cert_wrong_purpose: 502,
   upstream_client_cert_rejected: 502,
   upstream_tls_version_refused: 502,
   upstream_tls_failed: 502,

@@ -99,7 +99,9 @@ export function createOAuth1Feature(ctx: { config: GatewayConfig; services: Serv
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
       const authorizeUrl = linkUrl(actx.gateway, profile, id, origin)
       const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`
-      throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl } })
+      // RFC 9110 §15.5.2: a 401 names its scheme; the user authorizes the OAuth 1.0a profile at authorizeUrl.
+      const challenge = `OAuth realm="${(profile.config.realm ?? profile.name).replace(/["\\]/g, '\\$&')}"`
+      throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl }, headers: { 'www-authenticate': challenge } })
     },
     async onIdentityMerge(caller) {
       if (caller.identityToMerge === undefined || !repo) return

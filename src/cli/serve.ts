@@ -123,6 +123,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     minter: createMinterSource(ref, hooks.onMint),
     admit: admitOptions,
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
+    ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
   const store = services.store

@@ -9,6 +9,7 @@ import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, n
 import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
+import { endpointAuthority } from './endpoint-authority.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
 import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
@@ -190,6 +191,7 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
     lookup: createEgressLookup(egress),
+    authority: endpointAuthority(ep.url),
     egress,
     ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),

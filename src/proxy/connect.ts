@@ -10,15 +10,17 @@ import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf, toErrorBody } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
-import { checkLiteral, createEgressLookup, type Gateway } from '../gateway/index.js'
+import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
-import { bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
+import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller } from './pipeline.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
   readonly authority: string
   readonly caller?: Caller
+  /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
+  readonly token?: string
 }
 
 const tunnels = new WeakMap<object, Tunnel>()
@@ -35,6 +37,8 @@ export interface ConnectOptions {
   inner: Server
   admit: AdmitOptions
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+  /** Counts pass-through refusals in egress_refusals_total. */
+  onEgressRefusal?: (reason: EgressReason) => void
 }
 
 function refuse(socket: Duplex, err: GatewayError): void {
@@ -73,13 +77,15 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
   const interception = gateway.config.interception
-  const endpoints = gateway.byHost.get(`${target.host}:${target.port}`) ?? []
+  const endpoints = gateway.byHost.get(authority) ?? []
   const passThrough = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
   if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const callers = gateway.callers
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
   const caller = callers.enabled ? await identifyCaller(token, undefined, callers, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
+  // An app that may use none of the host's endpoints is refused here, not on each inner request.
+  if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
   if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o)
   const minter = await o.minter()
   if (!interception || !minter) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
@@ -100,7 +106,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     },
   })
   tls.on('error', () => tls.destroy())
-  tunnels.set(tls, { authority, ...(caller ? { caller } : {}) })
+  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }
@@ -108,9 +114,10 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
 /** Pass-through: bytes only, no interception, no mTLS, no signing; egress policy still applies. */
 function passBytes(socket: Duplex, head: Buffer, host: string, port: number, allowPrivate: boolean, o: ConnectOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const denied = isIP(host) !== 0 ? checkLiteral(host, host, { allowPrivate }) : undefined
+    const egress = { allowPrivate, setting: 'interception.passThrough[].allowPrivate', ...(o.onEgressRefusal ? { onRefusal: o.onEgressRefusal } : {}) }
+    const denied = isIP(host) !== 0 ? checkLiteral(host, host, egress) : undefined
     if (denied) return reject(new GatewayError('egress_denied', `pass-through ${host}:${port}: ${denied.message}`))
-    const upstream = netConnect({ host, port, lookup: createEgressLookup({ allowPrivate }) })
+    const upstream = netConnect({ host, port, lookup: createEgressLookup(egress) })
     upstream.once('error', (err: NodeJS.ErrnoException) => {
       const reason = err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? 'egress_denied' : 'upstream_connect_failed'
       reject(new GatewayError(reason, `pass-through ${host}:${port}: ${err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? err.message : (err.code ?? 'connect failed')}`))

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
+import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
@@ -13,6 +14,7 @@ import { createBody } from './body.js'
 import { createCallerSignal } from './caller-signal.js'
 import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
 import { asGatewayError, writeError } from './write-error.js'
+import { parseAbsoluteForm, parseRoute, parseTunnelTarget, type RequestTarget } from './request-target.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
 
 export interface GatewayRef {
@@ -43,8 +45,6 @@ export interface ListenerOptions {
   connect?: Omit<ConnectOptions, 'inner'>
 }
 
-const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
-
 /** Creates the (not yet listening) HTTP server. */
 export function createListener(o: ListenerOptions): Server {
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, req, res)
@@ -54,6 +54,8 @@ export function createListener(o: ListenerOptions): Server {
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void server.emit('request', req, res))
+    // Inside a tunnel too: a request Node cannot parse gets the JSON 400, not Node's bare one.
+    inner.on('clientError', answerParseError)
     server.on('connect', createConnectHandler({ ...o.connect, inner }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
@@ -61,10 +63,16 @@ export function createListener(o: ListenerOptions): Server {
       socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
     })
   }
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 53\r\n\r\n{"errors":[{"msg":"malformed HTTP request","code":400}]}')
-  })
+  server.on('clientError', answerParseError)
   return server
+}
+
+/** A request Node's parser refused: JSON 400 naming what the parser objected to, then close. */
+function answerParseError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return
+  const what = err.code === 'HPE_INVALID_URL' ? 'invalid request target' : err.code === 'HPE_HEADER_OVERFLOW' ? 'request line or headers too large' : `the HTTP parser refused it (${err.code ?? 'unknown'})`
+  const body = JSON.stringify({ errors: [{ msg: `malformed HTTP request: ${what}`, code: 400 }] })
+  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }
 
 function requestIdOf(req: IncomingMessage): string {
@@ -90,17 +98,15 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
     if (tunnel) {
       mode = 'connect'
       surface = 'proxy'
-      await proxy(o, gateway, req, res, id, 'connect', new URL(`https://${tunnel.authority}${url.startsWith('/') ? url : '/'}`), facts, undefined, tunnel)
+      await proxy(o, gateway, req, res, id, 'connect', parseTunnelTarget(url, tunnel.authority), facts, undefined, tunnel)
     } else if (/^https?:\/\//i.test(url)) {
       mode = 'forward'
       surface = 'proxy'
-      await proxy(o, gateway, req, res, id, 'forward', new URL(url), facts)
+      await proxy(o, gateway, req, res, id, 'forward', parseAbsoluteForm(url), facts)
     } else if (url.startsWith('/proxy/')) {
       mode = 'route'
-      const m = ROUTE.exec(url)
-      if (!m) throw new GatewayError('bad_request', 'route mode expects /proxy/<endpoint>/<path>')
-      const route = { endpoint: m[1] as string, path: (m[3] ?? '/') + (m[4] ?? ''), ...(m[2] !== undefined ? { tenant: m[2] } : {}) }
-      await proxy(o, gateway, req, res, id, 'route', new URL(url, 'http://gateway.invalid'), facts, route)
+      const { route, target } = parseRoute(url)
+      await proxy(o, gateway, req, res, id, 'route', target, facts, route)
     } else if (url.startsWith('/gateway/') && o.api) {
       mode = 'api'
       if (!(await o.api(req, res, gateway, id))) throw noRoute(req, url)
@@ -126,7 +132,7 @@ async function proxy(
   res: ServerResponse,
   id: string,
   mode: Mode,
-  target: URL,
+  target: RequestTarget,
   facts: RequestFacts,
   route?: Context['route'],
   tunnel?: Tunnel,
@@ -154,13 +160,13 @@ async function proxy(
       ...tlsFacts(req),
     },
     ...(route ? { route } : {}),
-    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller } } : {}),
+    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller, ...(tunnel.token !== undefined ? { token: tunnel.token } : {}) } } : {}),
     signal: abort.signal,
     facts,
     auth: {},
     outbound: {
       method: req.method ?? 'GET',
-      url: target,
+      url: new URL('https://unrouted.invalid/'), // replaced by route with the endpoint's target
       headers,
       body: createBody(hasBody ? req : undefined, gateway.config.limits.maxBufferedBody, length === undefined ? undefined : Number(length)),
     },

@@ -29,6 +29,8 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
     if (surface === 'proxy') headers['proxy-authenticate'] ??= 'Bearer realm="mtls-gateway"'
     else headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
   }
+  // RFC 9110 §15.5.2: every 401 carries a challenge.
+  if (code === 401) headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
   if (requestId) headers['x-request-id'] = requestId
   res.writeHead(code, headers)
   res.end(body)

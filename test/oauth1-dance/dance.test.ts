@@ -53,6 +53,8 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     const entry = res.json<{ errors: { msg: string; code: number; authorizeUrl: string }[] }>().errors[0]
     expect(entry?.code).toBe(401)
     expect(entry?.authorizeUrl).toMatch(new RegExp(`^${gw.url}/gateway/oauth1/partner/authorize\\?link=[A-Za-z0-9_-]{32}$`))
+    // RFC 9110 §15.5.2: the 401 names its scheme — the OAuth 1.0a profile the user must authorize.
+    expect(res.headers['www-authenticate']).toMatch(/^OAuth realm="[^"]+"$/)
   })
 
   it('JSON start (admin) → approve → callback → the next call is signed with the new token; replay refused', async () => {

@@ -57,16 +57,14 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
     const callers = ctx.gateway.callers
     if (!callers.enabled) return admitOpen(ctx)
     try {
-      const caller = ctx.tunnel?.caller ?? (await identify(ctx, callers, o))
+      // Inside a tunnel the CONNECT's bearer is resolved again: it may have expired or been revoked since.
+      const tunnelToken = ctx.tunnel?.token
+      const caller = tunnelToken !== undefined ? await identifyCaller(tunnelToken, undefined, callers, o) : (ctx.tunnel?.caller ?? (await identify(ctx, callers, o)))
       if (caller === undefined) {
         if (!callers.required) return admitOpen(ctx)
         throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
       }
-      const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
-      if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], ctx.endpoint.name, callers.apps)
-      else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(ctx.endpoint.name)) {
-        throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${ctx.endpoint.name}"`)
-      }
+      authorizeCaller(caller, ctx.endpoint.name, callers)
       return { ...ctx, caller } as Admitted
     } catch (err) {
       const label = authFailureLabel(err)
@@ -74,6 +72,28 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
       throw err
     }
   }
+}
+
+/** Throws caller_not_allowed unless the caller's app (bearer or certificate) may use the endpoint. */
+export function authorizeCaller(caller: Caller, endpoint: string, callers: Callers): void {
+  const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
+  if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], endpoint, callers.apps)
+  else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(endpoint)) {
+    throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${endpoint}"`)
+  }
+}
+
+/** CONNECT: the caller must be allowed at least one endpoint serving the host; else the first refusal. */
+export function authorizeCallerForAny(caller: Caller, endpoints: readonly { readonly name: string }[], callers: Callers): void {
+  let refusal: unknown
+  for (const e of endpoints) {
+    try {
+      return authorizeCaller(caller, e.name, callers)
+    } catch (err) {
+      refusal ??= err
+    }
+  }
+  if (refusal !== undefined) throw refusal
 }
 
 async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
