@@ -74,13 +74,13 @@ describe('hot reload', () => {
     const after = await eventually(async () => {
       const r = await send(g.gw.url, '/proxy/added/after')
       return r.status === 200 && r.json<EchoReply>()
-    }, 5000, 'the reloaded config')
+    }, 20_000, 'the reloaded config')
     expect(after.clientSubject).toContain('CN=bot-runtime-v2')
     expect(upstream.stats.subjects).toContain('bot-runtime-v2')
     expect(result.subjects.at(-1)).toContain('CN=bot-runtime-v2')
     // The old snapshot's pool is closed once the requests pinned to it are done.
     expect(g.gw.ref.current).not.toBe(before)
-    await eventually(() => (before.endpoints.get('partner')?.upstream.dispatcher as unknown as { closed: boolean }).closed, 5000, 'the old pool to close')
+    await eventually(() => (before.endpoints.get('partner')?.upstream.dispatcher as unknown as { closed: boolean }).closed, 20_000, 'the old pool to close')
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'failure' })).toBe(0)
@@ -113,7 +113,7 @@ describe('hot reload', () => {
     const after = await eventually(async () => {
       const r = await send(g.gw.url, '/proxy/partner/after')
       return r.status === 200 && r.json<EchoReply>().clientSubject?.includes('bot-runtime-v3') && r.json<EchoReply>()
-    }, 5000, 'the new Secret version')
+    }, 20_000, 'the new Secret version')
     expect(after.clientSubject).toContain('CN=bot-runtime-v3')
     expect(upstream.stats.subjects).toContain('bot-runtime-v3')
     expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
@@ -128,7 +128,7 @@ describe('hot reload', () => {
     const m = await eventually(async () => {
       const s = await scrape(g.adminUrl)
       return valueOf(s, 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1 && s
-    }, 5000, 'the failed reload')
+    }, 20_000, 'the failed reload')
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(0)
     const failure = g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[]; level: string }).find((l) => l.msg === 'config reload failed; keeping the last good config')
     expect(failure?.level).toBe('error')
