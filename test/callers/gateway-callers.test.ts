@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { CompactEncrypt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -47,7 +48,7 @@ async function exchange(url: string, assertion: string): Promise<{ status: numbe
 }
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
+  pki = await createOpensslTestPki('p256')
   jweKey = rsaPair()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   writeFileSync(join(pki.dir, 'jwe.pem'), jweKey.privatePem)

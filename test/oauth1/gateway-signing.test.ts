@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { DOCUMENTED_BODY_HASH_DIGEST, pythonBodyHash } from '../support/python-body-hash.js'
@@ -41,7 +42,7 @@ let gw: RunningGateway
 const endpointName = (m: string, p: string, hash = false): string => `${m}-${p}${hash ? '-hash' : ''}`.toLowerCase()
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
+  pki = await createOpensslTestPki('p256')
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const rsaKeyFile = pki.write('oauth-rsa.key', rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
   provider = await startOAuth1Provider({
