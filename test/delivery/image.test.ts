@@ -182,7 +182,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
   it('drains on SIGTERM sent to node (PID of the exec-form entrypoint) and exits 0', async () => {
     const pid = gw.nodePid() as number
     process.kill(pid, 'SIGTERM')
-    await gw.waitFor(/draining/, 10_000)
+    await gw.waitFor(/draining/, 30_000)
     expect(await gw.exited).toBe(0)
     expect(gw.output.join('\n')).toMatch(/drained/)
   })
