@@ -10,7 +10,8 @@
 #
 #   bash scripts/test-image.sh                 bases (if missing) + image + image test
 #   bash scripts/test-image.sh --build-only    bases (if missing) + image, then print its name
-#   bash scripts/test-image.sh --bases-cached  exit 0 when both local bases exist (CI gate)
+#   bash scripts/test-image.sh --bases-cached  exit 0 when both local bases exist
+#   bash scripts/test-image.sh --bases         build the bases if missing, then stop (npm test)
 #   bash scripts/test-image.sh --clean         remove the image, the bases and working containers
 #
 # Environment: MTLS_GATEWAY_IMAGE (default localhost/mtls-gateway:test).
@@ -51,8 +52,8 @@ case "$mode" in
     for i in "$IMAGE" "$RUNTIME_BASE" "$BUILD_BASE"; do "${BUILDAH[@]}" rmi -f "$i" >/dev/null 2>&1 || true; done
     exit 0
     ;;
-  all | --build-only) ;;
-  *) echo "usage: $0 [--build-only | --bases-cached | --clean]" >&2; exit 2 ;;
+  all | --build-only | --bases) ;;
+  *) echo "usage: $0 [--build-only | --bases | --bases-cached | --clean]" >&2; exit 2 ;;
 esac
 
 bash scripts/install-delivery-tools.sh --image
@@ -95,6 +96,7 @@ has_image "$RUNTIME_BASE" || make_base "$RUNTIME_BASE"
 has_image "$BUILD_BASE" || make_base "$BUILD_BASE" python3 make g++
 t1=$(date +%s)
 log "bases ready ($((t1 - t0)) s): $BUILD_BASE, $RUNTIME_BASE"
+if [ "$mode" = --bases ]; then exit 0; fi
 
 log "building $IMAGE"
 "${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers=false \

@@ -109,8 +109,20 @@ export class SqliteStore implements Store {
     })
   }
 
+  /**
+   * Opens the file afresh, read-only: the long-lived handle keeps working on a file that was
+   * removed or replaced (its writes then go to an unlinked inode, lost at restart, and other
+   * processes cannot open it), so only a new open says whether the store is really there.
+   */
   async ping(): Promise<void> {
-    this.#run('ping', () => this.#db.pragma('schema_version'))
+    this.#run('ping', () => {
+      const probe = new Database(this.#file, { readonly: true, fileMustExist: true })
+      try {
+        probe.pragma('schema_version')
+      } finally {
+        probe.close()
+      }
+    })
   }
 
   /** Deletes expired rows now; returns how many. */

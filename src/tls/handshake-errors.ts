@@ -10,6 +10,11 @@ interface Cause {
   text: string
 }
 
+// Node reports a FIN during the TLS handshake as ECONNRESET too ("Client network socket
+// disconnected before secure TLS connection was established"), without the syscall a real
+// RST carries: a code of our own keeps "closed" and "reset" apart.
+const CLOSED_IN_HANDSHAKE = 'ERR_GATEWAY_CLOSED_IN_HANDSHAKE'
+
 const untrusted = (text: string): Cause => ({ reason: 'upstream_cert_untrusted', text: `server certificate untrusted (${text})` })
 
 /**
@@ -76,6 +81,7 @@ const BY_CODE: Record<string, Cause> = {
   ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
   EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
   UND_ERR_SOCKET: { reason: 'upstream_connect_reset', text: 'connection closed by the server' },
+  [CLOSED_IN_HANDSHAKE]: { reason: 'upstream_connect_reset', text: 'connection closed by the server during the TLS handshake' },
   ENOTFOUND: { reason: 'upstream_connect_failed', text: 'host name not found' },
   EAI_AGAIN: { reason: 'upstream_connect_failed', text: 'host name lookup failed (temporary)' },
   EHOSTUNREACH: { reason: 'upstream_connect_failed', text: 'host unreachable' },
@@ -91,8 +97,9 @@ function codesOf(err: unknown): string[] {
   const codes: string[] = []
   let e: unknown = err
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') codes.push(code)
+    const { code, syscall, message } = e as { code?: unknown; syscall?: unknown; message?: unknown }
+    const closedInHandshake = code === 'ECONNRESET' && syscall === undefined && String(message).includes('before secure TLS connection')
+    if (typeof code === 'string') codes.push(closedInHandshake ? CLOSED_IN_HANDSHAKE : code)
     e = (e as { cause?: unknown }).cause
   }
   return codes

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { BenchResult } from '../../bench/run.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
 
 // A few-second run of the real benchmark (dist build, nginx upstream and baseline, both
 // gateways as processes, the interception mode): the harness works and every path answers
 // 200 with what the upstream must have seen. No timing assertions: figures belong to
 // `npm run bench`, never to the test suite.
 const RUN = 'dist/bench/run.js'
+assertDistFresh(['src', 'bench'])
 // Without Debian's echo module the upstream answers before reading a body; body paths then
 // measure an artifact (see bench/peers.ts), so the smoke run keeps to empty bodies.
 const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'

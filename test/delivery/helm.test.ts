@@ -50,8 +50,12 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       const cm = (out[name] as Rendered).all('ConfigMap').find((d) => d.data?.['gateway.yaml'])
       writeFileSync(join(dir, 'gateway.yaml'), cm?.data['gateway.yaml'] as string)
       const files = [join(dir, 'rendered.yaml'), join(dir, 'gateway.yaml'), valuesFile(name)]
-      const lint = await run('yamllint', ['-c', 'helm/tests/yamllint.yaml', '-f', 'parsable', '--strict', ...files]).catch((e: { stdout: string }) => e)
-      expect(lint.stdout).toBe('')
+      // Exit 0 and no finding: a missing yamllint (ENOENT), a crash or a warning (--strict: 2) all fail.
+      const lint = await run('yamllint', ['-c', 'helm/tests/yamllint.yaml', '-f', 'parsable', '--strict', ...files]).then(
+        (ok) => ({ code: 0 as number | string, stdout: ok.stdout, stderr: ok.stderr }),
+        (e: { code?: number | string; stdout?: string; stderr?: string; message?: string }) => ({ code: e.code ?? 'unknown', stdout: e.stdout ?? '', stderr: e.stderr ?? e.message ?? '' }),
+      )
+      expect(lint, 'yamllint must run and find nothing').toEqual({ code: 0, stdout: '', stderr: '' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -3,7 +3,8 @@
  * health, metrics, a real mTLS call through it to a backend on 127.0.0.1, the user id, no dev
  * dependency or test file inside, SIGTERM reaching node, and a read-only root file system.
  *
- * Opt-in (building the bases from scratch takes minutes):
+ * Runs when one of these is set (`npm test` sets the second, after building the bases if
+ * missing, and reports a skip after its summary; a bare `vitest run` skips it):
  *   MTLS_GATEWAY_IMAGE=<image>    test an image already built (scripts/test-image.sh sets it)
  *   MTLS_GATEWAY_IMAGE_TEST=1     build it first with `scripts/test-image.sh --build-only`
  */
@@ -181,7 +182,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
   it('drains on SIGTERM sent to node (PID of the exec-form entrypoint) and exits 0', async () => {
     const pid = gw.nodePid() as number
     process.kill(pid, 'SIGTERM')
-    await gw.waitFor(/draining/, 10_000)
+    await gw.waitFor(/draining/, 30_000)
     expect(await gw.exited).toBe(0)
     expect(gw.output.join('\n')).toMatch(/drained/)
   })

@@ -51,7 +51,7 @@ export async function startDanceProvider(pki: TestPki): Promise<DanceProvider> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ports = await new Promise<{ port: number; browser_port: number }>((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => reject(new Error(`provider did not start:\n${stderr}`)), 15_000)
+    const timer = setTimeout(() => reject(new Error(`provider did not start:\n${stderr}`)), 40_000)
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c
       const line = out.split('\n').find((l) => l.startsWith('{'))

@@ -101,7 +101,7 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
         rmSync(dir, { recursive: true, force: true })
       },
     }
-    const deadline = Date.now() + (spec.readyTimeoutMs ?? 15_000)
+    const deadline = Date.now() + (spec.readyTimeoutMs ?? 40_000)
     const alive = (): boolean => failure === undefined && child.exitCode === null && child.signalCode === null
     let ready = false
     while (!ready && Date.now() < deadline && alive()) {
