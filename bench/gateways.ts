@@ -55,6 +55,8 @@ export interface GatewayRun {
   tag?: string
   /** taskset CPU list. */
   cpus?: string
+  /** The node binary (default: the one running the bench). */
+  node?: string
 }
 
 export async function startProdGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
@@ -66,7 +68,7 @@ export async function startProdGateway(root: string, pki: BenchPki, upstream: Up
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort))
   const main = join(dist, 'src', 'main.js')
-  const proc = await startProc({ name: `gateway-prod${tag}`, command: process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-prod${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port, adminPort })
 }
 
@@ -79,7 +81,7 @@ export async function startBareGateway(root: string, pki: BenchPki, upstream: Up
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, 0))
   const entry = join(dist, 'bench', 'gateway-bare.js')
-  const proc = await startProc({ name: `gateway-bare${tag}`, command: process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-bare${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
 
@@ -92,6 +94,6 @@ export async function startForwarder(root: string, pki: BenchPki, upstream: Upst
   const settings = join(dir, 'settings.json')
   const c = pki.clients.plain
   writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
-  const proc = await startProc({ name: `forwarder${tag}`, command: process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `forwarder${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
