@@ -1,0 +1,64 @@
+/**
+ * `node dist/bench/micro.js [other-dist …]`: CPU per call of the gateway's own per-request
+ * work outside any server — the access-log line, the metrics of a finished request, an OAuth
+ * 1.0a signature — for this build and each other build given (its dist/), rounds interleaved.
+ * CPU time (process.cpuUsage), not wall time, so a busy machine skews it far less; each figure
+ * is the median of the rounds. How docs/performance.md measures each change on its own.
+ */
+import { Writable } from 'node:stream'
+import { join } from 'node:path'
+import { DIST } from './gateways.js'
+
+interface Case {
+  name: string
+  run: () => void
+}
+
+const ROUNDS = 7
+const CALLS = 20_000
+
+async function casesOf(dist: string): Promise<Case[]> {
+  const log = (await import(join(dist, 'src/ops/log.js'))) as typeof import('../src/ops/log.js')
+  const metrics = (await import(join(dist, 'src/ops/metrics.js'))) as typeof import('../src/ops/metrics.js')
+  const oauth1 = (await import(join(dist, 'src/oauth1/index.js'))) as typeof import('../src/oauth1/index.js')
+  const sink = new Writable({ write: (_c, _e, cb) => cb() })
+  const l = log.createLog({ destination: sink as unknown as import('pino').DestinationStream }, ['s3cr3t-consumer', 'pk-bench-0001'])
+  const m = metrics.createMetrics({ defaultMetrics: false })
+  let i = 0
+  const record = (): Parameters<typeof l.access>[0] => ({ id: `req-${i++}`, mode: 'route', method: 'GET', status: 200, durationMs: 1.234, facts: { endpoint: 'signed', caller: 'anonymous', upstreamMs: 0.8 } })
+  const up = { address: '127.0.0.1', tlsVersion: 'TLSv1.3', reused: true, resumed: false, handshakeMs: 3.2 }
+  const url = new URL('https://signed.bench.test:8443/bench?a=1')
+  return [
+    { name: 'access log line', run: () => l.access(record(), up) },
+    {
+      name: 'metrics of one request',
+      run: () => {
+        m.inFlight(1)
+        m.upstreamReuse('signed')
+        m.oauthSignature('bench', 'HMAC-SHA1')
+        m.request('signed', 'GET', 200, 1.2, 0.8)
+        m.inFlight(-1)
+      },
+    },
+    {
+      name: 'OAuth 1.0a HMAC-SHA1 signature (header)',
+      run: () =>
+        void oauth1.signRequest({ method: 'GET', url: url.href, consumerKey: 'ck-bench', consumerSecret: 's3cr3t-consumer', token: 'tk-bench', tokenSecret: 'tk-secret', signatureMethod: 'HMAC-SHA1', includeVersion: true, bodyHash: false, placement: 'header' }),
+    },
+  ]
+}
+
+function cpuPerCall(c: Case): number {
+  const t0 = process.cpuUsage()
+  for (let n = 0; n < CALLS; n++) c.run()
+  const t = process.cpuUsage(t0)
+  return (t.user + t.system) / CALLS
+}
+
+const builds = [DIST, ...process.argv.slice(2)]
+const suites = await Promise.all(builds.map(casesOf))
+const figures = suites.map((cases) => cases.map(() => [] as number[]))
+for (let r = 0; r < ROUNDS; r++) suites.forEach((cases, b) => cases.forEach((c, k) => figures[b]?.[k]?.push(cpuPerCall(c))))
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+process.stdout.write(`| work (µs CPU per call, median of ${ROUNDS} × ${CALLS}) | ${builds.map((b, k) => (k === 0 ? 'this build' : b)).join(' | ')} |\n|---|${builds.map(() => '--:').join('|')}|\n`)
+for (const [k, c] of (suites[0] ?? []).entries()) process.stdout.write(`| ${c.name} | ${figures.map((f) => median(f[k] ?? []).toFixed(2)).join(' | ')} |\n`)
