@@ -76,15 +76,21 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registers = [registry]
   const p = METRIC_PREFIX
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p })
-  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
+  // Per-request counts are plain numbers added to prom-client when it is read (collect): a
+  // prom-client inc validates and hashes its labels on every call, even on a labels() child.
+  const pendingRequests = new Map<string, PendingCount<'endpoint' | 'method' | 'status_class'>>()
+  const pendingReuses = new Map<string, PendingCount<'endpoint'>>()
+  const pendingSignatures = new Map<string, PendingCount<'profile' | 'method'>>()
+  let inFlightNow = 0
+  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { flush(this, pendingRequests) } })
   const duration = new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
-  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers })
+  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { flush(this, pendingReuses) } })
   const handshake = new Histogram({ name: `${p}upstream_tls_handshake_seconds`, help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const callerAuth = new Counter({ name: `${p}caller_auth_failures_total`, help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
-  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers })
+  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { flush(this, pendingSignatures) } })
   const tunnels = new Counter({ name: `${p}connect_tunnels_total`, help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
   const mints = new Histogram({ name: `${p}interception_leaf_mint_seconds`, help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
   const egress = new Counter({ name: `${p}egress_refusals_total`, help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })
@@ -92,7 +98,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
-  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers, collect() { this.set(inFlightNow) } })
   let storePing: (() => Promise<void>) | undefined
   // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
   // `store_up 0` on a gateway without a store would page the store alert for nothing.
@@ -124,11 +130,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   reloads.labels('failure').inc(0)
 
   // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
-  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'>; requests: Map<string, Counter.Internal> }>()
+  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'> }>()
   const bound = (endpoint: string): NonNullable<ReturnType<typeof perEndpoint.get>> => {
     let b = perEndpoint.get(endpoint)
     if (!b) {
-      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint), requests: new Map() }
+      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint) }
       perEndpoint.set(endpoint, b)
     }
     return b
@@ -140,10 +146,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       const b = bound(name)
       const m = methodLabel(method)
       const cls = statusClass(status)
-      const key = `${m} ${cls}`
-      let counter = b.requests.get(key)
-      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
-      counter.inc()
+      count(pendingRequests, `${name}\0${m}\0${cls}`, () => ({ endpoint: name, method: m, status_class: cls }))
       b.duration.observe(durationMs / 1000)
       if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
     },
@@ -152,9 +155,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       connections.labels(endpoint, String(resumed)).inc()
       handshake.labels(endpoint).observe(handshakeMs / 1000)
     },
-    upstreamReuse: (endpoint) => reuses.labels(endpoint).inc(),
+    upstreamReuse: (endpoint) => count(pendingReuses, endpoint, () => ({ endpoint })),
     callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
-    oauthSignature: (profile, method) => oauth.labels(profile, method).inc(),
+    oauthSignature: (profile, method) => count(pendingSignatures, `${profile}\0${method}`, () => ({ profile, method })),
     egressRefusal: (reason) => egress.labels(reason).inc(),
     tunnel: (kind) => tunnels.labels(kind).inc(),
     leafMinted: (ms) => mints.observe(ms / 1000),
@@ -171,7 +174,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       expiry.reset()
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
-    inFlight: (delta) => inFlight.inc(delta),
+    inFlight: (delta) => void (inFlightNow += delta),
     watchStore(ping) {
       if (!storePing) registerStoreUp()
       storePing = ping
@@ -179,6 +182,27 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     watchDegradation(read) {
       readDegradation = read
     },
+  }
+}
+
+/** Increments of one label set not yet added to its prom-client counter. */
+interface PendingCount<L extends string> {
+  readonly labels: Record<L, string>
+  n: number
+}
+
+function count<L extends string>(pending: Map<string, PendingCount<L>>, key: string, labels: () => Record<L, string>): void {
+  const c = pending.get(key)
+  if (c) c.n++
+  else pending.set(key, { labels: labels(), n: 1 })
+}
+
+/** Adds the pending increments to the counter (at scrape time); a label set once seen stays, at 0 pending. */
+function flush<L extends string>(counter: Counter<L>, pending: Map<string, PendingCount<L>>): void {
+  for (const c of pending.values()) {
+    if (c.n === 0) continue
+    counter.inc(c.labels as Partial<Record<L, string | number>>, c.n)
+    c.n = 0
   }
 }
 
