@@ -1,11 +1,12 @@
 /**
  * The gateway's pino logger: JSON lines (or a plain human line when asked), redaction by
  * key inside pino and by value on every finished line, and the one access-log line per
- * request. Lines go through pino's async destination: the request path never waits on I/O.
+ * request. Lines go to an asynchronous batching sink (log-sink.ts): the request path never waits on I/O.
  */
 import { hostname } from 'node:os'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { RequestRecord } from '../proxy/listener.js'
+import { createLineSink } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
 import type { UpstreamFacts } from './upstream-facts.js'
@@ -21,7 +22,7 @@ export type LogFormat = 'json' | 'pretty'
 export interface LogOptions {
   level?: LogLevel
   format?: LogFormat
-  /** Where lines go; default: stdout through pino's async destination. Tests pass a capturing stream. */
+  /** Where lines go; default: stdout through the batching sink (log-sink.ts). Tests pass a capturing stream. */
   destination?: DestinationStream
 }
 
@@ -42,7 +43,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   redactor.add(secrets)
   // Lines are batched into writes of ≥ 4 KiB (one write per ~10 requests, not one each),
   // and flushed at least every 250 ms so a quiet gateway's lines still show up promptly.
-  const async = o.destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 })
+  const async = o.destination ? undefined : createLineSink({ fd: 1, minLength: 4096, periodMs: 250 })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
