@@ -10,6 +10,7 @@ import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type CompileOptions, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
+import { primaryConsole, singleProcessConsole } from './console-host.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
@@ -127,7 +128,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
   const store = services.store
   if (store) o.ops?.metrics.watchStore(() => store.ping())
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [], adminRoutes: singleProcessConsole(ref, services) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -177,7 +178,7 @@ export interface ServeCommandOptions {
 export async function runServe(o: ServeCommandOptions): Promise<void> {
   const log = createLog({ level: o.logLevel, format: o.logFormat })
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
-  if (cluster.isPrimary && o.workers > 1) return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+  if (cluster.isPrimary && o.workers > 1) return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole(o.configFile) })
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   const running = gw.ops as RunningOps

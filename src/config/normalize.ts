@@ -79,6 +79,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
+      ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
     limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },

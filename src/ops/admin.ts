@@ -2,7 +2,7 @@
  * The admin listener: /metrics, /healthz, /readyz. A separate server on its own address
  * (loopback by default), so scrapes and probes never share a port or a queue with calls.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
@@ -24,6 +24,15 @@ export interface AdminOptions {
   /** The Prometheus exposition. */
   metrics(): Promise<{ contentType: string; body: string }>
   readiness(): Promise<Readiness>
+  /** Routes under a path prefix answered by someone else (the console), any method. */
+  extra?: AdminRoutes
+}
+
+/** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
+export interface AdminRoutes {
+  /** Ends with `/`; the same path without the slash is routed here too. */
+  readonly prefix: string
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
 }
 
 /** The listening admin server. */
@@ -66,7 +75,13 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const fail = (e: unknown): void => {
+      if (!res.headersSent) json(res, 500, { errors: [{ msg: `admin: ${e instanceof Error ? e.message : String(e)}`, code: 500 }] })
+      else res.destroy()
+    }
+    const extra = o.extra
+    if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { errors: [{ msg: 'admin endpoints answer GET only', code: 405 }] })
     const answer = async (): Promise<void> => {
       if (path === '/metrics') {
@@ -79,13 +94,10 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         const r = await o.readiness()
         json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
       } else {
-        json(res, 404, { errors: [{ msg: `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`, code: 404 }] })
+        json(res, 404, { errors: [{ msg: `no admin route ${path}: use /metrics, /healthz or /readyz`, code: 404 }] })
       }
     }
-    answer().catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { errors: [{ msg: `admin: ${e instanceof Error ? e.message : String(e)}`, code: 500 }] })
-      else res.destroy()
-    })
+    answer().catch(fail)
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {

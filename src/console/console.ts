@@ -1,0 +1,128 @@
+/**
+ * The console's router on the admin listener: static files, login and logout, then the
+ * JSON API for signed-in operators. Every POST must come from the console's own origin
+ * with the session's CSRF token; every action leaves one audit line; every JSON reply is
+ * scrubbed of the config's secret values as a last line of defence.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AdminRoutes } from '../ops/index.js'
+import { configSecretValues } from '../ops/index.js'
+import { ACTIONS, READS, type ActionOutcome } from './actions.js'
+import { isSameOrigin, operatorOf, sessionCookie, whoIs, type Operator } from './auth.js'
+import type { ConsoleHost } from './host.js'
+import { ConsoleRequestError, readJsonBody, send, sendError } from './http.js'
+import { MASK } from './profiles.js'
+import { createSampler } from './samples.js'
+import { createSessions, sameSecret } from './session.js'
+import { staticFile } from './static.js'
+
+export const CONSOLE_PREFIX = '/console/'
+const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
+
+/** Replaces every secret value of the config (as it appears in JSON) with the mask. */
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text
+  for (const s of secrets) {
+    if (s.length < 4) continue
+    for (const form of new Set([s, JSON.stringify(s).slice(1, -1)])) out = out.split(form).join(MASK)
+  }
+  return out
+}
+
+/** Builds the console for one admin listener. */
+export function createConsole(host: ConsoleHost): AdminRoutes {
+  const sessions = createSessions()
+  const sampler = createSampler(() => host.facts.metrics())
+  const log = host.facts.log
+  const token = (): string | undefined => host.config().admin.token
+  const audit = (who: string, action: string, result: string, details: Record<string, unknown> = {}): void =>
+    log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
+  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
+    const secrets = [...configSecretValues(host.config())].sort((a, b) => b.length - a.length)
+    send(res, status, 'application/json; charset=utf-8', scrub(JSON.stringify(body), secrets), headers)
+  }
+
+  const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const expected = token()
+    if (expected === undefined) return sendError(res, 404, OFF)
+    const presented = (await readJsonBody(req)).token
+    if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
+      audit('anonymous', 'login', 'wrong_token')
+      return sendError(res, 401, 'wrong admin token')
+    }
+    const { session, cookie } = sessions.issue('token', expected)
+    audit(session.who, 'login', 'ok')
+    reply(res, 200, { who: session.who, csrf: sessions.csrf(session, expected) }, { 'set-cookie': sessionCookie(req, cookie) })
+  }
+
+  const api = async (req: IncomingMessage, res: ServerResponse, op: Operator, name: string): Promise<void> => {
+    const who = whoIs(op)
+    if (req.method === 'GET' && name === 'session') {
+      const t = token()
+      return reply(res, 200, { who, csrf: op.kind === 'session' && t !== undefined ? sessions.csrf(op.session, t) : null })
+    }
+    if (req.method === 'GET' && Object.hasOwn(READS, name)) {
+      await sampler.touch()
+      const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
+      return reply(res, out.status, out.body)
+    }
+    if (req.method !== 'POST') return sendError(res, Object.hasOwn(ACTIONS, name) || name === 'logout' ? 405 : 404, `no console route ${req.method ?? ''} /console/api/${name}`)
+    const t = token()
+    if (op.kind === 'session' && (t === undefined || !sessions.checkCsrf(op.session, t, header(req, 'x-csrf-token')))) {
+      audit(who, name, 'csrf_refused')
+      return sendError(res, 403, 'missing or wrong CSRF token: reload the console page')
+    }
+    if (name === 'logout') {
+      if (op.kind === 'session') sessions.end(op.session)
+      audit(who, 'logout', 'ok')
+      return reply(res, 200, { loggedOut: true }, { 'set-cookie': sessionCookie(req, '', 0) })
+    }
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined
+    if (!action) return sendError(res, 404, `no console action ${name}`)
+    let out: ActionOutcome
+    try {
+      out = await action(host, sampler, req)
+    } catch (e) {
+      if (e instanceof ConsoleRequestError) audit(who, name, 'refused', { status: e.status })
+      throw e
+    }
+    if (out.audit) audit(who, out.audit.action, out.audit.result, out.audit.details)
+    reply(res, out.status, out.body)
+  }
+
+  const route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    if (path === '/console') return send(res, 308, 'text/plain; charset=utf-8', 'see /console/\n', { location: CONSOLE_PREFIX })
+    const name = path.slice(CONSOLE_PREFIX.length)
+    if (!name.startsWith('api/')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'console pages answer GET only')
+      const file = staticFile(name)
+      if (!file) return sendError(res, 404, `no console file ${path}`)
+      return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })
+    }
+    const apiName = name.slice(4)
+    if (req.method === 'POST' && !isSameOrigin(req)) {
+      audit('anonymous', apiName, 'cross_origin_refused')
+      return sendError(res, 403, 'console actions are accepted only from the console page itself')
+    }
+    if (apiName === 'login' && req.method === 'POST') return login(req, res)
+    const op = operatorOf(req, sessions, token())
+    if (!op) return sendError(res, 401, token() === undefined ? OFF : 'sign in to the console first')
+    return api(req, res, op, apiName)
+  }
+
+  return {
+    prefix: CONSOLE_PREFIX,
+    handle: (req, res, path) =>
+      route(req, res, path).catch((e: unknown) => {
+        if (res.headersSent) return void res.destroy()
+        if (e instanceof ConsoleRequestError) return sendError(res, e.status, e.message)
+        log.error({ err: e }, 'console: internal error')
+        sendError(res, 500, 'internal error (see the gateway log)')
+      }),
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}

@@ -1,0 +1,81 @@
+/**
+ * The Endpoints page's data: one row per endpoint and per tenant bundle, from the bundles
+ * the snapshot loaded (what `check` inspects), the degradation `/metrics` exports, the
+ * recent rates, and the last handshake. Certificates only: never a key.
+ */
+import type { X509Certificate } from 'node:crypto'
+import type { Gateway } from '../gateway/index.js'
+import { endpointDegradation, type EndpointHandshake, type HandshakeFacts } from '../ops/index.js'
+import { notAfter, oneLine } from '../tls/index.js'
+import type { EndpointRates } from './samples.js'
+
+/** Days left below which a certificate is shown as a warning (the chart's alert threshold). */
+export const EXPIRY_WARNING_DAYS = 30
+
+/** One certificate of a presented chain. */
+export interface CertificateView {
+  role: 'client' | 'intermediate' | 'root'
+  subject: string
+  issuer: string
+  notBefore: string
+  notAfter: string
+  serial: string
+  fingerprint256: string
+}
+
+/** One row of the Endpoints page. */
+export interface EndpointRow {
+  endpoint: string
+  tenant?: string
+  url: string
+  wayIn: string
+  subject: string
+  issuer: string
+  chain: 'ok'
+  notAfter: string
+  daysLeft: number
+  expiringSoon: boolean
+  pins: number
+  degraded: string[]
+  rates?: EndpointRates
+  handshake: EndpointHandshake
+  certificates: CertificateView[]
+}
+
+function view(role: CertificateView['role'], c: X509Certificate): CertificateView {
+  return { role, subject: oneLine(c.subject), issuer: oneLine(c.issuer), notBefore: new Date(c.validFrom).toISOString(), notAfter: notAfter(c).toISOString(), serial: c.serialNumber, fingerprint256: c.fingerprint256 }
+}
+
+/** Every row, endpoint by endpoint, tenants after their endpoint. */
+export function endpointRows(gateway: Gateway, rates: Record<string, EndpointRates>, handshakes: HandshakeFacts, now = Date.now()): EndpointRow[] {
+  const degraded = new Map(endpointDegradation(gateway, now).map((d) => [d.endpoint, [...d.reasons]]))
+  const rows: EndpointRow[] = []
+  for (const e of gateway.endpoints.values()) {
+    const host = new URL(e.url.replace('{tenant}', 'tenant')).host
+    const wayIn = `/proxy/${e.name}/ · proxy or CONNECT to ${host}`
+    const bundles: [string | undefined, typeof e.bundle][] = [[undefined, e.bundle], ...[...e.tenantUpstreams].map(([t, u]): [string, typeof e.bundle] => [t, u.bundle])]
+    for (const [tenant, b] of bundles) {
+      const end = notAfter(b.leaf)
+      const daysLeft = Math.floor((end.getTime() - now) / 86_400_000)
+      const tenantTls = tenant !== undefined ? e.config.tenants[tenant] : undefined
+      rows.push({
+        endpoint: e.name,
+        ...(tenant !== undefined ? { tenant } : {}),
+        url: e.url,
+        wayIn,
+        subject: oneLine(b.leaf.subject),
+        issuer: oneLine(b.leaf.issuer),
+        chain: 'ok',
+        notAfter: end.toISOString(),
+        daysLeft,
+        expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
+        pins: (tenantTls ?? e.config.tls).pins.length,
+        degraded: degraded.get(e.name) ?? [],
+        ...(rates[e.name] ? { rates: rates[e.name] as EndpointRates } : {}),
+        handshake: handshakes[e.name] ?? {},
+        certificates: [view('client', b.leaf), ...b.chain.map((c) => view('intermediate', c)), ...(b.clientRoot ? [view('root', b.clientRoot)] : [])],
+      })
+    }
+  }
+  return rows
+}
