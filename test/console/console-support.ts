@@ -97,8 +97,10 @@ export async function axeViolations(page: Page): Promise<{ id: string; impact: s
   // Evaluated through the DevTools protocol, which the page's CSP does not govern.
   await page.evaluate(AXE)
   return page.evaluate(async () => {
-    const w = window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }
+    const w = window as unknown as { axe: { run(): Promise<{ passes: unknown[]; violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }
     const r = await w.axe.run()
+    // An engine that checked nothing would pass anything.
+    if (r.passes.length === 0) throw new Error('axe-core ran no check')
     return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }))
   })
 }

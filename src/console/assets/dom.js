@@ -29,6 +29,6 @@ export function facts(pairs) {
 
 export function page(title, ...children) {
   const main = document.getElementById('main')
-  main.replaceChildren(h('h1', {}, title), ...children)
+  main.replaceChildren(h('h1', {}, title), ...children.flat())
   return main
 }

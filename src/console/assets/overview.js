@@ -9,7 +9,8 @@ function chart(title, series, color) {
     width: 420,
     height: 160,
     legend: { show: false },
-    scales: { x: { time: true } },
+    // The last six minutes (what the gateway keeps), whatever the samples span.
+    scales: { x: { time: true, range: () => [Date.now() / 1000 - 360, Date.now() / 1000] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     series: [{}, { label: title, stroke: color, width: 2 }],
     axes: [{}, { size: 50 }],
   }
