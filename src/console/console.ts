@@ -11,23 +11,13 @@ import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { isSameOrigin, operatorOf, sessionCookie, whoIs, type Operator } from './auth.js'
 import type { ConsoleHost } from './host.js'
 import { ConsoleRequestError, readJsonBody, send, sendError } from './http.js'
-import { MASK } from './profiles.js'
+import { scrubSecrets } from './scrub.js'
 import { createSampler } from './samples.js'
 import { createSessions, sameSecret } from './session.js'
 import { staticFile } from './static.js'
 
 export const CONSOLE_PREFIX = '/console/'
 const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
-
-/** Replaces every secret value of the config (as it appears in JSON) with the mask. */
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const s of secrets) {
-    if (s.length < 4) continue
-    for (const form of new Set([s, JSON.stringify(s).slice(1, -1)])) out = out.split(form).join(MASK)
-  }
-  return out
-}
 
 /** Builds the console for one admin listener. */
 export function createConsole(host: ConsoleHost): AdminRoutes {
@@ -38,8 +28,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const audit = (who: string, action: string, result: string, details: Record<string, unknown> = {}): void =>
     log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
-    const secrets = [...configSecretValues(host.config())].sort((a, b) => b.length - a.length)
-    send(res, status, 'application/json; charset=utf-8', scrub(JSON.stringify(body), secrets), headers)
+    send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
 
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
