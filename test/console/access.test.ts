@@ -3,18 +3,10 @@
  * token, the session cookie's attributes, CSRF and cross-origin refusals, logout ending
  * the session, the headers every response carries, and one audit line per action.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { adminRequest, apiSession, CONSOLE_TOKEN, startConsoleRig, type ConsoleRig } from './console-support.js'
+import { describe, expect, it } from 'vitest'
+import { adminRequest, apiSession, CONSOLE_TOKEN, useConsoleRig, type ConsoleRig } from './console-support.js'
 
-let rig: ConsoleRig
-
-beforeAll(async () => {
-  rig = await startConsoleRig()
-}, 60_000)
-
-afterAll(async () => {
-  await rig?.close()
-})
+const use = useConsoleRig()
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
@@ -24,7 +16,7 @@ function audits(rig: ConsoleRig): Record<string, unknown>[] {
 
 describe('console access', () => {
   it('serves the page and its files with the strict CSP and correct content types', async () => {
-    const page = await adminRequest(rig.consoleUrl)
+    const page = await adminRequest(use.rig.consoleUrl)
     expect(page.status).toBe(200)
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8')
     expect(page.headers['content-security-policy']).toBe(CSP)
@@ -32,30 +24,30 @@ describe('console access', () => {
     expect(page.text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/)
     expect(page.text).not.toMatch(/\sstyle=|<style/)
     for (const [name, type] of [['app.js', 'text/javascript'], ['app.css', 'text/css'], ['vendor/uPlot.esm.js', 'text/javascript'], ['vendor/uPlot.min.css', 'text/css']]) {
-      const r = await adminRequest(`${rig.consoleUrl}${name}`)
+      const r = await adminRequest(`${use.rig.consoleUrl}${name}`)
       expect(r.status, name).toBe(200)
       expect(r.headers['content-type']).toBe(`${type}; charset=utf-8`)
       expect(r.headers['content-security-policy']).toBe(CSP)
     }
-    expect((await adminRequest(`${rig.consoleUrl}../package.json`)).status).toBe(404)
-    expect((await adminRequest(`${rig.consoleUrl}nope.js`)).status).toBe(404)
-    expect((await adminRequest(rig.consoleUrl.slice(0, -1))).headers.location).toBe('/console/')
+    expect((await adminRequest(`${use.rig.consoleUrl}../package.json`)).status).toBe(404)
+    expect((await adminRequest(`${use.rig.consoleUrl}nope.js`)).status).toBe(404)
+    expect((await adminRequest(use.rig.consoleUrl.slice(0, -1))).headers.location).toBe('/console/')
   })
 
   it('a wrong token is refused and audited; the API needs a session', async () => {
-    const origin = new URL(rig.consoleUrl).origin
-    const wrong = await adminRequest(`${rig.consoleUrl}api/login`, { method: 'POST', origin, body: { token: 'not-the-token-at-all' } })
+    const origin = new URL(use.rig.consoleUrl).origin
+    const wrong = await adminRequest(`${use.rig.consoleUrl}api/login`, { method: 'POST', origin, body: { token: 'not-the-token-at-all' } })
     expect(wrong.status).toBe(401)
     expect(wrong.headers['set-cookie']).toBeUndefined()
     expect(JSON.parse(wrong.text)).toEqual({ errors: [{ msg: 'wrong admin token', code: 401 }] })
-    expect(audits(rig).some((a) => a.action === 'login' && a.result === 'wrong_token')).toBe(true)
-    expect((await adminRequest(`${rig.consoleUrl}api/overview`)).status).toBe(401)
-    expect((await adminRequest(`${rig.consoleUrl}api/overview`, { cookie: 'mtls_gateway_console=a.9999999999999.dG9rZW4.forged' })).status).toBe(401)
+    expect(audits(use.rig).some((a) => a.action === 'login' && a.result === 'wrong_token')).toBe(true)
+    expect((await adminRequest(`${use.rig.consoleUrl}api/overview`)).status).toBe(401)
+    expect((await adminRequest(`${use.rig.consoleUrl}api/overview`, { cookie: 'mtls_gateway_console=a.9999999999999.dG9rZW4.forged' })).status).toBe(401)
   })
 
   it('the session cookie is HttpOnly and SameSite=Strict, scoped to /console/', async () => {
-    const origin = new URL(rig.consoleUrl).origin
-    const r = await adminRequest(`${rig.consoleUrl}api/login`, { method: 'POST', origin, body: { token: CONSOLE_TOKEN } })
+    const origin = new URL(use.rig.consoleUrl).origin
+    const r = await adminRequest(`${use.rig.consoleUrl}api/login`, { method: 'POST', origin, body: { token: CONSOLE_TOKEN } })
     expect(r.status).toBe(200)
     const cookie = String(r.headers['set-cookie'])
     expect(cookie).toMatch(/^mtls_gateway_console=[^;]+; Path=\/console\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
@@ -64,8 +56,8 @@ describe('console access', () => {
   })
 
   it('refuses a POST without the CSRF token, with a wrong one, and from another origin', async () => {
-    const s = await apiSession(rig.consoleUrl)
-    const url = `${rig.consoleUrl}api/reload`
+    const s = await apiSession(use.rig.consoleUrl)
+    const url = `${use.rig.consoleUrl}api/reload`
     const none = await adminRequest(url, { method: 'POST', cookie: s.cookie, origin: s.origin, body: {} })
     expect(none.status).toBe(403)
     expect(none.text).toContain('CSRF')
@@ -78,23 +70,23 @@ describe('console access', () => {
     const good = await adminRequest(url, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: {} })
     expect(good.status, good.text).toBe(200)
     expect(JSON.parse(good.text)).toMatchObject({ ok: true })
-    const a = audits(rig)
+    const a = audits(use.rig)
     expect(a.some((e) => e.action === 'reload' && e.result === 'csrf_refused')).toBe(true)
     expect(a.some((e) => e.result === 'cross_origin_refused')).toBe(true)
     expect(a.some((e) => e.action === 'reload' && e.result === 'ok' && e.who === 'token')).toBe(true)
   })
 
   it('logout ends the session: the same cookie is refused afterwards', async () => {
-    const s = await apiSession(rig.consoleUrl)
-    expect((await adminRequest(`${rig.consoleUrl}api/overview`, { cookie: s.cookie })).status).toBe(200)
-    const out = await adminRequest(`${rig.consoleUrl}api/logout`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: {} })
+    const s = await apiSession(use.rig.consoleUrl)
+    expect((await adminRequest(`${use.rig.consoleUrl}api/overview`, { cookie: s.cookie })).status).toBe(200)
+    const out = await adminRequest(`${use.rig.consoleUrl}api/logout`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: {} })
     expect(out.status).toBe(200)
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0')
-    expect((await adminRequest(`${rig.consoleUrl}api/overview`, { cookie: s.cookie })).status).toBe(401)
+    expect((await adminRequest(`${use.rig.consoleUrl}api/overview`, { cookie: s.cookie })).status).toBe(401)
   })
 
   it('the admin routes still answer as before', async () => {
-    expect((await adminRequest(`${rig.ops.adminUrl}/healthz`)).status).toBe(200)
-    expect((await adminRequest(`${rig.ops.adminUrl}/metrics`)).text).toContain('mtls_gateway_requests_total')
+    expect((await adminRequest(`${use.rig.ops.adminUrl}/healthz`)).status).toBe(200)
+    expect((await adminRequest(`${use.rig.ops.adminUrl}/metrics`)).text).toContain('mtls_gateway_requests_total')
   })
 })

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 import { gatewayYaml, newSealKey, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -64,6 +65,23 @@ export async function startConsoleRig(): Promise<ConsoleRig> {
       await provider.close()
       pki.cleanup()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Starts the rig before the file's tests and closes it after; read `.rig` inside a test. */
+export function useConsoleRig(): { readonly rig: ConsoleRig } {
+  let rig: ConsoleRig | undefined
+  beforeAll(async () => {
+    rig = await startConsoleRig()
+  }, 60_000)
+  afterAll(async () => {
+    await rig?.close()
+  })
+  return {
+    get rig() {
+      if (!rig) throw new Error('the console rig did not start')
+      return rig
     },
   }
 }

@@ -8,23 +8,15 @@
  */
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { STATIC_NAMES } from '../../src/console/index.js'
 import { MIN_SECRET_LENGTH, scrubSecrets } from '../../src/console/scrub.js'
 import { configSecretValues } from '../../src/ops/index.js'
 import { send } from '../support/gateway.js'
-import { adminRequest, apiSession, CONSOLE_TOKEN, SEAL_KEY, startConsoleRig, WRONG_SECRET, type ConsoleRig, type Reply } from './console-support.js'
+import { adminRequest, apiSession, CONSOLE_TOKEN, SEAL_KEY, useConsoleRig, WRONG_SECRET, type Reply } from './console-support.js'
 import { CONSUMER, pathOf, requestTokenOf } from '../oauth1-dance/dance-support.js'
 
-let rig: ConsoleRig
-
-beforeAll(async () => {
-  rig = await startConsoleRig()
-}, 60_000)
-
-afterAll(async () => {
-  await rig?.close()
-})
+const use = useConsoleRig()
 
 /** The PEM body lines of a key file (any 40-character run of one would be a leak). */
 function keyMaterial(file: string): string[] {
@@ -33,8 +25,8 @@ function keyMaterial(file: string): string[] {
 
 describe('no secret in any console response', () => {
   it('crawls every file and route and finds none of the config\'s secrets, keys or users\' tokens', async () => {
-    const s = await apiSession(rig.consoleUrl)
-    const post = (name: string, body: unknown): Promise<Reply> => adminRequest(`${rig.consoleUrl}api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body })
+    const s = await apiSession(use.rig.consoleUrl)
+    const post = (name: string, body: unknown): Promise<Reply> => adminRequest(`${use.rig.consoleUrl}api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body })
     const replies: { what: string; reply: Reply }[] = []
     const keep = async (what: string, reply: Promise<Reply>): Promise<Reply> => {
       const r = await reply
@@ -44,30 +36,30 @@ describe('no secret in any console response', () => {
 
     // A user's token through the dance, so the users page has something to (not) show.
     const link = JSON.parse((await keep('users/link', post('users/link', { profile: 'partner', user: 'frank' }))).text) as { url: string }
-    const toProvider = await send(rig.ops.gw.url, pathOf(link.url))
-    const callback = await rig.provider.decide(requestTokenOf(String(toProvider.headers.location)), 'approve')
-    expect((await send(rig.ops.gw.url, pathOf(callback))).status).toBe(200)
+    const toProvider = await send(use.rig.ops.gw.url, pathOf(link.url))
+    const callback = await use.rig.provider.decide(requestTokenOf(String(toProvider.headers.location)), 'approve')
+    expect((await send(use.rig.ops.gw.url, pathOf(callback))).status).toBe(200)
 
-    for (const name of STATIC_NAMES) await keep(name, adminRequest(`${rig.consoleUrl}${name}`))
-    for (const name of ['session', 'overview', 'endpoints', 'profiles', 'users', 'nope']) await keep(name, adminRequest(`${rig.consoleUrl}api/${name}`, { cookie: s.cookie }))
+    for (const name of STATIC_NAMES) await keep(name, adminRequest(`${use.rig.consoleUrl}${name}`))
+    for (const name of ['session', 'overview', 'endpoints', 'profiles', 'users', 'nope']) await keep(name, adminRequest(`${use.rig.consoleUrl}api/${name}`, { cookie: s.cookie }))
     for (const profile of ['partner', 'partner-wrong', 'nope']) await keep(`test ${profile}`, post('profiles/test', { profile }))
     await keep('test tenanted', post('profiles/test', { profile: 'tenanted', tenant: 'acme' }))
     await keep('test bad tenant', post('profiles/test', { profile: 'tenanted', tenant: 'Not A Label' }))
-    const yaml = readFileSync(rig.ops.gw.ref.current.config.file, 'utf8')
+    const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8')
     await keep('draft as is', post('draft', { yaml }))
     await keep('draft broken', post('draft', { yaml: yaml.replace('consumerKey: dancegatewayconsumer01', 'consumerKey: [1]') }))
     await keep('draft not yaml', post('draft', { yaml: `${yaml}\n  : : [` }))
     await keep('reload', post('reload', {}))
-    await keep('wrong login', adminRequest(`${rig.consoleUrl}api/login`, { method: 'POST', origin: s.origin, body: { token: `${CONSOLE_TOKEN}x` } }))
+    await keep('wrong login', adminRequest(`${use.rig.consoleUrl}api/login`, { method: 'POST', origin: s.origin, body: { token: `${CONSOLE_TOKEN}x` } }))
     await keep('revoke missing', post('users/revoke', { profile: 'partner', user: 'nobody' }))
     await keep('revoke', post('users/revoke', { profile: 'partner', user: 'frank' }))
     await keep('logout', post('logout', {}))
 
-    const state = await rig.provider.state()
+    const state = await use.rig.provider.state()
     const secrets = [
-      ...configSecretValues(rig.ops.gw.ref.current.config),
+      ...configSecretValues(use.rig.ops.gw.ref.current.config),
       CONSOLE_TOKEN, SEAL_KEY, WRONG_SECRET, CONSUMER.secret,
-      ...keyMaterial(rig.pki.file('client.key')),
+      ...keyMaterial(use.rig.pki.file('client.key')),
       ...state.access_tokens.flatMap((t) => [t.token, t.secret]),
       ...state.request_tokens.map((t) => t.secret),
     ]
