@@ -33,7 +33,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
-    if (expected === undefined) return sendError(res, 404, OFF)
+    if (expected === undefined) return sendError(res, 401, OFF)
     const presented = (await readJsonBody(req)).token
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
       audit('anonymous', 'login', 'wrong_token')

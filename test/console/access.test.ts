@@ -3,7 +3,11 @@
  * token, the session cookie's attributes, CSRF and cross-origin refusals, logout ending
  * the session, the headers every response carries, and one audit line per action.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { startOpsGateway } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, useConsoleRig, type ConsoleRig } from './console-support.js'
 
 const use = useConsoleRig()
@@ -88,5 +92,24 @@ describe('console access', () => {
   it('the admin routes still answer as before', async () => {
     expect((await adminRequest(`${use.rig.ops.adminUrl}/healthz`)).status).toBe(200)
     expect((await adminRequest(`${use.rig.ops.adminUrl}/metrics`)).text).toContain('mtls_gateway_requests_total')
+  })
+
+  it('without admin.token the console is off and says how to turn it on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-off-'))
+    const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8').replace(/\n {2}token: .*\n/, '\n')
+    const off = await startOpsGateway(dir, yaml)
+    try {
+      const url = `${off.adminUrl}/console/`
+      expect((await adminRequest(url)).status).toBe(200)
+      const session = await adminRequest(`${url}api/session`)
+      expect(session.status).toBe(401)
+      expect(JSON.parse(session.text).errors[0].msg).toMatch(/^the console is off: set admin\.token/)
+      const login = await adminRequest(`${url}api/login`, { method: 'POST', origin: off.adminUrl, body: { token: CONSOLE_TOKEN } })
+      expect(login.status).toBe(401)
+      expect(login.headers['set-cookie']).toBeUndefined()
+    } finally {
+      await off.gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
