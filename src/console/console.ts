@@ -17,6 +17,7 @@ import { createSessions, sameSecret } from './session.js'
 import { staticFile } from './static.js'
 
 export const CONSOLE_PREFIX = '/console/'
+const MAX_WRONG_PER_MINUTE = 20
 const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
 
 /** Builds the console for one admin listener. */
@@ -31,11 +32,19 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
 
+  // Wrong tokens in the last minute: past the limit every attempt waits, right or wrong.
+  const wrong: number[] = []
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(res, 401, OFF)
     const presented = (await readJsonBody(req)).token
+    while (wrong.length > 0 && (wrong[0] as number) < Date.now() - 60_000) wrong.shift()
+    if (wrong.length >= MAX_WRONG_PER_MINUTE) {
+      audit('anonymous', 'login', 'throttled')
+      return sendError(res, 429, 'too many wrong admin tokens: wait a minute')
+    }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
+      wrong.push(Date.now())
       audit('anonymous', 'login', 'wrong_token')
       return sendError(res, 401, 'wrong admin token')
     }

@@ -112,4 +112,14 @@ describe('console access', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  // Last in this file: it locks sign-in for a minute.
+  it('after 20 wrong tokens in a minute even the right one waits (429)', async () => {
+    const origin = new URL(use.rig.consoleUrl).origin
+    const login = (token: string): Promise<{ status: number }> => adminRequest(`${use.rig.consoleUrl}api/login`, { method: 'POST', origin, body: { token } })
+    for (let i = 0; i < 25 && (await login(`wrong-token-number-${i}`)).status === 401; i++);
+    const right = await login(CONSOLE_TOKEN)
+    expect(right.status).toBe(429)
+    expect(audits(use.rig).some((a) => a.action === 'login' && a.result === 'throttled')).toBe(true)
+  })
 })
