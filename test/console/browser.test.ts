@@ -10,7 +10,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { axeViolations, CHROMIUM, launchBrowser, signIn, startConsoleRig, type ConsoleRig } from './console-support.js'
+import { configSecretValues } from '../../src/ops/index.js'
+import { axeViolations, CHROMIUM, CONSOLE_TOKEN, launchBrowser, SEAL_KEY, signIn, startConsoleRig, type ConsoleRig } from './console-support.js'
+import { ADMIN_TOKEN } from '../oauth1-dance/dance-support.js'
 import { send } from '../support/gateway.js'
 
 const SHOTS = 'docs/console'
@@ -46,7 +48,10 @@ async function accessible(): Promise<void> {
   expect(await axeViolations(page)).toEqual([])
 }
 
-function shoot(name: string): Promise<Buffer> {
+/** Saves the page for the README, after checking that no secret of the config is on it (text or form values). */
+async function shoot(name: string): Promise<Buffer> {
+  const shown = await page.evaluate(() => document.body.innerText + [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value).join('\n'))
+  for (const secret of [...configSecretValues(rig.ops.gw.ref.current.config), CONSOLE_TOKEN]) expect(shown.includes(secret), `a secret on the ${name} page`).toBe(false)
   mkdirSync(SHOTS, { recursive: true })
   return page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 }
@@ -198,7 +203,15 @@ describe('console in Chromium', () => {
     await show('draft', 'Validate a draft')
     await accessible()
     const current = readFileSync(rig.ops.gw.ref.current.config.file, 'utf8')
-    const lines = current.split('\n')
+    // Drafts, like configs, name secrets by reference (and the screenshot shows none).
+    process.env.CONSOLE_TEST_CONSUMER_SECRET = 'dance-consumer-secret-7f3a'
+    process.env.CONSOLE_TEST_SEAL_KEY = SEAL_KEY
+    process.env.CONSOLE_TEST_API_TOKEN = ADMIN_TOKEN
+    const draft = current
+      .replace(/consumerSecret: ".*"/g, 'consumerSecret: "${env:CONSOLE_TEST_CONSUMER_SECRET}"')
+      .replace(/key: "[0-9a-f]{64}"/, 'key: "${env:CONSOLE_TEST_SEAL_KEY}"')
+      .replace(/adminToken: .*/, 'adminToken: "${env:CONSOLE_TEST_API_TOKEN}"')
+    const lines = draft.split('\n')
     const at = lines.findIndex((l) => l.includes('consumerKey: dancegatewayconsumer01')) + 1
     lines[at - 1] = lines[at - 1]!.replace('consumerKey: dancegatewayconsumer01', 'consumerKey: 42')
     await page.fill('#draft-yaml', lines.join('\n'))
@@ -210,7 +223,7 @@ describe('console in Chromium', () => {
     await accessible()
     await shoot('draft')
 
-    const added = current.replace('profiles:\n', `  - name: second\n    url: https://api.partner.test:1\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls:\n      cert: ${rig.pki.file('client.crt')}\n      key: ${rig.pki.file('client.key')}\n      intermediates: ${rig.pki.file('inter.crt')}\n      roots: ${rig.pki.file('root.crt')}\nprofiles:\n`)
+    const added = draft.replace('profiles:\n', `  - name: second\n    url: https://api.partner.test:1\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls:\n      cert: ${rig.pki.file('client.crt')}\n      key: ${rig.pki.file('client.key')}\n      intermediates: ${rig.pki.file('inter.crt')}\n      roots: ${rig.pki.file('root.crt')}\nprofiles:\n`)
     await page.fill('#draft-yaml', added)
     await page.click('#draft-form button[type=submit]')
     await page.waitForFunction(() => document.querySelector('#draft-verdict')?.textContent === 'The draft is valid.')
