@@ -110,6 +110,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 
   return {
     prefix: CONSOLE_PREFIX,
+    close: () => sampler.stop(),
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()

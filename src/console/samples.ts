@@ -63,6 +63,8 @@ export interface Sampler {
   touch(): Promise<void>
   series(): RatePoint[]
   endpointRates(): Record<string, EndpointRates>
+  /** Stops background sampling. */
+  stop(): void
 }
 
 /** A sampler over `metrics` (AdminFacts.metrics). */
@@ -70,13 +72,14 @@ export function createSampler(metrics: () => Promise<WorkerMetrics>, now: () => 
   const samples: Sample[] = []
   let timer: NodeJS.Timeout | undefined
   let lastUse = 0
+  let stopped = false
   const take = async (): Promise<void> => {
     samples.push(read(await metrics(), now()))
     if (samples.length > KEEP) samples.shift()
   }
   // Sample in the background for as long as the window lasts after the last console request.
   const tick = (): void => {
-    if (now() - lastUse > KEEP * SAMPLE_EVERY_MS) return void (timer = undefined)
+    if (stopped || now() - lastUse > KEEP * SAMPLE_EVERY_MS) return void (timer = undefined)
     void take().finally(() => (timer = setTimeout(tick, SAMPLE_EVERY_MS).unref()))
   }
   return {
@@ -84,7 +87,11 @@ export function createSampler(metrics: () => Promise<WorkerMetrics>, now: () => 
       lastUse = now()
       const last = samples[samples.length - 1]
       if (!last || now() - last.at >= SAMPLE_EVERY_MS) await take()
-      timer ??= setTimeout(tick, SAMPLE_EVERY_MS).unref()
+      if (!stopped) timer ??= setTimeout(tick, SAMPLE_EVERY_MS).unref()
+    },
+    stop() {
+      stopped = true
+      clearTimeout(timer)
     },
     series() {
       return samples.slice(1).map((s, i) => {

@@ -33,6 +33,8 @@ export interface AdminRoutes {
   /** Ends with `/`; the same path without the slash is routed here too. */
   readonly prefix: string
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  /** Stops its timers when the admin listener closes. */
+  close?(): void
 }
 
 /** The listening admin server. */
@@ -114,6 +116,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        o.extra?.close?.()
         server.close(() => resolve())
         server.closeAllConnections()
       }),
