@@ -48,12 +48,31 @@ async function accessible(): Promise<void> {
   expect(await axeViolations(page)).toEqual([])
 }
 
-/** Saves the page for the README, after checking that no secret of the config is on it (text or form values). */
-async function shoot(name: string): Promise<Buffer> {
+/**
+ * Screenshots the page for the README, after checking that no secret of the config is on it
+ * (text or form values). Written when missing or with MTLS_GATEWAY_SCREENSHOTS=1, so a test
+ * run does not rewrite the committed pictures.
+ */
+async function shoot(name: string): Promise<void> {
   const shown = await page.evaluate(() => document.body.innerText + [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value).join('\n'))
   for (const secret of [...configSecretValues(rig.ops.gw.ref.current.config), CONSOLE_TOKEN]) expect(shown.includes(secret), `a secret on the ${name} page`).toBe(false)
-  mkdirSync(SHOTS, { recursive: true })
-  return page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
+  const file = join(SHOTS, `${name}.png`)
+  const png = await page.screenshot({ fullPage: true })
+  expect(png.subarray(1, 4).toString()).toBe('PNG')
+  if (process.env.MTLS_GATEWAY_SCREENSHOTS === '1' || !existsSync(file)) {
+    mkdirSync(SHOTS, { recursive: true })
+    writeFileSync(file, png)
+  }
+}
+
+/** Some calls and some refusals for a while, so the README's charts have lines (screenshot runs only). */
+async function trafficForTheCharts(ms: number): Promise<void> {
+  const end = Date.now() + ms
+  for (let i = 0; Date.now() < end; i++) {
+    await send(rig.ops.gw.url, i % 4 === 0 ? '/proxy/nope/x' : '/gateway/jwks.json')
+    await new Promise((r) => setTimeout(r, 50 + (i % 7) * 40))
+  }
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 2)
 }
 
 describe('console in Chromium', () => {
@@ -86,6 +105,7 @@ describe('console in Chromium', () => {
     }
     await page.click('#reload')
     await page.waitForFunction(() => document.querySelector('#reload-status')?.textContent?.startsWith('Reload succeeded'))
+    if (process.env.MTLS_GATEWAY_SCREENSHOTS === '1') await trafficForTheCharts(40_000)
     await shoot('overview')
   })
 

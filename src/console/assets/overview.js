@@ -10,7 +10,7 @@ function chart(title, series, color) {
     height: 160,
     legend: { show: false },
     // The last six minutes (what the gateway keeps), whatever the samples span.
-    scales: { x: { time: true, range: () => [Date.now() / 1000 - 360, Date.now() / 1000] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    scales: { x: { time: true, range: () => [Date.now() / 1000 - 360, Date.now() / 1000] }, y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.25))] } },
     series: [{}, { label: title, stroke: color, width: 2 }],
     axes: [{}, { size: 50 }],
   }
