@@ -6,6 +6,7 @@
 import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { inspectEndpoints } from '../gateway/index.js'
+import { RESTART_KEYS } from '../ops/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
 export interface DraftProblem {
@@ -23,8 +24,6 @@ export interface DraftResult {
   problems: DraftProblem[]
   changes?: { added: string[]; removed: string[]; changed: string[]; restartNeeded: string[] }
 }
-
-const RESTART_KEYS = ['listen', 'admin', 'store'] as const
 
 function endpointShape(e: EndpointConfig): string {
   const { index: _index, ...rest } = e

@@ -11,7 +11,8 @@ import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import type { Metrics } from './metrics.js'
 
-const RESTART_KEYS = ['listen', 'admin', 'store'] as const
+/** Settings a reload cannot apply (sockets and the store are opened once at start). */
+export const RESTART_KEYS = ['listen', 'admin', 'store'] as const
 
 /** The outcome of one reload. */
 export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[] }
