@@ -8,12 +8,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { readJson, sendJson } from './http.js'
-import { apiCredential, callerMayAuthorize } from './oauth1-auth.js'
-import { failurePage, fieldsPage, sendPage, successPage } from './oauth1-pages.js'
-import { checkTenant, obtainAccessToken, obtainRequestToken, profileEndpoint } from './oauth1-provider.js'
-import type { OAuth1TokenRepo, TokenOwner } from './oauth1-tokens.js'
-import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './oauth1-urls.js'
+import { readJson, sendJson } from '../api/http.js'
+import { apiCredential, callerMayAuthorize } from './credentials.js'
+import { failurePage, fieldsPage, sendPage, successPage } from './pages.js'
+import { checkTenant, obtainAccessToken, obtainRequestToken, profileEndpoint } from './provider.js'
+import type { OAuth1TokenRepo, TokenOwner } from './tokens.js'
+import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
 
 /** What the dance routes share. */
 export interface DanceDeps {

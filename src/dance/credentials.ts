@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
 import { authorizeEndpoint, resolveBearer, type BearerStores, type Caller } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { bearerFrom } from './http.js'
+import { bearerFrom } from '../api/http.js'
 
 /** Who is calling an OAuth API route. */
 export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: Caller }

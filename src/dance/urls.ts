@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { profileUrl } from './oauth1-provider.js'
+import { profileUrl } from './provider.js'
 
 /** The callback route every profile shares. */
 export const CALLBACK_PATH = '/gateway/oauth1/callback'
