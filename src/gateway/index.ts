@@ -3,4 +3,5 @@ export { compileGateway, hostKeys, inspectEndpoints, type CompileOptions, type E
 export { createConnector, createUpstream, type ConnectInfo, type Upstream, type UpstreamOptions } from './upstream.js'
 export { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 export { compileCallers, type Callers, type CertificateApp } from './callers.js'
+export { compileSealers, type Sealers } from './sealers.js'
 export { checkLiteral, classifyAddress, createEgressLookup, EgressDeniedError, type EgressReason, type Resolve } from './egress.js'

@@ -1,13 +1,15 @@
 /**
- * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens
- * stay in the gateway's memory and never reach the persistent store; a later assertion
- * with identityToMerge moves them to the known user, into the persistent store.
+ * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens are
+ * in the shared store (so any worker or replica serves them) with callers.anonymousTtl as
+ * their expiry; a later assertion with identityToMerge moves them to the known user, who
+ * keeps them without expiry.
  * Also: a caller may start the dance only for its own user.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
@@ -31,7 +33,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-anon-'))
-  const callers = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
+  const callers = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
   gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
 })
 
@@ -42,22 +44,36 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const oauthKeys = async (gwStore: 'store' | 'ephemeral'): Promise<string[]> =>
-  (await rawValues(gw.services[gwStore]!)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+const oauthKeys = async (): Promise<string[]> => (await rawValues(gw.runtime.store!)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+
+/** Milliseconds until `key` expires in the SQLite file (null: never). */
+function expiresIn(key: string): number | null {
+  const db = new Database(join(dir, 'state.db'), { readonly: true })
+  try {
+    const row = db.prepare('SELECT expires_at FROM store_entries WHERE key = ?').get(key) as { expires_at: number | null }
+    return row.expires_at === null ? null : row.expires_at - Date.now()
+  } finally {
+    db.close()
+  }
+}
+const TTL_MS = 20 * 60_000
 
 describe('anonymous users and identityToMerge', () => {
-  it('an anonymous user\'s dance never touches the persistent store; the merge moves the token', async () => {
+  it('an anonymous user\'s dance is stored with the anonymous TTL; the merge moves the token to the known user', async () => {
     const anon = await jwt({ sub: 'anon-42', isAnonymous: true })
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${anon}` } })
     expect(start.status, start.text).toBe(200)
-    expect(await oauthKeys('store')).toEqual([])
-    expect((await oauthKeys('ephemeral')).some((k) => k.startsWith('oauth1:request:'))).toBe(true)
+    const pending = (await oauthKeys()).find((k) => k.startsWith('oauth1:request:')) ?? ''
+    // The request token waits at most the dance's 10 minutes, within the anonymous TTL.
+    expect(expiresIn(pending)).toBeGreaterThan(0)
+    expect(expiresIn(pending)).toBeLessThanOrEqual(10 * 60_000)
 
     const url = start.json<{ authorizeUrl: string }>().authorizeUrl
     const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
     expect(done.status, done.text).toBe(200)
-    expect(await oauthKeys('store')).toEqual([])
-    expect(await oauthKeys('ephemeral')).toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys()).toContain('oauth1:token:anon-42:partner:')
+    expect(expiresIn('oauth1:token:anon-42:partner:')).toBeGreaterThan(TTL_MS - 60_000)
+    expect(expiresIn('oauth1:token:anon-42:partner:')).toBeLessThanOrEqual(TTL_MS)
 
     const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { 'proxy-authorization': `Bearer ${anon}` } })
     expect(call.status, call.text).toBe(200)
@@ -69,8 +85,9 @@ describe('anonymous users and identityToMerge', () => {
       body: JSON.stringify({ assertion: await jwt({ sub: 'known-7', identityToMerge: 'anon-42', jti: randomUUID() }) }),
     })
     expect(merge.status, merge.text).toBe(200)
-    expect(await oauthKeys('ephemeral')).not.toContain('oauth1:token:anon-42:partner:')
-    expect(await oauthKeys('store')).toContain('oauth1:token:known-7:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys()).toContain('oauth1:token:known-7:partner:')
+    expect(expiresIn('oauth1:token:known-7:partner:')).toBeNull()
 
     const bearer = merge.json<{ access_token: string }>().access_token
     const after = await send(gw.url, '/proxy/partner/resource/b', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })

@@ -75,7 +75,7 @@ describe('the dance in a real browser (headless Chromium)', () => {
     expect(await page.locator('#result').getAttribute('data-result')).toBe('failure')
     expect(await page.locator('body').textContent()).toContain('denied')
     await page.close()
-    const keys = (await rawValues(gw.services.store!)).map((r) => r.key)
+    const keys = (await rawValues(gw.runtime.store!)).map((r) => r.key)
     expect(keys.filter((k) => k.startsWith('oauth1:token:dave') || k.startsWith('oauth1:request:'))).toEqual([])
     expect((await send(gw.url, '/proxy/partner/resource/me', { headers: { 'x-gateway-user': 'dave' } })).status).toBe(401)
   })

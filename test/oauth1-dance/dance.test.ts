@@ -83,7 +83,7 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     expect(verified.client_cert.subject).toContainEqual(['commonName', 'bot-runtime'])
 
     // Encryption at rest: neither the token nor its secret appears in any stored value.
-    const rows = await rawValues(gw.services.store!)
+    const rows = await rawValues(gw.runtime.store!)
     expect(rows.map((r) => r.key)).toContain('oauth1:token:alice:partner:')
     for (const r of rows) {
       expect(r.value).not.toContain(issued!.secret)
@@ -116,7 +116,7 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     const page = await send(gw.url, pathOf(callback))
     expect(page.status).toBe(403)
     expect(page.text).toContain('Authorization failed')
-    const keys = (await rawValues(gw.services.store!)).map((r) => r.key)
+    const keys = (await rawValues(gw.runtime.store!)).map((r) => r.key)
     expect(keys.filter((k) => k.includes('dora') || k.startsWith('oauth1:request:'))).toEqual([])
   })
 

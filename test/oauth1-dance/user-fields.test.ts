@@ -56,7 +56,7 @@ describe('user fields (a PIN) collected at the authorize step', () => {
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'erin' } })
     expect(call.status, call.text).toBe(200)
     expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
-    for (const r of await rawValues(gw.services.store!)) expect(r.value).not.toContain(PIN)
+    for (const r of await rawValues(gw.runtime.store!)) expect(r.value).not.toContain(PIN)
   })
 
   it('a JSON POST may carry the fields and goes straight to the provider', async () => {
