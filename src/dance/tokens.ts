@@ -31,6 +31,12 @@ export interface PendingRequest extends TokenOwner {
   fields?: Record<string, string>
 }
 
+/** A one-time authorize link: whose it is, and the token its page's form must send back. */
+export interface LinkRecord extends TokenOwner {
+  /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
+  readonly csrf: string
+}
+
 /** Everything the dance reads and writes, in the shared store. */
 export interface OAuth1TokenRepo {
   saveToken(owner: TokenOwner, token: StoredToken): Promise<void>
@@ -42,8 +48,8 @@ export interface OAuth1TokenRepo {
   takePending(requestToken: string): Promise<PendingRequest | undefined>
   /** Creates an unguessable one-time link id naming the owner. */
   createLink(owner: TokenOwner, ttlMs: number): Promise<string>
-  peekLink(id: string): Promise<TokenOwner | undefined>
-  takeLink(id: string): Promise<TokenOwner | undefined>
+  peekLink(id: string): Promise<LinkRecord | undefined>
+  takeLink(id: string): Promise<LinkRecord | undefined>
   /** Moves every token of user `from` to user `to` (identityToMerge); returns how many. */
   moveUser(from: string, to: { user: string; anonymous: boolean }): Promise<number>
 }
@@ -57,7 +63,7 @@ export interface TokenRepoOptions {
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
-const NO_SECRETS: SecretFields<TokenOwner> = []
+const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf']
 const enc = encodeURIComponent
 
 /** Store key of a user's token; the user comes first so one prefix lists all of a user's tokens. */
@@ -97,11 +103,12 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
     async createLink(owner, ttlMs) {
       const id = randomBytes(24).toString('base64url')
-      await putRecord(o.store, o.sealer, linkKey(id), ownerOf(owner), NO_SECRETS, ttl(owner.anonymous, ttlMs))
+      const record: LinkRecord = { ...ownerOf(owner), csrf: randomBytes(24).toString('base64url') }
+      await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
-    peekLink: (id) => getRecord<TokenOwner>(o.store, o.sealer, linkKey(id), NO_SECRETS),
-    takeLink: (id) => take<TokenOwner>(linkKey(id), NO_SECRETS),
+    peekLink: (id) => getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS),
+    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
     async moveUser(from, to) {
       let moved = 0
       for (const key of await o.store.keys(userPrefix(from))) {

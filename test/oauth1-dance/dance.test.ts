@@ -12,7 +12,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, type StoreYaml } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, type StoreYaml, clickLink } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -97,11 +97,19 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     }
   })
 
-  it('the browser link from the 401 is one-time and leads to the provider', async () => {
+  it('the browser link from the 401: previews (GET, HEAD, a POST without the page\'s token) use nothing; the click is one-time', async () => {
     const miss = await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })
     const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
-    const open = await send(gw.url, pathOf(link))
-    expect(open.status).toBe(302)
+    const issued = (await provider.state()).request_tokens.length
+    for (const method of ['GET', 'HEAD', 'GET']) {
+      const preview = await send(gw.url, pathOf(link), { method, headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0' } })
+      expect([method, preview.status, preview.headers['cache-control']]).toEqual([method, 200, 'no-store'])
+    }
+    const forged = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=guess' })
+    expect(forged.status).toBe(403)
+    expect((await provider.state()).request_tokens).toHaveLength(issued)
+    const open = await clickLink(gw.url, link)
+    expect(open.status).toBe(303)
     const location = String(open.headers.location)
     expect(location.startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
     expect((await send(gw.url, pathOf(link))).status).toBe(400)

@@ -13,7 +13,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 const SECRET = 'jwe-e2e-hs256-secret-of-at-least-32-bytes'
 const AUD = 'https://gateway.test'
@@ -61,8 +61,8 @@ describe('JWE assertion → bearer → signed call for the sub user', () => {
     expect(before.status).toBe(401)
     const link = before.json<{ errors: { authorizeUrl: string }[] }>().errors[0]?.authorizeUrl ?? ''
     expect(link).toContain('/gateway/oauth1/partner/authorize?link=')
-    const toProvider = await send(gw.url, pathOf(link))
-    expect(toProvider.status, toProvider.text).toBe(302)
+    const toProvider = await clickLink(gw.url, link)
+    expect(toProvider.status, toProvider.text).toBe(303)
     const callback = await provider.decide(requestTokenOf(toProvider.headers.location as string), 'approve')
     expect((await send(gw.url, pathOf(callback))).status).toBe(200)
 

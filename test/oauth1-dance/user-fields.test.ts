@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 const PIN = 'pin-5Q7x-98765'
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
@@ -45,9 +45,9 @@ describe('user fields (a PIN) collected at the authorize step', () => {
     expect(form.text).toContain('name="field.pin"')
     expect(form.text).toContain('Partner Bank')
 
-    const empty = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'field.pin=' })
+    const empty = await clickLink(gw.url, link, { pin: '' })
     expect(empty.status).toBe(400)
-    const posted = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `field.pin=${PIN}` })
+    const posted = await clickLink(gw.url, link, { pin: PIN })
     expect(posted.status, posted.text).toBe(303)
     const providerUrl = String(posted.headers.location)
     const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(providerUrl), 'approve')))
