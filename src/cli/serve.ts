@@ -18,7 +18,7 @@ import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
 import { createOAuth1Feature } from '../dance/index.js'
-import { createRuntime, type Observer, type Runtime } from '../runtime/index.js'
+import { createRuntime, createStoreFile, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
 import { connectWorker, createLog, createOps, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
@@ -187,7 +187,10 @@ export interface ServeCommandOptions {
 export async function runServe(o: ServeCommandOptions): Promise<void> {
   const log = createLog({ level: o.logLevel, format: o.logFormat })
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
-  if (cluster.isPrimary && o.workers > 1) return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+  if (cluster.isPrimary && o.workers > 1) {
+    await createStoreFile(loadConfig(o.configFile))
+    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+  }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   const running = gw.ops as RunningOps

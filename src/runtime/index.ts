@@ -1,3 +1,3 @@
 /** Process-lifetime state (store, observer) apart from the config snapshot a reload swaps. */
-export { createRuntime, needsStore, restartOnlyChanges, type Runtime, type RuntimeOptions } from './runtime.js'
+export { createRuntime, createStoreFile, needsStore, restartOnlyChanges, type Runtime, type RuntimeOptions } from './runtime.js'
 export type { Observer } from './observer.js'

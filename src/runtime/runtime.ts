@@ -80,3 +80,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     },
   }
 }
+
+/** Creates the SQLite file and its schema once, before workers start, so they never race to. */
+export async function createStoreFile(config: GatewayConfig): Promise<void> {
+  if (config.store.kind === 'sqlite' && needsStore(config)) await openStore({ kind: 'sqlite', file: config.store.file }).close()
+}
