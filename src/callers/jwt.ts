@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose'
 import { GatewayError } from '../errors.js'
-import type { Store } from '../store/store.js'
+import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import { toCaller, type AssertedCaller } from './caller.js'
