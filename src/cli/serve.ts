@@ -134,9 +134,10 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
   }
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
-  // The store may open on a later reload (callers added): probes ask the runtime each time.
+  // The store may open on a later reload (callers added): probes ask the runtime each time,
+  // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
-  if (runtime.store) o.ops?.metrics.watchStore(pingStore)
+  o.ops?.metrics.watchStore(pingStore)
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }] })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
