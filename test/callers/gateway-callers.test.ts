@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { CompactEncrypt, SignJWT } from 'jose'
@@ -9,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { startTopology, storeYaml, TOPOLOGIES, type StoreLocation, type Topology } from '../support/topology.js'
+import { storeYaml, TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 
@@ -61,18 +60,7 @@ afterAll(async () => {
 })
 
 describe.each(TOPOLOGIES)('caller credentials on the proxied path (%s)', (kind) => {
-  let topo: Topology
-  let dir: string
-  // Each call of gw.url is the next request's gateway: replicas alternate.
-  const gw = { get url(): string { return topo.url() } }
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `callers-${kind}-`))
-    topo = await startTopology(kind, dir, yamlFor)
-  }, 60_000)
-  afterAll(async () => {
-    await topo?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const { gw } = useTopology(kind, 'callers', (store) => yamlFor(store))
 
   it('refuses calls without credentials: 407 on the proxy path, 401 in route mode, each with a challenge', async () => {
     const proxy = await send(gw.url, `http://api.partner.test:${upstream.port}/x`)

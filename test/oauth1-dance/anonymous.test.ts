@@ -7,15 +7,13 @@
  * Also: a caller may start the dance only for its own user.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startTopology, TOPOLOGIES, type Topology } from '../support/topology.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
@@ -43,27 +41,14 @@ afterAll(async () => {
 const TTL_MS = 20 * 60_000
 
 describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => {
-  let topo: Topology
-  let dir: string
-  // Each read of gw.url is the next request's gateway: replicas alternate.
-  const gw = { get url(): string { return topo.url() } }
+  const { gw, topo, dir } = useTopology(kind, 'dance-anon', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `dance-anon-${kind}-`))
-    topo = await startTopology(kind, dir, (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
-  }, 60_000)
-
-  afterAll(async () => {
-    await topo?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-
-  const oauthKeys = async (): Promise<string[]> => (await rawValues(topo.store)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+  const oauthKeys = async (): Promise<string[]> => (await rawValues(topo().store)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
 
   /** Milliseconds until `key` expires (null: never); read from the SQLite file, undefined on Redis. */
   function expiresIn(key: string): number | null | undefined {
     if (kind === 'replicas') return undefined
-    const db = new Database(join(dir, 'state.db'), { readonly: true })
+    const db = new Database(join(dir(), 'state.db'), { readonly: true })
     try {
       const row = db.prepare('SELECT expires_at FROM store_entries WHERE key = ?').get(key) as { expires_at: number | null }
       return row.expires_at === null ? null : row.expires_at - Date.now()

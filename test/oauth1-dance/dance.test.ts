@@ -6,13 +6,12 @@
  * this process (SQLite), `--workers 2` (SQLite), two replicas on Redis with every request
  * going to the other replica than the one before.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startTopology, TOPOLOGIES, type Topology } from '../support/topology.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 let pki: TestPki
@@ -32,22 +31,9 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const asUser = (user: string): Record<string, string> => ({ 'x-gateway-user': user })
 
 describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
-  let topo: Topology
-  let dir: string
-  // Each read of gw.url is the next request's gateway: replicas alternate.
-  const gw = { get url(): string { return topo.url() } }
+  const { gw, topo, dir } = useTopology(kind, 'dance', (store) => gatewayYaml({ pki, provider, store }))
   /** `url` is `path` on one of the gateway's processes (links name the one that made them). */
-  const onGateway = (url: string, path: string): boolean => topo.urls.some((u) => url.startsWith(u + path))
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `dance-${kind}-`))
-    topo = await startTopology(kind, dir, (store) => gatewayYaml({ pki, provider, store }))
-  }, 60_000)
-
-  afterAll(async () => {
-    await topo?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const onGateway = (url: string, path: string): boolean => topo().urls.some((u) => url.startsWith(u + path))
 
   it('a user without a token gets 401 carrying the authorize link', async () => {
     const res = await send(gw.url, '/proxy/partner/resource/hello', { headers: asUser('alice') })
@@ -86,15 +72,15 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     expect(verified.client_cert.subject).toContainEqual(['commonName', 'bot-runtime'])
 
     // Encryption at rest: neither the token nor its secret appears in any stored value.
-    const rows = await rawValues(topo.store)
+    const rows = await rawValues(topo().store)
     expect(rows.map((r) => r.key)).toContain('oauth1:token:alice:partner:')
     for (const r of rows) {
       expect(r.value).not.toContain(issued!.secret)
       expect(r.value).not.toContain(issued!.token)
     }
     if (kind !== 'replicas') {
-      for (const f of readdirSync(dir).filter((n) => n.startsWith('state.db'))) {
-        const bytes = readFileSync(join(dir, f)).toString('latin1')
+      for (const f of readdirSync(dir()).filter((n) => n.startsWith('state.db'))) {
+        const bytes = readFileSync(join(dir(), f)).toString('latin1')
         expect(bytes.includes(issued!.secret), f).toBe(false)
       }
     }
@@ -127,7 +113,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     const page = await send(gw.url, pathOf(callback))
     expect(page.status).toBe(403)
     expect(page.text).toContain('Authorization failed')
-    const keys = (await rawValues(topo.store)).map((r) => r.key)
+    const keys = (await rawValues(topo().store)).map((r) => r.key)
     expect(keys.filter((k) => k.includes('dora') || k.startsWith('oauth1:request:'))).toEqual([])
   })
 

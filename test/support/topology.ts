@@ -5,8 +5,10 @@
  * on one Redis with requests alternating between them. Each request of `send` is a new
  * connection, so consecutive requests land on different workers or replicas.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { openStore, type Store } from '../../src/store/index.js'
 import { startTestGateway } from './gateway.js'
@@ -84,4 +86,32 @@ export function storeYaml(location: StoreLocation, sealKeys: readonly { id: stri
   const keys = sealKeys.map((k) => `{ id: ${k.id}, key: "${k.key}" }`).join(', ')
   const where = location.kind === 'sqlite' ? `kind: sqlite, file: ${location.file}` : `kind: redis, url: "${location.url}", keyPrefix: "${location.keyPrefix}"`
   return `store: { ${where}${sealKeys.length > 0 ? `, sealKeys: [${keys}]` : ''} }\n`
+}
+
+/** What a suite inside describe.each(TOPOLOGIES) uses. */
+export interface SuiteTopology {
+  /** Each read of `url` is the next request's gateway (replicas alternate). */
+  readonly gw: { readonly url: string }
+  topo(): Topology
+  /** The suite's own temporary directory (config, SQLite file). */
+  dir(): string
+}
+
+/** Starts `kind` before the suite's tests (in a fresh directory) and stops it after them. */
+export function useTopology(kind: TopologyKind, name: string, yamlFor: (store: StoreLocation, dir: string) => string): SuiteTopology {
+  let topo: Topology | undefined
+  let dir = ''
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `${name}-${kind}-`))
+    topo = await startTopology(kind, dir, (store) => yamlFor(store, dir))
+  }, 60_000)
+  afterAll(async () => {
+    await topo?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const current = (): Topology => {
+    if (!topo) throw new Error(`topology ${kind} did not start`)
+    return topo
+  }
+  return { gw: { get url() { return current().url() } }, topo: current, dir: () => dir }
 }
