@@ -63,7 +63,7 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
         throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
       }
       const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
-      if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], ctx.endpoint.name, callers.apps)
+      if (callers.apps.has(caller.appId)) authorizeEndpoint(caller, ctx.endpoint.name, callers.apps)
       else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(ctx.endpoint.name)) {
         throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${ctx.endpoint.name}"`)
       }
