@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { loadConfig } from '../config/index.js'
 import { ConfigError, GatewayError } from '../errors.js'
 import { compileGateway } from '../gateway/index.js'
-import { formatProfileTest, testProfile } from '../api/oauth1-test.js'
+import { formatProfileTest, testProfile } from '../dance/index.js'
 
 /** What a run printed and how it should exit. */
 export interface TestAuthResult {

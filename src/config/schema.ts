@@ -269,8 +269,8 @@ const callers = {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
     clockSkew: { ...duration, default: '30s', description: 'Allowed clock skew for iat/exp/nbf.' },
     bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token.' },
-    anonymousTtl: { ...duration, default: '30m', description: 'How long anonymous users\' data is kept, in memory only.' },
-    persistDecryptedClaims: { type: 'boolean', default: false, description: 'Store JWE-decrypted claims (sealed) so other replicas can resolve the bearer.' },
+    anonymousTtl: { ...duration, default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge.' },
+    persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },
     claimAliasPrefix: {
       type: 'string',
       pattern: '^[A-Za-z0-9_-]{0,32}$',

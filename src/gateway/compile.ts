@@ -12,6 +12,7 @@ import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { endpointAuthority } from './endpoint-authority.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
+import { compileSealers, type Sealers } from './sealers.js'
 import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
 import type { EndpointTlsConfig } from '../config/index.js'
 
@@ -38,6 +39,8 @@ export interface Gateway {
   readonly byHost: ReadonlyMap<string, readonly Endpoint[]>
   readonly profiles: ReadonlyMap<string, Profile>
   readonly callers: Callers
+  /** Sealers for stored user records and decrypted claims (keys are config, so a reload rotates them). */
+  readonly sealers: Sealers
   close(): Promise<void>
 }
 
@@ -137,6 +140,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   problems.push(...profileProblems)
   if (problems.length > 0) throw new ConfigError(problems)
   const callers = compileCallers(config)
+  const sealers = compileSealers(config, callers.keys)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
@@ -168,6 +172,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     byHost,
     profiles,
     callers,
+    sealers,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

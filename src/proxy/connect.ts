@@ -82,7 +82,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const callers = gateway.callers
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
-  const caller = callers.enabled ? await identifyCaller(token, undefined, callers, o.admit) : undefined
+  const caller = callers.enabled ? await identifyCaller(token, undefined, gateway, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)

@@ -6,9 +6,12 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
+import type { Caller } from '../callers/index.js'
 import type { CallerSignal } from './caller-signal.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
+
+export type { Caller } from '../callers/index.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
@@ -28,14 +31,6 @@ export interface Outbound {
   url: URL
   headers: OutboundHeaders
   body: Body
-}
-
-/** Who is calling; filled by caller authentication. */
-export interface Caller {
-  readonly appId: string
-  readonly sub?: string
-  readonly isAnonymous?: boolean
-  readonly claims: Readonly<Record<string, unknown>>
 }
 
 export type Mode = 'forward' | 'connect' | 'route'

@@ -1,0 +1,3 @@
+/** Process-lifetime state (store, observer) apart from the config snapshot a reload swaps. */
+export { createRuntime, createStoreFile, needsStore, restartOnlyChanges, type Runtime, type RuntimeOptions } from './runtime.js'
+export type { Observer } from './observer.js'

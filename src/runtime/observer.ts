@@ -1,0 +1,11 @@
+import type { CompileOptions } from '../gateway/index.js'
+
+/** The one observer of a gateway process (metrics and logs); every hook is optional. */
+export interface Observer {
+  onConnect?: CompileOptions['onConnect']
+  onEgressRefusal?: CompileOptions['onEgressRefusal']
+  onMint?: (host: string, ms: number) => void
+  onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+  onAuthFailure?: (label: string) => void
+  onSignature?: (profile: string, method: string) => void
+}
