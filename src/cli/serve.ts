@@ -138,7 +138,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // The store may open on a later reload (callers added): probes ask the runtime each time,
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
-  o.ops?.metrics.watchStore(pingStore)
+  o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }] })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port

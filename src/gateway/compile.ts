@@ -145,11 +145,12 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
     const bundle = bundles.get(ep.name) as Bundle
-    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options)
+    const authority = endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles)])
+    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, authority)
     const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
     for (const [tenant, tls] of Object.entries(ep.tenants)) {
       const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, tenant) })
+      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, authority, tenant) })
     }
     const profile = ep.profile ? profiles.get(ep.profile) : undefined
     const endpoint: Endpoint = {
@@ -181,7 +182,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 }
 
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, tenant?: string): Upstream {
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, authority: (host: string, port: number) => boolean, tenant?: string): Upstream {
   if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
   const egress: EgressOptions = {
     allowPrivate: ep.allowPrivate,
@@ -196,7 +197,7 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
     lookup: createEgressLookup(egress),
-    authority: endpointAuthority(ep.url),
+    authority,
     egress,
     ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),
@@ -207,6 +208,13 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     keepAliveMs: ep.timeouts.keepAliveMs,
     connections: ep.connections,
   })
+}
+
+/** Token URLs the dance calls over this endpoint's client bundle (see dance/provider profileEndpoint). */
+function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles']): string[] {
+  return profiles
+    .filter((p) => p.endpoint === ep.name || (p.endpoint === undefined && ep.profile === p.name))
+    .flatMap((p) => [p.requestTokenUrl, p.accessTokenUrl].filter((u): u is string => typeof u === 'string'))
 }
 
 /** `host:port` keys a forward-proxy request may use to reach this endpoint. */

@@ -50,8 +50,11 @@ export interface Metrics {
   /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
   setCertificateExpiry(entries: readonly CertificateExpiry[]): void
   inFlight(delta: 1 | -1): void
-  /** Reports `store_up` at every scrape by pinging the store (bounded by a timeout). */
-  watchStore(ping: () => Promise<void>): void
+  /**
+   * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
+   * is absent while `isOpen` says no store is open (a reload may open one later).
+   */
+  watchStore(ping: () => Promise<void>, isOpen?: () => boolean): void
   /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
 }
@@ -94,18 +97,26 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
   let storePing: (() => Promise<void>) | undefined
+  let storeOpen: () => boolean = () => true
   // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
   // `store_up 0` on a gateway without a store would page the store alert for nothing.
-  const registerStoreUp = (): void =>
-    void new Gauge({
+  const registerStoreUp = (): void => {
+    const gauge = new Gauge({
       name: `${p}store_up`,
       help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
       aggregator: 'min',
       registers,
       async collect() {
-        if (storePing) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+        if (storePing && storeOpen()) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
       },
     })
+    // An unlabelled gauge always has a sample: drop it while no store is open.
+    const read = gauge.get.bind(gauge)
+    gauge.get = async () => {
+      const m = await read()
+      return storeOpen() ? m : { ...m, values: [] }
+    }
+  }
   let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
   new Gauge({
     name: `${p}endpoint_degraded`,
@@ -172,9 +183,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
     inFlight: (delta) => inFlight.inc(delta),
-    watchStore(ping) {
+    watchStore(ping, isOpen) {
       if (!storePing) registerStoreUp()
       storePing = ping
+      storeOpen = isOpen ?? (() => true)
     },
     watchDegradation(read) {
       readDegradation = read
