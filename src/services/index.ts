@@ -5,6 +5,7 @@
  */
 import type { GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
+import { redisStoreOptions } from './redis-options.js'
 import { createSealer, MemoryStore, openStore, parseSealKey, type Sealer, type Store } from '../store/index.js'
 
 export interface Services {
@@ -29,7 +30,7 @@ export function createServices(config: GatewayConfig): Services {
   }
   const s = config.store
   const store = needsStore(config)
-    ? openStore(s.kind === 'redis' ? { kind: 'redis', url: s.url as string, keyPrefix: s.keyPrefix } : { kind: 'sqlite', file: s.file })
+    ? openStore(s.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: s.file })
     : undefined
   const ephemeral = new MemoryStore()
   return {
