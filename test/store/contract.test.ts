@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
-import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers, type StoreHarness } from '../support/store-backends.js'
+
+// The Redis Cluster and the TLS-only Redis are started by the first test that needs them.
+afterAll(stopStoreServers, 30_000)
 
 // One contract, every backend: a caller must not be able to tell SQLite, Redis and memory apart.
 describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
