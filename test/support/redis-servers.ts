@@ -25,6 +25,8 @@ export interface RedisServerOptions {
   conf?: (port: number) => string
   tls?: RedisServerTls
   readyLine?: RegExp
+  /** A fixed port (restarting a server in place); default: a free one. */
+  port?: number
 }
 
 function baseConf(dir: string, port: number, tls: RedisServerTls | undefined): string {
@@ -40,6 +42,7 @@ export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
     name: 'redis',
     command: 'redis-server',
     readyLine: o.readyLine ?? READY,
+    ...(o.port !== undefined ? { port: o.port } : {}),
     setup(dir, port) {
       const conf = join(dir, 'redis.conf')
       writeFileSync(conf, baseConf(dir, port, o.tls) + (o.conf?.(port) ?? ''))
