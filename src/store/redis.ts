@@ -121,8 +121,22 @@ export class RedisStore implements Store {
     return [...found].sort()
   }
 
+  /**
+   * Reachable, and — when writes must reach replicas — every primary has that many
+   * connected: otherwise no write could be acknowledged, and /readyz must say so.
+   */
   async ping(): Promise<void> {
-    await this.#run('ping', () => this.#redis.ping())
+    const ack = this.#ack
+    if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
+    const primaries = this.#redis instanceof Cluster ? this.#redis.nodes('master') : [this.#redis]
+    if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`)
+    for (const node of primaries) {
+      const info = await this.#run('ping', () => node.info('replication'))
+      const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0)
+      if (replicas < ack.replicas) {
+        throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`)
+      }
+    }
   }
 
   async close(): Promise<void> {

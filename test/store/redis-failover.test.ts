@@ -13,7 +13,7 @@ import { isGatewayError } from '../../src/errors.js'
 import { createSealer, getRecord, openRedisStore, parseSealKey, putRecord, type RedisStoreOptions, type Store } from '../../src/store/index.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, rsaPair, signHs, testApps } from '../support/callers-fixtures.js'
-import { eventually, startRedisServer, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
+import { eventually, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 
 const sealer = createSealer([{ id: 'k1', key: parseSealKey(randomBytes(32).toString('hex')) }], 'k1')
 const apps = testApps(rsaPair())
@@ -21,7 +21,6 @@ const apps = testApps(rsaPair())
 const HUNG_MS = 15_000
 let set: SentinelSet
 const stores: Store[] = []
-const restarted: { stop(): Promise<void> }[] = []
 
 function open(keyPrefix: string): Store {
   const o: RedisStoreOptions = {
@@ -42,7 +41,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of stores) await s.close()
-  for (const r of restarted) await r.stop()
   await set?.stop()
 }, 30_000)
 
@@ -117,11 +115,9 @@ describe('Redis Sentinel failover', () => {
     const load = Promise.all([0, 1, 2, 3].map(worker))
 
     await eventually('20 acknowledged writes before the failover', async () => tally.acknowledged.size >= 20)
-    const oldPort = set.primary.port
-    process.kill(set.primary.pid, 'SIGKILL')
-    await eventually('the Sentinels to promote the replica', async () => (await set.currentPrimaryPort()) === set.replica.port, 30_000)
+    const killed = await set.killPrimary()
     // Restarted in place, empty (no persistence): Sentinel turns it into the new primary's replica.
-    restarted.push(await startRedisServer({ port: oldPort }))
+    await killed.restart()
     phase = 'after'
     await eventually('20 acknowledged writes after the failover', async () => afterCount >= 20, 40_000)
     running = false

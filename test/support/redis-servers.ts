@@ -74,6 +74,12 @@ export interface SentinelSet {
   readonly sentinels: Peer[]
   /** The port the Sentinels currently name as primary. */
   currentPrimaryPort(): Promise<number>
+  /**
+   * SIGKILLs the current primary and waits until the Sentinels have promoted the replica.
+   * `restart()` brings the killed server back, empty, on its port, as an orchestrator would;
+   * the Sentinels make it the new primary's replica.
+   */
+  killPrimary(): Promise<{ restart(): Promise<void> }>
   stop(): Promise<void>
 }
 
@@ -133,7 +139,22 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
       }
       return true
     })
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, stop }
+    const servers = [primary, replica]
+    const killPrimary = async (): Promise<{ restart(): Promise<void> }> => {
+      const port = await currentPrimaryPort()
+      const victim = servers.find((p) => p.port === port)
+      if (victim === undefined) throw new Error(`no started server on the primary's port ${port}`)
+      process.kill(victim.pid, 'SIGKILL')
+      await eventually('the Sentinels to promote the replica', async () => (await currentPrimaryPort()) !== port, 30_000)
+      return {
+        async restart() {
+          const back = await startRedisServer({ port })
+          servers[servers.indexOf(victim)] = back
+          started.push(back)
+        },
+      }
+    }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, stop }
   } catch (e) {
     await stop()
     throw e
