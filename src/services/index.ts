@@ -6,6 +6,7 @@
 import type { GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { redisStoreOptions } from './redis-options.js'
+export { redisStoreOptions } from './redis-options.js'
 import { createSealer, MemoryStore, openStore, parseSealKey, type Sealer, type Store } from '../store/index.js'
 
 export interface Services {

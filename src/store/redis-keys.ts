@@ -10,7 +10,7 @@
 export interface KeyLayout {
   toRedis(key: string): string
   fromRedis(redisKey: string): string
-  /** SCAN MATCH pattern for every Redis key whose logical key starts with `prefix`. */
+  /** SCAN MATCH pattern matching every Redis key whose logical key starts with `prefix` (maybe a few more). */
   pattern(prefix: string): string
 }
 

@@ -113,8 +113,12 @@ export class RedisStore implements Store {
       do {
         // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
         const [next, batch] = await this.#run('keys', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT))
-        // SCAN may return a key twice; the Set makes the answer exact.
-        for (const k of batch) found.add(this.#keys.fromRedis(k))
+        // SCAN may return a key twice (the Set) and a hash-tag pattern may match a little
+        // more than the prefix (a "}" in it): the check makes the answer exact.
+        for (const k of batch) {
+          const key = this.#keys.fromRedis(k)
+          if (key.startsWith(prefix)) found.add(key)
+        }
         cursor = next
       } while (cursor !== '0')
     }
