@@ -31,6 +31,10 @@ export type RedisTopology =
   | { kind: 'sentinel'; sentinels: RedisAddress[]; primaryName: string; sentinelUsername?: string; sentinelPassword?: string; db?: number }
   | { kind: 'cluster'; nodes: RedisAddress[] }
 
+/** The Sentinel and Cluster parts of a topology, as options give them. */
+export type SentinelOptions = Omit<Extract<RedisTopology, { kind: 'sentinel' }>, 'kind'>
+export type ClusterOptions = Omit<Extract<RedisTopology, { kind: 'cluster' }>, 'kind'>
+
 /** Everything needed to open a client. */
 export interface RedisClientOptions {
   topology: RedisTopology
@@ -118,6 +122,24 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
       })
     }
   }
+}
+
+/** The one topology the options name (exactly one of url, sentinel, cluster). */
+export function topologyOf(o: { url?: string; sentinel?: SentinelOptions; cluster?: ClusterOptions }): RedisTopology {
+  const given = [o.url, o.sentinel, o.cluster].filter((x) => x !== undefined).length
+  if (given !== 1) throw new TypeError('redis store: give exactly one of url, sentinel or cluster')
+  if (o.sentinel) return { kind: 'sentinel', ...o.sentinel }
+  if (o.cluster) return { kind: 'cluster', ...o.cluster }
+  return { kind: 'standalone', url: o.url as string }
+}
+
+/** Runs a pipeline and returns each command's reply, failing on the first command error. */
+export async function execPipeline(p: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
+  const results = (await p.exec()) ?? []
+  return results.map(([err, reply]) => {
+    if (err) throw err
+    return reply
+  })
 }
 
 /** Where the store is, without credentials, for messages. */

@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, type RedisClient, type RedisTlsOptions, type RedisTopology } from './redis-client.js'
+import { createRedisClient, describeTopology, execPipeline, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import type { Store } from './store.js'
 import { normalizeTtl } from './ttl.js'
@@ -16,9 +16,9 @@ export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS (one server). */
   url?: string
   /** A primary found through Sentinel (instead of `url`). */
-  sentinel?: Omit<Extract<RedisTopology, { kind: 'sentinel' }>, 'kind'>
+  sentinel?: SentinelOptions
   /** A Redis Cluster reached through these seed nodes (instead of `url`). */
-  cluster?: Omit<Extract<RedisTopology, { kind: 'cluster' }>, 'kind'>
+  cluster?: ClusterOptions
   username?: string
   password?: string
   tls?: RedisTlsOptions
@@ -33,14 +33,6 @@ export interface RedisStoreOptions {
 }
 
 const SCAN_COUNT = 500
-
-function topologyOf(o: RedisStoreOptions): RedisTopology {
-  const given = [o.url, o.sentinel, o.cluster].filter((x) => x !== undefined).length
-  if (given !== 1) throw new TypeError('redis store: give exactly one of url, sentinel or cluster')
-  if (o.sentinel) return { kind: 'sentinel', ...o.sentinel }
-  if (o.cluster) return { kind: 'cluster', ...o.cluster }
-  return { kind: 'standalone', url: o.url as string }
-}
 
 /** A Store on Redis ≥ 6.2 (GETDEL); Redis does expiry itself, so nothing is purged here. */
 export class RedisStore implements Store {
@@ -136,7 +128,8 @@ export class RedisStore implements Store {
     if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`)
     for (const node of primaries) {
       const info = await this.#run('ping', () => node.info('replication'))
-      const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0)
+      // Only replicas in sync count: one still loading its first copy cannot confirm a write.
+      const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
       if (replicas < ack.replicas) {
         throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`)
       }
@@ -169,7 +162,7 @@ export class RedisStore implements Store {
     const p = this.#redis.pipeline()
     command(p)
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
-    const [reply, confirmed] = await this.#run(op, () => execOne(p))
+    const [reply, confirmed] = await this.#run(op, () => execPipeline(p))
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
       throw new GatewayError(
         'store_unavailable',
@@ -205,15 +198,6 @@ export class RedisStore implements Store {
     }
     return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e })
   }
-}
-
-/** Runs a pipeline and returns each command's reply, failing on the first command error. */
-async function execOne(p: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
-  const results = (await p.exec()) ?? []
-  return results.map(([err, reply]) => {
-    if (err) throw err
-    return reply
-  })
 }
 
 /** Connects (lazily, in the background) to the configured Redis. */
