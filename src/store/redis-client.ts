@@ -102,8 +102,9 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
         ...(o.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(o.tls) } : {}),
         sentinelCommandTimeout: o.connectTimeoutMs,
         sentinelRetryStrategy: backoff,
-        // Sentinels announce +switch-master: move to the new primary without waiting for an error.
-        failoverDetector: true,
+        // No `failoverDetector`: its disconnect can land while ioredis is connecting, which ends
+        // the client for good. A killed primary drops the connection, a demoted one answers
+        // READONLY (see reconnectOnError) and Sentinel kills its clients: either way we reconnect.
         retryStrategy: backoff,
         enableOfflineQueue: true,
       })

@@ -68,6 +68,15 @@ export class RedisStore implements Store {
     this.#redis.on('ready', () => {
       this.#lastError = undefined
     })
+    // ioredis gives up for good on some failures during a (re)connect: a store is never given up.
+    this.#redis.on('end', () => {
+      if (!this.#closed) setTimeout(() => this.#revive(), 1000).unref()
+    })
+  }
+
+  #revive(): void {
+    if (this.#closed || this.#redis.status !== 'end') return
+    this.#redis.connect().catch(() => undefined)
   }
 
   async get(key: string): Promise<string | undefined> {

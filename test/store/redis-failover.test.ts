@@ -70,6 +70,7 @@ describe('Redis Sentinel failover', () => {
       } catch (e) {
         // A named 503 is the only acceptable failure; anything else is recorded verbatim.
         tally.failures.push(isGatewayError(e) && e.reason === 'store_unavailable' ? 'store_unavailable' : `${what}: ${String(e)}`)
+        if (process.env.DEBUG_FAILOVER) console.log(`${new Date().toISOString()} ${what}: ${String(e)}`)
       } finally {
         tally.slowest = Math.max(tally.slowest, Date.now() - t0)
       }
