@@ -3,15 +3,18 @@
  * valid manifests, values valid against the schema, a gateway config the gateway loads, secrets only as Secret references, and NetworkPolicy egress to the
  * Sentinel / Cluster / data ports.
  */
+import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { buildRenderer, CHART, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { validateManifest } from './kube-schema.js'
 
+const run = promisify(execFile)
 const FILES = ['redis-sentinel-tls', 'redis-cluster'] as const
 let r: Renderer
 const out: Record<string, Rendered> = {}
@@ -33,6 +36,20 @@ describe.each(FILES)('helm/tests/%s.yaml', (name) => {
     const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')))
     expect(validate(await r.values([valuesFile(name)])), JSON.stringify(validate.errors)).toBe(true)
     expect(get(name).all('Secret')).toEqual([])
+  })
+
+  it('passes yamllint (manifests, the gateway YAML inside, the values file)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'yamllint-redis-'))
+    try {
+      writeFileSync(join(dir, 'rendered.yaml'), get(name).text)
+      const cm = get(name).all('ConfigMap').find((d) => d.data?.['gateway.yaml'])
+      writeFileSync(join(dir, 'gateway.yaml'), cm?.data['gateway.yaml'] as string)
+      const files = [join(dir, 'rendered.yaml'), join(dir, 'gateway.yaml'), valuesFile(name)]
+      const lint = await run('yamllint', ['-c', 'helm/tests/yamllint.yaml', '-f', 'parsable', '--strict', ...files]).catch((e: { stdout: string }) => e)
+      expect(lint.stdout).toBe('')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('writes a gateway config whose store section the gateway loads', () => {
