@@ -1,7 +1,8 @@
 /**
  * What the contract suite cannot see: the Cluster key layout (hash tags keep a user's or a
  * request's keys on one slot, and listings still find exactly the keys under a prefix), and
- * TLS that really verifies (wrong CA, wrong name, no client certificate: refused, named 503).
+ * TLS that really verifies (wrong CA, wrong name, no client certificate: refused, named 503),
+ * and a password that works and never appears in a message.
  */
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
@@ -10,6 +11,7 @@ import { isGatewayError } from '../../src/errors.js'
 import { openRedisStore, type RedisStoreOptions } from '../../src/store/index.js'
 import { escapeGlob, flatLayout, hashTagLayout } from '../../src/store/redis-keys.js'
 import { createTestPki } from '../support/pki.js'
+import { startRedisServer } from '../support/redis-servers.js'
 import { clusterStoreOptions, stopStoreServers, tlsStoreOptions, uniqueRedisPrefix } from '../support/store-backends.js'
 
 afterAll(stopStoreServers, 30_000)
@@ -98,6 +100,29 @@ describe('TLS to Redis', () => {
       }
     } finally {
       other.cleanup()
+    }
+  }, 30_000)
+})
+
+describe('Redis password', () => {
+  it('authenticates with the configured password; a wrong one is a named 503 that never shows it', async () => {
+    const server = await startRedisServer({ conf: () => 'requirepass right-password-9f2c\n' })
+    const url = `redis://127.0.0.1:${server.port}`
+    try {
+      const ok = openRedisStore({ url, password: 'right-password-9f2c', keyPrefix: uniqueRedisPrefix() })
+      await ok.put('k', 'v', 10_000)
+      expect(await ok.get('k')).toBe('v')
+      await ok.close()
+      for (const o of [{ url, password: 'wrong-password-77aa' }, { url: `redis://:wrong-password-77aa@127.0.0.1:${server.port}` }]) {
+        const bad = openRedisStore({ ...o, commandTimeoutMs: 1500, connectTimeoutMs: 1000 })
+        const e: unknown = await bad.get('k').then(() => undefined, (err: unknown) => err)
+        expect(isGatewayError(e) && e.reason).toBe('store_unavailable')
+        expect((e as Error).message).toMatch(/^redis store redis:\/\/127\.0\.0\.1:\d+/)
+        expect((e as Error).message).not.toContain('wrong-password-77aa')
+        await bad.close()
+      }
+    } finally {
+      await server.stop()
     }
   }, 30_000)
 })
