@@ -29,6 +29,10 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
   }
   if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+  const acknowledgeTimeoutMs = parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s')
+  const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
+  // WAIT is a command: it must be able to wait its full time within the command timeout.
+  if (acknowledgeTimeoutMs >= commandTimeoutMs) report(['acknowledgeTimeout'], `must be shorter than commandTimeout (${commandTimeoutMs} ms)`)
   return {
     ...optional('username', str(r.username)),
     ...optional('password', str(r.password)),
@@ -47,8 +51,8 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes) } } : {}),
     // A Sentinel deployment has replicas by definition: wait for one unless told otherwise.
     replicasToAcknowledge: (r.replicasToAcknowledge as number | undefined) ?? (sentinel !== undefined ? 1 : 0),
-    acknowledgeTimeoutMs: parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s'),
-    commandTimeoutMs: parseDuration((r.commandTimeout as string | number | undefined) ?? '3s'),
+    acknowledgeTimeoutMs,
+    commandTimeoutMs,
     connectTimeoutMs: parseDuration((r.connectTimeout as string | number | undefined) ?? '2s'),
   }
 }

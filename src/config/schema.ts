@@ -257,7 +257,7 @@ const redisStore = {
       minimum: 0,
       description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
     },
-    acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations; a write not confirmed in time fails with 503 `store_unavailable`.' },
+    acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`.' },
     commandTimeout: { ...duration, default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
     connectTimeout: { ...duration, default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
   },

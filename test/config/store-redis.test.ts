@@ -62,6 +62,7 @@ describe('store.redis', () => {
     expect(problemsOf(withStore('  kind: redis\n  url: redis://r:6379\n  redis:\n    tls: { ca: ca.pem }\n'))).toEqual(['store.url: must be rediss:// when redis.tls is given'])
     expect(problemsOf(withStore('  kind: redis\n  url: rediss://r:6379\n  redis:\n    tls: { cert: c.pem }\n'))).toEqual(['store.redis.tls.key: is required with tls.cert / tls.key (a client certificate needs its key)'])
     expect(problemsOf(withStore('  kind: redis\n  keyPrefix: "gw{1}:"\n  redis:\n    cluster: { nodes: ["a:1"] }\n'))).toEqual(['store.keyPrefix: must not contain "{" or "}" with a Redis Cluster (it would move the hash tag)'])
+    expect(problemsOf(withStore('  kind: redis\n  url: redis://r:6379\n  redis:\n    acknowledgeTimeout: 5s\n'))).toEqual(['store.redis.acknowledgeTimeout: must be shorter than commandTimeout (3000 ms)'])
     expect(problemsOf(withStore('  kind: redis\n  redis:\n    sentinel: { addresses: ["no-port"], primaryName: p }\n')).join('\n')).toMatch(/^store\.redis\.sentinel\.addresses\[0\]: must match/)
   })
 })
