@@ -47,6 +47,18 @@ describe('key layout', () => {
     expect(() => hashTagLayout('gw{x}:')).toThrow(/must not contain/)
   })
 
+  it('on a Cluster without replicas, writes that must reach a replica are refused, and the probe says why', async () => {
+    const o = await clusterStoreOptions(uniqueRedisPrefix())
+    const store = openRedisStore({ ...o, acknowledge: { replicas: 1, timeoutMs: 200 } })
+    try {
+      // WAIT runs on the node that took the write (same pipeline): it has no replica to confirm it.
+      await expect(store.put('oauth1:token:ann:p:', 'v')).rejects.toThrow(/put reached 0 of 1 replicas within 200 ms; not acknowledged/)
+      await expect(store.ping()).rejects.toThrow(/the primary has 0 of the 1 replicas writes must reach/)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('on a real Cluster, a user\'s tokens share a slot and listings span every primary', async () => {
     const keyPrefix = uniqueRedisPrefix()
     const o = await clusterStoreOptions(keyPrefix)
