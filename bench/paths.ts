@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs'
 import { Pool, ProxyAgent, type Dispatcher } from 'undici'
 import { CLIENTS, HOSTS, type BenchPki } from './pki.js'
 import type { GatewayProc } from './gateways.js'
+import { BENCH_USER } from './user-gateways.js'
 import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
-export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect'
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis'
 export type BodyKind = 'empty' | '64k'
 /** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
 export type PathId = string
@@ -32,6 +33,8 @@ export const PATHS: readonly { name: PathName; label: string; extra?: true }[] =
   { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
   { name: 'gateway_realistic', label: 'gateway, realistic' },
   { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
+  { name: 'gateway_user_sqlite', label: 'gateway, per-user token from SQLite' },
+  { name: 'gateway_user_redis', label: 'gateway, per-user token from Redis' },
 ]
 
 export const BODY_64K = Buffer.from(JSON.stringify({ data: 'x'.repeat(64 * 1024 - 12) }))
@@ -43,6 +46,9 @@ export interface Processes {
   prod: GatewayProc
   /** Only when the undici_forwarder path runs. */
   forwarder?: GatewayProc
+  /** Only when the per-user paths run: the user's token read from this store on every call. */
+  userSqlite?: GatewayProc
+  userRedis?: GatewayProc
 }
 
 export interface PathSetup {
@@ -85,6 +91,8 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     },
     nginx: { proxy: p.nginx, target: (body, users) => request(pool(p.nginx.port, users), `http://127.0.0.1:${p.nginx.port}`, '/bench', body, plain) },
     ...(p.forwarder ? { undici_forwarder: forwarderPath(p.forwarder, request, plain) } : {}),
+    ...(p.userSqlite ? { gateway_user_sqlite: userPath(p.userSqlite, request, signed) } : {}),
+    ...(p.userRedis ? { gateway_user_redis: userPath(p.userRedis, request, signed) } : {}),
     gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
     gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
     gateway_realistic: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/signed/bench', body, signed) },
@@ -102,4 +110,15 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
 function forwarderPath(f: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
   const origin = `http://127.0.0.1:${f.port}`
   return { proxy: f, target: (body, users) => request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/bench', body, expect) }
+}
+
+function userPath(g: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
+  const origin = `http://127.0.0.1:${g.port}`
+  return {
+    proxy: g,
+    target(body, users) {
+      const t = request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/proxy/signed/bench', body, expect)
+      return { ...t, headers: { ...t.headers, 'x-gateway-user': BENCH_USER } }
+    },
+  }
 }

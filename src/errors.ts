@@ -39,6 +39,7 @@ export type Reason =
   | 'not_found'
   | 'method_not_allowed'
   | 'unavailable'
+  | 'store_unavailable'
   | 'internal'
 
 /** A caller-credential failure: 407 on the proxy path, 401 on route mode and the gateway API. */
@@ -80,6 +81,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   not_found: 404,
   method_not_allowed: 405,
   unavailable: 503,
+  store_unavailable: 503,
   internal: 500,
 }
 

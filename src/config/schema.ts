@@ -212,6 +212,60 @@ const interception = {
   },
 } as const
 
+const hostPort = { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$', description: '`host:port` (`[v6]:port` for IPv6).' } as const
+
+const redisStore = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Redis connection details beyond `url`: TLS, credentials, Sentinel or Cluster, and how many replicas must confirm a write. See docs/store.md.',
+  properties: {
+    username: { type: 'string', description: 'ACL user (Redis ≥ 6).' },
+    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary.' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`.',
+      properties: {
+        ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' },
+        cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
+        key: { type: 'string', description: 'PEM private key of `cert`.' },
+        keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`.' },
+        serverName: { type: 'string', description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
+      },
+    },
+    sentinel: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['addresses', 'primaryName'],
+      description: 'Find the primary through Redis Sentinel and follow its failovers.',
+      properties: {
+        addresses: { type: 'array', minItems: 1, items: hostPort, description: 'Sentinel addresses (`host:port`, usually port 26379).' },
+        primaryName: { type: 'string', minLength: 1, description: 'The monitored primary\'s name (`sentinel monitor <name> …`).' },
+        username: { type: 'string', description: 'ACL user on the Sentinels, when they require one.' },
+        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set.' },
+        db: { type: 'integer', minimum: 0, default: 0, description: 'Database number.' },
+      },
+    },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['nodes'],
+      description: 'A Redis Cluster: seed nodes; the rest are discovered. Keys carry hash tags (docs/store.md).',
+      properties: {
+        nodes: { type: 'array', minItems: 1, items: hostPort, description: 'Some cluster nodes (`host:port`).' },
+      },
+    },
+    replicasToAcknowledge: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
+    },
+    acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`.' },
+    commandTimeout: { ...duration, default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
+    connectTimeout: { ...duration, default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
+  },
+} as const
+
 const store = {
   type: 'object',
   additionalProperties: false,
@@ -219,8 +273,9 @@ const store = {
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file).' },
-    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL (kind `redis`); put a password in via `${env:…}`.' },
-    keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key.' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`); `rediss://` for TLS; put a password in via `${env:…}`.' },
+    keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
+    redis: redisStore,
     sealKeys: {
       type: 'array',
       items: {

@@ -107,11 +107,31 @@ export interface MainListenConfig extends ListenConfig {
   tls?: ListenTlsConfig
 }
 
+/** A `host:port` of a Sentinel or Cluster node. */
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/** `store.redis`: TLS (paths), credentials, topology and the write acknowledgement. */
+export interface RedisSettings {
+  username?: string
+  password?: string
+  tls?: { ca?: string; cert?: string; key?: string; keyPassphrase?: string; serverName?: string }
+  sentinel?: { addresses: HostPort[]; primaryName: string; username?: string; password?: string; db: number }
+  cluster?: { nodes: HostPort[] }
+  replicasToAcknowledge: number
+  acknowledgeTimeoutMs: number
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+}
+
 export interface StoreSettings {
   kind: 'sqlite' | 'redis'
   file: string
   url?: string
   keyPrefix: string
+  redis: RedisSettings
   sealKeys: { id: string; key: string }[]
   activeKey?: string
 }

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
+import { redisStoreOptions } from './redis-options.js'
 import { openStore, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
 
@@ -45,6 +46,8 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   'store.file': (c) => (c.store.kind === 'sqlite' ? c.store.file : undefined),
   'store.url': (c) => (c.store.kind === 'redis' ? c.store.url : undefined),
   'store.keyPrefix': (c) => (c.store.kind === 'redis' ? c.store.keyPrefix : undefined),
+  // Topology, TLS files and durability of the Redis connection are read once, at start.
+  'store.redis': (c) => (c.store.kind === 'redis' ? c.store.redis : undefined),
 }
 
 /** The restart-only settings `next` changes relative to `start`, as config problems. */
@@ -59,7 +62,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const open = o.open ?? openStore
   let store: Store | undefined
   const storeConfig = (c: GatewayConfig): StoreConfig =>
-    c.store.kind === 'redis' ? { kind: 'redis', url: c.store.url as string, keyPrefix: c.store.keyPrefix } : { kind: 'sqlite', file: c.store.file }
+    c.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(c) } : { kind: 'sqlite', file: c.store.file }
   return {
     observer: o.observer ?? {},
     get store() {

@@ -156,12 +156,12 @@ export class SqliteStore implements Store {
   }
 
   #run<T>(op: string, fn: () => T): T {
-    if (this.#closed) throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} after close`)
+    if (this.#closed) throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} after close`)
     try {
       return fn()
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e)
-      throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
+      throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
     }
   }
 }

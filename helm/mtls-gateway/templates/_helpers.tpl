@@ -87,8 +87,8 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if and (eq $kind "sqlite") .Values.autoscaling.enabled }}
 {{- fail "autoscaling.enabled is true but store.kind is \"sqlite\": the HorizontalPodAutoscaler adds replicas, which need the Redis store. Set store.kind=redis or autoscaling.enabled=false." }}
 {{- end }}
-{{- if and (eq $kind "redis") (not .Values.store.redis.existingSecret) (not .Values.store.redis.url) }}
-{{- fail "store.kind is \"redis\" but neither store.redis.existingSecret (a Secret holding the Redis URL) nor store.redis.url is set." }}
+{{- if eq $kind "redis" }}
+{{- include "mtls-gateway.validateRedis" . }}
 {{- end }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
@@ -113,8 +113,7 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- define "mtls-gateway.config" -}}
 {{- $store := dict "kind" .Values.store.kind }}
 {{- if eq .Values.store.kind "redis" }}
-{{- $_ := set $store "url" "${env:MTLS_GATEWAY_REDIS_URL}" }}
-{{- $_ := set $store "keyPrefix" .Values.store.redis.keyPrefix }}
+{{- $store = mergeOverwrite $store (include "mtls-gateway.redisStore" . | fromYaml) }}
 {{- else }}
 {{- $_ := set $store "file" (printf "%s/gateway.db" (include "mtls-gateway.stateDir" .)) }}
 {{- end }}
