@@ -73,7 +73,7 @@ describe('runtime.prepare', () => {
     const b = config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }, { id: k2, key: "${sealKey}" }], activeKey: k2 }\n${callers()}  anonymousTtl: 1m\n`)
     expect(restartOnlyChanges(a, b)).toEqual([])
     const c = { ...b, listen: { ...b.listen, port: 1 }, admin: { ...b.admin, enabled: true }, store: { ...b.store, kind: 'redis' as const, url: 'redis://x' } }
-    expect(restartOnlyChanges(a, c).map((p) => p.key)).toEqual(['listen', 'admin', 'store.kind', 'store.file', 'store.url', 'store.keyPrefix'])
+    expect(restartOnlyChanges(a, c).map((p) => p.key)).toEqual(['listen', 'admin', 'store.kind', 'store.file', 'store.url', 'store.keyPrefix', 'store.redis'])
   })
 })
 
