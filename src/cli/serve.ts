@@ -11,6 +11,7 @@ import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type CompileOptions, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
@@ -44,6 +45,8 @@ export interface GatewayHooks {
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: string) => void
   onSignature?: (profile: string, method: string) => void
+  /** Client timeouts, refused connections and parse errors on the listener. */
+  connections?: ConnectionEvents
 }
 
 /** Features that plug into the composition root (the OAuth dance, later issues). */
@@ -124,7 +127,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     admit: admitOptions,
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}) })
   const store = services.store
   if (store) o.ops?.metrics.watchStore(() => store.ping())
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })

@@ -4,6 +4,8 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -24,6 +26,9 @@ export interface AdminOptions {
   /** The Prometheus exposition. */
   metrics(): Promise<{ contentType: string; body: string }>
   readiness(): Promise<Readiness>
+  /** admin.timeouts and admin.connections. */
+  limits: { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig }
+  events?: ConnectionEvents
 }
 
 /** The listening admin server. */
@@ -87,7 +92,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       else res.destroy()
     })
   })
-  server.keepAliveTimeout = 5000
+  guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {

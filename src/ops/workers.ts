@@ -106,7 +106,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness })
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin })
   }
   const reload = (trigger: string): void => {
     try {

@@ -56,6 +56,10 @@ const BY_CODE: Record<string, Cause> = {
   UND_ERR_CONNECT_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout' },
   UND_ERR_HEADERS_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (no response headers in time)' },
   UND_ERR_BODY_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (response body stalled)' },
+  UND_ERR_HEADERS_OVERFLOW: { reason: 'upstream_headers_too_large', text: 'response headers too large' },
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { reason: 'upstream_response_truncated', text: 'response body shorter or longer than its Content-Length' },
+  EMFILE: { reason: 'fd_exhausted', text: 'out of file descriptors (EMFILE): cannot open a connection' },
+  ENFILE: { reason: 'fd_exhausted', text: 'system out of file descriptors (ENFILE): cannot open a connection' },
 }
 
 /** Codes along the cause chain, outermost first (undici wraps socket errors). */
@@ -91,6 +95,8 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
     return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
   }
   if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
+  const malformed = codes.find((c) => c.startsWith('HPE_'))
+  if (malformed) return new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (${malformed})`, { cause: err })
   if (code?.startsWith('ERR_SSL_')) {
     return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })
   }
