@@ -11,6 +11,7 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE': // the client closed in the middle of a request
       return undefined
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)

@@ -107,9 +107,14 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
     busy.add(socket)
+    // Once its response is done Node forgets a request: if its body never completes, whoever
+    // still reads it (undici, an API handler) must learn when the connection goes.
+    const abandon = (): void => void (req.complete || req.destroy())
+    socket.once('close', abandon)
     res.once('close', () => {
       busy.delete(socket)
       reading.delete(socket)
+      if (req.complete) socket.off('close', abandon)
     })
     if (t.bodyIdleMs > 0 && hasBody(req)) {
       reading.set(socket, { req, res })
@@ -135,7 +140,8 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   })
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const refused = clientErrorOf(err, o.configKey, t.headersMs)
-    if (!refused) return void socket.destroy()
+    // Not writable: already answered and closing (a client leaving then is no new error).
+    if (!refused || !socket.writable) return void socket.destroy()
     if (refused.reason === 'request_timeout') report.onTimeout?.(o.listener, 'headers')
     else report.onRejected?.(o.listener, refused)
     // A response already on its way on this socket cannot be followed by another one.

@@ -152,7 +152,10 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   } catch (err) {
     out.error = asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
-    if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: hasBody(req) && !req.complete })
+    const unread = hasBody(req) && !req.complete
+    if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: unread })
+    // Discard (not process) what is in flight while the connection closes: see writeError.
+    if (unread) req.resume()
   } finally {
     const report = (): void => {
       // The limit that fired, or the caller leaving, is what ended the request; later failures are consequences.

@@ -27,9 +27,32 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
     res.destroy(err)
     return r.status
   }
+  if (o.close && res.socket) lingerOnClose(res.socket)
   res.writeHead(r.status, r.headers)
   res.end(r.body)
   return r.status
+}
+
+/** How long a closing connection keeps discarding what the client still sends. */
+const LINGER_MS = 2000
+
+/**
+ * Closing a socket with request bytes still unread makes the kernel answer with a reset,
+ * and the client may lose the response it has not read yet. Like nginx's lingering close:
+ * half-close after the response, discard what arrives for a moment, then close.
+ */
+function linger(socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+/** Node ends a `connection: close` response with socket.destroySoon(): make that a lingering close. */
+function lingerOnClose(socket: Duplex): void {
+  ;(socket as Duplex & { destroySoon(): void }).destroySoon = () => {
+    socket.end()
+    linger(socket)
+  }
 }
 
 /** Writes the JSON error as a whole HTTP/1.1 response on a raw socket, then closes it. */
@@ -41,5 +64,7 @@ export function writeRawError(socket: Duplex, err: GatewayError, surface: ErrorS
   }
   const head = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
   socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
+  // A client that ignores the close must not keep the socket half-open.
+  linger(socket)
   return r.status
 }
