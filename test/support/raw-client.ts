@@ -15,10 +15,10 @@ export interface RawClient {
   trickle(text: string, everyMs: number): void
 }
 
-/** Opens a TCP connection to 127.0.0.1:`port` and resolves once connected. */
-export function rawClient(port: number): Promise<RawClient> {
+/** Opens a TCP connection to 127.0.0.1:`port` (from `localAddress`, default 127.0.0.1) and resolves once connected. */
+export function rawClient(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect({ port, host: '127.0.0.1', localAddress })
     const chunks: Buffer[] = []
     let isClosed = false
     const waiters: (() => void)[] = []
