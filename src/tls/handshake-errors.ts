@@ -83,6 +83,15 @@ function messageWithCode(err: unknown, code: string): string {
   return code
 }
 
+function hasName(err: unknown, name: string): boolean {
+  let e: unknown = err
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    if ((e as { name?: unknown }).name === name) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
 export function classifyUpstreamError(err: unknown, endpoint: string): GatewayError {
   if (err instanceof GatewayError) return err
@@ -95,7 +104,8 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
     return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
   }
   if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
-  const malformed = codes.find((c) => c.startsWith('HPE_'))
+  // undici's parser errors carry an HPE_ code, or (a bad Content-Length) only their name.
+  const malformed = codes.find((c) => c.startsWith('HPE_')) ?? (hasName(err, 'HTTPParserError') ? 'invalid message framing' : undefined)
   if (malformed) return new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (${malformed})`, { cause: err })
   if (code?.startsWith('ERR_SSL_')) {
     return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })
