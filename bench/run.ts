@@ -129,14 +129,15 @@ try {
       prod: await startProdGateway(dir, pki, upstream, run),
     }
     if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-    procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+    if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+    procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []), ...(p.limitsOff ? [p.limitsOff] : []))
     const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
     if (a.compare) {
       const other = { ...run, dist: a.compare, tag: '@before' }
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off')) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }
