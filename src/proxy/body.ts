@@ -4,6 +4,7 @@
  * Nothing is read before someone asks: that is when a caller waiting on
  * `Expect: 100-continue` is told to send (onDemand), so a refused request never uploads.
  */
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import type { Body } from './pipeline.js'
@@ -18,6 +19,12 @@ export interface BodyOptions {
   onDemand?: () => void
   /** Called once, when a step starts buffering the whole body. */
   onBuffer?: () => void
+}
+
+/** True when the request carries a body (a non-zero Content-Length, or Transfer-Encoding). */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length']
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined
 }
 
 /** Wraps an inbound stream (undefined when the request has no body). */

@@ -12,6 +12,7 @@ import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/ind
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { writeError, writeRawError } from './write-error.js'
 import { clientErrorOf } from './client-error.js'
+import { hasBody } from './body.js'
 
 /** Which listener an event happened on (label value). */
 export type ListenerName = 'proxy' | 'admin' | 'tunnel'
@@ -60,10 +61,6 @@ export function expiryOf(req: IncomingMessage): GatewayError | undefined {
   return expiries.get(req)
 }
 
-const hasBody = (req: IncomingMessage): boolean => {
-  const length = req.headers['content-length']
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
-}
 
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
 const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readableLength >= req.readableHighWaterMark
@@ -107,16 +104,17 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
     busy.add(socket)
+    const body = hasBody(req.headers)
     // Once its response is done Node forgets a request: if its body never completes, whoever
     // still reads it (undici, an API handler) must learn when the connection goes.
     const abandon = (): void => void (req.complete || req.destroy())
-    socket.once('close', abandon)
+    if (body) socket.once('close', abandon)
     res.once('close', () => {
       busy.delete(socket)
       reading.delete(socket)
-      if (req.complete) socket.off('close', abandon)
+      if (body && req.complete) socket.off('close', abandon)
     })
-    if (t.bodyIdleMs > 0 && hasBody(req)) {
+    if (t.bodyIdleMs > 0 && body) {
       reading.set(socket, { req, res })
       socket.setTimeout(t.bodyIdleMs)
       req.once('end', () => {

@@ -6,16 +6,15 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
-import type { TLSSocket } from 'node:tls'
-import { GatewayError, statusOf, type ErrorSurface } from '../errors.js'
+import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import { createBody } from './body.js'
-import { createCallerSignal } from './caller-signal.js'
-import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
+import { hasBody } from './body.js'
+import type { Mode, Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
-import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
+import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
-import { callerAborted, responseCutShort } from './outcome.js'
+import { callerAborted, type Outcome } from './outcome.js'
+import { proxyRequest } from './proxy-request.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -70,7 +69,7 @@ export function createListener(o: ListenerOptions): Server {
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = createServer(options, (req, res) => void server.emit('request', req, res))
-    inner.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+    inner.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
     guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
@@ -103,18 +102,7 @@ function noRoute(req: IncomingMessage, url: string): GatewayError {
 /** Expect: 100-continue, the only expectation Node passes to the handler (others get 417). */
 const expectsContinue = (req: IncomingMessage): boolean => /100-continue/i.test(req.headers.expect ?? '')
 
-const hasBody = (req: IncomingMessage): boolean => {
-  const length = req.headers['content-length']
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
-}
 
-/** Where a request went and how it ended: filled as it runs, reported when the response closes. */
-interface Outcome {
-  mode: RequestRecord['mode']
-  surface: ErrorSurface
-  facts: RequestFacts
-  error?: GatewayError
-}
 
 async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
@@ -124,22 +112,22 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
   const tunnel = tunnelOf(req.socket)
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
-  const run = { o, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
+  const run = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
   try {
     if (tunnel) {
       out.mode = 'connect'
       out.surface = 'proxy'
-      await proxy(run, 'connect', new URL(`https://${tunnel.authority}${url.startsWith('/') ? url : '/'}`), undefined, tunnel)
+      await proxyRequest(run, 'connect', new URL(`https://${tunnel.authority}${url.startsWith('/') ? url : '/'}`), undefined, tunnel)
     } else if (/^https?:\/\//i.test(url)) {
       out.mode = 'forward'
       out.surface = 'proxy'
-      await proxy(run, 'forward', new URL(url))
+      await proxyRequest(run, 'forward', new URL(url))
     } else if (url.startsWith('/proxy/')) {
       out.mode = 'route'
       const m = ROUTE.exec(url)
       if (!m) throw new GatewayError('bad_request', 'route mode expects /proxy/<endpoint>/<path>')
       const route = { endpoint: m[1] as string, path: (m[3] ?? '/') + (m[4] ?? ''), ...(m[2] !== undefined ? { tenant: m[2] } : {}) }
-      await proxy(run, 'route', new URL(url, 'http://gateway.invalid'), route)
+      await proxyRequest(run, 'route', new URL(url, 'http://gateway.invalid'), route)
     } else if (url.startsWith('/gateway/') && o.api) {
       out.mode = 'api'
       // API bodies are read whole: bounded in time as well as in size.
@@ -152,7 +140,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   } catch (err) {
     out.error = asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
-    const unread = hasBody(req) && !req.complete
+    const unread = hasBody(req.headers) && !req.complete
     if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: unread })
     // Discard (not process) what is in flight while the connection closes: see writeError.
     if (unread) req.resume()
@@ -167,84 +155,4 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     if (res.writableFinished || res.destroyed) report()
     else res.once('close', report)
   }
-}
-
-/** One request as the proxy path sees it. */
-interface ProxyRun {
-  o: ListenerOptions
-  guard: ConnectionGuard
-  gateway: Gateway
-  req: IncomingMessage
-  res: ServerResponse
-  id: string
-  out: Outcome
-  onDemand?: () => void
-}
-
-async function proxy(run: ProxyRun, mode: Mode, target: URL, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
-  const { o, gateway, req, res, id, out } = run
-  const abort = createCallerSignal()
-  let upstreamBody: UpstreamResponse['body'] | undefined
-  res.once('close', () => {
-    if (res.writableFinished) return
-    abort.abort(new Error('caller went away'))
-    upstreamBody?.destroy()
-  })
-  const length = req.headers['content-length']
-  const headers = { ...(req.headers as Record<string, string | string[]>) }
-  headers['x-request-id'] = id
-  const ctx: Context = {
-    id,
-    mode,
-    gateway,
-    inbound: {
-      method: req.method ?? 'GET',
-      target,
-      headers: req.headers,
-      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
-      ...tlsFacts(req),
-    },
-    ...(route ? { route } : {}),
-    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller } } : {}),
-    signal: abort.signal,
-    facts: out.facts,
-    auth: {},
-    outbound: {
-      method: req.method ?? 'GET',
-      url: target,
-      headers,
-      body: createBody(hasBody(req) ? req : undefined, {
-        limit: gateway.config.limits.maxBufferedBody,
-        ...(length === undefined ? {} : { declaredLength: Number(length) }),
-        ...(run.onDemand ? { onDemand: run.onDemand } : {}),
-        onBuffer: () => run.guard.limitBufferedBody(req, res),
-      }),
-    },
-  }
-  const upstream = await handle(o.pipeline, ctx)
-  upstream.headers['x-request-id'] = id
-  res.writeHead(upstream.status, upstream.headers)
-  // pipe() and events rather than stream.pipeline(): the same outcome without the
-  // AbortController and DOMException pipeline() makes for every response. The upstream or
-  // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
-  // never crashes; onDone reports when the response closes.
-  upstreamBody = upstream.body
-  upstreamBody.once('error', (err) => {
-    if (!res.writableFinished && !res.destroyed) out.error = responseCutShort(err, out.facts.endpoint, upstream.status)
-    res.destroy()
-  })
-  res.once('error', () => upstream.body.destroy())
-  if (res.destroyed) upstream.body.destroy()
-  else upstream.body.pipe(res)
-}
-
-/** The caller's verified client certificate, when the listener serves TLS. */
-function tlsFacts(req: IncomingMessage): { tls?: NonNullable<Context['inbound']['tls']> } {
-  const socket = req.socket as TLSSocket
-  if (typeof socket.getPeerCertificate !== 'function') return {}
-  const cert = socket.getPeerCertificate()
-  if (!cert || !cert.subject) return { tls: { authorized: false, sans: [] } }
-  const sans = (cert.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI|IP Address):/, '')).filter(Boolean)
-  const cn = cert.subject.CN
-  return { tls: { authorized: socket.authorized, ...(typeof cn === 'string' ? { subjectCN: cn } : {}), sans } }
 }
