@@ -1,4 +1,6 @@
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { connect as tlsConnect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -18,10 +20,12 @@ let upstream: RunningServer
 let g: OpsGateway
 let port: number
 let adminPort: number
+let caCert: string
 
 beforeAll(async () => {
   pki = await createTestPki()
   const ca = await writeInterceptionCa(join(pki.dir, 'ica'))
+  caCert = ca.caCert
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const yaml = `listen:
@@ -124,11 +128,10 @@ describe('slow and silent clients', () => {
 
   it('closes an intercepted tunnel idle between requests (tunnelIdle)', async () => {
     const before = valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'tunnel', reason: 'tunnel_idle' }) ?? 0
-    const { connect: tlsConnect } = await import('node:tls')
     const c = await rawClient(port)
     c.socket.write(`CONNECT api.partner.test:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`)
     await eventually(() => c.received().toString().includes('\r\n\r\n'), 10_000, 'the 200 to CONNECT')
-    const inner = tlsConnect({ socket: c.socket, servername: 'api.partner.test', ca: g.gw.ref.current.config.interception ? (await import('node:fs')).readFileSync(g.gw.ref.current.config.interception.caCert) : undefined })
+    const inner = tlsConnect({ socket: c.socket, servername: 'api.partner.test', ca: readFileSync(caCert) })
     await new Promise<void>((r, j) => inner.once('secureConnect', r).once('error', j))
     const answer: Buffer[] = []
     inner.on('data', (d: Buffer) => answer.push(d))
@@ -170,4 +173,30 @@ describe('requests the gateway refuses before they reach a step', () => {
     await chunked.closed(DEADLINE_MS)
     expectEnvelope(chunked, 413)
   })
+})
+
+describe('the TLS listener', () => {
+  it('closes a connection that never handshakes, and one that handshakes and then sends nothing', async () => {
+    const dir = join(pki.dir, 'tls-listener')
+    mkdirSync(dir, { recursive: true })
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const t = await startOpsGateway(dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n  timeouts: { headers: 1s, tlsHandshake: 1s }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    try {
+      const silent = await rawClient(t.gw.port)
+      const afterHandshake = tlsConnect({ host: '127.0.0.1', port: t.gw.port, servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
+      afterHandshake.on('error', () => {})
+      const answer: Buffer[] = []
+      afterHandshake.on('data', (d: Buffer) => answer.push(d))
+      await new Promise<void>((r, j) => afterHandshake.once('secureConnect', r).once('error', j))
+      const closed = new Promise<void>((r) => afterHandshake.once('close', () => r()))
+      await silent.closed(DEADLINE_MS)
+      await Promise.race([closed, new Promise((_, j) => setTimeout(() => j(new Error('TLS connection still open')), DEADLINE_MS))])
+      expect(parseRawResponse(Buffer.concat(answer)).status).toBe(408)
+      const m = await scrape(t.adminUrl)
+      expect(valueOf(m, 'mtls_gateway_client_timeouts_total', { listener: 'proxy', reason: 'tls_handshake' })).toBeGreaterThanOrEqual(1)
+      expect(valueOf(m, 'mtls_gateway_client_timeouts_total', { listener: 'proxy', reason: 'headers' })).toBeGreaterThanOrEqual(1)
+    } finally {
+      await t.gw.close()
+    }
+  }, 30_000)
 })
