@@ -10,6 +10,7 @@ export type Reason =
   | 'body_too_large'
   | 'request_timeout'
   | 'headers_too_large'
+  | 'expectation_failed'
   | 'unsupported_payload'
   | 'endpoint_not_configured'
   | 'egress_denied'
@@ -53,6 +54,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   body_too_large: 413,
   request_timeout: 408,
   headers_too_large: 431,
+  expectation_failed: 417,
   unsupported_payload: 400,
   endpoint_not_configured: 403,
   egress_denied: 403,

@@ -19,6 +19,8 @@ export interface BodyOptions {
   onDemand?: () => void
   /** Called once, when a step starts buffering the whole body. */
   onBuffer?: () => void
+  /** How the 413 names the limit (default: the config key limits.maxBufferedBody). */
+  limitName?: string
 }
 
 /** True when the request carries a body (a non-zero Content-Length, or Transfer-Encoding). */
@@ -49,11 +51,11 @@ export function createBody(stream: Readable | undefined, o: BodyOptions): Body {
     bytes() {
       if (buffered) return Promise.resolve(buffered)
       if (!stream) return Promise.resolve((buffered = Buffer.alloc(0)))
-      if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o.limit))
+      if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o))
       if (!pending) {
         demand()
         o.onBuffer?.()
-        pending = readAll(stream, o.limit).then((b) => (buffered = b))
+        pending = readAll(stream, o).then((b) => (buffered = b))
       }
       return pending
     },
@@ -64,12 +66,13 @@ export function createBody(stream: Readable | undefined, o: BodyOptions): Body {
   return body
 }
 
-function tooLarge(limit: number): GatewayError {
-  return new GatewayError('body_too_large', `request body exceeds the ${limit}-byte limit for bodies the gateway must read (limits.maxBufferedBody)`)
+function tooLarge(o: BodyOptions): GatewayError {
+  return new GatewayError('body_too_large', `request body exceeds the ${o.limit}-byte limit for bodies the gateway must read (${o.limitName ?? 'limits.maxBufferedBody'})`)
 }
 
 /** Reads to the end, or stops (paused, not destroyed: the connection must carry the 413) beyond `limit`. */
-function readAll(stream: Readable, limit: number): Promise<Buffer> {
+function readAll(stream: Readable, o: BodyOptions): Promise<Buffer> {
+  const limit = o.limit
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -81,7 +84,7 @@ function readAll(stream: Readable, limit: number): Promise<Buffer> {
       size += b.length
       if (size <= limit) return void chunks.push(b)
       stream.pause()
-      settle(() => reject(tooLarge(limit)))
+      settle(() => reject(tooLarge(o)))
     }
     const onEnd = (): void => settle(() => resolve(Buffer.concat(chunks, size)))
     const onError = (e: Error): void => settle(() => reject(e))

@@ -61,6 +61,8 @@ export function createListener(o: ListenerOptions): Server {
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
   // when a request it accepted needs its body (see createBody's onDemand).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+  // Other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') events.onTimeout?.('proxy', 'tls_handshake')
   })
@@ -69,7 +71,7 @@ export function createListener(o: ListenerOptions): Server {
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = createServer(options, (req, res) => void server.emit('request', req, res))
-    inner.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
+    for (const event of ['checkContinue', 'checkExpectation']) inner.on(event, (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
     guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
@@ -114,6 +116,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
   const run = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
   try {
+    if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     if (tunnel) {
       out.mode = 'connect'
       out.surface = 'proxy'

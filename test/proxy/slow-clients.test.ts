@@ -155,6 +155,28 @@ describe('requests the gateway refuses before they reach a step', () => {
     await eventually(() => g.access().some((e) => e.reason === 'bad_request' && e.status === 400) && g.access().some((e) => e.reason === 'headers_too_large' && e.status === 431), 5000, 'both access lines')
   })
 
+  it('answers an unsupported expectation 417 with the envelope', async () => {
+    const c = await rawClient(port)
+    c.socket.write('POST /proxy/partner/x HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\n')
+    await eventually(() => c.received().includes('\r\n\r\n'), 10_000, 'the answer')
+    await c.closed(DEADLINE_MS)
+    expectEnvelope(c, 417)
+  })
+
+  it('refuses a gateway API body over its limit with 413 and closes, declared or chunked', async () => {
+    const declared = await rawClient(port)
+    declared.socket.write('POST /gateway/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{"assertion":"')
+    await declared.closed(DEADLINE_MS)
+    expectEnvelope(declared, 413)
+    const chunked = await rawClient(port)
+    chunked.socket.write('POST /gateway/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n')
+    const chunk = 'a'.repeat(16 * 1024)
+    for (let i = 0; i < 6; i++) chunked.socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+    await chunked.closed(DEADLINE_MS)
+    expectEnvelope(chunked, 413)
+    expect(JSON.parse(parseRawResponse(chunked.received()).body.toString()).errors[0].msg).toMatch(/65536-byte limit .*gateway API bodies/)
+  })
+
   it('after a 413 stops reading and closes the connection (declared and chunked bodies)', async () => {
     const declared = await rawClient(port)
     declared.socket.write('POST http://fields.partner.test:' + upstream.port + '/x HTTP/1.1\r\nHost: fields.partner.test\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{"a":"')
