@@ -18,7 +18,7 @@ export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adm
     `    tls: { cert: ${pki.clients[c].cert}, key: ${pki.clients[c].key}, intermediates: ${pki.inter}, roots: ${pki.root} }\n`
   // The baseline of what the listener limits cost: every timeout off, no practical cap.
   const listen = limitsOff
-    ? `listen:\n  host: 127.0.0.1\n  port: ${port}\n  timeouts: { headers: 0, bodyIdle: 0, bufferedBody: 0, keepAlive: 0, tlsHandshake: 0, tunnelIdle: 0 }\n  connections: { max: 1000000 }`
+    ? `listen:\n  host: 127.0.0.1\n  port: ${port}\n  timeouts: { headers: 0, bodyIdle: 0, bufferedBody: 0, keepAlive: 0, tlsHandshake: 0, sendIdle: 0, tunnelIdle: 0 }\n  connections: { max: 1000000 }`
     : `listen: { host: 127.0.0.1, port: ${port} }`
   return `${listen}
 admin: { host: 127.0.0.1, port: ${adminPort} }

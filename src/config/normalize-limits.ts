@@ -36,7 +36,7 @@ export function normalizeListenLimits(listen: Raw): { timeouts: ListenTimeoutsCo
   const t = obj(listen.timeouts)
   const nodes = listenProps.timeouts.properties
   return {
-    timeouts: { ...clientTimeouts(t, nodes), tlsHandshakeMs: ms(t, 'tlsHandshake', nodes.tlsHandshake), tunnelIdleMs: ms(t, 'tunnelIdle', nodes.tunnelIdle) },
+    timeouts: { ...clientTimeouts(t, nodes), tlsHandshakeMs: ms(t, 'tlsHandshake', nodes.tlsHandshake), sendIdleMs: ms(t, 'sendIdle', nodes.sendIdle), tunnelIdleMs: ms(t, 'tunnelIdle', nodes.tunnelIdle) },
     connections: connections(obj(listen.connections), listenProps.connections),
   }
 }

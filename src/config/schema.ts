@@ -344,6 +344,7 @@ export const configSchema = {
           properties: {
             ...clientTimeouts,
             tlsHandshake: { ...duration, default: '10s', description: 'A TLS handshake with a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`) must finish within this time; else the connection closes. `0` turns it off.' },
+            sendIdle: { ...duration, default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
             tunnelIdle: { ...duration, default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
           },
         },

@@ -105,9 +105,10 @@ export interface ClientTimeoutsConfig {
   keepAliveMs: number
 }
 
-/** The main listener's timeouts: the client ones plus TLS handshake and CONNECT tunnel idle. */
+/** The main listener's timeouts: the client ones plus TLS handshake, send idle and CONNECT tunnel idle. */
 export interface ListenTimeoutsConfig extends ClientTimeoutsConfig {
   tlsHandshakeMs: number
+  sendIdleMs: number
   tunnelIdleMs: number
 }
 

@@ -7,7 +7,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { writeError, writeRawError } from './write-error.js'
@@ -17,7 +17,7 @@ import { hasBody } from './body.js'
 /** Which listener an event happened on (label value). */
 export type ListenerName = 'proxy' | 'admin' | 'tunnel'
 /** Why a connection was closed by a limit (label value). */
-export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'keep_alive' | 'tls_handshake' | 'tunnel_idle'
+export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_idle' | 'keep_alive' | 'tls_handshake' | 'tunnel_idle'
 /** Why a new connection was refused (label value). */
 export type RefusalReason = 'max_connections' | 'per_address' | 'fd_exhausted'
 
@@ -33,7 +33,7 @@ export interface GuardOptions {
   listener: ListenerName
   /** Config key the limits come from, named in messages (`listen.timeouts`). */
   configKey: string
-  timeouts: ClientTimeoutsConfig
+  timeouts: ClientTimeoutsConfig & { sendIdleMs?: number }
   connections?: ConnectionLimitsConfig
   surface: ErrorSurface
   events: ConnectionEvents
@@ -45,6 +45,8 @@ export interface GuardOptions {
 export interface ConnectionGuard {
   /** Bounds the time a body the gateway reads whole may take to arrive. */
   limitBufferedBody(req: IncomingMessage, res: ServerResponse): void
+  /** Cuts the connection when the caller stops reading `source` piped into the response (sendIdle). */
+  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void
   /** Tracks a connection that left HTTP (a CONNECT tunnel); drain closes it when isIdle(). */
   track(socket: Duplex, isIdle: () => boolean): void
   /** Closes connections with no request in progress, here and in adopted guards. */
@@ -80,13 +82,17 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   const tunnels = new Map<Duplex, () => boolean>()
   const reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
   const children: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>[] = []
-  const limitMs = { body_idle: t.bodyIdleMs, buffered_body: t.bufferedBodyMs }
-  const keyOf = { body_idle: 'bodyIdle', buffered_body: 'bufferedBody' }
+  const sendIdleMs = t.sendIdleMs ?? 0
+  const limits = {
+    body_idle: { ms: t.bodyIdleMs, key: 'bodyIdle', what: 'request body paused for more than' },
+    buffered_body: { ms: t.bufferedBodyMs, key: 'bufferedBody', what: 'request body did not arrive within' },
+    send_idle: { ms: sendIdleMs, key: 'sendIdle', what: 'the caller read none of the response for' },
+  }
 
-  const expire = (req: IncomingMessage, res: ServerResponse, reason: 'body_idle' | 'buffered_body'): void => {
-    if (expiries.has(req) || res.writableEnded) return
-    const what = reason === 'body_idle' ? 'request body paused for more than' : 'request body did not arrive within'
-    const err = new GatewayError('request_timeout', `${what} ${limitMs[reason] / 1000} s (${o.configKey}.${keyOf[reason]})`)
+  const expire = (req: IncomingMessage, res: ServerResponse, reason: keyof typeof limits): void => {
+    if (expiries.has(req) || (res.writableEnded && reason !== 'send_idle')) return
+    const l = limits[reason]
+    const err = new GatewayError('request_timeout', `${l.what} ${l.ms / 1000} s (${o.configKey}.${l.key})`)
     expiries.set(req, err)
     report.onTimeout?.(o.listener, reason)
     if (res.headersSent) req.socket.destroy()
@@ -161,6 +167,18 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
       const stop = (): void => clearTimeout(timer)
       req.once('end', stop)
       res.once('close', stop)
+    },
+    limitSend(req, res, source) {
+      if (sendIdleMs <= 0) return
+      // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes.
+      let timer: NodeJS.Timeout | undefined
+      source.on('pause', () => {
+
+        clearTimeout(timer)
+        timer = setTimeout(() => expire(req, res, 'send_idle'), sendIdleMs)
+      })
+      source.on('resume', () => clearTimeout(timer))
+      res.once('close', () => clearTimeout(timer))
     },
     track(socket, isIdle) {
       tunnels.set(socket, isIdle)

@@ -75,6 +75,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: URL, route
   // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
   // never crashes; onDone reports when the response closes.
   upstreamBody = upstream.body
+  run.guard.limitSend(req, res, upstreamBody)
   upstreamBody.once('error', (err) => {
     if (!res.writableFinished && !res.destroyed) out.error = responseCutShort(err, out.facts.endpoint, upstream.status)
     res.destroy()

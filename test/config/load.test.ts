@@ -50,7 +50,7 @@ describe('config loading', () => {
       timeouts: { headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000 },
       connections: { max: 256, perAddress: 0 },
     })
-    expect(c.listen.timeouts).toEqual({ headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000, tunnelIdleMs: 600_000 })
+    expect(c.listen.timeouts).toEqual({ headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000, sendIdleMs: 60_000, tunnelIdleMs: 600_000 })
     expect(c.listen.connections).toEqual({ max: 4096, perAddress: 0 })
     expect(Object.isFrozen(c.endpoints[0]?.tls)).toBe(true)
   })

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,10 +27,10 @@ beforeAll(async () => {
   pki = await createTestPki()
   const ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   caCert = ca.caCert
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url === '/big' ? sendBig(res) : echo(req, res)) })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const yaml = `listen:
-  timeouts: { headers: 1s, bodyIdle: 1s, bufferedBody: 2s, keepAlive: 1s, tlsHandshake: 1s, tunnelIdle: 2s }
+  timeouts: { headers: 1s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 1s, tunnelIdle: 2s }
 admin:
   timeouts: { headers: 1s, keepAlive: 1s }
 limits: { maxBufferedBody: 64KiB }
@@ -49,6 +50,22 @@ afterAll(async () => {
   await upstream?.close()
   pki?.cleanup()
 })
+
+/** 256 MiB, written as fast as the reader takes it. */
+function sendBig(res: ServerResponse): void {
+  const chunk = Buffer.alloc(64 * 1024, 'b')
+  let left = 4096
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length * left) })
+  const more = (): void => {
+    while (left > 0) {
+      left--
+      if (!res.write(chunk)) return void res.once('drain', more)
+    }
+    res.end()
+  }
+  res.on('close', () => (left = 0))
+  more()
+}
 
 /** A normal client calling every 100 ms until stopped; every answer must be 200. */
 function normalClient(): { stop(): Promise<number[]> } {
@@ -97,8 +114,18 @@ describe('slow and silent clients', () => {
     const connect = await many(3, () => rawClient(port))
     for (const c of connect) c.socket.write(`CONNECT api.partner.test:${upstream.port} HTTP/1.1\r\nHost: api.partner.test:${upstream.port}\r\n\r\n`)
     const admin = await many(3, () => rawClient(adminPort))
+    const notReading = await many(2, () => rawClient(port))
+    for (const c of notReading) {
+      c.socket.write('GET /proxy/partner/big HTTP/1.1\r\nHost: a\r\n\r\n')
+      c.socket.pause()
+    }
 
     await Promise.all([...slowHeaders, ...silent, ...slowBody, ...token, ...keepAlive, ...connect, ...admin].map((c) => c.closed(DEADLINE_MS)))
+    // A client that does not read cannot see its connection go: wait for the gateway's count, then read.
+    const sendIdle = async (): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'proxy', reason: 'send_idle' }) ?? 0
+    await eventually(async () => (await sendIdle()) >= 2, DEADLINE_MS, 'two send_idle expiries')
+    for (const c of notReading) c.socket.resume()
+    await Promise.all(notReading.map((c) => c.closed(DEADLINE_MS)))
     const statuses = await normal.stop()
 
     expect(statuses.length).toBeGreaterThan(3)
@@ -119,6 +146,7 @@ describe('slow and silent clients', () => {
     expect(count('proxy', 'keep_alive')).toBeGreaterThanOrEqual(3)
     expect(count('tunnel', 'tls_handshake')).toBeGreaterThanOrEqual(3)
     expect(count('admin', 'headers')).toBeGreaterThanOrEqual(3)
+    expect(count('proxy', 'send_idle')).toBeGreaterThanOrEqual(2)
     const debug = g.lines.filter((l) => l.includes('"connection closed by a limit"'))
     expect(debug.some((l) => l.includes('"level":"debug"') && l.includes('"reason":"body_idle"'))).toBe(true)
     // The buffered-body and body-idle expiries are requests too: logged with their reason.
