@@ -1,8 +1,8 @@
 /**
  * One HTTP server's defence against slow, silent and greedy clients: headers, body-idle,
- * buffered-body and keep-alive limits, connection caps, parse errors answered by the one
- * error writer, and a drain that closes every connection with no request in progress
- * (silent, idle, half-open, tunnels) rather than only those Node calls idle.
+ * buffered-body, send-idle and keep-alive limits, connection caps, parse errors answered by
+ * the one error writer, and a drain that closes every connection with no request in
+ * progress (silent, idle, half-open, tunnels) rather than only those Node calls idle.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -10,16 +10,17 @@ import { Server as TlsServer } from 'node:tls'
 import type { Duplex, Readable } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, type ErrorSurface } from '../errors.js'
-import { writeError, writeRawError } from './write-error.js'
-import { clientErrorOf } from './client-error.js'
+import { writeError } from './write-error.js'
+import { answerClientErrors } from './client-error.js'
+import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
+
+export type { RefusalReason } from './connection-caps.js'
 
 /** Which listener an event happened on (label value). */
 export type ListenerName = 'proxy' | 'admin' | 'tunnel'
 /** Why a connection was closed by a limit (label value). */
 export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_idle' | 'keep_alive' | 'tls_handshake' | 'tunnel_idle'
-/** Why a new connection was refused (label value). */
-export type RefusalReason = 'max_connections' | 'per_address' | 'fd_exhausted'
 
 /** What the guard reports; ops turns these into metrics and debug lines. */
 export interface ConnectionEvents {
@@ -70,131 +71,25 @@ const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readabl
 /** Applies the limits to `server` (before it listens) and returns its guard. */
 export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
   const t = o.timeouts
-  const report = o.events
   server.requestTimeout = 0
   server.headersTimeout = t.headersMs
   server.keepAliveTimeout = t.keepAliveMs
   // Node checks header deadlines on this interval: fine enough for any limit it enforces.
   ;(server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(t.headersMs / 4) || 1000))
-  if (o.connections) server.maxConnections = o.connections.max
-  const open = new Set<Duplex>()
-  const busy = new WeakSet<Duplex>()
-  const tunnels = new Map<Duplex, () => boolean>()
-  const reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
-  const children: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>[] = []
-  const sendIdleMs = t.sendIdleMs ?? 0
-  const limits = {
-    body_idle: { ms: t.bodyIdleMs, key: 'bodyIdle', what: 'request body paused for more than' },
-    buffered_body: { ms: t.bufferedBodyMs, key: 'bufferedBody', what: 'request body did not arrive within' },
-    send_idle: { ms: sendIdleMs, key: 'sendIdle', what: 'the caller read none of the response for' },
-  }
-
-  const expire = (req: IncomingMessage, res: ServerResponse, reason: keyof typeof limits): void => {
-    if (expiries.has(req) || (res.writableEnded && reason !== 'send_idle')) return
-    const l = limits[reason]
-    const err = new GatewayError('request_timeout', `${l.what} ${l.ms / 1000} s (${o.configKey}.${l.key})`)
-    expiries.set(req, err)
-    report.onTimeout?.(o.listener, reason)
-    if (res.headersSent) req.socket.destroy()
-    else writeError(res, err, o.surface, { close: true })
-  }
-
+  capConnections(server, o.connections, (reason) => o.events.onRefused?.(o.listener, reason))
+  answerClientErrors(server, {
+    configKey: o.configKey,
+    headersMs: t.headersMs,
+    surface: o.surface,
+    onError: (err) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err)),
+  })
+  const guard = new Guard(o)
   // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
-  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Duplex) => {
-    open.add(socket)
-    socket.once('close', () => open.delete(socket))
-  })
-  if (o.connections && o.connections.perAddress > 0) limitPerAddress(server, o.connections.perAddress, () => report.onRefused?.(o.listener, 'per_address'))
-  server.on('drop', () => report.onRefused?.(o.listener, 'max_connections'))
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => void open.delete(socket))
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket
-    busy.add(socket)
-    const body = hasBody(req.headers)
-    // Once its response is done Node forgets a request: if its body never completes, whoever
-    // still reads it (undici, an API handler) must learn when the connection goes.
-    const abandon = (): void => void (req.complete || req.destroy())
-    if (body) socket.once('close', abandon)
-    res.once('close', () => {
-      busy.delete(socket)
-      reading.delete(socket)
-      if (body && req.complete) socket.off('close', abandon)
-    })
-    if (t.bodyIdleMs > 0 && body) {
-      reading.set(socket, { req, res })
-      socket.setTimeout(t.bodyIdleMs)
-      req.once('end', () => {
-        if (reading.get(socket)?.req !== req) return
-        reading.delete(socket)
-        socket.setTimeout(0)
-      })
-    }
-  })
-  // With a listener here Node no longer destroys timed-out sockets itself: every branch must.
-  server.on('timeout', (socket: Socket) => {
-    const current = reading.get(socket)
-    if (current && !current.req.complete) {
-      if (starved(current.req)) return void socket.setTimeout(t.bodyIdleMs)
-      reading.delete(socket)
-      return expire(current.req, current.res, 'body_idle')
-    }
-    if (busy.has(socket)) return // the response is on its way; upstream limits bound it
-    report.onTimeout?.(o.listener, o.idleReason ?? 'keep_alive')
-    socket.destroy()
-  })
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const refused = clientErrorOf(err, o.configKey, t.headersMs)
-    // Not writable: already answered and closing (a client leaving then is no new error).
-    if (!refused || !socket.writable) return void socket.destroy()
-    if (refused.reason === 'request_timeout') report.onTimeout?.(o.listener, 'headers')
-    else report.onRejected?.(o.listener, refused)
-    // A response already on its way on this socket cannot be followed by another one.
-    const inProgress = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
-    if (inProgress?.headersSent) socket.destroy()
-    else writeRawError(socket, refused, o.surface)
-  })
-  server.once('listening', () => {
-    server.on('error', (err: NodeJS.ErrnoException) => {
-      // Accept failures: out of descriptors is reported; anything else is transient.
-      if (err.code === 'EMFILE' || err.code === 'ENFILE') report.onRefused?.(o.listener, 'fd_exhausted')
-    })
-  })
-
-  const guard: ConnectionGuard = {
-    limitBufferedBody(req, res) {
-      if (t.bufferedBodyMs <= 0 || req.complete) return
-      const timer = setTimeout(() => expire(req, res, 'buffered_body'), t.bufferedBodyMs)
-      const stop = (): void => clearTimeout(timer)
-      req.once('end', stop)
-      res.once('close', stop)
-    },
-    limitSend(req, res, source) {
-      if (sendIdleMs <= 0) return
-      // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes.
-      let timer: NodeJS.Timeout | undefined
-      source.on('pause', () => {
-
-        clearTimeout(timer)
-        timer = setTimeout(() => expire(req, res, 'send_idle'), sendIdleMs)
-      })
-      source.on('resume', () => clearTimeout(timer))
-      res.once('close', () => clearTimeout(timer))
-    },
-    track(socket, isIdle) {
-      tunnels.set(socket, isIdle)
-      socket.once('close', () => tunnels.delete(socket))
-    },
-    closeIdle() {
-      for (const socket of open) if (!busy.has(socket)) socket.destroy()
-      for (const [socket, isIdle] of tunnels) if (isIdle()) socket.destroy()
-      for (const child of children) child.closeIdle()
-    },
-    closeAll() {
-      for (const socket of [...open, ...tunnels.keys()]) socket.destroy()
-      for (const child of children) child.closeAll()
-    },
-    adopt: (child) => void children.push(child),
-  }
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Duplex) => guard.opened(socket))
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => guard.left(socket))
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
+  // With a listener here Node no longer destroys timed-out sockets itself: the guard must.
+  server.on('timeout', (socket: Socket) => guard.timedOut(socket))
   // Drain (ops) and close() call these on the server: they now include what Node leaves open.
   const nodeCloseIdle = server.closeIdleConnections.bind(server)
   const nodeCloseAll = server.closeAllConnections.bind(server)
@@ -209,21 +104,122 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   return guard
 }
 
-function limitPerAddress(server: Server, perAddress: number, refused: () => void): void {
-  const counts = new Map<string, number>()
-  // The raw TCP connection, before any TLS handshake: refused before it costs anything.
-  server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? ''
-    const n = (counts.get(address) ?? 0) + 1
-    if (n > perAddress) {
-      refused()
-      return void socket.destroy()
-    }
-    counts.set(address, n)
-    socket.once('close', () => {
-      const left = (counts.get(address) ?? 1) - 1
-      if (left > 0) counts.set(address, left)
-      else counts.delete(address)
+type Limit = 'body_idle' | 'buffered_body' | 'send_idle'
+const LIMITS: Record<Limit, { key: 'bodyIdleMs' | 'bufferedBodyMs' | 'sendIdleMs'; name: string; what: string }> = {
+  body_idle: { key: 'bodyIdleMs', name: 'bodyIdle', what: 'request body paused for more than' },
+  buffered_body: { key: 'bufferedBodyMs', name: 'bufferedBody', what: 'request body did not arrive within' },
+  send_idle: { key: 'sendIdleMs', name: 'sendIdle', what: 'the caller read none of the response for' },
+}
+
+/** The per-connection state of one server: what is open, what is busy, what is being read. */
+class Guard implements ConnectionGuard {
+  readonly #o: GuardOptions
+  readonly #open = new Set<Duplex>()
+  readonly #busy = new WeakSet<Duplex>()
+  readonly #tunnels = new Map<Duplex, () => boolean>()
+  readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
+  readonly #children: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>[] = []
+
+  constructor(o: GuardOptions) {
+    this.#o = o
+  }
+
+  opened(socket: Duplex): void {
+    this.#open.add(socket)
+    socket.once('close', () => this.#open.delete(socket))
+  }
+
+  /** The socket became a CONNECT tunnel: no longer an HTTP connection of this server. */
+  left(socket: Duplex): void {
+    this.#open.delete(socket)
+  }
+
+  started(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket
+    this.#busy.add(socket)
+    const body = hasBody(req.headers)
+    // Once its response is done Node forgets a request: if its body never completes, whoever
+    // still reads it (undici, an API handler) must learn when the connection goes.
+    const abandon = (): void => void (req.complete || req.destroy())
+    if (body) socket.once('close', abandon)
+    res.once('close', () => {
+      this.#busy.delete(socket)
+      this.#reading.delete(socket)
+      if (body && req.complete) socket.off('close', abandon)
     })
-  })
+    const idleMs = this.#o.timeouts.bodyIdleMs
+    if (idleMs <= 0 || !body) return
+    this.#reading.set(socket, { req, res })
+    socket.setTimeout(idleMs)
+    req.once('end', () => {
+      if (this.#reading.get(socket)?.req !== req) return
+      this.#reading.delete(socket)
+      socket.setTimeout(0)
+    })
+  }
+
+  timedOut(socket: Socket): void {
+    const current = this.#reading.get(socket)
+    if (current && !current.req.complete) {
+      if (starved(current.req)) return void socket.setTimeout(this.#o.timeouts.bodyIdleMs)
+      this.#reading.delete(socket)
+      return this.#expire(current.req, current.res, 'body_idle')
+    }
+    if (this.#busy.has(socket)) return // the response is on its way; upstream and send limits bound it
+    this.#o.events.onTimeout?.(this.#o.listener, this.#o.idleReason ?? 'keep_alive')
+    socket.destroy()
+  }
+
+  limitBufferedBody(req: IncomingMessage, res: ServerResponse): void {
+    const ms = this.#o.timeouts.bufferedBodyMs
+    if (ms <= 0 || req.complete) return
+    const timer = setTimeout(() => this.#expire(req, res, 'buffered_body'), ms)
+    const stop = (): void => clearTimeout(timer)
+    req.once('end', stop)
+    res.once('close', stop)
+  }
+
+  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void {
+    const ms = this.#o.timeouts.sendIdleMs ?? 0
+    if (ms <= 0) return
+    // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes.
+    let timer: NodeJS.Timeout | undefined
+    source.on('pause', () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
+    })
+    source.on('resume', () => clearTimeout(timer))
+    res.once('close', () => clearTimeout(timer))
+  }
+
+  track(socket: Duplex, isIdle: () => boolean): void {
+    this.#tunnels.set(socket, isIdle)
+    socket.once('close', () => this.#tunnels.delete(socket))
+  }
+
+  closeIdle(): void {
+    for (const socket of this.#open) if (!this.#busy.has(socket)) socket.destroy()
+    for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
+    for (const child of this.#children) child.closeIdle()
+  }
+
+  closeAll(): void {
+    for (const socket of [...this.#open, ...this.#tunnels.keys()]) socket.destroy()
+    for (const child of this.#children) child.closeAll()
+  }
+
+  adopt(child: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>): void {
+    this.#children.push(child)
+  }
+
+  /** A limit ended the request: answer 408 while nothing was sent, else cut the connection. */
+  #expire(req: IncomingMessage, res: ServerResponse, limit: Limit): void {
+    if (expiries.has(req) || (res.writableEnded && limit !== 'send_idle')) return
+    const l = LIMITS[limit]
+    const err = new GatewayError('request_timeout', `${l.what} ${(this.#o.timeouts[l.key] ?? 0) / 1000} s (${this.#o.configKey}.${l.name})`)
+    expiries.set(req, err)
+    this.#o.events.onTimeout?.(this.#o.listener, limit)
+    if (res.headersSent) req.socket.destroy()
+    else writeError(res, err, this.#o.surface, { close: true })
+  }
 }
