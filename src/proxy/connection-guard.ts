@@ -172,8 +172,9 @@ class Guard implements ConnectionGuard {
 
   limitBufferedBody(req: IncomingMessage, res: ServerResponse): void {
     const ms = this.#o.timeouts.bufferedBodyMs
-    if (ms <= 0 || req.complete) return
-    const timer = setTimeout(() => this.#expire(req, res, 'buffered_body'), ms)
+    if (ms <= 0 || req.complete || !hasBody(req.headers)) return
+    // A body fully received counts as arrived, read or not: a slow handler is not a slow caller.
+    const timer = setTimeout(() => void (req.complete || this.#expire(req, res, 'buffered_body')), ms)
     const stop = (): void => clearTimeout(timer)
     req.once('end', stop)
     res.once('close', stop)
@@ -182,14 +183,18 @@ class Guard implements ConnectionGuard {
   limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void {
     const ms = this.#o.timeouts.sendIdleMs ?? 0
     if (ms <= 0) return
-    // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes.
-    let timer: NodeJS.Timeout | undefined
+    // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes. Only a
+    // paused response pays for a timer.
     source.on('pause', () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
+      const timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
+      const stop = (): void => {
+        clearTimeout(timer)
+        source.off('resume', stop)
+        res.off('close', stop)
+      }
+      source.once('resume', stop)
+      res.once('close', stop)
     })
-    source.on('resume', () => clearTimeout(timer))
-    res.once('close', () => clearTimeout(timer))
   }
 
   track(socket: Duplex, isIdle: () => boolean): void {
