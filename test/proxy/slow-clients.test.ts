@@ -11,7 +11,8 @@ import { HS_SECRET, AUDIENCE } from '../support/callers-fixtures.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 
-// Hostile and slow clients against short limits (1–2 s): each kind is closed by its limit
+// Hostile and slow clients against short limits (1–2 s; headers 2 s so that a stalled test
+// process cannot make a normal client late): each kind is closed by its limit
 // while a normal client is served throughout. Deadlines are generous (a loaded 2-core
 // machine); without the limits these connections stay open for ever.
 const DEADLINE_MS = 15_000
@@ -30,9 +31,9 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url === '/big' ? sendBig(res) : echo(req, res)) })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const yaml = `listen:
-  timeouts: { headers: 1s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 1s, tunnelIdle: 2s }
+  timeouts: { headers: 2s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 1s, tunnelIdle: 2s }
 admin:
-  timeouts: { headers: 1s, keepAlive: 1s }
+  timeouts: { headers: 2s, keepAlive: 1s }
 limits: { maxBufferedBody: 64KiB }
 interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
 callers:
@@ -230,7 +231,7 @@ describe('the TLS listener', () => {
     const dir = join(pki.dir, 'tls-listener')
     mkdirSync(dir, { recursive: true })
     const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
-    const t = await startOpsGateway(dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n  timeouts: { headers: 1s, tlsHandshake: 1s }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    const t = await startOpsGateway(dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n  timeouts: { headers: 2s, tlsHandshake: 2s }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     try {
       const silent = await rawClient(t.gw.port)
       const afterHandshake = tlsConnect({ host: '127.0.0.1', port: t.gw.port, servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
