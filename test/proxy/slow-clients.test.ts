@@ -31,7 +31,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url === '/big' ? sendBig(res) : echo(req, res)) })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const yaml = `listen:
-  timeouts: { headers: 2s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 1s, tunnelIdle: 2s }
+  timeouts: { headers: 2s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 2s, tunnelIdle: 2s }
 admin:
   timeouts: { headers: 2s, keepAlive: 1s }
 limits: { maxBufferedBody: 64KiB }
