@@ -155,19 +155,27 @@ describe('slow and silent clients', () => {
     expect(g.access().some((e) => e.reason === 'bad_request')).toBe(false)
   }, 60_000)
 
-  it('closes an intercepted tunnel idle between requests (tunnelIdle)', async () => {
-    const before = valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'tunnel', reason: 'tunnel_idle' }) ?? 0
-    const c = await rawClient(port)
-    c.socket.write(`CONNECT api.partner.test:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`)
-    await eventually(() => c.received().toString().includes('\r\n\r\n'), 10_000, 'the 200 to CONNECT')
-    const inner = tlsConnect({ socket: c.socket, servername: 'api.partner.test', ca: readFileSync(caCert) })
-    await new Promise<void>((r, j) => inner.once('secureConnect', r).once('error', j))
-    const answer: Buffer[] = []
-    inner.on('data', (d: Buffer) => answer.push(d))
-    inner.write('GET /one HTTP/1.1\r\nHost: api.partner.test\r\n\r\n')
-    await eventually(() => Buffer.concat(answer).toString().includes('"url":"/one"'), 10_000, 'the inner answer')
-    await c.closed(DEADLINE_MS)
-    await eventually(async () => (valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'tunnel', reason: 'tunnel_idle' }) ?? 0) > before, 5000, 'tunnel_idle to be counted')
+  it('inside an intercepted tunnel: closes it idle between requests (tunnelIdle), and answers 408 to silence after the handshake (headers)', async () => {
+    const tunnelCount = async (reason: string): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'tunnel', reason }) ?? 0
+    const before = { idle: await tunnelCount('tunnel_idle'), headers: await tunnelCount('headers') }
+    const open = async (): Promise<{ c: RawClient; answer: () => string; write(s: string): void }> => {
+      const c = await rawClient(port)
+      c.socket.write(`CONNECT api.partner.test:${upstream.port} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      await eventually(() => c.received().toString().includes('\r\n\r\n'), 10_000, 'the 200 to CONNECT')
+      const inner = tlsConnect({ socket: c.socket, servername: 'api.partner.test', ca: readFileSync(caCert) })
+      inner.on('error', () => {})
+      await new Promise<void>((r, j) => inner.once('secureConnect', r).once('error', j))
+      const answer: Buffer[] = []
+      inner.on('data', (d: Buffer) => answer.push(d))
+      return { c, answer: () => Buffer.concat(answer).toString(), write: (text) => void inner.write(text) }
+    }
+    const used = await open()
+    used.write('GET /one HTTP/1.1\r\nHost: api.partner.test\r\n\r\n')
+    await eventually(() => used.answer().includes('"url":"/one"'), 10_000, 'the inner answer')
+    const silent = await open()
+    await Promise.all([used.c.closed(DEADLINE_MS), silent.c.closed(DEADLINE_MS)])
+    expect(parseRawResponse(Buffer.from(silent.answer(), 'latin1')).status).toBe(408)
+    await eventually(async () => (await tunnelCount('tunnel_idle')) > before.idle && (await tunnelCount('headers')) > before.headers, 5000, 'tunnel_idle and headers to be counted')
   }, 30_000)
 })
 
