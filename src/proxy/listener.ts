@@ -141,7 +141,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       throw noRoute(req, url)
     }
   } catch (err) {
-    out.error = asGatewayError(err)
+    // The caller left first: what failed after (an aborted upstream call) is a consequence.
+    out.error = res.destroyed && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
     const unread = hasBody(req.headers) && !req.complete
     if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: unread })
@@ -149,8 +150,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     if (unread) req.resume()
   } finally {
     const report = (): void => {
-      // The limit that fired, or the caller leaving, is what ended the request; later failures are consequences.
-      const error = expiryOf(req) ?? (res.writableFinished || out.error?.reason === 'upstream_response_truncated' ? out.error : callerAborted())
+      // The limit that fired is what ended the request; a response cut with no other cause is the caller leaving.
+      const error = expiryOf(req) ?? out.error ?? (res.writableFinished ? undefined : callerAborted())
       // A response never started has no status of its own: the error's (499 for a caller that left).
       const status = !res.headersSent && error ? statusOf(error.reason, out.surface) : res.statusCode
       o.onDone?.({ id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts, ...(error ? { error } : {}) })
