@@ -192,6 +192,17 @@ describe('requests the gateway refuses before they reach a step', () => {
     await eventually(() => g.access().some((e) => e.reason === 'bad_request' && e.status === 400) && g.access().some((e) => e.reason === 'headers_too_large' && e.status === 431), 5000, 'both access lines')
   })
 
+  it('the admin listener answers through the same writer (404, 405 with an unread body and a close)', async () => {
+    const post = await rawClient(adminPort)
+    post.socket.write('POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc')
+    await post.closed(DEADLINE_MS)
+    expectEnvelope(post, 405)
+    const missing = await rawClient(adminPort)
+    missing.socket.write('GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+    await missing.closed(DEADLINE_MS)
+    expectEnvelope(missing, 404)
+  })
+
   it('answers an unsupported expectation 417 with the envelope', async () => {
     const c = await rawClient(port)
     c.socket.write('POST /proxy/partner/x HTTP/1.1\r\nHost: a\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\n')
