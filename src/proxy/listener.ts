@@ -101,10 +101,8 @@ function noRoute(req: IncomingMessage, url: string): GatewayError {
   return new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
 }
 
-/** Expect: 100-continue, the only expectation Node passes to the handler (others get 417). */
+/** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
 const expectsContinue = (req: IncomingMessage): boolean => /100-continue/i.test(req.headers.expect ?? '')
-
-
 
 async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
