@@ -64,7 +64,6 @@ export function expiryOf(req: IncomingMessage): GatewayError | undefined {
   return expiries.get(req)
 }
 
-
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
 const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readableLength >= req.readableHighWaterMark
 
