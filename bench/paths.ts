@@ -12,7 +12,7 @@ import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
-export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis'
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_limits_off' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis'
 export type BodyKind = 'empty' | '64k'
 /** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
 export type PathId = string
@@ -32,6 +32,7 @@ export const PATHS: readonly { name: PathName; label: string; extra?: true }[] =
   { name: 'gateway_mtls', label: 'gateway, mTLS only' },
   { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
   { name: 'gateway_realistic', label: 'gateway, realistic' },
+  { name: 'gateway_limits_off', label: 'gateway, realistic, listener limits off (baseline)' },
   { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
   { name: 'gateway_user_sqlite', label: 'gateway, per-user token from SQLite' },
   { name: 'gateway_user_redis', label: 'gateway, per-user token from Redis' },
@@ -49,6 +50,8 @@ export interface Processes {
   /** Only when the per-user paths run: the user's token read from this store on every call. */
   userSqlite?: GatewayProc
   userRedis?: GatewayProc
+  /** The prod gateway with every listener timeout off: the baseline of the limits' cost. */
+  limitsOff?: GatewayProc
 }
 
 export interface PathSetup {
@@ -76,6 +79,7 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
   const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
   const signed = { 'x-client-dn': dn(CLIENTS.signed), 'x-oauth': 'HMAC-SHA1', 'x-partner-key': 'pk-bench-0001' }
   const pool = (port: number, users: number): Pool => new Pool(`http://127.0.0.1:${port}`, { connections: users, pipelining: 1 })
+  const realisticOn = (g: GatewayProc): PathSetup => ({ proxy: g, target: (body, users) => request(pool(g.port, users), `http://127.0.0.1:${g.port}`, '/proxy/signed/bench', body, signed) })
   return {
     direct: {
       proxy: undefined,
@@ -95,7 +99,8 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     ...(p.userRedis ? { gateway_user_redis: userPath(p.userRedis, request, signed) } : {}),
     gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
     gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
-    gateway_realistic: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/signed/bench', body, signed) },
+    gateway_realistic: realisticOn(p.prod),
+    ...(p.limitsOff ? { gateway_limits_off: realisticOn(p.limitsOff) } : {}),
     gateway_connect: {
       proxy: p.prod,
       target: (body, users) => {

@@ -94,6 +94,14 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
     const ratio = userRedis.rps / userSqlite.rps
     out.push({ name: 'per-user path req/s, Redis vs SQLite', goal: '≥ 80 %', value: pct(ratio), met: ratio >= 0.8 })
   }
+  for (const body of ['empty', '64k'] as const) {
+    // The listener limits (timeouts, caps) on the realistic path against the same gateway with them off.
+    const on = row('gateway_realistic', body)
+    const off = row('gateway_limits_off', body)
+    if (!on || !off || on.cpuUsPerReq === null || off.cpuUsPerReq === null) continue
+    const cpu = on.cpuUsPerReq / off.cpuUsPerReq
+    out.push({ name: `listener limits on vs off, realistic ${body === 'empty' ? 'GET' : 'POST 64 KiB'}: CPU/request (req/s ${pct(on.rps / off.rps)})`, goal: '≤ 1.05 ×', value: `${cpu.toFixed(2)} ×`, met: cpu <= 1.05 })
+  }
   const gw = rows.filter((r) => r.path.startsWith('gateway') && !r.path.includes('@'))
   if (gw.length > 0) {
     const worst = Math.max(...gw.map((r) => r.handshakesPer1k))

@@ -132,14 +132,15 @@ try {
     if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
     if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
     if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
-    procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis].filter((x) => x !== undefined))
+    if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+    procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
     const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
     if (a.compare) {
       const other = { ...run, dist: a.compare, tag: '@before' }
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off')) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }

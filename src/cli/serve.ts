@@ -12,6 +12,7 @@ import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
@@ -134,7 +135,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
     ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}) })
   // The store may open on a later reload (callers added): probes ask the runtime each time,
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()

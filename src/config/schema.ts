@@ -31,6 +31,27 @@ const fileList = {
 
 const tlsVersion = { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'] } as const
 
+/** Client-side timeouts every listener enforces (defaults compared with nginx and Envoy in docs/limits.md). */
+const clientTimeouts = {
+  headers: { ...duration, default: '60s', description: 'A request\'s headers must arrive in full within this time, counted from the connection (or from the first byte of a later keep-alive request); else 408 and the connection closes. `0` turns it off.' },
+  bodyIdle: { ...duration, default: '60s', description: 'Longest pause between two pieces of a request body while the gateway reads it; else 408 (or the stream is cut) and the connection closes. `0` turns it off.' },
+  bufferedBody: { ...duration, default: '60s', description: 'A body the gateway reads whole (`/gateway/…` API bodies; bodies a payload field, form-placed OAuth parameters or a body hash need) must arrive within this time; else 408 and the connection closes. `0` turns it off.' },
+  keepAlive: { ...duration, default: '75s', description: 'An idle keep-alive connection (no request in progress) is closed after this time. `0` turns it off.' },
+} as const
+
+/** A cap on concurrent client connections; beyond it new connections are closed on accept. */
+function connectionLimits(max: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Concurrent client connections. A connection over a cap is closed as soon as it is accepted, before anything is read.',
+    properties: {
+      max: { type: 'integer', minimum: 1, default: max, description: 'Most connections open at once on this listener (per process with `--workers`).' },
+      perAddress: { type: 'integer', minimum: 0, default: 0, description: 'Most connections open at once from one source address; `0`: no per-address cap (callers behind one NAT share an address).' },
+    },
+  } as const
+}
+
 const endpointTls = {
   type: 'object',
   additionalProperties: false,
@@ -380,6 +401,18 @@ export const configSchema = {
             requireClientCert: { type: 'boolean', default: false, description: 'Refuse callers without a certificate from clientCa at the handshake.' },
           },
         },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Limits on slow or silent callers of this listener (and of the tunnels it opens for CONNECT).',
+          properties: {
+            ...clientTimeouts,
+            tlsHandshake: { ...duration, default: '10s', description: 'A TLS handshake with a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`) must finish within this time; else the connection closes. `0` turns it off.' },
+            sendIdle: { ...duration, default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
+            tunnelIdle: { ...duration, default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
+          },
+        },
+        connections: connectionLimits(4096),
       },
     },
     admin: {
@@ -390,6 +423,13 @@ export const configSchema = {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Limits on slow or silent clients of the admin listener.',
+          properties: clientTimeouts,
+        },
+        connections: connectionLimits(256),
       },
     },
     drain: {

@@ -97,12 +97,36 @@ export interface ListenTlsConfig {
   requireClientCert: boolean
 }
 
+/** Timeouts on a listener's clients, in ms (0: off). */
+export interface ClientTimeoutsConfig {
+  headersMs: number
+  bodyIdleMs: number
+  bufferedBodyMs: number
+  keepAliveMs: number
+}
+
+/** The main listener's timeouts: the client ones plus TLS handshake, send idle and CONNECT tunnel idle. */
+export interface ListenTimeoutsConfig extends ClientTimeoutsConfig {
+  tlsHandshakeMs: number
+  sendIdleMs: number
+  tunnelIdleMs: number
+}
+
+/** Concurrent connection caps of one listener (perAddress 0: none). */
+export interface ConnectionLimitsConfig {
+  max: number
+  perAddress: number
+}
+
 export interface ListenConfig {
   host: string
   port: number
+  timeouts: ClientTimeoutsConfig
+  connections: ConnectionLimitsConfig
 }
 
 export interface MainListenConfig extends ListenConfig {
+  timeouts: ListenTimeoutsConfig
   publicUrl?: string
   tls?: ListenTlsConfig
 }

@@ -50,6 +50,12 @@ export interface Metrics {
   /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
   setCertificateExpiry(entries: readonly CertificateExpiry[]): void
   inFlight(delta: 1 | -1): void
+  /** A client connection closed by a listener limit (headers, body_idle, keep_alive, tls_handshake, …). */
+  clientTimeout(listener: string, reason: string): void
+  /** A new client connection refused (max_connections, per_address, fd_exhausted). */
+  connectionRefused(listener: string, reason: string): void
+  /** The process ran out of file descriptors (where: accept, request). */
+  fdExhausted(where: 'accept' | 'request'): void
   /**
    * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
    * is absent while `isOpen` says no store is open (a reload may open one later).
@@ -96,6 +102,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  const timeouts = new Counter({ name: `${p}client_timeouts_total`, help: 'Client connections closed by a listener limit, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const refused = new Counter({ name: `${p}connections_refused_total`, help: 'New client connections refused, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const fd = new Counter({ name: `${p}fd_exhausted_total`, help: 'Times the process ran out of file descriptors, by where (accept, request).', labelNames: ['where'] as const, registers })
   let storePing: (() => Promise<void>) | undefined
   let storeOpen: () => boolean = () => true
   // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
@@ -183,6 +192,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
     inFlight: (delta) => inFlight.inc(delta),
+    clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),
+    connectionRefused: (listener, reason) => refused.labels(listener, reason).inc(),
+    fdExhausted: (where) => fd.labels(where).inc(),
     watchStore(ping, isOpen) {
       if (!storePing) registerStoreUp()
       storePing = ping

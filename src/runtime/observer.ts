@@ -1,3 +1,4 @@
+import type { GatewayError } from '../errors.js'
 import type { CompileOptions } from '../gateway/index.js'
 
 /** The one observer of a gateway process (metrics and logs); every hook is optional. */
@@ -8,4 +9,10 @@ export interface Observer {
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: string) => void
   onSignature?: (profile: string, method: string) => void
+  /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
+  connections?: {
+    onTimeout?(listener: string, reason: string): void
+    onRefused?(listener: string, reason: string): void
+    onRejected?(listener: string, err: GatewayError): void
+  }
 }

@@ -40,7 +40,8 @@ export function needsStore(config: GatewayConfig): boolean {
 
 // What a running process cannot change: its sockets and the store it writes to.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
-  listen: (c) => ({ host: c.listen.host, port: c.listen.port, tls: c.listen.tls }),
+  // The listeners' sockets and the limits their guards were built with.
+  listen: (c) => c.listen,
   admin: (c) => c.admin,
   'store.kind': (c) => c.store.kind,
   'store.file': (c) => (c.store.kind === 'sqlite' ? c.store.file : undefined),

@@ -35,7 +35,7 @@ describe('npm run bench -- --quick', () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
     const out = join(dir, 'result.json')
     const bodies = existsSync(ECHO_MODULE) ? 'empty,64k' : 'empty'
-    const paths = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_connect,gateway_user_sqlite,gateway_user_redis'
+    const paths = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_limits_off,gateway_connect,gateway_user_sqlite,gateway_user_redis'
     const { code, stdout, stderr } = await runBench(['--quick', '--paths', paths, '--bodies', bodies, '--out', out])
     expect(code, stderr).toBe(0)
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
