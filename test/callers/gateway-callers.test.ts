@@ -10,6 +10,7 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { send, startTestGateway } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
+import { REDIS_URL } from '../support/store-backends.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 
 // Caller security through the real gateway: token exchange, bearer use on both ways in,
@@ -153,7 +154,7 @@ describe('replay across two gateway processes sharing Redis', () => {
 
   it('a jti used on one replica is refused on the other, and a bearer from one works on the other', async () => {
     const prefix = `mtlsgw-test-${randomUUID()}:`
-    const redisYaml = yaml.replace(/store: \{[^\n]*\}/, `store: { kind: redis, url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}", sealKeys: [{ id: k1, key: "${sealKey}" }] }`)
+    const redisYaml = yaml.replace(/store: \{[^\n]*\}/, `store: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${prefix}", sealKeys: [{ id: k1, key: "${sealKey}" }] }`)
     const file = join(pki.dir, 'replicas.yaml')
     writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\n${redisYaml}`)
     procs.push(await spawnGateway(file), await spawnGateway(file))

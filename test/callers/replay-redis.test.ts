@@ -7,10 +7,11 @@ import {
 } from '../../src/callers/index.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, rsaPair, signHs, testApps } from '../support/callers-fixtures.js'
+import { REDIS_URL } from '../support/store-backends.js'
 
 // Two "replicas": two independent Redis connections sharing one key space, as two gateway
-// processes would. Redis must be running (REDIS_URL, default redis://127.0.0.1:6379).
-const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'
+// processes would. Redis must be running (MTLS_GATEWAY_TEST_REDIS, default redis://127.0.0.1:6379).
+const url = REDIS_URL
 const keyPrefix = `test-callers-${randomUUID()}:`
 const apps = testApps(rsaPair())
 let replica1: Store
