@@ -19,9 +19,10 @@ if [ -z "${MTLS_GATEWAY_IMAGE_TEST:-}" ] && bash scripts/test-image.sh --bases-c
   export MTLS_GATEWAY_IMAGE_TEST=1
 fi
 echo "image test: ${MTLS_GATEWAY_IMAGE_TEST:-0} (1 = buildah image built and tested in this run)"
+# MTLS_GATEWAY_TEST_NODE: the version announced here; test/delivery/runtime.test.ts checks it.
 echo "Node $("$node24/bin/node" -v) ($node24/bin/node)"
-PATH="$node24/bin:$PATH" npx vitest run "$@"
+PATH="$node24/bin:$PATH" MTLS_GATEWAY_TEST_NODE="$("$node24/bin/node" -p process.versions.node)" npx vitest run "$@"
 if [ "${MTLS_GATEWAY_TEST_HOST_NODE:-0}" = 1 ] && [ "$(node -v)" != "$("$node24/bin/node" -v)" ]; then
   echo "Node $(node -v) ($(command -v node)), MTLS_GATEWAY_TEST_HOST_NODE=1"
-  MTLS_GATEWAY_IMAGE_TEST=0 npx vitest run "$@"
+  MTLS_GATEWAY_IMAGE_TEST=0 MTLS_GATEWAY_TEST_NODE="$(node -p process.versions.node)" npx vitest run "$@"
 fi
