@@ -1,4 +1,5 @@
 /** Listener TLS, interception, store and callers: defaults and the rules between their keys. */
+import { join } from 'node:path'
 import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
@@ -32,6 +33,16 @@ export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNu
   }
 }
 
+/**
+ * The SQLite file when `store.file` is not set: under MTLS_GATEWAY_STATE_DIR when the
+ * environment names a state folder (the container image does: its volume), else
+ * `data/gateway.db` beside the config file.
+ */
+function defaultStoreFile(): string {
+  const stateDir = process.env.MTLS_GATEWAY_STATE_DIR
+  return stateDir ? join(stateDir, 'gateway.db') : 'data/gateway.db'
+}
+
 /** Normalises the `normalizeStore` section. */
 export function normalizeStore(s: Raw, abs: (p: string) => string, report: Report): GatewayConfig['store'] {
   const kind = (str(s.kind) ?? 'sqlite') as 'sqlite' | 'redis'
@@ -42,7 +53,7 @@ export function normalizeStore(s: Raw, abs: (p: string) => string, report: Repor
   if (activeKey !== undefined && !sealKeys.some((k) => k.id === activeKey)) report(['activeKey'], `no sealKeys entry has id "${activeKey}"`)
   return {
     kind,
-    file: abs(str(s.file) ?? 'data/gateway.db'),
+    file: abs(str(s.file) ?? defaultStoreFile()),
     ...(str(s.url) !== undefined ? { url: str(s.url) as string } : {}),
     keyPrefix: str(s.keyPrefix) ?? 'mtls-gateway:',
     redis,

@@ -293,7 +293,7 @@ const store = {
   description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
-    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file).' },
+    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
     url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`); `rediss://` for TLS; put a password in via `${env:…}`.' },
     keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
     redis: redisStore,

@@ -13,7 +13,7 @@ import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
-import { writeDevPki } from '../../src/tls/index.js'
+import { writeDevPki, writeInterceptionCa } from '../../src/tls/index.js'
 import { buildRenderer, CHART, TEST_VALUES, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { KNOWN_KINDS, validateManifest } from './kube-schema.js'
 
@@ -133,6 +133,12 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       for (const id of ((cfg.store.sealKeys ?? []) as { id: string }[]).map((k) => k.id)) {
         mkdirSync(join(root, '/etc/mtls-gateway/seal-keys'), { recursive: true })
         writeFileSync(join(root, '/etc/mtls-gateway/seal-keys', id), Buffer.alloc(32, 7).toString('base64'))
+      }
+      if (cfg.interception) {
+        const ca = await writeInterceptionCa(join(root, 'ca'))
+        mkdirSync(join(root, '/etc/mtls-gateway/interception-ca'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.crt'), readFileSync(ca.caCert))
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.key'), readFileSync(ca.caKey))
       }
       mkdirSync(join(root, '/etc/mtls-gateway/secrets/callers'), { recursive: true })
       writeFileSync(join(root, '/etc/mtls-gateway/secrets/callers/bot-runtime'), 'a-caller-secret-of-at-least-32-bytes!!')
