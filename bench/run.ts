@@ -14,6 +14,7 @@ import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway } from './gateways.js'
+import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
@@ -129,14 +130,17 @@ try {
       prod: await startProdGateway(dir, pki, upstream, run),
     }
     if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-    procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+    if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
+    if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
+    if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+    procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
     const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
     if (a.compare) {
       const other = { ...run, dist: a.compare, tag: '@before' }
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off')) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }

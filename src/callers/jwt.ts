@@ -1,9 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose'
 import { GatewayError } from '../errors.js'
-import type { Store } from '../store/store.js'
+import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
+import { resolveClaimAliases } from './claim-aliases.js'
 import { authError } from './auth-failure.js'
-import { toCaller, type Caller } from './caller.js'
+import { toCaller, type AssertedCaller } from './caller.js'
 
 /** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
 export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
@@ -21,12 +22,14 @@ export interface VerifyOptions {
   replay?: Store
   /** Milliseconds since the epoch (tests); defaults to Date.now. */
   now?: () => number
+  /** `callers.claimAliasPrefix`: `<prefix>jti|iss|sub` win over `jti|iss|sub`; empty: off. */
+  claimAliasPrefix: string
 }
 
 /** A signature-checked JWT before its `jti` is consumed. */
 export interface VerifiedJwt {
   readonly app: CallerApp
-  readonly caller: Caller
+  readonly caller: AssertedCaller
 }
 
 /** Verifies a JWT assertion and consumes its `jti`: the whole rule set of PRODUCT.md. */
@@ -34,7 +37,7 @@ export async function verifyAssertion(
   jwt: string,
   apps: ReadonlyMap<string, CallerApp>,
   opts: VerifyOptions,
-): Promise<Caller> {
+): Promise<AssertedCaller> {
   const { caller } = await verifySignedJwt(jwt, apps, opts, false)
   await consumeJti(caller, opts)
   return caller
@@ -47,18 +50,19 @@ export async function verifySignedJwt(
   opts: VerifyOptions,
   viaJwe: boolean,
 ): Promise<VerifiedJwt> {
-  const app = findApp(jwt, apps)
+  const aliasPrefix = opts.claimAliasPrefix ?? ''
+  const app = findApp(jwt, apps, aliasPrefix)
   const nowSec = Math.floor((opts.now ?? Date.now)() / 1000)
   const payload: JWTPayload = await jwtVerify(jwt, app.key, {
     // Only the app's own algorithm, with a key of the matching type: no `none`, no HS256-with-a-public-key.
     algorithms: [app.alg],
-    issuer: app.clientId,
+    // `iss` and `sub` may come from their aliases, so they are checked on the resolved claims.
     audience: app.audience,
     clockTolerance: opts.clockSkewSec,
     currentDate: new Date(nowSec * 1000),
-    requiredClaims: ['iat', 'exp', 'sub'],
+    requiredClaims: ['iat', 'exp'],
   }).then(
-    (r) => r.payload,
+    (r) => resolveClaimAliases(r.payload, aliasPrefix),
     (e: unknown) => {
       throw fromJoseError(e, app, jwt)
     },
@@ -67,6 +71,8 @@ export async function verifySignedJwt(
   if (typeof payload.iat !== 'number' || payload.iat > nowSec + opts.clockSkewSec) {
     throw authError('not_yet_valid', `${PREFIX}"iat" claim is in the future (beyond ${opts.clockSkewSec}s clock skew)`)
   }
+  // The app was found by this `iss`; checked again so the rule stands on the verified claims.
+  if (payload.iss !== app.clientId) throw authError('bad_issuer', `${PREFIX}"iss" claim must be "${app.clientId}"`)
   const caller = toCaller(app.clientId, payload, viaJwe)
   if (caller.jti !== undefined && caller.exp - payload.iat > MAX_JTI_LIFETIME_SEC) {
     throw authError('jti_exp_too_long', JTI_EXP_TOO_LONG)
@@ -75,7 +81,7 @@ export async function verifySignedJwt(
 }
 
 /** Records the caller's `jti` until its `exp` (plus skew); a second sighting is a replay. */
-export async function consumeJti(caller: Caller, opts: VerifyOptions): Promise<void> {
+export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): Promise<void> {
   if (caller.jti === undefined) return
   if (opts.replay === undefined) {
     // Code misuse, never skipped silently: without the cache a replay would be accepted.
@@ -87,10 +93,11 @@ export async function consumeJti(caller: Caller, opts: VerifyOptions): Promise<v
   if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
 }
 
-function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>): CallerApp {
+function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix: string): CallerApp {
   let iss: unknown
   try {
-    iss = decodeJwt(jwt).iss
+    // Unverified on purpose: the issuer picks the key the signature is then checked with.
+    iss = resolveClaimAliases(decodeJwt(jwt), aliasPrefix).iss
   } catch (e) {
     throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
   }
@@ -120,10 +127,6 @@ function fromClaimError(e: errors.JWTClaimValidationFailed, app: CallerApp): Gat
   switch (e.claim) {
     case 'aud':
       return authError('bad_audience', `${PREFIX}"aud" claim must name "${app.audience}"`, cause)
-    case 'iss':
-      return authError('bad_issuer', `${PREFIX}"iss" claim must be "${app.clientId}"`, cause)
-    case 'sub':
-      return authError('missing_sub', `${PREFIX}"sub" claim is missing`, cause)
     case 'nbf':
       return authError('not_yet_valid', `${PREFIX}token not valid yet ("nbf" is in the future)`, cause)
     default:

@@ -10,6 +10,8 @@ import type { EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } fro
 import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
+import { checkFieldReferences } from './field-references.js'
+import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
@@ -50,6 +52,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       problems.push(ctx.source.problem(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`))
     }
   }
+  checkFieldReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)
@@ -69,6 +72,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     listen: {
       host: str(listen.host) ?? '0.0.0.0',
       port: (listen.port as number | undefined) ?? 8080,
+      ...normalizeListenLimits(listen),
       ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
       ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
     },
@@ -80,6 +84,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
       ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+      ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
     limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },

@@ -25,7 +25,7 @@ const ok = (body: unknown): ActionOutcome => ({ status: 200, body })
 
 async function storeStatus(host: ConsoleHost): Promise<{ kind: string; up?: boolean; error?: string }> {
   const c = host.config().store
-  const store = host.services?.store
+  const store = host.runtime.store
   if (!store) return { kind: 'none' }
   try {
     await store.ping()
@@ -78,7 +78,8 @@ const testProfile: Handler = async (host, _s, req) => {
 
 const users: Handler = async (host) => {
   const perUser = host.config().profiles.filter((p) => p.token.mode === 'per_user').map((p) => ({ name: p.name, tenancy: p.tenancy }))
-  return ok({ store: Boolean(host.services?.store && host.services.sealer), profiles: perUser, holders: await listTokenHolders(host.services) })
+  const { store } = host.runtime
+  return ok({ store: Boolean(store) && host.config().store.sealKeys.length > 0, profiles: perUser, holders: await listTokenHolders(store) })
 }
 
 function owner(body: Record<string, unknown>): { profile: string; user: string; tenant?: string } {
@@ -88,7 +89,7 @@ function owner(body: Record<string, unknown>): { profile: string; user: string; 
 
 const revoke: Handler = async (host, _s, req) => {
   const who = owner(await readJsonBody(req))
-  const removed = await revokeToken(host.services, who)
+  const removed = await revokeToken(host.runtime.store, who)
   const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
   return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: { errors: [{ msg: `no token stored for user "${who.user}" with profile "${who.profile}"`, code: 404 }] }, audit }
 }
@@ -98,7 +99,7 @@ const link: Handler = async (host, _s, req) => {
   const url = await host.withGateway(async (g) => {
     const p = g.profiles.get(who.profile)
     if (!p || p.config.token.mode !== 'per_user') throw new ConsoleRequestError(404, `no per-user profile named "${who.profile}"`)
-    return createAuthorizeLink(g, host.services, who, host.facts.gatewayUrl())
+    return createAuthorizeLink(g, host.runtime, who, host.facts.gatewayUrl())
   })
   if (url === undefined) throw new ConsoleRequestError(409, 'there is no token store: per-user tokens need store.sealKeys')
   return { status: 200, body: { url }, audit: { action: 'create_authorize_link', result: 'ok', details: { ...who } } }

@@ -1,14 +1,11 @@
 /**
- * The console's only coupling to the OAuth dance and profile test (today under api/):
- * the same test `test-auth` runs, the token repository, and the authorize-link URL. When
- * the dance moves to its own folder, this file is the one to re-point.
+ * The console's only coupling to the OAuth dance (src/dance, through its index): the same
+ * profile test `test-auth` runs, the token keys, and one-time authorize links.
  */
 import type { Gateway } from '../gateway/index.js'
-import type { Services } from '../services/index.js'
-import { testProfile, type ProfileTestResult } from '../api/oauth1-test.js'
-import { createTokenRepo, tokenKey, type OAuth1TokenRepo } from '../api/oauth1-tokens.js'
-import { DANCE_TTL_MS } from '../api/oauth1-authorize.js'
-import { linkUrl } from '../api/oauth1-urls.js'
+import type { Runtime } from '../runtime/index.js'
+import type { Store } from '../store/index.js'
+import { DANCE_TTL_MS, linkUrl, testProfile, tokenKey, tokenRepoFor, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -27,14 +24,8 @@ export interface TokenHolder {
 
 const TOKEN_PREFIX = 'oauth1:token:'
 
-function repoOf(services: Services | undefined, anonymousTtlMs: number): OAuth1TokenRepo | undefined {
-  if (!services?.store || !services.sealer) return undefined
-  return createTokenRepo({ store: services.store, ephemeral: services.ephemeral, sealer: services.sealer, anonymousTtlMs: () => anonymousTtlMs })
-}
-
 /** Every stored per-user token's owner and time; the sealed fields are never opened. */
-export async function listTokenHolders(services: Services | undefined): Promise<TokenHolder[]> {
-  const store = services?.store
+export async function listTokenHolders(store: Store | undefined): Promise<TokenHolder[]> {
   if (!store) return []
   const out: TokenHolder[] = []
   for (const key of await store.keys(TOKEN_PREFIX)) {
@@ -53,17 +44,16 @@ export async function listTokenHolders(services: Services | undefined): Promise<
   return out.sort((a, b) => a.user.localeCompare(b.user) || a.profile.localeCompare(b.profile))
 }
 
-/** Removes a user's token; false when there was none. */
-export async function revokeToken(services: Services | undefined, owner: Omit<TokenHolder, 'obtainedAt'>): Promise<boolean> {
-  const repo = repoOf(services, 0)
-  if (!repo) return false
-  return repo.revoke({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user })
+/** Removes a user's token (no seal key needed: nothing is opened); false when there was none. */
+export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt'>): Promise<boolean> {
+  if (!store) return false
+  return store.delete(tokenKey({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user }))
 }
 
 /** A one-time authorize link for a (known, not anonymous) user; undefined without a token store. */
-export async function createAuthorizeLink(gateway: Gateway, services: Services | undefined, owner: Omit<TokenHolder, 'obtainedAt'>, origin: string | undefined): Promise<string | undefined> {
+export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtime, 'store'>, owner: Omit<TokenHolder, 'obtainedAt'>, origin: string | undefined): Promise<string | undefined> {
   const profile = gateway.profiles.get(owner.profile)
-  const repo = repoOf(services, gateway.config.callers.anonymousTtlMs)
+  const repo = tokenRepoFor(runtime, gateway)
   if (!profile || !repo) return undefined
   const id = await repo.createLink({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
   return linkUrl(gateway, profile, id, origin)

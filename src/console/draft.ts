@@ -6,7 +6,7 @@
 import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { inspectEndpoints } from '../gateway/index.js'
-import { RESTART_KEYS } from '../ops/index.js'
+import { restartOnlyChanges } from '../runtime/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
 export interface DraftProblem {
@@ -37,7 +37,7 @@ function diff(current: GatewayConfig, draft: GatewayConfig): NonNullable<DraftRe
     added: [...after.keys()].filter((n) => !before.has(n)),
     removed: [...before.keys()].filter((n) => !after.has(n)),
     changed: [...after].filter(([n, s]) => before.has(n) && before.get(n) !== s).map(([n]) => n),
-    restartNeeded: RESTART_KEYS.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(draft[k])),
+    restartNeeded: restartOnlyChanges(current, draft).map((p) => p.key),
   }
 }
 

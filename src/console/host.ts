@@ -6,7 +6,7 @@
 import type { GatewayConfig } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { AdminFacts } from '../ops/index.js'
-import type { Services } from '../services/index.js'
+import type { Runtime } from '../runtime/index.js'
 
 /** The console's view of the running gateway. */
 export interface ConsoleHost {
@@ -16,6 +16,6 @@ export interface ConsoleHost {
   config(): GatewayConfig
   /** Runs `fn` with a compiled snapshot (the live one, or a temporary one that is closed after). */
   withGateway<T>(fn: (gateway: Gateway) => Promise<T>): Promise<T>
-  /** The store and sealer (users' tokens), when the config has them. */
-  readonly services: Services | undefined
+  /** The process's store (users' tokens), once the config needs one; seal keys are in the snapshot. */
+  readonly runtime: Pick<Runtime, 'store'>
 }

@@ -19,6 +19,8 @@ export interface Callers {
   readonly apps: ReadonlyMap<string, CallerApp>
   readonly certificateApps: readonly CertificateApp[]
   readonly keys: GatewayKeys
+  /** `callers.claimAliasPrefix`, carried with the apps so a reload changes both at once. */
+  readonly claimAliasPrefix: string
 }
 
 const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
@@ -41,5 +43,5 @@ export function compileCallers(config: GatewayConfig): Callers {
     .filter((a) => a.clientCertificate !== undefined)
     .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate }))
   const keys = compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' })
-  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys }
+  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix }
 }

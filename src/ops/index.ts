@@ -14,7 +14,7 @@ export { createRedactor, REDACTED, SECRET_KEYS, secretKeyPaths, type Redactor, t
 export { createRetirer, type Retirer } from './retire.js'
 export { installSignals, type SignalHandlers } from './signals.js'
 export { startOps, type OpsParts } from './start-ops.js'
-export { createReloader, RESTART_KEYS, type Reloader, type ReloaderOptions, type ReloadResult } from './reload.js'
+export { createReloader, type Reloader, type ReloaderOptions, type ReloadResult } from './reload.js'
 export { observeUpstream, type UpstreamFacts, type UpstreamObserver, type UpstreamObserverOptions } from './upstream-facts.js'
 export { fingerprint, watchFiles, type ChangeWatcher, type ChangeWatcherOptions } from './watch.js'
 export { connectWorker, createAsker, isMessage, type Ask, type PrimaryMessage, type Question, type WorkerMessage, type WorkerMetrics } from './worker-link.js'

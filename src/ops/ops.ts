@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client'
 import type { GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
@@ -18,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
+import { connectionEvents, createFdPressure } from './connection-events.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -60,6 +62,8 @@ export interface OpsHooks {
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
+  /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
+  connections: ConnectionEvents
 }
 
 /** Ops attached to a running gateway. */
@@ -101,7 +105,13 @@ export function createOps(o: OpsOptions = {}): Ops {
     },
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
+  const fd = createFdPressure()
+  const connections = connectionEvents(metrics, log, fd)
   const onDone = (r: RequestRecord): void => {
+    if (r.error?.reason === 'fd_exhausted') {
+      fd.seen()
+      metrics.fdExhausted('request')
+    }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs)
     if (r.error && isHandshakeReason(r.error.reason)) {
       metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
@@ -127,9 +137,10 @@ export function createOps(o: OpsOptions = {}): Ops {
       onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
+      connections,
     },
     onDone,
-    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => upstream.close() }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -3,6 +3,7 @@
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
 import type { Gateway } from '../gateway/index.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { createDrain } from './drain.js'
@@ -24,6 +25,10 @@ export interface OpsParts {
   adopt(g: Gateway): void
   handshakes: HandshakeRecorder
   closeObserver(): void
+  /** Listener limit events, for the admin listener's own guard. */
+  events?: ConnectionEvents
+  /** Conditions that make the process not ready (e.g. out of file descriptors). */
+  conditions?(): string[]
 }
 
 /** Starts in-flight tracking, reload (watch + SIGHUP), drain (SIGTERM), and the admin listener. */
@@ -75,7 +80,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   })
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
-  const readiness = (): Promise<Readiness> => runProbes(probes, drain.draining ? ['draining'] : [])
+  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
   if (o.signals) {
     const ignore = (): void => {}
     removeSignals = installSignals({
@@ -101,7 +106,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
       handshakes: async () => p.handshakes.snapshot(),
     }
     const extra = s.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events, ...(extra ? { extra } : {}) })
   }
   return {
     adminUrl: admin?.url,

@@ -7,6 +7,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, Counter, Registry } from 'prom-client'
 import { inspectEndpoints } from '../gateway/index.js'
+import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
@@ -41,6 +42,7 @@ const ASK_TIMEOUT_MS = 2000
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let config: GatewayConfig = loadConfig(o.configFile)
+  const startConfig = config
   const { problems } = inspectEndpoints(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
@@ -54,6 +56,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false
+  let cutShort = false
   let started = false
   const crashes: number[] = []
   // Our own set: cluster.workers may still list a worker after its exit event.
@@ -74,6 +77,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       live.delete(w)
       if (!started) return reject(new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
       if (draining) {
+        // A worker that hit its grace period cut requests: the instance's exit code says so.
+        if (code !== 0 || signal) cutShort = true
         if (live.size === 0) void finish()
         return
       }
@@ -120,7 +125,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     try {
       config = loadConfig(o.configFile)
       watcher.setFiles(config.files)
-      const problems = inspectEndpoints(config).problems
+      // The workers refuse restart-only changes (runtime.prepare); the verdict says so too.
+      const problems = [...restartOnlyChanges(startConfig, config), ...inspectEndpoints(config).problems]
       result = problems.length === 0 ? { ok: true, endpoints: config.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
     } catch (e) {
       // The workers reload too and log the reasons; the primary keeps watching the old files.
@@ -147,7 +153,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
     const extra = o.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: config.files,
@@ -158,8 +164,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const finish = async (): Promise<void> => {
     watcher.close()
     await admin?.close()
-    logger.info('all workers drained: exiting')
-    exit(0)
+    if (cutShort) logger.warn('a worker exited before its requests finished: exiting with code 1')
+    else logger.info('all workers drained: exiting')
+    exit(cutShort ? 1 : 0)
   }
   const drain = (signal: NodeJS.Signals): void => {
     for (const w of live) w.process.kill('SIGTERM')

@@ -32,7 +32,10 @@ Routes:
   GET  /authorize           approve/deny page for ?oauth_token=... (§2.2)
   POST /authorize           form decision=approve|deny → 302 to the callback (or page for oob)
   POST /access_token        AccessTokenEndpoint   (token credentials, §2.3)
-  GET  /_state              JSON dump of issued tokens, for tests
+                            (these three also under any path prefix, e.g. /t/acme/request_token,
+                            as providers with templated URLs serve them)
+  GET  /_state              JSON dump of issued tokens and of the URIs token calls were verified
+                            over ("token_calls": [{"endpoint", "uri", "status"}]), for tests
   ANY  anything else        ResourceEndpoint (protected resource, §3.2): 200 with what was verified
                             as JSON ({"ok": true, "signature_type", "oauth_params", "params", "body",
                             "body_hash_verified", "client_cert", ...}), or 401 with oauthlib's
@@ -84,11 +87,13 @@ class Store:
         self.access_tokens = {(t['client_key'], t['token']): t for t in config.get('access_tokens', [])}
         self.request_tokens = {t['token']: dict(t) for t in config.get('request_tokens', [])}
         self.nonces = set()
+        self.token_calls = []
 
     def snapshot(self):
         with self.lock:
             return {'request_tokens': list(self.request_tokens.values()),
-                    'access_tokens': list(self.access_tokens.values())}
+                    'access_tokens': list(self.access_tokens.values()),
+                    'token_calls': list(self.token_calls)}
 
 
 class Validator(RequestValidator):
@@ -336,11 +341,11 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items()}
         args = (self._uri(), self.command, raw.decode('utf-8', 'replace'), headers)
         try:
-            if path == '/request_token' and self.command == 'POST':
+            if path.endswith('/request_token') and self.command == 'POST':
                 return self._token_response(RequestTokenEndpoint(self.validator), args)
-            if path == '/access_token' and self.command == 'POST':
+            if path.endswith('/access_token') and self.command == 'POST':
                 return self._token_response(AccessTokenEndpoint(self.validator), args)
-            if path == '/authorize':
+            if path.endswith('/authorize'):
                 return self._authorize(args)
             if path == '/_state':
                 return self._json(200, self.store.snapshot())
@@ -359,6 +364,9 @@ class Handler(BaseHTTPRequestHandler):
         create = (endpoint.create_request_token_response if isinstance(endpoint, RequestTokenEndpoint)
                   else endpoint.create_access_token_response)
         resp_headers, resp_body, status = create(uri, http_method=method, body=body, headers=headers)
+        with self.store.lock:
+            kind = 'request_token' if isinstance(endpoint, RequestTokenEndpoint) else 'access_token'
+            self.store.token_calls.append({'endpoint': kind, 'uri': uri, 'status': status})
         if status == 401 and not resp_body:
             reason = diagnose(endpoint, uri, method, body, headers)
             resp_body = urlencode(reason or {'error': 'invalid_client_or_token_or_signature'})
@@ -402,6 +410,8 @@ class Handler(BaseHTTPRequestHandler):
             'body': raw.decode('utf-8', 'replace'),
             'body_hash_verified': 'oauth_body_hash' in request.oauth_params,
             'client_cert': self._client_cert(),
+            # What arrived, so header-type fields are observed here, not only trusted to be sent.
+            'headers': {k.lower(): v for k, v in headers.items() if k.lower() != 'authorization'},
         })
 
     def _authorize(self, args):

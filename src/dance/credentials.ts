@@ -6,12 +6,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { authorizeEndpoint, resolveBearer, type BearerStores, type Caller } from '../callers/index.js'
+import { authorizeEndpoint, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { bearerFrom } from './http.js'
+import { bearerFrom } from '../api/http.js'
 
 /** Who is calling an OAuth API route. */
-export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: Caller }
+export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: AssertedCaller }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 
@@ -38,7 +38,7 @@ export async function apiCredential(req: IncomingMessage, gateway: Gateway, stor
   if (token === undefined) throw new GatewayError('caller_credentials_missing', `${route} needs Authorization: Bearer <caller bearer or admin token>`)
   if (isAdminToken(gateway, token)) return { kind: 'admin' }
   if (!gateway.callers.enabled || !stores) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token (no caller apps are configured)`)
-  const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec })
+  const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: gateway.callers.claimAliasPrefix })
   return { kind: 'caller', caller }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici'
 import { GatewayError } from '../errors.js'
-import type { Endpoint, Gateway, Profile } from '../gateway/index.js'
+import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
 import { parseForm, signRequest } from '../oauth1/index.js'
 import { classifyUpstreamError } from '../tls/index.js'
 
@@ -19,9 +19,8 @@ export interface ProviderReply {
   readonly body: string
 }
 
-/** What a token-URL call adds to the consumer's signature. */
-export interface TokenCall {
-  tenant?: string
+/** What a token-URL call adds to the consumer's signature (the scope fills the URL). */
+export interface TokenCall extends DanceScope {
   callback?: string
   token?: string
   tokenSecret?: string
@@ -33,8 +32,6 @@ export interface IssuedToken {
   token: string
   secret: string
 }
-
-type TokenUrl = 'requestTokenUrl' | 'accessTokenUrl' | 'authorizeUrl' | 'callbackUrl'
 
 const FORM = 'application/x-www-form-urlencoded'
 // Token replies are a few hundred bytes; a provider's error page is shown, not stored.
@@ -61,19 +58,11 @@ export function checkTenant(gateway: Gateway, profile: Profile, tenant: string |
   return tenant
 }
 
-/** One of the profile's URLs with `{tenant}` filled in; undefined when not configured. */
-export function profileUrl(profile: Profile, which: TokenUrl, tenant: string | undefined): string | undefined {
-  const template = profile.config[which]
-  if (template === undefined) return undefined
-  if (!template.includes('{tenant}')) return template
-  if (tenant === undefined) throw new GatewayError('tenant_invalid', `profile "${profile.name}": ${which} contains {tenant}, so a tenant is needed`)
-  return template.replaceAll('{tenant}', tenant)
-}
-
 /** POSTs a signed request to a token URL over the endpoint's mTLS pool; any HTTP status resolves. */
 export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'requestTokenUrl' | 'accessTokenUrl', call: TokenCall): Promise<ProviderReply> {
-  const url = profileUrl(profile, which, call.tenant)
-  if (url === undefined) throw new GatewayError('not_found', `profile "${profile.name}" has no ${which}`)
+  const filled = fillProfileUrl(profile, which, call)
+  if (filled === undefined) throw new GatewayError('not_found', `profile "${profile.name}" has no ${which}`)
+  const { url } = filled
   const endpoint = profileEndpoint(gateway, profile)
   const upstream = (call.tenant !== undefined ? endpoint.tenantUpstreams.get(call.tenant)?.upstream : undefined) ?? endpoint.upstream
   const p = profile.config
@@ -107,7 +96,7 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
   } catch (err) {
     throw classifyUpstreamError(err, endpoint.name)
   }
-  return { method: 'POST', url, endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
+  return { method: 'POST', url: filled.shown, endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
 }
 
 /** The token pair of a 2xx form reply; anything else is `oauth_provider_failed` naming the status. */
@@ -126,14 +115,14 @@ export function parseTokenReply(profile: Profile, step: string, reply: ProviderR
 }
 
 /** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */
-export async function obtainRequestToken(gateway: Gateway, profile: Profile, tenant: string | undefined, callback: string): Promise<IssuedToken> {
-  const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), callback })
+export async function obtainRequestToken(gateway: Gateway, profile: Profile, scope: DanceScope, callback: string): Promise<IssuedToken> {
+  const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, callback })
   return parseTokenReply(profile, 'request-token', reply)
 }
 
 /** Exchanges an authorized request token and its verifier for the user's access token. */
-export async function obtainAccessToken(gateway: Gateway, profile: Profile, tenant: string | undefined, request: IssuedToken, verifier: string): Promise<IssuedToken> {
-  const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), token: request.token, tokenSecret: request.secret, verifier })
+export async function obtainAccessToken(gateway: Gateway, profile: Profile, scope: DanceScope, request: IssuedToken, verifier: string): Promise<IssuedToken> {
+  const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, token: request.token, tokenSecret: request.secret, verifier })
   return parseTokenReply(profile, 'access-token', reply)
 }
 

@@ -5,8 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import type { Gateway, Profile } from '../gateway/index.js'
-import { profileUrl } from './oauth1-provider.js'
+import { fillProfileUrl, type DanceScope, type Gateway, type Profile } from '../gateway/index.js'
 
 /** The callback route every profile shares. */
 export const CALLBACK_PATH = '/gateway/oauth1/callback'
@@ -29,7 +28,7 @@ export function gatewayBase(gateway: Gateway, profile: Profile, origin: string |
   const configured = gateway.config.listen.publicUrl
   if (configured !== undefined) return configured
   const callback = profile.config.callbackUrl
-  if (callback !== undefined && !callback.includes('{tenant}')) {
+  if (callback !== undefined && !callback.includes('{')) {
     const u = new URL(callback)
     if (u.pathname.endsWith(CALLBACK_PATH)) return u.origin + u.pathname.slice(0, -CALLBACK_PATH.length)
   }
@@ -38,7 +37,7 @@ export function gatewayBase(gateway: Gateway, profile: Profile, origin: string |
 
 /** The oauth_callback for a request token: profile.callbackUrl, else base + CALLBACK_PATH. */
 export function callbackUrlFor(gateway: Gateway, profile: Profile, tenant: string | undefined, origin: string | undefined): string | undefined {
-  const configured = profileUrl(profile, 'callbackUrl', tenant)
+  const configured = fillProfileUrl(profile, 'callbackUrl', tenant !== undefined ? { tenant } : {})?.url
   if (configured !== undefined) return configured
   const base = gatewayBase(gateway, profile, origin)
   return base === undefined ? undefined : base + CALLBACK_PATH
@@ -54,9 +53,10 @@ export function linkUrl(gateway: Gateway, profile: Profile, linkId: string, orig
   return `${gatewayBase(gateway, profile, origin) ?? ''}${authorizePath(profile)}?link=${encodeURIComponent(linkId)}`
 }
 
-/** The provider's user-authorization URL for a request token (§2.2). */
-export function providerAuthorizeUrl(profile: Profile, tenant: string | undefined, requestToken: string): string {
-  const u = new URL(profileUrl(profile, 'authorizeUrl', tenant) as string)
-  u.searchParams.set('oauth_token', requestToken)
+/** The provider's user-authorization URL for a request token (§2.2), filled for the user. */
+export function providerAuthorizeUrl(profile: Profile, scope: DanceScope, requestToken: string): string {
+  const u = new URL(fillProfileUrl(profile, 'authorizeUrl', scope)?.url as string)
+  // Appended, not searchParams.set: that would re-serialise the template's own query.
+  u.search = `${u.search === '' ? '' : `${u.search}&`}oauth_token=${encodeURIComponent(requestToken)}`
   return u.href
 }

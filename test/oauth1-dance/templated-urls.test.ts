@@ -1,0 +1,144 @@
+/**
+ * Templated profile URLs against the python3-oauthlib provider: a tenant in the token
+ * URLs' host and path, the user and a field from the user's PIN form in the access-token
+ * query and the authorize URL, values full of reserved characters. oauthlib verifies the
+ * request-token and access-token signatures over the filled URLs it was called at.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fetch } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { GatewayError, statusOf } from '../../src/errors.js'
+import { compileProfiles, fillProfileUrl } from '../../src/gateway/index.js'
+import type { ProfileConfig } from '../../src/config/index.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, trustingAgent, type DanceProvider, type ProviderState } from './dance-support.js'
+
+const ORG = 'R&D/Ops #1 ü+%?'
+const USER = 'zoë@acme/1'
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
+// RFC 3986 unreserved characters stay, everything else is percent-encoded.
+const enc = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+let pki: TestPki
+let provider: DanceProvider
+let gw: RunningGateway
+let dir: string
+let api: string
+
+beforeAll(async () => {
+  pki = await createTestPki('p256', ['localhost', '127.0.0.1', 'api.partner.test', 'acme.partner.test'])
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'dance-templated-'))
+  api = `https://{tenant}.partner.test:${provider.apiPort}`
+  const profileExtra = `    tenancy: true
+    userFields: [org]
+    fields:
+      - { type: header, key: X-Org, value: "{{fields.org}}" }
+  - name: byuser
+    endpoint: partner
+    consumerKey: dancegatewayconsumer01
+    consumerSecret: dance-consumer-secret-7f3a
+    requestTokenUrl: https://api.partner.test:${provider.apiPort}/request_token?u={{user}}
+    accessTokenUrl: https://api.partner.test:${provider.apiPort}/access_token
+    authorizeUrl: ${provider.browserUrl}/authorize
+    token: { mode: per_user }
+`
+  const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, profileExtra })
+    .replace(/requestTokenUrl: .*\/request_token\n/, `requestTokenUrl: ${api}/t/{tenant}/request_token\n`)
+    .replace(/accessTokenUrl: .*\/access_token\n/, `accessTokenUrl: "${api}/t/{{tenant}}/access_token?org={{fields.org}}&u={{user}}"\n`)
+    .replace(/authorizeUrl: .*\/authorize\n/, `authorizeUrl: "${provider.browserUrl}/portal/{{fields.org}}/authorize?lang=en&org={{fields.org}}"\n`)
+  gw = await startTestGateway(dir, yaml)
+}, 60_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await provider?.close()
+  pki?.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('templated authorization URLs', () => {
+  it('PIN form field in the authorize URL, tenant in the token URLs: the dance completes, signed over the filled URLs', async () => {
+    const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${enc(USER)}&tenant=acme&format=json`, { headers: admin })
+    expect(start.status, start.text).toBe(200)
+    const link = start.json<{ authorizeUrl: string }>().authorizeUrl
+    // The user's browser: the link's page, then its form (with the page's CSRF token when it has one).
+    const form = await send(gw.url, pathOf(link))
+    expect(form.text).toContain('name="field.org"')
+    const csrf = /name="csrf" value="([^"]*)"/.exec(form.text)?.[1]
+    const posted = await send(gw.url, pathOf(link), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ 'field.org': ORG, ...(csrf !== undefined ? { csrf } : {}) }).toString(),
+    })
+    expect(posted.status, posted.text).toBe(303)
+    const toProvider = String(posted.headers.location)
+    const token = requestTokenOf(toProvider)
+    expect(toProvider).toBe(`${provider.browserUrl}/portal/${enc(ORG)}/authorize?lang=en&org=${enc(ORG)}&oauth_token=${token}`)
+    // The provider serves its page at the filled path and reads the template's own query intact.
+    const agent = trustingAgent(pki)
+    const page = await fetch(toProvider, { dispatcher: agent })
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain(`value="${token}"`)
+    await agent.close()
+
+    const done = await send(gw.url, pathOf(await provider.decide(token, 'approve')))
+    expect(done.status, done.text).toBe(200)
+    const calls = (await provider.state() as ProviderState & { token_calls: { endpoint: string; uri: string; status: number }[] }).token_calls
+    const host = `https://acme.partner.test:${provider.apiPort}`
+    expect(calls.filter((c) => c.uri.startsWith(host))).toEqual([
+      { endpoint: 'request_token', uri: `${host}/t/acme/request_token`, status: 200 },
+      { endpoint: 'access_token', uri: `${host}/t/acme/access_token?org=${enc(ORG)}&u=${enc(USER)}`, status: 200 },
+    ])
+
+    const call = await send(gw.url, '/proxy/partner@acme/resource/me', { headers: { 'x-gateway-user': USER } })
+    expect(call.status, call.text).toBe(200)
+    expect(call.json<{ ok: boolean }>().ok).toBe(true)
+  })
+
+  it('the profile test shows the URL with the tenant filled; a URL needing the user names what is missing', async () => {
+    const ok = await send(gw.url, '/gateway/oauth1/partner/test?tenant=acme', { method: 'POST', headers: admin })
+    expect(ok.json<{ ok: boolean; message: string }>()).toMatchObject({ ok: true, message: expect.stringContaining(`https://acme.partner.test:${provider.apiPort}/t/acme/request_token`) })
+    const needsUser = await send(gw.url, '/gateway/oauth1/byuser/test?tenant=acme', { method: 'POST', headers: admin })
+    expect(needsUser.json<{ ok: boolean; message: string }>()).toEqual(expect.objectContaining({
+      ok: false,
+      message: 'profile "byuser": requestTokenUrl needs user, which this authorization does not provide',
+    }))
+  })
+})
+
+describe('fillProfileUrl', () => {
+  const base: ProfileConfig = {
+    name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', tenancy: true, version: true, bodyHash: false,
+    placement: 'header', token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
+    requestTokenUrl: 'https://{tenant}.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
+  }
+  const profile = compileProfiles([base]).profiles.get('p')!
+  it('fills additional fields and the user\'s fields (the user\'s win), and shows only the tenant', () => {
+    expect(fillProfileUrl(profile, 'requestTokenUrl', { tenant: 'acme', fields: { pin: '12 34', svc: 'own' } })).toEqual({
+      url: 'https://acme.example.com/own/rt?pin=12%2034',
+      shown: 'https://acme.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
+    })
+    expect(fillProfileUrl(profile, 'accessTokenUrl', {})).toBeUndefined()
+  })
+  it('a missing value is a 400 naming it; a missing tenant keeps its own text', () => {
+    const refusal = (scope: Parameters<typeof fillProfileUrl>[2]): GatewayError => {
+      try {
+        fillProfileUrl(profile, 'requestTokenUrl', scope)
+      } catch (e) {
+        return e as GatewayError
+      }
+      throw new Error('expected a refusal')
+    }
+    const noPin = refusal({ tenant: 'acme' })
+    expect([statusOf(noPin.reason, 'api'), noPin.message]).toEqual([400, 'profile "p": requestTokenUrl needs fields.pin, which this authorization does not provide'])
+    const noTenant = refusal({ fields: { pin: '1' } })
+    expect([statusOf(noTenant.reason, 'api'), noTenant.message]).toEqual([400, 'profile "p": requestTokenUrl contains {tenant}, so a tenant is needed'])
+    const badTenant = refusal({ tenant: 'a.b', fields: { pin: '1' } })
+    expect([statusOf(badTenant.reason, 'api'), badTenant.message]).toEqual([400, 'profile "p": requestTokenUrl: tenant is not a DNS label'])
+  })
+})
