@@ -3,14 +3,17 @@
  * token, the session cookie's attributes, CSRF and cross-origin refusals, logout ending
  * the session, the headers every response carries, and one audit line per action.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { startOpsGateway } from '../ops/helpers.js'
-import { adminRequest, apiSession, CONSOLE_TOKEN, useConsoleRig, type ConsoleRig } from './console-support.js'
+import { adminRequest, apiSession, CONSOLE_TOKEN, useConsoleRig, type ConsoleRig, type Reply } from './console-support.js'
 
 const use = useConsoleRig()
+
+const NEXT_TOKEN_ENV = 'MTLS_GATEWAY_TEST_CONSOLE_NEXT_TOKEN'
+const NEXT_TOKEN = 'console-rotated-token-8d2f6a41c0'
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
@@ -109,6 +112,42 @@ describe('console access', () => {
       expect(login.headers['set-cookie']).toBeUndefined()
     } finally {
       await off.gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a reload that changes only admin.token is accepted and acts as a fresh start: sessions end, the new token signs in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-token-'))
+    const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8')
+    const rotated = yaml.replace(/\n {2}token: .*\n/, `\n  token: "\${env:${NEXT_TOKEN_ENV}}"\n`)
+    expect(rotated).not.toBe(yaml)
+    process.env[NEXT_TOKEN_ENV] = NEXT_TOKEN
+    const running = await startOpsGateway(dir, yaml, { watch: false })
+    let fresh: Awaited<ReturnType<typeof startOpsGateway>> | undefined
+    try {
+      const url = `${running.adminUrl}/console/`
+      const before = await apiSession(url)
+      writeFileSync(running.gw.ref.current.config.file, rotated)
+      const reload = await adminRequest(`${url}api/reload`, { method: 'POST', cookie: before.cookie, origin: before.origin, csrf: before.csrf, body: {} })
+      expect(reload.status).toBe(200)
+      expect(JSON.parse(reload.text)).toMatchObject({ ok: true })
+      expect(running.gw.ref.current.config.admin.token).toBe(NEXT_TOKEN)
+      // What a signed-in operator and the login form see now, and on a gateway started with the new file.
+      const observe = async (consoleUrl: string, cookie?: string): Promise<number[]> => {
+        const origin = new URL(consoleUrl).origin
+        const login = (token: string): Promise<Reply> => adminRequest(`${consoleUrl}api/login`, { method: 'POST', origin, body: { token } })
+        const statuses = [(await login(CONSOLE_TOKEN)).status, (await login(NEXT_TOKEN)).status]
+        if (cookie !== undefined) statuses.push((await adminRequest(`${consoleUrl}api/overview`, { cookie })).status)
+        return statuses
+      }
+      expect(await observe(url, before.cookie)).toEqual([401, 200, 401])
+      const freshDir = mkdtempSync(join(tmpdir(), 'console-token-fresh-'))
+      fresh = await startOpsGateway(freshDir, rotated, { watch: false })
+      expect(await observe(`${fresh.adminUrl}/console/`, before.cookie)).toEqual([401, 200, 401])
+      rmSync(freshDir, { recursive: true, force: true })
+    } finally {
+      await fresh?.gw.close()
+      await running.gw.close()
       rmSync(dir, { recursive: true, force: true })
     }
   })
