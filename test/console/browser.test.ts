@@ -198,8 +198,9 @@ describe('console in Chromium', () => {
     expect(link.startsWith(`${rig.ops.gw.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
 
     const dance = await browser.context.newPage()
+    // The link's page first (all a link preview sees), then its button to the provider.
     await dance.goto(link)
-    expect(dance.url().startsWith(`${rig.provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+    await Promise.all([dance.waitForURL(`${rig.provider.browserUrl}/authorize?oauth_token=**`), dance.click('#continue')])
     await Promise.all([dance.waitForURL(`${rig.ops.gw.url}/gateway/oauth1/callback?**`), dance.click('#approve')])
     expect(await dance.locator('#result').getAttribute('data-result')).toBe('success')
     await dance.close()

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
+import { clickLink, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -78,8 +78,8 @@ describe('console with --workers 2', () => {
     const link = await post<{ url: string }>('users/link', { profile: 'partner', user: 'gina' })
     expect(link.url.startsWith(`${gp.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
     // A worker honours the link the primary wrote to the shared store.
-    const open = await send(gp.url, new URL(link.url).pathname + new URL(link.url).search)
-    expect(open.status).toBe(302)
+    const open = await clickLink(gp.url, link.url)
+    expect(open.status).toBe(303)
     expect(String(open.headers.location).startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
 
     expect(await post<{ ok: boolean }>('reload', {})).toMatchObject({ ok: true })
