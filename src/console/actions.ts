@@ -4,11 +4,12 @@
  * audit line per action whatever happened.
  */
 import type { IncomingMessage } from 'node:http'
+import { GatewayError } from '../errors.js'
 import { createAuthorizeLink, listTokenHolders, revokeToken, runProfileTest } from './adapter.js'
 import { validateDraft } from './draft.js'
 import { endpointRows } from './endpoints.js'
 import type { ConsoleHost } from './host.js'
-import { ConsoleRequestError, optionalString, readJsonBody, requiredString } from './http.js'
+import { optionalString, readJsonBody, requiredString } from './http.js'
 import { profileViews } from './profiles.js'
 import { totals, type Sampler } from './samples.js'
 
@@ -16,6 +17,8 @@ import { totals, type Sampler } from './samples.js'
 export interface ActionOutcome {
   status: number
   body: unknown
+  /** Answered through the one error writer instead of `body`. */
+  error?: GatewayError
   audit?: { action: string; result: string; details?: Record<string, string | number | boolean | undefined> }
 }
 
@@ -70,7 +73,7 @@ const testProfile: Handler = async (host, _s, req) => {
   const profile = requiredString(body, 'profile')
   const tenant = optionalString(body, 'tenant')
   const result = await host.withGateway(async (g) => {
-    if (!g.profiles.has(profile)) throw new ConsoleRequestError(404, `no profile named "${profile}"`)
+    if (!g.profiles.has(profile)) throw new GatewayError('not_found', `no profile named "${profile}"`)
     return runProfileTest(g, profile, tenant, host.facts.gatewayUrl())
   })
   return { status: 200, body: result, audit: { action: 'test_profile', result: result.ok ? 'ok' : 'failed', details: { profile, tenant } } }
@@ -91,17 +94,17 @@ const revoke: Handler = async (host, _s, req) => {
   const who = owner(await readJsonBody(req))
   const removed = await revokeToken(host.runtime.store, who)
   const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
-  return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: { errors: [{ msg: `no token stored for user "${who.user}" with profile "${who.profile}"`, code: 404 }] }, audit }
+  return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }
 }
 
 const link: Handler = async (host, _s, req) => {
   const who = owner(await readJsonBody(req))
   const url = await host.withGateway(async (g) => {
     const p = g.profiles.get(who.profile)
-    if (!p || p.config.token.mode !== 'per_user') throw new ConsoleRequestError(404, `no per-user profile named "${who.profile}"`)
+    if (!p || p.config.token.mode !== 'per_user') throw new GatewayError('not_found', `no per-user profile named "${who.profile}"`)
     return createAuthorizeLink(g, host.runtime, who, host.facts.gatewayUrl())
   })
-  if (url === undefined) throw new ConsoleRequestError(409, 'there is no token store: per-user tokens need store.sealKeys')
+  if (url === undefined) throw new GatewayError('not_found', 'there is no token store: per-user tokens need store.sealKeys')
   return { status: 200, body: { url }, audit: { action: 'create_authorize_link', result: 'ok', details: { ...who } } }
 }
 

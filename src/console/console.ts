@@ -10,7 +10,8 @@ import { configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { isSameOrigin, operatorOf, sessionCookie, whoIs, type Operator } from './auth.js'
 import type { ConsoleHost } from './host.js'
-import { ConsoleRequestError, readJsonBody, send, sendError } from './http.js'
+import { GatewayError, statusOf } from '../errors.js'
+import { readJsonBody, send, sendError } from './http.js'
 import { scrubSecrets } from './scrub.js'
 import { createSampler } from './samples.js'
 import { createSessions, sameSecret } from './session.js'
@@ -36,17 +37,17 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const wrong: number[] = []
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
-    if (expected === undefined) return sendError(res, 401, OFF)
+    if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
     const presented = (await readJsonBody(req)).token
     while (wrong.length > 0 && (wrong[0] as number) < Date.now() - 60_000) wrong.shift()
     if (wrong.length >= MAX_WRONG_PER_MINUTE) {
       audit('anonymous', 'login', 'throttled')
-      return sendError(res, 429, 'too many wrong admin tokens: wait a minute')
+      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens: wait a minute'))
     }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
       wrong.push(Date.now())
       audit('anonymous', 'login', 'wrong_token')
-      return sendError(res, 401, 'wrong admin token')
+      return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
     const { session, cookie } = sessions.issue('token', expected)
     audit(session.who, 'login', 'ok')
@@ -64,11 +65,11 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
       return reply(res, out.status, out.body)
     }
-    if (req.method !== 'POST') return sendError(res, Object.hasOwn(ACTIONS, name) || name === 'logout' ? 405 : 404, `no console route ${req.method ?? ''} /console/api/${name}`)
+    if (req.method !== 'POST') return sendError(req, res, new GatewayError(Object.hasOwn(ACTIONS, name) || name === 'logout' ? 'method_not_allowed' : 'not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
     const t = token()
     if (op.kind === 'session' && (t === undefined || !sessions.checkCsrf(op.session, t, header(req, 'x-csrf-token')))) {
       audit(who, name, 'csrf_refused')
-      return sendError(res, 403, 'missing or wrong CSRF token: reload the console page')
+      return sendError(req, res, new GatewayError('console_request_refused', 'missing or wrong CSRF token: reload the console page'))
     }
     if (name === 'logout') {
       if (op.kind === 'session') sessions.end(op.session)
@@ -76,15 +77,16 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       return reply(res, 200, { loggedOut: true }, { 'set-cookie': sessionCookie(req, '', 0) })
     }
     const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined
-    if (!action) return sendError(res, 404, `no console action ${name}`)
+    if (!action) return sendError(req, res, new GatewayError('not_found', `no console action ${name}`))
     let out: ActionOutcome
     try {
       out = await action(host, sampler, req)
     } catch (e) {
-      if (e instanceof ConsoleRequestError) audit(who, name, 'refused', { status: e.status })
+      if (e instanceof GatewayError) audit(who, name, 'refused', { status: statusOf(e.reason, 'api') })
       throw e
     }
     if (out.audit) audit(who, out.audit.action, out.audit.result, out.audit.details)
+    if (out.error) return sendError(req, res, out.error)
     reply(res, out.status, out.body)
   }
 
@@ -92,19 +94,19 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     if (path === '/console') return send(res, 308, 'text/plain; charset=utf-8', 'see /console/\n', { location: CONSOLE_PREFIX })
     const name = path.slice(CONSOLE_PREFIX.length)
     if (!name.startsWith('api/')) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'console pages answer GET only')
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new GatewayError('method_not_allowed', 'console pages answer GET only'))
       const file = staticFile(name)
-      if (!file) return sendError(res, 404, `no console file ${path}`)
+      if (!file) return sendError(req, res, new GatewayError('not_found', `no console file ${path}`))
       return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })
     }
     const apiName = name.slice(4)
     if (req.method === 'POST' && !isSameOrigin(req)) {
       audit('anonymous', apiName, 'cross_origin_refused')
-      return sendError(res, 403, 'console actions are accepted only from the console page itself')
+      return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
     }
     if (apiName === 'login' && req.method === 'POST') return login(req, res)
     const op = operatorOf(req, sessions, token())
-    if (!op) return sendError(res, 401, token() === undefined ? OFF : 'sign in to the console first')
+    if (!op) return sendError(req, res, new GatewayError('console_sign_in_required', token() === undefined ? OFF : 'sign in to the console first'))
     return api(req, res, op, apiName)
   }
 
@@ -114,9 +116,9 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
-        if (e instanceof ConsoleRequestError) return sendError(res, e.status, e.message)
+        if (e instanceof GatewayError) return sendError(req, res, e)
         log.error({ err: e }, 'console: internal error')
-        sendError(res, 500, 'internal error (see the gateway log)')
+        sendError(req, res, new GatewayError('internal', 'internal error (see the gateway log)'))
       }),
   }
 }

@@ -4,6 +4,9 @@
  * bounded JSON request bodies.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+import { hasBody } from '../proxy/body.js'
+import { writeError } from '../proxy/write-error.js'
 
 /** No inline script or style, nothing from another origin, no framing. */
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -28,31 +31,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
 }
 
-/** A gateway-shaped error: {"errors":[{"msg","code"}]}. */
-export function sendError(res: ServerResponse, status: number, msg: string): void {
-  sendJson(res, status, { errors: [{ msg, code: status }] })
-}
-
-/** A console request the caller got wrong (status + message for sendError). */
-export class ConsoleRequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
+/** An error through the gateway's one error writer, with the console's hardening headers. */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
+  if (!res.headersSent) for (const [name, value] of Object.entries(HARDENING)) res.setHeader(name, value)
+  // A body left unread: the connection closes after the answer.
+  writeError(res, err, 'api', { close: hasBody(req.headers) && !req.complete })
 }
 
 const MAX_BODY = 256 * 1024
 
 /** Reads a JSON object body (≤ 256 KiB: a pasted config fits). Only JSON: a cross-site form cannot send it. */
 export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new ConsoleRequestError(415, 'console actions take application/json bodies')
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('unsupported_payload', 'console actions take application/json bodies')
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY) throw new ConsoleRequestError(413, `request body exceeds ${MAX_BODY} bytes`)
+    if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
     chunks.push(chunk as Buffer)
   }
   try {
@@ -61,20 +56,20 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   } catch {
     // the 400 below
   }
-  throw new ConsoleRequestError(400, 'the request body must be a JSON object')
+  throw new GatewayError('bad_request', 'the request body must be a JSON object')
 }
 
 /** A string field of a body, or undefined; anything else is a 400. */
 export function optionalString(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name]
   if (v === undefined || v === null || v === '') return undefined
-  if (typeof v !== 'string') throw new ConsoleRequestError(400, `"${name}" must be a string`)
+  if (typeof v !== 'string') throw new GatewayError('bad_request', `"${name}" must be a string`)
   return v
 }
 
 /** A required non-empty string field of a body. */
 export function requiredString(body: Record<string, unknown>, name: string): string {
   const v = optionalString(body, name)
-  if (v === undefined) throw new ConsoleRequestError(400, `"${name}" is required`)
+  if (v === undefined) throw new GatewayError('bad_request', `"${name}" is required`)
   return v
 }

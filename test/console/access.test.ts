@@ -47,6 +47,10 @@ describe('console access', () => {
     expect(wrong.status).toBe(401)
     expect(wrong.headers['set-cookie']).toBeUndefined()
     expect(JSON.parse(wrong.text)).toEqual({ errors: [{ msg: 'wrong admin token', code: 401 }] })
+    // Written by the gateway's one error writer, with the console's headers.
+    expect(wrong.headers['content-length']).toBe(String(Buffer.byteLength(wrong.text)))
+    expect(wrong.headers['content-security-policy']).toBe(CSP)
+    expect(wrong.headers['x-content-type-options']).toBe('nosniff')
     expect(audits(use.rig).some((a) => a.action === 'login' && a.result === 'wrong_token')).toBe(true)
     expect((await adminRequest(`${use.rig.consoleUrl}api/overview`)).status).toBe(401)
     expect((await adminRequest(`${use.rig.consoleUrl}api/overview`, { cookie: 'mtls_gateway_console=a.9999999999999.dG9rZW4.forged' })).status).toBe(401)
