@@ -57,6 +57,8 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=prune /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The console's pages are hand-written ES modules and CSS, served from beside its code.
+COPY --from=build /src/src/console/assets ./dist/src/console/assets
 # State (SQLite store) lives on the declared volume; config and bundles are mounted under
 # /etc/mtls-gateway. Nothing else is written, so the root file system can be read-only.
 RUN mkdir -p /var/lib/mtls-gateway /etc/mtls-gateway/config \
@@ -64,7 +66,7 @@ RUN mkdir -p /var/lib/mtls-gateway /etc/mtls-gateway/config \
  && chmod 0750 /var/lib/mtls-gateway
 USER ${UID}:${UID}
 VOLUME ["/var/lib/mtls-gateway"]
-# 8080: proxy listener; 9090: admin (/metrics, /healthz, /readyz; bind it to 0.0.0.0 in the config).
+# 8080: proxy listener; 9090: admin (/metrics, /healthz, /readyz, /console/; bind it to 0.0.0.0 in the config).
 EXPOSE 8080 9090
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful drain).
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

@@ -46,6 +46,9 @@ export type Reason =
   | 'fd_exhausted'
   | 'not_found'
   | 'method_not_allowed'
+  | 'console_sign_in_required'
+  | 'console_request_refused'
+  | 'console_sign_in_throttled'
   | 'unavailable'
   | 'store_unavailable'
   | 'internal'
@@ -96,6 +99,9 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   caller_aborted: 499,
   fd_exhausted: 503,
   not_found: 404,
+  console_sign_in_required: 401,
+  console_request_refused: 403,
+  console_sign_in_throttled: 429,
   method_not_allowed: 405,
   unavailable: 503,
   store_unavailable: 503,

@@ -21,6 +21,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['proxy'],
   ['api', 'ops'],
   ['dance'],
+  ['console'],
   ['cli'],
   ['main.ts'],
 ]

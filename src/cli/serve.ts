@@ -11,6 +11,7 @@ import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
+import { primaryConsole, singleProcessConsole } from './console-host.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
@@ -140,7 +141,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }] })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -192,7 +193,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
   if (cluster.isPrimary && o.workers > 1) {
     await createStoreFile(loadConfig(o.configFile))
-    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole(o.configFile) })
   }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })

@@ -83,6 +83,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
+      ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
       ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },

@@ -418,7 +418,7 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      description: 'Admin listener: /metrics, /healthz, /readyz.',
+      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
@@ -430,6 +430,7 @@ export const configSchema = {
           properties: clientTimeouts,
         },
         connections: connectionLimits(256),
+        token: { type: 'string', minLength: 16, description: 'Operator token for the web console at /console/ (`${env:…}` or `${file:…}`; at least 16 characters). Without it the console is off and says so.' },
       },
     },
     drain: {

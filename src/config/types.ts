@@ -187,6 +187,8 @@ export interface CallersConfig {
 
 export interface AdminConfig extends ListenConfig {
   enabled: boolean
+  /** The console's operator token; absent: the console is off. */
+  token?: string
 }
 
 export interface InterceptionConfig {

@@ -48,7 +48,7 @@ function profileNamed(gateway: Gateway, name: string): Profile {
 }
 
 /** The dance's state for one snapshot: the runtime's store, the snapshot's sealer and TTLs. */
-function repoFor(runtime: Runtime, gateway: Gateway): OAuth1TokenRepo | undefined {
+export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): OAuth1TokenRepo | undefined {
   const { store } = runtime
   const sealer = gateway.sealers.records
   return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs }) : undefined
@@ -58,7 +58,7 @@ function repoFor(runtime: Runtime, gateway: Gateway): OAuth1TokenRepo | undefine
 export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
   const { runtime } = ctx
   const deps = (gateway: Gateway): DanceDeps => {
-    const repo = repoFor(runtime, gateway)
+    const repo = tokenRepoFor(runtime, gateway)
     // compileSealers refuses per-user profiles without seal keys, so this is a snapshot without them.
     if (!repo) throw new GatewayError('not_found', 'no profile uses per-user tokens (token.mode: per_user), so there is no token store')
     const stores = runtime.bearerStores(gateway)
@@ -105,7 +105,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
       throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl }, headers: { 'www-authenticate': challenge } })
     },
     async onIdentityMerge(caller, gateway) {
-      const repo = repoFor(runtime, gateway)
+      const repo = tokenRepoFor(runtime, gateway)
       if (caller.identityToMerge === undefined || caller.sub === undefined || !repo) return
       await repo.moveUser(caller.identityToMerge, { user: caller.sub, anonymous: caller.isAnonymous === true })
     },

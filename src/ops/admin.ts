@@ -2,7 +2,7 @@
  * The admin listener: /metrics, /healthz, /readyz. A separate server on its own address
  * (loopback by default), so scrapes and probes never share a port or a queue with calls.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
@@ -32,6 +32,17 @@ export interface AdminOptions {
   /** admin.timeouts and admin.connections. */
   limits: { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig }
   events?: ConnectionEvents
+  /** Routes under a path prefix answered by someone else (the console), any method. */
+  extra?: AdminRoutes
+}
+
+/** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
+export interface AdminRoutes {
+  /** Ends with `/`; the same path without the slash is routed here too. */
+  readonly prefix: string
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  /** Stops its timers when the admin listener closes. */
+  close?(): void
 }
 
 /** The listening admin server. */
@@ -74,7 +85,12 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const fail = (e: unknown): void => {
+      writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
+    }
+    const extra = o.extra
+    if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.
     const close = hasBody(req.headers)
     if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, new GatewayError('method_not_allowed', 'admin endpoints answer GET only'), 'api', { close })
@@ -89,12 +105,10 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         const r = await o.readiness()
         json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
       } else {
-        writeError(res, new GatewayError('not_found', `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`), 'api', { close })
+        writeError(res, new GatewayError('not_found', `no admin route ${path}: use /metrics, /healthz or /readyz`), 'api', { close })
       }
     }
-    answer().catch((e: unknown) => {
-      writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
-    })
+    answer().catch(fail)
   })
   guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   await new Promise<void>((resolve, reject) => {
@@ -111,6 +125,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        o.extra?.close?.()
         server.close(() => resolve())
         server.closeAllConnections()
       }),

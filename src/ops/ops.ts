@@ -11,6 +11,7 @@ import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
+import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
 import { certificateExpiries, degradationMessages, endpointDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
@@ -49,6 +50,8 @@ export interface OpsStartOptions {
   compile(config: GatewayConfig): Gateway
   /** Readiness checks known only once services exist (the store's ping). */
   probes?: readonly ReadinessProbe[]
+  /** Routes mounted on the admin listener (the console), built once ops run. */
+  adminRoutes?: AdminRoutesFactory
 }
 
 /** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */
@@ -73,6 +76,8 @@ export interface RunningOps {
   drain(trigger?: string): void
   /** Pins a snapshot for work the listener does not see (CONNECT tunnels): reload closes its pools only after release. */
   hold(gateway: Gateway): () => void
+  /** Each endpoint's last handshake in this process (the primary asks its workers). */
+  handshakes(): HandshakeFacts
   /** Stops admin, watcher, signal handlers and observers; the listener and pools are the caller's. */
   close(): Promise<void>
 }
@@ -92,8 +97,12 @@ export interface Ops {
 export function createOps(o: OpsOptions = {}): Ops {
   const log = o.log ?? createLog()
   const metrics = createMetrics(o.registry ? { registry: o.registry } : {})
+  const handshakes = createHandshakeRecorder()
   const upstream = observeUpstream({
-    onConnection: (info) => metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs),
+    onConnection: (info) => {
+      metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs)
+      handshakes.connected(info.endpoint, info.protocol, info.resumed)
+    },
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
   const fd = createFdPressure()
@@ -104,7 +113,10 @@ export function createOps(o: OpsOptions = {}): Ops {
       metrics.fdExhausted('request')
     }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs)
-    if (r.error && isHandshakeReason(r.error.reason)) metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
+    if (r.error && isHandshakeReason(r.error.reason)) {
+      metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
+      handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)
+    }
     log.access(r, upstream.take(r.id))
   }
   let current: Gateway | undefined
@@ -128,7 +140,7 @@ export function createOps(o: OpsOptions = {}): Ops {
       connections,
     },
     onDone,
-    start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -40,9 +40,10 @@ export function needsStore(config: GatewayConfig): boolean {
 
 // What a running process cannot change: its sockets and the store it writes to.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
-  // The listeners' sockets and the limits their guards were built with.
+  // The listeners' sockets and the limits their guards were built with. The console token
+  // is read per request, so a reload may change it (which ends every console session).
   listen: (c) => c.listen,
-  admin: (c) => c.admin,
+  admin: ({ admin: { token: _token, ...sockets } }) => sockets,
   'store.kind': (c) => c.store.kind,
   'store.file': (c) => (c.store.kind === 'sqlite' ? c.store.file : undefined),
   'store.url': (c) => (c.store.kind === 'redis' ? c.store.url : undefined),

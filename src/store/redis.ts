@@ -109,7 +109,7 @@ export class RedisStore implements Store {
   async keys(prefix: string): Promise<string[]> {
     const pattern = this.#keys.pattern(prefix)
     const found = new Set<string>()
-    for (const node of this.#scanTargets()) {
+    for (const node of await this.#scanTargets()) {
       let cursor = '0'
       do {
         // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
@@ -157,9 +157,14 @@ export class RedisStore implements Store {
   }
 
   /** The servers a listing must SCAN. */
-  #scanTargets(): Redis[] {
+  async #scanTargets(): Promise<Redis[]> {
+    const redis = this.#redis
+    if (!(redis instanceof Cluster)) return [redis]
+    // A Cluster learns its primaries as it connects: until then nodes() is empty, and a
+    // listing would find nothing. Any command waits in the offline queue for that.
+    if (redis.status !== 'ready') await this.#run('keys', () => redis.ping())
     // SCAN is per server: a Cluster's keys are spread over its primaries.
-    return this.#redis instanceof Cluster ? this.#redis.nodes('master') : [this.#redis]
+    return redis.nodes('master')
   }
 
   /**

@@ -68,12 +68,15 @@ describe('runtime.prepare', () => {
     expect(runtime.store).toBeUndefined()
   })
 
-  it('names listen, admin and the store location; seal keys and TTLs are not restart-only', () => {
+  it('names listen, admin and the store location; seal keys, TTLs and the console token are not restart-only', () => {
     const a = config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }] }\n${callers()}`)
     const b = config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }, { id: k2, key: "${sealKey}" }], activeKey: k2 }\n${callers()}  anonymousTtl: 1m\n`)
     expect(restartOnlyChanges(a, b)).toEqual([])
     const c = { ...b, listen: { ...b.listen, port: 1 }, admin: { ...b.admin, enabled: true }, store: { ...b.store, kind: 'redis' as const, url: 'redis://x' } }
     expect(restartOnlyChanges(a, c).map((p) => p.key)).toEqual(['listen', 'admin', 'store.kind', 'store.file', 'store.url', 'store.keyPrefix', 'store.redis'])
+    // The console token is read per request: rotating it is a reload (it ends console sessions).
+    expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001' } })).toEqual([])
+    expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001', port: 1 } }).map((p) => p.key)).toEqual(['admin'])
   })
 })
 

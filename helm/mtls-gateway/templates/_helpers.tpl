@@ -185,7 +185,11 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $_ := set $cfg "interception" (mergeOverwrite (deepCopy ($.Values.config.interception | default dict)) $ca) }}
 {{- end }}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
-{{- $_ := set $cfg "admin" (dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true) }}
+{{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
+{{- if .Values.gateway.consoleToken.existingSecret }}
+{{- $_ := set $admin "token" "${env:MTLS_GATEWAY_ADMIN_TOKEN}" }}
+{{- end }}
+{{- $_ := set $cfg "admin" $admin }}
 {{- $_ := set $cfg "drain" (dict "grace" (printf "%ds" (int .Values.gateway.drainGraceSeconds))) }}
 {{- $_ := set $cfg "store" $store }}
 {{- $_ := set $cfg "endpoints" $endpoints }}
