@@ -20,7 +20,8 @@ import { createOAuth1Feature } from '../api/oauth1-dance.js'
 import { createServices, type Services } from '../services/index.js'
 import type { BearerStores, Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, gatewayVersion, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { startTracing, tracingRestartChanges } from '../tracing/index.js'
 
 export interface StartOptions {
   configFile: string
@@ -85,14 +86,22 @@ function listenerTls(config: GatewayConfig): TlsServerOptions | undefined {
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config: GatewayConfig = loadConfig(o.configFile)
   const hooks: GatewayHooks = { ...o.ops?.hooks, ...o.hooks }
-  const compile = (c: GatewayConfig): Gateway =>
-    compileGateway(c, {
+  const compile = (c: GatewayConfig): Gateway => {
+    tracingRestartChanges(config, c)
+    return compileGateway(c, {
       ...(hooks.onConnect ? { onConnect: hooks.onConnect } : {}),
       ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
       ...(o.resolve ? { resolve: o.resolve } : {}),
     })
+  }
   const gateway: Gateway = compile(config)
   const ref: GatewayRef = { current: gateway }
+  const tracing = await startTracing(config.tracing, {
+    sampler: () => ref.current.config.tracing.sampler,
+    onExportFailure: (problem) => o.ops?.log.logger.warn({ problem }, 'tracing: span export failed'),
+    version: gatewayVersion(),
+  })
+  if (tracing) o.ops?.metrics.enableExemplars()
   const services = createServices(config)
   const stores: BearerStores | undefined = services.store
     ? { store: services.store, ephemeral: services.ephemeral, ...(services.sealer ? { sealer: services.sealer } : {}), persistDecryptedClaims: config.callers.persistDecryptedClaims }
@@ -124,7 +133,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     admit: admitOptions,
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(tracing ? { tracing } : {}) })
   const store = services.store
   if (store) o.ops?.metrics.watchStore(() => store.ping())
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })
@@ -154,6 +163,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       })
       await ref.current.close()
       await services.close()
+      await tracing?.shutdown()
     },
   }
 }

@@ -5,8 +5,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
+import { registerBuildInfo } from './build-info.js'
 
-/** The one prefix of every metric, Node process metrics included. */
+/** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
 
 /** Certificate kinds exported as expiry gauges. */
@@ -27,11 +28,24 @@ export interface MetricsOptions {
   defaultMetrics?: boolean
 }
 
+/** What one finished request adds besides its endpoint, method, status and durations. */
+export interface RequestExtras {
+  /** The way in: forward, connect, route (api and other for the gateway's own routes). */
+  mode?: string
+  /** Bytes received from the caller and sent back to it on this request (headers included). */
+  requestBytes?: number
+  responseBytes?: number
+  /** The trace of a sampled request: becomes the duration histogram's exemplar. */
+  traceId?: string
+}
+
 /** The functions the rest of the gateway calls; label values must be a closed set from code or config. */
 export interface Metrics {
   readonly registry: Registry
   /** One finished request; `endpoint` undefined when no endpoint matched. */
-  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number): void
+  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number, extras?: RequestExtras): void
+  /** Exemplars (trace ids) on the request-duration histogram; switches the exposition to OpenMetrics. Call before the first request. */
+  enableExemplars(): void
   handshakeFailure(endpoint: string, reason: string): void
   /** A new upstream TLS connection (resumed: TLS session resumption). */
   upstreamConnection(endpoint: string, resumed: boolean, handshakeMs: number): void
@@ -75,9 +89,14 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registry = o.registry ?? new Registry()
   const registers = [registry]
   const p = METRIC_PREFIX
-  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p })
+  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+  registerBuildInfo(registry)
   const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
-  const duration = new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  const durationOf = (enableExemplars: boolean): Histogram<'endpoint' | 'mode'> =>
+    new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets: LATENCY_BUCKETS, registers, enableExemplars })
+  let duration = durationOf(false)
+  let exemplars = false
+  const bytes = new Counter({ name: `${p}relayed_bytes_total`, help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers })
   const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
@@ -124,18 +143,31 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   reloads.labels('failure').inc(0)
 
   // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
-  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'>; requests: Map<string, Counter.Internal> }>()
-  const bound = (endpoint: string): NonNullable<ReturnType<typeof perEndpoint.get>> => {
+  interface Bound {
+    upstream: Histogram.Internal<'endpoint'>
+    requests: Map<string, Counter.Internal>
+    durations: Map<string, Histogram.Internal<'endpoint' | 'mode'>>
+    bytesIn: Counter.Internal
+    bytesOut: Counter.Internal
+  }
+  const perEndpoint = new Map<string, Bound>()
+  const bound = (endpoint: string): Bound => {
     let b = perEndpoint.get(endpoint)
     if (!b) {
-      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint), requests: new Map() }
+      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytes.labels(endpoint, 'in'), bytesOut: bytes.labels(endpoint, 'out') }
       perEndpoint.set(endpoint, b)
     }
     return b
   }
+  const observeDuration = (b: Bound, endpoint: string, mode: string, seconds: number, traceId: string | undefined): void => {
+    if (exemplars && traceId !== undefined) return duration.observe({ labels: { endpoint, mode }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
+    let h = b.durations.get(mode)
+    if (!h) b.durations.set(mode, (h = duration.labels(endpoint, mode)))
+    h.observe(seconds)
+  }
   return {
     registry,
-    request(endpoint, method, status, durationMs, upstreamMs) {
+    request(endpoint, method, status, durationMs, upstreamMs, extras = {}) {
       const name = endpoint ?? NO_ENDPOINT
       const b = bound(name)
       const m = methodLabel(method)
@@ -144,8 +176,19 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       let counter = b.requests.get(key)
       if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
       counter.inc()
-      b.duration.observe(durationMs / 1000)
+      observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
+      if (extras.requestBytes) b.bytesIn.inc(extras.requestBytes)
+      if (extras.responseBytes) b.bytesOut.inc(extras.responseBytes)
       if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
+    },
+    enableExemplars() {
+      if (exemplars) return
+      exemplars = true
+      registry.removeSingleMetric(`${p}request_duration_seconds`)
+      for (const b of perEndpoint.values()) b.durations.clear()
+      // prom-client types a registry's content type as fixed; the switch is safe before the first scrape.
+      ;(registry as unknown as { setContentType(t: string): void }).setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+      duration = durationOf(true)
     },
     handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
     upstreamConnection(endpoint, resumed, handshakeMs) {

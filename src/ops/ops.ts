@@ -16,7 +16,8 @@ import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { startOps } from './start-ops.js'
-import { observeUpstream } from './upstream-facts.js'
+import { observeUpstream, type UpstreamFacts } from './upstream-facts.js'
+import type { RequestOutcome } from '../tracing/index.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -93,9 +94,13 @@ export function createOps(o: OpsOptions = {}): Ops {
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
   const onDone = (r: RequestRecord): void => {
-    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs)
+    const trace = r.facts.trace
+    const up = upstream.take(r.id)
+    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
+    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.error && isHandshakeReason(r.error.reason)) metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
-    log.access(r, upstream.take(r.id))
+    trace?.end(outcomeOf(r, up))
+    log.access(r, up)
   }
   let current: Gateway | undefined
   metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
@@ -121,3 +126,19 @@ export function createOps(o: OpsOptions = {}): Ops {
   }
 }
 
+
+/** A finished request as its spans see it: only names and numbers from config and code. */
+function outcomeOf(r: RequestRecord, up: UpstreamFacts | undefined): RequestOutcome {
+  return {
+    method: r.method,
+    status: r.status,
+    mode: r.mode,
+    path: r.apiPath,
+    endpoint: r.facts.endpoint,
+    caller: r.facts.caller,
+    reason: r.error?.reason,
+    requestBytes: r.requestBytes,
+    responseBytes: r.responseBytes,
+    upstream: up,
+  }
+}

@@ -14,11 +14,14 @@ import { checkLiteral, createEgressLookup, type Gateway } from '../gateway/index
 import type { Minter } from '../tls/index.js'
 import { bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller } from './pipeline.js'
+import type { Tracing, TunnelTrace } from '../tracing/index.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
   readonly authority: string
   readonly caller?: Caller
+  /** The tunnel's span: inner requests without their own context are its children. */
+  readonly trace?: TunnelTrace
 }
 
 const tunnels = new WeakMap<object, Tunnel>()
@@ -35,6 +38,7 @@ export interface ConnectOptions {
   inner: Server
   admit: AdmitOptions
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+  tracing?: Tracing
 }
 
 function refuse(socket: Duplex, err: GatewayError): void {
@@ -100,7 +104,9 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     },
   })
   tls.on('error', () => tls.destroy())
-  tunnels.set(tls, { authority, ...(caller ? { caller } : {}) })
+  const trace = o.tracing?.tunnel(req.headers, target.host, target.port)
+  if (trace) tls.once('close', () => trace.end())
+  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

@@ -14,6 +14,8 @@ import { createCallerSignal } from './caller-signal.js'
 import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
 import { asGatewayError, writeError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
+import { relayedBytes } from './relayed-bytes.js'
+import type { Tracing } from '../tracing/index.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -27,6 +29,11 @@ export interface RequestRecord {
   durationMs: number
   facts: RequestFacts
   error?: GatewayError
+  /** Bytes read from and written to the caller's connection for this request, headers included. */
+  requestBytes?: number
+  responseBytes?: number
+  /** The path of a `/gateway/…` request (for its span's route template; never logged). */
+  apiPath?: string
 }
 
 /** Handles `/gateway/…`; returns false when the path is not one of its routes. */
@@ -41,6 +48,8 @@ export interface ListenerOptions {
   tls?: TlsServerOptions
   /** CONNECT handling (interception, pass-through); without it CONNECT is refused. */
   connect?: Omit<ConnectOptions, 'inner'>
+  /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
+  tracing?: Tracing
 }
 
 const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?]*))?(\/[^?]*)?(\?.*)?$/
@@ -54,7 +63,7 @@ export function createListener(o: ListenerOptions): Server {
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void server.emit('request', req, res))
-    server.on('connect', createConnectHandler({ ...o.connect, inner }))
+    server.on('connect', createConnectHandler({ ...o.connect, inner, ...(o.tracing ? { tracing: o.tracing } : {}) }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
       const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`, code: 403 }] })
@@ -81,11 +90,13 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
   const gateway = o.ref.current
   const id = requestIdOf(req)
   const url = req.url ?? '/'
-  const facts: RequestFacts = {}
+  const socket = req.socket
+  const tunnel = tunnelOf(socket)
+  const trace = o.tracing?.request(req.headers, tunnel?.trace)
+  const facts: RequestFacts = trace ? { trace } : {}
   let mode: RequestRecord['mode'] = 'other'
   let surface: ErrorSurface = 'api'
   let error: GatewayError | undefined
-  const tunnel = tunnelOf(req.socket)
   try {
     if (tunnel) {
       mode = 'connect'
@@ -112,8 +123,8 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
     writeError(res, error, surface, id)
     if (!req.complete) req.resume()
   } finally {
-    const record: RequestRecord = { id, mode, method: req.method ?? 'GET', status: res.statusCode, durationMs: 0, facts, ...(error ? { error } : {}) }
-    const report = (): void => o.onDone?.({ ...record, status: res.statusCode, durationMs: performance.now() - started })
+    const record: RequestRecord = { id, mode, method: req.method ?? 'GET', status: res.statusCode, durationMs: 0, facts, ...(error ? { error } : {}), ...(mode === 'api' ? { apiPath: url } : {}) }
+    const report = (): void => o.onDone?.({ ...record, ...relayedBytes(socket), status: res.statusCode, durationMs: performance.now() - started })
     if (res.writableFinished || res.destroyed) report()
     else res.once('close', report)
   }

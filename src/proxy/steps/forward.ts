@@ -16,6 +16,7 @@ export async function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> 
     headers['content-length'] = String(buffered.length)
     delete headers['transfer-encoding']
   }
+  ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
   const started = performance.now()
   let res: Dispatcher.ResponseData
   try {

@@ -1,0 +1,53 @@
+/**
+ * The process's tracer, built once at start from `tracing` (restart-only, except the
+ * sampler, read from the snapshot at each decision). Off → undefined: callers test one
+ * optional reference and the request path does nothing else.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { TracingConfig } from '../config/index.js'
+import { createOtlpExporter, type ExportFailure } from './exporter.js'
+import { createSampler, type SamplerSettings } from './sampler.js'
+import { startRequestTrace, startTunnelTrace, type RequestTrace, type TunnelTrace } from './spans.js'
+
+/** Spans for a running gateway. */
+export interface Tracing {
+  /** The server span of a request (continuing the caller's traceparent, else the tunnel's span). */
+  request(headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace
+  /** The span of an intercepted CONNECT tunnel. */
+  tunnel(headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace
+  /** Exports what is buffered, then stops (drain and close call it). */
+  shutdown(): Promise<void>
+}
+
+/** What startTracing needs besides the start config. */
+export interface TracingOptions {
+  /** The sampler settings in force (the current snapshot's `tracing.sampler`). */
+  sampler: SamplerSettings
+  /** Export failures (rate-limited). */
+  onExportFailure: ExportFailure
+  /** The gateway's version, as `service.version`. */
+  version: string
+}
+
+/** Builds the tracer provider and exporter; undefined when tracing is off. */
+export async function startTracing(config: TracingConfig, o: TracingOptions): Promise<Tracing | undefined> {
+  if (!config.enabled) return undefined
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/semantic-conventions'),
+  ])
+  const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: o.version, 'process.pid': process.pid }),
+    sampler: createSampler(o.sampler),
+    // Without an exporter spans still carry ids (logs, upstream context); nothing is kept.
+    spanProcessors: exporter ? [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
+  })
+  const tracer = provider.getTracer('mtls-gateway', o.version)
+  return {
+    request: (headers, tunnel) => startRequestTrace(tracer, headers, tunnel),
+    tunnel: (headers, host, port) => startTunnelTrace(tracer, headers, host, port),
+    shutdown: () => provider.shutdown(),
+  }
+}
