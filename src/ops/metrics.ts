@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
 import { registerBuildInfo } from './build-info.js'
+import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -141,6 +142,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   })
   reloads.labels('success').inc(0)
   reloads.labels('failure').inc(0)
+  for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
+  for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
+  for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  // The cluster primary counts replaced workers under the same name; summed with these zeros.
+  new Counter({ name: `${p}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
 
   // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
   interface Bound {
