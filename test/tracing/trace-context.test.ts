@@ -95,6 +95,14 @@ describe('a caller that sends traceparent', () => {
     expect(server?.resource).toMatchObject({ 'service.name': 'gw-under-test' })
   })
 
+  it('the request-duration histogram carries the trace id as an exemplar (OpenMetrics exposition)', async () => {
+    const r = await fetch(`${g.adminUrl}/metrics`, { headers: { accept: 'application/openmetrics-text' } })
+    expect(r.headers.get('content-type')).toContain('application/openmetrics-text')
+    const text = await r.text()
+    expect(text).toMatch(new RegExp(`^mtls_gateway_request_duration_seconds_bucket\\{[^}]*endpoint="partner"[^}]*mode="route"[^}]*\\} \\d+ # \\{trace_id="${CALLER_TRACE}"\\} [0-9.e-]+ `, 'm'))
+    expect(text.trimEnd().endsWith('# EOF')).toBe(true)
+  })
+
   it('puts no secret, no path and no field value in any exported byte, and sends the collector its header', () => {
     const all = Buffer.concat(receiver.bodies).toString('latin1') + JSON.stringify(receiver.spans)
     for (const secret of [...Object.values(SECRETS), '/items/', 'api_key']) expect(all).not.toContain(secret)
