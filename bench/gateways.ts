@@ -13,10 +13,10 @@ import { freePort, startProc, type Proc } from './procs.js'
 export const OAUTH = { consumerKey: 'benchconsumer000001', consumerSecret: 'bench-consumer-secret', token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
 
 /** The gateways' config: "plain" (mTLS only) and "signed" (mTLS + OAuth 1.0a + one header field). */
-export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adminPort: number): string {
+export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adminPort: number, extra = ''): string {
   const tls = (c: keyof typeof CLIENTS): string =>
     `    tls: { cert: ${pki.clients[c].cert}, key: ${pki.clients[c].key}, intermediates: ${pki.inter}, roots: ${pki.root} }\n`
-  return `listen: { host: 127.0.0.1, port: ${port} }
+  return `${extra}listen: { host: 127.0.0.1, port: ${port} }
 admin: { host: 127.0.0.1, port: ${adminPort} }
 interception: { caCert: ${pki.interceptionCa.caCert}, caKey: ${pki.interceptionCa.caKey} }
 profiles:
@@ -55,6 +55,8 @@ export interface GatewayRun {
   tag?: string
   /** taskset CPU list. */
   cpus?: string
+  /** YAML prepended to the config (the tracing rows add a `tracing` section). */
+  yaml?: string
 }
 
 export async function startProdGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
@@ -64,7 +66,7 @@ export async function startProdGateway(root: string, pki: BenchPki, upstream: Up
   const port = await freePort()
   const adminPort = await freePort()
   const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort))
+  writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort, o.yaml))
   const main = join(dist, 'src', 'main.js')
   const proc = await startProc({ name: `gateway-prod${tag}`, command: process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port, adminPort })
@@ -94,4 +96,10 @@ export async function startForwarder(root: string, pki: BenchPki, upstream: Upst
   writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
   const proc = await startProc({ name: `forwarder${tag}`, command: process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
+}
+
+/** The production gateway with tracing on at this sampling ratio, exporting to `otlp` (the bench's sink). */
+export function startTracedGateway(root: string, pki: BenchPki, upstream: Upstream, ratio: number, otlp: string, o: GatewayRun = {}): Promise<GatewayProc> {
+  const yaml = `tracing:\n  enabled: true\n  sampler: { ratio: ${ratio} }\n  otlp: { endpoint: ${otlp} }\n`
+  return startProdGateway(root, pki, upstream, { ...o, tag: `-traced-${ratio * 100}pct${o.tag ?? ''}`, yaml })
 }

@@ -11,7 +11,7 @@ import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
-export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect'
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect' | 'gateway_traced_1pct' | 'gateway_traced_100pct'
 export type BodyKind = 'empty' | '64k'
 /** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
 export type PathId = string
@@ -32,6 +32,8 @@ export const PATHS: readonly { name: PathName; label: string; extra?: true }[] =
   { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
   { name: 'gateway_realistic', label: 'gateway, realistic' },
   { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
+  { name: 'gateway_traced_1pct', label: 'gateway, realistic, tracing on, 1 % sampled' },
+  { name: 'gateway_traced_100pct', label: 'gateway, realistic, tracing on, 100 % sampled' },
 ]
 
 export const BODY_64K = Buffer.from(JSON.stringify({ data: 'x'.repeat(64 * 1024 - 12) }))
@@ -43,6 +45,8 @@ export interface Processes {
   prod: GatewayProc
   /** Only when the undici_forwarder path runs. */
   forwarder?: GatewayProc
+  /** Only when the tracing paths run: realistic gateways with tracing on, exporting over OTLP. */
+  traced?: { '1pct': GatewayProc; '100pct': GatewayProc }
 }
 
 export interface PathSetup {
@@ -88,6 +92,11 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
     gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
     gateway_realistic: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/signed/bench', body, signed) },
+    ...(p.traced
+      ? Object.fromEntries(
+          Object.entries(p.traced).map(([share, g]) => [`gateway_traced_${share}`, { proxy: g, target: (body: BodyKind, users: number) => request(pool(g.port, users), `http://127.0.0.1:${g.port}`, '/proxy/signed/bench', body, signed) }]),
+        )
+      : {}),
     gateway_connect: {
       proxy: p.prod,
       target: (body, users) => {

@@ -13,7 +13,8 @@ import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startProdGateway } from './gateways.js'
+import { startBareGateway, startForwarder, startProdGateway, startTracedGateway } from './gateways.js'
+import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
@@ -110,6 +111,7 @@ let soaked: SoakResult | undefined
 let upstreamReadsBody = false
 let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
+let sink: OtlpSink | undefined
 try {
   if (!a['no-proxy']) {
     const cpuCount = availableParallelism()
@@ -130,6 +132,11 @@ try {
     }
     if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
     procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+    if (paths.some((x) => x.startsWith('gateway_traced'))) {
+      sink = await startOtlpSink()
+      p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
+      procs.push(p.traced['1pct'], p.traced['100pct'])
+    }
     const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
     if (a.compare) {
       const other = { ...run, dist: a.compare, tag: '@before' }
@@ -166,6 +173,8 @@ try {
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
+  if (sink) log(`tracing rows: the OTLP sink received ${sink.batches} batches`)
+  await sink?.stop()
 }
 if (opts.mintHosts > 0) {
   mint = await runMint(dir, pki, opts.mintHosts)
