@@ -16,6 +16,9 @@ interface ProtoType {
 const root = require('otlp-proto-root/build/src/generated/root.js') as { opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } } }
 const Request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
 
+/** OTLP's span kinds (opentelemetry.proto.trace.v1.Span.SpanKind). */
+export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3 } as const
+
 /** One decoded span with ids in hex and attributes as plain values. */
 export interface ReceivedSpan {
   traceId: string

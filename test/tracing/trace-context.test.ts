@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
+import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
 // W3C Trace Context through the gateway, and the spans it exports over OTLP/HTTP to a receiver
@@ -12,8 +12,8 @@ import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
 const CALLER_PARENT = '00f067aa0ba902b7'
 const SECRETS = { field: 'field-value-s3cr3t-9d1', pathToken: 'pathtok-8c2e-secret', query: 'querysecret-77aa', collector: 'collector-key-5e6f' }
-const SPAN_SERVER = 2
-const SPAN_CLIENT = 3
+const SPAN_SERVER = SPAN_KIND.SERVER
+const SPAN_CLIENT = SPAN_KIND.CLIENT
 
 let pki: TestPki
 let upstream: RunningServer

@@ -6,7 +6,7 @@ import { ProxyAgent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
+import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 
@@ -14,8 +14,8 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 // real curl, two requests on one tunnel); an inner request that brings its own traceparent
 // stays in the caller's trace and links the tunnel.
 const run = promisify(execFile)
-const SPAN_SERVER = 2
-const SPAN_CLIENT = 3
+const SPAN_SERVER = SPAN_KIND.SERVER
+const SPAN_CLIENT = SPAN_KIND.CLIENT
 
 let pki: TestPki
 let upstream: RunningServer
