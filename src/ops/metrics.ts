@@ -6,10 +6,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
 import { registerBuildInfo } from './build-info.js'
+import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
 import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
+export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
 /** Certificate kinds exported as expiry gauges. */
 export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca'
@@ -27,17 +29,6 @@ export interface MetricsOptions {
   registry?: Registry
   /** Node process metrics (default true). */
   defaultMetrics?: boolean
-}
-
-/** What one finished request adds besides its endpoint, method, status and durations. */
-export interface RequestExtras {
-  /** The way in: forward, connect, route (api and other for the gateway's own routes). */
-  mode?: string
-  /** Bytes received from the caller and sent back to it on this request (headers included). */
-  requestBytes?: number
-  responseBytes?: number
-  /** The trace of a sampled request: becomes the duration histogram's exemplar. */
-  traceId?: string
 }
 
 /** The functions the rest of the gateway calls; label values must be a closed set from code or config. */
@@ -72,19 +63,6 @@ export interface Metrics {
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
-const NO_ENDPOINT = 'none'
-
-/** A request method as a bounded label: anything unusual becomes "other". */
-export function methodLabel(method: string): string {
-  return METHODS.has(method) ? method : 'other'
-}
-
-/** 200 → "2xx"; 0 (no response written) → "none". */
-export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
-}
-
 /** Registers every gateway metric on the registry and returns the recording functions. */
 export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registry = o.registry ?? new Registry()
@@ -92,13 +70,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const p = METRIC_PREFIX
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   registerBuildInfo(registry)
-  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
-  const durationOf = (enableExemplars: boolean): Histogram<'endpoint' | 'mode'> =>
-    new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets: LATENCY_BUCKETS, registers, enableExemplars })
-  let duration = durationOf(false)
-  let exemplars = false
-  const bytes = new Counter({ name: `${p}relayed_bytes_total`, help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers })
-  const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS)
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
   const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers })
@@ -147,55 +119,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
   // The cluster primary counts replaced workers under the same name; summed with these zeros.
   new Counter({ name: `${p}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
-
-  // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
-  interface Bound {
-    upstream: Histogram.Internal<'endpoint'>
-    requests: Map<string, Counter.Internal>
-    durations: Map<string, Histogram.Internal<'endpoint' | 'mode'>>
-    bytesIn: Counter.Internal
-    bytesOut: Counter.Internal
-  }
-  const perEndpoint = new Map<string, Bound>()
-  const bound = (endpoint: string): Bound => {
-    let b = perEndpoint.get(endpoint)
-    if (!b) {
-      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytes.labels(endpoint, 'in'), bytesOut: bytes.labels(endpoint, 'out') }
-      perEndpoint.set(endpoint, b)
-    }
-    return b
-  }
-  const observeDuration = (b: Bound, endpoint: string, mode: string, seconds: number, traceId: string | undefined): void => {
-    if (exemplars && traceId !== undefined) return duration.observe({ labels: { endpoint, mode }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
-    let h = b.durations.get(mode)
-    if (!h) b.durations.set(mode, (h = duration.labels(endpoint, mode)))
-    h.observe(seconds)
-  }
   return {
     registry,
-    request(endpoint, method, status, durationMs, upstreamMs, extras = {}) {
-      const name = endpoint ?? NO_ENDPOINT
-      const b = bound(name)
-      const m = methodLabel(method)
-      const cls = statusClass(status)
-      const key = `${m} ${cls}`
-      let counter = b.requests.get(key)
-      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
-      counter.inc()
-      observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
-      if (extras.requestBytes) b.bytesIn.inc(extras.requestBytes)
-      if (extras.responseBytes) b.bytesOut.inc(extras.responseBytes)
-      if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
-    },
-    enableExemplars() {
-      if (exemplars) return
-      exemplars = true
-      registry.removeSingleMetric(`${p}request_duration_seconds`)
-      for (const b of perEndpoint.values()) b.durations.clear()
-      // prom-client types a registry's content type as fixed; the switch is safe before the first scrape.
-      ;(registry as unknown as { setContentType(t: string): void }).setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
-      duration = durationOf(true)
-    },
+    request: perRequest.request,
+    enableExemplars: perRequest.enableExemplars,
     handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
     upstreamConnection(endpoint, resumed, handshakeMs) {
       connections.labels(endpoint, String(resumed)).inc()
