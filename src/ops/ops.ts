@@ -16,8 +16,7 @@ import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { startOps } from './start-ops.js'
-import { observeUpstream, type UpstreamFacts } from './upstream-facts.js'
-import type { RequestOutcome } from '../tracing/index.js'
+import { observeUpstream } from './upstream-facts.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -99,7 +98,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.error && isHandshakeReason(r.error.reason)) metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
-    trace?.end(outcomeOf(r, up))
+    trace?.connection(up)
     log.access(r, up)
   }
   let current: Gateway | undefined
@@ -123,22 +122,5 @@ export function createOps(o: OpsOptions = {}): Ops {
     },
     onDone,
     start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close() }, s),
-  }
-}
-
-
-/** A finished request as its spans see it: only names and numbers from config and code. */
-function outcomeOf(r: RequestRecord, up: UpstreamFacts | undefined): RequestOutcome {
-  return {
-    method: r.method,
-    status: r.status,
-    mode: r.mode,
-    path: r.apiPath,
-    endpoint: r.facts.endpoint,
-    caller: r.facts.caller,
-    reason: r.error?.reason,
-    requestBytes: r.requestBytes,
-    responseBytes: r.responseBytes,
-    upstream: up,
   }
 }

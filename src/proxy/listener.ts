@@ -15,6 +15,7 @@ import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type
 import { asGatewayError, writeError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
 import { relayedBytes } from './relayed-bytes.js'
+import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 
 export interface GatewayRef {
@@ -114,7 +115,8 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
       await proxy(o, gateway, req, res, id, 'route', new URL(url, 'http://gateway.invalid'), facts, route)
     } else if (url.startsWith('/gateway/') && o.api) {
       mode = 'api'
-      if (!(await o.api(req, res, gateway, id))) throw noRoute(req, url)
+      const api = o.api
+      if (!(await (trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)))) throw noRoute(req, url)
     } else {
       throw noRoute(req, url)
     }
@@ -124,7 +126,11 @@ async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: Serve
     if (!req.complete) req.resume()
   } finally {
     const record: RequestRecord = { id, mode, method: req.method ?? 'GET', status: res.statusCode, durationMs: 0, facts, ...(error ? { error } : {}), ...(mode === 'api' ? { apiPath: url } : {}) }
-    const report = (): void => o.onDone?.({ ...record, ...relayedBytes(socket), status: res.statusCode, durationMs: performance.now() - started })
+    const report = (): void => {
+      const done: RequestRecord = { ...record, ...relayedBytes(socket), status: res.statusCode, durationMs: performance.now() - started }
+      o.onDone?.(done)
+      if (trace) endTrace(trace, done)
+    }
     if (res.writableFinished || res.destroyed) report()
     else res.once('close', report)
   }

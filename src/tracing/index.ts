@@ -2,4 +2,4 @@
 export { startTracing, type Tracing, type TracingOptions } from './tracing.js'
 export { tracingRestartChanges } from './restart.js'
 export { apiRoute } from './api-route.js'
-export type { HeaderMap, RequestOutcome, RequestTrace, TunnelTrace } from './spans.js'
+export type { CallSpan, HeaderMap, RequestOutcome, RequestTrace, TunnelTrace, UpstreamConnection } from './spans.js'

@@ -24,7 +24,14 @@ export interface RequestOutcome {
   reason?: string
   requestBytes?: number
   responseBytes?: number
-  upstream?: { address?: string; tlsVersion?: string; resumed?: boolean; reused?: boolean }
+}
+
+/** Which connection carried the upstream call (from the upstream observer, when ops run). */
+export interface UpstreamConnection {
+  address?: string
+  tlsVersion?: string
+  resumed?: boolean
+  reused?: boolean
 }
 
 /** The spans of one request. */
@@ -34,8 +41,18 @@ export interface RequestTrace {
   readonly sampled: boolean
   /** Starts the upstream call's client span and puts its `traceparent` (and the caller's `tracestate`) in `headers`. */
   upstream(headers: HeaderMap, target: { endpoint: string; url: URL; method: string }): void
-  /** Ends the client span (if any) and the server span. */
+  /** A client span for a call the gateway makes itself (the OAuth dance's token calls): the headers carry its context. */
+  call(method: string, origin: URL): CallSpan
+  /** Records the connection the upstream call went over, for the client span. */
+  connection(facts: UpstreamConnection | undefined): void
+  /** Ends the client span (if any) and the server span; later calls do nothing. */
   end(outcome: RequestOutcome): void
+}
+
+/** One upstream call of an API request. */
+export interface CallSpan {
+  readonly headers: Readonly<Record<string, string>>
+  end(status?: number, error?: string): void
 }
 
 /** The span of one CONNECT tunnel; inner requests without their own context become its children. */
@@ -67,6 +84,8 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
   const serverContext = trace.setSpan(parent, server)
   const { traceId, spanId, traceFlags } = server.spanContext()
   let client: Span | undefined
+  let connection: UpstreamConnection | undefined
+  let ended = false
   return {
     traceId,
     spanId,
@@ -85,9 +104,27 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
       delete headers.tracestate
       propagator.inject(trace.setSpan(serverContext, client), headers, setter)
     },
+    call(method, origin) {
+      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: origin.hostname, [ATTR_SERVER_PORT]: Number(origin.port || 443) } }, serverContext)
+      const headers: HeaderMap = {}
+      propagator.inject(trace.setSpan(serverContext, span), headers, setter)
+      return {
+        headers: headers as Record<string, string>,
+        end(status, error) {
+          span.setAttributes(defined({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: error ?? (status !== undefined && status >= 400 ? String(status) : undefined) }))
+          if (error !== undefined || (status !== undefined && status >= 400)) span.setStatus({ code: SpanStatusCode.ERROR })
+          span.end()
+        },
+      }
+    },
+    connection(facts) {
+      connection = facts
+    },
     end(o) {
+      if (ended) return
+      ended = true
       const failed = o.reason !== undefined || o.status >= 500
-      if (client) endClient(client, o, failed)
+      if (client) endClient(client, o, connection, failed)
       const route = o.mode === 'api' && o.path !== undefined ? apiRoute(o.path) : undefined
       server.updateName(`${o.method} ${route ?? o.endpoint ?? o.mode}`)
       server.setAttributes(serverAttributes(o, route))
@@ -111,8 +148,7 @@ function serverAttributes(o: RequestOutcome, route: string | undefined): Attribu
   })
 }
 
-function endClient(client: Span, o: RequestOutcome, failed: boolean): void {
-  const up = o.upstream
+function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | undefined, failed: boolean): void {
   client.setAttributes(
     defined({
       [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.reason === undefined ? o.status : undefined,

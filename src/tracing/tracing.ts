@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TracingConfig } from '../config/index.js'
 import { createOtlpExporter, type ExportFailure } from './exporter.js'
 import { createSampler, type SamplerSettings } from './sampler.js'
+import { traceApiCalls } from './api-calls.js'
 import { startRequestTrace, startTunnelTrace, type RequestTrace, type TunnelTrace } from './spans.js'
 
 /** Spans for a running gateway. */
@@ -15,6 +16,8 @@ export interface Tracing {
   request(headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace
   /** The span of an intercepted CONNECT tunnel. */
   tunnel(headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace
+  /** Runs a `/gateway/…` handler so the upstream calls it makes (the OAuth dance's) become client spans of `trace`. */
+  api<T>(trace: RequestTrace, fn: () => Promise<T>): Promise<T>
   /** Exports what is buffered, then stops (drain and close call it). */
   shutdown(): Promise<void>
 }
@@ -45,9 +48,14 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     spanProcessors: exporter ? [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
   })
   const tracer = provider.getTracer('mtls-gateway', o.version)
+  const apiCalls = traceApiCalls()
   return {
     request: (headers, tunnel) => startRequestTrace(tracer, headers, tunnel),
     tunnel: (headers, host, port) => startTunnelTrace(tracer, headers, host, port),
-    shutdown: () => provider.shutdown(),
+    api: (trace, fn) => apiCalls.run(trace, fn),
+    shutdown: () => {
+      apiCalls.close()
+      return provider.shutdown()
+    },
   }
 }
