@@ -136,7 +136,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(tracing ? { tracing } : {}) })
   const store = services.store
   if (store) o.ops?.metrics.watchStore(() => store.ping())
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [], ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -47,6 +47,8 @@ export interface OpsStartOptions {
   compile(config: GatewayConfig): Gateway
   /** Readiness checks known only once services exist (the store's ping). */
   probes?: readonly ReadinessProbe[]
+  /** Runs when a drain has let the last request finish, before exit (flushes buffered spans). */
+  onDrained?: () => Promise<void>
 }
 
 /** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */

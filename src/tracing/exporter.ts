@@ -7,19 +7,28 @@ import { readFileSync } from 'node:fs'
 import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
 import type { TracingConfig } from '../config/index.js'
+import { ConfigError } from '../errors.js'
 
 type OtlpConfig = NonNullable<TracingConfig['otlp']>
 
 /** Where export failures are reported (the gateway's logger). */
 export type ExportFailure = (problem: string) => void
 
-const read = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file))
+/** A TLS file of `tracing.otlp.tls`; unreadable → ConfigError naming the key, like every other config file. */
+function read(file: string | undefined, key: string): Buffer | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file)
+  } catch (e) {
+    throw new ConfigError([{ file, line: 0, column: 0, key: `tracing.otlp.tls.${key}`, msg: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }])
+  }
+}
 
 /** Builds the exporter for `otlp`; reads TLS files once. */
 export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<SpanExporter> {
-  const ca = read(otlp.tls.ca)
-  const cert = read(otlp.tls.cert)
-  const key = read(otlp.tls.key)
+  const ca = read(otlp.tls.ca, 'ca')
+  const cert = read(otlp.tls.cert, 'cert')
+  const key = read(otlp.tls.key, 'key')
   let inner: SpanExporter
   if (otlp.protocol === 'grpc') {
     const grpc = await import('@opentelemetry/exporter-trace-otlp-grpc')

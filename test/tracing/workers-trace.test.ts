@@ -56,3 +56,18 @@ describe('tracing with serve --workers 2', () => {
     expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(12)
   })
 })
+
+describe('SIGTERM with tracing on', () => {
+  it('exports the spans still buffered before the process exits (one process)', async () => {
+    const config = join(pki.dir, 'single.yaml')
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ntracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    const single = await spawnGateway(config, ['--workers', '1'])
+    const traceId = 'f'.repeat(31) + '1'
+    const r = await send(single.url, '/proxy/partner/last', { headers: { traceparent: `00-${traceId}-${'2'.repeat(16)}-01` } })
+    expect(r.status).toBe(200)
+    // The batch is sent every second; SIGTERM right away leaves it to the drain's flush.
+    expect(await single.stop('SIGTERM')).toBe(0)
+    expect(receiver.spans.filter((x) => x.traceId === traceId).map((x) => x.kind).sort()).toEqual([SPAN_KIND.SERVER, SPAN_KIND.CLIENT].sort())
+  })
+})
