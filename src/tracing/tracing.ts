@@ -1,14 +1,13 @@
 /**
  * The process's tracer, built once at start from `tracing` (restart-only, except the
  * sampler, read from the snapshot at each decision). Off → undefined: callers test one
- * optional reference and the request path does nothing else.
+ * optional reference, the request path does nothing else, and the SDK is never loaded.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { TracingConfig } from '../config/index.js'
-import { createOtlpExporter, type ExportFailure } from './exporter.js'
-import { createSampler, type SamplerSettings } from './sampler.js'
-import { traceApiCalls } from './api-calls.js'
-import { startRequestTrace, startTunnelTrace, type RequestTrace, type TunnelTrace } from './spans.js'
+import type { ExportFailure } from './exporter.js'
+import type { SamplerSettings } from './sampler.js'
+import type { RequestTrace, TunnelTrace } from './spans.js'
 
 /** Spans for a running gateway. */
 export interface Tracing {
@@ -35,10 +34,15 @@ export interface TracingOptions {
 /** Builds the tracer provider and exporter; undefined when tracing is off. */
 export async function startTracing(config: TracingConfig, o: TracingOptions): Promise<Tracing | undefined> {
   if (!config.enabled) return undefined
-  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }] = await Promise.all([
+  // Loaded here, not at the top: a gateway with tracing off never loads the SDK.
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }, { createOtlpExporter }, { createSampler }, { traceApiCalls }, { startRequestTrace, startTunnelTrace }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
+    import('./exporter.js'),
+    import('./sampler.js'),
+    import('./api-calls.js'),
+    import('./spans.js'),
   ])
   const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
   const provider = new BasicTracerProvider({
