@@ -143,7 +143,8 @@ try {
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+      // The tracing rows are priced against tracing off in this build; another build may not know `tracing`.
+      for (const path of paths.filter((x) => x.startsWith('gateway') && !x.startsWith('gateway_traced'))) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }
