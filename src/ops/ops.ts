@@ -126,3 +126,4 @@ export function createOps(o: OpsOptions = {}): Ops {
     start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close() }, s),
   }
 }
+

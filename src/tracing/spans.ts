@@ -153,6 +153,7 @@ function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | und
     defined({
       [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.reason === undefined ? o.status : undefined,
       [ATTR_ERROR_TYPE]: o.reason,
+      'mtls_gateway.mode': o.mode,
       [ATTR_NETWORK_PEER_ADDRESS]: up?.address,
       'tls.protocol.name': up?.tlsVersion ? 'tls' : undefined,
       'tls.protocol.version': up?.tlsVersion?.replace(/^TLSv/, ''),

@@ -91,6 +91,8 @@ describe('a caller that sends traceparent', () => {
       'tls.protocol.version': '1.3',
       'tls.resumed': false,
       'http.response.status_code': 200,
+      'mtls_gateway.mode': 'route',
+      'mtls_gateway.endpoint': 'partner',
     })
     expect(server?.resource).toMatchObject({ 'service.name': 'gw-under-test' })
   })
