@@ -3,7 +3,10 @@
  * protobuf definitions (the generated protobufjs root the OpenTelemetry JS project published
  * from opentelemetry-proto) and keeps the spans, the raw bodies and the request headers.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { createSecureServer, createServer as createH2cServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
 
@@ -74,30 +77,53 @@ export function decodeTraces(body: Uint8Array): ReceivedSpan[] {
   )
 }
 
-/** Starts the receiver; POST /v1/traces with application/x-protobuf. */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** How the receiver listens: OTLP/HTTP (default) or OTLP/gRPC, plain or TLS (a client certificate required with `ca`). */
+export interface OtlpReceiverOptions {
+  protocol?: 'http/protobuf' | 'grpc'
+  tls?: { cert: string; key: string; ca?: string }
+}
+
+const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export'
+
+/** Starts the receiver: POST /v1/traces with application/x-protobuf, or the gRPC Export method. */
+export async function startOtlpReceiver(o: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = []
   const bodies: Buffer[] = []
   const headers: IncomingHttpHeaders[] = []
-  const server = createServer((req, res) => {
+  const grpc = o.protocol === 'grpc'
+  const accept = (body: Buffer, h: IncomingHttpHeaders): void => {
+    bodies.push(body)
+    headers.push(h)
+    spans.push(...decodeTraces(body))
+  }
+  const onHttp = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const body = Buffer.concat(chunks)
-      if (req.method !== 'POST' || req.url !== '/v1/traces' || req.headers['content-type'] !== 'application/x-protobuf') {
-        res.writeHead(400).end()
-        return
-      }
-      bodies.push(body)
-      headers.push(req.headers)
-      spans.push(...decodeTraces(body))
+      if (req.method !== 'POST' || req.url !== '/v1/traces' || req.headers['content-type'] !== 'application/x-protobuf') return void res.writeHead(400).end()
+      accept(Buffer.concat(chunks), req.headers)
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
     })
-  })
+  }
+  // gRPC over HTTP/2: each message is a 5-byte prefix (compressed flag, length) and the protobuf.
+  const onGrpc = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const frame = Buffer.concat(chunks)
+      if (req.url !== GRPC_PATH || frame[0] !== 0) return void res.writeHead(400).end()
+      accept(frame.subarray(5, 5 + frame.readUInt32BE(1)), req.headers)
+      res.addTrailers({ 'grpc-status': '0' })
+      res.writeHead(200, { 'content-type': 'application/grpc' }).end(Buffer.from([0, 0, 0, 0, 0]))
+    })
+  }
+  const tls = o.tls ? { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), ...(o.tls.ca ? { ca: readFileSync(o.tls.ca), requestCert: true, rejectUnauthorized: true } : {}) } : undefined
+  const server = grpc ? (tls ? createSecureServer(tls, onGrpc) : createH2cServer(onGrpc)) : tls ? createHttpsServer(tls, onHttp) : createServer(onHttp)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
+  const scheme = tls ? 'https' : 'http'
   return {
-    url: `http://127.0.0.1:${port}/v1/traces`,
+    url: grpc ? `${scheme}://127.0.0.1:${port}` : `${scheme}://127.0.0.1:${port}/v1/traces`,
     spans,
     bodies,
     headers,
@@ -112,7 +138,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
-        server.closeAllConnections()
+        if ('closeAllConnections' in server) server.closeAllConnections()
       }),
   }
 }
