@@ -63,6 +63,11 @@ describe('a CONNECT tunnel', () => {
       const client = spans.find((x) => x.kind === SPAN_CLIENT && x.parentSpanId === server.spanId)
       expect(client, `client span of inner request ${i}`).toBeDefined()
     }
+    // Bytes inside the tunnel are counted per inner request too (the TLS socket's plaintext).
+    const innerLines = g.access().filter((l) => l.mode === 'connect')
+    expect(innerLines).toHaveLength(2)
+    for (const [i, l] of innerLines.entries()) expect(l.responseBytes as number, `inner request ${i}`).toBeGreaterThan(JSON.stringify(echoes[i]).length)
+    expect(innerLines.every((l) => (l.requestBytes as number) > 0 && l.trace_id === tunnel?.traceId)).toBe(true)
     const upstreamParents = echoes.map((e) => String(e.headers.traceparent).split('-')[2])
     expect(upstreamParents.every((p) => spans.some((x) => x.kind === SPAN_CLIENT && x.spanId === p))).toBe(true)
   })
