@@ -48,8 +48,16 @@ export function traceApiCalls(): ApiCallTracer {
   subscribe('undici:request:create', onCreate)
   subscribe('undici:request:headers', onHeaders)
   subscribe('undici:request:error', onError)
+  // Async-context tracking costs every promise in the process while a storage is enabled (Node 20):
+  // enabled only while a /gateway/ request runs, so the proxy path does not pay for it.
+  let running = 0
   return {
-    run: (trace, fn) => scope.run(trace, fn),
+    run(trace, fn) {
+      running++
+      return scope.run(trace, fn).finally(() => {
+        if (--running === 0) scope.disable()
+      })
+    },
     close() {
       unsubscribe('undici:request:create', onCreate)
       unsubscribe('undici:request:headers', onHeaders)
