@@ -124,6 +124,15 @@ describe('a caller without traceparent', () => {
     expect(g.access().find((l) => l.reqId === 'fresh-1')).toMatchObject({ trace_id: up.traceId, span_id: server?.spanId })
   })
 
+  it('a malformed traceparent is not continued: the upstream gets a new, valid one', async () => {
+    for (const bad of ['00-zz-00-01', `00-${'0'.repeat(32)}-${CALLER_PARENT}-01`, `ff-${CALLER_TRACE}-${CALLER_PARENT}-01`]) {
+      const r = await send(g.gw.url, '/proxy/partner/bad-parent', { headers: { traceparent: bad } })
+      const up = parse(r.json<EchoReply>().headers.traceparent)
+      expect(up.traceId, bad).not.toBe(CALLER_TRACE)
+      expect(up.traceId).not.toBe('0'.repeat(32))
+    }
+  })
+
   it('a refused request is a failed server span with the reason and no client span', async () => {
     const tp = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`
     expect((await send(g.gw.url, '/proxy/nope/x', { headers: { traceparent: tp } })).status).toBe(403)
@@ -140,6 +149,11 @@ describe('reload', () => {
     expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
     const unsampled = await send(g.gw.url, '/proxy/partner/after-reload')
     expect(parse(unsampled.json<EchoReply>().headers.traceparent).flags).toBe('00')
+    // parentBased off: the ratio (0) decides even for a caller's sampled context.
+    writeFileSync(file, yamlWith(exportTo(receiver.url, 0).replace('sampler: { ratio: 0 }', 'sampler: { ratio: 0, parentBased: false }')))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+    const ignored = await send(g.gw.url, '/proxy/partner/ignored', { headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_PARENT}-01` } })
+    expect(parse(ignored.json<EchoReply>().headers.traceparent)).toMatchObject({ traceId: CALLER_TRACE, flags: '00' })
     writeFileSync(file, yamlWith(exportTo('http://127.0.0.1:9/v1/traces', 0)))
     const refused = await g.gw.ops?.reload('test')
     expect(refused).toMatchObject({ ok: false, problems: [expect.stringContaining('tracing.otlp: changed, and takes effect only after a restart')] })
