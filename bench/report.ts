@@ -88,6 +88,20 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
     if (real.cpuVsNginx !== null) out.push({ name: 'realistic CPU/request vs nginx', goal: '≤ 2.5 ×', value: `${real.cpuVsNginx.toFixed(2)} ×`, met: real.cpuVsNginx <= 2.5 })
   }
   if (real && row('direct', 'empty')) out.push({ name: 'realistic added p50 over direct (paced, 50 conns)', goal: '≤ 0.5 ms', value: `${real.addedPacedP50Ms.toFixed(2)} ms`, met: real.addedPacedP50Ms <= 0.5 })
+  const [userSqlite, userRedis] = [row('gateway_user_sqlite', 'empty'), row('gateway_user_redis', 'empty')]
+  if (userSqlite && userRedis) {
+    // One store read per call: Redis's network round trip against SQLite's in-process read.
+    const ratio = userRedis.rps / userSqlite.rps
+    out.push({ name: 'per-user path req/s, Redis vs SQLite', goal: '≥ 80 %', value: pct(ratio), met: ratio >= 0.8 })
+  }
+  for (const body of ['empty', '64k'] as const) {
+    // The listener limits (timeouts, caps) on the realistic path against the same gateway with them off.
+    const on = row('gateway_realistic', body)
+    const off = row('gateway_limits_off', body)
+    if (!on || !off || on.cpuUsPerReq === null || off.cpuUsPerReq === null) continue
+    const cpu = on.cpuUsPerReq / off.cpuUsPerReq
+    out.push({ name: `listener limits on vs off, realistic ${body === 'empty' ? 'GET' : 'POST 64 KiB'}: CPU/request (req/s ${pct(on.rps / off.rps)})`, goal: '≤ 1.05 ×', value: `${cpu.toFixed(2)} ×`, met: cpu <= 1.05 })
+  }
   const gw = rows.filter((r) => r.path.startsWith('gateway') && !r.path.includes('@'))
   if (gw.length > 0) {
     const worst = Math.max(...gw.map((r) => r.handshakesPer1k))

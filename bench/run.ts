@@ -15,6 +15,7 @@ import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
+import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
@@ -131,7 +132,10 @@ try {
       prod: await startProdGateway(dir, pki, upstream, run),
     }
     if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-    procs.push(p.nginx, p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+    if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
+    if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
+    if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+    procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
     if (paths.some((x) => x.startsWith('gateway_traced'))) {
       sink = await startOtlpSink()
       p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
@@ -143,8 +147,8 @@ try {
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      // The tracing rows are priced against tracing off in this build; another build may not know `tracing`.
-      for (const path of paths.filter((x) => x.startsWith('gateway') && !x.startsWith('gateway_traced'))) {
+      // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
+      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }

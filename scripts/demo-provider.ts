@@ -1,15 +1,16 @@
 /**
  * The demo's partner: one HTTPS server that requires a client certificate and plays an
  * OAuth 1.0a provider (request token, an auto-approving authorize page, access token) and
- * a resource server that checks every signature. Verification recomputes the signature
- * from the received parameters — enough for a demo; the tests use python3-oauthlib.
+ * a resource server that checks every signature with scripts/demo-verify.ts, written apart
+ * from the gateway's signer (the tests also use python3-oauthlib).
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { readFileSync } from 'node:fs'
-import { parseForm, signRequest, type SignatureMethod } from '../src/oauth1/index.js'
+import { parseForm } from '../src/oauth1/index.js'
+import { authorizationParams, verifyHmacSha1 } from './demo-verify.js'
 
 export const CONSUMER = { key: 'demo-consumer-key', secret: 'demo-consumer-secret' }
 export const STATIC_TOKEN = { token: 'demo-token', secret: 'demo-token-secret' }
@@ -21,35 +22,16 @@ interface Token {
   verifier?: string
 }
 
-function oauthParams(req: IncomingMessage): Record<string, string> {
-  const h = req.headers.authorization ?? ''
-  return Object.fromEntries([...h.matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1] as string, decodeURIComponent(m[2] as string)]))
-}
-
-/** Recomputes the signature with the received nonce and timestamp; true when it matches. */
+/** Checks the signature with the demo's own verifier (scripts/demo-verify.ts, not src/oauth1). */
 function verify(req: IncomingMessage, body: string, tokens: Map<string, Token>): { ok: boolean; p: Record<string, string> } {
-  const p = oauthParams(req)
+  const authorization = req.headers.authorization ?? ''
+  const p = authorizationParams(authorization)
   if (p.oauth_consumer_key !== CONSUMER.key) return { ok: false, p }
   const tokenSecret = p.oauth_token === undefined ? undefined : p.oauth_token === STATIC_TOKEN.token ? STATIC_TOKEN.secret : tokens.get(p.oauth_token)?.secret
   if (p.oauth_token !== undefined && tokenSecret === undefined) return { ok: false, p }
-  const url = `https://${req.headers.host ?? ''}${req.url ?? '/'}`
-  const again = signRequest({
-    method: req.method ?? 'GET',
-    url,
-    ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
-    body,
-    consumerKey: CONSUMER.key,
-    consumerSecret: CONSUMER.secret,
-    ...(p.oauth_token !== undefined ? { token: p.oauth_token, tokenSecret } : {}),
-    signatureMethod: p.oauth_signature_method as SignatureMethod,
-    ...(p.oauth_callback !== undefined ? { callback: p.oauth_callback } : {}),
-    ...(p.oauth_verifier !== undefined ? { verifier: p.oauth_verifier } : {}),
-    includeVersion: p.oauth_version !== undefined,
-    placement: 'header',
-    nonce: p.oauth_nonce ?? '',
-    timestamp: p.oauth_timestamp ?? '',
-  })
-  return { ok: again.signature === p.oauth_signature, p }
+  const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+  const received = { method: req.method ?? 'GET', url: `https://${req.headers.host ?? ''}${req.url ?? '/'}`, form: isForm ? body : '', authorization }
+  return { ok: verifyHmacSha1(received, CONSUMER.secret, tokenSecret), p }
 }
 
 function reply(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

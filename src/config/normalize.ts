@@ -12,6 +12,7 @@ import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
+import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
@@ -72,6 +73,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     listen: {
       host: str(listen.host) ?? '0.0.0.0',
       port: (listen.port as number | undefined) ?? 8080,
+      ...normalizeListenLimits(listen),
       ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
       ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
     },
@@ -82,6 +84,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
+      ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
     limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },

@@ -6,6 +6,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
+import { embeddedIpv4 } from './embedded-ipv4.js'
 
 export type EgressReason = 'loopback' | 'private' | 'link_local' | 'cgnat' | 'metadata' | 'unspecified' | 'multicast' | 'reserved'
 
@@ -29,20 +30,31 @@ rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7'])
 rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
 rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
-rule('reserved', ['192.0.0.0/24', '198.18.0.0/15', '240.0.0.0/4'], ['64:ff9b:1::/48', '2001:db8::/32'])
+rule('reserved', ['192.0.0.0/24', '198.18.0.0/15', '240.0.0.0/4'], ['2001:db8::/32'])
 
 /** Why an address is refused, or undefined when it is a public destination. */
 export function classifyAddress(address: string): EgressReason | undefined {
-  let addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
-  let family = isIP(addr)
+  const addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
+  const family = isIP(addr)
   if (family === 0) return 'reserved'
-  // IPv4-mapped IPv6 (::ffff:127.0.0.1) is the IPv4 address it maps.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr)
-  if (mapped) {
-    addr = mapped[1] as string
-    family = 4
+  if (family === 4) return classifyWith(addr, 'ipv4')
+  // An IPv4 address wrapped in IPv6 (mapped, NAT64, 6to4, Teredo…) is judged as that IPv4 address.
+  for (const wrapped of embeddedIpv4(addr)) {
+    const reason = classifyWith(wrapped.ipv4, 'ipv4')
+    if (reason) return reason
   }
-  const type = family === 4 ? 'ipv4' : 'ipv6'
+  return classifyWith(addr, 'ipv6')
+}
+
+/** ` (IPv4 a.b.c.d inside <wrapping>)` naming the wrapped address that was refused, or ''. */
+function describeEmbedded(address: string): string {
+  const addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
+  if (isIP(addr) !== 6) return ''
+  const refused = embeddedIpv4(addr).find((e) => classifyWith(e.ipv4, 'ipv4') !== undefined)
+  return refused ? ` (IPv4 ${refused.ipv4} inside ${refused.via})` : ''
+}
+
+function classifyWith(addr: string, type: 'ipv4' | 'ipv6'): EgressReason | undefined {
   for (const [reason, list] of RULES) if (list.check(addr, type)) return reason
   return undefined
 }
@@ -54,8 +66,9 @@ export class EgressDeniedError extends Error {
     readonly host: string,
     readonly address: string,
     readonly reason: EgressReason,
+    setting = 'allowPrivate on the endpoint',
   ) {
-    super(`destination ${host} resolves to ${address}, a ${reason.replace('_', '-')} address; set allowPrivate on the endpoint to allow it`)
+    super(`destination ${host} resolves to ${address}, a ${reason.replace('_', '-')} address${describeEmbedded(address)}; set ${setting} to allow it`)
   }
 }
 
@@ -63,6 +76,8 @@ export type Resolve = (host: string, options: { all: true }, callback: (err: Nod
 
 export interface EgressOptions {
   allowPrivate: boolean
+  /** The setting that allows private destinations, named in refusals (default: the endpoint's allowPrivate). */
+  setting?: string
   /** DNS resolution (tests inject resolvers that misbehave); default dns.lookup. */
   resolve?: Resolve
   onRefusal?: (reason: EgressReason) => void
@@ -80,7 +95,7 @@ export function createEgressLookup(o: EgressOptions): LookupFunction {
           const reason = classifyAddress(a.address)
           if (reason) {
             o.onRefusal?.(reason)
-            return callback(new EgressDeniedError(hostname, a.address, reason))
+            return callback(new EgressDeniedError(hostname, a.address, reason, o.setting))
           }
         }
       }
@@ -98,5 +113,5 @@ export function checkLiteral(host: string, address: string, o: EgressOptions): E
   const reason = classifyAddress(address)
   if (!reason) return undefined
   o.onRefusal?.(reason)
-  return new EgressDeniedError(host, address, reason)
+  return new EgressDeniedError(host, address, reason, o.setting)
 }

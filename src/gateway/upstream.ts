@@ -35,6 +35,8 @@ export interface UpstreamOptions {
   egress?: EgressOptions
   /** Reach the upstream through this HTTP proxy's CONNECT (a connector). */
   via?: ProxyTarget
+  /** The only host:port this pool may dial (from the endpoint URL); anything else is refused before any byte is sent. */
+  authority?: (hostname: string, port: number) => boolean
   /** Observes each new connection (metrics, logs). */
   onConnect?: (info: ConnectInfo) => void
 }
@@ -152,6 +154,9 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       socket.on('error', finish)
     }
     try {
+      if (o.authority && !o.authority(hostname, port)) {
+        throw Object.assign(new Error(`refused to dial ${hostname}:${port}: not the origin of endpoint "${o.endpoint}"`), { code: 'ERR_GATEWAY_ORIGIN_MISMATCH' })
+      }
       const dialed = dialRaw(o, hostname, port)
       if (dialed instanceof Promise) dialed.then(startTls, finish)
       else {

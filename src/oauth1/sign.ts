@@ -101,10 +101,14 @@ function protocolParams(input: SignInput, formBody: boolean): Record<string, str
   return p
 }
 
-/** §3.5.1: `OAuth realm="…", name="enc(value)", …`. */
+/**
+ * §3.5.1: `OAuth realm="…", name="enc(value)", …`. The realm is not a protocol parameter:
+ * item 5 defers to RFC 2617, so it is a plain quoted-string (`"` and `\` escaped), not
+ * percent-encoded — `realm="Photos Inc."`, as providers compare it.
+ */
 function authorizationHeader(realm: string | undefined, params: Readonly<Record<string, string>>): string {
   const parts: string[] = []
-  if (realm !== undefined) parts.push(`realm="${percentEncode(realm)}"`)
+  if (realm !== undefined) parts.push(`realm="${realm.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`)
   for (const [name, value] of Object.entries(params)) parts.push(`${percentEncode(name)}="${percentEncode(value)}"`)
   return `OAuth ${parts.join(', ')}`
 }

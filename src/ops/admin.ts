@@ -4,6 +4,11 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import { GatewayError } from '../errors.js'
+import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
+import { writeError } from '../proxy/write-error.js'
+import { hasBody } from '../proxy/body.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -24,6 +29,9 @@ export interface AdminOptions {
   /** The Prometheus exposition. */
   metrics(): Promise<{ contentType: string; body: string }>
   readiness(): Promise<Readiness>
+  /** admin.timeouts and admin.connections. */
+  limits: { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig }
+  events?: ConnectionEvents
 }
 
 /** The listening admin server. */
@@ -67,7 +75,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { errors: [{ msg: 'admin endpoints answer GET only', code: 405 }] })
+    // A body is never read here: with one, the connection closes after the answer.
+    const close = hasBody(req.headers)
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, new GatewayError('method_not_allowed', 'admin endpoints answer GET only'), 'api', { close })
     const answer = async (): Promise<void> => {
       if (path === '/metrics') {
         const m = await o.metrics()
@@ -79,15 +89,14 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         const r = await o.readiness()
         json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
       } else {
-        json(res, 404, { errors: [{ msg: `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`, code: 404 }] })
+        writeError(res, new GatewayError('not_found', `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`), 'api', { close })
       }
     }
     answer().catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { errors: [{ msg: `admin: ${e instanceof Error ? e.message : String(e)}`, code: 500 }] })
-      else res.destroy()
+      writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
     })
   })
-  server.keepAliveTimeout = 5000
+  guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {

@@ -56,8 +56,17 @@ export interface Metrics {
   /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
   setCertificateExpiry(entries: readonly CertificateExpiry[]): void
   inFlight(delta: 1 | -1): void
-  /** Reports `store_up` at every scrape by pinging the store (bounded by a timeout). */
-  watchStore(ping: () => Promise<void>): void
+  /** A client connection closed by a listener limit (headers, body_idle, keep_alive, tls_handshake, …). */
+  clientTimeout(listener: string, reason: string): void
+  /** A new client connection refused (max_connections, per_address, fd_exhausted). */
+  connectionRefused(listener: string, reason: string): void
+  /** The process ran out of file descriptors (where: accept, request). */
+  fdExhausted(where: 'accept' | 'request'): void
+  /**
+   * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
+   * is absent while `isOpen` says no store is open (a reload may open one later).
+   */
+  watchStore(ping: () => Promise<void>, isOpen?: () => boolean): void
   /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
 }
@@ -85,19 +94,30 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  const timeouts = new Counter({ name: `${p}client_timeouts_total`, help: 'Client connections closed by a listener limit, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const refused = new Counter({ name: `${p}connections_refused_total`, help: 'New client connections refused, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const fd = new Counter({ name: `${p}fd_exhausted_total`, help: 'Times the process ran out of file descriptors, by where (accept, request).', labelNames: ['where'] as const, registers })
   let storePing: (() => Promise<void>) | undefined
+  let storeOpen: () => boolean = () => true
   // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
   // `store_up 0` on a gateway without a store would page the store alert for nothing.
-  const registerStoreUp = (): void =>
-    void new Gauge({
+  const registerStoreUp = (): void => {
+    const gauge = new Gauge({
       name: `${p}store_up`,
       help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
       aggregator: 'min',
       registers,
       async collect() {
-        if (storePing) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+        if (storePing && storeOpen()) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
       },
     })
+    // An unlabelled gauge always has a sample: drop it while no store is open.
+    const read = gauge.get.bind(gauge)
+    gauge.get = async () => {
+      const m = await read()
+      return storeOpen() ? m : { ...m, values: [] }
+    }
+  }
   let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
   new Gauge({
     name: `${p}endpoint_degraded`,
@@ -148,9 +168,13 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
     inFlight: (delta) => inFlight.inc(delta),
-    watchStore(ping) {
+    clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),
+    connectionRefused: (listener, reason) => refused.labels(listener, reason).inc(),
+    fdExhausted: (where) => fd.labels(where).inc(),
+    watchStore(ping, isOpen) {
       if (!storePing) registerStoreUp()
       storePing = ping
+      storeOpen = isOpen ?? (() => true)
     },
     watchDegradation(read) {
       readDegradation = read

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client'
 import type { GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { certificateExpiries, degradationMessages, endpointDegradation } from './certificates.js'
@@ -17,6 +18,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
+import { connectionEvents, createFdPressure } from './connection-events.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -59,6 +61,8 @@ export interface OpsHooks {
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
+  /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
+  connections: ConnectionEvents
 }
 
 /** Ops attached to a running gateway. */
@@ -94,7 +98,13 @@ export function createOps(o: OpsOptions = {}): Ops {
     onConnection: (info) => metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs),
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
+  const fd = createFdPressure()
+  const connections = connectionEvents(metrics, log, fd)
   const onDone = (r: RequestRecord): void => {
+    if (r.error?.reason === 'fd_exhausted') {
+      fd.seen()
+      metrics.fdExhausted('request')
+    }
     const trace = r.facts.trace
     const up = upstream.take(r.id)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
@@ -121,9 +131,10 @@ export function createOps(o: OpsOptions = {}): Ops {
       onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
+      connections,
     },
     onDone,
-    start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close() }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -3,6 +3,7 @@
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
 import type { Gateway } from '../gateway/index.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { createDrain } from './drain.js'
 import { trackInFlight } from './in-flight.js'
@@ -22,6 +23,10 @@ export interface OpsParts {
   /** The snapshot is in force: gauges and redaction follow it. */
   adopt(g: Gateway): void
   closeObserver(): void
+  /** Listener limit events, for the admin listener's own guard. */
+  events?: ConnectionEvents
+  /** Conditions that make the process not ready (e.g. out of file descriptors). */
+  conditions?(): string[]
 }
 
 /** Starts in-flight tracking, reload (watch + SIGHUP), drain (SIGTERM), and the admin listener. */
@@ -65,7 +70,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   })
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
-  const readiness = (): Promise<Readiness> => runProbes(probes, drain.draining ? ['draining'] : [])
+  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
   if (o.signals) {
     const ignore = (): void => {}
     removeSignals = installSignals({
@@ -78,7 +83,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   if (!o.worker && o.admin !== false && cfg.enabled) {
     const registry = metrics.registry
     const exposition = async (): Promise<{ contentType: string; body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events })
   }
   return {
     adminUrl: admin?.url,

@@ -51,6 +51,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false
+  let cutShort = false
   let started = false
   const crashes: number[] = []
   // Our own set: cluster.workers may still list a worker after its exit event.
@@ -71,6 +72,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       live.delete(w)
       if (!started) return reject(new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
       if (draining) {
+        // A worker that hit its grace period cut requests: the instance's exit code says so.
+        if (code !== 0 || signal) cutShort = true
         if (live.size === 0) void finish()
         return
       }
@@ -108,7 +111,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness })
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin })
   }
   const reload = (trigger: string): void => {
     try {
@@ -129,8 +132,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const finish = async (): Promise<void> => {
     watcher.close()
     await admin?.close()
-    logger.info('all workers drained: exiting')
-    exit(0)
+    if (cutShort) logger.warn('a worker exited before its requests finished: exiting with code 1')
+    else logger.info('all workers drained: exiting')
+    exit(cutShort ? 1 : 0)
   }
   const drain = (signal: NodeJS.Signals): void => {
     for (const w of live) w.process.kill('SIGTERM')

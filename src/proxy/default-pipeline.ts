@@ -3,6 +3,7 @@ import { forwardUpstream } from './steps/forward.js'
 import { admitOpen } from './steps/authenticate-caller.js'
 import { addForwardingHeaders, addResponseVia } from './steps/forwarding-headers.js'
 import { stripRequestHopByHop, stripResponseHopByHop } from './steps/hop-by-hop.js'
+import { stripGatewayCredentials } from './steps/strip-gateway-credentials.js'
 import { matchEndpoint } from './steps/match-endpoint.js'
 import { applyAuthorization } from './steps/apply-authorization.js'
 import { createResolveToken, type UserTokenSource } from './steps/resolve-token.js'
@@ -16,12 +17,12 @@ export interface PipelineOptions {
   onSignature?: OnSignature
 }
 
-/** The standard pipeline: match → admit → strip → forwarding headers → token → fields → sign → forward. */
+/** The standard pipeline: match → admit → strip hop-by-hop and gateway credentials → forwarding headers → token → fields → sign → forward. */
 export function createPipeline(o: PipelineOptions = {}): Pipeline {
   return {
     route: matchEndpoint,
     admit: o.admit ?? admitOpen,
-    prepare: [stripRequestHopByHop, addForwardingHeaders, createResolveToken(o.userTokens), applyAuthorization, createSignOAuth1(o.onSignature)],
+    prepare: [stripRequestHopByHop, stripGatewayCredentials, addForwardingHeaders, createResolveToken(o.userTokens), applyAuthorization, createSignOAuth1(o.onSignature)],
     forward: forwardUpstream,
     respond: [stripResponseHopByHop, addResponseVia],
   }

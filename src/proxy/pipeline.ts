@@ -7,7 +7,12 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
 import type { RequestTrace } from '../tracing/index.js'
+import type { Caller } from '../callers/index.js'
 import type { CallerSignal } from './caller-signal.js'
+import type { RequestTarget } from './request-target.js'
+import type { UpstreamTarget } from './upstream-target.js'
+
+export type { Caller } from '../callers/index.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
@@ -29,14 +34,6 @@ export interface Outbound {
   body: Body
 }
 
-/** Who is calling; filled by caller authentication. */
-export interface Caller {
-  readonly appId: string
-  readonly sub?: string
-  readonly isAnonymous?: boolean
-  readonly claims: Readonly<Record<string, unknown>>
-}
-
 export type Mode = 'forward' | 'connect' | 'route'
 
 export interface Context {
@@ -45,7 +42,8 @@ export interface Context {
   readonly gateway: Gateway
   readonly inbound: {
     readonly method: string
-    readonly target: URL
+    /** What the request line names, parsed by hand (request-target.ts); never a destination by itself. */
+    readonly target: RequestTarget
     readonly headers: IncomingHttpHeaders
     readonly remoteAddress?: string
     /** The caller's TLS client certificate, when the listener serves TLS. */
@@ -54,7 +52,7 @@ export interface Context {
   /** Route mode: the endpoint named in the path and the rest of the path. */
   readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
   /** CONNECT already authenticated the caller for the whole tunnel. */
-  readonly tunnel?: { readonly caller: Caller }
+  readonly tunnel?: { readonly caller: Caller; readonly token?: string }
   /** Fires 'abort' when the caller goes away. */
   readonly signal: CallerSignal
   outbound: Outbound
@@ -89,6 +87,8 @@ export interface RequestFacts {
 
 export interface Routed extends Context {
   readonly endpoint: Endpoint
+  /** The destination, built from the endpoint alone (upstream-target.ts); forward dials only this. */
+  readonly target: UpstreamTarget
   /** The tenant's pool when it has its own bundle, else the endpoint's. */
   readonly upstream: Upstream
   readonly tenant?: string

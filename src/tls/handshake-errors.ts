@@ -10,23 +10,56 @@ interface Cause {
   text: string
 }
 
-const BY_CODE: Record<string, Cause> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (does not chain to the endpoint\'s roots)' },
-  UNABLE_TO_GET_ISSUER_CERT: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (issuer unknown)' },
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (issuer not among the endpoint\'s roots)' },
-  SELF_SIGNED_CERT_IN_CHAIN: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (self-signed certificate in chain)' },
-  DEPTH_ZERO_SELF_SIGNED_CERT: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (self-signed)' },
-  CERT_SIGNATURE_FAILURE: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (bad signature)' },
-  CERT_UNTRUSTED: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted' },
-  INVALID_CA: { reason: 'upstream_cert_untrusted', text: 'server certificate untrusted (an issuer is not a CA)' },
+// Node reports a FIN during the TLS handshake as ECONNRESET too ("Client network socket
+// disconnected before secure TLS connection was established"), without the syscall a real
+// RST carries: a code of our own keeps "closed" and "reset" apart.
+const CLOSED_IN_HANDSHAKE = 'ERR_GATEWAY_CLOSED_IN_HANDSHAKE'
+
+const untrusted = (text: string): Cause => ({ reason: 'upstream_cert_untrusted', text: `server certificate untrusted (${text})` })
+
+/**
+ * Every verification code Node can report (node/src/crypto/crypto_common.cc X509ErrorCode:
+ * the X509_V_ERR_* names without the prefix, and UNSPECIFIED for any other) has its line,
+ * so no server-certificate failure is ever reported as a bare OpenSSL code.
+ */
+export const VERIFY_CODES: Record<string, Cause> = {
+  UNABLE_TO_GET_ISSUER_CERT: untrusted('issuer unknown'),
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: untrusted("issuer not among the endpoint's roots"),
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: untrusted("does not chain to the endpoint's roots"),
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: untrusted('its signature cannot be decoded'),
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: untrusted("the issuer's public key cannot be decoded"),
+  CERT_SIGNATURE_FAILURE: untrusted('bad signature'),
+  DEPTH_ZERO_SELF_SIGNED_CERT: untrusted('self-signed'),
+  SELF_SIGNED_CERT_IN_CHAIN: untrusted('self-signed certificate in chain'),
+  CERT_CHAIN_TOO_LONG: untrusted('chain too long'),
+  INVALID_CA: untrusted('an issuer is not a CA'),
+  PATH_LENGTH_EXCEEDED: untrusted("a CA's path length constraint is exceeded"),
+  CERT_UNTRUSTED: untrusted('its root is not trusted for server authentication'),
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: untrusted('malformed notBefore date'),
+  ERROR_IN_CERT_NOT_AFTER_FIELD: untrusted('malformed notAfter date'),
   CERT_HAS_EXPIRED: { reason: 'upstream_cert_expired', text: 'server certificate expired' },
   CERT_NOT_YET_VALID: { reason: 'upstream_cert_not_yet_valid', text: 'server certificate not yet valid' },
-  ERR_TLS_CERT_ALTNAME_INVALID: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },
-  [PIN_MISMATCH]: { reason: 'upstream_pin_mismatch', text: 'server certificate pin mismatch' },
+  INVALID_PURPOSE: { reason: 'upstream_cert_wrong_purpose', text: 'server certificate not valid for server authentication (its extended key usage lacks serverAuth)' },
+  CERT_REJECTED: { reason: 'upstream_cert_wrong_purpose', text: 'server certificate rejected: its root is marked to reject server authentication' },
   CERT_REVOKED: { reason: 'upstream_cert_revoked', text: 'server certificate revoked (CRL)' },
+  HOSTNAME_MISMATCH: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },
   // Node's `crl` option turns on X509_V_FLAG_CRL_CHECK_ALL: every CA level needs a CRL.
   UNABLE_TO_GET_CRL: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: no CRL for a CA of its chain (tls.crl needs one from every CA, root included)' },
+  UNABLE_TO_DECRYPT_CRL_SIGNATURE: { reason: 'upstream_cert_untrusted', text: "server certificate unverifiable: a CRL's signature cannot be decoded" },
+  CRL_SIGNATURE_FAILURE: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: a CRL has a bad signature' },
+  CRL_NOT_YET_VALID: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: a CRL is not yet valid' },
   CRL_HAS_EXPIRED: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: the CRL has expired' },
+  ERROR_IN_CRL_LAST_UPDATE_FIELD: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: a CRL has a malformed lastUpdate' },
+  ERROR_IN_CRL_NEXT_UPDATE_FIELD: { reason: 'upstream_cert_untrusted', text: 'server certificate unverifiable: a CRL has a malformed nextUpdate' },
+  OUT_OF_MEM: { reason: 'upstream_tls_failed', text: 'certificate verification ran out of memory' },
+  UNSPECIFIED: untrusted('verification failed for a reason OpenSSL does not name'),
+}
+
+const BY_CODE: Record<string, Cause> = {
+  ...VERIFY_CODES,
+  ERR_TLS_CERT_ALTNAME_INVALID: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },
+  [PIN_MISMATCH]: { reason: 'upstream_pin_mismatch', text: 'server certificate pin mismatch' },
+  ERR_GATEWAY_ORIGIN_MISMATCH: { reason: 'internal', text: "refused to dial a destination other than the endpoint's origin" },
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert bad_certificate)' },
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_required)' },
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: { reason: 'upstream_client_cert_rejected', text: 'client certificate rejected by the server (TLS alert certificate_unknown)' },
@@ -48,6 +81,7 @@ const BY_CODE: Record<string, Cause> = {
   ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
   EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
   UND_ERR_SOCKET: { reason: 'upstream_connect_reset', text: 'connection closed by the server' },
+  [CLOSED_IN_HANDSHAKE]: { reason: 'upstream_connect_reset', text: 'connection closed by the server during the TLS handshake' },
   ENOTFOUND: { reason: 'upstream_connect_failed', text: 'host name not found' },
   EAI_AGAIN: { reason: 'upstream_connect_failed', text: 'host name lookup failed (temporary)' },
   EHOSTUNREACH: { reason: 'upstream_connect_failed', text: 'host unreachable' },
@@ -56,6 +90,10 @@ const BY_CODE: Record<string, Cause> = {
   UND_ERR_CONNECT_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout' },
   UND_ERR_HEADERS_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (no response headers in time)' },
   UND_ERR_BODY_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (response body stalled)' },
+  UND_ERR_HEADERS_OVERFLOW: { reason: 'upstream_headers_too_large', text: 'response headers too large' },
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { reason: 'upstream_response_truncated', text: 'response body shorter or longer than its Content-Length' },
+  EMFILE: { reason: 'fd_exhausted', text: 'out of file descriptors (EMFILE): cannot open a connection' },
+  ENFILE: { reason: 'fd_exhausted', text: 'system out of file descriptors (ENFILE): cannot open a connection' },
 }
 
 /** Codes along the cause chain, outermost first (undici wraps socket errors). */
@@ -63,20 +101,45 @@ function codesOf(err: unknown): string[] {
   const codes: string[] = []
   let e: unknown = err
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') codes.push(code)
+    const { code, syscall, message } = e as { code?: unknown; syscall?: unknown; message?: unknown }
+    const closedInHandshake = code === 'ECONNRESET' && syscall === undefined && String(message).includes('before secure TLS connection')
+    if (typeof code === 'string') codes.push(closedInHandshake ? CLOSED_IN_HANDSHAKE : code)
     e = (e as { cause?: unknown }).cause
   }
   return codes
 }
 
-function messageWithCode(err: unknown, code: string): string {
+function errorWithCode(err: unknown, code: string): unknown {
   let e: unknown = err
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    if ((e as { code?: unknown }).code === code) return (e as Error).message
+    if ((e as { code?: unknown }).code === code) return e
     e = (e as { cause?: unknown }).cause
   }
-  return code
+  return undefined
+}
+
+function messageWithCode(err: unknown, code: string): string {
+  const e = errorWithCode(err, code)
+  return e instanceof Error ? e.message : code
+}
+
+/** Names the expected host and the names the certificate carries (public facts, never secrets). */
+function hostnameMismatch(e: unknown): string {
+  const { host, cert } = (e ?? {}) as { host?: unknown; cert?: { subjectaltname?: unknown; subject?: { CN?: unknown } } }
+  const expected = typeof host === 'string' ? `"${host}"` : 'the configured name'
+  const sans = typeof cert?.subjectaltname === 'string' && cert.subjectaltname !== '' ? cert.subjectaltname : undefined
+  const cn = typeof cert?.subject?.CN === 'string' ? `CN=${cert.subject.CN}` : undefined
+  const names = [sans, cn].filter((n) => n !== undefined).join('; ') || 'no names'
+  return `server certificate hostname mismatch: expected ${expected}, the certificate names ${names}`
+}
+
+function hasName(err: unknown, name: string): boolean {
+  let e: unknown = err
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    if ((e as { name?: unknown }).name === name) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
 }
 
 /** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
@@ -90,7 +153,16 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
     // These messages are ours (no secrets) and say which address or proxy answer it was.
     return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
   }
+  if (cause?.reason === 'internal') return new GatewayError('internal', 'internal error', { cause: err })
+  if (cause && code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new GatewayError(cause.reason, `endpoint "${endpoint}": ${hostnameMismatch(errorWithCode(err, code))}`, { cause: err })
+  if (code === 'UNSPECIFIED') {
+    // A code Node does not name (e.g. X509_V_ERR_KEYUSAGE_NO_CERTSIGN): OpenSSL's own sentence says which.
+    return new GatewayError('upstream_cert_untrusted', `endpoint "${endpoint}": server certificate untrusted (OpenSSL: ${messageWithCode(err, code)})`, { cause: err })
+  }
   if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
+  // undici's parser errors carry an HPE_ code, or (a bad Content-Length) only their name.
+  const malformed = codes.find((c) => c.startsWith('HPE_')) ?? (hasName(err, 'HTTPParserError') ? 'invalid message framing' : undefined)
+  if (malformed) return new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (${malformed})`, { cause: err })
   if (code?.startsWith('ERR_SSL_')) {
     return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })
   }
@@ -100,6 +172,6 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
 
 /** The failure reasons that count as TLS handshake failures in metrics. */
 export function isHandshakeReason(reason: Reason): boolean {
-  return reason.startsWith('upstream_cert') || reason === 'upstream_hostname_mismatch' || reason === 'upstream_pin_mismatch' ||
+  return reason.startsWith('upstream_cert_') || reason === 'upstream_hostname_mismatch' || reason === 'upstream_pin_mismatch' ||
     reason === 'upstream_client_cert_rejected' || reason === 'upstream_tls_version_refused' || reason === 'upstream_tls_failed'
 }

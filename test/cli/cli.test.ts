@@ -5,9 +5,12 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MAIN } from '../support/process.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
 import { privateKeyPem, issueCertificate } from '../../src/tls/index.js'
 
 const run = promisify(execFile)
+// Every test here runs dist/ (the CLI, the demo): refuse a build older than the sources.
+assertDistFresh(['src', 'scripts'])
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -51,7 +51,7 @@ beforeAll(async () => {
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   // No callers and no per-user profile: the gateway opens no store.
   g = await startOpsGateway(dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, { watch: false })
-  expect(g.gw.services.store).toBeUndefined()
+  expect(g.gw.runtime.store).toBeUndefined()
   for (let i = 0; i < 3; i++) expect((await send(g.gw.url, `/proxy/partner/a${i}`)).status).toBe(200)
   const first = await liveScrape()
   for (let i = 0; i < 5; i++) expect((await send(g.gw.url, `/proxy/partner/b${i}`)).status).toBe(200)

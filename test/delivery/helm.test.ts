@@ -13,7 +13,7 @@ import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
-import { writeDevPki } from '../../src/tls/index.js'
+import { writeDevPki, writeInterceptionCa } from '../../src/tls/index.js'
 import { buildRenderer, CHART, TEST_VALUES, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { KNOWN_KINDS, validateManifest } from './kube-schema.js'
 
@@ -50,8 +50,12 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       const cm = (out[name] as Rendered).all('ConfigMap').find((d) => d.data?.['gateway.yaml'])
       writeFileSync(join(dir, 'gateway.yaml'), cm?.data['gateway.yaml'] as string)
       const files = [join(dir, 'rendered.yaml'), join(dir, 'gateway.yaml'), valuesFile(name)]
-      const lint = await run('yamllint', ['-c', 'helm/tests/yamllint.yaml', '-f', 'parsable', '--strict', ...files]).catch((e: { stdout: string }) => e)
-      expect(lint.stdout).toBe('')
+      // Exit 0 and no finding: a missing yamllint (ENOENT), a crash or a warning (--strict: 2) all fail.
+      const lint = await run('yamllint', ['-c', 'helm/tests/yamllint.yaml', '-f', 'parsable', '--strict', ...files]).then(
+        (ok) => ({ code: 0 as number | string, stdout: ok.stdout, stderr: ok.stderr }),
+        (e: { code?: number | string; stdout?: string; stderr?: string; message?: string }) => ({ code: e.code ?? 'unknown', stdout: e.stdout ?? '', stderr: e.stderr ?? e.message ?? '' }),
+      )
+      expect(lint, 'yamllint must run and find nothing').toEqual({ code: 0, stdout: '', stderr: '' })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -129,6 +133,12 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       for (const id of ((cfg.store.sealKeys ?? []) as { id: string }[]).map((k) => k.id)) {
         mkdirSync(join(root, '/etc/mtls-gateway/seal-keys'), { recursive: true })
         writeFileSync(join(root, '/etc/mtls-gateway/seal-keys', id), Buffer.alloc(32, 7).toString('base64'))
+      }
+      if (cfg.interception) {
+        const ca = await writeInterceptionCa(join(root, 'ca'))
+        mkdirSync(join(root, '/etc/mtls-gateway/interception-ca'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.crt'), readFileSync(ca.caCert))
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.key'), readFileSync(ca.caKey))
       }
       mkdirSync(join(root, '/etc/mtls-gateway/secrets/callers'), { recursive: true })
       writeFileSync(join(root, '/etc/mtls-gateway/secrets/callers/bot-runtime'), 'a-caller-secret-of-at-least-32-bytes!!')

@@ -5,7 +5,7 @@
  * the secret.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,6 +13,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { MAIN } from '../support/process.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
 import { ADMIN_TOKEN, CONSUMER, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const WRONG_SECRET = 'wrong-consumer-secret-zz9'
@@ -24,7 +25,7 @@ let bad: string
 let gw: RunningGateway
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`)
+  assertDistFresh()
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }

@@ -1,8 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { send, startTestGateway } from '../support/gateway.js'
+import { DOCUMENTED_BODY_HASH_DIGEST, pythonBodyHash } from '../support/python-body-hash.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 
 // The gateway signs forwarded requests and python3-oauthlib (a verifier nobody here wrote)
@@ -27,6 +29,8 @@ interface Verified {
   body?: string
   body_hash_verified?: boolean
   client_cert?: { subject: [string, string][] } | null
+  headers?: Record<string, string>
+  oauth_params?: Record<string, string>
   uri?: string
   description?: string
 }
@@ -38,7 +42,7 @@ let gw: RunningGateway
 const endpointName = (m: string, p: string, hash = false): string => `${m}-${p}${hash ? '-hash' : ''}`.toLowerCase()
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
+  pki = await createOpensslTestPki('p256')
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const rsaKeyFile = pki.write('oauth-rsa.key', rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
   provider = await startOAuth1Provider({
@@ -126,6 +130,7 @@ describe('signing verified by python3-oauthlib over mTLS', () => {
     const v = r.json<Verified>()
     expect(v.ok, r.text).toBe(true)
     expect(v.body_hash_verified).toBe(true)
+    expect(v.oauth_params?.oauth_body_hash).toBe(pythonBodyHash(DOCUMENTED_BODY_HASH_DIGEST[m], '{"amount":10}'))
   })
 
   it('a wrong consumer secret is refused by the verifier (the check can fail)', async () => {
@@ -144,18 +149,20 @@ describe('authorization fields', () => {
     expect(JSON.parse(v.body ?? '{}')).toEqual({ note: 'hi', account: { id: 'ACC-42/7' } })
     expect(v.body_hash_verified).toBe(true)
     expect(v.params).toEqual(expect.arrayContaining([['pin', '12 34']]))
+    expect(v.headers?.['x-api-key']).toBe('key-acme') // the header field, as the upstream received it
   })
 
   it('takes the tenant from the header too, and refuses a missing or malformed tenant before any URL is built', async () => {
     const ok = await send(gw.url, '/proxy/fields/d', { method: 'POST', headers: { 'content-type': 'application/json', 'x-gateway-tenant': 'Beta-2' }, body: '{}' })
     expect(ok.json<Verified>().uri).toContain('/t/beta-2/accounts/')
-    for (const headers of [{}, { 'x-gateway-tenant': '../evil' }, { 'x-gateway-tenant': 'a.b' }, { 'x-gateway-tenant': 'x'.repeat(64) }]) {
-      const r = await send(gw.url, '/proxy/fields/d', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
-      expect(r.status).toBe(400)
-      expect(r.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toMatch(/tenant/)
+    const missing = await send(gw.url, '/proxy/fields/d', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    expect([missing.status, missing.json()]).toEqual([400, { errors: [{ msg: 'endpoint "fields" needs a tenant: send the x-gateway-tenant header or use /proxy/fields@<tenant>/…', code: 400 }] }])
+    for (const tenant of ['../evil', 'a.b', 'x'.repeat(64)]) {
+      const r = await send(gw.url, '/proxy/fields/d', { method: 'POST', headers: { 'content-type': 'application/json', 'x-gateway-tenant': tenant }, body: '{}' })
+      expect([r.status, r.json()], tenant).toEqual([400, { errors: [{ msg: 'endpoint "fields": the tenant must be a DNS label (letters, digits, hyphens; at most 63)', code: 400 }] }])
     }
     const notTenanted = await send(gw.url, '/proxy/formfields@acme/x')
-    expect(notTenanted.status).toBe(400)
+    expect([notTenanted.status, notTenanted.json()]).toEqual([400, { errors: [{ msg: 'endpoint "formfields" does not use tenants', code: 400 }] }])
   })
 
   it('payload and query fields on a form POST are covered by the signature', async () => {
@@ -171,6 +178,7 @@ describe('authorization fields', () => {
     const form = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }
     const h = await send(gw.url, '/proxy/single-header/x', form)
     expect(h.json<Verified>().ok, h.text).toBe(true)
+    expect(h.json<Verified>().headers?.['x-only']).toBe('h-7 7')
     const p = (await send(gw.url, '/proxy/single-payload/x', form)).json<Verified>()
     expect(p.ok).toBe(true)
     expect(p.params).toContainEqual(['only', 'p 7 7'])

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SIGNATURE_METHODS, PLACEMENTS, signRequest, type Placement, type SignInput, type SignatureMethod } from '../../src/oauth1/index.js'
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { send, type TestResponse } from './http-client.js'
+import { DOCUMENTED_BODY_HASH_DIGEST, pythonBodyHash } from '../support/python-body-hash.js'
 
 // oauthlib's default validator wants keys, tokens and nonces of 20–30 letters and digits.
 const CONSUMER = { key: 'gatewayconsumerkey0001', secret: 'kd94hf93k423kf44-consumer_secret.~' }
@@ -100,6 +101,9 @@ describe('oauth_body_hash on a JSON POST (checked by the provider: oauthlib 3.2.
       const res = await signAndSend({ ...credentials(method), method: 'POST', url: `${provider.url}/resource/json`, contentType: 'application/json', body: json, bodyHash: true, placement: 'header' })
       expect(res.status, res.text).toBe(200)
       expect(res.json).toMatchObject({ ok: true, body_hash_verified: true, body: json })
+      // The value oauthlib saw signed, against Python's hashlib with the digest the docs name.
+      const received = (res.json as { oauth_params: Record<string, string> }).oauth_params.oauth_body_hash
+      expect(received).toBe(pythonBodyHash(DOCUMENTED_BODY_HASH_DIGEST[method], json))
     },
   )
 

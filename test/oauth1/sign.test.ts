@@ -116,9 +116,26 @@ describe('signRequest behaviour', () => {
     expect(() => signRequest({ ...base, url: 'ftp://example.com/' })).toThrow(TypeError)
   })
 
-  it('percent-encodes the realm and every value in the header (§3.5.1)', () => {
+  it('sends the realm as RFC 5849 §3.5.1 shows it (realm="http://sp.example.com/") and percent-encodes every value', () => {
     const r = signRequest({ ...base, realm: 'http://sp.example.com/', callback: 'oob', nonce: 'n', timestamp: '1' })
-    expect(r.authorizationHeader).toMatch(/^OAuth realm="http%3A%2F%2Fsp.example.com%2F", oauth_consumer_key="ck", /)
+    expect(r.authorizationHeader).toMatch(/^OAuth realm="http:\/\/sp\.example\.com\/", oauth_consumer_key="ck", /)
     expect(r.authorizationHeader).toContain('oauth_callback="oob"')
+  })
+})
+
+describe('realm in the Authorization header', () => {
+  const base: SignInput = {
+    method: 'GET', url: 'https://photos.example.net/photos', consumerKey: 'dpf43f3p2l4k3l03', consumerSecret: 'kd94hf93k423kf44',
+    signatureMethod: 'HMAC-SHA1', nonce: 'n', timestamp: '1', placement: 'header',
+  }
+
+  it('is a plain RFC 2617 quoted-string (RFC 5849 §3.5.1 item 5), not percent-encoded', () => {
+    const h = signRequest({ ...base, realm: 'Photos Inc./v1' }).authorizationHeader ?? ''
+    expect(h.startsWith('OAuth realm="Photos Inc./v1", oauth_consumer_key="dpf43f3p2l4k3l03"')).toBe(true)
+  })
+
+  it('escapes a quote and a backslash inside the realm', () => {
+    const h = signRequest({ ...base, realm: 'a"b\\c' }).authorizationHeader ?? ''
+    expect(h.startsWith('OAuth realm="a\\"b\\\\c", ')).toBe(true)
   })
 })

@@ -8,6 +8,8 @@ import { createLog, createOps, type Ops, type OpsOptions } from '../../src/ops/i
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { startTestGateway } from '../support/gateway.js'
 
+export { eventually } from '../support/eventually.js'
+
 export interface OpsGateway {
   gw: RunningGateway
   ops: Ops
@@ -90,20 +92,4 @@ export async function scrape(adminUrl: string): Promise<Sample[]> {
 export function replaceFile(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text, { mode: 0o600 })
   renameSync(`${path}.tmp`, path)
-}
-
-/** Polls `check` until it returns a value that is not undefined or false (a throw counts as not yet). */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }

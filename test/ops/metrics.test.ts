@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { notAfter } from '../../src/tls/index.js'
@@ -11,7 +12,7 @@ let upstream: RunningServer
 let g: OpsGateway
 
 beforeAll(async () => {
-  pki = await createTestPki()
+  pki = await createOpensslTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const otherRoot = await pki.issue({ subject: 'CN=Unrelated Root', kind: 'p256', ca: true })
   pki.write('other-root.crt', otherRoot.pem)

@@ -33,12 +33,17 @@ interface LoadResult {
   subjects: string[]
 }
 
-/** Requests in a bounded loop (4 at a time) until `ms` has passed; `during` runs once, mid-way. */
-async function underLoad(url: string, path: string, ms: number, during: () => Promise<void> | void): Promise<LoadResult> {
+/**
+ * Requests in a loop (4 at a time) until `ms` has passed and `settled()` holds (a slow machine
+ * may reload late: wait for it, up to a deadline); `during` runs once, a third of the way in.
+ * Each loop's last request starts after `settled()`, so it sees the new state.
+ */
+async function underLoad(url: string, path: string, ms: number, settled: () => boolean, during: () => Promise<void> | void): Promise<LoadResult> {
   const out: LoadResult = { ok: 0, failed: [], subjects: [] }
   const end = Date.now() + ms
+  const deadline = end + 30_000
   const loop = async (): Promise<void> => {
-    while (Date.now() < end) {
+    while (Date.now() < deadline && (Date.now() < end || !settled())) {
       try {
         const r = await send(url, path)
         if (r.status === 200) {
@@ -63,7 +68,7 @@ describe('hot reload', () => {
     const g = await start(pki.dir, yaml)
     const before = g.gw.ref.current
     const v2 = await newClient(pki, 'bot-runtime-v2')
-    const result = await underLoad(g.gw.url, '/proxy/partner/load', 2500, () => {
+    const result = await underLoad(g.gw.url, '/proxy/partner/load', 2500, () => g.gw.ref.current !== before, () => {
       replaceFile(pki.file('client.crt'), v2.pem)
       replaceFile(pki.file('client.key'), privateKeyPem(v2))
       replaceFile(join(pki.dir, 'gateway.yaml'), yaml + endpointYaml('added', upstream.port, tls))
@@ -74,13 +79,13 @@ describe('hot reload', () => {
     const after = await eventually(async () => {
       const r = await send(g.gw.url, '/proxy/added/after')
       return r.status === 200 && r.json<EchoReply>()
-    }, 5000, 'the reloaded config')
+    }, 20_000, 'the reloaded config')
     expect(after.clientSubject).toContain('CN=bot-runtime-v2')
     expect(upstream.stats.subjects).toContain('bot-runtime-v2')
     expect(result.subjects.at(-1)).toContain('CN=bot-runtime-v2')
     // The old snapshot's pool is closed once the requests pinned to it are done.
     expect(g.gw.ref.current).not.toBe(before)
-    await eventually(() => (before.endpoints.get('partner')?.upstream.dispatcher as unknown as { closed: boolean }).closed, 5000, 'the old pool to close')
+    await eventually(() => (before.endpoints.get('partner')?.upstream.dispatcher as unknown as { closed: boolean }).closed, 20_000, 'the old pool to close')
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'failure' })).toBe(0)
@@ -100,8 +105,9 @@ describe('hot reload', () => {
     symlinkSync('..2026_01_01_00_00_00.000000001', join(secret, '..data'))
     for (const f of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(`..data/${f}`, join(secret, f))
     const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, { dir: secret })}`)
+    const before = g.gw.ref.current
     const v3 = await newClient(pki, 'bot-runtime-v3')
-    const result = await underLoad(g.gw.url, '/proxy/partner/k8s', 2500, () => {
+    const result = await underLoad(g.gw.url, '/proxy/partner/k8s', 2500, () => g.gw.ref.current !== before, () => {
       // What kubelet's atomic writer does: new timestamped dir, new ..data link renamed over the old one.
       version('..2026_01_02_00_00_00.000000002', v3)
       symlinkSync('..2026_01_02_00_00_00.000000002', join(secret, '..data_tmp'))
@@ -113,7 +119,7 @@ describe('hot reload', () => {
     const after = await eventually(async () => {
       const r = await send(g.gw.url, '/proxy/partner/after')
       return r.status === 200 && r.json<EchoReply>().clientSubject?.includes('bot-runtime-v3') && r.json<EchoReply>()
-    }, 5000, 'the new Secret version')
+    }, 20_000, 'the new Secret version')
     expect(after.clientSubject).toContain('CN=bot-runtime-v3')
     expect(upstream.stats.subjects).toContain('bot-runtime-v3')
     expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
@@ -128,7 +134,7 @@ describe('hot reload', () => {
     const m = await eventually(async () => {
       const s = await scrape(g.adminUrl)
       return valueOf(s, 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1 && s
-    }, 5000, 'the failed reload')
+    }, 20_000, 'the failed reload')
     expect(valueOf(m, 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(0)
     const failure = g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[]; level: string }).find((l) => l.msg === 'config reload failed; keeping the last good config')
     expect(failure?.level).toBe('error')

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLog, createMetrics, fingerprint, formatPretty, methodLabel, statusClass, watchFiles } from '../../src/ops/index.js'
-import { parseMetrics, samples, valueOf } from './helpers.js'
+import { eventually, parseMetrics, samples, valueOf } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-ops-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -69,17 +69,21 @@ describe('file watching', () => {
   it('fires once per real content change, debounced, and ignores unrelated files', async () => {
     const file = join(dir, 'watched.yaml')
     writeFileSync(file, 'a: 1\n')
-    let changes = 0
-    const w = watchFiles({ files: [file], debounceMs: 50, onChange: () => void changes++ })
+    // Each firing records what it saw, so every check waits for a content, never for a time.
+    const seen: string[] = []
+    const w = watchFiles({ files: [file], debounceMs: 50, onChange: () => void seen.push(readFileSync(file, 'utf8')) })
     try {
       writeFileSync(file, 'a: 2\n')
       writeFileSync(file, 'a: 3\n')
-      await new Promise((r) => setTimeout(r, 250))
-      expect(changes).toBe(1)
+      await eventually(() => seen.length > 0, 20_000, 'the first change')
       writeFileSync(file, 'a: 3\n') // same content: no reload
       writeFileSync(join(dir, 'unrelated.txt'), 'x')
-      await new Promise((r) => setTimeout(r, 250))
-      expect(changes).toBe(1)
+      // A sentinel change, written after the debounce window: had the no-op writes fired, their
+      // firing would sit between the two (a late machine can only merge them, never add one).
+      await new Promise((r) => setTimeout(r, 200))
+      writeFileSync(file, 'a: 4\n')
+      await eventually(() => seen.includes('a: 4\n'), 20_000, 'the sentinel change')
+      expect(seen).toEqual(['a: 3\n', 'a: 4\n'])
     } finally {
       w.close()
     }

@@ -23,9 +23,9 @@ beforeAll(async () => {
   const config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 5000, 'the admin line')
+  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
   admin = (JSON.parse(line) as { url: string }).url
-})
+}, 120_000) // a primary and two workers starting on a loaded 2-core machine
 afterAll(async () => {
   await gp?.stop('SIGKILL')
   await upstream?.close()
@@ -36,7 +36,7 @@ describe('serve --workers 2', () => {
   it('spreads traffic over both workers and aggregates the counters', async () => {
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/partner/w${i}`)))
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
-    const pids = await eventually(() => accessPids().length === 20 && accessPids(), 5000, '20 access-log lines')
+    const pids = await eventually(() => accessPids().length === 20 && accessPids(), 20_000, '20 access-log lines')
     const workers = new Set(pids)
     expect(workers.size).toBe(2)
     expect(workers.has(gp.child.pid as number)).toBe(false)
@@ -52,7 +52,7 @@ describe('serve --workers 2', () => {
     const reloaded = await eventually(() => {
       const pids = new Set(entries().filter((e) => e.msg === 'config reloaded').map((e) => e.pid))
       return pids.size === 2 && pids
-    }, 5000, 'both workers to reload')
+    }, 20_000, 'both workers to reload')
     expect(reloaded.size).toBe(2)
     expect(valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
   })
@@ -60,13 +60,13 @@ describe('serve --workers 2', () => {
   it('replaces a crashed worker and counts it', async () => {
     const victim = accessPids()[0] as number
     process.kill(victim, 'SIGKILL')
-    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 10_000, 'the restart to be counted')
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     // The replacement is serving once it answers readiness alongside the survivor.
-    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 10_000, 'readiness after the restart')
+    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
     const before = accessPids().length
     const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => send(gp.url, `/proxy/partner/after-crash-${i}`)))
     expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200))
-    const pids = await eventually(() => accessPids().length === before + 10 && accessPids().slice(before), 5000, 'the new access-log lines')
+    const pids = await eventually(() => accessPids().length === before + 10 && accessPids().slice(before), 20_000, 'the new access-log lines')
     expect(pids).not.toContain(victim)
     expect(new Set(pids).size).toBe(2)
   })

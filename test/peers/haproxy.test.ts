@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startHaproxy, type Peer } from '../support/peers.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 let pki: TestPki
 let gw: RunningGateway
@@ -28,7 +29,7 @@ function expect502(r: Reply, endpoint: string, cause: RegExp): void {
 }
 
 beforeAll(async () => {
-  pki = await createTestPki()
+  pki = await createOpensslTestPki()
   const otherRoot = await pki.issue({ subject: 'CN=Other Root CA,O=elsewhere', ca: true })
   pki.write('other-root.crt', otherRoot.pem)
   const crtPem = readFileSync(pki.file('server-chain.crt'), 'utf8') + readFileSync(pki.file('server.key'), 'utf8')

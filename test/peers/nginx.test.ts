@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { startNginx, type Peer } from '../support/peers.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 const run = promisify(execFile)
 
@@ -40,7 +41,7 @@ ${extra}
 }
 
 beforeAll(async () => {
-  pki = await createTestPki()
+  pki = await createOpensslTestPki()
   // nginx 1.22 leaves TLS 1.3 out of its default ssl_protocols: turn it on explicitly.
   mtls = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2 TLSv1.3;') })
   shallow = await startNginx({ server: serverBlock(0, '    ssl_protocols TLSv1.2 TLSv1.3;') })

@@ -410,6 +410,8 @@ class Handler(BaseHTTPRequestHandler):
             'body': raw.decode('utf-8', 'replace'),
             'body_hash_verified': 'oauth_body_hash' in request.oauth_params,
             'client_cert': self._client_cert(),
+            # What arrived, so header-type fields are observed here, not only trusted to be sent.
+            'headers': {k.lower(): v for k, v in headers.items() if k.lower() != 'authorization'},
         })
 
     def _authorize(self, args):

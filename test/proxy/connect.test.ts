@@ -224,7 +224,8 @@ describe('chaining through a real HTTP proxy (tinyproxy)', () => {
     const r = await send(chained.url, '/proxy/via/through-connector')
     expect(r.status, r.text).toBe(200)
     expect(r.json<EchoReply>()).toMatchObject({ url: '/through-connector', clientSubject: 'CN=bot-runtime,O=mtls-gateway tests' })
-    expect(tinyproxy.read('tinyproxy.log')).toMatch(/CONNECT|Established/i)
+    // The tunnel really went through the connector, to this upstream (not just any CONNECT).
+    expect(tinyproxy.read('tinyproxy.log')).toMatch(new RegExp(`: CONNECT 127\\.0\\.0\\.1:${upstream.port} HTTP/1\\.1$`, 'm'))
   })
 
   it('names the connector when it refuses', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { TestPki } from '../support/pki.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
@@ -11,7 +12,7 @@ let upstream: RunningServer
 let gw: RunningGateway
 
 beforeAll(async () => {
-  pki = await createTestPki()
+  pki = await createOpensslTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('scoped', upstream.port, tls, '    pathPrefix: /only\n    hosts: [scoped.partner.test]\n')}`)
@@ -24,7 +25,7 @@ afterAll(async () => {
 
 describe('forwarding', () => {
   it('pins the step order of the pipeline', () => {
-    expect(stepNames(createPipeline())).toEqual(['route', 'admit', 'strip_hop_by_hop', 'forwarding_headers', 'resolve_token', 'apply_authorization', 'sign_oauth1', 'forward', 'strip_hop_by_hop', 'response_via'])
+    expect(stepNames(createPipeline())).toEqual(['route', 'admit', 'strip_hop_by_hop', 'strip_gateway_credentials', 'forwarding_headers', 'resolve_token', 'apply_authorization', 'sign_oauth1', 'forward', 'strip_hop_by_hop', 'response_via'])
   })
 
   it('forward proxy (absolute-form) reaches the endpoint over mTLS with the client certificate', async () => {

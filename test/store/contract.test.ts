@@ -1,7 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
-import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers, type StoreHarness } from '../support/store-backends.js'
+import { eventually } from '../support/eventually.js'
+
+// The Redis Cluster and the TLS-only Redis are started by the first test that needs them.
+afterAll(stopStoreServers, 30_000)
+
+// TTLs long enough that a loaded machine reads a value before it expires; expiry is then
+// waited for with a deadline, never assumed after a fixed sleep.
+const SHORT_TTL_MS = 1500
 
 // One contract, every backend: a caller must not be able to tell SQLite, Redis and memory apart.
 describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
@@ -33,14 +40,13 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
   })
 
   it('expires values after their TTL; a put without TTL clears an old TTL', async () => {
-    await store.put('ttl:short', 'x', 80)
+    await store.put('ttl:short', 'x', SHORT_TTL_MS)
     await store.put('ttl:long', 'y', 60_000)
-    await store.put('ttl:cleared', 'z', 80)
+    await store.put('ttl:cleared', 'z', SHORT_TTL_MS)
     await store.put('ttl:cleared', 'z2')
     expect(await store.get('ttl:short')).toBe('x')
     expect(await store.keys('ttl:')).toEqual(['ttl:cleared', 'ttl:long', 'ttl:short'])
-    await sleep(200)
-    expect(await store.get('ttl:short')).toBeUndefined()
+    await eventually(async () => (await store.get('ttl:short')) === undefined, 20_000, 'ttl:short to expire')
     expect(await store.get('ttl:long')).toBe('y')
     expect(await store.get('ttl:cleared')).toBe('z2')
     expect(await store.keys('ttl:')).toEqual(['ttl:cleared', 'ttl:long'])
@@ -57,10 +63,10 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
   })
 
   it('putIfAbsent writes once, again after expiry or delete', async () => {
-    expect(await store.putIfAbsent('p', 'first', 80)).toBe(true)
+    expect(await store.putIfAbsent('p', 'first', SHORT_TTL_MS)).toBe(true)
     expect(await store.putIfAbsent('p', 'second')).toBe(false)
     expect(await store.get('p')).toBe('first')
-    await sleep(200)
+    await eventually(async () => (await store.get('p')) === undefined, 20_000, '"first" to expire')
     expect(await store.putIfAbsent('p', 'third')).toBe(true)
     expect(await store.get('p')).toBe('third')
     expect(await store.delete('p')).toBe(true)
@@ -73,7 +79,7 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
     for (const key of ['jti:fresh', 'jti:expired']) {
       if (key === 'jti:expired') {
         await store.put(key, 'old', 50)
-        await sleep(120)
+        await eventually(async () => (await store.get(key)) === undefined, 20_000, 'the old value to expire')
       }
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).putIfAbsent(key, `w${i}`, 60_000)),

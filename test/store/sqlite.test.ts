@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { openSqliteStore } from '../../src/store/index.js'
 import { ensureStoreBuilt, spawnFixture } from '../support/store-dist.js'
+import { eventually } from '../support/eventually.js'
 
 /** Same as fixtures/sqlite-writer.mjs. */
 function valueOf(i: number): string {
@@ -54,7 +54,7 @@ describe('SQLite store: file and schema', () => {
     const store = openSqliteStore({ file, purgeIntervalMs: 0 })
     for (let i = 0; i < 1200; i++) await store.put(`e${i}`, 'x', 50)
     await store.put('live', 'y')
-    await sleep(120)
+    await eventually(async () => (await store.get('e1199')) === undefined, 20_000, 'the last row to expire')
     expect(await store.get('e1')).toBeUndefined()
     expect(rawCount(file)).toBe(1201)
     expect(await store.purgeExpired()).toBe(1200)
@@ -63,8 +63,8 @@ describe('SQLite store: file and schema', () => {
 
     const timed = openSqliteStore({ file, purgeIntervalMs: 50 })
     await timed.put('e', 'x', 30)
-    await sleep(250)
-    expect(rawCount(file)).toBe(1)
+    // The timer, not a read, removes the row: wait for it (rows only shrink from here).
+    await eventually(() => rawCount(file) === 1, 20_000, 'the purge timer to remove the expired row')
     await timed.close()
   })
 })
@@ -88,7 +88,7 @@ describe('SQLite store: several processes on one file', () => {
     const store = openSqliteStore({ file })
     // Odd keys hold an expired value: replacing it must be just as exclusive.
     for (let i = 1; i < count; i += 2) await store.put(`race:${i}`, 'stale', 20)
-    await sleep(60)
+    await eventually(async () => (await store.get(`race:${count - 1}`)) === undefined, 20_000, 'the stale rows to expire')
     const [a, b] = await race(file, 'put', count)
     for (let i = 0; i < count; i++) {
       expect([a?.[i], b?.[i]].filter((won) => won === true)).toHaveLength(1)
@@ -121,6 +121,21 @@ describe('SQLite store: several processes on one file', () => {
     expect(await store.get('k49')).toBe(valueOf(49))
     await store.close()
   })
+
+  it('processes opening one new file at the same instant never fail with "database is locked" (workers starting)', async () => {
+    // Six rounds of four children released at one instant, each on a new file: the window
+    // between one creating the schema and another upgrading its read to a write is hit often.
+    for (let round = 0; round < 6; round++) {
+      const file = join(dir, `start-${round}`, 'new.db')
+      const startAt = String(Date.now() + 400)
+      const kids = Array.from({ length: 4 }, () => spawnFixture('sqlite-opener.mjs', [file, startAt]))
+      await Promise.all(kids.map((k) => k.exited))
+      expect(kids.map((k) => k.lines[0])).toEqual(['ok', 'ok', 'ok', 'ok'])
+      const store = openSqliteStore({ file })
+      expect(await store.keys('opened:')).toHaveLength(4)
+      await store.close()
+    }
+  }, 120_000)
 
   async function killAndCheck(file: string, countArg: string, killAfter: number): Promise<number> {
     const kid = spawnFixture('sqlite-writer.mjs', [file, countArg])

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('../peers/oauth1_provider.py', import.meta.url))
-const START_TIMEOUT_MS = 15_000
+const START_TIMEOUT_MS = 40_000
 
 /** A consumer the provider knows. */
 export interface OAuth1ProviderClient {

@@ -22,13 +22,27 @@ export interface TestPki {
   cleanup(): void
 }
 
+export const DEFAULT_SERVER_NAMES = ['localhost', '127.0.0.1', 'api.partner.test']
+
 /** Creates the PKI; `kind` picks the key type of every certificate. */
-export async function createTestPki(kind: KeyKind = 'p256', serverNames: string[] = ['localhost', '127.0.0.1', 'api.partner.test']): Promise<TestPki> {
+export async function createTestPki(kind: KeyKind = 'p256', serverNames: string[] = DEFAULT_SERVER_NAMES): Promise<TestPki> {
   const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-pki-'))
   const root = await issueCertificate({ subject: 'CN=Test Root CA,O=mtls-gateway tests', kind, ca: true })
   const inter = await issueCertificate({ subject: 'CN=Test Intermediate CA,O=mtls-gateway tests', issuer: root, ca: true, pathLength: 0 })
   const server = await issueCertificate({ subject: 'CN=api.partner.test', issuer: inter, usages: ['serverAuth'], names: serverNames })
   const client = await issueCertificate({ subject: 'CN=bot-runtime,O=mtls-gateway tests', issuer: inter, usages: ['clientAuth'] })
+  const pki = testPkiIn(dir, { root, inter, server, client })
+  pki.write('root.crt', root.pem)
+  pki.write('inter.crt', inter.pem)
+  pki.writePair('server', server)
+  pki.write('server-chain.crt', server.pem + inter.pem)
+  pki.writePair('client', client)
+  return pki
+}
+
+/** The TestPki view of a directory whose base files (root.crt … client.key) are, or will be, written. */
+export function testPkiIn(dir: string, certs: { root: Issued; inter: Issued; server: Issued; client: Issued }): TestPki {
+  const { root, inter, server, client } = certs
   const file = (name: string): string => join(dir, name)
   const write = (name: string, text: string): string => {
     writeFileSync(file(name), text, { mode: 0o600 })
@@ -44,10 +58,5 @@ export async function createTestPki(kind: KeyKind = 'p256', serverNames: string[
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }
-  write('root.crt', root.pem)
-  write('inter.crt', inter.pem)
-  pki.writePair('server', server)
-  write('server-chain.crt', server.pem + inter.pem)
-  pki.writePair('client', client)
   return pki
 }

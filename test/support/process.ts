@@ -3,8 +3,9 @@
  * RSS, SIGTERM, kill -9, several replicas.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { assertDistFresh } from './dist-fresh.js'
 
 export const MAIN = 'dist/src/main.js'
 
@@ -19,12 +20,14 @@ export interface GatewayProcess {
 }
 
 /** Spawns `mtls-gateway serve --config <file>` and waits for its "listening" line. */
-export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`)
-  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, launcher: string[] = []): Promise<GatewayProcess> {
+  assertDistFresh()
+  // `launcher` runs node through another command (e.g. prlimit for a low descriptor limit).
+  const command = [...launcher, process.execPath, MAIN, 'serve', '--config', configFile, ...args]
+  const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 45 s:\n${output.join('\n')}`)), 45_000)
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream! }).on('line', (line) => {
         output.push(line)

@@ -112,6 +112,26 @@ describe('a caller that sends traceparent', () => {
   })
 })
 
+describe('the forward proxy (absolute-form request line)', () => {
+  it('continues the caller\'s trace the same way: child context upstream, server and client spans, trace id in the access line', async () => {
+    const trace = 'fa'.repeat(16)
+    const r = await send(g.gw.url, `http://api.partner.test:${upstream.port}/v1/${SECRETS.pathToken}?api_key=${SECRETS.query}`, {
+      headers: { traceparent: `00-${trace}-${CALLER_PARENT}-01`, 'x-request-id': 'forward-1' },
+    })
+    expect(r.status, r.text).toBe(200)
+    const up = parse(r.json<EchoReply>().headers.traceparent)
+    expect(up).toMatchObject({ traceId: trace, flags: '01' })
+    const spans = (await receiver.waitFor((s) => s.filter((x) => x.traceId === trace).length >= 2)).filter((s) => s.traceId === trace)
+    const server = spans.find((s) => s.kind === SPAN_SERVER)
+    const client = spans.find((s) => s.kind === SPAN_CLIENT)
+    expect(server).toMatchObject({ parentSpanId: CALLER_PARENT, attributes: { 'mtls_gateway.mode': 'forward', 'mtls_gateway.endpoint': 'partner', 'http.response.status_code': 200 } })
+    expect(client).toMatchObject({ parentSpanId: server?.spanId, spanId: up.parentId, attributes: { 'mtls_gateway.mode': 'forward', 'server.address': 'api.partner.test' } })
+    expect(g.access().find((l) => l.reqId === 'forward-1')).toMatchObject({ mode: 'forward', trace_id: trace, span_id: server?.spanId })
+    const exported = JSON.stringify(spans)
+    for (const secret of [SECRETS.pathToken, SECRETS.query, SECRETS.field]) expect(exported).not.toContain(secret)
+  })
+})
+
 describe('a caller without traceparent', () => {
   it('gets a trace the gateway starts: the upstream and the access line see its id, and its spans are exported', async () => {
     const r = await send(g.gw.url, '/proxy/partner/fresh', { headers: { 'x-request-id': 'fresh-1' } })

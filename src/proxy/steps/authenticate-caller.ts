@@ -6,14 +6,14 @@
  */
 import { GatewayError } from '../../errors.js'
 import { authFailureLabel, authorizeEndpoint, resolveBearer, type BearerStores } from '../../callers/index.js'
-import type { Callers } from '../../gateway/index.js'
+import type { Callers, Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
 const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}) })
 
 export interface AdmitOptions {
-  stores?: BearerStores
-  clockSkewSec?: () => number
+  /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
+  stores?: (gateway: Gateway) => BearerStores | undefined
   onAuthFailure?: (label: string) => void
 }
 
@@ -57,16 +57,14 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
     const callers = ctx.gateway.callers
     if (!callers.enabled) return admitOpen(ctx)
     try {
-      const caller = ctx.tunnel?.caller ?? (await identify(ctx, callers, o))
+      // Inside a tunnel the CONNECT's bearer is resolved again: it may have expired or been revoked since.
+      const tunnelToken = ctx.tunnel?.token
+      const caller = tunnelToken !== undefined ? await identifyCaller(tunnelToken, undefined, ctx.gateway, o) : (ctx.tunnel?.caller ?? (await identify(ctx, o)))
       if (caller === undefined) {
         if (!callers.required) return admitOpen(ctx)
         throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
       }
-      const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
-      if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], ctx.endpoint.name, callers.apps)
-      else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(ctx.endpoint.name)) {
-        throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${ctx.endpoint.name}"`)
-      }
+      authorizeCaller(caller, ctx.endpoint.name, callers)
       return { ...ctx, caller } as Admitted
     } catch (err) {
       const label = authFailureLabel(err)
@@ -76,13 +74,37 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
   }
 }
 
-async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
-  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, callers, o)
+/** Throws caller_not_allowed unless the caller's app (bearer or certificate) may use the endpoint. */
+export function authorizeCaller(caller: Caller, endpoint: string, callers: Callers): void {
+  const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
+  if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], endpoint, callers.apps)
+  else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(endpoint)) {
+    throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${endpoint}"`)
+  }
+}
+
+/** CONNECT: the caller must be allowed at least one endpoint serving the host; else the first refusal. */
+export function authorizeCallerForAny(caller: Caller, endpoints: readonly { readonly name: string }[], callers: Callers): void {
+  let refusal: unknown
+  for (const e of endpoints) {
+    try {
+      return authorizeCaller(caller, e.name, callers)
+    } catch (err) {
+      refusal ??= err
+    }
+  }
+  if (refusal !== undefined) throw refusal
+}
+
+async function identify(ctx: Routed, o: AdmitOptions): Promise<Caller | undefined> {
+  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, ctx.gateway, o)
 }
 
 /** A caller from a bearer token, else from a verified client certificate, else undefined. */
-export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
+export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], gateway: Gateway, o: AdmitOptions): Promise<Caller | undefined> {
+  const callers = gateway.callers
   if (token === undefined) return callerFromCertificate(tls, callers)
-  if (!o.stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
-  return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30, claimAliasPrefix: callers.claimAliasPrefix })
+  const stores = o.stores?.(gateway)
+  if (!stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
+  return resolveBearer(token, stores, { apps: callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix })
 }

@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../../tls/index.js'
 import type { Admitted, OutboundHeaders, UpstreamResponse } from '../pipeline.js'
+import { assertDestination } from '../upstream-target.js'
 
 /** Sends ctx.outbound upstream; resolves at the response headers. */
 export async function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
@@ -16,12 +17,14 @@ export async function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> 
     headers['content-length'] = String(buffered.length)
     delete headers['transfer-encoding']
   }
+  // Second line of defence: whatever the steps did, the destination is still the endpoint's.
+  assertDestination(ctx.target, outbound.url)
   ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
   const started = performance.now()
   let res: Dispatcher.ResponseData
   try {
     res = await ctx.upstream.dispatcher.request({
-      origin: outbound.url.origin,
+      origin: ctx.target.origin,
       path: outbound.url.pathname + outbound.url.search,
       method: outbound.method as Dispatcher.HttpMethod,
       headers,

@@ -6,20 +6,22 @@
 import { GatewayError } from '../../errors.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
+import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
-/** Picks the endpoint, tenant, pool and upstream URL; throws endpoint_not_configured / tenant_invalid. */
+/** Picks the endpoint, tenant, pool and destination; throws endpoint_not_configured / tenant_invalid / bad_request. */
 export function matchEndpoint(ctx: Context): Routed {
   const endpoint = ctx.route ? byName(ctx, ctx.route.endpoint) : byHost(ctx)
   const tenant = tenantOf(ctx, endpoint)
-  const base = tenant === undefined ? endpoint.url : endpoint.url.replaceAll('{tenant}', tenant)
-  if (ctx.route) ctx.outbound.url = new URL(base + ctx.route.path)
-  else ctx.outbound.url = new URL(ctx.inbound.target.pathname + ctx.inbound.target.search, new URL(base).origin)
+  const { path, query } = ctx.inbound.target
+  // The one constructor: origin from the endpoint, path checked, nothing resolved as a URL reference.
+  const target = buildUpstreamTarget(endpoint, tenant, path, query, ctx.route ? 'append' : 'as_is')
+  ctx.outbound.url = toOutboundUrl(target)
   if (ctx.outbound.headers[endpoint.config.tenantHeader] !== undefined) delete ctx.outbound.headers[endpoint.config.tenantHeader]
   if (tenant !== undefined) ctx.facts.tenant = tenant
   const own = tenant === undefined ? undefined : endpoint.tenantUpstreams.get(tenant)
-  return { ...ctx, endpoint, upstream: own?.upstream ?? endpoint.upstream, ...(tenant !== undefined ? { tenant } : {}) }
+  return { ...ctx, endpoint, target, upstream: own?.upstream ?? endpoint.upstream, ...(tenant !== undefined ? { tenant } : {}) }
 }
 
 function byName(ctx: Context, name: string): Endpoint {
@@ -28,14 +30,15 @@ function byName(ctx: Context, name: string): Endpoint {
   return endpoint
 }
 
+/** Host and port pick the endpoints; the first whose pathPrefix holds the raw path wins. */
 function byHost(ctx: Context): Endpoint {
-  const target = ctx.inbound.target
-  const key = `${target.hostname.toLowerCase()}:${target.port || '443'}`
-  const path = target.pathname
-  const endpoint = (ctx.gateway.byHost.get(key) ?? []).find(
-    (e) => !e.config.pathPrefix || path === e.config.pathPrefix || path.startsWith(e.config.pathPrefix.replace(/\/?$/, '/')),
-  )
-  if (!endpoint) throw new GatewayError('endpoint_not_configured', `host ${target.host} is not configured on this gateway`)
+  const { host, port, path } = ctx.inbound.target
+  if (host === undefined) throw new GatewayError('bad_request', 'the request names no host')
+  const authority = `${host}:${port ?? 443}`
+  // Judge the path before matching, so no prefix is matched on a path the rules refuse.
+  checkRequestPath(path)
+  const endpoint = (ctx.gateway.byHost.get(authority) ?? []).find((e) => !e.config.pathPrefix || isUnderBase(path, e.config.pathPrefix.replace(/\/+$/, '')))
+  if (!endpoint) throw new GatewayError('endpoint_not_configured', `host ${port === undefined ? host : authority} is not configured on this gateway`)
   return endpoint
 }
 

@@ -6,12 +6,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { authorizeEndpoint, resolveBearer, type BearerStores, type Caller } from '../callers/index.js'
+import { authorizeEndpoint, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { bearerFrom } from './http.js'
+import { bearerFrom } from '../api/http.js'
 
 /** Who is calling an OAuth API route. */
-export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: Caller }
+export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: AssertedCaller }
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 

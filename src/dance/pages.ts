@@ -51,14 +51,20 @@ export function failurePage(why: string): string {
 <p>Nothing was stored. Ask for a new authorization link to try again.</p>`)
 }
 
-/** The form asking for the user's fields (e.g. a PIN) before the provider's page. */
-export function fieldsPage(provider: string, action: string, names: readonly string[]): string {
+/**
+ * The page an authorize link opens: a button (and the user's fields, e.g. a PIN) that POSTs
+ * back with the link's CSRF token. Opening the link consumes nothing, so a chat client's
+ * link preview cannot use it up; only the user's click starts the dance.
+ */
+export function linkPage(provider: string, action: string, csrf: string, names: readonly string[]): string {
   const inputs = names
     .map((n) => `<label for="f-${escapeHtml(n)}">${escapeHtml(n)}</label><input id="f-${escapeHtml(n)}" name="field.${escapeHtml(n)}" type="password" autocomplete="off" required>`)
     .join('\n')
   return layout('Authorize access', `<h1>Authorize access to ${escapeHtml(provider)}</h1>
+<p>Continue to sign in at ${escapeHtml(provider)} and allow access.</p>
 <form method="post" action="${escapeHtml(action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 ${inputs}
-<button type="submit" id="continue">Continue</button>
+<button type="submit" id="continue">Continue to ${escapeHtml(provider)}</button>
 </form>`)
 }

@@ -9,27 +9,26 @@
  *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { GatewayConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
-import type { BearerStores, Caller } from '../callers/index.js'
+import type { Caller } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
-import type { Services } from '../services/index.js'
+import type { Runtime } from '../runtime/index.js'
 import { SealError } from '../store/index.js'
-import { sendJson } from './http.js'
-import type { ApiRoute } from './router.js'
-import { requireAdmin } from './oauth1-auth.js'
-import { DANCE_TTL_MS, handleAuthorize, handleCallback, type DanceDeps } from './oauth1-authorize.js'
-import { checkTenant } from './oauth1-provider.js'
-import { formatProfileTest, testProfile } from './oauth1-test.js'
-import { createTokenRepo, type OAuth1TokenRepo } from './oauth1-tokens.js'
-import { CALLBACK_PATH, linkUrl, originFrom, requestOrigin } from './oauth1-urls.js'
+import { sendJson } from '../api/http.js'
+import type { ApiRoute } from '../api/router.js'
+import { requireAdmin } from './credentials.js'
+import { DANCE_TTL_MS, handleAuthorize, handleCallback, type DanceDeps } from './authorize.js'
+import { checkTenant } from './provider.js'
+import { formatProfileTest, testProfile } from './profile-test.js'
+import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
+import { CALLBACK_PATH, linkUrl, originFrom, requestOrigin } from './urls.js'
 
 /** What the composition root plugs in (structurally serve.ts's Feature). */
 export interface OAuth1Feature {
   routes: ApiRoute[]
   userTokens: (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
-  onIdentityMerge: (caller: Caller) => Promise<void>
+  onIdentityMerge: (caller: Caller, gateway: Gateway) => Promise<void>
 }
 
 const PROFILE_ROUTE = /^\/gateway\/oauth1\/([^/]+)\/(authorize|test|tokens\/([^/]+))$/
@@ -48,41 +47,43 @@ function profileNamed(gateway: Gateway, name: string): Profile {
   return profile
 }
 
-/** Builds the feature; the dance needs the store and sealer, the profile test needs neither. */
-export function createOAuth1Feature(ctx: { config: GatewayConfig; services: Services }): OAuth1Feature {
-  const { services } = ctx
-  const repo: OAuth1TokenRepo | undefined =
-    services.store && services.sealer
-      ? createTokenRepo({ store: services.store, ephemeral: services.ephemeral, sealer: services.sealer, anonymousTtlMs: () => ctx.config.callers.anonymousTtlMs })
-      : undefined
-  const stores: BearerStores | undefined = services.store
-    ? { store: services.store, ephemeral: services.ephemeral, ...(services.sealer ? { sealer: services.sealer } : {}), persistDecryptedClaims: ctx.config.callers.persistDecryptedClaims }
-    : undefined
-  const deps = (): DanceDeps => {
-    // createServices refuses per-user profiles without seal keys, so this is a profile without them.
+/** The dance's state for one snapshot: the runtime's store, the snapshot's sealer and TTLs. */
+function repoFor(runtime: Runtime, gateway: Gateway): OAuth1TokenRepo | undefined {
+  const { store } = runtime
+  const sealer = gateway.sealers.records
+  return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs }) : undefined
+}
+
+/** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
+export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
+  const { runtime } = ctx
+  const deps = (gateway: Gateway): DanceDeps => {
+    const repo = repoFor(runtime, gateway)
+    // compileSealers refuses per-user profiles without seal keys, so this is a snapshot without them.
     if (!repo) throw new GatewayError('not_found', 'no profile uses per-user tokens (token.mode: per_user), so there is no token store')
+    const stores = runtime.bearerStores(gateway)
     return { repo, ...(stores ? { stores } : {}) }
   }
 
   const route: ApiRoute = async (req, res, gateway, path, url) => {
     if (!path.startsWith('/gateway/oauth1/')) return false
     if (path === CALLBACK_PATH) {
-      await handleCallback(req, res, gateway, url, deps())
+      await handleCallback(req, res, gateway, url, deps(gateway))
       return true
     }
     const m = PROFILE_ROUTE.exec(path)
     if (!m) return false
     const profile = profileNamed(gateway, decode(m[1] as string))
-    if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps())
+    if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
     else if (m[2] === 'test') await runTest(req, res, gateway, profile, url)
-    else await revoke(req, res, gateway, profile, decode(m[3] as string), url, deps().repo)
+    else await revoke(req, res, gateway, profile, decode(m[3] as string), url, deps(gateway).repo)
     return true
   }
 
   return {
     routes: [route],
     async userTokens(profile, actx, user) {
-      const { repo } = deps()
+      const { repo } = deps(actx.gateway)
       const owner = { profile: profile.name, ...(actx.tenant !== undefined ? { tenant: actx.tenant } : {}), user, anonymous: actx.caller.isAnonymous === true }
       let unreadable: SealError | undefined
       try {
@@ -99,11 +100,14 @@ export function createOAuth1Feature(ctx: { config: GatewayConfig; services: Serv
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
       const authorizeUrl = linkUrl(actx.gateway, profile, id, origin)
       const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`
-      throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl } })
+      // RFC 9110 §15.5.2: a 401 names its scheme; the user authorizes the OAuth 1.0a profile at authorizeUrl.
+      const challenge = `OAuth realm="${(profile.config.realm ?? profile.name).replace(/["\\]/g, '\\$&')}"`
+      throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl }, headers: { 'www-authenticate': challenge } })
     },
-    async onIdentityMerge(caller) {
-      if (caller.identityToMerge === undefined || !repo) return
-      await repo.moveUser(caller.identityToMerge, { user: caller.sub, anonymous: caller.isAnonymous })
+    async onIdentityMerge(caller, gateway) {
+      const repo = repoFor(runtime, gateway)
+      if (caller.identityToMerge === undefined || caller.sub === undefined || !repo) return
+      await repo.moveUser(caller.identityToMerge, { user: caller.sub, anonymous: caller.isAnonymous === true })
     },
   }
 }

@@ -7,8 +7,8 @@
 import { GatewayError } from '../errors.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { percentEncode } from '../oauth1/index.js'
-import { callTokenUrl, checkTenant, parseTokenReply, type ProviderReply } from './oauth1-provider.js'
-import { callbackUrlFor } from './oauth1-urls.js'
+import { callTokenUrl, checkTenant, parseTokenReply, type ProviderReply } from './provider.js'
+import { callbackUrlFor } from './urls.js'
 
 /** The outcome of one profile test. */
 export interface ProfileTestResult {

@@ -1,8 +1,9 @@
 /**
  * Where the three-legged dance keeps its state: users' access tokens per (profile,
  * tenant, user), pending request tokens, and one-time authorize links. Secrets are
- * sealed with the store key as AAD; anonymous users' data lives only in the ephemeral
- * (in-memory) store, so it never reaches SQLite or Redis.
+ * sealed with the store key as AAD. Everything is in the shared store, so any worker or
+ * replica continues a dance another one started; anonymous users' entries expire after
+ * callers.anonymousTtl and are never moved to a known user except by identityToMerge.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { getRecord, putRecord, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
@@ -12,7 +13,7 @@ export interface TokenOwner {
   readonly profile: string
   readonly tenant?: string
   readonly user: string
-  /** Anonymous users' data stays in this process's memory. */
+  /** Anonymous users' entries never outlive callers.anonymousTtl. */
   readonly anonymous: boolean
 }
 
@@ -30,7 +31,13 @@ export interface PendingRequest extends TokenOwner {
   fields?: Record<string, string>
 }
 
-/** Everything the dance reads and writes, over the persistent and the ephemeral store. */
+/** A one-time authorize link: whose it is, and the token its page's form must send back. */
+export interface LinkRecord extends TokenOwner {
+  /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
+  readonly csrf: string
+}
+
+/** Everything the dance reads and writes, in the shared store. */
 export interface OAuth1TokenRepo {
   saveToken(owner: TokenOwner, token: StoredToken): Promise<void>
   findToken(owner: TokenOwner): Promise<StoredToken | undefined>
@@ -41,23 +48,22 @@ export interface OAuth1TokenRepo {
   takePending(requestToken: string): Promise<PendingRequest | undefined>
   /** Creates an unguessable one-time link id naming the owner. */
   createLink(owner: TokenOwner, ttlMs: number): Promise<string>
-  peekLink(id: string): Promise<TokenOwner | undefined>
-  takeLink(id: string): Promise<TokenOwner | undefined>
+  peekLink(id: string): Promise<LinkRecord | undefined>
+  takeLink(id: string): Promise<LinkRecord | undefined>
   /** Moves every token of user `from` to user `to` (identityToMerge); returns how many. */
   moveUser(from: string, to: { user: string; anonymous: boolean }): Promise<number>
 }
 
 export interface TokenRepoOptions {
   store: Store
-  ephemeral: Store
   sealer: Sealer
-  /** How long anonymous users' tokens are kept (in memory). */
-  anonymousTtlMs: () => number
+  /** How long anonymous users' entries are kept. */
+  anonymousTtlMs: number
 }
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
-const NO_SECRETS: SecretFields<TokenOwner> = []
+const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf']
 const enc = encodeURIComponent
 
 /** Store key of a user's token; the user comes first so one prefix lists all of a user's tokens. */
@@ -80,49 +86,40 @@ function ownerOf(o: TokenOwner): TokenOwner {
 
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
-  const where = (anonymous: boolean): Store => (anonymous ? o.ephemeral : o.store)
-  const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs()) : ttlMs)
-  // Persistent store first, then this process's memory (anonymous users' entries).
-  const takeEither = async <T extends object>(key: string, secrets: SecretFields<T>): Promise<T | undefined> =>
-    (await takeRecord<T>(o.store, o.sealer, key, secrets)) ?? (await takeRecord<T>(o.ephemeral, o.sealer, key, secrets))
+  const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs) : ttlMs)
+  const take = <T extends object>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => takeRecord<T>(o.store, o.sealer, key, secrets)
   return {
     async saveToken(owner, token) {
-      await putRecord(where(owner.anonymous), o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(owner.anonymous))
+      await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(owner.anonymous))
     },
-    findToken: (owner) => getRecord<StoredToken>(where(owner.anonymous), o.sealer, tokenKey(owner), TOKEN_SECRETS),
+    findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS),
     async revoke(owner) {
-      const key = tokenKey(owner)
-      const [a, b] = await Promise.all([o.store.delete(key), o.ephemeral.delete(key)])
-      return a || b
+      return o.store.delete(tokenKey(owner))
     },
     async savePending(requestToken, pending, ttlMs) {
       const record: PendingRequest = { ...ownerOf(pending), secret: pending.secret, ...(pending.fields ? { fields: pending.fields } : {}) }
-      await putRecord(where(pending.anonymous), o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
+      await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
-    takePending: (requestToken) => takeEither<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
+    takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
     async createLink(owner, ttlMs) {
       const id = randomBytes(24).toString('base64url')
-      await putRecord(where(owner.anonymous), o.sealer, linkKey(id), ownerOf(owner), NO_SECRETS, ttl(owner.anonymous, ttlMs))
+      const record: LinkRecord = { ...ownerOf(owner), csrf: randomBytes(24).toString('base64url') }
+      await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
-    async peekLink(id) {
-      const key = linkKey(id)
-      return (await getRecord<TokenOwner>(o.store, o.sealer, key, NO_SECRETS)) ?? (await getRecord<TokenOwner>(o.ephemeral, o.sealer, key, NO_SECRETS))
-    },
-    takeLink: (id) => takeEither<TokenOwner>(linkKey(id), NO_SECRETS),
+    peekLink: (id) => getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS),
+    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
     async moveUser(from, to) {
       let moved = 0
-      for (const source of [o.ephemeral, o.store]) {
-        for (const key of await source.keys(userPrefix(from))) {
-          const token = await getRecord<StoredToken>(source, o.sealer, key, TOKEN_SECRETS)
-          if (token === undefined) continue
-          const [profile = '', tenant = ''] = key.slice(userPrefix(from).length).split(':').map(decodeURIComponent)
-          const owner: TokenOwner = { profile, ...(tenant !== '' ? { tenant } : {}), user: to.user, anonymous: to.anonymous }
-          // Written before the old one is deleted: a crash in between leaves a copy, never a loss.
-          await putRecord(where(to.anonymous), o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(to.anonymous))
-          await source.delete(key)
-          moved++
-        }
+      for (const key of await o.store.keys(userPrefix(from))) {
+        const token = await getRecord<StoredToken>(o.store, o.sealer, key, TOKEN_SECRETS)
+        if (token === undefined) continue
+        const [profile = '', tenant = ''] = key.slice(userPrefix(from).length).split(':').map(decodeURIComponent)
+        const owner: TokenOwner = { profile, ...(tenant !== '' ? { tenant } : {}), user: to.user, anonymous: to.anonymous }
+        // Written before the old one is deleted: a crash in between leaves a copy, never a loss.
+        await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(to.anonymous))
+        await o.store.delete(key)
+        moved++
       }
       return moved
     },

@@ -4,16 +4,17 @@
  * the provider. callback: take the parked request token (one shot), exchange it with the
  * verifier for the user's access token, store that sealed, show a short page.
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, statusOf } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { readJson, sendJson } from './http.js'
-import { apiCredential, callerMayAuthorize } from './oauth1-auth.js'
-import { failurePage, fieldsPage, sendPage, successPage } from './oauth1-pages.js'
-import { checkTenant, obtainAccessToken, obtainRequestToken, profileEndpoint } from './oauth1-provider.js'
-import type { OAuth1TokenRepo, TokenOwner } from './oauth1-tokens.js'
-import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './oauth1-urls.js'
+import { readJson, sendJson } from '../api/http.js'
+import { apiCredential, callerMayAuthorize } from './credentials.js'
+import { failurePage, linkPage, sendPage, successPage } from './pages.js'
+import { checkTenant, obtainAccessToken, obtainRequestToken, profileEndpoint } from './provider.js'
+import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
+import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
 
 /** What the dance routes share. */
 export interface DanceDeps {
@@ -61,16 +62,31 @@ async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner,
   return providerAuthorizeUrl(profile, scope, issued.token)
 }
 
-/** A browser opening a one-time link: the fields form first when the profile has userFields. */
+/** True when the form's CSRF token is the link's (constant-time). */
+function csrfMatches(link: LinkRecord, given: unknown): boolean {
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(link.csrf)
+  const b = Buffer.from(given)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * A browser opening a one-time link. GET and HEAD (what link previews send) only show the
+ * page; the POST of its form, with the link's CSRF token and from no other site, takes the
+ * link (one shot) and starts the dance.
+ */
 async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, id: string, deps: DanceDeps): Promise<void> {
   const names = profile.config.userFields
-  if (req.method === 'GET' && names.length > 0) {
-    const owner = await deps.repo.peekLink(id)
-    if (owner?.profile !== profile.name) return sendPage(res, 400, failurePage(UNKNOWN_LINK))
-    return sendPage(res, 200, fieldsPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, names))
+  const link = await deps.repo.peekLink(id)
+  if (link?.profile !== profile.name) return sendPage(res, 400, failurePage(UNKNOWN_LINK))
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    return sendPage(res, 200, linkPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, link.csrf, names))
   }
-  if (req.method !== 'GET' && req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use GET or POST on an authorize link')
-  const form = req.method === 'POST' ? await readJson(req) : {}
+  if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use GET or POST on an authorize link')
+  const form = await readJson(req)
+  if (!csrfMatches(link, form.csrf) || req.headers['sec-fetch-site'] === 'cross-site') {
+    return sendPage(res, 403, failurePage('This form did not come from the authorization page. Open the link again and use its button.'))
+  }
   const raw = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith('field.')).map(([k, v]) => [k.slice(6), v]))
   const fields = pickFields(profile, raw)
   if (names.length > 0 && fields === undefined) return sendPage(res, 400, failurePage(`Please fill in: ${names.join(', ')}.`))
@@ -83,7 +99,7 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
     if (!(err instanceof GatewayError)) throw err
     return sendPage(res, statusOf(err.reason, 'api') === 400 ? 400 : 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.message}`))
   }
-  redirect(res, req.method === 'POST' ? 303 : 302, target)
+  redirect(res, 303, target)
 }
 
 /** GET|POST /gateway/oauth1/<profile>/authorize: a credentialed start, or a browser's one-time link. */

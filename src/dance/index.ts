@@ -1,0 +1,4 @@
+/** The OAuth 1.0a three-legged dance: its /gateway/oauth1/… routes, per-user tokens, profile tests. */
+export { createOAuth1Feature, type OAuth1Feature } from './feature.js'
+export { formatProfileTest, redactProviderText, testProfile, type ProfileTestResult } from './profile-test.js'
+export { callbackUrlFor, gatewayBase, linkUrl, originFrom } from './urls.js'

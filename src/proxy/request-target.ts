@@ -1,0 +1,105 @@
+/**
+ * The request line's target, parsed by hand for the three ways in (absolute-form, route
+ * mode, inner requests of a CONNECT tunnel). No URL parser sees the raw string: WHATWG
+ * URL rewrites `\` to `/`, resolves `..` and `%2e%2e`, and turns a `//host` path into an
+ * authority — exactly what must never decide where credentials go. Everything refused
+ * here is a 400 naming what is wrong (docs/paths.md).
+ */
+import { isIPv6 } from 'node:net'
+import { GatewayError } from '../errors.js'
+
+/** What a request names. `host`/`port` are absent for origin-form and route mode. */
+export interface RequestTarget {
+  /** Lower-case host; an IPv6 literal in brackets, canonical (`[::1]`). */
+  readonly host?: string
+  readonly port?: number
+  /** The raw path as sent, starting with `/`; judged later by checkRequestPath. */
+  readonly path: string
+  /** The raw query with its `?`, or ''. */
+  readonly query: string
+}
+
+/** Route mode: `/proxy/<endpoint>[@<tenant>]<path>`. */
+export interface RouteTarget {
+  readonly endpoint: string
+  readonly tenant?: string
+  readonly path: string
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]*$/
+const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i
+const REG_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/
+const ROUTE = /^\/proxy\/([a-z0-9][a-z0-9_-]*)(?:@([^/?#]*))?([^?#]*)(\?[^#]*)?(#.*)?$/
+
+function bad(msg: string): GatewayError {
+  return new GatewayError('bad_request', msg)
+}
+
+function checkCharacters(raw: string): void {
+  if (!VISIBLE_ASCII.test(raw)) throw bad('request target contains a character outside visible ASCII (percent-encode it)')
+}
+
+/** `host[:port]` of an absolute-form target or a tunnel: no userinfo, a DNS name or IP literal, port 1–65535. */
+export function parseAuthority(authority: string): { host: string; port?: number } {
+  if (authority.includes('@')) throw bad('userinfo (user:password@) in the request target is refused (RFC 9110 §4.2.4)')
+  const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d*))?$/.exec(authority)
+  if (!m || m[1] === '') throw bad(`request target authority "${authority}" is not host[:port]`)
+  const hostPart = (m[1] as string).toLowerCase()
+  let host: string
+  if (hostPart.startsWith('[')) {
+    const inner = hostPart.slice(1, -1)
+    if (!isIPv6(inner)) throw bad(`request target host ${hostPart} is not an IPv6 address (zone identifiers are refused)`)
+    // A validated literal only: URL gives its canonical spelling, which host matching uses.
+    host = new URL(`http://${hostPart}/`).hostname
+  } else {
+    if (!REG_NAME.test(hostPart)) throw bad(`request target host "${hostPart}" is not a valid host name`)
+    host = hostPart
+  }
+  if (m[2] === undefined || m[2] === '') return { host }
+  const port = Number(m[2])
+  if (m[2].length > 5 || port < 1 || port > 65535) throw bad(`request target port "${m[2]}" is not 1–65535`)
+  return { host, port }
+}
+
+/** `http(s)://authority/path?query` as sent to a forward proxy. */
+export function parseAbsoluteForm(raw: string): RequestTarget {
+  checkCharacters(raw)
+  const m = ABSOLUTE.exec(raw)
+  if (!m) throw bad('absolute-form request target is not scheme://host[:port]/path')
+  if (m[5] !== undefined) throw bad('a fragment (#) in the request target is refused')
+  const { host, port } = parseAuthority(m[2] as string)
+  return { host, ...(port !== undefined ? { port } : {}), path: m[3] || '/', query: m[4] ?? '' }
+}
+
+/** An inner request of a CONNECT tunnel: origin-form, or absolute-form naming the tunnel's own authority. */
+export function parseTunnelTarget(raw: string, tunnelAuthority: string): RequestTarget {
+  const tunnel = parseAuthority(tunnelAuthority)
+  if (/^https?:\/\//i.test(raw)) {
+    const t = parseAbsoluteForm(raw)
+    if (t.host !== tunnel.host || (t.port ?? 443) !== (tunnel.port ?? 443)) {
+      throw bad(`absolute-form target names ${t.host}:${t.port ?? 443}, but this tunnel is for ${tunnelAuthority}`)
+    }
+    return { ...t, host: tunnel.host, ...(tunnel.port !== undefined ? { port: tunnel.port } : {}) }
+  }
+  checkCharacters(raw)
+  if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form)')
+  return { ...tunnel, ...splitOriginForm(raw) }
+}
+
+function splitOriginForm(raw: string): { path: string; query: string } {
+  if (raw.includes('#')) throw bad('a fragment (#) in the request target is refused')
+  const q = raw.indexOf('?')
+  return q < 0 ? { path: raw, query: '' } : { path: raw.slice(0, q), query: raw.slice(q) }
+}
+
+/** `/proxy/<endpoint>[@<tenant>][/<path>][?<query>]`. */
+export function parseRoute(raw: string): { route: RouteTarget; target: RequestTarget } {
+  checkCharacters(raw)
+  const m = ROUTE.exec(raw)
+  if (!m) throw bad('route mode expects /proxy/<endpoint>/<path> (endpoint: lower-case letters, digits, "-", "_")')
+  if (m[5] !== undefined) throw bad('a fragment (#) in the request target is refused')
+  const rest = m[3] as string
+  if (rest !== '' && !rest.startsWith('/')) throw bad('route mode expects /proxy/<endpoint>/<path>: the path after the endpoint must start with "/"')
+  const path = rest || '/'
+  return { route: { endpoint: m[1] as string, path, ...(m[2] !== undefined ? { tenant: m[2] } : {}) }, target: { path, query: m[4] ?? '' } }
+}

@@ -1,0 +1,123 @@
+/**
+ * Where a proxied request goes, built by one function for every way in: the endpoint's
+ * origin (scheme, host, port — never from the request) + a request path checked to stay
+ * under the endpoint's base path + the query. Nothing resolves a request string as a URL
+ * reference. The rules are in docs/paths.md; every refusal is a 400 naming the problem.
+ */
+import { GatewayError } from '../errors.js'
+import type { Endpoint } from '../gateway/index.js'
+
+declare const built: unique symbol
+
+/** A destination only buildUpstreamTarget makes (the brand keeps other values out). */
+export interface UpstreamTarget {
+  readonly [built]: true
+  /** `https://host[:port]` of the endpoint (tenant substituted). */
+  readonly origin: string
+  /** Every path sent stays under this ('' = anywhere on the origin); no trailing slash. */
+  readonly basePath: string
+  /** The full path to send (base path included in route mode). */
+  readonly path: string
+  /** The raw query with its `?`, or ''. */
+  readonly query: string
+}
+
+/**
+ * `append`: route mode, the request path goes after the endpoint URL's path.
+ * `as_is`: forward proxy and CONNECT, the request path is the path on the origin and must
+ * stay under the endpoint's `pathPrefix`.
+ */
+export type Placement = 'append' | 'as_is'
+
+const MAX_DECODE_ROUNDS = 3
+const CONTROL = /[\x00-\x1f\x7f]/
+
+function refuse(msg: string): GatewayError {
+  return new GatewayError('bad_request', msg)
+}
+
+/** A `.` or `..` segment, also as `..;params` (Tomcat, Jetty read those as dot-segments). */
+function hasDotSegment(path: string): boolean {
+  return path.split(/[/\\]/).some((seg) => {
+    const name = seg.split(';')[0]
+    return name === '.' || name === '..'
+  })
+}
+
+/** Throws unless `path` obeys the path rules (docs/paths.md); never rewrites it. */
+export function checkRequestPath(path: string): void {
+  if (!path.startsWith('/')) throw refuse('the request path must start with "/"')
+  if (path.includes('\\')) throw refuse('a backslash in the request path is refused (servers disagree whether it separates segments); send %5C')
+  if (path.includes('//')) throw refuse('an empty path segment ("//") is refused')
+  if (/%(?![0-9a-fA-F]{2})/.test(path)) throw refuse('malformed percent-encoding in the request path')
+  let level = path
+  for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
+    // Judged at every decoding depth: a backend that decodes twice must not see `..` or NUL either.
+    if (hasDotSegment(level)) {
+      throw new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
+    }
+    if (CONTROL.test(level)) throw refuse('the request path contains a control character (such as %00) in some encoding')
+    if (!level.includes('%')) break
+    let next: string
+    try {
+      next = decodeURIComponent(level)
+    } catch {
+      if (round === 0) throw refuse('the request path does not percent-decode to UTF-8')
+      break // a literal "%" one level down (e.g. "%25zz") is data, not an encoding
+    }
+    if (next === level) break
+    level = next
+  }
+}
+
+/** Whether `path` is `base` or below it, on a segment boundary. */
+export function isUnderBase(path: string, base: string): boolean {
+  return base === '' || path === base || path.startsWith(`${base}/`)
+}
+
+function basePathOf(url: URL): string {
+  return url.pathname.replace(/\/+$/, '')
+}
+
+/** The one constructor of upstream targets, for all three ways in. */
+export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefined, requestPath: string, query: string, placement: Placement): UpstreamTarget {
+  checkRequestPath(requestPath)
+  if (query.includes('#') || CONTROL.test(query)) throw refuse('the query contains a fragment or a control character')
+  // The endpoint URL comes from validated config; the tenant is a checked DNS label.
+  const configured = new URL(tenant === undefined ? endpoint.url : endpoint.url.replaceAll('{tenant}', tenant))
+  const urlBase = basePathOf(configured)
+  const prefix = endpoint.config.pathPrefix?.replace(/\/+$/, '') ?? ''
+  const basePath = placement === 'append' ? urlBase : prefix
+  const path = placement === 'append' ? (urlBase + requestPath) : requestPath
+  if (!isUnderBase(path, basePath)) throw new GatewayError('path_escapes_base', `the request path is not under ${basePath}/ of endpoint "${endpoint.name}"`)
+  return { origin: configured.origin, basePath, path, query } as UpstreamTarget
+}
+
+/**
+ * The base path as a pattern in which a `{{name}}` path-field placeholder (filled later by
+ * apply_authorization with a percent-encoded value) stands for exactly one segment.
+ */
+function underBasePattern(basePath: string): RegExp {
+  const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
+  const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
+  return new RegExp(`^${body}(?:/|$)`)
+}
+
+/** The URL the steps edit (query and path fields, signing); starts as exactly the target. */
+export function toOutboundUrl(target: UpstreamTarget): URL {
+  const url = new URL(target.origin + target.path + target.query)
+  assertDestination(target, url)
+  return url
+}
+
+/**
+ * Second line of defence, right before the dial: the URL the steps produced still names
+ * the target's origin and stays under its base path. A failure is a bug, never a caller's
+ * doing, so it is an internal error — and nothing is sent.
+ */
+export function assertDestination(target: UpstreamTarget, url: URL): void {
+  if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
+  if (!underBasePattern(target.basePath).test(url.pathname) || hasDotSegment(url.pathname)) {
+    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${url.pathname} left the base path ${target.basePath}`) })
+  }
+}

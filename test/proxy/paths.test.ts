@@ -1,0 +1,179 @@
+/**
+ * The path rules of docs/paths.md, one example per form, through the three ways in of the
+ * real gateway. Every refusal is a 400 JSON error naming the problem; what passes arrives
+ * at the endpoint's origin with its path as sent (never rewritten); and neither a canary
+ * listener nor another endpoint's server ever sees a connection.
+ */
+import { readFileSync } from 'node:fs'
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { request as httpRequest } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+import { send, startTestGateway, type Reply } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { openTunnel, rawExchange, TunnelAgent } from '../support/tunnel.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let other: RunningServer
+let canary: TcpServer
+let canaryHits = 0
+let gw: RunningGateway
+let ca: Buffer
+let P = 0 // the partner upstream's port
+let C = 0 // the canary's port
+let O = 0 // the other endpoint's port
+
+beforeAll(async () => {
+  pki = await createTestPki('p256', ['api.partner.test', 'other.partner.test', 'scoped.partner.test'])
+  const serverFiles = { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') }
+  upstream = await startMtlsServer(serverFiles)
+  other = await startMtlsServer(serverFiles)
+  canary = createTcpServer((s) => {
+    canaryHits++
+    s.destroy()
+  })
+  await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r))
+  ;[P, C, O] = [upstream.port, (canary.address() as AddressInfo).port, other.port]
+  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
+  ca = readFileSync(ica.caCert)
+  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const ep = (name: string, url: string, extra = ''): string => `  - name: ${name}\n    url: ${url}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}${tls}`
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
+interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
+endpoints:
+${ep('partner', `https://api.partner.test:${P}/base`)}${ep('tenanted', `https://api.partner.test:${P}/t/{tenant}/v1`)}${ep('scoped', `https://scoped.partner.test:${P}`, '    pathPrefix: /only\n')}${ep('other', `https://other.partner.test:${O}`)}`)
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await upstream?.close()
+  await other?.close()
+  await new Promise((r) => canary?.close(r))
+  pki?.cleanup()
+})
+
+function expectRefused(r: Reply, status: number, msg: RegExp): void {
+  expect(r.status, r.text).toBe(status)
+  expect(r.headers['content-type']).toMatch(/^application\/json/)
+  expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text))
+  expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(msg), code: status }] })
+}
+
+function arrivedAs(r: Reply): string {
+  expect(r.status, r.text).toBe(200)
+  return r.json<EchoReply>().url
+}
+
+const forward = (target: string): Promise<Reply> => send(gw.url, target)
+const port = (): number => Number(new URL(gw.url).port)
+
+describe('absolute-form (forward proxy)', () => {
+  it('a path starting with // is refused, and the authority it names is never dialled', async () => {
+    expectRefused(await forward(`http://api.partner.test:${P}//127.0.0.1:${C}/x`), 400, /empty path segment/)
+    // …nor does it move the call to another configured endpoint's host.
+    expectRefused(await forward(`http://api.partner.test:${P}//other.partner.test:${O}/x`), 400, /empty path segment/)
+  })
+
+  it('dot-segments in every encoding and case are refused with path_escapes_base, never normalised', async () => {
+    for (const p of ['/a/../x', '/a/./x', '/%2e%2e/x', '/%2E%2e/x', '/.%2E/x', '/..;/x', '/a/..%2fx', '/a/..%5Cx', '/%252e%252e/x', '/a/..']) {
+      expectRefused(await forward(`http://api.partner.test:${P}${p}`), 400, /dot-segment/)
+    }
+  })
+
+  it('%2F and %5C travel unchanged; a raw backslash, %00, a fragment, bad percent-encoding are refused', async () => {
+    expect(arrivedAs(await forward(`http://api.partner.test:${P}/a%2Fb/c%5Cd?q=%2F`))).toBe('/a%2Fb/c%5Cd?q=%2F')
+    expectRefused(await forward(`http://api.partner.test:${P}/a\\b`), 400, /backslash/)
+    expectRefused(await forward(`http://api.partner.test:${P}/a%00b`), 400, /control character/)
+    expectRefused(await forward(`http://api.partner.test:${P}/a#frag`), 400, /fragment/)
+    expectRefused(await forward(`http://api.partner.test:${P}/a%zz`), 400, /percent-encoding/)
+  })
+
+  it('userinfo is refused (RFC 9110 §4.2.4), also when it names another host', async () => {
+    expectRefused(await forward(`http://user:pw@api.partner.test:${P}/x`), 400, /userinfo/)
+    expectRefused(await forward(`http://api.partner.test:${P}@127.0.0.1:${C}/x`), 400, /userinfo/)
+  })
+
+  it('targets that do not parse are 400 naming the problem, never 500', async () => {
+    expectRefused(await forward('http://[::1/x'), 400, /not host\[:port\]/)
+    expectRefused(await forward('http://api.partner.test:99999/x'), 400, /port "99999"/)
+    expectRefused(await forward('http:///x'), 400, /not host\[:port\]/)
+    expectRefused(await forward('http://a_b..c/x'), 400, /not a valid host name/)
+  })
+
+  it('no path means "/"; the path is the path on the origin (the endpoint URL path is for route mode)', async () => {
+    expect(arrivedAs(await forward(`http://api.partner.test:${P}`))).toBe('/')
+    expect(arrivedAs(await forward(`http://api.partner.test:${P}/v1/x?a=1`))).toBe('/v1/x?a=1')
+  })
+
+  it('pathPrefix is matched on segment boundaries of the raw path', async () => {
+    expect(arrivedAs(await forward(`http://scoped.partner.test:${P}/only/x`))).toBe('/only/x')
+    expectRefused(await forward(`http://scoped.partner.test:${P}/onlyx`), 403, /not configured/)
+    expectRefused(await forward(`http://scoped.partner.test:${P}/only/../x`), 400, /dot-segment/)
+  })
+})
+
+describe('route mode', () => {
+  it('the path stays under the base path and the tenant segment', async () => {
+    expect(arrivedAs(await send(gw.url, '/proxy/partner/x?y=1'))).toBe('/base/x?y=1')
+    expect(arrivedAs(await send(gw.url, '/proxy/tenanted@acme/x'))).toBe('/t/acme/v1/x')
+    expectRefused(await send(gw.url, '/proxy/partner/../x'), 400, /dot-segment/)
+    expectRefused(await send(gw.url, '/proxy/tenanted@acme/../globex/x'), 400, /dot-segment/)
+    expectRefused(await send(gw.url, '/proxy/tenanted@acme/..%2F..%2Fglobex/x'), 400, /dot-segment/)
+    expectRefused(await send(gw.url, '/proxy/tenanted@acme%2F../x'), 400, /DNS label/)
+    expectRefused(await send(gw.url, '/proxy/partner..'), 400, /must start with "\/"/)
+    expectRefused(await send(gw.url, '/proxy/partner//127.0.0.1/x'), 400, /empty path segment/)
+  })
+})
+
+describe('inside a CONNECT tunnel', () => {
+  const tunnel = { gatewayPort: 0, authority: '', ca: Buffer.alloc(0) }
+  beforeAll(() => Object.assign(tunnel, { gatewayPort: port(), authority: `api.partner.test:${P}`, ca }))
+
+  function inner(path: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ agent: new TunnelAgent(tunnel, { keepAlive: false }), host: 'api.partner.test', port: P, path, headers: { host: `api.partner.test:${P}` } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T })
+        })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  it('the same rules: // refused, dot-segments refused, origin-form kept', async () => {
+    expectRefused(await inner(`//127.0.0.1:${C}/x`), 400, /empty path segment/)
+    expectRefused(await inner('/a/%2e%2e/x'), 400, /dot-segment/)
+    expect(arrivedAs(await inner('/v1/x?a=1'))).toBe('/v1/x?a=1')
+  })
+
+  it('absolute-form keeps its path, and must name the tunnel\'s own authority', async () => {
+    expect(arrivedAs(await inner(`https://api.partner.test:${P}/keep/this/path?q=1`))).toBe('/keep/this/path?q=1')
+    expectRefused(await inner(`https://other.partner.test:${O}/x`), 400, /this tunnel is for/)
+    expectRefused(await inner(`https://127.0.0.1:${C}/x`), 400, /this tunnel is for/)
+  })
+
+  it('a request Node cannot parse gets the JSON 400 with a correct Content-Length, not a bare 400', async () => {
+    const socket = await openTunnel(tunnel)
+    const r = await rawExchange(socket, 'GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n')
+    expect(r.status).toBe(400)
+    expect(r.headers).toMatch(/content-type: application\/json/)
+    expect(Number(/content-length: (\d+)/.exec(r.headers)?.[1])).toBe(Buffer.byteLength(r.body))
+    expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: expect.stringMatching(/^malformed HTTP request/), code: 400 }] })
+  })
+})
+
+describe('after all of it', () => {
+  it('the canary and the other endpoint never saw a connection', () => {
+    expect(canaryHits).toBe(0)
+    expect(other.stats.handshakes).toBe(0)
+  })
+})

@@ -1,0 +1,85 @@
+/**
+ * The one constructor of upstream targets, alone: for any string at all as the request path
+ * and query, buildUpstreamTarget either refuses with a 400 reason or yields the endpoint's
+ * origin and a path under its base path — also as a normalising URL parser reads it.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { GatewayError, STATUS } from '../../src/errors.js'
+import { createConnector, endpointAuthority, type Endpoint } from '../../src/gateway/index.js'
+import { createSecureContext } from 'node:tls'
+import { assertDestination, buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+
+const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) } }) as unknown as Endpoint
+
+const ROUTE = endpoint('https://api.partner.test:8443/t/{tenant}/v1')
+const FORWARD = endpoint('https://api.partner.test:8443', '/base')
+
+const tricky = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.array(fc.constantFrom('/', '//', '\\', '.', '..', '%2e', '%2E', '%2f', '%5c', '%25', '%00', '%c0%ae', ';', '@', ':', '?', '#', 'a', 'base', '127.0.0.1:9999', 'é', '\u0000', ' '), { maxLength: 12 }).map((p) => p.join('')),
+)
+
+function outcome(run: () => ReturnType<typeof buildUpstreamTarget>): ReturnType<typeof buildUpstreamTarget> | GatewayError {
+  try {
+    return run()
+  } catch (err) {
+    if (err instanceof GatewayError) return err
+    throw err
+  }
+}
+
+describe('buildUpstreamTarget', () => {
+  it('for any path and query: a 400 refusal, or the endpoint origin and a path under the base (20,000 cases)', () => {
+    fc.assert(
+      fc.property(tricky, tricky, fc.boolean(), (path, query, route) => {
+        const q = query === '' ? '' : `?${query}`
+        const r = outcome(() => (route ? buildUpstreamTarget(ROUTE, 'acme', path, q, 'append') : buildUpstreamTarget(FORWARD, undefined, path, q, 'as_is')))
+        if (r instanceof GatewayError) {
+          expect(STATUS[r.reason]).toBe(400)
+          return
+        }
+        const base = route ? '/t/acme/v1' : '/base'
+        expect(r.origin).toBe('https://api.partner.test:8443')
+        const url = toOutboundUrl(r)
+        expect(url.origin).toBe('https://api.partner.test:8443')
+        for (const p of [url.pathname, new URL(decodeURIComponent(url.pathname).replace(/\\/g, '/'), 'http://x').pathname]) {
+          expect(p === base || p.startsWith(`${base}/`), `${JSON.stringify(path)} → ${url.pathname}`).toBe(true)
+        }
+      }),
+      { seed: 4242, numRuns: 20_000 },
+    )
+  })
+
+  it('the assertion before the dial refuses a URL a step moved to another origin or out of the base path', () => {
+    const target = buildUpstreamTarget(FORWARD, undefined, '/base/x', '', 'as_is')
+    expect(() => assertDestination(target, new URL('https://evil.test:8443/base/x'))).toThrow(GatewayError)
+    expect(() => assertDestination(target, new URL('https://api.partner.test:8443/other'))).toThrow(GatewayError)
+    expect(() => assertDestination(target, new URL('https://api.partner.test:8443/base/y?z=1'))).not.toThrow()
+  })
+
+  it("each endpoint's pool dials only its own host:port (tenant = one DNS label), refusing anything else before a byte is sent", async () => {
+    const fixed = endpointAuthority(['https://api.partner.test:8443/v1'])
+    expect(fixed('api.partner.test', 8443)).toBe(true)
+    expect(fixed('API.partner.test', 8443)).toBe(true)
+    expect(fixed('api.partner.test', 443)).toBe(false)
+    expect(fixed('127.0.0.1', 8443)).toBe(false)
+    const tenanted = endpointAuthority(['https://{tenant}.api.partner.test/v1'])
+    expect(tenanted('acme.api.partner.test', 443)).toBe(true)
+    expect(tenanted('evil.test.api.partner.test', 443)).toBe(false)
+    expect(tenanted('api.partner.test', 443)).toBe(false)
+    expect(endpointAuthority(['https://[::1]:8443'])('[::1]', 8443)).toBe(true)
+    // The dance's token URLs (configured, templated) are the only other origins a pool reaches.
+    const withTokens = endpointAuthority(['https://api.partner.test:8443/v1', 'https://{{tenant}}.tokens.partner.test:9443/t/{{fields.org}}/rt?u={{user}}'])
+    expect(withTokens('acme.tokens.partner.test', 9443)).toBe(true)
+    expect(withTokens('api.partner.test', 8443)).toBe(true)
+    expect(withTokens('acme.tokens.partner.test', 8443)).toBe(false)
+    expect(withTokens('tokens.partner.test', 9443)).toBe(false)
+    const connector = createConnector({
+      endpoint: 'ep', context: createSecureContext(), pins: [], connectMs: 1000, responseMs: 1000, idleMs: 1000, keepAliveMs: 1000, connections: 1,
+      authority: fixed,
+    })
+    const err = await new Promise<Error | null>((resolve) => connector({ hostname: '127.0.0.1', host: '127.0.0.1:9', port: '9', protocol: 'https:' } as Parameters<typeof connector>[0], (e) => resolve(e)))
+    expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_GATEWAY_ORIGIN_MISMATCH')
+  })
+})
