@@ -7,11 +7,12 @@
 # Build stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci,
 # tsc. Prune stage: the same node_modules without dev dependencies (the native module is kept,
 # not rebuilt). Runtime: the slim Node image with only dist/src, package.json and production
-# node_modules, as a numeric non-root user, ready for a read-only root file system.
-# Both bases are build arguments with pinned defaults; keep their Node versions equal (the
-# native module is built against the build image's Node ABI).
-ARG BUILD_IMAGE=node:20.20.2-bookworm
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# node_modules, as a numeric non-root user, ready for a read-only root file system; npm, npx,
+# corepack and yarn are removed from it (nothing at run time needs a package manager).
+# Both bases are build arguments with pinned defaults on Node 24 LTS; keep their Node versions
+# equal (the native module is built against the build image's Node ABI).
+ARG BUILD_IMAGE=node:24.22.3-bookworm
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
@@ -37,11 +38,27 @@ RUN npm prune --omit=dev \
 
 FROM ${NODE_IMAGE} AS runtime
 ARG UID=10001
-ENV NODE_ENV=production
+# The image's version label; scripts/test-image.sh passes package.json's version.
+ARG VERSION=0.1.0
+ARG NODE_IMAGE
+LABEL org.opencontainers.image.title="mtls-gateway" \
+      org.opencontainers.image.description="Outbound gateway: mutual TLS, OAuth 1.0a signing and authorization fields" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
+# MTLS_GATEWAY_STATE_DIR: where a config without store.file keeps its SQLite file (the volume,
+# not next to the read-only config mount). --workers is left to its default: the container's CPU
+# quota (cgroup), else the CPUs Node sees.
+ENV NODE_ENV=production \
+    MTLS_GATEWAY_STATE_DIR=/var/lib/mtls-gateway
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=prune /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The console's pages are hand-written ES modules and CSS, served from beside its code.
+COPY --from=build /src/src/console/assets ./dist/src/console/assets
 # State (SQLite store) lives on the declared volume; config and bundles are mounted under
 # /etc/mtls-gateway. Nothing else is written, so the root file system can be read-only.
 RUN mkdir -p /var/lib/mtls-gateway /etc/mtls-gateway/config \
@@ -49,7 +66,7 @@ RUN mkdir -p /var/lib/mtls-gateway /etc/mtls-gateway/config \
  && chmod 0750 /var/lib/mtls-gateway
 USER ${UID}:${UID}
 VOLUME ["/var/lib/mtls-gateway"]
-# 8080: proxy listener; 9090: admin (/metrics, /healthz, /readyz; bind it to 0.0.0.0 in the config).
+# 8080: proxy listener; 9090: admin (/metrics, /healthz, /readyz, /console/; bind it to 0.0.0.0 in the config).
 EXPOSE 8080 9090
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful drain).
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

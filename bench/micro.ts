@@ -25,7 +25,7 @@ async function casesOf(dist: string): Promise<Case[]> {
   const l = log.createLog({ destination: sink as unknown as import('pino').DestinationStream }, ['s3cr3t-consumer', 'pk-bench-0001'])
   const m = metrics.createMetrics({ defaultMetrics: false })
   let i = 0
-  const record = (): Parameters<typeof l.access>[0] => ({ id: `req-${i++}`, mode: 'route', method: 'GET', status: 200, durationMs: 1.234, facts: { endpoint: 'signed', caller: 'anonymous', upstreamMs: 0.8 } })
+  const record = (): Parameters<typeof l.access>[0] => ({ id: `req-${i++}`, mode: 'route', method: 'GET', status: 200, durationMs: 1.234, facts: { endpoint: 'signed', caller: 'anonymous', upstreamMs: 0.8 }, requestBytes: 310, responseBytes: 420 })
   const up = { address: '127.0.0.1', tlsVersion: 'TLSv1.3', reused: true, resumed: false, handshakeMs: 3.2 }
   const url = new URL('https://signed.bench.test:8443/bench?a=1')
   return [
@@ -36,7 +36,7 @@ async function casesOf(dist: string): Promise<Case[]> {
         m.inFlight(1)
         m.upstreamReuse('signed')
         m.oauthSignature('bench', 'HMAC-SHA1')
-        m.request('signed', 'GET', 200, 1.2, 0.8)
+        m.request('signed', 'GET', 200, 1.2, 0.8, { mode: 'route', requestBytes: 310, responseBytes: 420 })
         m.inFlight(-1)
       },
     },

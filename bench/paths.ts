@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs'
 import { Pool, ProxyAgent, type Dispatcher } from 'undici'
 import { CLIENTS, HOSTS, type BenchPki } from './pki.js'
 import type { GatewayProc } from './gateways.js'
+import { BENCH_USER } from './user-gateways.js'
 import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
-export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_connect'
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_limits_off' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis' | 'gateway_traced_1pct' | 'gateway_traced_100pct'
 export type BodyKind = 'empty' | '64k'
 /** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
 export type PathId = string
@@ -31,7 +32,12 @@ export const PATHS: readonly { name: PathName; label: string; extra?: true }[] =
   { name: 'gateway_mtls', label: 'gateway, mTLS only' },
   { name: 'gateway_ops', label: 'gateway, mTLS + log line + metrics', extra: true },
   { name: 'gateway_realistic', label: 'gateway, realistic' },
+  { name: 'gateway_limits_off', label: 'gateway, realistic, listener limits off (baseline)' },
   { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
+  { name: 'gateway_user_sqlite', label: 'gateway, per-user token from SQLite' },
+  { name: 'gateway_user_redis', label: 'gateway, per-user token from Redis' },
+  { name: 'gateway_traced_1pct', label: 'gateway, realistic, tracing on, 1 % sampled' },
+  { name: 'gateway_traced_100pct', label: 'gateway, realistic, tracing on, 100 % sampled' },
 ]
 
 export const BODY_64K = Buffer.from(JSON.stringify({ data: 'x'.repeat(64 * 1024 - 12) }))
@@ -43,6 +49,13 @@ export interface Processes {
   prod: GatewayProc
   /** Only when the undici_forwarder path runs. */
   forwarder?: GatewayProc
+  /** Only when the per-user paths run: the user's token read from this store on every call. */
+  userSqlite?: GatewayProc
+  userRedis?: GatewayProc
+  /** The prod gateway with every listener timeout off: the baseline of the limits' cost. */
+  limitsOff?: GatewayProc
+  /** Only when the tracing paths run: realistic gateways with tracing on, exporting over OTLP. */
+  traced?: { '1pct': GatewayProc; '100pct': GatewayProc }
 }
 
 export interface PathSetup {
@@ -70,6 +83,7 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
   const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
   const signed = { 'x-client-dn': dn(CLIENTS.signed), 'x-oauth': 'HMAC-SHA1', 'x-partner-key': 'pk-bench-0001' }
   const pool = (port: number, users: number): Pool => new Pool(`http://127.0.0.1:${port}`, { connections: users, pipelining: 1 })
+  const realisticOn = (g: GatewayProc): PathSetup => ({ proxy: g, target: (body, users) => request(pool(g.port, users), `http://127.0.0.1:${g.port}`, '/proxy/signed/bench', body, signed) })
   return {
     direct: {
       proxy: undefined,
@@ -85,9 +99,13 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     },
     nginx: { proxy: p.nginx, target: (body, users) => request(pool(p.nginx.port, users), `http://127.0.0.1:${p.nginx.port}`, '/bench', body, plain) },
     ...(p.forwarder ? { undici_forwarder: forwarderPath(p.forwarder, request, plain) } : {}),
+    ...(p.userSqlite ? { gateway_user_sqlite: userPath(p.userSqlite, request, signed) } : {}),
+    ...(p.userRedis ? { gateway_user_redis: userPath(p.userRedis, request, signed) } : {}),
     gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
     gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
-    gateway_realistic: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/signed/bench', body, signed) },
+    gateway_realistic: realisticOn(p.prod),
+    ...(p.limitsOff ? { gateway_limits_off: realisticOn(p.limitsOff) } : {}),
+    ...(p.traced ? { gateway_traced_1pct: realisticOn(p.traced['1pct']), gateway_traced_100pct: realisticOn(p.traced['100pct']) } : {}),
     gateway_connect: {
       proxy: p.prod,
       target: (body, users) => {
@@ -102,4 +120,15 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
 function forwarderPath(f: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
   const origin = `http://127.0.0.1:${f.port}`
   return { proxy: f, target: (body, users) => request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/bench', body, expect) }
+}
+
+function userPath(g: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
+  const origin = `http://127.0.0.1:${g.port}`
+  return {
+    proxy: g,
+    target(body, users) {
+      const t = request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/proxy/signed/bench', body, expect)
+      return { ...t, headers: { ...t.headers, 'x-gateway-user': BENCH_USER } }
+    },
+  }
 }

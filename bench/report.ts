@@ -98,6 +98,20 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
     out.push({ name: `${path} CPU/request vs the floor (undici forwarder)`, goal: `≤ ${goal} ×`, value: `${r.cpuVsFloor.toFixed(2)} ×`, met: r.cpuVsFloor <= goal })
   }
   if (real && row('direct', 'empty')) out.push({ name: 'realistic added p50 over direct (paced, 50 conns)', goal: '≤ 0.5 ms', value: `${real.addedPacedP50Ms.toFixed(2)} ms`, met: real.addedPacedP50Ms <= 0.5 })
+  const [userSqlite, userRedis] = [row('gateway_user_sqlite', 'empty'), row('gateway_user_redis', 'empty')]
+  if (userSqlite && userRedis) {
+    // One store read per call: Redis's network round trip against SQLite's in-process read.
+    const ratio = userRedis.rps / userSqlite.rps
+    out.push({ name: 'per-user path req/s, Redis vs SQLite', goal: '≥ 80 %', value: pct(ratio), met: ratio >= 0.8 })
+  }
+  for (const body of ['empty', '64k'] as const) {
+    // The listener limits (timeouts, caps) on the realistic path against the same gateway with them off.
+    const on = row('gateway_realistic', body)
+    const off = row('gateway_limits_off', body)
+    if (!on || !off || on.cpuUsPerReq === null || off.cpuUsPerReq === null) continue
+    const cpu = on.cpuUsPerReq / off.cpuUsPerReq
+    out.push({ name: `listener limits on vs off, realistic ${body === 'empty' ? 'GET' : 'POST 64 KiB'}: CPU/request (req/s ${pct(on.rps / off.rps)})`, goal: '≤ 1.05 ×', value: `${cpu.toFixed(2)} ×`, met: cpu <= 1.05 })
+  }
   const gw = rows.filter((r) => r.path.startsWith('gateway') && !r.path.includes('@'))
   if (gw.length > 0) {
     const worst = Math.max(...gw.map((r) => r.handshakesPer1k))
@@ -106,6 +120,12 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
   if (mint) {
     out.push({ name: 'leaf minting p99, first connection', goal: '≤ 5 ms', value: `${mint.mintP99Ms.toFixed(2)} ms`, met: mint.mintP99Ms <= 5 })
     out.push({ name: 'leaves minted for cached hosts', goal: '0', value: String(mint.mintedOnCached), met: mint.mintedOnCached === 0 })
+  }
+  for (const [path, goal] of [['gateway_traced_1pct', 1.1], ['gateway_traced_100pct', 1.5]] as const) {
+    const traced = row(path, 'empty')
+    if (!real || !traced || real.cpuUsPerReq === null || traced.cpuUsPerReq === null) continue
+    const ratio = traced.cpuUsPerReq / real.cpuUsPerReq
+    out.push({ name: `${path}: CPU/request vs tracing off (realistic)`, goal: `≤ ${goal} ×`, value: `${ratio.toFixed(2)} × (req/s ${pct(traced.rps / real.rps)})`, met: ratio <= goal })
   }
   if (rss) out.push({ name: `RSS drift (${rss.label})`, goal: '± 10 %', value: `${rss.driftPct >= 0 ? '+' : ''}${rss.driftPct.toFixed(1)} %`, met: Math.abs(rss.driftPct) <= 10 })
   for (const r of gw.filter((x) => x.body === '64k')) {

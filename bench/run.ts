@@ -13,7 +13,9 @@ import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
+import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
+import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
+import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
@@ -131,6 +133,7 @@ let soaked: SoakResult | undefined
 let upstreamReadsBody = false
 let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
+let sink: OtlpSink | undefined
 try {
   if (!a['no-proxy']) {
     const cpuCount = availableParallelism()
@@ -147,11 +150,19 @@ try {
     const setups: Record<PathId, PathSetup | undefined> = {}
     const shared: PathName[] = paths.filter((x) => x === 'direct' || x === 'nginx')
     ids.push(...shared)
+    if (paths.some((x) => x.startsWith('gateway_traced'))) sink = await startOtlpSink()
     for (const node of nodes) {
       const run: GatewayRun = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
       const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, run), prod: await startProdGateway(dir, pki, upstream, run) }
       if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-      procs.push(p.bare, p.prod, ...(p.forwarder ? [p.forwarder] : []))
+      if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
+      if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
+      if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+      procs.push(p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
+      if (sink) {
+        p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
+        procs.push(p.traced['1pct'], p.traced['100pct'])
+      }
       const mine = setupPaths(pki, p)
       if (node === nodes[0]) for (const path of shared) setups[path] = mine[path]
       for (const path of paths.filter((x) => !shared.includes(x))) {
@@ -163,7 +174,8 @@ try {
         const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
         procs.push(q.bare, q.prod)
         const theirs = setupPaths(pki, q)
-        for (const path of paths.filter((x) => x.startsWith('gateway'))) {
+        // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
+        for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
           setups[nodeId(`${path}@before`, node, many)] = theirs[path]
           ids.push(nodeId(`${path}@before`, node, many))
         }
@@ -203,6 +215,8 @@ try {
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
+  if (sink) log(`tracing rows: the OTLP sink received ${sink.batches} batches`)
+  await sink?.stop()
 }
 if (opts.mintHosts > 0) {
   mint = await runMint(dir, pki, opts.mintHosts)

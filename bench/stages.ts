@@ -30,10 +30,11 @@ const OWN: readonly [RegExp, string][] = [
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
   [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
   [/\/src\/ops\/(log|log-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
-  [/\/src\/ops\/(metrics|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
+  [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
   [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
   [/\/src\/ops\//, 'ops glue (onDone)'],
-  [/\/src\/proxy\/(listener|pipeline|request-target|body|caller-signal|write-error)\./, 'listener + pipeline plumbing'],
+  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|relayed-bytes|upstream-target|pipeline|request-target|body|caller-signal|write-error|client-error)\./, 'listener + pipeline plumbing'],
+  [/\/src\/(tracing\/|proxy\/end-trace\.)|\/node_modules\/@opentelemetry\//, 'tracing (spans, context)'],
   [/\/src\/(gateway|tls|callers)\//, 'routing, caller, TLS policy'],
 ]
 

@@ -36,24 +36,31 @@ function call(gatewayUrl: string, target: string, o: { method?: string; headers?
   })
 }
 
-/** A minimal browser: follows redirects across the gateway and the partner; returns the hops. */
+/** A minimal browser: follows redirects across the gateway and the partner, clicks the gateway page's button; returns the hops. */
 async function browse(start: string, rootCert: string, partnerPort: number): Promise<string[]> {
   const hops: string[] = []
   let url = start
-  for (let i = 0; i < 6 && url; i++) {
+  let form: string | undefined
+  for (let i = 0; i < 8 && url; i++) {
     const u = new URL(url)
+    const method = form === undefined ? 'GET' : 'POST'
     const r = await new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
-      const opts = { host: '127.0.0.1', port: u.port, path: u.pathname + u.search, agent: false }
+      const headers = form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) }
+      const opts = { host: '127.0.0.1', port: u.port, path: u.pathname + u.search, method, headers, agent: false }
       const done = (res: import('node:http').IncomingMessage): void => {
         let body = ''
         res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}), body }))
       }
       const req = u.protocol === 'https:' ? httpsRequest({ ...opts, port: partnerPort, servername: u.hostname, ca: readFileSync(rootCert) }, done) : request(opts, done)
-      req.on('error', reject).end()
+      req.on('error', reject).end(form)
     })
     const title = /<title>([^<]*)<\/title>/i.exec(r.body)?.[1]
-    hops.push(`GET ${u.origin}${u.pathname} → ${r.status}${r.location ? ` → ${new URL(r.location, url).origin}${new URL(r.location, url).pathname}` : ''}${title ? ` "${title}"` : ''}`)
-    url = r.location ? new URL(r.location, url).href : ''
+    hops.push(`${method} ${u.origin}${u.pathname} → ${r.status}${r.location ? ` → ${new URL(r.location, url).origin}${new URL(r.location, url).pathname}` : ''}${title ? ` "${title}"` : ''}`)
+    // The gateway's link page: opening it uses nothing; the user's click POSTs its form (with its CSRF token).
+    const csrf = /name="csrf" value="([^"]+)"/.exec(r.body)?.[1]
+    const action = /<form method="post" action="([^"]+)"/.exec(r.body)?.[1]
+    form = u.protocol === 'http:' && csrf !== undefined && action !== undefined ? new URLSearchParams({ csrf }).toString() : undefined
+    url = form !== undefined && action !== undefined ? new URL(action.replaceAll('&amp;', '&'), url).href : r.location ? new URL(r.location, url).href : ''
   }
   return hops
 }

@@ -1,7 +1,10 @@
-/** Writes config/gateway.schema.json and docs/config-reference.md from the schema source. */
-import { writeFileSync } from 'node:fs'
+/** Writes config/gateway.schema.json, docs/config-reference.md and the chart's values.schema.json from the schema source. */
+import { readFileSync, writeFileSync } from 'node:fs'
 import { renderConfigReference, renderSchemaJson } from '../src/config/reference.js'
+import { renderChartValuesSchema } from './chart-schema.js'
 
+const CHART_SCHEMA = 'helm/mtls-gateway/values.schema.json'
 writeFileSync('config/gateway.schema.json', renderSchemaJson())
 writeFileSync('docs/config-reference.md', renderConfigReference())
-process.stdout.write('wrote config/gateway.schema.json and docs/config-reference.md\n')
+writeFileSync(CHART_SCHEMA, renderChartValuesSchema(readFileSync(CHART_SCHEMA, 'utf8')))
+process.stdout.write(`wrote config/gateway.schema.json, docs/config-reference.md and ${CHART_SCHEMA}\n`)

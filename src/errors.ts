@@ -9,6 +9,9 @@ export type Reason =
   | 'path_escapes_base'
   | 'tenant_invalid'
   | 'body_too_large'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'expectation_failed'
   | 'unsupported_payload'
   | 'endpoint_not_configured'
   | 'egress_denied'
@@ -36,9 +39,18 @@ export type Reason =
   | 'upstream_connect_failed'
   | 'upstream_proxy_failed'
   | 'upstream_timeout'
+  | 'upstream_headers_too_large'
+  | 'upstream_response_malformed'
+  | 'upstream_response_truncated'
+  | 'caller_aborted'
+  | 'fd_exhausted'
   | 'not_found'
   | 'method_not_allowed'
+  | 'console_sign_in_required'
+  | 'console_request_refused'
+  | 'console_sign_in_throttled'
   | 'unavailable'
+  | 'store_unavailable'
   | 'internal'
 
 /** A caller-credential failure: 407 on the proxy path, 401 on route mode and the gateway API. */
@@ -50,6 +62,9 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   path_escapes_base: 400,
   tenant_invalid: 400,
   body_too_large: 413,
+  request_timeout: 408,
+  headers_too_large: 431,
+  expectation_failed: 417,
   unsupported_payload: 400,
   endpoint_not_configured: 403,
   egress_denied: 403,
@@ -77,9 +92,19 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   upstream_connect_failed: 502,
   upstream_proxy_failed: 502,
   upstream_timeout: 504,
+  upstream_headers_too_large: 502,
+  upstream_response_malformed: 502,
+  upstream_response_truncated: 502,
+  // nginx's "client closed request": never sent (the caller is gone), only logged and counted.
+  caller_aborted: 499,
+  fd_exhausted: 503,
   not_found: 404,
+  console_sign_in_required: 401,
+  console_request_refused: 403,
+  console_sign_in_throttled: 429,
   method_not_allowed: 405,
   unavailable: 503,
+  store_unavailable: 503,
   internal: 500,
 }
 
@@ -132,6 +157,38 @@ export interface ErrorBody {
 /** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */
 export function toErrorBody(msg: string, code: number, details: Record<string, string | number | boolean> = {}): ErrorBody {
   return { errors: [{ ...details, msg, code }] }
+}
+
+/** A gateway-made error response, ready for any transport (ServerResponse or raw socket). */
+export interface ErrorResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/**
+ * The one shape of every error response the gateway writes itself: the JSON envelope, its
+ * byte length, the challenge header of a credential failure, and `connection: close` when
+ * the connection must not be reused (an unread request body, a parse error, a timeout).
+ */
+export function errorResponse(err: GatewayError, surface: ErrorSurface, o: { requestId?: string; close?: boolean } = {}): ErrorResponse {
+  const status = statusOf(err.reason, surface)
+  const body = JSON.stringify(toErrorBody(err.message, status, err.details as Record<string, string | number | boolean>))
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    ...err.headers,
+  }
+  if (STATUS[err.reason] === 'challenge') {
+    if (surface === 'proxy') headers['proxy-authenticate'] ??= 'Bearer realm="mtls-gateway"'
+    else headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
+  }
+  // RFC 9110 §15.5.2: every 401 carries a challenge.
+  if (status === 401) headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
+  if (o.requestId) headers['x-request-id'] = o.requestId
+  if (o.close) headers.connection = 'close'
+  return { status, headers, body }
 }
 
 /** One problem found in a config file or bundle: everything an operator needs to find it. */

@@ -1,19 +1,15 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
+import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
 
-/** Reads a JSON object body (≤ 64 KiB); malformed → 400, too large → 413. */
+/** Reads a JSON object body (≤ 64 KiB); malformed → 400, too large → 413 (refused on a declared length, and never read past the limit). */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_API_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_API_BODY} bytes`)
-    chunks.push(chunk as Buffer)
-  }
-  const text = Buffer.concat(chunks).toString('utf8')
+  const length = req.headers['content-length']
+  const body = createBody(hasBody(req.headers) ? req : undefined, { limit: MAX_API_BODY, limitName: 'gateway API bodies', ...(length === undefined ? {} : { declaredLength: Number(length) }) })
+  const text = (await body.bytes()).toString('utf8')
   const ct = req.headers['content-type'] ?? ''
   if (/^application\/x-www-form-urlencoded/i.test(ct)) return Object.fromEntries(new URLSearchParams(text))
   try {

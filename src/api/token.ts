@@ -9,10 +9,11 @@ import type { Gateway } from '../gateway/index.js'
 import { readJson, sendJson } from './http.js'
 
 export interface TokenRouteOptions {
-  stores?: BearerStores
+  /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
+  stores: (gateway: Gateway) => BearerStores | undefined
   onAuthFailure?: (label: string) => void
   /** A known user's assertion carried identityToMerge: move the anonymous user's data. */
-  onIdentityMerge?: (caller: Caller) => Promise<void>
+  onIdentityMerge?: (caller: Caller, gateway: Gateway) => Promise<void>
 }
 
 /** Handles /gateway/token and /gateway/jwks.json; false for other paths. */
@@ -26,18 +27,19 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     if (path !== '/gateway/token') return false
     if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/token')
     const callers = gateway.callers
-    if (!callers.enabled || !o.stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
+    const stores = o.stores(gateway)
+    if (!callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
     const body = await readJson(req)
     const assertion = body.assertion
     if (typeof assertion !== 'string' || assertion === '') throw new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}')
     try {
       const { caller, token } = await exchangeAssertion(
         assertion,
-        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: o.stores.store },
-        o.stores,
+        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: stores.store },
+        stores,
         gateway.config.callers.bearerTtlSec,
       )
-      if (caller.identityToMerge !== undefined && !caller.isAnonymous) await o.onIdentityMerge?.(caller)
+      if (caller.identityToMerge !== undefined && !caller.isAnonymous) await o.onIdentityMerge?.(caller, gateway)
       sendJson(res, 200, token)
       return true
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import { issueBearer, type BearerStores, type BearerToken } from './bearer.js'
-import type { Caller } from './caller.js'
+import type { AssertedCaller } from './caller.js'
 import { decryptAssertion } from './jwe.js'
 import { verifyAssertion, type VerifyOptions } from './jwt.js'
 import type { GatewayKeys } from './keys.js'
@@ -13,7 +13,7 @@ export interface AssertionOptions extends VerifyOptions {
 }
 
 /** Verifies a JWT (3 parts) or decrypts-then-verifies a JWE (5 parts). */
-export async function verifyCallerAssertion(assertion: string, opts: AssertionOptions): Promise<Caller> {
+export async function verifyCallerAssertion(assertion: string, opts: AssertionOptions): Promise<AssertedCaller> {
   if (assertion === '') throw authError('missing', 'assertion is missing', { reason: 'caller_credentials_missing' })
   const parts = assertion.split('.').length
   if (parts === 3) return verifyAssertion(assertion, opts.apps, opts)
@@ -27,7 +27,7 @@ export async function exchangeAssertion(
   opts: AssertionOptions,
   stores: BearerStores,
   ttlSec: number,
-): Promise<{ caller: Caller; token: BearerToken }> {
+): Promise<{ caller: AssertedCaller; token: BearerToken }> {
   const caller = await verifyCallerAssertion(assertion, opts)
   return { caller, token: await issueBearer(caller, stores, ttlSec) }
 }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Store } from '../store/store.js'
+import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
-import type { Caller } from './caller.js'
+import type { AssertedCaller } from './caller.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 
 /** The body of a successful `POST /gateway/token`. */
@@ -18,16 +18,14 @@ export interface Sealer {
   open(sealed: string, aad?: string): string | Promise<string>
 }
 
-/** Where bearer records live. */
+/** Where bearer records live: the shared store only, so any worker or replica resolves any bearer. */
 export interface BearerStores {
-  /** Shared by replicas: a bearer issued by one works on all. */
+  /** Shared by workers (SQLite) and replicas (Redis); records expire with the bearer. */
   store: Store
-  /** This process's memory only: anonymous callers, and decrypted claims not to be persisted. */
-  ephemeral: Store
-  /** When given, every record in `store` is sealed. */
+  /** When given, every bearer record is sealed. */
   sealer?: Sealer
-  /** JWE claims may be secrets (a PIN): put them in `store` (sealed) only when a profile asks. */
-  persistDecryptedClaims?: boolean
+  /** Seals decrypted JWE claims (they may be secrets, such as a PIN); required for JWE callers. */
+  claimsSealer?: Sealer
   /** Milliseconds since the epoch (tests). */
   now?: () => number
 }
@@ -38,10 +36,10 @@ export interface ResolveOptions extends VerifyOptions {
 }
 
 interface BearerRecord {
-  caller: Caller
+  caller: AssertedCaller
   expiresAt: number
-  /** The claims are in the issuing replica's `ephemeral` store only. */
-  claimsLocal?: true
+  /** The full claims are sealed apart, under the claims sealer (`bearer-claims:<id>`). */
+  claimsSealed?: true
 }
 
 const OPAQUE = /^[A-Za-z0-9_-]{43}$/
@@ -49,29 +47,25 @@ const OPAQUE = /^[A-Za-z0-9_-]{43}$/
 const IDENTITY_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'isAnonymous', 'identityToMerge']
 
 /** Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. */
-export async function issueBearer(caller: Caller, stores: BearerStores, ttlSec: number): Promise<BearerToken> {
+export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number): Promise<BearerToken> {
   const token = randomBytes(32).toString('base64url')
   const id = sha256(token)
   const ttlMs = ttlSec * 1000
   const expiresAt = (stores.now ?? Date.now)() + ttlMs
-  if (caller.isAnonymous) {
-    await stores.ephemeral.put(`bearer:${id}`, JSON.stringify({ caller, expiresAt }), ttlMs)
-  } else if (caller.viaJwe && stores.persistDecryptedClaims !== true) {
+  if (caller.viaJwe) {
+    if (stores.claimsSealer === undefined) throw new TypeError('decrypted JWE claims need a claims sealer: they are never stored in plaintext')
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
-    const record: BearerRecord = { caller: { ...caller, claims: identity }, expiresAt, claimsLocal: true }
-    await stores.ephemeral.put(`bearer-claims:${id}`, JSON.stringify(caller.claims), ttlMs)
-    await stores.store.put(`bearer:${id}`, await seal(id, record, stores), ttlMs)
+    const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
+    await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(id, { caller: { ...caller, claims: identity }, expiresAt, claimsSealed: true }, stores), ttlMs)
   } else {
-    if (caller.viaJwe && stores.sealer === undefined) {
-      throw new TypeError('persistDecryptedClaims needs a sealer: decrypted claims are never stored in plaintext')
-    }
     await stores.store.put(`bearer:${id}`, await seal(id, { caller, expiresAt }, stores), ttlMs)
   }
   return { access_token: token, token_type: 'bearer', expires_in: ttlSec }
 }
 
 /** The caller behind `Bearer <token>`: an issued bearer, or a JWT without `jti` used directly. */
-export async function resolveBearer(token: string, stores: BearerStores, opts: ResolveOptions): Promise<Caller> {
+export async function resolveBearer(token: string, stores: BearerStores, opts: ResolveOptions): Promise<AssertedCaller> {
   if (token === '') throw authError('missing', 'bearer token is missing', { reason: 'caller_credentials_missing' })
   if (token.split('.').length === 3) return resolveJwt(token, opts)
   if (!OPAQUE.test(token)) throw authError('malformed', 'bearer token is malformed')
@@ -83,18 +77,25 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (!opts.apps.has(record.caller.appId)) {
     throw authError('app_not_configured', `bearer token's app "${record.caller.appId}" is no longer configured`)
   }
-  if (record.claimsLocal !== true) return Object.freeze(record.caller)
-  const claims = await stores.ephemeral.get(`bearer-claims:${id}`)
+  if (record.claimsSealed !== true) return Object.freeze(record.caller)
+  const claims = await readClaims(id, stores)
   if (claims === undefined) {
-    throw authError(
-      'bearer_claims_unavailable',
-      'bearer token: its decrypted claims are kept only by the gateway replica that issued it; exchange the assertion again',
-    )
+    throw authError('bearer_claims_unavailable', 'bearer token: its decrypted claims are expired or sealed under a retired key; exchange the assertion again')
   }
-  return Object.freeze({ ...record.caller, claims: Object.freeze(JSON.parse(claims) as Record<string, unknown>) })
+  return Object.freeze({ ...record.caller, claims: Object.freeze(claims) })
 }
 
-async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<Caller> {
+async function readClaims(id: string, stores: BearerStores): Promise<Record<string, unknown> | undefined> {
+  const sealed = await stores.store.get(`bearer-claims:${id}`)
+  if (sealed === undefined || stores.claimsSealer === undefined) return undefined
+  try {
+    return JSON.parse(await stores.claimsSealer.open(sealed, `bearer-claims:${id}`)) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<AssertedCaller> {
   const { caller } = await verifySignedJwt(jwt, opts.apps, opts, false)
   // A jti makes the JWT one-time: it must go through the token exchange's replay check.
   if (caller.jti !== undefined) {
@@ -104,8 +105,6 @@ async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<Caller> {
 }
 
 async function readRecord(id: string, stores: BearerStores): Promise<BearerRecord | undefined> {
-  const local = await stores.ephemeral.get(`bearer:${id}`)
-  if (local !== undefined) return JSON.parse(local) as BearerRecord
   const stored = await stores.store.get(`bearer:${id}`)
   if (stored === undefined) return undefined
   try {

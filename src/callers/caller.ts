@@ -1,28 +1,40 @@
 import type { JWTPayload } from 'jose'
 import { authError } from './auth-failure.js'
 
-/** An authenticated caller: the app, the end user it asserts, and every claim (for templates). */
+/**
+ * Who is calling: the one caller type of the gateway (caller security, the pipeline and the
+ * dance). Every caller has an app; the end user and the assertion facts are present when a
+ * JWT or JWE asserted them (toCaller), absent for an app known only by its client
+ * certificate and for the open caller of a gateway without `callers`.
+ */
 export interface Caller {
   readonly appId: string
-  /** The end user; selects the per-user OAuth token. */
-  readonly sub: string
-  /** Anonymous users' tokens and data are never persisted. */
-  readonly isAnonymous: boolean
-  /** An anonymous user id whose stored tokens move to `sub`. */
-  readonly identityToMerge?: string
   /** All claims of the assertion, for authorization-field templates; never log them. */
   readonly claims: Readonly<Record<string, unknown>>
+  /** The end user; selects the per-user OAuth token. */
+  readonly sub?: string
+  /** Anonymous users' entries never outlive callers.anonymousTtl. */
+  readonly isAnonymous?: boolean
+  /** An anonymous user id whose stored tokens move to `sub`. */
+  readonly identityToMerge?: string
   readonly jti?: string
   /** Assertion expiry, seconds since the epoch. */
+  readonly exp?: number
+  /** The claims came out of a JWE, so they may be secrets (a PIN): sealed apart in the store. */
+  readonly viaJwe?: boolean
+}
+/** A caller whose end user a verified JWT or JWE asserted (what toCaller builds). */
+export interface AssertedCaller extends Caller {
+  readonly sub: string
+  readonly isAnonymous: boolean
   readonly exp: number
-  /** The claims came out of a JWE, so they may be secrets (a PIN): not persisted by default. */
   readonly viaJwe: boolean
 }
 
 const PREFIX = 'error verifying the jwt: '
 
 /** Builds a Caller from verified claims, refusing identity claims of the wrong type. */
-export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): Caller {
+export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): AssertedCaller {
   const { sub, jti, exp } = payload
   if (sub === undefined) throw authError('missing_sub', `${PREFIX}"sub" claim is missing`)
   if (typeof sub !== 'string' || sub === '') {

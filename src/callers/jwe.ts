@@ -1,7 +1,7 @@
 import { compactDecrypt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
-import type { Caller } from './caller.js'
+import type { AssertedCaller } from './caller.js'
 import { consumeJti, verifySignedJwt, type VerifyOptions } from './jwt.js'
 import type { GatewayKey, GatewayKeys } from './keys.js'
 import { decryptRsa15, type ContentEncryption } from './rsa15.js'
@@ -29,7 +29,7 @@ export async function decryptAssertion(
   keys: GatewayKeys,
   apps: ReadonlyMap<string, CallerApp>,
   opts: VerifyOptions,
-): Promise<Caller> {
+): Promise<AssertedCaller> {
   const header = readHeader(jwe)
   const { alg, enc } = checkAlgorithms(header, apps)
   const key = selectKey(keys, header.kid)

@@ -1,10 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose'
 import { GatewayError } from '../errors.js'
-import type { Store } from '../store/store.js'
+import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { resolveClaimAliases } from './claim-aliases.js'
 import { authError } from './auth-failure.js'
-import { toCaller, type Caller } from './caller.js'
+import { toCaller, type AssertedCaller } from './caller.js'
 
 /** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
 export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
@@ -29,7 +29,7 @@ export interface VerifyOptions {
 /** A signature-checked JWT before its `jti` is consumed. */
 export interface VerifiedJwt {
   readonly app: CallerApp
-  readonly caller: Caller
+  readonly caller: AssertedCaller
 }
 
 /** Verifies a JWT assertion and consumes its `jti`: the whole rule set of PRODUCT.md. */
@@ -37,7 +37,7 @@ export async function verifyAssertion(
   jwt: string,
   apps: ReadonlyMap<string, CallerApp>,
   opts: VerifyOptions,
-): Promise<Caller> {
+): Promise<AssertedCaller> {
   const { caller } = await verifySignedJwt(jwt, apps, opts, false)
   await consumeJti(caller, opts)
   return caller
@@ -81,7 +81,7 @@ export async function verifySignedJwt(
 }
 
 /** Records the caller's `jti` until its `exp` (plus skew); a second sighting is a replay. */
-export async function consumeJti(caller: Caller, opts: VerifyOptions): Promise<void> {
+export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): Promise<void> {
   if (caller.jti === undefined) return
   if (opts.replay === undefined) {
     // Code misuse, never skipped silently: without the cache a replay would be accepted.

@@ -1,26 +1,30 @@
 /**
  * `mtls-gateway serve`: load, compile, listen. Also the in-process entry the tests and
  * the demo use (startGateway), so they run exactly what production runs. This is the
- * composition root: services, pipeline, API routes and listener are wired here only.
+ * composition root: the runtime (built once), pipeline, API routes and listener are wired
+ * here only, and every feature reads config from the snapshot in `ref`, never from here.
  */
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { compileGateway, type CompileOptions, type Gateway, type Resolve } from '../gateway/index.js'
+import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
+import { primaryConsole, singleProcessConsole } from './console-host.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
-import { createOAuth1Feature } from '../api/oauth1-dance.js'
-import { createServices, type Services } from '../services/index.js'
-import type { BearerStores, Caller } from '../callers/index.js'
+import { createOAuth1Feature } from '../dance/index.js'
+import { createRuntime, createStoreFile, type Observer, type Runtime } from '../runtime/index.js'
+import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, gatewayVersion, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { startTracing } from '../tracing/index.js'
 
 export interface StartOptions {
   configFile: string
@@ -37,23 +41,18 @@ export interface StartOptions {
   ops?: Ops
 }
 
-export interface GatewayHooks {
-  onConnect?: CompileOptions['onConnect']
-  onEgressRefusal?: CompileOptions['onEgressRefusal']
-  onMint?: (host: string, ms: number) => void
-  onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
-  onAuthFailure?: (label: string) => void
-  onSignature?: (profile: string, method: string) => void
-}
+/** The observer hooks a gateway reports to (metrics and logs). */
+export type GatewayHooks = Observer
 
 /** Features that plug into the composition root (the OAuth dance, later issues). */
 export interface Feature {
   routes?: ApiRoute[]
   userTokens?: UserTokenSource
-  onIdentityMerge?: (caller: Caller) => Promise<void>
+  onIdentityMerge?: (caller: Caller, gateway: Gateway) => Promise<void>
 }
 
-export type FeatureFactory = (ctx: { config: GatewayConfig; services: Services; ref: GatewayRef }) => Feature
+/** Features get the runtime and read config only from the snapshot of the request in hand. */
+export type FeatureFactory = (ctx: { runtime: Runtime; ref: GatewayRef }) => Feature
 
 /** The features a production gateway runs, in order. */
 export const DEFAULT_FEATURES: readonly FeatureFactory[] = [createOAuth1Feature]
@@ -63,7 +62,7 @@ export interface RunningGateway {
   readonly port: number
   readonly ref: GatewayRef
   readonly server: Server
-  readonly services: Services
+  readonly runtime: Runtime
   /** Present when started with `ops`. */
   readonly ops?: RunningOps
   close(): Promise<void>
@@ -81,43 +80,66 @@ function listenerTls(config: GatewayConfig): TlsServerOptions | undefined {
   }
 }
 
+/** Config → snapshot, checked against the runtime: the one path of the start and of every reload. */
+function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: GatewayConfig) => Gateway {
+  const { onConnect, onEgressRefusal } = runtime.observer
+  return (c) => {
+    const g = compileGateway(c, { ...(onConnect ? { onConnect } : {}), ...(onEgressRefusal ? { onEgressRefusal } : {}), ...(resolve ? { resolve } : {}) })
+    try {
+      runtime.prepare(c)
+    } catch (e) {
+      void g.close()
+      throw e
+    }
+    return g
+  }
+}
+
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const config: GatewayConfig = loadConfig(o.configFile)
-  const hooks: GatewayHooks = { ...o.ops?.hooks, ...o.hooks }
-  const compile = (c: GatewayConfig): Gateway =>
-    compileGateway(c, {
-      ...(hooks.onConnect ? { onConnect: hooks.onConnect } : {}),
-      ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
-      ...(o.resolve ? { resolve: o.resolve } : {}),
-    })
-  const gateway: Gateway = compile(config)
+  const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
+  const runtime = createRuntime({ start: config, observer: hooks })
+  const compile = snapshotCompiler(runtime, o.resolve)
+  let gateway: Gateway
+  try {
+    gateway = compile(config)
+  } catch (e) {
+    await runtime.close()
+    throw e
+  }
   const ref: GatewayRef = { current: gateway }
-  const services = createServices(config)
-  const stores: BearerStores | undefined = services.store
-    ? { store: services.store, ephemeral: services.ephemeral, ...(services.sealer ? { sealer: services.sealer } : {}), persistDecryptedClaims: config.callers.persistDecryptedClaims }
-    : undefined
-  const features = (o.features ?? DEFAULT_FEATURES).map((make) => make({ config, services, ref }))
+  // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
+  const tracing = await startTracing(config.tracing, {
+    sampler: () => ref.current.config.tracing.sampler,
+    onExportFailure: (problem) => o.ops?.log.logger.warn({ problem }, 'tracing: span export failed'),
+    version: gatewayVersion(),
+  }).catch(async (e: unknown) => {
+    await Promise.all([gateway.close(), runtime.close()])
+    throw e
+  })
+  if (tracing) o.ops?.metrics.enableExemplars()
+  const features = (o.features ?? DEFAULT_FEATURES).map((make) => make({ runtime, ref }))
   const userTokens = features.find((f) => f.userTokens)?.userTokens
   const merges = features.flatMap((f) => (f.onIdentityMerge ? [f.onIdentityMerge] : []))
+  const stores = (g: Gateway) => runtime.bearerStores(g)
+  const admitOptions = { stores, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }
   const pipeline = createPipeline({
-    admit: createAdmit({ ...(stores ? { stores } : {}), clockSkewSec: () => ref.current.config.callers.clockSkewSec, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }),
+    admit: createAdmit(admitOptions),
     ...(userTokens ? { userTokens } : {}),
     ...(hooks.onSignature ? { onSignature: hooks.onSignature } : {}),
   })
   const api = createApiRouter([
     createTokenRoutes({
-      ...(stores ? { stores } : {}),
-      ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}),
-      onIdentityMerge: async (caller) => {
-        for (const merge of merges) await merge(caller)
+      ...admitOptions,
+      onIdentityMerge: async (caller, g) => {
+        for (const merge of merges) await merge(caller, g)
       },
     }),
     ...features.flatMap((f) => f.routes ?? []),
   ])
   const tls = listenerTls(config)
   const onDone = o.ops && o.onDone ? chain(o.ops.onDone, o.onDone) : (o.ops?.onDone ?? o.onDone)
-  const admitOptions = { ...(stores ? { stores } : {}), clockSkewSec: () => ref.current.config.callers.clockSkewSec, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }
   const connect = {
     current: () => ref.current,
     minter: createMinterSource(ref, hooks.onMint),
@@ -125,10 +147,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
     ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}) })
-  const store = services.store
-  if (store) o.ops?.metrics.watchStore(() => store.ping())
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: store ? [{ name: 'store', check: () => store.ping() }] : [] })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}) })
+  // The store may open on a later reload (callers added): probes ask the runtime each time,
+  // and a gateway that needs no store has nothing unreachable.
+  const pingStore = async (): Promise<void> => runtime.store?.ping()
+  o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -145,7 +169,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     port: addr.port,
     ref,
     server,
-    services,
+    runtime,
     ...(ops ? { ops } : {}),
     close: async () => {
       await ops?.close()
@@ -154,7 +178,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
         server.closeAllConnections()
       })
       await ref.current.close()
-      await services.close()
+      await runtime.close()
+      await tracing?.shutdown()
     },
   }
 }
@@ -178,7 +203,10 @@ export interface ServeCommandOptions {
 export async function runServe(o: ServeCommandOptions): Promise<void> {
   const log = createLog({ level: o.logLevel, format: o.logFormat })
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
-  if (cluster.isPrimary && o.workers > 1) return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce })
+  if (cluster.isPrimary && o.workers > 1) {
+    await createStoreFile(loadConfig(o.configFile))
+    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole(o.configFile) })
+  }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   const running = gw.ops as RunningOps

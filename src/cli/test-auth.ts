@@ -8,7 +8,8 @@ import type { Command } from 'commander'
 import { loadConfig } from '../config/index.js'
 import { ConfigError, GatewayError } from '../errors.js'
 import { compileGateway } from '../gateway/index.js'
-import { formatProfileTest, testProfile } from '../api/oauth1-test.js'
+import { formatProfileTest, testProfile } from '../dance/index.js'
+import { configOption } from './options.js'
 
 /** What a run printed and how it should exit. */
 export interface TestAuthResult {
@@ -37,13 +38,13 @@ export async function runTestAuth(configFile: string, profile: string, tenant?: 
 }
 
 /** Adds the `test-auth` command to `program`. */
-export function addTestAuthCommand(program: Command, defaultConfig: string): void {
+export function addTestAuthCommand(program: Command): void {
   program
     .command('test-auth')
     .description("test an OAuth 1.0a profile: obtain a request token over the endpoint's mTLS")
     .argument('<profile>', 'profile name')
     .option('-t, --tenant <tenant>', 'tenant (profiles with tenancy)')
-    .option('-c, --config <file>', 'config file', defaultConfig)
+    .addOption(configOption())
     .action(async (profile: string, o: { tenant?: string; config: string }) => {
       const result = await runTestAuth(o.config, profile, o.tenant)
       ;(result.ok ? process.stdout : process.stderr).write(result.output)

@@ -1,7 +1,9 @@
 /** Listener TLS, interception, store and callers: defaults and the rules between their keys. */
+import { join } from 'node:path'
 import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
+import { normalizeRedis } from './normalize-redis.js'
 import type { GatewayConfig } from './types.js'
 
 /** Normalises the `normalizeListenTls` section. */
@@ -31,18 +33,30 @@ export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNu
   }
 }
 
+/**
+ * The SQLite file when `store.file` is not set: under MTLS_GATEWAY_STATE_DIR when the
+ * environment names a state folder (the container image does: its volume), else
+ * `data/gateway.db` beside the config file.
+ */
+function defaultStoreFile(): string {
+  const stateDir = process.env.MTLS_GATEWAY_STATE_DIR
+  return stateDir ? join(stateDir, 'gateway.db') : 'data/gateway.db'
+}
+
 /** Normalises the `normalizeStore` section. */
 export function normalizeStore(s: Raw, abs: (p: string) => string, report: Report): GatewayConfig['store'] {
   const kind = (str(s.kind) ?? 'sqlite') as 'sqlite' | 'redis'
-  if (kind === 'redis' && s.url === undefined) report(['url'], 'is required with kind redis')
+  const redis = normalizeRedis(obj(s.redis), str(s.url), kind, abs, (path, msg) => report(path[0] === 'url' ? path : ['redis', ...path], msg))
+  if (redis.cluster !== undefined && /[{}]/.test(str(s.keyPrefix) ?? '')) report(['keyPrefix'], 'must not contain "{" or "}" with a Redis Cluster (it would move the hash tag)')
   const sealKeys = (Array.isArray(s.sealKeys) ? s.sealKeys : []).map((k) => ({ id: String(obj(k).id), key: String(obj(k).key) }))
   const activeKey = str(s.activeKey)
   if (activeKey !== undefined && !sealKeys.some((k) => k.id === activeKey)) report(['activeKey'], `no sealKeys entry has id "${activeKey}"`)
   return {
     kind,
-    file: abs(str(s.file) ?? 'data/gateway.db'),
+    file: abs(str(s.file) ?? defaultStoreFile()),
     ...(str(s.url) !== undefined ? { url: str(s.url) as string } : {}),
     keyPrefix: str(s.keyPrefix) ?? 'mtls-gateway:',
+    redis,
     sealKeys,
     ...(activeKey !== undefined ? { activeKey } : {}),
   }

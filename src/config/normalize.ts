@@ -11,6 +11,8 @@ import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
+import { normalizeTracing } from './normalize-tracing.js'
+import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
@@ -71,6 +73,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     listen: {
       host: str(listen.host) ?? '0.0.0.0',
       port: (listen.port as number | undefined) ?? 8080,
+      ...normalizeListenLimits(listen),
       ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
       ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
     },
@@ -81,6 +84,8 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       host: str(admin.host) ?? '127.0.0.1',
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
+      ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+      ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
     limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },
@@ -90,10 +95,12 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     },
     endpoints,
     profiles,
+    tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
   }
   if (problems.length > 0) throw new ConfigError(problems)
   if (config.listen.tls) for (const f of [config.listen.tls.cert, config.listen.tls.key]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
+  for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
   config.files = [...files]
   return config
 }

@@ -4,6 +4,7 @@
  * they are current. Every object closes with additionalProperties:false, so unknown keys
  * are errors.
  */
+import { tracingSchema } from './schema-tracing.js'
 
 const duration = {
   $comment: 'duration',
@@ -30,6 +31,27 @@ const fileList = {
 } as const
 
 const tlsVersion = { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'] } as const
+
+/** Client-side timeouts every listener enforces (defaults compared with nginx and Envoy in docs/limits.md). */
+const clientTimeouts = {
+  headers: { ...duration, default: '60s', description: 'A request\'s headers must arrive in full within this time, counted from the connection (or from the first byte of a later keep-alive request); else 408 and the connection closes. `0` turns it off.' },
+  bodyIdle: { ...duration, default: '60s', description: 'Longest pause between two pieces of a request body while the gateway reads it; else 408 (or the stream is cut) and the connection closes. `0` turns it off.' },
+  bufferedBody: { ...duration, default: '60s', description: 'A body the gateway reads whole (`/gateway/…` API bodies; bodies a payload field, form-placed OAuth parameters or a body hash need) must arrive within this time; else 408 and the connection closes. `0` turns it off.' },
+  keepAlive: { ...duration, default: '75s', description: 'An idle keep-alive connection (no request in progress) is closed after this time. `0` turns it off.' },
+} as const
+
+/** A cap on concurrent client connections; beyond it new connections are closed on accept. */
+function connectionLimits(max: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Concurrent client connections. A connection over a cap is closed as soon as it is accepted, before anything is read.',
+    properties: {
+      max: { type: 'integer', minimum: 1, default: max, description: 'Most connections open at once on this listener (per process with `--workers`).' },
+      perAddress: { type: 'integer', minimum: 0, default: 0, description: 'Most connections open at once from one source address; `0`: no per-address cap (callers behind one NAT share an address).' },
+    },
+  } as const
+}
 
 const endpointTls = {
   type: 'object',
@@ -212,15 +234,70 @@ const interception = {
   },
 } as const
 
+const hostPort = { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$', description: '`host:port` (`[v6]:port` for IPv6).' } as const
+
+const redisStore = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Redis connection details beyond `url`: TLS, credentials, Sentinel or Cluster, and how many replicas must confirm a write. See docs/store.md.',
+  properties: {
+    username: { type: 'string', description: 'ACL user (Redis ≥ 6).' },
+    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary.' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`.',
+      properties: {
+        ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' },
+        cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
+        key: { type: 'string', description: 'PEM private key of `cert`.' },
+        keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`.' },
+        serverName: { type: 'string', description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
+      },
+    },
+    sentinel: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['addresses', 'primaryName'],
+      description: 'Find the primary through Redis Sentinel and follow its failovers.',
+      properties: {
+        addresses: { type: 'array', minItems: 1, items: hostPort, description: 'Sentinel addresses (`host:port`, usually port 26379).' },
+        primaryName: { type: 'string', minLength: 1, description: 'The monitored primary\'s name (`sentinel monitor <name> …`).' },
+        username: { type: 'string', description: 'ACL user on the Sentinels, when they require one.' },
+        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set.' },
+        db: { type: 'integer', minimum: 0, default: 0, description: 'Database number.' },
+      },
+    },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['nodes'],
+      description: 'A Redis Cluster: seed nodes; the rest are discovered. Keys carry hash tags (docs/store.md).',
+      properties: {
+        nodes: { type: 'array', minItems: 1, items: hostPort, description: 'Some cluster nodes (`host:port`).' },
+      },
+    },
+    replicasToAcknowledge: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
+    },
+    acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`.' },
+    commandTimeout: { ...duration, default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
+    connectTimeout: { ...duration, default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
+  },
+} as const
+
 const store = {
   type: 'object',
   additionalProperties: false,
   description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
-    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file).' },
-    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL (kind `redis`); put a password in via `${env:…}`.' },
-    keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key.' },
+    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`); `rediss://` for TLS; put a password in via `${env:…}`.' },
+    keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
+    redis: redisStore,
     sealKeys: {
       type: 'array',
       items: {
@@ -269,8 +346,8 @@ const callers = {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
     clockSkew: { ...duration, default: '30s', description: 'Allowed clock skew for iat/exp/nbf.' },
     bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token.' },
-    anonymousTtl: { ...duration, default: '30m', description: 'How long anonymous users\' data is kept, in memory only.' },
-    persistDecryptedClaims: { type: 'boolean', default: false, description: 'Store JWE-decrypted claims (sealed) so other replicas can resolve the bearer.' },
+    anonymousTtl: { ...duration, default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge.' },
+    persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },
     claimAliasPrefix: {
       type: 'string',
       pattern: '^[A-Za-z0-9_-]{0,32}$',
@@ -325,16 +402,36 @@ export const configSchema = {
             requireClientCert: { type: 'boolean', default: false, description: 'Refuse callers without a certificate from clientCa at the handshake.' },
           },
         },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Limits on slow or silent callers of this listener (and of the tunnels it opens for CONNECT).',
+          properties: {
+            ...clientTimeouts,
+            tlsHandshake: { ...duration, default: '10s', description: 'A TLS handshake with a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`) must finish within this time; else the connection closes. `0` turns it off.' },
+            sendIdle: { ...duration, default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
+            tunnelIdle: { ...duration, default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
+          },
+        },
+        connections: connectionLimits(4096),
       },
     },
     admin: {
       type: 'object',
       additionalProperties: false,
-      description: 'Admin listener: /metrics, /healthz, /readyz.',
+      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
+        timeouts: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Limits on slow or silent clients of the admin listener.',
+          properties: clientTimeouts,
+        },
+        connections: connectionLimits(256),
+        token: { type: 'string', minLength: 16, description: 'Operator token for the web console at /console/ (`${env:…}` or `${file:…}`; at least 16 characters). Without it the console is off and says so.' },
       },
     },
     drain: {
@@ -365,6 +462,7 @@ export const configSchema = {
     store,
     callers,
     interception,
+    tracing: tracingSchema,
   },
 } as const
 

@@ -97,14 +97,57 @@ export interface ListenTlsConfig {
   requireClientCert: boolean
 }
 
+/** Timeouts on a listener's clients, in ms (0: off). */
+export interface ClientTimeoutsConfig {
+  headersMs: number
+  bodyIdleMs: number
+  bufferedBodyMs: number
+  keepAliveMs: number
+}
+
+/** The main listener's timeouts: the client ones plus TLS handshake, send idle and CONNECT tunnel idle. */
+export interface ListenTimeoutsConfig extends ClientTimeoutsConfig {
+  tlsHandshakeMs: number
+  sendIdleMs: number
+  tunnelIdleMs: number
+}
+
+/** Concurrent connection caps of one listener (perAddress 0: none). */
+export interface ConnectionLimitsConfig {
+  max: number
+  perAddress: number
+}
+
 export interface ListenConfig {
+  host: string
+  port: number
+  timeouts: ClientTimeoutsConfig
+  connections: ConnectionLimitsConfig
+}
+
+export interface MainListenConfig extends ListenConfig {
+  timeouts: ListenTimeoutsConfig
+  publicUrl?: string
+  tls?: ListenTlsConfig
+}
+
+/** A `host:port` of a Sentinel or Cluster node. */
+export interface HostPort {
   host: string
   port: number
 }
 
-export interface MainListenConfig extends ListenConfig {
-  publicUrl?: string
-  tls?: ListenTlsConfig
+/** `store.redis`: TLS (paths), credentials, topology and the write acknowledgement. */
+export interface RedisSettings {
+  username?: string
+  password?: string
+  tls?: { ca?: string; cert?: string; key?: string; keyPassphrase?: string; serverName?: string }
+  sentinel?: { addresses: HostPort[]; primaryName: string; username?: string; password?: string; db: number }
+  cluster?: { nodes: HostPort[] }
+  replicasToAcknowledge: number
+  acknowledgeTimeoutMs: number
+  commandTimeoutMs: number
+  connectTimeoutMs: number
 }
 
 export interface StoreSettings {
@@ -112,6 +155,7 @@ export interface StoreSettings {
   file: string
   url?: string
   keyPrefix: string
+  redis: RedisSettings
   sealKeys: { id: string; key: string }[]
   activeKey?: string
 }
@@ -143,6 +187,8 @@ export interface CallersConfig {
 
 export interface AdminConfig extends ListenConfig {
   enabled: boolean
+  /** The console's operator token; absent: the console is off. */
+  token?: string
 }
 
 export interface InterceptionConfig {
@@ -152,6 +198,20 @@ export interface InterceptionConfig {
   leafValidityMs: number
   cacheSize: number
   passThrough: { host: string; port: number; allowPrivate: boolean }[]
+}
+
+/** Spans and their export (issue: observability); `sampler` is reloadable, the rest restart-only. */
+export interface TracingConfig {
+  enabled: boolean
+  serviceName: string
+  sampler: { ratio: number; parentBased: boolean }
+  otlp?: {
+    endpoint: string
+    protocol: 'http/protobuf' | 'grpc'
+    headers: Record<string, string>
+    timeoutMs: number
+    tls: { ca?: string; cert?: string; key?: string }
+  }
 }
 
 export interface GatewayConfig {
@@ -172,4 +232,5 @@ export interface GatewayConfig {
   forwarding: { xForwardedFor: boolean; via: boolean }
   endpoints: EndpointConfig[]
   profiles: ProfileConfig[]
+  tracing: TracingConfig
 }

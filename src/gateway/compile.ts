@@ -12,6 +12,7 @@ import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { endpointAuthority } from './endpoint-authority.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
+import { compileSealers, type Sealers } from './sealers.js'
 import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
 import type { EndpointTlsConfig } from '../config/index.js'
 
@@ -38,6 +39,8 @@ export interface Gateway {
   readonly byHost: ReadonlyMap<string, readonly Endpoint[]>
   readonly profiles: ReadonlyMap<string, Profile>
   readonly callers: Callers
+  /** Sealers for stored user records and decrypted claims (keys are config, so a reload rotates them). */
+  readonly sealers: Sealers
   close(): Promise<void>
 }
 
@@ -137,15 +140,17 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   problems.push(...profileProblems)
   if (problems.length > 0) throw new ConfigError(problems)
   const callers = compileCallers(config)
+  const sealers = compileSealers(config, callers.keys)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
     const bundle = bundles.get(ep.name) as Bundle
-    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options)
+    const authority = endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles)])
+    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, authority)
     const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
     for (const [tenant, tls] of Object.entries(ep.tenants)) {
       const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, tenant) })
+      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, authority, tenant) })
     }
     const profile = ep.profile ? profiles.get(ep.profile) : undefined
     const endpoint: Endpoint = {
@@ -168,6 +173,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     byHost,
     profiles,
     callers,
+    sealers,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))
@@ -176,7 +182,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 }
 
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, tenant?: string): Upstream {
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, authority: (host: string, port: number) => boolean, tenant?: string): Upstream {
   if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
   const egress: EgressOptions = {
     allowPrivate: ep.allowPrivate,
@@ -191,7 +197,7 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
     lookup: createEgressLookup(egress),
-    authority: endpointAuthority(ep.url),
+    authority,
     egress,
     ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),
@@ -202,6 +208,13 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     keepAliveMs: ep.timeouts.keepAliveMs,
     connections: ep.connections,
   })
+}
+
+/** Token URLs the dance calls over this endpoint's client bundle (see dance/provider profileEndpoint). */
+function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles']): string[] {
+  return profiles
+    .filter((p) => p.endpoint === ep.name || (p.endpoint === undefined && ep.profile === p.name))
+    .flatMap((p) => [p.requestTokenUrl, p.accessTokenUrl].filter((u): u is string => typeof u === 'string'))
 }
 
 /** `host:port` keys a forward-proxy request may use to reach this endpoint. */

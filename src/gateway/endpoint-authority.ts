@@ -8,12 +8,21 @@
 const TENANT_SLOT = 'tenant-slot-0'
 const DNS_LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
 
-/** A predicate over (hostname as undici passes it, port) for the endpoint URL (`{tenant}` = one DNS label). */
-export function endpointAuthority(url: string): (hostname: string, port: number) => boolean {
-  const parsed = new URL(url.replaceAll('{tenant}', TENANT_SLOT))
-  const port = Number(parsed.port) || 443
-  const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(TENANT_SLOT, DNS_LABEL)
-  const pattern = new RegExp(`^${escaped}$`)
-  return (hostname, p) => p === port && pattern.test(hostname.replace(/^\[|\]$/g, '').toLowerCase())
+/**
+ * A predicate over (hostname as undici passes it, port) for the configured URLs a pool may
+ * reach: the endpoint URL and the token URLs of the profiles whose dance uses its client
+ * bundle (`{tenant}` / `{{tenant}}` = one DNS label; other templates never sit in a host).
+ */
+export function endpointAuthority(urls: readonly string[]): (hostname: string, port: number) => boolean {
+  const origins = urls.map((url) => {
+    const parsed = new URL(url.replaceAll('{{tenant}}', TENANT_SLOT).replaceAll('{tenant}', TENANT_SLOT).replace(/\{\{[^}]*\}\}/g, 'x'))
+    const port = Number(parsed.port) || 443
+    const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+    const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(TENANT_SLOT, DNS_LABEL)
+    return { port, pattern: new RegExp(`^${escaped}$`) }
+  })
+  return (hostname, p) => {
+    const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+    return origins.some((o) => o.port === p && o.pattern.test(host))
+  }
 }

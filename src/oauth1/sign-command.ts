@@ -1,74 +1,102 @@
 /**
  * `mtls-gateway oauth1 sign`: a debugging aid that prints what the signer would send, so an
- * operator can diff it against a provider's own example or error message.
+ * operator can diff it against a provider's own example or error message — or, given a base
+ * string, just its signature, so published primitive vectors can be checked too.
  */
+import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { signRequest, type Placement } from './sign.js'
-import type { SignatureMethod } from './signature.js'
+import { signRequest, type Placement, type SignResult } from './sign.js'
+import { computeSignature, type SignatureMethod } from './signature.js'
 
 /** The command's flags, already parsed (the CLI layer validates the enum-like ones). */
 export interface SignCommandOptions {
   method: string
-  url: string
-  body?: string
+  /** Required unless baseString is given. */
+  url?: string
+  body?: string | Buffer
   contentType?: string
-  consumerKey: string
+  /** Required unless baseString is given. */
+  consumerKey?: string
   consumerSecret?: string
   token?: string
   tokenSecret?: string
   signatureMethod: SignatureMethod
   /** Path of a PEM private key, for RSA-*. */
   keyFile?: string
+  /** Passphrase of an encrypted keyFile. */
+  keyPassphrase?: string
   placement: Placement
   realm?: string
   callback?: string
   verifier?: string
+  /** Adds oauth_version=1.0 (see oauthVersion for any other value). */
   includeVersion?: boolean
+  /** oauth_version with this exact value. */
+  oauthVersion?: string
+  /** Extension oauth_* protocol parameters (not ones the signer sets). */
+  oauthParams?: Record<string, string>
   bodyHash?: boolean
   nonce?: string
   timestamp?: string
+  /** Sign this signature base string as given (only the signature is computed). */
+  baseString?: string
+  /** Print JSON instead of the labelled text. */
+  json?: boolean
 }
 
 /** Reads a key file; injectable so the command stays testable without touching the disk. */
 export type ReadKeyFile = (path: string) => string
 
-const readUtf8: ReadKeyFile = (path) => readFileSync(path, 'utf8')
+const readUtf8: ReadKeyFile = (path) => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new Error(`--key-file ${path}: cannot read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  }
+}
 
-/** Signs per the options and returns the report text (no trailing newline); throws like signRequest. */
-export function runSignCommand(opts: SignCommandOptions, readKeyFile: ReadKeyFile = readUtf8): string {
-  const result = signRequest({
+function privateKey(opts: SignCommandOptions, readKeyFile: ReadKeyFile): KeyObject | string | undefined {
+  if (opts.keyFile === undefined) return undefined
+  const pem = readKeyFile(opts.keyFile)
+  try {
+    return createPrivateKey({ key: pem, format: 'pem', ...(opts.keyPassphrase !== undefined ? { passphrase: opts.keyPassphrase } : {}) })
+  } catch (cause) {
+    const hint = opts.keyPassphrase === undefined ? ' (encrypted? give --key-passphrase)' : ' (or the passphrase is wrong)'
+    throw new TypeError(`--key-file ${opts.keyFile}: not a readable PEM private key${hint}`, { cause })
+  }
+}
+
+function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined): SignResult {
+  const extra = { ...opts.oauthParams, ...(opts.oauthVersion !== undefined ? { oauth_version: opts.oauthVersion } : {}) }
+  return signRequest({
     method: opts.method,
-    url: opts.url,
+    url: opts.url ?? '',
     contentType: opts.contentType,
     body: opts.body,
-    consumerKey: opts.consumerKey,
+    consumerKey: opts.consumerKey ?? '',
     consumerSecret: opts.consumerSecret,
     token: opts.token,
     tokenSecret: opts.tokenSecret,
     signatureMethod: opts.signatureMethod,
-    privateKey: opts.keyFile === undefined ? undefined : readKeyFile(opts.keyFile),
+    privateKey: key,
     realm: opts.realm,
     callback: opts.callback,
     verifier: opts.verifier,
-    includeVersion: opts.includeVersion,
+    extraOAuthParams: extra,
+    includeVersion: opts.includeVersion === true && opts.oauthVersion === undefined,
     bodyHash: opts.bodyHash,
     placement: opts.placement,
     nonce: opts.nonce,
     timestamp: opts.timestamp,
   })
+}
+
+function formatText(opts: SignCommandOptions, result: SignResult): string {
   const baseStringLabel =
     opts.signatureMethod === 'PLAINTEXT' ? 'Signature base string (not used by PLAINTEXT):' : 'Signature base string:'
-  const lines = [
-    baseStringLabel,
-    result.baseString,
-    '',
-    `Signature (${opts.signatureMethod}):`,
-    result.signature,
-    '',
-    'Protocol parameters:',
-    ...Object.entries(result.oauthParams).map(([name, value]) => `  ${name}=${value}`),
-    '',
-  ]
+  const lines = [baseStringLabel, result.baseString, '', `Signature (${opts.signatureMethod}):`, result.signature]
+  if (opts.baseString !== undefined) return lines.join('\n')
+  lines.push('', 'Protocol parameters:', ...Object.entries(result.oauthParams).map(([name, value]) => `  ${name}=${value}`), '')
   if (result.authorizationHeader !== undefined) {
     lines.push('Authorization header:', `Authorization: ${result.authorizationHeader}`, '', 'URL:', result.url)
   } else if (result.body !== undefined) {
@@ -77,4 +105,16 @@ export function runSignCommand(opts: SignCommandOptions, readKeyFile: ReadKeyFil
     lines.push('Signed URL:', result.url)
   }
   return lines.join('\n')
+}
+
+/** Signs per the options and returns the report (text without trailing newline, or JSON); throws like signRequest. */
+export function runSignCommand(opts: SignCommandOptions, readKeyFile: ReadKeyFile = readUtf8): string {
+  const key = privateKey(opts, readKeyFile)
+  const result: SignResult =
+    opts.baseString !== undefined
+      ? { baseString: opts.baseString, signature: computeSignature(opts.signatureMethod, opts.baseString, { consumerSecret: opts.consumerSecret, tokenSecret: opts.tokenSecret, privateKey: key }), oauthParams: {}, url: '' }
+      : signWhole(opts, key)
+  if (opts.json !== true) return formatText(opts, result)
+  if (opts.baseString !== undefined) return JSON.stringify({ signatureMethod: opts.signatureMethod, baseString: result.baseString, signature: result.signature }, null, 2)
+  return JSON.stringify({ signatureMethod: opts.signatureMethod, ...result }, null, 2)
 }

@@ -2,8 +2,13 @@
  * The admin listener: /metrics, /healthz, /readyz. A separate server on its own address
  * (loopback by default), so scrapes and probes never share a port or a queue with calls.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import { GatewayError } from '../errors.js'
+import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
+import { writeError } from '../proxy/write-error.js'
+import { hasBody } from '../proxy/body.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -24,6 +29,20 @@ export interface AdminOptions {
   /** The Prometheus exposition. */
   metrics(): Promise<{ contentType: string; body: string }>
   readiness(): Promise<Readiness>
+  /** admin.timeouts and admin.connections. */
+  limits: { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig }
+  events?: ConnectionEvents
+  /** Routes under a path prefix answered by someone else (the console), any method. */
+  extra?: AdminRoutes
+}
+
+/** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
+export interface AdminRoutes {
+  /** Ends with `/`; the same path without the slash is routed here too. */
+  readonly prefix: string
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
+  /** Stops its timers when the admin listener closes. */
+  close?(): void
 }
 
 /** The listening admin server. */
@@ -66,8 +85,15 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { errors: [{ msg: 'admin endpoints answer GET only', code: 405 }] })
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const fail = (e: unknown): void => {
+      writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
+    }
+    const extra = o.extra
+    if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
+    // A body is never read here: with one, the connection closes after the answer.
+    const close = hasBody(req.headers)
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, new GatewayError('method_not_allowed', 'admin endpoints answer GET only'), 'api', { close })
     const answer = async (): Promise<void> => {
       if (path === '/metrics') {
         const m = await o.metrics()
@@ -79,15 +105,12 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         const r = await o.readiness()
         json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
       } else {
-        json(res, 404, { errors: [{ msg: `no admin route ${path ?? ''}: use /metrics, /healthz or /readyz`, code: 404 }] })
+        writeError(res, new GatewayError('not_found', `no admin route ${path}: use /metrics, /healthz or /readyz`), 'api', { close })
       }
     }
-    answer().catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { errors: [{ msg: `admin: ${e instanceof Error ? e.message : String(e)}`, code: 500 }] })
-      else res.destroy()
-    })
+    answer().catch(fail)
   })
-  server.keepAliveTimeout = 5000
+  guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {
@@ -102,6 +125,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        o.extra?.close?.()
         server.close(() => resolve())
         server.closeAllConnections()
       }),

@@ -10,8 +10,14 @@ import { write, writeSync } from 'node:fs'
 /** A pino destination with a synchronous flush for exit. */
 export interface LineSink {
   write(line: string): void
-  /** Writes out everything buffered now, blocking; for process exit. */
-  flushSync(): void
+  /**
+   * Writes out everything buffered now, blocking. Returns false (writing nothing) while an
+   * asynchronous write is still with the kernel: its bytes must go first, and only its
+   * callback says how many went. Before exit, use `end`.
+   */
+  flushSync(): boolean
+  /** Stops asynchronous writing, waits (at most `ms`) for the write in progress, then flushes synchronously. */
+  end(ms?: number): Promise<void>
 }
 
 export interface LineSinkOptions {
@@ -30,45 +36,77 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   const minLength = o.minLength ?? 4096
   let parts: string[] = []
   let size = 0
-  /** The chunk handed to the kernel and not yet confirmed, and how much of it is written. */
+  /** The chunk being written and how much of it the kernel took. */
   let inFlight: Buffer | undefined
+  let offset = 0
+  /** An fs.write call is outstanding (in libuv's thread pool): only its callback knows how much it wrote. */
+  let writing = false
+  let retry: NodeJS.Timeout | undefined
+  let ending: (() => void) | undefined
   const next = (): void => {
-    if (inFlight !== undefined || size === 0) return
+    if (inFlight !== undefined || size === 0 || ending) return
     inFlight = Buffer.from(parts.length === 1 ? (parts[0] as string) : parts.join(''), 'utf8')
+    offset = 0
     parts = []
     size = 0
-    send(0)
+    send()
   }
-  const send = (offset: number): void => {
+  const send = (): void => {
+    retry = undefined
     const chunk = inFlight as Buffer
+    writing = true
     write(fd, chunk, offset, chunk.length - offset, null, (err, n) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(() => send(offset), RETRY_MS)
+      writing = false
+      if (!err) offset += n
+      // end() waits: the synchronous flush writes the rest of this chunk, then the lines after it.
+      if (ending) return ending()
+      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') return void (retry = setTimeout(send, RETRY_MS))
       // A closed stdout (EPIPE, EBADF): the chunk is lost, as a log line must never stop the gateway.
-      if (!err && offset + n < chunk.length) return send(offset + n)
+      if (!err && offset < chunk.length) return send()
       inFlight = undefined
       if (size >= minLength) next()
     })
   }
   const timer = setInterval(next, o.periodMs ?? 250)
   timer.unref()
+  const flushSync = (): boolean => {
+    if (writing) return false
+    clearTimeout(retry)
+    const data = Buffer.concat([inFlight?.subarray(offset) ?? Buffer.alloc(0), Buffer.from(parts.join(''), 'utf8')])
+    inFlight = undefined
+    parts = []
+    size = 0
+    for (let at = 0; at < data.length; ) {
+      try {
+        at += writeSync(fd, data, at, data.length - at)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return true
+        sleep(RETRY_MS)
+      }
+    }
+    return true
+  }
   return {
     write(line) {
       parts.push(line)
       size += line.length
       if (size >= minLength) next()
     },
-    flushSync() {
-      const data = Buffer.from(parts.join(''), 'utf8')
-      parts = []
-      size = 0
-      for (let offset = 0; offset < data.length; ) {
-        try {
-          offset += writeSync(fd, data, offset, data.length - offset)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return
-          sleep(RETRY_MS)
-        }
+    flushSync,
+    async end(ms = 2000) {
+      clearInterval(timer)
+      if (writing) {
+        let deadline: NodeJS.Timeout | undefined
+        await new Promise<void>((resolve) => {
+          ending = resolve
+          deadline = setTimeout(resolve, ms)
+        })
+        clearTimeout(deadline)
       }
+      ending = () => {}
+      // Past the deadline with the write still outstanding: its bytes may yet go; ours follow.
+      writing = false
+      flushSync()
     },
   }
 }

@@ -33,8 +33,8 @@ export interface GatewayLog {
   access(record: RequestRecord, upstream?: UpstreamFacts): void
   /** Registers values (field values, tokens, signatures) to redact from every later line. */
   addSecretValues(values: Iterable<string>): void
-  /** Writes out buffered lines synchronously; call before process.exit. */
-  flush(): void
+  /** Writes out every buffered line, waiting (bounded) for a write in progress; then process.exit. */
+  end(): Promise<void>
 }
 
 /** Creates the logger; `secrets` (config.secrets) are redacted from the first line on. */
@@ -66,12 +66,8 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
       stream.write(redactor.redact(`{"level":"${level}"${options.timestamp()}${base}${accessFields(record, upstream)},"msg":"request"}\n`))
     },
     addSecretValues: (values) => redactor.add(values),
-    flush() {
-      try {
-        async?.flushSync()
-      } catch {
-        // Not yet open or already closed: nothing buffered that could still be written.
-      }
+    end: async () => {
+      await async?.end()
     },
   }
 }
@@ -115,7 +111,11 @@ function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
     field('connectionReused', up?.reused) +
     field('tlsResumed', up?.resumed) +
     field('caller', r.facts.caller) +
-    field('tenant', r.facts.tenant)
+    field('tenant', r.facts.tenant) +
+    field('requestBytes', r.requestBytes) +
+    field('responseBytes', r.responseBytes) +
+    field('trace_id', r.facts.trace?.traceId) +
+    field('span_id', r.facts.trace?.spanId)
   if (r.error) {
     line += field('reason', r.error.reason) + field('error', r.error.message)
     // An unknown failure is a bug: its stack is what the operator needs.

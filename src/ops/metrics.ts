@@ -5,9 +5,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
+import { registerBuildInfo } from './build-info.js'
+import { createPendingCounts } from './pending-counts.js'
+import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
+import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
-/** The one prefix of every metric, Node process metrics included. */
+/** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
+export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
 /** Certificate kinds exported as expiry gauges. */
 export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca'
@@ -31,7 +36,9 @@ export interface MetricsOptions {
 export interface Metrics {
   readonly registry: Registry
   /** One finished request; `endpoint` undefined when no endpoint matched. */
-  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number): void
+  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number, extras?: RequestExtras): void
+  /** Exemplars (trace ids) on the request-duration histogram; switches the exposition to OpenMetrics. Call before the first request. */
+  enableExemplars(): void
   handshakeFailure(endpoint: string, reason: string): void
   /** A new upstream TLS connection (resumed: TLS session resumption). */
   upstreamConnection(endpoint: string, resumed: boolean, handshakeMs: number): void
@@ -50,47 +57,40 @@ export interface Metrics {
   /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
   setCertificateExpiry(entries: readonly CertificateExpiry[]): void
   inFlight(delta: 1 | -1): void
-  /** Reports `store_up` at every scrape by pinging the store (bounded by a timeout). */
-  watchStore(ping: () => Promise<void>): void
+  /** A client connection closed by a listener limit (headers, body_idle, keep_alive, tls_handshake, …). */
+  clientTimeout(listener: string, reason: string): void
+  /** A new client connection refused (max_connections, per_address, fd_exhausted). */
+  connectionRefused(listener: string, reason: string): void
+  /** The process ran out of file descriptors (where: accept, request). */
+  fdExhausted(where: 'accept' | 'request'): void
+  /**
+   * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
+   * is absent while `isOpen` says no store is open (a reload may open one later).
+   */
+  watchStore(ping: () => Promise<void>, isOpen?: () => boolean): void
   /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
-const NO_ENDPOINT = 'none'
-
-/** A request method as a bounded label: anything unusual becomes "other". */
-export function methodLabel(method: string): string {
-  return METHODS.has(method) ? method : 'other'
-}
-
-/** 200 → "2xx"; 0 (no response written) → "none". */
-export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
-}
-
 /** Registers every gateway metric on the registry and returns the recording functions. */
 export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registry = o.registry ?? new Registry()
   const registers = [registry]
   const p = METRIC_PREFIX
-  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p })
-  // Per-request counts are plain numbers added to prom-client when it is read (collect): a
-  // prom-client inc validates and hashes its labels on every call, even on a labels() child.
-  const pendingRequests = new Map<string, PendingCount<'endpoint' | 'method' | 'status_class'>>()
-  const pendingReuses = new Map<string, PendingCount<'endpoint'>>()
-  const pendingSignatures = new Map<string, PendingCount<'profile' | 'method'>>()
+  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+  registerBuildInfo(registry)
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS)
+  // Per-request counts are plain numbers added to prom-client at read time (pending-counts.ts).
+  const pendingReuses = createPendingCounts<'endpoint'>()
+  const pendingSignatures = createPendingCounts<'profile' | 'method'>()
   let inFlightNow = 0
-  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { flush(this, pendingRequests) } })
-  const duration = new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
-  const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
-  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { flush(this, pendingReuses) } })
+  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { pendingReuses.flush(this) } })
   const handshake = new Histogram({ name: `${p}upstream_tls_handshake_seconds`, help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const callerAuth = new Counter({ name: `${p}caller_auth_failures_total`, help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
-  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { flush(this, pendingSignatures) } })
+  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { pendingSignatures.flush(this) } })
   const tunnels = new Counter({ name: `${p}connect_tunnels_total`, help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
   const mints = new Histogram({ name: `${p}interception_leaf_mint_seconds`, help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
   const egress = new Counter({ name: `${p}egress_refusals_total`, help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })
@@ -98,20 +98,31 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
-  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers, collect() { this.set(inFlightNow) } })
+  new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers, collect() { this.set(inFlightNow) } })
+  const timeouts = new Counter({ name: `${p}client_timeouts_total`, help: 'Client connections closed by a listener limit, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const refused = new Counter({ name: `${p}connections_refused_total`, help: 'New client connections refused, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
+  const fd = new Counter({ name: `${p}fd_exhausted_total`, help: 'Times the process ran out of file descriptors, by where (accept, request).', labelNames: ['where'] as const, registers })
   let storePing: (() => Promise<void>) | undefined
+  let storeOpen: () => boolean = () => true
   // Registered only once a store is watched: an unlabelled gauge always shows a value (0), and
   // `store_up 0` on a gateway without a store would page the store alert for nothing.
-  const registerStoreUp = (): void =>
-    void new Gauge({
+  const registerStoreUp = (): void => {
+    const gauge = new Gauge({
       name: `${p}store_up`,
       help: '1 when the store (SQLite or Redis) answers a ping at scrape time, 0 when it does not; absent without a store.',
       aggregator: 'min',
       registers,
       async collect() {
-        if (storePing) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
+        if (storePing && storeOpen()) this.set((await pingWithin(storePing, 2000)) ? 1 : 0)
       },
     })
+    // An unlabelled gauge always has a sample: drop it while no store is open.
+    const read = gauge.get.bind(gauge)
+    gauge.get = async () => {
+      const m = await read()
+      return storeOpen() ? m : { ...m, values: [] }
+    }
+  }
   let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
   new Gauge({
     name: `${p}endpoint_degraded`,
@@ -128,36 +139,23 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   })
   reloads.labels('success').inc(0)
   reloads.labels('failure').inc(0)
-
-  // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
-  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'> }>()
-  const bound = (endpoint: string): NonNullable<ReturnType<typeof perEndpoint.get>> => {
-    let b = perEndpoint.get(endpoint)
-    if (!b) {
-      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint) }
-      perEndpoint.set(endpoint, b)
-    }
-    return b
-  }
+  for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
+  for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
+  for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  // The cluster primary counts replaced workers under the same name; summed with these zeros.
+  new Counter({ name: `${p}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
   return {
     registry,
-    request(endpoint, method, status, durationMs, upstreamMs) {
-      const name = endpoint ?? NO_ENDPOINT
-      const b = bound(name)
-      const m = methodLabel(method)
-      const cls = statusClass(status)
-      count(pendingRequests, `${name}\0${m}\0${cls}`, () => ({ endpoint: name, method: m, status_class: cls }))
-      b.duration.observe(durationMs / 1000)
-      if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
-    },
+    request: perRequest.request,
+    enableExemplars: perRequest.enableExemplars,
     handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
     upstreamConnection(endpoint, resumed, handshakeMs) {
       connections.labels(endpoint, String(resumed)).inc()
       handshake.labels(endpoint).observe(handshakeMs / 1000)
     },
-    upstreamReuse: (endpoint) => count(pendingReuses, endpoint, () => ({ endpoint })),
+    upstreamReuse: (endpoint) => void pendingReuses.slot(endpoint, () => ({ endpoint })).n++,
     callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
-    oauthSignature: (profile, method) => count(pendingSignatures, `${profile}\0${method}`, () => ({ profile, method })),
+    oauthSignature: (profile, method) => void pendingSignatures.slot(`${profile}\0${method}`, () => ({ profile, method })).n++,
     egressRefusal: (reason) => egress.labels(reason).inc(),
     tunnel: (kind) => tunnels.labels(kind).inc(),
     leafMinted: (ms) => mints.observe(ms / 1000),
@@ -175,34 +173,17 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
     inFlight: (delta) => void (inFlightNow += delta),
-    watchStore(ping) {
+    clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),
+    connectionRefused: (listener, reason) => refused.labels(listener, reason).inc(),
+    fdExhausted: (where) => fd.labels(where).inc(),
+    watchStore(ping, isOpen) {
       if (!storePing) registerStoreUp()
       storePing = ping
+      storeOpen = isOpen ?? (() => true)
     },
     watchDegradation(read) {
       readDegradation = read
     },
-  }
-}
-
-/** Increments of one label set not yet added to its prom-client counter. */
-interface PendingCount<L extends string> {
-  readonly labels: Record<L, string>
-  n: number
-}
-
-function count<L extends string>(pending: Map<string, PendingCount<L>>, key: string, labels: () => Record<L, string>): void {
-  const c = pending.get(key)
-  if (c) c.n++
-  else pending.set(key, { labels: labels(), n: 1 })
-}
-
-/** Adds the pending increments to the counter (at scrape time); a label set once seen stays, at 0 pending. */
-function flush<L extends string>(counter: Counter<L>, pending: Map<string, PendingCount<L>>): void {
-  for (const c of pending.values()) {
-    if (c.n === 0) continue
-    counter.inc(c.labels as Partial<Record<L, string | number>>, c.n)
-    c.n = 0
   }
 }
 

@@ -8,8 +8,10 @@ import type { Registry } from 'prom-client'
 import type { GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
+import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
 import { certificateExpiries, degradationMessages, endpointDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
@@ -17,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
+import { connectionEvents, createFdPressure } from './connection-events.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -47,6 +50,10 @@ export interface OpsStartOptions {
   compile(config: GatewayConfig): Gateway
   /** Readiness checks known only once services exist (the store's ping). */
   probes?: readonly ReadinessProbe[]
+  /** Routes mounted on the admin listener (the console), built once ops run. */
+  adminRoutes?: AdminRoutesFactory
+  /** Runs when a drain has let the last request finish, before exit (flushes buffered spans). */
+  onDrained?: () => Promise<void>
 }
 
 /** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */
@@ -57,6 +64,8 @@ export interface OpsHooks {
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
+  /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
+  connections: ConnectionEvents
 }
 
 /** Ops attached to a running gateway. */
@@ -69,6 +78,8 @@ export interface RunningOps {
   drain(trigger?: string): void
   /** Pins a snapshot for work the listener does not see (CONNECT tunnels): reload closes its pools only after release. */
   hold(gateway: Gateway): () => void
+  /** Each endpoint's last handshake in this process (the primary asks its workers). */
+  handshakes(): HandshakeFacts
   /** Stops admin, watcher, signal handlers and observers; the listener and pools are the caller's. */
   close(): Promise<void>
 }
@@ -88,14 +99,31 @@ export interface Ops {
 export function createOps(o: OpsOptions = {}): Ops {
   const log = o.log ?? createLog()
   const metrics = createMetrics(o.registry ? { registry: o.registry } : {})
+  const handshakes = createHandshakeRecorder()
   const upstream = observeUpstream({
-    onConnection: (info) => metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs),
+    onConnection: (info) => {
+      metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs)
+      handshakes.connected(info.endpoint, info.protocol, info.resumed)
+    },
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
+  const fd = createFdPressure()
+  const connections = connectionEvents(metrics, log, fd)
   const onDone = (r: RequestRecord): void => {
-    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs)
-    if (r.error && isHandshakeReason(r.error.reason)) metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
-    log.access(r, upstream.take(r.id))
+    if (r.error?.reason === 'fd_exhausted') {
+      fd.seen()
+      metrics.fdExhausted('request')
+    }
+    const trace = r.facts.trace
+    const up = upstream.take(r.id)
+    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
+    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
+    if (r.error && isHandshakeReason(r.error.reason)) {
+      metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
+      handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)
+    }
+    trace?.connection(up)
+    log.access(r, up)
   }
   let current: Gateway | undefined
   metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
@@ -115,9 +143,10 @@ export function createOps(o: OpsOptions = {}): Ops {
       onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
+      connections,
     },
     onDone,
-    start: (s) => startOps({ o, metrics, log, adopt, closeObserver: () => upstream.close() }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -2,7 +2,8 @@
  * Hot reload: load and compile the new config completely (every bundle included) before it
  * replaces the old one with a single reference swap. Requests pinned to the old snapshot
  * finish on it; the old snapshot's pools close once they are done. A bad reload keeps the
- * last good config, says why, and counts it.
+ * last good config, says why, and counts it — including a change to a setting only a
+ * restart applies (listen, admin, store location), which `compile` refuses.
  */
 import type { Logger } from 'pino'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
@@ -11,8 +12,6 @@ import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import type { Metrics } from './metrics.js'
 
-const RESTART_KEYS = ['listen', 'admin', 'store'] as const
-
 /** The outcome of one reload. */
 export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[] }
 
@@ -20,7 +19,7 @@ export type ReloadResult = { ok: true; endpoints: number } | { ok: false; proble
 export interface ReloaderOptions {
   configFile: string
   ref: GatewayRef
-  /** Config → snapshot, with the same options as at start (onConnect, lookup…). */
+  /** Config → snapshot, exactly as at start (hooks, lookup, the runtime's restart-only check). */
   compile(config: GatewayConfig): Gateway
   /** Defaults to loadConfig. */
   load?(file: string): GatewayConfig
@@ -61,9 +60,6 @@ export function createReloader(o: ReloaderOptions): Reloader {
     o.onSwap?.(next)
     o.retire(old)
     o.log.info({ trigger, endpoints: next.endpoints.size }, 'config reloaded')
-    // Sockets and the store are opened once at start: changes there wait for a restart.
-    const needRestart = RESTART_KEYS.filter((k) => JSON.stringify(old.config[k]) !== JSON.stringify(next.config[k]))
-    if (needRestart.length > 0) o.log.warn({ keys: needRestart }, 'these settings changed but apply only after a restart')
     return { ok: true, endpoints: next.endpoints.size }
   }
 

@@ -3,13 +3,15 @@
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
 import type { Gateway } from '../gateway/index.js'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
+import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { createDrain } from './drain.js'
 import { trackInFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { OpsOptions, OpsStartOptions, RunningOps } from './ops.js'
-import { createReloader } from './reload.js'
+import { createReloader, type ReloadResult } from './reload.js'
 import { createRetirer } from './retire.js'
 import { installSignals } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
@@ -21,7 +23,12 @@ export interface OpsParts {
   log: GatewayLog
   /** The snapshot is in force: gauges and redaction follow it. */
   adopt(g: Gateway): void
+  handshakes: HandshakeRecorder
   closeObserver(): void
+  /** Listener limit events, for the admin listener's own guard. */
+  events?: ConnectionEvents
+  /** Conditions that make the process not ready (e.g. out of file descriptors). */
+  conditions?(): string[]
 }
 
 /** Starts in-flight tracking, reload (watch + SIGHUP), drain (SIGTERM), and the admin listener. */
@@ -37,7 +44,15 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     watcher?.setFiles(g.config.files)
   }
   const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, retire: retirer.retire, log: log.logger, metrics })
-  if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reloader.reload('file change'))
+  let lastReload: ReloadRecord | undefined
+  let loadedAt = Date.now()
+  const reload = async (trigger: string): Promise<ReloadResult> => {
+    const result = await reloader.reload(trigger)
+    lastReload = { at: Date.now(), trigger, result }
+    if (result.ok) loadedAt = lastReload.at
+    return result
+  }
+  if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reload('file change'))
   let admin: AdminServer | undefined
   let removeSignals = (): void => {}
   const close = async (): Promise<void> => {
@@ -53,23 +68,22 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     inFlight: () => inFlight.total,
     close: async () => {
       await close()
-      await Promise.allSettled([s.ref.current.close(), retirer.settled()])
+      await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.()])
     },
     log: log.logger,
     exit:
       o.exit ??
       ((code) => {
-        log.flush()
-        process.exit(code)
+        void log.end().finally(() => process.exit(code))
       }),
   })
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
-  const readiness = (): Promise<Readiness> => runProbes(probes, drain.draining ? ['draining'] : [])
+  const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
   if (o.signals) {
     const ignore = (): void => {}
     removeSignals = installSignals({
-      SIGHUP: o.worker ? ignore : () => void reloader.reload('SIGHUP'),
+      SIGHUP: o.worker ? ignore : () => void reload('SIGHUP'),
       SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
       SIGTERM: () => drain.begin('SIGTERM'),
     })
@@ -78,14 +92,28 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   if (!o.worker && o.admin !== false && cfg.enabled) {
     const registry = metrics.registry
     const exposition = async (): Promise<{ contentType: string; body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness })
+    const facts: AdminFacts = {
+      log: log.logger,
+      workers: 1,
+      gatewayUrl: () => listeningUrl(s.server),
+      loadedAt: () => loadedAt,
+      lastReload: () => lastReload,
+      draining: () => drain.draining,
+      reload,
+      readiness,
+      metrics: () => registry.getMetricsAsJSON(),
+      handshakes: async () => p.handshakes.snapshot(),
+    }
+    const extra = s.adminRoutes?.(facts)
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events, ...(extra ? { extra } : {}) })
   }
   return {
     adminUrl: admin?.url,
     get draining() {
       return drain.draining
     },
-    reload: (trigger = 'api') => reloader.reload(trigger),
+    reload: (trigger = 'api') => reload(trigger),
+    handshakes: () => p.handshakes.snapshot(),
     readiness,
     drain: (trigger = 'api') => drain.begin(trigger),
     hold: inFlight.hold,

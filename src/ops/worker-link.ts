@@ -7,10 +7,11 @@
 import type { Worker } from 'node:cluster'
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Readiness } from './admin.js'
+import type { HandshakeFacts } from './admin-facts.js'
 import type { RunningOps } from './ops.js'
 
 /** What the primary can ask a worker. */
-export type Question = 'metrics' | 'readiness'
+export type Question = 'metrics' | 'readiness' | 'handshakes'
 
 /** Messages a worker sends. */
 export type WorkerMessage = { type: 'mtls-gateway:listening'; url: string } | { type: 'mtls-gateway:answer'; id: number; value: unknown }
@@ -31,7 +32,8 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
-  const answer = (q: Question): Promise<WorkerMetrics | Readiness> => (q === 'metrics' ? registry.getMetricsAsJSON() : running.readiness())
+  const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts> =>
+    q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
   process.on('message', (m: unknown) => {
     if (isMessage<PrimaryMessage & { type: 'mtls-gateway:reload' }>(m, 'mtls-gateway:reload')) void running.reload(m.trigger)
     else if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {

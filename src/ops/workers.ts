@@ -5,11 +5,15 @@
  * and replaces a worker that crashes.
  */
 import cluster, { type Worker } from 'node:cluster'
-import { AggregatorRegistry, Counter, Registry } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry } from 'prom-client'
 import { inspectEndpoints } from '../gateway/index.js'
+import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
+import { mergeHandshakes, type AdminFacts, type AdminRoutesFactory, type HandshakeFacts, type ReloadRecord } from './admin-facts.js'
+import type { ReloadResult } from './reload.js'
+import { formatProblem } from '../errors.js'
 import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
 import { METRIC_PREFIX } from './metrics.js'
@@ -24,6 +28,8 @@ export interface PrimaryOptions {
   admin?: { host?: string; port?: number }
   probes?: readonly ReadinessProbe[]
   debounceMs?: number
+  /** Routes mounted on the admin listener (the console), seeing the whole instance. */
+  adminRoutes?: AdminRoutesFactory
   /** Prints a ready line: {msg: "listening", url} and {msg: "admin listening", url}. */
   announce(line: { msg: string; url: string }): void
   exit?(code: number): void
@@ -36,19 +42,22 @@ const ASK_TIMEOUT_MS = 2000
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let config: GatewayConfig = loadConfig(o.configFile)
+  const startConfig = config
   const { problems } = inspectEndpoints(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
   o.log.addSecretValues(configSecretValues(config))
   const logger = o.log.logger
   const exit = o.exit ?? ((code: number): void => {
-    o.log.flush()
-    process.exit(code)
+    void o.log.end().finally(() => process.exit(code))
   })
   const registry = new Registry()
+  // The primary's own process counts too: summed with the workers', process_* is the whole instance.
+  collectDefaultMetrics({ register: registry })
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false
+  let cutShort = false
   let started = false
   const crashes: number[] = []
   // Our own set: cluster.workers may still list a worker after its exit event.
@@ -69,6 +78,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       live.delete(w)
       if (!started) return reject(new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
       if (draining) {
+        // A worker that hit its grace period cut requests: the instance's exit code says so.
+        if (code !== 0 || signal) cutShort = true
         if (live.size === 0) void finish()
         return
       }
@@ -88,10 +99,13 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   started = true
 
-  const metrics = async (): Promise<{ contentType: string; body: string }> => {
+  const aggregate = async (): Promise<Registry> => {
     const answers = await ask(connected(), 'metrics', ASK_TIMEOUT_MS)
     const all = [await registry.getMetricsAsJSON(), ...answers.flatMap((a) => (a.value === undefined ? [] : [a.value as WorkerMetrics]))]
-    const aggregated = AggregatorRegistry.aggregate(all)
+    return AggregatorRegistry.aggregate(all)
+  }
+  const metrics = async (): Promise<{ contentType: string; body: string }> => {
+    const aggregated = await aggregate()
     return { contentType: aggregated.contentType, body: await aggregated.metrics() }
   }
   const readiness = async (): Promise<Readiness> => {
@@ -104,19 +118,43 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     if (draining) reasons.unshift('draining')
     return runProbes(o.probes ?? [], reasons)
   }
-  let admin: AdminServer | undefined
-  if (config.admin.enabled) {
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness })
-  }
-  const reload = (trigger: string): void => {
+  let lastReload: ReloadRecord | undefined
+  let loadedAt = Date.now()
+  // The primary's own verdict on the files (what every worker's reload will find), for the console.
+  const reload = (trigger: string): ReloadResult => {
+    let result: ReloadResult
     try {
       config = loadConfig(o.configFile)
       watcher.setFiles(config.files)
-    } catch {
+      // The workers refuse restart-only changes (runtime.prepare); the verdict says so too.
+      const problems = [...restartOnlyChanges(startConfig, config), ...inspectEndpoints(config).problems]
+      result = problems.length === 0 ? { ok: true, endpoints: config.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
+    } catch (e) {
       // The workers reload too and log the reasons; the primary keeps watching the old files.
+      result = { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
     }
+    lastReload = { at: Date.now(), trigger, result }
+    if (result.ok) loadedAt = lastReload.at
     logger.info({ trigger }, 'reload: relaying to every worker')
     for (const w of connected()) w.send({ type: 'mtls-gateway:reload', trigger } satisfies PrimaryMessage, undefined, () => {})
+    return result
+  }
+  const facts: AdminFacts = {
+    log: logger,
+    workers: o.workers,
+    gatewayUrl: () => url,
+    loadedAt: () => loadedAt,
+    lastReload: () => lastReload,
+    draining: () => draining,
+    reload: async (trigger) => reload(trigger),
+    readiness,
+    metrics: async () => (await aggregate()).getMetricsAsJSON(),
+    handshakes: async () => mergeHandshakes((await ask(connected(), 'handshakes', ASK_TIMEOUT_MS)).flatMap((a) => (a.value === undefined ? [] : [a.value as HandshakeFacts]))),
+  }
+  let admin: AdminServer | undefined
+  if (config.admin.enabled) {
+    const extra = o.adminRoutes?.(facts)
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: config.files,
@@ -127,8 +165,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const finish = async (): Promise<void> => {
     watcher.close()
     await admin?.close()
-    logger.info('all workers drained: exiting')
-    exit(0)
+    if (cutShort) logger.warn('a worker exited before its requests finished: exiting with code 1')
+    else logger.info('all workers drained: exiting')
+    exit(cutShort ? 1 : 0)
   }
   const drain = (signal: NodeJS.Signals): void => {
     for (const w of live) w.process.kill('SIGTERM')

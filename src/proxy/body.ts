@@ -1,18 +1,49 @@
 /**
  * Bodies stream by default. A step that needs the bytes (payload fields, OAuth form
  * parameters, body hash) calls bytes(): buffered once, refused beyond the limit.
+ * Nothing is read before someone asks: that is when a caller waiting on
+ * `Expect: 100-continue` is told to send (onDemand), so a refused request never uploads.
  */
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import type { Body } from './pipeline.js'
 
+/** Limits and hooks of one inbound body. */
+export interface BodyOptions {
+  /** Largest body bytes() buffers. */
+  limit: number
+  /** The Content-Length the caller declared, if any. */
+  declaredLength?: number
+  /** Called once, when the body is first asked for (stream or bytes). */
+  onDemand?: () => void
+  /** Called once, when a step starts buffering the whole body. */
+  onBuffer?: () => void
+  /** How the 413 names the limit (default: the config key limits.maxBufferedBody). */
+  limitName?: string
+}
+
+/** True when the request carries a body (a non-zero Content-Length, or Transfer-Encoding). */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length']
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined
+}
+
 /** Wraps an inbound stream (undefined when the request has no body). */
-export function createBody(stream: Readable | undefined, limit: number, declaredLength?: number): Body {
+export function createBody(stream: Readable | undefined, o: BodyOptions): Body {
   let buffered: Buffer | undefined
   let pending: Promise<Buffer> | undefined
+  let demanded = false
+  const demand = (): void => {
+    if (demanded || !stream) return
+    demanded = true
+    o.onDemand?.()
+  }
   const body: Body = {
     get stream() {
-      return buffered === undefined ? stream : undefined
+      if (buffered !== undefined) return undefined
+      demand()
+      return stream
     },
     get buffered() {
       return buffered
@@ -20,8 +51,12 @@ export function createBody(stream: Readable | undefined, limit: number, declared
     bytes() {
       if (buffered) return Promise.resolve(buffered)
       if (!stream) return Promise.resolve((buffered = Buffer.alloc(0)))
-      if (declaredLength !== undefined && declaredLength > limit) return Promise.reject(tooLarge(limit))
-      pending ??= readAll(stream, limit).then((b) => (buffered = b))
+      if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o))
+      if (!pending) {
+        demand()
+        o.onBuffer?.()
+        pending = readAll(stream, o).then((b) => (buffered = b))
+      }
       return pending
     },
     replace(bytes) {
@@ -31,21 +66,29 @@ export function createBody(stream: Readable | undefined, limit: number, declared
   return body
 }
 
-function tooLarge(limit: number): GatewayError {
-  return new GatewayError('body_too_large', `request body exceeds the ${limit}-byte limit for bodies the gateway must read (limits.maxBufferedBody)`)
+function tooLarge(o: BodyOptions): GatewayError {
+  return new GatewayError('body_too_large', `request body exceeds the ${o.limit}-byte limit for bodies the gateway must read (${o.limitName ?? 'limits.maxBufferedBody'})`)
 }
 
-async function readAll(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    const b = chunk as Buffer
-    size += b.length
-    if (size > limit) {
-      stream.resume()
-      throw tooLarge(limit)
+/** Reads to the end, or stops (paused, not destroyed: the connection must carry the 413) beyond `limit`. */
+function readAll(stream: Readable, o: BodyOptions): Promise<Buffer> {
+  const limit = o.limit
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (fn: () => void): void => {
+      stream.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+      fn()
     }
-    chunks.push(b)
-  }
-  return Buffer.concat(chunks, size)
+    const onData = (b: Buffer): void => {
+      size += b.length
+      if (size <= limit) return void chunks.push(b)
+      stream.pause()
+      settle(() => reject(tooLarge(o)))
+    }
+    const onEnd = (): void => settle(() => resolve(Buffer.concat(chunks, size)))
+    const onError = (e: Error): void => settle(() => reject(e))
+    const onClose = (): void => settle(() => reject(new Error('the caller closed the connection during the body')))
+    stream.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
 }

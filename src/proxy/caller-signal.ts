@@ -12,6 +12,13 @@ export type CallerSignal = EventEmitter & { readonly aborted: boolean; readonly 
 class Signal extends EventEmitter {
   aborted = false
   reason: unknown = undefined
+  // undici 8 takes only EventTarget-style signals: the same cheap emitter, spelled that way.
+  addEventListener(type: string, listener: () => void): void {
+    this.on(type, listener)
+  }
+  removeEventListener(type: string, listener: () => void): void {
+    this.off(type, listener)
+  }
 }
 
 /** A fresh signal and the function that aborts it (later calls do nothing). */

@@ -8,12 +8,15 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
-import { GatewayError, statusOf, toErrorBody } from '../errors.js'
+import { GatewayError } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller } from './pipeline.js'
+import { writeRawError } from './write-error.js'
+import type { TimeoutReason } from './connection-guard.js'
+import type { Tracing, TunnelTrace } from '../tracing/index.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
@@ -21,6 +24,8 @@ export interface Tunnel {
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
+  /** The tunnel's span: inner requests without their own context are its children. */
+  readonly trace?: TunnelTrace
 }
 
 const tunnels = new WeakMap<object, Tunnel>()
@@ -39,13 +44,12 @@ export interface ConnectOptions {
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   /** Counts pass-through refusals in egress_refusals_total. */
   onEgressRefusal?: (reason: EgressReason) => void
-}
-
-function refuse(socket: Duplex, err: GatewayError): void {
-  const code = statusOf(err.reason, 'proxy')
-  const body = JSON.stringify(toErrorBody(err.message, code))
-  const challenge = code === 407 ? 'proxy-authenticate: Bearer realm="mtls-gateway"\r\n' : ''
-  socket.end(`HTTP/1.1 ${code} ${code === 407 ? 'Proxy Authentication Required' : 'Refused'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${challenge}connection: close\r\n\r\n${body}`)
+  /** listen.timeouts: the caller's TLS handshake inside the tunnel, and an idle pass-through tunnel. */
+  limits: { tlsHandshakeMs: number; tunnelIdleMs: number }
+  /** Hands a pass-through tunnel to the listener, which closes it on drain when idle. */
+  track(socket: Duplex, isIdle: () => boolean): void
+  onTimeout(reason: TimeoutReason): void
+  tracing?: Tracing
 }
 
 /** Parses `host:port` (IPv6 in brackets); undefined when malformed. */
@@ -65,8 +69,7 @@ export function createConnectHandler(o: ConnectOptions) {
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
       o.onTunnel?.('refused')
-      if (socket.writable) refuse(socket, e)
-      else socket.destroy()
+      writeRawError(socket, e, 'proxy')
     })
   }
 }
@@ -82,7 +85,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const callers = gateway.callers
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
-  const caller = callers.enabled ? await identifyCaller(token, undefined, callers, o.admit) : undefined
+  const caller = callers.enabled ? await identifyCaller(token, undefined, gateway, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
@@ -106,7 +109,18 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     },
   })
   tls.on('error', () => tls.destroy())
-  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}) })
+  if (o.limits.tlsHandshakeMs > 0) {
+    // A caller that never finishes (or never starts) its handshake holds a socket: bounded.
+    const timer = setTimeout(() => {
+      o.onTimeout('tls_handshake')
+      tls.destroy()
+    }, o.limits.tlsHandshakeMs)
+    const stop = (): void => clearTimeout(timer)
+    tls.once('secure', stop).once('close', stop)
+  }
+  const trace = o.tracing?.tunnel(req.headers, target.host, target.port)
+  if (trace) tls.once('close', () => trace.end())
+  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }
@@ -131,7 +145,27 @@ function passBytes(socket: Duplex, head: Buffer, host: string, port: number, all
       socket.on('close', () => upstream.destroy())
       upstream.on('close', () => socket.destroy())
       socket.pipe(upstream).pipe(socket)
+      idleLimit(socket, upstream, o)
       resolve()
     })
+  })
+}
+
+/** Drain closes a pass-through tunnel quiet this long: it cannot tell a request in progress otherwise. */
+const QUIET_MS = 2000
+
+/** No byte either way for tunnelIdle closes the tunnel; drain closes it once quiet. */
+function idleLimit(socket: Duplex, upstream: Socket, o: ConnectOptions): void {
+  let last = Date.now()
+  const touch = (): void => void (last = Date.now())
+  socket.on('data', touch)
+  upstream.on('data', touch)
+  o.track(socket, () => Date.now() - last >= QUIET_MS)
+  if (o.limits.tunnelIdleMs <= 0) return
+  upstream.setTimeout(o.limits.tunnelIdleMs, () => {
+    // The upstream socket's timer counts bytes both ways (reads and writes refresh it).
+    o.onTimeout('tunnel_idle')
+    upstream.destroy()
+    socket.destroy()
   })
 }

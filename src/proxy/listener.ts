@@ -4,18 +4,21 @@
  * never disturbs it. Metrics and access logs observe `onDone`; they are not steps.
  */
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
-import type { Duplex } from 'node:stream'
-import type { TLSSocket } from 'node:tls'
-import { GatewayError, type ErrorSurface } from '../errors.js'
+import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import { createBody } from './body.js'
-import { createCallerSignal } from './caller-signal.js'
-import { handle, type Context, type Mode, type Pipeline, type RequestFacts, type UpstreamResponse } from './pipeline.js'
-import { asGatewayError, writeError } from './write-error.js'
-import { parseAbsoluteForm, parseRoute, parseTunnelTarget, type RequestTarget } from './request-target.js'
-import { createConnectHandler, tunnelOf, type ConnectOptions, type Tunnel } from './connect.js'
+import { hasBody } from './body.js'
+import type { Mode, Pipeline, RequestFacts } from './pipeline.js'
+import { asGatewayError, writeError, writeRawError } from './write-error.js'
+import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
+import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
+import { callerAborted, type Outcome } from './outcome.js'
+import { proxyRequest } from './proxy-request.js'
+import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
+import { relayedBytes } from './relayed-bytes.js'
+import { endTrace } from './end-trace.js'
+import type { Tracing } from '../tracing/index.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -29,6 +32,11 @@ export interface RequestRecord {
   durationMs: number
   facts: RequestFacts
   error?: GatewayError
+  /** Bytes read from and written to the caller's connection for this request, headers included. */
+  requestBytes?: number
+  responseBytes?: number
+  /** The path of a `/gateway/…` request (for its span's route template; never logged). */
+  apiPath?: string
 }
 
 /** Handles `/gateway/…`; returns false when the path is not one of its routes. */
@@ -39,40 +47,59 @@ export interface ListenerOptions {
   pipeline: Pipeline
   api?: ApiHandler
   onDone?: (record: RequestRecord) => void
+  /** Timeouts, refusals and parse errors (metrics, debug lines). */
+  events?: ConnectionEvents
   /** Serve TLS (and optionally require caller certificates). */
   tls?: TlsServerOptions
   /** CONNECT handling (interception, pass-through); without it CONNECT is refused. */
-  connect?: Omit<ConnectOptions, 'inner'>
+  connect?: Omit<ConnectOptions, 'inner' | 'limits' | 'track' | 'onTimeout' | 'tracing'>
+  /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
+  tracing?: Tracing
 }
 
-/** Creates the (not yet listening) HTTP server. */
+/** Creates the (not yet listening) HTTP server; its limits are read from the config at start. */
 export function createListener(o: ListenerOptions): Server {
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, req, res)
-  const server: Server = o.tls ? createTlsServer({ ...o.tls, keepAlive: true, requestTimeout: 0 }, handler) : createServer({ keepAlive: true, requestTimeout: 0 }, handler)
+  const listen = o.ref.current.config.listen
+  const t = listen.timeouts
+  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err) => { o.events?.onRejected?.(listener, err); rejected(o, err) } }
+  let guard: ConnectionGuard | undefined
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
+  const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
+  const server: Server = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : createServer(options, handler)
+  guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
+  // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
+  // when a request it accepted needs its body (see createBody's onDemand).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+  // Other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') events.onTimeout?.('proxy', 'tls_handshake')
+  })
   if (o.connect) {
     // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
-    const inner = createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void server.emit('request', req, res))
-    // Inside a tunnel too: a request Node cannot parse gets the JSON 400, not Node's bare one.
-    inner.on('clientError', answerParseError)
-    server.on('connect', createConnectHandler({ ...o.connect, inner }))
+    const inner = createServer(options, (req, res) => void server.emit('request', req, res))
+    for (const event of ['checkContinue', 'checkExpectation']) inner.on(event, (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
+    // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
+    guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
+    // Node starts its header-deadline checks on 'listening'; this server never listens.
+    inner.emit('listening')
+    const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
+    const g = guard
+    const tracing = o.tracing ? { tracing: o.tracing } : {}
+    server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
-      const body = JSON.stringify({ errors: [{ msg: `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`, code: 403 }] })
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      writeRawError(socket, new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`), 'proxy')
     })
   }
-  server.on('clientError', answerParseError)
   return server
 }
 
-/** A request Node's parser refused: JSON 400 naming what the parser objected to, then close. */
-function answerParseError(err: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable) return
-  const what = err.code === 'HPE_INVALID_URL' ? 'invalid request target' : err.code === 'HPE_HEADER_OVERFLOW' ? 'request line or headers too large' : `the HTTP parser refused it (${err.code ?? 'unknown'})`
-  const body = JSON.stringify({ errors: [{ msg: `malformed HTTP request: ${what}`, code: 400 }] })
-  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+/** A request Node's parser refused is logged and counted like any other. */
+function rejected(o: ListenerOptions, error: GatewayError): void {
+  o.onDone?.({ id: randomUUID(), mode: 'other', method: '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts: {}, error })
 }
 
 function requestIdOf(req: IncomingMessage): string {
@@ -84,114 +111,65 @@ function noRoute(req: IncomingMessage, url: string): GatewayError {
   return new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
 }
 
-async function serveRequest(o: ListenerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
+const expectsContinue = (req: IncomingMessage): boolean => /100-continue/i.test(req.headers.expect ?? '')
+
+async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
   const gateway = o.ref.current
   const id = requestIdOf(req)
   const url = req.url ?? '/'
-  const facts: RequestFacts = {}
-  let mode: RequestRecord['mode'] = 'other'
-  let surface: ErrorSurface = 'api'
-  let error: GatewayError | undefined
-  const tunnel = tunnelOf(req.socket)
+  const socket = req.socket
+  const tunnel = tunnelOf(socket)
+  const trace = o.tracing?.request(req.headers, tunnel?.trace)
+  const out: Outcome = { mode: 'other', surface: 'api', facts: trace ? { trace } : {} }
+  const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
+  const run = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
   try {
+    if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     if (tunnel) {
-      mode = 'connect'
-      surface = 'proxy'
-      await proxy(o, gateway, req, res, id, 'connect', parseTunnelTarget(url, tunnel.authority), facts, undefined, tunnel)
+      out.mode = 'connect'
+      out.surface = 'proxy'
+      await proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority), undefined, tunnel)
     } else if (/^https?:\/\//i.test(url)) {
-      mode = 'forward'
-      surface = 'proxy'
-      await proxy(o, gateway, req, res, id, 'forward', parseAbsoluteForm(url), facts)
+      out.mode = 'forward'
+      out.surface = 'proxy'
+      await proxyRequest(run, 'forward', parseAbsoluteForm(url))
     } else if (url.startsWith('/proxy/')) {
-      mode = 'route'
+      out.mode = 'route'
       const { route, target } = parseRoute(url)
-      await proxy(o, gateway, req, res, id, 'route', target, facts, route)
+      await proxyRequest(run, 'route', target, route)
     } else if (url.startsWith('/gateway/') && o.api) {
-      mode = 'api'
-      if (!(await o.api(req, res, gateway, id))) throw noRoute(req, url)
+      out.mode = 'api'
+      // API bodies are read whole: bounded in time as well as in size.
+      guard.limitBufferedBody(req, res)
+      onDemand?.()
+      const api = o.api
+      const served = trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
+      if (!(await served)) throw noRoute(req, url)
     } else {
       throw noRoute(req, url)
     }
   } catch (err) {
-    error = asGatewayError(err)
-    writeError(res, error, surface, id)
-    if (!req.complete) req.resume()
+    // The caller left first: what failed after (an aborted upstream call) is a consequence.
+    out.error = res.destroyed && !res.writableFinished ? callerAborted() : asGatewayError(err)
+    // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
+    const unread = hasBody(req.headers) && !req.complete
+    if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: unread })
+    // Discard (not process) what is in flight while the connection closes: see writeError.
+    if (unread) req.resume()
   } finally {
-    const record: RequestRecord = { id, mode, method: req.method ?? 'GET', status: res.statusCode, durationMs: 0, facts, ...(error ? { error } : {}) }
-    const report = (): void => o.onDone?.({ ...record, status: res.statusCode, durationMs: performance.now() - started })
+    const report = (): void => {
+      // The limit that fired is what ended the request; a response cut with no other cause is the caller leaving.
+      const error = expiryOf(req) ?? out.error ?? (res.writableFinished ? undefined : callerAborted())
+      // A response never started has no status of its own: the error's (499 for a caller that left).
+      const status = !res.headersSent && error ? statusOf(error.reason, out.surface) : res.statusCode
+      const record = { id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts, ...(error ? { error } : {}) }
+      const done: RequestRecord = { ...record, ...relayedBytes(socket), ...(out.mode === 'api' ? { apiPath: url } : {}) }
+      o.onDone?.(done)
+      if (trace) endTrace(trace, done)
+    }
     if (res.writableFinished || res.destroyed) report()
     else res.once('close', report)
   }
-}
-
-async function proxy(
-  o: ListenerOptions,
-  gateway: Gateway,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: string,
-  mode: Mode,
-  target: RequestTarget,
-  facts: RequestFacts,
-  route?: Context['route'],
-  tunnel?: Tunnel,
-): Promise<void> {
-  const abort = createCallerSignal()
-  let upstreamBody: UpstreamResponse['body'] | undefined
-  res.once('close', () => {
-    if (res.writableFinished) return
-    abort.abort(new Error('caller went away'))
-    upstreamBody?.destroy()
-  })
-  const length = req.headers['content-length']
-  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
-  const headers = { ...(req.headers as Record<string, string | string[]>) }
-  headers['x-request-id'] = id
-  const ctx: Context = {
-    id,
-    mode,
-    gateway,
-    inbound: {
-      method: req.method ?? 'GET',
-      target,
-      headers: req.headers,
-      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
-      ...tlsFacts(req),
-    },
-    ...(route ? { route } : {}),
-    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller, ...(tunnel.token !== undefined ? { token: tunnel.token } : {}) } } : {}),
-    signal: abort.signal,
-    facts,
-    auth: {},
-    outbound: {
-      method: req.method ?? 'GET',
-      url: new URL('https://unrouted.invalid/'), // replaced by route with the endpoint's target
-      headers,
-      body: createBody(hasBody ? req : undefined, gateway.config.limits.maxBufferedBody, length === undefined ? undefined : Number(length)),
-    },
-  }
-  const upstream = await handle(o.pipeline, ctx)
-  upstream.headers['x-request-id'] = id
-  res.writeHead(upstream.status, upstream.headers)
-  // pipe() and events rather than stream.pipeline(): the same outcome without the
-  // AbortController and DOMException pipeline() makes for every response. The upstream or
-  // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
-  // never crashes; onDone reports when the response closes.
-  upstreamBody = upstream.body
-  upstreamBody.once('error', () => res.destroy())
-  res.once('error', () => upstream.body.destroy())
-  if (res.destroyed) upstream.body.destroy()
-  else upstream.body.pipe(res)
-}
-
-/** The caller's verified client certificate, when the listener serves TLS. */
-function tlsFacts(req: IncomingMessage): { tls?: NonNullable<Context['inbound']['tls']> } {
-  const socket = req.socket as TLSSocket
-  if (typeof socket.getPeerCertificate !== 'function') return {}
-  const cert = socket.getPeerCertificate()
-  if (!cert || !cert.subject) return { tls: { authorized: false, sans: [] } }
-  const sans = (cert.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI|IP Address):/, '')).filter(Boolean)
-  const cn = cert.subject.CN
-  return { tls: { authorized: socket.authorized, ...(typeof cn === 'string' ? { subjectCN: cn } : {}), sans } }
 }

@@ -6,9 +6,13 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
+import type { RequestTrace } from '../tracing/index.js'
+import type { Caller } from '../callers/index.js'
 import type { CallerSignal } from './caller-signal.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
+
+export type { Caller } from '../callers/index.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
@@ -28,14 +32,6 @@ export interface Outbound {
   url: URL
   headers: OutboundHeaders
   body: Body
-}
-
-/** Who is calling; filled by caller authentication. */
-export interface Caller {
-  readonly appId: string
-  readonly sub?: string
-  readonly isAnonymous?: boolean
-  readonly claims: Readonly<Record<string, unknown>>
 }
 
 export type Mode = 'forward' | 'connect' | 'route'
@@ -85,6 +81,8 @@ export interface RequestFacts {
   tenant?: string
   /** Values injected or signed for this request: redacted from logs by value. */
   redact?: string[]
+  /** The request's spans, when tracing is on. */
+  trace?: RequestTrace
 }
 
 export interface Routed extends Context {

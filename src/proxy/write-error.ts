@@ -1,9 +1,11 @@
 /**
- * GatewayError → `{"errors":[{"msg":"…","code":N}]}` with the right status and challenge
- * header. Unknown errors become 500 "internal error" (the details go to the log only).
+ * The one writer of gateway-made error responses: on an HTTP response, and on a raw socket
+ * (CONNECT refusals, requests Node's parser refused, timeouts before a request exists).
+ * Both send errorResponse(): the JSON envelope with its byte length and the challenge header.
  */
-import type { ServerResponse } from 'node:http'
-import { GatewayError, STATUS, statusOf, toErrorBody, type ErrorSurface } from '../errors.js'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { errorResponse, GatewayError, type ErrorSurface } from '../errors.js'
 
 /** Normalises anything thrown into a GatewayError. */
 export function asGatewayError(err: unknown): GatewayError {
@@ -11,28 +13,58 @@ export function asGatewayError(err: unknown): GatewayError {
   return new GatewayError('internal', 'internal error', { cause: err })
 }
 
+/** How an error response is written. */
+export interface WriteErrorOptions {
+  requestId?: string
+  /** Close the connection after the response (the request body was not read to its end). */
+  close?: boolean
+}
+
 /** Writes the JSON error; if the response already started, the connection is cut instead. */
-export function writeError(res: ServerResponse, err: GatewayError, surface: ErrorSurface, requestId?: string): number {
-  const code = statusOf(err.reason, surface)
+export function writeError(res: ServerResponse, err: GatewayError, surface: ErrorSurface, o: WriteErrorOptions = {}): number {
+  const r = errorResponse(err, surface, o)
   if (res.headersSent) {
     res.destroy(err)
-    return code
+    return r.status
   }
-  const body = JSON.stringify(toErrorBody(err.message, code, err.details as Record<string, string | number | boolean>))
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    ...err.headers,
+  if (o.close && res.socket) lingerOnClose(res.socket)
+  res.writeHead(r.status, r.headers)
+  res.end(r.body)
+  return r.status
+}
+
+/** How long a closing connection keeps discarding what the client still sends. */
+const LINGER_MS = 2000
+
+/**
+ * Closing a socket with request bytes still unread makes the kernel answer with a reset,
+ * and the client may lose the response it has not read yet. Like nginx's lingering close:
+ * half-close after the response, discard what arrives for a moment, then close.
+ */
+function linger(socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+/** Node ends a `connection: close` response with socket.destroySoon(): make that a lingering close. */
+function lingerOnClose(socket: Duplex): void {
+  ;(socket as Duplex & { destroySoon(): void }).destroySoon = () => {
+    socket.end()
+    linger(socket)
   }
-  if (STATUS[err.reason] === 'challenge') {
-    if (surface === 'proxy') headers['proxy-authenticate'] ??= 'Bearer realm="mtls-gateway"'
-    else headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
+}
+
+/** Writes the JSON error as a whole HTTP/1.1 response on a raw socket, then closes it. */
+export function writeRawError(socket: Duplex, err: GatewayError, surface: ErrorSurface): number {
+  const r = errorResponse(err, surface, { close: true })
+  if (!socket.writable) {
+    socket.destroy()
+    return r.status
   }
-  // RFC 9110 §15.5.2: every 401 carries a challenge.
-  if (code === 401) headers['www-authenticate'] ??= 'Bearer realm="mtls-gateway"'
-  if (requestId) headers['x-request-id'] = requestId
-  res.writeHead(code, headers)
-  res.end(body)
-  return code
+  const head = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
+  // A client that ignores the close must not keep the socket half-open.
+  linger(socket)
+  return r.status
 }

@@ -1,10 +1,11 @@
-import { openRedisStore } from './redis.js'
+import { openRedisStore, type RedisStoreOptions } from './redis.js'
 import { openSqliteStore } from './sqlite.js'
 import type { Store } from './store.js'
 
 export type { Store } from './store.js'
 export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js'
-export { RedisStore, openRedisStore, type RedisStoreOptions } from './redis.js'
+export { RedisStore, openRedisStore, type RedisStoreOptions, type ReplicaAcknowledgement } from './redis.js'
+export type { RedisAddress, RedisTlsOptions } from './redis-client.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory.js'
 export { SealError, createSealer, parseSealKey, type SealErrorCode, type SealKey, type Sealer } from './seal.js'
 export {
@@ -18,7 +19,7 @@ export {
 } from './records.js'
 
 /** Which persistent backend holds the gateway's state. */
-export type StoreConfig = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; keyPrefix?: string }
+export type StoreConfig = { kind: 'sqlite'; file: string } | ({ kind: 'redis' } & RedisStoreOptions)
 
 /** Opens the configured persistent store (SQLite file or Redis). */
 export function openStore(config: StoreConfig): Store {
@@ -26,6 +27,6 @@ export function openStore(config: StoreConfig): Store {
     case 'sqlite':
       return openSqliteStore({ file: config.file })
     case 'redis':
-      return openRedisStore({ url: config.url, keyPrefix: config.keyPrefix })
+      return openRedisStore(config)
   }
 }

@@ -91,7 +91,7 @@ export class MemoryStore implements Store {
 
   #assertOpen(): void {
     // Same contract as the persistent stores: use after close is an error, not an empty store.
-    if (this.#closed) throw new GatewayError('unavailable', 'memory store: used after close')
+    if (this.#closed) throw new GatewayError('store_unavailable', 'memory store: used after close')
   }
 
   #live(key: string, now: number): Entry | undefined {

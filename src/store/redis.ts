@@ -1,45 +1,65 @@
-import { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
+import { createRedisClient, describeTopology, execPipeline, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
+import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import type { Store } from './store.js'
 import { normalizeTtl } from './ttl.js'
 
+/** When a write counts as done: after `replicas` replicas confirmed it (Redis WAIT), within `timeoutMs`. */
+export interface ReplicaAcknowledgement {
+  replicas: number
+  timeoutMs: number
+}
+
 /** Options of the Redis store (several replicas sharing tokens and the `jti` cache). */
 export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
-  url: string
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS (one server). */
+  url?: string
+  /** A primary found through Sentinel (instead of `url`). */
+  sentinel?: SentinelOptions
+  /** A Redis Cluster reached through these seed nodes (instead of `url`). */
+  cluster?: ClusterOptions
+  username?: string
+  password?: string
+  tls?: RedisTlsOptions
   /** Prepended to every key so the gateway can share a Redis with others; default `mtls-gateway:`. */
   keyPrefix?: string
   /** Longest wait for one command, queued or in flight, ms: a down Redis fails a request, never hangs it. */
   commandTimeoutMs?: number
   /** Longest wait for the TCP/TLS connection, ms. */
   connectTimeoutMs?: number
+  /** Replicas that must hold a write before it resolves; default none (see docs/store.md). */
+  acknowledge?: ReplicaAcknowledgement
 }
 
 const SCAN_COUNT = 500
 
 /** A Store on Redis ≥ 6.2 (GETDEL); Redis does expiry itself, so nothing is purged here. */
 export class RedisStore implements Store {
-  readonly #redis: Redis
-  readonly #prefix: string
+  readonly #redis: RedisClient
+  readonly #keys: KeyLayout
   readonly #where: string
+  readonly #ack: ReplicaAcknowledgement | undefined
+  readonly #deadlineMs: number
   #lastError: Error | undefined
   #closed = false
 
   constructor(options: RedisStoreOptions) {
-    this.#where = describeUrl(options.url)
-    this.#prefix = options.keyPrefix ?? 'mtls-gateway:'
-    this.#redis = new Redis(options.url, {
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      commandTimeout: options.commandTimeoutMs ?? 3000,
-      // Commands queued while (re)connecting are failed after one unsuccessful reconnect
-      // instead of the default twenty, so a down Redis answers within about a second.
-      maxRetriesPerRequest: 1,
-      // Keep reconnecting forever (capped backoff): the store recovers when Redis returns.
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-      enableOfflineQueue: true,
-      // A command whose reply was lost with the connection fails (by commandTimeout) rather
-      // than being re-run: a resent GETDEL or SET NX would report our own first run as "taken".
-      autoResendUnfulfilledCommands: false,
+    const topology = topologyOf(options)
+    this.#where = describeTopology(topology)
+    const prefix = options.keyPrefix ?? 'mtls-gateway:'
+    this.#keys = topology.kind === 'cluster' ? hashTagLayout(prefix) : flatLayout(prefix)
+    this.#ack = options.acknowledge !== undefined && options.acknowledge.replicas > 0 ? options.acknowledge : undefined
+    const commandTimeoutMs = options.commandTimeoutMs ?? 3000
+    // The outer bound on any one operation (WAIT included), whatever the client queues.
+    this.#deadlineMs = commandTimeoutMs + (this.#ack?.timeoutMs ?? 0)
+    this.#redis = createRedisClient({
+      topology,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      commandTimeoutMs,
     })
     // Without a listener ioredis prints every reconnect failure; keep the last for messages.
     this.#redis.on('error', (e: Error) => {
@@ -48,53 +68,81 @@ export class RedisStore implements Store {
     this.#redis.on('ready', () => {
       this.#lastError = undefined
     })
+    // ioredis gives up for good on some failures during a (re)connect: a store is never given up.
+    this.#redis.on('end', () => {
+      if (!this.#closed) setTimeout(() => this.#revive(), 1000).unref()
+    })
+  }
+
+  #revive(): void {
+    if (this.#closed || this.#redis.status !== 'end') return
+    this.#redis.connect().catch(() => undefined)
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.#run('get', () => this.#redis.get(this.#prefix + key))) ?? undefined
+    return (await this.#run('get', () => this.#redis.get(this.#keys.toRedis(key)))) ?? undefined
   }
 
   async put(key: string, value: string, ttlMs?: number): Promise<void> {
     const ttl = normalizeTtl(ttlMs)
-    const k = this.#prefix + key
-    await this.#run('put', () => (ttl === undefined ? this.#redis.set(k, value) : this.#redis.set(k, value, 'PX', ttl)))
+    const k = this.#keys.toRedis(key)
+    await this.#write('put', (p) => (ttl === undefined ? p.set(k, value) : p.set(k, value, 'PX', ttl)))
   }
 
   async putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
     const ttl = normalizeTtl(ttlMs)
-    const k = this.#prefix + key
-    const reply = await this.#run('putIfAbsent', () =>
-      ttl === undefined ? this.#redis.set(k, value, 'NX') : this.#redis.set(k, value, 'PX', ttl, 'NX'),
-    )
+    const k = this.#keys.toRedis(key)
+    const reply = await this.#write('putIfAbsent', (p) => (ttl === undefined ? p.set(k, value, 'NX') : p.set(k, value, 'PX', ttl, 'NX')))
     return reply === 'OK'
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.#run('delete', () => this.#redis.del(this.#prefix + key))) > 0
+    const k = this.#keys.toRedis(key)
+    return ((await this.#write('delete', (p) => p.del(k))) as number) > 0
   }
 
   async take(key: string): Promise<string | undefined> {
-    return (await this.#run('take', () => this.#redis.getdel(this.#prefix + key))) ?? undefined
+    const k = this.#keys.toRedis(key)
+    return ((await this.#write('take', (p) => p.getdel(k))) as string | null) ?? undefined
   }
 
   async keys(prefix: string): Promise<string[]> {
-    const pattern = escapeGlob(this.#prefix + prefix) + '*'
+    const pattern = this.#keys.pattern(prefix)
     const found = new Set<string>()
-    let cursor = '0'
-    do {
-      // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
-      const [next, batch] = await this.#run('keys', () =>
-        this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
-      )
-      // SCAN may return a key twice; the Set makes the answer exact.
-      for (const k of batch) found.add(k.slice(this.#prefix.length))
-      cursor = next
-    } while (cursor !== '0')
+    for (const node of await this.#scanTargets()) {
+      let cursor = '0'
+      do {
+        // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
+        const [next, batch] = await this.#run('keys', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT))
+        // SCAN may return a key twice (the Set) and a hash-tag pattern may match a little
+        // more than the prefix (a "}" in it): the check makes the answer exact.
+        for (const k of batch) {
+          const key = this.#keys.fromRedis(k)
+          if (key.startsWith(prefix)) found.add(key)
+        }
+        cursor = next
+      } while (cursor !== '0')
+    }
     return [...found].sort()
   }
 
+  /**
+   * Reachable, and — when writes must reach replicas — every primary has that many
+   * connected: otherwise no write could be acknowledged, and /readyz must say so.
+   */
   async ping(): Promise<void> {
-    await this.#run('ping', () => this.#redis.ping())
+    const ack = this.#ack
+    if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
+    const primaries = this.#redis instanceof Cluster ? this.#redis.nodes('master') : [this.#redis]
+    if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`)
+    for (const node of primaries) {
+      const info = await this.#run('ping', () => node.info('replication'))
+      // Only replicas in sync count: one still loading its first copy cannot confirm a write.
+      const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
+      if (replicas < ack.replicas) {
+        throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`)
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -108,48 +156,65 @@ export class RedisStore implements Store {
     }
   }
 
+  /** The servers a listing must SCAN. */
+  async #scanTargets(): Promise<Redis[]> {
+    const redis = this.#redis
+    if (!(redis instanceof Cluster)) return [redis]
+    // A Cluster learns its primaries as it connects: until then nodes() is empty, and a
+    // listing would find nothing. Any command waits in the offline queue for that.
+    if (redis.status !== 'ready') await this.#run('keys', () => redis.ping())
+    // SCAN is per server: a Cluster's keys are spread over its primaries.
+    return redis.nodes('master')
+  }
+
+  /**
+   * One write, then — when replicas must acknowledge — WAIT on the same connection: the
+   * write resolves only once `replicas` replicas hold it, so a failover cannot lose it.
+   */
+  async #write(op: string, command: (p: ReturnType<RedisClient['pipeline']>) => unknown): Promise<unknown> {
+    const ack = this.#ack
+    const p = this.#redis.pipeline()
+    command(p)
+    if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
+    const [reply, confirmed] = await this.#run(op, () => execPipeline(p))
+    if (ack !== undefined && (confirmed as number) < ack.replicas) {
+      throw new GatewayError(
+        'store_unavailable',
+        `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`,
+      )
+    }
+    return reply
+  }
+
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new GatewayError('unavailable', `redis store ${this.#where}: ${op} after close`)
+    if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`)
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
+    })
     try {
-      return await fn()
+      return await Promise.race([fn(), deadline])
     } catch (e) {
       throw this.#failure(op, e)
+    } finally {
+      clearTimeout(timer)
     }
   }
 
   #failure(op: string, e: unknown): GatewayError {
+    if (e instanceof GatewayError) return e
     const why = e instanceof Error ? e.message : String(e)
     const status = this.#redis.status
     if (status !== 'ready') {
       // ioredis's own error ("max retries", "timed out") says less than the connection's.
       const conn = this.#lastError?.message ?? `${why} while ${status === 'connect' ? 'handshaking' : status}`
-      return new GatewayError('unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e })
+      return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e })
     }
-    return new GatewayError('unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e })
+    return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e })
   }
 }
 
-/** The URL without credentials, for messages. */
-function describeUrl(url: string): string {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    // Never echo the text: it may carry a password.
-    throw new TypeError('redis store: url is not a valid URL (expected redis://host:port)')
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new TypeError(`redis store: url scheme must be redis: or rediss:, got ${u.protocol}`)
-  }
-  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
-}
-
-/** Escapes Redis glob metacharacters so a prefix matches literally. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\^-]/g, '\\$&')
-}
-
-/** Connects (lazily, in the background) to the Redis at `options.url`. */
+/** Connects (lazily, in the background) to the configured Redis. */
 export function openRedisStore(options: RedisStoreOptions): RedisStore {
   return new RedisStore(options)
 }

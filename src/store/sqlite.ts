@@ -156,12 +156,12 @@ export class SqliteStore implements Store {
   }
 
   #run<T>(op: string, fn: () => T): T {
-    if (this.#closed) throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} after close`)
+    if (this.#closed) throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} after close`)
     try {
       return fn()
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e)
-      throw new GatewayError('unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
+      throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
     }
   }
 }
@@ -174,12 +174,18 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
     // busy_timeout first: switching to WAL and creating the table need locks a second
     // process starting at the same moment may hold.
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
-    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true })
+    // WAL is a property of the file: only the first opener needs the exclusive lock to switch.
+    const mode: unknown = db.pragma('journal_mode', { simple: true }) === 'wal' ? 'wal' : db.pragma('journal_mode = WAL', { simple: true })
     if (mode !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`)
     // WAL + FULL: every commit fsyncs the WAL, so an acknowledged put survives a crash.
     db.pragma('synchronous = FULL')
-    db.exec(SCHEMA)
-    return db
+    // IMMEDIATE takes the write lock up front, waiting (busy_timeout) for another starting
+    // worker. A plain transaction would read the schema first and then need to upgrade to a
+    // writer; if another process created the table in between, SQLite answers SQLITE_BUSY at
+    // once, without waiting ("database is locked" — workers racing on a new file).
+    const opened = db
+    opened.transaction(() => opened.exec(SCHEMA)).immediate()
+    return opened
   } catch (e) {
     db?.close()
     const why = e instanceof Error ? e.message : String(e)

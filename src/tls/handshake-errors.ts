@@ -90,6 +90,10 @@ const BY_CODE: Record<string, Cause> = {
   UND_ERR_CONNECT_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout' },
   UND_ERR_HEADERS_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (no response headers in time)' },
   UND_ERR_BODY_TIMEOUT: { reason: 'upstream_timeout', text: 'response timeout (response body stalled)' },
+  UND_ERR_HEADERS_OVERFLOW: { reason: 'upstream_headers_too_large', text: 'response headers too large' },
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { reason: 'upstream_response_truncated', text: 'response body shorter or longer than its Content-Length' },
+  EMFILE: { reason: 'fd_exhausted', text: 'out of file descriptors (EMFILE): cannot open a connection' },
+  ENFILE: { reason: 'fd_exhausted', text: 'system out of file descriptors (ENFILE): cannot open a connection' },
 }
 
 /** Codes along the cause chain, outermost first (undici wraps socket errors). */
@@ -129,6 +133,15 @@ function hostnameMismatch(e: unknown): string {
   return `server certificate hostname mismatch: expected ${expected}, the certificate names ${names}`
 }
 
+function hasName(err: unknown, name: string): boolean {
+  let e: unknown = err
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    if ((e as { name?: unknown }).name === name) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
 /** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
 export function classifyUpstreamError(err: unknown, endpoint: string): GatewayError {
   if (err instanceof GatewayError) return err
@@ -147,6 +160,9 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
     return new GatewayError('upstream_cert_untrusted', `endpoint "${endpoint}": server certificate untrusted (OpenSSL: ${messageWithCode(err, code)})`, { cause: err })
   }
   if (cause) return new GatewayError(cause.reason, `endpoint "${endpoint}": ${cause.text}`, { cause: err })
+  // undici's parser errors carry an HPE_ code, or (a bad Content-Length) only their name.
+  const malformed = codes.find((c) => c.startsWith('HPE_')) ?? (hasName(err, 'HTTPParserError') ? 'invalid message framing' : undefined)
+  if (malformed) return new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (${malformed})`, { cause: err })
   if (code?.startsWith('ERR_SSL_')) {
     return new GatewayError('upstream_tls_failed', `endpoint "${endpoint}": TLS handshake failed (${code})`, { cause: err })
   }

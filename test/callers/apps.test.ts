@@ -109,7 +109,7 @@ describe('verifyCallerAssertion / exchangeAssertion', () => {
     await expect(verifyCallerAssertion('', opts())).rejects.toMatchObject({ reason: 'caller_credentials_missing' })
   })
   it('exchanges an assertion for a bearer', async () => {
-    const stores = { store: new CallersMemoryStore(nowMs), ephemeral: new CallersMemoryStore(nowMs), now: nowMs }
+    const stores = { store: new CallersMemoryStore(nowMs), now: nowMs }
     const { caller, token } = await exchangeAssertion(await signHs(claims('hs-app', { identityToMerge: 'anon-1' })), opts(), stores, 900)
     expect(caller.identityToMerge).toBe('anon-1')
     expect(token).toMatchObject({ token_type: 'bearer', expires_in: 900 })

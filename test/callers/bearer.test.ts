@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../src/errors.js'
 import { createSealer } from '../../src/store/seal.js'
 import {
-  authFailureLabel, issueBearer, resolveBearer, verifyAssertion, type BearerStores, type Caller, type ResolveOptions, type Sealer,
+  authFailureLabel, issueBearer, resolveBearer, verifyAssertion, type AssertedCaller, type BearerStores, type ResolveOptions, type Sealer,
 } from '../../src/callers/index.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, NOW_SEC, rsaPair, signHs, signRs, testApps } from '../support/callers-fixtures.js'
@@ -11,14 +11,14 @@ import { claims, NOW_SEC, rsaPair, signHs, signRs, testApps } from '../support/c
 const rs = rsaPair()
 const apps = testApps(rs)
 
-function setup(): { stores: BearerStores & { store: CallersMemoryStore; ephemeral: CallersMemoryStore }; opts: ResolveOptions; clock: { ms: number } } {
+function setup(): { stores: BearerStores & { store: CallersMemoryStore }; opts: ResolveOptions; clock: { ms: number } } {
   const clock = { ms: NOW_SEC * 1000 }
   const now = (): number => clock.ms
-  const stores = { store: new CallersMemoryStore(now), ephemeral: new CallersMemoryStore(now), now }
+  const stores = { store: new CallersMemoryStore(now), now }
   return { stores, opts: { apps, clockSkewSec: 30, now, replay: new CallersMemoryStore(now) }, clock }
 }
 
-async function caller(over: Record<string, unknown> = {}, viaJwe = false): Promise<Caller> {
+async function caller(over: Record<string, unknown> = {}, viaJwe = false): Promise<AssertedCaller> {
   const c = await verifyAssertion(await signHs(claims('hs-app', { pin: '4711', ...over })), apps, { clockSkewSec: 30, now: () => NOW_SEC * 1000 })
   return viaJwe ? { ...c, viaJwe: true } : c
 }
@@ -61,10 +61,10 @@ describe('bearer tokens', () => {
     const gone = await refusal(resolveBearer(t.access_token, stores, { ...opts, apps: new Map() }))
     expect(authFailureLabel(gone)).toBe('app_not_configured')
   })
-  it('is shared between replicas through the store (two ephemeral stores, one shared)', async () => {
+  it('lives only in the shared store: another process with the same store resolves it', async () => {
     const { stores, opts } = setup()
     const t = await issueBearer(await caller(), stores, 60)
-    const replica2 = { ...stores, ephemeral: new CallersMemoryStore() }
+    const replica2: BearerStores = { store: stores.store }
     expect((await resolveBearer(t.access_token, replica2, opts)).sub).toBe('user-1')
   })
   it('seals records when a sealer is given', async () => {
@@ -96,33 +96,27 @@ describe('bearer tokens: with the store\'s real sealer', () => {
   })
 })
 
-describe('bearer tokens: what is never persisted', () => {
-  it('anonymous callers touch only the ephemeral store', async () => {
-    const { stores, opts } = setup()
+describe('bearer tokens: anonymous callers and decrypted claims', () => {
+  it('anonymous callers are in the shared store, expiring with the bearer', async () => {
+    const { stores, opts, clock } = setup()
     const anon = await caller({ isAnonymous: true, sub: 'anon-7' })
     const t = await issueBearer(anon, stores, 60)
-    expect(stores.store.writes).toBe(0)
-    expect(await stores.store.keys('')).toEqual([])
-    expect(await resolveBearer(t.access_token, stores, opts)).toEqual(anon)
+    expect(await resolveBearer(t.access_token, { store: stores.store }, opts)).toEqual(anon)
+    clock.ms += 60_000
+    expect(authFailureLabel(await refusal(resolveBearer(t.access_token, stores, opts)))).toBe('bearer_unknown')
   })
-  it('decrypted (JWE) claims stay in memory unless persistDecryptedClaims; identity is shared', async () => {
+  it('decrypted (JWE) claims are stored only sealed, apart from the identity, and shared', async () => {
     const { stores, opts } = setup()
     const c = await caller({}, true)
-    const t = await issueBearer(c, stores, 60)
-    const [key = ''] = await stores.store.keys('bearer:')
-    expect(await stores.store.get(key)).not.toContain('4711')
-    expect(await resolveBearer(t.access_token, stores, opts)).toEqual(c)
-    const e = await refusal(resolveBearer(t.access_token, { ...stores, ephemeral: new CallersMemoryStore() }, opts))
+    await expect(issueBearer(c, stores, 60)).rejects.toThrow(TypeError)
+    const withSealer = { ...stores, claimsSealer: sealer }
+    const t = await issueBearer(c, withSealer, 60)
+    for (const key of await stores.store.keys('')) expect(await stores.store.get(key)).not.toContain('4711')
+    expect(await stores.store.get((await stores.store.keys('bearer-claims:'))[0] ?? '')).toMatch(/^sealed:/)
+    expect((await resolveBearer(t.access_token, { store: stores.store, claimsSealer: sealer }, opts)).claims['pin']).toBe('4711')
+    // Without the key that sealed them the claims are unavailable, never guessed.
+    const e = await refusal(resolveBearer(t.access_token, { store: stores.store }, opts))
     expect(authFailureLabel(e)).toBe('bearer_claims_unavailable')
-  })
-  it('persists decrypted claims only sealed', async () => {
-    const { stores, opts } = setup()
-    const c = await caller({}, true)
-    await expect(issueBearer(c, { ...stores, persistDecryptedClaims: true }, 60)).rejects.toThrow(TypeError)
-    const persisted = { ...stores, persistDecryptedClaims: true, sealer }
-    const t = await issueBearer(c, persisted, 60)
-    const other = { ...persisted, ephemeral: new CallersMemoryStore() }
-    expect((await resolveBearer(t.access_token, other, opts)).claims['pin']).toBe('4711')
   })
 })
 
@@ -131,7 +125,7 @@ describe('a JWT as the bearer', () => {
     const { stores, opts } = setup()
     const jwt = await signRs(claims('rs-app'), rs.privateKey)
     expect((await resolveBearer(jwt, stores, opts)).appId).toBe('rs-app')
-    expect(stores.store.writes + stores.ephemeral.writes).toBe(0)
+    expect(stores.store.writes).toBe(0)
     const expired = await signRs(claims('rs-app', { exp: NOW_SEC - 100 }), rs.privateKey)
     expect(authFailureLabel(await refusal(resolveBearer(expired, stores, opts)))).toBe('expired')
   })

@@ -19,7 +19,7 @@ import { createLog, createOps } from '../../src/ops/index.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { replaceFile } from '../ops/helpers.js'
-import { ADMIN_TOKEN, gatewayYaml, requestTokenOf, startDanceProvider, pathOf, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, newSealKey, requestTokenOf, startDanceProvider, pathOf, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
 
 const AUD = 'https://gateway.test'
 const SECRETS = { bot: 'alias-bot-hs256-secret-of-32-bytes-or-more', narrow: 'alias-narrow-hs256-secret-of-32-bytes-plus' }
@@ -31,9 +31,12 @@ let dir: string
 let gw: RunningGateway
 let aliasUserToken: string
 
+// One seal key for every file this suite writes: a reload with another key would (rightly) make
+// the stored tokens unreadable, which is not what these reloads are about.
+const SEAL_KEYS = [{ id: 'k1', key: newSealKey() }]
 const yamlFor = (store: StoreYaml, prefixLine = ''): string =>
   gatewayYaml({
-    pki, provider, store,
+    pki, provider, store, sealKeys: SEAL_KEYS,
     callers: `callers:\n  adminToken: ${ADMIN_TOKEN}\n${prefixLine}  apps:\n` +
       `    - { clientId: bot, hs256Secret: "${SECRETS.bot}", audience: "${AUD}", endpoints: ["*"] }\n` +
       `    - { clientId: narrow, hs256Secret: "${SECRETS.narrow}", audience: "${AUD}", endpoints: [] }\n` +

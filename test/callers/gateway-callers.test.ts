@@ -9,14 +9,14 @@ import type { TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { storeYaml, TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
-import { REDIS_URL } from '../support/store-backends.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 
 // Caller security through the real gateway: token exchange, bearer use on both ways in,
-// refusals with the right status, a JWE claim filling an authorization field, inbound mTLS
-// with the real curl, and jti replay across two gateway processes sharing Redis.
+// refusals with the right status, a JWE claim filling an authorization field, jti replay —
+// run against every topology (in-process, --workers 2, two replicas on Redis with requests
+// alternating) — and inbound mTLS with the real curl.
 const run = promisify(execFile)
 
 /** Runs curl expecting it to fail: its exit code and stderr (a success fails the test). */
@@ -35,9 +35,8 @@ const sealKey = randomBytes(32).toString('base64')
 
 let pki: TestPki
 let upstream: RunningServer
-let gw: RunningGateway
 let jweKey: RsaPair
-let yaml: string
+let yamlFor: (store: StoreLocation) => string
 
 const hsJwt = (over: Record<string, unknown> = {}, iss = 'bot'): Promise<string> =>
   new SignJWT({ iss, aud: AUD, sub: 'user-7', iat: now(), exp: now() + 300, ...over }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
@@ -54,26 +53,26 @@ beforeAll(async () => {
   writeFileSync(join(pki.dir, 'jwe.pem'), jweKey.privatePem)
   const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
   const ep = (name: string, extra = ''): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}${tls}`
-  yaml = `admin: { enabled: false }
-store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${sealKey}" }] }
-callers:
+  yamlFor = (store) => `listen: { host: 127.0.0.1, port: 0 }
+admin: { enabled: false }
+${storeYaml(store, [{ id: 'k1', key: sealKey }])}callers:
   apps:
     - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [payments, accounts] }
     - { clientId: other, hs256Secret: "${HS}-other", audience: "${AUD}", endpoints: [accounts] }
     - { clientId: cert-app, audience: "${AUD}", endpoints: [accounts], clientCertificate: { subject: trusted-caller } }
-  gatewayKeys: [{ kid: gw-1, privateKey: "\${file:jwe.pem}" }]
+  gatewayKeys: [{ kid: gw-1, privateKey: "\${file:${join(pki.dir, 'jwe.pem')}}" }]
 endpoints:
 ${ep('payments', '    pathPrefix: /pay\n    fields:\n      - { type: header, key: X-Account-Pin, value: "{{claims.pin}}" }\n      - { type: header, key: X-User, value: "{{user}}" }\n')}${ep('accounts')}`
-  gw = await startTestGateway(pki.dir, yaml)
 }, 60_000)
 
 afterAll(async () => {
-  await gw?.close()
   await upstream?.close()
   pki?.cleanup()
 })
 
-describe('caller credentials on the proxied path', () => {
+describe.each(TOPOLOGIES)('caller credentials on the proxied path (%s)', (kind) => {
+  const { gw } = useTopology(kind, 'callers', (store) => yamlFor(store))
+
   it('refuses calls without credentials: 407 on the proxy path, 401 in route mode, each with a challenge', async () => {
     const proxy = await send(gw.url, `http://api.partner.test:${upstream.port}/x`)
     expect(proxy.status).toBe(407)
@@ -143,7 +142,7 @@ describe('inbound TLS with caller certificates (real curl)', () => {
     const rogueCa = await pki.issue({ subject: 'CN=Rogue', ca: true })
     const rogue = pki.writePair('rogue', await pki.issue({ subject: 'CN=trusted-caller', issuer: rogueCa, usages: ['clientAuth'] }))
     const listen = `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${pki.file('root.crt')}, requireClientCert: true }\n`
-    tlsGw = await startTestGateway(pki.dir, listen + yaml)
+    tlsGw = await startTestGateway(pki.dir, yamlFor({ kind: 'sqlite', file: join(pki.dir, 'tls.db') }).replace('listen: { host: 127.0.0.1, port: 0 }\n', listen))
     const url = `https://localhost:${tlsGw.port}/proxy/accounts/hello`
     const ok = await run('curl', ['-sS', '--cacert', pki.file('root.crt'), '--cert', caller.cert, '--key', caller.key, url])
     expect(JSON.parse(ok.stdout)).toMatchObject({ url: '/hello', clientSubject: 'CN=bot-runtime,O=mtls-gateway tests' })
@@ -156,27 +155,5 @@ describe('inbound TLS with caller certificates (real curl)', () => {
     // alert certificate_required, which curl reports on its first read.
     const none = await curlFailure(['-sS', '--cacert', pki.file('root.crt'), url])
     expect(none).toEqual({ code: 56, stderr: expect.stringMatching(/:tlsv13 alert certificate required,/) })
-  })
-})
-
-describe('replay across two gateway processes sharing Redis', () => {
-  const procs: GatewayProcess[] = []
-  afterAll(async () => {
-    for (const p of procs) await p.stop()
-  })
-
-  it('a jti used on one replica is refused on the other, and a bearer from one works on the other', async () => {
-    const prefix = `mtlsgw-test-${randomUUID()}:`
-    const redisYaml = yaml.replace(/store: \{[^\n]*\}/, `store: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${prefix}", sealKeys: [{ id: k1, key: "${sealKey}" }] }`)
-    const file = join(pki.dir, 'replicas.yaml')
-    writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\n${redisYaml}`)
-    procs.push(await spawnGateway(file), await spawnGateway(file))
-    const [a, b] = procs as [GatewayProcess, GatewayProcess]
-    const assertion = await hsJwt({ jti: randomUUID() })
-    const first = await exchange(a.url, assertion)
-    expect(first.status).toBe(200)
-    expect(await exchange(b.url, assertion)).toEqual({ status: 401, body: { errors: [{ msg: 'error verifying the jwt: possibly a replay', code: 401 }] } })
-    const onB = await send(b.url, '/proxy/accounts/x', { headers: { 'proxy-authorization': `Bearer ${first.body.access_token as string}` } })
-    expect(onB.status).toBe(200)
   })
 })

@@ -73,7 +73,7 @@ describe('jti replay across replicas sharing Redis', () => {
   })
   it('a bearer issued through one replica resolves on the other', async () => {
     const opts = (replay: Store): AssertionOptions => ({ apps, keys: new Map(), clockSkewSec: 30, replay })
-    const stores = (store: Store): BearerStores => ({ store, ephemeral: new CallersMemoryStore() })
+    const stores = (store: Store): BearerStores => ({ store })
     const t = Math.floor(now() / 1000)
     const { token } = await exchangeAssertion(await signHs(claims('hs-app', { jti: jti(), iat: t, exp: t + 60 })), opts(replica1), stores(replica1), 60)
     const caller = await resolveBearer(token.access_token, stores(replica2), { ...opts(replica2), apps })

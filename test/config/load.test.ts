@@ -45,8 +45,22 @@ describe('config loading', () => {
     expect(ep?.tls.roots).toEqual([join(dir, 'root.crt')])
     expect(ep?.tls.minVersion).toBe('TLSv1.3')
     expect(c.limits.maxBufferedBody).toBe(2 * 1024 * 1024)
-    expect(c.admin).toEqual({ host: '127.0.0.1', port: 9090, enabled: true })
+    expect(c.admin).toEqual({
+      host: '127.0.0.1', port: 9090, enabled: true,
+      timeouts: { headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000 },
+      connections: { max: 256, perAddress: 0 },
+    })
+    expect(c.listen.timeouts).toEqual({ headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000, sendIdleMs: 60_000, tunnelIdleMs: 600_000 })
+    expect(c.listen.connections).toEqual({ max: 4096, perAddress: 0 })
     expect(Object.isFrozen(c.endpoints[0]?.tls)).toBe(true)
+  })
+
+  it('reads listener limits written as durations, and refuses unknown limit keys at their line', () => {
+    const limits = 'listen:\n  timeouts: { headers: 2s, bodyIdle: 1500ms, keepAlive: 0, tunnelIdle: 1m }\n  connections: { max: 10, perAddress: 3 }\n'
+    const c = parseConfig(file, limits + GOOD.replace('listen:\n  port: 8080\n', ''), { env: {} })
+    expect(c.listen.timeouts).toMatchObject({ headersMs: 2000, bodyIdleMs: 1500, keepAliveMs: 0, tunnelIdleMs: 60_000, bufferedBodyMs: 60_000 })
+    expect(c.listen.connections).toEqual({ max: 10, perAddress: 3 })
+    expect(() => parseConfig(file, 'admin:\n  timeouts: { header: 2s }\n' + GOOD, { env: {} })).toThrow(/:2:\d+: admin\.timeouts\.header: unknown key/)
   })
 
   it('names file, line, column and YAML problem for a malformed file', () => {

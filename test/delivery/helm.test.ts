@@ -13,7 +13,7 @@ import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
-import { writeDevPki } from '../../src/tls/index.js'
+import { writeDevPki, writeInterceptionCa } from '../../src/tls/index.js'
 import { buildRenderer, CHART, TEST_VALUES, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { KNOWN_KINDS, validateManifest } from './kube-schema.js'
 
@@ -134,6 +134,12 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
         mkdirSync(join(root, '/etc/mtls-gateway/seal-keys'), { recursive: true })
         writeFileSync(join(root, '/etc/mtls-gateway/seal-keys', id), Buffer.alloc(32, 7).toString('base64'))
       }
+      if (cfg.interception) {
+        const ca = await writeInterceptionCa(join(root, 'ca'))
+        mkdirSync(join(root, '/etc/mtls-gateway/interception-ca'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.crt'), readFileSync(ca.caCert))
+        writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.key'), readFileSync(ca.caKey))
+      }
       mkdirSync(join(root, '/etc/mtls-gateway/secrets/callers'), { recursive: true })
       writeFileSync(join(root, '/etc/mtls-gateway/secrets/callers/bot-runtime'), 'a-caller-secret-of-at-least-32-bytes!!')
       const cm = (out[name] as Rendered).all('ConfigMap').find((d) => d.data?.['gateway.yaml'])
@@ -141,7 +147,7 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       mkdirSync(join(root, 'etc/mtls-gateway/config'), { recursive: true })
       const file = join(root, 'etc/mtls-gateway/config/gateway.yaml')
       writeFileSync(file, text)
-      const env = { MTLS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379/0', PARTNER_CONSUMER_SECRET: 'consumer-secret' }
+      const env = { MTLS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379/0', PARTNER_CONSUMER_SECRET: 'consumer-secret', MTLS_GATEWAY_ADMIN_TOKEN: 'console-token-from-a-secret' }
       const saved = { ...process.env }
       Object.assign(process.env, env)
       try {
@@ -217,6 +223,15 @@ describe('chart behaviour', () => {
     expect((out['redis-replicas'] as Rendered).get('HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 })
     expect((out['redis-replicas'] as Rendered).get('PodDisruptionBudget').spec.minAvailable).toBe(2)
     expect((out['redis-replicas'] as Rendered).all('Secret')).toEqual([])
+  })
+
+  it('turns the console on from an existing Secret (admin.token from its env var), and leaves it off by default', () => {
+    const env = (name: string): Manifest[] => (container(name).env as Manifest[]).filter((e) => e.name === 'MTLS_GATEWAY_ADMIN_TOKEN')
+    expect(env('full')).toEqual([{ name: 'MTLS_GATEWAY_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'egress-console', key: 'token' } } }])
+    expect((out.full as Rendered).gatewayConfig().admin).toEqual({ host: '0.0.0.0', port: 9090, enabled: true, token: '${env:MTLS_GATEWAY_ADMIN_TOKEN}' })
+    expect(env('minimal')).toEqual([])
+    expect((out.minimal as Rendered).gatewayConfig().admin.token).toBeUndefined()
+    expect((out.full as Rendered).all('Secret')).toEqual([])
   })
 
   it('keeps SQLite state on a PVC with a Recreate rollout when persistence is on', () => {

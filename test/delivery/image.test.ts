@@ -35,9 +35,6 @@ drain:
   grace: 5s
 callers:
   required: false
-store:
-  kind: sqlite
-  file: /var/lib/mtls-gateway/gateway.db
 endpoints:
   - name: partner
     url: https://api.partner.test:${o.backendPort}
@@ -130,6 +127,21 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     expect(Object.keys(config.ExposedPorts as object).sort()).toEqual(['8080/tcp', '9090/tcp'])
   })
 
+  it('runs Node 24 LTS without a package manager, carries OCI labels, keeps state on the volume', async () => {
+    const node = await run(BUILDAH[0], [...BUILDAH.slice(1), 'run', '--isolation', 'chroot', ctr, '--', 'node', '-p', 'process.versions.node'])
+    expect(node.stdout.trim()).toMatch(/^24\./)
+    for (const tool of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/bin/yarn', 'usr/local/lib/node_modules/npm', 'usr/local/lib/node_modules/corepack']) {
+      expect(existsSync(join(rootfs, tool)), tool).toBe(false)
+    }
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }
+    const labels = (config.Labels ?? {}) as Record<string, string>
+    expect(labels['org.opencontainers.image.version']).toBe(pkg.version)
+    expect(labels['org.opencontainers.image.title']).toBe('mtls-gateway')
+    expect(labels['org.opencontainers.image.licenses']).toBe('Apache-2.0')
+    // The config above has no store.file: the image's MTLS_GATEWAY_STATE_DIR puts it on the volume.
+    expect(config.Env as string[]).toContain('MTLS_GATEWAY_STATE_DIR=/var/lib/mtls-gateway')
+  })
+
   it('runs the gateway as that user (uid from /proc of the node process)', () => {
     const pid = gw.nodePid()
     expect(pid).toBeDefined()
@@ -191,7 +203,8 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     const entrypoint = config.Entrypoint as string[]
     const ro = spawnContainer('unshare', readOnlyRootArgv({
       rootfs, uid: String(config.User), configDir: join(work, 'conf'), stateDir: join(work, 'state-ro'),
-      command: [...entrypoint.map((a) => (a === 'node' ? '/usr/local/bin/node' : a)), 'serve', '--config', `${CONFIG_DIR}/gateway.yaml`, '--workers', '1'],
+      // The image's environment as a runtime would set it (MTLS_GATEWAY_STATE_DIR among it).
+      command: ['/usr/bin/env', ...(config.Env as string[]), ...entrypoint.map((a) => (a === 'node' ? '/usr/local/bin/node' : a)), 'serve', '--config', `${CONFIG_DIR}/gateway.yaml`, '--workers', '1'],
     }).slice(1), `${CONFIG_DIR}/gateway.yaml`)
     try {
       await ro.waitFor(/"msg":"admin listening"/)

@@ -1,67 +1,95 @@
 /**
- * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens
- * stay in the gateway's memory and never reach the persistent store; a later assertion
- * with identityToMerge moves them to the known user, into the persistent store.
+ * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens are
+ * in the shared store (so any worker or replica serves them) with callers.anonymousTtl as
+ * their expiry; a later assertion with identityToMerge moves them to the known user, who
+ * keeps them without expiry. Run against every topology (in-process, --workers 2, two
+ * replicas on Redis with requests alternating).
  * Also: a caller may start the dance only for its own user.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { send, startTestGateway } from '../support/gateway.js'
+import { send } from '../support/gateway.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
 const AUD = 'https://gateway.test'
 let pki: TestPki
 let provider: DanceProvider
-let gw: RunningGateway
-let dir: string
 
 function jwt(claims: JWTPayload): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
 }
 
+const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
+
 beforeAll(async () => {
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
-  dir = mkdtempSync(join(tmpdir(), 'dance-anon-'))
-  const callers = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
-  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
 })
 
 afterAll(async () => {
-  await gw?.close()
   await provider?.close()
   pki?.cleanup()
-  rmSync(dir, { recursive: true, force: true })
 })
 
-const oauthKeys = async (gwStore: 'store' | 'ephemeral'): Promise<string[]> =>
-  (await rawValues(gw.services[gwStore]!)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+const TTL_MS = 20 * 60_000
 
-describe('anonymous users and identityToMerge', () => {
-  it('an anonymous user\'s dance never touches the persistent store; the merge moves the token', async () => {
+describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => {
+  const { gw, topo, dir } = useTopology(kind, 'dance-anon', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+
+  const oauthKeys = async (): Promise<string[]> => (await rawValues(topo().store)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
+
+  /** Milliseconds until `key` expires (null: never); read from the SQLite file, undefined on Redis. */
+  function expiresIn(key: string): number | null | undefined {
+    if (kind === 'replicas') return undefined
+    const db = new Database(join(dir(), 'state.db'), { readonly: true })
+    try {
+      const row = db.prepare('SELECT expires_at FROM store_entries WHERE key = ?').get(key) as { expires_at: number | null }
+      return row.expires_at === null ? null : row.expires_at - Date.now()
+    } finally {
+      db.close()
+    }
+  }
+  /** Checks an expiry where the test can read it (SQLite); Redis's TTLs are the store contract's. */
+  const expectExpiry = (key: string, check: (ms: number | null) => void): void => {
+    const ms = expiresIn(key)
+    if (ms !== undefined) check(ms)
+  }
+
+  it('an anonymous user\'s dance is stored with the anonymous TTL; the merge moves the token to the known user', async () => {
     const anon = await jwt({ sub: 'anon-42', isAnonymous: true })
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${anon}` } })
     expect(start.status, start.text).toBe(200)
-    expect(await oauthKeys('store')).toEqual([])
-    expect((await oauthKeys('ephemeral')).some((k) => k.startsWith('oauth1:request:'))).toBe(true)
+    const pending = (await oauthKeys()).find((k) => k.startsWith('oauth1:request:')) ?? ''
+    expect(pending).not.toBe('')
+    // The request token waits at most the dance's 10 minutes, within the anonymous TTL.
+    expectExpiry(pending, (ms) => expect(ms).toBeGreaterThan(0))
+    expectExpiry(pending, (ms) => expect(ms).toBeLessThanOrEqual(10 * 60_000))
 
     const url = start.json<{ authorizeUrl: string }>().authorizeUrl
     const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
     expect(done.status, done.text).toBe(200)
-    expect(await oauthKeys('store')).toEqual([])
-    expect(await oauthKeys('ephemeral')).toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys()).toContain('oauth1:token:anon-42:partner:')
+    expectExpiry('oauth1:token:anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
+    expectExpiry('oauth1:token:anon-42:partner:', (ms) => expect(ms).toBeLessThanOrEqual(TTL_MS))
 
     const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { 'proxy-authorization': `Bearer ${anon}` } })
     expect(call.status, call.text).toBe(200)
     const token = call.json<{ token: string }>().token
+
+    // An anonymous user's bearer works on every worker and replica, not only the issuing one.
+    const anonBearer = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jwt({ sub: 'anon-42', isAnonymous: true, jti: randomUUID() }) }) })
+    expect(anonBearer.status, anonBearer.text).toBe(200)
+    for (const path of ['/proxy/partner/resource/c', '/proxy/partner/resource/d', '/proxy/partner/resource/e']) {
+      const r = await send(gw.url, path, { headers: { 'proxy-authorization': `Bearer ${anonBearer.json<{ access_token: string }>().access_token}` } })
+      expect([path, r.status, r.json<{ token: string }>().token]).toEqual([path, 200, token])
+    }
 
     const merge = await send(gw.url, '/gateway/token', {
       method: 'POST',
@@ -69,8 +97,9 @@ describe('anonymous users and identityToMerge', () => {
       body: JSON.stringify({ assertion: await jwt({ sub: 'known-7', identityToMerge: 'anon-42', jti: randomUUID() }) }),
     })
     expect(merge.status, merge.text).toBe(200)
-    expect(await oauthKeys('ephemeral')).not.toContain('oauth1:token:anon-42:partner:')
-    expect(await oauthKeys('store')).toContain('oauth1:token:known-7:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys()).toContain('oauth1:token:known-7:partner:')
+    expectExpiry('oauth1:token:known-7:partner:', (ms) => expect(ms).toBeNull())
 
     const bearer = merge.json<{ access_token: string }>().access_token
     const after = await send(gw.url, '/proxy/partner/resource/b', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })

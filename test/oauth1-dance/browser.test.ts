@@ -1,19 +1,20 @@
 /**
  * A real browser: headless Debian Chromium (driven by playwright-core) opens the
- * authorize link the gateway put in its 401, is redirected to the provider's approval
- * page, submits the form, and lands on the gateway's callback page. The user's next
+ * authorize link the gateway put in its 401 after a chat client's link preview fetched it,
+ * sees the gateway's page, clicks its button, is sent to the provider's approval page,
+ * submits that form, and lands on the gateway's callback page. The user's next
  * proxied call is signed with the new token. A denial shows the failure page and
  * stores nothing.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { gatewayYaml, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { gatewayYaml, pathOf, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
@@ -51,11 +52,28 @@ async function linkFor(user: string): Promise<string> {
   return res.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
 }
 
+/** What a chat client's link preview does: GET (and HEAD) the URL, read the page, never submit it. */
+async function preview(link: string): Promise<void> {
+  for (const method of ['HEAD', 'GET']) {
+    const res = await send(gw.url, pathOf(link), { method, headers: { 'user-agent': 'Mozilla/5.0 (compatible; Slackbot-LinkExpanding 1.0)', accept: 'text/html' } })
+    expect([method, res.status]).toEqual([method, 200])
+  }
+}
+
+/** The user opens the link in the browser and clicks the gateway page's button. */
+async function openAndClick(link: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(link)
+  expect(await page.locator('h1').textContent()).toContain('Partner Bank')
+  await Promise.all([page.waitForURL(`${provider.browserUrl}/authorize?oauth_token=**`), page.click('#continue')])
+  return page
+}
+
 describe('the dance in a real browser (headless Chromium)', () => {
-  it('link → provider approval page → approve → gateway success page; the next call is signed', async () => {
-    const page = await context.newPage()
-    await page.goto(await linkFor('carol'))
-    expect(page.url().startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+  it('preview → link page → click → provider approval → gateway success page; the next call is signed', async () => {
+    const link = await linkFor('carol')
+    await preview(link)
+    const page = await openAndClick(link)
     await expect(page.locator('h1').textContent()).resolves.toContain('dancegatewayconsumer01')
     await Promise.all([page.waitForURL(`${gw.url}/gateway/oauth1/callback?**`), page.click('#approve')])
     expect(await page.locator('#result').getAttribute('data-result')).toBe('success')
@@ -69,13 +87,12 @@ describe('the dance in a real browser (headless Chromium)', () => {
   })
 
   it('a denied approval shows the failure page and stores nothing', async () => {
-    const page = await context.newPage()
-    await page.goto(await linkFor('dave'))
+    const page = await openAndClick(await linkFor('dave'))
     await Promise.all([page.waitForURL(`${gw.url}/gateway/oauth1/callback?**`), page.click('#deny')])
     expect(await page.locator('#result').getAttribute('data-result')).toBe('failure')
     expect(await page.locator('body').textContent()).toContain('denied')
     await page.close()
-    const keys = (await rawValues(gw.services.store!)).map((r) => r.key)
+    const keys = (await rawValues(gw.runtime.store!)).map((r) => r.key)
     expect(keys.filter((k) => k.startsWith('oauth1:token:dave') || k.startsWith('oauth1:request:'))).toEqual([])
     expect((await send(gw.url, '/proxy/partner/resource/me', { headers: { 'x-gateway-user': 'dave' } })).status).toBe(401)
   })

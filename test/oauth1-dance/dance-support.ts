@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Agent, fetch } from 'undici'
 import type { TestPki } from '../support/pki.js'
+import { send, type Reply } from '../support/gateway.js'
 import type { Store } from '../../src/store/index.js'
 
 const SCRIPT = fileURLToPath(new URL('./provider_two_ports.py', import.meta.url))
@@ -173,4 +174,19 @@ export function requestTokenOf(authorizeUrl: string): string {
 export function pathOf(url: string): string {
   const u = new URL(url)
   return u.pathname + u.search
+}
+
+/**
+ * Opens an authorize link the way a user does: its page (GET, all a link preview does),
+ * then the page's button (a form POST with the page's CSRF token). Resolves to the POST's reply.
+ */
+export async function clickLink(gatewayUrl: string | (() => string), link: string, fields: Record<string, string> = {}): Promise<Reply> {
+  // A function gives the next request's gateway: the GET and the POST may land on different replicas.
+  const at = typeof gatewayUrl === 'string' ? () => gatewayUrl : gatewayUrl
+  const page = await send(at(), pathOf(link))
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1]
+  const action = /<form method="post" action="([^"]+)"/.exec(page.text)?.[1]
+  if (page.status !== 200 || csrf === undefined || action === undefined) throw new Error(`link page: HTTP ${page.status} ${page.text.slice(0, 200)}`)
+  const form = new URLSearchParams({ csrf, ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [`field.${k}`, v])) })
+  return send(at(), action.replaceAll('&amp;', '&'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() })
 }

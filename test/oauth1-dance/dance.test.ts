@@ -1,18 +1,18 @@
 /**
  * The whole three-legged dance against the python-oauthlib provider, reached over mTLS
- * (the provider's API port requires the gateway's client certificate), with the SQLite
- * and the Redis store: 401 with an authorize link → request token → approval → callback →
- * access token stored sealed → the user's next proxied call is signed with it.
+ * (the provider's API port requires the gateway's client certificate): 401 with an
+ * authorize link → request token → approval → callback → access token stored sealed → the
+ * user's next proxied call is signed with it; revocation. Run against every topology: in
+ * this process (SQLite), `--workers 2` (SQLite), two replicas on Redis with every request
+ * going to the other replica than the one before.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, type StoreYaml } from './dance-support.js'
+import { send } from '../support/gateway.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -30,29 +30,18 @@ afterAll(async () => {
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const asUser = (user: string): Record<string, string> => ({ 'x-gateway-user': user })
 
-describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s store', (kind) => {
-  let gw: RunningGateway
-  let dir: string
-  const prefix = uniqueRedisPrefix()
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `dance-${kind}-`))
-    const store: StoreYaml = kind === 'sqlite' ? { kind, file: join(dir, 'state.db') } : { kind, url: REDIS_URL, keyPrefix: prefix }
-    gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store }))
-  })
-
-  afterAll(async () => {
-    await gw?.close()
-    if (kind === 'redis') await wipeRedisPrefix(prefix)
-    rmSync(dir, { recursive: true, force: true })
-  })
+describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
+  const { gw, topo, dir } = useTopology(kind, 'dance', (store) => gatewayYaml({ pki, provider, store }))
+  /** `url` is `path` on one of the gateway's processes (links name the one that made them). */
+  const onGateway = (url: string, path: string): boolean => topo().urls.some((u) => url.startsWith(u + path))
 
   it('a user without a token gets 401 carrying the authorize link', async () => {
     const res = await send(gw.url, '/proxy/partner/resource/hello', { headers: asUser('alice') })
     expect(res.status, res.text).toBe(401)
     const entry = res.json<{ errors: { msg: string; code: number; authorizeUrl: string }[] }>().errors[0]
     expect(entry?.code).toBe(401)
-    expect(entry?.authorizeUrl).toMatch(new RegExp(`^${gw.url}/gateway/oauth1/partner/authorize\\?link=[A-Za-z0-9_-]{32}$`))
+    expect(onGateway(entry?.authorizeUrl ?? '', '/gateway/oauth1/partner/authorize?link=')).toBe(true)
+    expect(entry?.authorizeUrl).toMatch(/\?link=[A-Za-z0-9_-]{32}$/)
     // RFC 9110 §15.5.2: the 401 names its scheme — the OAuth 1.0a profile the user must authorize.
     expect(res.headers['www-authenticate']).toMatch(/^OAuth realm="[^"]+"$/)
   })
@@ -66,7 +55,7 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     expect(expiresIn).toBe(600)
 
     const callback = await provider.decide(requestTokenOf(authorizeUrl), 'approve')
-    expect(callback.startsWith(`${gw.url}/gateway/oauth1/callback?`)).toBe(true)
+    expect(onGateway(callback, '/gateway/oauth1/callback?')).toBe(true)
     const done = await send(gw.url, pathOf(callback))
     expect(done.status, done.text).toBe(200)
     expect(done.text).toContain('Authorization complete')
@@ -85,25 +74,33 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     expect(verified.client_cert.subject).toContainEqual(['commonName', 'bot-runtime'])
 
     // Encryption at rest: neither the token nor its secret appears in any stored value.
-    const rows = await rawValues(gw.services.store!)
+    const rows = await rawValues(topo().store)
     expect(rows.map((r) => r.key)).toContain('oauth1:token:alice:partner:')
     for (const r of rows) {
       expect(r.value).not.toContain(issued!.secret)
       expect(r.value).not.toContain(issued!.token)
     }
-    if (kind === 'sqlite') {
-      for (const f of readdirSync(dir).filter((n) => n.startsWith('state.db'))) {
-        const bytes = readFileSync(join(dir, f)).toString('latin1')
+    if (kind !== 'replicas') {
+      for (const f of readdirSync(dir()).filter((n) => n.startsWith('state.db'))) {
+        const bytes = readFileSync(join(dir(), f)).toString('latin1')
         expect(bytes.includes(issued!.secret), f).toBe(false)
       }
     }
   })
 
-  it('the browser link from the 401 is one-time and leads to the provider', async () => {
+  it('the browser link from the 401: previews (GET, HEAD, a POST without the page\'s token) use nothing; the click is one-time', async () => {
     const miss = await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })
     const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
-    const open = await send(gw.url, pathOf(link))
-    expect(open.status).toBe(302)
+    const issued = (await provider.state()).request_tokens.length
+    for (const method of ['GET', 'HEAD', 'GET']) {
+      const preview = await send(gw.url, pathOf(link), { method, headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0' } })
+      expect([method, preview.status, preview.headers['cache-control']]).toEqual([method, 200, 'no-store'])
+    }
+    const forged = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=guess' })
+    expect(forged.status).toBe(403)
+    expect((await provider.state()).request_tokens).toHaveLength(issued)
+    const open = await clickLink(() => gw.url, link)
+    expect(open.status).toBe(303)
     const location = String(open.headers.location)
     expect(location.startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
     expect((await send(gw.url, pathOf(link))).status).toBe(400)
@@ -118,7 +115,7 @@ describe.each(['sqlite', 'redis'] as const)('three-legged dance over mTLS, %s st
     const page = await send(gw.url, pathOf(callback))
     expect(page.status).toBe(403)
     expect(page.text).toContain('Authorization failed')
-    const keys = (await rawValues(gw.services.store!)).map((r) => r.key)
+    const keys = (await rawValues(topo().store)).map((r) => r.key)
     expect(keys.filter((k) => k.includes('dora') || k.startsWith('oauth1:request:'))).toEqual([])
   })
 

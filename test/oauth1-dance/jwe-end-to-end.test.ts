@@ -2,6 +2,7 @@
  * Issue 6's end-to-end: a JWE assertion (RSA-OAEP, A256GCM) → bearer token → a proxied call
  * whose authorization field comes from a decrypted claim and whose OAuth 1.0a token is the
  * `sub` user's own, obtained through the three-legged dance; python3-oauthlib verifies it.
+ * Run in-process, against --workers 2, and against two replicas on Redis, alternating.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -9,17 +10,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CompactEncrypt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { send, startTestGateway } from '../support/gateway.js'
+import { send } from '../support/gateway.js'
+import { TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 const SECRET = 'jwe-e2e-hs256-secret-of-at-least-32-bytes'
 const AUD = 'https://gateway.test'
 let pki: TestPki
 let provider: DanceProvider
-let gw: RunningGateway
 let dir: string
 let jweKey: RsaPair
 
@@ -37,19 +37,23 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dance-jwe-'))
   jweKey = rsaPair()
   writeFileSync(join(dir, 'jwe.pem'), jweKey.privatePem)
-  const callers = `callers:\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\n  gatewayKeys:\n    - { kid: gw-jwe, privateKey: "\${file:jwe.pem}" }`
-  const profileExtra = '    fields:\n      - { type: query, key: account, value: "{{claims.account}}" }\n'
-  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers, profileExtra }))
 }, 60_000)
 
 afterAll(async () => {
-  await gw?.close()
   await provider?.close()
   pki?.cleanup()
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('JWE assertion → bearer → signed call for the sub user', () => {
+const yamlFor = (store: StoreLocation): string => {
+  const callers = `callers:\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\n  gatewayKeys:\n    - { kid: gw-jwe, privateKey: "\${file:${join(dir, 'jwe.pem')}}" }`
+  const profileExtra = '    fields:\n      - { type: query, key: account, value: "{{claims.account}}" }\n'
+  return gatewayYaml({ pki, provider, store, callers, profileExtra })
+}
+
+describe.each(TOPOLOGIES)('JWE assertion → bearer → signed call for the sub user (%s)', (kind) => {
+  const { gw } = useTopology(kind, 'dance-jwe', yamlFor)
+
   it('fills the field from the decrypted claim and signs with the user\'s own token', async () => {
     const exchange = async (): Promise<string> => {
       const r = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jweAssertion({ sub: 'jwe-user', account: 'ACC-9 x' }) }) })
@@ -61,8 +65,8 @@ describe('JWE assertion → bearer → signed call for the sub user', () => {
     expect(before.status).toBe(401)
     const link = before.json<{ errors: { authorizeUrl: string }[] }>().errors[0]?.authorizeUrl ?? ''
     expect(link).toContain('/gateway/oauth1/partner/authorize?link=')
-    const toProvider = await send(gw.url, pathOf(link))
-    expect(toProvider.status, toProvider.text).toBe(302)
+    const toProvider = await clickLink(() => gw.url, link)
+    expect(toProvider.status, toProvider.text).toBe(303)
     const callback = await provider.decide(requestTokenOf(toProvider.headers.location as string), 'approve')
     expect((await send(gw.url, pathOf(callback))).status).toBe(200)
 

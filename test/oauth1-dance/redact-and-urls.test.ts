@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Gateway, Profile } from '../../src/gateway/index.js'
 import type { ProfileConfig } from '../../src/config/index.js'
-import { redactProviderText, formatProfileTest } from '../../src/api/oauth1-test.js'
-import { callbackUrlFor, gatewayBase, linkUrl, originFrom } from '../../src/api/oauth1-urls.js'
+import { redactProviderText, formatProfileTest } from '../../src/dance/index.js'
+import { callbackUrlFor, gatewayBase, linkUrl, originFrom } from '../../src/dance/index.js'
 
 function profile(over: Partial<ProfileConfig> = {}): Profile {
   const config: ProfileConfig = {

@@ -11,7 +11,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -62,8 +62,8 @@ describe('two gateway processes sharing Redis', () => {
     const miss = await send(b.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'sam' } })
     expect(miss.status).toBe(401)
     const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
-    const open = await send(a.url, pathOf(link))
-    expect(open.status, open.text).toBe(302)
+    const open = await clickLink(a.url, link)
+    expect(open.status, open.text).toBe(303)
     expect(String(open.headers.location).startsWith(provider.browserUrl)).toBe(true)
   })
 })

@@ -1,53 +1,48 @@
 /**
  * A profile whose users must supply a PIN: the JSON start hands back the gateway's own
  * link (the PIN never passes through the bot), the link's form collects it, it is stored
- * sealed with the token and injected by a `{{fields.pin}}` authorization field.
+ * sealed with the token and injected by a `{{fields.pin}}` authorization field. Run
+ * in-process, against --workers 2, and against two replicas on Redis, alternating.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { send } from '../support/gateway.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
+import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
 
 const PIN = 'pin-5Q7x-98765'
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 let pki: TestPki
 let provider: DanceProvider
-let gw: RunningGateway
-let dir: string
 
 beforeAll(async () => {
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
-  dir = mkdtempSync(join(tmpdir(), 'dance-fields-'))
-  const profileExtra = '    userFields: [pin]\n    fields:\n      - type: query\n        key: pin\n        value: "{{fields.pin}}"\n'
-  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, profileExtra }))
 })
 
 afterAll(async () => {
-  await gw?.close()
   await provider?.close()
   pki?.cleanup()
-  rmSync(dir, { recursive: true, force: true })
 })
 
-describe('user fields (a PIN) collected at the authorize step', () => {
+const PROFILE_EXTRA = '    userFields: [pin]\n    fields:\n      - type: query\n        key: pin\n        value: "{{fields.pin}}"\n'
+
+describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (%s)', (kind) => {
+  const { gw, topo } = useTopology(kind, 'dance-fields', (store) => gatewayYaml({ pki, provider, store, profileExtra: PROFILE_EXTRA }))
+
   it('link → PIN form → provider → callback; the PIN signs along and is sealed at rest', async () => {
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=erin&format=json', { headers: admin })
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
-    expect(link.startsWith(`${gw.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
+    expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
 
     const form = await send(gw.url, pathOf(link))
     expect(form.status).toBe(200)
     expect(form.text).toContain('name="field.pin"')
     expect(form.text).toContain('Partner Bank')
 
-    const empty = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'field.pin=' })
+    const empty = await clickLink(() => gw.url, link, { pin: '' })
     expect(empty.status).toBe(400)
-    const posted = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `field.pin=${PIN}` })
+    const posted = await clickLink(() => gw.url, link, { pin: PIN })
     expect(posted.status, posted.text).toBe(303)
     const providerUrl = String(posted.headers.location)
     const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(providerUrl), 'approve')))
@@ -56,7 +51,7 @@ describe('user fields (a PIN) collected at the authorize step', () => {
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'erin' } })
     expect(call.status, call.text).toBe(200)
     expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
-    for (const r of await rawValues(gw.services.store!)) expect(r.value).not.toContain(PIN)
+    for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
   })
 
   it('a JSON POST may carry the fields and goes straight to the provider', async () => {

@@ -4,8 +4,8 @@ import { assertDistFresh } from '../support/dist-fresh.js'
 
 // The default log destination, in a real child process writing to a real pipe: every line
 // arrives once and in order — across batched asynchronous writes, the periodic flush, a
-// reader that stops reading for a while (a full pipe: EAGAIN), and the synchronous flush
-// right before process.exit.
+// reader that stops reading for a while (a full pipe: EAGAIN, or a blocked write), and the
+// end before process.exit (the write in progress first, then the rest synchronously).
 assertDistFresh(['src'])
 const SINK = new URL('../../dist/src/ops/log-sink.js', import.meta.url).href
 const LINES = 30_000
@@ -18,7 +18,7 @@ const line = (n) => JSON.stringify({ n, text: n % 7 === 0 ? 'ünïcödé ✓ ' +
 const burst = () => {
   for (let k = 0; k < 1000 && i < ${LINES}; k++) sink.write(line(i++))
   if (i < ${LINES}) setTimeout(burst, i % 5000 === 0 ? 300 : 1)
-  else { sink.flushSync(); process.exit(0) }
+  else sink.end().then(() => process.exit(0))
 }
 burst()
 `
@@ -26,7 +26,7 @@ const procs: ReturnType<typeof spawn>[] = []
 afterAll(() => procs.forEach((p) => p.kill('SIGKILL')))
 
 describe('log line sink', () => {
-  it('delivers every line once, in order, through batched writes, a stalled reader and the flush before exit', async () => {
+  it('delivers every line once, in order, through batched writes, a stalled reader and the end before exit', async () => {
     const p = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'pipe'] })
     procs.push(p)
     const chunks: Buffer[] = []

@@ -292,16 +292,18 @@ describe('502/504: the connection', () => {
     const started = Date.now()
     expectGatewayError(await call('connect-timeout'), 504, 'connect-timeout', /connect timeout/)
     const took = Date.now() - started
+    // The configured limit was waited for (a lower bound cannot flake on a slow machine); the
+    // 504 itself shows it fired, and the test's own timeout catches a hang.
     expect(took).toBeGreaterThanOrEqual(250)
-    expect(took).toBeLessThan(10_000)
   })
 
   it('504 response timeout: the TLS server never answers the request', async () => {
     const started = Date.now()
     expectGatewayError(await call('response-timeout'), 504, 'response-timeout', /response timeout/)
     const took = Date.now() - started
+    // The configured limit was waited for (a lower bound cannot flake on a slow machine); the
+    // 504 itself shows it fired, and the test's own timeout catches a hang.
     expect(took).toBeGreaterThanOrEqual(250)
-    expect(took).toBeLessThan(10_000)
   })
 })
 

@@ -59,16 +59,22 @@ describe('buildUpstreamTarget', () => {
   })
 
   it("each endpoint's pool dials only its own host:port (tenant = one DNS label), refusing anything else before a byte is sent", async () => {
-    const fixed = endpointAuthority('https://api.partner.test:8443/v1')
+    const fixed = endpointAuthority(['https://api.partner.test:8443/v1'])
     expect(fixed('api.partner.test', 8443)).toBe(true)
     expect(fixed('API.partner.test', 8443)).toBe(true)
     expect(fixed('api.partner.test', 443)).toBe(false)
     expect(fixed('127.0.0.1', 8443)).toBe(false)
-    const tenanted = endpointAuthority('https://{tenant}.api.partner.test/v1')
+    const tenanted = endpointAuthority(['https://{tenant}.api.partner.test/v1'])
     expect(tenanted('acme.api.partner.test', 443)).toBe(true)
     expect(tenanted('evil.test.api.partner.test', 443)).toBe(false)
     expect(tenanted('api.partner.test', 443)).toBe(false)
-    expect(endpointAuthority('https://[::1]:8443')('[::1]', 8443)).toBe(true)
+    expect(endpointAuthority(['https://[::1]:8443'])('[::1]', 8443)).toBe(true)
+    // The dance's token URLs (configured, templated) are the only other origins a pool reaches.
+    const withTokens = endpointAuthority(['https://api.partner.test:8443/v1', 'https://{{tenant}}.tokens.partner.test:9443/t/{{fields.org}}/rt?u={{user}}'])
+    expect(withTokens('acme.tokens.partner.test', 9443)).toBe(true)
+    expect(withTokens('api.partner.test', 8443)).toBe(true)
+    expect(withTokens('acme.tokens.partner.test', 8443)).toBe(false)
+    expect(withTokens('tokens.partner.test', 9443)).toBe(false)
     const connector = createConnector({
       endpoint: 'ep', context: createSecureContext(), pins: [], connectMs: 1000, responseMs: 1000, idleMs: 1000, keepAliveMs: 1000, connections: 1,
       authority: fixed,

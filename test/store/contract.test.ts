@@ -1,7 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
-import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers, type StoreHarness } from '../support/store-backends.js'
 import { eventually } from '../support/eventually.js'
+
+// The Redis Cluster and the TLS-only Redis are started by the first test that needs them.
+afterAll(stopStoreServers, 30_000)
 
 // TTLs long enough that a loaded machine reads a value before it expires; expiry is then
 // waited for with a deadline, never assumed after a fixed sleep.

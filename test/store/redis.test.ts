@@ -86,7 +86,7 @@ describe('Redis store', () => {
       for (const op of [store.get('a'), store.put('a', 'b', 1000), store.putIfAbsent('a', 'b'), store.ping()]) {
         const { error, ms } = await rejection(op)
         expect(ms).toBeLessThan(5000)
-        expect(isGatewayError(error) && error.reason).toBe('unavailable')
+        expect(isGatewayError(error) && error.reason).toBe('store_unavailable')
         const msg = (error as Error).message
         expect(msg).toMatch(/^redis store redis:\/\/127\.0\.0\.1:1 is unreachable \(.*ECONNREFUSED.*\)/)
         expect(msg).not.toContain('hunter2')

@@ -122,6 +122,21 @@ describe('SQLite store: several processes on one file', () => {
     await store.close()
   })
 
+  it('processes opening one new file at the same instant never fail with "database is locked" (workers starting)', async () => {
+    // Six rounds of four children released at one instant, each on a new file: the window
+    // between one creating the schema and another upgrading its read to a write is hit often.
+    for (let round = 0; round < 6; round++) {
+      const file = join(dir, `start-${round}`, 'new.db')
+      const startAt = String(Date.now() + 400)
+      const kids = Array.from({ length: 4 }, () => spawnFixture('sqlite-opener.mjs', [file, startAt]))
+      await Promise.all(kids.map((k) => k.exited))
+      expect(kids.map((k) => k.lines[0])).toEqual(['ok', 'ok', 'ok', 'ok'])
+      const store = openSqliteStore({ file })
+      expect(await store.keys('opened:')).toHaveLength(4)
+      await store.close()
+    }
+  }, 120_000)
+
   async function killAndCheck(file: string, countArg: string, killAfter: number): Promise<number> {
     const kid = spawnFixture('sqlite-writer.mjs', [file, countArg])
     await kid.waitFor((l) => l.length >= killAfter, 60_000)

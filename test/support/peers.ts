@@ -34,6 +34,8 @@ export interface PeerSpec {
   /** Ready when this appears in the output (else: when the port accepts a TCP connection). */
   readyLine?: RegExp
   readyTimeoutMs?: number
+  /** Listen on this port (a restart in place) instead of a free one; no retry on a clash. */
+  port?: number
 }
 
 const running = new Set<ChildProcess>()
@@ -63,8 +65,8 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
     })
   }
   let lastError: Error | undefined
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort()
+  for (let attempt = 0; attempt < (spec.port === undefined ? 5 : 1); attempt++) {
+    const port = spec.port ?? (await freePort())
     const dir = mkdtempSync(join(tmpdir(), `mtlsgw-${spec.name}-`))
     const args = spec.setup(dir, port)
     const child = spawn(spec.command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -20,9 +20,11 @@ export interface GatewayProcess {
 }
 
 /** Spawns `mtls-gateway serve --config <file>` and waits for its "listening" line. */
-export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, launcher: string[] = []): Promise<GatewayProcess> {
   assertDistFresh()
-  const child = spawn(process.execPath, [MAIN, 'serve', '--config', configFile, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // `launcher` runs node through another command (e.g. prlimit for a low descriptor limit).
+  const command = [...launcher, process.execPath, MAIN, 'serve', '--config', configFile, ...args]
+  const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start in 45 s:\n${output.join('\n')}`)), 45_000)

@@ -66,8 +66,31 @@ app.kubernetes.io/part-of: mtls-gateway
 {{- if .Values.store.redis.existingSecret }}
 {{- .Values.store.redis.existingSecret }}
 {{- else }}
-{{- printf "%s-redis" (include "mtls-gateway.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "mtls-gateway.childName" (list . "redis") }}
 {{- end }}
+{{- end }}
+
+{{/*
+A derived object name, "<fullname>-<suffix>" within 63 characters: the full name is cut to make
+room, so the suffix survives and the name never equals the full name. Call with (list . "suffix").
+*/}}
+{{- define "mtls-gateway.childName" -}}
+{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "mtls-gateway.fullname" (index . 0) | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{/* Where the interception CA Secret (interception.caSecretName) is mounted. */}}
+{{- define "mtls-gateway.interceptionCaDir" -}}/etc/mtls-gateway/interception-ca{{- end }}
+
+{{/*
+"true" when callers can use the proxy without credentials and nothing else limits who reaches it:
+no config.callers section (or callers.required: false) and no NetworkPolicy ingressFrom peers.
+*/}}
+{{- define "mtls-gateway.openProxy" -}}
+{{- $callers := .Values.config.callers }}
+{{- $noCallers := or (not $callers) (and (hasKey $callers "required") (not $callers.required)) }}
+{{- $noPeers := or (not .Values.networkPolicy.enabled) (not .Values.networkPolicy.ingressFrom) }}
+{{- if and $noCallers $noPeers }}true{{ end }}
 {{- end }}
 
 {{/* Volume name of an endpoint's bundle Secret. */}}
@@ -87,19 +110,38 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if and (eq $kind "sqlite") .Values.autoscaling.enabled }}
 {{- fail "autoscaling.enabled is true but store.kind is \"sqlite\": the HorizontalPodAutoscaler adds replicas, which need the Redis store. Set store.kind=redis or autoscaling.enabled=false." }}
 {{- end }}
-{{- if and (eq $kind "redis") (not .Values.store.redis.existingSecret) (not .Values.store.redis.url) }}
-{{- fail "store.kind is \"redis\" but neither store.redis.existingSecret (a Secret holding the Redis URL) nor store.redis.url is set." }}
+{{- if eq $kind "redis" }}
+{{- include "mtls-gateway.validateRedis" . }}
 {{- end }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
+{{- if and (include "mtls-gateway.openProxy" .) (not .Values.allowOpenProxy) }}
+{{- fail "this release would be an open proxy: any pod that reaches the Service could make calls with the endpoints' client certificates and credentials. Configure callers (config.callers.apps, with callers.required true, the default) or restrict who may connect (networkPolicy.enabled with networkPolicy.ingressFrom peers); or, for a trusted network only, set allowOpenProxy=true." }}
+{{- end }}
+{{- if and .Values.config.interception (not .Values.interception.caSecretName) }}
+{{- if not (and (hasKey .Values.config.interception "caCert") (hasKey .Values.config.interception "caKey")) }}
+{{- fail "config.interception needs its CA: set interception.caSecretName (a Secret with tls.crt and tls.key), or config.interception.caCert and caKey with your own extraVolumes." }}
+{{- end }}
+{{- end }}
+{{- if and .Values.interception.caSecretName .Values.config.interception }}
+{{- if or (hasKey .Values.config.interception "caCert") (hasKey .Values.config.interception "caKey") }}
+{{- fail "interception.caSecretName is set, and so is config.interception.caCert/caKey: give the interception CA once (the Secret), and leave caCert and caKey out of config.interception." }}
+{{- end }}
+{{- end }}
 {{- $seen := dict }}
+{{- $volumes := dict }}
 {{- range .Values.endpoints }}
 {{- if hasKey $seen .name }}
 {{- fail (printf "endpoints: the name %q appears twice" .name) }}
 {{- end }}
 {{- $_ := set $seen .name true }}
+{{- $volume := include "mtls-gateway.endpointVolume" .name }}
+{{- if hasKey $volumes $volume }}
+{{- fail (printf "endpoints %q and %q both map to the volume name %q (names are lower-cased, \"_\" and \".\" become \"-\", and the result is cut to 63 characters): rename one of them." (get $volumes $volume) .name $volume) }}
+{{- end }}
+{{- $_ := set $volumes $volume .name }}
 {{- if not .tls }}
 {{- fail (printf "endpoint %q: tls is required (tls.secretName names the Secret with tls.crt, tls.key and ca.crt)" .name) }}
 {{- end }}
@@ -113,8 +155,7 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- define "mtls-gateway.config" -}}
 {{- $store := dict "kind" .Values.store.kind }}
 {{- if eq .Values.store.kind "redis" }}
-{{- $_ := set $store "url" "${env:MTLS_GATEWAY_REDIS_URL}" }}
-{{- $_ := set $store "keyPrefix" .Values.store.redis.keyPrefix }}
+{{- $store = mergeOverwrite $store (include "mtls-gateway.redisStore" . | fromYaml) }}
 {{- else }}
 {{- $_ := set $store "file" (printf "%s/gateway.db" (include "mtls-gateway.stateDir" .)) }}
 {{- end }}
@@ -139,8 +180,16 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $endpoints = append $endpoints $e }}
 {{- end }}
 {{- $cfg := dict }}
+{{- with .Values.interception.caSecretName }}
+{{- $ca := dict "caCert" (printf "%s/tls.crt" (include "mtls-gateway.interceptionCaDir" $)) "caKey" (printf "%s/tls.key" (include "mtls-gateway.interceptionCaDir" $)) }}
+{{- $_ := set $cfg "interception" (mergeOverwrite (deepCopy ($.Values.config.interception | default dict)) $ca) }}
+{{- end }}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
-{{- $_ := set $cfg "admin" (dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true) }}
+{{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
+{{- if .Values.gateway.consoleToken.existingSecret }}
+{{- $_ := set $admin "token" "${env:MTLS_GATEWAY_ADMIN_TOKEN}" }}
+{{- end }}
+{{- $_ := set $cfg "admin" $admin }}
 {{- $_ := set $cfg "drain" (dict "grace" (printf "%ds" (int .Values.gateway.drainGraceSeconds))) }}
 {{- $_ := set $cfg "store" $store }}
 {{- $_ := set $cfg "endpoints" $endpoints }}

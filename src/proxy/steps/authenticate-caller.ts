@@ -6,14 +6,14 @@
  */
 import { GatewayError } from '../../errors.js'
 import { authFailureLabel, authorizeEndpoint, resolveBearer, type BearerStores } from '../../callers/index.js'
-import type { Callers } from '../../gateway/index.js'
+import type { Callers, Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
 const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}) })
 
 export interface AdmitOptions {
-  stores?: BearerStores
-  clockSkewSec?: () => number
+  /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
+  stores?: (gateway: Gateway) => BearerStores | undefined
   onAuthFailure?: (label: string) => void
 }
 
@@ -59,7 +59,7 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Promise<Admitted>
     try {
       // Inside a tunnel the CONNECT's bearer is resolved again: it may have expired or been revoked since.
       const tunnelToken = ctx.tunnel?.token
-      const caller = tunnelToken !== undefined ? await identifyCaller(tunnelToken, undefined, callers, o) : (ctx.tunnel?.caller ?? (await identify(ctx, callers, o)))
+      const caller = tunnelToken !== undefined ? await identifyCaller(tunnelToken, undefined, ctx.gateway, o) : (ctx.tunnel?.caller ?? (await identify(ctx, o)))
       if (caller === undefined) {
         if (!callers.required) return admitOpen(ctx)
         throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
@@ -96,13 +96,15 @@ export function authorizeCallerForAny(caller: Caller, endpoints: readonly { read
   if (refusal !== undefined) throw refusal
 }
 
-async function identify(ctx: Routed, callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
-  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, callers, o)
+async function identify(ctx: Routed, o: AdmitOptions): Promise<Caller | undefined> {
+  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, ctx.gateway, o)
 }
 
 /** A caller from a bearer token, else from a verified client certificate, else undefined. */
-export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], callers: Callers, o: AdmitOptions): Promise<Caller | undefined> {
+export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], gateway: Gateway, o: AdmitOptions): Promise<Caller | undefined> {
+  const callers = gateway.callers
   if (token === undefined) return callerFromCertificate(tls, callers)
-  if (!o.stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
-  return resolveBearer(token, o.stores, { apps: callers.apps, clockSkewSec: o.clockSkewSec?.() ?? 30, claimAliasPrefix: callers.claimAliasPrefix })
+  const stores = o.stores?.(gateway)
+  if (!stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
+  return resolveBearer(token, stores, { apps: callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix })
 }

@@ -5,7 +5,9 @@
  */
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings'])
+// `expect` too: the gateway answers 100-continue itself (the caller's connection), and
+// undici refuses the header outright.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'expect'])
 
 /**
  * The headers without the hop-by-hop ones, including those the Connection header names.

@@ -1,0 +1,55 @@
+/**
+ * The chart's values.schema.json validates the gateway config itself: `config` and
+ * `endpoints[]` are the gateway's own schema (config/gateway.schema.json), adjusted where the
+ * chart writes or adds keys. The rest of values.schema.json is hand-written and kept as is, so
+ * `npm run schema` rewrites only these two parts (a test checks the file is current).
+ */
+import { renderSchemaJson } from '../src/config/reference.js'
+
+type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; required?: string[]; items?: Schema }
+
+/** Keys of the gateway YAML that the chart writes from its own values. */
+const CHART_MANAGED: Record<string, string> = {
+  endpoints: 'Use the top-level endpoints value.',
+  store: 'Use the top-level store value.',
+  admin: 'Use gateway.adminPort.',
+  drain: 'Use gateway.drainGraceSeconds.',
+}
+const refused = (description: string): Schema => ({ not: {}, description })
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T
+
+/** `config`: the gateway schema without the chart-managed keys; CA paths optional (interception.caSecretName). */
+function configSchema(gateway: Schema): Schema {
+  const properties: Record<string, Schema> = {}
+  for (const [key, schema] of Object.entries(gateway.properties ?? {})) properties[key] = key in CHART_MANAGED ? refused(CHART_MANAGED[key] as string) : clone(schema)
+  const listen = properties.listen as Schema
+  listen.properties = { ...listen.properties, host: refused('Set by the chart (0.0.0.0).'), port: refused('Use gateway.port.') }
+  const interception = properties.interception as Schema
+  delete interception.required
+  interception.description = `${String(interception.description)} caCert/caKey: give interception.caSecretName instead (the chart refuses neither set).`
+  return { type: 'object', additionalProperties: false, description: 'The rest of the gateway YAML (docs/config-reference.md), merged under the chart-managed keys; validated by the gateway\'s own schema.', properties }
+}
+
+/** `endpoints[]`: a gateway endpoint plus the chart keys tls.secretName and egress. */
+function endpointSchema(gateway: Schema, current: Schema): Schema {
+  const endpoint = clone(gateway.properties?.endpoints?.items as Schema)
+  const chartTls = current.properties?.tls as Schema
+  const tls = endpoint.properties?.tls as Schema
+  tls.properties = { ...tls.properties, secretName: chartTls.properties?.secretName as Schema }
+  tls.anyOf = chartTls.anyOf
+  tls.description = chartTls.description
+  endpoint.properties = { ...endpoint.properties, egress: current.properties?.egress as Schema }
+  endpoint.description = current.description
+  return endpoint
+}
+
+/** values.schema.json with `config` and `endpoints.items` derived from the gateway's schema. */
+export function renderChartValuesSchema(currentText: string): string {
+  const values = JSON.parse(currentText) as Schema
+  const gateway = JSON.parse(renderSchemaJson()) as Schema
+  const props = values.properties as Record<string, Schema>
+  props.config = configSchema(gateway)
+  const endpoints = props.endpoints as Schema
+  endpoints.items = endpointSchema(gateway, endpoints.items as Schema)
+  return JSON.stringify(values, null, 2) + '\n'
+}

@@ -1,0 +1,83 @@
+/**
+ * What every command shares: options with environment equivalents, argument parsers that
+ * name the flag, and the one place that turns an error into a one-line message and an exit
+ * code (2: the command line was wrong; 1: the command failed). No stack trace reaches a user.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { ConfigError } from '../errors.js'
+
+/** The config file a command reads when neither --config nor MTLS_GATEWAY_CONFIG says. */
+export const DEFAULT_CONFIG = 'config/gateway.yaml'
+
+/** A mistake on the command line: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** `-c, --config <file>`, also MTLS_GATEWAY_CONFIG. */
+export function configOption(): Option {
+  return new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG).env('MTLS_GATEWAY_CONFIG')
+}
+
+/** Parser for a TCP port flag (0–65535). */
+export function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number 0–65535.')
+  return Number(value)
+}
+
+/** Parser for a count flag (a positive integer). */
+export function parsePositiveInteger(value: string): number {
+  if (!/^[1-9]\d{0,5}$/.test(value)) throw new InvalidArgumentError('expected a positive integer.')
+  return Number(value)
+}
+
+interface SystemError extends Error { code?: string; syscall?: string; address?: string; port?: number; path?: string }
+
+const SYSTEM_MESSAGES: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOENT: 'no such file or directory',
+  EISDIR: 'is a directory',
+}
+
+/** One line (a ConfigError: one line per problem) saying what failed, naming the file or address. */
+export function describeError(e: unknown): string {
+  if (e instanceof ConfigError || e instanceof UsageError) return e.message
+  if (!(e instanceof Error)) return String(e)
+  const sys = e as SystemError
+  const what = sys.code !== undefined ? SYSTEM_MESSAGES[sys.code] : undefined
+  if (what !== undefined && (sys.syscall === 'listen' || sys.syscall === 'bind')) {
+    return `cannot listen on ${sys.address ?? '?'}:${sys.port ?? '?'}: ${what} (--port, or listen.port / admin.port in the config)`
+  }
+  if (what !== undefined && sys.path !== undefined) return `${sys.path}: ${what}`
+  return (e.message.split('\n')[0] ?? '').trim() || e.name
+}
+
+/**
+ * The root command, set up so subcommands (which inherit these settings when created) report
+ * errors through runProgram instead of exiting on their own.
+ */
+export function createProgram(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`${name}: ${text.replace(/^error: /, '')}`) })
+}
+
+/**
+ * Parses argv and runs the command. Errors become one line on stderr (prefixed with the
+ * command's name) and exit code 2 for usage mistakes, 1 for failures; commander's own messages
+ * (unknown option, invalid argument, missing option) are already one line naming the flag.
+ */
+export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync([...argv])
+  } catch (e) {
+    // process.exit: a failed start may leave handles open (watchers, a store connection).
+    // stderr is synchronous for files, pipes and terminals on Linux, so the line is not lost.
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2)
+    process.stderr.write(`${program.name()}: ${describeError(e)}\n`)
+    process.exit(e instanceof UsageError ? 2 : 1)
+  }
+}

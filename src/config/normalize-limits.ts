@@ -1,0 +1,50 @@
+/**
+ * Listener timeouts and connection caps. Their defaults live only in the schema (read from
+ * it here), so the config reference, the JSON Schema and the running gateway cannot disagree.
+ */
+import { configSchema } from './schema.js'
+import { parseDuration } from './units.js'
+import { obj, type Raw } from './normalize-util.js'
+import type { ClientTimeoutsConfig, ConnectionLimitsConfig, ListenTimeoutsConfig } from './types.js'
+
+const listenProps = configSchema.properties.listen.properties
+const adminProps = configSchema.properties.admin.properties
+
+type DurationNode = { readonly default: string }
+type Nodes<K extends string> = { readonly [P in K]: DurationNode }
+
+const ms = (raw: Raw, key: string, node: DurationNode): number => parseDuration((raw[key] as string | number | undefined) ?? node.default)
+
+function clientTimeouts(raw: Raw, nodes: Nodes<'headers' | 'bodyIdle' | 'bufferedBody' | 'keepAlive'>): ClientTimeoutsConfig {
+  return {
+    headersMs: ms(raw, 'headers', nodes.headers),
+    bodyIdleMs: ms(raw, 'bodyIdle', nodes.bodyIdle),
+    bufferedBodyMs: ms(raw, 'bufferedBody', nodes.bufferedBody),
+    keepAliveMs: ms(raw, 'keepAlive', nodes.keepAlive),
+  }
+}
+
+function connections(raw: Raw, node: { properties: { max: { default: number }; perAddress: { default: number } } }): ConnectionLimitsConfig {
+  return {
+    max: (raw.max as number | undefined) ?? node.properties.max.default,
+    perAddress: (raw.perAddress as number | undefined) ?? node.properties.perAddress.default,
+  }
+}
+
+/** `listen.timeouts` and `listen.connections` with the schema's defaults filled in. */
+export function normalizeListenLimits(listen: Raw): { timeouts: ListenTimeoutsConfig; connections: ConnectionLimitsConfig } {
+  const t = obj(listen.timeouts)
+  const nodes = listenProps.timeouts.properties
+  return {
+    timeouts: { ...clientTimeouts(t, nodes), tlsHandshakeMs: ms(t, 'tlsHandshake', nodes.tlsHandshake), sendIdleMs: ms(t, 'sendIdle', nodes.sendIdle), tunnelIdleMs: ms(t, 'tunnelIdle', nodes.tunnelIdle) },
+    connections: connections(obj(listen.connections), listenProps.connections),
+  }
+}
+
+/** `admin.timeouts` and `admin.connections` with the schema's defaults filled in. */
+export function normalizeAdminLimits(admin: Raw): { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig } {
+  return {
+    timeouts: clientTimeouts(obj(admin.timeouts), adminProps.timeouts.properties),
+    connections: connections(obj(admin.connections), adminProps.connections),
+  }
+}

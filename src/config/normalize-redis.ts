@@ -1,0 +1,58 @@
+/** `store.redis`: defaults, file paths made absolute, and the rules between its keys. */
+import { parseDuration } from './units.js'
+import { obj, str, type Raw, type Report } from './normalize-util.js'
+import type { HostPort, RedisSettings } from './types.js'
+
+const optional = <K extends string>(key: K, value: string | undefined): { [P in K]?: string } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: string }
+
+function hostPorts(v: unknown): HostPort[] {
+  return (Array.isArray(v) ? v : []).map((text) => {
+    const s = String(text)
+    const at = s.lastIndexOf(':')
+    return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) }
+  })
+}
+
+function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): NonNullable<RedisSettings['tls']> {
+  const path = (key: string): { [k: string]: string } => (str(t[key]) === undefined ? {} : { [key]: abs(str(t[key]) as string) })
+  if ((t.cert === undefined) !== (t.key === undefined)) report(['tls', t.cert === undefined ? 'cert' : 'key'], 'is required with tls.cert / tls.key (a client certificate needs its key)')
+  return { ...path('ca'), ...path('cert'), ...path('key'), ...optional('keyPassphrase', str(t.keyPassphrase)), ...optional('serverName', str(t.serverName)) }
+}
+
+/** Normalises `store.redis`; `url` is the store's URL (a single server), when given. */
+export function normalizeRedis(r: Raw, url: string | undefined, kind: string, abs: (p: string) => string, report: Report): RedisSettings {
+  const sentinel = r.sentinel === undefined ? undefined : obj(r.sentinel)
+  const cluster = r.cluster === undefined ? undefined : obj(r.cluster)
+  const topologies = [url, sentinel, cluster].filter((x) => x !== undefined).length
+  if (kind === 'redis' && topologies !== 1) {
+    report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
+  }
+  if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+  const acknowledgeTimeoutMs = parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s')
+  const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
+  // WAIT is a command: it must be able to wait its full time within the command timeout.
+  if (acknowledgeTimeoutMs >= commandTimeoutMs) report(['acknowledgeTimeout'], `must be shorter than commandTimeout (${commandTimeoutMs} ms)`)
+  return {
+    ...optional('username', str(r.username)),
+    ...optional('password', str(r.password)),
+    ...(r.tls !== undefined ? { tls: normalizeRedisTls(obj(r.tls), abs, (p, m) => report(p, m)) } : {}),
+    ...(sentinel !== undefined
+      ? {
+          sentinel: {
+            addresses: hostPorts(sentinel.addresses),
+            primaryName: String(sentinel.primaryName),
+            ...optional('username', str(sentinel.username)),
+            ...optional('password', str(sentinel.password)),
+            db: (sentinel.db as number | undefined) ?? 0,
+          },
+        }
+      : {}),
+    ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes) } } : {}),
+    // A Sentinel deployment has replicas by definition: wait for one unless told otherwise.
+    replicasToAcknowledge: (r.replicasToAcknowledge as number | undefined) ?? (sentinel !== undefined ? 1 : 0),
+    acknowledgeTimeoutMs,
+    commandTimeoutMs,
+    connectTimeoutMs: parseDuration((r.connectTimeout as string | number | undefined) ?? '2s'),
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The console's JSON API behind the login: what each page reads and each button does.
+ * Every action returns what to audit alongside its reply, so the router writes one
+ * audit line per action whatever happened.
+ */
+import type { IncomingMessage } from 'node:http'
+import { GatewayError } from '../errors.js'
+import { createAuthorizeLink, listTokenHolders, revokeToken, runProfileTest } from './adapter.js'
+import { validateDraft } from './draft.js'
+import { endpointRows } from './endpoints.js'
+import type { ConsoleHost } from './host.js'
+import { optionalString, readJsonBody, requiredString } from './http.js'
+import { profileViews } from './profiles.js'
+import { totals, type Sampler } from './samples.js'
+
+/** An action's reply and its audit facts (never a secret). */
+export interface ActionOutcome {
+  status: number
+  body: unknown
+  /** Answered through the one error writer instead of `body`. */
+  error?: GatewayError
+  audit?: { action: string; result: string; details?: Record<string, string | number | boolean | undefined> }
+}
+
+type Handler = (host: ConsoleHost, sampler: Sampler, req: IncomingMessage) => Promise<ActionOutcome>
+
+const ok = (body: unknown): ActionOutcome => ({ status: 200, body })
+
+async function storeStatus(host: ConsoleHost): Promise<{ kind: string; up?: boolean; error?: string }> {
+  const c = host.config().store
+  const store = host.runtime.store
+  if (!store) return { kind: 'none' }
+  try {
+    await store.ping()
+    return { kind: c.kind, up: true }
+  } catch (e) {
+    return { kind: c.kind, up: false, error: e instanceof Error ? e.message : String(e) }
+  }
+}
+
+const overview: Handler = async (host, sampler) => {
+  const { facts } = host
+  const metrics = await facts.metrics()
+  const readiness = await facts.readiness()
+  return ok({
+    configFile: host.configFile,
+    loadedAt: facts.loadedAt(),
+    lastReload: facts.lastReload() ?? null,
+    draining: facts.draining(),
+    workers: facts.workers,
+    ready: readiness.ready,
+    notReady: readiness.reasons,
+    store: await storeStatus(host),
+    totals: totals(metrics),
+    series: sampler.series(),
+  })
+}
+
+const reload: Handler = async (host) => {
+  const result = await host.facts.reload('console')
+  return { status: 200, body: result, audit: { action: 'reload', result: result.ok ? 'ok' : 'failed', details: result.ok ? { endpoints: result.endpoints } : { problems: result.problems.length } } }
+}
+
+const endpoints: Handler = async (host, sampler) => {
+  const handshakes = await host.facts.handshakes()
+  return host.withGateway(async (g) => ok({ rows: endpointRows(g, sampler.endpointRates(), handshakes) }))
+}
+
+const profiles: Handler = (host) => host.withGateway(async (g) => ok({ profiles: profileViews(g) }))
+
+const testProfile: Handler = async (host, _s, req) => {
+  const body = await readJsonBody(req)
+  const profile = requiredString(body, 'profile')
+  const tenant = optionalString(body, 'tenant')
+  const result = await host.withGateway(async (g) => {
+    if (!g.profiles.has(profile)) throw new GatewayError('not_found', `no profile named "${profile}"`)
+    return runProfileTest(g, profile, tenant, host.facts.gatewayUrl())
+  })
+  return { status: 200, body: result, audit: { action: 'test_profile', result: result.ok ? 'ok' : 'failed', details: { profile, tenant } } }
+}
+
+const users: Handler = async (host) => {
+  const perUser = host.config().profiles.filter((p) => p.token.mode === 'per_user').map((p) => ({ name: p.name, tenancy: p.tenancy }))
+  const { store } = host.runtime
+  return ok({ store: Boolean(store) && host.config().store.sealKeys.length > 0, profiles: perUser, holders: await listTokenHolders(store) })
+}
+
+function owner(body: Record<string, unknown>): { profile: string; user: string; tenant?: string } {
+  const tenant = optionalString(body, 'tenant')
+  return { profile: requiredString(body, 'profile'), user: requiredString(body, 'user'), ...(tenant !== undefined ? { tenant } : {}) }
+}
+
+const revoke: Handler = async (host, _s, req) => {
+  const who = owner(await readJsonBody(req))
+  const removed = await revokeToken(host.runtime.store, who)
+  const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
+  return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }
+}
+
+const link: Handler = async (host, _s, req) => {
+  const who = owner(await readJsonBody(req))
+  const url = await host.withGateway(async (g) => {
+    const p = g.profiles.get(who.profile)
+    if (!p || p.config.token.mode !== 'per_user') throw new GatewayError('not_found', `no per-user profile named "${who.profile}"`)
+    return createAuthorizeLink(g, host.runtime, who, host.facts.gatewayUrl())
+  })
+  if (url === undefined) throw new GatewayError('not_found', 'there is no token store: per-user tokens need store.sealKeys')
+  return { status: 200, body: { url }, audit: { action: 'create_authorize_link', result: 'ok', details: { ...who } } }
+}
+
+const draft: Handler = async (host, _s, req) => {
+  const yaml = requiredString(await readJsonBody(req), 'yaml')
+  const result = validateDraft(host.configFile, yaml, host.config())
+  return { status: 200, body: result, audit: { action: 'validate_draft', result: result.ok ? 'ok' : 'problems', details: { problems: result.problems.length } } }
+}
+
+/** GET routes (reads) and POST routes (actions), by path below /console/api/. */
+export const READS: Readonly<Record<string, Handler>> = { overview, endpoints, profiles, users }
+export const ACTIONS: Readonly<Record<string, Handler>> = { reload, 'profiles/test': testProfile, 'users/revoke': revoke, 'users/link': link, draft }

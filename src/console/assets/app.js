@@ -1,0 +1,87 @@
+// The console shell: sign-in, navigation between pages (#overview, #endpoints, …), sign-out.
+import { ApiError, get, post, setCsrf } from './api.js'
+import { h, page } from './dom.js'
+import { showOverview } from './overview.js'
+import { showEndpoints } from './endpoints.js'
+import { showProfiles } from './profiles.js'
+import { showUsers } from './users.js'
+import { showDraft } from './draft.js'
+
+const PAGES = { overview: showOverview, endpoints: showEndpoints, profiles: showProfiles, users: showUsers, draft: showDraft }
+let leave = null
+
+function signedIn(session) {
+  setCsrf(session.csrf)
+  document.getElementById('nav').hidden = false
+  document.getElementById('logout').hidden = false
+  document.getElementById('who').textContent = `signed in (${session.who})`
+}
+
+function signedOut() {
+  setCsrf(null)
+  document.getElementById('nav').hidden = true
+  document.getElementById('logout').hidden = true
+  document.getElementById('who').textContent = ''
+}
+
+function showLogin(message) {
+  signedOut()
+  const error = h('p', { id: 'login-error', class: 'error', role: 'alert' }, message ?? '')
+  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true })
+  const form = h('form', { id: 'login', class: 'card' },
+    h('label', { for: 'token' }, 'Admin token'), input, h('button', { type: 'submit' }, 'Sign in'), error)
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try {
+      signedIn(await post('login', { token: input.value }))
+      input.value = ''
+      if (!location.hash) location.hash = '#overview'
+      await route()
+    } catch (err) {
+      error.textContent = err.message
+      input.focus()
+    }
+  })
+  page('Sign in', h('p', {}, 'Sign in with the admin token from the gateway config (admin.token).'), form)
+  input.focus()
+}
+
+async function route() {
+  if (leave) leave()
+  leave = null
+  const name = location.hash.slice(1) || 'overview'
+  const show = PAGES[name] ?? PAGES.overview
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.getAttribute('href') === `#${name}`) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+  try {
+    leave = (await show()) ?? null
+    document.title = `${document.querySelector('h1')?.textContent ?? 'Console'} · mtls-gateway`
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return showLogin(err.message === 'sign in to the console first' ? '' : err.message)
+    page('Error', h('p', { class: 'error', role: 'alert' }, err.message))
+  }
+}
+
+async function start() {
+  document.getElementById('logout').addEventListener('click', async () => {
+    try {
+      await post('logout')
+    } finally {
+      if (leave) leave()
+      leave = null
+      showLogin('Signed out.')
+    }
+  })
+  window.addEventListener('hashchange', () => void route())
+  try {
+    signedIn(await get('session'))
+    await route()
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) showLogin(err.message === 'sign in to the console first' ? '' : err.message)
+    else page('Error', h('p', { class: 'error', role: 'alert' }, err.message))
+  }
+}
+
+void start()

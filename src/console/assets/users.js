@@ -1,0 +1,65 @@
+// Users: who holds a per-user token (never the token), Revoke, and a one-time authorize link to hand over.
+import { get, post } from './api.js'
+import { h, page, time } from './dom.js'
+
+function linkForm(profiles, status) {
+  const profile = h('select', { id: 'link-profile', name: 'profile' }, profiles.map((p) => h('option', { value: p.name }, p.name)))
+  const tenant = h('input', { id: 'link-tenant', name: 'tenant', autocomplete: 'off' })
+  const user = h('input', { id: 'link-user', name: 'user', required: true, autocomplete: 'off' })
+  const out = h('input', { id: 'link-url', readonly: true, 'aria-label': 'One-time authorize link' })
+  const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy link')
+  const result = h('div', { class: 'link-result', hidden: true }, out, copy)
+  copy.addEventListener('click', async () => {
+    out.select()
+    try {
+      await navigator.clipboard.writeText(out.value)
+      status.textContent = 'Link copied.'
+    } catch {
+      status.textContent = 'Select the link and copy it (the clipboard is not available here).'
+    }
+  })
+  const form = h('form', { id: 'link-form', class: 'card' },
+    h('h2', {}, 'Create authorize link'),
+    h('label', { for: 'link-profile' }, 'Profile'), profile,
+    h('label', { for: 'link-tenant' }, 'Tenant (profiles with tenancy)'), tenant,
+    h('label', { for: 'link-user' }, 'User'), user,
+    h('button', { type: 'submit' }, 'Create link'), result)
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    try {
+      const r = await post('users/link', { profile: profile.value, user: user.value, ...(tenant.value ? { tenant: tenant.value } : {}) })
+      out.value = r.url
+      result.hidden = false
+      status.textContent = `One-time link created for ${user.value}: it works once, for 10 minutes.`
+      out.focus()
+    } catch (err) {
+      status.textContent = err.message
+    }
+  })
+  return form
+}
+
+export async function showUsers() {
+  const data = await get('users')
+  const status = h('p', { id: 'users-status', role: 'status', 'aria-live': 'polite' })
+  if (!data.store) return void page('Users', h('p', {}, 'No per-user profile stores tokens (token.mode: per_user with store.sealKeys).'))
+  const rows = data.holders.map((t) => {
+    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.user}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}` }, 'Revoke')
+    const row = h('tr', { 'data-user': t.user }, h('th', { scope: 'row' }, t.user), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
+    revoke.addEventListener('click', async () => {
+      try {
+        await post('users/revoke', { profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}) })
+        row.remove()
+        status.textContent = `Revoked ${t.user}'s token for ${t.profile}.`
+      } catch (err) {
+        status.textContent = err.message
+      }
+    })
+    return row
+  })
+  const table = rows.length
+    ? h('table', { id: 'holders' }, h('caption', {}, 'Users holding a token'),
+        h('thead', {}, h('tr', {}, ['User', 'Profile', 'Tenant', 'Obtained', 'Action'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))
+    : h('p', { id: 'no-holders' }, 'No user holds a token yet.')
+  page('Users', status, table, linkForm(data.profiles, status))
+}

@@ -1,0 +1,129 @@
+/**
+ * The console's router on the admin listener: static files, login and logout, then the
+ * JSON API for signed-in operators. Every POST must come from the console's own origin
+ * with the session's CSRF token; every action leaves one audit line; every JSON reply is
+ * scrubbed of the config's secret values as a last line of defence.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AdminRoutes } from '../ops/index.js'
+import { configSecretValues } from '../ops/index.js'
+import { ACTIONS, READS, type ActionOutcome } from './actions.js'
+import { isSameOrigin, operatorOf, sessionCookie, whoIs, type Operator } from './auth.js'
+import type { ConsoleHost } from './host.js'
+import { GatewayError, statusOf } from '../errors.js'
+import { readJsonBody, send, sendError } from './http.js'
+import { scrubSecrets } from './scrub.js'
+import { createSampler } from './samples.js'
+import { createSessions, sameSecret } from './session.js'
+import { staticFile } from './static.js'
+
+export const CONSOLE_PREFIX = '/console/'
+const MAX_WRONG_PER_MINUTE = 20
+const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
+
+/** Builds the console for one admin listener. */
+export function createConsole(host: ConsoleHost): AdminRoutes {
+  const sessions = createSessions()
+  const sampler = createSampler(() => host.facts.metrics())
+  const log = host.facts.log
+  const token = (): string | undefined => host.config().admin.token
+  const audit = (who: string, action: string, result: string, details: Record<string, unknown> = {}): void =>
+    log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
+  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
+    send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
+  }
+
+  // Wrong tokens in the last minute: past the limit every attempt waits, right or wrong.
+  const wrong: number[] = []
+  const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const expected = token()
+    if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
+    const presented = (await readJsonBody(req)).token
+    while (wrong.length > 0 && (wrong[0] as number) < Date.now() - 60_000) wrong.shift()
+    if (wrong.length >= MAX_WRONG_PER_MINUTE) {
+      audit('anonymous', 'login', 'throttled')
+      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens: wait a minute'))
+    }
+    if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
+      wrong.push(Date.now())
+      audit('anonymous', 'login', 'wrong_token')
+      return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
+    }
+    const { session, cookie } = sessions.issue('token', expected)
+    audit(session.who, 'login', 'ok')
+    reply(res, 200, { who: session.who, csrf: sessions.csrf(session, expected) }, { 'set-cookie': sessionCookie(req, cookie) })
+  }
+
+  const api = async (req: IncomingMessage, res: ServerResponse, op: Operator, name: string): Promise<void> => {
+    const who = whoIs(op)
+    if (req.method === 'GET' && name === 'session') {
+      const t = token()
+      return reply(res, 200, { who, csrf: op.kind === 'session' && t !== undefined ? sessions.csrf(op.session, t) : null })
+    }
+    if (req.method === 'GET' && Object.hasOwn(READS, name)) {
+      await sampler.touch()
+      const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
+      return reply(res, out.status, out.body)
+    }
+    if (req.method !== 'POST') return sendError(req, res, new GatewayError(Object.hasOwn(ACTIONS, name) || name === 'logout' ? 'method_not_allowed' : 'not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
+    const t = token()
+    if (op.kind === 'session' && (t === undefined || !sessions.checkCsrf(op.session, t, header(req, 'x-csrf-token')))) {
+      audit(who, name, 'csrf_refused')
+      return sendError(req, res, new GatewayError('console_request_refused', 'missing or wrong CSRF token: reload the console page'))
+    }
+    if (name === 'logout') {
+      if (op.kind === 'session') sessions.end(op.session)
+      audit(who, 'logout', 'ok')
+      return reply(res, 200, { loggedOut: true }, { 'set-cookie': sessionCookie(req, '', 0) })
+    }
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined
+    if (!action) return sendError(req, res, new GatewayError('not_found', `no console action ${name}`))
+    let out: ActionOutcome
+    try {
+      out = await action(host, sampler, req)
+    } catch (e) {
+      if (e instanceof GatewayError) audit(who, name, 'refused', { status: statusOf(e.reason, 'api') })
+      throw e
+    }
+    if (out.audit) audit(who, out.audit.action, out.audit.result, out.audit.details)
+    if (out.error) return sendError(req, res, out.error)
+    reply(res, out.status, out.body)
+  }
+
+  const route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    if (path === '/console') return send(res, 308, 'text/plain; charset=utf-8', 'see /console/\n', { location: CONSOLE_PREFIX })
+    const name = path.slice(CONSOLE_PREFIX.length)
+    if (!name.startsWith('api/')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new GatewayError('method_not_allowed', 'console pages answer GET only'))
+      const file = staticFile(name)
+      if (!file) return sendError(req, res, new GatewayError('not_found', `no console file ${path}`))
+      return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })
+    }
+    const apiName = name.slice(4)
+    if (req.method === 'POST' && !isSameOrigin(req)) {
+      audit('anonymous', apiName, 'cross_origin_refused')
+      return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
+    }
+    if (apiName === 'login' && req.method === 'POST') return login(req, res)
+    const op = operatorOf(req, sessions, token())
+    if (!op) return sendError(req, res, new GatewayError('console_sign_in_required', token() === undefined ? OFF : 'sign in to the console first'))
+    return api(req, res, op, apiName)
+  }
+
+  return {
+    prefix: CONSOLE_PREFIX,
+    close: () => sampler.stop(),
+    handle: (req, res, path) =>
+      route(req, res, path).catch((e: unknown) => {
+        if (res.headersSent) return void res.destroy()
+        if (e instanceof GatewayError) return sendError(req, res, e)
+        log.error({ err: e }, 'console: internal error')
+        sendError(req, res, new GatewayError('internal', 'internal error (see the gateway log)'))
+      }),
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}

@@ -1,0 +1,57 @@
+/**
+ * "Validate a draft": the pasted YAML is checked exactly as `check` checks a file (schema,
+ * references, every bundle), as if it were the config file, and compared with the config
+ * in force: the endpoints a reload would add, remove or change. Nothing is written.
+ */
+import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
+import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
+import { inspectEndpoints } from '../gateway/index.js'
+import { restartOnlyChanges } from '../runtime/index.js'
+
+/** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
+export interface DraftProblem {
+  line: number
+  column: number
+  key: string
+  msg: string
+  inDraft: boolean
+  text: string
+}
+
+/** The verdict on a draft. */
+export interface DraftResult {
+  ok: boolean
+  problems: DraftProblem[]
+  changes?: { added: string[]; removed: string[]; changed: string[]; restartNeeded: string[] }
+}
+
+function endpointShape(e: EndpointConfig): string {
+  const { index: _index, ...rest } = e
+  return JSON.stringify(rest)
+}
+
+function diff(current: GatewayConfig, draft: GatewayConfig): NonNullable<DraftResult['changes']> {
+  const before = new Map(current.endpoints.map((e) => [e.name, endpointShape(e)]))
+  const after = new Map(draft.endpoints.map((e) => [e.name, endpointShape(e)]))
+  return {
+    added: [...after.keys()].filter((n) => !before.has(n)),
+    removed: [...before.keys()].filter((n) => !after.has(n)),
+    changed: [...after].filter(([n, s]) => before.has(n) && before.get(n) !== s).map(([n]) => n),
+    restartNeeded: restartOnlyChanges(current, draft).map((p) => p.key),
+  }
+}
+
+/** Checks `yaml` as if it were `configFile`; never throws for a problem of the draft. */
+export function validateDraft(configFile: string, yaml: string, current: GatewayConfig, now = new Date()): DraftResult {
+  const toView = (p: ConfigProblem): DraftProblem => ({ line: p.line, column: p.column, key: p.key, msg: p.msg, inDraft: p.file === configFile && p.line > 0, text: formatProblem(p) })
+  let draft: GatewayConfig
+  try {
+    draft = parseConfig(configFile, yaml)
+  } catch (e) {
+    if (e instanceof ConfigError) return { ok: false, problems: e.problems.map(toView) }
+    throw e
+  }
+  const inspection = inspectEndpoints(draft, now)
+  const problems = [...inspection.problems, ...inspection.degraded].map(toView)
+  return { ok: problems.length === 0, problems, changes: diff(current, draft) }
+}

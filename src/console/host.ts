@@ -1,0 +1,21 @@
+/**
+ * What the console needs from the process that serves the admin listener. The single
+ * process hands its live snapshot; the cluster primary compiles one on demand and asks
+ * its workers for the rest (AdminFacts), so either way the console sees the instance.
+ */
+import type { GatewayConfig } from '../config/index.js'
+import type { Gateway } from '../gateway/index.js'
+import type { AdminFacts } from '../ops/index.js'
+import type { Runtime } from '../runtime/index.js'
+
+/** The console's view of the running gateway. */
+export interface ConsoleHost {
+  readonly configFile: string
+  readonly facts: AdminFacts
+  /** The config in force. */
+  config(): GatewayConfig
+  /** Runs `fn` with a compiled snapshot (the live one, or a temporary one that is closed after). */
+  withGateway<T>(fn: (gateway: Gateway) => Promise<T>): Promise<T>
+  /** The process's store (users' tokens), once the config needs one; seal keys are in the snapshot. */
+  readonly runtime: Pick<Runtime, 'store'>
+}

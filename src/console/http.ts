@@ -1,0 +1,75 @@
+/**
+ * Every console response goes through here: the strict Content-Security-Policy and the
+ * other browser hardening headers, JSON replies in the gateway's error shape, and
+ * bounded JSON request bodies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+import { hasBody } from '../proxy/body.js'
+import { writeError } from '../proxy/write-error.js'
+
+/** No inline script or style, nothing from another origin, no framing. */
+export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+const HARDENING: Readonly<Record<string, string>> = {
+  'content-security-policy': CSP,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+}
+
+/** Sends `body` with the hardening headers and a correct Content-Length. */
+export function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { ...HARDENING, 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers })
+  res.end(body)
+}
+
+/** A JSON reply. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
+}
+
+/** An error through the gateway's one error writer, with the console's hardening headers. */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
+  if (!res.headersSent) for (const [name, value] of Object.entries(HARDENING)) res.setHeader(name, value)
+  // A body left unread: the connection closes after the answer.
+  writeError(res, err, 'api', { close: hasBody(req.headers) && !req.complete })
+}
+
+const MAX_BODY = 256 * 1024
+
+/** Reads a JSON object body (≤ 256 KiB: a pasted config fits). Only JSON: a cross-site form cannot send it. */
+export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('unsupported_payload', 'console actions take application/json bodies')
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  try {
+    const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {
+    // the 400 below
+  }
+  throw new GatewayError('bad_request', 'the request body must be a JSON object')
+}
+
+/** A string field of a body, or undefined; anything else is a 400. */
+export function optionalString(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name]
+  if (v === undefined || v === null || v === '') return undefined
+  if (typeof v !== 'string') throw new GatewayError('bad_request', `"${name}" must be a string`)
+  return v
+}
+
+/** A required non-empty string field of a body. */
+export function requiredString(body: Record<string, unknown>, name: string): string {
+  const v = optionalString(body, name)
+  if (v === undefined) throw new GatewayError('bad_request', `"${name}" is required`)
+  return v
+}

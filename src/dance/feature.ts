@@ -1,0 +1,129 @@
+/**
+ * The OAuth 1.0a three-legged dance as one feature of the composition root: its
+ * /gateway/oauth1/… routes, the per-user token source the proxy signs with, and the move
+ * of an anonymous user's tokens on identityToMerge.
+ *
+ *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer; or ?link=<one-time id>
+ *   GET      /gateway/oauth1/callback             the provider's redirect (request token is the credential)
+ *   DELETE   /gateway/oauth1/<profile>/tokens/<user>[?tenant=]  admin token
+ *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+import type { Caller } from '../callers/index.js'
+import type { Gateway, Profile } from '../gateway/index.js'
+import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
+import type { Runtime } from '../runtime/index.js'
+import { SealError } from '../store/index.js'
+import { sendJson } from '../api/http.js'
+import type { ApiRoute } from '../api/router.js'
+import { requireAdmin } from './credentials.js'
+import { DANCE_TTL_MS, handleAuthorize, handleCallback, type DanceDeps } from './authorize.js'
+import { checkTenant } from './provider.js'
+import { formatProfileTest, testProfile } from './profile-test.js'
+import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
+import { CALLBACK_PATH, linkUrl, originFrom, requestOrigin } from './urls.js'
+
+/** What the composition root plugs in (structurally serve.ts's Feature). */
+export interface OAuth1Feature {
+  routes: ApiRoute[]
+  userTokens: (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
+  onIdentityMerge: (caller: Caller, gateway: Gateway) => Promise<void>
+}
+
+const PROFILE_ROUTE = /^\/gateway\/oauth1\/([^/]+)\/(authorize|test|tokens\/([^/]+))$/
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new GatewayError('bad_request', 'malformed percent-encoding in the path')
+  }
+}
+
+function profileNamed(gateway: Gateway, name: string): Profile {
+  const profile = gateway.profiles.get(name)
+  if (!profile) throw new GatewayError('not_found', `no profile named "${name}"`)
+  return profile
+}
+
+/** The dance's state for one snapshot: the runtime's store, the snapshot's sealer and TTLs. */
+export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): OAuth1TokenRepo | undefined {
+  const { store } = runtime
+  const sealer = gateway.sealers.records
+  return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs }) : undefined
+}
+
+/** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
+export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
+  const { runtime } = ctx
+  const deps = (gateway: Gateway): DanceDeps => {
+    const repo = tokenRepoFor(runtime, gateway)
+    // compileSealers refuses per-user profiles without seal keys, so this is a snapshot without them.
+    if (!repo) throw new GatewayError('not_found', 'no profile uses per-user tokens (token.mode: per_user), so there is no token store')
+    const stores = runtime.bearerStores(gateway)
+    return { repo, ...(stores ? { stores } : {}) }
+  }
+
+  const route: ApiRoute = async (req, res, gateway, path, url) => {
+    if (!path.startsWith('/gateway/oauth1/')) return false
+    if (path === CALLBACK_PATH) {
+      await handleCallback(req, res, gateway, url, deps(gateway))
+      return true
+    }
+    const m = PROFILE_ROUTE.exec(path)
+    if (!m) return false
+    const profile = profileNamed(gateway, decode(m[1] as string))
+    if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
+    else if (m[2] === 'test') await runTest(req, res, gateway, profile, url)
+    else await revoke(req, res, gateway, profile, decode(m[3] as string), url, deps(gateway).repo)
+    return true
+  }
+
+  return {
+    routes: [route],
+    async userTokens(profile, actx, user) {
+      const { repo } = deps(actx.gateway)
+      const owner = { profile: profile.name, ...(actx.tenant !== undefined ? { tenant: actx.tenant } : {}), user, anonymous: actx.caller.isAnonymous === true }
+      let unreadable: SealError | undefined
+      try {
+        const stored = await repo.findToken(owner)
+        if (stored) return { token: stored.token, tokenSecret: stored.tokenSecret, ...(stored.fields ? { fields: stored.fields } : {}) }
+      } catch (err) {
+        // A token sealed under a retired key is as good as none: the user authorizes again.
+        if (!(err instanceof SealError)) throw err
+        unreadable = err
+      }
+      // A one-time link rather than a request token: a failing call must not cost a provider round trip.
+      const id = await repo.createLink(owner, DANCE_TTL_MS)
+      const host = actx.inbound.headers.host
+      const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
+      const authorizeUrl = linkUrl(actx.gateway, profile, id, origin)
+      const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`
+      // RFC 9110 §15.5.2: a 401 names its scheme; the user authorizes the OAuth 1.0a profile at authorizeUrl.
+      const challenge = `OAuth realm="${(profile.config.realm ?? profile.name).replace(/["\\]/g, '\\$&')}"`
+      throw new GatewayError('oauth_token_missing', `${why}: open authorizeUrl in a browser`, { details: { authorizeUrl }, headers: { 'www-authenticate': challenge } })
+    },
+    async onIdentityMerge(caller, gateway) {
+      const repo = tokenRepoFor(runtime, gateway)
+      if (caller.identityToMerge === undefined || caller.sub === undefined || !repo) return
+      await repo.moveUser(caller.identityToMerge, { user: caller.sub, anonymous: caller.isAnonymous === true })
+    },
+  }
+}
+
+async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL): Promise<void> {
+  if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/oauth1/<profile>/test')
+  requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test')
+  const result = await testProfile(gateway, profile.name, url.searchParams.get('tenant') ?? undefined, requestOrigin(req))
+  sendJson(res, 200, { ...result, report: formatProfileTest(result) })
+}
+
+async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, repo: OAuth1TokenRepo): Promise<void> {
+  if (req.method !== 'DELETE') throw new GatewayError('method_not_allowed', 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
+  requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>')
+  const tenant = checkTenant(gateway, profile, url.searchParams.get('tenant') ?? undefined)
+  const removed = await repo.revoke({ profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })
+  if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"`)
+  sendJson(res, 200, { revoked: true })
+}

@@ -1,0 +1,70 @@
+/**
+ * The few HTML pages a user's browser sees during the dance: the success or failure page
+ * after the provider's callback, and the form that collects user fields (a PIN). Plain,
+ * self-contained and never cached; every dynamic value is escaped.
+ */
+import type { ServerResponse } from 'node:http'
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** HTML-escapes text for element content and quoted attributes. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}.ok{color:#176b2c}.fail{color:#a31b1b}label{display:block;margin:.8rem 0 .2rem}
+input{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}button{margin-top:1rem;font-size:1rem;padding:.4rem 1.2rem}</style>
+</head><body>
+${body}
+</body></html>
+`
+}
+
+/** Sends an HTML page; no caching, no framing, no referrer (the URL carries one-time ids). */
+export function sendPage(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+  })
+  res.end(html)
+}
+
+/** The page after a successful callback: the token is stored. */
+export function successPage(provider: string): string {
+  return layout('Authorization complete', `<h1 class="ok" id="result" data-result="success">Authorization complete</h1>
+<p>Access to <b>${escapeHtml(provider)}</b> is authorized. You can close this window and return to the conversation.</p>`)
+}
+
+/** The page when the dance did not end with a stored token; `why` must hold no secret. */
+export function failurePage(why: string): string {
+  return layout('Authorization failed', `<h1 class="fail" id="result" data-result="failure">Authorization failed</h1>
+<p>${escapeHtml(why)}</p>
+<p>Nothing was stored. Ask for a new authorization link to try again.</p>`)
+}
+
+/**
+ * The page an authorize link opens: a button (and the user's fields, e.g. a PIN) that POSTs
+ * back with the link's CSRF token. Opening the link consumes nothing, so a chat client's
+ * link preview cannot use it up; only the user's click starts the dance.
+ */
+export function linkPage(provider: string, action: string, csrf: string, names: readonly string[]): string {
+  const inputs = names
+    .map((n) => `<label for="f-${escapeHtml(n)}">${escapeHtml(n)}</label><input id="f-${escapeHtml(n)}" name="field.${escapeHtml(n)}" type="password" autocomplete="off" required>`)
+    .join('\n')
+  return layout('Authorize access', `<h1>Authorize access to ${escapeHtml(provider)}</h1>
+<p>Continue to sign in at ${escapeHtml(provider)} and allow access.</p>
+<form method="post" action="${escapeHtml(action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+${inputs}
+<button type="submit" id="continue">Continue to ${escapeHtml(provider)}</button>
+</form>`)
+}

@@ -1,0 +1,89 @@
+/**
+ * "Test authorization": the request-token step with the consumer key and secret over
+ * the endpoint's mTLS, run by `mtls-gateway test-auth` and POST /gateway/oauth1/<p>/test.
+ * A failure shows what the provider answered (status, headers, body) so an operator can
+ * fix the profile, with every secret the gateway knows taken out.
+ */
+import { GatewayError } from '../errors.js'
+import type { Gateway, Profile } from '../gateway/index.js'
+import { percentEncode } from '../oauth1/index.js'
+import { callTokenUrl, checkTenant, parseTokenReply, type ProviderReply } from './provider.js'
+import { callbackUrlFor } from './urls.js'
+
+/** The outcome of one profile test. */
+export interface ProfileTestResult {
+  ok: boolean
+  profile: string
+  tenant?: string
+  /** One sentence: what worked, or what failed. */
+  message: string
+  /** The provider's answer (failures only), secrets redacted. */
+  response?: { method: string; url: string; endpoint: string; status: number; headers: Record<string, string>; body: string }
+}
+
+const REDACTED = '[redacted]'
+const SECRET_HEADERS = new Set(['set-cookie', 'authorization', 'proxy-authorization'])
+const SECRET_PARAMS = /((?:^|[?&\s"',;])(?:oauth_token_secret|oauth_signature|oauth_verifier)(?:"\s*:\s*"|="?|=))[^&\s"',;]*/g
+
+/** Removes the profile's secrets and any token secret or signature from provider text. */
+export function redactProviderText(profile: Profile, text: string): string {
+  const c = profile.config
+  const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields)]
+    .filter((s): s is string => s !== undefined && s.length >= 4)
+    .flatMap((s) => [s, percentEncode(s), encodeURIComponent(s)])
+    .sort((a, b) => b.length - a.length)
+  let out = text
+  for (const s of secrets) out = out.split(s).join(REDACTED)
+  return out.replace(SECRET_PARAMS, `$1${REDACTED}`)
+}
+
+function failure(profile: Profile, tenant: string | undefined, message: string, reply?: ProviderReply): ProfileTestResult {
+  const headers = reply
+    ? Object.fromEntries(Object.entries(reply.headers).map(([k, v]) => [k, SECRET_HEADERS.has(k) ? REDACTED : redactProviderText(profile, v)]))
+    : undefined
+  return {
+    ok: false,
+    profile: profile.name,
+    ...(tenant !== undefined ? { tenant } : {}),
+    message: redactProviderText(profile, message),
+    ...(reply && headers
+      ? { response: { method: reply.method, url: reply.url, endpoint: reply.endpoint, status: reply.status, headers, body: redactProviderText(profile, reply.body) } }
+      : {}),
+  }
+}
+
+/** Runs the request-token step for a profile; never throws for a provider or TLS failure. */
+export async function testProfile(gateway: Gateway, name: string, tenantArg: string | undefined, origin?: string): Promise<ProfileTestResult> {
+  const profile = gateway.profiles.get(name)
+  if (!profile) throw new GatewayError('not_found', `no profile named "${name}" (profiles: ${[...gateway.profiles.keys()].join(', ') || 'none'})`)
+  let tenant: string | undefined
+  let reply: ProviderReply | undefined
+  try {
+    tenant = checkTenant(gateway, profile, tenantArg)
+    const callback = callbackUrlFor(gateway, profile, tenant, origin) ?? 'oob'
+    reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), callback })
+    parseTokenReply(profile, 'request-token', reply)
+    const message = `profile "${profile.name}" obtained a request token from ${reply.url} (HTTP ${reply.status}) over endpoint "${reply.endpoint}"'s mTLS`
+    return { ok: true, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), message }
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err
+    return failure(profile, tenant, err.message, reply)
+  }
+}
+
+function indent(text: string): string {
+  return text === '' ? '  (empty)' : text.split(/\r?\n/).map((l) => `  ${l}`).join('\n')
+}
+
+/** The human-readable report: "Auth Test Succeeded", or "Auth Test Failed" with Headers and Response. */
+export function formatProfileTest(r: ProfileTestResult): string {
+  if (r.ok) return `Auth Test Succeeded\n${r.message}\n`
+  const lines = ['Auth Test Failed', r.message]
+  if (r.response) {
+    const { method, url, status, headers, body } = r.response
+    lines.push('', `${method} ${url} → HTTP ${status}`, '', 'Headers', indent(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')), '', 'Response', indent(body))
+  } else {
+    lines.push('', 'Headers', '  (no response: the request did not reach the provider)', '', 'Response', '  (none)')
+  }
+  return lines.join('\n') + '\n'
+}

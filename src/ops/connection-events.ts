@@ -1,0 +1,74 @@
+/**
+ * Listener limit events → metrics and log lines, and the "out of file descriptors" condition
+ * that readiness reports: a process that cannot open sockets should get no new traffic.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import type { ConnectionEvents } from '../proxy/connection-guard.js'
+import type { GatewayLog } from './log.js'
+import type { Metrics } from './metrics.js'
+
+/** How long after the last EMFILE/ENFILE the process reports itself not ready. */
+const FD_NOT_READY_MS = 10_000
+
+/** Remembers when descriptors last ran out. */
+export interface FdPressure {
+  seen(): void
+  /** ["file descriptors exhausted …"] while recent, else []. */
+  conditions(): string[]
+}
+
+/** Open descriptors over the soft limit at which the process stops being ready. */
+const FD_NOT_READY_SHARE = 0.95
+const ADVICE = 'raise the nofile limit or lower listen.connections.max'
+
+/**
+ * Open descriptors and the soft limit, from /proc (Linux; undefined elsewhere). Accept
+ * failures never reach JavaScript (libuv closes what it cannot take), so this is how a
+ * flood of idle connections shows before a request fails.
+ */
+function descriptorUse(): { open: number; limit: number } | undefined {
+  try {
+    const limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1])
+    return Number.isFinite(limit) ? { open: readdirSync('/proc/self/fd').length, limit } : undefined
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'EMFILE' || code === 'ENFILE' ? { open: Infinity, limit: 0 } : undefined
+  }
+}
+
+/** Creates the fd-exhaustion condition (clock injectable for tests). */
+export function createFdPressure(now: () => number = Date.now): FdPressure {
+  let last = -Infinity
+  return {
+    seen: () => void (last = now()),
+    conditions() {
+      const ago = now() - last
+      if (ago < FD_NOT_READY_MS) return [`file descriptors exhausted ${Math.round(ago / 1000)} s ago (EMFILE/ENFILE): ${ADVICE}`]
+      const use = descriptorUse()
+      if (use && use.open >= use.limit * FD_NOT_READY_SHARE) return [`file descriptors exhausted: ${use.open === Infinity ? 'none left' : `${use.open} of ${use.limit} open`}: ${ADVICE}`]
+      return []
+    },
+  }
+}
+
+/** Counts every limit event; timeouts and refusals at debug (an attack must not flood the log), parse errors on admin at info. */
+export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressure): ConnectionEvents {
+  return {
+    onTimeout(listener, reason) {
+      metrics.clientTimeout(listener, reason)
+      log.logger.debug({ listener, reason }, 'connection closed by a limit')
+    },
+    onRefused(listener, reason) {
+      metrics.connectionRefused(listener, reason)
+      if (reason === 'fd_exhausted') {
+        fd.seen()
+        metrics.fdExhausted('accept')
+      }
+      log.logger.debug({ listener, reason }, 'connection refused')
+    },
+    onRejected(listener, err) {
+      // The proxy listener logs these as requests (access log); the admin listener has no access log.
+      if (listener === 'admin') log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')
+    },
+  }
+}

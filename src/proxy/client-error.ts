@@ -1,0 +1,39 @@
+/**
+ * Node's 'clientError' (a request its parser refused, or a header deadline) answered by
+ * the one error writer; nothing is written when there is no one to answer (the client reset
+ * the connection, or it is already being answered and closed).
+ */
+import { maxHeaderSize, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { GatewayError, type ErrorSurface } from '../errors.js'
+import { writeRawError } from './write-error.js'
+
+/** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
+export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError): void }): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const refused = clientErrorOf(err, o.configKey, o.headersMs)
+    // Not writable: already answered and closing (a client leaving then is no new error).
+    if (!refused || !socket.writable) return void socket.destroy()
+    o.onError(refused)
+    // A response already on its way on this socket cannot be followed by another one.
+    const inProgress = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
+    if (inProgress?.headersSent) socket.destroy()
+    else writeRawError(socket, refused, o.surface)
+  })
+}
+
+/** The error to answer a refused request with, or undefined to just close. */
+export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, headersMs: number): GatewayError | undefined {
+  switch (err.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE': // the client closed in the middle of a request
+      return undefined
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)
+    case 'HPE_HEADER_OVERFLOW':
+      return new GatewayError('headers_too_large', `request headers exceed the ${maxHeaderSize / 1024} KiB limit`)
+    default:
+      return new GatewayError('bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`)
+  }
+}

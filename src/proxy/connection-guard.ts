@@ -1,0 +1,229 @@
+/**
+ * One HTTP server's defence against slow, silent and greedy clients: headers, body-idle,
+ * buffered-body, send-idle and keep-alive limits, connection caps, parse errors answered by
+ * the one error writer, and a drain that closes every connection with no request in
+ * progress (silent, idle, half-open, tunnels) rather than only those Node calls idle.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { Server as TlsServer } from 'node:tls'
+import type { Duplex, Readable } from 'node:stream'
+import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import { GatewayError, type ErrorSurface } from '../errors.js'
+import { writeError } from './write-error.js'
+import { answerClientErrors } from './client-error.js'
+import { capConnections, type RefusalReason } from './connection-caps.js'
+import { hasBody } from './body.js'
+
+export type { RefusalReason } from './connection-caps.js'
+
+/** Which listener an event happened on (label value). */
+export type ListenerName = 'proxy' | 'admin' | 'tunnel'
+/** Why a connection was closed by a limit (label value). */
+export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_idle' | 'keep_alive' | 'tls_handshake' | 'tunnel_idle'
+
+/** What the guard reports; ops turns these into metrics and debug lines. */
+export interface ConnectionEvents {
+  onTimeout?(listener: ListenerName, reason: TimeoutReason): void
+  onRefused?(listener: ListenerName, reason: RefusalReason): void
+  /** A request answered by the guard itself (Node's parser refused it). */
+  onRejected?(listener: ListenerName, err: GatewayError): void
+}
+
+export interface GuardOptions {
+  listener: ListenerName
+  /** Config key the limits come from, named in messages (`listen.timeouts`). */
+  configKey: string
+  timeouts: ClientTimeoutsConfig & { sendIdleMs?: number }
+  connections?: ConnectionLimitsConfig
+  surface: ErrorSurface
+  events: ConnectionEvents
+  /** Reason reported when the keep-alive limit closes a connection (tunnels: tunnel_idle). */
+  idleReason?: TimeoutReason
+}
+
+/** The guard of one server. */
+export interface ConnectionGuard {
+  /** Bounds the time a body the gateway reads whole may take to arrive. */
+  limitBufferedBody(req: IncomingMessage, res: ServerResponse): void
+  /** Cuts the connection when the caller stops reading `source` piped into the response (sendIdle). */
+  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void
+  /** Tracks a connection that left HTTP (a CONNECT tunnel); drain closes it when isIdle(). */
+  track(socket: Duplex, isIdle: () => boolean): void
+  /** Closes connections with no request in progress, here and in adopted guards. */
+  closeIdle(): void
+  closeAll(): void
+  /** Another guard (the tunnels' inner server) whose connections drain with this one. */
+  adopt(child: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>): void
+}
+
+const expiries = new WeakMap<IncomingMessage, GatewayError>()
+
+/** The limit that ended this request, if one did: it is the truth, whatever failed after it. */
+export function expiryOf(req: IncomingMessage): GatewayError | undefined {
+  return expiries.get(req)
+}
+
+/** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
+const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readableLength >= req.readableHighWaterMark
+
+/** Applies the limits to `server` (before it listens) and returns its guard. */
+export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
+  const t = o.timeouts
+  server.requestTimeout = 0
+  server.headersTimeout = t.headersMs
+  server.keepAliveTimeout = t.keepAliveMs
+  // Node checks header deadlines on this interval: fine enough for any limit it enforces.
+  ;(server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(t.headersMs / 4) || 1000))
+  capConnections(server, o.connections, (reason) => o.events.onRefused?.(o.listener, reason))
+  answerClientErrors(server, {
+    configKey: o.configKey,
+    headersMs: t.headersMs,
+    surface: o.surface,
+    onError: (err) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err)),
+  })
+  const guard = new Guard(o)
+  // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Duplex) => guard.opened(socket))
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => guard.left(socket))
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
+  // With a listener here Node no longer destroys timed-out sockets itself: the guard must.
+  server.on('timeout', (socket: Socket) => guard.timedOut(socket))
+  // Drain (ops) and close() call these on the server: they now include what Node leaves open.
+  const nodeCloseIdle = server.closeIdleConnections.bind(server)
+  const nodeCloseAll = server.closeAllConnections.bind(server)
+  server.closeIdleConnections = () => {
+    nodeCloseIdle()
+    guard.closeIdle()
+  }
+  server.closeAllConnections = () => {
+    nodeCloseAll()
+    guard.closeAll()
+  }
+  return guard
+}
+
+type Limit = 'body_idle' | 'buffered_body' | 'send_idle'
+const LIMITS: Record<Limit, { key: 'bodyIdleMs' | 'bufferedBodyMs' | 'sendIdleMs'; name: string; what: string }> = {
+  body_idle: { key: 'bodyIdleMs', name: 'bodyIdle', what: 'request body paused for more than' },
+  buffered_body: { key: 'bufferedBodyMs', name: 'bufferedBody', what: 'request body did not arrive within' },
+  send_idle: { key: 'sendIdleMs', name: 'sendIdle', what: 'the caller read none of the response for' },
+}
+
+/** The per-connection state of one server: what is open, what is busy, what is being read. */
+class Guard implements ConnectionGuard {
+  readonly #o: GuardOptions
+  readonly #open = new Set<Duplex>()
+  readonly #busy = new WeakSet<Duplex>()
+  readonly #tunnels = new Map<Duplex, () => boolean>()
+  readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
+  readonly #children: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>[] = []
+
+  constructor(o: GuardOptions) {
+    this.#o = o
+  }
+
+  opened(socket: Duplex): void {
+    this.#open.add(socket)
+    socket.once('close', () => this.#open.delete(socket))
+  }
+
+  /** The socket became a CONNECT tunnel: no longer an HTTP connection of this server. */
+  left(socket: Duplex): void {
+    this.#open.delete(socket)
+  }
+
+  started(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket
+    this.#busy.add(socket)
+    const body = hasBody(req.headers)
+    // Once its response is done Node forgets a request: if its body never completes, whoever
+    // still reads it (undici, an API handler) must learn when the connection goes.
+    const abandon = (): void => void (req.complete || req.destroy())
+    if (body) socket.once('close', abandon)
+    res.once('close', () => {
+      this.#busy.delete(socket)
+      this.#reading.delete(socket)
+      if (body && req.complete) socket.off('close', abandon)
+    })
+    const idleMs = this.#o.timeouts.bodyIdleMs
+    if (idleMs <= 0 || !body) return
+    this.#reading.set(socket, { req, res })
+    socket.setTimeout(idleMs)
+    req.once('end', () => {
+      if (this.#reading.get(socket)?.req !== req) return
+      this.#reading.delete(socket)
+      socket.setTimeout(0)
+    })
+  }
+
+  timedOut(socket: Socket): void {
+    const current = this.#reading.get(socket)
+    if (current && !current.req.complete) {
+      if (starved(current.req)) return void socket.setTimeout(this.#o.timeouts.bodyIdleMs)
+      this.#reading.delete(socket)
+      return this.#expire(current.req, current.res, 'body_idle')
+    }
+    if (this.#busy.has(socket)) return // the response is on its way; upstream and send limits bound it
+    this.#o.events.onTimeout?.(this.#o.listener, this.#o.idleReason ?? 'keep_alive')
+    socket.destroy()
+  }
+
+  limitBufferedBody(req: IncomingMessage, res: ServerResponse): void {
+    const ms = this.#o.timeouts.bufferedBodyMs
+    if (ms <= 0 || req.complete || !hasBody(req.headers)) return
+    // A body fully received counts as arrived, read or not: a slow handler is not a slow caller.
+    const timer = setTimeout(() => void (req.complete || this.#expire(req, res, 'buffered_body')), ms)
+    const stop = (): void => clearTimeout(timer)
+    req.once('end', stop)
+    res.once('close', stop)
+  }
+
+  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void {
+    const ms = this.#o.timeouts.sendIdleMs ?? 0
+    if (ms <= 0) return
+    // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes. Only a
+    // paused response pays for a timer.
+    source.on('pause', () => {
+      const timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
+      const stop = (): void => {
+        clearTimeout(timer)
+        source.off('resume', stop)
+        res.off('close', stop)
+      }
+      source.once('resume', stop)
+      res.once('close', stop)
+    })
+  }
+
+  track(socket: Duplex, isIdle: () => boolean): void {
+    this.#tunnels.set(socket, isIdle)
+    socket.once('close', () => this.#tunnels.delete(socket))
+  }
+
+  closeIdle(): void {
+    for (const socket of this.#open) if (!this.#busy.has(socket)) socket.destroy()
+    for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
+    for (const child of this.#children) child.closeIdle()
+  }
+
+  closeAll(): void {
+    for (const socket of [...this.#open, ...this.#tunnels.keys()]) socket.destroy()
+    for (const child of this.#children) child.closeAll()
+  }
+
+  adopt(child: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>): void {
+    this.#children.push(child)
+  }
+
+  /** A limit ended the request: answer 408 while nothing was sent, else cut the connection. */
+  #expire(req: IncomingMessage, res: ServerResponse, limit: Limit): void {
+    if (expiries.has(req) || (res.writableEnded && limit !== 'send_idle')) return
+    const l = LIMITS[limit]
+    const err = new GatewayError('request_timeout', `${l.what} ${(this.#o.timeouts[l.key] ?? 0) / 1000} s (${this.#o.configKey}.${l.name})`)
+    expiries.set(req, err)
+    this.#o.events.onTimeout?.(this.#o.listener, limit)
+    if (res.headersSent) req.socket.destroy()
+    else writeError(res, err, this.#o.surface, { close: true })
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What really ended a request whose response had started or whose caller left: the access
+ * log and metrics say "the caller went away" or "the upstream cut the body short", never the
+ * consequence (a failed upstream write, a reset) that followed.
+ */
+import { GatewayError, type ErrorSurface } from '../errors.js'
+import type { RequestFacts } from './pipeline.js'
+
+/** The caller closed the connection before the response was complete. */
+export function callerAborted(): GatewayError {
+  return new GatewayError('caller_aborted', 'the caller closed the connection before the response was complete')
+}
+
+/** The upstream's response body failed after its status was already forwarded. */
+export function responseCutShort(err: unknown, endpoint: string | undefined, status: number): GatewayError {
+  const code = (err as { code?: unknown } | undefined)?.code
+  const name = endpoint === undefined ? 'the upstream' : `endpoint "${endpoint}"`
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', `${name}: response body stalled after status ${status}`, { cause: err })
+  return new GatewayError('upstream_response_truncated', `${name}: response cut short after status ${status} was sent (${typeof code === 'string' ? code : 'stream error'})`, { cause: err })
+}
+
+/** Where a request went and how it ended: filled as it runs, reported when the response closes. */
+export interface Outcome {
+  mode: 'forward' | 'connect' | 'route' | 'api' | 'other'
+  surface: ErrorSurface
+  facts: RequestFacts
+  error?: GatewayError
+}

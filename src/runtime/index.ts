@@ -1,0 +1,4 @@
+/** Process-lifetime state (store, observer) apart from the config snapshot a reload swaps. */
+export { createRuntime, createStoreFile, needsStore, restartOnlyChanges, type Runtime, type RuntimeOptions } from './runtime.js'
+export type { Observer } from './observer.js'
+export { redisStoreOptions } from './redis-options.js'

@@ -1,0 +1,18 @@
+import type { GatewayError } from '../errors.js'
+import type { CompileOptions } from '../gateway/index.js'
+
+/** The one observer of a gateway process (metrics and logs); every hook is optional. */
+export interface Observer {
+  onConnect?: CompileOptions['onConnect']
+  onEgressRefusal?: CompileOptions['onEgressRefusal']
+  onMint?: (host: string, ms: number) => void
+  onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+  onAuthFailure?: (label: string) => void
+  onSignature?: (profile: string, method: string) => void
+  /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
+  connections?: {
+    onTimeout?(listener: string, reason: string): void
+    onRefused?(listener: string, reason: string): void
+    onRejected?(listener: string, err: GatewayError): void
+  }
+}

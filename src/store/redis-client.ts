@@ -1,0 +1,172 @@
+/**
+ * The ioredis client for each Redis topology — one server (optionally over TLS), a primary
+ * found through Sentinel, or a Cluster — with the same failure behaviour everywhere: a
+ * command fails within bounded time while Redis is away instead of queueing for ever, and
+ * the client reconnects on its own (following a Sentinel failover or Cluster resharding).
+ */
+import type { ConnectionOptions } from 'node:tls'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+
+/** A `host:port` pair of a Sentinel or a Cluster seed node. */
+export interface RedisAddress {
+  host: string
+  port: number
+}
+
+/** TLS to Redis (and to its Sentinels): PEM texts, not paths. */
+export interface RedisTlsOptions {
+  /** Roots trusted for the server certificate; default: Node's bundled roots. */
+  ca?: string
+  /** Client certificate and key, when Redis requires them (`tls-auth-clients yes`). */
+  cert?: string
+  key?: string
+  passphrase?: string
+  /** Name checked against the server certificate (and sent as SNI); default: the host dialled. */
+  serverName?: string
+}
+
+/** Where the store's Redis is. */
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'sentinel'; sentinels: RedisAddress[]; primaryName: string; sentinelUsername?: string; sentinelPassword?: string; db?: number }
+  | { kind: 'cluster'; nodes: RedisAddress[] }
+
+/** The Sentinel and Cluster parts of a topology, as options give them. */
+export type SentinelOptions = Omit<Extract<RedisTopology, { kind: 'sentinel' }>, 'kind'>
+export type ClusterOptions = Omit<Extract<RedisTopology, { kind: 'cluster' }>, 'kind'>
+
+/** Everything needed to open a client. */
+export interface RedisClientOptions {
+  topology: RedisTopology
+  username?: string
+  password?: string
+  /** TLS on every connection; a `rediss://` URL turns it on with defaults. */
+  tls?: RedisTlsOptions
+  connectTimeoutMs: number
+  commandTimeoutMs: number
+}
+
+/** Either client; both speak the same commands. */
+export type RedisClient = Redis | Cluster
+
+const backoff = (times: number): number => Math.min(times * 200, 2000)
+
+function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
+  return {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+  }
+}
+
+/** Options every connection shares, whatever the topology. */
+function connectionOptions(o: RedisClientOptions): RedisOptions {
+  return {
+    connectTimeout: o.connectTimeoutMs,
+    commandTimeout: o.commandTimeoutMs,
+    // Commands queued while (re)connecting fail after one unsuccessful reconnect instead of
+    // the default twenty, so an absent Redis answers within about a second.
+    maxRetriesPerRequest: 1,
+    // A command whose reply was lost with the connection fails (by commandTimeout) rather
+    // than being re-run: a resent GETDEL or SET NX would report our own first run as "taken".
+    autoResendUnfulfilledCommands: false,
+    // A primary demoted during a failover answers writes with READONLY before it drops us:
+    // reconnect (through Sentinel, to the new primary) and resend — the write was not applied.
+    reconnectOnError: (e) => (e.message.startsWith('READONLY') ? 2 : false),
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.tls !== undefined ? { tls: tlsOptions(o.tls) } : {}),
+  }
+}
+
+/** Opens (lazily, in the background) the client for the configured topology. */
+export function createRedisClient(o: RedisClientOptions): RedisClient {
+  const common = connectionOptions(o)
+  const t = o.topology
+  switch (t.kind) {
+    case 'standalone': {
+      // A rediss:// URL turns TLS on in ioredis; explicit TLS options refine it.
+      return new Redis(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
+    }
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        sentinels: t.sentinels,
+        name: t.primaryName,
+        role: 'master',
+        ...(t.db !== undefined ? { db: t.db } : {}),
+        ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
+        ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
+        ...(o.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(o.tls) } : {}),
+        sentinelCommandTimeout: o.connectTimeoutMs,
+        sentinelRetryStrategy: backoff,
+        // No `failoverDetector`: its disconnect can land while ioredis is connecting, which ends
+        // the client for good. A killed primary drops the connection, a demoted one answers
+        // READONLY (see reconnectOnError) and Sentinel kills its clients: either way we reconnect.
+        retryStrategy: backoff,
+        enableOfflineQueue: true,
+      })
+    case 'cluster': {
+      const { tls, ...redisOptions } = common
+      return new Cluster(t.nodes, {
+        redisOptions: { ...redisOptions, ...(tls !== undefined ? { tls } : {}) },
+        clusterRetryStrategy: backoff,
+        enableOfflineQueue: true,
+        enableReadyCheck: true,
+        slotsRefreshTimeout: o.connectTimeoutMs,
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        // Node addresses come from the cluster itself (CLUSTER SLOTS): never re-resolve them.
+        dnsLookup: (address, callback) => callback(null, address),
+      })
+    }
+  }
+}
+
+/** The one topology the options name (exactly one of url, sentinel, cluster). */
+export function topologyOf(o: { url?: string; sentinel?: SentinelOptions; cluster?: ClusterOptions }): RedisTopology {
+  const given = [o.url, o.sentinel, o.cluster].filter((x) => x !== undefined).length
+  if (given !== 1) throw new TypeError('redis store: give exactly one of url, sentinel or cluster')
+  if (o.sentinel) return { kind: 'sentinel', ...o.sentinel }
+  if (o.cluster) return { kind: 'cluster', ...o.cluster }
+  return { kind: 'standalone', url: o.url as string }
+}
+
+/** Runs a pipeline and returns each command's reply, failing on the first command error. */
+export async function execPipeline(p: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
+  const results = (await p.exec()) ?? []
+  return results.map(([err, reply]) => {
+    if (err) throw err
+    return reply
+  })
+}
+
+/** Where the store is, without credentials, for messages. */
+export function describeTopology(t: RedisTopology): string {
+  const list = (a: RedisAddress[]): string => a.map((x) => `${x.host}:${x.port}`).join(',')
+  switch (t.kind) {
+    case 'standalone':
+      return describeUrl(t.url)
+    case 'sentinel':
+      return `sentinel "${t.primaryName}" via ${list(t.sentinels)}`
+    case 'cluster':
+      return `cluster ${list(t.nodes)}`
+  }
+}
+
+/** The URL without credentials, for messages. */
+function describeUrl(url: string): string {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    // Never echo the text: it may carry a password.
+    throw new TypeError('redis store: url is not a valid URL (expected redis://host:port)')
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new TypeError(`redis store: url scheme must be redis: or rediss:, got ${u.protocol}`)
+  }
+  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
+}

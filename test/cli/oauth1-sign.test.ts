@@ -1,0 +1,73 @@
+/**
+ * `oauth1 sign` as a user runs it: published vectors through every input form (a full
+ * request, a given base string, JSON), extension oauth_* parameters, any oauth_version, an
+ * encrypted key with its passphrase, and a body read from a file byte for byte.
+ */
+import { execFile } from 'node:child_process'
+import { createHash, createPrivateKey } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { MAIN } from '../support/process.js'
+import { WIKI_PRIVATE_KEY, WIKI_RSA_SIGNATURE } from '../support/oauth1-wiki-vectors.js'
+
+const run = promisify(execFile)
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-cli-sign-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const sign = async (...args: string[]): Promise<string> => (await run(process.execPath, [MAIN, 'oauth1', 'sign', ...args], { timeout: 30_000 })).stdout
+const signJson = async (...args: string[]): Promise<Record<string, any>> => JSON.parse(await sign(...args, '--json')) as Record<string, any>
+
+// OAuth Core 1.0 Appendix A.5 (photos request with oauth_version=1.0): signature tR3+Ty81lMeYAr/Fid0kMTYa/WM=.
+const CORE_A5 = ['--url', 'http://photos.example.net/photos?file=vacation.jpg&size=original', '--consumer-key', 'dpf43f3p2l4k3l03',
+  '--consumer-secret', 'kd94hf93k423kf44', '--token', 'nnch734d00sl2jdk', '--token-secret', 'pfkkdhi9sl3r4s00',
+  '--nonce', 'kllo9940pd9333jh', '--timestamp', '1191242096']
+const CORE_A5_BASE = 'GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacation.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3Dkllo9940pd9333jh%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D1191242096%26oauth_token%3Dnnch734d00sl2jdk%26oauth_version%3D1.0%26size%3Doriginal'
+const WIKI_RSA_BASE = 'GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacaction.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3D13917289812797014437%26oauth_signature_method%3DRSA-SHA1%26oauth_timestamp%3D1196666512%26oauth_version%3D1.0%26size%3Doriginal'
+
+describe('mtls-gateway oauth1 sign', () => {
+  it('signs OAuth Core 1.0 A.5 as a request (--oauth-version, --json) and as a given base string', async () => {
+    const whole = await signJson(...CORE_A5, '--oauth-version')
+    expect(whole).toMatchObject({ signatureMethod: 'HMAC-SHA1', baseString: CORE_A5_BASE, signature: 'tR3+Ty81lMeYAr/Fid0kMTYa/WM=' })
+    expect(whole.authorizationHeader).toContain('oauth_version="1.0", oauth_signature="tR3%2BTy81lMeYAr%2FFid0kMTYa%2FWM%3D"')
+    const text = await sign('--base-string', CORE_A5_BASE, '--consumer-secret', 'kd94hf93k423kf44', '--token-secret', 'pfkkdhi9sl3r4s00')
+    expect(text).toBe(`Signature base string:\n${CORE_A5_BASE}\n\nSignature (HMAC-SHA1):\ntR3+Ty81lMeYAr/Fid0kMTYa/WM=\n`)
+  })
+
+  it('sends any oauth_version value and extension oauth_* parameters, signed', async () => {
+    const r = await signJson(...CORE_A5, '--oauth-version', '2.0-draft', '--oauth-param', 'oauth_session_handle=h/1', '--oauth-param', 'oauth_ext=x y')
+    expect(r.baseString).toContain('%26oauth_ext%3Dx%2520y%26oauth_nonce%3D')
+    expect(r.baseString).toContain('%26oauth_session_handle%3Dh%252F1%26oauth_signature_method')
+    expect(r.baseString).toContain('%26oauth_version%3D2.0-draft%26')
+    expect(r.oauthParams).toMatchObject({ oauth_version: '2.0-draft', oauth_session_handle: 'h/1', oauth_ext: 'x y' })
+    const again = await sign('--base-string', r.baseString as string, '--consumer-secret', 'kd94hf93k423kf44', '--token-secret', 'pfkkdhi9sl3r4s00', '--json')
+    expect(JSON.parse(again).signature).toBe(r.signature)
+  })
+
+  it('reproduces the wiki RSA-SHA1 vector with the key encrypted under a passphrase (flag or environment)', async () => {
+    const encrypted = join(dir, 'wiki-encrypted.pem')
+    writeFileSync(encrypted, createPrivateKey(WIKI_PRIVATE_KEY).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'correct horse' }))
+    const args = ['--url', 'http://photos.example.net/photos?file=vacaction.jpg&size=original', '--consumer-key', 'dpf43f3p2l4k3l03',
+      '--signature-method', 'RSA-SHA1', '--key-file', encrypted, '--nonce', '13917289812797014437', '--timestamp', '1196666512', '--oauth-version']
+    const r = await signJson(...args, '--key-passphrase', 'correct horse')
+    expect(r).toMatchObject({ baseString: WIKI_RSA_BASE, signature: WIKI_RSA_SIGNATURE })
+    const env = await run(process.execPath, [MAIN, 'oauth1', 'sign', ...args, '--base-string', WIKI_RSA_BASE, '--json'], { env: { ...process.env, MTLS_GATEWAY_KEY_PASSPHRASE: 'correct horse' } })
+    expect(JSON.parse(env.stdout).signature).toBe(WIKI_RSA_SIGNATURE)
+  })
+
+  it('reads the body from a file byte for byte (form parameters signed; body hash over the bytes)', async () => {
+    const form = join(dir, 'form.txt')
+    writeFileSync(form, 'a=1&b=%E2%9C%93')
+    const fromFile = await signJson(...CORE_A5, '-X', 'POST', '--content-type', 'application/x-www-form-urlencoded', '--body-file', form)
+    const inline = await signJson(...CORE_A5, '-X', 'POST', '--content-type', 'application/x-www-form-urlencoded', '--body', 'a=1&b=%E2%9C%93')
+    expect(fromFile.signature).toBe(inline.signature)
+    expect(fromFile.baseString).toContain('a%3D1%26b%3D%25E2%259C%2593')
+    const binary = join(dir, 'body.bin')
+    const bytes = Buffer.from([0, 255, 254, 10, 13, 0x80])
+    writeFileSync(binary, bytes)
+    const hashed = await signJson(...CORE_A5, '-X', 'PUT', '--content-type', 'application/octet-stream', '--body-file', binary, '--body-hash')
+    expect(hashed.oauthParams.oauth_body_hash).toBe(createHash('sha1').update(bytes).digest('base64'))
+  })
+})

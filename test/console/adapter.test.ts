@@ -1,0 +1,42 @@
+/**
+ * The Users page's data on every store backend: tokens the dance saved (through its own
+ * repository) are listed by owner and time from another instance on the same data (a
+ * worker, a replica), without a sealer and so without ever opening a token; Revoke from
+ * there removes them. Anonymous users' tokens are listed too: they live in the same store
+ * (expiring after callers.anonymousTtl).
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { createTokenRepo } from '../../src/dance/index.js'
+import { listTokenHolders, revokeToken } from '../../src/console/adapter.js'
+import { createSealer } from '../../src/store/index.js'
+import { STORE_BACKENDS } from '../support/store-backends.js'
+
+const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
+
+describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token holders on $name', (backend) => {
+  it('lists who holds a token (never the token) from another instance, and revokes there', async () => {
+    const h = await backend.setup()
+    try {
+      const repo = createTokenRepo({ store: h.store, sealer, anonymousTtlMs: 60_000 })
+      await repo.saveToken({ profile: 'partner', user: 'erin', anonymous: false }, { token: 'tok-erin-0000', tokenSecret: 'sec-erin-0000', obtainedAt: 1_700_000_000_000 })
+      await repo.saveToken({ profile: 'partner', tenant: 'acme', user: 'a:b c', anonymous: false }, { token: 'tok-odd-0000', tokenSecret: 'sec-odd-0000', obtainedAt: 1_700_000_100_000 })
+      await repo.saveToken({ profile: 'partner', user: 'anon-1', anonymous: true }, { token: 'tok-anon-0000', tokenSecret: 'sec-anon-0000', obtainedAt: 1 })
+      const peer = h.openPeer() as NonNullable<ReturnType<typeof h.openPeer>>
+      // No sealer: the console cannot open a token even if it tried.
+      const holders = await listTokenHolders(peer)
+      expect(holders).toEqual([
+        { profile: 'partner', tenant: 'acme', user: 'a:b c', obtainedAt: 1_700_000_100_000 },
+        { profile: 'partner', user: 'anon-1', obtainedAt: 1 },
+        { profile: 'partner', user: 'erin', obtainedAt: 1_700_000_000_000 },
+      ])
+      expect(JSON.stringify(holders)).not.toMatch(/tok-|sec-/)
+      expect(await revokeToken(peer, { profile: 'partner', tenant: 'acme', user: 'a:b c' })).toBe(true)
+      expect(await revokeToken(peer, { profile: 'partner', user: 'nobody' })).toBe(false)
+      expect((await listTokenHolders(peer)).map((t) => t.user)).toEqual(['anon-1', 'erin'])
+      expect(await repo.findToken({ profile: 'partner', tenant: 'acme', user: 'a:b c', anonymous: false })).toBeUndefined()
+    } finally {
+      await h.cleanup()
+    }
+  })
+})

@@ -1,0 +1,93 @@
+/**
+ * With `serve --workers 2` the cluster primary serves the console and shows the whole
+ * instance: both workers' requests summed (as /metrics sums them), the last handshake
+ * a worker made, Test and authorize links run from the primary, Reload relayed to every
+ * worker.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clickLink, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { eventually } from '../ops/helpers.js'
+import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
+
+let pki: TestPki
+let provider: DanceProvider
+let upstream: RunningServer
+let gp: GatewayProcess
+let dir: string
+let consoleUrl: string
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  dir = mkdtempSync(join(tmpdir(), 'console-workers-'))
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const yaml = rigYaml(pki, provider, dir).replace('profiles:\n', `${endpointYaml('plain', upstream.port, tls)}profiles:\n`)
+  writeFileSync(join(dir, 'gateway.yaml'), yaml)
+  gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })
+  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 10_000, 'the admin line')
+  consoleUrl = `${(JSON.parse(line) as { url: string }).url}/console/`
+}, 90_000)
+
+afterAll(async () => {
+  await gp?.stop('SIGKILL')
+  await upstream?.close()
+  await provider?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('console with --workers 2', () => {
+  it('shows both workers\' traffic summed, the last handshake, and runs Test, links and Reload from the primary', async () => {
+    const s = await apiSession(consoleUrl)
+    const get = async <T>(name: string): Promise<T> => {
+      const r = await adminRequest(`${consoleUrl}api/${name}`, { cookie: s.cookie })
+      expect(r.status, r.text).toBe(200)
+      return JSON.parse(r.text) as T
+    }
+    const post = async <T>(name: string, body: unknown): Promise<T> => {
+      const r = await adminRequest(`${consoleUrl}api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body })
+      expect(r.status, r.text).toBe(200)
+      return JSON.parse(r.text) as T
+    }
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/plain/w${i}`)))
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
+    const accessPids = (): number[] => gp.output.filter((l) => l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { pid: number }).pid)
+    const pids = await eventually(() => accessPids().length === 20 && new Set(accessPids()), 10_000, '20 access-log lines')
+    expect(pids.size).toBe(2)
+
+    const overview = await get<{ workers: number; totals: { requests: number } }>('overview')
+    expect(overview.workers).toBe(2)
+    expect(overview.totals.requests).toBe(20)
+
+    const { rows } = await get<{ rows: { endpoint: string; handshake: { last?: { protocol: string } } }[] }>('endpoints')
+    expect(rows.find((r) => r.endpoint === 'plain')?.handshake.last?.protocol).toMatch(/^TLSv1\.[23]$/)
+
+    expect((await post<{ ok: boolean }>('profiles/test', { profile: 'partner' })).ok).toBe(true)
+    const failed = await post<{ ok: boolean; response: { status: number } }>('profiles/test', { profile: 'partner-wrong' })
+    expect(failed.ok).toBe(false)
+    expect(failed.response.status).toBe(401)
+
+    const link = await post<{ url: string }>('users/link', { profile: 'partner', user: 'gina' })
+    expect(link.url.startsWith(`${gp.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
+    // A worker honours the link the primary wrote to the shared store.
+    const open = await clickLink(gp.url, link.url)
+    expect(open.status).toBe(303)
+    expect(String(open.headers.location).startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+
+    expect(await post<{ ok: boolean }>('reload', {})).toMatchObject({ ok: true })
+    const reloaded = await eventually(() => {
+      const p = new Set(gp.output.filter((l) => l.includes('"msg":"config reloaded"')).map((l) => (JSON.parse(l) as { pid: number }).pid))
+      return p.size === 2 && p
+    }, 10_000, 'both workers to reload')
+    expect(reloaded.size).toBe(2)
+    expect((await get<{ lastReload: { trigger: string } }>('overview')).lastReload.trigger).toBe('console')
+  })
+})

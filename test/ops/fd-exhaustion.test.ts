@@ -1,0 +1,75 @@
+import { Agent, request as httpRequest } from 'node:http'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { rawClient, type RawClient } from '../support/raw-client.js'
+import { eventually, parseMetrics, valueOf } from './helpers.js'
+
+// Out of file descriptors (the gateway runs under `prlimit --nofile=96`): silent connections
+// use up the descriptors; a legitimate request that needs a new upstream connection gets
+// 503 fd_exhausted (never a 502 "upstream failed"), the metric counts it, and /readyz says
+// not ready. The test's own connections were opened before the descriptors ran out.
+let pki: TestPki
+let upstream: RunningServer
+let gp: GatewayProcess
+const silent: RawClient[] = []
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const file = join(pki.dir, 'gateway.yaml')
+  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { file: ${join(pki.dir, 'gw.db')} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fresh', upstream.port, tls)}`)
+  gp = await spawnGateway(file, ['--workers', '1'], {}, ['prlimit', '--nofile=96:96'])
+}, 60_000)
+
+afterAll(async () => {
+  for (const c of silent) c.socket.destroy()
+  await gp?.stop('SIGKILL')
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+/** GET over a kept-alive agent: the connection exists before descriptors run out. */
+function get(agent: Agent, url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
+    }).on('error', reject).end()
+  })
+}
+
+describe('file descriptor exhaustion', () => {
+  it('answers 503 fd_exhausted, counts it, and turns readiness off', async () => {
+    const adminLine = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 5000, 'the admin line')
+    const admin = (JSON.parse(adminLine) as { url: string }).url
+    const calls = new Agent({ keepAlive: true, maxSockets: 1 })
+    const probes = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      expect((await get(calls, `${gp.url}/proxy/partner/warm`)).status).toBe(200)
+      expect((await get(probes, `${admin}/readyz`)).status).toBe(200)
+      const port = Number(new URL(gp.url).port)
+      // Open silent connections until the gateway can accept no more (it closes the ones it cannot take).
+      for (let i = 0; i < 150; i++) silent.push(await rawClient(port))
+      await eventually(() => silent.some((c) => c.socket.destroyed), 10_000, 'an accept to fail')
+      const refused = await get(calls, `${gp.url}/proxy/fresh/needs-a-new-upstream-connection`)
+      expect(refused.status).toBe(503)
+      expect(JSON.parse(refused.text)).toMatchObject({ errors: [{ code: 503, msg: expect.stringMatching(/out of file descriptors/) }] })
+      const ready = await get(probes, `${admin}/readyz`)
+      expect(ready.status).toBe(503)
+      expect(ready.text).toMatch(/file descriptors exhausted/)
+      const m = parseMetrics((await get(probes, `${admin}/metrics`)).text)
+      expect(valueOf(m, 'mtls_gateway_fd_exhausted_total', { where: 'request' })).toBeGreaterThanOrEqual(1)
+      await eventually(() => gp.output.some((l) => l.includes('"reason":"fd_exhausted"') && l.includes('"status":503')), 5000, 'the access line with reason fd_exhausted')
+    } finally {
+      calls.destroy()
+      probes.destroy()
+    }
+  }, 60_000)
+})

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+
+// `Expect: 100-continue` with the real curl on every way in: `curl -T` of a file, and a
+// 2 MiB POST (curl asks for 100-continue above 1 MiB). The gateway answers the expectation
+// itself when it needs the body; undici never sees an Expect header.
+const run = promisify(execFile)
+
+let pki: TestPki
+let upstream: RunningServer
+let gw: RunningGateway
+let ca: { caCert: string; caKey: string }
+let upload: string
+let uploadSha: string
+let post: string
+let postSha: string
+const seenExpect: (string | undefined)[] = []
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
+  upstream = await startMtlsServer({
+    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
+    handler: (req, res) => {
+      seenExpect.push(req.headers.expect)
+      echo(req, res)
+    },
+  })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const uploadBytes = randomBytes(300 * 1024)
+  const postBytes = randomBytes(2 * 1024 * 1024)
+  upload = join(pki.dir, 'upload.bin')
+  writeFileSync(upload, uploadBytes)
+  post = join(pki.dir, 'post.bin')
+  writeFileSync(post, postBytes)
+  uploadSha = createHash('sha256').update(uploadBytes).digest('hex')
+  postSha = createHash('sha256').update(postBytes).digest('hex')
+  gw = await startTestGateway(pki.dir, `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+}, 60_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+async function curl(args: string[]): Promise<{ status: number; reply: EchoReply }> {
+  const { stdout } = await run('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], { maxBuffer: 16 * 1024 * 1024 })
+  const cut = stdout.lastIndexOf('\n')
+  return { status: Number(stdout.slice(cut + 1)), reply: JSON.parse(stdout.slice(0, cut)) as EchoReply }
+}
+
+describe('Expect: 100-continue with the real curl', () => {
+  const ways = (): Record<string, { url: string; args: string[] }> => ({
+    'forward proxy': { url: `http://api.partner.test:${upstream.port}/upload`, args: ['-x', gw.url] },
+    'route mode': { url: `${gw.url}/proxy/partner/upload`, args: [] },
+    CONNECT: { url: `https://api.partner.test:${upstream.port}/upload`, args: ['-x', gw.url, '--cacert', ca.caCert] },
+  })
+  for (const way of ['forward proxy', 'route mode', 'CONNECT']) {
+    it(`${way}: curl -T of a file and a 2 MiB POST arrive whole`, async () => {
+      const w = ways()[way] as { url: string; args: string[] }
+      seenExpect.length = 0
+      const put = await curl([...w.args, '-H', 'Expect: 100-continue', '-T', upload, w.url])
+      expect(put.status).toBe(200)
+      expect(put.reply).toMatchObject({ method: 'PUT', bodyLength: 300 * 1024, bodySha256: uploadSha })
+      const big = await curl([...w.args, '--data-binary', `@${post}`, '-H', 'Content-Type: application/octet-stream', w.url])
+      expect(big.status).toBe(200)
+      expect(big.reply).toMatchObject({ method: 'POST', bodyLength: 2 * 1024 * 1024, bodySha256: postSha })
+      expect(seenExpect).toEqual([undefined, undefined])
+    }, 30_000)
+  }
+
+  it('a refused upload gets its answer without the body being asked for', async () => {
+    const { stdout } = await run('curl', ['-sS', '-x', gw.url, '-H', 'Expect: 100-continue', '-T', post, '-w', '\n%{http_code} %{size_upload}', 'http://not-configured.test/x'])
+    const [body, summary] = [stdout.slice(0, stdout.lastIndexOf('\n')), stdout.slice(stdout.lastIndexOf('\n') + 1)]
+    expect(summary.split(' ')[0]).toBe('403')
+    expect(Number(summary.split(' ')[1])).toBeLessThan(2 * 1024 * 1024)
+    expect(JSON.parse(body)).toMatchObject({ errors: [{ code: 403 }] })
+  })
+})

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+
+// The access log says what really happened: a caller that left is a caller abort, an
+// upstream that cut its body short after 200 is a truncated response, and oversized or
+// malformed upstream headers have reasons of their own. The upstream is a raw mTLS socket
+// server, so it can misbehave in ways an HTTP server library refuses to.
+let pki: TestPki
+let upstream: TlsServer
+let g: OpsGateway
+
+const BEHAVIOUR: Record<string, (s: TLSSocket) => void> = {
+  '/slow': (s) => void setTimeout(() => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 5000),
+  '/cut': (s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000))
+    setTimeout(() => s.destroy(), 100)
+  },
+  '/huge-headers': (s) => s.end(`HTTP/1.1 200 OK\r\nx-big: ${'h'.repeat(64 * 1024)}\r\ncontent-length: 0\r\n\r\n`),
+  '/malformed': (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\nok'),
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = createTlsServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: true }, (s) => {
+    let head = ''
+    s.on('data', (d: Buffer) => {
+      head += d.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      const path = /^[A-Z]+ (\S+)/.exec(head)?.[1] ?? ''
+      head = ''
+      ;(BEHAVIOUR[path] ?? ((t: TLSSocket) => t.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n')))(s)
+    })
+    s.on('error', () => {})
+  })
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', (upstream.address() as AddressInfo).port, tls)}`)
+}, 60_000)
+
+afterAll(async () => {
+  await g?.gw.close()
+  await new Promise((r) => upstream?.close(r))
+  pki?.cleanup()
+})
+
+const lineFor = (path: string): Promise<Record<string, unknown>> =>
+  eventually(() => g.access().find((e) => e.reqId === path.slice(1)), 10_000, `the access line of ${path}`)
+
+describe('truthful outcomes', () => {
+  it('logs a caller that leaves before the answer as caller_aborted (499), not as an upstream failure', async () => {
+    const req = httpRequest({ host: '127.0.0.1', port: g.gw.port, path: '/proxy/partner/slow', headers: { 'x-request-id': 'slow' } })
+    req.on('error', () => {})
+    req.end()
+    setTimeout(() => req.destroy(), 300)
+    expect(await lineFor('/slow')).toMatchObject({ reason: 'caller_aborted', status: 499 })
+  })
+
+  it('logs an upstream that cuts its body short after 200 as upstream_response_truncated with the status sent', async () => {
+    await send(g.gw.url, '/proxy/partner/cut', { headers: { 'x-request-id': 'cut' } }).catch((e: unknown) => e)
+    expect(await lineFor('/cut')).toMatchObject({ reason: 'upstream_response_truncated', status: 200, error: expect.stringMatching(/cut short after status 200/) })
+  })
+
+  it('gives oversized and malformed upstream responses their own reasons (502)', async () => {
+    const huge = await send(g.gw.url, '/proxy/partner/huge-headers', { headers: { 'x-request-id': 'huge-headers' } })
+    expect(huge.status).toBe(502)
+    expect(huge.json()).toMatchObject({ errors: [{ code: 502, msg: 'endpoint "partner": response headers too large' }] })
+    expect(await lineFor('/huge-headers')).toMatchObject({ reason: 'upstream_headers_too_large' })
+    const bad = await send(g.gw.url, '/proxy/partner/malformed', { headers: { 'x-request-id': 'malformed' } })
+    expect(bad.status).toBe(502)
+    expect(await lineFor('/malformed')).toMatchObject({ reason: 'upstream_response_malformed', error: expect.stringMatching(/malformed HTTP response \((HPE_|invalid message framing)/) })
+  })
+})

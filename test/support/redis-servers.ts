@@ -1,0 +1,199 @@
+/**
+ * Real Redis topologies started by the tests from Debian's redis-server and redis-sentinel:
+ * a server over TLS, a primary + replica watched by three Sentinels, a three-primary
+ * Cluster. Every process binds 127.0.0.1 on a free port (never 6379), keeps its files in a
+ * temp dir, and is stopped by the returned `stop()` (call it in afterAll).
+ */
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
+import { freePort, startPeer, type Peer } from './peers.js'
+
+const READY = /Ready to accept connections/
+
+/** Server certificate, key and CA files for `tls-port` (the CA also checks client certificates). */
+export interface RedisServerTls {
+  cert: string
+  key: string
+  ca: string
+}
+
+export interface RedisServerOptions {
+  /** Extra redis.conf lines (given the port, for lines that name it). */
+  conf?: (port: number) => string
+  tls?: RedisServerTls
+  readyLine?: RegExp
+  /** A fixed port (restarting a server in place); default: a free one. */
+  port?: number
+}
+
+function baseConf(dir: string, port: number, tls: RedisServerTls | undefined): string {
+  const listen = tls
+    ? `port 0\ntls-port ${port}\ntls-cert-file ${tls.cert}\ntls-key-file ${tls.key}\ntls-ca-cert-file ${tls.ca}\ntls-auth-clients yes\ntls-replication yes`
+    : `port ${port}`
+  return `${listen}\nbind 127.0.0.1\ndir ${dir}\nsave ""\nappendonly no\nloglevel notice\n`
+}
+
+/** One redis-server; ready once it accepts connections. */
+export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
+  return startPeer({
+    name: 'redis',
+    command: 'redis-server',
+    readyLine: o.readyLine ?? READY,
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    setup(dir, port) {
+      const conf = join(dir, 'redis.conf')
+      writeFileSync(conf, baseConf(dir, port, o.tls) + (o.conf?.(port) ?? ''))
+      return [conf]
+    },
+  })
+}
+
+/** A `host:port` client for one server (loopback, plain TCP). */
+export function rawClient(port: number): Redis {
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null })
+}
+
+/** Polls `check` until it holds or the deadline passes. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check().catch(() => false)) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** Primary + replica + three Sentinels monitoring them as `primaryName`. */
+export interface SentinelSet {
+  readonly primaryName: string
+  readonly primary: Peer
+  readonly replica: Peer
+  readonly sentinels: Peer[]
+  /** The port the Sentinels currently name as primary. */
+  currentPrimaryPort(): Promise<number>
+  /**
+   * SIGKILLs the current primary and waits until the Sentinels have promoted the replica.
+   * `restart()` brings the killed server back, empty, on its port, as an orchestrator would;
+   * the Sentinels make it the new primary's replica.
+   */
+  killPrimary(): Promise<{ restart(): Promise<void> }>
+  stop(): Promise<void>
+}
+
+/** Starts the replicated set; resolves once the replica is in sync and every Sentinel sees both. */
+export async function startSentinelSet(primaryName = 'gwprimary'): Promise<SentinelSet> {
+  const started: Peer[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map((p) => p.stop()))
+  }
+  try {
+    const primary = await startRedisServer()
+    started.push(primary)
+    const replica = await startRedisServer({
+      conf: () => `replicaof 127.0.0.1 ${primary.port}\n`,
+      readyLine: /MASTER <-> REPLICA sync: Finished with success/,
+    })
+    started.push(replica)
+    const sentinels = await Promise.all(
+      [0, 1, 2].map(() =>
+        startPeer({
+          name: 'redis-sentinel',
+          command: 'redis-sentinel',
+          readyLine: /\+monitor master/,
+          setup(dir, port) {
+            const conf = join(dir, 'sentinel.conf')
+            writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\n` +
+              `sentinel monitor ${primaryName} 127.0.0.1 ${primary.port} 2\n` +
+              `sentinel down-after-milliseconds ${primaryName} 1000\n` +
+              `sentinel failover-timeout ${primaryName} 4000\n` +
+              `sentinel parallel-syncs ${primaryName} 1\n`)
+            return [conf]
+          },
+        }),
+      ),
+    )
+    started.push(...sentinels)
+    const currentPrimaryPort = async (): Promise<number> => {
+      const s = rawClient((sentinels[0] as Peer).port)
+      try {
+        const reply = (await s.call('SENTINEL', 'get-master-addr-by-name', primaryName)) as string[]
+        return Number(reply[1])
+      } finally {
+        s.disconnect()
+      }
+    }
+    // Sentinels learn of the replica (and of each other) from the primary, within seconds.
+    await eventually('sentinels to discover the replica and each other', async () => {
+      for (const peer of sentinels) {
+        const s = rawClient(peer.port)
+        try {
+          const info = (await s.call('SENTINEL', 'master', primaryName)) as string[]
+          const field = (k: string): number => Number(info[info.indexOf(k) + 1])
+          if (field('num-slaves') < 1 || field('num-other-sentinels') < 2) return false
+        } finally {
+          s.disconnect()
+        }
+      }
+      return true
+    })
+    const servers = [primary, replica]
+    const killPrimary = async (): Promise<{ restart(): Promise<void> }> => {
+      const port = await currentPrimaryPort()
+      const victim = servers.find((p) => p.port === port)
+      if (victim === undefined) throw new Error(`no started server on the primary's port ${port}`)
+      process.kill(victim.pid, 'SIGKILL')
+      await eventually('the Sentinels to promote the replica', async () => (await currentPrimaryPort()) !== port, 30_000)
+      return {
+        async restart() {
+          const back = await startRedisServer({ port })
+          servers[servers.indexOf(victim)] = back
+          started.push(back)
+        },
+      }
+    }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, stop }
+  } catch (e) {
+    await stop()
+    throw e
+  }
+}
+
+/** A Cluster of primaries without replicas. */
+export interface RedisCluster {
+  readonly nodes: Peer[]
+  stop(): Promise<void>
+}
+
+/** Starts `count` cluster-enabled servers, joins them with `redis-cli --cluster create`, waits for state ok. */
+export async function startRedisCluster(count = 3): Promise<RedisCluster> {
+  const nodes: Peer[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((p) => p.stop()))
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      // The bus port must be chosen too: the default (port + 10000) may not exist.
+      const bus = await freePort()
+      nodes.push(await startRedisServer({ conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n` }))
+    }
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+    await eventually('the cluster to report state ok on every node', async () => {
+      for (const n of nodes) {
+        const c = rawClient(n.port)
+        try {
+          if (!String(await c.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
+        } finally {
+          c.disconnect()
+        }
+      }
+      return true
+    })
+    return { nodes, stop }
+  } catch (e) {
+    await stop()
+    throw e
+  }
+}
