@@ -12,7 +12,7 @@ import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
-import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
+import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
 interface NormalizeContext {
@@ -84,6 +84,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
       ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+      ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, (path, msg) => problems.push(ctx.source.problem(['admin', 'tls', ...path], msg))) } : {}),
       ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
@@ -96,7 +97,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     profiles,
   }
   if (problems.length > 0) throw new ConfigError(problems)
-  if (config.listen.tls) for (const f of [config.listen.tls.cert, config.listen.tls.key]) files.add(f)
+  for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
   config.files = [...files]
   return config
