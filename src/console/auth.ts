@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import type { AdminConfig } from '../config/index.js'
+import type { AdminConfig, AdminTlsConfig } from '../config/index.js'
 import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
 
@@ -23,19 +23,22 @@ function verifiedPeer(req: IncomingMessage): (PeerIdentity & { subject: string; 
   return peer as PeerIdentity & { subject: string; fingerprint: string }
 }
 
-const allowed = (peer: PeerIdentity, admin: AdminConfig): boolean =>
-  (peer.subjectCN !== undefined && (admin.tls?.clientSubjects ?? []).includes(peer.subjectCN)) || peer.sans.some((n) => (admin.tls?.clientSans ?? []).includes(n))
+/** True when a verified certificate's CN or one of its subjectAltNames is on the allow-list (exact match). */
+export function certificateAllowed(peer: PeerIdentity, tls: AdminTlsConfig | undefined): boolean {
+  if (!peer.authorized || !tls) return false
+  return (peer.subjectCN !== undefined && tls.clientSubjects.includes(peer.subjectCN)) || peer.sans.some((n) => tls.clientSans.includes(n))
+}
 
 /** A verified certificate on admin.tls.clientSubjects / clientSans signs its holder in. */
 export function certificateOperator(req: IncomingMessage, admin: AdminConfig): Operator | undefined {
   const peer = verifiedPeer(req)
-  return peer && allowed(peer, admin) ? { kind: 'certificate', who: `cert:${peer.subject}`, fingerprint: peer.fingerprint } : undefined
+  return peer && certificateAllowed(peer, admin.tls) ? { kind: 'certificate', who: `cert:${peer.subject}`, fingerprint: peer.fingerprint } : undefined
 }
 
 /** The subject of a verified certificate that is not on the allow-list (it gets the login form). */
 export function refusedCertificate(req: IncomingMessage, admin: AdminConfig): string | undefined {
   const peer = verifiedPeer(req)
-  return peer && !allowed(peer, admin) ? peer.subject : undefined
+  return peer && !certificateAllowed(peer, admin.tls) ? peer.subject : undefined
 }
 
 /** The operator of a request, if any. */

@@ -3,12 +3,15 @@
  * certificate refused at the TLS 1.3 handshake when missing, /readyz and /metrics with
  * one, the console signing in an allow-listed certificate without the token (CSRF still
  * required, the audit line naming the subject), a verified certificate not on the list
- * sent to the login form, and the session cookie Secure over TLS only.
+ * sent to the login form, the session cookie Secure over TLS only; and the allow-list
+ * decision as a property over generated names and near misses.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { certificateAllowed } from '../../src/console/auth.js'
 import { subjectAltNames } from '../../src/tls/index.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { ADMIN_TOKEN, adminTlsEnv, adminTlsYaml, createAdminPki, curl, curlFailure, setCookie, type AdminPki } from './admin-tls-support.js'
@@ -144,5 +147,33 @@ describe('subjectAltName text', () => {
       'ops.example', 'spiffe://ops/a,b', '127.0.0.1', 'two.example',
     ])
     expect(subjectAltNames(undefined)).toEqual([])
+  })
+})
+
+describe('the console certificate allow-list (property)', () => {
+  const name = fc.stringMatching(/^[a-z0-9][a-z0-9.:/-]{0,20}$/)
+  // Near misses of a listed name: another case, a prefix or suffix, a trailing dot or space.
+  const nearMiss = (v: string): fc.Arbitrary<string> => fc.constantFrom(v.toUpperCase(), `${v}.`, ` ${v}`, `${v}x`, v.slice(0, -1), `x${v}`).filter((m) => m !== v)
+
+  it('signs in exactly the verified certificates whose CN or a SAN is listed, never a near miss or an unverified one', () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 4 }), fc.array(name, { maxLength: 4 }), fc.boolean(), fc.option(name, { nil: undefined }), fc.array(name, { maxLength: 3 }), (subjects, sans, authorized, cn, peerSans) => {
+        const tls = { cert: 'a', key: 'b', requireClientCert: false, clientSubjects: subjects, clientSans: sans }
+        const peer = { authorized, sans: peerSans, ...(cn !== undefined ? { subjectCN: cn } : {}) }
+        const expected = authorized && ((cn !== undefined && subjects.includes(cn)) || peerSans.some((s) => sans.includes(s)))
+        expect(certificateAllowed(peer, tls)).toBe(expected)
+        expect(certificateAllowed(peer, undefined)).toBe(false)
+      }),
+      { seed: 20_20, numRuns: 3000 },
+    )
+    fc.assert(
+      fc.property(name.chain((listed) => fc.tuple(fc.constant(listed), nearMiss(listed))), ([listed, miss]) => {
+        const tls = { cert: 'a', key: 'b', requireClientCert: false, clientSubjects: [listed], clientSans: [listed] }
+        expect(certificateAllowed({ authorized: true, subjectCN: miss, sans: [miss] }, tls)).toBe(false)
+        expect(certificateAllowed({ authorized: true, subjectCN: listed, sans: [] }, tls)).toBe(true)
+        expect(certificateAllowed({ authorized: false, subjectCN: listed, sans: [listed] }, tls)).toBe(false)
+      }),
+      { seed: 20_21, numRuns: 3000 },
+    )
   })
 })
