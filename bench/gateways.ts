@@ -13,14 +13,14 @@ import { freePort, startProc, type Proc } from './procs.js'
 export const OAUTH = { consumerKey: 'benchconsumer000001', consumerSecret: 'bench-consumer-secret', token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
 
 /** The gateways' config: "plain" (mTLS only) and "signed" (mTLS + OAuth 1.0a + one header field). */
-export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adminPort: number, limitsOff = false): string {
+export function gatewayYaml(pki: BenchPki, upstream: Upstream, port: number, adminPort: number, o: { limitsOff?: boolean; extra?: string } = {}): string {
   const tls = (c: keyof typeof CLIENTS): string =>
     `    tls: { cert: ${pki.clients[c].cert}, key: ${pki.clients[c].key}, intermediates: ${pki.inter}, roots: ${pki.root} }\n`
   // The baseline of what the listener limits cost: every timeout off, no practical cap.
-  const listen = limitsOff
+  const listen = o.limitsOff === true
     ? `listen:\n  host: 127.0.0.1\n  port: ${port}\n  timeouts: { headers: 0, bodyIdle: 0, bufferedBody: 0, keepAlive: 0, tlsHandshake: 0, sendIdle: 0, tunnelIdle: 0 }\n  connections: { max: 1000000 }`
     : `listen: { host: 127.0.0.1, port: ${port} }`
-  return `${listen}
+  return `${o.extra ?? ''}${listen}
 admin: { host: 127.0.0.1, port: ${adminPort} }
 interception: { caCert: ${pki.interceptionCa.caCert}, caKey: ${pki.interceptionCa.caKey} }
 profiles:
@@ -59,6 +59,8 @@ export interface GatewayRun {
   tag?: string
   /** taskset CPU list. */
   cpus?: string
+  /** YAML prepended to the config (the tracing rows add a `tracing` section). */
+  yaml?: string
   /** Every listener timeout off (the limits' baseline). */
   limitsOff?: boolean
 }
@@ -71,7 +73,7 @@ export async function startProdGateway(root: string, pki: BenchPki, upstream: Up
   const port = await freePort()
   const adminPort = await freePort()
   const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort, o.limitsOff))
+  writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort, { limitsOff: o.limitsOff === true, extra: o.yaml ?? '' }))
   const main = join(dist, 'src', 'main.js')
   const proc = await startProc({ name: `gateway-prod${tag}`, command: process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port, adminPort })
@@ -101,4 +103,10 @@ export async function startForwarder(root: string, pki: BenchPki, upstream: Upst
   writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
   const proc = await startProc({ name: `forwarder${tag}`, command: process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
+}
+
+/** The production gateway with tracing on at this sampling ratio, exporting to `otlp` (the bench's sink). */
+export function startTracedGateway(root: string, pki: BenchPki, upstream: Upstream, ratio: number, otlp: string, o: GatewayRun = {}): Promise<GatewayProc> {
+  const yaml = `tracing:\n  enabled: true\n  sampler: { ratio: ${ratio} }\n  otlp: { endpoint: ${otlp} }\n`
+  return startProdGateway(root, pki, upstream, { ...o, tag: `-traced-${ratio * 100}pct${o.tag ?? ''}`, yaml })
 }

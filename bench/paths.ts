@@ -12,7 +12,7 @@ import { UPSTREAM_BODY, type Upstream } from './peers.js'
 import type { Target } from './load.js'
 import type { Proc } from './procs.js'
 
-export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_limits_off' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis'
+export type PathName = 'direct' | 'nginx' | 'undici_forwarder' | 'gateway_mtls' | 'gateway_ops' | 'gateway_realistic' | 'gateway_limits_off' | 'gateway_connect' | 'gateway_user_sqlite' | 'gateway_user_redis' | 'gateway_traced_1pct' | 'gateway_traced_100pct'
 export type BodyKind = 'empty' | '64k'
 /** A path of this build (a PathName), or `<name>@<tag>` for the same path of another build (--compare). */
 export type PathId = string
@@ -36,6 +36,8 @@ export const PATHS: readonly { name: PathName; label: string; extra?: true }[] =
   { name: 'gateway_connect', label: 'gateway, CONNECT interception' },
   { name: 'gateway_user_sqlite', label: 'gateway, per-user token from SQLite' },
   { name: 'gateway_user_redis', label: 'gateway, per-user token from Redis' },
+  { name: 'gateway_traced_1pct', label: 'gateway, realistic, tracing on, 1 % sampled' },
+  { name: 'gateway_traced_100pct', label: 'gateway, realistic, tracing on, 100 % sampled' },
 ]
 
 export const BODY_64K = Buffer.from(JSON.stringify({ data: 'x'.repeat(64 * 1024 - 12) }))
@@ -52,6 +54,8 @@ export interface Processes {
   userRedis?: GatewayProc
   /** The prod gateway with every listener timeout off: the baseline of the limits' cost. */
   limitsOff?: GatewayProc
+  /** Only when the tracing paths run: realistic gateways with tracing on, exporting over OTLP. */
+  traced?: { '1pct': GatewayProc; '100pct': GatewayProc }
 }
 
 export interface PathSetup {
@@ -101,6 +105,7 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     gateway_ops: { proxy: p.prod, target: (body, users) => request(pool(p.prod.port, users), `http://127.0.0.1:${p.prod.port}`, '/proxy/plain/bench', body, plain) },
     gateway_realistic: realisticOn(p.prod),
     ...(p.limitsOff ? { gateway_limits_off: realisticOn(p.limitsOff) } : {}),
+    ...(p.traced ? { gateway_traced_1pct: realisticOn(p.traced['1pct']), gateway_traced_100pct: realisticOn(p.traced['100pct']) } : {}),
     gateway_connect: {
       proxy: p.prod,
       target: (body, users) => {

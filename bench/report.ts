@@ -111,6 +111,12 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
     out.push({ name: 'leaf minting p99, first connection', goal: '≤ 5 ms', value: `${mint.mintP99Ms.toFixed(2)} ms`, met: mint.mintP99Ms <= 5 })
     out.push({ name: 'leaves minted for cached hosts', goal: '0', value: String(mint.mintedOnCached), met: mint.mintedOnCached === 0 })
   }
+  for (const [path, goal] of [['gateway_traced_1pct', 1.1], ['gateway_traced_100pct', 1.5]] as const) {
+    const traced = row(path, 'empty')
+    if (!real || !traced || real.cpuUsPerReq === null || traced.cpuUsPerReq === null) continue
+    const ratio = traced.cpuUsPerReq / real.cpuUsPerReq
+    out.push({ name: `${path}: CPU/request vs tracing off (realistic)`, goal: `≤ ${goal} ×`, value: `${ratio.toFixed(2)} × (req/s ${pct(traced.rps / real.rps)})`, met: ratio <= goal })
+  }
   if (rss) out.push({ name: `RSS drift (${rss.label})`, goal: '± 10 %', value: `${rss.driftPct >= 0 ? '+' : ''}${rss.driftPct.toFixed(1)} %`, met: Math.abs(rss.driftPct) <= 10 })
   for (const r of gw.filter((x) => x.body === '64k')) {
     const empty = row(r.path, 'empty')

@@ -13,7 +13,8 @@ import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startProdGateway } from './gateways.js'
+import { startBareGateway, startForwarder, startProdGateway, startTracedGateway } from './gateways.js'
+import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
@@ -111,6 +112,7 @@ let soaked: SoakResult | undefined
 let upstreamReadsBody = false
 let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
+let sink: OtlpSink | undefined
 try {
   if (!a['no-proxy']) {
     const cpuCount = availableParallelism()
@@ -134,13 +136,19 @@ try {
     if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
     if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
     procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
+    if (paths.some((x) => x.startsWith('gateway_traced'))) {
+      sink = await startOtlpSink()
+      p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
+      procs.push(p.traced['1pct'], p.traced['100pct'])
+    }
     const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
     if (a.compare) {
       const other = { ...run, dist: a.compare, tag: '@before' }
       const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
       procs.push(q.bare, q.prod)
       const theirs = setupPaths(pki, q)
-      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off')) {
+      // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
+      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
         setups[`${path}@before`] = theirs[path]
         ids.push(`${path}@before`)
       }
@@ -170,6 +178,8 @@ try {
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
+  if (sink) log(`tracing rows: the OTLP sink received ${sink.batches} batches`)
+  await sink?.stop()
 }
 if (opts.mintHosts > 0) {
   mint = await runMint(dir, pki, opts.mintHosts)

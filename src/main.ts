@@ -3,13 +3,13 @@
 import { Option } from 'commander'
 import { runCheck } from './cli/check.js'
 import { runServe } from './cli/serve.js'
-import { defaultWorkers, LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.js'
+import { defaultWorkers, gatewayVersion, LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.js'
 import { writeDevPki, writeInterceptionCa } from './tls/index.js'
 import { addOAuth1Commands } from './cli/oauth1-sign.js'
 import { addTestAuthCommand } from './cli/test-auth.js'
-import { configOption, createProgram, packageVersion, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
+import { configOption, createProgram, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
 
-const program = createProgram('mtls-gateway', 'Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version(packageVersion())
+const program = createProgram('mtls-gateway', 'Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version(gatewayVersion())
 
 program
   .command('serve')

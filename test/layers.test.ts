@@ -14,7 +14,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 const LAYERS: readonly (readonly string[])[] = [
   ['errors.ts'],
   ['config'],
-  ['tls', 'oauth1', 'store'],
+  ['tls', 'oauth1', 'store', 'tracing'],
   ['callers'],
   ['gateway'],
   ['runtime'],

@@ -3,7 +3,6 @@
  * name the flag, and the one place that turns an error into a one-line message and an exit
  * code (2: the command line was wrong; 1: the command failed). No stack trace reaches a user.
  */
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { ConfigError } from '../errors.js'
 
@@ -30,19 +29,6 @@ export function parsePort(value: string): number {
 export function parsePositiveInteger(value: string): number {
   if (!/^[1-9]\d{0,5}$/.test(value)) throw new InvalidArgumentError('expected a positive integer.')
   return Number(value)
-}
-
-/** The gateway's version, from its package.json (beside dist/ when built, in the image too). */
-export function packageVersion(): string {
-  for (const up of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'mtls-gateway' && typeof pkg.version === 'string') return pkg.version
-    } catch {
-      // not at this level: try the next
-    }
-  }
-  return 'unknown'
 }
 
 interface SystemError extends Error { code?: string; syscall?: string; address?: string; port?: number; path?: string }

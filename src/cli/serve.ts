@@ -22,7 +22,8 @@ import { createOAuth1Feature } from '../dance/index.js'
 import { createRuntime, createStoreFile, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, gatewayVersion, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { startTracing } from '../tracing/index.js'
 
 export interface StartOptions {
   configFile: string
@@ -95,6 +96,16 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     throw e
   }
   const ref: GatewayRef = { current: gateway }
+  // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
+  const tracing = await startTracing(config.tracing, {
+    sampler: () => ref.current.config.tracing.sampler,
+    onExportFailure: (problem) => o.ops?.log.logger.warn({ problem }, 'tracing: span export failed'),
+    version: gatewayVersion(),
+  }).catch(async (e: unknown) => {
+    await Promise.all([gateway.close(), runtime.close()])
+    throw e
+  })
+  if (tracing) o.ops?.metrics.enableExemplars()
   const features = (o.features ?? DEFAULT_FEATURES).map((make) => make({ runtime, ref }))
   const userTokens = features.find((f) => f.userTokens)?.userTokens
   const merges = features.flatMap((f) => (f.onIdentityMerge ? [f.onIdentityMerge] : []))
@@ -123,12 +134,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
     ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}) })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}) })
   // The store may open on a later reload (callers added): probes ask the runtime each time,
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime) })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -155,6 +166,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       })
       await ref.current.close()
       await runtime.close()
+      await tracing?.shutdown()
     },
   }
 }

@@ -11,6 +11,7 @@ import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
+import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
@@ -95,10 +96,12 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     },
     endpoints,
     profiles,
+    tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
   }
   if (problems.length > 0) throw new ConfigError(problems)
   for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
+  for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
   config.files = [...files]
   return config
 }

@@ -4,6 +4,7 @@
  * they are current. Every object closes with additionalProperties:false, so unknown keys
  * are errors.
  */
+import { tracingSchema } from './schema-tracing.js'
 
 const duration = {
   $comment: 'duration',
@@ -474,6 +475,7 @@ export const configSchema = {
     store,
     callers,
     interception,
+    tracing: tracingSchema,
   },
 } as const
 

@@ -215,6 +215,20 @@ export interface InterceptionConfig {
   passThrough: { host: string; port: number; allowPrivate: boolean }[]
 }
 
+/** Spans and their export (issue: observability); `sampler` is reloadable, the rest restart-only. */
+export interface TracingConfig {
+  enabled: boolean
+  serviceName: string
+  sampler: { ratio: number; parentBased: boolean }
+  otlp?: {
+    endpoint: string
+    protocol: 'http/protobuf' | 'grpc'
+    headers: Record<string, string>
+    timeoutMs: number
+    tls: { ca?: string; cert?: string; key?: string }
+  }
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this was loaded from. */
   file: string
@@ -233,4 +247,5 @@ export interface GatewayConfig {
   forwarding: { xForwardedFor: boolean; via: boolean }
   endpoints: EndpointConfig[]
   profiles: ProfileConfig[]
+  tracing: TracingConfig
 }

@@ -101,6 +101,10 @@ function writeAccess(logger: Logger, r: RequestRecord, up: UpstreamFacts | undef
     tlsResumed: up?.resumed,
     caller: r.facts.caller,
     tenant: r.facts.tenant,
+    requestBytes: r.requestBytes,
+    responseBytes: r.responseBytes,
+    trace_id: r.facts.trace?.traceId,
+    span_id: r.facts.trace?.spanId,
   }
   if (r.error) {
     line.reason = r.error.reason

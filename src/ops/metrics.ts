@@ -5,9 +5,13 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
+import { registerBuildInfo } from './build-info.js'
+import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
+import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
-/** The one prefix of every metric, Node process metrics included. */
+/** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
+export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
 /** Certificate kinds exported as expiry gauges. */
 export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca'
@@ -31,7 +35,9 @@ export interface MetricsOptions {
 export interface Metrics {
   readonly registry: Registry
   /** One finished request; `endpoint` undefined when no endpoint matched. */
-  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number): void
+  request(endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number, extras?: RequestExtras): void
+  /** Exemplars (trace ids) on the request-duration histogram; switches the exposition to OpenMetrics. Call before the first request. */
+  enableExemplars(): void
   handshakeFailure(endpoint: string, reason: string): void
   /** A new upstream TLS connection (resumed: TLS session resumption). */
   upstreamConnection(endpoint: string, resumed: boolean, handshakeMs: number): void
@@ -66,28 +72,14 @@ export interface Metrics {
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
-const NO_ENDPOINT = 'none'
-
-/** A request method as a bounded label: anything unusual becomes "other". */
-export function methodLabel(method: string): string {
-  return METHODS.has(method) ? method : 'other'
-}
-
-/** 200 → "2xx"; 0 (no response written) → "none". */
-export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
-}
-
 /** Registers every gateway metric on the registry and returns the recording functions. */
 export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registry = o.registry ?? new Registry()
   const registers = [registry]
   const p = METRIC_PREFIX
-  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p })
-  const requests = new Counter({ name: `${p}requests_total`, help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
-  const duration = new Histogram({ name: `${p}request_duration_seconds`, help: 'Time from request arrival to the end of the response.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
-  const upstream = new Histogram({ name: `${p}upstream_duration_seconds`, help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
+  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+  registerBuildInfo(registry)
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS)
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
   const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers })
@@ -142,31 +134,15 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   })
   reloads.labels('success').inc(0)
   reloads.labels('failure').inc(0)
-
-  // Label children bound once per endpoint (and per method/status) keep the hot path to a Map lookup.
-  const perEndpoint = new Map<string, { duration: Histogram.Internal<'endpoint'>; upstream: Histogram.Internal<'endpoint'>; requests: Map<string, Counter.Internal> }>()
-  const bound = (endpoint: string): NonNullable<ReturnType<typeof perEndpoint.get>> => {
-    let b = perEndpoint.get(endpoint)
-    if (!b) {
-      b = { duration: duration.labels(endpoint), upstream: upstream.labels(endpoint), requests: new Map() }
-      perEndpoint.set(endpoint, b)
-    }
-    return b
-  }
+  for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
+  for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
+  for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  // The cluster primary counts replaced workers under the same name; summed with these zeros.
+  new Counter({ name: `${p}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
   return {
     registry,
-    request(endpoint, method, status, durationMs, upstreamMs) {
-      const name = endpoint ?? NO_ENDPOINT
-      const b = bound(name)
-      const m = methodLabel(method)
-      const cls = statusClass(status)
-      const key = `${m} ${cls}`
-      let counter = b.requests.get(key)
-      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
-      counter.inc()
-      b.duration.observe(durationMs / 1000)
-      if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
-    },
+    request: perRequest.request,
+    enableExemplars: perRequest.enableExemplars,
     handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
     upstreamConnection(endpoint, resumed, handshakeMs) {
       connections.labels(endpoint, String(resumed)).inc()

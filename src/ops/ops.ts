@@ -52,6 +52,8 @@ export interface OpsStartOptions {
   probes?: readonly ReadinessProbe[]
   /** Routes mounted on the admin listener (the console), built once ops run. */
   adminRoutes?: AdminRoutesFactory
+  /** Runs when a drain has let the last request finish, before exit (flushes buffered spans). */
+  onDrained?: () => Promise<void>
 }
 
 /** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */
@@ -112,12 +114,16 @@ export function createOps(o: OpsOptions = {}): Ops {
       fd.seen()
       metrics.fdExhausted('request')
     }
-    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs)
+    const trace = r.facts.trace
+    const up = upstream.take(r.id)
+    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
+    metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.error && isHandshakeReason(r.error.reason)) {
       metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
       handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)
     }
-    log.access(r, upstream.take(r.id))
+    trace?.connection(up)
+    log.access(r, up)
   }
   let current: Gateway | undefined
   metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))

@@ -68,7 +68,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     inFlight: () => inFlight.total,
     close: async () => {
       await close()
-      await Promise.allSettled([s.ref.current.close(), retirer.settled()])
+      await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.()])
     },
     log: log.logger,
     exit:

@@ -5,7 +5,7 @@
  * and replaces a worker that crashes.
  */
 import cluster, { type Worker } from 'node:cluster'
-import { AggregatorRegistry, Counter, Registry } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry } from 'prom-client'
 import { inspectEndpoints } from '../gateway/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
@@ -53,6 +53,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     process.exit(code)
   })
   const registry = new Registry()
+  // The primary's own process counts too: summed with the workers', process_* is the whole instance.
+  collectDefaultMetrics({ register: registry })
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false

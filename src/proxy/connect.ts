@@ -16,6 +16,7 @@ import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, type AdmitOpt
 import type { Caller } from './pipeline.js'
 import { writeRawError } from './write-error.js'
 import type { TimeoutReason } from './connection-guard.js'
+import type { Tracing, TunnelTrace } from '../tracing/index.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
@@ -23,6 +24,8 @@ export interface Tunnel {
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
+  /** The tunnel's span: inner requests without their own context are its children. */
+  readonly trace?: TunnelTrace
 }
 
 const tunnels = new WeakMap<object, Tunnel>()
@@ -46,6 +49,7 @@ export interface ConnectOptions {
   /** Hands a pass-through tunnel to the listener, which closes it on drain when idle. */
   track(socket: Duplex, isIdle: () => boolean): void
   onTimeout(reason: TimeoutReason): void
+  tracing?: Tracing
 }
 
 /** Parses `host:port` (IPv6 in brackets); undefined when malformed. */
@@ -114,7 +118,9 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     const stop = (): void => clearTimeout(timer)
     tls.once('secure', stop).once('close', stop)
   }
-  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}) })
+  const trace = o.tracing?.tunnel(req.headers, target.host, target.port)
+  if (trace) tls.once('close', () => trace.end())
+  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

@@ -16,6 +16,9 @@ import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard
 import { callerAborted, type Outcome } from './outcome.js'
 import { proxyRequest } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
+import { relayedBytes } from './relayed-bytes.js'
+import { endTrace } from './end-trace.js'
+import type { Tracing } from '../tracing/index.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -29,6 +32,11 @@ export interface RequestRecord {
   durationMs: number
   facts: RequestFacts
   error?: GatewayError
+  /** Bytes read from and written to the caller's connection for this request, headers included. */
+  requestBytes?: number
+  responseBytes?: number
+  /** The path of a `/gateway/…` request (for its span's route template; never logged). */
+  apiPath?: string
 }
 
 /** Handles `/gateway/…`; returns false when the path is not one of its routes. */
@@ -44,7 +52,9 @@ export interface ListenerOptions {
   /** Serve TLS (and optionally require caller certificates). */
   tls?: TlsServerOptions
   /** CONNECT handling (interception, pass-through); without it CONNECT is refused. */
-  connect?: Omit<ConnectOptions, 'inner' | 'limits' | 'track' | 'onTimeout'>
+  connect?: Omit<ConnectOptions, 'inner' | 'limits' | 'track' | 'onTimeout' | 'tracing'>
+  /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
+  tracing?: Tracing
 }
 
 /** Creates the (not yet listening) HTTP server; its limits are read from the config at start. */
@@ -77,7 +87,8 @@ export function createListener(o: ListenerOptions): Server {
     inner.emit('listening')
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
     const g = guard
-    server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason) }))
+    const tracing = o.tracing ? { tracing: o.tracing } : {}
+    server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
       writeRawError(socket, new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`), 'proxy')
@@ -108,8 +119,10 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   const gateway = o.ref.current
   const id = requestIdOf(req)
   const url = req.url ?? '/'
-  const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
-  const tunnel = tunnelOf(req.socket)
+  const socket = req.socket
+  const tunnel = tunnelOf(socket)
+  const trace = o.tracing?.request(req.headers, tunnel?.trace)
+  const out: Outcome = { mode: 'other', surface: 'api', facts: trace ? { trace } : {} }
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
   const run = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
   try {
@@ -131,7 +144,9 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       // API bodies are read whole: bounded in time as well as in size.
       guard.limitBufferedBody(req, res)
       onDemand?.()
-      if (!(await o.api(req, res, gateway, id))) throw noRoute(req, url)
+      const api = o.api
+      const served = trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
+      if (!(await served)) throw noRoute(req, url)
     } else {
       throw noRoute(req, url)
     }
@@ -149,7 +164,10 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       const error = expiryOf(req) ?? out.error ?? (res.writableFinished ? undefined : callerAborted())
       // A response never started has no status of its own: the error's (499 for a caller that left).
       const status = !res.headersSent && error ? statusOf(error.reason, out.surface) : res.statusCode
-      o.onDone?.({ id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts, ...(error ? { error } : {}) })
+      const record = { id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts, ...(error ? { error } : {}) }
+      const done: RequestRecord = { ...record, ...relayedBytes(socket), ...(out.mode === 'api' ? { apiPath: url } : {}) }
+      o.onDone?.(done)
+      if (trace) endTrace(trace, done)
     }
     if (res.writableFinished || res.destroyed) report()
     else res.once('close', report)

@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
+import type { RequestTrace } from '../tracing/index.js'
 import type { Caller } from '../callers/index.js'
 import type { CallerSignal } from './caller-signal.js'
 import type { RequestTarget } from './request-target.js'
@@ -80,6 +81,8 @@ export interface RequestFacts {
   tenant?: string
   /** Values injected or signed for this request: redacted from logs by value. */
   redact?: string[]
+  /** The request's spans, when tracing is on. */
+  trace?: RequestTrace
 }
 
 export interface Routed extends Context {

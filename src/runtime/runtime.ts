@@ -38,7 +38,7 @@ export function needsStore(config: GatewayConfig): boolean {
   return config.callers.enabled || config.profiles.some((p) => p.token.mode === 'per_user')
 }
 
-// What a running process cannot change: its sockets and the store it writes to.
+// What a running process cannot change: its sockets, the store it writes to, its tracer.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // The listeners' sockets and the limits their guards were built with. The console token
   // is read per request, so a reload may change it (which ends every console session).
@@ -50,6 +50,10 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   'store.keyPrefix': (c) => (c.store.kind === 'redis' ? c.store.keyPrefix : undefined),
   // Topology, TLS files and durability of the Redis connection are read once, at start.
   'store.redis': (c) => (c.store.kind === 'redis' ? c.store.redis : undefined),
+  // The tracer provider and exporter are built once at start; the sampler is read per decision and reloads.
+  'tracing.enabled': (c) => c.tracing.enabled,
+  'tracing.serviceName': (c) => c.tracing.serviceName,
+  'tracing.otlp': (c) => c.tracing.otlp,
 }
 
 /** The restart-only settings `next` changes relative to `start`, as config problems. */

@@ -35,7 +35,7 @@ describe('npm run bench -- --quick', () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
     const out = join(dir, 'result.json')
     const bodies = existsSync(ECHO_MODULE) ? 'empty,64k' : 'empty'
-    const paths = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_limits_off,gateway_connect,gateway_user_sqlite,gateway_user_redis'
+    const paths = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_limits_off,gateway_connect,gateway_user_sqlite,gateway_user_redis,gateway_traced_1pct,gateway_traced_100pct'
     const { code, stdout, stderr } = await runBench(['--quick', '--paths', paths, '--bodies', bodies, '--out', out])
     expect(code, stderr).toBe(0)
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
@@ -54,5 +54,8 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toContain('| path | body | req/s |')
     expect(stdout).toContain('| target | goal | this run | met |')
     expect(result.targets.map((t) => t.name)).toContain('per-user path req/s, Redis vs SQLite')
+    // Tracing off, 1 % and 100 % sampled, priced against each other in the same run.
+    expect(result.targets.map((t) => t.name)).toEqual(expect.arrayContaining(['gateway_traced_1pct: CPU/request vs tracing off (realistic)', 'gateway_traced_100pct: CPU/request vs tracing off (realistic)']))
+    expect(stderr).toMatch(/the OTLP sink received [1-9]\d* batches/)
   }, 120_000)
 })

@@ -33,7 +33,9 @@ function targetLabels(): Record<string, string> {
 async function liveScrape(): Promise<Scrape> {
   const at = Date.now() / 1000
   const target = targetLabels()
-  return { at, samples: (await scrape(g?.adminUrl as string)).map((s) => ({ ...s, labels: { ...s.labels, ...target } })) }
+  // Prometheus writes `up` for each target it scraped: 1 for a scrape that answered.
+  const up = { name: 'up', labels: {}, value: 1 }
+  return { at, samples: [...(await scrape(g?.adminUrl as string)), up].map((s) => ({ ...s, labels: { ...s.labels, ...target } })) }
 }
 
 beforeAll(async () => {
@@ -100,5 +102,28 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([], inADay))).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
     expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
+  })
+
+  it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals', () => {
+    const down = (x: Sample): Sample => (x.name === 'up' ? { ...x, value: 0 } : x)
+    expect(fired(changed([], down))).toEqual(['MtlsGatewayTargetDown'])
+    const [earlier, later] = scrapes
+    expect(fired([earlier, { at: later.at, samples: later.samples.filter((x) => x.name !== 'up') }])).toEqual(['MtlsGatewayTargetAbsent'])
+    const bump = (name: string, by: number, labels: Record<string, string> = {}) => (x: Sample): Sample =>
+      x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v) ? { ...x, value: x.value + by } : x
+    expect(fired(changed([], bump('mtls_gateway_worker_restarts_total', 3)))).toEqual(['MtlsGatewayWorkerRestarts'])
+    expect(fired(changed([], bump('mtls_gateway_worker_restarts_total', 1)))).toEqual([])
+    expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason: 'bad_signature' })))).toEqual(['MtlsGatewayCallerAuthFailureBurst'])
+    expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })))).toEqual([])
+    expect(fired(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })))).toEqual(['MtlsGatewayEgressRefusals'])
+  })
+
+  it('the series those alerts read exist at 0 on a healthy gateway, so a first failure is an increase', () => {
+    const [, later] = scrapes
+    const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
+      later.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value
+    expect(value('mtls_gateway_worker_restarts_total')).toBe(0)
+    expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
+    expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
   })
 })

@@ -57,7 +57,8 @@ export function parseMetrics(text: string): Sample[] {
   const out: Sample[] = []
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    // An OpenMetrics exemplar (` # {trace_id="…"} value timestamp`) may follow a bucket's value.
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*?)\})? (\S+)(?: # \{.*)?$/.exec(line)
     if (!m) throw new Error(`unparsable metrics line: ${line}`)
     const labels: Record<string, string> = {}
     for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string

@@ -46,9 +46,18 @@ describe('metrics after known traffic', () => {
       { labels: { endpoint: 'partner', method: 'POST', status_class: '2xx' }, value: 1 },
       { labels: { endpoint: 'untrusted', method: 'GET', status_class: '5xx' }, value: 1 },
     ])
-    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner' })).toBe(4)
+    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(4)
     expect(valueOf(m, 'mtls_gateway_upstream_duration_seconds_count', { endpoint: 'partner' })).toBe(4)
     expect(valueOf(m, 'mtls_gateway_requests_in_flight')).toBe(0)
+  })
+
+  it('says which build runs, and counts the bytes relayed per endpoint', () => {
+    expect(samples(m, 'mtls_gateway_build_info')).toEqual([{ labels: { version: '0.1.0', node: process.versions.node, openssl: process.versions.openssl }, value: 1 }])
+    const access = g.access().filter((l) => l.endpoint === 'partner')
+    const sum = (k: string): number => access.reduce((n, l) => n + (l[k] as number), 0)
+    expect(sum('requestBytes')).toBeGreaterThan(0)
+    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: 'partner', direction: 'in' })).toBe(sum('requestBytes'))
+    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: 'partner', direction: 'out' })).toBe(sum('responseBytes'))
   })
 
   it('counts the handshake failure by endpoint and reason', () => {
@@ -79,10 +88,11 @@ describe('metrics after known traffic', () => {
     expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'root' })).toBe(unix(pki.root.pem))
   })
 
-  it('has Node process metrics, and every metric carries the one prefix and only bounded labels', () => {
-    expect(valueOf(m, 'mtls_gateway_process_cpu_user_seconds_total')).toBeGreaterThan(0)
-    expect(m.every((s) => s.name.startsWith('mtls_gateway_'))).toBe(true)
-    const allowed = new Set(['endpoint', 'method', 'status_class', 'reason', 'resumed', 'result', 'kind', 'le', 'profile', 'version', 'major', 'minor', 'patch', 'space', 'type'])
+  it('has the standard unprefixed Node process metrics, the gateway\'s own under one prefix, and only bounded labels', () => {
+    expect(valueOf(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0)
+    expect(m.filter((s) => !s.name.startsWith('mtls_gateway_')).every((s) => /^(process|nodejs)_/.test(s.name))).toBe(true)
+    expect(m.some((s) => s.name.startsWith('mtls_gateway_process_') || s.name.startsWith('mtls_gateway_nodejs_'))).toBe(false)
+    const allowed = new Set(['endpoint', 'method', 'status_class', 'reason', 'resumed', 'result', 'kind', 'le', 'profile', 'version', 'major', 'minor', 'patch', 'space', 'type', 'mode', 'direction', 'node', 'openssl'])
     for (const s of m) for (const k of Object.keys(s.labels)) expect(allowed, `${s.name} label ${k}`).toContain(k)
     expect(JSON.stringify(m)).not.toContain('/proxy/')
   })

@@ -26,8 +26,14 @@ describe('metric functions for other modules', () => {
       { labels: { profile: 'legacy', method: 'RSA-SHA1' }, value: 1 },
       { labels: { profile: 'partner-oauth', method: 'HMAC-SHA256' }, value: 2 },
     ])
-    expect(samples(m, 'mtls_gateway_caller_auth_failures_total')).toEqual([{ labels: { reason: 'expired' }, value: 1 }])
-    expect(samples(m, 'mtls_gateway_egress_refusals_total')).toEqual([{ labels: { reason: 'private_address' }, value: 1 }])
+    const counted = (name: string): ReturnType<typeof samples> => samples(m, name).filter((x) => x.value > 0)
+    expect(counted('mtls_gateway_caller_auth_failures_total')).toEqual([{ labels: { reason: 'expired' }, value: 1 }])
+    expect(counted('mtls_gateway_egress_refusals_total')).toEqual([{ labels: { reason: 'private_address' }, value: 1 }])
+    // Every known reason exists from the start at 0, so the first refusal is an increase for rate().
+    expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'replay' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'other', status_class: 'none' })).toBe(1)
     // Several certificates of one kind: the earliest expiry is the one to alert on.
     expect(samples(m, 'mtls_gateway_certificate_expiry_timestamp_seconds')).toEqual([{ labels: { endpoint: 'a', kind: 'intermediate' }, value: Date.UTC(2029, 0, 1) / 1000 }])

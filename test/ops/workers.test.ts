@@ -42,7 +42,7 @@ describe('serve --workers 2', () => {
     expect(workers.has(gp.child.pid as number)).toBe(false)
     const m = await scrape(admin)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'partner', method: 'GET', status_class: '2xx' })).toBe(20)
-    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner' })).toBe(20)
+    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(20)
     expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)
     expect((await get(`${admin}/readyz`)).status).toBe(200)
   })

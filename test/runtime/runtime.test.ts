@@ -77,6 +77,11 @@ describe('runtime.prepare', () => {
     // The console token is read per request: rotating it is a reload (it ends console sessions).
     expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001' } })).toEqual([])
     expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001', port: 1 } }).map((p) => p.key)).toEqual(['admin'])
+    // The tracer is built once: its switch, name and exporter are restart-only; the sampler reloads.
+    const sampled = { ...a, tracing: { ...a.tracing, sampler: { ratio: 0.5, parentBased: false } } }
+    expect(restartOnlyChanges(a, sampled)).toEqual([])
+    const traced = { ...a, tracing: { ...a.tracing, enabled: true, serviceName: 'other', otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces', protocol: 'http/protobuf' as const, headers: {}, timeoutMs: 10_000, tls: {} } } }
+    expect(restartOnlyChanges(a, traced).map((p) => p.key)).toEqual(['tracing.enabled', 'tracing.serviceName', 'tracing.otlp'])
   })
 })
 

@@ -1,7 +1,7 @@
 /**
  * A small PromQL evaluator over Prometheus's own grammar (@prometheus-io/lezer-promql), for the
  * forms the chart's alert rules use: selectors with matchers, rate()/increase() over two scrapes,
- * time(), sum/min/max/count/avg by (…), arithmetic and comparison (one-to-one matching, NaN
+ * absent(), time(), sum/min/max/count/avg by (…), arithmetic and comparison (one-to-one matching, NaN
  * compares false, as in Prometheus). Anything else throws, so a rule written in a new form
  * fails the test until this learns it (or a real Prometheus checks it).
  */
@@ -110,6 +110,14 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     }
     return { kind: 'vector', series: [...groups.values()].map((g) => ({ labels: g.labels, value: (AGGREGATE[op.name] as (v: number[]) => number)(g.values) })) }
   }
+  // absent(v): one series of value 1 (labelled by v's equality matchers) when v selects nothing.
+  const absent = (arg: SyntaxNode): Value => {
+    if (arg.name !== 'VectorSelector') return unsupported(arg)
+    if (select(arg, later).length > 0) return { kind: 'vector', series: [] }
+    const equal = (arg.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? []).filter((m) => m.getChild('MatchOp')?.firstChild?.name === 'EqlSingle')
+    const labels = Object.fromEntries(equal.map((m) => [text(m.getChild('LabelName') as SyntaxNode), JSON.parse(text(m.getChild('StringLiteral') as SyntaxNode)) as string]))
+    return { kind: 'vector', series: [{ labels, value: 1 }] }
+  }
   const ev = (n: SyntaxNode): Value => {
     switch (n.name) {
       case 'PromQL':
@@ -127,6 +135,7 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
         const fn = (n.getChild('FunctionIdentifier')?.firstChild as SyntaxNode).name
         if (fn === 'Time') return { kind: 'scalar', value: later.at }
         if (fn === 'Rate' || fn === 'Increase') return range(fn, n.getChild('FunctionCallBody')?.firstChild as SyntaxNode)
+        if (fn === 'Absent') return absent(n.getChild('FunctionCallBody')?.firstChild as SyntaxNode)
         return unsupported(n)
       }
       default:

@@ -1,6 +1,8 @@
 {{/*
 The Grafana dashboard (JSON): requests, latency percentiles, handshake failures by reason,
-certificate days left per endpoint, reloads. Variables: datasource, namespace, job, endpoint.
+certificate days left per endpoint, reloads, caller auth failures, egress refusals, tunnels, the
+store, process CPU and memory, bytes relayed; with grafanaDashboard.tracing.datasourceUid, a table
+of recent failed traces whose trace ids link to the trace. Variables: datasource, namespace, job, endpoint.
 Kept as one raw string so Grafana's own {{label}} legend syntax needs no escaping.
 */}}
 {{- define "mtls-gateway.dashboard" -}}
@@ -212,7 +214,8 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
             "uid": "${datasource}"
           },
           "expr": "histogram_quantile(0.99, sum by (le) (rate(mtls_gateway_request_duration_seconds_bucket{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"}[$__rate_interval])))",
-          "legendFormat": "p99"
+          "legendFormat": "p99",
+          "exemplar": true
         }
       ],
       "fieldConfig": {
@@ -523,7 +526,291 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
         "overrides": []
       },
       "options": {}
+    },
+    {
+      "id": 20,
+      "title": "Caller authentication failures by reason",
+      "description": "Callers refused (407/401/403), by reason: wrong secret or key, expired or replayed assertion, unknown bearer, app not allowed.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 43,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (reason) (rate(mtls_gateway_caller_auth_failures_total{namespace=\"$namespace\", job=\"$job\"}[$__rate_interval])) > 0",
+          "legendFormat": "{{reason}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "reqps"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 21,
+      "title": "Egress refusals by reason",
+      "description": "Destinations the egress policy refused: private, loopback, link-local or metadata addresses dialled for an endpoint without allowPrivate.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 43,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (reason) (rate(mtls_gateway_egress_refusals_total{namespace=\"$namespace\", job=\"$job\"}[$__rate_interval])) > 0",
+          "legendFormat": "{{reason}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "reqps"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 22,
+      "title": "CONNECT tunnels by kind",
+      "description": "Tunnels opened per second: intercepted (TLS terminated, inner requests proxied), pass-through (bytes only) and refused.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 51,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (kind) (rate(mtls_gateway_connect_tunnels_total{namespace=\"$namespace\", job=\"$job\"}[$__rate_interval]))",
+          "legendFormat": "{{kind}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "ops"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 23,
+      "title": "Store reachable, per pod",
+      "description": "1 while the pod's store (SQLite or Redis) answers a ping at scrape time; no line: the pod has no store.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 51,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "min by (pod) (mtls_gateway_store_up{namespace=\"$namespace\", job=\"$job\"})",
+          "legendFormat": "{{pod}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 24,
+      "title": "Process CPU, per pod",
+      "description": "CPU seconds per second of each pod (with --workers, the sum of its worker processes).",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 59,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (pod) (rate(process_cpu_seconds_total{namespace=\"$namespace\", job=\"$job\"}[$__rate_interval]))",
+          "legendFormat": "{{pod}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "percentunit"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 25,
+      "title": "Resident memory, per pod",
+      "description": "RSS of each pod (with --workers, the sum of its worker processes) and the V8 heap in use.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 59,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (pod) (process_resident_memory_bytes{namespace=\"$namespace\", job=\"$job\"})",
+          "legendFormat": "{{pod}} rss"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (pod) (nodejs_heap_size_used_bytes{namespace=\"$namespace\", job=\"$job\"})",
+          "legendFormat": "{{pod}} heap used"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes"
+        },
+        "overrides": []
+      },
+      "options": {}
+    },
+    {
+      "id": 26,
+      "title": "Bytes relayed by endpoint",
+      "description": "Bytes received from callers (in) and sent back to them (out), headers included.",
+      "type": "timeseries",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 67,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (endpoint, direction) (rate(mtls_gateway_relayed_bytes_total{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"}[$__rate_interval]))",
+          "legendFormat": "{{endpoint}} {{direction}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "Bps"
+        },
+        "overrides": []
+      },
+      "options": {}
     }
+`}}
+{{- with .Values.grafanaDashboard.tracing }}{{ if .datasourceUid }},
+    {{ include "mtls-gateway.tracePanel" . }}
+{{- end }}{{ end -}}
+{{`
   ]
 }`}}
+{{- end }}
+{{- define "mtls-gateway.tracePanel" -}}
+{
+      "id": 27,
+      "title": "Recent failed traces",
+      "description": "The gateway's recent error spans from the tracing data source; the trace id opens the whole trace.",
+      "type": "table",
+      "datasource": {"type": "tempo", "uid": {{ .datasourceUid | toJson }}},
+      "gridPos": {"x": 12, "y": 67, "w": 12, "h": 8},
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {"type": "tempo", "uid": {{ .datasourceUid | toJson }}},
+          "queryType": "traceql",
+          "query": {{ printf "{resource.service.name=%q && status=error}" .serviceName | toJson }},
+          "limit": 20
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": [
+          {
+            "matcher": {"id": "byName", "options": "traceID"},
+            "properties": [
+              {"id": "displayName", "value": "Trace ID"},
+              {"id": "links", "value": [{"title": "Open trace", "url": {{ printf "/explore?left={\"datasource\":%q,\"queries\":[{\"query\":\"${__value.raw}\",\"queryType\":\"traceql\"}]}" .datasourceUid | toJson }}}]}
+            ]
+          }
+        ]
+      },
+      "options": {"showHeader": true}
+    }
 {{- end }}

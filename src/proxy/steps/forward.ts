@@ -19,6 +19,7 @@ export async function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> 
   }
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
   assertDestination(ctx.target, outbound.url)
+  ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
   const started = performance.now()
   let res: Dispatcher.ResponseData
   try {

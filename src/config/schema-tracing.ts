@@ -1,0 +1,46 @@
+/**
+ * The `tracing` section of the schema (part of schema.ts's single source, kept apart so the
+ * section reads as one piece). Normalisation reads its defaults from here.
+ */
+
+export const tracingSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    'W3C Trace Context and OpenTelemetry spans: a server span per request, a client span per upstream call, exported over OTLP when `otlp` is set. Off by default. `enabled`, `serviceName` and `otlp` apply at start only (a reload that changes them is refused); `sampler` is reloadable.',
+  properties: {
+    enabled: { type: 'boolean', default: false, description: 'Record spans, continue callers\' `traceparent`, send the gateway\'s own context upstream and log `trace_id`/`span_id`. Off: `traceparent` passes through untouched.' },
+    serviceName: { type: 'string', minLength: 1, default: 'mtls-gateway', description: 'The `service.name` resource attribute of exported spans.' },
+    sampler: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Which traces are recorded.',
+      properties: {
+        ratio: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of traces the gateway starts (no sampled caller context) that are recorded: 1 all, 0.01 one in a hundred (by trace id, so every service agrees).' },
+        parentBased: { type: 'boolean', default: true, description: 'Follow the caller\'s sampled flag when it sends a `traceparent` (the ratio then applies only to traces the gateway starts).' },
+      },
+    },
+    otlp: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['endpoint'],
+      description: 'Export spans over OTLP (batched, in the background; a collector that is down costs dropped spans, never requests).',
+      properties: {
+        endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS).' },
+        protocol: { type: 'string', enum: ['http/protobuf', 'grpc'], default: 'http/protobuf', description: 'OTLP transport.' },
+        headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
+        timeout: { $comment: 'duration', description: 'Longest wait for one export.', anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' }], default: '10s' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'TLS to the collector (an https endpoint).',
+          properties: {
+            ca: { type: 'string', description: 'PEM roots the collector\'s certificate must chain to (default: the system roots).' },
+            cert: { type: 'string', description: 'PEM client certificate, for a collector that requires one.' },
+            key: { type: 'string', description: 'PEM private key of `cert`.' },
+          },
+        },
+      },
+    },
+  },
+} as const

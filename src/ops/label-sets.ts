@@ -1,0 +1,22 @@
+/**
+ * The closed label sets whose series are created at 0 when the gateway starts: a counter
+ * series that first appears at 1 has no increase for rate()/increase(), so the first caller
+ * refusal or egress refusal after a start would be invisible to an alert. Records, so adding
+ * a reason to the union without listing it here fails to compile.
+ */
+import type { AuthFailure } from '../callers/index.js'
+import type { EgressReason } from '../gateway/index.js'
+
+const AUTH: Record<AuthFailure, 0> = {
+  missing: 0, malformed: 0, bad_issuer: 0, alg_not_allowed: 0, bad_signature: 0, expired: 0, not_yet_valid: 0, bad_audience: 0,
+  missing_sub: 0, jti_exp_too_long: 0, replay: 0, jwe_unknown_kid: 0, jwe_alg_not_allowed: 0, jwe_decrypt_failed: 0,
+  jwt_bearer_has_jti: 0, bearer_unknown: 0, bearer_claims_unavailable: 0, app_not_configured: 0, not_allowed: 0, invalid: 0,
+}
+const EGRESS: Record<EgressReason, 0> = { loopback: 0, private: 0, link_local: 0, cgnat: 0, metadata: 0, unspecified: 0, multicast: 0, reserved: 0 }
+
+/** Every caller-refusal reason label. */
+export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
+/** Every egress-refusal reason label. */
+export const EGRESS_REASON_LABELS = Object.keys(EGRESS) as EgressReason[]
+/** Every CONNECT tunnel kind. */
+export const TUNNEL_KINDS = ['intercepted', 'pass_through', 'refused'] as const

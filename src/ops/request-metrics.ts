@@ -1,0 +1,94 @@
+/**
+ * The per-request families: requests by endpoint, method and status class; request duration by
+ * endpoint and way in (with trace-id exemplars once tracing is on); upstream duration; bytes
+ * relayed. Label children are bound once per endpoint, so a request costs Map lookups.
+ */
+import { Counter, Histogram, Registry } from 'prom-client'
+
+/** What one finished request adds besides its endpoint, method, status and durations. */
+export interface RequestExtras {
+  /** The way in: forward, connect, route (api and other for the gateway's own routes). */
+  mode?: string
+  /** Bytes received from the caller and sent back to it on this request (headers included). */
+  requestBytes?: number
+  responseBytes?: number
+  /** The trace of a sampled request: becomes the duration histogram's exemplar. */
+  traceId?: string
+}
+
+/** Records one finished request; `endpoint` undefined when none matched. */
+export type RecordRequest = (endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number, extras?: RequestExtras) => void
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
+const NO_ENDPOINT = 'none'
+const DURATION = 'mtls_gateway_request_duration_seconds'
+
+/** A request method as a bounded label: anything unusual becomes "other". */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : 'other'
+}
+
+/** 200 → "2xx"; 0 (no response written) → "none". */
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'none'
+}
+
+interface Bound {
+  upstream: Histogram.Internal<'endpoint'>
+  requests: Map<string, Counter.Internal>
+  durations: Map<string, Histogram.Internal<'endpoint' | 'mode'>>
+  bytesIn: Counter.Internal
+  bytesOut: Counter.Internal
+}
+
+/** Registers the per-request families on `registry`. */
+export function createRequestMetrics(registry: Registry, buckets: number[]): { request: RecordRequest; enableExemplars(): void } {
+  const registers = [registry]
+  const requests = new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
+  const durationOf = (enableExemplars: boolean): Histogram<'endpoint' | 'mode'> =>
+    new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars })
+  let duration = durationOf(false)
+  let exemplars = false
+  const upstream = new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers })
+  const bytes = new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers })
+  const perEndpoint = new Map<string, Bound>()
+  const bound = (endpoint: string): Bound => {
+    let b = perEndpoint.get(endpoint)
+    if (!b) {
+      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytes.labels(endpoint, 'in'), bytesOut: bytes.labels(endpoint, 'out') }
+      perEndpoint.set(endpoint, b)
+    }
+    return b
+  }
+  const observeDuration = (b: Bound, endpoint: string, mode: string, seconds: number, traceId: string | undefined): void => {
+    if (exemplars && traceId !== undefined) return duration.observe({ labels: { endpoint, mode }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
+    let h = b.durations.get(mode)
+    if (!h) b.durations.set(mode, (h = duration.labels(endpoint, mode)))
+    h.observe(seconds)
+  }
+  return {
+    request(endpoint, method, status, durationMs, upstreamMs, extras = {}) {
+      const name = endpoint ?? NO_ENDPOINT
+      const b = bound(name)
+      const m = methodLabel(method)
+      const cls = statusClass(status)
+      const key = `${m} ${cls}`
+      let counter = b.requests.get(key)
+      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
+      counter.inc()
+      observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
+      if (extras.requestBytes) b.bytesIn.inc(extras.requestBytes)
+      if (extras.responseBytes) b.bytesOut.inc(extras.responseBytes)
+      if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
+    },
+    enableExemplars() {
+      if (exemplars) return
+      exemplars = true
+      registry.removeSingleMetric(DURATION)
+      for (const b of perEndpoint.values()) b.durations.clear()
+      // prom-client types a registry's content type as fixed; the switch is safe before the first scrape.
+      ;(registry as unknown as { setContentType(t: string): void }).setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
+      duration = durationOf(true)
+    },
+  }
+}

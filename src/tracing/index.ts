@@ -1,0 +1,4 @@
+/** Distributed tracing: W3C Trace Context, OpenTelemetry spans, OTLP export. Off by default. */
+export { startTracing, type Tracing, type TracingOptions } from './tracing.js'
+export { apiRoute } from './api-route.js'
+export type { CallSpan, HeaderMap, RequestOutcome, RequestTrace, TunnelTrace, UpstreamConnection } from './spans.js'

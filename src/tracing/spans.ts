@@ -1,0 +1,191 @@
+/**
+ * The spans of one request: the server span (continuing the caller's W3C context, or a CONNECT
+ * tunnel's), the client span of its upstream call, and the tunnel span. Contexts are passed
+ * explicitly (no global context manager): nothing runs for a gateway with tracing off.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
+import { apiRoute } from './api-route.js'
+
+/** Outbound header map as the pipeline keeps it. */
+export type HeaderMap = Record<string, string | string[]>
+
+/** How a request ended, for the span attributes: names and numbers from config and code only. */
+export interface RequestOutcome {
+  method: string
+  status: number
+  mode: string
+  /** The request path, for `/gateway/…` routes only (reduced to a route template, never kept). */
+  path?: string
+  endpoint?: string
+  caller?: string
+  reason?: string
+  requestBytes?: number
+  responseBytes?: number
+}
+
+/** Which connection carried the upstream call (from the upstream observer, when ops run). */
+export interface UpstreamConnection {
+  address?: string
+  tlsVersion?: string
+  resumed?: boolean
+  reused?: boolean
+}
+
+/** The spans of one request. */
+export interface RequestTrace {
+  readonly traceId: string
+  readonly spanId: string
+  readonly sampled: boolean
+  /** Starts the upstream call's client span and puts its `traceparent` (and the caller's `tracestate`) in `headers`. */
+  upstream(headers: HeaderMap, target: { endpoint: string; url: URL; method: string }): void
+  /** A client span for a call the gateway makes itself (the OAuth dance's token calls): the headers carry its context. */
+  call(method: string, origin: URL): CallSpan
+  /** Records the connection the upstream call went over, for the client span. */
+  connection(facts: UpstreamConnection | undefined): void
+  /** Ends the client span (if any) and the server span; later calls do nothing. */
+  end(outcome: RequestOutcome): void
+}
+
+/** One upstream call of an API request. */
+export interface CallSpan {
+  readonly headers: Readonly<Record<string, string>>
+  end(status?: number, error?: string): void
+}
+
+/** The span of one CONNECT tunnel; inner requests without their own context become its children. */
+export interface TunnelTrace {
+  readonly context: Context
+  end(reason?: string): void
+}
+
+const propagator = new W3CTraceContextPropagator()
+const getter = {
+  keys: (h: IncomingHttpHeaders): string[] => Object.keys(h),
+  get: (h: IncomingHttpHeaders, key: string): string | string[] | undefined => h[key],
+}
+const setter = { set: (h: HeaderMap, key: string, value: string): void => void (h[key] = value) }
+
+/** The caller's W3C context (traceparent/tracestate) on top of `base`, if it sent a valid one. */
+function callerContext(headers: IncomingHttpHeaders, base: Context): Context {
+  return headers.traceparent === undefined ? base : propagator.extract(base, headers, getter)
+}
+
+/** Starts the server span of a request. */
+export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace {
+  const fromCaller = callerContext(headers, ROOT_CONTEXT)
+  const callerSpan = trace.getSpanContext(fromCaller)
+  // Inside a tunnel the caller's own context wins (its trace stays whole); the tunnel is linked.
+  const parent = callerSpan ? fromCaller : (tunnel?.context ?? ROOT_CONTEXT)
+  const tunnelSpan = tunnel ? trace.getSpanContext(tunnel.context) : undefined
+  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
+  const serverContext = trace.setSpan(parent, server)
+  const { traceId, spanId, traceFlags } = server.spanContext()
+  let client: Span | undefined
+  let connection: UpstreamConnection | undefined
+  let ended = false
+  return {
+    traceId,
+    spanId,
+    sampled: (traceFlags & 1) === 1,
+    upstream(headers, target) {
+      client = tracer.startSpan(`${target.method} ${target.endpoint}`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: target.method,
+          [ATTR_SERVER_ADDRESS]: target.url.hostname,
+          [ATTR_SERVER_PORT]: Number(target.url.port || 443),
+          'mtls_gateway.endpoint': target.endpoint,
+        },
+      }, serverContext)
+      delete headers.traceparent
+      delete headers.tracestate
+      propagator.inject(trace.setSpan(serverContext, client), headers, setter)
+    },
+    call(method, origin) {
+      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: origin.hostname, [ATTR_SERVER_PORT]: Number(origin.port || 443) } }, serverContext)
+      const headers: HeaderMap = {}
+      propagator.inject(trace.setSpan(serverContext, span), headers, setter)
+      return {
+        headers: headers as Record<string, string>,
+        end(status, error) {
+          span.setAttributes(defined({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: error ?? (status !== undefined && status >= 400 ? String(status) : undefined) }))
+          if (error !== undefined || (status !== undefined && status >= 400)) span.setStatus({ code: SpanStatusCode.ERROR })
+          span.end()
+        },
+      }
+    },
+    connection(facts) {
+      connection = facts
+    },
+    end(o) {
+      if (ended) return
+      ended = true
+      const failed = o.reason !== undefined || o.status >= 500
+      if (client) endClient(client, o, connection, failed)
+      const route = o.mode === 'api' && o.path !== undefined ? apiRoute(o.path) : undefined
+      server.updateName(`${o.method} ${route ?? o.endpoint ?? o.mode}`)
+      server.setAttributes(serverAttributes(o, route))
+      if (failed) server.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
+      server.end()
+    },
+  }
+}
+
+function serverAttributes(o: RequestOutcome, route: string | undefined): Attributes {
+  return defined({
+    [ATTR_HTTP_REQUEST_METHOD]: o.method,
+    [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.status,
+    [ATTR_HTTP_ROUTE]: route,
+    [ATTR_ERROR_TYPE]: o.reason,
+    'mtls_gateway.mode': o.mode,
+    'mtls_gateway.endpoint': o.endpoint,
+    'mtls_gateway.caller': o.caller,
+    'http.request.size': o.requestBytes,
+    'http.response.size': o.responseBytes,
+  })
+}
+
+function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | undefined, failed: boolean): void {
+  client.setAttributes(
+    defined({
+      [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.reason === undefined ? o.status : undefined,
+      [ATTR_ERROR_TYPE]: o.reason,
+      'mtls_gateway.mode': o.mode,
+      [ATTR_NETWORK_PEER_ADDRESS]: up?.address,
+      'tls.protocol.name': up?.tlsVersion ? 'tls' : undefined,
+      'tls.protocol.version': up?.tlsVersion?.replace(/^TLSv/, ''),
+      'tls.resumed': up?.resumed,
+      'mtls_gateway.connection_reused': up?.reused,
+    }),
+  )
+  if (failed) client.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
+  client.end()
+}
+
+/** Starts the span of an intercepted CONNECT tunnel. */
+export function startTunnelTrace(tracer: Tracer, headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace {
+  const parent = callerContext(headers, ROOT_CONTEXT)
+  const span = tracer.startSpan(`CONNECT ${host}`, {
+    kind: SpanKind.SERVER,
+    attributes: { [ATTR_HTTP_REQUEST_METHOD]: 'CONNECT', [ATTR_SERVER_ADDRESS]: host, [ATTR_SERVER_PORT]: port, 'mtls_gateway.mode': 'connect' },
+  }, parent)
+  return {
+    context: trace.setSpan(parent, span),
+    end(reason) {
+      if (reason) {
+        span.setAttribute(ATTR_ERROR_TYPE, reason)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: reason })
+      }
+      span.end()
+    },
+  }
+}
+
+function defined(a: Record<string, string | number | boolean | undefined>): Attributes {
+  const out: Attributes = {}
+  for (const [k, v] of Object.entries(a)) if (v !== undefined) out[k] = v
+  return out
+}

@@ -1,0 +1,65 @@
+/**
+ * The process's tracer, built once at start from `tracing` (restart-only, except the
+ * sampler, read from the snapshot at each decision). Off → undefined: callers test one
+ * optional reference, the request path does nothing else, and the SDK is never loaded.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { TracingConfig } from '../config/index.js'
+import type { ExportFailure } from './exporter.js'
+import type { SamplerSettings } from './sampler.js'
+import type { RequestTrace, TunnelTrace } from './spans.js'
+
+/** Spans for a running gateway. */
+export interface Tracing {
+  /** The server span of a request (continuing the caller's traceparent, else the tunnel's span). */
+  request(headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace
+  /** The span of an intercepted CONNECT tunnel. */
+  tunnel(headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace
+  /** Runs a `/gateway/…` handler so the upstream calls it makes (the OAuth dance's) become client spans of `trace`. */
+  api<T>(trace: RequestTrace, fn: () => Promise<T>): Promise<T>
+  /** Exports what is buffered, then stops (drain and close call it). */
+  shutdown(): Promise<void>
+}
+
+/** What startTracing needs besides the start config. */
+export interface TracingOptions {
+  /** The sampler settings in force (the current snapshot's `tracing.sampler`). */
+  sampler: SamplerSettings
+  /** Export failures (rate-limited). */
+  onExportFailure: ExportFailure
+  /** The gateway's version, as `service.version`. */
+  version: string
+}
+
+/** Builds the tracer provider and exporter; undefined when tracing is off. */
+export async function startTracing(config: TracingConfig, o: TracingOptions): Promise<Tracing | undefined> {
+  if (!config.enabled) return undefined
+  // Loaded here, not at the top: a gateway with tracing off never loads the SDK.
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }, { createOtlpExporter }, { createSampler }, { traceApiCalls }, { startRequestTrace, startTunnelTrace }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/semantic-conventions'),
+    import('./exporter.js'),
+    import('./sampler.js'),
+    import('./api-calls.js'),
+    import('./spans.js'),
+  ])
+  const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: o.version, 'process.pid': process.pid }),
+    sampler: createSampler(o.sampler),
+    // Without an exporter spans still carry ids (logs, upstream context); nothing is kept.
+    spanProcessors: exporter ? [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
+  })
+  const tracer = provider.getTracer('mtls-gateway', o.version)
+  const apiCalls = traceApiCalls()
+  return {
+    request: (headers, tunnel) => startRequestTrace(tracer, headers, tunnel),
+    tunnel: (headers, host, port) => startTunnelTrace(tracer, headers, host, port),
+    api: (trace, fn) => apiCalls.run(trace, fn),
+    shutdown: () => {
+      apiCalls.close()
+      return provider.shutdown()
+    },
+  }
+}

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { ProxyAgent, request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
+import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+
+// CONNECT with interception: one span for the tunnel, the inner requests its children (the
+// real curl, two requests on one tunnel); an inner request that brings its own traceparent
+// stays in the caller's trace and links the tunnel.
+const run = promisify(execFile)
+const SPAN_SERVER = SPAN_KIND.SERVER
+const SPAN_CLIENT = SPAN_KIND.CLIENT
+
+let pki: TestPki
+let upstream: RunningServer
+let receiver: OtlpReceiver
+let g: OpsGateway
+let ca: { caCert: string; caKey: string }
+
+beforeAll(async () => {
+  pki = await createTestPki('p256', ['localhost', '127.0.0.1'])
+  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  receiver = await startOtlpReceiver()
+  const yaml = `tracing:
+  enabled: true
+  otlp: { endpoint: ${receiver.url} }
+interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
+endpoints:
+  - name: echo
+    url: https://localhost:${upstream.port}
+    allowPrivate: true
+    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }
+`
+  g = await startOpsGateway(pki.dir, yaml, { watch: false })
+}, 60_000)
+afterAll(async () => {
+  await g?.gw.close()
+  await receiver?.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('a CONNECT tunnel', () => {
+  it('is one span; the inner requests are its children, each with its upstream call under it', async () => {
+    const url = `https://localhost:${upstream.port}`
+    const { stdout } = await run('curl', ['-sS', '-x', g.gw.url, '--cacert', ca.caCert, `${url}/one`, `${url}/two`])
+    const echoes = stdout.split(/(?<=\})(?=\{)/).map((t) => JSON.parse(t) as EchoReply)
+    expect(echoes.map((e) => e.url)).toEqual(['/one', '/two'])
+    const spans = await receiver.waitFor((s) => s.some((x) => x.name === 'CONNECT localhost'))
+    const tunnel = spans.find((x) => x.name === 'CONNECT localhost')
+    expect(tunnel).toMatchObject({ kind: SPAN_SERVER, parentSpanId: '', attributes: { 'http.request.method': 'CONNECT', 'server.address': 'localhost', 'mtls_gateway.mode': 'connect' } })
+    const inner = spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)
+    expect(inner.map((x) => x.name)).toEqual(['GET echo', 'GET echo'])
+    expect(inner.every((x) => x.traceId === tunnel?.traceId && x.attributes['mtls_gateway.mode'] === 'connect')).toBe(true)
+    for (const [i, server] of inner.entries()) {
+      const client = spans.find((x) => x.kind === SPAN_CLIENT && x.parentSpanId === server.spanId)
+      expect(client, `client span of inner request ${i}`).toBeDefined()
+    }
+    // Bytes inside the tunnel are counted per inner request too (the TLS socket's plaintext).
+    const innerLines = g.access().filter((l) => l.mode === 'connect')
+    expect(innerLines).toHaveLength(2)
+    for (const [i, l] of innerLines.entries()) expect(l.responseBytes as number, `inner request ${i}`).toBeGreaterThan(JSON.stringify(echoes[i]).length)
+    expect(innerLines.every((l) => (l.requestBytes as number) > 0 && l.trace_id === tunnel?.traceId)).toBe(true)
+    const upstreamParents = echoes.map((e) => String(e.headers.traceparent).split('-')[2])
+    expect(upstreamParents.every((p) => spans.some((x) => x.kind === SPAN_CLIENT && x.spanId === p))).toBe(true)
+  })
+
+  it('an inner request with its own traceparent stays in the caller\'s trace and links the tunnel', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c'
+    const agent = new ProxyAgent({ uri: g.gw.url, requestTls: { ca: readFileSync(ca.caCert, 'utf8') } })
+    try {
+      const r = await request(`https://localhost:${upstream.port}/own`, { dispatcher: agent, headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } })
+      expect(r.statusCode).toBe(200)
+      expect(String((await r.body.json() as EchoReply).headers.traceparent).split('-')[1]).toBe(traceId)
+    } finally {
+      await agent.close()
+    }
+    const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === traceId && x.kind === SPAN_SERVER) && s.filter((x) => x.name === 'CONNECT localhost').length >= 2)
+    const server = spans.find((x) => x.traceId === traceId && x.kind === SPAN_SERVER)
+    const tunnel = spans.filter((x) => x.name === 'CONNECT localhost').at(-1)
+    expect(server?.parentSpanId).toBe('b7ad6b7169203331')
+    expect(server?.links).toEqual([{ traceId: tunnel?.traceId, spanId: tunnel?.spanId }])
+  })
+})
