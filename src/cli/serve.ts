@@ -4,12 +4,11 @@
  * composition root: the runtime (built once), pipeline, API routes and listener are wired
  * here only, and every feature reads config from the snapshot in `ref`, never from here.
  */
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
+import { serverTlsOptions } from '../tls/index.js'
 import { createMinterSource } from './minter-source.js'
 import { primaryConsole, singleProcessConsole } from './console-host.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
@@ -66,18 +65,6 @@ export interface RunningGateway {
   /** Present when started with `ops`. */
   readonly ops?: RunningOps
   close(): Promise<void>
-}
-
-/** The listener's TLS options from listen.tls (read at start). */
-function listenerTls(config: GatewayConfig): TlsServerOptions | undefined {
-  const t = config.listen.tls
-  if (!t) return undefined
-  return {
-    cert: readFileSync(t.cert),
-    key: readFileSync(t.key),
-    ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
-    ...(t.clientCa ? { ca: readFileSync(t.clientCa), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
-  }
 }
 
 /** Config → snapshot, checked against the runtime: the one path of the start and of every reload. */
@@ -138,7 +125,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     }),
     ...features.flatMap((f) => f.routes ?? []),
   ])
-  const tls = listenerTls(config)
+  const tls = config.listen.tls ? serverTlsOptions(config.listen.tls) : undefined
   const onDone = o.ops && o.onDone ? chain(o.ops.onDone, o.onDone) : (o.ops?.onDone ?? o.onDone)
   const connect = {
     current: () => ref.current,

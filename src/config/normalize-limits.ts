@@ -5,7 +5,7 @@
 import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
 import { obj, type Raw } from './normalize-util.js'
-import type { ClientTimeoutsConfig, ConnectionLimitsConfig, ListenTimeoutsConfig } from './types.js'
+import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, ListenTimeoutsConfig } from './types.js'
 
 const listenProps = configSchema.properties.listen.properties
 const adminProps = configSchema.properties.admin.properties
@@ -42,9 +42,11 @@ export function normalizeListenLimits(listen: Raw): { timeouts: ListenTimeoutsCo
 }
 
 /** `admin.timeouts` and `admin.connections` with the schema's defaults filled in. */
-export function normalizeAdminLimits(admin: Raw): { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig } {
+export function normalizeAdminLimits(admin: Raw): { timeouts: AdminTimeoutsConfig; connections: ConnectionLimitsConfig } {
+  const t = obj(admin.timeouts)
+  const nodes = adminProps.timeouts.properties
   return {
-    timeouts: clientTimeouts(obj(admin.timeouts), adminProps.timeouts.properties),
+    timeouts: { ...clientTimeouts(t, nodes), tlsHandshakeMs: ms(t, 'tlsHandshake', nodes.tlsHandshake) },
     connections: connections(obj(admin.connections), adminProps.connections),
   }
 }

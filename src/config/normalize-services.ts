@@ -4,18 +4,32 @@ import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeRedis } from './normalize-redis.js'
-import type { GatewayConfig } from './types.js'
+import type { AdminTlsConfig, GatewayConfig, ListenTlsConfig } from './types.js'
 
-/** Normalises the `normalizeListenTls` section. */
-export function normalizeListenTls(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['listen']['tls']> {
+/** A listener's `tls` (`listen.tls`, `admin.tls`): paths made absolute, defaults from the schema. */
+export function normalizeListenTls(t: Raw, abs: (p: string) => string): ListenTlsConfig {
   return {
     cert: abs(str(t.cert) as string),
     key: abs(str(t.key) as string),
     ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
     ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
-    requireClientCert: (t.requireClientCert as boolean | undefined) ?? false,
+    requireClientCert: (t.requireClientCert as boolean | undefined) ?? configSchema.properties.listen.properties.tls.properties.requireClientCert.default,
   }
 }
+
+/** `admin.tls`: a listener's TLS plus the console's certificate allow-list, which needs clientCa. */
+export function normalizeAdminTls(t: Raw, abs: (p: string) => string, report: Report): AdminTlsConfig {
+  const tls = { ...normalizeListenTls(t, abs), clientSubjects: list(t.clientSubjects), clientSans: list(t.clientSans) }
+  if (tls.clientCa === undefined) {
+    for (const key of ['requireClientCert', 'clientSubjects', 'clientSans'] as const) {
+      if (t[key] !== undefined && t[key] !== false) report([key], 'needs clientCa: client certificates are verified against it')
+    }
+  }
+  return tls
+}
+
+/** The files a listener's TLS reads (watched for reload like the rest of the config). */
+export const listenTlsFiles = (t: ListenTlsConfig | undefined): string[] => (t ? [t.cert, t.key] : [])
 
 /** Normalises the `normalizeInterception` section. */
 export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {

@@ -13,7 +13,7 @@ import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
-import { normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
+import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 
 
 interface NormalizeContext {
@@ -85,6 +85,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       port: (admin.port as number | undefined) ?? 9090,
       enabled: (admin.enabled as boolean | undefined) ?? true,
       ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+      ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, (path, msg) => problems.push(ctx.source.problem(['admin', 'tls', ...path], msg))) } : {}),
       ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
@@ -98,7 +99,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
   }
   if (problems.length > 0) throw new ConfigError(problems)
-  if (config.listen.tls) for (const f of [config.listen.tls.cert, config.listen.tls.key]) files.add(f)
+  for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
   for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
   config.files = [...files]

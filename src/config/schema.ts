@@ -53,6 +53,27 @@ function connectionLimits(max: number) {
   } as const
 }
 
+/** A listener's own certificate and, optionally, the CA its clients' certificates must chain to. */
+function serverTls<P extends object = object>(description: string, client: string, clients: string, extra: P = {} as P) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['cert', 'key'],
+    description,
+    properties: {
+      cert: { type: 'string', description: 'PEM certificate (chain appended).' },
+      key: { type: 'string', description: 'PEM private key.' },
+      keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
+      clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates.` },
+      requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake.` },
+      ...extra,
+    },
+  } as const
+}
+
+/** A TLS handshake bound, for listeners that may serve TLS. */
+const tlsHandshake = (what: string) => ({ ...duration, default: '10s', description: `A TLS handshake with ${what} must finish within this time; else the connection closes. \`0\` turns it off.` }) as const
+
 const endpointTls = {
   type: 'object',
   additionalProperties: false,
@@ -389,26 +410,14 @@ export const configSchema = {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
         publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
-        tls: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['cert', 'key'],
-          description: 'Serve the listener over TLS.',
-          properties: {
-            cert: { type: 'string', description: 'PEM certificate (chain appended).' },
-            key: { type: 'string', description: 'PEM private key.' },
-            keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
-            clientCa: { type: 'string', description: 'PEM CA file for caller client certificates.' },
-            requireClientCert: { type: 'boolean', default: false, description: 'Refuse callers without a certificate from clientCa at the handshake.' },
-          },
-        },
+        tls: serverTls('Serve the listener over TLS.', 'caller', 'callers'),
         timeouts: {
           type: 'object',
           additionalProperties: false,
           description: 'Limits on slow or silent callers of this listener (and of the tunnels it opens for CONNECT).',
           properties: {
             ...clientTimeouts,
-            tlsHandshake: { ...duration, default: '10s', description: 'A TLS handshake with a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`) must finish within this time; else the connection closes. `0` turns it off.' },
+            tlsHandshake: tlsHandshake('a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`)'),
             sendIdle: { ...duration, default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
             tunnelIdle: { ...duration, default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
           },
@@ -428,9 +437,13 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           description: 'Limits on slow or silent clients of the admin listener.',
-          properties: clientTimeouts,
+          properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') },
         },
         connections: connectionLimits(256),
+        tls: serverTls('Serve the admin listener over TLS (restart to change). With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
+          clientSubjects: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Subject CNs of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
+          clientSans: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'DNS, URI or IP subjectAltNames of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
+        }),
         token: { type: 'string', minLength: 16, description: 'Operator token for the web console at /console/ (`${env:…}` or `${file:…}`; at least 16 characters). Without it the console is off and says so.' },
       },
     },

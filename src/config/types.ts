@@ -97,6 +97,19 @@ export interface ListenTlsConfig {
   requireClientCert: boolean
 }
 
+/** The admin listener's TLS: a listener's, plus who may use the console by certificate alone. */
+export interface AdminTlsConfig extends ListenTlsConfig {
+  /** Subject CNs of verified client certificates that may use the console without the token. */
+  clientSubjects: string[]
+  /** DNS, URI or IP subjectAltNames, likewise. */
+  clientSans: string[]
+}
+
+/** The admin listener's timeouts: the client ones plus the TLS handshake. */
+export interface AdminTimeoutsConfig extends ClientTimeoutsConfig {
+  tlsHandshakeMs: number
+}
+
 /** Timeouts on a listener's clients, in ms (0: off). */
 export interface ClientTimeoutsConfig {
   headersMs: number
@@ -186,7 +199,9 @@ export interface CallersConfig {
 }
 
 export interface AdminConfig extends ListenConfig {
+  timeouts: AdminTimeoutsConfig
   enabled: boolean
+  tls?: AdminTlsConfig
   /** The console's operator token; absent: the console is off. */
   token?: string
 }

@@ -1,31 +1,59 @@
 /**
  * Who may use the console: a session cookie from the login form (the admin token), or an
- * admin client certificate when the admin listener verified one. State-changing requests
- * must also come from the console's own origin and carry the session's CSRF token.
+ * admin client certificate the admin listener verified (admin.tls.clientCa) whose subject
+ * CN or subjectAltName is on admin.tls's allow-list. State-changing requests must also
+ * come from the console's own origin and carry the operator's CSRF token.
  */
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import type { AdminConfig, AdminTlsConfig } from '../config/index.js'
+import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
 
-/** The signed-in operator, and how: a session or a verified certificate (no cookie then). */
-export type Operator = { kind: 'session'; session: Session } | { kind: 'certificate'; who: string }
+/** The signed-in operator, and how: a session or an allowed certificate (no cookie then). */
+export type Operator = { kind: 'session'; session: Session } | { kind: 'certificate'; who: string; fingerprint: string }
 
-/** The certificate's subject when the admin listener verified a client certificate. */
-export function certificateOperator(req: IncomingMessage): Operator | undefined {
-  const socket = req.socket as Partial<TLSSocket>
-  if (socket.encrypted !== true || socket.authorized !== true || !socket.getPeerCertificate) return undefined
-  const cert = socket.getPeerCertificate()
-  const cn = cert.subject?.CN
-  return { kind: 'certificate', who: `cert:${Array.isArray(cn) ? cn.join(',') : (cn ?? 'unknown')}` }
+// Certificate operators' CSRF tokens are keyed apart from every admin token's sessions.
+const CERTIFICATE_CSRF_KEY = 'admin.tls client certificate'
+
+/** The client certificate the admin listener verified against admin.tls.clientCa, if any. */
+function verifiedPeer(req: IncomingMessage): (PeerIdentity & { subject: string; fingerprint: string }) | undefined {
+  const peer = peerIdentity(req.socket)
+  if (!peer?.authorized || peer.subject === undefined || peer.fingerprint === undefined) return undefined
+  return peer as PeerIdentity & { subject: string; fingerprint: string }
+}
+
+/** True when a verified certificate's CN or one of its subjectAltNames is on the allow-list (exact match). */
+export function certificateAllowed(peer: PeerIdentity, tls: AdminTlsConfig | undefined): boolean {
+  if (!peer.authorized || !tls) return false
+  return (peer.subjectCN !== undefined && tls.clientSubjects.includes(peer.subjectCN)) || peer.sans.some((n) => tls.clientSans.includes(n))
+}
+
+/** A verified certificate on admin.tls.clientSubjects / clientSans signs its holder in. */
+export function certificateOperator(req: IncomingMessage, admin: AdminConfig): Operator | undefined {
+  const peer = verifiedPeer(req)
+  return peer && certificateAllowed(peer, admin.tls) ? { kind: 'certificate', who: `cert:${peer.subject}`, fingerprint: peer.fingerprint } : undefined
+}
+
+/** The subject of a verified certificate that is not on the allow-list (it gets the login form). */
+export function refusedCertificate(req: IncomingMessage, admin: AdminConfig): string | undefined {
+  const peer = verifiedPeer(req)
+  return peer && !certificateAllowed(peer, admin.tls) ? peer.subject : undefined
 }
 
 /** The operator of a request, if any. */
-export function operatorOf(req: IncomingMessage, sessions: Sessions, token: string | undefined): Operator | undefined {
-  const cert = certificateOperator(req)
+export function operatorOf(req: IncomingMessage, sessions: Sessions, admin: AdminConfig): Operator | undefined {
+  const cert = certificateOperator(req, admin)
   if (cert) return cert
-  if (token === undefined) return undefined
-  const session = sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), token)
+  if (admin.token === undefined) return undefined
+  const session = sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), admin.token)
   return session ? { kind: 'session', session } : undefined
+}
+
+/** What an operator's CSRF token is bound to: the session under the token, or the certificate. */
+export function csrfBinding(op: Operator, token: string | undefined): { id: string; key: string } | undefined {
+  if (op.kind === 'certificate') return { id: `cert.${op.fingerprint}`, key: CERTIFICATE_CSRF_KEY }
+  return token === undefined ? undefined : { id: op.session.id, key: token }
 }
 
 /** Who, for the audit line. */

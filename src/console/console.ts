@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AdminRoutes } from '../ops/index.js'
 import { configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
-import { isSameOrigin, operatorOf, sessionCookie, whoIs, type Operator } from './auth.js'
+import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
 import type { ConsoleHost } from './host.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError } from './http.js'
@@ -51,14 +51,14 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     const { session, cookie } = sessions.issue('token', expected)
     audit(session.who, 'login', 'ok')
-    reply(res, 200, { who: session.who, csrf: sessions.csrf(session, expected) }, { 'set-cookie': sessionCookie(req, cookie) })
+    reply(res, 200, { who: session.who, via: 'session', csrf: sessions.csrf(session, expected) }, { 'set-cookie': sessionCookie(req, cookie) })
   }
 
   const api = async (req: IncomingMessage, res: ServerResponse, op: Operator, name: string): Promise<void> => {
     const who = whoIs(op)
+    const csrf = csrfBinding(op, token())
     if (req.method === 'GET' && name === 'session') {
-      const t = token()
-      return reply(res, 200, { who, csrf: op.kind === 'session' && t !== undefined ? sessions.csrf(op.session, t) : null })
+      return reply(res, 200, { who, via: op.kind, csrf: csrf ? sessions.csrf({ id: csrf.id }, csrf.key) : null })
     }
     if (req.method === 'GET' && Object.hasOwn(READS, name)) {
       await sampler.touch()
@@ -66,8 +66,8 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       return reply(res, out.status, out.body)
     }
     if (req.method !== 'POST') return sendError(req, res, new GatewayError(Object.hasOwn(ACTIONS, name) || name === 'logout' ? 'method_not_allowed' : 'not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
-    const t = token()
-    if (op.kind === 'session' && (t === undefined || !sessions.checkCsrf(op.session, t, header(req, 'x-csrf-token')))) {
+    // A browser sends a client certificate as it sends a cookie: both need the CSRF token.
+    if (!csrf || !sessions.checkCsrf({ id: csrf.id }, csrf.key, header(req, 'x-csrf-token'))) {
       audit(who, name, 'csrf_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'missing or wrong CSRF token: reload the console page'))
     }
@@ -105,8 +105,9 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
     }
     if (apiName === 'login' && req.method === 'POST') return login(req, res)
-    const op = operatorOf(req, sessions, token())
-    if (!op) return sendError(req, res, new GatewayError('console_sign_in_required', token() === undefined ? OFF : 'sign in to the console first'))
+    const admin = host.config().admin
+    const op = operatorOf(req, sessions, admin)
+    if (!op) return sendError(req, res, new GatewayError('console_sign_in_required', signInHint(admin.token, refusedCertificate(req, admin))))
     return api(req, res, op, apiName)
   }
 
@@ -121,6 +122,13 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
         sendError(req, res, new GatewayError('internal', 'internal error (see the gateway log)'))
       }),
   }
+}
+
+/** Why a request has no operator, and what to do. */
+function signInHint(token: string | undefined, refusedSubject: string | undefined): string {
+  if (refusedSubject === undefined) return token === undefined ? OFF : 'sign in to the console first'
+  const not = `the client certificate "${refusedSubject}" is not in admin.tls.clientSubjects or admin.tls.clientSans`
+  return token === undefined ? `${not}, and admin.token is not set` : `${not}: sign in with the admin token`
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -18,8 +18,9 @@ export interface Session {
 export interface Sessions {
   issue(who: string, token: string): { session: Session; cookie: string }
   verify(cookie: string | undefined, token: string): Session | undefined
-  csrf(session: Session, token: string): string
-  checkCsrf(session: Session, token: string, presented: string | undefined): boolean
+  /** The CSRF token of a session (or of anything with an id no session has, e.g. `cert.<fingerprint>`). */
+  csrf(session: Pick<Session, 'id'>, token: string): string
+  checkCsrf(session: Pick<Session, 'id'>, token: string, presented: string | undefined): boolean
   end(session: Session): void
 }
 

@@ -1,10 +1,13 @@
 /**
  * The admin listener: /metrics, /healthz, /readyz. A separate server on its own address
- * (loopback by default), so scrapes and probes never share a port or a queue with calls.
+ * (loopback by default), so scrapes and probes never share a port or a queue with calls;
+ * HTTPS with admin.tls, whose client certificates the console may accept instead of the token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import type { AdminTimeoutsConfig, ConnectionLimitsConfig, ListenTlsConfig } from '../config/index.js'
+import { serverTlsOptions } from '../tls/index.js'
 import { GatewayError } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
@@ -30,7 +33,9 @@ export interface AdminOptions {
   metrics(): Promise<{ contentType: string; body: string }>
   readiness(): Promise<Readiness>
   /** admin.timeouts and admin.connections. */
-  limits: { timeouts: ClientTimeoutsConfig; connections: ConnectionLimitsConfig }
+  limits: { timeouts: AdminTimeoutsConfig; connections: ConnectionLimitsConfig }
+  /** admin.tls: serve HTTPS, and ask for (or require) client certificates from its clientCa. */
+  tls?: ListenTlsConfig
   events?: ConnectionEvents
   /** Routes under a path prefix answered by someone else (the console), any method. */
   extra?: AdminRoutes
@@ -84,7 +89,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const fail = (e: unknown): void => {
       writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
@@ -109,7 +114,14 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       }
     }
     answer().catch(fail)
-  })
+  }
+  const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
+  const server: Server = o.tls ? createTlsServer({ ...serverTlsOptions(o.tls), handshakeTimeout }, handler) : createServer(handler)
+  if (o.tls) {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') o.events?.onTimeout?.('admin', 'tls_handshake')
+    })
+  }
   guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -121,7 +133,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const addr = server.address() as AddressInfo
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
     server,
     close: () =>
       new Promise<void>((resolve) => {

@@ -18,7 +18,7 @@ export function configSecretValues(config: GatewayConfig): string[] {
   for (const p of config.profiles ?? []) {
     values.push(p.consumerSecret, p.privateKeyPassphrase, p.token?.token, p.token?.tokenSecret, ...Object.values(p.additionalFields ?? {}), ...literal(p.fields))
   }
-  values.push(config.listen.tls?.keyPassphrase, config.interception?.caKeyPassphrase, config.callers?.adminToken, config.admin.token)
+  values.push(config.listen.tls?.keyPassphrase, config.admin.tls?.keyPassphrase, config.interception?.caKeyPassphrase, config.callers?.adminToken, config.admin.token)
   for (const k of config.store?.sealKeys ?? []) values.push(k.key)
   for (const a of config.callers?.apps ?? []) values.push(a.hs256Secret)
   for (const k of config.callers?.gatewayKeys ?? []) values.push(k.passphrase)

@@ -105,7 +105,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
       handshakes: async () => p.handshakes.snapshot(),
     }
     const extra = s.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events, ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events, ...(cfg.tls ? { tls: cfg.tls } : {}), ...(extra ? { extra } : {}) })
   }
   return {
     adminUrl: admin?.url,

@@ -154,7 +154,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
     const extra = o.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(config.admin.tls ? { tls: config.admin.tls } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: config.files,

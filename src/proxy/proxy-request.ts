@@ -5,8 +5,8 @@
  * in time by the listener's guard.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { TLSSocket } from 'node:tls'
 import type { Gateway } from '../gateway/index.js'
+import { peerIdentity } from '../tls/index.js'
 import { createBody, hasBody } from './body.js'
 import { createCallerSignal } from './caller-signal.js'
 import type { ConnectionGuard } from './connection-guard.js'
@@ -88,11 +88,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
 
 /** The caller's verified client certificate, when the listener serves TLS. */
 function tlsFacts(req: IncomingMessage): { tls?: NonNullable<Context['inbound']['tls']> } {
-  const socket = req.socket as TLSSocket
-  if (typeof socket.getPeerCertificate !== 'function') return {}
-  const cert = socket.getPeerCertificate()
-  if (!cert || !cert.subject) return { tls: { authorized: false, sans: [] } }
-  const sans = (cert.subjectaltname ?? '').split(',').map((s) => s.trim().replace(/^(DNS|URI|IP Address):/, '')).filter(Boolean)
-  const cn = cert.subject.CN
-  return { tls: { authorized: socket.authorized, ...(typeof cn === 'string' ? { subjectCN: cn } : {}), sans } }
+  const peer = peerIdentity(req.socket)
+  if (!peer) return {}
+  return { tls: { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans } }
 }

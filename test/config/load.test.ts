@@ -47,7 +47,7 @@ describe('config loading', () => {
     expect(c.limits.maxBufferedBody).toBe(2 * 1024 * 1024)
     expect(c.admin).toEqual({
       host: '127.0.0.1', port: 9090, enabled: true,
-      timeouts: { headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000 },
+      timeouts: { headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000 },
       connections: { max: 256, perAddress: 0 },
     })
     expect(c.listen.timeouts).toEqual({ headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000, sendIdleMs: 60_000, tunnelIdleMs: 600_000 })

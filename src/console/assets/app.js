@@ -13,7 +13,8 @@ let leave = null
 function signedIn(session) {
   setCsrf(session.csrf)
   document.getElementById('nav').hidden = false
-  document.getElementById('logout').hidden = false
+  // Signed in by a client certificate: the browser keeps presenting it, so there is no sign-out.
+  document.getElementById('logout').hidden = session.via === 'certificate'
   document.getElementById('who').textContent = `signed in (${session.who})`
 }
 

@@ -1,0 +1,61 @@
+/**
+ * The server side of TLS the gateway's listeners share: options from a listener's `tls`
+ * config (`listen.tls`, `admin.tls`), and who a client's certificate names.
+ */
+import { readFileSync } from 'node:fs'
+import type { ServerOptions as TlsServerOptions } from 'node:https'
+import type { TLSSocket } from 'node:tls'
+import type { ListenTlsConfig } from '../config/index.js'
+import { oneLine } from './chain.js'
+
+/** Server options from a listener's tls config (files read now: changing them needs a restart). */
+export function serverTlsOptions(t: ListenTlsConfig): TlsServerOptions {
+  return {
+    cert: readFileSync(t.cert),
+    key: readFileSync(t.key),
+    ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
+    ...(t.clientCa ? { ca: readFileSync(t.clientCa), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+  }
+}
+
+/** What a client's certificate says, and whether the listener verified it against clientCa. */
+export interface PeerIdentity {
+  readonly authorized: boolean
+  readonly subjectCN?: string
+  /** The whole subject on one line (`CN=ops, O=Example`). */
+  readonly subject?: string
+  /** DNS, URI and IP subjectAltNames, without their type prefix. */
+  readonly sans: readonly string[]
+  /** SHA-256 fingerprint of the certificate. */
+  readonly fingerprint?: string
+}
+
+// Node writes `DNS:a, URI:"b,c", IP Address:1.2.3.4`; a value with a comma is JSON-quoted.
+const SAN = /(?:^|,\s*)(DNS|URI|IP Address|[A-Za-z][\w ]*):("(?:[^"\\]|\\.)*"|[^,]*)/g
+
+/** The DNS, URI and IP names of Node's subjectaltname text. */
+export function subjectAltNames(text: string | undefined): string[] {
+  const out: string[] = []
+  for (const [, type, value] of (text ?? '').matchAll(SAN)) {
+    if (type !== 'DNS' && type !== 'URI' && type !== 'IP Address') continue
+    const v = (value as string).startsWith('"') ? (JSON.parse(value as string) as string) : (value as string).trim()
+    if (v !== '') out.push(v)
+  }
+  return out
+}
+
+/** The client certificate of a TLS socket; undefined on plain TCP. */
+export function peerIdentity(socket: unknown): PeerIdentity | undefined {
+  const s = socket as Partial<TLSSocket>
+  if (typeof s.getPeerCertificate !== 'function') return undefined
+  const cert = s.getPeerCertificate()
+  if (!cert || !cert.subject) return { authorized: false, sans: [] }
+  const cn = cert.subject.CN
+  const x509 = s.getPeerX509Certificate?.()
+  return {
+    authorized: s.authorized === true,
+    ...(typeof cn === 'string' ? { subjectCN: cn } : {}),
+    ...(x509 ? { subject: oneLine(x509.subject), fingerprint: x509.fingerprint256 } : {}),
+    sans: subjectAltNames(cert.subjectaltname),
+  }
+}
