@@ -32,8 +32,10 @@ RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"
 
 FROM build AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.
+# Type declarations are never loaded at run time; protobufjs (under the OTLP gRPC exporter) lists
+# @types/node as a dependency, so prune keeps it: remove it.
 RUN npm prune --omit=dev \
- && rm -rf node_modules/.cache node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+ && rm -rf node_modules/.cache node_modules/@types node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
  && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 FROM ${NODE_IMAGE} AS runtime
