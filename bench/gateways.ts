@@ -59,6 +59,8 @@ export interface GatewayRun {
   tag?: string
   /** taskset CPU list. */
   cpus?: string
+  /** The node binary (default: the one running the bench). */
+  node?: string
   /** YAML prepended to the config (the tracing rows add a `tracing` section). */
   yaml?: string
   /** Every listener timeout off (the limits' baseline). */
@@ -75,7 +77,7 @@ export async function startProdGateway(root: string, pki: BenchPki, upstream: Up
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort, { limitsOff: o.limitsOff === true, extra: o.yaml ?? '' }))
   const main = join(dist, 'src', 'main.js')
-  const proc = await startProc({ name: `gateway-prod${tag}`, command: process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-prod${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port, adminPort })
 }
 
@@ -88,7 +90,7 @@ export async function startBareGateway(root: string, pki: BenchPki, upstream: Up
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, 0))
   const entry = join(dist, 'bench', 'gateway-bare.js')
-  const proc = await startProc({ name: `gateway-bare${tag}`, command: process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-bare${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
 
@@ -101,7 +103,7 @@ export async function startForwarder(root: string, pki: BenchPki, upstream: Upst
   const settings = join(dir, 'settings.json')
   const c = pki.clients.plain
   writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
-  const proc = await startProc({ name: `forwarder${tag}`, command: process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `forwarder${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
 

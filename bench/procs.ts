@@ -47,9 +47,9 @@ const CLK_TCK = ((): number => {
   }
 })()
 
-/** CPU time of a process (all threads, user + system) in microseconds. */
-export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+/** CPU time of a process (all threads, user + system) in microseconds; `mainThread`: its main thread only. */
+export function cpuMicros(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])

@@ -15,6 +15,8 @@ export interface Row extends Omit<Sample, 'round' | 'statuses' | 'firstError' | 
   rpsVsNginx: number
   rpsVsDirect: number
   cpuVsNginx: number | null
+  /** CPU per request against the minimal undici forwarder's (the floor), same body. */
+  cpuVsFloor: number | null
   /** Paced p50 minus the direct path's paced p50 (same body). */
   addedPacedP50Ms: number
   peakRssMiB: number | null
@@ -47,6 +49,7 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
       if (mine.length === 0) continue
       const cpu = mine[0]?.cpuUsPerReq === null ? null : med(name, (s) => s.cpuUsPerReq)
       const nginxCpu = med('nginx', (s) => s.cpuUsPerReq)
+      const floorCpu = med('undici_forwarder', (s) => s.cpuUsPerReq)
       const rps = med(name, (s) => s.rps)
       rows.push({
         path: name,
@@ -69,6 +72,7 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
         rpsVsNginx: rps / med('nginx', (s) => s.rps),
         rpsVsDirect: rps / med('direct', (s) => s.rps),
         cpuVsNginx: cpu === null ? null : cpu / nginxCpu,
+        cpuVsFloor: cpu === null ? null : cpu / floorCpu,
         addedPacedP50Ms: med(name, (s) => s.pacedP50Ms) - med('direct', (s) => s.pacedP50Ms),
         peakRssMiB: peakRss[name] === undefined ? null : (peakRss[name] as number) / 1048576,
       })
@@ -86,6 +90,12 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
   if (real && row('nginx', 'empty')) {
     out.push({ name: 'realistic req/s vs nginx', goal: '≥ 60 %', value: pct(real.rpsVsNginx), met: real.rpsVsNginx >= 0.6 })
     if (real.cpuVsNginx !== null) out.push({ name: 'realistic CPU/request vs nginx', goal: '≤ 2.5 ×', value: `${real.cpuVsNginx.toFixed(2)} ×`, met: real.cpuVsNginx <= 2.5 })
+  }
+  // Issue 21: the gateway's own cost above what any Node gateway pays (the undici forwarder).
+  for (const [path, goal] of [['gateway_realistic', 1.6], ['gateway_mtls', 1.2], ['gateway_connect', 1.8]] as const) {
+    const r = row(path, 'empty')
+    if (r?.cpuVsFloor == null || Number.isNaN(r.cpuVsFloor)) continue
+    out.push({ name: `${path} CPU/request vs the floor (undici forwarder)`, goal: `≤ ${goal} ×`, value: `${r.cpuVsFloor.toFixed(2)} ×`, met: r.cpuVsFloor <= goal })
   }
   if (real && row('direct', 'empty')) out.push({ name: 'realistic added p50 over direct (paced, 50 conns)', goal: '≤ 0.5 ms', value: `${real.addedPacedP50Ms.toFixed(2)} ms`, met: real.addedPacedP50Ms <= 0.5 })
   const [userSqlite, userRedis] = [row('gateway_user_sqlite', 'empty'), row('gateway_user_redis', 'empty')]
@@ -129,17 +139,19 @@ export function checkTargets(rows: readonly Row[], mint: MintResult | undefined,
 
 const f = (x: number | null, digits = 0): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(digits))
 
+const ratio = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : `${x.toFixed(2)} ×`)
+
 /** The results table, the targets and the interception figures as markdown. */
 export function markdown(rows: readonly Row[], targets: readonly Target[], mint: MintResult | undefined, o: { users: number; rate: number; machine: string; soak?: SoakResult }): string {
   const lines = [
     `Machine: ${o.machine}`,
     '',
-    `| path | body | req/s | p50 / p99 ms (${o.users} conns, closed loop) | p50 / p99 ms (paced ${o.rate} req/s) | proxy CPU µs/req | req/s vs nginx | req/s vs direct | CPU vs nginx | upstream handshakes /1k | proxy peak RSS MiB |`,
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| path | body | req/s | p50 / p99 ms (${o.users} conns, closed loop) | p50 / p99 ms (paced ${o.rate} req/s) | proxy CPU µs/req | req/s vs nginx | req/s vs direct | CPU vs nginx | CPU vs floor | upstream handshakes /1k | proxy peak RSS MiB |`,
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const r of rows) {
     lines.push(
-      `| ${r.label} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${f(r.rps)} | ${f(r.p50Ms, 2)} / ${f(r.p99Ms, 2)} | ${f(r.pacedP50Ms, 2)} / ${f(r.pacedP99Ms, 2)} | ${f(r.cpuUsPerReq)} | ${f(r.rpsVsNginx * 100)} % | ${f(r.rpsVsDirect * 100)} % | ${r.cpuVsNginx === null ? '—' : `${f(r.cpuVsNginx, 2)} ×`} | ${f(r.handshakesPer1k, 2)} | ${f(r.peakRssMiB)} |`,
+      `| ${r.label} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${f(r.rps)} | ${f(r.p50Ms, 2)} / ${f(r.p99Ms, 2)} | ${f(r.pacedP50Ms, 2)} / ${f(r.pacedP99Ms, 2)} | ${f(r.cpuUsPerReq)} | ${f(r.rpsVsNginx * 100)} % | ${f(r.rpsVsDirect * 100)} % | ${ratio(r.cpuVsNginx)} | ${ratio(r.cpuVsFloor)} | ${f(r.handshakesPer1k, 2)} | ${f(r.peakRssMiB)} |`,
     )
   }
   if (mint) {

@@ -13,13 +13,16 @@ import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startProdGateway, startTracedGateway } from './gateways.js'
+import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
 import { checkTargets, markdown, median, summarize, type Row, type Target } from './report.js'
+import { benchNodes, nodeId, withoutNode, type BenchNode } from './nodes.js'
+import { profileStages, type StageProfile } from './profile-run.js'
+import { stageMarkdown } from './stages.js'
 
 const HELP = `usage: node dist/bench/run.js [options]
   --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
@@ -38,6 +41,10 @@ const HELP = `usage: node dist/bench/run.js [options]
                        CPU, every proxy on the last, so the proxies never share a core with the load)
   --soak S             then drive gateway_realistic for S seconds (≥ 30) sampling its RSS every second
   --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
+  --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
+                       (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
+  --stages MS          per-stage cost table: profile each gateway path this long after the rounds
+                       (default 2000; 0 skips)
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
                        interleaved with this build's, as "<path>@before" rows
   --out FILE           results JSON (default bench/results/<date>.json)`
@@ -52,6 +59,14 @@ export interface BenchResult {
   soak?: SoakResult
   rss: { t: number; proc: string; rss: number }[]
   samples: Sample[]
+  /** Per node (the top-level rows and targets are the first node's). */
+  nodes: NodeResult[]
+}
+
+export interface NodeResult extends BenchNode {
+  rows: Row[]
+  targets: Target[]
+  stages: StageProfile[]
 }
 
 const { values: a } = parseArgs({
@@ -71,6 +86,8 @@ const { values: a } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     profile: { type: 'string' },
     compare: { type: 'string' },
+    nodes: { type: 'string' },
+    stages: { type: 'string' },
     soak: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -91,6 +108,9 @@ const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
   mintHosts: num(a['mint-hosts'], 5, 200),
 }
 const prewarmMs = num(a.prewarm, 0, 1000)
+const stagesMs = num(a.stages, 300, 2000)
+const nodes = benchNodes(a.nodes, a.quick === true)
+const many = nodes.length > 1
 const paths = (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[]
 const bodies = (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[]
 const root = new URL('../..', import.meta.url).pathname
@@ -101,12 +121,13 @@ const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
 const log = (s: string): void => void process.stderr.write(s + '\n')
 const started = Date.now()
 const machine = await machineInfo()
-log(`bench: ${machine.summary}; load ${machine.loadBefore.join(' ')}`)
+log(`bench: ${machine.summary}; load ${machine.loadBefore.join(' ')}; nodes ${nodes.map((n) => `${n.version} (${n.binary})`).join(', ')}`)
 const pki = await writeBenchPki(dir)
 const samples: Sample[] = []
 const rss: BenchResult['rss'] = []
 const peak: Partial<Record<PathId, number>> = {}
-const ids: PathId[] = [...paths]
+const ids: PathId[] = []
+const stageProfiles = new Map<string, StageProfile[]>()
 let mint: MintResult | undefined
 let soaked: SoakResult | undefined
 let upstreamReadsBody = false
@@ -124,33 +145,40 @@ try {
     procs.push(upstream)
     upstreamReadsBody = upstream.readsBody
     if (!upstreamReadsBody) log('note: nginx echo module missing (apt-get install libnginx-mod-http-echo): the upstream answers before reading bodies')
-    const run = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [], ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
-    const p: Processes = {
-      upstream,
-      nginx: await startNginxProxy(dir, pki, upstream, proxyCpus),
-      bare: await startBareGateway(dir, pki, upstream, run),
-      prod: await startProdGateway(dir, pki, upstream, run),
-    }
-    if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-    if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
-    if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
-    if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
-    procs.push(p.nginx, p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
-    if (paths.some((x) => x.startsWith('gateway_traced'))) {
-      sink = await startOtlpSink()
-      p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
-      procs.push(p.traced['1pct'], p.traced['100pct'])
-    }
-    const setups: Record<PathId, PathSetup | undefined> = setupPaths(pki, p)
-    if (a.compare) {
-      const other = { ...run, dist: a.compare, tag: '@before' }
-      const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
-      procs.push(q.bare, q.prod)
-      const theirs = setupPaths(pki, q)
-      // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
-      for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
-        setups[`${path}@before`] = theirs[path]
-        ids.push(`${path}@before`)
+    const nginx = await startNginxProxy(dir, pki, upstream, proxyCpus)
+    procs.push(nginx)
+    const setups: Record<PathId, PathSetup | undefined> = {}
+    const shared: PathName[] = paths.filter((x) => x === 'direct' || x === 'nginx')
+    ids.push(...shared)
+    if (paths.some((x) => x.startsWith('gateway_traced'))) sink = await startOtlpSink()
+    for (const node of nodes) {
+      const run: GatewayRun = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+      const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, run), prod: await startProdGateway(dir, pki, upstream, run) }
+      if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
+      if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
+      if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
+      if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
+      procs.push(p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
+      if (sink) {
+        p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
+        procs.push(p.traced['1pct'], p.traced['100pct'])
+      }
+      const mine = setupPaths(pki, p)
+      if (node === nodes[0]) for (const path of shared) setups[path] = mine[path]
+      for (const path of paths.filter((x) => !shared.includes(x))) {
+        setups[nodeId(path, node, many)] = mine[path]
+        ids.push(nodeId(path, node, many))
+      }
+      if (a.compare) {
+        const other = { ...run, dist: a.compare, tag: `@before${run.tag ?? ''}` }
+        const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
+        procs.push(q.bare, q.prod)
+        const theirs = setupPaths(pki, q)
+        // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
+        for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
+          setups[nodeId(`${path}@before`, node, many)] = theirs[path]
+          ids.push(nodeId(`${path}@before`, node, many))
+        }
       }
     }
     const combos = bodies.flatMap((body) => ids.map((path) => ({ path, body })))
@@ -168,13 +196,22 @@ try {
         log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)}${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
       }
     }
+    const first = nodes[0] as BenchNode
     const soakSeconds = Number(a.soak ?? 0)
-    if (soakSeconds > 0 && setups.gateway_realistic) {
-      log(`soak: gateway_realistic for ${soakSeconds} s`)
-      soaked = await soak('gateway_realistic', setups.gateway_realistic, opts.users, Math.max(30, soakSeconds))
+    const soakSetup = setups[nodeId('gateway_realistic', first, many)]
+    if (soakSeconds > 0 && soakSetup) {
+      log(`soak: gateway_realistic on ${first.version} for ${soakSeconds} s`)
+      soaked = await soak('gateway_realistic', soakSetup, opts.users, Math.max(30, soakSeconds))
       log(`soak: RSS drift ${soaked.driftPct.toFixed(1)} %, range ${soaked.rangePct.toFixed(1)} %`)
     }
     for (const [path, setup] of Object.entries(setups)) if (setup?.proxy) peak[path] = memory(setup.proxy.pid).peak
+    if (stagesMs > 0) {
+      for (const node of nodes) {
+        log(`stages: profiling ${node.version}, ${stagesMs} ms per path and body`)
+        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+        stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, run, paths, bodies, opts.users, stagesMs))
+      }
+    }
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
@@ -187,22 +224,37 @@ if (opts.mintHosts > 0) {
 }
 rmSync(dir, { recursive: true, force: true })
 
-const rows = summarize(samples, peak, ids)
-// RSS of the production gateway after round 1: the trend (last third against first third),
-// not the GC's sawtooth, says whether memory stays flat.
-const prodRss = rss.filter((r) => r.proc === 'gateway-prod').slice(ids.length * bodies.length).map((r) => r.rss)
+// RSS of the first node's production gateway after round 1: the trend (last third against
+// first third), not the GC's sawtooth, says whether memory stays flat.
+const firstNode = nodes[0] as BenchNode
+const prodRss = rss.filter((r) => r.proc === `gateway-prod${many ? `-${firstNode.key}` : ''}`).slice(ids.length * bodies.length).map((r) => r.rss)
 const third = Math.floor(prodRss.length / 3)
 const drift = third >= 1 ? ((median(prodRss.slice(-third)) - median(prodRss.slice(0, third))) / median(prodRss.slice(0, third))) * 100 : undefined
-const targets = checkTargets(rows, mint, soaked ? { label: `gateway_realistic, ${soaked.seconds} s soak: last 10 s vs seconds 10–20`, driftPct: soaked.driftPct } : drift === undefined ? undefined : { label: 'prod process between measurements after round 1: last third vs first third', driftPct: drift })
+const rssTarget = soaked ? { label: `gateway_realistic, ${soaked.seconds} s soak: last 10 s vs seconds 10–20`, driftPct: soaked.driftPct } : drift === undefined ? undefined : { label: 'prod process between measurements after round 1: last third vs first third', driftPct: drift }
+// Each node's view: its own paths (node part of the id dropped) beside the shared direct and nginx rows.
+const perNode: NodeResult[] = nodes.map((node) => {
+  const own = (id: PathId): boolean => !many || id.endsWith(`~${node.key}`) || !id.includes('~')
+  const nodeSamples = samples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) }))
+  const nodePeak = Object.fromEntries(Object.entries(peak).filter(([id]) => own(id)).map(([id, v]) => [withoutNode(id), v]))
+  const rows = summarize(nodeSamples, nodePeak, [...new Set(ids.filter(own).map(withoutNode))])
+  // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
+  const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined)
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [] }
+})
 machine.loadAfter = (await machineInfo()).loadBefore
-const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody, pinned: pinned ?? null }, rows, targets, ...(mint ? { mint } : {}), ...(soaked ? { soak: soaked } : {}), rss, samples }
+const { rows, targets } = perNode[0] as NodeResult
+const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody, pinned: pinned ?? null }, rows, targets, ...(mint ? { mint } : {}), ...(soaked ? { soak: soaked } : {}), rss, samples, nodes: perNode }
 mkdirSync(dirname(out), { recursive: true })
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
 const setup = pinned ? `; load generator and upstream pinned to CPU ${pinned.load}, the proxy under test to CPU ${pinned.proxies}` : '; not pinned'
-process.stdout.write(markdown(rows, targets, mint, { users: opts.users, rate: opts.rate, machine: machine.summary + setup + `; ${opts.rounds} rounds, medians`, ...(soaked ? { soak: soaked } : {}) }))
+for (const n of perNode) {
+  const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
+  process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
+  if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
+}
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = rows.filter((r) => r.errors + r.mismatches + r.non200 > 0)
+const broken = perNode.flatMap((n) => n.rows.filter((r) => r.errors + r.mismatches + r.non200 > 0).map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
-  log(`FAILED: ${broken.map((r) => `${r.path}/${r.body}`).join(', ')} had errors, wrong answers or non-200 statuses`)
+  log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1
 }

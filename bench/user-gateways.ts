@@ -60,7 +60,7 @@ async function seedToken(store: Store, sealKey: string): Promise<void> {
 /** Starts `serve --workers 1` with a per-user profile on the given store, the user's token seeded. */
 export async function startUserGateway(root: string, pki: BenchPki, upstream: Upstream, kind: UserStoreKind, o: GatewayRun = {}): Promise<GatewayProc> {
   const { nodeArgs = [], dist = DIST } = o
-  const dir = join(root, `gateway-user-${kind}`)
+  const dir = join(root, `gateway-user-${kind}${o.tag ?? ''}`)
   mkdirSync(dir, { recursive: true })
   const keyPrefix = `mtls-gateway-bench:${randomUUID()}:`
   const sealKey = randomBytes(32).toString('hex')
@@ -74,7 +74,7 @@ export async function startUserGateway(root: string, pki: BenchPki, upstream: Up
   const port = await freePort()
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, userGatewayYaml(pki, upstream, port, storeYaml(kind, dir, keyPrefix, sealKey)))
-  const proc = await startProc({ name: `gateway-user-${kind}`, command: process.execPath, args: [...nodeArgs, join(dist, 'src', 'main.js'), 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-user-${kind}${o.tag ?? ''}`, command: o.node ?? process.execPath, args: [...nodeArgs, join(dist, 'src', 'main.js'), 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   const stop = proc.stop.bind(proc)
   return Object.assign(proc, {
     port,

@@ -17,7 +17,8 @@ export const PLACEMENTS: readonly Placement[] = ['header', 'query', 'body']
 /** What to sign and with which credentials. */
 export interface SignInput {
   method: string
-  url: string
+  /** A URL object is used as is (not copied) unless signing must change it (a fragment, query placement). */
+  url: string | URL
   /** Content-Type of the body; form-encoded bodies are signed as parameters (§3.4.1.3.1). */
   contentType?: string
   body?: Buffer | string
@@ -125,8 +126,8 @@ function appendForm(existing: string, pairs: Param[]): string {
 
 /** Signs a request; throws TypeError on misuse, GatewayError('unsupported_payload') for body placement of a non-form body. */
 export function signRequest(input: SignInput): SignResult {
-  const url = new URL(input.url)
-  url.hash = '' // never sent, never signed
+  const url = typeof input.url === 'string' || input.url.hash !== '' || input.placement === 'query' ? new URL(input.url) : input.url
+  if (url.hash !== '') url.hash = '' // never sent, never signed
   const formBody = isFormContentType(input.contentType)
   if (input.placement === 'body' && !formBody) {
     throw new GatewayError(

@@ -1,10 +1,12 @@
 /**
  * The gateway's pino logger: JSON lines (or a plain human line when asked), redaction by
  * key inside pino and by value on every finished line, and the one access-log line per
- * request. Lines go through pino's async destination: the request path never waits on I/O.
+ * request. Lines go to an asynchronous batching sink (log-sink.ts): the request path never waits on I/O.
  */
+import { hostname } from 'node:os'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { RequestRecord } from '../proxy/listener.js'
+import { createLineSink } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
 import type { UpstreamFacts } from './upstream-facts.js'
@@ -20,7 +22,7 @@ export type LogFormat = 'json' | 'pretty'
 export interface LogOptions {
   level?: LogLevel
   format?: LogFormat
-  /** Where lines go; default: stdout through pino's async destination. Tests pass a capturing stream. */
+  /** Where lines go; default: stdout through the batching sink (log-sink.ts). Tests pass a capturing stream. */
   destination?: DestinationStream
 }
 
@@ -31,8 +33,8 @@ export interface GatewayLog {
   access(record: RequestRecord, upstream?: UpstreamFacts): void
   /** Registers values (field values, tokens, signatures) to redact from every later line. */
   addSecretValues(values: Iterable<string>): void
-  /** Writes out buffered lines synchronously; call before process.exit. */
-  flush(): void
+  /** Writes out every buffered line, waiting (bounded) for a write in progress; then process.exit. */
+  end(): Promise<void>
 }
 
 /** Creates the logger; `secrets` (config.secrets) are redacted from the first line on. */
@@ -41,7 +43,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   redactor.add(secrets)
   // Lines are batched into writes of ≥ 4 KiB (one write per ~10 requests, not one each),
   // and flushed at least every 250 ms so a quiet gateway's lines still show up promptly.
-  const async = o.destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 })
+  const async = o.destination ? undefined : createLineSink({ fd: 1, minLength: 4096, periodMs: 250 })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
@@ -52,19 +54,20 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   }
   const logger = pino({ ...options, redact: { paths: secretKeyPaths(), censor: REDACTED } }, stream)
   // Access lines have a fixed shape without secret-named keys, so key redaction (a walk of
-  // every secret path per line, the largest cost of a proxied request) finds nothing there;
-  // redaction by value still runs on every finished line.
-  const accessLogger = pino(options, stream)
+  // every secret path per line) finds nothing there. They are serialised here, byte for byte
+  // as pino would (same level, time, pid, hostname, key order, msg), without pino's generic
+  // per-key walk; redaction by value still runs on every finished line.
+  const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
   return {
     logger,
-    access: (record, upstream) => writeAccess(accessLogger, record, upstream),
+    access(record, upstream) {
+      const level = record.status >= 500 ? 'warn' : 'info'
+      if (!logger.isLevelEnabled(level)) return
+      stream.write(redactor.redact(`{"level":"${level}"${options.timestamp()}${base}${accessFields(record, upstream)},"msg":"request"}\n`))
+    },
     addSecretValues: (values) => redactor.add(values),
-    flush() {
-      try {
-        async?.flushSync()
-      } catch {
-        // Not yet open or already closed: nothing buffered that could still be written.
-      }
+    end: async () => {
+      await async?.end()
     },
   }
 }
@@ -85,33 +88,38 @@ function cachedIsoTime(): () => string {
 
 const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10)
 
-function writeAccess(logger: Logger, r: RequestRecord, up: UpstreamFacts | undefined): void {
-  const line: Record<string, unknown> = {
-    reqId: r.id,
-    mode: r.mode,
-    endpoint: r.facts.endpoint,
-    method: r.method,
-    status: r.status,
-    durationMs: ms(r.durationMs),
-    upstreamMs: ms(r.facts.upstreamMs),
-    tlsHandshakeMs: ms(up?.handshakeMs),
-    upstreamAddress: up?.address,
-    tlsVersion: up?.tlsVersion,
-    connectionReused: up?.reused,
-    tlsResumed: up?.resumed,
-    caller: r.facts.caller,
-    tenant: r.facts.tenant,
-    requestBytes: r.requestBytes,
-    responseBytes: r.responseBytes,
-    trace_id: r.facts.trace?.traceId,
-    span_id: r.facts.trace?.spanId,
-  }
+/** `,"name":value` in JSON, nothing for undefined (as pino leaves such keys out). */
+function field(name: string, v: string | number | boolean | undefined): string {
+  if (v === undefined) return ''
+  if (typeof v === 'number') return `,"${name}":${Number.isFinite(v) ? String(v) : 'null'}`
+  return `,"${name}":${typeof v === 'string' ? JSON.stringify(v) : String(v)}`
+}
+
+/** The access line's own keys, in the order operators and tests know. */
+function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
+  let line =
+    field('reqId', r.id) +
+    field('mode', r.mode) +
+    field('endpoint', r.facts.endpoint) +
+    field('method', r.method) +
+    field('status', r.status) +
+    field('durationMs', ms(r.durationMs)) +
+    field('upstreamMs', ms(r.facts.upstreamMs)) +
+    field('tlsHandshakeMs', ms(up?.handshakeMs)) +
+    field('upstreamAddress', up?.address) +
+    field('tlsVersion', up?.tlsVersion) +
+    field('connectionReused', up?.reused) +
+    field('tlsResumed', up?.resumed) +
+    field('caller', r.facts.caller) +
+    field('tenant', r.facts.tenant) +
+    field('requestBytes', r.requestBytes) +
+    field('responseBytes', r.responseBytes) +
+    field('trace_id', r.facts.trace?.traceId) +
+    field('span_id', r.facts.trace?.spanId)
   if (r.error) {
-    line.reason = r.error.reason
-    line.error = r.error.message
+    line += field('reason', r.error.reason) + field('error', r.error.message)
     // An unknown failure is a bug: its stack is what the operator needs.
-    if (r.error.reason === 'internal' && r.error.cause instanceof Error) line.cause = r.error.cause.stack ?? r.error.cause.message
+    if (r.error.reason === 'internal' && r.error.cause instanceof Error) line += field('cause', r.error.cause.stack ?? r.error.cause.message)
   }
-  if (r.status >= 500) logger.warn(line, 'request')
-  else logger.info(line, 'request')
+  return line
 }

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
 import { registerBuildInfo } from './build-info.js'
+import { createPendingCounts } from './pending-counts.js'
 import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
 import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
@@ -80,12 +81,16 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   registerBuildInfo(registry)
   const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS)
+  // Per-request counts are plain numbers added to prom-client at read time (pending-counts.ts).
+  const pendingReuses = createPendingCounts<'endpoint'>()
+  const pendingSignatures = createPendingCounts<'profile' | 'method'>()
+  let inFlightNow = 0
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
-  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers })
+  const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { pendingReuses.flush(this) } })
   const handshake = new Histogram({ name: `${p}upstream_tls_handshake_seconds`, help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const callerAuth = new Counter({ name: `${p}caller_auth_failures_total`, help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
-  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers })
+  const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { pendingSignatures.flush(this) } })
   const tunnels = new Counter({ name: `${p}connect_tunnels_total`, help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
   const mints = new Histogram({ name: `${p}interception_leaf_mint_seconds`, help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
   const egress = new Counter({ name: `${p}egress_refusals_total`, help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })
@@ -93,7 +98,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
-  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers })
+  new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers, collect() { this.set(inFlightNow) } })
   const timeouts = new Counter({ name: `${p}client_timeouts_total`, help: 'Client connections closed by a listener limit, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
   const refused = new Counter({ name: `${p}connections_refused_total`, help: 'New client connections refused, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
   const fd = new Counter({ name: `${p}fd_exhausted_total`, help: 'Times the process ran out of file descriptors, by where (accept, request).', labelNames: ['where'] as const, registers })
@@ -148,9 +153,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       connections.labels(endpoint, String(resumed)).inc()
       handshake.labels(endpoint).observe(handshakeMs / 1000)
     },
-    upstreamReuse: (endpoint) => reuses.labels(endpoint).inc(),
+    upstreamReuse: (endpoint) => void pendingReuses.slot(endpoint, () => ({ endpoint })).n++,
     callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
-    oauthSignature: (profile, method) => oauth.labels(profile, method).inc(),
+    oauthSignature: (profile, method) => void pendingSignatures.slot(`${profile}\0${method}`, () => ({ profile, method })).n++,
     egressRefusal: (reason) => egress.labels(reason).inc(),
     tunnel: (kind) => tunnels.labels(kind).inc(),
     leafMinted: (ms) => mints.observe(ms / 1000),
@@ -167,7 +172,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       expiry.reset()
       for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
     },
-    inFlight: (delta) => inFlight.inc(delta),
+    inFlight: (delta) => void (inFlightNow += delta),
     clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),
     connectionRefused: (listener, reason) => refused.labels(listener, reason).inc(),
     fdExhausted: (where) => fd.labels(where).inc(),

@@ -1,9 +1,11 @@
 /**
  * The per-request families: requests by endpoint, method and status class; request duration by
  * endpoint and way in (with trace-id exemplars once tracing is on); upstream duration; bytes
- * relayed. Label children are bound once per endpoint, so a request costs Map lookups.
+ * relayed. Label children are bound once per endpoint, so a request costs Map lookups; the
+ * counters are plain numbers added to prom-client when read (pending-counts.ts).
  */
 import { Counter, Histogram, Registry } from 'prom-client'
+import { createPendingCounts, type PendingSlot } from './pending-counts.js'
 
 /** What one finished request adds besides its endpoint, method, status and durations. */
 export interface RequestExtras {
@@ -35,27 +37,30 @@ export function statusClass(status: number): string {
 
 interface Bound {
   upstream: Histogram.Internal<'endpoint'>
-  requests: Map<string, Counter.Internal>
+  requests: Map<string, PendingSlot>
   durations: Map<string, Histogram.Internal<'endpoint' | 'mode'>>
-  bytesIn: Counter.Internal
-  bytesOut: Counter.Internal
+  bytesIn: PendingSlot
+  bytesOut: PendingSlot
 }
 
 /** Registers the per-request families on `registry`. */
 export function createRequestMetrics(registry: Registry, buckets: number[]): { request: RecordRequest; enableExemplars(): void } {
   const registers = [registry]
-  const requests = new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers })
+  const pendingRequests = createPendingCounts<'endpoint' | 'method' | 'status_class'>()
+  const pendingBytes = createPendingCounts<'endpoint' | 'direction'>()
+  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { pendingRequests.flush(this) } })
   const durationOf = (enableExemplars: boolean): Histogram<'endpoint' | 'mode'> =>
     new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars })
   let duration = durationOf(false)
   let exemplars = false
   const upstream = new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers })
-  const bytes = new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers })
+  new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers, collect() { pendingBytes.flush(this) } })
+  const bytesSlot = (endpoint: string, direction: 'in' | 'out'): PendingSlot => pendingBytes.slot(`${endpoint}\0${direction}`, () => ({ endpoint, direction }))
   const perEndpoint = new Map<string, Bound>()
   const bound = (endpoint: string): Bound => {
     let b = perEndpoint.get(endpoint)
     if (!b) {
-      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytes.labels(endpoint, 'in'), bytesOut: bytes.labels(endpoint, 'out') }
+      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytesSlot(endpoint, 'in'), bytesOut: bytesSlot(endpoint, 'out') }
       perEndpoint.set(endpoint, b)
     }
     return b
@@ -74,11 +79,11 @@ export function createRequestMetrics(registry: Registry, buckets: number[]): { r
       const cls = statusClass(status)
       const key = `${m} ${cls}`
       let counter = b.requests.get(key)
-      if (!counter) b.requests.set(key, (counter = requests.labels(name, m, cls)))
-      counter.inc()
+      if (!counter) b.requests.set(key, (counter = pendingRequests.slot(`${name}\0${key}`, () => ({ endpoint: name, method: m, status_class: cls }))))
+      counter.n++
       observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
-      if (extras.requestBytes) b.bytesIn.inc(extras.requestBytes)
-      if (extras.responseBytes) b.bytesOut.inc(extras.responseBytes)
+      if (extras.requestBytes) b.bytesIn.n += extras.requestBytes
+      if (extras.responseBytes) b.bytesOut.n += extras.responseBytes
       if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)
     },
     enableExemplars() {

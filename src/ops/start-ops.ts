@@ -74,8 +74,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     exit:
       o.exit ??
       ((code) => {
-        log.flush()
-        process.exit(code)
+        void log.end().finally(() => process.exit(code))
       }),
   })
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]

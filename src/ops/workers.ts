@@ -49,8 +49,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   o.log.addSecretValues(configSecretValues(config))
   const logger = o.log.logger
   const exit = o.exit ?? ((code: number): void => {
-    o.log.flush()
-    process.exit(code)
+    void o.log.end().finally(() => process.exit(code))
   })
   const registry = new Registry()
   // The primary's own process counts too: summed with the workers', process_* is the whole instance.

@@ -14,7 +14,7 @@ import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { callerAborted, type Outcome } from './outcome.js'
-import { proxyRequest } from './proxy-request.js'
+import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
 import { relayedBytes } from './relayed-bytes.js'
 import { endTrace } from './end-trace.js'
@@ -124,7 +124,14 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   const trace = o.tracing?.request(req.headers, tunnel?.trace)
   const out: Outcome = { mode: 'other', surface: 'api', facts: trace ? { trace } : {} }
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
-  const run = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
+  const run: ProxyRun = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
+  // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
+  // array copies on every response): it aborts a proxied call whose caller left, then reports.
+  let report: (() => void) | undefined
+  res.once('close', () => {
+    if (!res.writableFinished) run.callerGone?.()
+    report?.()
+  })
   try {
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     if (tunnel) {
@@ -159,7 +166,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     // Discard (not process) what is in flight while the connection closes: see writeError.
     if (unread) req.resume()
   } finally {
-    const report = (): void => {
+    const done = (): void => {
       // The limit that fired is what ended the request; a response cut with no other cause is the caller leaving.
       const error = expiryOf(req) ?? out.error ?? (res.writableFinished ? undefined : callerAborted())
       // A response never started has no status of its own: the error's (499 for a caller that left).
@@ -169,7 +176,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       o.onDone?.(done)
       if (trace) endTrace(trace, done)
     }
-    if (res.writableFinished || res.destroyed) report()
-    else res.once('close', report)
+    if (res.writableFinished || res.destroyed) done()
+    else report = done
   }
 }

@@ -25,6 +25,8 @@ export interface ProxyRun {
   id: string
   out: Outcome
   onDemand?: () => void
+  /** Called by the listener's one 'close' listener when the response closes unfinished (the caller left). */
+  callerGone?: () => void
 }
 
 /** Runs the request through the pipeline and pipes the upstream answer back. */
@@ -32,11 +34,10 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const { gateway, req, res, id, out } = run
   const abort = createCallerSignal()
   let upstreamBody: UpstreamResponse['body'] | undefined
-  res.once('close', () => {
-    if (res.writableFinished) return
+  run.callerGone = () => {
     abort.abort(new Error('caller went away'))
     upstreamBody?.destroy()
-  })
+  }
   const length = req.headers['content-length']
   const headers = { ...(req.headers as Record<string, string | string[]>) }
   headers['x-request-id'] = id
@@ -74,7 +75,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   // pipe() and events rather than stream.pipeline(): the same outcome without the
   // AbortController and DOMException pipeline() makes for every response. The upstream or
   // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
-  // never crashes; onDone reports when the response closes.
+  // never crashes (run.callerGone); onDone reports when the response closes.
   upstreamBody = upstream.body
   run.guard.limitSend(req, res, upstreamBody)
   upstreamBody.once('error', (err) => {

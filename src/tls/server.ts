@@ -44,11 +44,25 @@ export function subjectAltNames(text: string | undefined): string[] {
   return out
 }
 
+// Reading a client certificate costs ~10 µs (Node builds a fresh object from the X.509 each
+// time), paid on every request of a kept-alive connection. TLS 1.3 has no renegotiation, so a
+// connection's certificate is fixed once the handshake is done: read it once per connection.
+// TLS 1.2 connections may renegotiate (and present another certificate): read every time.
+const identities = new WeakMap<object, PeerIdentity>()
+
 /** The client certificate of a TLS socket; undefined on plain TCP. */
 export function peerIdentity(socket: unknown): PeerIdentity | undefined {
   const s = socket as Partial<TLSSocket>
   if (typeof s.getPeerCertificate !== 'function') return undefined
-  const cert = s.getPeerCertificate()
+  const known = identities.get(s)
+  if (known) return known
+  const identity = readPeerIdentity(s)
+  if (s.getProtocol?.() === 'TLSv1.3') identities.set(s, identity)
+  return identity
+}
+
+function readPeerIdentity(s: Partial<TLSSocket>): PeerIdentity {
+  const cert = (s as TLSSocket).getPeerCertificate()
   if (!cert || !cert.subject) return { authorized: false, sans: [] }
   const cn = cert.subject.CN
   const x509 = s.getPeerX509Certificate?.()

@@ -57,5 +57,16 @@ describe('npm run bench -- --quick', () => {
     // Tracing off, 1 % and 100 % sampled, priced against each other in the same run.
     expect(result.targets.map((t) => t.name)).toEqual(expect.arrayContaining(['gateway_traced_1pct: CPU/request vs tracing off (realistic)', 'gateway_traced_100pct: CPU/request vs tracing off (realistic)']))
     expect(stderr).toMatch(/the OTLP sink received [1-9]\d* batches/)
+    // The per-stage table: a profiled window per gateway path and body, its samples split by stage.
+    expect(stdout).toContain('| stage (µs/request, main thread) |')
+    const profiled = result.nodes[0]?.stages ?? []
+    expect(profiled.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort())
+    for (const p of profiled) {
+      expect(p.requests, `${p.path}/${p.body}`).toBeGreaterThan(0)
+      expect(p.stages.length, `${p.path}/${p.body}`).toBeGreaterThan(0)
+    }
+    // Gateway code shows up as gateway stages, not only as platform time (over all gateway windows: a short one may miss a step).
+    const gatewayStages = profiled.filter((p) => p.path.startsWith('gateway')).flatMap((p) => p.stages.map((x) => x.stage))
+    expect(gatewayStages.some((x) => /^(step |listener \+ pipeline|upstream dispatch)/.test(x)), gatewayStages.join(', ')).toBe(true)
   }, 120_000)
 })

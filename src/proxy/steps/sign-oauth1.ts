@@ -11,7 +11,8 @@ export type OnSignature = (profile: string, method: string) => void
 export function createSignOAuth1(onSignature?: OnSignature): Step {
   return {
     name: 'sign_oauth1',
-    async run(ctx: Admitted) {
+    // Synchronous unless the body must be read: no promise or microtask turn on the common path.
+    run(ctx: Admitted) {
       const profile = ctx.endpoint.profile
       if (!profile) return
       const p = profile.config
@@ -20,28 +21,35 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       const contentType = Array.isArray(ctHeader) ? ctHeader[0] : ctHeader
       const form = isFormContentType(contentType)
       const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.stream !== undefined) || (p.bodyHash && outbound.body.buffered !== undefined)
-      const body = needsBody ? await outbound.body.bytes() : undefined
-      const token = ctx.auth.token
-      const signed = signRequest({
-        method: outbound.method,
-        url: outbound.url.href,
-        ...(contentType !== undefined ? { contentType } : {}),
-        ...(body !== undefined ? { body } : {}),
-        consumerKey: p.consumerKey,
-        consumerSecret: p.consumerSecret,
-        ...(token ? { token: token.token, tokenSecret: token.tokenSecret } : {}),
-        signatureMethod: p.signatureMethod,
-        ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
-        ...(p.realm !== undefined ? { realm: p.realm } : {}),
-        includeVersion: p.version,
-        bodyHash: p.bodyHash,
-        placement: p.placement,
-      })
-      ;(ctx.facts.redact ??= []).push(signed.signature)
-      if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
-      if (p.placement === 'query') outbound.url = new URL(signed.url)
-      if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
-      onSignature?.(profile.name, p.signatureMethod)
+      if (needsBody) return outbound.body.bytes().then((body) => sign(ctx, profile, contentType, body, onSignature))
+      sign(ctx, profile, contentType, undefined, onSignature)
     },
   }
+}
+
+function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
+  const p = profile.config
+  const { outbound } = ctx
+  const token = ctx.auth.token
+  const signed = signRequest({
+    method: outbound.method,
+    // The URL object itself: signRequest copies it only when it must change it.
+    url: outbound.url,
+    ...(contentType !== undefined ? { contentType } : {}),
+    ...(body !== undefined ? { body } : {}),
+    consumerKey: p.consumerKey,
+    consumerSecret: p.consumerSecret,
+    ...(token ? { token: token.token, tokenSecret: token.tokenSecret } : {}),
+    signatureMethod: p.signatureMethod,
+    ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
+    ...(p.realm !== undefined ? { realm: p.realm } : {}),
+    includeVersion: p.version,
+    bodyHash: p.bodyHash,
+    placement: p.placement,
+  })
+  ;(ctx.facts.redact ??= []).push(signed.signature)
+  if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
+  if (p.placement === 'query') outbound.url = new URL(signed.url)
+  if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
+  onSignature?.(profile.name, p.signatureMethod)
 }

@@ -1,0 +1,79 @@
+/**
+ * The per-stage table's profile, taken in the same run after the measured rounds: fresh
+ * forwarder and gateways under `node --cpu-prof` (so the profiler never touches the measured
+ * figures), each path driven for a window whose monotonic start and end are recorded here,
+ * the main thread's CPU read from /proc around it, then the processes stopped (which writes
+ * the profiles) and each window cut out of its process's profile (bench/stages.ts).
+ */
+import { mkdirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { closedLoop } from './load.js'
+import { prewarm } from './measure.js'
+import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
+import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
+import type { BenchPki } from './pki.js'
+import type { Upstream } from './peers.js'
+import { cpuMicros, type Proc } from './procs.js'
+import { readProfile, stageCosts, type CpuProfile, type StageCost } from './stages.js'
+
+export interface StageProfile {
+  path: PathName
+  body: BodyKind
+  requests: number
+  /** /proc CPU per request in the window: the whole process, and its main thread (what the profile samples). */
+  cpuUsPerReq: number
+  mainThreadUsPerReq: number
+  stages: StageCost[]
+}
+
+const PROFILED: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
+
+/** Profiles each gateway path (and the floor) for `ms` per body; `run` says which node and CPUs. */
+export async function profileStages(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number): Promise<StageProfile[]> {
+  const profDir = (name: string): string => {
+    const d = join(dir, `cpu-prof-${name}${run.tag ?? ''}`)
+    mkdirSync(d, { recursive: true })
+    return d
+  }
+  const args = (name: string): GatewayRun => ({ ...run, tag: `${run.tag ?? ''}-profiled`, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '500', '--cpu-prof-dir', profDir(name)] })
+  const procs: Proc[] = []
+  const windows: (Omit<StageProfile, 'stages'> & { proc: string; from: number; to: number })[] = []
+  try {
+    const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, args('bare')), prod: await startProdGateway(dir, pki, upstream, args('prod')) }
+    procs.push(p.bare, p.prod)
+    if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
+    const setups = setupPaths(pki, p)
+    const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
+    for (const path of PROFILED.filter((x) => paths.includes(x))) {
+      const setup = setups[path]
+      const pid = setup?.proxy?.pid
+      if (!setup || pid === undefined) continue
+      for (const body of bodies) {
+        await prewarm(setup, body, users, 300)
+        const t = setup.target(body, users)
+        try {
+          const [cpu0, main0, from] = [cpuMicros(pid), cpuMicros(pid, true), nowUs()]
+          const r = await closedLoop(t, users, ms)
+          const [cpu1, main1, to] = [cpuMicros(pid), cpuMicros(pid, true), nowUs()]
+          const n = Math.max(1, r.requests)
+          windows.push({ path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to })
+        } finally {
+          await t.dispatcher.destroy()
+        }
+      }
+    }
+  } finally {
+    await Promise.allSettled(procs.map((q) => q.stop()))
+  }
+  const profiles = new Map<string, CpuProfile>()
+  const profileOf = (proc: string): CpuProfile => {
+    const d = profDir(proc)
+    const file = readdirSync(d).find((f) => f.endsWith('.cpuprofile'))
+    if (!file) throw new Error(`no CPU profile in ${d}: the profiled ${proc} did not exit cleanly`)
+    const p = profiles.get(proc) ?? readProfile(join(d, file))
+    profiles.set(proc, p)
+    return p
+  }
+  return windows.map(({ proc, from, to, ...figures }) => ({ ...figures, stages: stageCosts(profileOf(proc), from, to, figures.mainThreadUsPerReq) }))
+}

@@ -1,0 +1,135 @@
+/**
+ * Where a request's CPU goes: a `node --cpu-prof` profile of a gateway cut to the time window
+ * of one path's measurement, each sample charged to one stage of the request (a pipeline
+ * step, the log line, metrics, upstream dispatch, response relay, …) and turned into µs per
+ * request. A sample goes to the innermost frame that names a stage: gateway code by its file,
+ * pino / prom-client by package; stacks without any go to the platform part they run in.
+ */
+import { readFileSync } from 'node:fs'
+
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[]
+  /** Monotonic µs (the clock of process.hrtime). */
+  startTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
+
+export interface StageCost {
+  stage: string
+  usPerReq: number
+  share: number
+}
+
+const DISPATCH = 'upstream dispatch (forward step + undici request write)'
+
+/** Gateway files (under dist/src/) and packages, innermost match wins. */
+const OWN: readonly [RegExp, string][] = [
+  [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, 'step sign_oauth1 (OAuth 1.0a)'],
+  [/\/src\/proxy\/steps\/forward\./, DISPATCH],
+  [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
+  [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
+  [/\/src\/ops\/(log|log-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
+  [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
+  [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
+  [/\/src\/ops\//, 'ops glue (onDone)'],
+  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|relayed-bytes|upstream-target|pipeline|request-target|body|caller-signal|write-error|client-error)\./, 'listener + pipeline plumbing'],
+  [/\/src\/(tracing\/|proxy\/end-trace\.)|\/node_modules\/@opentelemetry\//, 'tracing (spans, context)'],
+  [/\/src\/(gateway|tls|callers)\//, 'routing, caller, TLS policy'],
+]
+
+function platformStage(fns: readonly string[], urls: readonly string[]): string {
+  const has = (re: RegExp): boolean => urls.some((u) => re.test(u))
+  const fn = (re: RegExp): boolean => fns.some((f) => re.test(f))
+  // Response bytes flowing upstream → caller: undici's parser pushing into the body stream piped to the response.
+  if (has(/undici/) && (fn(/^(ondata|pipeOnDrain|onBody|pipe)$/) || has(/_http_outgoing/))) return 'response relay (upstream body → caller)'
+  if (has(/undici/) && fn(/^(onData|onDrain|writeStream|writeIterable|writeBuffer)$/)) return 'request body relay (caller → upstream)'
+  if (has(/undici/) && fn(/^(onHttpSocketReadable|readMore|execute|onHeadersComplete|onMessageComplete|onStatus|onHeaderField|onHeaderValue|wasm-function.*)$/)) return 'upstream response parse (undici llhttp)'
+  if (has(/undici/)) return 'undici (pool, queue, socket events)'
+  if (has(/_http_(server|common|incoming|outgoing)/)) return 'node:http server (inbound parse, response head/end)'
+  if (has(/^(node:)?(_tls_|tls|net|internal\/tls|internal\/stream_base)/) || fn(/^(writev|writeLatin1String|writeUtf8String|writeBuffer|onStreamRead|ssl)/i)) return 'sockets + TLS'
+  if (has(/streams|events/)) return 'streams + events'
+  return 'other (timers, microtasks, runtime)'
+}
+
+/** Stage of one stack (leaf first). */
+function classify(fns: readonly string[], urls: readonly string[]): string {
+  const leaf = fns[0] ?? ''
+  if (leaf === '(garbage collector)') return 'garbage collector'
+  if (leaf === '(program)') return 'V8 + native (program)'
+  let inUndici = false
+  for (const url of urls) {
+    for (const [re, stage] of OWN) if (re.test(url)) return stage.includes('$1') ? url.replace(/^.*?\/src\/proxy\/steps\/([a-z0-9-]+)\..*$/, 'step $1').replaceAll('-', '_') : stage
+    // The floor's request handler: what it hands to undici is its upstream dispatch, like the gateway's forward step.
+    if (/\/bench\/forwarder\./.test(url)) return inUndici ? DISPATCH : 'forwarder handler (floor)'
+    inUndici ||= /undici/.test(url)
+  }
+  return platformStage(fns, urls)
+}
+
+export function readProfile(file: string): CpuProfile {
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+}
+
+/**
+ * Stage costs of the samples in [fromUs, toUs) (monotonic µs), busiest first. Shares count
+ * samples (idle left out), so a busy machine preempting the process does not skew them; µs
+ * per request is the share of the main thread's CPU per request measured from /proc.
+ */
+export function stageCosts(p: CpuProfile, fromUs: number, toUs: number, mainCpuUsPerReq: number): StageCost[] {
+  const parent = new Map<number, number>()
+  const frame = new Map<number, { functionName: string; url: string }>()
+  for (const n of p.nodes) {
+    frame.set(n.id, n.callFrame)
+    for (const c of n.children ?? []) parent.set(c, n.id)
+  }
+  const stageOf = new Map<number, string | null>()
+  const stageOfNode = (id: number): string | null => {
+    const known = stageOf.get(id)
+    if (known !== undefined) return known
+    const fns: string[] = []
+    const urls: string[] = []
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = frame.get(cur)
+      if (!f) break
+      fns.push(f.functionName)
+      urls.push(f.url)
+    }
+    const s = fns[0] === '(idle)' || fns[0] === '(root)' ? null : classify(fns, urls)
+    stageOf.set(id, s)
+    return s
+  }
+  const counts = new Map<string, number>()
+  let t = p.startTime
+  let busy = 0
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0
+    if (t < fromUs || t >= toUs) continue
+    const s = stageOfNode(p.samples[i] as number)
+    if (s === null) continue
+    counts.set(s, (counts.get(s) ?? 0) + 1)
+    busy++
+  }
+  return [...counts]
+    .map(([stage, c]) => ({ stage, share: c / Math.max(1, busy), usPerReq: (c / Math.max(1, busy)) * mainCpuUsPerReq }))
+    .sort((a, b) => b.usPerReq - a.usPerReq)
+}
+
+/** One markdown table: a row per stage, a column per profiled (path, body); µs per request. */
+export function stageMarkdown(profiles: readonly { path: string; body: string; requests: number; cpuUsPerReq: number; mainThreadUsPerReq: number; stages: readonly StageCost[] }[]): string {
+  if (profiles.length === 0) return ''
+  const names = [...new Set(profiles.flatMap((p) => p.stages.map((s) => s.stage)))]
+  const cost = (stage: string): number => Math.max(...profiles.map((p) => p.stages.find((s) => s.stage === stage)?.usPerReq ?? 0))
+  names.sort((a, b) => cost(b) - cost(a))
+  const f = (x: number): string => (x >= 10 ? x.toFixed(0) : x.toFixed(1))
+  const lines = [
+    `| stage (µs/request, main thread) | ${profiles.map((p) => `${p.path} ${p.body}`).join(' | ')} |`,
+    `|---|${profiles.map(() => '--:').join('|')}|`,
+  ]
+  for (const name of names) lines.push(`| ${name} | ${profiles.map((p) => f(p.stages.find((s) => s.stage === name)?.usPerReq ?? 0)).join(' | ')} |`)
+  lines.push(`| **main thread total** | ${profiles.map((p) => f(p.mainThreadUsPerReq)).join(' | ')} |`)
+  lines.push(`| other threads (GC helpers, compiler, libuv) | ${profiles.map((p) => f(p.cpuUsPerReq - p.mainThreadUsPerReq)).join(' | ')} |`)
+  lines.push(`| **process CPU, profiled** | ${profiles.map((p) => f(p.cpuUsPerReq)).join(' | ')} |`)
+  lines.push(`| requests in the window | ${profiles.map((p) => String(p.requests)).join(' | ')} |`)
+  return lines.join('\n') + '\n'
+}
