@@ -5,6 +5,7 @@ export { certificateExpiries, degradationMessages, endpointDegradation, type End
 export { configSecretValues } from './config-secrets.js'
 export { gatewayVersion } from './build-info.js'
 export { cgroupCpuLimit, defaultWorkers, type CpuQuotaOptions } from './cpu-quota.js'
+export { createExposition, type Exposition } from './exposition.js'
 export { createDrain, type Drain, type DrainOptions } from './drain.js'
 export { trackInFlight, type InFlight } from './in-flight.js'
 export { createLog, LOG_LEVELS, type GatewayLog, type LogFormat, type LogLevel, type LogOptions } from './log.js'

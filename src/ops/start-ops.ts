@@ -7,6 +7,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { createDrain } from './drain.js'
+import { createExposition } from './exposition.js'
 import { trackInFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
@@ -90,8 +91,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   }
   const cfg = s.ref.current.config.admin
   if (!o.worker && o.admin !== false && cfg.enabled) {
-    const registry = metrics.registry
-    const exposition = async (): Promise<{ contentType: string; body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
+    const exposition = createExposition(metrics.registry)
     const facts: AdminFacts = {
       log: log.logger,
       workers: 1,
@@ -101,11 +101,11 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
       draining: () => drain.draining,
       reload,
       readiness,
-      metrics: () => registry.getMetricsAsJSON(),
+      metrics: () => exposition.json(),
       handshakes: async () => p.handshakes.snapshot(),
     }
     const extra = s.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: exposition, readiness, limits: cfg, events: p.events, ...(cfg.tls ? { tls: cfg.tls } : {}), ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, ...(cfg.tls ? { tls: cfg.tls } : {}), ...(extra ? { extra } : {}) })
   }
   return {
     adminUrl: admin?.url,
