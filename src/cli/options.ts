@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { ConfigError } from '../errors.js'
+import { WorkerStartFailure } from '../ops/index.js'
 
 /** The config file a command reads when neither --config nor MTLS_GATEWAY_CONFIG says. */
 export const DEFAULT_CONFIG = 'config/gateway.yaml'
@@ -43,7 +44,7 @@ const SYSTEM_MESSAGES: Record<string, string> = {
 
 /** One line (a ConfigError: one line per problem) saying what failed, naming the file or address. */
 export function describeError(e: unknown): string {
-  if (e instanceof ConfigError || e instanceof UsageError) return e.message
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof WorkerStartFailure) return e.message
   if (!(e instanceof Error)) return String(e)
   const sys = e as SystemError
   const what = sys.code !== undefined ? SYSTEM_MESSAGES[sys.code] : undefined

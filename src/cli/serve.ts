@@ -22,8 +22,9 @@ import { createOAuth1Feature } from '../dance/index.js'
 import { createRuntime, createStoreFile, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, gatewayVersion, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, gatewayVersion, reportStartFailure, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
 import { startTracing } from '../tracing/index.js'
+import { describeError } from './options.js'
 
 export interface StartOptions {
   configFile: string
@@ -195,7 +196,15 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
     return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole(o.configFile) })
   }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
-  const gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
+  let gw: RunningGateway
+  try {
+    gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
+  } catch (e) {
+    if (!cluster.isWorker) throw e
+    // The primary reports it, so a failed start is one line however many workers hit it.
+    await reportStartFailure(describeError(e))
+    return process.exit(1)
+  }
   const running = gw.ops as RunningOps
   if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
   announce({ msg: 'listening', url: gw.url })

@@ -11,6 +11,7 @@ import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
+import { checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
@@ -54,6 +55,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     }
   }
   checkFieldReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
+  checkTenantReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)
@@ -111,7 +113,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
 
 
 function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
-  const url = str(e.url) ?? ''
+  const url = normalizeEndpointUrl(str(e.url) ?? '', report)
   try {
     const parsed = new URL(url.replaceAll('{tenant}', 'tenant'))
     if (parsed.search || parsed.hash) report(['url'], 'must not carry a query or fragment')

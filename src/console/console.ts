@@ -9,6 +9,7 @@ import type { AdminRoutes } from '../ops/index.js'
 import { configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
+import type { AdminConfig } from '../config/index.js'
 import type { ConsoleHost } from './host.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError } from './http.js'
@@ -114,6 +115,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   return {
     prefix: CONSOLE_PREFIX,
     close: () => sampler.stop(),
+    listed: () => consoleOn(host.config().admin),
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
@@ -122,6 +124,11 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
         sendError(req, res, new GatewayError('internal', 'internal error (see the gateway log)'))
       }),
   }
+}
+
+/** The console is on when someone can sign in: the admin token, or a certificate allow-list. */
+function consoleOn(admin: AdminConfig): boolean {
+  return admin.token !== undefined || (admin.tls !== undefined && admin.tls.clientSubjects.length + admin.tls.clientSans.length > 0)
 }
 
 /** Why a request has no operator, and what to do. */

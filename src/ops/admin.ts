@@ -48,6 +48,8 @@ export interface AdminRoutes {
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>
   /** Stops its timers when the admin listener closes. */
   close?(): void
+  /** Whether a 404 names the prefix among the routes to use (the console: while it is on). */
+  listed?(): boolean
 }
 
 /** The listening admin server. */
@@ -110,7 +112,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         const r = await o.readiness()
         json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
       } else {
-        writeError(res, new GatewayError('not_found', `no admin route ${path}: use /metrics, /healthz or /readyz`), 'api', { close })
+        const routes = ['/metrics', '/healthz', '/readyz', ...(extra?.listed?.() ? [extra.prefix] : [])]
+        writeError(res, new GatewayError('not_found', `no admin route ${path}: use ${routes.slice(0, -1).join(', ')} or ${routes.at(-1)}`), 'api', { close })
       }
     }
     answer().catch(fail)

@@ -14,7 +14,22 @@ import type { RunningOps } from './ops.js'
 export type Question = 'metrics' | 'readiness' | 'handshakes'
 
 /** Messages a worker sends. */
-export type WorkerMessage = { type: 'mtls-gateway:listening'; url: string } | { type: 'mtls-gateway:answer'; id: number; value: unknown }
+export type WorkerMessage =
+  | { type: 'mtls-gateway:listening'; url: string }
+  | { type: 'mtls-gateway:answer'; id: number; value: unknown }
+  | { type: 'mtls-gateway:start-failed'; line: string }
+
+/** A worker could not start: its own one-line reason, which the primary reports once as the instance's. */
+export class WorkerStartFailure extends Error {
+  override name = 'WorkerStartFailure'
+}
+
+/** Worker side: hands the reason a start failed to the primary (which prints it), resolving once sent. */
+export async function reportStartFailure(line: string): Promise<void> {
+  if (!process.connected || process.send === undefined) return
+  const message: WorkerMessage = { type: 'mtls-gateway:start-failed', line }
+  await new Promise<void>((resolve) => void process.send?.(message, undefined, {}, () => resolve()))
+}
 
 /** Messages the primary sends. */
 export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | { type: 'mtls-gateway:ask'; id: number; question: Question }

@@ -18,7 +18,7 @@ import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
 import { METRIC_PREFIX } from './metrics.js'
 import { watchFiles } from './watch.js'
-import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
+import { createAsker, isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
@@ -36,6 +36,7 @@ export interface PrimaryOptions {
 }
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
+type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
 const KILL_MARGIN_MS = 5000
 const ASK_TIMEOUT_MS = 2000
 
@@ -67,7 +68,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   const url = await new Promise<string>((resolve, reject) => {
     let up = 0
+    let failure: string | undefined
     const onMessage = (_w: Worker, m: unknown): void => {
+      if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
       if (isMessage<Listening>(m, 'mtls-gateway:listening') && ++up === o.workers) {
         cluster.off('message', onMessage)
         resolve(m.url)
@@ -76,7 +79,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     cluster.on('message', onMessage)
     cluster.on('exit', (w, code, signal) => {
       live.delete(w)
-      if (!started) return reject(new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
+      if (!started) {
+        // The worker's own reason (a port in use…) is the one line; it did not print it.
+        return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
+      }
       if (draining) {
         // A worker that hit its grace period cut requests: the instance's exit code says so.
         if (code !== 0 || signal) cutShort = true

@@ -79,6 +79,16 @@ describe('errors: one line naming the flag, file or address', () => {
     expect(oneLine(r)).toBe(`mtls-gateway: cannot listen on 127.0.0.1:${busyPort}: address already in use (--port, or listen.port / admin.port in the config)`)
   })
 
+  it('a port in use with --workers 2: the same one line (the primary reports the workers\' reason once), exit 1', async () => {
+    const viaConfig = await cli(['serve', '--config', join(dir, 'busy.yaml'), '--workers', '2'])
+    expect(viaConfig.code).toBe(1)
+    expect(oneLine(viaConfig)).toBe(`mtls-gateway: cannot listen on 127.0.0.1:${busyPort}: address already in use (--port, or listen.port / admin.port in the config)`)
+    writeFileSync(join(dir, 'free.yaml'), 'listen:\n  host: 127.0.0.1\n  port: 0\nadmin:\n  enabled: false\nendpoints: []\n')
+    const viaFlag = await cli(['serve', '--config', join(dir, 'free.yaml'), '--workers', '2', '--port', String(busyPort)])
+    expect(viaFlag.code).toBe(1)
+    expect(oneLine(viaFlag)).toBe(`mtls-gateway: cannot listen on 127.0.0.1:${busyPort}: address already in use (--port, or listen.port / admin.port in the config)`)
+  })
+
   it('a missing config, key file or body file: exit 1, naming the file', async () => {
     const missing = join(dir, 'missing.yaml')
     const serve = await cli(['serve', '--config', missing, '--workers', '1'])

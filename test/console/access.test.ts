@@ -101,6 +101,13 @@ describe('console access', () => {
     expect((await adminRequest(`${use.rig.ops.adminUrl}/metrics`)).text).toContain('mtls_gateway_requests_total')
   })
 
+  it('an unknown admin path is a 404 that points at the console too', async () => {
+    const missing = await adminRequest(`${new URL(use.rig.consoleUrl).origin}/consol`)
+    expect(missing.status).toBe(404)
+    expect(missing.headers['content-length']).toBe(String(Buffer.byteLength(missing.text)))
+    expect(JSON.parse(missing.text)).toEqual({ errors: [{ msg: 'no admin route /consol: use /metrics, /healthz, /readyz or /console/', code: 404 }] })
+  })
+
   it('without admin.token the console is off and says how to turn it on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'console-off-'))
     const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8').replace(/\n {2}token: .*\n/, '\n')
@@ -114,6 +121,10 @@ describe('console access', () => {
       const login = await adminRequest(`${url}api/login`, { method: 'POST', origin: off.adminUrl, body: { token: CONSOLE_TOKEN } })
       expect(login.status).toBe(401)
       expect(login.headers['set-cookie']).toBeUndefined()
+      // While the console is off, the admin listener's 404 lists only the probes and metrics.
+      const missing = await adminRequest(`${off.adminUrl}/nope`)
+      expect(missing.status).toBe(404)
+      expect(JSON.parse(missing.text)).toEqual({ errors: [{ msg: 'no admin route /nope: use /metrics, /healthz or /readyz', code: 404 }] })
     } finally {
       await off.gw.close()
       rmSync(dir, { recursive: true, force: true })

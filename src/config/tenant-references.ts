@@ -1,0 +1,56 @@
+/**
+ * Load-time check that every `{tenant}` can be filled. A request names a tenant only when
+ * its profile or endpoint has tenancy (`tenancy: true`, or `{tenant}` in the endpoint's
+ * URL), and a URL needing one otherwise fails every request with 400: a config problem.
+ */
+import { parseTemplate } from './template.js'
+import { parseUrlTemplate } from './url-template.js'
+import { PROFILE_URL_KEYS } from './field-references.js'
+import type { Report } from './normalize-util.js'
+import type { EndpointConfig, ProfileConfig } from './types.js'
+
+const TENANT = '{tenant}'
+
+/**
+ * An endpoint URL with its one placeholder spelled `{tenant}` (so `{{tenant}}` gives the
+ * endpoint tenancy and is filled like it); any other placeholder is reported, as nothing fills it.
+ */
+export function normalizeEndpointUrl(url: string, report: Report): string {
+  try {
+    const parts = parseTemplate(url).parts
+    if (parts.some((p) => p.kind !== 'text' && p.kind !== 'tenant')) {
+      report(['url'], 'may contain only the placeholder {tenant}: nothing else is filled in an endpoint URL')
+    }
+    return parts.map((p) => (p.kind === 'text' ? p.text : p.kind === 'tenant' ? TENANT : '')).join('')
+  } catch (e) {
+    report(['url'], (e as Error).message)
+    return url
+  }
+}
+
+/** Whether requests for the profile's dance name a tenant (the rule of the gateway API's tenant check). */
+function profileTenancy(p: ProfileConfig, endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[]): boolean | undefined {
+  const endpoint = p.endpoint !== undefined ? endpoints.find((e) => e.name === p.endpoint) : endpoints.find((e) => e.profile === p.name)
+  if (endpoint === undefined) return undefined // reported elsewhere: the dance cannot start at all
+  return p.tenancy || endpoint.url.includes(TENANT) || profiles.some((o) => o.name === endpoint.profile && o.tenancy)
+}
+
+/** Reports each profile URL containing `{tenant}` whose profile never has a tenant. */
+export function checkTenantReferences(endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
+  for (const p of profiles) {
+    if (profileTenancy(p, endpoints, profiles) !== false) continue
+    for (const key of PROFILE_URL_KEYS) {
+      const source = p[key]
+      if (source === undefined) continue
+      let hasTenant: boolean
+      try {
+        hasTenant = parseUrlTemplate(source).parts.some((x) => x.part.kind === 'tenant')
+      } catch {
+        continue // reported with the field references
+      }
+      if (hasTenant) {
+        report(['profiles', p.index, key], `contains {tenant}, but profile "${p.name}" has no tenancy, so no request names a tenant (set tenancy: true, or put {tenant} in its endpoint's URL)`)
+      }
+    }
+  }
+}
