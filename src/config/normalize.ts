@@ -113,7 +113,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
 
 
 function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
-  const url = normalizeEndpointUrl(str(e.url) ?? '', report)
+  const url = normalizeEndpointUrl(str(e.url) ?? '')
   try {
     const parsed = new URL(url.replaceAll('{tenant}', 'tenant'))
     if (parsed.search || parsed.hash) report(['url'], 'must not carry a query or fragment')

@@ -3,7 +3,6 @@
  * its profile or endpoint has tenancy (`tenancy: true`, or `{tenant}` in the endpoint's
  * URL), and a URL needing one otherwise fails every request with 400: a config problem.
  */
-import { parseTemplate } from './template.js'
 import { parseUrlTemplate } from './url-template.js'
 import { PROFILE_URL_KEYS } from './field-references.js'
 import type { Report } from './normalize-util.js'
@@ -12,20 +11,12 @@ import type { EndpointConfig, ProfileConfig } from './types.js'
 const TENANT = '{tenant}'
 
 /**
- * An endpoint URL with its one placeholder spelled `{tenant}` (so `{{tenant}}` gives the
- * endpoint tenancy and is filled like it); any other placeholder is reported, as nothing fills it.
+ * An endpoint URL with the tenant spelled `{tenant}` (so `{{tenant}}` gives the endpoint tenancy
+ * and is filled like it). Other `{{key}}` placeholders are left as they are: path-type
+ * authorization fields fill them.
  */
-export function normalizeEndpointUrl(url: string, report: Report): string {
-  try {
-    const parts = parseTemplate(url).parts
-    if (parts.some((p) => p.kind !== 'text' && p.kind !== 'tenant')) {
-      report(['url'], 'may contain only the placeholder {tenant}: nothing else is filled in an endpoint URL')
-    }
-    return parts.map((p) => (p.kind === 'text' ? p.text : p.kind === 'tenant' ? TENANT : '')).join('')
-  } catch (e) {
-    report(['url'], (e as Error).message)
-    return url
-  }
+export function normalizeEndpointUrl(url: string): string {
+  return url.replace(/\{\{\s*tenant\s*\}\}/g, TENANT)
 }
 
 /** Whether requests for the profile's dance name a tenant (the rule of the gateway API's tenant check). */

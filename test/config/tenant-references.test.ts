@@ -80,10 +80,8 @@ describe('load: endpoint URL placeholders', () => {
     expect(c.endpoints[0]?.url).toBe('https://{tenant}.partner.test/v1/{tenant}')
   })
 
-  it('reports any other placeholder: nothing fills it', () => {
-    expect(problemsOf(yaml('https://api.partner.test/{{user}}', `    tenancy: true\n${URLS}`))).toEqual([
-      `${file}:3:10: endpoints[0].url: may contain only the placeholder {tenant}: nothing else is filled in an endpoint URL`,
-    ])
-    expect(problemsOf(yaml('https://api.partner.test/{{nope}}', `    tenancy: true\n${URLS}`))[0]).toMatch(/endpoints\[0\]\.url: unknown placeholder \{\{nope\}\}/)
+  it('keeps every other placeholder as written: path-type authorization fields fill them', () => {
+    const c = parseConfig(file, yaml('https://{{ tenant }}.partner.test/accounts/{{acct}}/items/{{only}}', URLS), { env: {} })
+    expect(c.endpoints[0]?.url).toBe('https://{tenant}.partner.test/accounts/{{acct}}/items/{{only}}')
   })
 })
