@@ -166,7 +166,31 @@ export class SqliteStore implements Store {
   }
 }
 
+/**
+ * Opens (and on first use creates) the file. Processes starting together on a new file can
+ * still meet SQLITE_BUSY without SQLite's busy handler being asked (switching to WAL upgrades a
+ * read lock to a write lock, and SQLite refuses such an upgrade at once rather than deadlock):
+ * the whole open is retried with a short pause until busyTimeoutMs has passed.
+ */
 function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+  const deadline = Date.now() + Math.max(0, busyTimeoutMs)
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return openOnce(file, busyTimeoutMs)
+    } catch (e) {
+      if (!isBusy(e) || Date.now() + pause > deadline) {
+        const why = e instanceof Error ? e.message : String(e)
+        throw new Error(`sqlite store "${file}": cannot open: ${why}`, { cause: e })
+      }
+      // Start-up only, and the API is synchronous: block this thread for the pause.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause)
+    }
+  }
+}
+
+const isBusy = (e: unknown): boolean => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY')
+
+function openOnce(file: string, busyTimeoutMs: number): Database.Database {
   let db: Database.Database | undefined
   try {
     mkdirSync(dirname(file), { recursive: true })
@@ -188,8 +212,7 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
     return opened
   } catch (e) {
     db?.close()
-    const why = e instanceof Error ? e.message : String(e)
-    throw new Error(`sqlite store "${file}": cannot open: ${why}`, { cause: e })
+    throw e
   }
 }
 
