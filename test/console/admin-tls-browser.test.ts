@@ -6,16 +6,16 @@
  * connection to the gateway with it and hands the browser the answer), since Chromium
  * itself selects a certificate only from an NSS store under a machine-wide policy.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { ADMIN_TOKEN, adminTlsEnv, adminTlsYaml, createAdminPki, type AdminPki } from './admin-tls-support.js'
-import { CHROMIUM, signIn } from './console-support.js'
+import { signIn } from './console-support.js'
+import { launchChromium } from '../support/chromium.js'
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 let a: AdminPki
 let dir: string
 let gw: OpsGateway
@@ -23,13 +23,12 @@ let browser: Browser
 let consoleUrl: string
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
   a = await createAdminPki()
   Object.assign(process.env, adminTlsEnv(a.pki))
   dir = mkdtempSync(join(tmpdir(), 'admin-tls-browser-'))
   gw = await startOpsGateway(dir, adminTlsYaml(a.pki, { tls: true }), { watch: false })
   consoleUrl = `${gw.adminUrl.replace('127.0.0.1', 'localhost')}/console/`
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  browser = await launchChromium()
 }, 90_000)
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configSecretValues } from '../../src/ops/index.js'
-import { axeViolations, CHROMIUM, CONSOLE_TOKEN, launchBrowser, SEAL_KEY, signIn, startConsoleRig, type ConsoleRig } from './console-support.js'
+import { axeViolations, CONSOLE_TOKEN, launchBrowser, SEAL_KEY, signIn, startConsoleRig, type ConsoleRig } from './console-support.js'
 import { ADMIN_TOKEN } from '../oauth1-dance/dance-support.js'
 import { send } from '../support/gateway.js'
 
@@ -22,7 +22,6 @@ let page: Page
 const cspViolations: string[] = []
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
   rig = await startConsoleRig()
   browser = await launchBrowser()
   page = await browser.context.newPage()

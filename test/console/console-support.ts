@@ -14,10 +14,9 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll } from 'vitest'
 import { gatewayYaml, newSealKey, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { assertChromium, CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 
-export const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 export const CONSOLE_TOKEN = 'console-operator-token-5b1e9d0c7a'
 export const WRONG_SECRET = 'wrong-consumer-secret-q7c2'
 export const SEAL_KEY = newSealKey()
@@ -90,7 +89,8 @@ export function useConsoleRig(): { readonly rig: ConsoleRig } {
 export async function launchBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'))
   // The provider's pages use the throw-away test PKI, which this browser does not know.
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } })
+  assertChromium()
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } })
   return {
     context,
     async close() {

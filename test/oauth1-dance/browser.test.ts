@@ -6,18 +6,17 @@
  * proxied call is signed with the new token. A denial shows the failure page and
  * stores nothing.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
+import { launchChromium } from '../support/chromium.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { gatewayYaml, pathOf, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
 let pki: TestPki
 let provider: DanceProvider
@@ -27,12 +26,11 @@ let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-browser-'))
   gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') } }))
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
   // The provider's page is served with the throw-away test PKI, which this browser does not know.
   context = await browser.newContext({ ignoreHTTPSErrors: true })
 })

@@ -1,0 +1,21 @@
+/**
+ * The real headless Chromium (Debian package) the browser tests drive with playwright-core:
+ * one path and one set of flags. Background networking, sync, component updates and QUIC are off
+ * because this machine's closed network refuses those connections, many at a time.
+ */
+import { existsSync } from 'node:fs'
+import { chromium, type Browser } from 'playwright-core'
+
+export const CHROMIUM = '/usr/bin/chromium'
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** Throws a clear message when the Debian package is missing. */
+export function assertChromium(): void {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
+}
+
+/** Launches headless Chromium (no profile directory kept). */
+export async function launchChromium(): Promise<Browser> {
+  assertChromium()
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
+}
