@@ -53,6 +53,11 @@ export interface ConnectInfo {
 export interface Upstream {
   /** Refuses with the fault's reason while the bundle is outside its validity period. */
   readonly dispatcher: Dispatcher
+  /**
+   * The proxy path's way in: one request with a dispatch handler, straight to the pool (no
+   * interceptor chain); throws the fault's GatewayError while the bundle is degraded.
+   */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void
   /** Time-based problems of the bundle at `now` (ms); empty when usable. */
   faults(now?: number): readonly ValidityFault[]
   /** The error a request gets at `now` (ms) while degraded; undefined when usable. */
@@ -174,15 +179,20 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
   }
 }
 
-/** Refuses every request while the bundle is outside its validity period, dropping the cached sessions (undici interceptor). */
+/** Throws while the bundle is outside its validity period, dropping the cached sessions. */
+function refuseIfDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): void {
+  const degraded = degradation(o)
+  if (degraded) {
+    sessions.clear()
+    throw degraded
+  }
+}
+
+/** Refuses every request while the bundle is degraded (undici interceptor, for Dispatcher.request users). */
 function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => {
-    const degraded = degradation(o)
-    if (degraded) {
-      sessions.clear()
-      // Thrown before the pool sees the request: Dispatcher.request rejects with it.
-      throw degraded
-    }
+    // Thrown before the pool sees the request: Dispatcher.request rejects with it.
+    refuseIfDegraded(o, sessions)
     return dispatch(opts, handler)
   }
 }
@@ -201,6 +211,10 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   })
   return {
     dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o, sessions)) : agent,
+    dispatch(opts, handler) {
+      if (o.validity) refuseIfDegraded(o, sessions)
+      agent.dispatch(opts, handler)
+    },
     faults: (now) => o.validity?.faults(now) ?? [],
     refusal: (now) => degradation(o, now),
     close: () => agent.close(),

@@ -42,8 +42,9 @@ export function trackInFlight(server: Server, ref: GatewayRef, onChange?: (delta
       waiters.delete(gateway)
     }
   }
-  const onRequest = (_req: unknown, res: { once(event: 'close', fn: () => void): unknown }): void => {
-    res.once('close', hold(ref.current))
+  // 'on': a response closes once; once() would add a wrapper and a removal per request.
+  const onRequest = (_req: unknown, res: { on(event: 'close', fn: () => void): unknown }): void => {
+    res.on('close', hold(ref.current))
   }
   server.on('request', onRequest)
   return {

@@ -7,13 +7,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
-import type { Duplex, Readable } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { writeError } from './write-error.js'
 import { answerClientErrors } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
+import type { SendStall } from './upstream-call.js'
 
 export type { RefusalReason } from './connection-caps.js'
 
@@ -46,8 +47,8 @@ export interface GuardOptions {
 export interface ConnectionGuard {
   /** Bounds the time a body the gateway reads whole may take to arrive. */
   limitBufferedBody(req: IncomingMessage, res: ServerResponse): void
-  /** Cuts the connection when the caller stops reading `source` piped into the response (sendIdle). */
-  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void
+  /** The clock of a response the caller stops reading (sendIdle): cuts the connection when it runs out; undefined when the limit is off. */
+  limitSend(req: IncomingMessage, res: ServerResponse): SendStall | undefined
   /** Tracks a connection that left HTTP (a CONNECT tunnel); drain closes it when isIdle(). */
   track(socket: Duplex, isIdle: () => boolean): void
   /** Closes connections with no request in progress, here and in adopted guards. */
@@ -141,7 +142,7 @@ class Guard implements ConnectionGuard {
     // still reads it (undici, an API handler) must learn when the connection goes.
     const abandon = (): void => void (req.complete || req.destroy())
     if (body) socket.once('close', abandon)
-    res.once('close', () => {
+    res.on('close', () => {
       this.#busy.delete(socket)
       this.#reading.delete(socket)
       if (body && req.complete) socket.off('close', abandon)
@@ -179,21 +180,25 @@ class Guard implements ConnectionGuard {
     res.once('close', stop)
   }
 
-  limitSend(req: IncomingMessage, res: ServerResponse, source: Readable): void {
+  limitSend(req: IncomingMessage, res: ServerResponse): SendStall | undefined {
     const ms = this.#o.timeouts.sendIdleMs ?? 0
-    if (ms <= 0) return
-    // 'pause' is the pipe's backpressure: the caller's socket stopped taking bytes. Only a
-    // paused response pays for a timer.
-    source.on('pause', () => {
-      const timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
-      const stop = (): void => {
-        clearTimeout(timer)
-        source.off('resume', stop)
-        res.off('close', stop)
-      }
-      source.once('resume', stop)
-      res.once('close', stop)
-    })
+    if (ms <= 0) return undefined
+    // Only a stalled response (the caller's socket stopped taking bytes) pays for a timer.
+    let timer: NodeJS.Timeout | undefined
+    let watching = false
+    const stop = (): void => {
+      clearTimeout(timer)
+      timer = undefined
+    }
+    return {
+      start: () => {
+        if (timer !== undefined) return
+        timer = setTimeout(() => this.#expire(req, res, 'send_idle'), ms)
+        if (!watching) res.once('close', stop)
+        watching = true
+      },
+      stop,
+    }
   }
 
   track(socket: Duplex, isIdle: () => boolean): void {

@@ -11,7 +11,7 @@ import { createSignOAuth1, type OnSignature } from './steps/sign-oauth1.js'
 import type { Admitted, Pipeline, Routed } from './pipeline.js'
 
 export interface PipelineOptions {
-  admit?: (ctx: Routed) => Promise<Admitted>
+  admit?: (ctx: Routed) => Admitted | Promise<Admitted>
   /** Where per-user OAuth tokens come from (the three-legged dance's store). */
   userTokens?: UserTokenSource
   onSignature?: OnSignature

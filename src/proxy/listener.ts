@@ -128,7 +128,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
   // array copies on every response): it aborts a proxied call whose caller left, then reports.
   let report: (() => void) | undefined
-  res.once('close', () => {
+  // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
+  res.on('close', () => {
     if (!res.writableFinished) run.callerGone?.()
     report?.()
   })

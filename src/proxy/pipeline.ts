@@ -3,12 +3,13 @@
  * early exit is throwing GatewayError. Typed phases (Context → Routed → Admitted) let the
  * compiler prove that no step runs before the endpoint is known and the caller admitted.
  */
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
 import type { RequestTrace } from '../tracing/index.js'
 import type { Caller } from '../callers/index.js'
-import type { CallerSignal } from './caller-signal.js'
+import type { CallerPresence } from './caller-presence.js'
+import type { RelayHooks } from './upstream-call.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
 
@@ -53,8 +54,8 @@ export interface Context {
   readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
   /** CONNECT already authenticated the caller for the whole tunnel. */
   readonly tunnel?: { readonly caller: Caller; readonly token?: string }
-  /** Fires 'abort' when the caller goes away. */
-  readonly signal: CallerSignal
+  /** Tells the forward step when the caller goes away. */
+  readonly presence: CallerPresence
   outbound: Outbound
   /** Who the call is for and the OAuth token that signs it (filled by resolve_token). */
   readonly auth: AuthState
@@ -98,10 +99,18 @@ export interface Admitted extends Routed {
   readonly caller: Caller
 }
 
+/** An upstream response body still arriving: relayed into the caller's response, or abandoned. */
+export interface ResponseBody {
+  /** Sends the body into `res` as it arrives (backpressure, send-idle, either side failing cuts both). */
+  relayTo(res: ServerResponse, hooks: RelayHooks): void
+  /** Stops the upstream call. */
+  abort(reason: Error): void
+}
+
 export interface UpstreamResponse {
   status: number
   headers: OutboundHeaders
-  body: Readable
+  body: ResponseBody
 }
 
 export interface Step {
@@ -116,7 +125,8 @@ export interface ResponseStep {
 
 export interface Pipeline {
   readonly route: (ctx: Context) => Routed
-  readonly admit: (ctx: Routed) => Promise<Admitted>
+  /** A promise only when admission must wait (a bearer lookup); the open gateway admits at once. */
+  readonly admit: (ctx: Routed) => Admitted | Promise<Admitted>
   readonly prepare: readonly Step[]
   readonly forward: (ctx: Admitted) => Promise<UpstreamResponse>
   readonly respond: readonly ResponseStep[]
@@ -126,7 +136,8 @@ export interface Pipeline {
 export async function handle(pipeline: Pipeline, ctx: Context): Promise<UpstreamResponse> {
   const routed = pipeline.route(ctx)
   ctx.facts.endpoint = routed.endpoint.name
-  const admitted = await pipeline.admit(routed)
+  const admission = pipeline.admit(routed)
+  const admitted = admission instanceof Promise ? await admission : admission
   ctx.facts.caller = admitted.caller.appId
   for (const step of pipeline.prepare) {
     const pending = step.run(admitted)

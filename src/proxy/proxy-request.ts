@@ -8,12 +8,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Gateway } from '../gateway/index.js'
 import { peerIdentity } from '../tls/index.js'
 import { createBody, hasBody } from './body.js'
-import { createCallerSignal } from './caller-signal.js'
+import { Presence } from './caller-presence.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { Tunnel } from './connect.js'
 import { responseCutShort, type Outcome } from './outcome.js'
-import { handle, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
+import { handle, type Context, type Mode, type Pipeline } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
+import { outboundCopy } from './steps/hop-by-hop.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -29,17 +30,17 @@ export interface ProxyRun {
   callerGone?: () => void
 }
 
-/** Runs the request through the pipeline and pipes the upstream answer back. */
+/** Every request's outbound URL until route sets the endpoint's (one object: parsing a URL per request costs). */
+const UNROUTED = new URL('https://unrouted.invalid/')
+
+/** Runs the request through the pipeline and relays the upstream answer back. */
 export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
   const { gateway, req, res, id, out } = run
-  const abort = createCallerSignal()
-  let upstreamBody: UpstreamResponse['body'] | undefined
-  run.callerGone = () => {
-    abort.abort(new Error('caller went away'))
-    upstreamBody?.destroy()
-  }
+  const presence = new Presence()
+  run.callerGone = () => presence.leave(new Error('caller went away'))
   const length = req.headers['content-length']
-  const headers = { ...(req.headers as Record<string, string | string[]>) }
+  // One copy, already without the fixed hop-by-hop names: the strip step then rarely copies again.
+  const headers = outboundCopy(req.headers)
   headers['x-request-id'] = id
   const ctx: Context = {
     id,
@@ -54,12 +55,12 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
     },
     ...(route ? { route } : {}),
     ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller, ...(tunnel.token !== undefined ? { token: tunnel.token } : {}) } } : {}),
-    signal: abort.signal,
+    presence,
     facts: out.facts,
     auth: {},
     outbound: {
       method: req.method ?? 'GET',
-      url: new URL('https://unrouted.invalid/'), // replaced by route with the endpoint's target
+      url: UNROUTED, // replaced by route with the endpoint's target before any step reads it
       headers,
       body: createBody(hasBody(req.headers) ? req : undefined, {
         limit: gateway.config.limits.maxBufferedBody,
@@ -70,21 +71,18 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
     },
   }
   const upstream = await handle(run.pipeline, ctx)
+  const upstreamBody = upstream.body
+  if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
   upstream.headers['x-request-id'] = id
   res.writeHead(upstream.status, upstream.headers)
-  // pipe() and events rather than stream.pipeline(): the same outcome without the
-  // AbortController and DOMException pipeline() makes for every response. The upstream or
-  // the caller breaking the stream mid-body cuts both sides (the 'close' handler above),
-  // never crashes (run.callerGone); onDone reports when the response closes.
-  upstreamBody = upstream.body
-  run.guard.limitSend(req, res, upstreamBody)
-  upstreamBody.once('error', (err) => {
-    if (!res.writableFinished && !res.destroyed) out.error = responseCutShort(err, out.facts.endpoint, upstream.status)
-    res.destroy()
+  // The caller's response failing (a write after its socket broke) stops the upstream call;
+  // the caller leaving is the listener's 'close' (run.callerGone).
+  res.on('error', (err) => upstreamBody.abort(err))
+  const stall = run.guard.limitSend(req, res)
+  upstreamBody.relayTo(res, {
+    ...(stall ? { stall } : {}),
+    onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)),
   })
-  res.once('error', () => upstream.body.destroy())
-  if (res.destroyed) upstream.body.destroy()
-  else upstream.body.pipe(res)
 }
 
 /** The caller's verified client certificate, when the listener serves TLS. */

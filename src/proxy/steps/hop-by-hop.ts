@@ -14,22 +14,56 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * A filtered copy rather than `delete`s: deleting turns the object into a slow dictionary
  * for everything that reads it afterwards (undici, node:http), on every request.
  */
-export function withoutHopByHop(headers: OutboundHeaders): OutboundHeaders {
-  const connection = headers.connection
-  // Runs twice per request: no arrays unless Connection names something.
-  const named = connection === undefined ? undefined : (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
+export function withoutHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>): OutboundHeaders {
+  const named = namedByConnection(headers)
   const kept: OutboundHeaders = {}
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))) continue
-    kept[name] = headers[name] as string | string[]
+    const value = headers[name]
+    if (value === undefined || isHopByHop(name, named)) continue
+    kept[name] = value
   }
   return kept
+}
+
+/**
+ * The listener's outbound copy of the inbound headers, without the fixed hop-by-hop names
+ * (Connection itself included). Proxy-* and the names Connection lists stay for the strip
+ * step: admission still reads Proxy-Authorization from the outbound headers.
+ */
+export function outboundCopy(headers: Readonly<Record<string, string | string[] | undefined>>): OutboundHeaders {
+  const kept: OutboundHeaders = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || HOP_BY_HOP.has(name)) continue
+    kept[name] = value
+  }
+  return kept
+}
+
+/** The header names a Connection header lists (no arrays unless it lists something). */
+function namedByConnection(headers: Readonly<Record<string, string | string[] | undefined>>): string[] | undefined {
+  const connection = headers.connection
+  return connection === undefined ? undefined : (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
+}
+
+function isHopByHop(name: string, named: readonly string[] | undefined): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))
 }
 
 export const stripRequestHopByHop: Step = {
   name: 'strip_hop_by_hop',
   run(ctx) {
-    ctx.outbound.headers = withoutHopByHop(ctx.outbound.headers)
+    // Connection is read from the inbound headers (the outbound copy no longer carries it).
+    const named = namedByConnection(ctx.inbound.headers)
+    const h = ctx.outbound.headers
+    for (const name in h) {
+      if (!isHopByHop(name, named)) continue
+      // Only now a copy: most requests reach this step with nothing left to strip.
+      const kept: OutboundHeaders = {}
+      for (const n in h) if (!isHopByHop(n, named)) kept[n] = h[n] as string | string[]
+      ctx.outbound.headers = kept
+      return
+    }
   },
 }
 

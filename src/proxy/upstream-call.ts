@@ -1,0 +1,136 @@
+/**
+ * One call to an upstream as an undici dispatch handler: the response head settles the
+ * forward step's promise, and the body goes straight from undici's parser into the caller's
+ * response — no Readable, no pipe(), no request signal. What a stream pair would give is kept
+ * by hand: backpressure (pause undici while the caller's socket is full, resume on 'drain'),
+ * the send-idle limit while paused, and either side failing cuts the other.
+ */
+import type { ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { classifyUpstreamError } from '../tls/index.js'
+import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
+
+/** A stalled response's clock (the listener's send-idle limit). */
+export interface SendStall {
+  start(): void
+  stop(): void
+}
+
+/** What the relay reports to the request that owns it. */
+export interface RelayHooks {
+  /** Started while the caller's socket stops taking bytes; stopped when it drains. */
+  stall?: SendStall
+  /** The upstream failed after the status was sent: the response is cut (destroyed) after this. */
+  onCut(err: Error): void
+}
+
+/** Body bytes held between the response head and relayTo (one socket read, normally). */
+const EARLY_LIMIT = 64 * 1024
+
+export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
+  readonly #endpoint: string
+  readonly #facts: RequestFacts
+  readonly #started = performance.now()
+  #resolve: ((r: UpstreamResponse) => void) | undefined
+  #reject: ((e: unknown) => void) | undefined
+  #controller: Dispatcher.DispatchController | undefined
+  #abortReason: Error | undefined
+  #status = 0
+  #res: ServerResponse | undefined
+  #hooks: RelayHooks | undefined
+  #early: Buffer[] | undefined
+  #earlyBytes = 0
+  #ended = false
+  #failed: Error | undefined
+  #waitingDrain = false
+
+  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void) {
+    this.#endpoint = endpoint
+    this.#facts = facts
+    this.#resolve = resolve
+    this.#reject = reject
+  }
+
+  /** Stops the call (the caller left); before the request is on a connection, as soon as it is. */
+  abort(reason: Error): void {
+    if (this.#controller) this.#controller.abort(reason)
+    else this.#abortReason ??= reason
+  }
+
+  /** Sends what arrived so far and the rest of the body into `res` as it comes. */
+  relayTo(res: ServerResponse, hooks: RelayHooks): void {
+    this.#res = res
+    this.#hooks = hooks
+    const early = this.#early
+    this.#early = undefined
+    if (early) for (const chunk of early) res.write(chunk)
+    if (this.#failed) return this.#cut(this.#failed)
+    if (this.#ended) return void res.end()
+    // Paused by the early buffer: the caller's socket decides from here on.
+    if (this.#controller?.paused && !this.#waitingDrain) this.#controller.resume()
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#abortReason) controller.abort(this.#abortReason)
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return // 1xx informational: the final answer follows
+    this.#facts.upstreamMs = performance.now() - this.#started
+    this.#status = status
+    const resolve = this.#resolve
+    this.#resolve = this.#reject = undefined
+    resolve?.({ status, headers: headers as OutboundHeaders, body: this })
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.#res
+    if (res === undefined) {
+      ;(this.#early ??= []).push(chunk)
+      this.#earlyBytes += chunk.length
+      if (this.#earlyBytes >= EARLY_LIMIT) controller.pause()
+      return
+    }
+    if (!res.write(chunk) && !this.#waitingDrain && !res.destroyed) {
+      this.#waitingDrain = true
+      controller.pause()
+      this.#hooks?.stall?.start()
+      res.once('drain', this.#drained)
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#res) this.#res.end()
+    else this.#ended = true
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const reject = this.#reject
+    if (reject) {
+      this.#facts.upstreamMs = performance.now() - this.#started
+      this.#resolve = this.#reject = undefined
+      return reject(classifyUpstreamError(err, this.#endpoint))
+    }
+    if (this.#res) this.#cut(err)
+    else this.#failed = err
+  }
+
+  /** The upstream status forwarded with the head (for the cut-short message). */
+  get status(): number {
+    return this.#status
+  }
+
+  readonly #drained = (): void => {
+    this.#waitingDrain = false
+    this.#hooks?.stall?.stop()
+    this.#controller?.resume()
+  }
+
+  #cut(err: Error): void {
+    const res = this.#res as ServerResponse
+    this.#hooks?.stall?.stop()
+    if (!res.writableFinished && !res.destroyed) this.#hooks?.onCut(err)
+    res.destroy()
+  }
+}
