@@ -133,3 +133,25 @@ export function quantile(sorted: Float64Array, q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
   return sorted[i] as number
 }
+
+/**
+ * Side by side: `users` loops, each sending one request to every target in turn (starting one
+ * further along per user). Every target gets the same number of requests in the same window,
+ * so whatever else the machine does falls on all of them alike.
+ */
+export async function closedLoopAll(ts: readonly Target[], users: number, durationMs: number): Promise<LoadResult[]> {
+  const recs = ts.map(() => recorder())
+  const started = performance.now()
+  const end = started + durationMs
+  const user = async (u: number): Promise<void> => {
+    const first = ts.map(() => true)
+    for (let turn = 0; performance.now() < end; turn++) {
+      const i = (u + turn) % ts.length
+      await once(ts[i] as Target, recs[i] as Recorder, first[i] as boolean)
+      first[i] = false
+    }
+  }
+  await Promise.all(Array.from({ length: users }, (_, u) => user(u)))
+  const elapsed = performance.now() - started
+  return recs.map((r) => result(r, elapsed))
+}

@@ -52,6 +52,8 @@ export interface Processes {
   /** Only when the per-user paths run: the user's token read from this store on every call. */
   userSqlite?: GatewayProc
   userRedis?: GatewayProc
+  /** A second prod gateway for CONNECT, so that side by side each path has its own process. */
+  connectProd?: GatewayProc
   /** The prod gateway with every listener timeout off: the baseline of the limits' cost. */
   limitsOff?: GatewayProc
   /** Only when the tracing paths run: realistic gateways with tracing on, exporting over OTLP. */
@@ -107,10 +109,10 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
     ...(p.limitsOff ? { gateway_limits_off: realisticOn(p.limitsOff) } : {}),
     ...(p.traced ? { gateway_traced_1pct: realisticOn(p.traced['1pct']), gateway_traced_100pct: realisticOn(p.traced['100pct']) } : {}),
     gateway_connect: {
-      proxy: p.prod,
+      proxy: p.connectProd ?? p.prod,
       target: (body, users) => {
         const origin = `https://${HOSTS.signed}:${p.upstream.port}`
-        const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${p.prod.port}`, connections: users, pipelining: 1, requestTls: { ca: readFileSync(pki.interceptionCa.caCert), servername: HOSTS.signed } })
+        const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${(p.connectProd ?? p.prod).port}`, connections: users, pipelining: 1, requestTls: { ca: readFileSync(pki.interceptionCa.caCert), servername: HOSTS.signed } })
         return request(dispatcher, origin, '/bench', body, signed)
       },
     },

@@ -3,6 +3,7 @@
  * markdown table (printed, and kept in docs/performance.md by hand).
  */
 import type { Sample } from './measure.js'
+import type { SideBySideSample } from './side-by-side.js'
 import type { MintResult } from './mint.js'
 import type { SoakResult } from './soak.js'
 import { labelOf, type BodyKind, type PathId } from './paths.js'
@@ -82,6 +83,58 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
 }
 
 /** The issue's targets, checked against this run's rows. */
+/** One path and body of the side-by-side phase over its rounds. */
+export interface SideRow {
+  path: PathId
+  label: string
+  body: BodyKind
+  rounds: number
+  /** Median over rounds of the CPU per request. */
+  cpuUsPerReq: number
+  /** Median over rounds of the round's ratio to the floor (each round's own floor figure). */
+  cpuVsFloor: number | null
+  perRound: number[]
+  requests: number
+  errors: number
+  mismatches: number
+  non200: number
+}
+
+/** Medians of the side-by-side rounds; a ratio is taken within each round, then the median of those. */
+export function summarizeSide(samples: readonly SideBySideSample[]): SideRow[] {
+  const out: SideRow[] = []
+  const keys = [...new Set(samples.map((s) => `${s.body}\u0000${s.path}`))]
+  for (const key of keys) {
+    const [body, path] = key.split('\u0000') as [BodyKind, PathId]
+    const mine = samples.filter((s) => s.path === path && s.body === body)
+    const ratios = mine.flatMap((s) => {
+      const floor = samples.find((f) => f.round === s.round && f.body === body && f.path === 'undici_forwarder')
+      return floor && path !== 'undici_forwarder' ? [s.cpuUsPerReq / floor.cpuUsPerReq] : []
+    })
+    out.push({
+      path,
+      label: labelOf(path),
+      body,
+      rounds: mine.length,
+      cpuUsPerReq: median(mine.map((s) => s.cpuUsPerReq)),
+      cpuVsFloor: ratios.length > 0 ? median(ratios) : path === 'undici_forwarder' ? 1 : null,
+      perRound: mine.map((s) => s.cpuUsPerReq),
+      requests: mine.reduce((n, s) => n + s.requests, 0),
+      errors: mine.reduce((n, s) => n + s.errors, 0),
+      mismatches: mine.reduce((n, s) => n + s.mismatches, 0),
+      non200: mine.reduce((n, s) => n + s.non200, 0),
+    })
+  }
+  return out
+}
+
+/** The side-by-side table. */
+export function sideMarkdown(rows: readonly SideRow[]): string {
+  const lines = ['| path | body | proxy CPU µs/req | vs floor | rounds (µs/req) | requests |', '|---|---|--:|--:|---|--:|']
+  for (const r of rows) lines.push(`| ${r.label} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.cpuUsPerReq.toFixed(0)} | ${r.cpuVsFloor === null ? '—' : `${r.cpuVsFloor.toFixed(2)} ×`} | ${r.perRound.map((x) => x.toFixed(0)).join(' / ')} | ${r.requests} |`)
+  return lines.join('\n') + '\n'
+}
+
 export function checkTargets(rows: readonly Row[], mint: MintResult | undefined, rss: { label: string; driftPct: number } | undefined): Target[] {
   const row = (path: PathId, body: BodyKind): Row | undefined => rows.find((r) => r.path === path && r.body === body)
   const out: Target[] = []

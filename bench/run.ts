@@ -23,6 +23,8 @@ import { checkTargets, markdown, median, summarize, type Row, type Target } from
 import { benchNodes, nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
+import { sideBySide, type SideBySideSample } from './side-by-side.js'
+import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 
 const HELP = `usage: node dist/bench/run.js [options]
   --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
@@ -43,6 +45,10 @@ const HELP = `usage: node dist/bench/run.js [options]
   --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
   --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
                        (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
+  --side-by-side N     rounds of a side-by-side phase (default 0): the floor and the gateway paths (with
+                       --compare, the other build's too) driven at once, each in its own process, all
+                       sharing the proxy CPU; a same-window A/B on a busy machine, not the targets' figures
+  --side-ms MS         length of one side-by-side round (default 3000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
@@ -67,6 +73,8 @@ export interface NodeResult extends BenchNode {
   rows: Row[]
   targets: Target[]
   stages: StageProfile[]
+  /** The side-by-side phase, when it ran (--side-by-side). */
+  side: SideRow[]
 }
 
 const { values: a } = parseArgs({
@@ -88,6 +96,8 @@ const { values: a } = parseArgs({
     compare: { type: 'string' },
     nodes: { type: 'string' },
     stages: { type: 'string' },
+    'side-by-side': { type: 'string' },
+    'side-ms': { type: 'string' },
     soak: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -109,6 +119,8 @@ const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
 }
 const prewarmMs = num(a.prewarm, 0, 1000)
 const stagesMs = num(a.stages, 300, 2000)
+const sideRounds = num(a['side-by-side'], 0, 0)
+const sideMs = num(a['side-ms'], 300, 3000)
 const nodes = benchNodes(a.nodes, a.quick === true)
 const many = nodes.length > 1
 const paths = (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[]
@@ -128,6 +140,9 @@ const rss: BenchResult['rss'] = []
 const peak: Partial<Record<PathId, number>> = {}
 const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
+const sideSamples: SideBySideSample[] = []
+/** Per node: the paths of its side-by-side group (the floor first). */
+const sideGroups = new Map<string, { id: PathId; setup: PathSetup }[]>()
 let mint: MintResult | undefined
 let soaked: SoakResult | undefined
 let upstreamReadsBody = false
@@ -157,8 +172,11 @@ try {
       if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
       if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
       if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
+      // Side by side needs one process per path: CONNECT gets a production gateway of its own.
+      const ownConnect = sideRounds > 0 && paths.includes('gateway_connect')
+      if (ownConnect) p.connectProd = await startProdGateway(dir, pki, upstream, { ...run, tag: `-connect${run.tag ?? ''}` })
       if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
-      procs.push(p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff].filter((x) => x !== undefined))
+      procs.push(p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff, p.connectProd].filter((x) => x !== undefined))
       if (sink) {
         p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
         procs.push(p.traced['1pct'], p.traced['100pct'])
@@ -172,7 +190,8 @@ try {
       if (a.compare) {
         const other = { ...run, dist: a.compare, tag: `@before${run.tag ?? ''}` }
         const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
-        procs.push(q.bare, q.prod)
+        if (ownConnect) q.connectProd = await startProdGateway(dir, pki, upstream, { ...other, tag: `-connect${other.tag}` })
+        procs.push(q.bare, q.prod, ...(q.connectProd ? [q.connectProd] : []))
         const theirs = setupPaths(pki, q)
         // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
         for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
@@ -180,6 +199,11 @@ try {
           ids.push(nodeId(`${path}@before`, node, many))
         }
       }
+      const sideNames = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect'].filter((x) => paths.includes(x as PathName))
+      const group = [...sideNames, ...(a.compare ? sideNames.filter((x) => x !== 'undici_forwarder').map((x) => `${x}@before`) : [])]
+        .map((x) => ({ id: nodeId(x, node, many), setup: setups[nodeId(x, node, many)] }))
+        .filter((x): x is { id: PathId; setup: PathSetup } => x.setup !== undefined)
+      if (sideRounds > 0 && group.length > 1) sideGroups.set(node.key, group)
     }
     const combos = bodies.flatMap((body) => ids.map((path) => ({ path, body })))
     if (prewarmMs > 0) {
@@ -194,6 +218,15 @@ try {
         samples.push(s)
         for (const q of procs.slice(1)) rss.push({ t: Date.now() - started, proc: q.name, rss: memory(q.pid).rss })
         log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)}${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
+      }
+    }
+    for (let round = 1; round <= sideRounds; round++) {
+      for (const [key, group] of sideGroups) {
+        for (const body of bodies) {
+          const got = await sideBySide(round, body, group, opts.users, sideMs)
+          sideSamples.push(...got)
+          log(`side by side ${round} ${key} ${body.padEnd(5)} ${got.map((s) => `${s.path} ${s.cpuUsPerReq.toFixed(0)} µs (${s.requests})${s.errors + s.mismatches + s.non200 > 0 ? ` PROBLEM ${s.firstProblem ?? `non-200 ${s.non200}`}` : ''}`).join(', ')}`)
+        }
       }
     }
     const first = nodes[0] as BenchNode
@@ -238,8 +271,9 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const nodePeak = Object.fromEntries(Object.entries(peak).filter(([id]) => own(id)).map(([id, v]) => [withoutNode(id), v]))
   const rows = summarize(nodeSamples, nodePeak, [...new Set(ids.filter(own).map(withoutNode))])
   // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
+  const side = summarizeSide(sideSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined)
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [] }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], side }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -250,10 +284,11 @@ const setup = pinned ? `; load generator and upstream pinned to CPU ${pinned.loa
 for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
+  if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = perNode.flatMap((n) => n.rows.filter((r) => r.errors + r.mismatches + r.non200 > 0).map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
+const broken = perNode.flatMap((n) => [...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0).map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
   log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1
