@@ -31,39 +31,55 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
 
 /** Wraps an inbound stream (undefined when the request has no body). */
 export function createBody(stream: Readable | undefined, o: BodyOptions): Body {
-  let buffered: Buffer | undefined
-  let pending: Promise<Buffer> | undefined
-  let demanded = false
-  const demand = (): void => {
-    if (demanded || !stream) return
-    demanded = true
-    o.onDemand?.()
+  return new InboundBody(stream, o)
+}
+
+/** A class rather than an object literal with getters: a literal makes fresh accessor closures per request. */
+class InboundBody implements Body {
+  readonly #stream: Readable | undefined
+  readonly #o: BodyOptions
+  #buffered: Buffer | undefined = undefined
+  #pending: Promise<Buffer> | undefined = undefined
+  #demanded = false
+
+  constructor(stream: Readable | undefined, o: BodyOptions) {
+    this.#stream = stream
+    this.#o = o
   }
-  const body: Body = {
-    get stream() {
-      if (buffered !== undefined) return undefined
-      demand()
-      return stream
-    },
-    get buffered() {
-      return buffered
-    },
-    bytes() {
-      if (buffered) return Promise.resolve(buffered)
-      if (!stream) return Promise.resolve((buffered = Buffer.alloc(0)))
-      if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o))
-      if (!pending) {
-        demand()
-        o.onBuffer?.()
-        pending = readAll(stream, o).then((b) => (buffered = b))
-      }
-      return pending
-    },
-    replace(bytes) {
-      buffered = bytes
-    },
+
+  get stream(): Readable | undefined {
+    if (this.#buffered !== undefined) return undefined
+    this.#demand()
+    return this.#stream
   }
-  return body
+
+  get buffered(): Buffer | undefined {
+    return this.#buffered
+  }
+
+  bytes(): Promise<Buffer> {
+    if (this.#buffered) return Promise.resolve(this.#buffered)
+    const stream = this.#stream
+    if (!stream) return Promise.resolve((this.#buffered = Buffer.alloc(0)))
+    const o = this.#o
+    if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o))
+    if (!this.#pending) {
+      this.#demand()
+      o.onBuffer?.()
+      this.#pending = readAll(stream, o).then((b) => (this.#buffered = b))
+    }
+    return this.#pending
+  }
+
+  replace(bytes: Buffer): void {
+    this.#buffered = bytes
+  }
+
+  #demand(): void {
+    if (this.#demanded || !this.#stream) return
+    this.#demanded = true
+    this.#o.onDemand?.()
+  }
 }
 
 function tooLarge(o: BodyOptions): GatewayError {

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Gateway } from '../gateway/index.js'
 import { peerIdentity } from '../tls/index.js'
-import { createBody, hasBody } from './body.js'
+import { createBody, hasBody, type BodyOptions } from './body.js'
 import { Presence } from './caller-presence.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { Tunnel } from './connect.js'
@@ -42,19 +42,20 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   // One copy, already without the fixed hop-by-hop names: the strip step then rarely copies again.
   const headers = outboundCopy(req.headers)
   headers['x-request-id'] = id
-  const ctx: Context = {
+  // Optional fields are assigned, not spread in: a conditional spread allocates and copies per request.
+  const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers }
+  const remoteAddress = req.socket.remoteAddress
+  if (remoteAddress) inbound.remoteAddress = remoteAddress
+  const tls = tlsFacts(req)
+  if (tls) inbound.tls = tls
+  const bodyOptions: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
+  if (length !== undefined) bodyOptions.declaredLength = Number(length)
+  if (run.onDemand) bodyOptions.onDemand = run.onDemand
+  const ctx: Writable<Context> = {
     id,
     mode,
     gateway,
-    inbound: {
-      method: req.method ?? 'GET',
-      target,
-      headers: req.headers,
-      ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}),
-      ...tlsFacts(req),
-    },
-    ...(route ? { route } : {}),
-    ...(tunnel?.caller ? { tunnel: { caller: tunnel.caller, ...(tunnel.token !== undefined ? { token: tunnel.token } : {}) } } : {}),
+    inbound,
     presence,
     facts: out.facts,
     auth: {},
@@ -62,14 +63,11 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
       method: req.method ?? 'GET',
       url: UNROUTED, // replaced by route with the endpoint's target before any step reads it
       headers,
-      body: createBody(hasBody(req.headers) ? req : undefined, {
-        limit: gateway.config.limits.maxBufferedBody,
-        ...(length === undefined ? {} : { declaredLength: Number(length) }),
-        ...(run.onDemand ? { onDemand: run.onDemand } : {}),
-        onBuffer: () => run.guard.limitBufferedBody(req, res),
-      }),
+      body: createBody(hasBody(req.headers) ? req : undefined, bodyOptions),
     },
   }
+  if (route) ctx.route = route
+  if (tunnel?.caller) ctx.tunnel = tunnel.token !== undefined ? { caller: tunnel.caller, token: tunnel.token } : { caller: tunnel.caller }
   const upstream = await handle(run.pipeline, ctx)
   const upstreamBody = upstream.body
   if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
@@ -86,8 +84,11 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
 }
 
 /** The caller's verified client certificate, when the listener serves TLS. */
-function tlsFacts(req: IncomingMessage): { tls?: NonNullable<Context['inbound']['tls']> } {
+function tlsFacts(req: IncomingMessage): NonNullable<Context['inbound']['tls']> | undefined {
   const peer = peerIdentity(req.socket)
-  if (!peer) return {}
-  return { tls: { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans } }
+  if (!peer) return undefined
+  return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
 }
+
+/** A phase object while it is being put together. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] }
