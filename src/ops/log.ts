@@ -72,16 +72,28 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   }
 }
 
-/** pino's isoTime, formatted once per millisecond: under load several lines share one. */
-function cachedIsoTime(): () => string {
+/**
+ * pino's isoTime: `new Date().toISOString()` formatted once per second, the milliseconds
+ * appended, and the whole field reused within a millisecond.
+ */
+export function cachedIsoTime(): () => string {
   let lastMs = -1
   let last = ''
+  let second = -1
+  let prefix = ''
   return () => {
     const now = Date.now()
-    if (now !== lastMs) {
-      lastMs = now
-      last = `,"time":"${new Date(now).toISOString()}"`
+    if (now === lastMs) return last
+    lastMs = now
+    const s = Math.floor(now / 1000)
+    if (s !== second) {
+      second = s
+      // Everything up to the milliseconds ("YYYY-MM-DDTHH:MM:SS.", or an expanded year's longer form).
+      const iso = new Date(s * 1000).toISOString()
+      prefix = `,"time":"${iso.slice(0, iso.lastIndexOf('.') + 1)}`
     }
+    const ms = now - s * 1000
+    last = `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`
     return last
   }
 }

@@ -78,7 +78,9 @@ export function createRedactor(o: RedactorOptions = {}): Redactor {
     redact(line) {
       if (pattern === undefined) pattern = build()
       let out = pattern ? line.replace(pattern, REDACTED) : line
-      out = out.replace(SCHEME, `$1$2${REDACTED}`).replace(PARAM, `$1=$2${REDACTED}`)
+      // Each shape needs a literal the line must hold: most lines skip both scans.
+      if (out.includes('Bearer') || out.includes('Basic') || out.includes('Digest')) out = out.replace(SCHEME, `$1$2${REDACTED}`)
+      if (out.includes('=')) out = out.replace(PARAM, `$1=$2${REDACTED}`)
       return out
     },
     get size() {

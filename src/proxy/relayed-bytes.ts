@@ -5,13 +5,28 @@
  */
 import type { Socket } from 'node:net'
 
-const marks = new WeakMap<Socket, { read: number; written: number }>()
+/** The counters where the previous request on a connection ended. */
+interface Mark {
+  read: number
+  written: number
+}
 
-/** This request's bytes in and out; call once, when its response is done. */
-export function relayedBytes(socket: Socket): { requestBytes: number; responseBytes: number } {
+const marks = new WeakMap<Socket, Mark>()
+
+/** Sets this request's bytes in and out on `into`; call once, when its response is done. */
+export function relayedBytes(socket: Socket, into: { requestBytes?: number; responseBytes?: number }): void {
   const read = socket.bytesRead
   const written = socket.bytesWritten
-  const before = marks.get(socket)
-  marks.set(socket, { read, written })
-  return { requestBytes: read - (before?.read ?? 0), responseBytes: written - (before?.written ?? 0) }
+  const mark = marks.get(socket)
+  if (mark === undefined) {
+    marks.set(socket, { read, written })
+    into.requestBytes = read
+    into.responseBytes = written
+    return
+  }
+  // The connection's own mark, moved forward: no object per request.
+  into.requestBytes = read - mark.read
+  into.responseBytes = written - mark.written
+  mark.read = read
+  mark.written = written
 }

@@ -43,8 +43,13 @@ export function outboundCopy(headers: Readonly<Record<string, string | string[] 
 /** The header names a Connection header lists (no arrays unless it lists something). */
 function namedByConnection(headers: Readonly<Record<string, string | string[] | undefined>>): string[] | undefined {
   const connection = headers.connection
-  return connection === undefined ? undefined : (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
+  if (connection === undefined) return undefined
+  // The usual values name nothing but themselves (already hop-by-hop): no split per response.
+  if (typeof connection === 'string' && KEEP_OR_CLOSE.test(connection)) return undefined
+  return (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
 }
+
+const KEEP_OR_CLOSE = /^\s*(keep-alive|close)\s*$/i
 
 function isHopByHop(name: string, named: readonly string[] | undefined): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))
