@@ -36,7 +36,7 @@ describe('npm run bench -- --quick', () => {
     const out = join(dir, 'result.json')
     const bodies = existsSync(ECHO_MODULE) ? 'empty,64k' : 'empty'
     const paths = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_limits_off,gateway_connect,gateway_user_sqlite,gateway_user_redis,gateway_traced_1pct,gateway_traced_100pct'
-    const { code, stdout, stderr } = await runBench(['--quick', '--paths', paths, '--bodies', bodies, '--out', out])
+    const { code, stdout, stderr } = await runBench(['--quick', '--side-by-side', '1', '--paths', paths, '--bodies', bodies, '--out', out])
     expect(code, stderr).toBe(0)
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
     const expected = paths.split(',').flatMap((path) => bodies.split(',').map((body) => `${path}/${body}`))
@@ -68,5 +68,15 @@ describe('npm run bench -- --quick', () => {
     // Gateway code shows up as gateway stages, not only as platform time (over all gateway windows: a short one may miss a step).
     const gatewayStages = profiled.filter((p) => p.path.startsWith('gateway')).flatMap((p) => p.stages.map((x) => x.stage))
     expect(gatewayStages.some((x) => /^(step |listener \+ pipeline|upstream dispatch)/.test(x)), gatewayStages.join(', ')).toBe(true)
+    // The side-by-side phase: the floor and the three gateway paths, each answered with 200s in the same window.
+    const side = result.nodes[0]?.side ?? []
+    const sideExpected = expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort()
+    expect(side.map((r) => `${r.path}/${r.body}`).sort()).toEqual(sideExpected)
+    for (const r of side) {
+      expect({ path: r.path, body: r.body, errors: r.errors, mismatches: r.mismatches, non200: r.non200 }).toEqual({ path: r.path, body: r.body, errors: 0, mismatches: 0, non200: 0 })
+      expect(r.requests, r.path).toBeGreaterThan(0)
+      expect(Number.isFinite(r.cpuUsPerReq), r.path).toBe(true)
+    }
+    expect(stdout).toContain('Side by side (')
   }, 120_000)
 })
