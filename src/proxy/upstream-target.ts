@@ -20,6 +20,8 @@ export interface UpstreamTarget {
   readonly path: string
   /** The raw query with its `?`, or ''. */
   readonly query: string
+  /** basePath as a pattern (`{{name}}` placeholders stand for one segment), compiled once per endpoint. */
+  readonly under: RegExp
 }
 
 /**
@@ -75,32 +77,18 @@ export function isUnderBase(path: string, base: string): boolean {
   return base === '' || path === base || path.startsWith(`${base}/`)
 }
 
-function basePathOf(url: URL): string {
-  return url.pathname.replace(/\/+$/, '')
-}
-
 /** The one constructor of upstream targets, for all three ways in. */
 export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefined, requestPath: string, query: string, placement: Placement): UpstreamTarget {
   checkRequestPath(requestPath)
   if (query.includes('#') || CONTROL.test(query)) throw refuse('the query contains a fragment or a control character')
-  // The endpoint URL comes from validated config; the tenant is a checked DNS label.
-  const configured = new URL(tenant === undefined ? endpoint.url : endpoint.url.replaceAll('{tenant}', tenant))
-  const urlBase = basePathOf(configured)
-  const prefix = endpoint.config.pathPrefix?.replace(/\/+$/, '') ?? ''
-  const basePath = placement === 'append' ? urlBase : prefix
-  const path = placement === 'append' ? (urlBase + requestPath) : requestPath
+  // The endpoint URL comes from validated config, parsed once per tenant (a checked DNS label).
+  const destination = endpoint.destination
+  const configured = destination.at(tenant)
+  const append = placement === 'append'
+  const basePath = append ? configured.path : destination.prefix
+  const path = append ? (configured.path + requestPath) : requestPath
   if (!isUnderBase(path, basePath)) throw new GatewayError('path_escapes_base', `the request path is not under ${basePath}/ of endpoint "${endpoint.name}"`)
-  return { origin: configured.origin, basePath, path, query } as UpstreamTarget
-}
-
-/**
- * The base path as a pattern in which a `{{name}}` path-field placeholder (filled later by
- * apply_authorization with a percent-encoded value) stands for exactly one segment.
- */
-function underBasePattern(basePath: string): RegExp {
-  const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
-  const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
-  return new RegExp(`^${body}(?:/|$)`)
+  return { origin: configured.origin, basePath, path, query, under: append ? configured.under : destination.prefixUnder } as UpstreamTarget
 }
 
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */
@@ -117,7 +105,8 @@ export function toOutboundUrl(target: UpstreamTarget): URL {
  */
 export function assertDestination(target: UpstreamTarget, url: URL): void {
   if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
-  if (!underBasePattern(target.basePath).test(url.pathname) || hasDotSegment(url.pathname)) {
-    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${url.pathname} left the base path ${target.basePath}`) })
+  const pathname = url.pathname
+  if (!target.under.test(pathname) || hasDotSegment(pathname)) {
+    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${pathname} left the base path ${target.basePath}`) })
   }
 }
