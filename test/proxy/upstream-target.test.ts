@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { GatewayError, STATUS } from '../../src/errors.js'
 import { compileDestination, createConnector, endpointAuthority, MAX_CACHED_TENANTS, type Endpoint } from '../../src/gateway/index.js'
 import { createSecureContext } from 'node:tls'
-import { assertDestination, buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import { assertDestination, buildUpstreamTarget, checkRequestPath, checkRequestPathFully, hasDotSegment, isPlainPath, toOutboundUrl } from '../../src/proxy/upstream-target.js'
 
 const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
 
@@ -103,6 +103,32 @@ describe('buildUpstreamTarget', () => {
         expect(at.path).toBe(`/t/t${n}`)
       }
     }
+  })
+
+  it('the fast path of the path check accepts only paths the full check accepts, and the outcome is the same (30,000 cases)', () => {
+    const plainish = fc
+      .array(fc.oneof(fc.constantFrom('/', '.', '..', '%', '%2e', '\\', ';', '\u0000', '\u007f', '\u00e9', '\ud800', '{{pin}}', '~', ':', '@'), fc.stringMatching(/^[A-Za-z0-9._~;=-]{1,8}$/)), { maxLength: 10 })
+      .map((p) => `/${p.join('')}`)
+    const result = (check: (p: string) => void, p: string): string => {
+      try {
+        check(p)
+        return 'accepted'
+      } catch (err) {
+        if (err instanceof GatewayError) return `${err.reason}: ${err.message}`
+        throw err
+      }
+    }
+    fc.assert(
+      fc.property(fc.oneof(tricky, plainish), (path) => {
+        const full = result(checkRequestPathFully, path)
+        if (isPlainPath(path)) expect(full, JSON.stringify(path)).toBe('accepted')
+        expect(result(checkRequestPath, path)).toBe(full)
+        // The dot-segment test's own shortcut against the plain split it skips.
+        const bySplit = path.split(/[/\\]/).some((seg) => ['.', '..'].includes(seg.split(';')[0] as string))
+        expect(hasDotSegment(path), JSON.stringify(path)).toBe(bySplit)
+      }),
+      { seed: 2122, numRuns: 30_000 },
+    )
   })
 
   it('the assertion before the dial refuses a URL a step moved to another origin or out of the base path', () => {
