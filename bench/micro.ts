@@ -73,28 +73,31 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
     const ctx = context()
     return match.matchEndpoint({ ...ctx, inbound: { ...ctx.inbound, target: { path: '/v1/items/42', query: '?expand=owner&limit=20' } } })
   }
-  const admitted = (): Admitted => ({ ...routed(), caller: { appId: 'anonymous', claims: {} } }) as unknown as Admitted
   const fixed = routed()
-  const steps = [token.createResolveToken(), fields.applyAuthorization, sign.createSignOAuth1()]
+  const caller = { appId: 'anonymous', claims: {} }
+  // A fresh request state per call on the routed context (the steps add headers, token, redactions).
+  const admitted = (): Admitted => ({ ...fixed, caller, auth: {}, facts: {}, outbound: { ...fixed.outbound, headers: { ...inboundHeaders } } }) as unknown as Admitted
+  const run = async (steps: readonly { run(ctx: Admitted): void | Promise<void> }[]): Promise<void> => {
+    const ctx = admitted()
+    for (const step of steps) {
+      const pending = step.run(ctx)
+      if (pending !== undefined) await pending
+    }
+  }
+  const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
-  const signOnly = admitted()
-  signOnly.auth.token = { token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
+  const signed = (): Admitted => {
+    const ctx = admitted()
+    ctx.auth.token = { token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
+    return ctx
+  }
   return {
     cases: [
       { name: 'route + target (matchEndpoint, route mode, query)', run: () => void routed() },
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
-      { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signOnly) },
-      {
-        name: 'token + fields + sign steps, awaited as the pipeline does',
-        async: true,
-        run: async () => {
-          const ctx = admitted()
-          for (const step of steps) {
-            const pending = step.run(ctx)
-            if (pending !== undefined) await pending
-          }
-        },
-      },
+      { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
+      { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },
+      { name: 'token + fields + sign steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization, signStep]) },
     ],
     close: () => gateway.close(),
   }
