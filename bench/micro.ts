@@ -10,15 +10,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { connect, createServer, type TLSSocket } from 'node:tls'
-import { DIST } from './gateways.js'
+import { DIST, gatewayYaml } from './gateways.js'
+import type { Upstream } from './peers.js'
 import { writeBenchPki, type BenchPki } from './pki.js'
 
 interface Case {
   name: string
-  run: () => void
+  run: () => void | Promise<void>
+  /** Awaited like the pipeline awaits a step: only when run returns something. */
+  async?: boolean
 }
 
-const ROUNDS = 7
+// MICRO_ROUNDS=<n>: more rounds when the machine is noisy.
+const ROUNDS = Number(process.env.MICRO_ROUNDS ?? 7)
 const CALLS = 20_000
 
 /** The server side of a TLS 1.3 connection whose client presented a certificate (and the closer of both). */
@@ -32,6 +36,71 @@ async function mtlsConnection(pki: BenchPki): Promise<{ socket: TLSSocket; close
   client.on('error', () => {})
   const socket = await accepted
   return { socket, close: () => (client.destroy(), server.close()) }
+}
+
+/**
+ * The realistic path's request work before the dial, on a gateway compiled from the bench's own
+ * config (the "signed" endpoint: OAuth 1.0a HMAC-SHA1 in the header, one header field), route
+ * mode: matching and building the destination, then the token, fields and signing steps.
+ */
+async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<{ cases: Case[]; close(): Promise<void> }> {
+  type Context = import('../src/proxy/pipeline.js').Context
+  type Admitted = import('../src/proxy/pipeline.js').Admitted
+  const config = (await import(join(dist, 'src/config/index.js'))) as typeof import('../src/config/index.js')
+  const gw = (await import(join(dist, 'src/gateway/index.js'))) as typeof import('../src/gateway/index.js')
+  const match = (await import(join(dist, 'src/proxy/steps/match-endpoint.js'))) as typeof import('../src/proxy/steps/match-endpoint.js')
+  const target = (await import(join(dist, 'src/proxy/upstream-target.js'))) as typeof import('../src/proxy/upstream-target.js')
+  const token = (await import(join(dist, 'src/proxy/steps/resolve-token.js'))) as typeof import('../src/proxy/steps/resolve-token.js')
+  const fields = (await import(join(dist, 'src/proxy/steps/apply-authorization.js'))) as typeof import('../src/proxy/steps/apply-authorization.js')
+  const sign = (await import(join(dist, 'src/proxy/steps/sign-oauth1.js'))) as typeof import('../src/proxy/steps/sign-oauth1.js')
+  const file = join(dir, 'micro-gateway.yaml')
+  const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
+  const body: Context['outbound']['body'] = { stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
+  const inboundHeaders = { host: '127.0.0.1:9080', accept: 'application/json', 'user-agent': 'bench/1.0' }
+  const context = (): Context => ({
+    id: 'req-1',
+    mode: 'route',
+    gateway,
+    inbound: { method: 'GET', target: { path: '/proxy/signed/v1/items/42', query: '?expand=owner&limit=20' }, headers: inboundHeaders },
+    route: { endpoint: 'signed', path: '/v1/items/42' },
+    signal: undefined as unknown as Context['signal'],
+    facts: {},
+    auth: {},
+    outbound: { method: 'GET', url: new URL('https://unrouted.invalid/'), headers: { ...inboundHeaders }, body },
+  })
+  // Route mode's target is the rest of the path after /proxy/<endpoint>.
+  const routed = (): ReturnType<typeof match.matchEndpoint> => {
+    const ctx = context()
+    return match.matchEndpoint({ ...ctx, inbound: { ...ctx.inbound, target: { path: '/v1/items/42', query: '?expand=owner&limit=20' } } })
+  }
+  const fixed = routed()
+  const caller = { appId: 'anonymous', claims: {} }
+  // A fresh request state per call on the routed context (the steps add headers, token, redactions).
+  const admitted = (): Admitted => ({ ...fixed, caller, auth: {}, facts: {}, outbound: { ...fixed.outbound, headers: { ...inboundHeaders } } }) as unknown as Admitted
+  const run = async (steps: readonly { run(ctx: Admitted): void | Promise<void> }[]): Promise<void> => {
+    const ctx = admitted()
+    for (const step of steps) {
+      const pending = step.run(ctx)
+      if (pending !== undefined) await pending
+    }
+  }
+  const resolveToken = token.createResolveToken()
+  const signStep = sign.createSignOAuth1()
+  const signed = (): Admitted => {
+    const ctx = admitted()
+    ctx.auth.token = { token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
+    return ctx
+  }
+  return {
+    cases: [
+      { name: 'route + target (matchEndpoint, route mode, query)', run: () => void routed() },
+      { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
+      { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
+      { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },
+      { name: 'token + fields + sign steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization, signStep]) },
+    ],
+    close: () => gateway.close(),
+  }
 }
 
 async function casesOf(dist: string, conn: TLSSocket): Promise<Case[]> {
@@ -67,23 +136,42 @@ async function casesOf(dist: string, conn: TLSSocket): Promise<Case[]> {
   ]
 }
 
-function cpuPerCall(c: Case): number {
+async function cpuPerCall(c: Case): Promise<number> {
   const t0 = process.cpuUsage()
-  for (let n = 0; n < CALLS; n++) c.run()
+  if (c.async === true) {
+    for (let n = 0; n < CALLS; n++) {
+      const pending = c.run()
+      if (pending !== undefined) await pending
+    }
+  } else {
+    for (let n = 0; n < CALLS; n++) void c.run()
+  }
   const t = process.cpuUsage(t0)
   return (t.user + t.system) / CALLS
 }
 
 const builds = [DIST, ...process.argv.slice(2)]
 const pkiDir = mkdtempSync(join(tmpdir(), 'mtlsgw-micro-'))
-const mtls = await mtlsConnection(await writeBenchPki(pkiDir))
-const suites = await Promise.all(builds.map((b) => casesOf(b, mtls.socket)))
+// MICRO_CASES=<regexp>: measure only the cases whose name matches (e.g. "sign|route").
+const only = process.env.MICRO_CASES === undefined ? undefined : new RegExp(process.env.MICRO_CASES, 'i')
+const pki = await writeBenchPki(pkiDir)
+const mtls = await mtlsConnection(pki)
+const pipelines = await Promise.all(builds.map((b) => pipelineCases(b, pki, pkiDir)))
+const suites = await Promise.all(builds.map(async (b, k) => [...(await casesOf(b, mtls.socket)), ...(pipelines[k]?.cases ?? [])].filter((c) => only === undefined || only.test(c.name))))
 const figures = suites.map((cases) => cases.map(() => [] as number[]))
 // One case at a time (its rounds interleaved across builds): the garbage one case leaves, e.g. the
 // old certificate reads, is collected while that case is measured, not charged to the next.
-for (const k of (suites[0] ?? []).keys()) for (let r = 0; r < ROUNDS; r++) suites.forEach((cases, b) => { const c = cases[k]; if (c) figures[b]?.[k]?.push(cpuPerCall(c)) })
+for (const k of (suites[0] ?? []).keys()) {
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [b, cases] of suites.entries()) {
+      const c = cases[k]
+      if (c) figures[b]?.[k]?.push(await cpuPerCall(c))
+    }
+  }
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 process.stdout.write(`| work (µs CPU per call, median of ${ROUNDS} × ${CALLS}) | ${builds.map((b, k) => (k === 0 ? 'this build' : b)).join(' | ')} |\n|---|${builds.map(() => '--:').join('|')}|\n`)
 for (const [k, c] of (suites[0] ?? []).entries()) process.stdout.write(`| ${c.name} | ${figures.map((f) => median(f[k] ?? []).toFixed(2)).join(' | ')} |\n`)
 mtls.close()
+await Promise.all(pipelines.map((p) => p.close()))
 rmSync(pkiDir, { recursive: true, force: true })

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { endpointAuthority } from './endpoint-authority.js'
+import { compileDestination, type EndpointDestination } from './destination.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
 import { compileSealers, type Sealers } from './sealers.js'
@@ -21,6 +22,8 @@ export interface Endpoint {
   readonly config: EndpointConfig
   /** Base URL without trailing slash; may contain `{tenant}`. */
   readonly url: string
+  /** `url` parsed once (per tenant) and the path prefix, for building each request's target. */
+  readonly destination: EndpointDestination
   readonly bundle: Bundle
   readonly upstream: Upstream
   readonly profile?: Profile
@@ -157,6 +160,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
       name: ep.name,
       config: ep,
       url: ep.url,
+      destination: compileDestination(ep.url, ep.pathPrefix),
       bundle,
       upstream,
       ...(profile ? { profile } : {}),

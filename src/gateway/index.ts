@@ -2,6 +2,7 @@
 export { compileGateway, hostKeys, inspectEndpoints, type CompileOptions, type Endpoint, type EndpointReport, type Gateway, type Inspection } from './compile.js'
 export { createConnector, createUpstream, type ConnectInfo, type Upstream, type UpstreamOptions } from './upstream.js'
 export { endpointAuthority } from './endpoint-authority.js'
+export { compileDestination, underBasePattern, MAX_CACHED_TENANTS, type DestinationBase, type EndpointDestination } from './destination.js'
 export { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 export { fillProfileUrl, type DanceScope, type ProfileUrlKey } from './profile-urls.js'
 export { compileCallers, type Callers, type CertificateApp } from './callers.js'

@@ -6,6 +6,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { parseTemplate, type FieldConfig, type FieldType, type ProfileConfig, type Template } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
+import { createSigner, type Signer } from '../oauth1/index.js'
 
 export interface CompiledField {
   readonly type: FieldType
@@ -18,6 +19,8 @@ export interface Profile {
   readonly config: ProfileConfig
   readonly privateKey?: KeyObject
   readonly fields: readonly CompiledField[]
+  /** The profile's OAuth 1.0a signer: consumer, method, realm and placement encoded once. */
+  readonly signer: Signer
 }
 
 /** Parses field templates (already validated at load). */
@@ -40,7 +43,17 @@ export function compileProfiles(configs: readonly ProfileConfig[]): { profiles: 
         problem(`cannot load the RSA private key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
       }
     }
-    profiles.set(p.name, { name: p.name, config: p, ...(privateKey ? { privateKey } : {}), fields: compileFields(p.fields) })
+    const signer = createSigner({
+      consumerKey: p.consumerKey,
+      consumerSecret: p.consumerSecret,
+      signatureMethod: p.signatureMethod,
+      ...(privateKey ? { privateKey } : {}),
+      ...(p.realm !== undefined ? { realm: p.realm } : {}),
+      includeVersion: p.version,
+      bodyHash: p.bodyHash,
+      placement: p.placement,
+    })
+    profiles.set(p.name, { name: p.name, config: p, ...(privateKey ? { privateKey } : {}), fields: compileFields(p.fields), signer })
   }
   return { profiles, problems }
 }

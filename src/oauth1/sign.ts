@@ -4,8 +4,7 @@
  */
 import { randomFillSync, type KeyObject } from 'node:crypto'
 import { GatewayError } from '../errors.js'
-import { collectParameters, signatureBaseString } from './base-string.js'
-import { formEncode, isFormContentType, percentEncode, type Param } from './percent-encode.js'
+import { formDecode, isFormContentType, percentEncode } from './percent-encode.js'
 import { computeBodyHash, computeSignature, type SignatureMethod } from './signature.js'
 
 /** Where the protocol parameters travel: §3.5.1 header, §3.5.2 form body, §3.5.3 query. */
@@ -83,23 +82,229 @@ function newNonce(): string {
   return nonce
 }
 
-function protocolParams(input: SignInput, formBody: boolean): Record<string, string> {
-  const p: Record<string, string> = { oauth_consumer_key: input.consumerKey }
-  if (input.token !== undefined) p.oauth_token = input.token
-  p.oauth_signature_method = input.signatureMethod
-  p.oauth_timestamp = input.timestamp ?? String(Math.floor(Date.now() / 1000))
-  p.oauth_nonce = input.nonce ?? newNonce()
-  if (input.callback !== undefined) p.oauth_callback = input.callback
-  if (input.verifier !== undefined) p.oauth_verifier = input.verifier
-  if (input.includeVersion === true) p.oauth_version = '1.0'
-  // The draft forbids a body hash on form-encoded bodies: those are already signed as parameters.
-  if (input.bodyHash === true && !formBody) p.oauth_body_hash = computeBodyHash(input.signatureMethod, input.body)
-  for (const [name, value] of Object.entries(input.extraOAuthParams ?? {})) {
-    if (!name.startsWith('oauth_')) throw new TypeError(`extraOAuthParams: "${name}" is not an oauth_ parameter`)
-    if (name in p || name === 'oauth_signature') throw new TypeError(`extraOAuthParams: "${name}" is set by the signer`)
-    p[name] = value
+/** What one profile signs every request with: fixed for the signer's life. */
+export type SignerStatics = Pick<SignInput, 'consumerKey' | 'consumerSecret' | 'signatureMethod' | 'privateKey' | 'realm' | 'includeVersion' | 'bodyHash' | 'placement'>
+
+/** What changes from request to request. */
+export type SignRequestInput = Omit<SignInput, keyof SignerStatics>
+
+/** Signs requests for one set of statics; the same output as signRequest with those statics. */
+export interface Signer {
+  sign(request: SignRequestInput): SignResult
+}
+
+/** RFC 2617 quoted-string content: controls dropped, `"` and `\` escaped (see authorizationHeader). */
+function quotedRealm(realm: string): string {
+  return `realm="${realm.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`
+}
+
+/** The encoding, or undefined where percentEncode throws: the throw then happens where it always did. */
+function encodedOrLater(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined
+  try {
+    return percentEncode(s)
+  } catch {
+    return undefined
   }
-  return p
+}
+
+/**
+ * §3.4.1.3.2 on already-encoded pairs, and the result encoded once more for the base string:
+ * the encoded strings hold only unreserved characters and `%XX`, so encoding `name=value&…`
+ * again turns exactly `%`, `=` and `&` into `%25`, `%3D` and `%26` — what percentEncode of the
+ * joined string gives, without building it and scanning it again.
+ */
+function encodedNormalizedParameters(names: string[], values: string[]): string {
+  const order = names.map((_, i) => i)
+  const before = (a: number, b: number): number => compareAscii(names[a] as string, names[b] as string) || compareAscii(values[a] as string, values[b] as string)
+  if (order.length > 24) {
+    order.sort(before)
+  } else {
+    // A request has a handful of parameters: a stable insertion sort without sort()'s per-call setup.
+    for (let i = 1; i < order.length; i++) {
+      const x = order[i] as number
+      let j = i - 1
+      for (; j >= 0 && before(order[j] as number, x) > 0; j--) order[j + 1] = order[j] as number
+      order[j + 1] = x
+    }
+  }
+  let out = ''
+  for (const i of order) {
+    const name = names[i] as string
+    const value = values[i] as string
+    out += `${out === '' ? '' : '%26'}${name.includes('%') ? name.replaceAll('%', '%25') : name}%3D${value.includes('%') ? value.replaceAll('%', '%25') : value}`
+  }
+  return out
+}
+
+function compareAscii(a: string, b: string): number {
+  // Encoded strings are pure ASCII, so UTF-16 code-unit order is the byte order §3.4.1.3.2 asks for.
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+const UNRESERVED = /^[A-Za-z0-9._~-]*$/
+
+/**
+ * §3.4.1.3.1 for a query string or form body: each pair decoded, `oauth_signature` dropped,
+ * then encoded (§3.4.1.3.2). A raw name or value of unreserved characters only decodes and
+ * encodes to itself, so most skip both.
+ */
+function addFormParameters(text: string, names: string[], values: string[]): void {
+  for (const part of text.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const rawName = eq === -1 ? part : part.slice(0, eq)
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1)
+    const plainName = UNRESERVED.test(rawName)
+    const name = plainName ? rawName : formDecode(rawName)
+    if (name === 'oauth_signature') continue
+    names.push(plainName ? rawName : percentEncode(name))
+    values.push(UNRESERVED.test(rawValue) ? rawValue : percentEncode(formDecode(rawValue)))
+  }
+}
+
+/**
+ * Precomputes what is the same on every request of one profile (encoded consumer key,
+ * signature method and consumer secret, the quoted realm) and remembers the last token's
+ * encodings, so a request encodes only what is its own.
+ */
+export function createSigner(statics: SignerStatics): Signer {
+  const encConsumerKey = encodedOrLater(statics.consumerKey)
+  const encSignatureMethod = encodedOrLater(statics.signatureMethod)
+  const encConsumerSecret = encodedOrLater(statics.consumerSecret)
+  const realm = statics.realm === undefined ? undefined : quotedRealm(statics.realm)
+  const hmacOrPlaintext = /^(HMAC-|PLAINTEXT$)/.test(statics.signatureMethod)
+  // The last token and token secret seen, encoded: a static token is the same on every request.
+  let lastToken: string | undefined
+  let lastEncToken: string | undefined
+  let lastTokenSecret: string | undefined
+  let lastKey: string | undefined
+  // The last origin (`scheme://host[:port]`) encoded: an endpoint's requests share it.
+  let lastOrigin: string | undefined
+  let lastEncOrigin = ''
+  const encOrigin = (origin: string): string => {
+    if (origin !== lastOrigin) {
+      lastEncOrigin = percentEncode(origin)
+      lastOrigin = origin
+    }
+    return lastEncOrigin
+  }
+  const encToken = (token: string): string => {
+    if (token !== lastToken || lastEncToken === undefined) {
+      lastEncToken = percentEncode(token)
+      lastToken = token
+    }
+    return lastEncToken
+  }
+  // §3.4.2 key; undefined leaves it to computeSignature (no secret, or one percentEncode refuses).
+  const key = (tokenSecret: string | undefined): string | undefined => {
+    if (!hmacOrPlaintext || encConsumerSecret === undefined) return undefined
+    const secret = tokenSecret ?? ''
+    if (secret !== lastTokenSecret || lastKey === undefined) {
+      const enc = encodedOrLater(secret)
+      if (enc === undefined) return undefined
+      lastKey = `${encConsumerSecret}&${enc}`
+      lastTokenSecret = secret
+    }
+    return lastKey
+  }
+  return {
+    sign(r) {
+      const url = typeof r.url === 'string' || r.url.hash !== '' || statics.placement === 'query' ? new URL(r.url) : r.url
+      if (url.hash !== '') url.hash = '' // never sent, never signed
+      const formBody = isFormContentType(r.contentType)
+      if (statics.placement === 'body' && !formBody) {
+        throw new GatewayError(
+          'unsupported_payload',
+          `OAuth parameters can go in the body only of an application/x-www-form-urlencoded request, not "${r.contentType ?? 'no content type'}"`,
+        )
+      }
+      // §3.1 protocol parameters in transmission order (decoded); `enc` holds the encodings known
+      // already (undefined: encoded below, after the URL check, where it always was).
+      const p: Record<string, string> = { oauth_consumer_key: statics.consumerKey }
+      const enc: (string | undefined)[] = [encConsumerKey]
+      if (r.token !== undefined) {
+        p.oauth_token = r.token
+        enc.push(undefined)
+      }
+      p.oauth_signature_method = statics.signatureMethod
+      enc.push(encSignatureMethod)
+      // Generated timestamps (digits) and nonces (hex) are unreserved: their own encoding.
+      const timestamp = r.timestamp ?? String(Math.floor(Date.now() / 1000))
+      p.oauth_timestamp = timestamp
+      enc.push(r.timestamp === undefined ? timestamp : undefined)
+      const nonce = r.nonce ?? newNonce()
+      p.oauth_nonce = nonce
+      enc.push(r.nonce === undefined ? nonce : undefined)
+      if (r.callback !== undefined) {
+        p.oauth_callback = r.callback
+        enc.push(undefined)
+      }
+      if (r.verifier !== undefined) {
+        p.oauth_verifier = r.verifier
+        enc.push(undefined)
+      }
+      if (statics.includeVersion === true) {
+        p.oauth_version = '1.0'
+        enc.push('1.0')
+      }
+      // The draft forbids a body hash on form-encoded bodies: those are already signed as parameters.
+      if (statics.bodyHash === true && !formBody) {
+        p.oauth_body_hash = computeBodyHash(statics.signatureMethod, r.body)
+        enc.push(undefined)
+      }
+      const known = enc.length // the names so far are the signer's own, all unreserved
+      if (r.extraOAuthParams !== undefined) {
+        for (const name of Object.keys(r.extraOAuthParams)) {
+          if (!name.startsWith('oauth_')) throw new TypeError(`extraOAuthParams: "${name}" is not an oauth_ parameter`)
+          if (name in p || name === 'oauth_signature') throw new TypeError(`extraOAuthParams: "${name}" is set by the signer`)
+          p[name] = r.extraOAuthParams[name] as string
+          enc.push(undefined)
+        }
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
+      }
+      // §3.4.1.3.1: query, protocol and form-body parameters, encoded (§3.4.1.3.2).
+      const names: string[] = []
+      const values: string[] = []
+      const search = url.search
+      if (search.length > 1) addFormParameters(search.slice(1), names, values)
+      const protocolNames = Object.keys(p)
+      const protocolValues: string[] = []
+      for (let i = 0; i < protocolNames.length; i++) {
+        const name = protocolNames[i] as string
+        const value = p[name] as string
+        const encoded = enc[i] ?? (name === 'oauth_token' ? encToken(value) : percentEncode(value))
+        protocolValues.push(encoded)
+        // An extension's name may need encoding.
+        const encodedName = i < known ? name : percentEncode(name)
+        protocolNames[i] = encodedName
+        names.push(encodedName)
+        values.push(encoded)
+      }
+      if (r.body !== undefined && formBody) addFormParameters(typeof r.body === 'string' ? r.body : r.body.toString('utf8'), names, values)
+      // §3.4.1: METHOD&enc(base string URI)&enc(normalized parameters); see baseStringUri for the URI.
+      // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
+      const baseString = `${percentEncode(r.method.toUpperCase())}&${encOrigin(`${url.protocol}//${url.host}`)}${percentEncode(url.pathname)}&${encodedNormalizedParameters(names, values)}`
+      const signature = computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, key(r.tokenSecret))
+      p.oauth_signature = signature
+      const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
+      protocolNames.push('oauth_signature')
+      protocolValues.push(percentEncode(signature))
+      switch (statics.placement) {
+        case 'header':
+          return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(realm, protocolNames, protocolValues), url: url.href }
+        case 'query':
+          url.search = appendForm(url.search.slice(1), protocolNames, protocolValues)
+          return { baseString, signature, oauthParams, url: url.href }
+        case 'body':
+          return { baseString, signature, oauthParams, url: url.href, body: appendForm(bodyText(r.body), protocolNames, protocolValues) }
+        default:
+          throw new TypeError(`unknown OAuth parameter placement ${String(statics.placement)}`)
+      }
+    },
+  }
 }
 
 /**
@@ -107,11 +312,10 @@ function protocolParams(input: SignInput, formBody: boolean): Record<string, str
  * item 5 defers to RFC 2617, so it is a plain quoted-string (`"` and `\` escaped), not
  * percent-encoded — `realm="Photos Inc."`, as providers compare it.
  */
-function authorizationHeader(realm: string | undefined, params: Readonly<Record<string, string>>): string {
-  const parts: string[] = []
-  if (realm !== undefined) parts.push(`realm="${realm.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`)
-  for (const [name, value] of Object.entries(params)) parts.push(`${percentEncode(name)}="${percentEncode(value)}"`)
-  return `OAuth ${parts.join(', ')}`
+function authorizationHeader(quotedRealm: string | undefined, names: readonly string[], values: readonly string[]): string {
+  let header = quotedRealm === undefined ? 'OAuth ' : `OAuth ${quotedRealm}`
+  for (let i = 0; i < names.length; i++) header += `${i === 0 && quotedRealm === undefined ? '' : ', '}${names[i] as string}="${values[i] as string}"`
+  return header
 }
 
 function bodyText(body: Buffer | string | undefined): string {
@@ -119,37 +323,14 @@ function bodyText(body: Buffer | string | undefined): string {
   return typeof body === 'string' ? body : body.toString('utf8')
 }
 
-function appendForm(existing: string, pairs: Param[]): string {
-  const added = formEncode(pairs)
+/** §3.5.2/§3.5.3: `enc(name)=enc(value)` pairs appended to an existing query or form body. */
+function appendForm(existing: string, names: readonly string[], values: readonly string[]): string {
+  let added = ''
+  for (let i = 0; i < names.length; i++) added += `${i === 0 ? '' : '&'}${names[i] as string}=${values[i] as string}`
   return existing === '' ? added : `${existing}&${added}`
 }
 
 /** Signs a request; throws TypeError on misuse, GatewayError('unsupported_payload') for body placement of a non-form body. */
 export function signRequest(input: SignInput): SignResult {
-  const url = typeof input.url === 'string' || input.url.hash !== '' || input.placement === 'query' ? new URL(input.url) : input.url
-  if (url.hash !== '') url.hash = '' // never sent, never signed
-  const formBody = isFormContentType(input.contentType)
-  if (input.placement === 'body' && !formBody) {
-    throw new GatewayError(
-      'unsupported_payload',
-      `OAuth parameters can go in the body only of an application/x-www-form-urlencoded request, not "${input.contentType ?? 'no content type'}"`,
-    )
-  }
-  const params = protocolParams(input, formBody)
-  const collected = collectParameters({ url, oauthParams: params, contentType: input.contentType, body: input.body })
-  const baseString = signatureBaseString(input.method, url, collected)
-  const signature = computeSignature(input.signatureMethod, baseString, input)
-  const oauthParams: Readonly<Record<string, string>> = Object.freeze({ ...params, oauth_signature: signature })
-  const pairs: Param[] = Object.entries(oauthParams)
-  switch (input.placement) {
-    case 'header':
-      return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(input.realm, oauthParams), url: url.href }
-    case 'query':
-      url.search = appendForm(url.search.slice(1), pairs)
-      return { baseString, signature, oauthParams, url: url.href }
-    case 'body':
-      return { baseString, signature, oauthParams, url: url.href, body: appendForm(bodyText(input.body), pairs) }
-    default:
-      throw new TypeError(`unknown OAuth parameter placement ${String(input.placement)}`)
-  }
+  return createSigner(input).sign(input)
 }

@@ -61,13 +61,17 @@ function toRsaPrivateKey(method: SignatureMethod, key: KeyObject | string | unde
   return keyObject
 }
 
-/** Signs a base string with the given method; the result is the base64 `oauth_signature` value. */
-export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials): string {
+/**
+ * Signs a base string with the given method; the result is the base64 `oauth_signature` value.
+ * `key`, when given, is `signingKey(creds.consumerSecret, creds.tokenSecret)` already computed
+ * (a signer keeps it across requests); HMAC-* and PLAINTEXT use it instead of encoding again.
+ */
+export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials, key?: string): string {
   switch (method) {
     case 'HMAC-SHA1':
     case 'HMAC-SHA256':
     case 'HMAC-SHA512':
-      return createHmac(DIGEST[method], signingKey(requireSecret(method, creds), creds.tokenSecret))
+      return createHmac(DIGEST[method], key ?? signingKey(requireSecret(method, creds), creds.tokenSecret))
         .update(baseString, 'utf8')
         .digest('base64')
     case 'RSA-SHA1':
@@ -75,7 +79,7 @@ export function computeSignature(method: SignatureMethod, baseString: string, cr
       // RSASSA-PKCS1-v1_5 is node's default padding for RSA keys (§3.4.3 via RFC 3447 §8.2).
       return sign(DIGEST[method], Buffer.from(baseString, 'utf8'), toRsaPrivateKey(method, creds.privateKey)).toString('base64')
     case 'PLAINTEXT':
-      return signingKey(requireSecret(method, creds), creds.tokenSecret)
+      return key ?? signingKey(requireSecret(method, creds), creds.tokenSecret)
     default:
       throw new TypeError(`unsupported OAuth signature method ${String(method)}`)
   }

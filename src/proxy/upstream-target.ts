@@ -20,6 +20,8 @@ export interface UpstreamTarget {
   readonly path: string
   /** The raw query with its `?`, or ''. */
   readonly query: string
+  /** basePath as a pattern (`{{name}}` placeholders stand for one segment), compiled once per endpoint. */
+  readonly under: RegExp
 }
 
 /**
@@ -37,15 +39,39 @@ function refuse(msg: string): GatewayError {
 }
 
 /** A `.` or `..` segment, also as `..;params` (Tomcat, Jetty read those as dot-segments). */
-function hasDotSegment(path: string): boolean {
+export function hasDotSegment(path: string): boolean {
+  // Such a segment starts with "." at the start or after a separator: without one, no split.
+  if (path.charCodeAt(0) !== 0x2e && !path.includes('/.') && !path.includes('\\.')) return false
   return path.split(/[/\\]/).some((seg) => {
     const name = seg.split(';')[0]
     return name === '.' || name === '..'
   })
 }
 
+/**
+ * True for a path checkRequestPathFully accepts without looking further: it starts with "/"
+ * and has no "%" (so one decoding level), no "\\", no control character, no "//" and no "."
+ * right after a "/" (where every dot-segment starts). Everything else takes the full check.
+ */
+export function isPlainPath(path: string): boolean {
+  if (path.charCodeAt(0) !== 0x2f) return false
+  let prev = 0x2f
+  for (let i = 1; i < path.length; i++) {
+    const c = path.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2f || c === 0x2e))) return false
+    prev = c
+  }
+  return true
+}
+
 /** Throws unless `path` obeys the path rules (docs/paths.md); never rewrites it. */
 export function checkRequestPath(path: string): void {
+  // Most request paths are plain: one pass over the characters instead of the checks below.
+  if (!isPlainPath(path)) checkRequestPathFully(path)
+}
+
+/** checkRequestPath without its fast path (exported for the property test comparing the two). */
+export function checkRequestPathFully(path: string): void {
   if (!path.startsWith('/')) throw refuse('the request path must start with "/"')
   if (path.includes('\\')) throw refuse('a backslash in the request path is refused (servers disagree whether it separates segments); send %5C')
   if (path.includes('//')) throw refuse('an empty path segment ("//") is refused')
@@ -75,32 +101,18 @@ export function isUnderBase(path: string, base: string): boolean {
   return base === '' || path === base || path.startsWith(`${base}/`)
 }
 
-function basePathOf(url: URL): string {
-  return url.pathname.replace(/\/+$/, '')
-}
-
 /** The one constructor of upstream targets, for all three ways in. */
 export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefined, requestPath: string, query: string, placement: Placement): UpstreamTarget {
   checkRequestPath(requestPath)
   if (query.includes('#') || CONTROL.test(query)) throw refuse('the query contains a fragment or a control character')
-  // The endpoint URL comes from validated config; the tenant is a checked DNS label.
-  const configured = new URL(tenant === undefined ? endpoint.url : endpoint.url.replaceAll('{tenant}', tenant))
-  const urlBase = basePathOf(configured)
-  const prefix = endpoint.config.pathPrefix?.replace(/\/+$/, '') ?? ''
-  const basePath = placement === 'append' ? urlBase : prefix
-  const path = placement === 'append' ? (urlBase + requestPath) : requestPath
+  // The endpoint URL comes from validated config, parsed once per tenant (a checked DNS label).
+  const destination = endpoint.destination
+  const configured = destination.at(tenant)
+  const append = placement === 'append'
+  const basePath = append ? configured.path : destination.prefix
+  const path = append ? (configured.path + requestPath) : requestPath
   if (!isUnderBase(path, basePath)) throw new GatewayError('path_escapes_base', `the request path is not under ${basePath}/ of endpoint "${endpoint.name}"`)
-  return { origin: configured.origin, basePath, path, query } as UpstreamTarget
-}
-
-/**
- * The base path as a pattern in which a `{{name}}` path-field placeholder (filled later by
- * apply_authorization with a percent-encoded value) stands for exactly one segment.
- */
-function underBasePattern(basePath: string): RegExp {
-  const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
-  const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
-  return new RegExp(`^${body}(?:/|$)`)
+  return { origin: configured.origin, basePath, path, query, under: append ? configured.under : destination.prefixUnder } as UpstreamTarget
 }
 
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */
@@ -117,7 +129,8 @@ export function toOutboundUrl(target: UpstreamTarget): URL {
  */
 export function assertDestination(target: UpstreamTarget, url: URL): void {
   if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
-  if (!underBasePattern(target.basePath).test(url.pathname) || hasDotSegment(url.pathname)) {
-    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${url.pathname} left the base path ${target.basePath}`) })
+  const pathname = url.pathname
+  if (!target.under.test(pathname) || hasDotSegment(pathname)) {
+    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${pathname} left the base path ${target.basePath}`) })
   }
 }

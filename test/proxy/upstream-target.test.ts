@@ -6,11 +6,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { GatewayError, STATUS } from '../../src/errors.js'
-import { createConnector, endpointAuthority, type Endpoint } from '../../src/gateway/index.js'
+import { compileDestination, createConnector, endpointAuthority, MAX_CACHED_TENANTS, type Endpoint } from '../../src/gateway/index.js'
 import { createSecureContext } from 'node:tls'
-import { assertDestination, buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import { assertDestination, buildUpstreamTarget, checkRequestPath, checkRequestPathFully, hasDotSegment, isPlainPath, toOutboundUrl } from '../../src/proxy/upstream-target.js'
 
-const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) } }) as unknown as Endpoint
+const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
 
 const ROUTE = endpoint('https://api.partner.test:8443/t/{tenant}/v1')
 const FORWARD = endpoint('https://api.partner.test:8443', '/base')
@@ -48,6 +48,86 @@ describe('buildUpstreamTarget', () => {
         }
       }),
       { seed: 4242, numRuns: 20_000 },
+    )
+  })
+
+  it('the endpoint URL parsed once per tenant gives what parsing it on every request gave (5,000 cases)', () => {
+    const label = fc.oneof(
+      fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/),
+      fc.constantFrom('0', '1', '255', '4294967295', '0x7f', '077', 'xn--nxasmq6b', 'xn--zz', 'xn--', 'a--b', 'localhost'),
+    )
+    const url = fc.constantFrom(
+      'https://{tenant}.api.partner.test/v1',
+      'https://api.{tenant}',
+      'https://{tenant}:8443',
+      'https://{tenant}/t/{tenant}/v1/',
+      'https://api.partner.test:8443/t/{tenant}/v1',
+      'https://api.partner.test:443/{tenant}//',
+      'https://api.partner.test/a/{{acct}}/b',
+      'http://api.partner.test:80',
+    )
+    const direct = (u: string, t: string | undefined): { origin: string; path: string } | string => {
+      try {
+        const parsed = new URL(t === undefined ? u : u.replaceAll('{tenant}', t))
+        return { origin: parsed.origin, path: parsed.pathname.replace(/\/+$/, '') }
+      } catch (err) {
+        return String(err)
+      }
+    }
+    fc.assert(
+      fc.property(url, fc.array(fc.option(label, { nil: undefined }), { minLength: 1, maxLength: 6 }), (u, tenants) => {
+        const destination = compileDestination(u, undefined)
+        // Twice each: the second answer comes from the cache.
+        for (const t of [...tenants, ...tenants]) {
+          let cached: { origin: string; path: string } | string
+          try {
+            const at = destination.at(t)
+            cached = { origin: at.origin, path: at.path }
+          } catch (err) {
+            cached = String(err)
+          }
+          expect(cached).toEqual(direct(u, t))
+        }
+      }),
+      { seed: 2121, numRuns: 5_000 },
+    )
+  })
+
+  it('past the bounded tenant cache, every tenant still gets its own origin', () => {
+    const destination = compileDestination('https://{tenant}.api.partner.test/t/{tenant}', '/ignored/')
+    expect(destination.prefix).toBe('/ignored')
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < MAX_CACHED_TENANTS + 50; n++) {
+        const at = destination.at(`t${n}`)
+        expect(at.origin).toBe(`https://t${n}.api.partner.test`)
+        expect(at.path).toBe(`/t/t${n}`)
+      }
+    }
+  })
+
+  it('the fast path of the path check accepts only paths the full check accepts, and the outcome is the same (30,000 cases)', () => {
+    const plainish = fc
+      .array(fc.oneof(fc.constantFrom('/', '.', '..', '%', '%2e', '\\', ';', '\u0000', '\u007f', '\u00e9', '\ud800', '{{pin}}', '~', ':', '@'), fc.stringMatching(/^[A-Za-z0-9._~;=-]{1,8}$/)), { maxLength: 10 })
+      .map((p) => `/${p.join('')}`)
+    const result = (check: (p: string) => void, p: string): string => {
+      try {
+        check(p)
+        return 'accepted'
+      } catch (err) {
+        if (err instanceof GatewayError) return `${err.reason}: ${err.message}`
+        throw err
+      }
+    }
+    fc.assert(
+      fc.property(fc.oneof(tricky, plainish), (path) => {
+        const full = result(checkRequestPathFully, path)
+        if (isPlainPath(path)) expect(full, JSON.stringify(path)).toBe('accepted')
+        expect(result(checkRequestPath, path)).toBe(full)
+        // The dot-segment test's own shortcut against the plain split it skips.
+        const bySplit = path.split(/[/\\]/).some((seg) => ['.', '..'].includes(seg.split(';')[0] as string))
+        expect(hasDotSegment(path), JSON.stringify(path)).toBe(bySplit)
+      }),
+      { seed: 2122, numRuns: 30_000 },
     )
   })
 

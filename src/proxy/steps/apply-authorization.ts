@@ -102,7 +102,8 @@ export function renderFields(ctx: Admitted, fields: readonly CompiledField[]): {
 
 export const applyAuthorization: Step = {
   name: 'apply_authorization',
-  async run(ctx) {
+  // Synchronous unless a payload field must read the body: no promise or microtask turn otherwise.
+  run(ctx) {
     if (ctx.endpoint.fields.length === 0) return
     const rendered = renderFields(ctx, ctx.endpoint.fields)
     ;(ctx.facts.redact ??= []).push(...rendered.map((f) => f.value).filter((v) => v.length >= 3))
@@ -113,6 +114,6 @@ export const applyAuthorization: Step = {
       else if (f.type === 'path') applyPath(ctx, f.key, f.value)
       else payload.push(f)
     }
-    if (payload.length > 0) await applyPayload(ctx, payload)
+    if (payload.length > 0) return applyPayload(ctx, payload)
   },
 }

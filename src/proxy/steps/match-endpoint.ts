@@ -37,7 +37,7 @@ function byHost(ctx: Context): Endpoint {
   const authority = `${host}:${port ?? 443}`
   // Judge the path before matching, so no prefix is matched on a path the rules refuse.
   checkRequestPath(path)
-  const endpoint = (ctx.gateway.byHost.get(authority) ?? []).find((e) => !e.config.pathPrefix || isUnderBase(path, e.config.pathPrefix.replace(/\/+$/, '')))
+  const endpoint = (ctx.gateway.byHost.get(authority) ?? []).find((e) => !e.config.pathPrefix || isUnderBase(path, e.destination.prefix))
   if (!endpoint) throw new GatewayError('endpoint_not_configured', `host ${port === undefined ? host : authority} is not configured on this gateway`)
   return endpoint
 }

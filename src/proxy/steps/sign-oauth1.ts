@@ -3,7 +3,7 @@
  * injected. Reads the body only when the signature needs it (form parameters, body
  * hash, body placement).
  */
-import { isFormContentType, signRequest } from '../../oauth1/index.js'
+import { isFormContentType } from '../../oauth1/index.js'
 import type { Admitted, Step } from '../pipeline.js'
 
 export type OnSignature = (profile: string, method: string) => void
@@ -31,21 +31,15 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
   const p = profile.config
   const { outbound } = ctx
   const token = ctx.auth.token
-  const signed = signRequest({
+  // The profile's signer holds what every request shares (consumer, method, realm, placement).
+  const signed = profile.signer.sign({
     method: outbound.method,
-    // The URL object itself: signRequest copies it only when it must change it.
+    // The URL object itself: the signer copies it only when it must change it.
     url: outbound.url,
-    ...(contentType !== undefined ? { contentType } : {}),
-    ...(body !== undefined ? { body } : {}),
-    consumerKey: p.consumerKey,
-    consumerSecret: p.consumerSecret,
-    ...(token ? { token: token.token, tokenSecret: token.tokenSecret } : {}),
-    signatureMethod: p.signatureMethod,
-    ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
-    ...(p.realm !== undefined ? { realm: p.realm } : {}),
-    includeVersion: p.version,
-    bodyHash: p.bodyHash,
-    placement: p.placement,
+    contentType,
+    body,
+    token: token?.token,
+    tokenSecret: token?.tokenSecret,
   })
   ;(ctx.facts.redact ??= []).push(signed.signature)
   if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
