@@ -63,7 +63,9 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
     gateway,
     inbound: { method: 'GET', target: { path: '/proxy/signed/v1/items/42', query: '?expand=owner&limit=20' }, headers: inboundHeaders },
     route: { endpoint: 'signed', path: '/v1/items/42' },
-    signal: undefined as unknown as Context['signal'],
+    // Neither is read by these steps; older builds (--compare) named the field `signal`.
+    presence: undefined as unknown as Context['presence'],
+    ...({ signal: undefined } as object),
     facts: {},
     auth: {},
     outbound: { method: 'GET', url: new URL('https://unrouted.invalid/'), headers: { ...inboundHeaders }, body },

@@ -10,13 +10,17 @@ import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, isFormContentType, parseForm, percentEncode } from '../../oauth1/index.js'
 import type { Admitted, Step } from '../pipeline.js'
 
+const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
+
 function scopeOf(ctx: Admitted): TemplateScope {
-  return {
-    ...(ctx.tenant !== undefined ? { tenant: ctx.tenant } : {}),
-    ...(ctx.auth.user !== undefined ? { user: ctx.auth.user } : {}),
-    fields: { ...(ctx.endpoint.profile?.config.additionalFields ?? {}), ...(ctx.auth.token?.fields ?? {}) },
-    claims: ctx.caller.claims,
-  }
+  const profileFields = ctx.endpoint.profile?.config.additionalFields
+  const tokenFields = ctx.auth.token?.fields
+  // Merged only when both have fields: most requests have one source or none, and a copy per request costs.
+  const fields = tokenFields === undefined ? (profileFields ?? NO_FIELDS) : profileFields === undefined ? tokenFields : { ...profileFields, ...tokenFields }
+  const scope: TemplateScope = { fields, claims: ctx.caller.claims }
+  if (ctx.tenant !== undefined) scope.tenant = ctx.tenant
+  if (ctx.auth.user !== undefined) scope.user = ctx.auth.user
+  return scope
 }
 
 function contentTypeOf(ctx: Admitted): string | undefined {
