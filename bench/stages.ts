@@ -27,13 +27,15 @@ const DISPATCH = 'upstream dispatch (forward step + undici request write)'
 const OWN: readonly [RegExp, string][] = [
   [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, 'step sign_oauth1 (OAuth 1.0a)'],
   [/\/src\/proxy\/steps\/forward\./, DISPATCH],
+  // The upstream call's handler: the head settling forward, body chunks written to the caller.
+  [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
   [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
   [/\/src\/ops\/(log|log-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
   [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
   [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
   [/\/src\/ops\//, 'ops glue (onDone)'],
-  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|relayed-bytes|upstream-target|pipeline|request-target|body|caller-signal|write-error|client-error)\./, 'listener + pipeline plumbing'],
+  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|relayed-bytes|upstream-target|pipeline|request-target|body|caller-presence|write-error|client-error)\./, 'listener + pipeline plumbing'],
   [/\/src\/(tracing\/|proxy\/end-trace\.)|\/node_modules\/@opentelemetry\//, 'tracing (spans, context)'],
   [/\/src\/(gateway|tls|callers)\//, 'routing, caller, TLS policy'],
 ]
@@ -41,7 +43,7 @@ const OWN: readonly [RegExp, string][] = [
 function platformStage(fns: readonly string[], urls: readonly string[]): string {
   const has = (re: RegExp): boolean => urls.some((u) => re.test(u))
   const fn = (re: RegExp): boolean => fns.some((f) => re.test(f))
-  // Response bytes flowing upstream → caller: undici's parser pushing into the body stream piped to the response.
+  // Response bytes flowing upstream → caller: undici's parser pushing into the body stream piped to the response (the floor), or handing chunks to res.write.
   if (has(/undici/) && (fn(/^(ondata|pipeOnDrain|onBody|pipe)$/) || has(/_http_outgoing/))) return 'response relay (upstream body → caller)'
   if (has(/undici/) && fn(/^(onData|onDrain|writeStream|writeIterable|writeBuffer)$/)) return 'request body relay (caller → upstream)'
   if (has(/undici/) && fn(/^(onHttpSocketReadable|readMore|execute|onHeadersComplete|onMessageComplete|onStatus|onHeaderField|onHeaderValue|wasm-function.*)$/)) return 'upstream response parse (undici llhttp)'

@@ -35,7 +35,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #reject: ((e: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
   #abortReason: Error | undefined
-  #status = 0
   #res: ServerResponse | undefined
   #hooks: RelayHooks | undefined
   #early: Buffer[] | undefined
@@ -78,7 +77,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     if (status < 200) return // 1xx informational: the final answer follows
     this.#facts.upstreamMs = performance.now() - this.#started
-    this.#status = status
     const resolve = this.#resolve
     this.#resolve = this.#reject = undefined
     resolve?.({ status, headers: headers as OutboundHeaders, body: this })
@@ -114,11 +112,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     }
     if (this.#res) this.#cut(err)
     else this.#failed = err
-  }
-
-  /** The upstream status forwarded with the head (for the cut-short message). */
-  get status(): number {
-    return this.#status
   }
 
   readonly #drained = (): void => {
