@@ -26,7 +26,7 @@ const DISPATCH = 'upstream dispatch (forward step + undici request write)'
 /** Gateway files (under dist/src/) and packages, innermost match wins. */
 const OWN: readonly [RegExp, string][] = [
   [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, 'step sign_oauth1 (OAuth 1.0a)'],
-  [/\/src\/proxy\/steps\/forward\./, DISPATCH],
+  [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/upstream\./, DISPATCH],
   // The upstream call's handler: the head settling forward, body chunks written to the caller.
   [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
