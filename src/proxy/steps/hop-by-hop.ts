@@ -15,7 +15,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * for everything that reads it afterwards (undici, node:http), on every request.
  */
 export function withoutHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>): OutboundHeaders {
-  const named = namedByConnection(headers)
+  return keptWithout(headers, namedByConnection(headers))
+}
+
+/** A copy without the hop-by-hop headers, given the names Connection lists. */
+function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined): OutboundHeaders {
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
@@ -62,12 +66,8 @@ export const stripRequestHopByHop: Step = {
     const named = namedByConnection(ctx.inbound.headers)
     const h = ctx.outbound.headers
     for (const name in h) {
-      if (!isHopByHop(name, named)) continue
       // Only now a copy: most requests reach this step with nothing left to strip.
-      const kept: OutboundHeaders = {}
-      for (const n in h) if (!isHopByHop(n, named)) kept[n] = h[n] as string | string[]
-      ctx.outbound.headers = kept
-      return
+      if (isHopByHop(name, named)) return void (ctx.outbound.headers = keptWithout(h, named))
     }
   },
 }
