@@ -136,6 +136,9 @@ class Guard implements ConnectionGuard {
 
   started(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket
+    // A tunnelled request re-emitted here from the tunnels' inner server: that server's guard
+    // owns its socket and its limits; bookkeeping it twice was work for nothing.
+    if (!this.#open.has(socket)) return
     this.#busy.add(socket)
     const body = hasBody(req.headers)
     // Once its response is done Node forgets a request: if its body never completes, whoever
