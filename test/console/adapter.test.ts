@@ -6,13 +6,16 @@
  * (expiring after callers.anonymousTtl).
  */
 import { randomBytes } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createTokenRepo } from '../../src/dance/index.js'
 import { listTokenHolders, revokeToken } from '../../src/console/adapter.js'
 import { createSealer } from '../../src/store/index.js'
-import { STORE_BACKENDS } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers } from '../support/store-backends.js'
 
 const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
+
+// The Cluster and the TLS server the backends start on first use are this file's to stop.
+afterAll(stopStoreServers, 30_000)
 
 describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token holders on $name', (backend) => {
   it('lists who holds a token (never the token) from another instance, and revokes there', async () => {
