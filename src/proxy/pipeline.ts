@@ -80,8 +80,6 @@ export interface RequestFacts {
   caller?: string
   upstreamMs?: number
   tenant?: string
-  /** Values injected or signed for this request: redacted from logs by value. */
-  redact?: string[]
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace
 }

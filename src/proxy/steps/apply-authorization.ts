@@ -110,7 +110,6 @@ export const applyAuthorization: Step = {
   run(ctx) {
     if (ctx.endpoint.fields.length === 0) return
     const rendered = renderFields(ctx, ctx.endpoint.fields)
-    ;(ctx.facts.redact ??= []).push(...rendered.map((f) => f.value).filter((v) => v.length >= 3))
     const payload: { key: string; value: string }[] = []
     for (const f of rendered) {
       if (f.type === 'header') ctx.outbound.headers[f.key] = f.value

@@ -41,7 +41,6 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
     token: token?.token,
     tokenSecret: token?.tokenSecret,
   })
-  ;(ctx.facts.redact ??= []).push(signed.signature)
   if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
   if (p.placement === 'query') outbound.url = new URL(signed.url)
   if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
