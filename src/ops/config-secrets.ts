@@ -1,8 +1,9 @@
 /**
  * Secret values a config holds, for redaction by value: those from `${env:}`/`${file:}`
  * (config.secrets) and those written inline — passphrases, consumer secrets, static tokens,
- * field values. A field template with placeholders is rendered per request; its values are
- * registered at runtime (GatewayLog.addSecretValues), not here.
+ * field values. A field template with placeholders is rendered per request and its values are
+ * not registered: no log line carries injected header, query, path or body values (the access
+ * line has none, and error texts name fields, never their values).
  */
 import type { FieldConfig, GatewayConfig } from '../config/index.js'
 
