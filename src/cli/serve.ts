@@ -19,7 +19,7 @@ import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
 import { createOAuth1Feature } from '../dance/index.js'
-import { createRuntime, createStoreFile, type Observer, type Runtime } from '../runtime/index.js'
+import { createRuntime, createStoreFile, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
 import { connectWorker, createLog, createOps, gatewayVersion, reportStartFailure, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
@@ -85,6 +85,7 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
 
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
+  keepRequestObjectsYoung()
   const config: GatewayConfig = loadConfig(o.configFile)
   const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
   const runtime = createRuntime({ start: config, observer: hooks })

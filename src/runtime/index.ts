@@ -2,3 +2,4 @@
 export { createRuntime, createStoreFile, needsStore, restartOnlyChanges, type Runtime, type RuntimeOptions } from './runtime.js'
 export type { Observer } from './observer.js'
 export { redisStoreOptions } from './redis-options.js'
+export { keepRequestObjectsYoung } from './young-objects.js'
