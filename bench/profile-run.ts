@@ -15,6 +15,7 @@ import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
 import { cpuMicros, type Proc } from './procs.js'
 import { readProfile, stageCosts, type CpuProfile, type StageCost } from './stages.js'
+import { gcFacts, type GcFacts } from './gc-trace.js'
 
 export interface StageProfile {
   path: PathName
@@ -24,6 +25,8 @@ export interface StageProfile {
   cpuUsPerReq: number
   mainThreadUsPerReq: number
   stages: StageCost[]
+  /** From the process's --trace-gc lines printed in the window. */
+  gc?: GcFacts
 }
 
 const PROFILED: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
@@ -36,7 +39,7 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
     mkdirSync(d, { recursive: true })
     return d
   }
-  const args = (name: string): GatewayRun => ({ ...run, tag: `${run.tag ?? ''}-profiled`, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '500', '--cpu-prof-dir', profDir(name)] })
+  const args = (name: string): GatewayRun => ({ ...run, tag: `${run.tag ?? ''}-profiled`, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '500', '--cpu-prof-dir', profDir(name), '--trace-gc'] })
   const procs: Proc[] = []
   const windows: (Omit<StageProfile, 'stages'> & { proc: string; from: number; to: number })[] = []
   try {
@@ -53,11 +56,13 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
         await prewarm(setup, body, users, 300)
         const t = setup.target(body, users)
         try {
-          const [cpu0, main0, from] = [cpuMicros(pid), cpuMicros(pid, true), nowUs()]
+          const proxy = setup.proxy as Proc
+          const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
           const r = await closedLoop(t, users, ms)
-          const [cpu1, main1, to] = [cpuMicros(pid), cpuMicros(pid, true), nowUs()]
+          const [cpu1, main1, to, out1] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
           const n = Math.max(1, r.requests)
-          windows.push({ path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to })
+          const gc = gcFacts(proxy.output().slice(out0, out1), r.requests)
+          windows.push({ path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}) })
         } finally {
           await t.dispatcher.destroy()
         }

@@ -6,6 +6,7 @@
  * pino / prom-client by package; stacks without any go to the platform part they run in.
  */
 import { readFileSync } from 'node:fs'
+import type { GcFacts } from './gc-trace.js'
 
 export interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[]
@@ -118,7 +119,7 @@ export function stageCosts(p: CpuProfile, fromUs: number, toUs: number, mainCpuU
 }
 
 /** One markdown table: a row per stage, a column per profiled (path, body); µs per request. */
-export function stageMarkdown(profiles: readonly { path: string; body: string; requests: number; cpuUsPerReq: number; mainThreadUsPerReq: number; stages: readonly StageCost[] }[]): string {
+export function stageMarkdown(profiles: readonly { path: string; body: string; requests: number; cpuUsPerReq: number; mainThreadUsPerReq: number; stages: readonly StageCost[]; gc?: GcFacts }[]): string {
   if (profiles.length === 0) return ''
   const names = [...new Set(profiles.flatMap((p) => p.stages.map((s) => s.stage)))]
   const cost = (stage: string): number => Math.max(...profiles.map((p) => p.stages.find((s) => s.stage === stage)?.usPerReq ?? 0))
@@ -133,5 +134,13 @@ export function stageMarkdown(profiles: readonly { path: string; body: string; r
   lines.push(`| other threads (GC helpers, compiler, libuv) | ${profiles.map((p) => f(p.cpuUsPerReq - p.mainThreadUsPerReq)).join(' | ')} |`)
   lines.push(`| **process CPU, profiled** | ${profiles.map((p) => f(p.cpuUsPerReq)).join(' | ')} |`)
   lines.push(`| requests in the window | ${profiles.map((p) => String(p.requests)).join(' | ')} |`)
+  if (profiles.some((p) => p.gc)) {
+    // Request objects should die young: heap kept per request well above 0 means they are being promoted.
+    const g = (fn: (x: GcFacts) => number, digits = 1): string => profiles.map((p) => (p.gc ? fn(p.gc).toFixed(digits) : '—')).join(' | ')
+    lines.push(`| young-generation collections per 1,000 requests | ${g((x) => x.youngPer1k, 2)} |`)
+    lines.push(`| their pause, ms per 1,000 requests | ${g((x) => x.youngPauseMsPer1k)} |`)
+    lines.push(`| heap kept after young collections, KB per request | ${g((x) => x.keptKbPerReq, 2)} |`)
+    lines.push(`| full (mark-compact) collections in the window | ${g((x) => x.full, 0)} |`)
+  }
   return lines.join('\n') + '\n'
 }
