@@ -12,6 +12,9 @@
  * traffic without pretenuring (docs/performance.md, "Requests die young").
  *
  * A request's objects live for one request; none of them should ever be pretenured.
+ * Set at run time rather than on the command line so that every way of starting a gateway
+ * (CLI, --workers children, embedding startGateway) gets it; set after start it still takes
+ * effect for what is allocated later, which test/runtime/young-objects.test.ts checks.
  */
 import { setFlagsFromString } from 'node:v8'
 
