@@ -26,11 +26,9 @@ export function gcFacts(traceText: string, requests: number): GcFacts | undefine
   let full = 0
   let kept = 0
   let lastAfter: number | undefined
-  let seen = false
   for (const line of traceText.split('\n')) {
     const m = LINE.exec(line)
     if (!m) continue
-    seen = true
     const after = Number(m[4])
     if (m[1] === 'Scavenge' || m[1] === 'Minor Mark-Sweep') {
       young++
@@ -42,7 +40,7 @@ export function gcFacts(traceText: string, requests: number): GcFacts | undefine
       lastAfter = undefined // a full collection frees what the young ones kept: start a new chain
     }
   }
-  if (!seen) return undefined
+  if (young + full === 0) return undefined
   const n = Math.max(1, requests)
   return { youngPer1k: (young * 1000) / n, youngPauseMsPer1k: (youngPause * 1000) / n, full, keptKbPerReq: (kept * 1024) / n }
 }

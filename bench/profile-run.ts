@@ -59,9 +59,9 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
           const proxy = setup.proxy as Proc
           const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
           const r = await closedLoop(t, users, ms)
-          const [cpu1, main1, to, out1] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
+          const [cpu1, main1, to, output] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output()]
           const n = Math.max(1, r.requests)
-          const gc = gcFacts(proxy.output().slice(out0, out1), r.requests)
+          const gc = gcFacts(output.slice(out0), r.requests)
           windows.push({ path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}) })
         } finally {
           await t.dispatcher.destroy()
