@@ -219,5 +219,56 @@ export function markdown(rows: readonly Row[], targets: readonly Target[], mint:
     lines.push('', '| target | goal | this run | met |', '|---|---|---|---|')
     for (const t of targets) lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`)
   }
+  const costs = bodyCosts(rows)
+  if (costs.length > 0) lines.push('', bodyCostMarkdown(costs).trimEnd())
+  return lines.join('\n') + '\n'
+}
+
+/** What a 64 KiB body adds to one path's CPU per request (medians over rounds). */
+export interface BodyCost {
+  label: string
+  emptyUs: number
+  bodyUs: number
+  /** 64 KiB minus empty. */
+  addedUs: number
+  /** 64 KiB over empty: the issue's "≤ 2 × its empty" figure. */
+  vsEmpty: number
+  /** addedUs over the floor's addedUs in the same run (null without the floor). */
+  addedVsFloor: number | null
+}
+
+/**
+ * Every path measured with both bodies, the floor first. The 64 KiB-over-empty ratio of a path
+ * is at least the floor's own unless the path moves body bytes more cheaply than the floor's
+ * plain pipe does: printing the floor's ratio and each path's added cost beside it says which.
+ */
+export function bodyCosts(rows: readonly Row[]): BodyCost[] {
+  const cpu = (r: Row | undefined): number | null => (r?.cpuUsPerReq == null || Number.isNaN(r.cpuUsPerReq) ? null : r.cpuUsPerReq)
+  const costOf = (path: PathId): Omit<BodyCost, 'addedVsFloor'> | undefined => {
+    const empty = cpu(rows.find((r) => r.path === path && r.body === 'empty'))
+    const body = rows.find((r) => r.path === path && r.body === '64k')
+    const bodyUs = cpu(body)
+    if (empty === null || bodyUs === null || empty <= 0 || !body) return undefined
+    return { label: body.label, emptyUs: empty, bodyUs, addedUs: bodyUs - empty, vsEmpty: bodyUs / empty }
+  }
+  const floor = costOf('undici_forwarder')
+  const paths = [...new Set(rows.map((r) => r.path))].sort((a, b) => Number(b === 'undici_forwarder') - Number(a === 'undici_forwarder'))
+  const out: BodyCost[] = []
+  for (const path of paths) {
+    const c = costOf(path)
+    if (c) out.push({ ...c, addedVsFloor: floor && floor.addedUs > 0 ? c.addedUs / floor.addedUs : null })
+  }
+  return out
+}
+
+/** The body-cost table. */
+export function bodyCostMarkdown(costs: readonly BodyCost[]): string {
+  const lines = [
+    'What a 64 KiB body adds (proxy CPU µs/request, medians over rounds):',
+    '',
+    '| path | GET, empty | POST 64 KiB | added by the body | 64 KiB vs empty | added vs the floor\'s added |',
+    '|---|--:|--:|--:|--:|--:|',
+  ]
+  for (const c of costs) lines.push(`| ${c.label} | ${c.emptyUs.toFixed(0)} | ${c.bodyUs.toFixed(0)} | ${c.addedUs.toFixed(0)} | ${c.vsEmpty.toFixed(2)} × | ${ratio(c.addedVsFloor)} |`)
   return lines.join('\n') + '\n'
 }
