@@ -65,10 +65,21 @@ export interface GatewayRun {
   yaml?: string
   /** Every listener timeout off (the limits' baseline). */
   limitsOff?: boolean
+  /** A command node runs under, with its options (bench/instructions.ts: valgrind). */
+  wrap?: readonly string[]
+  /** How long the process may take to serve (default startProc's). */
+  timeoutMs?: number
+}
+
+/** What startProc runs for node with these arguments: under `o.wrap` when given. */
+function nodeCommand(o: GatewayRun, args: readonly string[]): { command: string; args: string[]; timeoutMs?: number } {
+  const node = [o.node ?? process.execPath, ...(o.nodeArgs ?? []), ...args]
+  const [command, ...rest] = [...(o.wrap ?? []), ...node] as [string, ...string[]]
+  return { command, args: rest, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }
 }
 
 export async function startProdGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST } = o
+  const { dist = DIST } = o
   const tag = `${o.limitsOff ? '-limits-off' : ''}${o.tag ?? ''}`
   const dir = join(root, `gateway-prod${tag}`)
   mkdirSync(dir, { recursive: true })
@@ -77,33 +88,33 @@ export async function startProdGateway(root: string, pki: BenchPki, upstream: Up
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, adminPort, { limitsOff: o.limitsOff === true, extra: o.yaml ?? '' }))
   const main = join(dist, 'src', 'main.js')
-  const proc = await startProc({ name: `gateway-prod${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, main, 'serve', '--config', config, '--workers', '1'], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-prod${tag}`, ...nodeCommand(o, [main, 'serve', '--config', config, '--workers', '1']), cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port, adminPort })
 }
 
 /** The gateway without ops (startGateway only): the cost of forwarding alone. */
 export async function startBareGateway(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST, tag = '' } = o
+  const { dist = DIST, tag = '' } = o
   const dir = join(root, `gateway-bare${tag}`)
   mkdirSync(dir, { recursive: true })
   const port = await freePort()
   const config = join(dir, 'gateway.yaml')
   writeFileSync(config, gatewayYaml(pki, upstream, port, 0))
   const entry = join(dist, 'bench', 'gateway-bare.js')
-  const proc = await startProc({ name: `gateway-bare${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, entry, config], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `gateway-bare${tag}`, ...nodeCommand(o, [entry, config]), cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
 
 /** The minimal undici forwarder (bench/forwarder.ts) to the upstream, with the "plain" client bundle. */
 export async function startForwarder(root: string, pki: BenchPki, upstream: Upstream, o: GatewayRun = {}): Promise<GatewayProc> {
-  const { nodeArgs = [], dist = DIST, tag = '' } = o
+  const { dist = DIST, tag = '' } = o
   const dir = join(root, `forwarder${tag}`)
   mkdirSync(dir, { recursive: true })
   const port = await freePort()
   const settings = join(dir, 'settings.json')
   const c = pki.clients.plain
   writeFileSync(settings, JSON.stringify({ port, origin: `https://127.0.0.1:${upstream.port}`, servername: HOSTS.plain, cert: c.chain, key: c.key, ca: pki.root }))
-  const proc = await startProc({ name: `forwarder${tag}`, command: o.node ?? process.execPath, args: [...nodeArgs, join(dist, 'bench', 'forwarder.js'), settings], cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
+  const proc = await startProc({ name: `forwarder${tag}`, ...nodeCommand(o, [join(dist, 'bench', 'forwarder.js'), settings]), cwd: dir, port, readyLine: /"msg":"listening"/, ...(o.cpus !== undefined ? { cpus: o.cpus } : {}) })
   return Object.assign(proc, { port })
 }
 

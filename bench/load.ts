@@ -104,6 +104,21 @@ export async function closedLoop(t: Target, users: number, durationMs: number): 
   return result(rec, performance.now() - started)
 }
 
+/** `requests` requests in all, over `users` concurrent loops (bench/instructions.ts counts per request). */
+export async function fixedCount(t: Target, users: number, requests: number): Promise<LoadResult> {
+  const rec = recorder()
+  const started = performance.now()
+  let left = requests
+  const user = async (): Promise<void> => {
+    for (let first = true; left > 0; first = false) {
+      left--
+      await once(t, rec, first)
+    }
+  }
+  await Promise.all(Array.from({ length: users }, user))
+  return result(rec, performance.now() - started)
+}
+
 /** Paced: `users` loops, together offering `rate` requests/s, each on its own fixed schedule. */
 export async function paced(t: Target, users: number, rate: number, durationMs: number): Promise<LoadResult> {
   const rec = recorder()

@@ -237,13 +237,16 @@ export interface BodyCost {
   addedVsFloor: number | null
 }
 
+/** What bodyCosts reads of a row (bench/instructions.ts passes instruction counts in cpuUsPerReq). */
+export type BodyCostInput = Pick<Row, 'path' | 'label' | 'body' | 'cpuUsPerReq'>
+
 /**
  * Every path measured with both bodies, the floor first. The 64 KiB-over-empty ratio of a path
  * is at least the floor's own unless the path moves body bytes more cheaply than the floor's
  * plain pipe does: printing the floor's ratio and each path's added cost beside it says which.
  */
-export function bodyCosts(rows: readonly Row[]): BodyCost[] {
-  const cpu = (r: Row | undefined): number | null => (r?.cpuUsPerReq == null || Number.isNaN(r.cpuUsPerReq) ? null : r.cpuUsPerReq)
+export function bodyCosts(rows: readonly BodyCostInput[]): BodyCost[] {
+  const cpu = (r: BodyCostInput | undefined): number | null => (r?.cpuUsPerReq == null || Number.isNaN(r.cpuUsPerReq) ? null : r.cpuUsPerReq)
   const costOf = (path: PathId): Omit<BodyCost, 'addedVsFloor'> | undefined => {
     const empty = cpu(rows.find((r) => r.path === path && r.body === 'empty'))
     const body = rows.find((r) => r.path === path && r.body === '64k')
@@ -262,9 +265,9 @@ export function bodyCosts(rows: readonly Row[]): BodyCost[] {
 }
 
 /** The body-cost table. */
-export function bodyCostMarkdown(costs: readonly BodyCost[]): string {
+export function bodyCostMarkdown(costs: readonly BodyCost[], unit = 'proxy CPU µs/request, medians over rounds'): string {
   const lines = [
-    'What a 64 KiB body adds (proxy CPU µs/request, medians over rounds):',
+    `What a 64 KiB body adds (${unit}):`,
     '',
     '| path | GET, empty | POST 64 KiB | added by the body | 64 KiB vs empty | added vs the floor\'s added |',
     '|---|--:|--:|--:|--:|--:|',
