@@ -29,7 +29,9 @@ const USAGE = `node dist/bench/instructions.js [options]
   --warmup N        requests before counting, per path and body, empty body (default 1000; 64 KiB:
                     a third): under valgrind the JIT needs about this many to optimize the path
   --users N         concurrent connections (default 4)
-  --node BIN        the node binary under test (default this one)`
+  --node BIN        the node binary under test (default this one)
+  --keep            keep the run's directory: one callgrind dump per window (callgrind.<pid>.<n>),
+                    for callgrind_annotate (native functions by name; JIT code shows as addresses)`
 
 const PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
 
@@ -64,7 +66,7 @@ function dump(dir: string, pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({ options: { paths: { type: 'string' }, bodies: { type: 'string' }, requests: { type: 'string' }, warmup: { type: 'string' }, users: { type: 'string' }, node: { type: 'string' }, help: { type: 'boolean' } } })
+  const { values: a } = parseArgs({ options: { paths: { type: 'string' }, bodies: { type: 'string' }, requests: { type: 'string' }, warmup: { type: 'string' }, users: { type: 'string' }, node: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } } })
   if (a.help === true) return void process.stdout.write(USAGE + '\n')
   const paths = a.paths === undefined ? PATHS : (a.paths.split(',') as PathName[])
   for (const p of paths) if (!PATHS.includes(p)) throw new Error(`--paths: ${p} is not one of ${PATHS.join(', ')}`)
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
           const bad = r.errors + r.mismatches + Object.entries(r.statuses).reduce((k, [s, c]) => k + (s === '200' ? 0 : c), 0)
           if (bad > 0) throw new Error(`${path} ${body}: ${bad} of ${n} requests failed (${r.firstError ?? r.firstMismatch ?? JSON.stringify(r.statuses)})`)
           counts.push({ path, body, requests: n, instructionsPerRequest: instructions / n })
-          process.stderr.write(`${path} ${body}: ${(instructions / n / 1000).toFixed(0)} k instructions per request over ${n}\n`)
+          process.stderr.write(`${path} ${body}: ${(instructions / n / 1000).toFixed(0)} k instructions per request over ${n} (pid ${pid})\n`)
         } finally {
           await t.dispatcher.destroy()
         }
@@ -119,7 +121,8 @@ async function main(): Promise<void> {
     process.stdout.write(instructionsMarkdown(counts))
   } finally {
     await Promise.allSettled(procs.map((q) => q.stop()))
-    rmSync(dir, { recursive: true, force: true })
+    if (a.keep === true) process.stderr.write(`kept ${dir}\n`)
+    else rmSync(dir, { recursive: true, force: true })
   }
 }
 
