@@ -6,7 +6,11 @@
  * as such; decryption continues with a random key, so it fails exactly like a bad tag.
  */
 import { createDecipheriv, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
-import forge from 'node-forge'
+import { createRequire } from 'node:module'
+import type Forge from 'node-forge'
+
+/** node-forge, loaded on first use: most gateways never need it, and its code (~2 MB of heap) would stay alive in every one. */
+const loadForge = ((load) => () => load('node-forge') as typeof Forge)(createRequire(import.meta.url))
 
 /** The content encryptions the gateway accepts. */
 export type ContentEncryption = 'A128CBC-HS256' | 'A128GCM' | 'A256GCM'
@@ -23,7 +27,7 @@ export class Rsa15DecryptError extends Error {
 }
 
 // forge wants its own key form; convert once per gateway key, lazily (RSA1_5 is rarely on).
-const forgeKeys = new WeakMap<KeyObject, forge.pki.rsa.PrivateKey>()
+const forgeKeys = new WeakMap<KeyObject, Forge.pki.rsa.PrivateKey>()
 
 /** Decrypts a compact RSA1_5 JWE whose header was already checked; returns the plaintext. */
 export function decryptRsa15(compact: string, enc: ContentEncryption, key: KeyObject): Buffer {
@@ -50,10 +54,10 @@ function unwrapCek(ek: Buffer, key: KeyObject, size: number): Buffer {
   return cek !== undefined && cek.length === size ? cek : fallback
 }
 
-function forgeKey(key: KeyObject): forge.pki.rsa.PrivateKey {
+function forgeKey(key: KeyObject): Forge.pki.rsa.PrivateKey {
   let fk = forgeKeys.get(key)
   if (fk === undefined) {
-    fk = forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }).toString())
+    fk = loadForge().pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }).toString())
     forgeKeys.set(key, fk)
   }
   return fk

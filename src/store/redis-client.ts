@@ -4,8 +4,15 @@
  * command fails within bounded time while Redis is away instead of queueing for ever, and
  * the client reconnects on its own (following a Sentinel failover or Cluster resharding).
  */
+import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
+
+/**
+ * ioredis, loaded when the first Redis client is made: a gateway on SQLite never keeps its
+ * code (~2.4 MB of heap) alive, and every major collection marks a heap that much smaller.
+ */
+const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
 
 /** A `host:port` pair of a Sentinel or a Cluster seed node. */
 export interface RedisAddress {
@@ -49,6 +56,11 @@ export interface RedisClientOptions {
 /** Either client; both speak the same commands. */
 export type RedisClient = Redis | Cluster
 
+/** A Cluster client (its primaries are many), told apart without loading ioredis for `instanceof`. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster
+}
+
 const backoff = (times: number): number => Math.min(times * 200, 2000)
 
 function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
@@ -88,10 +100,10 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
   switch (t.kind) {
     case 'standalone': {
       // A rediss:// URL turns TLS on in ioredis; explicit TLS options refine it.
-      return new Redis(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
+      return new (ioredis().Redis)(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
     }
     case 'sentinel':
-      return new Redis({
+      return new (ioredis().Redis)({
         ...common,
         sentinels: t.sentinels,
         name: t.primaryName,
@@ -110,7 +122,7 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
       })
     case 'cluster': {
       const { tls, ...redisOptions } = common
-      return new Cluster(t.nodes, {
+      return new (ioredis().Cluster)(t.nodes, {
         redisOptions: { ...redisOptions, ...(tls !== undefined ? { tls } : {}) },
         clusterRetryStrategy: backoff,
         enableOfflineQueue: true,

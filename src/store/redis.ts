@@ -1,6 +1,6 @@
-import { Cluster, type Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, execPipeline, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
+import { createRedisClient, describeTopology, execPipeline, isCluster, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import type { Store } from './store.js'
 import { normalizeTtl } from './ttl.js'
@@ -133,7 +133,7 @@ export class RedisStore implements Store {
   async ping(): Promise<void> {
     const ack = this.#ack
     if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
-    const primaries = this.#redis instanceof Cluster ? this.#redis.nodes('master') : [this.#redis]
+    const primaries = isCluster(this.#redis) ? this.#redis.nodes('master') : [this.#redis]
     if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`)
     for (const node of primaries) {
       const info = await this.#run('ping', () => node.info('replication'))
@@ -159,7 +159,7 @@ export class RedisStore implements Store {
   /** The servers a listing must SCAN. */
   async #scanTargets(): Promise<Redis[]> {
     const redis = this.#redis
-    if (!(redis instanceof Cluster)) return [redis]
+    if (!isCluster(redis)) return [redis]
     // A Cluster learns its primaries as it connects: until then nodes() is empty, and a
     // listing would find nothing. Any command waits in the offline queue for that.
     if (redis.status !== 'ready') await this.#run('keys', () => redis.ping())

@@ -3,7 +3,11 @@
  * node:crypto as PKCS#8 DER so EC keys (which forge cannot model) work too.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
-import forge from 'node-forge'
+import { createRequire } from 'node:module'
+import type Forge from 'node-forge'
+
+/** node-forge, loaded on first use: most gateways never need it, and its code (~2 MB of heap) would stay alive in every one. */
+const loadForge = ((load) => () => load('node-forge') as typeof Forge)(createRequire(import.meta.url))
 
 export interface Pkcs12Contents {
   key: KeyObject
@@ -15,7 +19,8 @@ export interface Pkcs12Contents {
 
 /** Opens a PKCS#12 file; throws a one-line Error on a wrong passphrase or missing parts. */
 export function readPkcs12(der: Buffer, passphrase: string): Pkcs12Contents {
-  let p12: forge.pkcs12.Pkcs12Pfx
+  const forge = loadForge()
+  let p12: Forge.pkcs12.Pkcs12Pfx
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')))
     p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase)
@@ -35,11 +40,11 @@ export function readPkcs12(der: Buffer, passphrase: string): Pkcs12Contents {
   const certBags = p12.getBags({ bagType: certBag })[certBag] ?? []
   const keyBag = keyBags[0]
   if (!keyBag) throw new Error('PKCS#12 holds no private key')
-  const keyInfo: forge.asn1.Asn1 = keyBag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keyBag.key)) : (keyBag.asn1 as forge.asn1.Asn1)
+  const keyInfo: Forge.asn1.Asn1 = keyBag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keyBag.key)) : (keyBag.asn1 as Forge.asn1.Asn1)
   const keyDer = Buffer.from(forge.asn1.toDer(keyInfo).getBytes(), 'binary')
   const key = createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' })
-  const certs: X509Certificate[] = certBags.map((bag: forge.pkcs12.Bag) => {
-    const asn1: forge.asn1.Asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)
+  const certs: X509Certificate[] = certBags.map((bag: Forge.pkcs12.Bag) => {
+    const asn1: Forge.asn1.Asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as Forge.asn1.Asn1)
     return new X509Certificate(Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'))
   })
   const leaf = certs.find((c) => c.checkPrivateKey(key))

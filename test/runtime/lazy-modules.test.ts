@@ -1,0 +1,66 @@
+/**
+ * ioredis and node-forge load only when the config needs them (a Redis store; a PKCS#12
+ * bundle or an RSA1_5 caller key): their code would otherwise stay alive in every gateway's
+ * heap, which every major collection marks. A child Node imports every module of the build,
+ * then reports which of the two packages are in the module cache; the second case shows the
+ * check sees a package as soon as the code that needs it runs.
+ */
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { assertDistFresh } from '../support/dist-fresh.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+// Every module under dist/src except the CLI entry (it parses argv on import) and the
+// console's browser assets.
+const IMPORT_ALL = `
+import { readdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? (e.name === 'assets' ? [] : walk(join(d, e.name))) : e.name.endsWith('.js') && join(d, e.name) !== join(process.cwd(), 'dist/src/main.js') ? [join(d, e.name)] : [])
+const modules = walk(join(process.cwd(), 'dist/src'))
+for (const file of modules) await import(file)
+const loaded = (pkg) => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/' + pkg + '/'))
+const report = (step) => process.stdout.write(JSON.stringify({ step, modules: modules.length, ioredis: loaded('ioredis'), forge: loaded('node-forge') }) + '\\n')
+`
+
+interface Report {
+  step: string
+  modules: number
+  ioredis: boolean
+  forge: boolean
+}
+
+function run(script: string): Report[] {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `${IMPORT_ALL}\n${script}\nprocess.exit(0)`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+  return out.trim().split('\n').filter((l) => l.startsWith('{"step"')).map((l) => JSON.parse(l) as Report)
+}
+
+beforeAll(() => assertDistFresh())
+
+describe('packages only some configs need load on first use', () => {
+  it('importing every module of the gateway loads neither ioredis nor node-forge', () => {
+    const [r] = run(`report('imported')`)
+    expect(r?.modules).toBeGreaterThan(100)
+    expect(r).toMatchObject({ step: 'imported', ioredis: false, forge: false })
+  })
+
+  it('opening a Redis store loads ioredis, and reading a PKCS#12 file loads node-forge', () => {
+    const reports = run(`
+const { openStore } = await import(join(process.cwd(), 'dist/src/store/index.js'))
+const { readPkcs12 } = await import(join(process.cwd(), 'dist/src/tls/pkcs12.js'))
+report('before')
+const store = openStore({ kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'mtls-gateway-test:lazy-modules:' })
+await store.close()
+report('redis')
+try { readPkcs12(Buffer.from('not a PKCS#12 file'), 'passphrase') } catch {}
+report('pkcs12')
+`)
+    expect(reports.map((r) => [r.step, r.ioredis, r.forge])).toEqual([
+      ['before', false, false],
+      ['redis', true, false],
+      ['pkcs12', true, true],
+    ])
+  })
+})
