@@ -5,8 +5,7 @@
  */
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import * as x509 from '@peculiar/x509'
-import { generateKeys, issueCertificate, type Issued, type KeyKind } from './pki.js'
+import { generateKeys, issueCertificate, loadX509, type Issued, type KeyKind } from './pki.js'
 import { createLeafTemplate } from './leaf-template.js'
 
 export interface MinterOptions {
@@ -43,7 +42,7 @@ function kindOf(key: KeyObject): KeyKind {
 async function importCa(o: MinterOptions): Promise<Issued & { key: KeyObject }> {
   const key = createPrivateKey({ key: o.caKeyPem, ...(o.caKeyPassphrase !== undefined ? { passphrase: o.caKeyPassphrase } : {}) })
   const kind = kindOf(key)
-  const cert = new x509.X509Certificate(o.caCertPem)
+  const cert = new (loadX509().X509Certificate)(o.caCertPem)
   const alg = kind === 'rsa2048' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: kind === 'p384' ? 'P-384' : 'P-256' }
   const privateKey = await webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
   const publicKey = await cert.publicKey.export(alg, ['verify'])

@@ -3,12 +3,26 @@
  * @peculiar/x509 over WebCrypto: unlike node-forge it issues ECDSA (P-256/P-384)
  * certificates, and key generation is native.
  */
-import 'reflect-metadata'
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
-import * as x509 from '@peculiar/x509'
+import type * as X509 from '@peculiar/x509'
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
+/**
+ * @peculiar/x509 (after reflect-metadata, which it needs first), loaded on first use: only the
+ * dev PKI, the tests and interception leaves issue certificates, and its code (~4 MB of heap)
+ * would otherwise stay alive in every gateway, marked by every major collection.
+ */
+export const loadX509 = ((load) => {
+  let x509: typeof X509 | undefined
+  return (): typeof X509 => {
+    if (x509) return x509
+    load('reflect-metadata')
+    x509 = load('@peculiar/x509') as typeof X509
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0])
+    return x509
+  }
+})(createRequire(import.meta.url))
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair
 
@@ -17,7 +31,7 @@ export type KeyKind = 'rsa2048' | 'rsa3072' | 'p256' | 'p384'
 export type { CryptoKeyPair }
 
 export interface Issued {
-  cert: x509.X509Certificate
+  cert: X509.X509Certificate
   keys: CryptoKeyPair
   kind: KeyKind
   /** PEM of the certificate. */
@@ -59,7 +73,8 @@ export async function issueCertificate(o: IssueOptions): Promise<Issued> {
   const keys = o.keys ?? (await generateKeys(kind))
   const signer = o.issuer ?? { keys, kind, cert: undefined }
   const notBefore = o.notBefore ?? new Date(Date.now() - 60_000)
-  const extensions: x509.Extension[] = [
+  const x509 = loadX509()
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(o.ca === true, o.ca ? o.pathLength : undefined, true),
     new x509.KeyUsagesExtension(
       o.ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
