@@ -6,11 +6,8 @@
  * as such; decryption continues with a random key, so it fails exactly like a bad tag.
  */
 import { createDecipheriv, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
-import { createRequire } from 'node:module'
 import type Forge from 'node-forge'
-
-/** node-forge, loaded on first use: most gateways never need it, and its code (~2 MB of heap) would stay alive in every one. */
-const loadForge = ((load) => () => load('node-forge') as typeof Forge)(createRequire(import.meta.url))
+import { loadForge } from '../tls/index.js'
 
 /** The content encryptions the gateway accepts. */
 export type ContentEncryption = 'A128CBC-HS256' | 'A128GCM' | 'A256GCM'
