@@ -26,7 +26,7 @@ const USAGE = `node dist/bench/instructions.js [options]
   --paths a,b       undici_forwarder, gateway_mtls, gateway_realistic, gateway_connect (default all four)
   --bodies a,b      empty, 64k (default both)
   --requests N      counted requests per path and body, empty body (default 1500; 64 KiB: a third)
-  --warmup N        requests before counting, per path and body, empty body (default 1000; 64 KiB:
+  --warmup N        requests before counting, per path and body, empty body (default 4000; 64 KiB:
                     a third): under valgrind the JIT needs about this many to optimize the path
   --users N         concurrent connections (default 4)
   --node BIN        the node binary under test (default this one)
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   for (const p of paths) if (!PATHS.includes(p)) throw new Error(`--paths: ${p} is not one of ${PATHS.join(', ')}`)
   const bodies = (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[]
   const requests = Number(a.requests ?? 1500)
-  const warmup = Number(a.warmup ?? 1000)
+  const warmup = Number(a.warmup ?? 4000)
   const users = Number(a.users ?? 4)
   const dir = mkdtempSync(join(tmpdir(), 'mtls-gateway-instructions-'))
   const procs: Proc[] = []
