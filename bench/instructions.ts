@@ -1,12 +1,13 @@
 /**
  * `node dist/bench/instructions.js`: instructions per request, the floor against the gateway
- * paths, counted by valgrind's callgrind (user space, every thread) instead of timed. CPU time
- * on a shared VM spreads up to 2 × between rounds; an instruction count repeats to about 1 %,
- * so small differences (a 64 KiB body against an empty one, one build against another) can be
- * read from one run. Each process runs under callgrind; per path and body it is warmed up, its
- * counters are zeroed (`callgrind_control -z`), a fixed number of requests is sent and the
- * counters are dumped (`callgrind_control -d`). Slow (valgrind runs Node ~50 × slower): a few
- * minutes for the four core paths. Needs valgrind (`apt-get install -y valgrind`).
+ * paths, counted by valgrind's callgrind (user space, every thread) instead of timed: a second
+ * opinion when CPU time on a shared VM spreads up to 2 × between rounds. The floor's count
+ * repeats to about 1.5 %, the gateways' moved by up to 30 % between runs (docs/performance.md,
+ * "Running it"), so only large differences can be read from one run. Each process runs under
+ * callgrind; per path and body it is warmed up, its counters are zeroed (`callgrind_control
+ * -z`), a fixed number of requests is sent and the counters are dumped (`callgrind_control
+ * -d`). Slow (valgrind runs Node ~50 × slower): about 20 minutes for the four core paths.
+ * Needs valgrind (`apt-get install -y valgrind`).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
