@@ -3,11 +3,26 @@
  * (req/s, latency at saturation, CPU per request of the proxy process) and a paced phase
  * (latency at a fixed offered rate). Upstream handshakes are counted on the upstream
  * (nginx stub_status "accepts") between the end of warm-up and the end of the paced phase.
+ * The warm-up lasts until the proxy's upstream pool has stopped growing, and the proxy's own
+ * upstream connections are counted at both ends, so a handshake after warm-up can be read as
+ * the pool growing further or as a connection replaced.
  */
 import { get } from 'node:http'
 import { closedLoop, paced, quantile, type LoadResult } from './load.js'
 import type { BodyKind, PathId, PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
+import { upstreamConnections } from './upstream-sockets.js'
+
+/** The upstream's ports: TLS (the proxies' pools connect here) and stub_status. */
+export interface UpstreamPorts {
+  port: number
+  statusPort: number
+}
+
+/** The warm-up goes on in slices of this length while the upstream still accepts new connections… */
+const SETTLE_SLICE_MS = 250
+/** …for at most this long. */
+const SETTLE_MAX_MS = 2500
 
 export interface MeasureOptions {
   users: number
@@ -33,6 +48,14 @@ export interface Sample {
   cpuUsPerReq: number | null
   /** New upstream connections (= TLS handshakes, full or resumed) per 1,000 requests after warm-up. */
   handshakesPer1k: number
+  /** Of those, the ones not explained by the proxy's pool growing: connections replaced, per 1,000. */
+  replacedPer1k: number
+  /** The proxy's established upstream connections at the end of the measurement… */
+  poolSize: number
+  /** …minus those at the end of the warm-up. */
+  poolGrowth: number
+  /** How much the warm-up was extended until the pool stopped growing, ms. */
+  settleMs: number
   requests: number
   statuses: Record<string, number>
   errors: number
@@ -61,6 +84,24 @@ function merge(into: Record<string, number>, from: Record<string, number>): void
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
 }
 
+/**
+ * Goes on warming up while the upstream still accepts new connections (a pool that has not
+ * yet met the load's concurrency), slice by slice, for at most SETTLE_MAX_MS; returns the
+ * upstream's accept count at the end and the extra phases (their statuses count).
+ */
+async function settlePool(t: ReturnType<PathSetup['target']>, users: number, statusPort: number): Promise<{ accepts: number; phases: LoadResult[] }> {
+  const phases: LoadResult[] = []
+  let accepts = await upstreamAccepts(statusPort)
+  for (let spent = 0; spent < SETTLE_MAX_MS; spent += SETTLE_SLICE_MS) {
+    phases.push(await closedLoop(t, users, SETTLE_SLICE_MS))
+    const now = await upstreamAccepts(statusPort)
+    const opened = now - accepts - 1 // the status request's own connection
+    accepts = now
+    if (opened <= 0) break
+  }
+  return { accepts, phases }
+}
+
 /** Drives a path unmeasured (JIT, pools, leaf cache), once before the rounds. */
 export async function prewarm(setup: PathSetup, body: BodyKind, users: number, ms: number): Promise<void> {
   const t = setup.target(body, users)
@@ -72,19 +113,26 @@ export async function prewarm(setup: PathSetup, body: BodyKind, users: number, m
 }
 
 /** Runs the phases against a fresh dispatcher and closes it. */
-export async function measure(round: number, path: PathId, body: BodyKind, setup: PathSetup, statusPort: number, o: MeasureOptions): Promise<Sample> {
+export async function measure(round: number, path: PathId, body: BodyKind, setup: PathSetup, upstream: UpstreamPorts, o: MeasureOptions): Promise<Sample> {
   const t = setup.target(body, o.users)
   const pid = setup.proxy?.pid
+  // The direct path's pool is the load generator's own, in this process.
+  const poolPid = pid ?? process.pid
   try {
     const warm = await closedLoop(t, o.users, o.warmupMs)
-    const accepts0 = await upstreamAccepts(statusPort)
+    const settle = await settlePool(t, o.users, upstream.statusPort)
+    const accepts0 = settle.accepts
+    const pool0 = upstreamConnections(poolPid, upstream.port)
     const cpu0 = pid === undefined ? 0 : cpuMicros(pid)
     const run = await closedLoop(t, o.users, o.durationMs)
     const cpu1 = pid === undefined ? 0 : cpuMicros(pid)
     const slow = await paced(t, o.users, o.rate, o.pacedMs)
-    // The second status request is itself one accepted connection.
-    const newConnections = (await upstreamAccepts(statusPort)) - accepts0 - 1
-    const phases: LoadResult[] = [warm, run, slow]
+    const poolSize = upstreamConnections(poolPid, upstream.port)
+    const poolGrowth = poolSize - pool0
+    // Every status request is itself one accepted connection.
+    const newConnections = (await upstreamAccepts(upstream.statusPort)) - accepts0 - 1
+    const counted = run.requests + slow.requests
+    const phases: LoadResult[] = [warm, ...settle.phases, run, slow]
     const statuses: Record<string, number> = {}
     for (const r of phases) merge(statuses, r.statuses)
     const firstError = phases.find((r) => r.firstError)?.firstError
@@ -100,7 +148,11 @@ export async function measure(round: number, path: PathId, body: BodyKind, setup
       pacedP99Ms: quantile(slow.latencies, 0.99),
       pacedRps: (slow.requests * 1000) / slow.elapsedMs,
       cpuUsPerReq: pid === undefined || run.requests === 0 ? null : (cpu1 - cpu0) / run.requests,
-      handshakesPer1k: run.requests + slow.requests === 0 ? NaN : (newConnections * 1000) / (run.requests + slow.requests),
+      handshakesPer1k: counted === 0 ? NaN : (newConnections * 1000) / counted,
+      replacedPer1k: counted === 0 ? NaN : (Math.max(0, newConnections - Math.max(0, poolGrowth)) * 1000) / counted,
+      poolSize,
+      poolGrowth,
+      settleMs: settle.phases.length * SETTLE_SLICE_MS,
       requests: phases.reduce((n, r) => n + r.requests, 0),
       statuses,
       errors: phases.reduce((n, r) => n + r.errors, 0),

@@ -214,10 +214,10 @@ try {
       // Interleaved: each round starts one further along, so no path always follows the same one.
       const order = combos.map((_, i) => combos[(i + round - 1) % combos.length] as (typeof combos)[number])
       for (const { path, body } of order) {
-        const s = await measure(round, path, body, setups[path] as PathSetup, upstream.statusPort, opts)
+        const s = await measure(round, path, body, setups[path] as PathSetup, upstream, opts)
         samples.push(s)
         for (const q of procs.slice(1)) rss.push({ t: Date.now() - started, proc: q.name, rss: memory(q.pid).rss })
-        log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)}${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
+        log(`round ${round} ${path.padEnd(18)} ${body.padEnd(5)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(2)} ms  paced p50 ${s.pacedP50Ms.toFixed(2)} ms  cpu ${s.cpuUsPerReq?.toFixed(0) ?? '—'} µs/req  hs/1k ${s.handshakesPer1k.toFixed(2)} (pool ${s.poolGrowth >= 0 ? '+' : ''}${s.poolGrowth}, replaced ${s.replacedPer1k.toFixed(2)}/1k, warm-up +${s.settleMs} ms)${s.errors + s.mismatches > 0 ? `  errors ${s.errors} mismatches ${s.mismatches}: ${s.firstError ?? s.firstMismatch}` : ''}`)
       }
     }
     for (let round = 1; round <= sideRounds; round++) {

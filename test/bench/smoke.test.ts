@@ -48,7 +48,15 @@ describe('npm run bench -- --quick', () => {
       expect(r.cpuUsPerReq === null, where).toBe(r.path === 'direct')
       expect(Number.isFinite(r.handshakesPer1k), where).toBe(true)
     }
-    for (const s of result.samples) expect(Object.keys(s.statuses), `${s.path}/${s.body}`).toEqual(['200'])
+    for (const s of result.samples) {
+      const where = `${s.path}/${s.body}`
+      expect(Object.keys(s.statuses), where).toEqual(['200'])
+      // Every path reuses kept-alive upstream connections (the direct path's are the load generator's own),
+      // and the warm-up went on at least one slice to see that the pool had stopped growing.
+      expect(s.poolSize, where).toBeGreaterThan(0)
+      expect(s.settleMs, where).toBeGreaterThanOrEqual(250)
+      expect(s.replacedPer1k, where).toBeLessThanOrEqual(s.handshakesPer1k)
+    }
     expect(result.mint?.hosts).toBeGreaterThan(0)
     expect(result.mint?.mintedOnCached).toBe(0)
     expect(stdout).toContain('| path | body | req/s |')
