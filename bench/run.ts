@@ -23,6 +23,7 @@ import { checkTargets, markdown, median, summarize, type Row, type Target } from
 import { benchNodes, nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
+import { PERF_PATHS, perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 
@@ -51,6 +52,9 @@ const HELP = `usage: node dist/bench/run.js [options]
   --side-ms MS         length of one side-by-side round (default 3000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
+  --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
+                       from Linux perf on the measured processes after the rounds, this long per path
+                       and body (default 2000; 0 skips; skipped with a note when perf cannot record)
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
                        interleaved with this build's, as "<path>@before" rows
   --out FILE           results JSON (default bench/results/<date>.json)`
@@ -73,6 +77,8 @@ export interface NodeResult extends BenchNode {
   rows: Row[]
   targets: Target[]
   stages: StageProfile[]
+  /** The all-thread CPU split from perf, when it ran (--perf). */
+  perf: PerfWindow[]
   /** The side-by-side phase, when it ran (--side-by-side). */
   side: SideRow[]
 }
@@ -96,6 +102,7 @@ const { values: a } = parseArgs({
     compare: { type: 'string' },
     nodes: { type: 'string' },
     stages: { type: 'string' },
+    perf: { type: 'string' },
     'side-by-side': { type: 'string' },
     'side-ms': { type: 'string' },
     soak: { type: 'string' },
@@ -119,6 +126,7 @@ const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
 }
 const prewarmMs = num(a.prewarm, 0, 1000)
 const stagesMs = num(a.stages, 300, 2000)
+const perfMs = num(a.perf, 500, 2000)
 const sideRounds = num(a['side-by-side'], 0, 0)
 const sideMs = num(a['side-ms'], 300, 3000)
 const nodes = benchNodes(a.nodes, a.quick === true)
@@ -140,6 +148,7 @@ const rss: BenchResult['rss'] = []
 const peak: Partial<Record<PathId, number>> = {}
 const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
+const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
 /** Per node: the paths of its side-by-side group (the floor first). */
 const sideGroups = new Map<string, { id: PathId; setup: PathSetup }[]>()
@@ -238,6 +247,14 @@ try {
       log(`soak: RSS drift ${soaked.driftPct.toFixed(1)} %, range ${soaked.rangePct.toFixed(1)} %`)
     }
     for (const [path, setup] of Object.entries(setups)) if (setup?.proxy) peak[path] = memory(setup.proxy.pid).peak
+    if (perfMs > 0 && !perfUsable()) log('perf: skipped, `perf record` cannot run here (apt-get install -y linux-perf; root or kernel.perf_event_paranoid ≤ 1)')
+    else if (perfMs > 0) {
+      for (const node of nodes) {
+        log(`perf: ${node.version}, ${perfMs} ms per path and body`)
+        const own = Object.fromEntries(PERF_PATHS.map((x) => [x, setups[nodeId(x, node, many)]])) as Partial<Record<PathName, PathSetup>>
+        perfSplits.set(node.key, await perfWindows(own, bodies, opts.users, perfMs, dir))
+      }
+    }
     if (stagesMs > 0) {
       for (const node of nodes) {
         log(`stages: profiling ${node.version}, ${stagesMs} ms per path and body`)
@@ -273,7 +290,7 @@ const perNode: NodeResult[] = nodes.map((node) => {
   // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
   const side = summarizeSide(sideSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined)
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], side }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -285,6 +302,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
+  if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)

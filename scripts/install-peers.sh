@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the test suite talks to (Debian packages; needs root or sudo):
-# nginx, HAProxy, tinyproxy, openssl, curl, python3-oauthlib, python3-jwcrypto, chromium
+# nginx, HAProxy, tinyproxy, Linux perf, openssl, curl, python3-oauthlib, python3-jwcrypto, chromium
 # (the headless browser of the OAuth dance test, driven by playwright-core), redis-server and
 # redis-sentinel (the store tests start their own TLS, Sentinel and Cluster servers).
 # Idempotent: does nothing when everything is present.
@@ -11,6 +11,8 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 # nginx's echo module lets the benchmark's upstream read request bodies before answering.
 dpkg -s libnginx-mod-http-echo >/dev/null 2>&1 || need+=(libnginx-mod-http-echo)
 command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
+# Linux perf: the benchmark's all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads).
+command -v perf >/dev/null 2>&1 || need+=(linux-perf)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -65,6 +65,15 @@ describe('npm run bench -- --quick', () => {
     // Tracing off, 1 % and 100 % sampled, priced against each other in the same run.
     expect(result.targets.map((t) => t.name)).toEqual(expect.arrayContaining(['gateway_traced_1pct: CPU/request vs tracing off (realistic)', 'gateway_traced_100pct: CPU/request vs tracing off (realistic)']))
     expect(stderr).toMatch(/the OTLP sink received [1-9]\d* batches/)
+    // The all-thread split from Linux perf: a window per profiled path and body on the measured processes.
+    expect(stdout).toContain('| category (µs/request) |')
+    const split = result.nodes[0]?.perf ?? []
+    expect(split.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort())
+    for (const p of split) {
+      expect(p.samples, `${p.path}/${p.body}`).toBeGreaterThan(0)
+      expect(Object.values(p.shares).reduce((x, y) => x + y, 0), `${p.path}/${p.body}`).toBeCloseTo(1, 6)
+      expect(p.shares['JavaScript (JIT code, V8 builtins)'] ?? 0, `${p.path}/${p.body}`).toBeGreaterThan(0)
+    }
     // The per-stage table: a profiled window per gateway path and body, its samples split by stage.
     expect(stdout).toContain('| stage (µs/request, main thread) |')
     const profiled = result.nodes[0]?.stages ?? []
