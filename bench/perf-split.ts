@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { prewarm } from './measure.js'
-import type { BodyKind, PathName, PathSetup } from './paths.js'
+import { PROFILED_PATHS, type BodyKind, type PathName, type PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 
 export const CATEGORIES = [
@@ -109,13 +109,10 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
   return { result, ...splitSamples(script) }
 }
 
-/** The paths split: the floor and the three gateway paths. */
-export const PERF_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
-
-/** One window of `ms` per path (of PERF_PATHS present in `setups`) and body on the measured processes. */
+/** One window of `ms` per path (of PROFILED_PATHS present in `setups`) and body on the measured processes. */
 export async function perfWindows(setups: Partial<Record<PathName, PathSetup>>, bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
   const windows: PerfWindow[] = []
-  for (const path of PERF_PATHS) {
+  for (const path of PROFILED_PATHS) {
     const setup = setups[path]
     const pid = setup?.proxy?.pid
     if (!setup || pid === undefined) continue

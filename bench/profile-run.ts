@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { prewarm } from './measure.js'
-import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
+import { PROFILED_PATHS, setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
@@ -29,7 +29,6 @@ export interface StageProfile {
   gc?: GcFacts
 }
 
-const PROFILED: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
 /** Profiles each gateway path (and the floor) for `ms` per body; `run` says which node and CPUs. */
@@ -48,7 +47,7 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
     if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
     const setups = setupPaths(pki, p)
     const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
-    for (const path of PROFILED.filter((x) => paths.includes(x))) {
+    for (const path of PROFILED_PATHS.filter((x) => paths.includes(x))) {
       const setup = setups[path]
       const pid = setup?.proxy?.pid
       if (!setup || pid === undefined) continue

@@ -12,7 +12,7 @@ import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { PROFILED_PATHS, setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -23,7 +23,7 @@ import { checkTargets, markdown, median, summarize, type Row, type Target } from
 import { benchNodes, nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
-import { PERF_PATHS, perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
+import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 
@@ -251,7 +251,7 @@ try {
     else if (perfMs > 0) {
       for (const node of nodes) {
         log(`perf: ${node.version}, ${perfMs} ms per path and body`)
-        const own = Object.fromEntries(PERF_PATHS.map((x) => [x, setups[nodeId(x, node, many)]])) as Partial<Record<PathName, PathSetup>>
+        const own = Object.fromEntries(PROFILED_PATHS.map((x) => [x, setups[nodeId(x, node, many)]])) as Partial<Record<PathName, PathSetup>>
         perfSplits.set(node.key, await perfWindows(own, bodies, opts.users, perfMs, dir))
       }
     }
