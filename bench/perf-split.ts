@@ -105,7 +105,12 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
     perf.kill('SIGINT')
     await exited
   }
-  const script = execFileSync('perf', ['script', '-i', file, '-F', 'pid,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] })
+  let script = ''
+  try {
+    script = execFileSync('perf', ['script', '-i', file, '-F', 'pid,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] })
+  } catch {
+    // perf wrote nothing (the process was gone): no samples, and the window is left out.
+  }
   return { result, ...splitSamples(script) }
 }
 
@@ -126,7 +131,7 @@ export async function perfWindows(setups: Partial<Record<PathName, PathSetup>>, 
           return { requests: r.requests, cpu: cpuMicros(pid) - cpu0 }
         })
         const { requests, cpu } = got.result
-        if (requests > 0) windows.push({ path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares })
+        if (requests > 0 && got.samples > 0) windows.push({ path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares })
       } finally {
         await t.dispatcher.destroy()
       }

@@ -221,7 +221,7 @@ export function markdown(rows: readonly Row[], targets: readonly Target[], mint:
   if (o.soak) {
     const mib = (b: number): string => (b / 1048576).toFixed(0)
     const after = o.soak.samples.filter((x) => x.t > 10).map((x) => x.rss)
-    lines.push('', `Soak (${o.soak.path}, ${o.soak.seconds} s, ${o.soak.requests} requests, ${o.soak.errors} errors): RSS ${mib(Math.min(...after))}–${mib(Math.max(...after))} MiB after the first 10 s, drift ${o.soak.driftPct.toFixed(1)} %.`)
+    lines.push('', `Soak (${o.soak.path}, ${o.soak.seconds} s, ${o.soak.requests} requests, ${o.soak.errors} errors): RSS ${mib(Math.min(...after))}–${mib(Math.max(...after))} MiB after the first 10 s; last third against the first: troughs ${o.soak.troughDriftPct.toFixed(1)} %, peaks ${o.soak.peakDriftPct.toFixed(1)} %.`)
   }
   if (targets.length > 0) {
     lines.push('', '| target | goal | this run | met |', '|---|---|---|---|')

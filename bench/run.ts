@@ -244,7 +244,7 @@ try {
     if (soakSeconds > 0 && soakSetup) {
       log(`soak: gateway_realistic on ${first.version} for ${soakSeconds} s`)
       soaked = await soak('gateway_realistic', soakSetup, opts.users, Math.max(30, soakSeconds))
-      log(`soak: RSS drift ${soaked.driftPct.toFixed(1)} %, range ${soaked.rangePct.toFixed(1)} %`)
+      log(`soak: RSS troughs ${soaked.troughDriftPct.toFixed(1)} %, peaks ${soaked.peakDriftPct.toFixed(1)} % (last third vs first), range ${soaked.rangePct.toFixed(1)} %`)
     }
     for (const [path, setup] of Object.entries(setups)) if (setup?.proxy) peak[path] = memory(setup.proxy.pid).peak
     if (perfMs > 0 && !perfUsable()) log('perf: skipped, `perf record` cannot run here (apt-get install -y linux-perf; root or kernel.perf_event_paranoid ≤ 1)')
@@ -280,7 +280,7 @@ const firstNode = nodes[0] as BenchNode
 const prodRss = rss.filter((r) => r.proc === `gateway-prod${many ? `-${firstNode.key}` : ''}`).slice(ids.length * bodies.length).map((r) => r.rss)
 const third = Math.floor(prodRss.length / 3)
 const drift = third >= 1 ? ((median(prodRss.slice(-third)) - median(prodRss.slice(0, third))) / median(prodRss.slice(0, third))) * 100 : undefined
-const rssTarget = soaked ? { label: `gateway_realistic, ${soaked.seconds} s soak: last 10 s vs seconds 10–20`, driftPct: soaked.driftPct } : drift === undefined ? undefined : { label: 'prod process between measurements after round 1: last third vs first third', driftPct: drift }
+const rssTarget = soaked ? { label: `gateway_realistic, ${soaked.seconds} s soak: the sawtooth's troughs and peaks, last third vs first third`, driftPct: soaked.driftPct } : drift === undefined ? undefined : { label: 'prod process between measurements after round 1: last third vs first third', driftPct: drift }
 // Each node's view: its own paths (node part of the id dropped) beside the shared direct and nginx rows.
 const perNode: NodeResult[] = nodes.map((node) => {
   const own = (id: PathId): boolean => !many || id.endsWith(`~${node.key}`) || !id.includes('~')
