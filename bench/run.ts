@@ -7,12 +7,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { PROFILED_PATHS, setupPaths, PATHS, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { PROFILED_PATHS, setupPaths, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -20,44 +19,13 @@ import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
 import { memory, pinSelf, type Proc } from './procs.js'
 import { checkTargets, markdown, median, summarize, type Row, type Target } from './report.js'
-import { benchNodes, nodeId, withoutNode, type BenchNode } from './nodes.js'
+import { nodeId, withoutNode, type BenchNode } from './nodes.js'
+import { benchOptions, HELP } from './options.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
-
-const HELP = `usage: node dist/bench/run.js [options]
-  --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
-  --rounds N           interleaved rounds (default 3)
-  --prewarm MS         once per path and body before round 1: JIT, pools, leaf cache (default 1000)
-  --warmup MS          warm-up per measurement (default 400)
-  --duration MS        closed-loop phase per measurement (default 2500)
-  --paced MS           paced phase per measurement (default 1500)
-  --rate N             offered rate of the paced phase, req/s (default 1000)
-  --users N            concurrent connections (default 50)
-  --paths a,b          these paths (${PATHS.map((p) => p.name).join(', ')}; default all but gateway_ops)
-  --bodies a,b         empty, 64k (default both)
-  --mint-hosts N       hosts of the interception mode (default 200; 0 skips it)
-  --no-proxy           only the interception mode
-  --no-pin             do not pin (default with ≥ 2 CPUs: load generator and upstream on the first
-                       CPU, every proxy on the last, so the proxies never share a core with the load)
-  --soak S             then drive gateway_realistic for S seconds (≥ 30) sampling its RSS every second
-  --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
-  --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
-                       (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
-  --side-by-side N     rounds of a side-by-side phase (default 0): the floor and the gateway paths (with
-                       --compare, the other build's too) driven at once, each in its own process, all
-                       sharing the proxy CPU; a same-window A/B on a busy machine, not the targets' figures
-  --side-ms MS         length of one side-by-side round (default 3000)
-  --stages MS          per-stage cost table: profile each gateway path this long after the rounds
-                       (default 2000; 0 skips)
-  --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
-                       from Linux perf on the measured processes after the rounds, this long per path
-                       and body (default 2000; 0 skips; skipped with a note when perf cannot record)
-  --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
-                       interleaved with this build's, as "<path>@before" rows
-  --out FILE           results JSON (default bench/results/<date>.json)`
 
 export interface BenchResult {
   date: string
@@ -83,59 +51,13 @@ export interface NodeResult extends BenchNode {
   side: SideRow[]
 }
 
-const { values: a } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    rounds: { type: 'string' },
-    prewarm: { type: 'string' },
-    warmup: { type: 'string' },
-    duration: { type: 'string' },
-    paced: { type: 'string' },
-    rate: { type: 'string' },
-    users: { type: 'string' },
-    paths: { type: 'string' },
-    bodies: { type: 'string' },
-    'mint-hosts': { type: 'string' },
-    'no-proxy': { type: 'boolean', default: false },
-    'no-pin': { type: 'boolean', default: false },
-    profile: { type: 'string' },
-    compare: { type: 'string' },
-    nodes: { type: 'string' },
-    stages: { type: 'string' },
-    perf: { type: 'string' },
-    'side-by-side': { type: 'string' },
-    'side-ms': { type: 'string' },
-    soak: { type: 'string' },
-    out: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-})
-if (a.help) {
+const parsed = benchOptions(process.argv.slice(2))
+if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const num = (v: string | undefined, quick: number, full: number): number => (v !== undefined ? Number(v) : a.quick ? quick : full)
-const opts: MeasureOptions & { rounds: number; mintHosts: number } = {
-  rounds: num(a.rounds, 1, 3),
-  warmupMs: num(a.warmup, 150, 400),
-  durationMs: num(a.duration, 300, 2500),
-  pacedMs: num(a.paced, 250, 1500),
-  rate: num(a.rate, 250, 1000),
-  users: num(a.users, 50, 50),
-  mintHosts: num(a['mint-hosts'], 5, 200),
-}
-const prewarmMs = num(a.prewarm, 0, 1000)
-const stagesMs = num(a.stages, 300, 2000)
-const perfMs = num(a.perf, 500, 2000)
-const sideRounds = num(a['side-by-side'], 0, 0)
-const sideMs = num(a['side-ms'], 300, 3000)
-const nodes = benchNodes(a.nodes, a.quick === true)
+const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, nodes, paths, bodies, out, date } = parsed
 const many = nodes.length > 1
-const paths = (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[]
-const bodies = (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[]
-const root = new URL('../..', import.meta.url).pathname
-const date = new Date().toISOString()
-const out = a.out ?? (a.quick ? join(tmpdir(), `mtls-gateway-bench-${Date.now()}.json`) : join(root, 'bench', 'results', `${date.slice(0, 10)}.json`))
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
 const log = (s: string): void => void process.stderr.write(s + '\n')
@@ -159,9 +81,9 @@ let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
 let sink: OtlpSink | undefined
 try {
-  if (!a['no-proxy']) {
+  if (!parsed.noProxy) {
     const cpuCount = availableParallelism()
-    const pin = !a['no-pin'] && cpuCount >= 2 && pinSelf('0')
+    const pin = !parsed.noPin && cpuCount >= 2 && pinSelf('0')
     const loadCpus = pin ? '0' : undefined
     const proxyCpus = pin ? String(cpuCount - 1) : undefined
     pinned = pin ? { load: '0', proxies: String(cpuCount - 1) } : undefined
@@ -176,7 +98,7 @@ try {
     ids.push(...shared)
     if (paths.some((x) => x.startsWith('gateway_traced'))) sink = await startOtlpSink()
     for (const node of nodes) {
-      const run: GatewayRun = { nodeArgs: a.profile ? ['--cpu-prof', '--cpu-prof-dir', a.profile] : [], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+      const run: GatewayRun = { nodeArgs: parsed.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', parsed.profile] : [], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
       const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, run), prod: await startProdGateway(dir, pki, upstream, run) }
       if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
       if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
@@ -196,8 +118,8 @@ try {
         setups[nodeId(path, node, many)] = mine[path]
         ids.push(nodeId(path, node, many))
       }
-      if (a.compare) {
-        const other = { ...run, dist: a.compare, tag: `@before${run.tag ?? ''}` }
+      if (parsed.compare !== undefined) {
+        const other = { ...run, dist: parsed.compare, tag: `@before${run.tag ?? ''}` }
         const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
         if (ownConnect) q.connectProd = await startProdGateway(dir, pki, upstream, { ...other, tag: `-connect${other.tag}` })
         procs.push(q.bare, q.prod, ...(q.connectProd ? [q.connectProd] : []))
@@ -209,7 +131,7 @@ try {
         }
       }
       const sideNames = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect'].filter((x) => paths.includes(x as PathName))
-      const group = [...sideNames, ...(a.compare ? sideNames.filter((x) => x !== 'undici_forwarder').map((x) => `${x}@before`) : [])]
+      const group = [...sideNames, ...(parsed.compare !== undefined ? sideNames.filter((x) => x !== 'undici_forwarder').map((x) => `${x}@before`) : [])]
         .map((x) => ({ id: nodeId(x, node, many), setup: setups[nodeId(x, node, many)] }))
         .filter((x): x is { id: PathId; setup: PathSetup } => x.setup !== undefined)
       if (sideRounds > 0 && group.length > 1) sideGroups.set(node.key, group)
@@ -239,7 +161,7 @@ try {
       }
     }
     const first = nodes[0] as BenchNode
-    const soakSeconds = Number(a.soak ?? 0)
+    const soakSeconds = parsed.soakSeconds
     const soakSetup = setups[nodeId('gateway_realistic', first, many)]
     if (soakSeconds > 0 && soakSetup) {
       log(`soak: gateway_realistic on ${first.version} for ${soakSeconds} s`)

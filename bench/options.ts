@@ -1,0 +1,133 @@
+/**
+ * The command line of `npm run bench` (bench/run.ts): options parsed once into one object,
+ * with the `--quick` and the full defaults side by side.
+ */
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { MeasureOptions } from './measure.js'
+import { benchNodes, type BenchNode } from './nodes.js'
+import { PATHS, type BodyKind, type PathName } from './paths.js'
+
+export const HELP = `usage: node dist/bench/run.js [options]
+  --quick              smoke run: 1 short round, few mint hosts (results to a temp file unless --out)
+  --rounds N           interleaved rounds (default 3)
+  --prewarm MS         once per path and body before round 1: JIT, pools, leaf cache (default 1000)
+  --warmup MS          warm-up per measurement (default 400)
+  --duration MS        closed-loop phase per measurement (default 2500)
+  --paced MS           paced phase per measurement (default 1500)
+  --rate N             offered rate of the paced phase, req/s (default 1000)
+  --users N            concurrent connections (default 50)
+  --paths a,b          these paths (${PATHS.map((p) => p.name).join(', ')}; default all but gateway_ops)
+  --bodies a,b         empty, 64k (default both)
+  --mint-hosts N       hosts of the interception mode (default 200; 0 skips it)
+  --no-proxy           only the interception mode
+  --no-pin             do not pin (default with ≥ 2 CPUs: load generator and upstream on the first
+                       CPU, every proxy on the last, so the proxies never share a core with the load)
+  --soak S             then drive gateway_realistic for S seconds (≥ 30) sampling its RSS every second
+  --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
+  --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
+                       (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
+  --side-by-side N     rounds of a side-by-side phase (default 0): the floor and the gateway paths (with
+                       --compare, the other build's too) driven at once, each in its own process, all
+                       sharing the proxy CPU; a same-window A/B on a busy machine, not the targets' figures
+  --side-ms MS         length of one side-by-side round (default 3000)
+  --stages MS          per-stage cost table: profile each gateway path this long after the rounds
+                       (default 2000; 0 skips)
+  --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
+                       from Linux perf on the measured processes after the rounds, this long per path
+                       and body (default 2000; 0 skips; skipped with a note when perf cannot record)
+  --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
+                       interleaved with this build's, as "<path>@before" rows
+  --out FILE           results JSON (default bench/results/<date>.json, or <date>-2.json, -3, … when that
+                       file exists: a second run the same day never overwrites the first)`
+
+export interface BenchOptions {
+  measure: MeasureOptions & { rounds: number; mintHosts: number }
+  prewarmMs: number
+  stagesMs: number
+  perfMs: number
+  sideRounds: number
+  sideMs: number
+  soakSeconds: number
+  nodes: BenchNode[]
+  paths: PathName[]
+  bodies: BodyKind[]
+  /** Where the results JSON goes. */
+  out: string
+  date: string
+  compare?: string
+  profile?: string
+  noProxy: boolean
+  noPin: boolean
+}
+
+/** bench/results/<day>.json, or the first of <day>-2.json, <day>-3.json, … that does not exist yet. */
+export function defaultOut(resultsDir: string, day: string, exists: (file: string) => boolean = existsSync): string {
+  let file = join(resultsDir, `${day}.json`)
+  for (let n = 2; exists(file); n++) file = join(resultsDir, `${day}-${n}.json`)
+  return file
+}
+
+/** Parses the bench's arguments; 'help' when --help was asked for. */
+export function benchOptions(args: readonly string[], now: Date = new Date(), resultsDir = join(new URL('../..', import.meta.url).pathname, 'bench', 'results')): BenchOptions | 'help' {
+  const { values: a } = parseArgs({
+    args: [...args],
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      prewarm: { type: 'string' },
+      warmup: { type: 'string' },
+      duration: { type: 'string' },
+      paced: { type: 'string' },
+      rate: { type: 'string' },
+      users: { type: 'string' },
+      paths: { type: 'string' },
+      bodies: { type: 'string' },
+      'mint-hosts': { type: 'string' },
+      'no-proxy': { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      compare: { type: 'string' },
+      nodes: { type: 'string' },
+      stages: { type: 'string' },
+      perf: { type: 'string' },
+      'side-by-side': { type: 'string' },
+      'side-ms': { type: 'string' },
+      soak: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (a.help) return 'help'
+  const quick = a.quick === true
+  const num = (v: string | undefined, whenQuick: number, full: number): number => (v !== undefined ? Number(v) : quick ? whenQuick : full)
+  const date = now.toISOString()
+  return {
+    measure: {
+      rounds: num(a.rounds, 1, 3),
+      warmupMs: num(a.warmup, 150, 400),
+      durationMs: num(a.duration, 300, 2500),
+      pacedMs: num(a.paced, 250, 1500),
+      rate: num(a.rate, 250, 1000),
+      users: num(a.users, 50, 50),
+      mintHosts: num(a['mint-hosts'], 5, 200),
+    },
+    prewarmMs: num(a.prewarm, 0, 1000),
+    stagesMs: num(a.stages, 300, 2000),
+    perfMs: num(a.perf, 500, 2000),
+    sideRounds: num(a['side-by-side'], 0, 0),
+    sideMs: num(a['side-ms'], 300, 3000),
+    soakSeconds: Number(a.soak ?? 0),
+    nodes: benchNodes(a.nodes, quick),
+    paths: (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[],
+    bodies: (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[],
+    out: a.out ?? (quick ? join(tmpdir(), `mtls-gateway-bench-${now.getTime()}.json`) : defaultOut(resultsDir, date.slice(0, 10))),
+    date,
+    ...(a.compare !== undefined ? { compare: a.compare } : {}),
+    ...(a.profile !== undefined ? { profile: a.profile } : {}),
+    noProxy: a['no-proxy'] === true,
+    noPin: a['no-pin'] === true,
+  }
+}

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { benchOptions, defaultOut, type BenchOptions } from '../../bench/options.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-options-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const NOW = new Date('2026-12-02T05:00:00Z')
+
+function parse(args: string[]): BenchOptions {
+  const o = benchOptions([...args, '--nodes', process.execPath], NOW, dir)
+  if (o === 'help') throw new Error('unexpected help')
+  return o
+}
+
+describe('bench options', () => {
+  it('writes to bench/results/<day>.json, and never over an earlier run of the same day', () => {
+    expect(defaultOut(dir, '2026-12-02')).toBe(join(dir, '2026-12-02.json'))
+    expect(parse([]).out).toBe(join(dir, '2026-12-02.json'))
+    writeFileSync(join(dir, '2026-12-02.json'), '{}')
+    expect(parse([]).out).toBe(join(dir, '2026-12-02-2.json'))
+    writeFileSync(join(dir, '2026-12-02-2.json'), '{}')
+    expect(parse([]).out).toBe(join(dir, '2026-12-02-3.json'))
+    expect(parse(['--out', '/tmp/x.json']).out).toBe('/tmp/x.json')
+    expect(parse(['--quick']).out).toBe(join(tmpdir(), `mtls-gateway-bench-${NOW.getTime()}.json`))
+  })
+
+  it('has full defaults, quick defaults, and takes what is given', () => {
+    const full = parse([])
+    expect(full.measure).toEqual({ rounds: 3, warmupMs: 400, durationMs: 2500, pacedMs: 1500, rate: 1000, users: 50, mintHosts: 200 })
+    expect({ stages: full.stagesMs, perf: full.perfMs, prewarm: full.prewarmMs, side: full.sideRounds, soak: full.soakSeconds }).toEqual({ stages: 2000, perf: 2000, prewarm: 1000, side: 0, soak: 0 })
+    expect(full.bodies).toEqual(['empty', '64k'])
+    expect(full.paths).not.toContain('gateway_ops') // an extra path runs only when named
+    const quick = parse(['--quick'])
+    expect(quick.measure.rounds).toBe(1)
+    expect(quick.perfMs).toBe(500)
+    const given = parse(['--perf', '0', '--rounds', '5', '--paths', 'undici_forwarder,gateway_mtls', '--bodies', 'empty', '--compare', '/b/dist', '--no-pin', '--soak', '300'])
+    expect({ perf: given.perfMs, rounds: given.measure.rounds, paths: given.paths, bodies: given.bodies, compare: given.compare, noPin: given.noPin, noProxy: given.noProxy, soak: given.soakSeconds })
+      .toEqual({ perf: 0, rounds: 5, paths: ['undici_forwarder', 'gateway_mtls'], bodies: ['empty'], compare: '/b/dist', noPin: true, noProxy: false, soak: 300 })
+    expect(benchOptions(['--help'])).toBe('help')
+  })
+})
