@@ -8,8 +8,8 @@
  * the pool growing further or as a connection replaced.
  */
 import { get } from 'node:http'
-import { closedLoop, paced, quantile, type LoadResult } from './load.js'
-import type { BodyKind, PathId, PathSetup } from './paths.js'
+import { closedLoop, paced, quantile, type LoadResult, type Target } from './load.js'
+import { PROFILED_PATHS, type BodyKind, type PathId, type PathName, type PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 import { upstreamConnections } from './upstream-sockets.js'
 
@@ -110,6 +110,40 @@ export async function prewarm(setup: PathSetup, body: BodyKind, users: number, m
   } finally {
     await t.dispatcher.destroy()
   }
+}
+
+/** What a profiling window gets: its path and body, the proxy's pid and a fresh target. */
+export interface ProfiledWindow {
+  path: PathName
+  body: BodyKind
+  setup: PathSetup
+  pid: number
+  target: Target
+}
+
+/**
+ * The profiles' windows (stage table, perf split): each of PROFILED_PATHS that is in `paths` and
+ * has a proxy in `setups`, each body, warmed for 300 ms, then driven by `window` with a fresh
+ * dispatcher (closed after); the windows' results in order, those that gave none left out.
+ */
+export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, window: (w: ProfiledWindow) => Promise<T | undefined>): Promise<T[]> {
+  const results: T[] = []
+  for (const path of PROFILED_PATHS.filter((x) => paths.includes(x))) {
+    const setup = setups[path]
+    const pid = setup?.proxy?.pid
+    if (!setup || pid === undefined) continue
+    for (const body of bodies) {
+      await prewarm(setup, body, users, 300)
+      const target = setup.target(body, users)
+      try {
+        const got = await window({ path, body, setup, pid, target })
+        if (got !== undefined) results.push(got)
+      } finally {
+        await target.dispatcher.destroy()
+      }
+    }
+  }
+  return results
 }
 
 /** Runs the phases against a fresh dispatcher and closes it. */

@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
-import { prewarm } from './measure.js'
+import { eachProfiledWindow } from './measure.js'
 import { PROFILED_PATHS, type BodyKind, type PathName, type PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 
@@ -114,30 +114,17 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
   return { result, ...splitSamples(script) }
 }
 
-/** One window of `ms` per path (of PROFILED_PATHS present in `setups`) and body on the measured processes. */
-export async function perfWindows(setups: Partial<Record<PathName, PathSetup>>, bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
-  const windows: PerfWindow[] = []
-  for (const path of PROFILED_PATHS) {
-    const setup = setups[path]
-    const pid = setup?.proxy?.pid
-    if (!setup || pid === undefined) continue
-    for (const body of bodies) {
-      await prewarm(setup, body, users, 300)
-      const t = setup.target(body, users)
-      try {
-        const got = await recordWhile(pid, join(dir, `perf-${pid}-${path}-${body}.data`), async () => {
-          const cpu0 = cpuMicros(pid)
-          const r = await closedLoop(t, users, ms)
-          return { requests: r.requests, cpu: cpuMicros(pid) - cpu0 }
-        })
-        const { requests, cpu } = got.result
-        if (requests > 0 && got.samples > 0) windows.push({ path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares })
-      } finally {
-        await t.dispatcher.destroy()
-      }
-    }
-  }
-  return windows
+/** One window of `ms` per profiled path present in `setups` and body, on the measured processes. */
+export function perfWindows(setups: Partial<Record<PathName, PathSetup>>, bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
+  return eachProfiledWindow(setups, PROFILED_PATHS, bodies, users, async ({ path, body, pid, target }) => {
+    const got = await recordWhile(pid, join(dir, `perf-${pid}-${path}-${body}.data`), async () => {
+      const cpu0 = cpuMicros(pid)
+      const r = await closedLoop(target, users, ms)
+      return { requests: r.requests, cpu: cpuMicros(pid) - cpu0 }
+    })
+    const { requests, cpu } = got.result
+    return requests > 0 && got.samples > 0 ? { path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares } : undefined
+  })
 }
 
 const SHORT: Partial<Record<PathName, string>> = { undici_forwarder: 'floor', gateway_mtls: 'mTLS only', gateway_realistic: 'realistic', gateway_connect: 'CONNECT' }

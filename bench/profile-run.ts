@@ -8,8 +8,8 @@
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
-import { prewarm } from './measure.js'
-import { PROFILED_PATHS, setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
+import { eachProfiledWindow } from './measure.js'
+import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
@@ -47,26 +47,15 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
     if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
     const setups = setupPaths(pki, p)
     const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
-    for (const path of PROFILED_PATHS.filter((x) => paths.includes(x))) {
-      const setup = setups[path]
-      const pid = setup?.proxy?.pid
-      if (!setup || pid === undefined) continue
-      for (const body of bodies) {
-        await prewarm(setup, body, users, 300)
-        const t = setup.target(body, users)
-        try {
-          const proxy = setup.proxy as Proc
-          const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
-          const r = await closedLoop(t, users, ms)
-          const [cpu1, main1, to, output] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output()]
-          const n = Math.max(1, r.requests)
-          const gc = gcFacts(output.slice(out0), r.requests)
-          windows.push({ path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}) })
-        } finally {
-          await t.dispatcher.destroy()
-        }
-      }
-    }
+    windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, async ({ path, body, setup, pid, target }) => {
+      const proxy = setup.proxy as Proc
+      const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
+      const r = await closedLoop(target, users, ms)
+      const [cpu1, main1, to, output] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output()]
+      const n = Math.max(1, r.requests)
+      const gc = gcFacts(output.slice(out0), r.requests)
+      return { path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}) }
+    })))
   } finally {
     await Promise.allSettled(procs.map((q) => q.stop()))
   }
