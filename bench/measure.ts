@@ -89,7 +89,7 @@ function merge(into: Record<string, number>, from: Record<string, number>): void
  * yet met the load's concurrency), slice by slice, for at most SETTLE_MAX_MS; returns the
  * upstream's accept count at the end and the extra phases (their statuses count).
  */
-async function settlePool(t: ReturnType<PathSetup['target']>, users: number, statusPort: number): Promise<{ accepts: number; phases: LoadResult[] }> {
+async function settlePool(t: Target, users: number, statusPort: number): Promise<{ accepts: number; phases: LoadResult[] }> {
   const phases: LoadResult[] = []
   let accepts = await upstreamAccepts(statusPort)
   for (let spent = 0; spent < SETTLE_MAX_MS; spent += SETTLE_SLICE_MS) {

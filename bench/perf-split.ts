@@ -12,7 +12,7 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { eachProfiledWindow } from './measure.js'
-import { PROFILED_PATHS, type BodyKind, type PathName, type PathSetup } from './paths.js'
+import type { BodyKind, PathName, PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 
 export const CATEGORIES = [
@@ -114,9 +114,9 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
   return { result, ...splitSamples(script) }
 }
 
-/** One window of `ms` per profiled path present in `setups` and body, on the measured processes. */
-export function perfWindows(setups: Partial<Record<PathName, PathSetup>>, bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
-  return eachProfiledWindow(setups, PROFILED_PATHS, bodies, users, async ({ path, body, pid, target }) => {
+/** One window of `ms` per profiled path of `paths` and body, on the measured processes in `setups`. */
+export function perfWindows(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
+  return eachProfiledWindow(setups, paths, bodies, users, async ({ path, body, pid, target }) => {
     const got = await recordWhile(pid, join(dir, `perf-${pid}-${path}-${body}.data`), async () => {
       const cpu0 = cpuMicros(pid)
       const r = await closedLoop(target, users, ms)

@@ -11,7 +11,7 @@ import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { PROFILED_PATHS, setupPaths, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { setupPaths, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -173,8 +173,9 @@ try {
     else if (perfMs > 0) {
       for (const node of nodes) {
         log(`perf: ${node.version}, ${perfMs} ms per path and body`)
-        const own = Object.fromEntries(PROFILED_PATHS.map((x) => [x, setups[nodeId(x, node, many)]])) as Partial<Record<PathName, PathSetup>>
-        perfSplits.set(node.key, await perfWindows(own, bodies, opts.users, perfMs, dir))
+        // This node's setups under their plain path names, as the windows look them up.
+        const own = Object.fromEntries(paths.map((x) => [x, setups[nodeId(x, node, many)]])) as Partial<Record<PathName, PathSetup>>
+        perfSplits.set(node.key, await perfWindows(own, paths, bodies, opts.users, perfMs, dir))
       }
     }
     if (stagesMs > 0) {
