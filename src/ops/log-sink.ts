@@ -1,5 +1,5 @@
 /**
- * Where log lines go by default: stdout (fd 1), lines joined into writes of at least 4 KiB,
+ * Where log lines go by default: stdout (fd 1), lines joined into writes of at least 64 KiB,
  * one asynchronous write in flight at a time, the rest flushed every 250 ms and
  * synchronously before exit. The request path only appends a string to an array. Replaces
  * pino's sonic-boom destination, whose per-line length and buffer bookkeeping cost about
@@ -22,18 +22,23 @@ export interface LineSink {
 
 export interface LineSinkOptions {
   fd?: number
-  /** Bytes (UTF-16 units) gathered before a write starts (default 4096). */
+  /**
+   * Bytes (UTF-16 units) gathered before a write starts (default 64 KiB). Each asynchronous
+   * write is a round trip through libuv's thread pool (~35 µs of CPU here, whatever its size):
+   * at 4 KiB, one per ~10 access lines, that cost the realistic path ~10 % (docs/performance.md).
+   */
   minLength?: number
   /** Milliseconds after which gathered lines are written anyway (default 250). */
   periodMs?: number
 }
 
 const RETRY_MS = 10
+const DEFAULT_MIN_LENGTH = 64 * 1024
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
 export function createLineSink(o: LineSinkOptions = {}): LineSink {
   const fd = o.fd ?? 1
-  const minLength = o.minLength ?? 4096
+  const minLength = o.minLength ?? DEFAULT_MIN_LENGTH
   let parts: string[] = []
   let size = 0
   /** The chunk being written and how much of it the kernel took. */

@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as turn } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
+import { createLineSink } from '../../src/ops/log-sink.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
 
 // The default log destination, in a real child process writing to a real pipe: every line
@@ -47,4 +52,36 @@ describe('log line sink', () => {
     expect(ns.length).toBe(LINES)
     expect(ns.every((n, k) => n === k)).toBe(true)
   }, 60_000)
+
+  // Every asynchronous write is a thread-pool round trip costing the same CPU whatever its size;
+  // at 4 KiB (one per ~10 access lines at a gateway's pace, a turn of the event loop between
+  // lines) that cost the realistic path ~10 %. Lines wait for 64 KiB (or the period).
+  it('gathers lines arriving one per event-loop turn into writes of at least 64 KiB', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-sink-'))
+    const file = join(dir, 'out.log')
+    const fd = openSync(file, 'w')
+    try {
+      const sink = createLineSink({ fd, periodMs: 600_000 })
+      const line = JSON.stringify({ msg: 'request', pad: 'x'.repeat(380) }) + '\n'
+      let sent = 0
+      // Just under 64 KiB, one line per turn: a 4 KiB threshold would have written 15 times by now.
+      while (sent + line.length < 64 * 1024) {
+        sink.write(line)
+        sent += line.length
+        await turn()
+      }
+      for (let i = 0; i < 20; i++) await turn()
+      expect(statSync(file).size).toBe(0)
+      sink.write(line)
+      sent += line.length
+      // The write that crossed the threshold carries every line gathered so far, in one piece.
+      for (let i = 0; i < 2000 && statSync(file).size < sent; i++) await new Promise((r) => setTimeout(r, 5))
+      expect(statSync(file).size).toBe(sent)
+      await sink.end()
+      expect(readFileSync(file, 'utf8')).toBe(line.repeat(sent / line.length))
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
