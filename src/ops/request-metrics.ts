@@ -1,11 +1,13 @@
 /**
  * The per-request families: requests by endpoint, method and status class; request duration by
  * endpoint and way in (with trace-id exemplars once tracing is on); upstream duration; bytes
- * relayed. Label children are bound once per endpoint, so a request costs Map lookups; the
- * counters are plain numbers added to prom-client when read (pending-counts.ts).
+ * relayed. Slots are bound once per endpoint, so a request costs Map lookups and additions:
+ * counters and histograms are plain numbers added to prom-client when read (pending-counts.ts,
+ * pending-histograms.ts).
  */
 import { Counter, Histogram, Registry } from 'prom-client'
 import { createPendingCounts, type PendingSlot } from './pending-counts.js'
+import { createPendingHistogram, type PendingHistogram, type PendingObservations } from './pending-histograms.js'
 
 /** What one finished request adds besides its endpoint, method, status and durations. */
 export interface RequestExtras {
@@ -36,9 +38,9 @@ export function statusClass(status: number): string {
 }
 
 interface Bound {
-  upstream: Histogram.Internal<'endpoint'>
+  upstream: PendingObservations
   requests: Map<string, PendingSlot>
-  durations: Map<string, Histogram.Internal<'endpoint' | 'mode'>>
+  durations: Map<string, PendingObservations>
   bytesIn: PendingSlot
   bytesOut: PendingSlot
 }
@@ -49,26 +51,31 @@ export function createRequestMetrics(registry: Registry, buckets: number[]): { r
   const pendingRequests = createPendingCounts<'endpoint' | 'method' | 'status_class'>()
   const pendingBytes = createPendingCounts<'endpoint' | 'direction'>()
   new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { pendingRequests.flush(this) } })
-  const durationOf = (enableExemplars: boolean): Histogram<'endpoint' | 'mode'> =>
-    new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars })
+  // Each duration histogram has its own slots: enabling exemplars replaces it (before any request).
+  const durationOf = (enableExemplars: boolean): { histogram: Histogram<'endpoint' | 'mode'>; pending: PendingHistogram<'endpoint' | 'mode'> } => {
+    const pending = createPendingHistogram<'endpoint' | 'mode'>(buckets)
+    const histogram = new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars, collect() { pending.flush(this) } })
+    return { histogram, pending }
+  }
   let duration = durationOf(false)
   let exemplars = false
-  const upstream = new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers })
+  const pendingUpstream = createPendingHistogram<'endpoint'>(buckets)
+  new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers, collect() { pendingUpstream.flush(this) } })
   new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers, collect() { pendingBytes.flush(this) } })
   const bytesSlot = (endpoint: string, direction: 'in' | 'out'): PendingSlot => pendingBytes.slot(`${endpoint}\0${direction}`, () => ({ endpoint, direction }))
   const perEndpoint = new Map<string, Bound>()
   const bound = (endpoint: string): Bound => {
     let b = perEndpoint.get(endpoint)
     if (!b) {
-      b = { upstream: upstream.labels(endpoint), requests: new Map(), durations: new Map(), bytesIn: bytesSlot(endpoint, 'in'), bytesOut: bytesSlot(endpoint, 'out') }
+      b = { upstream: pendingUpstream.slot({ endpoint }), requests: new Map(), durations: new Map(), bytesIn: bytesSlot(endpoint, 'in'), bytesOut: bytesSlot(endpoint, 'out') }
       perEndpoint.set(endpoint, b)
     }
     return b
   }
   const observeDuration = (b: Bound, endpoint: string, mode: string, seconds: number, traceId: string | undefined): void => {
-    if (exemplars && traceId !== undefined) return duration.observe({ labels: { endpoint, mode }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
+    if (exemplars && traceId !== undefined) return duration.histogram.observe({ labels: { endpoint, mode }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
     let h = b.durations.get(mode)
-    if (!h) b.durations.set(mode, (h = duration.labels(endpoint, mode)))
+    if (!h) b.durations.set(mode, (h = duration.pending.slot({ endpoint, mode })))
     h.observe(seconds)
   }
   return {
