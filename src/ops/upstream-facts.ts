@@ -21,11 +21,10 @@ export interface UpstreamFacts {
 
 interface SocketFacts {
   endpoint: string
-  address?: string
-  tlsVersion?: string
-  resumed: boolean
-  handshakeMs: number
   requests: number
+  /** What every request on this connection reports, made once: its first request, then the rest. */
+  readonly first: Readonly<UpstreamFacts>
+  readonly reused: Readonly<UpstreamFacts>
 }
 
 /** Metric callbacks and bounds of the upstream observer. */
@@ -41,8 +40,8 @@ export interface UpstreamObserverOptions {
 /** Correlates requests with connections; onConnect goes into CompileOptions. */
 export interface UpstreamObserver {
   onConnect(info: ConnectInfo): void
-  /** The facts of a request, once: the access log takes them when the request is done. */
-  take(requestId: string): UpstreamFacts | undefined
+  /** The facts of a request, once: the access log takes them when the request is done (shared, read-only). */
+  take(requestId: string): Readonly<UpstreamFacts> | undefined
   close(): void
 }
 
@@ -62,7 +61,7 @@ function requestIdOf(headers: string): string | undefined {
 export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserver {
   const maxPending = o.maxPending ?? 10_000
   const sockets = new WeakMap<object, SocketFacts>()
-  const pending = new Map<string, UpstreamFacts>()
+  const pending = new Map<string, Readonly<UpstreamFacts>>()
   // onConnect runs inside the connector callback and undici publishes `connected` in the same
   // synchronous call, so the last successful ConnectInfo belongs to the next connected socket.
   let last: ConnectInfo | undefined
@@ -71,14 +70,15 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     last = undefined
     const socket = (message as { socket?: { remoteAddress?: string } }).socket
     if (!info || !socket) return
-    sockets.set(socket, {
-      endpoint: info.endpoint,
-      ...(info.remoteAddress ? { address: info.remoteAddress } : {}),
-      ...(info.protocol ? { tlsVersion: info.protocol } : {}),
-      resumed: info.resumed,
-      handshakeMs: info.handshakeMs,
-      requests: 0,
-    })
+    const facts = (reused: boolean): Readonly<UpstreamFacts> =>
+      Object.freeze({
+        ...(info.remoteAddress ? { address: info.remoteAddress } : {}),
+        ...(info.protocol ? { tlsVersion: info.protocol } : {}),
+        reused,
+        resumed: info.resumed,
+        handshakeMs: info.handshakeMs,
+      })
+    sockets.set(socket, { endpoint: info.endpoint, requests: 0, first: facts(false), reused: facts(true) })
   }
   const onSendHeaders = (message: unknown): void => {
     const { headers, socket } = message as { headers?: unknown; socket?: object }
@@ -91,13 +91,8 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     if (id === undefined) return
     // Requests of another in-process gateway land here too; the bound forgets them.
     if (pending.size >= maxPending) pending.delete(pending.keys().next().value as string)
-    pending.set(id, {
-      ...(facts.address ? { address: facts.address } : {}),
-      ...(facts.tlsVersion ? { tlsVersion: facts.tlsVersion } : {}),
-      reused,
-      resumed: facts.resumed,
-      handshakeMs: facts.handshakeMs,
-    })
+    // The connection's own frozen facts: nothing is built per request.
+    pending.set(id, reused ? facts.reused : facts.first)
   }
   subscribe('undici:client:connected', onConnected)
   subscribe('undici:client:sendHeaders', onSendHeaders)
