@@ -24,8 +24,9 @@ export interface LineSinkOptions {
   fd?: number
   /**
    * Bytes (UTF-16 units) gathered before a write starts (default 64 KiB). Each asynchronous
-   * write is a round trip through libuv's thread pool (~35 µs of CPU here, whatever its size):
-   * at 4 KiB, one per ~10 access lines, that cost the realistic path ~10 % (docs/performance.md).
+   * write is a round trip through libuv's thread pool (a pool thread wakes, writes, wakes the
+   * loop back), whatever its size: at 4 KiB, one per ~10 access lines, that cost the realistic
+   * path ~7 % in a same-window A/B (docs/performance.md).
    */
   minLength?: number
   /** Milliseconds after which gathered lines are written anyway (default 250). */

@@ -58,7 +58,7 @@ class Slot implements PendingObservations {
     const bounds = this.#bounds
     for (let i = 0; i < bounds.length; i++) {
       if (value <= (bounds[i] as number)) {
-        ;(this.counts[i] as number)++
+        this.counts[i] = (this.counts[i] as number) + 1
         break
       }
     }
