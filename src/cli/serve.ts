@@ -190,7 +190,8 @@ export interface ServeCommandOptions {
 
 /** `serve`: one process, a cluster primary (workers > 1), or one of its workers; prints the ready lines. */
 export async function runServe(o: ServeCommandOptions): Promise<void> {
-  const log = createLog({ level: o.logLevel, format: o.logFormat })
+  // With workers every process writes to the same stdout: writes must not cut each other's lines.
+  const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
   if (cluster.isPrimary && o.workers > 1) {
     await createStoreFile(loadConfig(o.configFile))

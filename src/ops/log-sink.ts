@@ -31,7 +31,16 @@ export interface LineSinkOptions {
   minLength?: number
   /** Milliseconds after which gathered lines are written anyway (default 250). */
   periodMs?: number
+  /**
+   * Largest write in bytes, cut at line ends (a longer line goes alone). PIPE_BUF when other
+   * processes write to the same pipe (`--workers`): the kernel keeps a pipe write of at most
+   * PIPE_BUF bytes whole, while a larger one can be interleaved with another writer's, mid-line.
+   */
+  maxWrite?: number
 }
+
+/** Linux's PIPE_BUF: a pipe write of at most this many bytes is never interleaved with another. */
+export const PIPE_BUF = 4096
 
 const RETRY_MS = 10
 const DEFAULT_MIN_LENGTH = 64 * 1024
@@ -40,8 +49,13 @@ const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedA
 export function createLineSink(o: LineSinkOptions = {}): LineSink {
   const fd = o.fd ?? 1
   const minLength = o.minLength ?? DEFAULT_MIN_LENGTH
+  const maxWrite = o.maxWrite
   let parts: string[] = []
+  /** UTF-8 bytes of each part, kept only under maxWrite. */
+  let bytes: number[] = []
   let size = 0
+  /** Under maxWrite the period's flush takes several writes: keep writing until nothing is left. */
+  let flushing = false
   /** The chunk being written and how much of it the kernel took. */
   let inFlight: Buffer | undefined
   let offset = 0
@@ -49,12 +63,26 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   let writing = false
   let retry: NodeJS.Timeout | undefined
   let ending: (() => void) | undefined
+  /** The lines of the next write, removed from the gathered ones: all of them, or under maxWrite as many as fit. */
+  const take = (): string => {
+    if (maxWrite === undefined) {
+      const all = parts.length === 1 ? (parts[0] as string) : parts.join('')
+      parts = []
+      size = 0
+      return all
+    }
+    let n = 0
+    let total = 0
+    while (n < parts.length && (n === 0 || total + (bytes[n] as number) <= maxWrite)) total += bytes[n++] as number
+    const taken = parts.splice(0, n).join('')
+    bytes.splice(0, n)
+    size -= taken.length
+    return taken
+  }
   const next = (): void => {
     if (inFlight !== undefined || size === 0 || ending) return
-    inFlight = Buffer.from(parts.length === 1 ? (parts[0] as string) : parts.join(''), 'utf8')
+    inFlight = Buffer.from(take(), 'utf8')
     offset = 0
-    parts = []
-    size = 0
     send()
   }
   const send = (): void => {
@@ -70,31 +98,44 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
       // A closed stdout (EPIPE, EBADF): the chunk is lost, as a log line must never stop the gateway.
       if (!err && offset < chunk.length) return send()
       inFlight = undefined
-      if (size >= minLength) next()
+      if (size === 0) flushing = false
+      if (size >= minLength || flushing) next()
     })
   }
-  const timer = setInterval(next, o.periodMs ?? 250)
+  const timer = setInterval(() => {
+    flushing = maxWrite !== undefined
+    next()
+  }, o.periodMs ?? 250)
   timer.unref()
-  const flushSync = (): boolean => {
-    if (writing) return false
-    clearTimeout(retry)
-    const data = Buffer.concat([inFlight?.subarray(offset) ?? Buffer.alloc(0), Buffer.from(parts.join(''), 'utf8')])
-    inFlight = undefined
-    parts = []
-    size = 0
+  /** Writes all of `data`, blocking; false when the output is gone (EPIPE, EBADF: the rest is dropped). */
+  const writeAllSync = (data: Buffer): boolean => {
     for (let at = 0; at < data.length; ) {
       try {
         at += writeSync(fd, data, at, data.length - at)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return true
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return false
         sleep(RETRY_MS)
       }
     }
     return true
   }
+  const flushSync = (): boolean => {
+    if (writing) return false
+    clearTimeout(retry)
+    const rest = inFlight?.subarray(offset)
+    inFlight = undefined
+    let open = rest === undefined || writeAllSync(rest)
+    while (open && size > 0) open = writeAllSync(Buffer.from(take(), 'utf8'))
+    parts = []
+    bytes = []
+    size = 0
+    flushing = false
+    return true
+  }
   return {
     write(line) {
       parts.push(line)
+      if (maxWrite !== undefined) bytes.push(Buffer.byteLength(line, 'utf8'))
       size += line.length
       if (size >= minLength) next()
     },

@@ -3,10 +3,11 @@
  * key inside pino and by value on every finished line, and the one access-log line per
  * request. Lines go to an asynchronous batching sink (log-sink.ts): the request path never waits on I/O.
  */
+import { fstatSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { RequestRecord } from '../proxy/listener.js'
-import { createLineSink } from './log-sink.js'
+import { createLineSink, PIPE_BUF } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
 import type { UpstreamFacts } from './upstream-facts.js'
@@ -24,6 +25,11 @@ export interface LogOptions {
   format?: LogFormat
   /** Where lines go; default: stdout through the batching sink (log-sink.ts). Tests pass a capturing stream. */
   destination?: DestinationStream
+  /**
+   * Other processes write to the same stdout (`--workers`): when it is a pipe or a socket, every
+   * write stays within PIPE_BUF and ends at a line end, so no line is cut by another process's.
+   */
+  sharedOutput?: boolean
 }
 
 /** The logger plus the access log and runtime redaction registration. */
@@ -43,7 +49,8 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   redactor.add(secrets)
   // Lines are batched into writes of ≥ 64 KiB (one write per ~150 requests, not one each),
   // and flushed at least every 250 ms so a quiet gateway's lines still show up promptly.
-  const async = o.destination ? undefined : createLineSink({ fd: 1, periodMs: 250 })
+  const atomic = o.sharedOutput === true && isPipeOrSocket(1) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}
+  const async = o.destination ? undefined : createLineSink({ fd: 1, periodMs: 250, ...atomic })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
@@ -69,6 +76,16 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
     end: async () => {
       await async?.end()
     },
+  }
+}
+
+/** True when `fd` is a pipe or a socket (not a file or a terminal); false when it cannot be examined. */
+function isPipeOrSocket(fd: number): boolean {
+  try {
+    const s = fstatSync(fd)
+    return s.isFIFO() || s.isSocket()
+  } catch {
+    return false
   }
 }
 

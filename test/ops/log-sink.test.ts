@@ -84,4 +84,82 @@ describe('log line sink', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  // Under maxWrite a batch leaves in several writes, each ending at a line end: every line still
+  // goes out once and in order — longer lines alone, multi-byte text counted in bytes — and the
+  // period's flush keeps writing until nothing gathered is left.
+  it('under maxWrite writes every line once, in order, through writes cut at line ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-sink-'))
+    const file = join(dir, 'out.log')
+    const fd = openSync(file, 'w')
+    try {
+      const sink = createLineSink({ fd, minLength: 64 * 1024, maxWrite: 512, periodMs: 20 })
+      const lines = Array.from({ length: 400 }, (_, n) => `${JSON.stringify({ n, text: n % 9 === 0 ? 'ü✓'.repeat(n % 400) : 'x'.repeat(n % 200) })}\n`)
+      let expected = ''
+      for (const line of lines) {
+        sink.write(line)
+        expected += line
+        if (lines.indexOf(line) % 50 === 0) await turn()
+      }
+      // Well under minLength: only the period's flush sends these, in writes of at most 512 bytes.
+      for (let i = 0; i < 2000 && statSync(file).size < Buffer.byteLength(expected); i++) await new Promise((r) => setTimeout(r, 5))
+      expect(readFileSync(file, 'utf8')).toBe(expected)
+      sink.write('{"last":true}\n')
+      await sink.end()
+      expect(readFileSync(file, 'utf8')).toBe(`${expected}{"last":true}\n`)
+    } finally {
+      closeSync(fd)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  // --workers: every process writes its lines to the one stdout. A pipe write over PIPE_BUF can be
+  // interleaved with another writer's mid-line (with 4 KiB and 64 KiB batches, three writers of
+  // 200,000 lines each cut about 140 lines here); writes within PIPE_BUF cannot.
+  it('with sharedOutput, lines of several processes on one pipe all arrive whole', async () => {
+    const LOG = new URL('../../dist/src/ops/log.js', import.meta.url).href
+    const writer = `
+import { createLog } from ${JSON.stringify(LOG)}
+const log = createLog({ sharedOutput: true })
+const id = process.argv[2]
+let i = 0
+const burst = () => {
+  for (let k = 0; k < 50 && i < 60000; k++) log.logger.info({ id, i: i++, pad: 'x'.repeat(300 + (i % 97)) }, 'line')
+  if (i < 60000) setImmediate(burst)
+  else log.end().then(() => process.exit(0))
+}
+burst()
+`
+    const script = join(mkdtempSync(join(tmpdir(), 'mtlsgw-sink-')), 'writer.mjs')
+    const { writeFileSync } = await import('node:fs')
+    writeFileSync(script, writer)
+    const node = JSON.stringify(process.execPath)
+    // One pipe, three writers: the shell's children share its stdout.
+    const p = spawn('sh', ['-c', `${node} ${script} a & ${node} ${script} b & ${node} ${script} c & wait`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    procs.push(p)
+    let stderr = ''
+    p.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+    let rest = ''
+    let broken = 0
+    const next = { a: 0, b: 0, c: 0 } as Record<string, number>
+    let outOfOrder = 0
+    p.stdout?.on('data', (c: Buffer) => {
+      rest += c.toString('utf8')
+      let at: number
+      while ((at = rest.indexOf('\n')) !== -1) {
+        const line = rest.slice(0, at)
+        rest = rest.slice(at + 1)
+        try {
+          const { id, i } = JSON.parse(line) as { id: string; i: number }
+          if (next[id] !== i) outOfOrder++
+          next[id] = i + 1
+        } catch {
+          broken++
+        }
+      }
+    })
+    const code = await new Promise<number | null>((resolve) => p.once('close', resolve))
+    rmSync(join(script, '..'), { recursive: true, force: true })
+    expect({ code, stderr, rest, broken, outOfOrder, next }).toEqual({ code: 0, stderr: '', rest: '', broken: 0, outOfOrder: 0, next: { a: 60000, b: 60000, c: 60000 } })
+  }, 120_000)
 })
