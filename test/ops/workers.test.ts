@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
+import { Pool } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -46,6 +47,44 @@ describe('serve --workers 2', () => {
     expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)
     expect((await get(`${admin}/readyz`)).status).toBe(200)
   })
+
+  // The primary and both workers write to one stdout pipe: no process's write may cut another's
+  // line (each write stays within PIPE_BUF). With unbounded 64 KiB batches, 68 of 80,008 lines
+  // of such a run arrived cut.
+  it('keeps every log line whole on the shared stdout pipe under load', async () => {
+    const before = gp.output.length
+    // A reader that falls behind now and then, as a busy log collector does: the pipe fills,
+    // and writes that do not fit whole are where lines get cut.
+    const stdout = gp.child.stdout
+    const stall = setInterval(() => (stdout?.isPaused() ? stdout.resume() : stdout?.pause()), 50)
+    const pool = new Pool(gp.url, { connections: 32 })
+    let sent = 0
+    const user = async (): Promise<void> => {
+      while (sent < 20_000) {
+        sent++
+        const r = await pool.request({ path: `/proxy/none/${sent}`, method: 'GET' })
+        await r.body.dump()
+      }
+    }
+    await Promise.all(Array.from({ length: 32 }, user))
+    await pool.close()
+    clearInterval(stall)
+    stdout?.resume()
+    const lines = await eventually(() => {
+      const added = gp.output.slice(before)
+      return added.filter((l) => l.includes('"msg":"request"')).length >= 20_000 && added
+    }, 60_000, '20,000 more access lines')
+    const cut = lines.filter((l) => {
+      if (l === '' || /^\(node:\d+\)/.test(l)) return false
+      try {
+        JSON.parse(l)
+        return false
+      } catch {
+        return true
+      }
+    })
+    expect(cut).toEqual([])
+  }, 120_000)
 
   it('relays SIGHUP to every worker', async () => {
     gp.child.kill('SIGHUP')
