@@ -1,5 +1,6 @@
 /**
- * Where log lines go by default: stdout (fd 1), lines joined into writes of at least 64 KiB,
+ * Where log lines go by default: stdout (fd 1), lines joined into writes of at least 64 KiB
+ * (or, with maxWrite, of at most that many bytes, cut at line ends),
  * one asynchronous write in flight at a time, the rest flushed every 250 ms and
  * synchronously before exit. The request path only appends a string to an array. Replaces
  * pino's sonic-boom destination, whose per-line length and buffer bookkeeping cost about

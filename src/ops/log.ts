@@ -47,10 +47,10 @@ export interface GatewayLog {
 export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): GatewayLog {
   const redactor = createRedactor()
   redactor.add(secrets)
-  // Lines are batched into writes of ≥ 64 KiB (one write per ~150 requests, not one each),
-  // and flushed at least every 250 ms so a quiet gateway's lines still show up promptly.
-  const atomic = o.sharedOutput === true && isPipeOrSocket(1) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}
-  const async = o.destination ? undefined : createLineSink({ fd: 1, periodMs: 250, ...atomic })
+  // Lines are batched into writes of ≥ 64 KiB (one write per ~150 requests, not one each), or
+  // of ≤ PIPE_BUF on a pipe other processes share, and flushed at least every 250 ms so a quiet
+  // gateway's lines still show up promptly.
+  const async = o.destination ? undefined : createLineSink({ fd: 1, periodMs: 250, ...(o.sharedOutput === true && isPipeOrSocket(1) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}) })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
