@@ -11,7 +11,7 @@ import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
-import { checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
+import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
@@ -56,6 +56,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   }
   checkFieldReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
   checkTenantReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
+  checkTenantFields(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)

@@ -115,7 +115,7 @@ const field = {
   properties: {
     type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header, a key in a JSON object or form body (dotted path for nested JSON), a query parameter, or a `{{key}}` placeholder in the URL path.' },
     key: { type: 'string', minLength: 1, description: 'Header name, body key (dotted path allowed for JSON), query parameter name, or path placeholder name.' },
-    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims).' },
+    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims). `{{tenant}}` only where every endpoint applying the field has tenancy (load refuses it otherwise).' },
   },
 } as const
 

@@ -1,12 +1,14 @@
 /**
  * Load-time check that every `{tenant}` can be filled. A request names a tenant only when
  * its profile or endpoint has tenancy (`tenancy: true`, or `{tenant}` in the endpoint's
- * URL), and a URL needing one otherwise fails every request with 400: a config problem.
+ * URL), and a URL or authorization field needing one otherwise fails every request with
+ * 400: a config problem.
  */
+import { parseTemplate } from './template.js'
 import { parseUrlTemplate } from './url-template.js'
 import { PROFILE_URL_KEYS } from './field-references.js'
 import type { Report } from './normalize-util.js'
-import type { EndpointConfig, ProfileConfig } from './types.js'
+import type { EndpointConfig, FieldConfig, ProfileConfig } from './types.js'
 
 const TENANT = '{tenant}'
 
@@ -42,6 +44,45 @@ export function checkTenantReferences(endpoints: readonly EndpointConfig[], prof
       if (hasTenant) {
         report(['profiles', p.index, key], `contains {tenant}, but profile "${p.name}" has no tenancy, so no request names a tenant (set tenancy: true, or put {tenant} in its endpoint's URL)`)
       }
+    }
+  }
+}
+
+/** Whether a forwarded request through the endpoint names a tenant (the rule of match_endpoint). */
+function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileConfig[]): boolean {
+  return e.url.includes(TENANT) || profiles.some((p) => p.name === e.profile && p.tenancy)
+}
+
+/** Indexes of the fields whose value template has a tenant placeholder. */
+function tenantFields(fields: readonly FieldConfig[]): number[] {
+  return fields.flatMap((f, i) => {
+    try {
+      return parseTemplate(f.value).parts.some((p) => p.kind === 'tenant') ? [i] : []
+    } catch {
+      return [] // reported where fields are normalised
+    }
+  })
+}
+
+const HOW = 'put {tenant} in its URL, or set tenancy: true on its profile'
+
+/**
+ * Reports each authorization field with `{{tenant}}` that some endpoint applies to requests
+ * that never name a tenant: the endpoint's own fields, and its profile's.
+ */
+export function checkTenantFields(endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
+  for (const e of endpoints) {
+    if (endpointTenancy(e, profiles)) continue
+    for (const i of tenantFields(e.fields)) {
+      report(['endpoints', e.index, 'fields', i, 'value'], `uses {{tenant}}, but endpoint "${e.name}" has no tenancy, so no request names a tenant (${HOW})`)
+    }
+  }
+  for (const p of profiles) {
+    if (p.tenancy) continue
+    const without = endpoints.filter((e) => e.profile === p.name && !endpointTenancy(e, profiles)).map((e) => `"${e.name}"`)
+    if (without.length === 0) continue
+    for (const i of tenantFields(p.fields)) {
+      report(['profiles', p.index, 'fields', i, 'value'], `uses {{tenant}}, but endpoint ${without.join(', ')} of profile "${p.name}" has no tenancy, so its requests name no tenant (${HOW})`)
     }
   }
 }
