@@ -25,6 +25,8 @@ export interface LogOptions {
   format?: LogFormat
   /** Where lines go; default: stdout through the batching sink (log-sink.ts). Tests pass a capturing stream. */
   destination?: DestinationStream
+  /** The batching sink's file descriptor (default 1, stdout). */
+  fd?: number
   /**
    * Other processes write to the same stdout (`--workers`): when it is a pipe or a socket, every
    * write stays within PIPE_BUF and ends at a line end, so no line is cut by another process's.
@@ -35,7 +37,10 @@ export interface LogOptions {
 /** The logger plus the access log and runtime redaction registration. */
 export interface GatewayLog {
   readonly logger: Logger
-  /** Writes the access-log line of one finished request. */
+  /**
+   * Writes the access-log line of one finished request. Neither argument may change after the
+   * call: the batching sink renders the line when it writes its batch (the time is taken now).
+   */
   access(record: RequestRecord, upstream?: UpstreamFacts): void
   /** Registers values (field values, tokens, signatures) to redact from every later line. */
   addSecretValues(values: Iterable<string>): void
@@ -50,7 +55,8 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   // Lines are batched into writes of ≥ 64 KiB (one write per ~150 requests, not one each), or
   // of ≤ PIPE_BUF on a pipe other processes share, and flushed at least every 250 ms so a quiet
   // gateway's lines still show up promptly.
-  const async = o.destination ? undefined : createLineSink({ fd: 1, periodMs: 250, ...(o.sharedOutput === true && isPipeOrSocket(1) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}) })
+  const fd = o.fd ?? 1
+  const async = o.destination ? undefined : createLineSink({ fd, periodMs: 250, ...(o.sharedOutput === true && isPipeOrSocket(fd) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}) })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
@@ -65,12 +71,19 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   // as pino would (same level, time, pid, hostname, key order, msg), without pino's generic
   // per-key walk; redaction by value still runs on every finished line.
   const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
+  const line = (level: string, time: string, record: RequestRecord, upstream: UpstreamFacts | undefined): string =>
+    redactor.redact(`{"level":"${level}"${time}${base}${accessFields(record, upstream)},"msg":"request"}\n`)
+  // Rendered with its batch when the sink writes (a finished request's record no longer changes);
+  // the time is taken now. A pretty line or a test's destination gets the string at once.
+  const deferred = async !== undefined && o.format !== 'pretty' ? async : undefined
   return {
     logger,
     access(record, upstream) {
       const level = record.status >= 500 ? 'warn' : 'info'
       if (!logger.isLevelEnabled(level)) return
-      stream.write(redactor.redact(`{"level":"${level}"${options.timestamp()}${base}${accessFields(record, upstream)},"msg":"request"}\n`))
+      const time = options.timestamp()
+      if (deferred) deferred.writeDeferred(() => line(level, time, record, upstream))
+      else stream.write(line(level, time, record, upstream))
     },
     addSecretValues: (values) => redactor.add(values),
     end: async () => {

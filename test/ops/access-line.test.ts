@@ -3,9 +3,12 @@
  * built on what pino writes. Every generated request record must give the same bytes as pino
  * logging the same fields in the same order (the timestamp aside, which differs by clock).
  */
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { GatewayError, REASONS } from '../../src/errors.js'
 import { createLog } from '../../src/ops/index.js'
 import type { UpstreamFacts } from '../../src/ops/upstream-facts.js'
@@ -66,6 +69,21 @@ const upstream = opt(fc.record({ address: opt(text), tlsVersion: opt(text), reus
 
 const withoutTime = (line: string): string => line.replace(/,"time":"[^"]*"/, ',"time":"T"')
 
+function toRecord(g: Generated): RequestRecord {
+  return {
+    id: g.id,
+    mode: g.mode,
+    method: g.method,
+    status: g.status,
+    durationMs: g.durationMs,
+    facts: { endpoint: g.endpoint, caller: g.caller, tenant: g.tenant, upstreamMs: g.upstreamMs, ...(g.trace ? { trace: g.trace as unknown as RequestTrace } : {}) },
+    requestBytes: g.requestBytes,
+    responseBytes: g.responseBytes,
+    ...(g.error ? { error: new GatewayError(g.error.reason, g.error.message, g.error.cause === undefined ? {} : { cause: new Error(g.error.cause) }) } : {}),
+  }
+}
+type Generated = typeof record extends fc.Arbitrary<infer T> ? T : never
+
 describe('access line', () => {
   it('has the bytes pino writes for the same fields, for any request record', () => {
     const lines: string[] = []
@@ -74,17 +92,7 @@ describe('access line', () => {
     const ref = pino({ formatters: { level: (label: string) => ({ level: label }) }, timestamp: pino.stdTimeFunctions.isoTime }, { write: (s: string) => void reference.push(s) })
     fc.assert(
       fc.property(record, upstream, (g, up) => {
-        const r: RequestRecord = {
-          id: g.id,
-          mode: g.mode,
-          method: g.method,
-          status: g.status,
-          durationMs: g.durationMs,
-          facts: { endpoint: g.endpoint, caller: g.caller, tenant: g.tenant, upstreamMs: g.upstreamMs, ...(g.trace ? { trace: g.trace as unknown as RequestTrace } : {}) },
-          requestBytes: g.requestBytes,
-          responseBytes: g.responseBytes,
-          ...(g.error ? { error: new GatewayError(g.error.reason, g.error.message, g.error.cause === undefined ? {} : { cause: new Error(g.error.cause) }) } : {}),
-        }
+        const r = toRecord(g)
         const u: UpstreamFacts | undefined = up && { ...up }
         lines.length = 0
         reference.length = 0
@@ -96,5 +104,63 @@ describe('access line', () => {
       }),
       { seed: 2121, numRuns: 3000 },
     )
+  })
+})
+
+// Through the batching sink an access line is rendered when its batch is written, not when the
+// request ends. The file must hold exactly what an immediate writer produced for the same calls,
+// in the same order with other log lines, and each line's time is when access() was called.
+describe('access line through the batching sink', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-access-'))
+  afterEach(() => vi.useRealTimers())
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('writes the bytes an immediate writer gives, in call order with other lines (300 generated sequences)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 11, 2, 10, 0, 0, 7) })
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(record, upstream, fc.option(text, { nil: undefined })), { minLength: 1, maxLength: 60 }), async (calls) => {
+        const file = join(dir, `run-${run++}.log`)
+        const fd = openSync(file, 'w')
+        try {
+          const batched = createLog({ fd })
+          const lines: string[] = []
+          const immediate = createLog({ destination: { write: (s: string) => void lines.push(s) } })
+          for (const [g, up, note] of calls) {
+            for (const log of [batched, immediate]) {
+              // Another line between access lines (pino's own path, plain strings into the sink).
+              if (note !== undefined) log.logger.info({ note }, 'between')
+              log.access(toRecord(g), up && { ...up })
+            }
+          }
+          await batched.end()
+          expect(readFileSync(file, 'utf8')).toBe(lines.join(''))
+        } finally {
+          closeSync(fd)
+          rmSync(file, { force: true })
+        }
+      }),
+      { seed: 0xacce55, numRuns: 300 },
+    )
+  })
+
+  it('stamps each line with the time of its access() call, not of the write', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 11, 2, 10, 0, 0, 250) })
+    const file = join(dir, 'time.log')
+    const fd = openSync(file, 'w')
+    try {
+      const log = createLog({ fd })
+      const r = (id: string): RequestRecord => ({ id, mode: 'route', method: 'GET', status: 200, durationMs: 1, facts: {} })
+      log.access(r('a'))
+      vi.setSystemTime(Date.UTC(2026, 11, 2, 10, 0, 3, 9))
+      log.access(r('b'))
+      vi.setSystemTime(Date.UTC(2026, 11, 2, 11, 0, 0, 0))
+      await log.end()
+      const times = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { time: string }).time)
+      expect(times).toEqual(['2026-12-02T10:00:00.250Z', '2026-12-02T10:00:03.009Z'])
+    } finally {
+      closeSync(fd)
+      rmSync(file, { force: true })
+    }
   })
 })

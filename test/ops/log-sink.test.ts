@@ -30,6 +30,19 @@ burst()
 const procs: ReturnType<typeof spawn>[] = []
 afterAll(() => procs.forEach((p) => p.kill('SIGKILL')))
 
+/** Runs `use` with a fresh empty file open for writing, then closes and removes it. */
+async function withFile(use: (fd: number, file: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-sink-'))
+  const file = join(dir, 'out.log')
+  const fd = openSync(file, 'w')
+  try {
+    await use(fd, file)
+  } finally {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 describe('log line sink', () => {
   it('delivers every line once, in order, through batched writes, a stalled reader and the end before exit', async () => {
     const p = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -57,10 +70,7 @@ describe('log line sink', () => {
   // at 4 KiB (one per ~10 access lines at a gateway's pace, a turn of the event loop between
   // lines) that cost the realistic path ~10 %. Lines wait for 64 KiB (or the period).
   it('gathers lines arriving one per event-loop turn into writes of at least 64 KiB', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-sink-'))
-    const file = join(dir, 'out.log')
-    const fd = openSync(file, 'w')
-    try {
+    await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, periodMs: 600_000 })
       const line = JSON.stringify({ msg: 'request', pad: 'x'.repeat(380) }) + '\n'
       let sent = 0
@@ -79,20 +89,14 @@ describe('log line sink', () => {
       expect(statSync(file).size).toBe(sent)
       await sink.end()
       expect(readFileSync(file, 'utf8')).toBe(line.repeat(sent / line.length))
-    } finally {
-      closeSync(fd)
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   // Under maxWrite a batch leaves in several writes, each ending at a line end: every line still
   // goes out once and in order — longer lines alone, multi-byte text counted in bytes — and the
   // period's flush keeps writing until nothing gathered is left.
   it('under maxWrite writes every line once, in order, through writes cut at line ends', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-sink-'))
-    const file = join(dir, 'out.log')
-    const fd = openSync(file, 'w')
-    try {
+    await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, minLength: 64 * 1024, maxWrite: 512, periodMs: 20 })
       const lines = Array.from({ length: 400 }, (_, n) => `${JSON.stringify({ n, text: n % 9 === 0 ? 'ü✓'.repeat(n % 400) : 'x'.repeat(n % 200) })}\n`)
       let expected = ''
@@ -107,10 +111,7 @@ describe('log line sink', () => {
       sink.write('{"last":true}\n')
       await sink.end()
       expect(readFileSync(file, 'utf8')).toBe(`${expected}{"last":true}\n`)
-    } finally {
-      closeSync(fd)
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   // --workers: every process writes its lines to the one stdout. A pipe write over PIPE_BUF can be
@@ -162,4 +163,49 @@ burst()
     rmSync(join(script, '..'), { recursive: true, force: true })
     expect({ code, stderr, rest, broken, outOfOrder, next }).toEqual({ code: 0, stderr: '', rest: '', broken: 0, outOfOrder: 0, next: { a: 60000, b: 60000, c: 60000 } })
   }, 120_000)
+
+  // An access line is handed over as the function that renders it: the batch renders its lines
+  // when it is written. Order with plain lines is kept, nothing renders before the write, a
+  // renderer that throws loses only its own line, and under maxWrite (whose cuts need each
+  // line's bytes) rendering happens at once.
+  it('renders deferred lines when their batch is written, in order with plain lines', async () => {
+    await withFile(async (fd, file) => {
+      const sink = createLineSink({ fd, periodMs: 600_000 })
+      let renders = 0
+      let expected = ''
+      for (let n = 0; n < 90; n++) {
+        const line = `${JSON.stringify({ n, pad: 'y'.repeat(n % 50) })}\n`
+        if (n % 3 === 0) sink.write(line)
+        else if (n % 40 === 1) sink.writeDeferred(() => {
+          renders++
+          throw new Error('broken renderer')
+        })
+        else sink.writeDeferred(() => {
+          renders++
+          return line
+        })
+        if (n % 3 === 0 || n % 40 !== 1) expected += line
+      }
+      for (let i = 0; i < 10; i++) await turn()
+      // Under 64 KiB (counting each unrendered line as 512): nothing written, so nothing rendered yet.
+      expect(renders).toBe(0)
+      expect(statSync(file).size).toBe(0)
+      await sink.end()
+      expect(renders).toBe(60)
+      expect(readFileSync(file, 'utf8')).toBe(expected)
+    })
+  })
+
+  it('renders a deferred line at once under maxWrite', async () => {
+    await withFile(async (fd, file) => {
+      const sink = createLineSink({ fd, minLength: 4096, maxWrite: 4096, periodMs: 600_000 })
+      let renders = 0
+      sink.write('first\n')
+      sink.writeDeferred(() => `${String(++renders)}\n`)
+      sink.write('last\n')
+      expect(renders).toBe(1)
+      await sink.end()
+      expect(readFileSync(file, 'utf8')).toBe('first\n1\nlast\n')
+    })
+  })
 })
