@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { MeasureOptions } from './measure.js'
 import { benchNodes, type BenchNode } from './nodes.js'
@@ -33,6 +33,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        --compare, the other build's too) driven at once, each in its own process, all
                        sharing the proxy CPU; a same-window A/B on a busy machine, not the targets' figures
   --side-ms MS         length of one side-by-side round (default 3000)
+  --pairs N            with --compare: N pairs of windows per gateway path and body, this build's and the
+                       other build's process each measured alone, alternating (A B, B A, …); reports the
+                       medians and in how many pairs this build was cheaper (default 0)
+  --pair-ms MS         length of one paired window (default 1000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
   --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
@@ -50,6 +54,8 @@ export interface BenchOptions {
   perfMs: number
   sideRounds: number
   sideMs: number
+  pairs: number
+  pairMs: number
   soakSeconds: number
   nodes: BenchNode[]
   paths: PathName[]
@@ -95,6 +101,8 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       perf: { type: 'string' },
       'side-by-side': { type: 'string' },
       'side-ms': { type: 'string' },
+      pairs: { type: 'string' },
+      'pair-ms': { type: 'string' },
       soak: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -119,13 +127,15 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     perfMs: num(a.perf, 500, 2000),
     sideRounds: num(a['side-by-side'], 0, 0),
     sideMs: num(a['side-ms'], 300, 3000),
+    pairs: num(a.pairs, 0, 0),
+    pairMs: num(a['pair-ms'], 300, 1000),
     soakSeconds: Number(a.soak ?? 0),
     nodes: benchNodes(a.nodes, quick),
     paths: (a.paths?.split(',') ?? PATHS.filter((p) => !p.extra).map((p) => p.name)) as PathName[],
     bodies: (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[],
     out: a.out ?? (quick ? join(tmpdir(), `mtls-gateway-bench-${now.getTime()}.json`) : defaultOut(resultsDir, date.slice(0, 10))),
     date,
-    ...(a.compare !== undefined ? { compare: a.compare } : {}),
+    ...(a.compare !== undefined ? { compare: resolve(a.compare) } : {}),
     ...(a.profile !== undefined ? { profile: a.profile } : {}),
     noProxy: a['no-proxy'] === true,
     noPin: a['no-pin'] === true,

@@ -25,6 +25,7 @@ import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
+import { pairedWindows, pairsMarkdown, summarizePairs, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 
 export interface BenchResult {
@@ -49,6 +50,8 @@ export interface NodeResult extends BenchNode {
   perf: PerfWindow[]
   /** The side-by-side phase, when it ran (--side-by-side). */
   side: SideRow[]
+  /** The paired windows against the --compare build, when they ran (--pairs). */
+  pairs: PairRow[]
 }
 
 const parsed = benchOptions(process.argv.slice(2))
@@ -56,7 +59,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, nodes, paths, bodies, out, date } = parsed
+const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, pairMs, nodes, paths, bodies, out, date } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -72,6 +75,7 @@ const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
 const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
+const pairSamples: PairSample[] = []
 /** Per node: the paths of its side-by-side group (the floor first). */
 const sideGroups = new Map<string, { id: PathId; setup: PathSetup }[]>()
 let mint: MintResult | undefined
@@ -160,6 +164,16 @@ try {
         }
       }
     }
+    if (pairs > 0 && parsed.compare !== undefined) {
+      for (const id of ids.filter((x) => x.includes('@before'))) {
+        const mine = id.replace('@before', '')
+        for (const body of bodies) {
+          const got = await pairedWindows(pairs, body, { id: mine, setup: setups[mine] as PathSetup }, { id, setup: setups[id] as PathSetup }, opts.users, pairMs)
+          pairSamples.push(...got)
+          log(`pairs ${mine} ${body}: ${got.map((x) => x.cpuUsPerReq.toFixed(0)).join(' ')}`)
+        }
+      }
+    }
     const first = nodes[0] as BenchNode
     const soakSeconds = parsed.soakSeconds
     const soakSetup = setups[nodeId('gateway_realistic', first, many)]
@@ -213,7 +227,8 @@ const perNode: NodeResult[] = nodes.map((node) => {
   // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
   const side = summarizeSide(sideSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined)
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side }
+  const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -225,6 +240,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
+  if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { benchOptions, defaultOut, type BenchOptions } from '../../bench/options.js'
 
@@ -39,5 +39,8 @@ describe('bench options', () => {
     expect({ perf: given.perfMs, rounds: given.measure.rounds, paths: given.paths, bodies: given.bodies, compare: given.compare, noPin: given.noPin, noProxy: given.noProxy, soak: given.soakSeconds })
       .toEqual({ perf: 0, rounds: 5, paths: ['undici_forwarder', 'gateway_mtls'], bodies: ['empty'], compare: '/b/dist', noPin: true, noProxy: false, soak: 300 })
     expect(benchOptions(['--help'])).toBe('help')
+    // The other build's processes start in their own directories: a relative dist must not follow them there.
+    expect(parse(['--compare', 'before/dist']).compare).toBe(resolve('before/dist'))
+    expect({ pairs: given.pairs, pairMs: given.pairMs, quickPairMs: quick.pairMs }).toEqual({ pairs: 0, pairMs: 1000, quickPairMs: 300 })
   })
 })

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { BenchResult } from '../../bench/run.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
@@ -95,5 +95,23 @@ describe('npm run bench -- --quick', () => {
       expect(Number.isFinite(r.cpuUsPerReq), r.path).toBe(true)
     }
     expect(stdout).toContain('Side by side (')
+  }, 120_000)
+
+  // --compare against this very build: both sides answer 200 in every paired window, and each
+  // pair puts one window of this build beside one of the other's.
+  it('measures paired windows against a --compare build', async () => {
+    const out = join(dir, 'pairs.json')
+    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'gateway_mtls', '--bodies', 'empty', '--compare', resolve('dist'), '--pairs', '3', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+    expect(code, stderr).toBe(0)
+    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const pairs = result.nodes[0]?.pairs ?? []
+    expect(pairs.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(['gateway_mtls/empty/3'])
+    for (const r of pairs) {
+      expect(r.errors).toBe(0)
+      expect(Number.isFinite(r.mineUs) && Number.isFinite(r.theirsUs) && Number.isFinite(r.ratio)).toBe(true)
+      expect(r.mineLower).toBeGreaterThanOrEqual(0)
+      expect(r.mineLower).toBeLessThanOrEqual(3)
+    }
+    expect(stdout).toContain(`Paired windows against ${resolve('dist')} (`)
   }, 120_000)
 })
