@@ -55,6 +55,7 @@ export interface PairRow {
   ratio: number
   /** Pairs in which this build used less CPU per request. */
   mineLower: number
+  /** Failed requests, wrong answers and non-200 statuses of both builds' windows (a run with any fails). */
   errors: number
 }
 

@@ -245,7 +245,7 @@ for (const n of perNode) {
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = perNode.flatMap((n) => [...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0).map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
+const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0)].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
   log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1
