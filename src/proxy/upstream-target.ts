@@ -131,6 +131,7 @@ export function assertDestination(target: UpstreamTarget, url: URL): void {
   if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
   const pathname = url.pathname
   if (!target.under.test(pathname) || hasDotSegment(pathname)) {
-    throw new GatewayError('internal', 'internal error', { cause: new Error(`destination path ${pathname} left the base path ${target.basePath}`) })
+    // Not the path itself: after path fields it may hold a field value (an account number, a PIN).
+    throw new GatewayError('internal', 'internal error', { cause: new Error(`the destination path (${pathname.length} characters) left the base path ${target.basePath}`) })
   }
 }

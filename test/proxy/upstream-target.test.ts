@@ -136,6 +136,17 @@ describe('buildUpstreamTarget', () => {
     expect(() => assertDestination(target, new URL('https://evil.test:8443/base/x'))).toThrow(GatewayError)
     expect(() => assertDestination(target, new URL('https://api.partner.test:8443/other'))).toThrow(GatewayError)
     expect(() => assertDestination(target, new URL('https://api.partner.test:8443/base/y?z=1'))).not.toThrow()
+    // The cause reaches the access line (internal errors log it): it must not carry the path, which
+    // after path fields may hold a field value.
+    const secret = '4929123456781234'
+    let cause = ''
+    try {
+      assertDestination(target, new URL(`https://api.partner.test:8443/accounts/${secret}`))
+    } catch (e) {
+      cause = String(((e as GatewayError).cause as Error).stack)
+    }
+    expect(cause).toContain('left the base path /base')
+    expect(cause).not.toContain(secret)
   })
 
   it("each endpoint's pool dials only its own host:port (tenant = one DNS label), refusing anything else before a byte is sent", async () => {
