@@ -15,8 +15,9 @@ export interface LineSink {
   write(line: string): void
   /**
    * Queues a line rendered when its batch is written, in order with the other lines. Under
-   * maxWrite it is rendered at once (the cut at line ends needs its bytes). `render` must read
-   * only what no longer changes, and must not throw: a line that does is left out.
+   * maxWrite it is rendered at once (the cut at line ends needs its bytes), and so is every
+   * line while MAX_DEFERRED are waiting. `render` must read only what no longer changes, and
+   * must not throw: a line that does is left out.
    */
   writeDeferred(render: () => string): void
   /**
@@ -53,6 +54,12 @@ export const PIPE_BUF = 4096
 
 const RETRY_MS = 10
 const DEFAULT_MIN_LENGTH = 64 * 1024
+/**
+ * Deferred lines held at most: a batch is ~150 access lines, so more means the output stopped
+ * taking writes (a reader that fell behind). Later lines are then rendered at once, so what
+ * piles up is strings, not the requests' records.
+ */
+const MAX_DEFERRED = 1024
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
 /** A deferred line that throws is dropped rather than taking its batch (and the process) with it. */
@@ -169,7 +176,7 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   return {
     write: writeLine,
     writeDeferred(render) {
-      if (maxWrite !== undefined) return writeLine(rendered(render))
+      if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) return writeLine(rendered(render))
       parts.push(render)
       size += deferredLength
       if (size >= minLength) next()

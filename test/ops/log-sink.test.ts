@@ -196,6 +196,20 @@ burst()
     })
   })
 
+  // An output that stops taking writes must not keep every request's record alive: past 1,024
+  // waiting lines, later ones are rendered at once (strings, in the same order).
+  it('renders at once once 1,024 deferred lines are waiting', async () => {
+    await withFile(async (fd, file) => {
+      const sink = createLineSink({ fd, minLength: 1e12, periodMs: 600_000 })
+      let renders = 0
+      for (let n = 0; n < 1100; n++) sink.writeDeferred(() => `${String(n)}:${String(++renders)}\n`)
+      expect(renders).toBe(1100 - 1024)
+      await sink.end()
+      expect(renders).toBe(1100)
+      expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => Number(l.split(':')[0]))).toEqual(Array.from({ length: 1100 }, (_, n) => n))
+    })
+  })
+
   it('renders a deferred line at once under maxWrite', async () => {
     await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, minLength: 4096, maxWrite: 4096, periodMs: 600_000 })
