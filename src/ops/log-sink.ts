@@ -20,6 +20,8 @@ export interface LineSink {
    * must not throw: a line that does is left out.
    */
   writeDeferred(render: () => string): void
+  /** Lines dropped since start because maxPending were already waiting. */
+  droppedLines(): number
   /**
    * Writes out everything buffered now, blocking. Returns false (writing nothing) while an
    * asynchronous write is still with the kernel: its bytes must go first, and only its
@@ -47,6 +49,14 @@ export interface LineSinkOptions {
    * PIPE_BUF bytes whole, while a larger one can be interleaved with another writer's, mid-line.
    */
   maxWrite?: number
+  /**
+   * Most UTF-16 units waiting at once (default 32 Mi, 32–64 MB): beyond it, while the output
+   * takes nothing (a reader that stopped), new lines are dropped and counted rather than held
+   * until the process runs out of memory.
+   */
+  maxPending?: number
+  /** Lines were dropped since the last call; called once writes go through again. */
+  onDropped?: (lines: number) => void
 }
 
 /** Linux's PIPE_BUF: a pipe write of at most this many bytes is never interleaved with another. */
@@ -60,6 +70,7 @@ const DEFAULT_MIN_LENGTH = 64 * 1024
  * piles up is strings, not the requests' records.
  */
 const MAX_DEFERRED = 1024
+const DEFAULT_MAX_PENDING = 32 * 1024 * 1024
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
 /** A deferred line that throws is dropped rather than taking its batch (and the process) with it. */
@@ -76,6 +87,9 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   const fd = o.fd ?? 1
   const minLength = o.minLength ?? DEFAULT_MIN_LENGTH
   const maxWrite = o.maxWrite
+  const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING
+  let dropped = 0
+  let reported = 0
   /** Lines, or (without maxWrite) functions that render them. */
   let parts: (string | (() => string))[] = []
   /** A deferred line's length for `size` until rendered: the last rendered one's. */
@@ -133,6 +147,11 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
       // A closed stdout (EPIPE, EBADF): the chunk is lost, as a log line must never stop the gateway.
       if (!err && offset < chunk.length) return send()
       inFlight = undefined
+      if (dropped > reported && size < maxPending) {
+        const lines = dropped - reported
+        reported = dropped
+        o.onDropped?.(lines)
+      }
       if (size === 0) flushing = false
       if (size >= minLength || flushing) next()
     })
@@ -168,6 +187,7 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
     return true
   }
   function writeLine(line: string): void {
+    if (size >= maxPending) return void dropped++
     parts.push(line)
     if (maxWrite !== undefined) bytes.push(Buffer.byteLength(line, 'utf8'))
     size += line.length
@@ -175,8 +195,10 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   }
   return {
     write: writeLine,
+    droppedLines: () => dropped,
     writeDeferred(render) {
       if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) return writeLine(rendered(render))
+      if (size >= maxPending) return void dropped++
       parts.push(render)
       size += deferredLength
       if (size >= minLength) next()

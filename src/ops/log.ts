@@ -44,6 +44,8 @@ export interface GatewayLog {
   access(record: RequestRecord, upstream?: UpstreamFacts): void
   /** Registers values (field values, tokens, signatures) to redact from every later line. */
   addSecretValues(values: Iterable<string>): void
+  /** Lines the batching sink dropped because its output stopped taking them (0 with a destination). */
+  droppedLines(): number
   /** Writes out every buffered line, waiting (bounded) for a write in progress; then process.exit. */
   end(): Promise<void>
 }
@@ -56,7 +58,9 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   // of ≤ PIPE_BUF on a pipe other processes share, and flushed at least every 250 ms so a quiet
   // gateway's lines still show up promptly.
   const fd = o.fd ?? 1
-  const async = o.destination ? undefined : createLineSink({ fd, periodMs: 250, ...(o.sharedOutput === true && isPipeOrSocket(fd) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}) })
+  // Said once writes go through again (the logger exists by then).
+  const onDropped = (lines: number): void => logger.warn({ dropped: lines }, 'log lines dropped: stdout took no writes while too many were waiting')
+  const async = o.destination ? undefined : createLineSink({ fd, periodMs: 250, onDropped, ...(o.sharedOutput === true && isPipeOrSocket(fd) ? { minLength: PIPE_BUF, maxWrite: PIPE_BUF } : {}) })
   const sink: DestinationStream = o.destination ?? (async as DestinationStream)
   const stream: DestinationStream = o.format === 'pretty' ? { write: (line: string) => void sink.write(formatPretty(line)) } : sink
   const options = {
@@ -86,6 +90,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
       else stream.write(line(level, time, record, upstream))
     },
     addSecretValues: (values) => redactor.add(values),
+    droppedLines: () => async?.droppedLines() ?? 0,
     end: async () => {
       await async?.end()
     },

@@ -30,6 +30,8 @@ export interface MetricsOptions {
   registry?: Registry
   /** Node process metrics (default true). */
   defaultMetrics?: boolean
+  /** Log lines dropped so far (the log's own count), read at scrape time. */
+  droppedLogLines?: () => number
 }
 
 /** The functions the rest of the gateway calls; label values must be a closed set from code or config. */
@@ -142,6 +144,18 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
   for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
   for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  let droppedSeen = 0
+  new Counter({
+    name: `${p}log_lines_dropped_total`,
+    help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).',
+    aggregator: 'sum',
+    registers,
+    collect() {
+      const now = o.droppedLogLines?.() ?? 0
+      if (now > droppedSeen) this.inc(now - droppedSeen)
+      droppedSeen = Math.max(droppedSeen, now)
+    },
+  })
   // The cluster primary counts replaced workers under the same name; summed with these zeros.
   new Counter({ name: `${p}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
   return {

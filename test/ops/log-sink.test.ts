@@ -210,6 +210,32 @@ burst()
     })
   })
 
+  // An output that takes nothing must not grow the process without bound: past maxPending new
+  // lines are dropped and counted, what was kept goes out in order once writes go through, and
+  // the drop is reported then (its report is itself a line, written after the kept ones).
+  it('drops and counts lines beyond maxPending, and reports them once writes go through', async () => {
+    await withFile(async (fd, file) => {
+      const reports: number[] = []
+      const sink = createLineSink({ fd, minLength: 1e12, periodMs: 20, maxPending: 1000, onDropped: (n) => {
+        reports.push(n)
+        sink.write(`dropped ${String(n)}\n`)
+      } })
+      const line = (n: number): string => `${String(n).padStart(3, '0')}${'z'.repeat(96)}\n`
+      for (let n = 0; n < 30; n++) (n % 2 === 0 ? sink.write(line(n)) : sink.writeDeferred(() => line(n)))
+      // 100 units a line, a deferred one counted as 512 until rendered: the first few fill the 1,000.
+      const dropped = sink.droppedLines()
+      expect(dropped).toBeGreaterThan(0)
+      for (let i = 0; i < 400 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      expect(reports).toEqual([dropped])
+      await sink.end()
+      const lines = readFileSync(file, 'utf8').trim().split('\n')
+      expect(lines.at(-1)).toBe(`dropped ${String(dropped)}`)
+      const numbers = lines.slice(0, -1).map((l) => Number(l.slice(0, 3)))
+      expect(numbers).toEqual(Array.from({ length: 30 - dropped }, (_, n) => n))
+      expect(sink.droppedLines()).toBe(dropped)
+    })
+  })
+
   it('renders a deferred line at once under maxWrite', async () => {
     await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, minLength: 4096, maxWrite: 4096, periodMs: 600_000 })

@@ -156,3 +156,18 @@ describe('store_up', () => {
     expect(await metrics.registry.metrics()).toContain('mtls_gateway_requests_in_flight')
   })
 })
+
+describe('log_lines_dropped_total', () => {
+  it("follows the log's own count of dropped lines at every scrape, 0 before any", async () => {
+    const { createMetrics } = await import('../../src/ops/index.js')
+    let dropped = 0
+    const metrics = createMetrics({ defaultMetrics: false, droppedLogLines: () => dropped })
+    const read = async (): Promise<string> => metrics.registry.getSingleMetricAsString('mtls_gateway_log_lines_dropped_total')
+    expect(await read()).toMatch(/^mtls_gateway_log_lines_dropped_total 0$/m)
+    dropped = 40
+    expect(await read()).toMatch(/^mtls_gateway_log_lines_dropped_total 40$/m)
+    dropped = 41
+    expect(await read()).toMatch(/^mtls_gateway_log_lines_dropped_total 41$/m)
+    expect(await read()).toMatch(/^mtls_gateway_log_lines_dropped_total 41$/m)
+  })
+})
