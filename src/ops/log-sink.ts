@@ -197,8 +197,9 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
     write: writeLine,
     droppedLines: () => dropped,
     writeDeferred(render) {
-      if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) return writeLine(rendered(render))
+      // A line that will be dropped is not rendered first.
       if (size >= maxPending) return void dropped++
+      if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) return writeLine(rendered(render))
       parts.push(render)
       size += deferredLength
       if (size >= minLength) next()

@@ -152,8 +152,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     registers,
     collect() {
       const now = o.droppedLogLines?.() ?? 0
-      if (now > droppedSeen) this.inc(now - droppedSeen)
-      droppedSeen = Math.max(droppedSeen, now)
+      if (now <= droppedSeen) return
+      this.inc(now - droppedSeen)
+      droppedSeen = now
     },
   })
   // The cluster primary counts replaced workers under the same name; summed with these zeros.
