@@ -156,7 +156,7 @@ export interface ErrorBody {
 
 /** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */
 export function toErrorBody(msg: string, code: number, details: Record<string, string | number | boolean> = {}): ErrorBody {
-  return { errors: [{ ...details, msg, code }] }
+  return { errors: [Object.assign({}, details, { msg, code })] }
 }
 
 /** A gateway-made error response, ready for any transport (ServerResponse or raw socket). */

@@ -57,7 +57,7 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
     const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
     await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
-    await stores.store.put(`bearer:${id}`, await seal(id, { caller: { ...caller, claims: identity }, expiresAt, claimsSealed: true }, stores), ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(id, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true }, stores), ttlMs)
   } else {
     await stores.store.put(`bearer:${id}`, await seal(id, { caller, expiresAt }, stores), ttlMs)
   }
@@ -82,7 +82,7 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (claims === undefined) {
     throw authError('bearer_claims_unavailable', 'bearer token: its decrypted claims are expired or sealed under a retired key; exchange the assertion again')
   }
-  return Object.freeze({ ...record.caller, claims: Object.freeze(claims) })
+  return Object.freeze(Object.assign({}, record.caller, { claims: Object.freeze(claims) }))
 }
 
 async function readClaims(id: string, stores: BearerStores): Promise<Record<string, unknown> | undefined> {

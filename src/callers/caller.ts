@@ -61,7 +61,7 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
     sub,
     isAnonymous: anon === true,
     ...(merge !== undefined && merge !== sub ? { identityToMerge: merge } : {}),
-    claims: Object.freeze({ ...payload }),
+    claims: Object.freeze(Object.assign({}, payload)),
     ...(jti !== undefined ? { jti } : {}),
     exp,
     viaJwe,

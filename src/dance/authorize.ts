@@ -56,9 +56,9 @@ function pickFields(profile: Profile, raw: unknown): Record<string, string> | un
 async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner, fields: Record<string, string> | undefined, origin: string | undefined, repo: OAuth1TokenRepo): Promise<string> {
   const callback = callbackUrlFor(gateway, profile, owner.tenant, origin)
   if (callback === undefined) throw new GatewayError('bad_request', `profile "${profile.name}": cannot tell the gateway's callback URL; set listen.publicUrl or profiles[].callbackUrl`)
-  const scope = { ...owner, ...(fields ? { fields } : {}) }
+  const scope = Object.assign({}, owner, fields ? { fields } : {})
   const issued = await obtainRequestToken(gateway, profile, scope, callback)
-  await repo.savePending(issued.token, { ...scope, secret: issued.secret }, DANCE_TTL_MS)
+  await repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret }), DANCE_TTL_MS)
   return providerAuthorizeUrl(profile, scope, issued.token)
 }
 

@@ -116,7 +116,7 @@ async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gatew
   if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/oauth1/<profile>/test')
   requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test')
   const result = await testProfile(gateway, profile.name, url.searchParams.get('tenant') ?? undefined, requestOrigin(req))
-  sendJson(res, 200, { ...result, report: formatProfileTest(result) })
+  sendJson(res, 200, Object.assign({}, result, { report: formatProfileTest(result) }))
 }
 
 async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, repo: OAuth1TokenRepo): Promise<void> {

@@ -61,7 +61,7 @@ export async function testProfile(gateway: Gateway, name: string, tenantArg: str
   try {
     tenant = checkTenant(gateway, profile, tenantArg)
     const callback = callbackUrlFor(gateway, profile, tenant, origin) ?? 'oob'
-    reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { ...(tenant !== undefined ? { tenant } : {}), callback })
+    reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', tenant !== undefined ? { tenant, callback } : { callback })
     parseTokenReply(profile, 'request-token', reply)
     const message = `profile "${profile.name}" obtained a request token from ${reply.url} (HTTP ${reply.status}) over endpoint "${reply.endpoint}"'s mTLS`
     return { ok: true, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), message }

@@ -97,13 +97,13 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return o.store.delete(tokenKey(owner))
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = { ...ownerOf(pending), secret: pending.secret, ...(pending.fields ? { fields: pending.fields } : {}) }
+      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret }, pending.fields ? { fields: pending.fields } : {})
       await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
     async createLink(owner, ttlMs) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = { ...ownerOf(owner), csrf: randomBytes(24).toString('base64url') }
+      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') })
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },

@@ -3,7 +3,7 @@
  * `{{fields.NAME}}` (additional fields, then the user's own fields) by the URL template
  * rules, so the token calls are signed over, and the browser sent to, the filled URL.
  */
-import { fillUrlTemplate, parseUrlTemplate, type PROFILE_URL_KEYS } from '../config/index.js'
+import { fillUrlTemplate, parseUrlTemplate, type PROFILE_URL_KEYS, type UrlScope } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import type { Profile } from './profiles.js'
 
@@ -22,11 +22,10 @@ export interface DanceScope {
 export function fillProfileUrl(profile: Profile, which: ProfileUrlKey, scope: DanceScope): { url: string; shown: string } | undefined {
   const source = profile.config[which]
   if (source === undefined) return undefined
-  const filled = fillUrlTemplate(parseUrlTemplate(source), {
-    ...(scope.tenant !== undefined ? { tenant: scope.tenant } : {}),
-    ...(scope.user !== undefined ? { user: scope.user } : {}),
-    fields: { ...profile.config.additionalFields, ...scope.fields },
-  })
+  const values: UrlScope = { fields: Object.assign({}, profile.config.additionalFields, scope.fields) }
+  if (scope.tenant !== undefined) values.tenant = scope.tenant
+  if (scope.user !== undefined) values.user = scope.user
+  const filled = fillUrlTemplate(parseUrlTemplate(source), values)
   const where = `profile "${profile.name}": ${which}`
   if ('missing' in filled) {
     if (filled.missing === 'tenant') throw new GatewayError('tenant_invalid', `${where} contains {tenant}, so a tenant is needed`)

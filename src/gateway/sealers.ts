@@ -23,6 +23,7 @@ export function compileSealers(config: GatewayConfig, jweKeys: GatewayKeys): Sea
     throw new ConfigError([{ file: config.file, line: 0, column: 0, key: 'store.sealKeys', msg: 'is required when per-user OAuth tokens are stored (token secrets are encrypted at rest)' }])
   }
   const claims = records ?? derivedSealer(jweKeys)
+  // Built once at start-up (not per request).
   return { ...(records ? { records } : {}), ...(claims ? { claims } : {}) }
 }
 

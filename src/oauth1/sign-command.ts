@@ -67,6 +67,7 @@ function privateKey(opts: SignCommandOptions, readKeyFile: ReadKeyFile): KeyObje
 }
 
 function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined): SignResult {
+  // The `sign` command (not per request).
   const extra = { ...opts.oauthParams, ...(opts.oauthVersion !== undefined ? { oauth_version: opts.oauthVersion } : {}) }
   return signRequest({
     method: opts.method,

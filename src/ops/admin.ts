@@ -119,6 +119,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     answer().catch(fail)
   }
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
+  // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...serverTlsOptions(o.tls), handshakeTimeout }, handler) : createServer(handler)
   if (o.tls) {
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => {

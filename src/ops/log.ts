@@ -69,6 +69,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
     timestamp: cachedIsoTime(),
     hooks: { streamWrite: (line: string) => redactor.redact(line) },
   }
+  // Logger options (not per request).
   const logger = pino({ ...options, redact: { paths: secretKeyPaths(), censor: REDACTED } }, stream)
   // Access lines have a fixed shape without secret-named keys, so key redaction (a walk of
   // every secret path per line) finds nothing there. They are serialised here, byte for byte

@@ -122,6 +122,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     const read = gauge.get.bind(gauge)
     gauge.get = async () => {
       const m = await read()
+      // Per scrape (not per request).
       return storeOpen() ? m : { ...m, values: [] }
     }
   }

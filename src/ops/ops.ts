@@ -98,6 +98,7 @@ export interface Ops {
 /** Creates the metrics, log and hooks; start() adds the parts that need the running listener. */
 export function createOps(o: OpsOptions = {}): Ops {
   const log = o.log ?? createLog()
+  // Start-up options (not per request).
   const metrics = createMetrics({ ...(o.registry ? { registry: o.registry } : {}), droppedLogLines: () => log.droppedLines() })
   const handshakes = createHandshakeRecorder()
   const upstream = observeUpstream({

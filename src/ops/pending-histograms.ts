@@ -74,7 +74,7 @@ export function createPendingHistogram<L extends string>(bounds: readonly number
   const slots: Slot[] = []
   return {
     slot(labels) {
-      const s = new Slot({ ...labels }, order)
+      const s = new Slot(Object.assign({}, labels), order)
       slots.push(s)
       return s
     },

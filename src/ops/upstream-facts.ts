@@ -70,14 +70,17 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     last = undefined
     const socket = (message as { socket?: { remoteAddress?: string } }).socket
     if (!info || !socket) return
-    const facts = (reused: boolean): Readonly<UpstreamFacts> =>
-      Object.freeze({
-        ...(info.remoteAddress ? { address: info.remoteAddress } : {}),
-        ...(info.protocol ? { tlsVersion: info.protocol } : {}),
-        reused,
-        resumed: info.resumed,
-        handshakeMs: info.handshakeMs,
-      })
+    // Built by assignment, not spread: the access line reads these on every request.
+    const facts = (reused: boolean): Readonly<UpstreamFacts> => {
+      // Keys in the order the access line and spans have always had.
+      const f = {} as UpstreamFacts
+      if (info.remoteAddress) f.address = info.remoteAddress
+      if (info.protocol) f.tlsVersion = info.protocol
+      f.reused = reused
+      f.resumed = info.resumed
+      f.handshakeMs = info.handshakeMs
+      return Object.freeze(f)
+    }
     sockets.set(socket, { endpoint: info.endpoint, requests: 0, first: facts(false), reused: facts(true) })
   }
   const onSendHeaders = (message: unknown): void => {

@@ -61,10 +61,12 @@ export interface ListenerOptions {
 export function createListener(o: ListenerOptions): Server {
   const listen = o.ref.current.config.listen
   const t = listen.timeouts
+  // This and the options below are built once per listener (not per request).
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err) => { o.events?.onRejected?.(listener, err); rejected(o, err) } }
   let guard: ConnectionGuard | undefined
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
+  // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : createServer(options, handler)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
@@ -82,12 +84,14 @@ export function createListener(o: ListenerOptions): Server {
     const inner = createServer(options, (req, res) => void server.emit('request', req, res))
     for (const event of ['checkContinue', 'checkExpectation']) inner.on(event, (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
+    // Options built once (not per request).
     guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
     inner.emit('listening')
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
     const g = guard
     const tracing = o.tracing ? { tracing: o.tracing } : {}
+    // Handler options, built once (not per request).
     server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {

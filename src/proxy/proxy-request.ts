@@ -14,6 +14,7 @@ import type { Tunnel } from './connect.js'
 import { responseCutShort, type Outcome } from './outcome.js'
 import { handle, type Context, type Mode, type Pipeline } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
+import type { RelayHooks } from './upstream-call.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
 
 /** One request as the proxy path sees it. */
@@ -77,10 +78,9 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   // the caller leaving is the listener's 'close' (run.callerGone).
   res.on('error', (err) => upstreamBody.abort(err))
   const stall = run.guard.limitSend(req, res)
-  upstreamBody.relayTo(res, {
-    ...(stall ? { stall } : {}),
-    onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)),
-  })
+  const hooks: RelayHooks = { onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)) }
+  if (stall) hooks.stall = stall
+  upstreamBody.relayTo(res, hooks)
 }
 
 /** The caller's verified client certificate, when the listener serves TLS. */

@@ -21,6 +21,7 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
   const r = s.redis
   const t = r.tls
   const pem = (key: 'ca' | 'cert' | 'key'): { [k: string]: string } => (t?.[key] === undefined ? {} : { [key]: readPem(config, key, t[key]) })
+  // Client options, built at start-up (not per request).
   return {
     ...(r.sentinel !== undefined
       ? {
@@ -39,6 +40,7 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
     ...(r.username !== undefined ? { username: r.username } : {}),
     ...(r.password !== undefined ? { password: r.password } : {}),
     ...(t !== undefined
+      // TLS options (not per request).
       ? { tls: { ...pem('ca'), ...pem('cert'), ...pem('key'), ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}), ...(t.serverName !== undefined ? { serverName: t.serverName } : {}) } }
       : {}),
     acknowledge: { replicas: r.replicasToAcknowledge, timeoutMs: r.acknowledgeTimeoutMs },

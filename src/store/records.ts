@@ -17,7 +17,7 @@ function fieldAad(key: string, field: string): string {
 /** The stored text of `value` with `secretFields` sealed (each field's JSON value). */
 export function sealRecord<T extends object>(sealer: Sealer, key: string, value: T, secretFields: SecretFields<T>): string {
   if (Array.isArray(value)) throw new TypeError('sealRecord: a record is a JSON object, not an array')
-  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) }
+  const out: Record<string, unknown> = Object.assign({}, value as Record<string, unknown>)
   for (const field of secretFields) {
     const plain = out[field]
     if (plain === undefined) continue

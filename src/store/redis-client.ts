@@ -64,6 +64,7 @@ export function isCluster(client: RedisClient): client is Cluster {
 const backoff = (times: number): number => Math.min(times * 200, 2000)
 
 function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
+  // Client options (not per request).
   return {
     ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
     ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
@@ -100,9 +101,11 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
   switch (t.kind) {
     case 'standalone': {
       // A rediss:// URL turns TLS on in ioredis; explicit TLS options refine it.
+      // Client options (not per request).
       return new (ioredis().Redis)(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
     }
     case 'sentinel':
+      // Client options (not per request).
       return new (ioredis().Redis)({
         ...common,
         sentinels: t.sentinels,
@@ -123,6 +126,7 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
     case 'cluster': {
       const { tls, ...redisOptions } = common
       return new (ioredis().Cluster)(t.nodes, {
+        // Client options (not per request).
         redisOptions: { ...redisOptions, ...(tls !== undefined ? { tls } : {}) },
         clusterRetryStrategy: backoff,
         enableOfflineQueue: true,

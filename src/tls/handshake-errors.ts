@@ -55,6 +55,7 @@ export const VERIFY_CODES: Record<string, Cause> = {
   UNSPECIFIED: untrusted('verification failed for a reason OpenSSL does not name'),
 }
 
+// A module constant (not per request).
 const BY_CODE: Record<string, Cause> = {
   ...VERIFY_CODES,
   ERR_TLS_CERT_ALTNAME_INVALID: { reason: 'upstream_hostname_mismatch', text: 'server certificate hostname mismatch' },

@@ -46,6 +46,7 @@ export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFail
     const http = await import('@opentelemetry/exporter-trace-otlp-proto')
     inner = new http.OTLPTraceExporter({
       url: otlp.endpoint,
+      // Exporter options (not per request).
       headers: { ...otlp.headers },
       timeoutMillis: otlp.timeoutMs,
       httpAgentOptions: { keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },

@@ -16,7 +16,7 @@ function scopeOf(ctx: Admitted): TemplateScope {
   const profileFields = ctx.endpoint.profile?.config.additionalFields
   const tokenFields = ctx.auth.token?.fields
   // Merged only when both have fields: most requests have one source or none, and a copy per request costs.
-  const fields = tokenFields === undefined ? (profileFields ?? NO_FIELDS) : profileFields === undefined ? tokenFields : { ...profileFields, ...tokenFields }
+  const fields = tokenFields === undefined ? (profileFields ?? NO_FIELDS) : profileFields === undefined ? tokenFields : Object.assign({}, profileFields, tokenFields)
   const scope: TemplateScope = { fields, claims: ctx.caller.claims }
   if (ctx.tenant !== undefined) scope.tenant = ctx.tenant
   if (ctx.auth.user !== undefined) scope.user = ctx.auth.user
