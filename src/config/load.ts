@@ -12,7 +12,13 @@ import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
 import type { GatewayConfig } from './types.js'
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true })
+// `optimize: false`: ajv's code optimiser keys a fresh plain object by every generated name
+// (err0, _errs1, data2, …: ~1,300 for this schema), each a new transition from V8's map for
+// `{}`. Past V8's limit (1,536) that map takes no more, and for the rest of the process every
+// object built from `{}` with a new key (node's tick objects, header objects, per-request
+// facts) gets a map of its own: slow to build, and a cache miss wherever it is read
+// (docs/performance.md). The validator runs at load and reload only; unoptimised it is as correct.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { optimize: false } })
 const validate = ajv.compile(configSchema)
 
 export interface LoadConfigOptions {
