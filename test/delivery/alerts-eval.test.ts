@@ -104,7 +104,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
   })
 
-  it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals', () => {
+  it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals, dropped log lines', () => {
     const down = (x: Sample): Sample => (x.name === 'up' ? { ...x, value: 0 } : x)
     expect(fired(changed([], down))).toEqual(['MtlsGatewayTargetDown'])
     const [earlier, later] = scrapes
@@ -116,6 +116,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason: 'bad_signature' })))).toEqual(['MtlsGatewayCallerAuthFailureBurst'])
     expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })))).toEqual([])
     expect(fired(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })))).toEqual(['MtlsGatewayEgressRefusals'])
+    expect(fired(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)))).toEqual(['MtlsGatewayLogLinesDropped'])
   })
 
   it('the series those alerts read exist at 0 on a healthy gateway, so a first failure is an increase', () => {
@@ -125,5 +126,6 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(value('mtls_gateway_worker_restarts_total')).toBe(0)
     expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
     expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
+    expect(value('mtls_gateway_log_lines_dropped_total')).toBe(0)
   })
 })

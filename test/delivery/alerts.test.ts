@@ -153,6 +153,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayWorkerRestarts',
       'MtlsGatewayCallerAuthFailureBurst',
       'MtlsGatewayEgressRefusals',
+      'MtlsGatewayLogLinesDropped',
       'MtlsGatewayStoreUnreachable',
     ])
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''
