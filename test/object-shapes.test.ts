@@ -40,7 +40,7 @@ interface AstNode {
 }
 
 /** Lines (1-based) of object literals whose first member is a spread and that carry no marker. */
-export function spreadFirstLiterals(source: string): number[] {
+function spreadFirstLiterals(source: string): number[] {
   const lines = source.split('\n')
   const found: number[] = []
   const visit = (node: unknown): void => {
