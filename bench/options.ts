@@ -27,6 +27,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        CPU, every proxy on the last, so the proxies never share a core with the load)
   --soak S             then drive gateway_realistic for S seconds (≥ 30) sampling its RSS every second
   --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
+  --v8-log ic|maps     run the forwarder and the gateways with V8's --log-ic or --log-maps and print, per
+                       process, the inline-cache misses by site or the maps V8 had to copy by key (objects
+                       on the request path that each get a map of their own show up by the thousand)
   --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
                        (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
   --side-by-side N     rounds of a side-by-side phase (default 0): the floor and the gateway paths (with
@@ -65,6 +68,8 @@ export interface BenchOptions {
   date: string
   compare?: string
   profile?: string
+  /** Run the proxies with V8's --log-ic or --log-maps and summarise each log (bench/v8-log.ts). */
+  v8Log?: 'ic' | 'maps'
   noProxy: boolean
   noPin: boolean
 }
@@ -95,6 +100,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'no-proxy': { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'v8-log': { type: 'string' },
       compare: { type: 'string' },
       nodes: { type: 'string' },
       stages: { type: 'string' },
@@ -109,6 +115,8 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     },
   })
   if (a.help) return 'help'
+  const v8Log = a['v8-log']
+  if (v8Log !== undefined && v8Log !== 'ic' && v8Log !== 'maps') throw new Error(`--v8-log takes ic or maps, not ${v8Log}`)
   const quick = a.quick === true
   const num = (v: string | undefined, whenQuick: number, full: number): number => (v !== undefined ? Number(v) : quick ? whenQuick : full)
   const date = now.toISOString()
@@ -137,6 +145,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     date,
     ...(a.compare !== undefined ? { compare: resolve(a.compare) } : {}),
     ...(a.profile !== undefined ? { profile: a.profile } : {}),
+    ...(v8Log !== undefined ? { v8Log } : {}),
     noProxy: a['no-proxy'] === true,
     noPin: a['no-pin'] === true,
   }

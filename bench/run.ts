@@ -4,7 +4,7 @@
  * interception CA's minting figures. Writes bench/results/<date>.json and prints markdown.
  * `--quick` is the few-second smoke run the test suite uses; `--help` lists the options.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { machineInfo, type MachineInfo } from './machine.js'
@@ -27,6 +27,7 @@ import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-s
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { pairedWindows, pairsMarkdown, summarizePairs, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
+import { summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
 export interface BenchResult {
   date: string
@@ -59,7 +60,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, pairMs, nodes, paths, bodies, out, date } = parsed
+const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -83,6 +84,19 @@ let soaked: SoakResult | undefined
 let upstreamReadsBody = false
 let pinned: { load: string; proxies: string } | undefined
 const procs: Proc[] = []
+/** Per node: each proxy's V8 log, summarised (--v8-log). */
+const v8Logs = new Map<string, { file: string; summary: V8LogSummary }[]>()
+/** The node flags that make every proxy of `nodeKey` write a V8 log (none without --v8-log). */
+function v8LogArgs(nodeKey: string): string[] {
+  if (v8Log === undefined) return []
+  const logDir = join(dir, 'v8-logs', nodeKey)
+  mkdirSync(logDir, { recursive: true })
+  return [v8Log === 'ic' ? '--log-ic' : '--log-maps', `--logfile=${join(logDir, 'v8-%p.log')}`, '--no-logfile-per-isolate']
+}
+function readV8Logs(logDir: string): { file: string; summary: V8LogSummary }[] {
+  if (!existsSync(logDir)) return []
+  return readdirSync(logDir).map((name) => ({ file: name, summary: summarizeV8Log(readFileSync(join(logDir, name), 'utf8')) }))
+}
 let sink: OtlpSink | undefined
 try {
   if (!parsed.noProxy) {
@@ -102,7 +116,7 @@ try {
     ids.push(...shared)
     if (paths.some((x) => x.startsWith('gateway_traced'))) sink = await startOtlpSink()
     for (const node of nodes) {
-      const run: GatewayRun = { nodeArgs: parsed.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', parsed.profile] : [], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+      const run: GatewayRun = { nodeArgs: [...(parsed.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', parsed.profile] : []), ...v8LogArgs(node.key)], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
       const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, run), prod: await startProdGateway(dir, pki, upstream, run) }
       if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
       if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
@@ -202,6 +216,8 @@ try {
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
+  // The logs are complete once their processes have exited.
+  for (const node of nodes) if (v8Log !== undefined) v8Logs.set(node.key, readV8Logs(join(dir, 'v8-logs', node.key)))
   if (sink) log(`tracing rows: the OTLP sink received ${sink.batches} batches`)
   await sink?.stop()
 }
@@ -242,6 +258,8 @@ for (const n of perNode) {
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
+  const logs = v8Logs.get(n.key) ?? []
+  if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)

@@ -43,4 +43,11 @@ describe('bench options', () => {
     expect(parse(['--compare', 'before/dist']).compare).toBe(resolve('before/dist'))
     expect({ pairs: given.pairs, pairMs: given.pairMs, quickPairMs: quick.pairMs }).toEqual({ pairs: 0, pairMs: 1000, quickPairMs: 300 })
   })
+
+  it('takes --v8-log ic or maps, nothing else', () => {
+    expect(parse([]).v8Log).toBeUndefined()
+    expect(parse(['--v8-log', 'ic']).v8Log).toBe('ic')
+    expect(parse(['--v8-log', 'maps']).v8Log).toBe('maps')
+    expect(() => parse(['--v8-log', 'gc'])).toThrow('--v8-log takes ic or maps, not gc')
+  })
 })
