@@ -60,6 +60,7 @@ const shortName = (name: string): string => name.replace(/file:\/\/\S*\/(dist|no
 
 /** Reads a V8 log (`--log-ic` or `--log-maps`); `top` limits the lists. */
 export function summarizeV8Log(text: string, top = 10): V8LogSummary {
+  // Code objects by start address; sorted into `codes` when an IC line needs a lookup.
   const byStart = new Map<number, Code>()
   let codes: Code[] = []
   let sorted = true
@@ -79,18 +80,14 @@ export function summarizeV8Log(text: string, top = 10): V8LogSummary {
         const m = /\/dist\/(\S+\.js):1:1/.exec(name)
         if (m) script = m[1] as string
       }
-      const code = { start, size: Number(f[5]), name }
-      byStart.set(start, code)
-      codes.push(code)
+      byStart.set(start, { start, size: Number(f[5]), name })
       sorted = false
     } else if (kind === 'code-move' && f.length >= 3) {
       const from = byStart.get(Number.parseInt(f[1] as string, 16))
       if (from) {
         const start = Number.parseInt(f[2] as string, 16)
         byStart.delete(from.start)
-        const moved = { ...from, start }
-        byStart.set(start, moved)
-        codes = [...byStart.values()]
+        byStart.set(start, { start, size: from.size, name: from.name })
         sorted = false
       }
     } else if (kind.endsWith('IC') && f.length > 9) {
