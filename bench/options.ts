@@ -29,7 +29,8 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --profile DIR        run the gateways with node --cpu-prof, profiles into DIR
   --v8-log ic|maps     run the forwarder and the gateways with V8's --log-ic or --log-maps and print, per
                        process, the inline-cache misses by site or the maps V8 had to copy by key (objects
-                       on the request path that each get a map of their own show up by the thousand)
+                       on the request path that each get a map of their own show up by the thousand); the logs
+                       grow by megabytes a second per proxy: use it with --quick or a few short rounds
   --nodes A,B          node binaries running the forwarder and the gateways, each with its own tables
                        (default: MTLS_GATEWAY_BENCH_NODES, else this node plus scripts/node24.sh's cached Node 24)
   --side-by-side N     rounds of a side-by-side phase (default 0): the floor and the gateway paths (with

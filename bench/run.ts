@@ -4,7 +4,7 @@
  * interception CA's minting figures. Writes bench/results/<date>.json and prints markdown.
  * `--quick` is the few-second smoke run the test suite uses; `--help` lists the options.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { machineInfo, type MachineInfo } from './machine.js'
@@ -27,7 +27,7 @@ import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-s
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { pairedWindows, pairsMarkdown, summarizePairs, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
-import { summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
+import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
 export interface BenchResult {
   date: string
@@ -95,7 +95,7 @@ function v8LogArgs(nodeKey: string): string[] {
 }
 function readV8Logs(logDir: string): { file: string; summary: V8LogSummary }[] {
   if (!existsSync(logDir)) return []
-  return readdirSync(logDir).map((name) => ({ file: name, summary: summarizeV8Log(readFileSync(join(logDir, name), 'utf8')) }))
+  return readdirSync(logDir).map((name) => ({ file: name, summary: summarizeV8Log(fileLines(join(logDir, name))) }))
 }
 let sink: OtlpSink | undefined
 try {

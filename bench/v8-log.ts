@@ -13,6 +13,9 @@
  * `--log-ic` and `--log-maps` are refused in NODE_OPTIONS). This makes the check one flag.
  */
 
+import { closeSync, openSync, readSync } from 'node:fs'
+import { StringDecoder } from 'node:string_decoder'
+
 /** One site of inline-cache misses. */
 export interface IcSite {
   kind: string
@@ -58,8 +61,27 @@ function functionAt(codes: Code[], pc: number): string {
 
 const shortName = (name: string): string => name.replace(/file:\/\/\S*\/(dist|node_modules)\//, '$1/').replace(/ \/\S*\/node_modules\//, ' node_modules/')
 
-/** Reads a V8 log (`--log-ic` or `--log-maps`); `top` limits the lists. */
-export function summarizeV8Log(text: string, top = 10): V8LogSummary {
+/** A file's lines, read 1 MiB at a time: an IC log grows by megabytes a second, past what one string holds. */
+export function* fileLines(file: string): Generator<string> {
+  const fd = openSync(file, 'r')
+  const buffer = Buffer.alloc(1 << 20)
+  const decoder = new StringDecoder('utf8')
+  let rest = ''
+  try {
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
+      const lines = (rest + decoder.write(buffer.subarray(0, n))).split('\n')
+      rest = lines.pop() ?? ''
+      yield* lines
+    }
+    rest += decoder.end()
+    if (rest !== '') yield rest
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Reads a V8 log (`--log-ic` or `--log-maps`), as text or as lines; `top` limits the lists. */
+export function summarizeV8Log(log: string | Iterable<string>, top = 10): V8LogSummary {
   // Code objects by start address; sorted into `codes` when an IC line needs a lookup.
   const byStart = new Map<number, Code>()
   let codes: Code[] = []
@@ -70,7 +92,7 @@ export function summarizeV8Log(text: string, top = 10): V8LogSummary {
   let script = '?'
   let icMisses = 0
   let copiesTotal = 0
-  for (const line of text.split('\n')) {
+  for (const line of typeof log === 'string' ? log.split('\n') : log) {
     const f = line.split(',')
     const kind = f[0] as string
     if (kind === 'code-creation' && f.length > 6) {

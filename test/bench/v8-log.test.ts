@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest'
-import { summarizeV8Log, v8LogMarkdown } from '../../bench/v8-log.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { fileLines, summarizeV8Log, v8LogMarkdown } from '../../bench/v8-log.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'v8-log-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 // The shapes of the lines V8 11 and 13 write with --log-ic and --log-maps (fields as V8 writes them).
 const LOG = [
@@ -54,6 +60,17 @@ describe('bench --v8-log summaries', () => {
     const maps = v8LogMarkdown('maps', [{ file: 'v8-1.log', summary: s }])
     expect(maps).toContain('most transitions from one map 2 (V8 keeps at most 1,536); 3 maps copied')
     expect(maps).toContain('| 2 | symbol("async_id_symbol" hash d43b166) |')
+  })
+
+  it('reads a file line by line across its 1 MiB reads, multi-byte characters included, to the same summary', () => {
+    const file = join(dir, 'v8.log')
+    // Filler lines push the log past several reads; "é" (2 bytes) lands on read boundaries somewhere.
+    const filler = Array.from({ length: 40_000 }, (_, i) => `tick,é${i},${'x'.repeat(40)}`)
+    const text = [...filler, LOG].join('\n')
+    writeFileSync(file, text)
+    const lines = [...fileLines(file)]
+    expect(lines).toEqual(text.split('\n'))
+    expect(summarizeV8Log(fileLines(file))).toEqual(summarizeV8Log(text))
   })
 
   it('reads an empty log as nothing', () => {
