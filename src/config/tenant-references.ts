@@ -21,11 +21,16 @@ export function normalizeEndpointUrl(url: string): string {
   return url.replace(/\{\{\s*tenant\s*\}\}/g, TENANT)
 }
 
+/** Whether a forwarded request through the endpoint names a tenant (the rule of match_endpoint). */
+function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileConfig[]): boolean {
+  return e.url.includes(TENANT) || profiles.some((p) => p.name === e.profile && p.tenancy)
+}
+
 /** Whether requests for the profile's dance name a tenant (the rule of the gateway API's tenant check). */
 function profileTenancy(p: ProfileConfig, endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[]): boolean | undefined {
   const endpoint = p.endpoint !== undefined ? endpoints.find((e) => e.name === p.endpoint) : endpoints.find((e) => e.profile === p.name)
   if (endpoint === undefined) return undefined // reported elsewhere: the dance cannot start at all
-  return p.tenancy || endpoint.url.includes(TENANT) || profiles.some((o) => o.name === endpoint.profile && o.tenancy)
+  return p.tenancy || endpointTenancy(endpoint, profiles)
 }
 
 /** Reports each profile URL containing `{tenant}` whose profile never has a tenant. */
@@ -46,11 +51,6 @@ export function checkTenantReferences(endpoints: readonly EndpointConfig[], prof
       }
     }
   }
-}
-
-/** Whether a forwarded request through the endpoint names a tenant (the rule of match_endpoint). */
-function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileConfig[]): boolean {
-  return e.url.includes(TENANT) || profiles.some((p) => p.name === e.profile && p.tenancy)
 }
 
 /** Indexes of the fields whose value template has a tenant placeholder. */
