@@ -40,6 +40,11 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --pairs N            with --compare: N pairs of windows per gateway path and body, this build's and the
                        other build's process each measured alone, alternating (A B, B A, …); reports the
                        medians and in how many pairs this build was cheaper (default 0)
+  --floor-pairs N      N sets of paired windows per gateway path with a CPU target (mTLS only, realistic,
+                       CONNECT): the path and the floor, each with every body, measured one at a time in
+                       turn; the targets' CPU ratios (against the floor, 64 KiB against empty) are then
+                       the median of the ratios within each set (default 10; 0 skips; needs
+                       undici_forwarder among the paths)
   --pair-ms MS         length of one paired window (default 1000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
@@ -59,6 +64,8 @@ export interface BenchOptions {
   sideRounds: number
   sideMs: number
   pairs: number
+  /** Sets of windows per gateway path against the floor (--floor-pairs). */
+  floorPairs: number
   pairMs: number
   soakSeconds: number
   nodes: BenchNode[]
@@ -109,6 +116,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'side-by-side': { type: 'string' },
       'side-ms': { type: 'string' },
       pairs: { type: 'string' },
+      'floor-pairs': { type: 'string' },
       'pair-ms': { type: 'string' },
       soak: { type: 'string' },
       out: { type: 'string' },
@@ -137,6 +145,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     sideRounds: num(a['side-by-side'], 0, 0),
     sideMs: num(a['side-ms'], 300, 3000),
     pairs: num(a.pairs, 0, 0),
+    floorPairs: num(a['floor-pairs'], 0, 10),
     pairMs: num(a['pair-ms'], 300, 1000),
     soakSeconds: Number(a.soak ?? 0),
     nodes: benchNodes(a.nodes, quick),

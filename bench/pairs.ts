@@ -1,11 +1,17 @@
 /**
- * Paired windows: this build's gateway path and the `--compare` build's same path, each
- * measured alone in short alternating windows (A B, B A, A B, …), CPU per request from /proc.
+ * Paired windows: processes measured one at a time in short windows taken in turn (A B, B A,
+ * A B, …), CPU per request from /proc. Two uses:
+ *
+ * - `--compare --pairs`: this build's gateway path against the other build's same path.
+ * - `--floor-pairs`: a gateway path against the floor (the undici forwarder), each with both
+ *   bodies, for the issue's ratios (CPU against the floor, 64 KiB against empty).
+ *
  * Side by side (side-by-side.ts) runs every process at once on the proxy core, so each runs
  * at a fraction of its throughput and switches with the others constantly: a change whose
  * gain is locality (code and data staying in the core's caches) does not show there. Here
- * each window has the core to itself, and neighbouring windows see the same machine, so the
- * count of pairs in which this build was cheaper is a sign test that survives a noisy machine.
+ * each window has the core to itself, and neighbouring windows see the same machine, so a
+ * ratio taken within each pair, and the count of pairs on one side of a line, survive a noisy
+ * machine where medians over whole rounds (seconds apart) do not.
  */
 import { closedLoop } from './load.js'
 import type { BodyKind, PathId, PathSetup } from './paths.js'
@@ -13,8 +19,19 @@ import { cpuMicros } from './procs.js'
 import { median } from './report.js'
 import type { SideBySideSample } from './side-by-side.js'
 
-/** One window: what a side-by-side round records per path, numbered by its pair. */
-export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & { pair: number }
+/**
+ * One window: what a side-by-side round records per path, numbered by its pair. `group` names
+ * the set of windows taken in turn (a floor pair's gateway path), so a path measured in
+ * several sets (the floor) is matched only within its own.
+ */
+export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & { pair: number; group?: string }
+
+/** One process, path and body taking its turn in each pair. */
+export interface PairMember {
+  id: PathId
+  setup: PathSetup
+  body: BodyKind
+}
 
 /** One window of one path: a short warm-up, then `ms` of closed loop. */
 async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number): Promise<PairSample> {
@@ -33,12 +50,20 @@ async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind
   }
 }
 
-/** `pairs` pairs of windows of `mine` and `theirs`, the order alternating so neither always goes first. */
-export async function pairedWindows(pairs: number, body: BodyKind, mine: { id: PathId; setup: PathSetup }, theirs: { id: PathId; setup: PathSetup }, users: number, ms: number): Promise<PairSample[]> {
+/** The members' order in pair `pair` (from 1): rotated one further each pair, so each takes every place in turn (two alternate: A B, B A). */
+export function pairOrder<T>(members: readonly T[], pair: number): T[] {
+  const k = members.length
+  return members.map((_, i) => members[(i + pair - 1) % k] as T)
+}
+
+/** `pairs` sets of windows, one per member each, the order rotating so no member always goes first. */
+export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, group?: string): Promise<PairSample[]> {
   const out: PairSample[] = []
   for (let pair = 1; pair <= pairs; pair++) {
-    const order = pair % 2 === 1 ? [mine, theirs] : [theirs, mine]
-    for (const p of order) out.push(await window(pair, p.id, p.setup, body, users, ms))
+    for (const m of pairOrder(members, pair)) {
+      const s = await window(pair, m.id, m.setup, m.body, users, ms)
+      out.push(group === undefined ? s : Object.assign(s, { group }))
+    }
   }
   return out
 }
@@ -90,5 +115,79 @@ export function summarizePairs(samples: readonly PairSample[]): PairRow[] {
 export function pairsMarkdown(rows: readonly PairRow[]): string {
   const lines = ['| path | body | this build µs/req | the other build µs/req | this / other (median of pairs) | pairs where this build is lower |', '|---|---|--:|--:|--:|--:|']
   for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.mineUs.toFixed(0)} | ${r.theirsUs.toFixed(0)} | ${r.ratio.toFixed(3)} | ${r.mineLower} of ${r.pairs} |`)
+  return lines.join('\n') + '\n'
+}
+
+/** The floor's path id. */
+const FLOOR = 'undici_forwarder'
+
+/** One gateway path and body against the floor over the pairs of its group (`--floor-pairs`). */
+export interface FloorPairRow {
+  path: PathId
+  body: BodyKind
+  pairs: number
+  /** Medians over the pairs' windows, µs of CPU per request. */
+  gatewayUs: number
+  floorUs: number
+  /** Median of the per-pair ratios gateway / floor (same body, same pair). */
+  vsFloor: number
+  /** The per-pair ratios gateway / floor, in pair order. */
+  perPair: number[]
+  /**
+   * 64 KiB rows: the median of the per-pair ratios of this path's 64 KiB window to its empty
+   * window, and the same for the floor's own windows (what any Node gateway pays for the body).
+   */
+  vsEmpty?: number
+  perPairVsEmpty?: number[]
+  floorVsEmpty?: number
+  /** Failed requests, wrong answers and non-200 statuses of the row's windows and its floor's. */
+  errors: number
+}
+
+/** Rows of the `--floor-pairs` windows: each gateway path's group set against the floor's windows of the same group and pair. */
+export function summarizeFloorPairs(samples: readonly PairSample[]): FloorPairRow[] {
+  const rows: FloorPairRow[] = []
+  const find = (group: string, path: PathId, body: BodyKind, pair: number): PairSample | undefined => samples.find((s) => s.group === group && s.path === path && s.body === body && s.pair === pair)
+  const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
+  const keys = [...new Set(samples.filter((s) => s.group !== undefined && s.path !== FLOOR).map((s) => `${s.group as string}\u0000${s.body}`))]
+  for (const key of keys) {
+    const [path, body] = key.split('\u0000') as [PathId, BodyKind]
+    const both = samples
+      .filter((s) => s.group === path && s.path === path && s.body === body)
+      .flatMap((g) => {
+        const f = find(path, FLOOR, body, g.pair)
+        return f ? [{ g, f, ge: find(path, path, 'empty', g.pair), fe: find(path, FLOOR, 'empty', g.pair) }] : []
+      })
+    if (both.length === 0) continue
+    const perPair = both.map((x) => x.g.cpuUsPerReq / x.f.cpuUsPerReq)
+    const row: FloorPairRow = {
+      path,
+      body,
+      pairs: both.length,
+      gatewayUs: median(both.map((x) => x.g.cpuUsPerReq)),
+      floorUs: median(both.map((x) => x.f.cpuUsPerReq)),
+      vsFloor: median(perPair),
+      perPair,
+      errors: both.reduce((n, x) => n + problems(x.g) + problems(x.f), 0),
+    }
+    if (body !== 'empty') {
+      const own = both.flatMap((x) => (x.ge ? [x.g.cpuUsPerReq / x.ge.cpuUsPerReq] : []))
+      const floor = both.flatMap((x) => (x.fe ? [x.f.cpuUsPerReq / x.fe.cpuUsPerReq] : []))
+      if (own.length > 0) {
+        row.vsEmpty = median(own)
+        row.perPairVsEmpty = own
+      }
+      if (floor.length > 0) row.floorVsEmpty = median(floor)
+    }
+    rows.push(row)
+  }
+  return rows
+}
+
+/** The floor-pairs table. */
+export function floorPairsMarkdown(rows: readonly FloorPairRow[]): string {
+  const lines = ['| path | body | gateway µs/req | floor µs/req | gateway / floor (median of pairs) | per pair | 64 KiB / empty, gateway | 64 KiB / empty, floor |', '|---|---|--:|--:|--:|---|--:|--:|']
+  const x = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)} ×`)
+  for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.gatewayUs.toFixed(0)} | ${r.floorUs.toFixed(0)} | ${x(r.vsFloor)} | ${r.perPair.map((v) => v.toFixed(2)).join(' ')} | ${x(r.vsEmpty)} | ${x(r.floorVsEmpty)} |`)
   return lines.join('\n') + '\n'
 }

@@ -25,7 +25,7 @@ import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { pairedWindows, pairsMarkdown, summarizePairs, type PairRow, type PairSample } from './pairs.js'
+import { floorPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizePairs, type FloorPairRow, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -53,6 +53,8 @@ export interface NodeResult extends BenchNode {
   side: SideRow[]
   /** The paired windows against the --compare build, when they ran (--pairs). */
   pairs: PairRow[]
+  /** The gateway paths against the floor in paired windows, when they ran (--floor-pairs). */
+  floorPairs: FloorPairRow[]
 }
 
 const parsed = benchOptions(process.argv.slice(2))
@@ -60,7 +62,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, floorPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -77,6 +79,7 @@ const stageProfiles = new Map<string, StageProfile[]>()
 const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
 const pairSamples: PairSample[] = []
+const floorPairSamples: PairSample[] = []
 /** Per node: the paths of its side-by-side group (the floor first). */
 const sideGroups = new Map<string, { id: PathId; setup: PathSetup }[]>()
 let mint: MintResult | undefined
@@ -178,11 +181,23 @@ try {
         }
       }
     }
+    if (floorPairs > 0 && paths.includes('undici_forwarder')) {
+      for (const node of nodes) {
+        const floorId = nodeId('undici_forwarder', node, many)
+        for (const path of (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))) {
+          const id = nodeId(path, node, many)
+          const members = bodies.flatMap((body) => [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body })))
+          const got = await pairedWindows(floorPairs, members, opts.users, pairMs, id)
+          floorPairSamples.push(...got)
+          log(`floor pairs ${id}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'}/${x.body} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
+        }
+      }
+    }
     if (pairs > 0 && parsed.compare !== undefined) {
       for (const id of ids.filter((x) => x.includes('@before'))) {
         const mine = id.replace('@before', '')
         for (const body of bodies) {
-          const got = await pairedWindows(pairs, body, { id: mine, setup: setups[mine] as PathSetup }, { id, setup: setups[id] as PathSetup }, opts.users, pairMs)
+          const got = await pairedWindows(pairs, [{ id: mine, setup: setups[mine] as PathSetup, body }, { id, setup: setups[id] as PathSetup, body }], opts.users, pairMs)
           pairSamples.push(...got)
           log(`pairs ${mine} ${body}: ${got.map((x) => x.cpuUsPerReq.toFixed(0)).join(' ')}`)
         }
@@ -242,9 +257,10 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const rows = summarize(nodeSamples, nodePeak, [...new Set(ids.filter(own).map(withoutNode))])
   // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
   const side = summarizeSide(sideSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined)
+  const againstFloor = summarizeFloorPairs(floorPairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path), group: withoutNode(x.group ?? '') })))
+  const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor)
   const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -256,6 +272,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
+  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with every body, measured one at a time in ${pairMs} ms windows, the order rotating; ratios taken within each set, then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   const logs = v8Logs.get(n.key) ?? []
@@ -263,7 +280,7 @@ for (const n of perNode) {
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0)].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
+const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0)].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
   log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1

@@ -42,6 +42,8 @@ describe('bench options', () => {
     // The other build's processes start in their own directories: a relative dist must not follow them there.
     expect(parse(['--compare', 'before/dist']).compare).toBe(resolve('before/dist'))
     expect({ pairs: given.pairs, pairMs: given.pairMs, quickPairMs: quick.pairMs }).toEqual({ pairs: 0, pairMs: 1000, quickPairMs: 300 })
+    // The targets' CPU ratios come from paired windows against the floor in a full run; a smoke run skips them unless asked.
+    expect({ full: full.floorPairs, quick: quick.floorPairs, asked: parse(['--quick', '--floor-pairs', '2']).floorPairs }).toEqual({ full: 10, quick: 0, asked: 2 })
   })
 
   it('takes --v8-log ic or maps, nothing else', () => {

@@ -114,4 +114,24 @@ describe('npm run bench -- --quick', () => {
     }
     expect(stdout).toContain(`Paired windows against ${resolve('dist')} (`)
   }, 120_000)
+
+  // --floor-pairs: each gateway path with a CPU target set against the floor in windows taken
+  // in turn, every body of both; the targets then read their ratios from these sets.
+  it('measures the gateway paths against the floor in paired windows', async () => {
+    const out = join(dir, 'floor-pairs.json')
+    const bodies = existsSync(ECHO_MODULE) ? ['empty', '64k'] : ['empty']
+    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'undici_forwarder,gateway_mtls', '--bodies', bodies.join(','), '--floor-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+    expect(code, stderr).toBe(0)
+    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const rows = result.nodes[0]?.floorPairs ?? []
+    expect(rows.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(bodies.map((b) => `gateway_mtls/${b}/2`))
+    for (const r of rows) {
+      expect(r.errors).toBe(0)
+      expect(r.perPair).toHaveLength(2)
+      expect(Number.isFinite(r.vsFloor) && r.gatewayUs > 0 && r.floorUs > 0).toBe(true)
+      if (r.body === '64k') expect(Number.isFinite(r.vsEmpty) && Number.isFinite(r.floorVsEmpty)).toBe(true)
+    }
+    expect(result.targets.map((t) => t.name)).toContain('gateway_mtls CPU/request vs the floor (undici forwarder), paired windows')
+    expect(stdout).toContain('Against the floor in paired windows (')
+  }, 120_000)
 })
