@@ -17,10 +17,13 @@ export interface LineSink {
    * Queues a line rendered when its batch is written, in order with the other lines. Under
    * maxWrite it is rendered at once (the cut at line ends needs its bytes), and so is every
    * line while MAX_DEFERRED are waiting. `render` must read only what no longer changes, and
-   * must not throw: a line that does is left out.
+   * must not throw: a line that does is left out and counted in droppedLines.
    */
   writeDeferred(render: () => string): void
-  /** Lines dropped since start because maxPending were already waiting. */
+  /**
+   * Lines dropped since start: because maxPending were already waiting, or because their
+   * renderer threw (the `log_lines_dropped_total` metric and its alert see both).
+   */
   droppedLines(): number
   /**
    * Writes out everything buffered now, blocking. Returns false (writing nothing) while an
@@ -73,13 +76,13 @@ const MAX_DEFERRED = 1024
 const DEFAULT_MAX_PENDING = 32 * 1024 * 1024
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
-/** A deferred line that throws is dropped rather than taking its batch (and the process) with it. */
-function rendered(part: string | (() => string)): string {
+/** A deferred line that throws is dropped (undefined) rather than taking its batch (and the process) with it. */
+function rendered(part: string | (() => string)): string | undefined {
   if (typeof part === 'string') return part
   try {
     return part()
   } catch {
-    return ''
+    return undefined
   }
 }
 
@@ -90,6 +93,8 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING
   let dropped = 0
   let reported = 0
+  /** Deferred lines whose renderer threw: counted with the dropped, never reported as stdout's fault. */
+  let unrendered = 0
   /** Lines, or (without maxWrite) functions that render them. */
   let parts: (string | (() => string))[] = []
   /** A deferred line's length for `size` until rendered: the last rendered one's. */
@@ -112,6 +117,10 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
       let all = ''
       for (const part of parts) {
         const line = rendered(part)
+        if (line === undefined) {
+          unrendered++
+          continue
+        }
         if (typeof part !== 'string' && line.length > 0) deferredLength = line.length
         all += line
       }
@@ -195,11 +204,14 @@ export function createLineSink(o: LineSinkOptions = {}): LineSink {
   }
   return {
     write: writeLine,
-    droppedLines: () => dropped,
+    droppedLines: () => dropped + unrendered,
     writeDeferred(render) {
       // A line that will be dropped is not rendered first.
       if (size >= maxPending) return void dropped++
-      if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) return writeLine(rendered(render))
+      if (maxWrite !== undefined || parts.length >= MAX_DEFERRED) {
+        const line = rendered(render)
+        return line === undefined ? void unrendered++ : writeLine(line)
+      }
       parts.push(render)
       size += deferredLength
       if (size >= minLength) next()

@@ -166,8 +166,8 @@ burst()
 
   // An access line is handed over as the function that renders it: the batch renders its lines
   // when it is written. Order with plain lines is kept, nothing renders before the write, a
-  // renderer that throws loses only its own line, and under maxWrite (whose cuts need each
-  // line's bytes) rendering happens at once.
+  // renderer that throws loses only its own line (counted as dropped, so the metric and its
+  // alert see it), and under maxWrite (whose cuts need each line's bytes) rendering happens at once.
   it('renders deferred lines when their batch is written, in order with plain lines', async () => {
     await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, periodMs: 600_000 })
@@ -190,9 +190,12 @@ burst()
       // Under 64 KiB (counting each unrendered line as 512): nothing written, so nothing rendered yet.
       expect(renders).toBe(0)
       expect(statSync(file).size).toBe(0)
+      expect(sink.droppedLines()).toBe(0)
       await sink.end()
       expect(renders).toBe(60)
       expect(readFileSync(file, 'utf8')).toBe(expected)
+      // n = 1 and 41: the two broken renderers (81 is a plain line).
+      expect(sink.droppedLines()).toBe(2)
     })
   })
 
@@ -242,8 +245,12 @@ burst()
       let renders = 0
       sink.write('first\n')
       sink.writeDeferred(() => `${String(++renders)}\n`)
+      sink.writeDeferred(() => {
+        throw new Error('broken renderer')
+      })
       sink.write('last\n')
       expect(renders).toBe(1)
+      expect(sink.droppedLines()).toBe(1)
       await sink.end()
       expect(readFileSync(file, 'utf8')).toBe('first\n1\nlast\n')
     })
