@@ -45,6 +45,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        turn; the targets' CPU ratios (against the floor, 64 KiB against empty) are then
                        the median of the ratios within each set (default 10; 0 skips; needs
                        undici_forwarder among the paths)
+  --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor and
+                       the realistic path, measured one at a time in turn; the added-latency target is then
+                       the median over the sets of realistic's p50 minus direct's (default 10; 0 skips;
+                       needs direct, undici_forwarder and gateway_realistic among the paths)
   --pair-ms MS         length of one paired window (default 1000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
@@ -66,6 +70,8 @@ export interface BenchOptions {
   pairs: number
   /** Sets of windows per gateway path against the floor (--floor-pairs). */
   floorPairs: number
+  /** Sets of paced windows of direct, the floor and realistic (--latency-pairs). */
+  latencyPairs: number
   pairMs: number
   soakSeconds: number
   nodes: BenchNode[]
@@ -117,6 +123,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'side-ms': { type: 'string' },
       pairs: { type: 'string' },
       'floor-pairs': { type: 'string' },
+      'latency-pairs': { type: 'string' },
       'pair-ms': { type: 'string' },
       soak: { type: 'string' },
       out: { type: 'string' },
@@ -146,6 +153,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     sideMs: num(a['side-ms'], 300, 3000),
     pairs: num(a.pairs, 0, 0),
     floorPairs: num(a['floor-pairs'], 0, 10),
+    latencyPairs: num(a['latency-pairs'], 0, 10),
     pairMs: num(a['pair-ms'], 300, 1000),
     soakSeconds: Number(a.soak ?? 0),
     nodes: benchNodes(a.nodes, quick),

@@ -5,6 +5,8 @@
  * - `--compare --pairs`: this build's gateway path against the other build's same path.
  * - `--floor-pairs`: a gateway path against the floor (the undici forwarder), each with both
  *   bodies, for the issue's ratios (CPU against the floor, 64 KiB against empty).
+ * - `--latency-pairs`: paced windows of the direct path, the floor and the realistic path, for
+ *   the latency the gateway adds (paced p50 over direct's).
  *
  * Side by side (side-by-side.ts) runs every process at once on the proxy core, so each runs
  * at a fraction of its throughput and switches with the others constantly: a change whose
@@ -13,7 +15,7 @@
  * ratio taken within each pair, and the count of pairs on one side of a line, survive a noisy
  * machine where medians over whole rounds (seconds apart) do not.
  */
-import { closedLoop } from './load.js'
+import { closedLoop, paced, quantile } from './load.js'
 import type { BodyKind, PathId, PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 import { median } from './report.js'
@@ -24,7 +26,13 @@ import type { SideBySideSample } from './side-by-side.js'
  * the set of windows taken in turn (a floor pair's gateway path), so a path measured in
  * several sets (the floor) is matched only within its own.
  */
-export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & { pair: number; group?: string }
+export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & { pair: number; group?: string; pacedP50Ms?: number }
+
+/** A paced window instead of a closed loop: `rate` requests/s for `ms`, its p50 recorded. */
+export interface Pace {
+  rate: number
+  ms: number
+}
 
 /** One process, path and body taking its turn in each pair. */
 export interface PairMember {
@@ -33,18 +41,23 @@ export interface PairMember {
   body: BodyKind
 }
 
-/** One window of one path: a short warm-up, then `ms` of closed loop. */
-async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number): Promise<PairSample> {
+/**
+ * One window of one path: a short warm-up, then `ms` of closed loop, or with `pace` a paced
+ * phase. A paced window may have no proxy (the direct path): its CPU is then NaN.
+ */
+async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number, pace?: Pace): Promise<PairSample> {
   const pid = setup.proxy?.pid
-  if (pid === undefined) throw new Error(`paired windows need a proxy process: ${id}`)
+  if (pid === undefined && pace === undefined) throw new Error(`paired windows need a proxy process: ${id}`)
   const t = setup.target(body, users)
   try {
     await closedLoop(t, users, 300)
-    const before = cpuMicros(pid)
-    const r = await closedLoop(t, users, ms)
-    const cpu = cpuMicros(pid) - before
+    const before = pid === undefined ? NaN : cpuMicros(pid)
+    const r = pace ? await paced(t, users, pace.rate, pace.ms) : await closedLoop(t, users, ms)
+    const cpu = pid === undefined ? NaN : cpuMicros(pid) - before
     const non200 = Object.entries(r.statuses).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0)
-    return { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200 }
+    const sample: PairSample = { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200 }
+    if (pace) sample.pacedP50Ms = quantile(r.latencies, 0.5)
+    return sample
   } finally {
     await t.dispatcher.destroy()
   }
@@ -57,11 +70,11 @@ export function pairOrder<T>(members: readonly T[], pair: number): T[] {
 }
 
 /** `pairs` sets of windows, one per member each, the order rotating so no member always goes first. */
-export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, group?: string): Promise<PairSample[]> {
+export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, group?: string, pace?: Pace): Promise<PairSample[]> {
   const out: PairSample[] = []
   for (let pair = 1; pair <= pairs; pair++) {
     for (const m of pairOrder(members, pair)) {
-      const s = await window(pair, m.id, m.setup, m.body, users, ms)
+      const s = await window(pair, m.id, m.setup, m.body, users, ms, pace)
       out.push(group === undefined ? s : Object.assign(s, { group }))
     }
   }
@@ -189,5 +202,53 @@ export function floorPairsMarkdown(rows: readonly FloorPairRow[]): string {
   const lines = ['| path | body | gateway µs/req | floor µs/req | gateway / floor (median of pairs) | per pair | 64 KiB / empty, gateway | 64 KiB / empty, floor |', '|---|---|--:|--:|--:|---|--:|--:|']
   const x = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)} ×`)
   for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.gatewayUs.toFixed(0)} | ${r.floorUs.toFixed(0)} | ${x(r.vsFloor)} | ${r.perPair.map((v) => v.toFixed(2)).join(' ')} | ${x(r.vsEmpty)} | ${x(r.floorVsEmpty)} |`)
+  return lines.join('\n') + '\n'
+}
+
+/** The realistic path's added latency over the direct path, from paced windows taken in turn (`--latency-pairs`). */
+export interface LatencyPairRow {
+  path: PathId
+  pairs: number
+  /** Medians over the sets' windows, ms: the direct path's paced p50, and what the floor and the path add to it. */
+  directP50Ms: number
+  floorAddedMs: number
+  addedMs: number
+  /** Per set: the path's paced p50 minus the direct path's of the same set. */
+  perPair: number[]
+  errors: number
+}
+
+/** Rows of the latency sets: each window's p50 against the direct path's window of the same set. */
+export function summarizeLatencyPairs(samples: readonly PairSample[]): LatencyPairRow[] {
+  const rows: LatencyPairRow[] = []
+  const p50 = (s: PairSample | undefined): number => s?.pacedP50Ms ?? NaN
+  const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
+  for (const path of [...new Set(samples.filter((s) => s.path !== 'direct' && s.path !== FLOOR).map((s) => s.path))]) {
+    const sets = samples
+      .filter((s) => s.path === path)
+      .flatMap((g) => {
+        const direct = samples.find((s) => s.path === 'direct' && s.pair === g.pair)
+        const floor = samples.find((s) => s.path === FLOOR && s.pair === g.pair)
+        return direct ? [{ g, direct, floor }] : []
+      })
+    if (sets.length === 0) continue
+    const perPair = sets.map((x) => p50(x.g) - p50(x.direct))
+    rows.push({
+      path,
+      pairs: sets.length,
+      directP50Ms: median(sets.map((x) => p50(x.direct))),
+      floorAddedMs: median(sets.flatMap((x) => (x.floor ? [p50(x.floor) - p50(x.direct)] : []))),
+      addedMs: median(perPair),
+      perPair,
+      errors: sets.reduce((n, x) => n + problems(x.g) + problems(x.direct) + (x.floor ? problems(x.floor) : 0), 0),
+    })
+  }
+  return rows
+}
+
+/** The latency-sets table. */
+export function latencyPairsMarkdown(rows: readonly LatencyPairRow[]): string {
+  const lines = ['| path | direct paced p50 ms | added by the floor ms | added by the path ms (median of sets) | per set |', '|---|--:|--:|--:|---|']
+  for (const r of rows) lines.push(`| ${r.path} | ${r.directP50Ms.toFixed(2)} | ${r.floorAddedMs.toFixed(2)} | ${r.addedMs.toFixed(2)} | ${r.perPair.map((v) => v.toFixed(2)).join(' ')} |`)
   return lines.join('\n') + '\n'
 }

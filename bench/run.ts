@@ -25,7 +25,7 @@ import { profileStages, type StageProfile } from './profile-run.js'
 import { stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { floorPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizePairs, type FloorPairRow, type PairRow, type PairSample } from './pairs.js'
+import { floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -55,6 +55,8 @@ export interface NodeResult extends BenchNode {
   pairs: PairRow[]
   /** The gateway paths against the floor in paired windows, when they ran (--floor-pairs). */
   floorPairs: FloorPairRow[]
+  /** The realistic path's added latency in paced windows taken in turn, when they ran (--latency-pairs). */
+  latencyPairs: LatencyPairRow[]
 }
 
 const parsed = benchOptions(process.argv.slice(2))
@@ -62,7 +64,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, floorPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -80,6 +82,7 @@ const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
 const pairSamples: PairSample[] = []
 const floorPairSamples: PairSample[] = []
+const latencyPairSamples: PairSample[] = []
 /** Per node: the paths of its side-by-side group (the floor first). */
 const sideGroups = new Map<string, { id: PathId; setup: PathSetup }[]>()
 let mint: MintResult | undefined
@@ -193,6 +196,15 @@ try {
         }
       }
     }
+    if (latencyPairs > 0 && bodies.includes('empty') && (['direct', 'undici_forwarder', 'gateway_realistic'] as const).every((x) => paths.includes(x))) {
+      for (const node of nodes) {
+        // Direct has no proxy: one set of windows per node, each with the direct path beside that node's floor and realistic path.
+        const members = ['direct', nodeId('undici_forwarder', node, many), nodeId('gateway_realistic', node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body: 'empty' as const }))
+        const got = await pairedWindows(latencyPairs, members, opts.users, pairMs, node.key, { rate: opts.rate, ms: opts.pacedMs })
+        latencyPairSamples.push(...got)
+        log(`latency pairs ${node.version}: ${got.map((x) => `${withoutNode(x.path)} ${x.pacedP50Ms?.toFixed(2) ?? '—'} ms`).join(' ')}`)
+      }
+    }
     if (pairs > 0 && parsed.compare !== undefined) {
       for (const id of ids.filter((x) => x.includes('@before'))) {
         const mine = id.replace('@before', '')
@@ -258,9 +270,10 @@ const perNode: NodeResult[] = nodes.map((node) => {
   // Minting runs in the bench's own process and the soak on the first node: their targets go to the first node's table.
   const side = summarizeSide(sideSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const againstFloor = summarizeFloorPairs(floorPairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path), group: withoutNode(x.group ?? '') })))
-  const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor)
+  const latency = summarizeLatencyPairs(latencyPairSamples.filter((x) => x.group === node.key).map((x) => ({ ...x, path: withoutNode(x.path) })))
+  const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor, latency)
   const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -273,6 +286,7 @@ for (const n of perNode) {
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
   if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with every body, measured one at a time in ${pairMs} ms windows, the order rotating; ratios taken within each set, then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
+  if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   const logs = v8Logs.get(n.key) ?? []
@@ -280,7 +294,7 @@ for (const n of perNode) {
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0)].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
+const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0), ...n.latencyPairs.filter((r) => r.errors > 0).map((r) => ({ path: r.path, body: 'empty' }))].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
   log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1

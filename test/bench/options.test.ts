@@ -44,6 +44,7 @@ describe('bench options', () => {
     expect({ pairs: given.pairs, pairMs: given.pairMs, quickPairMs: quick.pairMs }).toEqual({ pairs: 0, pairMs: 1000, quickPairMs: 300 })
     // The targets' CPU ratios come from paired windows against the floor in a full run; a smoke run skips them unless asked.
     expect({ full: full.floorPairs, quick: quick.floorPairs, asked: parse(['--quick', '--floor-pairs', '2']).floorPairs }).toEqual({ full: 10, quick: 0, asked: 2 })
+    expect({ full: full.latencyPairs, quick: quick.latencyPairs, asked: parse(['--latency-pairs', '3']).latencyPairs }).toEqual({ full: 10, quick: 0, asked: 3 })
   })
 
   it('takes --v8-log ic or maps, nothing else', () => {

@@ -134,4 +134,21 @@ describe('npm run bench -- --quick', () => {
     expect(result.targets.map((t) => t.name)).toContain('gateway_mtls CPU/request vs the floor (undici forwarder), paired windows')
     expect(stdout).toContain('Against the floor in paired windows (')
   }, 120_000)
+
+  // --latency-pairs: paced windows of direct, the floor and realistic taken in turn; the added-latency target reads them.
+  it('measures the added latency in paced windows taken in turn', async () => {
+    const out = join(dir, 'latency-pairs.json')
+    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'direct,undici_forwarder,gateway_realistic', '--bodies', 'empty', '--latency-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+    expect(code, stderr).toBe(0)
+    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const rows = result.nodes[0]?.latencyPairs ?? []
+    expect(rows.map((r) => `${r.path}/${r.pairs}`)).toEqual(['gateway_realistic/2'])
+    for (const r of rows) {
+      expect(r.errors).toBe(0)
+      expect(r.perPair).toHaveLength(2)
+      expect(r.directP50Ms > 0 && Number.isFinite(r.addedMs) && Number.isFinite(r.floorAddedMs)).toBe(true)
+    }
+    expect(result.targets.map((t) => t.name)).toContain('realistic added p50 over direct (paced, 50 conns), paired windows')
+    expect(stdout).toContain('Added latency in paced windows (')
+  }, 120_000)
 })
