@@ -184,12 +184,16 @@ try {
         }
       }
     }
+    // Before each group of paired windows (none in a smoke run, which has no prewarm).
+    const groupPrewarmMs = prewarmMs > 0 ? Math.max(prewarmMs, 2000) : 0
     if (floorPairs > 0 && paths.includes('undici_forwarder')) {
       for (const node of nodes) {
         const floorId = nodeId('undici_forwarder', node, many)
         for (const path of (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))) {
           const id = nodeId(path, node, many)
           const members = bodies.flatMap((body) => [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body })))
+          // A process idle while the other groups ran is slow for seconds after (its young generation regrows): not the first sets' figures.
+          for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
           const got = await pairedWindows(floorPairs, members, opts.users, pairMs, id)
           floorPairSamples.push(...got)
           log(`floor pairs ${id}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'}/${x.body} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
@@ -200,6 +204,7 @@ try {
       for (const node of nodes) {
         // Direct has no proxy: one set of windows per node, each with the direct path beside that node's floor and realistic path.
         const members = ['direct', nodeId('undici_forwarder', node, many), nodeId('gateway_realistic', node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body: 'empty' as const }))
+        for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
         const got = await pairedWindows(latencyPairs, members, opts.users, pairMs, node.key, { rate: opts.rate, ms: opts.pacedMs })
         latencyPairSamples.push(...got)
         log(`latency pairs ${node.version}: ${got.map((x) => `${withoutNode(x.path)} ${x.pacedP50Ms?.toFixed(2) ?? '—'} ms`).join(' ')}`)
