@@ -145,4 +145,25 @@ describe('hot reload', () => {
     expect(r.json<EchoReply>().clientSubject).toContain('CN=bot-runtime,')
     expect((await scrape(g.adminUrl)).find((s) => s.name === 'mtls_gateway_config_reloads_total' && s.labels.result === 'failure')?.value).toBe(1)
   })
+
+  // The load-time check that every {{tenant}} can be filled (session 8) runs on reload as at a
+  // fresh start: a field naming a tenant on an endpoint without tenancy is refused at its
+  // file:line:column, counted, and the gateway keeps answering with the last good config.
+  it('refuses a reload whose field uses {{tenant}} on an endpoint without tenancy, as a fresh start would', async () => {
+    const { pki, upstream } = await setup()
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "acme" }]\n')}`)
+    const before = await send(g.gw.url, '/proxy/partner/before')
+    expect(before.status).toBe(200)
+    expect(before.json<EchoReply>().headers['x-org']).toBe('acme')
+    const file = join(pki.dir, 'gateway.yaml')
+    replaceFile(file, `endpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "{{tenant}}" }]\n')}`)
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1, 20_000, 'the refused reload')
+    const failure = g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[] }).find((l) => l.msg === 'config reload failed; keeping the last good config')
+    expect(failure?.problems).toEqual([`${file}:6:49: endpoints[0].fields[0].value: uses {{tenant}}, but endpoint "partner" has no tenancy, so no request names a tenant (put {tenant} in its URL, or set tenancy: true on its profile)`])
+    const after = await send(g.gw.url, '/proxy/partner/after')
+    expect(after.status).toBe(200)
+    expect(after.json<EchoReply>().headers['x-org']).toBe('acme')
+    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(0)
+  })
 })
