@@ -192,7 +192,7 @@ try {
         for (const path of (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))) {
           const id = nodeId(path, node, many)
           const members = bodies.flatMap((body) => [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body })))
-          // A process idle while the other groups ran is slow for seconds after (its young generation regrows): not the first sets' figures.
+          // A process idle while the other groups ran is slow for seconds after (docs/performance.md, session 10): not the first sets' figures.
           for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
           const got = await pairedWindows(floorPairs, members, opts.users, pairMs, id)
           floorPairSamples.push(...got)
