@@ -69,6 +69,9 @@ export function pairOrder<T>(members: readonly T[], pair: number): T[] {
   return members.map((_, i) => members[(i + pair - 1) % k] as T)
 }
 
+/** A window's failed requests, wrong answers and non-200 statuses. */
+const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
+
 /** `pairs` sets of windows, one per member each, the order rotating so no member always goes first. */
 export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, group?: string, pace?: Pace): Promise<PairSample[]> {
   const out: PairSample[] = []
@@ -118,7 +121,7 @@ export function summarizePairs(samples: readonly PairSample[]): PairRow[] {
       theirsUs: median(both.map((x) => x.t.cpuUsPerReq)),
       ratio: median(both.map((x) => x.m.cpuUsPerReq / x.t.cpuUsPerReq)),
       mineLower: both.filter((x) => x.m.cpuUsPerReq < x.t.cpuUsPerReq).length,
-      errors: both.reduce((n, x) => n + x.m.errors + x.m.mismatches + x.m.non200 + x.t.errors + x.t.mismatches + x.t.non200, 0),
+      errors: both.reduce((n, x) => n + problems(x.m) + problems(x.t), 0),
     })
   }
   return rows
@@ -161,7 +164,6 @@ export interface FloorPairRow {
 export function summarizeFloorPairs(samples: readonly PairSample[]): FloorPairRow[] {
   const rows: FloorPairRow[] = []
   const find = (group: string, path: PathId, body: BodyKind, pair: number): PairSample | undefined => samples.find((s) => s.group === group && s.path === path && s.body === body && s.pair === pair)
-  const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
   const keys = [...new Set(samples.filter((s) => s.group !== undefined && s.path !== FLOOR).map((s) => `${s.group as string}\u0000${s.body}`))]
   for (const key of keys) {
     const [path, body] = key.split('\u0000') as [PathId, BodyKind]
@@ -222,7 +224,6 @@ export interface LatencyPairRow {
 export function summarizeLatencyPairs(samples: readonly PairSample[]): LatencyPairRow[] {
   const rows: LatencyPairRow[] = []
   const p50 = (s: PairSample | undefined): number => s?.pacedP50Ms ?? NaN
-  const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
   for (const path of [...new Set(samples.filter((s) => s.path !== 'direct' && s.path !== FLOOR).map((s) => s.path))]) {
     const sets = samples
       .filter((s) => s.path === path)
