@@ -45,8 +45,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        turn; the targets' CPU ratios (against the floor, 64 KiB against empty) are then
                        the median of the ratios within each set (default 10; 0 skips; needs
                        undici_forwarder among the paths)
-  --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor and
-                       the realistic path, measured one at a time in turn; the added-latency target is then
+  --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor,
+                       mTLS only (when among the paths) and the realistic path, measured one at a time in
+                       turn, so the table shows what the bare pipeline and what the realistic path's
+                       signing, field, log line and metrics add; the added-latency target is then
                        the median over the sets of realistic's p50 minus direct's (default 10; 0 skips;
                        needs direct, undici_forwarder and gateway_realistic among the paths)
   --pair-ms MS         length of one paired window (default 1000)
@@ -70,7 +72,7 @@ export interface BenchOptions {
   pairs: number
   /** Sets of windows per gateway path against the floor (--floor-pairs). */
   floorPairs: number
-  /** Sets of paced windows of direct, the floor and realistic (--latency-pairs). */
+  /** Sets of paced windows of direct, the floor, mTLS only (when it runs) and realistic (--latency-pairs). */
   latencyPairs: number
   pairMs: number
   soakSeconds: number

@@ -202,8 +202,10 @@ try {
     }
     if (latencyPairs > 0 && bodies.includes('empty') && (['direct', 'undici_forwarder', 'gateway_realistic'] as const).every((x) => paths.includes(x))) {
       for (const node of nodes) {
-        // Direct has no proxy: one set of windows per node, each with the direct path beside that node's floor and realistic path.
-        const members = ['direct', nodeId('undici_forwarder', node, many), nodeId('gateway_realistic', node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body: 'empty' as const }))
+        // Direct has no proxy: one set of windows per node, each with the direct path beside that node's floor and realistic path,
+        // and mTLS only when it runs: realistic minus mTLS only is what OAuth, the field, the log line and metrics add.
+        const gateways = (['gateway_mtls', 'gateway_realistic'] as const).filter((x) => paths.includes(x))
+        const members = ['direct', nodeId('undici_forwarder', node, many), ...gateways.map((x) => nodeId(x, node, many))].map((x) => ({ id: x, setup: setups[x] as PathSetup, body: 'empty' as const }))
         for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
         const got = await pairedWindows(latencyPairs, members, opts.users, pairMs, node.key, { rate: opts.rate, ms: opts.pacedMs })
         latencyPairSamples.push(...got)
@@ -291,7 +293,7 @@ for (const n of perNode) {
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
   if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with every body, measured one at a time in ${pairMs} ms windows, the order rotating; ratios taken within each set, then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
-  if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
+  if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor, mTLS only when it ran and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   const logs = v8Logs.get(n.key) ?? []

@@ -110,6 +110,21 @@ describe('added latency in paced windows', () => {
     expect(row).toMatchObject({ path: 'gateway_realistic', pairs: 3, errors: 1 })
   })
 
+  it('gives mTLS only a row of its own when its windows ran, against the same sets\' direct windows', () => {
+    const withMtls = [...samples, paced(1, 'gateway_mtls', 0.5), paced(2, 'gateway_mtls', 1.3), paced(3, 'gateway_mtls', 0.55)]
+    const rows = summarizeLatencyPairs(withMtls)
+    expect(rows.map((r) => r.path)).toEqual(['gateway_realistic', 'gateway_mtls'])
+    const mtls = rows[1]
+    // Added per set: 0.2, 0.3, 0.35 (its own set's direct window each time).
+    expect(mtls?.perPair.map((x) => x.toFixed(2))).toEqual(['0.20', '0.30', '0.35'])
+    expect(mtls?.addedMs).toBeCloseTo(0.3, 10)
+    expect(rows[0]?.addedMs).toBeCloseTo(0.4, 10)
+    const target = checkTargets([], undefined, undefined, [], rows).find((t) => t.name.startsWith('realistic added p50'))
+    // The target is realistic's, whatever the rows' order; mTLS only's figure is shown beside the floor's.
+    expect(target?.value).toBe('0.40 ms (2 of 3 sets ≤ 0.5 ms; the floor adds 0.30 ms, mTLS only 0.30 ms)')
+    expect(checkTargets([], undefined, undefined, [], [...rows].reverse()).find((t) => t.name.startsWith('realistic added p50'))?.value).toBe(target?.value)
+  })
+
   it('gives the added-latency target its figure, with the rounds\' beside it', () => {
     const rows = [{ path: 'direct', body: 'empty', pacedP50Ms: 0.3 }, { path: 'gateway_realistic', body: 'empty', addedPacedP50Ms: 0.9, cpuVsFloor: null }] as unknown as Row[]
     const name = 'realistic added p50 over direct (paced, 50 conns)'

@@ -135,14 +135,14 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toContain('Against the floor in paired windows (')
   }, 120_000)
 
-  // --latency-pairs: paced windows of direct, the floor and realistic taken in turn; the added-latency target reads them.
+  // --latency-pairs: paced windows of direct, the floor, mTLS only and realistic taken in turn; the added-latency target reads them.
   it('measures the added latency in paced windows taken in turn', async () => {
     const out = join(dir, 'latency-pairs.json')
-    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'direct,undici_forwarder,gateway_realistic', '--bodies', 'empty', '--latency-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'direct,undici_forwarder,gateway_mtls,gateway_realistic', '--bodies', 'empty', '--latency-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
     expect(code, stderr).toBe(0)
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
     const rows = result.nodes[0]?.latencyPairs ?? []
-    expect(rows.map((r) => `${r.path}/${r.pairs}`)).toEqual(['gateway_realistic/2'])
+    expect(rows.map((r) => `${r.path}/${r.pairs}`).sort()).toEqual(['gateway_mtls/2', 'gateway_realistic/2'])
     for (const r of rows) {
       expect(r.errors).toBe(0)
       expect(r.perPair).toHaveLength(2)
