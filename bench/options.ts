@@ -54,6 +54,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --pair-ms MS         length of one paired window (default 1000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
+  --alloc MS           per-stage allocation table: sample what each gateway path and the floor
+                       allocate per request (V8's sampling heap profiler, collected objects
+                       included) this long after the rounds (default 2000; 0 skips)
   --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
                        from Linux perf on the measured processes after the rounds, this long per path
                        and body (default 2000; 0 skips; skipped with a note when perf cannot record)
@@ -66,6 +69,8 @@ export interface BenchOptions {
   measure: MeasureOptions & { rounds: number; mintHosts: number }
   prewarmMs: number
   stagesMs: number
+  /** Window of the allocation table per path and body (--alloc; 0 skips). */
+  allocMs: number
   perfMs: number
   sideRounds: number
   sideMs: number
@@ -120,6 +125,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       compare: { type: 'string' },
       nodes: { type: 'string' },
       stages: { type: 'string' },
+      alloc: { type: 'string' },
       perf: { type: 'string' },
       'side-by-side': { type: 'string' },
       'side-ms': { type: 'string' },
@@ -150,6 +156,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     },
     prewarmMs: num(a.prewarm, 0, 1000),
     stagesMs: num(a.stages, 300, 2000),
+    allocMs: num(a.alloc, 0, 2000),
     perfMs: num(a.perf, 500, 2000),
     sideRounds: num(a['side-by-side'], 0, 0),
     sideMs: num(a['side-ms'], 300, 3000),

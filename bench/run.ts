@@ -22,7 +22,8 @@ import { checkTargets, markdown, median, summarize, type Row, type Target } from
 import { nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { benchOptions, HELP } from './options.js'
 import { profileStages, type StageProfile } from './profile-run.js'
-import { stageMarkdown } from './stages.js'
+import { profileAllocations, type AllocationProfile } from './alloc-run.js'
+import { allocationMarkdown, stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
@@ -47,6 +48,8 @@ export interface NodeResult extends BenchNode {
   rows: Row[]
   targets: Target[]
   stages: StageProfile[]
+  /** Bytes allocated per request by stage, when sampled (--alloc). */
+  allocations: AllocationProfile[]
   /** The all-thread CPU split from perf, when it ran (--perf). */
   perf: PerfWindow[]
   /** The side-by-side phase, when it ran (--side-by-side). */
@@ -64,7 +67,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, allocMs, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -78,6 +81,7 @@ const rss: BenchResult['rss'] = []
 const peak: Partial<Record<PathId, number>> = {}
 const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
+const allocationProfiles = new Map<string, AllocationProfile[]>()
 const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
 const pairSamples: PairSample[] = []
@@ -247,6 +251,13 @@ try {
         stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, run, paths, bodies, opts.users, stagesMs))
       }
     }
+    if (allocMs > 0) {
+      for (const node of nodes) {
+        log(`allocations: sampling ${node.version}, ${allocMs} ms per path and body`)
+        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+        allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, run, paths, bodies, opts.users, allocMs))
+      }
+    }
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
@@ -280,7 +291,7 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const latency = summarizeLatencyPairs(latencyPairSamples.filter((x) => x.group === node.key).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor, latency)
   const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], allocations: allocationProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -299,6 +310,7 @@ for (const n of perNode) {
   const logs = v8Logs.get(n.key) ?? []
   if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
+  if (n.allocations.length > 0) process.stdout.write(`\nWhat a request allocates (${n.version}; sampled after the rounds, ${allocMs} ms per column, objects the collector freed included; bytes per stage, by the stage table's rules):\n\n` + allocationMarkdown(n.allocations))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
 const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0), ...n.latencyPairs.filter((r) => r.errors > 0).map((r) => ({ path: r.path, body: 'empty' }))].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))

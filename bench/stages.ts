@@ -118,6 +118,63 @@ export function stageCosts(p: CpuProfile, fromUs: number, toUs: number, mainCpuU
     .sort((a, b) => b.usPerReq - a.usPerReq)
 }
 
+/** A sampling heap profile (`HeapProfiler.stopSampling`): a call tree whose nodes carry the bytes allocated in them. */
+export interface HeapProfile {
+  head: HeapNode
+}
+
+export interface HeapNode {
+  callFrame: { functionName: string; url: string }
+  /** Bytes allocated by this frame itself (V8 scales the samples to an estimate). */
+  selfSize: number
+  children?: HeapNode[]
+}
+
+export interface StageBytes {
+  stage: string
+  bytesPerReq: number
+}
+
+/**
+ * Bytes allocated per request by stage, busiest first: each call-tree node's bytes charged to
+ * the stage of its stack, by the same rules as the CPU samples (innermost gateway file or
+ * package, else the platform part it runs in).
+ */
+export function allocationStages(p: HeapProfile, requests: number): StageBytes[] {
+  const bytes = new Map<string, number>()
+  const fns: string[] = []
+  const urls: string[] = []
+  // Depth-first with the stack kept root first; classify wants it leaf first.
+  const visit = (node: HeapNode): void => {
+    fns.push(node.callFrame.functionName)
+    urls.push(node.callFrame.url)
+    if (node.selfSize > 0) {
+      const stage = classify([...fns].reverse(), [...urls].reverse())
+      bytes.set(stage, (bytes.get(stage) ?? 0) + node.selfSize)
+    }
+    for (const child of node.children ?? []) visit(child)
+    fns.pop()
+    urls.pop()
+  }
+  visit(p.head)
+  const n = Math.max(1, requests)
+  return [...bytes].map(([stage, b]) => ({ stage, bytesPerReq: b / n })).sort((a, b) => b.bytesPerReq - a.bytesPerReq)
+}
+
+/** One markdown table: a row per stage, a column per (path, body); bytes allocated per request. */
+export function allocationMarkdown(profiles: readonly { path: string; body: string; requests: number; stages: readonly StageBytes[] }[]): string {
+  if (profiles.length === 0) return ''
+  const names = [...new Set(profiles.flatMap((p) => p.stages.map((s) => s.stage)))]
+  const most = (stage: string): number => Math.max(...profiles.map((p) => p.stages.find((s) => s.stage === stage)?.bytesPerReq ?? 0))
+  names.sort((a, b) => most(b) - most(a))
+  const kb = (b: number): string => (b / 1024).toFixed(1)
+  const lines = [`| stage (KiB allocated/request) | ${profiles.map((p) => `${p.path} ${p.body}`).join(' | ')} |`, `|---|${profiles.map(() => '--:').join('|')}|`]
+  for (const name of names) lines.push(`| ${name} | ${profiles.map((p) => kb(p.stages.find((s) => s.stage === name)?.bytesPerReq ?? 0)).join(' | ')} |`)
+  lines.push(`| **total** | ${profiles.map((p) => kb(p.stages.reduce((t, s) => t + s.bytesPerReq, 0))).join(' | ')} |`)
+  lines.push(`| requests in the window | ${profiles.map((p) => String(p.requests)).join(' | ')} |`)
+  return lines.join('\n') + '\n'
+}
+
 /** One markdown table: a row per stage, a column per profiled (path, body); µs per request. */
 export function stageMarkdown(profiles: readonly { path: string; body: string; requests: number; cpuUsPerReq: number; mainThreadUsPerReq: number; stages: readonly StageCost[]; gc?: GcFacts }[]): string {
   if (profiles.length === 0) return ''

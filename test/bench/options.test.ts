@@ -45,6 +45,8 @@ describe('bench options', () => {
     // The targets' CPU ratios come from paired windows against the floor in a full run; a smoke run skips them unless asked.
     expect({ full: full.floorPairs, quick: quick.floorPairs, asked: parse(['--quick', '--floor-pairs', '2']).floorPairs }).toEqual({ full: 10, quick: 0, asked: 2 })
     expect({ full: full.latencyPairs, quick: quick.latencyPairs, asked: parse(['--latency-pairs', '3']).latencyPairs }).toEqual({ full: 10, quick: 0, asked: 3 })
+    // The allocation table samples after the rounds in a full run; a smoke run skips it unless asked.
+    expect({ full: full.allocMs, quick: quick.allocMs, asked: parse(['--quick', '--alloc', '800']).allocMs }).toEqual({ full: 2000, quick: 0, asked: 800 })
   })
 
   it('takes --v8-log ic or maps, nothing else', () => {

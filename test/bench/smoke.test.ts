@@ -30,6 +30,14 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
   })
 }
 
+/** A --quick run with only the given phases (no stage profile, perf split or minting): its JSON and what it printed. */
+async function quickRun(name: string, args: string[]): Promise<{ result: BenchResult; stdout: string }> {
+  const out = join(dir, `${name}.json`)
+  const { code, stdout, stderr } = await runBench(['--quick', ...args, '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+  expect(code, stderr).toBe(0)
+  return { result: JSON.parse(readFileSync(out, 'utf8')) as BenchResult, stdout }
+}
+
 describe('npm run bench -- --quick', () => {
   it('drives every path to 200s, counts upstream handshakes, mints and caches leaves, writes JSON and a table', async () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
@@ -100,10 +108,7 @@ describe('npm run bench -- --quick', () => {
   // --compare against this very build: both sides answer 200 in every paired window, and each
   // pair puts one window of this build beside one of the other's.
   it('measures paired windows against a --compare build', async () => {
-    const out = join(dir, 'pairs.json')
-    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'gateway_mtls', '--bodies', 'empty', '--compare', resolve('dist'), '--pairs', '3', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
-    expect(code, stderr).toBe(0)
-    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const { result, stdout } = await quickRun('pairs', ['--paths', 'gateway_mtls', '--bodies', 'empty', '--compare', resolve('dist'), '--pairs', '3'])
     const pairs = result.nodes[0]?.pairs ?? []
     expect(pairs.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(['gateway_mtls/empty/3'])
     for (const r of pairs) {
@@ -118,11 +123,8 @@ describe('npm run bench -- --quick', () => {
   // --floor-pairs: each gateway path with a CPU target set against the floor in windows taken
   // in turn, every body of both; the targets then read their ratios from these sets.
   it('measures the gateway paths against the floor in paired windows', async () => {
-    const out = join(dir, 'floor-pairs.json')
     const bodies = existsSync(ECHO_MODULE) ? ['empty', '64k'] : ['empty']
-    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'undici_forwarder,gateway_mtls', '--bodies', bodies.join(','), '--floor-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
-    expect(code, stderr).toBe(0)
-    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const { result, stdout } = await quickRun('floor-pairs', ['--paths', 'undici_forwarder,gateway_mtls', '--bodies', bodies.join(','), '--floor-pairs', '2'])
     const rows = result.nodes[0]?.floorPairs ?? []
     expect(rows.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(bodies.map((b) => `gateway_mtls/${b}/2`))
     for (const r of rows) {
@@ -137,10 +139,7 @@ describe('npm run bench -- --quick', () => {
 
   // --latency-pairs: paced windows of direct, the floor, mTLS only and realistic taken in turn; the added-latency target reads them.
   it('measures the added latency in paced windows taken in turn', async () => {
-    const out = join(dir, 'latency-pairs.json')
-    const { code, stdout, stderr } = await runBench(['--quick', '--paths', 'direct,undici_forwarder,gateway_mtls,gateway_realistic', '--bodies', 'empty', '--latency-pairs', '2', '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
-    expect(code, stderr).toBe(0)
-    const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
+    const { result, stdout } = await quickRun('latency-pairs', ['--paths', 'direct,undici_forwarder,gateway_mtls,gateway_realistic', '--bodies', 'empty', '--latency-pairs', '2'])
     const rows = result.nodes[0]?.latencyPairs ?? []
     expect(rows.map((r) => `${r.path}/${r.pairs}`).sort()).toEqual(['gateway_mtls/2', 'gateway_realistic/2'])
     for (const r of rows) {
@@ -150,5 +149,26 @@ describe('npm run bench -- --quick', () => {
     }
     expect(result.targets.map((t) => t.name)).toContain('realistic added p50 over direct (paced, 50 conns), paired windows')
     expect(stdout).toContain('Added latency in paced windows (')
+  }, 120_000)
+})
+
+describe('npm run bench -- --alloc', () => {
+  // The sampler preloaded into the floor and the gateways, toggled by SIGUSR2 around each window.
+  it('splits what each path allocates per request by stage', async () => {
+    const { result, stdout } = await quickRun('alloc', ['--paths', 'undici_forwarder,gateway_realistic', '--bodies', 'empty', '--alloc', '800'])
+    const profiles = result.nodes[0]?.allocations ?? []
+    expect(profiles.map((p) => `${p.path}/${p.body}`)).toEqual(['undici_forwarder/empty', 'gateway_realistic/empty'])
+    const bytes = (path: string, stage: string): number => profiles.find((p) => p.path === path)?.stages.find((s) => s.stage === stage)?.bytesPerReq ?? 0
+    const total = (path: string): number => profiles.find((p) => p.path === path)?.stages.reduce((t, s) => t + s.bytesPerReq, 0) ?? 0
+    for (const p of profiles) expect(p.requests).toBeGreaterThan(0)
+    // A proxied request allocates kilobytes (headers, parsers, promises): zero would mean the sampler saw nothing.
+    expect(total('undici_forwarder')).toBeGreaterThan(2048)
+    expect(total('gateway_realistic')).toBeGreaterThan(2048)
+    // Signing and the access line are the realistic path's own; the floor has neither.
+    expect(bytes('gateway_realistic', 'step sign_oauth1 (OAuth 1.0a)')).toBeGreaterThan(0)
+    expect(bytes('gateway_realistic', 'access log line')).toBeGreaterThan(0)
+    expect(bytes('undici_forwarder', 'step sign_oauth1 (OAuth 1.0a)')).toBe(0)
+    expect(bytes('undici_forwarder', 'forwarder handler (floor)')).toBeGreaterThan(0)
+    expect(stdout).toContain('What a request allocates (')
   }, 120_000)
 })
