@@ -54,6 +54,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --pair-ms MS         length of one paired window (default 1000)
   --stages MS          per-stage cost table: profile each gateway path this long after the rounds
                        (default 2000; 0 skips)
+  --idle S             after the rounds, fresh floor and production gateway processes, warmed, sit
+                       idle S seconds (the load generator kept busy on the direct path), then run
+                       1 s windows at twice --rate: each window's CPU per request against the
+                       settled cost (default 0: skipped)
   --alloc MS           per-stage allocation table: sample what each gateway path and the floor
                        allocate per request (V8's sampling heap profiler, collected objects
                        included) this long after the rounds (default 2000; 0 skips)
@@ -71,6 +75,8 @@ export interface BenchOptions {
   stagesMs: number
   /** Window of the allocation table per path and body (--alloc; 0 skips). */
   allocMs: number
+  /** Seconds the processes of the idle-spell table sit idle (--idle; 0 skips). */
+  idleSeconds: number
   perfMs: number
   sideRounds: number
   sideMs: number
@@ -126,6 +132,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       nodes: { type: 'string' },
       stages: { type: 'string' },
       alloc: { type: 'string' },
+      idle: { type: 'string' },
       perf: { type: 'string' },
       'side-by-side': { type: 'string' },
       'side-ms': { type: 'string' },
@@ -157,6 +164,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     prewarmMs: num(a.prewarm, 0, 1000),
     stagesMs: num(a.stages, 300, 2000),
     allocMs: num(a.alloc, 0, 2000),
+    idleSeconds: num(a.idle, 0, 0),
     perfMs: num(a.perf, 500, 2000),
     sideRounds: num(a['side-by-side'], 0, 0),
     sideMs: num(a['side-ms'], 300, 3000),

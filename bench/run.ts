@@ -23,6 +23,7 @@ import { nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { benchOptions, HELP } from './options.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { profileAllocations, type AllocationProfile } from './alloc-run.js'
+import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
 import { allocationMarkdown, stageMarkdown } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
@@ -50,6 +51,8 @@ export interface NodeResult extends BenchNode {
   stages: StageProfile[]
   /** Bytes allocated per request by stage, when sampled (--alloc). */
   allocations: AllocationProfile[]
+  /** The windows after an idle spell, when it ran (--idle). */
+  idle: IdleRow[]
   /** The all-thread CPU split from perf, when it ran (--perf). */
   perf: PerfWindow[]
   /** The side-by-side phase, when it ran (--side-by-side). */
@@ -67,7 +70,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, allocMs, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -82,6 +85,9 @@ const peak: Partial<Record<PathId, number>> = {}
 const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
 const allocationProfiles = new Map<string, AllocationProfile[]>()
+const idleRows = new Map<string, IdleRow[]>()
+/** 1 s windows after the idle spell: the first seconds, then enough to read the settled cost from. */
+const IDLE_WINDOWS = 6
 const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
 const pairSamples: PairSample[] = []
@@ -258,6 +264,14 @@ try {
         allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, run, paths, bodies, opts.users, allocMs))
       }
     }
+    if (idleSeconds > 0) {
+      for (const node of nodes) {
+        // Warmed as long as four closed-loop phases (10 s in a full run): long enough to be settled before the spell.
+        log(`idle spell: ${node.version}, ${idleSeconds} s idle, then ${IDLE_WINDOWS} windows at ${2 * opts.rate} req/s`)
+        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
+        idleRows.set(node.key, await idleBurst(dir, pki, upstream, nginx, run, opts.users, 2 * opts.rate, idleSeconds, IDLE_WINDOWS, 4 * opts.durationMs))
+      }
+    }
   }
 } finally {
   await Promise.allSettled(procs.reverse().map((q) => q.stop()))
@@ -291,7 +305,7 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const latency = summarizeLatencyPairs(latencyPairSamples.filter((x) => x.group === node.key).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor, latency)
   const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], allocations: allocationProfiles.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
+  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], allocations: allocationProfiles.get(node.key) ?? [], idle: idleRows.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -311,9 +325,10 @@ for (const n of perNode) {
   if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
   if (n.allocations.length > 0) process.stdout.write(`\nWhat a request allocates (${n.version}; sampled after the rounds, ${allocMs} ms per column, objects the collector freed included; bytes per stage, by the stage table's rules):\n\n` + allocationMarkdown(n.allocations))
+  if (n.idle.length > 0) process.stdout.write(`\nAfter an idle spell (${n.version}; fresh processes warmed, idle ${idleSeconds} s while the load generator stayed busy on the direct path, then 1 s windows at ${2 * opts.rate} req/s, each process in turn; each window's CPU per request against the median of the last three):\n\n` + idleMarkdown(n.idle))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
-const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0), ...n.latencyPairs.filter((r) => r.errors > 0).map((r) => ({ path: r.path, body: 'empty' }))].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
+const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0), ...[...n.latencyPairs, ...n.idle].filter((r) => r.errors > 0).map((r) => ({ path: r.path, body: 'empty' }))].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))
 if (broken.length > 0) {
   log(`FAILED: ${broken.join(', ')} had errors, wrong answers or non-200 statuses`)
   process.exitCode = 1

@@ -172,3 +172,19 @@ describe('npm run bench -- --alloc', () => {
     expect(stdout).toContain('What a request allocates (')
   }, 120_000)
 })
+
+describe('npm run bench -- --idle', () => {
+  // Fresh floor and production gateway, warmed, idle while the generator stays busy elsewhere, then fixed-rate windows.
+  it('measures the windows after an idle spell against the settled cost', async () => {
+    const { result, stdout } = await quickRun('idle', ['--paths', 'gateway_realistic', '--bodies', 'empty', '--idle', '1'])
+    const rows = result.nodes[0]?.idle ?? []
+    expect(rows.map((r) => r.path)).toEqual(['undici_forwarder', 'gateway_realistic'])
+    for (const r of rows) {
+      expect(r.errors, r.path).toBe(0)
+      expect(r.windowsUs).toHaveLength(6)
+      expect(r.windowsUs.every((w) => Number.isFinite(w) && w > 0), r.path).toBe(true)
+      expect(r.settledUs).toBeGreaterThan(0)
+    }
+    expect(stdout).toContain('After an idle spell (')
+  }, 120_000)
+})

@@ -1,0 +1,97 @@
+/**
+ * What the first seconds after an idle spell cost (`--idle S`): a fresh floor and production
+ * gateway, warmed, left idle for S seconds while the load generator keeps itself busy on the
+ * direct path (so only the proxies were idle), then each driven in turn at a fixed rate in 1 s
+ * windows. A fixed rate, not a closed loop: a slow window then cannot starve the next one of
+ * requests, so each window's CPU per request is the process's own state. Each window is read
+ * against the path's settled cost (the median of its last three windows).
+ */
+import { paced, closedLoop, type Target } from './load.js'
+import { median } from './report.js'
+import { setupPaths, type PathName, type PathSetup, type Processes } from './paths.js'
+import { startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
+import type { BenchPki } from './pki.js'
+import type { Upstream } from './peers.js'
+import { cpuMicros, type Proc } from './procs.js'
+
+/** The windows after the idle spell of one path. */
+export interface IdleRow {
+  path: PathName
+  idleSeconds: number
+  rate: number
+  /** CPU µs per request in each 1 s window, in order. */
+  windowsUs: number[]
+  /** The median of the last three windows. */
+  settledUs: number
+  /** Each window against settledUs. */
+  vsSettled: number[]
+  /** Answers other than 200, and transport errors, over all windows. */
+  errors: number
+}
+
+/** The paths measured: the floor beside the realistic path, the one with the most code to re-tier. */
+export const IDLE_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_realistic']
+
+/** A row from one path's windows (exported for the tests). */
+export function idleRow(path: PathName, idleSeconds: number, rate: number, windowsUs: readonly number[], errors: number): IdleRow {
+  const settledUs = median(windowsUs.slice(-3))
+  return { path, idleSeconds, rate, windowsUs: [...windowsUs], settledUs, vsSettled: windowsUs.map((w) => w / settledUs), errors }
+}
+
+async function window(t: Target, pid: number, users: number, rate: number): Promise<{ us: number; errors: number }> {
+  const c0 = cpuMicros(pid)
+  const r = await paced(t, users, rate, 1000)
+  const c1 = cpuMicros(pid)
+  return { us: (c1 - c0) / Math.max(1, r.requests), errors: r.errors + r.mismatches + (r.requests - (r.statuses[200] ?? 0)) }
+}
+
+async function drive<T>(setup: PathSetup, users: number, body: (t: Target) => Promise<T>): Promise<T> {
+  const t = setup.target('empty', users)
+  try {
+    return await body(t)
+  } finally {
+    await t.dispatcher.destroy()
+  }
+}
+
+/** Warms each path for `warmMs`, idles `idleSeconds`, then `windows` windows at `rate` per path in turn. */
+export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, users: number, rate: number, idleSeconds: number, windows: number, warmMs: number): Promise<IdleRow[]> {
+  const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-idle` }
+  const procs: Proc[] = []
+  try {
+    const prod = await startProdGateway(dir, pki, upstream, args)
+    procs.push(prod)
+    const forwarder = await startForwarder(dir, pki, upstream, args)
+    procs.push(forwarder)
+    // Only the floor and prod are driven; bare is prod too, so that setupPaths has every process it names.
+    const setups = setupPaths(pki, { upstream, nginx, bare: prod, prod, forwarder })
+    const direct = setups.direct as PathSetup
+    for (const path of IDLE_PATHS) await drive(setups[path] as PathSetup, users, (t) => closedLoop(t, users, warmMs))
+    // The generator stays hot on the direct path (a light load) while the proxies sit idle.
+    await drive(direct, users, (t) => paced(t, users, Math.max(50, rate / 10), idleSeconds * 1000))
+    const rows: IdleRow[] = []
+    for (const path of IDLE_PATHS) {
+      const setup = setups[path] as PathSetup
+      const pid = (setup.proxy as Proc).pid
+      await drive(direct, users, (t) => paced(t, users, rate, 1000))
+      const got = await drive(setup, users, async (t) => {
+        const ws: { us: number; errors: number }[] = []
+        for (let i = 0; i < windows; i++) ws.push(await window(t, pid, users, rate))
+        return ws
+      })
+      rows.push(idleRow(path, idleSeconds, rate, got.map((w) => w.us), got.reduce((n, w) => n + w.errors, 0)))
+    }
+    return rows
+  } finally {
+    await Promise.allSettled(procs.map((q) => q.stop()))
+  }
+}
+
+/** The table: a row per path, a column per window (× the settled cost). */
+export function idleMarkdown(rows: readonly IdleRow[]): string {
+  if (rows.length === 0) return ''
+  const n = Math.max(...rows.map((r) => r.windowsUs.length))
+  const lines = [`| path | settled µs/req | ${Array.from({ length: n }, (_, i) => `${i + 1} s`).join(' | ')} |`, `|---|--:|${Array.from({ length: n }, () => '--:').join('|')}|`]
+  for (const r of rows) lines.push(`| ${r.path} | ${r.settledUs.toFixed(0)} | ${r.vsSettled.map((x) => `${x.toFixed(2)} ×`).join(' | ')} |`)
+  return lines.join('\n') + '\n'
+}
