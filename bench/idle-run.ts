@@ -6,7 +6,8 @@
  * requests, so each window's CPU per request is the process's own state. Each window is read
  * against the path's settled cost (the median of its last three windows).
  */
-import { paced, closedLoop, type Target } from './load.js'
+import { paced, type Target } from './load.js'
+import { prewarm } from './measure.js'
 import { median } from './report.js'
 import { setupPaths, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
@@ -66,7 +67,7 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
     // Only the floor and prod are driven; bare is prod too, so that setupPaths has every process it names.
     const setups = setupPaths(pki, { upstream, nginx, bare: prod, prod, forwarder })
     const direct = setups.direct as PathSetup
-    for (const path of IDLE_PATHS) await drive(setups[path] as PathSetup, users, (t) => closedLoop(t, users, warmMs))
+    for (const path of IDLE_PATHS) await prewarm(setups[path] as PathSetup, 'empty', users, warmMs)
     // The generator stays hot on the direct path (a light load) while the proxies sit idle.
     await drive(direct, users, (t) => paced(t, users, Math.max(50, rate / 10), idleSeconds * 1000))
     const rows: IdleRow[] = []

@@ -125,6 +125,8 @@ try {
     procs.push(upstream)
     upstreamReadsBody = upstream.readsBody
     if (!upstreamReadsBody) log('note: nginx echo module missing (apt-get install libnginx-mod-http-echo): the upstream answers before reading bodies')
+    // How the after-the-rounds phases (stages, allocations, idle spell) start their fresh processes on each node.
+    const afterRounds = (node: BenchNode): GatewayRun => ({ node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) })
     const nginx = await startNginxProxy(dir, pki, upstream, proxyCpus)
     procs.push(nginx)
     const setups: Record<PathId, PathSetup | undefined> = {}
@@ -253,23 +255,20 @@ try {
     if (stagesMs > 0) {
       for (const node of nodes) {
         log(`stages: profiling ${node.version}, ${stagesMs} ms per path and body`)
-        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
-        stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, run, paths, bodies, opts.users, stagesMs))
+        stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, afterRounds(node), paths, bodies, opts.users, stagesMs))
       }
     }
     if (allocMs > 0) {
       for (const node of nodes) {
         log(`allocations: sampling ${node.version}, ${allocMs} ms per path and body`)
-        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
-        allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, run, paths, bodies, opts.users, allocMs))
+        allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, afterRounds(node), paths, bodies, opts.users, allocMs))
       }
     }
     if (idleSeconds > 0) {
       for (const node of nodes) {
         // Warmed as long as four closed-loop phases (10 s in a full run): long enough to be settled before the spell.
         log(`idle spell: ${node.version}, ${idleSeconds} s idle, then ${IDLE_WINDOWS} windows at ${2 * opts.rate} req/s`)
-        const run: GatewayRun = { node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
-        idleRows.set(node.key, await idleBurst(dir, pki, upstream, nginx, run, opts.users, 2 * opts.rate, idleSeconds, IDLE_WINDOWS, 4 * opts.durationMs))
+        idleRows.set(node.key, await idleBurst(dir, pki, upstream, nginx, afterRounds(node), opts.users, 2 * opts.rate, idleSeconds, IDLE_WINDOWS, 4 * opts.durationMs))
       }
     }
   }
