@@ -7,7 +7,7 @@
  * against the path's settled cost (the median of its last three windows).
  */
 import { paced, type Target } from './load.js'
-import { prewarm } from './measure.js'
+import { prewarm, upstreamAccepts } from './measure.js'
 import { median } from './report.js'
 import { setupPaths, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
@@ -26,6 +26,8 @@ export interface IdleRow {
   settledUs: number
   /** Each window against settledUs. */
   vsSettled: number[]
+  /** New connections the upstream accepted in each window: a pool whose keep-alive ran out during the spell reconnects. */
+  upstreamConnections: number[]
   /** Answers other than 200, and transport errors, over all windows. */
   errors: number
 }
@@ -34,16 +36,20 @@ export interface IdleRow {
 export const IDLE_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_realistic']
 
 /** A row from one path's windows (exported for the tests). */
-export function idleRow(path: PathName, idleSeconds: number, rate: number, windowsUs: readonly number[], errors: number): IdleRow {
+export function idleRow(path: PathName, idleSeconds: number, rate: number, windows: readonly { us: number; opened: number }[], errors: number): IdleRow {
+  const windowsUs = windows.map((w) => w.us)
   const settledUs = median(windowsUs.slice(-3))
-  return { path, idleSeconds, rate, windowsUs: [...windowsUs], settledUs, vsSettled: windowsUs.map((w) => w / settledUs), errors }
+  return { path, idleSeconds, rate, windowsUs, settledUs, vsSettled: windowsUs.map((w) => w / settledUs), upstreamConnections: windows.map((w) => w.opened), errors }
 }
 
-async function window(t: Target, pid: number, users: number, rate: number): Promise<{ us: number; errors: number }> {
+async function window(t: Target, pid: number, users: number, rate: number, statusPort: number): Promise<{ us: number; opened: number; errors: number }> {
+  const a0 = await upstreamAccepts(statusPort)
   const c0 = cpuMicros(pid)
   const r = await paced(t, users, rate, 1000)
   const c1 = cpuMicros(pid)
-  return { us: (c1 - c0) / Math.max(1, r.requests), errors: r.errors + r.mismatches + (r.requests - (r.statuses[200] ?? 0)) }
+  // Less the status request's own connection.
+  const opened = (await upstreamAccepts(statusPort)) - a0 - 1
+  return { us: (c1 - c0) / Math.max(1, r.requests), opened, errors: r.errors + r.mismatches + (r.requests - (r.statuses[200] ?? 0)) }
 }
 
 async function drive<T>(setup: PathSetup, users: number, body: (t: Target) => Promise<T>): Promise<T> {
@@ -76,11 +82,11 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
       const pid = (setup.proxy as Proc).pid
       await drive(direct, users, (t) => paced(t, users, rate, 1000))
       const got = await drive(setup, users, async (t) => {
-        const ws: { us: number; errors: number }[] = []
-        for (let i = 0; i < windows; i++) ws.push(await window(t, pid, users, rate))
+        const ws: { us: number; opened: number; errors: number }[] = []
+        for (let i = 0; i < windows; i++) ws.push(await window(t, pid, users, rate, upstream.statusPort))
         return ws
       })
-      rows.push(idleRow(path, idleSeconds, rate, got.map((w) => w.us), got.reduce((n, w) => n + w.errors, 0)))
+      rows.push(idleRow(path, idleSeconds, rate, got, got.reduce((n, w) => n + w.errors, 0)))
     }
     return rows
   } finally {
@@ -88,11 +94,11 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
   }
 }
 
-/** The table: a row per path, a column per window (× the settled cost). */
+/** The table: a row per path, a column per window (× the settled cost), then the upstream connections each window opened. */
 export function idleMarkdown(rows: readonly IdleRow[]): string {
   if (rows.length === 0) return ''
   const n = Math.max(...rows.map((r) => r.windowsUs.length))
-  const lines = [`| path | settled µs/req | ${Array.from({ length: n }, (_, i) => `${i + 1} s`).join(' | ')} |`, `|---|--:|${Array.from({ length: n }, () => '--:').join('|')}|`]
-  for (const r of rows) lines.push(`| ${r.path} | ${r.settledUs.toFixed(0)} | ${r.vsSettled.map((x) => `${x.toFixed(2)} ×`).join(' | ')} |`)
+  const lines = [`| path | settled µs/req | ${Array.from({ length: n }, (_, i) => `${i + 1} s`).join(' | ')} | upstream connections opened, per window |`, `|---|--:|${Array.from({ length: n }, () => '--:').join('|')}|---|`]
+  for (const r of rows) lines.push(`| ${r.path} | ${r.settledUs.toFixed(0)} | ${r.vsSettled.map((x) => `${x.toFixed(2)} ×`).join(' | ')} | ${r.upstreamConnections.join(' ')} |`)
   return lines.join('\n') + '\n'
 }

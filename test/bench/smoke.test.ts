@@ -184,6 +184,9 @@ describe('npm run bench -- --idle', () => {
       expect(r.windowsUs).toHaveLength(6)
       expect(r.windowsUs.every((w) => Number.isFinite(w) && w > 0), r.path).toBe(true)
       expect(r.settledUs).toBeGreaterThan(0)
+      // Counted from nginx's stub_status around each window: never negative, and the windows see one pool.
+      expect(r.upstreamConnections).toHaveLength(6)
+      expect(r.upstreamConnections.every((c) => Number.isInteger(c) && c >= 0), r.path).toBe(true)
     }
     expect(stdout).toContain('After an idle spell (')
   }, 120_000)
