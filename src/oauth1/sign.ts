@@ -58,6 +58,8 @@ export interface SignResult {
   authorizationHeader?: string
   /** The request URL to send: for query placement with the protocol parameters appended. */
   url: string
+  /** For query placement: that URL as the object the signer appended to (its own copy), so a caller needs no second parse. */
+  queryUrl?: URL
   /** For body placement: the form body to send, protocol parameters appended. */
   body?: string
 }
@@ -297,7 +299,7 @@ export function createSigner(statics: SignerStatics): Signer {
           return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(realm, protocolNames, protocolValues), url: url.href }
         case 'query':
           url.search = appendForm(url.search.slice(1), protocolNames, protocolValues)
-          return { baseString, signature, oauthParams, url: url.href }
+          return { baseString, signature, oauthParams, url: url.href, queryUrl: url }
         case 'body':
           return { baseString, signature, oauthParams, url: url.href, body: appendForm(bodyText(r.body), protocolNames, protocolValues) }
         default:

@@ -50,6 +50,17 @@ describe('X (Twitter) "Creating a signature" example', () => {
     expect(r.url).toContain('&oauth_signature=hCtSmYh%2BiHYCEqBWrE7C7hYmtUk%3D')
     expect(r.body).toBeUndefined()
   })
+
+  it('query placement hands back the URL object it appended to: its own copy, never the caller\'s', () => {
+    const callerUrl = new URL(String(input.url))
+    const before = callerUrl.href
+    const r = signRequest({ ...input, url: callerUrl, placement: 'query' })
+    expect(r.queryUrl).toBeInstanceOf(URL)
+    expect(r.queryUrl?.href).toBe(r.url)
+    expect(r.queryUrl).not.toBe(callerUrl)
+    expect(callerUrl.href).toBe(before)
+    expect(signRequest({ ...input, placement: 'header' }).queryUrl).toBeUndefined()
+  })
 })
 
 describe('signRequest behaviour', () => {

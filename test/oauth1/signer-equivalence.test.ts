@@ -63,7 +63,7 @@ function reference(input: SignInput): SignResult {
     }
     case 'query':
       url.search = append(url.search.slice(1))
-      return { baseString, signature, oauthParams, url: url.href }
+      return { baseString, signature, oauthParams, url: url.href, queryUrl: url }
     case 'body':
       return { baseString, signature, oauthParams, url: url.href, body: append(input.body === undefined ? '' : input.body.toString()) }
   }
@@ -125,7 +125,9 @@ function outcome(run: () => SignResult): SignResult | string {
   try {
     const r = run()
     // Key order is part of the output (the CLI prints the parameters in it).
-    return { ...r, oauthParams: { order: Object.keys(r.oauthParams).join(','), frozen: Object.isFrozen(r.oauthParams), ...r.oauthParams } as unknown as SignResult['oauthParams'] }
+    // A URL object compares by its href (toEqual sees no own properties on it).
+    const queryUrl = r.queryUrl === undefined ? {} : { queryUrl: r.queryUrl.href as unknown as URL }
+    return { ...r, ...queryUrl, oauthParams: { order: Object.keys(r.oauthParams).join(','), frozen: Object.isFrozen(r.oauthParams), ...r.oauthParams } as unknown as SignResult['oauthParams'] }
   } catch (err) {
     return `${(err as Error).constructor.name}: ${(err as Error).message}`
   }

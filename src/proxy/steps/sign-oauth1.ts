@@ -42,7 +42,8 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
     tokenSecret: token?.tokenSecret,
   })
   if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
-  if (p.placement === 'query') outbound.url = new URL(signed.url)
+  // The signer's own copy of the URL, parameters appended: parsing signed.url again would build the same object.
+  if (signed.queryUrl) outbound.url = signed.queryUrl
   if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
   onSignature?.(profile.name, p.signatureMethod)
 }
