@@ -46,6 +46,8 @@ export interface Sample {
   pacedRps: number
   /** CPU of the proxy process per request of the closed-loop phase (null: direct, no proxy). */
   cpuUsPerReq: number | null
+  /** Of that, its main thread's (what a CPU profile samples; the stage table is scaled to it). */
+  mainCpuUsPerReq: number | null
   /** New upstream connections (= TLS handshakes, full or resumed) per 1,000 requests after warm-up. */
   handshakesPer1k: number
   /** Of those, the ones not explained by the proxy's pool growing: connections replaced, per 1,000. */
@@ -157,9 +159,9 @@ export async function measure(round: number, path: PathId, body: BodyKind, setup
     const settle = await settlePool(t, o.users, upstream.statusPort)
     const accepts0 = settle.accepts
     const pool0 = upstreamConnections(poolPid, upstream.port)
-    const cpu0 = pid === undefined ? 0 : cpuMicros(pid)
+    const [cpu0, main0] = pid === undefined ? [0, 0] : [cpuMicros(pid), cpuMicros(pid, true)]
     const run = await closedLoop(t, o.users, o.durationMs)
-    const cpu1 = pid === undefined ? 0 : cpuMicros(pid)
+    const [cpu1, main1] = pid === undefined ? [0, 0] : [cpuMicros(pid), cpuMicros(pid, true)]
     const slow = await paced(t, o.users, o.rate, o.pacedMs)
     const poolSize = upstreamConnections(poolPid, upstream.port)
     const poolGrowth = poolSize - pool0
@@ -182,6 +184,7 @@ export async function measure(round: number, path: PathId, body: BodyKind, setup
       pacedP99Ms: quantile(slow.latencies, 0.99),
       pacedRps: (slow.requests * 1000) / slow.elapsedMs,
       cpuUsPerReq: pid === undefined || run.requests === 0 ? null : (cpu1 - cpu0) / run.requests,
+      mainCpuUsPerReq: pid === undefined || run.requests === 0 ? null : (main1 - main0) / run.requests,
       handshakesPer1k: counted === 0 ? NaN : (newConnections * 1000) / counted,
       replacedPer1k: counted === 0 ? NaN : (Math.max(0, newConnections - Math.max(0, poolGrowth)) * 1000) / counted,
       poolSize,

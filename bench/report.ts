@@ -31,6 +31,9 @@ export interface Target {
   met: boolean
 }
 
+/** Samples from results written before a field existed have none: null, not NaN. */
+const nullIfNaN = (x: number): number | null => (Number.isNaN(x) ? null : x)
+
 /** The median (NaN for none). */
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -65,6 +68,7 @@ export function summarize(samples: readonly Sample[], peakRss: Partial<Record<Pa
         pacedP99Ms: med(name, (s) => s.pacedP99Ms),
         pacedRps: med(name, (s) => s.pacedRps),
         cpuUsPerReq: cpu,
+        mainCpuUsPerReq: cpu === null ? null : nullIfNaN(med(name, (s) => s.mainCpuUsPerReq ?? null)),
         // Worst round, not the median: any new upstream handshake after warm-up is a finding.
         handshakesPer1k: Math.max(...mine.map((s) => s.handshakesPer1k)),
         replacedPer1k: Math.max(...mine.map((s) => s.replacedPer1k)),

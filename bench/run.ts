@@ -24,7 +24,7 @@ import { benchOptions, HELP } from './options.js'
 import { profileStages, type StageProfile } from './profile-run.js'
 import { profileAllocations, type AllocationProfile } from './alloc-run.js'
 import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
-import { allocationMarkdown, stageMarkdown } from './stages.js'
+import { allocationMarkdown, stageMarkdown, withUnprofiled } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
 import { floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
@@ -48,7 +48,7 @@ export interface BenchResult {
 export interface NodeResult extends BenchNode {
   rows: Row[]
   targets: Target[]
-  stages: StageProfile[]
+  stages: (StageProfile & { unprofiledMainUsPerReq?: number })[]
   /** Bytes allocated per request by stage, when sampled (--alloc). */
   allocations: AllocationProfile[]
   /** The windows after an idle spell, when it ran (--idle). */
@@ -304,7 +304,7 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const latency = summarizeLatencyPairs(latencyPairSamples.filter((x) => x.group === node.key).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor, latency)
   const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: stageProfiles.get(node.key) ?? [], allocations: allocationProfiles.get(node.key) ?? [], idle: idleRows.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
+  return { ...node, rows, targets, stages: withUnprofiled(stageProfiles.get(node.key) ?? [], nodeSamples), allocations: allocationProfiles.get(node.key) ?? [], idle: idleRows.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -322,7 +322,7 @@ for (const n of perNode) {
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   const logs = v8Logs.get(n.key) ?? []
   if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))
-  if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples):\n\n` + stageMarkdown(n.stages))
+  if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples, then scaled to the same path's unprofiled main thread in the rounds, because sampling a deep stack costs the profiled process more than a shallow one):\n\n` + stageMarkdown(n.stages))
   if (n.allocations.length > 0) process.stdout.write(`\nWhat a request allocates (${n.version}; sampled after the rounds, ${allocMs} ms per column, objects the collector freed included; bytes per stage, by the stage table's rules):\n\n` + allocationMarkdown(n.allocations))
   if (n.idle.length > 0) process.stdout.write(`\nAfter an idle spell (${n.version}; fresh processes warmed, idle ${idleSeconds} s while the load generator stayed busy on the direct path, then 1 s windows at ${2 * opts.rate} req/s, each process in turn; each window's CPU per request against the median of the last three, and the upstream connections it opened):\n\n` + idleMarkdown(n.idle))
 }

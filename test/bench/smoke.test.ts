@@ -83,12 +83,15 @@ describe('npm run bench -- --quick', () => {
       expect(p.shares['JavaScript (JIT code, V8 builtins)'] ?? 0, `${p.path}/${p.body}`).toBeGreaterThan(0)
     }
     // The per-stage table: a profiled window per gateway path and body, its samples split by stage.
-    expect(stdout).toContain('| stage (µs/request, main thread) |')
+    // Every profiled path and body also ran in the rounds: the table is scaled to their unprofiled main thread.
+    expect(stdout).toContain('| stage (µs/request, main thread, scaled to the rounds without the profiler) |')
+    expect(stdout).toContain("| the profiler's inflation of the main thread |")
     const profiled = result.nodes[0]?.stages ?? []
     expect(profiled.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort())
     for (const p of profiled) {
       expect(p.requests, `${p.path}/${p.body}`).toBeGreaterThan(0)
       expect(p.stages.length, `${p.path}/${p.body}`).toBeGreaterThan(0)
+      expect(p.unprofiledMainUsPerReq, `${p.path}/${p.body}`).toBeGreaterThan(0)
     }
     // Gateway code shows up as gateway stages, not only as platform time (over all gateway windows: a short one may miss a step).
     const gatewayStages = profiled.filter((p) => p.path.startsWith('gateway')).flatMap((p) => p.stages.map((x) => x.stage))
