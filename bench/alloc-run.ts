@@ -35,7 +35,7 @@ async function sampler(proc: Proc, from: number, re: RegExp): Promise<RegExpMatc
 }
 
 /** Samples each gateway path's (and the floor's) allocations for `ms` per body; `run` says which node and CPUs. */
-export async function profileAllocations(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number): Promise<AllocationProfile[]> {
+export async function profileAllocations(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, warmMs: number): Promise<AllocationProfile[]> {
   const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-alloc`, nodeArgs: ['--import', join(run.dist ?? DIST, 'bench', 'heap-sampler.js')] }
   const procs: Proc[] = []
   try {
@@ -43,7 +43,7 @@ export async function profileAllocations(dir: string, pki: BenchPki, upstream: U
     procs.push(p.bare, p.prod)
     if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args)))
     const setups = setupPaths(pki, p)
-    return await eachProfiledWindow(setups, paths, bodies, users, async ({ path, body, setup, pid, target }) => {
+    return await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target }) => {
       const proc = setup.proxy as Proc
       const started = proc.output().length
       process.kill(pid, 'SIGUSR2')

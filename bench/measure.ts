@@ -123,19 +123,29 @@ export interface ProfiledWindow {
   target: Target
 }
 
+/** Warm-up before each window on processes that served the rounds: they are warm already. */
+export const WARM_PROCESS_MS = 300
 /**
- * The profiles' windows (stage table, perf split): each of PROFILED_PATHS that is in `paths` and
- * has a proxy in `setups`, each body, warmed for 300 ms, then driven by `window` with a fresh
- * dispatcher (closed after); the windows' results in order, those that gave none left out.
+ * Warm-up before each window on a process started for the profile: with 300 ms, the window was
+ * the process's first seconds (modules still compiling, the optimizing compiler busy) and its main
+ * thread read 1.5–2.5 × the rounds' figure, the floor's included; after 5 s the floor read 1.0 ×.
  */
-export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, window: (w: ProfiledWindow) => Promise<T | undefined>): Promise<T[]> {
+export const FRESH_PROCESS_MS = 3000
+
+/**
+ * The profiles' windows (stage table, allocation table, perf split): each of PROFILED_PATHS that
+ * is in `paths` and has a proxy in `setups`, each body, warmed for `warmMs`, then driven by
+ * `window` with a fresh dispatcher (closed after); the windows' results in order, those that gave
+ * none left out.
+ */
+export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, warmMs: number, window: (w: ProfiledWindow) => Promise<T | undefined>): Promise<T[]> {
   const results: T[] = []
   for (const path of PROFILED_PATHS.filter((x) => paths.includes(x))) {
     const setup = setups[path]
     const pid = setup?.proxy?.pid
     if (!setup || pid === undefined) continue
     for (const body of bodies) {
-      await prewarm(setup, body, users, 300)
+      await prewarm(setup, body, users, warmMs)
       const target = setup.target(body, users)
       try {
         const got = await window({ path, body, setup, pid, target })

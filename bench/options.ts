@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { MeasureOptions } from './measure.js'
+import { FRESH_PROCESS_MS, type MeasureOptions } from './measure.js'
 import { benchNodes, type BenchNode } from './nodes.js'
 import { PATHS, type BodyKind, type PathName } from './paths.js'
 
@@ -58,6 +58,8 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        idle S seconds (the load generator kept busy on the direct path), then run
                        1 s windows at twice --rate: each window's CPU per request against the
                        settled cost (default 0: skipped)
+  --fresh-warm MS      warm-up of each path and body on the processes the stage and allocation tables start
+                       for themselves, before their window (default 3000; 300 under --quick)
   --alloc MS           per-stage allocation table: sample what each gateway path and the floor
                        allocate per request (V8's sampling heap profiler, collected objects
                        included) this long after the rounds (default 2000; 0 skips)
@@ -73,6 +75,8 @@ export interface BenchOptions {
   measure: MeasureOptions & { rounds: number; mintHosts: number }
   prewarmMs: number
   stagesMs: number
+  /** Warm-up before each window of the stage and allocation tables' own fresh processes (--fresh-warm). */
+  freshWarmMs: number
   /** Window of the allocation table per path and body (--alloc; 0 skips). */
   allocMs: number
   /** Seconds the processes of the idle-spell table sit idle (--idle; 0 skips). */
@@ -132,6 +136,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       nodes: { type: 'string' },
       stages: { type: 'string' },
       alloc: { type: 'string' },
+      'fresh-warm': { type: 'string' },
       idle: { type: 'string' },
       perf: { type: 'string' },
       'side-by-side': { type: 'string' },
@@ -163,6 +168,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     },
     prewarmMs: num(a.prewarm, 0, 1000),
     stagesMs: num(a.stages, 300, 2000),
+    freshWarmMs: num(a['fresh-warm'], 300, FRESH_PROCESS_MS),
     allocMs: num(a.alloc, 0, 2000),
     idleSeconds: num(a.idle, 0, 0),
     perfMs: num(a.perf, 500, 2000),

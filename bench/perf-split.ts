@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
-import { eachProfiledWindow } from './measure.js'
+import { eachProfiledWindow, WARM_PROCESS_MS } from './measure.js'
 import type { BodyKind, PathName, PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
 
@@ -116,7 +116,7 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
 
 /** One window of `ms` per profiled path of `paths` and body, on the measured processes in `setups`. */
 export function perfWindows(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
-  return eachProfiledWindow(setups, paths, bodies, users, async ({ path, body, pid, target }) => {
+  return eachProfiledWindow(setups, paths, bodies, users, WARM_PROCESS_MS, async ({ path, body, pid, target }) => {
     const got = await recordWhile(pid, join(dir, `perf-${pid}-${path}-${body}.data`), async () => {
       const cpu0 = cpuMicros(pid)
       const r = await closedLoop(target, users, ms)

@@ -32,7 +32,7 @@ export interface StageProfile {
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
 /** Profiles each gateway path (and the floor) for `ms` per body; `run` says which node and CPUs. */
-export async function profileStages(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number): Promise<StageProfile[]> {
+export async function profileStages(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, warmMs: number): Promise<StageProfile[]> {
   const profDir = (name: string): string => {
     const d = join(dir, `cpu-prof-${name}${run.tag ?? ''}`)
     mkdirSync(d, { recursive: true })
@@ -47,7 +47,7 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
     if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
     const setups = setupPaths(pki, p)
     const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
-    windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, async ({ path, body, setup, pid, target }) => {
+    windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target }) => {
       const proxy = setup.proxy as Proc
       const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
       const r = await closedLoop(target, users, ms)

@@ -47,6 +47,8 @@ describe('bench options', () => {
     expect({ full: full.latencyPairs, quick: quick.latencyPairs, asked: parse(['--latency-pairs', '3']).latencyPairs }).toEqual({ full: 10, quick: 0, asked: 3 })
     // The allocation table samples after the rounds in a full run; a smoke run skips it unless asked.
     expect({ full: full.allocMs, quick: quick.allocMs, asked: parse(['--quick', '--alloc', '800']).allocMs }).toEqual({ full: 2000, quick: 0, asked: 800 })
+    // The stage and allocation tables' own processes are warmed before each window (a fresh process's first seconds are not its cost).
+    expect({ full: full.freshWarmMs, quick: quick.freshWarmMs, asked: parse(['--fresh-warm', '5000']).freshWarmMs }).toEqual({ full: 3000, quick: 300, asked: 5000 })
     // The idle spell costs a minute or more per Node: only when asked.
     expect({ full: full.idleSeconds, quick: quick.idleSeconds, asked: parse(['--idle', '60']).idleSeconds }).toEqual({ full: 0, quick: 0, asked: 60 })
   })
