@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { GcFacts } from './gc-trace.js'
+import { median } from './report.js'
 
 export interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[]
@@ -203,10 +204,7 @@ export function profilerInflation(c: Pick<StageColumn, 'mainThreadUsPerReq' | 'u
 export function withUnprofiled<C extends { path: string; body: string }>(columns: readonly C[], samples: readonly { path: string; body: string; mainCpuUsPerReq?: number | null }[]): (C & { unprofiledMainUsPerReq?: number })[] {
   return columns.map((c) => {
     const us = samples.flatMap((s) => (s.path === c.path && s.body === c.body && typeof s.mainCpuUsPerReq === 'number' && Number.isFinite(s.mainCpuUsPerReq) ? [s.mainCpuUsPerReq] : []))
-    if (us.length === 0) return { ...c }
-    us.sort((a, b) => a - b)
-    const mid = Math.floor(us.length / 2)
-    return { ...c, unprofiledMainUsPerReq: us.length % 2 === 1 ? (us[mid] as number) : ((us[mid - 1] as number) + (us[mid] as number)) / 2 }
+    return us.length === 0 ? { ...c } : { ...c, unprofiledMainUsPerReq: median(us) }
   })
 }
 
