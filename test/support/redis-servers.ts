@@ -116,8 +116,8 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
       ),
     )
     started.push(...sentinels)
-    const currentPrimaryPort = async (): Promise<number> => {
-      const s = rawClient((sentinels[0] as Peer).port)
+    const primaryPortAt = async (sentinel: Peer): Promise<number> => {
+      const s = rawClient(sentinel.port)
       try {
         const reply = (await s.call('SENTINEL', 'get-master-addr-by-name', primaryName)) as string[]
         return Number(reply[1])
@@ -125,6 +125,7 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
         s.disconnect()
       }
     }
+    const currentPrimaryPort = (): Promise<number> => primaryPortAt(sentinels[0] as Peer)
     // Sentinels learn of the replica (and of each other) from the primary, within seconds.
     await eventually('sentinels to discover the replica and each other', async () => {
       for (const peer of sentinels) {
@@ -145,7 +146,16 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
       const victim = servers.find((p) => p.port === port)
       if (victim === undefined) throw new Error(`no started server on the primary's port ${port}`)
       process.kill(victim.pid, 'SIGKILL')
-      await eventually('the Sentinels to promote the replica', async () => (await currentPrimaryPort()) !== port, 30_000)
+      // Every Sentinel, not one: a Sentinel still on the old configuration that sees the old
+      // address come back empty may take it for the primary and have the promoted replica resync
+      // from it, wiping what was acknowledged (Redis documents this hazard for restarting a
+      // primary without persistence). An orchestrator should restart it only after the failover
+      // has settled; on a loaded machine the Sentinels' configurations spread slowly enough for
+      // the restart to land in between.
+      await eventually('every Sentinel to name the promoted replica', async () => {
+        for (const sentinel of sentinels) if ((await primaryPortAt(sentinel)) === port) return false
+        return true
+      }, 30_000)
       return {
         async restart() {
           const back = await startRedisServer({ port })
