@@ -75,7 +75,7 @@ export interface SentinelSet {
   /** The port the Sentinels currently name as primary. */
   currentPrimaryPort(): Promise<number>
   /**
-   * SIGKILLs the current primary and waits until the Sentinels have promoted the replica.
+   * SIGKILLs the current primary and waits until every Sentinel names the promoted replica.
    * `restart()` brings the killed server back, empty, on its port, as an orchestrator would;
    * the Sentinels make it the new primary's replica.
    */
