@@ -2,7 +2,7 @@
  * Signs one HTTP request per RFC 5849 §3.1–3.5 and says where the protocol parameters go.
  * Pure apart from the nonce and clock, which callers can fix for tests and the CLI.
  */
-import { randomFillSync, type KeyObject } from 'node:crypto'
+import { createSecretKey, randomFillSync, type KeyObject } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import { formDecode, isFormContentType, percentEncode } from './percent-encode.js'
 import { computeBodyHash, computeSignature, type SignatureMethod } from './signature.js'
@@ -165,6 +165,19 @@ function addFormParameters(text: string, names: string[], values: string[]): voi
   }
 }
 
+/** percentEncode that keeps the last value's encoding: a profile's requests mostly repeat it. */
+function lastEncoding(): (s: string) => string {
+  let last: string | undefined
+  let encoded = ''
+  return (s) => {
+    if (s !== last) {
+      encoded = percentEncode(s) // throws (a lone surrogate) before anything is kept
+      last = s
+    }
+    return encoded
+  }
+}
+
 /**
  * Precomputes what is the same on every request of one profile (encoded consumer key,
  * signature method and consumer secret, the quoted realm) and remembers the last token's
@@ -176,28 +189,19 @@ export function createSigner(statics: SignerStatics): Signer {
   const encConsumerSecret = encodedOrLater(statics.consumerSecret)
   const realm = statics.realm === undefined ? undefined : quotedRealm(statics.realm)
   const hmacOrPlaintext = /^(HMAC-|PLAINTEXT$)/.test(statics.signatureMethod)
+  const hmac = statics.signatureMethod.startsWith('HMAC-')
   // The last token and token secret seen, encoded: a static token is the same on every request.
-  let lastToken: string | undefined
-  let lastEncToken: string | undefined
   let lastTokenSecret: string | undefined
   let lastKey: string | undefined
-  // The last origin (`scheme://host[:port]`) encoded: an endpoint's requests share it.
-  let lastOrigin: string | undefined
-  let lastEncOrigin = ''
-  const encOrigin = (origin: string): string => {
-    if (origin !== lastOrigin) {
-      lastEncOrigin = percentEncode(origin)
-      lastOrigin = origin
-    }
-    return lastEncOrigin
-  }
-  const encToken = (token: string): string => {
-    if (token !== lastToken || lastEncToken === undefined) {
-      lastEncToken = percentEncode(token)
-      lastToken = token
-    }
-    return lastEncToken
-  }
+  // lastKey as a KeyObject for HMAC, made once the same key signs a second time in a row (a
+  // static token): createHmac converts and copies a string key on every call, while making
+  // a KeyObject for a key used once (users' tokens taking turns) costs more than that.
+  let lastHmacKey: KeyObject | undefined
+  let lastKeyUses = 0
+  // The origin (`scheme://host[:port]`), path and token repeat from request to request.
+  const encOrigin = lastEncoding()
+  const encPath = lastEncoding()
+  const encToken = lastEncoding()
   // §3.4.2 key; undefined leaves it to computeSignature (no secret, or one percentEncode refuses).
   const key = (tokenSecret: string | undefined): string | undefined => {
     if (!hmacOrPlaintext || encConsumerSecret === undefined) return undefined
@@ -206,9 +210,17 @@ export function createSigner(statics: SignerStatics): Signer {
       const enc = encodedOrLater(secret)
       if (enc === undefined) return undefined
       lastKey = `${encConsumerSecret}&${enc}`
+      lastHmacKey = undefined
+      lastKeyUses = 0
       lastTokenSecret = secret
     }
     return lastKey
+  }
+  // What computeSignature signs with: for HMAC-* a key in use again, as a KeyObject.
+  const signingKeyOf = (tokenSecret: string | undefined): string | KeyObject | undefined => {
+    const k = key(tokenSecret)
+    if (k === undefined || !hmac || lastKeyUses++ === 0) return k
+    return (lastHmacKey ??= createSecretKey(Buffer.from(k, 'utf8')))
   }
   return {
     sign(r) {
@@ -288,12 +300,14 @@ export function createSigner(statics: SignerStatics): Signer {
       if (r.body !== undefined && formBody) addFormParameters(typeof r.body === 'string' ? r.body : r.body.toString('utf8'), names, values)
       // §3.4.1: METHOD&enc(base string URI)&enc(normalized parameters); see baseStringUri for the URI.
       // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
-      const baseString = `${percentEncode(r.method.toUpperCase())}&${encOrigin(`${url.protocol}//${url.host}`)}${percentEncode(url.pathname)}&${encodedNormalizedParameters(names, values)}`
-      const signature = computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, key(r.tokenSecret))
+      const baseString = `${percentEncode(r.method.toUpperCase())}&${encOrigin(`${url.protocol}//${url.host}`)}${encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
+      const signature = computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, signingKeyOf(r.tokenSecret))
       p.oauth_signature = signature
       const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
       protocolNames.push('oauth_signature')
-      protocolValues.push(percentEncode(signature))
+      // HMAC-* and RSA-* signatures are base64, whose only characters outside §3.6's unreserved set
+      // are + / =: encodeURIComponent gives their %2B %2F %3D without percentEncode's second pass.
+      protocolValues.push(statics.signatureMethod === 'PLAINTEXT' ? percentEncode(signature) : encodeURIComponent(signature))
       switch (statics.placement) {
         case 'header':
           return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(realm, protocolNames, protocolValues), url: url.href }

@@ -65,8 +65,9 @@ function toRsaPrivateKey(method: SignatureMethod, key: KeyObject | string | unde
  * Signs a base string with the given method; the result is the base64 `oauth_signature` value.
  * `key`, when given, is `signingKey(creds.consumerSecret, creds.tokenSecret)` already computed
  * (a signer keeps it across requests); HMAC-* and PLAINTEXT use it instead of encoding again.
+ * HMAC-* also takes it as a secret KeyObject of those UTF-8 bytes; PLAINTEXT only as the string.
  */
-export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials, key?: string): string {
+export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials, key?: string | KeyObject): string {
   switch (method) {
     case 'HMAC-SHA1':
     case 'HMAC-SHA256':
@@ -79,7 +80,7 @@ export function computeSignature(method: SignatureMethod, baseString: string, cr
       // RSASSA-PKCS1-v1_5 is node's default padding for RSA keys (§3.4.3 via RFC 3447 §8.2).
       return sign(DIGEST[method], Buffer.from(baseString, 'utf8'), toRsaPrivateKey(method, creds.privateKey)).toString('base64')
     case 'PLAINTEXT':
-      return key ?? signingKey(requireSecret(method, creds), creds.tokenSecret)
+      return typeof key === 'string' ? key : signingKey(requireSecret(method, creds), creds.tokenSecret)
     default:
       throw new TypeError(`unsupported OAuth signature method ${String(method)}`)
   }

@@ -143,27 +143,62 @@ function field(name: string, v: string | number | boolean | undefined): string {
   return `,"${name}":${typeof v === 'string' ? JSON.stringify(v) : String(v)}`
 }
 
+/**
+ * `field(name, v)` for a string value that repeats from request to request (an endpoint's name,
+ * the method, the mode): the fragment is made once per value, and at most 256 values are kept,
+ * so values a caller chooses cannot grow it.
+ */
+function repeatedField(name: string): (v: string | undefined) => string {
+  const fragments = new Map<string, string>()
+  return (v) => {
+    if (v === undefined) return ''
+    let f = fragments.get(v)
+    if (f === undefined) {
+      f = field(name, v)
+      if (fragments.size < 256) fragments.set(v, f)
+    }
+    return f
+  }
+}
+
+const modeField = repeatedField('mode')
+const endpointField = repeatedField('endpoint')
+const methodField = repeatedField('method')
+
+/**
+ * The upstream connection's fields, made once per facts object: the observer hands every
+ * request on a connection the same frozen object (upstream-facts.ts). A facts object that is
+ * not frozen could still change, so its fields are made each time.
+ */
+const upstreamFragments = new WeakMap<UpstreamFacts, string>()
+function upstreamFields(up: UpstreamFacts | undefined): string {
+  if (up === undefined) return ''
+  let f = upstreamFragments.get(up)
+  if (f === undefined) {
+    f = field('tlsHandshakeMs', ms(up.handshakeMs)) + field('upstreamAddress', up.address) + field('tlsVersion', up.tlsVersion) + field('connectionReused', up.reused) + field('tlsResumed', up.resumed)
+    if (Object.isFrozen(up)) upstreamFragments.set(up, f)
+  }
+  return f
+}
+
 /** The access line's own keys, in the order operators and tests know. */
 function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
+  const facts = r.facts
   let line =
     field('reqId', r.id) +
-    field('mode', r.mode) +
-    field('endpoint', r.facts.endpoint) +
-    field('method', r.method) +
+    modeField(r.mode) +
+    endpointField(facts.endpoint) +
+    methodField(r.method) +
     field('status', r.status) +
     field('durationMs', ms(r.durationMs)) +
-    field('upstreamMs', ms(r.facts.upstreamMs)) +
-    field('tlsHandshakeMs', ms(up?.handshakeMs)) +
-    field('upstreamAddress', up?.address) +
-    field('tlsVersion', up?.tlsVersion) +
-    field('connectionReused', up?.reused) +
-    field('tlsResumed', up?.resumed) +
-    field('caller', r.facts.caller) +
-    field('tenant', r.facts.tenant) +
+    field('upstreamMs', ms(facts.upstreamMs)) +
+    upstreamFields(up) +
+    field('caller', facts.caller) +
+    field('tenant', facts.tenant) +
     field('requestBytes', r.requestBytes) +
-    field('responseBytes', r.responseBytes) +
-    field('trace_id', r.facts.trace?.traceId) +
-    field('span_id', r.facts.trace?.spanId)
+    field('responseBytes', r.responseBytes)
+  const trace = facts.trace
+  if (trace !== undefined) line += field('trace_id', trace.traceId) + field('span_id', trace.spanId)
   if (r.error) {
     line += field('reason', r.error.reason) + field('error', r.error.message)
     // An unknown failure is a bug: its stack is what the operator needs.

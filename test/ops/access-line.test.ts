@@ -105,6 +105,34 @@ describe('access line', () => {
       { seed: 2121, numRuns: 3000 },
     )
   })
+
+  // The upstream observer hands every request on a connection one frozen facts object, whose
+  // fields the writer makes once; an object that is not frozen may change between requests.
+  it('has pino\'s bytes when requests share frozen facts objects, and when an unfrozen one changes (2,000 sequences)', () => {
+    const lines: string[] = []
+    const log = createLog({ destination: { write: (s: string) => void lines.push(s) } })
+    const reference: string[] = []
+    const ref = pino({ formatters: { level: (label: string) => ({ level: label }) }, timestamp: pino.stdTimeFunctions.isoTime }, { write: (s: string) => void reference.push(s) })
+    const facts = fc.record({ address: opt(text), tlsVersion: opt(text), reused: fc.boolean(), resumed: fc.boolean(), handshakeMs: opt(num) })
+    fc.assert(
+      fc.property(fc.array(facts, { minLength: 1, maxLength: 3 }), facts, fc.array(fc.tuple(record, fc.nat(), facts), { minLength: 1, maxLength: 8 }), (pool, start, calls) => {
+        const shared = pool.map((f) => Object.freeze({ ...f }))
+        const changing: UpstreamFacts = { ...start }
+        for (const [g, pick, next] of calls) {
+          const r = toRecord(g)
+          const frozen = pick % 2 === 0
+          const up = frozen ? (shared[pick % shared.length] as UpstreamFacts) : Object.assign(changing, next)
+          lines.length = 0
+          reference.length = 0
+          log.access(r, up)
+          if (r.status >= 500) ref.warn(pinoFields(r, up), 'request')
+          else ref.info(pinoFields(r, up), 'request')
+          expect(withoutTime(lines[0] ?? '')).toBe(withoutTime(reference[0] ?? ''))
+        }
+      }),
+      { seed: 2122, numRuns: 2000 },
+    )
+  })
 })
 
 // Through the batching sink an access line is rendered when its batch is written, not when the
