@@ -26,7 +26,14 @@ import type { SideBySideSample } from './side-by-side.js'
  * the set of windows taken in turn (a floor pair's gateway path), so a path measured in
  * several sets (the floor) is matched only within its own.
  */
-export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & { pair: number; group?: string; pacedP50Ms?: number }
+export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & {
+  pair: number
+  group?: string
+  pacedP50Ms?: number
+  /** The window's place among every paired window of the run (from 1), and its process's warm-up before it. */
+  seq?: number
+  warmMs?: number
+}
 
 /** A paced window instead of a closed loop: `rate` requests/s for `ms`, its p50 recorded. */
 export interface Pace {
@@ -41,21 +48,24 @@ export interface PairMember {
   body: BodyKind
 }
 
+/** The warm-up with the window's own body before every window. */
+export const WINDOW_WARM_MS = 300
+
 /**
- * One window of one path: a short warm-up, then `ms` of closed loop, or with `pace` a paced
+ * One window of one path: a warm-up, then `ms` of closed loop, or with `pace` a paced
  * phase. A paced window may have no proxy (the direct path): its CPU is then NaN.
  */
-async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number, pace?: Pace): Promise<PairSample> {
+async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number, warmMs: number, pace?: Pace): Promise<PairSample> {
   const pid = setup.proxy?.pid
   if (pid === undefined && pace === undefined) throw new Error(`paired windows need a proxy process: ${id}`)
   const t = setup.target(body, users)
   try {
-    await closedLoop(t, users, 300)
+    await closedLoop(t, users, warmMs)
     const before = pid === undefined ? NaN : cpuMicros(pid)
     const r = pace ? await paced(t, users, pace.rate, pace.ms) : await closedLoop(t, users, ms)
     const cpu = pid === undefined ? NaN : cpuMicros(pid) - before
     const non200 = Object.entries(r.statuses).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0)
-    const sample: PairSample = { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200 }
+    const sample: PairSample = { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200, warmMs }
     if (pace) sample.pacedP50Ms = quantile(r.latencies, 0.5)
     return sample
   } finally {
@@ -72,14 +82,46 @@ export function pairOrder<T>(members: readonly T[], pair: number): T[] {
 /** A window's failed requests, wrong answers and non-200 statuses. */
 const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
 
-/** `pairs` sets of windows, one per member each, the order rotating so no member always goes first. */
-export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, group?: string, pace?: Pace): Promise<PairSample[]> {
-  const out: PairSample[] = []
+/** One window to take: its set, its member, and how long the member's process warms before it. */
+export interface PlannedWindow<T> {
+  pair: number
+  member: T
+  warmMs: number
+}
+
+/**
+ * The windows of `pairs` sets in the order they are taken (each set rotated by pairOrder). A 64
+ * KiB window leaves its process collections to finish (each body's buffers count as external
+ * memory, whose growth starts mark-compacts): an empty window of the same process right after
+ * it would pay for them, a gateway more than the floor, its heap being larger. So a process's
+ * empty window that follows its own 64 KiB window warms `settleMs` with the empty body, not
+ * WINDOW_WARM_MS. `processOf` says which members share a process (the floor is in every set).
+ */
+export function planWindows<T extends { body: BodyKind }>(pairs: number, members: readonly T[], processOf: (m: T) => unknown, settleMs: number): PlannedWindow<T>[] {
+  const lastBody = new Map<unknown, BodyKind>()
+  const planned: PlannedWindow<T>[] = []
   for (let pair = 1; pair <= pairs; pair++) {
-    for (const m of pairOrder(members, pair)) {
-      const s = await window(pair, m.id, m.setup, m.body, users, ms, pace)
-      out.push(group === undefined ? s : Object.assign(s, { group }))
+    for (const member of pairOrder(members, pair)) {
+      const proc = processOf(member)
+      const settles = member.body === 'empty' && lastBody.get(proc) === '64k'
+      planned.push({ pair, member, warmMs: settles ? Math.max(settleMs, WINDOW_WARM_MS) : WINDOW_WARM_MS })
+      lastBody.set(proc, member.body)
     }
+  }
+  return planned
+}
+
+/**
+ * `pairs` sets of windows, one per member each, the order rotating so no member always goes
+ * first; see planWindows for `settleMs`. `seq` numbers the windows on from `firstSeq`.
+ */
+export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, o: { group?: string; pace?: Pace; settleMs?: number; firstSeq?: number } = {}): Promise<PairSample[]> {
+  const out: PairSample[] = []
+  let seq = o.firstSeq ?? 1
+  for (const { pair, member: m, warmMs } of planWindows(pairs, members, (x) => x.setup.proxy ?? x.setup, o.settleMs ?? WINDOW_WARM_MS)) {
+    const s = await window(pair, m.id, m.setup, m.body, users, ms, warmMs, o.pace)
+    s.seq = seq++
+    out.push(o.group === undefined ? s : Object.assign(s, { group: o.group }))
   }
   return out
 }

@@ -41,6 +41,8 @@ export interface BenchResult {
   soak?: SoakResult
   rss: { t: number; proc: string; rss: number }[]
   samples: Sample[]
+  /** Every paired window as taken (--floor-pairs, --latency-pairs), numbered in order (seq), each with its warm-up. */
+  pairWindows?: { floor: PairSample[]; latency: PairSample[] }
   /** Per node (the top-level rows and targets are the first node's). */
   nodes: NodeResult[]
 }
@@ -198,6 +200,8 @@ try {
     }
     // Before each group of paired windows (none in a smoke run, which has no prewarm).
     const groupPrewarmMs = prewarmMs > 0 ? Math.max(prewarmMs, 2000) : 0
+    // An empty window after its own process's 64 KiB window warms this long first (planWindows; none in a smoke run).
+    const SETTLE_AFTER_64K_MS = prewarmMs > 0 ? 1000 : 0
     if (floorPairs > 0 && paths.includes('undici_forwarder')) {
       for (const node of nodes) {
         const floorId = nodeId('undici_forwarder', node, many)
@@ -205,8 +209,9 @@ try {
           const id = nodeId(path, node, many)
           const members = bodies.flatMap((body) => [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body })))
           // A process idle while the other groups ran is slow for seconds after (docs/performance.md, session 10): not the first sets' figures.
-          for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
-          const got = await pairedWindows(floorPairs, members, opts.users, pairMs, id)
+          // The empty body last, so no first window follows its process's 64 KiB warm-up (see planWindows).
+          for (const m of [...members].sort((a, b) => (a.body === b.body ? 0 : a.body === 'empty' ? 1 : -1))) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
+          const got = await pairedWindows(floorPairs, members, opts.users, pairMs, { group: id, settleMs: SETTLE_AFTER_64K_MS, firstSeq: floorPairSamples.length + 1 })
           floorPairSamples.push(...got)
           log(`floor pairs ${id}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'}/${x.body} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
         }
@@ -219,7 +224,7 @@ try {
         const gateways = (['gateway_mtls', 'gateway_realistic'] as const).filter((x) => paths.includes(x))
         const members = ['direct', nodeId('undici_forwarder', node, many), ...gateways.map((x) => nodeId(x, node, many))].map((x) => ({ id: x, setup: setups[x] as PathSetup, body: 'empty' as const }))
         for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
-        const got = await pairedWindows(latencyPairs, members, opts.users, pairMs, node.key, { rate: opts.rate, ms: opts.pacedMs })
+        const got = await pairedWindows(latencyPairs, members, opts.users, pairMs, { group: node.key, pace: { rate: opts.rate, ms: opts.pacedMs }, firstSeq: latencyPairSamples.length + 1 })
         latencyPairSamples.push(...got)
         log(`latency pairs ${node.version}: ${got.map((x) => `${withoutNode(x.path)} ${x.pacedP50Ms?.toFixed(2) ?? '—'} ms`).join(' ')}`)
       }
@@ -308,7 +313,7 @@ const perNode: NodeResult[] = nodes.map((node) => {
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
-const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody, pinned: pinned ?? null }, rows, targets, ...(mint ? { mint } : {}), ...(soaked ? { soak: soaked } : {}), rss, samples, nodes: perNode }
+const result: BenchResult = { date, machine, options: { ...opts, prewarmMs, upstreamReadsBody, pinned: pinned ?? null }, rows, targets, ...(mint ? { mint } : {}), ...(soaked ? { soak: soaked } : {}), rss, samples, ...(floorPairSamples.length + latencyPairSamples.length > 0 ? { pairWindows: { floor: floorPairSamples, latency: latencyPairSamples } } : {}), nodes: perNode }
 mkdirSync(dirname(out), { recursive: true })
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n')
 const setup = pinned ? `; load generator and upstream pinned to CPU ${pinned.load}, the proxy under test to CPU ${pinned.proxies}` : '; not pinned'

@@ -138,6 +138,11 @@ describe('npm run bench -- --quick', () => {
     }
     expect(result.targets.map((t) => t.name)).toContain('gateway_mtls CPU/request vs the floor (undici forwarder), paired windows')
     expect(stdout).toContain('Against the floor in paired windows (')
+    // Every window is kept as taken, numbered in order, with its warm-up (a smoke run has no settle).
+    const windows = result.pairWindows?.floor ?? []
+    expect(windows).toHaveLength(2 * 2 * bodies.length)
+    expect(windows.map((w) => w.seq)).toEqual(windows.map((_, i) => i + 1))
+    expect(windows.every((w) => w.warmMs === 300 && w.cpuUsPerReq > 0)).toBe(true)
   }, 120_000)
 
   // --latency-pairs: paced windows of direct, the floor, mTLS only and realistic taken in turn; the added-latency target reads them.
@@ -151,6 +156,7 @@ describe('npm run bench -- --quick', () => {
       expect(r.directP50Ms > 0 && Number.isFinite(r.addedMs) && Number.isFinite(r.floorAddedMs)).toBe(true)
     }
     expect(result.targets.map((t) => t.name)).toContain('realistic added p50 over direct (paced, 50 conns), paired windows')
+    expect((result.pairWindows?.latency ?? []).map((w) => w.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
     expect(stdout).toContain('Added latency in paced windows (')
   }, 120_000)
 })
