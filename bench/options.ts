@@ -44,9 +44,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        CONNECT): the path and the floor, each with every body, measured one at a time in
                        turn; the targets' CPU ratios (against the floor, 64 KiB against empty) are then
                        the median of the ratios within each set (default 10; 0 skips; needs
-                       undici_forwarder among the paths); a process's empty window that follows its own
-                       64 KiB window warms 1 s instead of 300 ms, so it does not pay for collections the
-                       64 KiB window started; every window is kept in the results (pairWindows)
+                       undici_forwarder among the paths); every group's empty-body sets run before any
+                       64 KiB set, so no empty window pays for the collections a 64 KiB window left;
+                       every window is kept in the results (pairWindows)
   --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor,
                        mTLS only (when among the paths) and the realistic path, measured one at a time in
                        turn, so the table shows what the bare pipeline and what the realistic path's

@@ -30,9 +30,8 @@ export type PairSample = Omit<SideBySideSample, 'round' | 'firstProblem'> & {
   pair: number
   group?: string
   pacedP50Ms?: number
-  /** The window's place among every paired window of the run (from 1), and its process's warm-up before it. */
+  /** The window's place among the run's paired windows of its kind (from 1), in the order taken. */
   seq?: number
-  warmMs?: number
 }
 
 /** A paced window instead of a closed loop: `rate` requests/s for `ms`, its p50 recorded. */
@@ -48,24 +47,21 @@ export interface PairMember {
   body: BodyKind
 }
 
-/** The warm-up with the window's own body before every window. */
-export const WINDOW_WARM_MS = 300
-
 /**
- * One window of one path: a warm-up, then `ms` of closed loop, or with `pace` a paced
+ * One window of one path: a short warm-up, then `ms` of closed loop, or with `pace` a paced
  * phase. A paced window may have no proxy (the direct path): its CPU is then NaN.
  */
-async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number, warmMs: number, pace?: Pace): Promise<PairSample> {
+async function window(pair: number, id: PathId, setup: PathSetup, body: BodyKind, users: number, ms: number, pace?: Pace): Promise<PairSample> {
   const pid = setup.proxy?.pid
   if (pid === undefined && pace === undefined) throw new Error(`paired windows need a proxy process: ${id}`)
   const t = setup.target(body, users)
   try {
-    await closedLoop(t, users, warmMs)
+    await closedLoop(t, users, 300)
     const before = pid === undefined ? NaN : cpuMicros(pid)
     const r = pace ? await paced(t, users, pace.rate, pace.ms) : await closedLoop(t, users, ms)
     const cpu = pid === undefined ? NaN : cpuMicros(pid) - before
     const non200 = Object.entries(r.statuses).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0)
-    const sample: PairSample = { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200, warmMs }
+    const sample: PairSample = { pair, path: id, body, requests: r.requests, cpuUsPerReq: r.requests === 0 ? NaN : cpu / r.requests, errors: r.errors, mismatches: r.mismatches, non200 }
     if (pace) sample.pacedP50Ms = quantile(r.latencies, 0.5)
     return sample
   } finally {
@@ -82,46 +78,32 @@ export function pairOrder<T>(members: readonly T[], pair: number): T[] {
 /** A window's failed requests, wrong answers and non-200 statuses. */
 const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
 
-/** One window to take: its set, its member, and how long the member's process warms before it. */
-export interface PlannedWindow<T> {
-  pair: number
-  member: T
-  warmMs: number
-}
-
 /**
- * The windows of `pairs` sets in the order they are taken (each set rotated by pairOrder). A 64
- * KiB window leaves its process collections to finish (each body's buffers count as external
- * memory, whose growth starts mark-compacts): an empty window of the same process right after
- * it would pay for them, a gateway more than the floor, its heap being larger. So a process's
- * empty window that follows its own 64 KiB window warms `settleMs` with the empty body, not
- * WINDOW_WARM_MS. `processOf` says which members share a process (the floor is in every set).
+ * The floor-pair groups in the order they run: every group's empty-body sets before any group's
+ * 64 KiB sets. A 64 KiB window leaves its process collections to finish for seconds after (each
+ * body's buffers count as external memory, whose growth starts mark-compacts), and a gateway's
+ * larger heap makes them cost it more than the floor: an empty window taken after one paid for
+ * them (up to 1.8 × its cost for CONNECT on Node 24, even after a 1 s settle; docs/performance.md,
+ * session 13). The floor and the production gateway serve several groups, so the order is global.
  */
-export function planWindows<T extends { body: BodyKind }>(pairs: number, members: readonly T[], processOf: (m: T) => unknown, settleMs: number): PlannedWindow<T>[] {
-  const lastBody = new Map<unknown, BodyKind>()
-  const planned: PlannedWindow<T>[] = []
-  for (let pair = 1; pair <= pairs; pair++) {
-    for (const member of pairOrder(members, pair)) {
-      const proc = processOf(member)
-      const settles = member.body === 'empty' && lastBody.get(proc) === '64k'
-      planned.push({ pair, member, warmMs: settles ? Math.max(settleMs, WINDOW_WARM_MS) : WINDOW_WARM_MS })
-      lastBody.set(proc, member.body)
-    }
-  }
-  return planned
+export function floorPairGroups<N, P>(nodes: readonly N[], paths: readonly P[], bodies: readonly BodyKind[]): { node: N; path: P; body: BodyKind }[] {
+  const order = [...bodies].sort((a, b) => (a === b ? 0 : a === 'empty' ? -1 : 1))
+  return order.flatMap((body) => nodes.flatMap((node) => paths.map((path) => ({ node, path, body }))))
 }
 
 /**
  * `pairs` sets of windows, one per member each, the order rotating so no member always goes
- * first; see planWindows for `settleMs`. `seq` numbers the windows on from `firstSeq`.
+ * first. `seq` numbers the windows on from `firstSeq`, in the order taken.
  */
-export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, o: { group?: string; pace?: Pace; settleMs?: number; firstSeq?: number } = {}): Promise<PairSample[]> {
+export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, o: { group?: string; pace?: Pace; firstSeq?: number } = {}): Promise<PairSample[]> {
   const out: PairSample[] = []
   let seq = o.firstSeq ?? 1
-  for (const { pair, member: m, warmMs } of planWindows(pairs, members, (x) => x.setup.proxy ?? x.setup, o.settleMs ?? WINDOW_WARM_MS)) {
-    const s = await window(pair, m.id, m.setup, m.body, users, ms, warmMs, o.pace)
-    s.seq = seq++
-    out.push(o.group === undefined ? s : Object.assign(s, { group: o.group }))
+  for (let pair = 1; pair <= pairs; pair++) {
+    for (const m of pairOrder(members, pair)) {
+      const s = await window(pair, m.id, m.setup, m.body, users, ms, o.pace)
+      s.seq = seq++
+      out.push(o.group === undefined ? s : Object.assign(s, { group: o.group }))
+    }
   }
   return out
 }

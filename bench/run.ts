@@ -11,7 +11,7 @@ import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { setupPaths, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -27,7 +27,7 @@ import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
 import { allocationMarkdown, stageMarkdown, withUnprofiled } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
+import { floorPairGroups, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -200,23 +200,21 @@ try {
     }
     // Before each group of paired windows (none in a smoke run, which has no prewarm).
     const groupPrewarmMs = prewarmMs > 0 ? Math.max(prewarmMs, 2000) : 0
-    // An empty window after its own process's 64 KiB window warms this long first (planWindows; none in a smoke run).
-    const SETTLE_AFTER_64K_MS = prewarmMs > 0 ? 1000 : 0
-    if (floorPairs > 0 && paths.includes('undici_forwarder')) {
-      for (const node of nodes) {
+    const floorGroups = floorPairs > 0 && paths.includes('undici_forwarder') ? floorPairGroups(nodes, (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x)), bodies) : []
+    // One body's floor-pair groups: each gateway path and the floor, that body only (floorPairGroups orders the bodies).
+    const floorPairPhase = async (body: BodyKind): Promise<void> => {
+      for (const { node, path } of floorGroups.filter((g) => g.body === body)) {
         const floorId = nodeId('undici_forwarder', node, many)
-        for (const path of (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))) {
-          const id = nodeId(path, node, many)
-          const members = bodies.flatMap((body) => [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body })))
-          // A process idle while the other groups ran is slow for seconds after (docs/performance.md, session 10): not the first sets' figures.
-          // The empty body last, so no first window follows its process's 64 KiB warm-up (see planWindows).
-          for (const m of [...members].sort((a, b) => (a.body === b.body ? 0 : a.body === 'empty' ? 1 : -1))) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
-          const got = await pairedWindows(floorPairs, members, opts.users, pairMs, { group: id, settleMs: SETTLE_AFTER_64K_MS, firstSeq: floorPairSamples.length + 1 })
-          floorPairSamples.push(...got)
-          log(`floor pairs ${id}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'}/${x.body} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
-        }
+        const id = nodeId(path, node, many)
+        const members = [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
+        // A process idle while the other groups ran is slow for seconds after (docs/performance.md, session 10): not the first sets' figures.
+        for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
+        const got = await pairedWindows(floorPairs, members, opts.users, pairMs, { group: id, firstSeq: floorPairSamples.length + 1 })
+        floorPairSamples.push(...got)
+        log(`floor pairs ${id} ${body}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
       }
     }
+    await floorPairPhase('empty')
     if (latencyPairs > 0 && bodies.includes('empty') && (['direct', 'undici_forwarder', 'gateway_realistic'] as const).every((x) => paths.includes(x))) {
       for (const node of nodes) {
         // Direct has no proxy: one set of windows per node, each with the direct path beside that node's floor and realistic path,
@@ -229,6 +227,8 @@ try {
         log(`latency pairs ${node.version}: ${got.map((x) => `${withoutNode(x.path)} ${x.pacedP50Ms?.toFixed(2) ?? '—'} ms`).join(' ')}`)
       }
     }
+    // The 64 KiB sets last: nothing empty is measured after them (floorPairGroups).
+    for (const body of bodies.filter((b) => b !== 'empty')) await floorPairPhase(body)
     if (pairs > 0 && parsed.compare !== undefined) {
       for (const id of ids.filter((x) => x.includes('@before'))) {
         const mine = id.replace('@before', '')
@@ -321,7 +321,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
-  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with every body, measured one at a time in ${pairMs} ms windows, the order rotating; ratios taken within each set, then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
+  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set; ratios taken within each set (64 KiB against the empty set of the same number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
   if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor, mTLS only when it ran and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))

@@ -4,7 +4,7 @@
  * matched pairs only, and the counts are the sign tests the docs and the targets cite.
  */
 import { describe, expect, it } from 'vitest'
-import { pairOrder, planWindows, WINDOW_WARM_MS, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
+import { floorPairGroups, pairOrder, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
 import { checkTargets, type Row } from '../../bench/report.js'
 
 const sample = (pair: number, path: string, cpuUsPerReq: number, problems = 0): PairSample => ({ pair, path, body: 'empty', requests: 1000, cpuUsPerReq, errors: problems, mismatches: 0, non200: 0 })
@@ -45,35 +45,17 @@ describe('pair order', () => {
   })
 })
 
-describe('window plan', () => {
-  // The floor-pair members as run.ts makes them: both bodies, the floor and a gateway (two processes).
-  const members = (['empty', '64k'] as const).flatMap((body) => ['floor', 'gateway'].map((proc) => ({ proc, body })))
-  const plan = planWindows(10, members, (m) => m.proc, 1000)
-
-  it('keeps the rotation: every member once per set, each in every place in turn', () => {
-    expect(plan).toHaveLength(40)
-    for (let pair = 1; pair <= 10; pair++) {
-      expect(plan.filter((w) => w.pair === pair).map((w) => w.member)).toEqual(pairOrder(members, pair))
+describe('floor-pair groups', () => {
+  it('runs every group once per body, all empty-body sets before any 64 KiB set, whatever order the bodies came in', () => {
+    for (const bodies of [['empty', '64k'], ['64k', 'empty']] as const) {
+      const groups = floorPairGroups(['node20', 'node24'], ['gateway_mtls', 'gateway_realistic', 'gateway_connect'], bodies)
+      expect(groups).toHaveLength(12)
+      expect(new Set(groups.map((g) => `${g.node}/${g.path}/${g.body}`)).size).toBe(12)
+      const first64k = groups.findIndex((g) => g.body === '64k')
+      expect(first64k).toBe(6)
+      expect(groups.slice(first64k).every((g) => g.body === '64k')).toBe(true)
     }
-  })
-
-  it("warms an empty window longer exactly when its process's previous window had the 64 KiB body", () => {
-    const last = new Map<string, string>()
-    let settled = 0
-    for (const w of plan) {
-      const after64k = w.member.body === 'empty' && last.get(w.member.proc) === '64k'
-      expect(w.warmMs).toBe(after64k ? 1000 : WINDOW_WARM_MS)
-      if (after64k) settled++
-      last.set(w.member.proc, w.member.body)
-    }
-    // Not vacuous: the rotation puts most empty windows after their process's 64 KiB one.
-    expect(settled).toBeGreaterThanOrEqual(10)
-  })
-
-  it('never warms less than a window always does', () => {
-    expect(planWindows(4, members, (m) => m.proc, 0).every((w) => w.warmMs === WINDOW_WARM_MS)).toBe(true)
-    // One body only (the latency sets): nothing to settle.
-    expect(planWindows(4, members.filter((m) => m.body === 'empty'), (m) => m.proc, 1000).every((w) => w.warmMs === WINDOW_WARM_MS)).toBe(true)
+    expect(floorPairGroups(['n'], ['gateway_mtls'], ['empty']).map((g) => g.body)).toEqual(['empty'])
   })
 })
 
