@@ -44,8 +44,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        CONNECT): the path and the floor, each with every body, measured one at a time in
                        turn; the targets' CPU ratios (against the floor, 64 KiB against empty) are then
                        the median of the ratios within each set (default 10; 0 skips; needs
-                       undici_forwarder among the paths); every group's empty-body sets run before any
-                       64 KiB set, so no empty window pays for the collections a 64 KiB window left;
+                       undici_forwarder among the paths); every empty-body set runs before any 64 KiB
+                       set (so no empty window pays for collections a 64 KiB window left) and a node's
+                       paths take turns set by set (so no process idles through another path's sets);
                        every window is kept in the results (pairWindows)
   --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor,
                        mTLS only (when among the paths) and the realistic path, measured one at a time in

@@ -78,27 +78,50 @@ export function pairOrder<T>(members: readonly T[], pair: number): T[] {
 /** A window's failed requests, wrong answers and non-200 statuses. */
 const problems = (s: PairSample): number => s.errors + s.mismatches + s.non200
 
+/** One set of a floor-pair group: that gateway path and the floor, one body, set number `pair`. */
+export interface FloorPairSet<N, P> {
+  node: N
+  path: P
+  body: BodyKind
+  pair: number
+}
+
 /**
- * The floor-pair groups in the order they run: every group's empty-body sets before any group's
- * 64 KiB sets. A 64 KiB window leaves its process collections to finish for seconds after (each
- * body's buffers count as external memory, whose growth starts mark-compacts), and a gateway's
- * larger heap makes them cost it more than the floor: an empty window taken after one paid for
- * them (up to 1.8 × its cost for CONNECT on Node 24, even after a 1 s settle; docs/performance.md,
- * session 13). The floor and the production gateway serve several groups, so the order is global.
+ * The floor-pair sets in the order they run, so that each window reads its process in steady
+ * state:
+ *
+ * - Every empty-body set before any 64 KiB set. A 64 KiB window leaves its process
+ *   collections to finish for seconds after (each body's buffers count as external memory,
+ *   whose growth starts mark-compacts), and a gateway's larger heap makes them cost it more
+ *   than the floor: an empty window after one paid for them (CONNECT on Node 24: up to 1.8 ×
+ *   its cost, even after a 1 s settle; docs/performance.md, session 13). The floor and the
+ *   production gateway serve several groups, so the order is global.
+ * - Within a body and a node, the groups take turns set by set (set 1 of each path, then set
+ *   2, …) rather than one group's sets all in a row: a process left idle while another
+ *   group's ten sets ran was still slow for its own first sets (Node 24's realistic path read
+ *   106–131 µs in its first four windows and 67–90 in the rest; session 13).
  */
-export function floorPairGroups<N, P>(nodes: readonly N[], paths: readonly P[], bodies: readonly BodyKind[]): { node: N; path: P; body: BodyKind }[] {
+export function floorPairPlan<N, P>(nodes: readonly N[], paths: readonly P[], bodies: readonly BodyKind[], pairs: number): FloorPairSet<N, P>[] {
   const order = [...bodies].sort((a, b) => (a === b ? 0 : a === 'empty' ? -1 : 1))
-  return order.flatMap((body) => nodes.flatMap((node) => paths.map((path) => ({ node, path, body }))))
+  const sets: FloorPairSet<N, P>[] = []
+  for (const body of order) {
+    for (const node of nodes) {
+      for (let pair = 1; pair <= pairs; pair++) for (const path of paths) sets.push({ node, path, body, pair })
+    }
+  }
+  return sets
 }
 
 /**
  * `pairs` sets of windows, one per member each, the order rotating so no member always goes
- * first. `seq` numbers the windows on from `firstSeq`, in the order taken.
+ * first. The sets are numbered from `firstPair` (default 1), the windows (`seq`) from
+ * `firstSeq`, in the order taken.
  */
-export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, o: { group?: string; pace?: Pace; firstSeq?: number } = {}): Promise<PairSample[]> {
+export async function pairedWindows(pairs: number, members: readonly PairMember[], users: number, ms: number, o: { group?: string; pace?: Pace; firstSeq?: number; firstPair?: number } = {}): Promise<PairSample[]> {
   const out: PairSample[] = []
   let seq = o.firstSeq ?? 1
-  for (let pair = 1; pair <= pairs; pair++) {
+  const first = o.firstPair ?? 1
+  for (let pair = first; pair < first + pairs; pair++) {
     for (const m of pairOrder(members, pair)) {
       const s = await window(pair, m.id, m.setup, m.body, users, ms, o.pace)
       s.seq = seq++

@@ -27,7 +27,7 @@ import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
 import { allocationMarkdown, stageMarkdown, withUnprofiled } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { floorPairGroups, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairRow, type PairSample } from './pairs.js'
+import { floorPairPlan, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairMember, type PairRow, type PairSample } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -200,18 +200,28 @@ try {
     }
     // Before each group of paired windows (none in a smoke run, which has no prewarm).
     const groupPrewarmMs = prewarmMs > 0 ? Math.max(prewarmMs, 2000) : 0
-    const floorGroups = floorPairs > 0 && paths.includes('undici_forwarder') ? floorPairGroups(nodes, (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x)), bodies) : []
-    // One body's floor-pair groups: each gateway path and the floor, that body only (floorPairGroups orders the bodies).
+    const gatewayPaths = (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))
+    const floorPlan = floorPairs > 0 && paths.includes('undici_forwarder') ? floorPairPlan(nodes, gatewayPaths, bodies, floorPairs) : []
+    // One body's floor-pair sets, node by node, in floorPairPlan's order (which says why).
     const floorPairPhase = async (body: BodyKind): Promise<void> => {
-      for (const { node, path } of floorGroups.filter((g) => g.body === body)) {
-        const floorId = nodeId('undici_forwarder', node, many)
-        const id = nodeId(path, node, many)
-        const members = [floorId, id].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
-        // A process idle while the other groups ran is slow for seconds after (docs/performance.md, session 10): not the first sets' figures.
-        for (const m of members) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
-        const got = await pairedWindows(floorPairs, members, opts.users, pairMs, { group: id, firstSeq: floorPairSamples.length + 1 })
-        floorPairSamples.push(...got)
-        log(`floor pairs ${id} ${body}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
+      for (const node of nodes) {
+        const sets = floorPlan.filter((x) => x.body === body && x.node === node)
+        if (sets.length === 0) continue
+        const membersOf = (path: string): PairMember[] => [nodeId('undici_forwarder', node, many), nodeId(path, node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
+        // Each path warmed once before the node's sets (the floor first; the production gateway serves two paths).
+        const warm = [...new Set(sets.map((x) => x.path))].flatMap((path) => membersOf(path))
+        for (const m of warm.filter((x, i) => warm.findIndex((y) => y.id === x.id) === i)) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
+        const taken: PairSample[] = []
+        for (const { path, pair } of sets) {
+          const id = nodeId(path, node, many)
+          taken.push(...(await pairedWindows(1, membersOf(path), opts.users, pairMs, { group: id, firstPair: pair, firstSeq: floorPairSamples.length + taken.length + 1 })))
+        }
+        floorPairSamples.push(...taken)
+        for (const path of gatewayPaths) {
+          const id = nodeId(path, node, many)
+          const got = taken.filter((x) => x.group === id)
+          if (got.length > 0) log(`floor pairs ${id} ${body}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
+        }
       }
     }
     await floorPairPhase('empty')
@@ -321,7 +331,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
-  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set; ratios taken within each set (64 KiB against the empty set of the same number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
+  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set and a node's paths taking turns set by set; ratios taken within each set (64 KiB against the empty set of the same number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
   if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor, mTLS only when it ran and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))

@@ -4,7 +4,7 @@
  * matched pairs only, and the counts are the sign tests the docs and the targets cite.
  */
 import { describe, expect, it } from 'vitest'
-import { floorPairGroups, pairOrder, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
+import { floorPairPlan, pairOrder, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
 import { checkTargets, type Row } from '../../bench/report.js'
 
 const sample = (pair: number, path: string, cpuUsPerReq: number, problems = 0): PairSample => ({ pair, path, body: 'empty', requests: 1000, cpuUsPerReq, errors: problems, mismatches: 0, non200: 0 })
@@ -45,17 +45,33 @@ describe('pair order', () => {
   })
 })
 
-describe('floor-pair groups', () => {
-  it('runs every group once per body, all empty-body sets before any 64 KiB set, whatever order the bodies came in', () => {
+describe('floor-pair plan', () => {
+  const paths = ['gateway_mtls', 'gateway_realistic', 'gateway_connect']
+  it('takes every set once, all empty-body sets before any 64 KiB set, whatever order the bodies came in', () => {
     for (const bodies of [['empty', '64k'], ['64k', 'empty']] as const) {
-      const groups = floorPairGroups(['node20', 'node24'], ['gateway_mtls', 'gateway_realistic', 'gateway_connect'], bodies)
-      expect(groups).toHaveLength(12)
-      expect(new Set(groups.map((g) => `${g.node}/${g.path}/${g.body}`)).size).toBe(12)
-      const first64k = groups.findIndex((g) => g.body === '64k')
-      expect(first64k).toBe(6)
-      expect(groups.slice(first64k).every((g) => g.body === '64k')).toBe(true)
+      const plan = floorPairPlan(['node20', 'node24'], paths, bodies, 10)
+      expect(plan).toHaveLength(2 * 3 * 2 * 10)
+      expect(new Set(plan.map((x) => `${x.node}/${x.path}/${x.body}/${x.pair}`)).size).toBe(plan.length)
+      const first64k = plan.findIndex((x) => x.body === '64k')
+      expect(first64k).toBe(60)
+      expect(plan.slice(first64k).every((x) => x.body === '64k')).toBe(true)
     }
-    expect(floorPairGroups(['n'], ['gateway_mtls'], ['empty']).map((g) => g.body)).toEqual(['empty'])
+  })
+
+  it("lets a node's paths take turns set by set, so no path waits while another's sets all run", () => {
+    const plan = floorPairPlan(['node20', 'node24'], paths, ['empty'], 10)
+    for (const node of ['node20', 'node24']) {
+      const mine = plan.filter((x) => x.node === node)
+      // A node's sets are contiguous, in set order, each set with every path.
+      expect(plan.slice(plan.indexOf(mine[0] as (typeof plan)[number]), plan.indexOf(mine[0] as (typeof plan)[number]) + mine.length)).toEqual(mine)
+      expect(mine.map((x) => x.pair)).toEqual([...mine.map((x) => x.pair)].sort((a, b) => a - b))
+      for (let pair = 1; pair <= 10; pair++) expect(mine.filter((x) => x.pair === pair).map((x) => x.path)).toEqual(paths)
+      // Between two sets of one path, at most the other paths' sets.
+      for (const path of paths) {
+        const at = mine.flatMap((x, i) => (x.path === path ? [i] : []))
+        for (let i = 1; i < at.length; i++) expect((at[i] as number) - (at[i - 1] as number)).toBe(paths.length)
+      }
+    }
   })
 })
 
