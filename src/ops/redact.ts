@@ -41,12 +41,64 @@ export interface RedactorOptions {
 export interface Redactor {
   /** Registers values to redact from now on (config secrets, field values, tokens). */
   add(values: Iterable<string>): void
-  /** The line with every known value and credential shape replaced. */
+  /**
+   * The JSON line with every known value and credential shape replaced. A known value found
+   * inside a number (outside any string: a PIN's digits in `"responseBytes":120011`) takes the
+   * whole number with it, replaced by the string `"[REDACTED]"`, so the line stays valid JSON.
+   */
   redact(line: string): string
   readonly size: number
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Characters of a JSON number. */
+const NUMBER_CHAR = /[-+.0-9eE]/
+const NUMBER_TEXT = /^[-+.0-9eE]+$/
+
+/** True when `at` of a JSON text lies outside every string (quotes counted from the start, escapes skipped). */
+function outsideStrings(line: string, at: number): boolean {
+  let inString = false
+  for (let i = 0; i < at; i++) {
+    const c = line.charCodeAt(i)
+    if (c === 0x5c && inString) i++ // a backslash escapes the next character
+    else if (c === 0x22) inString = !inString
+  }
+  return !inString
+}
+
+/** The whole JSON number around line[start, end), when the match lies inside one (a value outside strings). */
+function numberAround(line: string, start: number, end: number): { start: number; end: number } | undefined {
+  if (!NUMBER_TEXT.test(line.slice(start, end))) return undefined
+  let s = start
+  let e = end
+  while (s > 0 && NUMBER_CHAR.test(line[s - 1] as string)) s--
+  while (e < line.length && NUMBER_CHAR.test(line[e] as string)) e++
+  // A value position: after `:`, `,` or `[`, before `,`, `}` or `]` (the writers put no spaces there).
+  if (!':,['.includes(line[s - 1] ?? '') || !',}]'.includes(line[e] ?? '')) return undefined
+  return outsideStrings(line, s) ? { start: s, end: e } : undefined
+}
+
+/** Every match of `pattern` (global) replaced; one inside a number replaces that number with the string "[REDACTED]". */
+function replaceKnown(line: string, pattern: RegExp): string {
+  pattern.lastIndex = 0
+  let m = pattern.exec(line)
+  if (m === null) return line
+  let out = ''
+  let at = 0
+  for (; m !== null; m = pattern.exec(line)) {
+    if (m.index < at) continue // inside a number already replaced
+    const number = numberAround(line, m.index, m.index + m[0].length)
+    if (number) {
+      out += `${line.slice(at, number.start)}"${REDACTED}"`
+      at = number.end
+    } else {
+      out += line.slice(at, m.index) + REDACTED
+      at = m.index + m[0].length
+    }
+  }
+  return out + line.slice(at)
+}
 
 /** Creates an empty redactor. */
 export function createRedactor(o: RedactorOptions = {}): Redactor {
@@ -77,7 +129,7 @@ export function createRedactor(o: RedactorOptions = {}): Redactor {
     },
     redact(line) {
       if (pattern === undefined) pattern = build()
-      let out = pattern ? line.replace(pattern, REDACTED) : line
+      let out = pattern ? replaceKnown(line, pattern) : line
       // Each shape needs a literal the line must hold: most lines skip both scans.
       if (out.includes('Bearer') || out.includes('Basic') || out.includes('Digest')) out = out.replace(SCHEME, `$1$2${REDACTED}`)
       if (out.includes('=')) out = out.replace(PARAM, `$1=$2${REDACTED}`)

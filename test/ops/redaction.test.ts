@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GatewayError } from '../../src/errors.js'
+import type { RequestRecord } from '../../src/proxy/listener.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { createRedactor, REDACTED } from '../../src/ops/index.js'
+import { createLog, createRedactor, REDACTED } from '../../src/ops/index.js'
 import { get, startOpsGateway, type OpsGateway } from './helpers.js'
 
 const secret = (): string => randomBytes(12).toString('hex')
@@ -85,5 +88,54 @@ describe('redaction', () => {
     expect(r.size).toBe(3)
     expect(r.redact(JSON.stringify({ a: 'quote"d\\secret', b: 'x prefix-secret-longer y', c: 'abc' }))).toBe(`{"a":"${REDACTED}","b":"x ${REDACTED} y","c":"abc"}`)
     expect(r.redact('GET /cb?oauth_token=t0k3n&oauth_verifier=v3r1&x=1 Basic dXNlcjpwYXNz')).toBe(`GET /cb?oauth_token=${REDACTED}&oauth_verifier=${REDACTED}&x=1 Basic ${REDACTED}`)
+  })
+})
+
+// A numeric secret (a PIN among a profile's additional fields) used to replace digits inside the
+// access line's numbers, `"responseBytes":1[REDACTED]1`, and the line was no longer JSON.
+describe('a numeric secret in JSON lines', () => {
+  const lines: string[] = []
+  const record = (n: { requestBytes: number; responseBytes: number; durationMs: number; status: number }, error: string): RequestRecord => ({
+    id: 'num-1', mode: 'route', method: 'GET', status: n.status, durationMs: n.durationMs, facts: { endpoint: 'partner', caller: 'c:1234,x' }, requestBytes: n.requestBytes, responseBytes: n.responseBytes,
+    error: new GatewayError('upstream_timeout', error),
+  })
+
+  it('replaces a number holding it by the string "[REDACTED]" and keeps the line JSON; inside strings only the digits go', () => {
+    const log = createLog({ destination: { write: (line: string) => void lines.push(line) } }, ['2001'])
+    lines.length = 0
+    log.access(record({ requestBytes: 2001, responseBytes: 120011, durationMs: 1.2, status: 504 }, 'pin 2001 refused, "x:2001,y"'))
+    const line = lines[0] ?? ''
+    expect(line).not.toContain('2001')
+    const parsed = JSON.parse(line) as Record<string, unknown>
+    expect(parsed).toMatchObject({ requestBytes: REDACTED, responseBytes: REDACTED, durationMs: 1.2, status: 504, error: `pin ${REDACTED} refused, "x:${REDACTED},y"` })
+  })
+
+  it('keeps every line JSON, the secret out of it and every number not holding it intact (2,000 records)', () => {
+    const digits = fc.stringMatching(/^[1-9][0-9]{3,5}$/)
+    // Numbers with and without the PIN's digits in them (which alone would rarely hold them).
+    const amount = (pin: string): fc.Arbitrary<number> =>
+      fc.oneof(
+        fc.nat(),
+        fc.double({ min: 0, max: 1e7, noNaN: true }).map((d) => Math.round(d * 10) / 10),
+        fc.tuple(fc.stringMatching(/^[0-9]{0,2}$/), fc.stringMatching(/^[0-9]{0,2}$/), fc.boolean()).map(([a, b, dot]) => Number(`${a}${pin}${dot && b !== '' ? '.' : ''}${b}`)),
+      )
+    const numbers = (pin: string) => fc.record({ requestBytes: amount(pin), responseBytes: amount(pin), durationMs: amount(pin), status: fc.integer({ min: 100, max: 599 }) })
+    fc.assert(
+      fc.property(digits.chain((pin) => fc.tuple(fc.constant(pin), numbers(pin))), fc.string({ maxLength: 40 }), ([pin, n], text) => {
+        const log = createLog({ destination: { write: (line: string) => void lines.push(line) } }, [pin])
+        lines.length = 0
+        log.access(record(n, `${text}${pin}${text}`))
+        const line = lines[0] ?? ''
+        expect(line).not.toContain(pin)
+        const parsed = JSON.parse(line) as Record<string, unknown>
+        for (const key of ['requestBytes', 'responseBytes', 'durationMs', 'status'] as const) {
+          // The access line writes durations to 0.1 ms.
+          const written = key === 'durationMs' ? Math.round(n[key] * 10) / 10 : n[key]
+          if (!JSON.stringify(written).includes(pin)) expect(parsed[key]).toBe(written)
+          else expect(parsed[key]).toBe(REDACTED)
+        }
+      }),
+      { seed: 0x2001, numRuns: 2000 },
+    )
   })
 })
