@@ -41,7 +41,7 @@ export interface BenchResult {
   soak?: SoakResult
   rss: { t: number; proc: string; rss: number }[]
   samples: Sample[]
-  /** Every paired window as taken (--floor-pairs, --latency-pairs), numbered in order (seq), each with its warm-up. */
+  /** Every paired window as taken (--floor-pairs, --latency-pairs), numbered in order (seq). */
   pairWindows?: { floor: PairSample[]; latency: PairSample[] }
   /** Per node (the top-level rows and targets are the first node's). */
   nodes: NodeResult[]
@@ -209,8 +209,8 @@ try {
         if (sets.length === 0) continue
         const membersOf = (path: string): PairMember[] => [nodeId('undici_forwarder', node, many), nodeId(path, node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
         // Each path warmed once before the node's sets (the floor first; the production gateway serves two paths).
-        const warm = [...new Set(sets.map((x) => x.path))].flatMap((path) => membersOf(path))
-        for (const m of warm.filter((x, i) => warm.findIndex((y) => y.id === x.id) === i)) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
+        const warm = new Map([...new Set(sets.map((x) => x.path))].flatMap((path) => membersOf(path)).map((m) => [m.id, m]))
+        for (const m of warm.values()) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
         const taken: PairSample[] = []
         for (const { path, pair } of sets) {
           const id = nodeId(path, node, many)
@@ -237,7 +237,7 @@ try {
         log(`latency pairs ${node.version}: ${got.map((x) => `${withoutNode(x.path)} ${x.pacedP50Ms?.toFixed(2) ?? '—'} ms`).join(' ')}`)
       }
     }
-    // The 64 KiB sets last: nothing empty is measured after them (floorPairGroups).
+    // The 64 KiB sets last: nothing empty is measured after them (floorPairPlan).
     for (const body of bodies.filter((b) => b !== 'empty')) await floorPairPhase(body)
     if (pairs > 0 && parsed.compare !== undefined) {
       for (const id of ids.filter((x) => x.includes('@before'))) {
