@@ -42,60 +42,112 @@ export interface Redactor {
   /** Registers values to redact from now on (config secrets, field values, tokens). */
   add(values: Iterable<string>): void
   /**
-   * The JSON line with every known value and credential shape replaced. A known value found
-   * inside a number (outside any string: a PIN's digits in `"responseBytes":120011`) takes the
-   * whole number with it, replaced by the string `"[REDACTED]"`, so the line stays valid JSON.
+   * The JSON line with every known value and credential shape replaced, still JSON: inside a
+   * string the value's text goes; a number or literal holding it (a PIN's digits in
+   * `"responseBytes":120011`) is replaced whole by the string `"[REDACTED]"`; quotes and the
+   * structure between values always stay.
    */
   redact(line: string): string
+  /** The known-value pass of redact() alone: the credential shapes are left in. */
+  known(line: string): string
   readonly size: number
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
-/** Characters of a JSON number. */
-const NUMBER_CHAR = /[-+.0-9eE]/
-const NUMBER_TEXT = /^[-+.0-9eE]+$/
+/** A value of a JSON line: a string (its quotes included) or a bare number or literal. */
+interface ValueToken {
+  start: number
+  end: number
+  string: boolean
+}
 
-/** True when `at` of a JSON text lies outside every string (quotes counted from the start, escapes skipped). */
-function outsideStrings(line: string, at: number): boolean {
-  let inString = false
-  for (let i = 0; i < at; i++) {
-    const c = line.charCodeAt(i)
-    if (c === 0x5c && inString) i++ // a backslash escapes the next character
-    else if (c === 0x22) inString = !inString
+/** JSON's structural characters and whitespace: what separates bare values. */
+const SEPARATORS = new Set(['{', '}', '[', ']', ':', ',', ' ', '\t', '\n', '\r'])
+
+/** The line's strings and bare values, in order (escapes skipped; an unterminated string runs to the end). */
+function valueTokens(line: string): ValueToken[] {
+  const tokens: ValueToken[] = []
+  for (let i = 0; i < line.length; ) {
+    if (line[i] === '"') {
+      let j = i + 1
+      while (j < line.length && line[j] !== '"') j += line[j] === '\\' ? 2 : 1
+      const end = Math.min(j + 1, line.length)
+      tokens.push({ start: i, end, string: true })
+      i = end
+    } else if (SEPARATORS.has(line[i] as string)) {
+      i++
+    } else {
+      let j = i + 1
+      while (j < line.length && line[j] !== '"' && !SEPARATORS.has(line[j] as string)) j++
+      tokens.push({ start: i, end: j, string: false })
+      i = j
+    }
   }
-  return !inString
+  return tokens
 }
 
-/** The whole JSON number around line[start, end), when the match lies inside one (a value outside strings). */
-function numberAround(line: string, start: number, end: number): { start: number; end: number } | undefined {
-  if (!NUMBER_TEXT.test(line.slice(start, end))) return undefined
-  let s = start
-  let e = end
-  while (s > 0 && NUMBER_CHAR.test(line[s - 1] as string)) s--
-  while (e < line.length && NUMBER_CHAR.test(line[e] as string)) e++
-  // A value position: after `:`, `,` or `[`, before `,`, `}` or `]` (the writers put no spaces there).
-  if (!':,['.includes(line[s - 1] ?? '') || !',}]'.includes(line[e] ?? '')) return undefined
-  return outsideStrings(line, s) ? { start: s, end: e } : undefined
+/** The character or escape sequence (`\"`, `\u00e9`) of a string's text [from, to) that holds position `at`. */
+function unitAt(line: string, from: number, to: number, at: number): { start: number; end: number } {
+  for (let i = from; i < to; ) {
+    const length = line[i] !== '\\' ? 1 : line[i + 1] === 'u' ? 6 : 2
+    if (at < i + length) return { start: i, end: Math.min(i + length, to) }
+    i += length
+  }
+  return { start: at, end: at + 1 }
 }
 
-/** Every match of `pattern` (global) replaced; one inside a number replaces that number with the string "[REDACTED]". */
+/** One replacement: line[start, end) becomes text. */
+interface Cut {
+  start: number
+  end: number
+  text: string
+}
+
+/** What a match over [start, end) takes from one value: within a string, the matched text in whole escapes; a bare value whole. */
+function cutOf(line: string, token: ValueToken, start: number, end: number): Cut {
+  if (!token.string) return { start: token.start, end: token.end, text: `"${REDACTED}"` }
+  const textEnd = line[token.end - 1] === '"' && token.end - 1 > token.start ? token.end - 1 : token.end
+  const from = Math.max(start, token.start + 1)
+  const to = Math.min(end, textEnd)
+  if (to <= from) return { start: from, end: from, text: '' } // the match touched only a quote
+  return { start: unitAt(line, token.start + 1, textEnd, from).start, end: unitAt(line, token.start + 1, textEnd, to - 1).end, text: REDACTED }
+}
+
+/**
+ * Every match of `pattern` (global) replaced so that the line stays JSON whatever the secret
+ * holds: within a string the matched text (in whole escape sequences) becomes [REDACTED]; a
+ * number or literal the match touches becomes the string "[REDACTED]" (a PIN's digits inside
+ * `"responseBytes":120011`). Quotes and the structure between values are never removed, so a
+ * match that spans values (a secret holding `,` or `"`) cannot cut the line.
+ */
 function replaceKnown(line: string, pattern: RegExp): string {
   pattern.lastIndex = 0
   let m = pattern.exec(line)
   if (m === null) return line
+  // Only a line holding a secret is tokenized.
+  const tokens = valueTokens(line)
+  const cuts: Cut[] = []
+  let t = 0
+  for (; m !== null; m = pattern.exec(line)) {
+    const start = m.index
+    const end = start + m[0].length
+    while (t < tokens.length && (tokens[t] as ValueToken).end <= start) t++
+    for (let k = t; k < tokens.length && (tokens[k] as ValueToken).start < end; k++) {
+      const cut = cutOf(line, tokens[k] as ValueToken, start, end)
+      const last = cuts[cuts.length - 1]
+      // Matches come in order: a cut overlapping the last one is in the same value, so they merge.
+      if (last && cut.start < last.end && cut.text !== '') {
+        last.end = Math.max(last.end, cut.end)
+        last.text = last.text || cut.text
+      } else if (cut.text !== '') cuts.push(cut)
+    }
+  }
   let out = ''
   let at = 0
-  for (; m !== null; m = pattern.exec(line)) {
-    if (m.index < at) continue // inside a number already replaced
-    const number = numberAround(line, m.index, m.index + m[0].length)
-    if (number) {
-      out += `${line.slice(at, number.start)}"${REDACTED}"`
-      at = number.end
-    } else {
-      out += line.slice(at, m.index) + REDACTED
-      at = m.index + m[0].length
-    }
+  for (const c of cuts) {
+    out += line.slice(at, c.start) + c.text
+    at = c.end
   }
   return out + line.slice(at)
 }
@@ -118,6 +170,10 @@ export function createRedactor(o: RedactorOptions = {}): Redactor {
     const sorted = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp)
     return new RegExp(sorted.join('|'), 'g')
   }
+  const known = (line: string): string => {
+    if (pattern === undefined) pattern = build()
+    return pattern ? replaceKnown(line, pattern) : line
+  }
   return {
     add(list) {
       for (const v of list) {
@@ -127,9 +183,9 @@ export function createRedactor(o: RedactorOptions = {}): Redactor {
         pattern = undefined
       }
     },
+    known,
     redact(line) {
-      if (pattern === undefined) pattern = build()
-      let out = pattern ? replaceKnown(line, pattern) : line
+      let out = known(line)
       // Each shape needs a literal the line must hold: most lines skip both scans.
       if (out.includes('Bearer') || out.includes('Basic') || out.includes('Digest')) out = out.replace(SCHEME, `$1$2${REDACTED}`)
       if (out.includes('=')) out = out.replace(PARAM, `$1=$2${REDACTED}`)

@@ -34,8 +34,8 @@ describe('log fast paths', () => {
     const param = /\b(oauth_signature|oauth_token|oauth_token_secret|oauth_verifier|access_token|refresh_token|id_token|token|client_secret|password|api_key|apikey|sig|signature)=(\\?"?)[^&\s",\\]+/gi
     const redactor = createRedactor()
     redactor.add(['s3cret-consumer', 'tok=en"quoted'])
-    const reference = (line: string): string =>
-      line.replaceAll('s3cret-consumer', REDACTED).replaceAll('tok=en\\"quoted', REDACTED).replaceAll('tok=en"quoted', REDACTED).replace(scheme, `$1$2${REDACTED}`).replace(param, `$1=$2${REDACTED}`)
+    // The known values' pass is its own (test/ops/redaction.test.ts); both scans then always run on what it left.
+    const reference = (line: string): string => redactor.known(line).replace(scheme, `$1$2${REDACTED}`).replace(param, `$1=$2${REDACTED}`)
     const piece = fc.oneof(
       fc.string({ maxLength: 12 }),
       fc.constantFrom('Bearer ', 'Basic  ', 'Digest ', 'bearer ', 'token=', 'Token=', 'password=\\"', 'sig=', '=', '&', ' ', '"', 's3cret-consumer', 'tok=en"quoted', 'abcdEFGH1234', 'oauth_signature='),
