@@ -116,7 +116,7 @@ export function createOps(o: OpsOptions = {}): Ops {
       metrics.fdExhausted('request')
     }
     const trace = r.facts.trace
-    const up = upstream.take(r.id)
+    const up = upstream.take(r.facts)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.error && isHandshakeReason(r.error.reason)) {

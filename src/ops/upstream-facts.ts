@@ -1,11 +1,15 @@
 /**
  * Which upstream connection carried a request: address, TLS version, reused or new, TLS
  * handshake time. The pipeline never sees the socket (undici owns the pool), so this
- * listens on undici's diagnostics channels and matches a request by the X-Request-Id the
- * listener always sets on the outbound request.
+ * listens on undici's diagnostics channels: `connected` names a new connection, and
+ * `sendHeaders` a request going out on one, published in the same synchronous run as the
+ * request's onRequestStart, where the proxy hands over that request's facts object
+ * (writingFacts). Nothing is matched by the X-Request-Id, which a caller may repeat.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { ConnectInfo } from '../gateway/index.js'
+import type { RequestFacts } from '../proxy/pipeline.js'
+import { writingFacts } from '../proxy/upstream-call.js'
 
 /** What the access log says about the upstream side of one request. */
 export interface UpstreamFacts {
@@ -33,35 +37,22 @@ export interface UpstreamObserverOptions {
   onConnection?: (info: ConnectInfo) => void
   /** A request went over an open connection (for metrics). */
   onReuse?: (endpoint: string) => void
-  /** Facts kept for requests whose record has not arrived yet (default 10 000). */
-  maxPending?: number
 }
 
 /** Correlates requests with connections; onConnect goes into CompileOptions. */
 export interface UpstreamObserver {
   onConnect(info: ConnectInfo): void
-  /** The facts of a request, once: the access log takes them when the request is done (shared, read-only). */
-  take(requestId: string): Readonly<UpstreamFacts> | undefined
+  /** The upstream facts of a request (by its facts object), once: the access log takes them when it is done (shared, read-only). */
+  take(request: RequestFacts): Readonly<UpstreamFacts> | undefined
   close(): void
-}
-
-const REQUEST_ID = /\r\nx-request-id: ([^\r\n]+)/i
-const ID_LINE = '\r\nx-request-id: '
-
-/** The X-Request-Id of undici's header block: the listener writes it lowercase, so indexOf finds it without a regex scan. */
-function requestIdOf(headers: string): string | undefined {
-  const at = headers.indexOf(ID_LINE)
-  if (at === -1) return REQUEST_ID.exec(headers)?.[1]
-  const start = at + ID_LINE.length
-  const end = headers.indexOf('\r\n', start)
-  return headers.slice(start, end === -1 ? undefined : end)
 }
 
 /** Subscribes to undici's client channels until close(). */
 export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserver {
-  const maxPending = o.maxPending ?? 10_000
   const sockets = new WeakMap<object, SocketFacts>()
-  const pending = new Map<string, Readonly<UpstreamFacts>>()
+  // Keyed by the request's own facts object: an entry never taken (a request of another
+  // in-process gateway) goes with that object, so no bound is needed.
+  const pending = new WeakMap<RequestFacts, Readonly<UpstreamFacts>>()
   // onConnect runs inside the connector callback and undici publishes `connected` in the same
   // synchronous call, so the last successful ConnectInfo belongs to the next connected socket.
   let last: ConnectInfo | undefined
@@ -84,18 +75,16 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     sockets.set(socket, { endpoint: info.endpoint, requests: 0, first: facts(false), reused: facts(true) })
   }
   const onSendHeaders = (message: unknown): void => {
-    const { headers, socket } = message as { headers?: unknown; socket?: object }
+    const { request: undiciRequest, socket } = message as { request?: object; socket?: object }
+    // Read on every message, ours or not: that is what ties the facts to this one request.
+    const request = undiciRequest ? writingFacts(undiciRequest) : undefined
     const facts = socket ? sockets.get(socket) : undefined
-    if (!facts || typeof headers !== 'string') return
+    if (!facts) return
     const reused = facts.requests > 0
     facts.requests++
     if (reused) o.onReuse?.(facts.endpoint)
-    const id = requestIdOf(headers)
-    if (id === undefined) return
-    // Requests of another in-process gateway land here too; the bound forgets them.
-    if (pending.size >= maxPending) pending.delete(pending.keys().next().value as string)
     // The connection's own frozen facts: nothing is built per request.
-    pending.set(id, reused ? facts.reused : facts.first)
+    if (request) pending.set(request, reused ? facts.reused : facts.first)
   }
   subscribe('undici:client:connected', onConnected)
   subscribe('undici:client:sendHeaders', onSendHeaders)
@@ -108,15 +97,14 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
         if (last === info) last = undefined
       })
     },
-    take(requestId) {
-      const facts = pending.get(requestId)
-      if (facts) pending.delete(requestId)
+    take(request) {
+      const facts = pending.get(request)
+      if (facts) pending.delete(request)
       return facts
     },
     close() {
       unsubscribe('undici:client:connected', onConnected)
       unsubscribe('undici:client:sendHeaders', onSendHeaders)
-      pending.clear()
     },
   }
 }

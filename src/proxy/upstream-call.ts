@@ -24,6 +24,29 @@ export interface RelayHooks {
   onCut(err: Error): void
 }
 
+/**
+ * The facts of the request undici is writing on a connection right now. undici calls a
+ * handler's onRequestStart and then publishes `undici:client:sendHeaders` (which names the
+ * socket) in one synchronous run, so the upstream observer (ops) reads them there and knows
+ * which request went over which connection without reading any header: a caller's own
+ * X-Request-Id, repeated by concurrent calls, cannot mix two requests' facts up.
+ */
+let writing: RequestFacts | undefined
+/** undici's request object the facts were first read for: a later one finds them stale. */
+let writingRequest: object | undefined
+
+/**
+ * The facts of the request whose headers undici is sending (`request`: the sendHeaders
+ * message's), for every subscriber of that one message; undefined for a request the gateway
+ * did not start (another client's, on an in-process dispatcher).
+ */
+export function writingFacts(request: object): RequestFacts | undefined {
+  if (writing === undefined) return undefined
+  if (writingRequest === undefined) writingRequest = request
+  else if (writingRequest !== request) writing = writingRequest = undefined
+  return writing
+}
+
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
 
@@ -71,7 +94,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
+    // Aborted here, the request never reaches sendHeaders: nothing to take.
     if (this.#abortReason) controller.abort(this.#abortReason)
+    else {
+      writing = this.#facts
+      writingRequest = undefined
+    }
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {

@@ -1,0 +1,68 @@
+/**
+ * The upstream side of each access line (address, TLS version, reused or new) belongs to the
+ * connection that carried that very request. It used to be matched by the X-Request-Id, which
+ * a caller may set: concurrent calls repeating one id (a bot platform's conversation turn
+ * fanning out) got each other's facts or none.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { eventually, startOpsGateway, type OpsGateway } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let g: OpsGateway
+// The upstream holds every answer until the whole batch has arrived, so that the batch's
+// requests are all in flight at once; a timer lets a short batch go rather than hang.
+let batch = 0
+let held: [IncomingMessage, ServerResponse][] = []
+const release = (): void => {
+  const now = held
+  held = []
+  for (const [req, res] of now) echo(req, res)
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({
+    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
+    handler: (req, res) => {
+      held.push([req, res])
+      if (held.length >= batch) release()
+      else setTimeout(release, 3000).unref()
+    },
+  })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+})
+
+afterAll(async () => {
+  await g?.gw.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('upstream facts in the access line', () => {
+  it('are each request\'s own when concurrent calls repeat one X-Request-Id (25 batches)', async () => {
+    // Ids from a set of two, or none (the gateway makes one): every batch of 2+ repeats some.
+    const id = fc.option(fc.constantFrom('turn-7', 'turn-8'), { nil: undefined })
+    await fc.assert(
+      fc.asyncProperty(fc.array(id, { minLength: 2, maxLength: 6 }), async (ids) => {
+        const before = g.access().length
+        const handshakes = upstream.stats.handshakes
+        batch = ids.length
+        const replies = await Promise.all(ids.map((x) => send(g.gw.url, '/proxy/partner/fan-out', x === undefined ? {} : { headers: { 'x-request-id': x } })))
+        expect(replies.map((r) => r.status)).toEqual(ids.map(() => 200))
+        await eventually(() => g.access().length === before + ids.length, 15_000, `${ids.length} access lines`)
+        const lines = g.access().slice(before)
+        for (const line of lines) expect(line).toMatchObject({ upstreamAddress: '127.0.0.1', tlsVersion: 'TLSv1.3', connectionReused: expect.any(Boolean) })
+        // A line says "new connection" exactly as often as the upstream saw one.
+        expect(lines.filter((l) => l.connectionReused === false)).toHaveLength(upstream.stats.handshakes - handshakes)
+      }),
+      { seed: 0x7e57, numRuns: 25 },
+    )
+  })
+})
