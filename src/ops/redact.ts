@@ -60,6 +60,8 @@ interface ValueToken {
   start: number
   end: number
   string: boolean
+  /** A string's text, per character: where the escape sequence holding it starts (made when a match first needs it). */
+  units?: Int32Array
 }
 
 /** JSON's structural characters and whitespace: what separates bare values. */
@@ -87,14 +89,20 @@ function valueTokens(line: string): ValueToken[] {
   return tokens
 }
 
-/** The character or escape sequence (`\"`, `\u00e9`) of a string's text [from, to) that holds position `at`. */
-function unitAt(line: string, from: number, to: number, at: number): { start: number; end: number } {
-  for (let i = from; i < to; ) {
-    const length = line[i] !== '\\' ? 1 : line[i + 1] === 'u' ? 6 : 2
-    if (at < i + length) return { start: i, end: Math.min(i + length, to) }
-    i += length
+/** Length of the character or escape sequence (`\\"`, `\\u00e9`) starting at `at`. */
+const unitLength = (line: string, at: number): number => (line[at] !== '\\' ? 1 : line[at + 1] === 'u' ? 6 : 2)
+
+/**
+ * For each character of a string's text [from, to), where the character or escape sequence
+ * holding it starts: one pass per string, so many matches in one long string stay linear.
+ */
+function unitStarts(line: string, from: number, to: number): Int32Array {
+  const starts = new Int32Array(to - from)
+  for (let i = from; i < to; i += unitLength(line, i)) {
+    const end = Math.min(i + unitLength(line, i), to)
+    for (let k = i; k < end; k++) starts[k - from] = i
   }
-  return { start: at, end: at + 1 }
+  return starts
 }
 
 /** One replacement: line[start, end) becomes text. */
@@ -111,7 +119,10 @@ function cutOf(line: string, token: ValueToken, start: number, end: number): Cut
   const from = Math.max(start, token.start + 1)
   const to = Math.min(end, textEnd)
   if (to <= from) return { start: from, end: from, text: '' } // the match touched only a quote
-  return { start: unitAt(line, token.start + 1, textEnd, from).start, end: unitAt(line, token.start + 1, textEnd, to - 1).end, text: REDACTED }
+  const textStart = token.start + 1
+  const units = (token.units ??= unitStarts(line, textStart, textEnd))
+  const last = units[to - 1 - textStart] as number
+  return { start: units[from - textStart] as number, end: Math.min(last + unitLength(line, last), textEnd), text: REDACTED }
 }
 
 /**
