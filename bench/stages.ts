@@ -249,6 +249,7 @@ export function stageMarkdown(profiles: readonly StageColumn[]): string {
     lines.push(`| their pause, ms per 1,000 requests | ${g((x) => x.youngPauseMsPer1k)} |`)
     lines.push(`| heap kept after young collections, KB per request | ${g((x) => x.keptKbPerReq, 2)} |`)
     lines.push(`| full (mark-compact) collections in the window | ${g((x) => x.full, 0)} |`)
+    lines.push(`| their time (final pause and incremental marking), µs per request | ${g((x) => x.fullUsPerReq)} |`)
   }
   return lines.join('\n') + '\n'
 }
