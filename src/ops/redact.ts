@@ -89,7 +89,7 @@ function valueTokens(line: string): ValueToken[] {
   return tokens
 }
 
-/** Length of the character or escape sequence (`\\"`, `\\u00e9`) starting at `at`. */
+/** Length of the character or escape sequence (`\"`, `\u00e9`) starting at `at`. */
 const unitLength = (line: string, at: number): number => (line[at] !== '\\' ? 1 : line[at + 1] === 'u' ? 6 : 2)
 
 /**
