@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { eventually, startOpsGateway, type OpsGateway } from './helpers.js'
+import { join } from 'node:path'
+import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -35,9 +36,25 @@ beforeAll(async () => {
       else setTimeout(release, 3000).unref()
     },
   })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
-  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls())}`)
 })
+
+const tls = (): { cert: string; key: string; intermediates: string; roots: string } =>
+  ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+
+/** One batch of concurrent calls with these ids (undefined: none); checks each access line's upstream facts. */
+async function fanOut(ids: readonly (string | undefined)[]): Promise<void> {
+  const before = g.access().length
+  const handshakes = upstream.stats.handshakes
+  batch = ids.length
+  const replies = await Promise.all(ids.map((x) => send(g.gw.url, '/proxy/partner/fan-out', x === undefined ? {} : { headers: { 'x-request-id': x } })))
+  expect(replies.map((r) => r.status)).toEqual(ids.map(() => 200))
+  await eventually(() => g.access().length === before + ids.length, 15_000, `${ids.length} access lines`)
+  const lines = g.access().slice(before)
+  for (const line of lines) expect(line).toMatchObject({ upstreamAddress: '127.0.0.1', tlsVersion: 'TLSv1.3', connectionReused: expect.any(Boolean) })
+  // A line says "new connection" exactly as often as the upstream saw one.
+  expect(lines.filter((l) => l.connectionReused === false)).toHaveLength(upstream.stats.handshakes - handshakes)
+}
 
 afterAll(async () => {
   await g?.gw.close()
@@ -50,19 +67,14 @@ describe('upstream facts in the access line', () => {
     // Ids from a set of two, or none (the gateway makes one): every batch of 2+ repeats some.
     const id = fc.option(fc.constantFrom('turn-7', 'turn-8'), { nil: undefined })
     await fc.assert(
-      fc.asyncProperty(fc.array(id, { minLength: 2, maxLength: 6 }), async (ids) => {
-        const before = g.access().length
-        const handshakes = upstream.stats.handshakes
-        batch = ids.length
-        const replies = await Promise.all(ids.map((x) => send(g.gw.url, '/proxy/partner/fan-out', x === undefined ? {} : { headers: { 'x-request-id': x } })))
-        expect(replies.map((r) => r.status)).toEqual(ids.map(() => 200))
-        await eventually(() => g.access().length === before + ids.length, 15_000, `${ids.length} access lines`)
-        const lines = g.access().slice(before)
-        for (const line of lines) expect(line).toMatchObject({ upstreamAddress: '127.0.0.1', tlsVersion: 'TLSv1.3', connectionReused: expect.any(Boolean) })
-        // A line says "new connection" exactly as often as the upstream saw one.
-        expect(lines.filter((l) => l.connectionReused === false)).toHaveLength(upstream.stats.handshakes - handshakes)
-      }),
+      fc.asyncProperty(fc.array(id, { minLength: 2, maxLength: 6 }), fanOut),
       { seed: 0x7e57, numRuns: 25 },
     )
+  })
+
+  it('are each request\'s own after a hot reload as after the start (new pools, the same observer)', async () => {
+    replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, tls())}${endpointYaml('other', upstream.port, tls())}`)
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' }) === 1, 15_000, 'the reload')
+    await fanOut(['turn-7', 'turn-7', undefined, 'turn-8', 'turn-7'])
   })
 })

@@ -35,9 +35,11 @@ afterAll(async () => {
 
 describe('serve --workers 2', () => {
   it('spreads traffic over both workers and aggregates the counters', async () => {
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/partner/w${i}`)))
+    // Concurrent calls repeating two caller ids: each worker's lines still carry their own upstream connection.
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/partner/w${i}`, { headers: { 'x-request-id': i % 2 ? 'turn-odd' : 'turn-even' } })))
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
     const pids = await eventually(() => accessPids().length === 20 && accessPids(), 20_000, '20 access-log lines')
+    for (const e of entries().filter((x) => x.msg === 'request')) expect(e).toMatchObject({ upstreamAddress: '127.0.0.1', tlsVersion: 'TLSv1.3', connectionReused: expect.any(Boolean) })
     const workers = new Set(pids)
     expect(workers.size).toBe(2)
     expect(workers.has(gp.child.pid as number)).toBe(false)
