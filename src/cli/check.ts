@@ -1,10 +1,11 @@
 /**
- * `mtls-gateway check`: validates the config and every bundle like `nginx -t`: a table of
- * endpoints, then one line per problem, non-zero exit when there is any.
+ * `mtls-gateway check`: validates the config, every bundle and the listeners' certificates
+ * like `nginx -t`: a table of endpoints, then one line per problem, non-zero exit when there
+ * is any.
  */
 import { loadConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
-import { inspectEndpoints, type EndpointReport } from '../gateway/index.js'
+import { inspectEndpoints, inspectListeners, type EndpointReport } from '../gateway/index.js'
 
 export interface CheckResult {
   ok: boolean
@@ -23,7 +24,7 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
   const inspection = inspectEndpoints(config, now)
   const { reports } = inspection
   // Expired or not-yet-valid bundles only degrade their endpoint in `serve`; `check` still fails on them.
-  const problems = [...inspection.problems, ...inspection.degraded]
+  const problems = [...inspection.problems, ...inspection.degraded, ...inspectListeners(config).problems]
   const lines = [renderTable(reports)]
   for (const p of problems) lines.push(formatProblem(p))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)

@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
-import { serverTlsOptions } from '../tls/index.js'
 import { createMinterSource } from './minter-source.js'
 import { primaryConsole, singleProcessConsole } from './console-host.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
@@ -127,7 +126,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     }),
     ...features.flatMap((f) => f.routes ?? []),
   ])
-  const tls = config.listen.tls ? serverTlsOptions(config.listen.tls) : undefined
+  const tls = gateway.listenerTls.proxy
   const onDone = o.ops && o.onDone ? chain(o.ops.onDone, o.onDone) : (o.ops?.onDone ?? o.onDone)
   const connect = {
     current: () => ref.current,

@@ -28,8 +28,8 @@ export function normalizeAdminTls(t: Raw, abs: (p: string) => string, report: Re
   return tls
 }
 
-/** The files a listener's TLS reads (watched for reload like the rest of the config). */
-export const listenTlsFiles = (t: ListenTlsConfig | undefined): string[] => (t ? [t.cert, t.key] : [])
+/** The files a listener's TLS reads (watched: a renewed certificate or client CA reloads like the rest of the config). */
+export const listenTlsFiles = (t: ListenTlsConfig | undefined): string[] => (t ? [t.cert, t.key, ...(t.clientCa !== undefined ? [t.clientCa] : [])] : [])
 
 /** Normalises the `normalizeInterception` section. */
 export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {

@@ -410,7 +410,7 @@ export const configSchema = {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
         publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
-        tls: serverTls('Serve the listener over TLS.', 'caller', 'callers'),
+        tls: serverTls('Serve the listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload.', 'caller', 'callers'),
         timeouts: {
           type: 'object',
           additionalProperties: false,
@@ -440,7 +440,7 @@ export const configSchema = {
           properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') },
         },
         connections: connectionLimits(256),
-        tls: serverTls('Serve the admin listener over TLS (restart to change). With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
+        tls: serverTls('Serve the admin listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload. With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
           clientSubjects: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Subject CNs of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
           clientSans: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'DNS, URI or IP subjectAltNames of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
         }),

@@ -5,7 +5,7 @@
  */
 import type { EndpointConfig, GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, loadServerTls, notAfter, oneLine, type Bundle, type ServerTls } from '../tls/index.js'
 import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
@@ -44,7 +44,28 @@ export interface Gateway {
   readonly callers: Callers
   /** Sealers for stored user records and decrypted claims (keys are config, so a reload rotates them). */
   readonly sealers: Sealers
+  /** The listeners' certificates as read for this snapshot: a reload hands them to the running servers. */
+  readonly listenerTls: ListenerTls
   close(): Promise<void>
+}
+
+/** `listen.tls` and `admin.tls`, files read and checked (absent when the listener is plain HTTP). */
+export interface ListenerTls {
+  readonly proxy?: ServerTls
+  readonly admin?: ServerTls
+}
+
+/** Reads and checks the listeners' TLS files: the same verdict at start, on reload and in `check`. */
+export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = []
+  const tls: { proxy?: ServerTls; admin?: ServerTls } = {}
+  for (const [which, key, t] of [['proxy', 'listen.tls', config.listen.tls], ['admin', 'admin.tls', config.admin.tls]] as const) {
+    if (!t) continue
+    const loaded = loadServerTls(t)
+    if ('tls' in loaded) tls[which] = loaded.tls
+    else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key, msg: loaded.problem.msg })
+  }
+  return { tls, problems }
 }
 
 export interface EndpointReport {
@@ -140,7 +161,8 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
   const { bundles, contexts, problems } = inspectEndpoints(config, options.now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
-  problems.push(...profileProblems)
+  const listeners = inspectListeners(config)
+  problems.push(...profileProblems, ...listeners.problems)
   if (problems.length > 0) throw new ConfigError(problems)
   const callers = compileCallers(config)
   const sealers = compileSealers(config, callers.keys)
@@ -178,6 +200,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     profiles,
     callers,
     sealers,
+    listenerTls: listeners.tls,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

@@ -6,8 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { AdminTimeoutsConfig, ConnectionLimitsConfig, ListenTlsConfig } from '../config/index.js'
-import { serverTlsOptions } from '../tls/index.js'
+import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
+import type { ServerTls } from '../tls/index.js'
 import { GatewayError } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
@@ -34,8 +34,8 @@ export interface AdminOptions {
   readiness(): Promise<Readiness>
   /** admin.timeouts and admin.connections. */
   limits: { timeouts: AdminTimeoutsConfig; connections: ConnectionLimitsConfig }
-  /** admin.tls: serve HTTPS, and ask for (or require) client certificates from its clientCa. */
-  tls?: ListenTlsConfig
+  /** admin.tls, files read (inspectListeners): serve HTTPS, and ask for (or require) client certificates from its clientCa. */
+  tls?: ServerTls
   events?: ConnectionEvents
   /** Routes under a path prefix answered by someone else (the console), any method. */
   extra?: AdminRoutes
@@ -120,7 +120,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   }
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
   // Listener options (not per request).
-  const server: Server = o.tls ? createTlsServer({ ...serverTlsOptions(o.tls), handshakeTimeout }, handler) : createServer(handler)
+  const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : createServer(handler)
   if (o.tls) {
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') o.events?.onTimeout?.('admin', 'tls_handshake')

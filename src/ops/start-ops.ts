@@ -16,6 +16,7 @@ import { createReloader, type ReloadResult } from './reload.js'
 import { createRetirer } from './retire.js'
 import { installSignals } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
+import { renewServerTls } from '../tls/index.js'
 
 /** What createOps built, handed to startOps. */
 export interface OpsParts {
@@ -40,9 +41,13 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const inFlight = trackInFlight(s.server, s.ref, (d) => metrics.inFlight(d))
   const retirer = createRetirer(inFlight)
   let watcher: ChangeWatcher | undefined
+  let admin: AdminServer | undefined
   const onSwap = (g: Gateway): void => {
     p.adopt(g)
     watcher?.setFiles(g.config.files)
+    // As a fresh start would: new connections get the certificates the new snapshot read.
+    renewServerTls(s.server, g.listenerTls.proxy)
+    if (admin) renewServerTls(admin.server, g.listenerTls.admin)
   }
   const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, retire: retirer.retire, log: log.logger, metrics })
   let lastReload: ReloadRecord | undefined
@@ -54,7 +59,6 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     return result
   }
   if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reload('file change'))
-  let admin: AdminServer | undefined
   let removeSignals = (): void => {}
   const close = async (): Promise<void> => {
     removeSignals()
@@ -105,7 +109,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
       handshakes: async () => p.handshakes.snapshot(),
     }
     const extra = s.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, ...(cfg.tls ? { tls: cfg.tls } : {}), ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   return {
     adminUrl: admin?.url,

@@ -6,7 +6,8 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry } from 'prom-client'
-import { inspectEndpoints } from '../gateway/index.js'
+import { inspectEndpoints, inspectListeners } from '../gateway/index.js'
+import { renewServerTls } from '../tls/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
@@ -133,8 +134,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       config = loadConfig(o.configFile)
       watcher.setFiles(config.files)
       // The workers refuse restart-only changes (runtime.prepare); the verdict says so too.
-      const problems = [...restartOnlyChanges(startConfig, config), ...inspectEndpoints(config).problems]
+      const listeners = inspectListeners(config)
+      const problems = [...restartOnlyChanges(startConfig, config), ...inspectEndpoints(config).problems, ...listeners.problems]
       result = problems.length === 0 ? { ok: true, endpoints: config.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
+      // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
+      if (result.ok && admin) renewServerTls(admin.server, listeners.tls.admin)
     } catch (e) {
       // The workers reload too and log the reasons; the primary keeps watching the old files.
       result = { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
@@ -160,7 +164,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
     const extra = o.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(config.admin.tls ? { tls: config.admin.tls } : {}), ...(extra ? { extra } : {}) })
+    const { tls, problems } = inspectListeners(config)
+    // The workers compiled the same files a moment ago; a file replaced since fails the start here.
+    if (problems.length > 0) throw new ConfigError(problems)
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(tls.admin ? { tls: tls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: config.files,

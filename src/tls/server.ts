@@ -4,18 +4,65 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
-import type { TLSSocket } from 'node:tls'
+import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls'
 import type { ListenTlsConfig } from '../config/index.js'
 import { oneLine } from './chain.js'
 
-/** Server options from a listener's tls config (files read now: changing them needs a restart). */
-export function serverTlsOptions(t: ListenTlsConfig): TlsServerOptions {
-  return {
-    cert: readFileSync(t.cert),
-    key: readFileSync(t.key),
-    ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
-    ...(t.clientCa ? { ca: readFileSync(t.clientCa), requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+/** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
+export type ServerTls = TlsServerOptions
+
+/** What keeps a listener's TLS files from loading: the file, when one is to blame, and why. */
+export interface ServerTlsProblem {
+  file?: string
+  msg: string
+}
+
+/**
+ * Reads a listener's tls files (`listen.tls`, `admin.tls`) and builds a secure context from
+ * them once, so a key that does not match its certificate, an unreadable file or a wrong
+ * passphrase is a problem here (at start and on every reload alike), never a thrown OpenSSL
+ * error at listen time or a reload that keeps serving the old certificate.
+ */
+export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { problem: ServerTlsProblem } {
+  const read = (file: string): Buffer | ServerTlsProblem => {
+    try {
+      return readFileSync(file)
+    } catch (e) {
+      return { file, msg: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+    }
   }
+  const cert = read(t.cert)
+  if (!Buffer.isBuffer(cert)) return { problem: cert }
+  const key = read(t.key)
+  if (!Buffer.isBuffer(key)) return { problem: key }
+  const ca = t.clientCa === undefined ? undefined : read(t.clientCa)
+  if (ca !== undefined && !Buffer.isBuffer(ca)) return { problem: ca }
+  const tls: ServerTls = {
+    cert,
+    key,
+    ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
+    ...(ca ? { ca, requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
+  }
+  try {
+    createSecureContext(tls)
+  } catch (e) {
+    const text = e instanceof Error ? e.message : String(e)
+    // OpenSSL's reason, without its code: `error:05800074:x509 certificate routines::key values mismatch`.
+    const reason = /error:[0-9A-F]+:[^:]*:[^:]*:(.+)$/i.exec(text)?.[1] ?? text
+    if (reason === 'key values mismatch') return { problem: { file: t.key, msg: `private key does not match the certificate in ${t.cert}` } }
+    return { problem: { file: t.cert, msg: `cannot serve TLS with this certificate and ${t.key}: ${reason}` } }
+  }
+  return { tls }
+}
+
+/**
+ * Hands a reloaded listener TLS to its running server: new connections get the new
+ * certificate (and client CA); open ones keep theirs. The session-ticket keys stay, so a
+ * reload does not cost every caller a full handshake.
+ */
+export function renewServerTls(server: object, tls: ServerTls | undefined): void {
+  if (!tls || !(server instanceof TlsServer)) return
+  server.setSecureContext({ ...tls, ticketKeys: server.getTicketKeys() })
 }
 
 /** What a client's certificate says, and whether the listener verified it against clientCa. */

@@ -67,6 +67,24 @@ describe('mtls-gateway command line', () => {
     expect(c.stderr).toContain(`${join(dir, 'ica-a', 'interception-ca.crt')}: interception: interception CA key does not match its certificate`)
   })
 
+  it('check and serve refuse a listener key that does not match its certificate, naming the key file', async () => {
+    const other = await issueCertificate({ subject: 'CN=stranger', kind: 'p256' })
+    writeFileSync(join(dir, 'listener-stranger.key'), privateKeyPem(other))
+    const config = join(dir, 'listener.yaml')
+    const endpoint = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`
+    writeFileSync(config, `listen: { port: 0, tls: { cert: pki/server.crt, key: listener-stranger.key } }\nadmin: { enabled: false }\n${endpoint}`)
+    const line = `${join(dir, 'listener-stranger.key')}: listen.tls: private key does not match the certificate in ${join(dir, 'pki', 'server.crt')}`
+    const c = await cli('check', '--config', config)
+    expect(c.code).toBe(1)
+    expect(c.stderr.split('\n').filter((l) => l.startsWith(dir))).toEqual([line])
+    const s = await cli('serve', '--config', config)
+    expect(s.code).toBe(1)
+    expect(s.stderr).toContain(line)
+    // The same files with the matching key: check accepts them.
+    writeFileSync(config, `listen: { port: 0, tls: { cert: pki/server.crt, key: pki/server.key } }\nadmin: { enabled: false }\n${endpoint}`)
+    expect((await cli('check', '--config', config)).code).toBe(0)
+  })
+
   it('serve refuses a broken config with the file:line:key message and exit 1', async () => {
     const config = join(dir, 'broken.yaml')
     writeFileSync(config, 'endpoints:\n  - name: a\n    url: http://plain.test\n    tls: { dir: x }\n')

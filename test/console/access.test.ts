@@ -3,11 +3,11 @@
  * token, the session cookie's attributes, CSRF and cross-origin refusals, logout ending
  * the session, the headers every response carries, and one audit line per action.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { startOpsGateway } from '../ops/helpers.js'
+import { eventually, startOpsGateway } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, useConsoleRig, type ConsoleRig, type Reply } from './console-support.js'
 
 const use = useConsoleRig()
@@ -163,6 +163,38 @@ describe('console access', () => {
     } finally {
       await fresh?.gw.close()
       await running.gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a token in a mounted Secret (as the Helm chart mounts it) rotates with the Secret: a ..data swap as the kubelet makes it, no config edit, no restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'console-token-secret-'))
+    const secret = join(dir, 'console-token')
+    const version = (name: string, token: string): void => {
+      mkdirSync(join(secret, name), { recursive: true })
+      writeFileSync(join(secret, name, 'token'), token)
+    }
+    version('..2026_01_01_00_00_00.000000001', CONSOLE_TOKEN)
+    symlinkSync('..2026_01_01_00_00_00.000000001', join(secret, '..data'))
+    symlinkSync('..data/token', join(secret, 'token'))
+    const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8').replace(/\n {2}token: .*\n/, `\n  token: "\${file:${join(secret, 'token')}}"\n`)
+    expect(yaml).toContain('${file:')
+    const g = await startOpsGateway(dir, yaml)
+    try {
+      const url = `${g.adminUrl}/console/`
+      const origin = new URL(url).origin
+      const login = async (token: string): Promise<number> => (await adminRequest(`${url}api/login`, { method: 'POST', origin, body: { token } })).status
+      expect([await login(CONSOLE_TOKEN), await login(NEXT_TOKEN)]).toEqual([200, 401])
+      const before = g.gw.ref.current
+      // What the kubelet does when the Secret changes: a new timestamped dir, ..data renamed over.
+      version('..2026_01_02_00_00_00.000000002', NEXT_TOKEN)
+      symlinkSync('..2026_01_02_00_00_00.000000002', join(secret, '..data_tmp'))
+      renameSync(join(secret, '..data_tmp'), join(secret, '..data'))
+      rmSync(join(secret, '..2026_01_01_00_00_00.000000001'), { recursive: true })
+      await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload the Secret update starts')
+      expect([await login(CONSOLE_TOKEN), await login(NEXT_TOKEN)]).toEqual([401, 200])
+    } finally {
+      await g.gw.close()
       rmSync(dir, { recursive: true, force: true })
     }
   })

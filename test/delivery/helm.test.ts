@@ -72,10 +72,13 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
     const c = container(name)
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } })
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' })
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' })
-    expect(c.resources.requests).toBeDefined()
     const cfg = (out[name] as Rendered).gatewayConfig()
+    // Over HTTPS when the admin port serves TLS: an HTTP probe of a TLS port would fail every time.
+    const scheme = cfg.admin.tls ? { scheme: 'HTTPS' } : {}
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin', ...scheme })
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin', ...scheme })
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin', ...scheme })
+    expect(c.resources.requests).toBeDefined()
     expect(c.ports).toContainEqual({ name: 'admin', containerPort: cfg.admin.port, protocol: 'TCP' })
     expect(cfg.admin.host).toBe('0.0.0.0')
     const grace = Number(/^(\d+)s$/.exec(cfg.drain.grace)?.[1])
@@ -140,6 +143,17 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
         writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.crt'), readFileSync(ca.caCert))
         writeFileSync(join(root, '/etc/mtls-gateway/interception-ca/tls.key'), readFileSync(ca.caKey))
       }
+      if (cfg.admin.token) {
+        mkdirSync(join(root, '/etc/mtls-gateway/console-token'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/console-token/token'), 'console-token-from-a-secret')
+      }
+      if (cfg.admin.tls) {
+        mkdirSync(join(root, '/etc/mtls-gateway/admin-tls'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/admin-tls/tls.crt'), readFileSync(pki.serverCert))
+        writeFileSync(join(root, '/etc/mtls-gateway/admin-tls/tls.key'), readFileSync(pki.serverKey))
+        mkdirSync(join(root, '/etc/mtls-gateway/admin-client-ca'), { recursive: true })
+        writeFileSync(join(root, '/etc/mtls-gateway/admin-client-ca/ca.crt'), readFileSync(pki.rootCert))
+      }
       mkdirSync(join(root, '/etc/mtls-gateway/secrets/callers'), { recursive: true })
       writeFileSync(join(root, '/etc/mtls-gateway/secrets/callers/bot-runtime'), 'a-caller-secret-of-at-least-32-bytes!!')
       const cm = (out[name] as Rendered).all('ConfigMap').find((d) => d.data?.['gateway.yaml'])
@@ -147,7 +161,7 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
       mkdirSync(join(root, 'etc/mtls-gateway/config'), { recursive: true })
       const file = join(root, 'etc/mtls-gateway/config/gateway.yaml')
       writeFileSync(file, text)
-      const env = { MTLS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379/0', PARTNER_CONSUMER_SECRET: 'consumer-secret', MTLS_GATEWAY_ADMIN_TOKEN: 'console-token-from-a-secret' }
+      const env = { MTLS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379/0', PARTNER_CONSUMER_SECRET: 'consumer-secret' }
       const saved = { ...process.env }
       Object.assign(process.env, env)
       try {
@@ -225,13 +239,61 @@ describe('chart behaviour', () => {
     expect((out['redis-replicas'] as Rendered).all('Secret')).toEqual([])
   })
 
-  it('turns the console on from an existing Secret (admin.token from its env var), and leaves it off by default', () => {
-    const env = (name: string): Manifest[] => (container(name).env as Manifest[]).filter((e) => e.name === 'MTLS_GATEWAY_ADMIN_TOKEN')
-    expect(env('full')).toEqual([{ name: 'MTLS_GATEWAY_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'egress-console', key: 'token' } } }])
-    expect((out.full as Rendered).gatewayConfig().admin).toEqual({ host: '0.0.0.0', port: 9090, enabled: true, token: '${env:MTLS_GATEWAY_ADMIN_TOKEN}' })
-    expect(env('minimal')).toEqual([])
+  it('turns the console on from an existing Secret mounted as a file (a rotated Secret applies without a restart), and leaves it off by default', () => {
+    const pod = deployment('full').spec.template.spec
+    const volume = (pod.volumes as Manifest[]).find((v) => v.name === 'console-token')
+    expect(volume).toEqual({ name: 'console-token', secret: { secretName: 'egress-console', items: [{ key: 'token', path: 'token' }], defaultMode: 288 } })
+    expect(container('full').volumeMounts).toContainEqual({ name: 'console-token', mountPath: '/etc/mtls-gateway/console-token', readOnly: true })
+    expect((out.full as Rendered).gatewayConfig().admin.token).toBe('${file:/etc/mtls-gateway/console-token/token}')
+    // Not an environment variable: that would keep the old token until the pod restarts.
+    for (const name of TEST_VALUES) expect(JSON.stringify(container(name).env ?? [])).not.toContain('ADMIN_TOKEN')
     expect((out.minimal as Rendered).gatewayConfig().admin.token).toBeUndefined()
+    expect((deployment('minimal').spec.template.spec.volumes as Manifest[]).map((v) => v.name)).not.toContain('console-token')
     expect((out.full as Rendered).all('Secret')).toEqual([])
+  })
+
+  it('serves the admin port over TLS from an existing Secret: admin.tls, HTTPS probes, an HTTPS ServiceMonitor; plain HTTP by default', async () => {
+    const full = out.full as Rendered
+    expect(full.gatewayConfig().admin.tls).toEqual({
+      cert: '/etc/mtls-gateway/admin-tls/tls.crt',
+      key: '/etc/mtls-gateway/admin-tls/tls.key',
+      clientCa: '/etc/mtls-gateway/admin-client-ca/ca.crt',
+      clientSubjects: ['ops-alice'],
+      clientSans: ['ops.example.com'],
+    })
+    const volumes = Object.fromEntries((deployment('full').spec.template.spec.volumes as Manifest[]).map((v) => [v.name, v]))
+    expect(volumes['admin-tls']).toEqual({ name: 'admin-tls', secret: { secretName: 'egress-admin-tls', defaultMode: 288 } })
+    expect(volumes['admin-client-ca']).toEqual({ name: 'admin-client-ca', secret: { secretName: 'egress-operators-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 288 } })
+    expect(container('full').volumeMounts).toEqual(expect.arrayContaining([
+      { name: 'admin-tls', mountPath: '/etc/mtls-gateway/admin-tls', readOnly: true },
+      { name: 'admin-client-ca', mountPath: '/etc/mtls-gateway/admin-client-ca', readOnly: true },
+    ]))
+    const endpoint = full.get('ServiceMonitor').spec.endpoints[0]
+    expect(endpoint).toMatchObject({ port: 'admin', path: '/metrics', scheme: 'https', tlsConfig: { ca: { secret: { name: 'egress-admin-tls', key: 'ca.crt' } }, serverName: 'egress-gateway-metrics.gateway.svc' } })
+    expect(full.get('Service', 'egress-gateway-metrics')).toBeDefined()
+    // The operator's own tlsConfig replaces the default one.
+    const own = await r.render([valuesFile('full')], 'serviceMonitor:\n  tlsConfig:\n    insecureSkipVerify: true\n')
+    expect(own.get('ServiceMonitor').spec.endpoints[0].tlsConfig).toEqual({ insecureSkipVerify: true })
+    expect(validateManifest(own.get('ServiceMonitor'))).toEqual([])
+    // Without adminTls: plain HTTP everywhere.
+    const plain = out['redis-replicas'] as Rendered
+    expect(plain.gatewayConfig().admin.tls).toBeUndefined()
+    expect(plain.get('ServiceMonitor').spec.endpoints[0].scheme).toBe('http')
+    expect(plain.get('ServiceMonitor').spec.endpoints[0].tlsConfig).toBeUndefined()
+    expect(container('redis-replicas').readinessProbe.httpGet.scheme).toBeUndefined()
+  })
+
+  it('refuses admin client certificates that could not work, naming the fix', async () => {
+    expect(await r.renderError([valuesFile('minimal')], 'gateway:\n  adminTls:\n    clientCaSecret: ops-ca\n    clientSubjects: [ops]\n')).toContain('gateway.adminTls.clientCaSecret is set but gateway.adminTls.secretName is not')
+    expect(await r.renderError([valuesFile('minimal')], 'gateway:\n  adminTls:\n    secretName: admin-tls\n    clientSans: [ops.example.com]\n')).toContain('gateway.adminTls.clientSubjects/clientSans need gateway.adminTls.clientCaSecret')
+    expect(await r.renderError([valuesFile('minimal')], 'gateway:\n  adminTls:\n    secretName: admin-tls\n    clientCaSecret: ops-ca\n')).toContain('neither clientSubjects nor clientSans')
+    // requireClientCert is not a chart value (the kubelet's probes could not connect): the values schema refuses it.
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')))
+    const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { gateway: Record<string, unknown> }
+    const withTls = (adminTls: Record<string, unknown>): unknown => ({ ...values, gateway: { ...values.gateway, adminTls } })
+    expect(validate(withTls({ secretName: 'admin-tls', clientCaSecret: 'ops-ca', clientSubjects: ['ops'] }))).toBe(true)
+    expect(validate(withTls({ secretName: 'admin-tls', requireClientCert: true }))).toBe(false)
+    expect(JSON.stringify(validate.errors)).toContain('requireClientCert')
   })
 
   it('keeps SQLite state on a PVC with a Recreate rollout when persistence is on', () => {

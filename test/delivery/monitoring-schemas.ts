@@ -37,6 +37,26 @@ const labelSelector = {
   },
 } as const
 
+const keySelector = { type: 'object', required: ['key'], additionalProperties: false, properties: { name: str, key: str, optional: { type: 'boolean' } } } as const
+const secretOrConfigMap = { type: 'object', additionalProperties: false, properties: { secret: keySelector, configMap: keySelector } } as const
+/** An endpoint's TLSConfig (SafeTLSConfig plus the file paths Prometheus itself may hold). */
+const tlsConfig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ca: secretOrConfigMap,
+    cert: secretOrConfigMap,
+    keySecret: keySelector,
+    caFile: str,
+    certFile: str,
+    keyFile: str,
+    serverName: str,
+    insecureSkipVerify: { type: 'boolean' },
+    minVersion: { enum: ['TLS10', 'TLS11', 'TLS12', 'TLS13'] },
+    maxVersion: { enum: ['TLS10', 'TLS11', 'TLS12', 'TLS13'] },
+  },
+} as const
+
 export const MONITORING_SCHEMAS: Record<string, object> = {
   'monitoring.coreos.com/v1/ServiceMonitor': {
     type: 'object',
@@ -64,6 +84,7 @@ export const MONITORING_SCHEMAS: Record<string, object> = {
                 targetPort: { oneOf: [{ type: 'integer' }, { type: 'string' }] },
                 path: str,
                 scheme: { enum: ['http', 'https'] },
+                tlsConfig,
                 interval: duration,
                 scrapeTimeout: duration,
                 honorLabels: { type: 'boolean' },

@@ -82,6 +82,23 @@ room, so the suffix survives and the name never equals the full name. Call with 
 {{/* Where the interception CA Secret (interception.caSecretName) is mounted. */}}
 {{- define "mtls-gateway.interceptionCaDir" -}}/etc/mtls-gateway/interception-ca{{- end }}
 
+{{/* Where the console token and the admin listener's TLS Secrets are mounted (gateway.consoleToken, gateway.adminTls). */}}
+{{- define "mtls-gateway.consoleTokenDir" -}}/etc/mtls-gateway/console-token{{- end }}
+{{- define "mtls-gateway.adminTlsDir" -}}/etc/mtls-gateway/admin-tls{{- end }}
+{{- define "mtls-gateway.adminClientCaDir" -}}/etc/mtls-gateway/admin-client-ca{{- end }}
+
+{{/*
+A probe from values, over HTTPS when the admin port serves TLS (an httpGet probe on another
+scheme would fail every check). Call with (list . .Values.livenessProbe).
+*/}}
+{{- define "mtls-gateway.probe" -}}
+{{- $probe := deepCopy (index . 1) }}
+{{- if and (index . 0).Values.gateway.adminTls.secretName $probe.httpGet }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
 {{/*
 "true" when callers can use the proxy without credentials and nothing else limits who reaches it:
 no config.callers section (or callers.required: false) and no NetworkPolicy ingressFrom peers.
@@ -128,6 +145,17 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if and .Values.interception.caSecretName .Values.config.interception }}
 {{- if or (hasKey .Values.config.interception "caCert") (hasKey .Values.config.interception "caKey") }}
 {{- fail "interception.caSecretName is set, and so is config.interception.caCert/caKey: give the interception CA once (the Secret), and leave caCert and caKey out of config.interception." }}
+{{- end }}
+{{- end }}
+{{- with .Values.gateway.adminTls }}
+{{- if and .clientCaSecret (not .secretName) }}
+{{- fail "gateway.adminTls.clientCaSecret is set but gateway.adminTls.secretName is not: client certificates need the admin port to serve TLS. Set secretName (a Secret with tls.crt and tls.key) or leave clientCaSecret empty." }}
+{{- end }}
+{{- if and (or .clientSubjects .clientSans) (not .clientCaSecret) }}
+{{- fail "gateway.adminTls.clientSubjects/clientSans need gateway.adminTls.clientCaSecret: client certificates are verified against that CA before a subject or name counts." }}
+{{- end }}
+{{- if and .clientCaSecret (not (or .clientSubjects .clientSans)) }}
+{{- fail "gateway.adminTls.clientCaSecret is set but neither clientSubjects nor clientSans: no client certificate would open the console. Name the operators' subjects or subjectAltNames, or leave clientCaSecret empty." }}
 {{- end }}
 {{- end }}
 {{- $seen := dict }}
@@ -187,7 +215,18 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
 {{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
 {{- if .Values.gateway.consoleToken.existingSecret }}
-{{- $_ := set $admin "token" "${env:MTLS_GATEWAY_ADMIN_TOKEN}" }}
+{{- $_ := set $admin "token" (printf "${file:%s/token}" (include "mtls-gateway.consoleTokenDir" .)) }}
+{{- end }}
+{{- with .Values.gateway.adminTls }}
+{{- if .secretName }}
+{{- $tls := dict "cert" (printf "%s/tls.crt" (include "mtls-gateway.adminTlsDir" $)) "key" (printf "%s/tls.key" (include "mtls-gateway.adminTlsDir" $)) }}
+{{- if .clientCaSecret }}
+{{- $_ := set $tls "clientCa" (printf "%s/ca.crt" (include "mtls-gateway.adminClientCaDir" $)) }}
+{{- $_ := set $tls "clientSubjects" (.clientSubjects | default list) }}
+{{- $_ := set $tls "clientSans" (.clientSans | default list) }}
+{{- end }}
+{{- $_ := set $admin "tls" $tls }}
+{{- end }}
 {{- end }}
 {{- $_ := set $cfg "admin" $admin }}
 {{- $_ := set $cfg "drain" (dict "grace" (printf "%ds" (int .Values.gateway.drainGraceSeconds))) }}
