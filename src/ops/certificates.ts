@@ -19,7 +19,7 @@ function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle }[] {
   return out
 }
 
-/** Client, intermediate and client-root expiry of every bundle in the snapshot, and the interception CA's. */
+/** Client, intermediate and client-root expiry of every bundle in the snapshot, the interception CA's and the listeners' own. */
 export function certificateExpiries(gateway: Gateway): CertificateExpiry[] {
   const out: CertificateExpiry[] = bundlesOf(gateway).flatMap(({ endpoint, bundle }) => [
     { endpoint, kind: 'client' as const, notAfter: notAfter(bundle.leaf) },
@@ -34,6 +34,12 @@ export function certificateExpiries(gateway: Gateway): CertificateExpiry[] {
     } catch {
       // Unreadable now: the minter reports it where it is used.
     }
+  }
+  // The certificates callers and scrapers are served: read with the snapshot, a renewal moves them.
+  for (const [kind, tls] of [['listener', gateway.listenerTls.proxy], ['admin_listener', gateway.listenerTls.admin]] as const) {
+    const pem = tls?.cert
+    if (pem === undefined || (typeof pem !== 'string' && !Buffer.isBuffer(pem))) continue
+    out.push({ endpoint: '', kind, notAfter: notAfter(new X509Certificate(pem)) })
   }
   return out
 }

@@ -15,7 +15,7 @@ export const METRIC_PREFIX = 'mtls_gateway_'
 export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
 /** Certificate kinds exported as expiry gauges. */
-export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca'
+export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca' | 'listener' | 'admin_listener'
 
 /** One certificate-expiry gauge value. */
 export interface CertificateExpiry {

@@ -6,6 +6,7 @@
  * certificate stays. The client that reads the served certificate is the real `openssl s_client`.
  */
 import { execFile } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
 import { Agent, request as httpsRequest } from 'node:https'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -14,7 +15,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { spawnGateway } from '../support/process.js'
-import { eventually, replaceFile, startOpsGateway } from './helpers.js'
+import { eventually, parseMetrics, replaceFile, startOpsGateway, valueOf } from './helpers.js'
 
 const cleanup: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
@@ -34,7 +35,7 @@ async function setup(listen: string): Promise<Setup> {
   const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   cleanup.push(() => pki.cleanup(), () => upstream.close())
   for (const name of ['listener', 'admin']) pki.writePair(name, pki.server, { chain: [pki.inter] })
-  const renewed = await pki.issue({ subject: 'CN=gateway-renewed,O=mtls-gateway tests', issuer: pki.inter, usages: ['serverAuth'], names: ['localhost', '127.0.0.1'] })
+  const renewed = await pki.issue({ subject: 'CN=gateway-renewed,O=mtls-gateway tests', issuer: pki.inter, usages: ['serverAuth'], names: ['localhost', '127.0.0.1'], notAfter: new Date(Date.now() + 40 * 86_400_000) })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const yaml = `listen: ${listen}\nadmin: { port: 0, tls: { cert: ${pki.file('admin.crt')}, key: ${pki.file('admin.key')} } }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`
   return { pki, upstream, renewed, yaml: yaml.replace('LISTENER_TLS', `tls: { cert: ${pki.file('listener.crt')}, key: ${pki.file('listener.key')} }`) }
@@ -60,6 +61,23 @@ const renew = (pki: TestPki, base: string, cert: Issued): void => {
 
 const portOf = (url: string): number => Number(new URL(url).port)
 
+/** The listeners' expiry gauges, scraped over the admin listener's HTTPS. */
+function listenerExpiries(adminUrl: string, pki: TestPki): Promise<Record<string, number | undefined>> {
+  return new Promise((resolve, reject) => {
+    httpsRequest(`${adminUrl}/metrics`, { ca: pki.root.pem, servername: 'localhost', agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const all = parseMetrics(Buffer.concat(chunks).toString('utf8'))
+        const at = (kind: string): number | undefined => valueOf(all, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind })
+        resolve({ listener: at('listener'), admin_listener: at('admin_listener') })
+      })
+    }).on('error', reject).end()
+  })
+}
+
+const expiry = (cert: Issued): number => Math.floor(new X509Certificate(cert.pem).validToDate.getTime() / 1000)
+
 describe('listener certificates follow a reload', () => {
   it('one process: new connections to both listeners get the renewed certificate, an open one keeps working', async () => {
     const { pki, renewed, yaml } = await setup('{ LISTENER_TLS }')
@@ -81,6 +99,8 @@ describe('listener certificates follow a reload', () => {
         }).on('error', reject).end()
       })
     expect((await call()).status).toBe(200)
+    // What an expiry alert watches: the certificates the listeners serve.
+    expect(await listenerExpiries(g.adminUrl, pki)).toEqual({ listener: expiry(pki.server), admin_listener: expiry(pki.server) })
     const before = g.gw.ref.current
     renew(pki, 'listener', renewed)
     renew(pki, 'admin', renewed)
@@ -89,6 +109,8 @@ describe('listener certificates follow a reload', () => {
     expect(await served(adminPort, pki)).toEqual({ cn: 'gateway-renewed', verified: true })
     const again = await call()
     expect(again).toEqual({ status: 200, reused: true })
+    expect(await listenerExpiries(g.adminUrl, pki)).toEqual({ listener: expiry(renewed), admin_listener: expiry(renewed) })
+    expect(expiry(renewed)).not.toBe(expiry(pki.server))
   })
 
   it('one process: a renewed key that does not match its certificate fails the reload, and the old certificate stays', async () => {
