@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
-import { inspectEndpoints, inspectListeners, type EndpointReport } from '../gateway/index.js'
+import { checkConfig, type EndpointReport } from '../gateway/index.js'
 
 export interface CheckResult {
   ok: boolean
@@ -21,10 +21,7 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
     if (e instanceof ConfigError) return { ok: false, output: e.problems.map(formatProblem).join('\n') + `\ncheck failed: ${e.problems.length} problem(s)\n` }
     throw e
   }
-  const inspection = inspectEndpoints(config, now)
-  const { reports } = inspection
-  // Expired or not-yet-valid bundles only degrade their endpoint in `serve`; `check` still fails on them.
-  const problems = [...inspection.problems, ...inspection.degraded, ...inspectListeners(config).problems]
+  const { reports, problems } = checkConfig(config, now)
   const lines = [renderTable(reports)]
   for (const p of problems) lines.push(formatProblem(p))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)

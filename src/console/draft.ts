@@ -5,7 +5,7 @@
  */
 import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
-import { inspectEndpoints } from '../gateway/index.js'
+import { checkConfig } from '../gateway/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
@@ -51,7 +51,6 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     if (e instanceof ConfigError) return { ok: false, problems: e.problems.map(toView) }
     throw e
   }
-  const inspection = inspectEndpoints(draft, now)
-  const problems = [...inspection.problems, ...inspection.degraded].map(toView)
+  const problems = checkConfig(draft, now).problems.map(toView)
   return { ok: problems.length === 0, problems, changes: diff(current, draft) }
 }

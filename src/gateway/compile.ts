@@ -55,6 +55,13 @@ export interface ListenerTls {
   readonly admin?: ServerTls
 }
 
+/** What `check` (and the console's draft validator) report: every bundle, the clock's verdict on them, the listeners' files. */
+export function checkConfig(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; problems: ConfigProblem[] } {
+  const inspection = inspectEndpoints(config, now)
+  // Expired or not-yet-valid bundles only degrade their endpoint in `serve`; `check` still fails on them.
+  return { reports: inspection.reports, problems: [...inspection.problems, ...inspection.degraded, ...inspectListeners(config).problems] }
+}
+
 /** Reads and checks the listeners' TLS files: the same verdict at start, on reload and in `check`. */
 export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = []
