@@ -37,9 +37,7 @@ export function certificateExpiries(gateway: Gateway): CertificateExpiry[] {
   }
   // The certificates callers and scrapers are served: read with the snapshot, a renewal moves them.
   for (const [kind, tls] of [['listener', gateway.listenerTls.proxy], ['admin_listener', gateway.listenerTls.admin]] as const) {
-    const pem = tls?.cert
-    if (pem === undefined || (typeof pem !== 'string' && !Buffer.isBuffer(pem))) continue
-    out.push({ endpoint: '', kind, notAfter: notAfter(new X509Certificate(pem)) })
+    if (tls) out.push({ endpoint: '', kind, notAfter: notAfter(new X509Certificate(tls.cert)) })
   }
   return out
 }

@@ -9,7 +9,7 @@ import type { ListenTlsConfig } from '../config/index.js'
 import { oneLine } from './chain.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
-export type ServerTls = TlsServerOptions
+export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
 
 /** What keeps a listener's TLS files from loading: the file, when one is to blame, and why. */
 export interface ServerTlsProblem {
