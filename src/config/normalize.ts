@@ -104,6 +104,8 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   if (problems.length > 0) throw new ConfigError(problems)
   for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
+  // The Redis store's TLS files: a renewed client certificate reloads, and reaches new connections.
+  if (config.store.kind === 'redis') for (const f of [config.store.redis.tls?.ca, config.store.redis.tls?.cert, config.store.redis.tls?.key]) if (f !== undefined) files.add(f)
   for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
   config.files = [...files]
   return config

@@ -267,7 +267,7 @@ const redisStore = {
     tls: {
       type: 'object',
       additionalProperties: false,
-      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`.',
+      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`. Renewed contents of its files apply on reload to the connections opened after it.',
       properties: {
         ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' },
         cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },

@@ -48,7 +48,8 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   'store.file': (c) => (c.store.kind === 'sqlite' ? c.store.file : undefined),
   'store.url': (c) => (c.store.kind === 'redis' ? c.store.url : undefined),
   'store.keyPrefix': (c) => (c.store.kind === 'redis' ? c.store.keyPrefix : undefined),
-  // Topology, TLS files and durability of the Redis connection are read once, at start.
+  // Topology, which TLS files and durability of the Redis connection are fixed at start (the
+  // files' renewed contents reach new connections on reload: prepare).
   'store.redis': (c) => (c.store.kind === 'redis' ? c.store.redis : undefined),
   // The tracer provider and exporter are built once at start; the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,
@@ -78,6 +79,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const changed = restartOnlyChanges(o.start, config)
       if (changed.length > 0) throw new ConfigError(changed)
       if (!store && needsStore(config)) store = open(storeConfig(config))
+      // Renewed Redis TLS files (watched like the rest): the next connections use them, as a
+      // fresh start would; the files are read here, so an unreadable one fails the reload.
+      else if (store?.renewTls && config.store.kind === 'redis' && config.store.redis.tls) {
+        const { tls } = redisStoreOptions(config)
+        if (tls) store.renewTls(tls)
+      }
     },
     bearerStores(gateway) {
       if (!gateway.callers.enabled || !store) return undefined

@@ -74,8 +74,24 @@ function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
   }
 }
 
+/**
+ * Each client's TLS options, one object handed to ioredis by reference for its data
+ * connections (every Cluster node's included) and its Sentinels: ioredis copies it into
+ * every (re)connect, so replacing its contents makes the next connection use renewed files.
+ */
+const liveTls = new WeakMap<RedisClient, ConnectionOptions>()
+
+/** New connections of `client` use `tls` (renewed certificate files); open ones keep theirs. */
+export function renewClientTls(client: RedisClient, tls: RedisTlsOptions): void {
+  const live = liveTls.get(client)
+  if (!live) return
+  const next = tlsOptions(tls)
+  for (const key of Object.keys(live)) if (!(key in next)) delete live[key as keyof ConnectionOptions]
+  Object.assign(live, next)
+}
+
 /** Options every connection shares, whatever the topology. */
-function connectionOptions(o: RedisClientOptions): RedisOptions {
+function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undefined): RedisOptions {
   return {
     connectTimeout: o.connectTimeoutMs,
     commandTimeout: o.commandTimeoutMs,
@@ -90,13 +106,20 @@ function connectionOptions(o: RedisClientOptions): RedisOptions {
     reconnectOnError: (e) => (e.message.startsWith('READONLY') ? 2 : false),
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
-    ...(o.tls !== undefined ? { tls: tlsOptions(o.tls) } : {}),
+    ...(tls !== undefined ? { tls } : {}),
   }
 }
 
 /** Opens (lazily, in the background) the client for the configured topology. */
 export function createRedisClient(o: RedisClientOptions): RedisClient {
-  const common = connectionOptions(o)
+  const tls = o.tls !== undefined ? tlsOptions(o.tls) : undefined
+  const client = createClient(o, tls)
+  if (tls) liveTls.set(client, tls)
+  return client
+}
+
+function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions | undefined): RedisClient {
+  const common = connectionOptions(o, liveTlsOptions)
   const t = o.topology
   switch (t.kind) {
     case 'standalone': {
@@ -114,7 +137,7 @@ export function createRedisClient(o: RedisClientOptions): RedisClient {
         ...(t.db !== undefined ? { db: t.db } : {}),
         ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
         ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
-        ...(o.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions(o.tls) } : {}),
+        ...(liveTlsOptions !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: liveTlsOptions } : {}),
         sentinelCommandTimeout: o.connectTimeoutMs,
         sentinelRetryStrategy: backoff,
         // No `failoverDetector`: its disconnect can land while ioredis is connecting, which ends

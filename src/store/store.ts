@@ -4,6 +4,8 @@
  * through it. Values are opaque strings; callers encrypt secrets before `put`
  * (see seal.ts), so a backend never sees plaintext secrets.
  */
+import type { RedisTlsOptions } from './redis-client.js'
+
 export interface Store {
   /** Value for key, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>
@@ -19,5 +21,7 @@ export interface Store {
   keys(prefix: string): Promise<string[]>
   /** Cheap reachability probe for /readyz. */
   ping(): Promise<void>
+  /** Renewed client TLS files for a networked store's next connections (Redis); others have none. */
+  renewTls?(tls: RedisTlsOptions): void
   close(): Promise<void>
 }

@@ -1,0 +1,57 @@
+/**
+ * A renewed Redis client certificate (the files of `store.redis.tls`) reaches the store's next
+ * connections on reload, as a fresh start would use it. The peer is a real redis-server over
+ * TLS with `tls-auth-clients yes`: after the renewal it is told to trust only the new
+ * certificate's CA and drops every client, so the store is reachable again only if the
+ * gateway reconnects with the renewed certificate.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTestPki } from '../support/pki.js'
+import { endpointYaml } from '../support/gateway.js'
+import { startRedisServer } from '../support/redis-servers.js'
+import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
+
+const cleanup: (() => Promise<unknown> | void)[] = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+describe('Redis store TLS files follow a reload', () => {
+  it('a renewed client certificate from another CA: the store reconnects with it, no restart', async () => {
+    const first = await createTestPki()
+    const second = await createTestPki()
+    cleanup.push(() => first.cleanup(), () => second.cleanup())
+    const redis = await startRedisServer({ tls: { cert: first.file('server-chain.crt'), key: first.file('server.key'), ca: first.file('root.crt') } })
+    cleanup.push(() => redis.stop())
+    // The gateway's files: the server's CA, and its client certificate (first CA's) and key.
+    const ca = first.write('redis-ca.crt', first.root.pem)
+    const cert = first.write('redis-client.crt', first.client.pem + first.inter.pem)
+    const key = first.write('redis-client.key', readFileSync(first.file('client.key'), 'utf8'))
+    const bundle = { cert: first.file('client.crt'), key: first.file('client.key'), intermediates: first.file('inter.crt'), roots: first.file('root.crt') }
+    const yaml = `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +
+      `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
+      `endpoints:\n${endpointYaml('partner', 9, bundle)}`
+    const g = await startOpsGateway(first.dir, yaml)
+    cleanup.push(() => g.gw.close())
+    const readyz = async (): Promise<number> => (await get(`${g.adminUrl}/readyz`)).status
+    expect(await readyz()).toBe(200)
+
+    const before = g.gw.ref.current
+    replaceFile(key, readFileSync(second.file('client.key'), 'utf8'))
+    replaceFile(cert, second.client.pem + second.inter.pem)
+    await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload the renewed files start')
+
+    // The server now trusts only the second CA, and drops every other client (the gateway's).
+    const admin = new Redis({ host: '127.0.0.1', port: redis.port, tls: { ca: first.root.pem, cert: first.client.pem + first.inter.pem, key: readFileSync(first.file('client.key'), 'utf8'), servername: 'localhost' }, maxRetriesPerRequest: 1, retryStrategy: () => null })
+    cleanup.push(() => void admin.disconnect())
+    expect(await admin.config('SET', 'tls-ca-cert-file', second.file('root.crt'))).toBe('OK')
+    expect(Number(await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes'))).toBeGreaterThan(0)
+    // Only a reconnect with the renewed certificate gets through.
+    await eventually(async () => (await readyz()) === 200 && (await readyz()) === 200, 30_000, 'the store reachable with the renewed certificate')
+    const line = g.lines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg === 'config reloaded')
+    expect(line).toBeDefined()
+  }, 90_000)
+})
