@@ -140,7 +140,14 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
+  // A reload also renews the OTLP exporter's TLS files (read first: unreadable fails the reload).
+  const reloadCompile = (c: GatewayConfig): Gateway => {
+    const renewExport = tracing?.renewExport(c.tracing)
+    const g = compile(c)
+    renewExport?.()
+    return g
+  }
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -33,7 +33,7 @@ export const tracingSchema = {
         tls: {
           type: 'object',
           additionalProperties: false,
-          description: 'TLS to the collector (an https endpoint).',
+          description: 'TLS to the collector (an https endpoint). Renewed contents of its files apply on reload.',
           properties: {
             ca: { type: 'string', description: 'PEM roots the collector\'s certificate must chain to (default: the system roots).' },
             cert: { type: 'string', description: 'PEM client certificate, for a collector that requires one.' },

@@ -51,7 +51,8 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // Topology, which TLS files and durability of the Redis connection are fixed at start (the
   // files' renewed contents reach new connections on reload: prepare).
   'store.redis': (c) => (c.store.kind === 'redis' ? c.store.redis : undefined),
-  // The tracer provider and exporter are built once at start; the sampler is read per decision and reloads.
+  // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
+  // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,
   'tracing.serviceName': (c) => c.tracing.serviceName,
   'tracing.otlp': (c) => c.tracing.otlp,

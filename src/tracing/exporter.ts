@@ -24,43 +24,85 @@ function read(file: string | undefined, key: string): Buffer | undefined {
   }
 }
 
-/** Builds the exporter for `otlp`; reads TLS files once. */
-export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<SpanExporter> {
+/** The contents of `tracing.otlp.tls`'s files. */
+interface OtlpTls {
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+}
+
+/** Reads `tracing.otlp.tls`'s files now (throws a ConfigError naming an unreadable one). */
+function readTls(otlp: OtlpConfig): OtlpTls {
   const ca = read(otlp.tls.ca, 'ca')
   const cert = read(otlp.tls.cert, 'cert')
   const key = read(otlp.tls.key, 'key')
-  let inner: SpanExporter
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
+}
+
+/** The span exporter of the configured protocol, with these TLS files' contents. */
+async function buildExporter(otlp: OtlpConfig, tls: OtlpTls): Promise<SpanExporter> {
+  const { ca, cert, key } = tls
   if (otlp.protocol === 'grpc') {
     const grpc = await import('@opentelemetry/exporter-trace-otlp-grpc')
     const base = await import('@opentelemetry/otlp-grpc-exporter-base')
     const metadata = base.createEmptyMetadata()
     for (const [k, v] of Object.entries(otlp.headers)) metadata.set(k, v)
     const secure = otlp.endpoint.startsWith('https:')
-    inner = new grpc.OTLPTraceExporter({
+    return new grpc.OTLPTraceExporter({
       url: otlp.endpoint,
       metadata,
       timeoutMillis: otlp.timeoutMs,
       credentials: secure ? base.createSslCredentials(ca, key, cert) : base.createInsecureCredentials(),
     })
-  } else {
-    const http = await import('@opentelemetry/exporter-trace-otlp-proto')
-    inner = new http.OTLPTraceExporter({
-      url: otlp.endpoint,
-      // Exporter options (not per request).
-      headers: { ...otlp.headers },
-      timeoutMillis: otlp.timeoutMs,
-      httpAgentOptions: { keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
-    })
   }
-  return reportingFailures(inner, otlp.endpoint, onFailure)
+  const http = await import('@opentelemetry/exporter-trace-otlp-proto')
+  return new http.OTLPTraceExporter({
+    url: otlp.endpoint,
+    // Exporter options (not per request).
+    headers: { ...otlp.headers },
+    timeoutMillis: otlp.timeoutMs,
+    httpAgentOptions: { keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
+  })
+}
+
+/** A span exporter whose TLS files can be renewed while it runs. */
+export interface RenewableExporter extends SpanExporter {
+  /**
+   * Reads `otlp`'s TLS files now (throws a ConfigError for an unreadable one, failing the
+   * reload as it would fail a start) and returns what switches export to them: batches after
+   * it go through a new exporter; the old one finishes what it holds and shuts down.
+   */
+  renew(otlp: OtlpConfig): () => void
+}
+
+/** Builds the exporter for `otlp`, its TLS files read now and again on every renew(). */
+export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<RenewableExporter> {
+  let inner = await buildExporter(otlp, readTls(otlp))
+  const reporting = reportingFailures(() => inner, otlp.endpoint, onFailure)
+  return {
+    ...reporting,
+    renew(next) {
+      const tls = readTls(next)
+      return () => {
+        void buildExporter(next, tls).then(
+          (built) => {
+            const old = inner
+            inner = built
+            void old.shutdown().catch(() => undefined)
+          },
+          (e: unknown) => onFailure(`renewing the exporter's TLS files failed: ${e instanceof Error ? e.message : String(e)}; still exporting with the previous ones`),
+        )
+      }
+    },
+  }
 }
 
 /** Wraps an exporter so a failed batch is logged (rate-limited) instead of vanishing. */
-function reportingFailures(inner: SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter {
+function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter {
   let lastReport = 0
   return {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-      inner.export(spans, (result) => {
+      current().export(spans, (result) => {
         const now = Date.now()
         if (result.code !== 0 && now - lastReport > 60_000) {
           lastReport = now
@@ -69,7 +111,7 @@ function reportingFailures(inner: SpanExporter, endpoint: string, onFailure: Exp
         done(result)
       })
     },
-    shutdown: () => inner.shutdown(),
-    ...(inner.forceFlush ? { forceFlush: () => (inner.forceFlush as () => Promise<void>)() } : {}),
+    shutdown: () => current().shutdown(),
+    forceFlush: () => current().forceFlush?.() ?? Promise.resolve(),
   }
 }

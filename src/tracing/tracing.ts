@@ -19,6 +19,12 @@ export interface Tracing {
   api<T>(trace: RequestTrace, fn: () => Promise<T>): Promise<T>
   /** Exports what is buffered, then stops (drain and close call it). */
   shutdown(): Promise<void>
+  /**
+   * Reads a reloaded config's `tracing.otlp.tls` files (throws a ConfigError for an unreadable
+   * one) and returns what switches export to them once the reload is accepted; undefined when
+   * nothing is exported.
+   */
+  renewExport(config: TracingConfig): (() => void) | undefined
 }
 
 /** What startTracing needs besides the start config. */
@@ -61,5 +67,6 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
       apiCalls.close()
       return provider.shutdown()
     },
+    renewExport: (next) => (exporter && next.otlp ? exporter.renew(next.otlp) : undefined),
   }
 }

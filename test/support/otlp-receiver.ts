@@ -44,6 +44,8 @@ export interface OtlpReceiver {
   /** Resolves once `pred` holds for the spans received (polls; rejects after `ms`). */
   waitFor(pred: (spans: ReceivedSpan[]) => boolean, ms?: number): Promise<ReceivedSpan[]>
   close(): Promise<void>
+  /** From now on accept only client certificates from this CA file, and drop every open connection. */
+  trustOnly(caFile: string): void
 }
 
 type AnyValue = { stringValue?: string; boolValue?: boolean; intValue?: string; doubleValue?: number }
@@ -140,5 +142,10 @@ export async function startOtlpReceiver(o: OtlpReceiverOptions = {}): Promise<Ot
         server.close(() => resolve())
         if ('closeAllConnections' in server) server.closeAllConnections()
       }),
+    trustOnly(caFile: string) {
+      if (!tls || !('setSecureContext' in server)) throw new Error('trustOnly needs a TLS receiver')
+      server.setSecureContext({ ...tls, ca: readFileSync(caFile) })
+      if ('closeAllConnections' in server) server.closeAllConnections()
+    },
   }
 }
