@@ -62,6 +62,7 @@ export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { proble
  */
 export function renewServerTls(server: object, tls: ServerTls | undefined): void {
   if (!tls || !(server instanceof TlsServer)) return
+  // On reload (not per request).
   server.setSecureContext({ ...tls, ticketKeys: server.getTicketKeys() })
 }
 

@@ -36,6 +36,7 @@ function readTls(otlp: OtlpConfig): OtlpTls {
   const ca = read(otlp.tls.ca, 'ca')
   const cert = read(otlp.tls.cert, 'cert')
   const key = read(otlp.tls.key, 'key')
+  // Read at start and on reload (not per request).
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
 }
 
@@ -79,6 +80,7 @@ export interface RenewableExporter extends SpanExporter {
 export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<RenewableExporter> {
   let inner = await buildExporter(otlp, readTls(otlp))
   const reporting = reportingFailures(() => inner, otlp.endpoint, onFailure)
+  // Built once, at start (not per request).
   return {
     ...reporting,
     renew(next) {
