@@ -5,53 +5,92 @@
  * certificate's CA and drops every client, so the store is reachable again only if the
  * gateway reconnects with the renewed certificate.
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
+import { spawnGateway } from '../support/process.js'
 
 const cleanup: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
+interface Renewal {
+  /** The gateway's config file. */
+  config: string
+  /** Writes the second CA's client certificate and key over the gateway's files. */
+  renew(): void
+  /** Tells the server to trust only the second CA and to drop every other client. */
+  switchServerCa(): Promise<void>
+}
+
+/** A TLS redis-server requiring client certificates, and a gateway config using the first CA's. */
+async function setup(): Promise<Renewal> {
+  const first = await createTestPki()
+  const second = await createTestPki()
+  cleanup.push(() => first.cleanup(), () => second.cleanup())
+  const redis = await startRedisServer({ tls: { cert: first.file('server-chain.crt'), key: first.file('server.key'), ca: first.file('root.crt') } })
+  cleanup.push(() => redis.stop())
+  // The gateway's files: the server's CA, and its client certificate (first CA's) and key.
+  const ca = first.write('redis-ca.crt', first.root.pem)
+  const cert = first.write('redis-client.crt', first.client.pem + first.inter.pem)
+  const key = first.write('redis-client.key', readFileSync(first.file('client.key'), 'utf8'))
+  const bundle = { cert: first.file('client.crt'), key: first.file('client.key'), intermediates: first.file('inter.crt'), roots: first.file('root.crt') }
+  const config = join(first.dir, 'gateway.yaml')
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n` +
+    `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +
+    `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
+    `endpoints:\n${endpointYaml('partner', 9, bundle)}`)
+  return {
+    config,
+    renew() {
+      replaceFile(key, readFileSync(second.file('client.key'), 'utf8'))
+      replaceFile(cert, second.client.pem + second.inter.pem)
+    },
+    async switchServerCa() {
+      const admin = new Redis({ host: '127.0.0.1', port: redis.port, tls: { ca: first.root.pem, cert: first.client.pem + first.inter.pem, key: readFileSync(first.file('client.key'), 'utf8'), servername: 'localhost' }, maxRetriesPerRequest: 1, retryStrategy: () => null })
+      try {
+        expect(await admin.config('SET', 'tls-ca-cert-file', second.file('root.crt'))).toBe('OK')
+        expect(Number(await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes'))).toBeGreaterThan(0)
+      } finally {
+        admin.disconnect()
+      }
+    },
+  }
+}
+
 describe('Redis store TLS files follow a reload', () => {
   it('a renewed client certificate from another CA: the store reconnects with it, no restart', async () => {
-    const first = await createTestPki()
-    const second = await createTestPki()
-    cleanup.push(() => first.cleanup(), () => second.cleanup())
-    const redis = await startRedisServer({ tls: { cert: first.file('server-chain.crt'), key: first.file('server.key'), ca: first.file('root.crt') } })
-    cleanup.push(() => redis.stop())
-    // The gateway's files: the server's CA, and its client certificate (first CA's) and key.
-    const ca = first.write('redis-ca.crt', first.root.pem)
-    const cert = first.write('redis-client.crt', first.client.pem + first.inter.pem)
-    const key = first.write('redis-client.key', readFileSync(first.file('client.key'), 'utf8'))
-    const bundle = { cert: first.file('client.crt'), key: first.file('client.key'), intermediates: first.file('inter.crt'), roots: first.file('root.crt') }
-    const yaml = `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +
-      `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
-      `endpoints:\n${endpointYaml('partner', 9, bundle)}`
-    const g = await startOpsGateway(first.dir, yaml)
+    const r = await setup()
+    const g = await startOpsGateway(dirname(r.config), readFileSync(r.config, 'utf8'))
     cleanup.push(() => g.gw.close())
     const readyz = async (): Promise<number> => (await get(`${g.adminUrl}/readyz`)).status
     expect(await readyz()).toBe(200)
-
     const before = g.gw.ref.current
-    replaceFile(key, readFileSync(second.file('client.key'), 'utf8'))
-    replaceFile(cert, second.client.pem + second.inter.pem)
+    r.renew()
     await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload the renewed files start')
-
-    // The server now trusts only the second CA, and drops every other client (the gateway's).
-    const admin = new Redis({ host: '127.0.0.1', port: redis.port, tls: { ca: first.root.pem, cert: first.client.pem + first.inter.pem, key: readFileSync(first.file('client.key'), 'utf8'), servername: 'localhost' }, maxRetriesPerRequest: 1, retryStrategy: () => null })
-    cleanup.push(() => void admin.disconnect())
-    expect(await admin.config('SET', 'tls-ca-cert-file', second.file('root.crt'))).toBe('OK')
-    expect(Number(await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes'))).toBeGreaterThan(0)
+    await r.switchServerCa()
     // Only a reconnect with the renewed certificate gets through.
     await eventually(async () => (await readyz()) === 200 && (await readyz()) === 200, 30_000, 'the store reachable with the renewed certificate')
-    const line = g.lines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg === 'config reloaded')
-    expect(line).toBeDefined()
   }, 90_000)
+
+  it('--workers 2: both workers reconnect with the renewed certificate (/readyz asks each)', async () => {
+    const r = await setup()
+    const gp = await spawnGateway(r.config, ['--workers', '2'])
+    cleanup.push(() => gp.stop('SIGKILL'))
+    const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
+    const adminUrl = (JSON.parse(line) as { url: string }).url
+    const readyz = async (): Promise<number> => (await get(`${adminUrl}/readyz`)).status
+    await eventually(async () => (await readyz()) === 200, 30_000, 'both workers ready')
+    r.renew()
+    const reloads = (): number => new Set(gp.output.filter((l) => l.includes('"config reloaded"')).map((l) => (JSON.parse(l) as { pid: number }).pid)).size
+    await eventually(() => reloads() === 2, 30_000, 'both workers to reload')
+    await r.switchServerCa()
+    await eventually(async () => (await readyz()) === 200 && (await readyz()) === 200, 30_000, 'both workers reachable with the renewed certificate')
+  }, 120_000)
 })
