@@ -66,6 +66,9 @@ async function buildExporter(otlp: OtlpConfig, tls: OtlpTls): Promise<SpanExport
   })
 }
 
+const sameTls = (a: OtlpTls, b: OtlpTls): boolean =>
+  (['ca', 'cert', 'key'] as const).every((k) => (a[k] === undefined ? b[k] === undefined : b[k] !== undefined && a[k].equals(b[k])))
+
 /** A span exporter whose TLS files can be renewed while it runs. */
 export interface RenewableExporter extends SpanExporter {
   /**
@@ -78,14 +81,18 @@ export interface RenewableExporter extends SpanExporter {
 
 /** Builds the exporter for `otlp`, its TLS files read now and again on every renew(). */
 export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<RenewableExporter> {
-  let inner = await buildExporter(otlp, readTls(otlp))
+  let current = readTls(otlp)
+  let inner = await buildExporter(otlp, current)
   const reporting = reportingFailures(() => inner, otlp.endpoint, onFailure)
   // Built once, at start (not per request).
   return {
     ...reporting,
     renew(next) {
       const tls = readTls(next)
+      // Most reloads change something else: the same files keep the same exporter.
+      if (sameTls(tls, current)) return () => {}
       return () => {
+        current = tls
         void buildExporter(next, tls).then(
           (built) => {
             const old = inner
