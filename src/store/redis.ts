@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, renewClientTls, execPipeline, isCluster, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
+import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import type { Store } from './store.js'
 import { normalizeTtl } from './ttl.js'
@@ -73,11 +73,11 @@ export class RedisStore implements Store {
       if (!this.#closed) setTimeout(() => this.#revive(), 1000).unref()
     })
   }
+
   /** Renewed TLS files (a reload): the next connections use them, the open ones stay. */
   renewTls(tls: RedisTlsOptions): void {
     renewClientTls(this.#redis, tls)
   }
-
 
   #revive(): void {
     if (this.#closed || this.#redis.status !== 'end') return
