@@ -322,7 +322,7 @@ describe('after the failures', () => {
     const after = await quietFds(before + 2)
     expect(after, `open fds before ${before}, after ${after}`).toBeLessThanOrEqual(before + 2)
     const r = await call('good')
-    expect(r.status).toBe(200)
+    expect(r.status, r.text).toBe(200)
     expect(r.json<EchoReply>().clientSubject).toContain('CN=bot-runtime')
   })
 })
