@@ -1,4 +1,4 @@
-/** `store` settings → the Redis store's options: TLS files read once, at start. */
+/** `store` settings → the Redis store's options: TLS files read at start, and again on each reload (renewed contents reach new connections). */
 import { readFileSync } from 'node:fs'
 import type { GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
