@@ -192,6 +192,7 @@ function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
     field('status', r.status) +
     field('durationMs', ms(r.durationMs)) +
     field('upstreamMs', ms(facts.upstreamMs)) +
+    field('upstreamRetries', facts.upstreamRetries) +
     upstreamFields(up) +
     field('caller', facts.caller) +
     field('tenant', facts.tenant) +

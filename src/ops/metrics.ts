@@ -46,6 +46,8 @@ export interface Metrics {
   upstreamConnection(endpoint: string, resumed: boolean, handshakeMs: number): void
   /** A request sent on an already open (keep-alive) upstream connection. */
   upstreamReuse(endpoint: string): void
+  /** A request sent again (`attempts` more times) after reused connections closed under it. */
+  upstreamRetry(endpoint: string, attempts: number): void
   callerAuthFailure(reason: string): void
   oauthSignature(profile: string, method: string): void
   egressRefusal(reason: string): void
@@ -90,6 +92,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const handshakeFailures = new Counter({ name: `${p}upstream_tls_handshake_failures_total`, help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
   const connections = new Counter({ name: `${p}upstream_connections_total`, help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
   const reuses = new Counter({ name: `${p}upstream_connection_reuses_total`, help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { pendingReuses.flush(this) } })
+  const retries = new Counter({ name: `${p}upstream_retries_total`, help: 'Requests sent again after a reused upstream connection closed under them before any answer (idempotent, body held whole).', labelNames: ['endpoint'] as const, registers })
   const handshake = new Histogram({ name: `${p}upstream_tls_handshake_seconds`, help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets: LATENCY_BUCKETS, registers })
   const callerAuth = new Counter({ name: `${p}caller_auth_failures_total`, help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
   const oauth = new Counter({ name: `${p}oauth_signatures_total`, help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { pendingSignatures.flush(this) } })
@@ -170,6 +173,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       handshake.labels(endpoint).observe(handshakeMs / 1000)
     },
     upstreamReuse: (endpoint) => void pendingReuses.slot(endpoint, () => ({ endpoint })).n++,
+    upstreamRetry: (endpoint, attempts) => retries.labels(endpoint).inc(attempts),
     callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
     oauthSignature: (profile, method) => void pendingSignatures.slot(`${profile}\0${method}`, () => ({ profile, method })).n++,
     egressRefusal: (reason) => egress.labels(reason).inc(),

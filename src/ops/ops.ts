@@ -119,6 +119,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     const up = upstream.take(r.facts)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
+    if (r.facts.upstreamRetries !== undefined && r.facts.endpoint !== undefined) metrics.upstreamRetry(r.facts.endpoint, r.facts.upstreamRetries)
     if (r.error && isHandshakeReason(r.error.reason)) {
       metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
       handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)

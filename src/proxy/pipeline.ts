@@ -79,6 +79,8 @@ export interface RequestFacts {
   endpoint?: string
   caller?: string
   upstreamMs?: number
+  /** Attempts sent again after a reused connection closed under them (stale-connection.ts). */
+  upstreamRetries?: number
   tenant?: string
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace

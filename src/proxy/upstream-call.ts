@@ -5,10 +5,12 @@
  * by hand: backpressure (pause undici while the caller's socket is full, resume on 'drain'),
  * the send-idle limit while paused, and either side failing cuts the other.
  */
+import { subscribe } from 'node:diagnostics_channel'
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
+import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
 
 /** A stalled response's clock (the listener's send-idle limit). */
 export interface SendStall {
@@ -25,15 +27,22 @@ export interface RelayHooks {
 }
 
 /**
- * The facts of the request undici is writing on a connection right now. undici calls a
- * handler's onRequestStart and then publishes `undici:client:sendHeaders` (which names the
- * socket) in one synchronous run, so the upstream observer (ops) reads them there and knows
- * which request went over which connection without reading any header: a caller's own
- * X-Request-Id, repeated by concurrent calls, cannot mix two requests' facts up.
+ * The call undici is writing on a connection right now. undici calls a handler's
+ * onRequestStart and then publishes `undici:client:sendHeaders` (which names the socket) in
+ * one synchronous run, so a subscriber reads it there and knows which request went over
+ * which connection without reading any header: a caller's own X-Request-Id, repeated by
+ * concurrent calls, cannot mix two requests' facts up.
  */
-let writing: RequestFacts | undefined
-/** undici's request object the facts were first read for: a later one finds them stale. */
+let writing: UpstreamCall | undefined
+/** undici's request object the call was first read for: a later one finds it stale. */
 let writingRequest: object | undefined
+
+function writingCall(request: object): UpstreamCall | undefined {
+  if (writing === undefined) return undefined
+  if (writingRequest === undefined) writingRequest = request
+  else if (writingRequest !== request) return void (writing = writingRequest = undefined)
+  return writing
+}
 
 /**
  * The facts of the request whose headers undici is sending (`request`: the sendHeaders
@@ -41,11 +50,24 @@ let writingRequest: object | undefined
  * did not start (another client's, on an in-process dispatcher).
  */
 export function writingFacts(request: object): RequestFacts | undefined {
-  if (writing === undefined) return undefined
-  if (writingRequest === undefined) writingRequest = request
-  else if (writingRequest !== request) writing = writingRequest = undefined
-  return writing
+  return writingCall(request)?.facts
 }
+
+/**
+ * Requests written on each upstream connection so far: an attempt on a connection that
+ * carried one before is the only kind sent again (stale-connection.ts). Counted here, beside
+ * the request path, so the policy holds however the gateway is run (with or without the
+ * observers that read the same channel for logs and metrics).
+ */
+const requestsSent = new WeakMap<object, number>()
+subscribe('undici:client:sendHeaders', (message) => {
+  const { request, socket } = message as { request?: object; socket?: object }
+  const call = request ? writingCall(request) : undefined
+  if (socket === undefined) return
+  const before = requestsSent.get(socket) ?? 0
+  requestsSent.set(socket, before + 1)
+  call?.sentOn(before > 0)
+})
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
@@ -65,18 +87,37 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #ended = false
   #failed: Error | undefined
   #waitingDrain = false
+  /** Sends this call again (stale-connection.ts); undefined when a second copy could act twice. */
+  readonly #replay: ((call: UpstreamCall) => void) | undefined
+  /** The current attempt went over a connection that had carried a request before. */
+  #reused = false
+  #answered = false
+  #aborted = false
+  #retries = 0
 
-  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void) {
+  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void) {
     this.#endpoint = endpoint
     this.#facts = facts
     this.#resolve = resolve
     this.#reject = reject
+    this.#replay = replay
   }
 
   /** Stops the call (the caller left); before the request is on a connection, as soon as it is. */
   abort(reason: Error): void {
+    this.#aborted = true
     if (this.#controller) this.#controller.abort(reason)
     else this.#abortReason ??= reason
+  }
+
+  /** The request's facts (the access log and metrics read them when it is done). */
+  get facts(): RequestFacts {
+    return this.#facts
+  }
+
+  /** Whether the connection this attempt is written on carried a request before. */
+  sentOn(reused: boolean): void {
+    this.#reused = reused
   }
 
   /** Sends what arrived so far and the rest of the body into `res` as it comes. */
@@ -94,15 +135,17 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
+    this.#reused = false
     // Aborted here, the request never reaches sendHeaders: nothing to take.
     if (this.#abortReason) controller.abort(this.#abortReason)
     else {
-      writing = this.#facts
+      writing = this
       writingRequest = undefined
     }
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#answered = true
     if (status < 200) return // 1xx informational: the final answer follows
     this.#facts.upstreamMs = performance.now() - this.#started
     const resolve = this.#resolve
@@ -134,12 +177,29 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const reject = this.#reject
     if (reject) {
+      if (this.#isStale(err)) return this.#sendAgain()
       this.#facts.upstreamMs = performance.now() - this.#started
       this.#resolve = this.#reject = undefined
       return reject(classifyUpstreamError(err, this.#endpoint))
     }
     if (this.#res) this.#cut(err)
     else this.#failed = err
+  }
+
+  /** A reused connection closed under this attempt before any answer, and a second copy is safe. */
+  #isStale(err: Error): boolean {
+    return this.#replay !== undefined && this.#controller !== undefined && this.#reused && !this.#answered &&
+      !this.#aborted && this.#retries < MAX_STALE_RETRIES && isClosedUnderRequest(err)
+  }
+
+  /** After the failing connection's close has run its course: undici is still inside it now. */
+  #sendAgain(): void {
+    this.#retries++
+    this.#facts.upstreamRetries = this.#retries
+    this.#controller = undefined
+    this.#reused = false
+    const replay = this.#replay as (call: UpstreamCall) => void
+    queueMicrotask(() => replay(this))
   }
 
   readonly #drained = (): void => {

@@ -2,11 +2,13 @@
  * forward: the terminal step. Sends the prepared request over the endpoint's mTLS pool
  * and resolves at the response head, the body still arriving (an UpstreamCall relays it).
  * Every failure leaves as a GatewayError with an upstream_* reason from the one
- * handshake-error table.
+ * handshake-error table. A request that a second copy cannot harm is sent again when a
+ * reused connection closes under it (stale-connection.ts).
  */
 import type { Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../../tls/index.js'
 import type { Admitted, UpstreamResponse } from '../pipeline.js'
+import { isReplayable } from '../stale-connection.js'
 import { UpstreamCall } from '../upstream-call.js'
 import { assertDestination } from '../upstream-target.js'
 
@@ -22,21 +24,27 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
   assertDestination(ctx.target, outbound.url)
   ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
+  const body = buffered ?? outbound.body.stream ?? null
+  const request: Dispatcher.DispatchOptions = {
+    origin: ctx.target.origin,
+    path: outbound.url.pathname + outbound.url.search,
+    method: outbound.method as Dispatcher.HttpMethod,
+    headers,
+    body,
+  }
+  const replayable = isReplayable(outbound.method, headers, body === null ? 'none' : buffered ? 'held' : 'streamed')
   return new Promise((resolve, reject) => {
-    const call = new UpstreamCall(endpoint.name, ctx.facts, resolve, reject)
-    ctx.presence.onGone((reason) => call.abort(reason))
-    try {
-      ctx.upstream.dispatch({
-        origin: ctx.target.origin,
-        path: outbound.url.pathname + outbound.url.search,
-        method: outbound.method as Dispatcher.HttpMethod,
-        headers,
-        body: buffered ?? outbound.body.stream ?? null,
-      }, call)
-    } catch (err) {
-      // Refused before the pool saw it (a degraded bundle).
-      ctx.facts.upstreamMs = 0
-      reject(classifyUpstreamError(err, endpoint.name))
+    const send = (call: UpstreamCall): void => {
+      try {
+        ctx.upstream.dispatch(request, call)
+      } catch (err) {
+        // Refused before the pool saw it (a degraded bundle).
+        ctx.facts.upstreamMs ??= 0
+        reject(classifyUpstreamError(err, endpoint.name))
+      }
     }
+    const call = new UpstreamCall(endpoint.name, ctx.facts, resolve, reject, replayable ? send : undefined)
+    ctx.presence.onGone((reason) => call.abort(reason))
+    send(call)
   })
 }
