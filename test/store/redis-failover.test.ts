@@ -132,9 +132,13 @@ describe('Redis Sentinel failover', () => {
     // Every jti was tried twice; each was accepted at most once.
     expect(new Set(tally.accepted).size).toBe(tally.accepted.length)
     const fresh = open(prefix)
+    const lost: string[] = []
     for (const [key, value] of tally.acknowledged) {
-      expect((await getRecord<{ token: string }>(fresh, sealer, key, ['token']))?.token, key).toBe(value)
+      if ((await getRecord<{ token: string }>(fresh, sealer, key, ['token']))?.token !== value) lost.push(key)
     }
+    // One run on a loaded machine lost acknowledged tokens: if it happens again, say what the
+    // Sentinels and servers did (a second failover? a resync from an empty server?).
+    expect(lost, `${lost.length} of ${tally.acknowledged.size} acknowledged tokens unreadable after the failover; what Redis logged:\n${set.history()}`).toEqual([])
     // Replays after the failover, at either replica: refused.
     for (const jti of tally.accepted.slice(0, 50)) {
       const e: unknown = await exchangeAssertion(assertions.get(jti) as string, opts(fresh), stores2(fresh), 60).catch((err: unknown) => err)

@@ -80,6 +80,8 @@ export interface SentinelSet {
    * the Sentinels make it the new primary's replica.
    */
   killPrimary(): Promise<{ restart(): Promise<void> }>
+  /** What the Sentinels and servers logged about roles and failovers, for a failing test's message. */
+  history(): string
   stop(): Promise<void>
 }
 
@@ -164,7 +166,13 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
         },
       }
     }
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, stop }
+    const history = (): string => {
+      const pick = (p: Peer, re: RegExp): string[] => p.output().split('\n').filter((l) => re.test(l)).map((l) => `${p.name}:${p.port} ${l.trim()}`)
+      const events = /[+-](sdown|odown|switch-master|failover|promoted|convert-to-slave|slave |selected-slave|elected-leader|try-failover|tilt|reboot)/
+      const roles = /MASTER <-> REPLICA|MASTER MODE|Connecting to MASTER|PRIMARY MODE|REPLICAOF|Full resync|Partial resynchronization|Ready to accept/
+      return [...sentinels.flatMap((s) => pick(s, events)), ...started.filter((p) => !sentinels.includes(p)).flatMap((p) => pick(p, roles))].join('\n')
+    }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, history, stop }
   } catch (e) {
     await stop()
     throw e
