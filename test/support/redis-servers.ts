@@ -5,7 +5,7 @@
  * temp dir, and is stopped by the returned `stop()` (call it in afterAll).
  */
 import { execFile } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
@@ -18,6 +18,22 @@ export interface RedisServerTls {
   cert: string
   key: string
   ca: string
+  /**
+   * The certificate (chain) and key the server presents when it is the client: to its primary
+   * (replication), to other Cluster nodes (the bus), and a Sentinel's to the servers. Default:
+   * `cert`/`key`, which a server certificate without clientAuth may not pass for.
+   */
+  clientCert?: string
+  clientKey?: string
+  /** `tls-auth-clients`; default yes. */
+  authClients?: 'yes' | 'no' | 'optional'
+}
+
+/** The test's own TLS client options for servers started with `tls` (it presents `clientCert`). */
+export interface RawClientTls {
+  ca: string
+  cert?: string
+  key?: string
 }
 
 export interface RedisServerOptions {
@@ -29,11 +45,21 @@ export interface RedisServerOptions {
   port?: number
 }
 
+/** `tls-*` lines serving TLS only on `port` (also for redis-sentinel, which takes the same ones). */
+function tlsConf(port: number, tls: RedisServerTls): string {
+  return `port 0\ntls-port ${port}\ntls-cert-file ${tls.cert}\ntls-key-file ${tls.key}\ntls-ca-cert-file ${tls.ca}\n` +
+    (tls.clientCert !== undefined ? `tls-client-cert-file ${tls.clientCert}\ntls-client-key-file ${tls.clientKey ?? tls.key}\n` : '') +
+    `tls-auth-clients ${tls.authClients ?? 'yes'}\ntls-replication yes`
+}
+
 function baseConf(dir: string, port: number, tls: RedisServerTls | undefined): string {
-  const listen = tls
-    ? `port 0\ntls-port ${port}\ntls-cert-file ${tls.cert}\ntls-key-file ${tls.key}\ntls-ca-cert-file ${tls.ca}\ntls-auth-clients yes\ntls-replication yes`
-    : `port ${port}`
+  const listen = tls ? tlsConf(port, tls) : `port ${port}`
   return `${listen}\nbind 127.0.0.1\ndir ${dir}\nsave ""\nappendonly no\nloglevel notice\n`
+}
+
+/** The test's client TLS options for servers of `tls` (its CA, and its client certificate as theirs). */
+export function rawClientTls(tls: RedisServerTls): RawClientTls {
+  return { ca: readFileSync(tls.ca, 'utf8'), cert: readFileSync(tls.clientCert ?? tls.cert, 'utf8'), key: readFileSync(tls.clientKey ?? tls.key, 'utf8') }
 }
 
 /** One redis-server; ready once it accepts connections. */
@@ -51,9 +77,9 @@ export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
   })
 }
 
-/** A `host:port` client for one server (loopback, plain TCP). */
-export function rawClient(port: number): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null })
+/** A `host:port` client for one server or Sentinel (loopback; over TLS when `tls` is given). */
+export function rawClient(port: number, tls?: RawClientTls): Redis {
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(tls ? { tls: { ...tls, servername: 'localhost' } } : {}) })
 }
 
 /** Polls `check` until it holds or the deadline passes. */
@@ -86,15 +112,19 @@ export interface SentinelSet {
 }
 
 /** Starts the replicated set; resolves once the replica is in sync and every Sentinel sees both. */
-export async function startSentinelSet(primaryName = 'gwprimary'): Promise<SentinelSet> {
+export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisServerTls): Promise<SentinelSet> {
   const started: Peer[] = []
+  const client = (port: number): Redis => rawClient(port, tls ? rawClientTls(tls) : undefined)
+  // The Sentinels serve TLS too, without asking callers for a certificate.
+  const sentinelTls = tls ? { ...tls, authClients: 'no' as const } : undefined
   const stop = async (): Promise<void> => {
     await Promise.all(started.map((p) => p.stop()))
   }
   try {
-    const primary = await startRedisServer()
+    const primary = await startRedisServer({ ...(tls ? { tls } : {}) })
     started.push(primary)
     const replica = await startRedisServer({
+      ...(tls ? { tls } : {}),
       conf: () => `replicaof 127.0.0.1 ${primary.port}\n`,
       readyLine: /MASTER <-> REPLICA sync: Finished with success/,
     })
@@ -107,7 +137,7 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
           readyLine: /\+monitor master/,
           setup(dir, port) {
             const conf = join(dir, 'sentinel.conf')
-            writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\n` +
+            writeFileSync(conf, `${sentinelTls ? tlsConf(port, sentinelTls) : `port ${port}`}\nbind 127.0.0.1\ndir ${dir}\n` +
               `sentinel monitor ${primaryName} 127.0.0.1 ${primary.port} 2\n` +
               `sentinel down-after-milliseconds ${primaryName} 1000\n` +
               `sentinel failover-timeout ${primaryName} 4000\n` +
@@ -119,7 +149,7 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
     )
     started.push(...sentinels)
     const primaryPortAt = async (sentinel: Peer): Promise<number> => {
-      const s = rawClient(sentinel.port)
+      const s = client(sentinel.port)
       try {
         const reply = (await s.call('SENTINEL', 'get-master-addr-by-name', primaryName)) as string[]
         return Number(reply[1])
@@ -131,7 +161,7 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
     // Sentinels learn of the replica (and of each other) from the primary, within seconds.
     await eventually('sentinels to discover the replica and each other', async () => {
       for (const peer of sentinels) {
-        const s = rawClient(peer.port)
+        const s = client(peer.port)
         try {
           const info = (await s.call('SENTINEL', 'master', primaryName)) as string[]
           const field = (k: string): number => Number(info[info.indexOf(k) + 1])
@@ -160,7 +190,7 @@ export async function startSentinelSet(primaryName = 'gwprimary'): Promise<Senti
       }, 30_000)
       return {
         async restart() {
-          const back = await startRedisServer({ port })
+          const back = await startRedisServer({ port, ...(tls ? { tls } : {}) })
           servers[servers.indexOf(victim)] = back
           started.push(back)
         },
@@ -185,8 +215,8 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
-/** Starts `count` cluster-enabled servers, joins them with `redis-cli --cluster create`, waits for state ok. */
-export async function startRedisCluster(count = 3): Promise<RedisCluster> {
+/** Starts `count` cluster-enabled servers (TLS only, the bus too, with `tls`), joins them with `redis-cli --cluster create`, waits for state ok. */
+export async function startRedisCluster(count = 3, tls?: RedisServerTls): Promise<RedisCluster> {
   const nodes: Peer[] = []
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((p) => p.stop()))
@@ -195,12 +225,13 @@ export async function startRedisCluster(count = 3): Promise<RedisCluster> {
     for (let i = 0; i < count; i++) {
       // The bus port must be chosen too: the default (port + 10000) may not exist.
       const bus = await freePort()
-      nodes.push(await startRedisServer({ conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n` }))
+      nodes.push(await startRedisServer({ ...(tls ? { tls } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` }))
     }
-    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+    const cliTls = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.clientCert ?? tls.cert, '--key', tls.clientKey ?? tls.key, '--sni', 'localhost'] : []
+    await promisify(execFile)('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
     await eventually('the cluster to report state ok on every node', async () => {
       for (const n of nodes) {
-        const c = rawClient(n.port)
+        const c = rawClient(n.port, tls ? rawClientTls(tls) : undefined)
         try {
           if (!String(await c.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
         } finally {
