@@ -5,12 +5,13 @@
  * and replaces a worker that crashes.
  */
 import cluster, { type Worker } from 'node:cluster'
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client'
 import { inspectEndpoints, inspectListeners } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
+import { openMetricsAggregate } from './aggregate-open-metrics.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
 import { mergeHandshakes, type AdminFacts, type AdminRoutesFactory, type HandshakeFacts, type ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
@@ -106,13 +107,16 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   started = true
 
-  const aggregate = async (): Promise<Registry> => {
+  const gather = async (): Promise<WorkerMetrics[]> => {
     const answers = await ask(connected(), 'metrics', ASK_TIMEOUT_MS)
-    const all = [await registry.getMetricsAsJSON(), ...answers.flatMap((a) => (a.value === undefined ? [] : [a.value as WorkerMetrics]))]
-    return AggregatorRegistry.aggregate(all)
+    return [await registry.getMetricsAsJSON(), ...answers.flatMap((a) => (a.value === undefined ? [] : [a.value as WorkerMetrics]))]
   }
+  const aggregate = async (): Promise<Registry<RegistryContentType>> => AggregatorRegistry.aggregate(await gather())
   const metrics = async (): Promise<{ contentType: string; body: string }> => {
-    const aggregated = await aggregate()
+    const all = await gather()
+    const aggregated = AggregatorRegistry.aggregate(all)
+    // As one process with tracing on: OpenMetrics, with the workers' trace ids as exemplars (tracing.enabled is restart-only).
+    if (startConfig.tracing.enabled) await openMetricsAggregate(aggregated, all)
     return { contentType: aggregated.contentType, body: await aggregated.metrics() }
   }
   const readiness = async (): Promise<Readiness> => {

@@ -55,6 +55,19 @@ describe('tracing with serve --workers 2', () => {
     expect(m.filter((s) => s.name === 'mtls_gateway_build_info')).toHaveLength(1)
     expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(12)
   })
+
+  it('the primary\'s scrape carries the workers\' trace ids as exemplars (OpenMetrics), as one process\'s does', async () => {
+    const r = await fetch(`${admin}/metrics`, { headers: { accept: 'application/openmetrics-text' } })
+    expect(r.headers.get('content-type')).toContain('application/openmetrics-text')
+    const text = await r.text()
+    expect(text.trimEnd().endsWith('# EOF')).toBe(true)
+    const exemplars = [...text.matchAll(/^mtls_gateway_request_duration_seconds_bucket\{[^}]*endpoint="partner"[^}]*mode="route"[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})"\} [0-9.e-]+ [0-9.]+$/gm)].map((x) => x[1])
+    expect(exemplars.length).toBeGreaterThan(0)
+    const sent = Array.from({ length: 12 }, (_, i) => (i + 1).toString(16).padStart(32, 'a'))
+    for (const id of exemplars) expect(sent).toContain(id)
+    // Buckets still summed over the processes.
+    expect(valueOf(parseMetrics(text), 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(12)
+  })
 })
 
 describe('SIGTERM with tracing on', () => {
