@@ -36,6 +36,17 @@ function descriptorUse(): { open: number; limit: number } | undefined {
   }
 }
 
+/**
+ * The start-up warning when `max` connections cannot all be held within the nofile limit (a
+ * proxied call may hold a caller's and an upstream's descriptor); undefined when they can, or
+ * when the limit is unknown. Node raises its soft limit to the hard one at start, so `limit`
+ * is what the process really has.
+ */
+export function descriptorShortfall(max: number, limit: number | undefined = descriptorUse()?.limit): string | undefined {
+  if (limit === undefined || !Number.isFinite(limit) || limit <= 0 || max * 2 <= limit) return undefined
+  return `listen.connections.max ${max} may need ${max * 2} file descriptors (a caller's and an upstream's per call), but this process may open ${limit}: ${ADVICE}. Until then the connection cap cannot keep the process from running out of descriptors (it then refuses new connections, fd_exhausted)`
+}
+
 /** Creates the fd-exhaustion condition (clock injectable for tests). */
 export function createFdPressure(now: () => number = Date.now): FdPressure {
   let last = -Infinity

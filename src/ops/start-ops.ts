@@ -6,6 +6,7 @@ import type { Gateway } from '../gateway/index.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
+import { descriptorShortfall } from './connection-events.js'
 import { createDrain } from './drain.js'
 import { createExposition } from './exposition.js'
 import { trackInFlight } from './in-flight.js'
@@ -82,6 +83,9 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
         void log.end().finally(() => process.exit(code))
       }),
   })
+  // Listener limits are read at start, like the descriptor limit: said once, per process.
+  const shortfall = descriptorShortfall(s.ref.current.config.listen.connections.max)
+  if (shortfall) log.logger.warn({ problem: shortfall }, 'connection cap above the file descriptor limit')
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])

@@ -8,6 +8,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { rawClient, type RawClient } from '../support/raw-client.js'
 import { eventually, parseMetrics, valueOf } from './helpers.js'
+import { descriptorShortfall } from '../../src/ops/connection-events.js'
 
 // Out of file descriptors (the gateway runs under `prlimit --nofile=96`): silent connections
 // use up the descriptors; a legitimate request that needs a new upstream connection gets
@@ -44,6 +45,25 @@ function get(agent: Agent, url: string): Promise<{ status: number; text: string 
     }).on('error', reject).end()
   })
 }
+
+describe('a connection cap the descriptor limit cannot hold', () => {
+  it('is said at start, once per process, with the numbers and the fix', async () => {
+    const line = await eventually(() => gp.output.find((l) => l.includes('"connection cap above the file descriptor limit"')), 10_000, 'the start-up warning')
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'warn',
+      problem: expect.stringMatching(/^listen\.connections\.max 4096 may need 8192 file descriptors \(a caller's and an upstream's per call\), but this process may open 96: raise the nofile limit or lower listen\.connections\.max\./),
+    })
+    expect(gp.output.filter((l) => l.includes('"connection cap above the file descriptor limit"'))).toHaveLength(1)
+  })
+
+  it('is quiet when the limit holds twice the cap, or is unknown', () => {
+    expect(descriptorShortfall(4096, 1_048_576)).toBeUndefined()
+    expect(descriptorShortfall(4096, 8192)).toBeUndefined()
+    expect(descriptorShortfall(4096, 8191)).toContain('may need 8192 file descriptors')
+    expect(descriptorShortfall(10, undefined)).toBeUndefined()
+    expect(descriptorShortfall(10, Number.NaN)).toBeUndefined()
+  })
+})
 
 describe('file descriptor exhaustion', () => {
   it('answers 503 fd_exhausted, counts it, and turns readiness off', async () => {
