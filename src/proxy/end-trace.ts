@@ -14,5 +14,6 @@ export function endTrace(trace: RequestTrace, r: RequestRecord): void {
     reason: r.error?.reason,
     requestBytes: r.requestBytes,
     responseBytes: r.responseBytes,
+    upstreamRetries: r.facts.upstreamRetries,
   })
 }

@@ -24,6 +24,8 @@ export interface RequestOutcome {
   reason?: string
   requestBytes?: number
   responseBytes?: number
+  /** Times the upstream call was sent again after a reused connection closed under it. */
+  upstreamRetries?: number
 }
 
 /** Which connection carried the upstream call (from the upstream observer, when ops run). */
@@ -159,6 +161,8 @@ function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | und
       'tls.protocol.version': up?.tlsVersion?.replace(/^TLSv/, ''),
       'tls.resumed': up?.resumed,
       'mtls_gateway.connection_reused': up?.reused,
+      // OpenTelemetry's name for "this call was sent again", on the one client span.
+      'http.request.resend_count': o.upstreamRetries,
     }),
   )
   if (failed) client.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })

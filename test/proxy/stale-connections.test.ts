@@ -16,6 +16,7 @@ import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 
 /** What the server does with a request on a connection that already answered one. */
 type Mode = 'answer' | 'close-reused' | 'close-all'
@@ -148,19 +149,29 @@ describe('a reused connection closed under a request (one process, no observers)
   })
 })
 
-describe('counted and logged', () => {
+describe('counted, logged and traced', () => {
   let og: OpsGateway
+  let receiver: OtlpReceiver
   beforeAll(async () => {
     upstream.server.closeAllConnections()
-    og = await startOpsGateway(pki.dir, configYaml())
+    receiver = await startOtlpReceiver()
+    og = await startOpsGateway(pki.dir, configYaml(`tracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\n`))
   })
   afterAll(async () => {
     await og?.gw.close()
+    await receiver?.close()
   })
 
-  it('upstream_retries_total and the access line say a request was sent again; a clean request says nothing', async () => {
-    const r = await onStaleConnection(og.gw.url, 'partner', 'counted')
+  it('upstream_retries_total, the access line and the client span say a request was sent again; a clean request says nothing', async () => {
+    const trace = 'c'.repeat(32)
+    const r = await onStaleConnection(og.gw.url, 'partner', 'counted', { headers: { traceparent: `00-${trace}-${'1'.repeat(16)}-01` } })
     expect(r.status, r.text).toBe(200)
+    // The warm-up's client span (a trace of its own) and the retried call's.
+    const spans = await receiver.waitFor((all) => all.some((x) => x.traceId === trace && x.kind === SPAN_KIND.CLIENT) && all.filter((x) => x.kind === SPAN_KIND.CLIENT).length >= 2)
+    expect(spans.find((x) => x.traceId === trace && x.kind === SPAN_KIND.CLIENT)?.attributes).toMatchObject({ 'http.request.resend_count': 1 })
+    const others = spans.filter((y) => y.traceId !== trace && y.kind === SPAN_KIND.CLIENT)
+    expect(others).toHaveLength(1)
+    expect(others[0]?.attributes).not.toHaveProperty('http.request.resend_count')
     const lines = await eventually(() => og.access().length >= 2 && og.access(), 10_000, 'two access lines')
     const [warm, again] = lines.slice(-2)
     expect(warm).not.toHaveProperty('upstreamRetries')
