@@ -139,6 +139,11 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   // The store may open on a later reload (callers added): probes ask the runtime each time,
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()
+  // A shared Redis down would make every pod unready at once (store.redis.gateReadiness); a SQLite file is the pod's own.
+  const storeGatesReadiness = (): boolean => {
+    const store = ref.current.config.store
+    return store.kind !== 'redis' || store.redis.gateReadiness
+  }
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
   // A reload also renews the OTLP exporter's TLS files (read first: unreadable fails the reload).
   const reloadCompile = (c: GatewayConfig): Gateway => {
@@ -147,7 +152,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     renewExport?.()
     return g
   }
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -54,5 +54,6 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     acknowledgeTimeoutMs,
     commandTimeoutMs,
     connectTimeoutMs: parseDuration((r.connectTimeout as string | number | undefined) ?? '2s'),
+    gateReadiness: (r.gateReadiness as boolean | undefined) ?? false,
   }
 }

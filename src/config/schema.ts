@@ -306,6 +306,11 @@ const redisStore = {
     acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`.' },
     commandTimeout: { ...duration, default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
     connectTimeout: { ...duration, default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
+    gateReadiness: {
+      type: 'boolean',
+      default: false,
+      description: '`true`: `/readyz` fails while this process cannot reach Redis (or the replicas writes must reach). Default `false`: Redis is shared by every replica, so its outage would take every pod out of the Service at once, calls that need no store included; instead `/readyz` stays 200 and names the problem under `notes`, store-needing requests get 503 `store_unavailable`, and `mtls_gateway_store_up` (the `MtlsGatewayStoreUnreachable` alert) reports it. Reloads. A SQLite store, local to the pod, always gates readiness.',
+    },
   },
 } as const
 

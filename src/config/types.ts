@@ -161,6 +161,8 @@ export interface RedisSettings {
   acknowledgeTimeoutMs: number
   commandTimeoutMs: number
   connectTimeoutMs: number
+  /** /readyz fails while Redis is unreachable (default false: reported under notes). */
+  gateReadiness: boolean
 }
 
 export interface StoreSettings {

@@ -50,6 +50,8 @@ const overview: Handler = async (host, sampler) => {
     workers: facts.workers,
     ready: readiness.ready,
     notReady: readiness.reasons,
+    // Failures that do not gate readiness (a shared Redis away, store.redis.gateReadiness off).
+    readyNotes: readiness.notes ?? [],
     store: await storeStatus(host),
     totals: totals(metrics),
     series: sampler.series(),

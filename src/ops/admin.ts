@@ -17,12 +17,15 @@ import { hasBody } from '../proxy/body.js'
 export interface ReadinessProbe {
   readonly name: string
   check(): Promise<void>
+  /** Whether a failure makes the process not ready (default yes); otherwise it is a note. Asked at each probe. */
+  gates?(): boolean
 }
 
-/** /readyz: ready, or the reasons it is not. */
+/** /readyz: ready, or the reasons it is not; notes are failures that do not gate readiness. */
 export interface Readiness {
   ready: boolean
   reasons: string[]
+  notes?: string[]
 }
 
 /** Address and the two providers the admin routes answer from. */
@@ -73,14 +76,16 @@ export async function runProbes(probes: readonly ReadinessProbe[], reasons: stri
         await Promise.race([p.check(), timeout])
         return undefined
       } catch (e) {
-        return `${p.name}: ${e instanceof Error ? e.message : String(e)}`
+        return { gates: p.gates?.() ?? true, text: `${p.name}: ${e instanceof Error ? e.message : String(e)}` }
       } finally {
         clearTimeout(timer)
       }
     }),
   )
-  const all = [...reasons, ...results.filter((r): r is string => r !== undefined)]
-  return { ready: all.length === 0, reasons: all }
+  const failed = results.filter((r) => r !== undefined)
+  const all = [...reasons, ...failed.filter((r) => r.gates).map((r) => r.text)]
+  const notes = failed.filter((r) => !r.gates).map((r) => r.text)
+  return { ready: all.length === 0, reasons: all, ...(notes.length > 0 ? { notes } : {}) }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -110,7 +115,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
         json(res, 200, { status: 'ok' })
       } else if (path === '/readyz') {
         const r = await o.readiness()
-        json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not_ready', reasons: r.reasons })
+        const notes = r.notes && r.notes.length > 0 ? { notes: r.notes } : {}
+        json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready', ...notes } : { status: 'not_ready', reasons: r.reasons, ...notes })
       } else {
         const routes = ['/metrics', '/healthz', '/readyz', ...(extra?.listed?.() ? [extra.prefix] : [])]
         writeError(res, new GatewayError('not_found', `no admin route ${path}: use ${routes.slice(0, -1).join(', ')} or ${routes.at(-1)}`), 'api', { close })

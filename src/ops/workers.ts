@@ -127,7 +127,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     )
     if (workers.length === 0) reasons.push('no worker running')
     if (draining) reasons.unshift('draining')
-    return runProbes(o.probes ?? [], reasons)
+    const notes = answers.flatMap(({ worker, value }) => ((value as Readiness | undefined)?.notes ?? []).map((n) => `worker ${worker.process.pid}: ${n}`))
+    const own = await runProbes(o.probes ?? [], reasons)
+    const all = [...(own.notes ?? []), ...notes]
+    // Per probe (not per request).
+    return all.length > 0 ? { ...own, notes: all } : own
   }
   let lastReload: ReloadRecord | undefined
   let loadedAt = Date.now()

@@ -49,8 +49,9 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   'store.url': (c) => (c.store.kind === 'redis' ? c.store.url : undefined),
   'store.keyPrefix': (c) => (c.store.kind === 'redis' ? c.store.keyPrefix : undefined),
   // Topology, which TLS files and durability of the Redis connection are fixed at start (the
-  // files' renewed contents reach new connections on reload: prepare).
-  'store.redis': (c) => (c.store.kind === 'redis' ? c.store.redis : undefined),
+  // files' renewed contents reach new connections on reload: prepare). Whether Redis gates
+  // readiness is read at each probe, so it reloads. On reload (not per request).
+  'store.redis': (c) => (c.store.kind === 'redis' && c.store.redis ? { ...c.store.redis, gateReadiness: undefined } : undefined),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,

@@ -98,11 +98,13 @@ describe('Redis topologies in the chart', () => {
     expect(egressPorts('redis-sentinel-tls').sort()).toEqual([26379, 6380])
   })
 
-  it('Cluster: seed nodes, replica acknowledgement, egress to the nodes\' port', () => {
+  it('Cluster: seed nodes, replica acknowledgement, readiness gating, egress to the nodes\' port', () => {
     expect(get('redis-cluster').gatewayConfig().store).toMatchObject({
       kind: 'redis',
-      redis: { cluster: { nodes: ['redis-cluster-0.redis-cluster-headless.data:6379', 'redis-cluster-1.redis-cluster-headless.data:6379'] }, replicasToAcknowledge: 1 },
+      redis: { cluster: { nodes: ['redis-cluster-0.redis-cluster-headless.data:6379', 'redis-cluster-1.redis-cluster-headless.data:6379'] }, replicasToAcknowledge: 1, gateReadiness: true },
     })
+    // Off unless asked for: the gateway's own default then applies.
+    expect(get('redis-sentinel-tls').gatewayConfig().store.redis).not.toHaveProperty('gateReadiness')
     expect(get('redis-cluster').gatewayConfig().store.url).toBeUndefined()
     expect(egressPorts('redis-cluster')).toEqual([6379])
   })

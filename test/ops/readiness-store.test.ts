@@ -1,10 +1,11 @@
-import { mkdirSync, renameSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
+import { spawnGateway } from '../support/process.js'
 import { startRedisServer } from '../support/redis-server.js'
-import { eventually, get, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
+import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
 
 // /readyz and store_up against a store that is really gone, not an injected fake probe:
 // a Redis server we start and stop, and a SQLite file replaced by a directory (the tests run
@@ -21,16 +22,16 @@ beforeAll(async () => {
 })
 afterAll(() => pki?.cleanup())
 
-const ready = async (g: OpsGateway): Promise<{ status: number; body: { status: string; reasons?: string[] } }> => {
+const ready = async (g: OpsGateway): Promise<{ status: number; body: { status: string; reasons?: string[]; notes?: string[] } }> => {
   const r = await get(`${g.adminUrl}/readyz`)
-  return { status: r.status, body: JSON.parse(r.text) as { status: string; reasons?: string[] } }
+  return { status: r.status, body: JSON.parse(r.text) as { status: string; reasons?: string[]; notes?: string[] } }
 }
 const storeUp = async (g: OpsGateway): Promise<number | undefined> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_store_up')
 
 describe('readiness with a real store down', () => {
-  it('Redis stopped: /readyz 503 naming the store, store_up 0', async () => {
+  it('Redis stopped, store.redis.gateReadiness true: /readyz 503 naming the store, store_up 0', async () => {
     const redis = await startRedisServer()
-    const g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:" }\n${endpoints}`, { watch: false })
+    const g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { gateReadiness: true } }\n${endpoints}`, { watch: false })
     try {
       expect(await ready(g)).toEqual({ status: 200, body: { status: 'ready' } })
       expect(await storeUp(g)).toBe(1)
@@ -46,6 +47,67 @@ describe('readiness with a real store down', () => {
       await redis.stop()
     }
   })
+
+  it('Redis stopped, by default: /readyz stays 200 and names the store under notes, store_up 0; gateReadiness reloads both ways', async () => {
+    const redis = await startRedisServer()
+    const config = (gate: boolean): string => `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:"${gate ? ', redis: { gateReadiness: true }' : ''} }\n${endpoints}`
+    const g = await startOpsGateway(pki.dir, config(false))
+    const file = join(pki.dir, 'gateway.yaml')
+    try {
+      expect(await ready(g)).toEqual({ status: 200, body: { status: 'ready' } })
+      await redis.stop()
+      const why = `store: redis store ${redis.url} is unreachable (connect ECONNREFUSED ${redis.url.slice('redis://'.length)}): ping failed`
+      const noted = await eventually(async () => {
+        const r = await ready(g)
+        return r.body.notes?.some((n) => n.includes('ECONNREFUSED')) && r
+      }, 30_000, '/readyz to note the stopped Redis')
+      // Every pod shares this Redis: a 503 here would empty the Service, calls that need no store included.
+      expect(noted).toEqual({ status: 200, body: { status: 'ready', notes: [why] } })
+      expect(await storeUp(g)).toBe(0)
+      // As a fresh start with the file would: a reload turning the gate on makes the same outage a 503, and back.
+      let before = g.gw.ref.current
+      replaceFile(file, config(true))
+      await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload to gateReadiness: true')
+      // (The ping's words vary with the client's reconnect backoff: refused, or no answer in time.)
+      expect(await ready(g)).toEqual({ status: 503, body: { status: 'not_ready', reasons: [expect.stringMatching(/^store: /)] } })
+      before = g.gw.ref.current
+      replaceFile(file, config(false))
+      await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload back to the default')
+      expect(await ready(g)).toEqual({ status: 200, body: { status: 'ready', notes: [expect.stringMatching(/^store: /)] } })
+    } finally {
+      await g.gw.close()
+      await redis.stop()
+    }
+  })
+
+  it('--workers 2, Redis stopped, by default: the primary\'s /readyz stays 200 with each worker\'s note', async () => {
+    const redis = await startRedisServer()
+    const file = join(pki.dir, 'workers.yaml')
+    writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness-w:" }\n${endpoints}`)
+    const gp = await spawnGateway(file, ['--workers', '2'])
+    try {
+      const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 60_000, 'the admin line')
+      const admin = (JSON.parse(line) as { url: string }).url
+      const readyz = async (): Promise<{ status: number; body: { status: string; notes?: string[] } }> => {
+        const r = await get(`${admin}/readyz`)
+        return { status: r.status, body: JSON.parse(r.text) as { status: string; notes?: string[] } }
+      }
+      await eventually(async () => (await readyz()).status === 200, 30_000, 'both workers ready')
+      await redis.stop()
+      const noted = await eventually(async () => {
+        const r = await readyz()
+        return r.body.notes?.length === 2 && r
+      }, 30_000, 'a note from each worker')
+      expect(noted.status).toBe(200)
+      expect(noted.body.status).toBe('ready')
+      const pids = new Set(noted.body.notes?.map((n) => /^worker (\d+): store: /.exec(n)?.[1]))
+      expect(pids.size).toBe(2)
+      expect(pids.has(undefined)).toBe(false)
+    } finally {
+      await gp.stop('SIGKILL')
+      await redis.stop()
+    }
+  }, 120_000)
 
   it('SQLite file replaced by a directory: /readyz 503 naming the file, store_up 0', async () => {
     const file = join(pki.dir, 'state', 'gateway.db')

@@ -32,6 +32,8 @@ beforeAll(async () => {
     sentinel: { addresses: [${set.sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')}], primaryName: ${set.primaryName} }
     commandTimeout: 1500ms
     connectTimeout: 1s
+    # The failover's effect on readiness is what this test watches (by default Redis only notes it).
+    gateReadiness: true
 callers:
   required: false
   apps:

@@ -45,6 +45,9 @@
 {{- if not (kindIs "invalid" $r.replicasToAcknowledge) }}
 {{- $_ := set $redis "replicasToAcknowledge" (int $r.replicasToAcknowledge) }}
 {{- end }}
+{{- if $r.gateReadiness }}
+{{- $_ := set $redis "gateReadiness" true }}
+{{- end }}
 {{- if $redis }}
 {{- $_ := set $store "redis" $redis }}
 {{- end }}

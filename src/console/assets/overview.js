@@ -45,7 +45,7 @@ export async function showOverview() {
       ['Loaded at', time(d.loadedAt)],
       ['Last reload', h('span', { id: 'last-reload', class: d.lastReload && !d.lastReload.result.ok ? 'error' : '' }, reloadText(d.lastReload))],
       ['Draining', d.draining ? 'yes' : 'no'],
-      ['Ready', d.ready ? 'yes' : `no: ${d.notReady.join('; ')}`],
+      ['Ready', d.ready ? (d.readyNotes?.length ? `yes, but: ${d.readyNotes.join('; ')}` : 'yes') : `no: ${d.notReady.join('; ')}`],
       ['Workers', h('span', { id: 'workers' }, String(d.workers))],
       ['Store', d.store.kind === 'none' ? 'none' : `${d.store.kind}: ${d.store.up ? 'up' : `DOWN (${d.store.error})`}`],
       ['Requests since start', h('span', { id: 'total-requests' }, String(d.totals.requests))],
