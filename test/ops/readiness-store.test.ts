@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { spawnGateway } from '../support/process.js'
+import { adminRequest, apiSession, CONSOLE_TOKEN } from '../console/console-support.js'
 import { startRedisServer } from '../support/redis-server.js'
 import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
 
@@ -50,7 +51,7 @@ describe('readiness with a real store down', () => {
 
   it('Redis stopped, by default: /readyz stays 200 and names the store under notes, store_up 0; gateReadiness reloads both ways', async () => {
     const redis = await startRedisServer()
-    const config = (gate: boolean): string => `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:"${gate ? ', redis: { gateReadiness: true }' : ''} }\n${endpoints}`
+    const config = (gate: boolean): string => `admin: { token: "${CONSOLE_TOKEN}" }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:"${gate ? ', redis: { gateReadiness: true }' : ''} }\n${endpoints}`
     const g = await startOpsGateway(pki.dir, config(false))
     const file = join(pki.dir, 'gateway.yaml')
     try {
@@ -64,6 +65,11 @@ describe('readiness with a real store down', () => {
       // Every pod shares this Redis: a 503 here would empty the Service, calls that need no store included.
       expect(noted).toEqual({ status: 200, body: { status: 'ready', notes: [why] } })
       expect(await storeUp(g)).toBe(0)
+      // The console's overview says the same: ready, with the note.
+      const consoleUrl = `${g.adminUrl}/console/`
+      const session = await apiSession(consoleUrl)
+      const overview = JSON.parse((await adminRequest(`${consoleUrl}api/overview`, { cookie: session.cookie })).text) as { ready: boolean; readyNotes: string[] }
+      expect(overview).toMatchObject({ ready: true, readyNotes: [expect.stringMatching(/^store: redis store /)] })
       // As a fresh start with the file would: a reload turning the gate on makes the same outage a 503, and back.
       let before = g.gw.ref.current
       replaceFile(file, config(true))
