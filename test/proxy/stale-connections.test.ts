@@ -15,7 +15,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
-import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 
 /** What the server does with a request on a connection that already answered one. */
@@ -56,12 +56,14 @@ const configYaml = (head = ''): string =>
   endpointYaml('fields', upstream.port, tls(), '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')
 
 /** One request with an id the server records, after one that leaves a kept-alive connection in the pool. */
-async function onStaleConnection(url: string, endpoint: string, id: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+async function onStaleConnection(url: string, endpoint: string, id: string, o: { method?: string; headers?: Record<string, string>; body?: string; forward?: boolean } = {}): Promise<{ status: number; text: string }> {
+  // Route mode, or the forward proxy's absolute form (the host picks the first endpoint on it: partner).
+  const target = (path: string): string => (o.forward ? `http://api.partner.test:${upstream.port}/${path}` : `/proxy/${endpoint}/${path}`)
   mode = 'answer'
-  const warm = await send(url, `/proxy/${endpoint}/warm`, { headers: { 'x-test-id': `${id}-warm`, ...(o.body === undefined ? {} : o.headers) }, ...(o.body === undefined ? {} : { method: 'PUT', body: o.body }) })
+  const warm = await send(url, target('warm'), { headers: { 'x-test-id': `${id}-warm`, ...(o.body === undefined ? {} : o.headers) }, ...(o.body === undefined ? {} : { method: 'PUT', body: o.body }) })
   expect(warm.status, warm.text).toBe(200)
   mode = 'close-reused'
-  const r = await send(url, `/proxy/${endpoint}/x`, { method: o.method ?? 'GET', headers: { 'x-test-id': id, ...o.headers }, ...(o.body === undefined ? {} : { body: o.body }) })
+  const r = await send(url, target('x'), { method: o.method ?? 'GET', headers: { 'x-test-id': id, ...o.headers }, ...(o.body === undefined ? {} : { body: o.body }) })
   mode = 'answer'
   return r
 }
@@ -129,6 +131,15 @@ describe('a reused connection closed under a request (one process, no observers)
     expect(seen(id).map((a) => a.answered)).toEqual([false])
   })
 
+  it('the forward proxy\'s absolute form: the same (the pipeline is shared)', async () => {
+    const r = await onStaleConnection(gw.url, 'partner', 'forward-get', { forward: true })
+    expect(r.status, r.text).toBe(200)
+    expect(seen('forward-get').map((a) => [a.nth > 1, a.answered])).toEqual([[true, false], [false, true]])
+    const post = await onStaleConnection(gw.url, 'partner', 'forward-post', { forward: true, method: 'POST', body: 'pay=5' })
+    expect(post.status, post.text).toBe(502)
+    expect(seen('forward-post')).toHaveLength(1)
+  })
+
   it('a fresh connection closed under a GET is a real fault: one attempt, 502', async () => {
     mode = 'close-all'
     const r = await send(gw.url, '/proxy/partner/x', { headers: { 'x-test-id': 'fresh' } })
@@ -178,6 +189,16 @@ describe('counted, logged and traced', () => {
     expect(again).toMatchObject({ status: 200, upstreamRetries: 1, connectionReused: false })
     const m = await scrape(og.adminUrl)
     expect(valueOf(m, 'mtls_gateway_upstream_retries_total', { endpoint: 'partner' })).toBe(1)
+  })
+
+  it('after a hot reload, as after a fresh start: the new snapshot\'s pools send a stale GET again', async () => {
+    const before = og.gw.ref.current
+    replaceFile(join(pki.dir, 'gateway.yaml'), configYaml(`tracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\n`) + endpointYaml('spare', upstream.port, tls()))
+    await eventually(() => og.gw.ref.current !== before, 20_000, 'the reload')
+    const r = await onStaleConnection(og.gw.url, 'partner', 'after-reload')
+    expect(r.status, r.text).toBe(200)
+    expect(seen('after-reload').map((a) => [a.nth > 1, a.answered])).toEqual([[true, false], [false, true]])
+    expect(valueOf(await scrape(og.adminUrl), 'mtls_gateway_upstream_retries_total', { endpoint: 'partner' })).toBe(2)
   })
 })
 
