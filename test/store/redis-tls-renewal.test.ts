@@ -37,13 +37,14 @@ async function setup(): Promise<Renewal> {
   const redis = await startRedisServer({ tls: { cert: first.file('server-chain.crt'), key: first.file('server.key'), ca: first.file('root.crt') } })
   cleanup.push(() => redis.stop())
   // The gateway's files: the server's CA, and its client certificate (first CA's) and key.
+  // /readyz is how the test reads the store's reach, so Redis gates it (store.redis.gateReadiness).
   const ca = first.write('redis-ca.crt', first.root.pem)
   const cert = first.write('redis-client.crt', first.client.pem + first.inter.pem)
   const key = first.write('redis-client.key', readFileSync(first.file('client.key'), 'utf8'))
   const bundle = { cert: first.file('client.crt'), key: first.file('client.key'), intermediates: first.file('inter.crt'), roots: first.file('root.crt') }
   const config = join(first.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n` +
-    `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +
+    `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { gateReadiness: true, tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +
     `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
     `endpoints:\n${endpointYaml('partner', 9, bundle)}`)
   return {

@@ -88,7 +88,7 @@ async function roundTripOpened(o: Omit<RedisStoreOptions, 'tls'>, files: { cert:
   }
 }
 
-/** A gateway (in-process, admin on) on `storeYaml`; after renew + switch, /readyz is 200 only through the renewed certificate. */
+/** A gateway (in-process, admin on) on `storeYaml` (Redis gating readiness); after renew + switch, /readyz is 200 and keys round-trip only through the renewed certificate. */
 async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string): Promise<void> {
   const files = gatewayTlsFiles(dir)
   const bundle = { cert: oldClient.file('client.crt'), key: oldClient.file('client.key'), intermediates: oldClient.file('inter.crt'), roots: oldClient.file('root.crt') }
@@ -123,7 +123,7 @@ describe('Redis Sentinel over TLS', () => {
     mkdirSync(dir, { recursive: true })
     const addresses = sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')
     await renewalThroughGateway(
-      (tls) => `store: { kind: redis, keyPrefix: "tls-sentinel-gw:", redis: { sentinel: { addresses: [${addresses}], primaryName: tlsprimary }, tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key}, serverName: localhost } } }\n`,
+      (tls) => `store: { kind: redis, keyPrefix: "tls-sentinel-gw:", redis: { gateReadiness: true, sentinel: { addresses: [${addresses}], primaryName: tlsprimary }, tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key}, serverName: localhost } } }\n`,
       [set.primary.port, set.replica.port],
       dir,
     )
@@ -141,7 +141,7 @@ describe('Redis Cluster over TLS', () => {
     mkdirSync(dir, { recursive: true })
     const addresses = nodes.map((n) => `"127.0.0.1:${n.port}"`).join(', ')
     await renewalThroughGateway(
-      (tls) => `store: { kind: redis, keyPrefix: "tls-cluster-gw:", redis: { cluster: { nodes: [${addresses}] }, tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key}, serverName: localhost } } }\n`,
+      (tls) => `store: { kind: redis, keyPrefix: "tls-cluster-gw:", redis: { gateReadiness: true, cluster: { nodes: [${addresses}] }, tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key}, serverName: localhost } } }\n`,
       cluster.nodes.map((n) => n.port),
       dir,
     )
