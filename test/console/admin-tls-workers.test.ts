@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually } from '../ops/helpers.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { adminTlsEnv, adminTlsYaml, createAdminPki, curl, curlFailure, type AdminPki } from './admin-tls-support.js'
 
 let a: AdminPki
@@ -22,8 +21,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'admin-tls-workers-'))
   writeFileSync(join(dir, 'gateway.yaml'), adminTlsYaml(a.pki, { tls: true, requireClientCert: true }))
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], adminTlsEnv(a.pki))
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 10_000, 'the admin line')
-  admin = (JSON.parse(line) as { url: string }).url.replace('127.0.0.1', 'localhost')
+  admin = (await adminUrlOf(gp)).replace('127.0.0.1', 'localhost')
 }, 90_000)
 
 afterAll(async () => {

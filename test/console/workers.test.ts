@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clickLink, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { eventually } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
@@ -32,8 +32,7 @@ beforeAll(async () => {
   const yaml = rigYaml(pki, provider, dir).replace('profiles:\n', `${endpointYaml('plain', upstream.port, tls)}profiles:\n`)
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 10_000, 'the admin line')
-  consoleUrl = `${(JSON.parse(line) as { url: string }).url}/console/`
+  consoleUrl = `${await adminUrlOf(gp)}/console/`
 }, 90_000)
 
 afterAll(async () => {

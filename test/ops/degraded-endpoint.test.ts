@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
-import { MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get, scrape, startOpsGateway, valueOf } from './helpers.js'
 
 /** Seconds a short-lived client certificate is valid for: enough to start a gateway with two workers on a loaded machine. */
@@ -131,8 +131,7 @@ function processTarget(gp: GatewayProcess, admin: string): Target {
 async function spawnWithAdmin(config: string, args: string[]): Promise<{ gp: GatewayProcess; admin: string }> {
   const gp = await spawnGateway(config, args)
   stops.push(() => gp.stop('SIGKILL'))
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 10_000, 'the admin line')
-  return { gp, admin: (JSON.parse(line) as { url: string }).url }
+  return { gp, admin: await adminUrlOf(gp) }
 }
 
 const HEAD = 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n'

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get } from './helpers.js'
 
 let pki: TestPki
@@ -36,8 +36,7 @@ const exited = (child: ChildProcess): Promise<number | null> =>
   child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 
 async function adminUrl(gp: GatewayProcess): Promise<string> {
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
-  return (JSON.parse(line) as { url: string }).url
+  return await adminUrlOf(gp)
 }
 
 describe('drain on SIGTERM', () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { rawClient, type RawClient } from '../support/raw-client.js'
 import { eventually, parseMetrics, valueOf } from './helpers.js'
 import { descriptorShortfall } from '../../src/ops/connection-events.js'
@@ -67,8 +67,7 @@ describe('a connection cap the descriptor limit cannot hold', () => {
 
 describe('file descriptor exhaustion', () => {
   it('answers 503 fd_exhausted, counts it, and turns readiness off', async () => {
-    const adminLine = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 5000, 'the admin line')
-    const admin = (JSON.parse(adminLine) as { url: string }).url
+    const admin = await adminUrlOf(gp)
     const calls = new Agent({ keepAlive: true, maxSockets: 1 })
     const probes = new Agent({ keepAlive: true, maxSockets: 1 })
     try {

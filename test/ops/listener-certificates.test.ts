@@ -14,7 +14,7 @@ import { privateKeyPem, type Issued } from '../../src/tls/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
-import { spawnGateway } from '../support/process.js'
+import { adminUrlOf, spawnGateway } from '../support/process.js'
 import { eventually, parseMetrics, replaceFile, startOpsGateway, valueOf } from './helpers.js'
 
 const cleanup: (() => Promise<unknown> | void)[] = []
@@ -133,8 +133,7 @@ describe('listener certificates follow a reload', () => {
     const gp = await spawnGateway(config, ['--workers', '2'])
     cleanup.push(() => gp.stop('SIGKILL'))
     const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
-    const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
-    const adminPort = portOf((JSON.parse(line) as { url: string }).url)
+    const adminPort = portOf(await adminUrlOf(gp))
     const proxyPort = portOf(gp.url)
     expect(await served(adminPort, pki)).toEqual({ cn: 'api.partner.test', verified: true })
     renew(pki, 'listener', renewed)

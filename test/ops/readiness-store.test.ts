@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
-import { spawnGateway } from '../support/process.js'
+import { adminUrlOf, spawnGateway } from '../support/process.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN } from '../console/console-support.js'
 import { startRedisServer } from '../support/redis-server.js'
 import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
@@ -92,8 +92,7 @@ describe('readiness with a real store down', () => {
     writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness-w:" }\n${endpoints}`)
     const gp = await spawnGateway(file, ['--workers', '2'])
     try {
-      const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 60_000, 'the admin line')
-      const admin = (JSON.parse(line) as { url: string }).url
+      const admin = await adminUrlOf(gp)
       const readyz = async (): Promise<{ status: number; body: { status: string; notes?: string[] } }> => {
         const r = await get(`${admin}/readyz`)
         return { status: r.status, body: JSON.parse(r.text) as { status: string; notes?: string[] } }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get, scrape, valueOf } from './helpers.js'
 
 let pki: TestPki
@@ -24,8 +24,7 @@ beforeAll(async () => {
   const config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
-  admin = (JSON.parse(line) as { url: string }).url
+  admin = await adminUrlOf(gp)
 }, 120_000) // a primary and two workers starting on a loaded 2-core machine
 afterAll(async () => {
   await gp?.stop('SIGKILL')

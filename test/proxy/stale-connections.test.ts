@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
@@ -210,8 +210,7 @@ describe('serve --workers 2', () => {
     const file = join(pki.dir, 'workers.yaml')
     writeFileSync(file, configYaml('listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\n'))
     gp = await spawnGateway(file, ['--workers', '2'])
-    const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 60_000, 'the admin line')
-    admin = (JSON.parse(line) as { url: string }).url
+    admin = await adminUrlOf(gp)
   }, 120_000) // a primary and two workers starting on a loaded 2-core machine
   afterAll(async () => {
     await gp?.stop('SIGKILL')

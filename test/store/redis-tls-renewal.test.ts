@@ -13,7 +13,7 @@ import { createTestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
-import { spawnGateway } from '../support/process.js'
+import { adminUrlOf, spawnGateway } from '../support/process.js'
 
 const cleanup: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
@@ -84,8 +84,7 @@ describe('Redis store TLS files follow a reload', () => {
     const r = await setup()
     const gp = await spawnGateway(r.config, ['--workers', '2'])
     cleanup.push(() => gp.stop('SIGKILL'))
-    const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 20_000, 'the admin line')
-    const adminUrl = (JSON.parse(line) as { url: string }).url
+    const adminUrl = await adminUrlOf(gp)
     const readyz = async (): Promise<number> => (await get(`${adminUrl}/readyz`)).status
     await eventually(async () => (await readyz()) === 200, 30_000, 'both workers ready')
     r.renew()

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { assertDistFresh } from './dist-fresh.js'
+import { eventually } from './eventually.js'
 
 export const MAIN = 'dist/src/main.js'
 
@@ -60,4 +61,14 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
       })
     },
   }
+}
+
+/**
+ * The admin listener's URL from the process's "admin listening" line. With `--workers` the
+ * primary prints it once every worker listens; the default wait leaves room for a loaded
+ * 2-core machine (a shorter one failed a start there once).
+ */
+export async function adminUrlOf(gp: GatewayProcess, timeoutMs = 60_000): Promise<string> {
+  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), timeoutMs, 'the admin line')
+  return (JSON.parse(line) as { url: string }).url
 }

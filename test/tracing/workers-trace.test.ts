@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startOtlpReceiver, SPAN_KIND, type OtlpReceiver } from '../support/otlp-receiver.js'
-import { eventually, get, parseMetrics, valueOf } from '../ops/helpers.js'
+import { get, parseMetrics, valueOf } from '../ops/helpers.js'
 
 // serve --workers 2 with tracing: every worker continues the caller's trace and exports its own
 // spans; the primary's /metrics aggregates the workers' process and Node families sensibly.
@@ -24,8 +24,7 @@ beforeAll(async () => {
   const config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ntracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
-  const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), 10_000, 'the admin line')
-  admin = (JSON.parse(line) as { url: string }).url
+  admin = await adminUrlOf(gp)
 }, 60_000)
 afterAll(async () => {
   await gp?.stop('SIGKILL')
