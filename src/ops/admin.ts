@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
-import type { ServerTls } from '../tls/index.js'
+import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { GatewayError } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
@@ -128,6 +128,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : createServer(handler)
   if (o.tls) {
+    noteServedTls(server, o.tls)
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') o.events?.onTimeout?.('admin', 'tls_handshake')
     })

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
-import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https'
+import { createServer as createTlsServer } from 'node:https'
 import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { hasBody } from './body.js'
@@ -19,6 +19,7 @@ import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-targ
 import { relayedBytes } from './relayed-bytes.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
+import { noteServedTls, type ServerTls } from '../tls/index.js'
 
 export interface GatewayRef {
   current: Gateway
@@ -50,7 +51,7 @@ export interface ListenerOptions {
   /** Timeouts, refusals and parse errors (metrics, debug lines). */
   events?: ConnectionEvents
   /** Serve TLS (and optionally require caller certificates). */
-  tls?: TlsServerOptions
+  tls?: ServerTls
   /** CONNECT handling (interception, pass-through); without it CONNECT is refused. */
   connect?: Omit<ConnectOptions, 'inner' | 'limits' | 'track' | 'onTimeout' | 'tracing'>
   /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
@@ -68,6 +69,7 @@ export function createListener(o: ListenerOptions): Server {
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
   // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : createServer(options, handler)
+  if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
   // when a request it accepted needs its body (see createBody's onDemand).

@@ -55,15 +55,35 @@ export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { proble
   return { tls }
 }
 
+/** The TLS each listener serves now, so a reload that left its files alone leaves its context alone. */
+const serving = new WeakMap<object, ServerTls>()
+
+/** Records the TLS a listener was created with (renewServerTls compares against it). */
+export function noteServedTls(server: object, tls: ServerTls): void {
+  serving.set(server, tls)
+}
+
+const sameBytes = (a: unknown, b: unknown): boolean => a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b))
+
+/** Same certificate, key, client CA and verification mode (what loadServerTls sets). */
+function sameServerTls(a: ServerTls, b: ServerTls): boolean {
+  return a.cert.equals(b.cert) && a.key.equals(b.key) && sameBytes(a.ca, b.ca) && a.passphrase === b.passphrase &&
+    a.requestCert === b.requestCert && a.rejectUnauthorized === b.rejectUnauthorized
+}
+
 /**
  * Hands a reloaded listener TLS to its running server: new connections get the new
  * certificate (and client CA); open ones keep theirs. The session-ticket keys stay, so a
- * reload does not cost every caller a full handshake.
+ * reload does not cost every caller a full handshake. Most reloads change something else:
+ * unchanged files build no new context.
  */
 export function renewServerTls(server: object, tls: ServerTls | undefined): void {
   if (!tls || !(server instanceof TlsServer)) return
+  const current = serving.get(server)
+  if (current !== undefined && sameServerTls(current, tls)) return
   // On reload (not per request).
   server.setSecureContext({ ...tls, ticketKeys: server.getTicketKeys() })
+  serving.set(server, tls)
 }
 
 /** What a client's certificate says, and whether the listener verified it against clientCa. */

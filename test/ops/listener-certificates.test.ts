@@ -113,6 +113,30 @@ describe('listener certificates follow a reload', () => {
     expect(expiry(renewed)).not.toBe(expiry(pki.server))
   })
 
+  it('one process: a reload that leaves the listener files alone builds no new context; a renewal then does, once', async () => {
+    const { pki, renewed, yaml } = await setup('{ LISTENER_TLS }')
+    const g = await startOpsGateway(pki.dir, yaml)
+    cleanup.push(() => g.gw.close())
+    const server = g.gw.server as unknown as { setSecureContext(o: object): void }
+    let rebuilt = 0
+    const real = server.setSecureContext.bind(server)
+    server.setSecureContext = (o: object): void => {
+      rebuilt++
+      real(o)
+    }
+    let before = g.gw.ref.current
+    // Another setting changes (a comment is enough to start a reload): the files are the same.
+    replaceFile(join(pki.dir, 'gateway.yaml'), `${yaml}\n# touched\n`)
+    await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload')
+    expect(rebuilt).toBe(0)
+    expect(await served(g.gw.port, pki)).toEqual({ cn: 'api.partner.test', verified: true })
+    before = g.gw.ref.current
+    renew(pki, 'listener', renewed)
+    await eventually(() => g.gw.ref.current !== before, 20_000, 'the renewal\'s reload')
+    expect(rebuilt).toBe(1)
+    expect(await served(g.gw.port, pki)).toEqual({ cn: 'gateway-renewed', verified: true })
+  })
+
   it('one process: a renewed key that does not match its certificate fails the reload, and the old certificate stays', async () => {
     const { pki, renewed, yaml } = await setup('{ LISTENER_TLS }')
     const g = await startOpsGateway(pki.dir, yaml)
