@@ -5,7 +5,9 @@
  * reaches the next connections on reload. For the renewal the servers are told to trust the
  * new certificate's CA instead of the old one and drop their clients: only a gateway that
  * reconnects with the renewed certificate gets through — through a Sentinel lookup, or to
- * every Cluster node.
+ * every Cluster node. Sentinels may require client certificates too: they are rolled onto the
+ * new CA (they cannot change TLS files at run time) before the servers drop the gateway, so its
+ * next Sentinel lookup must present the renewed certificate.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -89,7 +91,7 @@ async function roundTripOpened(o: Omit<RedisStoreOptions, 'tls'>, files: { cert:
 }
 
 /** A gateway (in-process, admin on) on `storeYaml` (Redis gating readiness); after renew + switch, /readyz is 200 and keys round-trip only through the renewed certificate. */
-async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string): Promise<void> {
+async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string, switchOthers?: () => Promise<void>): Promise<void> {
   const files = gatewayTlsFiles(dir)
   const bundle = { cert: oldClient.file('client.crt'), key: oldClient.file('client.key'), intermediates: oldClient.file('inter.crt'), roots: oldClient.file('root.crt') }
   const yaml = storeYaml(files) +
@@ -102,6 +104,8 @@ async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string
     const before = g.gw.ref.current
     files.renew()
     await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload the renewed files start')
+    // Before the servers drop the gateway: its reconnection is then the first lookup through them.
+    await switchOthers?.()
     await switchServersToNewClientCa(ports)
     await eventually(async () => (await readyz()) === 200 && (await readyz()) === 200, 40_000, 'the store reachable with the renewed certificate')
     const store = g.gw.runtime.store
@@ -128,6 +132,35 @@ describe('Redis Sentinel over TLS', () => {
       dir,
     )
   }, 120_000)
+})
+
+describe('Redis Sentinels that require a client certificate', () => {
+  it('finds the primary through Sentinels that verify the client certificate; after renewal, through Sentinels that accept only the new one', async () => {
+    const sentinelTls = { ...serverTls, authClients: 'yes' as const }
+    const set = await startSentinelSet('mtlsprimary', serverTls, sentinelTls)
+    stops.push(() => set.stop())
+    const dir = join(oldClient.dir, 'sentinel-mtls')
+    const files = gatewayTlsFiles(oldClient.dir)
+    const sentinels = set.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }))
+    const o = { sentinel: { sentinels, primaryName: 'mtlsprimary' }, keyPrefix: 'mtls-sentinel:', connectTimeoutMs: 1000, commandTimeoutMs: 1000 }
+    // The Sentinels really ask: without a client certificate nothing gets through them.
+    const anonymous = openRedisStore({ ...o, tls: { ca: servers.root.pem, serverName: 'localhost' } })
+    try {
+      await expect(anonymous.put('k', 'v')).rejects.toThrow()
+    } finally {
+      await anonymous.close()
+    }
+    await roundTripOpened(o, files)
+    mkdirSync(dir, { recursive: true })
+    const addresses = sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')
+    await renewalThroughGateway(
+      (tls) => `store: { kind: redis, keyPrefix: "mtls-sentinel-gw:", redis: { gateReadiness: true, sentinel: { addresses: [${addresses}], primaryName: mtlsprimary }, tls: { ca: ${tls.ca}, cert: ${tls.cert}, key: ${tls.key}, serverName: localhost } } }\n`,
+      [set.primary.port, set.replica.port],
+      dir,
+      // Sentinels cannot take new TLS files at run time: they are replaced, trusting only the new client CA.
+      () => set.replaceSentinels({ ...sentinelTls, ca: servers.file('trusted-new.crt') }),
+    )
+  }, 180_000)
 })
 
 describe('Redis Cluster over TLS', () => {

@@ -106,17 +106,30 @@ export interface SentinelSet {
    * the Sentinels make it the new primary's replica.
    */
   killPrimary(): Promise<{ restart(): Promise<void> }>
+  /**
+   * Replaces every Sentinel, one at a time, by a fresh one on the same port whose TLS is `tls`
+   * (as an operator rolls Sentinels onto new certificate files: Redis Sentinel cannot change
+   * them at run time); resolves once each new Sentinel knows the current primary, its replica
+   * and the other two.
+   */
+  replaceSentinels(tls: SentinelTls): Promise<void>
   /** What the Sentinels and servers logged about roles and failovers, for a failing test's message. */
   history(): string
   stop(): Promise<void>
 }
 
-/** Starts the replicated set; resolves once the replica is in sync and every Sentinel sees both. */
-export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisServerTls): Promise<SentinelSet> {
+/** The Sentinels' TLS: the servers' by default, without asking callers for a certificate. */
+export type SentinelTls = RedisServerTls
+
+/**
+ * Starts the replicated set; resolves once the replica is in sync and every Sentinel sees both.
+ * With `tls` everything speaks TLS only; the Sentinels use `sentinelTls` (default: `tls` with
+ * `tls-auth-clients no`).
+ */
+export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisServerTls, sentinelTls: SentinelTls | undefined = tls ? { ...tls, authClients: 'no' } : undefined): Promise<SentinelSet> {
   const started: Peer[] = []
+  // The test's own client presents the servers' client certificate (trusted everywhere).
   const client = (port: number): Redis => rawClient(port, tls ? rawClientTls(tls) : undefined)
-  // The Sentinels serve TLS too, without asking callers for a certificate.
-  const sentinelTls = tls ? { ...tls, authClients: 'no' as const } : undefined
   const stop = async (): Promise<void> => {
     await Promise.all(started.map((p) => p.stop()))
   }
@@ -129,24 +142,23 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       readyLine: /MASTER <-> REPLICA sync: Finished with success/,
     })
     started.push(replica)
-    const sentinels = await Promise.all(
-      [0, 1, 2].map(() =>
-        startPeer({
-          name: 'redis-sentinel',
-          command: 'redis-sentinel',
-          readyLine: /\+monitor master/,
-          setup(dir, port) {
-            const conf = join(dir, 'sentinel.conf')
-            writeFileSync(conf, `${sentinelTls ? tlsConf(port, sentinelTls) : `port ${port}`}\nbind 127.0.0.1\ndir ${dir}\n` +
-              `sentinel monitor ${primaryName} 127.0.0.1 ${primary.port} 2\n` +
-              `sentinel down-after-milliseconds ${primaryName} 1000\n` +
-              `sentinel failover-timeout ${primaryName} 4000\n` +
-              `sentinel parallel-syncs ${primaryName} 1\n`)
-            return [conf]
-          },
-        }),
-      ),
-    )
+    const startSentinel = (primaryPort: number, sTls: SentinelTls | undefined, port?: number): Promise<Peer> =>
+      startPeer({
+        name: 'redis-sentinel',
+        command: 'redis-sentinel',
+        readyLine: /\+monitor master/,
+        ...(port !== undefined ? { port } : {}),
+        setup(dir, p) {
+          const conf = join(dir, 'sentinel.conf')
+          writeFileSync(conf, `${sTls ? tlsConf(p, sTls) : `port ${p}`}\nbind 127.0.0.1\ndir ${dir}\n` +
+            `sentinel monitor ${primaryName} 127.0.0.1 ${primaryPort} 2\n` +
+            `sentinel down-after-milliseconds ${primaryName} 1000\n` +
+            `sentinel failover-timeout ${primaryName} 4000\n` +
+            `sentinel parallel-syncs ${primaryName} 1\n`)
+          return [conf]
+        },
+      })
+    const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(primary.port, sentinelTls)))
     started.push(...sentinels)
     const primaryPortAt = async (sentinel: Peer): Promise<number> => {
       const s = client(sentinel.port)
@@ -159,7 +171,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
     }
     const currentPrimaryPort = (): Promise<number> => primaryPortAt(sentinels[0] as Peer)
     // Sentinels learn of the replica (and of each other) from the primary, within seconds.
-    await eventually('sentinels to discover the replica and each other', async () => {
+    const discovered = (): Promise<void> => eventually('sentinels to discover the replica and each other', async () => {
       for (const peer of sentinels) {
         const s = client(peer.port)
         try {
@@ -171,7 +183,19 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
         }
       }
       return true
-    })
+    }, 30_000)
+    await discovered()
+    const replaceSentinels = async (sTls: SentinelTls): Promise<void> => {
+      const primaryPort = await currentPrimaryPort()
+      for (const [i, old] of sentinels.entries()) {
+        await old.stop()
+        started.splice(started.indexOf(old), 1)
+        const fresh = await startSentinel(primaryPort, sTls, old.port)
+        sentinels[i] = fresh
+        started.push(fresh)
+      }
+      await discovered()
+    }
     const servers = [primary, replica]
     const killPrimary = async (): Promise<{ restart(): Promise<void> }> => {
       const port = await currentPrimaryPort()
@@ -202,7 +226,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       const roles = /MASTER <-> REPLICA|MASTER MODE|Connecting to MASTER|PRIMARY MODE|REPLICAOF|Full resync|Partial resynchronization|Ready to accept/
       return [...sentinels.flatMap((s) => pick(s, events)), ...started.filter((p) => !sentinels.includes(p)).flatMap((p) => pick(p, roles))].join('\n')
     }
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, history, stop }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, replaceSentinels, history, stop }
   } catch (e) {
     await stop()
     throw e
