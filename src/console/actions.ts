@@ -93,7 +93,9 @@ function owner(body: Record<string, unknown>): { profile: string; user: string; 
 }
 
 const revoke: Handler = async (host, _s, req) => {
-  const who = owner(await readJsonBody(req))
+  const body = await readJsonBody(req)
+  // An anonymous user's id names another entry than the same known user's.
+  const who = Object.assign(owner(body), body.anonymous === true ? { anonymous: true as const } : {})
   const removed = await revokeToken(host.runtime.store, who)
   const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
   return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }

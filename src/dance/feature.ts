@@ -106,10 +106,22 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     },
     async onIdentityMerge(caller, gateway) {
       const repo = tokenRepoFor(runtime, gateway)
-      if (caller.identityToMerge === undefined || caller.sub === undefined || !repo) return
-      await repo.moveUser(caller.identityToMerge, { user: caller.sub, anonymous: caller.isAnonymous === true })
+      // A merge makes a known user of an anonymous one; an anonymous assertion merges nothing.
+      if (caller.identityToMerge === undefined || caller.sub === undefined || caller.isAnonymous === true || !repo) return
+      await repo.mergeAnonymous(caller.identityToMerge, caller.sub, profilesOfApp(gateway, caller.appId))
     },
   }
+}
+
+/** The profiles of the endpoints app `appId` may use: what its merges may move. */
+function profilesOfApp(gateway: Gateway, appId: string): Set<string> {
+  const app = gateway.callers.apps.get(appId)
+  const out = new Set<string>()
+  if (app === undefined) return out
+  for (const e of gateway.endpoints.values()) {
+    if (e.profile !== undefined && (app.anyEndpoint || app.endpoints.has(e.name))) out.add(e.profile.name)
+  }
+  return out
 }
 
 async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL): Promise<void> {

@@ -2,11 +2,13 @@
  * Where the three-legged dance keeps its state: users' access tokens per (profile,
  * tenant, user), pending request tokens, and one-time authorize links. Secrets are
  * sealed with the store key as AAD. Everything is in the shared store, so any worker or
- * replica continues a dance another one started; anonymous users' entries expire after
- * callers.anonymousTtl and are never moved to a known user except by identityToMerge.
+ * replica continues a dance another one started. Anonymous users' tokens live under keys of
+ * their own (`oauth1:anon:…`), so an anonymous id can never name, read or move a known
+ * user's token; they expire after callers.anonymousTtl and move to a known user only by
+ * identityToMerge.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { getRecord, putRecord, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { getRecord, putRecord, putRecordIfAbsent, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 
 /** Whose token: the profile, the tenant (when the endpoint uses tenants) and the user. */
 export interface TokenOwner {
@@ -41,7 +43,7 @@ export interface LinkRecord extends TokenOwner {
 export interface OAuth1TokenRepo {
   saveToken(owner: TokenOwner, token: StoredToken): Promise<void>
   findToken(owner: TokenOwner): Promise<StoredToken | undefined>
-  /** Removes the token wherever it is; true when one was removed. */
+  /** Removes the user id's token, known or anonymous; true when one was removed. */
   revoke(owner: Omit<TokenOwner, 'anonymous'>): Promise<boolean>
   savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
   /** One-shot: a request token is exchanged at most once. */
@@ -50,8 +52,12 @@ export interface OAuth1TokenRepo {
   createLink(owner: TokenOwner, ttlMs: number): Promise<string>
   peekLink(id: string): Promise<LinkRecord | undefined>
   takeLink(id: string): Promise<LinkRecord | undefined>
-  /** Moves every token of user `from` to user `to` (identityToMerge); returns how many. */
-  moveUser(from: string, to: { user: string; anonymous: boolean }): Promise<number>
+  /**
+   * identityToMerge: moves the anonymous user `anonymous`'s tokens of `profiles` (those the
+   * asserting app may use) to the known user `known`. A token the known user already holds
+   * for a profile and tenant stays, and the anonymous one is dropped. Returns how many moved.
+   */
+  mergeAnonymous(anonymous: string, known: string, profiles: ReadonlySet<string>): Promise<number>
 }
 
 export interface TokenRepoOptions {
@@ -66,13 +72,20 @@ const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
 const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf']
 const enc = encodeURIComponent
 
-/** Store key of a user's token; the user comes first so one prefix lists all of a user's tokens. */
-export function tokenKey(o: Omit<TokenOwner, 'anonymous'>): string {
-  return `${userPrefix(o.user)}${enc(o.profile)}:${enc(o.tenant ?? '')}`
+/**
+ * Store key of a user's token; the user comes first so one prefix lists all of a user's tokens.
+ * Known and anonymous users have separate key spaces: the same id names different entries.
+ */
+export function tokenKey(o: TokenOwner): string {
+  return `${userPrefix(o.user, o.anonymous)}${enc(o.profile)}:${enc(o.tenant ?? '')}`
 }
 
-function userPrefix(user: string): string {
-  return `oauth1:token:${enc(user)}:`
+/** The key spaces of known and of anonymous users' tokens (the console lists both). */
+export const KNOWN_TOKEN_PREFIX = 'oauth1:token:'
+export const ANONYMOUS_TOKEN_PREFIX = 'oauth1:anon:'
+
+function userPrefix(user: string, anonymous: boolean): string {
+  return `${anonymous ? ANONYMOUS_TOKEN_PREFIX : KNOWN_TOKEN_PREFIX}${enc(user)}:`
 }
 
 // Request tokens and link ids travel in browser URLs: only their digests are keys.
@@ -94,7 +107,9 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS),
     async revoke(owner) {
-      return o.store.delete(tokenKey(owner))
+      const keyOf = (anonymous: boolean): string => tokenKey({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous })
+      const [known, anonymous] = await Promise.all([o.store.delete(keyOf(false)), o.store.delete(keyOf(true))])
+      return known || anonymous
     },
     async savePending(requestToken, pending, ttlMs) {
       const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret }, pending.fields ? { fields: pending.fields } : {})
@@ -109,17 +124,20 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     peekLink: (id) => getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS),
     takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
-    async moveUser(from, to) {
+    async mergeAnonymous(anonymous, known, profiles) {
       let moved = 0
-      for (const key of await o.store.keys(userPrefix(from))) {
+      const from = userPrefix(anonymous, true)
+      for (const key of await o.store.keys(from)) {
+        const [profile = '', tenant = ''] = key.slice(from.length).split(':').map(decodeURIComponent)
+        // Another app's profile: not this caller's to move (it expires with the anonymous user).
+        if (!profiles.has(profile)) continue
         const token = await getRecord<StoredToken>(o.store, o.sealer, key, TOKEN_SECRETS)
         if (token === undefined) continue
-        const [profile = '', tenant = ''] = key.slice(userPrefix(from).length).split(':').map(decodeURIComponent)
-        const owner: TokenOwner = { profile, ...(tenant !== '' ? { tenant } : {}), user: to.user, anonymous: to.anonymous }
-        // Written before the old one is deleted: a crash in between leaves a copy, never a loss.
-        await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(to.anonymous))
+        const owner: TokenOwner = { profile, ...(tenant !== '' ? { tenant } : {}), user: known, anonymous: false }
+        // Written before the anonymous one is deleted: a crash in between leaves a copy, never a
+        // loss. Only where the known user has none: an anonymous session never replaces theirs.
+        if (await putRecordIfAbsent(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS)) moved++
         await o.store.delete(key)
-        moved++
       }
       return moved
     },

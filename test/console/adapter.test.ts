@@ -30,13 +30,17 @@ describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token 
       const holders = await listTokenHolders(peer)
       expect(holders).toEqual([
         { profile: 'partner', tenant: 'acme', user: 'a:b c', obtainedAt: 1_700_000_100_000 },
-        { profile: 'partner', user: 'anon-1', obtainedAt: 1 },
+        { profile: 'partner', user: 'anon-1', anonymous: true, obtainedAt: 1 },
         { profile: 'partner', user: 'erin', obtainedAt: 1_700_000_000_000 },
       ])
       expect(JSON.stringify(holders)).not.toMatch(/tok-|sec-/)
       expect(await revokeToken(peer, { profile: 'partner', tenant: 'acme', user: 'a:b c' })).toBe(true)
       expect(await revokeToken(peer, { profile: 'partner', user: 'nobody' })).toBe(false)
       expect((await listTokenHolders(peer)).map((t) => t.user)).toEqual(['anon-1', 'erin'])
+      // An anonymous user's token is revoked as theirs: the known user of the same id has none.
+      expect(await revokeToken(peer, { profile: 'partner', user: 'anon-1' })).toBe(false)
+      expect(await revokeToken(peer, { profile: 'partner', user: 'anon-1', anonymous: true })).toBe(true)
+      expect((await listTokenHolders(peer)).map((t) => t.user)).toEqual(['erin'])
       expect(await repo.findToken({ profile: 'partner', tenant: 'acme', user: 'a:b c', anonymous: false })).toBeUndefined()
     } finally {
       await h.cleanup()

@@ -1,9 +1,11 @@
 /**
  * Anonymous users (caller JWT with isAnonymous: true): their request and access tokens are
- * in the shared store (so any worker or replica serves them) with callers.anonymousTtl as
- * their expiry; a later assertion with identityToMerge moves them to the known user, who
- * keeps them without expiry. Run against every topology (in-process, --workers 2, two
- * replicas on Redis with requests alternating).
+ * in the shared store (so any worker or replica serves them), under keys of their own, with
+ * callers.anonymousTtl as their expiry; a later assertion with identityToMerge moves them to
+ * the known user, who keeps them without expiry. A merge moves nothing else: not a known
+ * user's token (whoever names it), not over a token the known user holds, not a profile the
+ * app may not use; an anonymous id never reads the known user of the same id. Run against
+ * every topology (in-process, --workers 2, two replicas on Redis with requests alternating).
  * Also: a caller may start the dance only for its own user.
  */
 import { randomUUID } from 'node:crypto'
@@ -26,7 +28,7 @@ function jwt(claims: JWTPayload): Promise<string> {
   return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
 }
 
-const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
+const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n    - clientId: other\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: []`
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -75,9 +77,9 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     const url = start.json<{ authorizeUrl: string }>().authorizeUrl
     const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
     expect(done.status, done.text).toBe(200)
-    expect(await oauthKeys()).toContain('oauth1:token:anon-42:partner:')
-    expectExpiry('oauth1:token:anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
-    expectExpiry('oauth1:token:anon-42:partner:', (ms) => expect(ms).toBeLessThanOrEqual(TTL_MS))
+    expect(await oauthKeys()).toContain('oauth1:anon:anon-42:partner:')
+    expectExpiry('oauth1:anon:anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
+    expectExpiry('oauth1:anon:anon-42:partner:', (ms) => expect(ms).toBeLessThanOrEqual(TTL_MS))
 
     const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { 'proxy-authorization': `Bearer ${anon}` } })
     expect(call.status, call.text).toBe(200)
@@ -97,7 +99,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
       body: JSON.stringify({ assertion: await jwt({ sub: 'known-7', identityToMerge: 'anon-42', jti: randomUUID() }) }),
     })
     expect(merge.status, merge.text).toBe(200)
-    expect(await oauthKeys()).not.toContain('oauth1:token:anon-42:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:anon:anon-42:partner:')
     expect(await oauthKeys()).toContain('oauth1:token:known-7:partner:')
     expectExpiry('oauth1:token:known-7:partner:', (ms) => expect(ms).toBeNull())
 
@@ -105,6 +107,50 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     const after = await send(gw.url, '/proxy/partner/resource/b', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
     expect(after.status, after.text).toBe(200)
     expect(after.json<{ token: string }>().token).toBe(token)
+  })
+
+  /** The user's dance, approved; returns the access token the provider issued. */
+  async function authorized(claims: JWTPayload): Promise<string> {
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${await jwt(claims)}` } })
+    expect(start.status, start.text).toBe(200)
+    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')))
+    expect(done.status, done.text).toBe(200)
+    return (await call(claims)).token
+  }
+  async function call(claims: JWTPayload): Promise<{ status: number; token: string }> {
+    const r = await send(gw.url, '/proxy/partner/resource/m', { headers: { 'proxy-authorization': `Bearer ${await jwt(claims)}` } })
+    return { status: r.status, token: r.status === 200 ? r.json<{ token: string }>().token : '' }
+  }
+  const merge = async (sub: string, identityToMerge: string, iss = 'bot'): Promise<void> => {
+    const r = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jwt({ iss, sub, identityToMerge, jti: randomUUID() }) }) })
+    expect(r.status, r.text).toBe(200)
+  }
+
+  it('a merge moves only an anonymous user\'s tokens: a known user\'s stay theirs, a held token is not replaced, an anonymous id reads no known user\'s token', async () => {
+    const alices = await authorized({ sub: 'alice' })
+    // Naming a known user as identityToMerge takes nothing from them.
+    await merge('mallory', 'alice')
+    expect(await call({ sub: 'alice' })).toEqual({ status: 200, token: alices })
+    expect((await call({ sub: 'mallory' })).status).toBe(401)
+    expect(await oauthKeys()).not.toContain('oauth1:token:mallory:partner:')
+    // The same id asserted as anonymous is another user: alice's token is not theirs.
+    expect((await call({ sub: 'alice', isAnonymous: true })).status).toBe(401)
+    // An anonymous session merged into alice does not replace the token she holds; it is dropped.
+    const anons = await authorized({ sub: 'anon-9', isAnonymous: true })
+    expect(anons).not.toBe(alices)
+    await merge('alice', 'anon-9')
+    expect(await call({ sub: 'alice' })).toEqual({ status: 200, token: alices })
+    expect(await oauthKeys()).not.toContain('oauth1:anon:anon-9:partner:')
+  })
+
+  it('a merge moves only the profiles of endpoints the asserting app may use', async () => {
+    const anons = await authorized({ sub: 'anon-11', isAnonymous: true })
+    // "other" may use no endpoint with this profile: its merge leaves the anonymous token where it is.
+    await merge('known-11', 'anon-11', 'other')
+    expect(await oauthKeys()).toContain('oauth1:anon:anon-11:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:token:known-11:partner:')
+    await merge('known-11', 'anon-11')
+    expect(await call({ sub: 'known-11' })).toEqual({ status: 200, token: anons })
   })
 
   it('a caller may start the dance for its own user only; no credential is 401', async () => {

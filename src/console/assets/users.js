@@ -45,10 +45,10 @@ export async function showUsers() {
   if (!data.store) return void page('Users', h('p', {}, 'No per-user profile stores tokens (token.mode: per_user with store.sealKeys).'))
   const rows = data.holders.map((t) => {
     const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.user}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}` }, 'Revoke')
-    const row = h('tr', { 'data-user': t.user }, h('th', { scope: 'row' }, t.user), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
+    const row = h('tr', { 'data-user': t.user }, h('th', { scope: 'row' }, t.anonymous ? `${t.user} (anonymous)` : t.user), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
     revoke.addEventListener('click', async () => {
       try {
-        await post('users/revoke', { profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}) })
+        await post('users/revoke', { profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}), ...(t.anonymous ? { anonymous: true } : {}) })
         row.remove()
         status.textContent = `Revoked ${t.user}'s token for ${t.profile}.`
       } catch (err) {
