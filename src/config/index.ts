@@ -8,3 +8,4 @@ export { parseTemplate, renderTemplate, type Template, type TemplatePart, type T
 export { fillUrlTemplate, parseUrlTemplate, type FilledUrl, type UrlPart, type UrlScope, type UrlTemplate } from './url-template.js'
 export { PROFILE_URL_KEYS } from './field-references.js'
 export type * from './types.js'
+export { concealSecretValues } from './references.js'

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { configSchema } from './schema.js'
-import { resolveReferences } from './references.js'
+import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
 import type { GatewayConfig } from './types.js'
@@ -46,12 +46,20 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
     throw new ConfigError([{ file, line: 1, column: 1, key: '', msg: 'the config must be a YAML mapping' }])
   }
   const refs = resolveReferences(source.value, dirname(file), options.env ?? process.env)
+  // Problems may quote a value; one from `${env:}` or `${file:}` (a key, a password) shows as its reference.
+  const concealed = (problems: readonly ConfigProblem[]): ConfigError =>
+    new ConfigError(problems.map((p) => Object.assign({}, p, { msg: concealReferences(p.msg, refs.references) })))
   const problems: ConfigProblem[] = refs.problems.map((p) => source.problem(p.path, p.msg))
   if (!validate(refs.value)) {
     problems.push(...schemaProblems(validate.errors ?? [], source))
   }
-  if (problems.length > 0) throw new ConfigError(problems)
-  const config = normalizeConfig(refs.value, { file, secrets: refs.secrets, files: refs.files, source })
+  if (problems.length > 0) throw concealed(problems)
+  let config: GatewayConfig
+  try {
+    config = normalizeConfig(refs.value, { file, secrets: refs.secrets, references: refs.references, files: refs.files, source })
+  } catch (e) {
+    throw e instanceof ConfigError ? concealed(e.problems) : e
+  }
   return deepFreeze(config)
 }
 

@@ -6,7 +6,7 @@ import { isIP } from 'node:net'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
-import type { EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
+import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
 import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
@@ -20,6 +20,7 @@ import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeIntercept
 interface NormalizeContext {
   file: string
   secrets: string[]
+  references?: ConfigReference[]
   files: string[]
   source: YamlSource
 }
@@ -73,6 +74,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     file: ctx.file,
     files: [...files],
     secrets: [...new Set(ctx.secrets)],
+    ...(ctx.references !== undefined ? { references: ctx.references } : {}),
     listen: {
       host: str(listen.host) ?? '0.0.0.0',
       port: (listen.port as number | undefined) ?? 8080,

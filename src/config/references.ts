@@ -1,23 +1,32 @@
 /**
  * `${env:NAME}` and `${file:path}` references, resolved at load so secrets never need to
- * be written inline. The resolved values are remembered so the logger can redact them.
+ * be written inline. The resolved values are remembered so the logger can redact them, and
+ * so a problem found in a resolved value names the reference instead of showing the value.
  */
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { KeyPath } from './yaml-source.js'
+import type { ConfigReference } from './types.js'
 
 const REF = /\$\{(env|file):([^}]*)\}/g
 
 export interface ResolvedRefs {
   value: unknown
   secrets: string[]
+  /** Each resolved value (of at least 4 characters) with the reference text that produced it. */
+  references: ConfigReference[]
   files: string[]
   problems: { path: KeyPath; msg: string }[]
 }
 
 /** Replaces every reference in every string of `tree`; missing ones become problems naming them. */
 export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.ProcessEnv): ResolvedRefs {
-  const out: ResolvedRefs = { value: undefined, secrets: [], files: [], problems: [] }
+  const out: ResolvedRefs = { value: undefined, secrets: [], references: [], files: [], problems: [] }
+  const remember = (value: string, reference: string): void => {
+    if (value.length < 4) return
+    out.secrets.push(value)
+    out.references.push({ value, reference })
+  }
   const walk = (v: unknown, path: (string | number)[]): unknown => {
     if (typeof v === 'string') return resolveString(v, path)
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]))
@@ -30,21 +39,21 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
   }
   const resolveString = (s: string, path: KeyPath): string => {
     if (!s.includes('${')) return s
-    return s.replace(REF, (_m, kind: string, name: string) => {
+    return s.replace(REF, (reference: string, kind: string, name: string) => {
       if (kind === 'env') {
         const value = env[name]
         if (value === undefined) {
           out.problems.push({ path, msg: `environment variable ${name} is not set (referenced as \${env:${name}})` })
           return ''
         }
-        if (value.length >= 4) out.secrets.push(value)
+        remember(value, reference)
         return value
       }
       const file = isAbsolute(name) ? name : resolve(baseDir, name)
       try {
         const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
         out.files.push(file)
-        if (value.length >= 4) out.secrets.push(value)
+        remember(value, reference)
         return value
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? 'error'
@@ -55,4 +64,24 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
   }
   out.value = walk(tree, [])
   return out
+}
+
+/**
+ * `text` with every resolved value replaced by the reference that produced it (longest value
+ * first, so a value inside another is not left half shown): what a config problem may say.
+ */
+export function concealReferences(text: string, references: readonly ConfigReference[]): string {
+  let out = text
+  for (const r of [...references].sort((a, b) => b.value.length - a.value.length)) out = out.replaceAll(r.value, r.reference)
+  return out
+}
+
+/**
+ * Problems found in a loaded config (its bundles, listeners, profiles) with every value that
+ * came from a reference shown as that reference: a referenced value used as a path or a name
+ * is quoted by those checks too (a private key pasted where a path belongs).
+ */
+export function concealSecretValues<P extends { file: string; msg: string }>(problems: readonly P[], references: readonly ConfigReference[] | undefined): P[] {
+  if (references === undefined || references.length === 0) return [...problems]
+  return problems.map((p) => Object.assign({}, p, { file: concealReferences(p.file, references), msg: concealReferences(p.msg, references) }))
 }

@@ -231,6 +231,12 @@ export interface TracingConfig {
   }
 }
 
+/** A value a `${env:}`/`${file:}` reference produced, and that reference's text. */
+export interface ConfigReference {
+  value: string
+  reference: string
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this was loaded from. */
   file: string
@@ -238,6 +244,8 @@ export interface GatewayConfig {
   files: string[]
   /** Every secret value a `${env:}`/`${file:}` reference produced, for log redaction. */
   secrets: string[]
+  /** Those values with the reference text that produced each: problems show the reference instead. */
+  references?: ConfigReference[]
   listen: MainListenConfig
   admin: AdminConfig
   store: StoreSettings

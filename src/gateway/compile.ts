@@ -3,7 +3,7 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import type { EndpointConfig, GatewayConfig } from '../config/index.js'
+import { concealSecretValues, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, loadServerTls, notAfter, oneLine, type Bundle, type ServerTls } from '../tls/index.js'
 import { readFileSync } from 'node:fs'
@@ -72,7 +72,7 @@ export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; pro
     if ('tls' in loaded) tls[which] = loaded.tls
     else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key, msg: loaded.problem.msg })
   }
-  return { tls, problems }
+  return { tls, problems: concealSecretValues(problems, config.references) }
 }
 
 export interface EndpointReport {
@@ -161,7 +161,7 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
       problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
     }
   }
-  return { reports, bundles, contexts, problems, degraded }
+  return { reports, bundles, contexts, problems: concealSecretValues(problems, config.references), degraded: concealSecretValues(degraded, config.references) }
 }
 
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
@@ -169,7 +169,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   const { bundles, contexts, problems } = inspectEndpoints(config, options.now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
   const listeners = inspectListeners(config)
-  problems.push(...profileProblems, ...listeners.problems)
+  problems.push(...concealSecretValues(profileProblems, config.references), ...listeners.problems)
   if (problems.length > 0) throw new ConfigError(problems)
   const callers = compileCallers(config)
   const sealers = compileSealers(config, callers.keys)
