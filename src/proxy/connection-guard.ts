@@ -10,7 +10,7 @@ import { Server as TlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, type ErrorSurface } from '../errors.js'
-import { writeError } from './write-error.js'
+import { writeError, writeRawError } from './write-error.js'
 import { answerClientErrors } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
@@ -86,7 +86,13 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   const guard = new Guard(o)
   // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
   server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Duplex) => guard.opened(socket))
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => guard.left(socket))
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    guard.left(socket)
+    // Only a server with a CONNECT handler of its own tunnels (the proxy listener). Anywhere
+    // else (inside an intercepted tunnel, the admin listener) Node would hand over the socket
+    // paused and unanswered, held open past every limit: answer and close it instead.
+    if (server.listenerCount('connect') === 1) writeRawError(socket, new GatewayError('method_not_allowed', `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`), o.surface)
+  })
   server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.
   server.on('timeout', (socket: Socket) => guard.timedOut(socket))

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
@@ -115,6 +116,22 @@ describe('metrics after known traffic', () => {
     expect(await get(`${g.adminUrl}/healthz`)).toEqual({ status: 200, text: '{"status":"ok"}' })
     expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
     expect((await get(`${g.adminUrl}/nope`)).status).toBe(404)
+  })
+
+  it('answers a CONNECT to the admin listener with 405 and closes the connection', async () => {
+    const { port } = new URL(g.adminUrl)
+    const raw = connect(Number(port), '127.0.0.1')
+    let text = ''
+    raw.on('data', (c: Buffer) => (text += c.toString()))
+    raw.write('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n')
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000)
+      raw.once('close', () => (clearTimeout(timer), resolve(true)))
+    })
+    raw.destroy()
+    expect(text).toMatch(/^HTTP\/1\.1 405 /)
+    expect(text).toContain('"code":405')
+    expect(closed).toBe(true)
   })
 })
 

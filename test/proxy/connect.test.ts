@@ -137,6 +137,38 @@ describe('CONNECT with TLS interception', () => {
     expect(minted).not.toContain('random-name.evil')
   })
 
+  it('answers a CONNECT sent inside an intercepted tunnel with 405 and closes it (it was held open past every limit)', async () => {
+    const { connect: tlsConnect } = await import('node:tls')
+    const nestedOnce = async (): Promise<{ head: string; closed: boolean }> => {
+      const raw = tcpConnect(gw.port, '127.0.0.1')
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()))
+      raw.write(`CONNECT localhost:${upstream.port} HTTP/1.1\r\nHost: localhost:${upstream.port}\r\n\r\n`)
+      await new Promise<void>((resolve) => raw.once('data', () => resolve()))
+      const tls = tlsConnect({ socket: raw, servername: 'localhost', ca: readFileSync(ca.caCert, 'utf8') })
+      await new Promise<void>((resolve, reject) => tls.once('secureConnect', () => resolve()).once('error', reject))
+      let text = ''
+      tls.on('data', (c: Buffer) => (text += c.toString()))
+      tls.write(`CONNECT localhost:${upstream.port} HTTP/1.1\r\nHost: localhost:${upstream.port}\r\n\r\n`)
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10_000)
+        tls.once('close', () => (clearTimeout(timer), resolve(true)))
+        tls.once('error', () => undefined)
+      })
+      tls.destroy()
+      return { head: text, closed }
+    }
+    // More than a small cap's worth, one after another: none is left holding its connection.
+    for (let i = 0; i < 5; i++) {
+      const { head, closed } = await nestedOnce()
+      expect(head).toMatch(/^HTTP\/1\.1 405 /)
+      expect(head).toContain('"code":405')
+      expect(closed).toBe(true)
+    }
+    const after = await request(`https://localhost:${upstream.port}/after-nested`, { dispatcher: new ProxyAgent({ uri: gw.url, requestTls: { ca: readFileSync(ca.caCert, 'utf8') } }) })
+    expect(after.statusCode).toBe(200)
+    await after.body.dump()
+  })
+
   it('refuses CONNECT to an unconfigured host with 403; tunnels a pass-through host untouched', async () => {
     const refused = await run('curl', ['-sS', '-x', gw.url, '--cacert', ca.caCert, '-o', '/dev/null', '-w', '%{http_connect}', 'https://example.com:443/']).catch((e: { stdout: string }) => e)
     expect(refused.stdout).toBe('403')
