@@ -57,9 +57,41 @@ export interface ListenerTls {
 
 /** What `check` (and the console's draft validator) report: every bundle, the clock's verdict on them, the listeners' files. */
 export function checkConfig(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; problems: ConfigProblem[] } {
-  const inspection = inspectEndpoints(config, now)
+  const parts = compileParts(config, now)
   // Expired or not-yet-valid bundles only degrade their endpoint in `serve`; `check` still fails on them.
-  return { reports: inspection.reports, problems: [...inspection.problems, ...inspection.degraded, ...inspectListeners(config).problems] }
+  return { reports: parts.inspection.reports, problems: [...parts.problems, ...parts.inspection.degraded] }
+}
+
+/**
+ * What would stop a start (or a reload) on this config, and the listeners' TLS it would
+ * serve: the verdict of compileGateway without building upstreams (the `--workers` primary's).
+ */
+export function startProblems(config: GatewayConfig, now?: Date): { problems: ConfigProblem[]; listenerTls: ListenerTls } {
+  const parts = compileParts(config, now)
+  return { problems: parts.problems, listenerTls: parts.listeners.tls }
+}
+
+/**
+ * Every check a start makes of a loaded config, each problem collected: `check`, the
+ * console's draft validator and a start or reload (compileGateway) read the same verdict.
+ */
+function compileParts(config: GatewayConfig, now?: Date) {
+  const inspection = inspectEndpoints(config, now)
+  const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
+  const listeners = inspectListeners(config)
+  const problems = [...inspection.problems, ...concealSecretValues(profileProblems, config.references), ...listeners.problems]
+  const collect = <T>(build: () => T): T | undefined => {
+    try {
+      return build()
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e
+      problems.push(...concealSecretValues(e.problems, config.references))
+      return undefined
+    }
+  }
+  const callers = collect(() => compileCallers(config))
+  const sealers = callers === undefined ? undefined : collect(() => compileSealers(config, callers.keys))
+  return { inspection, profiles, listeners, callers, sealers, problems }
 }
 
 /** Reads and checks the listeners' TLS files: the same verdict at start, on reload and in `check`. */
@@ -166,13 +198,8 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
 
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
-  const { bundles, contexts, problems } = inspectEndpoints(config, options.now)
-  const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
-  const listeners = inspectListeners(config)
-  problems.push(...concealSecretValues(profileProblems, config.references), ...listeners.problems)
-  if (problems.length > 0) throw new ConfigError(problems)
-  const callers = compileCallers(config)
-  const sealers = compileSealers(config, callers.keys)
+  const { inspection: { bundles, contexts }, profiles, listeners, callers, sealers, problems } = compileParts(config, options.now)
+  if (problems.length > 0 || callers === undefined || sealers === undefined) throw new ConfigError(problems)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {

@@ -6,7 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client'
-import { inspectEndpoints, inspectListeners } from '../gateway/index.js'
+import { inspectListeners, startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
@@ -46,7 +46,7 @@ const ASK_TIMEOUT_MS = 2000
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let config: GatewayConfig = loadConfig(o.configFile)
   const startConfig = config
-  const { problems } = inspectEndpoints(config)
+  const { problems } = startProblems(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
   o.log.addSecretValues(configSecretValues(config))
@@ -139,14 +139,18 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const reload = (trigger: string): ReloadResult => {
     let result: ReloadResult
     try {
-      config = loadConfig(o.configFile)
-      watcher.setFiles(config.files)
-      // The workers refuse restart-only changes (runtime.prepare); the verdict says so too.
-      const listeners = inspectListeners(config)
-      const problems = [...restartOnlyChanges(startConfig, config), ...inspectEndpoints(config).problems, ...listeners.problems]
-      result = problems.length === 0 ? { ok: true, endpoints: config.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
-      // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
-      if (result.ok && admin) renewServerTls(admin.server, listeners.tls.admin)
+      const next = loadConfig(o.configFile)
+      // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
+      const checked = startProblems(next)
+      const problems = [...restartOnlyChanges(startConfig, next), ...checked.problems]
+      result = problems.length === 0 ? { ok: true, endpoints: next.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
+      // A refused file is not adopted: the console and the admin listener keep the config the workers keep.
+      if (result.ok) {
+        config = next
+        watcher.setFiles(config.files)
+        // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
+        if (admin) renewServerTls(admin.server, checked.listenerTls.admin)
+      }
     } catch (e) {
       // The workers reload too and log the reasons; the primary keeps watching the old files.
       result = { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }

@@ -85,6 +85,25 @@ describe('mtls-gateway command line', () => {
     expect((await cli('check', '--config', config)).code).toBe(0)
   })
 
+  it('check refuses what a start refuses: caller apps and seal keys (check said ok, serve exited 1)', async () => {
+    const endpoint = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`
+    const cases: [string, string, RegExp][] = [
+      ['short-secret', `callers:\n  apps:\n    - { clientId: bot, audience: gw, hs256Secret: "short", endpoints: ["*"] }\n`, /callers\.apps\[0\].*32/],
+      ['duplicate-app', `callers:\n  apps:\n    - { clientId: bot, audience: gw, hs256Secret: "${'a'.repeat(32)}", endpoints: ["*"] }\n    - { clientId: bot, audience: gw, hs256Secret: "${'b'.repeat(32)}", endpoints: ["*"] }\n`, /duplicate client id "bot"/],
+      ['no-seal-keys', `profiles:\n  - { name: p, consumerKey: k, consumerSecret: s, requestTokenUrl: https://api.partner.test:8443/rt, accessTokenUrl: https://api.partner.test:8443/at, authorizeUrl: https://api.partner.test:8443/auth, token: { mode: per_user } }\n`, /store\.sealKeys: is required/],
+    ]
+    for (const [name, section, problem] of cases) {
+      const config = join(dir, `${name}.yaml`)
+      writeFileSync(config, `listen: { port: 0 }\nadmin: { enabled: false }\n${section}${section.startsWith('profiles') ? endpoint.replace('    tls:', '    profile: p\n    tls:') : endpoint}`)
+      const c = await cli('check', '--config', config)
+      expect([name, c.code], c.stdout + c.stderr).toEqual([name, 1])
+      expect(c.stderr).toMatch(problem)
+      const s = await cli('serve', '--config', config)
+      expect([name, s.code]).toEqual([name, 1])
+      expect(s.stderr).toMatch(problem)
+    }
+  })
+
   it('serve refuses a broken config with the file:line:key message and exit 1', async () => {
     const config = join(dir, 'broken.yaml')
     writeFileSync(config, 'endpoints:\n  - name: a\n    url: http://plain.test\n    tls: { dir: x }\n')
