@@ -6,7 +6,8 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { loadConfig, parseConfig, type GatewayConfig } from '../config/index.js'
+import { resolve as resolvePath } from 'node:path'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
 import { primaryConsole, singleProcessConsole } from './console-host.js'
@@ -21,12 +22,14 @@ import { createOAuth1Feature } from '../dance/index.js'
 import { createRuntime, createStoreFile, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, gatewayVersion, reportStartFailure, runPrimary, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, gatewayVersion, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
 import { startTracing } from '../tracing/index.js'
 import { describeError } from './options.js'
 
 export interface StartOptions {
   configFile: string
+  /** A `--workers` worker's start: the texts of configFile its primary validated, instead of the file as it is now. */
+  configTexts?: ConfigTexts
   /** Overrides listen.host/port (tests use port 0). */
   listen?: { host?: string; port?: number }
   onDone?: (record: RequestRecord) => void
@@ -85,9 +88,11 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   keepRequestObjectsYoung()
-  const config: GatewayConfig = loadConfig(o.configFile)
+  const startConfig: GatewayConfig = o.configTexts ? parseConfig(resolvePath(o.configFile), o.configTexts.start) : loadConfig(o.configFile)
+  // A replacement worker runs the instance's last good config, its restart-only keys checked against the instance's start.
+  const config: GatewayConfig = o.configTexts && o.configTexts.current !== o.configTexts.start ? parseConfig(resolvePath(o.configFile), o.configTexts.current) : startConfig
   const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
-  const runtime = createRuntime({ start: config, observer: hooks })
+  const runtime = createRuntime({ start: startConfig, observer: hooks })
   const compile = snapshotCompiler(runtime, o.resolve)
   let gateway: Gateway
   try {
@@ -211,7 +216,8 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   let gw: RunningGateway
   try {
-    gw = await startGateway({ configFile: o.configFile, ops, ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
+    const configTexts = cluster.isWorker ? await requestConfigTexts(60_000) : undefined
+    gw = await startGateway({ configFile: o.configFile, ops, ...(configTexts ? { configTexts } : {}), ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   } catch (e) {
     if (!cluster.isWorker) throw e
     // The primary reports it, so a failed start is one line however many workers hit it.

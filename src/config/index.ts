@@ -1,5 +1,5 @@
 /** Config: gateway.yaml → validated, frozen GatewayConfig. */
-export { loadConfig, parseConfig, type LoadConfigOptions } from './load.js'
+export { loadConfig, loadConfigText, parseConfig, type LoadConfigOptions } from './load.js'
 export { configSchema } from './schema.js'
 export { bundleFiles } from './normalize.js'
 export { parseDuration, parseSize } from './units.js'

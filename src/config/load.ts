@@ -27,6 +27,11 @@ export interface LoadConfigOptions {
 
 /** Reads and validates a config file; throws ConfigError listing every problem. */
 export function loadConfig(file: string, options: LoadConfigOptions = {}): GatewayConfig {
+  return loadConfigText(file, options).config
+}
+
+/** loadConfig, with the text it validated (what a `--workers` primary hands its workers). */
+export function loadConfigText(file: string, options: LoadConfigOptions = {}): { config: GatewayConfig; text: string } {
   const abs = resolve(file)
   let text: string
   try {
@@ -35,7 +40,7 @@ export function loadConfig(file: string, options: LoadConfigOptions = {}): Gatew
     const code = (e as NodeJS.ErrnoException).code ?? 'error'
     throw new ConfigError([{ file: abs, line: 0, column: 0, key: '', msg: `cannot read config file: ${code}` }])
   }
-  return parseConfig(abs, text, options)
+  return { config: parseConfig(abs, text, options), text }
 }
 
 /** Validates config text that claims to come from `file` (relative paths resolve from its folder). */

@@ -18,6 +18,7 @@ export type WorkerMessage =
   | { type: 'mtls-gateway:listening'; url: string }
   | { type: 'mtls-gateway:answer'; id: number; value: unknown }
   | { type: 'mtls-gateway:start-failed'; line: string }
+  | { type: 'mtls-gateway:config-request' }
 
 /** A worker could not start: its own one-line reason, which the primary reports once as the instance's. */
 export class WorkerStartFailure extends Error {
@@ -32,7 +33,35 @@ export async function reportStartFailure(line: string): Promise<void> {
 }
 
 /** Messages the primary sends. */
-export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | { type: 'mtls-gateway:ask'; id: number; question: Question }
+export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | { type: 'mtls-gateway:ask'; id: number; question: Question } | ({ type: 'mtls-gateway:config' } & ConfigTexts)
+
+/**
+ * The config texts a worker starts from, as the primary validated them: the instance's start
+ * (the baseline of restart-only keys) and its last good config. A worker that replaces a
+ * crashed one thus runs what the others run, not whatever the file on disk says by then.
+ */
+export interface ConfigTexts {
+  start: string
+  current: string
+}
+
+/** Worker side: asks the primary for the config texts to start from. */
+export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage)
+      reject(new Error(`the cluster primary sent no config within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const onMessage = (m: unknown): void => {
+      if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
+      clearTimeout(timer)
+      process.off('message', onMessage)
+      resolve({ start: m.start, current: m.current })
+    }
+    process.on('message', onMessage)
+    process.send?.({ type: 'mtls-gateway:config-request' } satisfies WorkerMessage)
+  })
+}
 
 /** A worker's metrics as prom-client's JSON, ready for AggregatorRegistry.aggregate. */
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[]

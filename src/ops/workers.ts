@@ -9,7 +9,7 @@ import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type Regi
 import { inspectListeners, startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
 import { restartOnlyChanges } from '../runtime/index.js'
-import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { loadConfigText, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { openMetricsAggregate } from './aggregate-open-metrics.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
@@ -20,7 +20,7 @@ import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
 import { METRIC_PREFIX } from './metrics.js'
 import { watchFiles } from './watch.js'
-import { createAsker, isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
+import { createAsker, isMessage, WorkerStartFailure, type ConfigTexts, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
@@ -44,8 +44,11 @@ const ASK_TIMEOUT_MS = 2000
 
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
-  let config: GatewayConfig = loadConfig(o.configFile)
+  const loaded = loadConfigText(o.configFile)
+  let config: GatewayConfig = loaded.config
   const startConfig = config
+  // What every worker starts from, replacements included (worker-link's ConfigTexts).
+  const texts: ConfigTexts = { start: loaded.text, current: loaded.text }
   const { problems } = startProblems(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
@@ -68,6 +71,13 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
   const fork = (): void => void live.add(cluster.fork())
 
+  cluster.on('message', (w: Worker, m: unknown) => {
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
+      w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {})
+    }
+    // After the start a replacement's failure is no longer the instance's: log its reason.
+    if (started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
+  })
   const url = await new Promise<string>((resolve, reject) => {
     let up = 0
     let failure: string | undefined
@@ -139,7 +149,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const reload = (trigger: string): ReloadResult => {
     let result: ReloadResult
     try {
-      const next = loadConfig(o.configFile)
+      const { config: next, text } = loadConfigText(o.configFile)
       // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
       const checked = startProblems(next)
       const problems = [...restartOnlyChanges(startConfig, next), ...checked.problems]
@@ -147,6 +157,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       // A refused file is not adopted: the console and the admin listener keep the config the workers keep.
       if (result.ok) {
         config = next
+        texts.current = text
         watcher.setFiles(config.files)
         // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
         if (admin) renewServerTls(admin.server, checked.listenerTls.admin)

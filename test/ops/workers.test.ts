@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Pool } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -12,6 +12,8 @@ let pki: TestPki
 let upstream: RunningServer
 let gp: GatewayProcess
 let admin: string
+let config: string
+let tls: Parameters<typeof endpointYaml>[2]
 
 const entries = (): Record<string, unknown>[] =>
   gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -20,8 +22,8 @@ const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
-  const config = join(pki.dir, 'gateway.yaml')
+  tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
   admin = await adminUrlOf(gp)
@@ -109,6 +111,35 @@ describe('serve --workers 2', () => {
     const pids = await eventually(() => accessPids().length === before + 10 && accessPids().slice(before), 20_000, 'the new access-log lines')
     expect(pids).not.toContain(victim)
     expect(new Set(pids).size).toBe(2)
+  })
+
+  it('a replacement worker runs the instance\'s last good config, not a file on disk the workers refused', async () => {
+    const good = readFileSync(config, 'utf8')
+    // A restart-only change (the listener's limits) beside a new endpoint: the whole file is refused.
+    writeFileSync(config, good.replace('listen: { host: 127.0.0.1, port: 0 }', 'listen: { host: 127.0.0.1, port: 0, timeouts: { headers: 9s } }') + endpointYaml('extra', upstream.port, tls))
+    const refusals = (): number => entries().filter((e) => e.msg === 'config reload failed; keeping the last good config').length
+    const refusedBefore = refusals()
+    gp.child.kill('SIGHUP')
+    await eventually(() => refusals() === refusedBefore + 2, 20_000, 'both workers to refuse the file')
+    const victim = accessPids().at(-1) as number
+    process.kill(victim, 'SIGKILL')
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2, 30_000, 'the restart to be counted')
+    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
+    // Every request, on the survivor or the replacement, sees the same config: no endpoint "extra".
+    const before = accessPids().length
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => send(gp.url, `/proxy/extra/r${i}`)))
+    expect(replies.map((r) => r.status)).toEqual(Array(12).fill(403))
+    const pids = await eventually(() => accessPids().length === before + 12 && accessPids().slice(before), 20_000, 'the access-log lines')
+    expect(new Set(pids).size).toBe(2)
+    // The file put back reloads on both, the replacement included (its baseline is the instance's start).
+    const logged = entries().length
+    writeFileSync(config, good)
+    gp.child.kill('SIGHUP')
+    const reloaded = await eventually(() => {
+      const p = new Set(entries().slice(logged).filter((e) => e.msg === 'config reloaded').map((e) => e.pid as number))
+      return [...new Set(pids)].every((pid) => p.has(pid)) && p
+    }, 20_000, 'both workers, the replacement included, to reload the good file')
+    expect(reloaded.size).toBe(2)
   })
 
   it('drains every worker on SIGTERM and exits 0', async () => {
