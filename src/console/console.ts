@@ -14,12 +14,15 @@ import type { ConsoleHost } from './host.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError } from './http.js'
 import { scrubSecrets } from './scrub.js'
+import { createLoginThrottle, sourceKey } from './login-throttle.js'
 import { createSampler } from './samples.js'
 import { createSessions, sameSecret } from './session.js'
 import { staticFile } from './static.js'
 
 export const CONSOLE_PREFIX = '/console/'
 const MAX_WRONG_PER_MINUTE = 20
+// Far more addresses than operators; a flood from more evicts the least recently wrong (≤ 20 numbers each).
+const MAX_THROTTLED_ADDRESSES = 10_000
 const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
 
 /** Builds the console for one admin listener. */
@@ -34,20 +37,20 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
 
-  // Wrong tokens in the last minute: past the limit every attempt waits, right or wrong.
-  const wrong: number[] = []
+  // Per source address: past the limit that address waits, right token or wrong; others do not.
+  const throttle = createLoginThrottle({ maxWrong: MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES })
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
     const presented = (await readJsonBody(req)).token
-    while (wrong.length > 0 && (wrong[0] as number) < Date.now() - 60_000) wrong.shift()
-    if (wrong.length >= MAX_WRONG_PER_MINUTE) {
-      audit('anonymous', 'login', 'throttled')
-      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens: wait a minute'))
+    const from = req.socket.remoteAddress
+    if (throttle.throttled(from)) {
+      audit('anonymous', 'login', 'throttled', { from: sourceKey(from) })
+      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens from this address: wait a minute'))
     }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
-      wrong.push(Date.now())
-      audit('anonymous', 'login', 'wrong_token')
+      throttle.wrong(from)
+      audit('anonymous', 'login', 'wrong_token', { from: sourceKey(from) })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
     const { session, cookie } = sessions.issue('token', expected)

@@ -6,8 +6,8 @@
  */
 import { GatewayError } from '../errors.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { percentEncode } from '../oauth1/index.js'
 import { callTokenUrl, checkTenant, parseTokenReply, type ProviderReply } from './provider.js'
+import { redactSecrets } from './redact-secrets.js'
 import { callbackUrlFor } from './urls.js'
 
 /** The outcome of one profile test. */
@@ -23,18 +23,29 @@ export interface ProfileTestResult {
 
 const REDACTED = '[redacted]'
 const SECRET_HEADERS = new Set(['set-cookie', 'authorization', 'proxy-authorization'])
-const SECRET_PARAMS = /((?:^|[?&\s"',;])(?:oauth_token_secret|oauth_signature|oauth_verifier)(?:"\s*:\s*"|="?|=))[^&\s"',;]*/g
+const NAMES = '(?:oauth_token_secret|oauth_signature|oauth_verifier)'
+/**
+ * The value of a secret parameter in each form a provider answers with, the name kept:
+ * XML element (CDATA too), JSON string or bare value, form/query/header/attribute
+ * `name=value` (quoted or not), and a form percent-encoded once or more (`name%3Dvalue`).
+ */
+const SECRET_PARAMS = [
+  new RegExp(`(<${NAMES}(?:\\s[^>]*)?>)(?:<!\\[CDATA\\[[\\s\\S]*?\\]\\]>|[^<])*`, 'g'),
+  new RegExp(`(${NAMES}"\\s*:\\s*")(?:\\\\[\\s\\S]|[^"\\\\])*`, 'g'),
+  new RegExp(`(${NAMES}"\\s*:\\s*)[^"\\s,}\\]][^\\s,}\\]]*`, 'g'),
+  new RegExp(`(${NAMES}\\s*=\\s*")[^"]*`, 'g'),
+  new RegExp(`(${NAMES}\\s*=\\s*')[^']*`, 'g'),
+  new RegExp(`(${NAMES}\\s*=\\s*)[^&\\s"',;<>]+`, 'g'),
+  new RegExp(`(${NAMES}%(?:25)*3[dD])(?:(?!%(?:25)*26)[^&\\s"',;<>])*`, 'g'),
+]
 
-/** Removes the profile's secrets and any token secret or signature from provider text. */
+/** Removes the profile's secrets and any token secret, signature or verifier from provider text. */
 export function redactProviderText(profile: Profile, text: string): string {
   const c = profile.config
-  const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields)]
-    .filter((s): s is string => s !== undefined && s.length >= 4)
-    .flatMap((s) => [s, percentEncode(s), encodeURIComponent(s)])
-    .sort((a, b) => b.length - a.length)
-  let out = text
-  for (const s of secrets) out = out.split(s).join(REDACTED)
-  return out.replace(SECRET_PARAMS, `$1${REDACTED}`)
+  const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields)].filter((s): s is string => s !== undefined)
+  let out = redactSecrets(text, secrets, REDACTED)
+  for (const param of SECRET_PARAMS) out = out.replace(param, `$1${REDACTED}`)
+  return out
 }
 
 function failure(profile: Profile, tenant: string | undefined, message: string, reply?: ProviderReply): ProfileTestResult {

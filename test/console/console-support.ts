@@ -130,7 +130,7 @@ export interface Reply {
 }
 
 /** One request to the admin listener as a browser would send it (cookie, origin, CSRF header optional). */
-export function adminRequest(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown } = {}): Promise<Reply> {
+export function adminRequest(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown; localAddress?: string } = {}): Promise<Reply> {
   const u = new URL(url)
   const body = o.body === undefined ? undefined : JSON.stringify(o.body)
   const headers: Record<string, string> = {}
@@ -139,7 +139,8 @@ export function adminRequest(url: string, o: { method?: string; cookie?: string;
   if (o.csrf) headers['x-csrf-token'] = o.csrf
   if (body !== undefined) headers['content-type'] = 'application/json'
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: o.method ?? 'GET', headers, agent: false }, (res) => {
+    // localAddress: another source address on loopback (127.0.0.2, …), as a second client.
+    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: o.method ?? 'GET', headers, agent: false, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))

@@ -2,7 +2,7 @@
  * With `serve --workers 2` the cluster primary serves the console and shows the whole
  * instance: both workers' requests summed (as /metrics sums them), the last handshake
  * a worker made, Test and authorize links run from the primary, Reload relayed to every
- * worker.
+ * worker, and one sign-in throttle (per source address) in the primary.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -88,5 +88,14 @@ describe('console with --workers 2', () => {
     }, 10_000, 'both workers to reload')
     expect(reloaded.size).toBe(2)
     expect((await get<{ lastReload: { trigger: string } }>('overview')).lastReload.trigger).toBe('console')
+  })
+
+  it('throttles sign-in per source address in the primary, as a single process does', async () => {
+    const origin = new URL(consoleUrl).origin
+    const login = async (token: string, localAddress: string): Promise<number> => (await adminRequest(`${consoleUrl}api/login`, { method: 'POST', origin, body: { token }, localAddress })).status
+    const statuses: number[] = []
+    for (let i = 0; i < 21; i++) statuses.push(await login(`wrong-token-number-${i}`, '127.0.0.3'))
+    expect(statuses).toEqual([...Array<number>(20).fill(401), 429])
+    expect([await login(CONSOLE_TOKEN, '127.0.0.3'), await login(CONSOLE_TOKEN, '127.0.0.2')]).toEqual([429, 200])
   })
 })

@@ -2,6 +2,7 @@
  * Pure pieces of the dance: what the profile test takes out of provider text, and how
  * the gateway names its own callback and authorize link.
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Gateway, Profile } from '../../src/gateway/index.js'
 import type { ProfileConfig } from '../../src/config/index.js'
@@ -28,10 +29,87 @@ describe('redactProviderText', () => {
     expect(out).toContain('oauth_token_secret=[redacted]')
   })
 
+  it('removes a token secret the provider answers in XML, JSON, a form, a header or a percent-encoded echo', () => {
+    const text = '<oauth_token_secret>XMLSECRET</oauth_token_secret> {"oauth_token_secret" : "JSON\\"SECRET"} oauth_token_secret=FORMSECRET&x=1 OAuth oauth_signature="SIG%252F%26", a%3Fb%3D1%26oauth_verifier%3DPCTSECRET%26c%3D2'
+    const out = redactProviderText(profile(), text)
+    for (const secret of ['XMLSECRET', 'SECRET"', 'FORMSECRET', 'SIG%252F', 'PCTSECRET']) expect(out).not.toContain(secret)
+    expect(out).toContain('<oauth_token_secret>[redacted]</oauth_token_secret>')
+    expect(out).toContain('&x=1')
+    expect(out).toContain('%26c%3D2')
+  })
+
+  it('removes a PLAINTEXT signature echoed raw: the consumer secret encoded twice', () => {
+    const out = redactProviderText(profile({ consumerSecret: 'consumer secret/XYZ+123' }), 'x-echo-sig: consumer%2520secret%252FXYZ%252B123%26')
+    expect(out).toBe('x-echo-sig: [redacted]%26')
+  })
+
   it('formats a failure without a response when the provider was never reached', () => {
     const text = formatProfileTest({ ok: false, profile: 'p', message: 'endpoint "x": client certificate rejected by the server' })
     expect(text).toMatch(/^Auth Test Failed\n.*\n\nHeaders\n {2}\(no response/)
     expect(text).toContain('\nResponse\n  (none)')
+  })
+})
+
+describe('redactProviderText (property)', () => {
+  // The test's own encoders, written independently of the gateway's: every way a provider may echo a value.
+  const hex = (n: number, w = 2): string => n.toString(16).toUpperCase().padStart(w, '0')
+  const ENCODERS: Readonly<Record<string, (s: string) => string>> = {
+    rfc3986: (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${hex(c.charCodeAt(0))}`),
+    uriComponent: encodeURIComponent,
+    form: (s) => new URLSearchParams([['', s]]).toString().slice(1),
+    escape: (s) => escape(s),
+    lowerHex: (s) => s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    json: (s) => JSON.stringify(s).slice(1, -1),
+    jsonAscii: (s) => JSON.stringify(s).slice(1, -1).replace(/[\u007f-\uffff/]/g, (c) => (c === '/' ? '\\/' : `\\u${hex(c.charCodeAt(0), 4).toLowerCase()}`)),
+    xml: (s) => s.replace(/[&<>"']/g, (c) => `&${({ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' })[c] ?? ''};`),
+    xmlNumeric: (s) => Array.from(s, (c) => (/[\w ]/.test(c) ? c : `&#${c.codePointAt(0) ?? 0};`)).join(''),
+  }
+  const encode = (s: string, steps: readonly string[]): string => steps.reduce((v, e) => (ENCODERS[e] as (x: string) => string)(v), s)
+  // Reserved, quoting and non-ASCII characters; no lowercase hex letters or filler letters, so no form is found by coincidence.
+  const secret = (min: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...' /+&=%?#"\'<>\\*!()~-._:;,@[]{}|^`$Q0179xyzéß€日😀'.split(/(?:)/u)), minLength: min, maxLength: 16 })
+  const encodings = fc.array(fc.constantFrom(...Object.keys(ENCODERS)), { maxLength: 4 })
+  const around = fc.constantFrom(['', ''], ['ECHO: ', ' END'], ['{"echo":"', '"}'], ['<echo>', '</echo>'], ['?got=', '&n=1'], ['realm="', '", ok'])
+
+  it('no secret of the profile survives in any wire form, encoded up to four layers deep in any order (4,000 runs)', () => {
+    fc.assert(
+      fc.property(fc.record({ consumer: secret(4), token: secret(4), passphrase: secret(4), field: secret(4) }), fc.array(fc.tuple(fc.constantFrom('consumer', 'token', 'passphrase', 'field', 'plaintext'), encodings, around), { minLength: 1, maxLength: 5 }), (s, echoes) => {
+        const p = profile({ consumerSecret: s.consumer, token: { mode: 'static', token: 'tok', tokenSecret: s.token }, privateKeyPassphrase: s.passphrase, additionalFields: { pin: s.field } })
+        const rfc = ENCODERS.rfc3986 as (x: string) => string
+        const forms = echoes.map(([which, steps, [before, after]]) => {
+          // PLAINTEXT: the signature is both secrets encoded and joined, encoded again in the header: two layers already.
+          const value = which === 'plaintext' ? `${rfc(s.consumer)}&${rfc(s.token)}` : s[which]
+          return { form: encode(value, which === 'plaintext' ? ['rfc3986', ...steps.slice(0, 2)] : steps), before, after }
+        })
+        const out = redactProviderText(p, forms.map((f) => `${f.before}${f.form}${f.after}`).join('\n'))
+        for (const { form } of forms) expect(out.includes(form), `${JSON.stringify(form)} in ${JSON.stringify(out)}`).toBe(false)
+        for (const v of Object.values(s)) expect(out.includes(v), `${JSON.stringify(v)} in ${JSON.stringify(out)}`).toBe(false)
+      }),
+      { seed: 0x7e57, numRuns: 4_000 },
+    )
+  })
+
+  it('a token secret the provider answers is removed from every answer form (4,000 runs)', () => {
+    const answers: readonly ((v: string) => string)[] = [
+      (v) => `oauth_token=tok&oauth_token_secret=${encode(v, ['form'])}&oauth_callback_confirmed=true`,
+      (v) => `{"oauth_token":"tok", "oauth_token_secret" : ${JSON.stringify(v)}}`,
+      (v) => `{"oauth_token_secret":${JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${hex(c.charCodeAt(0), 4)}`)}}`,
+      (v) => `<r><oauth_token_secret>${encode(v, ['xml'])}</oauth_token_secret></r>`,
+      (v) => `<oauth_token_secret><![CDATA[${v.replaceAll(']]>', '')}]]></oauth_token_secret>`,
+      (v) => `<token oauth_token_secret="${encode(v, ['xml'])}"/>`,
+      (v) => `OAuth oauth_token="tok", oauth_token_secret="${encode(v, ['rfc3986'])}"`,
+      (v) => `you sent: a%3D1%26oauth_token_secret%3D${encode(v, ['rfc3986', 'rfc3986'])}%26b%3D2`,
+    ]
+    fc.assert(
+      fc.property(secret(6), fc.nat({ max: answers.length - 1 }), (v, i) => {
+        const sent = (answers[i] as (x: string) => string)(v)
+        const out = redactProviderText(profile(), sent)
+        for (const form of [v, encode(v, ['form']), encode(v, ['xml']), encode(v, ['rfc3986']), JSON.stringify(v).slice(1, -1)].filter((f) => f.length >= 6)) {
+          expect(out.includes(form), `${JSON.stringify(form)} in ${JSON.stringify(out)}`).toBe(false)
+        }
+        expect(out).toContain('[redacted]')
+      }),
+      { seed: 0x5ec2e7, numRuns: 4_000 },
+    )
   })
 })
 

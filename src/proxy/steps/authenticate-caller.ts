@@ -29,26 +29,34 @@ function admitAs(ctx: Routed, caller: Caller): Admitted {
   return admitted
 }
 
-/** The bearer credential: Proxy-Authorization on every way in; Authorization too in route mode. */
+/**
+ * The bearer credential: Proxy-Authorization on every way in; Authorization too in route mode.
+ * Read from the inbound request, never the outbound copy: the strip step reads the same
+ * headers to remove every credential presented, so neither step may edit them for the other.
+ */
 export function bearerOf(ctx: Context): string | undefined {
-  return bearerFromHeaders(ctx.outbound.headers, ctx.mode === 'route')
+  return bearerFromHeaders(ctx.inbound.headers, ctx.mode === 'route')
 }
 
-/** Reads (and for Authorization, removes) the gateway's own bearer from headers. */
-export function bearerFromHeaders(headers: Record<string, string | string[] | undefined>, allowAuthorization: boolean): string | undefined {
-  const pick = (name: string): string | undefined => {
-    const v = headers[name]
-    const s = Array.isArray(v) ? v[0] : v
-    const m = s === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(s)
-    return m ? m[1] : undefined
-  }
-  const proxy = pick('proxy-authorization')
-  if (proxy !== undefined) return proxy
-  if (!allowAuthorization) return undefined
-  const direct = pick('authorization')
-  // The gateway's own credential never travels upstream.
-  if (direct !== undefined) delete headers.authorization
-  return direct
+/**
+ * Every gateway credential the caller presented, whatever header carried it: Proxy-Authorization,
+ * the CONNECT's bearer inside a tunnel, and in route mode with caller apps, Authorization.
+ */
+export function presentedCredentials(ctx: Context): string[] {
+  const h = ctx.inbound.headers
+  const found = [bearerIn(h['proxy-authorization']), ctx.tunnel?.token, ctx.mode === 'route' && ctx.gateway.callers.enabled ? bearerIn(h.authorization) : undefined]
+  return found.filter((t): t is string => t !== undefined)
+}
+
+/** Reads the gateway's own bearer from headers (Authorization only when allowed). */
+export function bearerFromHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, allowAuthorization: boolean): string | undefined {
+  return bearerIn(headers['proxy-authorization']) ?? (allowAuthorization ? bearerIn(headers.authorization) : undefined)
+}
+
+function bearerIn(value: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(value) ? value[0] : value
+  const m = s === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(s)
+  return m ? m[1] : undefined
 }
 
 /** Identifies a caller by a verified inbound client certificate. */

@@ -32,7 +32,7 @@ function keptWithout(headers: Readonly<Record<string, string | string[] | undefi
 /**
  * The listener's outbound copy of the inbound headers, without the fixed hop-by-hop names
  * (Connection itself included). Proxy-* and the names Connection lists stay for the strip
- * step: admission still reads Proxy-Authorization from the outbound headers.
+ * step, which removes them with every copy of the caller's credential.
  */
 export function outboundCopy(headers: Readonly<Record<string, string | string[] | undefined>>): OutboundHeaders {
   const kept: OutboundHeaders = {}

@@ -6,15 +6,10 @@
  * forwarded. Runs before the OAuth signature is added, which owns Authorization after.
  */
 import type { OutboundHeaders, Step } from '../pipeline.js'
+import { presentedCredentials } from './authenticate-caller.js'
 
 // Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
 const MIN_TOKEN_LENGTH = 16
-
-function bearerIn(value: string | string[] | undefined): string | undefined {
-  const s = Array.isArray(value) ? value[0] : value
-  const m = s === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(s)
-  return m?.[1] !== undefined && m[1].length >= MIN_TOKEN_LENGTH ? m[1] : undefined
-}
 
 function removeHeadersCarrying(headers: OutboundHeaders, tokens: readonly string[]): void {
   for (const name of Object.keys(headers)) {
@@ -28,16 +23,9 @@ export const stripGatewayCredentials: Step = {
   name: 'strip_gateway_credentials',
   run(ctx) {
     const h = ctx.outbound.headers
-    const inbound = ctx.inbound.headers
-    const tokens: string[] = []
-    const proxyBearer = bearerIn(inbound['proxy-authorization'])
-    if (proxyBearer !== undefined) tokens.push(proxyBearer)
-    if (ctx.tunnel?.token !== undefined) tokens.push(ctx.tunnel.token)
-    if (ctx.mode === 'route' && ctx.gateway.callers.enabled && /^Bearer\s/i.test(String(h.authorization ?? ''))) {
-      const direct = bearerIn(h.authorization)
-      if (direct !== undefined) tokens.push(direct)
-      delete h.authorization
-    }
+    if (ctx.mode === 'route' && ctx.gateway.callers.enabled && /^Bearer\s/i.test(String(h.authorization ?? ''))) delete h.authorization
+    // From the inbound request: what the caller presented, not what is left of it outbound.
+    const tokens = presentedCredentials(ctx).filter((t) => t.length >= MIN_TOKEN_LENGTH)
     if (tokens.length > 0) removeHeadersCarrying(h, tokens)
   },
 }

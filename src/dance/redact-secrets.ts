@@ -1,0 +1,130 @@
+/**
+ * Known secrets taken out of provider text in whatever encoding they came back in. A
+ * provider may echo a value percent-encoded (once, twice: a PLAINTEXT signature inside an
+ * Authorization header), JSON-escaped or XML-escaped, in any order and any case of hex.
+ * Listing encoded forms of each secret can never be complete, so the text is decoded
+ * instead: one layer of one family at a time, every order up to MAX_LAYERS deep, and each
+ * decoded character remembers which original characters it came from; a secret found in
+ * any decoding masks those original characters.
+ */
+
+// Deeper than any echo seen (a signature in a header is two layers); each layer is a pass over ≤64 KiB.
+const MAX_LAYERS = 4
+/** Shorter values would mask ordinary words. */
+export const MIN_SECRET_LENGTH = 4
+
+/** A decoding of the original text: each code unit with the original range [from, to] it came from. */
+interface View {
+  readonly text: string
+  readonly from: readonly number[]
+  readonly to: readonly number[]
+}
+
+interface Family {
+  readonly pattern: RegExp
+  decode(escape: string): string | undefined
+}
+
+const XML_NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
+const JSON_SHORT: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
+const utf8 = new TextDecoder()
+
+function codePoint(n: number): string | undefined {
+  return n <= 0x10ffff ? String.fromCodePoint(n) : undefined
+}
+
+/** Each escape decodes to one character; a UTF-8 sequence is one escape, a lone byte is Latin-1. */
+const FAMILIES: readonly Family[] = [
+  {
+    pattern: /%[uU][0-9A-Fa-f]{4}|%[fF][0-7](?:%[89aAbB][0-9A-Fa-f]){3}|%[eE][0-9A-Fa-f](?:%[89aAbB][0-9A-Fa-f]){2}|%[cCdD][0-9A-Fa-f]%[89aAbB][0-9A-Fa-f]|%[0-9A-Fa-f]{2}/g,
+    decode: (e) => (e[1] === 'u' || e[1] === 'U' ? String.fromCharCode(parseInt(e.slice(2), 16)) : e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : utf8.decode(Uint8Array.from(e.slice(1).split('%'), (h) => parseInt(h, 16)))),
+  },
+  {
+    pattern: /\\u[0-9A-Fa-f]{4}|\\["\\/bfnrt]/g,
+    decode: (e) => (e[1] === 'u' ? String.fromCharCode(parseInt(e.slice(2), 16)) : JSON_SHORT[e[1] as string]),
+  },
+  {
+    pattern: /&(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});/g,
+    decode: (e) => (e[1] !== '#' ? XML_NAMED[e.slice(1, -1)] : codePoint(e[2] === 'x' || e[2] === 'X' ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10))),
+  },
+]
+
+/** `view` with one layer of `family` decoded, or undefined when it holds none of its escapes. */
+function decodeLayer(view: View, family: Family): View | undefined {
+  const parts: string[] = []
+  const from: number[] = []
+  const to: number[] = []
+  const keep = (start: number, end: number): void => {
+    parts.push(view.text.slice(start, end))
+    for (let i = start; i < end; i++) {
+      from.push(view.from[i] as number)
+      to.push(view.to[i] as number)
+    }
+  }
+  let last = 0
+  let changed = false
+  for (const m of view.text.matchAll(family.pattern)) {
+    const decoded = family.decode(m[0])
+    if (decoded === undefined) continue
+    changed = true
+    keep(last, m.index)
+    parts.push(decoded)
+    for (let i = 0; i < decoded.length; i++) {
+      from.push(view.from[m.index] as number)
+      to.push(view.to[m.index + m[0].length - 1] as number)
+    }
+    last = m.index + m[0].length
+  }
+  if (!changed) return undefined
+  keep(last, view.text.length)
+  return { text: parts.join(''), from, to }
+}
+
+/** Every decoding of `text` up to MAX_LAYERS layers deep, in every order of families, the text itself first. */
+function decodings(text: string): View[] {
+  const identity = Array.from({ length: text.length }, (_, i) => i)
+  const views: View[] = [{ text, from: identity, to: identity }]
+  const seen = new Set([text])
+  let layer = views
+  for (let depth = 0; depth < MAX_LAYERS && layer.length > 0; depth++) {
+    const next: View[] = []
+    for (const view of layer) {
+      for (const family of FAMILIES) {
+        const decoded = decodeLayer(view, family)
+        if (decoded === undefined || seen.has(decoded.text)) continue
+        seen.add(decoded.text)
+        next.push(decoded)
+      }
+    }
+    views.push(...next)
+    layer = next
+  }
+  return views
+}
+
+/** A secret as a pattern; a space also matches `+`, a form's space (a `+` is never decoded: it may be itself). */
+function secretPattern(secret: string): RegExp {
+  return new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(' ', '[ +]'), 'g')
+}
+
+/** `text` with every secret (of at least MIN_SECRET_LENGTH) replaced by `mask`, in any encoding it was echoed in. */
+export function redactSecrets(text: string, secrets: Iterable<string>, mask: string): string {
+  const patterns = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).map(secretPattern)
+  if (patterns.length === 0 || text === '') return text
+  const ranges: [number, number][] = []
+  for (const view of decodings(text)) {
+    for (const pattern of patterns) {
+      for (const m of view.text.matchAll(pattern)) ranges.push([view.from[m.index] as number, view.to[m.index + m[0].length - 1] as number])
+    }
+  }
+  if (ranges.length === 0) return text
+  ranges.sort((a, b) => a[0] - b[0])
+  let out = ''
+  let at = 0
+  for (const [start, end] of ranges) {
+    if (end < at) continue
+    if (start >= at) out += text.slice(at, start) + mask
+    at = end + 1
+  }
+  return out + text.slice(at)
+}
