@@ -83,6 +83,8 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
     expect(cfg.admin.host).toBe('0.0.0.0')
     const grace = Number(/^(\d+)s$/.exec(cfg.drain.grace)?.[1])
     const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0
+    // By default too: without it the pod refuses connections kube-proxy still sends it during a rollout.
+    expect(preStop).toBeGreaterThanOrEqual(5)
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(grace + preStop)
     expect(c.args).toEqual(expect.arrayContaining(['serve', '--config', '/etc/mtls-gateway/config/gateway.yaml']))
     const mounts = Object.fromEntries((c.volumeMounts as Manifest[]).map((m) => [m.mountPath, m]))
@@ -208,7 +210,7 @@ describe('chart behaviour', () => {
   it('refuses autoscaling with SQLite, Redis without a URL, and a grace period shorter than the drain', async () => {
     expect(await r.renderError([valuesFile('minimal')], 'autoscaling:\n  enabled: true\n')).toContain('autoscaling.enabled is true but store.kind is "sqlite"')
     expect(await r.renderError([valuesFile('minimal')], 'store:\n  kind: redis\n')).toContain('neither store.redis.existingSecret')
-    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (25)')
+    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (30)')
   })
 
   it('changes the checksum annotation when the config changes, and only then', async () => {
