@@ -225,7 +225,8 @@ describe('chart behaviour', () => {
 
   it('renders the optional parts only when enabled', () => {
     const kinds = (name: string): string[] => (out[name] as Rendered).docs.map((d) => d.kind).sort()
-    expect(kinds('minimal')).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount'])
+    // SQLite keeps its tokens on a claim by default: a pod replaced in a rollout loses nothing.
+    expect(kinds('minimal')).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount'])
     expect(kinds('full')).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PrometheusRule', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor'])
     expect(kinds('redis-replicas')).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor'])
   })
