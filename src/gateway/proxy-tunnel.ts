@@ -2,7 +2,8 @@
  * A CONNECT tunnel through an upstream HTTP proxy (an on-premises connector or corporate
  * proxy). The mTLS handshake then runs end to end inside it: the proxy sees only bytes.
  */
-import { connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
+import { EgressDeniedError } from './egress.js'
 
 export interface ProxyTarget {
   /** http://host:port of the proxy. */
@@ -16,18 +17,32 @@ export const PROXY_FAILED = 'ERR_GATEWAY_PROXY_FAILED'
 
 const MAX_HEAD = 16 * 1024
 
-/** Opens `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. */
-export function openTunnel(via: ProxyTarget, host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** The proxy's host (brackets off an IPv6 literal) and port, as dialled. */
+export function proxyAddress(via: ProxyTarget): { host: string; port: number } {
+  const proxy = new URL(via.url)
+  return { host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port) || 80 }
+}
+
+/**
+ * Opens `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. `lookup`
+ * resolves a proxy named by host name (the egress policy's checking lookup).
+ */
+export function openTunnel(via: ProxyTarget, host: string, port: number, timeoutMs: number, lookup?: LookupFunction): Promise<Socket> {
   const proxy = new URL(via.url)
   const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  const dialled = proxyAddress(via)
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port) || 80 })
+    const socket = netConnect({ ...dialled, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
     const fail = (msg: string, code = PROXY_FAILED): void => {
       socket.destroy()
       reject(Object.assign(new Error(msg), { code }))
     }
     socket.setTimeout(timeoutMs, () => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'))
-    socket.once('error', (e: NodeJS.ErrnoException) => fail(`upstream proxy ${proxy.host}: ${e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? PROXY_FAILED : (e.code ?? PROXY_FAILED)))
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      // The egress policy refused the proxy's address: that refusal, as it is, is the answer.
+      if (e instanceof EgressDeniedError) return void (socket.destroy(), reject(e))
+      fail(`upstream proxy ${proxy.host}: ${e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? PROXY_FAILED : (e.code ?? PROXY_FAILED))
+    })
     socket.once('connect', () => {
       const auth = via.username !== undefined ? `Proxy-Authorization: Basic ${Buffer.from(`${via.username}:${via.password ?? ''}`).toString('base64')}\r\n` : ''
       socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`)

@@ -12,7 +12,7 @@ import { Agent, type Dispatcher, type buildConnector } from 'undici'
 import { GatewayError } from '../errors.js'
 import { makeServerIdentityCheck, type BundleValidity, type ValidityFault } from '../tls/index.js'
 import { checkLiteral, type EgressOptions } from './egress.js'
-import { openTunnel, type ProxyTarget } from './proxy-tunnel.js'
+import { openTunnel, proxyAddress, type ProxyTarget } from './proxy-tunnel.js'
 
 export interface UpstreamOptions {
   endpoint: string
@@ -75,9 +75,19 @@ function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'
   return new GatewayError(fault.reason, `${who}: ${fault.msg}`)
 }
 
-/** Opens the TCP leg: through the proxy tunnel, or direct with the egress check on the dialled address. */
+/**
+ * Opens the TCP leg, with the egress check on the address dialled: the endpoint's, or the
+ * upstream proxy's when it goes through one (the proxy resolves the final name itself).
+ */
 function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promise<Socket> {
-  if (o.via) return openTunnel(o.via, host, port, o.connectMs)
+  if (o.via) {
+    const proxy = proxyAddress(o.via)
+    if (isIP(proxy.host) !== 0 && o.egress) {
+      const denied = checkLiteral(proxy.host, proxy.host, o.egress)
+      if (denied) throw denied
+    }
+    return openTunnel(o.via, host, port, o.connectMs, o.lookup)
+  }
   const target = o.resolve ?? host
   if (isIP(target) !== 0 && o.egress) {
     const denied = checkLiteral(host, target, o.egress)

@@ -12,6 +12,7 @@ import { GatewayError } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
+import { missingHost } from '../proxy/client-error.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -101,6 +102,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     const fail = (e: unknown): void => {
       writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
     }
+    const noHost = missingHost(req)
+    if (noHost) return void writeError(res, noHost, 'api', { close: hasBody(req.headers) })
     const extra = o.extra
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.

@@ -3,7 +3,7 @@
  * the one error writer; nothing is written when there is no one to answer (the client reset
  * the connection, or it is already being answered and closed).
  */
-import { maxHeaderSize, type Server, type ServerResponse } from 'node:http'
+import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { writeRawError } from './write-error.js'
@@ -36,4 +36,14 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
     default:
       return new GatewayError('bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`)
   }
+}
+
+/**
+ * An HTTP/1.1 request without Host (RFC 9112 §3.2), which the handlers refuse themselves: Node's
+ * own refusal (guardConnections turns it off) is a bare 400 without the error envelope.
+ */
+export function missingHost(req: IncomingMessage): GatewayError | undefined {
+  if (req.headers.host !== undefined || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return undefined
+  // As Node's own refusal did: a request this malformed ends the connection too.
+  return new GatewayError('bad_request', 'an HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)', { headers: { connection: 'close' } })
 }

@@ -13,6 +13,7 @@ import type { Mode, Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
+import { missingHost } from './client-error.js'
 import { callerAborted, type Outcome } from './outcome.js'
 import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
@@ -140,6 +141,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     report?.()
   })
   try {
+    const noHost = missingHost(req)
+    if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     if (tunnel) {
       out.mode = 'connect'

@@ -118,6 +118,19 @@ describe('metrics after known traffic', () => {
     expect((await get(`${g.adminUrl}/nope`)).status).toBe(404)
   })
 
+  it('answers an HTTP/1.1 request without Host with the JSON 400 (Node\'s own was bare) and closes the connection', async () => {
+    const { port } = new URL(g.adminUrl)
+    const raw = connect(Number(port), '127.0.0.1')
+    let text = ''
+    raw.on('data', (c: Buffer) => (text += c.toString()))
+    raw.write('GET /healthz HTTP/1.1\r\n\r\n')
+    await new Promise<void>((resolve) => raw.once('close', () => resolve()))
+    const [head = '', body = ''] = text.split('\r\n\r\n')
+    expect(head).toMatch(/^HTTP\/1\.1 400 /)
+    expect(Number(/content-length: (\d+)/i.exec(head)?.[1])).toBe(Buffer.byteLength(body))
+    expect(JSON.parse(body)).toEqual({ errors: [{ msg: expect.stringMatching(/must carry a Host header/), code: 400 }] })
+  })
+
   it('answers a CONNECT to the admin listener with 405 and closes the connection', async () => {
     const { port } = new URL(g.adminUrl)
     const raw = connect(Number(port), '127.0.0.1')

@@ -260,6 +260,32 @@ describe('chaining through a real HTTP proxy (tinyproxy)', () => {
     expect(tinyproxy.read('tinyproxy.log')).toMatch(new RegExp(`: CONNECT 127\\.0\\.0\\.1:${upstream.port} HTTP/1\\.1$`, 'm'))
   })
 
+  it('applies the egress policy to the connector\'s address: a loopback proxy without allowPrivate is refused, never dialled', async () => {
+    let dialled = 0
+    const fakeProxy = createTcpServer((s) => {
+      dialled++
+      s.destroy()
+    })
+    await new Promise<void>((r) => fakeProxy.listen(0, '127.0.0.1', r))
+    const port = (fakeProxy.address() as AddressInfo).port
+    const tlsYaml = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+    const yaml = `admin: { enabled: false }\nendpoints:\n` +
+      `  - name: literal\n    url: https://api.partner.test\n    via: { url: "http://127.0.0.1:${port}" }\n${tlsYaml}` +
+      `  - name: named\n    url: https://api.partner.test\n    via: { url: "http://localhost:${port}" }\n${tlsYaml}`
+    const g = await startTestGateway(pki.dir, yaml)
+    try {
+      for (const name of ['literal', 'named']) {
+        const r = await send(g.url, `/proxy/${name}/x`)
+        expect([name, r.status], r.text).toEqual([name, 403])
+        expect(r.text).toMatch(/loopback/)
+      }
+      expect(dialled).toBe(0)
+    } finally {
+      await g.close()
+      fakeProxy.close()
+    }
+  })
+
   it('names the connector when it refuses', async () => {
     await tinyproxy.stop()
     const r = await send(chained.url, '/proxy/via/x')

@@ -16,6 +16,8 @@ import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { openTunnel, rawExchange, TunnelAgent } from '../support/tunnel.js'
+import { rawClient } from '../support/raw-client.js'
+import { eventually } from '../ops/helpers.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -168,6 +170,25 @@ describe('inside a CONNECT tunnel', () => {
     expect(r.headers).toMatch(/content-type: application\/json/)
     expect(Number(/content-length: (\d+)/.exec(r.headers)?.[1])).toBe(Buffer.byteLength(r.body))
     expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: expect.stringMatching(/^malformed HTTP request/), code: 400 }] })
+  })
+})
+
+describe('HTTP/1.1 without Host', () => {
+  const expectEnvelope = (r: { status: number; headers: string; body: string }): void => {
+    expect(r.status).toBe(400)
+    expect(r.headers).toMatch(/content-type: application\/json/)
+    expect(Number(/content-length: (\d+)/i.exec(r.headers)?.[1])).toBe(Buffer.byteLength(r.body))
+    expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: expect.stringMatching(/must carry a Host header/), code: 400 }] })
+  }
+  it('is the JSON 400 with a correct Content-Length (Node\'s own was bare and chunked), on the listener and in a tunnel', async () => {
+    const c = await rawClient(gw.port)
+    c.socket.write('GET /proxy/partner/v1/x HTTP/1.1\r\n\r\n')
+    await eventually(async () => c.received().includes('\r\n\r\n{'), 10_000, 'the answer')
+    const text = c.received().toString()
+    c.socket.destroy()
+    const [headers = '', body = ''] = text.split('\r\n\r\n')
+    expectEnvelope({ status: Number(headers.split(' ')[1]), headers: headers.toLowerCase(), body })
+    expectEnvelope(await rawExchange(await openTunnel({ gatewayPort: gw.port, authority: `api.partner.test:${P}`, ca }), 'GET /v1/x HTTP/1.1\r\n\r\n'))
   })
 })
 
