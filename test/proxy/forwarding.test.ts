@@ -46,10 +46,11 @@ describe('forwarding', () => {
 
   it('removes hop-by-hop headers, including those named by Connection, and adds Via', async () => {
     const r = await send(gw.url, `http://api.partner.test:${upstream.port}/h`, {
-      headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Bearer abc', 'proxy-connection': 'keep-alive', 'x-kept': 'yes' },
+      headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Bearer abc', 'proxy-connection': 'keep-alive', 'x-kept': 'yes', 'x-forwarded-for': '10.9.8.7', forwarded: 'for=10.9.8.7', 'x-real-ip': '10.9.8.7' },
     })
     const h = r.json<EchoReply>().headers
-    for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection']) expect(h[name]).toBeUndefined()
+    // forwarding.xForwardedFor off: no client address in any spelling, the caller's included.
+    for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'forwarded', 'x-real-ip']) expect(h[name]).toBeUndefined()
     expect(h['x-kept']).toBe('yes')
     expect(h.via).toBe('1.1 mtls-gateway')
     expect(h['x-forwarded-for']).toBeUndefined()

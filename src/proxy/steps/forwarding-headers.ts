@@ -1,7 +1,8 @@
 /**
  * Via and X-Forwarded-For. Via is on by default (RFC 9110 asks proxies to add it);
  * X-Forwarded-For is off by default: backends authenticate the gateway's certificate,
- * and the bot runtime's internal addresses are nobody else's business.
+ * and the bot runtime's internal addresses are nobody else's business (nor are the
+ * Forwarded and X-Real-IP a caller may send).
  */
 import type { ResponseStep, Step } from '../pipeline.js'
 
@@ -19,7 +20,13 @@ export const addForwardingHeaders: Step = {
     const h = ctx.outbound.headers
     if (forwarding.via) h.via = appendHeader(h.via, VIA)
     if (forwarding.xForwardedFor && ctx.inbound.remoteAddress) h['x-forwarded-for'] = appendHeader(h['x-forwarded-for'], ctx.inbound.remoteAddress)
-    else delete h['x-forwarded-for']
+    else {
+      // Off means no client address in any spelling: what a caller wrote in these is not the
+      // gateway's word, and a backend trusting one would be told whatever the caller liked.
+      delete h['x-forwarded-for']
+      delete h.forwarded
+      delete h['x-real-ip']
+    }
   },
 }
 
