@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-fieldrefs-'))
+// Per-user tokens need seal keys, and check refuses what a start would refuse.
+const SEAL_KEY = Buffer.alloc(32, 7).toString('base64')
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function check(profileLines: string, endpointFields = ''): { ok: boolean; lines: string[] } {
@@ -26,7 +28,9 @@ ${endpointFields}profiles:
     consumerKey: ck
     consumerSecret: cs
     token: { mode: per_user }
-${profileLines}`,
+${profileLines}store:
+  sealKeys: [{ id: k1, key: "${SEAL_KEY}" }]
+`,
   )
   const r = runCheck(file)
   return { ok: r.ok, lines: r.output.split('\n').filter((l) => l.startsWith(file)) }

@@ -74,7 +74,7 @@ beforeAll(async () => {
     endpoints += endpoint(endpointName(m, 'header', true), endpointName(m, 'header', true))
     profiles += profile(endpointName(m, 'header', true), m, 'header', '    bodyHash: true\n')
   }
-  const fields = `    additionalFields: { account: "ACC-42/7", pin: "12 34" }\n    fields:\n` +
+  const fields = `    additionalFields: { account: "ACC-42+7", pin: "12 34" }\n    fields:\n` +
     `      - { type: header, key: X-Api-Key, value: "key-{{tenant}}" }\n      - { type: query, key: pin, value: "{{fields.pin}}" }\n` +
     `      - { type: payload, key: account.id, value: "{{fields.account}}" }\n      - { type: path, key: acct, value: "{{fields.account}}" }\n`
   profiles += profile('fields', 'HMAC-SHA1', 'header', `    tenancy: true\n    bodyHash: true\n${fields}`)
@@ -85,7 +85,7 @@ beforeAll(async () => {
     header: '{ type: header, key: X-Only, value: "h-{{fields.pin}}" }',
     payload: '{ type: payload, key: only, value: "p {{fields.pin}}" }',
     query: '{ type: query, key: only, value: "q {{fields.pin}}" }',
-    path: '{ type: path, key: only, value: "v/{{fields.pin}}" }',
+    path: '{ type: path, key: only, value: "v+{{fields.pin}}" }',
   }
   for (const [type, field] of Object.entries(single)) {
     profiles += profile(`single-${type}`, 'HMAC-SHA256', 'header', `    additionalFields: { pin: "7 7" }\n    fields: [${field}]\n`)
@@ -145,8 +145,8 @@ describe('authorization fields', () => {
     const r = await send(gw.url, '/proxy/fields@acme/detail?x=1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"note":"hi"}' })
     const v = r.json<Verified>()
     expect(v.ok, r.text).toBe(true)
-    expect(v.uri).toMatch(/\/t\/acme\/accounts\/ACC-42%2F7\/detail\?x=1&pin=12%2034$/)
-    expect(JSON.parse(v.body ?? '{}')).toEqual({ note: 'hi', account: { id: 'ACC-42/7' } })
+    expect(v.uri).toMatch(/\/t\/acme\/accounts\/ACC-42%2B7\/detail\?x=1&pin=12%2034$/)
+    expect(JSON.parse(v.body ?? '{}')).toEqual({ note: 'hi', account: { id: 'ACC-42+7' } })
     expect(v.body_hash_verified).toBe(true)
     expect(v.params).toEqual(expect.arrayContaining([['pin', '12 34']]))
     expect(v.headers?.['x-api-key']).toBe('key-acme') // the header field, as the upstream received it
@@ -188,7 +188,7 @@ describe('authorization fields', () => {
     expect(q.params).not.toContainEqual(['only', 'caller'])
     const v = (await send(gw.url, '/proxy/single-path/x', form)).json<Verified>()
     expect(v.ok).toBe(true)
-    expect(v.uri).toMatch(/\/items\/v%2F7%207\/x$/)
+    expect(v.uri).toMatch(/\/items\/v%2B7%207\/x$/)
   })
 
   it('a payload field on a body that is neither JSON nor a form is a clear 400', async () => {

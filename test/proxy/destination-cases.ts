@@ -4,16 +4,20 @@
  */
 import fc from 'fast-check'
 
-export type Way = 'forward' | 'route' | 'route_tenant' | 'connect' | 'connect_absolute'
+export type Way = 'forward' | 'route' | 'route_tenant' | 'connect' | 'connect_absolute' | 'path_field' | 'path_field_tenant' | 'claim_fields'
 
 export interface Case {
   way: Way
   /** The raw request target sent on the request line. */
   target: string
   /** Where the request may arrive, if it is not refused. */
-  upstream: 'partner' | 'tenanted'
+  upstream: 'partner' | 'tenanted' | 'fielded' | 'fielded_tenant' | 'claimed'
   /** The path every arrival must stay under, even after a backend normalises it. */
   base: string
+  /** Claims of the caller JWT the request carries; authorization fields render them. */
+  claims?: Record<string, string>
+  /** Path fields: every decoded form must match this (the base path, the placeholder one captured segment). */
+  under?: string
 }
 
 // Loopback authorities a path might try to smuggle in; canaries listen on each.
@@ -98,3 +102,65 @@ export const caseArbitrary: fc.Arbitrary<Case> = fc.oneof(
     way: 'connect_absolute', target: `https://${authority}${path}`, upstream: 'partner', base: '/base',
   })),
 )
+
+// Authorization-field values from caller claims: the edge review's escapes, every encoding of a
+// separator or dot (percent at several depths, overlong UTF-8, fullwidth and other NFKC forms),
+// controls, characters a header cannot carry, lone surrogates, any code unit — and ordinary IDs.
+export const REVIEWED_VALUES = ['../../../admin', '..\\..\\..\\admin', '%2e%2e', '../../victim-tenant/acct/42', '.', '..', '1\r\nX-Injected: yes', '\u010d\u010aX-Injected: yes', 'a\u0000b', 'caf€', '\ud800', 'ACC-42/7']
+const FIELD_PIECES = [
+  '.', '..', '/', '\\', '?', '#', ';', '%2e', '%2E', '%2f', '%2F', '%5c', '%5C', '%3f', '%23', '%252e', '%252f', '%25252e', '%25', '%', '%zz', '%c0%ae', '%e0%80%ae',
+  '．', '／', '＼', '？', '‥', '․', '﹒', '%EF%BC%8E', '%ef%bc%8f', 'admin', 'victim-tenant', 'acct', '42', ' ', '\t', '\u0000', '%00', '\r\n', '\n', '\u007f',
+  'X-Injected: yes', 'é', '€', '\u010d\u010a', '\ud800', '\udfff', '😀',
+]
+/** Values every placement must carry (the request arrives): no refusal may be over-broad. */
+export const ORDINARY_VALUE = /^[A-Za-z0-9][A-Za-z0-9 ._~+@:=,-]{0,15}$/
+const ordinaryValue: fc.Arbitrary<string> = fc.stringMatching(ORDINARY_VALUE)
+export const fieldValueArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: ordinaryValue },
+  { weight: 2, arbitrary: fc.constantFrom(...REVIEWED_VALUES) },
+  { weight: 5, arbitrary: fc.array(fc.constantFrom(...FIELD_PIECES), { minLength: 1, maxLength: 6 }).map((p) => p.join('')) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), { maxLength: 6 }).map((a) => a.join('')) },
+)
+
+const fieldTail = fc.constantFrom('', '/y', '/statement', '/y?z=1')
+
+/** Route-mode requests to endpoints whose path, header and query fields come from the caller's claims. */
+export const fieldCaseArbitrary: fc.Arbitrary<Case> = fc.oneof(
+  fc.tuple(fieldValueArb, fieldTail).map(([acct, tail]): Case => ({
+    way: 'path_field', target: `/proxy/fielded${tail}`, upstream: 'fielded', base: '/d', claims: { acct }, under: '^/d/([^/]+)/x(?:/|$)',
+  })),
+  fc.tuple(fieldValueArb, fieldTail).map(([acct, tail]): Case => ({
+    way: 'path_field_tenant', target: `/proxy/fielded_tenant@acme${tail}`, upstream: 'fielded_tenant', base: '/t/acme/acct', claims: { acct }, under: '^/t/acme/acct/([^/]+)(?:/|$)',
+  })),
+  fc.tuple(fieldValueArb, fieldValueArb, fieldTail).map(([h, q, tail]): Case => ({
+    way: 'claim_fields', target: `/proxy/claimed${tail}`, upstream: 'claimed', base: '', claims: { h, q },
+  })),
+)
+
+// The specification of what a field may carry, written apart from the code: RFC 9110 field-value
+// characters for a header, and UTF-16 without a lone surrogate (which has no UTF-8) elsewhere.
+export const FIELD_VALUE_CHARS = /^[\t\x20-\x7e\x80-\xff]*$/
+export const isWellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)
+
+/**
+ * The paths a normalising backend might act on: WHATWG resolution of the path as sent, then of
+ * each of up to three more percent-decodings (backslashes read as "/"), each also after NFKC.
+ */
+export function backendReadings(url: string): string[] {
+  const resolve = (p: string): string => new URL(p.replace(/\\/g, '/').replace(/^\/+/, '/'), 'http://x').pathname
+  let level = new URL(url, 'http://x').pathname
+  const forms = [level]
+  for (let round = 0; round < 3; round++) {
+    let next: string
+    try {
+      next = decodeURIComponent(level)
+    } catch {
+      break // a literal "%" is data from here on
+    }
+    if (next === level) break
+    level = next
+    forms.push(resolve(level), resolve(level.normalize('NFKC')))
+  }
+  return forms
+}

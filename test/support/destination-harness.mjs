@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
+import { createHmac } from 'node:crypto'
 
 const [specFile, distRoot] = process.argv.slice(2)
 const spec = JSON.parse(readFileSync(specFile, 'utf8'))
@@ -21,9 +22,23 @@ const stray = [] // arrivals at an upstream no generated request may reach
 let canaryHits = 0
 const closers = []
 
+/** An HS256 caller JWT (no jti, so usable as the bearer) carrying a case's claims; JSON keeps lone surrogates as \\uXXXX. */
+function callerJwt(claims = {}) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const now = Math.floor(Date.now() / 1000)
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: spec.caller.clientId, aud: spec.caller.audience, sub: 'user-1', iat: now, exp: now + 3600, ...claims })}`
+  return `${input}.${createHmac('sha256', spec.caller.secret).update(input).digest('base64url')}`
+}
+
+/** A header as the upstream's parser read it (latin1), by name; null when absent. */
+function rawHeader(req, name) {
+  const i = req.rawHeaders.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === name)
+  return i < 0 ? null : req.rawHeaders[i + 1]
+}
+
 function record(upstream, req) {
   const subject = req.socket.getPeerCertificate()?.subject?.CN ?? null
-  const entry = { upstream, url: req.url, host: req.headers.host ?? null, subject, field: req.headers['x-partner-key'] ?? null }
+  const entry = { upstream, url: req.url, host: req.headers.host ?? null, subject, field: req.headers['x-partner-key'] ?? null, acctHeader: rawHeader(req, 'x-acct') }
   const id = req.headers['x-case-id']
   if (spec.upstreams.find((u) => u.name === upstream)?.canary || typeof id !== 'string') stray.push({ ...entry, id: id ?? null })
   else arrivals.set(id, [...(arrivals.get(id) ?? []), entry])
@@ -64,7 +79,7 @@ class TunnelAgent extends Agent {
     }
     const raw = netConnect(spec.gatewayPort, '127.0.0.1')
     raw.once('error', (e) => done(e))
-    raw.once('connect', () => raw.write(`CONNECT ${spec.tunnelAuthority} HTTP/1.1\r\nHost: ${spec.tunnelAuthority}\r\n\r\n`))
+    raw.once('connect', () => raw.write(`CONNECT ${spec.tunnelAuthority} HTTP/1.1\r\nHost: ${spec.tunnelAuthority}\r\nProxy-Authorization: Bearer ${callerJwt()}\r\n\r\n`))
     let head = ''
     const onData = (chunk) => {
       head += chunk.toString('latin1')
@@ -90,7 +105,7 @@ function send(c) {
     let req
     try {
       req = httpRequest(
-        { host, port: Number(port), path: c.target, method: 'GET', agent: tunnel ? tunnelAgent : plainAgent, headers: { 'x-case-id': c.id, ...(tunnel ? { host: spec.tunnelAuthority } : {}) }, timeout: 20_000 },
+        { host, port: Number(port), path: c.target, method: 'GET', agent: tunnel ? tunnelAgent : plainAgent, headers: { 'x-case-id': c.id, ...(tunnel ? { host: spec.tunnelAuthority } : { 'proxy-authorization': `Bearer ${callerJwt(c.claims)}` }) }, timeout: 20_000 },
         (res) => {
           const chunks = []
           res.on('data', (d) => chunks.push(d))

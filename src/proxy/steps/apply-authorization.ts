@@ -9,8 +9,52 @@ import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, isFormContentType, parseForm, percentEncode } from '../../oauth1/index.js'
 import type { Admitted, Step } from '../pipeline.js'
+import { checkRequestPath, hasDotSegment } from '../upstream-target.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
+// RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): CR/LF/NUL would split or cut the
+// header, and above U+00FF there is no octet to send.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+// A lone UTF-16 surrogate has no UTF-8 form, so no percent-encoding or body can carry it.
+const LONE_SURROGATE = /\p{Cs}/u
+// Fast path: no "%", no separator, no non-ASCII, and not starting with "." (so not a dot-segment).
+const PLAIN_SEGMENT = /^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$/
+const MAX_DECODE_ROUNDS = 3
+
+/** Why a rendered value cannot be sent where its field puts it, or undefined. Never quotes the value (it may be a secret). */
+function wireProblem(type: CompiledField['type'], value: string): string | undefined {
+  if (type === 'header') return HEADER_VALUE.test(value) ? undefined : 'has a character a header cannot carry (a control character such as CR, LF or NUL, or one above U+00FF)'
+  return LONE_SURROGATE.test(value) ? 'is not well-formed Unicode (it has a lone UTF-16 surrogate)' : undefined
+}
+
+/**
+ * Why a path-field value is not exactly one path segment at every decoding depth a backend may
+ * apply (percent-decoding up to three times, each also after NFKC, which reads "．" as "." and
+ * "／" as "/"), or undefined. Encoding alone is not enough: a backend that decodes `%2F` or
+ * `%2e` would see the segment split or a dot-segment, outside the base path or tenant segment.
+ */
+function pathSegmentProblem(value: string): { reason: 'bad_request' | 'path_escapes_base'; why: string } | undefined {
+  if (PLAIN_SEGMENT.test(value)) return undefined
+  if (value.trim() === '') return { reason: 'bad_request', why: 'is empty: it must fill one path segment' }
+  let level = value
+  for (let round = 0; ; round++) {
+    for (const form of [level, level.normalize('NFKC')]) {
+      if (/[/\\?#]/.test(form)) return { reason: 'path_escapes_base', why: 'contains "/", "\\", "?" or "#" (in some encoding or Unicode form): a path field fills exactly one segment, and each of these ends one where a backend decodes, which could move the request out of the base path or tenant segment' }
+      if (hasDotSegment(form)) return { reason: 'path_escapes_base', why: 'is a dot-segment ("." or "..", in some encoding): it could move the request out of the base path or tenant segment' }
+    }
+    if (round === MAX_DECODE_ROUNDS || !level.includes('%')) return undefined
+    let next: string
+    try {
+      next = decodeURIComponent(level)
+    } catch {
+      // Encoded octets that are not UTF-8 (the overlong %c0%ae reads as "." to lenient decoders); a lone "%" is data.
+      if (/%[0-9a-fA-F]{2}/.test(level)) return { reason: 'bad_request', why: 'percent-decodes to octets that are not UTF-8' }
+      return undefined
+    }
+    if (next === level) return undefined
+    level = next
+  }
+}
 
 function scopeOf(ctx: Admitted): TemplateScope {
   const profileFields = ctx.endpoint.profile?.config.additionalFields
@@ -87,10 +131,20 @@ function decodeName(pair: string): string {
 
 function applyPath(ctx: Admitted, key: string, value: string): void {
   const url = ctx.outbound.url
+  const problem = pathSegmentProblem(value)
+  if (problem !== undefined) throw new GatewayError(problem.reason, `path field "${key}": its value ${problem.why}`)
   const encoded = percentEncode(value)
   const forms = [`{{${key}}}`, `%7B%7B${key}%7D%7D`, `%7b%7b${key}%7d%7d`]
   const path = forms.reduce((p, f) => p.split(f).join(encoded), url.pathname)
   if (path === url.pathname) throw new GatewayError('bad_request', `path field "${key}": the URL path has no {{${key}}} placeholder`)
+  // The filled path obeys the very rules a request path does (docs/paths.md), so a value can
+  // never do what the same bytes in the request line are refused for.
+  try {
+    checkRequestPath(path)
+  } catch (e) {
+    if (!(e instanceof GatewayError)) throw e
+    throw new GatewayError(e.reason, `path field "${key}": with its value filled in, ${e.message}`)
+  }
   url.pathname = path
 }
 
@@ -100,6 +154,9 @@ export function renderFields(ctx: Admitted, fields: readonly CompiledField[]): {
   return fields.map((f) => {
     const r = renderTemplate(f.template, scope)
     if ('missing' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}" needs ${r.missing}, which this request does not provide`)
+    // Judged here, before anything is sent: a value undici or percentEncode would reject is the caller's doing (400), not the upstream's (502) or ours (500).
+    const problem = wireProblem(f.type, r.value)
+    if (problem !== undefined) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}": its value ${problem}`)
     return { type: f.type, key: f.key, value: r.value }
   })
 }
