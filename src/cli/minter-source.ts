@@ -1,30 +1,39 @@
 /**
- * The interception minter for the current config: built on first CONNECT and rebuilt
- * when a reload brings a different CA, so rotating the CA needs no restart.
+ * The interception minter of a snapshot: built from the CA the snapshot read and checked
+ * (never from the files as they are now), so a refused reload keeps minting with the old CA
+ * and an accepted one with the new, whatever CONNECTs came before, in every worker.
  */
-import { readFileSync } from 'node:fs'
-import type { InterceptionConfig } from '../config/index.js'
-import { createMinter, type Minter } from '../tls/index.js'
+import type { Gateway } from '../gateway/index.js'
+import { createMinter, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 
-/** Returns a function giving the minter of `ref.current`'s interception CA (undefined when none). */
-export function createMinterSource(ref: GatewayRef, onMint?: (host: string, ms: number) => void): () => Promise<Minter | undefined> {
-  let built: { config: InterceptionConfig; minter: Promise<Minter> } | undefined
-  return async () => {
-    const config = ref.current.config.interception
-    if (!config) return undefined
-    if (built?.config !== config) {
-      built = {
-        config,
-        minter: createMinter({
-          caCertPem: readFileSync(config.caCert, 'utf8'),
-          caKeyPem: readFileSync(config.caKey, 'utf8'),
-          ...(config.caKeyPassphrase !== undefined ? { caKeyPassphrase: config.caKeyPassphrase } : {}),
-          validityMs: config.leafValidityMs,
-          cacheSize: config.cacheSize,
-          ...(onMint ? { onMint } : {}),
-        }),
-      }
+interface Built {
+  ca: InterceptionCa
+  validityMs: number
+  cacheSize: number
+  minter: Promise<Minter>
+}
+
+/** Same CA bytes and leaf settings: the leaf cache survives a reload that changed neither. */
+function sameMinter(b: Built, ca: InterceptionCa, validityMs: number, cacheSize: number): boolean {
+  return b.ca === ca || (b.ca.certPem === ca.certPem && b.ca.key.equals(ca.key) && b.validityMs === validityMs && b.cacheSize === cacheSize)
+}
+
+/** Returns a function giving the minter of a snapshot's interception CA (undefined when none); `ref.current` by default. */
+export function createMinterSource(ref: GatewayRef, onMint?: (host: string, ms: number) => void): (gateway?: Gateway) => Promise<Minter | undefined> {
+  let built: Built | undefined
+  return async (gateway = ref.current) => {
+    const config = gateway.config.interception
+    const ca = gateway.interception
+    if (!config || !ca) return undefined
+    if (!built || !sameMinter(built, ca, config.leafValidityMs, config.cacheSize)) {
+      const minter = createMinter({ ca, validityMs: config.leafValidityMs, cacheSize: config.cacheSize, ...(onMint ? { onMint } : {}) })
+      const next: Built = { ca, validityMs: config.leafValidityMs, cacheSize: config.cacheSize, minter }
+      // A failed build is not kept: the next CONNECT tries again rather than inheriting it.
+      minter.catch(() => {
+        if (built === next) built = undefined
+      })
+      built = next
     }
     return built.minter
   }

@@ -5,7 +5,7 @@
  */
 import { concealSecretValues, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { bundleValidity, checkInterceptionCa, createClientContext, loadBundle, loadServerTls, notAfter, oneLine, type Bundle, type ServerTls } from '../tls/index.js'
+import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
 import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
@@ -46,6 +46,8 @@ export interface Gateway {
   readonly sealers: Sealers
   /** The listeners' certificates as read for this snapshot: a reload hands them to the running servers. */
   readonly listenerTls: ListenerTls
+  /** `interception`'s CA as read and checked for this snapshot: CONNECT mints with exactly this one. */
+  readonly interception?: InterceptionCa
   close(): Promise<void>
 }
 
@@ -136,6 +138,8 @@ export interface Inspection {
   problems: ConfigProblem[]
   /** Problems of the clock at `now` (expired, not yet valid): only that endpoint degrades; `check` fails. */
   degraded: ConfigProblem[]
+  /** The interception CA, read once here: compile hands these bytes to the snapshot's minter. */
+  interception?: InterceptionCa
 }
 
 /** Loads and checks every bundle; never throws, so `check` can print everything. */
@@ -185,20 +189,26 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
     })
   }
   const ica = config.interception
+  let interception: InterceptionCa | undefined
   if (ica) {
     const problem = (msg: string): void => void problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
     try {
-      for (const msg of checkInterceptionCa(readFileSync(ica.caCert, 'utf8'), readFileSync(ica.caKey, 'utf8'), ica.caKeyPassphrase)) problem(msg)
+      const loaded = loadInterceptionCa(readFileSync(ica.caCert, 'utf8'), readFileSync(ica.caKey, 'utf8'), ica.caKeyPassphrase)
+      for (const msg of loaded.problems) problem(msg)
+      interception = loaded.ca
+      // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.
+      const fault = loaded.ca?.validityFault(now.getTime())
+      if (fault) degraded.push({ file: ica.caCert, line: 0, column: 0, key: 'interception.caCert', msg: fault })
     } catch (e) {
       problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
     }
   }
-  return { reports, bundles, contexts, problems: concealSecretValues(problems, config.references), degraded: concealSecretValues(degraded, config.references) }
+  return { reports, bundles, contexts, problems: concealSecretValues(problems, config.references), degraded: concealSecretValues(degraded, config.references), ...(interception ? { interception } : {}) }
 }
 
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
-  const { inspection: { bundles, contexts }, profiles, listeners, callers, sealers, problems } = compileParts(config, options.now)
+  const { inspection: { bundles, contexts, interception }, profiles, listeners, callers, sealers, problems } = compileParts(config, options.now)
   if (problems.length > 0 || callers === undefined || sealers === undefined) throw new ConfigError(problems)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
@@ -235,6 +245,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     callers,
     sealers,
     listenerTls: listeners.tls,
+    ...(interception ? { interception } : {}),
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

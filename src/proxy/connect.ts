@@ -4,16 +4,18 @@
  * interception CA, and every inner request goes through the same pipeline as the plain
  * forward proxy. Hosts on the pass-through list are tunnelled as bytes, untouched.
  */
+import { randomUUID } from 'node:crypto'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
-import { GatewayError } from '../errors.js'
+import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
-import type { Caller } from './pipeline.js'
+import type { Caller, RequestFacts } from './pipeline.js'
+import type { RequestRecord } from './listener.js'
 import { writeRawError } from './write-error.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
@@ -37,11 +39,14 @@ export function tunnelOf(socket: object): Tunnel | undefined {
 
 export interface ConnectOptions {
   current: () => Gateway
-  minter: () => Promise<Minter | undefined>
+  /** The minter of that snapshot's interception CA (undefined when it has none). */
+  minter: (gateway: Gateway) => Promise<Minter | undefined>
   /** The not-listening HTTP server that parses inner requests with the listener's handler. */
   inner: Server
   admit: AdmitOptions
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
+  /** A refused CONNECT is a finished request: one access line and one requests_total sample. */
+  onDone?: (record: RequestRecord) => void
   /** Counts pass-through refusals in egress_refusals_total. */
   onEgressRefusal?: (reason: EgressReason) => void
   /** listen.timeouts: the caller's TLS handshake inside the tunnel, and an idle pass-through tunnel. */
@@ -63,18 +68,22 @@ function parseAuthority(target: string): { host: string; port: number } | undefi
 /** The listener's 'connect' event handler. */
 export function createConnectHandler(o: ConnectOptions) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const started = performance.now()
+    const facts: RequestFacts = {}
     socket.on('error', () => socket.destroy())
-    void handleConnect(o, req, socket, head).catch((err: unknown) => {
+    void handleConnect(o, req, socket, head, facts).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
       o.onTunnel?.('refused')
       writeRawError(socket, e, 'proxy')
+      // The cause of a 500 reaches the log through the access line (its stack), never the caller.
+      o.onDone?.({ id: randomUUID(), mode: 'connect', method: 'CONNECT', status: statusOf(e.reason, 'proxy'), durationMs: performance.now() - started, facts, error: e })
     })
   }
 }
 
-async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts): Promise<void> {
   const gateway = o.current()
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
@@ -86,12 +95,18 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const callers = gateway.callers
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
   const caller = callers.enabled ? await identifyCaller(token, undefined, gateway, o.admit) : undefined
+  if (caller) facts.caller = caller.appId
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
   if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o)
-  const minter = await o.minter()
-  if (!interception || !minter) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
+  if (!interception || !gateway.interception) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
+  // Judged at each CONNECT, like a bundle's dates: an expired CA stops interception only (503:
+  // the gateway's own signing identity is unusable for now, no upstream was asked).
+  const fault = gateway.interception.validityFault()
+  if (fault) throw new GatewayError('unavailable', `CONNECT to ${authority} refused: TLS interception is unavailable: ${fault}`)
+  const minter = await o.minter(gateway)
+  if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
   // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.
   const fallback = await minter.contextFor(target.host)
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')

@@ -94,8 +94,9 @@ export function createListener(o: ListenerOptions): Server {
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
     const g = guard
     const tracing = o.tracing ? { tracing: o.tracing } : {}
+    const onDone = o.onDone ? { onDone: o.onDone } : {}
     // Handler options, built once (not per request).
-    server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing }))
+    server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing, ...onDone }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
       writeRawError(socket, new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`), 'proxy')

@@ -8,5 +8,6 @@ export { classifyUpstreamError, isHandshakeReason, VERIFY_CODES } from './handsh
 export { makeServerIdentityCheck, spkiPin } from './verify.js'
 export { generateKeys, issueCertificate, privateKeyPem, type Issued, type IssueOptions, type KeyFormat, type KeyKind } from './pki.js'
 export { writeDevPki, writeInterceptionCa, type DevPkiFiles, type DevPkiOptions } from './dev-pki.js'
-export { checkInterceptionCa, createInterceptionCa, createMinter, type Minter, type MinterOptions } from './mint.js'
+export { createInterceptionCa, createMinter, type Minter, type MinterOptions } from './mint.js'
+export { loadInterceptionCa, type CaKeyKind, type InterceptionCa } from './interception-ca.js'
 export { loadServerTls, noteServedTls, peerIdentity, renewServerTls, subjectAltNames, type PeerIdentity, type ServerTls, type ServerTlsProblem } from './server.js'

@@ -3,15 +3,15 @@
  * LRU. All leaves share one pre-generated P-256 key pair (minting is then one signature,
  * not a key generation), are short-lived, and name only the host in their SAN.
  */
-import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto'
+import { KeyObject, webcrypto } from 'node:crypto'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import { generateKeys, issueCertificate, loadX509, type Issued, type KeyKind } from './pki.js'
+import { generateKeys, issueCertificate, loadX509, type Issued } from './pki.js'
 import { createLeafTemplate } from './leaf-template.js'
+import type { InterceptionCa } from './interception-ca.js'
 
 export interface MinterOptions {
-  caCertPem: string
-  caKeyPem: string
-  caKeyPassphrase?: string
+  /** The CA as the config snapshot read and checked it (loadInterceptionCa): never re-read from disk. */
+  ca: InterceptionCa
   validityMs: number
   cacheSize: number
   /** Called once per leaf actually minted (metrics, logs). */
@@ -31,25 +31,16 @@ interface Entry {
   renewAt: number
 }
 
-function kindOf(key: KeyObject): KeyKind {
-  if (key.asymmetricKeyType === 'rsa') return 'rsa2048'
-  const curve = key.asymmetricKeyDetails?.namedCurve
-  if (curve === 'secp384r1') return 'p384'
-  if (curve === 'prime256v1') return 'p256'
-  throw new Error(`interception CA key type ${key.asymmetricKeyType ?? '?'} ${curve ?? ''} is not supported (use RSA, P-256 or P-384)`)
-}
-
-async function importCa(o: MinterOptions): Promise<Issued & { key: KeyObject }> {
-  const key = createPrivateKey({ key: o.caKeyPem, ...(o.caKeyPassphrase !== undefined ? { passphrase: o.caKeyPassphrase } : {}) })
-  const kind = kindOf(key)
-  const cert = new (loadX509().X509Certificate)(o.caCertPem)
+async function importCa({ ca }: MinterOptions): Promise<Issued & { key: KeyObject }> {
+  const kind = ca.keyKind === 'rsa' ? 'rsa2048' : ca.keyKind
+  const cert = new (loadX509().X509Certificate)(ca.certPem)
   const alg = kind === 'rsa2048' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: kind === 'p384' ? 'P-384' : 'P-256' }
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', ca.key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign'])
   const publicKey = await cert.publicKey.export(alg, ['verify'])
-  return { cert, keys: { privateKey, publicKey } as webcrypto.CryptoKeyPair, kind, pem: o.caCertPem, key }
+  return { cert, keys: { privateKey, publicKey } as webcrypto.CryptoKeyPair, kind, pem: ca.certPem, key: ca.key }
 }
 
-/** Loads the CA and the shared leaf key; throws a one-line Error on a bad CA file. */
+/** Imports the snapshot's CA and makes the shared leaf key. */
 export async function createMinter(o: MinterOptions): Promise<Minter> {
   const ca = await importCa(o)
   const leafKeys = await generateKeys('p256')
@@ -109,30 +100,4 @@ export async function createInterceptionCa(validityDays = 825): Promise<{ certPe
     notAfter: new Date(Date.now() + validityDays * 86_400_000),
   })
   return { certPem: ca.pem, keyPem: KeyObject.from(ca.keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString() }
-}
-
-/** Problems with an interception CA's files (checked at load, so CONNECT never fails late). */
-export function checkInterceptionCa(certPem: string, keyPem: string, passphrase?: string): string[] {
-  let cert: X509Certificate
-  let key: KeyObject
-  try {
-    cert = new X509Certificate(certPem)
-  } catch (e) {
-    return [`interception CA certificate is not valid PEM X.509: ${(e as Error).message}`]
-  }
-  try {
-    key = createPrivateKey({ key: keyPem, ...(passphrase !== undefined ? { passphrase } : {}) })
-  } catch (e) {
-    return [`interception CA key cannot be loaded: ${(e as Error).message.split('\n')[0] ?? ''}`]
-  }
-  const problems: string[] = []
-  if (!cert.ca) problems.push('interception CA certificate is not a CA (basicConstraints CA:FALSE)')
-  if (!cert.checkPrivateKey(key)) problems.push('interception CA key does not match its certificate')
-  if (new Date(cert.validTo) < new Date()) problems.push(`interception CA expired ${new Date(cert.validTo).toISOString()}`)
-  try {
-    kindOf(key)
-  } catch (e) {
-    problems.push((e as Error).message)
-  }
-  return problems
 }

@@ -1,0 +1,297 @@
+/**
+ * The interception CA is config like a bundle, and its dates are the clock's like a bundle's.
+ * Read and checked when a snapshot is built: a refused reload keeps minting with the old CA,
+ * an accepted one with the new, whatever CONNECTs came before and in every worker. Outside its
+ * validity only CONNECT interception is refused (503, naming the CA's date, logged and
+ * counted): start and reload proceed, route mode, forward proxy and pass-through serve,
+ * /readyz stays 200, `check` fails. Every refused CONNECT is one access line and one
+ * requests_total sample, never showing the credential it carried.
+ */
+import { execFile } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer as createTcpServer, connect as tcpConnect, type AddressInfo, type Server as TcpServer } from 'node:net'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { adminUrlOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { ConnectRefused, openTunnel } from '../support/tunnel.js'
+import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+
+const AUD = 'https://gateway.test'
+const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
+const HEAD = 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n'
+
+let pki: TestPki
+let upstream: RunningServer
+let echoTcp: TcpServer
+const stops: (() => Promise<unknown>)[] = []
+
+interface CaFiles {
+  caCert: string
+  caKey: string
+  pem: string
+  subject: string
+}
+
+/** A self-signed interception CA valid from `from` until `until`, written as `<name>.crt`/`.key`. */
+async function writeCa(name: string, until: Date, from = new Date(Date.now() - 60_000)): Promise<CaFiles> {
+  const subject = `CN=ica ${name}`
+  const ca = await pki.issue({ subject, kind: 'p256', ca: true, pathLength: 0, notBefore: from, notAfter: until })
+  const files = pki.writePair(name, ca)
+  return { caCert: files.cert, caKey: files.key, pem: ca.pem, subject }
+}
+
+const tls = (): Record<string, string> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const authority = (): string => `api.partner.test:${upstream.port}`
+const echoPort = (): number => (echoTcp.address() as AddressInfo).port
+const inAYear = (): Date => new Date(Date.now() + 365 * 86_400_000)
+
+/** Endpoint `partner` (interceptable), a pass-through echo, optionally caller apps. */
+function config(ca: { caCert: string; caKey: string }, o: { callers?: boolean; extra?: string } = {}): string {
+  const callers = o.callers
+    ? `store: { kind: sqlite, file: ${join(pki.dir, `store-${Math.random().toString(36).slice(2)}.db`)} }\ncallers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n`
+    : ''
+  return `${HEAD}${callers}interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n  passThrough: [{ host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }]\nendpoints:\n${endpointYaml('partner', upstream.port, tls())}${o.extra ?? ''}`
+}
+
+/** A caller JWT without `jti`: accepted directly as a bearer. */
+function jwt(): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'user-1', iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
+}
+
+/** An intercepted CONNECT trusting `ca`, one request inside: the status and the leaf's issuer; or the refusal. */
+async function intercepted(port: number, ca: string, headers: Record<string, string> = {}): Promise<{ status: number; issuer?: string; body: string }> {
+  try {
+    const socket = await openTunnel({ gatewayPort: port, authority: authority(), ca, headers })
+    const issuer = String(socket.getPeerCertificate().issuer.CN)
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = ''
+      socket.on('data', (c: Buffer) => (got += c.toString('utf8')))
+      socket.once('end', () => resolve(got))
+      socket.once('error', reject)
+      socket.write(`GET /inside HTTP/1.1\r\nHost: ${authority()}\r\nConnection: close\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
+    })
+    return { status: Number(text.slice(9, 12)), issuer, body: text.slice(text.indexOf('\r\n\r\n') + 4) }
+  } catch (e) {
+    if (e instanceof ConnectRefused) return { status: e.status, body: e.raw.slice(e.raw.indexOf('\r\n\r\n') + 4) }
+    throw e
+  }
+}
+
+/** CONNECT to the pass-through echo: the first line of the answer. */
+function passThrough(port: number, headers: Record<string, string> = {}): Promise<string> {
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect(port, '127.0.0.1', () => s.write(`CONNECT 127.0.0.1:${echoPort()} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort()}\r\n${extra}\r\n`))
+    s.once('data', (c: Buffer) => {
+      s.destroy()
+      resolve(c.toString('latin1').split('\r\n')[0] ?? '')
+    })
+    s.once('error', reject)
+  })
+}
+
+const portOf = (url: string): number => Number(new URL(url).port)
+
+beforeAll(async () => {
+  pki = await createTestPki('p256')
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  echoTcp = createTcpServer((s) => s.pipe(s))
+  await new Promise<void>((r) => echoTcp.listen(0, '127.0.0.1', r))
+}, 60_000)
+
+afterAll(async () => {
+  for (const stop of stops) await stop()
+  await upstream?.close()
+  echoTcp?.close()
+  pki?.cleanup()
+})
+
+async function inProcess(name: string, yaml: string): Promise<OpsGateway> {
+  const dir = join(pki.dir, name)
+  mkdirSync(dir)
+  const g = await startOpsGateway(dir, yaml, { watch: false })
+  stops.push(() => g.gw.close())
+  return g
+}
+
+const rewrite = (name: string, yaml: string): void => replaceFile(join(pki.dir, name, 'gateway.yaml'), yaml)
+
+describe('an interception CA outside its validity degrades CONNECT interception only', () => {
+  let expired: CaFiles
+  let configFile: string
+  beforeAll(async () => {
+    expired = await writeCa('expired', new Date('2021-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'))
+    configFile = join(pki.dir, 'expired-ca.yaml')
+    writeFileSync(configFile, config(expired, { callers: true }))
+  })
+  const refusal = (): string => `CONNECT to ${authority()} refused: TLS interception is unavailable: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")`
+
+  for (const workers of ['1', '2']) {
+    it(`serve --workers ${workers} starts; the other ways in serve; CONNECT gets 503, logged and counted; /readyz 200`, async () => {
+      const gp: GatewayProcess = await spawnGateway(configFile, ['--workers', workers])
+      stops.push(() => gp.stop('SIGKILL'))
+      const admin = await adminUrlOf(gp)
+      const bearer = { 'proxy-authorization': `Bearer ${await jwt()}` }
+      const port = portOf(gp.url)
+      const route = await send(gp.url, '/proxy/partner/route', { headers: bearer })
+      expect(route.status, route.text).toBe(200)
+      expect(route.json<EchoReply>().clientSubject).toContain('CN=bot-runtime')
+      const forward = await send(gp.url, `http://${authority()}/forward`, { headers: bearer })
+      expect(forward.status, forward.text).toBe(200)
+      expect(await passThrough(port, bearer)).toBe('HTTP/1.1 200 Connection Established')
+      for (let i = 0; i < 4; i++) {
+        const r = await intercepted(port, expired.pem, bearer)
+        expect(r.status).toBe(503)
+        expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: refusal(), code: 503 }] })
+      }
+      expect(await get(`${admin}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
+      const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
+      await eventually(() => lines().length === 4, 10_000, 'one access line per refused CONNECT')
+      for (const line of lines()) expect(line).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 503, reason: 'unavailable', error: refusal(), caller: 'bot' })
+      const m = await scrape(admin)
+      expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '5xx' })).toBe(4)
+      expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(4)
+      expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2021-01-01T00:00:00Z') / 1000)
+      expect(gp.output.join('\n')).not.toContain(bearer['proxy-authorization'].slice(7))
+    }, 90_000)
+  }
+
+  it('check still exits 1, naming the CA and its date', async () => {
+    const r = await promisify(execFile)(process.execPath, [MAIN, 'check', '--config', configFile]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`${expired.caCert}: interception.caCert: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")`)
+  })
+
+  it('a hot reload to an expired CA is accepted as a fresh start is; a renewed CA then intercepts again', async () => {
+    const good = await writeCa('before-expired', inAYear())
+    const g = await inProcess('reload-expired', config(good))
+    expect((await intercepted(g.gw.port, good.pem)).status).toBe(200)
+    rewrite('reload-expired', config(expired))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+    expect(JSON.parse((await intercepted(g.gw.port, expired.pem)).body)).toEqual({ errors: [{ msg: refusal(), code: 503 }] })
+    expect((await send(g.gw.url, '/proxy/partner/x')).status).toBe(200)
+    const renewed = await writeCa('renewed', inAYear())
+    rewrite('reload-expired', config(renewed))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+    expect(await intercepted(g.gw.port, renewed.pem)).toMatchObject({ status: 200, issuer: 'ica renewed' })
+  })
+
+  it.concurrent('a CA that expires while running: CONNECT degrades, and an unrelated reload is still accepted', async () => {
+    const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000)
+    const short = await writeCa('short', until)
+    const g = await inProcess('expires-running', config(short))
+    const before = await intercepted(g.gw.port, short.pem)
+    if (Date.now() >= until.getTime()) throw new Error('the machine was too slow: the CONNECT before expiry ended after it')
+    expect(before).toMatchObject({ status: 200, issuer: 'ica short' })
+    await eventually(() => Date.now() > until.getTime() + 1500, 20_000, 'the CA to expire')
+    const after = await intercepted(g.gw.port, short.pem)
+    expect(JSON.parse(after.body)).toEqual({ errors: [{ msg: `CONNECT to ${authority()} refused: TLS interception is unavailable: the interception CA expired on ${until.toISOString()} ("CN=ica short")`, code: 503 }] })
+    // Renewing another endpoint's bundle (here: adding one) must not be blocked by the CA.
+    rewrite('expires-running', config(short, { extra: endpointYaml('second', upstream.port, tls()) }))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 2 })
+    expect((await send(g.gw.url, '/proxy/second/x')).status).toBe(200)
+    expect(await passThrough(g.gw.port)).toBe('HTTP/1.1 200 Connection Established')
+    expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
+    expect(g.access().filter((e) => e.method === 'CONNECT').map((e) => [e.status, e.reason])).toEqual([[503, 'unavailable']])
+  }, 60_000)
+
+  it.concurrent('a CA not yet valid: CONNECT is refused until its time comes, then intercepts', async () => {
+    const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000)
+    const early = await writeCa('early', inAYear(), from)
+    const g = await inProcess('not-yet', config(early))
+    const first = await intercepted(g.gw.port, early.pem)
+    if (Date.now() >= from.getTime()) throw new Error('the machine was too slow: the first CONNECT ended after notBefore')
+    expect(JSON.parse(first.body)).toEqual({ errors: [{ msg: `CONNECT to ${authority()} refused: TLS interception is unavailable: the interception CA is not valid before ${from.toISOString()} ("CN=ica early")`, code: 503 }] })
+    await eventually(() => Date.now() > from.getTime() + 1000, 20_000, 'notBefore to pass')
+    expect(await intercepted(g.gw.port, early.pem)).toMatchObject({ status: 200, issuer: 'ica early' })
+  }, 60_000)
+})
+
+describe('the interception CA is read with the snapshot, not at the first CONNECT', () => {
+  for (const prior of [false, true]) {
+    it(`a refused reload keeps the old CA and an accepted one switches (${prior ? 'after' : 'without'} a CONNECT before)`, async () => {
+      const a = await writeCa(`a-${prior}`, inAYear())
+      const b = await writeCa(`b-${prior}`, inAYear())
+      const g = await inProcess(`snapshot-${prior}`, config(a))
+      if (prior) expect(await intercepted(g.gw.port, a.pem)).toMatchObject({ status: 200, issuer: `ica a-${prior}` })
+      // Another CA's key over this CA's key file: no start would accept it, so the reload is refused.
+      const aKey = readFileSync(a.caKey, 'utf8')
+      replaceFile(a.caKey, readFileSync(b.caKey, 'utf8'))
+      const refused = await g.gw.ops?.reload('test')
+      expect(JSON.stringify(refused)).toContain('interception CA key does not match its certificate')
+      for (let i = 0; i < 2; i++) expect(await intercepted(g.gw.port, a.pem)).toMatchObject({ status: 200, issuer: `ica a-${prior}` })
+      // Put back, then point the config at CA b: accepted, and every new tunnel is b's.
+      replaceFile(a.caKey, aKey)
+      rewrite(`snapshot-${prior}`, config(b))
+      expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+      expect(await intercepted(g.gw.port, b.pem)).toMatchObject({ status: 200, issuer: `ica b-${prior}` })
+      await expect(intercepted(g.gw.port, a.pem)).rejects.toThrow()
+    })
+  }
+
+  it('serve --workers 2: each worker keeps the old CA through a refused reload and takes the new one on an accepted one', async () => {
+    const a = await writeCa('wa', inAYear())
+    const b = await writeCa('wb', inAYear())
+    const file = join(pki.dir, 'workers-snapshot.yaml')
+    writeFileSync(file, config(a))
+    const gp = await spawnGateway(file, ['--workers', '2'])
+    stops.push(() => gp.stop('SIGKILL'))
+    await adminUrlOf(gp)
+    const port = portOf(gp.url)
+    const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const workersSaying = (msg: string, from: number): number => new Set(entries().slice(from).filter((e) => e.msg === msg).map((e) => e.pid)).size
+    // One worker may have served a CONNECT, the other not: both must answer alike.
+    expect((await intercepted(port, a.pem)).status).toBe(200)
+    let mark = entries().length
+    replaceFile(a.caKey, readFileSync(b.caKey, 'utf8'))
+    process.kill(gp.child.pid as number, 'SIGHUP')
+    await eventually(() => workersSaying('config reload failed; keeping the last good config', mark) >= 2, 20_000, 'both workers to refuse the reload')
+    const kept = await Promise.all(Array.from({ length: 6 }, () => intercepted(port, a.pem)))
+    expect(kept.map((r) => [r.status, r.issuer])).toEqual(Array(6).fill([200, 'ica wa']))
+    mark = entries().length
+    writeFileSync(file, config(b))
+    process.kill(gp.child.pid as number, 'SIGHUP')
+    await eventually(() => workersSaying('config reloaded', mark) >= 2, 20_000, 'both workers to reload')
+    const switched = await Promise.all(Array.from({ length: 6 }, () => intercepted(port, b.pem)))
+    expect(switched.map((r) => [r.status, r.issuer])).toEqual(Array(6).fill([200, 'ica wb']))
+  }, 90_000)
+})
+
+describe('a refused CONNECT is a request like any other', () => {
+  it('407, 403 (host not configured) and 403 (pass-through egress) each give one access line and a requests_total sample, without the credential', async () => {
+    const ca = await writeCa('refusals', inAYear())
+    const g = await inProcess('refusals', config(ca, { callers: true }).replace(`host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true`, `host: 127.0.0.1, port: ${echoPort()}, allowPrivate: false`))
+    const token = await jwt()
+    expect((await intercepted(g.gw.port, ca.pem)).status).toBe(407)
+    const unconfigured = await new Promise<string>((resolve, reject) => {
+      const s = tcpConnect(g.gw.port, '127.0.0.1', () => s.write(`CONNECT example.invalid:443 HTTP/1.1\r\nHost: example.invalid:443\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`))
+      s.once('data', (c: Buffer) => resolve(c.toString('latin1').split('\r\n')[0] ?? ''))
+      s.once('error', reject)
+    })
+    expect(unconfigured).toMatch(/^HTTP\/1\.1 403 /)
+    expect(await passThrough(g.gw.port, { 'proxy-authorization': `Bearer ${token}` })).toMatch(/^HTTP\/1\.1 403 /)
+    expect((await intercepted(g.gw.port, ca.pem, { 'proxy-authorization': `Bearer ${token}` })).status).toBe(200)
+    const lines = (): Record<string, unknown>[] => g.access().filter((e) => e.method === 'CONNECT')
+    await eventually(() => lines().length === 3, 10_000, 'the access lines')
+    expect(lines().map((e) => [e.mode, e.status, e.reason])).toEqual([
+      ['connect', 407, 'caller_credentials_missing'],
+      ['connect', 403, 'endpoint_not_configured'],
+      ['connect', 403, 'egress_denied'],
+    ])
+    expect(lines()[1]).toMatchObject({ method: 'CONNECT', error: 'CONNECT to example.invalid:443 refused: host is not configured on this gateway' })
+    expect(lines()[2]).toMatchObject({ caller: 'bot', error: expect.stringContaining(`pass-through 127.0.0.1:${echoPort()}: `) })
+    expect(g.lines.join('')).not.toContain(token)
+    const m = await scrape(g.adminUrl)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(3)
+    expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(3)
+  })
+})
