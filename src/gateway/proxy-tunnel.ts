@@ -32,7 +32,7 @@ export function openTunnel(via: ProxyTarget, host: string, port: number, timeout
   const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`
   const dialled = proxyAddress(via)
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ ...dialled, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
+    const socket = netConnect({ host: dialled.host, port: dialled.port, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
     const fail = (msg: string, code = PROXY_FAILED): void => {
       socket.destroy()
       reject(Object.assign(new Error(msg), { code }))

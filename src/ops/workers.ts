@@ -19,6 +19,8 @@ import { formatProblem } from '../errors.js'
 import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
 import { METRIC_PREFIX } from './metrics.js'
+import { primaryConnectionEvents } from './primary-connection-events.js'
+import { createMonotonicFloor, createRetainedMetrics } from './retained-metrics.js'
 import { watchFiles } from './watch.js'
 import { createAsker, isMessage, WorkerStartFailure, type ConfigTexts, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
@@ -60,6 +62,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const registry = new Registry()
   // The primary's own process counts too: summed with the workers', process_* is the whole instance.
   collectDefaultMetrics({ register: registry })
+  // The admin listener is the primary's: its limit events count here, as in a single process.
+  const adminEvents = primaryConnectionEvents(registry, o.log)
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false
@@ -68,6 +72,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const crashes: number[] = []
   // Our own set: cluster.workers may still list a worker after its exit event.
   const live = new Set<Worker>()
+  // What exited workers counted stays in the instance's counters (retained-metrics.ts).
+  const retained = createRetainedMetrics<Worker>()
   const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
   const fork = (): void => void live.add(cluster.fork())
 
@@ -91,6 +97,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     cluster.on('message', onMessage)
     cluster.on('exit', (w, code, signal) => {
       live.delete(w)
+      retained.depart(w)
       if (!started) {
         // The worker's own reason (a port in use…) is the one line; it did not print it.
         return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
@@ -118,13 +125,32 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   started = true
 
   const gather = async (): Promise<WorkerMetrics[]> => {
-    const answers = await ask(connected(), 'metrics', ASK_TIMEOUT_MS)
-    return [await registry.getMetricsAsJSON(), ...answers.flatMap((a) => (a.value === undefined ? [] : [a.value as WorkerMetrics]))]
+    const own = await registry.getMetricsAsJSON()
+    // Each answer recorded as it arrives, so a worker that exits during the scrape departs with it.
+    const answers = await Promise.all(
+      [...live].map(async (w) => {
+        const value = w.isConnected() ? ((await ask([w], 'metrics', ASK_TIMEOUT_MS))[0]?.value as WorkerMetrics | undefined) : undefined
+        if (value !== undefined) retained.report(w, value)
+        return { w, value }
+      }),
+    )
+    // A worker that exited meanwhile is in departed() already; one that did not answer in time counts what it last said.
+    const current = answers.filter(({ w }) => live.has(w)).map(({ w, value }) => value ?? retained.lastCounts(w))
+    return [own, retained.departed(), ...current]
   }
-  const aggregate = async (): Promise<Registry<RegistryContentType>> => AggregatorRegistry.aggregate(await gather())
-  const metrics = async (): Promise<{ contentType: string; body: string }> => {
+  const floor = createMonotonicFloor()
+  // The aggregate of every process, lifted where float rounding made a counter read lower than before.
+  const aggregateAll = async (): Promise<{ all: WorkerMetrics[]; aggregated: Registry<RegistryContentType> }> => {
     const all = await gather()
     const aggregated = AggregatorRegistry.aggregate(all)
+    const lifts = floor.lift(await aggregated.getMetricsAsJSON())
+    if (lifts.length === 0) return { all, aggregated }
+    all.push(lifts)
+    return { all, aggregated: AggregatorRegistry.aggregate(all) }
+  }
+  const aggregate = async (): Promise<Registry<RegistryContentType>> => (await aggregateAll()).aggregated
+  const metrics = async (): Promise<{ contentType: string; body: string }> => {
+    const { all, aggregated } = await aggregateAll()
     // As one process with tracing on: OpenMetrics, with the workers' trace ids as exemplars (tracing.enabled is restart-only).
     if (startConfig.tracing.enabled) await openMetricsAggregate(aggregated, all)
     return { contentType: aggregated.contentType, body: await aggregated.metrics() }
@@ -190,7 +216,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     const { tls, problems } = inspectListeners(config)
     // The workers compiled the same files a moment ago; a file replaced since fails the start here.
     if (problems.length > 0) throw new ConfigError(problems)
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, ...(tls.admin ? { tls: tls.admin } : {}), ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, events: adminEvents, ...(tls.admin ? { tls: tls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: config.files,

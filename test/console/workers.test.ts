@@ -13,7 +13,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { eventually } from '../ops/helpers.js'
+import { eventually, scrape, valueOf } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
 
 let pki: TestPki
@@ -88,6 +88,25 @@ describe('console with --workers 2', () => {
     }, 10_000, 'both workers to reload')
     expect(reloaded.size).toBe(2)
     expect((await get<{ lastReload: { trigger: string } }>('overview')).lastReload.trigger).toBe('console')
+  })
+
+  // The console reads the aggregate /metrics shows: a crashed worker's requests stay in its totals.
+  it('keeps a crashed worker\'s requests in the totals once it is replaced', async () => {
+    const s = await apiSession(consoleUrl)
+    const overview = async (): Promise<{ totals: { requests: number } }> => {
+      const r = await adminRequest(`${consoleUrl}api/overview`, { cookie: s.cookie })
+      expect(r.status, r.text).toBe(200)
+      return JSON.parse(r.text) as { totals: { requests: number } }
+    }
+    // The 20 proxied calls and the first test's gateway API requests (the authorize link).
+    const before = (await overview()).totals.requests
+    expect(before).toBeGreaterThanOrEqual(20)
+    const victim = (JSON.parse(gp.output.find((l) => l.includes('"msg":"request"')) as string) as { pid: number }).pid
+    process.kill(victim, 'SIGKILL')
+    const admin = consoleUrl.slice(0, -'/console/'.length)
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
+    await eventually(async () => (await adminRequest(`${admin}/readyz`, {})).status === 200, 30_000, 'readiness after the restart')
+    expect((await overview()).totals.requests).toBe(before)
   })
 
   it('throttles sign-in per source address in the primary, as a single process does', async () => {

@@ -6,7 +6,8 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually, get, scrape, valueOf } from './helpers.js'
+import { connect } from 'node:net'
+import { eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -19,12 +20,27 @@ const entries = (): Record<string, unknown>[] =>
   gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
 const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').map((e) => e.pid as number)
 
+/** The samples of every counter and histogram family of a scrape: what must never go down. */
+async function monotonicSamples(adminUrl: string): Promise<Sample[]> {
+  const { text } = await get(`${adminUrl}/metrics`)
+  const families = new Set([...text.matchAll(/^# TYPE (\S+) (counter|histogram)$/gm)].map((m) => m[1] as string))
+  return parseMetrics(text).filter((s) => families.has(s.name) || families.has(s.name.replace(/_(bucket|sum|count)$/, '')))
+}
+
+/** Each sample of `before` that is absent from `after` or lower there. */
+function decreases(before: Sample[], after: Sample[]): string[] {
+  return before.flatMap((b) => {
+    const a = valueOf(after, b.name, b.labels)
+    return a !== undefined && a >= b.value ? [] : [`${b.name}${JSON.stringify(b.labels)}: ${b.value} → ${a}`]
+  })
+}
+
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   config = join(pki.dir, 'gateway.yaml')
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0, timeouts: { headers: 1s } }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
   admin = await adminUrlOf(gp)
 }, 120_000) // a primary and two workers starting on a loaded 2-core machine
@@ -99,18 +115,58 @@ describe('serve --workers 2', () => {
     expect(valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(1)
   })
 
-  it('replaces a crashed worker and counts it', async () => {
+  // A crashed worker's counts stay in the instance's counters: a drop would read as a counter
+  // reset to Prometheus (rate spikes, alerts firing). Both workers served the traffic so far.
+  it('replaces a crashed worker and counts it, and no counter or histogram of the instance goes down', async () => {
+    const scraped = await monotonicSamples(admin)
+    const requests = (m: Sample[]): number | undefined => valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'partner', method: 'GET', status_class: '2xx' })
+    // Every request sent so far: 20 to partner, 20,000 refused (no endpoint "none").
+    const total = (m: Sample[]): number => m.filter((x) => x.name === 'mtls_gateway_requests_total').reduce((n, x) => n + x.value, 0)
+    expect([requests(scraped), total(scraped)]).toEqual([20, 20_020])
     const victim = accessPids()[0] as number
     process.kill(victim, 'SIGKILL')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     // The replacement is serving once it answers readiness alongside the survivor.
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
+    const afterCrash = await monotonicSamples(admin)
+    expect(decreases(scraped, afterCrash)).toEqual([])
+    expect([requests(afterCrash), total(afterCrash)]).toEqual([20, 20_020])
+    expect(valueOf(afterCrash, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'partner', mode: 'route' })).toBe(20)
     const before = accessPids().length
     const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => send(gp.url, `/proxy/partner/after-crash-${i}`)))
     expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200))
     const pids = await eventually(() => accessPids().length === before + 10 && accessPids().slice(before), 20_000, 'the new access-log lines')
     expect(pids).not.toContain(victim)
     expect(new Set(pids).size).toBe(2)
+    const served = await monotonicSamples(admin)
+    expect(decreases(afterCrash, served)).toEqual([])
+    expect([requests(served), total(served)]).toEqual([30, 20_030])
+  })
+
+  it('counts a worker that does not answer a scrape in time at its last counts', async () => {
+    const scraped = await monotonicSamples(admin)
+    const stopped = accessPids().at(-1) as number
+    // A stopped process answers nothing: the scrape waits out its deadline without it.
+    process.kill(stopped, 'SIGSTOP')
+    try {
+      expect(decreases(scraped, await monotonicSamples(admin))).toEqual([])
+    } finally {
+      process.kill(stopped, 'SIGCONT')
+    }
+  })
+
+  it('closes a slow client of the admin listener and counts it in the primary, as a single process does', async () => {
+    const { hostname, port } = new URL(admin)
+    const started = Date.now()
+    // A request line and then silence: admin.timeouts.headers (1 s) closes it.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write('GET /metrics HTTP/1.1\r\n'))
+      socket.on('error', reject)
+      socket.on('close', () => resolve())
+      socket.resume()
+    })
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(valueOf(await scrape(admin), 'mtls_gateway_client_timeouts_total', { listener: 'admin', reason: 'headers' })).toBe(1)
   })
 
   it('a replacement worker runs the instance\'s last good config, not a file on disk the workers refused', async () => {
