@@ -128,8 +128,15 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
   })
 
   it('runs Node 24 LTS without a package manager, carries OCI labels, keeps state on the volume', async () => {
-    const node = await run(BUILDAH[0], [...BUILDAH.slice(1), 'run', '--isolation', 'chroot', ctr, '--', 'node', '-p', 'process.versions.node'])
-    expect(node.stdout.trim()).toMatch(/^24\./)
+    // A working container of its own: a second `buildah run` in the one the gateway runs in came
+    // back once with no output under full CI load.
+    const probe = await buildah('from', '--pull-never', image)
+    try {
+      const node = await run(BUILDAH[0], [...BUILDAH.slice(1), 'run', '--isolation', 'chroot', probe, '--', 'node', '-p', 'process.versions.node'])
+      expect(node.stdout.trim(), node.stderr).toMatch(/^24\./)
+    } finally {
+      await buildah('rm', probe).catch(() => undefined)
+    }
     for (const tool of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/bin/corepack', 'usr/local/bin/yarn', 'usr/local/lib/node_modules/npm', 'usr/local/lib/node_modules/corepack']) {
       expect(existsSync(join(rootfs, tool)), tool).toBe(false)
     }
