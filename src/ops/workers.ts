@@ -83,6 +83,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     }
     // After the start a replacement's failure is no longer the instance's: log its reason.
     if (started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
+    // And when it serves: until then the survivors carry the load (readiness asks only connected workers).
+    if (started && isMessage<Listening>(m, 'mtls-gateway:listening')) logger.info({ worker: w.process.pid }, 'replacement worker listening')
   })
   const url = await new Promise<string>((resolve, reject) => {
     let up = 0

@@ -19,6 +19,9 @@ let tls: Parameters<typeof endpointYaml>[2]
 const entries = (): Record<string, unknown>[] =>
   gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
 const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').map((e) => e.pid as number)
+/** Waits until the primary has logged `n` replacement workers listening (readiness asks only the connected ones). */
+const replacementsListening = (n: number): Promise<unknown> =>
+  eventually(() => entries().filter((e) => e.msg === 'replacement worker listening').length >= n, 60_000, `${n} replacement worker(s) listening`)
 
 /** The samples of every counter and histogram family of a scrape: what must never go down. */
 async function monotonicSamples(adminUrl: string): Promise<Sample[]> {
@@ -126,7 +129,7 @@ describe('serve --workers 2', () => {
     const victim = accessPids()[0] as number
     process.kill(victim, 'SIGKILL')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
-    // The replacement is serving once it answers readiness alongside the survivor.
+    await replacementsListening(1)
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
     const afterCrash = await monotonicSamples(admin)
     expect(decreases(scraped, afterCrash)).toEqual([])
@@ -180,6 +183,7 @@ describe('serve --workers 2', () => {
     const victim = accessPids().at(-1) as number
     process.kill(victim, 'SIGKILL')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2, 30_000, 'the restart to be counted')
+    await replacementsListening(2)
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
     // Every request, on the survivor or the replacement, sees the same config: no endpoint "extra".
     const before = accessPids().length
