@@ -72,6 +72,12 @@ export function createProgram(name: string, description: string): Command {
  * (unknown option, invalid argument, missing option) are already one line naming the flag.
  */
 export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+  // A reader that went away (`| head`) ends the command quietly, as it does any Unix tool;
+  // without a listener the write's EPIPE is an uncaught 'error' with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0)
+  })
   try {
     await program.parseAsync([...argv])
   } catch (e) {
