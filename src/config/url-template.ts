@@ -1,10 +1,12 @@
 /**
  * URL templates (a profile's request-token, access-token, authorize and callback URLs):
  * the placeholders of field templates, each value percent-encoded for the URL part it
- * lands in, so no value can add a delimiter. Only the tenant (a DNS label) may appear in
- * the host; nothing may touch the scheme, userinfo or port, so the origin is fixed by the
- * config and the tenant alone.
+ * lands in, so no value can add a delimiter, and a path segment a value takes part in must
+ * obey the one-segment rule of path fields (path-segment.ts) at every decoding depth. Only
+ * the tenant (a DNS label) may appear in the host; nothing may touch the scheme, userinfo or
+ * port, so the origin is fixed by the config and the tenant alone.
  */
+import { pathSegmentProblem } from './path-segment.js'
 import { parseTemplate, renderTemplate, type TemplatePart, type TemplateScope } from './template.js'
 
 /** Where in a URL a placeholder sits. */
@@ -26,8 +28,6 @@ export type FilledUrl = { url: string; shown: string } | { missing: string } | {
 
 const SCHEME = /^https?:\/\//
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
-// WHATWG URL parsing resolves these segments (`%2e` included), which would move the path.
-const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i
 const NEXT_PART: Record<UrlPart, Partial<Record<string, UrlPart>>> = {
   host: { '/': 'path', '?': 'query', '#': 'fragment' },
   path: { '?': 'query', '#': 'fragment' },
@@ -78,7 +78,7 @@ function nameOf(p: TemplatePart): string {
 export function fillUrlTemplate(t: UrlTemplate, scope: UrlScope): FilledUrl {
   let url = ''
   let shown = ''
-  const pathRanges: [number, number][] = []
+  const pathValues: PathValue[] = []
   for (const { part, in: where } of t.parts) {
     if (part.kind === 'text') {
       url += part.text
@@ -89,22 +89,48 @@ export function fillUrlTemplate(t: UrlTemplate, scope: UrlScope): FilledUrl {
     if ('missing' in r) return { missing: r.missing }
     const value = where === 'host' ? (DNS_LABEL.test(r.value) ? r.value : undefined) : encodeComponent(r.value)
     if (value === undefined) return { refused: `${nameOf(part)} is not ${where === 'host' ? 'a DNS label' : 'valid Unicode'}` }
-    if (where === 'path') pathRanges.push([url.length, url.length + value.length])
+    if (where === 'path') pathValues.push({ start: url.length, end: url.length + value.length, name: nameOf(part) })
     url += value
     shown += part.kind === 'tenant' ? value : `{{${nameOf(part)}}}`
   }
-  const dot = dotSegmentFrom(url, pathRanges)
-  if (dot !== undefined) return { refused: `a value may not make the path segment "${dot}"` }
-  return { url, shown }
+  const problem = pathSegmentsProblem(url, pathValues)
+  return problem === undefined ? { url, shown } : { refused: problem }
 }
 
-/** A `.`/`..` path segment that a filled value took part in, if any. */
-function dotSegmentFrom(url: string, ranges: readonly [number, number][]): string | undefined {
-  for (const [start, end] of ranges) {
+/** Where a filled value sits in the URL, and its placeholder's name. */
+interface PathValue {
+  readonly start: number
+  readonly end: number
+  readonly name: string
+}
+
+/**
+ * Each path segment a value took part in, read whole (the text its values and literal
+ * spell, i.e. decoded once), must pass the one-segment rule path fields obey: at every
+ * decoding depth and NFKC form one ordinary segment, so `..%2Fx` cannot leave its place
+ * where a backend decodes `%2F`, nor `%2` + `e.` make `..` two decodings down.
+ */
+function pathSegmentsProblem(url: string, values: readonly PathValue[]): string | undefined {
+  const segments = new Map<number, { end: number; names: string[] }>()
+  for (const { start, end, name } of values) {
     const from = url.lastIndexOf('/', start - 1) + 1
     const stop = url.slice(end).search(/[/?#]/)
-    const segment = url.slice(from, stop === -1 ? url.length : end + stop)
-    if (DOT_SEGMENT.test(segment)) return segment
+    const segment = segments.get(from) ?? { end: stop === -1 ? url.length : end + stop, names: [] }
+    if (!segment.names.includes(name)) segment.names.push(name)
+    segments.set(from, segment)
+  }
+  for (const [from, { end, names }] of segments) {
+    const problem = pathSegmentProblem(decodedOnce(url.slice(from, end)))
+    if (problem !== undefined) return `the path segment holding ${names.join(', ')} ${problem.why}`
   }
   return undefined
+}
+
+/** The text a URL-form segment spells; as is when its literal part has a malformed "%" (the rule then judges the encoded form). */
+function decodedOnce(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
 }

@@ -4,6 +4,7 @@
  * under the endpoint's base path + the query. Nothing resolves a request string as a URL
  * reference. The rules are in docs/paths.md; every refusal is a 400 naming the problem.
  */
+import { hasDotSegment } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import type { Endpoint } from '../gateway/index.js'
 
@@ -31,21 +32,14 @@ export interface UpstreamTarget {
  */
 export type Placement = 'append' | 'as_is'
 
+// The dot-segment test is the one the one-segment rule uses (config/path-segment.ts).
+export { hasDotSegment }
+
 const MAX_DECODE_ROUNDS = 3
 const CONTROL = /[\x00-\x1f\x7f]/
 
 function refuse(msg: string): GatewayError {
   return new GatewayError('bad_request', msg)
-}
-
-/** A `.` or `..` segment, also as `..;params` (Tomcat, Jetty read those as dot-segments). */
-export function hasDotSegment(path: string): boolean {
-  // Such a segment starts with "." at the start or after a separator: without one, no split.
-  if (path.charCodeAt(0) !== 0x2e && !path.includes('/.') && !path.includes('\\.')) return false
-  return path.split(/[/\\]/).some((seg) => {
-    const name = seg.split(';')[0]
-    return name === '.' || name === '..'
-  })
 }
 
 /**

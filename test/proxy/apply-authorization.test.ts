@@ -13,7 +13,7 @@ import { compileDestination, type CompiledField, type Endpoint } from '../../src
 import type { Admitted } from '../../src/proxy/pipeline.js'
 import { applyAuthorization } from '../../src/proxy/steps/apply-authorization.js'
 import { assertDestination, buildUpstreamTarget, checkRequestPathFully, toOutboundUrl } from '../../src/proxy/upstream-target.js'
-import { backendReadings, FIELD_VALUE_CHARS, fieldValueArb, isWellFormed, ORDINARY_VALUE } from './destination-cases.js'
+import { backendReadings, FIELD_VALUE_CHARS, fieldValueArb, isWellFormed, ORDINARY_VALUE, segmentTexts } from './destination-cases.js'
 
 type FieldType = CompiledField['type']
 const field = (type: FieldType, key: string): CompiledField => ({ type, key, template: parseTemplate('{{claims.v}}') })
@@ -69,6 +69,20 @@ describe('path fields', () => {
     }
   })
 
+  // The second review: backends trim segments, so " 42" could be read as the account "42".
+  it('refuse a value with whitespace at either end, in any encoding, with a 400 naming the field', async () => {
+    for (const { url, tenant } of PATHS) {
+      for (const value of [' 42', '42 ', '42\t', '\u00a042', '42\u3000', '%2042', '42%20', '%252042', '42%0a', '\u200a42']) {
+        const err = await outcome(admitted(endpointWith(url, [field('path', 'acct')]), tenant, '/statement', value))
+        expect(err, JSON.stringify(value)).toBeInstanceOf(GatewayError)
+        expectRefusal(err as GatewayError, /path field "acct": its value (starts or ends with whitespace|contains a control character)/, value)
+      }
+      const inside = admitted(endpointWith(url, [field('path', 'acct')]), tenant, '/statement', 'ACC 42')
+      expect(await outcome(inside)).toBeUndefined()
+      expect(inside.outbound.url.pathname).toContain('/ACC%2042')
+    }
+  })
+
   it('for any claim value: a 400 naming the field, or exactly one segment under the base path and tenant at every decoding depth (5,000 cases)', async () => {
     await fc.assert(
       fc.asyncProperty(fieldValueArb, fc.constantFrom(...PATHS), fc.constantFrom('/', '/y', '/statement'), async (value, p, tail) => {
@@ -79,6 +93,8 @@ describe('path fields', () => {
         const pathname = ctx.outbound.url.pathname
         checkRequestPathFully(pathname) // the very rule a request path obeys
         for (const form of backendReadings(pathname)) expect(form, `${JSON.stringify(value)} → ${pathname}`).toMatch(p.under)
+        // A backend that trims the segment reads the same value.
+        for (const text of segmentTexts(p.under.exec(pathname)?.[1] ?? '')) expect(text.trim(), `${JSON.stringify(value)} → ${pathname}`).toBe(text)
         expect(decodeURIComponent(p.under.exec(pathname)?.[1] ?? '')).toBe(value)
       }),
       { seed: 20261203, numRuns: 5000 },

@@ -110,10 +110,10 @@ export const REVIEWED_VALUES = ['../../../admin', '..\\..\\..\\admin', '%2e%2e',
 const FIELD_PIECES = [
   '.', '..', '/', '\\', '?', '#', ';', '%2e', '%2E', '%2f', '%2F', '%5c', '%5C', '%3f', '%23', '%252e', '%252f', '%25252e', '%25', '%', '%zz', '%c0%ae', '%e0%80%ae',
   '．', '／', '＼', '？', '‥', '․', '﹒', '%EF%BC%8E', '%ef%bc%8f', 'admin', 'victim-tenant', 'acct', '42', ' ', '\t', '\u0000', '%00', '\r\n', '\n', '\u007f',
-  'X-Injected: yes', 'é', '€', '\u010d\u010a', '\ud800', '\udfff', '😀',
+  'X-Injected: yes', 'é', '€', '\u010d\u010a', '\ud800', '\udfff', '😀', '%20', '%2520', '\u00a0', '\u3000',
 ]
-/** Values every placement must carry (the request arrives): no refusal may be over-broad. */
-export const ORDINARY_VALUE = /^[A-Za-z0-9][A-Za-z0-9 ._~+@:=,-]{0,15}$/
+/** Values every placement must carry (the request arrives): no refusal may be over-broad. Not ending in a space: a path value may not (backends trim). */
+export const ORDINARY_VALUE = /^[A-Za-z0-9](?:[A-Za-z0-9 ._~+@:=,-]{0,14}[A-Za-z0-9._~+@:=,-])?$/
 const ordinaryValue: fc.Arbitrary<string> = fc.stringMatching(ORDINARY_VALUE)
 export const fieldValueArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: ordinaryValue },
@@ -163,4 +163,23 @@ export function backendReadings(url: string): string[] {
     forms.push(resolve(level), resolve(level.normalize('NFKC')))
   }
   return forms
+}
+
+/**
+ * The texts a backend may take one path segment (as sent) for: itself and up to four
+ * percent-decodings, each also after NFKC — unresolved, so whitespace a trimming backend would
+ * drop is still there to see (backendReadings' URL resolution re-encodes it).
+ */
+export function segmentTexts(segment: string): string[] {
+  const texts = [segment]
+  let level = segment
+  for (let round = 0; round < 4; round++) {
+    try {
+      level = decodeURIComponent(level)
+    } catch {
+      break
+    }
+    texts.push(level, level.normalize('NFKC'))
+  }
+  return texts
 }

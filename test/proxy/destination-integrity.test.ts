@@ -7,8 +7,9 @@
  * under the base path (and tenant segment), carrying that endpoint's certificate; and no
  * canary listener on any loopback address a target names ever sees a connection.
  * The same holds when the caller's JWT claims fill authorization fields: a path-field value
- * never leaves the base path or tenant segment at any decoding depth, a header field never
- * puts an invalid header on the wire, and no value, however malformed, gets a 5xx.
+ * never leaves the base path or tenant segment at any decoding depth (nor has whitespace a trimming
+ * backend would drop), a header field never puts an invalid header on the wire, and no value,
+ * however malformed, gets a 5xx.
  *
  * Safety: the gateway and every peer run inside a loopback-only network namespace, and
  * every authority the generator writes is a loopback address, so no dial can leave the
@@ -21,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { ensureDistBuilt, ROOT, startInNetns, type NetnsProcess } from '../support/netns.js'
-import { backendReadings, caseArbitrary, FIELD_VALUE_CHARS, fieldCaseArbitrary, isWellFormed, ORDINARY_VALUE, type Case } from './destination-cases.js'
+import { backendReadings, caseArbitrary, FIELD_VALUE_CHARS, fieldCaseArbitrary, isWellFormed, ORDINARY_VALUE, segmentTexts, type Case } from './destination-cases.js'
 
 const SEED = 20261201
 const BATCH = 60
@@ -145,6 +146,8 @@ function checkFieldArrival(c: Case, claims: Record<string, string>, a: Arrival, 
     const under = new RegExp(c.under)
     for (const p of backendReadings(a.url)) expect(p, `${label}: arrived as ${a.url}, which a backend may read as ${p}`).toMatch(under)
     const segment = under.exec(new URL(a.url, 'http://x').pathname)?.[1] ?? ''
+    // …and a backend that trims the segment reads the same value.
+    for (const text of segmentTexts(segment)) expect(text.trim(), `${label}: arrived as ${a.url}, which a trimming backend reads as another value`).toBe(text)
     expect(decodeURIComponent(segment), `${label}: the segment is not the value`).toBe(claims.acct)
   }
   if (c.way === 'claim_fields') {

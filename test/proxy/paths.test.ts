@@ -95,6 +95,15 @@ describe('absolute-form (forward proxy)', () => {
     expectRefused(await forward(`http://api.partner.test:${P}/a%zz`), 400, /percent-encoding/)
   })
 
+  // RFC 3986 has no place for these characters in a URI: the URL the request is built from spells
+  // them percent-encoded (their only valid form), and everything else of path and query is kept.
+  it('"<>{}`^ in the path and "<>\' in the query arrive percent-encoded; everything else as sent', async () => {
+    expect(arrivedAs(await forward(`http://api.partner.test:${P}/a"b<c>d{e}f\`g^h|i[j]k;l=m@n:o!p$q&r\'s(t)u*v+w,x~y%7Bz?q="<>\'{}\`^|[]%22`))).toBe(
+      '/a%22b%3Cc%3Ed%7Be%7Df%60g%5Eh|i[j]k;l=m@n:o!p$q&r\'s(t)u*v+w,x~y%7Bz?q=%22%3C%3E%27{}`^|[]%22',
+    )
+    expect(arrivedAs(await send(gw.url, '/proxy/partner/x{y}?a={b}'))).toBe('/base/x%7By%7D?a={b}')
+  })
+
   it('userinfo is refused (RFC 9110 §4.2.4), also when it names another host', async () => {
     expectRefused(await forward(`http://user:pw@api.partner.test:${P}/x`), 400, /userinfo/)
     expectRefused(await forward(`http://api.partner.test:${P}@127.0.0.1:${C}/x`), 400, /userinfo/)

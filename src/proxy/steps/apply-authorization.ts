@@ -4,12 +4,14 @@
  * string or a `{{name}}` path placeholder. Runs before signing so query and form fields
  * are covered by the OAuth signature.
  */
-import { renderTemplate, type TemplateScope } from '../../config/index.js'
+import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
-import { formEncode, isFormContentType, parseForm, percentEncode } from '../../oauth1/index.js'
+import { formEncode, isFormContentType, percentEncode } from '../../oauth1/index.js'
+import { setGatewayHeader } from '../gateway-headers.js'
+import { parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
-import { checkRequestPath, hasDotSegment } from '../upstream-target.js'
+import { checkRequestPath } from '../upstream-target.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
 // RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): CR/LF/NUL would split or cut the
@@ -17,43 +19,11 @@ const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 // A lone UTF-16 surrogate has no UTF-8 form, so no percent-encoding or body can carry it.
 const LONE_SURROGATE = /\p{Cs}/u
-// Fast path: no "%", no separator, no non-ASCII, and not starting with "." (so not a dot-segment).
-const PLAIN_SEGMENT = /^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$/
-const MAX_DECODE_ROUNDS = 3
 
 /** Why a rendered value cannot be sent where its field puts it, or undefined. Never quotes the value (it may be a secret). */
 function wireProblem(type: CompiledField['type'], value: string): string | undefined {
   if (type === 'header') return HEADER_VALUE.test(value) ? undefined : 'has a character a header cannot carry (a control character such as CR, LF or NUL, or one above U+00FF)'
   return LONE_SURROGATE.test(value) ? 'is not well-formed Unicode (it has a lone UTF-16 surrogate)' : undefined
-}
-
-/**
- * Why a path-field value is not exactly one path segment at every decoding depth a backend may
- * apply (percent-decoding up to three times, each also after NFKC, which reads "．" as "." and
- * "／" as "/"), or undefined. Encoding alone is not enough: a backend that decodes `%2F` or
- * `%2e` would see the segment split or a dot-segment, outside the base path or tenant segment.
- */
-function pathSegmentProblem(value: string): { reason: 'bad_request' | 'path_escapes_base'; why: string } | undefined {
-  if (PLAIN_SEGMENT.test(value)) return undefined
-  if (value.trim() === '') return { reason: 'bad_request', why: 'is empty: it must fill one path segment' }
-  let level = value
-  for (let round = 0; ; round++) {
-    for (const form of [level, level.normalize('NFKC')]) {
-      if (/[/\\?#]/.test(form)) return { reason: 'path_escapes_base', why: 'contains "/", "\\", "?" or "#" (in some encoding or Unicode form): a path field fills exactly one segment, and each of these ends one where a backend decodes, which could move the request out of the base path or tenant segment' }
-      if (hasDotSegment(form)) return { reason: 'path_escapes_base', why: 'is a dot-segment ("." or "..", in some encoding): it could move the request out of the base path or tenant segment' }
-    }
-    if (round === MAX_DECODE_ROUNDS || !level.includes('%')) return undefined
-    let next: string
-    try {
-      next = decodeURIComponent(level)
-    } catch {
-      // Encoded octets that are not UTF-8 (the overlong %c0%ae reads as "." to lenient decoders); a lone "%" is data.
-      if (/%[0-9a-fA-F]{2}/.test(level)) return { reason: 'bad_request', why: 'percent-decodes to octets that are not UTF-8' }
-      return undefined
-    }
-    if (next === level) return undefined
-    level = next
-  }
 }
 
 function scopeOf(ctx: Admitted): TemplateScope {
@@ -105,32 +75,28 @@ async function applyPayload(ctx: Admitted, fields: { key: string; value: string 
     ctx.outbound.body.replace(Buffer.from(JSON.stringify(doc)))
   } else if (isFormContentType(ct)) {
     const raw = (await ctx.outbound.body.bytes()).toString('utf8')
-    const keys = new Set(fields.map((f) => f.key))
-    const kept = parseForm(raw).filter(([k]) => !keys.has(k))
-    ctx.outbound.body.replace(Buffer.from(formEncode([...kept, ...fields.map((f): [string, string] => [f.key, f.value])])))
+    // As in the query: no caller parameter a backend would read as a field's name stays beside it.
+    const kept = removeParameters(raw, parameterMatcher(fields.map((f) => f.key)))
+    const added = formEncode(fields.map((f): [string, string] => [f.key, f.value]))
+    ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`))
   } else {
     throw new GatewayError('unsupported_payload', `payload field(s) ${names} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
   }
 }
 
+/**
+ * Adds the field to the raw query, after removing every caller parameter a backend parser
+ * would read as the same name (parameter-names.ts); the others keep their exact bytes.
+ */
 function applyQuery(url: URL, key: string, value: string): void {
-  // Edit the raw query so the other parameters keep their exact bytes.
-  const kept = url.search.slice(1).split('&').filter((p) => p !== '' && decodeName(p) !== key)
-  kept.push(`${percentEncode(key)}=${percentEncode(value)}`)
-  url.search = kept.join('&')
-}
-
-function decodeName(pair: string): string {
-  const name = pair.split('=')[0] ?? ''
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '))
-  } catch {
-    return name
-  }
+  const kept = removeParameters(url.search.slice(1), parameterMatcher([key]))
+  const added = `${percentEncode(key)}=${percentEncode(value)}`
+  url.search = kept === '' ? added : `${kept}&${added}`
 }
 
 function applyPath(ctx: Admitted, key: string, value: string): void {
   const url = ctx.outbound.url
+  // The one-segment rule profile URL templates obey too (config/path-segment.ts).
   const problem = pathSegmentProblem(value)
   if (problem !== undefined) throw new GatewayError(problem.reason, `path field "${key}": its value ${problem.why}`)
   const encoded = percentEncode(value)
@@ -169,7 +135,7 @@ export const applyAuthorization: Step = {
     const rendered = renderFields(ctx, ctx.endpoint.fields)
     const payload: { key: string; value: string }[] = []
     for (const f of rendered) {
-      if (f.type === 'header') ctx.outbound.headers[f.key] = f.value
+      if (f.type === 'header') setGatewayHeader(ctx.outbound, f.key, f.value)
       else if (f.type === 'query') applyQuery(ctx.outbound.url, f.key, f.value)
       else if (f.type === 'path') applyPath(ctx, f.key, f.value)
       else payload.push(f)

@@ -1,12 +1,22 @@
 /**
  * sign_oauth1: the last prepare step, so the signature covers every field already
  * injected. Reads the body only when the signature needs it (form parameters, body
- * hash, body placement).
+ * hash, body placement). The gateway alone sets OAuth protocol parameters: a request that
+ * carries its own (`oauth_token`, `oauth_callback`… in the query, a form body or an
+ * `Authorization: OAuth` header) is refused, so a caller cannot have them signed and sent.
  */
-import { isFormContentType } from '../../oauth1/index.js'
+import { GatewayError } from '../../errors.js'
+import { isFormContentType, percentEncode } from '../../oauth1/index.js'
+import { setGatewayHeader } from '../gateway-headers.js'
+import { findParameters, readsWithPrefix } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 
 export type OnSignature = (profile: string, method: string) => void
+
+// RFC 5849 §3.1 reserves the prefix; "oauth_" in any spelling a backend parser reads as it.
+const isOAuthName = (rawName: string): boolean => readsWithPrefix(rawName, 'oauth_')
+const OAUTH_SCHEME = /^\s*OAuth(\s|$)/i
+const MAX_SHOWN_NAME = 40
 
 export function createSignOAuth1(onSignature?: OnSignature): Step {
   return {
@@ -17,14 +27,49 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       if (!profile) return
       const p = profile.config
       const { outbound } = ctx
+      refuseCallerProtocolParameters(ctx, p.placement)
       const ctHeader = outbound.headers['content-type']
       const contentType = Array.isArray(ctHeader) ? ctHeader[0] : ctHeader
       const form = isFormContentType(contentType)
       const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.stream !== undefined) || (p.bodyHash && outbound.body.buffered !== undefined)
-      if (needsBody) return outbound.body.bytes().then((body) => sign(ctx, profile, contentType, body, onSignature))
+      if (needsBody) {
+        return outbound.body.bytes().then((body) => {
+          if (form) refuseCallerFormParameters(ctx, body)
+          sign(ctx, profile, contentType, body, onSignature)
+        })
+      }
       sign(ctx, profile, contentType, undefined, onSignature)
     },
   }
+}
+
+function refusal(ctx: Admitted, what: string): GatewayError {
+  return new GatewayError('bad_request', `endpoint "${ctx.endpoint.name}" is signed by the gateway with OAuth 1.0a, which sets every OAuth protocol parameter: the request may not carry its own (${what})`)
+}
+
+function shownName(rawName: string): string {
+  return JSON.stringify(rawName.length > MAX_SHOWN_NAME ? `${rawName.slice(0, MAX_SHOWN_NAME)}…` : rawName)
+}
+
+/** The caller's query (as sent, before query fields) and, unless the gateway puts its own there, its Authorization header. */
+function refuseCallerProtocolParameters(ctx: Admitted, placement: string): void {
+  const query = ctx.target.query
+  if (query.length > 1) {
+    const found = findParameters(query.slice(1), isOAuthName)
+    if (found.length > 0) throw refusal(ctx, `query parameter ${shownName(found[0] as string)}`)
+  }
+  // Header placement replaces the header; with query or body placement a caller's would travel beside the gateway's parameters.
+  const authorization = ctx.outbound.headers.authorization
+  if (placement !== 'header' && authorization !== undefined && [authorization].flat().some((v) => OAUTH_SCHEME.test(v))) {
+    throw refusal(ctx, 'an "Authorization: OAuth …" header')
+  }
+}
+
+/** Form-body parameters, apart from the endpoint's own payload fields (a caller's of the same name is already gone). */
+function refuseCallerFormParameters(ctx: Admitted, body: Buffer): void {
+  const own = new Set(ctx.endpoint.fields.filter((f) => f.type === 'payload').map((f) => percentEncode(f.key)))
+  const found = findParameters(body.toString('utf8'), (name) => !own.has(name) && isOAuthName(name))
+  if (found.length > 0) throw refusal(ctx, `form-body parameter ${shownName(found[0] as string)}`)
 }
 
 function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
@@ -41,7 +86,7 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
     token: token?.token,
     tokenSecret: token?.tokenSecret,
   })
-  if (signed.authorizationHeader) outbound.headers.authorization = signed.authorizationHeader
+  if (signed.authorizationHeader) setGatewayHeader(outbound, 'authorization', signed.authorizationHeader)
   // The signer's own copy of the URL, parameters appended: parsing signed.url again would build the same object.
   if (signed.queryUrl) outbound.url = signed.queryUrl
   if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))

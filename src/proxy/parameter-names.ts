@@ -1,0 +1,152 @@
+/**
+ * Which of a caller's query (or form-body) parameters a common backend parser would read as a
+ * parameter the gateway sets. Parsers disagree on names: PHP ends a name at NUL, drops leading
+ * spaces and reads " " and "." as "_"; PHP, Rails and Express's qs nest `acct[]`/`acct[x]`
+ * under `acct` (Rack 2 and qs read `[acct]` as `acct`); ASP.NET compares names ignoring case;
+ * Rack 2, Perl CGI, Go < 1.17 and Python < 3.9.2 also split on ";"; some decode twice. A caller
+ * parameter whose readings meet a gateway name's would sit beside the gateway's value, and the
+ * backend might take the caller's: such parameters are removed, everything else kept byte for
+ * byte. The rule is in docs/paths.md ("Parameters and headers the gateway sets").
+ */
+import { formDecode, percentEncode } from '../oauth1/index.js'
+
+const MAX_DECODE_ROUNDS = 3
+// A name no parser reads differently (apart from case): no decoding, spacing, bracket or NUL.
+const PLAIN_NAME = /^[A-Za-z0-9_-]+$/
+const PIECES = /([&;])/
+// Between the keys of a nested name (`a[b]` is a, b); a name ends at NUL, so no key holds one.
+const KEY_SEPARATOR = '\0'
+
+/**
+ * The names, as key paths, that common parsers may read a raw (still percent-encoded) parameter
+ * name as: percent-decoded up to three times (`+` a space), cut at a NUL (PHP), case-folded
+ * (ASP.NET), and each of that nested as Rails/Rack and qs nest it (a name without brackets is
+ * itself: servlets, Go, Python) and as PHP registers it.
+ */
+export function parameterNameReadings(raw: string): Set<string> {
+  const readings = new Set<string>()
+  let level = raw
+  for (let round = 0; ; round++) {
+    // Cut at NUL also keeps KEY_SEPARATOR out of every key.
+    const spelled = level.split('\0', 1)[0] as string
+    for (const folded of new Set([spelled.toLowerCase(), spelled.toUpperCase().toLowerCase()])) {
+      // The exact name needs no reading of its own: names equal as sent are equal nested too.
+      readings.add(nestedPath(folded))
+      readings.add(phpPath(folded))
+    }
+    if (round === MAX_DECODE_ROUNDS || !/[%+]/.test(level)) return readings
+    const next = formDecode(level)
+    if (next === level) return readings
+    level = next
+  }
+}
+
+/**
+ * Rack (Rails) and qs (Express): `a[b][c]` is the keys a, b, c and `a[]` a's list; leading
+ * brackets are skipped (`[a]` is a: Rack 2, qs), and so are "]" after the first key (Rack 2).
+ */
+function nestedPath(name: string): string {
+  const first = /^[[\]]*([^[\]]+)\]*/.exec(name)
+  if (first === null) return name
+  const keys = [first[1] as string]
+  let rest = name.slice(first[0].length)
+  for (let group = /^\[([^[\]]*)\]?/.exec(rest); group !== null && rest !== ''; group = /^\[([^[\]]*)\]?/.exec(rest)) {
+    keys.push(group[1] as string)
+    rest = rest.slice(group[0].length)
+  }
+  return keys.join(KEY_SEPARATOR)
+}
+
+/**
+ * PHP's php_register_variable_ex: leading spaces dropped, " " and "." read as "_" up to the
+ * first "[", which starts the keys `[b][c]` when a "]" follows and is itself read as "_" when
+ * none does (`a[b` is `a_b`).
+ */
+function phpPath(name: string): string {
+  const s = name.replace(/^ +/, '')
+  const open = s.indexOf('[')
+  const base = (open === -1 ? s : s.slice(0, open)).replace(/[ .]/g, '_')
+  if (open === -1) return base
+  if (!s.includes(']', open)) return `${base}_${s.slice(open + 1)}`
+  const keys = [base]
+  let rest = s.slice(open)
+  for (let group = /^\[([^\]]*)\]/.exec(rest); group !== null; group = /^\[([^\]]*)\]/.exec(rest)) {
+    keys.push(group[1] as string)
+    rest = rest.slice(group[0].length)
+  }
+  return keys.join(KEY_SEPARATOR)
+}
+
+/** The key path and every shorter one (`a`, `a\0b` for `a\0b`). */
+function prefixesOf(path: string): string[] {
+  const keys = path.split(KEY_SEPARATOR)
+  return keys.map((_, i) => keys.slice(0, i + 1).join(KEY_SEPARATOR))
+}
+
+/**
+ * A test for raw parameter names: true when a backend may read the name as one of `names`
+ * (decoded names, as configured), or as a key that contains one or lies inside one (`acct[]`
+ * beside `acct`, `filter` beside `filter[acct]`); `filter[status]` and `filter[acct]` stay apart.
+ */
+export function parameterMatcher(names: readonly string[]): (rawName: string) => boolean {
+  const taken = new Set<string>()
+  const takenOrInside = new Set<string>()
+  for (const name of names) {
+    for (const r of parameterNameReadings(percentEncode(name))) {
+      taken.add(r)
+      for (const p of prefixesOf(r)) takenOrInside.add(p)
+    }
+  }
+  return (rawName) => {
+    if (PLAIN_NAME.test(rawName)) return takenOrInside.has(rawName.toLowerCase())
+    for (const r of parameterNameReadings(rawName)) {
+      if (takenOrInside.has(r) || prefixesOf(r).some((p) => taken.has(p))) return true
+    }
+    return false
+  }
+}
+
+/** True when a backend may read the raw name (its first key) as one that starts with `prefix` (lower-case). */
+export function readsWithPrefix(rawName: string, prefix: string): boolean {
+  if (PLAIN_NAME.test(rawName)) return rawName.toLowerCase().startsWith(prefix)
+  for (const r of parameterNameReadings(rawName)) if (r.startsWith(prefix)) return true
+  return false
+}
+
+/** The raw name of a `name=value` piece. */
+function nameOfPiece(piece: string): string {
+  const eq = piece.indexOf('=')
+  return eq === -1 ? piece : piece.slice(0, eq)
+}
+
+/**
+ * `text` (a query without its "?", or a form body) without every piece — split on "&" and on
+ * ";" — whose raw name `drop` matches; every other byte stays, delimiters included.
+ */
+export function removeParameters(text: string, drop: (rawName: string) => boolean): string {
+  const pieces = text.split(PIECES)
+  let out = ''
+  let emitted = false
+  let removed = false
+  for (let i = 0; i < pieces.length; i += 2) {
+    const piece = pieces[i] as string
+    if (piece !== '' && drop(nameOfPiece(piece))) {
+      removed = true
+      continue
+    }
+    out += emitted ? `${pieces[i - 1] as string}${piece}` : piece
+    emitted = true
+  }
+  return removed ? out : text
+}
+
+/** The raw names of the pieces of `text` (split on "&" and ";") that `matches`, in order. */
+export function findParameters(text: string, matches: (rawName: string) => boolean): string[] {
+  const found: string[] = []
+  for (const piece of text.split(/[&;]/)) {
+    if (piece === '') continue
+    const name = nameOfPiece(piece)
+    if (matches(name)) found.push(name)
+  }
+  return found
+}

@@ -1,0 +1,72 @@
+/**
+ * The review's shadowing findings on the wire, against a real CGI-style backend (Python's
+ * wsgiref behind mTLS, test/peers/wsgi_backend.py): a caller header that WSGI keys as the
+ * gateway's HTTP_X_ALPHA_SECRET, and caller query or form parameters that a parser reads as the
+ * gateway's field, never reach it beside the gateway's value; unrelated ones arrive byte for
+ * byte; a path-field value with whitespace at either end is a 400 naming the field.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { send, startTestGateway, type Reply } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startWsgiBackend, type WsgiBackend, type WsgiReading } from '../support/wsgi-backend.js'
+
+let pki: TestPki
+let backend: WsgiBackend
+let gw: RunningGateway
+
+beforeAll(async () => {
+  pki = await createTestPki('p256')
+  backend = await startWsgiBackend({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const ep = (name: string, url: string, fields: string): string => `  - name: ${name}\n    url: "${url}"\n    resolve: 127.0.0.1\n    allowPrivate: true\n    fields: ${fields}\n${tls}`
+  const origin = `https://api.partner.test:${backend.port}`
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
+endpoints:
+${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}`)
+}, 120_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await backend?.close()
+  pki?.cleanup()
+})
+
+function reading(r: Reply): WsgiReading {
+  expect(r.status, r.text).toBe(200)
+  return r.json<WsgiReading>()
+}
+
+describe('a CGI-style backend reads only the gateway\'s value', () => {
+  it('for a header field: X_Alpha_Secret, x-alpha_secret and X.Alpha.Secret beside it are gone', async () => {
+    const r = reading(await send(gw.url, '/proxy/cgi/x', { headers: { X_Alpha_Secret: 'caller-1', 'x-alpha_secret': 'caller-2', 'X.Alpha.Secret': 'caller-3', 'X-Alpha-Secrets': 'kept' } }))
+    expect(r.http.HTTP_X_ALPHA_SECRET).toBe('gateway-secret')
+    expect(r.http.HTTP_X_ALPHA_SECRETS).toBe('kept')
+  })
+
+  it('for a query field: ;acct=, acct%00=, ac%63t=, acct[]=, ACCT= are gone, other parameters keep their bytes', async () => {
+    const r = reading(await send(gw.url, '/proxy/cgi/x?x=1%2F2;acct=a&acct%00=b&ac%63t=c&acct[]=d&ACCT=e&+acct=f&ac%2563t=g&keep=%7e+1'))
+    expect(r.query_string).toBe('x=1%2F2&keep=%7e+1&acct=gw-acct')
+    expect(r.query.acct).toEqual(['gw-acct'])
+    expect(r.query_semicolon.acct).toEqual(['gw-acct'])
+    expect(r.query.keep).toEqual(['~ 1'])
+  })
+
+  it('for a form payload field: the same', async () => {
+    const r = reading(await send(gw.url, '/proxy/cgi_form/x', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1;acct=x&acct%00=y&ACCT=z&b=%41' }))
+    expect(r.form).toEqual({ a: ['1'], b: ['A'], acct: ['gw-acct'] })
+  })
+})
+
+describe('path fields', () => {
+  it('a value with whitespace at either end is a 400 naming the field; inside, it is data', async () => {
+    // (HTTP itself drops the spaces around a header value, so X-Gateway-User carries them encoded or as NBSP.)
+    for (const user of ['%2042', '42%20', '\u00a042', '42\u00a0', '42%0A']) {
+      const r = await send(gw.url, '/proxy/cgi_path/statement', { headers: { 'x-gateway-user': user } })
+      expect(r.status, `${JSON.stringify(user)}: ${r.text}`).toBe(400)
+      expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text))
+      expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^path field "who": its value (starts or ends with whitespace|contains a control character)/), code: 400 }] })
+    }
+    expect(reading(await send(gw.url, '/proxy/cgi_path/statement', { headers: { 'x-gateway-user': 'ACC 42' } })).path_info).toBe('/u/ACC 42/statement')
+  })
+})
