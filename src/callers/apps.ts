@@ -1,5 +1,6 @@
 import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { ConfigError, type ConfigProblem } from '../errors.js'
+import { compileTenantRestriction, TENANT_LABEL, type TenantRestriction } from './tenants.js'
 
 /** A registered caller app as written in the config (validated shape). */
 export interface CallerAppConfig {
@@ -14,6 +15,10 @@ export interface CallerAppConfig {
   audience: string
   /** RSA1_5 JWE has a padding-oracle risk, so it is opt-in per app. */
   allowRsa15Jwe?: boolean
+  /** The only tenants the app's calls may name (lower-case DNS labels); absent: any. */
+  tenants?: readonly string[]
+  /** A claim of the caller's JWT/JWE that must name the call's tenant; absent: no claim rule. */
+  tenantClaim?: string
 }
 
 /** A caller app compiled at load: the key imported once, ready for jose. */
@@ -25,6 +30,8 @@ export interface CallerApp {
   readonly anyEndpoint: boolean
   readonly endpoints: ReadonlySet<string>
   readonly allowRsa15Jwe: boolean
+  /** Which tenants its calls may name; undefined: any. */
+  readonly tenantRestriction: TenantRestriction | undefined
 }
 
 /** Where compile problems are reported (the config loader knows the file). */
@@ -79,6 +86,7 @@ export function compileCallerApp(config: CallerAppConfig): CallerApp {
   }
   if (config.clientId === '') throw new AppKeyError('.clientId', 'client id must not be empty')
   if (config.audience === '') throw new AppKeyError('.audience', 'audience must not be empty')
+  checkTenantOptions(config)
   const alg = hasSecret ? 'HS256' : 'RS256'
   const key = hasSecret ? importSecret(config.hs256Secret ?? '') : importPublicKey(config.rs256PublicKey ?? '')
   return Object.freeze({
@@ -89,7 +97,18 @@ export function compileCallerApp(config: CallerAppConfig): CallerApp {
     anyEndpoint: config.endpoints.includes('*'),
     endpoints: new Set(config.endpoints.filter((e) => e !== '*')),
     allowRsa15Jwe: config.allowRsa15Jwe ?? false,
+    tenantRestriction: compileTenantRestriction(config.tenants, config.tenantClaim),
   })
+}
+
+/** The schema says the same; repeated here because apps are also compiled outside the loader. */
+function checkTenantOptions(config: CallerAppConfig): void {
+  const { tenants, tenantClaim } = config
+  // Empty would read as "no tenant" to some and "any tenant" to others: refused, not guessed.
+  if (tenants !== undefined && tenants.length === 0) throw new AppKeyError('.tenants', 'tenants must name at least one tenant (leave it out to allow any)')
+  const bad = tenants?.find((t) => !TENANT_LABEL.test(t))
+  if (bad !== undefined) throw new AppKeyError('.tenants', `tenant "${bad}" is not a lower-case DNS label`)
+  if (tenantClaim === '') throw new AppKeyError('.tenantClaim', 'tenantClaim must not be empty')
 }
 
 function importSecret(secret: string): KeyObject {

@@ -90,6 +90,8 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
       endpoints: list(app.endpoints),
       allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
       ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
+      ...(Array.isArray(app.tenants) ? { tenants: list(app.tenants) } : {}),
+      ...(str(app.tenantClaim) !== undefined ? { tenantClaim: str(app.tenantClaim) as string } : {}),
     }
   })
   apps.forEach((a, i) => {

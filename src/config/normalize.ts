@@ -15,6 +15,7 @@ import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from '
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
+import { checkCallerTenants } from './normalize-caller-tenants.js'
 
 
 interface NormalizeContext {
@@ -103,6 +104,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     profiles,
     tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
   }
+  checkCallerTenants(config.callers.apps, endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(['callers', ...path], msg)))
   if (problems.length > 0) throw new ConfigError(problems)
   for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)

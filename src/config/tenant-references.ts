@@ -22,7 +22,7 @@ export function normalizeEndpointUrl(url: string): string {
 }
 
 /** Whether a forwarded request through the endpoint names a tenant (the rule of match_endpoint). */
-function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileConfig[]): boolean {
+export function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileConfig[]): boolean {
   return e.url.includes(TENANT) || profiles.some((p) => p.name === e.profile && p.tenancy)
 }
 

@@ -183,6 +183,10 @@ export interface CallerAppSettings {
   endpoints: string[]
   allowRsa15Jwe: boolean
   clientCertificate?: { subject?: string; san?: string }
+  /** The only tenants this app's calls may name (lower-case DNS labels); absent: any. */
+  tenants?: string[]
+  /** A claim of the caller's JWT/JWE that must name each call's tenant; absent: no claim rule. */
+  tenantClaim?: string
 }
 
 export interface CallersConfig {

@@ -3,7 +3,7 @@
  * applies new apps and keys at once.
  */
 import type { CallerAppSettings, GatewayConfig } from '../config/index.js'
-import { compileCallerApps, compileGatewayKeys, type CallerApp, type GatewayKeys } from '../callers/index.js'
+import { compileCallerApps, compileGatewayKeys, compileTenantRestriction, type CallerApp, type GatewayKeys, type TenantRestriction } from '../callers/index.js'
 
 /** An app identified by its inbound TLS client certificate. */
 export interface CertificateApp {
@@ -11,6 +11,8 @@ export interface CertificateApp {
   readonly endpoints: ReadonlySet<string>
   readonly subject?: string
   readonly san?: string
+  /** Which tenants its calls may name; undefined: any. */
+  readonly tenantRestriction: TenantRestriction | undefined
 }
 
 export interface Callers {
@@ -34,6 +36,8 @@ export function compileCallers(config: GatewayConfig): Callers {
       audience: a.audience,
       endpoints: a.endpoints,
       allowRsa15Jwe: a.allowRsa15Jwe,
+      ...(a.tenants !== undefined ? { tenants: a.tenants } : {}),
+      ...(a.tenantClaim !== undefined ? { tenantClaim: a.tenantClaim } : {}),
       ...(a.hs256Secret !== undefined ? { hs256Secret: a.hs256Secret } : {}),
       ...(a.rs256PublicKey !== undefined ? { rs256PublicKey: a.rs256PublicKey } : {}),
     })),
@@ -41,7 +45,7 @@ export function compileCallers(config: GatewayConfig): Callers {
   )
   const certificateApps = c.apps
     .filter((a) => a.clientCertificate !== undefined)
-    .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate }))
+    .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate, tenantRestriction: compileTenantRestriction(a.tenants, a.tenantClaim) }))
   const keys = compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' })
   return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix }
 }

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto'
+import { configProblems } from '../support/config-problems.js'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, GatewayError } from '../../src/errors.js'
+import { GatewayError } from '../../src/errors.js'
 import {
   authFailureLabel, authorizeEndpoint, compileCallerApps, compileGatewayKeys, exchangeAssertion, publicJwks,
   verifyCallerAssertion, type AssertionOptions, type Caller,
@@ -12,15 +13,7 @@ const rs = rsaPair()
 const gw = rsaPair()
 const apps = testApps(rs)
 
-function problems(f: () => unknown): string[] {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).problems.map((p) => `${p.key}: ${p.msg}`)
-  }
-  throw new Error('expected a ConfigError')
-}
+const problems = configProblems
 
 describe('compileCallerApps', () => {
   it('imports keys once and compiles endpoint rules', () => {

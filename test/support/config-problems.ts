@@ -1,0 +1,13 @@
+import { expect } from 'vitest'
+import { ConfigError } from '../../src/errors.js'
+
+/** `key: msg` of each problem `f` throws as a ConfigError; fails the test when it throws nothing or something else. */
+export function configProblems(f: () => unknown): string[] {
+  try {
+    f()
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as ConfigError).problems.map((p) => `${p.key}: ${p.msg}`)
+  }
+  throw new Error('expected a ConfigError')
+}
