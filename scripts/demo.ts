@@ -39,15 +39,24 @@ function call(gatewayUrl: string, target: string, o: { method?: string; headers?
 /** A minimal browser: follows redirects across the gateway and the partner, clicks the gateway page's button; returns the hops. */
 async function browse(start: string, rootCert: string, partnerPort: number): Promise<string[]> {
   const hops: string[] = []
+  // The gateway's cookies, kept as a browser keeps them: the link page's click binds the dance to this browser.
+  const jar = new Map<string, { value: string; path: string }>()
   let url = start
   let form: string | undefined
   for (let i = 0; i < 8 && url; i++) {
     const u = new URL(url)
     const method = form === undefined ? 'GET' : 'POST'
     const r = await new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
-      const headers = form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) }
+      const cookie = u.protocol === 'http:' ? [...jar].filter(([, c]) => u.pathname.startsWith(c.path)).map(([n, c]) => `${n}=${c.value}`).join('; ') : ''
+      const headers = { ...(form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) }), ...(cookie !== '' ? { cookie } : {}) }
       const opts = { host: '127.0.0.1', port: u.port, path: u.pathname + u.search, method, headers, agent: false }
       const done = (res: import('node:http').IncomingMessage): void => {
+        for (const line of u.protocol === 'http:' ? (res.headers['set-cookie'] ?? []) : []) {
+          const [pair = '', ...attrs] = line.split(';').map((a) => a.trim())
+          const name = pair.slice(0, pair.indexOf('='))
+          if (attrs.some((a) => a.toLowerCase() === 'max-age=0')) jar.delete(name)
+          else jar.set(name, { value: pair.slice(pair.indexOf('=') + 1), path: attrs.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/' })
+        }
         let body = ''
         res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}), body }))
       }
@@ -158,9 +167,9 @@ async function main(): Promise<void> {
 
     const auth = { 'proxy-authorization': `Bearer ${token}` }
     const calls: { title: string; target: string; curl: string }[] = [
-      { title: 'forward proxy (HTTP_PROXY, absolute-form): mTLS + OAuth 1.0a signature + X-Partner-Key field', target: `http://api.partner.test:${port}/v1/accounts?limit=2`, curl: `curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' 'http://api.partner.test:${port}/v1/accounts?limit=2'` },
-      { title: 'route mode (/proxy/<endpoint>/<path>)', target: '/proxy/partner/v1/accounts', curl: `curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner/v1/accounts` },
-      { title: 'an unconfigured host (never an open proxy)', target: 'http://example.com/', curl: `curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' http://example.com/` },
+      { title: 'forward proxy (HTTP_PROXY, absolute-form): mTLS + OAuth 1.0a signature + X-Partner-Key field', target: `http://api.partner.test:${port}/v1/accounts?limit=2`, curl: `curl -x ${gw.url} --proxy-header "Proxy-Authorization: Bearer $TOKEN" 'http://api.partner.test:${port}/v1/accounts?limit=2'` },
+      { title: 'route mode (/proxy/<endpoint>/<path>)', target: '/proxy/partner/v1/accounts', curl: `curl -H "Proxy-Authorization: Bearer $TOKEN" ${gw.url}/proxy/partner/v1/accounts` },
+      { title: 'an unconfigured host (never an open proxy)', target: 'http://example.com/', curl: `curl -x ${gw.url} --proxy-header "Proxy-Authorization: Bearer $TOKEN" http://example.com/` },
     ]
     for (const c of calls) {
       const r = await call(gw.url, c.target, { headers: auth })
@@ -170,18 +179,18 @@ async function main(): Promise<void> {
     const agent = new ProxyAgent({ uri: gw.url, token: `Bearer ${token}`, requestTls: { ca: readFileSync(ica.caCert, 'utf8') } })
     const viaConnect = await undiciRequest(`https://api.partner.test:${port}/v1/statements`, { dispatcher: agent })
     out(`\n   HTTPS_PROXY (CONNECT, TLS intercepted with a leaf minted by the interception CA)`)
-    out(`   $ curl -x ${gw.url} --proxy-header 'Proxy-Authorization: Bearer $TOKEN' --cacert ${ica.caCert} https://api.partner.test:${port}/v1/statements`)
+    out(`   $ curl -x ${gw.url} --proxy-header "Proxy-Authorization: Bearer $TOKEN" --cacert ${ica.caCert} https://api.partner.test:${port}/v1/statements`)
     out(`   → ${viaConnect.statusCode} ${await viaConnect.body.text()}`)
     await agent.close()
 
     out(`\n   the three-legged dance for alice (per-user OAuth tokens)`)
     const first = await call(gw.url, '/proxy/partner-user/v1/me', { headers: auth })
-    out(`   $ curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner-user/v1/me\n   → ${first.status} ${first.body}`)
+    out(`   $ curl -H "Proxy-Authorization: Bearer $TOKEN" ${gw.url}/proxy/partner-user/v1/me\n   → ${first.status} ${first.body}`)
     const link = (JSON.parse(first.body) as { errors: { authorizeUrl?: string }[] }).errors[0]?.authorizeUrl ?? ''
     out(`   alice opens authorizeUrl in her browser:`)
     for (const hop of await browse(link, pki.rootCert, port)) out(`     ${hop}`)
     const second = await call(gw.url, '/proxy/partner-user/v1/me', { headers: auth })
-    out(`   $ curl -H 'Proxy-Authorization: Bearer $TOKEN' ${gw.url}/proxy/partner-user/v1/me\n   → ${second.status} ${second.body}`)
+    out(`   $ curl -H "Proxy-Authorization: Bearer $TOKEN" ${gw.url}/proxy/partner-user/v1/me\n   → ${second.status} ${second.body}`)
 
     const metrics = await fetch(`${admin}/metrics`).then((r) => r.text())
     out(`\n== 5. Prometheus metrics ($ curl ${admin}/metrics), a few lines:`)

@@ -58,5 +58,5 @@ export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtim
   const repo = tokenRepoFor(runtime, gateway)
   if (!profile || !repo) return undefined
   const id = await repo.createLink({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
-  return linkUrl(gateway, profile, id, origin)
+  return linkUrl(gateway, profile, id, origin, owner.tenant)
 }

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { authorizeEndpoint, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
+import { authorizeCall, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
 
@@ -42,11 +42,11 @@ export async function apiCredential(req: IncomingMessage, gateway: Gateway, stor
   return { kind: 'caller', caller }
 }
 
-/** A caller may start the dance only for its own user, on an endpoint its app may use. */
-export function callerMayAuthorize(cred: ApiCredential, gateway: Gateway, endpoint: string, user: string | undefined): { user: string; anonymous: boolean } | undefined {
+/** A caller may start the dance only for its own user, on an endpoint (and tenant) its app may use. */
+export function callerMayAuthorize(cred: ApiCredential, gateway: Gateway, endpoint: string, tenant: string | undefined, user: string | undefined): { user: string; anonymous: boolean } | undefined {
   if (cred.kind === 'admin') return undefined
   const { caller } = cred
   if (user !== undefined && user !== caller.sub) throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may start an authorization only for its own user (the bearer's sub)`)
-  authorizeEndpoint(caller, endpoint, gateway.callers.apps)
+  authorizeCall(caller, endpoint, tenant, gateway.callers.apps)
   return { user: caller.sub, anonymous: caller.isAnonymous }
 }

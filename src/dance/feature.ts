@@ -3,8 +3,8 @@
  * /gateway/oauth1/… routes, the per-user token source the proxy signs with, and the move
  * of an anonymous user's tokens on identityToMerge.
  *
- *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer; or ?link=<one-time id>
- *   GET      /gateway/oauth1/callback             the provider's redirect (request token is the credential)
+ *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer: a one-time link; or ?link=<id>: its page and button
+ *   GET      /gateway/oauth1/callback             the provider's redirect (request token + the clicking browser's cookie)
  *   DELETE   /gateway/oauth1/<profile>/tokens/<user>[?tenant=]  admin token
  *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
  */
@@ -18,7 +18,8 @@ import { SealError } from '../store/index.js'
 import { sendJson } from '../api/http.js'
 import type { ApiRoute } from '../api/router.js'
 import { requireAdmin } from './credentials.js'
-import { DANCE_TTL_MS, handleAuthorize, handleCallback, type DanceDeps } from './authorize.js'
+import { DANCE_TTL_MS, handleAuthorize, type DanceDeps } from './authorize.js'
+import { handleCallback } from './callback.js'
 import { checkTenant } from './provider.js'
 import { formatProfileTest, testProfile } from './profile-test.js'
 import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
@@ -98,7 +99,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
       const id = await repo.createLink(owner, DANCE_TTL_MS)
       const host = actx.inbound.headers.host
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
-      const authorizeUrl = linkUrl(actx.gateway, profile, id, origin)
+      const authorizeUrl = linkUrl(actx.gateway, profile, id, origin, actx.tenant)
       const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`
       // RFC 9110 §15.5.2: a 401 names its scheme; the user authorizes the OAuth 1.0a profile at authorizeUrl.
       const challenge = `OAuth realm="${(profile.config.realm ?? profile.name).replace(/["\\]/g, '\\$&')}"`

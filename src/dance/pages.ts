@@ -26,15 +26,15 @@ ${body}
 }
 
 /** Sends an HTML page; no caching, no framing, no referrer (the URL carries one-time ids). */
-export function sendPage(res: ServerResponse, status: number, html: string): void {
-  res.writeHead(status, {
+export function sendPage(res: ServerResponse, status: number, html: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, Object.assign({}, headers, {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(html),
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-  })
+  }))
   res.end(html)
 }
 
@@ -51,17 +51,27 @@ export function failurePage(why: string): string {
 <p>Nothing was stored. Ask for a new authorization link to try again.</p>`)
 }
 
+/** Whom an authorization is for, as the link page names them. */
+export interface LinkHolder {
+  readonly user: string
+  readonly tenant?: string
+  readonly anonymous: boolean
+}
+
 /**
- * The page an authorize link opens: a button (and the user's fields, e.g. a PIN) that POSTs
- * back with the link's CSRF token. Opening the link consumes nothing, so a chat client's
- * link preview cannot use it up; only the user's click starts the dance.
+ * The page an authorize link opens: whom it is for (so a forwarded link is recognisable), and a
+ * button (and the user's fields, e.g. a PIN) that POSTs back with the link's CSRF token.
+ * Opening the link consumes nothing, so a chat client's link preview cannot use it up; only
+ * the user's click starts the dance, in the browser that must then approve it.
  */
-export function linkPage(provider: string, action: string, csrf: string, names: readonly string[]): string {
+export function linkPage(provider: string, action: string, csrf: string, names: readonly string[], holder: LinkHolder): string {
   const inputs = names
     .map((n) => `<label for="f-${escapeHtml(n)}">${escapeHtml(n)}</label><input id="f-${escapeHtml(n)}" name="field.${escapeHtml(n)}" type="password" autocomplete="off" required>`)
     .join('\n')
+  const who = `${holder.anonymous ? 'guest session' : 'user'} <b id="holder-user">${escapeHtml(holder.user)}</b>${holder.tenant !== undefined ? ` of tenant <b id="holder-tenant">${escapeHtml(holder.tenant)}</b>` : ''}`
   return layout('Authorize access', `<h1>Authorize access to ${escapeHtml(provider)}</h1>
-<p>Continue to sign in at ${escapeHtml(provider)} and allow access.</p>
+<p id="holder">This authorization is for ${who}. If that is not you, close this page: whoever approves it gives that user access.</p>
+<p>Continue to sign in at ${escapeHtml(provider)} and allow access, in this browser.</p>
 <form method="post" action="${escapeHtml(action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 ${inputs}

@@ -1,6 +1,7 @@
 /**
  * Where the three-legged dance keeps its state: users' access tokens per (profile,
- * tenant, user), pending request tokens, and one-time authorize links. Secrets are
+ * tenant, user), pending request tokens (with the digest of the cookie that binds each to
+ * the browser that started it), and one-time authorize links. Secrets are
  * sealed with the store key as AAD. Everything is in the shared store, so any worker or
  * replica continues a dance another one started. Anonymous users' tokens live under keys of
  * their own (`oauth1:anon:…`), so an anonymous id can never name, read or move a known
@@ -9,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { getRecord, putRecord, putRecordIfAbsent, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import type { BrowserBinding } from './binding.js'
 
 /** Whose token: the profile, the tenant (when the endpoint uses tenants) and the user. */
 export interface TokenOwner {
@@ -31,12 +33,16 @@ export interface StoredToken {
 export interface PendingRequest extends TokenOwner {
   secret: string
   fields?: Record<string, string>
+  /** The browser that started the dance: only its cookie completes it. */
+  browser: BrowserBinding
 }
 
 /** A one-time authorize link: whose it is, and the token its page's form must send back. */
 export interface LinkRecord extends TokenOwner {
   /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
   readonly csrf: string
+  /** The user's fields when the caller supplied them (the page then asks for none). */
+  readonly fields?: Record<string, string>
 }
 
 /** Everything the dance reads and writes, in the shared store. */
@@ -48,8 +54,8 @@ export interface OAuth1TokenRepo {
   savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
   /** One-shot: a request token is exchanged at most once. */
   takePending(requestToken: string): Promise<PendingRequest | undefined>
-  /** Creates an unguessable one-time link id naming the owner. */
-  createLink(owner: TokenOwner, ttlMs: number): Promise<string>
+  /** Creates an unguessable one-time link id naming the owner (and the user's fields, when known). */
+  createLink(owner: TokenOwner, ttlMs: number, fields?: Record<string, string>): Promise<string>
   peekLink(id: string): Promise<LinkRecord | undefined>
   takeLink(id: string): Promise<LinkRecord | undefined>
   /**
@@ -69,7 +75,7 @@ export interface TokenRepoOptions {
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
-const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf']
+const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 const enc = encodeURIComponent
 
 /**
@@ -112,13 +118,13 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return known || anonymous
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret }, pending.fields ? { fields: pending.fields } : {})
+      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser }, pending.fields ? { fields: pending.fields } : {})
       await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
-    async createLink(owner, ttlMs) {
+    async createLink(owner, ttlMs, fields) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') })
+      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {})
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },

@@ -1,7 +1,8 @@
 /**
  * The gateway's own URLs in the dance: where the provider sends the browser back, and the
- * authorize link a user opens. Browsers reach the gateway by its public name, which only
- * the config knows for sure; the request's Host is the last resort.
+ * authorize link a user opens, always on the same origin (the link page's cookie must reach
+ * the callback). Browsers reach the gateway by its public name, which only the config knows
+ * for sure; the request's Host is the last resort.
  */
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
@@ -48,9 +49,26 @@ export function authorizePath(profile: Profile): string {
   return `/gateway/oauth1/${encodeURIComponent(profile.name)}/authorize`
 }
 
-/** The one-time browser link for `linkId` (relative when the gateway's public URL is unknown). */
-export function linkUrl(gateway: Gateway, profile: Profile, linkId: string, origin: string | undefined): string {
-  return `${gatewayBase(gateway, profile, origin) ?? ''}${authorizePath(profile)}?link=${encodeURIComponent(linkId)}`
+/**
+ * Where a user's browser opens the gateway's pages for an authorization of `tenant`: the
+ * origin of its callback URL, because the cookie the link page sets belongs to a host and
+ * must come back with the provider's redirect. The path prefix is the callback's (when it
+ * ends in CALLBACK_PATH), else gatewayBase's when that is on the callback's origin, else none.
+ */
+export function browserBase(gateway: Gateway, profile: Profile, tenant: string | undefined, origin: string | undefined): string | undefined {
+  const base = gatewayBase(gateway, profile, origin)
+  // A {tenant} callbackUrl and a caller that named no tenant: nothing to fill it with.
+  if (tenant === undefined && profile.config.callbackUrl?.includes('{') === true) return base
+  const callback = callbackUrlFor(gateway, profile, tenant, origin)
+  if (callback === undefined) return base
+  const u = new URL(callback)
+  if (u.pathname.endsWith(CALLBACK_PATH)) return u.origin + u.pathname.slice(0, -CALLBACK_PATH.length)
+  return base !== undefined && new URL(base).origin === u.origin ? base : u.origin
+}
+
+/** The one-time browser link for `linkId`, on its callback's origin (relative when that is unknown). */
+export function linkUrl(gateway: Gateway, profile: Profile, linkId: string, origin: string | undefined, tenant?: string): string {
+  return `${browserBase(gateway, profile, tenant, origin) ?? ''}${authorizePath(profile)}?link=${encodeURIComponent(linkId)}`
 }
 
 /** The provider's user-authorization URL for a request token (§2.2), filled for the user. */

@@ -19,7 +19,7 @@ import { createLog, createOps } from '../../src/ops/index.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { replaceFile } from '../ops/helpers.js'
-import { ADMIN_TOKEN, gatewayYaml, newSealKey, requestTokenOf, startDanceProvider, pathOf, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
+import { ADMIN_TOKEN, authorizeUser, gatewayYaml, newSealKey, startDanceProvider, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
 
 const AUD = 'https://gateway.test'
 const SECRETS = { bot: 'alias-bot-hs256-secret-of-32-bytes-or-more', narrow: 'alias-narrow-hs256-secret-of-32-bytes-plus' }
@@ -71,8 +71,7 @@ beforeAll(async () => {
   gw = await startTestGateway(dir, yamlFor({ kind: 'sqlite', file: join(dir, 'state.db') }), { ops })
   // "alias-user" authorizes the partner once; every call below that names it must sign with this token.
   const before = new Set((await provider.state()).access_tokens.map((t) => t.token))
-  const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alias-user&format=json', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')))
+  const { done } = await authorizeUser(gw.url, provider, 'user=alias-user')
   expect(done.status, done.text).toBe(200)
   aliasUserToken = (await provider.state()).access_tokens.map((t) => t.token).find((t) => !before.has(t)) as string
   expect(aliasUserToken).toMatch(/^[A-Za-z0-9]{20,30}$/)

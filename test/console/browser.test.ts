@@ -200,6 +200,8 @@ describe('console in Chromium', () => {
     const dance = await browser.context.newPage()
     // The link's page first (all a link preview sees), then its button to the provider.
     await dance.goto(link)
+    // The page names whom the link is for, so a forwarded link is recognisable.
+    expect(await dance.locator('#holder-user').textContent()).toBe('erin')
     await Promise.all([dance.waitForURL(`${rig.provider.browserUrl}/authorize?oauth_token=**`), dance.click('#continue')])
     await Promise.all([dance.waitForURL(`${rig.ops.gw.url}/gateway/oauth1/callback?**`), dance.click('#approve')])
     expect(await dance.locator('#result').getAttribute('data-result')).toBe('success')

@@ -12,9 +12,8 @@ import { describe, expect, it } from 'vitest'
 import { STATIC_NAMES } from '../../src/console/index.js'
 import { MIN_SECRET_LENGTH, scrubSecrets } from '../../src/console/scrub.js'
 import { configSecretValues } from '../../src/ops/index.js'
-import { send } from '../support/gateway.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, SEAL_KEY, useConsoleRig, WRONG_SECRET, type Reply } from './console-support.js'
-import { clickLink, CONSUMER, pathOf, requestTokenOf } from '../oauth1-dance/dance-support.js'
+import { CONSUMER, danceInBrowser } from '../oauth1-dance/dance-support.js'
 
 const use = useConsoleRig()
 
@@ -36,9 +35,8 @@ describe('no secret in any console response', () => {
 
     // A user's token through the dance, so the users page has something to (not) show.
     const link = JSON.parse((await keep('users/link', post('users/link', { profile: 'partner', user: 'frank' }))).text) as { url: string }
-    const toProvider = await clickLink(use.rig.ops.gw.url, link.url)
-    const callback = await use.rig.provider.decide(requestTokenOf(String(toProvider.headers.location)), 'approve')
-    expect((await send(use.rig.ops.gw.url, pathOf(callback))).status).toBe(200)
+    const { done } = await danceInBrowser(link.url, { provider: use.rig.provider, gateway: use.rig.ops.gw.url })
+    expect(done.status, done.text).toBe(200)
 
     for (const name of STATIC_NAMES) await keep(name, adminRequest(`${use.rig.consoleUrl}${name}`))
     for (const name of ['session', 'overview', 'endpoints', 'profiles', 'users', 'nope']) await keep(name, adminRequest(`${use.rig.consoleUrl}api/${name}`, { cookie: s.cookie }))

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml, rawValues, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
 const AUD = 'https://gateway.test'
@@ -66,16 +66,16 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
 
   it('an anonymous user\'s dance is stored with the anonymous TTL; the merge moves the token to the known user', async () => {
     const anon = await jwt({ sub: 'anon-42', isAnonymous: true })
-    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${anon}` } })
-    expect(start.status, start.text).toBe(200)
+    const link = await authorizeLink(gw.url, '', { authorization: `Bearer ${anon}` })
+    const started = await startInBrowser(link, { provider, gateway: () => gw.url })
+    expect(started.page.text).toContain('guest session <b id="holder-user">anon-42</b>')
     const pending = (await oauthKeys()).find((k) => k.startsWith('oauth1:request:')) ?? ''
     expect(pending).not.toBe('')
     // The request token waits at most the dance's 10 minutes, within the anonymous TTL.
     expectExpiry(pending, (ms) => expect(ms).toBeGreaterThan(0))
     expectExpiry(pending, (ms) => expect(ms).toBeLessThanOrEqual(10 * 60_000))
 
-    const url = start.json<{ authorizeUrl: string }>().authorizeUrl
-    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
+    const { done } = await finishInBrowser(started, { provider, gateway: () => gw.url })
     expect(done.status, done.text).toBe(200)
     expect(await oauthKeys()).toContain('oauth1:anon:anon-42:partner:')
     expectExpiry('oauth1:anon:anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
@@ -111,10 +111,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
 
   /** The user's dance, approved; returns the access token the provider issued. */
   async function authorized(claims: JWTPayload): Promise<string> {
-    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${await jwt(claims)}` } })
-    expect(start.status, start.text).toBe(200)
-    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')))
-    expect(done.status, done.text).toBe(200)
+    await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt(claims)}` })
     return (await call(claims)).token
   }
   async function call(claims: JWTPayload): Promise<{ status: number; token: string }> {

@@ -1,7 +1,9 @@
 /**
  * Shared by the dance tests: the oauthlib provider on two ports (API with a required
  * client certificate, browser page without), a gateway config that reaches it over mTLS,
- * and small HTTP helpers that act as the user's browser.
+ * and small HTTP helpers that play the user's browser: the gateway's link page, its button
+ * (keeping the cookie it sets, as a browser does), the provider's page and approval, and the
+ * callback with that cookie.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -33,6 +35,8 @@ export interface DanceProvider {
   state(): Promise<ProviderState>
   /** Submits the provider's approve/deny form as the user would; returns the redirect target. */
   decide(requestToken: string, decision: 'approve' | 'deny'): Promise<string>
+  /** GETs a page of the provider's browser port (what a browser sent there shows). */
+  open(url: string): Promise<{ status: number; text: string }>
   stderr(): string
   close(): Promise<void>
 }
@@ -83,6 +87,11 @@ export async function startDanceProvider(pki: TestPki): Promise<DanceProvider> {
       await res.arrayBuffer()
       if (res.status !== 302) throw new Error(`provider answered ${res.status} to the ${decision} form:\n${stderr}`)
       return res.headers.get('location') as string
+    },
+    async open(url) {
+      if (!url.startsWith(`${browserUrl}/`)) throw new Error(`${url} is not on the provider's browser port`)
+      const res = await fetch(url, { dispatcher: agent })
+      return { status: res.status, text: await res.text() }
     },
     stderr: () => stderr,
     async close() {
@@ -176,17 +185,146 @@ export function pathOf(url: string): string {
   return u.pathname + u.search
 }
 
-/**
- * Opens an authorize link the way a user does: its page (GET, all a link preview does),
- * then the page's button (a form POST with the page's CSRF token). Resolves to the POST's reply.
- */
-export async function clickLink(gatewayUrl: string | (() => string), link: string, fields: Record<string, string> = {}): Promise<Reply> {
-  // A function gives the next request's gateway: the GET and the POST may land on different replicas.
-  const at = typeof gatewayUrl === 'string' ? () => gatewayUrl : gatewayUrl
+/** Where each of a helper's requests goes: a gateway URL, or a function giving the next one (replicas alternate). */
+export type GatewayTarget = string | (() => string)
+const targetFn = (t: GatewayTarget): (() => string) => (typeof t === 'string' ? () => t : t)
+
+/** A link's page (GET, all a link preview does) and the form it holds. */
+async function openLink(at: () => string, link: string): Promise<{ page: Reply; csrf: string; action: string }> {
   const page = await send(at(), pathOf(link))
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1]
   const action = /<form method="post" action="([^"]+)"/.exec(page.text)?.[1]
   if (page.status !== 200 || csrf === undefined || action === undefined) throw new Error(`link page: HTTP ${page.status} ${page.text.slice(0, 200)}`)
+  return { page, csrf, action: action.replaceAll('&amp;', '&') }
+}
+
+function postForm(at: () => string, action: string, csrf: string, fields: Record<string, string>): Promise<Reply> {
   const form = new URLSearchParams({ csrf, ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [`field.${k}`, v])) })
-  return send(at(), action.replaceAll('&amp;', '&'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() })
+  return send(at(), action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() })
+}
+
+/**
+ * Opens an authorize link the way a user does: its page (GET, all a link preview does),
+ * then the page's button (a form POST with the page's CSRF token). Resolves to the POST's reply.
+ */
+export async function clickLink(gatewayUrl: GatewayTarget, link: string, fields: Record<string, string> = {}): Promise<Reply> {
+  // A function gives the next request's gateway: the GET and the POST may land on different replicas.
+  const at = targetFn(gatewayUrl)
+  const { csrf, action } = await openLink(at, link)
+  return postForm(at, action, csrf, fields)
+}
+
+/** A cookie the gateway set. */
+export interface SetCookie {
+  name: string
+  value: string
+  /** Attributes, names lower-cased; a flag's value is ''. */
+  attributes: Record<string, string>
+}
+
+/** The cookies a reply sets. */
+export function setCookiesOf(reply: Reply): SetCookie[] {
+  const raw = reply.headers['set-cookie']
+  return (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).map((line) => {
+    const [pair = '', ...attrs] = line.split(';').map((p) => p.trim())
+    const eq = pair.indexOf('=')
+    const attributes = Object.fromEntries(attrs.map((a) => [a.split('=')[0]!.toLowerCase(), a.includes('=') ? a.slice(a.indexOf('=') + 1) : '']))
+    return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attributes }
+  })
+}
+
+/** A Cookie request header carrying `cookies`. */
+export const cookieHeader = (...cookies: Pick<SetCookie, 'name' | 'value'>[]): string => cookies.map((c) => `${c.name}=${c.value}`).join('; ')
+
+/** The Cookie header a browser sends to `url` with `cookie` (RFC 6265 §5.4: path-match, Secure only over https). */
+export function cookieFor(cookie: SetCookie, url: string): Record<string, string> {
+  const u = new URL(url)
+  const path = cookie.attributes.path ?? '/'
+  const pathMatches = u.pathname === path || (u.pathname.startsWith(path) && (path.endsWith('/') || u.pathname[path.length] === '/'))
+  const sent = pathMatches && (!('secure' in cookie.attributes) || u.protocol === 'https:') && cookie.attributes['max-age'] !== '0'
+  return sent ? { cookie: cookieHeader(cookie) } : {}
+}
+
+/** The browser after clicking a link page's button: sent to the provider, holding the dance's cookie. */
+export interface StartedDance {
+  /** The link page (GET). */
+  page: Reply
+  /** The button's POST: 303 to the provider, setting the cookie. */
+  click: Reply
+  providerUrl: string
+  requestToken: string
+  cookie: SetCookie
+}
+
+/** A finished dance: the provider's redirect back and the callback's page, reached with the cookie. */
+export interface BrowserDance extends StartedDance {
+  callbackUrl: string
+  done: Reply
+  /** True when the callback's reply removed the cookie. */
+  cleared: boolean
+}
+
+export interface BrowserOptions {
+  provider: DanceProvider
+  /** The gateway each request goes to; default: the link's own. */
+  gateway?: GatewayTarget
+  /** What the user types into the link page (a PIN). */
+  fields?: Record<string, string>
+}
+
+/**
+ * The user's browser from a gateway link to the provider's approval page: the link page,
+ * its button (which must redirect to the provider and set the dance's cookie), then the
+ * provider's page, which must offer the request token's approval.
+ */
+export async function startInBrowser(link: string, o: BrowserOptions): Promise<StartedDance> {
+  const at = targetFn(o.gateway ?? new URL(link).origin)
+  const { page, csrf, action } = await openLink(at, link)
+  const click = await postForm(at, action, csrf, o.fields ?? {})
+  const providerUrl = String(click.headers.location)
+  const cookie = setCookiesOf(click).find((c) => /^(__Host-)?mtls_gw_dance_/.test(c.name))
+  if (click.status !== 303 || cookie === undefined || !providerUrl.startsWith(`${o.provider.browserUrl}/`)) {
+    const said = /<p>([^<]*)<\/p>/.exec(click.text)?.[1] ?? click.text.slice(0, 200)
+    throw new Error(`link button: HTTP ${click.status} to ${providerUrl}, set-cookie ${JSON.stringify(click.headers['set-cookie'])}: ${said}`)
+  }
+  const requestToken = requestTokenOf(providerUrl)
+  const approval = await o.provider.open(providerUrl)
+  if (approval.status !== 200 || !approval.text.includes(`value="${requestToken}"`)) throw new Error(`provider page: HTTP ${approval.status} ${approval.text.slice(0, 200)}`)
+  return { page, click, providerUrl, requestToken, cookie }
+}
+
+/** The user decides at the provider, and the browser follows the redirect back to the gateway with its cookie. */
+export async function finishInBrowser(started: StartedDance, o: BrowserOptions & { decision?: 'approve' | 'deny' }): Promise<BrowserDance> {
+  const callbackUrl = await o.provider.decide(started.requestToken, o.decision ?? 'approve')
+  const done = await send(targetFn(o.gateway ?? new URL(callbackUrl).origin)(), pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
+  const cleared = setCookiesOf(done).some((c) => c.name === started.cookie.name && c.attributes['max-age'] === '0')
+  return { ...started, callbackUrl, done, cleared }
+}
+
+/** A whole dance in the user's browser from a gateway link: page, button, provider, decision, callback. */
+export async function danceInBrowser(link: string, o: BrowserOptions & { decision?: 'approve' | 'deny' }): Promise<BrowserDance> {
+  return finishInBrowser(await startInBrowser(link, o), o)
+}
+
+/** The admin token as a request header. */
+export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` }
+
+/**
+ * A credentialed start (`query` like `user=alice`; the admin token unless `headers` say
+ * otherwise): the one-time gateway link it answers with, never the provider's URL.
+ */
+export async function authorizeLink(gatewayUrl: string, query: string, headers: Record<string, string> = ADMIN): Promise<string> {
+  const start = await send(gatewayUrl, `/gateway/oauth1/partner/authorize?${query}${query === '' ? '' : '&'}format=json`, { headers })
+  const link = start.status === 200 ? start.json<{ authorizeUrl?: string }>().authorizeUrl : undefined
+  if (link === undefined || !new URL(link).pathname.endsWith('/gateway/oauth1/partner/authorize') || !/^\?link=[\w-]+$/.test(new URL(link).search)) {
+    throw new Error(`credentialed start: HTTP ${start.status} ${start.text.slice(0, 200)}`)
+  }
+  return link
+}
+
+/** A user's whole dance from a credentialed start, approved; throws unless the callback says complete. */
+export async function authorizeUser(gatewayUrl: string, provider: DanceProvider, query: string, headers?: Record<string, string>): Promise<BrowserDance> {
+  const dance = await danceInBrowser(await authorizeLink(gatewayUrl, query, headers), { provider })
+  if (dance.done.status !== 200 || !dance.done.text.includes('Authorization complete')) throw new Error(`callback: HTTP ${dance.done.status} ${dance.done.text.slice(0, 300)}`)
+  return dance
 }

@@ -14,7 +14,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
+import { ADMIN_TOKEN, danceInBrowser, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'jwe-e2e-hs256-secret-of-at-least-32-bytes'
 const AUD = 'https://gateway.test'
@@ -65,10 +65,10 @@ describe.each(TOPOLOGIES)('JWE assertion → bearer → signed call for the sub 
     expect(before.status).toBe(401)
     const link = before.json<{ errors: { authorizeUrl: string }[] }>().errors[0]?.authorizeUrl ?? ''
     expect(link).toContain('/gateway/oauth1/partner/authorize?link=')
-    const toProvider = await clickLink(() => gw.url, link)
-    expect(toProvider.status, toProvider.text).toBe(303)
-    const callback = await provider.decide(requestTokenOf(toProvider.headers.location as string), 'approve')
-    expect((await send(gw.url, pathOf(callback))).status).toBe(200)
+    const dance = await danceInBrowser(link, { provider, gateway: () => gw.url })
+    expect(dance.click.status, dance.click.text).toBe(303)
+    expect(dance.page.text).toContain('<b id="holder-user">jwe-user</b>')
+    expect(dance.done.status).toBe(200)
 
     const call = await send(gw.url, '/proxy/partner/resource/me', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
     expect(call.status, call.text).toBe(200)

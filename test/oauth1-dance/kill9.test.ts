@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { authorizeUser, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -40,10 +40,7 @@ describe('kill -9 of the gateway with the SQLite store', () => {
     procs.push(first)
     const users = ['u1', 'u2', 'u3']
     for (const user of users) {
-      const start = await send(first.url, `/gateway/oauth1/partner/authorize?user=${user}&format=json`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-      expect(start.status, start.text).toBe(200)
-      const callback = await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')
-      const done = await send(first.url, pathOf(callback))
+      const { done } = await authorizeUser(first.url, provider, `user=${user}`)
       expect(done.text).toContain('Authorization complete')
     }
     const tokens = await Promise.all(users.map(async (u) => (await send(first.url, '/proxy/partner/resource/x', { headers: { 'x-gateway-user': u } })).json<{ token: string }>().token))

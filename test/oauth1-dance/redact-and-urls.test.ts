@@ -1,6 +1,7 @@
 /**
  * Pure pieces of the dance: what the profile test takes out of provider text, and how
- * the gateway names its own callback and authorize link.
+ * the gateway names its own callback and authorize link (always on one origin, so the
+ * cookie the link's page sets comes back with the callback).
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -8,6 +9,7 @@ import type { Gateway, Profile } from '../../src/gateway/index.js'
 import type { ProfileConfig } from '../../src/config/index.js'
 import { redactProviderText, formatProfileTest } from '../../src/dance/index.js'
 import { callbackUrlFor, gatewayBase, linkUrl, originFrom } from '../../src/dance/index.js'
+import { bindingCookieFor } from '../../src/dance/binding.js'
 
 function profile(over: Partial<ProfileConfig> = {}): Profile {
   const config: ProfileConfig = {
@@ -121,6 +123,47 @@ describe('gateway URLs', () => {
     expect(callbackUrlFor(gateway(), profile({ callbackUrl: 'https://{tenant}.example/gateway/oauth1/callback' }), 'acme', undefined)).toBe('https://acme.example/gateway/oauth1/callback')
     expect(callbackUrlFor(gateway(), profile(), undefined, undefined)).toBeUndefined()
     expect(linkUrl(gateway(), profile(), 'abc', undefined)).toBe('/gateway/oauth1/p/authorize?link=abc')
+  })
+
+  it('links are built on the callback\'s origin, also when callbackUrl and publicUrl differ', () => {
+    const other = profile({ callbackUrl: 'https://cb.example/base/gateway/oauth1/callback' })
+    expect(linkUrl(gateway('https://gw.example'), other, 'abc', undefined)).toBe('https://cb.example/base/gateway/oauth1/p/authorize?link=abc')
+    const tenanted = profile({ callbackUrl: 'https://{tenant}.cb.example/gateway/oauth1/callback' })
+    expect(linkUrl(gateway('https://gw.example'), tenanted, 'abc', undefined, 'acme')).toBe('https://acme.cb.example/gateway/oauth1/p/authorize?link=abc')
+    // A callback at a path of its own (a reverse proxy maps it): publicUrl when on its origin, else that origin.
+    expect(linkUrl(gateway('https://gw.example/pre'), profile({ callbackUrl: 'https://gw.example/cb' }), 'abc', undefined)).toBe('https://gw.example/pre/gateway/oauth1/p/authorize?link=abc')
+    expect(linkUrl(gateway('https://gw.example/pre'), profile({ callbackUrl: 'https://cb.example/cb' }), 'abc', undefined)).toBe('https://cb.example/gateway/oauth1/p/authorize?link=abc')
+  })
+
+  it('the browser that opens a link posts its button on the callback\'s origin, and its cookie\'s path covers the callback (every way the URLs resolve; 2,000 runs)', () => {
+    const publicUrls = [undefined, 'http://gw.example:8080', 'https://gw.example/prefix', 'https://gw.example/a/b', 'https://cb.example']
+    const callbackUrls = [undefined, 'https://cb.example/base/gateway/oauth1/callback', 'https://{tenant}.cb.example/gateway/oauth1/callback', 'https://cb.example/t/{tenant}/gateway/oauth1/callback?x=1',
+      'http://other.example:9000/cb', 'https://gw.example/prefix/custom/cb', 'https://gw.example/prefix/gateway/oauth1/callback', 'http://gw.example:8080/gateway/oauth1/callback']
+    const origins = [undefined, 'http://10.0.0.1:8080', 'https://gw.internal', 'http://[::1]:80']
+    fc.assert(
+      fc.property(fc.constantFrom(...publicUrls), fc.constantFrom(...callbackUrls), fc.constantFrom(...origins), fc.constantFrom(undefined, 'acme', 't-2'), fc.string({ minLength: 1, maxLength: 8 }),
+        (publicUrl, callbackUrl, madeAt, tenantOrNone, requestToken) => {
+          // {tenant} in callbackUrl needs tenancy (check refuses it otherwise), so such a user has a tenant.
+          const tenant = callbackUrl?.includes('{') === true ? (tenantOrNone ?? 'acme') : tenantOrNone
+          const g = gateway(publicUrl)
+          const p = profile(callbackUrl !== undefined ? { callbackUrl } : {})
+          const link = linkUrl(g, p, 'id', madeAt, tenant)
+          if (link.startsWith('/')) {
+            // Relative only when nothing names the gateway: then the button's request names the callback too.
+            expect(callbackUrlFor(g, p, tenant, undefined)).toBeUndefined()
+            return
+          }
+          // The button POSTs to the link page's own origin; the callback is worked out from that request.
+          const clickedAt = new URL(link).origin
+          const callback = callbackUrlFor(g, p, tenant, clickedAt) as string
+          expect(new URL(callback).origin).toBe(clickedAt)
+          const cookie = bindingCookieFor(requestToken, callback)
+          const path = new URL(callback).pathname
+          expect(path === cookie.path || path.startsWith(cookie.path.endsWith('/') ? cookie.path : `${cookie.path}/`)).toBe(true)
+          expect(cookie.secure).toBe(clickedAt.startsWith('https:'))
+        }),
+      { seed: 0x0c00c1e, numRuns: 2_000 },
+    )
   })
 
   it('a Host header that is not a plain host[:port] is not used', () => {

@@ -11,7 +11,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
+import { authorizeLink, cookieHeader, finishInBrowser, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -41,15 +41,14 @@ afterAll(async () => {
 describe('two gateway processes sharing Redis', () => {
   it('start on A, the callback lands on B, both sign the user\'s calls', async () => {
     expect(a.url).not.toBe(b.url)
-    const start = await send(a.url, '/gateway/oauth1/partner/authorize?user=rita&format=json', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    expect(start.status, start.text).toBe(200)
-    const callback = await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')
-    expect(callback.startsWith(a.url)).toBe(true)
-
-    const done = await send(b.url, pathOf(callback))
+    const link = await authorizeLink(a.url, 'user=rita')
+    expect(link.startsWith(`${a.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
+    const started = await startInBrowser(link, { provider, gateway: a.url })
+    const { callbackUrl, done } = await finishInBrowser(started, { provider, gateway: b.url })
+    expect(callbackUrl.startsWith(a.url)).toBe(true)
     expect(done.status, done.text).toBe(200)
     expect(done.text).toContain('Authorization complete')
-    expect((await send(a.url, pathOf(callback))).status).toBe(400)
+    expect((await send(a.url, pathOf(callbackUrl), { headers: { cookie: cookieHeader(started.cookie) } })).status).toBe(400)
 
     const onB = await send(b.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'rita' } })
     expect(onB.status, onB.text).toBe(200)
@@ -62,8 +61,11 @@ describe('two gateway processes sharing Redis', () => {
     const miss = await send(b.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'sam' } })
     expect(miss.status).toBe(401)
     const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
-    const open = await clickLink(a.url, link)
-    expect(open.status, open.text).toBe(303)
-    expect(String(open.headers.location).startsWith(provider.browserUrl)).toBe(true)
+    const started = await startInBrowser(link, { provider, gateway: a.url })
+    expect(started.click.status, started.click.text).toBe(303)
+    // The callback on B completes the dance that A's page bound to this browser.
+    const { done } = await finishInBrowser(started, { provider, gateway: b.url })
+    expect(done.status, done.text).toBe(200)
+    expect((await send(a.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'sam' } })).status).toBe(200)
   })
 })

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { ADMIN_TOKEN, gatewayYaml, newSealKey, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { authorizeUser, gatewayYaml, newSealKey, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -41,8 +41,7 @@ async function withGateway<T>(sealKeys: { id: string; key: string }[], run: (gw:
 }
 
 async function authorize(gw: RunningGateway, user: string): Promise<void> {
-  const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${user}&format=json`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')))
+  const { done } = await authorizeUser(gw.url, provider, `user=${user}`)
   expect(done.status, done.text).toBe(200)
 }
 

@@ -15,9 +15,9 @@ import { compileProfiles, fillProfileUrl } from '../../src/gateway/index.js'
 import type { ProfileConfig } from '../../src/config/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, trustingAgent, type DanceProvider, type ProviderState } from './dance-support.js'
+import { ADMIN_TOKEN, finishInBrowser, gatewayYaml, startDanceProvider, startInBrowser, trustingAgent, type DanceProvider, type ProviderState } from './dance-support.js'
 
-const ORG = 'R&D/Ops #1 ü+%?'
+const ORG = 'R&D Ops ü+%=1'
 const USER = 'zoë@acme/1'
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 // RFC 3986 unreserved characters stay, everything else is percent-encoded.
@@ -66,18 +66,12 @@ describe('templated authorization URLs', () => {
     const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${enc(USER)}&tenant=acme&format=json`, { headers: admin })
     expect(start.status, start.text).toBe(200)
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
-    // The user's browser: the link's page, then its form (with the page's CSRF token when it has one).
-    const form = await send(gw.url, pathOf(link))
-    expect(form.text).toContain('name="field.org"')
-    const csrf = /name="csrf" value="([^"]*)"/.exec(form.text)?.[1]
-    const posted = await send(gw.url, pathOf(link), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ 'field.org': ORG, ...(csrf !== undefined ? { csrf } : {}) }).toString(),
-    })
-    expect(posted.status, posted.text).toBe(303)
-    const toProvider = String(posted.headers.location)
-    const token = requestTokenOf(toProvider)
+    // The user's browser: the link's page (naming the user and the tenant), then its form with the PIN.
+    const started = await startInBrowser(link, { provider, gateway: gw.url, fields: { org: ORG } })
+    expect(started.page.text).toContain('name="field.org"')
+    expect(started.page.text).toContain(`<b id="holder-user">${USER}</b> of tenant <b id="holder-tenant">acme</b>`)
+    const toProvider = started.providerUrl
+    const token = started.requestToken
     expect(toProvider).toBe(`${provider.browserUrl}/portal/${enc(ORG)}/authorize?lang=en&org=${enc(ORG)}&oauth_token=${token}`)
     // The provider serves its page at the filled path and reads the template's own query intact.
     const agent = trustingAgent(pki)
@@ -86,7 +80,7 @@ describe('templated authorization URLs', () => {
     expect(await page.text()).toContain(`value="${token}"`)
     await agent.close()
 
-    const done = await send(gw.url, pathOf(await provider.decide(token, 'approve')))
+    const { done } = await finishInBrowser(started, { provider, gateway: gw.url })
     expect(done.status, done.text).toBe(200)
     const calls = (await provider.state() as ProviderState & { token_calls: { endpoint: string; uri: string; status: number }[] }).token_calls
     const host = `https://acme.partner.test:${provider.apiPort}`

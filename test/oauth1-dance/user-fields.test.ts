@@ -1,14 +1,15 @@
 /**
  * A profile whose users must supply a PIN: the JSON start hands back the gateway's own
  * link (the PIN never passes through the bot), the link's form collects it, it is stored
- * sealed with the token and injected by a `{{fields.pin}}` authorization field. Run
+ * sealed with the token and injected by a `{{fields.pin}}` authorization field. A caller
+ * that has the PIN may send it with the start; the link's page then asks for nothing. Run
  * in-process, against --workers 2, and against two replicas on Redis, alternating.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, gatewayYaml, pathOf, rawValues, requestTokenOf, startDanceProvider, type DanceProvider, clickLink } from './dance-support.js'
+import { ADMIN_TOKEN, clickLink, danceInBrowser, gatewayYaml, pathOf, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const PIN = 'pin-5Q7x-98765'
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
@@ -42,11 +43,10 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
 
     const empty = await clickLink(() => gw.url, link, { pin: '' })
     expect(empty.status).toBe(400)
-    const posted = await clickLink(() => gw.url, link, { pin: PIN })
-    expect(posted.status, posted.text).toBe(303)
-    const providerUrl = String(posted.headers.location)
-    const done = await send(gw.url, pathOf(await provider.decide(requestTokenOf(providerUrl), 'approve')))
-    expect(done.status).toBe(200)
+    expect(empty.headers['set-cookie']).toBeUndefined()
+    const dance = await danceInBrowser(link, { provider, gateway: () => gw.url, fields: { pin: PIN } })
+    expect(dance.click.status, dance.click.text).toBe(303)
+    expect(dance.done.status).toBe(200)
 
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'erin' } })
     expect(call.status, call.text).toBe(200)
@@ -54,16 +54,20 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
   })
 
-  it('a JSON POST may carry the fields and goes straight to the provider', async () => {
+  it('a JSON POST may carry the fields: its link\'s page asks for none, and they sign along', async () => {
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize', {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ user: 'fay', fields: { pin: PIN } }),
     })
     expect(start.status, start.text).toBe(200)
-    const url = start.json<{ authorizeUrl: string }>().authorizeUrl
-    expect(url.startsWith(provider.browserUrl)).toBe(true)
-    await send(gw.url, pathOf(await provider.decide(requestTokenOf(url), 'approve')))
+    const link = start.json<{ authorizeUrl: string }>().authorizeUrl
+    expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
+    // Kept sealed with the link until the click: never in the clear in the store.
+    for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
+    const dance = await danceInBrowser(link, { provider, gateway: () => gw.url })
+    expect(dance.page.text).not.toContain('name="field.pin"')
+    expect(dance.done.status, dance.done.text).toBe(200)
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'fay' } })
     expect(call.json<{ params: string[][] }>().params).toContainEqual(['pin', PIN])
   })

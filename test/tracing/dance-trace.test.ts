@@ -7,7 +7,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
-import { ADMIN_TOKEN, CONSUMER, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
+import { ADMIN_TOKEN, authorizeUser, CONSUMER, gatewayYaml, startDanceProvider, type BrowserDance, type DanceProvider } from '../oauth1-dance/dance-support.js'
 
 // The token exchange and the OAuth dance as spans: each /gateway/ request is a server span named
 // by its route template (never the user or link id), and the dance's calls to the provider's
@@ -22,6 +22,7 @@ let receiver: OtlpReceiver
 let gw: RunningGateway
 let dir: string
 let bearer: string
+let dance: BrowserDance
 
 const spansOf = (s: ReceivedSpan[], name: string): ReceivedSpan[] => s.filter((x) => x.name === name)
 const childrenOf = (s: ReceivedSpan[], parent: ReceivedSpan | undefined): ReceivedSpan[] => s.filter((x) => parent !== undefined && x.parentSpanId === parent.spanId)
@@ -54,16 +55,17 @@ describe('the gateway API traced', () => {
     expect(spansOf(spans, 'POST /gateway/token')[0]).toMatchObject({ kind: SPAN_KIND.SERVER, attributes: { 'http.route': '/gateway/token', 'http.response.status_code': 200, 'mtls_gateway.mode': 'api' } })
   })
 
-  it('the dance: authorize and callback are spans, each token call a client span under them', async () => {
-    const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${USER}&format=json`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    expect(start.status, start.text).toBe(200)
-    const callback = await provider.decide(requestTokenOf(start.json<{ authorizeUrl: string }>().authorizeUrl), 'approve')
-    const done = await send(gw.url, pathOf(callback))
-    expect(done.status, done.text).toBe(200)
-    const spans = await receiver.waitFor((s) => spansOf(s, 'GET /gateway/oauth1/callback').length > 0 && s.filter((x) => x.kind === SPAN_KIND.CLIENT).length >= 2)
-    const authorize = spansOf(spans, 'GET /gateway/oauth1/{profile}/authorize')[0]
+  it('the dance: authorize, the link\'s click and the callback are spans, each token call a client span under them', async () => {
+    dance = await authorizeUser(gw.url, provider, `user=${USER}`)
+    const spans = await receiver.waitFor((s) => spansOf(s, 'GET /gateway/oauth1/callback').length > 0 && spansOf(s, 'POST /gateway/oauth1/{profile}/authorize').length > 0 &&
+      spansOf(s, 'GET /gateway/oauth1/{profile}/authorize').length >= 2 && s.filter((x) => x.kind === SPAN_KIND.CLIENT).length >= 2)
+    // The credentialed start and the link's page only answer; the click gets the request token.
+    const answered = spansOf(spans, 'GET /gateway/oauth1/{profile}/authorize')
+    expect(answered).toHaveLength(2)
+    for (const server of answered) expect(childrenOf(spans, server)).toEqual([])
+    const click = spansOf(spans, 'POST /gateway/oauth1/{profile}/authorize')[0]
     const cb = spansOf(spans, 'GET /gateway/oauth1/callback')[0]
-    for (const server of [authorize, cb]) {
+    for (const server of [click, cb]) {
       const calls = childrenOf(spans, server)
       expect(calls, server?.name).toHaveLength(1)
       expect(calls[0]).toMatchObject({ kind: SPAN_KIND.CLIENT, name: 'POST', traceId: server?.traceId, attributes: { 'server.address': 'api.partner.test', 'http.response.status_code': 200 } })
@@ -72,7 +74,9 @@ describe('the gateway API traced', () => {
 
   it('no user, token, secret or link id anywhere in the exported bytes', async () => {
     const state = await provider.state()
-    const secrets = [USER, ADMIN_TOKEN, HS, CONSUMER.secret, bearer, ...state.access_tokens.flatMap((t) => [t.token, t.secret]), ...state.request_tokens.flatMap((t) => [t.token, t.secret])]
+    const linkId = new URL(dance.page.text.match(/action="([^"]+)"/)?.[1]?.replaceAll('&amp;', '&') ?? '', 'http://x').searchParams.get('link') ?? ''
+    expect(linkId).toMatch(/^[\w-]{32}$/)
+    const secrets = [USER, ADMIN_TOKEN, HS, CONSUMER.secret, bearer, dance.cookie.value, linkId, ...state.access_tokens.flatMap((t) => [t.token, t.secret]), ...state.request_tokens.flatMap((t) => [t.token, t.secret])]
     const all = Buffer.concat(receiver.bodies).toString('latin1') + JSON.stringify(receiver.spans)
     for (const s of secrets) expect(all.includes(s), `a secret of ${s.length} characters`).toBe(false)
   })

@@ -1,0 +1,56 @@
+/**
+ * The end of the dance: the provider's redirect back. The request token names the pending
+ * request, which is taken (one shot) and completed only when the browser carries the cookie
+ * the link page's click gave it; then the verifier is exchanged for the user's access token,
+ * stored sealed, and the browser sees a short page.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GatewayError } from '../errors.js'
+import type { Gateway } from '../gateway/index.js'
+import { displayName, type DanceDeps } from './authorize.js'
+import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
+import { failurePage, sendPage, successPage } from './pages.js'
+import { obtainAccessToken } from './provider.js'
+
+const REFUSALS: Readonly<Record<ClaimRefusal, { status: number; why: string }>> = {
+  unknown: { status: 400, why: 'This authorization is unknown, expired or already completed.' },
+  cookie_missing: {
+    status: 403,
+    why: 'This browser did not start this authorization: it was approved in a browser other than the one that opened the authorization link (or that browser blocked the gateway\'s cookie). Open the link and approve in the same browser.',
+  },
+  cookie_mismatch: {
+    status: 403,
+    why: 'This browser\'s authorization cookie does not belong to this authorization: the approval came back to a browser other than the one that opened the authorization link.',
+  },
+}
+
+const clearing = (cookie: BindingCookie | undefined): Record<string, string> => (cookie ? { 'set-cookie': clearBindingCookie(cookie) } : {})
+
+/** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=): finishes the dance. */
+export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
+  if (req.method !== 'GET') throw new GatewayError('method_not_allowed', 'use GET /gateway/oauth1/callback')
+  const q = url.searchParams
+  const denied = q.get('denied')
+  const requestToken = q.get('oauth_token') ?? denied
+  if (!requestToken) return sendPage(res, 400, failurePage('The provider did not name a request token.'))
+  // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a
+  // denial nor an approval that came back to the wrong browser can be used afterwards.
+  const claim = await claimPending(deps.repo, requestToken, req.headers.cookie)
+  if (!claim.ok) return sendPage(res, REFUSALS[claim.why].status, failurePage(REFUSALS[claim.why].why), clearing(claim.cookie))
+  const { pending } = claim
+  const done = clearing(pending.browser.cookie)
+  if (denied !== null) return sendPage(res, 403, failurePage('Access was denied at the provider.'), done)
+  const profile = gateway.profiles.get(pending.profile)
+  if (!profile) return sendPage(res, 400, failurePage(`The profile "${pending.profile}" is no longer configured.`), done)
+  const verifier = q.get('oauth_verifier')
+  if (!verifier) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'), done)
+  let access
+  try {
+    access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier)
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err
+    return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.message}`), done)
+  }
+  await deps.repo.saveToken(pending, { token: access.token, tokenSecret: access.secret, ...(pending.fields ? { fields: pending.fields } : {}), obtainedAt: Date.now() })
+  sendPage(res, 200, successPage(displayName(profile)), done)
+}
