@@ -1,25 +1,28 @@
 /**
  * The console's host in each process shape: the single process lends its live snapshot
  * and runtime; the cluster primary (which serves admin but no traffic) loads the config
- * itself, opens the store, and compiles a snapshot only while a page needs one.
+ * itself, opens the store, and compiles a snapshot only while a page needs one. Either way
+ * console sessions live in the configured store, shared by every worker and replica.
  */
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { createConsole } from '../console/index.js'
-import { compileGateway } from '../gateway/index.js'
-import type { AdminRoutesFactory } from '../ops/index.js'
+import { createConsole, type ConsoleHost } from '../console/index.js'
+import { compileGateway, compileSealers } from '../gateway/index.js'
+import { GatewayError } from '../errors.js'
+import type { AdminRoutes, AdminRoutesFactory } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
-import { createRuntime, type Runtime } from '../runtime/index.js'
+import { createRuntime, redisStoreOptions, type Runtime } from '../runtime/index.js'
+import { openStore, type Sealer, type Store } from '../store/index.js'
 
 /** The console over a running single-process gateway. */
 export function singleProcessConsole(ref: GatewayRef, runtime: Runtime): AdminRoutesFactory {
   return (facts) =>
-    createConsole({
+    withSessionStore(runtime, () => ({ config: ref.current.config, sealer: ref.current.sealers.records }), (sessionState) => ({
       configFile: ref.current.config.file,
       facts,
       config: () => ref.current.config,
       withGateway: (fn) => fn(ref.current),
-      runtime,
-    })
+      sessionState,
+    }))
 }
 
 /** The console in a cluster primary; the store it opens lives as long as the process. */
@@ -44,7 +47,7 @@ export function primaryConsole(configFile: string): AdminRoutesFactory {
       }
       return config
     }
-    return createConsole({
+    return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), (sessionState) => ({
       configFile: config.file,
       facts,
       config: current,
@@ -56,7 +59,61 @@ export function primaryConsole(configFile: string): AdminRoutesFactory {
           await gateway.close()
         }
       },
-      runtime,
-    })
+      sessionState,
+    }))
   }
+}
+
+/**
+ * The console on the runtime's store, or, while the config keeps nothing else in a store,
+ * on one it opens itself (same location) at first use and closes with the admin listener.
+ */
+function withSessionStore(
+  runtime: Pick<Runtime, 'store'>,
+  snapshot: () => { config: GatewayConfig; sealer: Sealer | undefined },
+  host: (sessionState: ConsoleHost['sessionState']) => Omit<ConsoleHost, 'runtime'>,
+): AdminRoutes {
+  let own: Store | undefined
+  const storeFor = (config: GatewayConfig): Store => {
+    if (runtime.store) return runtime.store
+    try {
+      own ??= openStore(config.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: config.store.file })
+    } catch (e) {
+      throw e instanceof GatewayError ? e : new GatewayError('store_unavailable', `the console's sessions need the store, which could not be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+    }
+    return own
+  }
+  const routes = createConsole({
+    ...host(() => {
+      const { config, sealer } = snapshot()
+      return { store: storeFor(config), sealer, sealKeyIds: config.store.sealKeys.map((k) => k.id) }
+    }),
+    // The overview reports the store the console depends on, its own included.
+    runtime: {
+      get store() {
+        return runtime.store ?? own
+      },
+    },
+  })
+  return {
+    ...routes,
+    close: () => {
+      routes.close?.()
+      void own?.close().catch(() => undefined)
+    },
+  }
+}
+
+// Seal keys are parsed once per loaded config, not per request.
+const sealers = new WeakMap<GatewayConfig, { records?: Sealer | undefined }>()
+
+/** store.sealKeys' sealer for a config the primary loaded (it compiles no live snapshot). */
+function recordsSealer(config: GatewayConfig): Sealer | undefined {
+  let s = sealers.get(config)
+  if (!s) {
+    // The JWE-derived claims sealer is not needed here: no JWE keys.
+    s = { records: compileSealers(config, new Map()).records }
+    sealers.set(config, s)
+  }
+  return s.records
 }

@@ -41,12 +41,12 @@ export function refusedCertificate(req: IncomingMessage, admin: AdminConfig): st
   return peer && !certificateAllowed(peer, admin.tls) ? peer.subject : undefined
 }
 
-/** The operator of a request, if any. */
-export function operatorOf(req: IncomingMessage, sessions: Sessions, admin: AdminConfig): Operator | undefined {
+/** The operator of a request, if any; a session cookie is checked against the shared store (503 while it is away). */
+export async function operatorOf(req: IncomingMessage, sessions: Sessions, admin: AdminConfig): Promise<Operator | undefined> {
   const cert = certificateOperator(req, admin)
   if (cert) return cert
   if (admin.token === undefined) return undefined
-  const session = sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), admin.token)
+  const session = await sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), admin.token)
   return session ? { kind: 'session', session } : undefined
 }
 

@@ -27,7 +27,7 @@ const OFF = 'the console is off: set admin.token in the config (e.g. admin.token
 
 /** Builds the console for one admin listener. */
 export function createConsole(host: ConsoleHost): AdminRoutes {
-  const sessions = createSessions()
+  const sessions = createSessions({ state: () => host.sessionState() })
   const sampler = createSampler(() => host.facts.metrics())
   const log = host.facts.log
   const token = (): string | undefined => host.config().admin.token
@@ -53,17 +53,42 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       audit('anonymous', 'login', 'wrong_token', { from: sourceKey(from) })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
-    const { session, cookie } = sessions.issue('token', expected)
+    const { session, cookie } = await sessions.issue('token', expected)
+    const csrf = await sessions.csrf(session, expected)
     audit(session.who, 'login', 'ok')
-    reply(res, 200, { who: session.who, via: 'session', csrf: sessions.csrf(session, expected) }, { 'set-cookie': sessionCookie(req, cookie) })
+    reply(res, 200, { who: session.who, via: 'session', csrf }, { 'set-cookie': sessionCookie(req, cookie) })
+  }
+
+  // The ended id goes to the store so every replica refuses the cookie; if the store fails the
+  // write the browser still forgets the cookie, and the operator is told the session may live on.
+  const logout = async (req: IncomingMessage, res: ServerResponse, op: Operator, who: string): Promise<void> => {
+    const forget = { 'set-cookie': sessionCookie(req, '', 0) }
+    try {
+      if (op.kind === 'session') await sessions.end(op.session)
+    } catch (e) {
+      if (!(e instanceof GatewayError) || e.reason !== 'store_unavailable') throw e
+      audit(who, 'logout', 'store_unavailable')
+      return sendError(req, res, new GatewayError('store_unavailable', `sign-out could not be confirmed by the store (${e.message}): this browser forgot the session, but a copy of its cookie may stay valid until it expires; retry, or change admin.token to end every session`, { headers: forget }))
+    }
+    audit(who, 'logout', 'ok')
+    reply(res, 200, { loggedOut: true }, forget)
+  }
+
+  // A certificate needs no store to sign in: while the store is away its holder still reads
+  // the pages (the overview shows the store's state); actions wait for the store's CSRF key.
+  const csrfOf = async (op: Operator, binding: { id: string; key: string }): Promise<string | null> => {
+    try {
+      return await sessions.csrf({ id: binding.id }, binding.key)
+    } catch (e) {
+      if (op.kind === 'certificate' && e instanceof GatewayError && e.reason === 'store_unavailable') return null
+      throw e
+    }
   }
 
   const api = async (req: IncomingMessage, res: ServerResponse, op: Operator, name: string): Promise<void> => {
     const who = whoIs(op)
     const csrf = csrfBinding(op, token())
-    if (req.method === 'GET' && name === 'session') {
-      return reply(res, 200, { who, via: op.kind, csrf: csrf ? sessions.csrf({ id: csrf.id }, csrf.key) : null })
-    }
+    if (req.method === 'GET' && name === 'session') return reply(res, 200, { who, via: op.kind, csrf: csrf ? await csrfOf(op, csrf) : null })
     if (req.method === 'GET' && Object.hasOwn(READS, name)) {
       await sampler.touch()
       const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
@@ -71,15 +96,11 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     if (req.method !== 'POST') return sendError(req, res, new GatewayError(Object.hasOwn(ACTIONS, name) || name === 'logout' ? 'method_not_allowed' : 'not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
     // A browser sends a client certificate as it sends a cookie: both need the CSRF token.
-    if (!csrf || !sessions.checkCsrf({ id: csrf.id }, csrf.key, header(req, 'x-csrf-token'))) {
+    if (!csrf || !(await sessions.checkCsrf({ id: csrf.id }, csrf.key, header(req, 'x-csrf-token')))) {
       audit(who, name, 'csrf_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'missing or wrong CSRF token: reload the console page'))
     }
-    if (name === 'logout') {
-      if (op.kind === 'session') sessions.end(op.session)
-      audit(who, 'logout', 'ok')
-      return reply(res, 200, { loggedOut: true }, { 'set-cookie': sessionCookie(req, '', 0) })
-    }
+    if (name === 'logout') return logout(req, res, op, who)
     const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined
     if (!action) return sendError(req, res, new GatewayError('not_found', `no console action ${name}`))
     let out: ActionOutcome
@@ -110,7 +131,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     if (apiName === 'login' && req.method === 'POST') return login(req, res)
     const admin = host.config().admin
-    const op = operatorOf(req, sessions, admin)
+    const op = await operatorOf(req, sessions, admin)
     if (!op) return sendError(req, res, new GatewayError('console_sign_in_required', signInHint(admin.token, refusedCertificate(req, admin))))
     return api(req, res, op, apiName)
   }

@@ -7,6 +7,7 @@ import type { GatewayConfig } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { AdminFacts } from '../ops/index.js'
 import type { Runtime } from '../runtime/index.js'
+import type { SessionState } from './session-key.js'
 
 /** The console's view of the running gateway. */
 export interface ConsoleHost {
@@ -16,6 +17,11 @@ export interface ConsoleHost {
   config(): GatewayConfig
   /** Runs `fn` with a compiled snapshot (the live one, or a temporary one that is closed after). */
   withGateway<T>(fn: (gateway: Gateway) => Promise<T>): Promise<T>
-  /** The process's store (users' tokens), once the config needs one; seal keys are in the snapshot. */
+  /** The process's store (users' tokens) once the config needs one, else the one sessions opened; seal keys are in the snapshot. */
   readonly runtime: Pick<Runtime, 'store'>
+  /**
+   * Where console sessions live: the store every replica shares (opened for the console when
+   * nothing else needs one) and store.sealKeys' sealer, as the config in force has them.
+   */
+  sessionState(): SessionState
 }

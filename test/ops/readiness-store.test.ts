@@ -56,6 +56,9 @@ describe('readiness with a real store down', () => {
     const file = join(pki.dir, 'gateway.yaml')
     try {
       expect(await ready(g)).toEqual({ status: 200, body: { status: 'ready' } })
+      // Signed in while the store answers: the console keeps the session key it read through the outage.
+      const consoleUrl = `${g.adminUrl}/console/`
+      const session = await apiSession(consoleUrl)
       await redis.stop()
       const why = `store: redis store ${redis.url} is unreachable (connect ECONNREFUSED ${redis.url.slice('redis://'.length)}): ping failed`
       const noted = await eventually(async () => {
@@ -66,10 +69,9 @@ describe('readiness with a real store down', () => {
       expect(noted).toEqual({ status: 200, body: { status: 'ready', notes: [why] } })
       expect(await storeUp(g)).toBe(0)
       // The console's overview says the same: ready, with the note.
-      const consoleUrl = `${g.adminUrl}/console/`
-      const session = await apiSession(consoleUrl)
       const overview = JSON.parse((await adminRequest(`${consoleUrl}api/overview`, { cookie: session.cookie })).text) as { ready: boolean; readyNotes: string[] }
-      expect(overview).toMatchObject({ ready: true, readyNotes: [expect.stringMatching(/^store: redis store /)] })
+      // (Its own probe's words vary with the client's reconnect backoff, as below.)
+      expect(overview).toMatchObject({ ready: true, readyNotes: [expect.stringMatching(/^store: /)] })
       // As a fresh start with the file would: a reload turning the gate on makes the same outage a 503, and back.
       let before = g.gw.ref.current
       replaceFile(file, config(true))
