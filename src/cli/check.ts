@@ -6,6 +6,7 @@
 import { loadConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { checkConfig, type EndpointReport } from '../gateway/index.js'
+import { daysLeftText } from '../tls/index.js'
 
 export interface CheckResult {
   ok: boolean
@@ -22,15 +23,20 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
     throw e
   }
   const { reports, problems } = checkConfig(config, now)
-  const lines = [renderTable(reports)]
+  const lines = [renderTable(reports, now)]
   for (const p of problems) lines.push(formatProblem(p))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)
   return { ok: problems.length === 0, output: lines.join('\n') + '\n' }
 }
 
-function renderTable(reports: EndpointReport[]): string {
+/** The DAYS LEFT cell: the words the console shows too (tls/validity.ts). */
+export function daysLeftCell(notAfter: Date, now: Date): string {
+  return daysLeftText(notAfter.getTime(), now.getTime())
+}
+
+function renderTable(reports: EndpointReport[], now: Date): string {
   const head = ['ENDPOINT', 'CLIENT SUBJECT', 'ISSUER', 'KEY', 'CHAIN', 'NOT AFTER', 'DAYS LEFT']
-  const rows = reports.map((r) => [r.endpoint, r.subject, r.issuer, r.keyType, r.chainOk ? 'ok' : 'FAIL', r.notAfter?.toISOString() ?? '-', String(r.daysLeft ?? '-')])
+  const rows = reports.map((r) => [r.endpoint, r.subject, r.issuer, r.keyType, r.chainOk ? 'ok' : 'FAIL', r.notAfter?.toISOString() ?? '-', r.notAfter ? daysLeftCell(r.notAfter, now) : '-'])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
   return [fmt(head), ...rows.map(fmt)].join('\n')

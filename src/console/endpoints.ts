@@ -7,7 +7,7 @@
 import type { X509Certificate } from 'node:crypto'
 import type { Gateway, Upstream } from '../gateway/index.js'
 import type { EndpointHandshake, HandshakeFacts } from '../ops/index.js'
-import { notAfter, oneLine, type Bundle } from '../tls/index.js'
+import { daysLeftText, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import type { EndpointRates } from './samples.js'
 
 /** Days left below which a certificate is shown as a warning (the chart's alert threshold). */
@@ -35,6 +35,8 @@ export interface EndpointRow {
   chain: 'ok'
   notAfter: string
   daysLeft: number
+  /** What `check` prints: whole days left, or how long ago it expired. */
+  daysLeftText: string
   expiringSoon: boolean
   pins: number
   degraded: string[]
@@ -67,6 +69,7 @@ export function endpointRows(gateway: Gateway, rates: Record<string, EndpointRat
         chain: 'ok',
         notAfter: end.toISOString(),
         daysLeft,
+        daysLeftText: daysLeftText(end.getTime(), now),
         expiringSoon: daysLeft < EXPIRY_WARNING_DAYS,
         pins: ((tenant !== undefined ? e.config.tenants[tenant] : undefined) ?? e.config.tls).pins.length,
         degraded: [...new Set(upstream.faults(now).map((f) => f.reason))],

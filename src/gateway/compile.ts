@@ -116,7 +116,6 @@ export interface EndpointReport {
   keyType: string
   chainOk: boolean
   notAfter?: Date
-  daysLeft?: number
   /** Expiry of each certificate kind, for metrics. */
   expiry: { kind: 'client' | 'intermediate' | 'root'; notAfter: Date }[]
 }
@@ -180,7 +179,6 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
       keyType: bundle.keyType,
       chainOk: ok,
       notAfter: end,
-      daysLeft: Math.floor((end.getTime() - now.getTime()) / 86_400_000),
       expiry: [
         { kind: 'client', notAfter: end },
         ...bundle.chain.map((c) => ({ kind: 'intermediate' as const, notAfter: notAfter(c) })),

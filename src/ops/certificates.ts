@@ -1,13 +1,14 @@
 /**
- * Certificate facts of a compiled snapshot for metrics and logs: expiry dates computed when a
- * config is adopted (start, reload) from the bundles the snapshot holds (a scrape never touches
- * the disk), and each endpoint's degradation evaluated against the clock when asked.
+ * Certificate facts of a compiled snapshot for metrics and logs: validity dates taken when a
+ * config is adopted (start, reload) from the certificates the snapshot holds — never the files
+ * again, which may have changed since, or belong to a reload that was refused — so a scrape
+ * never touches the disk; and each endpoint's (and the interception CA's) degradation
+ * evaluated against the clock when asked.
  */
 import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { Gateway } from '../gateway/index.js'
-import { notAfter, type Bundle, type ValidityReason } from '../tls/index.js'
-import type { CertificateExpiry } from './metrics.js'
+import { notAfter, notBefore, type Bundle, type InterceptionCaFault, type ValidityReason } from '../tls/index.js'
+import type { CertificateKind, CertificateValidity } from './metrics.js'
 
 function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle }[] {
   const out: { endpoint: string; bundle: Bundle }[] = []
@@ -19,27 +20,29 @@ function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle }[] {
   return out
 }
 
-/** Client, intermediate and client-root expiry of every bundle in the snapshot, the interception CA's and the listeners' own. */
-export function certificateExpiries(gateway: Gateway): CertificateExpiry[] {
-  const out: CertificateExpiry[] = bundlesOf(gateway).flatMap(({ endpoint, bundle }) => [
-    { endpoint, kind: 'client' as const, notAfter: notAfter(bundle.leaf) },
-    ...bundle.chain.map((c) => ({ endpoint, kind: 'intermediate' as const, notAfter: notAfter(c) })),
-    ...(bundle.clientRoot ? [{ endpoint, kind: 'root' as const, notAfter: notAfter(bundle.clientRoot) }] : []),
+const validity = (endpoint: string, kind: CertificateKind, cert: X509Certificate): CertificateValidity => ({ endpoint, kind, notBefore: notBefore(cert), notAfter: notAfter(cert) })
+
+/** Validity of every bundle certificate in the snapshot (client, intermediate, client root), the interception CA's and the listeners' own. */
+export function certificateValidities(gateway: Gateway): CertificateValidity[] {
+  const out: CertificateValidity[] = bundlesOf(gateway).flatMap(({ endpoint, bundle }) => [
+    validity(endpoint, 'client', bundle.leaf),
+    ...bundle.chain.map((c) => validity(endpoint, 'intermediate', c)),
+    ...(bundle.clientRoot ? [validity(endpoint, 'root', bundle.clientRoot)] : []),
   ])
-  const ca = gateway.config.interception?.caCert
-  if (ca) {
-    try {
-      // Read once per config load, not per scrape. The CA serves every endpoint: an empty endpoint label.
-      out.push({ endpoint: '', kind: 'interception_ca', notAfter: notAfter(new X509Certificate(readFileSync(ca))) })
-    } catch {
-      // Unreadable now: the minter reports it where it is used.
-    }
-  }
+  // The CA this snapshot mints with, as it was read and checked. It serves every endpoint: an empty endpoint label.
+  const ca = gateway.interception
+  if (ca) out.push({ endpoint: '', kind: 'interception_ca', notBefore: ca.notBefore, notAfter: ca.notAfter })
   // The certificates callers and scrapers are served: read with the snapshot, a renewal moves them.
   for (const [kind, tls] of [['listener', gateway.listenerTls.proxy], ['admin_listener', gateway.listenerTls.admin]] as const) {
-    if (tls) out.push({ endpoint: '', kind, notAfter: notAfter(new X509Certificate(tls.cert)) })
+    if (tls) out.push(validity('', kind, new X509Certificate(tls.cert)))
   }
   return out
+}
+
+/** The snapshot's interception CA outside its validity at `now`, for the log; undefined while it can mint (or there is none). */
+export function interceptionDegradation(gateway: Gateway, now = Date.now()): { reason: InterceptionCaFault; msg: string } | undefined {
+  const fault = gateway.interception?.degradation(now)
+  return fault ? { reason: fault.reason, msg: fault.message } : undefined
 }
 
 /** An endpoint's time-based state: the reasons it is degraded now (empty: serving). */

@@ -77,9 +77,12 @@ export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressu
       }
       log.logger.debug({ listener, reason }, 'connection refused')
     },
-    onRejected(listener, err) {
-      // The proxy listener logs these as requests (access log); the admin listener has no access log.
-      if (listener === 'admin') log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')
+    onRejected(listener, err, req) {
+      // The proxy listener logs these as requests (access log); the admin listener has no access
+      // log: one line of its own, naming the method when there was a request (a CONNECT).
+      if (listener !== 'admin') return
+      if (req) log.logger.info({ listener, method: req.method, reason: err.reason, error: err.message }, 'request refused')
+      else log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')
     },
   }
 }

@@ -196,6 +196,7 @@ function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
     upstreamFields(up) +
     field('caller', facts.caller) +
     field('tenant', facts.tenant) +
+    field('passThrough', r.passThrough) +
     field('requestBytes', r.requestBytes) +
     field('responseBytes', r.responseBytes)
   const trace = facts.trace

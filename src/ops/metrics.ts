@@ -14,13 +14,14 @@ import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label
 export const METRIC_PREFIX = 'mtls_gateway_'
 export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
-/** Certificate kinds exported as expiry gauges. */
+/** Certificate kinds exported as validity gauges. */
 export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca' | 'listener' | 'admin_listener'
 
-/** One certificate-expiry gauge value. */
-export interface CertificateExpiry {
+/** One certificate's validity period, as the expiry and not-before gauges export it. */
+export interface CertificateValidity {
   endpoint: string
   kind: CertificateKind
+  notBefore: Date
   notAfter: Date
 }
 
@@ -58,8 +59,8 @@ export interface Metrics {
   configReload(result: 'success' | 'failure'): void
   /** Marks the config in force as loaded now (start-up and every good reload). */
   configLoaded(at?: Date): void
-  /** Replaces every certificate-expiry gauge (endpoints removed by a reload disappear). */
-  setCertificateExpiry(entries: readonly CertificateExpiry[]): void
+  /** Replaces every certificate expiry and not-before gauge (endpoints removed by a reload disappear). */
+  setCertificateValidity(entries: readonly CertificateValidity[]): void
   inFlight(delta: 1 | -1): void
   /** A client connection closed by a listener limit (headers, body_idle, keep_alive, tls_handshake, …). */
   clientTimeout(listener: string, reason: string): void
@@ -103,6 +104,8 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
   const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
+  // A certificate not valid yet is as unusable as an expired one; its start is the signal.
+  const notBefore = new Gauge({ name: `${p}certificate_not_before_timestamp_seconds`, help: 'Unix time a certificate becomes valid, by endpoint and kind (latest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'max', registers })
   new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being served.', registers, collect() { this.set(inFlightNow) } })
   const timeouts = new Counter({ name: `${p}client_timeouts_total`, help: 'Client connections closed by a listener limit, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
   const refused = new Counter({ name: `${p}connections_refused_total`, help: 'New client connections refused, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers })
@@ -181,16 +184,22 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     leafMinted: (ms) => mints.observe(ms / 1000),
     configReload: (result) => reloads.labels(result).inc(),
     configLoaded: (at = new Date()) => lastGood.set(at.getTime() / 1000),
-    setCertificateExpiry(entries) {
-      // Several intermediates or tenant bundles share a label set: the earliest expiry is the one to alert on.
-      const earliest = new Map<string, CertificateExpiry>()
+    setCertificateValidity(entries) {
+      // Several intermediates or tenant bundles share a label set: the earliest expiry and the
+      // latest start are the ones to alert on.
+      const ends = new Map<string, { e: CertificateValidity; at: number }>()
+      const starts = new Map<string, { e: CertificateValidity; at: number }>()
       for (const e of entries) {
         const key = `${e.endpoint}\0${e.kind}`
-        const seen = earliest.get(key)
-        if (!seen || e.notAfter < seen.notAfter) earliest.set(key, e)
+        const end = ends.get(key)
+        if (!end || e.notAfter.getTime() < end.at) ends.set(key, { e, at: e.notAfter.getTime() })
+        const start = starts.get(key)
+        if (!start || e.notBefore.getTime() > start.at) starts.set(key, { e, at: e.notBefore.getTime() })
       }
       expiry.reset()
-      for (const e of earliest.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(e.notAfter.getTime() / 1000))
+      notBefore.reset()
+      for (const { e, at } of ends.values()) expiry.labels(e.endpoint, e.kind).set(Math.floor(at / 1000))
+      for (const { e, at } of starts.values()) notBefore.labels(e.endpoint, e.kind).set(Math.floor(at / 1000))
     },
     inFlight: (delta) => void (inFlightNow += delta),
     clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),

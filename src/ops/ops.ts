@@ -12,7 +12,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
-import { certificateExpiries, degradationMessages, endpointDegradation } from './certificates.js'
+import { certificateValidities, degradationMessages, endpointDegradation, interceptionDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -117,7 +117,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     }
     const trace = r.facts.trace
     const up = upstream.take(r.facts)
-    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined }
+    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined, tunnel: r.passThrough !== undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.facts.upstreamRetries !== undefined && r.facts.endpoint !== undefined) metrics.upstreamRetry(r.facts.endpoint, r.facts.upstreamRetries)
     if (r.error && isHandshakeReason(r.error.reason)) {
@@ -132,8 +132,10 @@ export function createOps(o: OpsOptions = {}): Ops {
   const adopt = (g: Gateway): void => {
     current = g
     log.addSecretValues(configSecretValues(g.config))
-    metrics.setCertificateExpiry(certificateExpiries(g))
+    metrics.setCertificateValidity(certificateValidities(g))
     for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
+    const ca = interceptionDegradation(g)
+    if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
   }
   return {
     metrics,

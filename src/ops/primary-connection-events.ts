@@ -3,7 +3,8 @@
  * and refuses connections like any listener, and a single process counts those. createMetrics
  * defines the counters (names, help and labels exactly a single process's, so the aggregate sums
  * them with the workers' series); only these are registered in the primary's registry, since its
- * other metrics (gauges at 0, an unset reload time) would distort the aggregate.
+ * other metrics (gauges at 0, an unset reload time) would distort the aggregate. Its
+ * descriptor exhaustion is a readiness condition of the instance, as a single process's is.
  */
 import { Registry } from 'prom-client'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
@@ -13,13 +14,24 @@ import { createMetrics, METRIC_PREFIX } from './metrics.js'
 
 const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total'] as const
 
+/** The primary's admin-listener events, and the conditions that make the instance not ready. */
+export interface PrimaryConnectionEvents {
+  readonly events: ConnectionEvents
+  /**
+   * The primary out of file descriptors, as a single process reports it (`primary <pid>: …`):
+   * it accepts every connection of the instance, so none would reach a worker.
+   */
+  conditions(): string[]
+}
+
 /** Registers the listener-limit counters on `registry` and returns the events that count (and log) them. */
-export function primaryConnectionEvents(registry: Registry, log: GatewayLog): ConnectionEvents {
+export function primaryConnectionEvents(registry: Registry, log: GatewayLog): PrimaryConnectionEvents {
   const defined = createMetrics({ registry: new Registry(), defaultMetrics: false })
   for (const name of LISTENER_COUNTERS) {
     const metric = defined.registry.getSingleMetric(`${METRIC_PREFIX}${name}`)
     if (!metric) throw new Error(`createMetrics defines no ${METRIC_PREFIX}${name}`)
     registry.registerMetric(metric)
   }
-  return connectionEvents(defined, log, createFdPressure())
+  const fd = createFdPressure()
+  return { events: connectionEvents(defined, log, fd), conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`) }
 }

@@ -18,6 +18,8 @@ export interface RequestExtras {
   responseBytes?: number
   /** The trace of a sampled request: becomes the duration histogram's exemplar. */
   traceId?: string
+  /** A pass-through tunnel: its duration is how long it stayed open, not a response time, so it stays out of the duration histogram. */
+  tunnel?: boolean
 }
 
 /** Records one finished request; `endpoint` undefined when none matched. */
@@ -88,7 +90,7 @@ export function createRequestMetrics(registry: Registry, buckets: number[]): { r
       let counter = b.requests.get(key)
       if (!counter) b.requests.set(key, (counter = pendingRequests.slot(`${name}\0${key}`, () => ({ endpoint: name, method: m, status_class: cls }))))
       counter.n++
-      observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
+      if (extras.tunnel !== true) observeDuration(b, name, extras.mode ?? 'other', durationMs / 1000, extras.traceId)
       if (extras.requestBytes) b.bytesIn.n += extras.requestBytes
       if (extras.responseBytes) b.bytesOut.n += extras.responseBytes
       if (upstreamMs !== undefined && endpoint !== undefined) b.upstream.observe(upstreamMs / 1000)

@@ -63,7 +63,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The primary's own process counts too: summed with the workers', process_* is the whole instance.
   collectDefaultMetrics({ register: registry })
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const adminEvents = primaryConnectionEvents(registry, o.log)
+  const { events: adminEvents, conditions } = primaryConnectionEvents(registry, o.log)
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
   const ask = createAsker(cluster)
   let draining = false
@@ -164,6 +164,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       value === undefined ? [`worker ${worker.process.pid}: no readiness answer`] : (value as Readiness).reasons.map((r) => `worker ${worker.process.pid}: ${r}`),
     )
     if (workers.length === 0) reasons.push('no worker running')
+    reasons.push(...conditions())
     if (draining) reasons.unshift('draining')
     const notes = answers.flatMap(({ worker, value }) => ((value as Readiness | undefined)?.notes ?? []).map((n) => `worker ${worker.process.pid}: ${n}`))
     const own = await runProbes(o.probes ?? [], reasons)

@@ -39,6 +39,11 @@ export interface RequestRecord {
   responseBytes?: number
   /** The path of a `/gateway/…` request (for its span's route template; never logged). */
   apiPath?: string
+  /**
+   * A pass-through CONNECT tunnel's destination (`host:port`, from the config): its record is
+   * made when the tunnel closes, its duration is the tunnel's life and its bytes what it carried.
+   */
+  passThrough?: string
 }
 
 /** Handles `/gateway/…`; returns false when the path is not one of its routes. */
@@ -64,7 +69,7 @@ export function createListener(o: ListenerOptions): Server {
   const listen = o.ref.current.config.listen
   const t = listen.timeouts
   // This and the options below are built once per listener (not per request).
-  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err) => { o.events?.onRejected?.(listener, err); rejected(o, err) } }
+  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, req) => { o.events?.onRejected?.(listener, err, req); rejected(o, err, req) } }
   let guard: ConnectionGuard | undefined
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
@@ -99,15 +104,24 @@ export function createListener(o: ListenerOptions): Server {
     server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing, ...onDone }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
-      writeRawError(socket, new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`), 'proxy')
+      const err = new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
+      writeRawError(socket, err, 'proxy')
+      rejected(o, err, req)
     })
   }
   return server
 }
 
-/** A request Node's parser refused is logged and counted like any other. */
-function rejected(o: ListenerOptions, error: GatewayError): void {
-  o.onDone?.({ id: randomUUID(), mode: 'other', method: '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts: {}, error })
+/**
+ * A request refused before any handler saw it — by Node's parser (no request), or a CONNECT
+ * where none is served (inside an intercepted tunnel: the tunnel's caller) — is logged and
+ * counted like any other.
+ */
+function rejected(o: ListenerOptions, error: GatewayError, req?: IncomingMessage): void {
+  const tunnel = req ? tunnelOf(req.socket) : undefined
+  const facts: RequestFacts = tunnel?.caller ? { caller: tunnel.caller.appId } : {}
+  const mode = tunnel || req?.method === 'CONNECT' ? 'connect' : 'other'
+  o.onDone?.({ id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error })
 }
 
 function requestIdOf(req: IncomingMessage): string {

@@ -10,6 +10,9 @@ import { oneLine } from './chain.js'
 /** The supported CA key kinds (what minting signs with). */
 export type CaKeyKind = 'rsa' | 'p256' | 'p384'
 
+/** Why an interception CA cannot mint now (log reason, snake_case like the endpoints' validity reasons). */
+export type InterceptionCaFault = 'interception_ca_expired' | 'interception_ca_not_yet_valid'
+
 /** A checked interception CA: its certificate, its key, and the clock's verdict on it. */
 export interface InterceptionCa {
   readonly certPem: string
@@ -20,6 +23,8 @@ export interface InterceptionCa {
   readonly notAfter: Date
   /** Why leaves cannot be minted at `now` (ms): expired or not yet valid; undefined while valid. */
   validityFault(now?: number): string | undefined
+  /** validityFault with its reason, for the log line said when a snapshot holding this CA is adopted. */
+  degradation(now?: number): { reason: InterceptionCaFault; message: string } | undefined
 }
 
 /** The CA key's kind; undefined when minting cannot sign with it. */
@@ -66,9 +71,12 @@ export function loadInterceptionCa(certPem: string, keyPem: string, passphrase?:
     notBefore,
     notAfter,
     validityFault(now = Date.now()) {
+      return ca.degradation(now)?.message
+    },
+    degradation(now = Date.now()) {
       // X.509 notAfter is inclusive (as OpenSSL counts, and as endpoint bundles are judged).
-      if (now > notAfter.getTime()) return `the interception CA expired on ${iso(notAfter)} ("${subject}")`
-      if (now < notBefore.getTime()) return `the interception CA is not valid before ${iso(notBefore)} ("${subject}")`
+      if (now > notAfter.getTime()) return { reason: 'interception_ca_expired', message: `the interception CA expired on ${iso(notAfter)} ("${subject}")` }
+      if (now < notBefore.getTime()) return { reason: 'interception_ca_not_yet_valid', message: `the interception CA is not valid before ${iso(notBefore)} ("${subject}")` }
       return undefined
     },
   }

@@ -10,6 +10,19 @@ import type { Reason } from '../errors.js'
 import type { Bundle } from './bundle.js'
 import { oneLine } from './chain.js'
 
+const DAY_MS = 86_400_000
+
+/**
+ * Whole days a certificate has left (0: under a day; notAfter itself is still valid), or how
+ * long ago it expired, in words: flooring a negative count read "-2" a day after the date.
+ */
+export function daysLeftText(notAfterMs: number, nowMs: number): string {
+  const left = notAfterMs - nowMs
+  if (left >= 0) return String(Math.floor(left / DAY_MS))
+  const gone = Math.floor(-left / DAY_MS)
+  return gone === 0 ? 'expired <1 day ago' : `expired ${gone} day${gone === 1 ? '' : 's'} ago`
+}
+
 /** Why a bundle cannot be used now; closed, snake_case (a metric label and an error reason). */
 export type ValidityReason = Extract<Reason, 'client_cert_expired' | 'client_cert_not_yet_valid' | 'server_roots_not_valid'>
 

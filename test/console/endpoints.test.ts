@@ -46,6 +46,7 @@ describe('console endpoints', () => {
     expect(acme.subject).toBe('CN=old-acme')
     expect(acme.degraded).toEqual(['client_cert_expired'])
     expect(acme.daysLeft).toBeLessThan(0)
+    expect((acme as { daysLeftText?: string }).daysLeftText).toMatch(/^expired (<1 day|\d+ days?) ago$/)
     expect(acme.certificates.length).toBeGreaterThanOrEqual(2)
     expect(r.text).not.toContain('PRIVATE KEY')
   })

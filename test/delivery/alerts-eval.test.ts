@@ -100,6 +100,12 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([{ name: 'mtls_gateway_endpoint_degraded', labels: { ...partner, reason: 'client_cert_expired' }, values: [1, 1] }]))).toEqual(['MtlsGatewayEndpointDegraded'])
     const inADay = (x: Sample): Sample => (x.name === 'mtls_gateway_certificate_expiry_timestamp_seconds' && x.labels.kind === 'client' ? { ...x, value: scrapes[1].at + 86400 } : x)
     expect(fired(changed([], inADay))).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    // Not valid for another hour: the interception CA (or a listener's) fires its own alert; an
+    // endpoint's bundle is MtlsGatewayEndpointDegraded's (its gauge), not this one's.
+    const later = scrapes[1].at + 3600
+    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, later] }]))).toEqual(['MtlsGatewayCertificateNotYetValid'])
+    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, scrapes[1].at - 60] }]))).toEqual([])
+    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { ...partner, kind: 'client' }, values: [later, later] }]))).toEqual([])
     expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
   })

@@ -146,6 +146,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayTargetAbsent',
       'MtlsGatewayCertificateExpiringSoon',
       'MtlsGatewayCertificateExpiryCritical',
+      'MtlsGatewayCertificateNotYetValid',
       'MtlsGatewayEndpointDegraded',
       'MtlsGatewayUpstreamHandshakeFailures',
       'MtlsGatewayHighErrorRatio',

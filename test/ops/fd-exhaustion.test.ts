@@ -92,3 +92,42 @@ describe('file descriptor exhaustion', () => {
     }
   }, 60_000)
 })
+
+describe('file descriptor exhaustion of the --workers primary', () => {
+  // The primary owns the admin listener and accepts every connection (node:cluster hands them
+  // to the workers): when it runs out of descriptors (here: silent connections to the admin
+  // port) the instance takes no new calls, so its /readyz says so, as a single process's does,
+  // although every worker is fine; and it recovers once descriptors are back.
+  let primary: GatewayProcess | undefined
+  const held: RawClient[] = []
+  afterAll(async () => {
+    for (const c of held) c.socket.destroy()
+    await primary?.stop('SIGKILL')
+  })
+
+  it('turns the primary\'s readiness off, naming the primary, and back on once descriptors are free', async () => {
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const file = join(pki.dir, 'primary.yaml')
+    writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { file: ${join(pki.dir, 'primary.db')} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    primary = await spawnGateway(file, ['--workers', '2'], {}, ['prlimit', '--nofile=96:96'])
+    const admin = await adminUrlOf(primary)
+    const probes = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      expect(await get(probes, `${admin}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
+      const port = Number(new URL(admin).port)
+      for (let i = 0; i < 150; i++) held.push(await rawClient(port))
+      await eventually(() => held.some((c) => c.socket.destroyed), 10_000, 'an admin accept to fail')
+      const ready = await get(probes, `${admin}/readyz`)
+      expect(ready.status).toBe(503)
+      const body = JSON.parse(ready.text) as { status: string; reasons: string[] }
+      expect(body.status).toBe('not_ready')
+      expect(body.reasons).toContainEqual(expect.stringMatching(new RegExp(`^primary ${primary.child.pid}: file descriptors exhausted`)))
+      // The workers were never short: no reason names one.
+      expect(body.reasons.filter((r) => r.startsWith('worker '))).toEqual([])
+      for (const c of held.splice(0)) c.socket.destroy()
+      await eventually(async () => (await get(probes, `${admin}/readyz`)).status === 200, 30_000, 'readiness to come back')
+    } finally {
+      probes.destroy()
+    }
+  }, 90_000)
+})

@@ -17,9 +17,9 @@ describe('metric functions for other modules', () => {
     metrics.callerAuthFailure('expired')
     metrics.egressRefusal('private_address')
     metrics.request(undefined, 'PROPFIND', 0, 1)
-    metrics.setCertificateExpiry([
-      { endpoint: 'a', kind: 'intermediate', notAfter: new Date('2030-01-01T00:00:00Z') },
-      { endpoint: 'a', kind: 'intermediate', notAfter: new Date('2029-01-01T00:00:00Z') },
+    metrics.setCertificateValidity([
+      { endpoint: 'a', kind: 'intermediate', notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2030-01-01T00:00:00Z') },
+      { endpoint: 'a', kind: 'intermediate', notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2029-01-01T00:00:00Z') },
     ])
     const m = parseMetrics(await metrics.registry.metrics())
     expect(samples(m, 'mtls_gateway_oauth_signatures_total')).toEqual([
@@ -37,6 +37,8 @@ describe('metric functions for other modules', () => {
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'other', status_class: 'none' })).toBe(1)
     // Several certificates of one kind: the earliest expiry is the one to alert on.
     expect(samples(m, 'mtls_gateway_certificate_expiry_timestamp_seconds')).toEqual([{ labels: { endpoint: 'a', kind: 'intermediate' }, value: Date.UTC(2029, 0, 1) / 1000 }])
+    // …and the latest start: a certificate of the set not valid yet makes the set unusable.
+    expect(samples(m, 'mtls_gateway_certificate_not_before_timestamp_seconds')).toEqual([{ labels: { endpoint: 'a', kind: 'intermediate' }, value: Date.UTC(2026, 0, 1) / 1000 }])
   })
 
   it('maps methods and statuses to bounded labels', () => {

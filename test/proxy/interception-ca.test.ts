@@ -4,11 +4,14 @@
  * an accepted one with the new, whatever CONNECTs came before and in every worker. Outside its
  * validity only CONNECT interception is refused (503, naming the CA's date, logged and
  * counted): start and reload proceed, route mode, forward proxy and pass-through serve,
- * /readyz stays 200, `check` fails. Every refused CONNECT is one access line and one
- * requests_total sample, never showing the credential it carried.
+ * /readyz stays 200, `check` fails; adopting such a config logs a warning, and the CA's dates
+ * (expiry, not-before) are exported from the snapshot, never read again from the files. Every
+ * refused CONNECT is one access line and one requests_total sample, never showing the
+ * credential it carried (a pass-through tunnel is one too, when it closes).
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer as createTcpServer, connect as tcpConnect, type AddressInfo, type Server as TcpServer } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -20,6 +23,9 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { ConnectRefused, openTunnel } from '../support/tunnel.js'
 import { eventually, get, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { loadConfig } from '../../src/config/index.js'
+import { compileGateway } from '../../src/gateway/index.js'
+import { certificateValidities } from '../../src/ops/index.js'
 
 const AUD = 'https://gateway.test'
 const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
@@ -152,12 +158,22 @@ describe('an interception CA outside its validity degrades CONNECT interception 
       }
       expect(await get(`${admin}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
       const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
-      await eventually(() => lines().length === 4, 10_000, 'one access line per refused CONNECT')
-      for (const line of lines()) expect(line).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 503, reason: 'unavailable', error: refusal(), caller: 'bot' })
+      // One per refused CONNECT, and the pass-through tunnel's once it closed.
+      await eventually(() => lines().length === 5, 10_000, 'one access line per CONNECT')
+      const refused = lines().filter((e) => e.status !== 200)
+      expect(refused).toHaveLength(4)
+      for (const line of refused) expect(line).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 503, reason: 'unavailable', error: refusal(), caller: 'bot' })
+      expect(lines().filter((e) => e.status === 200)).toEqual([expect.objectContaining({ passThrough: `127.0.0.1:${echoPort()}`, caller: 'bot' })])
       const m = await scrape(admin)
       expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '5xx' })).toBe(4)
+      expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
       expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(4)
       expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2021-01-01T00:00:00Z') / 1000)
+      expect(valueOf(m, 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2020-01-01T00:00:00Z') / 1000)
+      // Each process that adopted the config says so once, as it does for a degraded endpoint.
+      const warned = gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.reason === 'interception_ca_expired')
+      expect(warned.map((e) => [e.level, e.problem])).toEqual(Array(Number(workers)).fill(['warn', 'the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")']))
+      expect(new Set(warned.map((e) => e.pid)).size).toBe(Number(workers))
       expect(gp.output.join('\n')).not.toContain(bearer['proxy-authorization'].slice(7))
     }, 90_000)
   }
@@ -201,7 +217,9 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     expect((await send(g.gw.url, '/proxy/second/x')).status).toBe(200)
     expect(await passThrough(g.gw.port)).toBe('HTTP/1.1 200 Connection Established')
     expect(await get(`${g.adminUrl}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
-    expect(g.access().filter((e) => e.method === 'CONNECT').map((e) => [e.status, e.reason])).toEqual([[503, 'unavailable']])
+    // The refused CONNECT, and the pass-through tunnel once it closed.
+    await eventually(() => g.access().filter((e) => e.method === 'CONNECT').length === 2, 10_000, 'the CONNECT access lines')
+    expect(g.access().filter((e) => e.method === 'CONNECT').map((e) => [e.status, e.reason])).toEqual([[503, 'unavailable'], [200, undefined]])
   }, 60_000)
 
   it.concurrent('a CA not yet valid: CONNECT is refused until its time comes, then intercepts', async () => {
@@ -293,5 +311,67 @@ describe('a refused CONNECT is a request like any other', () => {
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(3)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(3)
+  })
+})
+
+describe('the interception CA\'s metrics and warnings describe the CA the snapshot holds', () => {
+  const unix = (d: Date): number => Math.floor(d.getTime() / 1000)
+  const caDates = (g: Parameters<typeof certificateValidities>[0]): { notBefore: number; notAfter: number } | undefined => {
+    const e = certificateValidities(g).find((x) => x.kind === 'interception_ca')
+    return e ? { notBefore: unix(e.notBefore), notAfter: unix(e.notAfter) } : undefined
+  }
+
+  it('the files replaced or removed after the snapshot was built change nothing: the dates are the snapshot\'s', async () => {
+    const from = new Date('2025-03-01T00:00:00Z')
+    const until = new Date(Date.now() + 200 * 86_400_000)
+    const a = await writeCa('facts-a', new Date(Math.floor(until.getTime() / 1000) * 1000), from)
+    const file = join(pki.dir, 'facts.yaml')
+    writeFileSync(file, config(a))
+    const snapshot = compileGateway(loadConfig(file))
+    try {
+      const want = { notBefore: unix(from), notAfter: Math.floor(until.getTime() / 1000) }
+      expect(caDates(snapshot)).toEqual(want)
+      // Another CA's files over these ones (what a reload would refuse, or has not read yet).
+      const b = await writeCa('facts-b', inAYear(), new Date(Date.now() - 86_400_000))
+      replaceFile(a.caCert, readFileSync(b.caCert, 'utf8'))
+      replaceFile(a.caKey, readFileSync(b.caKey, 'utf8'))
+      expect(caDates(snapshot)).toEqual(want)
+      unlinkSync(a.caCert)
+      expect(caDates(snapshot)).toEqual(want)
+    } finally {
+      await snapshot.close()
+    }
+  })
+
+  it('a CA not yet valid has a not-before gauge and a warning at start; an expired one at reload; a valid one neither', async () => {
+    const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000)
+    const early = await writeCa('signal-early', inAYear(), from)
+    const g = await inProcess('ca-signals', config(early))
+    const warnings = (mark = 0): Record<string, unknown>[] => g.lines.slice(mark).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
+    expect(warnings().map((e) => [e.level, e.reason, e.problem])).toEqual([['warn', 'interception_ca_not_yet_valid', `the interception CA is not valid before ${from.toISOString()} ("CN=ica signal-early")`]])
+    let m = await scrape(g.adminUrl)
+    expect(valueOf(m, 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(unix(from))
+    // Every certificate has its start, the endpoint's bundle too.
+    expect(valueOf(m, 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: 'partner', kind: 'client' })).toBe(unix(new Date(new X509Certificate(pki.client.pem).validFrom)))
+    let mark = g.lines.length
+    const expired = await writeCa('signal-expired', new Date('2022-06-01T00:00:00Z'), new Date('2021-06-01T00:00:00Z'))
+    rewrite('ca-signals', config(expired))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+    expect(warnings(mark).map((e) => [e.reason, e.problem])).toEqual([['interception_ca_expired', 'the interception CA expired on 2022-06-01T00:00:00.000Z ("CN=ica signal-expired")']])
+    m = await scrape(g.adminUrl)
+    expect(valueOf(m, 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2021-06-01T00:00:00Z') / 1000)
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2022-06-01T00:00:00Z') / 1000)
+    // A refused reload (another CA's key over this CA's key file) keeps the snapshot's CA, and its dates.
+    mark = g.lines.length
+    const other = await writeCa('signal-other', inAYear())
+    replaceFile(expired.caKey, readFileSync(other.caKey, 'utf8'))
+    expect((await g.gw.ops?.reload('test'))?.ok).toBe(false)
+    m = await scrape(g.adminUrl)
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2022-06-01T00:00:00Z') / 1000)
+    const valid = await writeCa('signal-valid', inAYear())
+    rewrite('ca-signals', config(valid))
+    expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
+    expect(warnings(mark)).toEqual([])
+    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(unix(new Date(new X509Certificate(valid.pem).validFrom)))
   })
 })

@@ -36,7 +36,7 @@ export async function showEndpoints() {
       toggle.setAttribute('aria-expanded', String(!panel.hidden))
     })
     const state = r.degraded.length ? h('span', { class: 'error' }, `degraded: ${r.degraded.join(', ')}`) : 'serving'
-    const days = h('span', { class: r.daysLeft < 0 ? 'error' : r.expiringSoon ? 'warn' : '' }, String(r.daysLeft))
+    const days = h('span', { class: r.daysLeft < 0 ? 'error' : r.expiringSoon ? 'warn' : '' }, r.daysLeftText)
     const failure = r.handshake.lastFailure ? `${r.handshake.lastFailure.reason} at ${time(r.handshake.lastFailure.at)}` : 'none'
     body.append(h('tr', { class: 'endpoint-row', 'data-endpoint': r.endpoint }, [h('th', { scope: 'row' }, toggle), r.url, r.wayIn, r.subject, r.issuer, r.chain, r.notAfter, days, String(r.pins), state, rate(r.rates?.requests), errorsByReason(r), failure].map((c, j) => (j === 0 ? c : h('td', {}, c)))), panel)
   })
