@@ -3,6 +3,8 @@
 #   docker build -t mtls-gateway:0.1.0 .            (or: buildah bud -t mtls-gateway:0.1.0 .)
 #   docker run --read-only --tmpfs /tmp -v mtls-gateway-state:/var/lib/mtls-gateway \
 #     -v "$PWD/config:/etc/mtls-gateway/config:ro" -p 8080:8080 mtls-gateway:0.1.0
+#   (calls through -p come from outside the container's loopback: without a callers section the
+#   gateway refuses them (protected mode); configure callers.apps, or callers: { required: false })
 #
 # Build stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci,
 # tsc. Prune stage: the same node_modules without dev dependencies (the native module is kept,

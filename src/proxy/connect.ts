@@ -3,6 +3,8 @@
  * once per tunnel, its TLS is terminated with a leaf minted for the host by the
  * interception CA, and every inner request goes through the same pipeline as the plain
  * forward proxy. Hosts on the pass-through list are tunnelled as bytes, untouched.
+ * Access lines: a refused CONNECT is one when refused; a pass-through tunnel is one when it
+ * closes (its life, its bytes); an intercepted tunnel's lines are its inner requests'.
  */
 import { randomUUID } from 'node:crypto'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
@@ -13,10 +15,12 @@ import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
-import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, type AdmitOptions } from './steps/authenticate-caller.js'
+import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, RequestFacts } from './pipeline.js'
 import type { RequestRecord } from './listener.js'
 import { writeRawError } from './write-error.js'
+import { relayedBytes } from './relayed-bytes.js'
+import { callerAborted } from './outcome.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 
@@ -45,7 +49,7 @@ export interface ConnectOptions {
   inner: Server
   admit: AdmitOptions
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
-  /** A refused CONNECT is a finished request: one access line and one requests_total sample. */
+  /** A refused CONNECT, and a pass-through tunnel once closed: one access line and one requests_total sample each. */
   onDone?: (record: RequestRecord) => void
   /** Counts pass-through refusals in egress_refusals_total. */
   onEgressRefusal?: (reason: EgressReason) => void
@@ -71,11 +75,18 @@ export function createConnectHandler(o: ConnectOptions) {
     const started = performance.now()
     const facts: RequestFacts = {}
     socket.on('error', () => socket.destroy())
-    void handleConnect(o, req, socket, head, facts).catch((err: unknown) => {
+    // A pass-through tunnel's line, when it closes: how long it lived and what it carried.
+    const closed = (passThrough: string): void => {
+      const record: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status: 200, durationMs: performance.now() - started, facts, passThrough }
+      relayedBytes(socket as Socket, record)
+      o.onDone?.(record)
+    }
+    void handleConnect(o, req, socket, head, facts, closed).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
-      o.onTunnel?.('refused')
+      // A caller that left before the answer was not refused.
+      if (e.reason !== 'caller_aborted') o.onTunnel?.('refused')
       writeRawError(socket, e, 'proxy')
       // The cause of a 500 reaches the log through the access line (its stack), never the caller.
       o.onDone?.({ id: randomUUID(), mode: 'connect', method: 'CONNECT', status: statusOf(e.reason, 'proxy'), durationMs: performance.now() - started, facts, error: e })
@@ -83,7 +94,7 @@ export function createConnectHandler(o: ConnectOptions) {
   }
 }
 
-async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts): Promise<void> {
+async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, closed: (passThrough: string) => void): Promise<void> {
   const gateway = o.current()
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
@@ -93,13 +104,14 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const passThrough = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
   if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const callers = gateway.callers
+  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
   const caller = callers.enabled ? await identifyCaller(token, undefined, gateway, o.admit) : undefined
   if (caller) facts.caller = caller.appId
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
-  if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o)
+  if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o, () => closed(authority))
   if (!interception || !gateway.interception) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
   // Judged at each CONNECT, like a bundle's dates: an expired CA stops interception only (503:
   // the gateway's own signing identity is unusable for now, no upstream was asked).
@@ -140,8 +152,8 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   o.inner.emit('connection', tls)
 }
 
-/** Pass-through: bytes only, no interception, no mTLS, no signing; egress policy still applies. */
-function passBytes(socket: Duplex, head: Buffer, host: string, port: number, allowPrivate: boolean, o: ConnectOptions): Promise<void> {
+/** Pass-through: bytes only, no interception, no mTLS, no signing; egress policy still applies. `closed` reports the tunnel once it ends. */
+function passBytes(socket: Duplex, head: Buffer, host: string, port: number, allowPrivate: boolean, o: ConnectOptions, closed: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const egress = { allowPrivate, setting: 'interception.passThrough[].allowPrivate', ...(o.onEgressRefusal ? { onRefusal: o.onEgressRefusal } : {}) }
     const denied = isIP(host) !== 0 ? checkLiteral(host, host, egress) : undefined
@@ -153,7 +165,13 @@ function passBytes(socket: Duplex, head: Buffer, host: string, port: number, all
     })
     upstream.once('connect', () => {
       upstream.removeAllListeners('error')
+      if (socket.destroyed) {
+        // The caller left while the gateway dialled: nobody to answer, nothing to hold open.
+        upstream.destroy()
+        return reject(callerAborted())
+      }
       o.onTunnel?.('pass_through')
+      socket.once('close', closed)
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
       if (head.length > 0) upstream.write(head)
       upstream.on('error', () => socket.destroy())

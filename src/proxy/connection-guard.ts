@@ -27,8 +27,8 @@ export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_id
 export interface ConnectionEvents {
   onTimeout?(listener: ListenerName, reason: TimeoutReason): void
   onRefused?(listener: ListenerName, reason: RefusalReason): void
-  /** A request answered by the guard itself (Node's parser refused it). */
-  onRejected?(listener: ListenerName, err: GatewayError): void
+  /** A request answered by the guard itself: Node's parser refused it (no `req`), or a CONNECT where none is served. */
+  onRejected?(listener: ListenerName, err: GatewayError, req?: IncomingMessage): void
 }
 
 export interface GuardOptions {
@@ -89,11 +89,18 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
   server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Duplex) => guard.opened(socket))
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    // Node hands the socket over without its own error listener: from here an error on it (the
+    // client resetting) is an uncaught 'error' event that ends the process unless someone listens.
+    socket.on('error', () => socket.destroy())
     guard.left(socket)
     // Only a server with a CONNECT handler of its own tunnels (the proxy listener). Anywhere
     // else (inside an intercepted tunnel, the admin listener) Node would hand over the socket
     // paused and unanswered, held open past every limit: answer and close it instead.
-    if (server.listenerCount('connect') === 1) writeRawError(socket, new GatewayError('method_not_allowed', `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`), o.surface)
+    if (server.listenerCount('connect') !== 1) return
+    const err = new GatewayError('method_not_allowed', `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
+    writeRawError(socket, err, o.surface)
+    // Answered, so reported: an access line on the proxy side, the admin listener's own line there.
+    o.events.onRejected?.(o.listener, err, req)
   })
   server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.

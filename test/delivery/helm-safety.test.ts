@@ -51,6 +51,10 @@ describe('no open proxy by default', () => {
   it('renders with callers, or with peers, and with allowOpenProxy: true (NOTES then warns)', async () => {
     const callers = `${NO_PEERS}config:\n  callers:\n    apps:\n      - clientId: bot\n        audience: gw\n        hs256Secret: \${env:BOT_SECRET}\n        endpoints: ["*"]\n`
     expect((await r.render([MINIMAL], callers)).gatewayConfig().callers.apps).toHaveLength(1)
+    // Without callers the chart's own check (peers, or allowOpenProxy) decided: the rendered file
+    // says so, as the gateway requires of a listener on 0.0.0.0 without caller authentication.
+    expect(minimal.gatewayConfig().callers).toEqual({ required: false })
+    expect(minimal.gatewayConfig().listen.host).toBe('0.0.0.0')
     expect(minimal.get('NetworkPolicy').spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'bot-runtime' } } }])
     expect((await r.render([MINIMAL], `${NO_PEERS}allowOpenProxy: true\n`)).get('Deployment')).toBeDefined()
     expect(await notes(`${NO_PEERS}allowOpenProxy: true\n`)).toMatch(/WARNING: allowOpenProxy is true and this release is an OPEN PROXY/)

@@ -147,6 +147,21 @@ describe('metrics after known traffic', () => {
     expect(JSON.parse(body)).toEqual({ errors: [{ msg: expect.stringMatching(/CONNECT example\.test:443 is not served here/), code: 405 }] })
     expect(closed).toBe(true)
   })
+
+  it('survives a client that resets its CONNECT after the 405 (the handed-over socket had no error listener: the process died)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const raw = connect(Number(new URL(g.adminUrl).port), '127.0.0.1')
+      raw.on('error', () => {})
+      raw.write('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n')
+      await new Promise<void>((resolve) => raw.once('data', () => resolve()))
+      raw.resetAndDestroy()
+      await new Promise<void>((resolve) => raw.once('close', () => resolve()))
+    }
+    // A reset reaching an unguarded socket is an uncaught 'error' event: vitest fails the run on it,
+    // a real gateway exits. The listener still answers.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(await get(`${g.adminUrl}/healthz`)).toEqual({ status: 200, text: '{"status":"ok"}' })
+  })
 })
 
 describe('readiness', () => {

@@ -137,6 +137,9 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if and (include "mtls-gateway.openProxy" .) (not .Values.allowOpenProxy) }}
 {{- fail "this release would be an open proxy: any pod that reaches the Service could make calls with the endpoints' client certificates and credentials. Configure callers (config.callers.apps, with callers.required true, the default) or restrict who may connect (networkPolicy.enabled with networkPolicy.ingressFrom peers); or, for a trusted network only, set allowOpenProxy=true." }}
 {{- end }}
+{{- if and .Values.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.metricsFrom) }}
+{{- fail "serviceMonitor.enabled needs networkPolicy.metricsFrom peers while networkPolicy.enabled: with none the NetworkPolicy admits no pod to the admin port, so Prometheus could not scrape it. List Prometheus's pods or namespace (e.g. - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}); every pod of the cluster only if written out: - namespaceSelector: {}" }}
+{{- end }}
 {{- if and .Values.config.interception (not .Values.interception.caSecretName) }}
 {{- if not (and (hasKey .Values.config.interception "caCert") (hasKey .Values.config.interception "caKey")) }}
 {{- fail "config.interception needs its CA: set interception.caSecretName (a Secret with tls.crt and tls.key), or config.interception.caCert and caKey with your own extraVolumes." }}
@@ -213,6 +216,11 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $_ := set $cfg "interception" (mergeOverwrite (deepCopy ($.Values.config.interception | default dict)) $ca) }}
 {{- end }}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
+{{- /* The gateway refuses an unauthenticated listener on 0.0.0.0 unless the file says so: the
+     release got past mtls-gateway.validate's open-proxy check (peers, or allowOpenProxy), so say so. */}}
+{{- if not .Values.config.callers }}
+{{- $_ := set $cfg "callers" (dict "required" false) }}
+{{- end }}
 {{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
 {{- if .Values.gateway.consoleToken.existingSecret }}
 {{- $_ := set $admin "token" (printf "${file:%s/token}" (include "mtls-gateway.consoleTokenDir" .)) }}

@@ -5,7 +5,8 @@
  * only; the README says so).
  */
 import { GatewayError } from '../../errors.js'
-import { authFailureLabel, authorizeEndpoint, resolveBearer, type BearerStores } from '../../callers/index.js'
+import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
+import { authFailureLabel, authorizeCall, resolveBearer, tenantRefusal, type BearerStores } from '../../callers/index.js'
 import type { Callers, Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
@@ -19,7 +20,17 @@ export interface AdmitOptions {
 
 /** Admits every request as the open caller (no `callers` section). */
 export function admitOpen(ctx: Routed): Admitted {
+  if (!ctx.gateway.callers.enabled && ctx.tunnel === undefined) refuseUnlessLocal(ctx.inbound.remoteAddress, ctx.inbound.tls?.authorized === true)
   return admitAs(ctx, ctx.tunnel?.caller ?? OPEN_CALLER)
+}
+
+/**
+ * Protected mode: with no callers section, only callers on this machine (or holders of a caller
+ * certificate the listener verified) are served. `callers: { required: false }` opens it on purpose.
+ */
+export function refuseUnlessLocal(remoteAddress: string | undefined, verifiedCertificate: boolean): void {
+  if (verifiedCertificate || (remoteAddress !== undefined && isLoopbackHost(remoteAddress))) return
+  throw new GatewayError('caller_not_allowed', protectedModeMessage(remoteAddress))
 }
 
 /** The same object with its caller set: a copy of the whole context per phase cost more than the phase. */
@@ -82,7 +93,7 @@ async function admitCaller(ctx: Routed, o: AdmitOptions): Promise<Admitted> {
       if (!callers.required) return admitOpen(ctx)
       throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')
     }
-    authorizeCaller(caller, ctx.endpoint.name, callers)
+    authorizeCaller(caller, ctx.endpoint.name, ctx.tenant, callers)
     return admitAs(ctx, caller)
   } catch (err) {
     const label = authFailureLabel(err)
@@ -91,21 +102,30 @@ async function admitCaller(ctx: Routed, o: AdmitOptions): Promise<Admitted> {
   }
 }
 
-/** Throws caller_not_allowed unless the caller's app (bearer or certificate) may use the endpoint. */
-export function authorizeCaller(caller: Caller, endpoint: string, callers: Callers): void {
+/**
+ * Throws caller_not_allowed unless the caller's app (bearer or certificate) may use the endpoint
+ * and the call's tenant (undefined only for an endpoint without tenancy).
+ */
+export function authorizeCaller(caller: Caller, endpoint: string, tenant: string | undefined, callers: Callers): void {
+  if (callers.apps.has(caller.appId)) return authorizeCall(caller, endpoint, tenant, callers.apps)
   const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
-  if (callers.apps.has(caller.appId)) authorizeEndpoint(caller as Parameters<typeof authorizeEndpoint>[0], endpoint, callers.apps)
-  else if (certApp && !certApp.endpoints.has('*') && !certApp.endpoints.has(endpoint)) {
+  if (!certApp) return
+  if (!certApp.endpoints.has('*') && !certApp.endpoints.has(endpoint)) {
     throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${endpoint}"`)
   }
+  const refusal = tenantRefusal(caller.appId, certApp.tenantRestriction, caller.claims, endpoint, tenant)
+  if (refusal) throw refusal
 }
 
-/** CONNECT: the caller must be allowed at least one endpoint serving the host; else the first refusal. */
+/**
+ * CONNECT: the caller must be allowed at least one endpoint serving the host; else the first
+ * refusal. The tenant is named by each inner request, and judged there.
+ */
 export function authorizeCallerForAny(caller: Caller, endpoints: readonly { readonly name: string }[], callers: Callers): void {
   let refusal: unknown
   for (const e of endpoints) {
     try {
-      return authorizeCaller(caller, e.name, callers)
+      return authorizeCaller(caller, e.name, undefined, callers)
     } catch (err) {
       refusal ??= err
     }
