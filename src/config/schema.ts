@@ -90,12 +90,12 @@ const endpointTls = {
       type: 'string',
       description: 'A directory laid out like a Kubernetes TLS Secret: `tls.crt`, `tls.key`, and `ca.crt` (roots, used when `roots` is not given).',
     },
-    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to. The only trust anchors.' },
+    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to; required (or `ca.crt` in `dir`). The only trust anchors unless `systemRoots` adds the system ones.' },
     clientRoots: {
       ...fileList,
       description: 'Extra roots used only to check that the client chain builds (never to verify the server).',
     },
-    systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate.' },
+    systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate, besides `roots` (which stay required).' },
     serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host).' },
     minVersion: { ...tlsVersion, default: 'TLSv1.2', description: 'Lowest TLS version offered.' },
     maxVersion: { ...tlsVersion, description: 'Highest TLS version offered (default: the highest Node supports).' },
@@ -139,7 +139,7 @@ const profile = {
     requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
     accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
     authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder.' },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder. Authorize links are built on this URL\'s origin: the link page\'s browser-binding cookie must reach the callback.' },
     endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
     userFields: {
       type: 'array',
@@ -352,6 +352,18 @@ const callerApp = {
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
     endpoints: { type: 'array', items: { type: 'string' }, default: [], description: 'Endpoints this app may use (`*`: all).' },
     allowRsa15Jwe: { type: 'boolean', default: false, description: 'Accept RSA1_5 JWE from this app (padding-oracle risk; off by default).' },
+    tenants: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+      description: 'The only tenants this app\'s calls may name (lower-case DNS labels) on endpoints with tenancy; another tenant is refused with 403 before any upstream is asked. Absent: any tenant. Needs at least one endpoint of the app with tenancy.',
+    },
+    tenantClaim: {
+      type: 'string',
+      minLength: 1,
+      description: 'A claim of the caller\'s JWT/JWE (e.g. `org`) that must name each call\'s tenant: a string, or an array of strings (compared case-insensitively); a missing claim is refused. With `tenants`, both must allow the tenant. Needs hs256Secret or rs256PublicKey (a client certificate carries no claims) and an endpoint with tenancy.',
+    },
     clientCertificate: {
       type: 'object',
       additionalProperties: false,
