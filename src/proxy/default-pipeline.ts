@@ -8,7 +8,6 @@ import { matchEndpoint } from './steps/match-endpoint.js'
 import { applyAuthorization } from './steps/apply-authorization.js'
 import { createResolveToken, type UserTokenSource } from './steps/resolve-token.js'
 import { createSignOAuth1, type OnSignature } from './steps/sign-oauth1.js'
-import { scopeRouteCookies } from './steps/scope-route-cookies.js'
 import type { Admitted, Pipeline, Routed } from './pipeline.js'
 
 export interface PipelineOptions {
@@ -18,13 +17,13 @@ export interface PipelineOptions {
   onSignature?: OnSignature
 }
 
-/** The standard pipeline: match → admit → strip hop-by-hop and gateway credentials → forwarding headers → token → fields → sign → forward → response headers (hop-by-hop, Via, route-mode cookies). */
+/** The standard pipeline: match → admit → strip hop-by-hop and gateway credentials → forwarding headers → token → fields → sign → forward → response headers (hop-by-hop, Via). Route mode's cookie scoping runs in proxy-request.ts. */
 export function createPipeline(o: PipelineOptions = {}): Pipeline {
   return {
     route: matchEndpoint,
     admit: o.admit ?? admitOpen,
     prepare: [stripRequestHopByHop, stripGatewayCredentials, addForwardingHeaders, createResolveToken(o.userTokens), applyAuthorization, createSignOAuth1(o.onSignature)],
     forward: forwardUpstream,
-    respond: [stripResponseHopByHop, addResponseVia, scopeRouteCookies],
+    respond: [stripResponseHopByHop, addResponseVia],
   }
 }

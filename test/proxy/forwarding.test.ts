@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('forwarding', () => {
   it('pins the step order of the pipeline', () => {
-    expect(stepNames(createPipeline())).toEqual(['route', 'admit', 'strip_hop_by_hop', 'strip_gateway_credentials', 'forwarding_headers', 'resolve_token', 'apply_authorization', 'sign_oauth1', 'forward', 'strip_hop_by_hop', 'response_via', 'scope_route_cookies'])
+    expect(stepNames(createPipeline())).toEqual(['route', 'admit', 'strip_hop_by_hop', 'strip_gateway_credentials', 'forwarding_headers', 'resolve_token', 'apply_authorization', 'sign_oauth1', 'forward', 'strip_hop_by_hop', 'response_via'])
   })
 
   it('forward proxy (absolute-form) reaches the endpoint over mTLS with the client certificate', async () => {
