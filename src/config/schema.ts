@@ -407,7 +407,7 @@ const callers = {
       },
       description: 'The gateway\'s JWE decryption keys (several for rotation).',
     },
-    adminToken: { type: 'string', description: 'Bearer token for operator-only gateway API routes (token revocation, profile tests). Separate from caller apps.' },
+    adminToken: { type: 'string', minLength: 16, description: 'Bearer token for operator-only gateway API routes (token revocation, profile tests, authorize links); at least 16 characters, as these routes have no failure throttle: use a long random value (`${env:…}` or `${file:…}`). Separate from caller apps.' },
   },
 } as const
 
