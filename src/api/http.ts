@@ -33,3 +33,14 @@ export function bearerFrom(req: IncomingMessage): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
   return m?.[1]
 }
+
+/** Every value the Cookie header gives `name`, in order (a browser may send one name twice, for two paths). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined) return []
+  const out: string[] = []
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim())
+  }
+  return out
+}

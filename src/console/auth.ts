@@ -7,8 +7,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { AdminConfig, AdminTlsConfig } from '../config/index.js'
+import { cookieValues } from '../api/http.js'
 import { peerIdentity, type PeerIdentity } from '../tls/index.js'
-import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
+import { SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
 
 /** The signed-in operator, and how: a session or an allowed certificate (no cookie then). */
 export type Operator = { kind: 'session'; session: Session } | { kind: 'certificate'; who: string; fingerprint: string }
@@ -46,7 +47,7 @@ export async function operatorOf(req: IncomingMessage, sessions: Sessions, admin
   const cert = certificateOperator(req, admin)
   if (cert) return cert
   if (admin.token === undefined) return undefined
-  const session = await sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE), admin.token)
+  const session = await sessions.verify(cookieValues(req.headers.cookie, SESSION_COOKIE)[0], admin.token)
   return session ? { kind: 'session', session } : undefined
 }
 

@@ -114,12 +114,3 @@ export function createSessions(o: SessionsOptions): Sessions {
 function storeOutage(e: unknown): boolean {
   return e instanceof GatewayError && e.reason === 'store_unavailable'
 }
-
-/** The value of one cookie in a Cookie header. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=')
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim()
-  }
-  return undefined
-}

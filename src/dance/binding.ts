@@ -7,6 +7,7 @@
  * someone else's authorization (or having someone else approve yours) stores nothing.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { cookieValues } from '../api/http.js'
 import type { OAuth1TokenRepo, PendingRequest } from './tokens.js'
 
 /** One dance's cookie: what its Set-Cookie and the header clearing it share. */
@@ -68,17 +69,6 @@ export function setBindingCookie(cookie: BindingCookie, value: string, maxAgeSec
 /** The Set-Cookie header that removes the cookie (same name, path and Secure, or browsers keep it). */
 export function clearBindingCookie(cookie: BindingCookie): string {
   return `${cookie.name}=; ${attributes(cookie, 0)}`
-}
-
-/** Every value the Cookie header gives `name` (a browser may send one name twice, for two paths). */
-export function cookieValues(header: string | undefined, name: string): string[] {
-  if (header === undefined) return []
-  const out: string[] = []
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim())
-  }
-  return out
 }
 
 /** True when `value` is the bound cookie's (digests compared in constant time). */
