@@ -11,6 +11,7 @@ import { get } from 'node:http'
 import { closedLoop, paced, quantile, type LoadResult, type Target } from './load.js'
 import { PROFILED_PATHS, type BodyKind, type PathId, type PathName, type PathSetup } from './paths.js'
 import { cpuMicros } from './procs.js'
+import { warmUntilSettled, type SettleOptions, type WarmUp } from './warm-up.js'
 import { upstreamConnections } from './upstream-sockets.js'
 
 /** The upstream's ports: TLS (the proxies' pools connect here) and stub_status. */
@@ -121,6 +122,8 @@ export interface ProfiledWindow {
   setup: PathSetup
   pid: number
   target: Target
+  /** How the process was warmed, when the young generation was watched (profiled processes). */
+  warm?: WarmUp
 }
 
 /** Warm-up before each window on processes that served the rounds: they are warm already. */
@@ -138,17 +141,17 @@ export const FRESH_PROCESS_MS = 3000
  * `window` with a fresh dispatcher (closed after); the windows' results in order, those that gave
  * none left out.
  */
-export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, warmMs: number, window: (w: ProfiledWindow) => Promise<T | undefined>): Promise<T[]> {
+export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, warmMs: number, window: (w: ProfiledWindow) => Promise<T | undefined>, settle?: SettleOptions): Promise<T[]> {
   const results: T[] = []
   for (const path of PROFILED_PATHS.filter((x) => paths.includes(x))) {
     const setup = setups[path]
     const pid = setup?.proxy?.pid
     if (!setup || pid === undefined) continue
     for (const body of bodies) {
-      await prewarm(setup, body, users, warmMs)
+      const warm = settle && setup.proxy ? await warmUntilSettled(setup, setup.proxy.output, body, users, warmMs, settle.maxMs) : (await prewarm(setup, body, users, warmMs), undefined)
       const target = setup.target(body, users)
       try {
-        const got = await window({ path, body, setup, pid, target })
+        const got = await window({ path, body, setup, pid, target, ...(warm ? { warm } : {}) })
         if (got !== undefined) results.push(got)
       } finally {
         await target.dispatcher.destroy()

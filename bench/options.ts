@@ -63,6 +63,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        settled cost (default 0: skipped)
   --fresh-warm MS      warm-up of each path and body on the processes the stage and allocation tables start
                        for themselves, before their window (default 3000; 300 under --quick)
+  --settle MS          then, on the stage table's profiled processes, keep warming in 1 s chunks until
+                       young collections are cheap and keep nothing (Node 24 promotes whole requests
+                       until its request path is optimized), at most MS per path and body (default
+                       30000; 0 under --quick: the fixed warm-up only)
   --alloc MS           per-stage allocation table: sample what each gateway path and the floor
                        allocate per request (V8's sampling heap profiler, collected objects
                        included) this long after the rounds (default 2000; 0 skips)
@@ -80,6 +84,8 @@ export interface BenchOptions {
   stagesMs: number
   /** Warm-up before each window of the stage and allocation tables' own fresh processes (--fresh-warm). */
   freshWarmMs: number
+  /** Longest warm-up until the young generation settles, per profiled window (--settle; 0: fixed warm-up only). */
+  settleMs: number
   /** Window of the allocation table per path and body (--alloc; 0 skips). */
   allocMs: number
   /** Seconds the processes of the idle-spell table sit idle (--idle; 0 skips). */
@@ -138,6 +144,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       compare: { type: 'string' },
       nodes: { type: 'string' },
       stages: { type: 'string' },
+      settle: { type: 'string' },
       alloc: { type: 'string' },
       'fresh-warm': { type: 'string' },
       idle: { type: 'string' },
@@ -172,6 +179,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     prewarmMs: num(a.prewarm, 0, 1000),
     stagesMs: num(a.stages, 300, 2000),
     freshWarmMs: num(a['fresh-warm'], 300, FRESH_PROCESS_MS),
+    settleMs: num(a.settle, 0, 30_000),
     allocMs: num(a.alloc, 0, 2000),
     idleSeconds: num(a.idle, 0, 0),
     perfMs: num(a.perf, 500, 2000),

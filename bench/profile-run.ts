@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { eachProfiledWindow } from './measure.js'
+import type { WarmUp } from './warm-up.js'
 import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
@@ -27,12 +28,14 @@ export interface StageProfile {
   stages: StageCost[]
   /** From the process's --trace-gc lines printed in the window. */
   gc?: GcFacts
+  /** The warm-up before the window, when it ran until the young generation settled (--settle). */
+  warm?: WarmUp
 }
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
 /** Profiles each gateway path (and the floor) for `ms` per body; `run` says which node and CPUs. */
-export async function profileStages(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, warmMs: number): Promise<StageProfile[]> {
+export async function profileStages(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, warmMs: number, settleMs = 0): Promise<StageProfile[]> {
   const profDir = (name: string): string => {
     const d = join(dir, `cpu-prof-${name}${run.tag ?? ''}`)
     mkdirSync(d, { recursive: true })
@@ -47,15 +50,15 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
     if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
     const setups = setupPaths(pki, p)
     const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
-    windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target }) => {
+    windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target, warm }) => {
       const proxy = setup.proxy as Proc
       const [cpu0, main0, from, out0] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output().length]
       const r = await closedLoop(target, users, ms)
       const [cpu1, main1, to, output] = [cpuMicros(pid), cpuMicros(pid, true), nowUs(), proxy.output()]
       const n = Math.max(1, r.requests)
       const gc = gcFacts(output.slice(out0), r.requests)
-      return { path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}) }
-    })))
+      return { path, body, requests: r.requests, cpuUsPerReq: (cpu1 - cpu0) / n, mainThreadUsPerReq: (main1 - main0) / n, proc: procName(path), from, to, ...(gc ? { gc } : {}), ...(warm ? { warm } : {}) }
+    }, settleMs > 0 ? { maxMs: settleMs } : undefined)))
   } finally {
     await Promise.allSettled(procs.map((q) => q.stop()))
   }

@@ -72,7 +72,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, freshWarmMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -270,7 +270,7 @@ try {
     if (stagesMs > 0) {
       for (const node of nodes) {
         log(`stages: profiling ${node.version}, ${stagesMs} ms per path and body`)
-        stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, afterRounds(node), paths, bodies, opts.users, stagesMs, freshWarmMs))
+        stageProfiles.set(node.key, await profileStages(dir, pki, upstream, nginx, afterRounds(node), paths, bodies, opts.users, stagesMs, freshWarmMs, settleMs))
       }
     }
     if (allocMs > 0) {

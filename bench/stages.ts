@@ -185,6 +185,8 @@ export interface StageColumn {
   mainThreadUsPerReq: number
   stages: readonly StageCost[]
   gc?: GcFacts
+  /** The warm-up before the window (bench/warm-up.ts), when it watched the young generation. */
+  warm?: { ms: number; requests: number; settled: boolean }
   /** The rounds' median main-thread CPU per request, without the profiler. */
   unprofiledMainUsPerReq?: number
 }
@@ -242,6 +244,9 @@ export function stageMarkdown(profiles: readonly StageColumn[]): string {
   lines.push(`| other threads under the profiler (its own sampling thread, GC helpers, compiler, libuv) | ${profiles.map((p) => f(p.cpuUsPerReq - p.mainThreadUsPerReq)).join(' | ')} |`)
   lines.push(`| **process CPU, profiled** | ${profiles.map((p) => f(p.cpuUsPerReq)).join(' | ')} |`)
   lines.push(`| requests in the window | ${profiles.map((p) => String(p.requests)).join(' | ')} |`)
+  if (profiles.some((p) => p.warm)) {
+    lines.push(`| warm-up before it: requests, seconds (young generation settled?) | ${profiles.map((p) => (p.warm ? `${p.warm.requests}, ${(p.warm.ms / 1000).toFixed(0)} s (${p.warm.settled ? 'yes' : '**no**'})` : '—')).join(' | ')} |`)
+  }
   if (profiles.some((p) => p.gc)) {
     // Request objects should die young: heap kept per request well above 0 means they are being promoted.
     const g = (fn: (x: GcFacts) => number, digits = 1): string => profiles.map((p) => (p.gc ? fn(p.gc).toFixed(digits) : '—')).join(' | ')
