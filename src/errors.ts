@@ -49,6 +49,7 @@ export type Reason =
   | 'console_sign_in_required'
   | 'console_request_refused'
   | 'console_sign_in_throttled'
+  | 'admin_token_throttled'
   | 'unavailable'
   | 'store_unavailable'
   | 'internal'
@@ -102,6 +103,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   console_sign_in_required: 401,
   console_request_refused: 403,
   console_sign_in_throttled: 429,
+  admin_token_throttled: 429,
   method_not_allowed: 405,
   unavailable: 503,
   store_unavailable: 503,

@@ -14,14 +14,14 @@ import type { ConsoleHost } from './host.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError } from './http.js'
 import { scrubSecrets } from './scrub.js'
-import { createLoginThrottle, sourceKey } from './login-throttle.js'
+import { createFailureThrottle } from '../api/failure-throttle.js'
 import { createSampler } from './samples.js'
 import { createSessions, sameSecret } from './session.js'
 import { staticFile } from './static.js'
 
 export const CONSOLE_PREFIX = '/console/'
 const MAX_WRONG_PER_MINUTE = 20
-// Far more addresses than operators; a flood from more evicts the least recently wrong (≤ 20 numbers each).
+// Far more addresses than operators; a flood from more evicts the least recent from the in-process count.
 const MAX_THROTTLED_ADDRESSES = 10_000
 const OFF = 'the console is off: set admin.token in the config (e.g. admin.token: "${env:GATEWAY_ADMIN_TOKEN}", at least 16 characters) and reload'
 
@@ -37,22 +37,23 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
 
-  // Per source address: past the limit that address waits, right token or wrong; others do not.
-  const throttle = createLoginThrottle({ maxWrong: MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES })
+  // Per source address, counted in the store every replica shares (this process alone while
+  // it does not answer): past the limit that address waits, right token or wrong; others do not.
+  const throttle = createFailureThrottle({ name: 'console-sign-in', max: MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store: () => host.sessionState().store })
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
     const presented = (await readJsonBody(req)).token
-    const from = req.socket.remoteAddress
-    if (throttle.throttled(from)) {
-      audit('anonymous', 'login', 'throttled', { from: sourceKey(from) })
-      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens from this address: wait a minute'))
+    const attempt = await throttle.admit(req.socket.remoteAddress)
+    if (!attempt.admitted) {
+      audit('anonymous', 'login', 'throttled', { from: attempt.key })
+      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens from this address: wait a minute', { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
     }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
-      throttle.wrong(from)
-      audit('anonymous', 'login', 'wrong_token', { from: sourceKey(from) })
+      audit('anonymous', 'login', 'wrong_token', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
+    await attempt.release()
     const { session, cookie } = await sessions.issue('token', expected)
     const csrf = await sessions.csrf(session, expected)
     audit(session.who, 'login', 'ok')

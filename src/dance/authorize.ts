@@ -12,7 +12,7 @@ import type { BearerStores } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
-import { apiCredential, callerMayAuthorize } from './credentials.js'
+import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
 import { failurePage, linkPage, sendPage } from './pages.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
@@ -21,6 +21,8 @@ import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOr
 /** What the dance routes share. */
 export interface DanceDeps {
   repo: OAuth1TokenRepo
+  /** The throttle of admin-token comparisons. */
+  admin: AdminGuard
   /** Caller bearers (when caller apps are configured). */
   stores?: BearerStores
 }
@@ -123,7 +125,7 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   const link = url.searchParams.get('link')
   if (link !== null && req.headers.authorization === undefined) return followLink(req, res, gateway, profile, link, deps)
   if (req.method !== 'GET' && req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use GET or POST /gateway/oauth1/<profile>/authorize')
-  const cred = await apiCredential(req, gateway, deps.stores, 'authorize')
+  const cred = await apiCredential(req, gateway, deps.stores, 'authorize', deps.admin)
   const body = req.method === 'POST' ? await readJson(req) : {}
   const param = (k: string): string | undefined => (typeof body[k] === 'string' ? (body[k] as string) : (url.searchParams.get(k) ?? undefined))
   const tenant = checkTenant(gateway, profile, param('tenant'))

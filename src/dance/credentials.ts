@@ -1,45 +1,99 @@
 /**
  * Credentials of the OAuth API routes: the operator's `callers.adminToken`, or a caller
  * app's bearer (from POST /gateway/token, or a JWT without `jti`) for the user it names.
- * Both travel as `Authorization: Bearer …`.
+ * Both travel as `Authorization: Bearer …`. The admin token is compared only under the
+ * failure throttle (api/failure-throttle.ts): past its wrong attempts from one source
+ * address, that address gets 429 before any comparison, right token or wrong.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { GatewayError } from '../errors.js'
+import { GatewayError, isGatewayError } from '../errors.js'
 import { authorizeCall, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
+import { createFailureThrottle, type FailureThrottle } from '../api/failure-throttle.js'
+import type { Store } from '../store/index.js'
 
 /** Who is calling an OAuth API route. */
 export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: AssertedCaller }
 
+/** The throttle every comparison of callers.adminToken goes through, and what to tell when it refuses. */
+export interface AdminGuard {
+  readonly throttle: FailureThrottle
+  /** A refusal (429), for the caller-auth failures metric. */
+  readonly onThrottled?: () => void
+}
+
+/** Wrong admin tokens allowed per source address (IPv6: per /64) in a minute. */
+export const ADMIN_MAX_WRONG_PER_MINUTE = 20
+// Far more addresses than operators; a flood from more evicts the least recent from the in-process count.
+const MAX_THROTTLED_ADDRESSES = 10_000
+
+/** The guard of one process: counts in `store()` when there is one, else in this process only. */
+export function createAdminGuard(store: () => Store | undefined, onThrottled?: () => void): AdminGuard {
+  const throttle = createFailureThrottle({ name: 'oauth1-admin', max: ADMIN_MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store })
+  return onThrottled ? { throttle, onThrottled } : { throttle }
+}
+
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
 
-/** True when `token` is the configured admin token (constant-time). */
-export function isAdminToken(gateway: Gateway, token: string): boolean {
-  const admin = gateway.config.callers.adminToken
+/** True when `token` is the configured admin token (constant-time); only ever called under the throttle. */
+function isAdminToken(admin: string, token: string): boolean {
   // Digests first: timingSafeEqual needs equal lengths, and the length must not leak either.
-  return admin !== undefined && admin !== '' && timingSafeEqual(sha256(admin), sha256(token))
+  return admin !== '' && timingSafeEqual(sha256(admin), sha256(token))
 }
 
-/** Operator-only routes: the admin token or 401/403. */
-export function requireAdmin(req: IncomingMessage, gateway: Gateway, route: string): void {
-  if (gateway.config.callers.adminToken === undefined) {
-    throw new GatewayError('caller_not_allowed', `${route} is an operator route and callers.adminToken is not configured`)
+/**
+ * Compares `token` with the admin token under the throttle: true when it is the admin token
+ * (its attempt given back), false when not (the attempt stays counted); 429 when the source
+ * address has used up its wrong attempts, before any comparison.
+ */
+async function checkAdminToken(req: IncomingMessage, admin: string, token: string, guard: AdminGuard, route: string, what = 'wrong admin tokens'): Promise<boolean> {
+  const attempt = await guard.throttle.admit(req.socket.remoteAddress)
+  if (!attempt.admitted) {
+    guard.onThrottled?.()
+    const msg = `${route}: too many ${what} from this address (${ADMIN_MAX_WRONG_PER_MINUTE} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
+    throw new GatewayError('admin_token_throttled', msg, { headers: { 'retry-after': String(attempt.retryAfterSec) } })
   }
+  if (!isAdminToken(admin, token)) return false
+  await attempt.release()
+  return true
+}
+
+/** Operator-only routes: the admin token, or 401/403 (429 once the address's wrong tokens are used up). */
+export async function requireAdmin(req: IncomingMessage, gateway: Gateway, route: string, guard: AdminGuard): Promise<void> {
+  const admin = gateway.config.callers.adminToken
+  if (admin === undefined) throw new GatewayError('caller_not_allowed', `${route} is an operator route and callers.adminToken is not configured`)
   const token = bearerFrom(req)
   if (token === undefined) throw new GatewayError('caller_credentials_missing', `${route} needs Authorization: Bearer <callers.adminToken>`)
-  if (!isAdminToken(gateway, token)) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token`)
+  if (!(await checkAdminToken(req, admin, token, guard, route))) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token`)
 }
 
-/** The admin token or a registered caller's bearer; anything else is a 401 challenge. */
-export async function apiCredential(req: IncomingMessage, gateway: Gateway, stores: BearerStores | undefined, route: string): Promise<ApiCredential> {
+/** A caller-credential refusal (or a store that did not answer), as opposed to a fault to pass on. */
+const isRefusal = (e: unknown): e is GatewayError =>
+  isGatewayError(e) && ['caller_credentials_missing', 'caller_credentials_invalid', 'caller_not_allowed', 'jwt_replay', 'store_unavailable'].includes(e.reason)
+
+/**
+ * The admin token or a registered caller's bearer; anything else is a 401 challenge. A
+ * caller's bearer is tried first (it tells nothing about the admin token, so a throttled
+ * address keeps its callers); only a bearer that is neither counts as a wrong attempt.
+ */
+export async function apiCredential(req: IncomingMessage, gateway: Gateway, stores: BearerStores | undefined, route: string, guard: AdminGuard): Promise<ApiCredential> {
   const token = bearerFrom(req)
   if (token === undefined) throw new GatewayError('caller_credentials_missing', `${route} needs Authorization: Bearer <caller bearer or admin token>`)
-  if (isAdminToken(gateway, token)) return { kind: 'admin' }
-  if (!gateway.callers.enabled || !stores) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token (no caller apps are configured)`)
-  const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: gateway.callers.claimAliasPrefix })
-  return { kind: 'caller', caller }
+  let notCaller = new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token (no caller apps are configured)`)
+  if (gateway.callers.enabled && stores) {
+    try {
+      const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: gateway.callers.claimAliasPrefix })
+      return { kind: 'caller', caller }
+    } catch (e) {
+      if (!isRefusal(e)) throw e
+      notCaller = e
+    }
+  }
+  const admin = gateway.config.callers.adminToken
+  if (admin !== undefined && (await checkAdminToken(req, admin, token, guard, route, 'bearers that are neither the admin token nor a caller\'s'))) return { kind: 'admin' }
+  throw notCaller
 }
 
 /** A caller may start the dance only for its own user, on an endpoint (and tenant) its app may use. */

@@ -17,7 +17,7 @@ import type { Runtime } from '../runtime/index.js'
 import { SealError } from '../store/index.js'
 import { sendJson } from '../api/http.js'
 import type { ApiRoute } from '../api/router.js'
-import { requireAdmin } from './credentials.js'
+import { createAdminGuard, requireAdmin, type AdminGuard } from './credentials.js'
 import { DANCE_TTL_MS, handleAuthorize, type DanceDeps } from './authorize.js'
 import { handleCallback } from './callback.js'
 import { checkTenant } from './provider.js'
@@ -58,12 +58,15 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
 /** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
 export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
   const { runtime } = ctx
+  // One per process, for its life (reloads keep the counts); the count itself is in the store.
+  const onAuthFailure = runtime.observer.onAuthFailure
+  const admin = createAdminGuard(() => runtime.store, onAuthFailure ? () => onAuthFailure('throttled') : undefined)
   const deps = (gateway: Gateway): DanceDeps => {
     const repo = tokenRepoFor(runtime, gateway)
     // compileSealers refuses per-user profiles without seal keys, so this is a snapshot without them.
     if (!repo) throw new GatewayError('not_found', 'no profile uses per-user tokens (token.mode: per_user), so there is no token store')
     const stores = runtime.bearerStores(gateway)
-    return { repo, ...(stores ? { stores } : {}) }
+    return stores ? { repo, admin, stores } : { repo, admin }
   }
 
   const route: ApiRoute = async (req, res, gateway, path, url) => {
@@ -76,8 +79,8 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     if (!m) return false
     const profile = profileNamed(gateway, decode(m[1] as string))
     if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
-    else if (m[2] === 'test') await runTest(req, res, gateway, profile, url)
-    else await revoke(req, res, gateway, profile, decode(m[3] as string), url, deps(gateway).repo)
+    else if (m[2] === 'test') await runTest(req, res, gateway, profile, url, admin)
+    else await revoke(req, res, gateway, profile, decode(m[3] as string), url, deps(gateway))
     return true
   }
 
@@ -125,16 +128,16 @@ function profilesOfApp(gateway: Gateway, appId: string): Set<string> {
   return out
 }
 
-async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL): Promise<void> {
+async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, admin: AdminGuard): Promise<void> {
   if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/oauth1/<profile>/test')
-  requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test')
+  await requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test', admin)
   const result = await testProfile(gateway, profile.name, url.searchParams.get('tenant') ?? undefined, requestOrigin(req))
   sendJson(res, 200, Object.assign({}, result, { report: formatProfileTest(result) }))
 }
 
-async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, repo: OAuth1TokenRepo): Promise<void> {
+async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, { repo, admin }: DanceDeps): Promise<void> {
   if (req.method !== 'DELETE') throw new GatewayError('method_not_allowed', 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
-  requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>')
+  await requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>', admin)
   const tenant = checkTenant(gateway, profile, url.searchParams.get('tenant') ?? undefined)
   const removed = await repo.revoke({ profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })
   if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"`)

@@ -1,6 +1,7 @@
 /**
  * callers.adminToken opens the operator routes (revocation, profile tests, authorize links for any
- * user), which have no failure throttle: a short one is refused at load, like the console's token.
+ * user): a short one is refused at load, like the console's token, throttle or not (a throttle
+ * slows guessing; it does not make a short token long).
  * The rule reads the resolved value, so a `${env:…}` reference is judged by what it names.
  */
 import { describe, expect, it } from 'vitest'

@@ -65,15 +65,27 @@ async function route() {
   }
 }
 
+// A sign-out the server did not confirm (a 503 when the store did not take it): its message
+// says what holds, so show it, on the login form when this browser no longer has a session.
+async function signOutFailed(err) {
+  try {
+    signedIn(await get('session'))
+  } catch (again) {
+    if (again instanceof ApiError && again.status === 401) return showLogin(err.message)
+  }
+  page('Error', h('p', { class: 'error', role: 'alert' }, err.message))
+}
+
 async function start() {
   document.getElementById('logout').addEventListener('click', async () => {
+    if (leave) leave()
+    leave = null
     try {
       await post('logout')
-    } finally {
-      if (leave) leave()
-      leave = null
-      showLogin('Signed out.')
+    } catch (err) {
+      return signOutFailed(err)
     }
+    showLogin('Signed out.')
   })
   window.addEventListener('hashchange', () => void route())
   try {

@@ -1,0 +1,97 @@
+/**
+ * One failure throttle for every check of an admin secret (the console's sign-in, the
+ * OAuth operator routes), shared by every worker and replica on the same store. Each
+ * attempt takes a place before the secret is compared and gives it back when the secret
+ * was right, so a wrong one counts and parallel guesses cannot all slip past one check:
+ * past `max` wrong attempts from one source key in a fixed one-minute window, that key
+ * waits until the window ends, right secret or wrong, while every other key goes on.
+ *
+ * The store has no increment, so the places are slot keys
+ * `throttle:<name>:<source>:<window>:<n>` (n = 1..max) taken with putIfAbsent, the first
+ * free one winning; slot `max` taken means the window is used up. The in-process count
+ * (local-throttle.ts) is kept beside it: it decides alone while the store does not answer
+ * (the throttle never disappears, and an outage locks no operator out), and it is asked
+ * first while the store does (an outage's guesses still count here afterwards).
+ */
+import type { Store } from '../store/index.js'
+import { createLocalThrottle } from './local-throttle.js'
+import { sourceKey, storeSegment } from './source-key.js'
+
+/** The length of a counting window. */
+export const THROTTLE_WINDOW_MS = 60_000
+/** Where every throttle's slots live in the store. */
+export const THROTTLE_KEY_PREFIX = 'throttle:'
+// Kept past their window: a replica whose clock lags still sees them; the window in the key decides.
+const SLOT_TTL_MS = 2 * THROTTLE_WINDOW_MS
+
+/** What a throttle guards and where it counts. */
+export interface FailureThrottleOptions {
+  /** The secret guarded, a store-key segment ([a-z0-9-]+): the counts of two secrets never mix. */
+  name: string
+  /** Wrong attempts allowed per source key per window. */
+  max: number
+  /** How many source keys the in-process count remembers. */
+  maxAddresses: number
+  /** The shared store, when there is one; a throw counts as a store that does not answer. */
+  store: () => Store | undefined
+  now?: () => number
+}
+
+/** One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429). */
+export type Attempt =
+  | { readonly admitted: true; readonly key: string; release(): Promise<void> }
+  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number }
+
+/** Admits or refuses attempts per source address. */
+export interface FailureThrottle {
+  /** Takes a place for one attempt from `address` before the secret is compared. */
+  admit(address: string | undefined): Promise<Attempt>
+}
+
+/** Creates a throttle; its in-process count lives as long as the throttle (reloads keep it). */
+export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottle {
+  if (!/^[a-z0-9-]+$/.test(o.name)) throw new TypeError(`failure throttle name "${o.name}" must match [a-z0-9-]+`)
+  const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
+  const now = o.now ?? Date.now
+  const slot = (segment: string, window: number, n: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}:${n}`
+
+  /** The slot this attempt took (1..max), or 0 when the window is used up. */
+  const claimInStore = async (store: Store, segment: string, window: number): Promise<number> => {
+    // One read answers a used-up window (what a flood hits), instead of max refused writes.
+    if ((await store.get(slot(segment, window, o.max))) !== undefined) return 0
+    for (let n = 1; n <= o.max; n++) if (await store.putIfAbsent(slot(segment, window, n), '1', SLOT_TTL_MS)) return n
+    return 0
+  }
+
+  return {
+    async admit(address) {
+      const key = sourceKey(address)
+      const at = now()
+      const window = Math.floor(at / THROTTLE_WINDOW_MS)
+      const refused: Attempt = { admitted: false, key, retryAfterSec: Math.max(1, Math.ceil(((window + 1) * THROTTLE_WINDOW_MS - at) / 1000)) }
+      if (!local.claim(key, window)) return refused
+      const segment = storeSegment(key)
+      let taken: { store: Store; n: number } | undefined
+      try {
+        const store = o.store()
+        const n = store ? await claimInStore(store, segment, window) : -1
+        if (n === 0) {
+          local.release(key, window)
+          return refused
+        }
+        if (store && n > 0) taken = { store, n }
+      } catch {
+        // The store does not answer: this process's count, already taken above, decides.
+      }
+      return {
+        admitted: true,
+        key,
+        async release() {
+          local.release(key, window)
+          // Not given back while the store is away: one right attempt counted as wrong, until the window ends.
+          if (taken) await taken.store.delete(slot(segment, window, taken.n)).catch(() => false)
+        },
+      }
+    },
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The store-backed failure throttle on the real backends (a SQLite file, the real Redis
+ * under a unique prefix): exactly `max` wrong attempts per window per source key, right
+ * ones given back, other keys unaffected, shared by two processes' connections even when
+ * their attempts run at once; store keys of the documented layout. With a store whose calls
+ * reject it falls back to the in-process count: still throttled, nobody locked out. A
+ * property checks the decision against an independent model over random interleavings of
+ * addresses, two processes and outages.
+ */
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createFailureThrottle, THROTTLE_WINDOW_MS as WINDOW, type FailureThrottle } from '../../src/api/failure-throttle.js'
+import { GatewayError } from '../../src/errors.js'
+import { MemoryStore, type Store } from '../../src/store/index.js'
+import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
+import { ADDRESSES } from './throttle-support.js'
+
+const wrong = async (t: FailureThrottle, address: string): Promise<boolean> => (await t.admit(address)).admitted
+const right = async (t: FailureThrottle, address: string): Promise<boolean> => {
+  const attempt = await t.admit(address)
+  if (attempt.admitted) await attempt.release()
+  return attempt.admitted
+}
+
+/** A store whose every call rejects while `down`, as a store that does not answer. */
+class FlakyStore implements Store {
+  down = false
+  constructor(readonly inner: Store) {}
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.down ? Promise.reject(new GatewayError('store_unavailable', 'the store did not answer (test)')) : fn()
+  }
+  get = (k: string) => this.#call(() => this.inner.get(k))
+  put = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.put(k, v, ttl))
+  putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
+  delete = (k: string) => this.#call(() => this.inner.delete(k))
+  take = (k: string) => this.#call(() => this.inner.take(k))
+  keys = (p: string) => this.#call(() => this.inner.keys(p))
+  ping = () => this.#call(() => this.inner.ping())
+  close = () => this.inner.close()
+}
+
+describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 'redis'))('failure throttle on $name', (backend) => {
+  let h: StoreHarness
+  beforeEach(async () => {
+    h = await backend.setup()
+  })
+  afterEach(async () => {
+    await h.cleanup()
+  })
+
+  it('admits exactly max wrong attempts per window per address key; right ones are given back; other keys and the next window start fresh', async () => {
+    let now = 1_000 * WINDOW + 5_000
+    const t = createFailureThrottle({ name: 'test', max: 5, maxAddresses: 100, store: () => h.store, now: () => now })
+    for (let i = 0; i < 5; i++) {
+      expect(await right(t, '2001:db8::1')).toBe(true)
+      expect(await wrong(t, `2001:db8::${i + 2}`)).toBe(true)
+    }
+    // The same /64 in another spelling, right token or wrong: refused, with the rest of the window.
+    expect(await wrong(t, '2001:DB8:0:0:ffff::9')).toBe(false)
+    expect(await right(t, '2001:db8::1')).toBe(false)
+    expect(await t.admit('2001:db8::1')).toEqual({ admitted: false, key: '2001:db8:0:0::/64', retryAfterSec: 55 })
+    for (const other of ['2001:db8:0:1::1', '10.0.0.1', '::ffff:10.0.0.2']) expect(await right(t, other)).toBe(true)
+    // One slot per wrong attempt, the address one segment of the key (no ':' from IPv6).
+    const keys = await h.store.keys('throttle:')
+    expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((n) => `throttle:test:v6_2001-db8-0-0:1000:${n}`))
+    now += WINDOW
+    expect(await wrong(t, '2001:db8::1')).toBe(true)
+  })
+
+  it('two processes (a second connection, each its own in-process count) share the count, also with their attempts all at once', async () => {
+    const peer = h.openPeer() as Store
+    const make = (store: Store): FailureThrottle => createFailureThrottle({ name: 'test', max: 5, maxAddresses: 100, store: () => store })
+    const [a, b] = [make(h.store), make(peer)]
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).admit('10.9.8.7')))
+    // Each process alone would admit 5; together they admit 5.
+    expect(burst.filter((x) => x.admitted)).toHaveLength(5)
+    const turns: boolean[] = []
+    for (let i = 0; i < 12; i++) turns.push(await wrong(i % 2 ? a : b, '10.9.8.6'))
+    expect(turns.filter(Boolean)).toHaveLength(5)
+    expect([await right(a, '10.9.8.5'), await right(b, '10.9.8.5')]).toEqual([true, true])
+  })
+})
+
+describe('failure throttle while the store does not answer', () => {
+  it('counts in the process: still exactly max wrong attempts, nobody else locked out; the outage\'s attempts count afterwards', async () => {
+    const store = new FlakyStore(new MemoryStore({ purgeIntervalMs: 0 }))
+    const now = 500 * WINDOW
+    const t = createFailureThrottle({ name: 'test', max: 3, maxAddresses: 100, store: () => store, now: () => now })
+    expect(await wrong(t, '10.0.0.1')).toBe(true)
+    store.down = true
+    expect([await right(t, '10.0.0.1'), await wrong(t, '10.0.0.1'), await wrong(t, '10.0.0.1')]).toEqual([true, true, true])
+    expect([await wrong(t, '10.0.0.1'), await right(t, '10.0.0.1')]).toEqual([false, false])
+    expect(await right(t, '10.0.0.2')).toBe(true)
+    store.down = false
+    // The store holds one wrong attempt; this process remembers three.
+    expect(await right(t, '10.0.0.1')).toBe(false)
+    const other = createFailureThrottle({ name: 'test', max: 3, maxAddresses: 100, store: () => store, now: () => now })
+    expect(await right(other, '10.0.0.1')).toBe(true)
+  })
+
+  it('a store that cannot be opened (store() throws) or is absent counts in the process alone', async () => {
+    for (const store of [() => { throw new GatewayError('store_unavailable', 'not opened') }, () => undefined]) {
+      const t = createFailureThrottle({ name: 'test', max: 2, maxAddresses: 100, store, now: () => 0 })
+      expect([await right(t, '::1'), await wrong(t, '::1'), await wrong(t, '::2'), await wrong(t, '::1'), await right(t, '127.0.0.1')]).toEqual([true, true, true, false, true])
+    }
+  })
+
+  it('property: over random interleavings of addresses, two processes and outages, each decision is the model\'s (1,500 runs)', async () => {
+    const step = fc.record({ proc: fc.constantFrom(0, 1), at: fc.nat({ max: ADDRESSES.length - 1 }), isRight: fc.boolean(), later: fc.constantFrom(0, 0, 1, 1_000, 30_000, WINDOW), flip: fc.constantFrom(false, false, false, true) })
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(step, { maxLength: 60 }), async (max, steps) => {
+        const shared = new MemoryStore({ purgeIntervalMs: 0 })
+        const stores = [new FlakyStore(shared), new FlakyStore(shared)] as const
+        let now = 3 * WINDOW
+        const procs = stores.map((s) => createFailureThrottle({ name: 'prop', max, maxAddresses: 1_000, store: () => s, now: () => now }))
+        // The model: wrong attempts in the store (only those made while it answered) and in each process.
+        const inStore = new Map<string, number>()
+        const inProc = [new Map<string, number>(), new Map<string, number>()] as const
+        for (const { proc, at, isRight, later, flip } of steps) {
+          now += later
+          const s = stores[proc]
+          if (flip) s.down = !s.down
+          const [address, group] = ADDRESSES[at] as readonly [string, string]
+          const id = `${group}@${Math.floor(now / WINDOW)}`
+          const local = inProc[proc].get(id) ?? 0
+          const expected = local < max && (s.down || (inStore.get(id) ?? 0) < max)
+          const t = procs[proc] as FailureThrottle
+          expect(await (isRight ? right(t, address) : wrong(t, address))).toBe(expected)
+          if (expected && !isRight) {
+            inProc[proc].set(id, local + 1)
+            if (!s.down) inStore.set(id, (inStore.get(id) ?? 0) + 1)
+          }
+        }
+        await shared.close()
+      }),
+      { seed: 0x7a11, numRuns: 1_500 },
+    )
+  })
+})

@@ -1,0 +1,67 @@
+/**
+ * Shared by the failure-throttle tests: source addresses on loopback (Linux routes all of
+ * 127/8 to lo, so binding a client socket to 127.x.y.z is another client), an HTTP request
+ * from one of them, and a scenario run inside one counting window.
+ */
+import { request as httpRequest } from 'node:http'
+import { THROTTLE_WINDOW_MS } from '../../src/api/failure-throttle.js'
+
+/**
+ * Addresses in many spellings, each with the group it must be counted in, written out by
+ * hand (not by sourceKey): IPv4, IPv4-mapped (dotted, hex, upper case, zeros written out),
+ * IPv6 of one /64 in several spellings, another /64, a zone, loopback.
+ */
+export const ADDRESSES: readonly (readonly [string, string])[] = [
+  ['127.0.0.1', 'a'], ['::ffff:127.0.0.1', 'a'], ['::FFFF:7f00:1', 'a'], ['0:0:0:0:0:ffff:7f00:0001', 'a'],
+  ['127.0.0.2', 'b'], ['10.0.0.1', 'c'], ['10.0.0.2', 'd'], ['::ffff:10.0.0.2', 'd'],
+  ['2001:db8::1', 'e'], ['2001:DB8:0:0:ffff::2', 'e'], ['2001:db8:0:0:1:2:3:4', 'e'], ['2001:0db8:0000:0000::0.0.0.9', 'e'],
+  ['2001:db8:0:1::1', 'f'], ['fe80::1%eth0', 'g'], ['fe80::2', 'g'], ['::1', 'h'], ['::ffff:0:127.0.0.1', 'h'],
+]
+
+let next = 0
+/** A loopback source address no other scenario of this process used (127.31.x.y). */
+export function freshLoopback(): string {
+  next += 1
+  return `127.31.${Math.floor(next / 250)}.${(next % 250) + 1}`
+}
+
+const windowNow = (): number => Math.floor(Date.now() / THROTTLE_WINDOW_MS)
+
+/**
+ * Runs `scenario` from a fresh source address; when the scenario straddled the start of a
+ * new one-minute window (its counts split in two), runs it again from another address,
+ * which then has the whole of the new window. The gateway shares this machine's clock.
+ */
+export async function inOneWindow<T>(scenario: (address: string) => Promise<T>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    const before = windowNow()
+    const out = await scenario(freshLoopback())
+    if (windowNow() === before) return out
+    if (tries >= 2) throw new Error('three scenarios in a row straddled a window: is the clock jumping?')
+  }
+}
+
+/** A reply. */
+export interface ThrottleReply {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+}
+
+/** One request from `localAddress` to `url`. */
+export function requestFrom(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {}): Promise<ThrottleReply> {
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: o.method ?? 'GET', headers: o.headers ?? {}, agent: false, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(o.body)
+  })
+}
+
+/** n copies of `status`. */
+export const times = (n: number, status: number): number[] => Array<number>(n).fill(status)

@@ -1,0 +1,154 @@
+/**
+ * The OAuth operator routes (DELETE …/tokens/<user>, POST …/test, and authorize with the
+ * admin token) under the failure throttle, as callers reach them, on every topology (in
+ * this process; `serve --workers 2` on one SQLite file; two replicas on Redis with requests
+ * alternating): past 20 wrong admin tokens in a minute from one source address, that address
+ * gets 429 with Retry-After, even with the right token, while another address goes on; the
+ * wrong guesses admitted from one address stay at 20 however many processes served them,
+ * also when they all arrive at once. On authorize only a bearer that is neither the admin
+ * token nor a caller's counts, and a throttled address keeps its callers' bearers.
+ * In-process with the admin listener: the refusals are counted in the metrics, and a hot
+ * reload keeps the count. Source addresses are loopback aliases (127.31.x.y).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { TOPOLOGIES, useTopology } from '../support/topology.js'
+import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { inOneWindow, requestFrom, times, type ThrottleReply } from '../api/throttle-support.js'
+import { ADMIN_TOKEN, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+const SECRET = 'admin-throttle-hs256-secret-of-32-bytes'
+const AUD = 'https://gateway.test'
+const CALLERS = `callers:\n  required: false\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
+const WRONG = 'not-the-admin-token-but-long-enough'
+const REVOKE = '/gateway/oauth1/partner/tokens/nobody'
+const TEST = '/gateway/oauth1/partner/test'
+const AUTHORIZE = '/gateway/oauth1/partner/authorize?user=u1&format=json'
+/** A caller's start names no user: its bearer's sub is the user. */
+const AUTHORIZE_OWN = '/gateway/oauth1/partner/authorize?format=json'
+
+let pki: TestPki
+let provider: DanceProvider
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+})
+
+afterAll(async () => {
+  await provider?.close()
+  pki?.cleanup()
+})
+
+async function callerJwt(sub: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+}
+
+/** `path` with `token` as the bearer, from `address`, on the next process of the gateway. */
+const call = (url: string, path: string, token: string, address: string): Promise<ThrottleReply> =>
+  requestFrom(`${url}${path}`, { method: path === REVOKE ? 'DELETE' : path === TEST ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}` }, localAddress: address })
+
+/** The checks every refusal meets: the standard body with a specific message, and Retry-After. */
+function expectThrottled(r: ThrottleReply, route: RegExp): void {
+  expect(r.status, r.text).toBe(429)
+  const retry = Number(r.headers['retry-after'])
+  expect(retry).toBeGreaterThanOrEqual(1)
+  expect(retry).toBeLessThanOrEqual(60)
+  const body = JSON.parse(r.text) as { errors: { msg: string; code: number }[] }
+  expect(body.errors).toHaveLength(1)
+  expect(Object.keys(body.errors[0] ?? {}).sort()).toEqual(['code', 'msg'])
+  expect(body.errors[0]?.code).toBe(429)
+  expect(body.errors[0]?.msg).toMatch(route)
+  expect(body.errors[0]?.msg).toContain(`it may try again in ${retry} s`)
+}
+
+describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (kind) => {
+  const { gw, topo } = useTopology(kind, 'admin-throttle', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+
+  const slots = async (address: string): Promise<number> => (await topo().store.keys(`throttle:oauth1-admin:v4_${address}:`)).length
+
+  it('20 wrong admin tokens from one address, then 429 there (right token too) on every operator route; another address goes on', async () => {
+    await inOneWindow(async (address) => {
+      const statuses: number[] = []
+      for (let i = 0; i < 25; i++) statuses.push((await call(gw.url, REVOKE, `${WRONG}-${i}`, address)).status)
+      // Not 20 per process: one count for the gateway, in its store.
+      expect(statuses).toEqual([...times(20, 401), ...times(5, 429)])
+      expect(await slots(address)).toBe(20)
+      expectThrottled(await call(gw.url, REVOKE, ADMIN_TOKEN, address), /^DELETE \/gateway\/oauth1\/<profile>\/tokens\/<user>: too many wrong admin tokens from this address \(20 a minute\)/)
+      expectThrottled(await call(gw.url, TEST, ADMIN_TOKEN, address), /^POST \/gateway\/oauth1\/<profile>\/test: too many wrong admin tokens/)
+      expectThrottled(await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address), /^authorize: too many bearers that are neither the admin token nor a caller's from this address/)
+    })
+    await inOneWindow(async (other) => {
+      expect((await call(gw.url, REVOKE, ADMIN_TOKEN, other)).status).toBe(404)
+      const tested = await call(gw.url, TEST, ADMIN_TOKEN, other)
+      expect(tested.status, tested.text).toBe(200)
+      expect((await call(gw.url, AUTHORIZE, ADMIN_TOKEN, other)).status).toBe(200)
+      // Right tokens give their places back.
+      expect(await slots(other)).toBe(0)
+    })
+  })
+
+  it('40 wrong admin tokens at once from one address: 20 are compared, 20 refused', async () => {
+    await inOneWindow(async (address) => {
+      const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => call(gw.url, REVOKE, `${WRONG}-${i}`, address)))
+      const statuses = replies.map((r) => r.status).sort()
+      expect(statuses).toEqual([...times(20, 401), ...times(20, 429)])
+    })
+  })
+
+  it('authorize: only a bearer that is neither counts; a throttled address keeps its callers\' bearers', async () => {
+    const bearer = await callerJwt('carol')
+    await inOneWindow(async (address) => {
+      const statuses: number[] = []
+      for (let i = 0; i < 25; i++) statuses.push((await call(gw.url, AUTHORIZE_OWN, bearer, address)).status)
+      expect(statuses).toEqual(times(25, 200))
+      expect((await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)).status).toBe(200)
+    })
+    await inOneWindow(async (address) => {
+      const statuses: number[] = []
+      for (let i = 0; i < 21; i++) statuses.push((await call(gw.url, AUTHORIZE_OWN, `unknownbearer${i}`, address)).status)
+      expect(statuses).toEqual([...times(20, 401), 429])
+      expect((await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)).status).toBe(429)
+      const mine = await call(gw.url, AUTHORIZE_OWN, bearer, address)
+      expect(mine.status, mine.text).toBe(200)
+    })
+  })
+})
+
+describe('the admin-token throttle in one process with the admin listener', () => {
+  let g: OpsGateway
+  let dir: string
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'admin-throttle-ops-'))
+    const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: CALLERS }).replace('admin:\n  enabled: false\n', 'admin:\n  host: 127.0.0.1\n  port: 0\n')
+    expect(yaml).not.toContain('enabled: false')
+    g = await startOpsGateway(dir, yaml)
+  }, 60_000)
+
+  afterAll(async () => {
+    await g?.gw.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('counts each refusal in caller_auth_failures_total{reason="throttled"}; a hot reload keeps the count', async () => {
+    const throttled = async (): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_caller_auth_failures_total', { reason: 'throttled' }) ?? 0
+    await inOneWindow(async (address) => {
+      const before = await throttled()
+      for (let i = 0; i < 20; i++) expect((await call(g.gw.url, REVOKE, `${WRONG}-${i}`, address)).status).toBe(401)
+      const refused = [await call(g.gw.url, REVOKE, ADMIN_TOKEN, address), await call(g.gw.url, TEST, WRONG, address)]
+      expect(refused.map((r) => r.status)).toEqual([429, 429])
+      expect(await throttled()).toBe(before + 2)
+      const file = g.gw.ref.current.config.file
+      const snapshot = g.gw.ref.current
+      replaceFile(file, `${readFileSync(file, 'utf8')}\n# reloaded\n`)
+      await eventually(() => g.gw.ref.current !== snapshot, 20_000, 'the reload')
+      expect((await call(g.gw.url, REVOKE, ADMIN_TOKEN, address)).status).toBe(429)
+    })
+  })
+})
