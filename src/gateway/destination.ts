@@ -15,11 +15,31 @@ export interface DestinationBase {
   readonly under: RegExp
 }
 
+/**
+ * The `{{key}}` path-field placeholders of a configured path (the endpoint URL's, or
+ * `pathPrefix`), found once at compile time by segment position. Only those segments of an
+ * outbound path are ever filled: a `{{key}}` the caller writes anywhere else is its own text.
+ */
+export interface PathPlaceholders {
+  /** Whether the configured path has a `{{key}}` placeholder. */
+  has(key: string): boolean
+  /**
+   * `pathname` (an outbound path under the configured one) with the configured placeholders of
+   * the keys in `values` replaced by their values (already percent-encoded), in one pass, so a
+   * value is never searched for placeholders; every other byte stays.
+   */
+  fill(pathname: string, values: ReadonlyMap<string, string>): string
+}
+
 export interface EndpointDestination {
   /** `pathPrefix` without trailing slashes, or ''. */
   readonly prefix: string
   /** underBasePattern(prefix), compiled once. */
   readonly prefixUnder: RegExp
+  /** The endpoint URL path's placeholders, which route mode fills (the tenant never adds a segment). */
+  readonly urlPlaceholders: PathPlaceholders
+  /** `pathPrefix`'s placeholders, which the forward proxy and CONNECT fill. */
+  readonly prefixPlaceholders: PathPlaceholders
   /** The URL for this tenant; throws what `new URL` throws, uncached, exactly as parsing it per request did. */
   at(tenant: string | undefined): DestinationBase
 }
@@ -27,12 +47,58 @@ export interface EndpointDestination {
 /** Tenants remembered per endpoint; past this the oldest is forgotten (and parsed again when it returns). */
 export const MAX_CACHED_TENANTS = 1024
 
+// `{{key}}` as configured, `%7B%7Bkey%7D%7D` as a URL serialises it (hex in either case).
+const PLACEHOLDER = String.raw`\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D`
+const PLACEHOLDER_KEY = new RegExp(String.raw`\{\{([^}/]*)\}\}|%7B%7B((?:(?!%7D)[^/])*)%7D%7D`, 'gi')
+
+/** The key a placeholder names, from its captures: as configured, or percent-decoded from the URL's spelling. */
+function keyOf(braced: string | undefined, encoded: string | undefined): string {
+  if (braced !== undefined) return braced
+  try {
+    return decodeURIComponent(encoded ?? '')
+  } catch {
+    return encoded ?? ''
+  }
+}
+
+/** Finds the placeholders of a configured path (`/`-separated segment indexes, as `split('/')` counts). */
+function pathPlaceholders(configuredPath: string): PathPlaceholders {
+  const keys = new Set<string>()
+  const segments: number[] = []
+  configuredPath.split('/').forEach((segment, index) => {
+    const found = [...segment.matchAll(PLACEHOLDER_KEY)]
+    for (const m of found) keys.add(keyOf(m[1], m[2]))
+    if (found.length > 0) segments.push(index)
+  })
+  return {
+    has: (key) => keys.has(key),
+    fill(pathname, values) {
+      const parts = pathname.split('/')
+      // These segments of an outbound path are the configured ones, as configured: the request
+      // path is appended after them (route mode) or matched them literally (pathPrefix).
+      for (const index of segments) {
+        parts[index] = (parts[index] ?? '').replace(PLACEHOLDER_KEY, (whole, braced?: string, encoded?: string) => values.get(keyOf(braced, encoded)) ?? whole)
+      }
+      return parts.join('/')
+    },
+  }
+}
+
+/** The URL path's placeholders: the tenant is a DNS label, so any one gives the segments every tenant has. */
+function urlPlaceholders(url: string): PathPlaceholders {
+  try {
+    return pathPlaceholders(new URL(url.replaceAll('{tenant}', 'tenant')).pathname)
+  } catch {
+    return pathPlaceholders('') // no request can be built either: at() throws the same parse error
+  }
+}
+
 /**
  * The base path as a pattern in which a `{{name}}` path-field placeholder (filled later by
  * apply_authorization with a percent-encoded value) stands for exactly one segment.
  */
 export function underBasePattern(basePath: string): RegExp {
-  const parts = basePath.split(/(\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D)/i)
+  const parts = basePath.split(new RegExp(`(${PLACEHOLDER})`, 'i'))
   const body = parts.map((p, i) => (i % 2 === 1 ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')
   return new RegExp(`^${body}(?:/|$)`)
 }
@@ -56,6 +122,8 @@ export function compileDestination(url: string, pathPrefix: string | undefined):
   return {
     prefix,
     prefixUnder: underBasePattern(prefix),
+    urlPlaceholders: urlPlaceholders(url),
+    prefixPlaceholders: pathPlaceholders(prefix),
     at(tenant) {
       if (tenant === undefined || !templated) return (untenanted ??= parse(url))
       let base = tenants.get(tenant)

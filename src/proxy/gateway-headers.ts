@@ -1,10 +1,10 @@
 /**
- * Headers the gateway sets (authorization fields, the OAuth Authorization header): a caller's
- * header that a backend would read as the same name must not travel beside the gateway's.
- * CGI-style backends (PHP, WSGI, Rack, lighttpd's FastCGI) key headers as `HTTP_X_ALPHA_SECRET`:
- * case folded, "-" and "_" alike (RFC 3875 §4.1.18), and lighttpd reads every other character
- * but a letter or digit as "_" too. So `X_Alpha_Secret` or `x-alpha.secret` beside the
- * gateway's `X-Alpha-Secret` could shadow it; they are removed.
+ * Headers the gateway sets (authorization fields, the OAuth Authorization header, the forwarding
+ * headers): a caller's header that a backend would read as the same name must not travel beside
+ * the gateway's. CGI-style backends (PHP, WSGI, Rack, lighttpd's FastCGI) key headers as
+ * `HTTP_X_ALPHA_SECRET`: case folded, "-" and "_" alike (RFC 3875 §4.1.18), and lighttpd reads
+ * every other character but a letter or digit as "_" too. So `X_Alpha_Secret` or
+ * `x-alpha.secret` beside the gateway's `X-Alpha-Secret` could shadow it; they are removed.
  */
 import type { Outbound, OutboundHeaders } from './pipeline.js'
 
@@ -20,18 +20,48 @@ export function setGatewayHeader(outbound: Outbound, name: string, value: string
   for (const other in headers) {
     // A CGI name keeps the length; most headers differ in it and need no folding.
     if (other !== name && other.length === name.length && cgiHeaderName(other) === key) {
-      // A filtered copy rather than `delete`: deleting slows every later reader of the object (hop-by-hop.ts).
-      outbound.headers = withoutShadows(headers, name, key)
+      outbound.headers = withoutHeaders(headers, (o) => o !== name && o.length === name.length && cgiHeaderName(o) === key)
       break
     }
   }
   outbound.headers[name] = value
 }
 
-function withoutShadows(headers: OutboundHeaders, name: string, key: string): OutboundHeaders {
-  const kept: OutboundHeaders = {}
-  for (const other in headers) {
-    if (other === name || other.length !== name.length || cgiHeaderName(other) !== key) kept[other] = headers[other] as string | string[]
+// Names Node's parser hands over: lower-case tokens. One spelled only with these is a CGI shadow of
+// a name spelled the same way only when it is that very name: no folding needed (a fast path).
+const PLAIN_NAME = /^[a-z][a-z0-9-]*$/
+const MAX_NAME = 32
+
+/**
+ * A test, made once, for the header names a CGI-style backend keys as one of `names` (lower-case
+ * letters, digits and "-", starting with a letter), `names` themselves excluded: `x_request_id`
+ * and `X.Request.Id` for `x-request-id`; and for `exact` names (some of `names`) themselves. It
+ * runs over every request's headers, so most names are passed over on their length and first
+ * letter (header names are ASCII tokens, whose CGI key keeps both) without folding anything.
+ */
+export function cgiShadowTest(names: readonly string[], exact: readonly string[] = []): (header: string) => boolean {
+  for (const n of names) if (!PLAIN_NAME.test(n) || n.length >= MAX_NAME) throw new TypeError(`cgiShadowTest: "${n}" is not a short lower-case header name of letters, digits and "-"`)
+  const keys = new Set(names.map(cgiHeaderName))
+  const own = new Set(names)
+  const dropped = new Set(exact)
+  // By length, a bit per first letter: a shadow has the length and first letter (in any case) of a name.
+  const firsts = new Array<number>(MAX_NAME).fill(0)
+  for (const n of names) firsts[n.length] = (firsts[n.length] as number) | (1 << (n.charCodeAt(0) - 97))
+  return (header) => {
+    if (header.length >= MAX_NAME) return false
+    const letter = (header.charCodeAt(0) | 0x20) - 97
+    if (letter < 0 || letter > 25 || ((firsts[header.length] as number) & (1 << letter)) === 0) return false
+    if (own.has(header)) return dropped.has(header)
+    return !PLAIN_NAME.test(header) && keys.has(cgiHeaderName(header))
   }
+}
+
+/**
+ * The headers without those `drop` matches, as a filtered copy rather than `delete`s: deleting
+ * slows every later reader of the object (undici, node:http; hop-by-hop.ts), on every request.
+ */
+export function withoutHeaders(headers: OutboundHeaders, drop: (name: string) => boolean): OutboundHeaders {
+  const kept: OutboundHeaders = {}
+  for (const other in headers) if (!drop(other)) kept[other] = headers[other] as string | string[]
   return kept
 }

@@ -6,7 +6,9 @@
  * Rack 2, Perl CGI, Go < 1.17 and Python < 3.9.2 also split on ";"; some decode twice. A caller
  * parameter whose readings meet a gateway name's would sit beside the gateway's value, and the
  * backend might take the caller's: such parameters are removed, everything else kept byte for
- * byte. The rule is in docs/paths.md ("Parameters and headers the gateway sets").
+ * byte. JSON bodies have names too: binders that ignore case (ASP.NET Core, Jackson, Go's
+ * encoding/json by default) read `ACCT` or `Acct` as `acct` (jsonNameMatcher). The rule is in
+ * docs/paths.md ("Parameters and headers the gateway sets").
  */
 import { formDecode, percentEncode } from '../oauth1/index.js'
 
@@ -149,4 +151,47 @@ export function findParameters(text: string, matches: (rawName: string) => boole
     if (matches(name)) found.push(name)
   }
   return found
+}
+
+// Simple case folding (what Go's EqualFold and JS's /iu compare) joins these, though neither
+// code point's case mapping reaches the other; and it keeps ı apart from i, which upper case joins.
+// (The test checks the whole fold against /iu over every cased code point.)
+const FOLD_SPECIALS: ReadonlyMap<string, string> = new Map([['\u1fd3', '\u0390'], ['\u1fe3', '\u03b0'], ['\ufb05', '\ufb06'], ['\u0131', '\u0131']])
+const ASCII = /^[\x00-\x7f]*$/
+
+const isOneCodePoint = (s: string): boolean => s.length === 1 || (s.length === 2 && (s.codePointAt(0) as number) > 0xffff)
+
+/** One code point's simple case folding class, as one member: its simple upper case's simple lower case. */
+function foldCodePoint(c: string): string {
+  const special = FOLD_SPECIALS.get(c)
+  if (special !== undefined) return special
+  const upper = c.toUpperCase()
+  const up = isOneCodePoint(upper) ? upper : c
+  const lower = up.toLowerCase()
+  return isOneCodePoint(lower) ? lower : up
+}
+
+/**
+ * The forms under which case-insensitive JSON binders compare a property name: whole-string
+ * lower case (Jackson's ACCEPT_CASE_INSENSITIVE_PROPERTIES), whole-string upper case (which also
+ * decides System.Text.Json's and Newtonsoft's OrdinalIgnoreCase: code points with equal simple
+ * upper cases have equal full ones, so ı is I), and per code point simple case folding — Go's
+ * encoding/json matches names with EqualFold by default (K, the Kelvin sign, is k; ſ is s).
+ */
+export function jsonNameFolds(name: string): readonly [string, string, string] {
+  const lower = name.toLowerCase()
+  if (ASCII.test(name)) return [lower, name.toUpperCase(), lower]
+  let folded = ''
+  for (const c of name) folded += foldCodePoint(c)
+  return [lower, name.toUpperCase(), folded]
+}
+
+/** A test for JSON property names a case-insensitive binder may read as `name` (`name` itself included). */
+export function jsonNameMatcher(name: string): (other: string) => boolean {
+  const forms = jsonNameFolds(name)
+  return (other) => {
+    if (other === name) return true
+    const f = jsonNameFolds(other)
+    return f[0] === forms[0] || f[1] === forms[1] || f[2] === forms[2]
+  }
 }

@@ -23,6 +23,8 @@ export interface UpstreamTarget {
   readonly query: string
   /** basePath as a pattern (`{{name}}` placeholders stand for one segment), compiled once per endpoint. */
   readonly under: RegExp
+  /** The configured path's `{{name}}` placeholders: the only places path fields fill (found once per endpoint). */
+  readonly placeholders: Endpoint['destination']['urlPlaceholders']
 }
 
 /**
@@ -106,7 +108,8 @@ export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefin
   const basePath = append ? configured.path : destination.prefix
   const path = append ? (configured.path + requestPath) : requestPath
   if (!isUnderBase(path, basePath)) throw new GatewayError('path_escapes_base', `the request path is not under ${basePath}/ of endpoint "${endpoint.name}"`)
-  return { origin: configured.origin, basePath, path, query, under: append ? configured.under : destination.prefixUnder } as UpstreamTarget
+  const placeholders = append ? destination.urlPlaceholders : destination.prefixPlaceholders
+  return { origin: configured.origin, basePath, path, query, under: append ? configured.under : destination.prefixUnder, placeholders } as UpstreamTarget
 }
 
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */

@@ -9,7 +9,7 @@ import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, isFormContentType, percentEncode } from '../../oauth1/index.js'
 import { setGatewayHeader } from '../gateway-headers.js'
-import { parameterMatcher, removeParameters } from '../parameter-names.js'
+import { jsonNameMatcher, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
 
@@ -46,17 +46,35 @@ function isJson(ct: string | undefined): boolean {
   return ct !== undefined && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(ct)
 }
 
-/** Sets `path` (dotted) in a JSON object, creating objects on the way. */
+/** Sets an own property (`__proto__` included) as a JSON document holds it. */
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true })
+}
+
+/** Removes every key of `node` but `key` itself that a case-insensitive binder reads as `key` (jsonNameMatcher). */
+function removeJsonShadows(node: Record<string, unknown>, key: string): void {
+  const same = jsonNameMatcher(key)
+  for (const other of Object.keys(node)) if (other !== key && same(other)) delete node[other]
+}
+
+/**
+ * Sets `path` (dotted) in a JSON object, creating objects on the way. At every level the caller's
+ * keys that a binder ignoring case reads as the path's key go, subtrees and all: beside the
+ * gateway's `auth.acct`, `{"Auth":{…}}` would be a second object the backend merges or prefers.
+ */
 function setDotted(target: Record<string, unknown>, path: string, value: string, fieldName: string): void {
   const parts = path.split('.')
   let node = target
   for (const part of parts.slice(0, -1)) {
-    const next = node[part]
-    if (next === undefined) node = node[part] = {}
+    removeJsonShadows(node, part)
+    const next = Object.hasOwn(node, part) ? node[part] : undefined
+    if (next === undefined) setOwn(node, part, (node = {}))
     else if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>
     else throw new GatewayError('unsupported_payload', `payload field "${fieldName}": "${part}" in the JSON body is not an object`)
   }
-  node[parts[parts.length - 1] as string] = value
+  const last = parts[parts.length - 1] as string
+  removeJsonShadows(node, last)
+  setOwn(node, last, value)
 }
 
 async function applyPayload(ctx: Admitted, fields: { key: string; value: string }[]): Promise<void> {
@@ -94,22 +112,31 @@ function applyQuery(url: URL, key: string, value: string): void {
   url.search = kept === '' ? added : `${kept}&${added}`
 }
 
-function applyPath(ctx: Admitted, key: string, value: string): void {
+/**
+ * Fills the path fields into the placeholders of the endpoint's configured path (the URL's in
+ * route mode, pathPrefix's otherwise), found once per endpoint: a `{{key}}` the caller wrote
+ * anywhere else in the path is its own text and stays as sent (percent-encoded, as any "{").
+ */
+function applyPath(ctx: Admitted, fields: readonly { key: string; value: string }[]): void {
   const url = ctx.outbound.url
-  // The one-segment rule profile URL templates obey too (config/path-segment.ts).
-  const problem = pathSegmentProblem(value)
-  if (problem !== undefined) throw new GatewayError(problem.reason, `path field "${key}": its value ${problem.why}`)
-  const encoded = percentEncode(value)
-  const forms = [`{{${key}}}`, `%7B%7B${key}%7D%7D`, `%7b%7b${key}%7d%7d`]
-  const path = forms.reduce((p, f) => p.split(f).join(encoded), url.pathname)
-  if (path === url.pathname) throw new GatewayError('bad_request', `path field "${key}": the URL path has no {{${key}}} placeholder`)
+  const placeholders = ctx.target.placeholders
+  const values = new Map<string, string>()
+  for (const { key, value } of fields) {
+    // The one-segment rule profile URL templates obey too (config/path-segment.ts).
+    const problem = pathSegmentProblem(value)
+    if (problem !== undefined) throw new GatewayError(problem.reason, `path field "${key}": its value ${problem.why}`)
+    if (!placeholders.has(key)) throw new GatewayError('bad_request', `path field "${key}": the endpoint's configured path (its URL's in route mode, its pathPrefix otherwise) has no {{${key}}} placeholder`)
+    values.set(key, percentEncode(value))
+  }
+  const path = placeholders.fill(url.pathname, values)
   // The filled path obeys the very rules a request path does (docs/paths.md), so a value can
   // never do what the same bytes in the request line are refused for.
   try {
     checkRequestPath(path)
   } catch (e) {
     if (!(e instanceof GatewayError)) throw e
-    throw new GatewayError(e.reason, `path field "${key}": with its value filled in, ${e.message}`)
+    const named = [...values.keys()].map((k) => `"${k}"`).join(', ')
+    throw new GatewayError(e.reason, `path field${values.size > 1 ? 's' : ''} ${named}: with ${values.size > 1 ? 'their values' : 'its value'} filled in, ${e.message}`)
   }
   url.pathname = path
 }
@@ -134,12 +161,15 @@ export const applyAuthorization: Step = {
     if (ctx.endpoint.fields.length === 0) return
     const rendered = renderFields(ctx, ctx.endpoint.fields)
     const payload: { key: string; value: string }[] = []
+    const path: { key: string; value: string }[] = []
     for (const f of rendered) {
       if (f.type === 'header') setGatewayHeader(ctx.outbound, f.key, f.value)
       else if (f.type === 'query') applyQuery(ctx.outbound.url, f.key, f.value)
-      else if (f.type === 'path') applyPath(ctx, f.key, f.value)
+      else if (f.type === 'path') path.push(f)
       else payload.push(f)
     }
+    // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
+    if (path.length > 0) applyPath(ctx, path)
     if (payload.length > 0) return applyPayload(ctx, payload)
   },
 }

@@ -3,30 +3,47 @@
  * X-Forwarded-For is off by default: backends authenticate the gateway's certificate,
  * and the bot runtime's internal addresses are nobody else's business (nor are the
  * Forwarded and X-Real-IP a caller may send).
+ *
+ * A header the gateway sets or strips must not reach a backend in another spelling: CGI-style
+ * backends (PHP, WSGI, Rack, lighttpd) read a caller's `X_Forwarded_For` or `x-real.ip` as
+ * HTTP_X_FORWARDED_FOR / HTTP_X_REAL_IP (gateway-headers.ts), so those go too.
  */
-import type { ResponseStep, Step } from '../pipeline.js'
+import { cgiShadowTest, withoutHeaders } from '../gateway-headers.js'
+import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 const VIA = '1.1 mtls-gateway'
+
+// What the gateway sets on every request: X-Request-Id (the listener), Via and X-Forwarded-For
+// (here), traceparent and tracestate (the upstream call, when tracing is on). The all-alphanumeric
+// ones have no CGI spelling but their own; listing them keeps the rule whole at no cost.
+const GATEWAY_SET = ['x-request-id', 'via', 'x-forwarded-for', 'traceparent', 'tracestate']
+// The client address in every name a backend may take it from; with X-Forwarded-For off, none travels.
+const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip']
+
+const dropWhenOn = cgiShadowTest(GATEWAY_SET)
+const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...CLIENT_ADDRESS], CLIENT_ADDRESS)
 
 function appendHeader(current: string | string[] | undefined, value: string): string {
   const prior = Array.isArray(current) ? current.join(', ') : current
   return prior ? `${prior}, ${value}` : value
 }
 
+/** `headers`, or a filtered copy without those `drop` matches when there are any (no `delete`). */
+function withoutAny(headers: OutboundHeaders, drop: (name: string) => boolean): OutboundHeaders {
+  for (const name in headers) if (drop(name)) return withoutHeaders(headers, drop)
+  return headers
+}
+
 export const addForwardingHeaders: Step = {
   name: 'forwarding_headers',
   run(ctx) {
     const { forwarding } = ctx.gateway.config
-    const h = ctx.outbound.headers
+    const remote = forwarding.xForwardedFor ? ctx.inbound.remoteAddress : undefined
+    // Off means no client address in any spelling: what a caller wrote in these is not the
+    // gateway's word, and a backend trusting one would be told whatever the caller liked.
+    const h = (ctx.outbound.headers = withoutAny(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
     if (forwarding.via) h.via = appendHeader(h.via, VIA)
-    if (forwarding.xForwardedFor && ctx.inbound.remoteAddress) h['x-forwarded-for'] = appendHeader(h['x-forwarded-for'], ctx.inbound.remoteAddress)
-    else {
-      // Off means no client address in any spelling: what a caller wrote in these is not the
-      // gateway's word, and a backend trusting one would be told whatever the caller liked.
-      delete h['x-forwarded-for']
-      delete h.forwarded
-      delete h['x-real-ip']
-    }
+    if (remote) h['x-forwarded-for'] = appendHeader(h['x-forwarded-for'], remote)
   },
 }
 
