@@ -43,6 +43,7 @@ export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNu
       host: String(obj(p).host).toLowerCase(),
       port: (obj(p).port as number | undefined) ?? 443,
       allowPrivate: (obj(p).allowPrivate as boolean | undefined) ?? false,
+      connectTimeoutMs: parseDuration((obj(p).connectTimeout as string | number | undefined) ?? configSchema.properties.interception.properties.passThrough.items.properties.connectTimeout.default),
     })),
   }
 }

@@ -249,6 +249,11 @@ const interception = {
           host: { type: 'string', minLength: 1, description: 'Host name as the caller sends it in CONNECT.' },
           port: { type: 'integer', minimum: 1, maximum: 65535, default: 443, description: 'Port.' },
           allowPrivate: { type: 'boolean', default: false, description: 'Allow private/loopback destinations for this host.' },
+          connectTimeout: {
+            ...duration,
+            default: '5s',
+            description: 'TCP connect limit for this host, like `endpoints[].timeouts.connect`: a destination that does not answer in time gets the caller a 504 on its CONNECT (before any `200`), and the dial is abandoned. `0` turns it off (the operating system then gives up after about two minutes of retries).',
+          },
         },
       },
     },

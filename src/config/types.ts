@@ -218,7 +218,8 @@ export interface InterceptionConfig {
   caKeyPassphrase?: string
   leafValidityMs: number
   cacheSize: number
-  passThrough: { host: string; port: number; allowPrivate: boolean }[]
+  /** `connectTimeoutMs` 0: the operating system's own connect limit. */
+  passThrough: { host: string; port: number; allowPrivate: boolean; connectTimeoutMs: number }[]
 }
 
 /** Spans and their export (issue: observability); `sampler` is reloadable, the rest restart-only. */

@@ -2,27 +2,30 @@
  * CONNECT (HTTPS_PROXY): only configured hosts are accepted. The caller is authenticated
  * once per tunnel, its TLS is terminated with a leaf minted for the host by the
  * interception CA, and every inner request goes through the same pipeline as the plain
- * forward proxy. Hosts on the pass-through list are tunnelled as bytes, untouched.
- * Access lines: a refused CONNECT is one when refused; a pass-through tunnel is one when it
- * closes (its life, its bytes); an intercepted tunnel's lines are its inner requests'.
+ * forward proxy. Hosts on the pass-through list are tunnelled as bytes, untouched
+ * (pass-through.ts). Access lines: a refused CONNECT is one when refused; a pass-through
+ * tunnel is one when it closes (its life, its bytes); an intercepted tunnel's lines are its
+ * inner requests', or one when the caller's TLS handshake fails, times out or is abandoned
+ * (caller-handshake.ts: there is no inner request then).
  */
 import { randomUUID } from 'node:crypto'
-import { connect as netConnect, isIP, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
-import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
+import type { EgressReason, Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, RequestFacts } from './pipeline.js'
-import type { RequestRecord } from './listener.js'
+import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { relayedBytes } from './relayed-bytes.js'
-import { callerAborted } from './outcome.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
+import { passThrough } from './pass-through.js'
+import { watchCallerHandshake } from './caller-handshake.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
@@ -49,7 +52,7 @@ export interface ConnectOptions {
   inner: Server
   admit: AdmitOptions
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
-  /** A refused CONNECT, and a pass-through tunnel once closed: one access line and one requests_total sample each. */
+  /** A refused CONNECT, a pass-through tunnel once closed, an intercepted tunnel whose handshake failed: one access line and one requests_total sample each. */
   onDone?: (record: RequestRecord) => void
   /** Counts pass-through refusals in egress_refusals_total. */
   onEgressRefusal?: (reason: EgressReason) => void
@@ -69,40 +72,59 @@ function parseAuthority(target: string): { host: string; port: number } | undefi
   return { host: (m[1] as string).replace(/^\[|\]$/g, '').toLowerCase(), port }
 }
 
+/** How a CONNECT reports itself once it is more than a refusal (one access line each). */
+interface TunnelReports {
+  /** A pass-through tunnel's line, when it closes: how long it lived and what it carried. */
+  passThroughClosed(authority: string): void
+  /** An intercepted tunnel whose caller never completed its TLS handshake. */
+  handshakeFailed(error: GatewayError): void
+}
+
 /** The listener's 'connect' event handler. */
 export function createConnectHandler(o: ConnectOptions) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const started = performance.now()
     const facts: RequestFacts = {}
     socket.on('error', () => socket.destroy())
-    // A pass-through tunnel's line, when it closes: how long it lived and what it carried.
-    const closed = (passThrough: string): void => {
-      const record: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status: 200, durationMs: performance.now() - started, facts, passThrough }
-      relayedBytes(socket as Socket, record)
-      o.onDone?.(record)
+    const record = (status: number, error?: GatewayError): RequestRecord => {
+      const r: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }
+      if (error) r.error = error
+      return r
     }
-    void handleConnect(o, req, socket, head, facts, closed).catch((err: unknown) => {
+    const reports: TunnelReports = {
+      passThroughClosed(authority) {
+        const r = record(200)
+        r.passThrough = authority
+        relayedBytes(socket as Socket, r)
+        o.onDone?.(r)
+      },
+      handshakeFailed: (e) => o.onDone?.(record(statusOf(e.reason, 'proxy'), e)),
+    }
+    void handleConnect(o, req, socket, head, facts, reports).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
-      // A caller that left before the answer was not refused.
-      if (e.reason !== 'caller_aborted') o.onTunnel?.('refused')
-      writeRawError(socket, e, 'proxy')
+      // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent).
+      if (e.reason === 'caller_aborted') socket.destroy()
+      else {
+        o.onTunnel?.('refused')
+        writeRawError(socket, e, 'proxy')
+      }
       // The cause of a 500 reaches the log through the access line (its stack), never the caller.
-      o.onDone?.({ id: randomUUID(), mode: 'connect', method: 'CONNECT', status: statusOf(e.reason, 'proxy'), durationMs: performance.now() - started, facts, error: e })
+      o.onDone?.(record(statusOf(e.reason, 'proxy'), e))
     })
   }
 }
 
-async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, closed: (passThrough: string) => void): Promise<void> {
+async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
   const interception = gateway.config.interception
   const endpoints = gateway.byHost.get(authority) ?? []
-  const passThrough = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
-  if (endpoints.length === 0 && !passThrough) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
+  const passThroughTo = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
+  if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const callers = gateway.callers
   if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
@@ -111,8 +133,24 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
-  if (endpoints.length === 0 && passThrough) return passBytes(socket, head, target.host, target.port, passThrough.allowPrivate, o, () => closed(authority))
-  if (!interception || !gateway.interception) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
+  if (endpoints.length === 0 && passThroughTo) return passThrough(socket, head, authority, passThroughTo, o, () => reports.passThroughClosed(authority))
+  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}) }, reports)
+}
+
+/** A CONNECT accepted for interception: what its tunnel is made of. */
+interface Interception {
+  gateway: Gateway
+  host: string
+  port: number
+  authority: string
+  caller?: Caller
+  token?: string
+}
+
+/** Answers 200 once the host's leaf is at hand, terminates the caller's TLS and hands the tunnel to the inner server. */
+async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, a: Interception, reports: TunnelReports): Promise<void> {
+  const { gateway, authority } = a
+  if (!gateway.config.interception || !gateway.interception) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
   // Judged at each CONNECT, like a bundle's dates: an expired CA stops interception only (503:
   // the gateway's own signing identity is unusable for now, no upstream was asked).
   const fault = gateway.interception.validityFault()
@@ -120,7 +158,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const minter = await o.minter(gateway)
   if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
   // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.
-  const fallback = await minter.contextFor(target.host)
+  const fallback = await minter.contextFor(a.host)
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
   const tls = new TLSSocket(socket as Socket, {
@@ -131,74 +169,15 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
       // Mint for the SNI name only when it is itself a configured host: an arbitrary SNI
       // would let a caller fill the leaf cache and burn CPU with names nobody configured.
       const sni = servername.toLowerCase()
-      const name = sni && gateway.byHost.has(`${sni}:${target.port}`) ? sni : target.host
+      const name = sni && gateway.byHost.has(`${sni}:${a.port}`) ? sni : a.host
       minter.contextFor(name).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
     },
   })
   tls.on('error', () => tls.destroy())
-  if (o.limits.tlsHandshakeMs > 0) {
-    // A caller that never finishes (or never starts) its handshake holds a socket: bounded.
-    const timer = setTimeout(() => {
-      o.onTimeout('tls_handshake')
-      tls.destroy()
-    }, o.limits.tlsHandshakeMs)
-    const stop = (): void => clearTimeout(timer)
-    tls.once('secure', stop).once('close', stop)
-  }
-  const trace = o.tracing?.tunnel(req.headers, target.host, target.port)
+  watchCallerHandshake(tls, { authority, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
+  const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
-}
-
-/** Pass-through: bytes only, no interception, no mTLS, no signing; egress policy still applies. `closed` reports the tunnel once it ends. */
-function passBytes(socket: Duplex, head: Buffer, host: string, port: number, allowPrivate: boolean, o: ConnectOptions, closed: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const egress = { allowPrivate, setting: 'interception.passThrough[].allowPrivate', ...(o.onEgressRefusal ? { onRefusal: o.onEgressRefusal } : {}) }
-    const denied = isIP(host) !== 0 ? checkLiteral(host, host, egress) : undefined
-    if (denied) return reject(new GatewayError('egress_denied', `pass-through ${host}:${port}: ${denied.message}`))
-    const upstream = netConnect({ host, port, lookup: createEgressLookup(egress) })
-    upstream.once('error', (err: NodeJS.ErrnoException) => {
-      const reason = err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? 'egress_denied' : 'upstream_connect_failed'
-      reject(new GatewayError(reason, `pass-through ${host}:${port}: ${err.code === 'ERR_GATEWAY_EGRESS_DENIED' ? err.message : (err.code ?? 'connect failed')}`))
-    })
-    upstream.once('connect', () => {
-      upstream.removeAllListeners('error')
-      if (socket.destroyed) {
-        // The caller left while the gateway dialled: nobody to answer, nothing to hold open.
-        upstream.destroy()
-        return reject(callerAborted())
-      }
-      o.onTunnel?.('pass_through')
-      socket.once('close', closed)
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-      if (head.length > 0) upstream.write(head)
-      upstream.on('error', () => socket.destroy())
-      socket.on('close', () => upstream.destroy())
-      upstream.on('close', () => socket.destroy())
-      socket.pipe(upstream).pipe(socket)
-      idleLimit(socket, upstream, o)
-      resolve()
-    })
-  })
-}
-
-/** Drain closes a pass-through tunnel quiet this long: it cannot tell a request in progress otherwise. */
-const QUIET_MS = 2000
-
-/** No byte either way for tunnelIdle closes the tunnel; drain closes it once quiet. */
-function idleLimit(socket: Duplex, upstream: Socket, o: ConnectOptions): void {
-  let last = Date.now()
-  const touch = (): void => void (last = Date.now())
-  socket.on('data', touch)
-  upstream.on('data', touch)
-  o.track(socket, () => Date.now() - last >= QUIET_MS)
-  if (o.limits.tunnelIdleMs <= 0) return
-  upstream.setTimeout(o.limits.tunnelIdleMs, () => {
-    // The upstream socket's timer counts bytes both ways (reads and writes refresh it).
-    o.onTimeout('tunnel_idle')
-    upstream.destroy()
-    socket.destroy()
-  })
 }

@@ -9,9 +9,10 @@ import { createServer as createTlsServer } from 'node:https'
 import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { hasBody } from './body.js'
-import type { Mode, Pipeline, RequestFacts } from './pipeline.js'
+import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
+import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { missingHost } from './client-error.js'
 import { callerAborted, type Outcome } from './outcome.js'
@@ -22,28 +23,10 @@ import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 
+export type { RequestRecord } from './request-record.js'
+
 export interface GatewayRef {
   current: Gateway
-}
-
-export interface RequestRecord {
-  id: string
-  mode: Mode | 'api' | 'other'
-  method: string
-  status: number
-  durationMs: number
-  facts: RequestFacts
-  error?: GatewayError
-  /** Bytes read from and written to the caller's connection for this request, headers included. */
-  requestBytes?: number
-  responseBytes?: number
-  /** The path of a `/gateway/…` request (for its span's route template; never logged). */
-  apiPath?: string
-  /**
-   * A pass-through CONNECT tunnel's destination (`host:port`, from the config): its record is
-   * made when the tunnel closes, its duration is the tunnel's life and its bytes what it carried.
-   */
-  passThrough?: string
 }
 
 /** Handles `/gateway/…`; returns false when the path is not one of its routes. */

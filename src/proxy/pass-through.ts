@@ -1,0 +1,98 @@
+/**
+ * A pass-through CONNECT tunnel (`interception.passThrough`): bytes only, no interception, no
+ * mTLS, no signing. The egress policy still applies to the dialled address; the dial is bounded
+ * (`connectTimeout`) and given up when the caller leaves, so a destination that never answers
+ * holds neither the caller's socket nor a connection-cap slot for the OS's two minutes of SYN
+ * retries; an open tunnel is closed when idle (tunnelIdle) and on drain once quiet.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { GatewayError } from '../errors.js'
+import type { InterceptionConfig } from '../config/index.js'
+import { checkLiteral, createEgressLookup, type EgressReason } from '../gateway/index.js'
+import { callerAborted } from './outcome.js'
+import type { TimeoutReason } from './connection-guard.js'
+
+/** One `interception.passThrough` entry. */
+export type PassThroughTarget = InterceptionConfig['passThrough'][number]
+
+/** What a pass-through tunnel needs from the CONNECT handler (ConnectOptions has all of it). */
+export interface PassThroughOptions {
+  onTunnel?: (kind: 'pass_through') => void
+  onEgressRefusal?: (reason: EgressReason) => void
+  limits: { tunnelIdleMs: number }
+  track(socket: Duplex, isIdle: () => boolean): void
+  onTimeout(reason: TimeoutReason): void
+}
+
+const ANSWER = 'HTTP/1.1 200 Connection Established\r\n\r\n'
+
+/**
+ * Dials `target`, then answers 200 and relays bytes both ways; `closed` reports the tunnel once
+ * it ends. Rejects (nothing written yet) when the dial is refused, fails, times out, or the caller leaves first.
+ */
+export async function passThrough(socket: Duplex, head: Buffer, authority: string, target: PassThroughTarget, o: PassThroughOptions, closed: () => void): Promise<void> {
+  const upstream = await dial(socket, authority, target, o)
+  o.onTunnel?.('pass_through')
+  socket.once('close', closed)
+  socket.write(ANSWER)
+  if (head.length > 0) upstream.write(head)
+  socket.on('close', () => upstream.destroy())
+  upstream.on('close', () => socket.destroy())
+  socket.pipe(upstream).pipe(socket)
+  idleLimit(socket, upstream, o)
+}
+
+/** The connected upstream socket; a GatewayError naming `authority` and the failed fact otherwise. */
+function dial(socket: Duplex, authority: string, target: PassThroughTarget, o: PassThroughOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const { host, port, connectTimeoutMs } = target
+    const egress = { allowPrivate: target.allowPrivate, setting: 'interception.passThrough[].allowPrivate', ...(o.onEgressRefusal ? { onRefusal: o.onEgressRefusal } : {}) }
+    const denied = isIP(host) !== 0 ? checkLiteral(host, host, egress) : undefined
+    if (denied) return reject(new GatewayError('egress_denied', `pass-through ${authority}: ${denied.message}`))
+    // The caller left during the checks before the dial: nobody to answer, nothing to open.
+    if (socket.destroyed) return reject(callerAborted())
+    const upstream = netConnect({ host, port, lookup: createEgressLookup(egress) })
+    const settle = (err?: GatewayError): void => {
+      clearTimeout(timer)
+      upstream.off('error', failed)
+      socket.off('end', callerGone).off('close', callerGone)
+      // From here a failing upstream ends the tunnel (an error needs a listener at every moment).
+      if (!err) return void resolve(upstream.on('error', () => socket.destroy()))
+      upstream.destroy()
+      reject(err)
+    }
+    const failed = (err: NodeJS.ErrnoException): void => {
+      const egressDenied = err.code === 'ERR_GATEWAY_EGRESS_DENIED'
+      settle(new GatewayError(egressDenied ? 'egress_denied' : 'upstream_connect_failed', `pass-through ${authority}: ${egressDenied ? err.message : (err.code ?? 'connect failed')}`))
+    }
+    // The caller left while the gateway dialled (Node still reads the socket it handed over, so
+    // a FIN shows as 'end'; bytes sent before the 200 stay buffered for the pipe): stop dialling
+    // rather than hold the slot.
+    const callerGone = (): void => settle(callerAborted())
+    // Like endpoints[].timeouts.connect: a 504 before any 200, the dial abandoned.
+    const timer = connectTimeoutMs > 0 ? setTimeout(() => settle(new GatewayError('upstream_timeout', `pass-through ${authority}: connect timeout: no answer within ${connectTimeoutMs / 1000} s (interception.passThrough[].connectTimeout)`)), connectTimeoutMs) : undefined
+    upstream.once('error', failed)
+    socket.once('end', callerGone).once('close', callerGone)
+    upstream.once('connect', () => settle())
+  })
+}
+
+/** Drain closes a pass-through tunnel quiet this long: it cannot tell a request in progress otherwise. */
+const QUIET_MS = 2000
+
+/** No byte either way for tunnelIdle closes the tunnel; drain closes it once quiet. */
+function idleLimit(socket: Duplex, upstream: Socket, o: PassThroughOptions): void {
+  let last = Date.now()
+  const touch = (): void => void (last = Date.now())
+  socket.on('data', touch)
+  upstream.on('data', touch)
+  o.track(socket, () => Date.now() - last >= QUIET_MS)
+  if (o.limits.tunnelIdleMs <= 0) return
+  upstream.setTimeout(o.limits.tunnelIdleMs, () => {
+    // The upstream socket's timer counts bytes both ways (reads and writes refresh it).
+    o.onTimeout('tunnel_idle')
+    upstream.destroy()
+    socket.destroy()
+  })
+}

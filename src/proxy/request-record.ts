@@ -1,0 +1,24 @@
+/** What one finished request (or CONNECT) reports to metrics, the access log and its span. */
+import type { GatewayError } from '../errors.js'
+import type { Mode, RequestFacts } from './pipeline.js'
+
+/** One finished request, as the listener and the CONNECT handler hand it to `onDone`. */
+export interface RequestRecord {
+  id: string
+  mode: Mode | 'api' | 'other'
+  method: string
+  status: number
+  durationMs: number
+  facts: RequestFacts
+  error?: GatewayError
+  /** Bytes read from and written to the caller's connection for this request, headers included. */
+  requestBytes?: number
+  responseBytes?: number
+  /** The path of a `/gateway/…` request (for its span's route template; never logged). */
+  apiPath?: string
+  /**
+   * A pass-through CONNECT tunnel's destination (`host:port`, from the config): its record is
+   * made when the tunnel closes, its duration is the tunnel's life and its bytes what it carried.
+   */
+  passThrough?: string
+}
