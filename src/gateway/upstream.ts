@@ -145,9 +145,10 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       })
       callback(null, s)
     }
-    const timer = setTimeout(() => {
+    // 0 turns the limit off, as for every other timeout (a 0 ms timer would fail every dial).
+    const timer = o.connectMs > 0 ? setTimeout(() => {
       finish(Object.assign(new Error(`connect timeout after ${o.connectMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
-    }, o.connectMs)
+    }, o.connectMs) : undefined
     const startTls = (tcp: Socket): void => {
       raw = tcp
       if (done) return void tcp.destroy()

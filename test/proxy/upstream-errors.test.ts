@@ -172,6 +172,8 @@ beforeAll(async () => {
     // Separate pools, so a burst opens one stalled connection per call.
     ...STALLS.map((name) => ep(name, p('blackhole'), {}, '    timeouts: { connect: 300ms }\n')),
     ep('response-timeout', p('silent'), {}, '    timeouts: { response: 300ms }\n'),
+    // 0 turns a limit off, as for every other timeout: not a timer that fires at once.
+    ep('no-connect-limit', p('good'), {}, '    timeouts: { connect: 0, response: 0, idle: 0 }\n'),
   ]
   const yaml = `admin: { enabled: false }\nendpoints:\n${endpoints.join('')}`
   gw = await startTestGateway(pki.dir, yaml)
@@ -185,6 +187,12 @@ afterAll(async () => {
 })
 
 describe('502: the server certificate', () => {
+  it('timeouts.connect 0 (with response and idle 0) turns the limits off: the call is made, not a 504', async () => {
+    const r = await call('no-connect-limit')
+    expect(r.status).toBe(200)
+    expect(r.json<EchoReply>().clientSubject).toContain('CN=bot-runtime')
+  })
+
   it('a control endpoint on the same PKI works (so every failure below is the one named)', async () => {
     const r = await call('good')
     expect(r.status).toBe(200)
