@@ -8,6 +8,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
+import { describeDialFailure } from '../tls/index.js'
 import type { InterceptionConfig } from '../config/index.js'
 import { checkLiteral, createEgressLookup, type EgressReason } from '../gateway/index.js'
 import { callerAborted } from './outcome.js'
@@ -63,8 +64,10 @@ function dial(socket: Duplex, authority: string, target: PassThroughTarget, o: P
       reject(err)
     }
     const failed = (err: NodeJS.ErrnoException): void => {
-      const egressDenied = err.code === 'ERR_GATEWAY_EGRESS_DENIED'
-      settle(new GatewayError(egressDenied ? 'egress_denied' : 'upstream_connect_failed', `pass-through ${authority}: ${egressDenied ? err.message : (err.code ?? 'connect failed')}`))
+      if (err.code === 'ERR_GATEWAY_EGRESS_DENIED') return settle(new GatewayError('egress_denied', `pass-through ${authority}: ${err.message}`))
+      // The reasons endpoints' dials get (upstream_connect_refused for ECONNREFUSED, …): one set of labels for SREs.
+      const failure = describeDialFailure(err.code)
+      settle(new GatewayError(failure.reason, `pass-through ${authority}: ${failure.text}`))
     }
     // The caller left while the gateway dialled (Node still reads the socket it handed over, so
     // a FIN shows as 'end'; bytes sent before the 200 stay buffered for the pipe): stop dialling

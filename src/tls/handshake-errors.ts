@@ -143,6 +143,17 @@ function hasName(err: unknown, name: string): boolean {
   return false
 }
 
+/**
+ * A failed TCP dial (a pass-through tunnel's) in the table's words: the reason and text the
+ * endpoints' dials get for the same socket code (connection refused, reset, unreachable, out of
+ * descriptors), else upstream_connect_failed with the code itself.
+ */
+export function describeDialFailure(code: string | undefined): { reason: Reason; text: string } {
+  const known = code !== undefined ? BY_CODE[code] : undefined
+  if (known && (known.reason.startsWith('upstream_connect_') || known.reason === 'fd_exhausted')) return { reason: known.reason, text: `${known.text} (${code})` }
+  return { reason: 'upstream_connect_failed', text: code ?? 'connect failed' }
+}
+
 /** Maps any upstream failure to a GatewayError naming the endpoint and the cause. */
 export function classifyUpstreamError(err: unknown, endpoint: string): GatewayError {
   if (err instanceof GatewayError) return err

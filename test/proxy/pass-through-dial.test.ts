@@ -106,7 +106,7 @@ describe('a pass-through destination that never answers', () => {
     const before = connectLines().length
     const refused = await connectTo(g.gw.port, closedPort, token)
     expect(refused.status).toBe(502)
-    expect(JSON.parse(refused.body)).toEqual({ errors: [{ msg: `pass-through 127.0.0.1:${closedPort}: ECONNREFUSED`, code: 502 }] })
+    expect(JSON.parse(refused.body)).toEqual({ errors: [{ msg: `pass-through 127.0.0.1:${closedPort}: connection refused (ECONNREFUSED)`, code: 502 }] })
     const timedOut = await connectTo(g.gw.port, silent.port, token)
     expect(timedOut.status).toBe(504)
     expect(JSON.parse(timedOut.body)).toEqual({ errors: [{ msg: timeoutMsg(1), code: 504 }] })
@@ -114,7 +114,7 @@ describe('a pass-through destination that never answers', () => {
     await eventually(() => silent.dialling() === 0, 10_000, 'the dial to be given up')
     await eventually(() => connectLines().length === before + 2, 10_000, 'the two access lines')
     const [r, t] = connectLines().slice(before)
-    expect(r).toMatchObject({ level: 'warn', mode: 'connect', method: 'CONNECT', status: 502, reason: 'upstream_connect_failed', caller: 'bot' })
+    expect(r).toMatchObject({ level: 'warn', mode: 'connect', method: 'CONNECT', status: 502, reason: 'upstream_connect_refused', caller: 'bot' })
     expect(t).toMatchObject({ level: 'warn', mode: 'connect', method: 'CONNECT', status: 504, reason: 'upstream_timeout', error: timeoutMsg(1), caller: 'bot' })
     // Same shape as the refused dial: neither names a tunnel destination (none was opened) nor an endpoint.
     for (const line of [r, t]) {
