@@ -7,7 +7,7 @@
  * parameter whose readings meet a gateway name's would sit beside the gateway's value, and the
  * backend might take the caller's: such parameters are removed, everything else kept byte for
  * byte. JSON bodies have names too: binders that ignore case (ASP.NET Core, Jackson, Go's
- * encoding/json by default) read `ACCT` or `Acct` as `acct` (jsonNameMatcher). The rule is in
+ * encoding/json by default) read `ACCT` or `Acct` as `acct` (jsonNameFoldKeys). The rule is in
  * docs/paths.md ("Parameters and headers the gateway sets").
  */
 import { formDecode, percentEncode } from '../oauth1/index.js'
@@ -186,12 +186,14 @@ export function jsonNameFolds(name: string): readonly [string, string, string] {
   return [lower, name.toUpperCase(), folded]
 }
 
-/** A test for JSON property names a case-insensitive binder may read as `name` (`name` itself included). */
-export function jsonNameMatcher(name: string): (other: string) => boolean {
-  const forms = jsonNameFolds(name)
-  return (other) => {
-    if (other === name) return true
-    const f = jsonNameFolds(other)
-    return f[0] === forms[0] || f[1] === forms[1] || f[2] === forms[2]
-  }
+// Jackson lower-cases in the default Locale (tr/az: İ is i, I is ı): I, ı, İ, i are one letter here (over-removal is harmless).
+const TURKIC_I = /[iI\u0131\u0130]\u0307?/g
+
+/** `name`'s folded forms, tagged by comparison (names a binder reads as one share one); only the part before a NUL counts (cJSON ends a key there). */
+export function jsonNameFoldKeys(name: string): string[] {
+  const nul = name.indexOf('\0')
+  const cut = nul === -1 ? name : name.slice(0, nul)
+  const f = jsonNameFolds(cut)
+  const turkic = ASCII.test(cut) ? f[0] : jsonNameFolds(cut.replace(TURKIC_I, 'i'))[2]
+  return [`l${f[0]}`, `u${f[1]}`, `f${f[2]}`, `t${turkic}`]
 }

@@ -3,7 +3,8 @@
  * WSGI, Rack, lighttpd) keys the same: with X-Forwarded-For off no client address reaches it
  * under HTTP_X_FORWARDED_FOR, HTTP_FORWARDED or HTTP_X_REAL_IP (`X_Forwarded_For`, `x-real.ip`);
  * with it on, only the gateway's chain; HTTP_X_REQUEST_ID is only the gateway's id and HTTP_VIA
- * only its Via. Every other header stays; and with nothing to remove the step copies nothing.
+ * only its Via. Off, X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and
+ * X-Cluster-Client-IP go too; X-Original-URL and X-Rewrite-URL (routing headers) go on or off. Every other header stays; and with nothing to remove the step copies nothing.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -33,7 +34,9 @@ function cgiRead(headers: OutboundHeaders): Map<string, string[]> {
   return read
 }
 
-const ADDRESS_VARIABLES = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP']
+const ADDRESS_VARIABLES = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP', 'HTTP_X_CLIENT_IP', 'HTTP_TRUE_CLIENT_IP', 'HTTP_CLIENT_IP', 'HTTP_X_FORWARDED', 'HTTP_FORWARDED_FOR', 'HTTP_X_CLUSTER_CLIENT_IP']
+// Removed whether X-Forwarded-For is on or off: the URL a backend routes by is the gateway's.
+const ROUTING_VARIABLES = ['HTTP_X_ORIGINAL_URL', 'HTTP_X_REWRITE_URL']
 const GATEWAY_VARIABLES = ['HTTP_X_REQUEST_ID', 'HTTP_VIA', 'HTTP_TRACEPARENT', 'HTTP_TRACESTATE', ...ADDRESS_VARIABLES]
 
 describe('forwarding headers in every spelling', () => {
@@ -46,6 +49,13 @@ describe('forwarding headers in every spelling', () => {
     expect(on.outbound.headers).toEqual({ 'x-forwarded-for': '1.2.3.4, 10.0.0.7', 'x-real-ip': '5.5.5.5' })
   })
 
+  it('X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and X-Cluster-Client-IP go with the address off; X-Original-URL and X-Rewrite-URL always', () => {
+    const address = { 'x-client-ip': '6.6.6.6', 'true-client-ip': '6.6.6.6', client_ip: '6.6.6.6', 'x-forwarded': 'for=6.6.6.6', 'Forwarded-For': '6.6.6.6', 'x-cluster-client-ip': '6.6.6.6' }
+    const routing = { 'x-original-url': '/admin', X_Rewrite_Url: '/admin', 'x-rewrite-url': '/admin' }
+    expect(run({ via: false, xForwardedFor: false }, { ...address, ...routing, accept: '*/*' }).outbound.headers).toEqual({ accept: '*/*' })
+    expect(run({ via: false, xForwardedFor: true, remoteAddress: '10.0.0.7' }, { ...address, ...routing }).outbound.headers).toEqual({ ...address, 'x-forwarded-for': '10.0.0.7' })
+  })
+
   it('with nothing to remove, the headers object is the same one (no copy, no delete)', () => {
     const headers: OutboundHeaders = { accept: '*/*', 'user-agent': 'bot', 'content-type': 'application/json', 'x-request-id': GATEWAY_ID, 'accept-encoding': 'gzip', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
     const ctx = run({ via: true, xForwardedFor: false }, headers)
@@ -56,8 +66,9 @@ describe('forwarding headers in every spelling', () => {
   const SEPARATORS = ['-', '_', '.', '~', '!', '#', '$', '%', '&', "'", '*', '+', '^', '`', '|']
   const spelling = (name: string): fc.Arbitrary<string> =>
     fc.tuple(...[...name].map((c) => (c === '-' ? fc.constantFrom(...SEPARATORS) : fc.constantFrom(c, c.toUpperCase())))).map((cs) => cs.join(''))
-  const NAMES = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-request-id', 'via', 'traceparent', 'tracestate']
-  const UNRELATED = ['accept', 'x-forwarded-host', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding']
+  const ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'client-ip', 'x-forwarded', 'forwarded-for', 'x-cluster-client-ip']
+  const NAMES = [...ADDRESS, 'x-request-id', 'via', 'traceparent', 'tracestate', 'x-original-url', 'x-rewrite-url']
+  const UNRELATED = ['accept', 'x-forwarded-host', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding', 'x-client-ips', 'client-ipv4', 'x-original-urls', 'x-rewrite', 'x-forwarded-proto']
   const headerName = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...NAMES).chain(spelling) }, { weight: 1, arbitrary: fc.constantFrom(...NAMES, ...UNRELATED) })
   const setup = fc.record({ via: fc.boolean(), xForwardedFor: fc.boolean(), remoteAddress: fc.option(fc.constantFrom('10.0.0.7', '::1'), { nil: undefined }) })
 
@@ -74,11 +85,12 @@ describe('forwarding headers in every spelling', () => {
         expect(read.get('HTTP_X_REQUEST_ID')).toEqual([GATEWAY_ID])
         if (s.via) expect(read.get('HTTP_VIA')).toEqual([exact('via') === undefined ? VIA : `${exact('via') as string}, ${VIA}`])
         const remote = s.xForwardedFor ? s.remoteAddress : undefined
+        for (const v of ROUTING_VARIABLES) expect(read.get(v), v).toBeUndefined()
         if (remote === undefined) for (const v of ADDRESS_VARIABLES) expect(read.get(v), v).toBeUndefined()
         else expect(read.get('HTTP_X_FORWARDED_FOR')).toEqual([exact('x-forwarded-for') === undefined ? remote : `${exact('x-forwarded-for') as string}, ${remote}`])
         // A name the gateway sets or strips travels under one spelling at most: its own. (With the
-        // address on, Forwarded and X-Real-IP are the caller's, as sent.)
-        const governed = remote === undefined ? GATEWAY_VARIABLES : GATEWAY_VARIABLES.filter((v) => v !== 'HTTP_FORWARDED' && v !== 'HTTP_X_REAL_IP')
+        // address on, the address headers but X-Forwarded-For are the caller's, as sent.)
+        const governed = [...ROUTING_VARIABLES, ...(remote === undefined ? GATEWAY_VARIABLES : GATEWAY_VARIABLES.filter((v) => !ADDRESS_VARIABLES.includes(v) || v === 'HTTP_X_FORWARDED_FOR'))]
         for (const v of governed) expect((read.get(v) ?? []).length, v).toBeLessThanOrEqual(1)
         for (const name of Object.keys(sent)) if (governed.includes(cgiVariable(name))) expect(NAMES, name).toContain(name)
         // Everything a backend reads under any other name is exactly what the caller sent.

@@ -5,7 +5,9 @@
  * encoding/json (EqualFold, on by default) would read as the path's key are removed, subtrees
  * and all, and every other key keeps its value. Judged against binder models written here, apart
  * from src/: whole-string lower/upper case, per code point upper case (OrdinalIgnoreCase), and
- * simple case folding as the JS engine's own /iu regular expressions apply it (Go's EqualFold).
+ * simple case folding as the JS engine's own /iu regular expressions apply it (Go's EqualFold),
+ * Jackson under a Turkish default Locale (İ is i, I is ı) and cJSON (a key ends at NUL, ASCII case
+ * ignored). Removal may go further (I, ı, İ, i as one letter), never less far.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -43,6 +45,7 @@ async function sent(keys: readonly string[], body: string): Promise<string | Gat
 
 // --- binder models (the specification) ---
 const isOne = (s: string): boolean => [...s].length === 1
+const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase())
 const escape = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 const upperEach = (s: string): string => [...s].map((c) => (isOne(c.toUpperCase()) ? c.toUpperCase() : c)).join('')
 type Binder = (key: string, name: string) => boolean
@@ -53,8 +56,18 @@ const BINDERS: Record<string, Binder> = {
   ordinalIgnoreCase: (k, n) => upperEach(k) === upperEach(n),
   // Go's EqualFold: Unicode simple case folding, which /iu applies code point by code point (K is k, ſ is s).
   equalFold: (k, n) => new RegExp(`^${escape(n)}$`, 'iu').test(k),
+  // Jackson under a Turkish or Azeri default Locale: İ lower-cases to i, I to ı.
+  jacksonTurkic: (k, n) => k.toLocaleLowerCase('tr') === n.toLocaleLowerCase('tr'),
+  // cJSON's cJSON_GetObjectItem: the key ends at NUL, compared with ASCII tolower.
+  cJSON: (k, n) => asciiLower(k.split('\0', 1)[0] as string) === asciiLower(n),
 }
 const readsAs = (key: string, name: string): boolean => Object.values(BINDERS).some((b) => b(key, name))
+/** What may go (a superset of readsAs): before any NUL, with I, ı, İ and i as one letter, read as `name` by some binder. */
+const mayGo = (key: string, name: string): boolean => {
+  const merge = (s: string): string => s.replace(/[iI\u0131\u0130]\u0307?/g, 'i')
+  const cut = key.split('\0', 1)[0] as string
+  return readsAs(key, name) || readsAs(cut, name) || readsAs(merge(cut), merge(name))
+}
 
 /** Every value a binder reads at `path`; an object that is not one on the way counts as a foreign reading. */
 function readings(node: unknown, path: readonly string[], binder: Binder): unknown[] {
@@ -71,13 +84,13 @@ function expectKept(original: unknown, out: unknown, path: readonly string[]): v
   for (const k of Object.keys(s)) expect(k === path[0] || Object.hasOwn(o, k), `added key ${JSON.stringify(k)}`).toBe(true)
   for (const [k, v] of Object.entries(o)) {
     if (k === path[0]) expectKept(v, s[k], path.slice(1))
-    else if (!readsAs(k, path[0] as string)) expect(s[k], `kept ${JSON.stringify(k)}`).toEqual(v)
+    else if (!mayGo(k, path[0] as string)) expect(s[k], `kept ${JSON.stringify(k)}`).toEqual(v)
   }
 }
 
 // --- generators ---
 const SPELLINGS: Record<string, string[]> = {
-  i: ['i', 'I', '\u0131', '\u0130'], k: ['k', 'K', '\u212a'], s: ['s', 'S', '\u017f'], σ: ['σ', 'Σ', 'ς'], µ: ['µ', 'μ', 'Μ'],
+  i: ['i', 'I', '\u0131', '\u0130', 'I\u0307'], k: ['k', 'K', '\u212a'], s: ['s', 'S', '\u017f'], σ: ['σ', 'Σ', 'ς'], µ: ['µ', 'μ', 'Μ'],
   '\u0130': ['\u0130', 'i\u0307', 'I\u0307', 'i'], '\u0390': ['\u0390', '\u1fd3'], '\ufb05': ['\ufb05', '\ufb06'], ǆ: ['ǆ', 'ǅ', 'Ǆ'],
 }
 const spellingsOf = (c: string): string[] => SPELLINGS[c] ?? (c.toLowerCase().length === 1 ? SPELLINGS[c.toLowerCase()] : undefined) ?? [...new Set([c, c.toLowerCase(), c.toUpperCase()])]
@@ -86,7 +99,7 @@ const spellingsOf = (c: string): string[] => SPELLINGS[c] ?? (c.toLowerCase().le
 function variantOf(name: string): fc.Arbitrary<string> {
   const chars = [...name]
   const respelled = fc.tuple(...chars.map((c) => fc.constantFrom(...spellingsOf(c)))).map((cs) => cs.join(''))
-  const nearMiss = fc.constantFrom(`${name}_`, `${name}s`, name.slice(1), `${name}.x`, ` ${name}`, name.replace(/ss/gi, 'ß'), name.replace(/ss/gi, '\u1e9e'))
+  const nearMiss = fc.constantFrom(`${name}_`, `${name}s`, name.slice(1), `${name}.x`, ` ${name}`, name.replace(/ss/gi, 'ß'), name.replace(/ss/gi, '\u1e9e'), `${name}\u0000`, `${name}\u0000x`)
   return fc.oneof({ weight: 5, arbitrary: respelled }, { weight: 2, arbitrary: nearMiss })
 }
 
@@ -108,8 +121,9 @@ describe('JSON payload fields', () => {
     expect(await sent(['acct'], '{"ACCT":"999","Acct":"998","b":1}')).toBe(`{"b":1,"acct":"${GATEWAY_VALUE}"}`)
     expect(await sent(['auth.acct'], '{"Auth":{"acct":"x"},"c":2}')).toBe(`{"c":2,"auth":{"acct":"${GATEWAY_VALUE}"}}`)
     expect(await sent(['auth.acct'], '{"auth":{"ACCT":"x","pin":"1"},"AUTH":{"acct":"y"}}')).toBe(`{"auth":{"pin":"1","acct":"${GATEWAY_VALUE}"}}`)
-    // Go's EqualFold: the Kelvin sign is k and the long s is s; .NET reads ı as I.
-    expect(await sent(['kiss'], '{"\u212aiss":1,"ki\u017fs":2,"k\u0131ss":3,"k\u0130ss":4}')).toBe(`{"k\u0130ss":4,"kiss":"${GATEWAY_VALUE}"}`)
+    // Go's EqualFold: the Kelvin sign is k and the long s is s; .NET reads ı as I; Jackson under a
+    // Turkish Locale İ as i; cJSON ends a key at NUL. Nothing else is read as kiss.
+    expect(await sent(['kiss'], '{"\u212aiss":1,"ki\u017fs":2,"k\u0131ss":3,"k\u0130ss":4,"KISS\\u0000x":5,"kis":6}')).toBe(`{"kis":6,"kiss":"${GATEWAY_VALUE}"}`)
     // Not an object on the path is still refused, as before; a shadow that is not one just goes.
     expect(await sent(['auth.acct'], '{"auth":"x"}')).toMatchObject({ reason: 'unsupported_payload' })
     expect(await sent(['auth.acct'], '{"AUTH":"x"}')).toBe(`{"auth":{"acct":"${GATEWAY_VALUE}"}}`)

@@ -8,7 +8,8 @@ behind TLS that requires a client certificate, on Python's wsgiref (a CGI-style 
 It binds 127.0.0.1 on an ephemeral port and prints one JSON line, {"port": N}, once listening.
 A request's query names dotted key paths (`?bind=auth.acct`); the answer is JSON:
 {"bound": {path: [every value a binder ignoring case may read there, in body order]},
- "http": {HTTP_* variables}, "path_info": PATH_INFO (decoded), "raw_path": the request target}.
+ "http": {HTTP_* variables}, "path_info": PATH_INFO (decoded), "raw_path": the request target,
+ "body": the body as received}.
 A key matches a path's key when the two are equal after Python's casefold() (full Unicode case
 folding: K and the Kelvin sign, s and long s, ß and ss), after upper() or after lower().
 """
@@ -51,6 +52,7 @@ def app(environ, start_response):
         'http': {k: v for k, v in environ.items() if k.startswith('HTTP_')},
         'path_info': environ.get('PATH_INFO', ''),
         'raw_path': environ.get('RAW_PATH', ''),
+        'body': body,
     }
     data = json.dumps(answer).encode('utf-8')
     start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(data)))])

@@ -15,6 +15,8 @@ export interface BinderReading {
   http: Record<string, string>
   path_info: string
   raw_path: string
+  /** The request body as received. */
+  body: string
 }
 
 export interface BinderBackend {

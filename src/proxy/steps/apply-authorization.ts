@@ -9,9 +9,10 @@ import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, isFormContentType, percentEncode } from '../../oauth1/index.js'
 import { setGatewayHeader } from '../gateway-headers.js'
-import { jsonNameMatcher, parameterMatcher, removeParameters } from '../parameter-names.js'
+import { parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
+import { isJson, setJsonFields } from './json-payload.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
 // RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): CR/LF/NUL would split or cut the
@@ -42,64 +43,36 @@ function contentTypeOf(ctx: Admitted): string | undefined {
   return Array.isArray(ct) ? ct[0] : ct
 }
 
-function isJson(ct: string | undefined): boolean {
-  return ct !== undefined && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(ct)
-}
-
-/** Sets an own property (`__proto__` included) as a JSON document holds it. */
-function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true })
-}
-
-/** Removes every key of `node` but `key` itself that a case-insensitive binder reads as `key` (jsonNameMatcher). */
-function removeJsonShadows(node: Record<string, unknown>, key: string): void {
-  const same = jsonNameMatcher(key)
-  for (const other of Object.keys(node)) if (other !== key && same(other)) delete node[other]
+/**
+ * What must read the body: payload fields, set in a JSON or form body; and query fields beside a
+ * form body, whose same-name parameters go from it (PHP's $_REQUEST, Spring's @RequestParam and
+ * servlets read query and form parameters as one set). A JSON body is not touched by a query field.
+ */
+async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[]): Promise<void> {
+  const ct = contentTypeOf(ctx)
+  if (isJson(ct) && payload.length > 0) return ctx.outbound.body.replace(setJsonFields(await ctx.outbound.body.bytes(), payload))
+  if (isFormContentType(ct)) {
+    const raw = (await ctx.outbound.body.bytes()).toString('utf8')
+    // As in the query: no caller parameter a backend would read as a field's name stays beside it.
+    const kept = removeParameters(raw, parameterMatcher([...queryKeys, ...payload.map((f) => f.key)]))
+    if (payload.length === 0) return kept === raw ? undefined : ctx.outbound.body.replace(Buffer.from(kept))
+    const added = formEncode(payload.map((f): [string, string] => [f.key, f.value]))
+    return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`))
+  }
+  if (payload.length === 0) return
+  throw new GatewayError('unsupported_payload', `payload field(s) ${payload.map((f) => f.key).join(', ')} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
 }
 
 /**
- * Sets `path` (dotted) in a JSON object, creating objects on the way. At every level the caller's
- * keys that a binder ignoring case reads as the path's key go, subtrees and all: beside the
- * gateway's `auth.acct`, `{"Auth":{…}}` would be a second object the backend merges or prefers.
+ * The names a payload field's value may be read under in the query: its key, and for a dotted key
+ * the bracket form Rails and PHP nest (`auth.pin` is `auth[pin]`). Rails merges the query over
+ * the body and servlets read query values first, so a caller's `?acct=` would win over the body.
  */
-function setDotted(target: Record<string, unknown>, path: string, value: string, fieldName: string): void {
-  const parts = path.split('.')
-  let node = target
-  for (const part of parts.slice(0, -1)) {
-    removeJsonShadows(node, part)
-    const next = Object.hasOwn(node, part) ? node[part] : undefined
-    if (next === undefined) setOwn(node, part, (node = {}))
-    else if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>
-    else throw new GatewayError('unsupported_payload', `payload field "${fieldName}": "${part}" in the JSON body is not an object`)
-  }
-  const last = parts[parts.length - 1] as string
-  removeJsonShadows(node, last)
-  setOwn(node, last, value)
-}
-
-async function applyPayload(ctx: Admitted, fields: { key: string; value: string }[]): Promise<void> {
-  const ct = contentTypeOf(ctx)
-  const names = fields.map((f) => f.key).join(', ')
-  if (isJson(ct)) {
-    const raw = await ctx.outbound.body.bytes()
-    let doc: unknown
-    try {
-      doc = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))
-    } catch {
-      throw new GatewayError('bad_request', `payload field(s) ${names}: the request body is not valid JSON`)
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new GatewayError('unsupported_payload', `payload field(s) ${names}: the JSON body must be an object`)
-    for (const f of fields) setDotted(doc as Record<string, unknown>, f.key, f.value, f.key)
-    ctx.outbound.body.replace(Buffer.from(JSON.stringify(doc)))
-  } else if (isFormContentType(ct)) {
-    const raw = (await ctx.outbound.body.bytes()).toString('utf8')
-    // As in the query: no caller parameter a backend would read as a field's name stays beside it.
-    const kept = removeParameters(raw, parameterMatcher(fields.map((f) => f.key)))
-    const added = formEncode(fields.map((f): [string, string] => [f.key, f.value]))
-    ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`))
-  } else {
-    throw new GatewayError('unsupported_payload', `payload field(s) ${names} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
-  }
+function payloadQueryNames(payload: readonly { key: string }[]): string[] {
+  return payload.flatMap(({ key }) => {
+    const parts = key.split('.')
+    return parts.length === 1 ? [key] : [key, `${parts[0] as string}${parts.slice(1).map((p) => `[${p}]`).join('')}`]
+  })
 }
 
 /**
@@ -110,6 +83,14 @@ function applyQuery(url: URL, key: string, value: string): void {
   const kept = removeParameters(url.search.slice(1), parameterMatcher([key]))
   const added = `${percentEncode(key)}=${percentEncode(value)}`
   url.search = kept === '' ? added : `${kept}&${added}`
+}
+
+/** Removes the caller's query parameters a backend may read as one of `names`; leaves the URL alone when none. */
+function dropQueryParameters(url: URL, names: readonly string[]): void {
+  const raw = url.search.slice(1)
+  if (raw === '') return
+  const kept = removeParameters(raw, parameterMatcher(names))
+  if (kept !== raw) url.search = kept
 }
 
 /**
@@ -156,20 +137,25 @@ export function renderFields(ctx: Admitted, fields: readonly CompiledField[]): {
 
 export const applyAuthorization: Step = {
   name: 'apply_authorization',
-  // Synchronous unless a payload field must read the body: no promise or microtask turn otherwise.
+  // Synchronous unless the body must be read (applyBody): no promise or microtask turn otherwise.
   run(ctx) {
     if (ctx.endpoint.fields.length === 0) return
     const rendered = renderFields(ctx, ctx.endpoint.fields)
     const payload: { key: string; value: string }[] = []
     const path: { key: string; value: string }[] = []
+    const query: { key: string; value: string }[] = []
     for (const f of rendered) {
       if (f.type === 'header') setGatewayHeader(ctx.outbound, f.key, f.value)
-      else if (f.type === 'query') applyQuery(ctx.outbound.url, f.key, f.value)
+      else if (f.type === 'query') query.push(f)
       else if (f.type === 'path') path.push(f)
       else payload.push(f)
     }
+    const url = ctx.outbound.url
+    // Before the query fields are added, so a query field of the same name stays.
+    if (payload.length > 0) dropQueryParameters(url, payloadQueryNames(payload))
+    for (const f of query) applyQuery(url, f.key, f.value)
     // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
     if (path.length > 0) applyPath(ctx, path)
-    if (payload.length > 0) return applyPayload(ctx, payload)
+    if (payload.length > 0 || (query.length > 0 && isFormContentType(contentTypeOf(ctx)))) return applyBody(ctx, payload, query.map((f) => f.key))
   },
 }

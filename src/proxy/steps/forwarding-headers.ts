@@ -2,7 +2,8 @@
  * Via and X-Forwarded-For. Via is on by default (RFC 9110 asks proxies to add it);
  * X-Forwarded-For is off by default: backends authenticate the gateway's certificate,
  * and the bot runtime's internal addresses are nobody else's business (nor are the
- * Forwarded and X-Real-IP a caller may send).
+ * Forwarded, X-Real-IP, X-Client-IP and the like a caller may send). X-Original-URL and
+ * X-Rewrite-URL never pass.
  *
  * A header the gateway sets or strips must not reach a backend in another spelling: CGI-style
  * backends (PHP, WSGI, Rack, lighttpd) read a caller's `X_Forwarded_For` or `x-real.ip` as
@@ -17,11 +18,16 @@ const VIA = '1.1 mtls-gateway'
 // (here), traceparent and tracestate (the upstream call, when tracing is on). The all-alphanumeric
 // ones have no CGI spelling but their own; listing them keeps the rule whole at no cost.
 const GATEWAY_SET = ['x-request-id', 'via', 'x-forwarded-for', 'traceparent', 'tracestate']
-// The client address in every name a backend may take it from; with X-Forwarded-For off, none travels.
-const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip']
+// The client address in every name a backend may take it from (PHP apps read HTTP_CLIENT_IP and
+// HTTP_X_CLIENT_IP; CDNs set True-Client-IP); with X-Forwarded-For off, none travels.
+const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'client-ip', 'x-forwarded', 'forwarded-for', 'x-cluster-client-ip']
+// Never a caller's: IIS, Symfony and Zend route by these when they trust the proxy, so a backend
+// would serve another path than the one the gateway checked.
+const ALWAYS = ['x-original-url', 'x-rewrite-url']
 
-const dropWhenOn = cgiShadowTest(GATEWAY_SET)
-const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...CLIENT_ADDRESS], CLIENT_ADDRESS)
+// Built once: the step runs them over every request's headers.
+const dropWhenOn = cgiShadowTest([...GATEWAY_SET, ...ALWAYS], ALWAYS)
+const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...CLIENT_ADDRESS, ...ALWAYS], [...CLIENT_ADDRESS, ...ALWAYS])
 
 function appendHeader(current: string | string[] | undefined, value: string): string {
   const prior = Array.isArray(current) ? current.join(', ') : current
