@@ -6,12 +6,15 @@
  * past `max` wrong attempts from one source key in a fixed one-minute window, that key
  * waits until the window ends, right secret or wrong, while every other key goes on.
  *
- * The store has no increment, so the places are slot keys
- * `throttle:<name>:<source>:<window>:<n>` (n = 1..max) taken with putIfAbsent, the first
- * free one winning; slot `max` taken means the window is used up. The in-process count
- * (local-throttle.ts) is kept beside it: it decides alone while the store does not answer
- * (the throttle never disappears, and an outage locks no operator out), and it is asked
- * first while the store does (an outage's guesses still count here afterwards).
+ * The count is one store counter per source key and window,
+ * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment: an attempt
+ * adds one before the secret is compared and is refused when that makes more than `max`; a
+ * right secret takes its one back. A flood from one address thus moves one key (one write
+ * per attempt, nothing more for a refused one), which expires two windows after it was made.
+ * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
+ * store does not answer (the throttle never disappears, and an outage locks no operator
+ * out), and it is asked first while the store does (an outage's guesses still count here
+ * afterwards).
  */
 import type { Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
@@ -19,10 +22,10 @@ import { sourceKey, storeSegment } from './source-key.js'
 
 /** The length of a counting window. */
 export const THROTTLE_WINDOW_MS = 60_000
-/** Where every throttle's slots live in the store. */
+/** Where every throttle's counters live in the store. */
 export const THROTTLE_KEY_PREFIX = 'throttle:'
-// Kept past their window: a replica whose clock lags still sees them; the window in the key decides.
-const SLOT_TTL_MS = 2 * THROTTLE_WINDOW_MS
+// Kept past its window: a replica whose clock lags still sees it; the window in the key decides.
+const COUNTER_TTL_MS = 2 * THROTTLE_WINDOW_MS
 
 /** What a throttle guards and where it counts. */
 export interface FailureThrottleOptions {
@@ -53,15 +56,7 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
   if (!/^[a-z0-9-]+$/.test(o.name)) throw new TypeError(`failure throttle name "${o.name}" must match [a-z0-9-]+`)
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
-  const slot = (segment: string, window: number, n: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}:${n}`
-
-  /** The slot this attempt took (1..max), or 0 when the window is used up. */
-  const claimInStore = async (store: Store, segment: string, window: number): Promise<number> => {
-    // One read answers a used-up window (what a flood hits), instead of max refused writes.
-    if ((await store.get(slot(segment, window, o.max))) !== undefined) return 0
-    for (let n = 1; n <= o.max; n++) if (await store.putIfAbsent(slot(segment, window, n), '1', SLOT_TTL_MS)) return n
-    return 0
-  }
+  const counter = (segment: string, window: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}`
 
   return {
     async admit(address) {
@@ -70,16 +65,17 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       const window = Math.floor(at / THROTTLE_WINDOW_MS)
       const refused: Attempt = { admitted: false, key, retryAfterSec: Math.max(1, Math.ceil(((window + 1) * THROTTLE_WINDOW_MS - at) / 1000)) }
       if (!local.claim(key, window)) return refused
-      const segment = storeSegment(key)
-      let taken: { store: Store; n: number } | undefined
+      const counterKey = counter(storeSegment(key), window)
+      let taken: Store | undefined
       try {
         const store = o.store()
-        const n = store ? await claimInStore(store, segment, window) : -1
-        if (n === 0) {
+        // A refused attempt leaves its one in place (taking it back would be a second write per
+        // attempt): the window stays used up until it ends; only an admitted one is given back.
+        if (store && (await store.increment(counterKey, 1, COUNTER_TTL_MS)) > o.max) {
           local.release(key, window)
           return refused
         }
-        if (store && n > 0) taken = { store, n }
+        taken = store
       } catch {
         // The store does not answer: this process's count, already taken above, decides.
       }
@@ -89,7 +85,7 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
         async release() {
           local.release(key, window)
           // Not given back while the store is away: one right attempt counted as wrong, until the window ends.
-          if (taken) await taken.store.delete(slot(segment, window, taken.n)).catch(() => false)
+          if (taken) await taken.increment(counterKey, -1, COUNTER_TTL_MS).catch(() => 0)
         },
       }
     },

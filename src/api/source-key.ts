@@ -1,35 +1,45 @@
 /**
  * The source address a failure throttle counts under. The address is the TCP peer the
  * listener sees (a forwarded header would let a client pick its own). IPv4 counts per
- * address, an IPv4-mapped IPv6 address as its IPv4 (however it is spelled), and IPv6 per
- * /64, which one host can hold whole and rotate through.
+ * address, and so does an IPv6 address that carries one (however it is spelled): IPv4-mapped
+ * (::ffff:0:0/96), NAT64 (64:ff9b::/96, every IPv4 client behind a NAT64 gateway) and the
+ * deprecated IPv4-compatible ::a.b.c.d. A link-local peer (fe80::/10) is an on-link
+ * neighbour, counted per address (its zone dropped). Any other IPv6 counts per /64, which
+ * one host can hold whole and rotate through.
  */
 import { isIPv4, isIPv6 } from 'node:net'
 
-const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/
-
-/** The eight groups of an IPv6 address in the URL parser's canonical form (hex, lower case). */
-function ipv6Groups(address: string): { canonical: string; groups: string[] } {
+/** The eight hex groups of an IPv6 address, from the URL parser's canonical form. */
+function ipv6Groups(address: string): string[] {
   // The URL parser writes any IPv6 spelling as hex groups (no dotted tail), '::' at most once.
   const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1)
   const missing = 8 - canonical.split(':').filter((g) => g !== '').length
-  const groups = canonical.replace('::', `:${'0:'.repeat(missing)}`).replace(/^:|:$/g, '').split(':')
-  return { canonical, groups }
+  return canonical.replace('::', `:${'0:'.repeat(missing)}`).replace(/^:|:$/g, '').split(':')
 }
 
-/** The key an address is counted under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64. */
+/** The key an address is counted under: IPv4 (also carried in IPv6) as is, link-local whole, other IPv6 by its /64. */
 export function sourceKey(address: string | undefined): string {
   if (address === undefined) return 'unknown'
   const bare = address.replace(/%.*$/, '')
   if (isIPv4(bare)) return bare
   if (!isIPv6(bare)) return address
-  const { canonical, groups } = ipv6Groups(bare)
-  const mapped = MAPPED.exec(canonical)
-  if (mapped) {
-    const [hi, lo] = [parseInt(mapped[1] as string, 16), parseInt(mapped[2] as string, 16)]
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
-  }
-  return `${groups.slice(0, 4).join(':')}::/64`
+  const groups = ipv6Groups(bare).map((g) => parseInt(g, 16))
+  const v4 = carriedIPv4(groups)
+  if (v4 !== undefined) return v4
+  const hex = groups.map((g) => g.toString(16))
+  if (((groups[0] as number) & 0xffc0) === 0xfe80) return hex.join(':')
+  return `${hex.slice(0, 4).join(':')}::/64`
+}
+
+/** The IPv4 address an IPv6 address carries in its last 32 bits (mapped, NAT64, compatible), if any. */
+function carriedIPv4(g: readonly number[]): string | undefined {
+  const [hi, lo] = [g[6] as number, g[7] as number]
+  const head = g.slice(0, 6).join(':')
+  const mapped = head === '0:0:0:0:0:65535'
+  const nat64 = head === '100:65435:0:0:0:0'
+  // ::a.b.c.d, but never :: (unspecified) or ::1 (loopback), which share that prefix.
+  const compatible = head === '0:0:0:0:0:0' && (hi !== 0 || lo > 1)
+  return mapped || nat64 || compatible ? `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}` : undefined
 }
 
 /**
@@ -41,6 +51,7 @@ export function storeSegment(key: string): string {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(key)) return `v4_${key}`
   const v6 = /^((?:[0-9a-f]{1,4}:){3}[0-9a-f]{1,4})::\/64$/.exec(key)
   if (v6) return `v6_${(v6[1] as string).replaceAll(':', '-')}`
+  if (/^fe[89ab][0-9a-f](?::[0-9a-f]{1,4}){7}$/.test(key)) return `v6ll_${key.replaceAll(':', '-')}`
   // UTF-16 code units, not UTF-8: a lone surrogate must not collapse into another key's bytes.
   return `x_${Buffer.from(key, 'utf16le').toString('hex')}`
 }

@@ -197,9 +197,9 @@ const endpoint = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        connect: { ...duration, default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504.' },
-        response: { ...duration, default: '30s', description: 'Time to the upstream response headers; exceeded → 504.' },
-        idle: { ...duration, default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream.' },
+        connect: { ...duration, default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504. `0` turns it off.' },
+        response: { ...duration, default: '30s', description: 'Time to the upstream response headers; exceeded → 504. `0` turns it off.' },
+        idle: { ...duration, default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream. `0` turns it off.' },
         keepAlive: { ...duration, default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
       },
     },
@@ -412,7 +412,7 @@ const callers = {
       },
       description: 'The gateway\'s JWE decryption keys (several for rotation).',
     },
-    adminToken: { type: 'string', minLength: 16, description: 'Bearer token for operator-only gateway API routes (token revocation, profile tests, authorize links); at least 16 characters, as these routes have no failure throttle: use a long random value (`${env:…}` or `${file:…}`). Separate from caller apps.' },
+    adminToken: { type: 'string', minLength: 16, description: 'Bearer token for operator-only gateway API routes (token revocation, profile tests, authorize links); at least 16 characters. Wrong tokens are throttled per source address (IPv6: per /64), 20 a minute, counted in the store so every worker and replica shares the count; that slows guessing but does not stop it from many addresses, so still use a long random value (`${env:…}` or `${file:…}`). Separate from caller apps.' },
   },
 } as const
 

@@ -69,6 +69,27 @@ export async function requireAdmin(req: IncomingMessage, gateway: Gateway, route
   if (!(await checkAdminToken(req, admin, token, guard, route))) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token`)
 }
 
+// What a caller's bearer looks like: an opaque bearer from POST /gateway/token (32 random
+// bytes, base64url) or a JWT / JWE in compact form (3 or 5 base64url parts).
+const OPAQUE_BEARER = /^[A-Za-z0-9_-]{43}$/
+const COMPACT_JOSE = /^[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?$/
+
+/** True when `token` has the shape of a caller's bearer (opaque bearer, JWT or JWE). */
+export function hasCallerBearerShape(token: string): boolean {
+  return OPAQUE_BEARER.test(token) || COMPACT_JOSE.test(token)
+}
+
+/**
+ * False only when `token` cannot be the admin token by its shape alone: it looks like a
+ * caller's bearer and the admin token does not. Such a bearer is not compared or counted, so
+ * a caller's bearer refused for its own reasons (unknown, expired, a store outage) never
+ * spends its address's wrong-admin-token budget; a guess at the admin token gains nothing,
+ * as any token shaped like the admin token is compared (and counted).
+ */
+export function mayBeAdminToken(admin: string, token: string): boolean {
+  return !hasCallerBearerShape(token) || hasCallerBearerShape(admin)
+}
+
 /** A caller-credential refusal (or a store that did not answer), as opposed to a fault to pass on. */
 const isRefusal = (e: unknown): e is GatewayError =>
   isGatewayError(e) && ['caller_credentials_missing', 'caller_credentials_invalid', 'caller_not_allowed', 'jwt_replay', 'store_unavailable'].includes(e.reason)
@@ -92,7 +113,7 @@ export async function apiCredential(req: IncomingMessage, gateway: Gateway, stor
     }
   }
   const admin = gateway.config.callers.adminToken
-  if (admin !== undefined && (await checkAdminToken(req, admin, token, guard, route, 'bearers that are neither the admin token nor a caller\'s'))) return { kind: 'admin' }
+  if (admin !== undefined && mayBeAdminToken(admin, token) && (await checkAdminToken(req, admin, token, guard, route, 'bearers that are neither the admin token nor a caller\'s'))) return { kind: 'admin' }
   throw notCaller
 }
 

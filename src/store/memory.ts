@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js'
 import type { Store } from './store.js'
-import { expiryOf } from './ttl.js'
+import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the in-process store. */
 export interface MemoryStoreOptions {
@@ -46,6 +46,18 @@ export class MemoryStore implements Store {
     if (this.#live(key, now) !== undefined) return false
     this.#entries.set(key, { value, expiresAt })
     return true
+  }
+
+  // Atomic for the same reason as putIfAbsent: read and write in one synchronous turn.
+  async increment(key: string, by: number, ttlMs?: number): Promise<number> {
+    const now = Date.now()
+    const step = normalizeStep(by)
+    const expiresAt = expiryOf(ttlMs, now)
+    const live = this.#live(key, now)
+    const value = (live === undefined ? 0 : Number.parseInt(live.value, 10) || 0) + step
+    // The TTL only on creation: a live counter keeps the expiry it was created with.
+    this.#entries.set(key, { value: String(value), expiresAt: live === undefined ? expiresAt : live.expiresAt })
+    return value
   }
 
   async delete(key: string): Promise<boolean> {

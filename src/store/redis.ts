@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js'
 import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import type { Store } from './store.js'
-import { normalizeTtl } from './ttl.js'
+import { normalizeStep, normalizeTtl } from './ttl.js'
 
 /** When a write counts as done: after `replicas` replicas confirmed it (Redis WAIT), within `timeoutMs`. */
 export interface ReplicaAcknowledgement {
@@ -33,6 +33,12 @@ export interface RedisStoreOptions {
 }
 
 const SCAN_COUNT = 500
+// INCRBY, and the TTL only when this call created the key: one script is atomic on the server
+// (PEXPIRE NX would also give a TTL to a live counter that has none). One key: fine on a Cluster.
+const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value`
 
 /** A Store on Redis ≥ 6.2 (GETDEL); Redis does expiry itself, so nothing is purged here. */
 export class RedisStore implements Store {
@@ -99,6 +105,13 @@ export class RedisStore implements Store {
     const k = this.#keys.toRedis(key)
     const reply = await this.#write('putIfAbsent', (p) => (ttl === undefined ? p.set(k, value, 'NX') : p.set(k, value, 'PX', ttl, 'NX')))
     return reply === 'OK'
+  }
+
+  async increment(key: string, by: number, ttlMs?: number): Promise<number> {
+    const step = normalizeStep(by)
+    const ttl = normalizeTtl(ttlMs)
+    const k = this.#keys.toRedis(key)
+    return (await this.#write('increment', (p) => p.eval(INCREMENT_SCRIPT, 1, k, String(step), ttl === undefined ? '' : String(ttl)))) as number
   }
 
   async delete(key: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { GatewayError } from '../errors.js'
 import type { Store } from './store.js'
-import { expiryOf } from './ttl.js'
+import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the embedded SQLite store. */
 export interface SqliteStoreOptions {
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS ${TABLE} (
 CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;`
 
 const LIVE = '(expires_at IS NULL OR expires_at > @now)'
+const LIVE_ROW = `(${TABLE}.expires_at IS NULL OR ${TABLE}.expires_at > @now)`
 const UPSERT = `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, @value, @expiresAt)
   ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
 const SQL = {
@@ -34,6 +35,14 @@ const SQL = {
   // One statement: SQLite takes the write lock before reading the conflicting row, so two
   // processes racing on the same key cannot both see it absent.
   putIfAbsent: `${UPSERT} WHERE ${TABLE}.expires_at IS NOT NULL AND ${TABLE}.expires_at <= @now`,
+  // One statement, so the read and the write share SQLite's write lock (no lost update between
+  // processes). An expired row counts as absent: the counter restarts at @by with the new TTL;
+  // a live one keeps its expiry (the TTL is set only on creation).
+  increment: `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, CAST(CAST(@by AS INTEGER) AS TEXT), @expiresAt)
+    ON CONFLICT (key) DO UPDATE SET
+      value = CAST(CASE WHEN ${LIVE_ROW} THEN CAST(${TABLE}.value AS INTEGER) ELSE 0 END + CAST(@by AS INTEGER) AS TEXT),
+      expires_at = CASE WHEN ${LIVE_ROW} THEN ${TABLE}.expires_at ELSE excluded.expires_at END
+    RETURNING CAST(value AS INTEGER)`,
   // Expired rows are removed too, but only a live one counts as deleted/taken.
   take: `DELETE FROM ${TABLE} WHERE key = @key RETURNING value, expires_at`,
   keys: `SELECT key FROM ${TABLE} WHERE key >= @prefix AND ${LIVE} ORDER BY key`,
@@ -87,6 +96,13 @@ export class SqliteStore implements Store {
     const now = Date.now()
     const expiresAt = expiryOf(ttlMs, now)
     return this.#run('putIfAbsent', () => this.#sql.putIfAbsent.run({ key, value, expiresAt, now }).changes === 1)
+  }
+
+  async increment(key: string, by: number, ttlMs?: number): Promise<number> {
+    const now = Date.now()
+    const step = normalizeStep(by)
+    const expiresAt = expiryOf(ttlMs, now)
+    return this.#run('increment', () => this.#sql.increment.get({ key, by: step, expiresAt, now }) as number)
   }
 
   async delete(key: string): Promise<boolean> {
@@ -221,6 +237,7 @@ function prepareAll(db: Database.Database, file: string): Statements {
     const sql = Object.fromEntries(Object.entries(SQL).map(([k, text]) => [k, db.prepare<Params>(text)])) as Statements
     sql.get.pluck()
     sql.keys.pluck()
+    sql.increment.pluck()
     return sql
   } catch (e) {
     db.close()

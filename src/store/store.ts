@@ -13,6 +13,13 @@ export interface Store {
   put(key: string, value: string, ttlMs?: number): Promise<void>
   /** Atomically write only if no live value exists; true when this call wrote it. */
   putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>
+  /**
+   * Atomically adds `by` (a safe integer, may be negative) to the counter at key and returns
+   * the new value; an absent or expired key counts from 0 and is created with `ttlMs`. The TTL
+   * is set only on creation, so a counter per time window expires on time however often it
+   * moves. The key must hold a counter (an integer) or nothing.
+   */
+  increment(key: string, by: number, ttlMs?: number): Promise<number>
   /** Remove; true when a live value was removed. */
   delete(key: string): Promise<boolean>
   /** Atomically read and remove (one-shot values such as request tokens). */

@@ -19,3 +19,11 @@ export function expiryOf(ttlMs: number | undefined, now: number): number | null 
   const ttl = normalizeTtl(ttlMs)
   return ttl === undefined ? null : now + ttl
 }
+
+/** The step of Store.increment: a safe integer, or a TypeError (code misuse, as a bad TTL is). */
+export function normalizeStep(by: number): number {
+  if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
+    throw new TypeError(`store: increment step must be a safe integer, got ${String(by)}`)
+  }
+  return by
+}

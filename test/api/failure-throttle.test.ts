@@ -32,6 +32,7 @@ class FlakyStore implements Store {
   get = (k: string) => this.#call(() => this.inner.get(k))
   put = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.put(k, v, ttl))
   putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
+  increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
   delete = (k: string) => this.#call(() => this.inner.delete(k))
   take = (k: string) => this.#call(() => this.inner.take(k))
   keys = (p: string) => this.#call(() => this.inner.keys(p))
@@ -60,9 +61,12 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     expect(await right(t, '2001:db8::1')).toBe(false)
     expect(await t.admit('2001:db8::1')).toEqual({ admitted: false, key: '2001:db8:0:0::/64', retryAfterSec: 55 })
     for (const other of ['2001:db8:0:1::1', '10.0.0.1', '::ffff:10.0.0.2']) expect(await right(t, other)).toBe(true)
-    // One slot per wrong attempt, the address one segment of the key (no ':' from IPv6).
+    // One counter for the /64 and the window, the address one segment of the key (no ':' from
+    // IPv6): the 5 wrong attempts (this process's own count refused the next ones before the
+    // store); right ones gave theirs back, leaving 0 until the key expires.
     const keys = await h.store.keys('throttle:')
-    expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((n) => `throttle:test:v6_2001-db8-0-0:1000:${n}`))
+    const counts = await Promise.all(keys.map(async (k) => [k, await h.store.get(k)]))
+    expect(counts).toEqual([['throttle:test:v4_10.0.0.1:1000', '0'], ['throttle:test:v4_10.0.0.2:1000', '0'], ['throttle:test:v6_2001-db8-0-0:1000', '5'], ['throttle:test:v6_2001-db8-0-1:1000', '0']])
     now += WINDOW
     expect(await wrong(t, '2001:db8::1')).toBe(true)
   })
@@ -78,6 +82,42 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     for (let i = 0; i < 12; i++) turns.push(await wrong(i % 2 ? a : b, '10.9.8.6'))
     expect(turns.filter(Boolean)).toHaveLength(5)
     expect([await right(a, '10.9.8.5'), await right(b, '10.9.8.5')]).toEqual([true, true])
+  })
+})
+
+/** Every call a throttle makes on a store, by method. */
+function recordingStore(inner: Store): { store: Store; calls: string[] } {
+  const calls: string[] = []
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => {
+        calls.push(String(prop))
+        return (v as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+  return { store, calls }
+}
+
+describe('failure throttle store writes', () => {
+  it('one increment per attempt, on one key per address and window, whatever the flood; a right secret adds one giving back', async () => {
+    const inner = new MemoryStore({ purgeIntervalMs: 0 })
+    const { store, calls } = recordingStore(inner)
+    const t = createFailureThrottle({ name: 'test', max: 20, maxAddresses: 100, store: () => store, now: () => 7 * WINDOW })
+    // Two processes: each in-process count holds only its own admitted attempts, so all 60 reach the store.
+    const other = createFailureThrottle({ name: 'test', max: 20, maxAddresses: 100, store: () => store, now: () => 7 * WINDOW })
+    const admitted = [] as boolean[]
+    for (let i = 0; i < 30; i++) admitted.push(await wrong(t, '10.1.1.1'), await wrong(other, '10.1.1.1'))
+    expect(admitted.filter(Boolean)).toHaveLength(20)
+    expect(calls).toEqual(Array<string>(60).fill('increment'))
+    expect(await inner.keys('')).toEqual(['throttle:test:v4_10.1.1.1:7'])
+    calls.length = 0
+    expect(await right(t, '10.1.1.2')).toBe(true)
+    expect(calls).toEqual(['increment', 'increment'])
+    expect(await inner.get('throttle:test:v4_10.1.1.2:7')).toBe('0')
+    await inner.close()
   })
 })
 
@@ -101,7 +141,7 @@ describe('failure throttle while the store does not answer', () => {
   it('a store that cannot be opened (store() throws) or is absent counts in the process alone', async () => {
     for (const store of [() => { throw new GatewayError('store_unavailable', 'not opened') }, () => undefined]) {
       const t = createFailureThrottle({ name: 'test', max: 2, maxAddresses: 100, store, now: () => 0 })
-      expect([await right(t, '::1'), await wrong(t, '::1'), await wrong(t, '::2'), await wrong(t, '::1'), await right(t, '127.0.0.1')]).toEqual([true, true, true, false, true])
+      expect([await right(t, '::1'), await wrong(t, '::1'), await wrong(t, '::1:0:0:2'), await wrong(t, '::1'), await right(t, '127.0.0.1')]).toEqual([true, true, true, false, true])
     }
   })
 

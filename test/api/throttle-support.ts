@@ -9,13 +9,17 @@ import { THROTTLE_WINDOW_MS } from '../../src/api/failure-throttle.js'
 /**
  * Addresses in many spellings, each with the group it must be counted in, written out by
  * hand (not by sourceKey): IPv4, IPv4-mapped (dotted, hex, upper case, zeros written out),
- * IPv6 of one /64 in several spellings, another /64, a zone, loopback.
+ * NAT64 and IPv4-compatible as their IPv4, IPv6 of one /64 in several spellings, another
+ * /64, link-local per address whatever the zone, loopback.
  */
 export const ADDRESSES: readonly (readonly [string, string])[] = [
   ['127.0.0.1', 'a'], ['::ffff:127.0.0.1', 'a'], ['::FFFF:7f00:1', 'a'], ['0:0:0:0:0:ffff:7f00:0001', 'a'],
   ['127.0.0.2', 'b'], ['10.0.0.1', 'c'], ['10.0.0.2', 'd'], ['::ffff:10.0.0.2', 'd'],
   ['2001:db8::1', 'e'], ['2001:DB8:0:0:ffff::2', 'e'], ['2001:db8:0:0:1:2:3:4', 'e'], ['2001:0db8:0000:0000::0.0.0.9', 'e'],
-  ['2001:db8:0:1::1', 'f'], ['fe80::1%eth0', 'g'], ['fe80::2', 'g'], ['::1', 'h'], ['::ffff:0:127.0.0.1', 'h'],
+  ['2001:db8:0:1::1', 'f'], ['fe80::1%eth0', 'g'], ['FE80:0::1%2', 'g'], ['fe80::2', 'i'], ['fe80::2:0:0:1', 'j'], ['febf::1', 'k'],
+  ['::1', 'h'], ['::ffff:0:127.0.0.1', 'h'], ['::', 'h'],
+  ['64:ff9b::10.0.0.1', 'c'], ['64:FF9B::a00:2', 'd'], ['64:ff9b::10.0.0.3', 'l'], ['64:ff9b:1::10.0.0.3', 'm'],
+  ['::10.0.0.1', 'c'], ['::0.0.0.2', 'n'],
 ]
 
 let next = 0

@@ -6,10 +6,15 @@
  * gets 429 with Retry-After, even with the right token, while another address goes on; the
  * wrong guesses admitted from one address stay at 20 however many processes served them,
  * also when they all arrive at once. On authorize only a bearer that is neither the admin
- * token nor a caller's counts, and a throttled address keeps its callers' bearers.
+ * token nor a caller's counts, and a throttled address keeps its callers' bearers; a bearer
+ * shaped like a caller's is never compared with the admin token (which is not), so stale
+ * opaque bearers get 401 and a valid one during a store outage (a paused redis-server) 503,
+ * never 429, and the admin token still works from that address. The store holds one counter
+ * per address and minute.
  * In-process with the admin listener: the refusals are counted in the metrics, and a hot
  * reload keeps the count. Source addresses are loopback aliases (127.31.x.y).
  */
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +24,11 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { inOneWindow, requestFrom, times, type ThrottleReply } from '../api/throttle-support.js'
+import { startTestGateway } from '../support/gateway.js'
+import { startRedisServer } from '../support/redis-servers.js'
+import type { Peer } from '../support/peers.js'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { hasCallerBearerShape } from '../../src/dance/credentials.js'
 import { ADMIN_TOKEN, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'admin-throttle-hs256-secret-of-32-bytes'
@@ -44,9 +54,9 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-async function callerJwt(sub: string): Promise<string> {
+async function callerJwt(sub: string, jti?: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 300, ...(jti ? { jti } : {}) }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
 }
 
 /** `path` with `token` as the bearer, from `address`, on the next process of the gateway. */
@@ -70,7 +80,11 @@ function expectThrottled(r: ThrottleReply, route: RegExp): void {
 describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (kind) => {
   const { gw, topo } = useTopology(kind, 'admin-throttle', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
 
-  const slots = async (address: string): Promise<number> => (await topo().store.keys(`throttle:oauth1-admin:v4_${address}:`)).length
+  /** The address's throttle counters (one per minute) and what they hold. */
+  const counters = async (address: string): Promise<number[]> => {
+    const store = topo().store
+    return Promise.all((await store.keys(`throttle:oauth1-admin:v4_${address}:`)).map(async (k) => Number(await store.get(k))))
+  }
 
   it('20 wrong admin tokens from one address, then 429 there (right token too) on every operator route; another address goes on', async () => {
     await inOneWindow(async (address) => {
@@ -78,7 +92,12 @@ describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (
       for (let i = 0; i < 25; i++) statuses.push((await call(gw.url, REVOKE, `${WRONG}-${i}`, address)).status)
       // Not 20 per process: one count for the gateway, in its store.
       expect(statuses).toEqual([...times(20, 401), ...times(5, 429)])
-      expect(await slots(address)).toBe(20)
+      // One key: the 20 admitted wrong tokens, plus the refused ones that reached the store
+      // (a process whose own count was used up refused before asking it).
+      const [count, ...more] = await counters(address)
+      expect(more).toEqual([])
+      expect(count).toBeGreaterThanOrEqual(20)
+      expect(count).toBeLessThanOrEqual(25)
       expectThrottled(await call(gw.url, REVOKE, ADMIN_TOKEN, address), /^DELETE \/gateway\/oauth1\/<profile>\/tokens\/<user>: too many wrong admin tokens from this address \(20 a minute\)/)
       expectThrottled(await call(gw.url, TEST, ADMIN_TOKEN, address), /^POST \/gateway\/oauth1\/<profile>\/test: too many wrong admin tokens/)
       expectThrottled(await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address), /^authorize: too many bearers that are neither the admin token nor a caller's from this address/)
@@ -89,7 +108,7 @@ describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (
       expect(tested.status, tested.text).toBe(200)
       expect((await call(gw.url, AUTHORIZE, ADMIN_TOKEN, other)).status).toBe(200)
       // Right tokens give their places back.
-      expect(await slots(other)).toBe(0)
+      expect(await counters(other)).toEqual([0])
     })
   })
 
@@ -118,6 +137,72 @@ describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (
       expect(mine.status, mine.text).toBe(200)
     })
   })
+})
+
+/** 25 calls with `token()` on authorize from `address`: their statuses. */
+async function authorizeTimes(url: string, token: () => string, address: string): Promise<number[]> {
+  const statuses: number[] = []
+  for (let i = 0; i < 25; i++) statuses.push((await call(url, AUTHORIZE_OWN, token(), address)).status)
+  return statuses
+}
+
+describe.each(TOPOLOGIES)('caller-shaped bearers on authorize never spend the admin-token budget (%s)', (kind) => {
+  const { gw, topo } = useTopology(kind, 'admin-throttle-shape', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+
+  it('25 unknown opaque bearers (as a stale one is) get 401, never 429, and count nothing; the admin token then works from that address', async () => {
+    await inOneWindow(async (address) => {
+      expect(await authorizeTimes(gw.url, () => randomBytes(32).toString('base64url'), address)).toEqual(times(25, 401))
+      expect(await topo().store.keys(`throttle:oauth1-admin:v4_${address}:`)).toEqual([])
+      const admin = await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)
+      expect(admin.status, admin.text).toBe(200)
+    })
+  })
+})
+
+describe('a caller\'s valid bearer during a store outage', () => {
+  let redis: Peer
+  let gw: RunningGateway
+  let dir: string
+  let paused = false
+
+  beforeAll(async () => {
+    redis = await startRedisServer()
+    dir = mkdtempSync(join(tmpdir(), 'admin-throttle-outage-'))
+    const store = { kind: 'redis' as const, url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'outage:' }
+    const yaml = gatewayYaml({ pki, provider, store, callers: CALLERS }).replace('keyPrefix: "outage:"', 'keyPrefix: "outage:"\n  redis: { commandTimeout: 600ms, acknowledgeTimeout: 200ms, connectTimeout: 400ms }')
+    expect(yaml).toContain('commandTimeout: 600ms')
+    gw = await startTestGateway(dir, yaml)
+  }, 60_000)
+
+  afterAll(async () => {
+    if (paused) process.kill(redis.pid, 'SIGCONT')
+    await gw?.close()
+    await redis?.stop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('gets 503 on 25 calls, never 429 (the redis-server paused with SIGSTOP); once the store is back the admin token works from that address', async () => {
+    const issued = await requestFrom(`${gw.url}/gateway/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await callerJwt('dave', randomUUID()) }) })
+    expect(issued.status, issued.text).toBe(200)
+    const bearer = (JSON.parse(issued.text) as { access_token: string }).access_token
+    expect(hasCallerBearerShape(bearer)).toBe(true)
+    await inOneWindow(async (address) => {
+      expect((await call(gw.url, AUTHORIZE_OWN, bearer, address)).status).toBe(200)
+      process.kill(redis.pid, 'SIGSTOP')
+      paused = true
+      let statuses: number[]
+      try {
+        statuses = await authorizeTimes(gw.url, () => bearer, address)
+      } finally {
+        process.kill(redis.pid, 'SIGCONT')
+        paused = false
+      }
+      expect(statuses).toEqual(times(25, 503))
+      await eventually(async () => (await call(gw.url, AUTHORIZE_OWN, bearer, address)).status === 200, 20_000, 'the store to answer again')
+      const admin = await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)
+      expect(admin.status, admin.text).toBe(200)
+    })
+  }, 180_000)
 })
 
 describe('the admin-token throttle in one process with the admin listener', () => {

@@ -90,6 +90,45 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
     }
   })
 
+  it('increment counts from 0, by any safe integer (negative too), and reads back as text', async () => {
+    expect(await store.increment('n:a', 1, 60_000)).toBe(1)
+    expect(await store.increment('n:a', 1, 60_000)).toBe(2)
+    expect(await store.increment('n:a', -1, 60_000)).toBe(1)
+    expect(await store.increment('n:a', -3)).toBe(-2)
+    expect(await store.increment('n:a', 0)).toBe(-2)
+    expect(await store.get('n:a')).toBe('-2')
+    expect(await store.increment('n:b', -1, 60_000)).toBe(-1)
+    expect(await store.increment('n:big', 2 ** 40)).toBe(2 ** 40)
+    expect(await store.keys('n:')).toEqual(['n:a', 'n:b', 'n:big'])
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) await expect(store.increment('n:bad', bad)).rejects.toThrow(TypeError)
+    for (const bad of [0, -1, Number.NaN]) await expect(store.increment('n:bad', 1, bad)).rejects.toThrow(/ttlMs must be a positive/)
+    expect(await store.get('n:bad')).toBeUndefined()
+  })
+
+  it('increment: 50 concurrent increments (split across instances) each get a distinct value, none lost', async () => {
+    const peer = h.openPeer() ?? store
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).increment('n:race', 1, 60_000)))
+    expect([...got].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    const down = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? store : peer).increment('n:race', -1, 60_000)))
+    expect([...down].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    expect(await peer.get('n:race')).toBe('0')
+  })
+
+  it('increment sets the TTL only when it creates the key; after expiry it starts again from 0 with a new TTL', async () => {
+    await store.increment('n:forever', 1)
+    expect(await store.increment('n:forever', 1, 50)).toBe(2)
+    expect(await store.increment('n:window', 1, SHORT_TTL_MS)).toBe(1)
+    // Later increments with a longer TTL do not extend the window.
+    expect(await store.increment('n:window', 1, 60_000)).toBe(2)
+    await eventually(async () => (await store.get('n:window')) === undefined, 20_000, 'the counter to expire')
+    // A counter created without a TTL got none from the increment that named one.
+    expect(await store.get('n:forever')).toBe('2')
+    expect(await store.increment('n:window', 5, SHORT_TTL_MS)).toBe(5)
+    expect(await store.get('n:window')).toBe('5')
+    await eventually(async () => (await store.get('n:window')) === undefined, 20_000, 'the new counter to expire')
+    expect(await store.keys('n:')).toEqual(['n:forever'])
+  })
+
   it('take is one-shot, also under 50 concurrent takers', async () => {
     await store.put('t', 'secret')
     expect(await store.take('t')).toBe('secret')
@@ -117,6 +156,7 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
     await store.close()
     await expect(store.get('a')).rejects.toThrow(/after close/)
     await expect(store.put('a', 'b')).rejects.toThrow(/after close/)
+    await expect(store.increment('a', 1)).rejects.toThrow(/after close/)
   })
 
   it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async () => {

@@ -24,6 +24,15 @@ export class CallersMemoryStore implements Store {
     await this.put(key, value, ttlMs)
     return true
   }
+  async increment(key: string, by: number, ttlMs?: number): Promise<number> {
+    const live = this.#data.get(key)
+    const fresh = live === undefined || live.expiresAt <= this.now()
+    const value = (fresh ? 0 : Number(live.value)) + by
+    this.writes++
+    // The TTL only when the counter is created, as every Store does.
+    this.#data.set(key, { value: String(value), expiresAt: fresh ? (ttlMs === undefined ? Infinity : this.now() + ttlMs) : live.expiresAt })
+    return value
+  }
   async delete(key: string): Promise<boolean> {
     const had = (await this.get(key)) !== undefined
     this.#data.delete(key)
