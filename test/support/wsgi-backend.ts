@@ -25,8 +25,23 @@ export interface WsgiBackend {
 }
 
 /** Spawns the backend with a server certificate and the CA its clients' certificates must chain to. */
-export async function startWsgiBackend(files: { cert: string; key: string; ca: string }): Promise<WsgiBackend> {
-  const child = spawn('/usr/bin/python3', [SCRIPT, files.cert, files.key, files.ca], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startWsgiBackend(files: BackendFiles): Promise<WsgiBackend> {
+  return startPythonBackend(SCRIPT, 'wsgi backend', files)
+}
+
+/** The files a Python mTLS backend is started with. */
+export interface BackendFiles {
+  cert: string
+  key: string
+  ca: string
+}
+
+/**
+ * Spawns a Python backend script that prints `{"port": N}` once it listens on 127.0.0.1, and
+ * stops it on close (test/support/b-binder-backend.ts starts another script this way).
+ */
+export async function startPythonBackend(script: string, name: string, files: BackendFiles): Promise<WsgiBackend> {
+  const child = spawn('/usr/bin/python3', [script, files.cert, files.key, files.ca], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => void (stderr += chunk))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -39,7 +54,7 @@ export async function startWsgiBackend(files: { cert: string; key: string; ca: s
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let stdout = ''
-      const timer = setTimeout(() => reject(new Error(`wsgi backend did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`)), START_TIMEOUT_MS)
+      const timer = setTimeout(() => reject(new Error(`${name} did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`)), START_TIMEOUT_MS)
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk
         const line = stdout.split('\n').find((l) => l.startsWith('{'))
@@ -49,7 +64,7 @@ export async function startWsgiBackend(files: { cert: string; key: string; ca: s
       })
       child.once('exit', (code, signal) => {
         clearTimeout(timer)
-        reject(new Error(`wsgi backend exited (${code ?? signal}) before listening:\n${stderr}`))
+        reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${stderr}`))
       })
     })
     return { port, stderr: () => stderr, close }
