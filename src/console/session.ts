@@ -6,8 +6,9 @@
  * would have expired, so it ends on every replica. The CSRF token is an HMAC of the session
  * id under the same key: nothing more to store, nothing to guess.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { sessionKey, type SessionState } from './session-key.js'
+import { sameSecret } from '../api/same-secret.js'
 import { GatewayError } from '../errors.js'
 
 export type { SessionState } from './session-key.js'
@@ -42,13 +43,6 @@ export const SESSION_TTL_MS = 8 * 3600_000
 const ENDED = 'console:session:ended:'
 
 const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64url')
-
-/** True when two strings are equal, in time independent of where they differ. */
-export function sameSecret(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest()
-  const db = createHash('sha256').update(b).digest()
-  return timingSafeEqual(da, db)
-}
 
 /** Sessions over the shared store. */
 export function createSessions(o: SessionsOptions): Sessions {

@@ -5,12 +5,12 @@
  * failure throttle (api/failure-throttle.ts): past its wrong attempts from one source
  * address, that address gets 429 before any comparison, right token or wrong.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { GatewayError, isGatewayError } from '../errors.js'
 import { authorizeCall, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
+import { sameSecret } from '../api/same-secret.js'
 import { createFailureThrottle, type FailureThrottle } from '../api/failure-throttle.js'
 import type { Store } from '../store/index.js'
 
@@ -35,12 +35,9 @@ export function createAdminGuard(store: () => Store | undefined, onThrottled?: (
   return onThrottled ? { throttle, onThrottled } : { throttle }
 }
 
-const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
-
 /** True when `token` is the configured admin token (constant-time); only ever called under the throttle. */
 function isAdminToken(admin: string, token: string): boolean {
-  // Digests first: timingSafeEqual needs equal lengths, and the length must not leak either.
-  return admin !== '' && timingSafeEqual(sha256(admin), sha256(token))
+  return admin !== '' && sameSecret(admin, token)
 }
 
 /**
