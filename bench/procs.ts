@@ -11,7 +11,14 @@ import { join } from 'node:path'
 /** Ports never taken, even when the kernel offers them. */
 const RESERVED = new Set([80, 443, 1883, 3306, 4222, 5432, 5672, 6379, 8080, 9090])
 
-/** A port that was free a moment ago (listen on 0, read it, close). */
+/** Every port freePort() has handed out in this process: the kernel may offer a closed one again. */
+const handedOut = new Set<number>()
+
+/**
+ * A port that was free a moment ago (listen on 0, read it, close), never one this process was
+ * given before: two ports asked for one after the other (an nginx's TLS and status listeners)
+ * were once the same, and nginx merged them into one TLS listener.
+ */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -23,7 +30,10 @@ export async function freePort(): Promise<number> {
         srv.close(() => resolve(p))
       })
     })
-    if (port > 1024 && !RESERVED.has(port)) return port
+    if (port > 1024 && !RESERVED.has(port) && !handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
   }
 }
 

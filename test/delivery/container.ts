@@ -5,7 +5,6 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 
@@ -25,17 +24,8 @@ export async function imageConfig(image: string): Promise<Record<string, unknown
   return inspect.OCIv1.config
 }
 
-/** A free TCP port on 127.0.0.1 (the container shares the host network). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+/** A free TCP port on 127.0.0.1 (the container shares the host network); never one handed out before. */
+export { freePort } from '../support/peers.js'
 
 export interface ContainerProcess {
   readonly child: ChildProcess
