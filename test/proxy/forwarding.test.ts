@@ -64,6 +64,12 @@ describe('forwarding', () => {
     expect(given.json<EchoReply>().headers['x-request-id']).toBe('req-123')
     const made = await send(gw.url, '/proxy/partner/id')
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    // A Connection header naming it removes the caller's own headers, not the gateway's id.
+    const named = await send(gw.url, '/proxy/partner/id', { headers: { connection: 'X-Request-Id, x-extra', 'x-extra': 'gone' } })
+    const seen = named.json<EchoReply>().headers
+    expect(named.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(seen['x-request-id']).toBe(named.headers['x-request-id'])
+    expect(seen['x-extra']).toBeUndefined()
   })
 
   it('is never an open proxy: unknown hosts, ports, endpoints and prefixes get 403 JSON', async () => {

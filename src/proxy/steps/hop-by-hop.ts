@@ -59,11 +59,19 @@ function isHopByHop(name: string, named: readonly string[] | undefined): boolean
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))
 }
 
+/**
+ * Headers the gateway has set on the outbound copy before this step runs. The caller's
+ * Connection header may name its own headers, never these: `Connection: x-request-id` would
+ * otherwise keep the gateway's request id from the backend while the caller still gets it back.
+ */
+const SET_BEFORE_STRIP: readonly string[] = ['x-request-id']
+
 export const stripRequestHopByHop: Step = {
   name: 'strip_hop_by_hop',
   run(ctx) {
     // Connection is read from the inbound headers (the outbound copy no longer carries it).
-    const named = namedByConnection(ctx.inbound.headers)
+    const listed = namedByConnection(ctx.inbound.headers)
+    const named = listed?.filter((n) => !SET_BEFORE_STRIP.includes(n))
     const h = ctx.outbound.headers
     for (const name in h) {
       // Only now a copy: most requests reach this step with nothing left to strip.
