@@ -134,6 +134,14 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * The one way to refuse a method: RFC 9110 §15.5.6 says a 405 MUST list the methods the
+ * resource takes (`Allow`), so the list is a required argument rather than an option.
+ */
+export function methodNotAllowed(allowed: readonly [string, ...string[]], message: string): GatewayError {
+  return new GatewayError('method_not_allowed', message, { headers: { allow: allowed.join(', ') } })
+}
+
 export function isGatewayError(e: unknown): e is GatewayError {
   return e instanceof GatewayError
 }

@@ -3,7 +3,7 @@
  * bearer token. GET /gateway/jwks.json publishes the gateway's JWE encryption keys.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError } from '../errors.js'
+import { GatewayError, methodNotAllowed } from '../errors.js'
 import { authFailureLabel, exchangeAssertion, publicJwks, type BearerStores, type Caller } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { readJson, sendJson } from './http.js'
@@ -20,12 +20,12 @@ export interface TokenRouteOptions {
 export function createTokenRoutes(o: TokenRouteOptions) {
   return async (req: IncomingMessage, res: ServerResponse, gateway: Gateway, path: string): Promise<boolean> => {
     if (path === '/gateway/jwks.json') {
-      if (req.method !== 'GET') throw new GatewayError('method_not_allowed', 'use GET /gateway/jwks.json')
+      if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/jwks.json')
       sendJson(res, 200, publicJwks(gateway.callers.keys))
       return true
     }
     if (path !== '/gateway/token') return false
-    if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/token')
+    if (req.method !== 'POST') throw methodNotAllowed(['POST'], 'use POST /gateway/token')
     const callers = gateway.callers
     const stores = o.stores(gateway)
     if (!callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')

@@ -11,7 +11,7 @@ import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
 import type { AdminConfig } from '../config/index.js'
 import type { ConsoleHost } from './host.js'
-import { GatewayError, statusOf } from '../errors.js'
+import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError } from './http.js'
 import { scrubSecrets } from './scrub.js'
 import { createFailureThrottle } from '../api/failure-throttle.js'
@@ -96,7 +96,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
       return reply(res, out.status, out.body)
     }
-    if (req.method !== 'POST') return sendError(req, res, new GatewayError(Object.hasOwn(ACTIONS, name) || name === 'logout' ? 'method_not_allowed' : 'not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
+    if (req.method !== 'POST') return sendError(req, res, Object.hasOwn(ACTIONS, name) || name === 'logout' ? methodNotAllowed(['POST'], `no console route ${req.method ?? ''} /console/api/${name}`) : new GatewayError('not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
     // A browser sends a client certificate as it sends a cookie: both need the CSRF token.
     if (!csrf || !(await sessions.checkCsrf({ id: csrf.id }, csrf.key, header(req, 'x-csrf-token')))) {
       audit(who, name, 'csrf_refused')
@@ -121,7 +121,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     if (path === '/console') return send(res, 308, 'text/plain; charset=utf-8', 'see /console/\n', { location: CONSOLE_PREFIX })
     const name = path.slice(CONSOLE_PREFIX.length)
     if (!name.startsWith('api/')) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new GatewayError('method_not_allowed', 'console pages answer GET only'))
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, methodNotAllowed(['GET', 'HEAD'], 'console pages answer GET only'))
       const file = staticFile(name)
       if (!file) return sendError(req, res, new GatewayError('not_found', `no console file ${path}`))
       return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })

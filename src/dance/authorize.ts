@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError, statusOf } from '../errors.js'
+import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
@@ -95,7 +95,7 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
   if (req.method === 'GET' || req.method === 'HEAD') {
     return sendPage(res, 200, linkPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, link.csrf, names, link))
   }
-  if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use GET or POST on an authorize link')
+  if (req.method !== 'POST') throw methodNotAllowed(['GET', 'HEAD', 'POST'], 'use GET or POST on an authorize link')
   const form = await readJson(req)
   if (!csrfMatches(link, form.csrf) || req.headers['sec-fetch-site'] === 'cross-site') {
     return sendPage(res, 403, failurePage('This form did not come from the authorization page. Open the link again and use its button.'))
@@ -124,7 +124,7 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   if (profile.config.token.mode !== 'per_user') throw new GatewayError('not_found', `profile "${profile.name}" does not use per-user tokens (token.mode: per_user)`)
   const link = url.searchParams.get('link')
   if (link !== null && req.headers.authorization === undefined) return followLink(req, res, gateway, profile, link, deps)
-  if (req.method !== 'GET' && req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use GET or POST /gateway/oauth1/<profile>/authorize')
+  if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(['GET', 'POST'], 'use GET or POST /gateway/oauth1/<profile>/authorize')
   const cred = await apiCredential(req, gateway, deps.stores, 'authorize', deps.admin)
   const body = req.method === 'POST' ? await readJson(req) : {}
   const param = (k: string): string | undefined => (typeof body[k] === 'string' ? (body[k] as string) : (url.searchParams.get(k) ?? undefined))

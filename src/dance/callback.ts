@@ -5,7 +5,7 @@
  * stored sealed, and the browser sees a short page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError } from '../errors.js'
+import { GatewayError, methodNotAllowed } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { displayName, type DanceDeps } from './authorize.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
@@ -28,7 +28,7 @@ const clearing = (cookie: BindingCookie | undefined): Record<string, string> => 
 
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
-  if (req.method !== 'GET') throw new GatewayError('method_not_allowed', 'use GET /gateway/oauth1/callback')
+  if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/oauth1/callback')
   const q = url.searchParams
   const denied = q.get('denied')
   const requestToken = q.get('oauth_token') ?? denied

@@ -9,7 +9,7 @@
  *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError } from '../errors.js'
+import { GatewayError, methodNotAllowed } from '../errors.js'
 import type { Caller } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
@@ -129,14 +129,14 @@ function profilesOfApp(gateway: Gateway, appId: string): Set<string> {
 }
 
 async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, admin: AdminGuard): Promise<void> {
-  if (req.method !== 'POST') throw new GatewayError('method_not_allowed', 'use POST /gateway/oauth1/<profile>/test')
+  if (req.method !== 'POST') throw methodNotAllowed(['POST'], 'use POST /gateway/oauth1/<profile>/test')
   await requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test', admin)
   const result = await testProfile(gateway, profile.name, url.searchParams.get('tenant') ?? undefined, requestOrigin(req))
   sendJson(res, 200, Object.assign({}, result, { report: formatProfileTest(result) }))
 }
 
 async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, { repo, admin }: DanceDeps): Promise<void> {
-  if (req.method !== 'DELETE') throw new GatewayError('method_not_allowed', 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
+  if (req.method !== 'DELETE') throw methodNotAllowed(['DELETE'], 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
   await requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>', admin)
   const tenant = checkTenant(gateway, profile, url.searchParams.get('tenant') ?? undefined)
   const removed = await repo.revoke({ profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })

@@ -8,7 +8,7 @@ import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { GatewayError } from '../errors.js'
+import { GatewayError, methodNotAllowed } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
@@ -108,7 +108,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.
     const close = hasBody(req.headers)
-    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, new GatewayError('method_not_allowed', 'admin endpoints answer GET only'), 'api', { close })
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, methodNotAllowed(['GET', 'HEAD'], 'admin endpoints answer GET only'), 'api', { close })
     const answer = async (): Promise<void> => {
       if (path === '/metrics') {
         const m = await o.metrics()

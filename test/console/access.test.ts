@@ -102,6 +102,20 @@ describe('console access', () => {
     expect((await adminRequest(`${use.rig.ops.adminUrl}/metrics`)).text).toContain('mtls_gateway_requests_total')
   })
 
+  it('a method a route does not take is a 405 that lists the ones it does (Allow)', async () => {
+    const session = await apiSession(use.rig.consoleUrl)
+    for (const [url, method, allow] of [
+      [`${use.rig.ops.adminUrl}/metrics`, 'POST', 'GET, HEAD'],
+      [use.rig.consoleUrl, 'PUT', 'GET, HEAD'],
+      [`${use.rig.consoleUrl}api/logout`, 'GET', 'POST'],
+    ] as const) {
+      const r = await adminRequest(url, { method, ...session })
+      expect(r.status, `${method} ${url}`).toBe(405)
+      expect(r.headers.allow, `${method} ${url}`).toBe(allow)
+      expect(JSON.parse(r.text)).toEqual({ errors: [{ msg: expect.any(String), code: 405 }] })
+    }
+  })
+
   it('an unknown admin path is a 404 that points at the console too', async () => {
     const missing = await adminRequest(`${new URL(use.rig.consoleUrl).origin}/consol`)
     expect(missing.status).toBe(404)

@@ -144,6 +144,7 @@ describe('metrics after known traffic', () => {
   it('answers a CONNECT to the admin listener with 405 and closes the connection', async () => {
     const { head, body, closed } = await rawAdmin('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n')
     expect(head).toMatch(/^HTTP\/1\.1 405 /)
+    expect(head).toMatch(/\r\nallow: GET, HEAD\r\n/i)
     expect(JSON.parse(body)).toEqual({ errors: [{ msg: expect.stringMatching(/CONNECT example\.test:443 is not served here/), code: 405 }] })
     expect(closed).toBe(true)
   })

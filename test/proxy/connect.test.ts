@@ -162,6 +162,7 @@ describe('CONNECT with TLS interception', () => {
       const { head, closed } = await nestedOnce()
       expect(head).toMatch(/^HTTP\/1\.1 405 /)
       expect(head).toContain('"code":405')
+      expect(head).toMatch(/\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i)
       expect(closed).toBe(true)
     }
     const after = await request(`https://localhost:${upstream.port}/after-nested`, { dispatcher: new ProxyAgent({ uri: gw.url, requestTls: { ca: readFileSync(ca.caCert, 'utf8') } }) })
