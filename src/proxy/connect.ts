@@ -25,7 +25,7 @@ import { relayedBytes } from './relayed-bytes.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough } from './pass-through.js'
-import { watchCallerHandshake } from './caller-handshake.js'
+import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
@@ -98,7 +98,7 @@ export function createConnectHandler(o: ConnectOptions) {
         relayedBytes(socket as Socket, r)
         o.onDone?.(r)
       },
-      handshakeFailed: (e) => o.onDone?.(record(statusOf(e.reason, 'proxy'), e)),
+      handshakeFailed: (e) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket })),
     }
     void handleConnect(o, req, socket, head, facts, reports).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
@@ -174,7 +174,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
     },
   })
   tls.on('error', () => tls.destroy())
-  watchCallerHandshake(tls, { authority, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
+  watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
   tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(trace ? { trace } : {}) })

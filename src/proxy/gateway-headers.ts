@@ -65,3 +65,9 @@ export function withoutHeaders(headers: OutboundHeaders, drop: (name: string) =>
   for (const other in headers) if (!drop(other)) kept[other] = headers[other] as string | string[]
   return kept
 }
+
+/** `headers` itself when `drop` matches none of them (the usual case: no copy), else withoutHeaders. */
+export function withoutShadows(headers: OutboundHeaders, drop: (name: string) => boolean): OutboundHeaders {
+  for (const name in headers) if (drop(name)) return withoutHeaders(headers, drop)
+  return headers
+}

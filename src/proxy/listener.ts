@@ -12,6 +12,7 @@ import { hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
+import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { missingHost } from './client-error.js'
@@ -57,7 +58,8 @@ export function createListener(o: ListenerOptions): Server {
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
   // Listener options (not per request).
-  const server: Server = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : createServer(options, handler)
+  const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined
+  const server: Server = tlsServer ?? createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
@@ -65,9 +67,8 @@ export function createListener(o: ListenerOptions): Server {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
   // Other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
-  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') events.onTimeout?.('proxy', 'tls_handshake')
-  })
+  // A handshake that never completes is a line of its own (no request follows it).
+  if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.onDone ? { onDone: o.onDone } : {}) })
   if (o.connect) {
     // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
     // Re-emitted on the main server, so whatever observes its requests (in-flight

@@ -2,7 +2,10 @@
 import type { GatewayError } from '../errors.js'
 import type { Mode, RequestFacts } from './pipeline.js'
 
-/** One finished request, as the listener and the CONNECT handler hand it to `onDone`. */
+/**
+ * One finished request, as the listener and the CONNECT handler hand it to `onDone`; also a
+ * caller's TLS handshake that never completed (caller-handshake.ts), which has no request.
+ */
 export interface RequestRecord {
   id: string
   mode: Mode | 'api' | 'other'

@@ -9,7 +9,7 @@
  * backends (PHP, WSGI, Rack, lighttpd) read a caller's `X_Forwarded_For` or `x-real.ip` as
  * HTTP_X_FORWARDED_FOR / HTTP_X_REAL_IP (gateway-headers.ts), so those go too.
  */
-import { cgiShadowTest, withoutHeaders } from '../gateway-headers.js'
+import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 const VIA = '1.1 mtls-gateway'
@@ -34,12 +34,6 @@ function appendHeader(current: string | string[] | undefined, value: string): st
   return prior ? `${prior}, ${value}` : value
 }
 
-/** `headers`, or a filtered copy without those `drop` matches when there are any (no `delete`). */
-function withoutAny(headers: OutboundHeaders, drop: (name: string) => boolean): OutboundHeaders {
-  for (const name in headers) if (drop(name)) return withoutHeaders(headers, drop)
-  return headers
-}
-
 export const addForwardingHeaders: Step = {
   name: 'forwarding_headers',
   run(ctx) {
@@ -47,7 +41,7 @@ export const addForwardingHeaders: Step = {
     const remote = forwarding.xForwardedFor ? ctx.inbound.remoteAddress : undefined
     // Off means no client address in any spelling: what a caller wrote in these is not the
     // gateway's word, and a backend trusting one would be told whatever the caller liked.
-    const h = (ctx.outbound.headers = withoutAny(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
+    const h = (ctx.outbound.headers = withoutShadows(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
     if (forwarding.via) h.via = appendHeader(h.via, VIA)
     if (remote) h['x-forwarded-for'] = appendHeader(h['x-forwarded-for'], remote)
   },

@@ -7,12 +7,19 @@
 import { GatewayError } from '../../errors.js'
 import type { Profile } from '../../gateway/index.js'
 import type { Admitted, OAuthToken, Step } from '../pipeline.js'
+import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
 
 /** Finds a user's token; throws GatewayError('oauth_token_missing') with the authorize URL. */
 export type UserTokenSource = (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
 
 /** Until callers authenticate with JWTs, the user may be named by this header. */
 export const USER_HEADER = 'x-gateway-user'
+
+/**
+ * X-Gateway-User and every spelling a CGI-style backend keys the same (`x_gateway_user`,
+ * `X.Gateway.User`; gateway-headers.ts). Built once: it runs over every request's headers.
+ */
+const userHeaderShadow = cgiShadowTest([USER_HEADER], [USER_HEADER])
 
 /** The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header. */
 export function userOf(ctx: Admitted): string | undefined {
@@ -27,8 +34,9 @@ export function createResolveToken(userTokens?: UserTokenSource): Step {
     name: 'resolve_token',
     // Synchronous unless a per-user token must be looked up: no promise or microtask turn otherwise.
     run(ctx) {
-      // Only when present: a delete makes the headers object a slow dictionary.
-      if (ctx.outbound.headers[USER_HEADER] !== undefined) delete ctx.outbound.headers[USER_HEADER]
+      // The caller's word on the user stays here, in every spelling a backend reads as it; a copy
+      // only when there is one (a delete would make the headers object a slow dictionary).
+      ctx.outbound.headers = withoutShadows(ctx.outbound.headers, userHeaderShadow)
       const user = userOf(ctx)
       if (user !== undefined) ctx.auth.user = user
       const profile = ctx.endpoint.profile
