@@ -67,6 +67,16 @@ export function parseForm(s: string): Param[] {
   return out
 }
 
+/**
+ * True when a Content-Type names the form media type anywhere but not plainly (its media type,
+ * cut at `;`, is something else): `application/x-www-form-urlencoded,text/plain` or
+ * `…urlencoded x`. Parsers disagree on such a body: PHP cuts the type at `;`, `,` or a space
+ * and reads a form; oauthlib looks for the name anywhere; strict ones (Go, Werkzeug) do not.
+ */
+export function isAmbiguousFormContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.toLowerCase().includes(FORM_MEDIA_TYPE) && !isFormContentType(contentType)
+}
+
 /** True when a Content-Type header names application/x-www-form-urlencoded (parameters ignored). */
 export function isFormContentType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false

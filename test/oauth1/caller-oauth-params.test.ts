@@ -72,6 +72,16 @@ describe('a caller\'s own OAuth protocol parameters', () => {
     }
   })
 
+  it('a body only some parsers read as a form is refused, so a caller cannot slip oauth_* past the check that way', async () => {
+    for (const type of ['application/x-www-form-urlencoded,text/plain', 'application/x-www-form-urlencoded x']) {
+      for (const placement of ['header', 'query', 'body']) {
+        const r = await send(gw.url, `/proxy/signed-${placement}/r?marker=refused`, { method: 'POST', headers: { 'content-type': type }, body: 'oauth_token=victim-token&a=1' })
+        expect(r.status, r.text).toBe(400)
+        expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(new RegExp(`^endpoint "signed-${placement}" is signed with OAuth 1.0a, whose signature covers form parameters, and Content-Type`)), code: 400 }] })
+      }
+    }
+  })
+
   it('none of them reached the provider, while an ordinary call is signed with the gateway\'s token only', async () => {
     const r = await send(gw.url, '/proxy/signed-header/r?marker=ordinary&page=2&oauthx=1', { headers: { authorization: 'OAuth oauth_token="replaced"' } })
     const v = r.json<{ ok: boolean; oauth_params?: Record<string, string>; params?: [string, string][] }>()

@@ -52,6 +52,18 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
     expect(r.query.keep).toEqual(['~ 1'])
   })
 
+  it('for a query field beside a form body: the form\'s same-name parameters go; a Content-Type only some parsers read as a form is refused, never passed on', async () => {
+    const form = reading(await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'acct=evil&x=1' }))
+    expect(form.form).toEqual({ x: ['1'] })
+    // PHP cuts the type at ",", " " or ";" and reads a form; WSGI's cgi module would not.
+    for (const type of ['application/x-www-form-urlencoded,text/plain', 'application/x-www-form-urlencoded x', 'text/plain; x=application/x-www-form-urlencoded']) {
+      const r = await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers: { 'content-type': type }, body: 'acct=evil&x=1' })
+      expect(r.status, `${type}: ${r.text}`).toBe(400)
+      expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text))
+      expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "cgi" sets query or payload fields, and Content-Type ".+" is read as a form by some backends and not by others/), code: 400 }] })
+    }
+  })
+
   it('for a form payload field: the same', async () => {
     const r = reading(await send(gw.url, '/proxy/cgi_form/x', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1;acct=x&acct%00=y&ACCT=z&b=%41' }))
     expect(r.form).toEqual({ a: ['1'], b: ['A'], acct: ['gw-acct'] })

@@ -7,7 +7,8 @@
 import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
-import { formEncode, isFormContentType, percentEncode } from '../../oauth1/index.js'
+import { formEncode, percentEncode } from '../../oauth1/index.js'
+import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
@@ -38,20 +39,15 @@ function scopeOf(ctx: Admitted): TemplateScope {
   return scope
 }
 
-function contentTypeOf(ctx: Admitted): string | undefined {
-  const ct = ctx.outbound.headers['content-type']
-  return Array.isArray(ct) ? ct[0] : ct
-}
 
 /**
  * What must read the body: payload fields, set in a JSON or form body; and query fields beside a
  * form body, whose same-name parameters go from it (PHP's $_REQUEST, Spring's @RequestParam and
  * servlets read query and form parameters as one set). A JSON body is not touched by a query field.
  */
-async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[]): Promise<void> {
-  const ct = contentTypeOf(ctx)
+async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[], ct: string | undefined, form: boolean): Promise<void> {
   if (isJson(ct) && payload.length > 0) return ctx.outbound.body.replace(setJsonFields(await ctx.outbound.body.bytes(), payload))
-  if (isFormContentType(ct)) {
+  if (form) {
     const raw = (await ctx.outbound.body.bytes()).toString('utf8')
     // As in the query: no caller parameter a backend would read as a field's name stays beside it.
     const kept = removeParameters(raw, parameterMatcher([...queryKeys, ...payload.map((f) => f.key)]))
@@ -156,6 +152,9 @@ export const applyAuthorization: Step = {
     for (const f of query) applyQuery(url, f.key, f.value)
     // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
     if (path.length > 0) applyPath(ctx, path)
-    if (payload.length > 0 || (query.length > 0 && isFormContentType(contentTypeOf(ctx)))) return applyBody(ctx, payload, query.map((f) => f.key))
+    if (payload.length === 0 && query.length === 0) return
+    const ct = contentTypeOf(ctx)
+    const form = isFormBody(ctx, ct, 'sets query or payload fields')
+    if (payload.length > 0 || (query.length > 0 && form)) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
   },
 }

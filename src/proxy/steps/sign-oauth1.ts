@@ -6,7 +6,8 @@
  * `Authorization: OAuth` header) is refused, so a caller cannot have them signed and sent.
  */
 import { GatewayError } from '../../errors.js'
-import { isFormContentType, percentEncode } from '../../oauth1/index.js'
+import { percentEncode } from '../../oauth1/index.js'
+import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
@@ -28,9 +29,8 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       const p = profile.config
       const { outbound } = ctx
       refuseCallerProtocolParameters(ctx, p.placement)
-      const ctHeader = outbound.headers['content-type']
-      const contentType = Array.isArray(ctHeader) ? ctHeader[0] : ctHeader
-      const form = isFormContentType(contentType)
+      const contentType = contentTypeOf(ctx)
+      const form = isFormBody(ctx, contentType, 'is signed with OAuth 1.0a, whose signature covers form parameters')
       const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.stream !== undefined) || (p.bodyHash && outbound.body.buffered !== undefined)
       if (needsBody) {
         return outbound.body.bytes().then((body) => {
