@@ -15,6 +15,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { gatewayYaml, newSealKey, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { assertChromium, CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 
 export const CONSOLE_TOKEN = 'console-operator-token-5b1e9d0c7a'
@@ -73,7 +74,7 @@ export function useConsoleRig(): { readonly rig: ConsoleRig } {
   let rig: ConsoleRig | undefined
   beforeAll(async () => {
     rig = await startConsoleRig()
-  }, 60_000)
+  }) // vitest.config.ts's hookTimeout, above START_DEADLINE_MS (the Python provider starts in it)
   afterAll(async () => {
     await rig?.close()
   })
@@ -90,7 +91,7 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close(
   const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'))
   // The provider's pages use the throw-away test PKI, which this browser does not know.
   assertChromium()
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } })
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 }, timeout: START_DEADLINE_MS })
   return {
     context,
     async close() {

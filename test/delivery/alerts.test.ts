@@ -17,7 +17,7 @@ import { startGateway, type RunningGateway } from '../../src/cli/serve.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { writeDevPki } from '../../src/tls/index.js'
 import { buildRenderer, valuesFile, type Manifest } from './chart.js'
-import { freePort } from './container.js'
+import { refusingPort } from '../support/peers.js'
 
 /** Labels Prometheus or the scrape adds (not the gateway), and histogram buckets. */
 const SCRAPE_LABELS = new Set(['job', 'namespace', 'pod', 'instance', 'service', 'container', 'endpoint_port', 'le'])
@@ -113,7 +113,7 @@ beforeAll(async () => {
   const other = await writeDevPki({ dir: join(dir, 'other') })
   const goodPort = await backend(good.serverCert, good.serverKey, good.rootCert)
   const untrustedPort = await backend(other.serverCert, other.serverKey, other.rootCert)
-  const closedPort = await freePort()
+  const closedPort = await refusingPort()
   const endpoint = (name: string, port: number): string => `
   - name: ${name}
     url: https://api.partner.test:${port}

@@ -7,6 +7,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 
 const run = promisify(execFile)
 export const BUILDAH = ['buildah', '--storage-driver', 'vfs'] as const
@@ -35,6 +36,7 @@ export interface ContainerProcess {
   nodePid(): number | undefined
   /** Resolves with the exit code once the process (buildah run, or the chroot) ends. */
   readonly exited: Promise<number | null>
+  /** The first line matching `re`; by default as long as any spawned process may take to start. */
   waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>
 }
 
@@ -55,7 +57,7 @@ export function spawnContainer(cmd: string, args: string[], marker: string): Con
     output,
     exited,
     nodePid: () => findNodePid(marker),
-    waitFor(re, ms = 30_000) {
+    waitFor(re, ms = START_DEADLINE_MS) {
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
           for (const line of output) {

@@ -19,6 +19,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { assertChromium, CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { ADMIN, gatewayYaml, pathOf, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
@@ -44,7 +45,7 @@ beforeAll(async () => {
   const listenTls = `listen:\n  host: 127.0.0.1\n  port: 0\n  tls:\n    cert: ${pki.file('server-chain.crt')}\n    key: ${pki.file('server.key')}\n`
   tlsGw = await startTestGateway(tlsDir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(tlsDir, 'state.db') } }).replace('listen:\n  host: 127.0.0.1\n  port: 0\n', listenTls))
   assertChromium()
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${GW_HOST} 127.0.0.1`], headless: true })
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${GW_HOST} 127.0.0.1`], headless: true, timeout: START_DEADLINE_MS })
   // The provider's page is served with the throw-away test PKI, which this browser does not know.
   context = await browser.newContext({ ignoreHTTPSErrors: true })
 })

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { Agent, fetch } from 'undici'
 import type { TestPki } from '../support/pki.js'
 import { send, type Reply } from '../support/gateway.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 import type { Store } from '../../src/store/index.js'
 
 const SCRIPT = fileURLToPath(new URL('./provider_two_ports.py', import.meta.url))
@@ -56,7 +57,7 @@ export async function startDanceProvider(pki: TestPki): Promise<DanceProvider> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ports = await new Promise<{ port: number; browser_port: number }>((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => reject(new Error(`provider did not start:\n${stderr}`)), 40_000)
+    const timer = setTimeout(() => reject(new Error(`provider did not start in ${START_DEADLINE_MS} ms:\n${stderr}`)), START_DEADLINE_MS)
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c
       const line = out.split('\n').find((l) => l.startsWith('{'))

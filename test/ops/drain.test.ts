@@ -32,8 +32,9 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
+/** The exit code once the process exited and its output was read to the end ('exit' may come before the last lines). */
 const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('close', (code) => resolve(code)))
 
 async function adminUrl(gp: GatewayProcess): Promise<string> {
   return await adminUrlOf(gp)

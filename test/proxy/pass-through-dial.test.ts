@@ -21,6 +21,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startSilentListener, type SilentListener } from '../support/c-silent-listener.js'
+import { refusingPort } from '../support/peers.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 
@@ -77,10 +78,7 @@ beforeAll(async () => {
   echo = createTcpServer((s) => s.pipe(s))
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
   // A port nothing listens on: a dial to it is refused (ECONNREFUSED) at once.
-  const probe = createTcpServer()
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
-  closedPort = (probe.address() as AddressInfo).port
-  await new Promise((r) => probe.close(r))
+  closedPort = await refusingPort()
   silent = await startSilentListener()
   silentLong = await startSilentListener()
   const dir = join(pki.dir, 'in-process')

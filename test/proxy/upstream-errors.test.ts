@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import type { Issued } from '../../src/tls/index.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
-import { freePort } from '../support/peers.js'
+import { refusingPort } from '../support/peers.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 
@@ -131,7 +131,7 @@ beforeAll(async () => {
   await server('foreign-clients', { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('other-root.crt') })
   await server('tls12', { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca, maxVersion: 'TLSv1.2' })
   await server('silent', { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca, handler: () => undefined })
-  ports.refused = await freePort()
+  ports.refused = await refusingPort()
   ports['reset-on-connect'] = await startTcp((s) => s.resetAndDestroy())
   ports['reset-on-hello'] = await startTcp((s) => s.once('data', () => s.resetAndDestroy()))
   ports['closed-on-hello'] = await startTcp((s) => s.once('data', () => s.end()))

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
+import { START_DEADLINE_MS } from './eventually.js'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -14,8 +15,8 @@ export function assertChromium(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
 }
 
-/** Launches headless Chromium (no profile directory kept). */
+/** Launches headless Chromium (no profile directory kept); playwright's 30 s launch deadline is short for a loaded machine. */
 export async function launchChromium(): Promise<Browser> {
   assertChromium()
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: START_DEADLINE_MS })
 }

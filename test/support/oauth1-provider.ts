@@ -7,10 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { START_DEADLINE_MS } from './eventually.js'
 
 const PYTHON = '/usr/bin/python3'
 const SCRIPT = fileURLToPath(new URL('../peers/oauth1_provider.py', import.meta.url))
-const START_TIMEOUT_MS = 40_000
 
 /** A consumer the provider knows. */
 export interface OAuth1ProviderClient {
@@ -67,7 +67,7 @@ export async function startOAuth1Provider(config: OAuth1ProviderConfig): Promise
 
   const ready = new Promise<{ port: number; scheme: string }>((resolve, reject) => {
     let stdout = ''
-    const timer = setTimeout(() => reject(new Error(`oauth1 provider did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`)), START_TIMEOUT_MS)
+    const timer = setTimeout(() => reject(new Error(`oauth1 provider did not start in ${START_DEADLINE_MS} ms:\n${stderr}`)), START_DEADLINE_MS)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
       const line = stdout.split('\n').find((l) => l.startsWith('{'))

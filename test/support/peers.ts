@@ -12,6 +12,19 @@ import { join } from 'node:path'
 // import test/, so the tests import it from there).
 export { freePort, portAccepts } from '../../bench/procs.js'
 import { freePort, portAccepts } from '../../bench/procs.js'
+import { START_DEADLINE_MS } from './eventually.js'
+
+/**
+ * A port every dial to 127.0.0.1 is refused on, for the whole run. Not a freePort() left
+ * closed: until the test dials it, another process may be given it (for a listener, or as a
+ * connection's source port). No test binds a privileged port, and the kernel never hands one
+ * out for port 0 or as a source port.
+ */
+export async function refusingPort(): Promise<number> {
+  const port = 1
+  if (await portAccepts(port)) throw new Error(`something listens on 127.0.0.1:${port}: the tests need a port that refuses connections`)
+  return port
+}
 
 export interface Peer {
   readonly name: string
@@ -103,7 +116,7 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
         rmSync(dir, { recursive: true, force: true })
       },
     }
-    const deadline = Date.now() + (spec.readyTimeoutMs ?? 40_000)
+    const deadline = Date.now() + (spec.readyTimeoutMs ?? START_DEADLINE_MS)
     const alive = (): boolean => failure === undefined && child.exitCode === null && child.signalCode === null
     let ready = false
     while (!ready && Date.now() < deadline && alive()) {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { assertDistFresh } from './dist-fresh.js'
-import { eventually } from './eventually.js'
+import { eventually, START_DEADLINE_MS } from './eventually.js'
 
 export const MAIN = 'dist/src/main.js'
 
@@ -27,8 +27,9 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
   const command = [...launcher, process.execPath, MAIN, 'serve', '--config', configFile, ...args]
   const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
+  const outputEnded = new Promise((resolve) => child.once('close', resolve))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in 45 s:\n${output.join('\n')}`)), 45_000)
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in ${START_DEADLINE_MS} ms:\n${output.join('\n')}`)), START_DEADLINE_MS)
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream! }).on('line', (line) => {
         output.push(line)
@@ -53,12 +54,17 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
       const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
       return { rss: kb('VmRSS'), peak: kb('VmHWM') }
     },
-    stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
-      return new Promise((resolve) => {
-        child.once('exit', (code) => resolve(code))
-        child.kill(signal)
-      })
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise((resolve) => {
+          child.once('exit', resolve)
+          child.kill(signal)
+        })
+      }
+      // 'exit' may come before the last lines are read from the pipes (and workers share them):
+      // wait for their end too, but not forever (an orphaned worker may hold them a while).
+      await Promise.race([outputEnded, new Promise((resolve) => setTimeout(resolve, 5000).unref())])
+      return child.exitCode
     },
   }
 }
@@ -68,7 +74,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
  * primary prints it once every worker listens; the default wait leaves room for a loaded
  * 2-core machine (a shorter one failed a start there once).
  */
-export async function adminUrlOf(gp: GatewayProcess, timeoutMs = 60_000): Promise<string> {
+export async function adminUrlOf(gp: GatewayProcess, timeoutMs = START_DEADLINE_MS): Promise<string> {
   const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), timeoutMs, 'the admin line')
   return (JSON.parse(line) as { url: string }).url
 }

@@ -104,7 +104,7 @@ export function useTopology(kind: TopologyKind, name: string, yamlFor: (store: S
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `${name}-${kind}-`))
     topo = await startTopology(kind, dir, (store) => yamlFor(store, dir))
-  }, 60_000)
+  }) // vitest.config.ts's hookTimeout, above START_DEADLINE_MS: two replicas start at once
   afterAll(async () => {
     await topo?.close()
     rmSync(dir, { recursive: true, force: true })

@@ -4,9 +4,9 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { START_DEADLINE_MS } from './eventually.js'
 
 const SCRIPT = fileURLToPath(new URL('../peers/wsgi_backend.py', import.meta.url))
-const START_TIMEOUT_MS = 40_000
 
 /** What the WSGI application read from a request. */
 export interface WsgiReading {
@@ -54,7 +54,7 @@ export async function startPythonBackend(script: string, name: string, files: Ba
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let stdout = ''
-      const timer = setTimeout(() => reject(new Error(`${name} did not start in ${START_TIMEOUT_MS} ms:\n${stderr}`)), START_TIMEOUT_MS)
+      const timer = setTimeout(() => reject(new Error(`${name} did not start in ${START_DEADLINE_MS} ms:\n${stderr}`)), START_DEADLINE_MS)
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         stdout += chunk
         const line = stdout.split('\n').find((l) => l.startsWith('{'))
