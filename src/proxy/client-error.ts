@@ -24,6 +24,10 @@ export function answerClientErrors(server: Server, o: { configKey: string; heade
 
 /** The error to answer a refused request with, or undefined to just close. */
 export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, headersMs: number): GatewayError | undefined {
+  // node:https hands its TLS handshake failures on as 'clientError' too: no HTTP was parsed, so
+  // there is no request to refuse and no HTTP answer a failed TLS session could carry. The
+  // listeners' own 'tlsClientError' handlers report them.
+  if (err.code?.startsWith('ERR_TLS_') || err.code?.startsWith('ERR_SSL_')) return undefined
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
