@@ -12,7 +12,7 @@ import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCooki
 import type { AdminConfig } from '../config/index.js'
 import type { ConsoleHost } from './host.js'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
-import { readJsonBody, send, sendError } from './http.js'
+import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
 import { scrubSecrets } from './scrub.js'
 import { createFailureThrottle } from '../api/failure-throttle.js'
 import { createSampler } from './samples.js'
@@ -36,6 +36,11 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
+  }
+  // Error messages too: one may quote a store's or provider's error text, which may hold a secret.
+  const sendError = (req: IncomingMessage, res: ServerResponse, err: GatewayError): void => {
+    const message = scrubSecrets(err.message, configSecretValues(host.config()))
+    sendErrorReply(req, res, message === err.message ? err : new GatewayError(err.reason, message, { headers: { ...err.headers }, details: { ...err.details } }))
   }
 
   // Per source address, counted in the store every replica shares (this process alone while

@@ -73,6 +73,19 @@ describe('no secret in any console response', () => {
   })
 })
 
+describe('no secret in a console error either', () => {
+  it('a route named by a secret is a 404 whose message masks it', async () => {
+    const s = await apiSession(use.rig.consoleUrl)
+    for (const method of ['GET', 'POST']) {
+      const r = await adminRequest(`${use.rig.consoleUrl}api/${CONSUMER.secret}`, { method, cookie: s.cookie, origin: s.origin, csrf: s.csrf, ...(method === 'POST' ? { body: {} } : {}) })
+      expect(r.status, r.text).toBe(404)
+      expect(r.text).not.toContain(CONSUMER.secret)
+      expect(JSON.parse(r.text)).toEqual({ errors: [{ msg: expect.stringMatching(/^no console (route GET|action) /), code: 404 }] })
+      expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.text)))
+    }
+  })
+})
+
 describe('scrubSecrets (property)', () => {
   const secret = fc.string({ minLength: MIN_SECRET_LENGTH, maxLength: 24, unit: 'binary' }).filter((s) => !s.includes('•'))
   const value = (secrets: string[]): fc.Arbitrary<string> =>

@@ -1,0 +1,97 @@
+/**
+ * configSecretValues(): every secret a config may hold inline is registered for redaction by
+ * value (logs, the console), not only those from `${env:}`/`${file:}`. The schema scan makes a
+ * new secret-looking key fail here until it is covered: the review found Redis, Sentinel,
+ * connector and OTLP credentials written inline and never registered.
+ */
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import type { GatewayConfig } from '../../src/config/index.js'
+import { configSecretValues } from '../../src/ops/index.js'
+
+/** Each secret-bearing key of the schema, with the value this test writes there. */
+const COVERED: Record<string, string> = {
+  '.listen.tls.keyPassphrase': 'listen-passphrase-0001',
+  '.admin.tls.keyPassphrase': 'admin-passphrase-0002',
+  '.admin.token': 'admin-console-token-0003',
+  '.endpoints[].tls.keyPassphrase': 'endpoint-passphrase-0004',
+  '.endpoints[].tls.pkcs12Passphrase': 'endpoint-p12-pass-0005',
+  '.endpoints[].via.password': 'connector-password-0006',
+  '.endpoints[].tenants.*.tls.keyPassphrase': 'tenant-passphrase-0007',
+  '.endpoints[].tenants.*.tls.pkcs12Passphrase': 'tenant-p12-pass-0008',
+  '.profiles[].consumerSecret': 'consumer-secret-0009',
+  '.profiles[].privateKeyPassphrase': 'rsa-passphrase-0010',
+  '.profiles[].token.token': 'static-token-0011',
+  '.profiles[].token.tokenSecret': 'static-token-secret-0012',
+  '.store.redis.password': 'redis-password-0013',
+  '.store.redis.tls.keyPassphrase': 'redis-tls-pass-0014',
+  '.store.redis.sentinel.password': 'sentinel-password-0015',
+  '.store.sealKeys[].key': 'seal-key-hex-0016',
+  '.callers.apps[].hs256Secret': 'hs256-secret-0017',
+  '.callers.gatewayKeys[].passphrase': 'gateway-key-pass-0018',
+  '.callers.adminToken': 'admin-token-0019',
+  '.interception.caKeyPassphrase': 'ca-passphrase-0020',
+  '.tracing.otlp.headers': 'Bearer otlp-credential-0021',
+}
+/** Passwords inside URLs' userinfo, percent-encoded as written. */
+const IN_URLS = { store: 'store-url-p%40ss-0022', via: 'via-url-pass-0023', otlp: 'otlp-url-pass-0024' }
+
+/** Keys named like secrets that hold none: file paths, field names, timeouts, URLs. */
+const NOT_SECRETS = /(\.tls\.key|\.fields\[\]\.key|\.timeouts\.headers|TokenUrl)$/
+
+function secretLookingPaths(): string[] {
+  const schema = JSON.parse(readFileSync(new URL('../../config/gateway.schema.json', import.meta.url), 'utf8')) as unknown
+  const out = new Set<string>()
+  const walk = (n: unknown, path: string): void => {
+    if (!n || typeof n !== 'object') return
+    const node = n as Record<string, unknown>
+    for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, unknown>)) {
+      if (/password|passphrase|secret|token|^key$|headers/i.test(k)) out.add(`${path}.${k}`)
+      walk(v, `${path}.${k}`)
+    }
+    walk(node.items, `${path}[]`)
+    if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}.*`)
+    for (const c of ['oneOf', 'anyOf', 'allOf']) for (const x of (node[c] ?? []) as unknown[]) walk(x, path)
+  }
+  walk(schema, '')
+  // `profiles[].token` is the token section, whose members are listed.
+  return [...out].filter((p) => !NOT_SECRETS.test(p) && p !== '.profiles[].token').sort()
+}
+
+describe('configSecretValues', () => {
+  it('every secret-looking key of the schema is one this test covers', () => {
+    expect(secretLookingPaths()).toEqual(Object.keys(COVERED).sort())
+  })
+
+  it('registers every inline secret, passwords in URLs as written and decoded', () => {
+    const v = COVERED
+    const tls = (pass: string, p12: string): Record<string, string> => ({ keyPassphrase: pass, pkcs12Passphrase: p12 })
+    const config = {
+      secrets: [],
+      listen: { tls: { keyPassphrase: v['.listen.tls.keyPassphrase'] } },
+      admin: { tls: { keyPassphrase: v['.admin.tls.keyPassphrase'] }, token: v['.admin.token'] },
+      endpoints: [{
+        url: 'https://api.partner.test',
+        tls: tls(v['.endpoints[].tls.keyPassphrase'] as string, v['.endpoints[].tls.pkcs12Passphrase'] as string),
+        tenants: { t1: tls(v['.endpoints[].tenants.*.tls.keyPassphrase'] as string, v['.endpoints[].tenants.*.tls.pkcs12Passphrase'] as string) },
+        via: { url: `http://user:${IN_URLS.via}@connector.test:3128`, password: v['.endpoints[].via.password'] },
+        fields: [],
+      }],
+      profiles: [{ consumerSecret: v['.profiles[].consumerSecret'], privateKeyPassphrase: v['.profiles[].privateKeyPassphrase'], token: { token: v['.profiles[].token.token'], tokenSecret: v['.profiles[].token.tokenSecret'] } }],
+      store: {
+        url: `redis://:${IN_URLS.store}@redis.test:6379`,
+        redis: { password: v['.store.redis.password'], tls: { keyPassphrase: v['.store.redis.tls.keyPassphrase'] }, sentinel: { password: v['.store.redis.sentinel.password'] } },
+        sealKeys: [{ id: 'k1', key: v['.store.sealKeys[].key'] }],
+      },
+      callers: { apps: [{ hs256Secret: v['.callers.apps[].hs256Secret'] }], gatewayKeys: [{ passphrase: v['.callers.gatewayKeys[].passphrase'] }], adminToken: v['.callers.adminToken'] },
+      interception: { caKeyPassphrase: v['.interception.caKeyPassphrase'] },
+      tracing: { otlp: { endpoint: `https://u:${IN_URLS.otlp}@collector.test`, headers: { authorization: v['.tracing.otlp.headers'] } } },
+    } as unknown as GatewayConfig
+    const registered = configSecretValues(config)
+    for (const [path, secret] of Object.entries(COVERED)) expect(registered, path).toContain(secret)
+    for (const secret of Object.values(IN_URLS)) {
+      expect(registered).toContain(secret)
+      expect(registered).toContain(decodeURIComponent(secret))
+    }
+  })
+})
