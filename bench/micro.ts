@@ -55,7 +55,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const sign = (await import(join(dist, 'src/proxy/steps/sign-oauth1.js'))) as typeof import('../src/proxy/steps/sign-oauth1.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
-  const body: Context['outbound']['body'] = { stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
+  const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
   const inboundHeaders = { host: '127.0.0.1:9080', accept: 'application/json', 'user-agent': 'bench/1.0' }
   // Literals, as the listener builds them: an object made by a spread and then extended (matchEndpoint adds
   // the routing fields) is slow on Node 20 and would be measured instead of the steps (test/object-shapes.test.ts).

@@ -9,6 +9,7 @@ export type Reason =
   | 'path_escapes_base'
   | 'tenant_invalid'
   | 'body_too_large'
+  | 'buffered_bodies_full'
   | 'request_timeout'
   | 'headers_too_large'
   | 'expectation_failed'
@@ -63,6 +64,8 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   path_escapes_base: 400,
   tenant_invalid: 400,
   body_too_large: 413,
+  // The process holds limits.maxBufferedTotal of bodies already: a moment later it may not.
+  buffered_bodies_full: 503,
   request_timeout: 408,
   headers_too_large: 431,
   expectation_failed: 417,

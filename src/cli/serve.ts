@@ -117,11 +117,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const merges = features.flatMap((f) => (f.onIdentityMerge ? [f.onIdentityMerge] : []))
   const stores = (g: Gateway) => runtime.bearerStores(g)
   const admitOptions = { stores, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }
-  const pipeline = createPipeline({
+  // The budget of buffered bodies is the runtime's (one per process, kept across reloads).
+  const pipeline = Object.assign(createPipeline({
     admit: createAdmit(admitOptions),
     ...(userTokens ? { userTokens } : {}),
     ...(hooks.onSignature ? { onSignature: hooks.onSignature } : {}),
-  })
+  }), { bufferedBodies: runtime.bufferedBodies })
   const api = createApiRouter([
     createTokenRoutes({
       ...admitOptions,
@@ -150,6 +151,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     return store.kind !== 'redis' || store.redis.gateReadiness
   }
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
+  o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
   // A reload also renews the OTLP exporter's TLS files (read first: unreadable fails the reload).
   const reloadCompile = (c: GatewayConfig): Gateway => {
     const renewExport = tracing?.renewExport(c.tracing)

@@ -1,10 +1,10 @@
 /**
- * Listener timeouts and connection caps. Their defaults live only in the schema (read from
+ * Listener timeouts, connection caps and body limits. Their defaults live only in the schema (read from
  * it here), so the config reference, the JSON Schema and the running gateway cannot disagree.
  */
 import { configSchema } from './schema.js'
-import { parseDuration } from './units.js'
-import { obj, type Raw } from './normalize-util.js'
+import { parseDuration, parseSize } from './units.js'
+import { obj, type Raw, type Report } from './normalize-util.js'
 import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, ListenTimeoutsConfig } from './types.js'
 
 const listenProps = configSchema.properties.listen.properties
@@ -49,4 +49,16 @@ export function normalizeAdminLimits(admin: Raw): { timeouts: AdminTimeoutsConfi
     timeouts: { ...clientTimeouts(t, nodes), tlsHandshakeMs: ms(t, 'tlsHandshake', nodes.tlsHandshake) },
     connections: connections(obj(admin.connections), adminProps.connections),
   }
+}
+
+const limitProps = configSchema.properties.limits.properties
+
+/** `limits` with the schema's defaults filled in; a total below one body's limit is reported (it would refuse bodies that limit allows). */
+export function normalizeBodyLimits(raw: Raw, report: Report): { maxBufferedBody: number; maxBufferedTotal: number } {
+  const size = (key: 'maxBufferedBody' | 'maxBufferedTotal'): number => parseSize((raw[key] as string | number | undefined) ?? limitProps[key].default)
+  const limits = { maxBufferedBody: size('maxBufferedBody'), maxBufferedTotal: size('maxBufferedTotal') }
+  if (limits.maxBufferedTotal !== 0 && limits.maxBufferedTotal < limits.maxBufferedBody) {
+    report(['maxBufferedTotal'], `${limits.maxBufferedTotal} bytes is less than limits.maxBufferedBody (${limits.maxBufferedBody} bytes): a body that limit allows could never be read; raise limits.maxBufferedTotal, lower limits.maxBufferedBody, or set limits.maxBufferedTotal to 0 (no total)`)
+  }
+  return limits
 }

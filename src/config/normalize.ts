@@ -13,7 +13,7 @@ import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
-import { normalizeAdminLimits, normalizeListenLimits } from './normalize-limits.js'
+import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerTenants } from './normalize-caller-tenants.js'
 
@@ -95,7 +95,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
       ...normalizeAdminLimits(admin),
     },
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
-    limits: { maxBufferedBody: parseSize((obj(root.limits).maxBufferedBody as string | number | undefined) ?? '10MiB') },
+    limits: normalizeBodyLimits(obj(root.limits), (path, msg) => problems.push(ctx.source.problem(['limits', ...path], msg))),
     forwarding: {
       xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false,
       via: (forwarding.via as boolean | undefined) ?? true,

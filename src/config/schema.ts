@@ -482,6 +482,7 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         maxBufferedBody: { ...size, default: '10MiB', description: 'Largest body buffered when a feature needs it (payload fields, OAuth form parameters, body hash); larger → 413.' },
+        maxBufferedTotal: { ...size, default: '64MiB', description: 'Most bytes of such bodies one process holds at once (each worker its own); a body that would pass it → 503 with Retry-After. At least maxBufferedBody; 0 is off. Peak memory is about 5 × this (docs/limits.md).' },
       },
     },
     forwarding: {

@@ -258,7 +258,8 @@ export interface GatewayConfig {
   interception?: InterceptionConfig
   /** Graceful shutdown: longest wait for in-flight requests after SIGTERM. */
   drain: { graceMs: number }
-  limits: { maxBufferedBody: number }
+  /** Bytes: one buffered body, and all of a process's buffered bodies at once (0: no total). */
+  limits: { maxBufferedBody: number; maxBufferedTotal: number }
   forwarding: { xForwardedFor: boolean; via: boolean }
   endpoints: EndpointConfig[]
   profiles: ProfileConfig[]

@@ -75,6 +75,8 @@ export interface Metrics {
   watchStore(ping: () => Promise<void>, isOpen?: () => boolean): void
   /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
+  /** Reports `buffered_body_bytes` and `buffered_body_refusals_total` at every scrape from the process's budget. */
+  watchBufferedBodies(budget: { readonly held: number; readonly refusals: number }): void
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -132,6 +134,20 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       return storeOpen() ? m : { ...m, values: [] }
     }
   }
+  let bufferedBodies: Parameters<Metrics['watchBufferedBodies']>[0] | undefined
+  new Gauge({ name: `${p}buffered_body_bytes`, help: 'Bytes of request bodies held whole in memory now (limits.maxBufferedTotal bounds them per process).', aggregator: 'sum', registers, collect() { this.set(bufferedBodies?.held ?? 0) } })
+  let refusalsSeen = 0
+  new Counter({
+    name: `${p}buffered_body_refusals_total`,
+    help: 'Requests answered 503 (buffered_bodies_full) because their body would pass limits.maxBufferedTotal.',
+    aggregator: 'sum',
+    registers,
+    collect() {
+      const now = bufferedBodies?.refusals ?? 0
+      if (now > refusalsSeen) this.inc(now - refusalsSeen)
+      refusalsSeen = now
+    },
+  })
   let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
   new Gauge({
     name: `${p}endpoint_degraded`,
@@ -212,6 +228,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     },
     watchDegradation(read) {
       readDegradation = read
+    },
+    watchBufferedBodies(budget) {
+      bufferedBodies = budget
     },
   }
 }

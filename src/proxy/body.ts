@@ -3,10 +3,13 @@
  * parameters, body hash) calls bytes(): buffered once, refused beyond the limit.
  * Nothing is read before someone asks: that is when a caller waiting on
  * `Expect: 100-continue` is told to send (onDemand), so a refused request never uploads.
+ * A buffered body is also charged to the process's budget (limits.maxBufferedTotal): the
+ * declared length before a byte is read, then each chunk beyond it; over budget → 503.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import { GatewayError } from '../errors.js'
+import type { BodyHold } from '../runtime/index.js'
 import type { Body } from './pipeline.js'
 
 /** Limits and hooks of one inbound body. */
@@ -21,6 +24,8 @@ export interface BodyOptions {
   onBuffer?: () => void
   /** How the 413 names the limit (default: the config key limits.maxBufferedBody). */
   limitName?: string
+  /** This request's share of the process's budget, opened when buffering starts (whoever passes it releases it). */
+  hold?: () => BodyHold
 }
 
 /** True when the request carries a body (a non-zero Content-Length, or Transfer-Encoding). */
@@ -47,6 +52,10 @@ class InboundBody implements Body {
     this.#o = o
   }
 
+  get present(): boolean {
+    return this.#buffered !== undefined || this.#stream !== undefined
+  }
+
   get stream(): Readable | undefined {
     if (this.#buffered !== undefined) return undefined
     this.#demand()
@@ -64,9 +73,12 @@ class InboundBody implements Body {
     const o = this.#o
     if (o.declaredLength !== undefined && o.declaredLength > o.limit) return Promise.reject(tooLarge(o))
     if (!this.#pending) {
+      const hold = o.hold?.()
+      // Refused before the caller is told to send (100-continue) and before a byte is read.
+      if (hold && !hold.take(o.declaredLength ?? 0)) return Promise.reject(budgetFull())
       this.#demand()
       o.onBuffer?.()
-      this.#pending = readAll(stream, o).then((b) => (this.#buffered = b))
+      this.#pending = readAll(stream, o, hold).then((b) => (this.#buffered = b))
     }
     return this.#pending
   }
@@ -86,21 +98,41 @@ function tooLarge(o: BodyOptions): GatewayError {
   return new GatewayError('body_too_large', `request body exceeds the ${o.limit}-byte limit for bodies the gateway must read (${o.limitName ?? 'limits.maxBufferedBody'})`)
 }
 
-/** Reads to the end, or stops (paused, not destroyed: the connection must carry the 413) beyond `limit`. */
-function readAll(stream: Readable, o: BodyOptions): Promise<Buffer> {
+/** Names the key, never the body: the 503 of a full budget (retry: other bodies will have gone). */
+function budgetFull(): GatewayError {
+  return new GatewayError('buffered_bodies_full', 'the gateway holds as many request bodies in memory as limits.maxBufferedTotal allows; retry shortly', { headers: { 'retry-after': String(RETRY_AFTER_S) } })
+}
+
+/** Seconds a refused caller is asked to wait: long enough for a few held bodies to be sent on. */
+const RETRY_AFTER_S = 5
+
+/**
+ * Reads to the end, or stops (paused, not destroyed: the connection must carry the 413 or
+ * 503) beyond `limit` or when the budget refuses a chunk beyond the declared length.
+ */
+function readAll(stream: Readable, o: BodyOptions, hold: BodyHold | undefined): Promise<Buffer> {
   const limit = o.limit
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    // What the hold already covers (the declared length, taken up front).
+    let charged = o.declaredLength ?? 0
     const settle = (fn: () => void): void => {
       stream.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
       fn()
     }
     const onData = (b: Buffer): void => {
       size += b.length
-      if (size <= limit) return void chunks.push(b)
+      if (size > limit) return stop(tooLarge(o))
+      if (hold && size > charged) {
+        if (!hold.take(size - charged)) return stop(budgetFull())
+        charged = size
+      }
+      chunks.push(b)
+    }
+    const stop = (err: GatewayError): void => {
       stream.pause()
-      settle(() => reject(tooLarge(o)))
+      settle(() => reject(err))
     }
     const onEnd = (): void => settle(() => resolve(Buffer.concat(chunks, size)))
     const onError = (e: Error): void => settle(() => reject(e))

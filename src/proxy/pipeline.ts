@@ -12,11 +12,14 @@ import type { CallerPresence } from './caller-presence.js'
 import type { RelayHooks } from './upstream-call.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
+import type { BufferedBodies } from '../runtime/index.js'
 
 export type { Caller } from '../callers/index.js'
 
 /** A request or response body: streamed, unless a step asks for its bytes (buffered once, ≤ limit). */
 export interface Body {
+  /** Whether the request has a body (streamed or buffered); unlike `stream`, asks for nothing (no 100 Continue). */
+  readonly present: boolean
   readonly stream: Readable | undefined
   /** The whole body, buffered once; throws body_too_large beyond the limit. */
   bytes(): Promise<Buffer>
@@ -130,6 +133,8 @@ export interface Pipeline {
   readonly prepare: readonly Step[]
   readonly forward: (ctx: Admitted) => Promise<UpstreamResponse>
   readonly respond: readonly ResponseStep[]
+  /** The process's budget for bodies buffered whole (limits.maxBufferedTotal); absent: bodies are bounded one by one only. */
+  readonly bufferedBodies?: BufferedBodies
 }
 
 /** Runs one request through the pipeline; throws GatewayError on any refusal or failure. */

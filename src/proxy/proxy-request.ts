@@ -2,7 +2,7 @@
  * One proxied request (forward proxy, route mode, or inside a CONNECT tunnel): the Context
  * built from the inbound request, the pipeline run, and the upstream answer piped back.
  * Its body is read only on demand (Expect: 100-continue) and whole-body reads are bounded
- * in time by the listener's guard.
+ * in time by the listener's guard and in memory by the process's budget (openHold).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Gateway } from '../gateway/index.js'
@@ -13,9 +13,10 @@ import type { ConnectionGuard } from './connection-guard.js'
 import type { Tunnel } from './connect.js'
 import { responseCutShort, type Outcome } from './outcome.js'
 import { scopeRouteCookies } from './steps/scope-route-cookies.js'
-import { handle, type Admitted, type Context, type Mode, type Pipeline } from './pipeline.js'
+import { handle, type Admitted, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
 import type { RelayHooks } from './upstream-call.js'
+import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
 
 /** One request as the proxy path sees it. */
@@ -53,6 +54,9 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const bodyOptions: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
   if (length !== undefined) bodyOptions.declaredLength = Number(length)
   if (run.onDemand) bodyOptions.onDemand = run.onDemand
+  let hold: BodyHold | undefined
+  const budget = run.pipeline.bufferedBodies
+  if (budget) bodyOptions.hold = () => (hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res))
   const ctx: Writable<Context> = {
     id,
     mode,
@@ -70,7 +74,13 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   }
   if (route) ctx.route = route
   if (tunnel?.caller) ctx.tunnel = tunnel.token !== undefined ? { caller: tunnel.caller, token: tunnel.token } : { caller: tunnel.caller }
-  const upstream = await handle(run.pipeline, ctx)
+  let upstream: UpstreamResponse
+  try {
+    upstream = await handle(run.pipeline, ctx)
+  } finally {
+    // The upstream has answered (or the request failed): the body is no longer needed for it.
+    hold?.release()
+  }
   // Route mode's cookie scoping, after the pipeline's respond steps: here every route-mode
   // response gets it whatever pipeline the listener was given, and a third entry in the respond
   // list cost Node 24's realistic path 3-5 % in paired windows (docs/performance.md, session 18).
@@ -86,6 +96,20 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const hooks: RelayHooks = { onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)) }
   if (stall) hooks.stall = stall
   upstreamBody.relayTo(res, hooks)
+}
+
+/**
+ * Opens this request's share of the budget. Released after the pipeline ran (proxyRequest's
+ * finally) or when the response closes, whichever comes first: every response closes once,
+ * however the request ends (answered, refused, caller gone, a limit's 408), so no way of
+ * ending can leak bytes that would slowly lock every caller out.
+ */
+function openHold(budget: BufferedBodies, limit: number, res: ServerResponse): BodyHold {
+  const hold = budget.hold(limit)
+  // A response already over may have emitted its 'close': charge nothing then.
+  if (res.destroyed || res.writableEnded) hold.release()
+  else res.once('close', hold.release)
+  return hold
 }
 
 /** The caller's verified client certificate, when the listener serves TLS. */

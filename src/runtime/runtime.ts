@@ -1,6 +1,6 @@
 /**
  * What a gateway process builds once at start and keeps across reloads: the store
- * connection and the one observer (metrics and log hooks). Everything a reload may change
+ * connection, the one observer (metrics and log hooks) and the budget of buffered bodies. Everything a reload may change
  * (endpoints, callers, sealers, TTLs) is in the config snapshot, read where it is used.
  * A reload goes through prepare() exactly as the start did, so it is accepted when a fresh
  * start with the same file would be, and then opens what that start would have opened.
@@ -12,6 +12,7 @@ import type { Gateway } from '../gateway/index.js'
 import { redisStoreOptions } from './redis-options.js'
 import { openStore, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
+import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
 
 export interface RuntimeOptions {
   /** The config the process started with: its listeners and store location are fixed for life. */
@@ -26,6 +27,8 @@ export interface Runtime {
   readonly observer: Observer
   /** The store, once a snapshot needed one (caller apps or per-user tokens). */
   readonly store: Store | undefined
+  /** Request bodies held whole in memory, across reloads (limits.maxBufferedTotal). */
+  readonly bufferedBodies: BufferedBodies
   /** Refuses a config that changes restart-only settings, then opens the store it needs; throws ConfigError. */
   prepare(config: GatewayConfig): void
   /** Where the snapshot's caller bearers live; undefined when it has no caller apps. */
@@ -72,8 +75,10 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   let store: Store | undefined
   const storeConfig = (c: GatewayConfig): StoreConfig =>
     c.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(c) } : { kind: 'sqlite', file: c.store.file }
+  const bufferedBodies = createBufferedBodies()
   return {
     observer: o.observer ?? {},
+    bufferedBodies,
     get store() {
       return store
     },
