@@ -74,12 +74,15 @@ export function parseForm(s: string): Param[] {
  * and reads a form; oauthlib looks for the name anywhere; strict ones (Go, Werkzeug) do not.
  */
 export function isAmbiguousFormContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.toLowerCase().includes(FORM_MEDIA_TYPE) && !isFormContentType(contentType)
+  return contentType !== undefined && FORM_ANYWHERE.test(contentType) && !isFormContentType(contentType)
 }
+
+/** The form type's name anywhere, any case: no allocation for the usual JSON or text types. */
+const FORM_ANYWHERE = /application\/x-www-form-urlencoded/i
 
 /** True when a Content-Type header names application/x-www-form-urlencoded (parameters ignored). */
 export function isFormContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false
+  if (contentType === undefined || !FORM_ANYWHERE.test(contentType)) return false
   const mediaType = contentType.split(';', 1)[0] ?? ''
   return mediaType.trim().toLowerCase() === FORM_MEDIA_TYPE
 }

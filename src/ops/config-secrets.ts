@@ -9,14 +9,25 @@ import type { FieldConfig, GatewayConfig } from '../config/index.js'
 
 const literal = (fields: readonly FieldConfig[] | undefined): string[] => (fields ?? []).map((f) => f.value).filter((v) => !v.includes('{{'))
 
-/** The password of a URL's userinfo (`redis://:pw@host`), as written and decoded. */
+/**
+ * The credential in a URL's userinfo (`redis://:pw@host`), as written and decoded: its password,
+ * or its user name when there is no password (a token given as the user).
+ */
 function urlPasswords(url: string | undefined): string[] {
-  if (url === undefined) return []
+  let raw: string
   try {
-    const raw = new URL(url).password
-    return raw === '' ? [] : [raw, decodeURIComponent(raw)]
+    if (url === undefined) return []
+    const u = new URL(url)
+    raw = u.password || u.username
   } catch {
     return []
+  }
+  if (raw === '') return []
+  try {
+    return [raw, decodeURIComponent(raw)]
+  } catch {
+    // A malformed escape: the value as written is still the secret.
+    return [raw]
   }
 }
 
@@ -29,6 +40,7 @@ export function configSecretValues(config: GatewayConfig): string[] {
   }
   for (const p of config.profiles ?? []) {
     values.push(p.consumerSecret, p.privateKeyPassphrase, p.token?.token, p.token?.tokenSecret, ...Object.values(p.additionalFields ?? {}), ...literal(p.fields))
+    for (const u of [p.requestTokenUrl, p.accessTokenUrl, p.authorizeUrl]) values.push(...urlPasswords(u))
   }
   values.push(config.listen.tls?.keyPassphrase, config.admin.tls?.keyPassphrase, config.interception?.caKeyPassphrase, config.callers?.adminToken, config.admin.token)
   for (const k of config.store?.sealKeys ?? []) values.push(k.key)

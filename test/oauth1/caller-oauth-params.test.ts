@@ -73,11 +73,12 @@ describe('a caller\'s own OAuth protocol parameters', () => {
   })
 
   it('a body only some parsers read as a form is refused, so a caller cannot slip oauth_* past the check that way', async () => {
-    for (const type of ['application/x-www-form-urlencoded,text/plain', 'application/x-www-form-urlencoded x']) {
+    // No type at all: Rack reads a POST's body as a form.
+    for (const type of ['application/x-www-form-urlencoded,text/plain', 'application/x-www-form-urlencoded x', undefined]) {
       for (const placement of ['header', 'query', 'body']) {
-        const r = await send(gw.url, `/proxy/signed-${placement}/r?marker=refused`, { method: 'POST', headers: { 'content-type': type }, body: 'oauth_token=victim-token&a=1' })
+        const r = await send(gw.url, `/proxy/signed-${placement}/r?marker=refused`, { method: 'POST', headers: type === undefined ? {} : { 'content-type': type }, body: 'oauth_token=victim-token&a=1' })
         expect(r.status, r.text).toBe(400)
-        expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(new RegExp(`^endpoint "signed-${placement}" is signed with OAuth 1.0a, whose signature covers form parameters, and Content-Type`)), code: 400 }] })
+        expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(new RegExp(`^endpoint "signed-${placement}" is signed with OAuth 1.0a, whose signature covers form parameters, and (Content-Type|the request has a body without a Content-Type)`)), code: 400 }] })
       }
     }
   })

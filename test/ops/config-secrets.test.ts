@@ -87,7 +87,16 @@ describe('configSecretValues', () => {
       interception: { caKeyPassphrase: v['.interception.caKeyPassphrase'] },
       tracing: { otlp: { endpoint: `https://u:${IN_URLS.otlp}@collector.test`, headers: { authorization: v['.tracing.otlp.headers'] } } },
     } as unknown as GatewayConfig
+    ;(config.profiles[0] as { requestTokenUrl?: string }).requestTokenUrl = 'https://ck:request-url-pass-0025@provider.test/request'
+    ;(config.store as { url?: string }).url = `redis://:${IN_URLS.store}@redis.test:6379`
     const registered = configSecretValues(config)
+    expect(registered).toContain('request-url-pass-0025')
+    // A malformed escape keeps the value as written; a credential given as the user name counts.
+    ;(config.store as { url?: string }).url = 'redis://:bad%zzescape-0026@redis.test:6379'
+    expect(configSecretValues(config)).toContain('bad%zzescape-0026')
+    ;(config.store as { url?: string }).url = 'rediss://token-as-user-0027@redis.test:6379'
+    expect(configSecretValues(config)).toContain('token-as-user-0027')
+    ;(config.store as { url?: string }).url = `redis://:${IN_URLS.store}@redis.test:6379`
     for (const [path, secret] of Object.entries(COVERED)) expect(registered, path).toContain(secret)
     for (const secret of Object.values(IN_URLS)) {
       expect(registered).toContain(secret)

@@ -30,7 +30,7 @@ function admitted(endpoint: Endpoint, tenant: string | undefined, requestPath: s
     method: 'POST',
     url: toOutboundUrl(target),
     headers: body ? { 'content-type': body.type } : {},
-    body: { bytes: async () => bytes, replace: (b: Buffer) => { bytes = b }, sent: () => bytes },
+    body: { present: body !== undefined, get buffered() { return bytes }, stream: undefined, bytes: async () => bytes, replace: (b: Buffer) => { bytes = b }, sent: () => bytes },
   }
   return { endpoint, target, tenant, caller: { appId: 'bot', claims: { v } }, auth: {}, outbound } as unknown as Admitted
 }

@@ -34,7 +34,8 @@ function admitted(s: Setup): { ctx: Admitted; reads: () => number } {
   const target = buildUpstreamTarget(endpoint, undefined, '/y', s.query ?? '', 'append')
   let bytes = Buffer.from(s.body ?? '')
   let reads = 0
-  const body = { bytes: async () => (reads++, bytes), replace: (b: Buffer) => void (bytes = b) }
+  // A body not read yet, or none.
+  const body = { present: s.body !== undefined, stream: undefined, buffered: undefined, bytes: async () => (reads++, bytes), replace: (b: Buffer) => void (bytes = b) }
   const headers = s.contentType === undefined ? {} : { 'content-type': s.contentType }
   const ctx = { endpoint, target, caller: { appId: 'bot', claims: {} }, auth: {}, outbound: { method: 'POST', url: toOutboundUrl(target), headers, body } } as unknown as Admitted
   return { ctx, reads: () => reads }
@@ -85,12 +86,19 @@ describe('a payload field and the query; a query field and a form body', () => {
     expect(both).toEqual({ query: `acct=${GW}`, body: `acct=${GW}`, reads: 1 })
   })
 
-  it('a query field leaves a JSON body, or no body, unread and untouched; the step stays synchronous', () => {
-    for (const contentType of [JSON_TYPE, undefined, 'text/plain']) {
-      const { ctx, reads } = admitted({ fields: [['query', 'acct']], body: '{"acct":"caller"}', ...(contentType ? { contentType } : {}) })
+  it('a query field leaves a JSON body, or no body, unread and untouched; the step stays synchronous; an untyped body is refused', () => {
+    for (const contentType of [JSON_TYPE, 'text/plain']) {
+      const { ctx, reads } = admitted({ fields: [['query', 'acct']], body: '{"acct":"caller"}', contentType })
       expect(applyAuthorization.run(ctx)).toBeUndefined()
       expect(reads()).toBe(0)
     }
+    const none = admitted({ fields: [['query', 'acct']] })
+    expect(applyAuthorization.run(none.ctx)).toBeUndefined()
+    expect(none.reads()).toBe(0)
+    // A body without a Content-Type is a form to Rack (merged over the query): refused, not passed on.
+    const untyped = admitted({ fields: [['query', 'acct']], body: 'acct=caller' })
+    expect(() => applyAuthorization.run(untyped.ctx)).toThrow(/has a body without a Content-Type/)
+    expect(untyped.reads()).toBe(0)
   })
 
   it('for any caller query beside a JSON payload field acct: no parser model reads the caller\'s acct in the query, and other pairs stay (3,000 cases)', async () => {

@@ -41,7 +41,7 @@ function admitted(shape: Shape, tail: string, values: Record<string, string>): A
   const endpoint = { name: 'ep', url: shape.url, config: {}, fields, destination: compileDestination(shape.url, shape.prefix) } as unknown as Endpoint
   const requestPath = shape.placement === 'append' ? routeTail(tail) : `${shape.prefix ?? ''}${tail}`
   const target = buildUpstreamTarget(endpoint, shape.tenant, requestPath, '', shape.placement)
-  const outbound = { method: 'GET', url: toOutboundUrl(target), headers: {}, body: { bytes: async () => Buffer.alloc(0), replace: () => undefined } }
+  const outbound = { method: 'GET', url: toOutboundUrl(target), headers: {}, body: { present: false, bytes: async () => Buffer.alloc(0), replace: () => undefined } }
   return { endpoint, target, tenant: shape.tenant, caller: { appId: 'bot', claims: values }, auth: {}, outbound } as unknown as Admitted
 }
 

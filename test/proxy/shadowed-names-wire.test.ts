@@ -23,7 +23,7 @@ beforeAll(async () => {
   const origin = `https://api.partner.test:${backend.port}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:
-${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}`)
+${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}${ep('cgi_tenant', `${origin}/t`, '[]')}    tenants:\n      acme: { tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} } }\n`)
 }, 120_000)
 
 afterAll(async () => {
@@ -62,6 +62,23 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
       expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text))
       expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "cgi" sets query or payload fields, and Content-Type ".+" is read as a form by some backends and not by others/), code: 400 }] })
     }
+  })
+
+  it('for a query field beside a body without a type (Rack reads it as a form): refused; a Connection header cannot take the type away; Content.Type and Content_Type never arrive', async () => {
+    for (const headers of [{}, { 'content-type': '' }, { 'content-type': ';charset=utf-8' }]) {
+      const r = await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers, body: 'acct=evil&x=1' })
+      expect(r.status, `${JSON.stringify(headers)}: ${r.text}`).toBe(400)
+      expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "cgi" sets query or payload fields, and (the request has a body without a Content-Type|Content-Type ";charset=utf-8")/), code: 400 }] })
+    }
+    const named = reading(await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers: { connection: 'content-type, content-length', 'content-type': 'application/x-www-form-urlencoded' }, body: 'acct=evil&x=1' }))
+    expect(named.form).toEqual({ x: ['1'] })
+    const shadowed = reading(await send(gw.url, '/proxy/cgi/x', { method: 'PUT', headers: { 'content-type': 'text/plain', 'Content.Type': 'application/x-www-form-urlencoded', Content_Length: '3' }, body: 'acct=evil&x=1' }))
+    expect(Object.keys(shadowed.http).filter((k) => /^HTTP_CONTENT/.test(k))).toEqual([])
+  })
+
+  it('the tenant header is the gateway\'s: in no spelling does it reach the backend', async () => {
+    const r = reading(await send(gw.url, '/proxy/cgi_tenant/x', { headers: { 'X-Gateway-Tenant': 'acme', X_Gateway_Tenant: 'evil', 'x.gateway.tenant': 'evil', 'X-Gateway-Tenants': 'kept' } }))
+    expect(Object.keys(r.http).filter((k) => /TENANT/.test(k))).toEqual(['HTTP_X_GATEWAY_TENANTS'])
   })
 
   it('for a form payload field: the same', async () => {

@@ -38,7 +38,7 @@ function admitted(s: Setup): Admitted {
   const target = buildUpstreamTarget(endpoint, undefined, '/y', s.query ?? '', 'append')
   let bytes: Buffer | undefined = s.body === undefined ? undefined : Buffer.from(s.body)
   const headers: OutboundHeaders = { ...(s.headers ?? {}), ...(s.body !== undefined ? { 'content-type': FORM } : {}) }
-  const body = { get buffered() { return bytes }, stream: undefined, bytes: async () => bytes ?? Buffer.alloc(0), replace: (b: Buffer) => { bytes = b } }
+  const body = { get present() { return bytes !== undefined }, get buffered() { return bytes }, stream: undefined, bytes: async () => bytes ?? Buffer.alloc(0), replace: (b: Buffer) => { bytes = b } }
   return { endpoint, target, caller: { appId: 'bot', claims: {} }, auth: {}, outbound: { method: 'POST', url: toOutboundUrl(target), headers, body } } as unknown as Admitted
 }
 

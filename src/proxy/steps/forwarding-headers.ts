@@ -25,9 +25,14 @@ const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-i
 // would serve another path than the one the gateway checked.
 const ALWAYS = ['x-original-url', 'x-rewrite-url']
 
+// The body's type and length: only their own spelling travels. PHP header bags turn a caller's
+// `Content.Type` (HTTP_CONTENT_TYPE) into CONTENT_TYPE, the real one's key, and then parse a body
+// the gateway judged by the real header (or by none) as a form.
+const BODY_FRAMING = ['content-type', 'content-length']
+
 // Built once: the step runs them over every request's headers.
-const dropWhenOn = cgiShadowTest([...GATEWAY_SET, ...ALWAYS], ALWAYS)
-const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...CLIENT_ADDRESS, ...ALWAYS], [...CLIENT_ADDRESS, ...ALWAYS])
+const dropWhenOn = cgiShadowTest([...GATEWAY_SET, ...BODY_FRAMING, ...ALWAYS], ALWAYS)
+const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...BODY_FRAMING, ...CLIENT_ADDRESS, ...ALWAYS], [...CLIENT_ADDRESS, ...ALWAYS])
 
 function appendHeader(current: string | string[] | undefined, value: string): string {
   const prior = Array.isArray(current) ? current.join(', ') : current

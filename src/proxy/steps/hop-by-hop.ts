@@ -60,11 +60,13 @@ function isHopByHop(name: string, named: readonly string[] | undefined): boolean
 }
 
 /**
- * Headers the gateway has set on the outbound copy before this step runs. The caller's
- * Connection header may name its own headers, never these: `Connection: x-request-id` would
- * otherwise keep the gateway's request id from the backend while the caller still gets it back.
+ * Headers a caller's Connection header may not name (it names its own extension headers): the
+ * request id the gateway set before this step (`Connection: x-request-id` kept it from the
+ * backend while the caller still got it back), and the body's framing and type, which the steps
+ * after this one judge the body by (without its Content-Type, a body some backends read as a
+ * form would pass unjudged).
  */
-const SET_BEFORE_STRIP: readonly string[] = ['x-request-id']
+const SET_BEFORE_STRIP: readonly string[] = ['x-request-id', 'content-type', 'content-length']
 
 export const stripRequestHopByHop: Step = {
   name: 'strip_hop_by_hop',

@@ -7,8 +7,25 @@ import { GatewayError } from '../../errors.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
+import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
+/** One test per configured tenant header name (a handful per config), built on first use. */
+const tenantHeaderTests = new Map<string, (name: string) => boolean>()
+function tenantHeaderTest(header: string): (name: string) => boolean {
+  let test = tenantHeaderTests.get(header)
+  if (!test) tenantHeaderTests.set(header, (test = shadowsOf(header)))
+  return test
+}
+function shadowsOf(header: string): (name: string) => boolean {
+  try {
+    return cgiShadowTest([header], [header])
+  } catch {
+    // A configured name outside the plain letters, digits and "-" (`x_tenant`): that name only.
+    return (name) => name === header
+  }
+}
 
 /** Picks the endpoint, tenant, pool and destination; throws endpoint_not_configured / tenant_invalid / bad_request. */
 export function matchEndpoint(ctx: Context): Routed {
@@ -18,7 +35,9 @@ export function matchEndpoint(ctx: Context): Routed {
   // The one constructor: origin from the endpoint, path checked, nothing resolved as a URL reference.
   const target = buildUpstreamTarget(endpoint, tenant, path, query, ctx.route ? 'append' : 'as_is')
   ctx.outbound.url = toOutboundUrl(target)
-  if (ctx.outbound.headers[endpoint.config.tenantHeader] !== undefined) delete ctx.outbound.headers[endpoint.config.tenantHeader]
+  // The tenant header names the caller's tenant to the gateway only: in none of its spellings a
+  // CGI-style backend reads as it (gateway-headers.ts), and without a delete (a slow dictionary).
+  ctx.outbound.headers = withoutShadows(ctx.outbound.headers, tenantHeaderTest(endpoint.config.tenantHeader))
   if (tenant !== undefined) ctx.facts.tenant = tenant
   const own = tenant === undefined ? undefined : endpoint.tenantUpstreams.get(tenant)
   // The same object with the routing fields set: a copy of the whole context per phase cost more than the phase.
