@@ -33,7 +33,7 @@ ${endpointYaml('fields', upstream.port, tls, '    fields: [{ type: payload, key:
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'])
   admin = await adminUrlOf(gp)
-}, 90_000)
+})
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')
@@ -65,5 +65,5 @@ describe('with --workers 2', () => {
       const r = await send(gp.url, `/proxy/fields/after-${i}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: jsonBody(64 * KiB) })
       expect(r.status).toBe(200)
     }
-  }, 90_000)
+  })
 })

@@ -33,7 +33,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'gateway.yaml'), listenerTlsYaml(listener, endpoints, 'admin: { host: 127.0.0.1, port: 0 }\n'))
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'])
   admin = await adminUrlOf(gp)
-}, 90_000)
+})
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')
@@ -76,7 +76,7 @@ describe('with --workers 2', () => {
     expect(lines.map((l) => l.pid)).not.toContain(gp.child.pid)
     await eventually(async () => (await metric('mtls_gateway_requests_total', REQUESTS_4XX)) === requests + 7, 20_000, 'seven 4xx samples')
     expect(await metric('mtls_gateway_client_timeouts_total', { listener: 'proxy', reason: 'tls_handshake' })).toBe(timeouts + 1)
-  }, 90_000)
+  })
 
   it('after a reload renews the listener\'s certificate: callers trusting only the old CA are one unknown_ca line each, on both workers', async () => {
     const newRoot = await pki.issue({ subject: 'CN=Renewed Root', ca: true })
@@ -99,5 +99,5 @@ describe('with --workers 2', () => {
     const lines = all.filter((l) => l.mode === 'other')
     expect(lines.map((l) => l.error)).toEqual(Array(4).fill(LISTENER_ERROR.unknownCa))
     expect(new Set(lines.map((l) => l.pid)).size).toBe(2)
-  }, 90_000)
+  })
 })
