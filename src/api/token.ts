@@ -20,7 +20,8 @@ export interface TokenRouteOptions {
 export function createTokenRoutes(o: TokenRouteOptions) {
   return async (req: IncomingMessage, res: ServerResponse, gateway: Gateway, path: string): Promise<boolean> => {
     if (path === '/gateway/jwks.json') {
-      if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/jwks.json')
+      // HEAD too (RFC 9110 §9.1): Node sends a HEAD answer's headers without its body.
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'], 'use GET /gateway/jwks.json')
       sendJson(res, 200, publicJwks(gateway.callers.keys))
       return true
     }
