@@ -19,18 +19,21 @@ export function contentTypeOf(ctx: Admitted): string | undefined {
 
 /**
  * True for a form body; throws `unsupported_payload` for an ambiguous one; `why` names what
- * reads it. A request without a body has no parameters there. A body without a Content-Type
- * (or an empty one) is ambiguous too: Rack reads a POST's as a form, and merges it over the
- * query; Python's cgi.FieldStorage reads one; oauthlib and strict parsers do not.
+ * reads it. A request without a body has no parameters there. A POST body without a media type
+ * (no Content-Type, an empty one) is ambiguous too: Rack reads it as a form and merges it over
+ * the query, as does Python's cgi.FieldStorage; oauthlib and strict parsers do not.
  */
 export function isFormBody(ctx: Admitted, contentType: string | undefined, why: string): boolean {
-  // `present`, not `stream`: asking for the stream sends 100 Continue before a refusal.
-  if (!ctx.outbound.body.present) return false
+  // `present`, not `stream`: asking for the stream sends 100 Continue before a refusal. An empty
+  // form is a form (the gateway adds payload fields to it); nothing else needs judging.
+  if (!ctx.outbound.body.present) return isFormContentType(contentType)
   if (isFormContentType(contentType)) return true
-  if (contentType === undefined || NO_MEDIA_TYPE.test(contentType)) {
+  // Only a POST: Rack's form_data? and cgi.FieldStorage read an untyped POST body as a form, and
+  // no common parser an untyped PUT's (`curl -T` sends one).
+  if ((contentType === undefined || NO_MEDIA_TYPE.test(contentType)) && ctx.outbound.method === 'POST') {
     throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the request has a body without a Content-Type, which some backends read as a form and others do not: send its media type`)
   }
-  if (!isAmbiguousFormContentType(contentType)) return false
+  if (contentType === undefined || !isAmbiguousFormContentType(contentType)) return false
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and Content-Type ${JSON.stringify(shown)} is read as a form by some backends and not by others: send "application/x-www-form-urlencoded" (parameters after ";") or another media type`)
 }

@@ -56,7 +56,9 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (run.onDemand) bodyOptions.onDemand = run.onDemand
   let hold: BodyHold | undefined
   const budget = run.pipeline.bufferedBodies
-  if (budget) bodyOptions.hold = () => (hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res))
+  // Only a request with a body can buffer one: no closure for the bodiless majority.
+  const withBody = hasBody(req.headers)
+  if (budget && withBody) bodyOptions.hold = () => (hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res))
   const ctx: Writable<Context> = {
     id,
     mode,
@@ -69,7 +71,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
       method: req.method ?? 'GET',
       url: UNROUTED, // replaced by route with the endpoint's target before any step reads it
       headers,
-      body: createBody(hasBody(req.headers) ? req : undefined, bodyOptions),
+      body: createBody(withBody ? req : undefined, bodyOptions),
     },
   }
   if (route) ctx.route = route

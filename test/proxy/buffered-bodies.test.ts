@@ -24,8 +24,9 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url?.startsWith('/unending') ? unending(req, res) : echo(req, res)) })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
-  const endpoints = `${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fields', upstream.port, tls, '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')}`
-  yamlOf = (total) => `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: ${total} }\nendpoints:\n${endpoints}`
+  const endpoints = `${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fields', upstream.port, tls, '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')}${endpointYaml('hashed', upstream.port, tls, '    profile: hashed\n')}`
+  const profiles = 'profiles:\n  - name: hashed\n    consumerKey: ck-hashed\n    consumerSecret: cs-hashed\n    signatureMethod: HMAC-SHA1\n    bodyHash: true\n    token: { mode: static, token: tk-hashed, tokenSecret: ts-hashed }\n'
+  yamlOf = (total) => `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: ${total} }\n${profiles}endpoints:\n${endpoints}`
   g = await startOpsGateway(pki.dir, yamlOf('128KiB'))
 }, 60_000)
 
@@ -59,6 +60,7 @@ const held = (): number => g.gw.runtime.bufferedBodies.held
 const metric = async (name: string): Promise<number> => valueOf(await scrape(g.adminUrl), name) ?? -1
 
 describe('limits.maxBufferedTotal', () => {
+
   it('answers 503 with Retry-After once held bodies fill the budget, streams meanwhile, serves again once they go', async () => {
     const refusals = await metric('mtls_gateway_buffered_body_refusals_total')
     // A declared length is charged before a byte is read.
@@ -137,4 +139,19 @@ describe('limits.maxBufferedTotal', () => {
     for (const h of many) h.c.socket.destroy()
     await eventually(() => held() === 0, 20_000, 'all given back')
   }, 90_000)
+
+  it('refuses before 100 Continue on every kind of endpoint that reads bodies whole, the OAuth body hash too', async () => {
+    replaceFile(join(pki.dir, 'gateway.yaml'), yamlOf('128KiB'))
+    await eventually(() => g.gw.ref.current.config.limits.maxBufferedTotal === 128 * KiB, 20_000, 'the reload to 128 KiB')
+    // Two declared 64 KiB bodies fill the budget before a byte of them is sent.
+    const a = await post(port(), '/proxy/fields/a', 64 * KiB)
+    const b = await post(port(), '/proxy/fields/b', 64 * KiB)
+    expect([a.first, b.first]).toEqual([100, 100])
+    await eventually(() => held() === 128 * KiB, 20_000, 'a and b reserved')
+    for (const path of ['/proxy/fields/c', '/proxy/hashed/c']) {
+      const refused = await post(port(), path, KiB)
+      expect(refused.first, path).toBe(503)
+      expect(refused.c.received().toString('latin1')).not.toContain('100 Continue')
+    }
+  })
 })

@@ -21,7 +21,7 @@ const MODELS: Record<string, (ct: string) => boolean> = {
   },
   oauthlib: (ct) => ct.includes(FORM),
   strict: (ct) => (ct.split(';')[0] ?? '').trim().toLowerCase() === FORM,
-  // Rack's form_data?: a POST whose media type is nil (no or empty Content-Type) is a form.
+  // Rack's form_data?: a POST whose media type is nil (no or empty Content-Type) is a form (these runs are POSTs).
   rack: (ct) => {
     const type = (ct.split(/[;,]/)[0] ?? '').trim().toLowerCase()
     return type === '' || type === FORM
@@ -29,8 +29,9 @@ const MODELS: Record<string, (ct: string) => boolean> = {
 }
 
 /** A request with a body (a stream not yet read), and one without. */
-const ctx = { endpoint: { name: 'partner' }, outbound: { body: { present: true, stream: undefined, buffered: undefined } } } as unknown as Admitted
-const bodiless = { endpoint: { name: 'partner' }, outbound: { body: { present: false, stream: undefined, buffered: undefined } } } as unknown as Admitted
+const request = (method: string, present: boolean): Admitted => ({ endpoint: { name: 'partner' }, outbound: { method, body: { present, stream: undefined, buffered: undefined } } }) as unknown as Admitted
+const ctx = request('POST', true)
+const bodiless = request('POST', false)
 
 /** 'form', 'not', or 'refused' (400, naming the endpoint and the remedy). */
 function judged(ct: string | undefined, request = ctx): 'form' | 'not' | 'refused' {
@@ -58,8 +59,11 @@ describe('is this body form parameters?', () => {
     expect(judged(undefined)).toBe('refused')
     expect(judged('')).toBe('refused')
     expect(judged(' ')).toBe('refused')
-    // Without a body there are no parameters to judge, whatever the type says.
-    for (const t of [undefined, '', `${FORM},text/plain`, FORM, 'application/json']) expect(judged(t, bodiless)).toBe('not')
+    // Without a body nothing is refused: an empty form is a form (payload fields go into it).
+    for (const t of [undefined, '', `${FORM},text/plain`, 'application/json']) expect(judged(t, bodiless)).toBe('not')
+    expect(judged(FORM, bodiless)).toBe('form')
+    // An untyped body is a form to Rack and cgi only in a POST: a PUT's (`curl -T`) passes.
+    for (const method of ['PUT', 'PATCH']) for (const t of [undefined, '', ';charset=utf-8']) expect(judged(t, request(method, true))).toBe('not')
   })
 
   it('a type any model reads as a form is never passed on as "not a form"; one every model reads as a form is a form (10,000 runs)', () => {

@@ -70,6 +70,11 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
       expect(r.status, `${JSON.stringify(headers)}: ${r.text}`).toBe(400)
       expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "cgi" sets query or payload fields, and (the request has a body without a Content-Type|Content-Type ";charset=utf-8")/), code: 400 }] })
     }
+    // Not refused: an untyped PUT (`curl -T`; no parser reads it as a form), and an empty form
+    // that a payload field fills.
+    expect(reading(await send(gw.url, '/proxy/cgi/x', { method: 'PUT', body: 'acct=evil&x=1' })).query.acct).toEqual(['gw-acct'])
+    const filled = reading(await send(gw.url, '/proxy/cgi_form/x', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0' }, body: '' }))
+    expect(filled.form).toEqual({ acct: ['gw-acct'] })
     const named = reading(await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers: { connection: 'content-type, content-length', 'content-type': 'application/x-www-form-urlencoded' }, body: 'acct=evil&x=1' }))
     expect(named.form).toEqual({ x: ['1'] })
     const shadowed = reading(await send(gw.url, '/proxy/cgi/x', { method: 'PUT', headers: { 'content-type': 'text/plain', 'Content.Type': 'application/x-www-form-urlencoded', Content_Length: '3' }, body: 'acct=evil&x=1' }))

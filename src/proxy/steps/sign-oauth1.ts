@@ -31,7 +31,7 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       refuseCallerProtocolParameters(ctx, p.placement)
       const contentType = contentTypeOf(ctx)
       const form = isFormBody(ctx, contentType, 'is signed with OAuth 1.0a, whose signature covers form parameters')
-      const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.stream !== undefined) || (p.bodyHash && outbound.body.buffered !== undefined)
+      const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.present)
       if (needsBody) {
         return outbound.body.bytes().then((body) => {
           if (form) refuseCallerFormParameters(ctx, body)
