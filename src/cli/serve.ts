@@ -118,11 +118,12 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const stores = (g: Gateway) => runtime.bearerStores(g)
   const admitOptions = { stores, ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) }
   // The budget of buffered bodies is the runtime's (one per process, kept across reloads).
-  const pipeline = Object.assign(createPipeline({
+  const pipeline = createPipeline({
     admit: createAdmit(admitOptions),
     ...(userTokens ? { userTokens } : {}),
     ...(hooks.onSignature ? { onSignature: hooks.onSignature } : {}),
-  }), { bufferedBodies: runtime.bufferedBodies })
+    bufferedBodies: runtime.bufferedBodies,
+  })
   const api = createApiRouter([
     createTokenRoutes({
       ...admitOptions,

@@ -9,12 +9,15 @@ import { applyAuthorization } from './steps/apply-authorization.js'
 import { createResolveToken, type UserTokenSource } from './steps/resolve-token.js'
 import { createSignOAuth1, type OnSignature } from './steps/sign-oauth1.js'
 import type { Admitted, Pipeline, Routed } from './pipeline.js'
+import type { BufferedBodies } from '../runtime/index.js'
 
 export interface PipelineOptions {
   admit?: (ctx: Routed) => Admitted | Promise<Admitted>
   /** Where per-user OAuth tokens come from (the three-legged dance's store). */
   userTokens?: UserTokenSource
   onSignature?: OnSignature
+  /** The process's budget for bodies buffered whole (start-up state, kept across reloads). */
+  bufferedBodies?: BufferedBodies
 }
 
 /** The standard pipeline: match → admit → strip hop-by-hop and gateway credentials → forwarding headers → token → fields → sign → forward → response headers (hop-by-hop, Via). Route mode's cookie scoping runs in proxy-request.ts. */
@@ -25,5 +28,6 @@ export function createPipeline(o: PipelineOptions = {}): Pipeline {
     prepare: [stripRequestHopByHop, stripGatewayCredentials, addForwardingHeaders, createResolveToken(o.userTokens), applyAuthorization, createSignOAuth1(o.onSignature)],
     forward: forwardUpstream,
     respond: [stripResponseHopByHop, addResponseVia],
+    ...(o.bufferedBodies ? { bufferedBodies: o.bufferedBodies } : {}),
   }
 }

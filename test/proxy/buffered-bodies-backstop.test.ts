@@ -40,7 +40,7 @@ beforeAll(async () => {
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   const config = parseConfig(join(pki.dir, 'gateway.yaml'), `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }\nendpoints:\n${endpointYaml('fields', 9, tls)}`, { env: {} })
   gateway = compileGateway(config)
-  const pipeline = Object.assign(createPipeline(), { prepare: [stuck], bufferedBodies: budget })
+  const pipeline = Object.assign(createPipeline({ bufferedBodies: budget }), { prepare: [stuck] })
   server = createListener({ ref: { current: gateway }, pipeline })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
 }, 60_000)
