@@ -194,6 +194,7 @@ function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
     field('upstreamMs', ms(facts.upstreamMs)) +
     field('upstreamRetries', facts.upstreamRetries) +
     upstreamFields(up) +
+    field('clientAddress', r.clientAddress) +
     field('caller', facts.caller) +
     field('tenant', facts.tenant) +
     field('passThrough', r.passThrough) +

@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls'
 import { GatewayError, statusOf } from '../errors.js'
 import type { RequestFacts } from './pipeline.js'
 import type { RequestRecord } from './request-record.js'
-import { relayedBytes } from './relayed-bytes.js'
+import { recordCallerConnection } from './caller-connection.js'
 
 /** Where a handshake happens: what the messages open with, and what the caller connected to. */
 export interface HandshakeSite {
@@ -80,7 +80,7 @@ export interface HandshakeRecordOptions {
 /** The one access line and requests_total sample of a handshake that never completed. */
 export function handshakeRecord(error: GatewayError, o: HandshakeRecordOptions): RequestRecord {
   const r: RequestRecord = { id: randomUUID(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error }
-  if (o.connection) relayedBytes(o.connection, r)
+  if (o.connection) recordCallerConnection(o.connection, r)
   return r
 }
 

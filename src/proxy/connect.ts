@@ -21,7 +21,7 @@ import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessL
 import type { Caller, RequestFacts } from './pipeline.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
-import { relayedBytes } from './relayed-bytes.js'
+import { recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough } from './pass-through.js'
@@ -85,17 +85,20 @@ export function createConnectHandler(o: ConnectOptions) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const started = performance.now()
     const facts: RequestFacts = {}
+    // Asked now, while the connection is open (net keeps the answer): a tunnel's record is made after it closes.
+    const clientAddress = (socket as Socket).remoteAddress
     socket.on('error', () => socket.destroy())
     const record = (status: number, error?: GatewayError): RequestRecord => {
       const r: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }
       if (error) r.error = error
+      if (clientAddress !== undefined) r.clientAddress = clientAddress
       return r
     }
     const reports: TunnelReports = {
       passThroughClosed(authority) {
         const r = record(200)
         r.passThrough = authority
-        relayedBytes(socket as Socket, r)
+        recordCallerConnection(socket as Socket, r)
         o.onDone?.(r)
       },
       handshakeFailed: (e) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket })),

@@ -33,7 +33,13 @@ export function reportListenerHandshakes(server: TlsServer, o: ListenerHandshake
   const onDone = o.onDone
   // When each connection was accepted (its record's duration); per connection, not per request.
   const accepted = new WeakMap<Socket, number>()
-  if (onDone) server.on('connection', (tcp: Socket) => void accepted.set(tcp, performance.now()))
+  if (onDone) {
+    server.on('connection', (tcp: Socket) => {
+      accepted.set(tcp, performance.now())
+      // Asked now: net keeps the answer, and a connection reset before its record is made has none to give.
+      void tcp.remoteAddress
+    })
+  }
   // First, before node:https hands the error on as a 'clientError': this is the one report of
   // it, and the connection, closed here, is not answered as a malformed HTTP request.
   server.prependListener('tlsClientError', (err: NodeJS.ErrnoException, tls: TLSSocket) => {

@@ -19,7 +19,7 @@ import { missingHost } from './client-error.js'
 import { callerAborted, type Outcome } from './outcome.js'
 import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
-import { relayedBytes } from './relayed-bytes.js'
+import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
@@ -183,7 +183,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       // One object, fields assigned: spreading partial records cost copies on every request.
       const done: RequestRecord = { id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts }
       if (error) done.error = error
-      relayedBytes(socket, done)
+      recordCallerConnection(socket, done)
       if (out.mode === 'api') done.apiPath = url
       o.onDone?.(done)
       if (trace) endTrace(trace, done)

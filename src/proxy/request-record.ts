@@ -14,6 +14,8 @@ export interface RequestRecord {
   durationMs: number
   facts: RequestFacts
   error?: GatewayError
+  /** The caller's address: the TCP peer of its connection (a tunnel's inner requests: the tunnel's). */
+  clientAddress?: string
   /** Bytes read from and written to the caller's connection for this request, headers included. */
   requestBytes?: number
   responseBytes?: number

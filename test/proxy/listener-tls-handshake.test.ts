@@ -106,10 +106,11 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
     expect(await nextLine(before)).toMatchObject({ status: 408, reason: 'request_timeout', error: LISTENER_ERROR.timeout, requestBytes: PARTIAL_HELLO.length })
     await eventually(async () => (await handshakeTimeouts()) === timeouts + 1, 15_000, 'the timeout count')
     silent.socket.destroy()
-    for (const leave of [(s: Socket) => s.end(PARTIAL_HELLO), (s: Socket) => s.write(PARTIAL_HELLO, () => s.resetAndDestroy())]) {
+    // From addresses of their own: the line names the connection's peer, even one reset before its record was made.
+    for (const [leave, from] of [[(s: Socket) => s.end(PARTIAL_HELLO), '127.0.0.5'], [(s: Socket) => s.write(PARTIAL_HELLO, () => s.resetAndDestroy()), '127.0.0.6']] as const) {
       before = g.access().length
-      leave((await rawClient(g.gw.port)).socket)
-      expect(await nextLine(before)).toMatchObject({ status: 499, reason: 'caller_aborted', error: LISTENER_ERROR.aborted })
+      leave((await rawClient(g.gw.port, from)).socket)
+      expect(await nextLine(before)).toMatchObject({ status: 499, reason: 'caller_aborted', error: LISTENER_ERROR.aborted, clientAddress: from })
     }
   }, 60_000)
 

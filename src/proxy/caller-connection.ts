@@ -1,0 +1,46 @@
+/**
+ * What a request's record says about the caller's connection: the client's address, and the
+ * bytes the request moved on it (the socket's counters since the previous request on it ended;
+ * HTTP/1.1 answers a connection's requests one after another, so the difference is this
+ * request's, headers included; a pipelined next request may add its head).
+ */
+import type { Socket } from 'node:net'
+
+/** The counters where the previous request on a connection ended. */
+interface Mark {
+  read: number
+  written: number
+}
+
+const marks = new WeakMap<Socket, Mark>()
+
+/** The record's connection fields. */
+export interface CallerConnectionFields {
+  clientAddress?: string
+  requestBytes?: number
+  responseBytes?: number
+}
+
+/**
+ * Sets the client's address and this request's bytes in and out on `into`; call once, when its
+ * response is done. The address is the TCP peer's (net caches it from the first read, so a
+ * socket already closed still answers when the gateway read it before, as every request does).
+ */
+export function recordCallerConnection(socket: Socket, into: CallerConnectionFields): void {
+  const address = socket.remoteAddress
+  if (address !== undefined) into.clientAddress = address
+  const read = socket.bytesRead
+  const written = socket.bytesWritten
+  const mark = marks.get(socket)
+  if (mark === undefined) {
+    marks.set(socket, { read, written })
+    into.requestBytes = read
+    into.responseBytes = written
+    return
+  }
+  // The connection's own mark, moved forward: no object per request.
+  into.requestBytes = read - mark.read
+  into.responseBytes = written - mark.written
+  mark.read = read
+  mark.written = written
+}
