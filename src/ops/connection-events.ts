@@ -77,7 +77,7 @@ export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressu
       }
       log.logger.debug({ listener, reason }, 'connection refused')
     },
-    onRejected(listener, err, req) {
+    onRejected(listener, err, _connection, req) {
       // The proxy listener logs these as requests (access log); the admin listener has no access
       // log: one line of its own, naming the method when there was a request (a CONNECT).
       if (listener !== 'admin') return

@@ -9,16 +9,17 @@ import { GatewayError, type ErrorSurface } from '../errors.js'
 import { writeRawError } from './write-error.js'
 
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
-export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError): void }): void {
+export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError, socket: Duplex): void }): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const refused = clientErrorOf(err, o.configKey, o.headersMs)
     // Not writable: already answered and closing (a client leaving then is no new error).
     if (!refused || !socket.writable) return void socket.destroy()
-    o.onError(refused)
     // A response already on its way on this socket cannot be followed by another one.
     const inProgress = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
     if (inProgress?.headersSent) socket.destroy()
     else writeRawError(socket, refused, o.surface)
+    // After the answer is written: what the connection carried includes it.
+    o.onError(refused, socket)
   })
 }
 

@@ -27,8 +27,8 @@ export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_id
 export interface ConnectionEvents {
   onTimeout?(listener: ListenerName, reason: TimeoutReason): void
   onRefused?(listener: ListenerName, reason: RefusalReason): void
-  /** A request answered by the guard itself: Node's parser refused it (no `req`), or a CONNECT where none is served. */
-  onRejected?(listener: ListenerName, err: GatewayError, req?: IncomingMessage): void
+  /** A request answered by the guard itself, on `connection`: Node's parser refused it (no `req`), or a CONNECT where none is served. */
+  onRejected?(listener: ListenerName, err: GatewayError, connection: Duplex, req?: IncomingMessage): void
 }
 
 export interface GuardOptions {
@@ -83,7 +83,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     configKey: o.configKey,
     headersMs: t.headersMs,
     surface: o.surface,
-    onError: (err) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err)),
+    onError: (err, socket) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err, socket)),
   })
   const guard = new Guard(o)
   // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
@@ -100,7 +100,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     const err = methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
     writeRawError(socket, err, o.surface)
     // Answered, so reported: an access line on the proxy side, the admin listener's own line there.
-    o.events.onRejected?.(o.listener, err, req)
+    o.events.onRejected?.(o.listener, err, socket, req)
   })
   server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
+import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { hasBody } from './body.js'
@@ -53,7 +55,7 @@ export function createListener(o: ListenerOptions): Server {
   const listen = o.ref.current.config.listen
   const t = listen.timeouts
   // This and the options below are built once per listener (not per request).
-  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, req) => { o.events?.onRejected?.(listener, err, req); rejected(o, err, req) } }
+  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
@@ -90,7 +92,7 @@ export function createListener(o: ListenerOptions): Server {
     server.on('connect', (req: IncomingMessage, socket) => {
       const err = new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
       writeRawError(socket, err, 'proxy')
-      rejected(o, err, req)
+      rejected(o, err, socket, req)
     })
   }
   return server
@@ -101,11 +103,14 @@ export function createListener(o: ListenerOptions): Server {
  * where none is served (inside an intercepted tunnel: the tunnel's caller) — is logged and
  * counted like any other.
  */
-function rejected(o: ListenerOptions, error: GatewayError, req?: IncomingMessage): void {
+function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, req?: IncomingMessage): void {
   const tunnel = req ? tunnelOf(req.socket) : undefined
   const facts: RequestFacts = tunnel?.caller ? { caller: tunnel.caller.appId } : {}
   const mode = tunnel || req?.method === 'CONNECT' ? 'connect' : 'other'
-  o.onDone?.({ id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error })
+  const record: RequestRecord = { id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error }
+  // A CONNECT's socket is handed over raw; a refused request's is the connection it came on.
+  if (connection instanceof Socket) recordCallerConnection(connection, record)
+  o.onDone?.(record)
 }
 
 function requestIdOf(req: IncomingMessage): string {

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { GatewayError } from '../errors.js'
 import type { CompileOptions } from '../gateway/index.js'
 
@@ -13,6 +15,6 @@ export interface Observer {
   connections?: {
     onTimeout?(listener: string, reason: string): void
     onRefused?(listener: string, reason: string): void
-    onRejected?(listener: string, err: GatewayError): void
+    onRejected?(listener: string, err: GatewayError, connection: Duplex, req?: IncomingMessage): void
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Every access line names the caller's address (`clientAddress`, the TCP peer of its connection):
  * forward proxy, route mode, the gateway API, a refused CONNECT, a pass-through tunnel when it
- * closes, and an intercepted tunnel's inner requests (the tunnel's peer). Each request comes from
- * a loopback address of its own, so a line that named any other (or a constant) fails. The same
- * with `--workers 2`, where each worker writes its own connections' lines.
+ * closes, an intercepted tunnel's inner requests (the tunnel's peer), and a request the HTTP
+ * parser refuses. Each request comes from a loopback address of its own, so a line that named any
+ * other (or a constant) fails. The same with `--workers 2`, where each worker writes its own
+ * connections' lines.
  */
 import { request as httpRequest } from 'node:http'
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
@@ -61,6 +62,8 @@ async function connectFrom(port: number, from: string, authority: string, token:
   return { socket, status: head.split('\r\n')[0] ?? '' }
 }
 
+const JUNK = 'NOT HTTP AT ALL\r\n\r\n'
+
 /** Every kind of request, each from its own address; what each line must say. */
 async function everyKind(port: number, base: number): Promise<{ from: string; expect: Record<string, unknown> }[]> {
   const token = await bearer()
@@ -90,6 +93,13 @@ async function everyKind(port: number, base: number): Promise<{ from: string; ex
   })
   expect(inner).toMatch(/^HTTP\/1\.1 200 /)
   tls.destroy()
+  const junk = tcpConnect({ port, host: '127.0.0.1', localAddress: at(6) })
+  const junkAnswer = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    junk.on('data', (c: Buffer) => (text += c.toString('latin1'))).once('close', () => resolve(text)).once('error', reject)
+    junk.once('connect', () => junk.write(JUNK))
+  })
+  expect(junkAnswer).toMatch(/^HTTP\/1\.1 400 /)
   return [
     { from: at(0), expect: { mode: 'forward', endpoint: 'partner', status: 200 } },
     { from: at(1), expect: { mode: 'route', endpoint: 'partner', status: 200 } },
@@ -97,6 +107,8 @@ async function everyKind(port: number, base: number): Promise<{ from: string; ex
     { from: at(3), expect: { mode: 'connect', method: 'CONNECT', status: 403 } },
     { from: at(4), expect: { mode: 'connect', method: 'CONNECT', status: 200, passThrough: `127.0.0.1:${echoPort()}` } },
     { from: at(5), expect: { mode: 'connect', method: 'GET', endpoint: 'partner', status: 200 } },
+    // Refused by the HTTP parser: the line has the bytes either way too.
+    { from: at(6), expect: { mode: 'other', method: '-', status: 400, reason: 'bad_request', requestBytes: JUNK.length, responseBytes: Buffer.byteLength(junkAnswer, 'latin1') } },
   ]
 }
 
@@ -147,7 +159,7 @@ describe('the access line names the caller\'s address', () => {
     const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request')
     await eventually(() => want.every((w) => lines().some((e) => e.clientAddress === w.from)), 15_000, 'a line from each address')
     checkLines(lines, want)
-    // Twelve connections, handed out in turn: both workers wrote some of these lines.
+    // Fourteen connections, handed out in turn: both workers wrote some of these lines.
     expect(new Set(lines().filter((e) => want.some((w) => w.from === e.clientAddress)).map((e) => e.pid)).size).toBe(2)
   }, 120_000)
 })
