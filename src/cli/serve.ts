@@ -153,6 +153,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   }
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
+  o.ops?.metrics.watchConnections('proxy', server)
   // A reload also renews the OTLP exporter's TLS files (read first: unreadable fails the reload).
   const reloadCompile = (c: GatewayConfig): Gateway => {
     const renewExport = tracing?.renewExport(c.tracing)

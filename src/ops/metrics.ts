@@ -77,6 +77,14 @@ export interface Metrics {
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
   /** Reports `buffered_body_bytes` and `buffered_body_refusals_total` at every scrape from the process's budget. */
   watchBufferedBodies(budget: { readonly held: number; readonly refusals: number }): void
+  /** Reports `connections_open{listener}` and `connections_max{listener}` at every scrape from the server. */
+  watchConnections(listener: string, server: ConnectionCounter): void
+}
+
+/** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */
+export interface ConnectionCounter {
+  getConnections(cb: (err: Error | null, count: number) => void): unknown
+  readonly maxConnections?: number | undefined
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -136,6 +144,34 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   }
   let bufferedBodies: Parameters<Metrics['watchBufferedBodies']>[0] | undefined
   new Gauge({ name: `${p}buffered_body_bytes`, help: 'Bytes of request bodies held whole in memory now (limits.maxBufferedTotal bounds them per process).', aggregator: 'sum', registers, collect() { this.set(bufferedBodies?.held ?? 0) } })
+  // Per listener, read at scrape time; summed over workers, so open / max is the instance's use of its caps.
+  const connectionCounters = new Map<string, ConnectionCounter>()
+  new Gauge({
+    name: `${p}connections_open`,
+    help: 'Client connections open now, by listener (TLS handshakes and CONNECT tunnels included); listen.connections.max caps them per process.',
+    labelNames: ['listener'] as const,
+    aggregator: 'sum',
+    registers,
+    async collect() {
+      for (const [listener, server] of connectionCounters) {
+        const n = await new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)))
+        this.set({ listener }, n)
+      }
+    },
+  })
+  new Gauge({
+    name: `${p}connections_max`,
+    help: 'The cap on client connections open at once, by listener (listen.connections.max per process; summed over workers).',
+    labelNames: ['listener'] as const,
+    aggregator: 'sum',
+    registers,
+    collect() {
+      for (const [listener, server] of connectionCounters) {
+        const max = server.maxConnections
+        if (max !== undefined && Number.isFinite(max) && max > 0) this.set({ listener }, max)
+      }
+    },
+  })
   let refusalsSeen = 0
   new Counter({
     name: `${p}buffered_body_refusals_total`,
@@ -231,6 +267,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     },
     watchBufferedBodies(budget) {
       bufferedBodies = budget
+    },
+    watchConnections(listener, server) {
+      connectionCounters.set(listener, server)
     },
   }
 }

@@ -123,6 +123,10 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })))).toEqual([])
     expect(fired(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })))).toEqual(['MtlsGatewayEgressRefusals'])
     expect(fired(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)))).toEqual(['MtlsGatewayLogLinesDropped'])
+    const open = (n: number) => (x: Sample): Sample => (x.name === 'mtls_gateway_connections_open' && x.labels.listener === 'proxy' ? { ...x, value: n } : x)
+    const max = later.samples.find((x) => x.name === 'mtls_gateway_connections_max' && x.labels.listener === 'proxy')?.value ?? 0
+    expect(fired(changed([], open(Math.ceil(max * 0.85))))).toEqual(['MtlsGatewayConnectionsNearCap'])
+    expect(fired(changed([], open(Math.floor(max * 0.75))))).toEqual([])
   })
 
   it('the series those alerts read exist at 0 on a healthy gateway, so a first failure is an increase', () => {
@@ -133,5 +137,8 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
     expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(value('mtls_gateway_log_lines_dropped_total')).toBe(0)
+    // The connection gauges exist (a call's connection may still be closing: connections-open.test.ts counts them), with the listener's default cap.
+    expect(value('mtls_gateway_connections_open', { listener: 'proxy' })).toEqual(expect.any(Number))
+    expect(value('mtls_gateway_connections_max', { listener: 'proxy' })).toBe(4096)
   })
 })

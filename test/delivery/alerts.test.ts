@@ -155,6 +155,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayCallerAuthFailureBurst',
       'MtlsGatewayEgressRefusals',
       'MtlsGatewayLogLinesDropped',
+      'MtlsGatewayConnectionsNearCap',
       'MtlsGatewayStoreUnreachable',
     ])
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''
