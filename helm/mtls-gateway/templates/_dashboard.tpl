@@ -271,8 +271,8 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
     },
     {
       "id": 6,
-      "title": "Requests in flight",
-      "description": "",
+      "title": "Requests in flight and client connections open",
+      "description": "Connections open on the proxy listener (idle keep-alive ones and CONNECT tunnels included) against its cap, listen.connections.max per process: past the cap new connections are closed unanswered.",
       "type": "timeseries",
       "datasource": {
         "type": "prometheus",
@@ -293,6 +293,24 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
           },
           "expr": "sum(mtls_gateway_requests_in_flight{namespace=\"$namespace\", job=\"$job\"})",
           "legendFormat": "in flight"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum(mtls_gateway_connections_open{namespace=\"$namespace\", job=\"$job\", listener=\"proxy\"})",
+          "legendFormat": "connections open"
+        },
+        {
+          "refId": "C",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum(mtls_gateway_connections_max{namespace=\"$namespace\", job=\"$job\", listener=\"proxy\"})",
+          "legendFormat": "connection cap"
         }
       ],
       "fieldConfig": {
