@@ -203,7 +203,7 @@ const endpoint = {
         keepAlive: { ...duration, default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
       },
     },
-    connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool.' },
+    connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
     via: {
       type: 'object',
       additionalProperties: false,

@@ -62,7 +62,15 @@ export interface Upstream {
   faults(now?: number): readonly ValidityFault[]
   /** The error a request gets at `now` (ms) while degraded; undefined when usable. */
   refusal(now?: number): GatewayError | undefined
+  /** The pool now, over its origins: connections open, and requests waiting for one (all `connections` busy). */
+  pool(): UpstreamPool
   close(): Promise<void>
+}
+
+/** What an upstream's pool holds at one moment. */
+export interface UpstreamPool {
+  connected: number
+  waiting: number
 }
 
 const MAX_SESSIONS = 100
@@ -228,6 +236,15 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     },
     faults: (now) => o.validity?.faults(now) ?? [],
     refusal: (now) => degradation(o, now),
+    pool() {
+      // undici's per-origin Pool (or Client) counters; read at scrape time, never per request.
+      const pool: UpstreamPool = { connected: 0, waiting: 0 }
+      for (const s of Object.values(agent.stats)) {
+        pool.connected += Number(s.connected) // a Client (connections: 1) says true or false
+        pool.waiting += s.pending
+      }
+      return pool
+    },
     close: () => agent.close(),
   }
 }

@@ -60,6 +60,19 @@ export function endpointDegradation(gateway: Gateway, now = Date.now()): Endpoin
   })
 }
 
+/** Each endpoint's upstream pools now (its own and its tenants' bundles together). */
+export function endpointPools(gateway: Gateway): { endpoint: string; connected: number; waiting: number }[] {
+  return [...gateway.endpoints.values()].map((e) => {
+    const total = { endpoint: e.name, connected: 0, waiting: 0 }
+    for (const u of [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)]) {
+      const pool = u.pool()
+      total.connected += pool.connected
+      total.waiting += pool.waiting
+    }
+    return total
+  })
+}
+
 /** The refusal of each degraded bundle (its own, its tenants') of the snapshot at `now`, for the log. */
 export function degradationMessages(gateway: Gateway, now = Date.now()): { endpoint: string; reason: string; msg: string }[] {
   return [...gateway.endpoints.values()].flatMap((e) =>

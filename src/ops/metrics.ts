@@ -79,6 +79,8 @@ export interface Metrics {
   watchBufferedBodies(budget: { readonly held: number; readonly refusals: number }): void
   /** Reports `connections_open{listener}` and `connections_max{listener}` at every scrape from the server. */
   watchConnections(listener: string, server: ConnectionCounter): void
+  /** Reports `upstream_connections_open{endpoint}` and `upstream_requests_waiting{endpoint}` at every scrape from the snapshot in force. */
+  watchUpstreamPools(read: () => readonly { endpoint: string; connected: number; waiting: number }[]): void
 }
 
 /** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */
@@ -172,6 +174,22 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       }
     },
   })
+  // The snapshot in force's pools (an endpoint a reload removed disappears); summed over workers.
+  let readPools: Parameters<Metrics['watchUpstreamPools']>[0] = () => []
+  const poolGauge = (name: string, help: string, value: (p: { connected: number; waiting: number }) => number): Gauge<'endpoint'> =>
+    new Gauge({
+      name: `${p}${name}`,
+      help,
+      labelNames: ['endpoint'] as const,
+      aggregator: 'sum',
+      registers,
+      collect() {
+        this.reset()
+        for (const pool of readPools()) this.set({ endpoint: pool.endpoint }, value(pool))
+      },
+    })
+  poolGauge('upstream_connections_open', 'Upstream connections open now, by endpoint (endpoints[].connections caps them per origin and process).', (x) => x.connected)
+  poolGauge('upstream_requests_waiting', 'Requests waiting for an upstream connection now, by endpoint: every connection the endpoint may open is busy.', (x) => x.waiting)
   let refusalsSeen = 0
   new Counter({
     name: `${p}buffered_body_refusals_total`,
@@ -270,6 +288,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     },
     watchConnections(listener, server) {
       connectionCounters.set(listener, server)
+    },
+    watchUpstreamPools(read) {
+      readPools = read
     },
   }
 }

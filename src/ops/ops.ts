@@ -12,7 +12,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
-import { certificateValidities, degradationMessages, endpointDegradation, interceptionDegradation } from './certificates.js'
+import { certificateValidities, degradationMessages, endpointDegradation, endpointPools, interceptionDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -129,6 +129,7 @@ export function createOps(o: OpsOptions = {}): Ops {
   }
   let current: Gateway | undefined
   metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
+  metrics.watchUpstreamPools(() => (current ? endpointPools(current) : []))
   const adopt = (g: Gateway): void => {
     current = g
     log.addSecretValues(configSecretValues(g.config))
