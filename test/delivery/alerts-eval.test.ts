@@ -127,6 +127,11 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     const max = later.samples.find((x) => x.name === 'mtls_gateway_connections_max' && x.labels.listener === 'proxy')?.value ?? 0
     expect(fired(changed([], open(Math.ceil(max * 0.85))))).toEqual(['MtlsGatewayConnectionsNearCap'])
     expect(fired(changed([], open(Math.floor(max * 0.75))))).toEqual([])
+    // Calls waiting for an upstream connection at both scrapes fire; at one of them only, not.
+    const waiting = (values: [number, number]) => [{ name: 'mtls_gateway_upstream_requests_waiting', labels: { endpoint: 'other' }, values }]
+    expect(fired(changed(waiting([3, 1])))).toEqual(['MtlsGatewayUpstreamPoolSaturated'])
+    expect(fired(changed(waiting([3, 0])))).toEqual([])
+    expect(fired(changed(waiting([0, 3])))).toEqual([])
   })
 
   it('the series those alerts read exist at 0 on a healthy gateway, so a first failure is an increase', () => {
@@ -140,5 +145,6 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     // The connection gauges exist (a call's connection may still be closing: connections-open.test.ts counts them), with the listener's default cap.
     expect(value('mtls_gateway_connections_open', { listener: 'proxy' })).toEqual(expect.any(Number))
     expect(value('mtls_gateway_connections_max', { listener: 'proxy' })).toBe(4096)
+    expect(value('mtls_gateway_upstream_requests_waiting', { endpoint: 'partner' })).toBe(0)
   })
 })

@@ -156,6 +156,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayEgressRefusals',
       'MtlsGatewayLogLinesDropped',
       'MtlsGatewayConnectionsNearCap',
+      'MtlsGatewayUpstreamPoolSaturated',
       'MtlsGatewayStoreUnreachable',
     ])
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''

@@ -76,6 +76,17 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     })
     return { kind: 'vector', series }
   }
+  // min_over_time / max_over_time: the range holds both scrapes' samples of a series (the later one alone when it is new).
+  const overTime = (pick: (v: number[]) => number, arg: SyntaxNode): Value => {
+    if (arg.name !== 'MatrixSelector') return unsupported(arg)
+    const vs = arg.getChild('VectorSelector') as SyntaxNode
+    const before = new Map(select(vs, earlier).map((s) => [key(s.labels), s.value]))
+    const series = select(vs, later).map((s) => {
+      const v0 = before.get(key(s.labels))
+      return { labels: withoutName(s.labels), value: pick(v0 === undefined ? [s.value] : [v0, s.value]) }
+    })
+    return { kind: 'vector', series }
+  }
   const binary = (n: SyntaxNode): Value => {
     const [lhs, op, rhs, ...rest] = children(n)
     if (!lhs || !op || !rhs || rest.length > 0) return unsupported(n)
@@ -136,6 +147,7 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
         if (fn === 'Time') return { kind: 'scalar', value: later.at }
         if (fn === 'Rate' || fn === 'Increase') return range(fn, n.getChild('FunctionCallBody')?.firstChild as SyntaxNode)
         if (fn === 'Absent') return absent(n.getChild('FunctionCallBody')?.firstChild as SyntaxNode)
+        if (fn === 'MinOverTime' || fn === 'MaxOverTime') return overTime(fn === 'MinOverTime' ? (v) => Math.min(...v) : (v) => Math.max(...v), n.getChild('FunctionCallBody')?.firstChild as SyntaxNode)
         return unsupported(n)
       }
       default:
