@@ -5,6 +5,7 @@
  * in time by the listener's guard and in memory by the process's budget (openHold).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { methodNotAllowed } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { peerIdentity } from '../tls/index.js'
 import { createBody, hasBody, type BodyOptions } from './body.js'
@@ -33,12 +34,20 @@ export interface ProxyRun {
   callerGone?: () => void
 }
 
+/**
+ * What a proxied request may use: every method Node parses but TRACE. RFC 9110 §9.3.8: a client
+ * MUST NOT send sensitive fields in a TRACE request, whose response echoes them; the gateway would
+ * add the endpoint's credentials (header fields, the OAuth Authorization) and hand them back.
+ */
+const PROXY_METHODS: readonly [string, ...string[]] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
 /** Every request's outbound URL until route sets the endpoint's (one object: parsing a URL per request costs). */
 const UNROUTED = new URL('https://unrouted.invalid/')
 
 /** Runs the request through the pipeline and relays the upstream answer back. */
 export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
   const { gateway, req, res, id, out } = run
+  if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded: its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   const presence = new Presence()
   run.callerGone = () => presence.leave(new Error('caller went away'))
   const length = req.headers['content-length']
