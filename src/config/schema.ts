@@ -182,7 +182,7 @@ const endpoint = {
       items: { type: 'string', minLength: 1 },
       description: 'Extra `host[:port]` names that forward-proxy requests may use for this endpoint (the URL host always matches).',
     },
-    pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path).' },
+    pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path). Among endpoints serving one host and port, the longest prefix holding the path wins; an endpoint without one takes only what no prefix holds (config order breaks ties).' },
     resolve: {
       type: 'string',
       description: 'Dial this IP address instead of resolving the host (like `curl --resolve`); SNI and verification still use the name.',
