@@ -27,7 +27,7 @@ export function isFormBody(ctx: Admitted, contentType: string | undefined, why: 
   // `present`, not `stream`: asking for the stream sends 100 Continue before a refusal. An empty
   // form is a form (the gateway adds payload fields to it); nothing else needs judging.
   if (!ctx.outbound.body.present) return isFormContentType(contentType)
-  if (isFormContentType(contentType)) return true
+  if (isFormContentType(contentType)) return refuseIfEncoded(ctx, why, 'a form body')
   // Only a POST: Rack's form_data? and cgi.FieldStorage read an untyped POST body as a form, and
   // no common parser an untyped PUT's (`curl -T` sends one).
   if ((contentType === undefined || NO_MEDIA_TYPE.test(contentType)) && ctx.outbound.method === 'POST') {
@@ -36,4 +36,25 @@ export function isFormBody(ctx: Admitted, contentType: string | undefined, why: 
   if (contentType === undefined || !isAmbiguousFormContentType(contentType)) return false
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and Content-Type ${JSON.stringify(shown)} is read as a form by some backends and not by others: send "application/x-www-form-urlencoded" (parameters after ";") or another media type`)
+}
+
+/** The outbound Content-Encoding when it names a coding (anything but none or `identity`). */
+function contentEncodingOf(ctx: Admitted): string | undefined {
+  const v = ctx.outbound.headers['content-encoding']
+  const text = (Array.isArray(v) ? v.join(',') : (v ?? '')).trim()
+  return text === '' || /^identity$/i.test(text) ? undefined : text
+}
+
+/**
+ * True, unless the body the gateway must read (`what`) is compressed: the gateway would judge the
+ * compressed bytes while a backend that inflates request bodies (Express's body-parser by default,
+ * ASP.NET Core's request decompression, Apache's DEFLATE input filter) reads the caller's own
+ * parameters there, unseen and unremoved, and a zlib reader stops before anything appended after
+ * its stream. So refused, like every other body backends would read differently.
+ */
+export function refuseIfEncoded(ctx: Admitted, why: string, what: string): true {
+  const encoding = contentEncodingOf(ctx)
+  if (encoding === undefined) return true
+  const shown = encoding.length > 40 ? `${encoding.slice(0, 40)}…` : encoding
+  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the request sends ${what} with Content-Encoding ${JSON.stringify(shown)}, which the gateway does not read: send it uncompressed`)
 }

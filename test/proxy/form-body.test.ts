@@ -29,7 +29,7 @@ const MODELS: Record<string, (ct: string) => boolean> = {
 }
 
 /** A request with a body (a stream not yet read), and one without. */
-const request = (method: string, present: boolean): Admitted => ({ endpoint: { name: 'partner' }, outbound: { method, body: { present, stream: undefined, buffered: undefined } } }) as unknown as Admitted
+const request = (method: string, present: boolean): Admitted => ({ endpoint: { name: 'partner' }, outbound: { method, headers: {}, body: { present, stream: undefined, buffered: undefined } } }) as unknown as Admitted
 const ctx = request('POST', true)
 const bodiless = request('POST', false)
 

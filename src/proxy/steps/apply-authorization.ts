@@ -8,7 +8,7 @@ import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../co
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, percentEncode } from '../../oauth1/index.js'
-import { contentTypeOf, isFormBody } from '../form-body.js'
+import { contentTypeOf, isFormBody, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
@@ -46,7 +46,10 @@ function scopeOf(ctx: Admitted): TemplateScope {
  * servlets read query and form parameters as one set). A JSON body is not touched by a query field.
  */
 async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[], ct: string | undefined, form: boolean): Promise<void> {
-  if (isJson(ct) && payload.length > 0) return ctx.outbound.body.replace(setJsonFields(await ctx.outbound.body.bytes(), payload))
+  if (isJson(ct) && payload.length > 0) {
+    refuseIfEncoded(ctx, 'sets payload fields', 'a JSON body')
+    return ctx.outbound.body.replace(setJsonFields(await ctx.outbound.body.bytes(), payload))
+  }
   if (form) {
     const raw = (await ctx.outbound.body.bytes()).toString('utf8')
     // As in the query: no caller parameter a backend would read as a field's name stays beside it.
