@@ -21,14 +21,25 @@ const KEY_SEPARATOR = '\0'
 
 /**
  * The names, as key paths, that common parsers may read a raw (still percent-encoded) parameter
- * name as: percent-decoded up to three times (`+` a space), cut at a NUL (PHP), case-folded
- * (ASP.NET), and each of that nested as Rails/Rack and qs nest it (a name without brackets is
+ * name as: percent-decoded up to three times (`+` a space; `%uXXXX` too, as System.Web decodes
+ * it), cut at a NUL (PHP), case-folded (ASP.NET), and each of that nested as Rails/Rack and qs nest it (a name without brackets is
  * itself: servlets, Go, Python) and as PHP registers it.
  */
 export function parameterNameReadings(raw: string): Set<string> {
   const readings = new Set<string>()
+  addReadings(raw, readings, true)
+  return readings
+}
+
+// System.Web (ASP.NET on .NET Framework, classic ASP) decodes `%uXXXX` as one UTF-16 code unit.
+const PERCENT_U = /%u[0-9a-f]{4}/i
+const decodePercentU = (s: string): string => s.replace(/%u([0-9a-f]{4})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+
+/** parameterNameReadings' readings of `raw` into `readings`; `withPercentU`: also of each level with `%uXXXX` decoded. */
+function addReadings(raw: string, readings: Set<string>, withPercentU: boolean): void {
   let level = raw
   for (let round = 0; ; round++) {
+    if (withPercentU && PERCENT_U.test(level)) addReadings(decodePercentU(level), readings, false)
     // Cut at NUL also keeps KEY_SEPARATOR out of every key.
     const spelled = level.split('\0', 1)[0] as string
     for (const folded of new Set([spelled.toLowerCase(), spelled.toUpperCase().toLowerCase()])) {
@@ -36,9 +47,9 @@ export function parameterNameReadings(raw: string): Set<string> {
       readings.add(nestedPath(folded))
       readings.add(phpPath(folded))
     }
-    if (round === MAX_DECODE_ROUNDS || !/[%+]/.test(level)) return readings
+    if (round === MAX_DECODE_ROUNDS || !/[%+]/.test(level)) return
     const next = formDecode(level)
-    if (next === level) return readings
+    if (next === level) return
     level = next
   }
 }

@@ -24,6 +24,33 @@ function formUnescape(s: string): string {
   return Buffer.from(bytes).toString('utf8')
 }
 
+/**
+ * System.Web's HttpUtility.UrlDecode (ASP.NET on .NET Framework, classic ASP): `%uXXXX` is one
+ * UTF-16 code unit besides `%XX` octets and "+", in one pass (a decoded "%" starts nothing).
+ */
+function systemWebUnescape(s: string): string {
+  let out = ''
+  let bytes: number[] = []
+  const flush = (): void => {
+    out += Buffer.from(bytes).toString('utf8')
+    bytes = []
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string
+    if (c === '%' && /^[uU][0-9a-fA-F]{4}$/.test(s.slice(i + 1, i + 6))) {
+      flush()
+      out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16))
+      i += 5
+    } else if (c === '+') bytes.push(0x20)
+    else if (c === '%' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(...Buffer.from(c, 'utf8'))
+  }
+  flush()
+  return out
+}
+
 /** Go's url.QueryUnescape: strict, a bad escape drops the pair. */
 function strictUnescape(s: string): string | undefined {
   if (/%(?![0-9a-fA-F]{2})/.test(s)) return undefined
@@ -115,6 +142,8 @@ export const QUERY_MODELS: readonly QueryModel[] = [
   { name: 'servlet', read: (t) => pairs(t, /&/).map(([n, v]) => [formUnescape(n), formUnescape(v)]) },
   // ASP.NET: names compared ignoring case (upper-case folding, as OrdinalIgnoreCase).
   { name: 'aspnet', read: (t) => pairs(t, /&/).map(([n, v]) => [formUnescape(n).toUpperCase(), formUnescape(v)]) },
+  // ASP.NET on .NET Framework (System.Web's HttpValueCollection): %uXXXX too, names ignoring case.
+  { name: 'system_web', read: (t) => pairs(t, /&/).map(([n, v]) => [systemWebUnescape(n).toUpperCase(), systemWebUnescape(v)]) },
   // A framework behind a proxy that decodes once more.
   { name: 'double_decode', read: (t) => pairs(t, /&/).map(([n, v]) => [formUnescape(formUnescape(n)), formUnescape(v)]) },
 ]

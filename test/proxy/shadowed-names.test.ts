@@ -102,6 +102,8 @@ function spellingsOf(name: string): fc.Arbitrary<string> {
     fc.constant(name.replace(/_/g, '.')),
     fc.constant(name.replace(/_/g, '+')),
     fc.constant(name.replace(/_/g, '%2E')),
+    // System.Web's %uXXXX escapes (classic ASP.NET decodes them): some letters, or all.
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }).map((m) => [...name].map((c, i) => (m[i % m.length] ? `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('')),
     // Letters ASP.NET's case folding reads as i and s.
     fc.constant(name.replace(/i/g, '%C4%B1').replace(/s/g, '%C5%BF')),
   )
@@ -159,6 +161,10 @@ describe('query fields', () => {
     const semi = admitted({ fields: [field('query', 'acct', 'gw')], query: '?acct=0;a=1;acct=2;b=3&c=4;ACCT=5' })
     expect(await run(semi)).toBeUndefined()
     expect(sentQuery(semi)).toBe('a=1;b=3&c=4&acct=gw')
+    // System.Web (classic ASP.NET) decodes %uXXXX: %u0061cct is acct there, and so is %U0041CCT.
+    const u = admitted({ fields: [field('query', 'acct', 'gw')], query: '?%u0061cct=a&%U0041CCT=b&ac%u0063t=c&%u0061ccts=keep' })
+    expect(await run(u)).toBeUndefined()
+    expect(sentQuery(u)).toBe('%u0061ccts=keep&acct=gw')
   })
 
   for (const key of ['acct', 'acct_id', 'Acct.No', 'filter[acct]']) {
