@@ -23,10 +23,12 @@ function splitCidr(cidr: string): [string, number] {
 }
 
 // Order matters: the metadata addresses sit inside link-local / unique-local ranges.
-rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32'], ['fd00:ec2::254/128'])
+// 168.63.129.16: Azure's WireServer, a public address every Azure VM reaches (VM extension settings, certificates).
+rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32', '168.63.129.16/32'], ['fd00:ec2::254/128'])
 rule('loopback', ['127.0.0.0/8'], ['::1/128'])
 rule('unspecified', ['0.0.0.0/8'], ['::/128'])
-rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7'])
+// fec0::/10: site-local, deprecated (RFC 3879) but still routed inside some networks.
+rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 'fec0::/10'])
 rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
 rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
