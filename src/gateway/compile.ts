@@ -235,9 +235,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     endpoints.set(ep.name, endpoint)
     for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
   }
-  // The forward proxy takes the first endpoint whose pathPrefix holds the path: the longest prefix
-  // first (stable, so config order only breaks ties), or an earlier endpoint without one would take
-  // every path of a later, more specific one, with its own credentials and callers.
+  // Longest pathPrefix first (stable: config order breaks ties), or an earlier endpoint without one takes a later one's paths.
   for (const list of byHost.values()) list.sort((x, y) => y.destination.prefix.length - x.destination.prefix.length)
   return {
     config,
