@@ -93,6 +93,29 @@ function dropQueryParameters(url: URL, names: readonly string[]): void {
 }
 
 /**
+ * Removes the caller's cookies a backend may read as a query or payload field: PHP without a
+ * php.ini (the official container images) has no request_order, so `$_REQUEST` follows
+ * variables_order "EGPCS" and a cookie `acct` wins over the query's and the body's `acct`.
+ * Cookie pieces are split on ";" as PHP splits them; names are judged like parameter names.
+ */
+function dropCookies(ctx: Admitted, names: readonly string[]): void {
+  const header = ctx.outbound.headers.cookie
+  if (header === undefined) return
+  const text = Array.isArray(header) ? header.join('; ') : header
+  const drop = parameterMatcher(names)
+  const pieces = text.split(';')
+  const kept = pieces.filter((piece) => {
+    const eq = piece.indexOf('=')
+    return !drop((eq === -1 ? piece : piece.slice(0, eq)).trim())
+  })
+  if (kept.length === pieces.length) return
+  // A filtered copy, not a delete (a delete makes the headers object a slow dictionary).
+  const { cookie: _dropped, ...rest } = ctx.outbound.headers
+  const left = kept.map((p) => p.trim()).filter((p) => p !== '').join('; ')
+  ctx.outbound.headers = left === '' ? rest : Object.assign(rest, { cookie: left })
+}
+
+/**
  * Fills the path fields into the placeholders of the endpoint's configured path (the URL's in
  * route mode, pathPrefix's otherwise), found once per endpoint: a `{{key}}` the caller wrote
  * anywhere else in the path is its own text and stays as sent (percent-encoded, as any "{").
@@ -156,6 +179,7 @@ export const applyAuthorization: Step = {
     // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
     if (path.length > 0) applyPath(ctx, path)
     if (payload.length === 0 && query.length === 0) return
+    dropCookies(ctx, [...query.map((f) => f.key), ...payloadQueryNames(payload)])
     const ct = contentTypeOf(ctx)
     const form = isFormBody(ctx, ct, 'sets query or payload fields')
     if (payload.length > 0 || (query.length > 0 && form)) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
