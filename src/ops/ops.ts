@@ -128,6 +128,9 @@ export function createOps(o: OpsOptions = {}): Ops {
     log.access(r, up)
   }
   let current: Gateway | undefined
+  // Per adopted snapshot (start and each reload), not per request.
+  const linksFromHostHeader = (g: Gateway): string[] =>
+    g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []
   metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
   metrics.watchUpstreamPools(() => (current ? endpointPools(current) : []))
   const adopt = (g: Gateway): void => {
@@ -135,6 +138,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateValidity(certificateValidities(g))
     for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
+    for (const profile of linksFromHostHeader(g)) log.logger.warn({ profile }, 'per-user profile without listen.publicUrl or its own callbackUrl: its authorize links and callback are built on the Host header callers send, so a caller can point users at another origin; set listen.publicUrl in production')
     const ca = interceptionDegradation(g)
     if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
   }
