@@ -128,6 +128,19 @@ export function createOps(o: OpsOptions = {}): Ops {
     log.access(r, up)
   }
   let current: Gateway | undefined
+  // Per adopted snapshot: endpoints whose host and pathPrefix an earlier one already claims (forward mode picks the first).
+  const shadowedInForwardMode = (g: Gateway): { endpoint: string; shadowedBy: string; host: string }[] => {
+    const out: { endpoint: string; shadowedBy: string; host: string }[] = []
+    for (const [host, list] of g.byHost) {
+      const first = new Map<string, string>()
+      for (const e of list) {
+        const earlier = first.get(e.destination.prefix)
+        if (earlier === undefined) first.set(e.destination.prefix, e.name)
+        else out.push({ endpoint: e.name, shadowedBy: earlier, host })
+      }
+    }
+    return out
+  }
   // Per adopted snapshot (start and each reload), not per request.
   const linksFromHostHeader = (g: Gateway): string[] =>
     g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []
@@ -139,6 +152,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     metrics.setCertificateValidity(certificateValidities(g))
     for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
     for (const profile of linksFromHostHeader(g)) log.logger.warn({ profile }, 'per-user profile without listen.publicUrl or its own callbackUrl: its authorize links and callback are built on the Host header callers send, so a caller can point users at another origin; set listen.publicUrl in production')
+    for (const s of shadowedInForwardMode(g)) log.logger.warn(s, 'endpoint never chosen for forward-proxy or CONNECT requests: an earlier endpoint on the same host and port with the same pathPrefix takes all of them (route mode reaches both); give them distinct pathPrefix values')
     const ca = interceptionDegradation(g)
     if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
   }
