@@ -18,7 +18,8 @@ import { authFailureLabel } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
-import type { Caller, RequestFacts } from './pipeline.js'
+import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
+import { peerIdentity } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -33,6 +34,8 @@ export interface Tunnel {
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
+  /** The client certificate that identified the caller (no bearer): each inner request re-checks it against its snapshot's apps. */
+  readonly certificate?: CallerCertificate
   /** The tunnel's span: inner requests without their own context are its children. */
   readonly trace?: TunnelTrace
 }
@@ -131,13 +134,22 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const callers = gateway.callers
   if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
-  const caller = callers.enabled ? await identifyCaller(token, undefined, gateway, o.admit) : undefined
+  // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
+  const certificate = token === undefined ? callerCertificate(socket) : undefined
+  const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
   if (caller) facts.caller = caller.appId
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
   if (endpoints.length === 0 && passThroughTo) return passThrough(socket, head, authority, passThroughTo, o, () => reports.passThroughClosed(authority))
-  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}) }, reports)
+  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}) }, reports)
+}
+
+/** The verified client certificate of a CONNECT on a TLS listener. */
+function callerCertificate(socket: Duplex): CallerCertificate | undefined {
+  const peer = socket instanceof TLSSocket ? peerIdentity(socket) : undefined
+  if (!peer) return undefined
+  return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
 }
 
 /** A CONNECT accepted for interception: what its tunnel is made of. */
@@ -148,6 +160,7 @@ interface Interception {
   authority: string
   caller?: Caller
   token?: string
+  certificate?: CallerCertificate
 }
 
 /** Answers 200 once the host's leaf is at hand, terminates the caller's TLS and hands the tunnel to the inner server. */
@@ -180,7 +193,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: a.certificate } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

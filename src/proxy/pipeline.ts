@@ -40,6 +40,13 @@ export interface Outbound {
 
 export type Mode = 'forward' | 'connect' | 'route'
 
+/** A caller's TLS client certificate as the listener verified it. */
+export interface CallerCertificate {
+  readonly authorized: boolean
+  readonly subjectCN?: string
+  readonly sans: readonly string[]
+}
+
 export interface Context {
   readonly id: string
   readonly mode: Mode
@@ -51,12 +58,15 @@ export interface Context {
     readonly headers: IncomingHttpHeaders
     readonly remoteAddress?: string
     /** The caller's TLS client certificate, when the listener serves TLS. */
-    readonly tls?: { readonly authorized: boolean; readonly subjectCN?: string; readonly sans: readonly string[] }
+    readonly tls?: CallerCertificate
   }
   /** Route mode: the endpoint named in the path and the rest of the path. */
   readonly route?: { readonly endpoint: string; readonly tenant?: string; readonly path: string }
-  /** CONNECT already authenticated the caller for the whole tunnel. */
-  readonly tunnel?: { readonly caller: Caller; readonly token?: string }
+  /**
+   * CONNECT already authenticated the caller for the whole tunnel; each inner request checks its
+   * credential again against its own snapshot: the bearer, or the CONNECT's client certificate.
+   */
+  readonly tunnel?: { readonly caller: Caller; readonly token?: string; readonly certificate?: CallerCertificate }
   /** Tells the forward step when the caller goes away. */
   readonly presence: CallerPresence
   outbound: Outbound

@@ -86,9 +86,15 @@ export function createAdmit(o: AdmitOptions): (ctx: Routed) => Admitted | Promis
 async function admitCaller(ctx: Routed, o: AdmitOptions): Promise<Admitted> {
   const callers = ctx.gateway.callers
   try {
-    // Inside a tunnel the CONNECT's bearer is resolved again: it may have expired or been revoked since.
-    const tunnelToken = ctx.tunnel?.token
-    const caller = tunnelToken !== undefined ? await identifyCaller(tunnelToken, undefined, ctx.gateway, o) : (ctx.tunnel?.caller ?? (await identify(ctx, o)))
+    // Inside a tunnel the CONNECT's credential is judged again, under this request's snapshot: the
+    // bearer may have expired or been revoked since, the certificate's app removed or changed by a reload.
+    const tunnel = ctx.tunnel
+    const caller =
+      tunnel?.token !== undefined
+        ? await identifyCaller(tunnel.token, undefined, ctx.gateway, o)
+        : tunnel?.certificate !== undefined
+          ? callerFromCertificate(tunnel.certificate, callers)
+          : (tunnel?.caller ?? (await identify(ctx, o)))
     if (caller === undefined) {
       if (!callers.required) return admitOpen(ctx)
       throw new GatewayError('caller_credentials_missing', 'caller credentials required: send Proxy-Authorization: Bearer <token> (get one from POST /gateway/token)')

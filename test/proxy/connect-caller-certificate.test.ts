@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+
+// A caller app identified by its TLS client certificate (callers.apps[].clientCertificate) on a
+// listener with clientCa: the same certificate that is admitted in route mode and on the
+// absolute-form forward proxy is admitted on CONNECT too (it was refused 407: the CONNECT
+// ignored the certificate), and each inner request judges it again under its own snapshot, so a
+// reload that removes the app refuses the open tunnel's next request as a fresh start would.
+
+let pki: TestPki
+let upstream: RunningServer
+let g: OpsGateway
+let ca: { caCert: string; caKey: string }
+let caller: { cert: string; key: string }
+let yaml: (subject: string) => string
+
+beforeAll(async () => {
+  pki = await createTestPki('p256')
+  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  caller = pki.writePair('caller', await pki.issue({ subject: 'CN=trusted-caller', issuer: pki.inter, usages: ['clientAuth'] }), { chain: [pki.inter] })
+  yaml = (subject) => `listen:
+  host: 127.0.0.1
+  port: 0
+  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${pki.file('root.crt')} }
+store: { kind: sqlite, file: ${join(pki.dir, 'gw.db')} }
+callers:
+  apps:
+    - { clientId: cert-app, audience: aud, endpoints: [partner], clientCertificate: { subject: ${subject} } }
+interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
+endpoints:
+  - name: partner
+    url: https://api.partner.test:${upstream.port}
+    resolve: 127.0.0.1
+    allowPrivate: true
+    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }
+`
+  g = await startOpsGateway(pki.dir, yaml('trusted-caller'))
+}, 60_000)
+
+afterAll(async () => {
+  await g?.gw.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+/** One HTTP/1.1 exchange on a socket: the status and the body (Content-Length framed). */
+function exchange(s: TLSSocket, request: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0)
+    const onData = (chunk: Buffer): void => {
+      got = Buffer.concat([got, chunk])
+      const text = got.toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0)
+      if (got.length < end + 4 + length) return
+      s.off('data', onData)
+      resolve({ status: Number(text.slice(9, 12)), body: got.subarray(end + 4, end + 4 + length).toString() })
+    }
+    s.on('data', onData)
+    s.once('error', reject)
+    s.write(request)
+  })
+}
+
+/** TLS to the gateway with the caller certificate, CONNECT, then TLS to the minted leaf inside. */
+async function openTunnel(): Promise<{ connect: { status: number; body: string }; inner?: TLSSocket }> {
+  const outer = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: g.gw.port, servername: 'localhost', ca: readFileSync(pki.file('root.crt')), cert: readFileSync(caller.cert), key: readFileSync(caller.key) }, () => resolve(s))
+    s.once('error', reject)
+  })
+  const authority = `api.partner.test:${upstream.port}`
+  const connect = await exchange(outer, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`)
+  if (connect.status !== 200) {
+    outer.destroy()
+    return { connect }
+  }
+  const inner = await new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({ socket: outer, servername: 'api.partner.test', ca: readFileSync(ca.caCert) }, () => resolve(s))
+    s.once('error', reject)
+  })
+  return { connect, inner }
+}
+
+const get = (s: TLSSocket, path: string): Promise<{ status: number; body: string }> =>
+  exchange(s, `GET ${path} HTTP/1.1\r\nHost: api.partner.test:${upstream.port}\r\n\r\n`)
+
+describe('CONNECT by a caller identified by its client certificate', () => {
+  it('is admitted like the other ways in, and a reload that removes the app refuses the open tunnel', async () => {
+    const { connect, inner } = await openTunnel()
+    expect(connect.status, connect.body).toBe(200)
+    if (!inner) throw new Error('no tunnel')
+    try {
+      const first = await get(inner, '/in-tunnel')
+      expect(first.status, first.body).toBe(200)
+      expect((JSON.parse(first.body) as EchoReply).url).toBe('/in-tunnel')
+      const line = g.access().find((e) => e.mode === 'connect' && e.method === 'GET')
+      expect(line?.caller).toBe('cert-app')
+      // The app's certificate subject changes: a fresh start would not know this certificate.
+      replaceFile(join(pki.dir, 'gateway.yaml'), yaml('someone-else'))
+      await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' }) === 1, 20_000, 'the reload')
+      const after = await get(inner, '/after-reload')
+      expect(after.status, after.body).toBe(407)
+    } finally {
+      inner.destroy()
+    }
+    // And a new CONNECT with the certificate is refused, as on a fresh start with this file.
+    expect((await openTunnel()).connect.status).toBe(407)
+  })
+})
