@@ -221,9 +221,12 @@ export function formatProblem(p: ConfigProblem): string {
 /** Config or bundle validation failure; feeds `check` and reload, never an HTTP response. */
 export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[]
-  constructor(problems: readonly ConfigProblem[]) {
+  /** Files the refused config references, readable or not (a reload watches them: the missing one may come). */
+  readonly files: readonly string[]
+  constructor(problems: readonly ConfigProblem[], options: { files?: readonly string[] } = {}) {
     super(problems.map(formatProblem).join('\n'))
     this.name = 'ConfigError'
     this.problems = problems
+    this.files = options.files ?? []
   }
 }

@@ -53,7 +53,10 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
   const refs = resolveReferences(source.value, dirname(file), options.env ?? process.env)
   // Problems may quote a value; one from `${env:}` or `${file:}` (a key, a password) shows as its reference.
   const concealed = (problems: readonly ConfigProblem[]): ConfigError =>
-    new ConfigError(problems.map((p) => Object.assign({}, p, { msg: concealReferences(p.msg, refs.references) })))
+    new ConfigError(
+      problems.map((p) => Object.assign({}, p, { msg: concealReferences(p.msg, refs.references) })),
+      { files: [file, ...refs.files] },
+    )
   const problems: ConfigProblem[] = refs.problems.map((p) => source.problem(p.path, p.msg))
   if (!validate(refs.value)) {
     problems.push(...schemaProblems(validate.errors ?? [], source))

@@ -50,9 +50,10 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
         return value
       }
       const file = isAbsolute(name) ? name : resolve(baseDir, name)
+      // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
+      out.files.push(file)
       try {
         const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-        out.files.push(file)
         remember(value, reference)
         return value
       } catch (e) {

@@ -25,6 +25,8 @@ export interface ReloaderOptions {
   load?(file: string): GatewayConfig
   /** The new snapshot is in force (gauges, redaction, watched files). */
   onSwap?(gateway: Gateway): void
+  /** A reload was refused: the files the refused config references (a missing one may yet arrive). */
+  onRefused?(files: readonly string[]): void
   /** Closes the old snapshot once its in-flight requests are done. */
   retire(old: Gateway): void
   log: Logger
@@ -45,12 +47,15 @@ export function createReloader(o: ReloaderOptions): Reloader {
 
   const once = (trigger: string): ReloadResult => {
     let next: Gateway
+    let config: GatewayConfig | undefined
     try {
-      next = o.compile(load(o.configFile))
+      config = load(o.configFile)
+      next = o.compile(config)
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
       o.metrics.configReload('failure')
       o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
+      o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []))
       return { ok: false, problems }
     }
     const old = o.ref.current

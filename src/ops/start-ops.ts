@@ -50,7 +50,8 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     renewServerTls(s.server, g.listenerTls.proxy)
     if (admin) renewServerTls(admin.server, g.listenerTls.admin)
   }
-  const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, retire: retirer.retire, log: log.logger, metrics })
+  const onRefused = (files: readonly string[]): void => watcher?.addFiles(files)
+  const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics })
   let lastReload: ReloadRecord | undefined
   let loadedAt = Date.now()
   const reload = async (trigger: string): Promise<ReloadResult> => {

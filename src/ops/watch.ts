@@ -38,6 +38,11 @@ export interface ChangeWatcherOptions {
 export interface ChangeWatcher {
   /** Replaces the watched files (after a reload changed what the config references). */
   setFiles(files: readonly string[]): void
+  /**
+   * Watches these files as well, until the next setFiles: after a refused reload, the files
+   * the refused config names (a certificate it references may arrive after the config does).
+   */
+  addFiles(files: readonly string[]): void
   close(): void
 }
 
@@ -108,6 +113,14 @@ export function watchFiles(o: ChangeWatcherOptions): ChangeWatcher {
   return {
     setFiles(next) {
       files = [...next]
+      names = new Set(files.map((f) => basename(f)))
+      last = fingerprint(files)
+      retarget()
+    },
+    addFiles(more) {
+      const missing = more.filter((f) => !files.includes(f))
+      if (missing.length === 0) return
+      files = [...files, ...missing]
       names = new Set(files.map((f) => basename(f)))
       last = fingerprint(files)
       retarget()

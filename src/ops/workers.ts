@@ -190,10 +190,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
         watcher.setFiles(config.files)
         // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
         if (admin) renewServerTls(admin.server, checked.listenerTls.admin)
-      }
+      } else watcher.addFiles(next.files)
     } catch (e) {
-      // The workers reload too and log the reasons; the primary keeps watching the old files.
+      // The workers reload too and log the reasons; the primary keeps watching the old files and
+      // those the refused file names (one missing now may arrive after the config: then it reloads).
       result = { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
+      if (e instanceof ConfigError) watcher.addFiles(e.files)
     }
     lastReload = { at: Date.now(), trigger, result }
     if (result.ok) loadedAt = lastReload.at

@@ -166,4 +166,36 @@ describe('hot reload', () => {
     expect(after.json<EchoReply>().headers['x-org']).toBe('acme')
     expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' })).toBe(0)
   })
+
+  // A config that names a file not there yet (the kubelet syncs a ConfigMap and a Secret
+  // separately; an operator edits the config before copying the certificate) is refused. When
+  // the file then arrives, a fresh start would succeed, so the running gateway reloads too: the
+  // refused config's files are watched, not only the last good one's.
+  it('reloads when a file the refused config names arrives after the config', async () => {
+    const { pki, upstream } = await setup()
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    const next = await newClient(pki, 'arrives-later')
+    replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, { ...tls, cert: pki.file('later-client.crt'), key: pki.file('later-client.key') })}`)
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1, 20_000, 'the refused reload')
+    replaceFile(pki.file('later-client.key'), privateKeyPem(next))
+    replaceFile(pki.file('later-client.crt'), next.pem)
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' }) === 1, 20_000, 'the reload once the files arrived')
+    const r = await send(g.gw.url, '/proxy/partner/after')
+    expect(r.status).toBe(200)
+    expect(r.json<EchoReply>().clientSubject).toContain('CN=arrives-later,')
+  })
+
+  it('reloads when a ${file:} reference of the refused config arrives after the config', async () => {
+    const { pki, upstream } = await setup()
+    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
+    replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`)
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1, 20_000, 'the refused reload')
+    replaceFile(join(pki.dir, 'org-secret'), 'acme-corp')
+    await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' }) === 1, 20_000, 'the reload once the secret arrived')
+    const r = await send(g.gw.url, '/proxy/partner/after')
+    expect(r.status).toBe(200)
+    expect(r.json<EchoReply>().headers['x-org']).toBe('acme-corp')
+  })
 })
