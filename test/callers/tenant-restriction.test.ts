@@ -103,6 +103,12 @@ endpoints:
       msg: 'caller app "cert-app" may not use tenant "globex" on endpoint "partner"', reason: 'caller_not_allowed', label: 'not_allowed',
     })
   })
+
+  it('refuse a caller whose app the snapshot does not have (fails closed)', () => {
+    expect(outcome(() => authorizeCaller({ appId: 'removed-app', claims: {} }, 'partner', 'acme', callers))).toEqual({
+      msg: 'caller app "removed-app" is not configured', reason: 'caller_not_allowed', label: 'not_allowed',
+    })
+  })
 })
 
 describe('property: authorizeCall allows exactly what the rule says', () => {

@@ -115,7 +115,8 @@ async function admitCaller(ctx: Routed, o: AdmitOptions): Promise<Admitted> {
 export function authorizeCaller(caller: Caller, endpoint: string, tenant: string | undefined, callers: Callers): void {
   if (callers.apps.has(caller.appId)) return authorizeCall(caller, endpoint, tenant, callers.apps)
   const certApp = callers.certificateApps.find((a) => a.clientId === caller.appId)
-  if (!certApp) return
+  // Fails closed: a caller whose app this snapshot does not have (a reload removed it) may use nothing.
+  if (!certApp) throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" is not configured`)
   if (!certApp.endpoints.has('*') && !certApp.endpoints.has(endpoint)) {
     throw new GatewayError('caller_not_allowed', `caller app "${caller.appId}" may not use endpoint "${endpoint}"`)
   }
