@@ -93,13 +93,34 @@ export function perfUsable(): boolean {
   }
 }
 
-/** Samples process `pid` (every thread) while `during` runs; returns the shares and `during`'s result. */
+/** How long perf may take to attach and answer (a loaded 2-core machine took seconds). */
+const PERF_ATTACH_MS = 30_000
+
+/**
+ * Samples process `pid` (every thread) while `during` runs; returns the shares and `during`'s result.
+ * perf starts with its events off and turns them on when told, answering once they are on
+ * (`--delay=-1 --control`): the window begins only then, however long perf took to attach (a
+ * fixed 300 ms wait once left two windows of a loaded machine's smoke run without a sample).
+ */
 export async function recordWhile<T>(pid: number, file: string, during: () => Promise<T>): Promise<{ result: T; samples: number; shares: Partial<Record<Category, number>> }> {
-  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-p', String(pid), '-o', file], { stdio: 'ignore' })
+  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-p', String(pid), '-o', file, '--delay=-1', '--control=fd:3,4'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
   const exited = once(perf, 'exit')
-  await new Promise((r) => setTimeout(r, 300)) // attached to every thread before the window starts
+  const control = perf.stdio[3] as NodeJS.WritableStream
+  const acks = perf.stdio[4] as NodeJS.ReadableStream
   let result: T
   try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`perf record -p ${pid} did not start sampling within ${PERF_ATTACH_MS} ms`)), PERF_ATTACH_MS)
+      acks.once('data', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      void exited.then(() => {
+        clearTimeout(timer)
+        reject(new Error(`perf record -p ${pid} exited before sampling`))
+      })
+      control.write('enable\n')
+    })
     result = await during()
   } finally {
     perf.kill('SIGINT')
