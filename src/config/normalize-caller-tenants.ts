@@ -8,6 +8,17 @@ import { endpointTenancy } from './tenant-references.js'
 import type { CallerAppSettings, EndpointConfig, ProfileConfig } from './types.js'
 
 /** Reports tenant restrictions that could never apply, and claim rules on apps that carry no claims. */
+/** Every endpoint an app names must exist (`*`: all): a typo would otherwise be a 403 at run time. */
+export function checkCallerEndpoints(apps: readonly CallerAppSettings[], endpoints: readonly EndpointConfig[], report: Report): void {
+  const names = new Set(endpoints.map((e) => e.name))
+  apps.forEach((app, i) => {
+    app.endpoints.forEach((name, j) => {
+      if (name === '*' || names.has(name)) return
+      report(['apps', i, 'endpoints', j], `app "${app.clientId}" names endpoint "${name}", which is not configured (endpoints: ${[...names].map((n) => `"${n}"`).join(', ') || 'none'})`)
+    })
+  })
+}
+
 export function checkCallerTenants(apps: readonly CallerAppSettings[], endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
   apps.forEach((app, i) => {
     if (app.tenants === undefined && app.tenantClaim === undefined) return

@@ -15,7 +15,7 @@ import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from '
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
-import { checkCallerTenants } from './normalize-caller-tenants.js'
+import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 
 
 interface NormalizeContext {
@@ -104,7 +104,9 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     profiles,
     tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
   }
-  checkCallerTenants(config.callers.apps, endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(['callers', ...path], msg)))
+  const callerProblem = (path: (string | number)[], msg: string): void => void problems.push(ctx.source.problem(['callers', ...path], msg))
+  checkCallerEndpoints(config.callers.apps, endpoints, callerProblem)
+  checkCallerTenants(config.callers.apps, endpoints, profiles, callerProblem)
   if (problems.length > 0) throw new ConfigError(problems)
   for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)

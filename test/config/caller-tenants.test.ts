@@ -77,9 +77,20 @@ describe('callers.apps[].tenants and tenantClaim', () => {
       `${at(plain, '[acme]')}: callers.apps[1].tenants: app "bot" restricts tenants, but none of its endpoints ("plain") has tenancy, so no call of it names a tenant (tenancy: {tenant} in an endpoint's URL, or tenancy: true on its profile)`,
     ])
     const missing = yaml(app('endpoints: [missing], tenantClaim: org'))
+    // The unknown endpoint is a problem of its own too (checkCallerEndpoints).
     expect(problemsOf(missing)).toEqual([
+      `${at(missing, 'missing')}: callers.apps[1].endpoints[0]: app "bot" names endpoint "missing", which is not configured (endpoints: "tenanted", "templated", "plain")`,
       `${at(missing, 'org }')}: callers.apps[1].tenantClaim: app "bot" restricts tenants, but it may use no configured endpoint, so no call of it names a tenant (tenancy: {tenant} in an endpoint's URL, or tenancy: true on its profile)`,
     ])
+  })
+
+  it('refuses an app that names an endpoint not configured, each such name at its line and column; "*" names them all', () => {
+    const typo = yaml(app('endpoints: [tenanted, tenantd, plian]'))
+    expect(problemsOf(typo)).toEqual([
+      `${at(typo, 'tenantd')}: callers.apps[1].endpoints[1]: app "bot" names endpoint "tenantd", which is not configured (endpoints: "tenanted", "templated", "plain")`,
+      `${at(typo, 'plian')}: callers.apps[1].endpoints[2]: app "bot" names endpoint "plian", which is not configured (endpoints: "tenanted", "templated", "plain")`,
+    ])
+    expect(() => parseConfig(file, yaml(app('endpoints: ["*"]')), { env: {} })).not.toThrow()
   })
 
   it('refuses tenantClaim on an app known only by its client certificate (it carries no claims)', () => {
