@@ -75,6 +75,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
   const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
+  // Workers that said they listen: readiness asks only these, not a replacement still starting (or failing to).
+  const serving = new WeakSet<Worker>()
   const fork = (): void => void live.add(cluster.fork())
 
   cluster.on('message', (w: Worker, m: unknown) => {
@@ -83,8 +85,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     }
     // After the start a replacement's failure is no longer the instance's: log its reason.
     if (started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
-    // And when it serves: until then the survivors carry the load (readiness asks only connected workers).
-    if (started && isMessage<Listening>(m, 'mtls-gateway:listening')) logger.info({ worker: w.process.pid }, 'replacement worker listening')
+    // And when it serves: until then the survivors carry the load (readiness asks only serving workers).
+    if (isMessage<Listening>(m, 'mtls-gateway:listening')) {
+      serving.add(w)
+      if (started) logger.info({ worker: w.process.pid }, 'replacement worker listening')
+    }
   })
   const url = await new Promise<string>((resolve, reject) => {
     let up = 0
@@ -158,12 +163,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     return { contentType: aggregated.contentType, body: await aggregated.metrics() }
   }
   const readiness = async (): Promise<Readiness> => {
-    const workers = connected()
+    const workers = connected().filter((w) => serving.has(w))
     const answers = await ask(workers, 'readiness', ASK_TIMEOUT_MS)
     const reasons = answers.flatMap(({ worker, value }) =>
       value === undefined ? [`worker ${worker.process.pid}: no readiness answer`] : (value as Readiness).reasons.map((r) => `worker ${worker.process.pid}: ${r}`),
     )
-    if (workers.length === 0) reasons.push('no worker running')
+    if (workers.length === 0) reasons.push('no worker serving')
     reasons.push(...conditions())
     if (draining) reasons.unshift('draining')
     const notes = answers.flatMap(({ worker, value }) => ((value as Readiness | undefined)?.notes ?? []).map((n) => `worker ${worker.process.pid}: ${n}`))
