@@ -120,6 +120,11 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>
   /** Extra JSON members merged into the error entry (e.g. `authorizeUrl`). Never secrets. */
   details?: Record<string, string | number | boolean>
+  /**
+   * What the caller's error body says when it must say less than the message the log and probes
+   * keep (a store's address is internal topology).
+   */
+  callerMessage?: string
 }
 
 /** One flat class for every request-path error; the message names the failed fact, never a secret. */
@@ -127,6 +132,8 @@ export class GatewayError extends Error {
   readonly reason: Reason
   readonly headers: Readonly<Record<string, string>>
   readonly details: Readonly<Record<string, string | number | boolean>>
+  /** The error body's message: `message` unless the caller must be told less. */
+  readonly callerMessage: string
 
   constructor(reason: Reason, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -134,6 +141,7 @@ export class GatewayError extends Error {
     this.reason = reason
     this.headers = options.headers ?? {}
     this.details = options.details ?? {}
+    this.callerMessage = options.callerMessage ?? message
   }
 }
 
@@ -186,7 +194,7 @@ export interface ErrorResponse {
  */
 export function errorResponse(err: GatewayError, surface: ErrorSurface, o: { requestId?: string; close?: boolean } = {}): ErrorResponse {
   const status = statusOf(err.reason, surface)
-  const body = JSON.stringify(toErrorBody(err.message, status, err.details as Record<string, string | number | boolean>))
+  const body = JSON.stringify(toErrorBody(err.callerMessage, status, err.details as Record<string, string | number | boolean>))
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),

@@ -40,7 +40,8 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   // Error messages too: one may quote a store's or provider's error text, which may hold a secret.
   const sendError = (req: IncomingMessage, res: ServerResponse, err: GatewayError): void => {
     const message = scrubSecrets(err.message, configSecretValues(host.config()))
-    sendErrorReply(req, res, message === err.message ? err : new GatewayError(err.reason, message, { headers: { ...err.headers }, details: { ...err.details } }))
+    // Operators see the whole message (scrubbed), also where a caller would be told less.
+    sendErrorReply(req, res, message === err.message && err.callerMessage === err.message ? err : new GatewayError(err.reason, message, { headers: { ...err.headers }, details: { ...err.details } }))
   }
 
   // Per source address, counted in the store every replica shares (this process alone while

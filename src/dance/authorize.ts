@@ -110,7 +110,7 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
     started = await startDance(gateway, profile, owner, fields, requestOrigin(req), deps.repo)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return sendPage(res, statusOf(err.reason, 'api') === 400 ? 400 : 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.message}`))
+    return sendPage(res, statusOf(err.reason, 'api') === 400 ? 400 : 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`))
   }
   redirect(res, 303, started.target, { 'set-cookie': started.setCookie })
 }

@@ -49,7 +49,7 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
     access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.message}`), done)
+    return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.callerMessage}`), done)
   }
   await deps.repo.saveToken(pending, { token: access.token, tokenSecret: access.secret, ...(pending.fields ? { fields: pending.fields } : {}), obtainedAt: Date.now() })
   sendPage(res, 200, successPage(displayName(profile)), done)

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
 import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
-import type { Store } from './store.js'
+import { UNREACHABLE, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
 /** When a write counts as done: after `replicas` replicas confirmed it (Redis WAIT), within `timeoutMs`. */
@@ -152,13 +152,13 @@ export class RedisStore implements Store {
     const ack = this.#ack
     if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
     const primaries = isCluster(this.#redis) ? this.#redis.nodes('master') : [this.#redis]
-    if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`)
+    if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`, { callerMessage: UNREACHABLE })
     for (const node of primaries) {
       const info = await this.#run('ping', () => node.info('replication'))
       // Only replicas in sync count: one still loading its first copy cannot confirm a write.
       const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
       if (replicas < ack.replicas) {
-        throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`)
+        throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`, { callerMessage: UNREACHABLE })
       }
     }
   }
@@ -199,13 +199,14 @@ export class RedisStore implements Store {
       throw new GatewayError(
         'store_unavailable',
         `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`,
+        { callerMessage: UNREACHABLE },
       )
     }
     return reply
   }
 
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`)
+    if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
@@ -226,9 +227,9 @@ export class RedisStore implements Store {
     if (status !== 'ready') {
       // ioredis's own error ("max retries", "timed out") says less than the connection's.
       const conn = this.#lastError?.message ?? `${why} while ${status === 'connect' ? 'handshaking' : status}`
-      return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e })
+      return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e, callerMessage: UNREACHABLE })
     }
-    return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e })
+    return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
   }
 }
 

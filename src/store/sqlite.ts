@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { GatewayError } from '../errors.js'
-import type { Store } from './store.js'
+import { UNREACHABLE, type Store } from './store.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the embedded SQLite store. */
@@ -172,12 +172,12 @@ export class SqliteStore implements Store {
   }
 
   #run<T>(op: string, fn: () => T): T {
-    if (this.#closed) throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} after close`)
+    if (this.#closed) throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} after close`, { callerMessage: UNREACHABLE })
     try {
       return fn()
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e)
-      throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e })
+      throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
     }
   }
 }

@@ -6,6 +6,12 @@
  */
 import type { RedisTlsOptions } from './redis-client.js'
 
+/**
+ * What a caller is told when the store fails: its address, file and the driver's error are the
+ * operator's (the log line and /readyz keep them), not topology to hand every caller.
+ */
+export const UNREACHABLE = 'the gateway\'s store is not answering: try again shortly (the gateway\'s log says why)'
+
 export interface Store {
   /** Value for key, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>

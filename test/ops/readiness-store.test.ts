@@ -1,5 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
+import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
@@ -27,6 +29,11 @@ const ready = async (g: OpsGateway): Promise<{ status: number; body: { status: s
   const r = await get(`${g.adminUrl}/readyz`)
   return { status: r.status, body: JSON.parse(r.text) as { status: string; reasons?: string[]; notes?: string[] } }
 }
+/** An assertion of the configured app, with a jti (so the token route must ask the store about replays). */
+const callerJwt = (): Promise<string> => {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u1', iat: now, exp: now + 300, jti: randomUUID() }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('s'.repeat(32)))
+}
 const storeUp = async (g: OpsGateway): Promise<number | undefined> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_store_up')
 
 describe('readiness with a real store down', () => {
@@ -43,6 +50,15 @@ describe('readiness with a real store down', () => {
       }, 30_000, '/readyz to report the stopped Redis')
       expect(down).toEqual({ status: 503, body: { status: 'not_ready', reasons: [`store: redis store ${redis.url} is unreachable (connect ECONNREFUSED ${redis.url.slice('redis://'.length)}): ping failed`] } })
       expect(await storeUp(g)).toBe(0)
+      // A caller (no credentials needed on the token route) is told the store is away, not where it is;
+      // the access line keeps the address for the operator.
+      const before = g.access().length
+      const r = await fetch(`${g.gw.url}/gateway/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await callerJwt() }) })
+      const text = await r.text()
+      expect([r.status, JSON.parse(text)]).toEqual([503, { errors: [{ msg: "the gateway's store is not answering: try again shortly (the gateway's log says why)", code: 503 }] }])
+      expect(text).not.toContain(redis.url.slice('redis://'.length))
+      const line = await eventually(() => g.access().slice(before).find((e) => e.status === 503), 10_000, 'the 503\'s access line')
+      expect(line).toMatchObject({ reason: 'store_unavailable', error: expect.stringContaining(`redis store ${redis.url} is unreachable`) })
     } finally {
       await g.gw.close()
       await redis.stop()
