@@ -2,8 +2,11 @@
  * Payload fields in a JSON body: the body is parsed (after a nesting-depth check), each field set
  * at its dotted key path, and every caller key a backend may read as the same key removed
  * (parameter-names.ts: case-insensitive binders; beside `a.b.c`, the literal keys `"a.b.c"` and
- * `"b.c"` lodash's `_.get` prefers), then re-serialised. Rules in docs/paths.md.
+ * `"b.c"` lodash's `_.get` prefers), then re-serialised. Numbers keep the caller's exact text
+ * (JSON.parse would turn 12345678901234567890 into 12345678901234567000, and 1.10 into 1.1).
+ * Rules in docs/paths.md.
  */
+import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../errors.js'
 import { jsonNameFoldKeys } from '../parameter-names.js'
 
@@ -39,6 +42,61 @@ export function jsonNestingDepth(bytes: Uint8Array, stopAbove = Number.POSITIVE_
     } else if (b === 0x7d || b === 0x5d) depth--
   }
   return deepest
+}
+
+const isNumberStart = (b: number): boolean => b === 0x2d || (b >= 0x30 && b <= 0x39)
+const isNumberByte = (b: number): boolean => isNumberStart(b) || b === 0x2b || b === 0x2e || b === 0x45 || b === 0x65
+
+/**
+ * The number literals of JSON text (outside strings) that JSON.parse then JSON.stringify would not
+ * write back as they are: more digits than a double holds, a trailing fraction zero, an exponent,
+ * `-0`. Their byte ranges, in order; empty for most bodies.
+ */
+export function lossyNumbers(bytes: Uint8Array): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = []
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number
+    if (inString) {
+      if (b === 0x5c) i++
+      else if (b === 0x22) inString = false
+    } else if (b === 0x22) inString = true
+    else if (isNumberStart(b)) {
+      let end = i + 1
+      while (end < bytes.length && isNumberByte(bytes[end] as number)) end++
+      const text = Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString('latin1')
+      if (JSON.stringify(Number(text)) !== text) out.push({ start: i, end })
+      i = end - 1
+    }
+  }
+  return out
+}
+
+/**
+ * JSON.parse, keeping the exact text of the numbers `lossyNumbers` finds: each is parsed as a
+ * string no caller can write (a random marker), and `restore` puts the literal back into the
+ * serialised document. Everything else is JSON.parse's (the last of duplicate keys wins).
+ */
+function parseKeepingNumbers(raw: Buffer): { doc: unknown; restore(text: string): string } {
+  const text = raw.toString('utf8')
+  // Parsed as it is first: a malformed body (`1.2.3` included) is refused, never made valid by the markers.
+  const plain: unknown = JSON.parse(text)
+  const lossy = lossyNumbers(raw)
+  if (lossy.length === 0) return { doc: plain, restore: (out) => out }
+  const marker = `\u0000mtlsgw-number-${randomBytes(12).toString('hex')}-`
+  const literals: string[] = []
+  const pieces: Buffer[] = []
+  let at = 0
+  for (const n of lossy) {
+    pieces.push(raw.subarray(at, n.start), Buffer.from(JSON.stringify(`${marker}${literals.length}`)))
+    literals.push(raw.toString('latin1', n.start, n.end))
+    at = n.end
+  }
+  pieces.push(raw.subarray(at))
+  const doc: unknown = JSON.parse(Buffer.concat(pieces).toString('utf8'))
+  // JSON.stringify writes the marker's NUL as \u0000: that is the text to look for.
+  const written = new RegExp(`"${JSON.stringify(marker).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(\\d+)"`, 'g')
+  return { doc, restore: (out) => out.replace(written, (_, i: string) => literals[Number(i)] as string) }
 }
 
 /** Sets an own property (`__proto__` included) as a JSON document holds it. */
@@ -106,8 +164,10 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   const names = fields.map((f) => f.key).join(', ')
   if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)
   let doc: unknown
+  let restore = (text: string): string => text
   try {
-    doc = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))
+    if (raw.length === 0) doc = {}
+    else ({ doc, restore } = parseKeepingNumbers(raw))
   } catch {
     throw new GatewayError('bad_request', `payload field(s) ${names}: the request body is not valid JSON`)
   }
@@ -120,7 +180,7 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   }
   for (const f of fields) setDotted(indexOf, doc as Record<string, unknown>, f.key, f.value)
   try {
-    return Buffer.from(JSON.stringify(doc))
+    return Buffer.from(restore(JSON.stringify(doc)))
   } catch (e) {
     // Belt and braces behind the depth check: a stack overflow here is the body's shape, not ours.
     if (e instanceof RangeError) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests too deeply to re-serialise`)
