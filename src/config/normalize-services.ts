@@ -85,6 +85,7 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
     const cert = obj(app.clientCertificate)
     return {
       clientId: String(app.clientId),
+      userSpace: str(app.userSpace) ?? String(app.clientId),
       ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
       ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
       audience: String(app.audience),

@@ -352,6 +352,13 @@ const callerApp = {
   required: ['clientId', 'audience'],
   properties: {
     clientId: { type: 'string', minLength: 1, description: 'Client id; assertions must carry it as `iss` (or its alias, see claimAliasPrefix).' },
+    userSpace: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[A-Za-z0-9._~-]+$',
+      description: 'Whose users this app\'s `sub` names (default: the app\'s clientId). A user\'s stored OAuth tokens belong to the user space of the app that asserted the user: by default each app\'s users are its own, and another app asserting the same `sub` neither uses nor replaces nor merges their tokens. Apps with the same userSpace share their users and those users\' tokens (give it only to apps whose `sub`s name the same people).',
+    },
     hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes). Use `${env:…}`/`${file:…}`.' },
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`).' },
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },

@@ -177,6 +177,8 @@ export interface StoreSettings {
 
 export interface CallerAppSettings {
   clientId: string
+  /** Whose users its `sub` names: apps with the same user space share users and their tokens (default: clientId). */
+  userSpace: string
   hs256Secret?: string
   rs256PublicKey?: string
   audience: string

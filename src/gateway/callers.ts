@@ -23,6 +23,17 @@ export interface Callers {
   readonly keys: GatewayKeys
   /** `callers.claimAliasPrefix`, carried with the apps so a reload changes both at once. */
   readonly claimAliasPrefix: string
+  /** Each app's (JWT or certificate) user space by client id: whose users its `sub` names. */
+  readonly userSpaces: ReadonlyMap<string, string>
+}
+
+/**
+ * The user space of a caller's users' tokens: its app's userSpace. "" for a caller without a
+ * configured app (no callers section, or callers.required: false and no credentials), which no
+ * app's userSpace can equal (the schema needs at least one character).
+ */
+export function userSpaceOf(callers: Callers, appId: string): string {
+  return callers.userSpaces.get(appId) ?? ''
 }
 
 const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
@@ -47,5 +58,6 @@ export function compileCallers(config: GatewayConfig): Callers {
     .filter((a) => a.clientCertificate !== undefined)
     .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate, tenantRestriction: compileTenantRestriction(a.tenants, a.tenantClaim) }))
   const keys = compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' })
-  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix }
+  const userSpaces = new Map(c.apps.map((a) => [a.clientId, a.userSpace]))
+  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix, userSpaces }
 }
