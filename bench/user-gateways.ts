@@ -54,7 +54,8 @@ endpoints:
 async function seedToken(store: Store, sealKey: string): Promise<void> {
   const sealer = createSealer([{ id: 'k1', key: parseSealKey(sealKey) }], 'k1')
   const repo = createTokenRepo({ store, sealer, anonymousTtlMs: 60_000 })
-  await repo.saveToken({ profile: 'bench', user: BENCH_USER, anonymous: false }, { token: OAUTH.token, tokenSecret: OAUTH.tokenSecret, obtainedAt: Date.now() })
+  // The bench's caller has no app (callers.required: false, X-Gateway-User): user space "".
+  await repo.saveToken({ space: '', profile: 'bench', user: BENCH_USER, anonymous: false }, { token: OAUTH.token, tokenSecret: OAUTH.tokenSecret, obtainedAt: Date.now() })
 }
 
 /** Starts `serve --workers 1` with a per-user profile on the given store, the user's token seeded. */

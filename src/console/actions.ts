@@ -84,7 +84,9 @@ const testProfile: Handler = async (host, _s, req) => {
 const users: Handler = async (host) => {
   const perUser = host.config().profiles.filter((p) => p.token.mode === 'per_user').map((p) => ({ name: p.name, tenancy: p.tenancy }))
   const { store } = host.runtime
-  return ok({ store: Boolean(store) && host.config().store.sealKeys.length > 0, profiles: perUser, holders: await listTokenHolders(store) })
+  // The create-link form's choice of whose user: each app with its user space.
+  const apps = host.config().callers.apps.map((a) => ({ clientId: a.clientId, userSpace: a.userSpace }))
+  return ok({ store: Boolean(store) && host.config().store.sealKeys.length > 0, profiles: perUser, apps, holders: await listTokenHolders(store) })
 }
 
 function owner(body: Record<string, unknown>): { profile: string; user: string; tenant?: string } {
@@ -92,17 +94,28 @@ function owner(body: Record<string, unknown>): { profile: string; user: string; 
   return { profile: requiredString(body, 'profile'), user: requiredString(body, 'user'), ...(tenant !== undefined ? { tenant } : {}) }
 }
 
+/** The token's user space as listed ("" allowed), or undefined for an earlier version's token. */
+function spaceOf(body: Record<string, unknown>): string | undefined {
+  if (body.earlierVersion === true) return undefined
+  if (typeof body.space !== 'string') throw new GatewayError('bad_request', '"space" is required (the token\'s user space, "" for callers without an app), or "earlierVersion": true')
+  return body.space
+}
+
 const revoke: Handler = async (host, _s, req) => {
   const body = await readJsonBody(req)
-  // An anonymous user's id names another entry than the same known user's.
-  const who = Object.assign(owner(body), body.anonymous === true ? { anonymous: true as const } : {})
+  // An anonymous user's id names another entry than the same known user's; so does another space's.
+  const space = spaceOf(body)
+  const who = Object.assign(owner(body), space !== undefined ? { space } : {}, body.anonymous === true ? { anonymous: true as const } : {})
   const removed = await revokeToken(host.runtime.store, who)
   const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
   return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }
 }
 
 const link: Handler = async (host, _s, req) => {
-  const who = owner(await readJsonBody(req))
+  const body = await readJsonBody(req)
+  // Whose user: an app's client id, or "" for callers without an app.
+  if (typeof body.app !== 'string') throw new GatewayError('bad_request', '"app" is required (the client id of the app whose user this is, "" for callers without an app)')
+  const who = Object.assign(owner(body), { app: body.app })
   const url = await host.withGateway(async (g) => {
     const p = g.profiles.get(who.profile)
     if (!p || p.config.token.mode !== 'per_user') throw new GatewayError('not_found', `no per-user profile named "${who.profile}"`)

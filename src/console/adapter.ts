@@ -5,7 +5,7 @@
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, testProfile, tokenKey, tokenRepoFor, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -14,8 +14,10 @@ export function runProfileTest(gateway: Gateway, profile: string, tenant: string
   return testProfile(gateway, profile, tenant, origin)
 }
 
-/** A user's token as the console lists it: who and when, never the token. */
+/** A user's token as the console lists it: whose and when, never the token. */
 export interface TokenHolder {
+  /** The user space (callers.apps[].userSpace; "" for callers without an app); absent for an earlier version's token. */
+  space?: string
   profile: string
   tenant?: string
   user: string
@@ -28,10 +30,10 @@ export interface TokenHolder {
 export async function listTokenHolders(store: Store | undefined): Promise<TokenHolder[]> {
   if (!store) return []
   const out: TokenHolder[] = []
-  for (const [prefix, anonymous] of [[KNOWN_TOKEN_PREFIX, false], [ANONYMOUS_TOKEN_PREFIX, true]] as const) {
+  for (const prefix of [KNOWN_TOKEN_PREFIX, ANONYMOUS_TOKEN_PREFIX]) {
     for (const key of await store.keys(prefix)) {
-      const [user = '', profile = '', tenant = ''] = key.slice(prefix.length).split(':').map(decodeURIComponent)
-      if (tokenKey({ profile, user, ...(tenant !== '' ? { tenant } : {}), anonymous }) !== key) continue
+      const owner = parseTokenKey(key)
+      if (owner === undefined) continue
       const text = await store.get(key)
       let obtainedAt: number | undefined
       try {
@@ -40,23 +42,30 @@ export async function listTokenHolders(store: Store | undefined): Promise<TokenH
       } catch {
         // An unreadable record still has an owner worth listing (and revoking).
       }
-      out.push({ profile, ...(tenant !== '' ? { tenant } : {}), user, ...(anonymous ? { anonymous } : {}), ...(obtainedAt !== undefined ? { obtainedAt } : {}) })
+      const { space, profile, tenant, user, anonymous } = owner
+      out.push({ ...(space !== undefined ? { space } : {}), profile, ...(tenant !== undefined ? { tenant } : {}), user, ...(anonymous ? { anonymous } : {}), ...(obtainedAt !== undefined ? { obtainedAt } : {}) })
     }
   }
-  return out.sort((a, b) => a.user.localeCompare(b.user) || a.profile.localeCompare(b.profile) || Number(a.anonymous ?? false) - Number(b.anonymous ?? false))
+  const byOwner = (a: TokenHolder, b: TokenHolder): number =>
+    a.user.localeCompare(b.user) || (a.space ?? '\uffff').localeCompare(b.space ?? '\uffff') || a.profile.localeCompare(b.profile) || Number(a.anonymous ?? false) - Number(b.anonymous ?? false)
+  return out.sort(byOwner)
 }
 
-/** Removes a user's token (no seal key needed: nothing is opened); false when there was none. */
+/** Removes a user's token in its space, or an earlier version's (no space); false when there was none. No seal key needed: nothing is opened. */
 export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt'>): Promise<boolean> {
   if (!store) return false
-  return store.delete(tokenKey({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: owner.anonymous === true }))
+  return store.delete(storedTokenKey({ space: owner.space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: owner.anonymous === true }))
 }
 
-/** A one-time authorize link for a (known, not anonymous) user; undefined without a token store. */
-export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtime, 'store'>, owner: Omit<TokenHolder, 'obtainedAt'>, origin: string | undefined): Promise<string | undefined> {
+/**
+ * A one-time authorize link for a (known, not anonymous) user of app `app`'s user space ("": callers
+ * without an app); undefined without a token store. An unknown app is a 400.
+ */
+export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtime, 'store'>, owner: { app: string; profile: string; tenant?: string; user: string }, origin: string | undefined): Promise<string | undefined> {
+  const space = userSpaceNamed(gateway, owner.app)
   const profile = gateway.profiles.get(owner.profile)
   const repo = tokenRepoFor(runtime, gateway)
   if (!profile || !repo) return undefined
-  const id = await repo.createLink({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
+  const id = await repo.createLink({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
   return linkUrl(gateway, profile, id, origin, owner.tenant)
 }

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
-import type { Gateway, Profile } from '../gateway/index.js'
+import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
@@ -17,6 +17,7 @@ import { failurePage, linkPage, sendPage } from './pages.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
 import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
+import { userSpaceNamed } from './user-space.js'
 
 /** What the dance routes share. */
 export interface DanceDeps {
@@ -135,10 +136,12 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   const user = own?.user ?? param('user')
   if (user === undefined || user === '' || user.length > 256) throw new GatewayError('bad_request', 'name the user: user=<id> (at most 256 characters)')
   const anonymous = own?.anonymous ?? (body.anonymous === true || param('anonymous') === 'true')
+  // A caller's own app's users; the operator names the app whose user this is.
+  const space = cred.kind === 'caller' ? userSpaceOf(gateway.callers, cred.caller.appId) : userSpaceNamed(gateway, param('app'))
   // Fields (a PIN) only from a POST body: a query string ends up in logs. Not given: the user
   // types them into the gateway's own page, never through the bot.
   const fields = pickFields(profile, body.fields)
-  const owner: TokenOwner = { profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user, anonymous }
+  const owner: TokenOwner = { space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user, anonymous }
   const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields), requestOrigin(req), tenant)
   const wantsJson = url.searchParams.get('format') === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
   if (wantsJson) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })

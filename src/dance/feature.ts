@@ -5,13 +5,13 @@
  *
  *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer: a one-time link; or ?link=<id>: its page and button
  *   GET      /gateway/oauth1/callback             the provider's redirect (request token + the clicking browser's cookie)
- *   DELETE   /gateway/oauth1/<profile>/tokens/<user>[?tenant=]  admin token
+ *   DELETE   /gateway/oauth1/<profile>/tokens/<user>[?tenant=][&app=]  admin token; without app=, in every user space
  *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
 import type { Caller } from '../callers/index.js'
-import type { Gateway, Profile } from '../gateway/index.js'
+import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
 import type { Runtime } from '../runtime/index.js'
 import { SealError } from '../store/index.js'
@@ -24,6 +24,7 @@ import { checkTenant } from './provider.js'
 import { formatProfileTest, testProfile } from './profile-test.js'
 import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
 import { CALLBACK_PATH, linkUrl, originFrom, requestOrigin } from './urls.js'
+import { userSpaceNamed } from './user-space.js'
 
 /** What the composition root plugs in (structurally serve.ts's Feature). */
 export interface OAuth1Feature {
@@ -88,7 +89,9 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     routes: [route],
     async userTokens(profile, actx, user) {
       const { repo } = deps(actx.gateway)
-      const owner = { profile: profile.name, ...(actx.tenant !== undefined ? { tenant: actx.tenant } : {}), user, anonymous: actx.caller.isAnonymous === true }
+      // The caller's app's users: another app's user of the same id has tokens of their own.
+      const space = userSpaceOf(actx.gateway.callers, actx.caller.appId)
+      const owner = { space, profile: profile.name, ...(actx.tenant !== undefined ? { tenant: actx.tenant } : {}), user, anonymous: actx.caller.isAnonymous === true }
       let unreadable: SealError | undefined
       try {
         const stored = await repo.findToken(owner)
@@ -112,7 +115,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
       const repo = tokenRepoFor(runtime, gateway)
       // A merge makes a known user of an anonymous one; an anonymous assertion merges nothing.
       if (caller.identityToMerge === undefined || caller.sub === undefined || caller.isAnonymous === true || !repo) return
-      await repo.mergeAnonymous(caller.identityToMerge, caller.sub, profilesOfApp(gateway, caller.appId))
+      await repo.mergeAnonymous(userSpaceOf(gateway.callers, caller.appId), caller.identityToMerge, caller.sub, profilesOfApp(gateway, caller.appId))
     },
   }
 }
@@ -139,7 +142,10 @@ async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gatewa
   if (req.method !== 'DELETE') throw methodNotAllowed(['DELETE'], 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
   await requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>', admin)
   const tenant = checkTenant(gateway, profile, url.searchParams.get('tenant') ?? undefined)
-  const removed = await repo.revoke({ profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })
-  if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"`)
+  // Without app=, the operator cuts the user id off in every user space (and earlier versions' keys).
+  const app = url.searchParams.get('app')
+  const space = app === null ? undefined : userSpaceNamed(gateway, app)
+  const removed = await repo.revoke({ space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })
+  if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"${app === null ? '' : ` in the user space of app "${app}"`}`)
   sendJson(res, 200, { revoked: true })
 }

@@ -1,19 +1,25 @@
 /**
- * Where the three-legged dance keeps its state: users' access tokens per (profile,
- * tenant, user), pending request tokens (with the digest of the cookie that binds each to
+ * Where the three-legged dance keeps its state: users' access tokens per (user space, user,
+ * profile, tenant), pending request tokens (with the digest of the cookie that binds each to
  * the browser that started it), and one-time authorize links. Secrets are
  * sealed with the store key as AAD. Everything is in the shared store, so any worker or
  * replica continues a dance another one started. Anonymous users' tokens live under keys of
  * their own (`oauth1:anon:…`), so an anonymous id can never name, read or move a known
  * user's token; they expire after callers.anonymousTtl and move to a known user only by
  * identityToMerge.
+ * A `sub` is scoped to the app that asserted it (RFC 7519 §4.1.2: to its issuer), so every
+ * token belongs to a user space: by default one app's, shared only by apps configured with
+ * the same callers.apps[].userSpace.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { getRecord, putRecord, putRecordIfAbsent, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
+import { keysInEverySpace, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
-/** Whose token: the profile, the tenant (when the endpoint uses tenants) and the user. */
+/** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
 export interface TokenOwner {
+  /** The asserting app's user space (callers.apps[].userSpace); "" for a caller without an app. */
+  readonly space: string
   readonly profile: string
   readonly tenant?: string
   readonly user: string
@@ -49,8 +55,11 @@ export interface LinkRecord extends TokenOwner {
 export interface OAuth1TokenRepo {
   saveToken(owner: TokenOwner, token: StoredToken): Promise<void>
   findToken(owner: TokenOwner): Promise<StoredToken | undefined>
-  /** Removes the user id's token, known or anonymous; true when one was removed. */
-  revoke(owner: Omit<TokenOwner, 'anonymous'>): Promise<boolean>
+  /**
+   * Removes the user id's token, known or anonymous, in the owner's user space or, with
+   * `space` undefined, in every user space (and earlier versions' keys); true when one was removed.
+   */
+  revoke(owner: Omit<StoredTokenOwner, 'anonymous'>): Promise<boolean>
   savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
   /** One-shot: a request token is exchanged at most once. */
   takePending(requestToken: string): Promise<PendingRequest | undefined>
@@ -60,10 +69,12 @@ export interface OAuth1TokenRepo {
   takeLink(id: string): Promise<LinkRecord | undefined>
   /**
    * identityToMerge: moves the anonymous user `anonymous`'s tokens of `profiles` (those the
-   * asserting app may use) to the known user `known`. A token the known user already holds
-   * for a profile and tenant stays, and the anonymous one is dropped. Returns how many moved.
+   * asserting app may use) to the known user `known`, both of user space `space` (the asserting
+   * app's: another app's anonymous user of the same id is not its to move). A token the known
+   * user already holds for a profile and tenant stays, and the anonymous one is dropped.
+   * Returns how many moved.
    */
-  mergeAnonymous(anonymous: string, known: string, profiles: ReadonlySet<string>): Promise<number>
+  mergeAnonymous(space: string, anonymous: string, known: string, profiles: ReadonlySet<string>): Promise<number>
 }
 
 export interface TokenRepoOptions {
@@ -76,23 +87,6 @@ export interface TokenRepoOptions {
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
 const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
-const enc = encodeURIComponent
-
-/**
- * Store key of a user's token; the user comes first so one prefix lists all of a user's tokens.
- * Known and anonymous users have separate key spaces: the same id names different entries.
- */
-export function tokenKey(o: TokenOwner): string {
-  return `${userPrefix(o.user, o.anonymous)}${enc(o.profile)}:${enc(o.tenant ?? '')}`
-}
-
-/** The key spaces of known and of anonymous users' tokens (the console lists both). */
-export const KNOWN_TOKEN_PREFIX = 'oauth1:token:'
-export const ANONYMOUS_TOKEN_PREFIX = 'oauth1:anon:'
-
-function userPrefix(user: string, anonymous: boolean): string {
-  return `${anonymous ? ANONYMOUS_TOKEN_PREFIX : KNOWN_TOKEN_PREFIX}${enc(user)}:`
-}
 
 // Request tokens and link ids travel in browser URLs: only their digests are keys.
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
@@ -100,8 +94,11 @@ const pendingKey = (requestToken: string): string => `oauth1:request:${digest(re
 const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
 
 function ownerOf(o: TokenOwner): TokenOwner {
-  return { profile: o.profile, ...(o.tenant !== undefined ? { tenant: o.tenant } : {}), user: o.user, anonymous: o.anonymous }
+  return { space: o.space, profile: o.profile, ...(o.tenant !== undefined ? { tenant: o.tenant } : {}), user: o.user, anonymous: o.anonymous }
 }
+
+/** A pending request or link an earlier version wrote has no user space: it is as good as expired. */
+const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
 
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
@@ -113,33 +110,38 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS),
     async revoke(owner) {
-      const keyOf = (anonymous: boolean): string => tokenKey({ profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous })
-      const [known, anonymous] = await Promise.all([o.store.delete(keyOf(false)), o.store.delete(keyOf(true))])
-      return known || anonymous
+      const { space } = owner
+      const keys =
+        space !== undefined
+          ? [false, true].map((anonymous) => tokenKey({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous }))
+          : await keysInEverySpace(o.store, owner)
+      const removed = await Promise.all(keys.map((k) => o.store.delete(k)))
+      return removed.includes(true)
     },
     async savePending(requestToken, pending, ttlMs) {
       const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser }, pending.fields ? { fields: pending.fields } : {})
       await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
-    takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
+    takePending: async (requestToken) => withSpace(await take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS)),
     async createLink(owner, ttlMs, fields) {
       const id = randomBytes(24).toString('base64url')
       const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {})
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
-    peekLink: (id) => getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS),
-    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
-    async mergeAnonymous(anonymous, known, profiles) {
+    peekLink: async (id) => withSpace(await getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS)),
+    takeLink: async (id) => withSpace(await take<LinkRecord>(linkKey(id), LINK_SECRETS)),
+    async mergeAnonymous(space, anonymous, known, profiles) {
       let moved = 0
-      const from = userPrefix(anonymous, true)
+      // Only this space's anonymous user: the same id asserted by an app of another space is someone else.
+      const from = userPrefix(space, anonymous, true)
       for (const key of await o.store.keys(from)) {
         const [profile = '', tenant = ''] = key.slice(from.length).split(':').map(decodeURIComponent)
         // Another app's profile: not this caller's to move (it expires with the anonymous user).
         if (!profiles.has(profile)) continue
         const token = await getRecord<StoredToken>(o.store, o.sealer, key, TOKEN_SECRETS)
         if (token === undefined) continue
-        const owner: TokenOwner = { profile, ...(tenant !== '' ? { tenant } : {}), user: known, anonymous: false }
+        const owner: TokenOwner = { space, profile, ...(tenant !== '' ? { tenant } : {}), user: known, anonymous: false }
         // Written before the anonymous one is deleted: a crash in between leaves a copy, never a
         // loss. Only where the known user has none: an anonymous session never replaces theirs.
         if (await putRecordIfAbsent(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS)) moved++

@@ -69,9 +69,9 @@ beforeAll(async () => {
   // Ops for the reload test; reloads are triggered by the test, not by a file watcher.
   const ops = createOps({ log: createLog({ level: 'warn', destination: { write: () => undefined } }), watch: false })
   gw = await startTestGateway(dir, yamlFor({ kind: 'sqlite', file: join(dir, 'state.db') }), { ops })
-  // "alias-user" authorizes the partner once; every call below that names it must sign with this token.
+  // App bot's user "alias-user" (the calls below are bot's, by kore_iss) authorizes the partner once; every call below that names it must sign with this token.
   const before = new Set((await provider.state()).access_tokens.map((t) => t.token))
-  const { done } = await authorizeUser(gw.url, provider, 'user=alias-user')
+  const { done } = await authorizeUser(gw.url, provider, 'user=alias-user&app=bot')
   expect(done.status, done.text).toBe(200)
   aliasUserToken = (await provider.state()).access_tokens.map((t) => t.token).find((t) => !before.has(t)) as string
   expect(aliasUserToken).toMatch(/^[A-Za-z0-9]{20,30}$/)

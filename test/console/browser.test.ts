@@ -190,6 +190,8 @@ describe('console in Chromium', () => {
   it('users: create an authorize link, do the dance in the browser, see the holder, revoke', async () => {
     await show('users', 'Users')
     await accessible()
+    // Whose user: these callers name their user with X-Gateway-User, without an app.
+    await page.selectOption('#link-app', '')
     await page.selectOption('#link-profile', 'partner')
     await page.fill('#link-user', 'erin')
     await page.click('#link-form button[type=submit]')
@@ -213,6 +215,7 @@ describe('console in Chromium', () => {
     const row = page.locator('#holders tr[data-user=erin]')
     await row.waitFor()
     expect(await row.textContent()).toContain('partner')
+    expect(await row.textContent()).toContain('(callers without an app)')
     expect(await page.content()).not.toContain(call.json<{ token: string }>().token)
     await accessible()
     await shoot('users')

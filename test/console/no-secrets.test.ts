@@ -34,7 +34,7 @@ describe('no secret in any console response', () => {
     }
 
     // A user's token through the dance, so the users page has something to (not) show.
-    const link = JSON.parse((await keep('users/link', post('users/link', { profile: 'partner', user: 'frank' }))).text) as { url: string }
+    const link = JSON.parse((await keep('users/link', post('users/link', { app: '', profile: 'partner', user: 'frank' }))).text) as { url: string }
     const { done } = await danceInBrowser(link.url, { provider: use.rig.provider, gateway: use.rig.ops.gw.url })
     expect(done.status, done.text).toBe(200)
 
@@ -49,8 +49,8 @@ describe('no secret in any console response', () => {
     await keep('draft not yaml', post('draft', { yaml: `${yaml}\n  : : [` }))
     await keep('reload', post('reload', {}))
     await keep('wrong login', adminRequest(`${use.rig.consoleUrl}api/login`, { method: 'POST', origin: s.origin, body: { token: `${CONSOLE_TOKEN}x` } }))
-    await keep('revoke missing', post('users/revoke', { profile: 'partner', user: 'nobody' }))
-    await keep('revoke', post('users/revoke', { profile: 'partner', user: 'frank' }))
+    await keep('revoke missing', post('users/revoke', { space: '', profile: 'partner', user: 'nobody' }))
+    await keep('revoke', post('users/revoke', { space: '', profile: 'partner', user: 'frank' }))
     await keep('logout', post('logout', {}))
 
     const state = await use.rig.provider.state()

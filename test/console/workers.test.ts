@@ -75,7 +75,7 @@ describe('console with --workers 2', () => {
     expect(failed.ok).toBe(false)
     expect(failed.response.status).toBe(401)
 
-    const link = await post<{ url: string }>('users/link', { profile: 'partner', user: 'gina' })
+    const link = await post<{ url: string }>('users/link', { app: '', profile: 'partner', user: 'gina' })
     expect(link.url.startsWith(`${gp.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
     // A worker honours the link the primary wrote to the shared store.
     const open = await clickLink(gp.url, link.url)

@@ -37,7 +37,7 @@ const CALLERS = `callers:\n  required: false\n  adminToken: ${ADMIN_TOKEN}\n  ap
 const WRONG = 'not-the-admin-token-but-long-enough'
 const REVOKE = '/gateway/oauth1/partner/tokens/nobody'
 const TEST = '/gateway/oauth1/partner/test'
-const AUTHORIZE = '/gateway/oauth1/partner/authorize?user=u1&format=json'
+const AUTHORIZE = '/gateway/oauth1/partner/authorize?user=u1&app=bot&format=json'
 /** A caller's start names no user: its bearer's sub is the user. */
 const AUTHORIZE_OWN = '/gateway/oauth1/partner/authorize?format=json'
 

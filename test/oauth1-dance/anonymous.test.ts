@@ -77,9 +77,9 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
 
     const { done } = await finishInBrowser(started, { provider, gateway: () => gw.url })
     expect(done.status, done.text).toBe(200)
-    expect(await oauthKeys()).toContain('oauth1:anon:anon-42:partner:')
-    expectExpiry('oauth1:anon:anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
-    expectExpiry('oauth1:anon:anon-42:partner:', (ms) => expect(ms).toBeLessThanOrEqual(TTL_MS))
+    expect(await oauthKeys()).toContain('oauth1:anon:bot/anon-42:partner:')
+    expectExpiry('oauth1:anon:bot/anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
+    expectExpiry('oauth1:anon:bot/anon-42:partner:', (ms) => expect(ms).toBeLessThanOrEqual(TTL_MS))
 
     const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { 'proxy-authorization': `Bearer ${anon}` } })
     expect(call.status, call.text).toBe(200)
@@ -99,9 +99,9 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
       body: JSON.stringify({ assertion: await jwt({ sub: 'known-7', identityToMerge: 'anon-42', jti: randomUUID() }) }),
     })
     expect(merge.status, merge.text).toBe(200)
-    expect(await oauthKeys()).not.toContain('oauth1:anon:anon-42:partner:')
-    expect(await oauthKeys()).toContain('oauth1:token:known-7:partner:')
-    expectExpiry('oauth1:token:known-7:partner:', (ms) => expect(ms).toBeNull())
+    expect(await oauthKeys()).not.toContain('oauth1:anon:bot/anon-42:partner:')
+    expect(await oauthKeys()).toContain('oauth1:token:bot/known-7:partner:')
+    expectExpiry('oauth1:token:bot/known-7:partner:', (ms) => expect(ms).toBeNull())
 
     const bearer = merge.json<{ access_token: string }>().access_token
     const after = await send(gw.url, '/proxy/partner/resource/b', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
@@ -129,7 +129,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     await merge('mallory', 'alice')
     expect(await call({ sub: 'alice' })).toEqual({ status: 200, token: alices })
     expect((await call({ sub: 'mallory' })).status).toBe(401)
-    expect(await oauthKeys()).not.toContain('oauth1:token:mallory:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:token:bot/mallory:partner:')
     // The same id asserted as anonymous is another user: alice's token is not theirs.
     expect((await call({ sub: 'alice', isAnonymous: true })).status).toBe(401)
     // An anonymous session merged into alice does not replace the token she holds; it is dropped.
@@ -137,15 +137,16 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     expect(anons).not.toBe(alices)
     await merge('alice', 'anon-9')
     expect(await call({ sub: 'alice' })).toEqual({ status: 200, token: alices })
-    expect(await oauthKeys()).not.toContain('oauth1:anon:anon-9:partner:')
+    expect(await oauthKeys()).not.toContain('oauth1:anon:bot/anon-9:partner:')
   })
 
   it('a merge moves only the profiles of endpoints the asserting app may use', async () => {
     const anons = await authorized({ sub: 'anon-11', isAnonymous: true })
     // "other" may use no endpoint with this profile: its merge leaves the anonymous token where it is.
     await merge('known-11', 'anon-11', 'other')
-    expect(await oauthKeys()).toContain('oauth1:anon:anon-11:partner:')
-    expect(await oauthKeys()).not.toContain('oauth1:token:known-11:partner:')
+    expect(await oauthKeys()).toContain('oauth1:anon:bot/anon-11:partner:')
+    // Nowhere: neither in bot's user space nor in other's (whose users bot's anonymous user is not).
+    expect((await oauthKeys()).filter((k) => k.startsWith('oauth1:token:') && k.includes('/known-11:'))).toEqual([])
     await merge('known-11', 'anon-11')
     expect(await call({ sub: 'known-11' })).toEqual({ status: 200, token: anons })
   })

@@ -19,7 +19,7 @@ import { createSealer, openRedisStore, openSqliteStore, type Store } from '../..
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 
 const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
-const owner = { profile: 'partner', user: 'alice', anonymous: false } as const
+const owner = { space: 'bot', profile: 'partner', user: 'alice', anonymous: false } as const
 
 describe('the binding cookie', () => {
   it('is random, HttpOnly, SameSite=Lax, named after the request token; Secure __Host- with Path=/ over https, the callback path over http', () => {
@@ -173,5 +173,18 @@ describe.each(BACKENDS)('claimPending against the token repository on $name (pro
     await repo.savePending('legacy-token', legacy, 60_000)
     expect(await claimPending(repo, 'legacy-token', 'anything=1')).toEqual({ ok: false, why: 'cookie_mismatch' })
     expect(await claimPending(repo, 'legacy-token', undefined)).toEqual({ ok: false, why: 'unknown' })
+  })
+
+  it('a pending request or link without a user space (written before user spaces) is unknown, and taken', async () => {
+    const { binding, value } = issueBinding('spaceless-token', 'http://gw.example/gateway/oauth1/callback')
+    const spaceless = { ...owner, space: undefined, secret: 's', browser: binding } as unknown as Parameters<OAuth1TokenRepo['savePending']>[1]
+    await repo.savePending('spaceless-token', spaceless, 60_000)
+    expect(await claimPending(repo, 'spaceless-token', `${binding.cookie.name}=${value}`)).toEqual({ ok: false, why: 'unknown' })
+    const id = await repo.createLink({ ...owner, space: undefined } as unknown as Parameters<OAuth1TokenRepo['createLink']>[0], 60_000)
+    expect(await repo.peekLink(id)).toBeUndefined()
+    expect(await repo.takeLink(id)).toBeUndefined()
+    // The same, with a space, is a dance of this version.
+    const withSpace = await repo.createLink(owner, 60_000)
+    expect(await repo.peekLink(withSpace)).toMatchObject(owner)
   })
 })

@@ -107,7 +107,7 @@ describe('the dance in a real browser (headless Chromium)', () => {
     expect(await page.locator('body').textContent()).toContain('denied')
     await page.close()
     const keys = (await rawValues(gw.runtime.store!)).map((r) => r.key)
-    expect(keys.filter((k) => k.startsWith('oauth1:token:dave') || k.startsWith('oauth1:request:'))).toEqual([])
+    expect(keys.filter((k) => k.startsWith('oauth1:token:/dave:') || k.startsWith('oauth1:request:'))).toEqual([])
     expect((await send(gw.url, '/proxy/partner/resource/me', { headers: { 'x-gateway-user': 'dave' } })).status).toBe(401)
   })
 
@@ -116,7 +116,7 @@ describe('the dance in a real browser (headless Chromium)', () => {
     const port = new URL(g.url).port
     const tls = g.url.startsWith('https:')
     const text = await new Promise<string>((resolve, reject) => {
-      const options = { host: '127.0.0.1', port, path: `/gateway/oauth1/partner/authorize?user=${user}&format=json`, headers: { ...ADMIN, host: `${GW_HOST}:${port}` }, agent: false as const }
+      const options = { host: '127.0.0.1', port, path: `/gateway/oauth1/partner/authorize?user=${user}&app=&format=json`, headers: { ...ADMIN, host: `${GW_HOST}:${port}` }, agent: false as const }
       const done = (res: import('node:http').IncomingMessage): void => {
         let body = ''
         res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))))
@@ -156,7 +156,7 @@ describe('the dance in a real browser (headless Chromium)', () => {
       await ctx.close()
     }
     const keys = (await rawValues(g.runtime.store!)).map((r) => r.key)
-    expect(keys).toContain('oauth1:token:frank:partner:')
+    expect(keys).toContain('oauth1:token:/frank:partner:')
     expect(keys.filter((k) => k.startsWith('oauth1:request:'))).toEqual([])
   })
 

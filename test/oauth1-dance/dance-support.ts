@@ -312,10 +312,14 @@ export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
 /**
  * A credentialed start (`query` like `user=alice`; the admin token unless `headers` say
- * otherwise): the one-time gateway link it answers with, never the provider's URL.
+ * otherwise): the one-time gateway link it answers with, never the provider's URL. The admin
+ * token names whose user with app=; unless `query` does, `app=` (empty): callers without an
+ * app, the X-Gateway-User callers of these tests.
  */
 export async function authorizeLink(gatewayUrl: string, query: string, headers: Record<string, string> = ADMIN): Promise<string> {
-  const start = await send(gatewayUrl, `/gateway/oauth1/partner/authorize?${query}${query === '' ? '' : '&'}format=json`, { headers })
+  const app = headers === ADMIN && !/(^|&)app=/.test(query) ? ['app='] : []
+  const params = [query, ...app, 'format=json'].filter((p) => p !== '').join('&')
+  const start = await send(gatewayUrl, `/gateway/oauth1/partner/authorize?${params}`, { headers })
   const link = start.status === 200 ? start.json<{ authorizeUrl?: string }>().authorizeUrl : undefined
   if (link === undefined || !new URL(link).pathname.endsWith('/gateway/oauth1/partner/authorize') || !/^\?link=[\w-]+$/.test(new URL(link).search)) {
     throw new Error(`credentialed start: HTTP ${start.status} ${start.text.slice(0, 200)}`)

@@ -51,7 +51,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
 
   it('JSON start (admin) → the gateway\'s link → click → approve → callback with the cookie → the next call is signed; replay refused', async () => {
     expect((await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice&format=json')).status).toBe(401)
-    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice', { headers: { ...admin, accept: 'application/json' } })
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice&app=', { headers: { ...admin, accept: 'application/json' } })
     expect(start.status, start.text).toBe(200)
     const { authorizeUrl, expiresIn } = start.json<{ authorizeUrl: string; expiresIn: number }>()
     // A gateway link, never the provider's URL: the dance starts in the browser that will approve it.
@@ -59,7 +59,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     expect(authorizeUrl).not.toContain(provider.browserUrl)
     expect(expiresIn).toBe(600)
     // Without format=json the credentialed start redirects to the same kind of link.
-    const redirected = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice', { headers: admin })
+    const redirected = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice&app=', { headers: admin })
     expect(redirected.status).toBe(302)
     expect(onGateway(String(redirected.headers.location), '/gateway/oauth1/partner/authorize?link=')).toBe(true)
 
@@ -90,7 +90,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
 
     // Encryption at rest: neither the token nor its secret appears in any stored value; nor the cookie.
     const rows = await rawValues(topo().store)
-    expect(rows.map((r) => r.key)).toContain('oauth1:token:alice:partner:')
+    expect(rows.map((r) => r.key)).toContain('oauth1:token:/alice:partner:')
     for (const r of rows) {
       expect(r.value).not.toContain(issued!.secret)
       expect(r.value).not.toContain(issued!.token)

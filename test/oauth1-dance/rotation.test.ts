@@ -53,7 +53,7 @@ describe('tokens across restarts and key rotation', () => {
     await withGateway([k1, k2], async (gw) => {
       expect((await call(gw, 'uma')).status).toBe(200)
       await authorize(gw, 'vic')
-      const vic = (await rawValues(gw.runtime.store!)).find((r) => r.key === 'oauth1:token:vic:partner:')
+      const vic = (await rawValues(gw.runtime.store!)).find((r) => r.key === 'oauth1:token:/vic:partner:')
       expect(vic?.value).toContain('"tokenSecret":"v1.k2.')
     })
     await withGateway([k2], async (gw) => {

@@ -63,7 +63,7 @@ afterAll(async () => {
 
 describe('templated authorization URLs', () => {
   it('PIN form field in the authorize URL, tenant in the token URLs: the dance completes, signed over the filled URLs', async () => {
-    const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${enc(USER)}&tenant=acme&format=json`, { headers: admin })
+    const start = await send(gw.url, `/gateway/oauth1/partner/authorize?user=${enc(USER)}&tenant=acme&app=&format=json`, { headers: admin })
     expect(start.status, start.text).toBe(200)
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
     // The user's browser: the link's page (naming the user and the tenant), then its form with the PIN.

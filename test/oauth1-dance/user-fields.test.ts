@@ -32,7 +32,7 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
   const { gw, topo } = useTopology(kind, 'dance-fields', (store) => gatewayYaml({ pki, provider, store, profileExtra: PROFILE_EXTRA }))
 
   it('link → PIN form → provider → callback; the PIN signs along and is sealed at rest', async () => {
-    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=erin&format=json', { headers: admin })
+    const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=erin&app=&format=json', { headers: admin })
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
     expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
 
@@ -58,7 +58,7 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize', {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ user: 'fay', fields: { pin: PIN } }),
+      body: JSON.stringify({ user: 'fay', app: '', fields: { pin: PIN } }),
     })
     expect(start.status, start.text).toBe(200)
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
@@ -76,7 +76,7 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     const res = await send(gw.url, '/gateway/oauth1/partner/authorize', {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ user: 'gus', fields: { pin: '1', account: '2' } }),
+      body: JSON.stringify({ user: 'gus', app: '', fields: { pin: '1', account: '2' } }),
     })
     expect(res.status).toBe(400)
     expect(res.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toContain('no user field "account"')

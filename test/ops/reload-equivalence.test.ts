@@ -123,7 +123,7 @@ async function probe(url: string, o: { anonymousExpiry?: boolean } = {}): Promis
     const gone = await eventually(async () => (await send(url, path)).status === 400, 20_000, 'the anonymous link to expire').catch(() => false)
     out.push(`anonymous link expired: ${gone}`)
   }
-  out.push(`admin start: ${answer(await send(url, '/gateway/oauth1/partner/authorize?user=u2&format=json', { headers: { authorization: `Bearer ${ADMIN}` } }))}`)
+  out.push(`admin start: ${answer(await send(url, '/gateway/oauth1/partner/authorize?user=u2&app=bot&format=json', { headers: { authorization: `Bearer ${ADMIN}` } }))}`)
   await call('/proxy/extra/x')
   return out
 }

@@ -1,8 +1,22 @@
-// Users: who holds a per-user token (never the token), Revoke, and a one-time authorize link to hand over.
+// Users: who holds a per-user token (never the token), in which user space, Revoke, and a
+// one-time authorize link to hand over. A user id names a user of one app's user space only.
 import { get, post } from './api.js'
 import { h, page, time } from './dom.js'
 
-function linkForm(profiles, status) {
+const NO_APP = '(callers without an app)'
+const EARLIER = '(earlier version)'
+
+// A token's space as the table shows it: earlier versions' tokens had none (never used, revocable).
+const spaceLabel = (t) => (t.space === undefined ? EARLIER : t.space === '' ? NO_APP : t.space)
+
+function appChoice(apps) {
+  const label = (a) => (a.userSpace === a.clientId ? a.clientId : `${a.clientId} (user space ${a.userSpace})`)
+  const options = apps.map((a) => h('option', { value: a.clientId }, label(a)))
+  return h('select', { id: 'link-app', name: 'app' }, [...options, h('option', { value: '' }, NO_APP)])
+}
+
+function linkForm(profiles, apps, status) {
+  const app = appChoice(apps)
   const profile = h('select', { id: 'link-profile', name: 'profile' }, profiles.map((p) => h('option', { value: p.name }, p.name)))
   const tenant = h('input', { id: 'link-tenant', name: 'tenant', autocomplete: 'off' })
   const user = h('input', { id: 'link-user', name: 'user', required: true, autocomplete: 'off' })
@@ -20,6 +34,7 @@ function linkForm(profiles, status) {
   })
   const form = h('form', { id: 'link-form', class: 'card' },
     h('h2', {}, 'Create authorize link'),
+    h('label', { for: 'link-app' }, 'Whose user (app)'), app,
     h('label', { for: 'link-profile' }, 'Profile'), profile,
     h('label', { for: 'link-tenant' }, 'Tenant (profiles with tenancy)'), tenant,
     h('label', { for: 'link-user' }, 'User'), user,
@@ -27,7 +42,7 @@ function linkForm(profiles, status) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault()
     try {
-      const r = await post('users/link', { profile: profile.value, user: user.value, ...(tenant.value ? { tenant: tenant.value } : {}) })
+      const r = await post('users/link', { app: app.value, profile: profile.value, user: user.value, ...(tenant.value ? { tenant: tenant.value } : {}) })
       out.value = r.url
       result.hidden = false
       status.textContent = `One-time link created for ${user.value}: it works once, for 10 minutes.`
@@ -44,11 +59,12 @@ export async function showUsers() {
   const status = h('p', { id: 'users-status', role: 'status', 'aria-live': 'polite' })
   if (!data.store) return void page('Users', h('p', {}, 'No per-user profile stores tokens (token.mode: per_user with store.sealKeys).'))
   const rows = data.holders.map((t) => {
-    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.user}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}` }, 'Revoke')
-    const row = h('tr', { 'data-user': t.user }, h('th', { scope: 'row' }, t.anonymous ? `${t.user} (anonymous)` : t.user), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
+    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.user}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}, user space ${spaceLabel(t)}` }, 'Revoke')
+    const row = h('tr', { 'data-user': t.user, 'data-space': t.space ?? '' }, h('th', { scope: 'row' }, t.anonymous ? `${t.user} (anonymous)` : t.user), h('td', {}, spaceLabel(t)), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
     revoke.addEventListener('click', async () => {
       try {
-        await post('users/revoke', { profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}), ...(t.anonymous ? { anonymous: true } : {}) })
+        const space = t.space === undefined ? { earlierVersion: true } : { space: t.space }
+        await post('users/revoke', { ...space, profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}), ...(t.anonymous ? { anonymous: true } : {}) })
         row.remove()
         status.textContent = `Revoked ${t.user}'s token for ${t.profile}.`
       } catch (err) {
@@ -59,7 +75,7 @@ export async function showUsers() {
   })
   const table = rows.length
     ? h('table', { id: 'holders' }, h('caption', {}, 'Users holding a token'),
-        h('thead', {}, h('tr', {}, ['User', 'Profile', 'Tenant', 'Obtained', 'Action'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))
+        h('thead', {}, h('tr', {}, ['User', 'User space', 'Profile', 'Tenant', 'Obtained', 'Action'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows))
     : h('p', { id: 'no-holders' }, 'No user holds a token yet.')
-  page('Users', status, table, linkForm(data.profiles, status))
+  page('Users', status, table, linkForm(data.profiles, data.apps, status))
 }
