@@ -41,7 +41,7 @@ export function storedTokenKey(o: StoredTokenOwner): string {
 export function parseTokenKey(key: string): StoredTokenOwner | undefined {
   const anonymous = key.startsWith(ANONYMOUS_TOKEN_PREFIX)
   if (!anonymous && !key.startsWith(KNOWN_TOKEN_PREFIX)) return undefined
-  const [who = '', profile = '', tenant = ''] = key.slice(KNOWN_TOKEN_PREFIX.length).split(':')
+  const [who = '', profile = '', tenant = ''] = key.slice((anonymous ? ANONYMOUS_TOKEN_PREFIX : KNOWN_TOKEN_PREFIX).length).split(':')
   // Earlier versions' keys start with the encoded user, which holds no raw "/".
   const slash = who.indexOf('/')
   try {

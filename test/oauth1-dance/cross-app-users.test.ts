@@ -135,6 +135,10 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
     await authorizeFor('partnerbot', 'gil')
     const others = await authorizeFor('otherbot', 'gil')
     await authorizeUser(gw.url, provider, 'user=gil&app=')
+    // And otherbot's anonymous gil, another user again (a key of its own).
+    const anonGil = { sub: 'gil', isAnonymous: true }
+    await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt('otherbot', anonGil)}` })
+    expect((await call(await as('otherbot', anonGil))).status).toBe(200)
     const revoke = (query: string): ReturnType<typeof send> => send(gw.url, `/gateway/oauth1/partner/tokens/gil${query}`, { method: 'DELETE', headers: ADMIN })
     const unknown = await revoke('?app=nobot')
     expect(unknown.status, unknown.text).toBe(400)
@@ -147,6 +151,7 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
     expect((await revoke('')).status).toBe(200)
     expect((await call(await as('otherbot', { sub: 'gil' }))).status).toBe(401)
     expect((await call({ 'x-gateway-user': 'gil' })).status).toBe(401)
+    expect((await call(await as('otherbot', anonGil))).status).toBe(401)
     expect((await revoke('')).status).toBe(404)
   })
 })
