@@ -101,8 +101,9 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
         if (!(err instanceof SealError)) throw err
         unreadable = err
       }
-      // A one-time link rather than a request token: a failing call must not cost a provider round trip.
-      const id = await repo.createLink(owner, DANCE_TTL_MS)
+      // A one-time link rather than a request token: a failing call must not cost a provider round trip;
+      // and the same link for every retry while it is unused, not a store record per call.
+      const id = await repo.reusableLink(owner, DANCE_TTL_MS)
       const host = actx.inbound.headers.host
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
       const authorizeUrl = linkUrl(actx.gateway, profile, id, origin, actx.tenant)

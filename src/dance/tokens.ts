@@ -65,6 +65,12 @@ export interface OAuth1TokenRepo {
   takePending(requestToken: string): Promise<PendingRequest | undefined>
   /** Creates an unguessable one-time link id naming the owner (and the user's fields, when known). */
   createLink(owner: TokenOwner, ttlMs: number, fields?: Record<string, string>): Promise<string>
+  /**
+   * The link a failing call hands out for `owner`: the one an earlier failing call made while it is
+   * unused and has at least half its `ttlMs` left, else a new one. Without it every retried call
+   * stored a link of its own (300 calls, 300 records for 10 minutes each).
+   */
+  reusableLink(owner: TokenOwner, ttlMs: number): Promise<string>
   peekLink(id: string): Promise<LinkRecord | undefined>
   takeLink(id: string): Promise<LinkRecord | undefined>
   /**
@@ -92,6 +98,9 @@ const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
 const pendingKey = (requestToken: string): string => `oauth1:request:${digest(requestToken)}`
 const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
+// The owner's reusable link: keyed by the digest of the owner's token key, its id sealed.
+const reusableLinkKey = (owner: TokenOwner): string => `oauth1:link-of:${digest(tokenKey(owner))}`
+const REUSABLE_SECRETS: SecretFields<{ id: string }> = ['id']
 
 function ownerOf(o: TokenOwner): TokenOwner {
   return { space: o.space, profile: o.profile, ...(o.tenant !== undefined ? { tenant: o.tenant } : {}), user: o.user, anonymous: o.anonymous }
@@ -127,6 +136,16 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       const id = randomBytes(24).toString('base64url')
       const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {})
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
+      return id
+    },
+    async reusableLink(owner, ttlMs) {
+      const pointer = reusableLinkKey(owner)
+      const known = await getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS)
+      // Still unused (a link opened is taken): the same link again.
+      if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id
+      const id = await this.createLink(owner, ttlMs)
+      // Remembered for half its life: a link handed out again always has at least that much left.
+      await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, ttl(owner.anonymous, Math.floor(ttlMs / 2)))
       return id
     },
     peekLink: async (id) => withSpace(await getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS)),
