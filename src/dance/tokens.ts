@@ -12,7 +12,7 @@
  * the same callers.apps[].userSpace.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { getRecord, putRecord, putRecordIfAbsent, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { keysInEverySpace, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
@@ -140,12 +140,17 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     async reusableLink(owner, ttlMs) {
       const pointer = reusableLinkKey(owner)
-      const known = await getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS)
+      // One sealed under a key since retired is as good as none (the 401 must not become a 500).
+      const known = await getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS).catch((err: unknown) => {
+        if (err instanceof SealError) return undefined
+        throw err
+      })
       // Still unused (a link opened is taken): the same link again.
       if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id
       const id = await this.createLink(owner, ttlMs)
-      // Remembered for half its life: a link handed out again always has at least that much left.
-      await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, ttl(owner.anonymous, Math.floor(ttlMs / 2)))
+      // Remembered for half its life (an anonymous user's link lives at most callers.anonymousTtl):
+      // a link handed out again always has at least that much left.
+      await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
     peekLink: async (id) => withSpace(await getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS)),
