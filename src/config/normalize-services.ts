@@ -96,8 +96,15 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
       ...(str(app.tenantClaim) !== undefined ? { tenantClaim: str(app.tenantClaim) as string } : {}),
     }
   })
+  const jwtApp = (a: (typeof apps)[number]): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
   apps.forEach((a, i) => {
     if (a.hs256Secret === undefined && a.rs256PublicKey === undefined && !a.clientCertificate) report(['apps', i], 'give hs256Secret, rs256PublicKey or clientCertificate')
+    // The callers without an app are "-" (access log) with user space "": an app of that id would share their users.
+    if (a.clientId === '-') report(['apps', i, 'clientId'], '"-" is reserved for callers without an app')
+    // One client id is one app, whatever identifies it: a second entry would silently take over the first's
+    // user space (and a certificate app the JWT app's endpoints). Two JWT apps are reported by compileCallerApps.
+    const first = apps.findIndex((b) => b.clientId === a.clientId)
+    if (first < i && !(jwtApp(a) && jwtApp(apps[first] as (typeof apps)[number]))) report(['apps', i, 'clientId'], `duplicate client id "${a.clientId}" (also callers.apps[${first}])`)
   })
   return {
     enabled: raw !== undefined,
