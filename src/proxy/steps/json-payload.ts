@@ -6,7 +6,6 @@
  * (JSON.parse would turn 12345678901234567890 into 12345678901234567000, and 1.10 into 1.1).
  * Rules in docs/paths.md.
  */
-import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../../errors.js'
 import { jsonNameFoldKeys } from '../parameter-names.js'
 
@@ -48,55 +47,107 @@ const isNumberStart = (b: number): boolean => b === 0x2d || (b >= 0x30 && b <= 0
 const isNumberByte = (b: number): boolean => isNumberStart(b) || b === 0x2b || b === 0x2e || b === 0x45 || b === 0x65
 
 /**
- * The number literals of JSON text (outside strings) that JSON.parse then JSON.stringify would not
- * write back as they are: more digits than a double holds, a trailing fraction zero, an exponent,
- * `-0`. Their byte ranges, in order; empty for most bodies.
+ * Calls `each` with the byte range of every number literal of JSON text outside strings. No object
+ * per literal: a 10 MiB body holds millions of them.
  */
-export function lossyNumbers(bytes: Uint8Array): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = []
+function scanNumbers(bytes: Uint8Array, each: (start: number, end: number, buf: Buffer) => void): void {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let inString = false
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] as number
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i] as number
     if (inString) {
       if (b === 0x5c) i++
       else if (b === 0x22) inString = false
     } else if (b === 0x22) inString = true
     else if (isNumberStart(b)) {
       let end = i + 1
-      while (end < bytes.length && isNumberByte(bytes[end] as number)) end++
-      const text = Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString('latin1')
-      if (JSON.stringify(Number(text)) !== text) out.push({ start: i, end })
+      while (end < buf.length && isNumberByte(buf[end] as number)) end++
+      each(i, end, buf)
       i = end - 1
     }
   }
-  return out
+}
+
+/** Whether JSON.parse then JSON.stringify writes the literal back as it is. */
+function isLossless(text: string): boolean {
+  return JSON.stringify(Number(text)) === text
 }
 
 /**
- * JSON.parse, keeping the exact text of the numbers `lossyNumbers` finds: each is parsed as a
- * string no caller can write (a random marker), and `restore` puts the literal back into the
- * serialised document. Everything else is JSON.parse's (the last of duplicate keys wins).
+ * The number literals of JSON text (outside strings) that JSON.parse then JSON.stringify would not
+ * write back as they are: more digits than a double holds, a trailing fraction zero, an exponent,
+ * `-0`. Their byte ranges, in order; empty for most bodies.
  */
-function parseKeepingNumbers(raw: Buffer): { doc: unknown; restore(text: string): string } {
-  const text = raw.toString('utf8')
+export function lossyNumbers(bytes: Uint8Array): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = []
+  scanNumbers(bytes, (start, end, buf) => void (isLossless(buf.toString('latin1', start, end)) || out.push({ start, end })))
+  return out
+}
+
+// Markers are integers in [2^52, 2^53): JSON.stringify writes each as exactly MARKER_DIGITS digits.
+const MARKER_LOW = 2 ** 52
+const MARKER_DIGITS = 16
+
+/**
+ * JSON.parse, keeping the exact text of the numbers `lossyNumbers` finds: the i-th is parsed as the
+ * integer base + i (a number, as the literal was, and no string or object per literal), the base
+ * random and chosen so that no number the caller wrote as it is falls among the markers; `restore`
+ * puts each literal back where the serialised document holds its marker (a number token outside
+ * strings). Everything else is JSON.parse's (the last of duplicate keys wins).
+ */
+function parseKeepingNumbers(raw: Buffer): { doc: unknown; restore(out: Buffer): Buffer } {
   // Parsed as it is first: a malformed body (`1.2.3` included) is refused, never made valid by the markers.
-  const plain: unknown = JSON.parse(text)
-  const lossy = lossyNumbers(raw)
-  if (lossy.length === 0) return { doc: plain, restore: (out) => out }
-  const marker = `\u0000mtlsgw-number-${randomBytes(12).toString('hex')}-`
-  const literals: string[] = []
-  const pieces: Buffer[] = []
+  const plain: unknown = JSON.parse(raw.toString('utf8'))
+  const ranges: number[] = []
+  const taken: number[] = []
+  scanNumbers(raw, (start, end) => {
+    const text = raw.toString('latin1', start, end)
+    if (!isLossless(text)) ranges.push(start, end)
+    else if (end - start === MARKER_DIGITS) taken.push(Number(text))
+  })
+  const count = ranges.length / 2
+  if (count === 0) return { doc: plain, restore: (out) => out }
+  let base: number
+  do base = MARKER_LOW + Math.floor(Math.random() * (MARKER_LOW - count))
+  while (taken.some((n) => n >= base && n < base + count))
+  // The body with each lossy literal replaced by its marker, copied once into one buffer.
+  let length = raw.length
+  for (let k = 0; k < ranges.length; k += 2) length += MARKER_DIGITS - ((ranges[k + 1] as number) - (ranges[k] as number))
+  const marked = Buffer.allocUnsafe(length)
   let at = 0
-  for (const n of lossy) {
-    pieces.push(raw.subarray(at, n.start), Buffer.from(JSON.stringify(`${marker}${literals.length}`)))
-    literals.push(raw.toString('latin1', n.start, n.end))
-    at = n.end
+  let to = 0
+  for (let k = 0; k < ranges.length; k += 2) {
+    to += raw.copy(marked, to, at, ranges[k] as number)
+    to += marked.write(String(base + k / 2), to, 'latin1')
+    at = ranges[k + 1] as number
   }
-  pieces.push(raw.subarray(at))
-  const doc: unknown = JSON.parse(Buffer.concat(pieces).toString('utf8'))
-  // JSON.stringify writes the marker's NUL as \u0000: that is the text to look for.
-  const written = new RegExp(`"${JSON.stringify(marker).slice(1, -1).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(\\d+)"`, 'g')
-  return { doc, restore: (out) => out.replace(written, (_, i: string) => literals[Number(i)] as string) }
+  raw.copy(marked, to, at)
+  const doc: unknown = JSON.parse(marked.toString('utf8'))
+  const restore = (out: Buffer): Buffer => {
+    const pieces: number[] = []
+    let grown = 0
+    scanNumbers(out, (start, end) => {
+      if (end - start !== MARKER_DIGITS) return
+      const n = Number(out.toString('latin1', start, end))
+      if (!(n >= base && n < base + count)) return
+      const i = n - base
+      pieces.push(start, end, i)
+      grown += (ranges[2 * i + 1] as number) - (ranges[2 * i] as number) - MARKER_DIGITS
+    })
+    if (pieces.length === 0) return out
+    const result = Buffer.allocUnsafe(out.length + grown)
+    let from = 0
+    let into = 0
+    for (let k = 0; k < pieces.length; k += 3) {
+      const i = pieces[k + 2] as number
+      into += out.copy(result, into, from, pieces[k] as number)
+      into += raw.copy(result, into, ranges[2 * i] as number, ranges[2 * i + 1] as number)
+      from = pieces[k + 1] as number
+    }
+    out.copy(result, into, from)
+    return result
+  }
+  return { doc, restore }
 }
 
 /** Sets an own property (`__proto__` included) as a JSON document holds it. */
@@ -164,7 +215,7 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   const names = fields.map((f) => f.key).join(', ')
   if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)
   let doc: unknown
-  let restore = (text: string): string => text
+  let restore = (out: Buffer): Buffer => out
   try {
     if (raw.length === 0) doc = {}
     else ({ doc, restore } = parseKeepingNumbers(raw))
@@ -180,7 +231,7 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   }
   for (const f of fields) setDotted(indexOf, doc as Record<string, unknown>, f.key, f.value)
   try {
-    return Buffer.from(restore(JSON.stringify(doc)))
+    return restore(Buffer.from(JSON.stringify(doc)))
   } catch (e) {
     // Belt and braces behind the depth check: a stack overflow here is the body's shape, not ours.
     if (e instanceof RangeError) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests too deeply to re-serialise`)
