@@ -115,10 +115,12 @@ export async function recordWhile<T>(pid: number, file: string, during: () => Pr
         clearTimeout(timer)
         resolve()
       })
-      void exited.then(() => {
+      // Exited, or could not be spawned at all ('error', which rejects `exited`): no window.
+      const gone = (): void => {
         clearTimeout(timer)
         reject(new Error(`perf record -p ${pid} exited before sampling`))
-      })
+      }
+      exited.then(gone, gone)
       control.write('enable\n')
     })
     result = await during()
