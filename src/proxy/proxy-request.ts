@@ -41,6 +41,18 @@ export interface ProxyRun {
  */
 const PROXY_METHODS: readonly [string, ...string[]] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
+/** Headers frameworks read as the method instead of the request line's (Express's method-override, Symfony, ASP.NET Core, Rails' Rack::MethodOverride). */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const
+
+/** True when a method-override header asks for TRACE (or TRACK), in any case or list. */
+function overridesToTrace(headers: IncomingMessage['headers']): boolean {
+  for (const name of METHOD_OVERRIDES) {
+    const v = headers[name]
+    if (v !== undefined && /(^|[\s,])trac[ek]\s*($|,)/i.test(Array.isArray(v) ? v.join(',') : v)) return true
+  }
+  return false
+}
+
 /** Every request's outbound URL until route sets the endpoint's (one object: parsing a URL per request costs). */
 const UNROUTED = new URL('https://unrouted.invalid/')
 
@@ -48,6 +60,8 @@ const UNROUTED = new URL('https://unrouted.invalid/')
 export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
   const { gateway, req, res, id, out } = run
   if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded: its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
+  // The same through a method override a backend framework would honour.
+  if (overridesToTrace(req.headers)) throw methodNotAllowed(PROXY_METHODS, 'a method override to TRACE is not forwarded: its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   const presence = new Presence()
   run.callerGone = () => presence.leave(new Error('caller went away'))
   const length = req.headers['content-length']

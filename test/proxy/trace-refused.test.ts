@@ -2,7 +2,8 @@
  * TRACE is never forwarded (RFC 9110 §9.3.8: a client must not send sensitive fields in a TRACE
  * request): its response echoes the request, so a backend implementing it would hand the caller
  * the credentials the gateway adds (header fields, the OAuth Authorization). 405 with Allow,
- * nothing sent upstream, on the forward proxy and in route mode; other methods pass.
+ * nothing sent upstream, on the forward proxy and in route mode, and for a POST whose
+ * method-override header (X-HTTP-Method-Override and its kin) asks for TRACE; other methods pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
@@ -50,6 +51,29 @@ describe('TRACE', () => {
     expect(r.text).not.toContain('endpoint-secret-api-key')
     expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/TRACE is not forwarded/), code: 405 }] })
     expect(seen).toEqual([])
+  })
+
+  it.each([
+    ['X-HTTP-Method-Override', 'TRACE'],
+    ['x-http-method', 'trace'],
+    ['X-Method-Override', ' Track '],
+    ['X-HTTP-Method-Override', 'PATCH, TRACE'],
+  ])('a POST with %s: %j is refused the same way (frameworks honour the override)', async (header, value) => {
+    seen.length = 0
+    const r = await send(gw.url, '/proxy/partner/x', { method: 'POST', headers: { [header]: value } })
+    expect(r.status, r.text).toBe(405)
+    expect(r.text).not.toContain('endpoint-secret-api-key')
+    expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/method override to TRACE is not forwarded/), code: 405 }] })
+    expect(seen).toEqual([])
+  })
+
+  it('an override to another method passes, as does a value that only contains the letters', async () => {
+    for (const value of ['PATCH', 'TRACER', 'x-trace-id']) {
+      seen.length = 0
+      const r = await send(gw.url, '/proxy/partner/x', { method: 'POST', headers: { 'x-http-method-override': value } })
+      expect(r.status, `${value}: ${r.text}`).toBe(200)
+      expect(seen).toEqual(['POST'])
+    }
   })
 
   it('other methods still pass (the field reaches the backend)', async () => {
