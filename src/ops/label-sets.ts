@@ -6,6 +6,7 @@
  */
 import type { AuthFailure } from '../callers/index.js'
 import type { EgressReason } from '../gateway/index.js'
+import type { RefusalReason } from '../proxy/connection-caps.js'
 
 const AUTH: Record<AuthFailure, 0> = {
   missing: 0, malformed: 0, bad_issuer: 0, alg_not_allowed: 0, bad_signature: 0, expired: 0, not_yet_valid: 0, bad_audience: 0,
@@ -14,6 +15,12 @@ const AUTH: Record<AuthFailure, 0> = {
 }
 const EGRESS: Record<EgressReason, 0> = { loopback: 0, private: 0, link_local: 0, cgnat: 0, metadata: 0, unspecified: 0, multicast: 0, reserved: 0 }
 
+const REFUSALS: Record<RefusalReason, 0> = { max_connections: 0, per_address: 0, fd_exhausted: 0 }
+
+/** Every reason a listener refuses a new connection (connections_refused_total). */
+export const CONNECTION_REFUSAL_LABELS = Object.keys(REFUSALS) as RefusalReason[]
+/** The listeners that accept connections of their own. */
+export const ACCEPTING_LISTENERS = ['proxy', 'admin'] as const
 /** Every caller-refusal reason label. */
 export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
 /** Every egress-refusal reason label. */

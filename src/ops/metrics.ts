@@ -8,7 +8,7 @@ import { VALIDITY_REASONS } from '../tls/index.js'
 import { registerBuildInfo } from './build-info.js'
 import { createPendingCounts } from './pending-counts.js'
 import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
-import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
+import { ACCEPTING_LISTENERS, AUTH_FAILURE_LABELS, CONNECTION_REFUSAL_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -221,6 +221,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
   for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
   for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  for (const listener of ACCEPTING_LISTENERS) for (const r of CONNECTION_REFUSAL_LABELS) refused.labels(listener, r).inc(0)
   let droppedSeen = 0
   new Counter({
     name: `${p}log_lines_dropped_total`,

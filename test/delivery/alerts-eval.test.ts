@@ -127,6 +127,10 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     const max = later.samples.find((x) => x.name === 'mtls_gateway_connections_max' && x.labels.listener === 'proxy')?.value ?? 0
     expect(fired(changed([], open(Math.ceil(max * 0.85))))).toEqual(['MtlsGatewayConnectionsNearCap'])
     expect(fired(changed([], open(Math.floor(max * 0.75))))).toEqual([])
+    // One worker at its cap refusing connections while the instance's ratio is low: fires too.
+    const refusedAtCap = [{ name: 'mtls_gateway_connections_refused_total', labels: { listener: 'proxy', reason: 'max_connections' }, values: [0, 3] as [number, number] }]
+    expect(fired(changed(refusedAtCap))).toEqual(['MtlsGatewayConnectionsNearCap'])
+    expect(fired(changed([{ ...refusedAtCap[0]!, labels: { listener: 'proxy', reason: 'per_address' } }]))).toEqual([])
     // Calls waiting for an upstream connection at both scrapes fire; at one of them only, not.
     const waiting = (values: [number, number]) => [{ name: 'mtls_gateway_upstream_requests_waiting', labels: { endpoint: 'other' }, values }]
     expect(fired(changed(waiting([3, 1])))).toEqual(['MtlsGatewayUpstreamPoolSaturated'])
@@ -142,6 +146,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
     expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(value('mtls_gateway_log_lines_dropped_total')).toBe(0)
+    expect(value('mtls_gateway_connections_refused_total', { listener: 'proxy', reason: 'max_connections' })).toBe(0)
     // The connection gauges exist (a call's connection may still be closing: connections-open.test.ts counts them), with the listener's default cap.
     expect(value('mtls_gateway_connections_open', { listener: 'proxy' })).toEqual(expect.any(Number))
     expect(value('mtls_gateway_connections_max', { listener: 'proxy' })).toBe(4096)

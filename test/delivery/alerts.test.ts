@@ -31,17 +31,24 @@ const PROMETHEUS_SERIES = new Set(['up'])
 interface Parsed {
   metrics: string[]
   labels: string[]
+  /** Each vector selector's metric and the labels its matchers name. */
+  selectors: { metric: string; labels: string[] }[]
   errors: number[]
 }
 
 /** Parses PromQL; returns the metric names, label names it uses, and error positions. */
 function parsePromQL(expr: string): Parsed {
-  const out: Parsed = { metrics: [], labels: [], errors: [] }
+  const out: Parsed = { metrics: [], labels: [], selectors: [], errors: [] }
   parser.parse(expr).iterate({
     enter(node) {
       if (node.type.isError) out.errors.push(node.from)
       if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') out.metrics.push(expr.slice(node.from, node.to))
       if (node.name === 'LabelName') out.labels.push(expr.slice(node.from, node.to))
+      if (node.name === 'VectorSelector') {
+        const name = node.node.getChild('Identifier')
+        const matchers = node.node.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? []
+        if (name) out.selectors.push({ metric: expr.slice(name.from, name.to), labels: matchers.flatMap((m) => { const l = m.getChild('LabelName'); return l ? [expr.slice(l.from, l.to)] : [] }) })
+      }
     },
   })
   return out
@@ -182,9 +189,15 @@ describe('PrometheusRule alerts', () => {
           continue
         }
         expect(live.names, `${rule.alert} uses ${m}`).toContain(m)
-        const have = live.labels.get(m) ?? new Set<string>()
-        for (const l of labels.filter((x) => !SCRAPE_LABELS.has(x))) expect(have, `${rule.alert}: label ${l} of ${m}`).toContain(l)
       }
+      // Each selector's matchers name labels its own metric has; grouping and other labels, one the expression's metrics have.
+      const { selectors } = parsePromQL(rule.expr)
+      for (const s of selectors.filter((x) => !PROMETHEUS_SERIES.has(x.metric) && live.names.has(x.metric))) {
+        const have = live.labels.get(s.metric) ?? new Set<string>()
+        for (const l of s.labels.filter((x) => !SCRAPE_LABELS.has(x))) expect(have, `${rule.alert}: label ${l} of ${s.metric}`).toContain(l)
+      }
+      const anyHas = (l: string): boolean => metrics.some((m) => live.labels.get(m)?.has(l) === true)
+      for (const l of labels.filter((x) => !SCRAPE_LABELS.has(x))) expect(anyHas(l), `${rule.alert}: label ${l} on none of ${metrics.join(', ')}`).toBe(true)
     }
   })
 })

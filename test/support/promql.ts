@@ -92,6 +92,12 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     if (!lhs || !op || !rhs || rest.length > 0) return unsupported(n)
     const a = ev(lhs)
     const b = ev(rhs)
+    // `or`: every series of the left, and those of the right whose labels the left has not.
+    if (op.name === 'Or') {
+      if (a.kind !== 'vector' || b.kind !== 'vector') return unsupported(n)
+      const left = new Set(a.series.map((s) => key(s.labels)))
+      return { kind: 'vector', series: [...a.series, ...b.series.filter((s) => !left.has(key(s.labels)))] }
+    }
     const arith = ARITHMETIC[op.name]
     const cmp = COMPARISON[op.name]
     if (!arith && !cmp) return unsupported(op)
