@@ -9,20 +9,11 @@
  */
 import { deflateSync, gzipSync, createGunzip, createInflate } from 'node:zlib'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { SignJWT } from 'jose'
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { send } from '../support/gateway.js'
+import { startAcctFieldGateway, type AcctFieldGateway } from '../support/acct-field-gateway.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
-let pki: TestPki
-let upstream: RunningServer
-let gw: RunningGateway
+let g: AcctFieldGateway
 
 /** What body-parser's urlencoded() does: inflate by Content-Encoding, then parse the form. */
 function inflatingBackend(req: IncomingMessage, res: ServerResponse): void {
@@ -44,27 +35,14 @@ function inflatingBackend(req: IncomingMessage, res: ServerResponse): void {
   })
 }
 
-const now = (): number => Math.floor(Date.now() / 1000)
-const bearer = (): Promise<string> => new SignJWT({ iss: 'bot', aud: AUD, sub: 'u1', acct: '42', iat: now(), exp: now() + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
+const bearer = (): Promise<string> => g.bearer()
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: inflatingBackend })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
-  const ep = (name: string, field: string): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    fields:\n      - { type: ${field}, key: acct, value: "{{claims.acct}}" }\n${tls}`
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
-store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
-callers:
-  apps:
-    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: ["*"] }
-endpoints:
-${ep('payload', 'payload')}${ep('query', 'query')}`)
+  g = await startAcctFieldGateway(inflatingBackend)
 }, 60_000)
 
 afterAll(async () => {
-  await gw?.close()
-  await upstream?.close()
-  pki?.cleanup()
+  await g?.close()
 })
 
 const FORM = 'application/x-www-form-urlencoded'
@@ -76,28 +54,28 @@ describe('compressed request bodies where fields apply', () => {
     ['query field, deflate', 'query', 'deflate', deflateSync('acct=victim')],
     ['payload field, gzip, upper case', 'payload', 'GZIP', gzipSync('acct=victim')],
   ])('%s: refused with 400, nothing sent upstream', async (_name, endpoint, encoding, body) => {
-    const r = await send(gw.url, `/proxy/${endpoint}/x`, { method: 'POST', body, headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': FORM, 'content-encoding': encoding } })
+    const r = await send(g.gw.url, `/proxy/${endpoint}/x`, { method: 'POST', body, headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': FORM, 'content-encoding': encoding } })
     // Without the refusal the backend binds the caller's acct ("victim"), not the claim's ("42").
     expect(r.status, r.text).toBe(400)
     expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/Content-Encoding/), code: 400 }] })
   })
 
   it('payload field in a compressed JSON body: refused with 400 naming the encoding, not "not valid JSON"', async () => {
-    const r = await send(gw.url, '/proxy/payload/x', { method: 'POST', body: gzipSync('{"acct":"victim"}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    const r = await send(g.gw.url, '/proxy/payload/x', { method: 'POST', body: gzipSync('{"acct":"victim"}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
     expect(r.status, r.text).toBe(400)
     expect(r.text).toMatch(/a JSON body with Content-Encoding/)
   })
 
   it('uncompressed form bodies and identity still pass, with the gateway\'s value', async () => {
     for (const headers of [{ 'content-type': FORM }, { 'content-type': FORM, 'content-encoding': 'identity' }]) {
-      const r = await send(gw.url, '/proxy/payload/x', { method: 'POST', body: 'acct=victim&x=1', headers: { 'proxy-authorization': `Bearer ${await bearer()}`, ...headers } })
+      const r = await send(g.gw.url, '/proxy/payload/x', { method: 'POST', body: 'acct=victim&x=1', headers: { 'proxy-authorization': `Bearer ${await bearer()}`, ...headers } })
       expect(r.status, r.text).toBe(200)
       expect(r.json<{ merged: string }>().merged).toBe('42')
     }
   })
 
   it('a compressed body the gateway does not judge (JSON beside a query field) passes as before', async () => {
-    const r = await send(gw.url, '/proxy/query/x', { method: 'POST', body: gzipSync('{}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    const r = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: gzipSync('{}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
     expect(r.status, r.text).toBe(200)
     expect(r.json<{ queryAcct: string[] }>().queryAcct).toEqual(['42'])
   })
