@@ -2,7 +2,8 @@
 # Installs the real peers the test suite talks to (Debian packages; needs root or sudo):
 # nginx, HAProxy, tinyproxy, Linux perf, openssl, curl, python3-oauthlib, python3-jwcrypto, chromium
 # (the headless browser of the OAuth dance test, driven by playwright-core), redis-server and
-# redis-sentinel (the store tests start their own TLS, Sentinel and Cluster servers).
+# redis-sentinel (the store tests start their own TLS, Sentinel and Cluster servers), php-cli (PHP's
+# own parameter parsing judges what the gateway sends beside query fields).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
@@ -18,6 +19,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
 /usr/bin/python3 -c 'import oauthlib' >/dev/null 2>&1 || need+=(python3-oauthlib)
 /usr/bin/python3 -c 'import jwcrypto' >/dev/null 2>&1 || need+=(python3-jwcrypto)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -90,6 +90,17 @@ function phpPath(name: string): string {
   return keys.join(KEY_SEPARATOR)
 }
 
+/**
+ * The key paths a backend that merges a JSON body over the query (Laravel's `input()`: the body's
+ * keys win) may read the gateway's query parameter `name` (as configured, decoded) under: nested as
+ * Rails/qs nest it and as PHP registers it (`filter[acct]` is filter → acct; `Acct.No` is PHP's
+ * `Acct_No` and itself).
+ */
+export function jsonPathsOfQueryName(name: string): string[][] {
+  const paths = new Set([nestedPath(name), phpPath(name)])
+  return [...paths].map((p) => p.split(KEY_SEPARATOR))
+}
+
 /** The key path and every shorter one (`a`, `a\0b` for `a\0b`). */
 function prefixesOf(path: string): string[] {
   const keys = path.split(KEY_SEPARATOR)

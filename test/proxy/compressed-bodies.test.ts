@@ -1,6 +1,7 @@
 /**
  * A compressed request body (Content-Encoding) is refused where the gateway judges the body:
- * form bodies beside query or payload fields, and OAuth-signed form bodies. The gateway reads the
+ * form bodies beside query or payload fields, JSON bodies beside payload or query fields, and
+ * OAuth-signed form bodies. The gateway reads the
  * compressed bytes, so it neither sees nor removes a caller's same-name parameter there, and a
  * payload field appended after a deflate stream is data a zlib reader stops before — while backends
  * that inflate request bodies (Express's body-parser does by default, ASP.NET Core's request
@@ -74,8 +75,11 @@ describe('compressed request bodies where fields apply', () => {
     }
   })
 
-  it('a compressed body the gateway does not judge (JSON beside a query field) passes as before', async () => {
-    const r = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: gzipSync('{}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+  it('a compressed JSON body beside a query field is refused (Laravel reads its keys over the query); a compressed body no backend merges passes', async () => {
+    const json = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: gzipSync('{"acct":"victim"}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(json.status, json.text).toBe(400)
+    expect(json.json()).toEqual({ errors: [{ msg: expect.stringMatching(/sets query fields, and the request sends a JSON body with Content-Encoding "gzip"/), code: 400 }] })
+    const r = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: gzipSync('{}'), headers: { 'proxy-authorization': `Bearer ${await bearer()}`, 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' } })
     expect(r.status, r.text).toBe(200)
     expect(r.json<{ queryAcct: string[] }>().queryAcct).toEqual(['42'])
   })

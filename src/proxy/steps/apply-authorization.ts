@@ -10,7 +10,8 @@ import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, percentEncode } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
-import { parameterMatcher, removeParameters } from '../parameter-names.js'
+import { isMultipart, multipartNames } from '../multipart-names.js'
+import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
 import { isJson, setJsonFields } from './json-payload.js'
@@ -42,13 +43,18 @@ function scopeOf(ctx: Admitted): TemplateScope {
 
 /**
  * What must read the body: payload fields, set in a JSON or form body; and query fields beside a
- * form body, whose same-name parameters go from it (PHP's $_REQUEST, Spring's @RequestParam and
- * servlets read query and form parameters as one set). A JSON body is not touched by a query field.
+ * body a backend reads as parameters too: their same-name parameters go from a form body (PHP's
+ * $_REQUEST, Spring's @RequestParam and servlets read query and form parameters as one set) and
+ * their same-name keys from a JSON object (Laravel's input() reads its keys over the query), and a
+ * multipart body naming a part like one is refused (PHP reads parts over the query; the gateway
+ * does not rewrite multipart bodies).
  */
 async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[], ct: string | undefined, form: boolean): Promise<void> {
-  if (isJson(ct) && payload.length > 0) {
-    refuseIfEncoded(ctx, 'sets payload fields', 'a JSON body')
-    return ctx.outbound.body.replace(setJsonFields(await ctx.outbound.body.bytes(), payload))
+  if (isJson(ct)) {
+    refuseIfEncoded(ctx, payload.length > 0 ? 'sets payload fields' : 'sets query fields', 'a JSON body')
+    const raw = await ctx.outbound.body.bytes()
+    const out = setJsonFields(raw, payload, queryKeys.flatMap(jsonPathsOfQueryName))
+    return out === raw ? undefined : ctx.outbound.body.replace(out)
   }
   if (form) {
     const raw = (await ctx.outbound.body.bytes()).toString('utf8')
@@ -58,8 +64,18 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
     const added = formEncode(payload.map((f): [string, string] => [f.key, f.value]))
     return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`))
   }
-  if (payload.length === 0) return
-  throw new GatewayError('unsupported_payload', `payload field(s) ${payload.map((f) => f.key).join(', ')} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
+  if (payload.length > 0) throw new GatewayError('unsupported_payload', `payload field(s) ${payload.map((f) => f.key).join(', ')} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
+  if (isMultipart(ct)) return refuseShadowingParts(ctx, queryKeys)
+}
+
+/** Refuses a multipart body with a part a backend may read as one of the query fields `keys` (multipart-names.ts). */
+async function refuseShadowingParts(ctx: Admitted, keys: readonly string[]): Promise<void> {
+  refuseIfEncoded(ctx, 'sets query fields', 'a multipart body')
+  const shadows = parameterMatcher(keys)
+  const found = [...multipartNames(await ctx.outbound.body.bytes())].some(shadows)
+  if (!found) return
+  const named = keys.map((k) => `"${k}"`).join(', ')
+  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" sets query field(s) ${named}, and the multipart body has a part (or a name= parameter) a backend may read as one: PHP's $_REQUEST and Laravel's input() read form parts over the query. Rename the part, or send it in another media type`)
 }
 
 /**
@@ -182,6 +198,7 @@ export const applyAuthorization: Step = {
     dropCookies(ctx, [...query.map((f) => f.key), ...payloadQueryNames(payload)])
     const ct = contentTypeOf(ctx)
     const form = isFormBody(ctx, ct, 'sets query or payload fields')
-    if (payload.length > 0 || (query.length > 0 && form)) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
+    // Beside query fields only a body backends merge with the query is read (an empty form still takes payload fields).
+    if (payload.length > 0 || (query.length > 0 && (form || (ctx.outbound.body.present && (isJson(ct) || isMultipart(ct)))))) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
   },
 }

@@ -175,10 +175,14 @@ class FoldIndex {
   }
 
   /** Removes every key but `keep` (`name` itself unless told; null: none) that a binder may read as `name`, subtrees and all. */
-  removeShadows(name: string, keep: string | null = name): void {
+  removeShadows(name: string, keep: string | null = name): boolean {
+    let removed = false
     for (const form of jsonNameFoldKeys(name)) {
-      for (const other of this.#byForm.get(form) ?? []) if (other !== keep) delete this.node[other]
+      for (const other of this.#byForm.get(form) ?? []) {
+        if (other !== keep && Object.hasOwn(this.node, other)) removed = delete this.node[other]
+      }
     }
+    return removed
   }
 
   /** Sets `key` as an own property and indexes it. */
@@ -189,52 +193,74 @@ class FoldIndex {
 }
 
 /**
- * Sets `path` (dotted) in a JSON object, creating objects on the way. At every level the caller's
- * keys that a binder ignoring case reads as the path's key go, subtrees and all (beside the
- * gateway's `auth.acct`, `{"Auth":{…}}` would be a second object the backend merges or prefers),
- * and so do keys spelling the rest of the path with its dots (`"auth.acct"` at the top).
+ * Sets the key path `parts` in a JSON object, creating objects on the way; or, with `value`
+ * undefined, only removes what a backend may read there. At every level the caller's keys that a
+ * binder ignoring case reads as the path's key go, subtrees and all (beside the gateway's
+ * `auth.acct`, `{"Auth":{…}}` would be a second object the backend merges or prefers), and so do
+ * keys spelling the rest of the path with its dots (`"auth.acct"` at the top, which Laravel's
+ * `input('auth.acct')` reads before the nested one). True when a caller key went.
  */
-function setDotted(indexOf: (node: Record<string, unknown>) => FoldIndex, target: Record<string, unknown>, path: string, value: string): void {
-  const parts = path.split('.')
+function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: Record<string, unknown>, parts: readonly string[], value: string | undefined, shown: string): boolean {
   let node = target
+  let removed = false
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string
+    const last = i === parts.length - 1
     const index = indexOf(node)
-    index.removeShadows(part)
-    if (i < parts.length - 1) index.removeShadows(parts.slice(i).join('.'), null)
-    if (i === parts.length - 1) return index.set(part, value)
+    // Removing only, the caller's own key at the path's end goes too.
+    removed = index.removeShadows(part, last && value === undefined ? null : part) || removed
+    if (!last) removed = index.removeShadows(parts.slice(i).join('.'), null) || removed
+    if (last) {
+      if (value !== undefined) index.set(part, value)
+      return removed
+    }
     const next = Object.hasOwn(node, part) ? node[part] : undefined
-    if (next === undefined) index.set(part, (node = {}))
-    else if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>
-    else throw new GatewayError('unsupported_payload', `payload field "${path}": "${part}" in the JSON body is not an object`)
+    if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>
+    else if (value === undefined) return removed
+    else if (next === undefined) index.set(part, (node = {}))
+    else throw new GatewayError('unsupported_payload', `payload field "${shown}": "${part}" in the JSON body is not an object`)
   }
+  return removed
 }
 
-/** The JSON body with every field set (see the file comment); refusals name the fields. */
-export function setJsonFields(raw: Buffer, fields: readonly { key: string; value: string }[]): Buffer {
-  const names = fields.map((f) => f.key).join(', ')
-  if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)
+/**
+ * The JSON body with every payload field set and, for each of `readAs` (key paths a query field
+ * is read under, parameter-names.ts jsonPathsOfQueryName), the caller's keys there removed
+ * (Laravel's `input()` reads JSON keys over the query). Refusals name the fields. A body with no
+ * payload field and nothing to remove is returned as it came, byte for byte; so is an empty one.
+ */
+export function setJsonFields(raw: Buffer, fields: readonly { key: string; value: string }[], readAs: readonly (readonly string[])[] = []): Buffer {
+  if (fields.length === 0 && raw.length === 0) return raw
+  const names = fields.length > 0 ? `payload field(s) ${fields.map((f) => f.key).join(', ')}` : `query field(s) ${[...new Set(readAs.map((p) => p.join('.')))].join(', ')}`
+  if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)
   let doc: unknown
   let restore = (out: Buffer): Buffer => out
   try {
     if (raw.length === 0) doc = {}
     else ({ doc, restore } = parseKeepingNumbers(raw))
   } catch {
-    throw new GatewayError('bad_request', `payload field(s) ${names}: the request body is not valid JSON`)
+    throw new GatewayError('bad_request', `${names}: the request body is not valid JSON`)
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new GatewayError('unsupported_payload', `payload field(s) ${names}: the JSON body must be an object`)
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    // Only fields to keep apart: a list or a scalar has no key a backend merges over the query.
+    if (fields.length === 0) return raw
+    throw new GatewayError('unsupported_payload', `${names}: the JSON body must be an object`)
+  }
   const indexes = new Map<Record<string, unknown>, FoldIndex>()
   const indexOf = (node: Record<string, unknown>): FoldIndex => {
     let index = indexes.get(node)
     if (index === undefined) indexes.set(node, (index = new FoldIndex(node)))
     return index
   }
-  for (const f of fields) setDotted(indexOf, doc as Record<string, unknown>, f.key, f.value)
+  let removed = false
+  for (const parts of readAs) removed = setPath(indexOf, doc as Record<string, unknown>, parts, undefined, parts.join('.')) || removed
+  for (const f of fields) setPath(indexOf, doc as Record<string, unknown>, f.key.split('.'), f.value, f.key)
+  if (fields.length === 0 && !removed) return raw
   try {
     return restore(Buffer.from(JSON.stringify(doc)))
   } catch (e) {
     // Belt and braces behind the depth check: a stack overflow here is the body's shape, not ours.
-    if (e instanceof RangeError) throw new GatewayError('bad_request', `payload field(s) ${names}: the JSON body nests too deeply to re-serialise`)
+    if (e instanceof RangeError) throw new GatewayError('bad_request', `${names}: the JSON body nests too deeply to re-serialise`)
     throw e
   }
 }

@@ -1,0 +1,49 @@
+/**
+ * The part names a `multipart/form-data` body may carry, read without trusting its structure.
+ * PHP registers form parts in `$_POST` and `$_REQUEST` (over the query: request_order "GP", or
+ * variables_order "EGPCS" without a php.ini) and Laravel's `input()` reads them over the query,
+ * so beside a query field a caller's part of that name would win there. The gateway does not
+ * parse the body as a backend would (boundaries, folded header lines, quoting and RFC 2231
+ * `name*=` differ between parsers): it reads every `name=` / `name*=` parameter anywhere in the
+ * bytes, in every way a lenient parser might, and a match refuses the request. A file's content
+ * that happens to hold `; name=acct` is refused too: the cost of not guessing a backend's parser.
+ */
+
+// A `name` parameter: after a delimiter a header parser splits on (";", ":", white space, a line
+// break of a folded header), any case, optional RFC 2231 "*", spaces around "=".
+const NAME_PARAMETER = /(?:^|[;:\s])name[ \t]*(\*?)[ \t]*=[ \t]*("(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^;\s]*)/gi
+
+/** The readings of one parameter value: quoted or not, backslash escapes kept or undone, RFC 2231 `charset'lang'text` cut. */
+function readingsOf(value: string, extended: boolean): string[] {
+  const quote = value[0]
+  const inner = quote === '"' || quote === "'" ? value.slice(1, value.endsWith(quote) && value.length > 1 ? -1 : undefined) : value
+  const out = [inner, inner.replace(/\\(.)/g, '$1')]
+  if (extended) {
+    const tick = inner.split("'")
+    if (tick.length >= 3) out.push(tick.slice(2).join("'"))
+  }
+  return out
+}
+
+/**
+ * Every name a lenient multipart parser may read from `body` (the bytes as Latin-1 and as UTF-8,
+ * so an encoded non-ASCII name is matched however it is decoded). Names may still be
+ * percent-encoded: callers judge them with parameterMatcher, which decodes.
+ */
+export function multipartNames(body: Buffer): Set<string> {
+  const names = new Set<string>()
+  const latin1 = body.toString('latin1')
+  for (const m of latin1.matchAll(NAME_PARAMETER)) {
+    for (const reading of readingsOf(m[2] as string, m[1] === '*')) {
+      names.add(reading)
+      // The same bytes read as UTF-8 (a part named in UTF-8 with a non-ASCII letter).
+      if (/[\x80-\xff]/.test(reading)) names.add(Buffer.from(reading, 'latin1').toString('utf8'))
+    }
+  }
+  return names
+}
+
+/** True for a Content-Type that names a multipart media type anywhere (PHP compares its start, ignoring case). */
+export function isMultipart(contentType: string | undefined): boolean {
+  return contentType !== undefined && /multipart\//i.test(contentType)
+}
