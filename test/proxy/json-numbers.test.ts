@@ -10,7 +10,8 @@ import fc from 'fast-check'
 import { isLosslessNumber, parse as losslessParse } from 'lossless-json'
 import { describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/errors.js'
-import { lossyNumbers, setJsonFields } from '../../src/proxy/steps/json-payload.js'
+import { lossyNumbers } from '../../src/proxy/steps/json-numbers.js'
+import { setJsonFields } from '../../src/proxy/steps/json-payload.js'
 
 const FIELDS = [
   { key: 'acct', value: '42' },
