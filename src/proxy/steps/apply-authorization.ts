@@ -14,7 +14,7 @@ import { isMultipart, multipartNames } from '../multipart-names.js'
 import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
-import { isJson, setJsonFields } from './json-payload.js'
+import { isJson, readsAsJson, setJsonFields } from './json-payload.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
 // RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): CR/LF/NUL would split or cut the
@@ -50,7 +50,7 @@ function scopeOf(ctx: Admitted): TemplateScope {
  * does not rewrite multipart bodies).
  */
 async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[], ct: string | undefined, form: boolean): Promise<void> {
-  if (isJson(ct)) {
+  if (payload.length > 0 ? isJson(ct) : readsAsJson(ct)) {
     refuseIfEncoded(ctx, payload.length > 0 ? 'sets payload fields' : 'sets query fields', 'a JSON body')
     const raw = await ctx.outbound.body.bytes()
     const out = setJsonFields(raw, payload, queryKeys.flatMap(jsonPathsOfQueryName))
@@ -199,6 +199,6 @@ export const applyAuthorization: Step = {
     const ct = contentTypeOf(ctx)
     const form = isFormBody(ctx, ct, 'sets query or payload fields')
     // Beside query fields only a body backends merge with the query is read (an empty form still takes payload fields).
-    if (payload.length > 0 || (query.length > 0 && (form || (ctx.outbound.body.present && (isJson(ct) || isMultipart(ct)))))) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
+    if (payload.length > 0 || (query.length > 0 && (form || (ctx.outbound.body.present && (readsAsJson(ct) || isMultipart(ct)))))) return applyBody(ctx, payload, query.map((f) => f.key), ct, form)
   },
 }

@@ -23,6 +23,14 @@ export function isJson(ct: string | undefined): boolean {
 }
 
 /**
+ * True for a Content-Type some backend reads as JSON beside the query: Laravel's isJson() looks
+ * for "/json" or "+json" anywhere in it (`text/json`, `x/y; a=/json`); compared ignoring case.
+ */
+export function readsAsJson(ct: string | undefined): boolean {
+  return ct !== undefined && /[/+]json/i.test(ct)
+}
+
+/**
  * The deepest nesting of `{`/`[` in JSON text, scanned once byte by byte outside strings (an
  * escaped quote does not end one; UTF-8 continuation bytes are never ASCII). Stops as soon as the
  * depth passes `stopAbove`, returning that depth.
