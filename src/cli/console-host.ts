@@ -1,14 +1,15 @@
 /**
  * The console's host in each process shape: the single process lends its live snapshot
- * and runtime; the cluster primary (which serves admin but no traffic) loads the config
- * itself, opens the store, and compiles a snapshot only while a page needs one. Either way
+ * and runtime; the cluster primary (which serves admin but no traffic) follows the configs
+ * it accepts, opens the store when its workers do, and compiles a snapshot only while a page
+ * needs one. Either way
  * console sessions live in the configured store, shared by every worker and replica.
  */
-import { loadConfig, type GatewayConfig } from '../config/index.js'
+import type { GatewayConfig } from '../config/index.js'
 import { createConsole, type ConsoleHost } from '../console/index.js'
 import { compileGateway, compileSealers } from '../gateway/index.js'
 import { GatewayError } from '../errors.js'
-import type { AdminRoutes, AdminRoutesFactory } from '../ops/index.js'
+import type { AdminRoutes, AdminRoutesFactory, PrimaryRoutesFactory } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import { createRuntime, redisStoreOptions, type Runtime } from '../runtime/index.js'
 import { openStore, type Sealer, type Store } from '../store/index.js'
@@ -20,37 +21,34 @@ export function singleProcessConsole(ref: GatewayRef, runtime: Runtime): AdminRo
       configFile: ref.current.config.file,
       facts,
       config: () => ref.current.config,
+      restartBaseline: () => runtime.baseline,
       withGateway: (fn) => fn(ref.current),
       sessionState,
     }))
 }
 
 /** The console in a cluster primary; the store it opens lives as long as the process. */
-export function primaryConsole(configFile: string): AdminRoutesFactory {
-  return (facts) => {
-    let config: GatewayConfig = loadConfig(configFile)
-    let seen = facts.loadedAt()
-    // Opens the store as a worker's runtime does, and refuses the same restart-only changes.
+export function primaryConsole(): PrimaryRoutesFactory {
+  return (facts, configs) => {
+    let config: GatewayConfig = configs.current()
+    // Opens the store as a worker's runtime does: it sees every config the workers accept, in
+    // order, so it opens the store with the same one and judges restart-only keys alike.
     const runtime = createRuntime({ start: config })
     runtime.prepare(config)
-    // The primary's config follows its own successful loads (reloads it relays to the workers).
-    const current = (): GatewayConfig => {
-      if (facts.loadedAt() !== seen) {
-        seen = facts.loadedAt()
-        try {
-          const next = loadConfig(configFile)
-          runtime.prepare(next)
-          config = next
-        } catch {
-          // keep the last good one, as the workers do
-        }
+    configs.onAccepted((next) => {
+      try {
+        runtime.prepare(next)
+        config = next
+      } catch {
+        // keep the last good one, as the workers do
       }
-      return config
-    }
+    })
+    const current = (): GatewayConfig => config
     return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), (sessionState) => ({
       configFile: config.file,
       facts,
       config: current,
+      restartBaseline: () => runtime.baseline,
       withGateway: async (fn) => {
         const gateway = compileGateway(current())
         try {

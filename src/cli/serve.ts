@@ -89,10 +89,11 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   keepRequestObjectsYoung()
   const startConfig: GatewayConfig = o.configTexts ? parseConfig(resolvePath(o.configFile), o.configTexts.start) : loadConfig(o.configFile)
-  // A replacement worker runs the instance's last good config, its restart-only keys checked against the instance's start.
+  // A replacement worker runs the instance's last good config, its restart-only keys checked against the instance's start
+  // and the store the other workers opened (which it opens too).
   const config: GatewayConfig = o.configTexts && o.configTexts.current !== o.configTexts.start ? parseConfig(resolvePath(o.configFile), o.configTexts.current) : startConfig
   const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
-  const runtime = createRuntime({ start: startConfig, observer: hooks })
+  const runtime = createRuntime({ start: startConfig, observer: hooks, ...(o.configTexts?.store ? { storeOpenedWith: o.configTexts.store } : {}) })
   const compile = snapshotCompiler(runtime, o.resolve)
   let gateway: Gateway
   try {
@@ -215,7 +216,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
   if (cluster.isPrimary && o.workers > 1) {
     await createStoreFile(loadConfig(o.configFile))
-    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole(o.configFile) })
+    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole() })
   }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   let gw: RunningGateway

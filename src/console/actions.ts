@@ -127,7 +127,7 @@ const link: Handler = async (host, _s, req) => {
 
 const draft: Handler = async (host, _s, req) => {
   const yaml = requiredString(await readJsonBody(req), 'yaml')
-  const result = validateDraft(host.configFile, yaml, host.config())
+  const result = validateDraft(host.configFile, yaml, host.config(), host.restartBaseline())
   return { status: 200, body: result, audit: { action: 'validate_draft', result: result.ok ? 'ok' : 'problems', details: { problems: result.problems.length } } }
 }
 

@@ -6,7 +6,7 @@
 import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { checkConfig } from '../gateway/index.js'
-import { restartOnlyChanges } from '../runtime/index.js'
+import { restartOnlyChanges, type RestartBaseline } from '../runtime/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
 export interface DraftProblem {
@@ -30,19 +30,20 @@ function endpointShape(e: EndpointConfig): string {
   return JSON.stringify(rest)
 }
 
-function diff(current: GatewayConfig, draft: GatewayConfig): NonNullable<DraftResult['changes']> {
+function diff(current: GatewayConfig, baseline: RestartBaseline, draft: GatewayConfig): NonNullable<DraftResult['changes']> {
   const before = new Map(current.endpoints.map((e) => [e.name, endpointShape(e)]))
   const after = new Map(draft.endpoints.map((e) => [e.name, endpointShape(e)]))
   return {
     added: [...after.keys()].filter((n) => !before.has(n)),
     removed: [...before.keys()].filter((n) => !after.has(n)),
     changed: [...after].filter(([n, s]) => before.has(n) && before.get(n) !== s).map(([n]) => n),
-    restartNeeded: restartOnlyChanges(current, draft).map((p) => p.key),
+    // Judged as a reload judges it: against the start, and the store's settings once it is open.
+    restartNeeded: restartOnlyChanges(baseline, draft).map((p) => p.key),
   }
 }
 
-/** Checks `yaml` as if it were `configFile`; never throws for a problem of the draft. */
-export function validateDraft(configFile: string, yaml: string, current: GatewayConfig, now = new Date()): DraftResult {
+/** Checks `yaml` as if it were `configFile` replacing `current`; never throws for a problem of the draft. */
+export function validateDraft(configFile: string, yaml: string, current: GatewayConfig, baseline: RestartBaseline, now = new Date()): DraftResult {
   const toView = (p: ConfigProblem): DraftProblem => ({ line: p.line, column: p.column, key: p.key, msg: p.msg, inDraft: p.file === configFile && p.line > 0, text: formatProblem(p) })
   let draft: GatewayConfig
   try {
@@ -52,5 +53,5 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     throw e
   }
   const problems = checkConfig(draft, now).problems.map(toView)
-  return { ok: problems.length === 0, problems, changes: diff(current, draft) }
+  return { ok: problems.length === 0, problems, changes: diff(current, baseline, draft) }
 }

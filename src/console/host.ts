@@ -6,7 +6,7 @@
 import type { GatewayConfig } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { AdminFacts } from '../ops/index.js'
-import type { Runtime } from '../runtime/index.js'
+import type { RestartBaseline, Runtime } from '../runtime/index.js'
 import type { SessionState } from './session-key.js'
 
 /** The console's view of the running gateway. */
@@ -15,6 +15,8 @@ export interface ConsoleHost {
   readonly facts: AdminFacts
   /** The config in force. */
   config(): GatewayConfig
+  /** What a reload's restart-only keys are judged against (the draft validator judges alike). */
+  restartBaseline(): RestartBaseline
   /** Runs `fn` with a compiled snapshot (the live one, or a temporary one that is closed after). */
   withGateway<T>(fn: (gateway: Gateway) => Promise<T>): Promise<T>
   /** The process's store (users' tokens) once the config needs one, else the one sessions opened; seal keys are in the snapshot. */

@@ -9,6 +9,7 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Readiness } from './admin.js'
 import type { HandshakeFacts } from './admin-facts.js'
 import type { RunningOps } from './ops.js'
+import type { StoreSettings } from '../config/index.js'
 
 /** What the primary can ask a worker. */
 export type Question = 'metrics' | 'readiness' | 'handshakes'
@@ -37,12 +38,16 @@ export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | 
 
 /**
  * The config texts a worker starts from, as the primary validated them: the instance's start
- * (the baseline of restart-only keys) and its last good config. A worker that replaces a
- * crashed one thus runs what the others run, not whatever the file on disk says by then.
+ * (the baseline of restart-only keys) and its last good config, and the store settings the
+ * workers opened their store with, once they did. A worker that replaces a crashed one thus
+ * runs what the others run, not whatever the file on disk says by then, and judges the next
+ * reload as they do.
  */
 export interface ConfigTexts {
   start: string
   current: string
+  /** The settings the workers' store was opened with (the first accepted config that needed one); absent while none did. */
+  store?: StoreSettings
 }
 
 /** Worker side: asks the primary for the config texts to start from. */
@@ -56,7 +61,7 @@ export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
       if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
       clearTimeout(timer)
       process.off('message', onMessage)
-      resolve({ start: m.start, current: m.current })
+      resolve({ start: m.start, current: m.current, ...(m.store ? { store: m.store } : {}) })
     }
     process.on('message', onMessage)
     process.send?.({ type: 'mtls-gateway:config-request' } satisfies WorkerMessage)

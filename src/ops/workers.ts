@@ -8,12 +8,12 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client'
 import { inspectListeners, startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
-import { restartOnlyChanges } from '../runtime/index.js'
+import { adoptConfig, restartBaseline, restartOnlyChanges, type RestartBaseline } from '../runtime/index.js'
 import { loadConfigText, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { openMetricsAggregate } from './aggregate-open-metrics.js'
-import { runProbes, startAdmin, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
-import { mergeHandshakes, type AdminFacts, type AdminRoutesFactory, type HandshakeFacts, type ReloadRecord } from './admin-facts.js'
+import { runProbes, startAdmin, type AdminRoutes, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
+import { mergeHandshakes, type AdminFacts, type HandshakeFacts, type ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
 import { formatProblem } from '../errors.js'
 import { configSecretValues } from './config-secrets.js'
@@ -32,12 +32,23 @@ export interface PrimaryOptions {
   admin?: { host?: string; port?: number }
   probes?: readonly ReadinessProbe[]
   debounceMs?: number
-  /** Routes mounted on the admin listener (the console), seeing the whole instance. */
-  adminRoutes?: AdminRoutesFactory
+  /** Routes mounted on the admin listener (the console), seeing the whole instance and the configs the primary accepts. */
+  adminRoutes?: PrimaryRoutesFactory
   /** Prints a ready line: {msg: "listening", url} and {msg: "admin listening", url}. */
   announce(line: { msg: string; url: string }): void
   exit?(code: number): void
 }
+
+/** The configs the primary accepts (what every worker runs), for the routes it hosts. */
+export interface PrimaryConfigs {
+  /** The config in force: the start's, then each accepted reload's. */
+  current(): GatewayConfig
+  /** Calls `fn` with each config accepted from now on, in order (so a store opens when the workers' does). */
+  onAccepted(fn: (config: GatewayConfig) => void): void
+}
+
+/** Builds the primary's admin routes (the console) once the facts exist. */
+export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) => AdminRoutes
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -49,8 +60,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const loaded = loadConfigText(o.configFile)
   let config: GatewayConfig = loaded.config
   const startConfig = config
+  // What the workers judge restart-only keys against: the start, and the store's settings once
+  // an accepted config made them open it (each worker opens it then; this process opens none).
+  let baseline: RestartBaseline = restartBaseline(startConfig)
   // What every worker starts from, replacements included (worker-link's ConfigTexts).
-  const texts: ConfigTexts = { start: loaded.text, current: loaded.text }
+  const texts: ConfigTexts = { start: loaded.text, current: loaded.text, ...(baseline.store ? { store: baseline.store } : {}) }
   const { problems } = startProblems(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
@@ -179,6 +193,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   let lastReload: ReloadRecord | undefined
   let loadedAt = Date.now()
+  const accepted: ((config: GatewayConfig) => void)[] = []
   // The primary's own verdict on the files (what every worker's reload will find), for the console.
   const reload = (trigger: string): ReloadResult => {
     let result: ReloadResult
@@ -186,12 +201,16 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       const { config: next, text } = loadConfigText(o.configFile)
       // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
       const checked = startProblems(next)
-      const problems = [...restartOnlyChanges(startConfig, next), ...checked.problems]
+      const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
       result = problems.length === 0 ? { ok: true, endpoints: next.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
       // A refused file is not adopted: the console and the admin listener keep the config the workers keep.
       if (result.ok) {
         config = next
+        baseline = adoptConfig(baseline, next)
         texts.current = text
+        // A replacement opens the store the survivors opened, and judges the next reload like them.
+        if (baseline.store) texts.store = baseline.store
+        for (const fn of accepted) fn(next)
         watcher.setFiles(config.files)
         // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
         if (admin) renewServerTls(admin.server, checked.listenerTls.admin)
@@ -222,7 +241,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   let admin: AdminServer | undefined
   if (config.admin.enabled) {
-    const extra = o.adminRoutes?.(facts)
+    const extra = o.adminRoutes?.(facts, { current: () => config, onAccepted: (fn) => void accepted.push(fn) })
     const { tls, problems } = inspectListeners(config)
     // The workers compiled the same files a moment ago; a file replaced since fails the start here.
     if (problems.length > 0) throw new ConfigError(problems)

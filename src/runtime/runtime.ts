@@ -5,7 +5,7 @@
  * A reload goes through prepare() exactly as the start did, so it is accepted when a fresh
  * start with the same file would be, and then opens what that start would have opened.
  */
-import type { GatewayConfig } from '../config/index.js'
+import type { GatewayConfig, StoreSettings } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
@@ -15,8 +15,14 @@ import type { Observer } from './observer.js'
 import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
 
 export interface RuntimeOptions {
-  /** The config the process started with: its listeners and store location are fixed for life. */
+  /** The config the process started with: its listeners and tracer are fixed for life. */
   start: GatewayConfig
+  /**
+   * The settings the instance's store was opened with, when it was before this process started
+   * (a `--workers` replacement): the store opens at once, and its location is fixed as in the
+   * workers that opened it. Absent: it opens with the first config that needs it.
+   */
+  storeOpenedWith?: StoreSettings | undefined
   observer?: Observer
   /** Opens the store (tests count openings); default store/openStore. */
   open?: (config: StoreConfig) => Store
@@ -29,6 +35,8 @@ export interface Runtime {
   readonly store: Store | undefined
   /** Request bodies held whole in memory, across reloads (limits.maxBufferedTotal). */
   readonly bufferedBodies: BufferedBodies
+  /** What restart-only keys are judged against (the start, and the store's settings once it is open). */
+  readonly baseline: RestartBaseline
   /** Refuses a config that changes restart-only settings, then opens the store it needs; throws ConfigError. */
   prepare(config: GatewayConfig): void
   /** Where the snapshot's caller bearers live; undefined when it has no caller apps. */
@@ -41,20 +49,12 @@ export function needsStore(config: GatewayConfig): boolean {
   return config.callers.enabled || config.profiles.some((p) => p.token.mode === 'per_user')
 }
 
-// What a running process cannot change: its sockets, the store it writes to, its tracer.
+// What a running process cannot change: its sockets and its tracer, fixed at start.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // The listeners' sockets and the limits their guards were built with. The console token
   // is read per request, so a reload may change it (which ends every console session).
   listen: (c) => c.listen,
   admin: ({ admin: { token: _token, ...sockets } }) => sockets,
-  'store.kind': (c) => c.store.kind,
-  'store.file': (c) => (c.store.kind === 'sqlite' ? c.store.file : undefined),
-  'store.url': (c) => (c.store.kind === 'redis' ? c.store.url : undefined),
-  'store.keyPrefix': (c) => (c.store.kind === 'redis' ? c.store.keyPrefix : undefined),
-  // Topology, which TLS files and durability of the Redis connection are fixed at start (the
-  // files' renewed contents reach new connections on reload: prepare). Whether Redis gates
-  // readiness is read at each probe, so it reloads. On reload (not per request).
-  'store.redis': (c) => (c.store.kind === 'redis' && c.store.redis ? { ...c.store.redis, gateReadiness: undefined } : undefined),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,
@@ -62,17 +62,63 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   'tracing.otlp': (c) => c.tracing.otlp,
 }
 
-/** The restart-only settings `next` changes relative to `start`, as config problems. */
-export function restartOnlyChanges(start: GatewayConfig, next: GatewayConfig): ConfigProblem[] {
-  return Object.entries(RESTART_ONLY)
-    .filter(([, pick]) => JSON.stringify(pick(start)) !== JSON.stringify(pick(next)))
-    .map(([key]) => ({ file: next.file, line: 0, column: 0, key, msg: 'changed, and takes effect only after a restart; the running gateway keeps its last good config' }))
+// The store the process writes to, fixed once it is open (not at start: see RestartBaseline).
+const STORE_RESTART_ONLY: Record<string, (s: StoreSettings) => unknown> = {
+  'store.kind': (s) => s.kind,
+  'store.file': (s) => (s.kind === 'sqlite' ? s.file : undefined),
+  'store.url': (s) => (s.kind === 'redis' ? s.url : undefined),
+  'store.keyPrefix': (s) => (s.kind === 'redis' ? s.keyPrefix : undefined),
+  // Topology, which TLS files and durability of the Redis connection are fixed at opening (the
+  // files' renewed contents reach new connections on reload: prepare). Whether Redis gates
+  // readiness is read at each probe, so it reloads. On reload (not per request).
+  'store.redis': (s) => (s.kind === 'redis' && s.redis ? { ...s.redis, gateReadiness: undefined } : undefined),
+}
+
+/**
+ * What a config's restart-only keys are judged against: the start config for the listeners,
+ * the admin listener and the tracer (built at start), and for the store's location the settings
+ * the store was opened with, by the first config that needed one (caller apps or a per_user
+ * profile). While no store is open, nothing is at the old location and a fresh start with the
+ * new file would open the new one: the store may move freely until then.
+ */
+export interface RestartBaseline {
+  readonly start: GatewayConfig
+  /** The store settings the store was opened with; absent while no accepted config needed one. */
+  readonly store?: StoreSettings | undefined
+}
+
+/** The baseline of an instance that started with `start` (its store opens now if `start` needs one). */
+export function restartBaseline(start: GatewayConfig): RestartBaseline {
+  return adoptConfig({ start }, start)
+}
+
+/** The baseline once `config` is accepted: the first accepted config that needs a store opens it. */
+export function adoptConfig(baseline: RestartBaseline, config: GatewayConfig): RestartBaseline {
+  return baseline.store !== undefined || !needsStore(config) ? baseline : { start: baseline.start, store: config.store }
+}
+
+/** The store keys (`store.file`…) whose settings differ between `a` and `b`: another store location. */
+export function storeLocationChanges(a: StoreSettings, b: StoreSettings): string[] {
+  return changedKeys(STORE_RESTART_ONLY, a, b)
+}
+
+function changedKeys<T>(picks: Record<string, (v: T) => unknown>, a: T, b: T): string[] {
+  return Object.entries(picks)
+    .filter(([, pick]) => JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
+    .map(([key]) => key)
+}
+
+/** The restart-only settings `next` changes relative to `baseline`, as config problems. */
+export function restartOnlyChanges(baseline: RestartBaseline, next: GatewayConfig): ConfigProblem[] {
+  const keys = [...changedKeys(RESTART_ONLY, baseline.start, next), ...(baseline.store ? storeLocationChanges(baseline.store, next.store) : [])]
+  return keys.map((key) => ({ file: next.file, line: 0, column: 0, key, msg: 'changed, and takes effect only after a restart; the running gateway keeps its last good config' }))
 }
 
 /** Builds the runtime; call prepare() with the start config before serving. */
 export function createRuntime(o: RuntimeOptions): Runtime {
   const open = o.open ?? openStore
   let store: Store | undefined
+  let baseline: RestartBaseline = { start: o.start, ...(o.storeOpenedWith ? { store: o.storeOpenedWith } : {}) }
   const storeConfig = (c: GatewayConfig): StoreConfig =>
     c.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(c) } : { kind: 'sqlite', file: c.store.file }
   const bufferedBodies = createBufferedBodies()
@@ -82,10 +128,18 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     get store() {
       return store
     },
+    get baseline() {
+      return baseline
+    },
     prepare(config) {
-      const changed = restartOnlyChanges(o.start, config)
+      const changed = restartOnlyChanges(baseline, config)
       if (changed.length > 0) throw new ConfigError(changed)
-      if (!store && needsStore(config)) store = open(storeConfig(config))
+      const next = adoptConfig(baseline, config)
+      // Opened at the location `config` names: the baseline's, when it already had one (checked above).
+      if (!store && next.store) {
+        store = open(storeConfig(config))
+        baseline = next
+      }
       // Renewed Redis TLS files (watched like the rest): the next connections use them, as a
       // fresh start would; the files are read here, so an unreadable one fails the reload.
       else if (store?.renewTls && config.store.kind === 'redis' && config.store.redis.tls) {

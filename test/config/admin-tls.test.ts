@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { configSecretValues } from '../../src/ops/index.js'
-import { restartOnlyChanges } from '../../src/runtime/index.js'
+import { restartBaseline, restartOnlyChanges } from '../../src/runtime/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-admin-tls-'))
 const file = join(dir, 'gateway.yaml')
@@ -51,6 +51,6 @@ describe('admin.tls', () => {
   it('is restart-only: a reload that changes it is refused', () => {
     const before = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice]\n'), { env: {} })
     const after = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice, ops-mallory]\n'), { env: {} })
-    expect(restartOnlyChanges(before, after).map((p) => p.key)).toEqual(['admin'])
+    expect(restartOnlyChanges(restartBaseline(before), after).map((p) => p.key)).toEqual(['admin'])
   })
 })

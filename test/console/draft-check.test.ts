@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
 import { loadConfig } from '../../src/config/index.js'
 import { validateDraft } from '../../src/console/draft.js'
+import { adoptConfig, restartBaseline } from '../../src/runtime/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -26,15 +27,37 @@ describe('the draft validator and check', () => {
     writeFileSync(file, yamlWith(pki.file('server.key')))
     const current = loadConfig(file)
     expect(runCheck(file).ok).toBe(true)
-    expect(validateDraft(file, yamlWith(pki.file('server.key')), current)).toMatchObject({ ok: true, problems: [] })
+    expect(validateDraft(file, yamlWith(pki.file('server.key')), current, restartBaseline(current))).toMatchObject({ ok: true, problems: [] })
     const bad = yamlWith(pki.file('client.key'))
     writeFileSync(file, bad)
     const check = runCheck(file)
-    const draft = validateDraft(file, bad, current)
+    const draft = validateDraft(file, bad, current, restartBaseline(current))
     const line = `${pki.file('client.key')}: listen.tls: private key does not match the certificate in ${pki.file('server-chain.crt')}`
     expect(check.ok).toBe(false)
     expect(check.output.split('\n').filter((l) => l.startsWith(pki.dir))).toEqual([line])
     expect(draft.ok).toBe(false)
     expect(draft.problems.map((p) => p.text)).toEqual([line])
+  })
+
+  // restartNeeded says what a reload of the draft would be refused for: the store's location is
+  // fixed only once a store is open (the first config with caller apps or a per_user profile).
+  it('judges the store location as a reload does: free until a store is open, then fixed', () => {
+    const dir = pki.dir
+    const callers = `callers:\n  apps: [{ clientId: bot, hs256Secret: "0123456789abcdef0123456789abcdef", audience: a, endpoints: ["*"] }]\n`
+    const yaml = (db: string, withCallers: boolean): string => `${yamlWith(pki.file('server.key'))}store: { file: ${join(dir, db)} }\n${withCallers ? callers : ''}`
+    const file = join(dir, 'draft-store.yaml')
+    writeFileSync(file, yaml('a.db', false))
+    const start = loadConfig(file)
+    const started = restartBaseline(start)
+    const moved = validateDraft(file, yaml('b.db', true), start, started)
+    expect(moved).toMatchObject({ ok: true, changes: { restartNeeded: [] } })
+    writeFileSync(file, yaml('b.db', true))
+    const reloaded = loadConfig(file)
+    const opened = adoptConfig(started, reloaded)
+    expect(validateDraft(file, yaml('c.db', true), reloaded, opened).changes?.restartNeeded).toEqual(['store.file'])
+    expect(validateDraft(file, yaml('c.db', false), reloaded, opened).changes?.restartNeeded).toEqual(['store.file'])
+    expect(validateDraft(file, yaml('b.db', false), reloaded, opened).changes?.restartNeeded).toEqual([])
+    // The listener is judged against the start, store or not.
+    expect(validateDraft(file, yaml('b.db', true).replace('listen: { port: 0,', 'listen: { port: 1,'), reloaded, opened).changes?.restartNeeded).toEqual(['listen'])
   })
 })

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig, type GatewayConfig } from '../../src/config/index.js'
 import { compileSealers } from '../../src/gateway/index.js'
 import { compileGatewayKeys } from '../../src/callers/index.js'
-import { createRuntime, restartOnlyChanges } from '../../src/runtime/index.js'
+import { adoptConfig, createRuntime, restartBaseline, restartOnlyChanges, type RestartBaseline } from '../../src/runtime/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { MemoryStore, type Store, type StoreConfig } from '../../src/store/index.js'
 import { rsaPair } from '../support/callers-fixtures.js'
@@ -53,9 +53,11 @@ describe('runtime.prepare', () => {
   })
 
   it('refuses what only a restart applies, naming each setting, and opens nothing', () => {
-    const start = config(`store: { file: ${join(dir, 'a.db')} }\n`)
+    const start = config(`store: { file: ${join(dir, 'a.db')} }\n${callers()}`)
     const moved = config(`store: { file: ${join(dir, 'b.db')} }\n${callers()}`)
-    const runtime = createRuntime({ start, open: () => new MemoryStore() })
+    const opened: StoreConfig[] = []
+    const runtime = createRuntime({ start, open: (c) => (opened.push(c), new MemoryStore()) })
+    runtime.prepare(start)
     const err = (() => {
       try {
         runtime.prepare(moved)
@@ -65,23 +67,93 @@ describe('runtime.prepare', () => {
     })()
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).problems.map((p) => p.key)).toEqual(['store.file'])
-    expect(runtime.store).toBeUndefined()
+    expect(opened).toEqual([{ kind: 'sqlite', file: join(dir, 'a.db') }])
+  })
+
+  // Nothing is open at the start's location while no config needed a store: a fresh start with
+  // the new file would open the new one, so a reload does too; from then on it is fixed.
+  it('judges the store location against the config that opened the store, not the start', () => {
+    const opened: StoreConfig[] = []
+    const start = config(`store: { file: ${join(dir, 'a.db')} }\n`)
+    const runtime = createRuntime({ start, open: (c) => (opened.push(c), new MemoryStore()) })
+    runtime.prepare(start)
+    expect(runtime.baseline).toEqual({ start })
+    // Moved again while still nothing needs it: no store, nothing fixed.
+    const movedEmpty = config(`store: { file: ${join(dir, 'b0.db')} }\n`)
+    runtime.prepare(movedEmpty)
+    expect([opened, runtime.baseline]).toEqual([[], { start }])
+    const withCallers = config(`store: { file: ${join(dir, 'b.db')} }\n${callers()}`)
+    runtime.prepare(withCallers)
+    expect(opened).toEqual([{ kind: 'sqlite', file: join(dir, 'b.db') }])
+    expect(runtime.baseline).toEqual({ start, store: withCallers.store })
+    // Callers removed: the store stays open, and its location stays fixed.
+    const noCallers = config(`store: { file: ${join(dir, 'b.db')} }\n`)
+    runtime.prepare(noCallers)
+    for (const next of [config(`store: { file: ${join(dir, 'c.db')} }\n${callers()}`), config(`store: { file: ${join(dir, 'c.db')} }\n`)]) {
+      expect(() => runtime.prepare(next)).toThrow(ConfigError)
+      expect(restartOnlyChanges(runtime.baseline, next).map((p) => p.key)).toEqual(['store.file'])
+    }
+    expect(opened).toHaveLength(1)
+  })
+
+  it('a per_user profile opens the store like caller apps do', () => {
+    // needsStore reads only each profile's token mode.
+    const perUser = (file: string): GatewayConfig => {
+      const c = config(`store: { file: ${join(dir, file)} }\n`)
+      return { ...c, profiles: [{ name: 'p', token: { mode: 'per_user' } } as GatewayConfig['profiles'][number]] }
+    }
+    const start = config(`store: { file: ${join(dir, 'a.db')} }\n`)
+    const b = perUser('b.db')
+    expect(restartOnlyChanges(restartBaseline(start), b)).toEqual([])
+    const after = adoptConfig(restartBaseline(start), b)
+    expect(after.store).toEqual(b.store)
+    expect(restartOnlyChanges(after, perUser('c.db')).map((p) => p.key)).toEqual(['store.file'])
+  })
+
+  it('a process that joins an instance whose store is open (a --workers replacement) opens it at once and judges alike', () => {
+    const start = config(`store: { file: ${join(dir, 'a.db')} }\n`)
+    const b = config(`store: { file: ${join(dir, 'b.db')} }\n${callers()}`)
+    const current = config(`store: { file: ${join(dir, 'b.db')} }\n`)
+    const opened: StoreConfig[] = []
+    const survivor: RestartBaseline = adoptConfig(adoptConfig(restartBaseline(start), b), current)
+    const runtime = createRuntime({ start, storeOpenedWith: JSON.parse(JSON.stringify(survivor.store)) as GatewayConfig['store'], open: (c) => (opened.push(c), new MemoryStore()) })
+    runtime.prepare(current)
+    expect(opened).toEqual([{ kind: 'sqlite', file: join(dir, 'b.db') }])
+    const c = config(`store: { file: ${join(dir, 'c.db')} }\n${callers()}`)
+    expect(restartOnlyChanges(runtime.baseline, c).map((p) => p.key)).toEqual(restartOnlyChanges(survivor, c).map((p) => p.key))
+    expect(restartOnlyChanges(runtime.baseline, c).map((p) => p.key)).toEqual(['store.file'])
   })
 
   it('names listen, admin and the store location; seal keys, TTLs and the console token are not restart-only', () => {
-    const a = config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }] }\n${callers()}`)
+    const a = restartBaseline(config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }] }\n${callers()}`))
     const b = config(`store: { sealKeys: [{ id: k1, key: "${sealKey}" }, { id: k2, key: "${sealKey}" }], activeKey: k2 }\n${callers()}  anonymousTtl: 1m\n`)
     expect(restartOnlyChanges(a, b)).toEqual([])
     const c = { ...b, listen: { ...b.listen, port: 1 }, admin: { ...b.admin, enabled: true }, store: { ...b.store, kind: 'redis' as const, url: 'redis://x' } }
     expect(restartOnlyChanges(a, c).map((p) => p.key)).toEqual(['listen', 'admin', 'store.kind', 'store.file', 'store.url', 'store.keyPrefix', 'store.redis'])
+    // No store open yet (no caller apps, no per_user profile): the same change names only the sockets.
+    const unopened = restartBaseline({ ...a.start, callers: { ...a.start.callers, enabled: false } })
+    expect(unopened.store).toBeUndefined()
+    expect(restartOnlyChanges(unopened, c).map((p) => p.key)).toEqual(['listen', 'admin'])
+    const s = a.start
     // The console token is read per request: rotating it is a reload (it ends console sessions).
-    expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001' } })).toEqual([])
-    expect(restartOnlyChanges(a, { ...a, admin: { ...a.admin, token: 'rotated-console-token-0001', port: 1 } }).map((p) => p.key)).toEqual(['admin'])
+    expect(restartOnlyChanges(a, { ...s, admin: { ...s.admin, token: 'rotated-console-token-0001' } })).toEqual([])
+    expect(restartOnlyChanges(a, { ...s, admin: { ...s.admin, token: 'rotated-console-token-0001', port: 1 } }).map((p) => p.key)).toEqual(['admin'])
     // The tracer is built once: its switch, name and exporter are restart-only; the sampler reloads.
-    const sampled = { ...a, tracing: { ...a.tracing, sampler: { ratio: 0.5, parentBased: false } } }
+    const sampled = { ...s, tracing: { ...s.tracing, sampler: { ratio: 0.5, parentBased: false } } }
     expect(restartOnlyChanges(a, sampled)).toEqual([])
-    const traced = { ...a, tracing: { ...a.tracing, enabled: true, serviceName: 'other', otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces', protocol: 'http/protobuf' as const, headers: {}, timeoutMs: 10_000, tls: {} } } }
+    const traced = { ...s, tracing: { ...s.tracing, enabled: true, serviceName: 'other', otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces', protocol: 'http/protobuf' as const, headers: {}, timeoutMs: 10_000, tls: {} } } }
     expect(restartOnlyChanges(a, traced).map((p) => p.key)).toEqual(['tracing.enabled', 'tracing.serviceName', 'tracing.otlp'])
+  })
+
+  it('Redis: keyPrefix is fixed once the store is open, free before', () => {
+    const redis = (prefix: string, withCallers: boolean): GatewayConfig => config(`store: { kind: redis, url: "redis://127.0.0.1:6379", keyPrefix: "${prefix}" }\n${withCallers ? callers() : ''}`)
+    const start = redis('p1:', false)
+    const b = redis('p2:', true)
+    expect(restartOnlyChanges(restartBaseline(start), b)).toEqual([])
+    expect(restartOnlyChanges(adoptConfig(restartBaseline(start), b), redis('p3:', true)).map((p) => p.key)).toEqual(['store.keyPrefix'])
+    // Whether Redis gates readiness reloads, open store or not.
+    const gated = { ...b, store: { ...b.store, redis: { ...b.store.redis, gateReadiness: true } } }
+    expect(restartOnlyChanges(adoptConfig(restartBaseline(start), b), gated)).toEqual([])
   })
 })
 
