@@ -5,13 +5,13 @@
  * needs one. Either way
  * console sessions live in the configured store, shared by every worker and replica.
  */
-import type { GatewayConfig } from '../config/index.js'
+import type { GatewayConfig, StoreSettings } from '../config/index.js'
 import { createConsole, type ConsoleHost } from '../console/index.js'
 import { compileGateway, compileSealers } from '../gateway/index.js'
 import { GatewayError } from '../errors.js'
 import type { AdminRoutes, AdminRoutesFactory, PrimaryRoutesFactory } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
-import { createRuntime, redisStoreOptions, type Runtime } from '../runtime/index.js'
+import { createRuntime, redisStoreOptions, storeLocationChanges, type Runtime } from '../runtime/index.js'
 import { openStore, type Sealer, type Store } from '../store/index.js'
 
 /** The console over a running single-process gateway. */
@@ -65,21 +65,33 @@ export function primaryConsole(): PrimaryRoutesFactory {
 /**
  * The console on the runtime's store, or, while the config keeps nothing else in a store,
  * on one it opens itself (same location) at first use and closes with the admin listener.
+ * While no other store is open that one follows the config in force: a reload that names
+ * another location closes it and opens the new one, as a fresh start with that file would
+ * (console sessions end: their key is in the old store). Once the runtime opens its store,
+ * the console uses that one and closes its own.
  */
 function withSessionStore(
   runtime: Pick<Runtime, 'store'>,
   snapshot: () => { config: GatewayConfig; sealer: Sealer | undefined },
   host: (sessionState: ConsoleHost['sessionState']) => Omit<ConsoleHost, 'runtime'>,
 ): AdminRoutes {
-  let own: Store | undefined
+  let own: { store: Store; settings: StoreSettings } | undefined
+  const closeOwn = (): void => {
+    void own?.store.close().catch(() => undefined)
+    own = undefined
+  }
   const storeFor = (config: GatewayConfig): Store => {
-    if (runtime.store) return runtime.store
+    if (runtime.store) {
+      if (own) closeOwn()
+      return runtime.store
+    }
+    if (own && storeLocationChanges(own.settings, config.store).length > 0) closeOwn()
     try {
-      own ??= openStore(config.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: config.store.file })
+      own ??= { store: openStore(config.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: config.store.file }), settings: config.store }
     } catch (e) {
       throw e instanceof GatewayError ? e : new GatewayError('store_unavailable', `the console's sessions need the store, which could not be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
     }
-    return own
+    return own.store
   }
   const routes = createConsole({
     ...host(() => {
@@ -89,7 +101,7 @@ function withSessionStore(
     // The overview reports the store the console depends on, its own included.
     runtime: {
       get store() {
-        return runtime.store ?? own
+        return runtime.store ?? own?.store
       },
     },
   })
@@ -97,7 +109,7 @@ function withSessionStore(
     ...routes,
     close: () => {
       routes.close?.()
-      void own?.close().catch(() => undefined)
+      closeOwn()
     },
   }
 }

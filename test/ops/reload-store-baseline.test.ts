@@ -123,7 +123,7 @@ function adminCall(url: string, o: { method?: string; cookie?: string; origin?: 
 }
 
 /** A signed-in console session: its reads and actions. */
-async function consoleSession(adminUrl: string): Promise<{ read<T>(name: string): Promise<T>; act<T>(name: string, body?: unknown): Promise<T> }> {
+async function consoleSession(adminUrl: string): Promise<{ cookie(): Promise<string>; read<T>(name: string): Promise<T>; act<T>(name: string, body?: unknown): Promise<T> }> {
   const api = `${adminUrl}/console/api/`
   const origin = new URL(adminUrl).origin
   const login = await adminCall(`${api}login`, { method: 'POST', origin, body: { token: TOKEN } })
@@ -132,6 +132,7 @@ async function consoleSession(adminUrl: string): Promise<{ read<T>(name: string)
   const cookie = (Array.isArray(set) ? set[0] : (set ?? '')).split(';')[0] as string
   const csrf = (JSON.parse(login.text) as { csrf: string }).csrf
   return {
+    cookie: async () => cookie,
     async read<T>(name: string) {
       const r = await adminCall(`${api}${name}`, { cookie })
       expect(r.status, r.text).toBe(200)
@@ -296,4 +297,46 @@ describe('the store location is fixed once a store is open, not at start', () =>
   it('one process, SQLite: callers added with store.file moved are accepted and write there; then store.file is restart-only', () => scenario('sqlite', 1), 240_000)
   it('one process, Redis: callers added with store.keyPrefix changed are accepted and write there; then keyPrefix is restart-only', () => scenario('redis', 1), 240_000)
   it('--workers 2, SQLite: the workers, the primary\'s verdict and replacement workers agree', () => scenario('sqlite', 2), 480_000)
+})
+
+/**
+ * The console keeps its sessions in a store of its own while the config keeps nothing else in
+ * one. That store follows the location a reload names, as a fresh start with the file would
+ * open it: console sessions end (their key stays behind in the old store) and new sign-ins
+ * live at the new location; once callers open the runtime's store there, sessions carry on.
+ */
+async function consoleFollows(workers: number): Promise<void> {
+  const at = mkdtempSync(join(dir, `console-${workers}-`))
+  const [a, b] = [location('sqlite', at, 'a'), location('sqlite', at, 'b')]
+  const run = await start(at, yamlOf(a, false), workers)
+  try {
+    const pids = workers === 1 ? [run.gp.child.pid as number] : await firstPids(run, workers)
+    const first = await consoleSession(run.admin)
+    await first.read('overview')
+    const inA = await a.keys('')
+    expect(inA).toEqual(expect.arrayContaining([expect.stringMatching(/^console:session:key/)]))
+    expect(await b.keys('')).toBeUndefined()
+    await reloadBySignal(run, yamlOf(b, false), pids, ACCEPTED)
+    // The session's key is in A: as after a fresh start with the new file, it has ended.
+    const ended = await adminCall(`${run.admin}/console/api/overview`, { cookie: await first.cookie() })
+    expect(ended.status).toBe(401)
+    const second = await consoleSession(run.admin)
+    expect(await second.read<{ lastReload: { result: ReloadResult } }>('overview')).toMatchObject({ lastReload: { result: { ok: true } }, store: { kind: 'sqlite', up: true } })
+    expect(await b.keys('console:session:key')).toHaveLength(1)
+    expect(await a.keys('')).toEqual(inA)
+    // Callers added at B: the runtime's store opens there, and the session carries on.
+    await reloadBySignal(run, yamlOf(b, true), pids, ACCEPTED)
+    const r = await bearerCall(run, 'console-follows')
+    expect([r.token, r.call]).toEqual([200, 200])
+    expect(await second.read<{ store: unknown }>('overview')).toMatchObject({ store: { kind: 'sqlite', up: true } })
+    expect(await b.keys('bearer:')).toHaveLength(1)
+    expect(await a.keys('')).toEqual(inA)
+  } finally {
+    await run.gp.stop('SIGKILL')
+  }
+}
+
+describe('the console\'s own session store follows the store location until a store is open', () => {
+  it('one process', () => consoleFollows(1), 240_000)
+  it('--workers 2 (the primary\'s console)', () => consoleFollows(2), 240_000)
 })
