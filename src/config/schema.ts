@@ -322,7 +322,7 @@ const redisStore = {
 const store = {
   type: 'object',
   additionalProperties: false,
-  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas.',
+  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and `redis` (but `redis.gateReadiness`) need a restart, while before that a reload may change them.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },

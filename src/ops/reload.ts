@@ -3,7 +3,7 @@
  * replaces the old one with a single reference swap. Requests pinned to the old snapshot
  * finish on it; the old snapshot's pools close once they are done. A bad reload keeps the
  * last good config, says why, and counts it — including a change to a setting only a
- * restart applies (listen, admin, store location), which `compile` refuses.
+ * restart applies (listen, admin, the store's location once it is open), which `compile` refuses.
  */
 import type { Logger } from 'pino'
 import { loadConfig, type GatewayConfig } from '../config/index.js'
