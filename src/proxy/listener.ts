@@ -25,6 +25,7 @@ import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
+import { enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -122,6 +123,11 @@ function noRoute(req: IncomingMessage, url: string): GatewayError {
   return new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
 }
 
+/** One request more than MAX_WAITING pipelined behind an unanswered one (pipelined.ts). */
+function tooManyPipelined(): GatewayError {
+  return new GatewayError('unavailable', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
+}
+
 /** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
 const expectsContinue = (req: IncomingMessage): boolean => req.headers.expect !== undefined && /100-continue/i.test(req.headers.expect)
 
@@ -139,12 +145,24 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
   // array copies on every response): it aborts a proxied call whose caller left, then reports.
   let report: (() => void) | undefined
+  // This connection's turn (pipelined.ts): held until this answer is done.
+  let held = false
+  let refused = false
   // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
+    if (held) leave(socket)
     if (!res.writableFinished) run.callerGone?.()
     report?.()
   })
   try {
+    const turn = enter(socket)
+    if (turn === 'refuse') {
+      refused = true
+      throw tooManyPipelined()
+    }
+    // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
+    if (turn !== true && !(await turn)) throw callerAborted()
+    held = true
     const noHost = missingHost(req)
     if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
@@ -173,10 +191,12 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     }
   } catch (err) {
     // The caller left first: what failed after (an aborted upstream call) is a consequence.
-    out.error = res.destroyed && !res.writableFinished ? callerAborted() : asGatewayError(err)
+    out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
     const unread = hasBody(req.headers) && !req.complete
-    if (!expiryOf(req) && !res.destroyed) writeError(res, out.error, out.surface, { requestId: id, close: unread })
+    // Pipelined past the limit: the connection closes after the answers before this one.
+    const close = unread || refused
+    if (!expiryOf(req) && !res.destroyed && !socket.destroyed) writeError(res, out.error, out.surface, { requestId: id, close })
     // Discard (not process) what is in flight while the connection closes: see writeError.
     if (unread) req.resume()
   } finally {
@@ -193,7 +213,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       o.onDone?.(done)
       if (trace) endTrace(trace, done)
     }
-    if (res.writableFinished || res.destroyed) done()
+    // A request whose connection closed while it waited for its turn has no response to close.
+    if (res.writableFinished || res.destroyed || (!held && socket.destroyed)) done()
     else report = done
   }
 }

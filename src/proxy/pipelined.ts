@@ -1,0 +1,63 @@
+/**
+ * HTTP/1.1 pipelining: a caller may send many requests on one connection before reading any
+ * answer. Node's server emits every request it parses at once, so without a turn each of them
+ * ran the pipeline and dialled its upstream together: one connection could put tens of
+ * thousands of calls in flight (2 MB of pipelined GETs took a gateway from 134 MB to over
+ * 550 MB and filled the endpoint's pool), past `listen.connections` and `perAddress`, which
+ * count connections. Answers must leave in order anyway (RFC 9112 §9.3.2), so, like nginx and
+ * Envoy, the gateway serves one request of a connection at a time: the next one starts when
+ * the one before it has been answered. At most MAX_WAITING may wait; one more is refused with
+ * 503 and the connection closes after the answers before it, so what a connection can make the
+ * gateway hold is bounded however fast its caller writes.
+ */
+import type { Duplex } from 'node:stream'
+
+/** Requests of one connection that may wait behind the one being served. */
+export const MAX_WAITING = 16
+
+interface Lane {
+  busy: boolean
+  /** Once one request was refused, every later one of the connection is (it closes). */
+  refusing: boolean
+  readonly waiting: ((go: boolean) => void)[]
+}
+
+const lanes = new WeakMap<Duplex, Lane>()
+
+/**
+ * Asks for this connection's turn. `true`: serve now (the usual case, no promise made);
+ * a promise: wait, resolving true when the turn comes and false when the connection closed
+ * first; `'refuse'`: too many wait already. A request given a turn calls `leave` when its
+ * answer is done.
+ */
+export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
+  let lane = lanes.get(socket)
+  if (lane === undefined) {
+    const created: Lane = { busy: true, refusing: false, waiting: [] }
+    lanes.set(socket, created)
+    // One listener per connection: requests still waiting when it closes are let go, unserved.
+    socket.once('close', () => {
+      for (const wake of created.waiting.splice(0)) wake(false)
+    })
+    return true
+  }
+  if (!lane.busy) {
+    lane.busy = true
+    return true
+  }
+  if (lane.refusing || lane.waiting.length >= MAX_WAITING) {
+    lane.refusing = true
+    return 'refuse'
+  }
+  const waiting = lane.waiting
+  return new Promise<boolean>((resolve) => waiting.push(resolve))
+}
+
+/** The request that had the turn is answered: the next one waiting (if any) gets it. */
+export function leave(socket: Duplex): void {
+  const lane = lanes.get(socket)
+  if (lane === undefined) return
+  const next = lane.waiting.shift()
+  if (next) next(!socket.destroyed)
+  else lane.busy = false
+}
