@@ -5,6 +5,8 @@
  * request's target from it; the rules are in docs/paths.md.
  */
 
+import { GatewayError } from '../errors.js'
+
 /** The configured URL for one tenant (or for every request when it has no `{tenant}`). */
 export interface DestinationBase {
   /** `https://host[:port]`, tenant substituted. */
@@ -105,8 +107,42 @@ export function underBasePattern(basePath: string): RegExp {
 
 function parse(url: string): DestinationBase {
   const u = new URL(url)
+  return baseOf(u)
+}
+
+function baseOf(u: URL): DestinationBase {
   const path = u.pathname.replace(/\/+$/, '')
   return { origin: u.origin, path, under: underBasePattern(path) }
+}
+
+/** The authority text of a configured URL (between `://` and the path, query or fragment). */
+function authorityOf(url: string): string {
+  const rest = url.slice(url.indexOf('://') + 3)
+  const end = rest.search(/[/?#]/)
+  return end === -1 ? rest : rest.slice(0, end)
+}
+
+/**
+ * The URL for one tenant. Where the tenant is part of the host, the host must be the text
+ * substituted, as a name: WHATWG URL reads a host that ends in a number as an IPv4 address
+ * (`https://{tenant}` with the tenant `2130706433` or `0x7f000001` is 127.0.0.1) and refuses
+ * some labels (`api.{tenant}` with `1`). Such a tenant names no host of the endpoint: a 400
+ * (`tenant_invalid`) here, instead of a 500 from the dial's origin check (or from `new URL`).
+ */
+function parseTenanted(url: string, tenant: string, tenantInHost: boolean): DestinationBase {
+  const filled = url.replaceAll('{tenant}', tenant)
+  if (!tenantInHost) return parse(filled)
+  const expected = authorityOf(filled).replace(/:\d*$/, '').toLowerCase()
+  let u: URL | undefined
+  try {
+    u = new URL(filled)
+  } catch {
+    u = undefined
+  }
+  if (u === undefined || u.hostname !== expected) {
+    throw new GatewayError('tenant_invalid', `the tenant "${tenant}" does not make a host name of the endpoint's URL (a host ending in a number is read as an IP address)`)
+  }
+  return baseOf(u)
 }
 
 /**
@@ -117,6 +153,7 @@ function parse(url: string): DestinationBase {
 export function compileDestination(url: string, pathPrefix: string | undefined): EndpointDestination {
   const prefix = pathPrefix?.replace(/\/+$/, '') ?? ''
   const templated = url.includes('{tenant}')
+  const tenantInHost = authorityOf(url).includes('{tenant}')
   let untenanted: DestinationBase | undefined
   const tenants = new Map<string, DestinationBase>()
   return {
@@ -128,7 +165,7 @@ export function compileDestination(url: string, pathPrefix: string | undefined):
       if (tenant === undefined || !templated) return (untenanted ??= parse(url))
       let base = tenants.get(tenant)
       if (base === undefined) {
-        base = parse(url.replaceAll('{tenant}', tenant))
+        base = parseTenanted(url, tenant, tenantInHost)
         if (tenants.size >= MAX_CACHED_TENANTS) tenants.delete(tenants.keys().next().value as string)
         tenants.set(tenant, base)
       }

@@ -66,12 +66,17 @@ describe('buildUpstreamTarget', () => {
       'https://api.partner.test/a/{{acct}}/b',
       'http://api.partner.test:80',
     )
+    // A tenant in the host must stay the host's text (not read as an IPv4 address, not refused by
+    // URL): otherwise the tenant is refused with tenant_invalid (review rev-e).
+    const hostText = (u: string): string => u.replace(/^https?:\/\//, '').split(/[/?#]/)[0]!.replace(/:\d*$/, '')
     const direct = (u: string, t: string | undefined): { origin: string; path: string } | string => {
+      const hostTenant = t !== undefined && hostText(u).includes('{tenant}')
       try {
         const parsed = new URL(t === undefined ? u : u.replaceAll('{tenant}', t))
+        if (hostTenant && parsed.hostname !== hostText(u).replaceAll('{tenant}', t).toLowerCase()) return 'tenant_invalid'
         return { origin: parsed.origin, path: parsed.pathname.replace(/\/+$/, '') }
       } catch (err) {
-        return String(err)
+        return hostTenant ? 'tenant_invalid' : String(err)
       }
     }
     fc.assert(
@@ -84,7 +89,7 @@ describe('buildUpstreamTarget', () => {
             const at = destination.at(t)
             cached = { origin: at.origin, path: at.path }
           } catch (err) {
-            cached = String(err)
+            cached = err instanceof GatewayError ? err.reason : String(err)
           }
           expect(cached).toEqual(direct(u, t))
         }
@@ -172,5 +177,37 @@ describe('buildUpstreamTarget', () => {
     })
     const err = await new Promise<Error | null>((resolve) => connector({ hostname: '127.0.0.1', host: '127.0.0.1:9', port: '9', protocol: 'https:' } as Parameters<typeof connector>[0], (e) => resolve(e)))
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_GATEWAY_ORIGIN_MISMATCH')
+  })
+})
+
+describe('a tenant in the host (review rev-e)', () => {
+  // WHATWG URL reads a host ending in a number as IPv4: `https://{tenant}` with the tenant
+  // 2130706433 was 127.0.0.1, which the pool's origin check then refused as a gateway bug (500).
+  const HOSTS = ['https://{tenant}:8443/v1', 'https://{tenant}.partner.test/v1', 'https://api.{tenant}:8443', 'https://api-{tenant}.partner.test']
+  const label = fc.oneof(
+    fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/),
+    fc.constantFrom('2130706433', '0x7f000001', '0x7f', '1', '0', '017700000001', '4294967295', '4294967296', 'xn--a', 'xn--nxasmq6b', '0xffffffff', '08', 'localhost'),
+  )
+  it('a DNS-label tenant gives a 400 or a host the endpoint\'s own origin check accepts, never an IP address (5,000 cases)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...HOSTS), label, (url, tenant) => {
+        const r = outcome(() => buildUpstreamTarget(endpoint(url), tenant, '/x', '', 'append'))
+        if (r instanceof GatewayError) {
+          expect(r.reason).toBe('tenant_invalid')
+          return
+        }
+        const u = new URL(r.origin)
+        expect(u.hostname).toBe(url.replace(/^https:\/\//, '').split(/[/:]/)[0]!.replace('{tenant}', tenant))
+        expect(endpointAuthority([url])(u.hostname, Number(u.port) || 443)).toBe(true)
+      }),
+      { seed: 0x7e5e, numRuns: 5_000 },
+    )
+  })
+  it('the IPv4 spellings of 127.0.0.1 as a whole-host tenant are refused with 400', () => {
+    for (const t of ['2130706433', '0x7f000001']) {
+      const r = outcome(() => buildUpstreamTarget(endpoint('https://{tenant}:8443'), t, '/x', '', 'append'))
+      expect(r).toBeInstanceOf(GatewayError)
+      expect(STATUS[(r as GatewayError).reason]).toBe(400)
+    }
   })
 })
