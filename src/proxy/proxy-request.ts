@@ -19,6 +19,7 @@ import type { RequestTarget } from './request-target.js'
 import type { RelayHooks } from './upstream-call.js'
 import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
+import { scrubEchoedQueryFields } from './echoed-fields.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -113,6 +114,9 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   // response gets it whatever pipeline the listener was given, and a third entry in the respond
   // list cost Node 24's realistic path 3-5 % in paired windows (docs/performance.md, session 18).
   if (mode === 'route') scopeRouteCookies.run(ctx as Context as Admitted, upstream)
+  // A redirect or link that echoes the query the gateway built must not hand the caller its fields.
+  const h = upstream.headers
+  if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined) scrubEchoedQueryFields((ctx as Context as Admitted).endpoint, h)
   const upstreamBody = upstream.body
   if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
   upstream.headers['x-request-id'] = id
