@@ -2,6 +2,7 @@
 export { loadConfig, loadConfigText, parseConfig, type LoadConfigOptions } from './load.js'
 export { configSchema } from './schema.js'
 export { bundleFiles } from './normalize.js'
+export { fileInDir } from './config-path.js'
 export { parseDuration, parseSize } from './units.js'
 export { formatKeyPath } from './yaml-source.js'
 export { parseTemplate, renderTemplate, type Template, type TemplatePart, type TemplateScope } from './template.js'

@@ -3,7 +3,8 @@
  * paths made absolute, and the cross-field rules a JSON Schema cannot say well.
  */
 import { isIP } from 'node:net'
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { dirname } from 'node:path'
+import { configPaths, fileInDir } from './config-path.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
 import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
@@ -32,7 +33,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   const root = obj(raw)
   const problems: ConfigProblem[] = []
   const baseDir = dirname(ctx.file)
-  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p))
+  const abs = configPaths(baseDir, ctx.references)
   const listen = obj(root.listen)
   const admin = obj(root.admin)
   const forwarding = obj(root.forwarding)
@@ -187,6 +188,6 @@ function normalizeTls(t: Raw, abs: (p: string) => string, report: Report): Endpo
 /** Files a bundle reads, for reload watching. */
 export function bundleFiles(t: EndpointTlsConfig): string[] {
   const files = [t.cert, t.key, t.pkcs12, ...t.intermediates, ...t.roots, ...t.clientRoots, ...t.crl]
-  if (t.dir) files.push(resolve(t.dir, 'tls.crt'), resolve(t.dir, 'tls.key'), resolve(t.dir, 'ca.crt'))
+  if (t.dir) files.push(fileInDir(t.dir, 'tls.crt'), fileInDir(t.dir, 'tls.key'), fileInDir(t.dir, 'ca.crt'))
   return files.filter((f): f is string => typeof f === 'string')
 }

@@ -4,9 +4,8 @@
  * at any time; validity dates depend on the clock and are validity.ts's (checked at each use).
  */
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto'
-import type { EndpointTlsConfig } from '../config/index.js'
+import { fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 
@@ -89,9 +88,9 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
       return { certFile: file, keyFile: file, rootFiles }
     }
   }
-  const certFile = tls.dir ? join(tls.dir, 'tls.crt') : (tls.cert as string)
-  const keyFile = tls.dir ? join(tls.dir, 'tls.key') : (tls.key as string)
-  const rootFiles = tls.roots.length > 0 || !tls.dir ? tls.roots : [join(tls.dir, 'ca.crt')]
+  const certFile = tls.dir ? fileInDir(tls.dir, 'tls.crt') : (tls.cert as string)
+  const keyFile = tls.dir ? fileInDir(tls.dir, 'tls.key') : (tls.key as string)
+  const rootFiles = tls.roots.length > 0 || !tls.dir ? tls.roots : [fileInDir(tls.dir, 'ca.crt')]
   const certs = readCerts(certFile, 'cert', fail)
   const extra = tls.intermediates.flatMap((f) => readCerts(f, 'intermediates', fail))
   const key = readKey(keyFile, tls.keyPassphrase, fail)
