@@ -35,7 +35,7 @@ const SECRET_PARAMS = [
   new RegExp(`(${NAMES}"\\s*:\\s*)[^"\\s,}\\]][^\\s,}\\]]*`, 'g'),
   new RegExp(`(${NAMES}\\s*=\\s*")[^"]*`, 'g'),
   new RegExp(`(${NAMES}\\s*=\\s*')[^']*`, 'g'),
-  new RegExp(`(${NAMES}\\s*=\\s*)[^&\\s"',;<>]+`, 'g'),
+  new RegExp(`(${NAMES}\\s*=\\s*)[^&\\s"',;<>\\\\]+`, 'g'),
   new RegExp(`(${NAMES}%(?:25)*3[dD])(?:(?!%(?:25)*26)[^&\\s"',;<>])*`, 'g'),
 ]
 
@@ -43,9 +43,8 @@ const SECRET_PARAMS = [
 export function redactProviderText(profile: Profile, text: string): string {
   const c = profile.config
   const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields)].filter((s): s is string => s !== undefined)
-  let out = redactSecrets(text, secrets, REDACTED)
-  for (const param of SECRET_PARAMS) out = out.replace(param, `$1${REDACTED}`)
-  return out
+  // The parameters are looked for in every decoding of the text, as the known secrets are.
+  return redactSecrets(text, secrets, REDACTED, SECRET_PARAMS)
 }
 
 function failure(profile: Profile, tenant: string | undefined, message: string, reply?: ProviderReply): ProfileTestResult {

@@ -107,14 +107,26 @@ function secretPattern(secret: string): RegExp {
   return new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(' ', '[ +]'), 'g')
 }
 
-/** `text` with every secret (of at least MIN_SECRET_LENGTH) replaced by `mask`, in any encoding it was echoed in. */
-export function redactSecrets(text: string, secrets: Iterable<string>, mask: string): string {
+/**
+ * `text` with every secret (of at least MIN_SECRET_LENGTH) replaced by `mask`, in any encoding it was echoed in;
+ * likewise the value of every match of `params` (global patterns whose group 1 is the parameter's name and
+ * whatever precedes the value, kept), found in every decoding too: `oauth_signature=\"…\"` in a JSON echo
+ * of the request is `oauth_signature="…"` one layer down.
+ */
+export function redactSecrets(text: string, secrets: Iterable<string>, mask: string, params: readonly RegExp[] = []): string {
   const patterns = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).map(secretPattern)
-  if (patterns.length === 0 || text === '') return text
+  if ((patterns.length === 0 && params.length === 0) || text === '') return text
   const ranges: [number, number][] = []
   for (const view of decodings(text)) {
     for (const pattern of patterns) {
       for (const m of view.text.matchAll(pattern)) ranges.push([view.from[m.index] as number, view.to[m.index + m[0].length - 1] as number])
+    }
+    for (const param of params) {
+      for (const m of view.text.matchAll(param)) {
+        const start = m.index + (m[1] ?? '').length
+        const end = m.index + m[0].length - 1
+        if (end >= start) ranges.push([view.from[start] as number, view.to[end] as number])
+      }
     }
   }
   if (ranges.length === 0) return text

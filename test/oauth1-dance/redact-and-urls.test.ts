@@ -115,6 +115,46 @@ describe('redactProviderText (property)', () => {
   })
 })
 
+describe('redactProviderText: the parameters inside an echo of the request', () => {
+  it('removes the signature of the gateway\'s own Authorization header echoed inside a JSON body', () => {
+    const header = 'OAuth oauth_consumer_key="ck", oauth_nonce="n1", oauth_signature="x4zyxv%2BKOMtdHtOXdSsTLgXDo5Q%3D"'
+    const out = redactProviderText(profile(), `refused: ${JSON.stringify({ headers: { authorization: header } })}`)
+    expect(out).not.toContain('x4zyxv')
+    expect(out).toContain('oauth_nonce=\\"n1\\"')
+  })
+
+  // Each parameter form a provider may answer with, then quoted again by however it echoes the
+  // request: a JSON string (once or twice), a form value, XML text, a percent-encoded query.
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0')
+  const rfc = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${hex(c.charCodeAt(0))}`)
+  const WRAPS: Readonly<Record<string, (s: string) => string>> = {
+    json: (s) => JSON.stringify(s),
+    jsonObject: (s) => JSON.stringify({ echo: { headers: { authorization: s } } }),
+    form: (s) => new URLSearchParams([['sent', s]]).toString(),
+    xml: (s) => `<sent>${s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</sent>`,
+    query: (s) => `?sent=${rfc(s)}`,
+  }
+  const FORMS: readonly ((name: string, v: string) => string)[] = [
+    (n, v) => `OAuth oauth_consumer_key="ck", ${n}="${rfc(v)}", oauth_version="1.0"`,
+    (n, v) => `a=1&${n}=${rfc(v)}&b=2`,
+    (n, v) => `{"${n}":${JSON.stringify(v)}}`,
+    (n, v) => `<${n}>${v.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`)}</${n}>`,
+  ]
+  it('no token secret, signature or verifier survives an answer form quoted again up to two layers (3,000 runs)', () => {
+    // Signature-like values: base64 (with "+", "/", "=") long enough that no piece occurs by chance.
+    const value = fc.base64String({ minLength: 16, maxLength: 44 }).filter((v) => /[A-Za-z0-9]{8}/.test(v))
+    fc.assert(
+      fc.property(value, fc.constantFrom('oauth_signature', 'oauth_token_secret', 'oauth_verifier'), fc.nat({ max: FORMS.length - 1 }), fc.array(fc.constantFrom(...Object.keys(WRAPS)), { minLength: 1, maxLength: 2 }), (v, name, form, wraps) => {
+        const sent = wraps.reduce((text, w) => (WRAPS[w] as (x: string) => string)(text), (FORMS[form] as (n: string, x: string) => string)(name, v))
+        const out = redactProviderText(profile(), sent)
+        for (const piece of v.split(/[+/=]/).filter((p) => p.length >= 8)) expect(out.includes(piece), `${JSON.stringify(piece)} in ${JSON.stringify(out)}`).toBe(false)
+        expect(out).toContain('[redacted]')
+      }),
+      { seed: 0x519e, numRuns: 3_000 },
+    )
+  })
+})
+
 describe('gateway URLs', () => {
   it('publicUrl wins, then the profile callbackUrl, then the request origin', () => {
     expect(gatewayBase(gateway('https://gw.example'), profile(), 'http://10.0.0.1:8080')).toBe('https://gw.example')
