@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { GatewayError } from '../errors.js'
@@ -209,7 +209,11 @@ const isBusy = (e: unknown): boolean => typeof (e as { code?: unknown }).code ==
 function openOnce(file: string, busyTimeoutMs: number): Database.Database {
   let db: Database.Database | undefined
   try {
-    mkdirSync(dirname(file), { recursive: true })
+    // Bearers, the jti cache, dance state and (without store.sealKeys) the console's session
+    // key and JWT claims live in this file: only the gateway's user may read it, whatever the
+    // umask. A directory or file that exists keeps its mode; SQLite gives -wal and -shm the file's.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    closeSync(openSync(file, 'a', 0o600))
     db = new Database(file)
     // busy_timeout first: switching to WAL and creating the table need locks a second
     // process starting at the same moment may hold.

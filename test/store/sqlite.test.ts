@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -30,6 +30,20 @@ afterEach(() => {
 })
 
 describe('SQLite store: file and schema', () => {
+  it('creates the file (and its -wal and -shm) and missing directories readable by the gateway\'s user only, whatever the umask', async () => {
+    const old = process.umask(0o022)
+    try {
+      const file = join(dir, 'state', 'gateway.db')
+      const store = openSqliteStore({ file })
+      await store.put('bearer:x', 'claims')
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600')
+      expect((statSync(join(dir, 'state')).mode & 0o777).toString(8)).toBe('700')
+      await store.close()
+    } finally {
+      process.umask(old)
+    }
+  })
+
   it('creates missing parent directories and a WAL-mode file', async () => {
     const file = join(dir, 'a', 'b', 'state.db')
     const store = openSqliteStore({ file })
