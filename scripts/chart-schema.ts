@@ -16,6 +16,41 @@ const CHART_MANAGED: Record<string, string> = {
   drain: 'Use gateway.drainGraceSeconds.',
 }
 const refused = (description: string): Schema => ({ not: {}, description })
+
+/**
+ * Keys whose value is itself a secret. In the chart (production) each must hold a `${env:…}` or
+ * `${file:…}` reference: a literal would be rendered into the ConfigMap, readable by anyone
+ * who may read ConfigMaps, kept in the release history and in `helm get values`.
+ */
+const SECRET_VALUES = {
+  config: [
+    'listen.tls.keyPassphrase', 'profiles[].consumerSecret', 'profiles[].privateKeyPassphrase', 'profiles[].token.token', 'profiles[].token.tokenSecret',
+    'callers.adminToken', 'callers.apps[].hs256Secret', 'callers.gatewayKeys[].privateKey', 'callers.gatewayKeys[].passphrase',
+    'interception.caKeyPassphrase', 'tracing.otlp.headers.*',
+  ],
+  endpoint: ['tls.keyPassphrase', 'tls.pkcs12Passphrase', 'via.password', 'tenants.*.tls.keyPassphrase', 'tenants.*.tls.pkcs12Passphrase'],
+}
+export const REFERENCE_PATTERN = '\\$\\{(env|file):[^}]+\\}'
+
+/** The schema at `path` (`a.b`, `a[]`, `a.*` for any key) under `root`. */
+function at(root: Schema, path: string): Schema {
+  let node = root
+  for (const part of path.replace(/\[\]/g, '.[]').split('.')) {
+    const next = part === '[]' ? node.items : part === '*' ? (node.additionalProperties as Schema | undefined) : node.properties?.[part]
+    if (next === undefined || typeof next !== 'object') throw new Error(`chart schema: no ${path} in the gateway schema`)
+    node = next
+  }
+  return node
+}
+
+/** Each secret-valued key under `root` must hold a reference. */
+function requireReferences(root: Schema, paths: readonly string[]): void {
+  for (const path of paths) {
+    const node = at(root, path)
+    node.pattern = REFERENCE_PATTERN
+    node.description = `${node.description === undefined ? '' : `${String(node.description)} `}The chart refuses a literal: give \`\${env:…}\` (extraEnv from a Secret) or \`\${file:…}\` (a mounted Secret), never the value inline.`
+  }
+}
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T
 
 /** `config`: the gateway schema without the chart-managed keys; CA paths optional (interception.caSecretName). */
@@ -27,6 +62,7 @@ function configSchema(gateway: Schema): Schema {
   const interception = properties.interception as Schema
   delete interception.required
   interception.description = `${String(interception.description)} caCert/caKey: give interception.caSecretName instead (the chart refuses neither set).`
+  requireReferences({ properties }, SECRET_VALUES.config)
   return { type: 'object', additionalProperties: false, description: 'The rest of the gateway YAML (docs/config-reference.md), merged under the chart-managed keys; validated by the gateway\'s own schema.', properties }
 }
 
@@ -40,6 +76,7 @@ function endpointSchema(gateway: Schema, current: Schema): Schema {
   tls.description = chartTls.description
   endpoint.properties = { ...endpoint.properties, egress: current.properties?.egress as Schema }
   endpoint.description = current.description
+  requireReferences(endpoint, SECRET_VALUES.endpoint)
   return endpoint
 }
 
