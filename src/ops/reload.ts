@@ -26,7 +26,7 @@ export interface ReloaderOptions {
   /** The new snapshot is in force (gauges, redaction, watched files). */
   onSwap?(gateway: Gateway): void
   /** A reload was refused: the files the refused config references (a missing one may yet arrive). */
-  onRefused?(files: readonly string[]): void
+  onRefused?(files: readonly string[], hide: readonly string[]): void
   /** Closes the old snapshot once its in-flight requests are done. */
   retire(old: Gateway): void
   log: Logger
@@ -55,7 +55,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
       const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
       o.metrics.configReload('failure')
       o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
-      o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []))
+      o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []), config?.secrets ?? [])
       return { ok: false, problems }
     }
     const old = o.ref.current

@@ -45,12 +45,12 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   let admin: AdminServer | undefined
   const onSwap = (g: Gateway): void => {
     p.adopt(g)
-    watcher?.setFiles(g.config.files)
+    watcher?.setFiles(g.config.files, g.config.secrets)
     // As a fresh start would: new connections get the certificates the new snapshot read.
     renewServerTls(s.server, g.listenerTls.proxy)
     if (admin) renewServerTls(admin.server, g.listenerTls.admin)
   }
-  const onRefused = (files: readonly string[]): void => watcher?.addFiles(files)
+  const onRefused = (files: readonly string[], hide: readonly string[]): void => watcher?.addFiles(files, hide)
   const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics })
   let lastReload: ReloadRecord | undefined
   let loadedAt = Date.now()
@@ -136,8 +136,9 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
 function startWatcher(p: OpsParts, s: OpsStartOptions, onChange: () => void): ChangeWatcher {
   return watchFiles({
     files: s.ref.current.config.files,
+    hide: s.ref.current.config.secrets,
     ...(p.o.debounceMs !== undefined ? { debounceMs: p.o.debounceMs } : {}),
     onChange,
-    onError: (dir, err) => p.log.logger.warn({ dir, err: err.message }, 'cannot watch directory; SIGHUP still reloads'),
+    onError: (dir, code) => p.log.logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
 }

@@ -31,18 +31,27 @@ export interface ChangeWatcherOptions {
   debounceMs?: number
   /** Called when the fingerprint of the files differs from the last one seen. */
   onChange(): void
-  onError?(dir: string, err: Error): void
+  /**
+   * A directory could not be watched: `dir` with every hidden value masked, and the error's code
+   * (its message names the path again).
+   */
+  onError?(dir: string, code: string): void
+  /**
+   * Values the files' paths may hold that a report must not show: the config's `${env:}`/`${file:}`
+   * values (a private key pasted where a path belongs is a "path" whose directory is most of the key).
+   */
+  hide?: readonly string[]
 }
 
 /** A running directory watcher. */
 export interface ChangeWatcher {
-  /** Replaces the watched files (after a reload changed what the config references). */
-  setFiles(files: readonly string[]): void
+  /** Replaces the watched files (after a reload changed what the config references), and the values to hide. */
+  setFiles(files: readonly string[], hide?: readonly string[]): void
   /**
    * Watches these files as well, until the next setFiles: after a refused reload, the files
    * the refused config names (a certificate it references may arrive after the config does).
    */
-  addFiles(files: readonly string[]): void
+  addFiles(files: readonly string[], hide?: readonly string[]): void
   close(): void
 }
 
@@ -60,10 +69,32 @@ function watchedDirs(files: readonly string[]): Set<string> {
   return dirs
 }
 
+export const MASK = '[REDACTED]'
+
+/**
+ * `text` with each hidden value masked, and each part of one that ends before a "/" in it
+ * (what dirname leaves of a path holding the value), longest first.
+ */
+export function maskHidden(text: string, hide: Iterable<string>): string {
+  const forms = new Set<string>()
+  for (const v of hide) {
+    if (v.length < 4) continue
+    forms.add(v)
+    for (let i = v.indexOf('/'); i >= 0; i = v.indexOf('/', i + 1)) if (i >= 4) forms.add(v.slice(0, i))
+  }
+  let out = text
+  for (const f of [...forms].sort((a, b) => b.length - a.length)) out = out.split(f).join(MASK)
+  return out
+}
+
+const codeOf = (e: unknown): string => (typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : 'error')
+
 /** Starts watching the directories of `files`. */
 export function watchFiles(o: ChangeWatcherOptions): ChangeWatcher {
   const debounceMs = o.debounceMs ?? 300
   let files = [...o.files]
+  let hide = new Set(o.hide ?? [])
+  const report = (dir: string, e: unknown): void => o.onError?.(maskHidden(dir, hide), codeOf(e))
   let names = new Set(files.map((f) => basename(f)))
   let last = fingerprint(files)
   const watchers = new Map<string, FSWatcher>()
@@ -101,23 +132,25 @@ export function watchFiles(o: ChangeWatcherOptions): ChangeWatcher {
         w.on('error', (err) => {
           w.close()
           watchers.delete(dir)
-          o.onError?.(dir, err)
+          report(dir, err)
         })
         watchers.set(dir, w)
       } catch (e) {
-        o.onError?.(dir, e as Error)
+        report(dir, e)
       }
     }
   }
   retarget()
   return {
-    setFiles(next) {
+    setFiles(next, hidden = []) {
       files = [...next]
+      hide = new Set(hidden)
       names = new Set(files.map((f) => basename(f)))
       last = fingerprint(files)
       retarget()
     },
-    addFiles(more) {
+    addFiles(more, hidden = []) {
+      for (const v of hidden) hide.add(v)
       const missing = more.filter((f) => !files.includes(f))
       if (missing.length === 0) return
       files = [...files, ...missing]

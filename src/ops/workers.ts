@@ -211,10 +211,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
         // A replacement opens the store the survivors opened, and judges the next reload like them.
         if (baseline.store) texts.store = baseline.store
         for (const fn of accepted) fn(next)
-        watcher.setFiles(config.files)
+        watcher.setFiles(config.files, config.secrets)
         // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
         if (admin) renewServerTls(admin.server, checked.listenerTls.admin)
-      } else watcher.addFiles(next.files)
+      } else watcher.addFiles(next.files, next.secrets)
     } catch (e) {
       // The workers reload too and log the reasons; the primary keeps watching the old files and
       // those the refused file names (one missing now may arrive after the config: then it reloads).
@@ -249,9 +249,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   const watcher = watchFiles({
     files: config.files,
+    hide: config.secrets,
     ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
     onChange: () => reload('file change'),
-    onError: (dir, err) => logger.warn({ dir, err: err.message }, 'cannot watch directory; SIGHUP still reloads'),
+    onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
   const finish = async (): Promise<void> => {
     watcher.close()
