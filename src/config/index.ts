@@ -10,5 +10,5 @@ export { hasDotSegment, pathSegmentProblem, type PathSegmentProblem } from './pa
 export { fillUrlTemplate, parseUrlTemplate, type FilledUrl, type UrlPart, type UrlScope, type UrlTemplate } from './url-template.js'
 export { PROFILE_URL_KEYS } from './field-references.js'
 export type * from './types.js'
-export { concealSecretValues } from './references.js'
+export { concealReferences, concealSecretValues } from './references.js'
 export { isLoopbackHost, protectedModeMessage } from './loopback.js'

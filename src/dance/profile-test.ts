@@ -39,25 +39,29 @@ const SECRET_PARAMS = [
   new RegExp(`(${NAMES}%(?:25)*3[dD])(?:(?!%(?:25)*26)[^&\\s"',;<>])*`, 'g'),
 ]
 
-/** Removes the profile's secrets and any token secret, signature or verifier from provider text. */
-export function redactProviderText(profile: Profile, text: string): string {
+/**
+ * Removes the profile's secrets, `also` (the config's `${env:}`/`${file:}` values: a provider API
+ * key in a token URL's query, echoed back), and any token secret, signature or verifier from provider text.
+ */
+export function redactProviderText(profile: Profile, text: string, also: readonly string[] = []): string {
   const c = profile.config
-  const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields)].filter((s): s is string => s !== undefined)
+  const secrets = [c.consumerSecret, c.token.tokenSecret, c.privateKeyPassphrase, ...Object.values(c.additionalFields), ...also].filter((s): s is string => s !== undefined)
   // The parameters are looked for in every decoding of the text, as the known secrets are.
   return redactSecrets(text, secrets, REDACTED, SECRET_PARAMS)
 }
 
-function failure(profile: Profile, tenant: string | undefined, message: string, reply?: ProviderReply): ProfileTestResult {
+function failure(profile: Profile, also: readonly string[], tenant: string | undefined, message: string, reply?: ProviderReply): ProfileTestResult {
+  const redact = (text: string): string => redactProviderText(profile, text, also)
   const headers = reply
-    ? Object.fromEntries(Object.entries(reply.headers).map(([k, v]) => [k, SECRET_HEADERS.has(k) ? REDACTED : redactProviderText(profile, v)]))
+    ? Object.fromEntries(Object.entries(reply.headers).map(([k, v]) => [k, SECRET_HEADERS.has(k) ? REDACTED : redact(v)]))
     : undefined
   return {
     ok: false,
     profile: profile.name,
     ...(tenant !== undefined ? { tenant } : {}),
-    message: redactProviderText(profile, message),
+    message: redact(message),
     ...(reply && headers
-      ? { response: { method: reply.method, url: reply.url, endpoint: reply.endpoint, status: reply.status, headers, body: redactProviderText(profile, reply.body) } }
+      ? { response: { method: reply.method, url: redact(reply.url), endpoint: reply.endpoint, status: reply.status, headers, body: redact(reply.body) } }
       : {}),
   }
 }
@@ -77,7 +81,7 @@ export async function testProfile(gateway: Gateway, name: string, tenantArg: str
     return { ok: true, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), message }
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return failure(profile, tenant, err.message, reply)
+    return failure(profile, gateway.config.secrets, tenant, err.message, reply)
   }
 }
 

@@ -4,6 +4,7 @@
  * a partner that demands a client certificate for its API demands it here too.
  */
 import type { Dispatcher } from 'undici'
+import { concealReferences } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
 import { parseForm, signRequest } from '../oauth1/index.js'
@@ -96,7 +97,9 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
   } catch (err) {
     throw classifyUpstreamError(err, endpoint.name)
   }
-  return { method: 'POST', url: filled.shown, endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
+  // Shown in messages (test-auth, the console, the dance's failure page, logs): a `${env:}` value
+  // in the URL (a provider's API key in its query) shows as its reference.
+  return { method: 'POST', url: concealReferences(filled.shown, gateway.config.references ?? []), endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
 }
 
 /** The token pair of a 2xx form reply; anything else is `oauth_provider_failed` naming the status. */
