@@ -120,7 +120,11 @@ function requestIdOf(req: IncomingMessage): string {
 }
 
 function noRoute(req: IncomingMessage, url: string): GatewayError {
-  return new GatewayError('not_found', `no route for ${req.method ?? 'GET'} ${url.split('?')[0] ?? ''}: use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…`)
+  const method = req.method ?? 'GET'
+  const how = 'use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…'
+  // The caller is told its path; the log is not: a caller that forgot its proxy sends the
+  // backend's path (an account number, a token) here, and access lines carry no paths.
+  return new GatewayError('not_found', `no route for this ${method} request (its path is outside /proxy/ and /gateway/): ${how}`, { callerMessage: `no route for ${method} ${url.split('?')[0] ?? ''}: ${how}` })
 }
 
 /** One request more than MAX_WAITING pipelined behind an unanswered one (pipelined.ts). */
