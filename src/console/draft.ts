@@ -3,7 +3,7 @@
  * references, every bundle), as if it were the config file, and compared with the config
  * in force: the endpoints a reload would add, remove or change. Nothing is written.
  */
-import { parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
+import { concealReferences, parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { checkConfig } from '../gateway/index.js'
 import { restartOnlyChanges, type RestartBaseline } from '../runtime/index.js'
@@ -53,5 +53,9 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     throw e
   }
   const problems = checkConfig(draft, now).problems.map(toView)
-  return { ok: problems.length === 0, problems, changes: diff(current, baseline, draft) }
+  // An endpoint's name can come from a `${env:}`/`${file:}` reference too: the lists show the
+  // reference, so the draft cannot be used to read a variable or a file through them.
+  const changes = diff(current, baseline, draft)
+  const shown = (names: string[]): string[] => names.map((n) => concealReferences(n, draft.references ?? []))
+  return { ok: problems.length === 0, problems, changes: { ...changes, added: shown(changes.added), removed: shown(changes.removed), changed: shown(changes.changed) } }
 }
