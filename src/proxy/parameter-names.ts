@@ -145,16 +145,16 @@ function nameOfPiece(piece: string): string {
 
 /**
  * `text` (a query without its "?", or a form body) without every piece — split on "&" and on
- * ";" — whose raw name `drop` matches; every other byte stays, delimiters included.
+ * ";" — that `drop` matches (by its raw name, or the whole `name=value` piece); every other byte stays, delimiters included.
  */
-export function removeParameters(text: string, drop: (rawName: string) => boolean): string {
+export function removeParameters(text: string, drop: (rawName: string, piece: string) => boolean): string {
   const pieces = text.split(PIECES)
   let out = ''
   let emitted = false
   let removed = false
   for (let i = 0; i < pieces.length; i += 2) {
     const piece = pieces[i] as string
-    if (piece !== '' && drop(nameOfPiece(piece))) {
+    if (piece !== '' && drop(nameOfPiece(piece), piece)) {
       removed = true
       continue
     }
