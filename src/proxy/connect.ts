@@ -78,7 +78,7 @@ function parseAuthority(target: string): { host: string; port: number } | undefi
 /** How a CONNECT reports itself once it is more than a refusal (one access line each). */
 interface TunnelReports {
   /** A pass-through tunnel's line, when it closes: how long it lived and what it carried. */
-  passThroughClosed(authority: string): void
+  passThroughClosed(authority: string, error?: GatewayError): void
   /** An intercepted tunnel whose caller never completed its TLS handshake. */
   handshakeFailed(error: GatewayError): void
 }
@@ -98,8 +98,9 @@ export function createConnectHandler(o: ConnectOptions) {
       return r
     }
     const reports: TunnelReports = {
-      passThroughClosed(authority) {
-        const r = record(200)
+      passThroughClosed(authority, error) {
+        // A tunnel closed because it was judged again and refused says why (it was open: 200).
+        const r = record(200, error)
         r.passThrough = authority
         recordCallerConnection(socket as Socket, r)
         o.onDone?.(r)
@@ -131,18 +132,41 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const endpoints = gateway.byHost.get(authority) ?? []
   const passThroughTo = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
   if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
-  const callers = gateway.callers
-  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
   const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
   // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
   const certificate = token === undefined ? callerCertificate(socket) : undefined
-  const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
+  const caller = await admitConnect(o, gateway, socket, token, certificate)
   if (caller) facts.caller = caller.appId
-  if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
-  if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, callers)
-  if (endpoints.length === 0 && passThroughTo) return passThrough(socket, head, authority, passThroughTo, o, () => reports.passThroughClosed(authority))
+  if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, gateway.callers)
+  if (endpoints.length === 0 && passThroughTo) {
+    // A pass-through tunnel has no inner requests to judge again: it is judged again itself, as
+    // its CONNECT would be under the snapshot then in force (a reload that removes its entry or
+    // its app, a bearer that expired or was revoked), and closed when refused.
+    const judge = async (g: Gateway): Promise<GatewayError | undefined> => {
+      try {
+        const entry = g.config.interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
+        if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
+        await admitConnect(o, g, socket, token, certificate)
+        return undefined
+      } catch (err) {
+        const label = authFailureLabel(err)
+        if (label) o.admit.onAuthFailure?.(label)
+        return err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
+      }
+    }
+    return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { current: o.current, judge })
+  }
   return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}) }, reports)
+}
+
+/** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
+async function admitConnect(o: ConnectOptions, gateway: Gateway, socket: Duplex, token: string | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
+  const callers = gateway.callers
+  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
+  const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
+  if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
+  return caller
 }
 
 /** The verified client certificate of a CONNECT on a TLS listener. */

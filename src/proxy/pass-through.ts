@@ -6,11 +6,11 @@
  * retries; an open tunnel is closed when idle (tunnelIdle) and on drain once quiet.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import { Transform, type Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import { describeDialFailure } from '../tls/index.js'
 import type { InterceptionConfig } from '../config/index.js'
-import { checkLiteral, createEgressLookup, type EgressReason } from '../gateway/index.js'
+import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import { callerAborted } from './outcome.js'
 import type { TimeoutReason } from './connection-guard.js'
 
@@ -26,22 +26,78 @@ export interface PassThroughOptions {
   onTimeout(reason: TimeoutReason): void
 }
 
+/** How an open tunnel is judged again: the snapshot in force now, and its CONNECT's verdict under a snapshot (the refusal, or undefined to go on). */
+export interface Rejudge {
+  current: () => Gateway
+  judge: (gateway: Gateway) => Promise<GatewayError | undefined>
+}
+
+/** An open tunnel is judged again at its next byte after a reload, and at least this often while bytes flow (a bearer expires). */
+const REJUDGE_MS = 30_000
+
 const ANSWER = 'HTTP/1.1 200 Connection Established\r\n\r\n'
 
 /**
  * Dials `target`, then answers 200 and relays bytes both ways; `closed` reports the tunnel once
  * it ends. Rejects (nothing written yet) when the dial is refused, fails, times out, or the caller leaves first.
  */
-export async function passThrough(socket: Duplex, head: Buffer, authority: string, target: PassThroughTarget, o: PassThroughOptions, closed: () => void): Promise<void> {
+export async function passThrough(socket: Duplex, head: Buffer, authority: string, target: PassThroughTarget, o: PassThroughOptions, closed: (error?: GatewayError) => void, rejudge?: Rejudge): Promise<void> {
   const upstream = await dial(socket, authority, target, o)
   o.onTunnel?.('pass_through')
-  socket.once('close', closed)
+  let refusal: GatewayError | undefined
+  socket.once('close', () => closed(refusal))
   socket.write(ANSWER)
   if (head.length > 0) upstream.write(head)
   socket.on('close', () => upstream.destroy())
   upstream.on('close', () => socket.destroy())
-  socket.pipe(upstream).pipe(socket)
+  if (rejudge) {
+    const refuse = (e: GatewayError): void => {
+      refusal ??= e
+      socket.destroy()
+      upstream.destroy()
+    }
+    const gate = rejudgeGate(rejudge.current, rejudge.judge, refuse)
+    socket.pipe(gate()).pipe(upstream).pipe(gate()).pipe(socket)
+  } else socket.pipe(upstream).pipe(socket)
   idleLimit(socket, upstream, o)
+}
+
+/**
+ * Gates for both directions of one tunnel: a byte passes only under a snapshot the tunnel was
+ * judged under (and not longer than REJUDGE_MS ago); otherwise the tunnel is judged again first
+ * and closed, that byte undelivered, when refused.
+ */
+function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<GatewayError | undefined>, refuse: (e: GatewayError) => void): () => Transform {
+  let judged = current()
+  let judgedAt = Date.now()
+  let pending: Promise<GatewayError | undefined> | undefined
+  const verdict = (): Promise<GatewayError | undefined> | undefined => {
+    const g = current()
+    if (pending) return pending
+    if (g === judged && Date.now() - judgedAt < REJUDGE_MS) return undefined
+    pending = judge(g).then((e) => {
+      pending = undefined
+      judged = g
+      judgedAt = Date.now()
+      return e
+    })
+    return pending
+  }
+  return () =>
+    new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        const waiting = verdict()
+        if (!waiting) return cb(null, chunk)
+        waiting.then((e) => {
+          if (!e) return cb(null, chunk)
+          refuse(e)
+          cb()
+        }, (err: unknown) => {
+          refuse(new GatewayError('internal', 'internal error', { cause: err }))
+          cb()
+        })
+      },
+    })
 }
 
 /** The connected upstream socket; a GatewayError naming `authority` and the failed fact otherwise. */
