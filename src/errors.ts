@@ -25,6 +25,7 @@ export type Reason =
   | 'client_cert_expired'
   | 'client_cert_not_yet_valid'
   | 'server_roots_not_valid'
+  | 'server_crl_not_valid'
   | 'upstream_cert_untrusted'
   | 'upstream_cert_expired'
   | 'upstream_cert_not_yet_valid'
@@ -81,6 +82,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   client_cert_expired: 502,
   client_cert_not_yet_valid: 502,
   server_roots_not_valid: 502,
+  server_crl_not_valid: 502,
   upstream_cert_untrusted: 502,
   upstream_cert_expired: 502,
   upstream_cert_not_yet_valid: 502,

@@ -154,7 +154,7 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
     for (const p of found) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
     if (!bundle) return { ok: false }
     for (const f of bundleValidity(bundle, tls).faults(now.getTime())) {
-      degraded.push({ file: f.field === 'cert' ? bundle.certFile : bundle.rootFiles.join(', '), line: 0, column: 0, key: `${keyBase}.${f.field}`, msg: `${label}: ${f.msg}` })
+      degraded.push({ file: f.field === 'cert' ? bundle.certFile : f.field === 'crl' ? tls.crl.join(', ') : bundle.rootFiles.join(', '), line: 0, column: 0, key: `${keyBase}.${f.field}`, msg: `${label}: ${f.msg}` })
     }
     // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
     const ctx = found.length === 0 ? createClientContext(bundle, tls) : { problems: [] }

@@ -8,6 +8,7 @@ import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:cry
 import { fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
+import { loadX509 } from './pki.js'
 
 export interface Bundle {
   key: KeyObject
@@ -24,6 +25,15 @@ export interface Bundle {
   certFile: string
   /** Where the server roots came from, for messages. */
   rootFiles: string[]
+  /** The CRLs of `tls.crl`, read once: the secure context is built from these bytes, validity reads their dates. */
+  crls: BundleCrl[]
+}
+
+/** One CRL file's text and the validity period of each CRL in it (thisUpdate … nextUpdate). */
+export interface BundleCrl {
+  file: string
+  pem: string
+  periods: { issuer: string; from: number; until?: number }[]
 }
 
 export interface BundleProblem {
@@ -72,6 +82,7 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     keyType: describeKey(key),
     certFile: src.certFile,
     rootFiles: src.rootFiles,
+    crls: tls.crl.flatMap((file) => readCrl(file, fail)),
   }
   return { bundle, problems }
 }
@@ -149,4 +160,28 @@ function describeKey(key: KeyObject): string {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0] ?? e.message : String(e)
+}
+
+const CRL_PEM = /-----BEGIN X509 CRL-----[^-]+-----END X509 CRL-----/g
+
+/** A CRL file's text and its CRLs' periods; an unreadable file is a problem, an unparsable CRL is left to OpenSSL to name. */
+function readCrl(file: string, fail: (file: string, field: string, msg: string) => void): BundleCrl[] {
+  let pem: string
+  try {
+    pem = readFileSync(file, 'utf8')
+  } catch (e) {
+    fail(file, 'crl', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+    return []
+  }
+  const periods: BundleCrl['periods'] = []
+  for (const block of pem.match(CRL_PEM) ?? []) {
+    try {
+      // @peculiar/x509 loads only for a bundle with CRLs.
+      const crl = new (loadX509().X509Crl)(block)
+      periods.push({ issuer: crl.issuer, from: crl.thisUpdate.getTime(), ...(crl.nextUpdate ? { until: crl.nextUpdate.getTime() } : {}) })
+    } catch {
+      // OpenSSL refuses it when the context is built, naming the file.
+    }
+  }
+  return [{ file, pem, periods }]
 }

@@ -2,7 +2,6 @@
  * A bundle + the endpoint's verification settings → one tls.SecureContext, built once at
  * load and shared by every connection of that endpoint's pool.
  */
-import { readFileSync } from 'node:fs'
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
 import type { EndpointTlsConfig } from '../config/index.js'
 import type { Bundle, BundleProblem } from './bundle.js'
@@ -10,14 +9,8 @@ import type { Bundle, BundleProblem } from './bundle.js'
 /** Builds the client SecureContext; problems (bad CRL, OpenSSL refusals) are returned, not thrown. */
 export function createClientContext(bundle: Bundle, tls: EndpointTlsConfig): { context?: SecureContext; problems: BundleProblem[] } {
   const problems: BundleProblem[] = []
-  const crl: string[] = []
-  for (const file of tls.crl) {
-    try {
-      crl.push(readFileSync(file, 'utf8'))
-    } catch (e) {
-      problems.push({ file, field: 'crl', msg: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
-    }
-  }
+  // Read once by loadBundle (an unreadable file is its problem): the dates validity checks are these bytes'.
+  const crl = bundle.crls.map((c) => c.pem)
   const ca = bundle.roots.map((c) => c.toString())
   try {
     const context = createSecureContext({

@@ -24,15 +24,15 @@ export function daysLeftText(notAfterMs: number, nowMs: number): string {
 }
 
 /** Why a bundle cannot be used now; closed, snake_case (a metric label and an error reason). */
-export type ValidityReason = Extract<Reason, 'client_cert_expired' | 'client_cert_not_yet_valid' | 'server_roots_not_valid'>
+export type ValidityReason = Extract<Reason, 'client_cert_expired' | 'client_cert_not_yet_valid' | 'server_roots_not_valid' | 'server_crl_not_valid'>
 
 /** Every ValidityReason, for metrics that show each one as 0/1. */
-export const VALIDITY_REASONS: readonly ValidityReason[] = ['client_cert_expired', 'client_cert_not_yet_valid', 'server_roots_not_valid']
+export const VALIDITY_REASONS: readonly ValidityReason[] = ['client_cert_expired', 'client_cert_not_yet_valid', 'server_roots_not_valid', 'server_crl_not_valid']
 
 /** One time-based problem: the reason, the bundle field it is about, and a sentence with the date. */
 export interface ValidityFault {
   reason: ValidityReason
-  field: 'cert' | 'roots'
+  field: 'cert' | 'roots' | 'crl'
   msg: string
 }
 
@@ -68,16 +68,22 @@ export function bundleValidity(bundle: Bundle, o: { systemRoots: boolean }): Bun
   const chain = [periodOf(bundle.leaf, 'client'), ...bundle.chain.map((c) => periodOf(c, 'intermediate')), ...(bundle.clientRoot ? [periodOf(bundle.clientRoot, 'root')] : [])]
   // With system roots in play the gateway cannot know which anchor a server uses: no verdict.
   const roots = o.systemRoots ? [] : bundle.roots.map((c) => periodOf(c, 'root'))
+  // OpenSSL refuses every server while a CRL it holds is past nextUpdate or before thisUpdate (CRL_HAS_EXPIRED, CRL_NOT_YET_VALID).
+  const crls = (bundle.crls ?? []).flatMap((c) => c.periods.map((p) => ({ file: c.file, issuer: p.issuer, from: p.from, until: p.until ?? Infinity })))
   const evaluate = (now: number): ValidityFault[] => {
     const out = chain.flatMap((p) => chainFault(p, now) ?? [])
     if (roots.length > 0 && !roots.some((r) => now >= r.from && now <= r.until)) {
       const listed = roots.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
       out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
     }
+    for (const c of crls) {
+      if (now > c.until) out.push({ reason: 'server_crl_not_valid', field: 'crl', msg: `the CRL of "${c.issuer}" (${c.file}) expired on ${iso(c.until)} (its nextUpdate): no server can be verified until a fresh CRL is in place` })
+      else if (now < c.from) out.push({ reason: 'server_crl_not_valid', field: 'crl', msg: `the CRL of "${c.issuer}" (${c.file}) is not valid before ${iso(c.from)} (its thisUpdate)` })
+    }
     return out
   }
   // The answer only changes at a notBefore or just past a notAfter: cache it between those instants (the hot path).
-  const changes = [...new Set([...chain, ...roots].flatMap((p) => [p.from, p.until + 1]))].sort((a, b) => a - b)
+  const changes = [...new Set([...chain, ...roots, ...crls].flatMap((p) => [p.from, p.until + 1]))].filter(Number.isFinite).sort((a, b) => a - b)
   let cached = { from: 0, until: -1, faults: [] as readonly ValidityFault[] }
   return {
     faults(now = Date.now()) {
