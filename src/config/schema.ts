@@ -104,7 +104,7 @@ const endpointTls = {
       items: { type: 'string', pattern: '^(sha256/)?[A-Za-z0-9+/]{43}=$' },
       description: 'SPKI SHA-256 pins (base64, optionally prefixed `sha256/`); one certificate in the server chain must match.',
     },
-    crl: { ...fileList, description: 'PEM CRL file(s); the server certificate is refused when revoked.' },
+    crl: { ...fileList, description: 'PEM CRL file(s), each holding one or more CRLs; the server certificate is refused when revoked. Every CA of the server chain needs one (root included); a CRL past its nextUpdate degrades the endpoint (502 `server_crl_not_valid`) until a fresh one is in place.' },
   },
 } as const
 

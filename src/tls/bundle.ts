@@ -33,6 +33,8 @@ export interface Bundle {
 export interface BundleCrl {
   file: string
   pem: string
+  /** Each CRL of the file on its own: Node's `crl` option reads only the first CRL of a string. */
+  blocks: string[]
   periods: { issuer: string; from: number; until?: number }[]
 }
 
@@ -174,7 +176,8 @@ function readCrl(file: string, fail: (file: string, field: string, msg: string) 
     return []
   }
   const periods: BundleCrl['periods'] = []
-  for (const block of pem.match(CRL_PEM) ?? []) {
+  const blocks = pem.match(CRL_PEM) ?? []
+  for (const block of blocks) {
     try {
       // @peculiar/x509 loads only for a bundle with CRLs.
       const crl = new (loadX509().X509Crl)(block)
@@ -183,5 +186,5 @@ function readCrl(file: string, fail: (file: string, field: string, msg: string) 
       // OpenSSL refuses it when the context is built, naming the file.
     }
   }
-  return [{ file, pem, periods }]
+  return [{ file, pem, blocks, periods }]
 }

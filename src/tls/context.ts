@@ -10,7 +10,9 @@ import type { Bundle, BundleProblem } from './bundle.js'
 export function createClientContext(bundle: Bundle, tls: EndpointTlsConfig): { context?: SecureContext; problems: BundleProblem[] } {
   const problems: BundleProblem[] = []
   // Read once by loadBundle (an unreadable file is its problem): the dates validity checks are these bytes'.
-  const crl = bundle.crls.map((c) => c.pem)
+  // One string per CRL: given a file's text whole, Node (OpenSSL's PEM reader) adds only its first CRL.
+  // A file without a CRL block goes whole, for OpenSSL to refuse naming it.
+  const crl = bundle.crls.flatMap((c) => (c.blocks.length > 0 ? c.blocks : [c.pem]))
   const ca = bundle.roots.map((c) => c.toString())
   try {
     const context = createSecureContext({

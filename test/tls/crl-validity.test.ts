@@ -114,3 +114,15 @@ describe('a CRL outside its validity period degrades its endpoint only', () => {
     expect(r.stderr).toContain('expired on 2021-01-08T00:00:00.000Z (its nextUpdate)')
   })
 })
+
+describe('a CRL file holding several CRLs', () => {
+  it('every CRL of the file is used, not only the first (one file for the intermediate and the root)', async () => {
+    const dir = join(pki.dir, 'one-file')
+    mkdirSync(dir)
+    const file = pki.write('both.crl', (await crl(pki.inter, THIS_UPDATE, FAR)) + (await crl(pki.root, THIS_UPDATE, FAR)))
+    const g = await startOpsGateway(dir, yaml([file]), { watch: false })
+    stops.push(() => g.gw.close())
+    const r = await send(g.gw.url, '/proxy/revoking/x')
+    expect(r.status, r.text).toBe(200)
+  })
+})
