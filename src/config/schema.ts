@@ -322,7 +322,7 @@ const redisStore = {
 const store = {
   type: 'object',
   additionalProperties: false,
-  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and `redis` (but `redis.gateReadiness`) need a restart, while before that a reload may change them.',
+  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and every key under `redis` except `gateReadiness` are restart-only (a reload changing one is refused; renewed contents of `redis.tls` files do reload), while before that a reload may change them; `sealKeys` and `activeKey` reload.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
@@ -434,7 +434,7 @@ export const configSchema = {
     listen: {
       type: 'object',
       additionalProperties: false,
-      description: 'The one listener for proxied calls and the gateway API.',
+      description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files) is refused, and the running gateway keeps its last good config until a restart.',
       properties: {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
@@ -457,7 +457,7 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/.',
+      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
