@@ -13,7 +13,7 @@ export { decryptAssertion, JWE_ALGS, JWE_DECRYPT_FAILED, JWE_ENCS } from './jwe.
 export type { PublicJwk } from './jwks.js'
 export { publicJwks } from './jwks.js'
 export type { VerifyOptions } from './jwt.js'
-export { JTI_EXP_TOO_LONG, JWT_REPLAY, verifyAssertion } from './jwt.js'
+export { JTI_EXP_TOO_LONG, JTI_RETENTION_FLOOR_SEC, JWT_REPLAY, verifyAssertion } from './jwt.js'
 export type { GatewayKey, GatewayKeyConfig, GatewayKeys } from './keys.js'
 export { compileGatewayKey, compileGatewayKeys } from './keys.js'
 export type { ContentEncryption } from './rsa15.js'

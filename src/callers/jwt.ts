@@ -13,6 +13,12 @@ export const JWT_REPLAY = 'error verifying the jwt: possibly a replay'
 
 const PREFIX = 'error verifying the jwt: '
 const MAX_JTI_LIFETIME_SEC = 3600
+/**
+ * A seen `jti` is kept at least this long past its `exp`, whatever this process's clockSkew: a
+ * replica (or this one after a reload) allowing more skew, or one whose clock lags, still accepts
+ * the assertion after `exp + clockSkew` here, and must still find its `jti`.
+ */
+export const JTI_RETENTION_FLOOR_SEC = 600
 
 /** Options of JWT verification. */
 export interface VerifyOptions {
@@ -80,7 +86,7 @@ export async function verifySignedJwt(
   return { app, caller }
 }
 
-/** Records the caller's `jti` until its `exp` (plus skew); a second sighting is a replay. */
+/** Records the caller's `jti` until its `exp` plus the larger of the skew and JTI_RETENTION_FLOOR_SEC; a second sighting is a replay. */
 export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): Promise<void> {
   if (caller.jti === undefined) return
   if (opts.replay === undefined) {
@@ -88,7 +94,7 @@ export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): P
     throw new GatewayError('internal', 'jti replay cache is not configured')
   }
   const now = (opts.now ?? Date.now)()
-  const ttlMs = Math.max(1000, (caller.exp + opts.clockSkewSec) * 1000 - now)
+  const ttlMs = Math.max(1000, (caller.exp + Math.max(opts.clockSkewSec, JTI_RETENTION_FLOOR_SEC)) * 1000 - now)
   const fresh = await opts.replay.putIfAbsent(`jti:${caller.appId}:${caller.jti}`, '1', ttlMs)
   if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
 }

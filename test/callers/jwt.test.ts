@@ -128,7 +128,7 @@ describe('verifyAssertion: jti', () => {
     // The same jti from another app is another token.
     await verifyAssertion(await signRs(claims('rs-app', { jti: 'once' }), rs.privateKey), apps, o)
   })
-  it('keeps the jti until exp plus skew, under the documented key', async () => {
+  it('keeps the jti until exp plus the larger of skew and ten minutes, under the documented key', async () => {
     const replay = new CallersMemoryStore(nowMs)
     let ttl = 0
     const put = replay.putIfAbsent.bind(replay)
@@ -138,7 +138,17 @@ describe('verifyAssertion: jti', () => {
       return put(k, v, t)
     }
     await verifyAssertion(await signHs(claims('hs-app', { jti: 'k', exp: NOW_SEC + 600 })), apps, { clockSkewSec: 30, replay, now: nowMs })
-    expect(ttl).toBe(630_000)
+    expect(ttl).toBe(1_200_000)
+  })
+  it('a jti spent under a small clockSkew is still a replay where more skew is allowed (another replica, or after a reload)', async () => {
+    let at = nowMs()
+    const replay = new CallersMemoryStore(() => at)
+    const jwt = await signHs(claims('hs-app', { jti: 'skew', exp: NOW_SEC + 2 }))
+    await verifyAssertion(jwt, apps, { clockSkewSec: 1, replay, now: () => at })
+    // Past exp + 1 s (this replica's skew), within exp + 60 s (the other's): the other still accepts the JWT itself.
+    at += 5_000
+    const e = await refusal(jwt, { clockSkewSec: 60, replay, now: () => at })
+    expect(e.reason).toBe('jwt_replay')
   })
   it('does not spend a jti on a refused token, and never skips the cache silently', async () => {
     const o = opts()
