@@ -220,8 +220,9 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   let gw: RunningGateway
+  let configTexts: ConfigTexts | undefined
   try {
-    const configTexts = cluster.isWorker ? await requestConfigTexts(60_000) : undefined
+    configTexts = cluster.isWorker ? await requestConfigTexts(60_000) : undefined
     gw = await startGateway({ configFile: o.configFile, ops, ...(configTexts ? { configTexts } : {}), ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   } catch (e) {
     if (!cluster.isWorker) throw e
@@ -230,7 +231,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
     return process.exit(1)
   }
   const running = gw.ops as RunningOps
-  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
+  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url, configTexts?.current)
   announce({ msg: 'listening', url: gw.url })
   if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
 }

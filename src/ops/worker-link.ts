@@ -76,8 +76,13 @@ export function isMessage<T extends { type: string }>(m: unknown, type: T['type'
   return m !== null && typeof m === 'object' && (m as { type?: unknown }).type === type
 }
 
-/** Worker side: answer the primary until the process ends. */
-export function connectWorker(running: RunningOps, registry: Registry, url: string): void {
+/**
+ * Worker side: answer the primary until the process ends. `startedFrom` is the config text this
+ * worker started from: a reload the primary relayed while it was starting (after it had its
+ * texts, before it listened for messages) never reached it, so once listening it asks for the
+ * texts again and reloads when the instance's config moved on meanwhile, as its siblings did.
+ */
+export function connectWorker(running: RunningOps, registry: Registry, url: string, startedFrom?: string): void {
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
@@ -90,6 +95,14 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
     }
   })
   send({ type: 'mtls-gateway:listening', url })
+  if (startedFrom !== undefined) {
+    void requestConfigTexts(60_000).then(
+      (texts) => {
+        if (texts.current !== startedFrom) void running.reload('reload relayed while this worker was starting')
+      },
+      () => {},
+    )
+  }
 }
 
 /** Primary side: one question to every worker; a worker that does not answer in time gets `undefined`. */
