@@ -51,10 +51,11 @@ export function needsStore(config: GatewayConfig): boolean {
 
 // What a running process cannot change: its sockets and its tracer, fixed at start.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
-  // The listeners' sockets and the limits their guards were built with. The console token
-  // is read per request, so a reload may change it (which ends every console session).
-  listen: (c) => c.listen,
-  admin: ({ admin: { token: _token, ...sockets } }) => sockets,
+  // The listeners' sockets and the limits their guards were built with. Read per request, so
+  // a reload may change them: listen.publicUrl (the dance's links), the console token (which
+  // ends every console session) and its certificate allow-list (admin.tls.clientSubjects/Sans).
+  listen: ({ listen: { publicUrl: _publicUrl, ...sockets } }) => sockets,
+  admin: ({ admin: { token: _token, tls, ...sockets } }) => ({ ...sockets, tls: tls && { ...tls, clientSubjects: undefined, clientSans: undefined } }),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,

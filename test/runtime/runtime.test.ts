@@ -138,6 +138,14 @@ describe('runtime.prepare', () => {
     // The console token is read per request: rotating it is a reload (it ends console sessions).
     expect(restartOnlyChanges(a, { ...s, admin: { ...s.admin, token: 'rotated-console-token-0001' } })).toEqual([])
     expect(restartOnlyChanges(a, { ...s, admin: { ...s.admin, token: 'rotated-console-token-0001', port: 1 } }).map((p) => p.key)).toEqual(['admin'])
+    // Read per request too: the dance's public URL and the console's certificate allow-list (review rev-f, F7).
+    expect(restartOnlyChanges(a, { ...s, listen: { ...s.listen, publicUrl: 'https://gw.example.test' } })).toEqual([])
+    const adminTls = { cert: '/c.crt', key: '/c.key', clientCa: '/ca.crt', requireClientCert: false, clientSubjects: ['ops-alice'], clientSans: [] }
+    const withTls = restartBaseline({ ...s, admin: { ...s.admin, tls: adminTls } })
+    expect(restartOnlyChanges(withTls, { ...s, admin: { ...s.admin, tls: { ...adminTls, clientSubjects: [], clientSans: ['ops.example.test'] } } })).toEqual([])
+    expect(restartOnlyChanges(withTls, { ...s, admin: { ...s.admin, tls: { ...adminTls, clientCa: '/other-ca.crt' } } }).map((p) => p.key)).toEqual(['admin'])
+    expect(restartOnlyChanges(withTls, { ...s, admin: { ...s.admin, tls: undefined } }).map((p) => p.key)).toEqual(['admin'])
+    expect(restartOnlyChanges(a, { ...s, listen: { ...s.listen, publicUrl: 'https://gw.example.test', port: 1 } }).map((p) => p.key)).toEqual(['listen'])
     // The tracer is built once: its switch, name and exporter are restart-only; the sampler reloads.
     const sampled = { ...s, tracing: { ...s.tracing, sampler: { ratio: 0.5, parentBased: false } } }
     expect(restartOnlyChanges(a, sampled)).toEqual([])
