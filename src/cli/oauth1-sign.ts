@@ -40,7 +40,7 @@ function checkFlags(o: SignFlags): void {
   }
   if (o.body !== undefined && o.bodyFile !== undefined) throw new UsageError('--body and --body-file: give one of them')
   if (o.signatureMethod.startsWith('RSA-') && o.keyFile === undefined) throw new UsageError(`--key-file is required with --signature-method ${o.signatureMethod}`)
-  if (!o.signatureMethod.startsWith('RSA-') && o.consumerSecret === undefined) throw new UsageError(`--consumer-secret is required with --signature-method ${o.signatureMethod}`)
+  if (!o.signatureMethod.startsWith('RSA-') && o.consumerSecret === undefined) throw new UsageError(`--consumer-secret (or MTLS_GATEWAY_CONSUMER_SECRET) is required with --signature-method ${o.signatureMethod}`)
 }
 
 function readBody(file: string): Buffer {
@@ -63,9 +63,10 @@ export function addOAuth1Commands(program: Command): void {
     .option('--body-file <file>', 'request body, read from this file (bytes as they are)')
     .option('--content-type <type>', 'body content type (form bodies are signed as parameters)')
     .option('--consumer-key <key>', 'consumer key')
-    .option('--consumer-secret <secret>', 'consumer secret (HMAC-*, PLAINTEXT)')
+    // Secrets also from the environment: a flag's value is visible to every local user in ps and stays in shell history.
+    .addOption(new Option('--consumer-secret <secret>', 'consumer secret (HMAC-*, PLAINTEXT)').env('MTLS_GATEWAY_CONSUMER_SECRET'))
     .option('--token <token>', 'token')
-    .option('--token-secret <secret>', 'token secret')
+    .addOption(new Option('--token-secret <secret>', 'token secret').env('MTLS_GATEWAY_TOKEN_SECRET'))
     .addOption(new Option('--signature-method <method>', 'signature method').choices([...SIGNATURE_METHODS]).default('HMAC-SHA1'))
     .option('--key-file <file>', 'PEM private key for RSA-* (PKCS#1 or PKCS#8, plain or encrypted)')
     .addOption(new Option('--key-passphrase <text>', 'passphrase of an encrypted --key-file').env('MTLS_GATEWAY_KEY_PASSPHRASE'))

@@ -36,6 +36,17 @@ describe('mtls-gateway oauth1 sign', () => {
     expect(text).toBe(`Signature base string:\n${CORE_A5_BASE}\n\nSignature (HMAC-SHA1):\ntR3+Ty81lMeYAr/Fid0kMTYa/WM=\n`)
   })
 
+  it('takes the consumer and token secrets from the environment, so they need not be on the command line (ps, shell history)', async () => {
+    const noSecrets = CORE_A5.filter((a, i, all) => !['--consumer-secret', '--token-secret'].includes(a) && !['--consumer-secret', '--token-secret'].includes(all[i - 1] as string))
+    const env = { ...process.env, MTLS_GATEWAY_CONSUMER_SECRET: 'kd94hf93k423kf44', MTLS_GATEWAY_TOKEN_SECRET: 'pfkkdhi9sl3r4s00' }
+    const r = await run(process.execPath, [MAIN, 'oauth1', 'sign', ...noSecrets, '--oauth-version', '--json'], { env, timeout: 30_000 })
+    expect(JSON.parse(r.stdout).signature).toBe('tR3+Ty81lMeYAr/Fid0kMTYa/WM=')
+    // Without either, the missing consumer secret is named with its variable.
+    const { MTLS_GATEWAY_CONSUMER_SECRET: _c, MTLS_GATEWAY_TOKEN_SECRET: _t, ...bare } = process.env
+    const refused = await run(process.execPath, [MAIN, 'oauth1', 'sign', ...noSecrets], { env: bare, timeout: 30_000 }).then(() => undefined, (e: { stderr: string }) => e.stderr)
+    expect(refused).toMatch(/--consumer-secret \(or MTLS_GATEWAY_CONSUMER_SECRET\) is required/)
+  })
+
   it('sends any oauth_version value and extension oauth_* parameters, signed', async () => {
     const r = await signJson(...CORE_A5, '--oauth-version', '2.0-draft', '--oauth-param', 'oauth_session_handle=h/1', '--oauth-param', 'oauth_ext=x y')
     expect(r.baseString).toContain('%26oauth_ext%3Dx%2520y%26oauth_nonce%3D')
