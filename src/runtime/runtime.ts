@@ -55,7 +55,7 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // a reload may change them: listen.publicUrl (the dance's links), the console token (which
   // ends every console session) and its certificate allow-list (admin.tls.clientSubjects/Sans).
   listen: ({ listen: { publicUrl: _publicUrl, ...sockets } }) => sockets,
-  admin: ({ admin: { token: _token, tls, ...sockets } }) => ({ ...sockets, tls: tls && { ...tls, clientSubjects: undefined, clientSans: undefined } }),
+  admin: ({ admin: { token: _token, tls, ...sockets } }) => ({ sockets, tls: tls && withoutAllowList(tls) }),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,
@@ -108,6 +108,9 @@ function changedKeys<T>(picks: Record<string, (v: T) => unknown>, a: T, b: T): s
     .filter(([, pick]) => JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
     .map(([key]) => key)
 }
+
+/** admin.tls without the console's allow-list (read per request). */
+const withoutAllowList = ({ clientSubjects: _subjects, clientSans: _sans, ...files }: NonNullable<GatewayConfig['admin']['tls']>): object => files
 
 /** The restart-only settings `next` changes relative to `baseline`, as config problems. */
 export function restartOnlyChanges(baseline: RestartBaseline, next: GatewayConfig): ConfigProblem[] {

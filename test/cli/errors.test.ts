@@ -62,7 +62,7 @@ describe('errors: one line naming the flag, file or address', () => {
     [[...SIGN, '--url', 'not a url'], /--url not a url: not an absolute http\(s\) URL/],
     [[...SIGN, '--url', 'ftp://a.example/'], /--url ftp:\/\/a\.example\/: not an absolute http\(s\) URL/],
     [['oauth1', 'sign', '--url', 'http://a.example/', '--consumer-key', 'k', '--signature-method', 'RSA-SHA1'], /--key-file is required with --signature-method RSA-SHA1/],
-    [['oauth1', 'sign', '--url', 'http://a.example/', '--consumer-key', 'k'], /--consumer-secret is required with --signature-method HMAC-SHA1/],
+    [['oauth1', 'sign', '--url', 'http://a.example/', '--consumer-key', 'k'], /--consumer-secret \(or MTLS_GATEWAY_CONSUMER_SECRET\) is required with --signature-method HMAC-SHA1/],
     [['oauth1', 'sign', '--consumer-secret', 's'], /--url is required \(or --base-string/],
     [[...SIGN, '--url', 'http://a.example/', '--oauth-param', 'oauth_nonce=1'], /--oauth-param oauth_nonce: set it with --nonce/],
     [[...SIGN, '--url', 'http://a.example/', '--oauth-param', 'realm=x'], /--oauth-param realm=x: expected oauth_<name>=<value>/],

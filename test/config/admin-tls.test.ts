@@ -48,9 +48,11 @@ describe('admin.tls', () => {
     expect(problems(yaml('    cert: a.crt\n'))).toEqual(['admin.tls.key: is required'])
   })
 
-  it('is restart-only: a reload that changes it is refused', () => {
+  it('is restart-only but for the console\'s allow-list: a reload that changes its files is refused, one that changes clientSubjects/clientSans is not (read per request)', () => {
     const before = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice]\n'), { env: {} })
-    const after = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice, ops-mallory]\n'), { env: {} })
-    expect(restartOnlyChanges(restartBaseline(before), after).map((p) => p.key)).toEqual(['admin'])
+    const allowList = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice, ops-mallory]\n    clientSans: [ops.example]\n'), { env: {} })
+    expect(restartOnlyChanges(restartBaseline(before), allowList)).toEqual([])
+    const files = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: other-ca.crt\n    clientSubjects: [ops-alice]\n'), { env: {} })
+    expect(restartOnlyChanges(restartBaseline(before), files).map((p) => p.key)).toEqual(['admin'])
   })
 })
