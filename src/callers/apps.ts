@@ -1,4 +1,4 @@
-import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { compileTenantRestriction, TENANT_LABEL, type TenantRestriction } from './tenants.js'
 
@@ -26,6 +26,8 @@ export interface CallerApp {
   readonly clientId: string
   readonly alg: 'HS256' | 'RS256'
   readonly key: KeyObject
+  /** A fingerprint of `key` (never the key): bearers remember it, so rotating a leaked secret or key ends them. */
+  readonly keyId: string
   readonly audience: string
   readonly anyEndpoint: boolean
   readonly endpoints: ReadonlySet<string>
@@ -93,12 +95,23 @@ export function compileCallerApp(config: CallerAppConfig): CallerApp {
     clientId: config.clientId,
     alg,
     key,
+    keyId: keyFingerprint(key),
     audience: config.audience,
     anyEndpoint: config.endpoints.includes('*'),
     endpoints: new Set(config.endpoints.filter((e) => e !== '*')),
     allowRsa15Jwe: config.allowRsa15Jwe ?? false,
     tenantRestriction: compileTenantRestriction(config.tenants, config.tenantClaim),
   })
+}
+
+/**
+ * A short, labelled SHA-256 of the verification key's bytes (an HS256 secret's, an RS256 key's
+ * SPKI). It tells keys apart without revealing one; for a guessable HS256 secret it is no better
+ * an oracle than any assertion signed with it.
+ */
+function keyFingerprint(key: KeyObject): string {
+  const material = key.type === 'secret' ? key.export() : key.export({ type: 'spki', format: 'der' })
+  return createHash('sha256').update('mtls-gateway caller app key\0').update(material).digest('base64url').slice(0, 22)
 }
 
 /** The schema says the same; repeated here because apps are also compiled outside the loader. */

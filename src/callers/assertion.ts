@@ -29,5 +29,5 @@ export async function exchangeAssertion(
   ttlSec: number,
 ): Promise<{ caller: AssertedCaller; token: BearerToken }> {
   const caller = await verifyCallerAssertion(assertion, opts)
-  return { caller, token: await issueBearer(caller, stores, ttlSec) }
+  return { caller, token: await issueBearer(caller, stores, ttlSec, opts.apps.get(caller.appId)?.keyId) }
 }

@@ -24,6 +24,7 @@ export type AuthFailure =
   | 'bearer_unknown'
   | 'bearer_claims_unavailable'
   | 'app_not_configured'
+  | 'app_key_changed'
   | 'not_allowed'
   | 'invalid'
 

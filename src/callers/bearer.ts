@@ -38,6 +38,8 @@ export interface ResolveOptions extends VerifyOptions {
 interface BearerRecord {
   caller: AssertedCaller
   expiresAt: number
+  /** The app's keyId when the bearer was issued (absent in records of earlier versions). */
+  appKey?: string
   /** The full claims are sealed apart, under the claims sealer (`bearer-claims:<id>`). */
   claimsSealed?: true
 }
@@ -47,8 +49,9 @@ const OPAQUE = /^[A-Za-z0-9_-]{43}$/
 const IDENTITY_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'isAnonymous', 'identityToMerge']
 
 /** Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. */
-export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number): Promise<BearerToken> {
+export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number, appKey?: string): Promise<BearerToken> {
   const token = randomBytes(32).toString('base64url')
+  const key = appKey === undefined ? {} : { appKey }
   const id = sha256(token)
   const ttlMs = ttlSec * 1000
   const expiresAt = (stores.now ?? Date.now)() + ttlMs
@@ -57,9 +60,9 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
     const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
     await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
-    await stores.store.put(`bearer:${id}`, await seal(id, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true }, stores), ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(id, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
   } else {
-    await stores.store.put(`bearer:${id}`, await seal(id, { caller, expiresAt }, stores), ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(id, { caller, expiresAt, ...key }, stores), ttlMs)
   }
   return { access_token: token, token_type: 'bearer', expires_in: ttlSec }
 }
@@ -74,8 +77,14 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (record === undefined || record.expiresAt <= (opts.now ?? Date.now)()) {
     throw authError('bearer_unknown', 'bearer token is unknown or expired')
   }
-  if (!opts.apps.has(record.caller.appId)) {
+  const app = opts.apps.get(record.caller.appId)
+  if (app === undefined) {
     throw authError('app_not_configured', `bearer token's app "${record.caller.appId}" is no longer configured`)
+  }
+  // A rotated secret or key (after a leak) ends the bearers issued under the old one, as a
+  // removed app's do; records of earlier versions carry no key and run out with their TTL.
+  if (record.appKey !== undefined && record.appKey !== app.keyId) {
+    throw authError('app_key_changed', `bearer token was issued under a key app "${record.caller.appId}" no longer has (its hs256Secret or rs256PublicKey changed): exchange a new assertion`)
   }
   if (record.claimsSealed !== true) return Object.freeze(record.caller)
   const claims = await readClaims(id, stores)

@@ -61,6 +61,22 @@ describe('bearer tokens', () => {
     const gone = await refusal(resolveBearer(t.access_token, stores, { ...opts, apps: new Map() }))
     expect(authFailureLabel(gone)).toBe('app_not_configured')
   })
+  it('refuses a bearer issued under a key its app no longer has (a rotated secret), and keeps resolving one issued without a key fingerprint (an earlier version\'s record)', async () => {
+    const { stores, opts } = setup()
+    const app = apps.get('hs-app')
+    if (app === undefined) throw new Error('fixture app hs-app missing')
+    const t = await issueBearer(await caller(), stores, 60, app.keyId)
+    expect((await resolveBearer(t.access_token, stores, opts)).sub).toBe('user-1')
+    const rotated = new Map(apps).set('hs-app', { ...app, keyId: 'another-key-fingerprint' })
+    const e = await refusal(resolveBearer(t.access_token, stores, { ...opts, apps: rotated }))
+    expect([e.reason, authFailureLabel(e)]).toEqual(['caller_credentials_invalid', 'app_key_changed'])
+    expect(e.message).toBe('bearer token was issued under a key app "hs-app" no longer has (its hs256Secret or rs256PublicKey changed): exchange a new assertion')
+    const legacy = await issueBearer(await caller(), stores, 60)
+    expect((await resolveBearer(legacy.access_token, stores, { ...opts, apps: rotated })).sub).toBe('user-1')
+    // The fingerprint is not the key: nothing of the secret is in the record.
+    expect(app.keyId).toMatch(/^[A-Za-z0-9_-]{22}$/)
+  })
+
   it('lives only in the shared store: another process with the same store resolves it', async () => {
     const { stores, opts } = setup()
     const t = await issueBearer(await caller(), stores, 60)
