@@ -11,7 +11,7 @@
 
 // A `name` parameter: after a delimiter a header parser splits on (";", ":", white space, a line
 // break of a folded header), any case, optional RFC 2231 "*", spaces around "=".
-const NAME_PARAMETER = /(?:^|[;:\s])name[ \t]*(\*?)[ \t]*=[ \t]*("(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^;\s]*)/gi
+const NAME_PARAMETER = /(?:^|[;:\s])name[ \t]*(\*?)[ \t]*=[ \t\v\f\r]*("(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^;\s]*)/gi
 
 /** The readings of one parameter value: quoted or not, backslash escapes kept or undone, RFC 2231 `charset'lang'text` cut. */
 function readingsOf(value: string, extended: boolean): string[] {
@@ -25,6 +25,31 @@ function readingsOf(value: string, extended: boolean): string[] {
   return out
 }
 
+/** C's isspace() in the C locale: what PHP's multipart reader treats as white space. */
+const C_SPACE = /^[ \t\n\v\f\r]/
+
+/**
+ * `text` with its lines joined as PHP's multipart header reader joins them (main/rfc1867.c): lines
+ * end at LF (one CR before it dropped), each is cut at its first NUL (C strings; a line that starts
+ * with one is empty), and a non-empty line that starts with white space, or holds no ":",
+ * continues a non-empty one before it with nothing between (`na` + `me=acct` is `name=acct`; a
+ * quoted name may span lines). An empty line ends a header block.
+ */
+function phpJoinedLines(text: string): string {
+  const out: string[] = []
+  let previousEmpty = true
+  for (const raw of text.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    const nul = line.indexOf('\0')
+    const kept = nul === -1 ? line : line.slice(0, nul)
+    const continues = !previousEmpty && kept !== '' && (C_SPACE.test(kept) || !kept.includes(':'))
+    if (continues) out[out.length - 1] += kept
+    else out.push(kept)
+    previousEmpty = kept === ''
+  }
+  return out.join('\n')
+}
+
 /**
  * Every name a lenient multipart parser may read from `body` (the bytes as Latin-1 and as UTF-8,
  * so an encoded non-ASCII name is matched however it is decoded). Names may still be
@@ -33,11 +58,19 @@ function readingsOf(value: string, extended: boolean): string[] {
 export function multipartNames(body: Buffer): Set<string> {
   const names = new Set<string>()
   const latin1 = body.toString('latin1')
-  for (const m of latin1.matchAll(NAME_PARAMETER)) {
-    for (const reading of readingsOf(m[2] as string, m[1] === '*')) {
-      names.add(reading)
-      // The same bytes read as UTF-8 (a part named in UTF-8 with a non-ASCII letter).
-      if (/[\x80-\xff]/.test(reading)) names.add(Buffer.from(reading, 'latin1').toString('utf8'))
+  const seen = new Set<string>()
+  // The bytes as they are, and with lines joined as PHP joins header lines; each distinct
+  // parameter read once (a body of a million `;name=x` is a million matches, one name).
+  for (const text of [latin1, phpJoinedLines(latin1)]) {
+    for (const m of text.matchAll(NAME_PARAMETER)) {
+      const raw = `${m[1] as string}${m[2] as string}`
+      if (seen.has(raw)) continue
+      seen.add(raw)
+      for (const reading of readingsOf(m[2] as string, m[1] === '*')) {
+        names.add(reading)
+        // The same bytes read as UTF-8 (a part named in UTF-8 with a non-ASCII letter).
+        if (/[\x80-\xff]/.test(reading)) names.add(Buffer.from(reading, 'latin1').toString('utf8'))
+      }
     }
   }
   return names

@@ -183,6 +183,42 @@ describe('a multipart body beside a query field (real PHP)', () => {
   }, 300_000)
 })
 
+describe('a multipart part name split over header lines PHP joins (real PHP)', () => {
+  // PHP's multipart reader appends a header line that starts with white space, or holds no ":",
+  // to the one before it with nothing between, and cuts each line at a NUL: `na` CRLF `me=acct`
+  // is a part acct. White space after "=" is any of C's isspace().
+  it('a Content-Disposition line broken anywhere is refused, or PHP\'s $_REQUEST and input() read the gateway\'s value (600 cases)', async () => {
+    let phpReadCaller = 0
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...KEYS),
+        fc.constantFrom('name=', 'name="', "name='", 'name=\f', 'name=\v', 'name= '),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom('\r\n', '\n', '\r\n\t', '\n ', '\0x\r\n')), { minLength: 1, maxLength: 3 }),
+        async (key, opening, breaks) => {
+          const close = opening.endsWith('"') ? '"' : opening.endsWith("'") ? "'" : ''
+          let line = `Content-Disposition: form-data; ${opening}${key}${close}`
+          // Break after "form-data; " only: the header's own name and ":" stay on the first line.
+          const from = 'Content-Disposition: form-data; '.length
+          for (const [at, brk] of breaks) {
+            const i = from + 1 + (at % (line.length - from - 1))
+            line = `${line.slice(0, i)}${brk}${line.slice(i)}`
+          }
+          const body = multipart('XyZ', [{ header: line, content: 'evil' }])
+          const type = 'multipart/form-data; boundary=XyZ'
+          const unprotected = await php.read({ pathAndQuery: '/y?acct=gw-v&filter[acct]=gw-v&Acct.No=gw-v', headers: { 'content-type': type }, body })
+          if (at(unprotected.request, PHP_PATH[key] as string[]) !== 'gw-v') phpReadCaller++
+          const r = await judge(key, type, body)
+          if (r instanceof GatewayError) return
+          expectGatewayValue(r.php, key, `for\n${JSON.stringify(body.toString('latin1'))}`)
+        },
+      ),
+      { seed: 20262203, numRuns: 600 },
+    )
+    // The generator does reach bodies PHP reads as the field.
+    expect(phpReadCaller).toBeGreaterThan(100)
+  }, 300_000)
+})
+
 describe('through a gateway process, in front of PHP', () => {
   let g: AcctFieldGateway
   beforeAll(async () => {
