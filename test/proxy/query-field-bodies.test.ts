@@ -183,6 +183,25 @@ describe('a multipart body beside a query field (real PHP)', () => {
   }, 300_000)
 })
 
+describe('a Content-Type read both as a form and as JSON (real PHP)', () => {
+  // PHP's $_REQUEST reads a form by the media type's start; Laravel's input() reads JSON when
+  // "/json" or "+json" is anywhere in it. A JSON string can carry `&acct=evil&` to PHP.
+  it('is refused, or neither PHP nor input() reads the caller\'s value (any such type and body)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('application/x-www-form-urlencoded; x=/json', 'application/x-www-form-urlencoded; charset=utf-8; profile=a+json', 'APPLICATION/X-WWW-FORM-URLENCODED;t=text/json'),
+        fc.constantFrom('{"x":"&acct=evil&"}', '{"acct":"evil"}', '{"x":"&acct=evil&","acct":"evil"}', '{"n":1}'),
+        async (type, body) => {
+          const r = await judge('acct', type, Buffer.from(body))
+          if (r instanceof GatewayError) return
+          expectGatewayValue(r.php, 'acct', `for ${type} ${body} → ${r.sent.toString()}`)
+        },
+      ),
+      { seed: 20262204, numRuns: 60 },
+    )
+  })
+})
+
 describe('a multipart part name split over header lines PHP joins (real PHP)', () => {
   // PHP's multipart reader appends a header line that starts with white space, or holds no ":",
   // to the one before it with nothing between, and cuts each line at a NUL: `na` CRLF `me=acct`

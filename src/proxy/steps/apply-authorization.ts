@@ -50,6 +50,13 @@ function scopeOf(ctx: Admitted): TemplateScope {
  * does not rewrite multipart bodies).
  */
 async function applyBody(ctx: Admitted, payload: readonly { key: string; value: string }[], queryKeys: readonly string[], ct: string | undefined, form: boolean): Promise<void> {
+  // A form media type that also holds "/json" or "+json" (`application/x-www-form-urlencoded; x=/json`):
+  // PHP's $_REQUEST reads the body as a form while Laravel's input() reads it as JSON. Cleaning it
+  // as one leaves the other reading the caller's parameter, so neither is guessed.
+  if (form && readsAsJson(ct)) {
+    const shown = (ct as string).length > 80 ? `${(ct as string).slice(0, 80)}…` : ct
+    throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" sets query or payload fields, and Content-Type ${JSON.stringify(shown)} is read as a form by some backends (PHP) and as JSON by others (Laravel's input()): send one media type`)
+  }
   if (payload.length > 0 ? isJson(ct) : readsAsJson(ct)) {
     refuseIfEncoded(ctx, payload.length > 0 ? 'sets payload fields' : 'sets query fields', 'a JSON body')
     const raw = await ctx.outbound.body.bytes()
