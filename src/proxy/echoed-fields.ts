@@ -69,15 +69,41 @@ function addedValues(ctx: Admitted): string[] {
   return added
 }
 
-/** A URI reference without the query parameters `drop` matches (fragment and everything else kept). */
+/** `text` (a query, or a fragment's parameters) without the pieces `drop` matches. */
+function scrubParameters(text: string, drop: Drop): string {
+  return removeParameters(text, drop)
+}
+
+/**
+ * A fragment without the parameters `drop` matches: an SPA route's query (`#/cb?api_key=…`) or
+ * fragment parameters (`#state=…&code=…`, as OAuth's implicit flow writes them). The caller reads
+ * the fragment in the header as much as the query. A fragment holding no "=" stays as it is.
+ */
+function fragmentWithoutDropped(fragment: string, drop: Drop): string {
+  if (!fragment.includes('=')) return fragment
+  const q = fragment.indexOf('?')
+  if (q !== -1) {
+    const kept = scrubParameters(fragment.slice(q + 1), drop)
+    return kept === fragment.slice(q + 1) ? fragment : `${fragment.slice(0, q)}${kept === '' ? '' : `?${kept}`}`
+  }
+  return scrubParameters(fragment, drop)
+}
+
+/** A URI reference without the query (and fragment) parameters `drop` matches; everything else kept. */
 export function withoutDropped(uri: string, drop: Drop): string {
-  const q = uri.indexOf('?')
-  if (q === -1) return uri
-  const hash = uri.indexOf('#', q)
-  const query = hash === -1 ? uri.slice(q + 1) : uri.slice(q + 1, hash)
-  const kept = removeParameters(query, drop)
-  if (kept === query) return uri
-  return `${uri.slice(0, q)}${kept === '' ? '' : `?${kept}`}${hash === -1 ? '' : uri.slice(hash)}`
+  const hash = uri.indexOf('#')
+  const beforeHash = hash === -1 ? uri : uri.slice(0, hash)
+  const fragment = hash === -1 ? undefined : uri.slice(hash + 1)
+  const keptFragment = fragment === undefined ? undefined : fragmentWithoutDropped(fragment, drop)
+  const q = beforeHash.indexOf('?')
+  let head = beforeHash
+  if (q !== -1) {
+    const query = beforeHash.slice(q + 1)
+    const kept = scrubParameters(query, drop)
+    if (kept !== query) head = `${beforeHash.slice(0, q)}${kept === '' ? '' : `?${kept}`}`
+  }
+  if (head === beforeHash && keptFragment === fragment) return uri
+  return keptFragment === undefined ? head : `${head}#${keptFragment}`
 }
 
 function scrub(value: string | string[], each: (v: string) => string): string | string[] {
@@ -94,6 +120,9 @@ export function scrubEchoedQueryFields(ctx: Admitted, headers: OutboundHeaders):
     const v = headers[name]
     if (v !== undefined) headers[name] = scrub(v, (u) => withoutDropped(u, drop))
   }
+  // Refresh: <seconds>; url=<uri-reference> — a redirect browsers follow, as PHP and CGI scripts send it.
+  const refresh = headers.refresh
+  if (refresh !== undefined) headers.refresh = scrub(refresh, (r) => r.replace(/(url\s*=\s*["']?)([^"']*)/i, (_, lead: string, uri: string) => `${lead}${withoutDropped(uri, drop)}`))
   const link = headers.link
   // Link: <uri-reference>; params, <…>; … (RFC 8288): each target between angle brackets.
   if (link !== undefined) headers.link = scrub(link, (l) => l.replace(/<([^>]*)>/g, (_, uri: string) => `<${withoutDropped(uri, drop)}>`))

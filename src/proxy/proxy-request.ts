@@ -116,7 +116,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (mode === 'route') scopeRouteCookies.run(ctx as Context as Admitted, upstream)
   // A redirect or link that echoes the query the gateway built must not hand the caller its fields.
   const h = upstream.headers
-  if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined) scrubEchoedQueryFields(ctx as Context as Admitted, h)
+  if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined || h.refresh !== undefined) scrubEchoedQueryFields(ctx as Context as Admitted, h)
   const upstreamBody = upstream.body
   if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
   upstream.headers['x-request-id'] = id
