@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client'
 import { inspectListeners, startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
-import { adoptConfig, restartBaseline, restartOnlyChanges, type RestartBaseline } from '../runtime/index.js'
+import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, type RestartBaseline } from '../runtime/index.js'
 import { loadConfigText, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { openMetricsAggregate } from './aggregate-open-metrics.js'
@@ -202,6 +202,11 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
       const checked = startProblems(next)
       const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
+      // The first accepted config that needs a store opens it in every worker: one they cannot open
+      // (a file under a regular file, an unreadable Redis TLS file) is refused there. Judged here too,
+      // or this verdict would fix the store at a location no worker opened, refuse the workers' next
+      // good reload as restart-only, and start replacements that fail on that store for ever.
+      if (problems.length === 0 && baseline.store === undefined && adoptConfig(baseline, next).store !== undefined) problems.push(...storeOpenProblems(next))
       result = problems.length === 0 ? { ok: true, endpoints: next.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
       // A refused file is not adopted: the console and the admin listener keep the config the workers keep.
       if (result.ok) {

@@ -118,13 +118,32 @@ export function restartOnlyChanges(baseline: RestartBaseline, next: GatewayConfi
   return keys.map((key) => ({ file: next.file, line: 0, column: 0, key, msg: 'changed, and takes effect only after a restart; the running gateway keeps its last good config' }))
 }
 
+/** How `config`'s store is opened. */
+export function storeConfigOf(c: GatewayConfig): StoreConfig {
+  return c.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(c) } : { kind: 'sqlite', file: c.store.file }
+}
+
+/**
+ * For a process that judges configs without serving them (the --workers primary): why opening
+ * `config`'s store would fail, as the workers' prepare() finds when this config opens their
+ * store; none when it opens. The store is opened and closed at once.
+ */
+export function storeOpenProblems(config: GatewayConfig, open: (c: StoreConfig) => Store = openStore): ConfigProblem[] {
+  try {
+    const store = open(storeConfigOf(config))
+    void store.close().catch(() => undefined)
+    return []
+  } catch (e) {
+    return [{ file: config.file, line: 0, column: 0, key: 'store', msg: e instanceof Error ? e.message : String(e) }]
+  }
+}
+
 /** Builds the runtime; call prepare() with the start config before serving. */
 export function createRuntime(o: RuntimeOptions): Runtime {
   const open = o.open ?? openStore
   let store: Store | undefined
   let baseline: RestartBaseline = { start: o.start, ...(o.storeOpenedWith ? { store: o.storeOpenedWith } : {}) }
-  const storeConfig = (c: GatewayConfig): StoreConfig =>
-    c.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(c) } : { kind: 'sqlite', file: c.store.file }
+  const storeConfig = storeConfigOf
   const bufferedBodies = createBufferedBodies()
   return {
     observer: o.observer ?? {},

@@ -8,7 +8,7 @@
  * replacement worker agree. SQLite and the shared Redis (store.keyPrefix).
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -339,4 +339,36 @@ async function consoleFollows(workers: number): Promise<void> {
 describe('the console\'s own session store follows the store location until a store is open', () => {
   it('one process', () => consoleFollows(1), 240_000)
   it('--workers 2 (the primary\'s console)', () => consoleFollows(2), 240_000)
+})
+
+describe('a store the workers cannot open (review rev-i)', () => {
+  // The first config that needs a store opens it in every worker; one they cannot open is refused
+  // there. The primary's verdict judged only restart-only keys and start problems, so it accepted
+  // the file, fixed the store location no worker had opened, refused the workers' next (good)
+  // reload as restart-only, and replacement workers started from that store failed for ever.
+  it('--workers 2: the verdict refuses it as the workers do, the next good location is accepted by both, and a replacement starts', async () => {
+    const at = mkdtempSync(join(dir, 'unopenable-'))
+    const [a, b] = [location('sqlite', at, 'a'), location('sqlite', at, 'b')]
+    writeFileSync(join(at, 'plain'), 'a regular file, not a directory')
+    const bad: Location = { yaml: `store: { kind: sqlite, file: ${join(at, 'plain', 'x.db')} }\n`, key: 'store.file', keys: async () => undefined }
+    const run = await start(at, yamlOf(a, false), 2)
+    try {
+      let pids = await firstPids(run, 2)
+      const s = await consoleSession(run.admin)
+      const from = run.gp.output.length
+      replaceFile(run.config, yamlOf(bad, true))
+      const refused = await s.act<ReloadResult>('reload')
+      expect(refused).toEqual({ ok: false, problems: [expect.stringMatching(/store: sqlite store .*cannot open/)] })
+      await eventually(() => pids.every((p) => run.entries(from).some((e) => e.msg === REFUSED && e.pid === p)), 60_000, 'every worker to refuse the store')
+      replaceFile(run.config, yamlOf(b, true))
+      expect(await s.act<ReloadResult>('reload')).toEqual({ ok: true, endpoints: 1 })
+      await eventually(() => pids.every((p) => run.entries(from).some((e) => e.msg === ACCEPTED && e.pid === p)), 60_000, 'every worker to accept B')
+      const replacement = await replace(run, pids[0] as number)
+      pids = [replacement, pids[1] as number]
+      const calls = await servedBy(run, replacement, 'unopenable')
+      expect((await b.keys('bearer:'))?.length).toBe(calls)
+    } finally {
+      await run.gp.stop('SIGKILL')
+    }
+  }, 240_000)
 })
