@@ -262,4 +262,13 @@ describe('through a gateway process, in front of PHP', () => {
     expect(passed.status, passed.text).toBe(200)
     expect(passed.json<PhpReading>().request).toEqual({ acct: '42', note: 'hello' })
   })
+
+  it('review rev-i: a part name split over lines PHP joins, and a form type holding "/json", are 400s (PHP read the caller\'s acct before)', async () => {
+    const auth = { 'proxy-authorization': `Bearer ${await g.bearer()}` }
+    const split = Buffer.from('--B0undary\r\nContent-Disposition: form-data; na\r\nme=acct\r\n\r\nvictim\r\n--B0undary--\r\n')
+    const r1 = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: split, headers: { ...auth, 'content-type': 'multipart/form-data; boundary=B0undary' } })
+    expect(r1.status, r1.text).toBe(400)
+    const r2 = await send(g.gw.url, '/proxy/query/x', { method: 'POST', body: '{"x":"&acct=victim&"}', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded; x=/json' } })
+    expect(r2.status, r2.text).toBe(400)
+  })
 })
