@@ -29,23 +29,36 @@ function readingsOf(value: string, extended: boolean): string[] {
 const C_SPACE = /^[ \t\n\v\f\r]/
 
 /**
+ * PHP reads a multipart body through a buffer of this many bytes (main/rfc1867.c FILLUNIT; more
+ * only for a boundary near as long, which refuseShadowingParts does not let through): a header
+ * line that does not fit is cut there, and what follows is read as another line.
+ */
+export const PHP_LINE_BUFFER = 5 * 1024
+
+/**
  * `text` with its lines joined as PHP's multipart header reader joins them (main/rfc1867.c): lines
- * end at LF (one CR before it dropped), each is cut at its first NUL (C strings; a line that starts
- * with one is empty), and a non-empty line that starts with white space, or holds no ":",
- * continues a non-empty one before it with nothing between (`na` + `me=acct` is `name=acct`; a
- * quoted name may span lines). An empty line ends a header block.
+ * end at LF (one CR before it dropped); a line of PHP_LINE_BUFFER bytes or more is cut into pieces
+ * of that size, each read as a line of its own (`…; name=acct` + `Z: z` is a part acct and a
+ * header Z); each line is cut at its first NUL (C strings; a line that starts with one is empty);
+ * and a non-empty line that starts with white space, or holds no ":", continues a non-empty one
+ * before it with nothing between (`na` + `me=acct` is `name=acct`; a quoted name may span lines).
+ * An empty line ends a header block.
  */
 function phpJoinedLines(text: string): string {
   const out: string[] = []
   let previousEmpty = true
-  for (const raw of text.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+  const read = (line: string): void => {
     const nul = line.indexOf('\0')
     const kept = nul === -1 ? line : line.slice(0, nul)
     const continues = !previousEmpty && kept !== '' && (C_SPACE.test(kept) || !kept.includes(':'))
     if (continues) out[out.length - 1] += kept
     else out.push(kept)
     previousEmpty = kept === ''
+  }
+  for (const raw of text.split('\n')) {
+    let rest = raw
+    for (; rest.length >= PHP_LINE_BUFFER; rest = rest.slice(PHP_LINE_BUFFER)) read(rest.slice(0, PHP_LINE_BUFFER))
+    read(rest.endsWith('\r') ? rest.slice(0, -1) : rest)
   }
   return out.join('\n')
 }

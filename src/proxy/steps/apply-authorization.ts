@@ -10,7 +10,7 @@ import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, percentEncode } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
-import { isMultipart, multipartNames } from '../multipart-names.js'
+import { isMultipart, multipartNames, PHP_LINE_BUFFER } from '../multipart-names.js'
 import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
@@ -78,6 +78,11 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
 /** Refuses a multipart body with a part a backend may read as one of the query fields `keys` (multipart-names.ts). */
 async function refuseShadowingParts(ctx: Admitted, keys: readonly string[]): Promise<void> {
   refuseIfEncoded(ctx, 'sets query fields', 'a multipart body')
+  // PHP's read buffer grows past PHP_LINE_BUFFER only for a boundary near as long; with it the
+  // lines PHP cuts would be cut elsewhere. No real Content-Type comes near.
+  if (ctx.outbound.headers['content-type'] !== undefined && String(ctx.outbound.headers['content-type']).length > PHP_LINE_BUFFER - 120) {
+    throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" sets query fields, and the multipart body's Content-Type is over ${PHP_LINE_BUFFER - 120} bytes long: send a shorter boundary`)
+  }
   const shadows = parameterMatcher(keys)
   const found = [...multipartNames(await ctx.outbound.body.bytes())].some(shadows)
   if (!found) return
