@@ -30,7 +30,13 @@ const SECRET_VALUES = {
   ],
   endpoint: ['tls.keyPassphrase', 'tls.pkcs12Passphrase', 'via.password', 'tenants.*.tls.keyPassphrase', 'tenants.*.tls.pkcs12Passphrase'],
 }
-export const REFERENCE_PATTERN = '\\$\\{(env|file):[^}]+\\}'
+/**
+ * The whole value is references (anchored: unanchored, `"correct-horse${file:/dev/null}"`
+ * matched and resolved to the literal written inline). An OTLP header may put an auth scheme
+ * before its reference (`Bearer ${env:…}`).
+ */
+export const REFERENCE_PATTERN = '^(\\$\\{(env|file):[^}]+\\})+$'
+const HEADER_REFERENCE_PATTERN = '^((Bearer|Basic|Token|ApiKey) )?(\\$\\{(env|file):[^}]+\\})+$'
 
 /** The schema at `path` (`a.b`, `a[]`, `a.*` for any key) under `root`. */
 function at(root: Schema, path: string): Schema {
@@ -47,7 +53,7 @@ function at(root: Schema, path: string): Schema {
 function requireReferences(root: Schema, paths: readonly string[]): void {
   for (const path of paths) {
     const node = at(root, path)
-    node.pattern = REFERENCE_PATTERN
+    node.pattern = path.endsWith('headers.*') ? HEADER_REFERENCE_PATTERN : REFERENCE_PATTERN
     node.description = `${node.description === undefined ? '' : `${String(node.description)} `}The chart refuses a literal: give \`\${env:…}\` (extraEnv from a Secret) or \`\${file:…}\` (a mounted Secret), never the value inline.`
   }
 }

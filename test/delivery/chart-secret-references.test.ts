@@ -51,7 +51,8 @@ describe('the chart refuses secrets written inline', () => {
   it('accepts each secret-valued key as a reference, and refuses it as a literal', () => {
     for (const [name, place] of Object.entries(PLACES)) {
       for (const ref of ['${env:GATEWAY_SECRET}', '${file:/etc/mtls-gateway/secrets/x}']) expect(valid(place(ref)), `${name} ${ref}: ${JSON.stringify(validate.errors)}`).toBe(true)
-      expect(valid(place('Bearer ${env:OTLP_TOKEN}')), name).toBe(true)
+      // An auth scheme before the reference: an OTLP header's value only.
+      expect(valid(place('Bearer ${env:OTLP_TOKEN}')), name).toBe(name === 'otlpHeader')
       expect(valid(place('correct-horse-battery-staple-0123456789')), `${name} accepted a literal`).toBe(false)
     }
   })
@@ -63,6 +64,19 @@ describe('the chart refuses secrets written inline', () => {
         expect(valid((PLACES[name] as (x: string) => Record<string, unknown>)(v)), `${name}: ${JSON.stringify(v)}`).toBe(false)
       }),
       { seed: 0x11e5, numRuns: 2_000 },
+    )
+  })
+
+  it('refuses a literal written beside a reference (review rev-i: `secret${file:/dev/null}` resolves to the literal)', () => {
+    const ref = fc.constantFrom('${env:GATEWAY_SECRET}', '${file:/dev/null}')
+    const literal = fc.stringMatching(/^[A-Za-z0-9+/=_-]{8,40}$/)
+    fc.assert(
+      fc.property(literal, ref, fc.constantFrom('before', 'after', 'spaced'), fc.constantFrom(...Object.keys(PLACES)), (lit, r, where, name) => {
+        const v = where === 'before' ? `${lit}${r}` : where === 'after' ? `${r}${lit}` : `${lit} ${r}`
+        if (name === 'otlpHeader' && where === 'spaced' && /^(Bearer|Basic|Token|ApiKey)$/.test(lit)) return
+        expect(valid((PLACES[name] as (x: string) => Record<string, unknown>)(v)), `${name}: ${JSON.stringify(v)}`).toBe(false)
+      }),
+      { seed: 0x11e6, numRuns: 1_000 },
     )
   })
 
