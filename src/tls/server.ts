@@ -2,6 +2,7 @@
  * The server side of TLS the gateway's listeners share: options from a listener's `tls`
  * config (`listen.tls`, `admin.tls`), and who a client's certificate names.
  */
+import { createHash, hkdfSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls'
@@ -73,17 +74,32 @@ function sameServerTls(a: ServerTls, b: ServerTls): boolean {
 
 /**
  * Hands a reloaded listener TLS to its running server: new connections get the new
- * certificate (and client CA); open ones keep theirs. The session-ticket keys stay, so a
- * reload does not cost every caller a full handshake. Most reloads change something else:
+ * certificate (and client CA); open ones keep theirs. The session-ticket keys stay while the
+ * client CA and verification mode do, so a renewed certificate does not cost every caller a
+ * full handshake; a new client CA gets new keys (no resumption past it). Most reloads change something else:
  * unchanged files build no new context.
  */
 export function renewServerTls(server: object, tls: ServerTls | undefined): void {
   if (!tls || !(server instanceof TlsServer)) return
   const current = serving.get(server)
   if (current !== undefined && sameServerTls(current, tls)) return
+  // A resumed session skips the caller's certificate check: when the trust in caller certificates
+  // changed (client CA, verification mode), sessions verified under the old one must not resume,
+  // as after a fresh start; a renewed certificate or key alone keeps them.
+  const sameTrust = current !== undefined && sameBytes(current.ca, tls.ca) && current.requestCert === tls.requestCert && current.rejectUnauthorized === tls.rejectUnauthorized
   // On reload (not per request).
-  server.setSecureContext({ ...tls, ticketKeys: server.getTicketKeys() })
+  server.setSecureContext({ ...tls, ticketKeys: sameTrust ? server.getTicketKeys() : nextTicketKeys(server.getTicketKeys(), tls) })
   serving.set(server, tls)
+}
+
+/**
+ * New ticket keys for a new caller trust, derived from the current keys and that trust: unknown
+ * outside the process (the current keys are secret), unlike the old ones, and the same in every
+ * worker that held the same keys, so resumption keeps working across workers after the reload.
+ */
+function nextTicketKeys(current: Buffer, tls: ServerTls): Buffer {
+  const trust = createHash('sha256').update(Buffer.isBuffer(tls.ca) ? tls.ca : Buffer.from(String(tls.ca ?? ''))).update(`${String(tls.requestCert)}/${String(tls.rejectUnauthorized)}`).digest()
+  return Buffer.from(hkdfSync('sha256', current, trust, 'mtls-gateway listener ticket keys', 48))
 }
 
 /** What a client's certificate says, and whether the listener verified it against clientCa. */
