@@ -76,6 +76,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const registry = new Registry()
   // The primary's own process counts too: summed with the workers', process_* is the whole instance.
   collectDefaultMetrics({ register: registry })
+  // prom-client omits process_start_time_seconds from an aggregate (each process has its own); the
+  // earliest is the primary's: the instance's start, what uptime panels and restart alerts read.
+  const startTime = registry.getSingleMetric('process_start_time_seconds') as { aggregator?: string } | undefined
+  if (startTime) startTime.aggregator = 'min'
   // The admin listener is the primary's: its limit events count here, as in a single process.
   const { events: adminEvents, conditions } = primaryConnectionEvents(registry, o.log)
   const restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [registry] })
