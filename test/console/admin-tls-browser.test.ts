@@ -15,6 +15,10 @@ import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { ADMIN_TOKEN, adminTlsEnv, adminTlsYaml, createAdminPki, type AdminPki } from './admin-tls-support.js'
 import { signIn } from './console-support.js'
 import { launchChromium } from '../support/chromium.js'
+import type { PageDocument } from './page-dom.js'
+
+// The page's global, for the functions evaluated in the browser (tsc has no lib "dom" here).
+declare const document: PageDocument
 
 let a: AdminPki
 let dir: string

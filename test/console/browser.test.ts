@@ -14,6 +14,10 @@ import { configSecretValues } from '../../src/ops/index.js'
 import { axeViolations, CONSOLE_TOKEN, launchBrowser, SEAL_KEY, signIn, startConsoleRig, type ConsoleRig } from './console-support.js'
 import { ADMIN_TOKEN } from '../oauth1-dance/dance-support.js'
 import { send } from '../support/gateway.js'
+import type { PageDialog, PageDocument, PageInput } from './page-dom.js'
+
+// The page's global, for the functions evaluated in the browser (tsc has no lib "dom" here).
+declare const document: PageDocument
 
 const SHOTS = 'docs/console'
 let rig: ConsoleRig
@@ -53,7 +57,7 @@ async function accessible(): Promise<void> {
  * run does not rewrite the committed pictures.
  */
 async function shoot(name: string): Promise<void> {
-  const shown = await page.evaluate(() => document.body.innerText + [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value).join('\n'))
+  const shown = await page.evaluate(() => document.body.innerText + [...document.querySelectorAll('input, textarea')].map((e) => (e as PageInput).value).join('\n'))
   for (const secret of [...configSecretValues(rig.ops.gw.ref.current.config), CONSOLE_TOKEN]) expect(shown.includes(secret), `a secret on the ${name} page`).toBe(false)
   const file = join(SHOTS, `${name}.png`)
   const png = await page.screenshot({ fullPage: true })
@@ -159,7 +163,7 @@ describe('console in Chromium', () => {
     await page.locator('section.profile[data-profile=tenanted] button.test').click()
     const dialog = page.locator('#tenant-dialog')
     await dialog.waitFor()
-    expect(await dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(true)
+    expect(await dialog.evaluate((d) => (d as PageDialog).open)).toBe(true)
     await accessible()
     await page.keyboard.type('acme')
     await page.keyboard.press('Enter')
@@ -195,7 +199,7 @@ describe('console in Chromium', () => {
     await page.selectOption('#link-profile', 'partner')
     await page.fill('#link-user', 'erin')
     await page.click('#link-form button[type=submit]')
-    await page.waitForFunction(() => (document.querySelector('#link-url') as HTMLInputElement | null)?.value.includes('link='))
+    await page.waitForFunction(() => (document.querySelector('#link-url') as PageInput | null)?.value.includes('link='))
     const link = await page.inputValue('#link-url')
     expect(link.startsWith(`${rig.ops.gw.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)
 

@@ -109,6 +109,9 @@ export async function signIn(page: Page, consoleUrl: string, token = CONSOLE_TOK
   await page.waitForSelector('#nav:not([hidden])')
 }
 
+// The page's global, for the function evaluated in the browser (tsc has no lib "dom" here); typed where used.
+declare const window: unknown
+
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 /** axe-core's serious and critical violations on the page as it is now. */
@@ -158,6 +161,6 @@ export async function apiSession(consoleUrl: string): Promise<{ cookie: string; 
   const r = await adminRequest(`${consoleUrl}api/login`, { method: 'POST', origin, body: { token: CONSOLE_TOKEN } })
   if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`)
   const set = r.headers['set-cookie']
-  const cookie = (Array.isArray(set) ? set[0] : set ?? '').split(';')[0] as string
+  const cookie = (Array.isArray(set) ? set[0]! : set ?? '').split(';')[0] as string
   return { cookie, csrf: (JSON.parse(r.text) as { csrf: string }).csrf, origin }
 }

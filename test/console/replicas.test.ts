@@ -40,7 +40,7 @@ async function signIn(r: Replica, token = CONSOLE_TOKEN): Promise<{ cookie: stri
   const reply = await login(r, token)
   expect(reply.status, reply.text).toBe(200)
   const set = reply.headers['set-cookie']
-  return { cookie: (Array.isArray(set) ? set[0] : set ?? '').split(';')[0] as string, csrf: (JSON.parse(reply.text) as { csrf: string }).csrf }
+  return { cookie: (Array.isArray(set) ? set[0]! : set ?? '').split(';')[0] as string, csrf: (JSON.parse(reply.text) as { csrf: string }).csrf }
 }
 
 const overview = async (r: Replica, cookie: string): Promise<number> => (await adminRequest(`${r.console}api/overview`, { cookie })).status

@@ -16,6 +16,10 @@ import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import type { Peer } from '../support/peers.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import { CONSOLE_TOKEN, launchBrowser, signIn } from './console-support.js'
+import type { PageDocument } from './page-dom.js'
+
+// The page's global, for the functions evaluated in the browser (tsc has no lib "dom" here).
+declare const document: PageDocument
 
 const TOKEN_ENV = 'MTLS_GATEWAY_TEST_CONSOLE_TOKEN'
 let redis: Peer
