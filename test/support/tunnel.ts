@@ -6,6 +6,7 @@
  */
 import { Agent, type AgentOptions } from 'node:http'
 import { connect as netConnect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 
 export interface TunnelOptions {
@@ -56,8 +57,9 @@ export class TunnelAgent extends Agent {
     super(options)
   }
 
-  override createConnection(_options: unknown, callback?: (err: Error | null, socket?: Socket) => void): undefined {
-    openTunnel(this.tunnel).then((s) => callback?.(null, s), (e: Error) => callback?.(e))
+  override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    // On an error there is no stream: Node's callback takes the error alone.
+    openTunnel(this.tunnel).then((s) => callback?.(null, s), (e: Error) => (callback as ((err: Error) => void) | undefined)?.(e))
     return undefined
   }
 }
