@@ -91,7 +91,7 @@ describe('authorizeEndpoint', () => {
 
 describe('verifyCallerAssertion / exchangeAssertion', () => {
   const opts = (): AssertionOptions => ({
-    apps, keys: compileGatewayKeys([{ kid: 'k1', privateKey: gw.privatePem }]), clockSkewSec: 30, now: nowMs, replay: new CallersMemoryStore(nowMs),
+    apps, keys: compileGatewayKeys([{ kid: 'k1', privateKey: gw.privatePem }]), clockSkewSec: 30, claimAliasPrefix: '', now: nowMs, replay: new CallersMemoryStore(nowMs),
   })
   it('dispatches JWT and JWE, refuses anything else', async () => {
     const jwt = await signHs(claims('hs-app'))

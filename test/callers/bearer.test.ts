@@ -15,11 +15,11 @@ function setup(): { stores: BearerStores & { store: CallersMemoryStore }; opts: 
   const clock = { ms: NOW_SEC * 1000 }
   const now = (): number => clock.ms
   const stores = { store: new CallersMemoryStore(now), now }
-  return { stores, opts: { apps, clockSkewSec: 30, now, replay: new CallersMemoryStore(now) }, clock }
+  return { stores, opts: { apps, clockSkewSec: 30, claimAliasPrefix: '', now, replay: new CallersMemoryStore(now) }, clock }
 }
 
 async function caller(over: Record<string, unknown> = {}, viaJwe = false): Promise<AssertedCaller> {
-  const c = await verifyAssertion(await signHs(claims('hs-app', { pin: '4711', ...over })), apps, { clockSkewSec: 30, now: () => NOW_SEC * 1000 })
+  const c = await verifyAssertion(await signHs(claims('hs-app', { pin: '4711', ...over })), apps, { clockSkewSec: 30, claimAliasPrefix: '', now: () => NOW_SEC * 1000 })
   return viaJwe ? { ...c, viaJwe: true } : c
 }
 

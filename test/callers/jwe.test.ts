@@ -17,7 +17,7 @@ const keys = compileGatewayKeys([
   { kid: 'k1', privateKey: k1.privatePem },
   { kid: 'k2', privateKey: k2.privatePem },
 ])
-const opts = (): VerifyOptions => ({ clockSkewSec: 30, replay: new CallersMemoryStore(nowMs), now: nowMs })
+const opts = (): VerifyOptions => ({ clockSkewSec: 30, claimAliasPrefix: '', replay: new CallersMemoryStore(nowMs), now: nowMs })
 const ALGS = ['RSA-OAEP', 'RSA1_5'] as const
 const ENCS = ['A128CBC-HS256', 'A128GCM', 'A256GCM'] as const
 

@@ -7,7 +7,7 @@ import { claims, handJwt, HS_SECRET, NOW_SEC, nowMs, rsaPair, signHs, signRs, te
 const rs = rsaPair()
 const other = rsaPair()
 const apps = testApps(rs)
-const opts = (): VerifyOptions => ({ clockSkewSec: 30, replay: new CallersMemoryStore(nowMs), now: nowMs })
+const opts = (): VerifyOptions => ({ clockSkewSec: 30, claimAliasPrefix: '', replay: new CallersMemoryStore(nowMs), now: nowMs })
 
 async function refusal(jwt: string, o: VerifyOptions = opts()): Promise<GatewayError> {
   const e: unknown = await verifyAssertion(jwt, apps, o).then(
@@ -137,24 +137,24 @@ describe('verifyAssertion: jti', () => {
       ttl = t ?? 0
       return put(k, v, t)
     }
-    await verifyAssertion(await signHs(claims('hs-app', { jti: 'k', exp: NOW_SEC + 600 })), apps, { clockSkewSec: 30, replay, now: nowMs })
+    await verifyAssertion(await signHs(claims('hs-app', { jti: 'k', exp: NOW_SEC + 600 })), apps, { clockSkewSec: 30, claimAliasPrefix: '', replay, now: nowMs })
     expect(ttl).toBe(1_200_000)
   })
   it('a jti spent under a small clockSkew is still a replay where more skew is allowed (another replica, or after a reload)', async () => {
     let at = nowMs()
     const replay = new CallersMemoryStore(() => at)
     const jwt = await signHs(claims('hs-app', { jti: 'skew', exp: NOW_SEC + 2 }))
-    await verifyAssertion(jwt, apps, { clockSkewSec: 1, replay, now: () => at })
+    await verifyAssertion(jwt, apps, { clockSkewSec: 1, claimAliasPrefix: '', replay, now: () => at })
     // Past exp + 1 s (this replica's skew), within exp + 60 s (the other's): the other still accepts the JWT itself.
     at += 5_000
-    const e = await refusal(jwt, { clockSkewSec: 60, replay, now: () => at })
+    const e = await refusal(jwt, { clockSkewSec: 60, claimAliasPrefix: '', replay, now: () => at })
     expect(e.reason).toBe('jwt_replay')
   })
   it('does not spend a jti on a refused token, and never skips the cache silently', async () => {
     const o = opts()
     await refusal(await signHs(claims('hs-app', { jti: 'spent?', aud: 'wrong' })), o)
     await verifyAssertion(await signHs(claims('hs-app', { jti: 'spent?' })), apps, o)
-    const e = await refusal(await signHs(claims('hs-app', { jti: 'x' })), { clockSkewSec: 30, now: nowMs })
+    const e = await refusal(await signHs(claims('hs-app', { jti: 'x' })), { clockSkewSec: 30, claimAliasPrefix: '', now: nowMs })
     expect(e.reason).toBe('internal')
   })
 })

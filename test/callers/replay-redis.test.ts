@@ -37,8 +37,8 @@ const jti = (): string => `j-${randomUUID()}`
 describe('jti replay across replicas sharing Redis', () => {
   it('a jti seen by one replica is refused by the other with the exact text', async () => {
     const jwt = await signHs(claims('hs-app', { jti: jti(), iat: Math.floor(now() / 1000) - 5, exp: Math.floor(now() / 1000) + 60 }))
-    await verifyAssertion(jwt, apps, { clockSkewSec: 30, replay: replica1 })
-    const e: unknown = await verifyAssertion(jwt, apps, { clockSkewSec: 30, replay: replica2 }).catch((err: unknown) => err)
+    await verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: '', replay: replica1 })
+    const e: unknown = await verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: '', replay: replica2 }).catch((err: unknown) => err)
     expect(e).toBeInstanceOf(GatewayError)
     expect([(e as GatewayError).reason, (e as GatewayError).message]).toEqual(['jwt_replay', JWT_REPLAY])
   })
@@ -46,7 +46,7 @@ describe('jti replay across replicas sharing Redis', () => {
     const t = Math.floor(now() / 1000)
     const jwt = await signHs(claims('hs-app', { jti: jti(), iat: t - 5, exp: t + 60 }))
     const attempts = Array.from({ length: 10 }, (_, i) =>
-      verifyAssertion(jwt, apps, { clockSkewSec: 30, replay: i % 2 === 0 ? replica1 : replica2 }),
+      verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: '', replay: i % 2 === 0 ? replica1 : replica2 }),
     )
     const results = await Promise.allSettled(attempts)
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
@@ -55,7 +55,7 @@ describe('jti replay across replicas sharing Redis', () => {
     const t = Math.floor(now() / 1000)
     const id = jti()
     const jwt = await signHs(claims('hs-app', { jti: id, iat: t - 5, exp: t + 1 }))
-    await verifyAssertion(jwt, apps, { clockSkewSec: 1, replay: replica1 })
+    await verifyAssertion(jwt, apps, { clockSkewSec: 1, claimAliasPrefix: '', replay: replica1 })
     const checkedAt = now()
     expect(await replica2.get(`jti:hs-app:${id}`)).toBe('1')
     // Redis's own expiry, read back: past exp + this replica's 1 s skew (a replica allowing more
@@ -70,7 +70,7 @@ describe('jti replay across replicas sharing Redis', () => {
     }
   })
   it('a bearer issued through one replica resolves on the other', async () => {
-    const opts = (replay: Store): AssertionOptions => ({ apps, keys: new Map(), clockSkewSec: 30, replay })
+    const opts = (replay: Store): AssertionOptions => ({ apps, keys: new Map(), clockSkewSec: 30, claimAliasPrefix: '', replay })
     const stores = (store: Store): BearerStores => ({ store })
     const t = Math.floor(now() / 1000)
     const { token } = await exchangeAssertion(await signHs(claims('hs-app', { jti: jti(), iat: t, exp: t + 60 })), opts(replica1), stores(replica1), 60)
