@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exchangeAssertion, type AssertionOptions, type BearerStores } from '../../src/callers/index.js'
 import { isGatewayError } from '../../src/errors.js'
 import { createSealer, getRecord, openRedisStore, parseSealKey, putRecord, type RedisStoreOptions, type Store } from '../../src/store/index.js'
-import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, rsaPair, signHs, testApps } from '../support/callers-fixtures.js'
 import { eventually, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 
@@ -57,8 +56,8 @@ describe('Redis Sentinel failover', () => {
   it('loses nothing acknowledged, accepts no replayed jti, fails only with store_unavailable, never hangs', async () => {
     const prefix = `mtls-gateway-test:${randomUUID()}:`
     const [a, b] = [open(prefix), open(prefix)]
-    const stores2 = (store: Store): BearerStores => ({ store, ephemeral: new CallersMemoryStore() })
-    const opts = (replay: Store): AssertionOptions => ({ apps, keys: new Map(), clockSkewSec: 30, replay })
+    const stores2 = (store: Store): BearerStores => ({ store })
+    const opts = (replay: Store): AssertionOptions => ({ apps, keys: new Map(), clockSkewSec: 30, claimAliasPrefix: '', replay })
     const assertions = new Map<string, string>()
     let phase: 'before' | 'after' = 'before'
     let afterCount = 0

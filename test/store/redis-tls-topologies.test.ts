@@ -18,6 +18,9 @@ import { endpointYaml } from '../support/gateway.js'
 import { rawClient, rawClientTls, startRedisCluster, startSentinelSet, type RedisServerTls } from '../support/redis-servers.js'
 import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
 
+/** ioredis types CLIENT KILL with one filter at a time; Redis takes several (TYPE and SKIPME here). */
+type ClientKill = { client(subcommand: 'KILL', ...filters: string[]): Promise<unknown> }
+
 /** The servers' PKI (their certificates, and the client certificates they use between themselves), and the gateway's old and new client PKIs. */
 let servers: TestPki
 let oldClient: TestPki
@@ -67,7 +70,7 @@ async function switchServersToNewClientCa(ports: readonly number[]): Promise<voi
     const admin = rawClient(port, rawClientTls(serverTls))
     try {
       expect(await admin.config('SET', 'tls-ca-cert-file', servers.file('trusted-new.crt'))).toBe('OK')
-      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+      await (admin as unknown as ClientKill).client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
     } finally {
       admin.disconnect()
     }
