@@ -3,16 +3,16 @@
  * holds, counter families named as prom-client names its own (no `_total_total`). Two real
  * prom-client registries stand for two workers; workers-trace.test.ts scrapes a real primary.
  */
-import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client'
+import { AggregatorRegistry, Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { openMetricsAggregate } from '../../src/ops/aggregate-open-metrics.js'
 import { parseMetrics, valueOf } from './helpers.js'
 
-function worker(traceId: string, seconds: number, requests: number): Registry {
-  const registry = new Registry()
+function worker(traceId: string, seconds: number, requests: number): Registry<OpenMetricsContentType> {
+  const registry = new Registry<OpenMetricsContentType>()
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
   const h = new Histogram({ name: 'mtls_gateway_request_duration_seconds', help: 'h', labelNames: ['endpoint'], buckets: [0.01, 0.1, 1], enableExemplars: true, registers: [registry] })
-  h.observe({ labels: { endpoint: 'partner' }, value: seconds, exemplarLabels: { trace_id: traceId } })
+  h.observe({ labels: { endpoint: 'partner' }, value: seconds, exemplarLabels: { trace_id: traceId } as Record<string, string> })
   new Counter({ name: 'mtls_gateway_requests_total', help: 'c', registers: [registry] }).inc(requests)
   return registry
 }

@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
+import type { ClientRequest } from 'node:http'
 import { Agent, request as httpsRequest } from 'node:https'
 import { afterEach, describe, expect, it } from 'vitest'
 import { privateKeyPem, type Issued } from '../../src/tls/index.js'
@@ -76,7 +77,9 @@ function listenerExpiries(adminUrl: string, pki: TestPki): Promise<Record<string
   })
 }
 
-const expiry = (cert: Issued): number => Math.floor(new X509Certificate(cert.pem).validToDate.getTime() / 1000)
+/** X509Certificate#validToDate: Node 22.10 and later (the tests run on 24); @types/node 20 lacks it. */
+type X509WithDates = X509Certificate & { readonly validToDate: Date }
+const expiry = (cert: Issued): number => Math.floor((new X509Certificate(cert.pem) as X509WithDates).validToDate.getTime() / 1000)
 
 describe('listener certificates follow a reload', () => {
   it('one process: new connections to both listeners get the renewed certificate, an open one keeps working', async () => {
@@ -95,7 +98,7 @@ describe('listener certificates follow a reload', () => {
       new Promise((resolve, reject) => {
         httpsRequest({ host: '127.0.0.1', port: proxyPort, path: '/proxy/partner/open', agent }, (res) => {
           res.resume()
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: res.req.reusedSocket }))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: (res as typeof res & { req: ClientRequest }).req.reusedSocket }))
         }).on('error', reject).end()
       })
     expect((await call()).status).toBe(200)

@@ -30,7 +30,8 @@ function split(json: Json): { exact: string[]; sums: Map<string, number> } {
   const exact: string[] = []
   const sums = new Map<string, number>()
   for (const m of json) {
-    for (const v of m.values) {
+    // A histogram's values name their sample (`_bucket`, `_sum`, `_count`); prom-client's JSON type leaves metricName out.
+    for (const v of m.values as readonly ((typeof m.values)[number] & { metricName?: string })[]) {
       const key = `${v.metricName ?? m.name}${JSON.stringify(Object.entries(v.labels).sort())}`
       if (v.metricName?.endsWith('_sum')) sums.set(key, v.value)
       else exact.push(`${key} ${v.value}`)

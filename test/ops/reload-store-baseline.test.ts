@@ -129,7 +129,7 @@ async function consoleSession(adminUrl: string): Promise<{ cookie(): Promise<str
   const login = await adminCall(`${api}login`, { method: 'POST', origin, body: { token: TOKEN } })
   if (login.status !== 200) throw new Error(`console login: ${login.status} ${login.text}`)
   const set = login.headers['set-cookie']
-  const cookie = (Array.isArray(set) ? set[0] : (set ?? '')).split(';')[0] as string
+  const cookie = (Array.isArray(set) ? set[0]! : (set ?? '')).split(';')[0] as string
   const csrf = (JSON.parse(login.text) as { csrf: string }).csrf
   return {
     cookie: async () => cookie,

@@ -4,7 +4,7 @@
  * OpenMetrics aggregate still sums buckets and carries the live workers' exemplars. Real
  * prom-client registries stand for the workers; workers.test.ts kills a real worker.
  */
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { openMetricsAggregate } from '../../src/ops/aggregate-open-metrics.js'
 import { createMonotonicFloor, createRetainedMetrics } from '../../src/ops/retained-metrics.js'
@@ -13,13 +13,13 @@ import { parseMetrics, valueOf } from './helpers.js'
 
 /** One worker's registry after `requests` requests of `seconds` each (trace `traceId`), `reloads` reloads, `inFlight` in flight. */
 async function worker(o: { requests: number; reloads: number; inFlight: number; seconds?: number; traceId?: string }): Promise<WorkerMetrics> {
-  const registry = new Registry()
+  const registry = new Registry<OpenMetricsContentType>()
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
   new Counter({ name: 'mtls_gateway_requests_total', help: 'c', labelNames: ['endpoint'], registers: [registry] }).labels('partner').inc(o.requests)
   new Counter({ name: 'mtls_gateway_config_reloads_total', help: 'r', aggregator: 'max', registers: [registry] }).inc(o.reloads)
   new Gauge({ name: 'mtls_gateway_requests_in_flight', help: 'g', registers: [registry] }).set(o.inFlight)
   const h = new Histogram({ name: 'mtls_gateway_request_duration_seconds', help: 'h', labelNames: ['endpoint'], buckets: [0.01, 0.1, 1], enableExemplars: true, registers: [registry] })
-  for (let i = 0; i < o.requests; i++) h.observe({ labels: { endpoint: 'partner' }, value: o.seconds ?? 0.05, ...(o.traceId ? { exemplarLabels: { trace_id: o.traceId } } : {}) })
+  for (let i = 0; i < o.requests; i++) h.observe({ labels: { endpoint: 'partner' }, value: o.seconds ?? 0.05, ...(o.traceId ? { exemplarLabels: { trace_id: o.traceId } as Record<string, string> } : {}) })
   return registry.getMetricsAsJSON()
 }
 
