@@ -68,7 +68,7 @@ describe('compressed request bodies where fields apply', () => {
   })
 
   it('uncompressed form bodies and identity still pass, with the gateway\'s value', async () => {
-    for (const headers of [{ 'content-type': FORM }, { 'content-type': FORM, 'content-encoding': 'identity' }]) {
+    for (const headers of [{ 'content-type': FORM }, { 'content-type': FORM, 'content-encoding': 'identity' }] as Record<string, string>[]) {
       const r = await send(g.gw.url, '/proxy/payload/x', { method: 'POST', body: 'acct=victim&x=1', headers: { 'proxy-authorization': `Bearer ${await bearer()}`, ...headers } })
       expect(r.status, r.text).toBe(200)
       expect(r.json<{ merged: string }>().merged).toBe('42')

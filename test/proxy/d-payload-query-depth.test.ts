@@ -33,7 +33,7 @@ function admitted(s: Setup): { ctx: Admitted; reads: () => number } {
   const fields: CompiledField[] = s.fields.map(([type, key]) => ({ type, key, template: parseTemplate(GW) }))
   const endpoint = { name: 'ep', url, config: {}, fields, destination: compileDestination(url, undefined) } as unknown as Endpoint
   const target = buildUpstreamTarget(endpoint, undefined, '/y', s.query ?? '', 'append')
-  let bytes = Buffer.from(s.body ?? '')
+  let bytes: Buffer = Buffer.from(s.body ?? '')
   let reads = 0
   // A body not read yet, or none.
   const body = { present: s.body !== undefined, stream: undefined, buffered: undefined, bytes: async () => (reads++, bytes), replace: (b: Buffer) => void (bytes = b) }

@@ -26,7 +26,7 @@ const numberLiteral = fc.oneof(
   fc.constantFrom('-0', '0', '-0.0', '1.5', '100', '9007199254740993', '0.1', '1e400', '-1e-400'),
 )
 const key = fc.constantFrom('acct', 'ACCT', 'auth', 'Auth', 'id', 'amt', 'n', 'list', 'x.y', 'pin')
-const value: fc.Arbitrary<string> = fc.letrec((tie) => ({
+const value: fc.Arbitrary<string> = fc.letrec<{ value: string; object: string; array: string }>((tie) => ({
   value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, numberLiteral, numberLiteral, fc.string({ maxLength: 6 }).map((s) => JSON.stringify(s)), fc.constantFrom('true', 'false', 'null'), tie('object'), tie('array')),
   object: fc.uniqueArray(fc.tuple(key, tie('value') as fc.Arbitrary<string>), { selector: ([k]) => k, maxLength: 4 }).map((entries) => `{ ${entries.map(([k, v]) => `${JSON.stringify(k)} :${v}`).join(' ,')} }`),
   array: fc.array(tie('value') as fc.Arbitrary<string>, { maxLength: 3 }).map((items) => `[${items.join(', ')}]`),

@@ -26,7 +26,7 @@ function admitted(keys: readonly string[], body: string): Admitted {
   const fields: CompiledField[] = keys.map((key) => ({ type: 'payload', key, template: parseTemplate(GATEWAY_VALUE) }))
   const endpoint = { name: 'ep', url, config: {}, fields, destination: compileDestination(url, undefined) } as unknown as Endpoint
   const target = buildUpstreamTarget(endpoint, undefined, '/y', '', 'append')
-  let bytes = Buffer.from(body)
+  let bytes: Buffer = Buffer.from(body)
   const outbound = { method: 'POST', url: toOutboundUrl(target), headers: { 'content-type': 'application/json' }, body: { present: true, bytes: async () => bytes, replace: (b: Buffer) => void (bytes = b) } }
   return { endpoint, target, caller: { appId: 'bot', claims: {} }, auth: {}, outbound } as unknown as Admitted
 }

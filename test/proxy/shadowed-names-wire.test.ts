@@ -65,7 +65,7 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
   })
 
   it('for a query field beside a body without a type (Rack reads it as a form): refused; a Connection header cannot take the type away; Content.Type and Content_Type never arrive', async () => {
-    for (const headers of [{}, { 'content-type': '' }, { 'content-type': ';charset=utf-8' }]) {
+    for (const headers of [{}, { 'content-type': '' }, { 'content-type': ';charset=utf-8' }] as Record<string, string>[]) {
       const r = await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers, body: 'acct=evil&x=1' })
       expect(r.status, `${JSON.stringify(headers)}: ${r.text}`).toBe(400)
       expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "cgi" sets query or payload fields, and (the request has a body without a Content-Type|Content-Type ";charset=utf-8")/), code: 400 }] })

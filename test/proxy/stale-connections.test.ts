@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
+import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
@@ -56,7 +56,7 @@ const configYaml = (head = ''): string =>
   endpointYaml('fields', upstream.port, tls(), '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')
 
 /** One request with an id the server records, after one that leaves a kept-alive connection in the pool. */
-async function onStaleConnection(url: string, endpoint: string, id: string, o: { method?: string; headers?: Record<string, string>; body?: string; forward?: boolean } = {}): Promise<{ status: number; text: string }> {
+async function onStaleConnection(url: string, endpoint: string, id: string, o: { method?: string; headers?: Record<string, string>; body?: string; forward?: boolean } = {}): Promise<Reply> {
   // Route mode, or the forward proxy's absolute form (the host picks the first endpoint on it: partner).
   const target = (path: string): string => (o.forward ? `http://api.partner.test:${upstream.port}/${path}` : `/proxy/${endpoint}/${path}`)
   mode = 'answer'

@@ -175,7 +175,7 @@ describe('buildUpstreamTarget', () => {
       endpoint: 'ep', context: createSecureContext(), pins: [], connectMs: 1000, responseMs: 1000, idleMs: 1000, keepAliveMs: 1000, connections: 1,
       authority: fixed,
     })
-    const err = await new Promise<Error | null>((resolve) => connector({ hostname: '127.0.0.1', host: '127.0.0.1:9', port: '9', protocol: 'https:' } as Parameters<typeof connector>[0], (e) => resolve(e)))
+    const err = await new Promise<Error | null>((resolve) => connector({ hostname: '127.0.0.1', host: '127.0.0.1:9', port: '9', protocol: 'https:' } as Parameters<typeof connector>[0], (e: Error | null, _socket: unknown) => resolve(e)))
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_GATEWAY_ORIGIN_MISMATCH')
   })
 })
