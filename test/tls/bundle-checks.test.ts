@@ -30,7 +30,7 @@ function problems(over: Partial<EndpointTlsConfig>): string[] {
   return loadBundle(tls(over)).problems.map((p) => `${p.file}: ${p.field}: ${p.msg}`)
 }
 
-function faults(over: Partial<EndpointTlsConfig>, now = Date.now()): ValidityFault[] {
+function faults(over: Partial<EndpointTlsConfig>, now = Date.now()): readonly ValidityFault[] {
   const t = tls(over)
   const { bundle } = loadBundle(t)
   if (!bundle) throw new Error('bundle did not load')
@@ -133,10 +133,8 @@ describe('bundle checks at load', () => {
 
 describe('bundle certificates never become trust anchors', () => {
   let rogueServer: RunningServer
-  let appendedServer: RunningServer
   afterAll(async () => {
     await rogueServer?.close()
-    await appendedServer?.close()
   })
 
   it('a server signed by a CA that only appears inside the PKCS#12 or the cert file is untrusted', async () => {

@@ -85,7 +85,7 @@ beforeAll(async () => {
   for (const [name, f] of Object.entries(files)) {
     const s = await startMtlsServer({ ...f, ca: pki.file('root.crt') })
     servers.push(s)
-    const extra = name === 'crl-expired' ? { crl: [pki.file('inter-expired.crl'), pki.file('root-expired.crl')] } : {}
+    const extra: Record<string, string[]> = name === 'crl-expired' ? { crl: [pki.file('inter-expired.crl'), pki.file('root-expired.crl')] } : {}
     yaml += endpointYaml(name, s.port, { ...tls, ...extra })
   }
   g = await startOpsGateway(pki.dir, yaml.replace('admin: { enabled: false }\n', ''))
