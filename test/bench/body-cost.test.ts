@@ -4,7 +4,7 @@ import type { BodyKind, PathId } from '../../bench/paths.js'
 
 function row(path: PathId, label: string, body: BodyKind, cpuUsPerReq: number | null): Row {
   return {
-    path, label, body, cpuUsPerReq, rounds: 3, rps: 1000, p50Ms: 1, p99Ms: 2, pacedP50Ms: 0.5, pacedP99Ms: 1, pacedRps: 1000,
+    path, label, body, cpuUsPerReq, mainCpuUsPerReq: null, rounds: 3, rps: 1000, p50Ms: 1, p99Ms: 2, pacedP50Ms: 0.5, pacedP99Ms: 1, pacedRps: 1000,
     handshakesPer1k: 0, replacedPer1k: 0, poolSize: 50, poolGrowth: 0, settleMs: 250, requests: 3000, errors: 0, mismatches: 0, non200: 0, rpsVsNginx: 1, rpsVsDirect: 1,
     cpuVsNginx: null, cpuVsFloor: null, addedPacedP50Ms: 0, peakRssMiB: null,
   }
