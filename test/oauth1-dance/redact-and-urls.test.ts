@@ -16,7 +16,9 @@ function profile(over: Partial<ProfileConfig> = {}): Profile {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 's3cr/t+value', signatureMethod: 'HMAC-SHA1', tenancy: false, version: true, bodyHash: false,
     placement: 'header', token: { mode: 'per_user' }, additionalFields: {}, userFields: [], fields: [], ...over,
   }
-  return { name: config.name, config, fields: [] }
+  // No signer: none of the pieces tested here signs anything.
+  const unsigned: Omit<Profile, 'signer'> = { name: config.name, config, fields: [] }
+  return unsigned as Profile
 }
 
 const gateway = (publicUrl?: string): Gateway => ({ config: { listen: { host: '0.0.0.0', port: 8080, ...(publicUrl ? { publicUrl } : {}) } } }) as unknown as Gateway
