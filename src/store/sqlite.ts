@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { GatewayError } from '../errors.js'
@@ -204,6 +204,17 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
   }
 }
 
+/** Takes group and others' permissions off an existing state file and its -wal/-shm (only the owner may: a file of another user is left as it is). */
+function narrowMode(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600)
+    } catch {
+      // missing (-wal, -shm before the first write) or not ours to change
+    }
+  }
+}
+
 const isBusy = (e: unknown): boolean => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY')
 
 function openOnce(file: string, busyTimeoutMs: number): Database.Database {
@@ -211,9 +222,11 @@ function openOnce(file: string, busyTimeoutMs: number): Database.Database {
   try {
     // Bearers, the jti cache, dance state and (without store.sealKeys) the console's session
     // key and JWT claims live in this file: only the gateway's user may read it, whatever the
-    // umask. A directory or file that exists keeps its mode; SQLite gives -wal and -shm the file's.
+    // umask. SQLite gives -wal and -shm the file's mode. A directory that exists keeps its mode; a
+    // file that exists (an upgrade from a version that made it 0644) is narrowed to 0600.
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
     closeSync(openSync(file, 'a', 0o600))
+    narrowMode(file)
     db = new Database(file)
     // busy_timeout first: switching to WAL and creating the table need locks a second
     // process starting at the same moment may hold.

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -42,6 +42,24 @@ describe('SQLite store: file and schema', () => {
     } finally {
       process.umask(old)
     }
+  })
+
+  it('narrows an existing state file (and its -wal and -shm) to 0600: an upgrade from a version that created them 0644', async () => {
+    const file = join(dir, 'old.db')
+    const first = openSqliteStore({ file })
+    await first.put('bearer:x', 'claims')
+    await first.close()
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        chmodSync(f, 0o644)
+      } catch {
+        writeFileSync(f, '', { mode: 0o644 })
+      }
+    }
+    const store = openSqliteStore({ file })
+    expect(await store.get('bearer:x')).toBe('claims')
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600')
+    await store.close()
   })
 
   it('creates missing parent directories and a WAL-mode file', async () => {
