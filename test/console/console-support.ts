@@ -6,7 +6,6 @@
  * node-side HTTP client that carries the browser's session cookie.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +15,7 @@ import { gatewayYaml, newSealKey, startDanceProvider, type DanceProvider } from 
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { assertChromium, CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
+import { adminRequest, type Reply } from '../support/admin-request.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 
 export const CONSOLE_TOKEN = 'console-operator-token-5b1e9d0c7a'
@@ -127,33 +127,7 @@ export async function axeViolations(page: Page): Promise<{ id: string; impact: s
   })
 }
 
-export interface Reply {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  text: string
-}
-
-/** One request to the admin listener as a browser would send it (cookie, origin, CSRF header optional). */
-export function adminRequest(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown; localAddress?: string } = {}): Promise<Reply> {
-  const u = new URL(url)
-  const body = o.body === undefined ? undefined : JSON.stringify(o.body)
-  const headers: Record<string, string> = {}
-  if (o.cookie) headers.cookie = o.cookie
-  if (o.origin) headers.origin = o.origin
-  if (o.csrf) headers['x-csrf-token'] = o.csrf
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return new Promise((resolve, reject) => {
-    // localAddress: another source address on loopback (127.0.0.2, …), as a second client.
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: o.method ?? 'GET', headers, agent: false, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+export { adminRequest, type Reply }
 
 /** Signs in from node: the cookie header and the CSRF token. */
 export async function apiSession(consoleUrl: string): Promise<{ cookie: string; csrf: string; origin: string }> {

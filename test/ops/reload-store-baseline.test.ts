@@ -9,7 +9,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -17,6 +16,7 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/index.js'
 import { endpointYaml, send } from '../support/gateway.js'
+import { adminRequest } from '../support/admin-request.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
@@ -101,32 +101,11 @@ const now = (): number => Math.floor(Date.now() / 1000)
 const jwt = (): Promise<string> =>
   new SignJWT({ iss: 'bot', aud: AUD, sub: 'u1', iat: now(), exp: now() + 300, jti: randomUUID() }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
 
-/** One request to the admin listener, JSON in and out. */
-function adminCall(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  const u = new URL(url)
-  const body = o.body === undefined ? undefined : JSON.stringify(o.body)
-  const headers: Record<string, string> = {}
-  if (o.cookie) headers.cookie = o.cookie
-  if (o.origin) headers.origin = o.origin
-  if (o.csrf) headers['x-csrf-token'] = o.csrf
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: o.method ?? 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
 /** A signed-in console session: its reads and actions. */
 async function consoleSession(adminUrl: string): Promise<{ cookie(): Promise<string>; read<T>(name: string): Promise<T>; act<T>(name: string, body?: unknown): Promise<T> }> {
   const api = `${adminUrl}/console/api/`
   const origin = new URL(adminUrl).origin
-  const login = await adminCall(`${api}login`, { method: 'POST', origin, body: { token: TOKEN } })
+  const login = await adminRequest(`${api}login`, { method: 'POST', origin, body: { token: TOKEN } })
   if (login.status !== 200) throw new Error(`console login: ${login.status} ${login.text}`)
   const set = login.headers['set-cookie']
   const cookie = (Array.isArray(set) ? set[0]! : (set ?? '')).split(';')[0] as string
@@ -134,12 +113,12 @@ async function consoleSession(adminUrl: string): Promise<{ cookie(): Promise<str
   return {
     cookie: async () => cookie,
     async read<T>(name: string) {
-      const r = await adminCall(`${api}${name}`, { cookie })
+      const r = await adminRequest(`${api}${name}`, { cookie })
       expect(r.status, r.text).toBe(200)
       return JSON.parse(r.text) as T
     },
     async act<T>(name: string, body: unknown = {}) {
-      const r = await adminCall(`${api}${name}`, { method: 'POST', cookie, origin, csrf, body })
+      const r = await adminRequest(`${api}${name}`, { method: 'POST', cookie, origin, csrf, body })
       expect(r.status, r.text).toBe(200)
       return JSON.parse(r.text) as T
     },
@@ -318,7 +297,7 @@ async function consoleFollows(workers: number): Promise<void> {
     expect(await b.keys('')).toBeUndefined()
     await reloadBySignal(run, yamlOf(b, false), pids, ACCEPTED)
     // The session's key is in A: as after a fresh start with the new file, it has ended.
-    const ended = await adminCall(`${run.admin}/console/api/overview`, { cookie: await first.cookie() })
+    const ended = await adminRequest(`${run.admin}/console/api/overview`, { cookie: await first.cookie() })
     expect(ended.status).toBe(401)
     const second = await consoleSession(run.admin)
     expect(await second.read<{ lastReload: { result: ReloadResult } }>('overview')).toMatchObject({ lastReload: { result: { ok: true } }, store: { kind: 'sqlite', up: true } })
