@@ -11,6 +11,11 @@ import { writeRawError } from './write-error.js'
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
 export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError, socket: Duplex): void }): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Bytes after a request that asked to close (RFC 9112 §9.6: not processed). The requests
+    // before them are being answered and the connection closes after the last answer; a 400
+    // here would take those answers away (their upstream calls made all the same). Reading
+    // stops, so what follows is never parsed or held.
+    if (err.code === 'HPE_CLOSED_CONNECTION') return void socket.pause()
     const refused = clientErrorOf(err, o.configKey, o.headersMs)
     // Not writable: already answered and closing (a client leaving then is no new error).
     if (!refused || !socket.writable) return void socket.destroy()
