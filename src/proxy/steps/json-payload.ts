@@ -57,6 +57,25 @@ function setOwn(node: Record<string, unknown>, key: string, value: unknown): voi
   Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true })
 }
 
+/** A key of ASCII without NUL: jsonNameFoldKeys gives it `l`/`f`/`t` + its lower case and `u` + its upper case. */
+const PLAIN_ASCII = /^[\x01-\x7f]*$/
+
+/**
+ * Whether a plain ASCII key shares a folded form with `wanted` (jsonNameFoldKeys of a name),
+ * without building the key's forms: most keys of a large caller object are plain ASCII, and
+ * folding each one (four tagged strings) was most of the cost of reading a 10 MiB body beside a
+ * query field.
+ */
+export function asciiKeyMatcher(wanted: readonly string[]): (key: string) => boolean {
+  const lower = new Set<string>()
+  let upper: string | undefined
+  for (const form of wanted) {
+    if (form.startsWith('u')) upper = form.slice(1)
+    else lower.add(form.slice(1))
+  }
+  return (key) => lower.has(key.toLowerCase()) || key.toUpperCase() === upper
+}
+
 /**
  * One object's keys with their folded forms, each key folded once however many fields pass
  * through the object (rather than once per field and level). Keys the gateway adds are folded
@@ -65,7 +84,8 @@ function setOwn(node: Record<string, unknown>, key: string, value: unknown): voi
  */
 class FoldIndex {
   readonly #keys: string[] = []
-  readonly #forms: string[][] = []
+  /** jsonNameFoldKeys of each key; undefined for a plain ASCII key (asciiKeyMatcher compares it). */
+  readonly #forms: (string[] | undefined)[] = []
 
   constructor(readonly node: Record<string, unknown>) {
     for (const key of Object.keys(node)) this.#add(key)
@@ -73,16 +93,18 @@ class FoldIndex {
 
   #add(key: string): void {
     this.#keys.push(key)
-    this.#forms.push(jsonNameFoldKeys(key))
+    this.#forms.push(PLAIN_ASCII.test(key) ? undefined : jsonNameFoldKeys(key))
   }
 
   /** Removes every key but `keep` (`name` itself unless told; null: none) that a binder may read as `name`, subtrees and all. */
   removeShadows(name: string, keep: string | null = name): boolean {
     const wanted = jsonNameFoldKeys(name)
+    const asciiShadows = asciiKeyMatcher(wanted)
     let removed = false
     for (let i = 0; i < this.#keys.length; i++) {
       const other = this.#keys[i] as string
-      if (other === keep || !(this.#forms[i] as string[]).some((f) => wanted.includes(f))) continue
+      const forms = this.#forms[i]
+      if (other === keep || !(forms === undefined ? asciiShadows(other) : forms.some((f) => wanted.includes(f)))) continue
       if (Object.hasOwn(this.node, other)) removed = delete this.node[other]
     }
     return removed
