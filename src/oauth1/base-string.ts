@@ -2,7 +2,7 @@
  * RFC 5849 §3.4.1: the signature base string — method, base string URI and normalized
  * parameters, each percent-encoded and joined by `&`.
  */
-import { isFormContentType, parseForm, percentEncode, type Param } from './percent-encode.js'
+import { formDecode, isFormContentType, parseForm, percentEncode, type Param } from './percent-encode.js'
 
 /** Where §3.4.1.3.1 collects parameters from. */
 export interface ParameterSources {
@@ -58,6 +58,56 @@ export function collectParameters(sources: ParameterSources): Param[] {
 function compareAscii(a: string, b: string): number {
   // Encoded strings are pure ASCII, so UTF-16 code-unit order is the byte order §3.4.1.3.2 asks for.
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * §3.4.1.3.2 on already-encoded pairs, and the result encoded once more for the base string:
+ * the encoded strings hold only unreserved characters and `%XX`, so encoding `name=value&…`
+ * again turns exactly `%`, `=` and `&` into `%25`, `%3D` and `%26` — what percentEncode of the
+ * joined string gives, without building it and scanning it again.
+ */
+export function encodedNormalizedParameters(names: string[], values: string[]): string {
+  const order = names.map((_, i) => i)
+  const before = (a: number, b: number): number => compareAscii(names[a] as string, names[b] as string) || compareAscii(values[a] as string, values[b] as string)
+  if (order.length > 24) {
+    order.sort(before)
+  } else {
+    // A request has a handful of parameters: a stable insertion sort without sort()'s per-call setup.
+    for (let i = 1; i < order.length; i++) {
+      const x = order[i] as number
+      let j = i - 1
+      for (; j >= 0 && before(order[j] as number, x) > 0; j--) order[j + 1] = order[j] as number
+      order[j + 1] = x
+    }
+  }
+  let out = ''
+  for (const i of order) {
+    const name = names[i] as string
+    const value = values[i] as string
+    out += `${out === '' ? '' : '%26'}${name.includes('%') ? name.replaceAll('%', '%25') : name}%3D${value.includes('%') ? value.replaceAll('%', '%25') : value}`
+  }
+  return out
+}
+
+const UNRESERVED = /^[A-Za-z0-9._~-]*$/
+
+/**
+ * §3.4.1.3.1 for a query string or form body: each pair decoded, `oauth_signature` dropped,
+ * then encoded (§3.4.1.3.2) onto `names` and `values`. A raw name or value of unreserved
+ * characters only decodes and encodes to itself, so most skip both.
+ */
+export function addFormParameters(text: string, names: string[], values: string[]): void {
+  for (const part of text.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const rawName = eq === -1 ? part : part.slice(0, eq)
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1)
+    const plainName = UNRESERVED.test(rawName)
+    const name = plainName ? rawName : formDecode(rawName)
+    if (name === 'oauth_signature') continue
+    names.push(plainName ? rawName : percentEncode(name))
+    values.push(UNRESERVED.test(rawValue) ? rawValue : percentEncode(formDecode(rawValue)))
+  }
 }
 
 /**

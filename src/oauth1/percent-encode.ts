@@ -21,6 +21,29 @@ export function percentEncode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
+/** The encoding, or undefined where percentEncode throws: the throw then happens where it always did. */
+export function encodedOrLater(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined
+  try {
+    return percentEncode(s)
+  } catch {
+    return undefined
+  }
+}
+
+/** percentEncode that keeps the last value's encoding: a profile's requests mostly repeat it. */
+export function lastEncoding(): (s: string) => string {
+  let last: string | undefined
+  let encoded = ''
+  return (s) => {
+    if (s !== last) {
+      encoded = percentEncode(s) // throws (a lone surrogate) before anything is kept
+      last = s
+    }
+    return encoded
+  }
+}
+
 function isHex(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66)
 }

@@ -1,0 +1,41 @@
+/**
+ * RFC 5849 §3.5: the encoded protocol parameters as an Authorization header (§3.5.1), or
+ * appended to the form body (§3.5.2) or the query (§3.5.3).
+ */
+import { percentEncode } from './percent-encode.js'
+import type { SignatureMethod } from './signature.js'
+
+/** RFC 2617 quoted-string content: controls dropped, `"` and `\` escaped (see authorizationHeader). */
+export function quotedRealm(realm: string): string {
+  return `realm="${realm.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`
+}
+
+/** `oauth_signature`'s encoding (§3.6). */
+export function encodedSignature(method: SignatureMethod, signature: string): string {
+  // HMAC-* and RSA-* signatures are base64, whose only characters outside §3.6's unreserved set
+  // are + / =: encodeURIComponent gives their %2B %2F %3D without percentEncode's second pass.
+  return method === 'PLAINTEXT' ? percentEncode(signature) : encodeURIComponent(signature)
+}
+
+/**
+ * §3.5.1: `OAuth realm="…", name="enc(value)", …`. The realm is not a protocol parameter:
+ * item 5 defers to RFC 2617, so it is a plain quoted-string (`"` and `\` escaped), not
+ * percent-encoded — `realm="Photos Inc."`, as providers compare it.
+ */
+export function authorizationHeader(quotedRealm: string | undefined, names: readonly string[], values: readonly string[]): string {
+  let header = quotedRealm === undefined ? 'OAuth ' : `OAuth ${quotedRealm}`
+  for (let i = 0; i < names.length; i++) header += `${i === 0 && quotedRealm === undefined ? '' : ', '}${names[i] as string}="${values[i] as string}"`
+  return header
+}
+
+export function bodyText(body: Buffer | string | undefined): string {
+  if (body === undefined) return ''
+  return typeof body === 'string' ? body : body.toString('utf8')
+}
+
+/** §3.5.2/§3.5.3: `enc(name)=enc(value)` pairs appended to an existing query or form body. */
+export function appendForm(existing: string, names: readonly string[], values: readonly string[]): string {
+  let added = ''
+  for (let i = 0; i < names.length; i++) added += `${i === 0 ? '' : '&'}${names[i] as string}=${values[i] as string}`
+  return existing === '' ? added : `${existing}&${added}`
+}
