@@ -33,7 +33,7 @@ const OWN: readonly [RegExp, string][] = [
   [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
   [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
-  [/\/src\/ops\/(log|log-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
+  [/\/src\/ops\/(log|log-sink|batching-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
   [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
   [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
   [/\/src\/ops\//, 'ops glue (onDone)'],
