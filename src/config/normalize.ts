@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import { configPaths, fileInDir } from './config-path.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
-import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, TlsVersion } from './types.js'
+import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, ProfileConfig, TlsVersion } from './types.js'
 import type { YamlSource } from './yaml-source.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
@@ -18,7 +18,6 @@ import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits } from
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 
-
 interface NormalizeContext {
   file: string
   secrets: string[]
@@ -27,100 +26,108 @@ interface NormalizeContext {
   source: YamlSource
 }
 
-
 /** Fills defaults and applies cross-field rules; throws ConfigError naming each problem. */
 export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayConfig {
   const root = obj(raw)
   const problems: ConfigProblem[] = []
-  const baseDir = dirname(ctx.file)
-  const abs = configPaths(baseDir, ctx.references)
-  const listen = obj(root.listen)
-  const admin = obj(root.admin)
+  const reportAt = (...prefix: (string | number)[]): Report => (path, msg) => void problems.push(ctx.source.problem([...prefix, ...path], msg))
+  const abs = configPaths(dirname(ctx.file), ctx.references)
+  const endpoints = (Array.isArray(root.endpoints) ? root.endpoints : []).map((e, i) => normalizeEndpoint(obj(e), i, abs, reportAt('endpoints', i)))
+  const profiles = (Array.isArray(root.profiles) ? root.profiles : []).map((p, i) => normalizeProfile(obj(p), i, abs, reportAt('profiles', i)))
+  checkReferences(endpoints, profiles, reportAt())
+  const files = bundleAndKeyFiles(ctx, endpoints, profiles)
   const forwarding = obj(root.forwarding)
-  const endpoints = (Array.isArray(root.endpoints) ? root.endpoints : []).map((e, i) =>
-    normalizeEndpoint(obj(e), i, abs, (path, msg) => problems.push(ctx.source.problem(['endpoints', i, ...path], msg))),
-  )
-  const profiles = (Array.isArray(root.profiles) ? root.profiles : []).map((p, i) =>
-    normalizeProfile(obj(p), i, abs, (path, msg) => problems.push(ctx.source.problem(['profiles', i, ...path], msg))),
-  )
-  const profileNames = new Set(profiles.map((p) => p.name))
-  for (const p of profiles) {
-    if (p.endpoint !== undefined && !endpoints.some((e) => e.name === p.endpoint)) {
-      problems.push(ctx.source.problem(['profiles', p.index, 'endpoint'], `no endpoint named "${p.endpoint}"`))
-    } else if (p.endpoint === undefined && p.token.mode === 'per_user' && !endpoints.some((e) => e.profile === p.name)) {
-      // The token URLs are called with an endpoint's client bundle; without one the dance cannot start.
-      problems.push(ctx.source.problem(['profiles', p.index, 'name'], `no endpoint uses profile "${p.name}": name it in an endpoint's profile, or set profiles[].endpoint`))
-    }
-  }
-  for (const e of endpoints) {
-    if (e.profile !== undefined && !profileNames.has(e.profile)) {
-      problems.push(ctx.source.problem(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`))
-    }
-  }
-  checkFieldReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
-  checkTenantReferences(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
-  checkTenantFields(endpoints, profiles, (path, msg) => problems.push(ctx.source.problem(path, msg)))
-  const names = new Map<string, number>()
-  for (const e of endpoints) {
-    const first = names.get(e.name)
-    if (first !== undefined) {
-      problems.push(ctx.source.problem(['endpoints', e.index, 'name'], `duplicate endpoint name "${e.name}" (also endpoints[${first}])`))
-    }
-    names.set(e.name, e.index)
-  }
-  const files = new Set(ctx.files)
-  files.add(ctx.file)
-  for (const e of endpoints) for (const t of [e.tls, ...Object.values(e.tenants)]) for (const f of bundleFiles(t)) files.add(f)
-  for (const p of profiles) if (p.privateKey) files.add(p.privateKey)
   const config: GatewayConfig = {
     file: ctx.file,
     files: [...files],
     secrets: [...new Set(ctx.secrets)],
     ...(ctx.references !== undefined ? { references: ctx.references } : {}),
-    listen: {
-      host: str(listen.host) ?? '0.0.0.0',
-      port: (listen.port as number | undefined) ?? 8080,
-      ...normalizeListenLimits(listen),
-      ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
-      ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
-    },
-    store: normalizeStore(obj(root.store), abs, (path, msg) => problems.push(ctx.source.problem(['store', ...path], msg))),
-    callers: normalizeCallers(root.callers, (path, msg) => problems.push(ctx.source.problem(['callers', ...path], msg))),
+    listen: normalizeListen(obj(root.listen), abs),
+    store: normalizeStore(obj(root.store), abs, reportAt('store')),
+    callers: normalizeCallers(root.callers, reportAt('callers')),
     ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs) } : {}),
-    admin: {
-      host: str(admin.host) ?? '127.0.0.1',
-      port: (admin.port as number | undefined) ?? 9090,
-      enabled: (admin.enabled as boolean | undefined) ?? true,
-      ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
-      ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, (path, msg) => problems.push(ctx.source.problem(['admin', 'tls', ...path], msg))) } : {}),
-      ...normalizeAdminLimits(admin),
-    },
+    admin: normalizeAdmin(obj(root.admin), abs, reportAt('admin', 'tls')),
     drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
-    limits: normalizeBodyLimits(obj(root.limits), (path, msg) => problems.push(ctx.source.problem(['limits', ...path], msg))),
-    forwarding: {
-      xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false,
-      via: (forwarding.via as boolean | undefined) ?? true,
-    },
+    limits: normalizeBodyLimits(obj(root.limits), reportAt('limits')),
+    forwarding: { xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false, via: (forwarding.via as boolean | undefined) ?? true },
     endpoints,
     profiles,
-    tracing: normalizeTracing(obj(root.tracing), abs, (path, msg) => problems.push(ctx.source.problem(['tracing', ...path], msg))),
+    tracing: normalizeTracing(obj(root.tracing), abs, reportAt('tracing')),
   }
-  const callerProblem = (path: (string | number)[], msg: string): void => void problems.push(ctx.source.problem(['callers', ...path], msg))
-  checkCallerEndpoints(config.callers.apps, endpoints, callerProblem)
-  checkCallerTenants(config.callers.apps, endpoints, profiles, callerProblem)
+  checkCallerEndpoints(config.callers.apps, endpoints, reportAt('callers'))
+  checkCallerTenants(config.callers.apps, endpoints, profiles, reportAt('callers'))
   if (problems.length > 0) throw new ConfigError(problems)
+  addServiceFiles(config, files)
+  config.files = [...files]
+  return config
+}
+
+/** Profiles name existing endpoints (and a per-user one has an endpoint), endpoints existing profiles; field and tenant references; unique endpoint names. */
+function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
+  const profileNames = new Set(profiles.map((p) => p.name))
+  for (const p of profiles) {
+    if (p.endpoint !== undefined && !endpoints.some((e) => e.name === p.endpoint)) {
+      report(['profiles', p.index, 'endpoint'], `no endpoint named "${p.endpoint}"`)
+    } else if (p.endpoint === undefined && p.token.mode === 'per_user' && !endpoints.some((e) => e.profile === p.name)) {
+      // The token URLs are called with an endpoint's client bundle; without one the dance cannot start.
+      report(['profiles', p.index, 'name'], `no endpoint uses profile "${p.name}": name it in an endpoint's profile, or set profiles[].endpoint`)
+    }
+  }
+  for (const e of endpoints) {
+    if (e.profile !== undefined && !profileNames.has(e.profile)) {
+      report(['endpoints', e.index, 'profile'], `no profile named "${e.profile}" (profiles: ${[...profileNames].join(', ') || 'none'})`)
+    }
+  }
+  checkFieldReferences(endpoints, profiles, report)
+  checkTenantReferences(endpoints, profiles, report)
+  checkTenantFields(endpoints, profiles, report)
+  const names = new Map<string, number>()
+  for (const e of endpoints) {
+    const first = names.get(e.name)
+    if (first !== undefined) report(['endpoints', e.index, 'name'], `duplicate endpoint name "${e.name}" (also endpoints[${first}])`)
+    names.set(e.name, e.index)
+  }
+}
+
+/** The files a reload watches before the services' own: the config's, its references', every bundle's and private key. */
+function bundleAndKeyFiles(ctx: NormalizeContext, endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[]): Set<string> {
+  const files = new Set(ctx.files)
+  files.add(ctx.file)
+  for (const e of endpoints) for (const t of [e.tls, ...Object.values(e.tenants)]) for (const f of bundleFiles(t)) files.add(f)
+  for (const p of profiles) if (p.privateKey) files.add(p.privateKey)
+  return files
+}
+
+/** Adds the listeners', interception CA's, Redis store's and OTLP exporter's TLS files. */
+function addServiceFiles(config: GatewayConfig, files: Set<string>): void {
   for (const f of [...listenTlsFiles(config.listen.tls), ...listenTlsFiles(config.admin.tls)]) files.add(f)
   if (config.interception) for (const f of [config.interception.caCert, config.interception.caKey]) files.add(f)
   // The Redis store's TLS files: a renewed client certificate reloads, and reaches new connections.
   if (config.store.kind === 'redis') for (const f of [config.store.redis.tls?.ca, config.store.redis.tls?.cert, config.store.redis.tls?.key]) if (f !== undefined) files.add(f)
   for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
-  config.files = [...files]
-  return config
 }
 
+function normalizeListen(listen: Raw, abs: (p: string) => string): GatewayConfig['listen'] {
+  return {
+    host: str(listen.host) ?? '0.0.0.0',
+    port: (listen.port as number | undefined) ?? 8080,
+    ...normalizeListenLimits(listen),
+    ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
+    ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
+  }
+}
 
-
-
+/** `admin`; `reportTls` reports under admin.tls. */
+function normalizeAdmin(admin: Raw, abs: (p: string) => string, reportTls: Report): GatewayConfig['admin'] {
+  return {
+    host: str(admin.host) ?? '127.0.0.1',
+    port: (admin.port as number | undefined) ?? 9090,
+    enabled: (admin.enabled as boolean | undefined) ?? true,
+    ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+    ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, reportTls) } : {}),
+    ...normalizeAdminLimits(admin),
+  }
+}
 
 function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
   const url = normalizeEndpointUrl(str(e.url) ?? '')
