@@ -5,9 +5,9 @@
  */
 import { concealSecretValues, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
-import { readFileSync } from 'node:fs'
+import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
 import type { SecureContext } from 'node:tls'
+import { inspectEndpoints, inspectListeners, type EndpointReport, type Inspection, type ListenerTls } from './inspect.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { endpointAuthority } from './endpoint-authority.js'
 import { compileDestination, type EndpointDestination } from './destination.js'
@@ -51,12 +51,6 @@ export interface Gateway {
   close(): Promise<void>
 }
 
-/** `listen.tls` and `admin.tls`, files read and checked (absent when the listener is plain HTTP). */
-export interface ListenerTls {
-  readonly proxy?: ServerTls
-  readonly admin?: ServerTls
-}
-
 /** What `check` (and the console's draft validator) report: every bundle, the clock's verdict on them, the listeners' files. */
 export function checkConfig(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; problems: ConfigProblem[] } {
   const parts = compileParts(config, now)
@@ -96,30 +90,6 @@ function compileParts(config: GatewayConfig, now?: Date) {
   return { inspection, profiles, listeners, callers, sealers, problems }
 }
 
-/** Reads and checks the listeners' TLS files: the same verdict at start, on reload and in `check`. */
-export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; problems: ConfigProblem[] } {
-  const problems: ConfigProblem[] = []
-  const tls: { proxy?: ServerTls; admin?: ServerTls } = {}
-  for (const [which, key, t] of [['proxy', 'listen.tls', config.listen.tls], ['admin', 'admin.tls', config.admin.tls]] as const) {
-    if (!t) continue
-    const loaded = loadServerTls(t)
-    if ('tls' in loaded) tls[which] = loaded.tls
-    else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key, msg: loaded.problem.msg })
-  }
-  return { tls, problems: concealSecretValues(problems, config.references) }
-}
-
-export interface EndpointReport {
-  endpoint: string
-  subject: string
-  issuer: string
-  keyType: string
-  chainOk: boolean
-  notAfter?: Date
-  /** Expiry of each certificate kind, for metrics. */
-  expiry: { kind: 'client' | 'intermediate' | 'root'; notAfter: Date }[]
-}
-
 export interface CompileOptions {
   now?: Date
   /** DNS resolution for upstream dials (default dns.lookup; tests inject misbehaving resolvers). */
@@ -128,115 +98,20 @@ export interface CompileOptions {
   onEgressRefusal?: (reason: EgressReason) => void
 }
 
-/** What inspection found. */
-export interface Inspection {
-  reports: EndpointReport[]
-  bundles: Map<string, Bundle>
-  contexts: Map<string, SecureContext>
-  /** Problems at any time (parse, key mismatch, chain): start and reload refuse. */
-  problems: ConfigProblem[]
-  /** Problems of the clock at `now` (expired, not yet valid): only that endpoint degrades; `check` fails. */
-  degraded: ConfigProblem[]
-  /** The interception CA, read once here: compile hands these bytes to the snapshot's minter. */
-  interception?: InterceptionCa
-}
-
-/** Loads and checks every bundle; never throws, so `check` can print everything. */
-export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspection {
-  const problems: ConfigProblem[] = []
-  const degraded: ConfigProblem[] = []
-  const reports: EndpointReport[] = []
-  const bundles = new Map<string, Bundle>()
-  // Built once here and reused by compile: a SecureContext parses keys, chains and CRLs.
-  const contexts = new Map<string, SecureContext>()
-  const check = (tls: EndpointTlsConfig, keyBase: string, label: string): { bundle?: Bundle; context?: SecureContext; ok: boolean } => {
-    const { bundle, problems: found } = loadBundle(tls)
-    for (const p of found) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
-    if (!bundle) return { ok: false }
-    for (const f of bundleValidity(bundle, tls).faults(now.getTime())) {
-      degraded.push({ file: f.field === 'cert' ? bundle.certFile : f.field === 'crl' ? tls.crl.join(', ') : bundle.rootFiles.join(', '), line: 0, column: 0, key: `${keyBase}.${f.field}`, msg: `${label}: ${f.msg}` })
-    }
-    // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
-    const ctx = found.length === 0 ? createClientContext(bundle, tls) : { problems: [] }
-    for (const p of ctx.problems) problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
-    return { bundle, ...('context' in ctx && ctx.context ? { context: ctx.context } : {}), ok: found.length === 0 && ctx.problems.length === 0 }
-  }
-  for (const ep of config.endpoints) {
-    for (const [tenant, tls] of Object.entries(ep.tenants)) {
-      const t = check(tls, `endpoints[${ep.index}].tenants.${tenant}.tls`, `endpoint "${ep.name}" tenant "${tenant}"`)
-      if (t.bundle) bundles.set(`${ep.name}@${tenant}`, t.bundle)
-      if (t.context) contexts.set(`${ep.name}@${tenant}`, t.context)
-    }
-    const { bundle, context, ok } = check(ep.tls, `endpoints[${ep.index}].tls`, `endpoint "${ep.name}"`)
-    if (!bundle) continue
-    bundles.set(ep.name, bundle)
-    if (context) contexts.set(ep.name, context)
-    const end = notAfter(bundle.leaf)
-    reports.push({
-      endpoint: ep.name,
-      subject: oneLine(bundle.leaf.subject),
-      issuer: oneLine(bundle.leaf.issuer),
-      keyType: bundle.keyType,
-      chainOk: ok,
-      notAfter: end,
-      expiry: [
-        { kind: 'client', notAfter: end },
-        ...bundle.chain.map((c) => ({ kind: 'intermediate' as const, notAfter: notAfter(c) })),
-        ...(bundle.clientRoot ? [{ kind: 'root' as const, notAfter: notAfter(bundle.clientRoot) }] : []),
-      ],
-    })
-  }
-  const ica = config.interception
-  let interception: InterceptionCa | undefined
-  if (ica) {
-    const problem = (msg: string): void => void problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
-    try {
-      const loaded = loadInterceptionCa(readFileSync(ica.caCert, 'utf8'), readFileSync(ica.caKey, 'utf8'), ica.caKeyPassphrase)
-      for (const msg of loaded.problems) problem(msg)
-      interception = loaded.ca
-      // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.
-      const fault = loaded.ca?.validityFault(now.getTime())
-      if (fault) degraded.push({ file: ica.caCert, line: 0, column: 0, key: 'interception.caCert', msg: fault })
-    } catch (e) {
-      problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
-    }
-  }
-  return { reports, bundles, contexts, problems: concealSecretValues(problems, config.references), degraded: concealSecretValues(degraded, config.references), ...(interception ? { interception } : {}) }
-}
-
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
 export function compileGateway(config: GatewayConfig, options: CompileOptions = {}): Gateway {
-  const { inspection: { bundles, contexts, interception }, profiles, listeners, callers, sealers, problems } = compileParts(config, options.now)
+  const { inspection, profiles, listeners, callers, sealers, problems } = compileParts(config, options.now)
   if (problems.length > 0 || callers === undefined || sealers === undefined) throw new ConfigError(problems)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
   for (const ep of config.endpoints) {
-    const bundle = bundles.get(ep.name) as Bundle
-    const authority = endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles)])
-    const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, authority)
-    const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
-    for (const [tenant, tls] of Object.entries(ep.tenants)) {
-      const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-      tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, authority, tenant) })
-    }
-    const profile = ep.profile ? profiles.get(ep.profile) : undefined
-    const endpoint: Endpoint = {
-      name: ep.name,
-      config: ep,
-      url: ep.url,
-      destination: compileDestination(ep.url, ep.pathPrefix),
-      bundle,
-      upstream,
-      ...(profile ? { profile } : {}),
-      fields: [...compileFields(ep.fields), ...(profile?.fields ?? [])],
-      tenancy: ep.url.includes('{tenant}') || profile?.config.tenancy === true,
-      tenantUpstreams,
-    }
+    const endpoint = compileEndpoint(ep, config, inspection, profiles, options)
     endpoints.set(ep.name, endpoint)
     for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
   }
   // Longest pathPrefix first (stable: config order breaks ties), or an earlier endpoint without one takes a later one's paths.
   for (const list of byHost.values()) list.sort((x, y) => y.destination.prefix.length - x.destination.prefix.length)
+  const { interception } = inspection
   return {
     config,
     endpoints,
@@ -250,6 +125,31 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))
     },
+  }
+}
+
+/** One endpoint: its pool (and each tenant's), destination, profile and fields. */
+function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, contexts }: Inspection, profiles: ReadonlyMap<string, Profile>, options: CompileOptions): Endpoint {
+  const bundle = bundles.get(ep.name) as Bundle
+  const authority = endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles)])
+  const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, authority)
+  const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
+  for (const [tenant, tls] of Object.entries(ep.tenants)) {
+    const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
+    tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, authority, tenant) })
+  }
+  const profile = ep.profile ? profiles.get(ep.profile) : undefined
+  return {
+    name: ep.name,
+    config: ep,
+    url: ep.url,
+    destination: compileDestination(ep.url, ep.pathPrefix),
+    bundle,
+    upstream,
+    ...(profile ? { profile } : {}),
+    fields: [...compileFields(ep.fields), ...(profile?.fields ?? [])],
+    tenancy: ep.url.includes('{tenant}') || profile?.config.tenancy === true,
+    tenantUpstreams,
   }
 }
 
