@@ -56,7 +56,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/reload.ts', fn: 'createReloader', lines: 48 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
-  { file: 'ops/start-ops.ts', fn: 'startOps', lines: 97 },
   { file: 'ops/upstream-facts.ts', fn: 'observeUpstream', lines: 60 },
   { file: 'ops/watch.ts', fn: 'watchFiles', lines: 76 },
   { file: 'ops/workers.ts', fn: 'runPrimary', lines: 234 },

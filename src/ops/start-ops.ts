@@ -7,13 +7,13 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { descriptorShortfall } from './connection-events.js'
-import { createDrain } from './drain.js'
+import { createDrain, type Drain } from './drain.js'
 import { createExposition } from './exposition.js'
-import { trackInFlight } from './in-flight.js'
+import { trackInFlight, type InFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { OpsOptions, OpsStartOptions, RunningOps } from './ops.js'
-import { createReloader, type ReloadResult } from './reload.js'
+import { createReloader, type Reloader, type ReloadResult } from './reload.js'
 import { createRetirer } from './retire.js'
 import { installSignals } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
@@ -34,6 +34,20 @@ export interface OpsParts {
   conditions?(): string[]
 }
 
+/** What startOps's parts share: the watcher and admin listener once started, the signal handlers' remover. */
+interface Live {
+  watcher?: ChangeWatcher
+  admin?: AdminServer
+  removeSignals(): void
+}
+
+/** Reload as startOps exposes it, remembering the last one and when the config in force was loaded. */
+interface Reloads {
+  reload(trigger: string): Promise<ReloadResult>
+  lastReload(): ReloadRecord | undefined
+  loadedAt(): number
+}
+
 /** Starts in-flight tracking, reload (watch + SIGHUP), drain (SIGTERM), and the admin listener. */
 export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<RunningOps> {
   const { o, metrics, log } = p
@@ -41,48 +55,21 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   metrics.configLoaded()
   const inFlight = trackInFlight(s.server, s.ref, (d) => metrics.inFlight(d))
   const retirer = createRetirer(inFlight)
-  let watcher: ChangeWatcher | undefined
-  let admin: AdminServer | undefined
-  const onSwap = (g: Gateway): void => {
-    p.adopt(g)
-    watcher?.setFiles(g.config.files, g.config.secrets)
-    // As a fresh start would: new connections get the certificates the new snapshot read.
-    renewServerTls(s.server, g.listenerTls.proxy)
-    if (admin) renewServerTls(admin.server, g.listenerTls.admin)
-  }
-  const onRefused = (files: readonly string[], hide: readonly string[]): void => watcher?.addFiles(files, hide)
-  const reloader = createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics })
-  let lastReload: ReloadRecord | undefined
-  let loadedAt = Date.now()
-  const reload = async (trigger: string): Promise<ReloadResult> => {
-    const result = await reloader.reload(trigger)
-    lastReload = { at: Date.now(), trigger, result }
-    if (result.ok) loadedAt = lastReload.at
-    return result
-  }
-  if ((o.watch ?? true) && !o.worker) watcher = startWatcher(p, s, () => void reload('file change'))
-  let removeSignals = (): void => {}
+  const live: Live = { removeSignals: () => {} }
+  const onSwap = (g: Gateway): void => swapped(p, s, live, g)
+  const onRefused = (files: readonly string[], hide: readonly string[]): void => live.watcher?.addFiles(files, hide)
+  const reloads = trackReloads(createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics }))
+  if ((o.watch ?? true) && !o.worker) live.watcher = startWatcher(p, s, () => void reloads.reload('file change'))
   const close = async (): Promise<void> => {
-    removeSignals()
-    watcher?.close()
+    live.removeSignals()
+    live.watcher?.close()
     inFlight.stop()
     p.closeObserver()
-    await admin?.close()
+    await live.admin?.close()
   }
-  const drain = createDrain({
-    server: s.server,
-    graceMs: () => s.ref.current.config.drain.graceMs,
-    inFlight: () => inFlight.total,
-    close: async () => {
-      await close()
-      await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.()])
-    },
-    log: log.logger,
-    exit:
-      o.exit ??
-      ((code) => {
-        void log.end().finally(() => process.exit(code))
-      }),
+  const drain = createOpsDrain(p, s, () => inFlight.total, async () => {
+    await close()
+    await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.()])
   })
   // Listener limits are read at start, like the descriptor limit: said once, per process.
   const shortfall = descriptorShortfall(s.ref.current.config.listen.connections.max)
@@ -90,46 +77,97 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
-  if (o.signals) {
-    const ignore = (): void => {}
-    removeSignals = installSignals({
-      SIGHUP: o.worker ? ignore : () => void reload('SIGHUP'),
-      SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
-      SIGTERM: () => drain.begin('SIGTERM'),
-    })
+  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain)
+  live.admin = await startOpsAdmin(p, s, reloads, drain, readiness)
+  return runningOps(p, inFlight, reloads, drain, readiness, live.admin, async () => {
+    await close()
+    await retirer.settled()
+  })
+}
+
+/** A good reload's snapshot is in force: gauges, redaction, watched files and the listeners' certificates follow it. */
+function swapped(p: OpsParts, s: OpsStartOptions, live: Live, g: Gateway): void {
+  p.adopt(g)
+  live.watcher?.setFiles(g.config.files, g.config.secrets)
+  // As a fresh start would: new connections get the certificates the new snapshot read.
+  renewServerTls(s.server, g.listenerTls.proxy)
+  if (live.admin) renewServerTls(live.admin.server, g.listenerTls.admin)
+}
+
+function trackReloads(reloader: Reloader): Reloads {
+  let lastReload: ReloadRecord | undefined
+  let loadedAt = Date.now()
+  return {
+    reload: async (trigger) => {
+      const result = await reloader.reload(trigger)
+      lastReload = { at: Date.now(), trigger, result }
+      if (result.ok) loadedAt = lastReload.at
+      return result
+    },
+    lastReload: () => lastReload,
+    loadedAt: () => loadedAt,
   }
+}
+
+function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number, close: () => Promise<void>): Drain {
+  return createDrain({
+    server: s.server,
+    graceMs: () => s.ref.current.config.drain.graceMs,
+    inFlight,
+    close,
+    log: p.log.logger,
+    exit:
+      p.o.exit ??
+      ((code) => {
+        void p.log.end().finally(() => process.exit(code))
+      }),
+  })
+}
+
+/** SIGTERM drains; a cluster worker leaves SIGHUP and SIGINT to its primary. Returns the remover. */
+function installOpsSignals(o: OpsOptions, reloads: Reloads, drain: Drain): () => void {
+  const ignore = (): void => {}
+  return installSignals({
+    SIGHUP: o.worker ? ignore : () => void reloads.reload('SIGHUP'),
+    SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
+    SIGTERM: () => drain.begin('SIGTERM'),
+  })
+}
+
+/** The admin listener, unless this is a worker, admin is off in the options or in the config. */
+async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>): Promise<AdminServer | undefined> {
+  const { o } = p
   const cfg = s.ref.current.config.admin
-  if (!o.worker && o.admin !== false && cfg.enabled) {
-    const exposition = createExposition(metrics.registry)
-    const facts: AdminFacts = {
-      log: log.logger,
-      workers: 1,
-      gatewayUrl: () => listeningUrl(s.server),
-      loadedAt: () => loadedAt,
-      lastReload: () => lastReload,
-      draining: () => drain.draining,
-      reload,
-      readiness,
-      metrics: () => exposition.json(),
-      handshakes: async () => p.handshakes.snapshot(),
-    }
-    const extra = s.adminRoutes?.(facts)
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+  if (o.worker || o.admin === false || !cfg.enabled) return undefined
+  const exposition = createExposition(p.metrics.registry)
+  const facts: AdminFacts = {
+    log: p.log.logger,
+    workers: 1,
+    gatewayUrl: () => listeningUrl(s.server),
+    loadedAt: reloads.loadedAt,
+    lastReload: reloads.lastReload,
+    draining: () => drain.draining,
+    reload: reloads.reload,
+    readiness,
+    metrics: () => exposition.json(),
+    handshakes: async () => p.handshakes.snapshot(),
   }
+  const extra = s.adminRoutes?.(facts)
+  return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+}
+
+function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>, admin: AdminServer | undefined, close: () => Promise<void>): RunningOps {
   return {
     adminUrl: admin?.url,
     get draining() {
       return drain.draining
     },
-    reload: (trigger = 'api') => reload(trigger),
+    reload: (trigger = 'api') => reloads.reload(trigger),
     handshakes: () => p.handshakes.snapshot(),
     readiness,
     drain: (trigger = 'api') => drain.begin(trigger),
     hold: inFlight.hold,
-    close: async () => {
-      await close()
-      await retirer.settled()
-    },
+    close,
   }
 }
 
