@@ -95,8 +95,18 @@ export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): P
   }
   const now = (opts.now ?? Date.now)()
   const ttlMs = Math.max(1000, (caller.exp + Math.max(opts.clockSkewSec, JTI_RETENTION_FLOOR_SEC)) * 1000 - now)
-  const fresh = await opts.replay.putIfAbsent(`jti:${caller.appId}:${caller.jti}`, '1', ttlMs)
+  const fresh = await opts.replay.putIfAbsent(jtiKey(caller.appId, caller.jti), '1', ttlMs)
   if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
+}
+
+/**
+ * The replay-cache key of an app's `jti`. The client id is URI-encoded, so it holds no ":" and
+ * the first ":" after it ends it: app "a:x" with jti "y" and app "a" with jti "x:y" are two keys
+ * (with the raw id they were one, and one app could spend another's jtis). A client id of
+ * unreserved characters, the usual kind, keys as before.
+ */
+export function jtiKey(appId: string, jti: string): string {
+  return `jti:${encodeURIComponent(appId)}:${jti}`
 }
 
 function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix: string): CallerApp {
