@@ -39,6 +39,7 @@ export function createTokenRoutes(o: TokenRouteOptions) {
         { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: stores.store },
         stores,
         gateway.config.callers.bearerTtlSec,
+        gateway.config.callers.anonymousTtlMs / 1000,
       )
       if (caller.identityToMerge !== undefined && !caller.isAnonymous) await o.onIdentityMerge?.(caller, gateway)
       sendJson(res, 200, token)

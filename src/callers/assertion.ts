@@ -21,13 +21,19 @@ export async function verifyCallerAssertion(assertion: string, opts: AssertionOp
   throw authError('malformed', 'assertion must be a compact JWT or JWE')
 }
 
-/** `POST /gateway/token`: assertion → bearer. The caller is returned for `identityToMerge`. */
+/**
+ * `POST /gateway/token`: assertion → bearer. The caller is returned for `identityToMerge`.
+ * An anonymous user's bearer (its record, and its sealed JWE claims) is anonymous user data:
+ * it lives no longer than `anonymousTtlSec` when that is shorter than `ttlSec`.
+ */
 export async function exchangeAssertion(
   assertion: string,
   opts: AssertionOptions,
   stores: BearerStores,
   ttlSec: number,
+  anonymousTtlSec: number = ttlSec,
 ): Promise<{ caller: AssertedCaller; token: BearerToken }> {
   const caller = await verifyCallerAssertion(assertion, opts)
-  return { caller, token: await issueBearer(caller, stores, ttlSec, opts.apps.get(caller.appId)?.keyId) }
+  const lifetime = caller.isAnonymous ? Math.max(1, Math.min(ttlSec, Math.floor(anonymousTtlSec))) : ttlSec
+  return { caller, token: await issueBearer(caller, stores, lifetime, opts.apps.get(caller.appId)?.keyId) }
 }
