@@ -11,8 +11,7 @@ import Database from 'better-sqlite3'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { send } from '../support/gateway.js'
-import { startTestGateway } from '../support/gateway.js'
+import { send, startTestGateway } from '../support/gateway.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { ADMIN_TOKEN, gatewayYaml, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 
@@ -43,7 +42,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-/** Milliseconds until each bearer record expires, newest store state. */
+/** Milliseconds until each bearer record in the SQLite file expires. */
 function bearerExpiries(): number[] {
   const db = new Database(join(dir, 'state.db'), { readonly: true })
   try {
