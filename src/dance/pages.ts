@@ -12,13 +12,23 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
 }
 
+/**
+ * A caller-given id as the page shows it: every control, format (bidi overrides and isolates,
+ * zero-width characters, the BOM) and line/paragraph separator character written as its code
+ * point, `\u{202E}`, so an id cannot render as another one (`\u{202E}ecila` as "alice").
+ * The result still needs escapeHtml.
+ */
+export function visibleText(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${(c.codePointAt(0) as number).toString(16).toUpperCase()}}`)
+}
+
 function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}.ok{color:#176b2c}.fail{color:#a31b1b}label{display:block;margin:.8rem 0 .2rem}
-input{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}button{margin-top:1rem;font-size:1rem;padding:.4rem 1.2rem}</style>
+b{unicode-bidi:isolate}input{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}button{margin-top:1rem;font-size:1rem;padding:.4rem 1.2rem}</style>
 </head><body>
 ${body}
 </body></html>
@@ -68,7 +78,7 @@ export function linkPage(provider: string, action: string, csrf: string, names: 
   const inputs = names
     .map((n) => `<label for="f-${escapeHtml(n)}">${escapeHtml(n)}</label><input id="f-${escapeHtml(n)}" name="field.${escapeHtml(n)}" type="password" autocomplete="off" required>`)
     .join('\n')
-  const who = `${holder.anonymous ? 'guest session' : 'user'} <b id="holder-user">${escapeHtml(holder.user)}</b>${holder.tenant !== undefined ? ` of tenant <b id="holder-tenant">${escapeHtml(holder.tenant)}</b>` : ''}`
+  const who = `${holder.anonymous ? 'guest session' : 'user'} <b id="holder-user">${escapeHtml(visibleText(holder.user))}</b>${holder.tenant !== undefined ? ` of tenant <b id="holder-tenant">${escapeHtml(visibleText(holder.tenant))}</b>` : ''}`
   return layout('Authorize access', `<h1>Authorize access to ${escapeHtml(provider)}</h1>
 <p id="holder">This authorization is for ${who}. If that is not you, close this page: whoever approves it gives that user access.</p>
 <p>Continue to sign in at ${escapeHtml(provider)} and allow access, in this browser.</p>
