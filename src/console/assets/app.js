@@ -51,7 +51,8 @@ async function route() {
   if (leave) leave()
   leave = null
   const name = location.hash.slice(1) || 'overview'
-  const show = PAGES[name] ?? PAGES.overview
+  // The hash is anyone's link: only the table's own names (PAGES['constructor'] is Object).
+  const show = Object.hasOwn(PAGES, name) ? PAGES[name] : PAGES.overview
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.getAttribute('href') === `#${name}`) a.setAttribute('aria-current', 'page')
     else a.removeAttribute('aria-current')
