@@ -29,9 +29,9 @@ function layout(title: string, body: string): string {
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}.ok{color:#176b2c}.fail{color:#a31b1b}label{display:block;margin:.8rem 0 .2rem}
 b{unicode-bidi:isolate}input{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}button{margin-top:1rem;font-size:1rem;padding:.4rem 1.2rem}</style>
-</head><body>
+</head><body><main>
 ${body}
-</body></html>
+</main></body></html>
 `
 }
 
