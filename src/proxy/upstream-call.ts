@@ -85,6 +85,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #early: Buffer[] | undefined
   #earlyBytes = 0
   #ended = false
+  /**
+   * The answer is a 204 or 304: complete at its head, whatever Content-Length it names
+   * (RFC 9112 §6.3; RFC 9110 §8.6 lets a 304 name its representation's length).
+   */
+  #bodiless = false
   #failed: Error | undefined
   #waitingDrain = false
   /** Sends this call again (stale-connection.ts); undefined when a second copy could act twice. */
@@ -147,6 +152,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     this.#answered = true
     if (status < 200) return // 1xx informational: the final answer follows
+    this.#bodiless = status === 204 || status === 304
     this.#facts.upstreamMs = performance.now() - this.#started
     const resolve = this.#resolve
     this.#resolve = this.#reject = undefined
@@ -182,6 +188,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
       this.#resolve = this.#reject = undefined
       return reject(classifyUpstreamError(err, this.#endpoint))
     }
+    // undici checks Content-Length against the (absent) body of a 204/304 and destroys the
+    // connection: that connection is gone (nothing after the head can reach the next request on
+    // it), but this answer was whole at its head and is the caller's, not a cut response.
+    if (this.#bodiless) return this.onResponseEnd()
     if (this.#res) this.#cut(err)
     else this.#failed = err
   }
