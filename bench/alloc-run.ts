@@ -13,7 +13,7 @@ import { setupPaths, type BodyKind, type PathName, type Processes } from './path
 import { DIST, startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
-import type { Proc } from './procs.js'
+import { startTogether, type Proc } from './procs.js'
 import { allocationStages, type HeapProfile, type StageBytes } from './stages.js'
 
 export interface AllocationProfile {
@@ -39,9 +39,12 @@ export async function profileAllocations(dir: string, pki: BenchPki, upstream: U
   const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-alloc`, nodeArgs: ['--import', join(run.dist ?? DIST, 'bench', 'heap-sampler.js')] }
   const procs: Proc[] = []
   try {
-    const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, args), prod: await startProdGateway(dir, pki, upstream, args) }
-    procs.push(p.bare, p.prod)
-    if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args)))
+    const [bare, prod, forwarder] = await startTogether(procs, [
+      () => startBareGateway(dir, pki, upstream, args),
+      () => startProdGateway(dir, pki, upstream, args),
+      paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, args) : undefined,
+    ])
+    const p: Processes = { upstream, nginx, bare, prod, ...(forwarder ? { forwarder } : {}) }
     const setups = setupPaths(pki, p)
     return await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target }) => {
       const proc = setup.proxy as Proc

@@ -13,7 +13,7 @@ import { setupPaths, type PathName, type PathSetup, type Processes } from './pat
 import { startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
-import { cpuMicros, type Proc } from './procs.js'
+import { cpuMicros, startTogether, type Proc } from './procs.js'
 
 /** The windows after the idle spell of one path. */
 export interface IdleRow {
@@ -66,10 +66,7 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
   const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-idle` }
   const procs: Proc[] = []
   try {
-    const prod = await startProdGateway(dir, pki, upstream, args)
-    procs.push(prod)
-    const forwarder = await startForwarder(dir, pki, upstream, args)
-    procs.push(forwarder)
+    const [prod, forwarder] = await startTogether(procs, [() => startProdGateway(dir, pki, upstream, args), () => startForwarder(dir, pki, upstream, args)])
     // Only the floor and prod are driven; bare is prod too, so that setupPaths has every process it names.
     const setups = setupPaths(pki, { upstream, nginx, bare: prod, prod, forwarder })
     const direct = setups.direct as PathSetup

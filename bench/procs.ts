@@ -118,6 +118,38 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** How many startTogether() starts at once: each start's readiness deadline (20 s) stays far off on a loaded machine. */
+export const START_TOGETHER = 3
+
+/**
+ * Starts processes side by side, at most START_TOGETHER at once (each start mostly waits on its
+ * own process: spawning, loading modules, the 50 ms readiness polls), so a set starts in a
+ * fraction of the sum (4 gateways pinned to one CPU at load 8: 4.4-5.2 s together against
+ * 8.7-8.9 s one after the other). Every one that did start goes into `into` (the caller's list to
+ * stop) before the first failure is thrown; `undefined` stands for a process the run does not need.
+ */
+export async function startTogether<const T extends readonly ((() => Promise<Proc>) | undefined)[]>(into: Proc[], starts: T): Promise<{ -readonly [K in keyof T]: T[K] extends () => Promise<infer P> ? P : undefined }> {
+  const results: PromiseSettledResult<Proc | undefined>[] = starts.map(() => ({ status: 'fulfilled', value: undefined }))
+  let next = 0
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < starts.length; i = next++) {
+      const start = starts[i]
+      if (start === undefined) continue
+      try {
+        const proc = await start()
+        into.push(proc)
+        results[i] = { status: 'fulfilled', value: proc }
+      } catch (e) {
+        results[i] = { status: 'rejected', reason: e }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: START_TOGETHER }, lane))
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return results.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as { -readonly [K in keyof T]: T[K] extends () => Promise<infer P> ? P : undefined }
+}
+
 /** Spawns a process and waits until it serves; throws with its output when it does not. */
 export async function startProc(spec: ProcSpec): Promise<Proc> {
   const logFile = join(spec.cwd, `${spec.name}.out`)

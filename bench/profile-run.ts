@@ -14,7 +14,7 @@ import { setupPaths, type BodyKind, type PathName, type Processes } from './path
 import { startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
-import { cpuMicros, type Proc } from './procs.js'
+import { cpuMicros, startTogether, type Proc } from './procs.js'
 import { readProfile, stageCosts, type CpuProfile, type StageCost } from './stages.js'
 import { gcFacts, type GcFacts } from './gc-trace.js'
 
@@ -45,9 +45,12 @@ export async function profileStages(dir: string, pki: BenchPki, upstream: Upstre
   const procs: Proc[] = []
   const windows: (Omit<StageProfile, 'stages'> & { proc: string; from: number; to: number })[] = []
   try {
-    const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, args('bare')), prod: await startProdGateway(dir, pki, upstream, args('prod')) }
-    procs.push(p.bare, p.prod)
-    if (paths.includes('undici_forwarder')) procs.push((p.forwarder = await startForwarder(dir, pki, upstream, args('forwarder'))))
+    const [bare, prod, forwarder] = await startTogether(procs, [
+      () => startBareGateway(dir, pki, upstream, args('bare')),
+      () => startProdGateway(dir, pki, upstream, args('prod')),
+      paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, args('forwarder')) : undefined,
+    ])
+    const p: Processes = { upstream, nginx, bare, prod, ...(forwarder ? { forwarder } : {}) }
     const setups = setupPaths(pki, p)
     const procName = (path: PathName): string => (path === 'undici_forwarder' ? 'forwarder' : path === 'gateway_mtls' ? 'bare' : 'prod')
     windows.push(...(await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target, warm }) => {

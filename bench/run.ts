@@ -17,7 +17,7 @@ import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
 import { writeBenchPki } from './pki.js'
-import { memory, pinSelf, type Proc } from './procs.js'
+import { memory, pinSelf, startTogether, type Proc } from './procs.js'
 import { checkTargets, markdown, median, summarize, type Row, type Target } from './report.js'
 import { nodeId, withoutNode, type BenchNode } from './nodes.js'
 import { benchOptions, HELP } from './options.js'
@@ -137,19 +137,22 @@ try {
     if (paths.some((x) => x.startsWith('gateway_traced'))) sink = await startOtlpSink()
     for (const node of nodes) {
       const run: GatewayRun = { nodeArgs: [...(parsed.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', parsed.profile] : []), ...v8LogArgs(node.key)], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
-      const p: Processes = { upstream, nginx, bare: await startBareGateway(dir, pki, upstream, run), prod: await startProdGateway(dir, pki, upstream, run) }
-      if (paths.includes('undici_forwarder')) p.forwarder = await startForwarder(dir, pki, upstream, run)
-      if (paths.includes('gateway_user_sqlite')) p.userSqlite = await startUserGateway(dir, pki, upstream, 'sqlite', run)
-      if (paths.includes('gateway_user_redis')) p.userRedis = await startUserGateway(dir, pki, upstream, 'redis', run)
       // Side by side needs one process per path: CONNECT gets a production gateway of its own.
       const ownConnect = sideRounds > 0 && paths.includes('gateway_connect')
-      if (ownConnect) p.connectProd = await startProdGateway(dir, pki, upstream, { ...run, tag: `-connect${run.tag ?? ''}` })
-      if (paths.includes('gateway_limits_off')) p.limitsOff = await startProdGateway(dir, pki, upstream, { ...run, limitsOff: true })
-      procs.push(p.bare, p.prod, ...[p.forwarder, p.userSqlite, p.userRedis, p.limitsOff, p.connectProd].filter((x) => x !== undefined))
-      if (sink) {
-        p.traced = { '1pct': await startTracedGateway(dir, pki, upstream, 0.01, sink.url, run), '100pct': await startTracedGateway(dir, pki, upstream, 1, sink.url, run) }
-        procs.push(p.traced['1pct'], p.traced['100pct'])
-      }
+      // A node's processes start side by side (procs.ts, startTogether); each has its own dir, ports and store.
+      const otlp = sink?.url
+      const [bare, prod, forwarder, userSqlite, userRedis, connectProd, limitsOff, traced1, traced100] = await startTogether(procs, [
+        () => startBareGateway(dir, pki, upstream, run),
+        () => startProdGateway(dir, pki, upstream, run),
+        paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, run) : undefined,
+        paths.includes('gateway_user_sqlite') ? () => startUserGateway(dir, pki, upstream, 'sqlite', run) : undefined,
+        paths.includes('gateway_user_redis') ? () => startUserGateway(dir, pki, upstream, 'redis', run) : undefined,
+        ownConnect ? () => startProdGateway(dir, pki, upstream, { ...run, tag: `-connect${run.tag ?? ''}` }) : undefined,
+        paths.includes('gateway_limits_off') ? () => startProdGateway(dir, pki, upstream, { ...run, limitsOff: true }) : undefined,
+        otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 0.01, otlp, run) : undefined,
+        otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 1, otlp, run) : undefined,
+      ])
+      const p: Processes = { upstream, nginx, bare, prod, ...(forwarder ? { forwarder } : {}), ...(userSqlite ? { userSqlite } : {}), ...(userRedis ? { userRedis } : {}), ...(connectProd ? { connectProd } : {}), ...(limitsOff ? { limitsOff } : {}), ...(traced1 && traced100 ? { traced: { '1pct': traced1, '100pct': traced100 } } : {}) }
       const mine = setupPaths(pki, p)
       if (node === nodes[0]) for (const path of shared) setups[path] = mine[path]
       for (const path of paths.filter((x) => !shared.includes(x))) {
@@ -158,9 +161,13 @@ try {
       }
       if (parsed.compare !== undefined) {
         const other = { ...run, dist: parsed.compare, tag: `@before${run.tag ?? ''}` }
-        const q: Processes = { ...p, bare: await startBareGateway(dir, pki, upstream, other), prod: await startProdGateway(dir, pki, upstream, other) }
-        if (ownConnect) q.connectProd = await startProdGateway(dir, pki, upstream, { ...other, tag: `-connect${other.tag}` })
-        procs.push(q.bare, q.prod, ...(q.connectProd ? [q.connectProd] : []))
+        const [otherBare, otherProd, otherConnect] = await startTogether(procs, [
+          () => startBareGateway(dir, pki, upstream, other),
+          () => startProdGateway(dir, pki, upstream, other),
+          ownConnect ? () => startProdGateway(dir, pki, upstream, { ...other, tag: `-connect${other.tag}` }) : undefined,
+        ])
+        const q: Processes = { ...p, bare: otherBare, prod: otherProd }
+        if (otherConnect) q.connectProd = otherConnect
         const theirs = setupPaths(pki, q)
         // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
         for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
