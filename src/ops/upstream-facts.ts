@@ -9,7 +9,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { ConnectInfo } from '../gateway/index.js'
 import type { RequestFacts } from '../proxy/pipeline.js'
-import { writingFacts } from '../proxy/upstream-call.js'
+import { writingFacts } from '../proxy/writing-call.js'
 
 /** What the access log says about the upstream side of one request. */
 export interface UpstreamFacts {

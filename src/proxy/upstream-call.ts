@@ -5,12 +5,12 @@
  * by hand: backpressure (pause undici while the caller's socket is full, resume on 'drain'),
  * the send-idle limit while paused, and either side failing cuts the other.
  */
-import { subscribe } from 'node:diagnostics_channel'
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
+import { markWriting } from './writing-call.js'
 
 /** A stalled response's clock (the listener's send-idle limit). */
 export interface SendStall {
@@ -25,49 +25,6 @@ export interface RelayHooks {
   /** The upstream failed after the status was sent: the response is cut (destroyed) after this. */
   onCut(err: Error): void
 }
-
-/**
- * The call undici is writing on a connection right now. undici calls a handler's
- * onRequestStart and then publishes `undici:client:sendHeaders` (which names the socket) in
- * one synchronous run, so a subscriber reads it there and knows which request went over
- * which connection without reading any header: a caller's own X-Request-Id, repeated by
- * concurrent calls, cannot mix two requests' facts up.
- */
-let writing: UpstreamCall | undefined
-/** undici's request object the call was first read for: a later one finds it stale. */
-let writingRequest: object | undefined
-
-function writingCall(request: object): UpstreamCall | undefined {
-  if (writing === undefined) return undefined
-  if (writingRequest === undefined) writingRequest = request
-  else if (writingRequest !== request) return void (writing = writingRequest = undefined)
-  return writing
-}
-
-/**
- * The facts of the request whose headers undici is sending (`request`: the sendHeaders
- * message's), for every subscriber of that one message; undefined for a request the gateway
- * did not start (another client's, on an in-process dispatcher).
- */
-export function writingFacts(request: object): RequestFacts | undefined {
-  return writingCall(request)?.facts
-}
-
-/**
- * Requests written on each upstream connection so far: an attempt on a connection that
- * carried one before is the only kind sent again (stale-connection.ts). Counted here, beside
- * the request path, so the policy holds however the gateway is run (with or without the
- * observers that read the same channel for logs and metrics).
- */
-const requestsSent = new WeakMap<object, number>()
-subscribe('undici:client:sendHeaders', (message) => {
-  const { request, socket } = message as { request?: object; socket?: object }
-  const call = request ? writingCall(request) : undefined
-  if (socket === undefined) return
-  const before = requestsSent.get(socket) ?? 0
-  requestsSent.set(socket, before + 1)
-  call?.sentOn(before > 0)
-})
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
@@ -144,8 +101,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     // Aborted here, the request never reaches sendHeaders: nothing to take.
     if (this.#abortReason) controller.abort(this.#abortReason)
     else {
-      writing = this
-      writingRequest = undefined
+      markWriting(this)
     }
   }
 
