@@ -14,7 +14,7 @@ import { writeError, writeRawError } from './write-error.js'
 import { answerClientErrors } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
-import type { SendStall } from './upstream-call.js'
+import type { SendStall } from './relay-hooks.js'
 
 export type { RefusalReason } from './connection-caps.js'
 

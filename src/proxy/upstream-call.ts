@@ -6,25 +6,12 @@
  * the send-idle limit while paused, and either side failing cuts the other.
  */
 import type { ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
+import { errors, type Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
+import type { RelayHooks } from './relay-hooks.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
 import { markWriting } from './writing-call.js'
-
-/** A stalled response's clock (the listener's send-idle limit). */
-export interface SendStall {
-  start(): void
-  stop(): void
-}
-
-/** What the relay reports to the request that owns it. */
-export interface RelayHooks {
-  /** Started while the caller's socket stops taking bytes; stopped when it drains. */
-  stall?: SendStall
-  /** The upstream failed after the status was sent: the response is cut (destroyed) after this. */
-  onCut(err: Error): void
-}
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
@@ -56,8 +43,17 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #answered = false
   #aborted = false
   #retries = 0
+  /** The endpoint's timeouts.response in ms (0: none), held across interim (1xx) answers. */
+  readonly #responseMs: number
+  /**
+   * Started by the first interim answer: undici restarts its head clock on every one, so a
+   * backend sending `102 Processing` more often than the limit held the call (and its caller)
+   * for as long as it kept sending. The final head must come within the limit of the first.
+   */
+  #interimTimer: NodeJS.Timeout | undefined
 
-  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void) {
+  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, responseMs = 0) {
+    this.#responseMs = responseMs
     this.#endpoint = endpoint
     this.#facts = facts
     this.#resolve = resolve
@@ -68,6 +64,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   /** Stops the call (the caller left); before the request is on a connection, as soon as it is. */
   abort(reason: Error): void {
     this.#aborted = true
+    this.#stopInterimClock()
     if (this.#controller) this.#controller.abort(reason)
     else this.#abortReason ??= reason
   }
@@ -107,7 +104,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     this.#answered = true
-    if (status < 200) return // 1xx informational: the final answer follows
+    if (status < 200) return this.#startInterimClock() // 1xx informational: the final answer follows
+    this.#stopInterimClock()
     this.#bodiless = status === 204 || status === 304
     this.#facts.upstreamMs = performance.now() - this.#started
     const resolve = this.#resolve
@@ -137,6 +135,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#stopInterimClock()
     const reject = this.#reject
     if (reject) {
       if (this.#isStale(err)) return this.#sendAgain()
@@ -153,6 +152,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   }
 
   /** A reused connection closed under this attempt before any answer, and a second copy is safe. */
+  #startInterimClock(): void {
+    if (this.#interimTimer !== undefined || this.#responseMs <= 0) return
+    // undici's own error: classified and counted as every response timeout (504 upstream_timeout).
+    this.#interimTimer = setTimeout(() => this.#controller?.abort(new errors.HeadersTimeoutError()), this.#responseMs)
+  }
+
+  #stopInterimClock(): void {
+    if (this.#interimTimer === undefined) return
+    clearTimeout(this.#interimTimer)
+    this.#interimTimer = undefined
+  }
+
   #isStale(err: Error): boolean {
     return this.#replay !== undefined && this.#controller !== undefined && this.#reused && !this.#answered &&
       !this.#aborted && this.#retries < MAX_STALE_RETRIES && isClosedUnderRequest(err)

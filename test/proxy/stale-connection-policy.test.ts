@@ -86,7 +86,7 @@ function run(s: Scenario): Run {
   const held = Buffer.from('a=1')
   const stream = new PassThrough()
   const ctx = {
-    endpoint: { name: 'partner' },
+    endpoint: { name: 'partner', config: { timeouts: { responseMs: 0 } } },
     target: { origin: 'https://api.partner.test', under: /^\//, basePath: '/' },
     outbound: {
       method: s.method,
