@@ -32,6 +32,17 @@ export interface AssertedCaller extends Caller {
 }
 
 const PREFIX = 'error verifying the jwt: '
+// A UTF-16 surrogate without its pair: JSON's \uD800 escape can carry one, and no store key or URL can.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * Refuses an identity claim that is not well-formed Unicode. Such a `sub` or `identityToMerge`
+ * cannot be URI-encoded into a token key (the dance and every per-user call failed with 500),
+ * and stores write it as UTF-8 with U+FFFD in place, so jtis "\uD800" and "\uDC00" were one.
+ */
+function checkWellFormed(claim: string, value: string): void {
+  if (LONE_SURROGATE.test(value)) throw authError('malformed', `${PREFIX}"${claim}" claim must be well-formed Unicode (it holds an unpaired surrogate)`)
+}
 
 /** Builds a Caller from verified claims, refusing identity claims of the wrong type. */
 export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): AssertedCaller {
@@ -52,6 +63,9 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
   if (merge !== undefined && (typeof merge !== 'string' || merge === '')) {
     throw authError('malformed', `${PREFIX}"identityToMerge" claim must be a non-empty string`)
   }
+  checkWellFormed('sub', sub)
+  if (jti !== undefined) checkWellFormed('jti', jti)
+  if (merge !== undefined) checkWellFormed('identityToMerge', merge)
   // Merging into an anonymous user would move tokens to an identity that is never persisted.
   if (merge !== undefined && anon === true) {
     throw authError('malformed', `${PREFIX}"identityToMerge" is not allowed with "isAnonymous": true`)
