@@ -6,8 +6,8 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { loadConfig, parseConfig, type GatewayConfig } from '../config/index.js'
-import { resolve as resolvePath } from 'node:path'
+import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { startConfigs } from './worker-configs.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
 import { primaryConsole, singleProcessConsole } from './console-host.js'
@@ -28,7 +28,7 @@ import { describeError } from './options.js'
 
 export interface StartOptions {
   configFile: string
-  /** A `--workers` worker's start: the texts of configFile its primary validated, instead of the file as it is now. */
+  /** A `--workers` worker's start: the texts of configFile its primary validated and their files' bytes, instead of the disk as it is now. */
   configTexts?: ConfigTexts
   /** Overrides listen.host/port (tests use port 0). */
   listen?: { host?: string; port?: number }
@@ -88,10 +88,7 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
 /** Starts a gateway from a config file; resolves once listening. */
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   keepRequestObjectsYoung()
-  const startConfig: GatewayConfig = o.configTexts ? parseConfig(resolvePath(o.configFile), o.configTexts.start) : loadConfig(o.configFile)
-  // A replacement worker runs the instance's last good config, its restart-only keys checked against the instance's start
-  // and the store the other workers opened (which it opens too).
-  const config: GatewayConfig = o.configTexts && o.configTexts.current !== o.configTexts.start ? parseConfig(resolvePath(o.configFile), o.configTexts.current) : startConfig
+  const { start: startConfig, current: config } = startConfigs(o.configFile, o.configTexts)
   const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
   const runtime = createRuntime({ start: startConfig, observer: hooks, ...(o.configTexts?.store ? { storeOpenedWith: o.configTexts.store } : {}) })
   const compile = snapshotCompiler(runtime, o.resolve)

@@ -1,4 +1,5 @@
 /** Config: gateway.yaml → validated, frozen GatewayConfig. */
+export { pinConfigFiles, readConfigFile, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 export { loadConfig, loadConfigText, parseConfig, type LoadConfigOptions } from './load.js'
 export { configSchema } from './schema.js'
 export { bundleFiles } from './normalize.js'

@@ -10,6 +10,7 @@ import { configSchema } from './schema.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
+import { snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
 // `optimize: false`: ajv's code optimiser keys a fresh plain object by every generated name
@@ -30,8 +31,11 @@ export function loadConfig(file: string, options: LoadConfigOptions = {}): Gatew
   return loadConfigText(file, options).config
 }
 
-/** loadConfig, with the text it validated (what a `--workers` primary hands its workers). */
-export function loadConfigText(file: string, options: LoadConfigOptions = {}): { config: GatewayConfig; text: string } {
+/**
+ * loadConfig, with the text it validated and the bytes of every file the config references, read
+ * right after: the source a `--workers` primary hands its workers, which build from it, not from disk.
+ */
+export function loadConfigText(file: string, options: LoadConfigOptions = {}): { config: GatewayConfig; text: string; files: ConfigFileSnapshot } {
   const abs = resolve(file)
   let text: string
   try {
@@ -40,7 +44,8 @@ export function loadConfigText(file: string, options: LoadConfigOptions = {}): {
     const code = (e as NodeJS.ErrnoException).code ?? 'error'
     throw new ConfigError([{ file: abs, line: 0, column: 0, key: '', msg: `cannot read config file: ${code}` }])
   }
-  return { config: parseConfig(abs, text, options), text }
+  const config = parseConfig(abs, text, options)
+  return { config, text, files: snapshotConfigFiles(config.files) }
 }
 
 /** Validates config text that claims to come from `file` (relative paths resolve from its folder). */

@@ -3,7 +3,7 @@
  * be written inline. The resolved values are remembered so the logger can redact them, and
  * so a problem found in a resolved value names the reference instead of showing the value.
  */
-import { readFileSync } from 'node:fs'
+import { readConfigFile } from './file-snapshot.js'
 import { isAbsolute, resolve } from 'node:path'
 import type { KeyPath } from './yaml-source.js'
 import type { ConfigReference } from './types.js'
@@ -53,7 +53,7 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
       // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
       out.files.push(file)
       try {
-        const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+        const value = readConfigFile(file, 'utf8').replace(/\r?\n$/, '')
         remember(value, reference)
         return value
       } catch (e) {

@@ -3,9 +3,8 @@
  * (with its SecureContext, reused by compile), the interception CA, the listeners' TLS. Never
  * throws, so `check` can print everything; compile and reload refuse on the same problems.
  */
-import { readFileSync } from 'node:fs'
 import type { SecureContext } from 'node:tls'
-import { concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { readConfigFile, concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
 
@@ -118,7 +117,7 @@ function inspectInterceptionCa(ica: NonNullable<GatewayConfig['interception']>, 
   const problem = (msg: string): void => void found.problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
   let ca: InterceptionCa | undefined
   try {
-    const loaded = loadInterceptionCa(readFileSync(ica.caCert, 'utf8'), readFileSync(ica.caKey, 'utf8'), ica.caKeyPassphrase)
+    const loaded = loadInterceptionCa(readConfigFile(ica.caCert, 'utf8'), readConfigFile(ica.caKey, 'utf8'), ica.caKeyPassphrase)
     for (const msg of loaded.problems) problem(msg)
     ca = loaded.ca
     // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.

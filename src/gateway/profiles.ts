@@ -3,8 +3,7 @@
  * templates parsed, so a request only renders and signs.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { parseTemplate, type FieldConfig, type FieldType, type ProfileConfig, type Template } from '../config/index.js'
+import { readConfigFile, parseTemplate, type FieldConfig, type FieldType, type ProfileConfig, type Template } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { createSigner, type Signer } from '../oauth1/index.js'
 
@@ -37,7 +36,7 @@ export function compileProfiles(configs: readonly ProfileConfig[]): { profiles: 
     if (p.privateKey) {
       const problem = (msg: string): void => void problems.push({ file: p.privateKey as string, line: 0, column: 0, key: `profiles[${p.index}].privateKey`, msg: `profile "${p.name}": ${msg}` })
       try {
-        privateKey = createPrivateKey({ key: readFileSync(p.privateKey, 'utf8'), ...(p.privateKeyPassphrase !== undefined ? { passphrase: p.privateKeyPassphrase } : {}) })
+        privateKey = createPrivateKey({ key: readConfigFile(p.privateKey, 'utf8'), ...(p.privateKeyPassphrase !== undefined ? { passphrase: p.privateKeyPassphrase } : {}) })
         if (privateKey.asymmetricKeyType !== 'rsa') problem(`${p.signatureMethod} needs an RSA key, not ${privateKey.asymmetricKeyType ?? 'unknown'}`)
       } catch (e) {
         problem(`cannot load the RSA private key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)

@@ -9,7 +9,7 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Readiness } from './admin.js'
 import type { HandshakeFacts } from './admin-facts.js'
 import type { RunningOps } from './ops.js'
-import type { StoreSettings } from '../config/index.js'
+import { pinConfigFiles, type ConfigFileSnapshot, type StoreSettings } from '../config/index.js'
 
 /** What the primary can ask a worker. */
 export type Question = 'metrics' | 'readiness' | 'handshakes'
@@ -46,6 +46,14 @@ export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | 
 export interface ConfigTexts {
   start: string
   current: string
+  /**
+   * The bytes of every file `start` and `current` reference, read when the primary accepted each:
+   * a worker builds from these, never from the disk as it is when the worker starts (a replacement
+   * would otherwise run a certificate replaced on disk after a refused reload while its siblings
+   * keep the old one). The primary holds them once; they travel only over its own workers' IPC.
+   */
+  startFiles: ConfigFileSnapshot
+  currentFiles: ConfigFileSnapshot
   /** The settings the workers' store was opened with (the first accepted config that needed one); absent while none did. */
   store?: StoreSettings
 }
@@ -61,7 +69,7 @@ export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
       if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
       clearTimeout(timer)
       process.off('message', onMessage)
-      resolve({ start: m.start, current: m.current, ...(m.store ? { store: m.store } : {}) })
+      resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, ...(m.store ? { store: m.store } : {}) })
     }
     process.on('message', onMessage)
     process.send?.({ type: 'mtls-gateway:config-request' } satisfies WorkerMessage)
@@ -88,8 +96,13 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
   }
   const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts> =>
     q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
+  // A relayed reload reads the config and its files from disk, as the primary's just did.
+  const reloadFromDisk = (trigger: string): void => {
+    pinConfigFiles(undefined)
+    void running.reload(trigger)
+  }
   process.on('message', (m: unknown) => {
-    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:reload' }>(m, 'mtls-gateway:reload')) void running.reload(m.trigger)
+    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:reload' }>(m, 'mtls-gateway:reload')) reloadFromDisk(m.trigger)
     else if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {
       void answer(m.question).then((value) => send({ type: 'mtls-gateway:answer', id: m.id, value }))
     }
@@ -98,7 +111,7 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
   if (startedFrom !== undefined) {
     void requestConfigTexts(60_000).then(
       (texts) => {
-        if (texts.current !== startedFrom) void running.reload('reload relayed while this worker was starting')
+        if (texts.current !== startedFrom) reloadFromDisk('reload relayed while this worker was starting')
       },
       () => {},
     )

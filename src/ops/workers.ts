@@ -64,7 +64,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // an accepted config made them open it (each worker opens it then; this process opens none).
   let baseline: RestartBaseline = restartBaseline(startConfig)
   // What every worker starts from, replacements included (worker-link's ConfigTexts).
-  const texts: ConfigTexts = { start: loaded.text, current: loaded.text, ...(baseline.store ? { store: baseline.store } : {}) }
+  const texts: ConfigTexts = { start: loaded.text, current: loaded.text, startFiles: loaded.files, currentFiles: loaded.files, ...(baseline.store ? { store: baseline.store } : {}) }
   const { problems } = startProblems(config)
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
@@ -202,7 +202,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const reload = (trigger: string): ReloadResult => {
     let result: ReloadResult
     try {
-      const { config: next, text } = loadConfigText(o.configFile)
+      const { config: next, text, files } = loadConfigText(o.configFile)
       // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
       const checked = startProblems(next)
       const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
@@ -216,7 +216,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       if (result.ok) {
         config = next
         baseline = adoptConfig(baseline, next)
-        texts.current = text
+        Object.assign(texts, { current: text, currentFiles: files })
         // A replacement opens the store the survivors opened, and judges the next reload like them.
         if (baseline.store) texts.store = baseline.store
         for (const fn of accepted) fn(next)

@@ -1,6 +1,5 @@
 /** `store` settings → the Redis store's options: TLS files read at start, and again on each reload (renewed contents reach new connections). */
-import { readFileSync } from 'node:fs'
-import type { GatewayConfig } from '../config/index.js'
+import { readConfigFile, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import type { RedisStoreOptions } from '../store/index.js'
 
@@ -8,7 +7,7 @@ type StoreSettings = GatewayConfig['store']
 
 function readPem(config: GatewayConfig, key: string, file: string): string {
   try {
-    return readFileSync(file, 'utf8')
+    return readConfigFile(file, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error'
     throw new ConfigError([{ file: config.file, line: 0, column: 0, key: `store.redis.tls.${key}`, msg: `cannot read ${file}: ${code}` }])

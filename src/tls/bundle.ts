@@ -3,9 +3,8 @@
  * clientAuth usage. Every problem is one line naming endpoint and file. These problems exist
  * at any time; validity dates depend on the clock and are validity.ts's (checked at each use).
  */
-import { readFileSync } from 'node:fs'
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto'
-import { fileInDir, type EndpointTlsConfig } from '../config/index.js'
+import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
@@ -94,7 +93,7 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
     const file = tls.pkcs12
     const rootFiles = tls.roots
     try {
-      const p12 = readPkcs12(readFileSync(file), tls.pkcs12Passphrase ?? '')
+      const p12 = readPkcs12(readConfigFile(file), tls.pkcs12Passphrase ?? '')
       return { certFile: file, keyFile: file, rootFiles, leafAndChain: { key: p12.key, leaf: p12.leaf, chain: p12.others } }
     } catch (e) {
       fail(file, 'pkcs12', errorText(e))
@@ -115,7 +114,7 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
 function readCerts(file: string, field: string, fail: (f: string, k: string, m: string) => void): X509Certificate[] {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readConfigFile(file, 'utf8')
   } catch (e) {
     fail(file, field, `cannot read file: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)
     return []
@@ -133,7 +132,7 @@ function readCerts(file: string, field: string, fail: (f: string, k: string, m: 
 function readKey(file: string, passphrase: string | undefined, fail: (f: string, k: string, m: string) => void): KeyObject | undefined {
   let pem: string
   try {
-    pem = readFileSync(file, 'utf8')
+    pem = readConfigFile(file, 'utf8')
   } catch (e) {
     fail(file, 'key', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)
     return undefined
@@ -170,7 +169,7 @@ const CRL_PEM = /-----BEGIN X509 CRL-----[^-]+-----END X509 CRL-----/g
 function readCrl(file: string, fail: (file: string, field: string, msg: string) => void): BundleCrl[] {
   let pem: string
   try {
-    pem = readFileSync(file, 'utf8')
+    pem = readConfigFile(file, 'utf8')
   } catch (e) {
     fail(file, 'crl', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
     return []

@@ -3,10 +3,9 @@
  * config (`listen.tls`, `admin.tls`), and who a client's certificate names.
  */
 import { createHash, hkdfSync } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls'
-import type { ListenTlsConfig } from '../config/index.js'
+import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
 import { oneLine } from './chain.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
@@ -27,7 +26,7 @@ export interface ServerTlsProblem {
 export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { problem: ServerTlsProblem } {
   const read = (file: string): Buffer | ServerTlsProblem => {
     try {
-      return readFileSync(file)
+      return readConfigFile(file)
     } catch (e) {
       return { file, msg: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
     }

@@ -3,10 +3,9 @@
  * TLS to the collector. Loaded on demand, so a gateway without export never loads gRPC.
  * Failures are logged (at most once a minute), never thrown into a request.
  */
-import { readFileSync } from 'node:fs'
 import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
-import type { TracingConfig } from '../config/index.js'
+import { readConfigFile, type TracingConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 
 type OtlpConfig = NonNullable<TracingConfig['otlp']>
@@ -18,7 +17,7 @@ export type ExportFailure = (problem: string) => void
 function read(file: string | undefined, key: string): Buffer | undefined {
   if (file === undefined) return undefined
   try {
-    return readFileSync(file)
+    return readConfigFile(file)
   } catch (e) {
     throw new ConfigError([{ file, line: 0, column: 0, key: `tracing.otlp.tls.${key}`, msg: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }])
   }

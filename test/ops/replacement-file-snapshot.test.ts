@@ -1,0 +1,85 @@
+/**
+ * A `--workers` replacement builds from the exact inputs its siblings loaded: the last good
+ * config's text and the bytes of every file it references as they were when it was accepted.
+ * Here the client certificate/key and a `${file:}` secret are replaced on disk together with a
+ * config change that the reload refuses; one worker is then killed. Before, the replacement
+ * read the files from disk as they were by then: every other request left with the new
+ * certificate (CN=cert-b) and the new header value, the rest with the old ones.
+ *
+ * Real processes: `serve --workers 2`, a real TLS upstream recording the peer certificate of
+ * every request, and one new connection per request so the primary hands them to both workers.
+ */
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { privateKeyPem } from '../../src/tls/index.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { eventually, replaceFile } from './helpers.js'
+
+let pki: TestPki
+let gp: GatewayProcess
+let upstream: RunningServer
+let config: string
+let yaml: string
+
+const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/** What the upstream saw for `n` requests, each on a new connection: client CN and the X-Org header. */
+async function seen(n: number): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) {
+    const r = await send(gp.url, `/proxy/partner/x${i}`)
+    expect(r.status).toBe(200)
+    const reply = r.json<EchoReply>()
+    out.push(`${/CN=([^,]+)/.exec(reply.clientSubject ?? '')?.[1] ?? 'none'} ${String(reply.headers['x-org'])}`)
+  }
+  return out
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  writeFileSync(join(pki.dir, 'org-secret'), 'alpha-org-secret\n', { mode: 0o600 })
+  config = join(pki.dir, 'gateway.yaml')
+  yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`
+  writeFileSync(config, yaml)
+  gp = await spawnGateway(config, ['--workers', '2'])
+}, 120_000)
+
+afterAll(async () => {
+  await gp?.stop('SIGKILL')
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+describe('a replacement worker after a refused reload that came with new files', () => {
+  it('presents the certificate and sends the secret its siblings loaded, not the files now on disk', async () => {
+    expect(await seen(8)).toEqual(Array(8).fill('bot-runtime alpha-org-secret'))
+    const b = await pki.issue({ subject: 'CN=cert-b,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
+    replaceFile(pki.file('client.key'), privateKeyPem(b))
+    replaceFile(pki.file('client.crt'), b.pem)
+    replaceFile(join(pki.dir, 'org-secret'), 'bravo-org-secret\n')
+    replaceFile(config, yaml + 'notAKey: true\n')
+    const primary = gp.child.pid as number
+    process.kill(primary, 'SIGHUP')
+    await eventually(() => entries().filter((e) => e.msg === 'config reload failed; keeping the last good config').length >= 2, 30_000, 'both workers to refuse the reload')
+    // The survivors still run the last good config with the old bytes.
+    expect(await seen(4)).toEqual(Array(4).fill('bot-runtime alpha-org-secret'))
+    const workers = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+    expect(workers).toHaveLength(2)
+    process.kill(workers[0] as number, 'SIGKILL')
+    await eventually(() => entries().some((e) => e.msg === 'replacement worker listening'), 60_000, 'the replacement to listen')
+    // The instance is one gateway: every request, whichever worker serves it, as a fresh start of the last good config.
+    expect(await seen(8)).toEqual(Array(8).fill('bot-runtime alpha-org-secret'))
+    // A later good reload reads the disk again, as before.
+    replaceFile(config, yaml)
+    process.kill(primary, 'SIGHUP')
+    await eventually(() => entries().filter((e) => e.msg === 'config reloaded').length >= 2, 30_000, 'both workers to reload')
+    expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
+  }, 180_000)
+})
