@@ -14,12 +14,13 @@ export function escapeHtml(text: string): string {
 
 /**
  * A caller-given id as the page shows it: every control, format (bidi overrides and isolates,
- * zero-width characters, the BOM) and line/paragraph separator character written as its code
- * point, `\u{202E}`, so an id cannot render as another one (`\u{202E}ecila` as "alice").
- * The result still needs escapeHtml.
+ * zero-width characters, the BOM), line/paragraph separator and default-ignorable character
+ * (drawn as nothing whatever its category: the combining grapheme joiner, variation selectors,
+ * unassigned ones) written as its code point, `\u{202E}`, so an id cannot render as another
+ * one (`\u{202E}ecila` or `alice\u{34F}` as "alice"). The result still needs escapeHtml.
  */
 export function visibleText(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${(c.codePointAt(0) as number).toString(16).toUpperCase()}}`)
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu, (c) => `\\u{${(c.codePointAt(0) as number).toString(16).toUpperCase()}}`)
 }
 
 function layout(title: string, body: string): string {
