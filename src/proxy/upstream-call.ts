@@ -6,6 +6,7 @@
  * the send-idle limit while paused, and either side failing cuts the other.
  */
 import type { ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import { errors, type Dispatcher } from 'undici'
 import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
@@ -43,17 +44,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #answered = false
   #aborted = false
   #retries = 0
-  /** The endpoint's timeouts.response in ms (0: none), held across interim (1xx) answers. */
-  readonly #responseMs: number
   /**
-   * Started by the first interim answer: undici restarts its head clock on every one, so a
-   * backend sending `102 Processing` more often than the limit held the call (and its caller)
-   * for as long as it kept sending. The final head must come within the limit of the first.
+   * Started by the first interim answer, or the end of the streamed request body if later: undici
+   * restarts its head clock on every one, so a backend sending `102 Processing` more often than
+   * the limit held the call (and its caller) for as long as it kept sending.
    */
-  #interimTimer: NodeJS.Timeout | undefined
+  #interimTimer: NodeJS.Timeout | 'after body' | undefined
 
-  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, responseMs = 0) {
-    this.#responseMs = responseMs
+  /** `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
+  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
     this.#endpoint = endpoint
     this.#facts = facts
     this.#resolve = resolve
@@ -151,19 +150,25 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     else this.#failed = err
   }
 
-  /** A reused connection closed under this attempt before any answer, and a second copy is safe. */
   #startInterimClock(): void {
-    if (this.#interimTimer !== undefined || this.#responseMs <= 0) return
+    if (this.#interimTimer !== undefined || this.responseMs <= 0) return
+    // The limit is the upstream's time to answer, not the caller's to send: while undici still reads
+    // the body, its own clock (restarted by body writes) governs, and this one starts at the body's end.
+    const body = this.body
+    if (body && !body.readableEnded && !body.destroyed) {
+      this.#interimTimer = 'after body'
+      return void body.once('end', () => this.#interimTimer === 'after body' && ((this.#interimTimer = undefined), this.#startInterimClock()))
+    }
     // undici's own error: classified and counted as every response timeout (504 upstream_timeout).
-    this.#interimTimer = setTimeout(() => this.#controller?.abort(new errors.HeadersTimeoutError()), this.#responseMs)
+    this.#interimTimer = setTimeout(() => this.#controller?.abort(new errors.HeadersTimeoutError()), this.responseMs)
   }
 
   #stopInterimClock(): void {
-    if (this.#interimTimer === undefined) return
-    clearTimeout(this.#interimTimer)
+    if (typeof this.#interimTimer === 'object') clearTimeout(this.#interimTimer)
     this.#interimTimer = undefined
   }
 
+  /** A reused connection closed under this attempt before any answer, and a second copy is safe. */
   #isStale(err: Error): boolean {
     return this.#replay !== undefined && this.#controller !== undefined && this.#reused && !this.#answered &&
       !this.#aborted && this.#retries < MAX_STALE_RETRIES && isClosedUnderRequest(err)

@@ -43,7 +43,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
         reject(classifyUpstreamError(err, endpoint.name))
       }
     }
-    const call = new UpstreamCall(endpoint.name, ctx.facts, resolve, reject, replayable ? send : undefined, endpoint.config.timeouts.responseMs)
+    const call = new UpstreamCall(endpoint.name, ctx.facts, resolve, reject, replayable ? send : undefined, endpoint.config.timeouts.responseMs, buffered ? null : (outbound.body.stream ?? null))
     ctx.presence.onGone((reason) => call.abort(reason))
     send(call)
   })

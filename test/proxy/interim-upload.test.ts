@@ -1,0 +1,91 @@
+/**
+ * `timeouts.response` is the time the upstream takes to answer, not the time the caller takes to
+ * send its body: undici's clock restarts on every body write and runs from the end of the body.
+ * A backend that sends `103 Early Hints` as soon as it has the request head (Node's
+ * writeEarlyHints, CDNs) and answers once the body is in must not cut an upload that lasts longer
+ * than the limit. Before, the gateway's own interim clock (started at the first 1xx) ignored the
+ * body still on its way: the call was aborted with 504 mid-upload though the backend was waiting
+ * for the bytes. The same upload without the early hint passes in both builds.
+ */
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+
+const LIMIT_MS = 500
+
+let pki: TestPki
+let server: Server
+let gw: RunningGateway
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    if (req.url?.endsWith('/early')) res.writeEarlyHints({ link: '</style.css>; rel=preload' })
+    let n = 0
+    req.on('data', (d: Buffer) => (n += d.length))
+    if (req.url?.endsWith('/stalling')) {
+      // Early hints, then `102 Processing` every 100 ms once the body is in, and never an answer.
+      res.writeEarlyHints({ link: '</style.css>; rel=preload' })
+      req.on('data', () => {})
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : req.complete && res.writeProcessing()), 100)
+      return
+    }
+    req.on('end', () => res.end(`got ${n}`))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', port, tls, `    timeouts: { response: "${LIMIT_MS}ms" }\n`)}`)
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await new Promise<void>((r) => server?.close(() => r()))
+  pki?.cleanup()
+})
+
+/** POSTs 8 chunks of 100 bytes, one every 150 ms (1.2 s in all, over twice the limit). */
+function slowUpload(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${gw.url}/proxy/partner${path}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': '800' } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    let sent = 0
+    const timer = setInterval(() => {
+      req.write(Buffer.alloc(100, 0x61))
+      if (++sent === 8) {
+        clearInterval(timer)
+        req.end()
+      }
+    }, 150)
+  })
+}
+
+describe('an upload slower than timeouts.response', () => {
+  it('passes when the backend answers after the body (no interim answer)', async () => {
+    expect(await slowUpload('/plain')).toEqual({ status: 200, body: 'got 800' })
+  }, 20_000)
+
+  it('passes when the backend sent 103 Early Hints before the body was in', async () => {
+    expect(await slowUpload('/early')).toEqual({ status: 200, body: 'got 800' })
+  }, 20_000)
+
+  it('the limit still holds after the body is in: interim answers sent for ever end in 504', async () => {
+    const started = performance.now()
+    const r = await slowUpload('/stalling')
+    const ms = performance.now() - started
+    expect(r.status).toBe(504)
+    // The upload takes 1.2 s; the final head was due within the limit after its end.
+    expect(ms).toBeGreaterThan(1_100)
+    expect(ms).toBeLessThan(1_200 + LIMIT_MS + 800)
+  }, 20_000)
+})
