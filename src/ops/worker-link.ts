@@ -12,7 +12,7 @@ import type { RunningOps } from './ops.js'
 import { pinConfigFiles, type ConfigFileSnapshot, type StoreSettings } from '../config/index.js'
 
 /** What the primary can ask a worker. */
-export type Question = 'metrics' | 'readiness' | 'handshakes'
+export type Question = 'metrics' | 'readiness' | 'handshakes' | 'alive'
 
 /** Messages a worker sends. */
 export type WorkerMessage =
@@ -94,8 +94,9 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
-  const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts> =>
-    q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
+  // `alive` is the primary's watchdog (worker-watchdog.ts): answering at all is the answer.
+  const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts | true> =>
+    q === 'alive' ? true : q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
   // A relayed reload reads the config and its files from disk, as the primary's just did.
   const reloadFromDisk = (trigger: string): void => {
     pinConfigFiles(undefined)

@@ -22,6 +22,7 @@ import { METRIC_PREFIX } from './metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createMonotonicFloor, createRetainedMetrics } from './retained-metrics.js'
 import { watchFiles } from './watch.js'
+import { watchWorkers } from './worker-watchdog.js'
 import { createAsker, isMessage, WorkerStartFailure, type ConfigTexts, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
@@ -263,7 +264,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     onChange: () => reload('file change'),
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
+  // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
+  const watchdog = watchWorkers(ask, () => (draining ? [] : connected().filter((w) => serving.has(w))), logger)
   const finish = async (): Promise<void> => {
+    watchdog.stop()
     watcher.close()
     await admin?.close()
     if (cutShort) logger.warn('a worker exited before its requests finished: exiting with code 1')
