@@ -61,7 +61,8 @@ describe('serve --workers 2: a wedged worker', () => {
     await eventually(() => !alive(stopped as number) || undefined, 60_000, 'the primary to kill the silent worker')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the replacement')
-    expect(gp.output.some((l) => l.includes('worker answers nothing: killing it to replace it'))).toBe(true)
+    // The primary's log lines reach this pipe in batches: wait for it rather than read it once.
+    await eventually(() => gp.output.some((l) => l.includes('worker answers nothing: killing it to replace it')) || undefined, 30_000, 'the watchdog\'s log line')
     const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => send(gp.url, `/proxy/partner/after-${i}`)))
     expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200))
   }, 150_000)
