@@ -38,7 +38,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'cli/console-host.ts', fn: 'withSessionStore', lines: 43 },
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
   { file: 'cli/serve.ts', fn: 'startGateway', lines: 104 },
-  { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 44 },
+  { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 42 },
   { file: 'config/references.ts', fn: 'resolveReferences', lines: 46 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },

@@ -109,9 +109,7 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
   return {
     enabled: raw !== undefined,
     required: (c.required as boolean | undefined) ?? true,
-    clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
-    bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
-    anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
+    ...callerLifetimes(c, report),
     persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
     claimAliasPrefix: str(c.claimAliasPrefix) ?? configSchema.properties.callers.properties.claimAliasPrefix.default,
     apps,
@@ -120,5 +118,22 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
       return { kid: String(key.kid), privateKey: String(key.privateKey), ...(str(key.passphrase) !== undefined ? { passphrase: str(key.passphrase) as string } : {}) }
     }),
     ...(str(c.adminToken) !== undefined ? { adminToken: str(c.adminToken) as string } : {}),
+  }
+}
+
+/**
+ * The callers' clock skew and lifetimes. Bearers and anonymous users' entries are issued for whole seconds: a lifetime under 1 s (`0`,
+ * `500ms`) would make bearers that are expired when issued, and made the dance's anonymous TTL 0
+ * (a 500 at its start).
+ */
+function callerLifetimes(c: Record<string, unknown>, report: Report): Pick<GatewayConfig['callers'], 'clockSkewSec' | 'bearerTtlSec' | 'anonymousTtlMs'> {
+  for (const key of ['bearerTtl', 'anonymousTtl'] as const) {
+    const v = c[key] as string | number | undefined
+    if (v !== undefined && parseDuration(v) < 1000) report([key], `${String(v)} is less than 1 s: bearers and anonymous users' entries live whole seconds`)
+  }
+  return {
+    clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
+    bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
+    anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
   }
 }

@@ -395,8 +395,8 @@ const callers = {
   properties: {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
     clockSkew: { ...duration, default: '30s', description: 'Allowed clock skew for iat/exp/nbf. A seen `jti` is kept until `exp` plus the larger of this and 10 minutes, so raising it (or replicas that disagree) opens no replay window up to 10 minutes.' },
-    bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`).' },
-    anonymousTtl: { ...duration, default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge.' },
+    bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s.' },
+    anonymousTtl: { ...duration, default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge. At least 1 s.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },
     claimAliasPrefix: {
       type: 'string',
