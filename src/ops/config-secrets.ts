@@ -31,6 +31,22 @@ function urlPasswords(url: string | undefined): string[] {
   }
 }
 
+/**
+ * The query values of a collector URL (`…/v1/traces?api_key=…`: some hosted collectors take their
+ * token there); the export-failure warning names the endpoint.
+ */
+function urlQueryValues(url: string | undefined): string[] {
+  try {
+    if (url === undefined) return []
+    const u = new URL(url)
+    // As written (the URL printed as configured) and decoded.
+    const raw = u.search.slice(1).split('&').map((pair) => pair.slice(pair.indexOf('=') + 1))
+    return [...raw, ...u.searchParams.values()]
+  } catch {
+    return []
+  }
+}
+
 /** Every secret value of the config, unfiltered (the redactor drops short ones). */
 export function configSecretValues(config: GatewayConfig): string[] {
   const values: (string | undefined)[] = [...config.secrets]
@@ -47,7 +63,7 @@ export function configSecretValues(config: GatewayConfig): string[] {
   const redis = config.store?.redis
   values.push(...urlPasswords(config.store?.url), redis?.password, redis?.sentinel?.password, redis?.tls?.keyPassphrase)
   // OTLP headers carry the collector's credentials (`authorization: Bearer …`, API keys).
-  values.push(...Object.values(config.tracing?.otlp?.headers ?? {}), ...urlPasswords(config.tracing?.otlp?.endpoint))
+  values.push(...Object.values(config.tracing?.otlp?.headers ?? {}), ...urlPasswords(config.tracing?.otlp?.endpoint), ...urlQueryValues(config.tracing?.otlp?.endpoint))
   for (const a of config.callers?.apps ?? []) values.push(a.hs256Secret)
   for (const k of config.callers?.gatewayKeys ?? []) values.push(k.passphrase)
   return values.filter((v): v is string => typeof v === 'string' && v !== '')

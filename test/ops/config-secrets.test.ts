@@ -96,6 +96,10 @@ describe('configSecretValues', () => {
     expect(configSecretValues(config)).toContain('bad%zzescape-0026')
     ;(config.store as { url?: string }).url = 'rediss://token-as-user-0027@redis.test:6379'
     expect(configSecretValues(config)).toContain('token-as-user-0027')
+    // A collector token in the endpoint's query (the export-failure warning names the endpoint).
+    ;(config.tracing?.otlp as { endpoint: string }).endpoint = 'https://collector.test/v1/traces?api_key=otlp%2Bquery-token-0028'
+    expect(configSecretValues(config)).toEqual(expect.arrayContaining(['otlp+query-token-0028', 'otlp%2Bquery-token-0028']))
+    ;(config.tracing?.otlp as { endpoint: string }).endpoint = `https://u:${IN_URLS.otlp}@collector.test`
     ;(config.store as { url?: string }).url = `redis://:${IN_URLS.store}@redis.test:6379`
     for (const [path, secret] of Object.entries(COVERED)) expect(registered, path).toContain(secret)
     for (const secret of Object.values(IN_URLS)) {
