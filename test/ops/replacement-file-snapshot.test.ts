@@ -4,7 +4,8 @@
  * Here the client certificate/key and a `${file:}` secret are replaced on disk together with a
  * config change that the reload refuses; one worker is then killed. Before, the replacement
  * read the files from disk as they were by then: every other request left with the new
- * certificate (CN=cert-b) and the new header value, the rest with the old ones.
+ * certificate (CN=cert-b) and the new header value, the rest with the old ones. Then a good
+ * reload that changed files only, and another replacement, which must build from those files.
  *
  * Real processes: `serve --workers 2`, a real TLS upstream recording the peer certificate of
  * every request, and one new connection per request so the primary hands them to both workers.
@@ -81,5 +82,12 @@ describe('a replacement worker after a refused reload that came with new files',
     process.kill(primary, 'SIGHUP')
     await eventually(() => entries().filter((e) => e.msg === 'config reloaded').length >= 2, 30_000, 'both workers to reload')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
-  }, 180_000)
+    // That reload changed files only (its text is the start's, as in every certificate or secret
+    // rotation): a replacement now builds from the files it accepted, not from the start's (review
+    // rev-Q: it reused its start config whenever the texts were equal and sent the old secret).
+    const survivors = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+    process.kill(survivors[0] as number, 'SIGKILL')
+    await eventually(() => entries().filter((e) => e.msg === 'replacement worker listening').length >= 2, 60_000, 'the second replacement to listen')
+    expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
+  }, 240_000)
 })
