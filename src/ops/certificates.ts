@@ -10,24 +10,38 @@ import type { Gateway } from '../gateway/index.js'
 import { notAfter, notBefore, type Bundle, type InterceptionCaFault, type ValidityReason } from '../tls/index.js'
 import type { CertificateKind, CertificateValidity } from './metrics.js'
 
-function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle }[] {
-  const out: { endpoint: string; bundle: Bundle }[] = []
+function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle; systemRoots: boolean }[] {
+  const out: { endpoint: string; bundle: Bundle; systemRoots: boolean }[] = []
   for (const e of gateway.endpoints.values()) {
-    out.push({ endpoint: e.name, bundle: e.bundle })
+    out.push({ endpoint: e.name, bundle: e.bundle, systemRoots: e.config.tls.systemRoots })
     // Tenant bundles are labelled by endpoint only: a tenant name is not a metric label.
-    for (const t of e.tenantUpstreams?.values() ?? []) out.push({ endpoint: e.name, bundle: t.bundle })
+    for (const [tenant, t] of e.tenantUpstreams?.entries() ?? []) out.push({ endpoint: e.name, bundle: t.bundle, systemRoots: e.config.tenants[tenant]?.systemRoots ?? false })
   }
   return out
 }
 
 const validity = (endpoint: string, kind: CertificateKind, cert: X509Certificate): CertificateValidity => ({ endpoint, kind, notBefore: notBefore(cert), notAfter: notAfter(cert) })
 
-/** Validity of every bundle certificate in the snapshot (client, intermediate, client root), the interception CA's and the listeners' own. */
+/**
+ * The server roots (`tls.roots`) as one period: from the first to become valid to the last to
+ * expire. Past that end no server can be verified and the endpoint degrades
+ * (server_roots_not_valid), so that is the date to warn about; an older root kept beside its
+ * successor does not page. With system roots in play no date is known: none.
+ */
+function serverRoots(endpoint: string, bundle: Bundle, systemRoots: boolean): CertificateValidity[] {
+  if (systemRoots || bundle.roots.length === 0) return []
+  const from = Math.min(...bundle.roots.map((c) => notBefore(c).getTime()))
+  const until = Math.max(...bundle.roots.map((c) => notAfter(c).getTime()))
+  return [{ endpoint, kind: 'server_root', notBefore: new Date(from), notAfter: new Date(until) }]
+}
+
+/** Validity of every bundle certificate in the snapshot (client, intermediate, client root, server roots), the interception CA's and the listeners' own. */
 export function certificateValidities(gateway: Gateway): CertificateValidity[] {
-  const out: CertificateValidity[] = bundlesOf(gateway).flatMap(({ endpoint, bundle }) => [
+  const out: CertificateValidity[] = bundlesOf(gateway).flatMap(({ endpoint, bundle, systemRoots }) => [
     validity(endpoint, 'client', bundle.leaf),
     ...bundle.chain.map((c) => validity(endpoint, 'intermediate', c)),
     ...(bundle.clientRoot ? [validity(endpoint, 'root', bundle.clientRoot)] : []),
+    ...serverRoots(endpoint, bundle, systemRoots),
   ])
   // The CA this snapshot mints with, as it was read and checked. It serves every endpoint: an empty endpoint label.
   const ca = gateway.interception

@@ -15,7 +15,7 @@ export const METRIC_PREFIX = 'mtls_gateway_'
 export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
 
 /** Certificate kinds exported as validity gauges. */
-export type CertificateKind = 'client' | 'intermediate' | 'root' | 'interception_ca' | 'listener' | 'admin_listener'
+export type CertificateKind = 'client' | 'intermediate' | 'root' | 'server_root' | 'interception_ca' | 'listener' | 'admin_listener'
 
 /** One certificate's validity period, as the expiry and not-before gauges export it. */
 export interface CertificateValidity {

@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestPki } from '../support/pki.js'
@@ -9,14 +11,17 @@ import { notAfter } from '../../src/tls/index.js'
 import { get, samples, scrape, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
 
 let pki: TestPki
+const DAY = 86_400_000
 let upstream: RunningServer
 let g: OpsGateway
 
 beforeAll(async () => {
   pki = await createOpensslTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const otherRoot = await pki.issue({ subject: 'CN=Unrelated Root', kind: 'p256', ca: true })
-  pki.write('other-root.crt', otherRoot.pem)
+  const otherRoot = await pki.issue({ subject: 'CN=Unrelated Root', kind: 'p256', ca: true, notAfter: new Date(Date.now() + 30 * DAY) })
+  // An older root kept beside its successor: the endpoint keeps a valid server root past its end.
+  const olderRoot = await pki.issue({ subject: 'CN=Older Unrelated Root', kind: 'p256', ca: true, notAfter: new Date(Date.now() + 3 * DAY) })
+  pki.write('other-root.crt', olderRoot.pem + otherRoot.pem)
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   // The server certificate does not chain to other-root: every call is a handshake failure.
   const untrusted = { ...tls, roots: pki.file('other-root.crt'), clientRoots: pki.file('root.crt') }
@@ -87,6 +92,15 @@ describe('metrics after known traffic', () => {
     expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'client' })).toBe(unix(pki.client.pem))
     expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'intermediate' })).toBe(unix(pki.inter.pem))
     expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'root' })).toBe(unix(pki.root.pem))
+  })
+
+  it('exports when the last server root (tls.roots) expires: the endpoint degrades then, and was silent before', () => {
+    // Read by the openssl CLI, not by the gateway's X.509 code.
+    const enddate = (pem: string): number => Date.parse(execFileSync('openssl', ['x509', '-noout', '-enddate', '-dateopt', 'iso_8601'], { input: pem, encoding: 'utf8' }).trim().replace(/^notAfter=/, '').replace(' ', 'T')) / 1000
+    const roots = readFileSync(pki.file('other-root.crt'), 'utf8').split(/(?<=-----END CERTIFICATE-----\n)/).filter((c) => c.includes('BEGIN'))
+    expect(roots).toHaveLength(2)
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'partner', kind: 'server_root' })).toBe(enddate(pki.root.pem))
+    expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: 'untrusted', kind: 'server_root' })).toBe(Math.max(...roots.map(enddate)))
   })
 
   it('has the standard unprefixed Node process metrics, the gateway\'s own under one prefix, and only bounded labels', () => {
