@@ -12,11 +12,12 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
-import { certificateValidities, degradationMessages, endpointDegradation, endpointPools, interceptionDegradation } from './certificates.js'
+import { certificateValidities, degradationMessages, interceptionDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
+import { watchSnapshot } from './snapshot-gauges.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
 import { connectionEvents, createFdPressure } from './connection-events.js'
@@ -144,8 +145,7 @@ export function createOps(o: OpsOptions = {}): Ops {
   // Per adopted snapshot (start and each reload), not per request.
   const linksFromHostHeader = (g: Gateway): string[] =>
     g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []
-  metrics.watchDegradation(() => (current ? endpointDegradation(current) : []))
-  metrics.watchUpstreamPools(() => (current ? endpointPools(current) : []))
+  watchSnapshot(metrics, () => current)
   const adopt = (g: Gateway): void => {
     current = g
     log.addSecretValues(configSecretValues(g.config))

@@ -5,6 +5,7 @@
  * traffic that makes the labelled series appear: a good mTLS call, an untrusted server, a
  * refused connection).
  */
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -99,6 +100,15 @@ function backend(cert: string, key: string, ca: string): Promise<number> {
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)))
 }
 
+/** A CRL of the root, valid for a week, made by `openssl ca -gencrl`; returns its path. */
+function rootCrl(dir: string, cert: string, key: string): string {
+  writeFileSync(join(dir, 'index.txt'), '')
+  writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, 'index.txt')}\ndefault_md = sha256\ndefault_crl_days = 7\n`)
+  const out = join(dir, 'root.crl')
+  execFileSync('openssl', ['ca', '-gencrl', '-config', join(dir, 'ca.cnf'), '-cert', cert, '-keyfile', key, '-out', out], { stdio: 'pipe' })
+  return out
+}
+
 beforeAll(async () => {
   const r = buildRenderer()
   try {
@@ -121,7 +131,7 @@ beforeAll(async () => {
   const goodPort = await backend(good.serverCert, good.serverKey, good.rootCert)
   const untrustedPort = await backend(other.serverCert, other.serverKey, other.rootCert)
   const closedPort = await refusingPort()
-  const endpoint = (name: string, port: number): string => `
+  const endpoint = (name: string, port: number, extraTls = ''): string => `
   - name: ${name}
     url: https://api.partner.test:${port}
     resolve: 127.0.0.1
@@ -130,8 +140,10 @@ beforeAll(async () => {
       cert: ${good.clientCert}
       key: ${good.clientKey}
       intermediates: ${good.intermediateCert}
-      roots: ${good.rootCert}`
-  writeFileSync(join(dir, 'gateway.yaml'), `callers:\n  required: false\nstore:\n  kind: sqlite\n  file: ${join(dir, 'gateway.db')}\nendpoints:${endpoint('partner', goodPort)}${endpoint('untrusted', untrustedPort)}${endpoint('closed', closedPort)}\n`)
+      roots: ${good.rootCert}${extraTls}`
+  // A CRL on the endpoint that is refused anyway (its handshake never runs): its nextUpdate series appears.
+  const crl = rootCrl(join(dir, 'good'), good.rootCert, good.rootKey)
+  writeFileSync(join(dir, 'gateway.yaml'), `callers:\n  required: false\nstore:\n  kind: sqlite\n  file: ${join(dir, 'gateway.db')}\nendpoints:${endpoint('partner', goodPort)}${endpoint('untrusted', untrustedPort)}${endpoint('closed', closedPort, `\n      crl: ${crl}`)}\n`)
   const ops = createOps({ log: createLog({ level: 'silent' }), admin: { host: '127.0.0.1', port: 0 }, watch: false })
   gw = await startGateway({ configFile: join(dir, 'gateway.yaml'), listen: { host: '127.0.0.1', port: 0 }, ops })
   for (const ep of ['partner', 'untrusted', 'closed']) await (await fetch(`${gw.url}/proxy/${ep}/x`)).text()
@@ -153,6 +165,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayTargetAbsent',
       'MtlsGatewayCertificateExpiringSoon',
       'MtlsGatewayCertificateExpiryCritical',
+      'MtlsGatewayCrlNextUpdateSoon',
       'MtlsGatewayCertificateNotYetValid',
       'MtlsGatewayEndpointDegraded',
       'MtlsGatewayUpstreamHandshakeFailures',
@@ -169,6 +182,7 @@ describe('PrometheusRule alerts', () => {
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''
     expect(expr('MtlsGatewayCertificateExpiringSoon')).toContain('< 14 * 86400')
     expect(expr('MtlsGatewayCertificateExpiryCritical')).toContain('< 3 * 86400')
+    expect(expr('MtlsGatewayCrlNextUpdateSoon')).toContain('< 6 * 3600')
     expect(expr('MtlsGatewayTargetAbsent')).toMatch(/^absent\(up\{job="[^"]+",namespace="[^"]+"\}\)$/)
     for (const rule of rules) expect(['warning', 'critical'], rule.alert).toContain(rule.labels.severity)
   })

@@ -94,11 +94,16 @@ describe('a CRL outside its validity period degrades its endpoint only', () => {
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_endpoint_degraded', { endpoint: 'revoking', reason: 'server_crl_not_valid' })).toBe(1)
     expect(valueOf(m, 'mtls_gateway_endpoint_degraded', { endpoint: 'plain', reason: 'server_crl_not_valid' })).toBe(0)
+    // The date the degradation arrives at, for an alert before it: the endpoint's earliest nextUpdate; none without a CRL.
+    expect(valueOf(m, 'mtls_gateway_crl_next_update_timestamp_seconds', { endpoint: 'revoking' })).toBe(EXPIRED.getTime() / 1000)
+    expect(m.filter((s) => s.name === 'mtls_gateway_crl_next_update_timestamp_seconds').map((s) => s.labels.endpoint)).toEqual(['revoking'])
     replaceFile(join(dir, 'gateway.yaml'), yaml(await writeCrls('fresh', FAR)))
     expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 2 })
     const again = await send(g.gw.url, '/proxy/revoking/x')
     expect(again.status, again.text).toBe(200)
-    expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'revoking', reason: 'server_crl_not_valid' })).toBe(0)
+    const fresh = await scrape(g.adminUrl)
+    expect(valueOf(fresh, 'mtls_gateway_endpoint_degraded', { endpoint: 'revoking', reason: 'server_crl_not_valid' })).toBe(0)
+    expect(valueOf(fresh, 'mtls_gateway_crl_next_update_timestamp_seconds', { endpoint: 'revoking' })).toBe(FAR.getTime() / 1000)
   })
 
   it('check exits 1 naming the CRL file and its date', async () => {
