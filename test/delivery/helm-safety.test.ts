@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
-import { parse } from 'yaml'
+import fc from 'fast-check'
+import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderChartValuesSchema } from '../../scripts/chart-schema.js'
 import { buildRenderer, CHART, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
@@ -152,4 +153,37 @@ describe('scheduling defaults', () => {
     expect(off.affinity).toBeUndefined()
     expect(off.topologySpreadConstraints).toBeUndefined()
   })
+})
+
+describe('the PodDisruptionBudget always lets a node drain (seeded property)', () => {
+  // Kubernetes' arithmetic: a percentage of the replicas, rounded up, for either field.
+  const scaled = (v: number | string, n: number): number => (typeof v === 'number' ? v : Math.ceil((Number(v.slice(0, -1)) * n) / 100))
+  const budget = fc.oneof(
+    fc.integer({ min: 0, max: 6 }).map((v) => ({ minAvailable: v as number | string })),
+    fc.integer({ min: 0, max: 100 }).map((p) => ({ minAvailable: `${p}%` as number | string })),
+    fc.integer({ min: 0, max: 3 }).map((v) => ({ maxUnavailable: v as number | string })),
+    fc.constantFrom(0, 10, 50).map((p) => ({ maxUnavailable: `${p}%` as number | string })),
+  )
+  const values = fc.record({ replicas: fc.integer({ min: 1, max: 5 }), hpa: fc.boolean(), budget })
+
+  it('renders a budget that allows an eviction at the fewest replicas, or refuses it naming the key', async () => {
+    const REDIS = valuesFile('redis-replicas')
+    let refused = 0
+    await fc.assert(
+      fc.asyncProperty(values, async (v) => {
+        const pdb = { minAvailable: '', maxUnavailable: 1, ...v.budget }
+        const extra = stringify({ replicaCount: v.replicas, autoscaling: { enabled: v.hpa, minReplicas: v.replicas }, podDisruptionBudget: pdb })
+        const evictable = pdb.minAvailable !== '' ? v.replicas - scaled(pdb.minAvailable, v.replicas) : scaled(pdb.maxUnavailable, v.replicas)
+        if (evictable <= 0) {
+          refused++
+          const key = pdb.minAvailable !== '' ? 'minAvailable' : 'maxUnavailable'
+          return void expect(await r.renderError([REDIS], extra)).toContain(`podDisruptionBudget.${key} ${String(pdb[key])} allows no pod to be evicted at ${v.replicas} replica(s)`)
+        }
+        const spec = (await r.render([REDIS], extra)).get('PodDisruptionBudget').spec as Manifest
+        expect(spec.minAvailable ?? spec.maxUnavailable).toEqual(pdb.minAvailable !== '' ? pdb.minAvailable : pdb.maxUnavailable)
+      }),
+      { seed: 24_020, numRuns: 40 },
+    )
+    expect(refused).toBeGreaterThan(5)
+  }, 5 * 60_000)
 })

@@ -130,6 +130,7 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if eq $kind "redis" }}
 {{- include "mtls-gateway.validateRedis" . }}
 {{- end }}
+{{- include "mtls-gateway.validatePdb" . }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
@@ -248,4 +249,27 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $hostport := regexReplaceAll "^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*).*$" . "${1}" }}
 {{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $hostport) }}
 {{- if $port }}{{ $port }}{{ else if hasPrefix "http://" (lower .) }}80{{ else }}443{{ end }}
+{{- end }}
+
+{{/*
+Refuses a PodDisruptionBudget that allows no eviction at the release's fewest replicas
+(replicaCount, or autoscaling.minReplicas under the HPA): kubectl drain and node upgrades would
+wait for ever. Percentages round up, as Kubernetes rounds them.
+*/}}
+{{- define "mtls-gateway.validatePdb" -}}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- $n := int (ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled) }}
+{{- if and $pdb.enabled (gt $n 0) }}
+{{- $useMin := and (not (kindIs "invalid" $pdb.minAvailable)) (ne (toString $pdb.minAvailable) "") }}
+{{- $key := ternary "minAvailable" "maxUnavailable" $useMin }}
+{{- $raw := toString (ternary $pdb.minAvailable $pdb.maxUnavailable $useMin) }}
+{{- $count := int $raw }}
+{{- if hasSuffix "%" $raw }}
+{{- $count = div (add (mul (int (trimSuffix "%" $raw)) $n) 99) 100 }}
+{{- end }}
+{{- $evictable := ternary (sub $n $count) $count $useMin }}
+{{- if le (int $evictable) 0 }}
+{{- fail (printf "podDisruptionBudget.%s %s allows no pod to be evicted at %d replica(s) (%s): kubectl drain and node upgrades would wait for ever. Leave minAvailable empty with maxUnavailable: 1 (the default), or run more replicas." $key $raw $n (ternary "autoscaling.minReplicas" "replicaCount" .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- end }}
 {{- end }}
