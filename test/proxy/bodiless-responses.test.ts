@@ -11,53 +11,34 @@
  * reaches the backend on a connection the bytes after the head cannot reach.
  */
 import 'reflect-metadata'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type Server, type TLSSocket } from 'node:tls'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { createTestPki } from '../support/pki.js'
+import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let gw: RunningGateway
-let backend: Server
+let backend: ScriptedBackend
 let dir: string
 /** What the backend answers GET /a (GET /b gets "second"). */
 let first = ''
-const sockets = new Set<TLSSocket>()
 
 beforeAll(async () => {
   const pki = await createTestPki()
-  backend = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true }, (s: TLSSocket) => {
-    let buf = ''
-    s.on('error', () => undefined)
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1')
-      let i
-      while ((i = buf.indexOf('\r\n\r\n')) >= 0) {
-        const line = buf.slice(0, buf.indexOf('\r\n'))
-        buf = buf.slice(i + 4)
-        s.write(line.startsWith('GET /a ') ? first : 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond')
-      }
-    })
-  })
-  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r))
-  const port = (backend.address() as AddressInfo).port
+  backend = await startScriptedBackend(pki, (head) => (head.startsWith('GET /a ') ? first : 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond'))
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   dir = mkdtempSync(join(tmpdir(), 'bodiless-'))
-  gw = await startTestGateway(dir, `endpoints:\n${endpointYaml('up', port, tls)}`)
+  gw = await startTestGateway(dir, `endpoints:\n${endpointYaml('up', backend.port, tls)}`)
 })
 
 afterAll(async () => {
   await gw?.close()
-  for (const s of sockets) s.destroy()
-  await new Promise<void>((r) => (backend ? backend.close(() => r()) : r()))
+  await backend?.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 

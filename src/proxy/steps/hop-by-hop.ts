@@ -3,6 +3,7 @@
  * Connection and every header it names, Proxy-*, Keep-Alive, TE, Trailer,
  * Transfer-Encoding, Upgrade. Host is set by the upstream client from the URL.
  */
+import { withoutHeaders } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 // `expect` too: the gateway answers 100-continue itself (the caller's connection), and
@@ -85,6 +86,9 @@ export const stripRequestHopByHop: Step = {
 export const stripResponseHopByHop: ResponseStep = {
   name: 'strip_hop_by_hop',
   run(_ctx, res) {
-    res.headers = withoutHopByHop(res.headers)
+    const kept = withoutHopByHop(res.headers)
+    // RFC 9110 §8.6: a 204 never carries Content-Length; relayed, a backend's would tell the caller
+    // to wait for content that never comes (a 304's may stay: it names its representation's length).
+    res.headers = res.status === 204 && kept['content-length'] !== undefined ? withoutHeaders(kept, (name) => name === 'content-length') : kept
   },
 }

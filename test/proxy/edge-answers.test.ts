@@ -1,0 +1,98 @@
+/**
+ * HTTP-edge answers (review s24 fix-edge), one real gateway and one scripted mTLS backend that
+ * writes exactly the bytes a test gives it, seen by a raw caller socket and by curl:
+ * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6).
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/serve.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import { createTestPki } from '../support/pki.js'
+import { parseRawResponse, rawClient } from '../support/raw-client.js'
+import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+
+const run = promisify(execFile)
+
+let gw: RunningGateway
+let backend: ScriptedBackend
+let dir: string
+/** What the backend writes for `GET /s/<key>`; any other request gets 200 with its own head as the body. */
+const scripts = new Map<string, string>()
+/** Request heads the backend read, in order. */
+const heads: string[] = []
+
+beforeAll(async () => {
+  const pki = await createTestPki()
+  backend = await startScriptedBackend(pki, (head) => {
+    heads.push(head)
+    const path = head.split(' ')[1] ?? '/'
+    const script = path.startsWith('/s/') ? scripts.get(path.slice(3)) : undefined
+    return script ?? `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(head, 'latin1')}\r\n\r\n${head}`
+  })
+  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  dir = mkdtempSync(join(tmpdir(), 'edge-answers-'))
+  gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, tls)}`)
+  pki.cleanup()
+}, 60_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await backend?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+/** Writes `text` on a new caller connection; resolves with what came back once `done` says so, or the gateway closed (10 s at most). */
+async function exchange(text: string, done: (received: string) => boolean): Promise<{ received: string; closed: boolean }> {
+  const c = await rawClient(gw.port)
+  c.socket.write(text)
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 10_000)
+    const check = (): void => void ((c.socket.destroyed || done(c.received().toString('latin1'))) && (clearTimeout(timer), resolve()))
+    c.socket.on('data', check)
+    c.socket.on('close', check)
+    check()
+  })
+  const closed = c.socket.destroyed
+  c.socket.destroy()
+  return { received: c.received().toString('latin1'), closed }
+}
+
+/** True once the backend's echo of `GET /proxy/up/end-marker` (sent last on the connection) arrived. */
+const sawEndMarker = (received: string): boolean => received.includes('GET /end-marker ')
+
+describe('a backend 204 with a Content-Length', () => {
+  it('reaches the caller without it, whatever its value and spelling, and the connection serves on (fast-check, 10 runs)', async () => {
+    let n = 0
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('Content-Length', 'content-length', 'CONTENT-LENGTH'), fc.integer({ min: 0, max: 1_000_000 }), async (name, length) => {
+        const key = `no-content-${n++}`
+        scripts.set(key, `HTTP/1.1 204 No Content\r\n${name}: ${length}\r\nX-Kept: yes\r\n\r\n`)
+        const { received } = await exchange(`DELETE /proxy/up/s/${key} HTTP/1.1\r\nHost: gw\r\n\r\nGET /proxy/up/end-marker HTTP/1.1\r\nHost: gw\r\n\r\n`, sawEndMarker)
+        const first = received.slice(0, received.indexOf('\r\n\r\n') + 4)
+        expect(first, received).toMatch(/^HTTP\/1\.1 204 /)
+        expect(first).toMatch(/\r\nx-kept: yes\r\n/i)
+        expect(first).not.toMatch(/\r\ncontent-length:/i)
+        expect(first).not.toMatch(/\r\ntransfer-encoding:/i)
+        expect(received.slice(first.length)).toMatch(/^HTTP\/1\.1 200 /)
+      }),
+      { seed: 0x204, numRuns: 10 },
+    )
+  }, 60_000)
+
+  it('a 304 keeps the Content-Length its representation has (RFC 9110 §8.6 allows it); curl reads both answers', async () => {
+    scripts.set('not-modified', 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 42\r\n\r\n')
+    scripts.set('no-content', 'HTTP/1.1 204 No Content\r\nContent-Length: 42\r\n\r\n')
+    const { received } = await exchange(`GET /proxy/up/s/not-modified HTTP/1.1\r\nHost: gw\r\nIf-None-Match: "v1"\r\n\r\n`, (r) => r.includes('\r\n\r\n'))
+    const r = parseRawResponse(Buffer.from(received, 'latin1'))
+    expect(r.status).toBe(304)
+    expect(r.headers['content-length']).toBe('42')
+    const { stdout } = await run('curl', ['-sS', '-D', '-', '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`, '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`])
+    expect(stdout.match(/^HTTP\/1\.1 204 /gm)).toHaveLength(2)
+    expect(stdout).not.toMatch(/content-length/i)
+  }, 30_000)
+})

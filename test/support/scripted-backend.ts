@@ -1,0 +1,41 @@
+/**
+ * A raw mTLS backend that writes exactly the bytes a test gives it for each request head it
+ * reads (request bodies are not read): for answers no real server would send (a 204 naming a
+ * length, an unasked-for 100 Continue, a 407 from behind the TLS).
+ */
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { createServer, type TLSSocket } from 'node:tls'
+import type { TestPki } from './pki.js'
+
+export interface ScriptedBackend {
+  port: number
+  close(): Promise<void>
+}
+
+/** Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root; `answer` gets each request head (without its blank line). */
+export async function startScriptedBackend(pki: TestPki, answer: (head: string) => string): Promise<ScriptedBackend> {
+  const sockets = new Set<TLSSocket>()
+  const server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true }, (s: TLSSocket) => {
+    let buf = ''
+    s.on('error', () => undefined)
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1')
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end)
+        buf = buf.slice(end + 4)
+        s.write(answer(head))
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
