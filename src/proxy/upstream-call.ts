@@ -12,6 +12,7 @@ import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
 import type { RelayHooks } from './relay-hooks.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
+import { unaskedAnswer } from './unasked-answer.js'
 import { markWriting } from './writing-call.js'
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
@@ -140,7 +141,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
       if (this.#isStale(err)) return this.#sendAgain()
       this.#facts.upstreamMs = performance.now() - this.#started
       this.#resolve = this.#reject = undefined
-      return reject(classifyUpstreamError(err, this.#endpoint))
+      return reject(unaskedAnswer(err, this.#endpoint) ?? classifyUpstreamError(err, this.#endpoint))
     }
     // undici checks Content-Length against the (absent) body of a 204/304 and destroys the
     // connection: that connection is gone (nothing after the head can reach the next request on

@@ -1,7 +1,8 @@
 /**
  * HTTP-edge answers (review s24 fix-edge), one real gateway and one scripted mTLS backend that
  * writes exactly the bytes a test gives it, seen by a raw caller socket and by curl:
- * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6).
+ * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6);
+ * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -94,5 +95,25 @@ describe('a backend 204 with a Content-Length', () => {
     const { stdout } = await run('curl', ['-sS', '-D', '-', '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`, '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`])
     expect(stdout.match(/^HTTP\/1\.1 204 /gm)).toHaveLength(2)
     expect(stdout).not.toMatch(/content-length/i)
+  }, 30_000)
+})
+
+describe('interim answers the gateway never asked for', () => {
+  it('a 100 Continue or a 101 without an upgrade: a 502 naming it, after another request on the connection too (curl and raw socket)', async () => {
+    scripts.set('continue', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    scripts.set('switch', 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+    const cases = [
+      ['continue', 'endpoint "up": the backend sent an unexpected 100 Continue (the gateway sends no Expect upstream, and its HTTP client cannot skip an unasked-for 100)'],
+      ['switch', 'endpoint "up": the backend switched protocols (101) although the gateway asked for no upgrade'],
+    ] as const
+    for (const [key, msg] of cases) {
+      const { received } = await exchange(`GET /proxy/up/warm HTTP/1.1\r\nHost: gw\r\n\r\nGET /proxy/up/s/${key} HTTP/1.1\r\nHost: gw\r\n\r\n`, (r) => r.includes('"code":502}]}'))
+      const second = received.slice(received.indexOf('HTTP/1.1 ', 1))
+      const r = parseRawResponse(Buffer.from(second, 'latin1'))
+      expect(r.status, received).toBe(502)
+      expect(JSON.parse(r.body.toString())).toEqual({ errors: [{ msg, code: 502 }] })
+      const curl = await run('curl', ['-sS', '-w', '\n%{http_code}', `${gw.url}/proxy/up/s/${key}`])
+      expect(curl.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)
+    }
   }, 30_000)
 })
