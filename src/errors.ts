@@ -40,6 +40,7 @@ export type Reason =
   | 'upstream_connect_reset'
   | 'upstream_connect_failed'
   | 'upstream_proxy_failed'
+  | 'upstream_proxy_auth_required'
   | 'upstream_timeout'
   | 'upstream_headers_too_large'
   | 'upstream_response_malformed'
@@ -97,6 +98,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   upstream_connect_reset: 502,
   upstream_connect_failed: 502,
   upstream_proxy_failed: 502,
+  upstream_proxy_auth_required: 502,
   upstream_timeout: 504,
   upstream_headers_too_large: 502,
   upstream_response_malformed: 502,
@@ -173,9 +175,7 @@ export interface ErrorEntry {
   code: number
   [extra: string]: string | number | boolean
 }
-export interface ErrorBody {
-  errors: ErrorEntry[]
-}
+export interface ErrorBody { errors: ErrorEntry[] }
 
 /** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */
 export function toErrorBody(msg: string, code: number, details: Record<string, string | number | boolean> = {}): ErrorBody {

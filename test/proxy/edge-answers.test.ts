@@ -2,7 +2,9 @@
  * HTTP-edge answers (review s24 fix-edge), one real gateway and one scripted mTLS backend that
  * writes exactly the bytes a test gives it, seen by a raw caller socket and by curl:
  * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6);
- * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it.
+ * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it;
+ * - a backend's 407 is not relayed (a forward-proxy caller would take it for the gateway's own
+ *   challenge), and no Proxy-* field of a relayed answer reaches the caller.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -116,4 +118,34 @@ describe('interim answers the gateway never asked for', () => {
       expect(curl.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)
     }
   }, 30_000)
+})
+
+describe("a backend's proxy challenge", () => {
+  const proxyAuthMsg = 'endpoint "up": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller\'s are never sent upstream)'
+
+  it('a 407 is a 502 naming it on every way in, never a 407 the caller would answer with its bearer (raw forward proxy, route mode, curl -x)', async () => {
+    scripts.set('proxy-auth', 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="inner"\r\nContent-Length: 6\r\n\r\ndenied')
+    const authority = `api.partner.test:${backend.port}`
+    const { received } = await exchange(`GET http://${authority}/s/proxy-auth HTTP/1.1\r\nHost: ${authority}\r\n\r\nGET /proxy/up/s/proxy-auth HTTP/1.1\r\nHost: gw\r\n\r\n`, (r) => r.split('"code":502}]}').length > 2)
+    const answers = received.split(/(?=HTTP\/1\.1 )/)
+    expect(answers, received).toHaveLength(2)
+    for (const a of answers) {
+      const r = parseRawResponse(Buffer.from(a, 'latin1'))
+      expect(r.status, a).toBe(502)
+      expect(r.headers['proxy-authenticate']).toBeUndefined()
+      expect(JSON.parse(r.body.toString())).toEqual({ errors: [{ msg: proxyAuthMsg, code: 502 }] })
+    }
+    const curl = await run('curl', ['-sS', '-x', gw.url, '-D', '-', `http://${authority}/s/proxy-auth`])
+    expect(curl.stdout).toMatch(/^HTTP\/1\.1 502 /)
+    expect(curl.stdout).not.toMatch(/proxy-authenticate|denied/i)
+  }, 30_000)
+
+  it("a relayed answer loses every Proxy-* field and keeps the backend's own WWW-Authenticate", async () => {
+    scripts.set('both-challenges', 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="api"\r\nProxy-Authenticate: Basic realm="inner"\r\nProxy-Authentication-Info: x\r\nContent-Length: 2\r\n\r\nno')
+    const { received } = await exchange(`GET /proxy/up/s/both-challenges HTTP/1.1\r\nHost: gw\r\n\r\n`, (r) => r.endsWith('no'))
+    const r = parseRawResponse(Buffer.from(received, 'latin1'))
+    expect(r.status).toBe(401)
+    expect(r.headers['www-authenticate']).toBe('Bearer realm="api"')
+    expect(Object.keys(r.headers).filter((h) => h.startsWith('proxy-'))).toEqual([])
+  })
 })

@@ -6,6 +6,7 @@
  * reused connection closes under it (stale-connection.ts).
  */
 import type { Dispatcher } from 'undici'
+import { GatewayError } from '../../errors.js'
 import { classifyUpstreamError } from '../../tls/index.js'
 import type { Admitted, UpstreamResponse } from '../pipeline.js'
 import { isReplayable } from '../stale-connection.js'
@@ -33,7 +34,8 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
     body,
   }
   const replayable = isReplayable(outbound.method, headers, body === null ? 'none' : buffered ? 'held' : 'streamed')
-  return new Promise((resolve, reject) => {
+  return new Promise((settle, reject) => {
+    const resolve = (res: UpstreamResponse): void => (res.status === 407 ? refuseProxyChallenge(res, endpoint.name, reject) : settle(res))
     const send = (call: UpstreamCall): void => {
       try {
         ctx.upstream.dispatch(request, call)
@@ -47,4 +49,15 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
     ctx.presence.onGone((reason) => call.abort(reason))
     send(call)
   })
+}
+
+/**
+ * An upstream 407 is a challenge to the gateway, its client (RFC 9110 §11.7.1: Proxy-Authenticate
+ * applies only to the next outbound client), and the gateway has no credentials for it; relayed,
+ * a forward-proxy caller would take it for the gateway's own challenge and send its bearer again.
+ */
+function refuseProxyChallenge(res: UpstreamResponse, endpoint: string, reject: (err: GatewayError) => void): void {
+  const err = new GatewayError('upstream_proxy_auth_required', `endpoint "${endpoint}": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller's are never sent upstream)`)
+  res.body.abort(err)
+  reject(err)
 }
