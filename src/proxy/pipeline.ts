@@ -13,6 +13,7 @@ import type { RelayHooks } from './relay-hooks.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
 import type { BufferedBodies } from '../runtime/index.js'
+import { answerAsLastHop } from './max-forwards.js'
 
 export type { Caller } from '../callers/index.js'
 
@@ -154,6 +155,11 @@ export async function handle(pipeline: Pipeline, ctx: Context): Promise<Upstream
   const admission = pipeline.admit(routed)
   const admitted = admission instanceof Promise ? await admission : admission
   ctx.facts.caller = admitted.caller.appId
+  if (ctx.inbound.method === 'OPTIONS') {
+    // Max-Forwards: 0 ends here (RFC 9110 §7.6.2), before any credential is prepared.
+    const own = answerAsLastHop(admitted)
+    if (own) return own
+  }
   for (const step of pipeline.prepare) {
     const pending = step.run(admitted)
     if (pending !== undefined) await pending // a synchronous step costs no microtask turn

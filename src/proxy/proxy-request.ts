@@ -20,6 +20,7 @@ import type { RelayHooks } from './relay-hooks.js'
 import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
 import { scrubEchoedQueryFields } from './echoed-fields.js'
+import { PROXY_METHODS } from './max-forwards.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -34,13 +35,6 @@ export interface ProxyRun {
   /** Called by the listener's one 'close' listener when the response closes unfinished (the caller left). */
   callerGone?: () => void
 }
-
-/**
- * What a proxied request may use: every method Node parses but TRACE. RFC 9110 §9.3.8: a client
- * MUST NOT send sensitive fields in a TRACE request, whose response echoes them; the gateway would
- * add the endpoint's credentials (header fields, the OAuth Authorization) and hand them back.
- */
-const PROXY_METHODS: readonly [string, ...string[]] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** Headers frameworks read as the method instead of the request line's (Express's method-override, Symfony, ASP.NET Core, Rails' Rack::MethodOverride). */
 const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const

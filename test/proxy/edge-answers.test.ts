@@ -4,7 +4,9 @@
  * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6);
  * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it;
  * - a backend's 407 is not relayed (a forward-proxy caller would take it for the gateway's own
- *   challenge), and no Proxy-* field of a relayed answer reaches the caller.
+ *   challenge), and no Proxy-* field of a relayed answer reaches the caller;
+ * - OPTIONS with Max-Forwards: 0 is answered by the gateway, a higher count goes on one lower
+ *   (RFC 9110 §7.6.2).
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -63,6 +65,14 @@ async function exchange(text: string, done: (received: string) => boolean): Prom
   const closed = c.socket.destroyed
   c.socket.destroy()
   return { received: c.received().toString('latin1'), closed }
+}
+
+/** True once `received` holds one whole response (its Content-Length's worth of body). */
+function oneAnswer(received: string): boolean {
+  const end = received.indexOf('\r\n\r\n')
+  if (end < 0) return false
+  const length = Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1] ?? 0)
+  return Buffer.byteLength(received, 'latin1') - end - 4 >= length
 }
 
 /** True once the backend's echo of `GET /proxy/up/end-marker` (sent last on the connection) arrived. */
@@ -148,4 +158,64 @@ describe("a backend's proxy challenge", () => {
     expect(r.headers['www-authenticate']).toBe('Bearer realm="api"')
     expect(Object.keys(r.headers).filter((h) => h.startsWith('proxy-'))).toEqual([])
   })
+})
+
+describe('OPTIONS with Max-Forwards', () => {
+  const allow = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
+  let n = 0
+  /** One OPTIONS (or `method`) request through the raw socket, route mode or forward proxy; the answer and what the backend read for it, if anything. */
+  async function options(field: string, mode: 'route' | 'forward', method = 'OPTIONS'): Promise<{ status: number; headers: Record<string, string>; body: string; upstream: string | undefined }> {
+    const path = `/mf/${n++}`
+    const authority = `api.partner.test:${backend.port}`
+    const line = mode === 'route' ? `${method} /proxy/up${path} HTTP/1.1\r\nHost: gw` : `${method} http://${authority}${path} HTTP/1.1\r\nHost: ${authority}`
+    const { received } = await exchange(`${line}\r\n${field}\r\n\r\n`, oneAnswer)
+    const r = parseRawResponse(Buffer.from(received, 'latin1'))
+    return { status: r.status, headers: r.headers, body: r.body.toString('latin1'), upstream: heads.find((h) => h.startsWith(`${method} ${path} `)) }
+  }
+
+  it('0 is answered by the gateway (200, Allow, no body, nothing sent upstream); n goes upstream as n - 1, once, however spelled (fast-check, 25 runs)', async () => {
+    const spelling = fc.record({
+      name: fc.constantFrom('Max-Forwards', 'max-forwards', 'MAX-FORWARDS', 'mAx-fOrWaRdS'),
+      count: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 5n }), fc.bigInt({ min: 0n, max: 10n ** 30n })),
+      zeros: fc.nat(3),
+      ows: fc.constantFrom('', ' ', '\t', ' \t '),
+      mode: fc.constantFrom('route' as const, 'forward' as const),
+    })
+    await fc.assert(
+      fc.asyncProperty(spelling, async ({ name, count, zeros, ows, mode }) => {
+        const r = await options(`${name}:${ows}${'0'.repeat(zeros)}${count}${ows}`, mode)
+        expect(r.status, r.body).toBe(200)
+        if (count === 0n) {
+          expect(r.upstream).toBeUndefined()
+          expect(r.headers.allow).toBe(allow)
+          expect(r.headers['content-length']).toBe('0')
+          expect(r.body).toBe('')
+        } else {
+          expect(r.upstream?.match(/^max-forwards:.*$/gim), r.upstream).toEqual([`max-forwards: ${count - 1n}`])
+        }
+      }),
+      { seed: 0x7602, numRuns: 25 },
+    )
+  }, 60_000)
+
+  it('a value that is not a count is refused with 400 and not sent; other methods carry the field untouched', async () => {
+    for (const value of ['-1', '1.5', 'abc', '0x1', '+1', '1, 2', '']) {
+      const r = await options(`Max-Forwards: ${value}`, 'route')
+      expect(r.status, value).toBe(400)
+      expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: 'Max-Forwards must be a number of hops (RFC 9110, section 7.6.2)', code: 400 }] })
+      expect(r.upstream).toBeUndefined()
+    }
+    const get = await options('Max-Forwards: 0', 'route', 'GET')
+    expect(get.upstream).toMatch(/\r\nmax-forwards: 0(\r\n|$)/i)
+  }, 30_000)
+
+  it('curl: OPTIONS with Max-Forwards: 0 through the forward proxy gets the Allow list; TRACE stays refused (405)', async () => {
+    const authority = `api.partner.test:${backend.port}`
+    const own = await run('curl', ['-sS', '-x', gw.url, '-X', 'OPTIONS', '-H', 'Max-Forwards: 0', '-D', '-', `http://${authority}/mf/curl`])
+    expect(own.stdout).toMatch(/^HTTP\/1\.1 200 /)
+    expect(own.stdout).toMatch(new RegExp(`\r\nallow: ${allow}\r\n`, 'i'))
+    const trace = await run('curl', ['-sS', '-x', gw.url, '-X', 'TRACE', '-H', 'Max-Forwards: 0', '-o', '/dev/null', '-w', '%{http_code}', `http://${authority}/mf/curl`])
+    expect(trace.stdout).toBe('405')
+    expect(heads.some((h) => h.includes('/mf/curl'))).toBe(false)
+  }, 30_000)
 })
