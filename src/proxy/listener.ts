@@ -25,7 +25,7 @@ import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { enter, leave, MAX_WAITING } from './pipelined.js'
+import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -58,7 +58,7 @@ export function createListener(o: ListenerOptions): Server {
   // This and the options below are built once per listener (not per request).
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, res)
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, closingAfterUpgrade(req, res))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
   // Listener options (not per request).
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined

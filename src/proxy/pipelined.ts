@@ -10,6 +10,7 @@
  * 503 and the connection closes after the answers before it, so what a connection can make the
  * gateway hold is bounded however fast its caller writes.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 
 /** Requests of one connection that may wait behind the one being served. */
@@ -60,4 +61,17 @@ export function leave(socket: Duplex): void {
   const next = lane.waiting.shift()
   if (next) next(!socket.destroyed)
   else lane.busy = false
+}
+
+/**
+ * `res`, set to close its connection when `req` asks to upgrade (WebSocket, h2c). The gateway
+ * declines upgrades (Upgrade is hop-by-hop: the request goes upstream as plain HTTP), but Node's
+ * parser, having seen one, reads nothing more of the bytes that came with it: requests pipelined
+ * behind it went unanswered until the keep-alive limit. Closing after its answer makes that
+ * definite (RFC 9112 §9.6: a client sends nothing more after Connection: close, and retries
+ * what went unanswered on a new connection).
+ */
+export function closingAfterUpgrade(req: IncomingMessage, res: ServerResponse): ServerResponse {
+  if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false
+  return res
 }

@@ -6,7 +6,9 @@
  * - a backend's 407 is not relayed (a forward-proxy caller would take it for the gateway's own
  *   challenge), and no Proxy-* field of a relayed answer reaches the caller;
  * - OPTIONS with Max-Forwards: 0 is answered by the gateway, a higher count goes on one lower
- *   (RFC 9110 §7.6.2).
+ *   (RFC 9110 §7.6.2);
+ * - a request asking to upgrade is answered as plain HTTP and its connection closes, so nothing
+ *   pipelined behind it waits unanswered.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -217,5 +219,36 @@ describe('OPTIONS with Max-Forwards', () => {
     const trace = await run('curl', ['-sS', '-x', gw.url, '-X', 'TRACE', '-H', 'Max-Forwards: 0', '-o', '/dev/null', '-w', '%{http_code}', `http://${authority}/mf/curl`])
     expect(trace.stdout).toBe('405')
     expect(heads.some((h) => h.includes('/mf/curl'))).toBe(false)
+  }, 30_000)
+})
+
+describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behind it', () => {
+  const upgrades = {
+    websocket: 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13',
+    h2c: 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__',
+    'upgrade without Connection': 'Upgrade: websocket',
+  }
+
+  it('the upgrade is declined (plain HTTP upstream, no Upgrade), answered with Connection: close, and the connection closes at once (raw socket, route and forward proxy)', async () => {
+    const authority = `api.partner.test:${backend.port}`
+    for (const [kind, fields] of Object.entries(upgrades)) {
+      for (const mode of ['route', 'forward'] as const) {
+        const first = mode === 'route' ? `GET /proxy/up/up-${kind.length}-${mode} HTTP/1.1\r\nHost: gw` : `GET http://${authority}/up-${kind.length}-${mode} HTTP/1.1\r\nHost: ${authority}`
+        const { received, closed } = await exchange(`${first}\r\n${fields}\r\n\r\nGET /proxy/up/end-marker HTTP/1.1\r\nHost: gw\r\n\r\n`, () => false)
+        const r = parseRawResponse(Buffer.from(received, 'latin1'))
+        expect(r.status, `${kind} ${mode}: ${received}`).toBe(200)
+        expect(r.headers.connection).toBe('close')
+        expect(r.body.toString('latin1')).not.toMatch(/^upgrade:/im)
+        // Closed by the gateway (exchange gives up after 10 s; the keep-alive limit is 75 s).
+        expect(closed, `${kind} ${mode}`).toBe(true)
+        // What followed was either answered or never read; here, never read.
+        expect(received.split('HTTP/1.1 200 ').length - 1).toBeLessThanOrEqual(2)
+      }
+    }
+  }, 60_000)
+
+  it('curl, asking for a WebSocket then a second URL, gets both answers (the second on a new connection)', async () => {
+    const { stdout } = await run('curl', ['-sS', '-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\n', `${gw.url}/proxy/up/ws-curl`, '-o', '/dev/null', `${gw.url}/proxy/up/ws-curl-2`])
+    expect(stdout).toBe('200 1\n200 1\n')
   }, 30_000)
 })
