@@ -12,6 +12,7 @@
  * - the body is absent or held whole: a streamed body is spent once sent.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { isUnaskedAnswer } from './unasked-answer.js'
 
 /** At most this many more attempts per request (each one spends a stale connection). */
 export const MAX_STALE_RETRIES = 2
@@ -29,8 +30,12 @@ export function isReplayable(method: string, headers: OutgoingHttpHeaders | Inco
   return IDEMPOTENT_METHODS.has(method) || headers['idempotency-key'] !== undefined || headers['x-idempotency-key'] !== undefined
 }
 
-/** True for the failures of a connection closed under a request (not timeouts, TLS alerts or refusals). */
+/**
+ * True for the failures of a connection closed under a request (not timeouts, TLS alerts or
+ * refusals). undici closes the connection on an unasked-for 100 or 101 with the same code as a
+ * stale close, but that backend answered: it read the request, so a second copy could act twice.
+ */
 export function isClosedUnderRequest(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && CLOSED_UNDER_REQUEST.has(code)
+  return typeof code === 'string' && CLOSED_UNDER_REQUEST.has(code) && !isUnaskedAnswer(err)
 }

@@ -13,10 +13,20 @@ const UNASKED: Readonly<Record<string, string>> = {
   'bad upgrade': 'the backend switched protocols (101) although the gateway asked for no upgrade',
 }
 
-/** The error to answer with when `err` is undici refusing an answer nobody asked for; undefined otherwise. */
-export function unaskedAnswer(err: unknown, endpoint: string): GatewayError | undefined {
+/** What the backend sent, when `err` is undici refusing an answer nobody asked for. */
+function unaskedText(err: unknown): string | undefined {
   const e = err as { name?: unknown; code?: unknown; message?: unknown } | null
   if (e?.code !== 'UND_ERR_SOCKET' || e.name !== 'SocketError' || typeof e.message !== 'string') return undefined
-  const text = UNASKED[e.message]
+  return UNASKED[e.message]
+}
+
+/** True when `err` is undici refusing an answer: the backend read the request (never a stale connection's close). */
+export function isUnaskedAnswer(err: unknown): boolean {
+  return unaskedText(err) !== undefined
+}
+
+/** The error to answer with when `err` is undici refusing an answer nobody asked for; undefined otherwise. */
+export function unaskedAnswer(err: unknown, endpoint: string): GatewayError | undefined {
+  const text = unaskedText(err)
   return text === undefined ? undefined : new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": ${text}`, { cause: err })
 }

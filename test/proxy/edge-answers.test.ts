@@ -2,7 +2,8 @@
  * HTTP-edge answers (review s24 fix-edge), one real gateway and one scripted mTLS backend that
  * writes exactly the bytes a test gives it, seen by a raw caller socket and by curl:
  * - a backend's 204 never reaches the caller with a Content-Length (RFC 9110 §8.6);
- * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it;
+ * - an answer undici cannot step over (an unasked-for 100 Continue or 101) is a 502 naming it,
+ *   and the request is not sent again as if a stale connection had closed under it;
  * - a backend's 407 is not relayed (a forward-proxy caller would take it for the gateway's own
  *   challenge), and no Proxy-* field of a relayed answer reaches the caller;
  * - OPTIONS with Max-Forwards: 0 is answered by the gateway, a higher count goes on one lower
@@ -250,5 +251,20 @@ describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behin
   it('curl, asking for a WebSocket then a second URL, gets both answers (the second on a new connection)', async () => {
     const { stdout } = await run('curl', ['-sS', '-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\n', `${gw.url}/proxy/up/ws-curl`, '-o', '/dev/null', `${gw.url}/proxy/up/ws-curl-2`])
     expect(stdout).toBe('200 1\n200 1\n')
+  }, 30_000)
+})
+
+describe('an unasked-for 100 Continue on a reused upstream connection', () => {
+  it('is not taken for a closed stale connection: the request goes upstream once (idempotent GET and POST with Idempotency-Key, curl)', async () => {
+    const msg = 'endpoint "up": the backend sent an unexpected 100 Continue (the gateway sends no Expect upstream, and its HTTP client cannot skip an unasked-for 100)'
+    for (const [i, method] of ['GET', 'GET', 'POST', 'DELETE'].entries()) {
+      const key = `continue-reused-${i}`
+      scripts.set(key, 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      // A call answered just before leaves an idle pooled connection: the next call reuses it.
+      await exchange('GET /proxy/up/warm HTTP/1.1\r\nHost: gw\r\n\r\n', (r) => r.includes('GET /warm '))
+      const curl = await run('curl', ['-sS', '-X', method, '-H', 'Idempotency-Key: k1', '-w', '\n%{http_code}', `${gw.url}/proxy/up/s/${key}`])
+      expect(curl.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)
+      expect(heads.filter((h) => h.startsWith(`${method} /s/${key} `)), method).toHaveLength(1)
+    }
   }, 30_000)
 })
