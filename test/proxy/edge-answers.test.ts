@@ -12,23 +12,26 @@
  *   pipelined behind it waits unanswered.
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { createTestPki } from '../support/pki.js'
 import { parseRawResponse, rawClient } from '../support/raw-client.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { openTunnel } from '../support/tunnel.js'
 
 const run = promisify(execFile)
 
 let gw: RunningGateway
 let backend: ScriptedBackend
 let dir: string
+let interceptionCa: { caCert: string; caKey: string }
 /** What the backend writes for `GET /s/<key>`; any other request gets 200 with its own head as the body. */
 const scripts = new Map<string, string>()
 /** Request heads the backend read, in order. */
@@ -44,7 +47,9 @@ beforeAll(async () => {
   })
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   dir = mkdtempSync(join(tmpdir(), 'edge-answers-'))
-  gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, tls)}`)
+  interceptionCa = await writeInterceptionCa(join(dir, 'ica'))
+  const interception = `interception: { caCert: ${interceptionCa.caCert}, caKey: ${interceptionCa.caKey} }\n`
+  gw = await startTestGateway(dir, `admin: { enabled: false }\n${interception}endpoints:\n${endpointYaml('up', backend.port, tls)}`)
   pki.cleanup()
 }, 60_000)
 
@@ -247,6 +252,23 @@ describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behin
       }
     }
   }, 60_000)
+
+  it('inside an intercepted CONNECT tunnel: answered with Connection: close, and the tunnel closes', async () => {
+    const authority = `api.partner.test:${backend.port}`
+    const tunnel = await openTunnel({ gatewayPort: gw.port, authority, ca: readFileSync(interceptionCa.caCert) })
+    let received = ''
+    tunnel.on('data', (d: Buffer) => void (received += d.toString('latin1')))
+    const closed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000)
+      tunnel.once('close', () => resolve(true)).once('close', () => clearTimeout(timer))
+    })
+    tunnel.write(`GET /up-tunnel HTTP/1.1\r\nHost: ${authority}\r\n${upgrades.websocket}\r\n\r\nGET /end-marker HTTP/1.1\r\nHost: ${authority}\r\n\r\n`)
+    expect(await closed, received).toBe(true)
+    tunnel.destroy()
+    const r = parseRawResponse(Buffer.from(received, 'latin1'))
+    expect(r.status, received).toBe(200)
+    expect(r.headers.connection).toBe('close')
+  }, 30_000)
 
   it('curl, asking for a WebSocket then a second URL, gets both answers (the second on a new connection)', async () => {
     const { stdout } = await run('curl', ['-sS', '-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\n', `${gw.url}/proxy/up/ws-curl`, '-o', '/dev/null', `${gw.url}/proxy/up/ws-curl-2`])
