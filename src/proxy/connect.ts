@@ -34,8 +34,8 @@ export interface Tunnel {
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
-  /** The client certificate that identified the caller (no bearer): each inner request re-checks it against its snapshot's apps. */
-  readonly certificate?: CallerCertificate
+  /** The client certificate that identified the caller (no bearer), read again (the listener's trust in force) by each inner request and judged against its snapshot's apps. */
+  readonly certificate?: () => CallerCertificate
   /** The tunnel's span: inner requests without their own context are its children. */
   readonly trace?: TunnelTrace
 }
@@ -147,7 +147,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
       try {
         const entry = g.config.interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
         if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
-        await admitConnect(o, g, socket, token, certificate)
+        await admitConnect(o, g, socket, token, token === undefined ? callerCertificate(socket) : undefined)
         return undefined
       } catch (err) {
         const label = authFailureLabel(err)
@@ -163,13 +163,13 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
 async function admitConnect(o: ConnectOptions, gateway: Gateway, socket: Duplex, token: string | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
   const callers = gateway.callers
-  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, socket instanceof TLSSocket && socket.authorized)
+  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, peerIdentity(socket)?.authorized === true)
   const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   return caller
 }
 
-/** The verified client certificate of a CONNECT on a TLS listener. */
+/** The client certificate of a CONNECT on a TLS listener, as the listener's trust in force judges it. */
 function callerCertificate(socket: Duplex): CallerCertificate | undefined {
   const peer = socket instanceof TLSSocket ? peerIdentity(socket) : undefined
   if (!peer) return undefined
@@ -217,7 +217,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: a.certificate } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

@@ -95,7 +95,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (route) ctx.route = route
   if (tunnel?.caller) {
     ctx.tunnel =
-      tunnel.token !== undefined ? { caller: tunnel.caller, token: tunnel.token } : tunnel.certificate ? { caller: tunnel.caller, certificate: tunnel.certificate } : { caller: tunnel.caller }
+      tunnel.token !== undefined ? { caller: tunnel.caller, token: tunnel.token } : tunnel.certificate ? { caller: tunnel.caller, certificate: tunnel.certificate() } : { caller: tunnel.caller }
   }
   let upstream: UpstreamResponse
   try {

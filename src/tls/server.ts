@@ -7,6 +7,7 @@ import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls'
 import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
 import { oneLine } from './chain.js'
+import { sameCallerTrust, trustedUnder } from './peer-trust.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
 export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
@@ -58,17 +59,22 @@ export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { proble
 /** The TLS each listener serves now, so a reload that left its files alone leaves its context alone. */
 const serving = new WeakMap<object, ServerTls>()
 
-/** Records the TLS a listener was created with (renewServerTls compares against it). */
+/** The listener and its TLS in force when a connection's handshake completed (what `authorized` was judged under). */
+const verifiedUnder = new WeakMap<object, { server: object; tls: ServerTls }>()
+
+/** Records the TLS a listener was created with (renewServerTls compares against it), and each connection's. */
 export function noteServedTls(server: object, tls: ServerTls): void {
   serving.set(server, tls)
+  if (!(server instanceof TlsServer)) return
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const now = serving.get(server)
+    if (now) verifiedUnder.set(socket, { server, tls: now })
+  })
 }
-
-const sameBytes = (a: unknown, b: unknown): boolean => a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b))
 
 /** Same certificate, key, client CA and verification mode (what loadServerTls sets). */
 function sameServerTls(a: ServerTls, b: ServerTls): boolean {
-  return a.cert.equals(b.cert) && a.key.equals(b.key) && sameBytes(a.ca, b.ca) && a.passphrase === b.passphrase &&
-    a.requestCert === b.requestCert && a.rejectUnauthorized === b.rejectUnauthorized
+  return a.cert.equals(b.cert) && a.key.equals(b.key) && a.passphrase === b.passphrase && sameCallerTrust(a, b)
 }
 
 /**
@@ -85,7 +91,7 @@ export function renewServerTls(server: object, tls: ServerTls | undefined): void
   // A resumed session skips the caller's certificate check: when the trust in caller certificates
   // changed (client CA, verification mode), sessions verified under the old one must not resume,
   // as after a fresh start; a renewed certificate or key alone keeps them.
-  const sameTrust = current !== undefined && sameBytes(current.ca, tls.ca) && current.requestCert === tls.requestCert && current.rejectUnauthorized === tls.rejectUnauthorized
+  const sameTrust = current !== undefined && sameCallerTrust(current, tls)
   // On reload (not per request).
   server.setSecureContext({ ...tls, ticketKeys: sameTrust ? server.getTicketKeys() : nextTicketKeys(server.getTicketKeys(), tls) })
   serving.set(server, tls)
@@ -133,15 +139,35 @@ export function subjectAltNames(text: string | undefined): string[] {
 // TLS 1.2 connections may renegotiate (and present another certificate): read every time.
 const identities = new WeakMap<object, PeerIdentity>()
 
-/** The client certificate of a TLS socket; undefined on plain TCP. */
+/** The client certificate of a TLS socket, as the listener's trust in force now judges it; undefined on plain TCP. */
 export function peerIdentity(socket: unknown): PeerIdentity | undefined {
   const s = socket as Partial<TLSSocket>
   if (typeof s.getPeerCertificate !== 'function') return undefined
-  const known = identities.get(s)
-  if (known) return known
-  const identity = readPeerIdentity(s)
-  if (s.getProtocol?.() === 'TLSv1.3') identities.set(s, identity)
-  return identity
+  let identity = identities.get(s)
+  if (!identity) {
+    identity = readPeerIdentity(s)
+    if (s.getProtocol?.() === 'TLSv1.3') identities.set(s, identity)
+  }
+  return identity.authorized ? underCurrentTrust(s as TLSSocket, identity) : identity
+}
+
+/** Verdicts on connections verified under a caller trust a reload has since replaced: one per connection and trust. */
+const rejudged = new WeakMap<object, { tls: ServerTls; identity: PeerIdentity }>()
+
+/**
+ * A certificate verified under a client CA a reload replaced is judged again under the one in
+ * force (trustedUnder): a fresh start would refuse one the new CA did not issue, so it stops
+ * identifying the caller on the connections it opened before the reload too.
+ */
+function underCurrentTrust(socket: TLSSocket, identity: PeerIdentity): PeerIdentity {
+  const verified = verifiedUnder.get(socket)
+  const now = verified && serving.get(verified.server)
+  if (!verified || !now || now === verified.tls || sameCallerTrust(verified.tls, now)) return identity
+  const known = rejudged.get(socket)
+  if (known?.tls === now) return known.identity
+  const judged = trustedUnder(socket, verified.tls, now) ? identity : Object.assign({}, identity, { authorized: false })
+  rejudged.set(socket, { tls: now, identity: judged })
+  return judged
 }
 
 function readPeerIdentity(s: Partial<TLSSocket>): PeerIdentity {

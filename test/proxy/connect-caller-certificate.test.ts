@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,8 +12,12 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 // absolute-form forward proxy is admitted on CONNECT too (it was refused 407: the CONNECT
 // ignored the certificate), and each inner request judges it again under its own snapshot, so a
 // reload that removes the app refuses the open tunnel's next request as a fresh start would.
+// Likewise a reload that replaces listen.tls.clientCa (no longer trusting the certificate's CA):
+// a fresh start would refuse the certificate, so the open connections' next requests are
+// refused too, kept-alive route-mode connections and tunnels alike (rev-S: they were served).
 
 let pki: TestPki
+let other: TestPki
 let upstream: RunningServer
 let g: OpsGateway
 let ca: { caCert: string; caKey: string }
@@ -22,13 +26,15 @@ let yaml: (subject: string) => string
 
 beforeAll(async () => {
   pki = await createTestPki('p256')
+  other = await createTestPki('p256')
+  copyFileSync(pki.file('root.crt'), join(pki.dir, 'client-ca.pem'))
   ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   caller = pki.writePair('caller', await pki.issue({ subject: 'CN=trusted-caller', issuer: pki.inter, usages: ['clientAuth'] }), { chain: [pki.inter] })
   yaml = (subject) => `listen:
   host: 127.0.0.1
   port: 0
-  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${pki.file('root.crt')} }
+  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${join(pki.dir, 'client-ca.pem')} }
 store: { kind: sqlite, file: ${join(pki.dir, 'gw.db')} }
 callers:
   apps:
@@ -48,6 +54,7 @@ afterAll(async () => {
   await g?.gw.close()
   await upstream?.close()
   pki?.cleanup()
+  other?.cleanup()
 })
 
 /** One HTTP/1.1 exchange on a socket: the status and the body (Content-Length framed). */
@@ -70,12 +77,17 @@ function exchange(s: TLSSocket, request: string): Promise<{ status: number; body
   })
 }
 
-/** TLS to the gateway with the caller certificate, CONNECT, then TLS to the minted leaf inside. */
-async function openTunnel(): Promise<{ connect: { status: number; body: string }; inner?: TLSSocket }> {
-  const outer = await new Promise<TLSSocket>((resolve, reject) => {
+/** TLS to the gateway with the caller certificate. */
+function callerConnection(): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
     const s = tlsConnect({ host: '127.0.0.1', port: g.gw.port, servername: 'localhost', ca: readFileSync(pki.file('root.crt')), cert: readFileSync(caller.cert), key: readFileSync(caller.key) }, () => resolve(s))
     s.once('error', reject)
   })
+}
+
+/** TLS to the gateway with the caller certificate, CONNECT, then TLS to the minted leaf inside. */
+async function openTunnel(): Promise<{ connect: { status: number; body: string }; inner?: TLSSocket }> {
+  const outer = await callerConnection()
   const authority = `api.partner.test:${upstream.port}`
   const connect = await exchange(outer, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`)
   if (connect.status !== 200) {
@@ -113,5 +125,43 @@ describe('CONNECT by a caller identified by its client certificate', () => {
     }
     // And a new CONNECT with the certificate is refused, as on a fresh start with this file.
     expect((await openTunnel()).connect.status).toBe(407)
+  })
+})
+
+describe('a reload that stops trusting the caller certificate\'s CA (listen.tls.clientCa replaced)', () => {
+  it('refuses the next request of every open connection that certificate identified, as a fresh start would refuse the certificate', async () => {
+    replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller'))
+    expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+    const route = await callerConnection()
+    const { connect, inner } = await openTunnel()
+    try {
+      expect(connect.status, connect.body).toBe(200)
+      if (!inner) throw new Error('no tunnel')
+      const routed = (path: string): Promise<{ status: number; body: string }> => exchange(route, `GET /proxy/partner${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`)
+      expect((await routed('/before')).status).toBe(200)
+      expect((await get(inner, '/before')).status).toBe(200)
+      // A client CA file that still holds the certificate's root changes nothing for them.
+      replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(other.file('root.crt'), 'utf8') + readFileSync(pki.file('root.crt'), 'utf8'))
+      expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+      expect((await routed('/still')).status).toBe(200)
+      expect((await get(inner, '/still')).status).toBe(200)
+      replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(other.file('root.crt'), 'utf8'))
+      expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+      // Control: a new connection with the certificate is not identified by it any more (route mode: 401).
+      const fresh = await callerConnection()
+      try {
+        expect((await exchange(fresh, 'GET /proxy/partner/fresh HTTP/1.1\r\nHost: gateway\r\n\r\n')).status).toBe(401)
+      } finally {
+        fresh.destroy()
+      }
+      const after = await routed('/after')
+      expect(after.status, after.body).toBe(401)
+      const inTunnel = await get(inner, '/after')
+      expect(inTunnel.status, inTunnel.body).toBe(407)
+    } finally {
+      route.destroy()
+      inner?.destroy()
+      replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(pki.file('root.crt'), 'utf8'))
+    }
   })
 })

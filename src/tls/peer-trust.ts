@@ -1,0 +1,60 @@
+/**
+ * Whether a listener connection's client certificate, verified by its handshake under the
+ * caller trust of that moment (client CA, verification mode), is trusted by the listener's TLS
+ * in force now. A reload may replace the client CA while kept-alive connections and tunnels stay
+ * open; a fresh start with the new files would refuse a certificate the new CA did not issue,
+ * so such a connection's certificate stops identifying anyone.
+ */
+import { X509Certificate } from 'node:crypto'
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls'
+import { buildChain, clientAuthProblem, notAfter, notBefore, parseCertificates } from './chain.js'
+
+/** The caller-trust half of a listener's TLS options (what decides `authorized`). */
+export interface CallerTrust {
+  ca?: unknown
+  requestCert?: boolean | undefined
+  rejectUnauthorized?: boolean | undefined
+}
+
+const sameBytes = (a: unknown, b: unknown): boolean => a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b))
+
+/** Same client CA and verification mode: what a handshake verified under `a` holds under `b`. */
+export function sameCallerTrust(a: CallerTrust, b: CallerTrust): boolean {
+  return sameBytes(a.ca, b.ca) && a.requestCert === b.requestCert && a.rejectUnauthorized === b.rejectUnauthorized
+}
+
+const anchorsOf = (trust: CallerTrust): X509Certificate[] => (Buffer.isBuffer(trust.ca) ? parseCertificates(trust.ca.toString('latin1')) : [])
+
+/**
+ * True when the certificate `socket` presented (verified under `verifiedUnder`) chains to
+ * `now`'s client CA: leaf, then the certificates the caller sent (the verified chain without
+ * the old trust's own certificates, which the caller did not send), to an anchor of `now`,
+ * every one within its dates, the leaf usable for clientAuth. Never called per request: once
+ * per connection and trust.
+ */
+export function trustedUnder(socket: TLSSocket, verifiedUnder: CallerTrust, now: CallerTrust, at = new Date()): boolean {
+  if (!now.requestCert) return false
+  try {
+    const roots = anchorsOf(now)
+    const old = new Set(anchorsOf(verifiedUnder).map((c) => c.fingerprint256))
+    const [leaf, ...rest] = presentedChain(socket.getPeerCertificate(true))
+    if (!leaf || clientAuthProblem(leaf)) return false
+    const chain = buildChain(leaf, rest.filter((c) => !old.has(c.fingerprint256)), roots)
+    if (chain.error !== undefined || !chain.root) return false
+    const all = [...chain.path, chain.root]
+    return all.every((c) => notBefore(c) <= at && at <= notAfter(c)) && chain.path.slice(1).every((c) => c.ca)
+  } catch {
+    return false
+  }
+}
+
+/** The verified chain Node reports, leaf first, each certificate once. */
+function presentedChain(peer: DetailedPeerCertificate | undefined): X509Certificate[] {
+  const out: X509Certificate[] = []
+  const seen = new Set<string>()
+  for (let c = peer; c?.raw !== undefined && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    seen.add(c.fingerprint256)
+    out.push(new X509Certificate(c.raw))
+  }
+  return out
+}
