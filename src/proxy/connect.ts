@@ -34,7 +34,8 @@ export interface Tunnel {
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
-  /** The client certificate that identified the caller (no bearer), read again (the listener's trust in force) by each inner request and judged against its snapshot's apps. */
+  /** The CONNECT connection's client certificate (the inner TLS has none), read again under the listener's trust in force at each inner request; `certificate`: the same, when it identified the caller (no bearer), judged against each inner request's snapshot's apps. */
+  readonly peer: () => CallerCertificate | undefined
   readonly certificate?: () => CallerCertificate
   /** The tunnel's span: inner requests without their own context are its children. */
   readonly trace?: TunnelTrace
@@ -206,8 +207,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
     secureContext: fallback,
     ALPNProtocols: ['http/1.1'],
     SNICallback: (servername, cb) => {
-      // Mint for the SNI name only when it is itself a configured host: an arbitrary SNI
-      // would let a caller fill the leaf cache and burn CPU with names nobody configured.
+      // Mint for the SNI name only when it is a configured host: arbitrary names would fill the leaf cache and burn CPU.
       const sni = servername.toLowerCase()
       const name = sni && gateway.byHost.has(`${sni}:${a.port}`) ? sni : a.host
       minter.contextFor(name).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
@@ -217,7 +217,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

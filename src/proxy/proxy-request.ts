@@ -67,7 +67,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers }
   const remoteAddress = req.socket.remoteAddress
   if (remoteAddress) inbound.remoteAddress = remoteAddress
-  const tls = tlsFacts(req)
+  const tls = tlsFacts(req, tunnel)
   if (tls) inbound.tls = tls
   const bodyOptions: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
   if (length !== undefined) bodyOptions.declaredLength = Number(length)
@@ -138,8 +138,12 @@ function openHold(budget: BufferedBodies, limit: number, res: ServerResponse): B
   return hold
 }
 
-/** The caller's verified client certificate, when the listener serves TLS. */
-function tlsFacts(req: IncomingMessage): NonNullable<Context['inbound']['tls']> | undefined {
+/**
+ * The caller's verified client certificate, when the listener serves TLS. Inside a tunnel: the
+ * CONNECT connection's, judged now (the inner TLS, the gateway's own, asks for none).
+ */
+function tlsFacts(req: IncomingMessage, tunnel: Tunnel | undefined): NonNullable<Context['inbound']['tls']> | undefined {
+  if (tunnel) return tunnel.peer()
   const peer = peerIdentity(req.socket)
   if (!peer) return undefined
   return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }

@@ -87,6 +87,15 @@ describe('protected mode, through the gateway', () => {
         expect(errorOf(r.tunnel)).toEqual({ msg: expect.stringMatching(PROTECTED), code: 403 })
       }
     }
+    // A tunnel another machine opened while callers were configured: after a reload to protected
+    // mode its next request is refused, as a fresh start refuses that CONNECT (it was served: rev-S).
+    const reloaded = (JSON.parse(stdout.trim().split('\n').pop() as string) as { reloaded: { connect: number; before: Answer; reload: boolean; after: Answer; fresh: Answer } }).reloaded
+    expect({ connect: reloaded.connect, before: reloaded.before.status, reload: reloaded.reload, fresh: reloaded.fresh.status }).toEqual({ connect: 200, before: 502, reload: true, fresh: 403 })
+    expect(reloaded.after.status, reloaded.after.body).toBe(403)
+    expect((JSON.parse(reloaded.after.body) as { errors: { msg: string }[] }).errors[0]?.msg).toMatch(PROTECTED)
+    // Another machine's caller with a certificate the listener verified is admitted in its tunnel too.
+    const certificate = (JSON.parse(stdout.trim().split('\n').pop() as string) as { reloaded: { certificate: { connect: number; inner: Answer } } }).reloaded.certificate
+    expect({ connect: certificate.connect, inner: certificate.inner.status }, certificate.inner.body).toEqual({ connect: 200, inner: 502 })
     for (const r of out.openOnPurpose) {
       expect({ source: r.source, route: r.route.status, dials: r.routeDials }).toEqual({ source: r.source, route: 502, dials: 1 })
       expect(r.tunnel.body).not.toMatch(/protected mode/)

@@ -18,9 +18,13 @@ export interface AdmitOptions {
   onAuthFailure?: (label: string) => void
 }
 
-/** Admits every request as the open caller (no `callers` section). */
+/**
+ * Admits every request as the open caller (no `callers` section). Protected mode is judged on
+ * every request, a tunnel's inner ones too: a reload that removes `callers` refuses the open
+ * tunnels of other machines' callers, as a fresh start would refuse their CONNECT.
+ */
 export function admitOpen(ctx: Routed): Admitted {
-  if (!ctx.gateway.callers.enabled && ctx.tunnel === undefined) refuseUnlessLocal(ctx.inbound.remoteAddress, ctx.inbound.tls?.authorized === true)
+  if (!ctx.gateway.callers.enabled) refuseUnlessLocal(ctx.inbound.remoteAddress, ctx.inbound.tls?.authorized === true)
   return admitAs(ctx, ctx.tunnel?.caller ?? OPEN_CALLER)
 }
 
