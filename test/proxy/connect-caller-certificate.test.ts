@@ -22,7 +22,7 @@ let upstream: RunningServer
 let g: OpsGateway
 let ca: { caCert: string; caKey: string }
 let caller: { cert: string; key: string }
-let yaml: (subject: string) => string
+let yaml: (subject: string, interception?: boolean) => string
 
 beforeAll(async () => {
   pki = await createTestPki('p256')
@@ -31,7 +31,7 @@ beforeAll(async () => {
   ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   caller = pki.writePair('caller', await pki.issue({ subject: 'CN=trusted-caller', issuer: pki.inter, usages: ['clientAuth'] }), { chain: [pki.inter] })
-  yaml = (subject) => `listen:
+  yaml = (subject, interception = true) => `listen:
   host: 127.0.0.1
   port: 0
   tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${join(pki.dir, 'client-ca.pem')} }
@@ -39,7 +39,7 @@ store: { kind: sqlite, file: ${join(pki.dir, 'gw.db')} }
 callers:
   apps:
     - { clientId: cert-app, audience: aud, endpoints: [partner], clientCertificate: { subject: ${subject} } }
-interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
+${interception ? `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }` : ''}
 endpoints:
   - name: partner
     url: https://api.partner.test:${upstream.port}
@@ -162,6 +162,27 @@ describe('a reload that stops trusting the caller certificate\'s CA (listen.tls.
       route.destroy()
       inner?.destroy()
       replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(pki.file('root.crt'), 'utf8'))
+    }
+  })
+})
+
+describe('a reload that turns TLS interception off', () => {
+  it('refuses the next request of an open tunnel, as a fresh start refuses its CONNECT', async () => {
+    replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller'))
+    expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+    const { connect, inner } = await openTunnel()
+    try {
+      expect(connect.status, connect.body).toBe(200)
+      if (!inner) throw new Error('no tunnel')
+      expect((await get(inner, '/before')).status).toBe(200)
+      replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller', false))
+      expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+      expect((await openTunnel()).connect.status).toBe(403)
+      const after = await get(inner, '/after')
+      expect({ status: after.status, body: after.body }).toEqual({ status: 403, body: expect.stringContaining('TLS interception is no longer configured') })
+    } finally {
+      inner?.destroy()
+      replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller'))
     }
   })
 })

@@ -60,6 +60,8 @@ function byHost(ctx: Context): Endpoint {
   const { host, port, path } = ctx.inbound.target
   if (host === undefined) throw new GatewayError('bad_request', 'the request names no host')
   const authority = `${host}:${port ?? 443}`
+  // A tunnel opened before a reload that turned interception off: a fresh start refuses its CONNECT.
+  if (ctx.mode === 'connect' && !ctx.gateway.interception) throw new GatewayError('endpoint_not_configured', `tunnel to ${authority} refused: TLS interception is no longer configured (interception.caCert)`)
   // Judge the path before matching, so no prefix is matched on a path the rules refuse.
   checkRequestPath(path)
   const endpoint = (ctx.gateway.byHost.get(authority) ?? []).find((e) => !e.config.pathPrefix || isUnderBase(path, e.destination.prefix))
