@@ -34,14 +34,18 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     const assertion = body.assertion
     if (typeof assertion !== 'string' || assertion === '') throw new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}')
     try {
-      const { caller, token } = await exchangeAssertion(
+      const { token } = await exchangeAssertion(
         assertion,
         { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: stores.store },
         stores,
         gateway.config.callers.bearerTtlSec,
         gateway.config.callers.anonymousTtlMs / 1000,
+        // The merge before the bearer: a merge that fails (the store away) leaves no bearer
+        // valid for a caller that was told the exchange failed.
+        async (asserted) => {
+          if (asserted.identityToMerge !== undefined && !asserted.isAnonymous) await o.onIdentityMerge?.(asserted, gateway)
+        },
       )
-      if (caller.identityToMerge !== undefined && !caller.isAnonymous) await o.onIdentityMerge?.(caller, gateway)
       sendJson(res, 200, token)
       return true
     } catch (err) {

@@ -22,9 +22,10 @@ export async function verifyCallerAssertion(assertion: string, opts: AssertionOp
 }
 
 /**
- * `POST /gateway/token`: assertion → bearer. The caller is returned for `identityToMerge`.
- * An anonymous user's bearer (its record, and its sealed JWE claims) is anonymous user data:
- * it lives no longer than `anonymousTtlSec` when that is shorter than `ttlSec`.
+ * `POST /gateway/token`: assertion → bearer. An anonymous user's bearer (its record, and its
+ * sealed JWE claims) is anonymous user data: it lives no longer than `anonymousTtlSec` when
+ * that is shorter than `ttlSec`. `beforeIssue` runs on the verified caller before the bearer
+ * exists (identityToMerge): when it throws, no bearer is issued.
  */
 export async function exchangeAssertion(
   assertion: string,
@@ -32,8 +33,10 @@ export async function exchangeAssertion(
   stores: BearerStores,
   ttlSec: number,
   anonymousTtlSec: number = ttlSec,
+  beforeIssue?: (caller: AssertedCaller) => Promise<void>,
 ): Promise<{ caller: AssertedCaller; token: BearerToken }> {
   const caller = await verifyCallerAssertion(assertion, opts)
+  await beforeIssue?.(caller)
   const lifetime = caller.isAnonymous ? Math.max(1, Math.min(ttlSec, Math.floor(anonymousTtlSec))) : ttlSec
   return { caller, token: await issueBearer(caller, stores, lifetime, opts.apps.get(caller.appId)?.keyId) }
 }
