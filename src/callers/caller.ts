@@ -74,7 +74,7 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
     appId,
     sub,
     isAnonymous: anon === true,
-    ...(merge !== undefined && merge !== sub ? { identityToMerge: merge } : {}),
+    ...(merge !== undefined ? { identityToMerge: merge } : {}),
     claims: Object.freeze(Object.assign({}, payload)),
     ...(jti !== undefined ? { jti } : {}),
     exp,

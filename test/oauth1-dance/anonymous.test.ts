@@ -4,7 +4,8 @@
  * callers.anonymousTtl as their expiry; a later assertion with identityToMerge moves them to
  * the known user, who keeps them without expiry. A merge moves nothing else: not a known
  * user's token (whoever names it), not over a token the known user holds, not a profile the
- * app may not use; an anonymous id never reads the known user of the same id. Run against
+ * app may not use; an anonymous id never reads the known user of the same id (and merging
+ * that anonymous id into that known id moves the tokens, as for any two ids). Run against
  * every topology (in-process, --workers 2, two replicas on Redis with requests alternating).
  * Also: a caller may start the dance only for its own user.
  */
@@ -149,6 +150,14 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     expect((await oauthKeys()).filter((k) => k.startsWith('oauth1:token:') && k.includes('/known-11:'))).toEqual([])
     await merge('known-11', 'anon-11')
     expect(await call({ sub: 'known-11' })).toEqual({ status: 200, token: anons })
+  })
+
+  it('identityToMerge equal to sub moves the anonymous user of that id to the known user of that id (they are two users)', async () => {
+    const anons = await authorized({ sub: 'same-5', isAnonymous: true })
+    expect((await call({ sub: 'same-5' })).status).toBe(401)
+    await merge('same-5', 'same-5')
+    expect(await call({ sub: 'same-5' })).toEqual({ status: 200, token: anons })
+    expect(await oauthKeys()).not.toContain('oauth1:anon:bot/same-5:partner:')
   })
 
   it('a caller may start the dance for its own user only; no credential is 401', async () => {
