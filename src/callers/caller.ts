@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose'
 import { authError } from './auth-failure.js'
+import { unicodeProblem, userIdProblem } from './user-id.js'
 
 /**
  * Who is calling: the one caller type of the gateway (caller security, the pipeline and the
@@ -32,16 +33,16 @@ export interface AssertedCaller extends Caller {
 }
 
 const PREFIX = 'error verifying the jwt: '
-// A UTF-16 surrogate without its pair: JSON's \uD800 escape can carry one, and no store key or URL can.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
- * Refuses an identity claim that is not well-formed Unicode. Such a `sub` or `identityToMerge`
- * cannot be URI-encoded into a token key (the dance and every per-user call failed with 500),
- * and stores write it as UTF-8 with U+FFFD in place, so jtis "\uD800" and "\uDC00" were one.
+ * Refuses an identity claim that is not a user id (user-id.ts), and a jti that is not
+ * well-formed Unicode. An unpaired surrogate cannot be URI-encoded into a token key (the dance
+ * and every per-user call failed with 500), and stores write it as UTF-8 with U+FFFD in place,
+ * so jtis "\uD800" and "\uDC00" were one.
  */
-function checkWellFormed(claim: string, value: string): void {
-  if (LONE_SURROGATE.test(value)) throw authError('malformed', `${PREFIX}"${claim}" claim must be well-formed Unicode (it holds an unpaired surrogate)`)
+function checkClaim(claim: string, value: string, problem: (v: string) => string | undefined): void {
+  const why = problem(value)
+  if (why !== undefined) throw authError('malformed', `${PREFIX}"${claim}" claim ${why}`)
 }
 
 /** Builds a Caller from verified claims, refusing identity claims of the wrong type. */
@@ -63,9 +64,9 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
   if (merge !== undefined && (typeof merge !== 'string' || merge === '')) {
     throw authError('malformed', `${PREFIX}"identityToMerge" claim must be a non-empty string`)
   }
-  checkWellFormed('sub', sub)
-  if (jti !== undefined) checkWellFormed('jti', jti)
-  if (merge !== undefined) checkWellFormed('identityToMerge', merge)
+  checkClaim('sub', sub, userIdProblem)
+  if (jti !== undefined) checkClaim('jti', jti, unicodeProblem)
+  if (merge !== undefined) checkClaim('identityToMerge', merge, userIdProblem)
   // Merging into an anonymous user would move tokens to an identity that is never persisted.
   if (merge !== undefined && anon === true) {
     throw authError('malformed', `${PREFIX}"identityToMerge" is not allowed with "isAnonymous": true`)

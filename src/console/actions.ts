@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
+import { checkUserId } from '../callers/index.js'
 import { createAuthorizeLink, listTokenHolders, revokeToken, runProfileTest } from './adapter.js'
 import { validateDraft } from './draft.js'
 import { endpointRows } from './endpoints.js'
@@ -91,7 +92,7 @@ const users: Handler = async (host) => {
 
 function owner(body: Record<string, unknown>): { profile: string; user: string; tenant?: string } {
   const tenant = optionalString(body, 'tenant')
-  return { profile: requiredString(body, 'profile'), user: requiredString(body, 'user'), ...(tenant !== undefined ? { tenant } : {}) }
+  return { profile: requiredString(body, 'profile'), user: checkUserId('"user"', requiredString(body, 'user')), ...(tenant !== undefined ? { tenant } : {}) }
 }
 
 /** The token's user space as listed ("" allowed), or undefined for an earlier version's token. */

@@ -8,7 +8,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
-import type { BearerStores } from '../callers/index.js'
+import { checkUserId, type BearerStores } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
@@ -133,8 +133,9 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   // The app's tenant rule applies here as on its proxied calls: a token obtained under another
   // tenant would sign calls the app may not make.
   const own = callerMayAuthorize(cred, gateway, profileEndpoint(gateway, profile).name, tenant, param('user'))
-  const user = own?.user ?? param('user')
-  if (user === undefined || user === '' || user.length > 256) throw new GatewayError('bad_request', 'name the user: user=<id> (at most 256 characters)')
+  const named = own?.user ?? param('user')
+  if (named === undefined || named === '') throw new GatewayError('bad_request', 'name the user: user=<id>')
+  const user = checkUserId('"user"', named)
   const anonymous = own?.anonymous ?? (body.anonymous === true || param('anonymous') === 'true')
   // A caller's own app's users; the operator names the app whose user this is.
   const space = cred.kind === 'caller' ? userSpaceOf(gateway.callers, cred.caller.appId) : userSpaceNamed(gateway, param('app'))

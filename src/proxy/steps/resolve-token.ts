@@ -5,6 +5,7 @@
  * user's stored fields.
  */
 import { GatewayError } from '../../errors.js'
+import { checkUserId } from '../../callers/index.js'
 import type { Profile } from '../../gateway/index.js'
 import type { Admitted, OAuthToken, Step } from '../pipeline.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
@@ -21,12 +22,13 @@ export const USER_HEADER = 'x-gateway-user'
  */
 const userHeaderShadow = cgiShadowTest([USER_HEADER], [USER_HEADER])
 
-/** The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header. */
+/** The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header (400 when not a user id). */
 export function userOf(ctx: Admitted): string | undefined {
   if (ctx.caller.sub !== undefined) return ctx.caller.sub
   const h = ctx.inbound.headers[USER_HEADER]
   const v = Array.isArray(h) ? h[0] : h
-  return v && v.length <= 256 ? v : undefined
+  // The same rule as a JWT's sub (a too-long header was ignored, then the call "named no user").
+  return v ? checkUserId('X-Gateway-User', v) : undefined
 }
 
 export function createResolveToken(userTokens?: UserTokenSource): Step {

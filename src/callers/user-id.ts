@@ -1,0 +1,32 @@
+/**
+ * What a user id is, on every path that takes one: a JWT's `sub` and `identityToMerge` (token
+ * exchange, a JWT used as the bearer, a JWE), X-Gateway-User, the dance's `user=`, a revoke's
+ * path, the console's forms. One rule, so an id accepted on one path is never refused (or
+ * stored under another key) on another.
+ */
+import { GatewayError } from '../errors.js'
+
+/** The longest user id, in UTF-16 code units (JavaScript's `length`). */
+export const MAX_USER_ID = 256
+
+// A UTF-16 surrogate without its pair: JSON's \uD800 escape can carry one, and no store key or URL can.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Why `text` is not well-formed Unicode (an unpaired surrogate), or undefined when it is. */
+export function unicodeProblem(text: string): string | undefined {
+  return LONE_SURROGATE.test(text) ? 'must be well-formed Unicode (it holds an unpaired surrogate)' : undefined
+}
+
+/** Why `id` is not a user id (the end of a sentence naming it), or undefined when it is one. */
+export function userIdProblem(id: string): string | undefined {
+  if (id === '') return 'must not be empty'
+  if (id.length > MAX_USER_ID) return `must be at most ${MAX_USER_ID} characters`
+  return unicodeProblem(id)
+}
+
+/** `id` when it is a user id; else 400 bad_request "<subject> <problem>". */
+export function checkUserId(subject: string, id: string): string {
+  const problem = userIdProblem(id)
+  if (problem !== undefined) throw new GatewayError('bad_request', `${subject} ${problem}`)
+  return id
+}
