@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { compileTenantRestriction, TENANT_LABEL, type TenantRestriction } from './tenants.js'
+import { TENANT_LABEL } from '../config/index.js'
+import { compileTenantRestriction, type TenantRestriction } from './tenants.js'
 
 /** A registered caller app as written in the config (validated shape). */
 export interface CallerAppConfig {

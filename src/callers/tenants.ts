@@ -6,6 +6,7 @@
  * belongs to (`tenantClaim`). Without either, any tenant (the behaviour before the option).
  */
 import type { GatewayError } from '../errors.js'
+import { canonicalTenant } from '../config/index.js'
 import { authError } from './auth-failure.js'
 
 /** An app's tenant rule, compiled at load. */
@@ -16,8 +17,6 @@ export interface TenantRestriction {
   readonly claim?: string
 }
 
-/** A tenant as the config and the route carry it (the rule of match_endpoint). */
-export const TENANT_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 /** Compiles `tenants`/`tenantClaim`; undefined when neither is given (no restriction). */
 export function compileTenantRestriction(tenants: readonly string[] | undefined, claim: string | undefined): TenantRestriction | undefined {
@@ -30,8 +29,8 @@ export function compileTenantRestriction(tenants: readonly string[] | undefined,
 
 /** Whether the claim value names the tenant: a string, or any string of an array, compared as DNS labels (case-insensitive). */
 function claimNames(value: unknown, tenant: string): boolean {
-  if (typeof value === 'string') return value.toLowerCase() === tenant
-  return Array.isArray(value) && value.some((v) => typeof v === 'string' && v.toLowerCase() === tenant)
+  if (typeof value === 'string') return canonicalTenant(value) === tenant
+  return Array.isArray(value) && value.some((v) => typeof v === 'string' && canonicalTenant(v) === tenant)
 }
 
 /**
@@ -46,7 +45,7 @@ export function tenantRefusal(
   tenant: string | undefined,
 ): GatewayError | undefined {
   if (rule === undefined || tenant === undefined) return undefined
-  const t = tenant.toLowerCase()
+  const t = canonicalTenant(tenant) ?? tenant
   const refuse = (why: string): GatewayError =>
     authError('not_allowed', `caller app "${appId}" may not use tenant "${t}" on endpoint "${endpoint}"${why}`, { reason: 'caller_not_allowed' })
   if (rule.tenants !== undefined && !rule.tenants.has(t)) return refuse('')

@@ -5,7 +5,7 @@
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -66,6 +66,8 @@ export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtim
   const profile = gateway.profiles.get(owner.profile)
   const repo = tokenRepoFor(runtime, gateway)
   if (!profile || !repo) return undefined
-  const id = await repo.createLink({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
-  return linkUrl(gateway, profile, id, origin, owner.tenant)
+  // The dance's own rule: a tenant the profile uses, in lower case, as the proxy will look it up.
+  const tenant = checkTenant(gateway, profile, owner.tenant)
+  const id = await repo.createLink({ space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
+  return linkUrl(gateway, profile, id, origin, tenant)
 }

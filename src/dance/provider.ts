@@ -4,7 +4,7 @@
  * a partner that demands a client certificate for its API demands it here too.
  */
 import type { Dispatcher } from 'undici'
-import { concealReferences } from '../config/index.js'
+import { canonicalTenant, concealReferences, TENANT_RULE } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
 import { parseForm, signRequest } from '../oauth1/index.js'
@@ -37,7 +37,6 @@ export interface IssuedToken {
 const FORM = 'application/x-www-form-urlencoded'
 // Token replies are a few hundred bytes; a provider's error page is shown, not stored.
 const MAX_REPLY = 64 * 1024
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 /** The endpoint whose client bundle calls the profile's token URLs. */
 export function profileEndpoint(gateway: Gateway, profile: Profile): Endpoint {
@@ -47,7 +46,7 @@ export function profileEndpoint(gateway: Gateway, profile: Profile): Endpoint {
   throw new GatewayError('endpoint_not_configured', `profile "${profile.name}": no endpoint uses it, so no client bundle can call its token URLs (set profiles[].endpoint)`)
 }
 
-/** Checks a tenant named in a gateway API call (same rule as the proxy's tenant header). */
+/** The tenant named in a gateway API call, in lower case (config/tenant-label.ts: the proxy's rule). */
 export function checkTenant(gateway: Gateway, profile: Profile, tenant: string | undefined): string | undefined {
   const needed = profile.config.tenancy || profileEndpoint(gateway, profile).tenancy
   if (tenant === undefined || tenant === '') {
@@ -55,8 +54,9 @@ export function checkTenant(gateway: Gateway, profile: Profile, tenant: string |
     return undefined
   }
   if (!needed) throw new GatewayError('tenant_invalid', `profile "${profile.name}" does not use tenants`)
-  if (!DNS_LABEL.test(tenant)) throw new GatewayError('tenant_invalid', `profile "${profile.name}": the tenant must be a DNS label (letters, digits, hyphens; at most 63)`)
-  return tenant
+  const canonical = canonicalTenant(tenant)
+  if (canonical === undefined) throw new GatewayError('tenant_invalid', `profile "${profile.name}": ${TENANT_RULE}`)
+  return canonical
 }
 
 /** POSTs a signed request to a token URL over the endpoint's mTLS pool; any HTTP status resolves. */

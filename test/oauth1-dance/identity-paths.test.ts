@@ -1,4 +1,10 @@
 /**
+ * Every path that takes a tenant applies one rule (src/config/tenant-label.ts: a DNS label, ASCII
+ * letters in any case, kept in lower case): the proxy, the dance's start, its callback (which
+ * stores the token under the start's tenant) and the console's authorize link agree on every
+ * generated string, and a token authorized under one spelling serves calls under another (the
+ * proxy lower-cased while the dance refused upper case and the console took anything as given).
+ *
  * Every path that takes a user id applies one rule (src/callers/user-id.ts): the token
  * exchange's `sub` and `identityToMerge`, a JWT used directly as the bearer, the dance's
  * `user=`, a revoke's path, the console's link and revoke. A generated id is accepted by all of
@@ -17,7 +23,7 @@ import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml, type Reply } from '..
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { ADMIN_TOKEN, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, danceInBrowser, startDanceProvider, type DanceProvider } from './dance-support.js'
 
 const SECRET = 'identity-paths-hs256-secret-of-32-bytes'
 const AUD = 'https://gateway.test'
@@ -30,7 +36,7 @@ let dir: string
 let ops: OpsGateway
 let consolePost: (name: string, body: unknown) => Promise<Reply>
 
-/** The console rig's config with caller app "bot" and endpoint "tenanted-ep" (profile "tenanted"). */
+/** The console rig's config with caller app "bot" and endpoint "tenanted-ep" (profile "tenanted", made per-user). */
 function yaml(): string {
   const base = rigYaml(pki, provider, dir).replace(/callers:\n {2}required: false\n {2}adminToken: .*\n/, CALLERS)
   const tenanted = `  - name: tenanted-ep
@@ -44,7 +50,7 @@ function yaml(): string {
       intermediates: ${pki.file('inter.crt')}
       roots: ${pki.file('root.crt')}
 `
-  return base.replace('\nprofiles:\n', `\n${tenanted}profiles:\n`)
+  return base.replace('\nprofiles:\n', `\n${tenanted}profiles:\n`).replace('    tenancy: true\n', '    tenancy: true\n    token:\n      mode: per_user\n')
 }
 
 beforeAll(async () => {
@@ -122,6 +128,63 @@ describe('one user-id rule on every path', () => {
         expect(seen).toEqual(expected)
       }),
       { seed: 0x05e1d, numRuns: 60 },
+    )
+  })
+})
+
+/** The rule, written out independently of src/: a DNS label of ASCII letters in any case; kept in lower case. */
+const expectedTenant = (t: string): string | undefined => (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(t) ? t.toLowerCase() : undefined)
+const RULE = 'the tenant must be a DNS label (letters, digits, hyphens; at most 63)'
+// The Kelvin sign, long s and dotted I case-map to ASCII letters under Unicode rules.
+const tenantUnit = fc.constantFrom('a', 'k', 'Z', 'S', '0', '-', '.', '_', ' ', '\u212A', '\u017F', '\u0130', 'é')
+const tenantText = fc.oneof(fc.string({ unit: tenantUnit, minLength: 1, maxLength: 8 }), fc.string({ unit: fc.constantFrom('a', 'B', '9', '-'), minLength: 60, maxLength: 66 }))
+const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/)
+/** `l` with each letter's case chosen by `upper`. */
+const spelled = (l: string, upper: readonly boolean[]): string => [...l].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('')
+const caseFlags = fc.array(fc.boolean(), { minLength: 1, maxLength: 6 })
+const asAdmin = { ...ADMIN, 'content-type': 'application/json' }
+
+/** A one-time link for (app bot's) `user` under `tenant`, from the dance's start or the console. */
+async function tenantLink(via: 'dance' | 'console', user: string, tenant: string): Promise<{ status: number; text: string; url?: string }> {
+  const r = via === 'dance'
+    ? await send(ops.gw.url, '/gateway/oauth1/tenanted/authorize?format=json', { ...json({ user, app: 'bot', tenant }), headers: asAdmin })
+    : await consolePost('users/link', { app: 'bot', profile: 'tenanted', user, tenant })
+  const url = r.status === 200 ? (JSON.parse(r.text) as { authorizeUrl?: string; url?: string }) : undefined
+  return { status: r.status, text: r.text, ...(url ? { url: url.authorizeUrl ?? url.url } : {}) }
+}
+/** A call of user `sub` through endpoint tenanted-ep under `tenant` (the tenant header). */
+const tenantCall = async (sub: string, tenant: string) =>
+  send(ops.gw.url, '/proxy/tenanted-ep/resource/t', { headers: { 'proxy-authorization': `Bearer ${await jwt({ sub })}`, 'x-gateway-tenant': tenant } })
+
+describe('one tenant rule on every path', () => {
+  it('property: the proxy, the dance\'s start and the console\'s link accept or refuse every string alike (seeded)', async () => {
+    await fc.assert(
+      fc.asyncProperty(tenantText, async (t) => {
+        const ok = expectedTenant(t) !== undefined
+        const outcome = (r: { status: number; text: string }, accepted: number): string => (r.status === accepted ? 'accepted' : `${r.status} ${msgOf(r)}`)
+        const seen: [string, string][] = [['dance start', outcome(await tenantLink('dance', 'tu', t), 200)], ['console link', outcome(await tenantLink('console', 'tu', t), 200)]]
+        // A header carries Latin-1 only; the other strings reach the proxy through no path.
+        if ([...t].every((c) => c.charCodeAt(0) <= 0xff)) seen.push(['proxy', outcome(await tenantCall('tu', t), 401)])
+        const refusal = (who: string): string => `400 ${who}: ${RULE}`
+        expect(seen).toEqual(seen.map(([path]) => [path, ok ? 'accepted' : refusal(path === 'proxy' ? 'endpoint "tenanted-ep"' : 'profile "tenanted"')]))
+      }),
+      { seed: 0x7e4a, numRuns: 80 },
+    )
+  })
+
+  it('property: a token authorized under one spelling of a tenant (dance or console link, then the callback) serves calls under any other (seeded)', async () => {
+    let n = 0
+    await fc.assert(
+      fc.asyncProperty(label, caseFlags, caseFlags, fc.constantFrom('dance' as const, 'console' as const), async (l, a, b, via) => {
+        const user = `tenant-user-${n++}`
+        const link = await tenantLink(via, user, spelled(l, a))
+        expect(link.status, link.text).toBe(200)
+        const { done } = await danceInBrowser(link.url as string, { provider, gateway: ops.gw.url })
+        expect(done.status, done.text).toBe(200)
+        const call = await tenantCall(user, spelled(l, b))
+        expect(call.status, call.text).toBe(200)
+      }),
+      { seed: 0x7e4b, numRuns: 6 },
     )
   })
 })

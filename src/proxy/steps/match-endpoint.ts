@@ -4,12 +4,11 @@
  * No match → 403: the gateway is never an open proxy.
  */
 import { GatewayError } from '../../errors.js'
+import { canonicalTenant, TENANT_RULE } from '../../config/index.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
-
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
 /** One test per configured tenant header name (a handful per config), built on first use. */
 const tenantHeaderTests = new Map<string, (name: string) => boolean>()
@@ -80,8 +79,8 @@ function tenantOf(ctx: Context, endpoint: Endpoint): string | undefined {
   if (given === undefined || given === '') {
     throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}" needs a tenant: send the ${endpoint.config.tenantHeader} header or use /proxy/${endpoint.name}@<tenant>/…`)
   }
-  const tenant = given.toLowerCase()
+  const tenant = canonicalTenant(given)
   // Only a DNS label may reach a URL: no dots, slashes, encodings or spaces.
-  if (!DNS_LABEL.test(tenant)) throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}": the tenant must be a DNS label (letters, digits, hyphens; at most 63)`)
+  if (tenant === undefined) throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}": ${TENANT_RULE}`)
   return tenant
 }
