@@ -5,7 +5,7 @@
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -21,6 +21,8 @@ export interface TokenHolder {
   profile: string
   tenant?: string
   user: string
+  /** `user` as the page shows it (the link page's rule): a bidi override or invisible mark written as its code point, so no id renders as another. */
+  shown: string
   /** An anonymous user's token (expires within callers.anonymousTtl); absent for known users. */
   anonymous?: true
   obtainedAt?: number
@@ -43,7 +45,7 @@ export async function listTokenHolders(store: Store | undefined): Promise<TokenH
         // An unreadable record still has an owner worth listing (and revoking).
       }
       const { space, profile, tenant, user, anonymous } = owner
-      out.push({ ...(space !== undefined ? { space } : {}), profile, ...(tenant !== undefined ? { tenant } : {}), user, ...(anonymous ? { anonymous } : {}), ...(obtainedAt !== undefined ? { obtainedAt } : {}) })
+      out.push({ ...(space !== undefined ? { space } : {}), profile, ...(tenant !== undefined ? { tenant } : {}), user, shown: visibleText(user), ...(anonymous ? { anonymous } : {}), ...(obtainedAt !== undefined ? { obtainedAt } : {}) })
     }
   }
   const byOwner = (a: TokenHolder, b: TokenHolder): number =>
@@ -52,7 +54,7 @@ export async function listTokenHolders(store: Store | undefined): Promise<TokenH
 }
 
 /** Removes a user's token in its space, or an earlier version's (no space); false when there was none. No seal key needed: nothing is opened. */
-export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt'>): Promise<boolean> {
+export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt' | 'shown'>): Promise<boolean> {
   if (!store) return false
   return store.delete(storedTokenKey({ space: owner.space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: owner.anonymous === true }))
 }

@@ -59,14 +59,16 @@ export async function showUsers() {
   const status = h('p', { id: 'users-status', role: 'status', 'aria-live': 'polite' })
   if (!data.store) return void page('Users', h('p', {}, 'No per-user profile stores tokens (token.mode: per_user with store.sealKeys).'))
   const rows = data.holders.map((t) => {
-    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.user}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}, user space ${spaceLabel(t)}` }, 'Revoke')
-    const row = h('tr', { 'data-user': t.user, 'data-space': t.space ?? '' }, h('th', { scope: 'row' }, t.anonymous ? `${t.user} (anonymous)` : t.user), h('td', {}, spaceLabel(t)), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
+    // t.shown, never t.user, wherever the id is read: a bidi override or invisible mark in an id
+    // is written as its code point by the gateway (the link page's rule), so no id renders as another.
+    const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.shown}'s token for ${t.profile}${t.tenant ? ` tenant ${t.tenant}` : ''}, user space ${spaceLabel(t)}` }, 'Revoke')
+    const row = h('tr', { 'data-user': t.user, 'data-space': t.space ?? '' }, h('th', { scope: 'row' }, t.anonymous ? `${t.shown} (anonymous)` : t.shown), h('td', {}, spaceLabel(t)), h('td', {}, t.profile), h('td', {}, t.tenant ?? '—'), h('td', {}, time(t.obtainedAt)), h('td', {}, revoke))
     revoke.addEventListener('click', async () => {
       try {
         const space = t.space === undefined ? { earlierVersion: true } : { space: t.space }
         await post('users/revoke', { ...space, profile: t.profile, user: t.user, ...(t.tenant ? { tenant: t.tenant } : {}), ...(t.anonymous ? { anonymous: true } : {}) })
         row.remove()
-        status.textContent = `Revoked ${t.user}'s token for ${t.profile}.`
+        status.textContent = `Revoked ${t.shown}'s token for ${t.profile}.`
       } catch (err) {
         status.textContent = err.message
       }
