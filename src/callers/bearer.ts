@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import type { Store } from '../store/index.js'
+import { createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createSealer, type Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
@@ -22,7 +22,11 @@ export interface Sealer {
 export interface BearerStores {
   /** Shared by workers (SQLite) and replicas (Redis); records expire with the bearer. */
   store: Store
-  /** When given, every bearer record is sealed. */
+  /**
+   * store.sealKeys: bearer records are sealed under them (so no one who can write to the store
+   * but lacks the keys can make a record that resolves). Without them each record is sealed under
+   * a key derived from its bearer, which only the caller holds: never stored in clear either way.
+   */
   sealer?: Sealer
   /** Seals decrypted JWE claims (they may be secrets, such as a PIN); required for JWE callers. */
   claimsSealer?: Sealer
@@ -60,9 +64,9 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
     const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
     await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
-    await stores.store.put(`bearer:${id}`, await seal(id, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(token, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
   } else {
-    await stores.store.put(`bearer:${id}`, await seal(id, { caller, expiresAt, ...key }, stores), ttlMs)
+    await stores.store.put(`bearer:${id}`, await seal(token, { caller, expiresAt, ...key }, stores), ttlMs)
   }
   return { access_token: token, token_type: 'bearer', expires_in: ttlSec }
 }
@@ -73,7 +77,7 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (token.split('.').length === 3) return resolveJwt(token, opts)
   if (!OPAQUE.test(token)) throw authError('malformed', 'bearer token is malformed')
   const id = sha256(token)
-  const record = await readRecord(id, stores)
+  const record = await readRecord(token, stores)
   if (record === undefined || record.expiresAt <= (opts.now ?? Date.now)()) {
     throw authError('bearer_unknown', 'bearer token is unknown or expired')
   }
@@ -113,21 +117,31 @@ async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<AssertedCa
   return caller
 }
 
-async function readRecord(id: string, stores: BearerStores): Promise<BearerRecord | undefined> {
+async function readRecord(token: string, stores: BearerStores): Promise<BearerRecord | undefined> {
+  const id = sha256(token)
   const stored = await stores.store.get(`bearer:${id}`)
   if (stored === undefined) return undefined
   try {
-    return JSON.parse(stores.sealer === undefined ? stored : await stores.sealer.open(stored, `bearer:${id}`)) as BearerRecord
+    // An earlier version without seal keys wrote the record in clear (read while it lives, so a
+    // rolling upgrade keeps its bearers; without seal keys a clear record grants nothing more).
+    if (stores.sealer === undefined && stored.startsWith('{')) return JSON.parse(stored) as BearerRecord
+    return JSON.parse(await recordSealer(token, stores).open(stored, `bearer:${id}`)) as BearerRecord
   } catch {
     // Unreadable (sealed with a retired key, or corrupt): as good as absent.
     return undefined
   }
 }
 
-async function seal(id: string, record: BearerRecord, stores: BearerStores): Promise<string> {
-  const json = JSON.stringify(record)
+async function seal(token: string, record: BearerRecord, stores: BearerStores): Promise<string> {
   // The store key as AAD: a sealed record copied under another bearer's key does not open.
-  return stores.sealer === undefined ? json : stores.sealer.seal(json, `bearer:${id}`)
+  return recordSealer(token, stores).seal(JSON.stringify(record), `bearer:${sha256(token)}`)
+}
+
+/** The configured sealer, else one under a key derived (HKDF) from the bearer's 32 random bytes. */
+function recordSealer(token: string, stores: BearerStores): Sealer {
+  if (stores.sealer !== undefined) return stores.sealer
+  const key = Buffer.from(hkdfSync('sha256', Buffer.from(token, 'base64url'), 'mtls-gateway', 'bearer-record-v1', 32))
+  return createSealer([{ id: 'bearer', key }], 'bearer')
 }
 
 function sha256(token: string): string {
