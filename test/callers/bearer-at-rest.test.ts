@@ -5,6 +5,7 @@
  * or replica, given the bearer, opens it, and nothing else does. Real SQLite and real Redis (own
  * key prefix), each read through a second connection as another process would.
  */
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueBearer, resolveBearer, verifyAssertion, type AssertedCaller, type BearerStores } from '../../src/callers/index.js'
@@ -63,5 +64,13 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     await h.store.put(keyTwo, (await h.store.get(key as string)) as string, 60_000)
     await expect(resolveBearer(two.access_token, stores(peer), resolveOptions)).rejects.toThrow('bearer token is unknown or expired')
     expect((await resolveBearer(one.access_token, stores(peer), resolveOptions)).sub).toBe('alice')
+  })
+
+  it('a record an earlier version wrote in clear still resolves until it expires (a rolling upgrade keeps its bearers)', async () => {
+    const bearer = 'A'.repeat(43)
+    const id = createHash('sha256').update(bearer).digest('hex')
+    const caller = await callerWith({ sub: 'carol' })
+    await h.store.put(`bearer:${id}`, JSON.stringify({ caller, expiresAt: nowMs() + 60_000 }), 60_000)
+    expect((await resolveBearer(bearer, stores(peer), resolveOptions)).sub).toBe('carol')
   })
 })
