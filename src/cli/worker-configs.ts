@@ -1,8 +1,8 @@
 /**
  * The configs a `--workers` worker starts from: the texts its primary accepted, built from the
- * bytes of their referenced files as the primary read them (pinned until the worker's first
- * relayed reload, which reads the disk again), so a replacement runs exactly what its siblings
- * run, as a fresh start of the last good config would. Without texts: the file on disk.
+ * bytes of their referenced files as the primary read them (pinned until a relayed reload pins
+ * the bytes it came with), so a replacement runs exactly what its siblings run, as a fresh start
+ * of the last good config would. Without texts: the file on disk.
  */
 import { resolve } from 'node:path'
 import { loadConfig, parseConfig, pinConfigFiles, type ConfigFileSnapshot, type GatewayConfig } from '../config/index.js'

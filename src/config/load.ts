@@ -10,7 +10,7 @@ import { configSchema } from './schema.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
-import { snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
+import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
 // `optimize: false`: ajv's code optimiser keys a fresh plain object by every generated name
@@ -22,6 +22,12 @@ import type { GatewayConfig } from './types.js'
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { optimize: false } })
 const validate = ajv.compile(configSchema)
 
+/** A config as read once: its text and the bytes of every file it references (what a `--workers` primary relays). */
+export interface ConfigSource {
+  text: string
+  files: ConfigFileSnapshot
+}
+
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv
 }
@@ -32,10 +38,11 @@ export function loadConfig(file: string, options: LoadConfigOptions = {}): Gatew
 }
 
 /**
- * loadConfig, with the text it validated and the bytes of every file the config references, read
- * right after: the source a `--workers` primary hands its workers, which build from it, not from disk.
+ * loadConfig, with the text it validated and the bytes of every file the config references: those
+ * it parsed (`${file:}`) as it read them, the rest right after. The source a `--workers` primary
+ * judges and hands its workers, which build from it, not from disk.
  */
-export function loadConfigText(file: string, options: LoadConfigOptions = {}): { config: GatewayConfig; text: string; files: ConfigFileSnapshot } {
+export function loadConfigText(file: string, options: LoadConfigOptions = {}): ConfigSource & { config: GatewayConfig } {
   const abs = resolve(file)
   let text: string
   try {
@@ -44,8 +51,8 @@ export function loadConfigText(file: string, options: LoadConfigOptions = {}): {
     const code = (e as NodeJS.ErrnoException).code ?? 'error'
     throw new ConfigError([{ file: abs, line: 0, column: 0, key: '', msg: `cannot read config file: ${code}` }])
   }
-  const config = parseConfig(abs, text, options)
-  return { config, text, files: snapshotConfigFiles(config.files) }
+  const { value: config, read } = recordConfigFileReads(() => parseConfig(abs, text, options))
+  return { config, text, files: snapshotConfigFiles(config.files, read) }
 }
 
 /** Validates config text that claims to come from `file` (relative paths resolve from its folder). */

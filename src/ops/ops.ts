@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
-import type { GatewayConfig } from '../config/index.js'
+import type { ConfigSource, GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
@@ -73,7 +73,8 @@ export interface OpsHooks {
 export interface RunningOps {
   readonly adminUrl: string | undefined
   readonly draining: boolean
-  reload(trigger?: string): Promise<ReloadResult>
+  /** With `source` (a relayed reload): builds from exactly those bytes (Reloader.reload). */
+  reload(trigger?: string, source?: ConfigSource): Promise<ReloadResult>
   readiness(): Promise<Readiness>
   /** Starts draining (a second call exits at once). */
   drain(trigger?: string): void

@@ -6,7 +6,8 @@
  * restart applies (listen, admin, the store's location once it is open), which `compile` refuses.
  */
 import type { Logger } from 'pino'
-import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { resolve } from 'node:path'
+import { loadConfig, parseConfig, withConfigFiles, type ConfigSource, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
@@ -35,8 +36,12 @@ export interface ReloaderOptions {
 
 /** Reloads the config of one running gateway. */
 export interface Reloader {
-  /** Reloads now; concurrent calls share the next run, so the newest files always win. */
-  reload(trigger: string): Promise<ReloadResult>
+  /**
+   * Reloads now; concurrent calls share the next run, so the newest files always win. With
+   * `source` (a `--workers` primary's relayed reload) it builds from exactly those bytes, never
+   * the disk, and keeps them pinned while the new config is in force.
+   */
+  reload(trigger: string, source?: ConfigSource): Promise<ReloadResult>
 }
 
 /** Creates the reloader for one running gateway. */
@@ -44,47 +49,56 @@ export function createReloader(o: ReloaderOptions): Reloader {
   const load = o.load ?? ((file: string) => loadConfig(file))
   let running: Promise<ReloadResult> | undefined
   let queued: Promise<ReloadResult> | undefined
+  let latest: { trigger: string; source: ConfigSource | undefined } | undefined
 
-  const once = (trigger: string): ReloadResult => {
-    let next: Gateway
-    let config: GatewayConfig | undefined
-    try {
-      config = load(o.configFile)
-      next = o.compile(config)
-    } catch (e) {
-      const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
-      o.metrics.configReload('failure')
-      o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
-      o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []), config?.secrets ?? [])
-      return { ok: false, problems }
-    }
-    const old = o.ref.current
-    o.ref.current = next
-    o.metrics.configReload('success')
-    o.metrics.configLoaded()
-    o.onSwap?.(next)
-    o.retire(old)
-    o.log.info({ trigger, endpoints: next.endpoints.size }, 'config reloaded')
-    return { ok: true, endpoints: next.endpoints.size }
-  }
-
-  const run = (trigger: string): Promise<ReloadResult> => {
+  const run = (): Promise<ReloadResult> => {
     // setImmediate: let the trigger's caller (a signal or watch event) return first.
-    running = new Promise<ReloadResult>((resolve) => setImmediate(() => resolve(once(trigger)))).finally(() => {
+    running = new Promise<ReloadResult>((done) =>
+      setImmediate(() => {
+        const { trigger, source } = latest as { trigger: string; source: ConfigSource | undefined }
+        done(reloadOnce(o, load, trigger, source))
+      }),
+    ).finally(() => {
       running = undefined
     })
     return running
   }
 
   return {
-    reload(trigger) {
-      if (!running) return run(trigger)
+    reload(trigger, source) {
+      // The newest call's trigger and source: a relayed source is the primary's latest.
+      latest = { trigger, source }
+      if (!running) return run()
       // A change arrived mid-reload: one more run after this one sees it; later callers join it.
       queued ??= running.then(() => {
         queued = undefined
-        return run(trigger)
+        return run()
       })
       return queued
     },
   }
+}
+
+/** One reload: build the new snapshot completely, then swap it in, or keep the old one and say why. */
+function reloadOnce(o: ReloaderOptions, load: (file: string) => GatewayConfig, trigger: string, source: ConfigSource | undefined): ReloadResult {
+  let next: Gateway
+  let config: GatewayConfig | undefined
+  const build = (): Gateway => o.compile((config = source ? parseConfig(resolve(o.configFile), source.text) : load(o.configFile)))
+  try {
+    next = source ? withConfigFiles(source.files, build, true) : build()
+  } catch (e) {
+    const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
+    o.metrics.configReload('failure')
+    o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
+    o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []), config?.secrets ?? [])
+    return { ok: false, problems }
+  }
+  const old = o.ref.current
+  o.ref.current = next
+  o.metrics.configReload('success')
+  o.metrics.configLoaded()
+  o.onSwap?.(next)
+  o.retire(old)
+  o.log.info({ trigger, endpoints: next.endpoints.size }, 'config reloaded')
+  return { ok: true, endpoints: next.endpoints.size }
 }

@@ -2,6 +2,7 @@
  * The parts of ops that need the running listener: in-flight tracking, hot reload (file
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
+import type { ConfigSource } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
@@ -43,7 +44,7 @@ interface Live {
 
 /** Reload as startOps exposes it, remembering the last one and when the config in force was loaded. */
 interface Reloads {
-  reload(trigger: string): Promise<ReloadResult>
+  reload(trigger: string, source?: ConfigSource): Promise<ReloadResult>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
 }
@@ -98,8 +99,8 @@ function trackReloads(reloader: Reloader): Reloads {
   let lastReload: ReloadRecord | undefined
   let loadedAt = Date.now()
   return {
-    reload: async (trigger) => {
-      const result = await reloader.reload(trigger)
+    reload: async (trigger, source) => {
+      const result = await reloader.reload(trigger, source)
       lastReload = { at: Date.now(), trigger, result }
       if (result.ok) loadedAt = lastReload.at
       return result
@@ -162,7 +163,7 @@ function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Dr
     get draining() {
       return drain.draining
     },
-    reload: (trigger = 'api') => reloads.reload(trigger),
+    reload: (trigger = 'api', source) => reloads.reload(trigger, source),
     handshakes: () => p.handshakes.snapshot(),
     readiness,
     drain: (trigger = 'api') => drain.begin(trigger),

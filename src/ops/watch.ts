@@ -5,17 +5,22 @@
  * content fingerprint decides whether anything really changed.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync, realpathSync, watch, type FSWatcher } from 'node:fs'
+import { realpathSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
+import { readConfigFile } from '../config/index.js'
 
-/** sha256 over every file's path and content ("missing" when unreadable). */
+/**
+ * sha256 over every file's path and content ("missing" when unreadable). Read as config files
+ * are: under a pin (a `--workers` primary adopting a snapshot) the snapshot's bytes, so files
+ * rewritten after the primary read them still count as a change.
+ */
 export function fingerprint(files: readonly string[]): string {
   const hash = createHash('sha256')
   for (const f of [...files].sort()) {
     hash.update(f).update('\0')
     try {
       // Small files, read only after a debounced change event: sync keeps this simple.
-      hash.update(readFileSync(f))
+      hash.update(readConfigFile(f))
     } catch {
       hash.update('missing')
     }

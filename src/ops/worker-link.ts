@@ -1,18 +1,26 @@
 /**
  * The IPC between the cluster primary and its workers: a worker announces its URL, answers
- * the primary's questions (its metrics, its readiness) and reloads when told. Questions carry
- * an id and a deadline, so a worker that just crashed delays a scrape by at most the timeout
- * and never fails it.
+ * the primary's questions (its metrics, its readiness) and reloads when told, from the config
+ * source the primary read (and answers how that went). Questions carry an id and a deadline,
+ * so a worker that just crashed delays a scrape by at most the timeout and never fails it.
  */
 import type { Worker } from 'node:cluster'
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Readiness } from './admin.js'
 import type { HandshakeFacts } from './admin-facts.js'
 import type { RunningOps } from './ops.js'
-import { pinConfigFiles, type ConfigFileSnapshot, type StoreSettings } from '../config/index.js'
+import type { ReloadResult } from './reload.js'
+import type { ConfigFileSnapshot, ConfigSource, StoreSettings } from '../config/index.js'
 
-/** What the primary can ask a worker. */
-export type Question = 'metrics' | 'readiness' | 'handshakes' | 'alive'
+/**
+ * A reload the primary relays: the config text and the bytes of every file it references, as
+ * the primary read and judged them once (the worker never reads the disk for it). `generation`
+ * numbers the configs the primary relays, so a worker knows whether one it is offered is newer.
+ */
+export type RelayedReload = ConfigSource & { trigger: string; generation: number }
+
+/** What the primary can ask a worker; a relayed reload is answered with its ReloadResult. */
+export type Question = 'metrics' | 'readiness' | 'handshakes' | 'alive' | { reload: RelayedReload }
 
 /** Messages a worker sends. */
 export type WorkerMessage =
@@ -34,7 +42,7 @@ export async function reportStartFailure(line: string): Promise<void> {
 }
 
 /** Messages the primary sends. */
-export type PrimaryMessage = { type: 'mtls-gateway:reload'; trigger: string } | { type: 'mtls-gateway:ask'; id: number; question: Question } | ({ type: 'mtls-gateway:config' } & ConfigTexts)
+export type PrimaryMessage = { type: 'mtls-gateway:ask'; id: number; question: Question } | ({ type: 'mtls-gateway:config' } & ConfigTexts)
 
 /**
  * The config texts a worker starts from, as the primary validated them: the instance's start
@@ -56,6 +64,8 @@ export interface ConfigTexts {
   currentFiles: ConfigFileSnapshot
   /** The settings the workers' store was opened with (the first accepted config that needed one); absent while none did. */
   store?: StoreSettings
+  /** The RelayedReload generation `current` came with (0: the start's). */
+  generation: number
 }
 
 /** Worker side: asks the primary for the config texts to start from. */
@@ -69,7 +79,7 @@ export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
       if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
       clearTimeout(timer)
       process.off('message', onMessage)
-      resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, ...(m.store ? { store: m.store } : {}) })
+      resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, generation: m.generation, ...(m.store ? { store: m.store } : {}) })
     }
     process.on('message', onMessage)
     process.send?.({ type: 'mtls-gateway:config-request' } satisfies WorkerMessage)
@@ -85,34 +95,36 @@ export function isMessage<T extends { type: string }>(m: unknown, type: T['type'
 }
 
 /**
- * Worker side: answer the primary until the process ends. `startedFrom` is the config text this
+ * Worker side: answer the primary until the process ends. `startedFrom` is the generation this
  * worker started from: a reload the primary relayed while it was starting (after it had its
  * texts, before it listened for messages) never reached it, so once listening it asks for the
- * texts again and reloads when the instance's config moved on meanwhile, as its siblings did.
+ * texts again (the primary answers once no reload is pending) and reloads when the instance's
+ * config moved on meanwhile, as its siblings did.
  */
-export function connectWorker(running: RunningOps, registry: Registry, url: string, startedFrom?: string): void {
+export function connectWorker(running: RunningOps, registry: Registry, url: string, startedFrom?: number): void {
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
-  // `alive` is the primary's watchdog (worker-watchdog.ts): answering at all is the answer.
-  const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts | true> =>
-    q === 'alive' ? true : q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
-  // A relayed reload reads the config and its files from disk, as the primary's just did.
-  const reloadFromDisk = (trigger: string): void => {
-    pinConfigFiles(undefined)
-    void running.reload(trigger)
+  let inForce = startedFrom ?? 0
+  const reload = async (r: RelayedReload): Promise<ReloadResult> => {
+    const result = await running.reload(r.trigger, { text: r.text, files: r.files })
+    if (result.ok) inForce = r.generation
+    return result
   }
+  // `alive` is the primary's watchdog (worker-watchdog.ts): answering at all is the answer.
+  const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts | ReloadResult | true> =>
+    typeof q === 'object' ? reload(q.reload) : q === 'alive' ? true : q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
   process.on('message', (m: unknown) => {
-    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:reload' }>(m, 'mtls-gateway:reload')) reloadFromDisk(m.trigger)
-    else if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {
+    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {
       void answer(m.question).then((value) => send({ type: 'mtls-gateway:answer', id: m.id, value }))
     }
   })
   send({ type: 'mtls-gateway:listening', url })
   if (startedFrom !== undefined) {
     void requestConfigTexts(60_000).then(
-      (texts) => {
-        if (texts.current !== startedFrom) reloadFromDisk('reload relayed while this worker was starting')
+      (t) => {
+        const trigger = 'reload relayed while this worker was starting'
+        if (t.generation > inForce) void reload({ trigger, generation: t.generation, text: t.current, files: t.currentFiles })
       },
       () => {},
     )

@@ -6,16 +6,14 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client'
-import { inspectListeners, startProblems } from '../gateway/index.js'
+import { startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
-import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, type RestartBaseline } from '../runtime/index.js'
-import { loadConfigText, type GatewayConfig } from '../config/index.js'
+import { loadConfigText, withConfigFiles, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
 import { openMetricsAggregate } from './aggregate-open-metrics.js'
 import { runProbes, startAdmin, type AdminRoutes, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
-import { mergeHandshakes, type AdminFacts, type HandshakeFacts, type ReloadRecord } from './admin-facts.js'
-import type { ReloadResult } from './reload.js'
-import { formatProblem } from '../errors.js'
+import { mergeHandshakes, type AdminFacts, type HandshakeFacts } from './admin-facts.js'
+import { createReloadCoordinator } from './reload-coordinator.js'
 import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
 import { METRIC_PREFIX } from './metrics.js'
@@ -23,7 +21,7 @@ import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createMonotonicFloor, createRetainedMetrics } from './retained-metrics.js'
 import { watchFiles } from './watch.js'
 import { watchWorkers } from './worker-watchdog.js'
-import { createAsker, isMessage, WorkerStartFailure, type ConfigTexts, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
+import { createAsker, isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
@@ -58,18 +56,13 @@ const ASK_TIMEOUT_MS = 2000
 
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
-  const loaded = loadConfigText(o.configFile)
-  let config: GatewayConfig = loaded.config
-  const startConfig = config
-  // What the workers judge restart-only keys against: the start, and the store's settings once
-  // an accepted config made them open it (each worker opens it then; this process opens none).
-  let baseline: RestartBaseline = restartBaseline(startConfig)
-  // What every worker starts from, replacements included (worker-link's ConfigTexts).
-  const texts: ConfigTexts = { start: loaded.text, current: loaded.text, startFiles: loaded.files, currentFiles: loaded.files, ...(baseline.store ? { store: baseline.store } : {}) }
-  const { problems } = startProblems(config)
+  const start = loadConfigText(o.configFile)
+  const startConfig = start.config
+  // Judged on the bytes the workers get (they build from them, never from the disk).
+  const { problems, listenerTls } = withConfigFiles(start.files, () => startProblems(startConfig))
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
-  o.log.addSecretValues(configSecretValues(config))
+  o.log.addSecretValues(configSecretValues(startConfig))
   const logger = o.log.logger
   const exit = o.exit ?? ((code: number): void => {
     void o.log.end().finally(() => process.exit(code))
@@ -97,10 +90,27 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // Workers that said they listen: readiness asks only these, not a replacement still starting (or failing to).
   const serving = new WeakSet<Worker>()
   const fork = (): void => void live.add(cluster.fork())
+  // The configs the console follows (it opens the store when the workers do).
+  const accepted: ((config: GatewayConfig) => void)[] = []
+  const reloads = createReloadCoordinator({
+    configFile: o.configFile,
+    start,
+    log: logger,
+    ask,
+    serving: () => connected().filter((w) => serving.has(w)),
+    onAccepted: (next, tls) => {
+      o.log.addSecretValues(configSecretValues(next))
+      for (const fn of accepted) fn(next)
+      watcher.setFiles(next.files, next.secrets)
+      // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
+      if (admin) renewServerTls(admin.server, tls.admin)
+    },
+    onRefused: (files, hide) => watcher.addFiles(files, hide),
+  })
 
   cluster.on('message', (w: Worker, m: unknown) => {
     if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
-      w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {})
+      void reloads.texts().then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
     }
     // After the start a replacement's failure is no longer the instance's: log its reason.
     if (started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
@@ -196,72 +206,29 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     // Per probe (not per request).
     return all.length > 0 ? { ...own, notes: all } : own
   }
-  let lastReload: ReloadRecord | undefined
-  let loadedAt = Date.now()
-  const accepted: ((config: GatewayConfig) => void)[] = []
-  // The primary's own verdict on the files (what every worker's reload will find), for the console.
-  const reload = (trigger: string): ReloadResult => {
-    let result: ReloadResult
-    try {
-      const { config: next, text, files } = loadConfigText(o.configFile)
-      // The workers refuse restart-only changes (runtime.prepare) and whatever a start refuses: the verdict says so too.
-      const checked = startProblems(next)
-      const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
-      // The first accepted config that needs a store opens it in every worker: one they cannot open
-      // (a file under a regular file, an unreadable Redis TLS file) is refused there. Judged here too,
-      // or this verdict would fix the store at a location no worker opened, refuse the workers' next
-      // good reload as restart-only, and start replacements that fail on that store for ever.
-      if (problems.length === 0 && baseline.store === undefined && adoptConfig(baseline, next).store !== undefined) problems.push(...storeOpenProblems(next))
-      result = problems.length === 0 ? { ok: true, endpoints: next.endpoints.length } : { ok: false, problems: problems.map(formatProblem) }
-      // A refused file is not adopted: the console and the admin listener keep the config the workers keep.
-      if (result.ok) {
-        config = next
-        baseline = adoptConfig(baseline, next)
-        Object.assign(texts, { current: text, currentFiles: files })
-        // A replacement opens the store the survivors opened, and judges the next reload like them.
-        if (baseline.store) texts.store = baseline.store
-        for (const fn of accepted) fn(next)
-        watcher.setFiles(config.files, config.secrets)
-        // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
-        if (admin) renewServerTls(admin.server, checked.listenerTls.admin)
-      } else watcher.addFiles(next.files, next.secrets)
-    } catch (e) {
-      // The workers reload too and log the reasons; the primary keeps watching the old files and
-      // those the refused file names (one missing now may arrive after the config: then it reloads).
-      result = { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
-      if (e instanceof ConfigError) watcher.addFiles(e.files)
-    }
-    lastReload = { at: Date.now(), trigger, result }
-    if (result.ok) loadedAt = lastReload.at
-    logger.info({ trigger }, 'reload: relaying to every worker')
-    for (const w of connected()) w.send({ type: 'mtls-gateway:reload', trigger } satisfies PrimaryMessage, undefined, () => {})
-    return result
-  }
   const facts: AdminFacts = {
     log: logger,
     workers: o.workers,
     gatewayUrl: () => url,
-    loadedAt: () => loadedAt,
-    lastReload: () => lastReload,
+    loadedAt: reloads.loadedAt,
+    lastReload: reloads.lastReload,
     draining: () => draining,
-    reload: async (trigger) => reload(trigger),
+    reload: reloads.reload,
     readiness,
     metrics: async () => (await aggregate()).getMetricsAsJSON(),
     handshakes: async () => mergeHandshakes((await ask(connected(), 'handshakes', ASK_TIMEOUT_MS)).flatMap((a) => (a.value === undefined ? [] : [a.value as HandshakeFacts]))),
   }
   let admin: AdminServer | undefined
-  if (config.admin.enabled) {
-    const extra = o.adminRoutes?.(facts, { current: () => config, onAccepted: (fn) => void accepted.push(fn) })
-    const { tls, problems } = inspectListeners(config)
-    // The workers compiled the same files a moment ago; a file replaced since fails the start here.
-    if (problems.length > 0) throw new ConfigError(problems)
-    admin = await startAdmin({ host: o.admin?.host ?? config.admin.host, port: o.admin?.port ?? config.admin.port, metrics, readiness, limits: config.admin, events: adminEvents, ...(tls.admin ? { tls: tls.admin } : {}), ...(extra ? { extra } : {}) })
+  const cfg = startConfig.admin
+  if (cfg.enabled) {
+    const extra = o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, events: adminEvents, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
-    files: config.files,
-    hide: config.secrets,
+    files: startConfig.files,
+    hide: startConfig.secrets,
     ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
-    onChange: () => reload('file change'),
+    onChange: () => void reloads.reload('file change'),
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
@@ -285,10 +252,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     setTimeout(() => {
       for (const w of live) w.process.kill('SIGKILL')
       exit(1)
-    }, config.drain.graceMs + KILL_MARGIN_MS).unref()
+    }, reloads.current().drain.graceMs + KILL_MARGIN_MS).unref()
     if (live.size === 0) void finish()
   }
-  process.on('SIGHUP', () => reload('SIGHUP'))
+  process.on('SIGHUP', () => void reloads.reload('SIGHUP'))
   process.on('SIGTERM', () => drain('SIGTERM'))
   process.on('SIGINT', () => drain('SIGINT'))
   o.announce({ msg: 'listening', url })

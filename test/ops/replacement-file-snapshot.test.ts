@@ -1,11 +1,17 @@
 /**
- * A `--workers` replacement builds from the exact inputs its siblings loaded: the last good
- * config's text and the bytes of every file it references as they were when it was accepted.
+ * A `--workers` instance is one gateway at every reload: every worker builds from the exact
+ * inputs the primary read once (the config text and the bytes of every file it references).
+ *
+ * A replacement builds from the last good config's text and those bytes as they were when it was accepted.
  * Here the client certificate/key and a `${file:}` secret are replaced on disk together with a
  * config change that the reload refuses; one worker is then killed. Before, the replacement
  * read the files from disk as they were by then: every other request left with the new
  * certificate (CN=cert-b) and the new header value, the rest with the old ones. Then a good
  * reload that changed files only, and another replacement, which must build from those files.
+ *
+ * Then a relayed reload while a Secret rotation is still writing: one worker is stopped, the
+ * reload is relayed, the files change again while it wakes: before, it read the disk then and
+ * served other bytes than its sibling.
  *
  * Real processes: `serve --workers 2`, a real TLS upstream recording the peer certificate of
  * every request, and one new connection per request so the primary hands them to both workers.
@@ -13,6 +19,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { privateKeyPem } from '../../src/tls/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -27,6 +34,7 @@ let upstream: RunningServer
 let config: string
 let yaml: string
 
+const REFUSED = 'config reload failed; keeping the last good config'
 const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
 
 /** What the upstream saw for `n` requests, each on a new connection: client CN and the X-Org header. */
@@ -39,6 +47,16 @@ async function seen(n: number): Promise<string[]> {
     out.push(`${/CN=([^,]+)/.exec(reply.clientSubject ?? '')?.[1] ?? 'none'} ${String(reply.headers['x-org'])}`)
   }
   return out
+}
+
+const workers = (): number[] => execFileSync('pgrep', ['-P', String(gp.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+const said = (pid: number, msg: string, from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && e.msg === msg)
+
+/** Rotates the client certificate, its key and the `${file:}` secret, as a Secret update does (file by file). */
+function rotate(cert: Awaited<ReturnType<TestPki['issue']>>, secret: string): void {
+  replaceFile(pki.file('client.key'), privateKeyPem(cert))
+  replaceFile(pki.file('client.crt'), cert.pem)
+  replaceFile(join(pki.dir, 'org-secret'), `${secret}\n`)
 }
 
 beforeAll(async () => {
@@ -68,7 +86,8 @@ describe('a replacement worker after a refused reload that came with new files',
     replaceFile(config, yaml + 'notAKey: true\n')
     const primary = gp.child.pid as number
     process.kill(primary, 'SIGHUP')
-    await eventually(() => entries().filter((e) => e.msg === 'config reload failed; keeping the last good config').length >= 2, 30_000, 'both workers to refuse the reload')
+    // The primary judges the file once (it does not parse): nothing is relayed, one refusal is logged.
+    await eventually(() => entries().some((e) => e.msg === REFUSED && e.pid === primary), 30_000, 'the instance to refuse the reload')
     // The survivors still run the last good config with the old bytes.
     expect(await seen(4)).toEqual(Array(4).fill('bot-runtime alpha-org-secret'))
     const workers = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
@@ -90,4 +109,34 @@ describe('a replacement worker after a refused reload that came with new files',
     await eventually(() => entries().filter((e) => e.msg === 'replacement worker listening').length >= 2, 60_000, 'the second replacement to listen')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
   }, 240_000)
+})
+
+describe('a relayed reload while a rotation is still writing the files', () => {
+  it('builds every worker from the bytes the primary read, not the disk as each worker finds it', async () => {
+    const [sleeper, awake] = workers() as [number, number]
+    const c = await pki.issue({ subject: 'CN=cert-c,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
+    const d = await pki.issue({ subject: 'CN=cert-d,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
+    const from = entries().length
+    process.kill(sleeper, 'SIGSTOP')
+    try {
+      // The watcher's reload (a SIGHUP as well would queue a second one, reading the disk later).
+      rotate(c, 'charlie-org-secret')
+      await eventually(() => said(awake, 'config reloaded', from), 30_000, 'the awake worker to reload')
+      // The rotation goes on while the other worker sleeps, and until it has reloaded: writes never
+      // quiet long enough for the watcher to take them as a change.
+      let woke = false
+      const waking = eventually(() => said(sleeper, 'config reloaded', from) ?? said(sleeper, REFUSED, from), 30_000, 'the woken worker to reload').finally(() => (woke = true))
+      process.kill(sleeper, 'SIGCONT')
+      while (!woke) {
+        rotate(d, 'delta-org-secret')
+        await sleep(50)
+      }
+      await waking
+    } finally {
+      process.kill(sleeper, 'SIGCONT')
+    }
+    // The disk back at what the primary read: nothing more to reload.
+    rotate(c, 'charlie-org-secret')
+    await eventually(async () => (await seen(8)).every((x) => x === 'cert-c charlie-org-secret'), 30_000, 'every worker to present cert-c and send charlie')
+  }, 120_000)
 })

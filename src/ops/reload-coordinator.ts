@@ -1,0 +1,146 @@
+/**
+ * A `--workers` instance's hot reload, judged in one place (the primary): it reads the config
+ * and every file it references once, judges them as a start would, and relays exactly those
+ * bytes to every serving worker, which builds from them (never from the disk, which a rotation
+ * may be rewriting meanwhile).
+ */
+import type { Worker } from 'node:cluster'
+import type { Logger } from 'pino'
+import { loadConfigText, withConfigFiles, type ConfigSource, type GatewayConfig } from '../config/index.js'
+import { ConfigError, formatProblem } from '../errors.js'
+import { startProblems, type ListenerTls } from '../gateway/index.js'
+import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, type RestartBaseline } from '../runtime/index.js'
+import type { ReloadRecord } from './admin-facts.js'
+import type { ReloadResult } from './reload.js'
+import type { Ask, ConfigTexts, RelayedReload } from './worker-link.js'
+
+/** What the coordinator needs from the primary. */
+export interface ReloadCoordinatorOptions {
+  configFile: string
+  /** The start's config as read (and judged) by the primary. */
+  start: ConfigSource & { config: GatewayConfig }
+  log: Logger
+  ask: Ask
+  /** The workers serving now (a reload is relayed to these). */
+  serving(): Worker[]
+  /** The instance accepted `config` (its bytes pinned while this runs): watch its files, renew the admin certificate. */
+  onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
+  /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
+  onRefused(files: readonly string[], hide: readonly string[]): void
+}
+
+/** The instance's reload and the config it runs. */
+export interface ReloadCoordinator {
+  /** Reloads now; concurrent calls share the next run. */
+  reload(trigger: string): Promise<ReloadResult>
+  /** The config in force on every worker: the start's, then each accepted reload's. */
+  current(): GatewayConfig
+  /** What a starting worker builds from, once no reload is pending (so it cannot miss one). */
+  texts(): Promise<ConfigTexts>
+  lastReload(): ReloadRecord | undefined
+  loadedAt(): number
+}
+
+type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
+
+/** What the instance runs. */
+interface Instance {
+  config: GatewayConfig
+  /** The baseline the workers judge restart-only keys against (runtime.ts), followed as they follow it. */
+  baseline: RestartBaseline
+  /** What a starting worker builds from. */
+  texts: ConfigTexts
+  /** The last RelayedReload generation handed out. */
+  generation: number
+  loadedAt: number
+  lastReload?: ReloadRecord
+}
+
+/** Creates the primary's reload coordinator over the start's config. */
+export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoordinator {
+  const baseline = restartBaseline(o.start.config)
+  const texts: ConfigTexts = { start: o.start.text, current: o.start.text, startFiles: o.start.files, currentFiles: o.start.files, generation: 0, ...(baseline.store ? { store: baseline.store } : {}) }
+  const at: Instance = { config: o.start.config, baseline, texts, generation: 0, loadedAt: Date.now() }
+  let running: Promise<ReloadResult> | undefined
+  let queued: Promise<ReloadResult> | undefined
+  const run = (trigger: string): Promise<ReloadResult> => (running = recordReload(o, at, trigger).finally(() => (running = undefined)))
+  return {
+    reload(trigger) {
+      if (!running) return run(trigger)
+      // A change arrived mid-reload: one more run after this one reads it; later callers join it.
+      queued ??= running.then(() => {
+        queued = undefined
+        return run(trigger)
+      })
+      return queued
+    },
+    current: () => at.config,
+    texts: async () => {
+      while (running ?? queued) await (queued ?? running)
+      return Object.assign({}, at.texts)
+    },
+    lastReload: () => at.lastReload,
+    loadedAt: () => at.loadedAt,
+  }
+}
+
+/** One reload of the instance, recorded: the last reload, and a refusal logged with every reason. */
+async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
+  const result = await reloadInstance(o, at, trigger)
+  at.lastReload = { at: Date.now(), trigger, result }
+  if (result.ok) at.loadedAt = at.lastReload.at
+  else o.log.error({ trigger, problems: result.problems }, 'config reload failed; keeping the last good config')
+  return result
+}
+
+/** Reads and judges once, and relays those bytes to every serving worker. */
+async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
+  const j = judge(o, at)
+  if (!j.ok) return j
+  o.log.info({ trigger }, 'reload: relaying to every worker')
+  const generation = ++at.generation
+  void o.ask(o.serving(), { reload: { trigger, generation, ...j.source } satisfies RelayedReload }, 30_000)
+  return accept(o, at, j, trigger, generation)
+}
+
+/** The primary's own reading and verdict; a refused config is not relayed (every worker would refuse the same bytes). */
+function judge(o: ReloadCoordinatorOptions, at: Instance): Judged {
+  try {
+    const { config: next, text, files } = loadConfigText(o.configFile)
+    // Judged on the bytes the workers will get, never the disk as it is a moment later.
+    return withConfigFiles(files, () => {
+      const judged = verdict(at.baseline, next, { text, files })
+      if (!judged.ok) o.onRefused(next.files, next.secrets)
+      return judged
+    })
+  } catch (e) {
+    // The primary keeps watching the old files and those the refused file names.
+    if (e instanceof ConfigError) o.onRefused(e.files, [])
+    return { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
+  }
+}
+
+/** The instance runs it, and a replacement starts from it. */
+function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: true }, trigger: string, generation: number): ReloadResult {
+  at.config = j.config
+  at.baseline = adoptConfig(at.baseline, j.config)
+  Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files, generation }, at.baseline.store ? { store: at.baseline.store } : {})
+  withConfigFiles(j.source.files, () => o.onAccepted(j.config, j.listenerTls))
+  o.log.info({ trigger, endpoints: j.config.endpoints.length }, 'reload accepted: relayed to every worker')
+  return { ok: true, endpoints: j.config.endpoints.length }
+}
+
+/**
+ * The primary's verdict on a config, on its pinned bytes: what the workers' build refuses
+ * (restart-only changes, runtime.prepare; whatever a start refuses), and a store they could
+ * not open when this config is the first to need one (a file under a regular file, an
+ * unreadable Redis TLS file): judged here, or the baseline would fix the store at a location
+ * no worker opened.
+ */
+function verdict(baseline: RestartBaseline, next: GatewayConfig, source: ConfigSource): Judged {
+  const checked = startProblems(next)
+  const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
+  if (problems.length === 0 && baseline.store === undefined && adoptConfig(baseline, next).store !== undefined) problems.push(...storeOpenProblems(next))
+  if (problems.length > 0) return { ok: false, problems: problems.map(formatProblem) }
+  return { ok: true, source, config: next, listenerTls: checked.listenerTls }
+}
