@@ -8,6 +8,7 @@ import { VALIDITY_REASONS } from '../tls/index.js'
 import { registerBuildInfo } from './build-info.js'
 import { createPendingCounts } from './pending-counts.js'
 import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
+import { createReloadMetrics } from './reload-metrics.js'
 import { ACCEPTING_LISTENERS, AUTH_FAILURE_LABELS, CONNECTION_REFUSAL_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
@@ -112,9 +113,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const tunnels = new Counter({ name: `${p}connect_tunnels_total`, help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
   const mints = new Histogram({ name: `${p}interception_leaf_mint_seconds`, help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
   const egress = new Counter({ name: `${p}egress_refusals_total`, help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })
-  // With workers, every worker reloads the same files at once: the instance view is the max.
-  const reloads = new Counter({ name: `${p}config_reloads_total`, help: 'Config reloads, by result.', labelNames: ['result'] as const, aggregator: 'max', registers })
-  const lastGood = new Gauge({ name: `${p}config_last_reload_success_timestamp_seconds`, help: 'Unix time the config in force was loaded.', aggregator: 'min', registers })
+  const reloadMetrics = createReloadMetrics(registry)
   const expiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'min', registers })
   // A certificate not valid yet is as unusable as an expired one; its start is the signal.
   const notBefore = new Gauge({ name: `${p}certificate_not_before_timestamp_seconds`, help: 'Unix time a certificate becomes valid, by endpoint and kind (latest across tenant bundles).', labelNames: ['endpoint', 'kind'] as const, aggregator: 'max', registers })
@@ -216,8 +215,6 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       }
     },
   })
-  reloads.labels('success').inc(0)
-  reloads.labels('failure').inc(0)
   for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
   for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
   for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
@@ -253,8 +250,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     egressRefusal: (reason) => egress.labels(reason).inc(),
     tunnel: (kind) => tunnels.labels(kind).inc(),
     leafMinted: (ms) => mints.observe(ms / 1000),
-    configReload: (result) => reloads.labels(result).inc(),
-    configLoaded: (at = new Date()) => lastGood.set(at.getTime() / 1000),
+    ...reloadMetrics,
     setCertificateValidity(entries) {
       // Several intermediates or tenant bundles share a label set: the earliest expiry and the
       // latest start are the ones to alert on.
@@ -306,3 +302,4 @@ async function pingWithin(ping: () => Promise<void>, ms: number): Promise<boolea
     clearTimeout(timer)
   }
 }
+

@@ -1,17 +1,21 @@
 /**
  * A `--workers` instance's hot reload, judged in one place (the primary): it reads the config
- * and every file it references once, judges them as a start would, and relays exactly those
- * bytes to every serving worker, which builds from them (never from the disk, which a rotation
- * may be rewriting meanwhile).
+ * and every file it references once, judges them as a start would, relays exactly those bytes
+ * to every serving worker and waits for each answer. The reload is accepted only when every
+ * worker built it; otherwise it failed, loudly, and the instance keeps one config: the workers
+ * that built the new one go back to the last good one (rebuilt from its bytes), and a worker
+ * that did not answer, or could not go back, is drained and replaced from the last good config.
  */
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import { loadConfigText, withConfigFiles, type ConfigSource, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { startProblems, type ListenerTls } from '../gateway/index.js'
 import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, type RestartBaseline } from '../runtime/index.js'
 import type { ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
+import { createReloadMetrics } from './reload-metrics.js'
 import type { Ask, ConfigTexts, RelayedReload } from './worker-link.js'
 
 /** What the coordinator needs from the primary. */
@@ -20,6 +24,8 @@ export interface ReloadCoordinatorOptions {
   /** The start's config as read (and judged) by the primary. */
   start: ConfigSource & { config: GatewayConfig }
   log: Logger
+  /** The primary's registry: the instance's config_reloads_total lives here. */
+  registry: Registry
   ask: Ask
   /** The workers serving now (a reload is relayed to these). */
   serving(): Worker[]
@@ -27,6 +33,7 @@ export interface ReloadCoordinatorOptions {
   onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
   /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
   onRefused(files: readonly string[], hide: readonly string[]): void
+  answerTimeoutMs?: number
 }
 
 /** The instance's reload and the config it runs. */
@@ -39,11 +46,14 @@ export interface ReloadCoordinator {
   texts(): Promise<ConfigTexts>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
+  /** Readiness reasons: workers left on a config the instance did not accept, until replaced. */
+  conditions(): string[]
 }
 
 type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
+type Answer = { worker: Worker; value: unknown }
 
-/** What the instance runs. */
+/** What the instance runs, and the workers it no longer vouches for. */
 interface Instance {
   config: GatewayConfig
   /** The baseline the workers judge restart-only keys against (runtime.ts), followed as they follow it. */
@@ -54,13 +64,16 @@ interface Instance {
   generation: number
   loadedAt: number
   lastReload?: ReloadRecord
+  leaving: Set<Worker>
+  metrics: ReturnType<typeof createReloadMetrics>
 }
 
 /** Creates the primary's reload coordinator over the start's config. */
 export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoordinator {
   const baseline = restartBaseline(o.start.config)
   const texts: ConfigTexts = { start: o.start.text, current: o.start.text, startFiles: o.start.files, currentFiles: o.start.files, generation: 0, ...(baseline.store ? { store: baseline.store } : {}) }
-  const at: Instance = { config: o.start.config, baseline, texts, generation: 0, loadedAt: Date.now() }
+  const at: Instance = { config: o.start.config, baseline, texts, generation: 0, loadedAt: Date.now(), leaving: new Set(), metrics: createReloadMetrics(o.registry) }
+  at.metrics.configLoaded()
   let running: Promise<ReloadResult> | undefined
   let queued: Promise<ReloadResult> | undefined
   const run = (trigger: string): Promise<ReloadResult> => (running = recordReload(o, at, trigger).finally(() => (running = undefined)))
@@ -81,26 +94,44 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
     },
     lastReload: () => at.lastReload,
     loadedAt: () => at.loadedAt,
+    conditions: () => [...at.leaving].map((w) => `worker ${w.process.pid}: left on a config the instance did not accept; being replaced`),
   }
 }
 
-/** One reload of the instance, recorded: the last reload, and a refusal logged with every reason. */
+/** One reload of the instance, recorded: counted once, the last reload, and a refusal logged with every reason. */
 async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
   const result = await reloadInstance(o, at, trigger)
   at.lastReload = { at: Date.now(), trigger, result }
+  at.metrics.configReload(result.ok ? 'success' : 'failure')
   if (result.ok) at.loadedAt = at.lastReload.at
   else o.log.error({ trigger, problems: result.problems }, 'config reload failed; keeping the last good config')
   return result
 }
 
-/** Reads and judges once, and relays those bytes to every serving worker. */
+/** Reads and judges once, relays those bytes to every serving worker, and accepts only when each built them. */
 async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
   const j = judge(o, at)
   if (!j.ok) return j
   o.log.info({ trigger }, 'reload: relaying to every worker')
   const generation = ++at.generation
-  void o.ask(o.serving(), { reload: { trigger, generation, ...j.source } satisfies RelayedReload }, 30_000)
-  return accept(o, at, j, trigger, generation)
+  const answers = await relay(o, o.serving().filter((w) => !at.leaving.has(w)), { trigger, generation, ...j.source })
+  const refusals = answers.filter(({ value }) => !isBuilt(value))
+  if (refusals.length === 0) return accept(o, at, j, trigger, generation)
+  withConfigFiles(j.source.files, () => o.onRefused(j.config.files, j.config.secrets))
+  for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, 'it did not answer the reload in time')
+  // The workers that built it go back to the last good config, rebuilt from its bytes (as a fresh start of it).
+  const built = answers.filter(({ value }) => isBuilt(value)).map(({ worker }) => worker)
+  const back = await relay(o, built, { trigger: `rollback of ${trigger}`, generation: ++at.generation, text: at.texts.current, files: at.texts.currentFiles })
+  for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config')
+  return { ok: false, problems: refusals.map(({ worker, value }) => `worker ${worker.process.pid}: ${value === undefined ? 'no answer to the reload' : (value as { problems: string[] }).problems.join('; ')}`) }
+}
+
+function isBuilt(value: unknown): boolean {
+  return (value as ReloadResult | undefined)?.ok === true
+}
+
+function relay(o: ReloadCoordinatorOptions, workers: Worker[], reload: RelayedReload): Promise<Answer[]> {
+  return o.ask(workers, { reload }, o.answerTimeoutMs ?? 30_000)
 }
 
 /** The primary's own reading and verdict; a refused config is not relayed (every worker would refuse the same bytes). */
@@ -120,14 +151,24 @@ function judge(o: ReloadCoordinatorOptions, at: Instance): Judged {
   }
 }
 
-/** The instance runs it, and a replacement starts from it. */
+/** Every worker built it: the instance runs it, and a replacement starts from it. */
 function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: true }, trigger: string, generation: number): ReloadResult {
   at.config = j.config
   at.baseline = adoptConfig(at.baseline, j.config)
   Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files, generation }, at.baseline.store ? { store: at.baseline.store } : {})
   withConfigFiles(j.source.files, () => o.onAccepted(j.config, j.listenerTls))
-  o.log.info({ trigger, endpoints: j.config.endpoints.length }, 'reload accepted: relayed to every worker')
+  at.metrics.configLoaded()
+  o.log.info({ trigger, endpoints: j.config.endpoints.length }, 'reload accepted by every worker')
   return { ok: true, endpoints: j.config.endpoints.length }
+}
+
+/** A worker whose config the instance cannot vouch for serves no more: drained, then replaced from the last good config. */
+function leave(o: ReloadCoordinatorOptions, at: Instance, w: Worker, why: string): void {
+  if (w.isDead()) return
+  at.leaving.add(w)
+  w.once('exit', () => at.leaving.delete(w))
+  o.log.error({ worker: w.process.pid, problem: why }, 'worker left on a config the instance did not accept: draining and replacing it')
+  w.process.kill('SIGTERM')
 }
 
 /**

@@ -39,7 +39,8 @@ export interface Reloader {
   /**
    * Reloads now; concurrent calls share the next run, so the newest files always win. With
    * `source` (a `--workers` primary's relayed reload) it builds from exactly those bytes, never
-   * the disk, and keeps them pinned while the new config is in force.
+   * the disk, keeps them pinned while the new config is in force, and counts nothing: the
+   * primary counts the instance's reload once every worker answered.
    */
   reload(trigger: string, source?: ConfigSource): Promise<ReloadResult>
 }
@@ -88,14 +89,14 @@ function reloadOnce(o: ReloaderOptions, load: (file: string) => GatewayConfig, t
     next = source ? withConfigFiles(source.files, build, true) : build()
   } catch (e) {
     const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [e instanceof Error ? e.message : String(e)]
-    o.metrics.configReload('failure')
+    if (!source) o.metrics.configReload('failure')
     o.log.error({ trigger, problems }, 'config reload failed; keeping the last good config')
     o.onRefused?.(config?.files ?? (e instanceof ConfigError ? e.files : []), config?.secrets ?? [])
     return { ok: false, problems }
   }
   const old = o.ref.current
   o.ref.current = next
-  o.metrics.configReload('success')
+  if (!source) o.metrics.configReload('success')
   o.metrics.configLoaded()
   o.onSwap?.(next)
   o.retire(old)

@@ -93,10 +93,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile,
-    start,
-    log: logger,
-    ask,
+    configFile: o.configFile, start, log: logger, registry, ask,
     serving: () => connected().filter((w) => serving.has(w)),
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))
@@ -198,7 +195,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
       value === undefined ? [`worker ${worker.process.pid}: no readiness answer`] : (value as Readiness).reasons.map((r) => `worker ${worker.process.pid}: ${r}`),
     )
     if (workers.length === 0) reasons.push('no worker serving')
-    reasons.push(...conditions())
+    reasons.push(...conditions(), ...reloads.conditions())
     if (draining) reasons.unshift('draining')
     const notes = answers.flatMap(({ worker, value }) => ((value as Readiness | undefined)?.notes ?? []).map((n) => `worker ${worker.process.pid}: ${n}`))
     const own = await runProbes(o.probes ?? [], reasons)

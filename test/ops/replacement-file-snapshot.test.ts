@@ -1,6 +1,7 @@
 /**
  * A `--workers` instance is one gateway at every reload: every worker builds from the exact
- * inputs the primary read once (the config text and the bytes of every file it references).
+ * inputs the primary read once (the config text and the bytes of every file it references),
+ * and a reload one worker refuses is refused by the instance.
  *
  * A replacement builds from the last good config's text and those bytes as they were when it was accepted.
  * Here the client certificate/key and a `${file:}` secret are replaced on disk together with a
@@ -11,22 +12,24 @@
  *
  * Then a relayed reload while a Secret rotation is still writing: one worker is stopped, the
  * reload is relayed, the files change again while it wakes: before, it read the disk then and
- * served other bytes than its sibling.
+ * served other bytes than its sibling. Last, one worker cannot build a reload (its
+ * descriptor limit lowered, so the store the new config needs cannot open in it): before, the
+ * primary reported success and the other worker served the new config.
  *
  * Real processes: `serve --workers 2`, a real TLS upstream recording the peer certificate of
  * every request, and one new connection per request so the primary hands them to both workers.
  */
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { privateKeyPem } from '../../src/tls/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { eventually, replaceFile } from './helpers.js'
+import { eventually, get, replaceFile, scrape, valueOf } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -57,6 +60,14 @@ function rotate(cert: Awaited<ReturnType<TestPki['issue']>>, secret: string): vo
   replaceFile(pki.file('client.key'), privateKeyPem(cert))
   replaceFile(pki.file('client.crt'), cert.pem)
   replaceFile(join(pki.dir, 'org-secret'), `${secret}\n`)
+}
+
+/** The lowest descriptor number `pid` has free: a soft limit of it makes its next open() fail (EMFILE). */
+function lowestFreeFd(pid: number): number {
+  const open = new Set(readdirSync(`/proc/${pid}/fd`).map(Number))
+  let n = 0
+  while (open.has(n)) n++
+  return n
 }
 
 beforeAll(async () => {
@@ -99,7 +110,7 @@ describe('a replacement worker after a refused reload that came with new files',
     // A later good reload reads the disk again, as before.
     replaceFile(config, yaml)
     process.kill(primary, 'SIGHUP')
-    await eventually(() => entries().filter((e) => e.msg === 'config reloaded').length >= 2, 30_000, 'both workers to reload')
+    await eventually(() => entries().some((e) => e.msg === 'reload accepted by every worker'), 30_000, 'both workers to reload')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
     // That reload changed files only (its text is the start's, as in every certificate or secret
     // rotation): a replacement now builds from the files it accepted, not from the start's (review
@@ -140,3 +151,34 @@ describe('a relayed reload while a rotation is still writing the files', () => {
     await eventually(async () => (await seen(8)).every((x) => x === 'cert-c charlie-org-secret'), 30_000, 'every worker to present cert-c and send charlie')
   }, 120_000)
 })
+
+describe('a reload one worker cannot build', () => {
+  it('fails for the instance, loudly, and the worker that built it goes back to the last good config', async () => {
+    const primary = gp.child.pid as number
+    const admin = await adminUrlOf(gp)
+    const failures = async (): Promise<number> => valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'failure' }) ?? 0
+    const failed = await failures()
+    const [refuser, other] = workers() as [number, number]
+    const from = entries().length
+    // Caller apps: the first config that needs the store, which each worker opens as it builds it; and a new header value.
+    const apps = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n`
+    const soft = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${refuser}/limits`, 'utf8'))?.[1] as string
+    execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${lowestFreeFd(refuser)}:`])
+    try {
+      // The watcher's reload (no SIGHUP: one reload, not two).
+      replaceFile(config, apps + yaml.replace('${file:org-secret}', 'refused-value'))
+      const failure = await eventually(() => said(primary, REFUSED, from), 30_000, 'the instance to refuse the reload')
+      expect(failure.problems).toEqual([expect.stringMatching(new RegExp(`^worker ${refuser}: `))])
+      // The other worker built it, and then the last good config again.
+      await eventually(() => entries().slice(from).filter((e) => e.pid === other && e.msg === 'config reloaded').length === 2, 30_000, 'the other worker to go back')
+    } finally {
+      execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${soft}:`])
+    }
+    expect(entries().slice(from).filter((e) => e.msg === 'reload accepted by every worker')).toEqual([])
+    expect(await failures()).toBe(failed + 1)
+    expect((await get(`${admin}/readyz`)).status).toBe(200)
+    // One config on every worker: the last good one.
+    expect(await seen(8)).toEqual(Array(8).fill('cert-c charlie-org-secret'))
+  }, 120_000)
+})
+
