@@ -28,7 +28,7 @@ import { describeError } from './options.js'
 
 export interface StartOptions {
   configFile: string
-  /** A `--workers` worker's start: the texts of configFile its primary validated and their files' bytes, instead of the disk as it is now. */
+  /** A `--workers` worker's start: the texts of configFile its primary validated and their files' bytes, instead of the disk as it is now (not kept once built from). */
   configTexts?: ConfigTexts
   /** Overrides listen.host/port (tests use port 0). */
   listen?: { host?: string; port?: number }
@@ -86,11 +86,11 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
 }
 
 /** Starts a gateway from a config file; resolves once listening. */
-export async function startGateway(o: StartOptions): Promise<RunningGateway> {
+export async function startGateway({ configTexts, ...o }: StartOptions): Promise<RunningGateway> {
   keepRequestObjectsYoung()
-  const { start: startConfig, current: config } = startConfigs(o.configFile, o.configTexts)
+  const { start: startConfig, current: config } = startConfigs(o.configFile, configTexts)
   const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
-  const runtime = createRuntime({ start: startConfig, observer: hooks, ...(o.configTexts?.store ? { storeOpenedWith: o.configTexts.store } : {}) })
+  const runtime = createRuntime({ start: startConfig, observer: hooks, ...(configTexts?.store ? { storeOpenedWith: configTexts.store } : {}) })
   const compile = snapshotCompiler(runtime, o.resolve)
   let gateway: Gateway
   try {
