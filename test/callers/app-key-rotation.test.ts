@@ -14,7 +14,7 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
 import { send } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 /** A gateway config whose app secret is read from `secret.txt` beside it. */
 function yaml(store: string): string {
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   return `listen: { host: 127.0.0.1, port: 0 }
 admin: { enabled: false }
 ${store}

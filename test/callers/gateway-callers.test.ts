@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { CompactEncrypt, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TestPki } from '../support/pki.js'
+import { clientTlsYaml, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
@@ -51,7 +51,7 @@ beforeAll(async () => {
   jweKey = rsaPair()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   writeFileSync(join(pki.dir, 'jwe.pem'), jweKey.privatePem)
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, extra = ''): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}${tls}`
   yamlFor = (store) => `listen: { host: 127.0.0.1, port: 0 }
 admin: { enabled: false }

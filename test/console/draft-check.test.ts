@@ -10,7 +10,7 @@ import { runCheck } from '../../src/cli/check.js'
 import { loadConfig } from '../../src/config/index.js'
 import { validateDraft } from '../../src/console/draft.js'
 import { adoptConfig, restartBaseline } from '../../src/runtime/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
 beforeAll(async () => {
@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => pki?.cleanup())
 
 const yamlWith = (listenerKey: string): string =>
-  `listen: { port: 0, tls: { cert: ${pki.file('server-chain.crt')}, key: ${listenerKey} } }\nadmin: { enabled: false }\nendpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  `listen: { port: 0, tls: { cert: ${pki.file('server-chain.crt')}, key: ${listenerKey} } }\nadmin: { enabled: false }\nendpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: ${clientTlsYaml(pki)}\n`
 
 describe('the draft validator and check', () => {
   it('report the same problems: a listener key of another certificate, in the same words', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN } from './console-support.js'
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'console-endpoints-'))
   const old = await pki.issue({ subject: 'CN=old-acme', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') })
   const acme = { ...pki.writePair('old-acme', old), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const tenants = `    tenants:\n      acme:\n        tls: ${JSON.stringify(acme)}\n`
   const multi = endpointYaml('multi', 9, tls, tenants).replace(':9\n', ':9/t/{tenant}\n')
   g = await startOpsGateway(dir, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0, token: ${CONSOLE_TOKEN} }\nendpoints:\n${multi}`, { watch: false })

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clickLink, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { eventually, scrape, valueOf } from '../ops/helpers.js'
@@ -29,7 +29,7 @@ beforeAll(async () => {
   provider = await startDanceProvider(pki)
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'console-workers-'))
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const yaml = rigYaml(pki, provider, dir).replace('profiles:\n', `${endpointYaml('plain', upstream.port, tls)}profiles:\n`)
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { firing, type Scrape } from '../support/promql.js'
@@ -48,7 +48,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'alerts-eval-'))
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   // No callers and no per-user profile: the gateway opens no store.
   g = await startOpsGateway(dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, { watch: false })
   expect(g.gw.runtime.store).toBeUndefined()

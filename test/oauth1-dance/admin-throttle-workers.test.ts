@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { freshLoopback, inOneWindow, requestFrom } from '../api/throttle-support.js'
@@ -23,7 +23,7 @@ async function profileTest(url: string, from: string, token: string): Promise<nu
 
 beforeAll(async () => {
   pki = await createTestPki()
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const file = join(pki.dir, 'gateway.yaml')
   writeFileSync(
     file,

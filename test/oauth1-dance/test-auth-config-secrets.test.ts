@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { formatProfileTest, testProfile } from '../../src/dance/index.js'
 import { compileGateway } from '../../src/gateway/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 let pki: TestPki
@@ -41,7 +41,7 @@ function yaml(): string {
     resolve: 127.0.0.1
     allowPrivate: true
     profile: p
-    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }
+    tls: ${clientTlsYaml(pki)}
 profiles:
   - name: p
     consumerKey: ck

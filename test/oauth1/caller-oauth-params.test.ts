@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 
 const CONSUMER = { key: 'gatewayconsumer0000001', secret: 'consumer-secret' }
 const TOKEN = { token: 'useraccesstoken00000001', secret: 'token-secret' }
@@ -26,7 +26,7 @@ beforeAll(async () => {
     access_tokens: [{ client_key: CONSUMER.key, token: TOKEN.token, secret: TOKEN.secret }],
     tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), require_client_cert: true },
   })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   let endpoints = ''
   let profiles = ''
   for (const placement of ['header', 'query', 'body']) {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TestPki } from '../support/pki.js'
+import { clientTlsYaml, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { send, startTestGateway } from '../support/gateway.js'
@@ -56,7 +56,7 @@ beforeAll(async () => {
     ],
     tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), require_client_cert: true },
   })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const endpoint = (name: string, profile: string, extra = '', path = ''): string =>
     `  - name: ${name}\n    url: https://api.partner.test:${provider.port}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    profile: ${profile}\n${extra}${tls}`
   const profile = (name: string, method: string, placement: string, extra = '', secret?: string): string => {

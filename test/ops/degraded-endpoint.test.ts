@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
 import { adminUrlOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -65,7 +65,7 @@ async function bundle(name: string, until: Date, from = new Date(Date.now() - 60
   return { ...files, intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
 }
 
-const steadyTls = (): Record<string, string> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const steadyTls = (): Record<string, string> => clientTls(pki)
 
 function errorOf(r: Reply): { msg: string; code: number } {
   return (r.json<{ errors: { msg: string; code: number }[] }>().errors[0]) as { msg: string; code: number }

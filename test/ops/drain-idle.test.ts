@@ -4,7 +4,7 @@ import { connect as tlsConnect } from 'node:tls'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { spawnGateway } from '../support/process.js'
@@ -22,7 +22,7 @@ let ca: { caCert: string; caKey: string }
 let received = 0
 
 const config = (grace: string): string => {
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const file = join(pki.dir, `gateway-${grace}.yaml`)
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }
 admin: { port: 0 }

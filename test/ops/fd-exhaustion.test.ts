@@ -2,7 +2,7 @@ import { Agent, request as httpRequest } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -22,7 +22,7 @@ const silent: RawClient[] = []
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const file = join(pki.dir, 'gateway.yaml')
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { file: ${join(pki.dir, 'gw.db')} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fresh', upstream.port, tls)}`)
   gp = await spawnGateway(file, ['--workers', '1'], {}, ['prlimit', '--nofile=96:96'])
@@ -106,7 +106,7 @@ describe('file descriptor exhaustion of the --workers primary', () => {
   })
 
   it('turns the primary\'s readiness off, naming the primary, and back on once descriptors are free', async () => {
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const file = join(pki.dir, 'primary.yaml')
     writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { file: ${join(pki.dir, 'primary.db')} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     primary = await spawnGateway(file, ['--workers', '2'], {}, ['prlimit', '--nofile=96:96'])

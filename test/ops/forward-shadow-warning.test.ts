@@ -7,14 +7,14 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startOpsGateway, type OpsGateway } from './helpers.js'
 
 let pki: TestPki
 let g: OpsGateway
 
 const endpoint = (name: string, url: string, extra = ''): string =>
-  `  - name: ${name}\n    url: ${url}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  `  - name: ${name}\n    url: ${url}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    tls: ${clientTlsYaml(pki)}\n`
 const yaml = (distinct: boolean): string =>
   'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n' +
   endpoint('general', 'https://api.partner.test:8443/a') +

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startOpsGateway, type OpsGateway } from './helpers.js'
 
@@ -19,7 +19,7 @@ const profile = (name: string, extra = ''): string =>
   `  - { name: ${name}, consumerKey: ck, consumerSecret: cs, requestTokenUrl: ${API}/rt, accessTokenUrl: ${API}/at, authorizeUrl: ${API}/auth, token: { mode: per_user }${extra} }\n`
 const CALLBACK = ', callbackUrl: "https://gateway.example/gateway/oauth1/callback"'
 const yaml = (o: { publicUrl?: boolean; hostedCallback?: boolean } = {}): string => {
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const names = ['hosted', 'own-callback', 'static-one']
   return `listen: { host: 127.0.0.1, port: 0${o.publicUrl ? ', publicUrl: "https://gateway.example"' : ''} }\nadmin: { host: 127.0.0.1, port: 0 }\n` +
     `store: { kind: sqlite, file: ${join(pki.dir, 'state.db')}, sealKeys: [{ id: k1, key: "${KEY}" }] }\n` +

@@ -12,7 +12,7 @@ import type { ClientRequest } from 'node:http'
 import { Agent, request as httpsRequest } from 'node:https'
 import { afterEach, describe, expect, it } from 'vitest'
 import { privateKeyPem, type Issued } from '../../src/tls/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway } from '../support/process.js'
@@ -37,7 +37,7 @@ async function setup(listen: string): Promise<Setup> {
   cleanup.push(() => pki.cleanup(), () => upstream.close())
   for (const name of ['listener', 'admin']) pki.writePair(name, pki.server, { chain: [pki.inter] })
   const renewed = await pki.issue({ subject: 'CN=gateway-renewed,O=mtls-gateway tests', issuer: pki.inter, usages: ['serverAuth'], names: ['localhost', '127.0.0.1'], notAfter: new Date(Date.now() + 40 * 86_400_000) })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const yaml = `listen: ${listen}\nadmin: { port: 0, tls: { cert: ${pki.file('admin.crt')}, key: ${pki.file('admin.key')} } }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`
   return { pki, upstream, renewed, yaml: yaml.replace('LISTENER_TLS', `tls: { cert: ${pki.file('listener.crt')}, key: ${pki.file('listener.key')} }`) }
 }

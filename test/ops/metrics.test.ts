@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
@@ -22,7 +22,7 @@ beforeAll(async () => {
   // An older root kept beside its successor: the endpoint keeps a valid server root past its end.
   const olderRoot = await pki.issue({ subject: 'CN=Older Unrelated Root', kind: 'p256', ca: true, notAfter: new Date(Date.now() + 3 * DAY) })
   pki.write('other-root.crt', olderRoot.pem + otherRoot.pem)
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   // The server certificate does not chain to other-root: every call is a handshake failure.
   const untrusted = { ...tls, roots: pki.file('other-root.crt'), clientRoots: pki.file('root.crt') }
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('untrusted', upstream.port, untrusted)}`)
@@ -181,7 +181,7 @@ describe('metrics after known traffic', () => {
 
 describe('readiness', () => {
   it('is 503 with the reasons when an injected probe fails', async () => {
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const other = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, {
       probes: [{ name: 'store', check: () => Promise.reject(new Error('connection refused')) }, { name: 'fine', check: () => Promise.resolve() }],
       watch: false,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway } from '../support/process.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN } from '../console/console-support.js'
@@ -18,7 +18,7 @@ let endpoints: string
 
 beforeAll(async () => {
   pki = await createTestPki()
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   // Callers make the gateway open its store (a config without them never touches one).
   endpoints = `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
     `endpoints:\n${endpointYaml('partner', 9, tls)}`

@@ -16,7 +16,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { eventually, parseMetrics, valueOf } from './helpers.js'
 
@@ -58,7 +58,7 @@ afterAll(async () => {
 
 /** `storeDir`: each gateway's own (a shared file let one test's stored links answer another's probes). */
 function yamlOf(v: Variant, storeDir: string): string {
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, extra = ''): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}/${name}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}${tls}`
   const api = `https://api.partner.test:${upstream.port}`
   const keys = (v.sealKeys ?? ['k1']).map((id) => `{ id: ${id}, key: "${KEYS[id]}" }`).join(', ')

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/index.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminRequest } from '../support/admin-request.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -92,7 +92,7 @@ function location(backend: Backend, at: string, name: string): Location {
 }
 
 function yamlOf(store: Location, callers: boolean): string {
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const apps = `callers:\n  required: true\n  apps: [{ clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: ["*"] }]\n`
   return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0, token: "\${env:${TOKEN_ENV}}" }\n${store.yaml}${callers ? apps : ''}endpoints:\n${endpointYaml('partner', upstream.port, tls)}`
 }

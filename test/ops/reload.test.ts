@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { privateKeyPem, type Issued } from '../../src/tls/index.js'
@@ -63,7 +63,7 @@ async function underLoad(url: string, path: string, ms: number, settled: () => b
 describe('hot reload', () => {
   it('replaces the client certificate and the config under load: no failed request, new certificate used after', async () => {
     const { pki, upstream } = await setup()
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const yaml = `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`
     const g = await start(pki.dir, yaml)
     const before = g.gw.ref.current
@@ -127,7 +127,7 @@ describe('hot reload', () => {
 
   it('a bad reload (key of another certificate) keeps serving with the old bundle and counts the failure', async () => {
     const { pki, upstream } = await setup()
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     const stranger = await newClient(pki, 'stranger')
     replaceFile(pki.file('client.key'), privateKeyPem(stranger))
@@ -151,7 +151,7 @@ describe('hot reload', () => {
   // file:line:column, counted, and the gateway keeps answering with the last good config.
   it('refuses a reload whose field uses {{tenant}} on an endpoint without tenancy, as a fresh start would', async () => {
     const { pki, upstream } = await setup()
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "acme" }]\n')}`)
     const before = await send(g.gw.url, '/proxy/partner/before')
     expect(before.status).toBe(200)
@@ -173,7 +173,7 @@ describe('hot reload', () => {
   // refused config's files are watched, not only the last good one's.
   it('reloads when a file the refused config names arrives after the config', async () => {
     const { pki, upstream } = await setup()
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     const next = await newClient(pki, 'arrives-later')
     replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, { ...tls, cert: pki.file('later-client.crt'), key: pki.file('later-client.key') })}`)
@@ -188,7 +188,7 @@ describe('hot reload', () => {
 
   it('reloads when a ${file:} reference of the refused config arrives after the config', async () => {
     const { pki, upstream } = await setup()
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const g = await start(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`)
     await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'failure' }) === 1, 20_000, 'the refused reload')

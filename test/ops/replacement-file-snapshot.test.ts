@@ -25,7 +25,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { privateKeyPem } from '../../src/tls/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
@@ -73,7 +73,7 @@ function lowestFreeFd(pid: number): number {
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   writeFileSync(join(pki.dir, 'org-secret'), 'alpha-org-secret\n', { mode: 0o600 })
   config = join(pki.dir, 'gateway.yaml')
   yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually } from './helpers.js'
@@ -44,7 +44,7 @@ const yaml = (names: string[]): string =>
 
 beforeAll(async () => {
   pki = await createTestPki()
-  tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  tls = clientTls(pki)
   config = join(pki.dir, 'gateway.yaml')
   hold = join(pki.dir, 'hold-listen')
   const preload = pki.write('hold-listen.cjs', PRELOAD)

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type ClientTls, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { join } from 'node:path'
@@ -39,8 +39,7 @@ beforeAll(async () => {
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls())}`)
 })
 
-const tls = (): { cert: string; key: string; intermediates: string; roots: string } =>
-  ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const tls = (): ClientTls => clientTls(pki)
 
 /** One batch of concurrent calls with these ids (undefined: none); checks each access line's upstream facts. */
 async function fanOut(ids: readonly (string | undefined)[]): Promise<void> {

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -25,7 +25,7 @@ const stops: (() => Promise<unknown>)[] = []
 const release = (): void => {
   for (const res of held.splice(0)) res.end('released')
 }
-const tls = (): Record<string, string> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const tls = (): Record<string, string> => clientTls(pki)
 const HEAD = 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n'
 const yaml = (names: string[]): string => `${HEAD}endpoints:\n${names.map((n) => endpointYaml(n, backend.port, tls(), '    connections: 2\n')).join('')}`
 

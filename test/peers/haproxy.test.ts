@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startHaproxy, type Peer } from '../support/peers.js'
-import type { TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 let pki: TestPki
@@ -35,7 +35,7 @@ beforeAll(async () => {
   const crtPem = readFileSync(pki.file('server-chain.crt'), 'utf8') + readFileSync(pki.file('server.key'), 'utf8')
   ours = await startHaproxy({ crtPem, caFile: pki.file('root.crt') })
   foreign = await startHaproxy({ crtPem, caFile: pki.file('other-root.crt') })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   // The same client without its intermediate: the bundle still checks (clientRoots lets the
   // chain build locally) but nothing after the leaf is presented.
   const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }

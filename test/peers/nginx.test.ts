@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { startNginx, type Peer } from '../support/peers.js'
-import type { TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 const run = promisify(execFile)
@@ -46,7 +46,7 @@ beforeAll(async () => {
   mtls = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2 TLSv1.3;') })
   shallow = await startNginx({ server: serverBlock(0, '    ssl_protocols TLSv1.2 TLSv1.3;') })
   tls12 = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2;') })
-  const full = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const full = clientTls(pki)
   // Same client, but nothing after the leaf is presented (clientRoots only lets the local chain check pass).
   const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }

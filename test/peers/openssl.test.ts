@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { startOpensslServer, type Peer } from '../support/peers.js'
-import type { TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 let pki: TestPki
@@ -18,7 +18,7 @@ let sServer: Peer
 beforeAll(async () => {
   pki = await createOpensslTestPki()
   sServer = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile: pki.file('root.crt') })
-  const full = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const full = clientTls(pki)
   const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:

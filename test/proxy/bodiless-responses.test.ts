@@ -19,7 +19,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { createTestPki } from '../support/pki.js'
+import { clientTls, createTestPki } from '../support/pki.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let gw: RunningGateway
@@ -31,7 +31,7 @@ let first = ''
 beforeAll(async () => {
   const pki = await createTestPki()
   backend = await startScriptedBackend(pki, (head) => (head.startsWith('GET /a ') ? first : 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond'))
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   dir = mkdtempSync(join(tmpdir(), 'bodiless-'))
   gw = await startTestGateway(dir, `endpoints:\n${endpointYaml('up', backend.port, tls)}`)
 })

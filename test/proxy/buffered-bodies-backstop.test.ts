@@ -13,7 +13,7 @@ import { createListener } from '../../src/proxy/listener.js'
 import { createPipeline } from '../../src/proxy/default-pipeline.js'
 import type { Step } from '../../src/proxy/pipeline.js'
 import { createBufferedBodies } from '../../src/runtime/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient } from '../support/raw-client.js'
 import { eventually } from '../support/eventually.js'
@@ -37,7 +37,7 @@ const stuck: Step = {
 
 beforeAll(async () => {
   pki = await createTestPki()
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const config = parseConfig(join(pki.dir, 'gateway.yaml'), `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }\nendpoints:\n${endpointYaml('fields', 9, tls)}`, { env: {} })
   gateway = compileGateway(config)
   const pipeline = Object.assign(createPipeline({ bufferedBodies: budget }), { prepare: [stuck] })

@@ -8,7 +8,7 @@
 import { createServer } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { eventually } from '../support/eventually.js'
@@ -31,7 +31,7 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const field = '    fields: [{ type: payload, key: account, value: "acct-1" }]\n'
   const yaml = `listen:
   timeouts: { bufferedBody: 2s }

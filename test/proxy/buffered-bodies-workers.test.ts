@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -24,7 +24,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const dir = join(pki.dir, 'workers')
   mkdirSync(dir)
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const yaml = `listen: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
 limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }

@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
@@ -23,7 +23,7 @@ let yamlOf: (total: string) => string
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url?.startsWith('/unending') ? unending(req, res) : echo(req, res)) })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const endpoints = `${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fields', upstream.port, tls, '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')}${endpointYaml('hashed', upstream.port, tls, '    profile: hashed\n')}`
   const profiles = 'profiles:\n  - name: hashed\n    consumerKey: ck-hashed\n    consumerSecret: cs-hashed\n    signatureMethod: HMAC-SHA1\n    bodyHash: true\n    token: { mode: static, token: tk-hashed, tokenSecret: ts-hashed }\n'
   yamlOf = (total) => `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: ${total} }\n${profiles}endpoints:\n${endpoints}`

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -35,7 +35,7 @@ const yaml = (): string =>
   `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(pki.dir, `store-${Math.random().toString(36).slice(2)}.db`)} }\n` +
   `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
   `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n  passThrough: [{ host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }]\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`
+  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
 
 async function bearer(): Promise<string> {
   const now = Math.floor(Date.now() / 1000)

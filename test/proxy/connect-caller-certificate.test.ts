@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
@@ -45,7 +45,7 @@ endpoints:
     url: https://api.partner.test:${upstream.port}
     resolve: 127.0.0.1
     allowPrivate: true
-    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }
+    tls: ${clientTlsYaml(pki)}
 `
   g = await startOpsGateway(pki.dir, yaml('trusted-caller'))
 }, 60_000)

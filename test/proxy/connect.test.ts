@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { LookupAddress } from 'node:dns'
 import { ProxyAgent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
@@ -251,7 +251,7 @@ describe('chaining through a real HTTP proxy (tinyproxy)', () => {
         return ['-d', '-c', conf]
       },
     })
-    const yaml = `admin: { enabled: false }\nendpoints:\n  - name: via\n    url: https://127.0.0.1:${upstream.port}\n    allowPrivate: true\n    via: { url: "http://127.0.0.1:${tinyproxy.port}" }\n    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+    const yaml = `admin: { enabled: false }\nendpoints:\n  - name: via\n    url: https://127.0.0.1:${upstream.port}\n    allowPrivate: true\n    via: { url: "http://127.0.0.1:${tinyproxy.port}" }\n    tls: ${clientTlsYaml(pki)}\n`
     writeFileSync(join(pki.dir, 'chained.yaml'), yaml)
     chained = await startTestGateway(join(pki.dir), yaml)
     const r = await send(chained.url, '/proxy/via/through-connector')
@@ -269,7 +269,7 @@ describe('chaining through a real HTTP proxy (tinyproxy)', () => {
     })
     await new Promise<void>((r) => fakeProxy.listen(0, '127.0.0.1', r))
     const port = (fakeProxy.address() as AddressInfo).port
-    const tlsYaml = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+    const tlsYaml = `    tls: ${clientTlsYaml(pki)}\n`
     const yaml = `admin: { enabled: false }\nendpoints:\n` +
       `  - name: literal\n    url: https://api.partner.test\n    via: { url: "http://127.0.0.1:${port}" }\n${tlsYaml}` +
       `  - name: named\n    url: https://api.partner.test\n    via: { url: "http://localhost:${port}" }\n${tlsYaml}`

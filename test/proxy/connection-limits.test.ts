@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { rawClient, type RawClient } from '../support/raw-client.js'
@@ -16,7 +16,7 @@ const open: RawClient[] = []
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   g = await startOpsGateway(pki.dir, `listen:\n  connections: { max: 5, perAddress: 3 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
 }, 60_000)
 

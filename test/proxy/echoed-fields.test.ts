@@ -12,7 +12,7 @@ import { scrubEchoedQueryFields, withoutDropped } from '../../src/proxy/echoed-f
 import type { Admitted } from '../../src/proxy/pipeline.js'
 import { parameterMatcher } from '../../src/proxy/parameter-names.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 const SECRET = 'QSECRET-7731'
@@ -43,7 +43,7 @@ function redirect(req: IncomingMessage, res: ServerResponse): void {
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: redirect })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   gw = await startTestGateway(pki.dir, `callers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, `    fields: [{ type: query, key: api_key, value: "${SECRET}" }]\n`)}${endpointYaml('plain', upstream.port, tls)}`)
 }, 60_000)
 

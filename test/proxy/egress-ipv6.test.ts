@@ -15,7 +15,7 @@ import { classifyAddress } from '../../src/gateway/index.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { ConnectRefused, openTunnel } from '../support/tunnel.js'
 import { samples, scrape } from '../ops/helpers.js'
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
   echo = createTcpServer((s) => s.destroy())
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
   echoPort = (echo.address() as AddressInfo).port
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   let endpoints = ''
   WRAPPED.forEach(([, address], i) => {
     answers[`w${i}.test`] = [{ address, family: 6 }]

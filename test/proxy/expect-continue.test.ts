@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
@@ -35,7 +35,7 @@ beforeAll(async () => {
       echo(req, res)
     },
   })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const uploadBytes = randomBytes(300 * 1024)
   const postBytes = randomBytes(2 * 1024 * 1024)
   upload = join(pki.dir, 'upload.bin')

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 let pki: TestPki
@@ -37,7 +37,7 @@ function phpRequest(req: IncomingMessage, res: ServerResponse): void {
 beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: phpRequest })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const ep = (name: string, type: string): string => endpointYaml(name, upstream.port, tls, `    fields:\n      - { type: ${type}, key: acct, value: "gw-42" }\n`)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${ep('query', 'query')}${ep('payload', 'payload')}${ep('plain', 'header')}`)
 }, 60_000)

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 
 let pki: TestPki
@@ -18,7 +18,7 @@ let gw: RunningGateway
 beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const field = (v: string): string => `    fields:\n      - { type: header, key: X-Api-Key, value: "${v}" }\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('general', upstream.port, tls, field('general-secret'))}${endpointYaml('payments', upstream.port, tls, `    pathPrefix: /payments\n${field('payments-secret')}`)}${endpointYaml('refunds', upstream.port, tls, `    pathPrefix: /payments/refunds\n${field('refunds-secret')}`)}`)
 }, 60_000)

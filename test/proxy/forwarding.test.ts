@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
@@ -14,7 +14,7 @@ let gw: RunningGateway
 beforeAll(async () => {
   pki = await createOpensslTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('scoped', upstream.port, tls, '    pathPrefix: /only\n    hosts: [scoped.partner.test]\n')}`)
 })
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { startBinderBackend, type BinderBackend, type BinderReading } from '../support/b-binder-backend.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
 let backend: BinderBackend
@@ -21,7 +21,7 @@ let gw: RunningGateway
 beforeAll(async () => {
   pki = await createTestPki('p256')
   backend = await startBinderBackend({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, url: string, fields: string, extra = ''): string => `  - name: ${name}\n    url: "${url}"\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    fields: ${fields}\n${tls}`
   const origin = `https://api.partner.test:${backend.port}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }

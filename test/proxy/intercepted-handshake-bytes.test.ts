@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient } from '../support/raw-client.js'
@@ -26,7 +26,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const dir = join(pki.dir, 'gateway')
   mkdirSync(dir)
-  const endpoints = endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+  const endpoints = endpointYaml('partner', upstream.port, clientTls(pki))
   g = await startOpsGateway(dir, `listen:\n  timeouts: { tlsHandshake: 1s }\ninterception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\nendpoints:\n${endpoints}`, { watch: false })
 }, 60_000)
 

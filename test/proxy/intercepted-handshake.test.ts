@@ -18,7 +18,7 @@ import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -40,7 +40,7 @@ const yaml = (dir: string): string =>
   `listen:\n  host: 127.0.0.1\n  port: 0\n  timeouts: { tlsHandshake: 1s }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(dir, 'store.db')} }\n` +
   `callers:\n  required: false\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
   `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`
+  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
 
 async function bearer(): Promise<string> {
   const now = Math.floor(Date.now() / 1000)

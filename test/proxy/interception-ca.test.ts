@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -51,7 +51,7 @@ async function writeCa(name: string, until: Date, from = new Date(Date.now() - 6
   return { caCert: files.cert, caKey: files.key, pem: ca.pem, subject }
 }
 
-const tls = (): Record<string, string> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const tls = (): Record<string, string> => clientTls(pki)
 const authority = (): string => `api.partner.test:${upstream.port}`
 const echoPort = (): number => (echoTcp.address() as AddressInfo).port
 const inAYear = (): Date => new Date(Date.now() + 365 * 86_400_000)

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient } from '../support/raw-client.js'
@@ -29,7 +29,7 @@ beforeAll(async () => {
   mkdirSync(dir)
   // The listener's own files, renewed by the reload below.
   listener = pki.writePair('listener', pki.server, { chain: [pki.inter] })
-  const endpoints = endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+  const endpoints = endpointYaml('partner', upstream.port, clientTls(pki))
   writeFileSync(join(dir, 'gateway.yaml'), listenerTlsYaml(listener, endpoints, 'admin: { host: 127.0.0.1, port: 0 }\n'))
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'])
   admin = await adminUrlOf(gp)

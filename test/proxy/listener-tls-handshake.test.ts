@@ -16,7 +16,7 @@ import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient } from '../support/raw-client.js'
@@ -37,7 +37,7 @@ beforeAll(async () => {
   const dir = join(pki.dir, 'gateway')
   mkdirSync(dir)
   const tls = { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), clientCa: pki.file('root.crt'), requireClientCert: true }
-  const endpoints = endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+  const endpoints = endpointYaml('partner', upstream.port, clientTls(pki))
   g = await startOpsGateway(dir, listenerTlsYaml(tls, endpoints), { watch: false })
 }, 60_000)
 

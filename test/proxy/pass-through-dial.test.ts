@@ -16,7 +16,7 @@ import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -48,7 +48,7 @@ const yaml = (dir: string, timeout = '1s', connections = ''): string =>
   `    - { host: 127.0.0.1, port: ${silentLong.port}, allowPrivate: true, connectTimeout: 0 }\n` +
   `    - { host: 127.0.0.1, port: ${closedPort}, allowPrivate: true }\n` +
   `    - { host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`
+  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
 
 async function bearer(): Promise<string> {
   const now = Math.floor(Date.now() / 1000)

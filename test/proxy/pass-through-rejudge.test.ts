@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { eventually, replaceFile, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
@@ -28,7 +28,7 @@ function config(o: { passThrough?: boolean; apps?: string } = {}): string {
   const ica = { caCert: pki.file('ica.crt'), caKey: pki.file('ica.key') }
   const pt = o.passThrough === false ? '' : `  passThrough: [{ host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }]\n`
   const apps = o.apps ?? `    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n    - { clientId: other, hs256Secret: "${HS2}", audience: "${AUD}", endpoints: [partner] }\n`
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(pki.dir, 'store.db')} }\ncallers:\n  apps:\n${apps}interception:\n  caCert: ${ica.caCert}\n  caKey: ${ica.caKey}\n${pt}endpoints:\n${endpointYaml('partner', upstream.port, tls)}`
 }
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { openTunnel, rawExchange, TunnelAgent } from '../support/tunnel.js'
 import { rawClient } from '../support/raw-client.js'
@@ -43,7 +43,7 @@ beforeAll(async () => {
   ;[P, C, O] = [upstream.port, (canary.address() as AddressInfo).port, other.port]
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, url: string, extra = ''): string => `  - name: ${name}\n    url: ${url}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}${tls}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { MAX_WAITING } from '../../src/proxy/pipelined.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { rawClient } from '../support/raw-client.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
@@ -46,7 +46,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'gw-pipelined-'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: hold })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   gw = await startTestGateway(dir, `callers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
 }, 60_000)
 

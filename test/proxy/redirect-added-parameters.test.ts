@@ -12,7 +12,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { scrubEchoedQueryFields } from '../../src/proxy/echoed-fields.js'
 import type { Admitted, OutboundHeaders } from '../../src/proxy/pipeline.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 const PIN = 'PIN-4711-secret'
@@ -34,7 +34,7 @@ beforeAll(async () => {
       res.end()
     },
   })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 profiles:
   - name: p

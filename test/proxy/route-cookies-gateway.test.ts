@@ -18,7 +18,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { launchChromium } from '../support/chromium.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { TunnelAgent } from '../support/tunnel.js'
 
@@ -58,7 +58,7 @@ beforeAll(async () => {
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
   const ep = (name: string, path: string): string =>
-    `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+    `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nstore: { kind: sqlite, file: ${join(pki.dir, 'state.db')} }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/a-base')}${ep('b', '/b-base')}${ep('c', '/t/{tenant}')}`)
   browser = await launchChromium()
   context = await browser.newContext()

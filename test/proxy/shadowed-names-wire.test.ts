@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startWsgiBackend, type WsgiBackend, type WsgiReading } from '../support/wsgi-backend.js'
 
 let pki: TestPki
@@ -18,12 +18,12 @@ let gw: RunningGateway
 beforeAll(async () => {
   pki = await createTestPki('p256')
   backend = await startWsgiBackend({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, url: string, fields: string): string => `  - name: ${name}\n    url: "${url}"\n    resolve: 127.0.0.1\n    allowPrivate: true\n    fields: ${fields}\n${tls}`
   const origin = `https://api.partner.test:${backend.port}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:
-${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}${ep('cgi_tenant', `${origin}/t`, '[]')}    tenants:\n      acme: { tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} } }\n`)
+${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}${ep('cgi_tenant', `${origin}/t`, '[]')}    tenants:\n      acme: { tls: ${clientTlsYaml(pki)} }\n`)
 }, 120_000)
 
 afterAll(async () => {

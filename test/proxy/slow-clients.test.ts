@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { parseRawResponse, rawClient, type RawClient } from '../support/raw-client.js'
@@ -29,7 +29,7 @@ beforeAll(async () => {
   const ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   caCert = ca.caCert
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (req.url === '/big' ? sendBig(res) : echo(req, res)) })
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const yaml = `listen:
   timeouts: { headers: 2s, bodyIdle: 1s, bufferedBody: 2s, sendIdle: 1s, keepAlive: 1s, tlsHandshake: 2s, tunnelIdle: 2s }
 admin:
@@ -249,7 +249,7 @@ describe('the TLS listener', () => {
   it('closes a connection that never handshakes, and one that handshakes and then sends nothing', async () => {
     const dir = join(pki.dir, 'tls-listener')
     mkdirSync(dir, { recursive: true })
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     const t = await startOpsGateway(dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n  timeouts: { headers: 2s, tlsHandshake: 2s }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     try {
       const silent = await rawClient(t.gw.port)

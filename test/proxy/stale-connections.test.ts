@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -50,7 +50,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const seen = (id: string): Arrival[] => arrivals.filter((a) => a.id === id)
-const tls = (): Record<string, string> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+const tls = (): Record<string, string> => clientTls(pki)
 const configYaml = (head = ''): string =>
   `${head}endpoints:\n${endpointYaml('partner', upstream.port, tls())}` +
   endpointYaml('fields', upstream.port, tls(), '    fields: [{ type: payload, key: account, value: "acct-1" }]\n')

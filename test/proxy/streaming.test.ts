@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -51,7 +51,7 @@ beforeAll(async () => {
     },
   })
   const file = join(pki.dir, 'gateway.yaml')
-  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('bulk', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`)
+  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('bulk', upstream.port, clientTls(pki))}`)
   gw = await spawnGateway(file)
 })
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
     s.on('error', () => {})
   })
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', (upstream.address() as AddressInfo).port, tls)}`)
 }, 60_000)
 

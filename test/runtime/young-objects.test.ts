@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertDistFresh } from '../support/dist-fresh.js'
 import { endpointYaml } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -75,7 +75,7 @@ describe('request objects stay in the young generation', () => {
 
   it('a started gateway has it off: startGateway applies it before serving', () => {
     const configFile = join(pki.dir, 'young-objects.yaml')
-    writeFileSync(configFile, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('partner', 9, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`)
+    writeFileSync(configFile, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`)
     const prelude = `import { startGateway } from './dist/src/cli/serve.js'\nconst gw = await startGateway({ configFile: ${JSON.stringify(configFile)}, listen: { host: '127.0.0.1', port: 0 } })\nawait gw.close()`
     expect(neverPretenured(prelude)).toEqual([-1, -1, -1])
   })

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { eventually, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
@@ -24,7 +24,7 @@ let g: OpsGateway
 beforeAll(async () => {
   ;[set, pki] = await Promise.all([startSentinelSet(), createTestPki()])
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = `{ cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }`
+  const tls = `${clientTlsYaml(pki)}`
   g = await startOpsGateway(pki.dir, `store:
   kind: redis
   keyPrefix: "mtls-gateway-test:${randomUUID()}:"

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTestPki } from '../support/pki.js'
+import { clientTls, createTestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
@@ -44,7 +44,7 @@ async function setup(): Promise<Renewal> {
   const ca = first.write('redis-ca.crt', first.root.pem)
   const cert = first.write('redis-client.crt', first.client.pem + first.inter.pem)
   const key = first.write('redis-client.key', readFileSync(first.file('client.key'), 'utf8'))
-  const bundle = { cert: first.file('client.crt'), key: first.file('client.key'), intermediates: first.file('inter.crt'), roots: first.file('root.crt') }
+  const bundle = clientTls(first)
   const config = join(first.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n` +
     `store: { kind: redis, url: "rediss://127.0.0.1:${redis.port}", keyPrefix: "tls-renewal:", redis: { gateReadiness: true, tls: { ca: ${ca}, cert: ${cert}, key: ${key}, serverName: localhost } } }\n` +

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRedisStore, type RedisStoreOptions, type Store } from '../../src/store/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient, rawClientTls, startRedisCluster, startSentinelSet, type RedisServerTls } from '../support/redis-servers.js'
 import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
@@ -96,7 +96,7 @@ async function roundTripOpened(o: Omit<RedisStoreOptions, 'tls'>, files: { cert:
 /** A gateway (in-process, admin on) on `storeYaml` (Redis gating readiness); after renew + switch, /readyz is 200 and keys round-trip only through the renewed certificate. */
 async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string, switchOthers?: () => Promise<void>): Promise<void> {
   const files = gatewayTlsFiles(dir)
-  const bundle = { cert: oldClient.file('client.crt'), key: oldClient.file('client.key'), intermediates: oldClient.file('inter.crt'), roots: oldClient.file('root.crt') }
+  const bundle = clientTls(oldClient)
   const yaml = storeYaml(files) +
     `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n` +
     `endpoints:\n${endpointYaml('partner', 9, bundle)}`

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { startTestGateway } from './gateway.js'
-import { createTestPki, type TestPki } from './pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from './pki.js'
 import { startMtlsServer, type RunningServer } from './tls-server.js'
 
 const AUD = 'https://gateway.test'
@@ -25,7 +25,7 @@ export interface AcctFieldGateway {
 export async function startAcctFieldGateway(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<AcctFieldGateway> {
   const pki: TestPki = await createTestPki('p256')
   const upstream: RunningServer = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
-  const tls = `    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+  const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, field: string): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    fields:\n      - { type: ${field}, key: acct, value: "{{claims.acct}}" }\n${tls}`
   const gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }

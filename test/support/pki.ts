@@ -40,6 +40,19 @@ export async function createTestPki(kind: KeyKind = 'p256', serverNames: string[
   return pki
 }
 
+/** An endpoint's `tls` files: the PKI's client leaf and key, its intermediate and its root. */
+export type ClientTls = { cert: string; key: string; intermediates: string; roots: string }
+
+/** The endpoint `tls` bundle most tests configure: the client certificate of `pki` (any TestPki). */
+export function clientTls(pki: Pick<TestPki, 'file'>): ClientTls {
+  return { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+}
+
+/** clientTls as a YAML flow mapping (`{ cert: …, key: …, intermediates: …, roots: … }`), for configs written as text. */
+export function clientTlsYaml(pki: Pick<TestPki, 'file'>): string {
+  return `{ ${Object.entries(clientTls(pki)).map(([k, v]) => `${k}: ${v}`).join(', ')} }`
+}
+
 /** The TestPki view of a directory whose base files (root.crt … client.key) are, or will be, written. */
 export function testPkiIn(dir: string, certs: { root: Issued; inter: Issued; server: Issued; client: Issued }): TestPki {
   const { root, inter, server, client } = certs

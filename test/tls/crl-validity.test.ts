@@ -15,7 +15,7 @@ import * as x509 from '@peculiar/x509'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Issued } from '../../src/tls/index.js'
 import { bundleValidity, loadBundle } from '../../src/tls/index.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { MAIN } from '../support/process.js'
@@ -50,7 +50,7 @@ async function writeCrls(name: string, until: Date): Promise<string[]> {
 
 const tls = (crlFiles: string[]): Record<string, string | string[]> => ({ cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt'), crl: crlFiles })
 const yaml = (crlFiles: string[]): string =>
-  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n${endpointYaml('revoking', upstream.port, tls(crlFiles))}${endpointYaml('plain', upstream.port, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })}`
+  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n${endpointYaml('revoking', upstream.port, tls(crlFiles))}${endpointYaml('plain', upstream.port, clientTls(pki))}`
 
 beforeAll(async () => {
   pki = await createTestPki('p256')

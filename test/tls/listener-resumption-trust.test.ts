@@ -8,7 +8,7 @@ import { connect, type TLSSocket } from 'node:tls'
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { listenerTlsYaml } from '../support/listener-tls.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
@@ -63,7 +63,7 @@ async function gateway(name: string, clientCa: string): Promise<{ g: OpsGateway;
   copyFileSync(clientCa, ca)
   copyFileSync(pki.file('server-chain.crt'), join(dir, 'listener.crt'))
   copyFileSync(pki.file('server.key'), join(dir, 'listener.key'))
-  const endpoints = endpointYaml('partner', 1, { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') })
+  const endpoints = endpointYaml('partner', 1, clientTls(pki))
   const yaml = listenerTlsYaml({ cert: join(dir, 'listener.crt'), key: join(dir, 'listener.key'), clientCa: ca, requireClientCert: true }, endpoints, 'admin: { host: 127.0.0.1, port: 0 }\n')
   const g = await startOpsGateway(dir, yaml, { watch: false })
   stops.push(() => g.gw.close())

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STATUS } from '../../src/errors.js'
 import { VERIFY_CODES, isHandshakeReason, type Issued } from '../../src/tls/index.js'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
@@ -80,7 +80,7 @@ beforeAll(async () => {
   }
   pki.write('inter-expired.crl', await expiredCrl(inter))
   pki.write('root-expired.crl', await expiredCrl(root))
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   let yaml = 'admin: { enabled: false }\nendpoints:\n'
   for (const [name, f] of Object.entries(files)) {
     const s = await startMtlsServer({ ...f, ca: pki.file('root.crt') })

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { privateKeyPem } from '../../src/tls/index.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
@@ -14,7 +14,7 @@ let tls: Record<string, string>
 
 beforeAll(async () => {
   pki = await createTestPki()
-  tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  tls = clientTls(pki)
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
 }, 60_000)
 afterAll(async () => {

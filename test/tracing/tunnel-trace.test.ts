@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ProxyAgent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
@@ -36,7 +36,7 @@ endpoints:
   - name: echo
     url: https://localhost:${upstream.port}
     allowPrivate: true
-    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }
+    tls: ${clientTlsYaml(pki)}
 `
   g = await startOpsGateway(pki.dir, yaml, { watch: false })
 }, 60_000)

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
@@ -20,7 +20,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   receiver = await startOtlpReceiver()
-  const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  const tls = clientTls(pki)
   const config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ntracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
@@ -72,7 +72,7 @@ describe('tracing with serve --workers 2', () => {
 describe('SIGTERM with tracing on', () => {
   it('exports the spans still buffered before the process exits (one process)', async () => {
     const config = join(pki.dir, 'single.yaml')
-    const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+    const tls = clientTls(pki)
     writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ntracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
     const single = await spawnGateway(config, ['--workers', '1'])
     const traceId = 'f'.repeat(31) + '1'
