@@ -51,7 +51,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 89 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 61 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
-  { file: 'ops/metrics.ts', fn: 'createMetrics', lines: 199 },
   { file: 'ops/ops.ts', fn: 'createOps', lines: 75 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
@@ -82,10 +81,6 @@ const FILES: readonly FileAllowance[] = [
   { file: 'errors.ts', lines: 242 },
   { file: 'gateway/upstream.ts', lines: 250 },
   { file: 'ops/log.ts', lines: 211 },
-  {
-    file: 'ops/metrics.ts', lines: 305,
-    reason: 'debt, not design: the Metrics interface (one documented line per recorder) and createMetrics registering every family in one function; to be split by family',
-  },
   { file: 'ops/redact.ts', lines: 209 },
   { file: 'ops/workers.ts', lines: 260 },
   { file: 'proxy/connect.ts', lines: 223 },

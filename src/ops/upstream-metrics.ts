@@ -1,0 +1,28 @@
+/**
+ * The upstream connection families: handshake failures by reason, new connections (resumed or
+ * not) and their handshake time, requests on reused connections, and retries after a reused
+ * connection closed under a request.
+ */
+import { Counter, Histogram, type Registry } from 'prom-client'
+import type { Metrics } from './metrics.js'
+import { createPendingCounts } from './pending-counts.js'
+
+/** Registers the upstream connection families on `registers` and returns their recorders. */
+export function createUpstreamMetrics(registers: Registry[], buckets: number[]): Pick<Metrics, 'handshakeFailure' | 'upstreamConnection' | 'upstreamReuse' | 'upstreamRetry'> {
+  // Per-request counts are plain numbers added to prom-client at read time (pending-counts.ts).
+  const pendingReuses = createPendingCounts<'endpoint'>()
+  const handshakeFailures = new Counter({ name: 'mtls_gateway_upstream_tls_handshake_failures_total', help: 'Requests failed by an upstream TLS handshake problem, by reason.', labelNames: ['endpoint', 'reason'] as const, registers })
+  const connections = new Counter({ name: 'mtls_gateway_upstream_connections_total', help: 'New upstream TLS connections; resumed="true" when the TLS session was resumed.', labelNames: ['endpoint', 'resumed'] as const, registers })
+  new Counter({ name: 'mtls_gateway_upstream_connection_reuses_total', help: 'Requests sent on an already open upstream connection.', labelNames: ['endpoint'] as const, registers, collect() { pendingReuses.flush(this) } })
+  const retries = new Counter({ name: 'mtls_gateway_upstream_retries_total', help: 'Requests sent again after a reused upstream connection closed under them before any answer (idempotent, body held whole).', labelNames: ['endpoint'] as const, registers })
+  const handshake = new Histogram({ name: 'mtls_gateway_upstream_tls_handshake_seconds', help: 'TCP connect + TLS handshake time of new upstream connections.', labelNames: ['endpoint'] as const, buckets, registers })
+  return {
+    handshakeFailure: (endpoint, reason) => handshakeFailures.labels(endpoint, reason).inc(),
+    upstreamConnection(endpoint, resumed, handshakeMs) {
+      connections.labels(endpoint, String(resumed)).inc()
+      handshake.labels(endpoint).observe(handshakeMs / 1000)
+    },
+    upstreamReuse: (endpoint) => void pendingReuses.slot(endpoint, () => ({ endpoint })).n++,
+    upstreamRetry: (endpoint, attempts) => retries.labels(endpoint).inc(attempts),
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The families read at scrape time from what the gateway hands over once (and a reload may
+ * replace): buffered request bodies, client connections per listener, upstream pools,
+ * degraded endpoints, the store, and the log's dropped lines. Nothing here runs per request.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { VALIDITY_REASONS } from '../tls/index.js'
+import type { ConnectionCounter, Metrics } from './metrics.js'
+import { createStoreWatch } from './store-up.js'
+
+type WatchedRecorders = Pick<Metrics, 'watchStore' | 'watchDegradation' | 'watchBufferedBodies' | 'watchConnections' | 'watchUpstreamPools'>
+
+/** Registers the scrape-time families on `registers` (store_up once a store is watched) and returns the recorders that say what to read. */
+export function createWatchedMetrics(registers: Registry[], droppedLogLines: (() => number) | undefined): WatchedRecorders {
+  let bufferedBodies: Parameters<Metrics['watchBufferedBodies']>[0] | undefined
+  new Gauge({ name: 'mtls_gateway_buffered_body_bytes', help: 'Bytes of request bodies held whole in memory now (limits.maxBufferedTotal bounds them per process).', aggregator: 'sum', registers, collect() { this.set(bufferedBodies?.held ?? 0) } })
+  const watchConnections = registerConnectionGauges(registers)
+  const watchUpstreamPools = registerPoolGauges(registers)
+  registerBufferedBodyRefusals(registers, () => bufferedBodies?.refusals ?? 0)
+  const watchDegradation = registerDegradationGauge(registers)
+  registerDroppedLogLines(registers, () => droppedLogLines?.() ?? 0)
+  return {
+    watchStore: createStoreWatch(registers),
+    watchDegradation,
+    watchBufferedBodies(budget) {
+      bufferedBodies = budget
+    },
+    watchConnections,
+    watchUpstreamPools,
+  }
+}
+
+/** `connections_open` and `connections_max` by listener; returns `watchConnections`. */
+function registerConnectionGauges(registers: Registry[]): Metrics['watchConnections'] {
+  // Per listener, read at scrape time; summed over workers, so open / max is the instance's use of its caps.
+  const connectionCounters = new Map<string, ConnectionCounter>()
+  new Gauge({
+    name: 'mtls_gateway_connections_open',
+    help: 'Client connections open now, by listener (TLS handshakes and CONNECT tunnels included); listen.connections.max caps them per process.',
+    labelNames: ['listener'] as const,
+    aggregator: 'sum',
+    registers,
+    async collect() {
+      for (const [listener, server] of connectionCounters) {
+        const n = await new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)))
+        this.set({ listener }, n)
+      }
+    },
+  })
+  new Gauge({
+    name: 'mtls_gateway_connections_max',
+    help: 'The cap on client connections open at once, by listener (listen.connections.max per process; summed over workers).',
+    labelNames: ['listener'] as const,
+    aggregator: 'sum',
+    registers,
+    collect() {
+      for (const [listener, server] of connectionCounters) {
+        const max = server.maxConnections
+        if (max !== undefined && Number.isFinite(max) && max > 0) this.set({ listener }, max)
+      }
+    },
+  })
+  return (listener, server) => void connectionCounters.set(listener, server)
+}
+
+/** `upstream_connections_open` and `upstream_requests_waiting` by endpoint; returns `watchUpstreamPools`. */
+function registerPoolGauges(registers: Registry[]): Metrics['watchUpstreamPools'] {
+  // The snapshot in force's pools (an endpoint a reload removed disappears); summed over workers.
+  let readPools: Parameters<Metrics['watchUpstreamPools']>[0] = () => []
+  const poolGauge = (name: string, help: string, value: (p: { connected: number; waiting: number }) => number): Gauge<'endpoint'> =>
+    new Gauge({
+      name: `mtls_gateway_${name}`,
+      help,
+      labelNames: ['endpoint'] as const,
+      aggregator: 'sum',
+      registers,
+      collect() {
+        this.reset()
+        for (const pool of readPools()) this.set({ endpoint: pool.endpoint }, value(pool))
+      },
+    })
+  poolGauge('upstream_connections_open', 'Upstream connections open now, by endpoint (endpoints[].connections caps them per origin and process).', (x) => x.connected)
+  poolGauge('upstream_requests_waiting', 'Requests waiting for an upstream connection now, by endpoint: every connection the endpoint may open is busy.', (x) => x.waiting)
+  return (read) => void (readPools = read)
+}
+
+/** `buffered_body_refusals_total`, following the budget's own count. */
+function registerBufferedBodyRefusals(registers: Registry[], refusals: () => number): void {
+  let refusalsSeen = 0
+  new Counter({
+    name: 'mtls_gateway_buffered_body_refusals_total',
+    help: 'Requests answered 503 (buffered_bodies_full) because their body would pass limits.maxBufferedTotal.',
+    aggregator: 'sum',
+    registers,
+    collect() {
+      const now = refusals()
+      if (now > refusalsSeen) this.inc(now - refusalsSeen)
+      refusalsSeen = now
+    },
+  })
+}
+
+/** `endpoint_degraded` by endpoint and validity reason; returns `watchDegradation`. */
+function registerDegradationGauge(registers: Registry[]): Metrics['watchDegradation'] {
+  let readDegradation: Parameters<Metrics['watchDegradation']>[0] | undefined
+  new Gauge({
+    name: 'mtls_gateway_endpoint_degraded',
+    help: '1 when the endpoint refuses every call for this reason (a certificate of its bundle expired or not yet valid), else 0.',
+    labelNames: ['endpoint', 'reason'] as const,
+    aggregator: 'max',
+    registers,
+    collect() {
+      this.reset()
+      for (const { endpoint, reasons } of readDegradation?.() ?? []) {
+        for (const reason of VALIDITY_REASONS) this.labels(endpoint, reason).set(reasons.includes(reason) ? 1 : 0)
+      }
+    },
+  })
+  return (read) => void (readDegradation = read)
+}
+
+/** `log_lines_dropped_total`, following the log's own count. */
+function registerDroppedLogLines(registers: Registry[], dropped: () => number): void {
+  let droppedSeen = 0
+  new Counter({
+    name: 'mtls_gateway_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).',
+    aggregator: 'sum',
+    registers,
+    collect() {
+      const now = dropped()
+      if (now <= droppedSeen) return
+      this.inc(now - droppedSeen)
+      droppedSeen = now
+    },
+  })
+}
