@@ -1,0 +1,149 @@
+/**
+ * The `--workers` primary's workers: forked at the start (the instance serves once all of them
+ * listen), replaced when one exits unexpectedly (backing off while they keep crashing), and
+ * drained on a signal (the primary exits when the last is gone, or kills them after the grace).
+ */
+import cluster, { type Worker } from 'node:cluster'
+import type { Logger } from 'pino'
+import { Counter, type Registry } from 'prom-client'
+import { METRIC_PREFIX } from './metrics.js'
+import { isMessage, WorkerStartFailure, type WorkerMessage } from './worker-link.js'
+
+type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
+type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
+const KILL_MARGIN_MS = 5000
+
+/** What the pool needs from the primary. */
+export interface WorkerPoolOptions {
+  /** How many workers serve. */
+  size: number
+  /** Where `worker_restarts_total` is counted. */
+  registry: Registry
+  logger: Logger
+  /** Called first for every worker that exited. */
+  onExit(worker: Worker): void
+  /** The drain grace period in force (drain.graceMs): workers alive after it (and a margin) are killed. */
+  graceMs(): number
+  /** Stops what the primary runs besides its workers, once every worker has exited after a drain. */
+  close(): Promise<void>
+  exit(code: number): void
+}
+
+/** The workers of one primary; nothing is forked before `start`. */
+export class WorkerPool {
+  readonly #o: WorkerPoolOptions
+  readonly #restarts: Counter
+  readonly #live = new Set<Worker>()
+  readonly #serving = new WeakSet<Worker>()
+  /** When workers exited unexpectedly in the last 30 s. */
+  readonly #crashes: number[] = []
+  #started = false
+  #draining = false
+  #cutShort = false
+
+  constructor(o: WorkerPoolOptions) {
+    this.#o = o
+    this.#restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [o.registry] })
+  }
+
+  /** Forked and not exited yet: our own set, as cluster.workers may still list a worker after its exit event. */
+  get live(): ReadonlySet<Worker> {
+    return this.#live
+  }
+
+  /** Workers that said they listen: readiness asks only these, not a replacement still starting (or failing to). */
+  get serving(): Pick<WeakSet<Worker>, 'has'> {
+    return this.#serving
+  }
+
+  /** True once a drain began. */
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** Forks the workers; the gateway's URL once all listen. Rejects, every worker killed, when one exits first. */
+  async start(): Promise<string> {
+    cluster.on('message', (w: Worker, m: unknown) => this.#follow(w, m))
+    const url = await new Promise<string>((resolve, reject) => {
+      let up = 0
+      let failure: string | undefined
+      const onMessage = (_w: Worker, m: unknown): void => {
+        if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
+        if (isMessage<Listening>(m, 'mtls-gateway:listening') && ++up === this.#o.size) {
+          cluster.off('message', onMessage)
+          resolve(m.url)
+        }
+      }
+      cluster.on('message', onMessage)
+      cluster.on('exit', (w, code, signal) => {
+        this.#live.delete(w)
+        this.#o.onExit(w)
+        // The worker's own reason (a port in use…) is the one line; it did not print it.
+        if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
+        if (this.#draining) return this.#exitedWhileDraining(code, signal)
+        this.#replace(w, code, signal)
+      })
+      for (let i = 0; i < this.#o.size; i++) this.#fork()
+    }).catch((e: unknown) => {
+      for (const w of this.#live) w.process.kill('SIGKILL')
+      throw e
+    })
+    this.#started = true
+    return url
+  }
+
+  /** SIGTERM to every worker; the primary exits when the last has, or kills them after the grace period. A second signal exits at once. */
+  drain(signal: NodeJS.Signals): void {
+    for (const w of this.#live) w.process.kill('SIGTERM')
+    if (this.#draining) {
+      this.#o.logger.warn({ signal }, 'second signal while draining: exiting now')
+      return this.#o.exit(1)
+    }
+    this.#draining = true
+    this.#o.logger.info({ signal, workers: this.#live.size }, 'draining every worker')
+    setTimeout(() => {
+      for (const w of this.#live) w.process.kill('SIGKILL')
+      this.#o.exit(1)
+    }, this.#o.graceMs() + KILL_MARGIN_MS).unref()
+    if (this.#live.size === 0) void this.#finish()
+  }
+
+  #fork(): void {
+    this.#live.add(cluster.fork())
+  }
+
+  /** Every worker message, from the start on: who serves, and (after the start) how a replacement fares. */
+  #follow(w: Worker, m: unknown): void {
+    // After the start a replacement's failure is no longer the instance's: log its reason.
+    if (this.#started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) this.#o.logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
+    // And when it serves: until then the survivors carry the load (readiness asks only serving workers).
+    if (isMessage<Listening>(m, 'mtls-gateway:listening')) {
+      this.#serving.add(w)
+      if (this.#started) this.#o.logger.info({ worker: w.process.pid }, 'replacement worker listening')
+    }
+  }
+
+  #replace(w: Worker, code: number, signal: string): void {
+    this.#restarts.inc()
+    const now = Date.now()
+    this.#crashes.push(now)
+    while (this.#crashes.length > 0 && (this.#crashes[0] as number) < now - 30_000) this.#crashes.shift()
+    // Back off when workers keep crashing, so a crash loop does not spin the CPU.
+    const delay = Math.min(5000, 100 * 2 ** (this.#crashes.length - 1))
+    this.#o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
+    setTimeout(() => void (this.#draining || this.#fork()), delay)
+  }
+
+  #exitedWhileDraining(code: number, signal: string): void {
+    // A worker that hit its grace period cut requests: the instance's exit code says so.
+    if (code !== 0 || signal) this.#cutShort = true
+    if (this.#live.size === 0) void this.#finish()
+  }
+
+  async #finish(): Promise<void> {
+    await this.#o.close()
+    if (this.#cutShort) this.#o.logger.warn('a worker exited before its requests finished: exiting with code 1')
+    else this.#o.logger.info('all workers drained: exiting')
+    this.#o.exit(this.#cutShort ? 1 : 0)
+  }
+}
