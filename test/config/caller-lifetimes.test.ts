@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
+import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-lifetimes-'))
 const file = join(dir, 'gateway.yaml')
@@ -16,15 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const yaml = (callers: string): string => `callers:\n${callers}  apps: [{ clientId: bot, audience: gw, hs256Secret: "0123456789abcdef0123456789abcdef" }]\nendpoints: []\n`
 
-function problemsOf(text: string): string[] {
-  try {
-    parseConfig(file, text, { env: {} })
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).message.split('\n')
-  }
-  return []
-}
+const problemsOf = (text: string): string[] => configErrorLines(() => parseConfig(file, text, { env: {} }))
 
 it.each([
   ['anonymousTtl', '0'],

@@ -10,9 +10,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
 import { MAIN } from '../support/process.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
+import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-caller-tenants-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -36,15 +36,7 @@ const app = (fields: string): string => `    - { clientId: bot, hs256Secret: "${
 /** `file:4:<column>` of the first `needle` on line 4 (the app under test). */
 const at = (text: string, needle: string): string => `${file}:4:${(text.split('\n')[3] ?? '').indexOf(needle) + 1}`
 
-function problemsOf(text: string): string[] {
-  try {
-    parseConfig(file, text, { env: {} })
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).message.split('\n')
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = (text: string): string[] => configErrorLines(() => parseConfig(file, text, { env: {} }))
 
 describe('callers.apps[].tenants and tenantClaim', () => {
   it('normalises both; absent, the app has neither (any tenant, as before)', () => {

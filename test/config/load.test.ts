@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../../src/config/index.js'
 import { renderConfigReference, renderSchemaJson } from '../../src/config/reference.js'
-import { ConfigError } from '../../src/errors.js'
+import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-config-'))
 const file = join(dir, 'gateway.yaml')
@@ -26,15 +26,7 @@ limits:
   maxBufferedBody: 2MiB
 `
 
-function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    parseConfig(file, text, { env })
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).message.split('\n')
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = (text: string, env: NodeJS.ProcessEnv = {}): string[] => configErrorLines(() => parseConfig(file, text, { env }))
 
 describe('config loading', () => {
   it('normalises a good file: defaults, durations, sizes, absolute paths', () => {

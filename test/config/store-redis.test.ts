@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
 import { redisStoreOptions } from '../../src/runtime/index.js'
+import { configProblems } from '../support/config-problems.js'
 
 // store.redis: Sentinel, Cluster, TLS and the write acknowledgement, from YAML to store options.
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-store-redis-'))
@@ -13,15 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const withStore = (store: string): string => `endpoints: []\nstore:\n${store}`
 
-function problemsOf(text: string): string[] {
-  try {
-    parseConfig(file, text, { env: {} })
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).problems.map((p) => `${p.key}: ${p.msg}`)
-  }
-  throw new Error('expected a ConfigError')
-}
+const problemsOf = (text: string): string[] => configProblems(() => parseConfig(file, text, { env: {} }))
 
 describe('store.redis', () => {
   it('Sentinel with TLS files and secret references becomes store options; one replica must confirm writes', () => {

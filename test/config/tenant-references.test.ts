@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
+import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-tenantrefs-'))
 const file = join(dir, 'gateway.yaml')
@@ -30,15 +30,7 @@ ${extraEndpoint}profiles:
 ${profileLines}`
 }
 
-function problemsOf(text: string): string[] {
-  try {
-    parseConfig(file, text, { env: {} })
-    return []
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).message.split('\n').filter((l) => l.startsWith(file))
-  }
-}
+const problemsOf = (text: string): string[] => configErrorLines(() => parseConfig(file, text, { env: {} })).filter((l) => l.startsWith(file))
 
 const URLS = `    requestTokenUrl: https://{tenant}.partner.test/request_token
     accessTokenUrl: https://login.partner.test/{{tenant}}/access_token

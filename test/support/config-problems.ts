@@ -11,3 +11,14 @@ export function configProblems(f: () => unknown): string[] {
   }
   throw new Error('expected a ConfigError')
 }
+
+/** The lines (`file:line:column: key: msg`) of the ConfigError `f` throws, [] when it throws nothing; fails the test on any other error. */
+export function configErrorLines(f: () => unknown): string[] {
+  try {
+    f()
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as ConfigError).message.split('\n')
+  }
+  return []
+}
