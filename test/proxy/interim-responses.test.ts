@@ -13,8 +13,8 @@ import { createServer, type Server, type TLSSocket } from 'node:tls'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
-import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { send, startResponseLimitGateway } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
 
 const LIMIT_MS = 600
 
@@ -57,9 +57,7 @@ beforeAll(async () => {
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as AddressInfo).port
-  const tls = clientTls(pki)
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', port, tls, `    timeouts: { response: "${LIMIT_MS}ms" }\n`)}`)
+  gw = await startResponseLimitGateway(pki, (server.address() as AddressInfo).port, LIMIT_MS)
 })
 
 afterAll(async () => {

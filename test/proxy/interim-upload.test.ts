@@ -7,45 +7,43 @@
  * body still on its way: the call was aborted with 504 mid-upload though the backend was waiting
  * for the bytes. The same upload without the early hint passes in both builds.
  */
-import { readFileSync } from 'node:fs'
-import { request } from 'node:http'
-import { createServer, type Server } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { request, type IncomingMessage, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
-import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startResponseLimitGateway } from '../support/gateway.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 const LIMIT_MS = 500
 
 let pki: TestPki
-let server: Server
+let server: RunningServer
 let gw: RunningGateway
+
+/** Answers once the body is in, after an early hint on `/early`; `/stalling` never answers. */
+function backend(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url?.endsWith('/early')) res.writeEarlyHints({ link: '</style.css>; rel=preload' })
+  let n = 0
+  req.on('data', (d: Buffer) => (n += d.length))
+  if (req.url?.endsWith('/stalling')) {
+    // Early hints, then `102 Processing` every 100 ms once the body is in, and never an answer.
+    res.writeEarlyHints({ link: '</style.css>; rel=preload' })
+    req.on('data', () => {})
+    const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : req.complete && res.writeProcessing()), 100)
+    return
+  }
+  req.on('end', () => res.end(`got ${n}`))
+}
 
 beforeAll(async () => {
   pki = await createTestPki()
-  server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    if (req.url?.endsWith('/early')) res.writeEarlyHints({ link: '</style.css>; rel=preload' })
-    let n = 0
-    req.on('data', (d: Buffer) => (n += d.length))
-    if (req.url?.endsWith('/stalling')) {
-      // Early hints, then `102 Processing` every 100 ms once the body is in, and never an answer.
-      res.writeEarlyHints({ link: '</style.css>; rel=preload' })
-      req.on('data', () => {})
-      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : req.complete && res.writeProcessing()), 100)
-      return
-    }
-    req.on('end', () => res.end(`got ${n}`))
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as AddressInfo).port
-  const tls = clientTls(pki)
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', port, tls, `    timeouts: { response: "${LIMIT_MS}ms" }\n`)}`)
+  server = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: backend })
+  gw = await startResponseLimitGateway(pki, server.port, LIMIT_MS)
 })
 
 afterAll(async () => {
   await gw?.close()
-  await new Promise<void>((r) => server?.close(() => r()))
+  await server?.close()
   pki?.cleanup()
 })
 

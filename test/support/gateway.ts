@@ -7,12 +7,18 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/cli/serve.js'
+import { clientTls, type TestPki } from './pki.js'
 
 /** Writes `yaml` to `<dir>/gateway.yaml` and starts a gateway on 127.0.0.1:0. */
 export async function startTestGateway(dir: string, yaml: string, extra: Partial<StartOptions> = {}): Promise<RunningGateway> {
   const configFile = join(dir, 'gateway.yaml')
   writeFileSync(configFile, yaml)
   return startGateway({ configFile, listen: { host: '127.0.0.1', port: 0 }, ...extra })
+}
+
+/** An in-process gateway (admin off) with one endpoint, `partner`, calling 127.0.0.1:`port` with the PKI's client bundle under a `timeouts.response` of `responseMs`. */
+export function startResponseLimitGateway(pki: TestPki, port: number, responseMs: number): Promise<RunningGateway> {
+  return startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', port, clientTls(pki), `    timeouts: { response: "${responseMs}ms" }\n`)}`)
 }
 
 export interface Reply {
