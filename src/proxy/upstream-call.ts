@@ -31,11 +31,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #early: Buffer[] | undefined
   #earlyBytes = 0
   #ended = false
-  /**
-   * The answer is a 204 or 304: complete at its head, whatever Content-Length it names
-   * (RFC 9112 §6.3; RFC 9110 §8.6 lets a 304 name its representation's length).
-   */
+  /** A 204 or 304: whole at its head, whatever Content-Length it names (RFC 9112 §6.3; RFC 9110 §8.6). */
   #bodiless = false
+  #held: (() => void) | undefined // heldBody() waits for the body's end (or failure)
   #failed: Error | undefined
   #waitingDrain = false
   /** Sends this call again (stale-connection.ts); undefined when a second copy could act twice. */
@@ -45,11 +43,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #answered = false
   #aborted = false
   #retries = 0
-  /**
-   * Started by the first interim answer, or the end of the streamed request body if later: undici
-   * restarts its head clock on every one, so a backend sending `102 Processing` more often than
-   * the limit held the call (and its caller) for as long as it kept sending.
-   */
+  /** Started by the first 1xx (or the streamed request body's end, if later): undici restarts its head clock on
+   *  every 1xx, so a backend sending `102 Processing` more often than the limit held the call for as long as it sent. */
   #interimTimer: NodeJS.Timeout | 'after body' | undefined
 
   /** `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
@@ -79,6 +74,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     this.#reused = reused
   }
 
+  /** The whole body once it has arrived (undefined if it failed), still held for relayTo: only for a small announced length. */
+  async heldBody(): Promise<Buffer | undefined> {
+    if (!this.#ended && !this.#failed) await new Promise<void>((r) => (this.#held = r))
+    return this.#failed ? undefined : Buffer.concat(this.#early ?? [])
+  }
+
   /** Sends what arrived so far and the rest of the body into `res` as it comes. */
   relayTo(res: ServerResponse, hooks: RelayHooks): void {
     this.#res = res
@@ -97,9 +98,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     this.#reused = false
     // Aborted here, the request never reaches sendHeaders: nothing to take.
     if (this.#abortReason) controller.abort(this.#abortReason)
-    else {
-      markWriting(this)
-    }
+    else markWriting(this)
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
@@ -130,8 +129,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   }
 
   onResponseEnd(): void {
-    if (this.#res) this.#res.end()
-    else this.#ended = true
+    if (this.#res) return void this.#res.end()
+    this.#ended = true
+    this.#held?.()
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -143,12 +143,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
       this.#resolve = this.#reject = undefined
       return reject(unaskedAnswer(err, this.#endpoint) ?? classifyUpstreamError(err, this.#endpoint))
     }
-    // undici checks Content-Length against the (absent) body of a 204/304 and destroys the
-    // connection: that connection is gone (nothing after the head can reach the next request on
-    // it), but this answer was whole at its head and is the caller's, not a cut response.
+    // undici checks a 204/304's Content-Length against its (absent) body and destroys the connection:
+    // that connection is gone, but this answer was whole at its head and is the caller's, not a cut one.
     if (this.#bodiless) return this.onResponseEnd()
-    if (this.#res) this.#cut(err)
-    else this.#failed = err
+    if (this.#res) return this.#cut(err)
+    this.#failed = err
+    this.#held?.()
   }
 
   #startInterimClock(): void {

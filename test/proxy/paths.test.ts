@@ -151,8 +151,9 @@ describe('inside a CONNECT tunnel', () => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T })
+          const body = Buffer.concat(chunks)
+          const text = body.toString('utf8')
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body, json: <T>() => JSON.parse(text) as T })
         })
       })
       req.on('error', reject)

@@ -25,6 +25,8 @@ export interface Reply {
   status: number
   headers: Record<string, string | string[] | undefined>
   text: string
+  /** The body's bytes as they came. */
+  body: Buffer
   json<T = unknown>(): T
 }
 
@@ -42,8 +44,9 @@ export function send(gatewayUrl: string, path: string, o: SendOptions = {}): Pro
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T })
+        const body = Buffer.concat(chunks)
+        const text = body.toString('utf8')
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body, json: <T>() => JSON.parse(text) as T })
       })
       res.on('error', reject)
     })

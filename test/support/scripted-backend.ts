@@ -13,8 +13,8 @@ export interface ScriptedBackend {
   close(): Promise<void>
 }
 
-/** Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root; `answer` gets each request head (without its blank line). */
-export async function startScriptedBackend(pki: TestPki, answer: (head: string) => string): Promise<ScriptedBackend> {
+/** Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root; `answer` gets each request head (without its blank line), and a Buffer answer is written byte for byte. */
+export async function startScriptedBackend(pki: TestPki, answer: (head: string) => string | Buffer): Promise<ScriptedBackend> {
   const sockets = new Set<TLSSocket>()
   const server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true }, (s: TLSSocket) => {
     let buf = ''

@@ -10,6 +10,7 @@ import { GatewayError } from '../../errors.js'
 import { classifyUpstreamError } from '../../tls/index.js'
 import type { Admitted, UpstreamResponse } from '../pipeline.js'
 import { isReplayable } from '../stale-connection.js'
+import { mayBeNginxRefusal, nginxRefusal, nginxRefusalText } from '../nginx-refusal.js'
 import { UpstreamCall } from '../upstream-call.js'
 import { assertDestination } from '../upstream-target.js'
 
@@ -35,7 +36,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   }
   const replayable = isReplayable(outbound.method, headers, body === null ? 'none' : buffered ? 'held' : 'streamed')
   return new Promise((settle, reject) => {
-    const resolve = (res: UpstreamResponse): void => (res.status === 407 ? refuseProxyChallenge(res, endpoint.name, reject) : settle(res))
+    const resolve = (res: UpstreamResponse): void => settleAnswer(res, call, endpoint.name, settle, reject)
     const send = (call: UpstreamCall): void => {
       try {
         ctx.upstream.dispatch(request, call)
@@ -51,6 +52,14 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   })
 }
 
+/** Settles with the answer at its head, unless it stands for a refusal: a 407, or nginx refusing the client certificate. */
+function settleAnswer(res: UpstreamResponse, call: UpstreamCall, endpoint: string, settle: (r: UpstreamResponse) => void, reject: (e: unknown) => void): void {
+  if (res.status === 407) return refuseProxyChallenge(res, endpoint, reject)
+  // Only a 400 whose head fits nginx's page is held (whole, small); every other answer streams on untouched.
+  if (res.status === 400 && mayBeNginxRefusal(res.headers)) return void readNginxRefusal(call, res, endpoint).then(settle, reject)
+  settle(res)
+}
+
 /**
  * An upstream 407 is a challenge to the gateway, its client (RFC 9110 §11.7.1: Proxy-Authenticate
  * applies only to the next outbound client), and the gateway has no credentials for it; relayed,
@@ -60,4 +69,12 @@ function refuseProxyChallenge(res: UpstreamResponse, endpoint: string, reject: (
   const err = new GatewayError('upstream_proxy_auth_required', `endpoint "${endpoint}": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller's are never sent upstream)`)
   res.body.abort(err)
   reject(err)
+}
+
+/** nginx refusing the client certificate over HTTP (nginx-refusal.ts) throws; any other 400 is `res`, its held bytes relayed unchanged. */
+async function readNginxRefusal(call: UpstreamCall, res: UpstreamResponse, endpoint: string): Promise<UpstreamResponse> {
+  const body = await call.heldBody()
+  const text = body && nginxRefusalText(body)
+  if (text !== undefined) throw nginxRefusal(endpoint, text)
+  return res
 }
