@@ -9,13 +9,13 @@
 import { GatewayError } from '../errors.js'
 import type { OutboundHeaders } from './pipeline.js'
 
-/** nginx's page is about 250 bytes (plus about 400 of MSIE padding): a longer announced length is never it, and is not held. */
+/** nginx's page is about 250 bytes (plus about 400 of padding for MSIE and Chrome user agents): a longer announced length is never it, and is not held. */
 const PAGE_MAX = 2048
 
 /**
  * ngx_http_special_response.c: the 495/496 page (`<body bgcolor="white">` in older versions),
  * the tail by server_tokens (off, on, build; OpenResty names itself), and the padding nginx adds
- * for a caller whose User-Agent says MSIE (older and newer wording).
+ * for a caller whose User-Agent names MSIE or Chrome (older and newer wording).
  */
 const PAGE = new RegExp('^<html>\r\n<head><title>400 (The SSL certificate error|No required SSL certificate was sent)</title></head>\r\n' +
   '<body(?: bgcolor="white")?>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>\\1</center>\r\n' +

@@ -83,6 +83,8 @@ describe('nginx with ssl_verify_client on, root-only trust', () => {
     const r = await send(gw.url, '/proxy/nginx-leaf-only/v1/who')
     // The handshake completed and nginx answered over HTTP; the gateway reads that page as the refusal it is.
     expectRefused(r, 'nginx-leaf-only', 'The SSL certificate error')
+    // A caller whose User-Agent names Chrome or MSIE gets nginx's padded page: the same refusal.
+    expectRefused(await send(gw.url, '/proxy/nginx-leaf-only/v1/who', { headers: { 'user-agent': 'Mozilla/5.0 Chrome/120.0' } }), 'nginx-leaf-only', 'The SSL certificate error')
     expect(mtls.read('error.log')).toMatch(/client SSL certificate verify error: \((20|21):unable to (get local issuer certificate|verify the first certificate)\)/)
   })
 
