@@ -34,11 +34,11 @@ describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token 
       // No sealer: the console cannot open a token even if it tried.
       const holders = await listTokenHolders(peer)
       expect(holders).toEqual([
-        { space: 'a/b', profile: 'partner', tenant: 'acme', user: 'a:b c', obtainedAt: 1_700_000_100_000 },
-        { space: 'bot', profile: 'partner', user: 'anon-1', anonymous: true, obtainedAt: 1 },
-        { space: 'bot', profile: 'partner', user: 'erin', obtainedAt: 1_700_000_000_000 },
-        { space: 'other', profile: 'partner', user: 'erin', obtainedAt: 1_700_000_200_000 },
-        { profile: 'partner', user: 'old/user', obtainedAt: 5 },
+        { space: 'a/b', profile: 'partner', tenant: 'acme', user: 'a:b c', shown: 'a:b c', obtainedAt: 1_700_000_100_000 },
+        { space: 'bot', profile: 'partner', user: 'anon-1', shown: 'anon-1', anonymous: true, obtainedAt: 1 },
+        { space: 'bot', profile: 'partner', user: 'erin', shown: 'erin', obtainedAt: 1_700_000_000_000 },
+        { space: 'other', profile: 'partner', user: 'erin', shown: 'erin', obtainedAt: 1_700_000_200_000 },
+        { profile: 'partner', user: 'old/user', shown: 'old/user', obtainedAt: 5 },
       ])
       expect(JSON.stringify(holders)).not.toMatch(/tok-|sec-/)
       expect(await repo.findToken({ space: '', profile: 'partner', user: 'old/user', anonymous: false })).toBeUndefined()
