@@ -62,13 +62,27 @@ const serving = new WeakMap<object, ServerTls>()
 /** The listener and its TLS in force when a connection's handshake completed (what `authorized` was judged under). */
 const verifiedUnder = new WeakMap<object, { server: object; tls: ServerTls }>()
 
+/** The listener TLS in force when each TCP connection arrived: its handshake runs under that context. */
+const acceptedUnder = new WeakMap<object, ServerTls>()
+
+/** A trust no listener serves: a connection verified under it is judged again under the one in force. */
+const UNKNOWN_TRUST = Object.freeze({}) as unknown as ServerTls
+
 /** Records the TLS a listener was created with (renewServerTls compares against it), and each connection's. */
 export function noteServedTls(server: object, tls: ServerTls): void {
   serving.set(server, tls)
   if (!(server instanceof TlsServer)) return
-  server.on('secureConnection', (socket: TLSSocket) => {
+  // Node gives a connection the server's context when the TCP connection arrives, not when its
+  // handshake completes: a handshake under way across a reload was verified under the old client CA.
+  server.on('connection', (raw: object) => {
     const now = serving.get(server)
-    if (now) verifiedUnder.set(socket, { server, tls: now })
+    if (now) acceptedUnder.set(raw, now)
+  })
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const parent = (socket as { _parent?: object })._parent
+    const at = parent === undefined ? undefined : acceptedUnder.get(parent)
+    // Unknown (no TCP socket seen): judged again under the trust in force, which can only withdraw.
+    verifiedUnder.set(socket, { server, tls: at ?? UNKNOWN_TRUST })
   })
 }
 

@@ -1,4 +1,5 @@
 import { copyFileSync, readFileSync } from 'node:fs'
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -162,6 +163,65 @@ describe('a reload that stops trusting the caller certificate\'s CA (listen.tls.
       route.destroy()
       inner?.destroy()
       replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(pki.file('root.crt'), 'utf8'))
+    }
+  })
+})
+
+/**
+ * A TCP relay to the gateway that passes the caller's ClientHello and then holds what the caller
+ * sends next (its certificate and Finished) until release(): a handshake that begins under one
+ * listener TLS and completes under the next.
+ */
+async function heldHandshakeRelay(): Promise<{ port: number; held: () => number; release: () => void; close: () => Promise<void> }> {
+  let release = (): void => {}
+  let heldBytes = 0
+  const relay: Server = createServer((client: Socket) => {
+    const server = tcpConnect(g.gw.port, '127.0.0.1')
+    const held: Buffer[] = []
+    let answered = false
+    let holding = true
+    server.on('data', (chunk: Buffer) => ((answered = true), client.write(chunk)))
+    client.on('data', (chunk: Buffer) => (answered && holding ? ((heldBytes += chunk.length), held.push(chunk)) : server.write(chunk)))
+    release = () => {
+      holding = false
+      for (const chunk of held.splice(0)) server.write(chunk)
+    }
+    const end = (): void => {
+      client.destroy()
+      server.destroy()
+    }
+    server.on('close', end).on('error', end)
+    client.on('close', end).on('error', end)
+  })
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+  const port = (relay.address() as { port: number }).port
+  return { port, held: () => heldBytes, release: () => release(), close: () => new Promise((resolve) => relay.close(() => resolve())) }
+}
+
+describe('a reload during a caller\'s handshake that stops trusting its certificate\'s CA', () => {
+  it('refuses the connection\'s requests: the handshake was verified under the old client CA, not the one in force when it completed', async () => {
+    replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller'))
+    expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+    const relay = await heldHandshakeRelay()
+    let s: TLSSocket | undefined
+    try {
+      const connected = new Promise<TLSSocket>((resolve, reject) => {
+        const c = tlsConnect({ host: '127.0.0.1', port: relay.port, servername: 'localhost', ca: readFileSync(pki.file('root.crt')), cert: readFileSync(caller.cert), key: readFileSync(caller.key) }, () => resolve(c))
+        c.once('error', reject)
+      })
+      // The caller's second flight is held: the gateway's handshake is under way, begun under pki's root.
+      await eventually(() => relay.held() > 0, 20_000, 'the caller\'s certificate flight at the relay')
+      replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(other.file('root.crt'), 'utf8'))
+      expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
+      relay.release()
+      s = await connected
+      const answer = await exchange(s, 'GET /proxy/partner/straddled HTTP/1.1\r\nHost: gateway\r\n\r\n')
+      expect(answer.status, answer.body).toBe(401)
+    } finally {
+      s?.destroy()
+      await relay.close()
+      replaceFile(join(pki.dir, 'client-ca.pem'), readFileSync(pki.file('root.crt'), 'utf8'))
+      expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
     }
   })
 })
