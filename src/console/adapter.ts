@@ -2,6 +2,7 @@
  * The console's only coupling to the OAuth dance (src/dance, through its index): the same
  * profile test `test-auth` runs, the token keys, and one-time authorize links.
  */
+import { canonicalTenant } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
@@ -56,7 +57,11 @@ export async function listTokenHolders(store: Store | undefined): Promise<TokenH
 /** Removes a user's token in its space, or an earlier version's (no space); false when there was none. No seal key needed: nothing is opened. */
 export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt' | 'shown'>): Promise<boolean> {
   if (!store) return false
-  return store.delete(storedTokenKey({ space: owner.space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous: owner.anonymous === true }))
+  const keyUnder = (tenant: string | undefined): string => storedTokenKey({ space: owner.space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: owner.anonymous === true })
+  // The tenant as every path keys it (tenant-label.ts), and as given: an earlier version's console link stored it so.
+  const tenants = owner.tenant === undefined ? [undefined] : [...new Set([canonicalTenant(owner.tenant) ?? owner.tenant, owner.tenant])]
+  const removed = await Promise.all(tenants.map((t) => store.delete(keyUnder(t))))
+  return removed.includes(true)
 }
 
 /**

@@ -172,10 +172,10 @@ describe('one tenant rule on every path', () => {
     )
   })
 
-  it('property: a token authorized under one spelling of a tenant (dance or console link, then the callback) serves calls under any other (seeded)', async () => {
+  it('property: a token authorized under one spelling of a tenant (dance or console link, then the callback) serves calls under any other, and is revoked under any other (seeded)', async () => {
     let n = 0
     await fc.assert(
-      fc.asyncProperty(label, caseFlags, caseFlags, fc.constantFrom('dance' as const, 'console' as const), async (l, a, b, via) => {
+      fc.asyncProperty(label, caseFlags, caseFlags, caseFlags, fc.constantFrom('dance' as const, 'console' as const), async (l, a, b, c, via) => {
         const user = `tenant-user-${n++}`
         const link = await tenantLink(via, user, spelled(l, a))
         expect(link.status, link.text).toBe(200)
@@ -183,6 +183,12 @@ describe('one tenant rule on every path', () => {
         expect(done.status, done.text).toBe(200)
         const call = await tenantCall(user, spelled(l, b))
         expect(call.status, call.text).toBe(200)
+        // Revoked under a third spelling (the console's revoke or the dance's), the token is gone for every spelling.
+        const revoked = via === 'console'
+          ? await consolePost('users/revoke', { space: 'bot', profile: 'tenanted', user, tenant: spelled(l, c) })
+          : await send(ops.gw.url, `/gateway/oauth1/tenanted/tokens/${user}?app=bot&tenant=${spelled(l, c)}`, { method: 'DELETE', headers: ADMIN })
+        expect(revoked.status, revoked.text).toBe(200)
+        expect((await tenantCall(user, l)).status).toBe(401)
       }),
       { seed: 0x7e4b, numRuns: 6 },
     )
