@@ -80,7 +80,7 @@ export class WorkerPool {
         this.#o.onExit(w)
         // The worker's own reason (a port in use…) is the one line; it did not print it.
         if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
-        if (this.#draining) return this.#exitedWhileDraining(code, signal)
+        if (this.#draining) return this.#exitedWhileDraining(w, code, signal)
         this.#replace(w, code, signal)
       })
       for (let i = 0; i < this.#o.size; i++) this.#fork()
@@ -134,9 +134,10 @@ export class WorkerPool {
     setTimeout(() => void (this.#draining || this.#fork()), delay)
   }
 
-  #exitedWhileDraining(code: number, signal: string): void {
-    // A worker that hit its grace period cut requests: the instance's exit code says so.
-    if (code !== 0 || signal) this.#cutShort = true
+  #exitedWhileDraining(w: Worker, code: number, signal: string): void {
+    // A worker that hit its grace period cut requests: the instance's exit code says so. One that
+    // never served (a replacement still starting, which the SIGTERM ends by default) cut nothing.
+    if ((code !== 0 || signal) && this.#serving.has(w)) this.#cutShort = true
     if (this.#live.size === 0) void this.#finish()
   }
 

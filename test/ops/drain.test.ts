@@ -1,11 +1,10 @@
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
-import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, exitedOf as exited, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get } from './helpers.js'
 
 let pki: TestPki
@@ -31,10 +30,6 @@ afterAll(async () => {
   await upstream?.close()
   pki?.cleanup()
 })
-
-/** The exit code once the process exited and its output was read to the end ('exit' may come before the last lines). */
-const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('close', (code) => resolve(code)))
 
 async function adminUrl(gp: GatewayProcess): Promise<string> {
   return await adminUrlOf(gp)

@@ -3,10 +3,13 @@
  * captured), a Prometheus text parser, and atomic file replacement.
  */
 import { request as httpRequest } from 'node:http'
-import { renameSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { createLog, createOps, type Ops, type OpsOptions } from '../../src/ops/index.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { startTestGateway } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
 
 export { eventually } from '../support/eventually.js'
 
@@ -92,4 +95,24 @@ export async function scrape(adminUrl: string): Promise<Sample[]> {
 export function replaceFile(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text, { mode: 0o600 })
   renameSync(`${path}.tmp`, path)
+}
+
+/** The worker processes of a `--workers` primary: its children. */
+export function childPids(primary: number): number[] {
+  return execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number)
+}
+
+/** The lowest descriptor number `pid` has free: a soft limit of it makes its next open() fail (EMFILE). */
+export function lowestFreeFd(pid: number): number {
+  const open = new Set(readdirSync(`/proc/${pid}/fd`).map(Number))
+  let n = 0
+  while (open.has(n)) n++
+  return n
+}
+
+/** Writes `yaml` to `<dir>/gateway.yaml` and spawns `serve --workers 2` on it. */
+export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: GatewayProcess; config: string }> {
+  const config = join(dir, 'gateway.yaml')
+  writeFileSync(config, yaml)
+  return { gp: await spawnGateway(config, ['--workers', '2']), config }
 }

@@ -21,15 +21,15 @@
  */
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { privateKeyPem } from '../../src/tls/index.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { eventually, get, replaceFile, scrape, valueOf } from './helpers.js'
+import { childPids, eventually, get, lowestFreeFd, replaceFile, scrape, spawnTwoWorkers, valueOf } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -52,7 +52,7 @@ async function seen(n: number): Promise<string[]> {
   return out
 }
 
-const workers = (): number[] => execFileSync('pgrep', ['-P', String(gp.child.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+const workers = (): number[] => childPids(gp.child.pid as number)
 const said = (pid: number, msg: string, from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && e.msg === msg)
 
 /** Rotates the client certificate, its key and the `${file:}` secret, as a Secret update does (file by file). */
@@ -62,23 +62,13 @@ function rotate(cert: Awaited<ReturnType<TestPki['issue']>>, secret: string): vo
   replaceFile(join(pki.dir, 'org-secret'), `${secret}\n`)
 }
 
-/** The lowest descriptor number `pid` has free: a soft limit of it makes its next open() fail (EMFILE). */
-function lowestFreeFd(pid: number): number {
-  const open = new Set(readdirSync(`/proc/${pid}/fd`).map(Number))
-  let n = 0
-  while (open.has(n)) n++
-  return n
-}
-
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const tls = clientTls(pki)
   writeFileSync(join(pki.dir, 'org-secret'), 'alpha-org-secret\n', { mode: 0o600 })
-  config = join(pki.dir, 'gateway.yaml')
   yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`
-  writeFileSync(config, yaml)
-  gp = await spawnGateway(config, ['--workers', '2'])
+  ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
 }, 120_000)
 
 afterAll(async () => {

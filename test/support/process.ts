@@ -78,3 +78,8 @@ export async function adminUrlOf(gp: GatewayProcess, timeoutMs = START_DEADLINE_
   const line = await eventually(() => gp.output.find((l) => l.includes('"admin listening"')), timeoutMs, 'the admin line')
   return (JSON.parse(line) as { url: string }).url
 }
+
+/** The exit code once the process exited and its output was read to the end ('exit' may come before the last lines). */
+export function exitedOf(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('close', (code) => resolve(code)))
+}
