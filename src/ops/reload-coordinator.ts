@@ -29,6 +29,8 @@ export interface ReloadCoordinatorOptions {
   ask: Ask
   /** The workers serving now (a reload is relayed to these). */
   serving(): Worker[]
+  /** Drains a worker (once: a second SIGTERM would cut its requests); its exit is replaced. */
+  drainWorker(w: Worker): void
   /** The instance accepted `config` (its bytes pinned while this runs): watch its files, renew the admin certificate. */
   onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
   /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
@@ -168,7 +170,7 @@ function leave(o: ReloadCoordinatorOptions, at: Instance, w: Worker, why: string
   at.leaving.add(w)
   w.once('exit', () => at.leaving.delete(w))
   o.log.error({ worker: w.process.pid, problem: why }, 'worker left on a config the instance did not accept: draining and replacing it')
-  w.process.kill('SIGTERM')
+  o.drainWorker(w)
 }
 
 /**

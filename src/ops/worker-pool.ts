@@ -35,6 +35,8 @@ export class WorkerPool {
   readonly #restarts: Counter
   readonly #live = new Set<Worker>()
   readonly #serving = new WeakSet<Worker>()
+  /** Workers sent SIGTERM to drain: a second one would make them exit at once, cutting their requests. */
+  readonly #toldToDrain = new WeakSet<Worker>()
   /** When workers exited unexpectedly in the last 30 s. */
   readonly #crashes: number[] = []
   #started = false
@@ -94,11 +96,12 @@ export class WorkerPool {
 
   /** SIGTERM to every worker; the primary exits when the last has, or kills them after the grace period. A second signal exits at once. */
   drain(signal: NodeJS.Signals): void {
-    for (const w of this.#live) w.process.kill('SIGTERM')
     if (this.#draining) {
+      for (const w of this.#live) w.process.kill('SIGTERM')
       this.#o.logger.warn({ signal }, 'second signal while draining: exiting now')
       return this.#o.exit(1)
     }
+    for (const w of this.#live) this.drainWorker(w)
     this.#draining = true
     this.#o.logger.info({ signal, workers: this.#live.size }, 'draining every worker')
     setTimeout(() => {
@@ -106,6 +109,13 @@ export class WorkerPool {
       this.#o.exit(1)
     }, this.#o.graceMs() + KILL_MARGIN_MS).unref()
     if (this.#live.size === 0) void this.#finish()
+  }
+
+  /** Drains one worker (SIGTERM) unless it was told already (a reload left it, or the instance drains). */
+  drainWorker(w: Worker): void {
+    if (this.#toldToDrain.has(w)) return
+    this.#toldToDrain.add(w)
+    w.process.kill('SIGTERM')
   }
 
   #fork(): void {

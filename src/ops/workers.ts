@@ -87,7 +87,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, registry, ask,
+    configFile: o.configFile, start, log: logger, registry, ask, drainWorker: (w) => pool.drainWorker(w),
     serving: () => connected().filter((w) => serving.has(w)),
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))

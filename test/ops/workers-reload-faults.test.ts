@@ -1,18 +1,28 @@
 /**
- * A `--workers` instance's drain while a replacement is still starting (review rev-U).
+ * A `--workers` instance's drain while a worker is already leaving, and while a replacement is
+ * still starting (review rev-U).
+ *
+ * A worker that cannot go back after a failed reload is drained (SIGTERM) and replaced. When the
+ * instance was drained before it had finished, the primary sent it a second SIGTERM, which a
+ * worker takes as "exit now": its in-flight requests were cut and the primary exited 1. (Here
+ * it cannot go back because the reload made it open a store at another file, README.)
  *
  * A drain while a replacement is starting (here it waits for the config texts while a reload is
  * pending) ends that replacement before it serves anything. Before, its exit counted as a worker
  * cut short and the primary exited 1 ("a worker exited before its requests finished").
  *
- * Real processes: `serve --workers 2`, a real TLS upstream.
+ * Real processes: `serve --workers 2`, a real TLS upstream that holds /slow requests until released.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { endpointYaml } from '../support/gateway.js'
+import { endpointYaml, send } from '../support/gateway.js'
 import { exitedOf, type GatewayProcess } from '../support/process.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, replaceFile, spawnTwoWorkers } from './helpers.js'
+import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { childPids, eventually, lowestFreeFd, replaceFile, spawnTwoWorkers } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -23,17 +33,56 @@ let yaml: string
 const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
 const said = (pid: number, msgs: string[], from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && msgs.includes(e.msg as string))
 
+let held: (() => void)[] = []
+const release = (): void => void held.splice(0).forEach((go) => go())
+
 beforeAll(async () => {
   pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void (req.url?.includes('slow') ? held.push(() => echo(req, res)) : echo(req, res))
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
+  yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+})
+beforeEach(async () => {
   ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
 }, 120_000)
+afterEach(async () => {
+  release()
+  await gp?.stop('SIGKILL')
+})
 
 afterAll(async () => {
-  await gp?.stop('SIGKILL')
   await upstream?.close()
   pki?.cleanup()
+})
+
+describe('a drain while a worker that could not go back is leaving', () => {
+  it('lets that worker finish its requests too: it is told to drain once', async () => {
+    const primary = gp.child.pid as number
+    const [refuser, leaver] = childPids(primary) as [number, number]
+    // Two held requests on each worker (the primary hands connections round-robin).
+    const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
+    await eventually(() => held.length === 4, 30_000, 'the upstream to hold 4 requests')
+    const from = entries().length
+    const soft = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${refuser}/limits`, 'utf8'))?.[1] as string
+    execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${lowestFreeFd(refuser)}:`])
+    try {
+      // Caller apps need the store: the refuser cannot open it, the leaver opens store.db and cannot go back.
+      replaceFile(config, `store: { file: ${join(pki.dir, 'store.db')} }\ncallers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n${yaml}`)
+      await eventually(() => said(primary, ['worker left on a config the instance did not accept: draining and replacing it'], from), 30_000, 'the leaver to be drained')
+    } finally {
+      execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${soft}:`])
+    }
+    const exit = exitedOf(gp.child)
+    gp.child.kill('SIGTERM')
+    await eventually(() => said(primary, ['draining every worker'], from), 30_000, 'the drain to begin')
+    // Let the primary's signals reach the workers before the requests end.
+    await eventually(() => said(refuser, ['draining: no new connections, waiting for in-flight requests'], from), 30_000, 'the refuser to drain')
+    release()
+    const replies = (await Promise.allSettled(slow)).map((r) => (r.status === 'fulfilled' ? r.value.status : String(r.reason)))
+    expect(said(leaver, ['second signal while draining: exiting now'], from)).toBeUndefined()
+    expect(replies).toEqual([200, 200, 200, 200])
+    expect(await exit).toBe(0)
+  }, 120_000)
 })
 
 describe('a drain while a replacement is still starting', () => {
@@ -45,7 +94,7 @@ describe('a drain while a replacement is still starting', () => {
     process.kill(sleeper, 'SIGSTOP')
     try {
       // A reload the sleeper cannot answer yet: a replacement gets its texts only once it is over.
-      replaceFile(config, `drain: { grace: 20s }\n${yaml}`)
+      replaceFile(config, yaml.replace('60s', '50s'))
       await eventually(() => said(crasher, ['config reloaded'], from), 30_000, 'the awake worker to reload')
       process.kill(crasher, 'SIGKILL')
       await eventually(() => childPids(primary).some((p) => p !== crasher && p !== sleeper), 30_000, 'the replacement to be forked')
