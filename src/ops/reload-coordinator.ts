@@ -125,6 +125,8 @@ async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger
   const built = answers.filter(({ value }) => isBuilt(value)).map(({ worker }) => worker)
   const back = await relay(o, built, { trigger: `rollback of ${trigger}`, generation: ++at.generation, text: at.texts.current, files: at.texts.currentFiles })
   for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config')
+  // One that went back keeps a store the reload made it open (README): the instance's store from now on.
+  if (back.some(({ value }) => isBuilt(value))) keepStore(at, j.config)
   return { ok: false, problems: refusals.map(({ worker, value }) => `worker ${worker.process.pid}: ${value === undefined ? 'no answer to the reload' : (value as { problems: string[] }).problems.join('; ')}`) }
 }
 
@@ -153,11 +155,17 @@ function judge(o: ReloadCoordinatorOptions, at: Instance): Judged {
   }
 }
 
+/** A serving worker opened `config`'s store: later reloads are judged against it, and a replacement opens it too. */
+function keepStore(at: Instance, config: GatewayConfig): void {
+  at.baseline = adoptConfig(at.baseline, config)
+  if (at.baseline.store) at.texts.store = at.baseline.store
+}
+
 /** Every worker built it: the instance runs it, and a replacement starts from it. */
 function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: true }, trigger: string, generation: number): ReloadResult {
   at.config = j.config
-  at.baseline = adoptConfig(at.baseline, j.config)
-  Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files, generation }, at.baseline.store ? { store: at.baseline.store } : {})
+  keepStore(at, j.config)
+  Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files, generation })
   withConfigFiles(j.source.files, () => o.onAccepted(j.config, j.listenerTls))
   at.metrics.configLoaded()
   o.log.info({ trigger, endpoints: j.config.endpoints.length }, 'reload accepted by every worker')
