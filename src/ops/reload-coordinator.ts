@@ -16,7 +16,7 @@ import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, ty
 import type { ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
 import { createReloadMetrics } from './reload-metrics.js'
-import type { Ask, ConfigTexts, RelayedReload } from './worker-link.js'
+import type { Answer, Ask, ConfigTexts, RelayedReload } from './worker-link.js'
 
 /** What the coordinator needs from the primary. */
 export interface ReloadCoordinatorOptions {
@@ -53,7 +53,6 @@ export interface ReloadCoordinator {
 }
 
 type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
-type Answer = { worker: Worker; value: unknown }
 
 /** What the instance runs, and the workers it no longer vouches for. */
 interface Instance {
@@ -127,7 +126,7 @@ async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger
   for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config')
   // One that went back keeps a store the reload made it open (README): the instance's store from now on.
   if (back.some(({ value }) => isBuilt(value))) keepStore(at, j.config)
-  return { ok: false, problems: refusals.map(({ worker, value }) => `worker ${worker.process.pid}: ${value === undefined ? 'no answer to the reload' : (value as { problems: string[] }).problems.join('; ')}`) }
+  return { ok: false, problems: refusals.map(({ worker, value, exited }) => `worker ${worker.process.pid}: ${value === undefined ? (exited ? 'exited before it answered the reload' : 'no answer to the reload') : (value as { problems: string[] }).problems.join('; ')}`) }
 }
 
 function isBuilt(value: unknown): boolean {

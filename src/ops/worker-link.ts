@@ -131,29 +131,45 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
   }
 }
 
-/** Primary side: one question to every worker; a worker that does not answer in time gets `undefined`. */
-export type Ask = (workers: readonly Worker[], question: Question, timeoutMs: number) => Promise<{ worker: Worker; value: unknown }[]>
+/**
+ * Primary side: one question to every worker; a worker that does not answer in time gets
+ * `undefined`, and one that exits before it answered gets it at once, with `exited`.
+ */
+export type Ask = (workers: readonly Worker[], question: Question, timeoutMs: number) => Promise<Answer[]>
 
-/** Creates the primary's asker; call once (it listens on the cluster's messages). */
-export function createAsker(cluster: { on(event: 'message', fn: (w: Worker, m: unknown) => void): unknown }): Ask {
+/** A worker's answer to one question. */
+export interface Answer {
+  worker: Worker
+  value: unknown
+  /** It exited before it answered (a reload waits for no worker that is gone). */
+  exited?: true
+}
+
+type AskerCluster = { on(event: 'message', fn: (w: Worker, m: unknown) => void): unknown; on(event: 'exit', fn: (w: Worker) => void): unknown }
+
+/** Creates the primary's asker; call once (it listens on the cluster's messages and exits). */
+export function createAsker(cluster: AskerCluster): Ask {
   let next = 0
-  const waiting = new Map<number, (value: unknown) => void>()
+  const waiting = new Map<number, { worker: Worker; done(value: unknown, exited?: true): void }>()
   cluster.on('message', (_w, m) => {
-    if (isMessage<WorkerMessage & { type: 'mtls-gateway:answer' }>(m, 'mtls-gateway:answer')) waiting.get(m.id)?.(m.value)
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:answer' }>(m, 'mtls-gateway:answer')) waiting.get(m.id)?.done(m.value)
+  })
+  cluster.on('exit', (w) => {
+    for (const q of [...waiting.values()]) if (q.worker === w) q.done(undefined, true)
   })
   return (workers, question, timeoutMs) =>
     Promise.all(
       workers.map(
         (worker) =>
-          new Promise<{ worker: Worker; value: unknown }>((resolve) => {
+          new Promise<Answer>((resolve) => {
             const id = ++next
-            const done = (value: unknown): void => {
+            const done = (value: unknown, exited?: true): void => {
               clearTimeout(timer)
               waiting.delete(id)
-              resolve({ worker, value })
+              resolve({ worker, value, ...(exited ? { exited } : {}) })
             }
             const timer = setTimeout(() => done(undefined), timeoutMs)
-            waiting.set(id, done)
+            waiting.set(id, { worker, done })
             // With a callback a closed channel is reported here instead of as an 'error' event that would crash the primary.
             worker.send({ type: 'mtls-gateway:ask', id, question } satisfies PrimaryMessage, undefined, (err) => {
               if (err) done(undefined)

@@ -1,11 +1,14 @@
 /**
- * A `--workers` instance's drain while a worker is already leaving, and while a replacement is
- * still starting (review rev-U).
+ * A `--workers` instance's drain while a worker is already leaving, a worker that exits during a
+ * reload, and a drain while a replacement is still starting (review rev-U).
  *
  * A worker that cannot go back after a failed reload is drained (SIGTERM) and replaced. When the
  * instance was drained before it had finished, the primary sent it a second SIGTERM, which a
  * worker takes as "exit now": its in-flight requests were cut and the primary exited 1. (Here
  * it cannot go back because the reload made it open a store at another file, README.)
+ *
+ * A worker that exits before it answered a reload fails it at once (its reason names the exit);
+ * before, the reload waited out its 30 s answer timeout, and so did a replacement's start.
  *
  * A drain while a replacement is starting (here it waits for the config texts while a reload is
  * pending) ends that replacement before it serves anything. Before, its exit counted as a worker
@@ -17,7 +20,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { exitedOf, type GatewayProcess } from '../support/process.js'
@@ -30,6 +33,7 @@ let upstream: RunningServer
 let config: string
 let yaml: string
 
+const REFUSED = 'config reload failed; keeping the last good config'
 const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
 const said = (pid: number, msgs: string[], from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && msgs.includes(e.msg as string))
 
@@ -42,13 +46,16 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
 })
-beforeEach(async () => {
-  ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
-}, 120_000)
-afterEach(async () => {
-  release()
-  await gp?.stop('SIGKILL')
-})
+/** Each describe's own `serve --workers 2` (each ends with a drain). */
+function onItsOwnGateway(): void {
+  beforeAll(async () => {
+    ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
+  }, 120_000)
+  afterAll(async () => {
+    release()
+    await gp?.stop('SIGKILL')
+  })
+}
 
 afterAll(async () => {
   await upstream?.close()
@@ -56,6 +63,7 @@ afterAll(async () => {
 })
 
 describe('a drain while a worker that could not go back is leaving', () => {
+  onItsOwnGateway()
   it('lets that worker finish its requests too: it is told to drain once', async () => {
     const primary = gp.child.pid as number
     const [refuser, leaver] = childPids(primary) as [number, number]
@@ -85,7 +93,23 @@ describe('a drain while a worker that could not go back is leaving', () => {
   }, 120_000)
 })
 
-describe('a drain while a replacement is still starting', () => {
+describe('a worker that exits during a reload; then a drain while a replacement is still starting', () => {
+  onItsOwnGateway()
+  it('fails the reload at once, naming the exit: it waits for no worker that is gone', async () => {
+    const primary = gp.child.pid as number
+    const [quitter, other] = childPids(primary) as [number, number]
+    const from = entries().length
+    process.kill(quitter, 'SIGSTOP')
+    replaceFile(config, yaml.replace('60s', '55s'))
+    await eventually(() => said(other, ['config reloaded'], from), 30_000, 'the other worker to reload')
+    process.kill(quitter, 'SIGKILL')
+    // Before, the reload waited out its 30 s answer timeout, and the replacement its texts with it.
+    const failure = await eventually(() => said(primary, [REFUSED], from), 60_000, 'the reload to fail')
+    expect(failure.problems).toEqual([`worker ${quitter}: exited before it answered the reload`])
+    await eventually(() => said(primary, ['replacement worker listening'], from), 60_000, 'the replacement to listen')
+    expect(entries().slice(from).filter((e) => e.pid === other && e.msg === 'config reloaded').map((e) => e.trigger)).toEqual(['file change', 'rollback of file change'])
+  }, 120_000)
+
   it('ends the replacement and exits 0: it served nothing, so nothing was cut', async () => {
     const primary = gp.child.pid as number
     const [crasher, sleeper] = childPids(primary) as [number, number]
