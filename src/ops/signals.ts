@@ -11,3 +11,18 @@ export function installSignals(handlers: SignalHandlers): () => void {
     for (const [signal, fn] of entries) process.off(signal, fn)
   }
 }
+
+/**
+ * Catches `signal` from now on (its default action would end the process) until the returned
+ * function installs its handler; a signal caught meanwhile runs the handler then, once.
+ */
+export function deferSignal(signal: NodeJS.Signals): (handler: () => void) => void {
+  let caught = false
+  const early = (): void => void (caught = true)
+  process.on(signal, early)
+  return (handler) => {
+    process.off(signal, early)
+    process.on(signal, handler)
+    if (caught) handler()
+  }
+}

@@ -17,6 +17,7 @@ import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
+import { deferSignal } from './signals.js'
 import { watchFiles } from './watch.js'
 import { WorkerPool } from './worker-pool.js'
 import { watchWorkers } from './worker-watchdog.js'
@@ -52,6 +53,8 @@ const ASK_TIMEOUT_MS = 2000
 
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
+  // A SIGHUP while the workers start (a config reloader) reloads once they serve, instead of ending the primary.
+  const onHup = deferSignal('SIGHUP')
   const start = loadConfigText(o.configFile)
   const startConfig = start.config
   // Judged on the bytes the workers get (they build from them, never from the disk).
@@ -148,10 +151,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : connected().filter((w) => serving.has(w))), logger)
-  const drain = (signal: NodeJS.Signals): void => {
-    pool.drain(signal)
-  }
-  process.on('SIGHUP', () => void reloads.reload('SIGHUP'))
+  const drain = (signal: NodeJS.Signals): void => pool.drain(signal)
+  onHup(() => void reloads.reload('SIGHUP'))
   process.on('SIGTERM', () => drain('SIGTERM'))
   process.on('SIGINT', () => drain('SIGINT'))
   o.announce({ msg: 'listening', url })

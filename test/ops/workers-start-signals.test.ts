@@ -1,0 +1,63 @@
+/**
+ * A SIGHUP that reaches a `--workers` primary while its workers are still starting (a config
+ * reloader sidecar, `kill -HUP` right after a rollout) is a reload once they serve (review
+ * rev-U). Before, the primary installed its SIGHUP handler only once every worker listened, so
+ * the signal's default action ended it: the instance never came up.
+ *
+ * Real processes: `serve --workers 2`, its workers held (SIGSTOP) before they listen.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { endpointYaml } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { childPids, eventually } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let gp: GatewayProcess | undefined
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+})
+
+afterAll(async () => {
+  await gp?.stop('SIGKILL')
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+/** This test's own children running `config` (the primary; read from /proc, nothing else is signalled). */
+function primaryOf(config: string): number | undefined {
+  return childPids(process.pid).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(config)
+    } catch {
+      return false
+    }
+  })
+}
+
+describe('a SIGHUP while the workers start', () => {
+  it('does not end the primary: the instance comes up, then reloads', async () => {
+    const config = join(pki.dir, 'start-signals.yaml')
+    writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
+    const starting = spawnGateway(config, ['--workers', '2'])
+    starting.catch(() => undefined)
+    const primary = await eventually(() => primaryOf(config), 60_000, 'the primary to run')
+    // Hold both workers before they listen, so the primary is still starting when the signal arrives.
+    const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers to be forked')
+    for (const w of workers) process.kill(w, 'SIGSTOP')
+    try {
+      process.kill(primary, 'SIGHUP')
+    } finally {
+      for (const w of workers) process.kill(w, 'SIGCONT')
+    }
+    gp = await starting
+    expect(gp.child.pid).toBe(primary)
+    await eventually(() => gp?.output.some((l) => l.includes('"trigger":"SIGHUP"') && l.includes('reload accepted by every worker')), 60_000, 'the SIGHUP reload')
+  }, 120_000)
+})
