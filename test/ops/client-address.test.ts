@@ -156,7 +156,7 @@ describe('the access line names the caller\'s address', () => {
     stops.push(() => gp.stop('SIGKILL'))
     const port = Number(new URL(gp.url).port)
     const want = [...(await everyKind(port, 40)), ...(await everyKind(port, 50))]
-    const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request')
+    const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request')
     await eventually(() => want.every((w) => lines().some((e) => e.clientAddress === w.from)), 15_000, 'a line from each address')
     checkLines(lines, want)
     // Fourteen connections, handed out in turn: both workers wrote some of these lines.

@@ -150,7 +150,7 @@ function inProcessTarget(g: Awaited<ReturnType<typeof startOpsGateway>>): Target
 }
 
 function processTarget(gp: GatewayProcess, admin: string): Target {
-  const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const entries = (): Record<string, unknown>[] => gp.logEntries()
   return { url: gp.url, admin, reasons: () => entries().filter((e) => e.msg === 'request').map((e) => String(e.reason)) }
 }
 

@@ -116,3 +116,6 @@ export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: 
   writeFileSync(config, yaml)
   return { gp: await spawnGateway(config, ['--workers', '2']), config }
 }
+
+/** The line a refused reload logs (the primary's verdict with --workers). */
+export const RELOAD_REFUSED = 'config reload failed; keeping the last good config'

@@ -159,7 +159,7 @@ describe('listener certificates follow a reload', () => {
     replaceFile(config, yaml)
     const gp = await spawnGateway(config, ['--workers', '2'])
     cleanup.push(() => gp.stop('SIGKILL'))
-    const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const entries = (): Record<string, unknown>[] => gp.logEntries()
     const adminPort = portOf(await adminUrlOf(gp))
     const proxyPort = portOf(gp.url)
     expect(await served(adminPort, pki)).toEqual({ cn: 'api.partner.test', verified: true })

@@ -21,7 +21,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { eventually, get, replaceFile } from './helpers.js'
+import { eventually, get, RELOAD_REFUSED, replaceFile } from './helpers.js'
 
 const HS = 'store-baseline-hs256-secret-32-bytes!'
 const AUD = 'https://gateway.test'
@@ -141,7 +141,7 @@ async function start(at: string, yaml: string, workers: number): Promise<Run> {
   const gp = await spawnGateway(config, ['--workers', String(workers)], { [TOKEN_ENV]: TOKEN })
   const admin = await adminUrlOf(gp)
   const entries = (from = 0): Entry[] =>
-    gp.output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Entry)
+    (gp.logEntries(from) as Entry[])
   return { gp, admin, config, entries }
 }
 
@@ -168,7 +168,6 @@ async function reloadBySignal(run: Run, yaml: string, pids: readonly number[], m
 }
 
 const ACCEPTED = 'config reloaded'
-const REFUSED = 'config reload failed; keeping the last good config'
 
 /** Sends bearer calls until `pid` served one; every token and call must succeed. */
 async function servedBy(run: Run, pid: number, tag: string): Promise<number> {
@@ -203,7 +202,7 @@ async function scenario(backend: Backend, workers: number): Promise<void> {
     let pids = workers === 1 ? [run.gp.child.pid as number] : await firstPids(run, workers)
     // Caller apps added and the store moved: a fresh start with this file succeeds, so the reload does.
     await reloadBySignal(run, yamlOf(b, true), pids, ACCEPTED)
-    expect(run.entries().filter((e) => e.msg === REFUSED)).toEqual([])
+    expect(run.entries().filter((e) => e.msg === RELOAD_REFUSED)).toEqual([])
     const s = await consoleSession(run.admin)
     const overview = await s.read<{ lastReload: { result: ReloadResult } | null; store: { kind: string; up?: boolean } }>('overview')
     expect(overview.lastReload?.result).toMatchObject({ ok: true })
@@ -237,7 +236,7 @@ async function scenario(backend: Backend, workers: number): Promise<void> {
       const result = await s.act<ReloadResult>('reload')
       expect(result).toEqual({ ok: false, problems: [expect.stringContaining(`${c.key}: ${RESTART_ONLY}`)] })
       await eventually(() => {
-        const refused = new Set(run.entries(from).filter((e) => e.msg === REFUSED && JSON.stringify(e.problems).includes(`${c.key}: ${RESTART_ONLY}`)).map((e) => e.pid as number))
+        const refused = new Set(run.entries(from).filter((e) => e.msg === RELOAD_REFUSED && JSON.stringify(e.problems).includes(`${c.key}: ${RESTART_ONLY}`)).map((e) => e.pid as number))
         return refusers.every((p) => refused.has(p))
       }, 60_000, 'the instance to refuse the file')
       expect(run.entries(from).filter((e) => e.msg === ACCEPTED)).toEqual([])
@@ -341,8 +340,8 @@ describe('a store the workers cannot open (review rev-i)', () => {
       const refused = await s.act<ReloadResult>('reload')
       expect(refused).toEqual({ ok: false, problems: [expect.stringMatching(/store: sqlite store .*cannot open/)] })
       // Refused by the primary's verdict, once: no worker is asked to open it.
-      await eventually(() => run.entries(from).some((e) => e.msg === REFUSED && e.pid === run.gp.child.pid), 60_000, 'the instance to refuse the store')
-      expect(run.entries(from).filter((e) => e.msg === REFUSED && e.pid !== run.gp.child.pid)).toEqual([])
+      await eventually(() => run.entries(from).some((e) => e.msg === RELOAD_REFUSED && e.pid === run.gp.child.pid), 60_000, 'the instance to refuse the store')
+      expect(run.entries(from).filter((e) => e.msg === RELOAD_REFUSED && e.pid !== run.gp.child.pid)).toEqual([])
       replaceFile(run.config, yamlOf(b, true))
       expect(await s.act<ReloadResult>('reload')).toEqual({ ok: true, endpoints: 1 })
       await eventually(() => pids.every((p) => run.entries(from).some((e) => e.msg === ACCEPTED && e.pid === p)), 60_000, 'every worker to accept B')

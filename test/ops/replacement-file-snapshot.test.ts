@@ -29,7 +29,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, get, lowestFreeFd, replaceFile, scrape, spawnTwoWorkers, valueOf } from './helpers.js'
+import { childPids, eventually, get, lowestFreeFd, RELOAD_REFUSED, replaceFile, scrape, spawnTwoWorkers, valueOf } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -37,8 +37,7 @@ let upstream: RunningServer
 let config: string
 let yaml: string
 
-const REFUSED = 'config reload failed; keeping the last good config'
-const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const entries = (): Record<string, unknown>[] => gp.logEntries()
 
 /** What the upstream saw for `n` requests, each on a new connection: client CN and the X-Org header. */
 async function seen(n: number): Promise<string[]> {
@@ -88,7 +87,7 @@ describe('a replacement worker after a refused reload that came with new files',
     const primary = gp.child.pid as number
     process.kill(primary, 'SIGHUP')
     // The primary judges the file once (it does not parse): nothing is relayed, one refusal is logged.
-    await eventually(() => entries().some((e) => e.msg === REFUSED && e.pid === primary), 30_000, 'the instance to refuse the reload')
+    await eventually(() => entries().some((e) => e.msg === RELOAD_REFUSED && e.pid === primary), 30_000, 'the instance to refuse the reload')
     // The survivors still run the last good config with the old bytes.
     expect(await seen(4)).toEqual(Array(4).fill('bot-runtime alpha-org-secret'))
     const workers = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
@@ -126,7 +125,7 @@ describe('a relayed reload while a rotation is still writing the files', () => {
       // The rotation goes on while the other worker sleeps, and until it has reloaded: writes never
       // quiet long enough for the watcher to take them as a change.
       let woke = false
-      const waking = eventually(() => said(sleeper, 'config reloaded', from) ?? said(sleeper, REFUSED, from), 30_000, 'the woken worker to reload').finally(() => (woke = true))
+      const waking = eventually(() => said(sleeper, 'config reloaded', from) ?? said(sleeper, RELOAD_REFUSED, from), 30_000, 'the woken worker to reload').finally(() => (woke = true))
       process.kill(sleeper, 'SIGCONT')
       while (!woke) {
         rotate(d, 'delta-org-secret')
@@ -157,7 +156,7 @@ describe('a reload one worker cannot build', () => {
     try {
       // The watcher's reload (no SIGHUP: one reload, not two).
       replaceFile(config, apps + yaml.replace('${file:org-secret}', 'refused-value'))
-      const failure = await eventually(() => said(primary, REFUSED, from), 30_000, 'the instance to refuse the reload')
+      const failure = await eventually(() => said(primary, RELOAD_REFUSED, from), 30_000, 'the instance to refuse the reload')
       expect(failure.problems).toEqual([expect.stringMatching(new RegExp(`^worker ${refuser}: `))])
       // The other worker built it, and then the last good config again.
       await eventually(() => entries().slice(from).filter((e) => e.pid === other && e.msg === 'config reloaded').length === 2, 30_000, 'the other worker to go back')

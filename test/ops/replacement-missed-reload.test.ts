@@ -37,7 +37,7 @@ let config: string
 let hold: string
 let tls: Parameters<typeof endpointYaml>[2]
 
-const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const entries = (): Record<string, unknown>[] => gp.logEntries()
 const yaml = (names: string[]): string =>
   // No upstream listens on port 1: a configured endpoint answers 502 (dial refused), an unknown one 403.
   `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${names.map((n) => endpointYaml(n, 1, tls)).join('')}`

@@ -25,7 +25,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { exitedOf, type GatewayProcess } from '../support/process.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, lowestFreeFd, replaceFile, spawnTwoWorkers } from './helpers.js'
+import { childPids, eventually, lowestFreeFd, RELOAD_REFUSED, replaceFile, spawnTwoWorkers } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -33,8 +33,7 @@ let upstream: RunningServer
 let config: string
 let yaml: string
 
-const REFUSED = 'config reload failed; keeping the last good config'
-const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const entries = (): Record<string, unknown>[] => gp.logEntries()
 const said = (pid: number, msgs: string[], from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && msgs.includes(e.msg as string))
 
 let held: (() => void)[] = []
@@ -104,7 +103,7 @@ describe('a worker that exits during a reload; then a drain while a replacement 
     await eventually(() => said(other, ['config reloaded'], from), 30_000, 'the other worker to reload')
     process.kill(quitter, 'SIGKILL')
     // Before, the reload waited out its 30 s answer timeout, and the replacement its texts with it.
-    const failure = await eventually(() => said(primary, [REFUSED], from), 60_000, 'the reload to fail')
+    const failure = await eventually(() => said(primary, [RELOAD_REFUSED], from), 60_000, 'the reload to fail')
     expect(failure.problems).toEqual([`worker ${quitter}: exited before it answered the reload`])
     await eventually(() => said(primary, ['replacement worker listening'], from), 60_000, 'the replacement to listen')
     expect(entries().slice(from).filter((e) => e.pid === other && e.msg === 'config reloaded').map((e) => e.trigger)).toEqual(['file change', 'rollback of file change'])

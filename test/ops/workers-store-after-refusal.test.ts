@@ -21,7 +21,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import type { GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, lowestFreeFd, replaceFile, spawnTwoWorkers } from './helpers.js'
+import { childPids, eventually, lowestFreeFd, RELOAD_REFUSED, replaceFile, spawnTwoWorkers } from './helpers.js'
 
 let pki: TestPki
 let gp: GatewayProcess
@@ -29,8 +29,7 @@ let upstream: RunningServer
 let config: string
 let yaml: string
 
-const REFUSED = 'config reload failed; keeping the last good config'
-const entries = (from: number): Record<string, unknown>[] => gp.output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const entries = (from: number): Record<string, unknown>[] => gp.logEntries(from)
 const CALLERS = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n`
 
 beforeAll(async () => {
@@ -56,18 +55,18 @@ describe('after a reload that only one worker built, opening the store', () => {
     try {
       // Caller apps need the store (at its default file): the refuser cannot open it, the opener does and goes back.
       replaceFile(config, CALLERS + yaml)
-      await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === REFUSED), 30_000, 'the instance to refuse the reload')
+      await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === RELOAD_REFUSED), 30_000, 'the instance to refuse the reload')
       await eventually(() => entries(from).filter((e) => e.pid === opener && e.msg === 'config reloaded').length === 2, 30_000, 'the opener to go back')
       // Every worker's line about it is out (each process writes its own, in batches) before the next reload.
-      await eventually(() => entries(from).some((e) => e.pid === refuser && e.msg === REFUSED), 30_000, 'the refuser to log its refusal')
+      await eventually(() => entries(from).some((e) => e.pid === refuser && e.msg === RELOAD_REFUSED), 30_000, 'the refuser to log its refusal')
     } finally {
       execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${soft}:`])
     }
     from = gp.output.length
     replaceFile(config, `store: { file: ${join(pki.dir, 'moved.db')} }\n${CALLERS}${yaml}`)
-    const refusal = await eventually(() => entries(from).find((e) => e.pid === primary && (e.msg === REFUSED || e.msg === 'reload accepted by every worker')), 30_000, 'the second reload to end')
+    const refusal = await eventually(() => entries(from).find((e) => e.pid === primary && (e.msg === RELOAD_REFUSED || e.msg === 'reload accepted by every worker')), 30_000, 'the second reload to end')
     // Judged by the primary, as a single process would judge it: not relayed, no worker refusing, none drained.
-    expect(refusal).toMatchObject({ msg: REFUSED, problems: [expect.stringContaining('store.file: changed, and takes effect only after a restart')] })
+    expect(refusal).toMatchObject({ msg: RELOAD_REFUSED, problems: [expect.stringContaining('store.file: changed, and takes effect only after a restart')] })
     expect((refusal.problems as string[]).filter((p) => p.startsWith('worker '))).toEqual([])
     expect(entries(from).filter((e) => e.pid !== primary)).toEqual([])
   }, 120_000)

@@ -17,7 +17,7 @@ let config: string
 let tls: Parameters<typeof endpointYaml>[2]
 
 const entries = (): Record<string, unknown>[] =>
-  gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  gp.logEntries()
 const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').map((e) => e.pid as number)
 /** Waits until the primary has logged `n` replacement workers listening (readiness asks only the connected ones). */
 const replacementsListening = (n: number): Promise<unknown> =>

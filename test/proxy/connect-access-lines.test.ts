@@ -204,7 +204,7 @@ describe('with --workers 2', () => {
     const token = await bearer()
     const { sent, received } = await tunnel(port, token, ['hello through two workers'])
     expect(await nested(port, token)).toMatch(/^HTTP\/1\.1 405 /)
-    const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
+    const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     expect(lines().map((e) => [e.status, e.reason, e.caller]).sort()).toEqual([[200, undefined, 'bot'], [405, 'method_not_allowed', 'bot']])
     expect(lines().find((e) => e.status === 200)).toMatchObject({ passThrough: `127.0.0.1:${echoPort()}`, requestBytes: sent, responseBytes: received })

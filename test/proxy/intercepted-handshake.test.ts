@@ -235,7 +235,7 @@ describe('with --workers 2', () => {
     const token = await bearer()
     await curl(gp.url, ['--proxy-header', `Proxy-Authorization: Bearer ${token}`, `https://${authority()}/x`])
     await curl(gp.url, ['--proxytunnel', `http://${authority()}/x`])
-    const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
+    const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     expect(lines().map((e) => e.error).sort()).toEqual([failed('TLS alert unknown_ca from the caller: the caller does not trust the interception CA'), failed('the caller sent plain HTTP into the tunnel, not TLS (ERR_SSL_HTTP_REQUEST)')])
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) === 2, 15_000, 'two 4xx CONNECT samples')

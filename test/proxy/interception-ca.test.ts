@@ -157,7 +157,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
         expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: refusal(), code: 503 }] })
       }
       expect(await get(`${admin}/readyz`)).toEqual({ status: 200, text: '{"status":"ready"}' })
-      const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
+      const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
       // One per refused CONNECT, and the pass-through tunnel's once it closed.
       await eventually(() => lines().length === 5, 10_000, 'one access line per CONNECT')
       const refused = lines().filter((e) => e.status !== 200)
@@ -171,7 +171,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
       expect(valueOf(m, 'mtls_gateway_certificate_expiry_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2021-01-01T00:00:00Z') / 1000)
       expect(valueOf(m, 'mtls_gateway_certificate_not_before_timestamp_seconds', { endpoint: '', kind: 'interception_ca' })).toBe(Date.parse('2020-01-01T00:00:00Z') / 1000)
       // Each process that adopted the config says so once, as it does for a degraded endpoint.
-      const warned = gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.reason === 'interception_ca_expired')
+      const warned = gp.logEntries().filter((e) => e.reason === 'interception_ca_expired')
       expect(warned.map((e) => [e.level, e.problem])).toEqual(Array(Number(workers)).fill(['warn', 'the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")']))
       expect(new Set(warned.map((e) => e.pid)).size).toBe(Number(workers))
       expect(gp.output.join('\n')).not.toContain(bearer['proxy-authorization'].slice(7))
@@ -265,7 +265,7 @@ describe('the interception CA is read with the snapshot, not at the first CONNEC
     stops.push(() => gp.stop('SIGKILL'))
     await adminUrlOf(gp)
     const port = portOf(gp.url)
-    const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const entries = (): Record<string, unknown>[] => gp.logEntries()
     const workersSaying = (msg: string, from: number): number => new Set(entries().slice(from).filter((e) => e.msg === msg).map((e) => e.pid)).size
     // One worker may have served a CONNECT, the other not: both must answer alike.
     expect((await intercepted(port, a.pem)).status).toBe(200)

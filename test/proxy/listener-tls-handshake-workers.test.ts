@@ -42,7 +42,7 @@ afterAll(async () => {
 })
 
 const port = (): string => new URL(gp.url).port
-const entries = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+const entries = (): Record<string, unknown>[] => gp.logEntries()
 const access = (): Record<string, unknown>[] => entries().filter((e) => e.msg === 'request')
 const metric = async (name: string, labels: Record<string, string>): Promise<number> => valueOf(await scrape(admin), name, labels) ?? 0
 const REQUESTS_4XX = { endpoint: 'none', method: 'other', status_class: '4xx' }

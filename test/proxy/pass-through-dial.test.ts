@@ -217,7 +217,7 @@ describe('with --workers 2', () => {
     const token = await bearer()
     const answers = await Promise.all([connectTo(port, silent.port, token), connectTo(port, silent.port, token)])
     for (const a of answers) expect({ status: a.status, body: JSON.parse(a.body) as unknown }).toEqual({ status: 504, body: { errors: [{ msg: timeoutMsg(1), code: 504 }] } })
-    const lines = (): Record<string, unknown>[] => gp.output.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request' && e.method === 'CONNECT')
+    const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     for (const line of lines()) expect(line).toMatchObject({ status: 504, reason: 'upstream_timeout', error: timeoutMsg(1), caller: 'bot' })
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '5xx' }) === 2, 15_000, 'two 5xx CONNECT samples')

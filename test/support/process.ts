@@ -15,6 +15,8 @@ export interface GatewayProcess {
   url: string
   /** Lines the process printed (stdout and stderr). */
   output: string[]
+  /** Its JSON log lines so far (from output line `from`), parsed. */
+  logEntries(from?: number): Record<string, unknown>[]
   /** Resident set size and its peak, in bytes, from /proc. */
   memory(): { rss: number; peak: number }
   stop(signal?: NodeJS.Signals): Promise<number | null>
@@ -49,6 +51,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
     child,
     url,
     output,
+    logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>),
     memory() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
       const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
