@@ -7,6 +7,7 @@
  * port, so the origin is fixed by the config and the tenant alone.
  */
 import { pathSegmentProblem } from './path-segment.js'
+import { TENANT_LABEL } from './tenant-label.js'
 import { parseTemplate, renderTemplate, type TemplatePart, type TemplateScope } from './template.js'
 
 /** Where in a URL a placeholder sits. */
@@ -27,7 +28,6 @@ export type UrlScope = Omit<TemplateScope, 'claims'>
 export type FilledUrl = { url: string; shown: string } | { missing: string } | { refused: string }
 
 const SCHEME = /^https?:\/\//
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 const NEXT_PART: Record<UrlPart, Partial<Record<string, UrlPart>>> = {
   host: { '/': 'path', '?': 'query', '#': 'fragment' },
   path: { '?': 'query', '#': 'fragment' },
@@ -87,7 +87,7 @@ export function fillUrlTemplate(t: UrlTemplate, scope: UrlScope): FilledUrl {
     }
     const r = renderTemplate({ source: '', parts: [part], literal: false }, { ...scope, claims: {} })
     if ('missing' in r) return { missing: r.missing }
-    const value = where === 'host' ? (DNS_LABEL.test(r.value) ? r.value : undefined) : encodeComponent(r.value)
+    const value = where === 'host' ? (TENANT_LABEL.test(r.value) ? r.value : undefined) : encodeComponent(r.value)
     if (value === undefined) return { refused: `${nameOf(part)} is not ${where === 'host' ? 'a DNS label' : 'valid Unicode'}` }
     if (where === 'path') pathValues.push({ start: url.length, end: url.length + value.length, name: nameOf(part) })
     url += value

@@ -5,8 +5,11 @@
  * certificate to another origin.
  */
 
+import { TENANT_LABEL } from '../config/index.js'
+
 const TENANT_SLOT = 'tenant-slot-0'
-const DNS_LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
+/** The tenant rule's pattern without its anchors: a tenant fills exactly one label of a host. */
+const DNS_LABEL = TENANT_LABEL.source.slice(1, -1)
 
 /**
  * A predicate over (hostname as undici passes it, port) for the configured URLs a pool may
