@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { checkUserId } from '../callers/index.js'
+import { checkStoredUserId, checkUserId } from '../callers/index.js'
 import { createAuthorizeLink, listTokenHolders, revokeToken, runProfileTest } from './adapter.js'
 import { validateDraft } from './draft.js'
 import { endpointRows } from './endpoints.js'
@@ -90,9 +90,10 @@ const users: Handler = async (host) => {
   return ok({ store: Boolean(store) && host.config().store.sealKeys.length > 0, profiles: perUser, apps, holders: await listTokenHolders(store) })
 }
 
-function owner(body: Record<string, unknown>): { profile: string; user: string; tenant?: string } {
+/** Whose token; `check`: checkUserId for an id about to be used, checkStoredUserId for a revoke (earlier versions' longer ids). */
+function owner(body: Record<string, unknown>, check: (subject: string, id: string) => string): { profile: string; user: string; tenant?: string } {
   const tenant = optionalString(body, 'tenant')
-  return { profile: requiredString(body, 'profile'), user: checkUserId('"user"', requiredString(body, 'user')), ...(tenant !== undefined ? { tenant } : {}) }
+  return { profile: requiredString(body, 'profile'), user: check('"user"', requiredString(body, 'user')), ...(tenant !== undefined ? { tenant } : {}) }
 }
 
 /** The token's user space as listed ("" allowed), or undefined for an earlier version's token. */
@@ -106,7 +107,7 @@ const revoke: Handler = async (host, _s, req) => {
   const body = await readJsonBody(req)
   // An anonymous user's id names another entry than the same known user's; so does another space's.
   const space = spaceOf(body)
-  const who = Object.assign(owner(body), space !== undefined ? { space } : {}, body.anonymous === true ? { anonymous: true as const } : {})
+  const who = Object.assign(owner(body, checkStoredUserId), space !== undefined ? { space } : {}, body.anonymous === true ? { anonymous: true as const } : {})
   const removed = await revokeToken(host.runtime.store, who)
   const audit = { action: 'revoke_token', result: removed ? 'ok' : 'not_found', details: { ...who } }
   return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }
@@ -116,7 +117,7 @@ const link: Handler = async (host, _s, req) => {
   const body = await readJsonBody(req)
   // Whose user: an app's client id, or "" for callers without an app.
   if (typeof body.app !== 'string') throw new GatewayError('bad_request', '"app" is required (the client id of the app whose user this is, "" for callers without an app)')
-  const who = Object.assign(owner(body), { app: body.app })
+  const who = Object.assign(owner(body, checkUserId), { app: body.app })
   const url = await host.withGateway(async (g) => {
     const p = g.profiles.get(who.profile)
     if (!p || p.config.token.mode !== 'per_user') throw new GatewayError('not_found', `no per-user profile named "${who.profile}"`)

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { checkUserId, type Caller } from '../callers/index.js'
+import { checkStoredUserId, type Caller } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
 import type { Runtime } from '../runtime/index.js'
@@ -81,7 +81,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     const profile = profileNamed(gateway, decode(m[1] as string))
     if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
     else if (m[2] === 'test') await runTest(req, res, gateway, profile, url, admin)
-    else await revoke(req, res, gateway, profile, checkUserId('the user in the path', decode(m[3] as string)), url, deps(gateway))
+    else await revoke(req, res, gateway, profile, checkStoredUserId('the user in the path', decode(m[3] as string)), url, deps(gateway))
     return true
   }
 
