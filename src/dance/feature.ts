@@ -29,7 +29,7 @@ import { userSpaceNamed } from './user-space.js'
 /** What the composition root plugs in (structurally serve.ts's Feature). */
 export interface OAuth1Feature {
   routes: ApiRoute[]
-  userTokens: (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
+  userTokens: (profile: Profile, ctx: Admitted, user: string, formerId?: string) => Promise<OAuthToken>
   onIdentityMerge: (caller: Caller, gateway: Gateway) => Promise<void>
 }
 
@@ -87,14 +87,14 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
 
   return {
     routes: [route],
-    async userTokens(profile, actx, user) {
+    async userTokens(profile, actx, user, formerId) {
       const { repo } = deps(actx.gateway)
       // The caller's app's users: another app's user of the same id has tokens of their own.
       const space = userSpaceOf(actx.gateway.callers, actx.caller.appId)
       const owner = { space, profile: profile.name, ...(actx.tenant !== undefined ? { tenant: actx.tenant } : {}), user, anonymous: actx.caller.isAnonymous === true }
       let unreadable: SealError | undefined
       try {
-        const stored = await repo.findToken(owner)
+        const stored = await (formerId === undefined ? repo.findToken(owner) : repo.findOrAdoptToken(owner, formerId))
         if (stored) return { token: stored.token, tokenSecret: stored.tokenSecret, ...(stored.fields ? { fields: stored.fields } : {}) }
       } catch (err) {
         // A token sealed under a retired key is as good as none: the user authorizes again.

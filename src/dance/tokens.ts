@@ -14,6 +14,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
+import { findOrAdoptToken } from './adopt-token.js'
 import { keysInEverySpace, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
 /** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
@@ -55,6 +56,12 @@ export interface LinkRecord extends TokenOwner {
 export interface OAuth1TokenRepo {
   saveToken(owner: TokenOwner, token: StoredToken): Promise<void>
   findToken(owner: TokenOwner): Promise<StoredToken | undefined>
+  /**
+   * The owner's token, or, when they have none, the one stored for the same space, profile and
+   * tenant under `formerUser` (the id an earlier version keyed them by), moved to the owner first:
+   * written under the owner's key only if still absent, then removed from the former one.
+   */
+  findOrAdoptToken(owner: TokenOwner, formerUser: string): Promise<StoredToken | undefined>
   /**
    * Removes the user id's token, known or anonymous, in the owner's user space or, with
    * `space` undefined, in every user space (and earlier versions' keys); true when one was removed.
@@ -118,6 +125,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(owner.anonymous))
     },
     findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS),
+    findOrAdoptToken: (owner, formerUser) => findOrAdoptToken(o, owner, formerUser, TOKEN_SECRETS),
     async revoke(owner) {
       const { space } = owner
       const keys =

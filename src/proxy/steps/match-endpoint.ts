@@ -5,6 +5,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { canonicalTenant, TENANT_RULE } from '../../config/index.js'
+import { headerText } from '../../callers/index.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
@@ -70,12 +71,14 @@ function byHost(ctx: Context): Endpoint {
 
 /** The tenant from the route (`/proxy/<ep>@<tenant>/`) or the tenant header; validated as a DNS label. */
 function tenantOf(ctx: Context, endpoint: Endpoint): string | undefined {
-  const header = ctx.inbound.headers[endpoint.config.tenantHeader]
-  const given = ctx.route?.tenant ?? (Array.isArray(header) ? header[0] : header)
   if (!endpoint.tenancy) {
     if (ctx.route?.tenant !== undefined) throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}" does not use tenants`)
     return undefined
   }
+  const header = ctx.inbound.headers[endpoint.config.tenantHeader]
+  const sent = Array.isArray(header) ? header[0] : header
+  // Read as every header text is (UTF-8): a tenant is a DNS label, so non-ASCII is refused below either way.
+  const given = ctx.route?.tenant ?? (sent === undefined ? undefined : headerText(endpoint.config.tenantHeader, sent))
   if (given === undefined || given === '') {
     throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}" needs a tenant: send the ${endpoint.config.tenantHeader} header or use /proxy/${endpoint.name}@<tenant>/…`)
   }

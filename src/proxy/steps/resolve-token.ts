@@ -5,13 +5,17 @@
  * user's stored fields.
  */
 import { GatewayError } from '../../errors.js'
-import { checkUserId } from '../../callers/index.js'
+import { checkUserId, headerText, latin1Reading } from '../../callers/index.js'
 import type { Profile } from '../../gateway/index.js'
 import type { Admitted, OAuthToken, Step } from '../pipeline.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
 
-/** Finds a user's token; throws GatewayError('oauth_token_missing') with the authorize URL. */
-export type UserTokenSource = (profile: Profile, ctx: Admitted, user: string) => Promise<OAuthToken>
+/**
+ * Finds a user's token; throws GatewayError('oauth_token_missing') with the authorize URL.
+ * `formerId`: the id an earlier version stored this user's tokens under (X-Gateway-User read as
+ * Latin-1), when it differs: a token found only there is moved to `user`.
+ */
+export type UserTokenSource = (profile: Profile, ctx: Admitted, user: string, formerId?: string) => Promise<OAuthToken>
 
 /** Until callers authenticate with JWTs, the user may be named by this header. */
 export const USER_HEADER = 'x-gateway-user'
@@ -22,13 +26,16 @@ export const USER_HEADER = 'x-gateway-user'
  */
 const userHeaderShadow = cgiShadowTest([USER_HEADER], [USER_HEADER])
 
-/** The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header (400 when not a user id). */
+/**
+ * The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header read as
+ * UTF-8 (400 when its bytes are not UTF-8 or it is not a user id).
+ */
 export function userOf(ctx: Admitted): string | undefined {
   if (ctx.caller.sub !== undefined) return ctx.caller.sub
   const h = ctx.inbound.headers[USER_HEADER]
   const v = Array.isArray(h) ? h[0] : h
   // The same rule as a JWT's sub (a too-long header was ignored, then the call "named no user").
-  return v ? checkUserId('X-Gateway-User', v) : undefined
+  return v ? checkUserId('X-Gateway-User', headerText('X-Gateway-User', v)) : undefined
 }
 
 export function createResolveToken(userTokens?: UserTokenSource): Step {
@@ -48,7 +55,9 @@ export function createResolveToken(userTokens?: UserTokenSource): Step {
       if (mode !== 'per_user') return
       if (user === undefined) throw new GatewayError('caller_credentials_missing', `endpoint "${ctx.endpoint.name}" signs with each user's token: the call must say which user it is for`)
       if (!userTokens) throw new GatewayError('internal', `profile "${profile.name}" uses per-user tokens but no token store is configured`)
-      return userTokens(profile, ctx, user).then((found) => {
+      // Only a header-named user was ever keyed by its Latin-1 reading (a JWT's sub is JSON: UTF-8).
+      const formerId = ctx.caller.sub === undefined ? latin1Reading(user) : undefined
+      return userTokens(profile, ctx, user, formerId).then((found) => {
         ctx.auth.token = found
       })
     },
