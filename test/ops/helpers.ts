@@ -5,7 +5,7 @@
 import { request as httpRequest } from 'node:http'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createLog, createOps, type Ops, type OpsOptions } from '../../src/ops/index.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { startTestGateway } from '../support/gateway.js'
@@ -109,6 +109,20 @@ export function lowestFreeFd(pid: number): number {
   while (open.has(n)) n++
   return n
 }
+
+/** Runs `fn` with `pid` at its descriptor limit (its next open() fails: EMFILE), then gives back its soft limit. */
+export async function atDescriptorLimit<T>(pid: number, fn: () => Promise<T>): Promise<T> {
+  const soft = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1] as string
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${lowestFreeFd(pid)}:`])
+  try {
+    return await fn()
+  } finally {
+    execFileSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`])
+  }
+}
+
+/** Caller apps with a required-false `callers` section: the first config that needs the store. */
+export const STORE_CALLERS = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n`
 
 /** Writes `yaml` to `<dir>/gateway.yaml` and spawns `serve --workers 2` on it. */
 export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: GatewayProcess; config: string }> {

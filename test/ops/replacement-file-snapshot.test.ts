@@ -21,29 +21,27 @@
  */
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { privateKeyPem } from '../../src/tls/index.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { endpointYaml, send } from '../support/gateway.js'
-import { adminUrlOf, type GatewayProcess } from '../support/process.js'
-import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, get, lowestFreeFd, RELOAD_REFUSED, replaceFile, scrape, spawnTwoWorkers, valueOf } from './helpers.js'
+import type { TestPki } from '../support/pki.js'
+import { send } from '../support/gateway.js'
+import type { EchoReply } from '../support/tls-server.js'
+import { atDescriptorLimit, childPids, eventually, get, RELOAD_REFUSED, replaceFile, scrape, STORE_CALLERS, valueOf } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
 
-let pki: TestPki
-let gp: GatewayProcess
-let upstream: RunningServer
-let config: string
-let yaml: string
-
-const entries = (): Record<string, unknown>[] => gp.logEntries()
+const w = useTwoWorkers({
+  fields: '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n',
+  prepare: (pki) => writeFileSync(join(pki.dir, 'org-secret'), 'alpha-org-secret\n', { mode: 0o600 }),
+})
+const entries = (): Record<string, unknown>[] => w.gp.logEntries()
 
 /** What the upstream saw for `n` requests, each on a new connection: client CN and the X-Org header. */
 async function seen(n: number): Promise<string[]> {
   const out: string[] = []
   for (let i = 0; i < n; i++) {
-    const r = await send(gp.url, `/proxy/partner/x${i}`)
+    const r = await send(w.gp.url, `/proxy/partner/x${i}`)
     expect(r.status).toBe(200)
     const reply = r.json<EchoReply>()
     out.push(`${/CN=([^,]+)/.exec(reply.clientSubject ?? '')?.[1] ?? 'none'} ${String(reply.headers['x-org'])}`)
@@ -51,33 +49,20 @@ async function seen(n: number): Promise<string[]> {
   return out
 }
 
-const workers = (): number[] => childPids(gp.child.pid as number)
+const workers = (): number[] => childPids(w.gp.child.pid as number)
 const said = (pid: number, msg: string, from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && e.msg === msg)
 
 /** Rotates the client certificate, its key and the `${file:}` secret, as a Secret update does (file by file). */
 function rotate(cert: Awaited<ReturnType<TestPki['issue']>>, secret: string): void {
+  const { pki } = w
   replaceFile(pki.file('client.key'), privateKeyPem(cert))
   replaceFile(pki.file('client.crt'), cert.pem)
   replaceFile(join(pki.dir, 'org-secret'), `${secret}\n`)
 }
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const tls = clientTls(pki)
-  writeFileSync(join(pki.dir, 'org-secret'), 'alpha-org-secret\n', { mode: 0o600 })
-  yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields: [{ type: header, key: X-Org, value: "${file:org-secret}" }]\n')}`
-  ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
-}, 120_000)
-
-afterAll(async () => {
-  await gp?.stop('SIGKILL')
-  await upstream?.close()
-  pki?.cleanup()
-})
-
 describe('a replacement worker after a refused reload that came with new files', () => {
   it('presents the certificate and sends the secret its siblings loaded, not the files now on disk', async () => {
+    const { gp, config, yaml, pki } = w
     expect(await seen(8)).toEqual(Array(8).fill('bot-runtime alpha-org-secret'))
     const b = await pki.issue({ subject: 'CN=cert-b,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
     replaceFile(pki.file('client.key'), privateKeyPem(b))
@@ -113,6 +98,7 @@ describe('a replacement worker after a refused reload that came with new files',
 
 describe('a relayed reload while a rotation is still writing the files', () => {
   it('builds every worker from the bytes the primary read, not the disk as each worker finds it', async () => {
+    const { pki } = w
     const [sleeper, awake] = workers() as [number, number]
     const c = await pki.issue({ subject: 'CN=cert-c,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
     const d = await pki.issue({ subject: 'CN=cert-d,O=mtls-gateway tests', issuer: pki.inter, usages: ['clientAuth'] })
@@ -143,26 +129,21 @@ describe('a relayed reload while a rotation is still writing the files', () => {
 
 describe('a reload one worker cannot build', () => {
   it('fails for the instance, loudly, and the worker that built it goes back to the last good config', async () => {
+    const { gp, config, yaml, admin } = w
     const primary = gp.child.pid as number
-    const admin = await adminUrlOf(gp)
     const failures = async (): Promise<number> => valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'failure' }) ?? 0
     const failed = await failures()
     const [refuser, other] = workers() as [number, number]
     const from = entries().length
     // Caller apps: the first config that needs the store, which each worker opens as it builds it; and a new header value.
-    const apps = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n`
-    const soft = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${refuser}/limits`, 'utf8'))?.[1] as string
-    execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${lowestFreeFd(refuser)}:`])
-    try {
+    await atDescriptorLimit(refuser, async () => {
       // The watcher's reload (no SIGHUP: one reload, not two).
-      replaceFile(config, apps + yaml.replace('${file:org-secret}', 'refused-value'))
+      replaceFile(config, STORE_CALLERS + yaml.replace('${file:org-secret}', 'refused-value'))
       const failure = await eventually(() => said(primary, RELOAD_REFUSED, from), 30_000, 'the instance to refuse the reload')
       expect(failure.problems).toEqual([expect.stringMatching(new RegExp(`^worker ${refuser}: `))])
       // The other worker built it, and then the last good config again.
       await eventually(() => entries().slice(from).filter((e) => e.pid === other && e.msg === 'config reloaded').length === 2, 30_000, 'the other worker to go back')
-    } finally {
-      execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${soft}:`])
-    }
+    })
     expect(entries().slice(from).filter((e) => e.msg === 'reload accepted by every worker')).toEqual([])
     expect(await failures()).toBe(failed + 1)
     expect((await get(`${admin}/readyz`)).status).toBe(200)

@@ -16,69 +16,40 @@
  *
  * Real processes: `serve --workers 2`, a real TLS upstream that holds /slow requests until released.
  */
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { endpointYaml, send } from '../support/gateway.js'
-import { exitedOf, type GatewayProcess } from '../support/process.js'
-import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually, lowestFreeFd, RELOAD_REFUSED, replaceFile, spawnTwoWorkers } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { send } from '../support/gateway.js'
+import { exitedOf } from '../support/process.js'
+import { echo } from '../support/tls-server.js'
+import { atDescriptorLimit, childPids, eventually, RELOAD_REFUSED, replaceFile, STORE_CALLERS } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
 
-let pki: TestPki
-let gp: GatewayProcess
-let upstream: RunningServer
-let config: string
-let yaml: string
-
-const entries = (): Record<string, unknown>[] => gp.logEntries()
+const entries = (): Record<string, unknown>[] => w.gp.logEntries()
 const said = (pid: number, msgs: string[], from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && msgs.includes(e.msg as string))
 
 let held: (() => void)[] = []
 const release = (): void => void held.splice(0).forEach((go) => go())
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void (req.url?.includes('slow') ? held.push(() => echo(req, res)) : echo(req, res))
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
-  yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-})
-/** Each describe's own `serve --workers 2` (each ends with a drain). */
-function onItsOwnGateway(): void {
-  beforeAll(async () => {
-    ;({ gp, config } = await spawnTwoWorkers(pki.dir, yaml))
-  }, 120_000)
-  afterAll(async () => {
-    release()
-    await gp?.stop('SIGKILL')
-  })
-}
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-})
+const handler = (req: IncomingMessage, res: ServerResponse): void => void (req.url?.includes('slow') ? held.push(() => echo(req, res)) : echo(req, res))
+// Each describe starts its own `serve --workers 2` (each ends with a drain).
+const w = useTwoWorkers({ before: 'drain: { grace: 60s }\n', handler, spawn: 'none' })
 
 describe('a drain while a worker that could not go back is leaving', () => {
-  onItsOwnGateway()
+  w.ownInstance(release)
   it('lets that worker finish its requests too: it is told to drain once', async () => {
+    const { gp, config, yaml, pki } = w
     const primary = gp.child.pid as number
     const [refuser, leaver] = childPids(primary) as [number, number]
     // Two held requests on each worker (the primary hands connections round-robin).
     const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
     await eventually(() => held.length === 4, 30_000, 'the upstream to hold 4 requests')
     const from = entries().length
-    const soft = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${refuser}/limits`, 'utf8'))?.[1] as string
-    execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${lowestFreeFd(refuser)}:`])
-    try {
+    await atDescriptorLimit(refuser, async () => {
       // Caller apps need the store: the refuser cannot open it, the leaver opens store.db and cannot go back.
-      replaceFile(config, `store: { file: ${join(pki.dir, 'store.db')} }\ncallers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n${yaml}`)
+      replaceFile(config, `store: { file: ${join(pki.dir, 'store.db')} }\n${STORE_CALLERS}${yaml}`)
       await eventually(() => said(primary, ['worker left on a config the instance did not accept: draining and replacing it'], from), 30_000, 'the leaver to be drained')
-    } finally {
-      execFileSync('prlimit', ['--pid', String(refuser), `--nofile=${soft}:`])
-    }
+    })
     const exit = exitedOf(gp.child)
     gp.child.kill('SIGTERM')
     await eventually(() => said(primary, ['draining every worker'], from), 30_000, 'the drain to begin')
@@ -93,8 +64,9 @@ describe('a drain while a worker that could not go back is leaving', () => {
 })
 
 describe('a worker that exits during a reload; then a drain while a replacement is still starting', () => {
-  onItsOwnGateway()
+  w.ownInstance(release)
   it('fails the reload at once, naming the exit: it waits for no worker that is gone', async () => {
+    const { gp, config, yaml } = w
     const primary = gp.child.pid as number
     const [quitter, other] = childPids(primary) as [number, number]
     const from = entries().length
@@ -110,6 +82,7 @@ describe('a worker that exits during a reload; then a drain while a replacement 
   }, 120_000)
 
   it('ends the replacement and exits 0: it served nothing, so nothing was cut', async () => {
+    const { gp, config, yaml } = w
     const primary = gp.child.pid as number
     const [crasher, sleeper] = childPids(primary) as [number, number]
     const from = entries().length

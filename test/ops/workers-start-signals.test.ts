@@ -8,26 +8,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { endpointYaml } from '../support/gateway.js'
+import { afterAll, describe, expect, it } from 'vitest'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { childPids, eventually } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
 
-let pki: TestPki
-let upstream: RunningServer
+// The test spawns the instance itself (it must catch the primary while it starts).
+const w = useTwoWorkers({ spawn: 'none' })
 let gp: GatewayProcess | undefined
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-})
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')
-  await upstream?.close()
-  pki?.cleanup()
 })
 
 /** This test's own children running `config` (the primary; read from /proc, nothing else is signalled). */
@@ -43,8 +34,8 @@ function primaryOf(config: string): number | undefined {
 
 describe('a SIGHUP while the workers start', () => {
   it('does not end the primary: the instance comes up, then reloads', async () => {
-    const config = join(pki.dir, 'start-signals.yaml')
-    writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
+    const config = join(w.pki.dir, 'start-signals.yaml')
+    writeFileSync(config, w.yaml)
     const starting = spawnGateway(config, ['--workers', '2'])
     starting.catch(() => undefined)
     const primary = await eventually(() => primaryOf(config), 60_000, 'the primary to run')

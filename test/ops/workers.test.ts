@@ -1,23 +1,15 @@
-import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Pool } from 'undici'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { describe, expect, it } from 'vitest'
 import { endpointYaml, send } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { connect } from 'node:net'
 import { eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
 
-let pki: TestPki
-let upstream: RunningServer
-let gp: GatewayProcess
-let admin: string
-let config: string
-let tls: Parameters<typeof endpointYaml>[2]
+const w = useTwoWorkers({ admin: '{ port: 0, timeouts: { headers: 1s } }' })
 
 const entries = (): Record<string, unknown>[] =>
-  gp.logEntries()
+  w.gp.logEntries()
 const accessPids = (): number[] => entries().filter((e) => e.msg === 'request').map((e) => e.pid as number)
 /** Waits until the primary has logged `n` replacement workers listening (readiness asks only the connected ones). */
 const replacementsListening = (n: number): Promise<unknown> =>
@@ -38,23 +30,9 @@ function decreases(before: Sample[], after: Sample[]): string[] {
   })
 }
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  tls = clientTls(pki)
-  config = join(pki.dir, 'gateway.yaml')
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0, timeouts: { headers: 1s } }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
-  gp = await spawnGateway(config, ['--workers', '2'])
-  admin = await adminUrlOf(gp)
-}, 120_000) // a primary and two workers starting on a loaded 2-core machine
-afterAll(async () => {
-  await gp?.stop('SIGKILL')
-  await upstream?.close()
-  pki?.cleanup()
-})
-
 describe('serve --workers 2', () => {
   it('spreads traffic over both workers and aggregates the counters', async () => {
+    const { gp, admin } = w
     // Concurrent calls repeating two caller ids: each worker's lines still carry their own upstream connection.
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/partner/w${i}`, { headers: { 'x-request-id': i % 2 ? 'turn-odd' : 'turn-even' } })))
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
@@ -74,6 +52,7 @@ describe('serve --workers 2', () => {
   // line (each write stays within PIPE_BUF). With unbounded 64 KiB batches, 68 of 80,008 lines
   // of such a run arrived cut.
   it('keeps every log line whole on the shared stdout pipe under load', async () => {
+    const { gp } = w
     const before = gp.output.length
     // A reader that falls behind now and then, as a busy log collector does: the pipe fills,
     // and writes that do not fit whole are where lines get cut.
@@ -109,6 +88,7 @@ describe('serve --workers 2', () => {
   }, 120_000)
 
   it('relays SIGHUP to every worker', async () => {
+    const { gp, admin } = w
     gp.child.kill('SIGHUP')
     const reloaded = await eventually(() => {
       const pids = new Set(entries().filter((e) => e.msg === 'config reloaded').map((e) => e.pid))
@@ -121,6 +101,7 @@ describe('serve --workers 2', () => {
   // A crashed worker's counts stay in the instance's counters: a drop would read as a counter
   // reset to Prometheus (rate spikes, alerts firing). Both workers served the traffic so far.
   it('replaces a crashed worker and counts it, and no counter or histogram of the instance goes down', async () => {
+    const { gp, admin } = w
     const scraped = await monotonicSamples(admin)
     const requests = (m: Sample[]): number | undefined => valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'partner', method: 'GET', status_class: '2xx' })
     // Every request sent so far: 20 to partner, 20,000 refused (no endpoint "none").
@@ -147,6 +128,7 @@ describe('serve --workers 2', () => {
   })
 
   it('counts a worker that does not answer a scrape in time at its last counts', async () => {
+    const { admin } = w
     const scraped = await monotonicSamples(admin)
     const stopped = accessPids().at(-1) as number
     // A stopped process answers nothing: the scrape waits out its deadline without it.
@@ -159,6 +141,7 @@ describe('serve --workers 2', () => {
   })
 
   it('closes a slow client of the admin listener and counts it in the primary, as a single process does', async () => {
+    const { admin } = w
     const { hostname, port } = new URL(admin)
     const started = Date.now()
     // A request line and then silence: admin.timeouts.headers (1 s) closes it.
@@ -173,6 +156,7 @@ describe('serve --workers 2', () => {
   })
 
   it('a replacement worker runs the instance\'s last good config, not a file on disk the workers refused', async () => {
+    const { gp, admin, config, upstream, tls } = w
     const good = readFileSync(config, 'utf8')
     const refusedFrom = entries().length
     // A restart-only change (the listener's limits) beside a new endpoint: the whole file is refused.
@@ -207,6 +191,7 @@ describe('serve --workers 2', () => {
   })
 
   it('drains every worker on SIGTERM and exits 0', async () => {
+    const { gp } = w
     expect(await gp.stop('SIGTERM')).toBe(0)
     expect(entries().filter((e) => e.msg === 'drained: exiting')).toHaveLength(2)
   })
