@@ -6,28 +6,19 @@
  * the store refusing the merge's write, as an unreachable Redis would.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { SignJWT, type JWTPayload } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { JWTPayload } from 'jose'
+import { describe, expect, it } from 'vitest'
 import { createOAuth1Feature } from '../../src/dance/feature.js'
 import { GatewayError } from '../../src/errors.js'
 import type { Runtime } from '../../src/runtime/index.js'
 import type { Store } from '../../src/store/index.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { ADMIN_TOKEN, authorizeUser, gatewayYaml, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { send } from '../support/gateway.js'
+import { AUD, botJwt, useDanceGateway } from './dance-gateway.js'
+import { ADMIN_TOKEN, authorizeUser, rawValues } from './dance-support.js'
 
 const SECRET = 'merge-fault-test-hs256-secret-of-32b!'
-const AUD = 'https://gateway.test'
 const CALLERS = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]`
 
-let pki: TestPki
-let provider: DanceProvider
-let gw: RunningGateway
-let dir: string
 let shared: Store | undefined
 // While set, the dance feature's store refuses writes of known users' tokens (the merge's).
 let faulty = false
@@ -62,32 +53,22 @@ function faultableRuntime(runtime: Runtime): Runtime {
   })
 }
 
-function jwt(claims: JWTPayload): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
-}
+const jwt = (claims: JWTPayload): Promise<string> => botJwt(SECRET, claims)
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-  dir = mkdtempSync(join(tmpdir(), 'merge-fault-'))
-  const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: CALLERS })
-  gw = await startTestGateway(dir, yaml, { features: [({ runtime }) => createOAuth1Feature({ runtime: faultableRuntime(runtime) })] })
-}, 60_000)
-
-afterAll(async () => {
-  await gw?.close()
-  await provider?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+const d = useDanceGateway({
+  prefix: 'merge-fault-',
+  callers: CALLERS,
+  start: { features: [({ runtime }) => createOAuth1Feature({ runtime: faultableRuntime(runtime) })] },
+  startTimeoutMs: 60_000,
 })
 
 const exchange = async (claims: JWTPayload) =>
-  send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jwt({ jti: randomUUID(), ...claims }) }) })
+  send(d.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jwt({ jti: randomUUID(), ...claims }) }) })
 const bearerKeys = async (): Promise<string[]> => (await rawValues(shared as Store)).map((r) => r.key).filter((k) => k.startsWith('bearer:'))
 
 describe('token exchange with a merge that fails', () => {
   it('answers 503 and issues no bearer; the anonymous token stays and a later exchange merges it', async () => {
+    const { gw, provider } = d
     await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt({ sub: 'anon-1', isAnonymous: true })}` })
     expect((await rawValues(shared as Store)).map((r) => r.key)).toContain('oauth1:anon:bot/anon-1:partner:')
     const before = await bearerKeys()
