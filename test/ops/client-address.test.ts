@@ -7,39 +7,15 @@
  * connections' lines.
  */
 import { request as httpRequest } from 'node:http'
-import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { endpointYaml } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually, startOpsGateway, type OpsGateway } from './helpers.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { eventually } from './helpers.js'
+import { callerBearer as bearer, echoPassThroughYaml, useInterceptionGateway } from './interception-gateway.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
-let pki: TestPki
-let upstream: RunningServer
-let echo: TcpServer
-let ca: { caCert: string; caKey: string }
-let g: OpsGateway
-const stops: (() => Promise<unknown>)[] = []
-
-const echoPort = (): number => (echo.address() as AddressInfo).port
-const yaml = (): string =>
-  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(pki.dir, `store-${Math.random().toString(36).slice(2)}.db`)} }\n` +
-  `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
-  `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n  passThrough: [{ host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }]\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-
-async function bearer(): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'user-1', iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+// Each gateway (in-process, --workers) gets a store file of its own.
+const h = useInterceptionGateway({ yaml: () => echoPassThroughYaml(h) })
 
 /** An HTTP request to the gateway from `from`: its status. */
 function send(port: number, from: string, o: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<number> {
@@ -69,19 +45,19 @@ async function everyKind(port: number, base: number): Promise<{ from: string; ex
   const token = await bearer()
   const at = (n: number): string => `127.0.0.${base + n}`
   const auth = { 'proxy-authorization': `Bearer ${token}` }
-  const host = `api.partner.test:${upstream.port}`
+  const host = `api.partner.test:${h.upstream.port}`
   expect(await send(port, at(0), { path: `http://${host}/forward`, headers: { ...auth, host } })).toBe(200)
   expect(await send(port, at(1), { path: '/proxy/partner/route', headers: auth })).toBe(200)
   expect(await send(port, at(2), { method: 'POST', path: '/gateway/token', headers: { 'content-type': 'application/json' }, body: '{"assertion":"not-a-jwt"}' })).toBe(401)
   const refused = await connectFrom(port, at(3), 'unconfigured.test:443', token)
   expect(refused.status).toMatch(/^HTTP\/1\.1 403 /)
   refused.socket.destroy()
-  const passThrough = await connectFrom(port, at(4), `127.0.0.1:${echoPort()}`, token)
+  const passThrough = await connectFrom(port, at(4), `127.0.0.1:${h.echoPort()}`, token)
   expect(passThrough.status).toMatch(/^HTTP\/1\.1 200 /)
   await new Promise<void>((resolve) => passThrough.socket.end(() => passThrough.socket.once('close', () => resolve())))
   const intercepted = await connectFrom(port, at(5), host, token)
   expect(intercepted.status).toMatch(/^HTTP\/1\.1 200 /)
-  const tls = tlsConnect({ socket: intercepted.socket, servername: 'api.partner.test', ca: readFileSync(ca.caCert, 'utf8') })
+  const tls = tlsConnect({ socket: intercepted.socket, servername: 'api.partner.test', ca: readFileSync(h.ca.caCert, 'utf8') })
   await new Promise<void>((resolve, reject) => tls.once('secureConnect', () => resolve()).once('error', reject))
   const inner = await new Promise<string>((resolve) => {
     let text = ''
@@ -105,7 +81,7 @@ async function everyKind(port: number, base: number): Promise<{ from: string; ex
     { from: at(1), expect: { mode: 'route', endpoint: 'partner', status: 200 } },
     { from: at(2), expect: { mode: 'api', status: 401 } },
     { from: at(3), expect: { mode: 'connect', method: 'CONNECT', status: 403 } },
-    { from: at(4), expect: { mode: 'connect', method: 'CONNECT', status: 200, passThrough: `127.0.0.1:${echoPort()}` } },
+    { from: at(4), expect: { mode: 'connect', method: 'CONNECT', status: 200, passThrough: `127.0.0.1:${h.echoPort()}` } },
     { from: at(5), expect: { mode: 'connect', method: 'GET', endpoint: 'partner', status: 200 } },
     // Refused by the HTTP parser: the line has the bytes either way too.
     { from: at(6), expect: { mode: 'other', method: '-', status: 400, reason: 'bad_request', requestBytes: JUNK.length, responseBytes: Buffer.byteLength(junkAnswer, 'latin1') } },
@@ -121,39 +97,17 @@ function checkLines(lines: () => Record<string, unknown>[], want: { from: string
   }
 }
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  echo = createTcpServer((s) => s.pipe(s))
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
-  const dir = join(pki.dir, 'in-process')
-  mkdirSync(dir)
-  g = await startOpsGateway(dir, yaml(), { watch: false })
-  stops.push(() => g.gw.close())
-}, 60_000)
-
-afterAll(async () => {
-  for (const stop of stops) await stop()
-  await upstream?.close()
-  echo?.close()
-  pki?.cleanup()
-})
-
 describe('the access line names the caller\'s address', () => {
   it('forward, route, API, refused CONNECT, pass-through tunnel, an intercepted tunnel\'s inner request', async () => {
-    const want = await everyKind(g.gw.port, 20)
-    const lines = (): Record<string, unknown>[] => g.access()
+    const want = await everyKind(h.g.gw.port, 20)
+    const lines = (): Record<string, unknown>[] => h.g.access()
     await eventually(() => want.every((w) => lines().some((e) => e.clientAddress === w.from)), 15_000, 'a line from each address')
     checkLines(lines, want)
     expect(lines().every((e) => typeof e.clientAddress === 'string'), JSON.stringify(lines())).toBe(true)
   })
 
   it('with --workers 2: each worker names its own connections\' callers', async () => {
-    const file = join(pki.dir, 'workers.yaml')
-    writeFileSync(file, yaml())
-    const gp: GatewayProcess = await spawnGateway(file, ['--workers', '2'])
-    stops.push(() => gp.stop('SIGKILL'))
+    const gp = await h.spawnWorkers()
     const port = Number(new URL(gp.url).port)
     const want = [...(await everyKind(port, 40)), ...(await everyKind(port, 50))]
     const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request')
