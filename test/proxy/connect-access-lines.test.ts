@@ -7,40 +7,18 @@
  * inner requests. The admin listener, which has no access log, says a refused CONNECT in one
  * line of its own. The same in one process and with `--workers 2`.
  */
-import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { endpointYaml } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
+import { describe, expect, it } from 'vitest'
+import { adminUrlOf } from '../support/process.js'
+import { eventually, scrape, valueOf } from '../ops/helpers.js'
+import { callerBearer as bearer, echoPassThroughYaml, useInterceptionGateway } from '../ops/interception-gateway.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
-let pki: TestPki
-let upstream: RunningServer
-let echo: TcpServer
-let ca: { caCert: string; caKey: string }
-let g: OpsGateway
-const stops: (() => Promise<unknown>)[] = []
-
-const echoPort = (): number => (echo.address() as AddressInfo).port
-const yaml = (): string =>
-  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(pki.dir, `store-${Math.random().toString(36).slice(2)}.db`)} }\n` +
-  `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
-  `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n  passThrough: [{ host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }]\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-
-async function bearer(): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'user-1', iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+// Each gateway (in-process, --workers) gets a store file of its own.
+const h = useInterceptionGateway({ yaml: () => echoPassThroughYaml(h) })
+const echoPort = (): number => h.echoPort()
 
 /** Reads from `s` until `n` bytes (after the CONNECT answer's head) have come back. */
 function readBack(s: Socket, head: string, n: number): Promise<string> {
@@ -83,10 +61,10 @@ async function tunnel(port: number, token: string, chunks: string[]): Promise<{ 
 async function nested(port: number, token: string): Promise<string> {
   const raw = tcpConnect(port, '127.0.0.1')
   await new Promise<void>((resolve) => raw.once('connect', () => resolve()))
-  const authority = `api.partner.test:${upstream.port}`
+  const authority = `api.partner.test:${h.upstream.port}`
   raw.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`)
   await new Promise<void>((resolve) => raw.once('data', () => resolve()))
-  const tls = tlsConnect({ socket: raw, servername: 'api.partner.test', ca: readFileSync(ca.caCert, 'utf8') })
+  const tls = tlsConnect({ socket: raw, servername: 'api.partner.test', ca: readFileSync(h.ca.caCert, 'utf8') })
   await new Promise<void>((resolve, reject) => tls.once('secureConnect', () => resolve()).once('error', reject))
   let text = ''
   tls.on('data', (c: Buffer) => (text += c.toString()))
@@ -95,29 +73,11 @@ async function nested(port: number, token: string): Promise<string> {
   return text.split('\r\n')[0] ?? ''
 }
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  echo = createTcpServer((s) => s.pipe(s))
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
-  const dir = join(pki.dir, 'in-process')
-  mkdirSync(dir)
-  g = await startOpsGateway(dir, yaml(), { watch: false })
-  stops.push(() => g.gw.close())
-}, 60_000)
-
-afterAll(async () => {
-  for (const stop of stops) await stop()
-  await upstream?.close()
-  echo?.close()
-  pki?.cleanup()
-})
-
-const connectLines = (): Record<string, unknown>[] => g.access().filter((e) => e.method === 'CONNECT')
+const connectLines = (): Record<string, unknown>[] => h.g.access().filter((e) => e.method === 'CONNECT')
 
 describe('a pass-through tunnel is one access line, written when it closes', () => {
   it('status 200, its destination and caller, its life and bytes; one requests_total sample, no duration observation', async () => {
+    const { g } = h
     const token = await bearer()
     const before = connectLines().length
     const { sent, received } = await tunnel(g.gw.port, token, ['ping-not-tls\u0000\u00ff', 'x'.repeat(70_000)])
@@ -137,6 +97,7 @@ describe('a pass-through tunnel is one access line, written when it closes', () 
   })
 
   it('exactly one line per tunnel, whatever it carries, with the bytes it carried (seeded property)', async () => {
+    const { g } = h
     const token = await bearer()
     const payloads = fc.array(fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 2000 }), { minLength: 0, maxLength: 4 })
     let runs = 0
@@ -160,18 +121,20 @@ describe('a pass-through tunnel is one access line, written when it closes', () 
 
 describe('a CONNECT answered 405 by the connection guard is reported', () => {
   it('inside an intercepted tunnel: one access line with the tunnel\'s caller and one requests_total sample; the tunnel itself none', async () => {
+    const { g } = h
     const token = await bearer()
     const before = connectLines().length
     const m0 = await scrape(g.adminUrl)
     const was = valueOf(m0, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) ?? 0
     expect(await nested(g.gw.port, token)).toMatch(/^HTTP\/1\.1 405 /)
     await eventually(() => connectLines().length === before + 1, 10_000, 'the 405\'s access line')
-    expect(connectLines()[before]).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 405, reason: 'method_not_allowed', caller: 'bot', error: `CONNECT api.partner.test:${upstream.port} is not served here: not inside an intercepted tunnel` })
+    expect(connectLines()[before]).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 405, reason: 'method_not_allowed', caller: 'bot', error: `CONNECT api.partner.test:${h.upstream.port} is not served here: not inside an intercepted tunnel` })
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(was + 1)
   })
 
   it('on the admin listener: one line of its own (it has no access log)', async () => {
+    const { g } = h
     const before = g.lines.length
     const port = Number(new URL(g.adminUrl).port)
     const status = await new Promise<string>((resolve, reject) => {
@@ -190,15 +153,10 @@ describe('a CONNECT answered 405 by the connection guard is reported', () => {
 })
 
 describe('with --workers 2', () => {
-  let gp: GatewayProcess
-  beforeAll(async () => {
-    const file = join(pki.dir, 'workers.yaml')
-    writeFileSync(file, yaml())
-    gp = await spawnGateway(file, ['--workers', '2'])
-    stops.push(() => gp.stop('SIGKILL'))
-  }, 60_000)
+  const run = h.workers()
 
   it('the same lines and samples: a pass-through tunnel at close, a 405 inside a tunnel', async () => {
+    const { gp } = run
     const admin = await adminUrlOf(gp)
     const port = Number(new URL(gp.url).port)
     const token = await bearer()

@@ -12,40 +12,27 @@
 import { execFile, spawn } from 'node:child_process'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
+import { adminUrlOf } from '../support/process.js'
+import { eventually, scrape, valueOf } from '../ops/helpers.js'
+import { BOT_APP, callerBearer as bearer, useInterceptionGateway } from '../ops/interception-gateway.js'
 
 const run = promisify(execFile)
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
 const ANSWER = 'HTTP/1.1 200 Connection Established\r\n\r\n'
-let pki: TestPki
-let upstream: RunningServer
-let ca: { caCert: string; caKey: string }
-let g: OpsGateway
-const stops: (() => Promise<unknown>)[] = []
 
-const authority = (): string => `api.partner.test:${upstream.port}`
+const authority = (): string => `api.partner.test:${h.upstream.port}`
 const yaml = (dir: string): string =>
   `listen:\n  host: 127.0.0.1\n  port: 0\n  timeouts: { tlsHandshake: 1s }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(dir, 'store.db')} }\n` +
-  `callers:\n  required: false\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
-  `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-
-async function bearer(): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'user-1', iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+  `callers:\n  required: false\n  apps:\n${BOT_APP}` +
+  `interception:\n  caCert: ${h.ca.caCert}\n  caKey: ${h.ca.caKey}\n` +
+  `endpoints:\n${endpointYaml('partner', h.upstream.port, clientTls(h.pki))}`
+const h = useInterceptionGateway({ yaml })
 
 /** curl through the gateway; its failure is expected here, so only its output is kept. */
 async function curl(gatewayUrl: string, args: string[]): Promise<string> {
@@ -67,23 +54,7 @@ async function tunnel(port: number): Promise<Socket> {
 /** The first bytes of a TLS ClientHello record: a caller that stops here is mid-handshake. */
 const PARTIAL_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03])
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  const dir = join(pki.dir, 'in-process')
-  mkdirSync(dir)
-  g = await startOpsGateway(dir, yaml(dir), { watch: false })
-  stops.push(() => g.gw.close())
-}, 60_000)
-
-afterAll(async () => {
-  for (const stop of stops) await stop()
-  await upstream?.close()
-  pki?.cleanup()
-})
-
-const connectLines = (): Record<string, unknown>[] => g.access().filter((e) => e.method === 'CONNECT')
+const connectLines = (): Record<string, unknown>[] => h.g.access().filter((e) => e.method === 'CONNECT')
 const failed = (what: string): string => `CONNECT ${authority()}: tls_handshake_failed: ${what}`
 const TIMED_OUT = (): string => `CONNECT ${authority()}: tls_handshake_timeout: the caller did not complete its TLS handshake within 1 s (listen.timeouts.tlsHandshake)`
 
@@ -101,6 +72,7 @@ async function nextLine(before: number): Promise<Record<string, unknown>> {
 
 describe('an intercepted tunnel whose caller fails its TLS handshake is one access line', () => {
   it('the real curl without the interception CA: 400, TLS alert unknown_ca, its caller; one 4xx sample', async () => {
+    const { g } = h
     const token = await bearer()
     const m0 = await scrape(g.adminUrl)
     const before = connectLines().length
@@ -118,12 +90,14 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
   }, 60_000)
 
   it('curl speaking plain HTTP into the tunnel (--proxytunnel, http://): 400, ERR_SSL_HTTP_REQUEST', async () => {
+    const { g } = h
     const before = connectLines().length
     await curl(g.gw.url, ['--proxytunnel', `http://${authority()}/x`])
     expect(await nextLine(before)).toMatchObject({ status: 400, reason: 'bad_request', error: failed('the caller sent plain HTTP into the tunnel, not TLS (ERR_SSL_HTTP_REQUEST)') })
   }, 60_000)
 
   it('openssl s_client waiting for an SMTP banner instead of starting its handshake: 408 after listen.timeouts.tlsHandshake, counted', async () => {
+    const { g } = h
     const before = connectLines().length
     const m0 = await scrape(g.adminUrl)
     const client = spawn('openssl', ['s_client', '-proxy', `127.0.0.1:${g.gw.port}`, '-connect', authority(), '-starttls', 'smtp'], { stdio: ['pipe', 'ignore', 'ignore'] })
@@ -140,6 +114,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
   }, 60_000)
 
   it('a caller that stops in the middle of its ClientHello: 408; one that closes there: 499, tls_handshake_aborted', async () => {
+    const { g } = h
     let before = connectLines().length
     const silent = await tunnel(g.gw.port)
     silent.write(PARTIAL_HELLO)
@@ -158,6 +133,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
   }, 60_000)
 
   it('a tunnel the gateway closes itself mid-handshake (what a drain does) has no line, not even once its limit would have passed', async () => {
+    const { g } = h
     const before = connectLines().length
     const s = await tunnel(g.gw.port)
     s.write(PARTIAL_HELLO)
@@ -172,16 +148,17 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
   }, 60_000)
 
   it('a tunnel whose handshake succeeds has no such line: only its inner request\'s', async () => {
+    const { g } = h
     const before = connectLines().length
     const all = g.access().length
-    const out = await curl(g.gw.url, ['--cacert', ca.caCert, `https://${authority()}/inner`])
+    const out = await curl(g.gw.url, ['--cacert', h.ca.caCert, `https://${authority()}/inner`])
     expect(out).toContain('/inner')
     await eventually(() => g.access().length > all, 15_000, 'the inner request\'s line')
     expect(g.access().slice(all)).toEqual([expect.objectContaining({ mode: 'connect', method: 'GET', status: 200, endpoint: 'partner' })])
     // A tunnel closed right after its handshake, without a request: the gateway has seen the
     // caller's FIN (and would have reported it) before the caller sees the gateway's.
     const raw = await tunnel(g.gw.port)
-    const tls = tlsConnect({ socket: raw, servername: 'api.partner.test', ca: readFileSync(ca.caCert, 'utf8') })
+    const tls = tlsConnect({ socket: raw, servername: 'api.partner.test', ca: readFileSync(h.ca.caCert, 'utf8') })
     await new Promise<void>((resolve, reject) => tls.once('secureConnect', () => resolve()).once('error', reject))
     const closed = new Promise((r) => tls.once('close', r))
     tls.end()
@@ -190,6 +167,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
   }, 60_000)
 
   it('whatever bytes a caller sends instead of a ClientHello, then closing: exactly one line, 400 or 499, never echoing them (seeded property)', async () => {
+    const { g } = h
     const reason = new RegExp(`^CONNECT ${authority().replace(/\./g, '\\.')}: tls_handshake_(failed: (TLS alert [a-z_]+ from the caller(: [a-z ;?,]+)?|the caller [a-zA-Z ,()_]+|ERR_SSL_[A-Z0-9_]+)|aborted: the caller closed the tunnel before completing its TLS handshake)$`)
     const marker = fc.string({ minLength: 6, maxLength: 12, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz') }).map((s) => `zq${s}`)
     const bytes = fc.oneof(
@@ -220,17 +198,10 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
 })
 
 describe('with --workers 2', () => {
-  let gp: GatewayProcess
-  beforeAll(async () => {
-    const dir = join(pki.dir, 'workers')
-    mkdirSync(dir)
-    const file = join(dir, 'gateway.yaml')
-    writeFileSync(file, yaml(dir))
-    gp = await spawnGateway(file, ['--workers', '2'])
-    stops.push(() => gp.stop('SIGKILL'))
-  }, 60_000)
+  const run = h.workers()
 
   it('the same lines and samples from whichever worker held the tunnel', async () => {
+    const { gp } = run
     const admin = await adminUrlOf(gp)
     const token = await bearer()
     await curl(gp.url, ['--proxy-header', `Proxy-Authorization: Bearer ${token}`, `https://${authority()}/x`])

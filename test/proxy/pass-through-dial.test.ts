@@ -9,51 +9,36 @@
  * current snapshot (a reload changes it), and the same holds with `--workers 2`.
  */
 import { execFile } from 'node:child_process'
-import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf } from '../support/process.js'
 import { startSilentListener, type SilentListener } from '../support/c-silent-listener.js'
 import { refusingPort } from '../support/peers.js'
-import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
+import { eventually, scrape, startOpsGateway, valueOf } from '../ops/helpers.js'
+import { BOT_APP, callerBearer as bearer, useInterceptionGateway } from '../ops/interception-gateway.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
-let pki: TestPki
-let upstream: RunningServer
-let echo: TcpServer
 let silent: SilentListener
 /** A second silent destination, its limit off (`0`): only the caller leaving ends the dial. */
 let silentLong: SilentListener
 let closedPort: number
-let ca: { caCert: string; caKey: string }
-let g: OpsGateway
-const stops: (() => Promise<unknown>)[] = []
 
-const echoPort = (): number => (echo.address() as AddressInfo).port
+const echoPort = (): number => h.echoPort()
 /** A config whose store lives in `dir` (a reload keeps the store), the silent destination's limit `timeout`. */
 const yaml = (dir: string, timeout = '1s', connections = ''): string =>
   `listen: { host: 127.0.0.1, port: 0${connections} }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(dir, 'store.db')} }\n` +
-  `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n` +
-  `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n  passThrough:\n` +
+  `callers:\n  apps:\n${BOT_APP}` +
+  `interception:\n  caCert: ${h.ca.caCert}\n  caKey: ${h.ca.caKey}\n  passThrough:\n` +
   `    - { host: 127.0.0.1, port: ${silent.port}, allowPrivate: true, connectTimeout: ${timeout} }\n` +
   `    - { host: 127.0.0.1, port: ${silentLong.port}, allowPrivate: true, connectTimeout: 0 }\n` +
   `    - { host: 127.0.0.1, port: ${closedPort}, allowPrivate: true }\n` +
   `    - { host: 127.0.0.1, port: ${echoPort()}, allowPrivate: true }\n` +
-  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-
-async function bearer(): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'user-1', iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+  `endpoints:\n${endpointYaml('partner', h.upstream.port, clientTls(h.pki))}`
 
 interface Answer { status: number; body: string }
 
@@ -71,35 +56,25 @@ function connectTo(gatewayPort: number, port: number, token: string): Promise<An
 const ANSWER = 'HTTP/1.1 200 Connection Established\r\n\r\n'
 const timeoutMsg = (seconds: number): string => `pass-through 127.0.0.1:${silent.port}: connect timeout: no answer within ${seconds} s (interception.passThrough[].connectTimeout)`
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  ca = await writeInterceptionCa(join(pki.dir, 'ica'))
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  echo = createTcpServer((s) => s.pipe(s))
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
-  // A port nothing listens on: a dial to it is refused (ECONNREFUSED) at once.
-  closedPort = await refusingPort()
-  silent = await startSilentListener()
-  silentLong = await startSilentListener()
-  const dir = join(pki.dir, 'in-process')
-  mkdirSync(dir)
-  g = await startOpsGateway(dir, yaml(dir), { watch: false })
-  stops.push(() => g.gw.close())
-}, 60_000)
-
-afterAll(async () => {
-  for (const stop of stops) await stop()
-  await silent?.close()
-  await silentLong?.close()
-  await upstream?.close()
-  echo?.close()
-  pki?.cleanup()
+const h = useInterceptionGateway({
+  yaml,
+  prepare: async () => {
+    // A port nothing listens on: a dial to it is refused (ECONNREFUSED) at once.
+    closedPort = await refusingPort()
+    silent = await startSilentListener()
+    silentLong = await startSilentListener()
+  },
+  teardown: async () => {
+    await silent?.close()
+    await silentLong?.close()
+  },
 })
 
-const connectLines = (): Record<string, unknown>[] => g.access().filter((e) => e.method === 'CONNECT')
+const connectLines = (): Record<string, unknown>[] => h.g.access().filter((e) => e.method === 'CONNECT')
 
 describe('a pass-through destination that never answers', () => {
   it('gets the caller a 504 in the error envelope, one access line and the samples a refused dial (502) gets; the dial is given up', async () => {
+    const { g } = h
     const token = await bearer()
     const before = connectLines().length
     const refused = await connectTo(g.gw.port, closedPort, token)
@@ -127,12 +102,14 @@ describe('a pass-through destination that never answers', () => {
   }, 60_000)
 
   it('the real curl sees the 504 on its CONNECT', async () => {
+    const { g } = h
     const r = await promisify(execFile)('curl', ['-sS', '-x', g.gw.url, '--proxy-header', `Proxy-Authorization: Bearer ${await bearer()}`, '-o', '/dev/null', '-w', '%{http_connect}', `https://127.0.0.1:${silent.port}/`], { timeout: 60_000 })
       .catch((e: { stdout: string; code: number }) => e)
     expect(r.stdout).toBe('504')
   }, 60_000)
 
   it('connectTimeout 0 is off, and a caller that leaves during the dial stops it: a 499 line, the dial given up', async () => {
+    const { g } = h
     const token = await bearer()
     const before = connectLines().length
     const s: Socket = tcpConnect(g.gw.port, '127.0.0.1', () => s.write(`CONNECT 127.0.0.1:${silentLong.port} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`))
@@ -151,6 +128,7 @@ describe('a pass-through destination that never answers', () => {
   }, 60_000)
 
   it('bytes a caller sends before the 200 (while the gateway dials) reach the destination, whatever they are (seeded property)', async () => {
+    const { g } = h
     const token = await bearer()
     const bytes = fc.uint8Array({ minLength: 1, maxLength: 3000 })
     await fc.assert(
@@ -177,10 +155,10 @@ describe('a pass-through destination that never answers', () => {
   }, 300_000)
 
   it('frees the connection slot: with listen.connections.max 2, two timed-out CONNECTs, then a tunnel is served', async () => {
-    const dir = join(pki.dir, 'capped')
+    const dir = join(h.pki.dir, 'capped')
     mkdirSync(dir)
     const capped = await startOpsGateway(dir, yaml(dir, '1s', ', connections: { max: 2 }'), { watch: false })
-    stops.push(() => capped.gw.close())
+    h.stopAfter(() => capped.gw.close())
     const token = await bearer()
     const answers = await Promise.all([connectTo(capped.gw.port, silent.port, token), connectTo(capped.gw.port, silent.port, token)])
     expect(answers.map((a) => a.status)).toEqual([504, 504])
@@ -191,7 +169,8 @@ describe('a pass-through destination that never answers', () => {
   }, 60_000)
 
   it('the limit is the current snapshot\'s: a reload to 2s applies to the next CONNECT', async () => {
-    const dir = join(pki.dir, 'in-process')
+    const { g } = h
+    const dir = join(h.pki.dir, 'in-process')
     writeFileSync(join(dir, 'gateway.yaml'), yaml(dir, '2s'))
     expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
     const answer = await connectTo(g.gw.port, silent.port, await bearer())
@@ -201,17 +180,10 @@ describe('a pass-through destination that never answers', () => {
 })
 
 describe('with --workers 2', () => {
-  let gp: GatewayProcess
-  beforeAll(async () => {
-    const dir = join(pki.dir, 'workers')
-    mkdirSync(dir)
-    const file = join(dir, 'gateway.yaml')
-    writeFileSync(file, yaml(dir))
-    gp = await spawnGateway(file, ['--workers', '2'])
-    stops.push(() => gp.stop('SIGKILL'))
-  }, 60_000)
+  const run = h.workers()
 
   it('the same 504, access line and samples from whichever worker dialled', async () => {
+    const { gp } = run
     const admin = await adminUrlOf(gp)
     const port = Number(new URL(gp.url).port)
     const token = await bearer()
