@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { inOneWindow, requestFrom, times, type ThrottleReply } from '../api/throttle-support.js'
@@ -29,7 +28,8 @@ import { startRedisServer } from '../support/redis-servers.js'
 import type { Peer } from '../support/peers.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { hasCallerBearerShape } from '../../src/dance/credentials.js'
-import { ADMIN_TOKEN, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 
 const SECRET = 'admin-throttle-hs256-secret-of-32-bytes'
 const AUD = 'https://gateway.test'
@@ -41,18 +41,7 @@ const AUTHORIZE = '/gateway/oauth1/partner/authorize?user=u1&app=bot&format=json
 /** A caller's start names no user: its bearer's sub is the user. */
 const AUTHORIZE_OWN = '/gateway/oauth1/partner/authorize?format=json'
 
-let pki: TestPki
-let provider: DanceProvider
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
+const fx = useDanceProvider()
 
 async function callerJwt(sub: string, jti?: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
@@ -78,7 +67,7 @@ function expectThrottled(r: ThrottleReply, route: RegExp): void {
 }
 
 describe.each(TOPOLOGIES)('the admin-token throttle of the OAuth routes (%s)', (kind) => {
-  const { gw, topo } = useTopology(kind, 'admin-throttle', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const { gw, topo } = useTopology(kind, 'admin-throttle', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
 
   /** The address's throttle counters (one per minute) and what they hold. */
   const counters = async (address: string): Promise<number[]> => {
@@ -147,7 +136,7 @@ async function authorizeTimes(url: string, token: () => string, address: string)
 }
 
 describe.each(TOPOLOGIES)('caller-shaped bearers on authorize never spend the admin-token budget (%s)', (kind) => {
-  const { gw, topo } = useTopology(kind, 'admin-throttle-shape', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const { gw, topo } = useTopology(kind, 'admin-throttle-shape', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
 
   it('25 unknown opaque bearers (as a stale one is) get 401, never 429, and count nothing; the admin token then works from that address', async () => {
     await inOneWindow(async (address) => {
@@ -169,7 +158,7 @@ describe('a caller\'s valid bearer during a store outage', () => {
     redis = await startRedisServer()
     dir = mkdtempSync(join(tmpdir(), 'admin-throttle-outage-'))
     const store = { kind: 'redis' as const, url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'outage:' }
-    const yaml = gatewayYaml({ pki, provider, store, callers: CALLERS }).replace('keyPrefix: "outage:"', 'keyPrefix: "outage:"\n  redis: { commandTimeout: 600ms, acknowledgeTimeout: 200ms, connectTimeout: 400ms }')
+    const yaml = gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }).replace('keyPrefix: "outage:"', 'keyPrefix: "outage:"\n  redis: { commandTimeout: 600ms, acknowledgeTimeout: 200ms, connectTimeout: 400ms }')
     expect(yaml).toContain('commandTimeout: 600ms')
     gw = await startTestGateway(dir, yaml)
   }, 60_000)
@@ -211,7 +200,7 @@ describe('the admin-token throttle in one process with the admin listener', () =
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'admin-throttle-ops-'))
-    const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: CALLERS }).replace('admin:\n  enabled: false\n', 'admin:\n  host: 127.0.0.1\n  port: 0\n')
+    const yaml = gatewayYaml({ pki: fx.pki, provider: fx.provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: CALLERS }).replace('admin:\n  enabled: false\n', 'admin:\n  host: 127.0.0.1\n  port: 0\n')
     expect(yaml).not.toContain('enabled: false')
     g = await startOpsGateway(dir, yaml)
   }, 60_000)

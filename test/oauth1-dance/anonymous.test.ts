@@ -12,39 +12,25 @@
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { SignJWT, type JWTPayload } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import type { JWTPayload } from 'jose'
+import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml, rawValues, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml, rawValues, startInBrowser } from './dance-support.js'
+import { botJwt, useDanceProvider } from './dance-gateway.js'
 
 const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
 const AUD = 'https://gateway.test'
-let pki: TestPki
-let provider: DanceProvider
+const fx = useDanceProvider()
 
-function jwt(claims: JWTPayload): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
-}
+const jwt = (claims: JWTPayload): Promise<string> => botJwt(SECRET, claims)
 
 const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n    - clientId: other\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: []`
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
 
 const TTL_MS = 20 * 60_000
 
 describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => {
-  const { gw, topo, dir } = useTopology(kind, 'dance-anon', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const { gw, topo, dir } = useTopology(kind, 'dance-anon', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
 
   const oauthKeys = async (): Promise<string[]> => (await rawValues(topo().store)).map((r) => r.key).filter((k) => k.startsWith('oauth1:'))
 
@@ -68,7 +54,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
   it('an anonymous user\'s dance is stored with the anonymous TTL; the merge moves the token to the known user', async () => {
     const anon = await jwt({ sub: 'anon-42', isAnonymous: true })
     const link = await authorizeLink(gw.url, '', { authorization: `Bearer ${anon}` })
-    const started = await startInBrowser(link, { provider, gateway: () => gw.url })
+    const started = await startInBrowser(link, { provider: fx.provider, gateway: () => gw.url })
     expect(started.page.text).toContain('guest session <b id="holder-user">anon-42</b>')
     const pending = (await oauthKeys()).find((k) => k.startsWith('oauth1:request:')) ?? ''
     expect(pending).not.toBe('')
@@ -76,7 +62,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
     expectExpiry(pending, (ms) => expect(ms).toBeGreaterThan(0))
     expectExpiry(pending, (ms) => expect(ms).toBeLessThanOrEqual(10 * 60_000))
 
-    const { done } = await finishInBrowser(started, { provider, gateway: () => gw.url })
+    const { done } = await finishInBrowser(started, { provider: fx.provider, gateway: () => gw.url })
     expect(done.status, done.text).toBe(200)
     expect(await oauthKeys()).toContain('oauth1:anon:bot/anon-42:partner:')
     expectExpiry('oauth1:anon:bot/anon-42:partner:', (ms) => expect(ms).toBeGreaterThan(TTL_MS - 60_000))
@@ -112,7 +98,7 @@ describe.each(TOPOLOGIES)('anonymous users and identityToMerge (%s)', (kind) => 
 
   /** The user's dance, approved; returns the access token the provider issued. */
   async function authorized(claims: JWTPayload): Promise<string> {
-    await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt(claims)}` })
+    await authorizeUser(gw.url, fx.provider, '', { authorization: `Bearer ${await jwt(claims)}` })
     return (await call(claims)).token
   }
   async function call(claims: JWTPayload): Promise<{ status: number; token: string }> {

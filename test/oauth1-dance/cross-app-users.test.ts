@@ -11,11 +11,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SignJWT, type JWTPayload } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { useTopology, type TopologyKind } from '../support/topology.js'
-import { ADMIN, ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
+import { ADMIN, ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml, startInBrowser } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 
 const AUD = 'https://gateway.test'
 const SECRETS = {
@@ -24,8 +24,7 @@ const SECRETS = {
   sharebot: 'app-c-hs256-secret-of-at-least-32-bytes!',
 } as const
 type App = keyof typeof SECRETS
-let pki: TestPki
-let provider: DanceProvider
+const fx = useDanceProvider()
 
 function jwt(app: App, claims: JWTPayload): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
@@ -36,19 +35,10 @@ const app = (id: App, extra = ''): string => `    - clientId: ${id}\n      hs256
 // required: false, so a caller without credentials (X-Gateway-User) is admitted, as callers without an app.
 const CALLERS = `callers:\n  required: false\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n${app('partnerbot')}${app('otherbot')}${app('sharebot', '      userSpace: partnerbot\n')}`.trimEnd()
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
-
 const KINDS: readonly TopologyKind[] = ['in-process', 'replicas']
 
 describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => {
-  const { gw, topo } = useTopology(kind, 'cross-app', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const { gw, topo } = useTopology(kind, 'cross-app', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
   const call = (headers: Record<string, string>): ReturnType<typeof send> => send(gw.url, '/proxy/partner/resource/a', { headers })
   const as = async (a: App, claims: JWTPayload): Promise<Record<string, string>> => ({ 'proxy-authorization': `Bearer ${await jwt(a, claims)}` })
   const tokenOf = async (headers: Record<string, string>): Promise<string> => {
@@ -58,7 +48,7 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
   }
   const authorizeFor = async (a: App, sub: string): Promise<string> => {
     const headers = { authorization: `Bearer ${await jwt(a, { sub })}` }
-    await authorizeUser(gw.url, provider, '', headers)
+    await authorizeUser(gw.url, fx.provider, '', headers)
     return tokenOf(await as(a, { sub }))
   }
 
@@ -69,7 +59,7 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
     const link = stolen.json<{ errors: { authorizeUrl: string }[] }>().errors[0]?.authorizeUrl ?? ''
     expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
     // That link is otherbot's alice's: its dance gives otherbot a token of its own, and partnerbot keeps hers.
-    const { done } = await finishInBrowser(await startInBrowser(link, { provider, gateway: () => gw.url }), { provider, gateway: () => gw.url })
+    const { done } = await finishInBrowser(await startInBrowser(link, { provider: fx.provider, gateway: () => gw.url }), { provider: fx.provider, gateway: () => gw.url })
     expect(done.status, done.text).toBe(200)
     const others = await tokenOf(await as('otherbot', { sub: 'alice' }))
     expect(others).not.toBe(alices)
@@ -81,7 +71,7 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
   it('another app asserting the same sub cannot replace the first app\'s user\'s token with one of its own dance', async () => {
     const bobs = await authorizeFor('partnerbot', 'bob')
     const impostor = { authorization: `Bearer ${await jwt('otherbot', { sub: 'bob' })}` }
-    const { done } = await finishInBrowser(await startInBrowser(await authorizeLink(gw.url, '', impostor), { provider, gateway: () => gw.url }), { provider, gateway: () => gw.url })
+    const { done } = await finishInBrowser(await startInBrowser(await authorizeLink(gw.url, '', impostor), { provider: fx.provider, gateway: () => gw.url }), { provider: fx.provider, gateway: () => gw.url })
     expect(done.status, done.text).toBe(200)
     expect(await tokenOf(await as('partnerbot', { sub: 'bob' }))).toBe(bobs)
     expect(await tokenOf(await as('otherbot', { sub: 'bob' }))).not.toBe(bobs)
@@ -89,7 +79,7 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
 
   it('another app cannot merge the first app\'s anonymous user\'s token into its own user; an app of the same space can', async () => {
     const anon = { sub: 'guest-77', isAnonymous: true }
-    await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt('partnerbot', anon)}` })
+    await authorizeUser(gw.url, fx.provider, '', { authorization: `Bearer ${await jwt('partnerbot', anon)}` })
     const anonToken = await tokenOf(await as('partnerbot', anon))
     // otherbot's anonymous guest-77 is someone else.
     expect((await call(await as('otherbot', anon))).status).toBe(401)
@@ -122,22 +112,22 @@ describe.each(KINDS)('per-user OAuth tokens across caller apps (%s)', (kind) => 
     const unknown = await send(gw.url, '/gateway/oauth1/partner/authorize?user=fred&app=nobot&format=json', { headers: ADMIN })
     expect(unknown.status, unknown.text).toBe(400)
     expect(unknown.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toBe('app=: no caller app has the client id "nobot" (callers.apps[].clientId)')
-    await authorizeUser(gw.url, provider, 'user=fred&app=otherbot')
+    await authorizeUser(gw.url, fx.provider, 'user=fred&app=otherbot')
     const freds = await tokenOf(await as('otherbot', { sub: 'fred' }))
     expect((await call(await as('partnerbot', { sub: 'fred' }))).status).toBe(401)
     expect((await call({ 'x-gateway-user': 'fred' })).status).toBe(401)
     // app= with no value: the callers without an app.
-    await authorizeUser(gw.url, provider, 'user=fred&app=')
+    await authorizeUser(gw.url, fx.provider, 'user=fred&app=')
     expect(await tokenOf({ 'x-gateway-user': 'fred' })).not.toBe(freds)
   })
 
   it('an operator\'s revoke with app= removes that app\'s user\'s token only; without it, the user id\'s in every space', async () => {
     await authorizeFor('partnerbot', 'gil')
     const others = await authorizeFor('otherbot', 'gil')
-    await authorizeUser(gw.url, provider, 'user=gil&app=')
+    await authorizeUser(gw.url, fx.provider, 'user=gil&app=')
     // And otherbot's anonymous gil, another user again (a key of its own).
     const anonGil = { sub: 'gil', isAnonymous: true }
-    await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt('otherbot', anonGil)}` })
+    await authorizeUser(gw.url, fx.provider, '', { authorization: `Bearer ${await jwt('otherbot', anonGil)}` })
     expect((await call(await as('otherbot', anonGil))).status).toBe(200)
     const revoke = (query: string): ReturnType<typeof send> => send(gw.url, `/gateway/oauth1/partner/tokens/gil${query}`, { method: 'DELETE', headers: ADMIN })
     const unknown = await revoke('?app=nobot')

@@ -1,7 +1,7 @@
 /**
- * The set-up of dance tests that need one in-process gateway (on a SQLite file), often with a
- * fault injected through its start options: a test PKI, a python3-oauthlib provider and the
- * gateway, started before the file's tests and closed after them; and the caller JWT of app `bot`.
+ * The set-up of dance tests: a test PKI and a python3-oauthlib provider for the file's tests
+ * (useDanceProvider), or with them one in-process gateway on a SQLite file, often with a fault
+ * injected through its start options (useDanceGateway); and the caller JWT of app `bot`.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,6 +20,35 @@ export const AUD = 'https://gateway.test'
 export function botJwt(secret: string, claims: JWTPayload): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(secret))
+}
+
+export interface DanceProviderFixture {
+  readonly pki: TestPki
+  readonly provider: DanceProvider
+}
+
+/** Registers the hooks that start a test PKI and a python3-oauthlib provider for the file's tests, and stop them after. */
+export function useDanceProvider(): DanceProviderFixture {
+  let pki: TestPki | undefined
+  let provider: DanceProvider | undefined
+  beforeAll(async () => {
+    pki = await createTestPki()
+    provider = await startDanceProvider(pki)
+  })
+  afterAll(async () => {
+    await provider?.close()
+    pki?.cleanup()
+  })
+  return {
+    get pki() {
+      if (pki === undefined) throw new Error('the dance fixture has not started a PKI')
+      return pki
+    },
+    get provider() {
+      if (provider === undefined) throw new Error('the dance fixture has not started a provider')
+      return provider
+    },
+  }
 }
 
 export interface DanceGatewayOptions {

@@ -11,30 +11,19 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, authorizeLink, cookieHeader, danceInBrowser, finishInBrowser, gatewayYaml, pathOf, rawValues, startDanceProvider, startInBrowser, type DanceProvider, type StartedDance } from './dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, cookieHeader, danceInBrowser, finishInBrowser, gatewayYaml, pathOf, rawValues, startInBrowser, type StartedDance } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 
-let pki: TestPki
-let provider: DanceProvider
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
+const fx = useDanceProvider()
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const asUser = (user: string): Record<string, string> => ({ 'x-gateway-user': user })
 
 describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
-  const { gw, topo, dir } = useTopology(kind, 'dance', (store) => gatewayYaml({ pki, provider, store }))
+  const { gw, topo, dir } = useTopology(kind, 'dance', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store }))
   /** `url` is `path` on one of the gateway's processes (links name the one that made them). */
   const onGateway = (url: string, path: string): boolean => topo().urls.some((u) => url.startsWith(u + path))
 
@@ -56,14 +45,14 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     const { authorizeUrl, expiresIn } = start.json<{ authorizeUrl: string; expiresIn: number }>()
     // A gateway link, never the provider's URL: the dance starts in the browser that will approve it.
     expect(onGateway(authorizeUrl, '/gateway/oauth1/partner/authorize?link=')).toBe(true)
-    expect(authorizeUrl).not.toContain(provider.browserUrl)
+    expect(authorizeUrl).not.toContain(fx.provider.browserUrl)
     expect(expiresIn).toBe(600)
     // Without format=json the credentialed start redirects to the same kind of link.
     const redirected = await send(gw.url, '/gateway/oauth1/partner/authorize?user=alice&app=', { headers: admin })
     expect(redirected.status).toBe(302)
     expect(onGateway(String(redirected.headers.location), '/gateway/oauth1/partner/authorize?link=')).toBe(true)
 
-    const dance = await danceInBrowser(authorizeUrl, { provider, gateway: () => gw.url })
+    const dance = await danceInBrowser(authorizeUrl, { provider: fx.provider, gateway: () => gw.url })
     expect(dance.page.text).toContain('<b id="holder-user">alice</b>')
     expect(dance.cookie.name).toMatch(/^mtls_gw_dance_[\w-]{22}$/)
     expect(dance.cookie.value).toMatch(/^[\w-]{43}$/)
@@ -83,7 +72,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     const call = await send(gw.url, '/proxy/partner/resource/hello?q=1', { headers: asUser('alice') })
     expect(call.status, call.text).toBe(200)
     const verified = call.json<{ ok: boolean; token: string; client_key: string; client_cert: { subject: string[][] } }>()
-    const issued = (await provider.state()).access_tokens.find((t) => t.token === verified.token)
+    const issued = (await fx.provider.state()).access_tokens.find((t) => t.token === verified.token)
     expect(verified.ok).toBe(true)
     expect(issued?.client_key).toBe('dancegatewayconsumer01')
     expect(verified.client_cert.subject).toContainEqual(['commonName', 'bot-runtime'])
@@ -108,7 +97,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
   it('the browser link from the 401: previews (GET, HEAD, a POST without the page\'s token) use nothing; the click is one-time', async () => {
     const miss = await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })
     const link = miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
-    const issued = (await provider.state()).request_tokens.length
+    const issued = (await fx.provider.state()).request_tokens.length
     for (const method of ['GET', 'HEAD', 'GET']) {
       const preview = await send(gw.url, pathOf(link), { method, headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0' } })
       expect([method, preview.status, preview.headers['cache-control']]).toEqual([method, 200, 'no-store'])
@@ -117,18 +106,18 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     const forged = await send(gw.url, pathOf(link), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=guess' })
     expect(forged.status).toBe(403)
     expect(forged.headers['set-cookie']).toBeUndefined()
-    expect((await provider.state()).request_tokens).toHaveLength(issued)
-    const started = await startInBrowser(link, { provider, gateway: () => gw.url })
+    expect((await fx.provider.state()).request_tokens).toHaveLength(issued)
+    const started = await startInBrowser(link, { provider: fx.provider, gateway: () => gw.url })
     expect(started.click.status).toBe(303)
-    expect(started.providerUrl.startsWith(`${provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
+    expect(started.providerUrl.startsWith(`${fx.provider.browserUrl}/authorize?oauth_token=`)).toBe(true)
     expect((await send(gw.url, pathOf(link))).status).toBe(400)
-    const { done } = await finishInBrowser(started, { provider, gateway: () => gw.url })
+    const { done } = await finishInBrowser(started, { provider: fx.provider, gateway: () => gw.url })
     expect(done.status).toBe(200)
     expect((await send(gw.url, '/proxy/partner/resource/x', { headers: asUser('bob') })).status).toBe(200)
   })
 
   it('a denied approval shows the failure page and stores nothing', async () => {
-    const dance = await danceInBrowser(await authorizeLink(gw.url, 'user=dora'), { provider, gateway: () => gw.url, decision: 'deny' })
+    const dance = await danceInBrowser(await authorizeLink(gw.url, 'user=dora'), { provider: fx.provider, gateway: () => gw.url, decision: 'deny' })
     expect(dance.done.status).toBe(403)
     expect(dance.done.text).toContain('Authorization failed')
     expect(dance.done.text).toContain('denied at the provider')
@@ -144,7 +133,7 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
     // Replicas: the link is opened (page and button) on one, the callback lands on the other.
     const opener = topo().urls[0] as string
     const lander = topo().urls.at(-1) as string
-    const start = async (user: string): Promise<StartedDance> => startInBrowser(await authorizeLink(opener, `user=${user}`), { provider, gateway: opener })
+    const start = async (user: string): Promise<StartedDance> => startInBrowser(await authorizeLink(opener, `user=${user}`), { provider: fx.provider, gateway: opener })
     const other = await start('olga')
     const cases: [string, (d: StartedDance) => Record<string, string>, RegExp][] = [
       ['no cookie', () => ({}), /This browser did not start this authorization/],
@@ -156,8 +145,8 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
       const user = `victim${i}`
       const d = await start(user)
       expect(d.cookie.name).not.toBe(other.cookie.name)
-      const callback = await provider.decide(d.requestToken, 'approve')
-      const accessTokens = (await provider.state()).access_tokens.length
+      const callback = await fx.provider.decide(d.requestToken, 'approve')
+      const accessTokens = (await fx.provider.state()).access_tokens.length
       const page = await send(lander, pathOf(callback), { headers: header(d) })
       expect([what, page.status]).toEqual([what, 403])
       expect(page.text).toMatch(message)
@@ -167,11 +156,11 @@ describe.each(TOPOLOGIES)('three-legged dance over mTLS (%s)', (kind) => {
       expect([what, keys.filter((k) => k.includes(user) || k === pendingKey(d.requestToken))]).toEqual([what, []])
       const late = await send(opener, pathOf(callback), { headers: { cookie: cookieHeader(d.cookie) } })
       expect([what, late.status]).toEqual([what, 400])
-      expect((await provider.state()).access_tokens).toHaveLength(accessTokens)
+      expect((await fx.provider.state()).access_tokens).toHaveLength(accessTokens)
       expect((await send(lander, '/proxy/partner/resource/x', { headers: asUser(user) })).status).toBe(401)
     }
     // The dance whose cookie was borrowed is untouched, and completes in its own browser.
-    const { done } = await finishInBrowser(other, { provider, gateway: lander })
+    const { done } = await finishInBrowser(other, { provider: fx.provider, gateway: lander })
     expect(done.status, done.text).toBe(200)
     expect((await send(opener, '/proxy/partner/resource/x', { headers: asUser('olga') })).status).toBe(200)
   })

@@ -8,29 +8,19 @@
  */
 import { createHash } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, gatewayYaml } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 
 const AUD = 'https://gateway.test'
 const SECRET = 'app-a-hs256-secret-of-at-least-32-bytes!'
 const OTHER = 'app-b-hs256-secret-of-at-least-32-bytes!'
-let pki: TestPki
-let provider: DanceProvider
+const fx = useDanceProvider()
 const CALLERS = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n` +
   `    - { clientId: bot, hs256Secret: "${SECRET}", audience: ${AUD}, endpoints: [partner] }\n` +
   `    - { clientId: otherbot, hs256Secret: "${OTHER}", audience: ${AUD}, endpoints: [partner] }`
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
 
 async function bearer(app: 'bot' | 'otherbot', sub: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
@@ -38,7 +28,7 @@ async function bearer(app: 'bot' | 'otherbot', sub: string): Promise<string> {
 }
 
 describe.each(TOPOLOGIES)('a user without a token, %s', (kind) => {
-  const { gw, topo } = useTopology(kind, 'link-reuse', (store) => gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const { gw, topo } = useTopology(kind, 'link-reuse', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }))
   /** The link id of a 401's authorizeUrl (each replica writes its own origin around it). */
   const linkOf = async (token: string): Promise<string> => {
     const r = await send(gw.url, '/proxy/partner/x', { headers: { 'proxy-authorization': `Bearer ${token}` } })

@@ -5,33 +5,22 @@
  * that has the PIN may send it with the start; the link's page then asks for nothing. Run
  * in-process, against --workers 2, and against two replicas on Redis, alternating.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
-import { ADMIN_TOKEN, clickLink, danceInBrowser, gatewayYaml, pathOf, rawValues, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, clickLink, danceInBrowser, gatewayYaml, pathOf, rawValues } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 
 const PIN = 'pin-5Q7x-98765'
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
-let pki: TestPki
-let provider: DanceProvider
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
-})
-
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
-})
+const fx = useDanceProvider()
 
 const PROFILE_EXTRA = '    userFields: [pin]\n    fields:\n      - type: query\n        key: pin\n        value: "{{fields.pin}}"\n'
 
 describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (%s)', (kind) => {
-  const { gw, topo } = useTopology(kind, 'dance-fields', (store) => gatewayYaml({ pki, provider, store, profileExtra: PROFILE_EXTRA }))
+  const { gw, topo } = useTopology(kind, 'dance-fields', (store) => gatewayYaml({ pki: fx.pki, provider: fx.provider, store, profileExtra: PROFILE_EXTRA }))
 
-  it('link → PIN form → provider → callback; the PIN signs along and is sealed at rest', async () => {
+  it('link → PIN form → fx.provider → callback; the PIN signs along and is sealed at rest', async () => {
     const start = await send(gw.url, '/gateway/oauth1/partner/authorize?user=erin&app=&format=json', { headers: admin })
     const link = start.json<{ authorizeUrl: string }>().authorizeUrl
     expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
@@ -44,7 +33,7 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     const empty = await clickLink(() => gw.url, link, { pin: '' })
     expect(empty.status).toBe(400)
     expect(empty.headers['set-cookie']).toBeUndefined()
-    const dance = await danceInBrowser(link, { provider, gateway: () => gw.url, fields: { pin: PIN } })
+    const dance = await danceInBrowser(link, { provider: fx.provider, gateway: () => gw.url, fields: { pin: PIN } })
     expect(dance.click.status, dance.click.text).toBe(303)
     expect(dance.done.status).toBe(200)
 
@@ -65,7 +54,7 @@ describe.each(TOPOLOGIES)('user fields (a PIN) collected at the authorize step (
     expect(topo().urls.some((u) => link.startsWith(`${u}/gateway/oauth1/partner/authorize?link=`))).toBe(true)
     // Kept sealed with the link until the click: never in the clear in the store.
     for (const r of await rawValues(topo().store)) expect(r.value).not.toContain(PIN)
-    const dance = await danceInBrowser(link, { provider, gateway: () => gw.url })
+    const dance = await danceInBrowser(link, { provider: fx.provider, gateway: () => gw.url })
     expect(dance.page.text).not.toContain('name="field.pin"')
     expect(dance.done.status, dance.done.text).toBe(200)
     const call = await send(gw.url, '/proxy/partner/resource/acct', { headers: { 'x-gateway-user': 'fay' } })
