@@ -228,7 +228,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
     return process.exit(1)
   }
   const running = gw.ops as RunningOps
-  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url, configTexts?.generation)
+  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
   announce({ msg: 'listening', url: gw.url })
   if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
 }

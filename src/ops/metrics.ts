@@ -3,7 +3,7 @@
  * gateways in one process — the tests — never share counters. Every label value comes from
  * config or code (endpoint names, reasons, methods): never a path, user, tenant or token.
  */
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import { registerBuildInfo } from './build-info.js'
 import { createClientMetrics } from './client-metrics.js'
 import { createCertificateMetrics, type CertificateValidity } from './certificate-metrics.js'
@@ -12,6 +12,7 @@ import { createReloadMetrics } from './reload-metrics.js'
 import { createRequestPathMetrics } from './request-path-metrics.js'
 import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
+import { createWorkerCounters } from './worker-counters.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -97,8 +98,8 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const certificates = createCertificateMetrics(registers)
   const clients = createClientMetrics(registers)
   const watched = createWatchedMetrics(registers, o.droppedLogLines)
-  // The cluster primary counts replaced workers under the same name; summed with these zeros.
-  new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', aggregator: 'sum', registers })
+  // The cluster primary counts replaced workers under the same names; summed with these zeros.
+  createWorkerCounters(registers)
   // Built once at start-up (not per request).
   return { registry, request: perRequest.request, enableExemplars: perRequest.enableExemplars, ...upstream, ...requestPath, ...reload, ...certificates, ...clients, ...watched }
 }

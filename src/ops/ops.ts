@@ -76,8 +76,8 @@ export interface RunningOps {
   /** With `source` (a relayed reload): builds from exactly those bytes (Reloader.reload). */
   reload(trigger?: string, source?: ConfigSource): Promise<ReloadResult>
   readiness(): Promise<Readiness>
-  /** Starts draining (a second call exits at once). */
-  drain(trigger?: string): void
+  /** Starts draining (a second call exits at once); `graceMs`: the primary's grace (Drain.begin). */
+  drain(trigger?: string, graceMs?: number): void
   /** Pins a snapshot for work the listener does not see (CONNECT tunnels): reload closes its pools only after release. */
   hold(gateway: Gateway): () => void
   /** Each endpoint's last handshake in this process (the primary asks its workers). */

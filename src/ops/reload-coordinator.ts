@@ -5,6 +5,7 @@
  * worker built it; otherwise it failed, loudly, and the instance keeps one config: the workers
  * that built the new one go back to the last good one (rebuilt from its bytes), and a worker
  * that did not answer, or could not go back, is drained and replaced from the last good config.
+ * A starting worker holds the next reload until it serves, so it reaches it too (start-gate.ts).
  */
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
@@ -16,6 +17,8 @@ import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, ty
 import type { ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
 import { createReloadMetrics } from './reload-metrics.js'
+import { createStartGate, type StartGate } from './start-gate.js'
+import type { WorkerDrainReason } from './worker-counters.js'
 import type { Answer, Ask, ConfigTexts, RelayedReload } from './worker-link.js'
 
 /** What the coordinator needs from the primary. */
@@ -29,8 +32,9 @@ export interface ReloadCoordinatorOptions {
   ask: Ask
   /** The workers serving now (a reload is relayed to these). */
   serving(): Worker[]
-  /** Drains a worker (once: a second SIGTERM would cut its requests); its exit is replaced. */
-  drainWorker(w: Worker): void
+  /** Drains a worker on purpose (once: a second SIGTERM would cut its requests), or kills one still starting; its exit is replaced. */
+  drainWorker(w: Worker, reason: WorkerDrainReason): void
+  killStarting(w: Worker, reason: WorkerDrainReason): void
   /** The instance accepted `config` (its bytes pinned while this runs): watch its files, renew the admin certificate. */
   onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
   /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
@@ -44,8 +48,8 @@ export interface ReloadCoordinator {
   reload(trigger: string): Promise<ReloadResult>
   /** The config in force on every worker: the start's, then each accepted reload's. */
   current(): GatewayConfig
-  /** What a starting worker builds from, once no reload is pending (so it cannot miss one). */
-  texts(): Promise<ConfigTexts>
+  /** What starting worker `w` builds from, once no reload is pending; the next reload waits until `w` serves (or exits). */
+  texts(w: Worker): Promise<ConfigTexts>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
   /** Readiness reasons: workers left on a config the instance did not accept, until replaced. */
@@ -61,8 +65,7 @@ interface Instance {
   baseline: RestartBaseline
   /** What a starting worker builds from. */
   texts: ConfigTexts
-  /** The last RelayedReload generation handed out. */
-  generation: number
+  starting: StartGate
   loadedAt: number
   lastReload?: ReloadRecord
   leaving: Set<Worker>
@@ -72,8 +75,8 @@ interface Instance {
 /** Creates the primary's reload coordinator over the start's config. */
 export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoordinator {
   const baseline = restartBaseline(o.start.config)
-  const texts: ConfigTexts = { start: o.start.text, current: o.start.text, startFiles: o.start.files, currentFiles: o.start.files, generation: 0, ...(baseline.store ? { store: baseline.store } : {}) }
-  const at: Instance = { config: o.start.config, baseline, texts, generation: 0, loadedAt: Date.now(), leaving: new Set(), metrics: createReloadMetrics(o.registry) }
+  const texts: ConfigTexts = { start: o.start.text, current: o.start.text, startFiles: o.start.files, currentFiles: o.start.files, ...(baseline.store ? { store: baseline.store } : {}) }
+  const at: Instance = { config: o.start.config, baseline, texts, starting: createStartGate(), loadedAt: Date.now(), leaving: new Set(), metrics: createReloadMetrics(o.registry) }
   at.metrics.configLoaded()
   let running: Promise<ReloadResult> | undefined
   let queued: Promise<ReloadResult> | undefined
@@ -89,8 +92,9 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
       return queued
     },
     current: () => at.config,
-    texts: async () => {
+    texts: async (w) => {
       while (running ?? queued) await (queued ?? running)
+      at.starting.follow(w) // in the turn of the check: no reload begins between the two
       return Object.assign({}, at.texts)
     },
     lastReload: () => at.lastReload,
@@ -111,19 +115,19 @@ async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: 
 
 /** Reads and judges once, relays those bytes to every serving worker, and accepts only when each built them. */
 async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
+  await at.starting.settle(o.log, o.answerTimeoutMs ?? 30_000, (w) => o.killStarting(w, 'start_outlasted_reload'))
   const j = judge(o, at)
   if (!j.ok) return j
   o.log.info({ trigger }, 'reload: relaying to every worker')
-  const generation = ++at.generation
-  const answers = await relay(o, o.serving().filter((w) => !at.leaving.has(w)), { trigger, generation, ...j.source })
+  const answers = await relay(o, o.serving().filter((w) => !at.leaving.has(w)), { trigger, ...j.source })
   const refusals = answers.filter(({ value }) => !isBuilt(value))
-  if (refusals.length === 0) return accept(o, at, j, trigger, generation)
+  if (refusals.length === 0) return accept(o, at, j, trigger)
   withConfigFiles(j.source.files, () => o.onRefused(j.config.files, j.config.secrets))
-  for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, 'it did not answer the reload in time')
+  for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, 'it did not answer the reload in time', 'reload_unanswered')
   // The workers that built it go back to the last good config, rebuilt from its bytes (as a fresh start of it).
   const built = answers.filter(({ value }) => isBuilt(value)).map(({ worker }) => worker)
-  const back = await relay(o, built, { trigger: `rollback of ${trigger}`, generation: ++at.generation, text: at.texts.current, files: at.texts.currentFiles })
-  for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config')
+  const back = await relay(o, built, { trigger: `rollback of ${trigger}`, text: at.texts.current, files: at.texts.currentFiles })
+  for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config', 'rollback_failed')
   // One that went back keeps a store the reload made it open (README): the instance's store from now on.
   if (back.some(({ value }) => isBuilt(value))) keepStore(at, j.config)
   return { ok: false, problems: refusals.map(({ worker, value, exited }) => `worker ${worker.process.pid}: ${value === undefined ? (exited ? 'exited before it answered the reload' : 'no answer to the reload') : (value as { problems: string[] }).problems.join('; ')}`) }
@@ -161,10 +165,10 @@ function keepStore(at: Instance, config: GatewayConfig): void {
 }
 
 /** Every worker built it: the instance runs it, and a replacement starts from it. */
-function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: true }, trigger: string, generation: number): ReloadResult {
+function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: true }, trigger: string): ReloadResult {
   at.config = j.config
   keepStore(at, j.config)
-  Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files, generation })
+  Object.assign(at.texts, { current: j.source.text, currentFiles: j.source.files })
   withConfigFiles(j.source.files, () => o.onAccepted(j.config, j.listenerTls))
   at.metrics.configLoaded()
   o.log.info({ trigger, endpoints: j.config.endpoints.length }, 'reload accepted by every worker')
@@ -172,12 +176,12 @@ function accept(o: ReloadCoordinatorOptions, at: Instance, j: Judged & { ok: tru
 }
 
 /** A worker whose config the instance cannot vouch for serves no more: drained, then replaced from the last good config. */
-function leave(o: ReloadCoordinatorOptions, at: Instance, w: Worker, why: string): void {
+function leave(o: ReloadCoordinatorOptions, at: Instance, w: Worker, why: string, reason: WorkerDrainReason): void {
   if (w.isDead()) return
   at.leaving.add(w)
   w.once('exit', () => at.leaving.delete(w))
-  o.log.error({ worker: w.process.pid, problem: why }, 'worker left on a config the instance did not accept: draining and replacing it')
-  o.drainWorker(w)
+  o.log.error({ worker: w.process.pid, problem: why, reason }, 'worker left on a config the instance did not accept: draining and replacing it')
+  o.drainWorker(w, reason)
 }
 
 /**

@@ -166,7 +166,7 @@ function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Dr
     reload: (trigger = 'api', source) => reloads.reload(trigger, source),
     handshakes: () => p.handshakes.snapshot(),
     readiness,
-    drain: (trigger = 'api') => drain.begin(trigger),
+    drain: (trigger = 'api', graceMs) => drain.begin(trigger, graceMs),
     hold: inFlight.hold,
     close,
   }

@@ -14,10 +14,11 @@ import type { ConfigFileSnapshot, ConfigSource, StoreSettings } from '../config/
 
 /**
  * A reload the primary relays: the config text and the bytes of every file it references, as
- * the primary read and judged them once (the worker never reads the disk for it). `generation`
- * numbers the configs the primary relays, so a worker knows whether one it is offered is newer.
+ * the primary read and judged them once (the worker never reads the disk for it). The primary
+ * relays one at a time and only to serving workers, never while one starts (reload-coordinator.ts),
+ * so a worker gets them in order and none misses one: there is nothing to catch up or compare.
  */
-export type RelayedReload = ConfigSource & { trigger: string; generation: number }
+export type RelayedReload = ConfigSource & { trigger: string }
 
 /** What the primary can ask a worker; a relayed reload is answered with its ReloadResult. */
 export type Question = 'metrics' | 'readiness' | 'handshakes' | 'alive' | { reload: RelayedReload }
@@ -42,7 +43,11 @@ export async function reportStartFailure(line: string): Promise<void> {
 }
 
 /** Messages the primary sends. */
-export type PrimaryMessage = { type: 'mtls-gateway:ask'; id: number; question: Question } | ({ type: 'mtls-gateway:config' } & ConfigTexts)
+export type PrimaryMessage =
+  | { type: 'mtls-gateway:ask'; id: number; question: Question }
+  | ({ type: 'mtls-gateway:config' } & ConfigTexts)
+  /** Drain now, with the instance's grace (the accepted config's, which a reload still pending does not change). */
+  | { type: 'mtls-gateway:drain'; graceMs: number }
 
 /**
  * The config texts a worker starts from, as the primary validated them: the instance's start
@@ -64,8 +69,6 @@ export interface ConfigTexts {
   currentFiles: ConfigFileSnapshot
   /** The settings the workers' store was opened with (the first accepted config that needed one); absent while none did. */
   store?: StoreSettings
-  /** The RelayedReload generation `current` came with (0: the start's). */
-  generation: number
 }
 
 /** Worker side: asks the primary for the config texts to start from. */
@@ -79,7 +82,7 @@ export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
       if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
       clearTimeout(timer)
       process.off('message', onMessage)
-      resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, generation: m.generation, ...(m.store ? { store: m.store } : {}) })
+      resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, ...(m.store ? { store: m.store } : {}) })
     }
     process.on('message', onMessage)
     process.send?.({ type: 'mtls-gateway:config-request' } satisfies WorkerMessage)
@@ -95,40 +98,23 @@ export function isMessage<T extends { type: string }>(m: unknown, type: T['type'
 }
 
 /**
- * Worker side: answer the primary until the process ends. `startedFrom` is the generation this
- * worker started from: a reload the primary relayed while it was starting (after it had its
- * texts, before it listened for messages) never reached it, so once listening it asks for the
- * texts again (the primary answers once no reload is pending) and reloads when the instance's
- * config moved on meanwhile, as its siblings did.
+ * Worker side: answer the primary until the process ends, and drain when it says so. The worker
+ * started from the instance's accepted config, and the primary relayed no reload while it started.
  */
-export function connectWorker(running: RunningOps, registry: Registry, url: string, startedFrom?: number): void {
+export function connectWorker(running: RunningOps, registry: Registry, url: string): void {
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
-  let inForce = startedFrom ?? 0
-  const reload = async (r: RelayedReload): Promise<ReloadResult> => {
-    const result = await running.reload(r.trigger, { text: r.text, files: r.files })
-    if (result.ok) inForce = r.generation
-    return result
-  }
   // `alive` is the primary's watchdog (worker-watchdog.ts): answering at all is the answer.
   const answer = async (q: Question): Promise<WorkerMetrics | Readiness | HandshakeFacts | ReloadResult | true> =>
-    typeof q === 'object' ? reload(q.reload) : q === 'alive' ? true : q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
+    typeof q === 'object' ? running.reload(q.reload.trigger, { text: q.reload.text, files: q.reload.files }) : q === 'alive' ? true : q === 'metrics' ? registry.getMetricsAsJSON() : q === 'handshakes' ? running.handshakes() : running.readiness()
   process.on('message', (m: unknown) => {
     if (isMessage<PrimaryMessage & { type: 'mtls-gateway:ask' }>(m, 'mtls-gateway:ask')) {
       void answer(m.question).then((value) => send({ type: 'mtls-gateway:answer', id: m.id, value }))
     }
+    if (isMessage<PrimaryMessage & { type: 'mtls-gateway:drain' }>(m, 'mtls-gateway:drain')) running.drain('primary', m.graceMs)
   })
   send({ type: 'mtls-gateway:listening', url })
-  if (startedFrom !== undefined) {
-    void requestConfigTexts(60_000).then(
-      (t) => {
-        const trigger = 'reload relayed while this worker was starting'
-        if (t.generation > inForce) void reload({ trigger, generation: t.generation, text: t.current, files: t.currentFiles })
-      },
-      () => {},
-    )
-  }
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * The `--workers` primary's workers: forked at the start (the instance serves once all of them
- * listen), replaced when one exits unexpectedly (backing off while they keep crashing), and
+ * listen), replaced when one exits unexpectedly (a crash: counted, backing off while they keep
+ * crashing) or after the primary drained it on purpose (counted apart, replaced at once), and
  * drained on a signal (the primary exits when the last is gone, or kills them after the grace).
  */
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
-import { Counter, type Registry } from 'prom-client'
-import { METRIC_PREFIX } from './metrics.js'
-import { isMessage, WorkerStartFailure, type WorkerMessage } from './worker-link.js'
+import type { Counter, Registry } from 'prom-client'
+import { createWorkerCounters, type WorkerDrainReason } from './worker-counters.js'
+import { isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -17,7 +18,7 @@ const KILL_MARGIN_MS = 5000
 export interface WorkerPoolOptions {
   /** How many workers serve. */
   size: number
-  /** Where `worker_restarts_total` is counted. */
+  /** Where `worker_restarts_total` and `worker_drains_total` are counted. */
   registry: Registry
   logger: Logger
   /** Called first for every worker that exited. */
@@ -33,10 +34,13 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #o: WorkerPoolOptions
   readonly #restarts: Counter
+  readonly #drains: Counter<'reason'>
   readonly #live = new Set<Worker>()
   readonly #serving = new WeakSet<Worker>()
   /** Workers sent SIGTERM to drain: a second one would make them exit at once, cutting their requests. */
   readonly #toldToDrain = new WeakSet<Worker>()
+  /** Workers the primary drained on purpose, with why: their exit is no crash. */
+  readonly #drained = new WeakMap<Worker, WorkerDrainReason>()
   /** When workers exited unexpectedly in the last 30 s. */
   readonly #crashes: number[] = []
   #started = false
@@ -45,7 +49,7 @@ export class WorkerPool {
 
   constructor(o: WorkerPoolOptions) {
     this.#o = o
-    this.#restarts = new Counter({ name: `${METRIC_PREFIX}worker_restarts_total`, help: 'Workers replaced after they exited unexpectedly.', registers: [o.registry] })
+    ;({ restarts: this.#restarts, drains: this.#drains } = createWorkerCounters([o.registry]))
   }
 
   /** Forked and not exited yet: our own set, as cluster.workers may still list a worker after its exit event. */
@@ -83,6 +87,8 @@ export class WorkerPool {
         // The worker's own reason (a port in use…) is the one line; it did not print it.
         if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal)
+        const reason = this.#drained.get(w)
+        if (reason !== undefined) return this.#replaceDrained(w, reason, code, signal)
         this.#replace(w, code, signal)
       })
       for (let i = 0; i < this.#o.size; i++) this.#fork()
@@ -111,11 +117,32 @@ export class WorkerPool {
     if (this.#live.size === 0) void this.#finish()
   }
 
-  /** Drains one worker (SIGTERM) unless it was told already (a reload left it, or the instance drains). */
-  drainWorker(w: Worker): void {
+  /**
+   * Drains one worker unless it was told already (a reload left it, or the instance drains). With
+   * a reason the primary drains it on purpose: counted by reason, and replaced at once when it exits.
+   */
+  drainWorker(w: Worker, reason?: WorkerDrainReason): void {
+    if (reason !== undefined) this.#onPurpose(w, reason)
     if (this.#toldToDrain.has(w)) return
     this.#toldToDrain.add(w)
-    w.process.kill('SIGTERM')
+    // A serving worker is told over IPC with the grace in force on the instance (the accepted config's), not the
+    // one its own snapshot holds (a reload it built may not be accepted yet); one that does not serve yet is signalled.
+    if (!this.#serving.has(w) || !w.isConnected()) return void w.process.kill('SIGTERM')
+    const message: PrimaryMessage = { type: 'mtls-gateway:drain', graceMs: this.#o.graceMs() }
+    w.send(message, undefined, (err) => void (err && w.process.kill('SIGTERM')))
+  }
+
+  /** Kills a worker that is still starting (it has served nothing, so nothing is cut); replaced at once when it exits. */
+  killStarting(w: Worker, reason: WorkerDrainReason): void {
+    this.#onPurpose(w, reason)
+    this.#toldToDrain.add(w)
+    w.process.kill('SIGKILL')
+  }
+
+  #onPurpose(w: Worker, reason: WorkerDrainReason): void {
+    if (this.#drained.has(w)) return
+    this.#drained.set(w, reason)
+    this.#drains.inc({ reason })
   }
 
   #fork(): void {
@@ -142,6 +169,12 @@ export class WorkerPool {
     const delay = Math.min(5000, 100 * 2 ** (this.#crashes.length - 1))
     this.#o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
     setTimeout(() => void (this.#draining || this.#fork()), delay)
+  }
+
+  /** No crash: no restart counted, no backoff (the drain was counted when it was decided). */
+  #replaceDrained(w: Worker, reason: WorkerDrainReason, code: number, signal: string): void {
+    this.#o.logger.warn({ worker: w.process.pid, reason, code, signal }, 'drained worker exited: replacing it')
+    this.#fork()
   }
 
   #exitedWhileDraining(w: Worker, code: number, signal: string): void {

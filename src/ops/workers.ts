@@ -90,7 +90,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, registry, ask, drainWorker: (w) => pool.drainWorker(w),
+    configFile: o.configFile, start, log: logger, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
     serving: () => connected().filter((w) => serving.has(w)),
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))
@@ -104,7 +104,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   cluster.on('message', (w: Worker, m: unknown) => {
     if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
-      void reloads.texts().then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
+      void reloads.texts(w).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
     }
   })
   const url = await pool.start()

@@ -28,7 +28,7 @@ describe('a worker started from its primary\'s texts', () => {
     const configFile = join(dir, 'gateway.yaml')
     writeFileSync(configFile, 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ncallers: { required: false }\nendpoints: []\nprofiles: []\n')
     const loaded = loadConfigText(configFile)
-    let texts: ConfigTexts | undefined = { start: loaded.text, current: loaded.text, startFiles: loaded.files, currentFiles: loaded.files, generation: 0 }
+    let texts: ConfigTexts | undefined = { start: loaded.text, current: loaded.text, startFiles: loaded.files, currentFiles: loaded.files }
     const held = new WeakRef(texts)
     const gw = await startGateway({ configFile, configTexts: texts, listen: { host: '127.0.0.1', port: 0 } })
     try {

@@ -8,8 +8,10 @@ import { join } from 'node:path'
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createLog, createOps, type Ops, type OpsOptions } from '../../src/ops/index.js'
 import type { RunningGateway } from '../../src/cli/serve.js'
-import { startTestGateway } from '../support/gateway.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
 export { eventually } from '../support/eventually.js'
 
@@ -124,6 +126,11 @@ export async function atDescriptorLimit<T>(pid: number, fn: () => Promise<T>): P
 /** Caller apps with a required-false `callers` section: the first config that needs the store. */
 export const STORE_CALLERS = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\n`
 
+/** YAML that makes a config need the store (a caller app of endpoint `partner`), at `storeFile`. */
+export function callersAtStore(storeFile: string): string {
+  return `store: { file: ${storeFile} }\n${STORE_CALLERS}`
+}
+
 /** Writes `yaml` to `<dir>/gateway.yaml` and spawns `serve --workers 2` on it. */
 export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: GatewayProcess; config: string }> {
   const config = join(dir, 'gateway.yaml')
@@ -133,3 +140,29 @@ export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: 
 
 /** The line a refused reload logs (the primary's verdict with --workers). */
 export const RELOAD_REFUSED = 'config reload failed; keeping the last good config'
+
+/** A test PKI, a real mTLS upstream (endpoint `partner`) and `serve --workers 2` on a config naming it; stop() ends all three. */
+export interface PartnerWorkers {
+  pki: TestPki
+  gp: GatewayProcess
+  upstream: RunningServer
+  config: string
+  yaml: string
+  stop(): Promise<void>
+}
+
+/** Starts a PartnerWorkers. */
+export async function startPartnerWorkers(): Promise<PartnerWorkers> {
+  const pki = await createTestPki()
+  const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+  const { gp, config } = await spawnTwoWorkers(pki.dir, yaml)
+  return {
+    pki, gp, upstream, config, yaml,
+    async stop() {
+      await gp.stop('SIGKILL')
+      await upstream.close()
+      pki.cleanup()
+    },
+  }
+}

@@ -1,25 +1,32 @@
 /**
- * A replacement worker gets the instance's config texts, then compiles and starts listening; a
- * reload the primary relays in between reaches a process that does not listen for it yet. Once
- * it serves, it asks for the texts again and reloads when the instance's config moved on, so
- * it never serves an older config than its siblings (before: until the next reload, every other
- * request got the old config — here 403 for an endpoint the reload added).
+ * A replacement worker gets the instance's config texts, then compiles and starts listening. A
+ * reload that comes in between waits until the replacement serves, then reaches it as well as its
+ * siblings: no worker ever serves a config the instance left behind.
+ *
+ * Before, the primary relayed the reload to the serving workers only; the replacement, once
+ * serving, asked for the texts again and reloaded ("caught up") on its own, and nobody looked at
+ * that result: when its catch-up failed (here an injected failure to build a TLS context, only in
+ * the replacement) the instance reported the reload accepted while the replacement kept serving
+ * the old config (every other request 403 for the endpoint the reload added).
+ *
+ * A replacement still starting after the 30 s answer timeout is killed (it served nothing), counted
+ * as a deliberate drain (`worker_drains_total{reason="start_outlasted_reload"}`), and replaced.
  *
  * Fault injection, not timing: a preload holds the replacement's listen() while a marker file
- * exists, so the reload deterministically lands in that window.
+ * exists, so the reload deterministically lands in that window; a second marker makes a held
+ * process (one whose held marker is still there) fail to build TLS contexts.
  */
-import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
-import { eventually } from './helpers.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
 
 const PRELOAD = `
-const cluster = require('node:cluster'), net = require('node:net'), fs = require('node:fs')
-const hold = process.env.HOLD_LISTEN_FILE
+const cluster = require('node:cluster'), net = require('node:net'), fs = require('node:fs'), tls = require('node:tls')
+const hold = process.env.HOLD_LISTEN_FILE, fail = process.env.FAIL_BUILD_FILE
 if (cluster.isWorker && hold) {
   const listen = net.Server.prototype.listen
   net.Server.prototype.listen = function (...args) {
@@ -28,6 +35,12 @@ if (cluster.isWorker && hold) {
     const t = setInterval(() => { if (!fs.existsSync(hold)) { clearInterval(t); listen.apply(this, args) } }, 20)
     return this
   }
+  const create = tls.createSecureContext
+  tls.createSecureContext = function (...args) {
+    if (fs.existsSync(hold + '.held-' + process.pid) && fs.existsSync(fail)) throw new Error('injected: this worker cannot build a TLS context')
+    return create.apply(this, args)
+  }
+  require('node:module').syncBuiltinESMExports()
 }
 `
 
@@ -35,21 +48,41 @@ let pki: TestPki
 let gp: GatewayProcess
 let config: string
 let hold: string
+let fail: string
 let tls: Parameters<typeof endpointYaml>[2]
 
-const entries = (): Record<string, unknown>[] => gp.logEntries()
+const entries = (from = 0): Record<string, unknown>[] => gp.logEntries(from)
 const yaml = (names: string[]): string =>
   // No upstream listens on port 1: a configured endpoint answers 502 (dial refused), an unknown one 403.
   `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nendpoints:\n${names.map((n) => endpointYaml(n, 1, tls)).join('')}`
+const PRIMARY_RELOAD_LINES = ['reload: relaying to every worker', 'reload: waiting for starting workers to serve']
+
+/** Kills one worker with the hold marker present; the replacement's pid once it is held at listen(). */
+async function replacementHeld(): Promise<number> {
+  const primary = gp.child.pid as number
+  for (const f of readdirSync(pki.dir)) if (f.startsWith('hold-listen.held-')) unlinkSync(join(pki.dir, f))
+  writeFileSync(hold, '')
+  process.kill(childPids(primary)[0] as number, 'SIGKILL')
+  const marker = await eventually(() => readdirSync(pki.dir).find((f) => f.startsWith('hold-listen.held-')), 60_000, 'the replacement to reach listen()')
+  return Number(marker.slice('hold-listen.held-'.length))
+}
+
+/** Each call on its own connection: the primary hands connections to the workers in turn. */
+async function statuses(path: string): Promise<number[]> {
+  const out = []
+  for (let i = 0; i < 8; i++) out.push((await send(gp.url, `${path}${i}`)).status)
+  return out
+}
 
 beforeAll(async () => {
   pki = await createTestPki()
   tls = clientTls(pki)
   config = join(pki.dir, 'gateway.yaml')
   hold = join(pki.dir, 'hold-listen')
+  fail = join(pki.dir, 'fail-build')
   const preload = pki.write('hold-listen.cjs', PRELOAD)
   writeFileSync(config, yaml(['first']))
-  gp = await spawnGateway(config, ['--workers', '2'], { NODE_OPTIONS: `--require ${preload}`, HOLD_LISTEN_FILE: hold })
+  gp = await spawnGateway(config, ['--workers', '2'], { NODE_OPTIONS: `--require ${preload}`, HOLD_LISTEN_FILE: hold, FAIL_BUILD_FILE: fail })
 }, 120_000)
 
 afterAll(async () => {
@@ -57,24 +90,62 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-describe('a reload relayed while a replacement worker starts', () => {
-  it('reaches the replacement once it serves: every worker serves the reloaded config', async () => {
+describe('a reload while a replacement worker starts', () => {
+  it('waits until the replacement serves, then reaches it too: every worker serves the reloaded config', async () => {
     const primary = gp.child.pid as number
-    const workers = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number)
-    writeFileSync(hold, '')
-    process.kill(workers[0] as number, 'SIGKILL')
-    // The replacement has its texts and compiled them; its listen() waits for the marker to go.
-    await eventually(() => readdirSync(pki.dir).some((f) => f.startsWith('hold-listen.held-')), 60_000, 'the replacement to reach listen()')
+    const from = gp.output.length
+    const replacement = await replacementHeld()
     writeFileSync(config, yaml(['first', 'second']))
     process.kill(primary, 'SIGHUP')
-    await eventually(() => entries().some((e) => e.msg === 'config reloaded' && e.endpoints === 2), 30_000, 'the surviving worker to reload')
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload: waiting for starting workers to serve'), 30_000, 'the reload to wait for the replacement')
+    expect(entries(from).filter((e) => e.msg === 'config reloaded')).toEqual([])
     unlinkSync(hold)
-    await eventually(() => entries().some((e) => e.msg === 'replacement worker listening'), 60_000, 'the replacement to listen')
-    await eventually(() => entries().filter((e) => e.msg === 'config reloaded' && e.endpoints === 2).length >= 2, 30_000, 'the replacement to catch up with the reload')
-    expect(existsSync(hold)).toBe(false)
-    // Each call on its own connection: the primary hands connections to the workers in turn.
-    const statuses = []
-    for (let i = 0; i < 8; i++) statuses.push((await send(gp.url, `/proxy/second/x${i}`)).status)
-    expect(statuses).toEqual(Array(8).fill(502))
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload accepted by every worker'), 60_000, 'the reload to be accepted')
+    // Each process writes its own lines, in batches: the replacement's may follow the primary's.
+    await eventually(() => entries(from).some((e) => e.pid === replacement && e.msg === 'config reloaded' && e.endpoints === 2), 30_000, 'the replacement to log the reload')
+    expect(await statuses('/proxy/second/a')).toEqual(Array(8).fill(502))
   }, 180_000)
+
+  it('that the replacement cannot build fails loudly, naming it, and no worker serves it', async () => {
+    const primary = gp.child.pid as number
+    const from = gp.output.length
+    const replacement = await replacementHeld()
+    writeFileSync(config, yaml(['first', 'second', 'third']))
+    process.kill(primary, 'SIGHUP')
+    await eventually(() => entries(from).some((e) => e.pid === primary && PRIMARY_RELOAD_LINES.includes(e.msg as string)), 30_000, 'the primary to take up the reload')
+    writeFileSync(fail, '')
+    unlinkSync(hold)
+    try {
+      await eventually(() => entries(from).some((e) => e.pid === replacement && e.msg === RELOAD_REFUSED), 60_000, 'the replacement to refuse the reload')
+      const verdict = await eventually(() => entries(from).find((e) => e.pid === primary && (e.msg === RELOAD_REFUSED || e.msg === 'reload accepted by every worker')), 60_000, 'the verdict')
+      expect(verdict).toMatchObject({ msg: RELOAD_REFUSED, problems: [expect.stringMatching(new RegExp(`^worker ${replacement}: .*injected: this worker cannot build a TLS context`))] })
+      await eventually(() => entries(from).some((e) => e.msg === 'config reloaded' && e.trigger === 'rollback of SIGHUP'), 30_000, 'the other worker to go back')
+    } finally {
+      unlinkSync(fail)
+    }
+    // The instance kept the config before it ("second" known, "third" not) on every worker.
+    expect(await statuses('/proxy/second/b')).toEqual(Array(8).fill(502))
+    expect(await statuses('/proxy/third/b')).toEqual(Array(8).fill(403))
+  }, 180_000)
+
+  it('kills and replaces a replacement still starting after the answer timeout; the reload then goes on', async () => {
+    const primary = gp.child.pid as number
+    const from = gp.output.length
+    const stuck = await replacementHeld()
+    writeFileSync(config, yaml(['first', 'fourth']))
+    process.kill(primary, 'SIGHUP')
+    const killed = await eventually(() => entries(from).find((e) => e.pid === primary && e.msg === 'worker still starting when a reload came: killing and replacing it'), 90_000, 'the stuck replacement to be killed')
+    expect(killed.worker).toBe(stuck)
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload accepted by every worker'), 60_000, 'the reload to be accepted')
+    // Its replacement got the reloaded config's texts (it is held too until the marker goes).
+    unlinkSync(hold)
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'drained worker exited: replacing it' && e.worker === stuck), 30_000, 'the kill to be logged as deliberate')
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'its replacement to serve')
+    expect(await statuses('/proxy/fourth/c')).toEqual(Array(8).fill(502))
+    const metrics = await scrape(await adminUrlOf(gp))
+    expect(valueOf(metrics, 'mtls_gateway_worker_drains_total', { reason: 'start_outlasted_reload' })).toBe(1)
+    // The test's three SIGKILLs are the crashes; the primary's kill is not one.
+    expect(valueOf(metrics, 'mtls_gateway_worker_restarts_total')).toBe(3)
+    expect(existsSync(hold)).toBe(false)
+  }, 240_000)
 })
