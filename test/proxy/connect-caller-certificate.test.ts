@@ -1,5 +1,4 @@
 import { copyFileSync, readFileSync } from 'node:fs'
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -7,6 +6,8 @@ import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
+import { heldHandshakeRelay } from '../support/held-handshake-relay.js'
+import { exchange } from '../support/exchange.js'
 
 // A caller app identified by its TLS client certificate (callers.apps[].clientCertificate) on a
 // listener with clientCa: the same certificate that is admitted in route mode and on the
@@ -57,26 +58,6 @@ afterAll(async () => {
   pki?.cleanup()
   other?.cleanup()
 })
-
-/** One HTTP/1.1 exchange on a socket: the status and the body (Content-Length framed). */
-function exchange(s: TLSSocket, request: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    let got = Buffer.alloc(0)
-    const onData = (chunk: Buffer): void => {
-      got = Buffer.concat([got, chunk])
-      const text = got.toString('latin1')
-      const end = text.indexOf('\r\n\r\n')
-      if (end < 0) return
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0)
-      if (got.length < end + 4 + length) return
-      s.off('data', onData)
-      resolve({ status: Number(text.slice(9, 12)), body: got.subarray(end + 4, end + 4 + length).toString() })
-    }
-    s.on('data', onData)
-    s.once('error', reject)
-    s.write(request)
-  })
-}
 
 /** TLS to the gateway with the caller certificate. */
 function callerConnection(): Promise<TLSSocket> {
@@ -167,42 +148,11 @@ describe('a reload that stops trusting the caller certificate\'s CA (listen.tls.
   })
 })
 
-/**
- * A TCP relay to the gateway that passes the caller's ClientHello and then holds what the caller
- * sends next (its certificate and Finished) until release(): a handshake that begins under one
- * listener TLS and completes under the next.
- */
-async function heldHandshakeRelay(): Promise<{ port: number; held: () => number; release: () => void; close: () => Promise<void> }> {
-  let release = (): void => {}
-  let heldBytes = 0
-  const relay: Server = createServer((client: Socket) => {
-    const server = tcpConnect(g.gw.port, '127.0.0.1')
-    const held: Buffer[] = []
-    let answered = false
-    let holding = true
-    server.on('data', (chunk: Buffer) => ((answered = true), client.write(chunk)))
-    client.on('data', (chunk: Buffer) => (answered && holding ? ((heldBytes += chunk.length), held.push(chunk)) : server.write(chunk)))
-    release = () => {
-      holding = false
-      for (const chunk of held.splice(0)) server.write(chunk)
-    }
-    const end = (): void => {
-      client.destroy()
-      server.destroy()
-    }
-    server.on('close', end).on('error', end)
-    client.on('close', end).on('error', end)
-  })
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
-  const port = (relay.address() as { port: number }).port
-  return { port, held: () => heldBytes, release: () => release(), close: () => new Promise((resolve) => relay.close(() => resolve())) }
-}
-
 describe('a reload during a caller\'s handshake that stops trusting its certificate\'s CA', () => {
   it('refuses the connection\'s requests: the handshake was verified under the old client CA, not the one in force when it completed', async () => {
     replaceFile(join(pki.dir, 'gateway.yaml'), yaml('trusted-caller'))
     expect(await g.gw.ops?.reload('test')).toMatchObject({ ok: true })
-    const relay = await heldHandshakeRelay()
+    const relay = await heldHandshakeRelay(g.gw.port)
     let s: TLSSocket | undefined
     try {
       const connected = new Promise<TLSSocket>((resolve, reject) => {
