@@ -18,6 +18,7 @@ export type Reason =
   | 'egress_denied'
   | 'caller_credentials_missing'
   | 'caller_credentials_invalid'
+  | 'caller_certificate_required'
   | 'caller_not_allowed'
   | 'jwt_replay'
   | 'oauth_token_missing'
@@ -76,6 +77,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   egress_denied: 403,
   caller_credentials_missing: 'challenge',
   caller_credentials_invalid: 'challenge',
+  caller_certificate_required: 'challenge',
   caller_not_allowed: 403,
   jwt_replay: 'challenge',
   oauth_token_missing: 401,

@@ -27,6 +27,7 @@ export type AuthFailure =
   | 'app_key_changed'
   | 'not_allowed'
   | 'invalid'
+  | 'certificate_required'
 
 // A WeakMap instead of a property so the label can never leak into a serialized error body.
 const labels = new WeakMap<GatewayError, AuthFailure>()
@@ -56,6 +57,8 @@ export function authFailureLabel(err: unknown): AuthFailure | undefined {
       return 'not_allowed'
     case 'jwt_replay':
       return 'replay'
+    case 'caller_certificate_required':
+      return 'certificate_required'
     default:
       return undefined
   }

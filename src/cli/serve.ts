@@ -140,7 +140,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     ...(hooks.onTunnel ? { onTunnel: hooks.onTunnel } : {}),
     ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
-  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}) })
+  const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}), ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) })
   // The store may open on a later reload (callers added): probes ask the runtime each time,
   // and a gateway that needs no store has nothing unreachable.
   const pingStore = async (): Promise<void> => runtime.store?.ping()

@@ -8,6 +8,7 @@ import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
+import { closeUntrustedOnReload, refuseUntrusted } from '../proxy/untrusted-connection.js'
 import { GatewayError, methodNotAllowed } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
@@ -43,6 +44,8 @@ export interface AdminOptions {
   events?: ConnectionEvents
   /** Routes under a path prefix answered by someone else (the console), any method. */
   extra?: AdminRoutes
+  /** A client refused (caller_auth_failures_total): a connection a reload's admin.tls trust no longer admits. */
+  onAuthFailure?: (label: string) => void
 }
 
 /** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
@@ -102,6 +105,9 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     const fail = (e: unknown): void => {
       writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
     }
+    // Every route, the console's too: a connection the caller trust in force would refuse at its handshake.
+    const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
+    if (untrusted) return void writeError(res, untrusted, 'api', { close: true })
     const noHost = missingHost(req)
     if (noHost) return void writeError(res, noHost, 'api', { close: hasBody(req.headers) })
     const extra = o.extra
@@ -136,7 +142,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') o.events?.onTimeout?.('admin', 'tls_handshake')
     })
   }
-  guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
+  const guard = guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
+  if (o.tls) closeUntrustedOnReload(server, guard)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {

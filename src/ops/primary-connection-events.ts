@@ -12,7 +12,8 @@ import { connectionEvents, createFdPressure } from './connection-events.js'
 import type { GatewayLog } from './log.js'
 import { createMetrics, METRIC_PREFIX } from './metrics.js'
 
-const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total'] as const
+// caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits.
+const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total'] as const
 
 /** The primary's admin-listener events, and the conditions that make the instance not ready. */
 export interface PrimaryConnectionEvents {
@@ -22,6 +23,8 @@ export interface PrimaryConnectionEvents {
    * it accepts every connection of the instance, so none would reach a worker.
    */
   conditions(): string[]
+  /** Counts an admin client refused (caller_auth_failures_total). */
+  onAuthFailure(label: string): void
 }
 
 /** Registers the listener-limit counters on `registry` and returns the events that count (and log) them. */
@@ -33,5 +36,5 @@ export function primaryConnectionEvents(registry: Registry, log: GatewayLog): Pr
     registry.registerMetric(metric)
   }
   const fd = createFdPressure()
-  return { events: connectionEvents(defined, log, fd), conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`) }
+  return { events: connectionEvents(defined, log, fd), conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`), onAuthFailure: (label) => defined.callerAuthFailure(label) }
 }

@@ -68,7 +68,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const registry = createPrimaryRegistry()
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const { events: adminEvents, conditions } = primaryConnectionEvents(registry, o.log)
+  const { events: adminEvents, conditions, onAuthFailure } = primaryConnectionEvents(registry, o.log)
   const ask = createAsker(cluster)
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
@@ -140,7 +140,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const cfg = startConfig.admin
   if (cfg.enabled) {
     const extra = o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, events: adminEvents, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: startConfig.files,

@@ -19,7 +19,7 @@ import type { EgressReason, Gateway } from '../gateway/index.js'
 import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
-import { peerIdentity } from '../tls/index.js'
+import { admittedByCallerTrust, peerIdentity } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -27,10 +27,13 @@ import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
+import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
 
 /** What an intercepted tunnel carries to its inner requests. */
 export interface Tunnel {
   readonly authority: string
+  /** The CONNECT's connection to the listener: the caller trust in force judges each inner request by it (untrusted-connection.ts). */
+  readonly connection: Duplex
   readonly caller?: Caller
   /** The bearer the CONNECT carried: each inner request re-checks it (expiry, revocation). */
   readonly token?: string
@@ -100,8 +103,8 @@ export function createConnectHandler(o: ConnectOptions) {
     }
     const reports: TunnelReports = {
       passThroughClosed(authority, error) {
-        // A tunnel closed because it was judged again and refused says why (it was open: 200).
-        const r = record(200, error)
+        // A tunnel closed because it was judged again and refused says why (it was open: 200); one a reload's caller trust refuses too.
+        const r = record(200, error ?? refuseUntrusted(socket, 'listen.tls', o.admit.onAuthFailure))
         r.passThrough = authority
         recordCallerConnection(socket as Socket, r)
         o.onDone?.(r)
@@ -163,6 +166,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
 
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
 async function admitConnect(o: ConnectOptions, gateway: Gateway, socket: Duplex, token: string | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
+  if (!admittedByCallerTrust(socket)) throw untrustedConnection(socket, 'listen.tls')
   const callers = gateway.callers
   if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, peerIdentity(socket)?.authorized === true)
   const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
@@ -217,7 +221,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, connection: socket, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

@@ -54,10 +54,13 @@ export interface ConnectionGuard {
   /** Closes connections with no request in progress, here and in adopted guards. */
   closeIdle(): void
   closeAll(): void
+  /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
+  closeRefused(refused: (socket: Duplex) => boolean): void
   /** Another guard (the tunnels' inner server) whose connections drain with this one. */
-  adopt(child: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>): void
+  adopt(child: Child): void
 }
 
+type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'closeRefused'>
 const expiries = new WeakMap<IncomingMessage, GatewayError>()
 
 /** The limit that ended this request, if one did: it is the truth, whatever failed after it. */
@@ -133,7 +136,7 @@ class Guard implements ConnectionGuard {
   readonly #busy = new WeakSet<Duplex>()
   readonly #tunnels = new Map<Duplex, () => boolean>()
   readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
-  readonly #children: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>[] = []
+  readonly #children: Child[] = []
 
   constructor(o: GuardOptions) {
     this.#o = o
@@ -235,7 +238,13 @@ class Guard implements ConnectionGuard {
     for (const child of this.#children) child.closeAll()
   }
 
-  adopt(child: Pick<ConnectionGuard, 'closeIdle' | 'closeAll'>): void {
+  closeRefused(refused: (socket: Duplex) => boolean): void {
+    for (const socket of this.#open) if (!this.#busy.has(socket) && refused(socket)) socket.destroy()
+    for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
+    for (const child of this.#children) child.closeRefused(refused)
+  }
+
+  adopt(child: Child): void {
     this.#children.push(child)
   }
 

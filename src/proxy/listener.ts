@@ -25,6 +25,7 @@ import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
+import { closeUntrustedOnReload, untrustedRequest } from './untrusted-connection.js'
 import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
@@ -49,6 +50,8 @@ export interface ListenerOptions {
   connect?: Omit<ConnectOptions, 'inner' | 'limits' | 'track' | 'onTimeout' | 'tracing'>
   /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
   tracing?: Tracing
+  /** A caller refused (caller_auth_failures_total): here, a connection a reload's caller trust no longer admits. */
+  onAuthFailure?: (label: string) => void
 }
 
 /** Creates the (not yet listening) HTTP server; its limits are read from the config at start. */
@@ -65,6 +68,8 @@ export function createListener(o: ListenerOptions): Server {
   const server: Server = tlsServer ?? createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
+  const g = guard
+  if (tlsServer) closeUntrustedOnReload(tlsServer, g, (s) => tunnelOf(s)?.connection ?? s)
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
   // when a request it accepted needs its body (see createBody's onDemand).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
@@ -84,7 +89,6 @@ export function createListener(o: ListenerOptions): Server {
     // Node starts its header-deadline checks on 'listening'; this server never listens.
     inner.emit('listening')
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
-    const g = guard
     const tracing = o.tracing ? { tracing: o.tracing } : {}
     const onDone = o.onDone ? { onDone: o.onDone } : {}
     // Handler options, built once (not per request).
@@ -167,6 +171,9 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
     if (turn !== true && !(await turn)) throw callerAborted()
     held = true
+    // A connection the caller trust in force refuses: answered with Connection: close, like a refused pipelined request.
+    const untrusted = untrustedRequest(tunnel?.connection ?? socket, url, tunnel !== undefined, out, o.onAuthFailure)
+    if (untrusted) throw ((refused = true), untrusted)
     const noHost = missingHost(req)
     if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')

@@ -10,4 +10,5 @@ export { generateKeys, issueCertificate, privateKeyPem, type Issued, type IssueO
 export { writeDevPki, writeInterceptionCa, type DevPkiFiles, type DevPkiOptions } from './dev-pki.js'
 export { createInterceptionCa, createMinter, type Minter, type MinterOptions } from './mint.js'
 export { loadInterceptionCa, type CaKeyKind, type InterceptionCa, type InterceptionCaFault } from './interception-ca.js'
-export { loadServerTls, noteServedTls, peerIdentity, renewServerTls, subjectAltNames, type PeerIdentity, type ServerTls, type ServerTlsProblem } from './server.js'
+export { admittedByCallerTrust, loadServerTls, noteServedTls, onCallerTrustChange, peerIdentity, renewServerTls, type ServerTls, type ServerTlsProblem } from './server.js'
+export { subjectAltNames, type PeerIdentity } from './peer-identity.js'

@@ -6,7 +6,7 @@ import { createHash, hkdfSync } from 'node:crypto'
 import type { ServerOptions as TlsServerOptions } from 'node:https'
 import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls'
 import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
-import { oneLine } from './chain.js'
+import { readPeerIdentity, type PeerIdentity } from './peer-identity.js'
 import { sameCallerTrust, trustedUnder } from './peer-trust.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
@@ -109,6 +109,37 @@ export function renewServerTls(server: object, tls: ServerTls | undefined): void
   // On reload (not per request).
   server.setSecureContext({ ...tls, ticketKeys: sameTrust ? server.getTicketKeys() : nextTicketKeys(server.getTicketKeys(), tls) })
   serving.set(server, tls)
+  if (!sameTrust) for (const fn of trustWatchers.get(server) ?? []) fn()
+}
+
+/** What runs on a listener once a reload changed its caller trust (its guard closes the idle connections it now refuses). */
+const trustWatchers = new WeakMap<object, (() => void)[]>()
+
+/** Runs `fn` each time renewServerTls changes `server`'s caller trust (client CA, requireClientCert). */
+export function onCallerTrustChange(server: object, fn: () => void): void {
+  trustWatchers.set(server, [...(trustWatchers.get(server) ?? []), fn])
+}
+
+/** Per connection: the caller trust it was last judged under by admittedByCallerTrust, and the verdict. */
+const admissions = new WeakMap<object, { tls: ServerTls; admitted: boolean }>()
+
+/**
+ * Whether the listener's caller trust in force admits a request on this connection, as a fresh
+ * start with the same files would have admitted its handshake: false when that trust requires a
+ * client certificate (requireClientCert) and the connection has none it trusts (none, or one
+ * its client CA does not verify) — which only a reload can bring about, since the handshake
+ * judged it under the trust of its TCP connection's arrival. A comparison per request; the
+ * judgement once per connection and trust. True for connections that are not a TLS listener's.
+ */
+export function admittedByCallerTrust(socket: object): boolean {
+  const verified = verifiedUnder.get(socket)
+  const now = verified && serving.get(verified.server)
+  if (!verified || !now || now === verified.tls) return true
+  const known = admissions.get(socket)
+  if (known?.tls === now) return known.admitted
+  const admitted = now.rejectUnauthorized !== true || peerIdentity(socket)?.authorized === true
+  admissions.set(socket, { tls: now, admitted })
+  return admitted
 }
 
 /**
@@ -119,32 +150,6 @@ export function renewServerTls(server: object, tls: ServerTls | undefined): void
 function nextTicketKeys(current: Buffer, tls: ServerTls): Buffer {
   const trust = createHash('sha256').update(Buffer.isBuffer(tls.ca) ? tls.ca : Buffer.from(String(tls.ca ?? ''))).update(`${String(tls.requestCert)}/${String(tls.rejectUnauthorized)}`).digest()
   return Buffer.from(hkdfSync('sha256', current, trust, 'mtls-gateway listener ticket keys', 48))
-}
-
-/** What a client's certificate says, and whether the listener verified it against clientCa. */
-export interface PeerIdentity {
-  readonly authorized: boolean
-  readonly subjectCN?: string
-  /** The whole subject on one line (`CN=ops, O=Example`). */
-  readonly subject?: string
-  /** DNS, URI and IP subjectAltNames, without their type prefix. */
-  readonly sans: readonly string[]
-  /** SHA-256 fingerprint of the certificate. */
-  readonly fingerprint?: string
-}
-
-// Node writes `DNS:a, URI:"b,c", IP Address:1.2.3.4`; a value with a comma is JSON-quoted.
-const SAN = /(?:^|,\s*)(DNS|URI|IP Address|[A-Za-z][\w ]*):("(?:[^"\\]|\\.)*"|[^,]*)/g
-
-/** The DNS, URI and IP names of Node's subjectaltname text. */
-export function subjectAltNames(text: string | undefined): string[] {
-  const out: string[] = []
-  for (const [, type, value] of (text ?? '').matchAll(SAN)) {
-    if (type !== 'DNS' && type !== 'URI' && type !== 'IP Address') continue
-    const v = (value as string).startsWith('"') ? (JSON.parse(value as string) as string) : (value as string).trim()
-    if (v !== '') out.push(v)
-  }
-  return out
 }
 
 // Reading a client certificate costs ~10 µs (Node builds a fresh object from the X.509 each
@@ -182,17 +187,4 @@ function underCurrentTrust(socket: TLSSocket, identity: PeerIdentity): PeerIdent
   const judged = trustedUnder(socket, verified.tls, now) ? identity : Object.assign({}, identity, { authorized: false })
   rejudged.set(socket, { tls: now, identity: judged })
   return judged
-}
-
-function readPeerIdentity(s: Partial<TLSSocket>): PeerIdentity {
-  const cert = (s as TLSSocket).getPeerCertificate()
-  if (!cert || !cert.subject) return { authorized: false, sans: [] }
-  const cn = cert.subject.CN
-  const x509 = s.getPeerX509Certificate?.()
-  return {
-    authorized: s.authorized === true,
-    ...(typeof cn === 'string' ? { subjectCN: cn } : {}),
-    ...(x509 ? { subject: oneLine(x509.subject), fingerprint: x509.fingerprint256 } : {}),
-    sans: subjectAltNames(cert.subjectaltname),
-  }
 }

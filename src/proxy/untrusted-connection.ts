@@ -1,0 +1,57 @@
+/**
+ * The one rule for requests on a TLS listener whose caller trust a reload changed: a request on
+ * a connection the trust in force would have refused at its handshake (requireClientCert, and no
+ * certificate its clientCa verifies) is refused, as a fresh start with the same files refuses the
+ * connection. Proxied requests and CONNECT get 407, the gateway API, route mode and the admin
+ * listener 401 (the challenge surfaces of every caller-credential failure), always with
+ * `Connection: close`: the caller reconnects and meets the handshake. At the reload itself the
+ * idle connections and pass-through tunnels it refuses are closed.
+ */
+import type { Duplex } from 'node:stream'
+import { GatewayError } from '../errors.js'
+import { authFailureLabel } from '../callers/index.js'
+import { admittedByCallerTrust, onCallerTrustChange } from '../tls/index.js'
+import type { ConnectionGuard } from './connection-guard.js'
+import type { Outcome } from './outcome.js'
+
+/** Which listener's tls settings a refusal names. */
+export type TrustKey = 'listen.tls' | 'admin.tls'
+
+/** The refusal of a request on `connection` (the caller's TLS connection to the listener), or undefined when admitted. */
+export function untrustedConnection(connection: object, key: TrustKey): GatewayError | undefined {
+  if (admittedByCallerTrust(connection)) return undefined
+  return new GatewayError(
+    'caller_certificate_required',
+    `${key}.requireClientCert: this listener requires a client certificate trusted by its clientCa, which a reload changed, and this connection has none; reconnect with one`,
+  )
+}
+
+/** The same, counted (caller_auth_failures_total{reason="certificate_required"}) when refused. */
+export function refuseUntrusted(connection: object, key: TrustKey, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
+  const refusal = untrustedConnection(connection, key)
+  if (refusal) onAuthFailure?.(authFailureLabel(refusal) ?? 'invalid')
+  return refusal
+}
+
+/**
+ * The refusal of a proxy-listener request, its way in recorded on `out`: 407 on the proxy path
+ * (absolute-form, a tunnel's inner request, judged by the CONNECT's connection), 401 in route
+ * mode and on the gateway API, as every caller-credential failure there.
+ */
+export function untrustedRequest(connection: object, url: string, inTunnel: boolean, out: Outcome, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
+  const refusal = refuseUntrusted(connection, 'listen.tls', onAuthFailure)
+  if (!refusal) return undefined
+  const forward = /^https?:\/\//i.test(url)
+  out.mode = inTunnel ? 'connect' : forward ? 'forward' : url.startsWith('/proxy/') ? 'route' : url.startsWith('/gateway/') ? 'api' : 'other'
+  if (inTunnel || forward) out.surface = 'proxy'
+  return refusal
+}
+
+/**
+ * At each reload that changes `server`'s caller trust, closes the idle connections and tracked
+ * tunnels of `guard` (and its adopted guards) that trust refuses, judged by `connectionOf` (an
+ * intercepted tunnel's inner connection: by its CONNECT's), so pools reconnect and meet the handshake.
+ */
+export function closeUntrustedOnReload(server: object, guard: Pick<ConnectionGuard, 'closeRefused'>, connectionOf: (socket: Duplex) => object = (s) => s): void {
+  onCallerTrustChange(server, () => guard.closeRefused((s) => !admittedByCallerTrust(connectionOf(s))))
+}
