@@ -65,7 +65,7 @@ function serverTls<P extends object = object>(description: string, client: strin
       key: { type: 'string', description: 'PEM private key.' },
       keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
       clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates.` },
-      requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake.` },
+      requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake; after a reload that replaces clientCa, also every request on a connection opened before it whose certificate the new clientCa does not verify (401/407 caller_certificate_required, Connection: close; idle ones are closed at the reload). Turning it on or off needs a restart.` },
       ...extra,
     },
   } as const
