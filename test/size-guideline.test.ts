@@ -37,7 +37,7 @@ interface FileAllowance {
 const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'cli/console-host.ts', fn: 'withSessionStore', lines: 43 },
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
-  { file: 'cli/serve.ts', fn: 'startGateway', lines: 104 },
+  { file: 'cli/serve.ts', fn: 'startGateway', lines: 100 },
   { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 42 },
   { file: 'config/references.ts', fn: 'resolveReferences', lines: 46 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },
@@ -51,7 +51,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 89 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 65 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
-  { file: 'ops/ops.ts', fn: 'createOps', lines: 75 },
+  { file: 'ops/ops.ts', fn: 'createOps', lines: 63 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
   { file: 'ops/upstream-facts.ts', fn: 'observeUpstream', lines: 60 },
@@ -72,12 +72,12 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 
 // prettier-ignore
 const FILES: readonly FileAllowance[] = [
-  { file: 'cli/serve.ts', lines: 234 },
+  { file: 'cli/serve.ts', lines: 231 },
   {
-    file: 'config/schema.ts', lines: 512,
+    file: 'config/schema.ts', lines: 498,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
-  { file: 'config/types.ts', lines: 269 },
+  { file: 'config/types.ts', lines: 271 },
   { file: 'errors.ts', lines: 244 },
   { file: 'gateway/upstream.ts', lines: 250 },
   { file: 'ops/log.ts', lines: 211 },

@@ -22,8 +22,9 @@ import { createOAuth1Feature } from '../dance/index.js'
 import { createRuntime, createStoreFile, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, gatewayVersion, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
 import { startTracing } from '../tracing/index.js'
+import { tracingOptions } from './tracing-options.js'
 import { describeError } from './options.js'
 
 export interface StartOptions {
@@ -101,11 +102,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   }
   const ref: GatewayRef = { current: gateway }
   // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
-  const tracing = await startTracing(config.tracing, {
-    sampler: () => ref.current.config.tracing.sampler,
-    onExportFailure: (problem) => o.ops?.log.logger.warn({ problem }, 'tracing: span export failed'),
-    version: gatewayVersion(),
-  }).catch(async (e: unknown) => {
+  const tracing = await startTracing(config.tracing, tracingOptions(ref, o.ops?.log.logger)).catch(async (e: unknown) => {
     await Promise.all([gateway.close(), runtime.close()])
     throw e
   })
@@ -159,7 +156,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     renewExport?.()
     return g
   }
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: () => tracing.shutdown() } : {}) })
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

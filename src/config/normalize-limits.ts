@@ -1,11 +1,11 @@
 /**
- * Listener timeouts, connection caps and body limits. Their defaults live only in the schema (read from
+ * Listener timeouts, connection caps, body limits and the cap on caller-fault log lines. Their defaults live only in the schema (read from
  * it here), so the config reference, the JSON Schema and the running gateway cannot disagree.
  */
 import { configSchema } from './schema.js'
 import { parseDuration, parseSize } from './units.js'
 import { obj, type Raw, type Report } from './normalize-util.js'
-import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, ListenTimeoutsConfig } from './types.js'
+import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, GatewayConfig, ListenTimeoutsConfig } from './types.js'
 
 const listenProps = configSchema.properties.listen.properties
 const adminProps = configSchema.properties.admin.properties
@@ -61,4 +61,14 @@ export function normalizeBodyLimits(raw: Raw, report: Report): { maxBufferedBody
     report(['maxBufferedTotal'], `${limits.maxBufferedTotal} bytes is less than limits.maxBufferedBody (${limits.maxBufferedBody} bytes): a body that limit allows could never be read; raise limits.maxBufferedTotal, lower limits.maxBufferedBody, or set limits.maxBufferedTotal to 0 (no total)`)
   }
   return limits
+}
+
+/** `drain` and `logging` (the cap on lines unauthenticated clients can cause), defaults from the schema. */
+export function normalizeDrainAndLogging(drain: Raw, logging: Raw): Pick<GatewayConfig, 'drain' | 'logging'> {
+  const faults = obj(logging.callerFaults)
+  const d = configSchema.properties.logging.properties.callerFaults.properties
+  return {
+    drain: { graceMs: parseDuration((drain.grace as string | number | undefined) ?? configSchema.properties.drain.properties.grace.default) },
+    logging: { callerFaults: { burst: (faults.burst as number | undefined) ?? d.burst.default, intervalMs: parseDuration((faults.interval as string | number | undefined) ?? d.interval.default) } },
+  }
 }

@@ -14,7 +14,7 @@ import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
-import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits } from './normalize-limits.js'
+import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 
@@ -47,7 +47,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     callers: normalizeCallers(root.callers, reportAt('callers')),
     ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs) } : {}),
     admin: normalizeAdmin(obj(root.admin), abs, reportAt('admin', 'tls')),
-    drain: { graceMs: parseDuration((obj(root.drain).grace as string | number | undefined) ?? '25s') },
+    ...normalizeDrainAndLogging(obj(root.drain), obj(root.logging)),
     limits: normalizeBodyLimits(obj(root.limits), reportAt('limits')),
     forwarding: { xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false, via: (forwarding.via as boolean | undefined) ?? true },
     endpoints,

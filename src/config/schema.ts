@@ -5,15 +5,7 @@
  * are errors.
  */
 import { tracingSchema } from './schema-tracing.js'
-
-const duration = {
-  $comment: 'duration',
-  description: 'A duration: a number of milliseconds, or a string like `250ms`, `5s`, `2m`, `1h`.',
-  anyOf: [
-    { type: 'integer', minimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
-  ],
-} as const
+import { drainSchema, duration, loggingSchema } from './schema-operations.js'
 
 const size = {
   $comment: 'size',
@@ -476,14 +468,8 @@ export const configSchema = {
         token: { type: 'string', minLength: 16, description: 'Operator token for the web console at /console/ (`${env:…}` or `${file:…}`; at least 16 characters). Without it the console is off and says so.' },
       },
     },
-    drain: {
-      type: 'object',
-      additionalProperties: false,
-      description: 'Graceful shutdown on SIGTERM: stop accepting, let in-flight requests finish, then exit.',
-      properties: {
-        grace: { ...duration, default: '25s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); then the process exits at once.' },
-      },
-    },
+    drain: drainSchema,
+    logging: loggingSchema,
     limits: {
       type: 'object',
       additionalProperties: false,

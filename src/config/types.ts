@@ -260,6 +260,8 @@ export interface GatewayConfig {
   interception?: InterceptionConfig
   /** Graceful shutdown: longest wait for in-flight requests after SIGTERM. */
   drain: { graceMs: number }
+  /** Lines an unauthenticated client can cause: per listener and reason, `burst` per `intervalMs` (0: no cap). */
+  logging: { callerFaults: { burst: number; intervalMs: number } }
   /** Bytes: one buffered body, and all of a process's buffered bodies at once (0: no total). */
   limits: { maxBufferedBody: number; maxBufferedTotal: number }
   forwarding: { xForwardedFor: boolean; via: boolean }

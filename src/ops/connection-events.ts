@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
+import type { CallerFaultLines } from './caller-fault-lines.js'
 
 /** How long after the last EMFILE/ENFILE the process reports itself not ready. */
 const FD_NOT_READY_MS = 10_000
@@ -62,12 +63,16 @@ export function createFdPressure(now: () => number = Date.now): FdPressure {
   }
 }
 
-/** Counts every limit event; timeouts and refusals at debug (an attack must not flood the log), parse errors on admin at info. */
-export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressure): ConnectionEvents {
+/**
+ * Counts every limit event; timeouts and refusals at debug, parse errors on admin at info, each
+ * line within `faults`' budget (an attack must not flood the log).
+ */
+export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressure, faults: Pick<CallerFaultLines, 'allowed'>): ConnectionEvents {
+  const debug = (listener: string, reason: string): boolean => log.logger.isLevelEnabled('debug') && faults.allowed(listener, 'limit', reason)
   return {
     onTimeout(listener, reason) {
       metrics.clientTimeout(listener, reason)
-      log.logger.debug({ listener, reason }, 'connection closed by a limit')
+      if (debug(listener, reason)) log.logger.debug({ listener, reason }, 'connection closed by a limit')
     },
     onRefused(listener, reason) {
       metrics.connectionRefused(listener, reason)
@@ -75,12 +80,12 @@ export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressu
         fd.seen()
         metrics.fdExhausted('accept')
       }
-      log.logger.debug({ listener, reason }, 'connection refused')
+      if (debug(listener, reason)) log.logger.debug({ listener, reason }, 'connection refused')
     },
     onRejected(listener, err, _connection, req) {
       // The proxy listener logs these as requests (access log); the admin listener has no access
       // log: one line of its own, naming the method when there was a request (a CONNECT).
-      if (listener !== 'admin') return
+      if (listener !== 'admin' || !faults.allowed(listener, 'request', err.reason)) return
       if (req) log.logger.info({ listener, method: req.method, reason: err.reason, error: err.message }, 'request refused')
       else log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')
     },

@@ -1,8 +1,9 @@
 /**
  * Graceful drain on SIGTERM: stop accepting, let in-flight requests finish within the grace
- * period, close pools, exit 0. A second signal or the end of the grace period exits at once
- * (code 1: requests were cut). Kubernetes sends SIGTERM and removes the pod from the Service
- * concurrently, so /readyz turns 503 as soon as draining begins.
+ * period, close pools, exit 0. A second signal, or the end of the grace period with connections
+ * still open, exits at once (code 1: requests were cut); closing after the drain (pools, the span
+ * flush) is bounded by what is left of the grace period and never turns a clean drain into exit 1.
+ * Kubernetes sends SIGTERM and removes the pod from the Service concurrently, so /readyz turns 503 as soon as draining begins.
  */
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
@@ -14,8 +15,12 @@ export interface DrainOptions {
   graceMs(): number
   /** Requests still running, for the log lines. */
   inFlight(): number
-  /** Everything after the listener: admin, watchers, pools. */
-  close(): Promise<void>
+  /**
+   * Everything after the listener: admin, watchers, pools, the span flush. `budgetMs`: what is
+   * left of the grace period less EXIT_RESERVE_MS; work that may hang (a collector that never
+   * answers) must end within it, so a drain that let every request finish exits 0.
+   */
+  close(budgetMs: number): Promise<void>
   log: Logger
   exit(code: number): void
 }
@@ -33,21 +38,32 @@ export interface Drain {
 
 // Keep-alive connections become idle when their response ends; closing them lets server.close finish.
 const SWEEP_MS = 100
+/** Of the grace period, what close() leaves for writing the last log lines and exiting. */
+export const EXIT_RESERVE_MS = 1000
+
+/** A drain's timing: when it began, the grace in force, whether every connection has closed. */
+interface DrainClock {
+  startedAt: number
+  graceMs: number
+  /** Set once every connection has closed: the drain itself succeeded, only closing remains. */
+  drained: boolean
+  timer?: NodeJS.Timeout
+}
 
 /** Creates the drain controller of one listener. */
 export function createDrain(o: DrainOptions): Drain {
   let draining = false
   let exited = false
-  let startedAt = 0
-  let grace: NodeJS.Timeout | undefined
+  const clock: DrainClock = { startedAt: 0, graceMs: 0, drained: false }
   const exit = (code: number): void => {
     if (exited) return
     exited = true
     o.exit(code)
   }
   const arm = (graceMs: number): void => {
-    clearTimeout(grace)
-    grace = armGrace(o, startedAt, graceMs, exit)
+    clearTimeout(clock.timer)
+    clock.graceMs = graceMs
+    clock.timer = armGrace(o, clock, exit)
   }
   return {
     get draining() {
@@ -63,24 +79,28 @@ export function createDrain(o: DrainOptions): Drain {
         return exit(1)
       }
       draining = true
-      startedAt = Date.now()
+      clock.startedAt = Date.now()
       const graceMs = given ?? o.graceMs()
       o.log.info({ trigger, inFlight: o.inFlight(), graceMs }, 'draining: no new connections, waiting for in-flight requests')
       arm(graceMs)
-      closeServer(o, () => {
-        clearTimeout(grace)
+      closeServer(o, clock, () => {
+        clearTimeout(clock.timer)
         exit(0)
       })
     },
   }
 }
 
-/** Stops accepting, closes idle connections as they become idle, then everything after the listener; `done` once all closed. */
-function closeServer(o: DrainOptions, done: () => void): void {
+/**
+ * Stops accepting, closes idle connections as they become idle, then everything after the
+ * listener within what is left of the grace (less EXIT_RESERVE_MS); `done` once all closed.
+ */
+function closeServer(o: DrainOptions, clock: DrainClock, done: () => void): void {
   const sweep = setInterval(() => o.server.closeIdleConnections(), SWEEP_MS)
   o.server.close(() => {
+    clock.drained = true
     clearInterval(sweep)
-    o.close()
+    o.close(Math.max(0, clock.startedAt + clock.graceMs - Date.now() - EXIT_RESERVE_MS))
       .catch((e: unknown) => o.log.error({ err: e }, 'error while closing after drain'))
       .finally(() => {
         o.log.info('drained: exiting')
@@ -90,12 +110,21 @@ function closeServer(o: DrainOptions, done: () => void): void {
   o.server.closeIdleConnections()
 }
 
-/** The grace timer, counted from the drain's start: at its end the process exits with requests in flight. */
-function armGrace(o: DrainOptions, startedAt: number, graceMs: number, exit: (code: number) => void): NodeJS.Timeout {
+/**
+ * The grace timer, counted from the drain's start. At its end: exit 1 with connections open
+ * (requests cut), else 0 (only a step of closing outlived it; nothing was cut).
+ */
+function armGrace(o: DrainOptions, clock: DrainClock, exit: (code: number) => void): NodeJS.Timeout {
+  const { graceMs } = clock
   const timer = setTimeout(() => {
-    o.log.warn({ inFlight: o.inFlight(), graceMs }, 'grace period over: exiting with requests in flight')
-    exit(1)
-  }, Math.max(0, startedAt + graceMs - Date.now()))
+    if (!clock.drained) {
+      o.log.warn({ inFlight: o.inFlight(), graceMs }, 'grace period over: exiting with requests in flight')
+      return exit(1)
+    }
+    // Nothing was cut: a step of closing that outlived its budget is said, not reported as a failed rollout.
+    o.log.warn({ graceMs }, 'grace period over while closing after the drain (no request was in flight): exiting')
+    exit(0)
+  }, Math.max(0, clock.startedAt + graceMs - Date.now()))
   timer.unref()
   return timer
 }

@@ -21,6 +21,7 @@ import { watchSnapshot } from './snapshot-gauges.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
 import { connectionEvents, createFdPressure } from './connection-events.js'
+import { capCallerFaultLines } from './caller-fault-lines.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -53,8 +54,8 @@ export interface OpsStartOptions {
   probes?: readonly ReadinessProbe[]
   /** Routes mounted on the admin listener (the console), built once ops run. */
   adminRoutes?: AdminRoutesFactory
-  /** Runs when a drain has let the last request finish, before exit (flushes buffered spans). */
-  onDrained?: () => Promise<void>
+  /** Runs when a drain has let the last request finish, before exit (flushes buffered spans); must settle within `budgetMs`. */
+  onDrained?: (budgetMs: number) => Promise<void>
 }
 
 /** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */
@@ -111,7 +112,10 @@ export function createOps(o: OpsOptions = {}): Ops {
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
   const fd = createFdPressure()
-  const connections = connectionEvents(metrics, log, fd)
+  let current: Gateway | undefined
+  // Read per line from the snapshot in force (reloadable); before start adopts one, no listener serves.
+  const faults = capCallerFaultLines(log, () => current?.config.logging.callerFaults ?? { burst: 0, intervalMs: 0 })
+  const connections = connectionEvents(metrics, log, fd, faults)
   const onDone = (r: RequestRecord): void => {
     if (r.error?.reason === 'fd_exhausted') {
       fd.seen()
@@ -127,25 +131,9 @@ export function createOps(o: OpsOptions = {}): Ops {
       handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)
     }
     trace?.connection(up)
-    log.access(r, up)
+    // Counted above in full; only the line is capped.
+    if (faults.accessAllowed(r)) log.access(r, up)
   }
-  let current: Gateway | undefined
-  // Per adopted snapshot: endpoints whose host and pathPrefix an earlier one already claims (forward mode picks the first).
-  const shadowedInForwardMode = (g: Gateway): { endpoint: string; shadowedBy: string; host: string }[] => {
-    const out: { endpoint: string; shadowedBy: string; host: string }[] = []
-    for (const [host, list] of g.byHost) {
-      const first = new Map<string, string>()
-      for (const e of list) {
-        const earlier = first.get(e.destination.prefix)
-        if (earlier === undefined) first.set(e.destination.prefix, e.name)
-        else out.push({ endpoint: e.name, shadowedBy: earlier, host })
-      }
-    }
-    return out
-  }
-  // Per adopted snapshot (start and each reload), not per request.
-  const linksFromHostHeader = (g: Gateway): string[] =>
-    g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []
   watchSnapshot(metrics, () => current)
   const adopt = (g: Gateway): void => {
     current = g
@@ -170,7 +158,25 @@ export function createOps(o: OpsOptions = {}): Ops {
       connections,
     },
     onDone,
-    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => upstream.close(), conditions: () => fd.conditions(), events: connections }, s),
+    // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), faults.flush()), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 
+/** Endpoints whose host and pathPrefix an earlier one already claims (forward mode picks the first); per adopted snapshot. */
+function shadowedInForwardMode(g: Gateway): { endpoint: string; shadowedBy: string; host: string }[] {
+  const out: { endpoint: string; shadowedBy: string; host: string }[] = []
+  for (const [host, list] of g.byHost) {
+    const first = new Map<string, string>()
+    for (const e of list) {
+      const earlier = first.get(e.destination.prefix)
+      if (earlier === undefined) first.set(e.destination.prefix, e.name)
+      else out.push({ endpoint: e.name, shadowedBy: earlier, host })
+    }
+  }
+  return out
+}
+
+/** Per-user profiles whose links are built on the Host header; per adopted snapshot, not per request. */
+const linksFromHostHeader = (g: Gateway): string[] =>
+  g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []

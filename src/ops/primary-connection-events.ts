@@ -10,6 +10,8 @@ import { Registry } from 'prom-client'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { connectionEvents, createFdPressure } from './connection-events.js'
 import type { GatewayLog } from './log.js'
+import { capCallerFaultLines } from './caller-fault-lines.js'
+import type { LineCapSettings } from './line-cap.js'
 import { createMetrics, METRIC_PREFIX } from './metrics.js'
 
 // caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits.
@@ -27,8 +29,8 @@ export interface PrimaryConnectionEvents {
   onAuthFailure(label: string): void
 }
 
-/** Registers the listener-limit counters on `registry` and returns the events that count (and log) them. */
-export function primaryConnectionEvents(registry: Registry, log: GatewayLog): PrimaryConnectionEvents {
+/** Registers the listener-limit counters on `registry` and returns the events that count (and log, within `lineCap`) them. */
+export function primaryConnectionEvents(registry: Registry, log: GatewayLog, lineCap: () => LineCapSettings): PrimaryConnectionEvents {
   const defined = createMetrics({ registry: new Registry(), defaultMetrics: false })
   for (const name of LISTENER_COUNTERS) {
     const metric = defined.registry.getSingleMetric(`${METRIC_PREFIX}${name}`)
@@ -36,5 +38,9 @@ export function primaryConnectionEvents(registry: Registry, log: GatewayLog): Pr
     registry.registerMetric(metric)
   }
   const fd = createFdPressure()
-  return { events: connectionEvents(defined, log, fd), conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`), onAuthFailure: (label) => defined.callerAuthFailure(label) }
+  return {
+    events: connectionEvents(defined, log, fd, capCallerFaultLines(log, lineCap)),
+    conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`),
+    onAuthFailure: (label) => defined.callerAuthFailure(label),
+  }
 }

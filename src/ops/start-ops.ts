@@ -68,9 +68,10 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     p.closeObserver()
     await live.admin?.close()
   }
-  const drain = createOpsDrain(p, s, () => inFlight.total, async () => {
+  const drain = createOpsDrain(p, s, () => inFlight.total, async (budgetMs) => {
+    const deadline = performance.now() + budgetMs
     await close()
-    await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.()])
+    await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.(Math.max(0, deadline - performance.now()))])
   })
   // Listener limits are read at start, like the descriptor limit: said once, per process.
   const shortfall = descriptorShortfall(s.ref.current.config.listen.connections.max)
@@ -110,7 +111,7 @@ function trackReloads(reloader: Reloader): Reloads {
   }
 }
 
-function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number, close: () => Promise<void>): Drain {
+function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number, close: (budgetMs: number) => Promise<void>): Drain {
   return createDrain({
     server: s.server,
     graceMs: () => s.ref.current.config.drain.graceMs,

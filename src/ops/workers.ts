@@ -68,7 +68,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const registry = createPrimaryRegistry()
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const { events: adminEvents, conditions, onAuthFailure } = primaryConnectionEvents(registry, o.log)
+  const { events: adminEvents, conditions, onAuthFailure } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
   const ask = createAsker(cluster)
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()

@@ -79,7 +79,7 @@ export interface HandshakeRecordOptions {
 
 /** The one access line and requests_total sample of a handshake that never completed. */
 export function handshakeRecord(error: GatewayError, o: HandshakeRecordOptions): RequestRecord {
-  const r: RequestRecord = { id: randomUUID(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error }
+  const r: RequestRecord = { id: randomUUID(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error, handshake: true }
   if (o.connection) recordCallerConnection(o.connection, r)
   return r
 }

@@ -19,6 +19,8 @@ export interface RequestRecord {
   /** Bytes read from and written to the caller's connection for this request, headers included. */
   requestBytes?: number
   responseBytes?: number
+  /** A caller's TLS handshake that never completed (no request): its log line is capped apart from requests'. */
+  handshake?: true
   /** The path of a `/gateway/…` request (for its span's route template; never logged). */
   apiPath?: string
   /**

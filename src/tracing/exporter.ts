@@ -76,6 +76,8 @@ export interface RenewableExporter extends SpanExporter {
    * it go through a new exporter; the old one finishes what it holds and shuts down.
    */
   renew(otlp: OtlpConfig): () => void
+  /** Spans whose export has returned (sent or failed), for the count a bounded shutdown drops. */
+  returned(): number
 }
 
 /** Builds the exporter for `otlp`, its TLS files read now and again on every renew(). */
@@ -106,11 +108,14 @@ export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFail
 }
 
 /** Wraps an exporter so a failed batch is logged (rate-limited) instead of vanishing. */
-function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter {
+function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter & { returned(): number } {
   let lastReport = 0
+  let returned = 0
   return {
+    returned: () => returned,
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       current().export(spans, (result) => {
+        returned += spans.length
         const now = Date.now()
         if (result.code !== 0 && now - lastReport > 60_000) {
           lastReport = now

@@ -8,6 +8,7 @@ import type { TracingConfig } from '../config/index.js'
 import type { ExportFailure } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
 import type { RequestTrace, TunnelTrace } from './spans.js'
+import { countUnexported } from './unexported.js'
 
 /** Spans for a running gateway. */
 export interface Tracing {
@@ -17,8 +18,13 @@ export interface Tracing {
   tunnel(headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace
   /** Runs a `/gateway/…` handler so the upstream calls it makes (the OAuth dance's) become client spans of `trace`. */
   api<T>(trace: RequestTrace, fn: () => Promise<T>): Promise<T>
-  /** Exports what is buffered, then stops (drain and close call it). */
-  shutdown(): Promise<void>
+  /**
+   * Exports what is buffered, then stops (drain and close call it). With `limitMs` (a drain's
+   * budget) it waits at most that long, and no longer than `tracing.otlp.timeout`: a collector
+   * that hangs or is unreachable costs the spans not yet sent (their count is returned), never
+   * the drain.
+   */
+  shutdown(limitMs?: number): Promise<void>
   /**
    * Reads a reloaded config's `tracing.otlp.tls` files (throws a ConfigError for an unreadable
    * one) and returns what switches export to them once the reload is accepted; undefined when
@@ -33,6 +39,11 @@ export interface TracingOptions {
   sampler: SamplerSettings
   /** Export failures (rate-limited). */
   onExportFailure: ExportFailure
+  /**
+   * A bounded shutdown gave up after `waitedMs`: `spans` sampled spans ended but were never handed
+   * back by the exporter (queued or being sent), and are dropped.
+   */
+  onSpansDropped?: (spans: number, waitedMs: number) => void
   /** The gateway's version, as `service.version`. */
   version: string
 }
@@ -51,11 +62,12 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     import('./spans.js'),
   ])
   const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
+  const sent = countUnexported(() => exporter?.returned() ?? 0)
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: o.version, 'process.pid': process.pid }),
     sampler: createSampler(o.sampler),
     // Without an exporter spans still carry ids (logs, upstream context); nothing is kept.
-    spanProcessors: exporter ? [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
+    spanProcessors: exporter ? [sent.processor, new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
   })
   const tracer = provider.getTracer('mtls-gateway', o.version)
   const apiCalls = traceApiCalls()
@@ -63,10 +75,22 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     request: (headers, tunnel) => startRequestTrace(tracer, headers, tunnel),
     tunnel: (headers, host, port) => startTunnelTrace(tracer, headers, host, port),
     api: (trace, fn) => apiCalls.run(trace, fn),
-    shutdown: () => {
+    shutdown: async (limitMs) => {
       apiCalls.close()
-      return provider.shutdown()
+      const bound = limitMs === undefined || !config.otlp ? undefined : Math.min(limitMs, config.otlp.timeoutMs)
+      if (!(await settlesWithin(provider.shutdown(), bound)) && bound !== undefined) o.onSpansDropped?.(sent.unexported(), bound)
     },
     renewExport: (next) => (exporter && next.otlp ? exporter.renew(next.otlp) : undefined),
   }
+}
+
+/** True when `p` settles (either way) within `limitMs` (undefined: waits for it); false when the time ran out. */
+async function settlesWithin(p: Promise<unknown>, limitMs: number | undefined): Promise<boolean> {
+  const settled = p.then(() => true, () => true)
+  if (limitMs === undefined) return settled
+  let timer: NodeJS.Timeout | undefined
+  const ranOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limitMs)))
+  const result = await Promise.race([settled, ranOut])
+  clearTimeout(timer)
+  return result
 }

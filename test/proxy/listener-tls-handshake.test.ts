@@ -38,7 +38,9 @@ beforeAll(async () => {
   mkdirSync(dir)
   const tls = { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), clientCa: pki.file('root.crt'), requireClientCert: true }
   const endpoints = endpointYaml('partner', upstream.port, clientTls(pki))
-  g = await startOpsGateway(dir, listenerTlsYaml(tls, endpoints), { watch: false })
+  // Each failed handshake's own line is asserted, many in a few seconds: the cap on such lines
+  // (logging.callerFaults, test/ops/caller-fault-lines.test.ts) is off here.
+  g = await startOpsGateway(dir, listenerTlsYaml(tls, endpoints, 'logging: { callerFaults: { interval: 0 } }\n'), { watch: false })
 }, 60_000)
 
 afterAll(async () => {

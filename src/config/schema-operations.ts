@@ -1,0 +1,40 @@
+/**
+ * The `drain` and `logging` sections of the schema (part of schema.ts's single source, kept apart
+ * like schema-tracing.ts), and the duration type every section uses.
+ */
+
+/** A duration value: milliseconds, or a number with a unit. */
+export const duration = {
+  $comment: 'duration',
+  description: 'A duration: a number of milliseconds, or a string like `250ms`, `5s`, `2m`, `1h`.',
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
+  ],
+} as const
+
+export const drainSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Graceful shutdown on SIGTERM: stop accepting, let in-flight requests finish, then exit.',
+  properties: {
+    grace: { ...duration, default: '25s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); then the process exits at once (code 1). Closing after a drain that let every request finish (pools, the span flush) ends within what is left of it less 1 s, and the process exits 0.' },
+  },
+} as const
+
+export const loggingSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Log volume a client that never authenticated can cause.',
+  properties: {
+    callerFaults: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'A cap on the lines of events a client with no authenticated caller can cause at will (failed TLS handshakes, malformed requests refused before routing, refused CONNECTs, 401/407 without valid credentials, slow clients closed by a limit): per listener, kind and reason, at most `burst` lines in any `interval`; the rest are counted, and an interval after the first one held back a line `suppressed K similar lines in the last T s (reason)` says how many (pending ones at exit). Metrics count every event. Failures on the gateway\'s or an upstream\'s side are never capped. Each worker process has its own budget (`--workers 2`: up to twice the lines). Reloadable.',
+      properties: {
+        burst: { type: 'integer', minimum: 0, maximum: 10000, default: 20, description: 'Lines written per listener, kind and reason in any `interval` (per process); `0`: only the summaries.' },
+        interval: { ...duration, default: '10s', description: 'The sliding window the burst applies to; `0` turns the cap off (every line is written).' },
+      },
+    },
+  },
+} as const
