@@ -6,7 +6,9 @@ import { connect } from 'node:net'
 import { eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
-const w = useTwoWorkers({ admin: '{ port: 0, timeouts: { headers: 1s } }' })
+// The load test below writes 20,000 lines of 404s no caller authenticated: the cap on such lines
+// (logging.callerFaults, test/ops/caller-fault-lines.test.ts) is off here.
+const w = useTwoWorkers({ admin: '{ port: 0, timeouts: { headers: 1s } }', before: 'logging: { callerFaults: { interval: 0 } }\n' })
 
 const entries = (): Record<string, unknown>[] =>
   w.gp.logEntries()
