@@ -1,0 +1,62 @@
+/**
+ * The end of drain.grace means "requests were cut" (exit 1) only while connections are still
+ * open. Once every connection closed, a step of closing that hangs (a store, a pool, the span
+ * flush) is said and the process exits 0: nothing in flight was lost. close() gets what is left
+ * of the grace period less EXIT_RESERVE_MS, so such steps can bound themselves.
+ */
+import { createServer, type Server } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createDrain, EXIT_RESERVE_MS } from '../../src/ops/drain.js'
+
+const servers: Server[] = []
+const sockets: Socket[] = []
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.destroy()
+  for (const s of servers.splice(0)) s.closeAllConnections()
+})
+
+async function listening(): Promise<{ server: Server; port: number }> {
+  const server = createServer((_req, res) => res.end('ok'))
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, port: (server.address() as { port: number }).port }
+}
+
+function drainOf(server: Server, graceMs: number, close: (budgetMs: number) => Promise<void>): { code: Promise<number>; lines: string[] } {
+  const lines: string[] = []
+  let done: (code: number) => void = () => undefined
+  const code = new Promise<number>((resolve) => (done = resolve))
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
+  createDrain({ server, graceMs: () => graceMs, inFlight: () => 0, close, log, exit: done }).begin('test')
+  return { code, lines }
+}
+
+describe('drain: the grace period ending', () => {
+  it('after every connection closed, while closing hangs: exit 0, said; close() was given the grace left less the reserve', async () => {
+    const { server } = await listening()
+    let budget = -1
+    const d = drainOf(server, 1500, (b) => {
+      budget = b
+      return new Promise(() => undefined)
+    })
+    expect(await d.code).toBe(0)
+    expect(budget).toBeGreaterThan(0)
+    expect(budget).toBeLessThanOrEqual(1500 - EXIT_RESERVE_MS)
+    expect(d.lines.some((l) => l.includes('grace period over while closing after the drain'))).toBe(true)
+  })
+
+  it('with a connection still open: exit 1', async () => {
+    const { server, port } = await listening()
+    const s = connect(port, '127.0.0.1')
+    sockets.push(s)
+    await new Promise<void>((resolve) => s.once('connect', resolve))
+    // A request in progress: headers sent, never finished, so the connection is not idle.
+    s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n')
+    await new Promise((r) => setTimeout(r, 100))
+    const d = drainOf(server, 500, () => Promise.resolve())
+    expect(await d.code).toBe(1)
+    expect(d.lines.some((l) => l.includes('grace period over: exiting with requests in flight'))).toBe(true)
+  })
+})
