@@ -16,9 +16,11 @@ export function createWatchedMetrics(registers: Registry[], droppedLogLines: (()
   new Gauge({ name: 'mtls_gateway_buffered_body_bytes', help: 'Bytes of request bodies held whole in memory now (limits.maxBufferedTotal bounds them per process).', aggregator: 'sum', registers, collect() { this.set(bufferedBodies?.held ?? 0) } })
   const watchConnections = registerConnectionGauges(registers)
   const watchUpstreamPools = registerPoolGauges(registers)
-  registerBufferedBodyRefusals(registers, () => bufferedBodies?.refusals ?? 0)
+  // A reload may hand over a fresh budget counting from 0: its refusals count from there.
+  registerFollowedCounter(registers, { name: 'mtls_gateway_buffered_body_refusals_total', help: 'Requests answered 503 (buffered_bodies_full) because their body would pass limits.maxBufferedTotal.', count: () => bufferedBodies?.refusals ?? 0, onDrop: 'rebase' })
   const watchDegradation = registerDegradationGauge(registers)
-  registerDroppedLogLines(registers, () => droppedLogLines?.() ?? 0)
+  // The log's count only grows (one log per process): a lower read is never a new base.
+  registerFollowedCounter(registers, { name: 'mtls_gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).', count: () => droppedLogLines?.() ?? 0, onDrop: 'hold' })
   return {
     watchStore: createStoreWatch(registers),
     watchDegradation,
@@ -84,18 +86,26 @@ function registerPoolGauges(registers: Registry[]): Metrics['watchUpstreamPools'
   return (read) => void (readPools = read)
 }
 
-/** `buffered_body_refusals_total`, following the budget's own count. */
-function registerBufferedBodyRefusals(registers: Registry[], refusals: () => number): void {
-  let refusalsSeen = 0
+/**
+ * What a followed counter does when its source's count goes down: `rebase` takes the lower
+ * count as the new base (a source that was replaced and counts from 0 again: its next
+ * increments are counted), `hold` keeps the highest count seen (increments are counted only
+ * past it, so a source that reads low for a while never counts the same events twice).
+ */
+export type CountDrop = 'rebase' | 'hold'
+
+/** A counter family that follows a count kept elsewhere (read at scrape time), adding only its increases. */
+export function registerFollowedCounter(registers: Registry[], o: { name: string; help: string; count: () => number; onDrop: CountDrop }): void {
+  let seen = 0
   new Counter({
-    name: 'mtls_gateway_buffered_body_refusals_total',
-    help: 'Requests answered 503 (buffered_bodies_full) because their body would pass limits.maxBufferedTotal.',
+    name: o.name,
+    help: o.help,
     aggregator: 'sum',
     registers,
     collect() {
-      const now = refusals()
-      if (now > refusalsSeen) this.inc(now - refusalsSeen)
-      refusalsSeen = now
+      const now = o.count()
+      if (now > seen) this.inc(now - seen)
+      if (now > seen || o.onDrop === 'rebase') seen = now
     },
   })
 }
@@ -117,21 +127,4 @@ function registerDegradationGauge(registers: Registry[]): Metrics['watchDegradat
     },
   })
   return (read) => void (readDegradation = read)
-}
-
-/** `log_lines_dropped_total`, following the log's own count. */
-function registerDroppedLogLines(registers: Registry[], dropped: () => number): void {
-  let droppedSeen = 0
-  new Counter({
-    name: 'mtls_gateway_log_lines_dropped_total',
-    help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).',
-    aggregator: 'sum',
-    registers,
-    collect() {
-      const now = dropped()
-      if (now <= droppedSeen) return
-      this.inc(now - droppedSeen)
-      droppedSeen = now
-    },
-  })
 }
