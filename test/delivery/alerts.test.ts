@@ -19,6 +19,8 @@ import { createLog, createOps } from '../../src/ops/index.js'
 import { writeDevPki } from '../../src/tls/index.js'
 import { buildRenderer, valuesFile, type Manifest } from './chart.js'
 import { refusingPort } from '../support/peers.js'
+import { evaluate, type Scrape } from '../support/promql.js'
+import { parseMetrics } from '../ops/helpers.js'
 
 /** Labels Prometheus or the scrape adds (not the gateway), and histogram buckets. */
 const SCRAPE_LABELS = new Set(['job', 'namespace', 'pod', 'instance', 'service', 'container', 'endpoint_port', 'le'])
@@ -90,6 +92,9 @@ let rules: { alert: string; expr: string; for?: string; labels: Record<string, s
 let panels: { title: string; expr: string }[] = []
 let tracePanel: Manifest | undefined
 let live: Exported
+/** The live scrape's samples as Prometheus stores them (with the scrape's namespace and job), and the dashboard's panels. */
+let liveScrape: Scrape
+let dashPanels: Manifest[] = []
 let dir: string
 let gw: RunningGateway | undefined
 const backends: Server[] = []
@@ -116,6 +121,7 @@ beforeAll(async () => {
     rules = (full.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules)
     const dash = JSON.parse(full.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[]; templating: { list: Manifest[] } }
     // PromQL targets only: the trace panel queries the tracing data source (TraceQL).
+    dashPanels = dash.panels
     panels = dash.panels.flatMap((p) => ((p.targets ?? []) as Manifest[]).filter((t) => t.expr !== undefined).map((t) => ({ title: p.title as string, expr: t.expr as string })))
     tracePanel = dash.panels.find((p) => p.type === 'table')
     for (const v of dash.templating.list) {
@@ -149,7 +155,9 @@ beforeAll(async () => {
   for (const ep of ['partner', 'untrusted', 'closed']) await (await fetch(`${gw.url}/proxy/${ep}/x`)).text()
   const adminUrl = gw.ops?.adminUrl
   if (!adminUrl) throw new Error('the admin listener did not start')
-  live = exported(await (await fetch(`${adminUrl}/metrics`)).text())
+  const text = await (await fetch(`${adminUrl}/metrics`)).text()
+  live = exported(text)
+  liveScrape = { at: Date.now() / 1000, samples: parseMetrics(text).map((x) => ({ ...x, labels: { ...x.labels, namespace: 'ns', job: 'gw' } })) }
 }, 5 * 60_000)
 
 afterAll(async () => {
@@ -248,6 +256,41 @@ describe('Grafana dashboard', () => {
       expect(dash.panels.some((p) => p.title === 'Process CPU, per pod')).toBe(true)
     } finally {
       r.cleanup()
+    }
+  })
+
+  it('shows hours to each endpoint\'s CRL nextUpdate, red below the MtlsGatewayCrlNextUpdateSoon threshold, evaluated on the live scrape', async () => {
+    const crl = dashPanels.find((p) => p.title === 'CRL next update per endpoint')
+    const expr = String((crl?.targets as Manifest[] | undefined)?.[0]?.expr)
+    expect(expr).toMatch(/^min by \(endpoint\) \(mtls_gateway_crl_next_update_timestamp_seconds\{[^}]*\} - time\(\)\) \/ 3600$/)
+    const steps = (p: Manifest | undefined): unknown => p?.fieldConfig.defaults.thresholds.steps
+    expect(steps(crl)).toEqual([{ color: 'red', value: null }, { color: 'green', value: 6 }])
+    // Only "closed" has a CRL (nextUpdate a week after `openssl ca -gencrl`): one series, about 168 hours.
+    const v = evaluate(expr.replaceAll('$namespace', 'ns').replaceAll('$job', 'gw').replaceAll('$endpoint', '.*'), [liveScrape, liveScrape])
+    expect(v.kind === 'vector' ? v.series.map((s) => s.labels.endpoint) : v).toEqual(['closed'])
+    const hours = v.kind === 'vector' ? (v.series[0]?.value ?? NaN) : NaN
+    expect(hours).toBeGreaterThan(7 * 24 - 1)
+    expect(hours).toBeLessThanOrEqual(7 * 24)
+    const r = buildRenderer()
+    try {
+      const other = await r.render([valuesFile('full')], 'prometheusRule:\n  crlNextUpdate:\n    hours: 12\n')
+      const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
+      expect(steps(dash.panels.find((p) => p.title === 'CRL next update per endpoint'))).toEqual([{ color: 'red', value: null }, { color: 'green', value: 12 }])
+    } finally {
+      r.cleanup()
+    }
+  })
+
+  it('lays its panels out without overlaps, each with its own id', () => {
+    const ids = dashPanels.map((p) => p.id as number)
+    expect(new Set(ids).size).toBe(ids.length)
+    const boxes = dashPanels.map((p) => ({ title: p.title as string, ...(p.gridPos as { x: number; y: number; w: number; h: number }) }))
+    for (const [i, a] of boxes.entries()) {
+      expect(a.x + a.w, a.title).toBeLessThanOrEqual(24)
+      for (const b of boxes.slice(i + 1)) {
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+        expect(overlap, `${a.title} overlaps ${b.title}`).toBe(false)
+      }
     }
   })
 

@@ -1,6 +1,6 @@
 {{/*
 The Grafana dashboard (JSON): requests, latency percentiles, handshake failures by reason,
-certificate days left per endpoint, reloads, caller auth failures, egress refusals, tunnels, the
+certificate days left per endpoint, hours to each endpoint's CRL nextUpdate, reloads, caller auth failures, egress refusals, tunnels, the
 store, process CPU and memory, bytes relayed; with grafanaDashboard.tracing.datasourceUid, a table
 of recent failed traces whose trace ids link to the trace. Variables: datasource, namespace, job, endpoint.
 Kept as one raw string so Grafana's own {{label}} legend syntax needs no escaping.
@@ -465,13 +465,71 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       }
     },
     {
+      "id": 14,
+      "title": "CRL next update per endpoint",
+      "description": "Hours until the first CRL of each endpoint (tls.crl, tenant bundles included) passes its nextUpdate: from then on the endpoint answers every call 502 server_crl_not_valid until a fresh CRL is in place. Red below the MtlsGatewayCrlNextUpdateSoon alert's threshold; endpoints without a dated CRL are not shown.",
+      "type": "bargauge",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 34,
+        "w": 24,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "min by (endpoint) (mtls_gateway_crl_next_update_timestamp_seconds{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"} - time()) / 3600",
+          "legendFormat": "{{endpoint}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "h",
+          "min": 0,
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "red",
+                "value": null
+              },
+              {
+                "color": "green",
+                "value": `}}{{ int .Values.prometheusRule.crlNextUpdate.hours }}{{`
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        }
+      }
+    },
+    {
       "id": 11,
       "type": "row",
       "title": "Operations",
       "collapsed": false,
       "gridPos": {
         "x": 0,
-        "y": 34,
+        "y": 42,
         "w": 24,
         "h": 1
       },
@@ -488,7 +546,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 0,
-        "y": 35,
+        "y": 43,
         "w": 12,
         "h": 8
       },
@@ -522,7 +580,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 12,
-        "y": 35,
+        "y": 43,
         "w": 12,
         "h": 8
       },
@@ -556,7 +614,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 0,
-        "y": 43,
+        "y": 51,
         "w": 12,
         "h": 8
       },
@@ -590,7 +648,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 12,
-        "y": 43,
+        "y": 51,
         "w": 12,
         "h": 8
       },
@@ -624,7 +682,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 0,
-        "y": 51,
+        "y": 59,
         "w": 12,
         "h": 8
       },
@@ -658,7 +716,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 12,
-        "y": 51,
+        "y": 59,
         "w": 12,
         "h": 8
       },
@@ -692,7 +750,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 0,
-        "y": 59,
+        "y": 67,
         "w": 12,
         "h": 8
       },
@@ -726,7 +784,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 12,
-        "y": 59,
+        "y": 67,
         "w": 12,
         "h": 8
       },
@@ -769,7 +827,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       },
       "gridPos": {
         "x": 0,
-        "y": 67,
+        "y": 75,
         "w": 12,
         "h": 8
       },
@@ -807,7 +865,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       "description": "The gateway's recent error spans from the tracing data source; the trace id opens the whole trace.",
       "type": "table",
       "datasource": {"type": "tempo", "uid": {{ .datasourceUid | toJson }}},
-      "gridPos": {"x": 12, "y": 67, "w": 12, "h": 8},
+      "gridPos": {"x": 12, "y": 75, "w": 12, "h": 8},
       "targets": [
         {
           "refId": "A",
