@@ -174,6 +174,7 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),
     pins: tls.pins,
+    ...(tls.systemRoots ? {} : { roots: bundle.roots }),
     connectMs: ep.timeouts.connectMs,
     responseMs: ep.timeouts.responseMs,
     idleMs: ep.timeouts.idleMs,

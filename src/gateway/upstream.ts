@@ -10,9 +10,13 @@ import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'n
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
 import { Agent, type Dispatcher, type buildConnector } from 'undici'
 import { GatewayError } from '../errors.js'
+import type { X509Certificate } from 'node:crypto'
 import { makeServerIdentityCheck, type BundleValidity, type ValidityFault } from '../tls/index.js'
+import { connectInfo, type ConnectInfo } from './connect-info.js'
 import { checkLiteral, type EgressOptions } from './egress.js'
 import { openTunnel, proxyAddress, type ProxyTarget } from './proxy-tunnel.js'
+
+export type { ConnectInfo } from './connect-info.js'
 
 export interface UpstreamOptions {
   endpoint: string
@@ -24,6 +28,8 @@ export interface UpstreamOptions {
   serverName?: string
   resolve?: string
   pins: readonly string[]
+  /** The server roots (`tls.roots`) when they are the only anchors (no `systemRoots`): each new connection reports the one its server's chain reached. */
+  roots?: readonly X509Certificate[]
   connectMs: number
   responseMs: number
   idleMs: number
@@ -39,15 +45,6 @@ export interface UpstreamOptions {
   authority?: (hostname: string, port: number) => boolean
   /** Observes each new connection (metrics, logs). */
   onConnect?: (info: ConnectInfo) => void
-}
-
-export interface ConnectInfo {
-  endpoint: string
-  handshakeMs: number
-  resumed: boolean
-  protocol: string | null
-  remoteAddress: string | undefined
-  error?: unknown
 }
 
 export interface Upstream {
@@ -127,14 +124,7 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       if (done) return
       done = true
       clearTimeout(timer)
-      o.onConnect?.({
-        endpoint: o.endpoint,
-        handshakeMs: performance.now() - started,
-        resumed: err === null && socket !== undefined && socket.isSessionReused(),
-        protocol: err === null && socket ? socket.getProtocol() : null,
-        remoteAddress: raw?.remoteAddress,
-        ...(err ? { error: err } : {}),
-      })
+      if (o.onConnect) o.onConnect(connectInfo(o, performance.now() - started, err === null ? socket : undefined, raw, err))
       if (err || !socket) {
         sessions.delete(cacheKey)
         socket?.destroy()

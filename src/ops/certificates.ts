@@ -10,12 +10,19 @@ import type { Gateway } from '../gateway/index.js'
 import { notAfter, notBefore, type Bundle, type InterceptionCaFault, type ValidityReason } from '../tls/index.js'
 import type { CertificateKind, CertificateValidity } from './metrics.js'
 
-function bundlesOf(gateway: Gateway): { endpoint: string; bundle: Bundle; systemRoots: boolean }[] {
-  const out: { endpoint: string; bundle: Bundle; systemRoots: boolean }[] = []
+interface EndpointBundle {
+  endpoint: string
+  tenant?: string
+  bundle: Bundle
+  systemRoots: boolean
+}
+
+function bundlesOf(gateway: Gateway): EndpointBundle[] {
+  const out: EndpointBundle[] = []
   for (const e of gateway.endpoints.values()) {
     out.push({ endpoint: e.name, bundle: e.bundle, systemRoots: e.config.tls.systemRoots })
     // Tenant bundles are labelled by endpoint only: a tenant name is not a metric label.
-    for (const [tenant, t] of e.tenantUpstreams?.entries() ?? []) out.push({ endpoint: e.name, bundle: t.bundle, systemRoots: e.config.tenants[tenant]?.systemRoots ?? false })
+    for (const [tenant, t] of e.tenantUpstreams?.entries() ?? []) out.push({ endpoint: e.name, tenant, bundle: t.bundle, systemRoots: e.config.tenants[tenant]?.systemRoots ?? false })
   }
   return out
 }
@@ -33,6 +40,37 @@ function serverRoots(endpoint: string, bundle: Bundle, systemRoots: boolean): Ce
   const from = Math.min(...bundle.roots.map((c) => notBefore(c).getTime()))
   const until = Math.max(...bundle.roots.map((c) => notAfter(c).getTime()))
   return [{ endpoint, kind: 'server_root', notBefore: new Date(from), notAfter: new Date(until) }]
+}
+
+/** Remembers which server root each endpoint bundle's latest verified upstream handshake reached; reports `server_root_in_use`. */
+export interface ServerRootsInUse {
+  /** A new upstream connection (ConnectInfo): its anchor, when it reports one, becomes its bundle's root in use. */
+  connected(info: { endpoint: string; tenant?: string | undefined; anchor?: X509Certificate | undefined }): void
+  /** Per endpoint bundle of `gateway` with only its own roots: the root in use, or before any handshake reached one of them the last to expire. */
+  validities(gateway: Gateway): CertificateValidity[]
+}
+
+/**
+ * Creates the record. It outlives snapshots: a reload that keeps the root (same certificate)
+ * keeps its report, as a fresh start that saw the same handshake would; a root a reload removed
+ * is forgotten. Keys are configured endpoint and tenant names, so the record stays bounded.
+ */
+export function createServerRootsInUse(): ServerRootsInUse {
+  const anchors = new Map<string, string>()
+  const key = (endpoint: string, tenant: string | undefined): string => `${endpoint}\0${tenant ?? ''}`
+  return {
+    connected(info) {
+      if (info.anchor) anchors.set(key(info.endpoint, info.tenant), info.anchor.fingerprint256)
+    },
+    validities(gateway) {
+      return bundlesOf(gateway).flatMap(({ endpoint, tenant, bundle, systemRoots }) => {
+        if (systemRoots || bundle.roots.length === 0) return []
+        const fp = anchors.get(key(endpoint, tenant))
+        const root = bundle.roots.find((r) => r.fingerprint256 === fp) ?? bundle.roots.reduce((a, b) => (notAfter(b) > notAfter(a) ? b : a))
+        return [validity(endpoint, 'server_root_in_use', root)]
+      })
+    },
+  }
 }
 
 /** Validity of every bundle certificate in the snapshot (client, intermediate, client root, server roots), the interception CA's and the listeners' own. */

@@ -55,6 +55,8 @@ export interface Metrics {
   configLoaded(at?: Date): void
   /** Replaces every certificate expiry and not-before gauge (endpoints removed by a reload disappear). */
   setCertificateValidity(entries: readonly CertificateValidity[]): void
+  /** Adds the validity periods `read` gives at each scrape (ones that follow the traffic: the server root in use). */
+  watchCertificateValidity(read: () => readonly CertificateValidity[]): void
   inFlight(delta: 1 | -1): void
   /** A client connection closed by a listener limit (headers, body_idle, keep_alive, tls_handshake, …). */
   clientTimeout(listener: string, reason: string): void

@@ -104,23 +104,23 @@ export function createOps(o: OpsOptions = {}): Ops {
   // Start-up options (not per request).
   const metrics = createMetrics({ ...(o.registry ? { registry: o.registry } : {}), droppedLogLines: () => log.droppedLines() })
   const handshakes = createHandshakeRecorder()
+  let current: Gateway | undefined
+  // Scrape-time gauges of the snapshot in force; the server roots in use follow the upstream handshakes.
+  const rootsInUse = watchSnapshot(metrics, () => current)
   const upstream = observeUpstream({
     onConnection: (info) => {
       metrics.upstreamConnection(info.endpoint, info.resumed, info.handshakeMs)
       handshakes.connected(info.endpoint, info.protocol, info.resumed)
+      rootsInUse.connected(info)
     },
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
   const fd = createFdPressure()
-  let current: Gateway | undefined
   // Read per line from the snapshot in force (reloadable); before start adopts one, no listener serves.
   const faults = capCallerFaultLines(log, () => current?.config.logging.callerFaults ?? { burst: 0, intervalMs: 0 })
   const connections = connectionEvents(metrics, log, fd, faults)
   const onDone = (r: RequestRecord): void => {
-    if (r.error?.reason === 'fd_exhausted') {
-      fd.seen()
-      metrics.fdExhausted('request')
-    }
+    if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
     const trace = r.facts.trace
     const up = upstream.take(r.facts)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined, tunnel: r.passThrough !== undefined }
@@ -134,7 +134,6 @@ export function createOps(o: OpsOptions = {}): Ops {
     // Counted above in full; only the line is capped.
     if (faults.accessAllowed(r)) log.access(r, up)
   }
-  watchSnapshot(metrics, () => current)
   const adopt = (g: Gateway): void => {
     current = g
     log.addSecretValues(configSecretValues(g.config))

@@ -7,7 +7,7 @@
  */
 import { Gauge } from 'prom-client'
 import type { Gateway } from '../gateway/index.js'
-import { endpointDegradation, endpointPools } from './certificates.js'
+import { createServerRootsInUse, endpointDegradation, endpointPools, type ServerRootsInUse } from './certificates.js'
 import { METRIC_PREFIX, type Metrics } from './metrics.js'
 
 /** Each endpoint's earliest CRL nextUpdate in ms (its own and its tenants' bundles); endpoints without a dated CRL are absent. */
@@ -19,8 +19,8 @@ export function crlNextUpdates(gateway: Gateway): { endpoint: string; at: number
   })
 }
 
-/** Registers the snapshot gauges on the metrics' registry; `current` is the snapshot in force (none before the first). */
-export function watchSnapshot(metrics: Metrics, current: () => Gateway | undefined): void {
+/** Registers the snapshot gauges on the metrics' registry; `current` is the snapshot in force (none before the first). Returns the record of server roots in use, for the upstream handshakes to feed. */
+export function watchSnapshot(metrics: Metrics, current: () => Gateway | undefined): Pick<ServerRootsInUse, 'connected'> {
   const read = <T>(f: (g: Gateway) => T[]): (() => T[]) => () => {
     const g = current()
     return g ? f(g) : []
@@ -39,4 +39,7 @@ export function watchSnapshot(metrics: Metrics, current: () => Gateway | undefin
       for (const { endpoint, at } of crls()) this.set({ endpoint }, Math.floor(at / 1000))
     },
   })
+  const rootsInUse = createServerRootsInUse()
+  metrics.watchCertificateValidity(read((g) => rootsInUse.validities(g)))
+  return rootsInUse
 }

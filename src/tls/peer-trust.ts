@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls'
-import { buildChain, clientAuthProblem, notAfter, notBefore, parseCertificates } from './chain.js'
+import { buildChain, clientAuthProblem, isIssuedBy, notAfter, notBefore, parseCertificates } from './chain.js'
 
 /** The caller-trust half of a listener's TLS options (what decides `authorized`). */
 export interface CallerTrust {
@@ -57,4 +57,25 @@ function presentedChain(peer: DetailedPeerCertificate | undefined): X509Certific
     out.push(new X509Certificate(c.raw))
   }
   return out
+}
+
+/**
+ * Which of `roots` anchors the server chain a verified upstream handshake on `socket` presented
+ * (once per new connection, not per request): the first certificate of the chain that is one of
+ * them, or that one of them issued. Of several roots that verify the same certificate (a root
+ * renewed with its key) the last to expire, as OpenSSL prefers one still valid. Undefined when
+ * the chain is not known (no peer certificate) or reaches none of them.
+ */
+export function serverAnchor(socket: TLSSocket, roots: readonly X509Certificate[]): X509Certificate | undefined {
+  try {
+    for (const c of presentedChain(socket.getPeerCertificate(true))) {
+      const same = roots.find((r) => r.fingerprint256 === c.fingerprint256)
+      if (same) return same
+      const issuers = roots.filter((r) => isIssuedBy(c, r))
+      if (issuers.length > 0) return issuers.reduce((a, b) => (notAfter(b) > notAfter(a) ? b : a))
+    }
+  } catch {
+    // A socket torn down meanwhile has no chain to read: unknown, as without one.
+  }
+  return undefined
 }
