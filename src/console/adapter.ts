@@ -6,7 +6,7 @@ import { canonicalTenant } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, revokedIds, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -54,13 +54,17 @@ export async function listTokenHolders(store: Store | undefined): Promise<TokenH
   return out.sort(byOwner)
 }
 
-/** Removes a user's token in its space, or an earlier version's (no space); false when there was none. No seal key needed: nothing is opened. */
+/**
+ * Removes a user's token in its space, or an earlier version's (no space), and the one under the
+ * id's Latin-1 reading, which the user's next call would take over (revokedIds); false when there
+ * was none. No seal key needed: nothing is opened.
+ */
 export async function revokeToken(store: Store | undefined, owner: Omit<TokenHolder, 'obtainedAt' | 'shown'>): Promise<boolean> {
   if (!store) return false
-  const keyUnder = (tenant: string | undefined): string => storedTokenKey({ space: owner.space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: owner.anonymous === true })
+  const keyUnder = (tenant: string | undefined, user: string): string => storedTokenKey({ space: owner.space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user, anonymous: owner.anonymous === true })
   // The tenant as every path keys it (tenant-label.ts), and as given: an earlier version's console link stored it so.
   const tenants = owner.tenant === undefined ? [undefined] : [...new Set([canonicalTenant(owner.tenant) ?? owner.tenant, owner.tenant])]
-  const removed = await Promise.all(tenants.map((t) => store.delete(keyUnder(t))))
+  const removed = await Promise.all(tenants.flatMap((t) => revokedIds(owner.user).map((user) => store.delete(keyUnder(t, user)))))
   return removed.includes(true)
 }
 

@@ -5,6 +5,7 @@
  * `oauth1:token:<user>:<profile>:<tenant>`, with no user space: such keys are listed and
  * revoked, never read for a request.
  */
+import { latin1Reading } from '../callers/index.js'
 import type { Store } from '../store/index.js'
 import type { TokenOwner } from './tokens.js'
 
@@ -60,15 +61,26 @@ export function parseTokenKey(key: string): StoredTokenOwner | undefined {
 }
 
 /**
+ * The ids whose tokens a revoke of `user` removes: the id, and its Latin-1 reading (the key an
+ * earlier version stored a header-named user's token under), since the user's next call without a
+ * token of its own takes that one over (findOrAdoptToken): a revoke that left it would be undone.
+ */
+export function revokedIds(user: string): string[] {
+  const former = latin1Reading(user)
+  return former === undefined ? [user] : [user, former]
+}
+
+/**
  * The keys of the user id's tokens (known and anonymous) for a profile and tenant in every user
  * space, earlier versions' keys included: what an operator's revoke without an app removes.
  */
 export async function keysInEverySpace(store: Store, owner: Omit<TokenOwner, 'anonymous' | 'space'>): Promise<string[]> {
   const out: string[] = []
+  const ids = revokedIds(owner.user)
   for (const prefix of [KNOWN_TOKEN_PREFIX, ANONYMOUS_TOKEN_PREFIX]) {
     for (const key of await store.keys(prefix)) {
       const found = parseTokenKey(key)
-      if (found?.user === owner.user && found.profile === owner.profile && found.tenant === owner.tenant) out.push(key)
+      if (found !== undefined && ids.includes(found.user) && found.profile === owner.profile && found.tenant === owner.tenant) out.push(key)
     }
   }
   return out

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken } from './adopt-token.js'
-import { keysInEverySpace, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
+import { keysInEverySpace, revokedIds, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
 /** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
 export interface TokenOwner {
@@ -64,7 +64,8 @@ export interface OAuth1TokenRepo {
   findOrAdoptToken(owner: TokenOwner, formerUser: string): Promise<StoredToken | undefined>
   /**
    * Removes the user id's token, known or anonymous, in the owner's user space or, with
-   * `space` undefined, in every user space (and earlier versions' keys); true when one was removed.
+   * `space` undefined, in every user space (and earlier versions' keys), and the one under the
+   * id's Latin-1 reading (revokedIds); true when one was removed.
    */
   revoke(owner: Omit<StoredTokenOwner, 'anonymous'>): Promise<boolean>
   savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
@@ -130,7 +131,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       const { space } = owner
       const keys =
         space !== undefined
-          ? [false, true].map((anonymous) => tokenKey({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user: owner.user, anonymous }))
+          ? revokedIds(owner.user).flatMap((user) => [false, true].map((anonymous) => tokenKey({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user, anonymous })))
           : await keysInEverySpace(o.store, owner)
       const removed = await Promise.all(keys.map((k) => o.store.delete(k)))
       return removed.includes(true)

@@ -69,6 +69,36 @@ export async function startConsoleRig(): Promise<ConsoleRig> {
   }
 }
 
+/** A console gateway whose profiles reach no provider (their ports only fill the URLs), with a console API session. */
+export interface ProviderlessConsole {
+  pki: TestPki
+  dir: string
+  ops: OpsGateway
+  post(name: string, body: unknown): Promise<Reply>
+  get(name: string): Promise<Reply>
+  close(): Promise<void>
+}
+
+/** Starts a ProviderlessConsole (the rig's YAML, a real SQLite file in a fresh directory named after `prefix`). */
+export async function startProviderlessConsole(prefix: string): Promise<ProviderlessConsole> {
+  process.env[TOKEN_ENV] = CONSOLE_TOKEN
+  const noProvider = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1:9' } as DanceProvider
+  const pki = await createTestPki()
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const ops = await startOpsGateway(dir, rigYaml(pki, noProvider, dir))
+  const s = await apiSession(`${ops.adminUrl}/console/`)
+  return {
+    pki, dir, ops,
+    post: (name, body) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body }),
+    get: (name) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { cookie: s.cookie, origin: s.origin }),
+    async close() {
+      await ops.gw.close()
+      pki.cleanup()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 /** Starts the rig before the file's tests and closes it after; read `.rig` inside a test. */
 export function useConsoleRig(): { readonly rig: ConsoleRig } {
   let rig: ConsoleRig | undefined

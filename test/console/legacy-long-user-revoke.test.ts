@@ -5,72 +5,54 @@
  * unpaired surrogate), while every path that uses an id keeps the limit. The record is written
  * straight into the gateway's real SQLite file, as the earlier version left it.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storedTokenKey } from '../../src/dance/index.js'
 import { openSqliteStore } from '../../src/store/index.js'
-import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { send } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { ADMIN_TOKEN, type DanceProvider } from '../oauth1-dance/dance-support.js'
-import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml, type Reply } from './console-support.js'
+import { ADMIN_TOKEN } from '../oauth1-dance/dance-support.js'
+import { startProviderlessConsole, type ProviderlessConsole, type Reply } from './console-support.js'
 
-// Nothing here reaches a provider: its ports only fill the profile's URLs.
-const NO_PROVIDER = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1:9' } as DanceProvider
 const LONG = 'legacy-'.padEnd(300, 'é')
 const VERY_LONG = 'x'.repeat(2000)
 
-let pki: TestPki
-let dir: string
-let ops: OpsGateway
-let consolePost: (name: string, body: unknown) => Promise<Reply>
-let consoleGet: (name: string) => Promise<Reply>
+let c: ProviderlessConsole
 
 /** Writes a token record for `user` (user space "") straight into the gateway's SQLite file. */
 async function writeLegacy(user: string): Promise<void> {
-  const s = openSqliteStore({ file: join(dir, 'state.db') })
+  const s = openSqliteStore({ file: join(c.dir, 'state.db') })
   try {
     await s.put(storedTokenKey({ space: '', profile: 'partner', user, anonymous: false }), JSON.stringify({ obtainedAt: 1_600_000_000_000, token: 'sealed' }))
   } finally {
     await s.close()
   }
 }
-const listed = async (): Promise<string[]> => (JSON.parse((await consoleGet('users')).text) as { holders: { user: string }[] }).holders.map((h) => h.user)
+const listed = async (): Promise<string[]> => (JSON.parse((await c.get('users')).text) as { holders: { user: string }[] }).holders.map((h) => h.user)
 const msgOf = (r: Reply): string => (JSON.parse(r.text) as { errors: { msg: string }[] }).errors[0]?.msg ?? ''
 
 beforeAll(async () => {
-  process.env.MTLS_GATEWAY_TEST_CONSOLE_TOKEN = CONSOLE_TOKEN
-  pki = await createTestPki()
-  dir = mkdtempSync(join(tmpdir(), 'legacy-long-user-'))
-  ops = await startOpsGateway(dir, rigYaml(pki, NO_PROVIDER, dir))
-  const s = await apiSession(`${ops.adminUrl}/console/`)
-  consolePost = (name, body) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body })
-  consoleGet = (name) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { cookie: s.cookie, origin: s.origin })
+  c = await startProviderlessConsole('legacy-long-user-')
 })
 
 afterAll(async () => {
-  await ops?.gw.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  await c?.close()
 })
 
 describe('a stored user id longer than today\'s limit', () => {
   it('is listed and revoked by the console\'s Revoke', async () => {
     await writeLegacy(LONG)
     expect(await listed()).toEqual([LONG])
-    const r = await consolePost('users/revoke', { space: '', profile: 'partner', user: LONG })
+    const r = await c.post('users/revoke', { space: '', profile: 'partner', user: LONG })
     expect(r.status, r.text).toBe(200)
     expect(await listed()).toEqual([])
     // Nothing stored under it any more: not found, not a refusal of the id.
-    expect((await consolePost('users/revoke', { space: '', profile: 'partner', user: LONG })).status).toBe(404)
+    expect((await c.post('users/revoke', { space: '', profile: 'partner', user: LONG })).status).toBe(404)
   })
 
   it('is revoked by DELETE /gateway/oauth1/<profile>/tokens/<user>, in its space or in every space', async () => {
     await writeLegacy(LONG)
     await writeLegacy(VERY_LONG)
-    const del = (user: string, query: string): Promise<Reply> => send(ops.gw.url, `/gateway/oauth1/partner/tokens/${encodeURIComponent(user)}${query}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const del = (user: string, query: string): Promise<Reply> => send(c.ops.gw.url, `/gateway/oauth1/partner/tokens/${encodeURIComponent(user)}${query}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     const r1 = await del(LONG, '?app=')
     expect(r1.status, r1.text).toBe(200)
     const r2 = await del(VERY_LONG, '')
@@ -80,9 +62,9 @@ describe('a stored user id longer than today\'s limit', () => {
   })
 
   it('is still refused wherever an id would be used (a new authorize link); an empty id is refused by revoke too', async () => {
-    const link = await consolePost('users/link', { app: '', profile: 'partner', user: LONG })
+    const link = await c.post('users/link', { app: '', profile: 'partner', user: LONG })
     expect([link.status, msgOf(link)]).toEqual([400, '"user" must be at most 256 characters'])
-    const empty = await consolePost('users/revoke', { space: '', profile: 'partner', user: '' })
+    const empty = await c.post('users/revoke', { space: '', profile: 'partner', user: '' })
     expect(empty.status).toBe(400)
   })
 })
