@@ -5,21 +5,17 @@
  * link's "josé". Every header read as text goes through headerText: UTF-8, or a 400.
  */
 import { GatewayError } from '../errors.js'
+import { utf8Text } from './utf8.js'
 
 const ASCII = /^[\x00-\x7f]*$/
 // One character per byte is all a header parser gives; anything above is no byte to decode.
 const NOT_BYTES = /[^\x00-\xff]/
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** The header value `value` (as Node gives it: one character per byte) read as UTF-8; 400 naming `header` when its bytes are not UTF-8. */
 export function headerText(header: string, value: string): string {
   if (ASCII.test(value)) return value
   if (NOT_BYTES.test(value)) throw new GatewayError('bad_request', `${header} holds a character that is not a byte (above U+00FF)`)
-  try {
-    return utf8.decode(Buffer.from(value, 'latin1'))
-  } catch {
-    throw new GatewayError('bad_request', `${header} is not valid UTF-8: send its text UTF-8 encoded (the gateway reads header text in no other encoding)`)
-  }
+  return utf8Text(Buffer.from(value, 'latin1'), header, 'send its text UTF-8 encoded (the gateway reads header text in no other encoding)')
 }
 
 /**

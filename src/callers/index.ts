@@ -10,6 +10,7 @@ export type { BearerStores, BearerToken, ResolveOptions, Sealer } from './bearer
 export { issueBearer, resolveBearer } from './bearer.js'
 export type { AssertedCaller, Caller } from './caller.js'
 export { headerText, latin1Reading } from './header-text.js'
+export { bodyText, checkPercentUtf8, utf8Text } from './utf8.js'
 export { decryptAssertion, JWE_ALGS, JWE_DECRYPT_FAILED, JWE_ENCS } from './jwe.js'
 export type { PublicJwk } from './jwks.js'
 export { publicJwks } from './jwks.js'

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
+import { bodyText } from '../callers/index.js'
 import { hasBody } from '../proxy/body.js'
 import { writeError } from '../proxy/write-error.js'
 
@@ -50,8 +51,9 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
     if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
     chunks.push(chunk as Buffer)
   }
+  const text = bodyText(Buffer.concat(chunks))
   try {
-    const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    const v: unknown = JSON.parse(text)
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
   } catch {
     // the 400 below

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { checkStoredUserId, type Caller } from '../callers/index.js'
+import { checkPercentUtf8, checkStoredUserId, type Caller } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
 import type { Runtime } from '../runtime/index.js'
@@ -56,6 +56,26 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
   return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs }) : undefined
 }
 
+/** The /gateway/oauth1/… routes: the callback, and a profile's authorize, test and token revoke. */
+function oauth1Route(deps: (gateway: Gateway) => DanceDeps, admin: AdminGuard): ApiRoute {
+  return async (req, res, gateway, path, url) => {
+    if (!path.startsWith('/gateway/oauth1/')) return false
+    // user=, app=, tenant=: read as UTF-8 like every caller's text, not with U+FFFD for bytes that are not.
+    checkPercentUtf8(url.search, 'the query string')
+    if (path === CALLBACK_PATH) {
+      await handleCallback(req, res, gateway, url, deps(gateway))
+      return true
+    }
+    const m = PROFILE_ROUTE.exec(path)
+    if (!m) return false
+    const profile = profileNamed(gateway, decode(m[1] as string))
+    if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
+    else if (m[2] === 'test') await runTest(req, res, gateway, profile, url, admin)
+    else await revoke(req, res, gateway, profile, checkStoredUserId('the user in the path', decode(m[3] as string)), url, deps(gateway))
+    return true
+  }
+}
+
 /** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
 export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
   const { runtime } = ctx
@@ -70,20 +90,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     return stores ? { repo, admin, stores } : { repo, admin }
   }
 
-  const route: ApiRoute = async (req, res, gateway, path, url) => {
-    if (!path.startsWith('/gateway/oauth1/')) return false
-    if (path === CALLBACK_PATH) {
-      await handleCallback(req, res, gateway, url, deps(gateway))
-      return true
-    }
-    const m = PROFILE_ROUTE.exec(path)
-    if (!m) return false
-    const profile = profileNamed(gateway, decode(m[1] as string))
-    if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
-    else if (m[2] === 'test') await runTest(req, res, gateway, profile, url, admin)
-    else await revoke(req, res, gateway, profile, checkStoredUserId('the user in the path', decode(m[3] as string)), url, deps(gateway))
-    return true
-  }
+  const route = oauth1Route(deps, admin)
 
   return {
     routes: [route],

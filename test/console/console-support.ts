@@ -74,6 +74,8 @@ export interface ProviderlessConsole {
   pki: TestPki
   dir: string
   ops: OpsGateway
+  /** The console API session (for requests the helpers below cannot make, such as raw bytes). */
+  session: { cookie: string; csrf: string; origin: string }
   post(name: string, body: unknown): Promise<Reply>
   get(name: string): Promise<Reply>
   close(): Promise<void>
@@ -88,7 +90,7 @@ export async function startProviderlessConsole(prefix: string): Promise<Provider
   const ops = await startOpsGateway(dir, rigYaml(pki, noProvider, dir))
   const s = await apiSession(`${ops.adminUrl}/console/`)
   return {
-    pki, dir, ops,
+    pki, dir, ops, session: s,
     post: (name, body) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body }),
     get: (name) => adminRequest(`${ops.adminUrl}/console/api/${name}`, { cookie: s.cookie, origin: s.origin }),
     async close() {
