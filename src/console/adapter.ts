@@ -6,7 +6,7 @@ import { canonicalTenant } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, revokedIds, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, revokedIds, revokeKeys, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -64,8 +64,7 @@ export async function revokeToken(store: Store | undefined, owner: Omit<TokenHol
   const keyUnder = (tenant: string | undefined, user: string): string => storedTokenKey({ space: owner.space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user, anonymous: owner.anonymous === true })
   // The tenant as every path keys it (tenant-label.ts), and as given: an earlier version's console link stored it so.
   const tenants = owner.tenant === undefined ? [undefined] : [...new Set([canonicalTenant(owner.tenant) ?? owner.tenant, owner.tenant])]
-  const removed = await Promise.all(tenants.flatMap((t) => revokedIds(owner.user).map((user) => store.delete(keyUnder(t, user)))))
-  return removed.includes(true)
+  return revokeKeys(store, tenants.flatMap((t) => revokedIds(owner.user).map((user) => keyUnder(t, user))))
 }
 
 /**

@@ -3,8 +3,9 @@
  * Latin-1: "josÃ©" for the UTF-8 "josé") are moved to the user's id the first time that user has
  * none: through the store interface, so on SQLite and Redis alike and from any worker or replica.
  */
-import { getRecord, putRecordIfAbsent, type SecretFields } from '../store/index.js'
+import { getRecord, type SecretFields } from '../store/index.js'
 import { tokenKey } from './token-keys.js'
+import { moveRecord } from './token-move.js'
 import type { StoredToken, TokenOwner, TokenRepoOptions } from './tokens.js'
 
 /** The owner's token, else the one stored for the same space, profile and tenant under `formerUser`, moved to the owner (OAuth1TokenRepo.findOrAdoptToken). */
@@ -12,14 +13,10 @@ export async function findOrAdoptToken(o: TokenRepoOptions, owner: TokenOwner, f
   const find = (): Promise<StoredToken | undefined> => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), secrets)
   const found = await find()
   if (found !== undefined || formerUser === owner.user) return found
-  const from = tokenKey({ ...owner, user: formerUser })
-  const former = await getRecord<StoredToken>(o.store, o.sealer, from, secrets)
-  // None there: none ever, or another worker moved it since the first look (read it again).
-  if (former === undefined) return find()
-  // As identityToMerge moves: written before the former key goes, so a crash in between leaves a
-  // copy, never a loss; only where none is (a token the user got meanwhile stays), and read back,
-  // so every worker racing here ends with the one token that won.
-  await putRecordIfAbsent(o.store, o.sealer, tokenKey(owner), former, secrets, owner.anonymous ? o.anonymousTtlMs : undefined)
-  await o.store.delete(from)
+  // As identityToMerge moves (token-move.ts): written before the former key goes, so a crash in
+  // between leaves a copy, never a loss; only where none is (a token the user got meanwhile stays);
+  // a revoke meanwhile wins. Then read back, so every worker racing here ends with the one token
+  // that won (none under the former key: none ever, or another worker moved it since the first look).
+  await moveRecord(o, tokenKey({ ...owner, user: formerUser }), tokenKey(owner), secrets, owner.anonymous ? o.anonymousTtlMs : undefined)
   return find()
 }

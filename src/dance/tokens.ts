@@ -12,9 +12,10 @@
  * the same callers.apps[].userSpace.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { getRecord, putRecord, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken } from './adopt-token.js'
+import { moveRecord, revokeKeys } from './token-move.js'
 import { keysInEverySpace, revokedIds, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
 /** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
@@ -133,8 +134,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
         space !== undefined
           ? revokedIds(owner.user).flatMap((user) => [false, true].map((anonymous) => tokenKey({ space, profile: owner.profile, ...(owner.tenant !== undefined ? { tenant: owner.tenant } : {}), user, anonymous })))
           : await keysInEverySpace(o.store, owner)
-      const removed = await Promise.all(keys.map((k) => o.store.delete(k)))
-      return removed.includes(true)
+      return revokeKeys(o.store, keys)
     },
     async savePending(requestToken, pending, ttlMs) {
       const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser }, pending.fields ? { fields: pending.fields } : {})
@@ -172,13 +172,11 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
         const [profile = '', tenant = ''] = key.slice(from.length).split(':').map(decodeURIComponent)
         // Another app's profile: not this caller's to move (it expires with the anonymous user).
         if (!profiles.has(profile)) continue
-        const token = await getRecord<StoredToken>(o.store, o.sealer, key, TOKEN_SECRETS)
-        if (token === undefined) continue
         const owner: TokenOwner = { space, profile, ...(tenant !== '' ? { tenant } : {}), user: known, anonymous: false }
         // Written before the anonymous one is deleted: a crash in between leaves a copy, never a
         // loss. Only where the known user has none: an anonymous session never replaces theirs.
-        if (await putRecordIfAbsent(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS)) moved++
-        await o.store.delete(key)
+        // A revoke of the anonymous user meanwhile wins (token-move.ts).
+        if ((await moveRecord(o, key, tokenKey(owner), TOKEN_SECRETS)) === true) moved++
       }
       return moved
     },
