@@ -29,9 +29,11 @@ export interface DrainOptions {
 export interface Drain {
   readonly draining: boolean
   /**
-   * First call drains; a second call exits at once. `graceMs` is a `--workers` primary's (the
-   * instance's grace, not this process's snapshot's, which may hold a reload not yet accepted):
-   * a call with it while draining already (the worker's own SIGTERM came first) sets the grace.
+   * First call drains; a second call of the same kind exits at once. A call with `graceMs` is a
+   * `--workers` primary's order (the instance's grace, not this process's snapshot's, which may
+   * hold a reload not yet accepted); one without is the process's own (its signal). A worker gets
+   * both when its whole process group is signalled (systemd's KillMode=control-group): the first
+   * of each kind is one drain, with the primary's grace, whichever came first.
    */
   begin(trigger: string, graceMs?: number): void
 }
@@ -53,6 +55,8 @@ interface DrainClock {
 /** Creates the drain controller of one listener. */
 export function createDrain(o: DrainOptions): Drain {
   let draining = false
+  // Which kinds of call began or joined the drain: the process's own (a signal) and the primary's order.
+  const seen = { own: false, primary: false }
   let exited = false
   const clock: DrainClock = { startedAt: 0, graceMs: 0, drained: false }
   const exit = (code: number): void => {
@@ -70,14 +74,10 @@ export function createDrain(o: DrainOptions): Drain {
       return draining
     },
     begin(trigger, given) {
-      if (draining && given !== undefined) {
-        o.log.info({ trigger, graceMs: given }, 'drain grace set by the primary')
-        return arm(given)
-      }
-      if (draining) {
-        o.log.warn({ trigger, inFlight: o.inFlight() }, 'second signal while draining: exiting now')
-        return exit(1)
-      }
+      const kind = given === undefined ? 'own' : 'primary'
+      const again = seen[kind]
+      seen[kind] = true
+      if (draining) return joinDrain(o, trigger, again ? 'again' : given, exit, arm)
       draining = true
       clock.startedAt = Date.now()
       const graceMs = given ?? o.graceMs()
@@ -89,6 +89,20 @@ export function createDrain(o: DrainOptions): Drain {
       })
     },
   }
+}
+
+/**
+ * A call while draining: the first of its kind joins the drain (the primary's order sets the
+ * grace), a second of one kind (`again`) exits at once.
+ */
+function joinDrain(o: DrainOptions, trigger: string, given: number | undefined | 'again', exit: (code: number) => void, arm: (graceMs: number) => void): void {
+  if (given === 'again') {
+    o.log.warn({ trigger, inFlight: o.inFlight() }, 'second signal while draining: exiting now')
+    return exit(1)
+  }
+  if (given === undefined) return o.log.info({ trigger, inFlight: o.inFlight() }, 'own signal while the primary drains this worker: one drain')
+  o.log.info({ trigger, graceMs: given }, 'drain grace set by the primary')
+  arm(given)
 }
 
 /**

@@ -103,7 +103,8 @@ export class WorkerPool {
   /** SIGTERM to every worker; the primary exits when the last has, or kills them after the grace period. A second signal exits at once. */
   drain(signal: NodeJS.Signals): void {
     if (this.#draining) {
-      for (const w of this.#live) w.process.kill('SIGTERM')
+      // A second order of the kind each worker had (a worker takes its own signal and the primary's order as one drain).
+      for (const w of this.#live) this.#order(w)
       this.#o.logger.warn({ signal }, 'second signal while draining: exiting now')
       return this.#o.exit(1)
     }
@@ -125,8 +126,14 @@ export class WorkerPool {
     if (reason !== undefined) this.#onPurpose(w, reason)
     if (this.#toldToDrain.has(w)) return
     this.#toldToDrain.add(w)
-    // A serving worker is told over IPC with the grace in force on the instance (the accepted config's), not the
-    // one its own snapshot holds (a reload it built may not be accepted yet); one that does not serve yet is signalled.
+    this.#order(w)
+  }
+
+  /**
+   * A serving worker is told over IPC with the grace in force on the instance (the accepted config's), not the
+   * one its own snapshot holds (a reload it built may not be accepted yet); one that does not serve yet is signalled.
+   */
+  #order(w: Worker): void {
     if (!this.#serving.has(w) || !w.isConnected()) return void w.process.kill('SIGTERM')
     const message: PrimaryMessage = { type: 'mtls-gateway:drain', graceMs: this.#o.graceMs() }
     w.send(message, undefined, (err) => void (err && w.process.kill('SIGTERM')))
