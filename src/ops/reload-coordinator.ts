@@ -52,8 +52,8 @@ export interface ReloadCoordinator {
   texts(w: Worker): Promise<ConfigTexts>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
-  /** Readiness reasons: workers left on a config the instance did not accept, until replaced. */
-  conditions(): string[]
+  /** Workers left on a config the instance did not accept, draining until they exit (readiness notes them). */
+  leaving(): ReadonlySet<Worker>
 }
 
 type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
@@ -99,7 +99,7 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
     },
     lastReload: () => at.lastReload,
     loadedAt: () => at.loadedAt,
-    conditions: () => [...at.leaving].map((w) => `worker ${w.process.pid}: left on a config the instance did not accept; being replaced`),
+    leaving: () => at.leaving,
   }
 }
 

@@ -9,8 +9,9 @@ import { startProblems } from '../gateway/index.js'
 import { renewServerTls } from '../tls/index.js'
 import { loadConfigText, withConfigFiles, type GatewayConfig } from '../config/index.js'
 import { ConfigError } from '../errors.js'
-import { runProbes, startAdmin, type AdminRoutes, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
+import { startAdmin, type AdminRoutes, type AdminServer, type ReadinessProbe } from './admin.js'
 import { mergeHandshakes, type AdminFacts, type HandshakeFacts } from './admin-facts.js'
+import { instanceReadiness } from './instance-readiness.js'
 import { createReloadCoordinator } from './reload-coordinator.js'
 import { configSecretValues } from './config-secrets.js'
 import type { GatewayLog } from './log.js'
@@ -87,11 +88,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const { live, serving } = pool
   const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
+  const servingNow = (): Worker[] => connected().filter((w) => serving.has(w))
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
     configFile: o.configFile, start, log: logger, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
-    serving: () => connected().filter((w) => serving.has(w)),
+    serving: servingNow,
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))
       for (const fn of accepted) fn(next)
@@ -109,21 +111,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const url = await pool.start()
   const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
-  const readiness = async (): Promise<Readiness> => {
-    const workers = connected().filter((w) => serving.has(w))
-    const answers = await ask(workers, 'readiness', ASK_TIMEOUT_MS)
-    const reasons = answers.flatMap(({ worker, value }) =>
-      value === undefined ? [`worker ${worker.process.pid}: no readiness answer`] : (value as Readiness).reasons.map((r) => `worker ${worker.process.pid}: ${r}`),
-    )
-    if (workers.length === 0) reasons.push('no worker serving')
-    reasons.push(...conditions(), ...reloads.conditions())
-    if (pool.draining) reasons.unshift('draining')
-    const notes = answers.flatMap(({ worker, value }) => ((value as Readiness | undefined)?.notes ?? []).map((n) => `worker ${worker.process.pid}: ${n}`))
-    const own = await runProbes(o.probes ?? [], reasons)
-    const all = [...(own.notes ?? []), ...notes]
-    // Per probe (not per request).
-    return all.length > 0 ? { ...own, notes: all } : own
-  }
+  const readiness = instanceReadiness({
+    ask, askTimeoutMs: ASK_TIMEOUT_MS, serving: servingNow,
+    leaving: reloads.leaving, conditions, draining: () => pool.draining, probes: o.probes ?? [],
+  })
   const facts: AdminFacts = {
     log: logger,
     workers: o.workers,
@@ -150,7 +141,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
-  const watchdog = watchWorkers(ask, () => (pool.draining ? [] : connected().filter((w) => serving.has(w))), logger)
+  const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
   const drain = (signal: NodeJS.Signals): void => pool.drain(signal)
   onHup(() => void reloads.reload('SIGHUP'))
   process.on('SIGTERM', () => drain('SIGTERM'))
