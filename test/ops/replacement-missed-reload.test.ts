@@ -120,6 +120,11 @@ describe('a reload while a replacement worker starts', () => {
       const verdict = await eventually(() => entries(from).find((e) => e.pid === primary && (e.msg === RELOAD_REFUSED || e.msg === 'reload accepted by every worker')), 60_000, 'the verdict')
       expect(verdict).toMatchObject({ msg: RELOAD_REFUSED, problems: [expect.stringMatching(new RegExp(`^worker ${replacement}: .*injected: this worker cannot build a TLS context`))] })
       await eventually(() => entries(from).some((e) => e.msg === 'config reloaded' && e.trigger === 'rollback of SIGHUP'), 30_000, 'the other worker to go back')
+      // Writing the file also started a reload (the watcher's, queued behind the SIGHUP's): the
+      // replacement must meet it still unable to build, or it may accept the file once the marker goes.
+      const second = await eventually(() => entries(from).find((e) => e.pid === primary && e.trigger === 'file change' && (e.msg === RELOAD_REFUSED || e.msg === 'reload accepted by every worker')), 60_000, "the file change's verdict")
+      expect(second.msg).toBe(RELOAD_REFUSED)
+      await eventually(() => entries(from).some((e) => e.msg === 'config reloaded' && e.trigger === 'rollback of file change'), 30_000, 'the other worker to go back again')
     } finally {
       unlinkSync(fail)
     }
