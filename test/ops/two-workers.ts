@@ -5,11 +5,12 @@
  * instance it spawned (SIGKILL to that primary), the backend, the PKI.
  */
 import { afterAll, beforeAll } from 'vitest'
-import { endpointYaml } from '../support/gateway.js'
+import { join } from 'node:path'
+import { endpointYaml, send, type Reply } from '../support/gateway.js'
 import { clientTls, createTestPki, type ClientTls, type TestPki } from '../support/pki.js'
 import { adminUrlOf, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer, type MtlsServerOptions } from '../support/tls-server.js'
-import { spawnTwoWorkers } from './helpers.js'
+import { atDescriptorLimit, callersAtStore, childPids, eventually, replaceFile, spawnTwoWorkers } from './helpers.js'
 
 /** A primary and two workers starting on a loaded 2-core machine. */
 const START_MS = 120_000
@@ -92,4 +93,38 @@ export function useTwoWorkers(options: TwoWorkersOptions = {}): TwoWorkers {
       afterAll(() => stop(beforeStop))
     },
   }
+}
+
+/** A worker left on a config the instance did not accept, draining while it holds requests. */
+export interface HeldLeaver {
+  primary: number
+  /** The worker that refused the reload (it stays). */
+  refuser: number
+  /** The worker that built it and could not go back: drained. */
+  leaver: number
+  /** Two held requests on each worker, from the start. */
+  slow: Promise<Reply>[]
+  /** Output line before the reload. */
+  from: number
+}
+
+/**
+ * Holds two requests on each worker (the primary hands connections round-robin; `held()` counts
+ * what the backend holds), then reloads to a config with caller apps, which needs the store: the
+ * first worker, at its descriptor limit, cannot open it and refuses; the second opens it and cannot
+ * go back (README), so the primary drains it while it holds its two requests.
+ */
+export async function leaverHoldingRequests(w: TwoWorkers, held: () => number): Promise<HeldLeaver> {
+  const { gp, config, yaml, pki } = w
+  const primary = gp.child.pid as number
+  const [refuser, leaver] = childPids(primary) as [number, number]
+  const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
+  await eventually(() => held() === 4, 30_000, 'the upstream to hold 4 requests')
+  const from = gp.output.length
+  await atDescriptorLimit(refuser, async () => {
+    replaceFile(config, callersAtStore(join(pki.dir, 'store.db')) + yaml)
+    const left = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'worker left on a config the instance did not accept: draining and replacing it'), 30_000, 'the leaver to be drained')
+    if (left.worker !== leaver) throw new Error(`worker ${String(left.worker)} was drained, not ${leaver}`)
+  })
+  return { primary, refuser, leaver, slow, from }
 }

@@ -13,19 +13,17 @@
  * Real processes: `serve --workers 2`, a real TLS upstream that holds /slow requests, SQLite.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
 import { echo } from '../support/tls-server.js'
-import { atDescriptorLimit, callersAtStore, childPids, eventually, get, replaceFile } from './helpers.js'
-import { useTwoWorkers } from './two-workers.js'
+import { childPids, eventually, get } from './helpers.js'
+import { leaverHoldingRequests, useTwoWorkers } from './two-workers.js'
 
 let held: (() => void)[] = []
 const release = (): void => void held.splice(0).forEach((go) => go())
 const handler = (req: IncomingMessage, res: ServerResponse): void => void (req.url?.includes('slow') ? held.push(() => echo(req, res)) : echo(req, res))
 const w = useTwoWorkers({ before: 'drain: { grace: 60s }\n', handler, beforeStop: release })
 
-const LEFT = 'worker left on a config the instance did not accept: draining and replacing it'
 type Ready = { status: string; reasons?: string[]; notes?: string[] }
 
 async function readyz(): Promise<{ status: number; body: Ready }> {
@@ -35,18 +33,8 @@ async function readyz(): Promise<{ status: number; body: Ready }> {
 
 describe('readiness while a worker a failed reload left behind drains', () => {
   it('stays 200 and notes that worker; the note goes once it is replaced', async () => {
-    const { gp, config, yaml, pki } = w
-    const primary = gp.child.pid as number
-    const [refuser, leaver] = childPids(primary) as [number, number]
-    // Two held requests on each worker (the primary hands connections round-robin): the leaver drains until released.
-    const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
-    await eventually(() => held.length === 4, 30_000, 'the upstream to hold 4 requests')
-    const from = gp.output.length
-    await atDescriptorLimit(refuser, async () => {
-      replaceFile(config, callersAtStore(join(pki.dir, 'store.db')) + yaml)
-      const left = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === LEFT), 30_000, 'the leaver to be drained')
-      expect(left.worker).toBe(leaver)
-    })
+    const { gp } = w
+    const { primary, leaver, slow, from } = await leaverHoldingRequests(w, () => held.length)
     const note = `worker ${leaver}: left on a config the instance did not accept; draining, being replaced`
     // Polled: the refuser's descriptor limit is given back only now.
     const ready = await eventually(async () => {

@@ -17,13 +17,11 @@
  * Real processes: `serve --workers 2`, a real TLS upstream that holds /slow requests until released.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { send } from '../support/gateway.js'
 import { exitedOf } from '../support/process.js'
 import { echo } from '../support/tls-server.js'
-import { atDescriptorLimit, childPids, eventually, RELOAD_REFUSED, replaceFile, STORE_CALLERS } from './helpers.js'
-import { useTwoWorkers } from './two-workers.js'
+import { childPids, eventually, RELOAD_REFUSED, replaceFile } from './helpers.js'
+import { leaverHoldingRequests, useTwoWorkers } from './two-workers.js'
 
 const entries = (): Record<string, unknown>[] => w.gp.logEntries()
 const said = (pid: number, msgs: string[], from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && msgs.includes(e.msg as string))
@@ -38,18 +36,9 @@ const w = useTwoWorkers({ before: 'drain: { grace: 60s }\n', handler, spawn: 'no
 describe('a drain while a worker that could not go back is leaving', () => {
   w.ownInstance(release)
   it('lets that worker finish its requests too: it is told to drain once', async () => {
-    const { gp, config, yaml, pki } = w
-    const primary = gp.child.pid as number
-    const [refuser, leaver] = childPids(primary) as [number, number]
-    // Two held requests on each worker (the primary hands connections round-robin).
-    const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
-    await eventually(() => held.length === 4, 30_000, 'the upstream to hold 4 requests')
-    const from = entries().length
-    await atDescriptorLimit(refuser, async () => {
-      // Caller apps need the store: the refuser cannot open it, the leaver opens store.db and cannot go back.
-      replaceFile(config, `store: { file: ${join(pki.dir, 'store.db')} }\n${STORE_CALLERS}${yaml}`)
-      await eventually(() => said(primary, ['worker left on a config the instance did not accept: draining and replacing it'], from), 30_000, 'the leaver to be drained')
-    })
+    const { gp } = w
+    // Caller apps need the store: the refuser cannot open it, the leaver opens store.db and cannot go back.
+    const { primary, refuser, leaver, slow, from } = await leaverHoldingRequests(w, () => held.length)
     const exit = exitedOf(gp.child)
     gp.child.kill('SIGTERM')
     await eventually(() => said(primary, ['draining every worker'], from), 30_000, 'the drain to begin')
