@@ -112,6 +112,13 @@ describe('a SIGTERM to the whole process group of a --workers instance', () => {
     await drainedWhole(h)
   }, 120_000)
 
+  it('SIGINT to the group (Ctrl-C in a terminal) is one drain too: workers leave SIGINT to the primary', async () => {
+    const h = await startHolding()
+    process.kill(-h.primary, 'SIGINT')
+    for (const w of h.workers) await eventually(() => said(h, w, [DRAINING]), 30_000, `worker ${w} to drain`)
+    await drainedWhole(h)
+  }, 120_000)
+
   it('is one drain when the primary\'s order reaches a worker before its own signal', async () => {
     const h = await startHolding()
     // The order a group signal can take: the primary's drain (IPC) first, then the worker's own SIGTERM.
