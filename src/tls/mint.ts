@@ -8,6 +8,7 @@ import { createSecureContext, type SecureContext } from 'node:tls'
 import { generateKeys, issueCertificate, loadX509, type Issued } from './pki.js'
 import { createLeafTemplate } from './leaf-template.js'
 import type { InterceptionCa } from './interception-ca.js'
+import { SERVER_SECURE_OPTIONS } from './no-renegotiation.js'
 
 export interface MinterOptions {
   /** The CA as the config snapshot read and checked it (loadInterceptionCa): never re-read from disk. */
@@ -63,7 +64,7 @@ export async function createMinter(o: MinterOptions): Promise<Minter> {
     const pem = template.fits(host) ? template.issue(host, new Date(Date.now() + o.validityMs)) : (await issue(host)).pem
     minted++
     o.onMint?.(host, performance.now() - started)
-    return createSecureContext({ key: leafKeyPem, cert: pem })
+    return createSecureContext({ key: leafKeyPem, cert: pem, secureOptions: SERVER_SECURE_OPTIONS })
   }
   return {
     get caNotAfter() {

@@ -8,6 +8,7 @@ import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:t
 import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
 import { readPeerIdentity, type PeerIdentity } from './peer-identity.js'
 import { sameCallerTrust, trustedUnder } from './peer-trust.js'
+import { SERVER_SECURE_OPTIONS } from './no-renegotiation.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
 export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
@@ -41,6 +42,8 @@ export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { proble
   const tls: ServerTls = {
     cert,
     key,
+    // No renegotiation: a connection's certificate stays the one its handshake verified (no-renegotiation.ts).
+    secureOptions: SERVER_SECURE_OPTIONS,
     ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}),
     ...(ca ? { ca, requestCert: true, rejectUnauthorized: t.requireClientCert } : {}),
   }

@@ -1,0 +1,74 @@
+/**
+ * Every TLS the gateway terminates refuses a client's renegotiation (TLS 1.2): the proxy
+ * listener, the admin listener and an intercepted CONNECT's inner TLS. A renegotiation would let
+ * a caller present another certificate on a connection whose requireClientCert verdict and
+ * caller identity were judged on the first handshake (rev-reqcert: Node lets a client
+ * renegotiate, and the connection went on serving). Real gateway process, real TLS clients
+ * (Node's TLSSocket.renegotiate()).
+ */
+import { readFileSync } from 'node:fs'
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
+import { describe, expect, it } from 'vitest'
+import { exchange } from '../support/exchange.js'
+import { closesWithin, gatewayFixture } from './reload-client-cert-support.js'
+
+const f = gatewayFixture([], 90_000)
+
+const host = (): string => `api.partner.test:${f.s.upstream.port}`
+const routed = (path: string): string => `GET /proxy/partner${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`
+const inner = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\n\r\n`
+const scrape = `GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n`
+
+/** TLS 1.2 (the version with renegotiation) with the old CA's caller certificate, to a listener or inside a tunnel. */
+function tls12(o: ConnectionOptions): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
+    const c = tlsConnect({ maxVersion: 'TLSv1.2', ...o }, () => resolve(c))
+    c.once('error', reject)
+  })
+}
+
+function toListener(port: number): Promise<TLSSocket> {
+  return tls12({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(f.s.old.file('root.crt')), cert: readFileSync(f.s.oldCaller.cert), key: readFileSync(f.s.oldCaller.key) })
+}
+
+/** The client asks for a new handshake: 'renegotiated', or the error that ended it. */
+function renegotiate(c: TLSSocket): Promise<string> {
+  return new Promise((resolve) => {
+    c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+    c.once('close', () => resolve('closed'))
+    const asked = c.renegotiate({ rejectUnauthorized: true }, (e) => resolve(e ? ((e as NodeJS.ErrnoException).code ?? e.message) : 'renegotiated'))
+    if (!asked) resolve('not asked')
+  })
+}
+
+/** Served once on TLS 1.2; the renegotiation fails, and the connection serves nothing more: it is closed, without a byte. */
+async function expectRenegotiationRefused(c: TLSSocket, request: string): Promise<void> {
+  expect(c.getProtocol()).toBe('TLSv1.2')
+  expect((await exchange(c, request)).status).toBe(200)
+  expect(await renegotiate(c)).toBe('ERR_SSL_NO_RENEGOTIATION')
+  // Written after the refusal: never answered.
+  if (c.writable) c.write(request)
+  expect(await closesWithin(c, 10_000)).toEqual({ closed: true, bytes: 0 })
+}
+
+describe('client-initiated TLS renegotiation', () => {
+  it('is refused on the proxy listener; the connection closes and a new one is served', async () => {
+    await expectRenegotiationRefused(await toListener(f.port), routed('/first'))
+    const fresh = await toListener(f.port)
+    expect((await exchange(fresh, routed('/after'))).status).toBe(200)
+    fresh.destroy()
+  })
+
+  it('is refused on the admin listener', async () => {
+    await expectRenegotiationRefused(await toListener(f.adminPort), scrape)
+  })
+
+  it("is refused on an intercepted CONNECT's inner TLS", async () => {
+    const outer = await toListener(f.port)
+    const connect = await exchange(outer, `CONNECT ${host()} HTTP/1.1\r\nHost: ${host()}\r\n\r\n`)
+    expect(connect.status, connect.body).toBe(200)
+    const tunnel = await tls12({ socket: outer, servername: 'api.partner.test', ca: readFileSync(f.s.ica.caCert) })
+    await expectRenegotiationRefused(tunnel, inner('/in-tunnel'))
+    outer.destroy()
+  })
+})
