@@ -207,7 +207,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     const unread = hasBody(req.headers) && !req.complete
     // Pipelined past the limit: the connection closes after the answers before this one.
     const close = unread || refused
-    if (!expiryOf(req) && !res.destroyed && !socket.destroyed) writeError(res, out.error, out.surface, { requestId: id, close })
+    if (!expiryOf(req) && !res.destroyed && !socket.destroyed && !socket.writableEnded) writeError(res, out.error, out.surface, { requestId: id, close })
     // Discard (not process) what is in flight while the connection closes: see writeError.
     if (unread) req.resume()
   } finally {
@@ -225,7 +225,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
       if (trace) endTrace(trace, done)
     }
     // A request whose connection closed while it waited for its turn has no response to close.
-    if (res.writableFinished || res.destroyed || (!held && socket.destroyed)) done()
+    if (res.writableFinished || res.destroyed || (!held && (socket.destroyed || socket.writableEnded))) done()
     else report = done
   }
 }

@@ -59,7 +59,8 @@ export function leave(socket: Duplex): void {
   const lane = lanes.get(socket)
   if (lane === undefined) return
   const next = lane.waiting.shift()
-  if (next) next(!socket.destroyed)
+  // An answer sent with Connection: close ended the socket (it lingers, writableEnded): the rest go unserved.
+  if (next) next(!socket.destroyed && !socket.writableEnded)
   else lane.busy = false
 }
 

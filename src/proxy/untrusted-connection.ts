@@ -26,10 +26,20 @@ export function untrustedConnection(connection: object, key: TrustKey): GatewayE
   )
 }
 
-/** The same, counted (caller_auth_failures_total{reason="certificate_required"}) when refused. */
+/** Connections already counted: one answer goes out on a refused connection, which then closes. */
+const counted = new WeakSet<object>()
+
+/**
+ * The same, counted (caller_auth_failures_total{reason="certificate_required"}) when refused, once
+ * per connection: requests pipelined behind the refused one (the admin listener's run at once) are
+ * never answered, the connection closing after the first refusal.
+ */
 export function refuseUntrusted(connection: object, key: TrustKey, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
   const refusal = untrustedConnection(connection, key)
-  if (refusal) onAuthFailure?.(authFailureLabel(refusal) ?? 'invalid')
+  if (refusal && !counted.has(connection)) {
+    counted.add(connection)
+    onAuthFailure?.(authFailureLabel(refusal) ?? 'invalid')
+  }
   return refusal
 }
 
