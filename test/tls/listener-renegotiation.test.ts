@@ -4,8 +4,9 @@
  * a caller present another certificate on a connection whose requireClientCert verdict and
  * caller identity were judged on the first handshake (rev-reqcert: Node lets a client
  * renegotiate, and the connection went on serving). Real gateway process, real TLS clients
- * (Node's TLSSocket.renegotiate()).
+ * (Node's TLSSocket.renegotiate(), and openssl s_client's `R` command).
  */
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { describe, expect, it } from 'vitest'
@@ -71,4 +72,31 @@ describe('client-initiated TLS renegotiation', () => {
     await expectRenegotiationRefused(tunnel, inner('/in-tunnel'))
     outer.destroy()
   })
+
+  it("is refused to openssl s_client's R command (TLS 1.2, client certificate)", async () => {
+    const args = ['s_client', '-tls1_2', '-connect', `127.0.0.1:${f.port}`, '-servername', 'localhost', '-CAfile', f.s.old.file('root.crt'), '-cert', f.s.oldCaller.cert, '-cert_chain', f.s.oldCaller.cert, '-key', f.s.oldCaller.key, '-crlf']
+    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    child.stdin.on('error', () => {})
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => void (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => void (out += b.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const waitFor = async (text: string, from: number): Promise<void> => {
+      for (let i = 0; i < 400 && !out.includes(text, from); i++) await new Promise((r) => setTimeout(r, 50))
+      expect(out.slice(from), `s_client output: ${out.slice(-1500)}`).toContain(text)
+    }
+    child.stdin.write('GET /proxy/partner/one HTTP/1.1\nHost: gateway\n\n')
+    await waitFor('HTTP/1.1 200', 0)
+    const before = out.length
+    child.stdin.write('R\n')
+    await waitFor('RENEGOTIATING', before)
+    child.stdin.write('GET /proxy/partner/two HTTP/1.1\nHost: gateway\n\n')
+    // Refused: s_client fails and exits. Renegotiated (before the fix): it stays connected and gets the second answer.
+    const ended = await Promise.race([exited, new Promise<'still connected'>((r) => setTimeout(() => r('still connected'), 15_000))])
+    if (ended === 'still connected') child.kill()
+    expect(ended, out.slice(before)).not.toBe('still connected')
+    expect(ended).not.toBe(0)
+    expect(out.slice(before)).toMatch(/no renegotiation/i)
+    expect(out.slice(before)).not.toContain('HTTP/1.1 200')
+  }, 60_000)
 })
