@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { describe, expect, it } from 'vitest'
 import { exchange } from '../support/exchange.js'
-import { closesWithin, gatewayFixture } from './reload-client-cert-support.js'
+import { eventually, replaceFile } from '../ops/helpers.js'
+import { closesWithin, gatewayFixture, spawnOn } from './reload-client-cert-support.js'
 
 const f = gatewayFixture([], 90_000)
 
@@ -72,6 +73,23 @@ describe('client-initiated TLS renegotiation', () => {
     await expectRenegotiationRefused(tunnel, inner('/in-tunnel'))
     outer.destroy()
   })
+
+  it('is refused the same with --workers 2 (each worker, the primary\'s admin listener) and after a reload that installed new listener contexts', async () => {
+    const { gp, port, adminPort } = await spawnOn(f.s, true, ['--workers', '2'])
+    try {
+      // A client CA bundle trusting both CAs: a new caller trust, so every listener gets a new secure context (setSecureContext).
+      const from = gp.output.length
+      replaceFile(f.s.clientCa, readFileSync(f.s.old.file('root.crt'), 'utf8') + readFileSync(f.s.next.file('root.crt'), 'utf8'))
+      gp.child.kill('SIGHUP')
+      await eventually(() => gp.logEntries(from).some((e) => e.msg === 'reload accepted by every worker'), 60_000, 'the reload')
+      // Several connections, so both workers take some.
+      for (let i = 0; i < 4; i++) await expectRenegotiationRefused(await toListener(port), routed(`/workers-${i}`))
+      await expectRenegotiationRefused(await toListener(adminPort), scrape)
+    } finally {
+      await gp.stop('SIGKILL')
+      replaceFile(f.s.clientCa, readFileSync(f.s.old.file('root.crt'), 'utf8'))
+    }
+  }, 180_000)
 
   it("is refused to openssl s_client's R command (TLS 1.2, client certificate)", async () => {
     const args = ['s_client', '-tls1_2', '-connect', `127.0.0.1:${f.port}`, '-servername', 'localhost', '-CAfile', f.s.old.file('root.crt'), '-cert', f.s.oldCaller.cert, '-cert_chain', f.s.oldCaller.cert, '-key', f.s.oldCaller.key, '-crlf']
