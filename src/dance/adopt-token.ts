@@ -17,6 +17,6 @@ export async function findOrAdoptToken(o: TokenRepoOptions, owner: TokenOwner, f
   // between leaves a copy, never a loss; only where none is (a token the user got meanwhile stays);
   // a revoke meanwhile wins. Then read back, so every worker racing here ends with the one token
   // that won (none under the former key: none ever, or another worker moved it since the first look).
-  await moveRecord(o, tokenKey({ ...owner, user: formerUser }), tokenKey(owner), secrets, owner.anonymous ? o.anonymousTtlMs : undefined)
+  await moveRecord(o, tokenKey(Object.assign({}, owner, { user: formerUser })), tokenKey(owner), secrets, owner.anonymous ? o.anonymousTtlMs : undefined)
   return find()
 }

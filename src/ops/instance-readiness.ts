@@ -40,6 +40,7 @@ export function instanceReadiness(o: InstanceReadinessOptions): () => Promise<Re
     notes.push(...leaving.flatMap((w) => tag(w, ['left on a config the instance did not accept; draining, being replaced'])))
     const own = await runProbes(o.probes, reasons)
     const all = [...(own.notes ?? []), ...notes]
+    // Per probe (not per request).
     return all.length > 0 ? { ...own, notes: all } : own
   }
 }
