@@ -3,7 +3,10 @@
  * `logging.callerFaults`): a request or handshake that ended in a caller's fault with no caller
  * authenticated, a limit that closed a slow client, an admin request refused by the parser.
  * Failures on the gateway's or an upstream's side (5xx reasons, `internal` with its stack) and
- * lines of authenticated callers are never capped: they are what an operator must see.
+ * lines of authenticated callers are never capped: they are what an operator must see. Nor are
+ * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
+ * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
+ * credentials are attached), caller_not_allowed.
  */
 import type { Reason } from '../errors.js'
 import type { RequestRecord } from '../proxy/listener.js'
@@ -12,7 +15,7 @@ import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-ca
 
 /** Reasons a client causes without credentials (nothing on the gateway's or an upstream's side failed). */
 const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>([
-  'bad_request', 'path_escapes_base', 'tenant_invalid', 'body_too_large', 'request_timeout', 'headers_too_large',
+  'bad_request', 'tenant_invalid', 'body_too_large', 'request_timeout', 'headers_too_large',
   'expectation_failed', 'unsupported_payload', 'endpoint_not_configured', 'caller_credentials_missing',
   'caller_credentials_invalid', 'jwt_replay', 'caller_aborted', 'not_found', 'method_not_allowed',
 ])
@@ -24,8 +27,8 @@ export type FaultKind = 'request' | 'tls_handshake' | 'limit'
 export interface CallerFaultLines {
   /** False when `record`'s access line is over its budget (its metrics are counted anyway). */
   accessAllowed(record: RequestRecord): boolean
-  /** False when a line of `kind` about `reason` on `listener` is over its budget. */
-  allowed(listener: string, kind: FaultKind, reason: string): boolean
+  /** False when a line of `kind` about `reason` on `listener` is over its budget; `client` (its address) is named in the summary. */
+  allowed(listener: string, kind: FaultKind, reason: string, client?: string): boolean
   /** Writes the pending summaries (at exit). */
   flush(): void
 }
@@ -37,14 +40,14 @@ export function capCallerFaultLines(log: GatewayLog, settings: () => LineCapSett
   const cap: TimedLineCap = startLineCap(settings, (s) => {
     const [listener, kind, reason] = s.key.split(SEP)
     const seconds = s.intervalMs / 1000
-    log.logger.warn({ listener, kind, reason, suppressed: s.suppressed, intervalS: seconds }, `suppressed ${s.suppressed} similar lines in the last ${seconds} s (${reason ?? ''})`)
+    log.logger.warn({ listener, kind, reason, suppressed: s.suppressed, intervalS: seconds, clients: s.clients, otherClientLines: s.otherClientLines }, `suppressed ${s.suppressed} similar lines in the last ${seconds} s (${reason ?? ''})`)
   })
-  const allowed = (listener: string, kind: FaultKind, reason: string): boolean => cap.take(`${listener}${SEP}${kind}${SEP}${reason}`)
+  const allowed = (listener: string, kind: FaultKind, reason: string, client?: string): boolean => cap.take(`${listener}${SEP}${kind}${SEP}${reason}`, client)
   return {
     accessAllowed(r) {
       const reason = r.error?.reason
       if (reason === undefined || r.facts.caller !== undefined || !CALLER_FAULTS.has(reason)) return true
-      return allowed('proxy', r.handshake ? 'tls_handshake' : 'request', reason)
+      return allowed('proxy', r.handshake ? 'tls_handshake' : 'request', reason, r.clientAddress)
     },
     allowed,
     flush: () => cap.flush(),

@@ -3,6 +3,7 @@
  * that readiness reports: a process that cannot open sockets should get no new traffic.
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import { Socket } from 'node:net'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
@@ -82,10 +83,11 @@ export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressu
       }
       if (debug(listener, reason)) log.logger.debug({ listener, reason }, 'connection refused')
     },
-    onRejected(listener, err, _connection, req) {
+    onRejected(listener, err, connection, req) {
       // The proxy listener logs these as requests (access log); the admin listener has no access
       // log: one line of its own, naming the method when there was a request (a CONNECT).
-      if (listener !== 'admin' || !faults.allowed(listener, 'request', err.reason)) return
+      const client = connection instanceof Socket ? connection.remoteAddress : undefined
+      if (listener !== 'admin' || !faults.allowed(listener, 'request', err.reason, client)) return
       if (req) log.logger.info({ listener, method: req.method, reason: err.reason, error: err.message }, 'request refused')
       else log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')
     },

@@ -6,6 +6,8 @@
  * worker) has its own budget. The core is pure (time passed in) so it can be tested with fake time.
  */
 
+import { timerDelay } from './timer-delay.js'
+
 /** The cap in force (the current snapshot's `logging.callerFaults`). */
 export interface LineCapSettings {
   /** Lines let through per key and window. */
@@ -18,6 +20,13 @@ export interface LineCapSettings {
 export interface SuppressedLines {
   key: string
   suppressed: number
+  /**
+   * Lines held back per client address, for the first MAX_NAMED_CLIENTS addresses seen in the
+   * window: one hostile client using up the budget cannot hide that others failed the same way.
+   */
+  clients: Record<string, number>
+  /** Lines held back from addresses beyond those named (or with no address). */
+  otherClientLines: number
   /** The window's length in ms (what "the last T s" says). */
   intervalMs: number
 }
@@ -29,12 +38,18 @@ interface KeyState {
   /** When the summary of the lines suppressed since the last one is due (the first one's time + interval). */
   summaryAt: number
   intervalMs: number
+  /** Held-back lines per client address (at most MAX_NAMED_CLIENTS addresses). */
+  clients: Map<string, number>
+  otherClientLines: number
 }
+
+/** Client addresses a summary names; a bound, so a client with many addresses cannot grow the memory. */
+export const MAX_NAMED_CLIENTS = 8
 
 /** The pure counting core: no timers, no clock of its own. */
 export interface LineCap {
   /** True when the line for `key` at `now` may be written (never more than `burst` in any `intervalMs`); false: counted. */
-  take(key: string, now: number, settings: LineCapSettings): boolean
+  take(key: string, now: number, settings: LineCapSettings, client?: string): boolean
   /** The summaries due by `now` (each said once); keys with nothing left to say are forgotten. */
   due(now: number): SuppressedLines[]
   /** When the earliest summary is due, or undefined. */
@@ -49,11 +64,11 @@ export interface LineCap {
 export function createLineCap(): LineCap {
   const keys = new Map<string, KeyState>()
   return {
-    take(key, now, s) {
+    take(key, now, s, client) {
       if (s.intervalMs <= 0) return true
       let k = keys.get(key)
       if (k === undefined) {
-        k = { logged: [], suppressed: 0, summaryAt: 0, intervalMs: s.intervalMs }
+        k = { logged: [], suppressed: 0, summaryAt: 0, intervalMs: s.intervalMs, clients: new Map(), otherClientLines: 0 }
         keys.set(key, k)
       }
       while (k.logged.length > 0 && (k.logged[0] as number) <= now - s.intervalMs) k.logged.shift()
@@ -66,14 +81,14 @@ export function createLineCap(): LineCap {
         k.summaryAt = now + s.intervalMs
         k.intervalMs = s.intervalMs
       }
+      countClient(k, client)
       return false
     },
     due(now) {
       const out: SuppressedLines[] = []
       for (const [key, k] of keys) {
         if (k.suppressed > 0 && now >= k.summaryAt) {
-          out.push({ key, suppressed: k.suppressed, intervalMs: k.intervalMs })
-          k.suppressed = 0
+          out.push(summaryOf(key, k))
         }
         if (k.suppressed === 0 && (k.logged.length === 0 || (k.logged.at(-1) as number) <= now - k.intervalMs)) keys.delete(key)
       }
@@ -87,9 +102,24 @@ export function createLineCap(): LineCap {
   }
 }
 
+/** The summary of `k`'s held-back lines; `k` starts counting afresh. */
+function summaryOf(key: string, k: KeyState): SuppressedLines {
+  const s = { key, suppressed: k.suppressed, intervalMs: k.intervalMs, clients: Object.fromEntries(k.clients), otherClientLines: k.otherClientLines }
+  k.suppressed = 0
+  k.clients = new Map()
+  k.otherClientLines = 0
+  return s
+}
+
+function countClient(k: KeyState, client: string | undefined): void {
+  const n = client === undefined ? undefined : k.clients.get(client)
+  if (client !== undefined && (n !== undefined || k.clients.size < MAX_NAMED_CLIENTS)) k.clients.set(client, (n ?? 0) + 1)
+  else k.otherClientLines++
+}
+
 /** A LineCap with a timer that writes each summary when its window ends. */
 export interface TimedLineCap {
-  take(key: string): boolean
+  take(key: string, client?: string): boolean
   /** Says every pending summary now (at exit), whether or not its window has ended. */
   flush(): void
 }
@@ -106,12 +136,12 @@ export function startLineCap(settings: () => LineCapSettings, say: (s: Suppresse
   const arm = (): void => {
     const next = cap.nextDue()
     if (timer !== undefined || next === undefined) return
-    timer = setTimeout(fire, Math.max(0, next - now()))
+    timer = setTimeout(fire, timerDelay(next - now()))
     timer.unref()
   }
   return {
-    take(key) {
-      const ok = cap.take(key, now(), settings())
+    take(key, client) {
+      const ok = cap.take(key, now(), settings(), client)
       if (!ok) arm()
       return ok
     },
