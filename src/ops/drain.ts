@@ -7,6 +7,7 @@
  */
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
+import { timerDelay } from './timer-delay.js'
 
 /** What drain stops, waits for and calls. */
 export interface DrainOptions {
@@ -138,7 +139,7 @@ function armGrace(o: DrainOptions, clock: DrainClock, exit: (code: number) => vo
     // Nothing was cut: a step of closing that outlived its budget is said, not reported as a failed rollout.
     o.log.warn({ graceMs }, 'grace period over while closing after the drain (no request was in flight): exiting')
     exit(0)
-  }, Math.max(0, clock.startedAt + graceMs - Date.now()))
+  }, timerDelay(clock.startedAt + graceMs - Date.now()))
   timer.unref()
   return timer
 }

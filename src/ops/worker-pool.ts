@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Counter, Registry } from 'prom-client'
 import { createWorkerCounters, type WorkerDrainReason } from './worker-counters.js'
 import { isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
+import { timerDelay } from './timer-delay.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -114,7 +115,7 @@ export class WorkerPool {
     setTimeout(() => {
       for (const w of this.#live) w.process.kill('SIGKILL')
       this.#o.exit(1)
-    }, this.#o.graceMs() + KILL_MARGIN_MS).unref()
+    }, timerDelay(this.#o.graceMs() + KILL_MARGIN_MS)).unref()
     if (this.#live.size === 0) void this.#finish()
   }
 

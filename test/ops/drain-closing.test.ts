@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createDrain, EXIT_RESERVE_MS } from '../../src/ops/drain.js'
+import { createDrain, EXIT_RESERVE_MS, type Drain } from '../../src/ops/drain.js'
 
 const servers: Server[] = []
 const sockets: Socket[] = []
@@ -24,13 +24,24 @@ async function listening(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as { port: number }).port }
 }
 
-function drainOf(server: Server, graceMs: number, close: (budgetMs: number) => Promise<void>): { code: Promise<number>; lines: string[] } {
+/** A request in progress: headers sent, never finished, so the connection is not idle. */
+async function requestInProgress(port: number): Promise<Socket> {
+  const s = connect(port, '127.0.0.1')
+  sockets.push(s)
+  await new Promise<void>((resolve) => s.once('connect', resolve))
+  s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n')
+  await new Promise((r) => setTimeout(r, 100))
+  return s
+}
+
+function drainOf(server: Server, graceMs: number, close: (budgetMs: number) => Promise<void>): { code: Promise<number>; lines: string[]; drain: Drain } {
   const lines: string[] = []
   let done: (code: number) => void = () => undefined
   const code = new Promise<number>((resolve) => (done = resolve))
   const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
-  createDrain({ server, graceMs: () => graceMs, inFlight: () => 0, close, log, exit: done }).begin('test')
-  return { code, lines }
+  const drain = createDrain({ server, graceMs: () => graceMs, inFlight: () => 0, close, log, exit: done })
+  drain.begin('test')
+  return { code, lines, drain }
 }
 
 describe('drain: the grace period ending', () => {
@@ -49,14 +60,34 @@ describe('drain: the grace period ending', () => {
 
   it('with a connection still open: exit 1', async () => {
     const { server, port } = await listening()
-    const s = connect(port, '127.0.0.1')
-    sockets.push(s)
-    await new Promise<void>((resolve) => s.once('connect', resolve))
-    // A request in progress: headers sent, never finished, so the connection is not idle.
-    s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n')
-    await new Promise((r) => setTimeout(r, 100))
+    await requestInProgress(port)
     const d = drainOf(server, 500, () => Promise.resolve())
     expect(await d.code).toBe(1)
     expect(d.lines.some((l) => l.includes('grace period over: exiting with requests in flight'))).toBe(true)
+  })
+
+  it('the --workers primary\'s shorter grace arriving after closing began ends the drain at that grace, exit 0', async () => {
+    const { server } = await listening()
+    let closing = (): void => undefined
+    const began = new Promise<void>((resolve) => (closing = resolve))
+    const d = drainOf(server, 60_000, () => (closing(), new Promise(() => undefined)))
+    await began
+    const at = Date.now()
+    d.drain.begin('primary', 300)
+    expect(await d.code).toBe(0)
+    expect(Date.now() - at).toBeLessThan(2000)
+    expect(d.lines.some((l) => l.includes('drain grace set by the primary'))).toBe(true)
+    expect(d.lines.some((l) => l.includes('grace period over while closing after the drain'))).toBe(true)
+  })
+
+  it('a grace longer than a timer can hold (1000h) waits for the open connection instead of exiting 1 at once', async () => {
+    const { server, port } = await listening()
+    const s = await requestInProgress(port)
+    const d = drainOf(server, 3_600_000_000, () => Promise.resolve())
+    const early = await Promise.race([d.code, new Promise((r) => setTimeout(() => r('waiting'), 300))])
+    expect(early).toBe('waiting')
+    // The request's connection goes away: the drain ends, nothing was cut by the gateway.
+    s.destroy()
+    expect(await d.code).toBe(0)
   })
 })
