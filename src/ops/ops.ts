@@ -158,7 +158,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     },
     onDone,
     // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
-    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), faults.flush()), conditions: () => fd.conditions(), events: connections }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -29,6 +29,8 @@ export interface OpsParts {
   adopt(g: Gateway): void
   handshakes: HandshakeRecorder
   closeObserver(): void
+  /** Writes the pending caller-fault summaries (every exit of a drain, a cut one too). */
+  flushLines(): void
   /** Listener limit events, for the admin listener's own guard. */
   events?: ConnectionEvents
   /** Conditions that make the process not ready (e.g. out of file descriptors). */
@@ -118,11 +120,13 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number,
     inFlight,
     close,
     log: p.log.logger,
-    exit:
-      p.o.exit ??
-      ((code) => {
-        void p.log.end().finally(() => process.exit(code))
-      }),
+    // A drain that ends in exit 1 (requests cut, a second signal) never reaches close(): the
+    // summaries of what an attacker holding connections open did are written here all the same.
+    exit: (code) => {
+      p.flushLines()
+      if (p.o.exit) return p.o.exit(code)
+      void p.log.end().finally(() => process.exit(code))
+    },
   })
 }
 
