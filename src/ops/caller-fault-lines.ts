@@ -8,17 +8,27 @@
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
  * credentials are attached), caller_not_allowed.
  */
-import type { Reason } from '../errors.js'
+import { REASONS, STATUS, type Reason } from '../errors.js'
 import type { RequestRecord } from '../proxy/listener.js'
 import type { GatewayLog } from './log.js'
 import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-cap.js'
 
-/** Reasons a client causes without credentials (nothing on the gateway's or an upstream's side failed). */
-const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>([
-  'bad_request', 'tenant_invalid', 'body_too_large', 'request_timeout', 'headers_too_large',
-  'expectation_failed', 'unsupported_payload', 'endpoint_not_configured', 'caller_credentials_missing',
-  'caller_credentials_invalid', 'jwt_replay', 'caller_aborted', 'not_found', 'method_not_allowed',
-])
+/**
+ * Refusals an operator needs one line each for, even from a client no one authenticated: each is
+ * an attempt at what the gateway protects (a path leaving the base its credentials are for, an
+ * address egress policy forbids, an endpoint the caller may not use).
+ */
+const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed'])
+
+/**
+ * Reasons a client causes without credentials: every 4xx reason (a credential challenge is one;
+ * 499, the caller leaving, too) but PER_EVENT's. Derived from the reason table, so a new
+ * client-side reason is capped unless it is named above; nothing on the gateway's or an
+ * upstream's side (5xx) ever is.
+ */
+const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>(
+  REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500)),
+)
 
 /** What a capped line is: a finished request's access line, a failed handshake's, or a limit's line. */
 export type FaultKind = 'request' | 'tls_handshake' | 'limit'

@@ -10,6 +10,7 @@ import type { Counter, Registry } from 'prom-client'
 import { createWorkerCounters, type WorkerDrainReason } from './worker-counters.js'
 import { isMessage, WorkerStartFailure, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 import { timerDelay } from './timer-delay.js'
+import { nextCrashDelay } from './crash-backoff.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -170,11 +171,7 @@ export class WorkerPool {
 
   #replace(w: Worker, code: number, signal: string): void {
     this.#restarts.inc()
-    const now = Date.now()
-    this.#crashes.push(now)
-    while (this.#crashes.length > 0 && (this.#crashes[0] as number) < now - 30_000) this.#crashes.shift()
-    // Back off when workers keep crashing, so a crash loop does not spin the CPU.
-    const delay = Math.min(5000, 100 * 2 ** (this.#crashes.length - 1))
+    const delay = nextCrashDelay(this.#crashes)
     this.#o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
     setTimeout(() => void (this.#draining || this.#fork()), delay)
   }
