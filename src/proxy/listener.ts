@@ -18,14 +18,14 @@ import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { missingHost } from './client-error.js'
-import { callerAborted, type Outcome } from './outcome.js'
+import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
 import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { closeUntrustedOnReload, untrustedRequest } from './untrusted-connection.js'
+import { closeUntrustedOnReload, refuseUntrusted } from './untrusted-connection.js'
 import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
@@ -171,26 +171,23 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
     if (turn !== true && !(await turn)) throw callerAborted()
     held = true
-    // A connection the caller trust in force refuses: answered with Connection: close, like a refused pipelined request.
-    const untrusted = untrustedRequest(tunnel?.connection ?? socket, url, tunnel !== undefined, out, o.onAuthFailure)
-    if (untrusted) throw ((refused = true), untrusted)
+    const way = wayIn(url, tunnel !== undefined, o.api !== undefined)
+    // A connection the caller trust in force refuses: answered with Connection: close, like a refused
+    // pipelined request; 407 on the proxy path, 401 in route mode and on the gateway API.
+    const untrusted = refuseUntrusted(tunnel?.connection ?? socket, 'listen.tls', o.onAuthFailure)
+    if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
     const noHost = missingHost(req)
     if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
+    enterWay(out, way)
     if (tunnel) {
-      out.mode = 'connect'
-      out.surface = 'proxy'
       await proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority), undefined, tunnel)
-    } else if (/^https?:\/\//i.test(url)) {
-      out.mode = 'forward'
-      out.surface = 'proxy'
+    } else if (way === 'forward') {
       await proxyRequest(run, 'forward', parseAbsoluteForm(url))
-    } else if (url.startsWith('/proxy/')) {
-      out.mode = 'route'
+    } else if (way === 'route') {
       const { route, target } = parseRoute(url)
       await proxyRequest(run, 'route', target, route)
-    } else if (url.startsWith('/gateway/') && o.api) {
-      out.mode = 'api'
+    } else if (way === 'api' && o.api) {
       // API bodies are read whole: bounded in time as well as in size.
       guard.limitBufferedBody(req, res)
       onDemand?.()

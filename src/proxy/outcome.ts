@@ -26,3 +26,17 @@ export interface Outcome {
   facts: RequestFacts
   error?: GatewayError
 }
+
+/** The way in a request's target names (an intercepted tunnel's inner requests: connect); `hasApi`: the gateway API is served. */
+export function wayIn(url: string, inTunnel: boolean, hasApi: boolean): Outcome['mode'] {
+  if (inTunnel) return 'connect'
+  if (/^https?:\/\//i.test(url)) return 'forward'
+  if (url.startsWith('/proxy/')) return 'route'
+  return hasApi && url.startsWith('/gateway/') ? 'api' : 'other'
+}
+
+/** Records `way` on `out`: the proxy path (forward, connect) answers caller-credential failures with 407, the others 401. */
+export function enterWay(out: Outcome, way: Outcome['mode']): void {
+  out.mode = way
+  if (way === 'connect' || way === 'forward') out.surface = 'proxy'
+}

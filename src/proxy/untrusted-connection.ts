@@ -12,7 +12,6 @@ import { GatewayError } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import { admittedByCallerTrust, onCallerTrustChange } from '../tls/index.js'
 import type { ConnectionGuard } from './connection-guard.js'
-import type { Outcome } from './outcome.js'
 
 /** Which listener's tls settings a refusal names. */
 export type TrustKey = 'listen.tls' | 'admin.tls'
@@ -40,20 +39,6 @@ export function refuseUntrusted(connection: object, key: TrustKey, onAuthFailure
     counted.add(connection)
     onAuthFailure?.(authFailureLabel(refusal) ?? 'invalid')
   }
-  return refusal
-}
-
-/**
- * The refusal of a proxy-listener request, its way in recorded on `out`: 407 on the proxy path
- * (absolute-form, a tunnel's inner request, judged by the CONNECT's connection), 401 in route
- * mode and on the gateway API, as every caller-credential failure there.
- */
-export function untrustedRequest(connection: object, url: string, inTunnel: boolean, out: Outcome, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
-  const refusal = refuseUntrusted(connection, 'listen.tls', onAuthFailure)
-  if (!refusal) return undefined
-  const forward = /^https?:\/\//i.test(url)
-  out.mode = inTunnel ? 'connect' : forward ? 'forward' : url.startsWith('/proxy/') ? 'route' : url.startsWith('/gateway/') ? 'api' : 'other'
-  if (inTunnel || forward) out.surface = 'proxy'
   return refusal
 }
 
