@@ -281,6 +281,24 @@ describe('Grafana dashboard', () => {
     }
   })
 
+  it('colours certificate days left at the expiry alerts\' own thresholds, as the chart values set them', async () => {
+    const panelIn = (dash: { panels: Manifest[] }): Manifest | undefined => dash.panels.find((p) => p.title === 'Certificate days left per endpoint')
+    const steps = (p: Manifest | undefined): unknown => p?.fieldConfig.defaults.thresholds.steps
+    expect(steps(panelIn({ panels: dashPanels }))).toEqual([{ color: 'red', value: null }, { color: 'orange', value: 3 }, { color: 'green', value: 14 }])
+    const r = buildRenderer()
+    try {
+      const other = await r.render([valuesFile('full')], 'prometheusRule:\n  certificateExpiry:\n    warningDays: 30\n    criticalDays: 7\n')
+      const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
+      expect(steps(panelIn(dash))).toEqual([{ color: 'red', value: null }, { color: 'orange', value: 7 }, { color: 'green', value: 30 }])
+      expect(String(panelIn(dash)?.description)).toContain("MtlsGatewayCertificateExpiryCritical's 7 days, orange below MtlsGatewayCertificateExpiringSoon's 30.")
+      const rules = JSON.stringify(other.get('PrometheusRule'))
+      expect(rules).toContain('< 30 * 86400')
+      expect(rules).toContain('< 7 * 86400')
+    } finally {
+      r.cleanup()
+    }
+  })
+
   it('lays its panels out without overlaps, each with its own id', () => {
     const ids = dashPanels.map((p) => p.id as number)
     expect(new Set(ids).size).toBe(ids.length)

@@ -405,7 +405,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
     {
       "id": 10,
       "title": "Certificate days left per endpoint",
-      "description": "Days until each certificate of each endpoint's bundle expires (the earliest across tenant bundles). Alerts fire below 14 and 3 days.",
+      "description": "Days until each certificate of each endpoint's bundle expires (the earliest across tenant bundles). Red below MtlsGatewayCertificateExpiryCritical's `}}{{ int .Values.prometheusRule.certificateExpiry.criticalDays }}{{` days, orange below MtlsGatewayCertificateExpiringSoon's `}}{{ int .Values.prometheusRule.certificateExpiry.warningDays }}{{`.",
       "type": "bargauge",
       "datasource": {
         "type": "prometheus",
@@ -441,11 +441,11 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
               },
               {
                 "color": "orange",
-                "value": 3
+                "value": `}}{{ int .Values.prometheusRule.certificateExpiry.criticalDays }}{{`
               },
               {
                 "color": "green",
-                "value": 14
+                "value": `}}{{ int .Values.prometheusRule.certificateExpiry.warningDays }}{{`
               }
             ]
           }
