@@ -26,9 +26,9 @@ const ROUNDS = Number(process.env.MICRO_ROUNDS ?? 7)
 const CALLS = 20_000
 
 /** The server side of a TLS 1.3 connection whose client presented a certificate (and the closer of both). */
-async function mtlsConnection(pki: BenchPki): Promise<{ socket: TLSSocket; close(): void }> {
+async function mtlsConnection(pki: BenchPki, maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<{ socket: TLSSocket; close(): void }> {
   const file = (f: string): Buffer => readFileSync(f)
-  const server = createServer({ cert: file(pki.serverChain), key: file(pki.serverKey), ca: file(pki.root), requestCert: true, rejectUnauthorized: true })
+  const server = createServer({ cert: file(pki.serverChain), key: file(pki.serverKey), ca: file(pki.root), requestCert: true, rejectUnauthorized: true, maxVersion })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as { port: number }).port
   const accepted = new Promise<TLSSocket>((resolve) => server.once('secureConnection', resolve))
@@ -106,7 +106,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   }
 }
 
-async function casesOf(dist: string, conn: TLSSocket): Promise<Case[]> {
+async function casesOf(dist: string, conn: TLSSocket, conn12: TLSSocket): Promise<Case[]> {
   const log = (await import(join(dist, 'src/ops/log.js'))) as typeof import('../src/ops/log.js')
   const metrics = (await import(join(dist, 'src/ops/metrics.js'))) as typeof import('../src/ops/metrics.js')
   const oauth1 = (await import(join(dist, 'src/oauth1/index.js'))) as typeof import('../src/oauth1/index.js')
@@ -136,6 +136,7 @@ async function casesOf(dist: string, conn: TLSSocket): Promise<Case[]> {
         void oauth1.signRequest({ method: 'GET', url, consumerKey: 'ck-bench', consumerSecret: 's3cr3t-consumer', token: 'tk-bench', tokenSecret: 'tk-secret', signatureMethod: 'HMAC-SHA1', includeVersion: true, bodyHash: false, placement: 'header' }),
     },
     { name: "caller's client certificate (TLS 1.3 listener, per request)", run: () => void tls.peerIdentity(conn) },
+    { name: "caller's client certificate (TLS 1.2 listener, per request)", run: () => void tls.peerIdentity(conn12) },
   ]
 }
 
@@ -158,9 +159,10 @@ const pkiDir = mkdtempSync(join(tmpdir(), 'mtlsgw-micro-'))
 // MICRO_CASES=<regexp>: measure only the cases whose name matches (e.g. "sign|route").
 const only = process.env.MICRO_CASES === undefined ? undefined : new RegExp(process.env.MICRO_CASES, 'i')
 const pki = await writeBenchPki(pkiDir)
-const mtls = await mtlsConnection(pki)
+const mtls = await mtlsConnection(pki, 'TLSv1.3')
+const mtls12 = await mtlsConnection(pki, 'TLSv1.2')
 const pipelines = await Promise.all(builds.map((b) => pipelineCases(b, pki, pkiDir)))
-const suites = await Promise.all(builds.map(async (b, k) => [...(await casesOf(b, mtls.socket)), ...(pipelines[k]?.cases ?? [])].filter((c) => only === undefined || only.test(c.name))))
+const suites = await Promise.all(builds.map(async (b, k) => [...(await casesOf(b, mtls.socket, mtls12.socket)), ...(pipelines[k]?.cases ?? [])].filter((c) => only === undefined || only.test(c.name))))
 const figures = suites.map((cases) => cases.map(() => [] as number[]))
 // One case at a time (its rounds interleaved across builds): the garbage one case leaves, e.g. the
 // old certificate reads, is collected while that case is measured, not charged to the next.
@@ -176,5 +178,6 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 process.stdout.write(`| work (µs CPU per call, median of ${ROUNDS} × ${CALLS}) | ${builds.map((b, k) => (k === 0 ? 'this build' : b)).join(' | ')} |\n|---|${builds.map(() => '--:').join('|')}|\n`)
 for (const [k, c] of (suites[0] ?? []).entries()) process.stdout.write(`| ${c.name} | ${figures.map((f) => median(f[k] ?? []).toFixed(2)).join(' | ')} |\n`)
 mtls.close()
+mtls12.close()
 await Promise.all(pipelines.map((p) => p.close()))
 rmSync(pkiDir, { recursive: true, force: true })

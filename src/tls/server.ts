@@ -158,7 +158,8 @@ function nextTicketKeys(current: Buffer, tls: ServerTls): Buffer {
 // Reading a client certificate costs ~10 µs (Node builds a fresh object from the X.509 each
 // time), paid on every request of a kept-alive connection. TLS 1.3 has no renegotiation, so a
 // connection's certificate is fixed once the handshake is done: read it once per connection.
-// TLS 1.2 connections may renegotiate (and present another certificate): read every time.
+// TLS 1.2 too: every context the gateway serves refuses renegotiation (no-renegotiation.ts), the
+// one way a connection could present another certificate later.
 const identities = new WeakMap<object, PeerIdentity>()
 
 /** The client certificate of a TLS socket, as the listener's trust in force now judges it; undefined on plain TCP. */
@@ -168,7 +169,7 @@ export function peerIdentity(socket: unknown): PeerIdentity | undefined {
   let identity = identities.get(s)
   if (!identity) {
     identity = readPeerIdentity(s)
-    if (s.getProtocol?.() === 'TLSv1.3') identities.set(s, identity)
+    identities.set(s, identity)
   }
   return identity.authorized ? underCurrentTrust(s as TLSSocket, identity) : identity
 }

@@ -5,9 +5,9 @@ import { peerIdentity } from '../../src/tls/index.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // the first client certificate is the real openssl's
 import type { TestPki } from '../support/pki.js'
 
-// peerIdentity reads a TLS 1.3 connection's client certificate once and keeps it for the
+// peerIdentity reads a connection's client certificate once and keeps it for the
 // connection's later requests: every connection must still get its own caller, however the
-// connections interleave, and TLS 1.2 (which can renegotiate) is read afresh each time.
+// connections interleave, TLS 1.2 (renegotiation refused on every listener) as TLS 1.3.
 let pki: TestPki
 const closers: (() => void)[] = []
 
