@@ -4,7 +4,7 @@ export { loadConfig, loadConfigText, parseConfig, type ConfigSource, type LoadCo
 export { configSchema } from './schema.js'
 export { bundleFiles } from './normalize.js'
 export { fileInDir } from './config-path.js'
-export { parseDuration, parseSize } from './units.js'
+export { MAX_TIMER_MS, parseDuration, parseSize } from './units.js'
 export { formatKeyPath } from './yaml-source.js'
 export { parseTemplate, renderTemplate, type Template, type TemplatePart, type TemplateScope } from './template.js'
 export { hasDotSegment, pathSegmentProblem, type PathSegmentProblem } from './path-segment.js'

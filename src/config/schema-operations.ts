@@ -13,12 +13,21 @@ export const duration = {
   ],
 } as const
 
+/**
+ * A duration the gateway waits on with a timer. Node's timers hold at most 2^31 − 1 ms (about 24.8
+ * days; a longer delay fires after 1 ms), so each such key has a maximum (`maxDuration`, checked at
+ * load and reload by load.ts): `596h` leaves room for the margins added to some (a kill after the
+ * drain grace, Node's keep-alive buffer); redis.ts waits `commandTimeout + acknowledgeTimeout`, so
+ * those two have half of it.
+ */
+export const timerDuration = (max: '596h' | '298h' = '596h') => ({ ...duration, maxDuration: max }) as const
+
 export const drainSchema = {
   type: 'object',
   additionalProperties: false,
   description: 'Graceful shutdown on SIGTERM: stop accepting, let in-flight requests finish, then exit.',
   properties: {
-    grace: { ...duration, default: '25s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); then the process exits at once (code 1). Closing after a drain that let every request finish (pools, the span flush) ends within what is left of it less 1 s, and the process exits 0.' },
+    grace: { ...timerDuration(), default: '25s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); then the process exits at once (code 1). Closing after a drain that let every request finish (pools, the span flush) ends within what is left of it less 1 s, and the process exits 0.' },
   },
 } as const
 
@@ -33,7 +42,7 @@ export const loggingSchema = {
       description: 'A cap on the lines of events a client with no authenticated caller can cause at will (failed TLS handshakes, malformed requests refused before routing, refused CONNECTs, 401/407 without valid credentials, slow clients closed by a limit): per listener, kind and reason, at most `burst` lines in any `interval`; the rest are counted, and an interval after the first one held back a line `suppressed K similar lines in the last T s (reason)` says how many (pending ones at exit), naming the client addresses held back with their counts. Metrics count every event. Failures on the gateway\'s or an upstream\'s side and security refusals (`egress_denied`, `path_escapes_base`, `caller_not_allowed`) are never capped. Each worker process has its own budget (`--workers 2`: up to twice the lines). Reloadable.',
       properties: {
         burst: { type: 'integer', minimum: 0, maximum: 10000, default: 20, description: 'Lines written per listener, kind and reason in any `interval` (per process); `0`: only the summaries.' },
-        interval: { ...duration, default: '10s', description: 'The sliding window the burst applies to; `0` turns the cap off (every line is written).' },
+        interval: { ...timerDuration(), default: '10s', description: 'The sliding window the burst applies to; `0` turns the cap off (every line is written).' },
       },
     },
   },

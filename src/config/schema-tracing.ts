@@ -2,6 +2,7 @@
  * The `tracing` section of the schema (part of schema.ts's single source, kept apart so the
  * section reads as one piece). Normalisation reads its defaults from here.
  */
+import { timerDuration } from './schema-operations.js'
 
 export const tracingSchema = {
   type: 'object',
@@ -29,7 +30,7 @@ export const tracingSchema = {
         endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS).' },
         protocol: { type: 'string', enum: ['http/protobuf', 'grpc'], default: 'http/protobuf', description: 'OTLP transport.' },
         headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
-        timeout: { $comment: 'duration', description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning).', anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' }], default: '10s' },
+        timeout: { ...timerDuration(), description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning).', default: '10s' },
         tls: {
           type: 'object',
           additionalProperties: false,

@@ -5,7 +5,7 @@
  * are errors.
  */
 import { tracingSchema } from './schema-tracing.js'
-import { drainSchema, duration, loggingSchema } from './schema-operations.js'
+import { drainSchema, duration, loggingSchema, timerDuration } from './schema-operations.js'
 
 const size = {
   $comment: 'size',
@@ -26,10 +26,10 @@ const tlsVersion = { type: 'string', enum: ['TLSv1.2', 'TLSv1.3'] } as const
 
 /** Client-side timeouts every listener enforces (defaults compared with nginx and Envoy in docs/limits.md). */
 const clientTimeouts = {
-  headers: { ...duration, default: '60s', description: 'A request\'s headers must arrive in full within this time, counted from the connection (or from the first byte of a later keep-alive request); else 408 and the connection closes. `0` turns it off.' },
-  bodyIdle: { ...duration, default: '60s', description: 'Longest pause between two pieces of a request body while the gateway reads it; else 408 (or the stream is cut) and the connection closes. `0` turns it off.' },
-  bufferedBody: { ...duration, default: '60s', description: 'A body the gateway reads whole (`/gateway/…` API bodies; bodies a payload field, form-placed OAuth parameters or a body hash need) must arrive within this time; else 408 and the connection closes. `0` turns it off.' },
-  keepAlive: { ...duration, default: '75s', description: 'An idle keep-alive connection (no request in progress) is closed after this time. `0` turns it off.' },
+  headers: { ...timerDuration(), default: '60s', description: 'A request\'s headers must arrive in full within this time, counted from the connection (or from the first byte of a later keep-alive request); else 408 and the connection closes. `0` turns it off.' },
+  bodyIdle: { ...timerDuration(), default: '60s', description: 'Longest pause between two pieces of a request body while the gateway reads it; else 408 (or the stream is cut) and the connection closes. `0` turns it off.' },
+  bufferedBody: { ...timerDuration(), default: '60s', description: 'A body the gateway reads whole (`/gateway/…` API bodies; bodies a payload field, form-placed OAuth parameters or a body hash need) must arrive within this time; else 408 and the connection closes. `0` turns it off.' },
+  keepAlive: { ...timerDuration(), default: '75s', description: 'An idle keep-alive connection (no request in progress) is closed after this time. `0` turns it off.' },
 } as const
 
 /** A cap on concurrent client connections; beyond it new connections are closed on accept. */
@@ -64,7 +64,7 @@ function serverTls<P extends object = object>(description: string, client: strin
 }
 
 /** A TLS handshake bound, for listeners that may serve TLS. */
-const tlsHandshake = (what: string) => ({ ...duration, default: '10s', description: `A TLS handshake with ${what} must finish within this time; else the connection closes. \`0\` turns it off.` }) as const
+const tlsHandshake = (what: string) => ({ ...timerDuration(), default: '10s', description: `A TLS handshake with ${what} must finish within this time; else the connection closes. \`0\` turns it off.` }) as const
 
 const endpointTls = {
   type: 'object',
@@ -189,10 +189,10 @@ const endpoint = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        connect: { ...duration, default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504. `0` turns it off.' },
-        response: { ...duration, default: '30s', description: 'Time to the upstream response headers; exceeded → 504. Interim `1xx` answers (`102 Processing`, `103 Early Hints`) do not extend it past this long after the first of them, or after the end of the request body when that is later (a slow upload is time the caller takes, not the upstream). `0` turns it off.' },
-        idle: { ...duration, default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream. `0` turns it off.' },
-        keepAlive: { ...duration, default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
+        connect: { ...timerDuration(), default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504. `0` turns it off.' },
+        response: { ...timerDuration(), default: '30s', description: 'Time to the upstream response headers; exceeded → 504. Interim `1xx` answers (`102 Processing`, `103 Early Hints`) do not extend it past this long after the first of them, or after the end of the request body when that is later (a slow upload is time the caller takes, not the upstream). `0` turns it off.' },
+        idle: { ...timerDuration(), default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream. `0` turns it off.' },
+        keepAlive: { ...timerDuration(), default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
       },
     },
     connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
@@ -242,7 +242,7 @@ const interception = {
           port: { type: 'integer', minimum: 1, maximum: 65535, default: 443, description: 'Port.' },
           allowPrivate: { type: 'boolean', default: false, description: 'Allow private/loopback destinations for this host.' },
           connectTimeout: {
-            ...duration,
+            ...timerDuration(),
             default: '5s',
             description: 'TCP connect limit for this host, like `endpoints[].timeouts.connect`: a destination that does not answer in time gets the caller a 504 on its CONNECT (before any `200`), and the dial is abandoned. `0` turns it off (the operating system then gives up after about two minutes of retries).',
           },
@@ -300,9 +300,9 @@ const redisStore = {
       minimum: 0,
       description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
     },
-    acknowledgeTimeout: { ...duration, default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`.' },
-    commandTimeout: { ...duration, default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
-    connectTimeout: { ...duration, default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
+    acknowledgeTimeout: { ...timerDuration('298h'), default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`. A store call waits `commandTimeout` + this on one timer, so each has half a timer\'s maximum.' },
+    commandTimeout: { ...timerDuration('298h'), default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
+    connectTimeout: { ...timerDuration(), default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
     gateReadiness: {
       type: 'boolean',
       default: false,
@@ -439,8 +439,8 @@ export const configSchema = {
           properties: {
             ...clientTimeouts,
             tlsHandshake: tlsHandshake('a caller (`listen.tls`, and inside an intercepted CONNECT tunnel from its `200`)'),
-            sendIdle: { ...duration, default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
-            tunnelIdle: { ...duration, default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
+            sendIdle: { ...timerDuration(), default: '60s', description: 'A caller that accepts none of a response being sent for this long (it stopped reading) has its connection cut. `0` turns it off.' },
+            tunnelIdle: { ...timerDuration(), default: '10m', description: 'A CONNECT tunnel with no request in progress (intercepted) or no byte either way (pass-through) for this long is closed. `0` turns it off.' },
           },
         },
         connections: connectionLimits(4096),

@@ -12,10 +12,24 @@ const SIZE_BYTES: Record<string, number> = {
   GiB: 1024 ** 3,
 }
 
+/**
+ * The longest delay a Node timer holds, 2^31 − 1 ms (about 24.8 days): setTimeout runs a longer one
+ * after 1 ms (a socket's timeout cuts it to this) with a TimeoutOverflowWarning. The schema's
+ * `maxDuration` keeps every duration the gateway times below it (schema-operations.ts).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/
+
+/** True for what the schema's duration type accepts: whole milliseconds (≥ 0) or a string like `5s`. */
+export function isDuration(v: unknown): v is number | string {
+  return typeof v === 'number' ? Number.isInteger(v) && v >= 0 : typeof v === 'string' && DURATION.test(v)
+}
+
 /** Milliseconds from a number (already ms) or a string like `5s`. */
 export function parseDuration(v: number | string): number {
   if (typeof v === 'number') return v
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(v)
+  const m = DURATION.exec(v)
   if (!m) throw new TypeError(`not a duration: ${v}`)
   return Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number))
 }

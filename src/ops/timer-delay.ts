@@ -1,9 +1,10 @@
 /**
- * Node's timers take at most 2^31 − 1 ms (about 24.8 days); a longer delay (a duration the config
- * allows, such as `interval: 1000h`) is run after 1 ms with a TimeoutOverflowWarning. Delays from
- * the config pass through here, so a long one waits as long as a timer can instead of firing at once.
+ * The schema bounds every duration the gateway times (`maxDuration`: below Node's 2^31 − 1 ms);
+ * a delay the gateway computes from one (the grace left, the kill after it plus a margin, the next
+ * summary) passes through here too, so a value that did not come through the schema still waits
+ * as long as a timer can instead of firing after 1 ms.
  */
-export const MAX_TIMER_MS = 2 ** 31 - 1
+import { MAX_TIMER_MS } from '../config/index.js'
 
 /** `ms` bounded to what setTimeout honours (and to 0 below). */
 export function timerDelay(ms: number): number {

@@ -1,0 +1,122 @@
+/**
+ * Every duration the gateway waits on with a timer has a maximum (the schema's `maxDuration`):
+ * Node's timers hold at most 2^31 − 1 ms, and a longer delay fired after 1 ms (`endpoints[].timeouts.connect: 720h`
+ * made every upstream call a 504 at once; `drain.grace: 1000h` exited 1 at once). A value up to the maximum loads
+ * as written; one past it is refused where the file is read, one line naming the key, the value and the maximum.
+ * The keys come from the schema, so a new timed duration is covered as soon as it declares its maximum, and a
+ * new duration without one must be listed here as untimed.
+ */
+import fc from 'fast-check'
+import { stringify } from 'yaml'
+import { describe, expect, it } from 'vitest'
+import { configSchema, MAX_TIMER_MS, parseConfig, parseDuration, type GatewayConfig } from '../../src/config/index.js'
+import { configErrorLines } from '../support/config-problems.js'
+
+const FILE = '/etc/mtls-gateway/gateway.yaml'
+
+/** Durations that arm no timer: store lifetimes, JWT clock tolerance, certificate validity. */
+const UNTIMED = ['interception.leafValidity', 'callers.clockSkew', 'callers.bearerTtl', 'callers.anonymousTtl']
+
+interface Node {
+  $comment?: string
+  maxDuration?: string
+  properties?: Record<string, Node>
+  items?: Node
+}
+
+/** [path, maximum] of every duration in the schema (list items as `[0]`); maximum undefined when it has none. */
+function durations(node: Node, path: (string | number)[] = [], out: [(string | number)[], string | undefined][] = []): [(string | number)[], string | undefined][] {
+  if (node.$comment === 'duration') out.push([path, node.maxDuration])
+  for (const [key, child] of Object.entries(node.properties ?? {})) durations(child, [...path, key], out)
+  if (node.items) durations(node.items, [...path, 0], out)
+  return out
+}
+
+const dotted = (path: (string | number)[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+const ALL = durations(configSchema as unknown as Node)
+const TIMED = ALL.filter((d): d is [(string | number)[], string] => d[1] !== undefined)
+
+/** A config every timed key can sit in (files are not read by parseConfig). */
+function base(): Record<string, unknown> {
+  return {
+    endpoints: [{ name: 'partner', url: 'https://api.partner.test', tls: { cert: 'c.pem', key: 'k.pem', roots: 'r.pem' } }],
+    interception: { caCert: 'ca.pem', caKey: 'ca.key', passThrough: [{ host: 'pass.test' }] },
+    // acknowledgeTimeout must stay below commandTimeout: each is tested with the other out of its way.
+    store: { kind: 'redis', url: 'redis://127.0.0.1:6379', redis: { acknowledgeTimeout: 0, commandTimeout: '298h' } },
+    tracing: { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } },
+  }
+}
+
+function withValue(path: (string | number)[], value: string | number): string {
+  const root = base()
+  let at = root as Record<string | number, unknown>
+  path.slice(0, -1).forEach((key, i) => {
+    at[key] ??= typeof path[i + 1] === 'number' ? [{}] : {}
+    at = at[key] as Record<string | number, unknown>
+  })
+  at[path.at(-1) as string | number] = value
+  return stringify(root)
+}
+
+/** The normalised milliseconds of `path` (`…timeouts.response` → `…timeouts.responseMs`). */
+function normalisedMs(config: GatewayConfig, path: (string | number)[]): unknown {
+  let at: unknown = config
+  for (const key of path.slice(0, -1)) at = (at as Record<string | number, unknown>)[key]
+  return (at as Record<string, unknown>)[`${String(path.at(-1))}Ms`]
+}
+
+const UNITS = [['ms', 1], ['s', 1000], ['m', 60_000], ['h', 3_600_000]] as const
+
+/** A written duration (integer milliseconds, or a whole or decimal number of a unit) of `lo`..`hi` ms. */
+function writtenBetween(lo: number, hi: number): fc.Arbitrary<string | number> {
+  const integer = fc.integer({ min: lo, max: hi })
+  const inUnit = fc.constantFrom(...UNITS).chain(([unit, ms]): fc.Arbitrary<string | number> => {
+    const min = Math.ceil(lo / ms)
+    const max = Math.floor(hi / ms)
+    if (min > max) return integer
+    return fc.tuple(fc.integer({ min, max }), fc.integer({ min: 0, max: 9 })).map(([n, tenth]) => (tenth > 0 && (n + tenth / 10) * ms <= hi && n < max ? `${n}.${tenth}${unit}` : `${n}${unit}`))
+  })
+  return fc.oneof(integer, inUnit)
+}
+
+it('every duration in the schema either has a maximum or is one the gateway times with no timer', () => {
+  expect(ALL.filter((d) => d[1] === undefined).map((d) => dotted(d[0])).sort()).toEqual([...UNTIMED].sort())
+  expect(TIMED.length).toBeGreaterThanOrEqual(20)
+  // Every maximum fits a timer with room for the margins added to some (the kill after the grace, Node's keep-alive buffer).
+  for (const [, max] of TIMED) expect(parseDuration(max) + 60_000).toBeLessThanOrEqual(MAX_TIMER_MS)
+})
+
+describe.each(TIMED.map(([path, max]) => [dotted(path), path, max] as const))('%s', (name, path, max) => {
+  const maxMs = parseDuration(max)
+
+  it(`loads any value up to ${max} as written`, () => {
+    // acknowledgeTimeout must also stay below commandTimeout (298h in the base config).
+    const hi = name === 'store.redis.acknowledgeTimeout' ? maxMs - 1 : maxMs
+    const lo = name === 'store.redis.commandTimeout' ? 1 : 0
+    fc.assert(
+      fc.property(fc.oneof(writtenBetween(lo, hi), fc.constant(hi)), (value) => {
+        const config = parseConfig(FILE, withValue(path, value), { env: {} })
+        expect(normalisedMs(config, path)).toBe(parseDuration(value))
+      }),
+      { seed: 0x7e1e, numRuns: 40 },
+    )
+  })
+
+  it(`refuses any value past ${max}, naming the key, the value and the maximum`, () => {
+    fc.assert(
+      fc.property(fc.oneof(writtenBetween(maxMs + 1, maxMs * 10_000), fc.constant(maxMs + 1), fc.constant('99999999999999h')), (value) => {
+        const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: {} }))
+        expect(lines).toHaveLength(1)
+        expect(lines[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: ${name.replace(/[[\].]/g, '\\$&')}: ${String(value).replace('.', '\\.')} is longer than the maximum, ${max}: `))
+        expect(lines[0]).toContain(`a timer holds at most ${MAX_TIMER_MS} ms`)
+      }),
+      { seed: 0x7e1e, numRuns: 40 },
+    )
+  })
+})
+
+it('a value that is no duration still says what a duration is (the maximum is not checked on it)', () => {
+  const lines = configErrorLines(() => parseConfig(FILE, withValue(['drain', 'grace'], '10 days'), { env: {} }))
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(/: drain\.grace: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds$/)
+})
