@@ -10,7 +10,7 @@ import { configSchema } from './schema.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
-import { isDuration, MAX_TIMER_MS, parseDuration } from './units.js'
+import { isDuration, parseDuration } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
@@ -21,15 +21,21 @@ import type { GatewayConfig } from './types.js'
 // facts) gets a map of its own: slow to build, and a cache miss wherever it is read
 // (docs/performance.md). The validator runs at load and reload only; unoptimised it is as correct.
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { optimize: false } })
-// A duration's maximum (schema-operations.ts's timerDuration): its unit makes it a string JSON
-// Schema cannot compare. A value that is no duration is left to the anyOf beside it.
+// A duration's maximum (schema-operations.ts's boundedDuration). A value that is no duration is
+// left to the anyOf beside it.
 ajv.addKeyword({
   keyword: 'maxDuration',
-  schemaType: 'string',
+  schemaType: 'object',
   errors: false,
-  validate: (max: string, data: unknown) => !isDuration(data) || parseDuration(data) <= parseDuration(max),
+  validate: (bound: DurationBound, data: unknown) => !isDuration(data) || parseDuration(data) <= parseDuration(bound.max),
 })
 const validate = ajv.compile(configSchema)
+
+/** The value of the schema's `maxDuration`: the longest value and why. */
+interface DurationBound {
+  max: string
+  why: string
+}
 
 /** A config as read once: its text and the bytes of every file it references (what a `--workers` primary relays). */
 export interface ConfigSource {
@@ -131,8 +137,10 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
       const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
       return { key: path, msg: `invalid value: expected ${EXPECTED[kind] ?? 'another type'}`, atKey: false }
     }
-    case 'maxDuration':
-      return { key: path, msg: `${String(e.data)} is longer than the maximum, ${String(e.schema)}: the gateway waits on a timer for it, and a timer holds at most ${MAX_TIMER_MS} ms (about 24.8 days)`, atKey: false }
+    case 'maxDuration': {
+      const { max, why } = e.schema as DurationBound
+      return { key: path, msg: `${String(e.data)} is longer than the maximum, ${max}: ${why}`, atKey: false }
+    }
     case 'pattern':
       return { key: path, msg: `must match ${String(params.pattern)}`, atKey: false }
     default:

@@ -14,7 +14,7 @@ interface SchemaNode {
   anyOf?: readonly SchemaNode[]
   required?: readonly string[]
   pattern?: string
-  maxDuration?: string
+  maxDuration?: { max: string; why: string }
 }
 
 function typeOf(n: SchemaNode): string {
@@ -29,7 +29,7 @@ function rows(node: SchemaNode, path: string, out: string[]): void {
     const full = path ? `${path}.${key}` : key
     const required = node.required?.includes(key) ? ' (required)' : ''
     const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``
-    const max = child.maxDuration === undefined ? '' : ` At most \`${child.maxDuration}\`.`
+    const max = child.maxDuration === undefined ? '' : ` At most \`${child.maxDuration.max}\`: ${child.maxDuration.why}.`
     out.push(`| \`${full}\`${required} | ${typeOf(child)} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')}${max} |`)
     if (child.properties) rows(child, full, out)
     if (child.items?.properties) rows(child.items, `${full}[]`, out)
@@ -46,8 +46,8 @@ export function renderConfigReference(): string {
     'One YAML file (default `config/gateway.yaml`). Unknown keys are errors. Any string may contain',
     '`${env:NAME}` or `${file:path}` references, resolved at load (a missing one is an error naming it).',
     'Durations: a number of milliseconds or `250ms`, `5s`, `2m`, `1h`. Sizes: bytes or `512KiB`, `10MiB`, `1GiB`.',
-    'A duration the gateway waits on with a timer says "At most" and a maximum (`596h`, about 24.8 days: Node\'s timers hold',
-    'at most 2^31 − 1 ms); a longer value is refused at load and on reload, naming the key, the value and the maximum.',
+    'A duration with a maximum says "At most" (`596h` for one the gateway waits on with a timer: Node\'s timers hold at most',
+    '2^31 − 1 ms, about 24.8 days); a longer value is refused at load and on reload, naming the key, the value and the maximum.',
     'Relative paths are relative to the config file.',
     '',
     '| key | type | default | description |',

@@ -2,6 +2,7 @@
  * The `drain` and `logging` sections of the schema (part of schema.ts's single source, kept apart
  * like schema-tracing.ts), and the duration type every section uses.
  */
+import { MAX_TIMER_MS } from './units.js'
 
 /** A duration value: milliseconds, or a number with a unit. */
 export const duration = {
@@ -14,13 +15,18 @@ export const duration = {
 } as const
 
 /**
- * A duration the gateway waits on with a timer. Node's timers hold at most 2^31 − 1 ms (about 24.8
- * days; a longer delay fires after 1 ms), so each such key has a maximum (`maxDuration`, checked at
- * load and reload by load.ts): `596h` leaves room for the margins added to some (a kill after the
+ * A duration with a maximum (`maxDuration`, checked at load and reload by load.ts) and why: a
+ * duration's unit makes it a string JSON Schema cannot compare.
+ */
+export const boundedDuration = (max: string, why: string) => ({ ...duration, maxDuration: { max, why } }) as const
+
+/**
+ * A duration the gateway waits on with a timer. Node's timers hold at most 2^31 − 1 ms (a longer
+ * delay fires after 1 ms): `596h` leaves room for the margins added to some (a kill after the
  * drain grace, Node's keep-alive buffer); redis.ts waits `commandTimeout + acknowledgeTimeout`, so
  * those two have half of it.
  */
-export const timerDuration = (max: '596h' | '298h' = '596h') => ({ ...duration, maxDuration: max }) as const
+export const timerDuration = (max: '596h' | '298h' = '596h') => boundedDuration(max, `the gateway waits on a timer for it, and a timer holds at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
 
 export const drainSchema = {
   type: 'object',

@@ -1,31 +1,38 @@
 /**
  * Every duration the gateway waits on with a timer has a maximum (the schema's `maxDuration`):
  * Node's timers hold at most 2^31 − 1 ms, and a longer delay fired after 1 ms (`endpoints[].timeouts.connect: 720h`
- * made every upstream call a 504 at once; `drain.grace: 1000h` exited 1 at once). A value up to the maximum loads
- * as written; one past it is refused where the file is read, one line naming the key, the value and the maximum.
- * The keys come from the schema, so a new timed duration is covered as soon as it declares its maximum, and a
- * new duration without one must be listed here as untimed.
+ * made every upstream call a 504 at once; `drain.grace: 1000h` exited 1 at once). So has `interception.leafValidity`:
+ * a leaf's notAfter past the year 9999 cannot be written, and every intercepted CONNECT failed to mint. A value up
+ * to the maximum loads as written; one past it is refused where the file is read, one line naming the key, the
+ * value, the maximum and why. The keys come from the schema, so a new bounded duration is covered as soon as it
+ * declares its maximum, and a new duration without one must be listed here.
  */
 import fc from 'fast-check'
 import { stringify } from 'yaml'
 import { describe, expect, it } from 'vitest'
 import { configSchema, MAX_TIMER_MS, parseConfig, parseDuration, type GatewayConfig } from '../../src/config/index.js'
+import { createInterceptionCa, createMinter, loadInterceptionCa } from '../../src/tls/index.js'
 import { configErrorLines } from '../support/config-problems.js'
 
 const FILE = '/etc/mtls-gateway/gateway.yaml'
 
-/** Durations that arm no timer: store lifetimes, JWT clock tolerance, certificate validity. */
-const UNTIMED = ['interception.leafValidity', 'callers.clockSkew', 'callers.bearerTtl', 'callers.anonymousTtl']
+/** Durations with no maximum: store lifetimes and the JWT clock tolerance, which arm no timer. */
+const UNBOUNDED = ['callers.clockSkew', 'callers.bearerTtl', 'callers.anonymousTtl']
+
+interface Bound {
+  max: string
+  why: string
+}
 
 interface Node {
   $comment?: string
-  maxDuration?: string
+  maxDuration?: Bound
   properties?: Record<string, Node>
   items?: Node
 }
 
 /** [path, maximum] of every duration in the schema (list items as `[0]`); maximum undefined when it has none. */
-function durations(node: Node, path: (string | number)[] = [], out: [(string | number)[], string | undefined][] = []): [(string | number)[], string | undefined][] {
+function durations(node: Node, path: (string | number)[] = [], out: [(string | number)[], Bound | undefined][] = []): [(string | number)[], Bound | undefined][] {
   if (node.$comment === 'duration') out.push([path, node.maxDuration])
   for (const [key, child] of Object.entries(node.properties ?? {})) durations(child, [...path, key], out)
   if (node.items) durations(node.items, [...path, 0], out)
@@ -34,7 +41,8 @@ function durations(node: Node, path: (string | number)[] = [], out: [(string | n
 
 const dotted = (path: (string | number)[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
 const ALL = durations(configSchema as unknown as Node)
-const TIMED = ALL.filter((d): d is [(string | number)[], string] => d[1] !== undefined)
+const BOUNDED = ALL.filter((d): d is [(string | number)[], Bound] => d[1] !== undefined)
+const TIMER_WHY = `the gateway waits on a timer for it, and a timer holds at most ${MAX_TIMER_MS} ms (about 24.8 days)`
 
 /** A config every timed key can sit in (files are not read by parseConfig). */
 function base(): Record<string, unknown> {
@@ -79,14 +87,16 @@ function writtenBetween(lo: number, hi: number): fc.Arbitrary<string | number> {
   return fc.oneof(integer, inUnit)
 }
 
-it('every duration in the schema either has a maximum or is one the gateway times with no timer', () => {
-  expect(ALL.filter((d) => d[1] === undefined).map((d) => dotted(d[0])).sort()).toEqual([...UNTIMED].sort())
-  expect(TIMED.length).toBeGreaterThanOrEqual(20)
-  // Every maximum fits a timer with room for the margins added to some (the kill after the grace, Node's keep-alive buffer).
-  for (const [, max] of TIMED) expect(parseDuration(max) + 60_000).toBeLessThanOrEqual(MAX_TIMER_MS)
+it('every duration in the schema has a maximum but the store lifetimes and the clock skew', () => {
+  expect(ALL.filter((d) => d[1] === undefined).map((d) => dotted(d[0])).sort()).toEqual([...UNBOUNDED].sort())
+  const timed = BOUNDED.filter(([, b]) => b.why === TIMER_WHY)
+  expect(BOUNDED.filter(([, b]) => b.why !== TIMER_WHY).map((d) => dotted(d[0]))).toEqual(['interception.leafValidity'])
+  expect(timed.length).toBeGreaterThanOrEqual(20)
+  // Every timer's maximum fits with room for the margins added to some (the kill after the grace, Node's keep-alive buffer).
+  for (const [, { max }] of timed) expect(parseDuration(max) + 60_000).toBeLessThanOrEqual(MAX_TIMER_MS)
 })
 
-describe.each(TIMED.map(([path, max]) => [dotted(path), path, max] as const))('%s', (name, path, max) => {
+describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, why] as const))('%s', (name, path, max, why) => {
   const maxMs = parseDuration(max)
 
   it(`loads any value up to ${max} as written`, () => {
@@ -104,11 +114,11 @@ describe.each(TIMED.map(([path, max]) => [dotted(path), path, max] as const))('%
 
   it(`refuses any value past ${max}, naming the key, the value and the maximum`, () => {
     fc.assert(
-      fc.property(fc.oneof(writtenBetween(maxMs + 1, maxMs * 10_000), fc.constant(maxMs + 1), fc.constant('99999999999999h')), (value) => {
+      fc.property(fc.oneof(writtenBetween(maxMs + 1, Math.min(maxMs * 10_000, Number.MAX_SAFE_INTEGER)), fc.constant(maxMs + 1), fc.constant('99999999999999h')), (value) => {
         const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: {} }))
         expect(lines).toHaveLength(1)
         expect(lines[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: ${name.replace(/[[\].]/g, '\\$&')}: ${String(value).replace('.', '\\.')} is longer than the maximum, ${max}: `))
-        expect(lines[0]).toContain(`a timer holds at most ${MAX_TIMER_MS} ms`)
+        expect(lines[0]?.endsWith(`: ${why}`)).toBe(true)
       }),
       { seed: 0x7e1e, numRuns: 40 },
     )
@@ -119,4 +129,15 @@ it('a value that is no duration still says what a duration is (the maximum is no
   const lines = configErrorLines(() => parseConfig(FILE, withValue(['drain', 'grace'], '10 days'), { env: {} }))
   expect(lines).toHaveLength(1)
   expect(lines[0]).toMatch(/: drain\.grace: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds$/)
+})
+
+it('a leaf minted with the longest leafValidity is a certificate; a validity ending past the year 9999 could not be minted', async () => {
+  const { certPem, keyPem } = await createInterceptionCa()
+  const { ca } = loadInterceptionCa(certPem, keyPem)
+  if (!ca) throw new Error('the test CA did not load')
+  const longest = await createMinter({ ca, validityMs: parseDuration('876000h'), cacheSize: 4 })
+  // A DNS name (spliced into the template leaf) and an IP literal (issued in full).
+  await expect(longest.contextFor('api.partner.test')).resolves.toBeDefined()
+  await expect(longest.contextFor('192.0.2.7')).resolves.toBeDefined()
+  await expect(createMinter({ ca, validityMs: parseDuration('100000000h'), cacheSize: 4 })).rejects.toThrow(/time is too short/)
 })
