@@ -126,6 +126,13 @@ describe('values.schema.json validates the gateway config', () => {
     expect(validate({ ...base, endpoints: [{ ...endpoint, url: 'http://plain.example' }] })).toBe(false)
     expect(validate({ ...base, endpoints: [{ ...endpoint, egress: { ports: [8443] } }] })).toBe(true)
   })
+
+  it('refuses a drain grace past drain.grace\'s maximum (596h), which the gateway would refuse at start', () => {
+    const gateway = base.gateway as Record<string, unknown>
+    const endpoints = [{ name: 'partner', url: 'https://api.partner.example', tls: { secretName: 'partner-tls' } }]
+    expect(validate({ ...base, endpoints, gateway: { ...gateway, drainGraceSeconds: 596 * 3600 } }), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate({ ...base, endpoints, gateway: { ...gateway, drainGraceSeconds: 596 * 3600 + 1 } })).toBe(false)
+  })
 })
 
 describe('interception CA Secret', () => {
