@@ -57,13 +57,14 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
   const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
   const inboundHeaders = { host: '127.0.0.1:9080', accept: 'application/json', 'user-agent': 'bench/1.0' }
+  const rawHeaders = Object.entries(inboundHeaders).flat()
   // Literals, as the listener builds them: an object made by a spread and then extended (matchEndpoint adds
   // the routing fields) is slow on Node 20 and would be measured instead of the steps (test/object-shapes.test.ts).
   const context = (target: Context['inbound']['target']): Context => ({
     id: 'req-1',
     mode: 'route',
     gateway,
-    inbound: { method: 'GET', target, headers: inboundHeaders },
+    inbound: { method: 'GET', target, headers: inboundHeaders, rawHeaders },
     route: { endpoint: 'signed', path: '/v1/items/42' },
     // Neither is read by these steps; older builds (--compare) named the field `signal`.
     presence: undefined as unknown as Context['presence'],

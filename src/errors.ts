@@ -8,6 +8,7 @@ export type Reason =
   | 'bad_request'
   | 'path_escapes_base'
   | 'tenant_invalid'
+  | 'header_repeated'
   | 'body_too_large'
   | 'buffered_bodies_full'
   | 'request_timeout'
@@ -66,6 +67,8 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   bad_request: 400,
   path_escapes_base: 400,
   tenant_invalid: 400,
+  // A user, tenant, credential or host sent twice: which one counts is not guessed.
+  header_repeated: 400,
   body_too_large: 413,
   // The process holds limits.maxBufferedTotal of bodies already: a moment later it may not.
   buffered_bodies_full: 503,
@@ -126,10 +129,7 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>
   /** Extra JSON members merged into the error entry (e.g. `authorizeUrl`). Never secrets. */
   details?: Record<string, string | number | boolean>
-  /**
-   * What the caller's error body says when it must say less than the message the log and probes
-   * keep (a store's address is internal topology).
-   */
+  /** What the caller's error body says when it must say less than the message the log and probes keep (a store's address is internal topology). */
   callerMessage?: string
 }
 

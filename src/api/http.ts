@@ -1,7 +1,7 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { bodyText, checkPercentUtf8 } from '../callers/index.js'
+import { bodyText, checkPercentUtf8, singleHeader } from '../callers/index.js'
 import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
@@ -33,9 +33,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
-/** The bearer of an Authorization header, if any. */
+/** The bearer of an Authorization header, if any; 400 header_repeated when it is sent twice. */
 export function bearerFrom(req: IncomingMessage): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(singleHeader(req, 'authorization', 'Authorization') ?? '')
   return m?.[1]
 }
 

@@ -26,3 +26,56 @@ export function headerText(header: string, value: string): string {
 export function latin1Reading(text: string): string | undefined {
   return ASCII.test(text) ? undefined : Buffer.from(text, 'utf8').toString('latin1')
 }
+
+/**
+ * Node keeps the first of these and drops the rest when a request repeats them (docs:
+ * `message.headers`); every other header but Cookie is joined with ", ".
+ */
+const FIRST_KEPT = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent'])
+
+/** A request as Node gives it: the parsed headers and the raw name/value lines they came from. */
+export interface HeaderLines {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly rawHeaders: readonly string[]
+}
+
+/**
+ * The one value of the single-valued request header `name` (lower case): a user, tenant, credential
+ * or host. Sent twice, Node would hand over "a, b" (a user nobody named) or only the first (which
+ * another hop may read as the last): the gateway guesses neither, 400 header_repeated naming `label`.
+ */
+export function singleHeader(request: HeaderLines, name: string, label: string = name): string | undefined {
+  const refusal = repeatedHeader(request, name, label)
+  if (refusal) throw refusal
+  const value = request.headers[name]
+  return typeof value === 'object' ? value[0] : value
+}
+
+/** The 400 header_repeated naming `label` when the request carries `name` (lower case) more than once; else undefined. */
+export function repeatedHeader(request: HeaderLines, name: string, label: string = name): GatewayError | undefined {
+  const value = request.headers[name]
+  if (value === undefined) return undefined
+  // A repeat Node joined always shows ", " (even of empty values); one it dropped shows nothing. So
+  // the raw lines are counted only then: a single value with ", " in it costs a scan, never a 400.
+  const repeated = typeof value === 'object' ? value.length > 1 : (FIRST_KEPT.has(name) || value.includes(', ')) && linesNamed(request.rawHeaders, name) > 1
+  return repeated ? new GatewayError('header_repeated', `${label} appears more than once in the request: the gateway does not guess which one counts; send it once`) : undefined
+}
+
+/** How many raw header lines are named `name` (lower case), in any case; nothing allocated. */
+function linesNamed(raw: readonly string[], name: string): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    if (sameName(raw[i] as string, name)) n++
+  }
+  return n
+}
+
+/** `raw` is `name` (lower case) in any case: only A-Z fold (a name's other characters never do). */
+function sameName(raw: string, name: string): boolean {
+  if (raw.length !== name.length) return false
+  for (let j = 0; j < raw.length; j++) {
+    const c = raw.charCodeAt(j)
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(j)) return false
+  }
+  return true
+}

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { AdminConfig, AdminTlsConfig } from '../config/index.js'
 import { cookieValues } from '../api/http.js'
+import { singleHeader } from '../callers/index.js'
 import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
 
@@ -69,7 +70,7 @@ export function isSameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin
   if (origin === undefined) return site === 'same-origin'
   const scheme = (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http'
-  return origin === `${scheme}://${req.headers.host ?? ''}`
+  return origin === `${scheme}://${singleHeader(req, 'host', 'Host') ?? ''}`
 }
 
 /** The Set-Cookie value for a session (Secure when the admin listener serves TLS). */

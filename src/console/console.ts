@@ -19,6 +19,7 @@ import { createSampler } from './samples.js'
 import { createSessions } from './session.js'
 import { sameSecret } from '../api/same-secret.js'
 import { staticFile } from './static.js'
+import { singleHeader } from '../callers/index.js'
 
 export const CONSOLE_PREFIX = '/console/'
 const MAX_WRONG_PER_MINUTE = 20
@@ -171,6 +172,5 @@ function signInHint(token: string | undefined, refusedSubject: string | undefine
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name]
-  return Array.isArray(v) ? v[0] : v
+  return singleHeader(req, name)
 }

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { checkPercentUtf8, checkStoredUserId, type Caller } from '../callers/index.js'
+import { checkPercentUtf8, checkStoredUserId, singleHeader, type Caller } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
 import type { Runtime } from '../runtime/index.js'
@@ -111,7 +111,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
       // A one-time link rather than a request token: a failing call must not cost a provider round trip;
       // and the same link for every retry while it is unused, not a store record per call.
       const id = await repo.reusableLink(owner, DANCE_TTL_MS)
-      const host = actx.inbound.headers.host
+      const host = singleHeader(actx.inbound, 'host', 'Host')
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
       const authorizeUrl = linkUrl(actx.gateway, profile, id, origin, actx.tenant)
       const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`

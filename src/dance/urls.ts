@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { fillProfileUrl, type DanceScope, type Gateway, type Profile } from '../gateway/index.js'
+import { singleHeader } from '../callers/index.js'
 
 /** The callback route every profile shares. */
 export const CALLBACK_PATH = '/gateway/oauth1/callback'
@@ -20,7 +21,7 @@ export function originFrom(host: string, tls: boolean): string | undefined {
 
 /** `scheme://host` the request came to. */
 export function requestOrigin(req: IncomingMessage): string | undefined {
-  const host = req.headers.host
+  const host = singleHeader(req, 'host', 'Host')
   return host === undefined ? undefined : originFrom(host, (req.socket as TLSSocket).encrypted === true)
 }
 

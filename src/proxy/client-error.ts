@@ -6,6 +6,7 @@
 import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError, type ErrorSurface } from '../errors.js'
+import { repeatedHeader } from '../callers/index.js'
 import { writeRawError } from './write-error.js'
 
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
@@ -49,11 +50,13 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
 }
 
 /**
- * An HTTP/1.1 request without Host (RFC 9112 §3.2), which the handlers refuse themselves: Node's
- * own refusal (guardConnections turns it off) is a bare 400 without the error envelope.
+ * An HTTP/1.1 request without Host, or any with two Host lines (RFC 9112 §3.2), which the handlers
+ * refuse themselves: Node's own refusal of the first (guardConnections turns it off) is a bare 400
+ * without the error envelope, and Node keeps the first of two Host lines where another hop may not.
  */
-export function missingHost(req: IncomingMessage): GatewayError | undefined {
-  if (req.headers.host !== undefined || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return undefined
+export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
+  if (req.headers.host !== undefined) return repeatedHeader(req, 'host', 'Host')
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return undefined
   // As Node's own refusal did: a request this malformed ends the connection too.
   return new GatewayError('bad_request', 'an HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)', { headers: { connection: 'close' } })
 }

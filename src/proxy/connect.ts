@@ -136,7 +136,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const endpoints = gateway.byHost.get(authority) ?? []
   const passThroughTo = interception?.passThrough.find((p) => p.host === target.host && p.port === target.port)
   if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
-  const token = bearerFromHeaders(req.headers as Record<string, string | string[] | undefined>, false)
+  const token = bearerFromHeaders(req, false)
   // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
   const certificate = token === undefined ? callerCertificate(socket) : undefined
   const caller = await admitConnect(o, gateway, socket, token, certificate)

@@ -75,7 +75,7 @@ const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readabl
 export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
   const t = o.timeouts
   server.requestTimeout = 0
-  // The handlers answer a request without Host themselves (missingHost), in the error envelope.
+  // The handlers answer a request without Host themselves (hostRefusal), in the error envelope.
   ;(server as Server & { requireHostHeader: boolean }).requireHostHeader = false
   server.headersTimeout = t.headersMs
   server.keepAliveTimeout = t.keepAliveMs

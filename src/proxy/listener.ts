@@ -17,7 +17,7 @@ import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.j
 import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
-import { missingHost } from './client-error.js'
+import { hostRefusal } from './client-error.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
@@ -176,7 +176,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     // pipelined request; 407 on the proxy path, 401 in route mode and on the gateway API.
     const untrusted = refuseUntrusted(tunnel?.connection ?? socket, 'listen.tls', o.onAuthFailure)
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
-    const noHost = missingHost(req)
+    const noHost = hostRefusal(req)
     if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)

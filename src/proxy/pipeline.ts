@@ -57,6 +57,8 @@ export interface Context {
     /** What the request line names, parsed by hand (request-target.ts); never a destination by itself. */
     readonly target: RequestTarget
     readonly headers: IncomingHttpHeaders
+    /** The name/value lines `headers` came from: how often a single-valued header was sent (singleHeader). */
+    readonly rawHeaders: readonly string[]
     readonly remoteAddress?: string
     /** The caller's TLS client certificate, when the listener serves TLS. */
     readonly tls?: CallerCertificate

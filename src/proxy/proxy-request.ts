@@ -64,7 +64,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const headers = outboundCopy(req.headers)
   headers['x-request-id'] = id
   // Optional fields are assigned, not spread in: a conditional spread allocates and copies per request.
-  const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers }
+  const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers, rawHeaders: req.rawHeaders }
   const remoteAddress = req.socket.remoteAddress
   if (remoteAddress) inbound.remoteAddress = remoteAddress
   const tls = tlsFacts(req, tunnel)

@@ -14,7 +14,7 @@ const step = createResolveToken()
 
 /** Runs resolve_token (no OAuth profile) with `inbound` as the caller's headers and `outbound` as the copy going upstream. */
 function run(inbound: Record<string, string>, outbound: OutboundHeaders): Admitted {
-  const ctx = { caller: {}, inbound: { headers: inbound }, outbound: { headers: outbound }, endpoint: { name: 'partner' }, auth: {} } as unknown as Admitted
+  const ctx = { caller: {}, inbound: { headers: inbound, rawHeaders: Object.entries(inbound).flat() }, outbound: { headers: outbound }, endpoint: { name: 'partner' }, auth: {} } as unknown as Admitted
   void step.run(ctx)
   return ctx
 }

@@ -24,7 +24,7 @@ async function lookup(value: string): Promise<{ user: string; formerId: string |
     return Promise.resolve({ token: 't', tokenSecret: 's' })
   })
   const profile = { name: 'partner', config: { token: { mode: 'per_user' } } }
-  const ctx = { caller: {}, inbound: { headers: { [USER_HEADER]: value } }, outbound: { headers: {} }, endpoint: { name: 'partner', profile }, auth: {} } as unknown as Admitted
+  const ctx = { caller: {}, inbound: { headers: { [USER_HEADER]: value }, rawHeaders: [USER_HEADER, value] }, outbound: { headers: {} }, endpoint: { name: 'partner', profile }, auth: {} } as unknown as Admitted
   await step.run(ctx)
   return asked
 }

@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
-import { authFailureLabel, authorizeCall, resolveBearer, tenantRefusal, type BearerStores } from '../../callers/index.js'
+import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type BearerStores, type HeaderLines } from '../../callers/index.js'
 import type { Callers, Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
@@ -50,7 +50,7 @@ function admitAs(ctx: Routed, caller: Caller): Admitted {
  * headers to remove every credential presented, so neither step may edit them for the other.
  */
 export function bearerOf(ctx: Context): string | undefined {
-  return bearerFromHeaders(ctx.inbound.headers, ctx.mode === 'route')
+  return bearerFromHeaders(ctx.inbound, ctx.mode === 'route')
 }
 
 /**
@@ -58,19 +58,27 @@ export function bearerOf(ctx: Context): string | undefined {
  * the CONNECT's bearer inside a tunnel, and in route mode with caller apps, Authorization.
  */
 export function presentedCredentials(ctx: Context): string[] {
-  const h = ctx.inbound.headers
-  const found = [bearerIn(h['proxy-authorization']), ctx.tunnel?.token, ctx.mode === 'route' && ctx.gateway.callers.enabled ? bearerIn(h.authorization) : undefined]
+  const { proxy, authorization } = credentialHeaders(ctx.inbound)
+  const found = [bearerIn(proxy), ctx.tunnel?.token, ctx.mode === 'route' && ctx.gateway.callers.enabled ? bearerIn(authorization) : undefined]
   return found.filter((t): t is string => t !== undefined)
 }
 
 /** Reads the gateway's own bearer from headers (Authorization only when allowed). */
-export function bearerFromHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, allowAuthorization: boolean): string | undefined {
-  return bearerIn(headers['proxy-authorization']) ?? (allowAuthorization ? bearerIn(headers.authorization) : undefined)
+export function bearerFromHeaders(request: HeaderLines, allowAuthorization: boolean): string | undefined {
+  const { proxy, authorization } = credentialHeaders(request)
+  return bearerIn(proxy) ?? (allowAuthorization ? bearerIn(authorization) : undefined)
 }
 
-function bearerIn(value: string | string[] | undefined): string | undefined {
-  const s = Array.isArray(value) ? value[0] : value
-  const m = s === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(s)
+/**
+ * Proxy-Authorization and Authorization, each sent at most once (400 header_repeated): Node keeps
+ * the first of two, which a backend or another hop may not; both are read whatever the mode.
+ */
+function credentialHeaders(request: HeaderLines): { proxy: string | undefined; authorization: string | undefined } {
+  return { proxy: singleHeader(request, 'proxy-authorization', 'Proxy-Authorization'), authorization: singleHeader(request, 'authorization', 'Authorization') }
+}
+
+function bearerIn(value: string | undefined): string | undefined {
+  const m = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value)
   return m ? m[1] : undefined
 }
 

@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { canonicalTenant, TENANT_RULE } from '../../config/index.js'
-import { headerText } from '../../callers/index.js'
+import { headerText, singleHeader } from '../../callers/index.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
@@ -30,7 +30,8 @@ function shadowsOf(header: string): (name: string) => boolean {
 /** Picks the endpoint, tenant, pool and destination; throws endpoint_not_configured / tenant_invalid / bad_request. */
 export function matchEndpoint(ctx: Context): Routed {
   const endpoint = ctx.route ? byName(ctx, ctx.route.endpoint) : byHost(ctx)
-  const tenant = tenantOf(ctx, endpoint)
+  // Read (and refused when sent twice) whether or not the endpoint uses tenants: one rule for every call.
+  const tenant = tenantOf(ctx, endpoint, singleHeader(ctx.inbound, endpoint.config.tenantHeader))
   const { path, query } = ctx.inbound.target
   // The one constructor: origin from the endpoint, path checked, nothing resolved as a URL reference.
   const target = buildUpstreamTarget(endpoint, tenant, path, query, ctx.route ? 'append' : 'as_is')
@@ -69,14 +70,12 @@ function byHost(ctx: Context): Endpoint {
   return endpoint
 }
 
-/** The tenant from the route (`/proxy/<ep>@<tenant>/`) or the tenant header; validated as a DNS label. */
-function tenantOf(ctx: Context, endpoint: Endpoint): string | undefined {
+/** The tenant from the route (`/proxy/<ep>@<tenant>/`) or the tenant header (`sent`); validated as a DNS label. */
+function tenantOf(ctx: Context, endpoint: Endpoint, sent: string | undefined): string | undefined {
   if (!endpoint.tenancy) {
     if (ctx.route?.tenant !== undefined) throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}" does not use tenants`)
     return undefined
   }
-  const header = ctx.inbound.headers[endpoint.config.tenantHeader]
-  const sent = Array.isArray(header) ? header[0] : header
   // Read as every header text is (UTF-8): a tenant is a DNS label, so non-ASCII is refused below either way.
   const given = ctx.route?.tenant ?? (sent === undefined ? undefined : headerText(endpoint.config.tenantHeader, sent))
   if (given === undefined || given === '') {

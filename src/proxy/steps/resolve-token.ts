@@ -5,7 +5,7 @@
  * user's stored fields.
  */
 import { GatewayError } from '../../errors.js'
-import { checkUserId, headerText, latin1Reading } from '../../callers/index.js'
+import { checkUserId, headerText, latin1Reading, singleHeader } from '../../callers/index.js'
 import type { Profile } from '../../gateway/index.js'
 import type { Admitted, OAuthToken, Step } from '../pipeline.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
@@ -28,12 +28,12 @@ const userHeaderShadow = cgiShadowTest([USER_HEADER], [USER_HEADER])
 
 /**
  * The user: the caller's JWT `sub` when there is one, else the X-Gateway-User header read as
- * UTF-8 (400 when its bytes are not UTF-8 or it is not a user id).
+ * UTF-8 (400 when its bytes are not UTF-8 or it is not a user id, or when it is sent twice, even
+ * beside a `sub`: one rule for every call).
  */
 export function userOf(ctx: Admitted): string | undefined {
+  const v = singleHeader(ctx.inbound, USER_HEADER, 'X-Gateway-User')
   if (ctx.caller.sub !== undefined) return ctx.caller.sub
-  const h = ctx.inbound.headers[USER_HEADER]
-  const v = Array.isArray(h) ? h[0] : h
   // The same rule as a JWT's sub (a too-long header was ignored, then the call "named no user").
   return v ? checkUserId('X-Gateway-User', headerText('X-Gateway-User', v)) : undefined
 }
