@@ -8,7 +8,6 @@
  * intercepted CONNECT tunnel; whatever is sent once travels as before.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -18,7 +17,7 @@ import type { RunningGateway } from '../../src/cli/serve.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { startTestGateway } from '../support/gateway.js'
 import { clientTlsYaml, createTestPki } from '../support/pki.js'
-import { parseRawResponse } from '../support/raw-client.js'
+import { parseRawResponse, rawClient, rawRoundTrip } from '../support/raw-client.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { openTunnel } from '../support/tunnel.js'
 
@@ -115,10 +114,7 @@ async function roundTrip(mode: Mode, text: string): Promise<Buffer> {
   const socket: Duplex =
     mode === 'connect'
       ? await openTunnel({ gatewayPort: gw.port, authority: `api.partner.test:${backend.port}`, ca })
-      : await new Promise((resolve, reject) => {
-          const s = netConnect(gw.port, '127.0.0.1', () => resolve(s))
-          s.once('error', reject)
-        })
+      : (await rawClient(gw.port)).socket
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     socket.on('data', (c: Buffer) => chunks.push(c))
@@ -175,6 +171,14 @@ describe('a user, tenant, credential or host sent twice is refused, not guessed'
     await check({ mode: 'route', lines: [['Host', 'gw'], ['X-Gateway-User', 'a'], ['x-gateway-user', 'b']] })
     await check({ mode: 'route', lines: [['Host', 'gw'], ['X-Gateway-User', 'a, b']] })
     await check({ mode: 'connect', lines: [['Host', 'gw'], ['Authorization', 'Basic a'], ['AUTHORIZATION', 'Basic b']] })
+  }, 60_000)
+
+  it('the CONNECT itself: two Proxy-Authorization lines are the 400, and no tunnel opens', async () => {
+    const authority = `api.partner.test:${backend.port}`
+    const answer = await rawRoundTrip(gw.port, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Bearer a\r\nproxy-authorization: Bearer b\r\n\r\n`)
+    expect(answer.status).toBe(400)
+    expect(Number(answer.headers['content-length'])).toBe(answer.body.length)
+    expect(JSON.parse(answer.body.toString('utf8'))).toEqual({ errors: [{ msg: 'Proxy-Authorization appears more than once in the request: the gateway does not guess which one counts; send it once', code: 400 }] })
   }, 60_000)
 
   it('property: over generated header lists (any case, repeats, values), in route, forward and CONNECT modes (seeded)', async () => {

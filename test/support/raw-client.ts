@@ -76,3 +76,11 @@ export function parseRawResponse(bytes: Buffer): RawResponse {
   }
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine ?? '')?.[1]), headers, body: Buffer.from(text.slice(end + 4), 'latin1') }
 }
+
+/** Writes `text` on a new connection to 127.0.0.1:`port` and parses the answer once the gateway closes it (send `Connection: close`). */
+export async function rawRoundTrip(port: number, text: string): Promise<RawResponse> {
+  const client = await rawClient(port)
+  client.socket.write(text)
+  await new Promise<void>((resolve) => (client.socket.destroyed ? resolve() : client.socket.once('close', () => resolve())))
+  return parseRawResponse(client.received())
+}
