@@ -14,43 +14,48 @@ import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { rawRoundTrip, type RawResponse } from '../support/raw-client.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 
-let pki: TestPki
-let upstream: RunningServer
+/** The backend, the gateway process and its config file; `calls` counts what reached the backend. */
+interface Rig {
+  pki: TestPki
+  upstream: RunningServer
+  dir: string
+  config: string
+  gp: GatewayProcess
+}
+let rig: Rig | undefined
 let calls = 0
-let dir: string
-let config: string
-let gp: GatewayProcess
 
-const yaml = (tenantHeader: string): string => `listen: { host: 127.0.0.1, port: 0 }
-admin: { enabled: false }
-endpoints:
-  - name: tenanted
-    url: https://localhost:${upstream.port}/t/{tenant}
-    tenantHeader: ${tenantHeader}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`
+/** The config: one tenanted endpoint whose tenant header is `tenantHeader`. */
+function yaml(r: Pick<Rig, 'pki' | 'upstream'>, tenantHeader: string): string {
+  const endpoint = { name: 'tenanted', url: `https://localhost:${r.upstream.port}/t/{tenant}`, tenantHeader, resolve: '127.0.0.1', allowPrivate: true }
+  return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n  - ${JSON.stringify(endpoint).slice(0, -1)}, "tls": ${clientTlsYaml(r.pki)} }\n`
+}
 
 beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (calls++, echo(req, res)) })
-  dir = mkdtempSync(join(tmpdir(), 'repeated-headers-workers-'))
-  config = join(dir, 'gateway.yaml')
-  writeFileSync(config, yaml('X-Org'))
-  gp = await spawnGateway(config, ['--workers', '2'])
+  const pki = await createTestPki()
+  const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (calls++, echo(req, res)) })
+  const dir = mkdtempSync(join(tmpdir(), 'repeated-headers-workers-'))
+  const config = join(dir, 'gateway.yaml')
+  writeFileSync(config, yaml({ pki, upstream }, 'X-Org'))
+  rig = { pki, upstream, dir, config, gp: await spawnGateway(config, ['--workers', '2']) }
 }, 120_000)
 
 afterAll(async () => {
-  await gp?.stop()
-  await upstream?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  if (!rig) return
+  await rig.gp.stop()
+  await rig.upstream.close()
+  rig.pki.cleanup()
+  rmSync(rig.dir, { recursive: true, force: true })
 })
+
+function started(): Rig {
+  if (!rig) throw new Error('the gateway did not start')
+  return rig
+}
 
 /** A route-mode call with these header lines, on a new connection (so either worker may answer). */
 function call(lines: string[]): Promise<RawResponse> {
-  return rawRoundTrip(Number(new URL(gp.url).port), `${['GET /proxy/tenanted/x HTTP/1.1', 'Host: gw', ...lines, 'Connection: close'].join('\r\n')}\r\n\r\n`)
+  return rawRoundTrip(Number(new URL(started().gp.url).port), `${['GET /proxy/tenanted/x HTTP/1.1', 'Host: gw', ...lines, 'Connection: close'].join('\r\n')}\r\n\r\n`)
 }
 
 function expectRepeated(r: RawResponse, label: string): void {
@@ -61,6 +66,7 @@ function expectRepeated(r: RawResponse, label: string): void {
 
 /** Several rounds of each case; then both workers must have answered refusals, each logged under header_repeated. */
 async function checkEveryCase(tenantHeader: string, other: string): Promise<void> {
+  const { gp } = started()
   const from = gp.output.length
   const rounds = 4
   for (let round = 0; round < rounds; round++) {
@@ -89,8 +95,9 @@ describe('a repeated user or tenant header with --workers 2', () => {
   }, 120_000)
 
   it('after a reload that renames the tenant header, the new name is the one refused twice', async () => {
+    const { gp, config } = started()
     const from = gp.output.length
-    writeFileSync(config, yaml('X-Customer'))
+    writeFileSync(config, yaml(started(), 'X-Customer'))
     gp.child.kill('SIGHUP')
     await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
     await checkEveryCase('X-Customer', 'X-Org')
