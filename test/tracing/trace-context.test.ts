@@ -6,6 +6,7 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { endpointYaml, send } from '../support/gateway.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { rawRoundTrip } from '../support/raw-client.js'
 
 // W3C Trace Context through the gateway, and the spans it exports over OTLP/HTTP to a receiver
 // that decodes them with the OpenTelemetry protobuf definitions.
@@ -195,6 +196,19 @@ describe('tracing off (the default)', () => {
       expect(line?.responseBytes).toBeGreaterThan(0)
     } finally {
       await off.gw.close()
+    }
+  })
+})
+
+describe('two traceparent lines', () => {
+  it('are no trace context (Node joins them): the call is served in a new trace, neither caller trace continued', async () => {
+    const [a, b] = ['ab'.repeat(16), 'cd'.repeat(16)]
+    for (const [first, second] of [[a, a], [a, b]]) {
+      const lines = [`GET /proxy/partner/x HTTP/1.1`, 'Host: gw', `traceparent: 00-${first}-${CALLER_PARENT}-01`, `Traceparent: 00-${second}-${CALLER_PARENT}-01`, 'Connection: close']
+      const r = await rawRoundTrip(Number(new URL(g.gw.url).port), `${lines.join('\r\n')}\r\n\r\n`)
+      expect(r.status, r.body.toString()).toBe(200)
+      const up = parse((JSON.parse(r.body.toString('utf8')) as EchoReply).headers.traceparent)
+      expect([a, b]).not.toContain(up.traceId)
     }
   })
 })
