@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml, send } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { eventually } from '../support/eventually.js'
 import { exitedOf, spawnGateway } from '../support/process.js'
 
 let pki: TestPki
@@ -36,8 +37,10 @@ describe('caller-fault summaries at a cut drain', () => {
     try {
       for (let i = 0; i < 10; i++) expect((await send(gp.url, `/proxy/nowhere/${i}`)).status).toBeGreaterThanOrEqual(400)
       // A request in flight that cannot finish within the grace period (its upstream never answers).
+      const accepted = held.length
       const slow = send(gp.url, '/proxy/partner/slow').catch((e: unknown) => e)
-      await new Promise((r) => setTimeout(r, 300))
+      // In flight once the upstream holds its connection (a fixed pause may end before, on a loaded machine).
+      await eventually(() => held.length > accepted, 30_000, 'the upstream to hold the slow request')
       const exit = exitedOf(gp.child)
       gp.child.kill('SIGTERM')
       expect(await exit).toBe(1)

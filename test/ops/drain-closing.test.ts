@@ -25,12 +25,14 @@ async function listening(): Promise<{ server: Server; port: number }> {
 }
 
 /** A request in progress: headers sent, never finished, so the connection is not idle. */
-async function requestInProgress(port: number): Promise<Socket> {
+async function requestInProgress(server: Server, port: number): Promise<Socket> {
   const s = connect(port, '127.0.0.1')
   sockets.push(s)
+  // In progress once the server read the headers (a fixed pause may end before, on a loaded machine).
+  const read = new Promise((resolve) => server.once('request', resolve))
   await new Promise<void>((resolve) => s.once('connect', resolve))
   s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n')
-  await new Promise((r) => setTimeout(r, 100))
+  await read
   return s
 }
 
@@ -60,7 +62,7 @@ describe('drain: the grace period ending', () => {
 
   it('with a connection still open: exit 1', async () => {
     const { server, port } = await listening()
-    await requestInProgress(port)
+    await requestInProgress(server, port)
     const d = drainOf(server, 500, () => Promise.resolve())
     expect(await d.code).toBe(1)
     expect(d.lines.some((l) => l.includes('grace period over: exiting with requests in flight'))).toBe(true)
@@ -82,7 +84,7 @@ describe('drain: the grace period ending', () => {
 
   it('a grace longer than a timer can hold (1000h) waits for the open connection instead of exiting 1 at once', async () => {
     const { server, port } = await listening()
-    const s = await requestInProgress(port)
+    const s = await requestInProgress(server, port)
     const d = drainOf(server, 3_600_000_000, () => Promise.resolve())
     const early = await Promise.race([d.code, new Promise((r) => setTimeout(() => r('waiting'), 300))])
     expect(early).toBe('waiting')
