@@ -6,6 +6,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { entriesWhen } from '../support/log-entries.js'
 import { rawClient, type RawClient } from '../support/raw-client.js'
 import { eventually, parseMetrics, valueOf } from './helpers.js'
 import { descriptorShortfall } from '../../src/ops/connection-events.js'
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const file = join(pki.dir, 'gateway.yaml')
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\nstore: { file: ${join(pki.dir, 'gw.db')} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fresh', upstream.port, tls)}`)
   gp = await spawnGateway(file, ['--workers', '1'], {}, ['prlimit', '--nofile=96:96'])
-}, 60_000)
+}, 120_000)
 
 afterAll(async () => {
   for (const c of silent) c.socket.destroy()
@@ -48,11 +49,17 @@ function get(agent: Agent, url: string): Promise<{ status: number; text: string 
 
 describe('a connection cap the descriptor limit cannot hold', () => {
   it('is said at start, once per process, with the numbers and the fix', async () => {
-    const line = await eventually(() => gp.output.find((l) => l.includes('"connection cap above the file descriptor limit"')), 10_000, 'the start-up warning')
+    const line = await eventually(() => gp.output.find((l) => l.includes('"connection cap above the file descriptor limit"')), 30_000, 'the start-up warning')
     expect(JSON.parse(line)).toMatchObject({
       level: 'warn',
       problem: expect.stringMatching(/^listen\.connections\.max 4096 may need 8192 file descriptors \(a caller's and an upstream's per call\), but this process may open 96: raise the nofile limit or lower listen\.connections\.max\./),
     })
+    // Once: counted after a later line of the worker that says it (a request's access line), as it writes in batches.
+    const from = gp.output.length
+    const once = new Agent()
+    expect((await get(once, `${gp.url}/proxy/partner/after-start`)).status).toBe(200)
+    once.destroy()
+    await entriesWhen(gp, (e) => e.msg === 'request', 1, { from, timeoutMs: 30_000, what: 'the access line of a request after the start' })
     expect(gp.output.filter((l) => l.includes('"connection cap above the file descriptor limit"'))).toHaveLength(1)
   })
 
@@ -85,7 +92,7 @@ describe('file descriptor exhaustion', () => {
       expect(ready.text).toMatch(/file descriptors exhausted/)
       const m = parseMetrics((await get(probes, `${admin}/metrics`)).text)
       expect(valueOf(m, 'mtls_gateway_fd_exhausted_total', { where: 'request' })).toBeGreaterThanOrEqual(1)
-      await eventually(() => gp.output.some((l) => l.includes('"reason":"fd_exhausted"') && l.includes('"status":503')), 5000, 'the access line with reason fd_exhausted')
+      await eventually(() => gp.output.some((l) => l.includes('"reason":"fd_exhausted"') && l.includes('"status":503')), 30_000, 'the access line with reason fd_exhausted')
     } finally {
       calls.destroy()
       probes.destroy()
@@ -129,5 +136,5 @@ describe('file descriptor exhaustion of the --workers primary', () => {
     } finally {
       probes.destroy()
     }
-  }, 90_000)
+  }, 120_000)
 })

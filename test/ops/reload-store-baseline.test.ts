@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/index.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminRequest } from '../support/admin-request.js'
+import { flushedBy } from '../support/log-entries.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
@@ -239,6 +240,8 @@ async function scenario(backend: Backend, workers: number): Promise<void> {
         const refused = new Set(run.entries(from).filter((e) => e.msg === RELOAD_REFUSED && JSON.stringify(e.problems).includes(`${c.key}: ${RESTART_ONLY}`)).map((e) => e.pid as number))
         return refusers.every((p) => refused.has(p))
       }, 60_000, 'the instance to refuse the file')
+      // No process took it: read after a later line of each that serves (a call's), as each writes in batches.
+      await flushedBy(run.gp, pids, (tag) => send(run.gp.url, '/proxy/partner/after-refusal', { headers: { 'x-request-id': tag } }))
       expect(run.entries(from).filter((e) => e.msg === ACCEPTED)).toEqual([])
       expect(((await s.read<{ lastReload: { result: ReloadResult } }>('overview')).lastReload.result)).toMatchObject({ ok: false })
     }
@@ -341,10 +344,11 @@ describe('a store the workers cannot open (review rev-i)', () => {
       expect(refused).toEqual({ ok: false, problems: [expect.stringMatching(/store: sqlite store .*cannot open/)] })
       // Refused by the primary's verdict, once: no worker is asked to open it.
       await eventually(() => run.entries(from).some((e) => e.msg === RELOAD_REFUSED && e.pid === run.gp.child.pid), 60_000, 'the instance to refuse the store')
-      expect(run.entries(from).filter((e) => e.msg === RELOAD_REFUSED && e.pid !== run.gp.child.pid)).toEqual([])
       replaceFile(run.config, yamlOf(b, true))
       expect(await s.act<ReloadResult>('reload')).toEqual({ ok: true, endpoints: 1 })
       await eventually(() => pids.every((p) => run.entries(from).some((e) => e.msg === ACCEPTED && e.pid === p)), 60_000, 'every worker to accept B')
+      // Checked after each worker's later line (its acceptance of B): a refusal of its own would be out by then.
+      expect(run.entries(from).filter((e) => e.msg === RELOAD_REFUSED && e.pid !== run.gp.child.pid)).toEqual([])
       const replacement = await replace(run, pids[0] as number)
       pids = [replacement, pids[1] as number]
       const calls = await servedBy(run, replacement, 'unopenable')

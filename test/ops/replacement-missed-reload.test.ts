@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { flushedBy } from '../support/log-entries.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
 
 const PRELOAD = `
@@ -98,6 +99,8 @@ describe('a reload while a replacement worker starts', () => {
     writeFileSync(config, yaml(['first', 'second']))
     process.kill(primary, 'SIGHUP')
     await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload: waiting for starting workers to serve'), 30_000, 'the reload to wait for the replacement')
+    // No worker reloaded meanwhile: read after a later line of the serving worker (a call's), as it writes in batches.
+    await flushedBy(gp, childPids(primary).filter((p) => p !== replacement), (tag) => send(gp.url, '/proxy/first/after-the-wait', { headers: { 'x-request-id': tag } }))
     expect(entries(from).filter((e) => e.msg === 'config reloaded')).toEqual([])
     unlinkSync(hold)
     await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload accepted by every worker'), 60_000, 'the reload to be accepted')

@@ -15,6 +15,8 @@ export interface GatewayProcess {
   url: string
   /** Lines the process printed (stdout and stderr). */
   output: string[]
+  /** Settles once its output was read to the end: every process holding its pipes (workers too) exited. */
+  ended: Promise<unknown>
   /** Its JSON log lines so far (from output line `from`), parsed. */
   logEntries(from?: number): Record<string, unknown>[]
   /** Resident set size and its peak, in bytes, from /proc. */
@@ -51,6 +53,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
     child,
     url,
     output,
+    ended: outputEnded,
     logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>),
     memory() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
