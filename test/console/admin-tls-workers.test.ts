@@ -22,7 +22,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'gateway.yaml'), adminTlsYaml(a.pki, { tls: true, requireClientCert: true }))
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], adminTlsEnv(a.pki))
   admin = (await adminUrlOf(gp)).replace('127.0.0.1', 'localhost')
-}, 90_000)
+}, 120_000)
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')

@@ -72,7 +72,7 @@ ${callers}endpoints: []
 `)
     ;[a, b] = await Promise.all([startReplica(file), startReplica(file)])
     store = openStore({ kind: 'redis', url: REDIS_URL, keyPrefix: prefix })
-  }, 90_000)
+  }, 120_000)
 
   afterAll(async () => {
     await Promise.all([a?.gp.stop(), b?.gp.stop()])
@@ -146,7 +146,7 @@ describe('certificate operators on two replicas sharing Redis', () => {
     writeFileSync(file, yaml)
     procs = await Promise.all([spawnGateway(file, [], adminTlsEnv(pki.pki)), spawnGateway(file, [], adminTlsEnv(pki.pki))])
     admins = await Promise.all(procs.map(async (p) => (await adminUrlOf(p)).replace('127.0.0.1', 'localhost')))
-  }, 90_000)
+  }, 120_000)
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop()))

@@ -51,7 +51,7 @@ ${callers}endpoints: []
 `)
     ;[a, b] = await Promise.all([startReplica(file), startReplica(file)])
     store = openStore({ kind: 'redis', url: REDIS_URL, keyPrefix: prefix })
-  }, 90_000)
+  }, 120_000)
 
   afterAll(async () => {
     await Promise.all([a?.gp.stop(), b?.gp.stop()])

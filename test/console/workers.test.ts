@@ -34,7 +34,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
   gp = await spawnGateway(join(dir, 'gateway.yaml'), ['--workers', '2'], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })
   consoleUrl = `${await adminUrlOf(gp)}/console/`
-}, 90_000)
+}, 120_000)
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')
@@ -60,7 +60,7 @@ describe('console with --workers 2', () => {
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gp.url, `/proxy/plain/w${i}`)))
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
     const accessPids = (): number[] => gp.output.filter((l) => l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { pid: number }).pid)
-    const pids = await eventually(() => accessPids().length === 20 && new Set(accessPids()), 10_000, '20 access-log lines')
+    const pids = await eventually(() => accessPids().length === 20 && new Set(accessPids()), 30_000, '20 access-log lines')
     expect(pids.size).toBe(2)
 
     const overview = await get<{ workers: number; totals: { requests: number } }>('overview')
@@ -86,7 +86,7 @@ describe('console with --workers 2', () => {
     const reloaded = await eventually(() => {
       const p = new Set(gp.output.filter((l) => l.includes('"msg":"config reloaded"')).map((l) => (JSON.parse(l) as { pid: number }).pid))
       return p.size === 2 && p
-    }, 10_000, 'both workers to reload')
+    }, 30_000, 'both workers to reload')
     expect(reloaded.size).toBe(2)
     expect((await get<{ lastReload: { trigger: string } }>('overview')).lastReload.trigger).toBe('console')
   })

@@ -101,7 +101,7 @@ describe('drain with idle connections', () => {
       } finally {
         await gp.stop('SIGKILL')
       }
-    }, 60_000)
+    }, 120_000)
   }
 
   it('with --workers 2, exits 1 when a worker hit its grace period', async () => {
@@ -117,5 +117,5 @@ describe('drain with idle connections', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 60_000)
+  }, 120_000)
 })

@@ -234,14 +234,14 @@ describe('serve --workers 2', () => {
     // A POST that met a closed connection got its 502; one that got a fresh one, its answer. Never two copies.
     expect([200, 502]).toContain(post.status)
     expect(seen('w-post')).toHaveLength(1)
-    const lines = await eventually(() => access().length >= 17 && access(), 10_000, '17 access lines')
+    const lines = await eventually(() => access().length >= 17 && access(), 30_000, '17 access lines')
     const retriedBy = new Set(lines.filter((e) => e.upstreamRetries !== undefined).map((e) => e.pid))
     expect(retriedBy.size, 'workers whose access lines show a request sent again').toBe(2)
     expect(lines.reduce((n, e) => n + (e.upstreamRetries ?? 0), 0)).toBe(dropped)
     const summed = await eventually(async () => {
       const v = valueOf(await scrape(admin), 'mtls_gateway_upstream_retries_total', { endpoint: 'partner' })
       return v === dropped && v
-    }, 10_000, "the primary to sum both workers' retries")
+    }, 30_000, "the primary to sum both workers' retries")
     expect(summed).toBe(dropped)
   })
 })

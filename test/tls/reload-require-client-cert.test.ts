@@ -127,7 +127,7 @@ describe('a reload that rotates clientCa while requireClientCert is on', () => {
       await fresh.stop('SIGKILL')
       await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'))
     }
-  }, 90_000)
+  }, 120_000)
 })
 
 describe('requireClientCert off, or turned on or off by a reload', () => {
@@ -150,5 +150,5 @@ describe('requireClientCert off, or turned on or off by a reload', () => {
     for (const c of [none, old]) expect((await exchange(c, routed('/refused-reload'))).status).toBe(200)
     none.destroy()
     old.destroy()
-  }, 90_000)
+  }, 120_000)
 })

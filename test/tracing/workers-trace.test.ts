@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ntracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
   gp = await spawnGateway(config, ['--workers', '2'])
   admin = await adminUrlOf(gp)
-}, 60_000)
+}, 120_000)
 afterAll(async () => {
   await gp?.stop('SIGKILL')
   await receiver?.close()
