@@ -16,6 +16,7 @@ export type Reason =
   | 'expectation_failed'
   | 'unsupported_payload'
   | 'endpoint_not_configured'
+  | 'tunnel_outdated'
   | 'egress_denied'
   | 'caller_credentials_missing'
   | 'caller_credentials_invalid'
@@ -77,6 +78,7 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   expectation_failed: 417,
   unsupported_payload: 400,
   endpoint_not_configured: 403,
+  tunnel_outdated: 421,
   egress_denied: 403,
   caller_credentials_missing: 'challenge',
   caller_credentials_invalid: 'challenge',
@@ -159,9 +161,7 @@ export function methodNotAllowed(allowed: readonly [string, ...string[]], messag
   return new GatewayError('method_not_allowed', message, { headers: { allow: allowed.join(', ') } })
 }
 
-export function isGatewayError(e: unknown): e is GatewayError {
-  return e instanceof GatewayError
-}
+export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError
 
 /** Where the error is answered decides how a credential challenge is spelled. */
 export type ErrorSurface = 'proxy' | 'api'

@@ -19,6 +19,7 @@ import { createRetirer } from './retire.js'
 import { installSignals } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
 import { renewServerTls } from '../tls/index.js'
+import { tunnelsReloaded } from '../proxy/outdated-tunnel.js'
 
 /** What createOps built, handed to startOps. */
 export interface OpsParts {
@@ -95,6 +96,8 @@ function swapped(p: OpsParts, s: OpsStartOptions, live: Live, g: Gateway): void 
   live.watcher?.setFiles(g.config.files, g.config.secrets)
   // As a fresh start would: new connections get the certificates the new snapshot read.
   renewServerTls(s.server, g.listenerTls.proxy)
+  // Tunnels opened before: closed when idle, refused at their next request, when the new snapshot outdates them.
+  tunnelsReloaded(s.server, g)
   if (live.admin) renewServerTls(live.admin.server, g.listenerTls.admin)
 }
 

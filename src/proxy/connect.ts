@@ -16,10 +16,9 @@ import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
-import type { Minter } from '../tls/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
-import { admittedByCallerTrust, peerIdentity } from '../tls/index.js'
+import { admittedByCallerTrust, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -29,9 +28,10 @@ import { passThrough } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
 
-/** What an intercepted tunnel carries to its inner requests. */
+/** What an intercepted tunnel carries to its inner requests; its authority and the CA that signed its leaf are what a reload may outdate (outdated-tunnel.ts). */
 export interface Tunnel {
   readonly authority: string
+  readonly ca: InterceptionCa
   /** The CONNECT's connection to the listener: the caller trust in force judges each inner request by it (untrusted-connection.ts). */
   readonly connection: Duplex
   readonly caller?: Caller
@@ -221,7 +221,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   if (trace) tls.once('close', () => trace.end())
-  tunnels.set(tls, { authority, connection: socket, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
+  tunnels.set(tls, { authority, ca: gateway.interception, connection: socket, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)
 }

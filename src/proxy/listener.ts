@@ -25,7 +25,7 @@ import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { closeUntrustedOnReload, refuseUntrusted } from './untrusted-connection.js'
+import { closeRefusedOnReload, refuseAfterReload } from './outdated-tunnel.js'
 import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
@@ -69,7 +69,7 @@ export function createListener(o: ListenerOptions): Server {
   if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   const g = guard
-  if (tlsServer) closeUntrustedOnReload(tlsServer, g, (s) => tunnelOf(s)?.connection ?? s)
+  closeRefusedOnReload(server, tlsServer !== undefined, g)
   // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
   // when a request it accepted needs its body (see createBody's onDemand).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
@@ -172,9 +172,9 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     if (turn !== true && !(await turn)) throw callerAborted()
     held = true
     const way = wayIn(url, tunnel !== undefined, o.api !== undefined)
-    // A connection the caller trust in force refuses: answered with Connection: close, like a refused
-    // pipelined request; 407 on the proxy path, 401 in route mode and on the gateway API.
-    const untrusted = refuseUntrusted(tunnel?.connection ?? socket, 'listen.tls', o.onAuthFailure)
+    // A connection the caller trust in force refuses (407 on the proxy path, 401 in route mode and on the
+    // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
+    const untrusted = refuseAfterReload(socket, tunnel, gateway, o.onAuthFailure)
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
     const noHost = hostRefusal(req)
     if (noHost) throw noHost

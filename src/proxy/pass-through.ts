@@ -57,17 +57,26 @@ export async function passThrough(socket: Duplex, head: Buffer, authority: strin
       upstream.destroy()
     }
     const gate = rejudgeGate(rejudge.current, rejudge.judge, refuse)
-    socket.pipe(gate()).pipe(upstream).pipe(gate()).pipe(socket)
+    socket.pipe(gate.pass()).pipe(upstream).pipe(gate.pass()).pipe(socket)
+    atReload.set(socket, gate.now)
   } else socket.pipe(upstream).pipe(socket)
   idleLimit(socket, upstream, o)
+}
+
+/** Per open pass-through tunnel (its caller's socket): judges it again under the snapshot in force now. */
+const atReload = new WeakMap<object, () => void>()
+
+/** A reload is in force: `socket`'s tunnel, if a pass-through one, is judged again now (not at its next byte) and closes when refused. */
+export function rejudgeAtReload(socket: object): void {
+  atReload.get(socket)?.()
 }
 
 /**
  * Gates for both directions of one tunnel: a byte passes only under a snapshot the tunnel was
  * judged under (and not longer than REJUDGE_MS ago); otherwise the tunnel is judged again first
- * and closed, that byte undelivered, when refused.
+ * and closed, that byte undelivered, when refused. `now` judges it under a new snapshot at once.
  */
-function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<GatewayError | undefined>, refuse: (e: GatewayError) => void): () => Transform {
+function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<GatewayError | undefined>, refuse: (e: GatewayError) => void): { pass: () => Transform; now: () => void } {
   let judged = current()
   let judgedAt = Date.now()
   let pending: Promise<GatewayError | undefined> | undefined
@@ -83,7 +92,9 @@ function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<Gate
     })
     return pending
   }
-  return () =>
+  const failed = (err: unknown): void => refuse(new GatewayError('internal', 'internal error', { cause: err }))
+  const now = (): void => void verdict()?.then((e) => e && refuse(e), failed)
+  const pass = (): Transform =>
     new Transform({
       transform(chunk: Buffer, _enc, cb) {
         const waiting = verdict()
@@ -93,11 +104,12 @@ function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<Gate
           refuse(e)
           cb()
         }, (err: unknown) => {
-          refuse(new GatewayError('internal', 'internal error', { cause: err }))
+          failed(err)
           cb()
         })
       },
     })
+  return { pass, now }
 }
 
 /** The connected upstream socket; a GatewayError naming `authority` and the failed fact otherwise. */
