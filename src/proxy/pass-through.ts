@@ -32,7 +32,7 @@ export interface Rejudge {
   judge: (gateway: Gateway) => Promise<GatewayError | undefined>
 }
 
-/** An open tunnel is judged again at its next byte after a reload, and at least this often while bytes flow (a bearer expires). */
+/** An open tunnel is judged again at a reload (rejudgeAtReload) and at its next byte after one, and at least this often while bytes flow (a bearer expires). */
 const REJUDGE_MS = 30_000
 
 const ANSWER = 'HTTP/1.1 200 Connection Established\r\n\r\n'
