@@ -44,21 +44,30 @@ export interface HeaderLines {
  * or host. Sent twice, Node would hand over "a, b" (a user nobody named) or only the first (which
  * another hop may read as the last): the gateway guesses neither, 400 header_repeated naming `label`.
  */
-export function singleHeader(request: HeaderLines, name: string, label: string = name): string | undefined {
+export function singleHeader(request: HeaderLines, name: string, label?: string): string | undefined {
   const refusal = repeatedHeader(request, name, label)
   if (refusal) throw refusal
   const value = request.headers[name]
   return typeof value === 'object' ? value[0] : value
 }
 
-/** The 400 header_repeated naming `label` when the request carries `name` (lower case) more than once; else undefined. */
-export function repeatedHeader(request: HeaderLines, name: string, label: string = name): GatewayError | undefined {
+/**
+ * The 400 header_repeated when the request carries `name` (lower case) more than once; else
+ * undefined. The message names `label`, by default `name` in canonical case (X-Gateway-Tenant).
+ */
+export function repeatedHeader(request: HeaderLines, name: string, label?: string): GatewayError | undefined {
   const value = request.headers[name]
   if (value === undefined) return undefined
-  // A repeat Node joined always shows ", " (even of empty values); one it dropped shows nothing. So
-  // the raw lines are counted only then: a single value with ", " in it costs a scan, never a 400.
-  const repeated = typeof value === 'object' ? value.length > 1 : (FIRST_KEPT.has(name) || value.includes(', ')) && linesNamed(request.rawHeaders, name) > 1
-  return repeated ? new GatewayError('header_repeated', `${label} appears more than once in the request: the gateway does not guess which one counts; send it once`) : undefined
+  // A repeat Node joined always shows its separator, ", " ("; " for Cookie), even between empty
+  // values; one it dropped shows nothing. So the raw lines are counted only then: a single value
+  // with the separator in it costs a scan, never a 400.
+  const repeated = typeof value === 'object' ? value.length > 1 : (FIRST_KEPT.has(name) || value.includes(name === 'cookie' ? '; ' : ', ')) && linesNamed(request.rawHeaders, name) > 1
+  return repeated ? new GatewayError('header_repeated', `${label ?? canonicalCase(name)} appears more than once in the request: the gateway does not guess which one counts; send it once`) : undefined
+}
+
+/** `name` (lower case) with each word capitalized, as HTTP/1.1 peers conventionally spell it: x-gateway-tenant is X-Gateway-Tenant. */
+export function canonicalCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase())
 }
 
 /** How many raw header lines are named `name` (lower case), in any case; nothing allocated. */

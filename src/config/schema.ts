@@ -209,7 +209,7 @@ const endpoint = {
     },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
     fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
-    tenantHeader: { type: 'string', default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`). Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in lower case.' },
+    tenantHeader: { type: 'string', default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`). Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
     tenants: {
       type: 'object',
       propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },

@@ -105,7 +105,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     if (req.method !== 'POST') return sendError(req, res, Object.hasOwn(ACTIONS, name) || name === 'logout' ? methodNotAllowed(['POST'], `no console route ${req.method ?? ''} /console/api/${name}`) : new GatewayError('not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
     // A browser sends a client certificate as it sends a cookie: both need the CSRF token.
-    if (!csrf || !(await sessions.checkCsrf({ id: csrf.id }, csrf.key, header(req, 'x-csrf-token')))) {
+    if (!csrf || !(await sessions.checkCsrf({ id: csrf.id }, csrf.key, singleHeader(req, 'x-csrf-token', 'X-CSRF-Token')))) {
       audit(who, name, 'csrf_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'missing or wrong CSRF token: reload the console page'))
     }
@@ -169,8 +169,4 @@ function signInHint(token: string | undefined, refusedSubject: string | undefine
   if (refusedSubject === undefined) return token === undefined ? OFF : 'sign in to the console first'
   const not = `the client certificate "${refusedSubject}" is not in admin.tls.clientSubjects or admin.tls.clientSans`
   return token === undefined ? `${not}, and admin.token is not set` : `${not}: sign in with the admin token`
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  return singleHeader(req, name)
 }

@@ -64,6 +64,6 @@ describe('the gateway API, the dance and the console take one of each', () => {
     const head = ['POST /console/api/users/link HTTP/1.1', `Host: ${host}`, `Cookie: ${cookie}`, `Origin: ${origin}`, 'Content-Type: application/json']
     const once = await raw(admin, [...head, `X-CSRF-Token: ${csrf}`], body)
     expect(once.status, once.body.toString()).toBe(200)
-    expectRepeated(await raw(admin, [...head, `X-CSRF-Token: ${csrf}`, `x-csrf-token: ${csrf}`], body), 'x-csrf-token')
+    expectRepeated(await raw(admin, [...head, `X-CSRF-Token: ${csrf}`, `x-csrf-token: ${csrf}`], body), 'X-CSRF-Token')
   })
 })

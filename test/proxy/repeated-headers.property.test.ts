@@ -65,7 +65,7 @@ afterAll(async () => {
 
 type Mode = 'route' | 'route_tenanted' | 'forward' | 'connect'
 /** The headers the rule covers, as the error message names them. */
-const LABELS = { host: 'Host', 'x-gateway-user': 'X-Gateway-User', 'x-gateway-tenant': 'x-gateway-tenant', authorization: 'Authorization', 'proxy-authorization': 'Proxy-Authorization' } as const
+const LABELS = { host: 'Host', 'x-gateway-user': 'X-Gateway-User', 'x-gateway-tenant': 'X-Gateway-Tenant', authorization: 'Authorization', 'proxy-authorization': 'Proxy-Authorization' } as const
 type Covered = keyof typeof LABELS
 
 /** One request: its mode and header lines in order (names in the case sent). */
