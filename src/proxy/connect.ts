@@ -14,7 +14,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
-import { authFailureLabel } from '../callers/index.js'
+import { authFailureLabel, singleHeader } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
@@ -117,10 +117,7 @@ export function createConnectHandler(o: ConnectOptions) {
       if (label) o.admit.onAuthFailure?.(label)
       // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent).
       if (e.reason === 'caller_aborted') socket.destroy()
-      else {
-        o.onTunnel?.('refused')
-        writeRawError(socket, e, 'proxy')
-      }
+      else (o.onTunnel?.('refused'), writeRawError(socket, e, 'proxy'))
       // The cause of a 500 reaches the log through the access line (its stack), never the caller.
       o.onDone?.(record(statusOf(e.reason, 'proxy'), e))
     })
@@ -129,6 +126,8 @@ export function createConnectHandler(o: ConnectOptions) {
 
 async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
+  // Two Host lines are a 400 on every request (RFC 9112 §3.2), the CONNECT too, though it goes where its target says.
+  void singleHeader(req, 'host', 'Host')
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`

@@ -173,12 +173,16 @@ describe('a user, tenant, credential or host sent twice is refused, not guessed'
     await check({ mode: 'connect', lines: [['Host', 'gw'], ['Authorization', 'Basic a'], ['AUTHORIZATION', 'Basic b']] })
   }, 60_000)
 
-  it('the CONNECT itself: two Proxy-Authorization lines are the 400, and no tunnel opens', async () => {
+  it('the CONNECT itself: two Proxy-Authorization or two Host lines are the 400, and no tunnel opens', async () => {
     const authority = `api.partner.test:${backend.port}`
     const answer = await rawRoundTrip(gw.port, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Bearer a\r\nproxy-authorization: Bearer b\r\n\r\n`)
     expect(answer.status).toBe(400)
     expect(Number(answer.headers['content-length'])).toBe(answer.body.length)
     expect(JSON.parse(answer.body.toString('utf8'))).toEqual({ errors: [{ msg: 'Proxy-Authorization appears more than once in the request: the gateway does not guess which one counts; send it once', code: 400 }] })
+    // Two Host lines too (RFC 9112 §3.2: any request), though a CONNECT goes where its target says.
+    const hosts = await rawRoundTrip(gw.port, `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nhost: other.test:443\r\n\r\n`)
+    expect([hosts.status, JSON.parse(hosts.body.toString('utf8'))]).toEqual([400, { errors: [{ msg: 'Host appears more than once in the request: the gateway does not guess which one counts; send it once', code: 400 }] }])
+    expect(Number(hosts.headers['content-length'])).toBe(hosts.body.length)
   }, 60_000)
 
   it('property: over generated header lists (any case, repeats, values), in route, forward and CONNECT modes (seeded)', async () => {
