@@ -53,6 +53,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const token = (await import(join(dist, 'src/proxy/steps/resolve-token.js'))) as typeof import('../src/proxy/steps/resolve-token.js')
   const fields = (await import(join(dist, 'src/proxy/steps/apply-authorization.js'))) as typeof import('../src/proxy/steps/apply-authorization.js')
   const sign = (await import(join(dist, 'src/proxy/steps/sign-oauth1.js'))) as typeof import('../src/proxy/steps/sign-oauth1.js')
+  const admit = (await import(join(dist, 'src/proxy/steps/authenticate-caller.js'))) as typeof import('../src/proxy/steps/authenticate-caller.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
   const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
@@ -88,6 +89,26 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
       if (pending !== undefined) await pending
     }
   }
+  // A forward-proxy caller's request as curl and a client library send it: its bearer, its user and a
+  // dozen other lines. What admission, strip_gateway_credentials and resolve_token read of it (each
+  // a single-valued header: a build that counts repeats scans the raw lines of the credentials).
+  const callerHeaders = {
+    host: 'api.bench.test',
+    'user-agent': 'bench/1.0',
+    accept: 'application/json',
+    'accept-encoding': 'gzip, deflate, br',
+    'accept-language': 'en-GB, en;q=0.8',
+    'proxy-authorization': 'Bearer gw_benchbearer0000000000000000000000000001',
+    'x-gateway-user': 'alice@example.test',
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    'x-request-id': 'bench-1',
+    'content-type': 'application/json',
+    'cache-control': 'no-cache',
+    'x-correlation-id': 'corr-1',
+  }
+  const callerRaw = Object.entries(callerHeaders).flatMap(([n, v]) => [n.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase()), v])
+  const callerCtx = Object.assign({}, fixed, { caller, inbound: Object.assign({}, fixed.inbound, { headers: callerHeaders, rawHeaders: callerRaw }) }) as unknown as Admitted
+  const readCallerHeaders = (): void => void (admit.bearerOf(callerCtx), admit.presentedCredentials(callerCtx), token.userOf(callerCtx))
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
   const signed = (): Admitted => {
@@ -98,6 +119,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   return {
     cases: [
       { name: 'route + target (matchEndpoint, route mode, query)', run: () => void routed() },
+      { name: "caller's bearer, credentials and user read (12 header lines)", run: readCallerHeaders },
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
       { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
       { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },
