@@ -21,6 +21,7 @@ import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
 import { scrubEchoedQueryFields } from './echoed-fields.js'
 import { PROXY_METHODS } from './max-forwards.js'
+import { cgiShadowTest } from './gateway-headers.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -39,9 +40,13 @@ export interface ProxyRun {
 /** Headers frameworks read as the method instead of the request line's (Express's method-override, Symfony, ASP.NET Core, Rails' Rack::MethodOverride). */
 const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const
 
-/** True when a method-override header asks for TRACE (or TRACK), in any case or list. */
+/** The override headers and their CGI spellings (X_HTTP_Method_Override), which PHP, Rack and WSGI read as the same. */
+const isOverride = cgiShadowTest(METHOD_OVERRIDES, METHOD_OVERRIDES)
+
+/** True when a method-override header, however spelled, asks for TRACE (or TRACK), in any case or list. */
 function overridesToTrace(headers: IncomingMessage['headers']): boolean {
-  for (const name of METHOD_OVERRIDES) {
+  for (const name in headers) {
+    if (!isOverride(name)) continue
     const v = headers[name]
     if (v !== undefined && /(^|[\s,])trac[ek]\s*($|,)/i.test(Array.isArray(v) ? v.join(',') : v)) return true
   }

@@ -58,6 +58,9 @@ describe('TRACE', () => {
     ['x-http-method', 'trace'],
     ['X-Method-Override', ' Track '],
     ['X-HTTP-Method-Override', 'PATCH, TRACE'],
+    // Spellings a CGI-style backend (PHP, Rack, WSGI) reads as X-HTTP-Method-Override.
+    ['X_HTTP_Method_Override', 'TRACE'],
+    ['x.http.method', 'TRACE'],
   ])('a POST with %s: %j is refused the same way (frameworks honour the override)', async (header, value) => {
     seen.length = 0
     const r = await send(gw.url, '/proxy/partner/x', { method: 'POST', headers: { [header]: value } })
