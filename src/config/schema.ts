@@ -5,7 +5,7 @@
  * are errors.
  */
 import { tracingSchema } from './schema-tracing.js'
-import { boundedDuration, drainSchema, duration, loggingSchema, timerDuration } from './schema-operations.js'
+import { boundedDuration, drainSchema, duration, loggingSchema, storeLifetime, timerDuration } from './schema-operations.js'
 
 const size = {
   $comment: 'size',
@@ -386,9 +386,9 @@ const callers = {
   description: 'Caller security: only registered apps may use the gateway.',
   properties: {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
-    clockSkew: { ...duration, default: '30s', description: 'Allowed clock skew for iat/exp/nbf. A seen `jti` is kept until `exp` plus the larger of this and 10 minutes, so raising it (or replicas that disagree) opens no replay window up to 10 minutes.' },
-    bearerTtl: { ...duration, default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s.' },
-    anonymousTtl: { ...duration, default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge. At least 1 s.' },
+    clockSkew: { ...storeLifetime('a seen `jti` is kept in the store until `exp` (up to this and an hour ahead) plus this', '500000000000h'), default: '30s', description: 'Allowed clock skew for iat/exp/nbf. A seen `jti` is kept until `exp` plus the larger of this and 10 minutes, so raising it (or replicas that disagree) opens no replay window up to 10 minutes.' },
+    bearerTtl: { ...storeLifetime('the store keeps a bearer\'s record this long'), default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s.' },
+    anonymousTtl: { ...storeLifetime('the store keeps an anonymous user\'s entries this long'), default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge. At least 1 s.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },
     claimAliasPrefix: {
       type: 'string',

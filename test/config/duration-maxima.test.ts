@@ -2,7 +2,9 @@
  * Every duration the gateway waits on with a timer has a maximum (the schema's `maxDuration`):
  * Node's timers hold at most 2^31 − 1 ms, and a longer delay fired after 1 ms (`endpoints[].timeouts.connect: 720h`
  * made every upstream call a 504 at once; `drain.grace: 1000h` exited 1 at once). So has `interception.leafValidity`:
- * a leaf's notAfter past the year 9999 cannot be written, and every intercepted CONNECT failed to mint. A value up
+ * a leaf's notAfter past the year 9999 cannot be written, and every intercepted CONNECT failed to mint. So have the
+ * lifetimes the store keeps (`callers.bearerTtl`, `anonymousTtl`, and `clockSkew`, which a seen `jti` outlives): Redis
+ * refuses an expiry past a signed 64-bit count of milliseconds (test/callers/lifetime-maxima-store.test.ts). A value up
  * to the maximum loads as written; one past it is refused where the file is read, one line naming the key, the
  * value, the maximum and why. The keys come from the schema, so a new bounded duration is covered as soon as it
  * declares its maximum, and a new duration without one must be listed here.
@@ -16,8 +18,8 @@ import { configErrorLines } from '../support/config-problems.js'
 
 const FILE = '/etc/mtls-gateway/gateway.yaml'
 
-/** Durations with no maximum: store lifetimes and the JWT clock tolerance, which arm no timer. */
-const UNBOUNDED = ['callers.clockSkew', 'callers.bearerTtl', 'callers.anonymousTtl']
+/** Durations bounded for another reason than a timer. */
+const OTHER_BOUNDS = ['callers.anonymousTtl', 'callers.bearerTtl', 'callers.clockSkew', 'interception.leafValidity']
 
 interface Bound {
   max: string
@@ -66,18 +68,26 @@ function withValue(path: (string | number)[], value: string | number): string {
   return stringify(root)
 }
 
-/** The normalised milliseconds of `path` (`…timeouts.response` → `…timeouts.responseMs`). */
+/** The normalised milliseconds of `path` (`…timeouts.response` → `…timeouts.responseMs`; the callers' `…Sec` ones in whole seconds). */
 function normalisedMs(config: GatewayConfig, path: (string | number)[]): unknown {
   let at: unknown = config
   for (const key of path.slice(0, -1)) at = (at as Record<string | number, unknown>)[key]
-  return (at as Record<string, unknown>)[`${String(path.at(-1))}Ms`]
+  const node = at as Record<string, unknown>
+  const key = String(path.at(-1))
+  return `${key}Sec` in node ? (node[`${key}Sec`] as number) * 1000 : node[`${key}Ms`]
 }
+
+/** What normalisation keeps of a written duration (the callers' `…Sec` ones: whole seconds). */
+const expectedMs = (path: (string | number)[], value: string | number): number =>
+  ['clockSkew', 'bearerTtl'].includes(String(path.at(-1))) ? Math.round(parseDuration(value) / 1000) * 1000 : parseDuration(value)
 
 const UNITS = [['ms', 1], ['s', 1000], ['m', 60_000], ['h', 3_600_000]] as const
 
 /** A written duration (integer milliseconds, or a whole or decimal number of a unit) of `lo`..`hi` ms. */
 function writtenBetween(lo: number, hi: number): fc.Arbitrary<string | number> {
-  const integer = fc.integer({ min: lo, max: hi })
+  // Past 2^53 ms (the store lifetimes' maxima) whole milliseconds are no longer exact: hours only.
+  if (lo > Number.MAX_SAFE_INTEGER / 2) return fc.integer({ min: Math.ceil(lo / 3_600_000), max: Math.floor(hi / 3_600_000) }).map((n) => `${n}h`)
+  const integer = fc.integer({ min: lo, max: Math.min(hi, Number.MAX_SAFE_INTEGER) })
   const inUnit = fc.constantFrom(...UNITS).chain(([unit, ms]): fc.Arbitrary<string | number> => {
     const min = Math.ceil(lo / ms)
     const max = Math.floor(hi / ms)
@@ -87,10 +97,10 @@ function writtenBetween(lo: number, hi: number): fc.Arbitrary<string | number> {
   return fc.oneof(integer, inUnit)
 }
 
-it('every duration in the schema has a maximum but the store lifetimes and the clock skew', () => {
-  expect(ALL.filter((d) => d[1] === undefined).map((d) => dotted(d[0])).sort()).toEqual([...UNBOUNDED].sort())
+it('every duration in the schema has a maximum', () => {
+  expect(ALL.filter((d) => d[1] === undefined).map((d) => dotted(d[0]))).toEqual([])
   const timed = BOUNDED.filter(([, b]) => b.why === TIMER_WHY)
-  expect(BOUNDED.filter(([, b]) => b.why !== TIMER_WHY).map((d) => dotted(d[0]))).toEqual(['interception.leafValidity'])
+  expect(BOUNDED.filter(([, b]) => b.why !== TIMER_WHY).map((d) => dotted(d[0])).sort()).toEqual(OTHER_BOUNDS)
   expect(timed.length).toBeGreaterThanOrEqual(20)
   // Every timer's maximum fits with room for the margins added to some (the kill after the grace, Node's keep-alive buffer).
   for (const [, { max }] of timed) expect(parseDuration(max) + 60_000).toBeLessThanOrEqual(MAX_TIMER_MS)
@@ -102,19 +112,22 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
   it(`loads any value up to ${max} as written`, () => {
     // acknowledgeTimeout must also stay below commandTimeout (298h in the base config).
     const hi = name === 'store.redis.acknowledgeTimeout' ? maxMs - 1 : maxMs
-    const lo = name === 'store.redis.commandTimeout' ? 1 : 0
+    // bearerTtl and anonymousTtl are at least 1 s (normalize-services.ts).
+    const lo = name === 'store.redis.commandTimeout' ? 1 : ['callers.bearerTtl', 'callers.anonymousTtl'].includes(name) ? 1000 : 0
     fc.assert(
       fc.property(fc.oneof(writtenBetween(lo, hi), fc.constant(hi)), (value) => {
         const config = parseConfig(FILE, withValue(path, value), { env: {} })
-        expect(normalisedMs(config, path)).toBe(parseDuration(value))
+        expect(normalisedMs(config, path)).toBe(expectedMs(path, value))
       }),
       { seed: 0x7e1e, numRuns: 40 },
     )
   })
 
   it(`refuses any value past ${max}, naming the key, the value and the maximum`, () => {
+    // Past 2^53 ms maxMs + 1 is maxMs again: the next whole hour is the first value written past such a maximum.
+    const next = maxMs + 1 > maxMs ? maxMs + 1 : `${Number(max.slice(0, -1)) + 1}h`
     fc.assert(
-      fc.property(fc.oneof(writtenBetween(maxMs + 1, Math.min(maxMs * 10_000, Number.MAX_SAFE_INTEGER)), fc.constant(maxMs + 1), fc.constant('99999999999999h')), (value) => {
+      fc.property(fc.oneof(writtenBetween(maxMs + 1, maxMs * 10_000), fc.constant(next), fc.constant('99999999999999h')), (value) => {
         const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: {} }))
         expect(lines).toHaveLength(1)
         expect(lines[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: ${name.replace(/[[\].]/g, '\\$&')}: ${String(value).replace('.', '\\.')} is longer than the maximum, ${max}: `))
