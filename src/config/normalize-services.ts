@@ -31,8 +31,17 @@ export function normalizeAdminTls(t: Raw, abs: (p: string) => string, report: Re
 /** The files a listener's TLS reads (watched: a renewed certificate or client CA reloads like the rest of the config). */
 export const listenTlsFiles = (t: ListenTlsConfig | undefined): string[] => (t ? [t.cert, t.key, ...(t.clientCa !== undefined ? [t.clientCa] : [])] : [])
 
-/** Normalises the `normalizeInterception` section. */
-export function normalizeInterception(t: Raw, abs: (p: string) => string): NonNullable<GatewayConfig['interception']> {
+/**
+ * A minted leaf's notBefore is a minute back (callers' clocks may be behind); its notAfter must be as far ahead
+ * for callers whose clocks are ahead. A shorter `leafValidity` (`0`, `500ms`) loaded, and every leaf was expired
+ * when the caller checked it (notAfter is written in whole seconds): each intercepted CONNECT failed its handshake.
+ */
+const MIN_LEAF_VALIDITY_MS = 60_000
+
+/** Normalises the `interception` section. */
+export function normalizeInterception(t: Raw, abs: (p: string) => string, report: Report): NonNullable<GatewayConfig['interception']> {
+  const v = t.leafValidity as string | number | undefined
+  if (v !== undefined && parseDuration(v) < MIN_LEAF_VALIDITY_MS) report(['leafValidity'], `${String(v)} is less than 1m: a minted leaf must still be valid when a caller checks it, by a clock up to a minute ahead too (its notBefore is a minute back)`)
   return {
     caCert: abs(str(t.caCert) as string),
     caKey: abs(str(t.caKey) as string),

@@ -45,7 +45,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     listen: normalizeListen(obj(root.listen), abs),
     store: normalizeStore(obj(root.store), abs, reportAt('store')),
     callers: normalizeCallers(root.callers, reportAt('callers')),
-    ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs) } : {}),
+    ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs, reportAt('interception')) } : {}),
     admin: normalizeAdmin(obj(root.admin), abs, reportAt('admin', 'tls')),
     ...normalizeDrainAndLogging(obj(root.drain), obj(root.logging)),
     limits: normalizeBodyLimits(obj(root.limits), reportAt('limits')),

@@ -228,7 +228,7 @@ const interception = {
     caCert: { type: 'string', description: 'Interception CA certificate (PEM; `mtls-gateway pki interception-ca` makes one).' },
     caKey: { type: 'string', description: 'Interception CA private key (PEM).' },
     caKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted CA key.' },
-    leafValidity: { ...boundedDuration('876000h', 'a minted leaf\'s notAfter is written into it, and a certificate holds dates before the year 10000 only'), default: '24h', description: 'Validity of minted leaf certificates.' },
+    leafValidity: { ...boundedDuration('876000h', 'a minted leaf\'s notAfter is written into it, and a certificate holds dates before the year 10000 only'), default: '24h', description: 'Validity of minted leaf certificates; at least 1m (a leaf is valid from a minute back, for callers\' clocks behind, and must be as far ahead).' },
     cacheSize: { type: 'integer', minimum: 1, default: 1000, description: 'Minted leaves kept (LRU), so only the first connection for a host pays.' },
     passThrough: {
       type: 'array',

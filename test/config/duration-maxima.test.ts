@@ -112,8 +112,8 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
   it(`loads any value up to ${max} as written`, () => {
     // acknowledgeTimeout must also stay below commandTimeout (298h in the base config).
     const hi = name === 'store.redis.acknowledgeTimeout' ? maxMs - 1 : maxMs
-    // bearerTtl and anonymousTtl are at least 1 s (normalize-services.ts).
-    const lo = name === 'store.redis.commandTimeout' ? 1 : ['callers.bearerTtl', 'callers.anonymousTtl'].includes(name) ? 1000 : 0
+    // Minima (normalize-services.ts, normalize-redis.ts): bearerTtl and anonymousTtl 1 s, leafValidity 1m.
+    const lo = ({ 'store.redis.commandTimeout': 1, 'callers.bearerTtl': 1000, 'callers.anonymousTtl': 1000, 'interception.leafValidity': 60_000 } as Record<string, number>)[name] ?? 0
     fc.assert(
       fc.property(fc.oneof(writtenBetween(lo, hi), fc.constant(hi)), (value) => {
         const config = parseConfig(FILE, withValue(path, value), { env: {} })
