@@ -14,6 +14,8 @@ export function normalizeTracing(t: Raw, abs: (p: string) => string, report: Rep
   const otlp = t.otlp === undefined ? undefined : obj(t.otlp)
   const tls = obj(otlp?.tls)
   if ((tls.cert === undefined) !== (tls.key === undefined)) report(['otlp', 'tls', tls.cert === undefined ? 'cert' : 'key'], 'is required with a client certificate (cert and key go together)')
+  // OpenTelemetry's exporter throws on a timeout of 0 ms: `timeout: 0` (or `0.4ms`) passed `check`, and then the gateway did not start.
+  if (otlp?.timeout !== undefined && parseDuration(otlp.timeout as string | number) < 1) report(['otlp', 'timeout'], `${String(otlp.timeout)} is less than 1ms: an export must be given some time (OpenTelemetry's exporter refuses 0)`)
   const file = (k: string): { [key: string]: string } => (str(tls[k]) === undefined ? {} : { [k]: abs(str(tls[k]) as string) })
   return {
     enabled: (t.enabled as boolean | undefined) ?? P.enabled.default,
