@@ -72,3 +72,14 @@ export function normalizeDrainAndLogging(drain: Raw, logging: Raw): Pick<Gateway
     logging: { callerFaults: { burst: (faults.burst as number | undefined) ?? d.burst.default, intervalMs: parseDuration((faults.interval as string | number | undefined) ?? d.interval.default) } },
   }
 }
+
+/**
+ * `endpoints[].timeouts.keepAlive`: undici's pool refuses a keep-alive of 0 ms when it makes a connection, so
+ * `keepAlive: 0` (or `0.4ms`) loaded and then every call to the endpoint was a 502 ("upstream request failed
+ * (UND_ERR_INVALID_ARG)"). It is at least 1 ms, refused at load.
+ */
+export function upstreamKeepAliveMs(v: unknown, report: Report): number {
+  const kept = parseDuration((v as string | number | undefined) ?? configSchema.properties.endpoints.items.properties.timeouts.properties.keepAlive.default)
+  if (kept < 1) report(['keepAlive'], `${String(v)} is less than 1ms: an idle pooled connection is kept for some time (undici refuses 0)`)
+  return kept
+}

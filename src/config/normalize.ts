@@ -14,7 +14,7 @@ import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
-import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging } from './normalize-limits.js'
+import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 
@@ -154,7 +154,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
       connectMs: ms(timeouts.connect, '5s'),
       responseMs: ms(timeouts.response, '30s'),
       idleMs: ms(timeouts.idle, '30s'),
-      keepAliveMs: ms(timeouts.keepAlive, '60s'),
+      keepAliveMs: upstreamKeepAliveMs(timeouts.keepAlive, (p, m) => report(['timeouts', ...p], m)),
     },
     connections: (e.connections as number | undefined) ?? 128,
     ...(e.via ? { via: { url: str(obj(e.via).url) as string, ...(str(obj(e.via).username) !== undefined ? { username: str(obj(e.via).username) as string } : {}), ...(str(obj(e.via).password) !== undefined ? { password: str(obj(e.via).password) as string } : {}) } } : {}),

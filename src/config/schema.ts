@@ -192,7 +192,7 @@ const endpoint = {
         connect: { ...timerDuration(), default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504. `0` turns it off.' },
         response: { ...timerDuration(), default: '30s', description: 'Time to the upstream response headers; exceeded → 504. Interim `1xx` answers (`102 Processing`, `103 Early Hints`) do not extend it past this long after the first of them, or after the end of the request body when that is later (a slow upload is time the caller takes, not the upstream). `0` turns it off.' },
         idle: { ...timerDuration(), default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream. `0` turns it off.' },
-        keepAlive: { ...timerDuration(), default: '60s', description: 'How long an idle pooled upstream connection is kept.' },
+        keepAlive: { ...timerDuration(), default: '60s', description: 'How long an idle pooled upstream connection is kept; at least 1ms.' },
       },
     },
     connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },

@@ -112,8 +112,8 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
   it(`loads any value up to ${max} as written`, () => {
     // acknowledgeTimeout must also stay below commandTimeout (298h in the base config).
     const hi = name === 'store.redis.acknowledgeTimeout' ? maxMs - 1 : maxMs
-    // Minima (normalize-services.ts, normalize-redis.ts, normalize-tracing.ts): bearerTtl and anonymousTtl 1 s, leafValidity 1m, the OTLP timeout 1 ms.
-    const lo = ({ 'store.redis.commandTimeout': 1, 'callers.bearerTtl': 1000, 'callers.anonymousTtl': 1000, 'interception.leafValidity': 60_000, 'tracing.otlp.timeout': 1 } as Record<string, number>)[name] ?? 0
+    // Minima (normalize-services.ts, normalize-redis.ts, normalize-tracing.ts, normalize-limits.ts): bearerTtl and anonymousTtl 1 s, leafValidity 1m, the OTLP timeout and an endpoint's keepAlive 1 ms.
+    const lo = ({ 'store.redis.commandTimeout': 1, 'callers.bearerTtl': 1000, 'callers.anonymousTtl': 1000, 'interception.leafValidity': 60_000, 'tracing.otlp.timeout': 1, 'endpoints[0].timeouts.keepAlive': 1 } as Record<string, number>)[name] ?? 0
     fc.assert(
       fc.property(fc.oneof(writtenBetween(lo, hi), fc.constant(hi)), (value) => {
         const config = parseConfig(FILE, withValue(path, value), { env: {} })
