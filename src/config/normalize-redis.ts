@@ -33,6 +33,9 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
   const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
   // WAIT is a command: it must be able to wait its full time within the command timeout.
   if (acknowledgeTimeoutMs >= commandTimeoutMs) report(['acknowledgeTimeout'], `must be shorter than commandTimeout (${commandTimeoutMs} ms)`)
+  const connectTimeoutMs = parseDuration((r.connectTimeout as string | number | undefined) ?? '2s')
+  // A Cluster's slot-map refresh waits connectTimeout: ioredis gives up on it at once at 0 (alone, 0 is no limit), and every store call failed.
+  if (cluster !== undefined && connectTimeoutMs < 1) report(['connectTimeout'], `${String(r.connectTimeout)} is less than 1ms: with redis.cluster it bounds each refresh of the slot map, which fails at once at 0`)
   return {
     ...optional('username', str(r.username)),
     ...optional('password', str(r.password)),
@@ -53,7 +56,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     replicasToAcknowledge: (r.replicasToAcknowledge as number | undefined) ?? (sentinel !== undefined ? 1 : 0),
     acknowledgeTimeoutMs,
     commandTimeoutMs,
-    connectTimeoutMs: parseDuration((r.connectTimeout as string | number | undefined) ?? '2s'),
+    connectTimeoutMs,
     gateReadiness: (r.gateReadiness as boolean | undefined) ?? false,
   }
 }

@@ -302,7 +302,7 @@ const redisStore = {
     },
     acknowledgeTimeout: { ...timerDuration('298h'), default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`. A store call waits `commandTimeout` + this on one timer, so each has half a timer\'s maximum.' },
     commandTimeout: { ...timerDuration('298h'), default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
-    connectTimeout: { ...timerDuration(), default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel.' },
+    connectTimeout: { ...timerDuration(), default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel, and (with `cluster`) for each refresh of the slot map; `0`: no limit, refused with `cluster`.' },
     gateReadiness: {
       type: 'boolean',
       default: false,
