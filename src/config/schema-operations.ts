@@ -29,13 +29,14 @@ export const boundedDuration = (max: string, why: string) => ({ ...duration, max
 export const timerDuration = (max: '596h' | '298h' = '596h') => boundedDuration(max, `the gateway waits on a timer for it, and a timer holds at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
 
 /**
- * A lifetime the store keeps an entry for (`callers.bearerTtl`, `anonymousTtl`; `clockSkew`, which
- * a seen `jti` outlives). It arms no timer, but Redis holds an expiry as milliseconds since 1970 in
- * a signed 64-bit integer (about 2.56·10^12 h; `SET … PX` refuses a longer one, and every request
- * needing that write failed with 503 though the config had loaded); `1000000000000h` leaves room.
+ * A lifetime the store keeps an entry for (`callers.bearerTtl`, `anonymousTtl`). It arms no timer,
+ * but Redis holds an expiry as milliseconds since 1970 in a signed 64-bit integer (about 2.56·10^12
+ * h; `SET … PX` refuses a longer one, and every request needing that write failed with 503 though
+ * the config had loaded); `1000000000000h` leaves room (a seen `jti` outlives `exp` by at most
+ * `clockSkew`'s 1h more).
  */
-export const storeLifetime = (what: string, max: '1000000000000h' | '500000000000h' = '1000000000000h') =>
-  boundedDuration(max, `${what}, and Redis holds an expiry as milliseconds since 1970 in a signed 64-bit integer (about 2.56·10^12 h)`)
+export const storeLifetime = (what: string) =>
+  boundedDuration('1000000000000h', `${what}, and Redis holds an expiry as milliseconds since 1970 in a signed 64-bit integer (about 2.56·10^12 h)`)
 
 export const drainSchema = {
   type: 'object',

@@ -3,7 +3,7 @@
  * Node's timers hold at most 2^31 − 1 ms, and a longer delay fired after 1 ms (`endpoints[].timeouts.connect: 720h`
  * made every upstream call a 504 at once; `drain.grace: 1000h` exited 1 at once). So has `interception.leafValidity`:
  * a leaf's notAfter past the year 9999 cannot be written, and every intercepted CONNECT failed to mint. So have the
- * lifetimes the store keeps (`callers.bearerTtl`, `anonymousTtl`, and `clockSkew`, which a seen `jti` outlives): Redis
+ * lifetimes the store keeps (`callers.bearerTtl`, `anonymousTtl`; `clockSkew`, how long past `exp` a token is accepted, at most 1h): Redis
  * refuses an expiry past a signed 64-bit count of milliseconds (test/callers/lifetime-maxima-store.test.ts). A value up
  * to the maximum loads as written; one past it is refused where the file is read, one line naming the key, the
  * value, the maximum and why. The keys come from the schema, so a new bounded duration is covered as soon as it
