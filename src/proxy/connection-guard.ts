@@ -129,11 +129,11 @@ const LIMITS: Record<Limit, { key: 'bodyIdleMs' | 'bufferedBodyMs' | 'sendIdleMs
   send_idle: { key: 'sendIdleMs', name: 'sendIdle', what: 'the caller read none of the response for' },
 }
 
-/** The per-connection state of one server: what is open, what is busy, what is being read. */
+/** The per-connection state of one server: what is open, what is busy (how many requests started unanswered: pipelined ones start early), what is being read. */
 class Guard implements ConnectionGuard {
   readonly #o: GuardOptions
   readonly #open = new Set<Duplex>()
-  readonly #busy = new WeakSet<Duplex>()
+  readonly #busy = new WeakMap<Duplex, number>()
   readonly #tunnels = new Map<Duplex, () => boolean>()
   readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
   readonly #children: Child[] = []
@@ -157,14 +157,14 @@ class Guard implements ConnectionGuard {
     // A tunnelled request re-emitted here from the tunnels' inner server: that server's guard
     // owns its socket and its limits; bookkeeping it twice was work for nothing.
     if (!this.#open.has(socket)) return
-    this.#busy.add(socket)
+    this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1)
     const body = hasBody(req.headers)
     // Once its response is done Node forgets a request: if its body never completes, whoever
     // still reads it (undici, an API handler) must learn when the connection goes.
     const abandon = (): void => void (req.complete || req.destroy())
     if (body) socket.once('close', abandon)
     res.on('close', () => {
-      this.#busy.delete(socket)
+      this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
       this.#reading.delete(socket)
       if (body && req.complete) socket.off('close', abandon)
     })
@@ -186,7 +186,7 @@ class Guard implements ConnectionGuard {
       this.#reading.delete(socket)
       return this.#expire(current.req, current.res, 'body_idle')
     }
-    if (this.#busy.has(socket)) return // the response is on its way; upstream and send limits bound it
+    if (this.#busy.get(socket)) return // the response is on its way; upstream and send limits bound it
     this.#o.events.onTimeout?.(this.#o.listener, this.#o.idleReason ?? 'keep_alive')
     socket.destroy()
   }
@@ -228,7 +228,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeIdle(): void {
-    for (const socket of this.#open) if (!this.#busy.has(socket)) socket.destroy()
+    for (const socket of this.#open) if (!this.#busy.get(socket)) socket.destroy()
     for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
     for (const child of this.#children) child.closeIdle()
   }
@@ -239,7 +239,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {
-    for (const socket of this.#open) if (!this.#busy.has(socket) && refused(socket)) socket.destroy()
+    for (const socket of this.#open) if (!this.#busy.get(socket) && refused(socket)) socket.destroy()
     for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
     for (const child of this.#children) child.closeRefused(refused)
   }

@@ -91,21 +91,21 @@ function tlsOver(raw: Socket, ca: string, client = false): Promise<TLSSocket> {
 interface Reply { status: number; head: string; body: string }
 
 /** An intercepted tunnel trusting `ca`. */
-async function tunnel(port: number, ca: string): Promise<{ send(path: string): Promise<Reply>; closed: Promise<void>; tls: TLSSocket }> {
+async function tunnel(port: number, ca: string): Promise<{ send(path: string, write?: boolean): Promise<Reply>; closed: Promise<void>; tls: TLSSocket }> {
   const { raw, closed } = await connect(port)
   const tls = await tlsOver(raw, ca)
   return { send: requests(tls), closed, tls }
 }
 
-/** Requests on `tls`, one at a time, answers read by Content-Length. */
-function requests(tls: TLSSocket): (path: string) => Promise<Reply> {
+/** Requests on `tls`, one at a time, answers read by Content-Length; `write: false` reads the next answer to a request already written. */
+function requests(tls: TLSSocket): (path: string, write?: boolean) => Promise<Reply> {
   let buffered = ''
   let wake: (() => void) | undefined
   tls.on('data', (c: Buffer) => ((buffered += c.toString('latin1')), wake?.()))
   tls.on('close', () => wake?.())
   tls.on('error', () => undefined)
-  const send = async (path: string): Promise<Reply> => {
-    tls.write(`GET ${path} HTTP/1.1\r\nHost: ${authority()}\r\n\r\n`)
+  const send = async (path: string, write = true): Promise<Reply> => {
+    if (write) tls.write(request(path))
     for (;;) {
       const end = buffered.indexOf('\r\n\r\n')
       const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0)
@@ -120,6 +120,8 @@ function requests(tls: TLSSocket): (path: string) => Promise<Reply> {
   }
   return send
 }
+
+const request = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${authority()}\r\n\r\n`
 
 /** Waits for a tunnel to close: a generous deadline, so a tunnel left open fails with its own message. */
 async function closes(closed: Promise<void>, what: string): Promise<void> {
@@ -195,6 +197,21 @@ describe.each([
     await expect(tlsOver((await connect(port)).raw, pem('old'))).rejects.toThrow(/certificate/i)
     await eventually(() => linesOf('tunnel_outdated').length === 1, 20_000, 'the 421 access line')
     expect(linesOf('tunnel_outdated')[0]).toMatchObject({ status: 421, mode: 'connect', method: 'GET' })
+  })
+
+  it('a request pipelined behind another is in flight too: the reload waits for it, the request after it is 421', async () => {
+    await reload({})
+    const t = await tunnel(port, pem('old'))
+    const before = held.length
+    // Two requests in one write: the first answered at once, the second held at the backend.
+    t.tls.write(request('/warm') + request('/hold'))
+    expect((await t.send('/warm', false)).status).toBe(200)
+    await eventually(() => held.length > before, 20_000, 'the backend to hold the pipelined request')
+    await reload({ ca: 'new' })
+    held.splice(0).forEach((release) => release())
+    expect((await t.send('/hold', false)).status).toBe(200)
+    expect((await t.send('/next')).status).toBe(421)
+    await closes(t.closed, 'the answered tunnel')
   })
 
   it('a reload that moves the host to passThrough: the in-flight request finishes, the next is 421 with Connection: close; a new CONNECT is a pass-through tunnel to the backend', async () => {
