@@ -158,7 +158,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
         return err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       }
     }
-    return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { current: o.current, judge })
+    return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { opened: gateway, current: o.current, judge })
   }
   return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}) }, reports)
 }

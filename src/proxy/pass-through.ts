@@ -26,8 +26,9 @@ export interface PassThroughOptions {
   onTimeout(reason: TimeoutReason): void
 }
 
-/** How an open tunnel is judged again: the snapshot in force now, and its CONNECT's verdict under a snapshot (the refusal, or undefined to go on). */
+/** How an open tunnel is judged again: the snapshot its CONNECT was judged under, the snapshot in force now, and its CONNECT's verdict under a snapshot (the refusal, or undefined to go on). */
 export interface Rejudge {
+  opened: Gateway
   current: () => Gateway
   judge: (gateway: Gateway) => Promise<GatewayError | undefined>
 }
@@ -56,9 +57,11 @@ export async function passThrough(socket: Duplex, head: Buffer, authority: strin
       socket.destroy()
       upstream.destroy()
     }
-    const gate = rejudgeGate(rejudge.current, rejudge.judge, refuse)
+    const gate = rejudgeGate(rejudge, refuse)
     socket.pipe(gate.pass()).pipe(upstream).pipe(gate.pass()).pipe(socket)
     atReload.set(socket, gate.now)
+    // A reload while the CONNECT was admitted or dialled found no tunnel to judge: judged now, as that reload would have.
+    gate.now()
   } else socket.pipe(upstream).pipe(socket)
   idleLimit(socket, upstream, o)
 }
@@ -76,8 +79,8 @@ export function rejudgeAtReload(socket: object): void {
  * judged under (and not longer than REJUDGE_MS ago); otherwise the tunnel is judged again first
  * and closed, that byte undelivered, when refused. `now` judges it under a new snapshot at once.
  */
-function rejudgeGate(current: () => Gateway, judge: (g: Gateway) => Promise<GatewayError | undefined>, refuse: (e: GatewayError) => void): { pass: () => Transform; now: () => void } {
-  let judged = current()
+function rejudgeGate({ opened, current, judge }: Rejudge, refuse: (e: GatewayError) => void): { pass: () => Transform; now: () => void } {
+  let judged = opened
   let judgedAt = Date.now()
   let pending: Promise<GatewayError | undefined> | undefined
   const verdict = (): Promise<GatewayError | undefined> | undefined => {

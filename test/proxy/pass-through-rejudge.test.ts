@@ -13,6 +13,9 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
 import { eventually, replaceFile, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { GatewayError } from '../../src/errors.js'
+import type { Gateway } from '../../src/gateway/index.js'
+import { passThrough } from '../../src/proxy/pass-through.js'
 
 const AUD = 'https://gateway.test'
 const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
@@ -124,5 +127,47 @@ describe('an open pass-through tunnel after a reload', () => {
     expect(await reload(config().replace('endpoints: [partner] }', 'endpoints: ["*"] }'))).toEqual({ ok: true, endpoints: 1 })
     expect(await tunnel.echo('same')).toBe('same')
     tunnel.socket.destroy()
+  })
+})
+
+/**
+ * A reload that lands while a CONNECT is admitted or its destination dialled finds no tunnel yet
+ * (the reload judges open tunnels only): the tunnel, once open, is judged under the snapshot then
+ * in force when that is not the one its CONNECT was judged under. passThrough itself, over real
+ * TCP (a caller socket, the echo destination); the snapshots stand in by identity.
+ */
+describe('a pass-through tunnel whose CONNECT a reload overtook', () => {
+  async function open(opened: Gateway, current: Gateway, refuseUnder: Gateway | undefined): Promise<{ judged: Gateway[]; closed: Promise<GatewayError | undefined>; client: Socket }> {
+    const server = createTcpServer()
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    stops.push(async () => server.close())
+    const accepted = new Promise<Socket>((r) => server.once('connection', r))
+    const client = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1').on('error', () => {})
+    const socket = await accepted
+    const judged: Gateway[] = []
+    let done: (e: GatewayError | undefined) => void = () => {}
+    const closed = new Promise<GatewayError | undefined>((r) => (done = r))
+    const judge = async (g: Gateway): Promise<GatewayError | undefined> => (judged.push(g), g === refuseUnder ? new GatewayError('endpoint_not_configured', 'pass-through closed: no longer a pass-through host') : undefined)
+    const target = { host: '127.0.0.1', port: echoPort(), allowPrivate: true, connectTimeoutMs: 0 }
+    await passThrough(socket, Buffer.alloc(0), `127.0.0.1:${echoPort()}`, target, { limits: { tunnelIdleMs: 0 }, track: () => {}, onTimeout: () => {} }, done, { opened, current: () => current, judge })
+    return { judged, closed, client }
+  }
+  const before = { name: 'before the reload' } as unknown as Gateway
+  const after = { name: 'after the reload' } as unknown as Gateway
+
+  it('is judged at once under the new snapshot and, refused there, closes without waiting for a byte', async () => {
+    const t = await open(before, after, after)
+    expect(await t.closed).toMatchObject({ reason: 'endpoint_not_configured' })
+    expect(t.judged).toEqual([after])
+  })
+
+  it('is not judged again when no reload came (its CONNECT was judged under the snapshot in force)', async () => {
+    const t = await open(before, before, before)
+    let got = ''
+    const echoed = new Promise<string>((r) => t.client.on('data', (c: Buffer) => void ((got += c.toString('latin1')).endsWith('\r\n\r\nx') && r(got))))
+    t.client.write('x')
+    expect(await echoed).toBe('HTTP/1.1 200 Connection Established\r\n\r\nx')
+    expect(t.judged).toEqual([])
+    t.client.destroy()
   })
 })
