@@ -214,6 +214,20 @@ describe.each([
     await closes(t.closed, 'the answered tunnel')
   })
 
+  it('the next request on an outdated tunnel expecting 100-continue gets the 421 itself, never a 100, and its body is not waited for', async () => {
+    await reload({})
+    const busy = await busyTunnel(pem('old'))
+    await reload({ ca: 'new' })
+    expect((await busy.reply()).status).toBe(200)
+    busy.t.tls.write(`POST /upload HTTP/1.1\r\nHost: ${authority()}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`)
+    const next = await busy.t.send('/upload', false)
+    expect(next.status).toBe(421)
+    expect(next.head).toMatch(/\r\nconnection: close/i)
+    expect(Number(/\r\ncontent-length: *(\d+)/i.exec(next.head)?.[1])).toBe(Buffer.byteLength(next.body))
+    expect(JSON.parse(next.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
+    await closes(busy.t.closed, 'the answered tunnel')
+  })
+
   it('a reload that moves the host to passThrough: the in-flight request finishes, the next is 421 with Connection: close; a new CONNECT is a pass-through tunnel to the backend', async () => {
     await reload({})
     const idle = await tunnel(port, pem('old'))
