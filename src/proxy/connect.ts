@@ -160,7 +160,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     }
     return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { opened: gateway, current: o.current, judge })
   }
-  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}) }, reports)
+  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}), again: () => handleConnect(o, req, socket, head, facts, reports) }, reports)
 }
 
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
@@ -183,12 +183,10 @@ function callerCertificate(socket: Duplex): CallerCertificate | undefined {
 /** A CONNECT accepted for interception: what its tunnel is made of. */
 interface Interception {
   gateway: Gateway
-  host: string
-  port: number
-  authority: string
-  caller?: Caller
-  token?: string
-  certificate?: CallerCertificate
+  host: string; port: number; authority: string
+  caller?: Caller; token?: string; certificate?: CallerCertificate
+  /** The CONNECT decided again under the snapshot in force (a reload came while it was admitted or its leaf minted). */
+  again(): Promise<void>
 }
 
 /** Answers 200 once the host's leaf is at hand, terminates the caller's TLS and hands the tunnel to the inner server. */
@@ -203,6 +201,8 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
   // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.
   const fallback = await minter.contextFor(a.host)
+  // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is.
+  if (o.current() !== gateway) return a.again()
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
   const tls = new TLSSocket(socket as Socket, {
