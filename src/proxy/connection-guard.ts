@@ -165,7 +165,7 @@ class Guard implements ConnectionGuard {
     if (body) socket.once('close', abandon)
     res.on('close', () => {
       this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
-      this.#reading.delete(socket)
+      if (this.#reading.get(socket)?.req === req) this.#reading.delete(socket)
       if (body && req.complete) socket.off('close', abandon)
     })
     const idleMs = this.#o.timeouts.bodyIdleMs

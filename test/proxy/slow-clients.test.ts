@@ -155,6 +155,17 @@ describe('slow and silent clients', () => {
     expect(g.access().some((e) => e.reason === 'bad_request')).toBe(false)
   }, 60_000)
 
+  it('a body pipelined behind an answered request that stops arriving is cut by bodyIdle (408), the answer before it delivered', async () => {
+    const c = await rawClient(port)
+    c.socket.write('GET /proxy/partner/first HTTP/1.1\r\nHost: a\r\n\r\nPOST /proxy/partner/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nfirst bytes, then nothing')
+    await c.closed(DEADLINE_MS)
+    const [first, second] = c.received().toString('latin1').split(/(?=HTTP\/1\.1 )/)
+    expect(first).toMatch(/^HTTP\/1\.1 200 /)
+    const refused = parseRawResponse(Buffer.from(second ?? '', 'latin1'))
+    expect(refused.status).toBe(408)
+    expect(JSON.parse(refused.body.toString()).errors[0].msg).toMatch(/listen\.timeouts\.bodyIdle/)
+  })
+
   it('inside an intercepted tunnel: closes it idle between requests (tunnelIdle), and answers 408 to silence after the handshake (headers)', async () => {
     const tunnelCount = async (reason: string): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'tunnel', reason }) ?? 0
     const before = { idle: await tunnelCount('tunnel_idle'), headers: await tunnelCount('headers') }
