@@ -18,7 +18,7 @@ import { authFailureLabel, singleHeader } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
-import { admittedByCallerTrust, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
+import { admittedByCallerTrust, interceptionUnavailable, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -193,10 +193,8 @@ interface Interception {
 async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, a: Interception, reports: TunnelReports): Promise<void> {
   const { gateway, authority } = a
   if (!gateway.config.interception || !gateway.interception) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: TLS interception is not configured (interception.caCert)`)
-  // Judged at each CONNECT, like a bundle's dates: an expired CA stops interception only (503:
-  // the gateway's own signing identity is unusable for now, no upstream was asked).
-  const fault = gateway.interception.validityFault()
-  if (fault) throw new GatewayError('unavailable', `CONNECT to ${authority} refused: TLS interception is unavailable: ${fault}`)
+  const unavailable = interceptionUnavailable(gateway.interception, authority)
+  if (unavailable) throw unavailable
   const minter = await o.minter(gateway)
   if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
   // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.

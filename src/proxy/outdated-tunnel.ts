@@ -7,14 +7,14 @@
  * outdated tunnels close (as caller trust's refused connections do, untrusted-connection.ts); an
  * inner request in flight finishes on its snapshot; the next inner request on such a tunnel is
  * answered with `Connection: close`: 403 endpoint_not_configured when a fresh CONNECT would be
- * refused, else 421 tunnel_outdated (reconnect). Pass-through tunnels are judged again at the
+ * refused (503 while a new CA is outside its validity), else 421 tunnel_outdated (reconnect). Pass-through tunnels are judged again at the
  * reload (pass-through.ts) rather than only at their next byte.
  */
 import type { Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import type { InterceptionCa } from '../tls/index.js'
+import { interceptionUnavailable, type InterceptionCa } from '../tls/index.js'
 import { tunnelOf, type Tunnel } from './connect.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import { rejudgeAtReload } from './pass-through.js'
@@ -29,12 +29,17 @@ const authorityOf = (p: { host: string; port: number }): string => `${p.host.inc
 /** The verdicts of one snapshot, per tunnel: judged once per tunnel and snapshot. */
 const verdicts = new WeakMap<Gateway, WeakMap<Tunnel, GatewayError | null>>()
 
+/** Verdicts of a replaced CA: a new CONNECT gets the new CA's leaf only while that CA is within its validity. */
+const caReplaced = new WeakSet<GatewayError>()
+
 /** Why `tunnel` no longer stands under `gateway` (what its next inner request is answered), or undefined while it does. */
 export function outdatedTunnel(tunnel: Tunnel, gateway: Gateway): GatewayError | undefined {
   let known = verdicts.get(gateway)
   if (!known) verdicts.set(gateway, (known = new WeakMap()))
   let verdict = known.get(tunnel)
   if (verdict === undefined) known.set(tunnel, (verdict = judge(tunnel, gateway) ?? null))
+  // The CA in force expired or not valid yet: a new CONNECT is its 503, not "open a new CONNECT" (judged now, as each CONNECT's is).
+  if (verdict !== null && caReplaced.has(verdict) && gateway.interception) return interceptionUnavailable(gateway.interception, tunnel.authority) ?? verdict
   return verdict ?? undefined
 }
 
@@ -47,8 +52,10 @@ function judge(tunnel: Tunnel, gateway: Gateway): GatewayError | undefined {
     if (interception.passThrough.some((p) => authorityOf(p) === authority)) return new GatewayError('tunnel_outdated', `CONNECT to ${authority}: a reload made this host a pass-through host (interception.passThrough) ${since}: open a new CONNECT, which is tunnelled without interception`)
     return new GatewayError('endpoint_not_configured', `CONNECT to ${authority}: a reload removed this host's endpoints ${since}; a new CONNECT is refused`)
   }
-  if (!sameCa(ca, gateway.interception)) return new GatewayError('tunnel_outdated', `CONNECT to ${authority}: a reload replaced the interception CA ${since} (this tunnel's certificate was signed by the old one): open a new CONNECT for a certificate of "${gateway.interception.subject}"`)
-  return undefined
+  if (sameCa(ca, gateway.interception)) return undefined
+  const replaced = new GatewayError('tunnel_outdated', `CONNECT to ${authority}: a reload replaced the interception CA ${since} (this tunnel's certificate was signed by the old one): open a new CONNECT for a certificate of "${gateway.interception.subject}"`)
+  caReplaced.add(replaced)
+  return replaced
 }
 
 /**

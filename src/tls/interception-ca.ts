@@ -5,6 +5,7 @@
  * the clock, evaluated at each CONNECT: outside it only interception is unavailable.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { GatewayError } from '../errors.js'
 import { oneLine } from './chain.js'
 
 /** The supported CA key kinds (what minting signs with). */
@@ -81,4 +82,14 @@ export function loadInterceptionCa(certPem: string, keyPem: string, passphrase?:
     },
   }
   return { ca, problems: [] }
+}
+
+/**
+ * The 503 a CONNECT to be intercepted gets while `ca` is outside its validity: judged at each
+ * CONNECT, like a bundle's dates, an expired CA stops interception only (the gateway's own signing
+ * identity is unusable for now, no upstream was asked).
+ */
+export function interceptionUnavailable(ca: InterceptionCa, authority: string): GatewayError | undefined {
+  const fault = ca.validityFault()
+  return fault === undefined ? undefined : new GatewayError('unavailable', `CONNECT to ${authority} refused: TLS interception is unavailable: ${fault}`)
 }

@@ -16,8 +16,9 @@ import { outdatedTunnel } from '../../src/proxy/outdated-tunnel.js'
 
 const key = (): InterceptionCa['key'] => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
 const keys = [key(), key()] as const
-/** CA `n`: a fresh object each time (a reload reads the files again), same bytes for the same `n`. */
-const ca = (n: 0 | 1): InterceptionCa => ({ certPem: `-----BEGIN CERTIFICATE-----\nca-${n}\n`, key: keys[n], subject: `CN=ca ${n}` }) as unknown as InterceptionCa
+/** CA `n`: a fresh object each time (a reload reads the files again), same bytes for the same `n`; `valid`: within its validity now. */
+const ca = (n: 0 | 1, valid = true): InterceptionCa =>
+  ({ certPem: `-----BEGIN CERTIFICATE-----\nca-${n}\n`, key: keys[n], subject: `CN=ca ${n}`, validityFault: () => (valid ? undefined : `the interception CA is not valid before 2999-01-01T00:00:00.000Z ("CN=ca ${n}")`) }) as unknown as InterceptionCa
 
 const hosts = ['api.partner.test', 'Other.test', '10.0.0.1', '::1', 'fe80::1'] as const
 const authorityOf = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host.toLowerCase()}:${port}`
@@ -25,6 +26,8 @@ const authorityOf = (host: string, port: number): string => `${host.includes(':'
 interface Snapshot {
   interception: boolean
   ca: 0 | 1
+  /** The CA in force is within its validity (else a fresh CONNECT to intercept is a 503). */
+  caValid: boolean
   endpoints: boolean
   passThrough: boolean
 }
@@ -34,30 +37,31 @@ function gatewayOf(s: Snapshot, host: string, port: number): Gateway {
   const byHost = new Map<string, unknown[]>(s.endpoints ? [[authority, [{ name: 'partner' }]]] : [])
   const passThrough = s.passThrough ? [{ host: host.toLowerCase(), port }] : []
   const config = s.interception ? { interception: { passThrough } } : {}
-  return { byHost, config, ...(s.interception ? { interception: ca(s.ca) } : {}) } as unknown as Gateway
+  return { byHost, config, ...(s.interception ? { interception: ca(s.ca, s.caValid) } : {}) } as unknown as Gateway
 }
 
 /** What a fresh CONNECT to the authority gets under `s`. */
-function fresh(s: Snapshot): 'intercepted' | 'pass_through' | 'refused' {
+function fresh(s: Snapshot): 'intercepted' | 'pass_through' | 'refused' | 'unavailable' {
   if (!s.interception) return 'refused'
-  if (s.endpoints) return 'intercepted'
+  if (s.endpoints) return s.caValid ? 'intercepted' : 'unavailable'
   return s.passThrough ? 'pass_through' : 'refused'
 }
 
-const snapshot = fc.record({ interception: fc.boolean(), ca: fc.constantFrom<0 | 1>(0, 1), endpoints: fc.boolean(), passThrough: fc.boolean() })
+const snapshot = fc.record({ interception: fc.boolean(), ca: fc.constantFrom<0 | 1>(0, 1), caValid: fc.boolean(), endpoints: fc.boolean(), passThrough: fc.boolean() })
 
 describe('outdatedTunnel', () => {
-  it('refuses exactly what a fresh CONNECT would set up differently: 421 when accepted otherwise, 403 when refused', () => {
+  it('refuses exactly what a fresh CONNECT would set up differently: 421 when accepted otherwise, 403 when refused, 503 while the new CA is outside its validity', () => {
     fc.assert(
       fc.property(fc.constantFrom(...hosts), fc.integer({ min: 1, max: 65535 }), fc.constantFrom<0 | 1>(0, 1), snapshot, (host, port, opened, now) => {
         const tunnel = { authority: authorityOf(host, port), ca: ca(opened) } as unknown as Tunnel
         const verdict = outdatedTunnel(tunnel, gatewayOf(now, host, port))
         const decision = fresh(now)
-        if (decision === 'intercepted' && now.ca === opened) {
+        // The tunnel's own CA still in force: its leaf stands (a CA that expires without a reload is no reload's doing).
+        if ((decision === 'intercepted' || decision === 'unavailable') && now.ca === opened) {
           expect(verdict).toBeUndefined()
           return
         }
-        expect(verdict?.reason).toBe(decision === 'refused' ? 'endpoint_not_configured' : 'tunnel_outdated')
+        expect(verdict?.reason).toBe(decision === 'refused' ? 'endpoint_not_configured' : decision === 'unavailable' ? 'unavailable' : 'tunnel_outdated')
         // The message names the authority, never a key.
         expect(verdict?.message).toContain(tunnel.authority)
       }),
@@ -67,7 +71,7 @@ describe('outdatedTunnel', () => {
 
   it('judges a tunnel once per snapshot: the same verdict object for the same snapshot', () => {
     const tunnel = { authority: 'api.partner.test:443', ca: ca(0) } as unknown as Tunnel
-    const g = gatewayOf({ interception: true, ca: 1, endpoints: true, passThrough: false }, 'api.partner.test', 443)
+    const g = gatewayOf({ interception: true, ca: 1, caValid: true, endpoints: true, passThrough: false }, 'api.partner.test', 443)
     expect(outdatedTunnel(tunnel, g)).toBe(outdatedTunnel(tunnel, g))
   })
 })

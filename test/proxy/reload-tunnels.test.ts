@@ -21,13 +21,17 @@ import { eventually, replaceFile } from '../ops/helpers.js'
 
 let pki: TestPki
 let upstream: RunningServer
-let cas: { old: { caCert: string; caKey: string }; new: { caCert: string; caKey: string } }
+type CaName = 'old' | 'new' | 'future'
+let cas: Record<CaName, { caCert: string; caKey: string }>
 /** Held backend requests (path /hold): released by the test. */
 const held: (() => void)[] = []
 
 beforeAll(async () => {
   pki = await createTestPki()
-  cas = { old: await writeInterceptionCa(join(pki.dir, 'ica-old')), new: await writeInterceptionCa(join(pki.dir, 'ica-new')) }
+  // A CA valid only from tomorrow: what a reload may install ahead of a rotation.
+  const tomorrow = Date.now() + 86_400_000
+  const future = pki.writePair('ica-future', await pki.issue({ subject: 'CN=ica future', kind: 'p256', ca: true, pathLength: 0, notBefore: new Date(tomorrow), notAfter: new Date(tomorrow + 365 * 86_400_000) }))
+  cas = { old: await writeInterceptionCa(join(pki.dir, 'ica-old')), new: await writeInterceptionCa(join(pki.dir, 'ica-new')), future: { caCert: future.cert, caKey: future.key } }
   upstream = await startMtlsServer({
     cert: pki.file('server-chain.crt'),
     key: pki.file('server.key'),
@@ -47,7 +51,7 @@ afterAll(async () => {
 const authority = (): string => `localhost:${upstream.port}`
 
 interface Shape {
-  ca?: 'old' | 'new'
+  ca?: CaName
   /** The backend's host: intercepted (an endpoint), passThrough, or neither. */
   host?: 'intercepted' | 'passThrough' | 'none'
   /** false: no `interception` section. */
@@ -130,7 +134,7 @@ async function closes(closed: Promise<void>, what: string): Promise<void> {
   await Promise.race([closed, deadline]).finally(() => clearTimeout(timer))
 }
 
-const pem = (which: 'old' | 'new'): string => readFileSync(cas[which].caCert, 'utf8')
+const pem = (which: CaName): string => readFileSync(cas[which].caCert, 'utf8')
 
 describe.each([
   { mode: 'one process', args: ['--workers', '1'], workers: 1 },
@@ -197,6 +201,30 @@ describe.each([
     await expect(tlsOver((await connect(port)).raw, pem('old'))).rejects.toThrow(/certificate/i)
     await eventually(() => linesOf('tunnel_outdated').length === 1, 20_000, 'the 421 access line')
     expect(linesOf('tunnel_outdated')[0]).toMatchObject({ status: 421, mode: 'connect', method: 'GET' })
+  })
+
+  it('a reload to a CA not valid yet: the next request on an old tunnel gets the 503 a new CONNECT gets, not 421, with Connection: close', async () => {
+    await reload({})
+    const t = await tunnel(port, pem('old'))
+    expect((await t.send('/warm')).status).toBe(200)
+    const busy = await busyTunnel(pem('old'))
+    await reload({ ca: 'future' })
+    await closes(t.closed, 'the idle intercepted tunnel')
+    expect((await busy.reply()).status).toBe(200)
+    const next = await busy.t.send('/next')
+    expect(next.status).toBe(503)
+    expect(next.head).toMatch(/\r\nconnection: close/i)
+    expect(JSON.parse(next.body)).toEqual({ errors: [{ code: 503, msg: expect.stringMatching(/^CONNECT to localhost:\d+ refused: TLS interception is unavailable: .*not valid (yet|before)/) }] })
+    await closes(busy.t.closed, 'the answered tunnel')
+    // What a new CONNECT gets under the same config: the same refusal.
+    const raw = tcpConnect(port, '127.0.0.1')
+    raw.on('error', () => undefined)
+    await new Promise<void>((r) => raw.once('connect', () => r()))
+    raw.write(`CONNECT ${authority()} HTTP/1.1\r\nHost: ${authority()}\r\n\r\n`)
+    const head = await new Promise<string>((r) => raw.once('data', (c: Buffer) => r(c.toString('latin1'))))
+    raw.destroy()
+    expect(head).toMatch(/^HTTP\/1\.1 503 /)
+    expect(head).toContain('TLS interception is unavailable')
   })
 
   it('a request pipelined behind another is in flight too: the reload waits for it, the request after it is 421', async () => {
