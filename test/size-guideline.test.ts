@@ -74,7 +74,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/serve.ts', lines: 231 },
   {
-    file: 'config/schema.ts', lines: 498,
+    file: 'config/schema.ts', lines: 497,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
   { file: 'config/types.ts', lines: 271 },

@@ -17,6 +17,7 @@ import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
+import { tenantHeaderName } from './tenant-header.js'
 
 interface NormalizeContext {
   file: string
@@ -91,8 +92,7 @@ function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonl
 
 /** The files a reload watches before the services' own: the config's, its references', every bundle's and private key. */
 function bundleAndKeyFiles(ctx: NormalizeContext, endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[]): Set<string> {
-  const files = new Set(ctx.files)
-  files.add(ctx.file)
+  const files = new Set([...ctx.files, ctx.file])
   for (const e of endpoints) for (const t of [e.tls, ...Object.values(e.tenants)]) for (const f of bundleFiles(t)) files.add(f)
   for (const p of profiles) if (p.privateKey) files.add(p.privateKey)
   return files
@@ -160,7 +160,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
     ...(e.via ? { via: { url: str(obj(e.via).url) as string, ...(str(obj(e.via).username) !== undefined ? { username: str(obj(e.via).username) as string } : {}), ...(str(obj(e.via).password) !== undefined ? { password: str(obj(e.via).password) as string } : {}) } } : {}),
     ...(str(e.profile) !== undefined ? { profile: str(e.profile) as string } : {}),
     fields: normalizeFields(e.fields, (path, msg) => report(['fields', ...path], msg)),
-    tenantHeader: (str(e.tenantHeader) ?? 'X-Gateway-Tenant').toLowerCase(),
+    tenantHeader: tenantHeaderName(str(e.tenantHeader), report),
     tenants: Object.fromEntries(
       Object.entries(obj(e.tenants)).map(([tenant, t]) => [tenant, normalizeTls(obj(obj(t).tls), abs, (p, m) => report(['tenants', tenant, 'tls', ...p], m))]),
     ),

@@ -5,6 +5,7 @@
  * are errors.
  */
 import { tracingSchema } from './schema-tracing.js'
+import { HEADER_NAME } from './tenant-header.js'
 import { boundedDuration, drainSchema, duration, loggingSchema, storeLifetime, timerDuration } from './schema-operations.js'
 
 const size = {
@@ -197,9 +198,7 @@ const endpoint = {
     },
     connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
     via: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url'],
+      type: 'object', additionalProperties: false, required: ['url'],
       description: 'Reach this endpoint through an upstream HTTP proxy (on-premises connector) with CONNECT; mTLS runs end to end inside the tunnel.',
       properties: {
         url: { type: 'string', pattern: '^http://', description: 'Proxy URL, `http://host:port`.' },
@@ -209,7 +208,7 @@ const endpoint = {
     },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
     fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
-    tenantHeader: { type: 'string', default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`). Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
+    tenantHeader: { type: 'string', pattern: HEADER_NAME.source, default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`); a header name of its own: not Host, Content-Length, Transfer-Encoding, Content-Type, Content-Encoding, a hop-by-hop header, Authorization, Proxy-Authorization, Cookie or X-Gateway-User. Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
     tenants: {
       type: 'object',
       propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
