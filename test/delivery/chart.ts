@@ -1,16 +1,17 @@
 /**
  * Renders helm/mtls-gateway with the test-only renderer (test/support/helm-render: Go's
  * text/template + sprig + Helm's include/tpl/toYaml/required/fail), built once per test file
- * from Debian's Go packages. Helm itself cannot be installed on this machine.
+ * from Debian's Go packages. Helm itself cannot be installed on this machine. One renderer
+ * process per test file (`helm-render --serve`) answers every render: starting it and parsing
+ * the templates per render was most of the time of the property tests.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+import { createInterface } from 'node:readline'
 import { parseAllDocuments, parse } from 'yaml'
 
-const run = promisify(execFile)
 export const CHART = resolve('helm/mtls-gateway')
 export const TEST_VALUES = ['minimal', 'full', 'redis-replicas'] as const
 export const valuesFile = (name: string): string => resolve(`helm/tests/${name}.yaml`)
@@ -26,7 +27,15 @@ export interface Renderer {
   values(files: string[]): Promise<Record<string, unknown>>
   /** A render expected to fail: its stderr. */
   renderError(files: string[], extra?: string): Promise<string>
+  /** Ends the renderer process and removes the temp dir. */
   cleanup(): void
+}
+
+/** What one run of the renderer's command line printed, and its exit code. */
+export interface RenderRun {
+  stdout: string
+  stderr: string
+  status: number
 }
 
 export interface Rendered {
@@ -57,27 +66,74 @@ export function buildRenderer(): Renderer {
     }
     return [...all.flatMap((f) => ['-f', f]), '--namespace', 'gateway', '--name', 'egress', CHART]
   }
+  const server = serveRenderer(bin)
+  const ok = async (a: string[]): Promise<string> => {
+    const r = await server.run(a)
+    if (r.status !== 0) throw new Error(`helm-render ${a.join(' ')} failed (exit ${r.status}):\n${r.stderr}`)
+    return r.stdout
+  }
   return {
     bin,
     dir,
-    async render(files, extra) {
-      const { stdout } = await run(bin, args(files, extra), { maxBuffer: 16 << 20 })
-      return rendered(stdout)
-    },
-    async values(files) {
-      const { stdout } = await run(bin, ['--show-values', ...args(files)], { maxBuffer: 16 << 20 })
-      return JSON.parse(stdout) as Record<string, unknown>
-    },
+    render: async (files, extra) => rendered(await ok(args(files, extra))),
+    values: async (files) => JSON.parse(await ok(['--show-values', ...args(files)])) as Record<string, unknown>,
     async renderError(files, extra) {
-      const r = spawnSync(bin, args(files, extra), { encoding: 'utf8' })
+      const r = await server.run(args(files, extra))
       if (r.status === 0) throw new Error('render succeeded but was expected to fail')
       return r.stderr
     },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup() {
+      void server.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
 
-function rendered(text: string): Rendered {
+export interface RendererServer {
+  readonly pid: number | undefined
+  /** One run of the command line (`helm-render ...args`), as the one-shot run would print it. */
+  run(args: string[]): Promise<RenderRun>
+  /** Ends the process; the promise settles once it has exited. */
+  stop(): Promise<void>
+}
+
+/** `helm-render --serve`: one request line in, one answer line out, in order (see main.go). */
+export function serveRenderer(bin: string): RendererServer {
+  const child = spawn(bin, ['--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const waiting: { resolve(r: RenderRun): void; reject(e: Error): void }[] = []
+  let ended: Error | undefined
+  const end = (e: Error): void => {
+    ended ??= e
+    for (const w of waiting.splice(0)) w.reject(ended)
+  }
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+    const w = waiting.shift()
+    if (w) w.resolve(JSON.parse(line) as RenderRun)
+    else end(new Error(`helm-render --serve answered with nothing asked: ${line.slice(0, 200)}`))
+  })
+  child.on('error', end)
+  child.stdin.on('error', end) // EPIPE once the process is gone: its exit rejects what waits
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+  child.on('exit', (code, signal) => end(new Error(`helm-render --serve exited (${signal ?? code})`)))
+  return {
+    pid: child.pid,
+    run: (a) =>
+      new Promise((resolve, reject) => {
+        if (ended) return reject(ended)
+        waiting.push({ resolve, reject })
+        child.stdin.write(`${JSON.stringify({ args: a })}\n`)
+      }),
+    stop() {
+      end(new Error('helm-render --serve stopped'))
+      child.stdin.end()
+      child.kill()
+      return exited
+    },
+  }
+}
+
+/** The documents of a YAML text, parsed strictly: duplicate keys, errors and warnings throw. */
+function parseManifests(text: string): Manifest[] {
   const docs: Manifest[] = []
   for (const doc of parseAllDocuments(text, { uniqueKeys: true, strict: true })) {
     if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors.map((e) => e.message).join('; ')}`)
@@ -85,6 +141,32 @@ function rendered(text: string): Rendered {
     const value = doc.toJS() as Manifest | null
     if (value !== null) docs.push(value)
   }
+  return docs
+}
+
+/**
+ * Parsed documents by their text. Most renders of a test file repeat most manifests (a property
+ * varies one or two), and parsing was half of a render's time. A line "---" always starts a
+ * document in a YAML stream, so each piece between them parses alone as in the whole text; only
+ * directives ("%…", after an explicit end "...") reach into the next document: then the whole
+ * text is parsed. Each answer is a copy: a test may change what it gets.
+ */
+const parsedPieces = new Map<string, Manifest[]>()
+const DOCUMENT_START = /^(?=---$)/m
+const CROSSES_DOCUMENTS = /^(%|\.\.\.)/m
+
+export function parseRendered(text: string): Manifest[] {
+  if (CROSSES_DOCUMENTS.test(text)) return parseManifests(text)
+  if (parsedPieces.size > 20_000) parsedPieces.clear()
+  return text.split(DOCUMENT_START).flatMap((piece) => {
+    let docs = parsedPieces.get(piece)
+    if (!docs) parsedPieces.set(piece, (docs = parseManifests(piece)))
+    return structuredClone(docs)
+  })
+}
+
+function rendered(text: string): Rendered {
+  const docs = parseRendered(text)
   const all = (kind: string): Manifest[] => docs.filter((d) => d.kind === kind)
   const get = (kind: string, name?: string): Manifest => {
     const found = all(kind).filter((d) => name === undefined || d.metadata?.name === name)

@@ -16,16 +16,27 @@
 // like `helm template` (--notes: then NOTES.txt after "NOTES:"; --show-values: only the merged
 // values, as JSON, like `helm get values --all`). A template error is printed on stderr; exit code 1.
 //
+// helm-render --serve: many renders in one process (the tests render hundreds of times, and
+// starting the process and parsing the templates was most of each render's time). Each stdin
+// line is a request {"args": [the arguments above]}; each answer is one stdout line
+// {"stdout": …, "stderr": …, "status": exit code}, exactly what the one-shot run would print.
+// A chart's templates are parsed at its first request and kept (they must not change while
+// serving); Chart.yaml and the values files are read afresh and the templates executed anew for
+// every request (values files are parsed once per content, each request gets its own copy), so
+// no request sees another's values. Ends at the end of stdin.
+//
 // Build (Debian packages golang-go, golang-github-masterminds-sprig-dev, golang-gopkg-yaml.v3-dev):
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o /tmp/helm-render ./test/support/helm-render
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,11 +99,51 @@ func parseArgs(args []string) (options, error) {
 }
 
 // readYAML reads a YAML file the way Helm does: YAML → JSON → Go values (numbers float64).
-func readYAML(path string) (map[string]interface{}, error) {
+// With a cache, the file is still read every time but parsed once per content; each caller gets
+// its own copy, as templates may change values in place (sprig's set, mergeOverwrite).
+func (c *cache) readYAML(path string) (map[string]interface{}, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	if c == nil {
+		return parseValues(path, data)
+	}
+	key := path + "\x00" + string(data)
+	if m, ok := c.values[key]; ok {
+		return deepCopy(m).(map[string]interface{}), nil
+	}
+	m, err := parseValues(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.values) > 10000 {
+		c.values = map[string]map[string]interface{}{}
+	}
+	c.values[key] = m
+	return deepCopy(m).(map[string]interface{}), nil
+}
+
+// deepCopy copies what jsonRoundTrip yields: maps, lists and scalars.
+func deepCopy(v interface{}) interface{} {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []interface{}:
+		l := make([]interface{}, len(t))
+		for i, x := range t {
+			l[i] = deepCopy(x)
+		}
+		return l
+	}
+	return v
+}
+
+func parseValues(path string, data []byte) (map[string]interface{}, error) {
 	var raw interface{}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -322,8 +373,68 @@ func helmError(err error) string {
 	return "Error: " + msg
 }
 
-func run(o options) (string, error) {
-	chartMeta, err := readYAML(filepath.Join(o.chart, "Chart.yaml"))
+// parsedChart is a chart's templates, parsed; executing them changes nothing in them.
+type parsedChart struct {
+	r     *renderer
+	names []string // executable templates ("<chart>/templates/<file>"), sorted; NOTES.txt included
+}
+
+// cache keeps, in --serve, parsed charts by directory and chart name and parsed values files by
+// path and content; a nil *cache (the one-shot run) parses everything.
+type cache struct {
+	charts map[string]*parsedChart
+	values map[string]map[string]interface{}
+}
+
+func newCache() *cache {
+	return &cache{charts: map[string]*parsedChart{}, values: map[string]map[string]interface{}{}}
+}
+
+func parseChart(chart, chartName string) (*parsedChart, error) {
+	files, err := filepath.Glob(filepath.Join(chart, "templates", "*"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	p := &parsedChart{r: &renderer{}}
+	p.r.root = template.New("gotpl").Option("missingkey=zero").Funcs(p.r.funcs())
+	for _, file := range files {
+		base := filepath.Base(file)
+		if st, err := os.Stat(file); err != nil || st.IsDir() {
+			continue
+		}
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		name := chartName + "/templates/" + base
+		if _, err := p.r.root.New(name).Parse(string(text)); err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(base, "_") {
+			p.names = append(p.names, name)
+		}
+	}
+	return p, nil
+}
+
+func (c *cache) chart(chart, chartName string) (*parsedChart, error) {
+	if c == nil {
+		return parseChart(chart, chartName)
+	}
+	key := chart + "\x00" + chartName
+	if p, ok := c.charts[key]; ok {
+		return p, nil
+	}
+	p, err := parseChart(chart, chartName)
+	if err == nil {
+		c.charts[key] = p
+	}
+	return p, err
+}
+
+func run(o options, c *cache) (string, error) {
+	chartMeta, err := c.readYAML(filepath.Join(o.chart, "Chart.yaml"))
 	if err != nil {
 		return "", err
 	}
@@ -333,12 +444,12 @@ func run(o options) (string, error) {
 	}
 	values := map[string]interface{}{}
 	if _, err := os.Stat(filepath.Join(o.chart, "values.yaml")); err == nil {
-		if values, err = readYAML(filepath.Join(o.chart, "values.yaml")); err != nil {
+		if values, err = c.readYAML(filepath.Join(o.chart, "values.yaml")); err != nil {
 			return "", err
 		}
 	}
 	for _, f := range o.values {
-		override, err := readYAML(f)
+		override, err := c.readYAML(f)
 		if err != nil {
 			return "", err
 		}
@@ -348,31 +459,9 @@ func run(o options) (string, error) {
 		b, err := json.MarshalIndent(values, "", "  ")
 		return string(b) + "\n", err
 	}
-	files, err := filepath.Glob(filepath.Join(o.chart, "templates", "*"))
+	parsed, err := c.chart(o.chart, chartName)
 	if err != nil {
 		return "", err
-	}
-	sort.Strings(files)
-	r := &renderer{}
-	r.root = template.New("gotpl").Option("missingkey=zero").Funcs(r.funcs())
-	var names []string
-	for _, file := range files {
-		base := filepath.Base(file)
-		if st, err := os.Stat(file); err != nil || st.IsDir() {
-			continue
-		}
-		text, err := os.ReadFile(file)
-		if err != nil {
-			return "", err
-		}
-		name := chartName + "/templates/" + base
-		if _, err := r.root.New(name).Parse(string(text)); err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(base, "_") || (base == "NOTES.txt" && !o.notes) {
-			continue
-		}
-		names = append(names, name)
 	}
 	top := map[string]interface{}{
 		"Values":  values,
@@ -384,14 +473,17 @@ func run(o options) (string, error) {
 		},
 	}
 	var out, notes strings.Builder
-	for _, name := range names {
+	for _, name := range parsed.names {
+		if name == chartName+"/templates/NOTES.txt" && !o.notes {
+			continue
+		}
 		data := make(map[string]interface{}, len(top)+1)
 		for k, v := range top {
 			data[k] = v
 		}
 		data["Template"] = map[string]interface{}{"Name": name, "BasePath": chartName + "/templates"}
 		var buf bytes.Buffer
-		if err := r.root.ExecuteTemplate(&buf, name, data); err != nil {
+		if err := parsed.r.root.ExecuteTemplate(&buf, name, data); err != nil {
 			return "", err
 		}
 		text := strings.ReplaceAll(buf.String(), "<no value>", "")
@@ -421,16 +513,69 @@ func splitDocs(text string) []string {
 	return docs
 }
 
+// invoke is one run of the command line: what it prints on stdout and stderr, and its exit code.
+func invoke(args []string, c *cache) (stdout, stderr string, status int) {
+	o, err := parseArgs(args)
+	if err != nil {
+		return "", err.Error() + "\n", 2
+	}
+	out, err := run(o, c)
+	if err != nil {
+		return "", helmError(err) + "\n", 1
+	}
+	return out, "", 0
+}
+
+type request struct {
+	Args []string `json:"args"`
+}
+
+type response struct {
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	Status int    `json:"status"`
+}
+
+// serve answers one request per stdin line, in order, until stdin ends.
+func serve(in *bufio.Reader, out *bufio.Writer) error {
+	c := newCache()
+	enc := json.NewEncoder(out) // one line per answer: Encode ends it with "\n"
+	for {
+		line, readErr := in.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var req request
+			var res response
+			if err := json.Unmarshal(line, &req); err != nil {
+				res = response{Stderr: "bad request: " + err.Error() + "\n", Status: 2}
+			} else {
+				res.Stdout, res.Stderr, res.Status = invoke(req.Args, c)
+			}
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+			if err := out.Flush(); err != nil {
+				return err
+			}
+		}
+		if readErr != nil {
+			if errors.Is(readErr, io.EOF) {
+				return nil
+			}
+			return readErr
+		}
+	}
+}
+
 func main() {
-	o, err := parseArgs(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+	if len(os.Args) == 2 && os.Args[1] == "--serve" {
+		if err := serve(bufio.NewReader(os.Stdin), bufio.NewWriter(os.Stdout)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
 	}
-	out, err := run(o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, helmError(err))
-		os.Exit(1)
-	}
-	fmt.Print(out)
+	stdout, stderr, status := invoke(os.Args[1:], nil)
+	fmt.Fprint(os.Stderr, stderr)
+	fmt.Print(stdout)
+	os.Exit(status)
 }
