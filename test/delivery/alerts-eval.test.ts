@@ -43,7 +43,7 @@ beforeAll(async () => {
   try {
     rules = ((await r.render([valuesFile('full')])).get('PrometheusRule').spec.groups as Manifest[]).flatMap((x) => x.rules)
   } finally {
-    r.cleanup()
+    await r.cleanup()
   }
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })

@@ -129,7 +129,7 @@ beforeAll(async () => {
       if (q) panels.push({ title: `variable ${v.name}`, expr: q[1] as string })
     }
   } finally {
-    r.cleanup()
+    await r.cleanup()
   }
   dir = mkdtempSync(join(tmpdir(), 'alerts-'))
   const good = await writeDevPki({ dir: join(dir, 'good') })
@@ -255,7 +255,7 @@ describe('Grafana dashboard', () => {
       expect(dash.panels.filter((p) => p.type === 'table')).toEqual([])
       expect(dash.panels.some((p) => p.title === 'Process CPU, per pod')).toBe(true)
     } finally {
-      r.cleanup()
+      await r.cleanup()
     }
   })
 
@@ -277,7 +277,7 @@ describe('Grafana dashboard', () => {
       const dash = JSON.parse(other.get('ConfigMap', 'egress-gateway-dashboard').data['mtls-gateway.json'] as string) as { panels: Manifest[] }
       expect(steps(dash.panels.find((p) => p.title === 'CRL next update per endpoint'))).toEqual([{ color: 'red', value: null }, { color: 'green', value: 12 }])
     } finally {
-      r.cleanup()
+      await r.cleanup()
     }
   })
 
@@ -295,7 +295,7 @@ describe('Grafana dashboard', () => {
       expect(rules).toContain('< 30 * 86400')
       expect(rules).toContain('< 7 * 86400')
     } finally {
-      r.cleanup()
+      await r.cleanup()
     }
   })
 

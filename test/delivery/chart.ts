@@ -27,8 +27,8 @@ export interface Renderer {
   values(files: string[]): Promise<Record<string, unknown>>
   /** A render expected to fail: its stderr. */
   renderError(files: string[], extra?: string): Promise<string>
-  /** Ends the renderer process and removes the temp dir. */
-  cleanup(): void
+  /** Ends the renderer process (settles once it has exited) and removes the temp dir. */
+  cleanup(): Promise<void>
 }
 
 /** What one run of the renderer's command line printed, and its exit code. */
@@ -82,9 +82,9 @@ export function buildRenderer(): Renderer {
       if (r.status === 0) throw new Error('render succeeded but was expected to fail')
       return r.stderr
     },
-    cleanup() {
-      void server.stop()
+    async cleanup() {
       rmSync(dir, { recursive: true, force: true })
+      await server.stop()
     },
   }
 }

@@ -19,7 +19,7 @@ beforeAll(() => {
 }, 5 * 60_000)
 afterAll(async () => {
   await server?.stop()
-  r?.cleanup()
+  await r?.cleanup()
 })
 
 const oneShot = (args: string[]): RenderRun => {

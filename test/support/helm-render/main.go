@@ -111,7 +111,7 @@ func (c *cache) readYAML(path string) (map[string]interface{}, error) {
 	}
 	key := path + "\x00" + string(data)
 	if m, ok := c.values[key]; ok {
-		return deepCopy(m).(map[string]interface{}), nil
+		return stringKeys(m).(map[string]interface{}), nil
 	}
 	m, err := parseValues(path, data)
 	if err != nil {
@@ -121,26 +121,7 @@ func (c *cache) readYAML(path string) (map[string]interface{}, error) {
 		c.values = map[string]map[string]interface{}{}
 	}
 	c.values[key] = m
-	return deepCopy(m).(map[string]interface{}), nil
-}
-
-// deepCopy copies what jsonRoundTrip yields: maps, lists and scalars.
-func deepCopy(v interface{}) interface{} {
-	switch t := v.(type) {
-	case map[string]interface{}:
-		m := make(map[string]interface{}, len(t))
-		for k, x := range t {
-			m[k] = deepCopy(x)
-		}
-		return m
-	case []interface{}:
-		l := make([]interface{}, len(t))
-		for i, x := range t {
-			l[i] = deepCopy(x)
-		}
-		return l
-	}
-	return v
+	return stringKeys(m).(map[string]interface{}), nil
 }
 
 func parseValues(path string, data []byte) (map[string]interface{}, error) {
@@ -173,6 +154,7 @@ func jsonRoundTrip(v interface{}) (interface{}, error) {
 	return out, err
 }
 
+// stringKeys copies maps and lists as it goes (readYAML's cache relies on that).
 func stringKeys(v interface{}) interface{} {
 	switch t := v.(type) {
 	case map[string]interface{}:
