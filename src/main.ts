@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-/** argv → one of cli/*; nothing else. */
+/**
+ * argv → one of cli/*; nothing else. A command's module is imported when that command runs, so
+ * `--version`, `--help` and a usage error load only commander, cli/options and process/.
+ */
 import { Option } from 'commander'
-import { runCheck } from './cli/check.js'
-import { runServe } from './cli/serve.js'
-import { defaultWorkers, gatewayVersion, LOG_LEVELS, type LogFormat, type LogLevel } from './ops/index.js'
-import { writeDevPki, writeInterceptionCa } from './tls/index.js'
+import { defaultWorkers, gatewayVersion, LOG_LEVELS, type LogFormat, type LogLevel } from './process/index.js'
 import { addOAuth1Commands } from './cli/oauth1-sign.js'
-import { addTestAuthCommand } from './cli/test-auth.js'
 import { configOption, createProgram, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
 
 const program = createProgram('mtls-gateway', 'Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version(gatewayVersion())
@@ -20,6 +19,7 @@ program
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('MTLS_GATEWAY_LOG_LEVEL'))
   .addOption(new Option('--log-format <format>', 'json lines, or one plain line per entry for a terminal').choices(['json', 'pretty']).default('json'))
   .action(async (o: { config: string; port?: number; workers: number; logLevel: LogLevel; logFormat: LogFormat }) => {
+    const { runServe } = await import('./cli/serve.js')
     await runServe({ configFile: o.config, workers: o.workers, logLevel: o.logLevel, logFormat: o.logFormat, ...(o.port !== undefined ? { port: o.port } : {}) })
   })
 
@@ -27,7 +27,8 @@ program
   .command('check')
   .description('validate the config and every client bundle (like nginx -t)')
   .addOption(configOption())
-  .action((o: { config: string }) => {
+  .action(async (o: { config: string }) => {
+    const { runCheck } = await import('./cli/check.js')
     const result = runCheck(o.config)
     ;(result.ok ? process.stdout : process.stderr).write(result.output)
     process.exitCode = result.ok ? 0 : 1
@@ -41,16 +42,25 @@ program
   .option('--host <name...>', 'extra server names (dev)')
   .addOption(new Option('--key <kind>', 'key type for dev').choices(['p256', 'p384', 'rsa2048']).default('p256'))
   .action(async (what: string, o: { dir: string; host?: string[]; key: 'p256' | 'p384' | 'rsa2048' }) => {
-    if (what === 'interception-ca') {
-      for (const [k, v] of Object.entries(await writeInterceptionCa(o.dir))) process.stdout.write(`${k.padEnd(17)} ${v}\n`)
-      return
-    }
-    if (what !== 'dev') throw new UsageError(`pki: unknown target "${what}": use dev or interception-ca`)
-    const files = await writeDevPki({ dir: o.dir, kind: o.key, ...(o.host ? { hosts: o.host } : {}) })
+    if (what !== 'dev' && what !== 'interception-ca') throw new UsageError(`pki: unknown target "${what}": use dev or interception-ca`)
+    const { writeDevPki, writeInterceptionCa } = await import('./tls/index.js')
+    const files = what === 'interception-ca' ? await writeInterceptionCa(o.dir) : await writeDevPki({ dir: o.dir, kind: o.key, ...(o.host ? { hosts: o.host } : {}) })
     for (const [k, v] of Object.entries(files)) process.stdout.write(`${k.padEnd(17)} ${v}\n`)
   })
 
 addOAuth1Commands(program)
-addTestAuthCommand(program)
+
+program
+  .command('test-auth')
+  .description("test an OAuth 1.0a profile: obtain a request token over the endpoint's mTLS")
+  .argument('<profile>', 'profile name')
+  .option('-t, --tenant <tenant>', 'tenant (profiles with tenancy)')
+  .addOption(configOption())
+  .action(async (profile: string, o: { tenant?: string; config: string }) => {
+    const { runTestAuth } = await import('./cli/test-auth.js')
+    const result = await runTestAuth(o.config, profile, o.tenant)
+    ;(result.ok ? process.stdout : process.stderr).write(result.output)
+    process.exitCode = result.ok ? 0 : 1
+  })
 
 await runProgram(program, process.argv)

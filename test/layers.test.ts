@@ -12,7 +12,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 
 /** Lower layers first; a module may import its own folder or any folder of a lower layer. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['errors.ts'],
+  ['errors.ts', 'process'],
   ['config'],
   ['tls', 'oauth1', 'store', 'tracing'],
   ['callers'],

@@ -80,7 +80,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'config/types.ts', lines: 271 },
   { file: 'errors.ts', lines: 244 },
   { file: 'gateway/upstream.ts', lines: 240 },
-  { file: 'ops/log.ts', lines: 211 },
+  { file: 'ops/log.ts', lines: 208 },
   { file: 'ops/redact.ts', lines: 209 },
   { file: 'proxy/connect.ts', lines: 224 },
   { file: 'proxy/connection-guard.ts', lines: 261 },

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { ConfigError } from '../errors.js'
-import { WorkerStartFailure } from '../ops/index.js'
+import { WorkerStartFailure } from '../process/index.js'
 
 /** The config file a command reads when neither --config nor MTLS_GATEWAY_CONFIG says. */
 export const DEFAULT_CONFIG = 'config/gateway.yaml'

@@ -2,14 +2,13 @@
  * `mtls-gateway test-auth <profile> [--tenant T]`: the profile's request-token step with
  * the consumer key and secret over the endpoint's mTLS, as the operator would run it
  * before the first user tries. Exit 0 on success, 1 when the provider refused (its
- * status, headers and body shown, secrets redacted) or the config is broken.
+ * status, headers and body shown, secrets redacted) or the config is broken. main.ts defines
+ * the command and imports this module only when it runs.
  */
-import type { Command } from 'commander'
 import { loadConfig } from '../config/index.js'
 import { ConfigError, GatewayError } from '../errors.js'
 import { compileGateway } from '../gateway/index.js'
 import { formatProfileTest, testProfile } from '../dance/index.js'
-import { configOption } from './options.js'
 
 /** What a run printed and how it should exit. */
 export interface TestAuthResult {
@@ -35,19 +34,4 @@ export async function runTestAuth(configFile: string, profile: string, tenant?: 
   } finally {
     await gateway.close()
   }
-}
-
-/** Adds the `test-auth` command to `program`. */
-export function addTestAuthCommand(program: Command): void {
-  program
-    .command('test-auth')
-    .description("test an OAuth 1.0a profile: obtain a request token over the endpoint's mTLS")
-    .argument('<profile>', 'profile name')
-    .option('-t, --tenant <tenant>', 'tenant (profiles with tenancy)')
-    .addOption(configOption())
-    .action(async (profile: string, o: { tenant?: string; config: string }) => {
-      const result = await runTestAuth(o.config, profile, o.tenant)
-      ;(result.ok ? process.stdout : process.stderr).write(result.output)
-      process.exitCode = result.ok ? 0 : 1
-    })
 }

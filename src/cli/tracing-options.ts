@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import type { TracingOptions } from '../tracing/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
-import { gatewayVersion } from '../ops/index.js'
+import { gatewayVersion } from '../process/index.js'
 
 /** The tracer's hooks: the sampler in force, and its warnings in the gateway's log. */
 export function tracingOptions(ref: GatewayRef, logger: Logger | undefined): TracingOptions {

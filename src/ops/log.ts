@@ -11,13 +11,10 @@ import { createLineSink, PIPE_BUF } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
 import type { UpstreamFacts } from './upstream-facts.js'
+import type { LogFormat, LogLevel } from '../process/index.js'
 
-/** pino levels accepted by `--log-level`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-/** A pino level name. */
-export type LogLevel = (typeof LOG_LEVELS)[number]
-/** JSON lines (default) or plain lines for a terminal. */
-export type LogFormat = 'json' | 'pretty'
+/** The logger's settings, named where they are used (the process folder defines them for the command line). */
+export type { LogFormat, LogLevel }
 
 /** Level, format and destination of the logger. */
 export interface LogOptions {

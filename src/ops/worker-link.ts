@@ -30,10 +30,6 @@ export type WorkerMessage =
   | { type: 'mtls-gateway:start-failed'; line: string }
   | { type: 'mtls-gateway:config-request' }
 
-/** A worker could not start: its own one-line reason, which the primary reports once as the instance's. */
-export class WorkerStartFailure extends Error {
-  override name = 'WorkerStartFailure'
-}
 
 /** Worker side: hands the reason a start failed to the primary (which prints it), resolving once sent. */
 export async function reportStartFailure(line: string): Promise<void> {

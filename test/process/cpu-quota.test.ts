@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { cgroupCpuLimit, defaultWorkers } from '../../src/ops/index.js'
+import { cgroupCpuLimit, defaultWorkers } from '../../src/process/index.js'
 
 const fixture = (name: string): string => join(import.meta.dirname, 'fixtures', 'cgroup', name)
 
