@@ -4,9 +4,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { Ajv, type ErrorObject } from 'ajv'
+import { createRequire } from 'node:module'
+import type { ErrorObject, ValidateFunction } from 'ajv'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { configSchema } from './schema.js'
+import { CONFIG_VALIDATOR_CODE, CONFIG_VALIDATOR_PARAMETERS } from './config-validator.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
@@ -14,22 +15,16 @@ import { isDuration, parseDuration } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
-// `optimize: false`: ajv's code optimiser keys a fresh plain object by every generated name
-// (err0, _errs1, data2, …: ~1,300 for this schema), each a new transition from V8's map for
-// `{}`. Past V8's limit (1,536) that map takes no more, and for the rest of the process every
-// object built from `{}` with a new key (node's tick objects, header objects, per-request
-// facts) gets a map of its own: slow to build, and a cache miss wherever it is read
-// (docs/performance.md). The validator runs at load and reload only; unoptimised it is as correct.
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { optimize: false } })
-// A duration's maximum (schema-operations.ts's boundedDuration). A value that is no duration is
-// left to the anyOf beside it.
-ajv.addKeyword({
-  keyword: 'maxDuration',
-  schemaType: 'object',
-  errors: false,
-  validate: (bound: DurationBound, data: unknown) => !isDuration(data) || parseDuration(data) <= parseDuration(bound.max),
-})
-const validate = ajv.compile(configSchema)
+// The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`).
+const validate = (new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction)(
+  createRequire(import.meta.url),
+  withinDuration,
+)
+
+/** The schema's `maxDuration` keyword: a duration's maximum (schema-operations.ts's boundedDuration). A value that is no duration is left to the anyOf beside it. */
+function withinDuration(data: unknown, bound: DurationBound): boolean {
+  return !isDuration(data) || parseDuration(data) <= parseDuration(bound.max)
+}
 
 /** The value of the schema's `maxDuration`: the longest value and why. */
 interface DurationBound {

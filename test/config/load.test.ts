@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig } from '../../src/config/index.js'
 import { renderConfigReference, renderSchemaJson } from '../../src/config/reference.js'
+import { CONFIG_VALIDATOR_FILE, renderConfigValidator } from '../../src/config/validator-source.js'
 import { configErrorLines } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-config-'))
@@ -108,5 +109,10 @@ describe('config loading', () => {
   it('ships a schema file and a reference page generated from the schema source', () => {
     expect(readFileSync('config/gateway.schema.json', 'utf8')).toBe(renderSchemaJson())
     expect(readFileSync('docs/config-reference.md', 'utf8')).toBe(renderConfigReference())
+  })
+
+  it('validates with the code Ajv generates from the schema source today (`npm run schema` writes it)', () => {
+    // Compared as text, not with toBe: a 400 KB diff would bury the failure's one line of advice.
+    expect(readFileSync(CONFIG_VALIDATOR_FILE, 'utf8') === renderConfigValidator(), `${CONFIG_VALIDATOR_FILE} is out of date: run npm run schema`).toBe(true)
   })
 })
