@@ -15,11 +15,17 @@ import { isDuration, parseDuration } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
-// The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`).
-const validate = (new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction)(
-  createRequire(import.meta.url),
-  withinDuration,
-)
+let validator: ValidateFunction | undefined
+
+/**
+ * The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`),
+ * made a function at the first config read (40–100 ms): `pki` and other importers of config/ read none.
+ */
+function configValidator(): ValidateFunction {
+  if (validator) return validator
+  const make = new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction
+  return (validator = make(createRequire(import.meta.url), withinDuration))
+}
 
 /** The schema's `maxDuration` keyword: a duration's maximum (schema-operations.ts's boundedDuration). A value that is no duration is left to the anyOf beside it. */
 function withinDuration(data: unknown, bound: DurationBound): boolean {
@@ -80,6 +86,7 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
       { files: [file, ...refs.files] },
     )
   const problems: ConfigProblem[] = refs.problems.map((p) => source.problem(p.path, p.msg))
+  const validate = configValidator()
   if (!validate(refs.value)) {
     problems.push(...schemaProblems(validate.errors ?? [], source))
   }
