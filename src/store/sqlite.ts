@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite, type Database } from './sqlite-driver.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { expiryOf, normalizeStep } from './ttl.js'
@@ -132,7 +132,7 @@ export class SqliteStore implements Store {
    */
   async ping(): Promise<void> {
     this.#run('ping', () => {
-      const probe = new Database(this.#file, { readonly: true, fileMustExist: true })
+      const probe = openSqlite(this.#file, { readonly: true, fileMustExist: true })
       try {
         probe.pragma('schema_version')
       } finally {
@@ -227,7 +227,7 @@ function openOnce(file: string, busyTimeoutMs: number): Database.Database {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
     closeSync(openSync(file, 'a', 0o600))
     narrowMode(file)
-    db = new Database(file)
+    db = openSqlite(file)
     // busy_timeout first: switching to WAL and creating the table need locks a second
     // process starting at the same moment may hold.
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)

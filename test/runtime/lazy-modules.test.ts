@@ -1,7 +1,7 @@
 /**
- * ioredis, node-forge and @peculiar/x509 load only when the config needs them (a Redis store;
- * a PKCS#12 bundle or an RSA1_5 caller key; issuing a certificate: the dev PKI, interception
- * leaves): their code would otherwise stay alive in every gateway's heap, which every major
+ * ioredis, better-sqlite3, node-forge and @peculiar/x509 load only when the config needs them (a
+ * Redis store; a SQLite store; a PKCS#12 bundle or an RSA1_5 caller key; issuing a certificate:
+ * the dev PKI, interception leaves): their code would otherwise stay alive in every gateway's heap, which every major
  * collection marks. A child Node imports every module of the build,
  * then reports which of the two packages are in the module cache; the second case shows the
  * check sees a package as soon as the code that needs it runs.
@@ -23,13 +23,14 @@ const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isD
 const modules = walk(join(process.cwd(), 'dist/src'))
 for (const file of modules) await import(file)
 const loaded = (pkg) => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/' + pkg + '/'))
-const report = (step) => process.stdout.write(JSON.stringify({ step, modules: modules.length, ioredis: loaded('ioredis'), forge: loaded('node-forge'), x509: loaded('@peculiar/x509') }) + '\\n')
+const report = (step) => process.stdout.write(JSON.stringify({ step, modules: modules.length, ioredis: loaded('ioredis'), sqlite: loaded('better-sqlite3'), forge: loaded('node-forge'), x509: loaded('@peculiar/x509') }) + '\\n')
 `
 
 interface Report {
   step: string
   modules: number
   ioredis: boolean
+  sqlite: boolean
   forge: boolean
   x509: boolean
 }
@@ -42,13 +43,13 @@ function run(script: string): Report[] {
 beforeAll(() => assertDistFresh())
 
 describe('packages only some configs need load on first use', () => {
-  it('importing every module of the gateway loads none of ioredis, node-forge and @peculiar/x509', () => {
+  it('importing every module of the gateway loads none of ioredis, better-sqlite3, node-forge and @peculiar/x509', () => {
     const [r] = run(`report('imported')`)
     expect(r?.modules).toBeGreaterThan(100)
-    expect(r).toMatchObject({ step: 'imported', ioredis: false, forge: false, x509: false })
+    expect(r).toMatchObject({ step: 'imported', ioredis: false, sqlite: false, forge: false, x509: false })
   })
 
-  it('opening a Redis store loads ioredis, reading a PKCS#12 file node-forge, issuing a certificate @peculiar/x509', () => {
+  it('opening a Redis store loads ioredis, a SQLite store better-sqlite3, reading a PKCS#12 file node-forge, issuing a certificate @peculiar/x509', () => {
     const reports = run(`
 const { openStore } = await import(join(process.cwd(), 'dist/src/store/index.js'))
 const { readPkcs12 } = await import(join(process.cwd(), 'dist/src/tls/pkcs12.js'))
@@ -56,6 +57,12 @@ report('before')
 const store = openStore({ kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'mtls-gateway-test:lazy-modules:' })
 await store.close()
 report('redis')
+const { mkdtempSync, rmSync } = await import('node:fs')
+const { tmpdir } = await import('node:os')
+const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-lazy-'))
+await openStore({ kind: 'sqlite', file: join(dir, 'store.db') }).close()
+rmSync(dir, { recursive: true, force: true })
+report('sqlite')
 try { readPkcs12(Buffer.from('not a PKCS#12 file'), 'passphrase') } catch {}
 report('pkcs12')
 const { issueCertificate } = await import(join(process.cwd(), 'dist/src/tls/pki.js'))
@@ -63,11 +70,12 @@ const issued = await issueCertificate({ subject: 'CN=lazy-modules', kind: 'p256'
 if (!issued.pem.startsWith('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate issued')
 report('issued')
 `)
-    expect(reports.map((r) => [r.step, r.ioredis, r.forge, r.x509])).toEqual([
-      ['before', false, false, false],
-      ['redis', true, false, false],
-      ['pkcs12', true, true, false],
-      ['issued', true, true, true],
+    expect(reports.map((r) => [r.step, r.ioredis, r.sqlite, r.forge, r.x509])).toEqual([
+      ['before', false, false, false, false],
+      ['redis', true, false, false, false],
+      ['sqlite', true, true, false, false],
+      ['pkcs12', true, true, true, false],
+      ['issued', true, true, true, true],
     ])
   })
 })
