@@ -48,6 +48,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        set (so no empty window pays for collections a 64 KiB window left) and a node's
                        paths take turns set by set (so no process idles through another path's sets);
                        every window is kept in the results (pairWindows)
+  --floor-pairs-paths a,b
+                       only these of the gateway paths with a CPU target get floor-pair sets (default:
+                       every one among --paths; a smoke run of every path can keep its sets few)
   --latency-pairs N    N sets of paced windows (the --rate, --paced long) of the direct path, the floor,
                        mTLS only (when among the paths) and the realistic path, measured one at a time in
                        turn, so the table shows what the bare pipeline and what the realistic path's
@@ -70,6 +73,8 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --alloc MS           per-stage allocation table: sample what each gateway path and the floor
                        allocate per request (V8's sampling heap profiler, collected objects
                        included) this long after the rounds (default 2000; 0 skips)
+  --alloc-paths a,b    only these of the floor and the gateway paths get allocation windows
+                       (default: every one among --paths)
   --perf MS            all-thread CPU split (kernel, copies, OpenSSL, GC and compiler threads, JavaScript)
                        from Linux perf on the measured processes after the rounds, this long per path
                        and body (default 2000; 0 skips; skipped with a note when perf cannot record)
@@ -88,6 +93,8 @@ export interface BenchOptions {
   settleMs: number
   /** Window of the allocation table per path and body (--alloc; 0 skips). */
   allocMs: number
+  /** The paths the allocation table samples (--alloc-paths; default: every profiled one among `paths`). */
+  allocPaths?: PathName[]
   /** Seconds the processes of the idle-spell table sit idle (--idle; 0 skips). */
   idleSeconds: number
   perfMs: number
@@ -96,6 +103,8 @@ export interface BenchOptions {
   pairs: number
   /** Sets of windows per gateway path against the floor (--floor-pairs). */
   floorPairs: number
+  /** The paths that get floor-pair sets (--floor-pairs-paths; default: every one with a CPU target among `paths`). */
+  floorPairPaths?: PathName[]
   /** Sets of paced windows of direct, the floor, mTLS only (when it runs) and realistic (--latency-pairs). */
   latencyPairs: number
   pairMs: number
@@ -146,6 +155,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       stages: { type: 'string' },
       settle: { type: 'string' },
       alloc: { type: 'string' },
+      'alloc-paths': { type: 'string' },
       'fresh-warm': { type: 'string' },
       idle: { type: 'string' },
       perf: { type: 'string' },
@@ -153,6 +163,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'side-ms': { type: 'string' },
       pairs: { type: 'string' },
       'floor-pairs': { type: 'string' },
+      'floor-pairs-paths': { type: 'string' },
       'latency-pairs': { type: 'string' },
       'pair-ms': { type: 'string' },
       soak: { type: 'string' },
@@ -195,6 +206,8 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     bodies: (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[],
     out: a.out ?? (quick ? join(tmpdir(), `mtls-gateway-bench-${now.getTime()}.json`) : defaultOut(resultsDir, date.slice(0, 10))),
     date,
+    ...(a['floor-pairs-paths'] !== undefined ? { floorPairPaths: a['floor-pairs-paths'].split(',') as PathName[] } : {}),
+    ...(a['alloc-paths'] !== undefined ? { allocPaths: a['alloc-paths'].split(',') as PathName[] } : {}),
     ...(a.compare !== undefined ? { compare: resolve(a.compare) } : {}),
     ...(a.profile !== undefined ? { profile: a.profile } : {}),
     ...(v8Log !== undefined ? { v8Log } : {}),

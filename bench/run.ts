@@ -72,7 +72,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, latencyPairs, pairMs, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, floorPairPaths, latencyPairs, pairMs, allocPaths, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -207,7 +207,7 @@ try {
     }
     // Before each group of paired windows (none in a smoke run, which has no prewarm).
     const groupPrewarmMs = prewarmMs > 0 ? Math.max(prewarmMs, 2000) : 0
-    const gatewayPaths = (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x))
+    const gatewayPaths = (['gateway_mtls', 'gateway_realistic', 'gateway_connect'] as const).filter((x) => paths.includes(x) && (floorPairPaths ?? paths).includes(x))
     const floorPlan = floorPairs > 0 && paths.includes('undici_forwarder') ? floorPairPlan(nodes, gatewayPaths, bodies, floorPairs) : []
     // One body's floor-pair sets, node by node, in floorPairPlan's order (which says why).
     const floorPairPhase = async (body: BodyKind): Promise<void> => {
@@ -283,7 +283,7 @@ try {
     if (allocMs > 0) {
       for (const node of nodes) {
         log(`allocations: sampling ${node.version}, ${allocMs} ms per path and body`)
-        allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, afterRounds(node), paths, bodies, opts.users, allocMs, freshWarmMs))
+        allocationProfiles.set(node.key, await profileAllocations(dir, pki, upstream, nginx, afterRounds(node), paths.filter((x) => (allocPaths ?? paths).includes(x)), bodies, opts.users, allocMs, freshWarmMs))
       }
     }
     if (idleSeconds > 0) {

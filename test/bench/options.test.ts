@@ -49,6 +49,10 @@ describe('bench options', () => {
     expect({ full: full.allocMs, quick: quick.allocMs, asked: parse(['--quick', '--alloc', '800']).allocMs }).toEqual({ full: 2000, quick: 0, asked: 800 })
     // The stage and allocation tables' own processes are warmed before each window (a fresh process's first seconds are not its cost).
     expect({ full: full.freshWarmMs, quick: quick.freshWarmMs, asked: parse(['--fresh-warm', '5000']).freshWarmMs }).toEqual({ full: 3000, quick: 300, asked: 5000 })
+    // A phase's own path selection: every path among --paths unless narrowed (the smoke test's one run of every path narrows them).
+    expect({ floor: full.floorPairPaths, alloc: full.allocPaths }).toEqual({ floor: undefined, alloc: undefined })
+    const narrowed = parse(['--floor-pairs-paths', 'gateway_mtls', '--alloc-paths', 'undici_forwarder,gateway_realistic'])
+    expect({ floor: narrowed.floorPairPaths, alloc: narrowed.allocPaths }).toEqual({ floor: ['gateway_mtls'], alloc: ['undici_forwarder', 'gateway_realistic'] })
     // The idle spell costs a minute or more per Node: only when asked.
     expect({ full: full.idleSeconds, quick: quick.idleSeconds, asked: parse(['--idle', '60']).idleSeconds }).toEqual({ full: 0, quick: 0, asked: 60 })
   })

@@ -43,17 +43,19 @@ const BODIES = existsSync(ECHO_MODULE) ? 'empty,64k' : 'empty'
 const ALL_PATHS = 'direct,nginx,undici_forwarder,gateway_mtls,gateway_ops,gateway_realistic,gateway_limits_off,gateway_connect,gateway_user_sqlite,gateway_user_redis,gateway_traced_1pct,gateway_traced_100pct'
 let everyPath: Promise<{ code: number | null; stdout: string; stderr: string; result: BenchResult | undefined }> | undefined
 /**
- * One run of every path and body, with the side-by-side phase, the stage and perf tables, minting
- * and the added-latency windows (its paths are among them): two tests below read their parts of it.
- * A run of its own for the latency windows paid again for the upstream, nginx, the gateways' start
- * and a round of four paths, two thirds of its time. (The idle spell starts fresh processes and
- * warms them whatever ran before: in the shared run it took as long as a run of its own.)
+ * One run of every path and body, with the side-by-side phase, the stage and perf tables, minting,
+ * the added-latency windows (its paths are among them), the floor-pair sets of mTLS only, the
+ * allocation table of the floor and the realistic path, and the idle spell: the tests below read
+ * their parts of it. A run of its own per phase paid again for the upstream, nginx, the gateways'
+ * start and a round of its paths: 6-9 s each at load 5, the latency windows' two thirds of theirs.
+ * (The idle spell and the allocation table start fresh processes of their own whatever ran before.)
  */
 function everyPathRun(): Promise<{ code: number | null; stdout: string; stderr: string; result: BenchResult | undefined }> {
   everyPath ??= (async () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
     const out = join(dir, 'result.json')
-    const run = await runBench(['--quick', '--side-by-side', '1', '--latency-pairs', '2', '--paths', ALL_PATHS, '--bodies', BODIES, '--out', out])
+    const phases = ['--side-by-side', '1', '--latency-pairs', '2', '--floor-pairs', '2', '--floor-pairs-paths', 'gateway_mtls', '--alloc', '800', '--alloc-paths', 'undici_forwarder,gateway_realistic', '--idle', '1']
+    const run = await runBench(['--quick', ...phases, '--paths', ALL_PATHS, '--bodies', BODIES, '--out', out])
     return { ...run, result: existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as BenchResult) : undefined }
   })()
   return everyPath
@@ -125,9 +127,9 @@ describe('npm run bench -- --quick', () => {
       expect(Number.isFinite(r.cpuUsPerReq), r.path).toBe(true)
     }
     expect(stdout).toContain('Side by side (')
-    // 24 paths and bodies, each starting its processes, then the latency windows: 120-190 s on a
-    // loaded machine (load 8-14).
-  }, 300_000)
+    // 24 paths and bodies, each starting its processes, then the phases after the rounds (latency
+    // windows, floor pairs, perf, stages, allocations, the idle spell): this test waits for all of it.
+  }, 400_000)
 
   // --compare against this very build: both sides answer 200 in every paired window, and each
   // pair puts one window of this build beside one of the other's.
@@ -146,9 +148,12 @@ describe('npm run bench -- --quick', () => {
 
   // --floor-pairs: each gateway path with a CPU target set against the floor in windows taken
   // in turn, every body of both; the targets then read their ratios from these sets.
+  // In the run of every path, with --floor-pairs-paths keeping the sets to mTLS only.
   it('measures the gateway paths against the floor in paired windows', async () => {
-    const bodies = existsSync(ECHO_MODULE) ? ['empty', '64k'] : ['empty']
-    const { result, stdout } = await quickRun('floor-pairs', ['--paths', 'undici_forwarder,gateway_mtls', '--bodies', bodies.join(','), '--floor-pairs', '2'])
+    const bodies = BODIES.split(',')
+    const { code, stdout, stderr, result: written } = await everyPathRun()
+    expect(code, stderr).toBe(0)
+    const result = written as BenchResult
     const rows = result.nodes[0]?.floorPairs ?? []
     expect(rows.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(bodies.map((b) => `gateway_mtls/${b}/2`))
     for (const r of rows) {
@@ -165,7 +170,7 @@ describe('npm run bench -- --quick', () => {
     expect(windows.map((w) => w.seq)).toEqual(windows.map((_, i) => i + 1))
     expect(windows.every((w) => w.cpuUsPerReq > 0)).toBe(true)
     expect(windows.map((w) => w.body)).toEqual([...windows.map((w) => w.body)].sort((a, b) => (a === b ? 0 : a === 'empty' ? -1 : 1)))
-  }, 120_000)
+  }, 300_000)
 
   // --latency-pairs: paced windows of direct, the floor, mTLS only and realistic taken in turn; the added-latency target reads them.
   // In the run of every path: direct, the floor, mTLS only and realistic are among them.
@@ -188,12 +193,16 @@ describe('npm run bench -- --quick', () => {
 
 describe('npm run bench -- --alloc', () => {
   // The sampler preloaded into the floor and the gateways, toggled by SIGUSR2 around each window.
+  // In the run of every path, with --alloc-paths keeping the windows to the floor and the realistic path (every body).
   it('splits what each path allocates per request by stage', async () => {
-    const { result, stdout } = await quickRun('alloc', ['--paths', 'undici_forwarder,gateway_realistic', '--bodies', 'empty', '--alloc', '800'])
-    const profiles = result.nodes[0]?.allocations ?? []
-    expect(profiles.map((p) => `${p.path}/${p.body}`)).toEqual(['undici_forwarder/empty', 'gateway_realistic/empty'])
-    const bytes = (path: string, stage: string): number => profiles.find((p) => p.path === path)?.stages.find((s) => s.stage === stage)?.bytesPerReq ?? 0
-    const total = (path: string): number => profiles.find((p) => p.path === path)?.stages.reduce((t, s) => t + s.bytesPerReq, 0) ?? 0
+    const { code, stdout, stderr, result: written } = await everyPathRun()
+    expect(code, stderr).toBe(0)
+    const profiles = (written as BenchResult).nodes[0]?.allocations ?? []
+    expect(profiles.map((p) => `${p.path}/${p.body}`)).toEqual(['undici_forwarder', 'gateway_realistic'].flatMap((path) => BODIES.split(',').map((body) => `${path}/${body}`)))
+    // The figures below are the empty body's: what a GET allocates.
+    const empty = profiles.filter((p) => p.body === 'empty')
+    const bytes = (path: string, stage: string): number => empty.find((p) => p.path === path)?.stages.find((s) => s.stage === stage)?.bytesPerReq ?? 0
+    const total = (path: string): number => empty.find((p) => p.path === path)?.stages.reduce((t, s) => t + s.bytesPerReq, 0) ?? 0
     for (const p of profiles) expect(p.requests).toBeGreaterThan(0)
     // A proxied request allocates kilobytes (headers, parsers, promises): zero would mean the sampler saw nothing.
     expect(total('undici_forwarder')).toBeGreaterThan(2048)
@@ -204,14 +213,16 @@ describe('npm run bench -- --alloc', () => {
     expect(bytes('undici_forwarder', 'step sign_oauth1 (OAuth 1.0a)')).toBe(0)
     expect(bytes('undici_forwarder', 'forwarder handler (floor)')).toBeGreaterThan(0)
     expect(stdout).toContain('What a request allocates (')
-  }, 120_000)
+  }, 300_000)
 })
 
 describe('npm run bench -- --idle', () => {
   // Fresh floor and production gateway, warmed, idle while the generator stays busy elsewhere, then fixed-rate windows.
+  // In the run of every path: the spell starts a fresh floor and production gateway of its own.
   it('measures the windows after an idle spell against the settled cost', async () => {
-    const { result, stdout } = await quickRun('idle', ['--paths', 'gateway_realistic', '--bodies', 'empty', '--idle', '1'])
-    const rows = result.nodes[0]?.idle ?? []
+    const { code, stdout, stderr, result: written } = await everyPathRun()
+    expect(code, stderr).toBe(0)
+    const rows = (written as BenchResult).nodes[0]?.idle ?? []
     expect(rows.map((r) => r.path)).toEqual(['undici_forwarder', 'gateway_realistic'])
     for (const r of rows) {
       expect(r.errors, r.path).toBe(0)
@@ -223,6 +234,5 @@ describe('npm run bench -- --idle', () => {
       expect(r.upstreamConnections.every((c) => Number.isInteger(c) && c >= 0), r.path).toBe(true)
     }
     expect(stdout).toContain('After an idle spell (')
-    // An idle spell and fixed-rate windows on top of the starts: 23-36 s on a loaded machine.
   }, 300_000)
 })
