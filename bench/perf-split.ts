@@ -5,14 +5,15 @@
  * memory copies, OpenSSL and V8's helper threads (concurrent marking, sweeping, the
  * optimizing compiler), which is where most of a 64 KiB body's cost lies. Each sample is put in
  * one category by its thread (main or helper) and its symbol; JIT code has no symbol without a
- * perf map and counts as JavaScript by its anonymous mapping.
+ * perf map and counts as JavaScript by its anonymous mapping. Every window of a run is taken in
+ * one perf session (bench/perf-session.ts) and cut out of it by process and time.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { eachProfiledWindow, WARM_PROCESS_MS } from './measure.js'
-import type { BodyKind, PathName, PathSetup } from './paths.js'
+import { PROFILED_PATHS, type BodyKind, type PathName, type PathSetup } from './paths.js'
+import { startPerf } from './perf-session.js'
 import { cpuMicros } from './procs.js'
 
 export const CATEGORIES = [
@@ -63,24 +64,52 @@ export function categoryOf(mainThread: boolean, sym: string, dso: string): Categ
   return 'native: Node, V8 runtime, libuv, libc'
 }
 
-// "  9951/9951  7f12ab34cd56 Builtins_LoadIC ([...]/node)" (perf script -F pid,tid,ip,sym,dso)
-const SAMPLE = /^\s*(\d+)\/(\d+)\s+[0-9a-f]+\s+(.*?)\s*\(([^()]*)\)\s*$/
+// "  9951/9951  7f12ab34cd56 Builtins_LoadIC ([...]/node)" (perf script -F pid,tid,ip,sym,dso), or with
+// the time field after the tids: "  9951/9951  2512.004578:  7f12ab34cd56 Builtins_LoadIC ([...]/node)".
+const SAMPLE = /^\s*(\d+)\/(\d+)\s+(?:(\d+\.\d+):\s+)?[0-9a-f]+\s+(.*?)\s*\(([^()]*)\)\s*$/
 
-/** Shares per category of `perf script -F pid,tid,ip,sym,dso` output; the main thread's tid is its pid. */
-export function splitSamples(script: string): { samples: number; shares: Partial<Record<Category, number>> } {
-  const counts = new Map<Category, number>()
-  let samples = 0
+/** One sample line of `perf script`: process, thread, time (µs of CLOCK_MONOTONIC, when printed), symbol, object. */
+interface SampleLine {
+  pid: number
+  tid: number
+  us?: number
+  sym: string
+  dso: string
+}
+
+function sampleLines(script: string): SampleLine[] {
+  const out: SampleLine[] = []
   for (const line of script.split('\n')) {
     const m = SAMPLE.exec(line)
     if (!m) continue
-    const [, pid, tid, sym = '', dso = ''] = m
-    const c = categoryOf(pid === tid, sym, dso)
+    const [, pid = '', tid = '', time, sym = '', dso = ''] = m
+    out.push({ pid: Number(pid), tid: Number(tid), ...(time !== undefined ? { us: Math.round(Number(time) * 1e6) } : {}), sym, dso })
+  }
+  return out
+}
+
+function shareOf(lines: readonly SampleLine[]): { samples: number; shares: Partial<Record<Category, number>> } {
+  const counts = new Map<Category, number>()
+  for (const l of lines) {
+    const c = categoryOf(l.pid === l.tid, l.sym, l.dso)
     counts.set(c, (counts.get(c) ?? 0) + 1)
-    samples++
   }
   const shares: Partial<Record<Category, number>> = {}
-  for (const [c, n] of counts) shares[c] = n / samples
-  return { samples, shares }
+  for (const [c, n] of counts) shares[c] = n / lines.length
+  return { samples: lines.length, shares }
+}
+
+/** Shares per category of `perf script -F pid,tid,ip,sym,dso` output; the main thread's tid is its pid. */
+export function splitSamples(script: string): { samples: number; shares: Partial<Record<Category, number>> } {
+  return shareOf(sampleLines(script))
+}
+
+/**
+ * The shares of the samples of `pid` taken from `fromUs` to `toUs` (CLOCK_MONOTONIC, as
+ * process.hrtime) in `perf script -F pid,tid,time,ip,sym,dso` output of a session over several processes.
+ */
+export function windowSamples(script: string, pid: number, fromUs: number, toUs: number): { samples: number; shares: Partial<Record<Category, number>> } {
+  return shareOf(sampleLines(script).filter((l) => l.pid === pid && l.us !== undefined && l.us >= fromUs && l.us <= toUs))
 }
 
 /** True when `perf record` works here (installed, and allowed to profile). */
@@ -93,60 +122,41 @@ export function perfUsable(): boolean {
   }
 }
 
-/** How long perf may take to attach and answer (a loaded 2-core machine took seconds). */
-const PERF_ATTACH_MS = 30_000
-
-/**
- * Samples process `pid` (every thread) while `during` runs; returns the shares and `during`'s result.
- * perf starts with its events off and turns them on when told, answering once they are on
- * (`--delay=-1 --control`): the window begins only then, however long perf took to attach (a
- * fixed 300 ms wait once left two windows of a loaded machine's smoke run without a sample).
- */
+/** Samples process `pid` (every thread) while `during` runs; returns the shares and `during`'s result. */
 export async function recordWhile<T>(pid: number, file: string, during: () => Promise<T>): Promise<{ result: T; samples: number; shares: Partial<Record<Category, number>> }> {
-  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-p', String(pid), '-o', file, '--delay=-1', '--control=fd:3,4'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
-  const exited = once(perf, 'exit')
-  const control = perf.stdio[3] as NodeJS.WritableStream
-  const acks = perf.stdio[4] as NodeJS.ReadableStream
-  let result: T
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`perf record -p ${pid} did not start sampling within ${PERF_ATTACH_MS} ms`)), PERF_ATTACH_MS)
-      acks.once('data', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      // Exited, or could not be spawned at all ('error', which rejects `exited`): no window.
-      const gone = (): void => {
-        clearTimeout(timer)
-        reject(new Error(`perf record -p ${pid} exited before sampling`))
-      }
-      exited.then(gone, gone)
-      control.write('enable\n')
-    })
-    result = await during()
-  } finally {
-    perf.kill('SIGINT')
-    await exited
-  }
+  const session = startPerf([pid], file)
   let script = ''
+  let got: { result: T; fromUs: number; toUs: number }
   try {
-    script = execFileSync('perf', ['script', '-i', file, '-F', 'pid,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] })
-  } catch {
-    // perf wrote nothing (the process was gone): no samples, and the window is left out.
+    got = await session.window(during)
+  } finally {
+    script = await session.stop()
   }
-  return { result, ...splitSamples(script) }
+  return { result: got.result, ...windowSamples(script, pid, got.fromUs, got.toUs) }
 }
 
-/** One window of `ms` per profiled path of `paths` and body, on the measured processes in `setups`. */
-export function perfWindows(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
-  return eachProfiledWindow(setups, paths, bodies, users, WARM_PROCESS_MS, async ({ path, body, pid, target }) => {
-    const got = await recordWhile(pid, join(dir, `perf-${pid}-${path}-${body}.data`), async () => {
-      const cpu0 = cpuMicros(pid)
-      const r = await closedLoop(target, users, ms)
-      return { requests: r.requests, cpu: cpuMicros(pid) - cpu0 }
+/** One window of `ms` per profiled path of `paths` and body, on the measured processes in `setups`, all in one perf session. */
+export async function perfWindows(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, ms: number, dir: string): Promise<PerfWindow[]> {
+  const pids = [...new Set(PROFILED_PATHS.filter((x) => paths.includes(x)).flatMap((x) => setups[x]?.proxy?.pid ?? []))]
+  if (pids.length === 0) return []
+  const session = startPerf(pids, join(dir, `perf-${pids.join('-')}.data`))
+  let script = ''
+  let taken: { path: PathName; body: BodyKind; pid: number; requests: number; cpu: number; fromUs: number; toUs: number }[]
+  try {
+    taken = await eachProfiledWindow(setups, paths, bodies, users, WARM_PROCESS_MS, async ({ path, body, pid, target }) => {
+      const { result, fromUs, toUs } = await session.window(async () => {
+        const cpu0 = cpuMicros(pid)
+        const r = await closedLoop(target, users, ms)
+        return { requests: r.requests, cpu: cpuMicros(pid) - cpu0 }
+      })
+      return { path, body, pid, ...result, fromUs, toUs }
     })
-    const { requests, cpu } = got.result
-    return requests > 0 && got.samples > 0 ? { path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares } : undefined
+  } finally {
+    script = await session.stop()
+  }
+  return taken.flatMap(({ path, body, pid, requests, cpu, fromUs, toUs }) => {
+    const got = windowSamples(script, pid, fromUs, toUs)
+    return requests > 0 && got.samples > 0 ? [{ path, body, requests, cpuUsPerReq: cpu / requests, samples: got.samples, shares: got.shares }] : []
   })
 }
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { categoryOf, perfMarkdown, perfUsable, recordWhile, splitSamples, type PerfWindow } from '../../bench/perf-split.js'
+import { categoryOf, perfMarkdown, perfUsable, recordWhile, splitSamples, windowSamples, type PerfWindow } from '../../bench/perf-split.js'
+import { startPerf } from '../../bench/perf-session.js'
 
 const NODE = '/usr/bin/node'
 describe('categoryOf (one perf sample: main thread or not, symbol, object)', () => {
@@ -54,6 +55,26 @@ describe('splitSamples (perf script -F pid,tid,ip,sym,dso)', () => {
   })
 })
 
+describe('windowSamples (perf script -F pid,tid,time,ip,sym,dso of a session over several processes)', () => {
+  it("keeps the samples of one process within one window's times, bounds included", () => {
+    const script = [
+      '  9951/9951  2512.000999:      7f12ab34cd56 Builtins_LoadIC (/usr/bin/node)',
+      '  9951/9951  2512.001000:      7f12ab34cd56 Builtins_LoadIC (/usr/bin/node)',
+      '  9951/9953  2512.500000:      55d0c0ffee00 v8::internal::ConcurrentMarking::RunMajor (/usr/bin/node)',
+      '  7777/7777  2512.600000:      7f12ab34cd56 Builtins_LoadIC (/usr/bin/node)',
+      '  9951/9951  2513.001000:  ffffffff8225f759 pvm_irq_enable ([kernel.kallsyms])',
+      '  9951/9951  2513.001001:      7f12ab34cd56 Builtins_LoadIC (/usr/bin/node)',
+    ].join('\n')
+    expect(windowSamples(script, 9951, 2512_001_000, 2513_001_000)).toEqual({
+      samples: 3,
+      shares: { 'JavaScript (JIT code, V8 builtins)': 1 / 3, 'helper threads: garbage collector': 1 / 3, 'kernel, main thread (syscalls, TCP, copies)': 1 / 3 },
+    })
+    expect(windowSamples(script, 7777, 2512_001_000, 2513_001_000).samples).toBe(1)
+    // Lines without a time (perf script without the field) belong to no window.
+    expect(windowSamples('  9951/9951      7f12ab34cd56 Builtins_LoadIC (/usr/bin/node)', 9951, 0, Number.MAX_SAFE_INTEGER).samples).toBe(0)
+  })
+})
+
 describe('perfMarkdown', () => {
   const w = (path: PerfWindow['path'], body: PerfWindow['body'], cpuUsPerReq: number, shares: PerfWindow['shares']): PerfWindow => ({ path, body, requests: 1000, cpuUsPerReq, samples: 500, shares })
   it('gives µs per request per category and what a 64 KiB body adds, only for categories seen', () => {
@@ -93,6 +114,37 @@ describe('recordWhile (real perf, a real node process)', () => {
       expect(total).toBeCloseTo(1, 6)
     } finally {
       child.kill('SIGKILL')
+    }
+  }, 60_000)
+
+  it('samples two processes in one session, each window only its own process and time', async () => {
+    // Two children spinning in JavaScript; a window on each in turn, sampling off in between.
+    const spin = (): ReturnType<typeof spawn> => spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x = (x + Math.sqrt(x + 1)) % 1e9 }'], { stdio: 'ignore' })
+    const [a, b] = [spin(), spin()]
+    try {
+      const [pa, pb] = [a.pid as number, b.pid as number]
+      const session = startPerf([pa, pb], join(dir, 'two.data'))
+      const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+      let script = ''
+      const windows: { pid: number; fromUs: number; toUs: number }[] = []
+      try {
+        for (const pid of [pa, pb, pa]) {
+          windows.push({ pid, ...(await session.window(() => pause(500))) })
+          await pause(300)
+        }
+      } finally {
+        script = await session.stop()
+      }
+      // Each window has samples of its process (how many depends on what else the machine runs).
+      for (const w of windows) expect(windowSamples(script, w.pid, w.fromUs, w.toUs).samples, String(w.pid)).toBeGreaterThan(0)
+      // Sampling was off between the windows (300 ms of both spinning each time): of all samples, only those
+      // between perf's answer and the window's first clock reading (and the last and perf's answer) fall outside.
+      const all = windowSamples(script, pa, 0, Number.MAX_SAFE_INTEGER).samples + windowSamples(script, pb, 0, Number.MAX_SAFE_INTEGER).samples
+      const inWindows = windows.reduce((n, w) => n + windowSamples(script, pa, w.fromUs, w.toUs).samples + windowSamples(script, pb, w.fromUs, w.toUs).samples, 0)
+      expect(all - inWindows).toBeLessThan(all / 10)
+    } finally {
+      a.kill('SIGKILL')
+      b.kill('SIGKILL')
     }
   }, 60_000)
 })
