@@ -2,7 +2,7 @@
  * What the first seconds after an idle spell cost (`--idle S`): a fresh floor and production
  * gateway, warmed, left idle for S seconds while the load generator keeps itself busy on the
  * direct path (so only the proxies were idle), then each driven in turn at a fixed rate in 1 s
- * windows. A fixed rate, not a closed loop: a slow window then cannot starve the next one of
+ * windows (--idle-window; shorter under --quick). A fixed rate, not a closed loop: a slow window then cannot starve the next one of
  * requests, so each window's CPU per request is the process's own state. Each window is read
  * against the path's settled cost (the median of its last three windows).
  */
@@ -20,7 +20,9 @@ export interface IdleRow {
   path: PathName
   idleSeconds: number
   rate: number
-  /** CPU µs per request in each 1 s window, in order. */
+  /** Length of each window (--idle-window; 1 s unless --quick). */
+  windowMs: number
+  /** CPU µs per request in each window, in order. */
   windowsUs: number[]
   /** The median of the last three windows. */
   settledUs: number
@@ -36,16 +38,16 @@ export interface IdleRow {
 export const IDLE_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_realistic']
 
 /** A row from one path's windows (exported for the tests). */
-export function idleRow(path: PathName, idleSeconds: number, rate: number, windows: readonly { us: number; opened: number }[], errors: number): IdleRow {
+export function idleRow(path: PathName, idleSeconds: number, rate: number, windows: readonly { us: number; opened: number }[], errors: number, windowMs = 1000): IdleRow {
   const windowsUs = windows.map((w) => w.us)
   const settledUs = median(windowsUs.slice(-3))
-  return { path, idleSeconds, rate, windowsUs, settledUs, vsSettled: windowsUs.map((w) => w / settledUs), upstreamConnections: windows.map((w) => w.opened), errors }
+  return { path, idleSeconds, rate, windowMs, windowsUs, settledUs, vsSettled: windowsUs.map((w) => w / settledUs), upstreamConnections: windows.map((w) => w.opened), errors }
 }
 
-async function window(t: Target, pid: number, users: number, rate: number, statusPort: number): Promise<{ us: number; opened: number; errors: number }> {
+async function window(t: Target, pid: number, users: number, rate: number, ms: number, statusPort: number): Promise<{ us: number; opened: number; errors: number }> {
   const a0 = await upstreamAccepts(statusPort)
   const c0 = cpuMicros(pid)
-  const r = await paced(t, users, rate, 1000)
+  const r = await paced(t, users, rate, ms)
   const c1 = cpuMicros(pid)
   // Less the status request's own connection.
   const opened = (await upstreamAccepts(statusPort)) - a0 - 1
@@ -61,8 +63,8 @@ async function drive<T>(setup: PathSetup, users: number, body: (t: Target) => Pr
   }
 }
 
-/** Warms each path for `warmMs`, idles `idleSeconds`, then `windows` windows at `rate` per path in turn. */
-export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, users: number, rate: number, idleSeconds: number, windows: number, warmMs: number): Promise<IdleRow[]> {
+/** Warms each path for `warmMs`, idles `idleSeconds`, then `windows` windows of `windowMs` at `rate` per path in turn. */
+export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, nginx: Processes['nginx'], run: GatewayRun, users: number, rate: number, idleSeconds: number, windows: number, windowMs: number, warmMs: number): Promise<IdleRow[]> {
   const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-idle` }
   const procs: Proc[] = []
   try {
@@ -77,13 +79,14 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
     for (const path of IDLE_PATHS) {
       const setup = setups[path] as PathSetup
       const pid = (setup.proxy as Proc).pid
-      await drive(direct, users, (t) => paced(t, users, rate, 1000))
+      // The generator back at the windows' rate for one window's length first.
+      await drive(direct, users, (t) => paced(t, users, rate, windowMs))
       const got = await drive(setup, users, async (t) => {
         const ws: { us: number; opened: number; errors: number }[] = []
-        for (let i = 0; i < windows; i++) ws.push(await window(t, pid, users, rate, upstream.statusPort))
+        for (let i = 0; i < windows; i++) ws.push(await window(t, pid, users, rate, windowMs, upstream.statusPort))
         return ws
       })
-      rows.push(idleRow(path, idleSeconds, rate, got, got.reduce((n, w) => n + w.errors, 0)))
+      rows.push(idleRow(path, idleSeconds, rate, got, got.reduce((n, w) => n + w.errors, 0), windowMs))
     }
     return rows
   } finally {
@@ -91,11 +94,12 @@ export async function idleBurst(dir: string, pki: BenchPki, upstream: Upstream, 
   }
 }
 
-/** The table: a row per path, a column per window (× the settled cost), then the upstream connections each window opened. */
+/** The table: a row per path, a column per window (headed by when it ended; × the settled cost), then the upstream connections each window opened. */
 export function idleMarkdown(rows: readonly IdleRow[]): string {
   if (rows.length === 0) return ''
   const n = Math.max(...rows.map((r) => r.windowsUs.length))
-  const lines = [`| path | settled µs/req | ${Array.from({ length: n }, (_, i) => `${i + 1} s`).join(' | ')} | upstream connections opened, per window |`, `|---|--:|${Array.from({ length: n }, () => '--:').join('|')}|---|`]
+  const ms = rows[0]?.windowMs ?? 1000
+  const lines = [`| path | settled µs/req | ${Array.from({ length: n }, (_, i) => `${((i + 1) * ms) / 1000} s`).join(' | ')} | upstream connections opened, per window |`, `|---|--:|${Array.from({ length: n }, () => '--:').join('|')}|---|`]
   for (const r of rows) lines.push(`| ${r.path} | ${r.settledUs.toFixed(0)} | ${r.vsSettled.map((x) => `${x.toFixed(2)} ×`).join(' | ')} | ${r.upstreamConnections.join(' ')} |`)
   return lines.join('\n') + '\n'
 }

@@ -62,8 +62,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        (default 2000; 0 skips)
   --idle S             after the rounds, fresh floor and production gateway processes, warmed, sit
                        idle S seconds (the load generator kept busy on the direct path), then run
-                       1 s windows at twice --rate: each window's CPU per request against the
+                       six windows at twice --rate: each window's CPU per request against the
                        settled cost (default 0: skipped)
+  --idle-window MS     length of each of those windows (default 1000; 500 under --quick, whose
+                       figures are not kept)
   --fresh-warm MS      warm-up of each path and body on the processes the stage and allocation tables start
                        for themselves, before their window (default 3000; 300 under --quick)
   --settle MS          then, on the stage table's profiled processes, keep warming in 1 s chunks until
@@ -97,6 +99,8 @@ export interface BenchOptions {
   allocPaths?: PathName[]
   /** Seconds the processes of the idle-spell table sit idle (--idle; 0 skips). */
   idleSeconds: number
+  /** Length of each window after the idle spell (--idle-window). */
+  idleWindowMs: number
   perfMs: number
   sideRounds: number
   sideMs: number
@@ -158,6 +162,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'alloc-paths': { type: 'string' },
       'fresh-warm': { type: 'string' },
       idle: { type: 'string' },
+      'idle-window': { type: 'string' },
       perf: { type: 'string' },
       'side-by-side': { type: 'string' },
       'side-ms': { type: 'string' },
@@ -193,6 +198,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     settleMs: num(a.settle, 0, 30_000),
     allocMs: num(a.alloc, 0, 2000),
     idleSeconds: num(a.idle, 0, 0),
+    idleWindowMs: num(a['idle-window'], 500, 1000),
     perfMs: num(a.perf, 500, 2000),
     sideRounds: num(a['side-by-side'], 0, 0),
     sideMs: num(a['side-ms'], 300, 3000),

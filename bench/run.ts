@@ -72,7 +72,7 @@ if (parsed === 'help') {
   process.stdout.write(HELP + '\n')
   process.exit(0)
 }
-const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, perfMs, sideRounds, sideMs, pairs, floorPairs, floorPairPaths, latencyPairs, pairMs, allocPaths, nodes, paths, bodies, out, date, v8Log } = parsed
+const { measure: opts, prewarmMs, stagesMs, freshWarmMs, settleMs, allocMs, idleSeconds, idleWindowMs, perfMs, sideRounds, sideMs, pairs, floorPairs, floorPairPaths, latencyPairs, pairMs, allocPaths, nodes, paths, bodies, out, date, v8Log } = parsed
 const many = nodes.length > 1
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-'))
@@ -88,7 +88,7 @@ const ids: PathId[] = []
 const stageProfiles = new Map<string, StageProfile[]>()
 const allocationProfiles = new Map<string, AllocationProfile[]>()
 const idleRows = new Map<string, IdleRow[]>()
-/** 1 s windows after the idle spell: the first seconds, then enough to read the settled cost from. */
+/** Windows after the idle spell: the first seconds, then enough to read the settled cost from. */
 const IDLE_WINDOWS = 6
 const perfSplits = new Map<string, PerfWindow[]>()
 const sideSamples: SideBySideSample[] = []
@@ -289,8 +289,8 @@ try {
     if (idleSeconds > 0) {
       for (const node of nodes) {
         // Warmed as long as four closed-loop phases (10 s in a full run): long enough to be settled before the spell.
-        log(`idle spell: ${node.version}, ${idleSeconds} s idle, then ${IDLE_WINDOWS} windows at ${2 * opts.rate} req/s`)
-        idleRows.set(node.key, await idleBurst(dir, pki, upstream, nginx, afterRounds(node), opts.users, 2 * opts.rate, idleSeconds, IDLE_WINDOWS, 4 * opts.durationMs))
+        log(`idle spell: ${node.version}, ${idleSeconds} s idle, then ${IDLE_WINDOWS} windows of ${idleWindowMs} ms at ${2 * opts.rate} req/s`)
+        idleRows.set(node.key, await idleBurst(dir, pki, upstream, nginx, afterRounds(node), opts.users, 2 * opts.rate, idleSeconds, IDLE_WINDOWS, idleWindowMs, 4 * opts.durationMs))
       }
     }
   }
@@ -346,7 +346,7 @@ for (const n of perNode) {
   if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))
   if (n.stages.length > 0) process.stdout.write(`\nWhere the CPU goes (${n.version}; profiled after the rounds, ${stagesMs} ms per column; main-thread CPU from /proc split by profile samples, then scaled to the same path's unprofiled main thread in the rounds, because sampling a deep stack costs the profiled process more than a shallow one):\n\n` + stageMarkdown(n.stages))
   if (n.allocations.length > 0) process.stdout.write(`\nWhat a request allocates (${n.version}; sampled after the rounds, ${allocMs} ms per column, objects the collector freed included; bytes per stage, by the stage table's rules):\n\n` + allocationMarkdown(n.allocations))
-  if (n.idle.length > 0) process.stdout.write(`\nAfter an idle spell (${n.version}; fresh processes warmed, idle ${idleSeconds} s while the load generator stayed busy on the direct path, then 1 s windows at ${2 * opts.rate} req/s, each process in turn; each window's CPU per request against the median of the last three, and the upstream connections it opened):\n\n` + idleMarkdown(n.idle))
+  if (n.idle.length > 0) process.stdout.write(`\nAfter an idle spell (${n.version}; fresh processes warmed, idle ${idleSeconds} s while the load generator stayed busy on the direct path, then ${idleWindowMs} ms windows at ${2 * opts.rate} req/s, each process in turn; each window's CPU per request against the median of the last three, and the upstream connections it opened):\n\n` + idleMarkdown(n.idle))
 }
 log(`results: ${out} (${((Date.now() - started) / 1000).toFixed(0)} s; load after ${machine.loadAfter.join(' ')})`)
 const broken = perNode.flatMap((n) => [...[...n.rows, ...n.side].filter((r) => r.errors + r.mismatches + r.non200 > 0), ...n.pairs.filter((r) => r.errors > 0), ...n.floorPairs.filter((r) => r.errors > 0), ...[...n.latencyPairs, ...n.idle].filter((r) => r.errors > 0).map((r) => ({ path: r.path, body: 'empty' }))].map((r) => `${r.path}/${r.body}${many ? ` on ${n.version}` : ''}`))

@@ -20,4 +20,10 @@ describe('the idle-spell table', () => {
       '',
     ])
   })
+
+  it('heads each column by when its window ended', () => {
+    const row = idleRow('undici_forwarder', 1, 500, [300, 200, 100].map((us) => ({ us, opened: 0 })), 0, 500)
+    expect(row.windowMs).toBe(500)
+    expect(idleMarkdown([row]).split('\n')[0]).toBe('| path | settled µs/req | 0.5 s | 1 s | 1.5 s | upstream connections opened, per window |')
+  })
 })

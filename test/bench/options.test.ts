@@ -55,6 +55,8 @@ describe('bench options', () => {
     expect({ floor: narrowed.floorPairPaths, alloc: narrowed.allocPaths }).toEqual({ floor: ['gateway_mtls'], alloc: ['undici_forwarder', 'gateway_realistic'] })
     // The idle spell costs a minute or more per Node: only when asked.
     expect({ full: full.idleSeconds, quick: quick.idleSeconds, asked: parse(['--idle', '60']).idleSeconds }).toEqual({ full: 0, quick: 0, asked: 60 })
+    // Its windows: 1 s in a full run, shorter in a smoke run (which reads no figures from them).
+    expect({ full: full.idleWindowMs, quick: quick.idleWindowMs, asked: parse(['--idle-window', '2000']).idleWindowMs }).toEqual({ full: 1000, quick: 500, asked: 2000 })
   })
 
   it('takes --v8-log ic or maps, nothing else', () => {
