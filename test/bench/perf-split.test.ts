@@ -130,18 +130,19 @@ describe('recordWhile (real perf, a real node process)', () => {
       try {
         for (const pid of [pa, pb, pa]) {
           windows.push({ pid, ...(await session.window(() => pause(500))) })
-          await pause(300)
+          await pause(1000)
         }
       } finally {
         script = await session.stop()
       }
       // Each window has samples of its process (how many depends on what else the machine runs).
       for (const w of windows) expect(windowSamples(script, w.pid, w.fromUs, w.toUs).samples, String(w.pid)).toBeGreaterThan(0)
-      // Sampling was off between the windows (300 ms of both spinning each time): of all samples, only those
-      // between perf's answer and the window's first clock reading (and the last and perf's answer) fall outside.
+      // Sampling was off between the windows (a second of both spinning after each): of all samples, only
+      // those between perf's answer and the window's first clock reading (and the last and perf's answer) fall
+      // outside. Sampled throughout, two thirds would; a third leaves a loaded machine's scheduling room.
       const all = windowSamples(script, pa, 0, Number.MAX_SAFE_INTEGER).samples + windowSamples(script, pb, 0, Number.MAX_SAFE_INTEGER).samples
       const inWindows = windows.reduce((n, w) => n + windowSamples(script, pa, w.fromUs, w.toUs).samples + windowSamples(script, pb, w.fromUs, w.toUs).samples, 0)
-      expect(all - inWindows).toBeLessThan(all / 10)
+      expect(all - inWindows).toBeLessThan(all / 3)
     } finally {
       a.kill('SIGKILL')
       b.kill('SIGKILL')
