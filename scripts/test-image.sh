@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The image test without a Docker engine: builds the Dockerfile with buildah (vfs storage,
-# chroot isolation) and runs test/delivery/image.test.ts against the result.
+# The image test without a Docker engine: builds the Dockerfile with buildah (overlay storage where
+# this machine can mount overlays, else vfs: scripts/buildah-driver.sh; chroot isolation) and runs
+# test/delivery/image.test.ts against the result.
 #
 # Base images cannot be pulled here, so this builds them locally first, under the names the
 # Dockerfile's build arguments default to (docker.io/library/node:<version>-bookworm[-slim]):
@@ -8,7 +9,7 @@
 # build from the npm registry via scripts/node24.sh: binary and headers), this machine's npm (as in
 # the official images, where the runtime stage must remove it) and CA bundle; the build base also
 # has python3, make and g++ for better-sqlite3. They stay in buildah's storage, so later runs skip
-# that step.
+# that step (bases an earlier run left in the other driver's images are copied over, not rebuilt).
 #
 #   bash scripts/test-image.sh                 bases (if missing) + image + image test
 #   bash scripts/test-image.sh --build-only    bases (if missing) + image, then print its name
@@ -22,7 +23,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 mode=${1:-all}
 IMAGE=${MTLS_GATEWAY_IMAGE:-localhost/mtls-gateway:test}
-BUILDAH=(buildah --storage-driver vfs)
+DRIVER=$(bash scripts/buildah-driver.sh)
+BUILDAH=(buildah --storage-driver "$DRIVER")
 
 log() { printf '[test-image %s] %s\n' "$(date +%T)" "$*" >&2; }
 arg_default() { sed -n "s/^ARG $1=//p" Dockerfile | head -n1; }
@@ -52,12 +54,12 @@ esac
 
 bash scripts/install-delivery-tools.sh --image
 
-# make_base TAG [extra Debian packages…]: mmdebstrap minbase + this machine's Node → TAG.
+# make_base TAG [extra Debian packages…]: mmdebstrap minbase + Node from $node_prefix → TAG.
 make_base() {
   local tag=$1; shift
   local include=ca-certificates
   for p in "$@"; do include="$include,$p"; done
-  local work node_prefix npm_dir ctr
+  local work npm_dir ctr
   work=$(mktemp -d /tmp/mtls-gateway-base.XXXXXX)
   trap 'rm -rf "$work"' RETURN
   log "building local base $tag (mmdebstrap bookworm minbase + $include + Node $want_node)"
@@ -65,7 +67,7 @@ make_base() {
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     bookworm "$work/rootfs.tar" >&2
-  node_prefix=$(MTLS_GATEWAY_NODE_VERSION=$want_node bash scripts/node24.sh)
+  log "$tag: Debian root file system ready; adding Node and committing"
   npm_dir="$(npm prefix -g)/lib/node_modules/npm"
   mkdir -p "$work/node/usr/local/bin" "$work/node/usr/local/lib/node_modules" "$work/node/usr/local/include" "$work/node/usr/local/etc" "$work/node/etc/ssl/certs"
   cp "$node_prefix/bin/node" "$work/node/usr/local/bin/node"
@@ -84,18 +86,43 @@ make_base() {
     --env "NODE_VERSION=$want_node" --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     --cmd node --label "org.opencontainers.image.description=local stand-in for $tag (scripts/test-image.sh)" "$ctr"
   "${BUILDAH[@]}" commit --quiet --rm "$ctr" "$tag" >/dev/null
+  log "$tag: committed"
+}
+
+# copy_base TAG: the base from the other driver's images in the same storage, if an earlier run made it there.
+copy_base() {
+  local other=vfs
+  if [ "$DRIVER" = vfs ]; then other=overlay; fi
+  buildah --storage-driver "$other" inspect --type image "$1" >/dev/null 2>&1 || return 1
+  log "copying local base $1 from the $other images"
+  "${BUILDAH[@]}" pull --quiet "containers-storage:[$other@/var/lib/containers/storage+/run/containers/storage]$1" >/dev/null
 }
 
 t0=$(date +%s)
-has_image "$RUNTIME_BASE" || make_base "$RUNTIME_BASE"
-has_image "$BUILD_BASE" || make_base "$BUILD_BASE" python3 make g++
+missing=()
+has_image "$RUNTIME_BASE" || copy_base "$RUNTIME_BASE" || missing+=(runtime)
+has_image "$BUILD_BASE" || copy_base "$BUILD_BASE" || missing+=(build)
+if [ ${#missing[@]} -gt 0 ]; then
+  # Once, before the two builds below share it.
+  node_prefix=$(MTLS_GATEWAY_NODE_VERSION=$want_node bash scripts/node24.sh)
+  # Side by side: neither keeps both cores busy (mostly mmdebstrap fetching and unpacking).
+  builders=()
+  for base in "${missing[@]}"; do
+    if [ "$base" = runtime ]; then make_base "$RUNTIME_BASE" & else make_base "$BUILD_BASE" python3 make g++ & fi
+    builders+=($!)
+  done
+  for pid in "${builders[@]}"; do wait "$pid"; done
+fi
 t1=$(date +%s)
 log "bases ready ($((t1 - t0)) s): $BUILD_BASE, $RUNTIME_BASE"
 if [ "$mode" = --bases ]; then exit 0; fi
 
-log "building $IMAGE"
-"${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers=false \
-  "${build_args[@]}" -f Dockerfile -t "$IMAGE" . >&2
+log "building $IMAGE ($DRIVER storage)"
+# Each step's line with the time it started (where a slow build spends its time).
+"${BUILDAH[@]}" bud --isolation chroot --pull-never --layers=false \
+  "${build_args[@]}" -f Dockerfile -t "$IMAGE" . 2>&1 | while IFS= read -r line; do
+  case "$line" in *STEP\ * | COMMIT*) log "$line" ;; *) printf '%s\n' "$line" ;; esac
+done >&2
 "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true # the previous build's image, now untagged
 t2=$(date +%s)
 log "image built ($((t2 - t1)) s): $IMAGE"

@@ -3,18 +3,28 @@
  * chroot` (host network), and a read-only-root variant (the mounted container root remounted
  * read-only in a private mount namespace, then chroot as the image user). Test-only.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { START_DEADLINE_MS } from '../support/eventually.js'
 
 const run = promisify(execFile)
-export const BUILDAH = ['buildah', '--storage-driver', 'vfs'] as const
+let storageDriver: string | undefined
 
-/** Runs buildah with the vfs driver; resolves to trimmed stdout. */
+/**
+ * buildah and its global options: the storage driver scripts/test-image.sh builds with (overlay
+ * where this machine mounts one, else vfs), the only one whose images hold the image. Asked on
+ * first use, so a skipped image test probes nothing.
+ */
+export function buildahCommand(): [string, ...string[]] {
+  storageDriver ??= execFileSync('bash', ['scripts/buildah-driver.sh'], { encoding: 'utf8' }).trim()
+  return ['buildah', '--storage-driver', storageDriver]
+}
+
+/** Runs buildah with that driver; resolves to trimmed stdout. */
 export async function buildah(...args: string[]): Promise<string> {
-  const [cmd, ...pre] = BUILDAH
+  const [cmd, ...pre] = buildahCommand()
   const { stdout } = await run(cmd, [...pre, ...args], { maxBuffer: 64 << 20 })
   return stdout.trim()
 }

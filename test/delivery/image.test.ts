@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BUILDAH, buildah, freePort, imageConfig, processUids, readOnlyRootArgv, spawnContainer, type ContainerProcess } from './container.js'
+import { buildah, buildahCommand, freePort, imageConfig, processUids, readOnlyRootArgv, spawnContainer, type ContainerProcess } from './container.js'
 
 const run = promisify(execFile)
 const PREBUILT = process.env.MTLS_GATEWAY_IMAGE
@@ -71,6 +71,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
   let ports: { port: number; adminPort: number }
 
   beforeAll(async () => {
+    const buildahCli = buildahCommand()
     if (PREBUILT) image = PREBUILT
     else {
       const { stdout } = await run('bash', ['scripts/test-image.sh', '--build-only'], { maxBuffer: 64 << 20, timeout: 15 * 60_000 })
@@ -88,13 +89,13 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     chmodSync(work, 0o755)
     for (const d of ['conf/pki', 'state', 'state-ro']) chownSync(join(work, d), uid, gid)
     // The dev PKI, written by the image's own CLI as the image user.
-    await run(BUILDAH[0], [...BUILDAH.slice(1), 'run', '--isolation', 'chroot', '-v', `${join(work, 'conf/pki')}:/pki`, ctr, '--', 'node', '/app/dist/src/main.js', 'pki', '--dir', '/pki'])
+    await run(buildahCli[0], [...buildahCli.slice(1), 'run', '--isolation', 'chroot', '-v', `${join(work, 'conf/pki')}:/pki`, ctr, '--', 'node', '/app/dist/src/main.js', 'pki', '--dir', '/pki'])
     backend = await startBackend(join(work, 'conf/pki'))
     ports = { port: await freePort(), adminPort: await freePort() }
     writeFileSync(join(work, 'conf/gateway.yaml'), gatewayYaml({ ...ports, backendPort: (backend.address() as AddressInfo).port }))
     const entrypoint = config.Entrypoint as string[]
-    gw = spawnContainer(BUILDAH[0], [
-      ...BUILDAH.slice(1), 'run', '--isolation', 'chroot', '--network', 'host',
+    gw = spawnContainer(buildahCli[0], [
+      ...buildahCli.slice(1), 'run', '--isolation', 'chroot', '--network', 'host',
       '-v', `${join(work, 'conf')}:${CONFIG_DIR}:ro`, '-v', `${join(work, 'state')}:/var/lib/mtls-gateway`,
       ctr, '--', ...entrypoint, 'serve', '--config', `${CONFIG_DIR}/gateway.yaml`, '--workers', '1',
     ], `${CONFIG_DIR}/gateway.yaml`)
@@ -131,8 +132,9 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     // A working container of its own: a second `buildah run` in the one the gateway runs in came
     // back once with no output under full CI load.
     const probe = await buildah('from', '--pull-never', image)
+    const buildahCli = buildahCommand()
     try {
-      const node = await run(BUILDAH[0], [...BUILDAH.slice(1), 'run', '--isolation', 'chroot', probe, '--', 'node', '-p', 'process.versions.node'])
+      const node = await run(buildahCli[0], [...buildahCli.slice(1), 'run', '--isolation', 'chroot', probe, '--', 'node', '-p', 'process.versions.node'])
       expect(node.stdout.trim(), node.stderr).toMatch(/^24\./)
     } finally {
       await buildah('rm', probe).catch(() => undefined)
