@@ -20,8 +20,9 @@ let validator: ValidateFunction | undefined
 /**
  * The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`),
  * made a function at the first config read (40–100 ms): `pki` and other importers of config/ read none.
+ * Exported for test/config/validator-standalone.test.ts, which holds it to Ajv compiling the schema at run time.
  */
-function configValidator(): ValidateFunction {
+export function configValidator(): ValidateFunction {
   if (validator) return validator
   const make = new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction
   return (validator = make(createRequire(import.meta.url), withinDuration))
