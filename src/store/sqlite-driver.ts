@@ -15,3 +15,12 @@ export type { Database }
 export function openSqlite(...args: ConstructorParameters<typeof Database>): Database.Database {
   return new (load('better-sqlite3') as typeof Database)(...args)
 }
+
+/**
+ * An error of the driver as the reason in a one-line message. Node's text for an addon built
+ * for another Node spans five lines (the path, then the versions and what to do); the command
+ * line prints the first line of a start failure only.
+ */
+export function describeSqliteError(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim()
+}

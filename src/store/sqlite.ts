@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { openSqlite, type Database } from './sqlite-driver.js'
+import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { expiryOf, normalizeStep } from './ttl.js'
@@ -176,7 +176,7 @@ export class SqliteStore implements Store {
     try {
       return fn()
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e)
+      const why = describeSqliteError(e)
       throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
     }
   }
@@ -195,7 +195,7 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
       return openOnce(file, busyTimeoutMs)
     } catch (e) {
       if (!isBusy(e) || Date.now() + pause > deadline) {
-        const why = e instanceof Error ? e.message : String(e)
+        const why = describeSqliteError(e)
         throw new Error(`sqlite store "${file}": cannot open: ${why}`, { cause: e })
       }
       // Start-up only, and the API is synchronous: block this thread for the pause.
@@ -258,7 +258,7 @@ function prepareAll(db: Database.Database, file: string): Statements {
     return sql
   } catch (e) {
     db.close()
-    const why = e instanceof Error ? e.message : String(e)
+    const why = describeSqliteError(e)
     // E.g. a file created by something else with an incompatible `store_entries` table.
     throw new Error(`sqlite store "${file}": cannot prepare statements: ${why}`, { cause: e })
   }
