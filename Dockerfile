@@ -27,10 +27,13 @@ RUN npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" npm ci \
  && node -e "require('better-sqlite3')(':memory:').prepare('select 1').get()"
 COPY tsconfig.json ./
 COPY src ./src
-# Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/.
+# Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/. `--version`
+# loads only the command line (each command loads its modules when it runs): importing what `serve`
+# runs proves the whole program loads.
 RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts"]}\n' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json \
- && node dist/src/main.js --version
+ && node dist/src/main.js --version \
+ && node --input-type=module -e "await import('./dist/src/cli/serve.js')"
 
 FROM build AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.

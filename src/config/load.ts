@@ -144,8 +144,10 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
       const { max, why } = e.schema as DurationBound
       return { key: path, msg: `${String(e.data)} is longer than the maximum, ${max}: ${why}`, atKey: false }
     }
-    case 'pattern':
-      return { key: path, msg: `must match ${String(params.pattern)}`, atKey: false }
+    case 'pattern': {
+      const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
+      return { key: path, msg: EXPECTED[kind] ? `must be ${EXPECTED[kind]}` : `must match ${String(params.pattern)}`, atKey: false }
+    }
     default:
       return { key: path, msg: e.message ?? 'invalid', atKey: false }
   }
@@ -155,6 +157,7 @@ const EXPECTED: Record<string, string> = {
   duration: 'a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds',
   size: 'a size such as 512KiB, 10MiB, 1GiB, or a number of bytes',
   'file-list': 'a file path or a list of file paths',
+  'header-name': "a header name: letters, digits and !#$%&'*+-.^_`|~ only",
 }
 
 function deepFreeze<T>(v: T): T {

@@ -208,7 +208,7 @@ const endpoint = {
     },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
     fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
-    tenantHeader: { type: 'string', pattern: HEADER_NAME.source, default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`); a header name of its own: not Host, Content-Length, Transfer-Encoding, Content-Type, Content-Encoding, a hop-by-hop header, Authorization, Proxy-Authorization, Cookie or X-Gateway-User. Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
+    tenantHeader: { type: 'string', $comment: 'header-name', pattern: HEADER_NAME.source, default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`); a header name of its own: not Host, Content-Length, Transfer-Encoding, Content-Type, Content-Encoding, a hop-by-hop header, Authorization, Proxy-Authorization, Cookie or X-Gateway-User. Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
     tenants: {
       type: 'object',
       propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },

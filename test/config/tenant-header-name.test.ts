@@ -44,7 +44,7 @@ describe('endpoints[].tenantHeader', () => {
   it.each(['X Tenant', 'X-Tenant:', 'X-Tenant\u00e9', '(tenant)', ''])('%j is not a header name: refused', (name) => {
     const lines = problemsOf(name)
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/endpoints\[0\]\.tenantHeader/)
+    expect(lines[0]).toMatch(/endpoints\[0\]\.tenantHeader: must be a header name: letters, digits and !#\$%&'\*\+-\.\^_`\|~ only$/)
   })
 
   it('the default and a header of its own load, kept in lower case', () => {
