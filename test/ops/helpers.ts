@@ -13,7 +13,8 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
-export { eventually } from '../support/eventually.js'
+import { eventually } from '../support/eventually.js'
+export { eventually }
 
 export interface OpsGateway {
   gw: RunningGateway
@@ -140,6 +141,12 @@ export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: 
 
 /** The line a refused reload logs (the primary's verdict with --workers). */
 export const RELOAD_REFUSED = 'config reload failed; keeping the last good config'
+
+/** The problems of the first refused reload `gp` logs from output line `from` on (waits for it). */
+export async function refusedReloadProblems(gp: GatewayProcess, from: number): Promise<unknown> {
+  const refused = await eventually(() => gp.logEntries(from).find((e) => e.msg === RELOAD_REFUSED), 60_000, 'the reload to be refused')
+  return refused.problems
+}
 
 /** A test PKI, a real mTLS upstream (endpoint `partner`) and `serve --workers 2` on a config naming it; stop() ends all three. */
 export interface PartnerWorkers {

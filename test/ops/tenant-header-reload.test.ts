@@ -11,7 +11,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { flushedBy } from '../support/log-entries.js'
-import { childPids, eventually, RELOAD_REFUSED, replaceFile } from './helpers.js'
+import { childPids, refusedReloadProblems, replaceFile } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
 const OWN = '    tenantHeader: X-Org-Id\n'
@@ -20,8 +20,7 @@ const OWN = '    tenantHeader: X-Org-Id\n'
 const toHost = (yaml: string, port: number, pki: TestPki): string => yaml.replace('tenantHeader: X-Org-Id', 'tenantHeader: Host') + endpointYaml('added', port, clientTls(pki))
 
 async function expectRefusedAndKept(gp: GatewayProcess, config: string, from: number): Promise<void> {
-  const refused = await eventually(() => gp.logEntries(from).find((e) => e.msg === RELOAD_REFUSED), 60_000, 'the reload to be refused')
-  expect(refused.problems).toEqual([
+  expect(await refusedReloadProblems(gp, from)).toEqual([
     expect.stringMatching(new RegExp(`^${config}:\\d+:\\d+: endpoints\\[0\\]\\.tenantHeader: cannot be "Host": it addresses the request; name a header of its own, such as X-Gateway-Tenant$`)),
   ])
   for (let i = 0; i < 4; i++) expect((await send(gp.url, `/proxy/partner/kept-${i}`, { headers: { 'x-org-id': 'acme' } })).status).toBe(200)

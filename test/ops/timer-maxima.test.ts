@@ -13,7 +13,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { eventually, RELOAD_REFUSED, replaceFile } from './helpers.js'
+import { refusedReloadProblems, replaceFile } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
 const MAX = '596h'
@@ -28,11 +28,8 @@ const handler = (req: IncomingMessage, res: ServerResponse): void => void setTim
 const pastMaximum = (yaml: string, port: number, pki: TestPki): string =>
   yaml.replace(`connect: ${MAX}`, 'connect: 720h') + endpointYaml('added', port, clientTls(pki))
 
-const refusal = (gp: GatewayProcess, from: number): Record<string, unknown> | undefined => gp.logEntries(from).find((e) => e.msg === RELOAD_REFUSED)
-
 async function expectRefusedAndKept(gp: GatewayProcess, config: string, from: number): Promise<void> {
-  const refused = await eventually(() => refusal(gp, from), 60_000, 'the reload to be refused')
-  expect(refused.problems).toEqual([
+  expect(await refusedReloadProblems(gp, from)).toEqual([
     expect.stringMatching(new RegExp(`^${config}:\\d+:\\d+: endpoints\\[0\\]\\.timeouts\\.connect: 720h is longer than the maximum, 596h: the gateway waits on a timer for it, and a timer holds at most 2147483647 ms \\(about 24\\.8 days\\)$`)),
   ])
   for (let i = 0; i < 4; i++) expect((await send(gp.url, `/proxy/partner/kept-${i}`)).status).toBe(200)
