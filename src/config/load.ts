@@ -11,7 +11,7 @@ import { CONFIG_VALIDATOR_CODE, CONFIG_VALIDATOR_PARAMETERS } from './config-val
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { YamlSource, type KeyPath } from './yaml-source.js'
-import { isDuration, parseDuration } from './units.js'
+import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
@@ -142,7 +142,9 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
     }
     case 'maxDuration': {
       const { max, why } = e.schema as DurationBound
-      return { key: path, msg: `${String(e.data)} is longer than the maximum, ${max}: ${why}`, atKey: false }
+      // A number is milliseconds: the maximum in milliseconds too, to compare it with.
+      const inMs = typeof e.data === 'number' ? ` (${plainNumber(parseDuration(max))} ms)` : ''
+      return { key: path, msg: `${formatDuration(e.data as number | string)} is longer than the maximum, ${max}${inMs}: ${why}`, atKey: false }
     }
     case 'pattern': {
       const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''

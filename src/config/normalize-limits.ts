@@ -3,7 +3,7 @@
  * it here), so the config reference, the JSON Schema and the running gateway cannot disagree.
  */
 import { configSchema } from './schema.js'
-import { parseDuration, parseSize } from './units.js'
+import { parseDuration, parseSize, plainNumber } from './units.js'
 import { obj, type Raw, type Report } from './normalize-util.js'
 import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, GatewayConfig, ListenTimeoutsConfig } from './types.js'
 
@@ -58,7 +58,7 @@ export function normalizeBodyLimits(raw: Raw, report: Report): { maxBufferedBody
   const size = (key: 'maxBufferedBody' | 'maxBufferedTotal'): number => parseSize((raw[key] as string | number | undefined) ?? limitProps[key].default)
   const limits = { maxBufferedBody: size('maxBufferedBody'), maxBufferedTotal: size('maxBufferedTotal') }
   if (limits.maxBufferedTotal !== 0 && limits.maxBufferedTotal < limits.maxBufferedBody) {
-    report(['maxBufferedTotal'], `${limits.maxBufferedTotal} bytes is less than limits.maxBufferedBody (${limits.maxBufferedBody} bytes): a body that limit allows could never be read; raise limits.maxBufferedTotal, lower limits.maxBufferedBody, or set limits.maxBufferedTotal to 0 (no total)`)
+    report(['maxBufferedTotal'], `${plainNumber(limits.maxBufferedTotal)} bytes is less than limits.maxBufferedBody (${plainNumber(limits.maxBufferedBody)} bytes): a body that limit allows could never be read; raise limits.maxBufferedTotal, lower limits.maxBufferedBody, or set limits.maxBufferedTotal to 0 (no total)`)
   }
   return limits
 }

@@ -1,5 +1,5 @@
 /** `store.redis`: defaults, file paths made absolute, and the rules between its keys. */
-import { parseDuration } from './units.js'
+import { parseDuration, plainNumber } from './units.js'
 import { obj, str, type Raw, type Report } from './normalize-util.js'
 import type { HostPort, RedisSettings } from './types.js'
 
@@ -32,7 +32,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
   const acknowledgeTimeoutMs = parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s')
   const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
   // WAIT is a command: it must be able to wait its full time within the command timeout.
-  if (acknowledgeTimeoutMs >= commandTimeoutMs) report(['acknowledgeTimeout'], `must be shorter than commandTimeout (${commandTimeoutMs} ms)`)
+  if (acknowledgeTimeoutMs >= commandTimeoutMs) report(['acknowledgeTimeout'], `must be shorter than commandTimeout (${plainNumber(commandTimeoutMs)} ms)`)
   const connectTimeoutMs = parseDuration((r.connectTimeout as string | number | undefined) ?? '2s')
   // A Cluster's slot-map refresh waits connectTimeout: ioredis gives up on it at once at 0 (alone, 0 is no limit), and every store call failed.
   if (cluster !== undefined && connectTimeoutMs < 1) report(['connectTimeout'], `${String(r.connectTimeout)} is less than 1ms: with redis.cluster it bounds each refresh of the slot map, which fails at once at 0`)

@@ -34,6 +34,19 @@ export function parseDuration(v: number | string): number {
   return Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number))
 }
 
+/**
+ * A number as plain decimal digits: `String(1e30)` is `1e+30`, which reads as no duration or size a
+ * config accepts. YAML reads a long integer as a double, so what it prints is the double's shortest form.
+ */
+export function plainNumber(n: number): string {
+  return n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
+}
+
+/** A duration from the config, for messages: a string as written (`720h`), a number as milliseconds in plain digits (`2146000000 ms`). */
+export function formatDuration(v: number | string): string {
+  return typeof v === 'string' ? v : `${plainNumber(v)} ms`
+}
+
 /** Bytes from a number (already bytes) or a string like `10MiB`. */
 export function parseSize(v: number | string): number {
   if (typeof v === 'number') return v

@@ -130,7 +130,9 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
       fc.property(fc.oneof(writtenBetween(maxMs + 1, maxMs * 10_000), fc.constant(next), fc.constant('99999999999999h')), (value) => {
         const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: {} }))
         expect(lines).toHaveLength(1)
-        expect(lines[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: ${name.replace(/[[\].]/g, '\\$&')}: ${String(value).replace('.', '\\.')} is longer than the maximum, ${max}: `))
+        // A number is milliseconds: it reads `N ms`, and the maximum is given in milliseconds too.
+        const written = typeof value === 'number' ? `${value} ms is longer than the maximum, ${max} \\(${maxMs} ms\\)` : `${value.replace('.', '\\.')} is longer than the maximum, ${max}`
+        expect(lines[0]).toMatch(new RegExp(`^${FILE}:\\d+:\\d+: ${name.replace(/[[\].]/g, '\\$&')}: ${written}: `))
         expect(lines[0]?.endsWith(`: ${why}`)).toBe(true)
       }),
       { seed: 0x7e1e, numRuns: 40 },
