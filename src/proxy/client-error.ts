@@ -50,13 +50,39 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
 }
 
 /**
- * An HTTP/1.1 request without Host, or any with two Host lines (RFC 9112 §3.2), which the handlers
- * refuse themselves: Node's own refusal of the first (guardConnections turns it off) is a bare 400
- * without the error envelope, and Node keeps the first of two Host lines where another hop may not.
+ * Host as RFC 9112 §3.2 has it, `uri-host [ ":" port ]` (RFC 3986): an IP literal in brackets (a zone
+ * as `%25…`), or a reg-name that is not empty. The grammar allows an empty one, for a target URI
+ * without an authority; every target this gateway serves (http, https, a CONNECT's host:port) has one,
+ * and an http(s) URI with an empty host is invalid (RFC 9110 §4.2).
+ */
+const HOST_VALUE = /^(?:\[(?:[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9\-._~%]+)?|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?$/
+
+/**
+ * The 400 for a request RFC 9112 §3.2 says a server must refuse, on every way in (CONNECT included):
+ * HTTP/1.1 (or later) without Host, two Host lines, or a Host that is empty or no `host[:port]`. An
+ * HTTP/1.0 request may lack Host. The handlers refuse these themselves: Node's own refusal
+ * (guardConnections turns it off) is a bare 400 without the error envelope, only for a missing Host,
+ * and never for a CONNECT; and Node keeps the first of two Host lines where another hop may not.
+ * A CONNECT is refused so before anything else, served or not (not the 405 of a CONNECT where none is
+ * served), though it goes where its target says.
  */
 export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
-  if (req.headers.host !== undefined) return repeatedHeader(req, 'host', 'Host')
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return undefined
+  const host = req.headers.host
   // As Node's own refusal did: a request this malformed ends the connection too.
-  return new GatewayError('bad_request', 'an HTTP/1.1 request must carry a Host header (RFC 9112, section 3.2)', { headers: { connection: 'close' } })
+  const close = { headers: { connection: 'close' } }
+  if (host !== undefined) {
+    const repeated = repeatedHeader(req, 'host', 'Host')
+    if (repeated || HOST_VALUE.test(host)) return repeated
+    const what = host === '' ? 'is empty: it must name the host the request is for' : 'is not a host[:port]'
+    return new GatewayError('bad_request', `the Host header ${what} (RFC 9112, section 3.2)`, close)
+  }
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return undefined
+  const connect = req.method === 'CONNECT' ? ', a CONNECT too: send Host with its host:port' : ''
+  return new GatewayError('bad_request', `an HTTP/${req.httpVersion} request must carry a Host header (RFC 9112, section 3.2)${connect}`, close)
+}
+
+/** Throws hostRefusal's 400, if there is one: the first check of a CONNECT. */
+export function requireHost(req: IncomingMessage): void {
+  const refusal = hostRefusal(req)
+  if (refusal) throw refusal
 }

@@ -14,13 +14,14 @@ import type { IncomingMessage, Server } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
-import { authFailureLabel, singleHeader } from '../callers/index.js'
+import { authFailureLabel } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
 import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
 import { admittedByCallerTrust, interceptionUnavailable, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
+import { requireHost } from './client-error.js'
 import { recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
@@ -126,8 +127,7 @@ export function createConnectHandler(o: ConnectOptions) {
 
 async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
-  // Two Host lines are a 400 on every request (RFC 9112 §3.2), the CONNECT too, though it goes where its target says.
-  void singleHeader(req, 'host', 'Host')
+  requireHost(req)
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`

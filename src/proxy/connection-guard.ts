@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
 import { writeError, writeRawError } from './write-error.js'
-import { answerClientErrors } from './client-error.js'
+import { answerClientErrors, hostRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
@@ -100,7 +100,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     // else (inside an intercepted tunnel, the admin listener) Node would hand over the socket
     // paused and unanswered, held open past every limit: answer and close it instead.
     if (server.listenerCount('connect') !== 1) return
-    const err = methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
+    const err = hostRefusal(req) ?? methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
     writeRawError(socket, err, o.surface)
     // Answered, so reported: an access line on the proxy side, the admin listener's own line there.
     o.events.onRejected?.(o.listener, err, socket, req)

@@ -95,7 +95,7 @@ export function createListener(o: ListenerOptions): Server {
     server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing, ...onDone }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
-      const err = new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
+      const err = hostRefusal(req) ?? new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
       writeRawError(socket, err, 'proxy')
       rejected(o, err, socket, req)
     })

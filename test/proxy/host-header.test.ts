@@ -1,0 +1,180 @@
+/**
+ * RFC 9112 §3.2 on every way in of the real gateway process (plain listener, TLS listener, the
+ * inner requests of an intercepted tunnel): an HTTP/1.1 request without Host, one with two Host
+ * lines, or one whose Host is empty or no `host[:port]` gets the JSON 400 with a correct
+ * Content-Length, a CONNECT too (Node checks none of it for a CONNECT, and the gateway tunnelled
+ * one without Host). An HTTP/1.0 request may lack Host. Refused CONNECTs are access lines and
+ * requests_total samples like any other.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect as tcpConnect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import type { Duplex } from 'node:stream'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+import { endpointYaml } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { openTunnel } from '../support/tunnel.js'
+import { entriesWhen } from '../support/log-entries.js'
+import { eventually, scrape, valueOf } from '../ops/helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let plain: GatewayProcess
+let secure: GatewayProcess
+let ca: Buffer
+let P = 0
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
+  ca = readFileSync(ica.caCert)
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  P = upstream.port
+  // Every refusal is a line: the cap on lines unauthenticated clients cause is off.
+  const rest = `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { interval: 0 } }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('partner', P, clientTls(pki))}`
+  const write = (name: string, listen: string): string => {
+    const file = join(pki.dir, `${name}.yaml`)
+    writeFileSync(file, `listen: ${listen}\n${rest}`)
+    return file
+  }
+  ;[plain, secure] = await Promise.all([
+    spawnGateway(write('plain', '{ host: 127.0.0.1, port: 0 }')),
+    spawnGateway(write('secure', `{ host: 127.0.0.1, port: 0, tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} } }`)),
+  ])
+}, 120_000)
+
+afterAll(async () => {
+  await plain?.stop('SIGKILL')
+  await secure?.stop('SIGKILL')
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+type Way = 'plain' | 'tls' | 'tunnel'
+const portOf = (gp: GatewayProcess): number => Number(new URL(gp.url).port)
+
+/** A fresh connection on `way`: TCP to the plain listener, TLS to the TLS one, or an intercepted tunnel's TLS session. */
+async function open(way: Way): Promise<Duplex> {
+  if (way === 'tunnel') return openTunnel({ gatewayPort: portOf(plain), authority: `api.partner.test:${P}`, ca })
+  const s = way === 'plain' ? tcpConnect(portOf(plain), '127.0.0.1') : tlsConnect({ port: portOf(secure), host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
+  await new Promise<void>((resolve, reject) => s.once(way === 'plain' ? 'connect' : 'secureConnect', () => resolve()).once('error', reject))
+  return s
+}
+
+interface Answer { status: number; head: string; body: Buffer }
+
+/** Writes `head` on a fresh connection and reads one answer: to the connection's end, to its Content-Length, or a CONNECT's 200 head. */
+async function ask(way: Way, head: string): Promise<Answer> {
+  const s = await open(way)
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0)
+    const done = (): void => {
+      const text = got.toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      s.destroy()
+      if (end < 0) return reject(new Error(`no answer head in ${JSON.stringify(text)}`))
+      resolve({ status: Number(text.slice(9, 12)), head: text.slice(0, end).toLowerCase(), body: got.subarray(end + 4) })
+    }
+    s.on('data', (c: Buffer) => {
+      got = Buffer.concat([got, c])
+      const text = got.toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const length = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, end))?.[1]
+      if (text.startsWith('HTTP/1.1 200 Connection Established') || (length !== undefined && got.length - end - 4 >= Number(length))) done()
+    })
+    s.once('end', done)
+    s.once('error', reject)
+    s.write(Buffer.from(head, 'latin1'))
+  })
+}
+
+/** The JSON 400 with a correct Content-Length and a message matching `msg`. */
+function expect400(a: Answer, msg: RegExp): void {
+  expect(a.status).toBe(400)
+  expect(a.head).toMatch(/\r\ncontent-type: application\/json/)
+  expect(Number(/\r\ncontent-length: (\d+)/.exec(a.head)?.[1])).toBe(a.body.length)
+  expect(JSON.parse(a.body.toString('utf8'))).toEqual({ errors: [{ msg: expect.stringMatching(msg), code: 400 }] })
+}
+
+const MISSING = /^an HTTP\/1\.1 request must carry a Host header \(RFC 9112, section 3\.2\)/
+const REPEATED = /^Host appears more than once in the request/
+const EMPTY = /^the Host header is empty: it must name the host the request is for \(RFC 9112, section 3\.2\)$/
+const INVALID = /^the Host header is not a host\[:port\] \(RFC 9112, section 3\.2\)$/
+
+describe('CONNECT without Host', () => {
+  it('HTTP/1.1: the JSON 400 on the plain and the TLS listener (it was tunnelled), one access line and one requests_total sample each', async () => {
+    for (const gp of [plain, secure]) {
+      const way = gp === plain ? 'plain' : 'tls'
+      const from = gp.output.length
+      const admin = await adminUrlOf(gp)
+      const before = valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) ?? 0
+      const a = await ask(way, `CONNECT api.partner.test:${P} HTTP/1.1\r\n\r\n`)
+      expect400(a, /^an HTTP\/1\.1 request must carry a Host header \(RFC 9112, section 3\.2\), a CONNECT too: send Host with its host:port$/)
+      expect(a.head).toMatch(/\r\nconnection: close/)
+      const [line] = await entriesWhen(gp, (e) => e.method === 'CONNECT' && e.status === 400, 1, { from, what: `the ${way} CONNECT's access line` })
+      expect(line).toMatchObject({ msg: 'request', mode: 'connect', reason: 'bad_request', error: expect.stringMatching(MISSING) })
+      await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) === before + 1, 15_000, 'the requests_total sample')
+    }
+  }, 60_000)
+
+  it('HTTP/1.0: accepted (RFC 9112 requires Host of HTTP/1.1 only), the tunnel opens', async () => {
+    expect((await ask('plain', `CONNECT api.partner.test:${P} HTTP/1.0\r\n\r\n`)).status).toBe(200)
+    expect((await ask('tls', `CONNECT api.partner.test:${P} HTTP/1.0\r\n\r\n`)).status).toBe(200)
+  })
+
+  it('inside an intercepted tunnel: the 400 before the 405 a CONNECT gets there', async () => {
+    expect400(await ask('tunnel', `CONNECT api.partner.test:${P} HTTP/1.1\r\n\r\n`), MISSING)
+    expect((await ask('tunnel', `CONNECT api.partner.test:${P} HTTP/1.1\r\nHost: api.partner.test:${P}\r\n\r\n`)).status).toBe(405)
+  })
+})
+
+const VALID = (): string[] => [`api.partner.test:${P}`, 'api.partner.test', `127.0.0.1:${P}`, '[::1]:8443', 'localhost:', 'API.Partner.Test.']
+const BAD = ['a b', 'api.partner.test/v1', 'user@api.partner.test', '[::1', 'api.partner.test:80:80', 'h\xe9st', 'a"b', ':443']
+
+interface Head { method: string; version: '1.0' | '1.1'; hosts: { name: string; value: string }[]; absolute: boolean }
+
+/** A request head on `way`: a CONNECT to the partner, or a call that reaches it (route mode, absolute-form, or origin-form in a tunnel). */
+function headText(way: Way, h: Head): string {
+  const target = h.method === 'CONNECT' ? `api.partner.test:${P}` : way === 'tunnel' ? (h.absolute ? `https://api.partner.test:${P}/v1/x` : '/v1/x') : h.absolute ? `http://api.partner.test:${P}/v1/x` : '/proxy/partner/v1/x'
+  const body = h.method === 'POST' ? 'Content-Length: 0\r\n' : ''
+  const close = h.method === 'CONNECT' ? '' : 'Connection: close\r\n'
+  return `${h.method} ${target} HTTP/${h.version}\r\n${h.hosts.map((l) => `${l.name}: ${l.value}\r\n`).join('')}${body}${close}\r\n`
+}
+
+/** The rule: which 400 a head gets, or undefined when it is accepted. */
+function refusalOf(h: Head): RegExp | undefined {
+  if (h.hosts.length > 1) return REPEATED
+  const [one] = h.hosts
+  if (one === undefined) return h.version === '1.1' ? MISSING : undefined
+  if (one.value === '') return EMPTY
+  return VALID().includes(one.value) ? undefined : INVALID
+}
+
+describe('any request head, on every way in (seeded property)', () => {
+  const heads = (): fc.Arbitrary<Head> =>
+    fc.record({
+      method: fc.constantFrom('CONNECT', 'GET', 'POST', 'DELETE', 'OPTIONS'),
+      version: fc.constantFrom('1.0' as const, '1.1' as const),
+      hosts: fc.array(fc.record({ name: fc.constantFrom('Host', 'host', 'HOST'), value: fc.constantFrom(...VALID(), '', ...BAD) }), { maxLength: 3 }),
+      absolute: fc.boolean(),
+    })
+
+  it.each(['plain', 'tls', 'tunnel'] as const)('%s: the 400 exactly when Host is missing (HTTP/1.1), repeated, empty or invalid; otherwise served', async (way) => {
+    await fc.assert(
+      fc.asyncProperty(heads(), async (h) => {
+        const a = await ask(way, headText(way, h))
+        const refusal = refusalOf(h)
+        if (refusal) return expect400(a, refusal)
+        // Served: a CONNECT opens its tunnel (inside one, a CONNECT is 405), any other call reaches the partner.
+        expect(a.status).toBe(h.method === 'CONNECT' && way === 'tunnel' ? 405 : 200)
+      }),
+      { seed: 0x9112, numRuns: 60 },
+    )
+  }, 180_000)
+})
