@@ -1,6 +1,6 @@
 /**
  * RFC 9112 §3.2 on every way in of the real gateway process (plain listener, TLS listener, the
- * inner requests of an intercepted tunnel): an HTTP/1.1 request without Host, one with two Host
+ * inner requests of an intercepted tunnel, the admin listener): an HTTP/1.1 request without Host, one with two Host
  * lines, or one whose Host is empty or no `host[:port]` gets the JSON 400 with a correct
  * Content-Length, a CONNECT too (Node checks none of it for a CONNECT, and the gateway tunnelled
  * one without Host). An HTTP/1.0 request may lack Host. Refused CONNECTs are access lines and
@@ -55,14 +55,15 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-type Way = 'plain' | 'tls' | 'tunnel'
+type Way = 'plain' | 'tls' | 'tunnel' | 'admin'
 const portOf = (gp: GatewayProcess): number => Number(new URL(gp.url).port)
 
 /** A fresh connection on `way`: TCP to the plain listener, TLS to the TLS one, or an intercepted tunnel's TLS session. */
 async function open(way: Way): Promise<Duplex> {
   if (way === 'tunnel') return openTunnel({ gatewayPort: portOf(plain), authority: `api.partner.test:${P}`, ca })
-  const s = way === 'plain' ? tcpConnect(portOf(plain), '127.0.0.1') : tlsConnect({ port: portOf(secure), host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
-  await new Promise<void>((resolve, reject) => s.once(way === 'plain' ? 'connect' : 'secureConnect', () => resolve()).once('error', reject))
+  const admin = way === 'admin' ? Number(new URL(await adminUrlOf(plain)).port) : 0
+  const s = way === 'plain' || way === 'admin' ? tcpConnect(admin || portOf(plain), '127.0.0.1') : tlsConnect({ port: portOf(secure), host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
+  await new Promise<void>((resolve, reject) => s.once(way === 'tls' ? 'secureConnect' : 'connect', () => resolve()).once('error', reject))
   return s
 }
 
@@ -131,6 +132,14 @@ describe('CONNECT without Host', () => {
   it('inside an intercepted tunnel: the 400 before the 405 a CONNECT gets there', async () => {
     expect400(await ask('tunnel', `CONNECT api.partner.test:${P} HTTP/1.1\r\n\r\n`), MISSING)
     expect((await ask('tunnel', `CONNECT api.partner.test:${P} HTTP/1.1\r\nHost: api.partner.test:${P}\r\n\r\n`)).status).toBe(405)
+  })
+
+  it('on the admin listener: the same 400 before its 405, and a bad Host on its routes', async () => {
+    expect400(await ask('admin', 'CONNECT api.partner.test:443 HTTP/1.1\r\n\r\n'), MISSING)
+    expect((await ask('admin', 'CONNECT api.partner.test:443 HTTP/1.1\r\nHost: api.partner.test:443\r\n\r\n')).status).toBe(405)
+    expect400(await ask('admin', 'GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n'), INVALID)
+    expect400(await ask('admin', 'GET /healthz HTTP/1.1\r\nHost:\r\n\r\n'), EMPTY)
+    expect((await ask('admin', 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:9090\r\nConnection: close\r\n\r\n')).status).toBe(200)
   })
 })
 
