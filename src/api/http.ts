@@ -1,12 +1,12 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { bodyText, checkPercentUtf8, singleHeader } from '../callers/index.js'
+import { bodyText, checkPercentUtf8, singleHeader, uniqueParameters } from '../callers/index.js'
 import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
 
-/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only; malformed → 400, too large → 413 (refused on a declared length, and never read past the limit). */
+/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only; malformed or a form key given twice → 400, too large → 413 (refused on a declared length, and never read past the limit). */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const length = req.headers['content-length']
   const body = createBody(hasBody(req.headers) ? req : undefined, { limit: MAX_API_BODY, limitName: 'gateway API bodies', ...(length === undefined ? {} : { declaredLength: Number(length) }) })
@@ -15,7 +15,7 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   if (/^application\/x-www-form-urlencoded/i.test(ct)) {
     // Its escapes too: URLSearchParams would read %E9 as U+FFFD.
     checkPercentUtf8(text, 'the form body')
-    return Object.fromEntries(new URLSearchParams(text))
+    return uniqueParameters(new URLSearchParams(text), 'the form body')
   }
   try {
     const v: unknown = JSON.parse(text)

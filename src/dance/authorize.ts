@@ -8,7 +8,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
-import { checkUserId, type BearerStores } from '../callers/index.js'
+import { checkUserId, singleParameters, type BearerStores } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
@@ -123,12 +123,14 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
  */
 export async function handleAuthorize(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, deps: DanceDeps): Promise<void> {
   if (profile.config.token.mode !== 'per_user') throw new GatewayError('not_found', `profile "${profile.name}" does not use per-user tokens (token.mode: per_user)`)
-  const link = url.searchParams.get('link')
-  if (link !== null && req.headers.authorization === undefined) return followLink(req, res, gateway, profile, link, deps)
+  // Every parameter it reads, read together: one given twice is refused before anything else is judged.
+  const query = singleParameters(url.searchParams, ['link', 'tenant', 'user', 'app', 'anonymous', 'format'])
+  const link = query.link
+  if (link !== undefined && req.headers.authorization === undefined) return followLink(req, res, gateway, profile, link, deps)
   if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(['GET', 'POST'], 'use GET or POST /gateway/oauth1/<profile>/authorize')
   const cred = await apiCredential(req, gateway, deps.stores, 'authorize', deps.admin)
   const body = req.method === 'POST' ? await readJson(req) : {}
-  const param = (k: string): string | undefined => (typeof body[k] === 'string' ? (body[k] as string) : (url.searchParams.get(k) ?? undefined))
+  const param = (k: 'tenant' | 'user' | 'app' | 'anonymous'): string | undefined => bodyOrQuery(body, query[k], k)
   const tenant = checkTenant(gateway, profile, param('tenant'))
   // The app's tenant rule applies here as on its proxied calls: a token obtained under another
   // tenant would sign calls the app may not make.
@@ -144,7 +146,13 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   const fields = pickFields(profile, body.fields)
   const owner: TokenOwner = { space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user, anonymous }
   const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields), requestOrigin(req), tenant)
-  const wantsJson = url.searchParams.get('format') === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
+  const wantsJson = query.format === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
   if (wantsJson) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })
   else redirect(res, 302, target)
+}
+
+/** Parameter `k` of a credentialed start, from the body or the query string: once in one of them, never both (which would count is not guessed). */
+function bodyOrQuery(body: Record<string, unknown>, query: string | undefined, k: string): string | undefined {
+  if (query !== undefined && Object.hasOwn(body, k)) throw new GatewayError('bad_request', `${k} is given both in the request body and in the query string: the gateway does not guess which one counts; send it once`)
+  return typeof body[k] === 'string' ? (body[k] as string) : query
 }

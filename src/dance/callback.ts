@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
+import { singleParameters } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { displayName, type DanceDeps } from './authorize.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
@@ -29,9 +30,9 @@ const clearing = (cookie: BindingCookie | undefined): Record<string, string> => 
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
   if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/oauth1/callback')
-  const q = url.searchParams
-  const denied = q.get('denied')
-  const requestToken = q.get('oauth_token') ?? denied
+  // Each read once, before anything is taken: a callback that repeats one is refused and leaves the dance as it was.
+  const { oauth_token: token, denied, oauth_verifier: verifier } = singleParameters(url.searchParams, ['oauth_token', 'denied', 'oauth_verifier'])
+  const requestToken = token ?? denied
   if (!requestToken) return sendPage(res, 400, failurePage('The provider did not name a request token.'))
   // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a
   // denial nor an approval that came back to the wrong browser can be used afterwards.
@@ -39,10 +40,9 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   if (!claim.ok) return sendPage(res, REFUSALS[claim.why].status, failurePage(REFUSALS[claim.why].why), clearing(claim.cookie))
   const { pending } = claim
   const done = clearing(pending.browser.cookie)
-  if (denied !== null) return sendPage(res, 403, failurePage('Access was denied at the provider.'), done)
+  if (denied !== undefined) return sendPage(res, 403, failurePage('Access was denied at the provider.'), done)
   const profile = gateway.profiles.get(pending.profile)
   if (!profile) return sendPage(res, 400, failurePage(`The profile "${pending.profile}" is no longer configured.`), done)
-  const verifier = q.get('oauth_verifier')
   if (!verifier) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'), done)
   let access
   try {

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { checkPercentUtf8, checkStoredUserId, singleHeader, type Caller } from '../callers/index.js'
+import { checkPercentUtf8, checkStoredUserId, singleHeader, singleParameter, singleParameters, type Caller } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import type { Admitted, OAuthToken } from '../proxy/pipeline.js'
 import type { Runtime } from '../runtime/index.js'
@@ -142,18 +142,19 @@ function profilesOfApp(gateway: Gateway, appId: string): Set<string> {
 async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, admin: AdminGuard): Promise<void> {
   if (req.method !== 'POST') throw methodNotAllowed(['POST'], 'use POST /gateway/oauth1/<profile>/test')
   await requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test', admin)
-  const result = await testProfile(gateway, profile.name, url.searchParams.get('tenant') ?? undefined, requestOrigin(req))
+  const result = await testProfile(gateway, profile.name, singleParameter(url.searchParams, 'tenant'), requestOrigin(req))
   sendJson(res, 200, Object.assign({}, result, { report: formatProfileTest(result) }))
 }
 
 async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, { repo, admin }: DanceDeps): Promise<void> {
   if (req.method !== 'DELETE') throw methodNotAllowed(['DELETE'], 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
   await requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>', admin)
-  const tenant = checkTenant(gateway, profile, url.searchParams.get('tenant') ?? undefined)
+  const query = singleParameters(url.searchParams, ['tenant', 'app'])
+  const tenant = checkTenant(gateway, profile, query.tenant)
   // Without app=, the operator cuts the user id off in every user space (and earlier versions' keys).
-  const app = url.searchParams.get('app')
-  const space = app === null ? undefined : userSpaceNamed(gateway, app)
+  const app = query.app
+  const space = app === undefined ? undefined : userSpaceNamed(gateway, app)
   const removed = await repo.revoke({ space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user })
-  if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"${app === null ? '' : ` in the user space of app "${app}"`}`)
+  if (!removed) throw new GatewayError('not_found', `no token stored for that user with profile "${profile.name}"${app === undefined ? '' : ` in the user space of app "${app}"`}`)
   sendJson(res, 200, { revoked: true })
 }
