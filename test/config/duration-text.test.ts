@@ -3,7 +3,7 @@
  * (milliseconds), and the maximum in milliseconds beside it: it read `1e+30 is longer than the
  * maximum, 596h`, JavaScript's way of writing 10^30, which is neither what the file held nor
  * anything the config accepts. Byte sizes likewise. Through `check` (the real program, as an
- * operator runs it) and the loader every start and reload uses.
+ * operator runs it), a refused reload of the real process, and the loader every start uses.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,7 +13,8 @@ import fc from 'fast-check'
 import { expect, it } from 'vitest'
 import { MAX_TIMER_MS, parseConfig } from '../../src/config/index.js'
 import { configErrorLines } from '../support/config-problems.js'
-import { MAIN } from '../support/process.js'
+import { MAIN, spawnGateway } from '../support/process.js'
+import { refusedReloadProblems, replaceFile } from '../ops/helpers.js'
 
 const FILE = '/etc/mtls-gateway/gateway.yaml'
 const TIMER_WHY = `the gateway waits on a timer for it, and a timer holds at most ${MAX_TIMER_MS} ms (about 24.8 days)`
@@ -51,3 +52,19 @@ it('`check` prints oversized durations in plain digits, never JavaScript\'s expo
     rmSync(dir, { recursive: true, force: true })
   }
 }, 60_000)
+
+it('a reload refused for a numeric duration past its maximum says it in plain digits too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-duration-reload-'))
+  const file = join(dir, 'gateway.yaml')
+  const yaml = (grace: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ndrain: { grace: ${grace} }\nendpoints: []\n`
+  writeFileSync(file, yaml('25s'))
+  const gp = await spawnGateway(file)
+  try {
+    const from = gp.output.length
+    replaceFile(file, yaml('4e25'))
+    expect(await refusedReloadProblems(gp, from)).toEqual([expect.stringMatching(new RegExp(`^${file}:3:17: drain\\.grace: 4${'0'.repeat(25)} ms is longer than the maximum, 596h \\(2145600000 ms\\): `))])
+  } finally {
+    await gp.stop('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}, 120_000)
