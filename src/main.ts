@@ -6,7 +6,7 @@
 import { Option } from 'commander'
 import { defaultWorkers, gatewayVersion, LOG_LEVELS, type LogFormat, type LogLevel } from './process/index.js'
 import { addOAuth1Commands } from './cli/oauth1-sign.js'
-import { configOption, createProgram, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
+import { configOption, createProgram, parseDurationFlag, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
 
 const program = createProgram('mtls-gateway', 'Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version(gatewayVersion())
 
@@ -16,11 +16,12 @@ program
   .addOption(configOption())
   .option('--port <port>', 'override listen.port', parsePort)
   .addOption(new Option('--workers <n>', 'worker processes sharing the port (1: no cluster)').default(defaultWorkers(), 'CPUs of the container quota (cgroup), else of the machine').argParser(parsePositiveInteger).env('MTLS_GATEWAY_WORKERS'))
+  .addOption(new Option('--reload-timeout <duration>', 'with --workers: how long a reload waits for each worker to answer it, and for a starting worker to serve before it is killed and replaced (default 30s)').argParser(parseDurationFlag).env('MTLS_GATEWAY_RELOAD_TIMEOUT'))
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('MTLS_GATEWAY_LOG_LEVEL'))
   .addOption(new Option('--log-format <format>', 'json lines, or one plain line per entry for a terminal').choices(['json', 'pretty']).default('json'))
-  .action(async (o: { config: string; port?: number; workers: number; logLevel: LogLevel; logFormat: LogFormat }) => {
+  .action(async (o: { config: string; port?: number; workers: number; reloadTimeout?: number; logLevel: LogLevel; logFormat: LogFormat }) => {
     const { runServe } = await import('./cli/serve.js')
-    await runServe({ configFile: o.config, workers: o.workers, logLevel: o.logLevel, logFormat: o.logFormat, ...(o.port !== undefined ? { port: o.port } : {}) })
+    await runServe({ configFile: o.config, workers: o.workers, logLevel: o.logLevel, logFormat: o.logFormat, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.reloadTimeout !== undefined ? { reloadTimeoutMs: o.reloadTimeout } : {}) })
   })
 
 program

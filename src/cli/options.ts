@@ -32,6 +32,16 @@ export function parsePositiveInteger(value: string): number {
   return Number(value)
 }
 
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+
+/** Parser for a duration flag, written as the config writes durations (`30s`, `500ms`, `2m`); 1 ms to 596 h (a timer's reach). */
+export function parseDurationFlag(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value)
+  const ms = m ? Math.round(Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS]) : Number.NaN
+  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new InvalidArgumentError('expected a duration such as 30s or 500ms (at least 1ms, at most 596h).')
+  return ms
+}
+
 interface SystemError extends Error { code?: string; syscall?: string; address?: string; port?: number; path?: string }
 
 const SYSTEM_MESSAGES: Record<string, string> = {

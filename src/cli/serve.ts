@@ -22,7 +22,7 @@ import { createOAuth1Feature } from '../dance/index.js'
 import { createRuntime, createStoreFile, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
 import type { Caller } from '../callers/index.js'
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type PrimaryOptions, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
 import { startTracing } from '../tracing/index.js'
 import { tracingOptions } from './tracing-options.js'
 import { describeError } from './options.js'
@@ -194,7 +194,7 @@ function chain<T>(...fns: ((v: T) => void)[]): (v: T) => void {
   }
 }
 
-export interface ServeCommandOptions {
+export interface ServeCommandOptions extends Pick<PrimaryOptions, 'reloadTimeoutMs'> {
   configFile: string
   port?: number
   /** Worker processes; 1 serves in this process, without a cluster. */
@@ -210,7 +210,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
   if (cluster.isPrimary && o.workers > 1) {
     await createStoreFile(loadConfig(o.configFile))
-    return runPrimary({ configFile: o.configFile, workers: o.workers, log, announce, adminRoutes: primaryConsole() })
+    return runPrimary({ configFile: o.configFile, workers: o.workers, reloadTimeoutMs: o.reloadTimeoutMs, log, announce, adminRoutes: primaryConsole() })
   }
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   let gw: RunningGateway

@@ -32,6 +32,8 @@ export interface PrimaryOptions {
   admin?: { host?: string; port?: number }
   probes?: readonly ReadinessProbe[]
   debounceMs?: number
+  /** `--reload-timeout`: how long a reload waits for each worker's answer, and for a starting worker to serve (default 30 s). */
+  reloadTimeoutMs?: number
   /** Routes mounted on the admin listener (the console), seeing the whole instance and the configs the primary accepts. */
   adminRoutes?: PrimaryRoutesFactory
   /** Prints a ready line: {msg: "listening", url} and {msg: "admin listening", url}. */
@@ -92,7 +94,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
+    configFile: o.configFile, start, log: logger, answerTimeoutMs: o.reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
     serving: servingNow,
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))

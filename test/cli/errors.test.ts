@@ -1,7 +1,7 @@
 /**
  * The command line's contract: every error is one line naming the flag, file or address
  * (never a stack trace), usage mistakes exit 2 and failures 1, MTLS_GATEWAY_CONFIG /
- * _WORKERS / _LOG_LEVEL stand in for their flags, and --version is package.json's.
+ * _WORKERS / _RELOAD_TIMEOUT / _LOG_LEVEL stand in for their flags, and --version is package.json's.
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -56,6 +56,9 @@ describe('errors: one line naming the flag, file or address', () => {
     [['serve', '--port', '70000'], /'--port <port>' argument '70000' is invalid/],
     [['serve', '--workers', '0'], /'--workers <n>' argument '0' is invalid\. expected a positive integer/],
     [['serve', '--log-level', 'loud'], /'--log-level <level>' argument 'loud' is invalid/],
+    [['serve', '--reload-timeout', '30'], /'--reload-timeout <duration>' argument '30' is invalid\. expected a duration such as 30s or 500ms/],
+    [['serve', '--reload-timeout', '0ms'], /'--reload-timeout <duration>' argument '0ms' is invalid/],
+    [['serve', '--reload-timeout', '597h'], /'--reload-timeout <duration>' argument '597h' is invalid/],
     [['serve', '--nope'], /unknown option '--nope'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['pki', 'bogus'], /pki: unknown target "bogus": use dev or interception-ca/],
@@ -115,13 +118,16 @@ describe('environment equivalents and version', () => {
     expect(oneLine(flagWins)).toContain(join(dir, 'missing-flag.yaml'))
   })
 
-  it('MTLS_GATEWAY_WORKERS and MTLS_GATEWAY_LOG_LEVEL are parsed like their flags (the error names the variable)', async () => {
+  it('MTLS_GATEWAY_WORKERS, MTLS_GATEWAY_RELOAD_TIMEOUT and MTLS_GATEWAY_LOG_LEVEL are parsed like their flags (the error names the variable)', async () => {
     const workers = await cli(['serve', '--config', join(dir, 'empty.yaml')], { MTLS_GATEWAY_WORKERS: 'many' })
     expect(workers.code).toBe(2)
     expect(oneLine(workers)).toMatch(/'--workers <n>' value 'many' from env 'MTLS_GATEWAY_WORKERS' is invalid/)
     const level = await cli(['serve', '--config', join(dir, 'empty.yaml')], { MTLS_GATEWAY_LOG_LEVEL: 'loud' })
     expect(level.code).toBe(2)
     expect(oneLine(level)).toMatch(/'--log-level <level>' value 'loud' from env 'MTLS_GATEWAY_LOG_LEVEL' is invalid/)
+    const timeout = await cli(['serve', '--config', join(dir, 'empty.yaml')], { MTLS_GATEWAY_RELOAD_TIMEOUT: 'soon' })
+    expect(timeout.code).toBe(2)
+    expect(oneLine(timeout)).toMatch(/'--reload-timeout <duration>' value 'soon' from env 'MTLS_GATEWAY_RELOAD_TIMEOUT' is invalid/)
     // A valid value takes effect: the port-in-use start fails the same way with workers from the environment.
     const ok = await cli(['serve', '--config', join(dir, 'busy.yaml')], { MTLS_GATEWAY_WORKERS: '1', MTLS_GATEWAY_LOG_LEVEL: 'silent' })
     expect(oneLine(ok)).toContain(`cannot listen on 127.0.0.1:${busyPort}`)
