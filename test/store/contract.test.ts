@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
-import { STORE_BACKENDS, stopStoreServers, type StoreHarness } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers, type StoreBackend, type StoreHarness } from '../support/store-backends.js'
 import { eventually } from '../support/eventually.js'
 
 // The Redis Cluster and the TLS-only Redis are started by the first test that needs them.
@@ -11,7 +11,13 @@ afterAll(stopStoreServers, 30_000)
 const SHORT_TTL_MS = 1500
 
 // One contract, every backend: a caller must not be able to tell SQLite, Redis and memory apart.
-describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
+// The backends run side by side (each waits out real TTLs); one backend's tests run one after
+// another (they share its `h` and `store`), each on a fresh store.
+describe.concurrent.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
+  describe.sequential('one test at a time', () => contract(backend))
+})
+
+function contract(backend: StoreBackend): void {
   let h: StoreHarness
   let store: Store
   beforeEach(async () => {
@@ -177,4 +183,4 @@ describe.each(STORE_BACKENDS)('Store contract: $name', (backend) => {
     expect(await reopened.get('keep')).toBe('forever')
     expect(await reopened.get('keep:ttl')).toBe('a while')
   })
-})
+}
