@@ -6,17 +6,21 @@
 #   (calls through -p come from outside the container's loopback: without a callers section the
 #   gateway refuses them (protected mode); configure callers.apps, or callers: { required: false })
 #
-# Build stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci,
-# tsc. Prune stage: the same node_modules without dev dependencies (the native module is kept,
-# not rebuilt). Runtime: the slim Node image with only dist/src, package.json and production
-# node_modules, as a numeric non-root user, ready for a read-only root file system; npm, npx,
-# corepack and yarn are removed from it (nothing at run time needs a package manager).
+# Deps stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci from
+# package.json and the lockfile alone, before any source is copied: a layer cache (Docker's default;
+# `buildah bud --layers`, as scripts/test-image.sh builds) reuses that compile, most of a build,
+# until the base, the lockfile or these lines change. Build stage: tsc over src/. Prune stage: the
+# deps stage's node_modules without dev dependencies (the native module is kept, not rebuilt; from
+# deps, not build, so a source change does not rerun it). Runtime: the slim Node image with only
+# dist/src, package.json and production node_modules, as a numeric non-root user, ready for a
+# read-only root file system; npm, npx, corepack and yarn are removed from it (nothing at run time
+# needs a package manager).
 # Both bases are build arguments with pinned defaults on Node 24 LTS; keep their Node versions
 # equal (the native module is built against the build image's Node ABI).
 ARG BUILD_IMAGE=node:24.22.3-bookworm
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
-FROM ${BUILD_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /src
 ENV npm_config_fund=false \
     npm_config_audit=false \
@@ -25,6 +29,8 @@ COPY package.json package-lock.json ./
 # node-gyp builds better-sqlite3 against the headers shipped with this Node (no header download).
 RUN npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" npm ci \
  && node -e "require('better-sqlite3')(':memory:').prepare('select 1').get()"
+
+FROM deps AS build
 COPY tsconfig.json ./
 COPY src ./src
 # Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/. `--version`
@@ -35,7 +41,7 @@ RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"
  && node dist/src/main.js --version \
  && node --input-type=module -e "await import('./dist/src/cli/serve.js')"
 
-FROM build AS prune
+FROM deps AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.
 # Type declarations are never loaded at run time; protobufjs (under the OTLP gRPC exporter) lists
 # @types/node as a dependency, so prune keeps it: remove it.

@@ -15,7 +15,14 @@
 #   bash scripts/test-image.sh --build-only    bases (if missing) + image, then print its name
 #   bash scripts/test-image.sh --bases-cached  exit 0 when both local bases exist
 #   bash scripts/test-image.sh --bases         build the bases if missing, then stop (npm test)
-#   bash scripts/test-image.sh --clean         remove the image, the bases and working containers
+#   bash scripts/test-image.sh --clean         remove the image, its tagged stages, the bases and working containers
+#
+# The image is built with buildah's layer cache (--layers): a step whose base, instruction and copied
+# bytes are unchanged is reused, so better-sqlite3's native compile (npm ci, most of a build) runs
+# again only when package.json, package-lock.json, the Dockerfile up to it or the build base change,
+# and a change under src/ rebuilds from its `COPY src` on: the image is always this tree's. The build
+# and prune stages' results are tagged ($STAGES:build, $STAGES:prune) so that the prune after the
+# build keeps them and the layers under them, and removes what earlier builds left.
 #
 # Environment: MTLS_GATEWAY_IMAGE (default localhost/mtls-gateway:test).
 set -euo pipefail
@@ -23,6 +30,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 mode=${1:-all}
 IMAGE=${MTLS_GATEWAY_IMAGE:-localhost/mtls-gateway:test}
+STAGES=localhost/mtls-gateway-stages
 DRIVER=$(bash scripts/buildah-driver.sh)
 BUILDAH=(buildah --storage-driver "$DRIVER")
 
@@ -45,7 +53,7 @@ case "$mode" in
     ;;
   --clean)
     "${BUILDAH[@]}" rm --all >/dev/null 2>&1 || true
-    for i in "$IMAGE" "$RUNTIME_BASE" "$BUILD_BASE"; do "${BUILDAH[@]}" rmi -f "$i" >/dev/null 2>&1 || true; done
+    for i in "$IMAGE" "$STAGES:build" "$STAGES:prune" "$RUNTIME_BASE" "$BUILD_BASE"; do "${BUILDAH[@]}" rmi -f "$i" >/dev/null 2>&1 || true; done
     exit 0
     ;;
   all | --build-only | --bases) ;;
@@ -117,13 +125,21 @@ t1=$(date +%s)
 log "bases ready ($((t1 - t0)) s): $BUILD_BASE, $RUNTIME_BASE"
 if [ "$mode" = --bases ]; then exit 0; fi
 
-log "building $IMAGE ($DRIVER storage)"
-# Each step's line with the time it started (where a slow build spends its time).
-"${BUILDAH[@]}" bud --isolation chroot --pull-never --layers=false \
-  "${build_args[@]}" -f Dockerfile -t "$IMAGE" . 2>&1 | while IFS= read -r line; do
-  case "$line" in *STEP\ * | COMMIT*) log "$line" ;; *) printf '%s\n' "$line" ;; esac
-done >&2
-"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true # the previous build's image, now untagged
+# bud TAG [options…]: one build of the Dockerfile with the layer cache; each step's line with the
+# time it started (where a slow build spends its time) and whether it came from the cache.
+bud() {
+  local tag=$1; shift
+  "${BUILDAH[@]}" bud --isolation chroot --pull-never --layers "$@" \
+    "${build_args[@]}" -f Dockerfile -t "$tag" . 2>&1 | while IFS= read -r line; do
+    case "$line" in *STEP\ * | COMMIT* | '--> Using cache'*) log "$line" ;; *) printf '%s\n' "$line" ;; esac
+  done >&2
+}
+log "building $IMAGE ($DRIVER storage, layer cache)"
+bud "$STAGES:build" --target build
+bud "$STAGES:prune" --target prune
+bud "$IMAGE"
+# Untagged images: the previous build's image and stage results, with the layers only they used.
+"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
 t2=$(date +%s)
 log "image built ($((t2 - t1)) s): $IMAGE"
 "${BUILDAH[@]}" images --noheading "$IMAGE" >&2
