@@ -192,7 +192,8 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-describe('a client certificate whose validity changes while the gateway runs', () => {
+// Both groups side by side: the first mostly waits for certificates to expire, and each test has gateways and peers of its own.
+describe.concurrent('a client certificate whose validity changes while the gateway runs', () => {
   /** In process: started with the three endpoints, or with `steady` only and then reloaded to all three. */
   function inProcess(tag: string, reload: boolean): Promise<void> {
     return expiresAfterStart(tag, async (until, attempt) => {
@@ -241,7 +242,7 @@ describe('a client certificate whose validity changes while the gateway runs', (
   }), EXPIRES_AFTER_START_MS)
 })
 
-describe('a start with an already-expired endpoint', () => {
+describe.concurrent('a start with an already-expired endpoint', () => {
   let config: string
   let old: Peer
   let steady: Peer
