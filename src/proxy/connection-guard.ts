@@ -1,8 +1,8 @@
 /**
  * One HTTP server's defence against slow, silent and greedy clients: headers, body-idle,
  * buffered-body, send-idle and keep-alive limits, connection caps, parse errors answered by
- * the one error writer, and a drain that closes every connection with no request in
- * progress (silent, idle, half-open, tunnels) rather than only those Node calls idle.
+ * the one error writer, and a drain that closes every connection with no request in progress
+ * (request-progress.ts: silent, idle, half-open, tunnels) rather than only those Node calls idle.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -15,6 +15,7 @@ import { answerClientErrors, hostRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
+import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 
 export type { RefusalReason } from './connection-caps.js'
 
@@ -129,11 +130,10 @@ const LIMITS: Record<Limit, { key: 'bodyIdleMs' | 'bufferedBodyMs' | 'sendIdleMs
   send_idle: { key: 'sendIdleMs', name: 'sendIdle', what: 'the caller read none of the response for' },
 }
 
-/** The per-connection state of one server: what is open, what is busy (how many requests started unanswered: pipelined ones start early), what is being read. */
+/** The per-connection state of one server: what is open, what is being read; which has a request in progress is request-progress.ts's. */
 class Guard implements ConnectionGuard {
   readonly #o: GuardOptions
   readonly #open = new Set<Duplex>()
-  readonly #busy = new WeakMap<Duplex, number>()
   readonly #tunnels = new Map<Duplex, () => boolean>()
   readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
   readonly #children: Child[] = []
@@ -144,6 +144,7 @@ class Guard implements ConnectionGuard {
 
   opened(socket: Duplex): void {
     this.#open.add(socket)
+    watchRequests(socket)
     socket.once('close', () => this.#open.delete(socket))
   }
 
@@ -154,17 +155,16 @@ class Guard implements ConnectionGuard {
 
   started(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket
-    // A tunnelled request re-emitted here from the tunnels' inner server: that server's guard
-    // owns its socket and its limits; bookkeeping it twice was work for nothing.
+    // Re-emitted from the tunnels' inner server: its guard owns the socket and limits (twice was work for nothing).
     if (!this.#open.has(socket)) return
-    this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1)
+    requestStarted(socket)
     const body = hasBody(req.headers)
     // Once its response is done Node forgets a request: if its body never completes, whoever
     // still reads it (undici, an API handler) must learn when the connection goes.
     const abandon = (): void => void (req.complete || req.destroy())
     if (body) socket.once('close', abandon)
     res.on('close', () => {
-      this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1)
+      requestAnswered(socket)
       if (this.#reading.get(socket)?.req === req) this.#reading.delete(socket)
       if (body && req.complete) socket.off('close', abandon)
     })
@@ -186,7 +186,7 @@ class Guard implements ConnectionGuard {
       this.#reading.delete(socket)
       return this.#expire(current.req, current.res, 'body_idle')
     }
-    if (this.#busy.get(socket)) return // the response is on its way; upstream and send limits bound it
+    if (isAnswering(socket)) return // the response is on its way; upstream and send limits bound it
     this.#o.events.onTimeout?.(this.#o.listener, this.#o.idleReason ?? 'keep_alive')
     socket.destroy()
   }
@@ -228,7 +228,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeIdle(): void {
-    for (const socket of this.#open) if (!this.#busy.get(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket)) socket.destroy()
     for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
     for (const child of this.#children) child.closeIdle()
   }
@@ -239,7 +239,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {
-    for (const socket of this.#open) if (!this.#busy.get(socket) && refused(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket) && refused(socket)) socket.destroy()
     for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
     for (const child of this.#children) child.closeRefused(refused)
   }

@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -55,6 +56,32 @@ describe('drain on SIGTERM', () => {
       expect(await exit).toBe(0)
       expect(gp.output.some((l) => l.includes('"drained: exiting"'))).toBe(true)
       expect(received).toBe(3)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  })
+
+  it('a request whose headers were partly received when the drain began is served once complete, not cut', async () => {
+    const gp = await spawnGateway(config, ['--workers', '1'])
+    try {
+      received = 0
+      const socket = tcpConnect(Number(new URL(gp.url).port), '127.0.0.1')
+      socket.on('error', () => undefined)
+      let reply = ''
+      socket.on('data', (c: Buffer) => void (reply += c.toString('latin1')))
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      const request = 'GET /proxy/partner/partly HTTP/1.1\r\nHost: gateway\r\n\r\n'
+      // In the gateway's socket buffer before the signal is sent, so read before the drain begins.
+      await new Promise<void>((resolve) => socket.write(request.slice(0, 20), () => resolve()))
+      const exit = exited(gp.child)
+      gp.child.kill('SIGTERM')
+      await eventually(() => gp.output.some((l) => l.includes('draining')), 20_000, 'the draining log line')
+      socket.write(request.slice(20))
+      await closed
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /)
+      expect(received).toBe(1)
+      expect(await exit).toBe(0)
     } finally {
       await gp.stop('SIGKILL')
     }

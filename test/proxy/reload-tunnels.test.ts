@@ -242,6 +242,22 @@ describe.each([
     await closes(t.closed, 'the answered tunnel')
   })
 
+  it('a request whose headers were partly received at the reload is not lost: once complete it is answered 421 with Connection: close', async () => {
+    await reload({})
+    const t = await tunnel(port, pem('old'))
+    expect((await t.send('/warm')).status).toBe(200)
+    const [first, rest] = [request('/partly').slice(0, 20), request('/partly').slice(20)]
+    // In the gateway's socket buffer before the signal is sent, so read before the reload is.
+    await new Promise<void>((resolve) => t.tls.write(first, () => resolve()))
+    await reload({ ca: 'new' })
+    t.tls.write(rest)
+    const next = await t.send('/partly', false)
+    expect(next.status).toBe(421)
+    expect(next.head).toMatch(/\r\nconnection: close/i)
+    expect(JSON.parse(next.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
+    await closes(t.closed, 'the answered tunnel')
+  })
+
   it('the next request on an outdated tunnel expecting 100-continue gets the 421 itself, never a 100, and its body is not waited for', async () => {
     await reload({})
     const busy = await busyTunnel(pem('old'))

@@ -128,6 +128,26 @@ describe('a reload that rotates clientCa while requireClientCert is on', () => {
       await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'))
     }
   }, 120_000)
+
+  it('a request whose headers were partly received at the reload is not lost: once complete it is refused with Connection: close, on the listener and in a tunnel', async () => {
+    const route = await connectWith(f.port, f.s, f.s.oldCaller)
+    const inTunnel = await tunnelOn(await connectWith(f.port, f.s, f.s.oldCaller))
+    const [r, i] = [routed('/partly'), inner('/partly')]
+    // A connection closed at the reload fails here rather than waiting for an answer that never comes.
+    const closed = (c: TLSSocket): Promise<never> => new Promise((_, reject) => c.once('close', () => reject(new Error('closed at the reload, the request lost'))))
+    const [routeClosed, tunnelClosed] = [closed(route), closed(inTunnel)]
+    // Answered, they close too: that later rejection is no failure.
+    for (const p of [routeClosed, tunnelClosed]) p.catch(() => undefined)
+    // In the gateway's socket buffers before the signal is sent, so read before the reload is.
+    for (const [c, text] of [[route, r], [inTunnel, i]] as const) await new Promise<void>((resolve) => c.write(text.slice(0, 20), () => resolve()))
+    await rotateClientCa(readFileSync(f.s.next.file('root.crt'), 'utf8'))
+    try {
+      await expectRefused(route, await Promise.race([exchange(route, r.slice(20)), routeClosed]), 401)
+      await expectRefused(inTunnel, await Promise.race([exchange(inTunnel, i.slice(20)), tunnelClosed]), 407)
+    } finally {
+      await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'))
+    }
+  }, 120_000)
 })
 
 describe('requireClientCert off, or turned on or off by a reload', () => {

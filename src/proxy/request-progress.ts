@@ -1,0 +1,57 @@
+/**
+ * Whether a connection has a request in progress, which a drain or a reload closing idle
+ * connections must not cut: one handed to a handler and not answered yet (pipelined ones are
+ * handed over early), or one begun and not complete (its request line or headers partly
+ * received). Node's own closeIdleConnections keeps the latter too; a reload that closed it
+ * would drop a request the caller has already sent part of. A reload that refuses the
+ * connection (an outdated tunnel, a changed caller trust) answers that request once complete,
+ * as it answers the next one; a drain serves it. Node tells when a message begins only through
+ * its parser's message-begin slot, which its server leaves unset: `watchRequests` fills it.
+ */
+import { createRequire } from 'node:module'
+
+/** Node's parser as far as this module uses it: the connection it reads now, and its callback slots. */
+interface Parser {
+  socket?: object | null
+  [slot: number]: unknown
+}
+
+/** The slot of the message-begin callback (HTTPParser.kOnMessageBegin); undefined where Node has none. */
+const ON_MESSAGE_BEGIN = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnMessageBegin?: number } }).HTTPParser?.kOnMessageBegin
+
+/** Connections with a request begun and not yet handed to a handler. */
+const begun = new WeakSet<object>()
+/** Requests handed to a handler and not answered, per connection. */
+const unanswered = new WeakMap<object, number>()
+
+/** One function for every parser: parsers are pooled, so it marks whichever connection the parser reads now. */
+function onMessageBegin(this: Parser): void {
+  if (this.socket) begun.add(this.socket)
+}
+
+/** Watches `socket`, just handed to an HTTP server (which gave it its parser), for requests begun. */
+export function watchRequests(socket: object): void {
+  const parser = (socket as { parser?: Parser | null }).parser
+  if (ON_MESSAGE_BEGIN !== undefined && parser && parser[ON_MESSAGE_BEGIN] == null) parser[ON_MESSAGE_BEGIN] = onMessageBegin
+}
+
+/** A request of `socket` reached its handler. */
+export function requestStarted(socket: object): void {
+  begun.delete(socket)
+  unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1)
+}
+
+/** A request of `socket` that reached its handler is answered (or abandoned). */
+export function requestAnswered(socket: object): void {
+  unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1)
+}
+
+/** True while a request of `socket` is handed to a handler and unanswered: its response is on its way. */
+export function isAnswering(socket: object): boolean {
+  return (unanswered.get(socket) ?? 0) > 0
+}
+
+/** True while `socket` has a request in progress: unanswered, or partly received. */
+export function hasRequestInProgress(socket: object): boolean {
+  return begun.has(socket) || isAnswering(socket)
+}
