@@ -1,10 +1,11 @@
 /**
  * In-flight requests per Gateway snapshot, so a reload closes the old snapshot's pools only
- * when nothing pinned to it is still running, and drain knows what it is waiting for.
+ * when nothing pinned to it is still running, and drain knows what it is waiting for. A request
+ * counts from when it pins its snapshot (its turn on its connection, pin-snapshot.ts) until its
+ * response closes: one pipelined behind another waits unpinned, and may pin a later snapshot.
  */
-import type { Server } from 'node:http'
 import type { Gateway } from '../gateway/index.js'
-import type { GatewayRef } from '../proxy/listener.js'
+import { observePins } from '../proxy/pin-snapshot.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -19,12 +20,10 @@ export interface InFlight {
 }
 
 /** Counts requests of `server` against the snapshot each one pinned. */
-export function trackInFlight(server: Server, ref: GatewayRef, onChange?: (delta: 1 | -1) => void): InFlight {
+export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void): InFlight {
   const counts = new Map<Gateway, number>()
   const waiters = new Map<Gateway, (() => void)[]>()
   let total = 0
-  // The listener's handler was registered first and reads ref.current synchronously; this one
-  // runs in the same emit, before anything could swap the reference, so it sees the same snapshot.
   const hold = (gateway: Gateway): (() => void) => {
     counts.set(gateway, (counts.get(gateway) ?? 0) + 1)
     total++
@@ -42,11 +41,8 @@ export function trackInFlight(server: Server, ref: GatewayRef, onChange?: (delta
       waiters.delete(gateway)
     }
   }
-  // 'on': a response closes once; once() would add a wrapper and a removal per request.
-  const onRequest = (_req: unknown, res: { on(event: 'close', fn: () => void): unknown }): void => {
-    res.on('close', hold(ref.current))
-  }
-  server.on('request', onRequest)
+  // Told by the listener with the very snapshot the request pinned. 'on': a response closes once; once() would add a wrapper and a removal per request.
+  const stop = observePins(server, (gateway, res) => void res.on('close', hold(gateway)))
   return {
     get total() {
       return total
@@ -56,6 +52,6 @@ export function trackInFlight(server: Server, ref: GatewayRef, onChange?: (delta
       return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
     },
     hold,
-    stop: () => void server.off('request', onRequest),
+    stop,
   }
 }

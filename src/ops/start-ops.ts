@@ -57,7 +57,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const { o, metrics, log } = p
   p.adopt(s.ref.current)
   metrics.configLoaded()
-  const inFlight = trackInFlight(s.server, s.ref, (d) => metrics.inFlight(d))
+  const inFlight = trackInFlight(s.server, (d) => metrics.inFlight(d))
   const retirer = createRetirer(inFlight)
   const live: Live = { removeSignals: () => {} }
   const onSwap = (g: Gateway): void => swapped(p, s, live, g)

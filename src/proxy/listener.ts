@@ -1,7 +1,7 @@
 /**
  * The one listener: absolute-form forward proxy, `/proxy/<endpoint>/…` route mode, and
- * `/gateway/…` API routes. Each request pins the current Gateway snapshot, so a reload
- * never disturbs it. Metrics and access logs observe `onDone`; they are not steps.
+ * `/gateway/…` API routes. Each request pins the Gateway snapshot in force when its turn comes
+ * (pin-snapshot.ts), so a reload never disturbs it. Metrics and access logs observe `onDone`.
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
@@ -19,8 +19,9 @@ import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { hostRefusal } from './client-error.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
-import { proxyRequest, type ProxyRun } from './proxy-request.js'
-import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
+import { pinSnapshot } from './pin-snapshot.js'
+import type { ProxyRun } from './proxy-request.js'
+import { serveWay } from './serve-way.js'
 import { recordCallerConnection } from './caller-connection.js'
 import { endTrace } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
@@ -61,7 +62,7 @@ export function createListener(o: ListenerOptions): Server {
   // This and the options below are built once per listener (not per request).
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, guard as ConnectionGuard, req, closingAfterUpgrade(req, res))
+  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0 }
   // Listener options (not per request).
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined
@@ -123,14 +124,6 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
-function noRoute(req: IncomingMessage, url: string): GatewayError {
-  const method = req.method ?? 'GET'
-  const how = 'use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…'
-  // The caller is told its path; the log is not: a caller that forgot its proxy sends the
-  // backend's path (an account number, a token) here, and access lines carry no paths.
-  return new GatewayError('not_found', `no route for this ${method} request (its path is outside /proxy/ and /gateway/): ${how}`, { callerMessage: `no route for ${method} ${url.split('?')[0] ?? ''}: ${how}` })
-}
-
 /** One request more than MAX_WAITING pipelined behind an unanswered one (pipelined.ts). */
 function tooManyPipelined(): GatewayError {
   return new GatewayError('unavailable', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
@@ -139,9 +132,8 @@ function tooManyPipelined(): GatewayError {
 /** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
 const expectsContinue = (req: IncomingMessage): boolean => req.headers.expect !== undefined && /100-continue/i.test(req.headers.expect)
 
-async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; server: Server }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
-  const gateway = o.ref.current
   const id = requestIdOf(req)
   const url = req.url ?? '/'
   const socket = req.socket
@@ -149,7 +141,8 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   const trace = o.tracing?.request(req.headers, tunnel?.trace)
   const out: Outcome = { mode: 'other', surface: 'api', facts: trace ? { trace } : {} }
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
-  const run: ProxyRun = { pipeline: o.pipeline, guard, gateway, req, res, id, out, ...(onDemand ? { onDemand } : {}) }
+  // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
+  let run: ProxyRun | undefined
   // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
   // array copies on every response): it aborts a proxied call whose caller left, then reports.
   let report: (() => void) | undefined
@@ -159,7 +152,7 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
   // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
     if (held) leave(socket)
-    if (!res.writableFinished) run.callerGone?.()
+    if (!res.writableFinished) run?.callerGone?.()
     report?.()
   })
   try {
@@ -171,32 +164,18 @@ async function serveRequest(o: ListenerOptions, guard: ConnectionGuard, req: Inc
     // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
     if (turn !== true && !(await turn)) throw callerAborted()
     held = true
+    // Judged as a request arriving now is: a reload while it waited behind another is in force for it.
+    run = { pipeline: o.pipeline, guard: at.guard, gateway: pinSnapshot(at.server, o.ref, res), req, res, id, out, ...(onDemand ? { onDemand } : {}) }
     const way = wayIn(url, tunnel !== undefined, o.api !== undefined)
     // A connection the caller trust in force refuses (407 on the proxy path, 401 in route mode and on the
     // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
-    const untrusted = refuseAfterReload(socket, tunnel, gateway, o.onAuthFailure)
+    const untrusted = refuseAfterReload(socket, tunnel, run.gateway, o.onAuthFailure)
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
     const noHost = hostRefusal(req)
     if (noHost) throw noHost
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)
-    if (tunnel) {
-      await proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority), undefined, tunnel)
-    } else if (way === 'forward') {
-      await proxyRequest(run, 'forward', parseAbsoluteForm(url))
-    } else if (way === 'route') {
-      const { route, target } = parseRoute(url)
-      await proxyRequest(run, 'route', target, route)
-    } else if (way === 'api' && o.api) {
-      // API bodies are read whole: bounded in time as well as in size.
-      guard.limitBufferedBody(req, res)
-      onDemand?.()
-      const api = o.api
-      const served = trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
-      if (!(await served)) throw noRoute(req, url)
-    } else {
-      throw noRoute(req, url)
-    }
+    await serveWay(o, run, way, tunnel)
   } catch (err) {
     // The caller left first: what failed after (an aborted upstream call) is a consequence.
     out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)

@@ -242,6 +242,23 @@ describe.each([
     await closes(t.closed, 'the answered tunnel')
   })
 
+  it('a request pipelined behind one in flight at the reload is judged under the new config: the in-flight one finishes, the one behind it is 421 with Connection: close', async () => {
+    await reload({})
+    const t = await tunnel(port, pem('old'))
+    const before = held.length
+    // Both requests written before the reload; the first is held at the backend across it.
+    t.tls.write(request('/hold') + request('/behind'))
+    await eventually(() => held.length > before, 20_000, 'the backend to hold the first request')
+    await reload({ ca: 'new' })
+    held.splice(0).forEach((release) => release())
+    expect((await t.send('/hold', false)).status).toBe(200)
+    const behind = await t.send('/behind', false)
+    expect(behind.status).toBe(421)
+    expect(behind.head).toMatch(/\r\nconnection: close/i)
+    expect(JSON.parse(behind.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
+    await closes(t.closed, 'the answered tunnel')
+  })
+
   it('a request whose headers were partly received at the reload is not lost: once complete it is answered 421 with Connection: close', async () => {
     await reload({})
     const t = await tunnel(port, pem('old'))

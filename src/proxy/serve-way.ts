@@ -1,0 +1,41 @@
+/**
+ * A request whose turn came (listener.ts), served under the snapshot it pinned, by the way it
+ * came in: an intercepted tunnel's inner request, the forward proxy, route mode or the gateway
+ * API; anything else has no route.
+ */
+import type { IncomingMessage } from 'node:http'
+import { GatewayError } from '../errors.js'
+import type { Tunnel } from './connect.js'
+import type { ListenerOptions } from './listener.js'
+import type { Outcome } from './outcome.js'
+import { proxyRequest, type ProxyRun } from './proxy-request.js'
+import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
+
+/** Serves a request whose turn came, under the snapshot `run` pinned, by the way it came in. */
+export async function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
+  const { req, res, gateway, id } = run
+  const url = req.url ?? '/'
+  if (tunnel) return proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority), undefined, tunnel)
+  if (way === 'forward') return proxyRequest(run, 'forward', parseAbsoluteForm(url))
+  if (way === 'route') {
+    const { route, target } = parseRoute(url)
+    return proxyRequest(run, 'route', target, route)
+  }
+  if (way !== 'api' || !o.api) throw noRoute(req, url)
+  // API bodies are read whole: bounded in time as well as in size.
+  run.guard.limitBufferedBody(req, res)
+  run.onDemand?.()
+  const api = o.api
+  const trace = run.out.facts.trace
+  const served = trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
+  if (!(await served)) throw noRoute(req, url)
+}
+
+/** The 404 of a request outside every way in. */
+function noRoute(req: IncomingMessage, url: string): GatewayError {
+  const method = req.method ?? 'GET'
+  const how = 'use an absolute URL (forward proxy), /proxy/<endpoint>/… or /gateway/…'
+  // The caller is told its path; the log is not: a caller that forgot its proxy sends the
+  // backend's path (an account number, a token) here, and access lines carry no paths.
+  return new GatewayError('not_found', `no route for this ${method} request (its path is outside /proxy/ and /gateway/): ${how}`, { callerMessage: `no route for ${method} ${url.split('?')[0] ?? ''}: ${how}` })
+}
