@@ -5,8 +5,9 @@
  * moved to passThrough, its endpoints or interception removed) the tunnel is outdated: a fresh
  * CONNECT would get another leaf, a raw pass-through tunnel or a 403. At the reload the idle
  * outdated tunnels close (as caller trust's refused connections do, untrusted-connection.ts); an
- * inner request in flight finishes on its snapshot; the next inner request on such a tunnel is
- * answered with `Connection: close`: 403 endpoint_not_configured when a fresh CONNECT would be
+ * inner request in flight finishes on its snapshot; the next inner request on such a tunnel (one
+ * pipelined behind it, judged at its turn: pin-snapshot.ts; one partly received at the reload,
+ * whose tunnel is not idle: request-progress.ts) is answered with `Connection: close`: 403 endpoint_not_configured when a fresh CONNECT would be
  * refused (503 while a new CA is outside its validity), else 421 tunnel_outdated (reconnect). Pass-through tunnels are judged again at the
  * reload (pass-through.ts) rather than only at their next byte.
  */
@@ -72,7 +73,8 @@ const reloadWatchers = new WeakMap<object, ((gateway: Gateway) => void)[]>()
 
 /**
  * At each reload, closes what `guard` (and the tunnels' inner guard it adopted) holds that the
- * new snapshot outdates: idle intercepted tunnels (busy ones finish their request first), and
+ * new snapshot outdates: idle intercepted tunnels (busy ones, a request partly received included,
+ * finish their request first), and
  * pass-through tunnels its rejudge refuses; on a TLS listener, also what a changed caller trust refuses.
  */
 export function closeRefusedOnReload(server: Server, tls: boolean, guard: Pick<ConnectionGuard, 'closeRefused'>): void {

@@ -5,7 +5,8 @@
  * connection. Proxied requests and CONNECT get 407, the gateway API, route mode and the admin
  * listener 401 (the challenge surfaces of every caller-credential failure), always with
  * `Connection: close`: the caller reconnects and meets the handshake. At the reload itself the
- * idle connections and pass-through tunnels it refuses are closed.
+ * idle connections and pass-through tunnels it refuses are closed (not one with a request partly
+ * received: request-progress.ts; that request is refused once complete).
  */
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
