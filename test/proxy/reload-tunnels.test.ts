@@ -136,6 +136,14 @@ async function closes(closed: Promise<void>, what: string): Promise<void> {
 
 const pem = (which: CaName): string => readFileSync(cas[which].caCert, 'utf8')
 
+/** The answer on a tunnel a reload replacing the CA outdated: 421 with Connection: close and its JSON error; then the tunnel closes. */
+async function expectCaOutdated(reply: Reply, closed: Promise<void>): Promise<void> {
+  expect(reply.status).toBe(421)
+  expect(reply.head).toMatch(/\r\nconnection: close/i)
+  expect(JSON.parse(reply.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
+  await closes(closed, 'the answered tunnel')
+}
+
 describe.each([
   { mode: 'one process', args: ['--workers', '1'], workers: 1 },
   { mode: '--workers 2', args: ['--workers', '2'], workers: 2 },
@@ -190,10 +198,7 @@ describe.each([
     const inFlight = await busy.reply()
     expect(inFlight.status).toBe(200)
     const next = await busy.t.send('/next')
-    expect(next.status).toBe(421)
-    expect(next.head).toMatch(/\r\nconnection: close/i)
-    expect(JSON.parse(next.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
-    await closes(busy.t.closed, 'the answered tunnel')
+    await expectCaOutdated(next, busy.t.closed)
     // The caller reconnects: a leaf of the new CA, which a caller trusting only the old one refuses.
     const fresh = await tunnel(port, pem('new'))
     expect((await fresh.send('/again')).status).toBe(200)
@@ -253,10 +258,7 @@ describe.each([
     held.splice(0).forEach((release) => release())
     expect((await t.send('/hold', false)).status).toBe(200)
     const behind = await t.send('/behind', false)
-    expect(behind.status).toBe(421)
-    expect(behind.head).toMatch(/\r\nconnection: close/i)
-    expect(JSON.parse(behind.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
-    await closes(t.closed, 'the answered tunnel')
+    await expectCaOutdated(behind, t.closed)
   })
 
   it('a request whose headers were partly received at the reload is not lost: once complete it is answered 421 with Connection: close', async () => {
@@ -269,10 +271,7 @@ describe.each([
     await reload({ ca: 'new' })
     t.tls.write(rest)
     const next = await t.send('/partly', false)
-    expect(next.status).toBe(421)
-    expect(next.head).toMatch(/\r\nconnection: close/i)
-    expect(JSON.parse(next.body)).toEqual({ errors: [{ code: 421, msg: expect.stringContaining('a reload replaced the interception CA') }] })
-    await closes(t.closed, 'the answered tunnel')
+    await expectCaOutdated(next, t.closed)
   })
 
   it('the next request on an outdated tunnel expecting 100-continue gets the 421 itself, never a 100, and its body is not waited for', async () => {
