@@ -228,7 +228,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeIdle(): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs)) socket.destroy()
     for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
     for (const child of this.#children) child.closeIdle()
   }
@@ -239,7 +239,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket) && refused(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs) && refused(socket)) socket.destroy()
     for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
     for (const child of this.#children) child.closeRefused(refused)
   }

@@ -5,8 +5,12 @@
  * received). Node's own closeIdleConnections keeps the latter too; a reload that closed it
  * would drop a request the caller has already sent part of. A reload that refuses the
  * connection (an outdated tunnel, a changed caller trust) answers that request once complete,
- * as it answers the next one; a drain serves it. Node tells when a message begins only through
- * its parser's message-begin slot, which its server leaves unset: `watchRequests` fills it.
+ * as it answers the next one; a drain serves it. Only within the headers limit
+ * (listen.timeouts.headers) from its first byte, though: past it the request is stalled, not in
+ * progress. Node answers that 408 while its server listens, but stops checking once the server
+ * closes, so without this bound a drain would wait its whole grace for a caller that sent half
+ * a request line. Node tells when a message begins only through its parser's message-begin
+ * slot, which its server leaves unset: `watchRequests` fills it.
  */
 import { createRequire } from 'node:module'
 
@@ -19,14 +23,14 @@ interface Parser {
 /** The slot of the message-begin callback (HTTPParser.kOnMessageBegin); undefined where Node has none. */
 const ON_MESSAGE_BEGIN = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnMessageBegin?: number } }).HTTPParser?.kOnMessageBegin
 
-/** Connections with a request begun and not yet handed to a handler. */
-const begun = new WeakSet<object>()
+/** Connections with a request begun and not yet handed to a handler: when it began (performance.now()). */
+const begun = new WeakMap<object, number>()
 /** Requests handed to a handler and not answered, per connection. */
 const unanswered = new WeakMap<object, number>()
 
 /** One function for every parser: parsers are pooled, so it marks whichever connection the parser reads now. */
 function onMessageBegin(this: Parser): void {
-  if (this.socket) begun.add(this.socket)
+  if (this.socket) begun.set(this.socket, performance.now())
 }
 
 /** Watches `socket`, just handed to an HTTP server (which gave it its parser), for requests begun. */
@@ -51,7 +55,8 @@ export function isAnswering(socket: object): boolean {
   return (unanswered.get(socket) ?? 0) > 0
 }
 
-/** True while `socket` has a request in progress: unanswered, or partly received. */
-export function hasRequestInProgress(socket: object): boolean {
-  return begun.has(socket) || isAnswering(socket)
+/** True while `socket` has a request in progress: unanswered, or partly received and begun less than `headersMs` ago (0: no limit). */
+export function hasRequestInProgress(socket: object, headersMs: number): boolean {
+  const since = begun.get(socket)
+  return isAnswering(socket) || (since !== undefined && (headersMs <= 0 || performance.now() - since < headersMs))
 }

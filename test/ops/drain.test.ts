@@ -1,6 +1,6 @@
 import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -81,6 +81,27 @@ describe('drain on SIGTERM', () => {
       await closed
       expect(reply).toMatch(/^HTTP\/1\.1 200 /)
       expect(received).toBe(1)
+      expect(await exit).toBe(0)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  })
+
+  it('a request left partly sent past listen.timeouts.headers does not hold the drain: its connection closes and the process exits 0', async () => {
+    const file = join(pki.dir, 'gateway-headers.yaml')
+    writeFileSync(file, readFileSync(config, 'utf8').replace('port: 0 }\n', 'port: 0, timeouts: { headers: 2s } }\n'))
+    const gp = await spawnGateway(file, ['--workers', '1'])
+    try {
+      const socket = tcpConnect(Number(new URL(gp.url).port), '127.0.0.1')
+      socket.on('error', () => undefined)
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      await new Promise<void>((resolve) => socket.write('GET /proxy/partner/stalled HTTP/1.1\r\nHo', () => resolve()))
+      const exit = exited(gp.child)
+      // Node stops checking header deadlines once the listener closes: the drain bounds this one itself.
+      gp.child.kill('SIGTERM')
+      await closed
+      // Held to the 10 s grace, the process would exit 1 (requests in flight).
       expect(await exit).toBe(0)
     } finally {
       await gp.stop('SIGKILL')
