@@ -1,4 +1,4 @@
-import { connect as tcpConnect } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,6 +36,19 @@ async function adminUrl(gp: GatewayProcess): Promise<string> {
   return await adminUrlOf(gp)
 }
 
+/** A kept-alive connection the gateway has accepted (it answered a first request, a 404 it makes itself): what it receives from here on. */
+async function acceptedConnection(gp: GatewayProcess): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+  const socket = tcpConnect(Number(new URL(gp.url).port), '127.0.0.1')
+  socket.on('error', () => undefined)
+  let text = ''
+  socket.on('data', (c: Buffer) => void (text += c.toString('latin1')))
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  socket.write('GET /unrouted HTTP/1.1\r\nHost: gateway\r\n\r\n')
+  await eventually(() => /^HTTP\/1\.1 404 [^]*\r\n\r\n\{.*\}$/.test(text), 20_000, 'the answer to the first request')
+  const from = text.length
+  return { socket, received: () => text.slice(from), closed }
+}
+
 describe('drain on SIGTERM', () => {
   it('lets slow in-flight requests finish, refuses new connections, exits 0', async () => {
     const gp = await spawnGateway(config, ['--workers', '1'])
@@ -65,12 +78,7 @@ describe('drain on SIGTERM', () => {
     const gp = await spawnGateway(config, ['--workers', '1'])
     try {
       received = 0
-      const socket = tcpConnect(Number(new URL(gp.url).port), '127.0.0.1')
-      socket.on('error', () => undefined)
-      let reply = ''
-      socket.on('data', (c: Buffer) => void (reply += c.toString('latin1')))
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      const { socket, received: reply, closed } = await acceptedConnection(gp)
       const request = 'GET /proxy/partner/partly HTTP/1.1\r\nHost: gateway\r\n\r\n'
       // In the gateway's socket buffer before the signal is sent, so read before the drain begins.
       await new Promise<void>((resolve) => socket.write(request.slice(0, 20), () => resolve()))
@@ -79,7 +87,7 @@ describe('drain on SIGTERM', () => {
       await eventually(() => gp.output.some((l) => l.includes('draining')), 20_000, 'the draining log line')
       socket.write(request.slice(20))
       await closed
-      expect(reply).toMatch(/^HTTP\/1\.1 200 /)
+      expect(reply()).toMatch(/^HTTP\/1\.1 200 /)
       expect(received).toBe(1)
       expect(await exit).toBe(0)
     } finally {
@@ -92,10 +100,7 @@ describe('drain on SIGTERM', () => {
     writeFileSync(file, readFileSync(config, 'utf8').replace('port: 0 }\n', 'port: 0, timeouts: { headers: 2s } }\n'))
     const gp = await spawnGateway(file, ['--workers', '1'])
     try {
-      const socket = tcpConnect(Number(new URL(gp.url).port), '127.0.0.1')
-      socket.on('error', () => undefined)
-      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      const { socket, closed } = await acceptedConnection(gp)
       await new Promise<void>((resolve) => socket.write('GET /proxy/partner/stalled HTTP/1.1\r\nHo', () => resolve()))
       const exit = exited(gp.child)
       // Node stops checking header deadlines once the listener closes: the drain bounds this one itself.

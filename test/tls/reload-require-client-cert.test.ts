@@ -132,6 +132,9 @@ describe('a reload that rotates clientCa while requireClientCert is on', () => {
   it('a request whose headers were partly received at the reload is not lost: once complete it is refused with Connection: close, on the listener and in a tunnel', async () => {
     const route = await connectWith(f.port, f.s, f.s.oldCaller)
     const inTunnel = await tunnelOn(await connectWith(f.port, f.s, f.s.oldCaller))
+    // Served once: both connections are the gateway's, with a parser, before the partial bytes.
+    expect((await exchange(route, routed('/warm'))).status).toBe(200)
+    expect((await exchange(inTunnel, inner('/warm'))).status).toBe(200)
     const [r, i] = [routed('/partly'), inner('/partly')]
     // A connection closed at the reload fails here rather than waiting for an answer that never comes.
     const closed = (c: TLSSocket): Promise<never> => new Promise((_, reject) => c.once('close', () => reject(new Error('closed at the reload, the request lost'))))
