@@ -110,11 +110,20 @@ export function parseTokenReply(profile: Profile, step: string, reply: ProviderR
   const token = f.get('oauth_token')
   const secret = f.get('oauth_token_secret')
   if (!token || secret === undefined) throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} without oauth_token and oauth_token_secret`)
-  // RFC 5849 §2.1: a provider that did not confirm the callback would not send the user back.
-  if (step === 'request-token' && f.has('oauth_callback_confirmed') && f.get('oauth_callback_confirmed') !== 'true') {
-    throw new GatewayError('oauth_provider_failed', `${where} did not confirm the callback URL`)
-  }
+  if (step === 'request-token') confirmCallback(where, reply.status, f.get('oauth_callback_confirmed'))
   return { token, secret }
+}
+
+/**
+ * RFC 5849 §2.1: a request-token reply MUST carry oauth_callback_confirmed=true. Its absence is how an
+ * OAuth 1.0 provider (whose dance is open to session fixation: no verifier binds the callback) tells
+ * itself apart from a 1.0a one, so anything else is refused before a user is sent to it.
+ */
+function confirmCallback(where: string, status: number, confirmed: string | undefined): void {
+  if (confirmed === 'true') return
+  const sent = confirmed === undefined ? 'without oauth_callback_confirmed' : `with oauth_callback_confirmed=${JSON.stringify(confirmed.slice(0, 40))}`
+  const why = 'an OAuth 1.0a provider must confirm the callback with oauth_callback_confirmed=true (RFC 5849, section 2.1); this one may implement OAuth 1.0, not 1.0a, whose dance is open to session fixation'
+  throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${status} ${sent}: ${why}`)
 }
 
 /** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */

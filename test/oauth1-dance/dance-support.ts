@@ -42,13 +42,14 @@ export interface DanceProvider {
   close(): Promise<void>
 }
 
-/** Spawns the provider with the PKI's server certificate, requiring client certificates on the API port. */
-export async function startDanceProvider(pki: TestPki): Promise<DanceProvider> {
+/** Spawns the provider with the PKI's server certificate, requiring client certificates on the API port; `extra`: more of its config (oauth1_provider.py). */
+export async function startDanceProvider(pki: TestPki, extra: Record<string, unknown> = {}): Promise<DanceProvider> {
   const dir = await mkdtemp(join(tmpdir(), 'dance-provider-'))
   const ca = pki.write('provider-client-ca.crt', pki.root.pem + pki.inter.pem)
   const config = {
     clients: [{ key: CONSUMER.key, secret: CONSUMER.secret }],
     tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca, require_client_cert: true },
+    ...extra,
   }
   await writeFile(join(dir, 'config.json'), JSON.stringify(config))
   const child = spawn('/usr/bin/python3', [SCRIPT, join(dir, 'config.json')], { stdio: ['ignore', 'pipe', 'pipe'] })

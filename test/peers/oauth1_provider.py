@@ -20,6 +20,9 @@ CONFIG.json (every key but "clients" optional):
     "lengths": {"client_key": [20, 30], "request_token": [20, 30], "access_token": [20, 30],
                 "nonce": [20, 30], "verifier": [20, 30]},   # default: oauthlib's
     "timestamp_lifetime": 600,
+    "request_token_reply": {"oauth_callback_confirmed": null},  # parameters of a 200 request-token
+                                   # reply replaced (null: left out), as a provider that does not
+                                   # confirm the callback (OAuth 1.0, not 1.0a) answers
     "require_body_hash": false,    # 401 for a non-form request without oauth_body_hash
     "enforce_ssl": null,           # default: true when serving TLS, false for plain HTTP
     "tls": {"cert": "server.pem", "key": "server.key", "ca": "clients-ca.pem",
@@ -247,6 +250,12 @@ def diagnose(endpoint, uri, method, body, headers):
     return None
 
 
+def reshape_reply(body, changes):
+    """A form reply with `changes` applied: a parameter set to None is left out, others replaced or added."""
+    params = [(k, v) for k, v in parse_qsl(body, keep_blank_values=True) if k not in changes]
+    return urlencode(params + [(k, v) for k, v in changes.items() if v is not None])
+
+
 def header(headers, name):
     """Case-insensitive header lookup (oauthlib does the same internally)."""
     return next((v for k, v in headers.items() if k.lower() == name.lower()), '')
@@ -367,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.store.lock:
             kind = 'request_token' if isinstance(endpoint, RequestTokenEndpoint) else 'access_token'
             self.store.token_calls.append({'endpoint': kind, 'uri': uri, 'status': status})
+        if kind == 'request_token' and status == 200 and 'request_token_reply' in self.validator.config:
+            resp_body = reshape_reply(resp_body, self.validator.config['request_token_reply'])
         if status == 401 and not resp_body:
             reason = diagnose(endpoint, uri, method, body, headers)
             resp_body = urlencode(reason or {'error': 'invalid_client_or_token_or_signature'})
