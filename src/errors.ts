@@ -9,6 +9,7 @@ export type Reason =
   | 'path_escapes_base'
   | 'tenant_invalid'
   | 'header_repeated'
+  | 'http_version_not_supported'
   | 'body_too_large'
   | 'buffered_bodies_full'
   | 'request_timeout'
@@ -70,6 +71,8 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   tenant_invalid: 400,
   // A user, tenant, credential or host sent twice: which one counts is not guessed.
   header_repeated: 400,
+  // RFC 9110 §15.6.6: a request line naming a version other than HTTP/1.0 or 1.1.
+  http_version_not_supported: 505,
   body_too_large: 413,
   // The process holds limits.maxBufferedTotal of bodies already: a moment later it may not.
   buffered_bodies_full: 503,
@@ -172,11 +175,7 @@ export function statusOf(reason: Reason, surface: ErrorSurface): number {
   return s
 }
 
-export interface ErrorEntry {
-  msg: string
-  code: number
-  [extra: string]: string | number | boolean
-}
+export interface ErrorEntry { msg: string; code: number; [extra: string]: string | number | boolean }
 export interface ErrorBody { errors: ErrorEntry[] }
 
 /** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */

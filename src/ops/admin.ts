@@ -13,7 +13,7 @@ import { GatewayError, methodNotAllowed } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
-import { hostRefusal } from '../proxy/client-error.js'
+import { headRefusal } from '../proxy/client-error.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -108,8 +108,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     // Every route, the console's too: a connection the caller trust in force would refuse at its handshake.
     const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
     if (untrusted) return void writeError(res, untrusted, 'api', { close: true })
-    const noHost = hostRefusal(req)
-    if (noHost) return void writeError(res, noHost, 'api', { close: hasBody(req.headers) })
+    const refused = headRefusal(req)
+    if (refused) return void writeError(res, refused, 'api', { close: hasBody(req.headers) })
     const extra = o.extra
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.

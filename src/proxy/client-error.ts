@@ -44,9 +44,42 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
       return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)
     case 'HPE_HEADER_OVERFLOW':
       return new GatewayError('headers_too_large', `request headers exceed the ${maxHeaderSize / 1024} KiB limit`)
+    case 'HPE_PAUSED_H2_UPGRADE': // PRI * HTTP/2.0: the connection preface of HTTP/2 with prior knowledge
+      return unsupportedVersion('2.0')
+    case 'HPE_INVALID_VERSION':
+      return versionOfParseError(err)
     default:
       return new GatewayError('bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`)
   }
+}
+
+/** Versions Node's parser reads (any other DIGIT.DIGIT it refuses with HPE_INVALID_VERSION). */
+const PARSED_VERSIONS = new Set(['0.9', '1.0', '1.1', '2.0'])
+
+/**
+ * The 505 of a well-formed HTTP/DIGIT.DIGIT the parser refused (it stops right after the version
+ * it does not know); anything else wrong about the version (`HTTP/1.1x`, `HTTP/12.0`) is malformed.
+ */
+function versionOfParseError(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: number }): GatewayError {
+  const seen = Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed).toString('latin1') : ''
+  const version = / HTTP\/(\d\.\d)$/.exec(seen)?.[1]
+  if (version === undefined || PARSED_VERSIONS.has(version)) return new GatewayError('bad_request', 'malformed HTTP request (HPE_INVALID_VERSION): the version must be HTTP/1.1 or HTTP/1.0')
+  return unsupportedVersion(version)
+}
+
+/**
+ * RFC 9110 §15.6.6: 505 for a major version the gateway does not serve (0, 2, 3…), with Connection:
+ * close. HTTP/1.2 to 1.9 are refused so too: RFC 9110 §2.5 would have them read as 1.1, but Node's
+ * parser refuses them and reads them only with all of its lenient (request-smuggling) modes on.
+ */
+function unsupportedVersion(version: string): GatewayError {
+  const minor = version.startsWith('1.') ? ' (a later HTTP/1 minor version is not read here either)' : ''
+  return new GatewayError('http_version_not_supported', `HTTP/${version} is not supported${minor}: this gateway serves HTTP/1.1 and HTTP/1.0; send the request as HTTP/1.1 (RFC 9110, section 15.6.6)`, { headers: { connection: 'close' } })
+}
+
+/** A request line naming a version Node's parser reads but the gateway does not serve (HTTP/0.9, HTTP/2.0): the 505 to answer with. */
+export function versionRefusal(req: IncomingMessage): GatewayError | undefined {
+  return req.httpVersionMajor === 1 ? undefined : unsupportedVersion(req.httpVersion)
 }
 
 /**
@@ -81,8 +114,13 @@ export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
   return new GatewayError('bad_request', `an HTTP/${req.httpVersion} request must carry a Host header (RFC 9112, section 3.2)${connect}`, close)
 }
 
-/** Throws hostRefusal's 400, if there is one: the first check of a CONNECT. */
-export function requireHost(req: IncomingMessage): void {
-  const refusal = hostRefusal(req)
+/** The first refusal on every way in, CONNECT included: an unsupported version (505), then the Host rule (400). */
+export function headRefusal(req: IncomingMessage): GatewayError | undefined {
+  return versionRefusal(req) ?? hostRefusal(req)
+}
+
+/** Throws headRefusal's error, if there is one: the first check of a CONNECT. */
+export function checkRequestHead(req: IncomingMessage): void {
+  const refusal = headRefusal(req)
   if (refusal) throw refusal
 }

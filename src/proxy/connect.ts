@@ -21,7 +21,7 @@ import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
 import { admittedByCallerTrust, interceptionUnavailable, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
-import { requireHost } from './client-error.js'
+import { checkRequestHead } from './client-error.js'
 import { recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
@@ -127,7 +127,7 @@ export function createConnectHandler(o: ConnectOptions) {
 
 async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
-  requireHost(req)
+  checkRequestHead(req)
   const target = parseAuthority(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`

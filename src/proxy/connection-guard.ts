@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
 import { writeError, writeRawError } from './write-error.js'
-import { answerClientErrors, hostRefusal } from './client-error.js'
+import { answerClientErrors, headRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
@@ -76,7 +76,7 @@ const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readabl
 export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
   const t = o.timeouts
   server.requestTimeout = 0
-  // The handlers answer a request without Host themselves (hostRefusal), in the error envelope.
+  // The handlers answer a request without Host themselves (headRefusal), in the error envelope.
   ;(server as Server & { requireHostHeader: boolean }).requireHostHeader = false
   server.headersTimeout = t.headersMs
   server.keepAliveTimeout = t.keepAliveMs
@@ -101,7 +101,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     // else (inside an intercepted tunnel, the admin listener) Node would hand over the socket
     // paused and unanswered, held open past every limit: answer and close it instead.
     if (server.listenerCount('connect') !== 1) return
-    const err = hostRefusal(req) ?? methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
+    const err = headRefusal(req) ?? methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
     writeRawError(socket, err, o.surface)
     // Answered, so reported: an access line on the proxy side, the admin listener's own line there.
     o.events.onRejected?.(o.listener, err, socket, req)

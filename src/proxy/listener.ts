@@ -17,7 +17,7 @@ import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.j
 import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
-import { hostRefusal } from './client-error.js'
+import { headRefusal } from './client-error.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { pinSnapshot } from './pin-snapshot.js'
 import type { ProxyRun } from './proxy-request.js'
@@ -96,7 +96,7 @@ export function createListener(o: ListenerOptions): Server {
     server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing, ...onDone }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
-      const err = hostRefusal(req) ?? new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
+      const err = headRefusal(req) ?? new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
       writeRawError(socket, err, 'proxy')
       rejected(o, err, socket, req)
     })
@@ -171,8 +171,8 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
     const untrusted = refuseAfterReload(socket, tunnel, run.gateway, o.onAuthFailure)
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
-    const noHost = hostRefusal(req)
-    if (noHost) throw noHost
+    const refusedHead = headRefusal(req)
+    if (refusedHead) throw refusedHead
     if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)

@@ -6,102 +6,31 @@
  * one without Host). An HTTP/1.0 request may lack Host. Refused CONNECTs are access lines and
  * requests_total samples like any other.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { connect as tcpConnect } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
-import type { Duplex } from 'node:stream'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { endpointYaml } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { openTunnel } from '../support/tunnel.js'
+import { adminUrlOf, type GatewayProcess } from '../support/process.js'
+import { expectJsonError, startWaysIn, type Answer, type Way, type WaysIn } from '../support/ways-in.js'
 import { entriesWhen } from '../support/log-entries.js'
 import { eventually, scrape, valueOf } from '../ops/helpers.js'
 
-let pki: TestPki
-let upstream: RunningServer
+let ways: WaysIn
 let plain: GatewayProcess
 let secure: GatewayProcess
-let ca: Buffer
 let P = 0
 
 beforeAll(async () => {
-  pki = await createTestPki()
-  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
-  ca = readFileSync(ica.caCert)
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  P = upstream.port
-  // Every refusal is a line: the cap on lines unauthenticated clients cause is off.
-  const rest = `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { interval: 0 } }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('partner', P, clientTls(pki))}`
-  const write = (name: string, listen: string): string => {
-    const file = join(pki.dir, `${name}.yaml`)
-    writeFileSync(file, `listen: ${listen}\n${rest}`)
-    return file
-  }
-  ;[plain, secure] = await Promise.all([
-    spawnGateway(write('plain', '{ host: 127.0.0.1, port: 0 }')),
-    spawnGateway(write('secure', `{ host: 127.0.0.1, port: 0, tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} } }`)),
-  ])
+  ways = await startWaysIn()
+  ;({ plain, secure, port: P } = ways)
 }, 120_000)
 
 afterAll(async () => {
-  await plain?.stop('SIGKILL')
-  await secure?.stop('SIGKILL')
-  await upstream?.close()
-  pki?.cleanup()
+  await ways?.stop()
 })
 
-type Way = 'plain' | 'tls' | 'tunnel' | 'admin'
-const portOf = (gp: GatewayProcess): number => Number(new URL(gp.url).port)
-
-/** A fresh connection on `way`: TCP to the plain listener, TLS to the TLS one, or an intercepted tunnel's TLS session. */
-async function open(way: Way): Promise<Duplex> {
-  if (way === 'tunnel') return openTunnel({ gatewayPort: portOf(plain), authority: `api.partner.test:${P}`, ca })
-  const admin = way === 'admin' ? Number(new URL(await adminUrlOf(plain)).port) : 0
-  const s = way === 'plain' || way === 'admin' ? tcpConnect(admin || portOf(plain), '127.0.0.1') : tlsConnect({ port: portOf(secure), host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.file('root.crt')) })
-  await new Promise<void>((resolve, reject) => s.once(way === 'tls' ? 'secureConnect' : 'connect', () => resolve()).once('error', reject))
-  return s
-}
-
-interface Answer { status: number; head: string; body: Buffer }
-
-/** Writes `head` on a fresh connection and reads one answer: to the connection's end, to its Content-Length, or a CONNECT's 200 head. */
-async function ask(way: Way, head: string): Promise<Answer> {
-  const s = await open(way)
-  return new Promise((resolve, reject) => {
-    let got = Buffer.alloc(0)
-    const done = (): void => {
-      const text = got.toString('latin1')
-      const end = text.indexOf('\r\n\r\n')
-      s.destroy()
-      if (end < 0) return reject(new Error(`no answer head in ${JSON.stringify(text)}`))
-      resolve({ status: Number(text.slice(9, 12)), head: text.slice(0, end).toLowerCase(), body: got.subarray(end + 4) })
-    }
-    s.on('data', (c: Buffer) => {
-      got = Buffer.concat([got, c])
-      const text = got.toString('latin1')
-      const end = text.indexOf('\r\n\r\n')
-      if (end < 0) return
-      const length = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, end))?.[1]
-      if (text.startsWith('HTTP/1.1 200 Connection Established') || (length !== undefined && got.length - end - 4 >= Number(length))) done()
-    })
-    s.once('end', done)
-    s.once('error', reject)
-    s.write(Buffer.from(head, 'latin1'))
-  })
-}
+const ask = (way: Way, head: string): Promise<Answer> => ways.ask(way, head)
 
 /** The JSON 400 with a correct Content-Length and a message matching `msg`. */
-function expect400(a: Answer, msg: RegExp): void {
-  expect(a.status).toBe(400)
-  expect(a.head).toMatch(/\r\ncontent-type: application\/json/)
-  expect(Number(/\r\ncontent-length: (\d+)/.exec(a.head)?.[1])).toBe(a.body.length)
-  expect(JSON.parse(a.body.toString('utf8'))).toEqual({ errors: [{ msg: expect.stringMatching(msg), code: 400 }] })
-}
+const expect400 = (a: Answer, msg: RegExp): void => expectJsonError(a, 400, msg)
 
 const MISSING = /^an HTTP\/1\.1 request must carry a Host header \(RFC 9112, section 3\.2\)/
 const REPEATED = /^Host appears more than once in the request/
