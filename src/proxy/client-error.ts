@@ -30,7 +30,7 @@ export function answerClientErrors(server: Server, o: { configKey: string; heade
 }
 
 /** The error to answer a refused request with, or undefined to just close. */
-export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, headersMs: number): GatewayError | undefined {
+export function clientErrorOf(err: ParseError, configKey: string, headersMs: number): GatewayError | undefined {
   // node:https hands its TLS handshake failures on as 'clientError' too: no HTTP was parsed, so
   // there is no request to refuse and no HTTP answer a failed TLS session could carry. The
   // listeners' own 'tlsClientError' handlers report them.
@@ -53,18 +53,18 @@ export function clientErrorOf(err: NodeJS.ErrnoException, configKey: string, hea
   }
 }
 
-/** Versions Node's parser reads (any other DIGIT.DIGIT it refuses with HPE_INVALID_VERSION). */
-const PARSED_VERSIONS = new Set(['0.9', '1.0', '1.1', '2.0'])
+/** A parse error as Node reports it: llhttp's reason, and the chunk it was reading with how far it got. */
+export type ParseError = NodeJS.ErrnoException & { reason?: unknown; rawPacket?: unknown; bytesParsed?: number }
 
 /**
- * The 505 of a well-formed HTTP/DIGIT.DIGIT the parser refused (it stops right after the version
- * it does not know); anything else wrong about the version (`HTTP/1.1x`, `HTTP/12.0`) is malformed.
+ * The 505 of a well-formed HTTP/DIGIT.DIGIT the parser does not read (llhttp's reason for it; it
+ * stops right after the version, named when its digits are in the chunk being read); anything else
+ * wrong about the version (`HTTP/1.1x`, `HTTP/12.0`, `HTTP/2`) is malformed.
  */
-function versionOfParseError(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: number }): GatewayError {
+function versionOfParseError(err: ParseError): GatewayError {
+  if (err.reason !== 'Invalid HTTP version') return new GatewayError('bad_request', 'malformed HTTP request (HPE_INVALID_VERSION): the version must be HTTP/1.1 or HTTP/1.0')
   const seen = Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed).toString('latin1') : ''
-  const version = / HTTP\/(\d\.\d)$/.exec(seen)?.[1]
-  if (version === undefined || PARSED_VERSIONS.has(version)) return new GatewayError('bad_request', 'malformed HTTP request (HPE_INVALID_VERSION): the version must be HTTP/1.1 or HTTP/1.0')
-  return unsupportedVersion(version)
+  return unsupportedVersion(/ HTTP\/(\d\.\d)$/.exec(seen)?.[1])
 }
 
 /**
@@ -72,9 +72,9 @@ function versionOfParseError(err: NodeJS.ErrnoException & { rawPacket?: unknown;
  * close. HTTP/1.2 to 1.9 are refused so too: RFC 9110 §2.5 would have them read as 1.1, but Node's
  * parser refuses them and reads them only with all of its lenient (request-smuggling) modes on.
  */
-function unsupportedVersion(version: string): GatewayError {
-  const minor = version.startsWith('1.') ? ' (a later HTTP/1 minor version is not read here either)' : ''
-  return new GatewayError('http_version_not_supported', `HTTP/${version} is not supported${minor}: this gateway serves HTTP/1.1 and HTTP/1.0; send the request as HTTP/1.1 (RFC 9110, section 15.6.6)`, { headers: { connection: 'close' } })
+function unsupportedVersion(version: string | undefined): GatewayError {
+  const minor = version?.startsWith('1.') ? ' (a later HTTP/1 minor version is not read here either)' : ''
+  return new GatewayError('http_version_not_supported', `${version === undefined ? 'this HTTP version' : `HTTP/${version}`} is not supported${minor}: this gateway serves HTTP/1.1 and HTTP/1.0; send the request as HTTP/1.1 (RFC 9110, section 15.6.6)`, { headers: { connection: 'close' } })
 }
 
 /** A request line naming a version Node's parser reads but the gateway does not serve (HTTP/0.9, HTTP/2.0): the 505 to answer with. */

@@ -85,6 +85,14 @@ describe('a version the gateway does not serve', () => {
     expect505(await ways.ask('plain', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), '2.0')
   })
 
+  it.each(WAYS)('%s: a version split across reads is still the 505 (named when its digits come in one piece)', async (way) => {
+    const head = headText(way, 'GET', '3.0')
+    const at = head.indexOf('3.0') + 2
+    const a = await ways.ask(way, [head.slice(0, at), head.slice(at)])
+    expectJsonError(a, 505, /^(HTTP\/3\.0|this HTTP version) is not supported: this gateway serves HTTP\/1\.1 and HTTP\/1\.0; send the request as HTTP\/1\.1 \(RFC 9110, section 15\.6\.6\)$/)
+    expect(a.head).toMatch(/\r\nconnection: close/)
+  })
+
   it('a malformed version stays a 400', async () => {
     for (const version of ['1.1x', '12.0', '2', '1.10']) expectJsonError(await ways.ask('plain', headText('plain', 'GET', version)), 400, MALFORMED)
   })

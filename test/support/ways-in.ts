@@ -33,8 +33,11 @@ export interface WaysIn {
   secure: GatewayProcess
   /** The partner's port (its endpoint is `partner`, host api.partner.test). */
   port: number
-  /** Writes `head` on a fresh connection and reads one answer: to the connection's end, to its Content-Length, or a CONNECT's 200 head. */
-  ask(way: Way, head: string): Promise<Answer>
+  /**
+   * Writes `head` on a fresh connection and reads one answer: to the connection's end, to its Content-Length, or a
+   * CONNECT's 200 head. Parts of a head are written 100 ms apart (the gateway most likely reads them apart).
+   */
+  ask(way: Way, head: string | readonly string[]): Promise<Answer>
   stop(): Promise<void>
 }
 
@@ -79,7 +82,7 @@ export async function startWaysIn(): Promise<WaysIn> {
   }
 }
 
-function readAnswer(s: Duplex, head: string): Promise<Answer> {
+function readAnswer(s: Duplex, head: string | readonly string[]): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let got = Buffer.alloc(0)
     const done = (): void => {
@@ -99,7 +102,8 @@ function readAnswer(s: Duplex, head: string): Promise<Answer> {
     })
     s.once('end', done)
     s.once('error', reject)
-    s.write(Buffer.from(head, 'latin1'))
+    const parts = typeof head === 'string' ? [head] : head
+    parts.forEach((part, i) => setTimeout(() => s.writable && s.write(Buffer.from(part, 'latin1')), i * 100))
   })
 }
 
