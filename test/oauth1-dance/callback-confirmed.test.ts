@@ -6,7 +6,8 @@
  * headers and body, and a user's dance stops at the gateway with a 502 page, never sent on to
  * the provider. A seeded property over reply values: only `true` is taken.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -14,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/serve.js'
 import { parseTokenReply } from '../../src/dance/provider.js'
 import type { Profile } from '../../src/gateway/index.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
+import { MAIN } from '../support/process.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { ADMIN, authorizeLink, clickLink, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
@@ -29,7 +32,9 @@ const setups = new Map<string, Setup>()
 
 async function setUp(name: string, confirmed: string | null): Promise<void> {
   const provider = await startDanceProvider(pki, { request_token_reply: { oauth_callback_confirmed: confirmed } })
-  const gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, `${name}.db`) } }))
+  const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, `${name}.db`) } })
+  writeFileSync(join(dir, `${name}.yaml`), yaml)
+  const gw = await startTestGateway(dir, yaml)
   setups.set(name, { provider, gw })
 }
 
@@ -78,6 +83,16 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
     expect(r.report).toMatch(/^Auth Test Failed\n/)
     expect(r.report).toContain('\nHeaders\n')
     expect(r.report).toContain('\nResponse\n')
+  })
+
+  it('test-auth (the dist build) fails with exit 1, the message, and the provider\'s headers and body', () => {
+    assertDistFresh()
+    const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'omitted.yaml')], { encoding: 'utf8', timeout: 20_000 })
+    expect(r.status, r.stderr).toBe(1)
+    const out = r.stdout + r.stderr
+    expect(out).toMatch(/^Auth Test Failed\n.*got HTTP 200 without oauth_callback_confirmed: an OAuth 1\.0a provider must confirm the callback/)
+    expect(out).toMatch(/\nHeaders\n( {2}\S.*\n)* {2}content-type: application\/x-www-form-urlencoded\n/)
+    expect(out).toMatch(/\nResponse\n {2}oauth_token=\w+&oauth_token_secret=\[redacted\]\n/)
   })
 
   it.each(['omitted', 'false'])('provider %s: a user\'s dance stops at the gateway with a 502 page, not sent to the provider', async (name) => {
