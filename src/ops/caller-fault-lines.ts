@@ -2,7 +2,7 @@
  * Which log lines an unauthenticated client can cause at will, and their cap (line-cap.ts,
  * `logging.callerFaults`): a request or handshake that ended in a caller's fault with no caller
  * authenticated, a limit that closed a slow client, an admin request refused by the parser.
- * Failures on the gateway's or an upstream's side (5xx reasons, `internal` with its stack) and
+ * Failures on the gateway's or an upstream's side (5xx reasons but a 505, `internal` with its stack) and
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
@@ -20,14 +20,17 @@ import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-ca
  */
 const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed'])
 
+/** The 5xx a client causes at will: 505 answers the HTTP version its request line names, not a failure of the gateway's. */
+const CLIENT_SIDE_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported'])
+
 /**
  * Reasons a client causes without credentials: every 4xx reason (a credential challenge is one;
- * 499, the caller leaving, too) but PER_EVENT's. Derived from the reason table, so a new
- * client-side reason is capped unless it is named above; nothing on the gateway's or an
- * upstream's side (5xx) ever is.
+ * 499, the caller leaving, too) and CLIENT_SIDE_5XX, but PER_EVENT's. Derived from the reason
+ * table, so a new client-side reason is capped unless it is named above; nothing else on the
+ * gateway's or an upstream's side (5xx) ever is.
  */
 const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>(
-  REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500)),
+  REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500 || CLIENT_SIDE_5XX.has(r))),
 )
 
 /** What a capped line is: a finished request's access line, a failed handshake's, or a limit's line. */

@@ -26,6 +26,13 @@ describe('caller-fault lines: what is capped', () => {
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '203.0.113.9'))).toBe(true)
   })
 
+  it('a 505 (http_version_not_supported: the version a request line names) from an unauthenticated client is capped like a 4xx', () => {
+    const { faults } = capped()
+    const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record('http_version_not_supported', '203.0.113.9')))
+    expect(allowed.filter(Boolean).length).toBe(2)
+    expect(faults.accessAllowed(record('http_version_not_supported', '10.0.0.1', 'app-a'))).toBe(true)
+  })
+
   it('an authenticated caller\'s bad_request is never capped; an unauthenticated one\'s is, and the summary names each client', () => {
     const { faults, lines } = capped()
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record('bad_request', '10.0.0.1', 'app-a'))).toBe(true)
