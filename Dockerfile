@@ -35,11 +35,12 @@ COPY tsconfig.json ./
 COPY src ./src
 # Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/. `--version`
 # loads only the command line (each command loads its modules when it runs): importing what `serve`
-# runs proves the whole program loads.
+# runs (a worker's request path, a primary's, and the console, dance and jose, which load when a
+# config uses them) proves the whole program loads.
 RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts"]}\n' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json \
  && node dist/src/main.js --version \
- && node --input-type=module -e "await import('./dist/src/cli/serve.js')"
+ && node --input-type=module -e "for (const m of ['serve.js', 'serve-process.js', 'serve-primary.js', 'console-host.js']) await import('./dist/src/cli/' + m); await import('./dist/src/dance/index.js'); await import('jose')"
 
 FROM deps AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.

@@ -20,7 +20,7 @@ program
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('MTLS_GATEWAY_LOG_LEVEL'))
   .addOption(new Option('--log-format <format>', 'json lines, or one plain line per entry for a terminal').choices(['json', 'pretty']).default('json'))
   .action(async (o: { config: string; port?: number; workers: number; reloadTimeout?: number; logLevel: LogLevel; logFormat: LogFormat }) => {
-    const { runServe } = await import('./cli/serve.js')
+    const { runServe } = await import('./cli/serve-command.js')
     await runServe({ configFile: o.config, workers: o.workers, logLevel: o.logLevel, logFormat: o.logFormat, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.reloadTimeout !== undefined ? { reloadTimeoutMs: o.reloadTimeout } : {}) })
   })
 

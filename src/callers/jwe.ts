@@ -1,7 +1,8 @@
-import { compactDecrypt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose'
+import type { ProtectedHeaderParameters } from 'jose'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
+import { jose, type Jose } from './jose.js'
 import { consumeJti, verifySignedJwt, type VerifyOptions } from './jwt.js'
 import type { GatewayKey, GatewayKeys } from './keys.js'
 import { decryptRsa15, type ContentEncryption } from './rsa15.js'
@@ -30,10 +31,11 @@ export async function decryptAssertion(
   apps: ReadonlyMap<string, CallerApp>,
   opts: VerifyOptions,
 ): Promise<AssertedCaller> {
-  const header = readHeader(jwe)
+  const j = await jose()
+  const header = readHeader(j, jwe)
   const { alg, enc } = checkAlgorithms(header, apps)
   const key = selectKey(keys, header.kid)
-  const inner = Buffer.from(await decrypt(jwe, alg, enc, key)).toString('utf8')
+  const inner = Buffer.from(await decrypt(j, jwe, alg, enc, key)).toString('utf8')
   if (inner.split('.').length !== 3) {
     throw authError('malformed', `${PREFIX}the payload must be a signed JWT (compact JWS)`)
   }
@@ -45,10 +47,10 @@ export async function decryptAssertion(
   return caller
 }
 
-function readHeader(jwe: string): ProtectedHeaderParameters {
+function readHeader(j: Jose, jwe: string): ProtectedHeaderParameters {
   if (jwe.split('.').length !== 5) throw authError('malformed', `${PREFIX}not a compact JWE`)
   try {
-    return decodeProtectedHeader(jwe)
+    return j.decodeProtectedHeader(jwe)
   } catch (e) {
     throw authError('malformed', `${PREFIX}protected header is not valid JSON`, { cause: e })
   }
@@ -91,10 +93,10 @@ function selectKey(keys: GatewayKeys, kid: unknown): GatewayKey {
   return key
 }
 
-async function decrypt(jwe: string, alg: (typeof JWE_ALGS)[number], enc: ContentEncryption, key: GatewayKey): Promise<Uint8Array> {
+async function decrypt(j: Jose, jwe: string, alg: (typeof JWE_ALGS)[number], enc: ContentEncryption, key: GatewayKey): Promise<Uint8Array> {
   try {
     if (alg === 'RSA1_5') return decryptRsa15(jwe, enc, key.privateKey)
-    const { plaintext } = await compactDecrypt(jwe, key.privateKey, {
+    const { plaintext } = await j.compactDecrypt(jwe, key.privateKey, {
       keyManagementAlgorithms: ['RSA-OAEP'],
       contentEncryptionAlgorithms: [...JWE_ENCS],
     })

@@ -1,10 +1,11 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose'
+import type { errors as JoseErrors, JWTPayload } from 'jose'
 import { GatewayError } from '../errors.js'
 import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { resolveClaimAliases } from './claim-aliases.js'
 import { authError } from './auth-failure.js'
 import { toCaller, type AssertedCaller } from './caller.js'
+import { jose, type Jose } from './jose.js'
 
 /** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
 export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
@@ -57,9 +58,10 @@ export async function verifySignedJwt(
   viaJwe: boolean,
 ): Promise<VerifiedJwt> {
   const aliasPrefix = opts.claimAliasPrefix ?? ''
-  const app = findApp(jwt, apps, aliasPrefix)
+  const j = await jose()
+  const app = findApp(j, jwt, apps, aliasPrefix)
   const nowSec = Math.floor((opts.now ?? Date.now)() / 1000)
-  const payload: JWTPayload = await jwtVerify(jwt, app.key, {
+  const payload: JWTPayload = await j.jwtVerify(jwt, app.key, {
     // Only the app's own algorithm, with a key of the matching type: no `none`, no HS256-with-a-public-key.
     algorithms: [app.alg],
     // `iss` and `sub` may come from their aliases, so they are checked on the resolved claims.
@@ -70,7 +72,7 @@ export async function verifySignedJwt(
   }).then(
     (r) => resolveClaimAliases(r.payload, aliasPrefix),
     (e: unknown) => {
-      throw fromJoseError(e, app, jwt)
+      throw fromJoseError(j, e, app, jwt)
     },
   )
   // jose checks `iat` only together with maxTokenAge, which would also cap the age; check it here.
@@ -109,11 +111,11 @@ export function jtiKey(appId: string, jti: string): string {
   return `jti:${encodeURIComponent(appId)}:${jti}`
 }
 
-function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix: string): CallerApp {
+function findApp(j: Jose, jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix: string): CallerApp {
   let iss: unknown
   try {
     // Unverified on purpose: the issuer picks the key the signature is then checked with.
-    iss = resolveClaimAliases(decodeJwt(jwt), aliasPrefix).iss
+    iss = resolveClaimAliases(j.decodeJwt(jwt), aliasPrefix).iss
   } catch (e) {
     throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
   }
@@ -123,10 +125,11 @@ function findApp(jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix:
   return app
 }
 
-function fromJoseError(e: unknown, app: CallerApp, jwt: string): GatewayError {
+function fromJoseError(j: Jose, e: unknown, app: CallerApp, jwt: string): GatewayError {
+  const { errors } = j
   const cause = { cause: e }
   if (e instanceof errors.JOSEAlgNotAllowed) {
-    return authError('alg_not_allowed', `${PREFIX}algorithm ${algOf(jwt)} is not allowed for app "${app.clientId}" (expects ${app.alg})`, cause)
+    return authError('alg_not_allowed', `${PREFIX}algorithm ${algOf(j, jwt)} is not allowed for app "${app.clientId}" (expects ${app.alg})`, cause)
   }
   if (e instanceof errors.JWSSignatureVerificationFailed) {
     return authError('bad_signature', `${PREFIX}signature verification failed`, cause)
@@ -138,7 +141,7 @@ function fromJoseError(e: unknown, app: CallerApp, jwt: string): GatewayError {
   return authError('malformed', `${PREFIX}not a well-formed JWT`, cause)
 }
 
-function fromClaimError(e: errors.JWTClaimValidationFailed, app: CallerApp): GatewayError {
+function fromClaimError(e: JoseErrors.JWTClaimValidationFailed, app: CallerApp): GatewayError {
   const cause = { cause: e }
   switch (e.claim) {
     case 'aud':
@@ -152,10 +155,10 @@ function fromClaimError(e: errors.JWTClaimValidationFailed, app: CallerApp): Gat
 }
 
 // Names the offending algorithm without echoing arbitrary header text back to the caller.
-function algOf(jwt: string): string {
+function algOf(j: Jose, jwt: string): string {
   const KNOWN = ['none', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
   try {
-    const { alg } = decodeProtectedHeader(jwt)
+    const { alg } = j.decodeProtectedHeader(jwt)
     return typeof alg === 'string' && KNOWN.includes(alg) ? `"${alg}"` : '(unsupported)'
   } catch {
     return '(unreadable)'

@@ -9,57 +9,47 @@ import type { GatewayConfig, StoreSettings } from '../config/index.js'
 import { createConsole, type ConsoleHost } from '../console/index.js'
 import { compileGateway, compileSealers } from '../gateway/index.js'
 import { GatewayError } from '../errors.js'
-import type { AdminRoutes, AdminRoutesFactory, PrimaryRoutesFactory } from '../ops/index.js'
+import type { AdminFacts, AdminRoutes } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
-import { createRuntime, redisStoreOptions, storeLocationChanges, type Runtime } from '../runtime/index.js'
+import { redisStoreOptions, storeLocationChanges, type Runtime } from '../runtime/index.js'
 import { openStore, type Sealer, type Store } from '../store/index.js'
 
 /** The console over a running single-process gateway. */
-export function singleProcessConsole(ref: GatewayRef, runtime: Runtime): AdminRoutesFactory {
-  return (facts) =>
-    withSessionStore(runtime, () => ({ config: ref.current.config, sealer: ref.current.sealers.records }), (sessionState) => ({
-      configFile: ref.current.config.file,
-      facts,
-      config: () => ref.current.config,
-      restartBaseline: () => runtime.baseline,
-      withGateway: (fn) => fn(ref.current),
-      sessionState,
-    }))
+export function singleProcessConsole(facts: AdminFacts, ref: GatewayRef, runtime: Runtime): AdminRoutes {
+  return withSessionStore(runtime, () => ({ config: ref.current.config, sealer: ref.current.sealers.records }), (sessionState) => ({
+    configFile: ref.current.config.file,
+    facts,
+    config: () => ref.current.config,
+    restartBaseline: () => runtime.baseline,
+    withGateway: (fn) => fn(ref.current),
+    sessionState,
+  }))
+}
+
+/** The configs a cluster primary accepts, and the runtime that opens the store when its workers do. */
+export interface PrimaryFollower {
+  current(): GatewayConfig
+  readonly runtime: Runtime
 }
 
 /** The console in a cluster primary; the store it opens lives as long as the process. */
-export function primaryConsole(): PrimaryRoutesFactory {
-  return (facts, configs) => {
-    let config: GatewayConfig = configs.current()
-    // Opens the store as a worker's runtime does: it sees every config the workers accept, in
-    // order, so it opens the store with the same one and judges restart-only keys alike.
-    const runtime = createRuntime({ start: config })
-    runtime.prepare(config)
-    configs.onAccepted((next) => {
+export function primaryConsole(facts: AdminFacts, follower: PrimaryFollower): AdminRoutes {
+  const { current, runtime } = follower
+  return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), (sessionState) => ({
+    configFile: current().file,
+    facts,
+    config: current,
+    restartBaseline: () => runtime.baseline,
+    withGateway: async (fn) => {
+      const gateway = compileGateway(current())
       try {
-        runtime.prepare(next)
-        config = next
-      } catch {
-        // keep the last good one, as the workers do
+        return await fn(gateway)
+      } finally {
+        await gateway.close()
       }
-    })
-    const current = (): GatewayConfig => config
-    return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), (sessionState) => ({
-      configFile: config.file,
-      facts,
-      config: current,
-      restartBaseline: () => runtime.baseline,
-      withGateway: async (fn) => {
-        const gateway = compileGateway(current())
-        try {
-          return await fn(gateway)
-        } finally {
-          await gateway.close()
-        }
-      },
-      sessionState,
-    }))
-  }
+    },
+    sessionState,
+  }))
 }
 
 /**

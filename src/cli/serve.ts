@@ -1,7 +1,8 @@
 /**
- * `mtls-gateway serve`: load, compile, listen. Also the in-process entry the tests and
- * the demo use (startGateway), so they run exactly what production runs. This is the
- * composition root: the runtime (built once), pipeline, API routes and listener are wired
+ * A gateway that serves requests: load, compile, listen (one process, or a `--workers`
+ * worker; serve-command.ts picks). Also the in-process entry the tests and the demo use
+ * (startGateway), so they run exactly what production runs. This is the composition root of
+ * the request path: the runtime (built once), pipeline, API routes and listener are wired
  * here only, and every feature reads config from the snapshot in `ref`, never from here.
  */
 import type { AddressInfo } from 'node:net'
@@ -10,7 +11,7 @@ import { loadConfig, type GatewayConfig } from '../config/index.js'
 import { startConfigs } from './worker-configs.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
-import { primaryConsole, singleProcessConsole } from './console-host.js'
+import { createConsoleLoader } from './console-loader.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
@@ -18,14 +19,12 @@ import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
-import { createOAuth1Feature } from '../dance/index.js'
-import { createRuntime, createStoreFile, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
-import type { Caller } from '../callers/index.js'
-import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, runPrimary, type ConfigTexts, type PrimaryOptions, type LogFormat, type LogLevel, type Ops, type RunningOps } from '../ops/index.js'
-import { startTracing } from '../tracing/index.js'
+import { lazyOAuth1Feature } from './lazy-dance.js'
+import { createRuntime, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
+import { preloadJose, type Caller } from '../callers/index.js'
+import type { ConfigTexts, Ops, RunningOps } from '../ops/index.js'
+import { startTracing, type Tracing } from '../tracing/index.js'
 import { tracingOptions } from './tracing-options.js'
-import { describeError } from './options.js'
 
 export interface StartOptions {
   configFile: string
@@ -52,13 +51,15 @@ export interface Feature {
   routes?: ApiRoute[]
   userTokens?: UserTokenSource
   onIdentityMerge?: (caller: Caller, gateway: Gateway) => Promise<void>
+  /** A reload compiled `gateway`, which may be put in force next (or still refused). */
+  onCompiled?: (gateway: Gateway) => void
 }
 
-/** Features get the runtime and read config only from the snapshot of the request in hand. */
-export type FeatureFactory = (ctx: { runtime: Runtime; ref: GatewayRef }) => Feature
+/** Features get the runtime and read config only from the snapshot of the request in hand; a promise while their modules load. */
+export type FeatureFactory = (ctx: { runtime: Runtime; ref: GatewayRef }) => Feature | Promise<Feature>
 
 /** The features a production gateway runs, in order. */
-export const DEFAULT_FEATURES: readonly FeatureFactory[] = [createOAuth1Feature]
+export const DEFAULT_FEATURES: readonly FeatureFactory[] = [lazyOAuth1Feature]
 
 export interface RunningGateway {
   readonly url: string
@@ -82,32 +83,14 @@ function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: G
       void g.close()
       throw e
     }
+    // The start awaits the import before it listens; a reload that adds the first app starts it.
+    preloadJose(g.callers.apps).catch(() => undefined)
     return g
   }
 }
 
-/** Starts a gateway from a config file; resolves once listening. */
-export async function startGateway({ configTexts, ...o }: StartOptions): Promise<RunningGateway> {
-  keepRequestObjectsYoung()
-  const { start: startConfig, current: config } = startConfigs(o.configFile, configTexts)
-  const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
-  const runtime = createRuntime({ start: startConfig, observer: hooks, ...(configTexts?.store ? { storeOpenedWith: configTexts.store } : {}) })
-  const compile = snapshotCompiler(runtime, o.resolve)
-  let gateway: Gateway
-  try {
-    gateway = compile(config)
-  } catch (e) {
-    await runtime.close()
-    throw e
-  }
-  const ref: GatewayRef = { current: gateway }
-  // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
-  const tracing = await startTracing(config.tracing, tracingOptions(ref, o.ops?.log.logger)).catch(async (e: unknown) => {
-    await Promise.all([gateway.close(), runtime.close()])
-    throw e
-  })
-  if (tracing) o.ops?.metrics.enableExemplars()
-  const features = (o.features ?? DEFAULT_FEATURES).map((make) => make({ runtime, ref }))
+/** The proxy pipeline and the /gateway/ API routes, with the features plugged in. */
+function requestPath(runtime: Runtime, hooks: Observer, features: readonly Feature[]) {
   const userTokens = features.find((f) => f.userTokens)?.userTokens
   const merges = features.flatMap((f) => (f.onIdentityMerge ? [f.onIdentityMerge] : []))
   const stores = (g: Gateway) => runtime.bearerStores(g)
@@ -128,6 +111,33 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     }),
     ...features.flatMap((f) => f.routes ?? []),
   ])
+  return { pipeline, api, admitOptions }
+}
+
+/** Starts a gateway from a config file; resolves once listening. */
+export async function startGateway({ configTexts, ...o }: StartOptions): Promise<RunningGateway> {
+  keepRequestObjectsYoung()
+  const { start: startConfig, current: config } = startConfigs(o.configFile, configTexts)
+  const hooks: Observer = { ...o.ops?.hooks, ...o.hooks }
+  const runtime = createRuntime({ start: startConfig, observer: hooks, ...(configTexts?.store ? { storeOpenedWith: configTexts.store } : {}) })
+  const compile = snapshotCompiler(runtime, o.resolve)
+  let gateway: Gateway
+  try {
+    gateway = compile(config)
+  } catch (e) {
+    await runtime.close()
+    throw e
+  }
+  const ref: GatewayRef = { current: gateway }
+  await preloadJose(gateway.callers.apps)
+  // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
+  const tracing = await startTracing(config.tracing, tracingOptions(ref, o.ops?.log.logger)).catch(async (e: unknown) => {
+    await Promise.all([gateway.close(), runtime.close()])
+    throw e
+  })
+  if (tracing) o.ops?.metrics.enableExemplars()
+  const features = await Promise.all((o.features ?? DEFAULT_FEATURES).map((make) => make({ runtime, ref })))
+  const { pipeline, api, admitOptions } = requestPath(runtime, hooks, features)
   const tls = gateway.listenerTls.proxy
   const onDone = o.ops && o.onDone ? chain(o.ops.onDone, o.onDone) : (o.ops?.onDone ?? o.onDone)
   const connect = {
@@ -149,14 +159,11 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
   o.ops?.metrics.watchConnections('proxy', server)
-  // A reload also renews the OTLP exporter's TLS files (read first: unreadable fails the reload).
-  const reloadCompile = (c: GatewayConfig): Gateway => {
-    const renewExport = tracing?.renewExport(c.tracing)
-    const g = compile(c)
-    renewExport?.()
-    return g
-  }
-  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompile, probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: singleProcessConsole(ref, runtime), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
+  const consoles = createConsoleLoader()
+  const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompiler(compile, tracing, (g) => {
+    consoles.follow(g.config)
+    for (const f of features) f.onCompiled?.(g)
+  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime)), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {
@@ -188,44 +195,19 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   }
 }
 
+/** A reload's compile: it also renews the OTLP exporter's TLS files (read first: unreadable fails the reload), then tells `onCompiled` (modules the snapshot needs load). */
+function reloadCompiler(compile: (c: GatewayConfig) => Gateway, tracing: Tracing | undefined, onCompiled: (g: Gateway) => void): (c: GatewayConfig) => Gateway {
+  return (c) => {
+    const renewExport = tracing?.renewExport(c.tracing)
+    const g = compile(c)
+    renewExport?.()
+    onCompiled(g)
+    return g
+  }
+}
+
 function chain<T>(...fns: ((v: T) => void)[]): (v: T) => void {
   return (v) => {
     for (const fn of fns) fn(v)
   }
-}
-
-export interface ServeCommandOptions extends Pick<PrimaryOptions, 'reloadTimeoutMs'> {
-  configFile: string
-  port?: number
-  /** Worker processes; 1 serves in this process, without a cluster. */
-  workers: number
-  logLevel: LogLevel
-  logFormat: LogFormat
-}
-
-/** `serve`: one process, a cluster primary (workers > 1), or one of its workers; prints the ready lines. */
-export async function runServe(o: ServeCommandOptions): Promise<void> {
-  // With workers every process writes to the same stdout: writes must not cut each other's lines.
-  const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
-  const announce = (line: { msg: string; url: string }): void => void process.stdout.write(JSON.stringify(line) + '\n')
-  if (cluster.isPrimary && o.workers > 1) {
-    await createStoreFile(loadConfig(o.configFile))
-    return runPrimary({ configFile: o.configFile, workers: o.workers, reloadTimeoutMs: o.reloadTimeoutMs, log, announce, adminRoutes: primaryConsole() })
-  }
-  const ops = createOps({ log, signals: true, worker: cluster.isWorker })
-  let gw: RunningGateway
-  let configTexts: ConfigTexts | undefined
-  try {
-    configTexts = cluster.isWorker ? await requestConfigTexts(60_000) : undefined
-    gw = await startGateway({ configFile: o.configFile, ops, ...(configTexts ? { configTexts } : {}), ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
-  } catch (e) {
-    if (!cluster.isWorker) throw e
-    // The primary reports it, so a failed start is one line however many workers hit it.
-    await reportStartFailure(describeError(e))
-    return process.exit(1)
-  }
-  const running = gw.ops as RunningOps
-  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
-  announce({ msg: 'listening', url: gw.url })
-  if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
 }

@@ -9,7 +9,7 @@ import type { AdminRoutes } from '../ops/index.js'
 import { configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
-import type { AdminConfig } from '../config/index.js'
+import { CONSOLE_PREFIX, isConsoleOn } from '../config/index.js'
 import type { ConsoleHost } from './host.js'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
@@ -21,7 +21,7 @@ import { sameSecret } from '../api/same-secret.js'
 import { staticFile } from './static.js'
 import { singleHeader } from '../callers/index.js'
 
-export const CONSOLE_PREFIX = '/console/'
+export { CONSOLE_PREFIX }
 const MAX_WRONG_PER_MINUTE = 20
 // Far more addresses than operators; a flood from more evicts the least recent from the in-process count.
 const MAX_THROTTLED_ADDRESSES = 10_000
@@ -148,7 +148,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   return {
     prefix: CONSOLE_PREFIX,
     close: () => sampler.stop(),
-    listed: () => consoleOn(host.config().admin),
+    listed: () => isConsoleOn(host.config().admin),
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
@@ -160,10 +160,6 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 }
 
 /** The console is on when someone can sign in: the admin token, or a certificate allow-list. */
-function consoleOn(admin: AdminConfig): boolean {
-  return admin.token !== undefined || (admin.tls !== undefined && admin.tls.clientSubjects.length + admin.tls.clientSans.length > 0)
-}
-
 /** Why a request has no operator, and what to do. */
 function signInHint(token: string | undefined, refusedSubject: string | undefined): string {
   if (refusedSubject === undefined) return token === undefined ? OFF : 'sign in to the console first'

@@ -52,8 +52,8 @@ export function listeningUrl(server: Server): string | undefined {
   return `${'setSecureContext' in server ? 'https' : 'http'}://${host}:${a.port}`
 }
 
-/** Builds the routes to mount once the facts exist (the composition root's console). */
-export type AdminRoutesFactory = (facts: AdminFacts) => AdminRoutes
+/** Builds the routes to mount once the facts exist (the composition root's console; a promise while their modules load). */
+export type AdminRoutesFactory = (facts: AdminFacts) => AdminRoutes | Promise<AdminRoutes>
 
 /** Records each endpoint's last connection and handshake failure (in the process that dials). */
 export interface HandshakeRecorder {

@@ -19,7 +19,7 @@ import { createRetirer } from './retire.js'
 import { installSignals } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
 import { renewServerTls } from '../tls/index.js'
-import { tunnelsReloaded } from '../proxy/outdated-tunnel.js'
+import { tunnelsReloaded } from '../proxy/reload-watchers.js'
 
 /** What createOps built, handed to startOps. */
 export interface OpsParts {
@@ -161,7 +161,7 @@ async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, 
     metrics: () => exposition.json(),
     handshakes: async () => p.handshakes.snapshot(),
   }
-  const extra = s.adminRoutes?.(facts)
+  const extra = await s.adminRoutes?.(facts)
   return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, events: p.events, onAuthFailure: p.metrics.callerAuthFailure, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
 }
 

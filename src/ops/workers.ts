@@ -49,8 +49,8 @@ export interface PrimaryConfigs {
   onAccepted(fn: (config: GatewayConfig) => void): void
 }
 
-/** Builds the primary's admin routes (the console) once the facts exist. */
-export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) => AdminRoutes
+/** Builds the primary's admin routes (the console) once the facts exist; a promise while their modules load. */
+export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) => AdminRoutes | Promise<AdminRoutes>
 
 const ASK_TIMEOUT_MS = 2000
 
@@ -132,7 +132,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: AdminServer | undefined
   const cfg = startConfig.admin
   if (cfg.enabled) {
-    const extra = o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
+    const extra = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
     admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({

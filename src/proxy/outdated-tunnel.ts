@@ -19,6 +19,7 @@ import { interceptionUnavailable, type InterceptionCa } from '../tls/index.js'
 import { tunnelOf, type Tunnel } from './connect.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import { rejudgeAtReload } from './pass-through.js'
+import { onTunnelsReloaded } from './reload-watchers.js'
 import { closeUntrustedOnReload, refuseUntrusted } from './untrusted-connection.js'
 
 /** Same CA bytes: what signed the tunnel's leaf is what a fresh CONNECT would be signed by. */
@@ -68,9 +69,6 @@ export function refuseAfterReload(socket: Duplex, tunnel: Tunnel | undefined, ga
   return refuseUntrusted(tunnel?.connection ?? socket, 'listen.tls', onAuthFailure) ?? (tunnel ? outdatedTunnel(tunnel, gateway) : undefined)
 }
 
-/** What runs on a listener once a reload's snapshot is in force. */
-const reloadWatchers = new WeakMap<object, ((gateway: Gateway) => void)[]>()
-
 /**
  * At each reload, closes what `guard` (and the tunnels' inner guard it adopted) holds that the
  * new snapshot outdates: idle intercepted tunnels (busy ones, a request partly received included,
@@ -85,10 +83,5 @@ export function closeRefusedOnReload(server: Server, tls: boolean, guard: Pick<C
       // A pass-through tunnel is judged again now (asynchronously: its bearer too) and closes itself when refused.
       return tunnel ? outdatedTunnel(tunnel, gateway) !== undefined : (rejudgeAtReload(s), false)
     })
-  reloadWatchers.set(server, [...(reloadWatchers.get(server) ?? []), watch])
-}
-
-/** A reload put `gateway` in force: `server`'s tunnels are judged under it (ops calls this on every good reload). */
-export function tunnelsReloaded(server: object, gateway: Gateway): void {
-  for (const fn of reloadWatchers.get(server) ?? []) fn(gateway)
+  onTunnelsReloaded(server, watch)
 }

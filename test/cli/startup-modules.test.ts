@@ -6,35 +6,24 @@
  * loaded 2-core machine). A child Node records every module it loads (module.registerHooks).
  */
 import { execFile } from 'node:child_process'
-import * as nodeModule from 'node:module'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { MAIN } from '../support/process.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
+import { CAN_RECORD, loadedModules, RECORDER } from '../support/loaded-modules.js'
 
 const run = promisify(execFile)
 assertDistFresh(['src'])
 
-// Prints the URL of every module loaded, once the process exits.
-const RECORDER = `data:text/javascript,${encodeURIComponent(`
-import { registerHooks } from 'node:module'
-const urls = []
-registerHooks({ load(url, context, next) { urls.push(url); return next(url, context) } })
-process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(urls) + '\\n'))
-`)}`
-
 /** What `mtls-gateway <args>` loaded, as package names and src/ paths. */
 async function loaded(...args: string[]): Promise<string[]> {
   const r = await run(process.execPath, ['--import', RECORDER, MAIN, ...args]).catch((e: { stderr: string }) => e)
-  const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '))
-  const urls = JSON.parse(line?.slice('LOADED '.length) ?? '[]') as string[]
-  return [...new Set(urls.filter((u) => u.startsWith('file:')).map((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1] ?? u.replace(/^.*\/dist\/src\//, 'src/')))].sort()
+  return loadedModules(r.stderr)[0]?.modules ?? []
 }
 
 const ALLOWED = /^(commander|src\/(main|errors)\.js|src\/(cli\/(options|oauth1-sign)\.js|oauth1\/|process\/).*)$/
 
-// module.registerHooks: Node 22.15 and later (the suite runs Node 24).
-describe.skipIf(!('registerHooks' in nodeModule))('what the command line loads before a command runs', () => {
+describe.skipIf(!CAN_RECORD)('what the command line loads before a command runs', () => {
   it.each([[['--version']], [['--help']], [['serve', '--workers', '0']], [['check', '--no-such-flag']], [['pki', '--help']]])('mtls-gateway %j loads only commander, cli/options, oauth1/ and process/', async (args) => {
     const modules = await loaded(...args)
     expect(modules).toContain('commander')

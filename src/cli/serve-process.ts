@@ -1,0 +1,28 @@
+/** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
+import cluster from 'node:cluster'
+import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
+import { startGateway, type RunningGateway } from './serve.js'
+import { announce, type ServeCommandOptions } from './serve-command.js'
+import { describeError } from './options.js'
+
+/** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
+export async function serveProcess(o: ServeCommandOptions): Promise<void> {
+  // With workers every process writes to the same stdout: writes must not cut each other's lines.
+  const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
+  const ops = createOps({ log, signals: true, worker: cluster.isWorker })
+  let gw: RunningGateway
+  let configTexts: ConfigTexts | undefined
+  try {
+    configTexts = cluster.isWorker ? await requestConfigTexts(60_000) : undefined
+    gw = await startGateway({ configFile: o.configFile, ops, ...(configTexts ? { configTexts } : {}), ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
+  } catch (e) {
+    if (!cluster.isWorker) throw e
+    // The primary reports it, so a failed start is one line however many workers hit it.
+    await reportStartFailure(describeError(e))
+    return process.exit(1)
+  }
+  const running = gw.ops as RunningOps
+  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
+  announce({ msg: 'listening', url: gw.url })
+  if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
+}

@@ -1,0 +1,75 @@
+/**
+ * What each `serve` process loads. A `--workers N` primary validates the config, runs the worker
+ * pool, reloads and the admin listener, and serves no request: it must not load the request path
+ * (cli/serve.ts, the listener, CONNECT, the pipeline and its steps, the /gateway/ API). jose, the
+ * console and the OAuth 1.0a dance load in a process only when its config uses them, and then
+ * before it listens, so the first request that needs them does not wait for the import.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { endpointYaml } from '../support/gateway.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
+import { CAN_RECORD, loadedModules, RECORDER } from '../support/loaded-modules.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { adminUrlOf, spawnGateway } from '../support/process.js'
+
+assertDistFresh(['src'])
+
+/** The modules of the request path, which only a process that serves requests needs (api/'s helpers serve the console too). */
+const REQUEST_PATH = /^src\/(cli\/(serve|serve-process)\.js|proxy\/(listener|connect|default-pipeline|pipeline|proxy-request)\.js|proxy\/steps\/|api\/(router|token)\.js)/
+/** Loaded only when the config uses them. */
+const ON_USE = /^(jose|src\/(console|dance)\/)/
+
+const TOKEN = 'console-token-0123456789'
+let pki: TestPki
+
+beforeAll(async () => {
+  pki = await createTestPki()
+}, 60_000)
+
+afterAll(() => pki?.cleanup())
+
+/** Starts `serve` on `yaml` (with an `admin` line) with every process recording its modules; stops it once it listens (admin too) and returns what each loaded. */
+async function modulesOf(name: string, yaml: string, workers: number): Promise<{ role: 'primary' | 'worker'; modules: string[] }[]> {
+  const config = join(pki.dir, `${name}.yaml`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\n${yaml}endpoints:\n${endpointYaml('partner', 1, clientTls(pki))}`)
+  const gp = await spawnGateway(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${RECORDER}` })
+  await adminUrlOf(gp)
+  await gp.stop('SIGTERM')
+  const processes = loadedModules(gp.output.join('\n'))
+  expect(processes.map((p) => p.role).sort()).toEqual(['primary', ...Array<string>(workers > 1 ? workers : 0).fill('worker')])
+  return processes
+}
+
+const ADMIN = 'admin: { host: 127.0.0.1, port: 0 }\n'
+const CONSOLE_ON = `admin: { host: 127.0.0.1, port: 0, token: ${TOKEN} }\n`
+const APPS_AND_PROFILES = `callers:\n  required: false\n  apps: [{ clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }]\nprofiles:\n  - { name: p, consumerKey: ck, consumerSecret: cs, token: { mode: static, token: t, tokenSecret: s } }\n`
+
+describe.skipIf(!CAN_RECORD)('what each serve process loads', () => {
+  it('a --workers 2 primary loads none of the request path, jose, the console or the dance; its workers load the request path only', async () => {
+    const [primary, ...workers] = (await modulesOf('plain', ADMIN, 2)).sort((a, b) => a.role.localeCompare(b.role))
+    expect(primary?.modules).toContain('src/ops/workers.js')
+    expect(primary?.modules.filter((m) => REQUEST_PATH.test(m) || ON_USE.test(m))).toEqual([])
+    for (const w of workers) {
+      expect(w.modules).toContain('src/proxy/listener.js')
+      expect(w.modules.filter((m) => ON_USE.test(m))).toEqual([])
+    }
+  }, 180_000)
+
+  it('a --workers 2 primary whose config turns the console on loads the console before it listens, and still no request path', async () => {
+    const processes = await modulesOf('console', CONSOLE_ON, 2)
+    const primary = processes.find((p) => p.role === 'primary')
+    expect(primary?.modules).toContain('src/console/console.js')
+    expect(primary?.modules.filter((m) => REQUEST_PATH.test(m))).toEqual([])
+    for (const w of processes.filter((p) => p.role === 'worker')) expect(w.modules.filter((m) => /^src\/console\//.test(m))).toEqual([])
+  }, 180_000)
+
+  it('one process loads jose, the console and the dance before it listens when its config uses them, and none of them when it does not', async () => {
+    const [plain] = await modulesOf('one-plain', ADMIN, 1)
+    expect(plain?.modules).toContain('src/proxy/listener.js')
+    expect(plain?.modules.filter((m) => ON_USE.test(m))).toEqual([])
+    const [using] = await modulesOf('one-using', CONSOLE_ON + `store: { file: ${join(pki.dir, 'one-using.db')} }\n` + APPS_AND_PROFILES, 1)
+    expect(using?.modules).toEqual(expect.arrayContaining(['jose', 'src/console/console.js', 'src/dance/feature.js']))
+  }, 180_000)
+})
