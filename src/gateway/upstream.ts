@@ -8,7 +8,7 @@
  */
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
-import { Agent, type Dispatcher, type buildConnector } from 'undici'
+import { newAgent, type Dispatcher, type buildConnector } from './undici-agent.js'
 import { GatewayError } from '../errors.js'
 import type { X509Certificate } from 'node:crypto'
 import { makeServerIdentityCheck, type BundleValidity, type ValidityFault } from '../tls/index.js'
@@ -209,7 +209,7 @@ function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>):
 /** The endpoint's connection pool (one per origin inside the Agent, keep-alive). */
 export function createUpstream(o: UpstreamOptions): Upstream {
   const sessions = new Map<string, Buffer>()
-  const agent = new Agent({
+  const agent = newAgent({
     connect: createConnector(o, sessions),
     connections: o.connections,
     keepAliveTimeout: o.keepAliveMs,

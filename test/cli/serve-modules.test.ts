@@ -16,8 +16,8 @@ import { adminUrlOf, spawnGateway } from '../support/process.js'
 
 assertDistFresh(['src'])
 
-/** The modules of the request path, which only a process that serves requests needs (api/'s helpers serve the console too). */
-const REQUEST_PATH = /^src\/(cli\/(serve|serve-process)\.js|proxy\/(listener|connect|default-pipeline|pipeline|proxy-request)\.js|proxy\/steps\/|api\/(router|token)\.js)/
+/** The modules of the request path, which only a process that serves requests needs (api/'s helpers serve the console too), and undici, which dials upstreams. */
+const REQUEST_PATH = /^(undici$|src\/(cli\/(serve|serve-process)\.js|proxy\/(listener|connect|default-pipeline|pipeline|proxy-request)\.js|proxy\/steps\/|api\/(router|token)\.js))/
 /** Loaded only when the config uses them. */
 const ON_USE = /^(jose|src\/(console|dance)\/)/
 

@@ -146,6 +146,25 @@ describe('console access', () => {
     }
   })
 
+  it('a reload that sets admin.token on a gateway started without it turns the console on, as a start with it would', async () => {
+    // Started without a token, the gateway mounts a stand-in that loads the console when a reload turns it on.
+    const dir = mkdtempSync(join(tmpdir(), 'console-on-'))
+    const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8')
+    const off = await startOpsGateway(dir, yaml.replace(/\n {2}token: .*\n/, '\n'), { watch: false })
+    try {
+      const url = `${off.adminUrl}/console/`
+      writeFileSync(off.gw.ref.current.config.file, yaml)
+      expect(await off.gw.ops?.reload('test')).toMatchObject({ ok: true })
+      const login = await adminRequest(`${url}api/login`, { method: 'POST', origin: off.adminUrl, body: { token: CONSOLE_TOKEN } })
+      expect(login.status).toBe(200)
+      expect(login.headers['set-cookie']).toBeDefined()
+      expect(JSON.parse((await adminRequest(`${off.adminUrl}/nope`)).text)).toEqual({ errors: [{ msg: 'no admin route /nope: use /metrics, /healthz, /readyz or /console/', code: 404 }] })
+    } finally {
+      await off.gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('a reload that changes only admin.token is accepted and acts as a fresh start: sessions end, the new token signs in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'console-token-'))
     const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8')
