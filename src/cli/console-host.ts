@@ -1,9 +1,10 @@
 /**
  * The console's host in each process shape: the single process lends its live snapshot
- * and runtime; the cluster primary (which serves admin but no traffic) follows the configs
- * it accepts, opens the store when its workers do, and compiles a snapshot only while a page
- * needs one. Either way
- * console sessions live in the configured store, shared by every worker and replica.
+ * and runtime; the cluster primary (which serves admin but no traffic) lends the configs it
+ * accepts and the runtime that opens the store when its workers do (serve-primary.ts), and
+ * compiles a snapshot only while a page needs one. Either way console sessions live in the
+ * configured store, shared by every worker and replica. Imported by console-loader.ts only
+ * when the console is used.
  */
 import type { GatewayConfig, StoreSettings } from '../config/index.js'
 import { createConsole, type ConsoleHost } from '../console/index.js'
