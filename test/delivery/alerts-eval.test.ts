@@ -3,10 +3,12 @@
  * without a store (one endpoint, calls between the scrapes), labelled the way the chart's
  * ServiceMonitor labels them, make no rule fire. The same scrapes with one failure written in
  * (a store down, 5xx, handshake failures, a failed reload, a certificate near expiry, a degraded
- * endpoint) make the matching rule fire, so "nothing fires" is not the evaluator's blindness.
+ * endpoint) make the matching rule fire, so "nothing fires" is not the evaluator's blindness. A
+ * client's HTTP/2 preface before each scrape (505 under endpoint "none") fires nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
@@ -53,12 +55,27 @@ beforeAll(async () => {
   g = await startOpsGateway(dir, `endpoints:\n${endpointYaml('partner', upstream.port, tls)}`, { watch: false })
   expect(g.gw.runtime.store).toBeUndefined()
   for (let i = 0; i < 3; i++) expect((await send(g.gw.url, `/proxy/partner/a${i}`)).status).toBe(200)
+  expect(await http2Preface(g.gw.url)).toMatch(/^HTTP\/1\.1 505 /)
   const first = await liveScrape()
   for (let i = 0; i < 5; i++) expect((await send(g.gw.url, `/proxy/partner/b${i}`)).status).toBe(200)
+  // A client speaking HTTP/2 prior knowledge, before each scrape: a 505 under endpoint "none", the caller's doing.
+  expect(await http2Preface(g.gw.url)).toMatch(/^HTTP\/1\.1 505 /)
   // rate() divides by the time between the scrapes: make sure it is not zero.
   while (Date.now() / 1000 <= first.at) await new Promise((resolve) => setTimeout(resolve, 10))
   scrapes = [first, await liveScrape()]
 }, 5 * 60_000)
+
+/** Writes the HTTP/2 connection preface to the gateway's listener and reads its answer to the end. */
+function http2Preface(url: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const socket = tcpConnect(Number(port), hostname, () => socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
+  })
+}
 
 afterAll(async () => {
   await g?.gw.close()
@@ -83,6 +100,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     const [, later] = scrapes
     expect(later.samples.filter((s) => s.name === 'mtls_gateway_store_up')).toEqual([])
     expect(later.samples.find((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === 'partner')?.value).toBe(8)
+    expect(later.samples.filter((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === 'none').map((s) => [s.labels.status_class, s.value])).toEqual([['5xx', 2]])
   })
 
   it('fire nothing', () => {
@@ -110,6 +128,11 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later] }]))).toEqual(['MtlsGatewayCrlNextUpdateSoon'])
     expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later + 7 * 86400] }]))).toEqual([])
     expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    // Matched to no endpoint (endpoint="none"): the 505 of clients speaking HTTP/2 prior knowledge
+    // (`PRI * HTTP/2.0`) or a scanner's HTTP/3.0 request lines are the callers' doing, not a backend's.
+    const noEndpoint5xx = (values: [number, number]) => [{ name: 'mtls_gateway_requests_total', labels: { endpoint: 'none', method: 'GET', status_class: '5xx' }, values }]
+    expect(fired(changed(noEndpoint5xx([0, 500])))).toEqual([])
+    expect(fired(changed([...noEndpoint5xx([0, 500]), { name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
   })
 
