@@ -7,6 +7,7 @@
  */
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
+import { endPartialRequestsBy } from '../proxy/request-progress.js'
 import { timerDelay } from './timer-delay.js'
 
 /** What drain stops, waits for and calls. */
@@ -69,6 +70,8 @@ export function createDrain(o: DrainOptions): Drain {
     clearTimeout(clock.timer)
     clock.graceMs = graceMs
     clock.timer = armGrace(o, clock, exit)
+    // A request still partly received then was never handed over: it holds the drain no longer.
+    endPartialRequestsBy(o.server, performance.now() + clock.startedAt + graceMs - EXIT_RESERVE_MS - Date.now())
   }
   return {
     get draining() {

@@ -15,7 +15,7 @@ import { answerClientErrors, headRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
-import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
+import { hasRequestInProgress, isAnswering, partialRequestsEnd, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 
 export type { RefusalReason } from './connection-caps.js'
 
@@ -52,8 +52,8 @@ export interface ConnectionGuard {
   limitSend(req: IncomingMessage, res: ServerResponse): SendStall | undefined
   /** Tracks a connection that left HTTP (a CONNECT tunnel); drain closes it when isIdle(). */
   track(socket: Duplex, isIdle: () => boolean): void
-  /** Closes connections with no request in progress, here and in adopted guards. */
-  closeIdle(): void
+  /** Closes connections with no request in progress (a partly received one counts only before `until`), here and in adopted guards. */
+  closeIdle(until?: number): void
   closeAll(): void
   /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
   closeRefused(refused: (socket: Duplex) => boolean): void
@@ -114,7 +114,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   const nodeCloseAll = server.closeAllConnections.bind(server)
   server.closeIdleConnections = () => {
     nodeCloseIdle()
-    guard.closeIdle()
+    guard.closeIdle(partialRequestsEnd(server))
   }
   server.closeAllConnections = () => {
     nodeCloseAll()
@@ -227,10 +227,10 @@ class Guard implements ConnectionGuard {
     socket.once('close', () => this.#tunnels.delete(socket))
   }
 
-  closeIdle(): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs)) socket.destroy()
+  closeIdle(until = Infinity): void {
+    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs, until)) socket.destroy()
     for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
-    for (const child of this.#children) child.closeIdle()
+    for (const child of this.#children) child.closeIdle(until)
   }
 
   closeAll(): void {

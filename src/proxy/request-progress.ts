@@ -9,8 +9,10 @@
  * (listen.timeouts.headers) from its first byte, though: past it the request is stalled, not in
  * progress. Node answers that 408 while its server listens, but stops checking once the server
  * closes, so without this bound a drain would wait its whole grace for a caller that sent half
- * a request line. Node tells when a message begins only through its parser's message-begin
- * slot, which its server leaves unset: `watchRequests` fills it.
+ * a request line; a drain also ends it before the end of its grace
+ * (endPartialRequestsBy), as the headers limit (60 s by default) may outlast the grace (25 s).
+ * Node tells when a message begins only through its parser's message-begin slot, which its
+ * server leaves unset: `watchRequests` fills it.
  */
 import { createRequire } from 'node:module'
 
@@ -27,6 +29,23 @@ const ON_MESSAGE_BEGIN = (createRequire(import.meta.url)('_http_common') as { HT
 const begun = new WeakMap<object, number>()
 /** Requests handed to a handler and not answered, per connection. */
 const unanswered = new WeakMap<object, number>()
+/** Per server, a drain's deadline (performance.now()) after which no partly received request is in progress. */
+const drainDeadlines = new WeakMap<object, number>()
+
+/**
+ * A drain of `server` ends its partly received requests at `deadline` (performance.now()): the
+ * headers limit (60 s by default) may outlast the drain's grace (25 s), and a caller that sent
+ * half a request would hold the drain to its grace and make it exit 1 (requests cut) though
+ * nothing was handed over. The drain gives its grace, less what it keeps for exiting.
+ */
+export function endPartialRequestsBy(server: object, deadline: number): void {
+  drainDeadlines.set(server, deadline)
+}
+
+/** When `server`'s partly received requests stop counting as in progress (Infinity: no drain). */
+export function partialRequestsEnd(server: object): number {
+  return drainDeadlines.get(server) ?? Infinity
+}
 
 /** One function for every parser: parsers are pooled, so it marks whichever connection the parser reads now. */
 function onMessageBegin(this: Parser): void {
@@ -55,8 +74,14 @@ export function isAnswering(socket: object): boolean {
   return (unanswered.get(socket) ?? 0) > 0
 }
 
-/** True while `socket` has a request in progress: unanswered, or partly received and begun less than `headersMs` ago (0: no limit). */
-export function hasRequestInProgress(socket: object, headersMs: number): boolean {
+/**
+ * True while `socket` has a request in progress: unanswered, or partly received and begun less than
+ * `headersMs` ago (0: no limit) and before `until` (performance.now(); a drain's deadline).
+ */
+export function hasRequestInProgress(socket: object, headersMs: number, until = Infinity): boolean {
   const since = begun.get(socket)
-  return isAnswering(socket) || (since !== undefined && (headersMs <= 0 || performance.now() - since < headersMs))
+  if (isAnswering(socket)) return true
+  if (since === undefined) return false
+  const now = performance.now()
+  return now < until && (headersMs <= 0 || now - since < headersMs)
 }

@@ -113,6 +113,27 @@ describe('drain on SIGTERM', () => {
     }
   })
 
+  it('a request left partly sent does not hold the drain past its grace with the default headers limit (60 s): its connection closes before the grace ends and the process exits 0', async () => {
+    // The default listen.timeouts.headers outlasts a 3 s grace: the drain's own deadline must end the stalled request.
+    const file = join(pki.dir, 'gateway-short-grace.yaml')
+    writeFileSync(file, readFileSync(config, 'utf8').replace('drain: { grace: 10s }', 'drain: { grace: 3s }'))
+    const gp = await spawnGateway(file, ['--workers', '1'])
+    try {
+      const { socket, received, closed } = await acceptedConnection(gp)
+      await new Promise<void>((resolve) => socket.write('GET /proxy/partner/stalled HTTP/1.1\r\nHo', () => resolve()))
+      const exit = exited(gp.child)
+      gp.child.kill('SIGTERM')
+      await closed
+      // Nothing was handed over, so nothing was cut: exit 0, not the 1 of a grace that ran out on requests in flight.
+      expect(await exit).toBe(0)
+      expect(received()).toBe('')
+      expect(gp.output.some((l) => l.includes('grace period over'))).toBe(false)
+      expect(gp.output.some((l) => l.includes('"drained: exiting"'))).toBe(true)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  })
+
   it('a second SIGTERM exits at once', async () => {
     const gp = await spawnGateway(config, ['--workers', '1'])
     try {
