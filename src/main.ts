@@ -16,7 +16,7 @@ program
   .addOption(configOption())
   .option('--port <port>', 'override listen.port', parsePort)
   .addOption(new Option('--workers <n>', 'worker processes sharing the port (1: no cluster)').default(defaultWorkers(), 'CPUs of the container quota (cgroup), else of the machine').argParser(parsePositiveInteger).env('MTLS_GATEWAY_WORKERS'))
-  .addOption(new Option('--reload-timeout <duration>', 'with --workers: how long a reload waits for each worker to answer it, and for a starting worker to serve before it is killed and replaced (default 30s)').argParser(parseDurationFlag).env('MTLS_GATEWAY_RELOAD_TIMEOUT'))
+  .addOption(new Option('--reload-timeout <duration>', 'with --workers above 1 (one process ignores it): how long a reload waits for each worker to answer it, and for a starting worker to serve before it is killed and replaced; ms, s, m or h, e.g. 500ms, 45s, 2m (default 30s)').argParser(parseDurationFlag).env('MTLS_GATEWAY_RELOAD_TIMEOUT'))
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('MTLS_GATEWAY_LOG_LEVEL'))
   .addOption(new Option('--log-format <format>', 'json lines, or one plain line per entry for a terminal').choices(['json', 'pretty']).default('json'))
   .action(async (o: { config: string; port?: number; workers: number; reloadTimeout?: number; logLevel: LogLevel; logFormat: LogFormat }) => {
