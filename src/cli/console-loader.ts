@@ -3,17 +3,20 @@
  * a start) are imported only in a process that serves the admin listener, and there before it
  * listens when the config turns the console on, else when a reload turns it on or at the first
  * request under /console/ (which then answers as the console does, "off" until it is set up).
+ * An import that fails fails the start when the console is on at start; later (a reload turned it
+ * on, or the first request) it is logged once, at error, and /console/ answers 500 naming it until
+ * a restart (the install is broken: nothing retries it).
  */
 import { CONSOLE_PREFIX, isConsoleOn, type AdminConfig, type GatewayConfig } from '../config/index.js'
-import type { AdminRoutes } from '../ops/index.js'
+import type { AdminFacts, AdminRoutes } from '../ops/index.js'
 
 /** cli/console-host.ts, once imported. */
 export type ConsoleHosts = typeof import('./console-host.js')
 
 /** Mounts the console on one admin listener, and follows the configs it serves. */
 export interface ConsoleLoader {
-  /** The console when `admin()` turns it on (a promise while it loads), else a stand-in that loads it when asked. */
-  mount(admin: () => AdminConfig, build: (hosts: ConsoleHosts) => AdminRoutes): AdminRoutes | Promise<AdminRoutes>
+  /** The console when `admin()` turns it on (a promise while it loads), else a stand-in that loads it when asked; a later failure to load is logged on `log`. */
+  mount(admin: () => AdminConfig, build: (hosts: ConsoleHosts) => AdminRoutes, log: AdminFacts['log']): AdminRoutes | Promise<AdminRoutes>
   /** A config the process serves from now on: the console loads if it turns it on. */
   follow(config: GatewayConfig): void
 }
@@ -24,17 +27,26 @@ export function createConsoleLoader(): ConsoleLoader {
   let routes: AdminRoutes | undefined
   let loading: Promise<AdminRoutes> | undefined
   let closed = false
+  let reportFailure: ((e: unknown) => void) | undefined
   const load = (make: (hosts: ConsoleHosts) => AdminRoutes): Promise<AdminRoutes> =>
-    (loading ??= import('./console-host.js').then((hosts) => {
-      routes = make(hosts)
-      // The listener closed while the console loaded: stop what it started.
-      if (closed) routes.close?.()
-      return routes
-    }))
+    (loading ??= import('./console-host.js').then(
+      (hosts) => {
+        routes = make(hosts)
+        // The listener closed while the console loaded: stop what it started.
+        if (closed) routes.close?.()
+        return routes
+      },
+      (e: unknown) => {
+        reportFailure?.(e)
+        throw e
+      },
+    ))
   return {
-    mount(admin, make) {
+    mount(admin, make, log) {
       build = make
       if (isConsoleOn(admin())) return load(make)
+      // Only after the start: a failure at start fails the start, which reports it.
+      reportFailure = (e) => log.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a restart')
       return {
         prefix: CONSOLE_PREFIX,
         handle: async (req, res, path) => (await load(make)).handle(req, res, path),
@@ -46,7 +58,7 @@ export function createConsoleLoader(): ConsoleLoader {
       }
     },
     follow(config) {
-      // A failed import is reported by the first request, which retries nothing: the install is broken.
+      // A failed import is logged by load, and /console/ then answers 500 naming it.
       if (build && isConsoleOn(config.admin)) load(build).catch(() => undefined)
     },
   }

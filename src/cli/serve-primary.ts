@@ -25,7 +25,7 @@ function primaryConsoleRoutes(): PrimaryRoutesFactory {
     const follower = followConfigs(configs)
     const consoles = createConsoleLoader()
     configs.onAccepted((next) => consoles.follow(next))
-    return consoles.mount(() => follower.current().admin, (hosts) => hosts.primaryConsole(facts, follower))
+    return consoles.mount(() => follower.current().admin, (hosts) => hosts.primaryConsole(facts, follower), facts.log)
   }
 }
 

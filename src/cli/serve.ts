@@ -163,7 +163,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompiler(compile, tracing, (g) => {
     consoles.follow(g.config)
     for (const f of features) f.onCompiled?.(g)
-  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime)), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
+  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,71 @@
+/**
+ * The console's modules load when a config turns it on (cli/console-loader.ts). An import that
+ * fails must be reported, not swallowed: at start it fails the start with a line naming it; when
+ * a reload turns the console on, the process logs it at error right away (the reload itself is
+ * good: nothing else changed), and /console/ answers the JSON 500 naming it.
+ *
+ * Fault injection: a module hook (NODE_OPTIONS --import) makes cli/console-host.js fail to
+ * resolve, in every process of the instance, as a broken install would.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { adminUrlOf, exitedOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { eventually, get } from '../ops/helpers.js'
+import { spawn } from 'node:child_process'
+
+const BROKEN_CONSOLE = `data:text/javascript,${encodeURIComponent(`
+import { registerHooks } from 'node:module'
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier.endsWith('/console-host.js')) throw new Error('injected: cannot load ' + specifier)
+  return next(specifier, context)
+} })
+`)}`
+
+const TOKEN = 'console-token-0123456789'
+const LOAD_FAILED = 'console: its modules could not be loaded; /console/ answers 500 until a restart'
+let pki: TestPki
+const running: GatewayProcess[] = []
+
+beforeAll(async () => {
+  pki = await createTestPki()
+}, 60_000)
+
+afterAll(async () => {
+  for (const gp of running) await gp.stop('SIGKILL')
+  pki?.cleanup()
+})
+
+const yaml = (admin: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0${admin} }\nendpoints: []\n`
+
+describe('a console that cannot load', () => {
+  for (const workers of [1, 2]) {
+    it(`turned on by a reload (--workers ${workers}): logged at error at once, and /console/ answers 500 naming it`, async () => {
+      const config = join(pki.dir, `reload-${workers}.yaml`)
+      writeFileSync(config, yaml(''))
+      const gp = await spawnGateway(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` })
+      running.push(gp)
+      const admin = await adminUrlOf(gp)
+      const from = gp.output.length
+      writeFileSync(config, yaml(`, token: ${TOKEN}`))
+      const failed = await eventually(() => gp.logEntries(from).find((e) => e.msg === LOAD_FAILED), 60_000, 'the failure to be logged')
+      expect(failed).toMatchObject({ level: 'error', pid: gp.child.pid, err: expect.objectContaining({ message: expect.stringContaining('injected: cannot load ./console-host.js') }) })
+      const page = await get(`${admin}/console/`)
+      expect(page.status).toBe(500)
+      expect(JSON.parse(page.text)).toEqual({ errors: [{ msg: 'admin: injected: cannot load ./console-host.js', code: 500 }] })
+      // Logged once: the import is not retried.
+      expect(gp.logEntries(from).filter((e) => e.msg === LOAD_FAILED)).toHaveLength(1)
+    }, 120_000)
+  }
+
+  it('on at start (--workers 2): the start fails with one line naming it', async () => {
+    const config = join(pki.dir, 'start.yaml')
+    writeFileSync(config, yaml(`, token: ${TOKEN}`))
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--workers', '2'], { env: { ...process.env, NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    expect(await exitedOf(child)).toBe(1)
+    expect(stderr).toContain('mtls-gateway: injected: cannot load ./console-host.js')
+  }, 120_000)
+})
