@@ -15,7 +15,7 @@ export type ConsoleHosts = typeof import('./console-host.js')
 
 /** Mounts the console on one admin listener, and follows the configs it serves. */
 export interface ConsoleLoader {
-  /** The console when `admin()` turns it on (a promise while it loads), else a stand-in that loads it when asked; a later failure to load is logged on `log`. */
+  /** The console when `admin()` turns it on (a promise while it loads), else a stand-in that loads it when asked; its failure to load is logged on `log` (at start it fails the start instead). */
   mount(admin: () => AdminConfig, build: (hosts: ConsoleHosts) => AdminRoutes, log: AdminFacts['log']): AdminRoutes | Promise<AdminRoutes>
   /** A config the process serves from now on: the console loads if it turns it on. */
   follow(config: GatewayConfig): void
@@ -45,7 +45,6 @@ export function createConsoleLoader(): ConsoleLoader {
     mount(admin, make, log) {
       build = make
       if (isConsoleOn(admin())) return load(make)
-      // Only after the start: a failure at start fails the start, which reports it.
       reportFailure = (e) => log.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a restart')
       return {
         prefix: CONSOLE_PREFIX,

@@ -39,7 +39,7 @@ export interface ReloadCoordinatorOptions {
   onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
   /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
   onRefused(files: readonly string[], hide: readonly string[]): void
-  answerTimeoutMs?: number
+  answerTimeoutMs: number
 }
 
 /** The instance's reload and the config it runs. */
@@ -115,7 +115,7 @@ async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: 
 
 /** Reads and judges once, relays those bytes to every serving worker, and accepts only when each built them. */
 async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
-  await at.starting.settle(o.log, answerTimeout(o), (w) => o.killStarting(w, 'start_outlasted_reload'))
+  await at.starting.settle(o.log, o.answerTimeoutMs, (w) => o.killStarting(w, 'start_outlasted_reload'))
   const j = judge(o, at)
   if (!j.ok) return j
   o.log.info({ trigger }, 'reload: relaying to every worker')
@@ -123,14 +123,14 @@ async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger
   const refusals = answers.filter(({ value }) => !isBuilt(value))
   if (refusals.length === 0) return accept(o, at, j, trigger)
   withConfigFiles(j.source.files, () => o.onRefused(j.config.files, j.config.secrets))
-  for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, `it did not answer the reload within ${answerTimeout(o)} ms`, 'reload_unanswered')
+  for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, `it did not answer the reload within ${o.answerTimeoutMs} ms`, 'reload_unanswered')
   // The workers that built it go back to the last good config, rebuilt from its bytes (as a fresh start of it).
   const built = answers.filter(({ value }) => isBuilt(value)).map(({ worker }) => worker)
   const back = await relay(o, built, { trigger: `rollback of ${trigger}`, text: at.texts.current, files: at.texts.currentFiles })
   for (const { worker, value } of back) if (!isBuilt(value)) leave(o, at, worker, 'it could not go back to the last good config', 'rollback_failed')
   // One that went back keeps a store the reload made it open (README): the instance's store from now on.
   if (back.some(({ value }) => isBuilt(value))) keepStore(at, j.config)
-  return { ok: false, problems: refusals.map(({ worker, value, exited }) => `worker ${worker.process.pid}: ${value === undefined ? (exited ? 'exited before it answered the reload' : `no answer to the reload within ${answerTimeout(o)} ms`) : (value as { problems: string[] }).problems.join('; ')}`) }
+  return { ok: false, problems: refusals.map(({ worker, value, exited }) => `worker ${worker.process.pid}: ${value === undefined ? (exited ? 'exited before it answered the reload' : `no answer to the reload within ${o.answerTimeoutMs} ms`) : (value as { problems: string[] }).problems.join('; ')}`) }
 }
 
 function isBuilt(value: unknown): boolean {
@@ -138,12 +138,7 @@ function isBuilt(value: unknown): boolean {
 }
 
 function relay(o: ReloadCoordinatorOptions, workers: Worker[], reload: RelayedReload): Promise<Answer[]> {
-  return o.ask(workers, { reload }, answerTimeout(o))
-}
-
-/** `serve --reload-timeout`, in ms: how long a reload waits for each worker's answer, and for a starting worker to serve. */
-function answerTimeout(o: ReloadCoordinatorOptions): number {
-  return o.answerTimeoutMs ?? 30_000
+  return o.ask(workers, { reload }, o.answerTimeoutMs)
 }
 
 /** The primary's own reading and verdict; a refused config is not relayed (every worker would refuse the same bytes). */

@@ -53,6 +53,8 @@ export interface PrimaryConfigs {
 export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) => AdminRoutes | Promise<AdminRoutes>
 
 const ASK_TIMEOUT_MS = 2000
+/** `--reload-timeout`'s default. */
+const DEFAULT_RELOAD_TIMEOUT_MS = 30_000
 
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
@@ -94,7 +96,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, answerTimeoutMs: o.reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
+    configFile: o.configFile, start, log: logger, answerTimeoutMs: o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
     serving: servingNow,
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))
