@@ -16,6 +16,7 @@
 #   bash scripts/test-image.sh --bases-cached  exit 0 when both local bases exist
 #   bash scripts/test-image.sh --bases         build the bases if missing, then stop (npm test)
 #   bash scripts/test-image.sh --clean         remove the image, its tagged stages, the bases and working containers
+#   bash scripts/test-image.sh --help          print this and stop (touches nothing)
 #
 # The image is built with buildah's layer cache (--layers): a step whose base, instruction and copied
 # bytes are unchanged is reused, so better-sqlite3's native compile (npm ci, most of a build) runs
@@ -29,6 +30,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 mode=${1:-all}
+usage() { sed -n '2,/^set /{/^#/s/^# \{0,1\}//p;}' "$0"; }
+# Before anything probes the machine or its storage.
+case "$mode" in
+  -h | --help) usage; exit 0 ;;
+  all | --build-only | --bases | --bases-cached | --clean) ;;
+  *) { echo "test-image.sh: unknown mode '$mode'"; usage; } >&2; exit 2 ;;
+esac
 IMAGE=${MTLS_GATEWAY_IMAGE:-localhost/mtls-gateway:test}
 STAGES=localhost/mtls-gateway-stages
 DRIVER=$(bash scripts/buildah-driver.sh)
@@ -56,8 +64,7 @@ case "$mode" in
     for i in "$IMAGE" "$STAGES:build" "$STAGES:prune" "$RUNTIME_BASE" "$BUILD_BASE"; do "${BUILDAH[@]}" rmi -f "$i" >/dev/null 2>&1 || true; done
     exit 0
     ;;
-  all | --build-only | --bases) ;;
-  *) echo "usage: $0 [--build-only | --bases | --bases-cached | --clean]" >&2; exit 2 ;;
+  *) ;;
 esac
 
 bash scripts/install-delivery-tools.sh --image
