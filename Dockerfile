@@ -55,11 +55,6 @@ ARG UID=10001
 # The image's version label; scripts/test-image.sh passes package.json's version.
 ARG VERSION=0.1.0
 ARG NODE_IMAGE
-LABEL org.opencontainers.image.title="mtls-gateway" \
-      org.opencontainers.image.description="Outbound gateway: mutual TLS, OAuth 1.0a signing and authorization fields" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="${NODE_IMAGE}"
 # MTLS_GATEWAY_STATE_DIR: where a config without store.file keeps its SQLite file (the volume,
 # not next to the read-only config mount). --workers is left to its default: the container's CPU
 # quota (cgroup), else the CPUs Node sees.
@@ -67,6 +62,13 @@ ENV NODE_ENV=production \
     MTLS_GATEWAY_STATE_DIR=/var/lib/mtls-gateway
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+# After a RUN: a layer cache keys a RUN by the build arguments' values but LABEL by its text, so a
+# LABEL before any RUN would come from the cache with the last build's VERSION (buildah --layers).
+LABEL org.opencontainers.image.title="mtls-gateway" \
+      org.opencontainers.image.description="Outbound gateway: mutual TLS, OAuth 1.0a signing and authorization fields" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=prune /src/node_modules ./node_modules
