@@ -9,9 +9,9 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { adminUrlOf, exitedOf, MAIN, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { describe, expect, it } from 'vitest'
+import { adminUrlOf, exitedOf, MAIN } from '../support/process.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { eventually, get } from '../ops/helpers.js'
 import { spawn } from 'node:child_process'
 
@@ -25,27 +25,16 @@ registerHooks({ resolve(specifier, context, next) {
 
 const TOKEN = 'console-token-0123456789'
 const LOAD_FAILED = 'console: its modules could not be loaded; /console/ answers 500 until a restart'
-let pki: TestPki
-const running: GatewayProcess[] = []
-
-beforeAll(async () => {
-  pki = await createTestPki()
-}, 60_000)
-
-afterAll(async () => {
-  for (const gp of running) await gp.stop('SIGKILL')
-  pki?.cleanup()
-})
+const use = useSpawnedGateways()
 
 const yaml = (admin: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0${admin} }\nendpoints: []\n`
 
 describe('a console that cannot load', () => {
   for (const workers of [1, 2]) {
     it(`turned on by a reload (--workers ${workers}): logged at error at once, and /console/ answers 500 naming it`, async () => {
-      const config = join(pki.dir, `reload-${workers}.yaml`)
+      const config = join(use.pki.dir, `reload-${workers}.yaml`)
       writeFileSync(config, yaml(''))
-      const gp = await spawnGateway(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` })
-      running.push(gp)
+      const gp = await use.spawn(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` })
       const admin = await adminUrlOf(gp)
       const from = gp.output.length
       writeFileSync(config, yaml(`, token: ${TOKEN}`))
@@ -60,7 +49,7 @@ describe('a console that cannot load', () => {
   }
 
   it('on at start (--workers 2): the start fails with one line naming it', async () => {
-    const config = join(pki.dir, 'start.yaml')
+    const config = join(use.pki.dir, 'start.yaml')
     writeFileSync(config, yaml(`, token: ${TOKEN}`))
     const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--workers', '2'], { env: { ...process.env, NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''

@@ -11,68 +11,61 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, type GatewayProcess } from '../support/process.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
 
-let pki: TestPki
-const running: GatewayProcess[] = []
-
-beforeAll(async () => {
-  pki = await createTestPki()
-}, 60_000)
-
-afterAll(async () => {
-  for (const gp of running) await gp.stop('SIGKILL')
-  pki?.cleanup()
-})
+const use = useSpawnedGateways()
 
 /** `serve` on a config naming the endpoints `names` (none listens: a known one answers 502, an unknown one 403). */
 async function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ gp: GatewayProcess; config: string }> {
-  const config = join(pki.dir, `${name}.yaml`)
+  const config = join(use.pki.dir, `${name}.yaml`)
   writeFileSync(config, yamlOf(['first']))
-  const gp = await spawnGateway(config, args, env)
-  running.push(gp)
-  return { gp, config }
+  return { gp: await use.spawn(config, args, env), config }
 }
 
-const yamlOf = (names: string[]): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n${names.map((n) => endpointYaml(n, 1, clientTls(pki))).join('')}`
+/** Runs `fn` with one of `gp`'s two workers stopped (SIGSTOP: it answers nothing), given its pid and the output line from which on it is stopped. */
+async function withWorkerStopped(gp: GatewayProcess, fn: (stopped: number, from: number) => Promise<void>): Promise<void> {
+  const primary = gp.child.pid as number
+  const [stopped] = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
+  const from = gp.output.length
+  process.kill(stopped as number, 'SIGSTOP')
+  try {
+    await fn(stopped as number, from)
+  } finally {
+    process.kill(stopped as number, 'SIGCONT')
+  }
+}
+
+/** SIGHUP to the primary, and its verdict: the refusal logged from output line `from` on. */
+async function reloadVerdict(gp: GatewayProcess, from: number): Promise<Record<string, unknown>> {
+  process.kill(gp.child.pid as number, 'SIGHUP')
+  return eventually(() => gp.logEntries(from).find((e) => e.pid === gp.child.pid && e.msg === RELOAD_REFUSED), 90_000, 'the verdict')
+}
+
+const yamlOf = (names: string[]): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n${names.map((n) => endpointYaml(n, 1, clientTls(use.pki))).join('')}`
 
 describe('serve --reload-timeout', () => {
   it('with --workers 2, a worker that does not answer a reload within the window (from the flag) fails it, named with that window, and is drained', async () => {
     const { gp } = await start('workers', ['--workers', '2', '--reload-timeout', '3s'])
-    const primary = gp.child.pid as number
-    const [stopped] = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
-    const from = gp.output.length
-    process.kill(stopped as number, 'SIGSTOP')
-    try {
-      process.kill(primary, 'SIGHUP')
-      const verdict = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === RELOAD_REFUSED), 90_000, 'the verdict')
+    await withWorkerStopped(gp, async (stopped, from) => {
+      const verdict = await reloadVerdict(gp, from)
       expect(verdict.problems).toEqual([`worker ${stopped}: no answer to the reload within 3000 ms`])
-      const left = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.reason === 'reload_unanswered'), 30_000, 'the drain')
+      const left = await eventually(() => gp.logEntries(from).find((e) => e.pid === gp.child.pid && e.reason === 'reload_unanswered'), 30_000, 'the drain')
       expect(left).toMatchObject({ worker: stopped, problem: 'it did not answer the reload within 3000 ms' })
-    } finally {
-      process.kill(stopped as number, 'SIGCONT')
-    }
+    })
     const metrics = await scrape(await adminUrlOf(gp))
     expect(valueOf(metrics, 'mtls_gateway_worker_drains_total', { reason: 'reload_unanswered' })).toBe(1)
   }, 180_000)
 
   it('the variable sets the window as the flag does', async () => {
     const { gp } = await start('variable', ['--workers', '2'], { MTLS_GATEWAY_RELOAD_TIMEOUT: '2500ms' })
-    const primary = gp.child.pid as number
-    const [stopped] = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
-    const from = gp.output.length
-    process.kill(stopped as number, 'SIGSTOP')
-    try {
-      process.kill(primary, 'SIGHUP')
-      const verdict = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === RELOAD_REFUSED), 90_000, 'the verdict')
-      expect(verdict.problems).toEqual([`worker ${stopped}: no answer to the reload within 2500 ms`])
-    } finally {
-      process.kill(stopped as number, 'SIGCONT')
-    }
+    await withWorkerStopped(gp, async (stopped, from) => {
+      expect((await reloadVerdict(gp, from)).problems).toEqual([`worker ${stopped}: no answer to the reload within 2500 ms`])
+    })
   }, 180_000)
 
   it('one process (--workers 1) accepts the flag and reloads as without it', async () => {
