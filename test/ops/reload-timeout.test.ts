@@ -9,13 +9,14 @@
  * Fault injection, not timing: the worker is stopped (SIGSTOP) before the reload, so it cannot
  * answer under any window; the window only decides the text and when the verdict comes.
  */
-import { writeFileSync } from 'node:fs'
+import { readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, type GatewayProcess } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
+import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
 
 const use = useSpawnedGateways()
@@ -67,6 +68,30 @@ describe('serve --reload-timeout', () => {
       expect((await reloadVerdict(gp, from)).problems).toEqual([`worker ${stopped}: no answer to the reload within 2500 ms`])
     })
   }, 180_000)
+
+  it('a replacement that asks for its config during a reload longer than 60 s waits for it, and serves', async () => {
+    // The reload waits --reload-timeout for a replacement held at listen(); a second replacement's
+    // config waits for the reload (before, a worker gave up on its config after a fixed 60 s).
+    const hold = join(use.pki.dir, 'hold-listen')
+    const preload = use.pki.write('hold-listen.cjs', HOLD_LISTEN)
+    const { gp } = await start('long', ['--workers', '2', '--reload-timeout', '80s'], { NODE_OPTIONS: `--require ${preload}`, HOLD_LISTEN_FILE: hold })
+    const primary = gp.child.pid as number
+    const [first, second] = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
+    const from = gp.output.length
+    writeFileSync(hold, '')
+    try {
+      process.kill(first as number, 'SIGKILL')
+      await eventually(() => readdirSync(use.pki.dir).some((f) => f.startsWith('hold-listen.held-')), 60_000, 'a replacement held at listen()')
+      process.kill(primary, 'SIGHUP')
+      await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'reload: waiting for starting workers to serve'), 30_000, 'the reload to wait')
+      process.kill(second as number, 'SIGKILL')
+      await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && (e.msg === 'reload accepted by every worker' || e.msg === RELOAD_REFUSED)), 150_000, 'the verdict')
+    } finally {
+      unlinkSync(hold)
+    }
+    await eventually(() => gp.logEntries(from).filter((e) => e.pid === primary && e.msg === 'replacement worker listening').length >= 2, 60_000, 'the replacements to serve')
+    expect(gp.logEntries(from).filter((e) => e.msg === 'a replacement worker could not start')).toEqual([])
+  }, 300_000)
 
   it('one process (--workers 1) accepts the flag and reloads as without it', async () => {
     const { gp, config } = await start('one', ['--workers', '1', '--reload-timeout', '1ms'])

@@ -24,25 +24,21 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { flushedBy } from '../support/log-entries.js'
+import { HOLD_LISTEN } from '../support/hold-listen.js'
 import { childPids, eventually, RELOAD_REFUSED, scrape, valueOf } from './helpers.js'
 
-const PRELOAD = `
-const cluster = require('node:cluster'), net = require('node:net'), fs = require('node:fs'), tls = require('node:tls')
+const PRELOAD = `${HOLD_LISTEN}
+{
+const cluster = require('node:cluster'), fs = require('node:fs'), tls = require('node:tls')
 const hold = process.env.HOLD_LISTEN_FILE, fail = process.env.FAIL_BUILD_FILE
 if (cluster.isWorker && hold) {
-  const listen = net.Server.prototype.listen
-  net.Server.prototype.listen = function (...args) {
-    if (!fs.existsSync(hold)) return listen.apply(this, args)
-    fs.writeFileSync(hold + '.held-' + process.pid, '')
-    const t = setInterval(() => { if (!fs.existsSync(hold)) { clearInterval(t); listen.apply(this, args) } }, 20)
-    return this
-  }
   const create = tls.createSecureContext
   tls.createSecureContext = function (...args) {
     if (fs.existsSync(hold + '.held-' + process.pid) && fs.existsSync(fail)) throw new Error('injected: this worker cannot build a TLS context')
     return create.apply(this, args)
   }
   require('node:module').syncBuiltinESMExports()
+}
 }
 `
 
