@@ -6,7 +6,7 @@
 import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError, type ErrorSurface } from '../errors.js'
-import { repeatedHeader } from '../callers/index.js'
+import { singleHeader } from '../callers/index.js'
 import { writeRawError } from './write-error.js'
 
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
@@ -100,12 +100,18 @@ const HOST_VALUE = /^(?:\[(?:[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9\-._~%]+)?|v[0-9A-Fa-
  * served), though it goes where its target says.
  */
 export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
-  const host = req.headers.host
+  let host: string | undefined
+  try {
+    host = singleHeader(req, 'host', 'Host')
+  } catch (e) {
+    // Two Host lines: singleHeader's 400 header_repeated (the connection stays open, as for any repeat).
+    if (e instanceof GatewayError) return e
+    throw e
+  }
   // As Node's own refusal did: a request this malformed ends the connection too.
   const close = { headers: { connection: 'close' } }
   if (host !== undefined) {
-    const repeated = repeatedHeader(req, 'host', 'Host')
-    if (repeated || HOST_VALUE.test(host)) return repeated
+    if (HOST_VALUE.test(host)) return undefined
     const what = host === '' ? 'is empty: it must name the host the request is for' : 'is not a host[:port]'
     return new GatewayError('bad_request', `the Host header ${what} (RFC 9112, section 3.2)`, close)
   }
