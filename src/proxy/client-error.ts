@@ -78,7 +78,7 @@ function unsupportedVersion(version: string | undefined): GatewayError {
 }
 
 /** A request line naming a version Node's parser reads but the gateway does not serve (HTTP/0.9, HTTP/2.0): the 505 to answer with. */
-export function versionRefusal(req: IncomingMessage): GatewayError | undefined {
+function versionRefusal(req: IncomingMessage): GatewayError | undefined {
   return req.httpVersionMajor === 1 ? undefined : unsupportedVersion(req.httpVersion)
 }
 
@@ -92,14 +92,14 @@ const HOST_VALUE = /^(?:\[(?:[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9\-._~%]+)?|v[0-9A-Fa-
 
 /**
  * The 400 for a request RFC 9112 §3.2 says a server must refuse, on every way in (CONNECT included):
- * HTTP/1.1 (or later) without Host, two Host lines, or a Host that is empty or no `host[:port]`. An
+ * HTTP/1.1 without Host, two Host lines, or a Host that is empty or no `host[:port]`. An
  * HTTP/1.0 request may lack Host. The handlers refuse these themselves: Node's own refusal
  * (guardConnections turns it off) is a bare 400 without the error envelope, only for a missing Host,
  * and never for a CONNECT; and Node keeps the first of two Host lines where another hop may not.
  * A CONNECT is refused so before anything else, served or not (not the 405 of a CONNECT where none is
  * served), though it goes where its target says.
  */
-export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
+function hostRefusal(req: IncomingMessage): GatewayError | undefined {
   let host: string | undefined
   try {
     host = singleHeader(req, 'host', 'Host')
@@ -115,7 +115,8 @@ export function hostRefusal(req: IncomingMessage): GatewayError | undefined {
     const what = host === '' ? 'is empty: it must name the host the request is for' : 'is not a host[:port]'
     return new GatewayError('bad_request', `the Host header ${what} (RFC 9112, section 3.2)`, close)
   }
-  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return undefined
+  // Only HTTP/1.1 and 1.0 get here (headRefusal answers other versions first); 1.0 may omit Host.
+  if (req.httpVersionMinor === 0) return undefined
   const connect = req.method === 'CONNECT' ? ', a CONNECT too: send Host with its host:port' : ''
   return new GatewayError('bad_request', `an HTTP/${req.httpVersion} request must carry a Host header (RFC 9112, section 3.2)${connect}`, close)
 }
