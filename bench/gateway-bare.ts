@@ -2,7 +2,7 @@
  * `node dist/bench/gateway-bare.js <config>`: the gateway without ops (no access log, no
  * metrics, no admin), i.e. startGateway alone: what forwarding itself costs.
  */
-import { startGateway } from '../src/cli/serve.js'
+import { startGateway } from '../src/cli/gateway-root.js'
 
 const configFile = process.argv[2]
 if (!configFile) throw new Error('usage: gateway-bare.js <config>')

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
-import { startGateway } from '../src/cli/serve.js'
+import { startGateway } from '../src/cli/gateway-root.js'
 import type { BenchPki } from './pki.js'
 import { quantile } from './load.js'
 

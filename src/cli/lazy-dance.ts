@@ -7,7 +7,7 @@
 import type { GatewayConfig } from '../config/index.js'
 import type { OAuth1Feature } from '../dance/index.js'
 import type { Gateway } from '../gateway/index.js'
-import type { FeatureFactory } from './serve.js'
+import type { FeatureFactory } from './gateway-root.js'
 
 /** Every route of the dance is under this path (dance/feature.ts). */
 const DANCE_ROUTES = '/gateway/oauth1/'

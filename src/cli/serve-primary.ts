@@ -1,7 +1,7 @@
 /**
  * `serve --workers N` in the cluster primary: it validates the config, forks and watches the
  * workers, coordinates reloads and serves the admin listener (metrics summed over workers, the
- * console). It serves no request, so it imports none of the request path (serve.ts): only this,
+ * console). It serves no request, so it imports none of the request path (gateway-root.ts): only this,
  * ops/ and what validating a config needs, and the console when the config turns it on.
  */
 import { loadConfig, type GatewayConfig } from '../config/index.js'

@@ -1,7 +1,7 @@
 /** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
 import cluster from 'node:cluster'
 import { connectWorker, createLog, DEFAULT_RELOAD_TIMEOUT_MS, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
-import { startGateway, type RunningGateway } from './serve.js'
+import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
 

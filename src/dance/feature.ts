@@ -26,7 +26,7 @@ import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
 import { CALLBACK_PATH, linkUrl, originFrom, requestOrigin } from './urls.js'
 import { userSpaceNamed } from './user-space.js'
 
-/** What the composition root plugs in (structurally serve.ts's Feature). */
+/** What the composition root plugs in (structurally gateway-root.ts's Feature). */
 export interface OAuth1Feature {
   routes: ApiRoute[]
   userTokens: (profile: Profile, ctx: Admitted, user: string, formerId?: string) => Promise<OAuthToken>

@@ -58,7 +58,7 @@ export interface OpsStartOptions {
   onDrained?: (budgetMs: number) => Promise<void>
 }
 
-/** The composition root's observability hooks (StartOptions.hooks in cli/serve.ts). */
+/** The composition root's observability hooks (StartOptions.hooks in cli/gateway-root.ts). */
 export interface OpsHooks {
   onConnect(info: ConnectInfo): void
   onAuthFailure(label: string): void

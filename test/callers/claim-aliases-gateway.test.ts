@@ -16,7 +16,7 @@ import { pythonJwe, rsaPair, type RsaPair } from '../support/callers-fixtures.js
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { createLog, createOps } from '../../src/ops/index.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { replaceFile } from '../ops/helpers.js'
 import { ADMIN_TOKEN, authorizeUser, gatewayYaml, newSealKey, startDanceProvider, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'

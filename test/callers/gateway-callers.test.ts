@@ -11,7 +11,7 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { send, startTestGateway } from '../support/gateway.js'
 import { storeYaml, TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { rsaPair, type RsaPair } from '../support/callers-fixtures.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 
 // Caller security through the real gateway: token exchange, bearer use on both ways in,
 // refusals with the right status, a JWE claim filling an authorization field, jti replay —

@@ -1,7 +1,7 @@
 /**
  * What each `serve` process loads. A `--workers N` primary validates the config, runs the worker
  * pool, reloads and the admin listener, and serves no request: it must not load the request path
- * (cli/serve.ts, the listener, CONNECT, the pipeline and its steps, the /gateway/ API). jose, the
+ * (cli/gateway-root.ts, the listener, CONNECT, the pipeline and its steps, the /gateway/ API). jose, the
  * console and the OAuth 1.0a dance load in a process only when its config uses them, and then
  * before it listens, so the first request that needs them does not wait for the import.
  */

@@ -26,7 +26,7 @@ import { inOneWindow, requestFrom, times, type ThrottleReply } from '../api/thro
 import { startTestGateway } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import type { Peer } from '../support/peers.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { hasCallerBearerShape } from '../../src/dance/credentials.js'
 import { ADMIN_TOKEN, gatewayYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'

@@ -6,7 +6,7 @@
  * caller cannot have its own `oauth_token` or `oauth_callback` signed and sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'

@@ -5,7 +5,7 @@ import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { DOCUMENTED_BODY_HASH_DIGEST, pythonBodyHash } from '../support/python-body-hash.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 
 // The gateway signs forwarded requests and python3-oauthlib (a verifier nobody here wrote)
 // checks them, reached over mTLS: every signature method × every placement, for a GET with

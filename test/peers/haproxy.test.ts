@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startHaproxy, type Peer } from '../support/peers.js'
 import { clientTls, type TestPki } from '../support/pki.js'

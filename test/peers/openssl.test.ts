@@ -5,7 +5,7 @@
  * certificate it verified.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { startOpensslServer, type Peer } from '../support/peers.js'
 import { clientTls, type TestPki } from '../support/pki.js'

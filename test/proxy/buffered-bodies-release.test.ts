@@ -12,7 +12,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { eventually } from '../support/eventually.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { chunk, finalAnswer, jsonBody, KiB, openPost, type Held } from './buffered-bodies-support.js'
 
 let pki: TestPki

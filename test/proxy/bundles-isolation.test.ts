@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 
 // Two endpoints (and a tenant) with different client bundles, one upstream: every request
 // must present its own certificate, even when TLS sessions are resumed.

@@ -13,7 +13,7 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { send, startTestGateway } from '../support/gateway.js'
 import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { startPeer, type Peer } from '../support/peers.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import type { EgressReason } from '../../src/gateway/index.js'
 

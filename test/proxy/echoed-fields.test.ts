@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { scrubEchoedQueryFields, withoutDropped } from '../../src/proxy/echoed-fields.js'
 import type { Admitted } from '../../src/proxy/pipeline.js'
 import { parameterMatcher } from '../../src/proxy/parameter-names.js'

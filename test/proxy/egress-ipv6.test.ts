@@ -10,7 +10,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { classifyAddress } from '../../src/gateway/index.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 
 // `Expect: 100-continue` with the real curl on every way in: `curl -T` of a file, and a

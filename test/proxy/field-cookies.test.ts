@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'

@@ -6,7 +6,7 @@
  * callers' permission, while the payments endpoint was unreachable.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'

@@ -3,7 +3,7 @@ import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { createPipeline } from '../../src/proxy/default-pipeline.js'
 import { stepNames } from '../../src/proxy/pipeline.js'
 

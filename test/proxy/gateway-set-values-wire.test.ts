@@ -9,7 +9,7 @@
  * the caller's same-name query parameters, literal dotted keys, Turkish-cased and NUL-ended keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { startBinderBackend, type BinderBackend, type BinderReading } from '../support/b-binder-backend.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'

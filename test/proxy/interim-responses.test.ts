@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { createServer, type Server, type TLSSocket } from 'node:tls'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startResponseLimitGateway } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 

@@ -9,7 +9,7 @@
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { startResponseLimitGateway } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'

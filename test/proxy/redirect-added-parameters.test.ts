@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { scrubEchoedQueryFields } from '../../src/proxy/echoed-fields.js'
 import type { Admitted, OutboundHeaders } from '../../src/proxy/pipeline.js'
 import { send, startTestGateway } from '../support/gateway.js'

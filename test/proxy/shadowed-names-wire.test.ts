@@ -6,7 +6,7 @@
  * byte; a path-field value with whitespace at either end is a 400 naming the field.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startWsgiBackend, type WsgiBackend, type WsgiReading } from '../support/wsgi-backend.js'

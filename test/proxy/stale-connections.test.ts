@@ -14,7 +14,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 

@@ -6,7 +6,7 @@
  * method-override header (X-HTTP-Method-Override and its kin) asks for TRACE; other methods pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'

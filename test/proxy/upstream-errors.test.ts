@@ -13,7 +13,7 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import type { AddressInfo } from 'node:net'
 import * as x509 from '@peculiar/x509'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import type { Issued } from '../../src/tls/index.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { refusingPort } from '../support/peers.js'

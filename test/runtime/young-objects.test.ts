@@ -76,7 +76,7 @@ describe('request objects stay in the young generation', () => {
   it('a started gateway has it off: startGateway applies it before serving', () => {
     const configFile = join(pki.dir, 'young-objects.yaml')
     writeFileSync(configFile, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`)
-    const prelude = `import { startGateway } from './dist/src/cli/serve.js'\nconst gw = await startGateway({ configFile: ${JSON.stringify(configFile)}, listen: { host: '127.0.0.1', port: 0 } })\nawait gw.close()`
+    const prelude = `import { startGateway } from './dist/src/cli/gateway-root.js'\nconst gw = await startGateway({ configFile: ${JSON.stringify(configFile)}, listen: { host: '127.0.0.1', port: 0 } })\nawait gw.close()`
     expect(neverPretenured(prelude)).toEqual([-1, -1, -1])
   })
 })

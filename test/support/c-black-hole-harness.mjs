@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url'
 
 const [distRoot] = process.argv.slice(2)
 const load = (path) => import(pathToFileURL(join(distRoot, path)).href)
-const { startGateway } = await load('src/cli/serve.js')
+const { startGateway } = await load('src/cli/gateway-root.js')
 const { createLog, createOps } = await load('src/ops/index.js')
 const { writeInterceptionCa } = await load('src/tls/index.js')
 

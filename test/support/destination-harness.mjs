@@ -15,7 +15,7 @@ import { createHmac } from 'node:crypto'
 
 const [specFile, distRoot] = process.argv.slice(2)
 const spec = JSON.parse(readFileSync(specFile, 'utf8'))
-const { startGateway } = await import(pathToFileURL(join(distRoot, 'src/cli/serve.js')).href)
+const { startGateway } = await import(pathToFileURL(join(distRoot, 'src/cli/gateway-root.js')).href)
 
 const arrivals = new Map() // case id → [{ upstream, url, host, subject, field }]
 const stray = [] // arrivals at an upstream no generated request may reach

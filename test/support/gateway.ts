@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { startGateway, type RunningGateway, type StartOptions } from '../../src/cli/serve.js'
+import { startGateway, type RunningGateway, type StartOptions } from '../../src/cli/gateway-root.js'
 import { clientTls, type TestPki } from './pki.js'
 
 /** Writes `yaml` to `<dir>/gateway.yaml` and starts a gateway on 127.0.0.1:0. */

@@ -22,9 +22,9 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-/** Builds dist/ when any src/ file is newer than dist/src/cli/serve.js (`npm test` builds first). */
+/** Builds dist/ when any src/ file is newer than dist/src/cli/gateway-root.js (`npm test` builds first). */
 export async function ensureDistBuilt(): Promise<void> {
-  const marker = join(ROOT, 'dist/src/cli/serve.js')
+  const marker = join(ROOT, 'dist/src/cli/gateway-root.js')
   if (existsSync(marker) && statSync(marker).mtimeMs >= newestMtime(join(ROOT, 'src'))) return
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, timeout: 240_000 }).catch(() => undefined)
   if (!existsSync(marker)) throw new Error('dist/ is missing after `tsc -p tsconfig.json`')

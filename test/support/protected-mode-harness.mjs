@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url'
 import fc from 'fast-check'
 
 const [distRoot, seed, runs, v6] = process.argv.slice(2)
-const { startGateway } = await import(pathToFileURL(join(distRoot, 'src/cli/serve.js')).href)
+const { startGateway } = await import(pathToFileURL(join(distRoot, 'src/cli/gateway-root.js')).href)
 
 let upstreamConnections = 0
 const upstream = createServer((s) => (upstreamConnections++, s.destroy()))

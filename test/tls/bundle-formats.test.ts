@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { privateKeyPem, type KeyKind } from '../../src/tls/index.js'
 
 // Real handshakes for every bundle format and key type: the upstream trusts only the

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js'
-import type { RunningGateway } from '../../src/cli/serve.js'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { ADMIN_TOKEN, authorizeUser, CONSUMER, gatewayYaml, startDanceProvider, type BrowserDance, type DanceProvider } from '../oauth1-dance/dance-support.js'
 
 // The token exchange and the OAuth dance as spans: each /gateway/ request is a server span named
