@@ -4,6 +4,7 @@
  * the connection, or it is already being answered and closed).
  */
 import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { isIPv6 } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
@@ -111,7 +112,7 @@ function hostRefusal(req: IncomingMessage): GatewayError | undefined {
   // As Node's own refusal did: a request this malformed ends the connection too.
   const close = { headers: { connection: 'close' } }
   if (host !== undefined) {
-    if (HOST_VALUE.test(host)) return undefined
+    if (HOST_VALUE.test(host) || pythonTunnelHost(req, host)) return undefined
     const what = host === '' ? 'is empty: it must name the host the request is for' : 'is not a host[:port]'
     return new GatewayError('bad_request', `the Host header ${what} (RFC 9112, section 3.2)`, close)
   }
@@ -119,6 +120,19 @@ function hostRefusal(req: IncomingMessage): GatewayError | undefined {
   if (req.httpVersionMinor === 0) return undefined
   const connect = req.method === 'CONNECT' ? ', a CONNECT too: send Host with its host:port' : ''
   return new GatewayError('bad_request', `an HTTP/${req.httpVersion} request must carry a Host header (RFC 9112, section 3.2)${connect}`, close)
+}
+
+/**
+ * CPython 3.12+ (http.client, set_tunnel/_tunnel) writes a CONNECT to an IPv6 literal as
+ * `CONNECT [2001:db8::1]:443` with `Host: 2001:db8::1:443`: the address unbracketed, the port
+ * always there. Not a host[:port], but it names the target exactly, so such a CONNECT is served.
+ * Only the target's own text without its brackets (hex case aside) passes: an unbracketed
+ * address cannot say where it ends, so no other spelling is read as naming the same place.
+ */
+function pythonTunnelHost(req: IncomingMessage, host: string): boolean {
+  if (req.method !== 'CONNECT') return false
+  const target = /^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$/.exec(req.url ?? '')
+  return target !== null && isIPv6(target[1] as string) && host.toLowerCase() === `${target[1] as string}:${target[2] as string}`.toLowerCase()
 }
 
 /** The first refusal on every way in, CONNECT included: an unsupported version (505), then the Host rule (400). */
