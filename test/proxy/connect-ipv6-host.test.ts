@@ -86,8 +86,9 @@ describe('CONNECT to an IPv6 literal', () => {
   })
 
   it("curl's and Go's spelling (Host bracketed, as RFC 9112 has it) is served as before", async () => {
-    // curl: `Host: [::1]:port` (lib/http_proxy.c, the authority it CONNECTs to); Go net/http: req.Host = cm.targetAddr (net.JoinHostPort, bracketed).
-    const a = await connectWith(`CONNECT [::1]:${E} HTTP/1.1\r\nHost: [::1]:${E}\r\nUser-Agent: curl/8.5.0\r\nProxy-Connection: Keep-Alive\r\n\r\n`)
+    // curl 7.88.1 (`curl -p -x … https://[2001:db8::1]/`, captured): `CONNECT [2001:db8::1]:443 HTTP/1.1`, `Host: [2001:db8::1]:443`,
+    // User-Agent, Proxy-Connection. Go net/http (transport.go, dialConn): the CONNECT's Host is cm.targetAddr (canonicalAddr: net.JoinHostPort, bracketed).
+    const a = await connectWith(`CONNECT [::1]:${E} HTTP/1.1\r\nHost: [::1]:${E}\r\nUser-Agent: curl/7.88.1\r\nProxy-Connection: Keep-Alive\r\n\r\n`)
     a.socket.destroy()
     expect(a.status, a.text).toBe(200)
   })
