@@ -6,11 +6,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { singleParameters } from '../callers/index.js'
+import { checkPercentUtf8, singleParameters } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { displayName, type DanceDeps } from './authorize.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
-import { failurePage, sendPage, successPage } from './pages.js'
+import { asFailurePage, failurePage, sendPage, successPage } from './pages.js'
 import { obtainAccessToken } from './provider.js'
 
 const REFUSALS: Readonly<Record<ClaimRefusal, { status: number; why: string }>> = {
@@ -27,11 +27,24 @@ const REFUSALS: Readonly<Record<ClaimRefusal, { status: number; why: string }>> 
 
 const clearing = (cookie: BindingCookie | undefined): Record<string, string> => (cookie ? { 'set-cookie': clearBindingCookie(cookie) } : {})
 
+/** `read`'s result; its refusal is answered as the failure page the browser sees for every other callback failure. */
+function browserFacing<T>(read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    throw err instanceof GatewayError ? asFailurePage(err) : err
+  }
+}
+
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
   if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/oauth1/callback')
-  // Each read once, before anything is taken: a callback that repeats one is refused and leaves the dance as it was.
-  const { oauth_token: token, denied, oauth_verifier: verifier } = singleParameters(url.searchParams, ['oauth_token', 'denied', 'oauth_verifier'])
+  // Read as UTF-8 (as every caller's text), each once, before anything is taken: a callback that
+  // repeats one is refused and leaves the dance as it was.
+  const { oauth_token: token, denied, oauth_verifier: verifier } = browserFacing(() => {
+    checkPercentUtf8(url.search, 'the query string')
+    return singleParameters(url.searchParams, ['oauth_token', 'denied', 'oauth_verifier'])
+  })
   const requestToken = token ?? denied
   if (!requestToken) return sendPage(res, 400, failurePage('The provider did not name a request token.'))
   // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a

@@ -60,12 +60,13 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
 function oauth1Route(deps: (gateway: Gateway) => DanceDeps, admin: AdminGuard): ApiRoute {
   return async (req, res, gateway, path, url) => {
     if (!path.startsWith('/gateway/oauth1/')) return false
-    // user=, app=, tenant=: read as UTF-8 like every caller's text, not with U+FFFD for bytes that are not.
-    checkPercentUtf8(url.search, 'the query string')
+    // The callback checks its query itself: a browser's failures there are pages.
     if (path === CALLBACK_PATH) {
       await handleCallback(req, res, gateway, url, deps(gateway))
       return true
     }
+    // user=, app=, tenant=: read as UTF-8 like every caller's text, not with U+FFFD for bytes that are not.
+    checkPercentUtf8(url.search, 'the query string')
     const m = PROFILE_ROUTE.exec(path)
     if (!m) return false
     const profile = profileNamed(gateway, decode(m[1] as string))

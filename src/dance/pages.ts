@@ -4,6 +4,7 @@
  * self-contained and never cached; every dynamic value is escaped.
  */
 import type { ServerResponse } from 'node:http'
+import { GatewayError, statusOf } from '../errors.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -36,17 +37,27 @@ ${body}
 `
 }
 
-/** Sends an HTML page; no caching, no framing, no referrer (the URL carries one-time ids). */
+/** Every page's headers but its type and length: no caching, no framing, no referrer (the URL carries one-time ids). */
+const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+/** Sends an HTML page with PAGE_HEADERS. */
 export function sendPage(res: ServerResponse, status: number, html: string, headers: Readonly<Record<string, string>> = {}): void {
-  res.writeHead(status, Object.assign({}, headers, {
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(html),
-    'cache-control': 'no-store',
-    'referrer-policy': 'no-referrer',
-    'x-frame-options': 'DENY',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-  }))
+  res.writeHead(status, Object.assign({}, headers, PAGE_HEADERS, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) }))
   res.end(html)
+}
+
+/**
+ * `err` answered to a browser as the failure page (same status, its message and code on the
+ * page) instead of the JSON envelope; the access line keeps its reason and message.
+ */
+export function asFailurePage(err: GatewayError): GatewayError {
+  const code = statusOf(err.reason, 'api')
+  return new GatewayError(err.reason, err.message, { headers: Object.assign({}, err.headers, PAGE_HEADERS), callerMessage: err.callerMessage, page: failurePage(err.callerMessage, code) })
 }
 
 /** The page after a successful callback: the token is stored. */
@@ -55,10 +66,11 @@ export function successPage(provider: string): string {
 <p>Access to <b>${escapeHtml(provider)}</b> is authorized. You can close this window and return to the conversation.</p>`)
 }
 
-/** The page when the dance did not end with a stored token; `why` must hold no secret. */
-export function failurePage(why: string): string {
+/** The page when the dance did not end with a stored token; `why` must hold no secret; `code`, an error's status, is shown. */
+export function failurePage(why: string, code?: number): string {
+  const shown = code === undefined ? '' : `\n<p id="code">Error code: <code>${code}</code></p>`
   return layout('Authorization failed', `<h1 class="fail" id="result" data-result="failure">Authorization failed</h1>
-<p>${escapeHtml(why)}</p>
+<p>${escapeHtml(why)}</p>${shown}
 <p>Nothing was stored. Ask for a new authorization link to try again.</p>`)
 }
 

@@ -3,8 +3,10 @@
  * pollution): the callback took the first `oauth_token`/`oauth_verifier` of two, so
  * `…/callback?oauth_token=<genuine>&oauth_token=<another>` completed the dance with the genuine one
  * while another reader of the URL would see the other. Refused before anything is looked up, the
- * genuine redirect still completes. The same on the other /gateway/oauth1/ routes that read a query
- * parameter, in a form body, and for a parameter given in both the body and the query of authorize.
+ * genuine redirect still completes. The callback is a browser's: its refusal is the HTML failure page
+ * (status, message and code on it), as for its other failures; the access line is the same. The same
+ * refusal, as JSON, on the other /gateway/oauth1/ routes that read a query parameter, in a form body,
+ * and for a parameter given in both the body and the query of authorize.
  * Real gateway process, real python3-oauthlib provider, raw URLs.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,6 +18,7 @@ import { send, type Reply } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { entriesWhen } from '../support/log-entries.js'
+import { escapeHtml } from '../../src/dance/pages.js'
 import { ADMIN, authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 let pki: TestPki
@@ -47,6 +50,22 @@ function expect400(r: Reply, msg: string): void {
   expect(Number(r.headers['content-length'])).toBe(r.body.length)
 }
 
+/** The callback's failure page for a 400 saying `msg`: HTML as its other failures, the code shown, Content-Length the body's. */
+function expectPage400(r: Reply, msg: string): void {
+  expect([r.status, r.headers['content-type']]).toEqual([400, 'text/html; charset=utf-8'])
+  expect(Number(r.headers['content-length'])).toBe(r.body.length)
+  expect(r.headers).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' })
+  expect(r.text).toContain('data-result="failure">Authorization failed</h1>')
+  expect(r.text).toContain(`<p>${escapeHtml(msg)}</p>\n<p id="code">Error code: <code>400</code></p>`)
+}
+
+/** The message on a failure page. */
+const pageMessage = (r: Reply): string => /<\/h1>\n<p>([^<]*)<\/p>/.exec(r.text)?.[1] ?? ''
+
+/** authorize, an API route (JSON errors). */
+const start = (query: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> =>
+  send(gp.url, `/gateway/oauth1/partner/authorize?${query}`, { method: o.method ?? 'GET', headers: { ...ADMIN, ...o.headers }, ...(o.body !== undefined ? { body: Buffer.from(o.body) } : {}) })
+
 describe('the callback', () => {
   it('refuses a repeated oauth_token, oauth_verifier or denied, naming it, and leaves the dance to the genuine redirect', async () => {
     const started = await startInBrowser(await authorizeLink(gp.url, 'user=alice'), { provider })
@@ -55,12 +74,16 @@ describe('the callback', () => {
     const from = gp.output.length
     const callback = (extra: string): Promise<Reply> => send(gp.url, `${pathOf(callbackUrl)}${extra}`, { headers: cookie })
     // The genuine token first: the first-wins reading completed the dance with it.
-    expect400(await callback('&oauth_token=forged-request-token'), repeatedMsg('oauth_token'))
-    expect400(await callback('&oauth_verifier=forged-verifier'), repeatedMsg('oauth_verifier'))
-    expect400(await callback('&denied=x&denied=y'), repeatedMsg('denied'))
-    expect400(await send(gp.url, `/gateway/oauth1/callback?oauth_token=forged&${new URL(callbackUrl).search.slice(1)}`, { headers: cookie }), repeatedMsg('oauth_token'))
+    expectPage400(await callback('&oauth_token=forged-request-token'), repeatedMsg('oauth_token'))
+    expectPage400(await callback('&oauth_verifier=forged-verifier'), repeatedMsg('oauth_verifier'))
+    expectPage400(await callback('&denied=x&denied=y'), repeatedMsg('denied'))
+    expectPage400(await send(gp.url, `/gateway/oauth1/callback?oauth_token=forged&${new URL(callbackUrl).search.slice(1)}`, { headers: cookie }), repeatedMsg('oauth_token'))
     const lines = await entriesWhen(gp, (e) => e.msg === 'request' && e.reason === 'bad_request' && String(e.error).includes('appears more than once in the query string'), 4, { from, what: 'the refusals\' access lines' })
     expect(lines.map((l) => l.status)).toEqual([400, 400, 400, 400])
+    // Bytes that are not UTF-8 in its query: the page too (the JSON 400 on the API routes).
+    const notUtf8 = 'the query string is not valid UTF-8: percent-encode a character\'s UTF-8 bytes (é is %C3%A9)'
+    expectPage400(await callback('&utm=%FF'), notUtf8)
+    expect400(await start('user=%FF&app=&format=json'), notUtf8)
     // A parameter the callback does not read may repeat; the approval was not used up by the refusals.
     const done = await callback('&utm=1&utm=2')
     expect(done.status, done.text.slice(0, 300)).toBe(200)
@@ -69,8 +92,6 @@ describe('the callback', () => {
 })
 
 describe('the other /gateway/oauth1/ routes', () => {
-  const start = (query: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> =>
-    send(gp.url, `/gateway/oauth1/partner/authorize?${query}`, { method: o.method ?? 'GET', headers: { ...ADMIN, ...o.headers }, ...(o.body !== undefined ? { body: Buffer.from(o.body) } : {}) })
 
   it('authorize: the query, the form body, and body and query at once', async () => {
     expect((await start('user=alice&app=&format=json')).status).toBe(200)
@@ -103,8 +124,10 @@ describe('the other /gateway/oauth1/ routes', () => {
         const repeated = reads.filter((name) => pairs.filter(([k]) => k === name).length > 1)
         if (repeated.length === 0) return void expect(r.text).not.toContain('appears more than once')
         expect(r.status).toBe(400)
-        const msg = r.json<{ errors: { msg: string }[] }>().errors[0]?.msg ?? ''
+        // The browser's callback answers with its page, the API route with JSON.
+        const msg = route === 'callback' ? pageMessage(r) : (r.json<{ errors: { msg: string }[] }>().errors[0]?.msg ?? '')
         expect(repeated.map((name) => repeatedMsg(name))).toContain(msg)
+        if (route === 'callback') expectPage400(r, msg)
       }),
       { seed: 0x4770, numRuns: 120 },
     )
