@@ -136,8 +136,6 @@ export interface GatewayErrorOptions {
   details?: Record<string, string | number | boolean>
   /** What the caller's error body says when it must say less than the message the log and probes keep (a store's address is internal topology). */
   callerMessage?: string
-  /** An HTML page answered instead of the JSON envelope, same status (a browser's dance page); its headers come with it. */
-  page?: string
 }
 
 /** One flat class for every request-path error; the message names the failed fact, never a secret. */
@@ -147,8 +145,6 @@ export class GatewayError extends Error {
   readonly details: Readonly<Record<string, string | number | boolean>>
   /** The error body's message: `message` unless the caller must be told less. */
   readonly callerMessage: string
-  /** The HTML page a browser gets instead of the JSON envelope (GatewayErrorOptions.page). */
-  readonly page: string | undefined
 
   constructor(reason: Reason, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -157,7 +153,6 @@ export class GatewayError extends Error {
     this.headers = options.headers ?? {}
     this.details = options.details ?? {}
     this.callerMessage = options.callerMessage ?? message
-    this.page = options.page
   }
 }
 
@@ -196,15 +191,15 @@ export interface ErrorResponse {
 }
 
 /**
- * The one shape of every error response the gateway writes itself: the JSON envelope (or the
- * error's HTML page, for a browser), its byte length, the challenge header of a credential failure, and `connection: close` when
+ * The one shape of every error response the gateway writes itself: the JSON envelope, its
+ * byte length, the challenge header of a credential failure, and `connection: close` when
  * the connection must not be reused (an unread request body, a parse error, a timeout).
  */
 export function errorResponse(err: GatewayError, surface: ErrorSurface, o: { requestId?: string; close?: boolean } = {}): ErrorResponse {
   const status = statusOf(err.reason, surface)
-  const body = err.page ?? JSON.stringify(toErrorBody(err.callerMessage, status, err.details as Record<string, string | number | boolean>))
+  const body = JSON.stringify(toErrorBody(err.callerMessage, status, err.details as Record<string, string | number | boolean>))
   const headers: Record<string, string> = {
-    'content-type': err.page === undefined ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+    'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     'cache-control': 'no-store',
     ...err.headers,

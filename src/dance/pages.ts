@@ -4,7 +4,8 @@
  * self-contained and never cached; every dynamic value is escaped.
  */
 import type { ServerResponse } from 'node:http'
-import { GatewayError, statusOf } from '../errors.js'
+import { statusOf, type GatewayError } from '../errors.js'
+import { PageError } from '../proxy/write-error.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -57,7 +58,7 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
  */
 export function asFailurePage(err: GatewayError): GatewayError {
   const code = statusOf(err.reason, 'api')
-  return new GatewayError(err.reason, err.message, { headers: Object.assign({}, err.headers, PAGE_HEADERS), callerMessage: err.callerMessage, page: failurePage(err.callerMessage, code) })
+  return new PageError(err, failurePage(err.callerMessage, code), PAGE_HEADERS)
 }
 
 /** The page after a successful callback: the token is stored. */

@@ -20,9 +20,22 @@ export interface WriteErrorOptions {
   close?: boolean
 }
 
-/** Writes the JSON error; if the response already started, the connection is cut instead. */
+/**
+ * An error a browser is answered with as an HTML page instead of the JSON envelope: same status,
+ * `headers` (the page's) with it; the access line reads the error as for any other.
+ */
+export class PageError extends GatewayError {
+  readonly page: string
+  constructor(err: GatewayError, page: string, headers: Readonly<Record<string, string>>) {
+    super(err.reason, err.message, { headers: Object.assign({}, err.headers, headers), callerMessage: err.callerMessage })
+    this.page = page
+  }
+}
+
+/** Writes the JSON error (a PageError's page); if the response already started, the connection is cut instead. */
 export function writeError(res: ServerResponse, err: GatewayError, surface: ErrorSurface, o: WriteErrorOptions = {}): number {
   const r = errorResponse(err, surface, o)
+  if (err instanceof PageError) Object.assign(r, { body: err.page, headers: Object.assign(r.headers, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(err.page)) }) })
   if (res.headersSent) {
     res.destroy(err)
     return r.status
