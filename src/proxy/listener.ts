@@ -23,7 +23,7 @@ import { pinSnapshot } from './pin-snapshot.js'
 import type { ProxyRun } from './proxy-request.js'
 import { serveWay } from './serve-way.js'
 import { recordCallerConnection } from './caller-connection.js'
-import { endTrace } from './end-trace.js'
+import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload } from './outdated-tunnel.js'
@@ -138,8 +138,8 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   const url = req.url ?? '/'
   const socket = req.socket
   const tunnel = tunnelOf(socket)
-  const trace = o.tracing?.request(req.headers, tunnel?.trace)
-  const out: Outcome = { mode: 'other', surface: 'api', facts: trace ? { trace } : {} }
+  // Its spans start at its turn, under the sampler of the snapshot it is served under (traceRequest).
+  const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
   const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
   // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
   let run: ProxyRun | undefined
@@ -157,15 +157,13 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   })
   try {
     const turn = enter(socket)
-    if (turn === 'refuse') {
-      refused = true
-      throw tooManyPipelined()
-    }
+    if (turn === 'refuse') throw ((refused = true), tooManyPipelined())
     // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
     if (turn !== true && !(await turn)) throw callerAborted()
     held = true
     // Judged as a request arriving now is: a reload while it waited behind another is in force for it.
     run = { pipeline: o.pipeline, guard: at.guard, gateway: pinSnapshot(at.server, o.ref, res), req, res, id, out, ...(onDemand ? { onDemand } : {}) }
+    traceRequest(o.tracing, out, req, { startedMs: started, tunnel, gateway: run.gateway })
     const way = wayIn(url, tunnel !== undefined, o.api !== undefined)
     // A connection the caller trust in force refuses (407 on the proxy path, 401 in route mode and on the
     // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
@@ -177,6 +175,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)
   } catch (err) {
+    traceRequest(o.tracing, out, req, { startedMs: started, tunnel })
     // The caller left first: what failed after (an aborted upstream call) is a consequence.
     out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
@@ -198,7 +197,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
       recordCallerConnection(socket, done)
       if (out.mode === 'api') done.apiPath = url
       o.onDone?.(done)
-      if (trace) endTrace(trace, done)
+      if (out.facts.trace) endTrace(out.facts.trace, done)
     }
     // A request whose connection closed while it waited for its turn has no response to close.
     if (res.writableFinished || res.destroyed || (!held && (socket.destroyed || socket.writableEnded))) done()

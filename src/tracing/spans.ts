@@ -8,6 +8,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Co
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
+import { withSamplerSettings, type SamplerConfig } from './sampler.js'
 
 /** Outbound header map as the pipeline keeps it. */
 export type HeaderMap = Record<string, string | string[]>
@@ -75,14 +76,17 @@ function callerContext(headers: IncomingHttpHeaders, base: Context): Context {
   return headers.traceparent === undefined ? base : propagator.extract(base, headers, getter)
 }
 
+/** When a request's server span starts (epoch ms), and the sampler settings that decide it (those of the snapshot it is served under). */
+export interface RequestStart { startTime?: number; sampler?: SamplerConfig }
+
 /** Starts the server span of a request. */
-export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace {
+export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, tunnel?: TunnelTrace, at: RequestStart = {}): RequestTrace {
   const fromCaller = callerContext(headers, ROOT_CONTEXT)
   const callerSpan = trace.getSpanContext(fromCaller)
   // Inside a tunnel the caller's own context wins (its trace stays whole); the tunnel is linked.
-  const parent = callerSpan ? fromCaller : (tunnel?.context ?? ROOT_CONTEXT)
+  const parent = withSamplerSettings(callerSpan ? fromCaller : (tunnel?.context ?? ROOT_CONTEXT), at.sampler)
   const tunnelSpan = tunnel ? trace.getSpanContext(tunnel.context) : undefined
-  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
+  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, ...(at.startTime !== undefined ? { startTime: at.startTime } : {}), ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
   const serverContext = trace.setSpan(parent, server)
   const { traceId, spanId, traceFlags } = server.spanContext()
   let client: Span | undefined

@@ -7,13 +7,13 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TracingConfig } from '../config/index.js'
 import type { ExportFailure } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
-import type { RequestTrace, TunnelTrace } from './spans.js'
+import type { RequestStart, RequestTrace, TunnelTrace } from './spans.js'
 import { countUnexported } from './unexported.js'
 
 /** Spans for a running gateway. */
 export interface Tracing {
-  /** The server span of a request (continuing the caller's traceparent, else the tunnel's span). */
-  request(headers: IncomingHttpHeaders, tunnel?: TunnelTrace): RequestTrace
+  /** The server span of a request (continuing the caller's traceparent, else the tunnel's span), sampled under `at.sampler` if given, else the settings in force. */
+  request(headers: IncomingHttpHeaders, tunnel?: TunnelTrace, at?: RequestStart): RequestTrace
   /** The span of an intercepted CONNECT tunnel. */
   tunnel(headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace
   /** Runs a `/gateway/…` handler so the upstream calls it makes (the OAuth dance's) become client spans of `trace`. */
@@ -72,7 +72,7 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
   const tracer = provider.getTracer('mtls-gateway', o.version)
   const apiCalls = traceApiCalls()
   return {
-    request: (headers, tunnel) => startRequestTrace(tracer, headers, tunnel),
+    request: (headers, tunnel, at) => startRequestTrace(tracer, headers, tunnel, at),
     tunnel: (headers, host, port) => startTunnelTrace(tracer, headers, host, port),
     api: (trace, fn) => apiCalls.run(trace, fn),
     shutdown: async (limitMs) => {
