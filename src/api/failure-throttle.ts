@@ -2,15 +2,20 @@
  * One failure throttle for every check of an admin secret (the console's sign-in, the
  * OAuth operator routes), shared by every worker and replica on the same store. Each
  * attempt takes a place before the secret is compared and gives it back when the secret
- * was right, so a wrong one counts and parallel guesses cannot all slip past one check:
- * past `max` wrong attempts from one source key in a fixed one-minute window, that key
- * waits until the window ends, right secret or wrong, while every other key goes on.
+ * was right, so a wrong one counts and parallel guesses cannot all slip past one check.
+ * The rule is a sliding window (sliding-window.ts): an attempt is refused, right secret or
+ * wrong, while this minute's wrong attempts plus the last minute's, weighted by the part
+ * of it still inside the last 60 seconds, reach `max`; every other source key goes on.
  *
- * The count is one store counter per source key and window,
- * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment: an attempt
- * adds one before the secret is compared and is refused when that makes more than `max`; a
- * right secret takes its one back. A flood from one address thus moves one key (one write
- * per attempt, nothing more for a refused one), which expires two windows after it was made.
+ * The counts are one store counter per source key and minute,
+ * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment. An attempt
+ * reads this minute's and the last minute's counters; when the estimate has reached `max`
+ * it is refused there, having written nothing. Otherwise it adds one, reads the last
+ * minute's again (so of two attempts racing across a boundary the later sees the earlier)
+ * and is admitted when its own count still keeps the estimate under `max`; a loser of a
+ * race takes its one back. A right secret takes its one back too. So an admitted attempt
+ * writes once, a refused one not at all (twice only for a lost race), and a counter expires
+ * two minutes after it was made, once the next minute no longer weighs it.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
@@ -18,13 +23,13 @@
  */
 import type { Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
+import { estimateReaches, retryAfterSeconds, THROTTLE_WINDOW_MS, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
 
-/** The length of a counting window. */
-export const THROTTLE_WINDOW_MS = 60_000
+export { THROTTLE_WINDOW_MS } from './sliding-window.js'
 /** Where every throttle's counters live in the store. */
 export const THROTTLE_KEY_PREFIX = 'throttle:'
-// Kept past its window: a replica whose clock lags still sees it; the window in the key decides.
+// The next minute weighs a counter until it ends; a replica whose clock lags still sees it.
 const COUNTER_TTL_MS = 2 * THROTTLE_WINDOW_MS
 
 /** What a throttle guards and where it counts. */
@@ -57,23 +62,24 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
   const counter = (segment: string, window: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}`
+  const refusal = (key: string, counts: WindowCounts, elapsedMs: number): Attempt => ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max) })
 
   return {
     async admit(address) {
       const key = sourceKey(address)
       const at = now()
       const window = Math.floor(at / THROTTLE_WINDOW_MS)
-      const refused: Attempt = { admitted: false, key, retryAfterSec: Math.max(1, Math.ceil(((window + 1) * THROTTLE_WINDOW_MS - at) / 1000)) }
-      if (!local.claim(key, window)) return refused
-      const counterKey = counter(storeSegment(key), window)
+      const elapsed = at - window * THROTTLE_WINDOW_MS
+      if (!local.claim(key, window, elapsed)) return refusal(key, local.counts(key, window), elapsed)
+      const segment = storeSegment(key)
+      const [currentKey, previousKey] = [counter(segment, window), counter(segment, window - 1)]
       let taken: Store | undefined
       try {
         const store = o.store()
-        // A refused attempt leaves its one in place (taking it back would be a second write per
-        // attempt): the window stays used up until it ends; only an admitted one is given back.
-        if (store && (await store.increment(counterKey, 1, COUNTER_TTL_MS)) > o.max) {
+        const refusedBy = store && (await takeInStore(store, currentKey, previousKey, elapsed, o.max))
+        if (refusedBy) {
           local.release(key, window)
-          return refused
+          return refusal(key, refusedBy, elapsed)
         }
         taken = store
       } catch {
@@ -84,10 +90,31 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
         key,
         async release() {
           local.release(key, window)
-          // Not given back while the store is away: one right attempt counted as wrong, until the window ends.
-          if (taken) await taken.increment(counterKey, -1, COUNTER_TTL_MS).catch(() => 0)
+          // Not given back while the store is away: one right attempt counted as wrong until it fades out.
+          if (taken) await taken.increment(currentKey, -1, COUNTER_TTL_MS).catch(() => 0)
         },
       }
     },
   }
+}
+
+/**
+ * Takes a place in the store's count for an attempt `elapsedMs` into the window: undefined
+ * when taken (one increment), else the counts that refused it (nothing left written).
+ */
+async function takeInStore(store: Store, currentKey: string, previousKey: string, elapsedMs: number, max: number): Promise<WindowCounts | undefined> {
+  const [current, previous] = await Promise.all([readCount(store, currentKey), readCount(store, previousKey)])
+  if (estimateReaches({ current, previous }, elapsedMs, max)) return { current, previous }
+  const mine = await store.increment(currentKey, 1, COUNTER_TTL_MS)
+  const counts = { current: mine - 1, previous: await readCount(store, previousKey) }
+  if (!estimateReaches(counts, elapsedMs, max)) return undefined
+  // Lost a race: refused, and its one taken back, so a refusal never counts.
+  await store.increment(currentKey, -1, COUNTER_TTL_MS).catch(() => 0)
+  return counts
+}
+
+/** A counter's value; absent is 0, and so is anything not a count (a counter is never negative for long). */
+async function readCount(store: Store, key: string): Promise<number> {
+  const n = Number(await store.get(key))
+  return Number.isSafeInteger(n) && n > 0 ? n : 0
 }

@@ -1,20 +1,25 @@
 /**
  * The in-process half of the failure throttle: attempts counted per source key in this
- * process's memory, in the same fixed one-minute windows as the store's count. It is what
- * still decides while the store does not answer, and it is consulted while the store does,
- * so an outage never lets through a guess this process would have stopped. The map is
- * capped, the key that claimed least recently going first, so a flood from many addresses
- * is bounded too.
+ * process's memory, in the same one-minute windows and by the same sliding-window rule
+ * (sliding-window.ts) as the store's count. It is what still decides while the store does
+ * not answer, and it is consulted while the store does, so an outage never lets through a
+ * guess this process would have stopped. Each key keeps two numbers (this window's and the
+ * last one's); the map is capped, the key that claimed least recently going first, so a
+ * flood from many addresses is bounded too.
  */
+import { estimateReaches, type WindowCounts } from './sliding-window.js'
 
 /** Attempts counted per source key in this process. */
 export interface LocalThrottle {
-  /** Counts one attempt for `key` in `window` when fewer than the limit are counted; false when the limit is reached. */
-  claim(key: string, window: number): boolean
+  /**
+   * Counts one attempt for `key` in `window`, `elapsedMs` into it, unless the sliding-window
+   * estimate has reached the limit; false (and nothing counted) when it has.
+   */
+  claim(key: string, window: number, elapsedMs: number): boolean
   /** Uncounts one attempt of `key` in `window` (the secret was right). */
   release(key: string, window: number): void
-  /** Attempts counted for `key` in `window`. */
-  count(key: string, window: number): number
+  /** Attempts counted for `key` in `window` and in the one before it. */
+  counts(key: string, window: number): WindowCounts
   /** Keys remembered now (at most `maxAddresses`). */
   readonly size: number
 }
@@ -25,35 +30,38 @@ export interface LocalThrottleOptions {
   maxAddresses: number
 }
 
+const NONE: WindowCounts = { current: 0, previous: 0 }
+
 /** Creates an empty in-process throttle. */
 export function createLocalThrottle(o: LocalThrottleOptions): LocalThrottle {
   // Insertion order is recency: a claim moves its key to the end, the first is evicted.
-  const counts = new Map<string, { window: number; n: number }>()
-  const count = (key: string, window: number): number => {
-    const entry = counts.get(key)
-    return entry?.window === window ? entry.n : 0
+  const entries = new Map<string, { window: number; current: number; previous: number }>()
+  const counts = (key: string, window: number): WindowCounts => {
+    const entry = entries.get(key)
+    if (entry?.window === window) return entry
+    return entry?.window === window - 1 ? { current: 0, previous: entry.current } : NONE
   }
   return {
-    count,
-    claim(key, window) {
-      const n = count(key, window)
-      if (n >= o.max) return false
-      counts.delete(key)
-      counts.set(key, { window, n: n + 1 })
-      for (const oldest of counts.keys()) {
-        if (counts.size <= o.maxAddresses) break
-        counts.delete(oldest)
+    counts,
+    claim(key, window, elapsedMs) {
+      const { current, previous } = counts(key, window)
+      if (estimateReaches({ current, previous }, elapsedMs, o.max)) return false
+      entries.delete(key)
+      entries.set(key, { window, current: current + 1, previous })
+      for (const oldest of entries.keys()) {
+        if (entries.size <= o.maxAddresses) break
+        entries.delete(oldest)
       }
       return true
     },
     release(key, window) {
-      const entry = counts.get(key)
-      if (entry?.window !== window || entry.n === 0) return
-      entry.n -= 1
-      if (entry.n === 0) counts.delete(key)
+      const entry = entries.get(key)
+      if (entry?.window !== window || entry.current === 0) return
+      entry.current -= 1
+      if (entry.current === 0 && entry.previous === 0) entries.delete(key)
     },
     get size() {
-      return counts.size
+      return entries.size
     },
   }
 }

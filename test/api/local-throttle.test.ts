@@ -1,33 +1,37 @@
 /**
- * The in-process count behind the failure throttle: per key and fixed window, a claim past
- * the limit is refused, a release gives one back, another key or the next window is not
- * affected, and the map stays within its cap (the key that claimed least recently goes).
+ * The in-process count behind the failure throttle: per key, a claim is refused while this
+ * window's count plus the last window's, weighted by what is left of it, reaches the limit;
+ * a refused claim counts nothing, a release gives one back, another key is not affected, and
+ * the map stays within its cap (the key that claimed least recently goes).
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createLocalThrottle } from '../../src/api/local-throttle.js'
+import { THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/sliding-window.js'
 
 describe('in-process throttle', () => {
-  it('property: a claim is admitted exactly while fewer than max are counted for its key and window (5,000 runs)', () => {
-    const step = fc.record({ key: fc.constantFrom('a', 'b', 'c'), release: fc.boolean(), later: fc.constantFrom(0, 0, 0, 1) })
+  it('property: a claim is admitted exactly while the weighted count of its key is under max (5,000 runs)', () => {
+    const step = fc.record({ key: fc.constantFrom('a', 'b', 'c'), release: fc.boolean(), later: fc.constantFrom(0, 0, 0, 1, 2), elapsed: fc.constantFrom(0, 1, 30_000, WINDOW - 1) })
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.array(step, { maxLength: 80 }), (max, steps) => {
         const throttle = createLocalThrottle({ max, maxAddresses: 3 })
         // The model: the claims each key holds in each window, never forgotten.
         const held = new Map<string, number>()
         let window = 7
-        for (const { key, release, later } of steps) {
+        for (const { key, release, later, elapsed } of steps) {
           window += later
           const id = `${key}@${window}`
           const n = held.get(id) ?? 0
+          const previous = held.get(`${key}@${window - 1}`) ?? 0
           if (release) {
             throttle.release(key, window)
             held.set(id, Math.max(0, n - 1))
           } else {
-            expect(throttle.claim(key, window)).toBe(n < max)
-            if (n < max) held.set(id, n + 1)
+            const under = n * WINDOW + previous * (WINDOW - elapsed) < max * WINDOW
+            expect(throttle.claim(key, window, elapsed)).toBe(under)
+            if (under) held.set(id, n + 1)
           }
-          expect(throttle.count(key, window)).toBe(held.get(id) ?? 0)
+          expect(throttle.counts(key, window)).toMatchObject({ current: held.get(id) ?? 0, previous })
         }
       }),
       { seed: 0x10ca1, numRuns: 5_000 },
@@ -36,10 +40,11 @@ describe('in-process throttle', () => {
 
   it('evicts the key that claimed least recently when the cap is reached', () => {
     const throttle = createLocalThrottle({ max: 2, maxAddresses: 2 })
-    for (const k of ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3']) expect(throttle.claim(k, 0)).toBe(true)
+    for (const k of ['10.0.0.1', '10.0.0.2', '10.0.0.1', '10.0.0.3']) expect(throttle.claim(k, 0, 0)).toBe(true)
     expect(throttle.size).toBe(2)
-    expect(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((k) => throttle.count(k, 0))).toEqual([2, 0, 1])
-    expect(throttle.claim('10.0.0.1', 0)).toBe(false)
-    expect(throttle.claim('10.0.0.1', 1)).toBe(true)
+    expect(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((k) => throttle.counts(k, 0).current)).toEqual([2, 0, 1])
+    expect(throttle.claim('10.0.0.1', 0, 0)).toBe(false)
+    // The next window weighs the 2 by what is left of the last one: 2 × ½ = 1 < 2.
+    expect([throttle.claim('10.0.0.1', 1, 0), throttle.claim('10.0.0.1', 1, WINDOW / 2)]).toEqual([false, true])
   })
 })

@@ -5,6 +5,8 @@
  */
 import { request as httpRequest } from 'node:http'
 import { THROTTLE_WINDOW_MS } from '../../src/api/failure-throttle.js'
+import { GatewayError } from '../../src/errors.js'
+import type { Store } from '../../src/store/index.js'
 
 /**
  * Addresses in many spellings, each with the group it must be counted in, written out by
@@ -74,3 +76,21 @@ export function requestFrom(url: string, o: { method?: string; headers?: Record<
 
 /** n copies of `status`. */
 export const times = (n: number, status: number): number[] => Array<number>(n).fill(status)
+
+/** A store whose every call rejects while `down`, as a store that does not answer. */
+export class FlakyStore implements Store {
+  down = false
+  constructor(readonly inner: Store) {}
+  #call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.down ? Promise.reject(new GatewayError('store_unavailable', 'the store did not answer (test)')) : fn()
+  }
+  get = (k: string) => this.#call(() => this.inner.get(k))
+  put = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.put(k, v, ttl))
+  putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
+  increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
+  delete = (k: string) => this.#call(() => this.inner.delete(k))
+  take = (k: string) => this.#call(() => this.inner.take(k))
+  keys = (p: string) => this.#call(() => this.inner.keys(p))
+  ping = () => this.#call(() => this.inner.ping())
+  close = () => this.inner.close()
+}

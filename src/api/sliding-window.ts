@@ -1,0 +1,54 @@
+/**
+ * The failure throttle's rule, shared by its store and in-process halves: a sliding-window
+ * estimate from two fixed one-minute counters. An attempt at `elapsedMs` into the current
+ * window is refused when `current + previous × (1 − elapsedMs / WINDOW)` is `max` or more,
+ * where `current` and `previous` count this window's and the last one's admitted wrong
+ * attempts. The previous window's count fades out over this one instead of dropping to 0
+ * at the boundary, so a burst of `max` at 0:59.9 is no longer followed by `max` more at 1:00.0.
+ *
+ * What it guarantees (with `max` per window, which it also never exceeds): in any interval
+ * of length L ≤ WINDOW at most `max + ⌈max × L / WINDOW⌉` wrong attempts are admitted (the
+ * last one admitted at fraction f of its window had `current + previous × (1 − f) < max`,
+ * so the interval's part of both windows holds fewer than `max + previous × f + 1` with
+ * `previous ≤ max` and f ≤ L / WINDOW). Across a boundary that is `max + 1` within a second
+ * for `max` ≤ 60; spread over a whole minute, up to `2 × max` as before.
+ */
+
+/** The length of a counting window. */
+export const THROTTLE_WINDOW_MS = 60_000
+
+/** Admitted wrong attempts counted in this window and the one before it. */
+export interface WindowCounts {
+  readonly current: number
+  readonly previous: number
+}
+
+/** Whether the weighted estimate is `max` or more (integer arithmetic: no rounding at the edge). */
+export function estimateReaches(counts: WindowCounts, elapsedMs: number, max: number): boolean {
+  return counts.current * THROTTLE_WINDOW_MS + counts.previous * (THROTTLE_WINDOW_MS - elapsedMs) >= max * THROTTLE_WINDOW_MS
+}
+
+/** The smallest integer greater than `n / d` (d > 0), exactly. */
+const justAbove = (n: number, d: number): number => (n - (((n % d) + d) % d)) / d + 1
+
+/**
+ * Milliseconds from `elapsedMs` until an attempt would be admitted if none is made meanwhile:
+ * the estimate only falls with time (within a window the previous count's weight shrinks; at
+ * the boundary the current count becomes the previous one at full weight, the same value).
+ */
+export function msUntilAdmitted(counts: WindowCounts, elapsedMs: number, max: number): number {
+  const W = THROTTLE_WINDOW_MS
+  if (!estimateReaches(counts, elapsedMs, max)) return 0
+  if (counts.current < max) {
+    // In this window: previous × (W − e) < (max − current) × W.
+    const at = justAbove(counts.previous * W - (max - counts.current) * W, counts.previous)
+    if (at < W) return at - elapsedMs
+  }
+  // In the next one, where this window's count is the previous: current × (W − e) < max × W.
+  return W - elapsedMs + (counts.current === 0 ? 0 : Math.max(0, justAbove(counts.current * W - max * W, counts.current)))
+}
+
+/** `Retry-After` for a refusal: whole seconds, rounded up, at least 1. */
+export function retryAfterSeconds(counts: WindowCounts, elapsedMs: number, max: number): number {
+  return Math.max(1, Math.ceil(msUntilAdmitted(counts, elapsedMs, max) / 1000))
+}
