@@ -61,10 +61,43 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).admit('10.9.8.7')))
     // Each process alone would admit 5; together they admit 5.
     expect(burst.filter((x) => x.admitted)).toHaveLength(5)
+    // The attempts that lost a race took their one back: the counters hold the 5 admitted.
+    const held = await Promise.all((await h.store.keys('throttle:test:v4_10.9.8.7:')).map(async (k) => Number(await h.store.get(k))))
+    expect(held.reduce((x, y) => x + y, 0)).toBe(5)
     const turns: boolean[] = []
     for (let i = 0; i < 12; i++) turns.push(await wrong(i % 2 ? a : b, '10.9.8.6'))
     expect(turns.filter(Boolean)).toHaveLength(5)
     expect([await right(a, '10.9.8.5'), await right(b, '10.9.8.5')]).toEqual([true, true])
+  })
+
+  it('across a minute\'s boundary the last minute weighs in on another process: one more, not a second burst; Retry-After exact', async () => {
+    let now = 2_000 * WINDOW - 1
+    const make = (store: Store): FailureThrottle => createFailureThrottle({ name: 'test', max: 4, maxAddresses: 100, store: () => store, now: () => now })
+    const [a, b] = [make(h.store), make(h.openPeer() as Store)]
+    for (let i = 0; i < 4; i++) expect(await wrong(a, '10.9.9.9')).toBe(true)
+    now += 1
+    // 0 + 4 × (1 − 0) reaches 4; a millisecond later it does not: one more is admitted. Then
+    // 1 + 4 × (1 − e) reaches 4 until e passes ¼ of the minute, 15.001 s in.
+    expect(await b.admit('10.9.9.9')).toEqual({ admitted: false, key: '10.9.9.9', retryAfterSec: 1 })
+    now += 1
+    expect(await wrong(b, '10.9.9.9')).toBe(true)
+    expect(await a.admit('10.9.9.9')).toEqual({ admitted: false, key: '10.9.9.9', retryAfterSec: 15 })
+    now += 14_999
+    expect([await wrong(a, '10.9.9.9'), await wrong(b, '10.9.9.9')]).toEqual([false, false])
+    now += 1
+    expect([await wrong(a, '10.9.9.9'), await wrong(b, '10.9.9.9')]).toEqual([true, false])
+  })
+
+  it('counters an old fixed-window replica moved (its refused attempts counted too) weigh like wrong attempts', async () => {
+    let now = 3_000 * WINDOW + 30_000
+    const t = createFailureThrottle({ name: 'test', max: 5, maxAddresses: 100, store: () => h.store, now: () => now })
+    await h.store.increment('throttle:test:v4_10.9.9.8:2999', 50, 2 * WINDOW)
+    // 50 × ½ reaches 5 until 50 × (1 − e) < 5, e > 0.9 of the minute: 24.001 s from now.
+    expect(await t.admit('10.9.9.8')).toEqual({ admitted: false, key: '10.9.9.8', retryAfterSec: 25 })
+    now += 24_000
+    expect(await wrong(t, '10.9.9.8')).toBe(false)
+    now += 1_000
+    expect(await wrong(t, '10.9.9.8')).toBe(true)
   })
 })
 
