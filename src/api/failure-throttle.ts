@@ -11,9 +11,9 @@
  * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment. An attempt
  * reads this minute's and the last minute's counters; when the estimate has reached `max`
  * it is refused there, having written nothing. Otherwise it adds one, reads the last
- * minute's again (so of two attempts racing across a boundary the later sees the earlier)
- * and is admitted when its own count still keeps the estimate under `max`; a loser of a
- * race takes its one back. A right secret takes its one back too. So an admitted attempt
+ * minute's again and the next one's (so of two attempts racing across a boundary one sees
+ * the other) and is admitted when its own count still keeps the estimate under `max`; a
+ * loser of a race takes its one back. A right secret takes its one back too. So an admitted attempt
  * writes once, a refused one not at all (twice only for a lost race), and a counter expires
  * two minutes after it was made, once the next minute no longer weighs it.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
@@ -72,11 +72,11 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       const elapsed = at - window * THROTTLE_WINDOW_MS
       if (!local.claim(key, window, elapsed)) return refusal(key, local.counts(key, window), elapsed)
       const segment = storeSegment(key)
-      const [currentKey, previousKey] = [counter(segment, window), counter(segment, window - 1)]
+      const keys: WindowKeys = { current: counter(segment, window), previous: counter(segment, window - 1), next: counter(segment, window + 1) }
       let taken: Store | undefined
       try {
         const store = o.store()
-        const refusedBy = store && (await takeInStore(store, currentKey, previousKey, elapsed, o.max))
+        const refusedBy = store && (await takeInStore(store, keys, elapsed, o.max))
         if (refusedBy) {
           local.release(key, window)
           return refusal(key, refusedBy, elapsed)
@@ -91,7 +91,7 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
         async release() {
           local.release(key, window)
           // Not given back while the store is away: one right attempt counted as wrong until it fades out.
-          if (taken) await taken.increment(currentKey, -1, COUNTER_TTL_MS).catch(() => 0)
+          if (taken) await taken.increment(keys.current, -1, COUNTER_TTL_MS).catch(() => 0)
         },
       }
     },
@@ -102,15 +102,25 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
  * Takes a place in the store's count for an attempt `elapsedMs` into the window: undefined
  * when taken (one increment), else the counts that refused it (nothing left written).
  */
-async function takeInStore(store: Store, currentKey: string, previousKey: string, elapsedMs: number, max: number): Promise<WindowCounts | undefined> {
-  const [current, previous] = await Promise.all([readCount(store, currentKey), readCount(store, previousKey)])
+async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<WindowCounts | undefined> {
+  const [current, previous] = await Promise.all([readCount(store, keys.current), readCount(store, keys.previous)])
   if (estimateReaches({ current, previous }, elapsedMs, max)) return { current, previous }
-  const mine = await store.increment(currentKey, 1, COUNTER_TTL_MS)
-  const counts = { current: mine - 1, previous: await readCount(store, previousKey) }
+  const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS)
+  // Read after the increment: of two attempts racing across a boundary, the later-stamped one
+  // sees the earlier one in its previous minute, or the earlier one sees it in its next.
+  const [previousNow, next] = await Promise.all([readCount(store, keys.previous), readCount(store, keys.next)])
+  const counts = { current: mine - 1, previous: previousNow, next }
   if (!estimateReaches(counts, elapsedMs, max)) return undefined
   // Lost a race: refused, and its one taken back, so a refusal never counts.
-  await store.increment(currentKey, -1, COUNTER_TTL_MS).catch(() => 0)
+  await store.increment(keys.current, -1, COUNTER_TTL_MS).catch(() => 0)
   return counts
+}
+
+/** The store counters of one source key: the attempt's minute and the ones either side. */
+interface WindowKeys {
+  readonly current: string
+  readonly previous: string
+  readonly next: string
 }
 
 /** A counter's value; absent is 0, and so is anything not a count (a counter is never negative for long). */

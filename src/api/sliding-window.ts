@@ -17,15 +17,21 @@
 /** The length of a counting window. */
 export const THROTTLE_WINDOW_MS = 60_000
 
-/** Admitted wrong attempts counted in this window and the one before it. */
+/**
+ * Admitted wrong attempts counted in this window and the one before it; and in the one after,
+ * which only an attempt racing one stamped a moment later (or a replica whose clock runs
+ * ahead) sees: it counts in full, so of two such attempts at least one sees the other.
+ */
 export interface WindowCounts {
   readonly current: number
   readonly previous: number
+  readonly next?: number
 }
 
 /** Whether the weighted estimate is `max` or more (integer arithmetic: no rounding at the edge). */
 export function estimateReaches(counts: WindowCounts, elapsedMs: number, max: number): boolean {
-  return counts.current * THROTTLE_WINDOW_MS + counts.previous * (THROTTLE_WINDOW_MS - elapsedMs) >= max * THROTTLE_WINDOW_MS
+  const W = THROTTLE_WINDOW_MS
+  return (counts.current + (counts.next ?? 0)) * W + counts.previous * (W - elapsedMs) >= max * W
 }
 
 /** The smallest integer greater than `n / d` (d > 0), exactly. */
@@ -39,13 +45,15 @@ const justAbove = (n: number, d: number): number => (n - (((n % d) + d) % d)) / 
 export function msUntilAdmitted(counts: WindowCounts, elapsedMs: number, max: number): number {
   const W = THROTTLE_WINDOW_MS
   if (!estimateReaches(counts, elapsedMs, max)) return 0
-  if (counts.current < max) {
-    // In this window: previous × (W − e) < (max − current) × W.
-    const at = justAbove(counts.previous * W - (max - counts.current) * W, counts.previous)
+  const { current, previous } = counts
+  const next = counts.next ?? 0
+  if (current + next < max) {
+    // In this window (previous > 0, or the estimate would be under max): previous × (W − e) < (max − current − next) × W.
+    const at = justAbove(previous * W - (max - current - next) * W, previous)
     if (at < W) return at - elapsedMs
   }
-  // In the next one, where this window's count is the previous: current × (W − e) < max × W.
-  return W - elapsedMs + (counts.current === 0 ? 0 : Math.max(0, justAbove(counts.current * W - max * W, counts.current)))
+  // From the next one's start, where this window's count is the previous and the next one's the current.
+  return W - elapsedMs + msUntilAdmitted({ current: next, previous: current }, 0, max)
 }
 
 /** `Retry-After` for a refusal: whole seconds, rounded up, at least 1. */

@@ -94,3 +94,14 @@ export class FlakyStore implements Store {
   ping = () => this.#call(() => this.inner.ping())
   close = () => this.inner.close()
 }
+
+/** `inner` with every method's result passed through `seen` (its name, what it returned) on the way back. */
+export function interceptStore(inner: Store, seen: (method: string, result: unknown) => unknown): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => seen(String(prop), (v as (...a: unknown[]) => unknown).apply(target, args))
+    },
+  })
+}
