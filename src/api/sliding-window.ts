@@ -11,7 +11,10 @@
  * last one admitted at fraction f of its window had `current + previous × (1 − f) < max`,
  * so the interval's part of both windows holds fewer than `max + previous × f + 1` with
  * `previous ≤ max` and f ≤ L / WINDOW). Across a boundary that is `max + 1` within a second
- * for `max` ≤ 60; spread over a whole minute, up to `2 × max` as before.
+ * for `max` ≤ 60; spread over a whole minute, up to `2 × max` as before. Attempts in flight at
+ * once keep it: the one whose increment lands last reads every other's count afterwards (one
+ * in the next window counted in full). Each process counting alone (a store outage) keeps it
+ * per process.
  */
 
 /** The length of a counting window. */
