@@ -6,6 +6,7 @@
 import { concealSecretValues, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
+import { otlpTlsProblems } from '../tracing/index.js'
 import type { SecureContext } from 'node:tls'
 import { inspectEndpoints, inspectListeners, type EndpointReport, type Inspection, type ListenerTls } from './inspect.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
@@ -75,7 +76,7 @@ function compileParts(config: GatewayConfig, now?: Date) {
   const inspection = inspectEndpoints(config, now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
   const listeners = inspectListeners(config)
-  const problems = [...inspection.problems, ...concealSecretValues(profileProblems, config.references), ...listeners.problems]
+  const problems = [...inspection.problems, ...concealSecretValues(profileProblems, config.references), ...listeners.problems, ...otlpTlsProblems(config.tracing)]
   const collect = <T>(build: () => T): T | undefined => {
     try {
       return build()

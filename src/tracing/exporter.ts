@@ -6,7 +6,7 @@
 import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
 import { readConfigFile, type TracingConfig } from '../config/index.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, type ConfigProblem } from '../errors.js'
 
 type OtlpConfig = NonNullable<TracingConfig['otlp']>
 
@@ -37,6 +37,24 @@ function readTls(otlp: OtlpConfig): OtlpTls {
   const key = read(otlp.tls.key, 'key')
   // Read at start and on reload (not per request).
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
+}
+
+/**
+ * The problems a start would stop on in `tracing.otlp.tls` (an unreadable file), collected:
+ * `check`, the console's draft validator and the reload verdict read them with the rest.
+ */
+export function otlpTlsProblems(tracing: TracingConfig): ConfigProblem[] {
+  if (!tracing.enabled || !tracing.otlp) return []
+  const problems: ConfigProblem[] = []
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    try {
+      read(tracing.otlp.tls[key], key)
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e
+      problems.push(...e.problems)
+    }
+  }
+  return problems
 }
 
 /** The span exporter of the configured protocol, with these TLS files' contents. */

@@ -2,3 +2,4 @@
 export { startTracing, type Tracing, type TracingOptions } from './tracing.js'
 export { apiRoute } from './api-route.js'
 export type { CallSpan, HeaderMap, RequestOutcome, RequestTrace, TunnelTrace, UpstreamConnection } from './spans.js'
+export { otlpTlsProblems } from './exporter.js'
