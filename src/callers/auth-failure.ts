@@ -28,6 +28,8 @@ export type AuthFailure =
   | 'not_allowed'
   | 'invalid'
   | 'certificate_required'
+  /** An address past its wrong admin tokens this minute (admin_token_throttled). */
+  | 'throttled'
 
 // A WeakMap instead of a property so the label can never leak into a serialized error body.
 const labels = new WeakMap<GatewayError, AuthFailure>()
