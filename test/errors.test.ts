@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { REASONS, STATUS, statusOf, toErrorBody } from '../src/errors.js'
+import { AUTH_FAILURE_LABELS, CONNECTION_REFUSAL_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from '../src/ops/label-sets.js'
+import { WORKER_DRAIN_REASONS } from '../src/ops/worker-counters.js'
 
 describe('error vocabulary', () => {
   it('docs/errors.md lists exactly the reasons of the STATUS table, with their statuses', () => {
@@ -18,5 +20,13 @@ describe('error vocabulary', () => {
     expect(statusOf('caller_credentials_missing', 'api')).toBe(401)
     expect(statusOf('upstream_timeout', 'proxy')).toBe(504)
     expect(toErrorBody('x', 502)).toEqual({ errors: [{ msg: 'x', code: 502 }] })
+  })
+
+  it('every value of a closed reason label (caller refusals, egress, connection refusals, tunnel kinds, worker drains) is named in the docs', () => {
+    const docs = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)].map((f) => readFileSync(f, 'utf8')).join('\n')
+    const sets = { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, CONNECTION_REFUSAL_LABELS, TUNNEL_KINDS, WORKER_DRAIN_REASONS }
+    // Quoted as code (`x`) or as a label value (reason="x"), so an alert's author finds it.
+    const undocumented = Object.entries(sets).flatMap(([set, values]) => (values as readonly string[]).filter((v) => !docs.includes(`\`${v}\``) && !docs.includes(`"${v}"`)).map((v) => `${set}: ${v}`))
+    expect(undocumented).toEqual([])
   })
 })
