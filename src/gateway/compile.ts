@@ -3,7 +3,7 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import { concealSecretValues, type EndpointConfig, type GatewayConfig } from '../config/index.js'
+import { concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
 import { otlpTlsProblems } from '../tracing/index.js'
@@ -16,7 +16,6 @@ import { compileFields, compileProfiles, type CompiledField, type Profile } from
 import { compileCallers, type Callers } from './callers.js'
 import { compileSealers, type Sealers } from './sealers.js'
 import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
-import type { EndpointTlsConfig } from '../config/index.js'
 
 export interface Endpoint {
   readonly name: string
