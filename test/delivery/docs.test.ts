@@ -11,8 +11,8 @@
  *     continues the block before it, under that block's first key;
  *   - every `MTLS_GATEWAY_*` variable is read somewhere in the code, every metric named is one
  *     the gateway registers (and every one it registers is in the README), every `npm run X` is
- *     a script of package.json, and every flag given to a command of the gateway's CLI is one
- *     that command's `--help` lists.
+ *     a script of package.json, and every flag given to a command of the gateway's CLI or to the
+ *     bench is one that program's `--help` lists.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -233,6 +233,17 @@ export function cliInvocations(text: string): { command: string; flags: string[]
   return out
 }
 
+/** Invocations of the bench's two programs in a doc (`npm run bench -- …`, `node dist/bench/run.js …`): the program's file and the flags given. */
+export function benchInvocations(text: string): { program: string; flags: string[]; line: number }[] {
+  const out: { program: string; flags: string[]; line: number }[] = []
+  for (const m of text.matchAll(/(?:npm run bench(:instructions)? --|node dist\/bench\/(run|instructions)\.js)((?:[^\n`|#\\]|\\\n|\\)*)/g)) {
+    const program = m[1] || m[2] === 'instructions' ? 'dist/bench/instructions.js' : 'dist/bench/run.js'
+    const flags = (m[3] as string).replace(/\\\n/g, ' ').split(/\s+/).filter((w) => /^--[a-z]/.test(w)).map((w) => w.replace(/=.*$/, ''))
+    out.push({ program, flags, line: lineOf(text, m.index) })
+  }
+  return out
+}
+
 describe('docs: what README.md and docs/*.md name exists', () => {
   it('every relative link and anchor resolves inside the repository', () => {
     expect(DOCS.flatMap((d) => brokenLinks(d, readRepoFile))).toEqual([])
@@ -289,6 +300,16 @@ describe('docs: what README.md and docs/*.md name exists', () => {
     const unknown = invocations.flatMap((i) => i.flags.filter((f) => !new RegExp(`(^|[\\s,])${f}(?![\\w-])`).test(helpOf(i.command))).map((f) => `${i.file}:${i.line}: ${i.command} ${f}`))
     expect(unknown).toEqual([])
   })
+
+  it("every flag given to the bench is one its program's --help lists", () => {
+    assertDistFresh(['src', 'bench'])
+    const invocations = DOCS.flatMap((d) => benchInvocations(d.text).map((i) => ({ ...i, file: d.file })))
+    expect(invocations.length).toBeGreaterThan(10)
+    const helps = new Map([...new Set(invocations.map((i) => i.program))].map((p) => [p, execFileSync(process.execPath, [p, '--help'], { encoding: 'utf8' })]))
+    // Both programs answer --help with the usage they print; it does not list itself.
+    const unknown = invocations.flatMap((i) => i.flags.filter((f) => f !== '--help' && !new RegExp(`(^|\\s)${f}(?![\\w-])`).test(helps.get(i.program) ?? '')).map((f) => `${i.file}:${i.line}: ${i.program} ${f}`))
+    expect(unknown).toEqual([])
+  })
 })
 
 describe('docs checks find what is broken', () => {
@@ -327,6 +348,14 @@ describe('docs checks find what is broken', () => {
     const schema: SchemaNode = { properties: { listen: { properties: { tls: { properties: { clientCa: { type: 'string' } } } } }, endpoints: { type: 'array', items: { $ref: '#/definitions/e' } } as SchemaNode }, definitions: { e: { properties: { name: { type: 'string' } } } } } as SchemaNode
     const values: SchemaNode = { properties: { endpoints: { items: { properties: { secretName: { type: 'string' } } } }, resources: { type: 'object' } } }
     expect(unknownKeyPaths(doc('`listen.tls.clientCa`, `listen.tls.clientCA`, `endpoints[].name: partner`, `endpoints[].secretName`, `endpoints[].nmae`, `x.y`, `resources.limits.cpu`, `listen.tls.clientCa.x`, `config/gateway.yaml`'), [schema, values])).toEqual(['docs/x.md:1: listen.tls.clientCA', 'docs/x.md:1: endpoints[].nmae', 'docs/x.md:1: listen.tls.clientCa.x'])
+  })
+
+  it('bench: the program and its flags', () => {
+    expect(benchInvocations('npm run bench -- --quick --paths a \\\n  --rounds 1\n`npm run bench:instructions -- --node x`\nnode dist/bench/run.js --help # --not-this\n')).toEqual([
+      { program: 'dist/bench/run.js', flags: ['--quick', '--paths', '--rounds'], line: 1 },
+      { program: 'dist/bench/instructions.js', flags: ['--node'], line: 3 },
+      { program: 'dist/bench/run.js', flags: ['--help'], line: 4 },
+    ])
   })
 
   it('cli: the command and its flags, across continued lines', () => {
