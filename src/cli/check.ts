@@ -6,6 +6,7 @@
 import { loadConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { checkConfig, type EndpointReport } from '../gateway/index.js'
+import { storeStartProblems } from '../runtime/index.js'
 import { daysLeftText } from '../tls/index.js'
 
 export interface CheckResult {
@@ -22,7 +23,9 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
     if (e instanceof ConfigError) return { ok: false, output: e.problems.map(formatProblem).join('\n') + `\ncheck failed: ${e.problems.length} problem(s)\n` }
     throw e
   }
-  const { reports, problems } = checkConfig(config, now)
+  const checked = checkConfig(config, now)
+  const { reports } = checked
+  const problems = [...checked.problems, ...storeStartProblems(config)]
   const lines = [renderTable(reports, now)]
   for (const p of problems) lines.push(formatProblem(p))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)

@@ -6,7 +6,7 @@
 import { concealReferences, parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { checkConfig } from '../gateway/index.js'
-import { restartOnlyChanges, type RestartBaseline } from '../runtime/index.js'
+import { restartOnlyChanges, storeStartProblems, type RestartBaseline } from '../runtime/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
 export interface DraftProblem {
@@ -52,7 +52,7 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     if (e instanceof ConfigError) return { ok: false, problems: e.problems.map(toView) }
     throw e
   }
-  const problems = checkConfig(draft, now).problems.map(toView)
+  const problems = [...checkConfig(draft, now).problems, ...storeStartProblems(draft)].map(toView)
   // An endpoint's name can come from a `${env:}`/`${file:}` reference too: the lists show the
   // reference, so the draft cannot be used to read a variable or a file through them.
   const changes = diff(current, baseline, draft)

@@ -2,5 +2,6 @@
 export { adoptConfig, createRuntime, createStoreFile, needsStore, restartBaseline, restartOnlyChanges, storeLocationChanges, storeOpenProblems, type RestartBaseline, type Runtime, type RuntimeOptions } from './runtime.js'
 export type { Observer } from './observer.js'
 export { redisStoreOptions } from './redis-options.js'
+export { storeStartProblems } from './store-start-problems.js'
 export { keepRequestObjectsYoung } from './young-objects.js'
 export { createBufferedBodies, type BodyHold, type BufferedBodies } from './buffered-bodies.js'
