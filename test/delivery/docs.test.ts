@@ -9,6 +9,8 @@
  *     own parse and schema, only deployment files such as /etc/… being absent) or Helm values
  *     (merged over the chart's values.yaml, they pass values.schema.json); an indented block
  *     continues the block before it, under that block's first key;
+ *   - every config key path quoted (`listen.tls.clientCa`, `endpoints[].timeouts`) is a key of
+ *     the gateway's schema or of the chart's values.schema.json;
  *   - every `MTLS_GATEWAY_*` variable is read somewhere in the code, every metric named is one
  *     the gateway registers (and every one it registers is in the README), every `npm run X` is
  *     a script of package.json, and every flag given to a command of the gateway's CLI or to the
