@@ -11,7 +11,8 @@
  *     continues the block before it, under that block's first key;
  *   - every config key path quoted (`listen.tls.clientCa`, `endpoints[].timeouts`) is a key of
  *     the gateway's schema or of the chart's values.schema.json;
- *   - every `MTLS_GATEWAY_*` variable is read somewhere in the code, every metric named is one
+ *   - every `MTLS_GATEWAY_*` variable is read somewhere in the code (and every one the gateway,
+ *     its scripts or the bench read is named), every metric named is one
  *     the gateway registers (and every one it registers is in the README), every `npm run X` is
  *     a script of package.json, and every flag given to a command of the gateway's CLI or to the
  *     bench is one that program's `--help` lists.
@@ -269,6 +270,15 @@ describe('docs: what README.md and docs/*.md name exists', () => {
     const code = codeText()
     const named = new Set(DOCS.flatMap((d) => [...d.text.matchAll(/MTLS_GATEWAY_[A-Z0-9_]+/g)].map((m) => m[0])))
     expect([...named].filter((v) => !new RegExp(`\\b${v}\\b`).test(code))).toEqual([])
+  })
+
+  it('every MTLS_GATEWAY_* variable the gateway, its scripts or the bench read is named in the docs', () => {
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : /\.(ts|sh)$/.test(n) ? [join(dir, n)] : []))
+    const read = new Set(['src', 'scripts', 'bench'].flatMap(files).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/MTLS_GATEWAY_[A-Z0-9_]+/g)].map((m) => m[0])))
+    // Set by scripts/test.sh for test/delivery/runtime.test.ts, not a setting of anyone's.
+    read.delete('MTLS_GATEWAY_TEST_NODE')
+    const docs = DOCS.map((d) => d.text).join('\n')
+    expect([...read].filter((v) => !new RegExp(`\\b${v}\\b`).test(docs))).toEqual([])
   })
 
   it('every metric they name is registered, and every registered one is in the README', () => {
