@@ -1,6 +1,6 @@
 /** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
 import cluster from 'node:cluster'
-import { connectWorker, createLog, DEFAULT_RELOAD_TIMEOUT_MS, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
 import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
@@ -13,7 +13,7 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
   let gw: RunningGateway
   let configTexts: ConfigTexts | undefined
   try {
-    configTexts = cluster.isWorker ? await requestConfigTexts(configTextsWaitMs(o)) : undefined
+    configTexts = cluster.isWorker ? await requestConfigTexts() : undefined
     gw = await startGateway({ configFile: o.configFile, ops, ...(configTexts ? { configTexts } : {}), ...(o.port !== undefined ? { listen: { port: o.port } } : {}) })
   } catch (e) {
     if (!cluster.isWorker) throw e
@@ -27,11 +27,3 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
   if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
 }
 
-/**
- * How long a worker waits for its config texts. The primary hands them out once the reload in
- * progress, and one queued behind it, are settled: each may wait three `--reload-timeout`s
- * (starting workers, the answers, a rollback's answers).
- */
-function configTextsWaitMs(o: ServeCommandOptions): number {
-  return 60_000 + 6 * (o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS)
-}

@@ -93,6 +93,7 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
     },
     current: () => at.config,
     texts: async (w) => {
+      if (running ?? queued) o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
       while (running ?? queued) await (queued ?? running)
       at.starting.follow(w) // in the turn of the check: no reload begins between the two
       return Object.assign({}, at.texts)

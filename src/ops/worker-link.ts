@@ -67,16 +67,16 @@ export interface ConfigTexts {
   store?: StoreSettings
 }
 
-/** Worker side: asks the primary for the config texts to start from. */
-export function requestConfigTexts(timeoutMs: number): Promise<ConfigTexts> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      process.off('message', onMessage)
-      reject(new Error(`the cluster primary sent no config within ${timeoutMs} ms`))
-    }, timeoutMs)
+/**
+ * Worker side: asks the primary for the config texts to start from. No timer of its own: the
+ * primary answers once the reloads in progress settle, however long they take; a primary that
+ * dies closes the IPC channel, which ends the worker (node:cluster), and a worker that does not
+ * start in time is the primary's to kill (worker-pool.ts).
+ */
+export function requestConfigTexts(): Promise<ConfigTexts> {
+  return new Promise((resolve) => {
     const onMessage = (m: unknown): void => {
       if (!isMessage<PrimaryMessage & { type: 'mtls-gateway:config' }>(m, 'mtls-gateway:config')) return
-      clearTimeout(timer)
       process.off('message', onMessage)
       resolve({ start: m.start, current: m.current, startFiles: m.startFiles, currentFiles: m.currentFiles, ...(m.store ? { store: m.store } : {}) })
     }

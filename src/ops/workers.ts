@@ -20,7 +20,7 @@ import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
 import { deferSignal } from './signals.js'
 import { watchFiles } from './watch.js'
-import { WorkerPool } from './worker-pool.js'
+import { startWindowMs, WorkerPool } from './worker-pool.js'
 import { watchWorkers } from './worker-watchdog.js'
 import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 
@@ -77,8 +77,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const ask = createAsker(cluster)
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
+  const reloadTimeoutMs = o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS
   const pool = new WorkerPool({
     size: o.workers,
+    startWindowMs: startWindowMs(reloadTimeoutMs),
     registry,
     logger,
     exit,
@@ -96,7 +98,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, answerTimeoutMs: o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
+    configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
     serving: servingNow,
     onAccepted: (next, tls) => {
       o.log.addSecretValues(configSecretValues(next))
@@ -110,7 +112,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   cluster.on('message', (w: Worker, m: unknown) => {
     if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
-      void reloads.texts(w).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
+      void pool.holdStart(w, reloads.texts(w)).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
     }
   })
   const url = await pool.start()
