@@ -9,13 +9,28 @@ export type Jose = typeof import('jose')
 
 let loaded: Jose | undefined
 let loading: Promise<Jose> | undefined
+let failed = false
 
-/** jose, imported at the first call. */
+/** jose, imported at the first call; after a failed import, that failure until preloadJose tries again. */
 export async function jose(): Promise<Jose> {
-  return loaded ?? (loading ??= import('jose').then((m) => (loaded = m)))
+  return (
+    loaded ??
+    (loading ??= import('jose').then(
+      (m) => (loaded = m),
+      (e: unknown) => {
+        failed = true
+        throw e
+      },
+    ))
+  )
 }
 
-/** Imports jose now when `apps` registers any caller app (at start, and on a reload that adds the first). */
+/**
+ * Imports jose now when `apps` registers any caller app (at start, and on every reload with one):
+ * a reload tries a failed import again (the install may be fixed since).
+ */
 export async function preloadJose(apps: ReadonlyMap<string, unknown>): Promise<void> {
-  if (apps.size > 0) await jose()
+  if (apps.size === 0) return
+  if (failed) [failed, loading] = [false, undefined]
+  await jose()
 }

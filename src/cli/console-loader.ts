@@ -4,8 +4,9 @@
  * listens when the config turns the console on, else when a reload turns it on or at the first
  * request under /console/ (which then answers as the console does, "off" until it is set up).
  * An import that fails fails the start when the console is on at start; later (a reload turned it
- * on, or the first request) it is logged once, at error, and /console/ answers 500 naming it until
- * a restart (the install is broken: nothing retries it).
+ * on, or the first request) it is logged at error, and /console/ answers 500 naming it until the
+ * next reload with the console on imports it again (an operator who fixed the install reloads;
+ * requests meanwhile do not retry it, so a broken install costs no import per request).
  */
 import { CONSOLE_PREFIX, isConsoleOn, type AdminConfig, type GatewayConfig } from '../config/index.js'
 import type { AdminFacts, AdminRoutes } from '../ops/index.js'
@@ -26,17 +27,23 @@ export function createConsoleLoader(): ConsoleLoader {
   let build: ((hosts: ConsoleHosts) => AdminRoutes) | undefined
   let routes: AdminRoutes | undefined
   let loading: Promise<AdminRoutes> | undefined
+  /** The last import failed: the next reload that needs the console imports it again. */
+  let failed = false
+  let retried = false
   let closed = false
   let reportFailure: ((e: unknown) => void) | undefined
+  let reportRecovery: (() => void) | undefined
   const load = (make: (hosts: ConsoleHosts) => AdminRoutes): Promise<AdminRoutes> =>
     (loading ??= import('./console-host.js').then(
       (hosts) => {
+        if (retried) reportRecovery?.()
         routes = make(hosts)
         // The listener closed while the console loaded: stop what it started.
         if (closed) routes.close?.()
         return routes
       },
       (e: unknown) => {
+        failed = true
         reportFailure?.(e)
         throw e
       },
@@ -45,7 +52,8 @@ export function createConsoleLoader(): ConsoleLoader {
     mount(admin, make, log) {
       build = make
       if (isConsoleOn(admin())) return load(make)
-      reportFailure = (e) => log.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a restart')
+      reportFailure = (e) => log.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a reload with the console on loads them')
+      reportRecovery = () => log.info('console: its modules loaded at last (a reload tried the failed import again)')
       return {
         prefix: CONSOLE_PREFIX,
         handle: async (req, res, path) => (await load(make)).handle(req, res, path),
@@ -57,8 +65,14 @@ export function createConsoleLoader(): ConsoleLoader {
       }
     },
     follow(config) {
-      // A failed import is logged by load, and /console/ then answers 500 naming it.
-      if (build && isConsoleOn(config.admin)) load(build).catch(() => undefined)
+      if (!build || !isConsoleOn(config.admin)) return
+      // A reload that needs the console tries a failed import again; a failure is logged by load, and /console/ then answers 500 naming it.
+      if (failed) {
+        failed = false
+        retried = true
+        loading = undefined
+      }
+      load(build).catch(() => undefined)
     },
   }
 }

@@ -2,7 +2,8 @@
  * The OAuth 1.0a dance (dance/) as the composition root's feature, its modules imported only
  * when a config can use them: before the gateway serves when the config has profiles, when a
  * reload adds the first, else by the first request that reaches the dance (a /gateway/oauth1/
- * route, a per-user token, an identity merge), which then waits for the import once.
+ * route, a per-user token, an identity merge), which then waits for the import once. A failed
+ * import fails the requests that need the dance until a reload that needs it imports it again.
  */
 import type { GatewayConfig } from '../config/index.js'
 import type { OAuth1Feature } from '../dance/index.js'
@@ -18,10 +19,22 @@ const usesDance = (config: GatewayConfig): boolean => config.profiles.length > 0
 export const lazyOAuth1Feature: FeatureFactory = (ctx) => {
   let feature: OAuth1Feature | undefined
   let loading: Promise<OAuth1Feature> | undefined
-  const load = async (): Promise<OAuth1Feature> => feature ?? (loading ??= import('../dance/index.js').then((m) => (feature = m.createOAuth1Feature(ctx))))
+  let failed = false
+  const load = async (): Promise<OAuth1Feature> =>
+    feature ??
+    (loading ??= import('../dance/index.js').then(
+      (m) => (feature = m.createOAuth1Feature(ctx)),
+      (e: unknown) => {
+        failed = true
+        throw e
+      },
+    ))
   const onCompiled = (gateway: Gateway): void => {
-    // A failed import is the first request's to report.
-    if (usesDance(gateway.config)) load().catch(() => undefined)
+    if (!usesDance(gateway.config)) return
+    // A reload that needs the dance tries a failed import again (the install may be fixed since);
+    // requests meanwhile fail with the last failure. A failed import is the first request's to report.
+    if (failed) [failed, loading] = [false, undefined]
+    load().catch(() => undefined)
   }
   // Loaded at start: the dance itself serves (no step between it and each request).
   if (usesDance(ctx.ref.current.config)) return load().then((f) => ({ ...f, onCompiled }))

@@ -5,7 +5,8 @@
  * good: nothing else changed), and /console/ answers the JSON 500 naming it.
  *
  * Fault injection: a module hook (NODE_OPTIONS --import) makes cli/console-host.js fail to
- * resolve, in every process of the instance, as a broken install would.
+ * resolve, in every process of the instance, as a broken install would, until the file
+ * CONSOLE_FIXED_FILE exists (the install is fixed): the next reload imports it again.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,24 +18,28 @@ import { spawn } from 'node:child_process'
 
 const BROKEN_CONSOLE = `data:text/javascript,${encodeURIComponent(`
 import { registerHooks } from 'node:module'
+import { existsSync } from 'node:fs'
 registerHooks({ resolve(specifier, context, next) {
-  if (specifier.endsWith('/console-host.js')) throw new Error('injected: cannot load ' + specifier)
+  const fixed = process.env.CONSOLE_FIXED_FILE
+  if (specifier.endsWith('/console-host.js') && !(fixed && existsSync(fixed))) throw new Error('injected: cannot load ' + specifier)
   return next(specifier, context)
 } })
 `)}`
 
 const TOKEN = 'console-token-0123456789'
-const LOAD_FAILED = 'console: its modules could not be loaded; /console/ answers 500 until a restart'
+const LOAD_FAILED = 'console: its modules could not be loaded; /console/ answers 500 until a reload with the console on loads them'
+const LOADED_AT_LAST = 'console: its modules loaded at last (a reload tried the failed import again)'
 const use = useSpawnedGateways()
 
 const yaml = (admin: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0${admin} }\nendpoints: []\n`
 
 describe('a console that cannot load', () => {
   for (const workers of [1, 2]) {
-    it(`turned on by a reload (--workers ${workers}): logged at error at once, and /console/ answers 500 naming it`, async () => {
+    it(`turned on by a reload (--workers ${workers}): logged at error at once, /console/ answers 500 naming it, and the next reload imports it again`, async () => {
       const config = join(use.pki.dir, `reload-${workers}.yaml`)
+      const fixed = join(use.pki.dir, `fixed-${workers}`)
       writeFileSync(config, yaml(''))
-      const gp = await use.spawn(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` })
+      const gp = await use.spawn(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${BROKEN_CONSOLE}`, CONSOLE_FIXED_FILE: fixed })
       const admin = await adminUrlOf(gp)
       const from = gp.output.length
       writeFileSync(config, yaml(`, token: ${TOKEN}`))
@@ -43,8 +48,17 @@ describe('a console that cannot load', () => {
       const page = await get(`${admin}/console/`)
       expect(page.status).toBe(500)
       expect(JSON.parse(page.text)).toEqual({ errors: [{ msg: 'admin: injected: cannot load ./console-host.js', code: 500 }] })
-      // Logged once: the import is not retried.
+      // Logged once: requests do not retry the import.
+      expect((await get(`${admin}/console/`)).status).toBe(500)
       expect(gp.logEntries(from).filter((e) => e.msg === LOAD_FAILED)).toHaveLength(1)
+      // The install is fixed, and the operator reloads: the console serves, no restart.
+      writeFileSync(fixed, '')
+      const again = gp.output.length
+      process.kill(gp.child.pid as number, 'SIGHUP')
+      await eventually(() => gp.logEntries(again).find((e) => e.msg === LOADED_AT_LAST || e.msg === LOAD_FAILED), 60_000, 'the import to be tried again')
+      expect(gp.logEntries(again).filter((e) => e.msg === LOAD_FAILED)).toEqual([])
+      expect(gp.logEntries(again).find((e) => e.msg === LOADED_AT_LAST)).toMatchObject({ level: 'info', pid: gp.child.pid })
+      expect((await get(`${admin}/console/`)).status).toBe(200)
     }, 120_000)
   }
 
