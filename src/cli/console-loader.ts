@@ -22,57 +22,63 @@ export interface ConsoleLoader {
   follow(config: GatewayConfig): void
 }
 
+/** What a loader knows of its console's import. */
+interface ImportState {
+  routes?: AdminRoutes
+  /** The listener closed: routes built after it are stopped at once. */
+  closed: boolean
+  /** The last import failed: the next reload that needs the console imports it again. */
+  failed: boolean
+  retried: boolean
+  /** Where a failure is logged: set once the start is over (at start a failure fails the start). */
+  log?: AdminFacts['log']
+}
+
 /** A loader for one admin listener's console. */
 export function createConsoleLoader(): ConsoleLoader {
   let build: ((hosts: ConsoleHosts) => AdminRoutes) | undefined
-  let routes: AdminRoutes | undefined
   let loading: Promise<AdminRoutes> | undefined
-  /** The last import failed: the next reload that needs the console imports it again. */
-  let failed = false
-  let retried = false
-  let closed = false
-  let reportFailure: ((e: unknown) => void) | undefined
-  let reportRecovery: (() => void) | undefined
-  const load = (make: (hosts: ConsoleHosts) => AdminRoutes): Promise<AdminRoutes> =>
-    (loading ??= import('./console-host.js').then(
-      (hosts) => {
-        if (retried) reportRecovery?.()
-        routes = make(hosts)
-        // The listener closed while the console loaded: stop what it started.
-        if (closed) routes.close?.()
-        return routes
-      },
-      (e: unknown) => {
-        failed = true
-        reportFailure?.(e)
-        throw e
-      },
-    ))
+  const state: ImportState = { closed: false, failed: false, retried: false }
+  const load = (make: (hosts: ConsoleHosts) => AdminRoutes): Promise<AdminRoutes> => (loading ??= importRoutes(state, make))
   return {
     mount(admin, make, log) {
       build = make
       if (isConsoleOn(admin())) return load(make)
-      reportFailure = (e) => log.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a reload with the console on loads them')
-      reportRecovery = () => log.info('console: its modules loaded at last (a reload tried the failed import again)')
+      state.log = log
       return {
         prefix: CONSOLE_PREFIX,
         handle: async (req, res, path) => (await load(make)).handle(req, res, path),
-        listed: () => routes?.listed?.() ?? isConsoleOn(admin()),
+        listed: () => state.routes?.listed?.() ?? isConsoleOn(admin()),
         close: () => {
-          closed = true
-          routes?.close?.()
+          state.closed = true
+          state.routes?.close?.()
         },
       }
     },
     follow(config) {
       if (!build || !isConsoleOn(config.admin)) return
-      // A reload that needs the console tries a failed import again; a failure is logged by load, and /console/ then answers 500 naming it.
-      if (failed) {
-        failed = false
-        retried = true
-        loading = undefined
-      }
+      // A reload that needs the console imports it again after a failure (the install may be
+      // fixed since); load logs a failure, and /console/ then answers 500 naming it.
+      if (state.failed) [state.failed, state.retried, loading] = [false, true, undefined]
       load(build).catch(() => undefined)
     },
   }
+}
+
+/** Imports the console's modules and builds its routes with `make`. */
+function importRoutes(state: ImportState, make: (hosts: ConsoleHosts) => AdminRoutes): Promise<AdminRoutes> {
+  return import('./console-host.js').then(
+    (hosts) => {
+      if (state.retried) state.log?.info('console: its modules loaded at last (a reload tried the failed import again)')
+      state.routes = make(hosts)
+      // The listener closed while the console loaded: stop what it started.
+      if (state.closed) state.routes.close?.()
+      return state.routes
+    },
+    (e: unknown) => {
+      state.failed = true
+      state.log?.error({ err: e }, 'console: its modules could not be loaded; /console/ answers 500 until a reload with the console on loads them')
+      throw e
+    },
+  )
 }

@@ -98,8 +98,7 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
       at.starting.follow(w) // in the turn of the check: no reload begins between the two
       return Object.assign({}, at.texts)
     },
-    lastReload: () => at.lastReload,
-    loadedAt: () => at.loadedAt,
+    lastReload: () => at.lastReload, loadedAt: () => at.loadedAt,
     leaving: () => at.leaving,
   }
 }

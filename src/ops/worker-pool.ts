@@ -16,13 +16,6 @@ import { nextCrashDelay } from './crash-backoff.js'
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
 const KILL_MARGIN_MS = 5000
-/** What a worker's start may take besides a config build (`--reload-timeout`): booting node and loading its modules, on a slow or throttled CPU. */
-const START_BOOT_MS = 30_000
-
-/** How long the pool lets a worker start (fork to asking its config, and given its config to listening) before it kills it. */
-export function startWindowMs(reloadTimeoutMs: number): number {
-  return START_BOOT_MS + reloadTimeoutMs
-}
 
 /** What the pool needs from the primary. */
 export interface WorkerPoolOptions {
@@ -33,8 +26,6 @@ export interface WorkerPoolOptions {
   logger: Logger
   /** Called first for every worker that exited. */
   onExit(worker: Worker): void
-  /** How long a worker may start, not counting the time the primary holds its config (startWindowMs). */
-  startWindowMs: number
   /** The drain grace period in force (drain.graceMs): workers alive after it (and a margin) are killed. */
   graceMs(): number
   /** Stops what the primary runs besides its workers, once every worker has exited after a drain. */
@@ -53,10 +44,6 @@ export class WorkerPool {
   readonly #toldToDrain = new WeakSet<Worker>()
   /** Workers the primary drained on purpose, with why: their exit is no crash. */
   readonly #drained = new WeakMap<Worker, WorkerDrainReason>()
-  /** Workers starting, with the timer that kills one still starting at the end of its window (paused while the primary holds its config). */
-  readonly #startTimers = new Map<Worker, NodeJS.Timeout>()
-  /** Why the start failed, as the first worker to fail it said (or the pool, for one that did not start in time). */
-  #startFailure: string | undefined
   /** When workers exited unexpectedly in the last 30 s. */
   readonly #crashes: number[] = []
   #started = false
@@ -88,8 +75,9 @@ export class WorkerPool {
     cluster.on('message', (w: Worker, m: unknown) => this.#follow(w, m))
     const url = await new Promise<string>((resolve, reject) => {
       let up = 0
+      let failure: string | undefined
       const onMessage = (_w: Worker, m: unknown): void => {
-        if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) this.#startFailure ??= m.line
+        if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
         if (isMessage<Listening>(m, 'mtls-gateway:listening') && ++up === this.#o.size) {
           cluster.off('message', onMessage)
           resolve(m.url)
@@ -98,10 +86,9 @@ export class WorkerPool {
       cluster.on('message', onMessage)
       cluster.on('exit', (w, code, signal) => {
         this.#live.delete(w)
-        this.#startDone(w)
         this.#o.onExit(w)
         // The worker's own reason (a port in use…) is the one line; it did not print it.
-        if (!this.#started) return reject(this.#startFailure !== undefined ? new WorkerStartFailure(this.#startFailure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
+        if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal)
         const reason = this.#drained.get(w)
         if (reason !== undefined) return this.#replaceDrained(w, reason, code, signal)
@@ -168,42 +155,8 @@ export class WorkerPool {
     this.#drains.inc({ reason })
   }
 
-  /**
-   * The primary holds `w`'s start until `texts` settles (the config it starts from waits for the
-   * reloads in progress): its start window is paused meanwhile, and begins again when they come.
-   */
-  async holdStart<T>(w: Worker, texts: Promise<T>): Promise<T> {
-    this.#startDone(w)
-    try {
-      return await texts
-    } finally {
-      if (!w.isDead() && !this.#serving.has(w)) this.#watchStart(w)
-    }
-  }
-
   #fork(): void {
-    const w = cluster.fork()
-    this.#live.add(w)
-    this.#watchStart(w)
-  }
-
-  /** A worker stuck in its start (a hung listen, a stopped process) serves nothing and would hold the instance's start or a replacement's place for ever. */
-  #watchStart(w: Worker): void {
-    const windowMs = this.#o.startWindowMs
-    const timer = setTimeout(() => {
-      this.#startTimers.delete(w)
-      const problem = `it did not start within ${windowMs} ms`
-      this.#startFailure ??= `worker ${w.process.pid}: ${problem}`
-      this.#o.logger.error({ worker: w.process.pid, problem }, 'worker still starting: killing it to replace it')
-      w.process.kill('SIGKILL')
-    }, timerDelay(windowMs))
-    timer.unref()
-    this.#startTimers.set(w, timer)
-  }
-
-  #startDone(w: Worker): void {
-    clearTimeout(this.#startTimers.get(w))
-    this.#startTimers.delete(w)
+    this.#live.add(cluster.fork())
   }
 
   /** Every worker message, from the start on: who serves, and (after the start) how a replacement fares. */
@@ -212,7 +165,6 @@ export class WorkerPool {
     if (this.#started && isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) this.#o.logger.error({ worker: w.process.pid, problem: m.line }, 'a replacement worker could not start')
     // And when it serves: until then the survivors carry the load (readiness asks only serving workers).
     if (isMessage<Listening>(m, 'mtls-gateway:listening')) {
-      this.#startDone(w)
       this.#serving.add(w)
       if (this.#started) this.#o.logger.info({ worker: w.process.pid }, 'replacement worker listening')
     }

@@ -20,7 +20,8 @@ import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
 import { deferSignal } from './signals.js'
 import { watchFiles } from './watch.js'
-import { startWindowMs, WorkerPool } from './worker-pool.js'
+import { startWindowMs, watchStartWindows } from './start-window.js'
+import { WorkerPool } from './worker-pool.js'
 import { watchWorkers } from './worker-watchdog.js'
 import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 
@@ -78,9 +79,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
   const reloadTimeoutMs = o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS
+  const starts = watchStartWindows(startWindowMs(reloadTimeoutMs), logger)
   const pool = new WorkerPool({
     size: o.workers,
-    startWindowMs: startWindowMs(reloadTimeoutMs),
     registry,
     logger,
     exit,
@@ -112,7 +113,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   cluster.on('message', (w: Worker, m: unknown) => {
     if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
-      void pool.holdStart(w, reloads.texts(w)).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
+      void starts.hold(w, reloads.texts(w)).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
     }
   })
   const url = await pool.start()
@@ -148,10 +149,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
-  const drain = (signal: NodeJS.Signals): void => pool.drain(signal)
   onHup(() => void reloads.reload('SIGHUP'))
-  process.on('SIGTERM', () => drain('SIGTERM'))
-  process.on('SIGINT', () => drain('SIGINT'))
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => pool.drain(signal))
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })
 }

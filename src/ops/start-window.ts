@@ -1,0 +1,57 @@
+/**
+ * The `--workers` primary's guard over starting workers. A worker has no timer of its own while
+ * it starts (it waits for its config texts as long as the primary's reloads take), so one stuck
+ * in its start (a hung listen(), a stopped process) would hold the instance's start, or a
+ * replacement's place, for ever: the primary kills one that does not start within its window,
+ * and the pool replaces it as a crashed one (at the instance's start, the start fails).
+ */
+import cluster, { type Worker } from 'node:cluster'
+import type { Logger } from 'pino'
+import { timerDelay } from './timer-delay.js'
+import { isMessage, type WorkerMessage } from './worker-link.js'
+
+/** What a start may take besides building a config (`--reload-timeout`): booting node and loading its modules, on a slow or throttled CPU. */
+const BOOT_MS = 30_000
+
+/** A worker's start window: from its fork to asking for its config, and again from being handed it to listening. */
+export function startWindowMs(reloadTimeoutMs: number): number {
+  return BOOT_MS + reloadTimeoutMs
+}
+
+/** The start windows of every worker forked from now on. */
+export interface StartWindows {
+  /** The primary holds `w`'s start until `texts` settles (the reloads in progress): its window pauses meanwhile, and begins again then. */
+  hold<T>(w: Worker, texts: Promise<T>): Promise<T>
+}
+
+type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
+
+/** Watches every worker forked from now on; kills one still starting at the end of its window. */
+export function watchStartWindows(windowMs: number, log: Logger): StartWindows {
+  const timers = new Map<Worker, NodeJS.Timeout>()
+  const done = (w: Worker): void => {
+    clearTimeout(timers.get(w))
+    timers.delete(w)
+  }
+  const watch = (w: Worker): void => {
+    const timer = setTimeout(() => {
+      timers.delete(w)
+      log.error({ worker: w.process.pid, problem: `it did not start within ${windowMs} ms` }, 'worker still starting: killing it to replace it')
+      w.process.kill('SIGKILL')
+    }, timerDelay(windowMs))
+    timers.set(w, timer.unref())
+  }
+  cluster.on('fork', watch)
+  cluster.on('exit', done)
+  cluster.on('message', (w: Worker, m: unknown) => void (isMessage<Listening>(m, 'mtls-gateway:listening') && done(w)))
+  return {
+    async hold(w, texts) {
+      done(w)
+      try {
+        return await texts
+      } finally {
+        if (!w.isDead()) watch(w)
+      }
+    },
+  }
+}
