@@ -1,0 +1,60 @@
+/**
+ * The primary's start windows (ops/start-window.ts), on node:cluster's events with fake workers
+ * and fake timers: a worker still starting at the end of its window is killed, the window pauses
+ * while the primary holds the worker's config (a reload in progress, however long), and a worker
+ * that listens or exits is forgotten.
+ */
+import cluster, { type Worker } from 'node:cluster'
+import pino from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { startWindowMs, watchStartWindows } from '../../src/ops/start-window.js'
+
+const WINDOW_MS = 1000
+
+function fakeWorker(pid: number): Worker & { kills: string[] } {
+  const kills: string[] = []
+  return { kills, isDead: () => false, process: { pid, kill: (signal: string) => void kills.push(signal) } } as unknown as Worker & { kills: string[] }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  cluster.removeAllListeners()
+  vi.useRealTimers()
+})
+
+describe('start windows', () => {
+  it('are 30 s plus --reload-timeout', () => {
+    expect(startWindowMs(45_000)).toBe(75_000)
+  })
+
+  it('kill a worker still starting at the end of its window, and none that listens or exits first', () => {
+    watchStartWindows(WINDOW_MS, pino({ enabled: false }))
+    const [stuck, listening, gone] = [fakeWorker(1), fakeWorker(2), fakeWorker(3)]
+    for (const w of [stuck, listening, gone]) cluster.emit('fork', w)
+    cluster.emit('message', listening, { type: 'mtls-gateway:listening', url: 'http://x' })
+    cluster.emit('exit', gone)
+    vi.advanceTimersByTime(WINDOW_MS - 1)
+    expect(stuck.kills).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect([stuck.kills, listening.kills, gone.kills]).toEqual([['SIGKILL'], [], []])
+  })
+
+  it('pause while the primary holds the config, however long, and begin again when it comes', async () => {
+    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }))
+    const w = fakeWorker(4)
+    cluster.emit('fork', w)
+    vi.advanceTimersByTime(WINDOW_MS - 1)
+    let handOver: (texts: string) => void = () => undefined
+    const held = windows.hold(w, new Promise<string>((resolve) => (handOver = resolve)))
+    vi.advanceTimersByTime(100 * WINDOW_MS)
+    expect(w.kills).toEqual([])
+    handOver('texts')
+    expect(await held).toBe('texts')
+    vi.advanceTimersByTime(WINDOW_MS - 1)
+    expect(w.kills).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(w.kills).toEqual(['SIGKILL'])
+  })
+})
