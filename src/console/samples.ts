@@ -4,7 +4,7 @@
  * kept for a few minutes. Rates are differences between samples, so a worker restart
  * (counters back to 0) shows as a gap, never as a negative rate.
  */
-import type { WorkerMetrics } from '../ops/index.js'
+import { NO_ENDPOINT_LABEL, type WorkerMetrics } from '../ops/index.js'
 
 const P = 'mtls_gateway_'
 export const SAMPLE_EVERY_MS = 5000
@@ -38,14 +38,14 @@ function read(metrics: WorkerMetrics, at: number): Sample {
   for (const m of metrics) {
     if (m.name === `${P}requests_total`) {
       for (const v of m.values) {
-        const ep = String(v.labels.endpoint ?? 'none')
+        const ep = String(v.labels.endpoint ?? NO_ENDPOINT_LABEL)
         const row = (s.endpoints[ep] ??= [0, 0])
         row[0] += v.value
         if (/^[45]xx$/.test(String(v.labels.status_class))) row[1] += v.value
       }
     } else if (m.name === `${P}upstream_tls_handshake_failures_total`) {
       for (const v of m.values) {
-        const byReason = (s.handshakeFailures[String(v.labels.endpoint ?? 'none')] ??= {})
+        const byReason = (s.handshakeFailures[String(v.labels.endpoint ?? NO_ENDPOINT_LABEL)] ??= {})
         const reason = String(v.labels.reason ?? 'unknown')
         byReason[reason] = (byReason[reason] ?? 0) + v.value
       }

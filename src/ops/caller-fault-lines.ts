@@ -9,6 +9,7 @@
  * credentials are attached), caller_not_allowed.
  */
 import { REASONS, STATUS, type Reason } from '../errors.js'
+import { CLIENT_CAUSED_5XX } from './access-line.js'
 import type { RequestRecord } from '../proxy/listener.js'
 import type { GatewayLog } from './log.js'
 import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-cap.js'
@@ -20,17 +21,14 @@ import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-ca
  */
 const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed'])
 
-/** The 5xx a client causes at will: 505 answers the HTTP version its request line names, not a failure of the gateway's. */
-const CLIENT_SIDE_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported'])
-
 /**
  * Reasons a client causes without credentials: every 4xx reason (a credential challenge is one;
- * 499, the caller leaving, too) and CLIENT_SIDE_5XX, but PER_EVENT's. Derived from the reason
+ * 499, the caller leaving, too) and CLIENT_CAUSED_5XX, but PER_EVENT's. Derived from the reason
  * table, so a new client-side reason is capped unless it is named above; nothing else on the
  * gateway's or an upstream's side (5xx) ever is.
  */
 const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>(
-  REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500 || CLIENT_SIDE_5XX.has(r))),
+  REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500 || CLIENT_CAUSED_5XX.has(r))),
 )
 
 /** What a capped line is: a finished request's access line, a failed handshake's, or a limit's line. */

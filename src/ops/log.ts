@@ -7,6 +7,7 @@ import { fstatSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { RequestRecord } from '../proxy/listener.js'
+import { accessFields, accessLevel } from './access-line.js'
 import { createLineSink, PIPE_BUF } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
@@ -81,7 +82,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   return {
     logger,
     access(record, upstream) {
-      const level = record.status >= 500 ? 'warn' : 'info'
+      const level = accessLevel(record)
       if (!logger.isLevelEnabled(level)) return
       const time = options.timestamp()
       if (deferred) deferred.writeDeferred(() => line(level, time, record, upstream))
@@ -129,80 +130,4 @@ export function cachedIsoTime(): () => string {
     last = `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`
     return last
   }
-}
-
-const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10)
-
-/** `,"name":value` in JSON, nothing for undefined (as pino leaves such keys out). */
-function field(name: string, v: string | number | boolean | undefined): string {
-  if (v === undefined) return ''
-  if (typeof v === 'number') return `,"${name}":${Number.isFinite(v) ? String(v) : 'null'}`
-  return `,"${name}":${typeof v === 'string' ? JSON.stringify(v) : String(v)}`
-}
-
-/**
- * `field(name, v)` for a string value that repeats from request to request (an endpoint's name,
- * the method, the mode): the fragment is made once per value, and at most 256 values are kept,
- * so values a caller chooses cannot grow it.
- */
-function repeatedField(name: string): (v: string | undefined) => string {
-  const fragments = new Map<string, string>()
-  return (v) => {
-    if (v === undefined) return ''
-    let f = fragments.get(v)
-    if (f === undefined) {
-      f = field(name, v)
-      if (fragments.size < 256) fragments.set(v, f)
-    }
-    return f
-  }
-}
-
-const modeField = repeatedField('mode')
-const endpointField = repeatedField('endpoint')
-const methodField = repeatedField('method')
-
-/**
- * The upstream connection's fields, made once per facts object: the observer hands every
- * request on a connection the same frozen object (upstream-facts.ts). A facts object that is
- * not frozen could still change, so its fields are made each time.
- */
-const upstreamFragments = new WeakMap<UpstreamFacts, string>()
-function upstreamFields(up: UpstreamFacts | undefined): string {
-  if (up === undefined) return ''
-  let f = upstreamFragments.get(up)
-  if (f === undefined) {
-    f = field('tlsHandshakeMs', ms(up.handshakeMs)) + field('upstreamAddress', up.address) + field('tlsVersion', up.tlsVersion) + field('connectionReused', up.reused) + field('tlsResumed', up.resumed)
-    if (Object.isFrozen(up)) upstreamFragments.set(up, f)
-  }
-  return f
-}
-
-/** The access line's own keys, in the order operators and tests know. */
-function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
-  const facts = r.facts
-  let line =
-    field('reqId', r.id) +
-    modeField(r.mode) +
-    endpointField(facts.endpoint) +
-    methodField(r.method) +
-    field('status', r.status) +
-    field('durationMs', ms(r.durationMs)) +
-    field('upstreamMs', ms(facts.upstreamMs)) +
-    field('upstreamRetries', facts.upstreamRetries) +
-    upstreamFields(up) +
-    field('clientAddress', r.clientAddress) +
-    field('caller', facts.caller) +
-    field('tenant', facts.tenant) +
-    field('passThrough', r.passThrough) +
-    field('requestBytes', r.requestBytes) +
-    field('responseBytes', r.responseBytes)
-  const trace = facts.trace
-  if (trace !== undefined) line += field('trace_id', trace.traceId) + field('span_id', trace.spanId)
-  if (r.error) {
-    line += field('reason', r.error.reason) + field('error', r.error.message)
-    // An unknown failure is a bug: its stack is what the operator needs.
-    if (r.error.reason === 'internal' && r.error.cause instanceof Error) line += field('cause', r.error.cause.stack ?? r.error.cause.message)
-  }
-  return line
 }

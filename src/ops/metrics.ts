@@ -16,7 +16,7 @@ import { createWorkerCounters } from './worker-counters.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
-export { methodLabel, statusClass, type RequestExtras } from './request-metrics.js'
+export { endpointLabel, GATEWAY_API_LABEL, methodLabel, NO_ENDPOINT_LABEL, statusClass, type RequestExtras } from './request-metrics.js'
 export type { CertificateKind, CertificateValidity } from './certificate-metrics.js'
 
 /** Where metrics register and whether Node process metrics are collected. */

@@ -11,11 +11,11 @@ import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
-import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts } from './admin-facts.js'
+import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts, type HandshakeRecorder } from './admin-facts.js'
 import { certificateValidities, degradationMessages, interceptionDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { createLog, type GatewayLog } from './log.js'
-import { createMetrics, type Metrics } from './metrics.js'
+import { createMetrics, endpointLabel, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
 import { watchSnapshot } from './snapshot-gauges.js'
 import { startOps } from './start-ops.js'
@@ -126,10 +126,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined, tunnel: r.passThrough !== undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.facts.upstreamRetries !== undefined && r.facts.endpoint !== undefined) metrics.upstreamRetry(r.facts.endpoint, r.facts.upstreamRetries)
-    if (r.error && isHandshakeReason(r.error.reason)) {
-      metrics.handshakeFailure(r.facts.endpoint ?? 'none', r.error.reason)
-      handshakes.failed(r.facts.endpoint ?? 'none', r.error.reason)
-    }
+    if (r.error && isHandshakeReason(r.error.reason)) handshakeFailed(metrics, handshakes, endpointLabel(r.facts.endpoint, r.mode), r.error.reason)
     trace?.connection(up)
     // Counted above in full; only the line is capped.
     if (faults.accessAllowed(r)) log.access(r, up)
@@ -160,6 +157,12 @@ export function createOps(o: OpsOptions = {}): Ops {
     // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
     start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
   }
+}
+
+/** An upstream TLS handshake that failed: counted, and kept as the endpoint's last failure (the console shows it). */
+function handshakeFailed(metrics: Metrics, handshakes: HandshakeRecorder, endpoint: string, reason: string): void {
+  metrics.handshakeFailure(endpoint, reason)
+  handshakes.failed(endpoint, reason)
 }
 
 /** Endpoints whose host and pathPrefix an earlier one already claims (forward mode picks the first); per adopted snapshot. */

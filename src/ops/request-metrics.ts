@@ -26,7 +26,19 @@ export interface RequestExtras {
 export type RecordRequest = (endpoint: string | undefined, method: string, status: number, durationMs: number, upstreamMs?: number, extras?: RequestExtras) => void
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'])
-const NO_ENDPOINT = 'none'
+/**
+ * The endpoint label of a request matched to no endpoint: `_gateway` for the gateway API
+ * (`/gateway/…`: its own 5xx are the store's, the OAuth provider's or a bug), `_none` for the rest
+ * (refused before routing, pass-through tunnels, unknown routes). Endpoint names start with a
+ * letter or digit (config schema), so no endpoint's label is ever one of these.
+ */
+export const GATEWAY_API_LABEL = '_gateway'
+export const NO_ENDPOINT_LABEL = '_none'
+
+/** The endpoint label of a request: its endpoint's name, else by its way in (`mode`) one of the reserved values above. */
+export function endpointLabel(endpoint: string | undefined, mode: string | undefined): string {
+  return endpoint ?? (mode === 'api' ? GATEWAY_API_LABEL : NO_ENDPOINT_LABEL)
+}
 const DURATION = 'mtls_gateway_request_duration_seconds'
 
 /** A request method as a bounded label: anything unusual becomes "other". */
@@ -82,7 +94,7 @@ export function createRequestMetrics(registry: Registry, buckets: number[]): { r
   }
   return {
     request(endpoint, method, status, durationMs, upstreamMs, extras = {}) {
-      const name = endpoint ?? NO_ENDPOINT
+      const name = endpointLabel(endpoint, extras.mode)
       const b = bound(name)
       const m = methodLabel(method)
       const cls = statusClass(status)

@@ -4,7 +4,8 @@
  * ServiceMonitor labels them, make no rule fire. The same scrapes with one failure written in
  * (a store down, 5xx, handshake failures, a failed reload, a certificate near expiry, a degraded
  * endpoint) make the matching rule fire, so "nothing fires" is not the evaluator's blindness. A
- * client's HTTP/2 preface before each scrape (505 under endpoint "none") fires nothing.
+ * client's HTTP/2 preface before each scrape (505 under endpoint "_none") fires nothing; the gateway
+ * API's own 5xx (endpoint "_gateway") fire MtlsGatewayApiErrorRatio.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -56,6 +57,8 @@ beforeAll(async () => {
   expect(g.gw.runtime.store).toBeUndefined()
   for (let i = 0; i < 3; i++) expect((await send(g.gw.url, `/proxy/partner/a${i}`)).status).toBe(200)
   expect(await http2Preface(g.gw.url)).toMatch(/^HTTP\/1\.1 505 /)
+  // A request to the gateway API, counted under endpoint "_gateway".
+  expect((await send(g.gw.url, '/gateway/no-such-route')).status).toBe(404)
   const first = await liveScrape()
   for (let i = 0; i < 5; i++) expect((await send(g.gw.url, `/proxy/partner/b${i}`)).status).toBe(200)
   // A client speaking HTTP/2 prior knowledge, before each scrape: a 505 under endpoint "none", the caller's doing.
@@ -100,7 +103,9 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     const [, later] = scrapes
     expect(later.samples.filter((s) => s.name === 'mtls_gateway_store_up')).toEqual([])
     expect(later.samples.find((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === 'partner')?.value).toBe(8)
-    expect(later.samples.filter((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === 'none').map((s) => [s.labels.status_class, s.value])).toEqual([['5xx', 2]])
+    const byClass = (endpoint: string): [string | undefined, number][] => later.samples.filter((s) => s.name === 'mtls_gateway_requests_total' && s.labels.endpoint === endpoint).map((s) => [s.labels.status_class, s.value])
+    expect(byClass('_none')).toEqual([['5xx', 2]])
+    expect(byClass('_gateway')).toEqual([['4xx', 1]])
   })
 
   it('fire nothing', () => {
@@ -128,11 +133,16 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later] }]))).toEqual(['MtlsGatewayCrlNextUpdateSoon'])
     expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later + 7 * 86400] }]))).toEqual([])
     expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
-    // Matched to no endpoint (endpoint="none"): the 505 of clients speaking HTTP/2 prior knowledge
+    // Matched to no endpoint (endpoint="_none"): the 505 of clients speaking HTTP/2 prior knowledge
     // (`PRI * HTTP/2.0`) or a scanner's HTTP/3.0 request lines are the callers' doing, not a backend's.
-    const noEndpoint5xx = (values: [number, number]) => [{ name: 'mtls_gateway_requests_total', labels: { endpoint: 'none', method: 'GET', status_class: '5xx' }, values }]
-    expect(fired(changed(noEndpoint5xx([0, 500])))).toEqual([])
-    expect(fired(changed([...noEndpoint5xx([0, 500]), { name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    const served5xx = (endpoint: string, values: [number, number]) => [{ name: 'mtls_gateway_requests_total', labels: { endpoint, method: 'GET', status_class: '5xx' }, values }]
+    expect(fired(changed(served5xx('_none', [0, 500])))).toEqual([])
+    expect(fired(changed([...served5xx('_none', [0, 500]), ...served5xx('partner', [0, 10])]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    // The gateway API's own 5xx (502 oauth_provider_failed, 503 store_unavailable, 500): an alert of their own.
+    expect(fired(changed(served5xx('_gateway', [0, 10])))).toEqual(['MtlsGatewayApiErrorRatio'])
+    expect(fired(changed([...served5xx('_none', [0, 500]), ...served5xx('_gateway', [0, 10])]))).toEqual(['MtlsGatewayApiErrorRatio'])
+    // An endpoint named "none" is an endpoint like any other: its 5xx raise the ratio alert.
+    expect(fired(changed(served5xx('none', [0, 10])))).toEqual(['MtlsGatewayHighErrorRatio'])
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
   })
 

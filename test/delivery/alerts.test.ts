@@ -178,6 +178,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayEndpointDegraded',
       'MtlsGatewayUpstreamHandshakeFailures',
       'MtlsGatewayHighErrorRatio',
+      'MtlsGatewayApiErrorRatio',
       'MtlsGatewayConfigReloadFailed',
       'MtlsGatewayWorkerRestarts',
       'MtlsGatewayCallerAuthFailureBurst',

@@ -64,7 +64,7 @@ describe('caller-fault log lines are capped (real gateway, --workers 2)', () => 
       // Ten at a time, the whole count within the test's time.
       for (let i = 0; i < HANDSHAKES; i += 10) await Promise.all(Array.from({ length: 10 }, () => rogueHandshake(port)))
       const samples = await scrape(admin)
-      expect(valueOf(samples, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'other', status_class: '4xx' })).toBe(HANDSHAKES)
+      expect(valueOf(samples, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'other', status_class: '4xx' })).toBe(HANDSHAKES)
       const exit = exitedOf(gp.child)
       gp.child.kill('SIGTERM')
       expect(await exit).toBe(0)

@@ -47,7 +47,7 @@ describe('metrics after known traffic', () => {
 
   it('counts requests by endpoint, method and status class, exactly', () => {
     expect(samples(m, 'mtls_gateway_requests_total')).toEqual([
-      { labels: { endpoint: 'none', method: 'GET', status_class: '4xx' }, value: 1 },
+      { labels: { endpoint: '_none', method: 'GET', status_class: '4xx' }, value: 1 },
       { labels: { endpoint: 'partner', method: 'GET', status_class: '2xx' }, value: 3 },
       { labels: { endpoint: 'partner', method: 'POST', status_class: '2xx' }, value: 1 },
       { labels: { endpoint: 'untrusted', method: 'GET', status_class: '5xx' }, value: 1 },

@@ -36,7 +36,7 @@ describe('metric functions for other modules', () => {
     expect(valueOf(m, 'mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(0)
     expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'other', status_class: 'none' })).toBe(1)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'other', status_class: 'none' })).toBe(1)
     // Several certificates of one kind: the earliest expiry is the one to alert on.
     expect(samples(m, 'mtls_gateway_certificate_expiry_timestamp_seconds')).toEqual([{ labels: { endpoint: 'a', kind: 'intermediate' }, value: Date.UTC(2029, 0, 1) / 1000 }])
     // …and the latest start: a certificate of the set not valid yet makes the set unusable.

@@ -89,10 +89,10 @@ describe('a pass-through tunnel is one access line, written when it closes', () 
     expect(line).not.toHaveProperty('endpoint')
     expect(JSON.stringify(line)).not.toContain(token)
     const m = await scrape(g.adminUrl)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
-    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: 'none', direction: 'in' })).toBe(sent)
-    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: 'none', direction: 'out' })).toBe(received)
-    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: 'none', mode: 'connect' })).toBeUndefined()
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
+    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: '_none', direction: 'in' })).toBe(sent)
+    expect(valueOf(m, 'mtls_gateway_relayed_bytes_total', { endpoint: '_none', direction: 'out' })).toBe(received)
+    expect(valueOf(m, 'mtls_gateway_request_duration_seconds_count', { endpoint: '_none', mode: 'connect' })).toBeUndefined()
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'pass_through' })).toBe(1)
   })
 
@@ -115,7 +115,7 @@ describe('a pass-through tunnel is one access line, written when it closes', () 
     )
     const m = await scrape(g.adminUrl)
     // The first test's tunnel, and this one's.
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '2xx' })).toBe(1 + runs)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '2xx' })).toBe(1 + runs)
   }, 300_000)
 })
 
@@ -125,12 +125,12 @@ describe('a CONNECT answered 405 by the connection guard is reported', () => {
     const token = await bearer()
     const before = connectLines().length
     const m0 = await scrape(g.adminUrl)
-    const was = valueOf(m0, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) ?? 0
+    const was = valueOf(m0, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) ?? 0
     expect(await nested(g.gw.port, token)).toMatch(/^HTTP\/1\.1 405 /)
     await eventually(() => connectLines().length === before + 1, 10_000, 'the 405\'s access line')
     expect(connectLines()[before]).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 405, reason: 'method_not_allowed', caller: 'bot', error: `CONNECT api.partner.test:${h.upstream.port} is not served here: not inside an intercepted tunnel` })
     const m = await scrape(g.adminUrl)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(was + 1)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(was + 1)
   })
 
   it('on the admin listener: one line of its own (it has no access log)', async () => {
@@ -167,7 +167,7 @@ describe('with --workers 2', () => {
     expect(lines().map((e) => [e.status, e.reason, e.caller]).sort()).toEqual([[200, undefined, 'bot'], [405, 'method_not_allowed', 'bot']])
     expect(lines().find((e) => e.status === 200)).toMatchObject({ passThrough: `127.0.0.1:${echoPort()}`, requestBytes: sent, responseBytes: received })
     const m = await scrape(admin)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(1)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(1)
   }, 60_000)
 })

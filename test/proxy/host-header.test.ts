@@ -43,13 +43,13 @@ describe('CONNECT without Host', () => {
       const way = gp === plain ? 'plain' : 'tls'
       const from = gp.output.length
       const admin = await adminUrlOf(gp)
-      const before = valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) ?? 0
+      const before = valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) ?? 0
       const a = await ask(way, `CONNECT api.partner.test:${P} HTTP/1.1\r\n\r\n`)
       expect400(a, /^an HTTP\/1\.1 request must carry a Host header \(RFC 9112, section 3\.2\), a CONNECT too: send Host with its host:port$/)
       expect(a.head).toMatch(/\r\nconnection: close/)
       const [line] = await entriesWhen(gp, (e) => e.method === 'CONNECT' && e.status === 400, 1, { from, what: `the ${way} CONNECT's access line` })
       expect(line).toMatchObject({ msg: 'request', mode: 'connect', reason: 'bad_request', error: expect.stringMatching(MISSING) })
-      await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) === before + 1, 15_000, 'the requests_total sample')
+      await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) === before + 1, 15_000, 'the requests_total sample')
     }
   }, 60_000)
 

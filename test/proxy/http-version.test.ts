@@ -60,7 +60,7 @@ describe('a version the gateway does not serve', () => {
   it('an access line and a requests_total sample each, CONNECT and others, parsed or refused by the parser', async () => {
     const admin = await adminUrlOf(plain)
     const from = plain.output.length
-    const labels = { endpoint: 'none', method: 'CONNECT', status_class: '5xx' }
+    const labels = { endpoint: '_none', method: 'CONNECT', status_class: '5xx' }
     const all5xx = async (): Promise<number> => (await scrape(admin)).filter((s) => s.name === 'mtls_gateway_requests_total' && s.labels.status_class === '5xx').reduce((n, s) => n + s.value, 0)
     const before = valueOf(await scrape(admin), 'mtls_gateway_requests_total', labels) ?? 0
     const before5xx = await all5xx()

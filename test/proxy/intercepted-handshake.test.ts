@@ -87,7 +87,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     expect(JSON.stringify(line)).not.toContain(token)
     const m = await scrape(g.adminUrl)
     const was = (name: string, labels: Record<string, string>): number => valueOf(m0, name, labels) ?? 0
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' })).toBe(was('mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) + 1)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(was('mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) + 1)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'intercepted' })).toBe(was('mtls_gateway_connect_tunnels_total', { kind: 'intercepted' }) + 1)
   }, 60_000)
 
@@ -211,6 +211,6 @@ describe('with --workers 2', () => {
     const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     expect(lines().map((e) => e.error).sort()).toEqual([failed('TLS alert unknown_ca from the caller: the caller does not trust the interception CA'), failed('the caller sent plain HTTP into the tunnel, not TLS (ERR_SSL_HTTP_REQUEST)')])
-    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '4xx' }) === 2, 15_000, 'two 4xx CONNECT samples')
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) === 2, 15_000, 'two 4xx CONNECT samples')
   }, 90_000)
 })

@@ -46,7 +46,7 @@ const port = (): string => new URL(gp.url).port
 const entries = (): Record<string, unknown>[] => gp.logEntries()
 const access = (): Record<string, unknown>[] => entries().filter((e) => e.msg === 'request')
 const metric = async (name: string, labels: Record<string, string>): Promise<number> => valueOf(await scrape(admin), name, labels) ?? 0
-const REQUESTS_4XX = { endpoint: 'none', method: 'other', status_class: '4xx' }
+const REQUESTS_4XX = { endpoint: '_none', method: 'other', status_class: '4xx' }
 
 /** Exactly `n` access lines after `before` (none more once they are in). */
 async function linesAfter(before: number, n: number): Promise<Record<string, unknown>[]> {

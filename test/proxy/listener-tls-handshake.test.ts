@@ -63,7 +63,7 @@ async function nextLine(before: number): Promise<Record<string, unknown>> {
   return lines[0] as Record<string, unknown>
 }
 
-const requests4xx = async (): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'other', status_class: '4xx' }) ?? 0
+const requests4xx = async (): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'other', status_class: '4xx' }) ?? 0
 const handshakeTimeouts = async (): Promise<number> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_client_timeouts_total', { listener: 'proxy', reason: 'tls_handshake' }) ?? 0
 
 describe('a caller whose TLS handshake with the listener fails is one access line', () => {

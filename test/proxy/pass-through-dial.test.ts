@@ -96,7 +96,7 @@ describe('a pass-through destination that never answers', () => {
       expect(JSON.stringify(line)).not.toContain(token)
     }
     const m = await scrape(g.adminUrl)
-    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '5xx' })).toBe(2)
+    expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '5xx' })).toBe(2)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(2)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'pass_through' }) ?? 0).toBe(0)
   }, 60_000)
@@ -192,7 +192,7 @@ describe('with --workers 2', () => {
     const lines = (): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === 'request' && e.method === 'CONNECT')
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     for (const line of lines()) expect(line).toMatchObject({ status: 504, reason: 'upstream_timeout', error: timeoutMsg(1), caller: 'bot' })
-    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: 'none', method: 'CONNECT', status_class: '5xx' }) === 2, 15_000, 'two 5xx CONNECT samples')
+    await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '5xx' }) === 2, 15_000, 'two 5xx CONNECT samples')
     expect(valueOf(await scrape(admin), 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(2)
   }, 90_000)
 })
