@@ -9,45 +9,27 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { firing, type Scrape } from '../support/promql.js'
-import { scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { buildRenderer, valuesFile, type Manifest } from './chart.js'
+import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { firedBy, http2Preface, liveScrape as scrapeOf, renderRules, targetLabels as labelsOf, type Rule } from './alerts-eval-support.js'
 
-let rules: { alert: string; expr: string }[] = []
+let rules: Rule[] = []
 let scrapes: [Scrape, Scrape]
 let pki: TestPki
 let upstream: RunningServer
 let g: OpsGateway | undefined
 let dir: string
 
-/** The labels the ServiceMonitor's scrape adds: what the rules' selector matches. */
-function targetLabels(): Record<string, string> {
-  const labels: Record<string, string> = { pod: 'mtls-gateway-0', instance: '10.0.0.7:9090' }
-  for (const r of rules) for (const m of r.expr.matchAll(/\b(job|namespace)="([^"]*)"/g)) labels[m[1] as string] = m[2] as string
-  return labels
-}
-
-async function liveScrape(): Promise<Scrape> {
-  const at = Date.now() / 1000
-  const target = targetLabels()
-  // Prometheus writes `up` for each target it scraped: 1 for a scrape that answered.
-  const up = { name: 'up', labels: {}, value: 1 }
-  return { at, samples: [...(await scrape(g?.adminUrl as string)), up].map((s) => ({ ...s, labels: { ...s.labels, ...target } })) }
-}
+const targetLabels = (): Record<string, string> => labelsOf(rules)
+const liveScrape = (): Promise<Scrape> => scrapeOf(g?.adminUrl as string, rules)
 
 beforeAll(async () => {
-  const r = buildRenderer()
-  try {
-    rules = ((await r.render([valuesFile('full')])).get('PrometheusRule').spec.groups as Manifest[]).flatMap((x) => x.rules)
-  } finally {
-    await r.cleanup()
-  }
+  rules = await renderRules()
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'alerts-eval-'))
@@ -61,24 +43,12 @@ beforeAll(async () => {
   expect((await send(g.gw.url, '/gateway/no-such-route')).status).toBe(404)
   const first = await liveScrape()
   for (let i = 0; i < 5; i++) expect((await send(g.gw.url, `/proxy/partner/b${i}`)).status).toBe(200)
-  // A client speaking HTTP/2 prior knowledge, before each scrape: a 505 under endpoint "none", the caller's doing.
+  // A client speaking HTTP/2 prior knowledge, before each scrape: a 505 under endpoint "_none", the caller's doing.
   expect(await http2Preface(g.gw.url)).toMatch(/^HTTP\/1\.1 505 /)
   // rate() divides by the time between the scrapes: make sure it is not zero.
   while (Date.now() / 1000 <= first.at) await new Promise((resolve) => setTimeout(resolve, 10))
   scrapes = [first, await liveScrape()]
 }, 5 * 60_000)
-
-/** Writes the HTTP/2 connection preface to the gateway's listener and reads its answer to the end. */
-function http2Preface(url: string): Promise<string> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    const socket = tcpConnect(Number(port), hostname, () => socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.on('error', reject)
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
-  })
-}
 
 afterAll(async () => {
   await g?.gw.close()
@@ -96,7 +66,7 @@ function changed(series: { name: string; labels: Record<string, string>; values:
   return [{ ...scrapes[0], samples: [...scrapes[0].samples, ...extra(0)] }, { at: scrapes[1].at, samples: [...scrapes[1].samples.map(edit), ...extra(1)] }]
 }
 
-const fired = (s: readonly [Scrape, Scrape]): string[] => rules.filter((r) => firing(r.expr, s).length > 0).map((r) => r.alert)
+const fired = (s: readonly [Scrape, Scrape]): string[] => firedBy(rules, s)
 
 describe('the shipped alert rules against a healthy gateway without a store', () => {
   it('the scrape has no store_up series and shows the endpoint served', () => {
