@@ -106,7 +106,7 @@ describe('serve --workers 2', () => {
     const { gp, admin } = w
     const scraped = await monotonicSamples(admin)
     const requests = (m: Sample[]): number | undefined => valueOf(m, 'mtls_gateway_requests_total', { endpoint: 'partner', method: 'GET', status_class: '2xx' })
-    // Every request sent so far: 20 to partner, 20,000 refused (no endpoint "none").
+    // Every request sent so far: 20 to partner, 20,000 refused (endpoint "_none").
     const total = (m: Sample[]): number => m.filter((x) => x.name === 'mtls_gateway_requests_total').reduce((n, x) => n + x.value, 0)
     expect([requests(scraped), total(scraped)]).toEqual([20, 20_020])
     const victim = accessPids()[0] as number

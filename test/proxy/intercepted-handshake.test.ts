@@ -1,7 +1,7 @@
 /**
  * An intercepted CONNECT whose caller never completes its TLS handshake inside the tunnel has
  * no inner request, so the tunnel itself is one access line and one requests_total sample
- * (endpoint "none", like a refused CONNECT), naming the host and why: the real curl without the
+ * (endpoint "_none", like a refused CONNECT), naming the host and why: the real curl without the
  * interception CA (400, tls_handshake_failed: TLS alert unknown_ca), curl speaking plain HTTP
  * into the tunnel (400, ERR_SSL_HTTP_REQUEST), openssl s_client waiting for a banner that never
  * comes, or a caller stopping mid-ClientHello (408, tls_handshake_timeout, after
