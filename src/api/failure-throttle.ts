@@ -100,7 +100,8 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
 
 /**
  * Takes a place in the store's count for an attempt `elapsedMs` into the window: undefined
- * when taken (one increment), else the counts that refused it (nothing left written).
+ * when taken (one increment, also when the reads after it fail), else the counts that refused
+ * it (nothing left written).
  */
 async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<WindowCounts | undefined> {
   const [current, previous] = await Promise.all([readCount(store, keys.current), readCount(store, keys.previous)])
@@ -108,7 +109,11 @@ async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, ma
   const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS)
   // Read after the increment: of two attempts racing across a boundary, the later-stamped one
   // sees the earlier one in its previous minute, or the earlier one sees it in its next.
-  const [previousNow, next] = await Promise.all([readCount(store, keys.previous), readCount(store, keys.next)])
+  // A store that stops answering now leaves this process's count to decide, as one that never
+  // answered does; but the one is taken, so a right secret gives it back.
+  const after = await Promise.all([readCount(store, keys.previous), readCount(store, keys.next)]).catch(() => undefined)
+  if (!after) return undefined
+  const [previousNow, next] = after
   const counts = { current: mine - 1, previous: previousNow, next }
   if (!estimateReaches(counts, elapsedMs, max)) return undefined
   // Lost a race: refused, and its one taken back, so a refusal never counts.
