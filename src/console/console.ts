@@ -55,7 +55,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     const attempt = await throttle.admit(req.socket.remoteAddress)
     if (!attempt.admitted) {
       audit('anonymous', 'login', 'throttled', { from: attempt.key })
-      return sendError(req, res, new GatewayError('console_sign_in_throttled', 'too many wrong admin tokens from this address: wait a minute', { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
+      return sendError(req, res, new GatewayError('console_sign_in_throttled', `too many wrong admin tokens from this address: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
     }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
       audit('anonymous', 'login', 'wrong_token', { from: attempt.key })
