@@ -19,7 +19,7 @@
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
- * afterwards).
+ * afterwards; a refusal it makes still reads the store's two counters for its Retry-After).
  */
 import type { Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
@@ -70,9 +70,9 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       const at = now()
       const window = Math.floor(at / THROTTLE_WINDOW_MS)
       const elapsed = at - window * THROTTLE_WINDOW_MS
-      if (!local.claim(key, window, elapsed)) return refusal(key, local.counts(key, window), elapsed)
       const segment = storeSegment(key)
       const keys: WindowKeys = { current: counter(segment, window), previous: counter(segment, window - 1), next: counter(segment, window + 1) }
+      if (!local.claim(key, window, elapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, local.counts(key, window), elapsed, o.max) }
       let taken: Store | undefined
       try {
         const store = o.store()
@@ -119,6 +119,22 @@ async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, ma
   // Lost a race: refused, and its one taken back, so a refusal never counts.
   await store.increment(keys.current, -1, COUNTER_TTL_MS).catch(() => 0)
   return counts
+}
+
+/**
+ * `Retry-After` of an attempt the in-process count refused: the later of its wait and the store's
+ * count's, which other processes moved too (an attempt is admitted only when both let it through).
+ */
+async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys, local: WindowCounts, elapsedMs: number, max: number): Promise<number> {
+  const own = retryAfterSeconds(local, elapsedMs, max)
+  try {
+    const s = store()
+    if (!s) return own
+    const [current, previous] = await Promise.all([readCount(s, keys.current), readCount(s, keys.previous)])
+    return Math.max(own, retryAfterSeconds({ current, previous }, elapsedMs, max))
+  } catch {
+    return own // The store does not answer: this process's count alone decides when.
+  }
 }
 
 /** The store counters of one source key: the attempt's minute and the ones either side. */
