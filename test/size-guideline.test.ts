@@ -74,10 +74,10 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/gateway-root.ts', lines: 213 },
   {
-    file: 'config/schema.ts', lines: 497,
+    file: 'config/schema.ts', lines: 436,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
-  { file: 'config/types.ts', lines: 271 },
+  { file: 'config/types.ts', lines: 235 },
   { file: 'errors.ts', lines: 243 },
   { file: 'gateway/upstream.ts', lines: 240 },
   { file: 'ops/redact.ts', lines: 209 },

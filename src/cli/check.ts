@@ -3,7 +3,7 @@
  * like `nginx -t`: a table of endpoints, then one line per problem, non-zero exit when there
  * is any.
  */
-import { loadConfig } from '../config/index.js'
+import { LEGACY_OAUTH10_RISK, loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { checkConfig, type EndpointReport } from '../gateway/index.js'
 import { storeStartProblems } from '../runtime/index.js'
@@ -28,8 +28,16 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
   const problems = [...checked.problems, ...storeStartProblems(config)]
   const lines = [renderTable(reports, now)]
   for (const p of problems) lines.push(formatProblem(p))
+  lines.push(...riskWarnings(config))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)
   return { ok: problems.length === 0, output: lines.join('\n') + '\n' }
+}
+
+/** Settings an operator chose that weaken a protection: printed, never counted as problems. */
+function riskWarnings(config: GatewayConfig): string[] {
+  return config.profiles
+    .filter((p) => p.legacyOAuth10)
+    .map((p) => `${config.file}: profiles[${p.index}].legacyOAuth10: warning: profile "${p.name}" ${LEGACY_OAUTH10_RISK}`)
 }
 
 /** The DAYS LEFT cell: the words the console shows too (tls/validity.ts). */

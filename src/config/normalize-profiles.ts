@@ -3,6 +3,10 @@ import { parseTemplate } from './template.js'
 import { list, obj, str, type Raw, type Report } from './normalize-util.js'
 import type { FieldConfig, ProfileConfig } from './types.js'
 
+/** What `check` and the log say of a profile with legacyOAuth10 on: the operator chose it, so never an error. */
+export const LEGACY_OAUTH10_RISK =
+  'accepts an OAuth Core 1.0 provider (no oauth_callback_confirmed, no oauth_verifier): its dance is open to session fixation, so one user may be given an access token another person approved at the provider'
+
 /** Field entries; templates parsed now so bad placeholders are load errors. */
 export function normalizeFields(v: unknown, report: Report): FieldConfig[] {
   const out = (Array.isArray(v) ? v : []).map((f) => obj(f) as unknown as FieldConfig)
@@ -43,6 +47,7 @@ export function normalizeProfile(p: Raw, index: number, abs: (p: string) => stri
     version: (p.version as boolean | undefined) ?? true,
     bodyHash: (p.bodyHash as boolean | undefined) ?? false,
     placement: (str(p.placement) ?? 'header') as ProfileConfig['placement'],
+    legacyOAuth10: (p.legacyOAuth10 as boolean | undefined) ?? false,
     token: { mode, ...(str(token.token) !== undefined ? { token: str(token.token) as string } : {}), ...(str(token.tokenSecret) !== undefined ? { tokenSecret: str(token.tokenSecret) as string } : {}) },
     additionalFields: { ...(obj(p.additionalFields) as Record<string, string>) },
     userFields: [...new Set(list(p.userFields))],

@@ -4,6 +4,7 @@
  * they are current. Every object closes with additionalProperties:false, so unknown keys
  * are errors.
  */
+import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
 import { HEADER_NAME } from './tenant-header.js'
 import { boundedDuration, drainSchema, duration, loggingSchema, storeLifetime, timerDuration } from './schema-operations.js'
@@ -101,68 +102,6 @@ const endpointTls = {
   },
 } as const
 
-const field = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'key', 'value'],
-  properties: {
-    type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header, a key in a JSON object or form body (dotted path for nested JSON), a query parameter, or a `{{key}}` placeholder in the URL path.' },
-    key: { type: 'string', minLength: 1, description: 'Header name, body key (dotted path allowed for JSON), query parameter name, or path placeholder name.' },
-    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims). `{{tenant}}` only where every endpoint applying the field has tenancy (load refuses it otherwise).' },
-  },
-} as const
-
-const fields = { type: 'array', items: field, description: 'Authorization fields injected into the forwarded request before signing.' } as const
-
-// Said once for the three templated profile URLs.
-const URL_TEMPLATE = 'a template: `{tenant}`/`{{tenant}}` (also in the host), `{{user}}` and `{{fields.NAME}}` (additionalFields, then the user\'s userFields) in the path or query, each value percent-encoded.'
-
-const profile = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'consumerKey'],
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9_-]{0,62})$', description: 'Profile name, named by endpoints and used in `/gateway/oauth1/<profile>/…`.' },
-    provider: { type: 'string', description: 'Identity provider name (display only).' },
-    consumerKey: { type: 'string', minLength: 1, description: 'OAuth 1.0a consumer key.' },
-    consumerSecret: { type: 'string', description: 'Consumer secret (HMAC-*, PLAINTEXT). Use `${env:…}` or `${file:…}`.' },
-    signatureMethod: { type: 'string', enum: ['HMAC-SHA1', 'HMAC-SHA256', 'HMAC-SHA512', 'RSA-SHA1', 'RSA-SHA256', 'PLAINTEXT'], default: 'HMAC-SHA1', description: 'Signature method (RFC 5849 §3.4).' },
-    privateKey: { type: 'string', description: 'PEM RSA private key file for RSA-SHA1 / RSA-SHA256.' },
-    privateKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted privateKey.' },
-    requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
-    accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
-    authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder. Authorize links are built on this URL\'s origin: the link page\'s browser-binding cookie must reach the callback.' },
-    endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
-    userFields: {
-      type: 'array',
-      items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
-      description: 'Fields each user supplies when authorizing (e.g. a PIN): collected at the authorize step, stored encrypted with the user\'s token, usable as `{{fields.NAME}}`.',
-    },
-    realm: { type: 'string', description: 'The `realm` parameter of the Authorization header.' },
-    tenancy: { type: 'boolean', default: false, description: 'Requests must name a tenant; `{tenant}` in URLs is filled from it.' },
-    version: { type: 'boolean', default: true, description: 'Send `oauth_version="1.0"`.' },
-    bodyHash: { type: 'boolean', default: false, description: 'Add `oauth_body_hash` for non-form bodies (OAuth Request Body Hash extension).' },
-    placement: { type: 'string', enum: ['header', 'query', 'body'], default: 'header', description: 'Where the OAuth parameters go.' },
-    token: {
-      type: 'object',
-      additionalProperties: false,
-      description: 'Which token signs requests.',
-      properties: {
-        mode: { type: 'string', enum: ['none', 'static', 'per_user'], default: 'none', description: '`none`: two-legged (consumer only); `static`: the token below; `per_user`: each user\'s token from the three-legged dance.' },
-        token: { type: 'string', description: 'Static token (mode `static`).' },
-        tokenSecret: { type: 'string', description: 'Static token secret (mode `static`).' },
-      },
-    },
-    additionalFields: {
-      type: 'object',
-      additionalProperties: { type: 'string' },
-      description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field and URL templates.',
-    },
-    fields,
-  },
-} as const
-
 const endpoint = {
   type: 'object',
   additionalProperties: false,
@@ -207,7 +146,7 @@ const endpoint = {
       },
     },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },
-    fields: { ...fields, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
+    fields: { ...fieldsSchema, description: 'Authorization fields for this endpoint (applied before the profile\'s fields).' },
     tenantHeader: { type: 'string', $comment: 'header-name', pattern: HEADER_NAME.source, default: 'X-Gateway-Tenant', description: 'Request header naming the tenant (route mode may also use `/proxy/<endpoint>@<tenant>/…`); a header name of its own: not Host, Content-Length, Transfer-Encoding, Content-Type, Content-Encoding, a hop-by-hop header, Authorization, Proxy-Authorization, Cookie or X-Gateway-User. Sent more than once, on any endpoint, it is a 400 `header_repeated` naming it in canonical case (each word capitalized: `X-Gateway-Tenant`).' },
     tenants: {
       type: 'object',
@@ -486,7 +425,7 @@ export const configSchema = {
       },
     },
     endpoints: { type: 'array', items: endpoint, description: 'The backends the gateway may call. Anything else gets 403.' },
-    profiles: { type: 'array', items: profile, description: 'OAuth 1.0a authorization profiles.' },
+    profiles: { type: 'array', items: profileSchema, description: 'OAuth 1.0a authorization profiles.' },
     store,
     callers,
     interception,

@@ -2,6 +2,9 @@
  * The validated, normalised config: defaults filled, durations in ms, sizes in bytes,
  * paths absolute, references resolved. Frozen after load.
  */
+import type { FieldConfig, ProfileConfig } from './types-profiles.js'
+
+export type { FieldConfig, FieldType, OAuthPlacement, ProfileConfig, SignatureMethod, TokenMode } from './types-profiles.js'
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3'
 
@@ -28,45 +31,6 @@ export interface EndpointTimeoutsConfig {
   responseMs: number
   idleMs: number
   keepAliveMs: number
-}
-
-export type FieldType = 'header' | 'payload' | 'query' | 'path'
-
-export interface FieldConfig {
-  type: FieldType
-  key: string
-  value: string
-}
-
-export type SignatureMethod = 'HMAC-SHA1' | 'HMAC-SHA256' | 'HMAC-SHA512' | 'RSA-SHA1' | 'RSA-SHA256' | 'PLAINTEXT'
-export type OAuthPlacement = 'header' | 'query' | 'body'
-export type TokenMode = 'none' | 'static' | 'per_user'
-
-export interface ProfileConfig {
-  name: string
-  index: number
-  provider?: string
-  consumerKey: string
-  consumerSecret: string
-  signatureMethod: SignatureMethod
-  privateKey?: string
-  privateKeyPassphrase?: string
-  requestTokenUrl?: string
-  accessTokenUrl?: string
-  authorizeUrl?: string
-  callbackUrl?: string
-  /** Endpoint whose mTLS pool calls the token URLs (default: the first endpoint naming the profile). */
-  endpoint?: string
-  /** Fields each user supplies at the authorize step (e.g. a PIN). */
-  userFields: string[]
-  realm?: string
-  tenancy: boolean
-  version: boolean
-  bodyHash: boolean
-  placement: OAuthPlacement
-  token: { mode: TokenMode; token?: string; tokenSecret?: string }
-  additionalFields: Record<string, string>
-  fields: FieldConfig[]
 }
 
 export interface EndpointConfig {

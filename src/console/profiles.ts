@@ -9,7 +9,7 @@ import type { Gateway } from '../gateway/index.js'
 export const MASK = '••••••'
 
 /** One profile, secrets masked: its settings and URLs as configured, every secret a mask. */
-export type ProfileView = Pick<ProfileConfig, 'name' | 'provider' | 'consumerKey' | 'signatureMethod' | 'placement' | 'tenancy' | 'requestTokenUrl' | 'accessTokenUrl' | 'authorizeUrl' | 'callbackUrl' | 'endpoint' | 'userFields'> & {
+export type ProfileView = Pick<ProfileConfig, 'name' | 'provider' | 'consumerKey' | 'signatureMethod' | 'placement' | 'tenancy' | 'legacyOAuth10' | 'requestTokenUrl' | 'accessTokenUrl' | 'authorizeUrl' | 'callbackUrl' | 'endpoint' | 'userFields'> & {
   consumerSecret: string
   tokenMode: string
   fields: { type: string; key: string; value: string }[]
@@ -25,6 +25,7 @@ export function profileViews(gateway: Gateway): ProfileView[] {
     consumerSecret: MASK,
     signatureMethod: c.signatureMethod,
     placement: c.placement,
+    legacyOAuth10: c.legacyOAuth10,
     tenancy: c.tenancy || [...gateway.endpoints.values()].some((e) => e.profile?.name === c.name && e.tenancy),
     tokenMode: c.token.mode,
     ...(c.requestTokenUrl !== undefined ? { requestTokenUrl: c.requestTokenUrl } : {}),

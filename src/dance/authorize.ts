@@ -70,7 +70,7 @@ async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner,
   const issued = await obtainRequestToken(gateway, profile, scope, callback)
   const { binding, value } = issueBinding(issued.token, callback)
   await repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding }), DANCE_TTL_MS)
-  return { target: providerAuthorizeUrl(profile, scope, issued.token), setCookie: setBindingCookie(binding.cookie, value, DANCE_TTL_MS / 1000) }
+  return { target: providerAuthorizeUrl(profile, scope, issued.token, callback), setCookie: setBindingCookie(binding.cookie, value, DANCE_TTL_MS / 1000) }
 }
 
 /** True when the form's CSRF token is the link's (constant-time). */

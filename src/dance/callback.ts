@@ -36,7 +36,7 @@ function browserFacing<T>(read: () => T): T {
   }
 }
 
-/** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=): finishes the dance. */
+/** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
   if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/oauth1/callback')
   // Read as UTF-8 (as every caller's text), each once, before anything is taken: a callback that
@@ -56,10 +56,11 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   if (denied !== undefined) return sendPage(res, 403, failurePage('Access was denied at the provider.'), done)
   const profile = gateway.profiles.get(pending.profile)
   if (!profile) return sendPage(res, 400, failurePage(`The profile "${pending.profile}" is no longer configured.`), done)
-  if (!verifier) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'), done)
+  // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
+  if (!verifier && !profile.config.legacyOAuth10) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'), done)
   let access
   try {
-    access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier)
+    access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier || undefined)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
     return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.callerMessage}`), done)

@@ -110,7 +110,8 @@ export function parseTokenReply(profile: Profile, step: string, reply: ProviderR
   const token = f.get('oauth_token')
   const secret = f.get('oauth_token_secret')
   if (!token || secret === undefined) throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} without oauth_token and oauth_token_secret`)
-  if (step === 'request-token') confirmCallback(where, reply.status, f.get('oauth_callback_confirmed'))
+  // legacyOAuth10: the operator's explicit opt-out for a provider that implements OAuth Core 1.0.
+  if (step === 'request-token' && !profile.config.legacyOAuth10) confirmCallback(where, reply.status, f.get('oauth_callback_confirmed'))
   return { token, secret }
 }
 
@@ -132,9 +133,12 @@ export async function obtainRequestToken(gateway: Gateway, profile: Profile, sco
   return parseTokenReply(profile, 'request-token', reply)
 }
 
-/** Exchanges an authorized request token and its verifier for the user's access token. */
-export async function obtainAccessToken(gateway: Gateway, profile: Profile, scope: DanceScope, request: IssuedToken, verifier: string): Promise<IssuedToken> {
-  const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, token: request.token, tokenSecret: request.secret, verifier })
+/**
+ * Exchanges an authorized request token and its verifier for the user's access token; an OAuth
+ * Core 1.0 provider (legacyOAuth10) sends no verifier, and its request is signed with the request token alone.
+ */
+export async function obtainAccessToken(gateway: Gateway, profile: Profile, scope: DanceScope, request: IssuedToken, verifier: string | undefined): Promise<IssuedToken> {
+  const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, token: request.token, tokenSecret: request.secret, ...(verifier !== undefined ? { verifier } : {}) })
   return parseTokenReply(profile, 'access-token', reply)
 }
 

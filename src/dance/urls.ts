@@ -72,10 +72,15 @@ export function linkUrl(gateway: Gateway, profile: Profile, linkId: string, orig
   return `${browserBase(gateway, profile, tenant, origin) ?? ''}${authorizePath(profile)}?link=${encodeURIComponent(linkId)}`
 }
 
-/** The provider's user-authorization URL for a request token (§2.2), filled for the user. */
-export function providerAuthorizeUrl(profile: Profile, scope: DanceScope, requestToken: string): string {
+/**
+ * The provider's user-authorization URL for a request token (§2.2), filled for the user. An
+ * OAuth Core 1.0 provider (legacyOAuth10) learns the callback here (Core 1.0 §6.2.1), not from
+ * the request-token request.
+ */
+export function providerAuthorizeUrl(profile: Profile, scope: DanceScope, requestToken: string, callback: string): string {
   const u = new URL(fillProfileUrl(profile, 'authorizeUrl', scope)?.url as string)
+  const added = `oauth_token=${encodeURIComponent(requestToken)}${profile.config.legacyOAuth10 ? `&oauth_callback=${encodeURIComponent(callback)}` : ''}`
   // Appended, not searchParams.set: that would re-serialise the template's own query.
-  u.search = `${u.search === '' ? '' : `${u.search}&`}oauth_token=${encodeURIComponent(requestToken)}`
+  u.search = `${u.search === '' ? '' : `${u.search}&`}${added}`
   return u.href
 }

@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
-import type { ConfigSource, GatewayConfig } from '../config/index.js'
+import { LEGACY_OAUTH10_RISK, type ConfigSource, type GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
@@ -136,7 +136,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateValidity(certificateValidities(g))
     for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
-    for (const profile of linksFromHostHeader(g)) log.logger.warn({ profile }, 'per-user profile without listen.publicUrl or its own callbackUrl: its authorize links and callback are built on the Host header callers send, so a caller can point users at another origin; set listen.publicUrl in production')
+    for (const w of profileWarnings(g)) log.logger.warn({ profile: w.profile }, w.msg)
     for (const s of shadowedInForwardMode(g)) log.logger.warn(s, 'endpoint never chosen for forward-proxy or CONNECT requests: an earlier endpoint on the same host and port with the same pathPrefix takes all of them (route mode reaches both); give them distinct pathPrefix values')
     const ca = interceptionDegradation(g)
     if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
@@ -179,6 +179,11 @@ function shadowedInForwardMode(g: Gateway): { endpoint: string; shadowedBy: stri
   return out
 }
 
-/** Per-user profiles whose links are built on the Host header; per adopted snapshot, not per request. */
-const linksFromHostHeader = (g: Gateway): string[] =>
-  g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined).map((p) => p.name) : []
+const HOST_HEADER_LINKS =
+  'per-user profile without listen.publicUrl or its own callbackUrl: its authorize links and callback are built on the Host header callers send, so a caller can point users at another origin; set listen.publicUrl in production'
+
+/** Risks in the profiles as configured, per adopted snapshot (not per request): per-user links built on the Host header, legacyOAuth10. */
+const profileWarnings = (g: Gateway): { profile: string; msg: string }[] => [
+  ...(g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined) : []).map((p) => ({ profile: p.name, msg: HOST_HEADER_LINKS })),
+  ...g.config.profiles.filter((p) => p.legacyOAuth10).map((p) => ({ profile: p.name, msg: `profile ${LEGACY_OAUTH10_RISK}` })),
+]

@@ -117,6 +117,7 @@ describe('console in Chromium', () => {
     await show('profiles', 'Profiles')
     const card = page.locator('section.profile[data-profile=partner]')
     expect(await card.textContent()).toContain('••••••')
+    expect(await card.textContent()).toMatch(/OAuth version\s*1\.0a/)
     expect(await page.content()).not.toContain('dance-consumer-secret-7f3a')
     await accessible()
     await card.locator('button.test').click()

@@ -110,7 +110,7 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
 })
 
 describe('parseTokenReply (seeded property)', () => {
-  const profile = { name: 'p' } as Profile
+  const profile = { name: 'p', config: { legacyOAuth10: false } } as unknown as Profile
   const reply = (body: string): Parameters<typeof parseTokenReply>[2] => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body })
 
   it('takes a request token only with oauth_callback_confirmed=true; an access token needs none', () => {

@@ -7,7 +7,8 @@ without asking for one, as the partner's public website would.
 
     /usr/bin/python3 provider_two_ports.py CONFIG.json
 
-CONFIG.json is oauth1_provider.py's, with "tls" required. Prints one JSON line once both
+CONFIG.json is oauth1_provider.py's, with "tls" required, and optionally "oauth_version": "1.0"
+for the OAuth Core 1.0 dance of provider_oauth10.py. Prints one JSON line once both
 listen: {"port": N, "browser_port": M, "scheme": "https"}. SIGTERM/SIGINT stop it.
 """
 import json
@@ -20,6 +21,7 @@ from http.server import ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'peers'))
 import oauth1_provider as op  # noqa: E402
+import provider_oauth10  # noqa: E402
 
 
 def serve(handler, context):
@@ -36,10 +38,13 @@ def main():
     store = op.Store(config)
     validator = op.Validator(config, store)
 
-    class Api(op.Handler):
+    # "oauth_version": "1.0": the OAuth Core 1.0 dance (provider_oauth10.py), not RFC 5849's.
+    base = provider_oauth10.Handler if config.get('oauth_version') == '1.0' else op.Handler
+
+    class Api(base):
         pass
 
-    class Browser(op.Handler):
+    class Browser(base):
         pass
 
     for h in (Api, Browser):

@@ -109,7 +109,7 @@ describe('templated authorization URLs', () => {
 describe('fillProfileUrl', () => {
   const base: ProfileConfig = {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', tenancy: true, version: true, bodyHash: false,
-    placement: 'header', token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
+    placement: 'header', legacyOAuth10: false, token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
     requestTokenUrl: 'https://{tenant}.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
   }
   const profile = compileProfiles([base]).profiles.get('p')!

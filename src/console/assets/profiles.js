@@ -99,6 +99,7 @@ function profileCard(p) {
     h('h2', { id: `profile-${p.name}` }, `${p.name}${p.provider ? ` · ${p.provider}` : ''}`),
     facts([
       ['Consumer key', p.consumerKey], ['Consumer secret', p.consumerSecret], ['Signature method', p.signatureMethod], ['Placement', p.placement],
+      ['OAuth version', p.legacyOAuth10 ? '1.0 (legacyOAuth10: no callback confirmation or verifier; the dance is open to session fixation)' : '1.0a'],
       ['Tenancy', p.tenancy ? 'yes' : 'no'], ['Tokens', p.tokenMode], ['Request token URL', p.requestTokenUrl ?? '—'], ['Authorize URL', p.authorizeUrl ?? '—'],
       ['Fields', fields.length ? fields.join('; ') : 'none'], ['User fields', p.userFields.length ? p.userFields.join(', ') : 'none'],
     ]),
