@@ -29,11 +29,16 @@ type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 /** Watches every worker forked from now on; kills one still starting at the end of its window. */
 export function watchStartWindows(windowMs: number, log: Logger): StartWindows {
   const timers = new Map<Worker, NodeJS.Timeout>()
+  // Workers that said they listen: a config request still held for one (it asked twice) opens no window again.
+  const listening = new WeakSet<Worker>()
   const done = (w: Worker): void => {
     clearTimeout(timers.get(w))
     timers.delete(w)
   }
   const watch = (w: Worker): void => {
+    // One window per worker: a second one would outlive the first's end and kill a serving worker.
+    done(w)
+    if (listening.has(w)) return
     const timer = setTimeout(() => {
       timers.delete(w)
       log.error({ worker: w.process.pid, problem: `it did not start within ${windowMs} ms` }, 'worker still starting: killing it to replace it')
@@ -43,7 +48,11 @@ export function watchStartWindows(windowMs: number, log: Logger): StartWindows {
   }
   cluster.on('fork', watch)
   cluster.on('exit', done)
-  cluster.on('message', (w: Worker, m: unknown) => void (isMessage<Listening>(m, 'mtls-gateway:listening') && done(w)))
+  cluster.on('message', (w: Worker, m: unknown) => {
+    if (!isMessage<Listening>(m, 'mtls-gateway:listening')) return
+    listening.add(w)
+    done(w)
+  })
   return {
     async hold(w, texts) {
       done(w)

@@ -57,4 +57,28 @@ describe('start windows', () => {
     vi.advanceTimersByTime(1)
     expect(w.kills).toEqual(['SIGKILL'])
   })
+
+  it('leave a worker that asked for its config twice, then listens, alone (one window per worker, never a stray one)', async () => {
+    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }))
+    const w = fakeWorker(5)
+    cluster.emit('fork', w)
+    await Promise.all([windows.hold(w, Promise.resolve('texts')), windows.hold(w, Promise.resolve('texts'))])
+    cluster.emit('message', w, { type: 'mtls-gateway:listening', url: 'http://x' })
+    vi.advanceTimersByTime(100 * WINDOW_MS)
+    expect(w.kills).toEqual([])
+  })
+
+  it('open no window for a worker that listens while a second request for its config is still held', async () => {
+    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }))
+    const w = fakeWorker(6)
+    cluster.emit('fork', w)
+    let handOverLate: (texts: string) => void = () => undefined
+    const late = windows.hold(w, new Promise<string>((resolve) => (handOverLate = resolve)))
+    await windows.hold(w, Promise.resolve('texts'))
+    cluster.emit('message', w, { type: 'mtls-gateway:listening', url: 'http://x' })
+    handOverLate('texts')
+    await late
+    vi.advanceTimersByTime(100 * WINDOW_MS)
+    expect(w.kills).toEqual([])
+  })
 })
