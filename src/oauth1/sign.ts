@@ -72,7 +72,13 @@ export interface SignResult {
 export type SignerStatics = Pick<SignInput, 'consumerKey' | 'consumerSecret' | 'signatureMethod' | 'privateKey' | 'realm' | 'includeVersion' | 'bodyHash' | 'placement'>
 
 /** What changes from request to request. */
-export type SignRequestInput = Omit<SignInput, keyof SignerStatics>
+export type SignRequestInput = Omit<SignInput, keyof SignerStatics | 'url'> & {
+  /** As SignInput's, or just the parts signing reads (the proxy's outbound URL before anything parsed it). */
+  url: string | SignableUrl
+}
+
+/** The parts of a URL a signer reads; a URL is one. With a fragment or for query placement the signer parses `href`. */
+export type SignableUrl = Pick<URL, 'protocol' | 'host' | 'pathname' | 'search' | 'hash' | 'href'>
 
 /** Signs requests for one set of statics; the same output as signRequest with those statics. */
 export interface Signer {
@@ -113,7 +119,7 @@ export function createSigner(statics: SignerStatics): Signer {
 /** One request: §3.1 protocol parameters, §3.4.1 base string, then signedResult. */
 function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   const { statics } = s
-  const url = typeof r.url === 'string' || r.url.hash !== '' || statics.placement === 'query' ? new URL(r.url) : r.url
+  const url = typeof r.url === 'string' ? new URL(r.url) : r.url.hash !== '' || statics.placement === 'query' ? new URL(r.url.href) : r.url
   if (url.hash !== '') url.hash = '' // never sent, never signed
   const formBody = isFormContentType(r.contentType)
   if (statics.placement === 'body' && !formBody) {
@@ -143,7 +149,7 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
 }
 
 /** §3.4 signature over the base string, then §3.5: the protocol parameters (encoded) placed as configured. */
-function signedResult(s: SignerParts, r: SignRequestInput, url: URL, baseString: string, p: Record<string, string>, protocolNames: string[], protocolValues: string[]): SignResult {
+function signedResult(s: SignerParts, r: SignRequestInput, url: SignableUrl, baseString: string, p: Record<string, string>, protocolNames: string[], protocolValues: string[]): SignResult {
   const { statics } = s
   const signature = computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, s.signingKeyOf(r.tokenSecret))
   p.oauth_signature = signature
@@ -153,9 +159,12 @@ function signedResult(s: SignerParts, r: SignRequestInput, url: URL, baseString:
   switch (statics.placement) {
     case 'header':
       return { baseString, signature, oauthParams, authorizationHeader: authorizationHeader(s.realm, protocolNames, protocolValues), url: url.href }
-    case 'query':
-      url.search = appendForm(url.search.slice(1), protocolNames, protocolValues)
-      return { baseString, signature, oauthParams, url: url.href, queryUrl: url }
+    case 'query': {
+      // signWith parsed its own copy for query placement: the instanceof only satisfies the type.
+      const queryUrl = url instanceof URL ? url : new URL(url.href)
+      queryUrl.search = appendForm(queryUrl.search.slice(1), protocolNames, protocolValues)
+      return { baseString, signature, oauthParams, url: queryUrl.href, queryUrl }
+    }
     case 'body':
       return { baseString, signature, oauthParams, url: url.href, body: appendForm(bodyText(r.body), protocolNames, protocolValues) }
     default:

@@ -22,6 +22,7 @@ import { outboundCopy } from './steps/hop-by-hop.js'
 import { scrubEchoedQueryFields } from './echoed-fields.js'
 import { PROXY_METHODS } from './max-forwards.js'
 import { cgiShadowTest } from './gateway-headers.js'
+import { OutboundRequest } from './outbound-request.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -52,9 +53,6 @@ function overridesToTrace(headers: IncomingMessage['headers']): boolean {
   }
   return false
 }
-
-/** Every request's outbound URL until route sets the endpoint's (one object: parsing a URL per request costs). */
-const UNROUTED = new URL('https://unrouted.invalid/')
 
 /** Runs the request through the pipeline and relays the upstream answer back. */
 export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
@@ -90,12 +88,8 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
     presence,
     facts: out.facts,
     auth: {},
-    outbound: {
-      method: req.method ?? 'GET',
-      url: UNROUTED, // replaced by route with the endpoint's target before any step reads it
-      headers,
-      body: createBody(withBody ? req : undefined, bodyOptions),
-    },
+    // Its URL is route's target, parsed only if a step reads it.
+    outbound: new OutboundRequest(req.method ?? 'GET', headers, createBody(withBody ? req : undefined, bodyOptions)),
   }
   if (route) ctx.route = route
   if (tunnel?.caller) {

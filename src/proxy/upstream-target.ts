@@ -126,7 +126,11 @@ export function toOutboundUrl(target: UpstreamTarget): URL {
  */
 export function assertDestination(target: UpstreamTarget, url: URL): void {
   if (url.origin !== target.origin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the endpoint origin ${target.origin}`) })
-  const pathname = url.pathname
+  assertDestinationPath(target, url.pathname)
+}
+
+/** assertDestination's path half, for a path sent as is (the origin is the target's own). */
+export function assertDestinationPath(target: UpstreamTarget, pathname: string): void {
   if (!target.under.test(pathname) || hasDotSegment(pathname)) {
     // Not the path itself: after path fields it may hold a field value (an account number, a PIN).
     throw new GatewayError('internal', 'internal error', { cause: new Error(`the destination path (${pathname.length} characters) left the base path ${target.basePath}`) })

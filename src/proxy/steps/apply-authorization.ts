@@ -200,10 +200,10 @@ export const applyAuthorization: Step = {
       else if (f.type === 'path') path.push(f)
       else payload.push(f)
     }
-    const url = ctx.outbound.url
+    // Read only when a field edits it: the outbound URL is parsed at its first read (outbound-request.ts).
     // Before the query fields are added, so a query field of the same name stays.
-    if (payload.length > 0) dropQueryParameters(url, payloadQueryNames(payload))
-    for (const f of query) applyQuery(url, f.key, f.value)
+    if (payload.length > 0) dropQueryParameters(ctx.outbound.url, payloadQueryNames(payload))
+    for (const f of query) applyQuery(ctx.outbound.url, f.key, f.value)
     // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
     if (path.length > 0) applyPath(ctx, path)
     if (payload.length === 0 && query.length === 0) return

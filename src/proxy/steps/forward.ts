@@ -12,7 +12,7 @@ import type { Admitted, UpstreamResponse } from '../pipeline.js'
 import { isReplayable } from '../stale-connection.js'
 import { mayBeNginxRefusal, nginxRefusal, nginxRefusalText } from '../nginx-refusal.js'
 import { UpstreamCall } from '../upstream-call.js'
-import { assertDestination } from '../upstream-target.js'
+import { destinationPathAndQuery } from '../outbound-request.js'
 
 /** Sends ctx.outbound upstream; resolves at the response headers. */
 export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
@@ -24,12 +24,12 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
     delete headers['transfer-encoding']
   }
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
-  assertDestination(ctx.target, outbound.url)
+  const path = destinationPathAndQuery(ctx.target, outbound)
   ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
   const body = buffered ?? outbound.body.stream ?? null
   const request: Dispatcher.DispatchOptions = {
     origin: ctx.target.origin,
-    path: outbound.url.pathname + outbound.url.search,
+    path,
     method: outbound.method as Dispatcher.HttpMethod,
     headers,
     body,

@@ -8,7 +8,8 @@ import { canonicalTenant, TENANT_RULE } from '../../config/index.js'
 import { headerText, singleHeader } from '../../callers/index.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
-import { buildUpstreamTarget, checkRequestPath, isUnderBase, toOutboundUrl } from '../upstream-target.js'
+import { buildUpstreamTarget, checkRequestPath, isUnderBase } from '../upstream-target.js'
+import { routeOutbound } from '../outbound-request.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
 
 /** One test per configured tenant header name (a handful per config), built on first use. */
@@ -35,7 +36,7 @@ export function matchEndpoint(ctx: Context): Routed {
   const { path, query } = ctx.inbound.target
   // The one constructor: origin from the endpoint, path checked, nothing resolved as a URL reference.
   const target = buildUpstreamTarget(endpoint, tenant, path, query, ctx.route ? 'append' : 'as_is')
-  ctx.outbound.url = toOutboundUrl(target)
+  routeOutbound(ctx.outbound, target)
   // The tenant header names the caller's tenant to the gateway only: in none of its spellings a
   // CGI-style backend reads as it (gateway-headers.ts), and without a delete (a slow dictionary).
   ctx.outbound.headers = withoutShadows(ctx.outbound.headers, tenantHeaderTest(endpoint.config.tenantHeader))

@@ -11,6 +11,7 @@ import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
+import { outboundUrlToSign } from '../outbound-request.js'
 
 export type OnSignature = (profile: string, method: string) => void
 
@@ -79,8 +80,8 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
   // The profile's signer holds what every request shares (consumer, method, realm, placement).
   const signed = profile.signer.sign({
     method: outbound.method,
-    // The URL object itself: the signer copies it only when it must change it.
-    url: outbound.url,
+    // The URL object itself, or its parts while no step parsed it: the signer copies it only when it must change it.
+    url: outboundUrlToSign(outbound),
     contentType,
     body,
     token: token?.token,

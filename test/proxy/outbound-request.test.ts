@@ -1,0 +1,95 @@
+/**
+ * The outbound request's URL, parsed only when a step reads it: what is sent without parsing
+ * (untouchedPathAndQuery) and what the signer reads (urlToSign) must be exactly what the parsed
+ * URL would have given, for any path and query the upstream target lets through.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { GatewayError } from '../../src/errors.js'
+import { compileDestination, type Endpoint } from '../../src/gateway/index.js'
+import type { Body } from '../../src/proxy/pipeline.js'
+import { destinationPathAndQuery, keptByUrlParser, OutboundRequest, outboundUrlToSign } from '../../src/proxy/outbound-request.js'
+import { buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+
+const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
+const ROUTE = endpoint('https://api.partner.test:8443/t/{tenant}/v1')
+const FORWARD = endpoint('https://[::1]', '/base')
+const NO_BODY = { present: false } as unknown as Body
+
+// Every printable ASCII character and a few beyond: each one the URL parser may encode, resolve or drop.
+const unit = fc.oneof(
+  fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  fc.constantFrom('/', '/', '.', '%2e', '%2F', '%zz', '\t', '\n', '\u0000', 'é', '\u{1F600}', 'a', 'b'),
+)
+const text = fc.array(unit, { maxLength: 16 }).map((u) => u.join(''))
+
+function parsedBy(origin: string, path: string, query: string): { pathname: string; search: string } | undefined {
+  try {
+    const u = new URL(origin + path + query)
+    return { pathname: u.pathname, search: u.search }
+  } catch {
+    return undefined
+  }
+}
+
+describe('keptByUrlParser', () => {
+  it('true only where the WHATWG parser gives the path and query back unchanged (20,000 cases)', () => {
+    fc.assert(
+      fc.property(text, text, fc.boolean(), (rest, q, withQuery) => {
+        const path = `/${rest}`
+        const query = withQuery ? `?${q}` : ''
+        if (!keptByUrlParser(path, query)) return
+        expect(parsedBy('https://api.partner.test:8443', path, query)).toEqual({ pathname: path, search: query })
+      }),
+      { seed: 2912, numRuns: 20_000 },
+    )
+  })
+
+  it('true for the plain paths and queries most requests carry', () => {
+    expect(keptByUrlParser('/t/acme/v1/accounts/42', '?page=2&sort=name,-date')).toBe(true)
+    expect(keptByUrlParser('/base/a;b=c/@x:y', '')).toBe(true)
+    expect(keptByUrlParser('/a', '?')).toBe(false) // its search is ''
+    expect(keptByUrlParser('/a b', '')).toBe(false)
+    expect(keptByUrlParser('/a', "?q='x'")).toBe(false)
+  })
+})
+
+describe('OutboundRequest', () => {
+  it('sends, checks and signs what the parsed URL would give, read or not (5,000 requests)', () => {
+    fc.assert(
+      fc.property(text, text, fc.boolean(), fc.boolean(), fc.boolean(), (rest, q, withQuery, route, readFirst) => {
+        const query = withQuery ? `?${q}` : ''
+        let target
+        try {
+          target = route ? buildUpstreamTarget(ROUTE, 'acme', `/${rest}`, query, 'append') : buildUpstreamTarget(FORWARD, undefined, `/base/${rest}`, query, 'as_is')
+        } catch (err) {
+          if (err instanceof GatewayError) return
+          throw err
+        }
+        const url = toOutboundUrl(target)
+        const outbound = new OutboundRequest('GET', {}, NO_BODY)
+        outbound.routeTo(target)
+        if (readFirst) expect(outbound.url.href).toBe(url.href)
+        const signed = outboundUrlToSign(outbound)
+        expect({ protocol: signed.protocol, host: signed.host, pathname: signed.pathname, search: signed.search, hash: signed.hash, href: signed.href }).toEqual({
+          protocol: url.protocol, host: url.host, pathname: url.pathname, search: url.search, hash: url.hash, href: url.href,
+        })
+        expect(destinationPathAndQuery(target, outbound)).toBe(url.pathname + url.search)
+        // Not parsed unless something read it: plain requests never build the URL object.
+        expect(outbound.untouchedPathAndQuery() === undefined).toBe(readFirst || !keptByUrlParser(target.path, target.query))
+      }),
+      { seed: 2913, numRuns: 5_000 },
+    )
+  })
+
+  it('a step\'s edit is what is sent', () => {
+    const target = buildUpstreamTarget(ROUTE, 'acme', '/accounts', '?a=1', 'append')
+    const outbound = new OutboundRequest('GET', {}, NO_BODY)
+    outbound.routeTo(target)
+    expect(destinationPathAndQuery(target, outbound)).toBe('/t/acme/v1/accounts?a=1')
+    outbound.url.searchParams.append('key', 'v')
+    expect(destinationPathAndQuery(target, outbound)).toBe('/t/acme/v1/accounts?a=1&key=v')
+    outbound.url.pathname = '/elsewhere'
+    expect(() => destinationPathAndQuery(target, outbound)).toThrow(GatewayError)
+  })
+})
