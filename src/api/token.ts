@@ -4,14 +4,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed } from '../errors.js'
-import { authFailureLabel, exchangeAssertion, publicJwks, type BearerStores, type Caller } from '../callers/index.js'
+import { authFailureLabel, exchangeAssertion, publicJwks, type AuthFailure, type BearerStores, type Caller } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { readJson, sendJson } from './http.js'
 
 export interface TokenRouteOptions {
   /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
   stores: (gateway: Gateway) => BearerStores | undefined
-  onAuthFailure?: (label: string) => void
+  onAuthFailure?: (label: AuthFailure) => void
   /** A known user's assertion carried identityToMerge: move the anonymous user's data. */
   onIdentityMerge?: (caller: Caller, gateway: Gateway) => Promise<void>
 }

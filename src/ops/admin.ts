@@ -14,6 +14,7 @@ import { guardConnections, type ConnectionEvents } from '../proxy/connection-gua
 import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
 import { headRefusal } from '../proxy/client-error.js'
+import type { AuthFailure } from '../callers/index.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -45,7 +46,7 @@ export interface AdminOptions {
   /** Routes under a path prefix answered by someone else (the console), any method. */
   extra?: AdminRoutes
   /** A client refused (caller_auth_failures_total): a connection a reload's admin.tls trust no longer admits. */
-  onAuthFailure?: (label: string) => void
+  onAuthFailure?: (label: AuthFailure) => void
 }
 
 /** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */

@@ -13,6 +13,7 @@ import { createRequestPathMetrics } from './request-path-metrics.js'
 import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
 import { createWorkerCounters } from './worker-counters.js'
+import type { AuthFailure } from '../callers/index.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -43,7 +44,7 @@ export interface Metrics {
   upstreamReuse(endpoint: string): void
   /** A request sent again (`attempts` more times) after reused connections closed under it. */
   upstreamRetry(endpoint: string, attempts: number): void
-  callerAuthFailure(reason: string): void
+  callerAuthFailure(reason: AuthFailure): void
   oauthSignature(profile: string, method: string): void
   egressRefusal(reason: string): void
   /** A CONNECT tunnel opened (intercepted, pass_through) or refused. */

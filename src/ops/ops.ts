@@ -22,6 +22,7 @@ import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
 import { connectionEvents, createFdPressure } from './connection-events.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
+import type { AuthFailure } from '../callers/index.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -61,7 +62,7 @@ export interface OpsStartOptions {
 /** The composition root's observability hooks (StartOptions.hooks in cli/gateway-root.ts). */
 export interface OpsHooks {
   onConnect(info: ConnectInfo): void
-  onAuthFailure(label: string): void
+  onAuthFailure(label: AuthFailure): void
   onSignature(profile: string, method: string): void
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void

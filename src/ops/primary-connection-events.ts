@@ -13,6 +13,7 @@ import type { GatewayLog } from './log.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { LineCapSettings } from './line-cap.js'
 import { createMetrics, METRIC_PREFIX } from './metrics.js'
+import type { AuthFailure } from '../callers/index.js'
 
 // caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits.
 const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total'] as const
@@ -26,7 +27,7 @@ export interface PrimaryConnectionEvents {
    */
   conditions(): string[]
   /** Counts an admin client refused (caller_auth_failures_total). */
-  onAuthFailure(label: string): void
+  onAuthFailure(label: AuthFailure): void
 }
 
 /** Registers the listener-limit counters on `registry` and returns the events that count (and log, within `lineCap`) them. */

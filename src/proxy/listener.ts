@@ -26,7 +26,7 @@ import { recordCallerConnection } from './caller-connection.js'
 import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { closeRefusedOnReload, refuseAfterReload } from './outdated-tunnel.js'
+import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
 import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
@@ -52,7 +52,7 @@ export interface ListenerOptions {
   /** Spans and W3C context; absent (tracing off): `traceparent` passes through untouched. */
   tracing?: Tracing
   /** A caller refused (caller_auth_failures_total): here, a connection a reload's caller trust no longer admits. */
-  onAuthFailure?: (label: string) => void
+  onAuthFailure?: OnAuthFailure
 }
 
 /** Creates the (not yet listening) HTTP server; its limits are read from the config at start. */

@@ -21,6 +21,10 @@ import type { ConnectionGuard } from './connection-guard.js'
 import { rejudgeAtReload } from './pass-through.js'
 import { onTunnelsReloaded } from './reload-watchers.js'
 import { closeUntrustedOnReload, refuseUntrusted } from './untrusted-connection.js'
+import type { AuthFailure } from '../callers/index.js'
+
+/** Counts a refused caller (caller_auth_failures_total) under its closed-set reason. */
+export type OnAuthFailure = (label: AuthFailure) => void
 
 /** Same CA bytes: what signed the tunnel's leaf is what a fresh CONNECT would be signed by. */
 const sameCa = (a: InterceptionCa, b: InterceptionCa): boolean => a === b || (a.certPem === b.certPem && a.key.equals(b.key))
@@ -65,7 +69,7 @@ function judge(tunnel: Tunnel, gateway: Gateway): GatewayError | undefined {
  * (untrusted-connection.ts, judged by the CONNECT's connection inside a tunnel) first, then
  * whether the intercepted tunnel it came through is outdated under `gateway`.
  */
-export function refuseAfterReload(socket: Duplex, tunnel: Tunnel | undefined, gateway: Gateway, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
+export function refuseAfterReload(socket: Duplex, tunnel: Tunnel | undefined, gateway: Gateway, onAuthFailure: OnAuthFailure | undefined): GatewayError | undefined {
   return refuseUntrusted(tunnel?.connection ?? socket, 'listen.tls', onAuthFailure) ?? (tunnel ? outdatedTunnel(tunnel, gateway) : undefined)
 }
 

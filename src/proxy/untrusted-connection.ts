@@ -10,7 +10,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
-import { authFailureLabel } from '../callers/index.js'
+import { authFailureLabel, type AuthFailure } from '../callers/index.js'
 import { admittedByCallerTrust, onCallerTrustChange } from '../tls/index.js'
 import type { ConnectionGuard } from './connection-guard.js'
 
@@ -34,7 +34,7 @@ const counted = new WeakSet<object>()
  * per connection: requests pipelined behind the refused one (the admin listener's run at once) are
  * never answered, the connection closing after the first refusal.
  */
-export function refuseUntrusted(connection: object, key: TrustKey, onAuthFailure: ((label: string) => void) | undefined): GatewayError | undefined {
+export function refuseUntrusted(connection: object, key: TrustKey, onAuthFailure: ((label: AuthFailure) => void) | undefined): GatewayError | undefined {
   const refusal = untrustedConnection(connection, key)
   if (refusal && !counted.has(connection)) {
     counted.add(connection)

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { GatewayError } from '../errors.js'
 import type { CompileOptions } from '../gateway/index.js'
+import type { AuthFailure } from '../callers/index.js'
 
 /** The one observer of a gateway process (metrics and logs); every hook is optional. */
 export interface Observer {
@@ -9,7 +10,7 @@ export interface Observer {
   onEgressRefusal?: CompileOptions['onEgressRefusal']
   onMint?: (host: string, ms: number) => void
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
-  onAuthFailure?: (label: string) => void
+  onAuthFailure?: (label: AuthFailure) => void
   onSignature?: (profile: string, method: string) => void
   /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
   connections?: {

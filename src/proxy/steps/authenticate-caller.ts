@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
-import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type BearerStores, type HeaderLines } from '../../callers/index.js'
+import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type AuthFailure, type BearerStores, type HeaderLines } from '../../callers/index.js'
 import type { Callers, Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
@@ -15,7 +15,7 @@ const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}
 export interface AdmitOptions {
   /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
   stores?: (gateway: Gateway) => BearerStores | undefined
-  onAuthFailure?: (label: string) => void
+  onAuthFailure?: (label: AuthFailure) => void
 }
 
 /**
