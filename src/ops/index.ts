@@ -18,4 +18,4 @@ export { createReloader, type Reloader, type ReloaderOptions, type ReloadResult 
 export { observeUpstream, type UpstreamFacts, type UpstreamObserver, type UpstreamObserverOptions } from './upstream-facts.js'
 export { fingerprint, watchFiles, type ChangeWatcher, type ChangeWatcherOptions } from './watch.js'
 export { connectWorker, createAsker, isMessage, reportStartFailure, requestConfigTexts, type Ask, type ConfigTexts, type PrimaryMessage, type Question, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
-export { DEFAULT_RELOAD_TIMEOUT_MS, runPrimary, type PrimaryConfigs, type PrimaryOptions, type PrimaryRoutesFactory } from './workers.js'
+export { runPrimary, type PrimaryConfigs, type PrimaryOptions, type PrimaryRoutesFactory } from './workers.js'

@@ -55,7 +55,7 @@ export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) 
 
 const ASK_TIMEOUT_MS = 2000
 /** `--reload-timeout`'s default. */
-export const DEFAULT_RELOAD_TIMEOUT_MS = 30_000
+const DEFAULT_RELOAD_TIMEOUT_MS = 30_000
 
 /** Validates the config, forks the workers, waits until all listen, then serves admin. */
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
