@@ -46,7 +46,7 @@ function refuse(msg: string): GatewayError {
 
 /**
  * True for a path checkRequestPathFully accepts without looking further: it starts with "/"
- * and has no "%" (so one decoding level), no "\\", no control character, no "//" and no "."
+ * and has no "%" (so one decoding level), no "\\", no space, "?", "#" or control character, no "//" and no "."
  * right after a "/" (where every dot-segment starts). Everything else takes the full check.
  */
 export function isPlainPath(path: string): boolean {
@@ -54,7 +54,7 @@ export function isPlainPath(path: string): boolean {
   let prev = 0x2f
   for (let i = 1; i < path.length; i++) {
     const c = path.charCodeAt(i)
-    if (c < 0x20 || c === 0x7f || c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2f || c === 0x2e))) return false
+    if (c <= 0x20 || c === 0x7f || c === 0x23 || c === 0x3f || c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2f || c === 0x2e))) return false
     prev = c
   }
   return true
@@ -69,6 +69,8 @@ export function checkRequestPath(path: string): void {
 /** checkRequestPath without its fast path (exported for the property test comparing the two). */
 export function checkRequestPathFully(path: string): void {
   if (!path.startsWith('/')) throw refuse('the request path must start with "/"')
+  // A URL parser ends the path there ("?", "#") or trims it (a trailing space): "/b/%2e%2e#x" would resolve to "/".
+  if (/[ #?]/.test(path)) throw refuse('a space, "?" or "#" in the request path is refused (the path ends where a query or fragment starts)')
   if (path.includes('\\')) throw refuse('a backslash in the request path is refused (servers disagree whether it separates segments); send %5C')
   if (path.includes('//')) throw refuse('an empty path segment ("//") is refused')
   if (/%(?![0-9a-fA-F]{2})/.test(path)) throw refuse('malformed percent-encoding in the request path')

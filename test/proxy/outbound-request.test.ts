@@ -19,7 +19,7 @@ const NO_BODY = { present: false } as unknown as Body
 // Every printable ASCII character and a few beyond: each one the URL parser may encode, resolve or drop.
 const unit = fc.oneof(
   fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
-  fc.constantFrom('/', '/', '.', '%2e', '%2F', '%zz', '\t', '\n', '\u0000', 'é', '\u{1F600}', 'a', 'b'),
+  fc.constantFrom('/', '/', '.', '%2e', '%2E', '%2e%2e', '%2F', '%5c', '%zz', '%', '\\', '?', '#', '\t', '\n', '\r', '\u0000', '\u007f', '\u0085', '\u00a0', '\ufeff', '\ud800', 'é', '\u{1F600}', 'a', 'b'),
 )
 const text = fc.array(unit, { maxLength: 16 }).map((u) => u.join(''))
 
@@ -43,6 +43,33 @@ describe('keptByUrlParser', () => {
       }),
       { seed: 2912, numRuns: 20_000 },
     )
+  })
+
+  // Its rules are about single characters and adjacent pairs, so every short string over every
+  // ASCII code unit (and a few beyond) tests each rule at each position; origins of every shape.
+  it('true only where the parser gives them back unchanged: every path and query of up to 3 such characters', () => {
+    const chars = [...Array.from({ length: 0x80 }, (_, c) => String.fromCharCode(c)), 'é', '\u0085', '\u00a0', '\u2028', '\ufeff', '\uff0e', '\ud800', '\u{1F600}']
+    const triples = ['/', '.', '%', '2', 'e', 'E', '\\', '?', '#', '^', "'", ' ', '\t', 'a']
+    const origins = ['https://api.partner.test:8443', 'https://[::1]', 'http://127.0.0.1:80', 'https://xn--bcher-kva.example']
+    const wrong: string[] = []
+    const judge = (origin: string, path: string, query: string): void => {
+      if (!keptByUrlParser(path, query)) return
+      const parsed = parsedBy(origin, path, query)
+      if (parsed?.pathname !== path || parsed.search !== query) wrong.push(JSON.stringify([origin, path, query]))
+    }
+    for (const origin of origins) {
+      for (const a of chars) {
+        judge(origin, `/${a}`, '?')
+        for (const b of chars) {
+          judge(origin, `/${a}${b}`, '')
+          judge(origin, `/${a}/${b}`, '')
+          judge(origin, '/x', `?${a}${b}`)
+          judge(origin, `/${a}`, `?${b}`)
+        }
+      }
+      for (const a of triples) for (const b of triples) for (const c of triples) judge(origin, `/${a}${b}${c}`, `?${a}${b}${c}`)
+    }
+    expect(wrong.slice(0, 5)).toEqual([])
   })
 
   it('true for the plain paths and queries most requests carry', () => {

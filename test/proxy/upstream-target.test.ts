@@ -17,7 +17,7 @@ const FORWARD = endpoint('https://api.partner.test:8443', '/base')
 
 const tricky = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.array(fc.constantFrom('/', '//', '\\', '.', '..', '%2e', '%2E', '%2f', '%5c', '%25', '%00', '%c0%ae', ';', '@', ':', '?', '#', 'a', 'base', '127.0.0.1:9999', 'é', '\u0000', ' '), { maxLength: 12 }).map((p) => p.join('')),
+  fc.array(fc.constantFrom('/', '//', '\\', '.', '..', '%2e', '%2E', '%2f', '%5c', '%25', '%00', '%c0%ae', ';', '@', ':', '?', '#', 'a', 'base', '127.0.0.1:9999', 'é', '\u0000', ' ', '..#', '%2e%2e?', '.. '), { maxLength: 12 }).map((p) => p.join('')),
 )
 
 function outcome(run: () => ReturnType<typeof buildUpstreamTarget>): ReturnType<typeof buildUpstreamTarget> | GatewayError {
@@ -49,6 +49,15 @@ describe('buildUpstreamTarget', () => {
       }),
       { seed: 4242, numRuns: 20_000 },
     )
+  })
+
+  it('refuses with 400 a path holding "?", "#" or a space, where a URL parser would end or trim it (else "/..#" resolved out of the base: a 500)', () => {
+    for (const path of ['/..#', '/%2e%2e#x', '/..?a', '/%2E%2E ', '/a#b', '/a?b', '/a b']) {
+      for (const [ep, p, placement] of [[ROUTE, path, 'append'], [FORWARD, `/base${path}`, 'as_is']] as const) {
+        const r = outcome(() => buildUpstreamTarget(ep, ep === ROUTE ? 'acme' : undefined, p, '', placement))
+        expect(r instanceof GatewayError ? STATUS[r.reason] : r, JSON.stringify(p)).toBe(400)
+      }
+    }
   })
 
   it('the endpoint URL parsed once per tenant gives what parsing it on every request gave (5,000 cases)', () => {
