@@ -24,7 +24,9 @@ export interface Case {
 const AUTHORITIES = ['127.0.0.1:9999', '[::1]:9999', '127.0.0.2:8443', '[::1]:8443', 'localhost:9999', '127.0.0.1:8446', 'other.partner.test:8444', '127.0.0.1', '127.0.0.1:80']
 const DOTS = ['.', '..', '%2e', '%2E', '%2e%2e', '%2E%2E', '%2e%2E', '.%2e', '.%2E', '%2e.', '%2E.', '..;', '..;x', '.;', '%2e%2e;', '%252e%252e', '%25%32%65%25%32%65', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '...', '.a', 'a..']
 const SEPARATORS_IN_SEGMENT = ['..%2f', '..%2F', '..%5c', '..%5C', '%2e%2e%2f', '%2e%2e%5c', '..\\', '\\..', '%2f..', '%5c..', '%252f..', 'a%2fb', 'a%2Fb', 'a%5cb']
-const ODD = ['', '@', 'user@127.0.0.1:9999', ':', '%00', '%0a', '%0d%0a', '%7f', '%2500', '%', '%zz', '%2', '%25', '%3f', '%23', '?', '#', ';', ',', '~', '*', '$', '&', "'", '(', ')', '+', '=', '!', '{{pin}}', '%7B%7Bpin%7D%7D', 'http:', 'https:', 'http:%2f%2f127.0.0.1:9999', '%E2%82%AC', '%ff', '[', ']', '[::1]', '|', '^', '`', '"', '<', '>']
+const ODD = ['', '@', 'user@127.0.0.1:9999', ':', '%00', '%0a', '%0d%0a', '%7f', '%2500', '%', '%zz', '%2', '%25', '%3f', '%23', '?', '#', ';', ',', '~', '*', '$', '&', "'", '(', ')', '+', '=', '!', '{{pin}}', '%7B%7Bpin%7D%7D', 'http:', 'https:', 'http:%2f%2f127.0.0.1:9999', '%E2%82%AC', '%ff', '[', ']', '[::1]', '|', '^', '`', '"', '<', '>', '{', '}', '{x}']
+// Queries with what the URL parser encodes (`"<>'`), keeps (`^{}|[]`), or reads oddly (a bare "?", a lone "%").
+const QUERY_ODD = ["?q='x'", '?a="b"', '?a=<b>', '?a=^{}|`[1]', '?', '?a=%', '?a=%2e%2e/../', "?'"]
 const WORDS = ['a', 'v1', 'base', 'items', 't', 'acme', 'globex', 'proxy', 'partner']
 
 const segment: fc.Arbitrary<string> = fc.oneof(
@@ -51,7 +53,7 @@ const pathArb: fc.Arbitrary<string> = fc
     fc.array(segment, { maxLength: 7 }),
     fc.constantFrom('/', '/', '/', '/', '/', '/', '\\', '//'),
     fc.constantFrom('', '', '/', '//'),
-    fc.constantFrom('', '', '?a=1', '?next=//127.0.0.1:9999/', '?a=../..', '?#frag', '#x', '?a=%00', '?@127.0.0.1:9999', '?a=1?b=2', '??', '?a=%zz', '?x=\\'),
+    fc.constantFrom('', '', '?a=1', '?next=//127.0.0.1:9999/', '?a=../..', '?#frag', '#x', '?a=%00', '?@127.0.0.1:9999', '?a=1?b=2', '??', '?a=%zz', '?x=\\', ...QUERY_ODD),
   )
   .map(([lead, segs, sep, tail, query]) => lead + segs.join(sep) + (segs.length > 0 ? tail : '') + query)
 
@@ -60,10 +62,12 @@ const pathArb: fc.Arbitrary<string> = fc
 const ordinarySegment = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...WORDS) },
   { weight: 3, arbitrary: fc.constantFrom('@', 'user@127.0.0.1:9999', ':', '127.0.0.1:9999', '[::1]:8443', ';', 'a;b=c', '%2F', 'a%2fb', '%25', '%2500', '~', "'", '$', '+', '=', ',', '.a', 'a..', '...', '%E2%82%AC') },
+  // What the URL parser percent-encodes in a path, or keeps: the arrival shows which the gateway sent.
+  { weight: 1, arbitrary: fc.constantFrom('^', '{', '}', '`', '"', '<', '>', '|', '[', ']', 'a^b', '{id}') },
   { weight: 3, arbitrary: fc.stringMatching(/^[A-Za-z0-9._~-]{1,10}$/) },
 )
 const ordinaryPath = fc
-  .tuple(fc.constantFrom('/base/', '/base/', '/', '/base'), fc.array(ordinarySegment, { maxLength: 5 }), fc.constantFrom('', '', '/', '?a=1', '?next=//127.0.0.1:9999/', '?a=../..', '?@127.0.0.1:9999', '?a=1?b=2'))
+  .tuple(fc.constantFrom('/base/', '/base/', '/', '/base'), fc.array(ordinarySegment, { maxLength: 5 }), fc.constantFrom('', '', '/', '?a=1', '?next=//127.0.0.1:9999/', '?a=../..', '?@127.0.0.1:9999', '?a=1?b=2', ...QUERY_ODD))
   .map(([lead, segs, tail]) => lead + segs.join('/') + tail)
 const anyPath = fc.oneof(pathArb, ordinaryPath)
 

@@ -118,6 +118,9 @@ function check(c: Case, r: Result): void {
   expect(a.upstream, label).toBe(c.upstream)
   expect(a.host, label).toBe(HOSTS[c.upstream])
   expect(a.subject, label).toBe('bot-runtime')
+  // Sent as the URL parser gives it back (the gateway skips the parse only where it changes nothing): a fixed point.
+  const reparsed = new URL(a.url, `https://${HOSTS[c.upstream]}`)
+  expect(reparsed.pathname + reparsed.search, `${label} arrived as ${a.url}`).toBe(a.url)
   for (const p of backendReadings(a.url)) expect(isUnder(p, c.base), `${label} arrived as ${a.url}`).toBe(true)
   if (c.upstream === 'partner') expect(a.field, label).toBe('partner-field')
   if (c.claims !== undefined) checkFieldArrival(c, c.claims, a, label)
