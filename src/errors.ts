@@ -26,6 +26,7 @@ export type Reason =
   | 'jwt_replay'
   | 'oauth_token_missing'
   | 'oauth_provider_failed'
+  | 'oauth_authorization_refused'
   | 'client_cert_expired'
   | 'client_cert_not_yet_valid'
   | 'server_roots_not_valid'
@@ -90,6 +91,8 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   jwt_replay: 'challenge',
   oauth_token_missing: 401,
   oauth_provider_failed: 502,
+  // A provider's 4xx to a callback's access-token exchange: the user's approval is bad or stale.
+  oauth_authorization_refused: 403,
   client_cert_expired: 502,
   client_cert_not_yet_valid: 502,
   server_roots_not_valid: 502,
@@ -184,11 +187,7 @@ export function toErrorBody(msg: string, code: number, details: Record<string, s
 }
 
 /** A gateway-made error response, ready for any transport (ServerResponse or raw socket). */
-export interface ErrorResponse {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
+export interface ErrorResponse { status: number; headers: Record<string, string>; body: string }
 
 /**
  * The one shape of every error response the gateway writes itself: the JSON envelope, its

@@ -5,9 +5,9 @@
  * stored sealed, and the browser sees a short page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError, methodNotAllowed } from '../errors.js'
+import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { checkPercentUtf8, singleParameters } from '../callers/index.js'
-import type { Gateway } from '../gateway/index.js'
+import type { Gateway, Profile } from '../gateway/index.js'
 import { displayName, type DanceDeps } from './authorize.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
 import { asFailurePage, failurePage, sendPage, successPage } from './pages.js'
@@ -34,6 +34,21 @@ function browserFacing<T>(read: () => T): T {
   } catch (err) {
     throw err instanceof GatewayError ? asFailurePage(err) : err
   }
+}
+
+/**
+ * The page of a failed access-token exchange, with a reason for the access line: a refused approval
+ * is a 4xx anyone with a link can cause (capped like any client's); a provider's 5xx, timeout, TLS or
+ * reachability failure stays 502/504 at warn, what an operator must see; a gateway-side refusal on
+ * the way (its config: no endpoint, the egress policy) is no user's doing either, a 502 as ever.
+ */
+function exchangeFailure(profile: Profile, err: GatewayError, headers: Record<string, string>): GatewayError {
+  const refused = err.reason === 'oauth_authorization_refused'
+  const why = refused
+    ? `${displayName(profile)} refused this authorization (${err.callerMessage}): the approval may have expired, been used already, or come back altered.`
+    : `${displayName(profile)} did not issue an access token: ${err.callerMessage}`
+  const reason = refused || statusOf(err.reason, 'api') >= 500 ? err.reason : 'oauth_provider_failed'
+  return asFailurePage(new GatewayError(reason, reason === err.reason ? err.message : `${err.reason}: ${err.message}`, { headers, callerMessage: why }))
 }
 
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
@@ -63,7 +78,7 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
     access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier || undefined)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return sendPage(res, 502, failurePage(`${displayName(profile)} did not issue an access token: ${err.callerMessage}`), done)
+    throw exchangeFailure(profile, err, done)
   }
   await deps.repo.saveToken(pending, { token: access.token, tokenSecret: access.secret, ...(pending.fields ? { fields: pending.fields } : {}), obtainedAt: Date.now() })
   sendPage(res, 200, successPage(displayName(profile)), done)

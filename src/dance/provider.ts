@@ -139,7 +139,26 @@ export async function obtainRequestToken(gateway: Gateway, profile: Profile, sco
  */
 export async function obtainAccessToken(gateway: Gateway, profile: Profile, scope: DanceScope, request: IssuedToken, verifier: string | undefined): Promise<IssuedToken> {
   const reply = await callTokenUrl(gateway, profile, 'accessTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, token: request.token, tokenSecret: request.secret, ...(verifier !== undefined ? { verifier } : {}) })
+  return parseAccessTokenReply(profile, reply)
+}
+
+/** The access token of `reply`; a 4xx that refuses the user's approval is `oauth_authorization_refused`, naming only the status. */
+export function parseAccessTokenReply(profile: Profile, reply: ProviderReply): IssuedToken {
+  if (refusesAuthorization(reply.status)) {
+    const why = `its access-token request answered HTTP ${reply.status}`
+    throw new GatewayError('oauth_authorization_refused', `profile "${profile.name}": the access-token request to ${reply.url} was refused with HTTP ${reply.status}: the user's approval (verifier or request token) is not valid, expired or already used`, { callerMessage: why })
+  }
   return parseTokenReply(profile, 'access-token', reply)
+}
+
+/**
+ * True when a provider's status at the access-token step refuses the user's approval rather than
+ * the gateway: a 4xx, the request-token step having just proved the consumer's credentials. Not
+ * 408 (the provider gave up waiting on the gateway) nor 429 (it throttles the gateway's consumer):
+ * those, 5xx and anything unexpected stay `oauth_provider_failed`, which an operator must see.
+ */
+export function refusesAuthorization(status: number): boolean {
+  return status >= 400 && status <= 499 && status !== 408 && status !== 429
 }
 
 function flatten(headers: Dispatcher.ResponseData['headers']): Record<string, string> {

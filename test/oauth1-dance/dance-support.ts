@@ -72,6 +72,7 @@ export async function startDanceProvider(pki: TestPki, extra: Record<string, unk
   })
   const browserUrl = `https://127.0.0.1:${ports.browser_port}`
   const agent = trustingAgent(pki)
+  let closing: Promise<void> | undefined
   return {
     apiPort: ports.port,
     browserPort: ports.browser_port,
@@ -98,12 +99,13 @@ export async function startDanceProvider(pki: TestPki, extra: Record<string, unk
       return { status: res.status, text: await res.text() }
     },
     stderr: () => stderr,
-    async close() {
+    // Once, however often called: a test may stop the provider before the file's hooks do.
+    close: () => (closing ??= (async () => {
       await agent.close()
       if (child.exitCode === null) child.kill('SIGTERM')
       await exited
       await rm(dir, { recursive: true, force: true })
-    },
+    })()),
   }
 }
 
