@@ -16,7 +16,7 @@ import { startRedisServer } from '../support/redis-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import type { Scrape } from '../support/promql.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { firedBy, http2Preface, liveScrape, renderRules, type Rule } from './alerts-eval-support.js'
+import { firedBy, http2Preface, laterScrape, liveScrape, renderRules, type Rule } from './alerts-eval-support.js'
 
 const SECRET = 's'.repeat(32)
 let rules: Rule[] = []
@@ -55,9 +55,7 @@ beforeAll(async () => {
   for (let i = 0; i < 20; i++) expect(await http2Preface(gw.gw.url)).toMatch(/^HTTP\/1\.1 505 /)
   // A route-mode call needs no store (callers.required is off): the endpoint serves throughout.
   for (let i = 0; i < 2; i++) expect((await send(gw.gw.url, `/proxy/partner/a${i}`)).status).toBe(200)
-  // rate() divides by the time between the scrapes: make sure it is not zero.
-  while (Date.now() / 1000 <= first.at) await new Promise((resolve) => setTimeout(resolve, 10))
-  scrapes = [first, await liveScrape(gw.adminUrl, rules)]
+  scrapes = [first, await laterScrape(gw.adminUrl, rules, first)]
 }, 5 * 60_000)
 
 afterAll(async () => {

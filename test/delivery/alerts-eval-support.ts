@@ -39,6 +39,12 @@ export async function liveScrape(adminUrl: string, rules: readonly Rule[]): Prom
   return { at, samples: [...(await scrape(adminUrl)), up].map((s) => ({ ...s, labels: { ...s.labels, ...target } })) }
 }
 
+/** A scrape like liveScrape's, taken once the clock is past `first`'s: rate() divides by the time between them. */
+export async function laterScrape(adminUrl: string, rules: readonly Rule[], first: Scrape): Promise<Scrape> {
+  while (Date.now() / 1000 <= first.at) await new Promise((resolve) => setTimeout(resolve, 10))
+  return liveScrape(adminUrl, rules)
+}
+
 /** The alerts whose expression has a result on the two scrapes, in rule order. */
 export const firedBy = (rules: readonly Rule[], s: readonly [Scrape, Scrape]): string[] => rules.filter((r) => firing(r.expr, s).length > 0).map((r) => r.alert)
 
