@@ -4,69 +4,11 @@
  * site decides a status code on its own.
  */
 
-export type Reason =
-  | 'bad_request'
-  | 'path_escapes_base'
-  | 'tenant_invalid'
-  | 'header_repeated'
-  | 'http_version_not_supported'
-  | 'body_too_large'
-  | 'buffered_bodies_full'
-  | 'request_timeout'
-  | 'headers_too_large'
-  | 'expectation_failed'
-  | 'unsupported_payload'
-  | 'endpoint_not_configured'
-  | 'tunnel_outdated'
-  | 'egress_denied'
-  | 'caller_credentials_missing'
-  | 'caller_credentials_invalid'
-  | 'caller_certificate_required'
-  | 'caller_not_allowed'
-  | 'jwt_replay'
-  | 'oauth_token_missing'
-  | 'oauth_provider_failed'
-  | 'oauth_authorization_refused'
-  | 'client_cert_expired'
-  | 'client_cert_not_yet_valid'
-  | 'server_roots_not_valid'
-  | 'server_crl_not_valid'
-  | 'upstream_cert_untrusted'
-  | 'upstream_cert_expired'
-  | 'upstream_cert_not_yet_valid'
-  | 'upstream_hostname_mismatch'
-  | 'upstream_pin_mismatch'
-  | 'upstream_cert_revoked'
-  | 'upstream_cert_wrong_purpose'
-  | 'upstream_client_cert_rejected'
-  | 'upstream_tls_version_refused'
-  | 'upstream_tls_failed'
-  | 'upstream_connect_refused'
-  | 'upstream_connect_reset'
-  | 'upstream_connect_failed'
-  | 'upstream_proxy_failed'
-  | 'upstream_proxy_auth_required'
-  | 'upstream_timeout'
-  | 'upstream_headers_too_large'
-  | 'upstream_response_malformed'
-  | 'upstream_response_truncated'
-  | 'caller_aborted'
-  | 'fd_exhausted'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'console_sign_in_required'
-  | 'console_request_refused'
-  | 'console_sign_in_throttled'
-  | 'admin_token_throttled'
-  | 'unavailable'
-  | 'store_unavailable'
-  | 'internal'
-
 /** A caller-credential failure: 407 on the proxy path, 401 on route mode and the gateway API. */
 export type Challenge = 'challenge'
 
-/** The only place statuses live. `Record` makes it exhaustive at compile time. */
-export const STATUS: { readonly [R in Reason]: number | Challenge } = {
+/** The only place reasons and their statuses live: `Reason` is this table's keys. */
+const STATUS_TABLE = {
   bad_request: 400,
   path_escapes_base: 400,
   tenant_invalid: 400,
@@ -93,6 +35,12 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   oauth_provider_failed: 502,
   // A provider's 4xx to a callback's access-token exchange: the user's approval is bad or stale.
   oauth_authorization_refused: 403,
+  // At the dance's link or callback: a link or authorization the gateway does not know (made up, expired, used).
+  oauth_authorization_unknown: 400,
+  // The browser that approves did not start the authorization (its cookie), or a form not from the link page.
+  oauth_browser_mismatch: 403,
+  // The user denied access at the provider.
+  oauth_access_denied: 403,
   client_cert_expired: 502,
   client_cert_not_yet_valid: 502,
   server_roots_not_valid: 502,
@@ -126,9 +74,16 @@ export const STATUS: { readonly [R in Reason]: number | Challenge } = {
   admin_token_throttled: 429,
   method_not_allowed: 405,
   unavailable: 503,
+  // More than pipelined.ts's MAX_WAITING requests waiting on one connection: the caller's doing, not a fault of the gateway's.
+  too_many_pipelined: 503,
   store_unavailable: 503,
   internal: 500,
-}
+} satisfies Record<string, number | Challenge>
+
+/** The closed set of reasons an error can carry. */
+export type Reason = keyof typeof STATUS_TABLE
+
+export const STATUS: { readonly [R in Reason]: number | Challenge } = STATUS_TABLE
 
 export const REASONS = Object.keys(STATUS) as Reason[]
 

@@ -7,12 +7,13 @@ import type { RequestRecord } from '../proxy/listener.js'
 import type { UpstreamFacts } from './upstream-facts.js'
 
 /**
- * The 5xx a client causes at will: 505 answers the HTTP version its request line names, not a
- * failure of the gateway's. Its access line is at info, and capped like a 4xx's (caller-fault-lines.ts).
+ * The 5xx a client causes at will, not failures of the gateway's: 505 answers the HTTP version its
+ * request line names, too_many_pipelined the requests it pipelined past the limit. Their access
+ * lines are at info, and capped like a 4xx's (caller-fault-lines.ts).
  */
-export const CLIENT_CAUSED_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported'])
+export const CLIENT_CAUSED_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported', 'too_many_pipelined'])
 
-/** warn for a 5xx of the gateway's or an upstream's, info for the rest (a 505 the client caused too). */
+/** warn for a 5xx of the gateway's or an upstream's, info for the rest (CLIENT_CAUSED_5XX too). */
 export function accessLevel(r: RequestRecord): 'warn' | 'info' {
   return r.status >= 500 && !(r.error && CLIENT_CAUSED_5XX.has(r.error.reason)) ? 'warn' : 'info'
 }

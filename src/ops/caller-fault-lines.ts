@@ -2,7 +2,7 @@
  * Which log lines an unauthenticated client can cause at will, and their cap (line-cap.ts,
  * `logging.callerFaults`): a request or handshake that ended in a caller's fault with no caller
  * authenticated, a limit that closed a slow client, an admin request refused by the parser.
- * Failures on the gateway's or an upstream's side (5xx reasons but a 505, `internal` with its stack) and
+ * Failures on the gateway's or an upstream's side (5xx reasons but CLIENT_CAUSED_5XX's, `internal` with its stack) and
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where

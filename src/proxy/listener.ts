@@ -126,7 +126,7 @@ function requestIdOf(req: IncomingMessage): string {
 
 /** One request more than MAX_WAITING pipelined behind an unanswered one (pipelined.ts). */
 function tooManyPipelined(): GatewayError {
-  return new GatewayError('unavailable', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
+  return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
 }
 
 /** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
