@@ -13,7 +13,7 @@ import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
-import { failurePage, linkPage, sendPage } from './pages.js'
+import { linkPage, refusalPage, restatedPage, sendPage } from './pages.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
 import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
@@ -91,7 +91,7 @@ const namesToAsk = (profile: Profile, link: LinkRecord): readonly string[] => (l
  */
 async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, id: string, deps: DanceDeps): Promise<void> {
   const link = await deps.repo.peekLink(id)
-  if (link?.profile !== profile.name) return sendPage(res, 400, failurePage(UNKNOWN_LINK))
+  if (link?.profile !== profile.name) throw refusalPage('oauth_authorization_unknown', UNKNOWN_LINK)
   const names = namesToAsk(profile, link)
   if (req.method === 'GET' || req.method === 'HEAD') {
     return sendPage(res, 200, linkPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, link.csrf, names, link))
@@ -99,19 +99,21 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
   if (req.method !== 'POST') throw methodNotAllowed(['GET', 'HEAD', 'POST'], 'use GET or POST on an authorize link')
   const form = await readJson(req)
   if (!csrfMatches(link, form.csrf) || req.headers['sec-fetch-site'] === 'cross-site') {
-    return sendPage(res, 403, failurePage('This form did not come from the authorization page. Open the link again and use its button.'))
+    throw refusalPage('oauth_browser_mismatch', 'This form did not come from the authorization page. Open the link again and use its button.')
   }
   const raw = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith('field.')).map(([k, v]) => [k.slice(6), v]))
   const fields = link.fields ?? pickFields(profile, raw)
-  if (names.length > 0 && fields === undefined) return sendPage(res, 400, failurePage(`Please fill in: ${names.join(', ')}.`))
+  if (names.length > 0 && fields === undefined) throw refusalPage('bad_request', `Please fill in: ${names.join(', ')}.`)
   const owner = await deps.repo.takeLink(id)
-  if (owner?.profile !== profile.name) return sendPage(res, 400, failurePage(UNKNOWN_LINK))
+  if (owner?.profile !== profile.name) throw refusalPage('oauth_authorization_unknown', UNKNOWN_LINK)
   let started: { target: string; setCookie: string }
   try {
     started = await startDance(gateway, profile, owner, fields, requestOrigin(req), deps.repo)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return sendPage(res, statusOf(err.reason, 'api') === 400 ? 400 : 502, failurePage(`Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`))
+    // A 400 stays the caller's; anything else is a 502 (a 502's own reason kept), at warn, uncapped.
+    const status = statusOf(err.reason, 'api')
+    throw restatedPage(err, status === 400 || status === 502 ? err.reason : 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`)
   }
   redirect(res, 303, started.target, { 'set-cookie': started.setCookie })
 }

@@ -5,22 +5,22 @@
  * stored sealed, and the browser sees a short page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
+import { GatewayError, methodNotAllowed, statusOf, type Reason } from '../errors.js'
 import { checkPercentUtf8, singleParameters } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { displayName, type DanceDeps } from './authorize.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
-import { asFailurePage, failurePage, sendPage, successPage } from './pages.js'
+import { asFailurePage, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
 import { obtainAccessToken } from './provider.js'
 
-const REFUSALS: Readonly<Record<ClaimRefusal, { status: number; why: string }>> = {
-  unknown: { status: 400, why: 'This authorization is unknown, expired or already completed.' },
+const REFUSALS: Readonly<Record<ClaimRefusal, { reason: Reason; why: string }>> = {
+  unknown: { reason: 'oauth_authorization_unknown', why: 'This authorization is unknown, expired or already completed.' },
   cookie_missing: {
-    status: 403,
+    reason: 'oauth_browser_mismatch',
     why: 'This browser did not start this authorization: it was approved in a browser other than the one that opened the authorization link (or that browser blocked the gateway\'s cookie). Open the link and approve in the same browser.',
   },
   cookie_mismatch: {
-    status: 403,
+    reason: 'oauth_browser_mismatch',
     why: 'This browser\'s authorization cookie does not belong to this authorization: the approval came back to a browser other than the one that opened the authorization link.',
   },
 }
@@ -47,8 +47,7 @@ function exchangeFailure(profile: Profile, err: GatewayError, headers: Record<st
   const why = refused
     ? `${displayName(profile)} refused this authorization (${err.callerMessage}): the approval may have expired, been used already, or come back altered.`
     : `${displayName(profile)} did not issue an access token: ${err.callerMessage}`
-  const reason = refused || statusOf(err.reason, 'api') >= 500 ? err.reason : 'oauth_provider_failed'
-  return asFailurePage(new GatewayError(reason, reason === err.reason ? err.message : `${err.reason}: ${err.message}`, { headers, callerMessage: why }))
+  return restatedPage(err, refused || statusOf(err.reason, 'api') >= 500 ? err.reason : 'oauth_provider_failed', why, headers)
 }
 
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
@@ -61,18 +60,18 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
     return singleParameters(url.searchParams, ['oauth_token', 'denied', 'oauth_verifier'])
   })
   const requestToken = token ?? denied
-  if (!requestToken) return sendPage(res, 400, failurePage('The provider did not name a request token.'))
+  if (!requestToken) throw refusalPage('bad_request', 'The provider did not name a request token.')
   // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a
   // denial nor an approval that came back to the wrong browser can be used afterwards.
   const claim = await claimPending(deps.repo, requestToken, req.headers.cookie)
-  if (!claim.ok) return sendPage(res, REFUSALS[claim.why].status, failurePage(REFUSALS[claim.why].why), clearing(claim.cookie))
+  if (!claim.ok) throw refusalPage(REFUSALS[claim.why].reason, REFUSALS[claim.why].why, clearing(claim.cookie))
   const { pending } = claim
   const done = clearing(pending.browser.cookie)
-  if (denied !== undefined) return sendPage(res, 403, failurePage('Access was denied at the provider.'), done)
+  if (denied !== undefined) throw refusalPage('oauth_access_denied', 'Access was denied at the provider.', done)
   const profile = gateway.profiles.get(pending.profile)
-  if (!profile) return sendPage(res, 400, failurePage(`The profile "${pending.profile}" is no longer configured.`), done)
+  if (!profile) throw refusalPage('oauth_authorization_unknown', `The profile "${pending.profile}" is no longer configured.`, done)
   // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
-  if (!verifier && !profile.config.legacyOAuth10) return sendPage(res, 400, failurePage('The provider did not send an oauth_verifier.'), done)
+  if (!verifier && !profile.config.legacyOAuth10) throw refusalPage('bad_request', 'The provider did not send an oauth_verifier.', done)
   let access
   try {
     access = await obtainAccessToken(gateway, profile, pending, { token: requestToken, secret: pending.secret }, verifier || undefined)

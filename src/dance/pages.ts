@@ -4,7 +4,7 @@
  * self-contained and never cached; every dynamic value is escaped.
  */
 import type { ServerResponse } from 'node:http'
-import { statusOf, type GatewayError } from '../errors.js'
+import { GatewayError, statusOf, type Reason } from '../errors.js'
 import { PageError } from '../proxy/write-error.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
@@ -59,6 +59,20 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
 export function asFailurePage(err: GatewayError): GatewayError {
   const code = statusOf(err.reason, 'api')
   return new PageError(err, failurePage(err.callerMessage, code), PAGE_HEADERS)
+}
+
+/**
+ * A refusal of the dance answered as the failure page: `reason` (its status) in the access line,
+ * so a client's refusals are logged and capped like any 4xx (logging.callerFaults); `why`, which
+ * must hold no secret, is both the page's text and the line's error.
+ */
+export function refusalPage(reason: Reason, why: string, headers: Record<string, string> = {}): GatewayError {
+  return asFailurePage(new GatewayError(reason, why, { headers }))
+}
+
+/** `err` said under `reason` (its own reason leading the line's error when another replaces it), as the failure page saying `why`. */
+export function restatedPage(err: GatewayError, reason: Reason, why: string, headers: Record<string, string> = {}): GatewayError {
+  return asFailurePage(new GatewayError(reason, reason === err.reason ? err.message : `${err.reason}: ${err.message}`, { headers, callerMessage: why }))
 }
 
 /** The page after a successful callback: the token is stored. */
