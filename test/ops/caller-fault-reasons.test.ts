@@ -21,16 +21,16 @@ function capped(): { faults: ReturnType<typeof capCallerFaultLines>; lines: Reco
 }
 
 describe('caller-fault lines: what is capped', () => {
-  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'upstream_connect_refused', 'internal'])('%s from an unauthenticated client is never capped', (reason) => {
+  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'upstream_connect_refused', 'internal', 'unavailable', 'oauth_provider_failed'])('%s from an unauthenticated client is never capped', (reason) => {
     const { faults } = capped()
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '203.0.113.9'))).toBe(true)
   })
 
-  it('a 505 (http_version_not_supported: the version a request line names) from an unauthenticated client is capped like a 4xx', () => {
+  it.each<Reason>(['http_version_not_supported', 'too_many_pipelined', 'oauth_authorization_unknown', 'oauth_browser_mismatch', 'oauth_access_denied'])('%s (the client\'s doing: a version its request line names, its pipelining, a dance page it opened) from an unauthenticated client is capped like a 4xx', (reason) => {
     const { faults } = capped()
-    const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record('http_version_not_supported', '203.0.113.9')))
+    const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record(reason, '203.0.113.9')))
     expect(allowed.filter(Boolean).length).toBe(2)
-    expect(faults.accessAllowed(record('http_version_not_supported', '10.0.0.1', 'app-a'))).toBe(true)
+    expect(faults.accessAllowed(record(reason, '10.0.0.1', 'app-a'))).toBe(true)
   })
 
   it('an authenticated caller\'s bad_request is never capped; an unauthenticated one\'s is, and the summary names each client', () => {
