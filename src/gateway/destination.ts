@@ -6,6 +6,7 @@
  */
 
 import { GatewayError } from '../errors.js'
+import { serverAuthority, type ServerAuthority } from '../tracing/index.js'
 
 /** The configured URL for one tenant (or for every request when it has no `{tenant}`). */
 export interface DestinationBase {
@@ -15,6 +16,8 @@ export interface DestinationBase {
   readonly path: string
   /** underBasePattern(path), compiled once. */
   readonly under: RegExp
+  /** The origin's host and port (its scheme's default when the URL gives none), for trace spans. */
+  readonly server: ServerAuthority
 }
 
 /**
@@ -112,7 +115,7 @@ function parse(url: string): DestinationBase {
 
 function baseOf(u: URL): DestinationBase {
   const path = u.pathname.replace(/\/+$/, '')
-  return { origin: u.origin, path, under: underBasePattern(path) }
+  return { origin: u.origin, path, under: underBasePattern(path), server: serverAuthority(u) }
 }
 
 /** The authority text of a configured URL (between `://` and the path, query or fragment). */

@@ -9,6 +9,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
 import { withSamplerSettings, type SamplerConfig } from './sampler.js'
+import { serverAuthority, type ServerAuthority } from './server-authority.js'
 
 /** Outbound header map as the pipeline keeps it. */
 export type HeaderMap = Record<string, string | string[]>
@@ -42,8 +43,11 @@ export interface RequestTrace {
   readonly traceId: string
   readonly spanId: string
   readonly sampled: boolean
-  /** Starts the upstream call's client span and puts its `traceparent` (and the caller's `tracestate`) in `headers`. */
-  upstream(headers: HeaderMap, target: { endpoint: string; url: URL; method: string }): void
+  /**
+   * Starts the upstream call's client span and puts its `traceparent` (and the caller's `tracestate`) in `headers`.
+   * `server` is the endpoint origin's (parsed once): no URL is parsed per request for the span.
+   */
+  upstream(headers: HeaderMap, target: { endpoint: string; server: ServerAuthority; method: string }): void
   /** A client span for a call the gateway makes itself (the OAuth dance's token calls): the headers carry its context. */
   call(method: string, origin: URL): CallSpan
   /** Records the connection the upstream call went over, for the client span. */
@@ -99,19 +103,20 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
     upstream(headers, target) {
       client = tracer.startSpan(`${target.method} ${target.endpoint}`, {
         kind: SpanKind.CLIENT,
-        attributes: {
+        attributes: defined({
           [ATTR_HTTP_REQUEST_METHOD]: target.method,
-          [ATTR_SERVER_ADDRESS]: target.url.hostname,
-          [ATTR_SERVER_PORT]: Number(target.url.port || 443),
+          [ATTR_SERVER_ADDRESS]: target.server.address,
+          [ATTR_SERVER_PORT]: target.server.port,
           'mtls_gateway.endpoint': target.endpoint,
-        },
+        }),
       }, serverContext)
       delete headers.traceparent
       delete headers.tracestate
       propagator.inject(trace.setSpan(serverContext, client), headers, setter)
     },
     call(method, origin) {
-      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: origin.hostname, [ATTR_SERVER_PORT]: Number(origin.port || 443) } }, serverContext)
+      const server = serverAuthority(origin)
+      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: defined({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: server.address, [ATTR_SERVER_PORT]: server.port }) }, serverContext)
       const headers: HeaderMap = {}
       propagator.inject(trace.setSpan(serverContext, span), headers, setter)
       return {

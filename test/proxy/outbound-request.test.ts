@@ -10,6 +10,9 @@ import { compileDestination, type Endpoint } from '../../src/gateway/index.js'
 import type { Body } from '../../src/proxy/pipeline.js'
 import { destinationPathAndQuery, keptByUrlParser, OutboundRequest, outboundUrlToSign } from '../../src/proxy/outbound-request.js'
 import { buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import type { Admitted } from '../../src/proxy/pipeline.js'
+import { forwardUpstream } from '../../src/proxy/steps/forward.js'
+import type { RequestTrace } from '../../src/tracing/index.js'
 
 const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
 const ROUTE = endpoint('https://api.partner.test:8443/t/{tenant}/v1')
@@ -118,5 +121,22 @@ describe('OutboundRequest', () => {
     expect(destinationPathAndQuery(target, outbound)).toBe('/t/acme/v1/accounts?a=1&key=v')
     outbound.url.pathname = '/elsewhere'
     expect(() => destinationPathAndQuery(target, outbound)).toThrow(GatewayError)
+  })
+
+  it('with tracing on, the forward step sends an untouched request without parsing its URL; the span gets the origin\'s server', () => {
+    const target = buildUpstreamTarget(FORWARD, undefined, '/base/accounts', '?a=1', 'as_is')
+    const outbound = new OutboundRequest('GET', {}, NO_BODY)
+    outbound.routeTo(target)
+    const spans: unknown[] = []
+    const sent: { origin?: unknown; path?: string }[] = []
+    const trace = { upstream: (_headers: unknown, t: unknown) => void spans.push(t) } as unknown as RequestTrace
+    const ctx = {
+      outbound, target, endpoint: { name: 'ep', config: { timeouts: { responseMs: 0 } } }, facts: { trace },
+      upstream: { dispatch: (request: { origin?: unknown; path?: string }) => void sent.push(request) }, presence: { onGone: () => {} },
+    } as unknown as Admitted
+    void forwardUpstream(ctx)
+    expect(sent).toMatchObject([{ origin: 'https://[::1]', path: '/base/accounts?a=1' }])
+    expect(spans).toEqual([{ endpoint: 'ep', server: { address: '[::1]', port: 443 }, method: 'GET' }])
+    expect(outbound.untouchedPathAndQuery()).toBe('/base/accounts?a=1')
   })
 })

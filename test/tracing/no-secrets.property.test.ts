@@ -43,7 +43,7 @@ describe('span contents never carry request data', () => {
         }
         const trace = startRequestTrace(tracer, headers)
         const out: Record<string, string | string[]> = { ...headers }
-        trace.upstream(out, { endpoint: 'partner', url: new URL(`https://api.partner.test:8443/v1/${s}?token=${s}`), method })
+        trace.upstream(out, { endpoint: 'partner', server: { address: 'api.partner.test', port: 8443 }, method })
         trace.call('POST', new URL('https://idp.partner.test/oauth/request_token')).end(200)
         trace.end({ method, status, mode, path: `/gateway/oauth1/partner/tokens/${s}?link=${s}`, endpoint: 'partner', caller: 'bot', requestBytes: 10, responseBytes: 20 })
         const spans = exporter.getFinishedSpans()

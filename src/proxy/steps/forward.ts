@@ -25,7 +25,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   }
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
   const path = destinationPathAndQuery(ctx.target, outbound)
-  ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, url: outbound.url, method: outbound.method })
+  ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, server: ctx.target.server, method: outbound.method })
   const body = buffered ?? outbound.body.stream ?? null
   const request: Dispatcher.DispatchOptions = {
     origin: ctx.target.origin,
