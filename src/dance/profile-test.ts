@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../errors.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { callTokenUrl, checkTenant, parseTokenReply, type ProviderReply } from './provider.js'
+import { callTokenUrl, checkTenant, parseTokenReply, UnconfirmedCallbackError, type ProviderReply } from './provider.js'
 import { redactSecrets } from './redact-secrets.js'
 import { callbackUrlFor } from './urls.js'
 
@@ -20,6 +20,12 @@ export interface ProfileTestResult {
   /** The provider's answer (failures only), secrets redacted. */
   response?: { method: string; url: string; endpoint: string; status: number; headers: Record<string, string>; body: string }
 }
+
+/**
+ * For the operator only (test-auth, the console's Test, the admin API's test): the way out for a
+ * provider that cannot do 1.0a. A user's failure page never suggests turning a protection off.
+ */
+const LEGACY_PROVIDER_HINT = 'If this provider cannot do OAuth 1.0a, the profile setting `legacyOAuth10: true` accepts it, and leaves that profile\'s dance open to session fixation (README: "A legacy OAuth 1.0 provider")'
 
 const REDACTED = '[redacted]'
 const SECRET_HEADERS = new Set(['set-cookie', 'authorization', 'proxy-authorization'])
@@ -81,7 +87,8 @@ export async function testProfile(gateway: Gateway, name: string, tenantArg: str
     return { ok: true, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), message }
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
-    return failure(profile, gateway.config.secrets, tenant, err.message, reply)
+    const message = err instanceof UnconfirmedCallbackError ? `${err.message}. ${LEGACY_PROVIDER_HINT}` : err.message
+    return failure(profile, gateway.config.secrets, tenant, message, reply)
   }
 }
 

@@ -124,8 +124,11 @@ function confirmCallback(where: string, status: number, confirmed: string | unde
   if (confirmed === 'true') return
   const sent = confirmed === undefined ? 'without oauth_callback_confirmed' : `with oauth_callback_confirmed=${JSON.stringify(confirmed.slice(0, 40))}`
   const why = 'an OAuth 1.0a provider must confirm the callback with oauth_callback_confirmed=true (RFC 5849, section 2.1); this one may implement OAuth 1.0, not 1.0a, whose dance is open to session fixation'
-  throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${status} ${sent}: ${why}`)
+  throw new UnconfirmedCallbackError('oauth_provider_failed', `${where} got HTTP ${status} ${sent}: ${why}`)
 }
+
+/** A request-token reply refused for lacking oauth_callback_confirmed=true (the profile test adds the operator's way out). */
+export class UnconfirmedCallbackError extends GatewayError {}
 
 /** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */
 export async function obtainRequestToken(gateway: Gateway, profile: Profile, scope: DanceScope, callback: string): Promise<IssuedToken> {

@@ -75,6 +75,8 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
     expect(r.message).toContain(`the request-token request to https://api.partner.test:${setup(name).provider.apiPort}/request_token got HTTP 200 ${sent}`)
     expect(r.message).toContain('must confirm the callback with oauth_callback_confirmed=true (RFC 5849, section 2.1)')
     expect(r.message).toContain('may implement OAuth 1.0, not 1.0a')
+    // The operator (this test is theirs: test-auth, the console's Test) is told the way out, and its cost.
+    expect(r.message).toContain('the profile setting `legacyOAuth10: true` accepts it, and leaves that profile\'s dance open to session fixation')
     expect(r.response.status).toBe(200)
     expect(r.response.headers['content-type']).toMatch(/form-urlencoded/)
     expect(r.response.body).toMatch(/(^|&)oauth_token=\w+/)
@@ -90,7 +92,7 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
     const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'omitted.yaml')], { encoding: 'utf8', timeout: 20_000 })
     expect(r.status, r.stderr).toBe(1)
     const out = r.stdout + r.stderr
-    expect(out).toMatch(/^Auth Test Failed\n.*got HTTP 200 without oauth_callback_confirmed: an OAuth 1\.0a provider must confirm the callback/)
+    expect(out).toMatch(/^Auth Test Failed\n.*got HTTP 200 without oauth_callback_confirmed: an OAuth 1\.0a provider must confirm the callback.*`legacyOAuth10: true` accepts it/)
     expect(out).toMatch(/\nHeaders\n( {2}\S.*\n)* {2}content-type: application\/x-www-form-urlencoded\n/)
     expect(out).toMatch(/\nResponse\n {2}oauth_token=\w+&oauth_token_secret=\[redacted\]\n/)
   })
@@ -104,6 +106,8 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
     expect(click.headers['set-cookie']).toBeUndefined()
     expect(click.text).toContain('Could not start the authorization with Partner Bank')
     expect(click.text).toContain('oauth_callback_confirmed=true (RFC 5849, section 2.1)')
+    // A user is never invited to have a protection turned off: the setting is the operator's to find.
+    expect(click.text).not.toContain('legacyOAuth10')
     // The provider issued a request token that no user is sent to approve.
     expect((await provider.state()).request_tokens.length).toBeGreaterThan(0)
   })
