@@ -43,10 +43,7 @@ export interface RequestTrace {
   readonly traceId: string
   readonly spanId: string
   readonly sampled: boolean
-  /**
-   * Starts the upstream call's client span and puts its `traceparent` (and the caller's `tracestate`) in `headers`.
-   * `server` is the endpoint origin's (parsed once): no URL is parsed per request for the span.
-   */
+  /** Starts the upstream call's client span (`server`: the endpoint origin's, parsed once) and puts its `traceparent` (and the caller's `tracestate`) in `headers`. */
   upstream(headers: HeaderMap, target: { endpoint: string; server: ServerAuthority; method: string }): void
   /** A client span for a call the gateway makes itself (the OAuth dance's token calls): the headers carry its context. */
   call(method: string, origin: URL): CallSpan
@@ -103,20 +100,14 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
     upstream(headers, target) {
       client = tracer.startSpan(`${target.method} ${target.endpoint}`, {
         kind: SpanKind.CLIENT,
-        attributes: defined({
-          [ATTR_HTTP_REQUEST_METHOD]: target.method,
-          [ATTR_SERVER_ADDRESS]: target.server.address,
-          [ATTR_SERVER_PORT]: target.server.port,
-          'mtls_gateway.endpoint': target.endpoint,
-        }),
+        attributes: clientAttributes(target.method, target.server, target.endpoint),
       }, serverContext)
       delete headers.traceparent
       delete headers.tracestate
       propagator.inject(trace.setSpan(serverContext, client), headers, setter)
     },
     call(method, origin) {
-      const server = serverAuthority(origin)
-      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: defined({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: server.address, [ATTR_SERVER_PORT]: server.port }) }, serverContext)
+      const span = tracer.startSpan(method, { kind: SpanKind.CLIENT, attributes: clientAttributes(method, serverAuthority(origin)) }, serverContext)
       const headers: HeaderMap = {}
       propagator.inject(trace.setSpan(serverContext, span), headers, setter)
       return {
@@ -143,6 +134,11 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
       server.end()
     },
   }
+}
+
+/** A client span's attributes at its start (the conventions want them there, for sampling). */
+function clientAttributes(method: string, server: ServerAuthority, endpoint?: string): Attributes {
+  return defined({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: server.address, [ATTR_SERVER_PORT]: server.port, 'mtls_gateway.endpoint': endpoint })
 }
 
 function serverAttributes(o: RequestOutcome, route: string | undefined): Attributes {
