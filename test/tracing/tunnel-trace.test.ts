@@ -55,13 +55,14 @@ describe('a CONNECT tunnel', () => {
     expect(echoes.map((e) => e.url)).toEqual(['/one', '/two'])
     const spans = await receiver.waitFor((s) => s.some((x) => x.name === 'CONNECT localhost'))
     const tunnel = spans.find((x) => x.name === 'CONNECT localhost')
-    expect(tunnel).toMatchObject({ kind: SPAN_SERVER, parentSpanId: '', attributes: { 'http.request.method': 'CONNECT', 'server.address': 'localhost', 'mtls_gateway.mode': 'connect' } })
+    expect(tunnel).toMatchObject({ kind: SPAN_SERVER, parentSpanId: '', attributes: { 'http.request.method': 'CONNECT', 'server.address': 'localhost', 'server.port': upstream.port, 'mtls_gateway.mode': 'connect' } })
     const inner = spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)
     expect(inner.map((x) => x.name)).toEqual(['GET echo', 'GET echo'])
     expect(inner.every((x) => x.traceId === tunnel?.traceId && x.attributes['mtls_gateway.mode'] === 'connect')).toBe(true)
     for (const [i, server] of inner.entries()) {
       const client = spans.find((x) => x.kind === SPAN_CLIENT && x.parentSpanId === server.spanId)
-      expect(client, `client span of inner request ${i}`).toBeDefined()
+      // The endpoint's origin (https://localhost:<port>), not a default port.
+      expect(client, `client span of inner request ${i}`).toMatchObject({ attributes: { 'server.address': 'localhost', 'server.port': upstream.port } })
     }
     // Bytes inside the tunnel are counted per inner request too (the TLS socket's plaintext).
     const innerLines = g.access().filter((l) => l.mode === 'connect')
