@@ -5,7 +5,8 @@
  * worker built it; otherwise it failed, loudly, and the instance keeps one config: the workers
  * that built the new one go back to the last good one (rebuilt from its bytes), and a worker
  * that did not answer, or could not go back, is drained and replaced from the last good config.
- * A starting worker holds the next reload until it serves, so it reaches it too (start-gate.ts).
+ * A starting worker that asks during a reload gets that reload's result as it settles, before a
+ * queued one starts, and holds the next reload until it serves, so it reaches it too (start-gate.ts).
  */
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
@@ -48,7 +49,7 @@ export interface ReloadCoordinator {
   reload(trigger: string): Promise<ReloadResult>
   /** The config in force on every worker: the start's, then each accepted reload's. */
   current(): GatewayConfig
-  /** What starting worker `w` builds from, once no reload is pending; the next reload waits until `w` serves (or exits). */
+  /** What starting worker `w` builds from: now, or the result of the reload in progress once it settles; the next reload waits until `w` serves (or exits). */
   texts(w: Worker): Promise<ConfigTexts>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
@@ -80,7 +81,19 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
   at.metrics.configLoaded()
   let running: Promise<ReloadResult> | undefined
   let queued: Promise<ReloadResult> | undefined
-  const run = (trigger: string): Promise<ReloadResult> => (running = recordReload(o, at, trigger).finally(() => (running = undefined)))
+  // Starting workers that asked during a reload: each is handed the texts as soon as that reload settles.
+  const waiting: { w: Worker; hand(texts: ConfigTexts): void }[] = []
+  // In the turn the gate follows it, so the next reload (queued or later) waits until it serves and reaches it.
+  const handOut = (w: Worker): ConfigTexts => {
+    at.starting.follow(w)
+    return Object.assign({}, at.texts)
+  }
+  const run = (trigger: string): Promise<ReloadResult> =>
+    (running = recordReload(o, at, trigger).finally(() => {
+      running = undefined
+      // Before a queued reload starts: were they to wait for one with nothing queued, a reload storm would starve them.
+      for (const { w, hand } of waiting.splice(0)) hand(handOut(w))
+    }))
   return {
     reload(trigger) {
       if (!running) return run(trigger)
@@ -92,11 +105,10 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
       return queued
     },
     current: () => at.config,
-    texts: async (w) => {
-      if (running ?? queued) o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
-      while (running ?? queued) await (queued ?? running)
-      at.starting.follow(w) // in the turn of the check: no reload begins between the two
-      return Object.assign({}, at.texts)
+    texts: (w) => {
+      if (!(running ?? queued)) return Promise.resolve(handOut(w))
+      o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
+      return new Promise((hand) => waiting.push({ w, hand }))
     },
     lastReload: () => at.lastReload, loadedAt: () => at.loadedAt,
     leaving: () => at.leaving,

@@ -1,6 +1,6 @@
 /**
  * The `--workers` primary's guard over starting workers. A worker has no timer of its own while
- * it starts (it waits for its config texts as long as the primary's reloads take), so one stuck
+ * it starts (it waits for its config texts as long as the primary's reload in progress takes), so one stuck
  * in its start (a hung listen(), a stopped process) would hold the instance's start, or a
  * replacement's place, for ever: the primary kills one that does not start within its window,
  * and the pool replaces it as a crashed one (at the instance's start, the start fails).
@@ -20,7 +20,7 @@ export function startWindowMs(reloadTimeoutMs: number): number {
 
 /** The start windows of every worker forked from now on. */
 export interface StartWindows {
-  /** The primary holds `w`'s start until `texts` settles (the reloads in progress): its window pauses meanwhile, and begins again then. */
+  /** The primary holds `w`'s start until `texts` settles (the reload in progress): its window pauses meanwhile, and begins again then. */
   hold<T>(w: Worker, texts: Promise<T>): Promise<T>
 }
 

@@ -69,7 +69,7 @@ export interface ConfigTexts {
 
 /**
  * Worker side: asks the primary for the config texts to start from. No timer of its own: the
- * primary answers once the reloads in progress settle, however long they take; a primary that
+ * primary answers once the reload in progress settles (never a later one queued behind it); a primary that
  * dies closes the IPC channel, which ends the worker (node:cluster), and a worker that does not
  * start in time is the primary's to kill (start-window.ts).
  */
