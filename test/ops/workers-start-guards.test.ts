@@ -1,6 +1,6 @@
 /**
  * A starting `--workers` worker has no timer of its own (it waits for its config as long as the
- * primary's reloads take), so the two ends of its start are guarded elsewhere: a primary that
+ * primary's reload in progress takes), so the two ends of its start are guarded elsewhere: a primary that
  * dies ends it (the IPC channel closes), and the primary kills one that does not start within
  * its start window (30 s and `--reload-timeout`, not counting the time the primary holds its
  * config), replacing it as a crashed one.
