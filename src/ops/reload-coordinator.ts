@@ -5,8 +5,7 @@
  * worker built it; otherwise it failed, loudly, and the instance keeps one config: the workers
  * that built the new one go back to the last good one (rebuilt from its bytes), and a worker
  * that did not answer, or could not go back, is drained and replaced from the last good config.
- * A starting worker that asks during a reload gets that reload's result as it settles, before a
- * queued one starts, and holds the next reload until it serves, so it reaches it too (start-gate.ts).
+ * A starting worker gets its texts between reloads and holds the next until it serves, so it reaches it too (start-gate.ts).
  */
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
@@ -49,7 +48,7 @@ export interface ReloadCoordinator {
   reload(trigger: string): Promise<ReloadResult>
   /** The config in force on every worker: the start's, then each accepted reload's. */
   current(): GatewayConfig
-  /** What starting worker `w` builds from: now, or the result of the reload in progress once it settles; the next reload waits until `w` serves (or exits). */
+  /** What starting worker `w` builds from: now, or the result of the reload in progress as it settles; the next reload waits until `w` serves (or exits). */
   texts(w: Worker): Promise<ConfigTexts>
   lastReload(): ReloadRecord | undefined
   loadedAt(): number
@@ -81,19 +80,7 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
   at.metrics.configLoaded()
   let running: Promise<ReloadResult> | undefined
   let queued: Promise<ReloadResult> | undefined
-  // Starting workers that asked during a reload: each is handed the texts as soon as that reload settles.
-  const waiting: { w: Worker; hand(texts: ConfigTexts): void }[] = []
-  // In the turn the gate follows it, so the next reload (queued or later) waits until it serves and reaches it.
-  const handOut = (w: Worker): ConfigTexts => {
-    at.starting.follow(w)
-    return Object.assign({}, at.texts)
-  }
-  const run = (trigger: string): Promise<ReloadResult> =>
-    (running = recordReload(o, at, trigger).finally(() => {
-      running = undefined
-      // Before a queued reload starts: were they to wait for one with nothing queued, a reload storm would starve them.
-      for (const { w, hand } of waiting.splice(0)) hand(handOut(w))
-    }))
+  const run = (trigger: string): Promise<ReloadResult> => (running = recordReload(o, at, trigger).finally(() => { running = undefined; at.starting.release() }))
   return {
     reload(trigger) {
       if (!running) return run(trigger)
@@ -106,9 +93,9 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
     },
     current: () => at.config,
     texts: (w) => {
-      if (!(running ?? queued)) return Promise.resolve(handOut(w))
-      o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
-      return new Promise((hand) => waiting.push({ w, hand }))
+      const reloading = (running ?? queued) !== undefined
+      if (reloading) o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
+      return at.starting.hand(w, () => Object.assign({}, at.texts), reloading ? 'after-reload' : 'now')
     },
     lastReload: () => at.lastReload, loadedAt: () => at.loadedAt,
     leaving: () => at.leaving,
