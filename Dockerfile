@@ -40,7 +40,7 @@ COPY src ./src
 RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts"]}\n' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json \
  && node dist/src/main.js --version \
- && node --input-type=module -e "for (const m of ['serve.js', 'serve-process.js', 'serve-primary.js', 'console-host.js']) await import('./dist/src/cli/' + m); await import('./dist/src/dance/index.js'); await import('jose')"
+ && node --input-type=module -e "for (const m of ['gateway-root.js', 'serve-process.js', 'serve-primary.js', 'console-host.js']) await import('./dist/src/cli/' + m); await import('./dist/src/dance/index.js'); await import('jose')"
 
 FROM deps AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.
