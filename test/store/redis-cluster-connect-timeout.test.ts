@@ -1,8 +1,8 @@
 /**
  * `store.redis.connectTimeout` also bounds each refresh of a Redis Cluster's slot map (ioredis
  * `slotsRefreshTimeout`), and ioredis gives that refresh up at once at 0: with `redis.cluster` and
- * `connectTimeout: 0` the config loaded and every store call failed ("Failed to refresh slots
- * cache", seen below on a real three-primary Cluster). Alone or with Sentinel, 0 is no limit and
+ * `connectTimeout: 0` the config loaded and store calls failed ("Failed to refresh slots
+ * cache", seen below on a real three-primary Cluster; nearly every time: see the last test). Alone or with Sentinel, 0 is no limit and
  * stays allowed. With `cluster`, any written value that rounds to 0 ms is refused where the file is
  * read, naming the key and the value.
  */
@@ -44,7 +44,7 @@ it('alone, connectTimeout 0 still loads (no limit)', () => {
   )
 })
 
-it('on a real Cluster the store works with a connectTimeout, and failed every call at 0', async () => {
+it('on a real Cluster the store works with a connectTimeout, and calls fail at 0', async () => {
   const prefix = uniqueRedisPrefix()
   const base = await clusterStoreOptions(prefix)
   const outcome = async (connectTimeoutMs: number): Promise<string> => {
@@ -56,5 +56,10 @@ it('on a real Cluster the store works with a connectTimeout, and failed every ca
     }
   }
   expect(await outcome(2000)).toBe('ok')
-  expect(await outcome(0)).toMatch(/Failed to refresh slots cache/)
+  // At 0 ioredis races a timer of 0 (at least 1 ms) against the slot map's reply: the timer wins
+  // nearly always, but on a saturated machine the reply has won (CI with four other jobs running),
+  // so each open is one draw and five in a row without a failure would mean 0 is harmless.
+  const atZero: string[] = []
+  for (let i = 0; i < 5 && !atZero.some((o) => o !== 'ok'); i++) atZero.push(await outcome(0))
+  expect(atZero.find((o) => o !== 'ok'), `every open at 0 succeeded: ${atZero.join(', ')}`).toMatch(/Failed to refresh slots cache/)
 }, 120_000)
