@@ -2,7 +2,7 @@
  * `store.redis.connectTimeout` also bounds each refresh of a Redis Cluster's slot map (ioredis
  * `slotsRefreshTimeout`), and ioredis gives that refresh up at once at 0: with `redis.cluster` and
  * `connectTimeout: 0` the config loaded and store calls failed ("Failed to refresh slots
- * cache", seen below on a real three-primary Cluster; nearly every time: see the last test). Alone or with Sentinel, 0 is no limit and
+ * cache", on a real three-primary Cluster whenever the reply took a millisecond: see the last test). Alone or with Sentinel, 0 is no limit and
  * stays allowed. With `cluster`, any written value that rounds to 0 ms is refused where the file is
  * read, naming the key and the value.
  */
@@ -44,22 +44,19 @@ it('alone, connectTimeout 0 still loads (no limit)', () => {
   )
 })
 
-it('on a real Cluster the store works with a connectTimeout, and calls fail at 0', async () => {
+// What 0 does on a real Cluster is a race, so it is described here, not asserted: ioredis arms
+// a timer of 0 (at least 1 ms) beside its request for the slot map, and the timer wins whenever
+// the reply takes a millisecond or more. On a busy machine every call failed ("Failed to refresh
+// slots cache"); on a quiet one five opens in a row succeeded (two CI runs of session 29). A
+// setting whose outcome depends on the machine's load is refused (the first test above).
+it('on a real Cluster the store works with a connectTimeout', async () => {
   const prefix = uniqueRedisPrefix()
   const base = await clusterStoreOptions(prefix)
-  const outcome = async (connectTimeoutMs: number): Promise<string> => {
-    const s = openStore({ kind: 'redis', ...base, connectTimeoutMs })
-    try {
-      return await s.put('k', 'v').then(() => 'ok', (e: Error) => e.message)
-    } finally {
-      await s.close()
-    }
+  const s = openStore({ kind: 'redis', ...base, connectTimeoutMs: 2000 })
+  try {
+    await s.put('k', 'v')
+    expect(await s.get('k')).toBe('v')
+  } finally {
+    await s.close()
   }
-  expect(await outcome(2000)).toBe('ok')
-  // At 0 ioredis races a timer of 0 (at least 1 ms) against the slot map's reply: the timer wins
-  // nearly always, but on a saturated machine the reply has won (CI with four other jobs running),
-  // so each open is one draw and five in a row without a failure would mean 0 is harmless.
-  const atZero: string[] = []
-  for (let i = 0; i < 5 && !atZero.some((o) => o !== 'ok'); i++) atZero.push(await outcome(0))
-  expect(atZero.find((o) => o !== 'ok'), `every open at 0 succeeded: ${atZero.join(', ')}`).toMatch(/Failed to refresh slots cache/)
 }, 120_000)
