@@ -8,8 +8,8 @@ import type { SignableUrl } from '../oauth1/index.js'
 import type { Body, Outbound, OutboundHeaders } from './pipeline.js'
 import { assertDestination, assertDestinationPath, toOutboundUrl, type UpstreamTarget } from './upstream-target.js'
 
-/** Every request's outbound URL until route sets the endpoint's (one object: parsing a URL per request costs). */
-const UNROUTED = new URL('https://unrouted.invalid/')
+/** A request's outbound URL until route sets the endpoint's; parsed per request that reads it (a step may edit it), which none does before route. */
+const UNROUTED_HREF = 'https://unrouted.invalid/'
 
 export class OutboundRequest implements Outbound {
   method: string
@@ -26,7 +26,7 @@ export class OutboundRequest implements Outbound {
 
   /** The URL the steps edit: the target's, parsed (and checked) at the first read. */
   get url(): URL {
-    if (this.#url === undefined) this.#url = this.#target === undefined ? UNROUTED : toOutboundUrl(this.#target)
+    if (this.#url === undefined) this.#url = this.#target === undefined ? new URL(UNROUTED_HREF) : toOutboundUrl(this.#target)
     return this.#url
   }
 

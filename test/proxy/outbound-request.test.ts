@@ -140,3 +140,14 @@ describe('OutboundRequest', () => {
     expect(outbound.untouchedPathAndQuery()).toBe('/base/accounts?a=1')
   })
 })
+
+describe('an unrouted outbound URL', () => {
+  it('is each request’s own: an edit before route reaches no other request', () => {
+    const first = new OutboundRequest('GET', {}, NO_BODY)
+    first.url.pathname = '/edited'
+    first.url.hostname = 'elsewhere.test'
+    const second = new OutboundRequest('GET', {}, NO_BODY)
+    expect(second.url.href).toBe('https://unrouted.invalid/')
+    expect(first.url.href).toBe('https://elsewhere.test/edited')
+  })
+})
