@@ -9,7 +9,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
 import { withSamplerSettings, type SamplerConfig } from './sampler.js'
-import { serverAuthority, type ServerAuthority } from './server-authority.js'
+import { hostInName, serverAuthority, type ServerAuthority } from './server-authority.js'
 
 /** Outbound header map as the pipeline keeps it. */
 export type HeaderMap = Record<string, string | string[]>
@@ -174,10 +174,10 @@ function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | und
   client.end()
 }
 
-/** Starts the span of an intercepted CONNECT tunnel. */
+/** Starts the span of an intercepted CONNECT tunnel (`host` unbracketed, as server.address holds it). */
 export function startTunnelTrace(tracer: Tracer, headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace {
   const parent = callerContext(headers, ROOT_CONTEXT)
-  const span = tracer.startSpan(`CONNECT ${host}`, {
+  const span = tracer.startSpan(`CONNECT ${hostInName(host)}`, {
     kind: SpanKind.SERVER,
     attributes: { [ATTR_HTTP_REQUEST_METHOD]: 'CONNECT', [ATTR_SERVER_ADDRESS]: host, [ATTR_SERVER_PORT]: port, 'mtls_gateway.mode': 'connect' },
   }, parent)

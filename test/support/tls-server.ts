@@ -32,6 +32,8 @@ export interface MtlsServerOptions {
   maxVersion?: 'TLSv1.2' | 'TLSv1.3'
   /** Replace the echo handler. */
   handler?: (req: IncomingMessage, res: ServerResponse) => void
+  /** The address to listen on (default 127.0.0.1; `::1` for an IPv6 upstream). */
+  host?: string
 }
 
 export interface RunningServer {
@@ -42,7 +44,7 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Starts the server on 127.0.0.1 (port 0). */
+/** Starts the server on 127.0.0.1 (or `o.host`), port 0. */
 export async function startMtlsServer(o: MtlsServerOptions): Promise<RunningServer> {
   const stats = { handshakes: 0, resumed: 0, subjects: [] as string[] }
   const requireCert = o.requireClientCert ?? o.ca !== undefined
@@ -64,7 +66,7 @@ export async function startMtlsServer(o: MtlsServerOptions): Promise<RunningServ
     const peer = s.getPeerCertificate()
     if (peer && peer.subject) stats.subjects.push(peer.subject.CN as string)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  await new Promise<void>((r) => server.listen(0, o.host ?? '127.0.0.1', r))
   const port = (server.address() as AddressInfo).port
   return {
     port, server, stats,

@@ -1,7 +1,8 @@
 /**
  * A property, seeded, over endpoint origins (http/https × DNS name, IPv4, IPv6, a tenant in the
  * host × no port, each scheme's default port, any port): the client spans the OTLP collector
- * receives name the host a WHATWG parse of the origin gives and the port the request goes to,
+ * receives name the host a WHATWG parse of the origin gives (an IPv6 address without its brackets,
+ * as the conventions write an IP address in server.address) and the port the request goes to,
  * a scheme's default included (80 for http:, never 443). Both client spans are checked: a
  * proxied call's (from the endpoint's compiled destination, no per-request URL) and one the
  * gateway makes itself (the OAuth dance's token calls, whose URLs may be http:).
@@ -45,7 +46,7 @@ afterAll(async () => {
 })
 
 describe('client spans name the server of the endpoint origin', () => {
-  it('server.address is the WHATWG host and server.port the port dialled, the scheme\'s default when none is given', async () => {
+  it('server.address is the WHATWG host (IPv6 unbracketed) and server.port the port dialled, the scheme\'s default when none is given', async () => {
     const t = tracing
     if (!t) throw new Error('tracing is on in this test')
     const cases: Case[] = []
@@ -59,8 +60,8 @@ describe('client spans name the server of the endpoint origin', () => {
         trace.upstream({}, { endpoint, server: compileDestination(configured, undefined).at(h.tenant ? TENANT : undefined).server, method: 'GET' })
         trace.call('POST', new URL(url)).end(200)
         trace.end({ method: 'GET', status: 200, mode: 'route', endpoint })
-        // The oracle: WHATWG's host, and the port as generated (else the scheme's own default).
-        cases.push({ traceId: trace.traceId, endpoint, url, address: new URL(url).hostname, port: port ?? DEFAULT_PORT[scheme] })
+        // The oracle: WHATWG's host (an IPv6 literal unbracketed), and the port as generated (else the scheme's own default).
+        cases.push({ traceId: trace.traceId, endpoint, url, address: new URL(url).hostname.replace(/^\[(.*)\]$/, '$1'), port: port ?? DEFAULT_PORT[scheme] })
       }),
       { seed: 2929, numRuns: 300 },
     )

@@ -12,21 +12,24 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 
 // CONNECT with interception: one span for the tunnel, the inner requests its children (the
 // real curl, two requests on one tunnel); an inner request that brings its own traceparent
-// stays in the caller's trace and links the tunnel.
+// stays in the caller's trace and links the tunnel. A tunnel to an IPv6 literal: server.address
+// holds the address as the conventions write one (no brackets), the span name brackets it.
 const run = promisify(execFile)
 const SPAN_SERVER = SPAN_KIND.SERVER
 const SPAN_CLIENT = SPAN_KIND.CLIENT
 
 let pki: TestPki
 let upstream: RunningServer
+let upstream6: RunningServer
 let receiver: OtlpReceiver
 let g: OpsGateway
 let ca: { caCert: string; caKey: string }
 
 beforeAll(async () => {
-  pki = await createTestPki('p256', ['localhost', '127.0.0.1'])
+  pki = await createTestPki('p256', ['localhost', '127.0.0.1', '::1'])
   ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  upstream6 = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), host: '::1' })
   receiver = await startOtlpReceiver()
   const yaml = `tracing:
   enabled: true
@@ -37,6 +40,10 @@ endpoints:
     url: https://localhost:${upstream.port}
     allowPrivate: true
     tls: ${clientTlsYaml(pki)}
+  - name: echo6
+    url: https://[::1]:${upstream6.port}
+    allowPrivate: true
+    tls: ${clientTlsYaml(pki)}
 `
   g = await startOpsGateway(pki.dir, yaml, { watch: false })
 }, 60_000)
@@ -44,6 +51,7 @@ afterAll(async () => {
   await g?.gw.close()
   await receiver?.close()
   await upstream?.close()
+  await upstream6?.close()
   pki?.cleanup()
 })
 
@@ -88,5 +96,21 @@ describe('a CONNECT tunnel', () => {
     const tunnel = spans.filter((x) => x.name === 'CONNECT localhost').at(-1)
     expect(server?.parentSpanId).toBe('b7ad6b7169203331')
     expect(server?.links).toEqual([{ traceId: tunnel?.traceId, spanId: tunnel?.spanId }])
+  })
+
+  it('to an IPv6 literal: server.address is the address without brackets, the name brackets it, so neither reads as host:port', async () => {
+    const url = `https://[::1]:${upstream6.port}`
+    const { stdout } = await run('curl', ['-sS', '-x', g.gw.url, '--cacert', ca.caCert, `${url}/six`])
+    expect((JSON.parse(stdout) as EchoReply).url).toBe('/six')
+    const spans = await receiver.waitFor((s) => s.some((x) => x.attributes['server.port'] === upstream6.port && x.kind === SPAN_SERVER && x.attributes['http.request.method'] === 'CONNECT'))
+    const tunnel = spans.find((x) => x.kind === SPAN_SERVER && x.attributes['http.request.method'] === 'CONNECT' && x.attributes['server.port'] === upstream6.port)
+    expect(tunnel).toMatchObject({ name: 'CONNECT [::1]', attributes: { 'server.address': '::1', 'server.port': upstream6.port, 'mtls_gateway.mode': 'connect' } })
+    const inner = await receiver.waitFor((s) => s.some((x) => x.kind === SPAN_CLIENT && x.traceId === tunnel?.traceId))
+    const client = inner.find((x) => x.kind === SPAN_CLIENT && x.traceId === tunnel?.traceId)
+    expect(client).toMatchObject({ name: 'GET echo6', attributes: { 'server.address': '::1', 'server.port': upstream6.port } })
+    // No attribute of either span holds a host:port or URL string with the address unbracketed.
+    for (const span of [tunnel, client]) {
+      for (const [key, value] of Object.entries(span?.attributes ?? {})) expect(String(value), key).not.toMatch(/::1:\d/)
+    }
   })
 })
