@@ -70,7 +70,7 @@ const getter = {
   keys: (h: IncomingHttpHeaders): string[] => Object.keys(h),
   get: (h: IncomingHttpHeaders, key: string): string | string[] | undefined => h[key],
 }
-const setter = { set: (h: HeaderMap, key: string, value: string): void => void (h[key] = value) }
+const setter = { set: (h: HeaderMap, key: string, value: string): void => void (value !== '' && (h[key] = value)) } // a tracestate with no valid member is '': W3C asks not to send it
 
 /** The caller's W3C context (traceparent/tracestate) on top of `base`, if it sent a valid one. */
 function callerContext(headers: IncomingHttpHeaders, base: Context): Context {
