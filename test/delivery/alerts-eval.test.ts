@@ -116,6 +116,16 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
   })
 
+  it('mid-upgrade, an old pod\'s "none" (its gateway API and unrouted requests) is an endpoint to these rules, over the 5 min rate window (docs/deploy.md)', () => {
+    // A new pod's API answers 2xx under "_gateway"; the old pod's API 503s are labelled "none", as before the rename.
+    const api = (endpoint: string, status_class: string, values: [number, number]) => ({ name: 'mtls_gateway_requests_total', labels: { endpoint, method: 'POST', status_class }, values })
+    const mixed = changed([api('_gateway', '2xx', [0, 50]), api('none', '2xx', [0, 50]), api('none', '5xx', [0, 10])])
+    expect(fired(mixed)).toEqual(['MtlsGatewayHighErrorRatio'])
+    const high = rules.find((r) => r.alert === 'MtlsGatewayHighErrorRatio')
+    expect(firing(high?.expr ?? '', mixed).map((x) => x.labels.endpoint)).toEqual(['none'])
+    for (const r of rules.filter((x) => /ErrorRatio$/.test(x.alert))) expect(r.expr.match(/\[\w+\]/g), r.alert).toEqual(['[5m]', '[5m]'])
+  })
+
   it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals, dropped log lines', () => {
     const down = (x: Sample): Sample => (x.name === 'up' ? { ...x, value: 0 } : x)
     expect(fired(changed([], down))).toEqual(['MtlsGatewayTargetDown'])
