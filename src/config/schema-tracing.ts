@@ -10,7 +10,7 @@ export const tracingSchema = {
   description:
     'W3C Trace Context and OpenTelemetry spans: a server span per request, a client span per upstream call, exported over OTLP when `otlp` is set. Off by default. `enabled`, `serviceName` and `otlp` apply at start only (a reload that changes them is refused); `sampler` is reloadable.',
   properties: {
-    enabled: { type: 'boolean', default: false, description: 'Record spans, continue callers\' `traceparent`, send the gateway\'s own context upstream and log `trace_id`/`span_id`. Off: `traceparent` passes through untouched.' },
+    enabled: { type: 'boolean', default: false, description: 'Record spans, continue callers\' `traceparent`, send the gateway\'s own context upstream and log `trace_id`/`span_id`. Off: `traceparent`, `tracestate` and `baggage` pass through untouched; on, `baggage` still does.' },
     serviceName: { type: 'string', minLength: 1, default: 'mtls-gateway', description: 'The `service.name` resource attribute of exported spans.' },
     sampler: {
       type: 'object',
