@@ -60,6 +60,15 @@ export class MemoryStore implements Store {
     return value
   }
 
+  // Atomic for the same reason; the live entry keeps its expiry.
+  async decrementIfPositive(key: string): Promise<number | undefined> {
+    const live = this.#live(key, Date.now())
+    const value = live === undefined ? 0 : Number.parseInt(live.value, 10) || 0
+    if (live === undefined || value <= 0) return undefined
+    live.value = String(value - 1)
+    return value - 1
+  }
+
   async delete(key: string): Promise<boolean> {
     const live = this.#live(key, Date.now()) !== undefined
     this.#entries.delete(key)

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
 import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
+import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
@@ -33,12 +34,6 @@ export interface RedisStoreOptions {
 }
 
 const SCAN_COUNT = 500
-// INCRBY, and the TTL only when this call created the key: one script is atomic on the server
-// (PEXPIRE NX would also give a TTL to a live counter that has none). One key: fine on a Cluster.
-const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return value`
 
 /** A Store on Redis ≥ 6.2 (GETDEL); Redis does expiry itself, so nothing is purged here. */
 export class RedisStore implements Store {
@@ -112,6 +107,11 @@ export class RedisStore implements Store {
     const ttl = normalizeTtl(ttlMs)
     const k = this.#keys.toRedis(key)
     return (await this.#write('increment', (p) => p.eval(INCREMENT_SCRIPT, 1, k, String(step), ttl === undefined ? '' : String(ttl)))) as number
+  }
+
+  async decrementIfPositive(key: string): Promise<number | undefined> {
+    const k = this.#keys.toRedis(key)
+    return ((await this.#write('decrement', (p) => p.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, k))) as number | null) ?? undefined
   }
 
   async delete(key: string): Promise<boolean> {

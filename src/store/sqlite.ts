@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
+import { SCHEMA, SQL } from './sqlite-statements.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the embedded SQLite store. */
@@ -15,40 +16,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number
 }
 
-const TABLE = 'store_entries'
-// WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ${TABLE} (
-  key TEXT PRIMARY KEY NOT NULL,
-  value TEXT NOT NULL,
-  expires_at INTEGER
-) WITHOUT ROWID, STRICT;
-CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;`
-
-const LIVE = '(expires_at IS NULL OR expires_at > @now)'
-const LIVE_ROW = `(${TABLE}.expires_at IS NULL OR ${TABLE}.expires_at > @now)`
-const UPSERT = `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, @value, @expiresAt)
-  ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
-const SQL = {
-  get: `SELECT value FROM ${TABLE} WHERE key = @key AND ${LIVE}`,
-  put: UPSERT,
-  // One statement: SQLite takes the write lock before reading the conflicting row, so two
-  // processes racing on the same key cannot both see it absent.
-  putIfAbsent: `${UPSERT} WHERE ${TABLE}.expires_at IS NOT NULL AND ${TABLE}.expires_at <= @now`,
-  // One statement, so the read and the write share SQLite's write lock (no lost update between
-  // processes). An expired row counts as absent: the counter restarts at @by with the new TTL;
-  // a live one keeps its expiry (the TTL is set only on creation).
-  increment: `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, CAST(CAST(@by AS INTEGER) AS TEXT), @expiresAt)
-    ON CONFLICT (key) DO UPDATE SET
-      value = CAST(CASE WHEN ${LIVE_ROW} THEN CAST(${TABLE}.value AS INTEGER) ELSE 0 END + CAST(@by AS INTEGER) AS TEXT),
-      expires_at = CASE WHEN ${LIVE_ROW} THEN ${TABLE}.expires_at ELSE excluded.expires_at END
-    RETURNING CAST(value AS INTEGER)`,
-  // Expired rows are removed too, but only a live one counts as deleted/taken.
-  take: `DELETE FROM ${TABLE} WHERE key = @key RETURNING value, expires_at`,
-  keys: `SELECT key FROM ${TABLE} WHERE key >= @prefix AND ${LIVE} ORDER BY key`,
-  purge: `DELETE FROM ${TABLE} WHERE key IN
-    (SELECT key FROM ${TABLE} WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
-} as const
 const PURGE_BATCH = 500
 
 interface TakenRow {
@@ -103,6 +70,10 @@ export class SqliteStore implements Store {
     const step = normalizeStep(by)
     const expiresAt = expiryOf(ttlMs, now)
     return this.#run('increment', () => this.#sql.increment.get({ key, by: step, expiresAt, now }) as number)
+  }
+
+  async decrementIfPositive(key: string): Promise<number | undefined> {
+    return this.#run('decrement', () => this.#sql.decrementIfPositive.get({ key, now: Date.now() }) as number | undefined)
   }
 
   async delete(key: string): Promise<boolean> {
@@ -255,6 +226,7 @@ function prepareAll(db: Database.Database, file: string): Statements {
     sql.get.pluck()
     sql.keys.pluck()
     sql.increment.pluck()
+    sql.decrementIfPositive.pluck()
     return sql
   } catch (e) {
     db.close()

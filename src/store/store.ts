@@ -26,6 +26,12 @@ export interface Store {
    * moves. The key must hold a counter (an integer) or nothing.
    */
   increment(key: string, by: number, ttlMs?: number): Promise<number>
+  /**
+   * Atomically subtracts 1 from the live counter at key when it is above 0, and returns the new
+   * value; an absent or expired key, or a counter at 0 or below, is left as it is (no key is
+   * created, no TTL moves) and gives undefined. A take-back that can never go below 0.
+   */
+  decrementIfPositive(key: string): Promise<number | undefined>
   /** Remove; true when a live value was removed. */
   delete(key: string): Promise<boolean>
   /** Atomically read and remove (one-shot values such as request tokens). */

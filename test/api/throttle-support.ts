@@ -88,6 +88,7 @@ export class FlakyStore implements Store {
   put = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.put(k, v, ttl))
   putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
   increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
+  decrementIfPositive = (k: string) => this.#call(() => this.inner.decrementIfPositive(k))
   delete = (k: string) => this.#call(() => this.inner.delete(k))
   take = (k: string) => this.#call(() => this.inner.take(k))
   keys = (p: string) => this.#call(() => this.inner.keys(p))

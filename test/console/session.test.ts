@@ -52,6 +52,7 @@ function pausedAfterFirstGet(store: Store): { store: Store; reached: Promise<voi
     put: (key, value, ttl) => store.put(key, value, ttl),
     putIfAbsent: (key, value, ttl) => store.putIfAbsent(key, value, ttl),
     increment: (key, by, ttl) => store.increment(key, by, ttl),
+    decrementIfPositive: (key) => store.decrementIfPositive(key),
     delete: (key) => store.delete(key),
     take: (key) => store.take(key),
     keys: (prefix) => store.keys(prefix),

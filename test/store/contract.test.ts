@@ -135,6 +135,31 @@ function contract(backend: StoreBackend): void {
     expect(await store.keys('n:')).toEqual(['n:forever'])
   })
 
+  it('decrementIfPositive takes one from a live counter above 0 only: never below 0, never a new key; 50 at once take exactly what there is', async () => {
+    expect(await store.decrementIfPositive('d:absent')).toBeUndefined()
+    expect(await store.keys('d:')).toEqual([])
+    await store.increment('d:a', 2, 60_000)
+    expect([await store.decrementIfPositive('d:a'), await store.decrementIfPositive('d:a'), await store.decrementIfPositive('d:a')]).toEqual([1, 0, undefined])
+    expect(await store.get('d:a')).toBe('0')
+    await store.increment('d:negative', -1, 60_000)
+    expect(await store.decrementIfPositive('d:negative')).toBeUndefined()
+    expect(await store.get('d:negative')).toBe('-1')
+    const peer = h.openPeer() ?? store
+    await store.increment('d:race', 20, 60_000)
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).decrementIfPositive('d:race')))
+    expect(got.filter((v) => v !== undefined).sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    expect(await peer.get('d:race')).toBe('0')
+  })
+
+  it('decrementIfPositive keeps the TTL, and once the counter expired changes nothing (no counter left at -1)', async () => {
+    await store.increment('d:window', 2, SHORT_TTL_MS)
+    expect(await store.decrementIfPositive('d:window')).toBe(1)
+    await eventually(async () => (await store.get('d:window')) === undefined, 20_000, 'the counter to expire')
+    expect(await store.decrementIfPositive('d:window')).toBeUndefined()
+    expect(await store.keys('d:')).toEqual([])
+    expect(await store.increment('d:window', 1, 60_000)).toBe(1)
+  })
+
   it('take is one-shot, also under 50 concurrent takers', async () => {
     await store.put('t', 'secret')
     expect(await store.take('t')).toBe('secret')
@@ -163,6 +188,7 @@ function contract(backend: StoreBackend): void {
     await expect(store.get('a')).rejects.toThrow(/after close/)
     await expect(store.put('a', 'b')).rejects.toThrow(/after close/)
     await expect(store.increment('a', 1)).rejects.toThrow(/after close/)
+    await expect(store.decrementIfPositive('a')).rejects.toThrow(/after close/)
   })
 
   it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async () => {

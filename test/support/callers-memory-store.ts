@@ -33,6 +33,14 @@ export class CallersMemoryStore implements Store {
     this.#data.set(key, { value: String(value), expiresAt: fresh ? (ttlMs === undefined ? Infinity : this.now() + ttlMs) : live.expiresAt })
     return value
   }
+  async decrementIfPositive(key: string): Promise<number | undefined> {
+    const value = Number(await this.get(key))
+    if (!(value > 0)) return undefined
+    const e = this.#data.get(key) as { value: string; expiresAt: number }
+    this.writes++
+    e.value = String(value - 1)
+    return value - 1
+  }
   async delete(key: string): Promise<boolean> {
     const had = (await this.get(key)) !== undefined
     this.#data.delete(key)

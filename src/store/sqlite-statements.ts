@@ -1,0 +1,41 @@
+/**
+ * The SQLite store's schema and statements: one table of keys, values and expiries, each
+ * operation one statement, so it is atomic between processes sharing the file.
+ */
+const TABLE = 'store_entries'
+// WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan.
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ${TABLE} (
+  key TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER
+) WITHOUT ROWID, STRICT;
+CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;`
+
+const LIVE = '(expires_at IS NULL OR expires_at > @now)'
+const LIVE_ROW = `(${TABLE}.expires_at IS NULL OR ${TABLE}.expires_at > @now)`
+const UPSERT = `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, @value, @expiresAt)
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`
+export const SQL = {
+  get: `SELECT value FROM ${TABLE} WHERE key = @key AND ${LIVE}`,
+  put: UPSERT,
+  // One statement: SQLite takes the write lock before reading the conflicting row, so two
+  // processes racing on the same key cannot both see it absent.
+  putIfAbsent: `${UPSERT} WHERE ${TABLE}.expires_at IS NOT NULL AND ${TABLE}.expires_at <= @now`,
+  // One statement, so the read and the write share SQLite's write lock (no lost update between
+  // processes). An expired row counts as absent: the counter restarts at @by with the new TTL;
+  // a live one keeps its expiry (the TTL is set only on creation).
+  increment: `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, CAST(CAST(@by AS INTEGER) AS TEXT), @expiresAt)
+    ON CONFLICT (key) DO UPDATE SET
+      value = CAST(CASE WHEN ${LIVE_ROW} THEN CAST(${TABLE}.value AS INTEGER) ELSE 0 END + CAST(@by AS INTEGER) AS TEXT),
+      expires_at = CASE WHEN ${LIVE_ROW} THEN ${TABLE}.expires_at ELSE excluded.expires_at END
+    RETURNING CAST(value AS INTEGER)`,
+  // Only a live counter above 0 moves, and no row is made: a take-back never goes below 0.
+  decrementIfPositive: `UPDATE ${TABLE} SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT)
+    WHERE key = @key AND ${LIVE} AND CAST(value AS INTEGER) > 0 RETURNING CAST(value AS INTEGER)`,
+  // Expired rows are removed too, but only a live one counts as deleted/taken.
+  take: `DELETE FROM ${TABLE} WHERE key = @key RETURNING value, expires_at`,
+  keys: `SELECT key FROM ${TABLE} WHERE key >= @prefix AND ${LIVE} ORDER BY key`,
+  purge: `DELETE FROM ${TABLE} WHERE key IN
+    (SELECT key FROM ${TABLE} WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
+} as const
