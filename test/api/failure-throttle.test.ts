@@ -39,10 +39,10 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
       expect(await wrong(t, `2001:db8::${i + 2}`)).toBe(true)
     }
     // The same /64 in another spelling, right token or wrong: refused, with the rest of the window
-    // and a millisecond (at the next one's start the last one's 5 still weigh in full).
+    // (at the next one's start the last one's 5 weigh 59,999/60,000 of 5: under 5, admitted).
     expect(await wrong(t, '2001:DB8:0:0:ffff::9')).toBe(false)
     expect(await right(t, '2001:db8::1')).toBe(false)
-    expect(await t.admit('2001:db8::1')).toEqual({ admitted: false, key: '2001:db8:0:0::/64', retryAfterSec: 56 })
+    expect(await t.admit('2001:db8::1')).toEqual({ admitted: false, key: '2001:db8:0:0::/64', retryAfterSec: 55 })
     for (const other of ['2001:db8:0:1::1', '10.0.0.1', '::ffff:10.0.0.2']) expect(await right(t, other)).toBe(true)
     // One counter for the /64 and the window, the address one segment of the key (no ':' from
     // IPv6): the 5 wrong attempts (this process's own count refused the next ones before the
@@ -76,13 +76,12 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     const [a, b] = [make(h.store), make(h.openPeer() as Store)]
     for (let i = 0; i < 4; i++) expect(await wrong(a, '10.9.9.9')).toBe(true)
     now += 1
-    // 0 + 4 × (1 − 0) reaches 4; a millisecond later it does not: one more is admitted. Then
-    // 1 + 4 × (1 − e) reaches 4 until e passes ¼ of the minute, 15.001 s in.
-    expect(await b.admit('10.9.9.9')).toEqual({ admitted: false, key: '10.9.9.9', retryAfterSec: 1 })
-    now += 1
+    // 0 + 4 × (60,000 − 1 − 0) / 60,000 is under 4: one more is admitted at the boundary. A
+    // millisecond later 1 + 4 × (59,999 − e) / 60,000 reaches 4 until e passes 14,999 ms.
     expect(await wrong(b, '10.9.9.9')).toBe(true)
+    now += 1
     expect(await a.admit('10.9.9.9')).toEqual({ admitted: false, key: '10.9.9.9', retryAfterSec: 15 })
-    now += 14_999
+    now += 14_998
     expect([await wrong(a, '10.9.9.9'), await wrong(b, '10.9.9.9')]).toEqual([false, false])
     now += 1
     expect([await wrong(a, '10.9.9.9'), await wrong(b, '10.9.9.9')]).toEqual([true, false])
@@ -92,11 +91,11 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     let now = 3_000 * WINDOW + 30_000
     const t = createFailureThrottle({ name: 'test', max: 5, maxAddresses: 100, store: () => h.store, now: () => now })
     await h.store.increment('throttle:test:v4_10.9.9.8:2999', 50, 2 * WINDOW)
-    // 50 × ½ reaches 5 until 50 × (1 − e) < 5, e > 0.9 of the minute: 24.001 s from now.
-    expect(await t.admit('10.9.9.8')).toEqual({ admitted: false, key: '10.9.9.8', retryAfterSec: 25 })
-    now += 24_000
+    // 50 × ½ reaches 5 until 50 × (59,999 − e) < 5 × 60,000, e > 53,999 ms: 24 s from now.
+    expect(await t.admit('10.9.9.8')).toEqual({ admitted: false, key: '10.9.9.8', retryAfterSec: 24 })
+    now += 23_999
     expect(await wrong(t, '10.9.9.8')).toBe(false)
-    now += 1_000
+    now += 1
     expect(await wrong(t, '10.9.9.8')).toBe(true)
   })
 })
@@ -168,7 +167,7 @@ describe('failure throttle while the store does not answer', () => {
         const under = (counts: Map<string, number>, group: string): boolean => {
           const [window, elapsed] = [Math.floor(now / WINDOW), now % WINDOW]
           const [current, previous] = [counts.get(`${group}@${window}`) ?? 0, counts.get(`${group}@${window - 1}`) ?? 0]
-          return current * WINDOW + previous * (WINDOW - elapsed) < max * WINDOW
+          return current * WINDOW + previous * (WINDOW - 1 - elapsed) < max * WINDOW
         }
         for (const { proc, at, isRight, later, flip } of steps) {
           now += later

@@ -27,7 +27,7 @@ describe('in-process throttle', () => {
             throttle.release(key, window)
             held.set(id, Math.max(0, n - 1))
           } else {
-            const under = n * WINDOW + previous * (WINDOW - elapsed) < max * WINDOW
+            const under = n * WINDOW + previous * (WINDOW - 1 - elapsed) < max * WINDOW
             expect(throttle.claim(key, window, elapsed)).toBe(under)
             if (under) held.set(id, n + 1)
           }
@@ -44,7 +44,8 @@ describe('in-process throttle', () => {
     expect(throttle.size).toBe(2)
     expect(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((k) => throttle.counts(k, 0).current)).toEqual([2, 0, 1])
     expect(throttle.claim('10.0.0.1', 0, 0)).toBe(false)
-    // The next window weighs the 2 by what is left of the last one: 2 × ½ = 1 < 2.
-    expect([throttle.claim('10.0.0.1', 1, 0), throttle.claim('10.0.0.1', 1, WINDOW / 2)]).toEqual([false, true])
+    // The next window weighs the 2 by the share of the last one still within 60 s: at its start
+    // 2 × 59,999/60,000 < 2 lets one in; then 1 + 2 × (59,999 − e)/60,000 reaches 2 until e = ½ minute.
+    expect([throttle.claim('10.0.0.1', 1, 0), throttle.claim('10.0.0.1', 1, 1), throttle.claim('10.0.0.1', 1, WINDOW / 2)]).toEqual([true, false, true])
   })
 })

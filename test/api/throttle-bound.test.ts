@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createFailureThrottle, type FailureThrottle } from '../../src/api/failure-throttle.js'
-import { estimateReaches, msUntilAdmitted, THROTTLE_WINDOW_MS as WINDOW, type WindowCounts } from '../../src/api/sliding-window.js'
+import { estimateReaches, msUntilAdmitted, retryAfterSeconds, THROTTLE_WINDOW_MS as WINDOW, type WindowCounts } from '../../src/api/sliding-window.js'
 import { MemoryStore } from '../../src/store/index.js'
 import { FlakyStore, interceptStore } from './throttle-support.js'
 
@@ -112,6 +112,18 @@ describe('failure throttle bound', () => {
         expect(ms).toBeLessThanOrEqual(3 * WINDOW)
       }),
       { seed: 0x5eed, numRuns: 5_000 },
+    )
+  })
+
+  it('property: while no count is above max and none is in the next minute, Retry-After is at most 60 s, also for a limit reached in a minute\'s first millisecond (5,000 runs)', () => {
+    // The last 60 s are (t − 60 s, t]: an attempt exactly a minute old no longer weighs, so a
+    // burst at 0:00.000 leaves 1:00.000 free (60 s, where a 60.001 s window gave 61).
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.nat({ max: 30 }), fc.nat({ max: 30 }), fc.oneof(fc.constant(0), fc.nat({ max: WINDOW - 1 })), (max, a, b, elapsed) => {
+        const counts = { current: Math.min(a, max), previous: Math.min(b, max) }
+        expect(retryAfterSeconds(counts, elapsed, max)).toBeLessThanOrEqual(60)
+      }),
+      { seed: 0x60, numRuns: 5_000 },
     )
   })
 })

@@ -31,4 +31,18 @@ describe('failure throttle Retry-After of an in-process refusal', () => {
     expect(await admitted(b)).toBe(true)
     await store.close()
   })
+
+  it('a limit reached in a minute\'s first millisecond: Retry-After 60, refused a second sooner, admitted on time', async () => {
+    const store = new MemoryStore({ purgeIntervalMs: 0 })
+    let now = 8 * WINDOW
+    const t = createFailureThrottle({ name: 'retry', max: 3, maxAddresses: 10, store: () => store, now: () => now })
+    for (let i = 0; i < 3; i++) expect((await t.admit(ADDRESS)).admitted).toBe(true)
+    // An attempt exactly 60 s old is out of the last 60 s: 1:00.000 is free again (not 1:00.001, which made it 61).
+    expect(await t.admit(ADDRESS)).toEqual({ admitted: false, key: ADDRESS, retryAfterSec: 60 })
+    now += 59_999
+    expect((await t.admit(ADDRESS)).admitted).toBe(false)
+    now += 1
+    expect((await t.admit(ADDRESS)).admitted).toBe(true)
+    await store.close()
+  })
 })
