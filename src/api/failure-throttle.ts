@@ -9,11 +9,13 @@
  *
  * The counts are one store counter per source key and minute,
  * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment. An attempt
- * reads this minute's and the last minute's counters; when the estimate has reached `max`
- * it is refused there, having written nothing. Otherwise it adds one, reads the last
- * minute's again and the next one's (so of two attempts racing across a boundary one sees
- * the other) and is admitted when its own count still keeps the estimate under `max`; a
- * loser of a race takes its one back. A right secret takes its one back too. So an admitted attempt
+ * reads this minute's, the last minute's and the next one's counters (the next in full: what
+ * a replica whose clock runs ahead counted); when the estimate has reached `max` it is
+ * refused there, having written nothing. Otherwise it adds one, reads the last minute's
+ * again and the next one's (so of two attempts racing across a boundary one sees the other)
+ * and is admitted when its own count still keeps the estimate under `max`; a loser of a race
+ * takes its one back. A right secret takes its one back too. A take-back never takes a
+ * counter below 0 nor makes one (a counter that expired stays gone). So an admitted attempt
  * writes once, a refused one not at all (twice only for a lost race), and a counter expires
  * two minutes after it was made, once the next minute no longer weighs it.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
@@ -76,10 +78,10 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       let taken: Store | undefined
       try {
         const store = o.store()
-        const refusedBy = store && (await takeInStore(store, keys, elapsed, o.max))
-        if (refusedBy) {
+        const outcome = store && (await takeInStore(store, keys, elapsed, o.max))
+        if (outcome && outcome !== TAKEN) {
           local.release(key, window)
-          return refusal(key, refusedBy, elapsed)
+          return refusal(key, outcome, elapsed)
         }
         taken = store
       } catch {
@@ -91,33 +93,39 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
         async release() {
           local.release(key, window)
           // Not given back while the store is away: one right attempt counted as wrong until it fades out.
-          if (taken) await taken.increment(keys.current, -1, COUNTER_TTL_MS).catch(() => 0)
+          if (taken) await taken.decrementIfPositive(keys.current).catch(() => undefined)
         },
       }
     },
   }
 }
 
+/** takeInStore's answer for a place taken in the store's count (perhaps: see there). */
+const TAKEN = 'taken'
+
 /**
- * Takes a place in the store's count for an attempt `elapsedMs` into the window: undefined
- * when taken (one increment, also when the reads after it fail), else the counts that refused
- * it (nothing left written).
+ * Takes a place in the store's count for an attempt `elapsedMs` into the window: TAKEN when
+ * taken (one increment, also when the reads after it fail), else the counts that refused it
+ * (nothing left written); a throw when the store did not answer before anything was written.
  */
-async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<WindowCounts | undefined> {
-  const [current, previous] = await Promise.all([readCount(store, keys.current), readCount(store, keys.previous)])
-  if (estimateReaches({ current, previous }, elapsedMs, max)) return { current, previous }
-  const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS)
+async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<WindowCounts | typeof TAKEN> {
+  const before = await readCounts(store, keys)
+  if (estimateReaches(before, elapsedMs, max)) return before
+  // An increment that fails may have landed all the same (its reply lost, or replicas that did
+  // not confirm it): counted as taken, so a right secret gives one back, which cannot go below 0.
+  const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS).catch(() => undefined)
+  if (mine === undefined) return TAKEN
   // Read after the increment: of two attempts racing across a boundary, the later-stamped one
   // sees the earlier one in its previous minute, or the earlier one sees it in its next.
   // A store that stops answering now leaves this process's count to decide, as one that never
   // answered does; but the one is taken, so a right secret gives it back.
   const after = await Promise.all([readCount(store, keys.previous), readCount(store, keys.next)]).catch(() => undefined)
-  if (!after) return undefined
+  if (!after) return TAKEN
   const [previousNow, next] = after
   const counts = { current: mine - 1, previous: previousNow, next }
-  if (!estimateReaches(counts, elapsedMs, max)) return undefined
+  if (!estimateReaches(counts, elapsedMs, max)) return TAKEN
   // Lost a race: refused, and its one taken back, so a refusal never counts.
-  await store.increment(keys.current, -1, COUNTER_TTL_MS).catch(() => 0)
+  await store.decrementIfPositive(keys.current).catch(() => undefined)
   return counts
 }
 
@@ -130,8 +138,7 @@ async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys,
   try {
     const s = store()
     if (!s) return own
-    const [current, previous] = await Promise.all([readCount(s, keys.current), readCount(s, keys.previous)])
-    return Math.max(own, retryAfterSeconds({ current, previous }, elapsedMs, max))
+    return Math.max(own, retryAfterSeconds(await readCounts(s, keys), elapsedMs, max))
   } catch {
     return own // The store does not answer: this process's count alone decides when.
   }
@@ -144,7 +151,13 @@ interface WindowKeys {
   readonly next: string
 }
 
-/** A counter's value; absent is 0, and so is anything not a count (a counter is never negative for long). */
+/** The three counters of a source key, read at once. */
+async function readCounts(store: Store, keys: WindowKeys): Promise<Required<WindowCounts>> {
+  const [current, previous, next] = await Promise.all([readCount(store, keys.current), readCount(store, keys.previous), readCount(store, keys.next)])
+  return { current, previous, next }
+}
+
+/** A counter's value; absent is 0, and so is anything not a count or below 0 (older versions' take-backs could leave -1). */
 async function readCount(store: Store, key: string): Promise<number> {
   const n = Number(await store.get(key))
   return Number.isSafeInteger(n) && n > 0 ? n : 0

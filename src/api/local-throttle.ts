@@ -16,7 +16,7 @@ export interface LocalThrottle {
    * estimate has reached the limit; false (and nothing counted) when it has.
    */
   claim(key: string, window: number, elapsedMs: number): boolean
-  /** Uncounts one attempt of `key` in `window` (the secret was right). */
+  /** Uncounts one attempt of `key` claimed in `window` (the secret was right), also once the next window has begun. */
   release(key: string, window: number): void
   /** Attempts counted for `key` in `window` and in the one before it. */
   counts(key: string, window: number): WindowCounts
@@ -56,8 +56,10 @@ export function createLocalThrottle(o: LocalThrottleOptions): LocalThrottle {
     },
     release(key, window) {
       const entry = entries.get(key)
-      if (entry?.window !== window || entry.current === 0) return
-      entry.current -= 1
+      // A claim made in the last window is that window's count once this one has begun.
+      if (entry?.window === window && entry.current > 0) entry.current -= 1
+      else if (entry?.window === window + 1 && entry.previous > 0) entry.previous -= 1
+      else return
       if (entry.current === 0 && entry.previous === 0) entries.delete(key)
     },
     get size() {

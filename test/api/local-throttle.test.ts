@@ -6,27 +6,31 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { createFailureThrottle } from '../../src/api/failure-throttle.js'
 import { createLocalThrottle } from '../../src/api/local-throttle.js'
 import { THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/sliding-window.js'
 
 describe('in-process throttle', () => {
   it('property: a claim is admitted exactly while the weighted count of its key is under max (5,000 runs)', () => {
-    const step = fc.record({ key: fc.constantFrom('a', 'b', 'c'), release: fc.boolean(), later: fc.constantFrom(0, 0, 0, 1, 2), elapsed: fc.constantFrom(0, 1, 30_000, WINDOW - 1) })
+    // A release names the window its claim was made in: this one, or (a claim held across the boundary) the last one.
+    const step = fc.record({ key: fc.constantFrom('a', 'b', 'c'), release: fc.boolean(), back: fc.constantFrom(0, 0, 1), later: fc.constantFrom(0, 0, 0, 1, 2), elapsed: fc.constantFrom(0, 1, 30_000, WINDOW - 1) })
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.array(step, { maxLength: 80 }), (max, steps) => {
         const throttle = createLocalThrottle({ max, maxAddresses: 3 })
         // The model: the claims each key holds in each window, never forgotten.
         const held = new Map<string, number>()
         let window = 7
-        for (const { key, release, later, elapsed } of steps) {
+        for (const { key, release, back, later, elapsed } of steps) {
           window += later
           const id = `${key}@${window}`
           const n = held.get(id) ?? 0
-          const previous = held.get(`${key}@${window - 1}`) ?? 0
           if (release) {
-            throttle.release(key, window)
-            held.set(id, Math.max(0, n - 1))
-          } else {
+            const claimedIn = `${key}@${window - back}`
+            throttle.release(key, window - back)
+            held.set(claimedIn, Math.max(0, (held.get(claimedIn) ?? 0) - 1))
+          }
+          const previous = held.get(`${key}@${window - 1}`) ?? 0
+          if (!release) {
             const under = n * WINDOW + previous * (WINDOW - 1 - elapsed) < max * WINDOW
             expect(throttle.claim(key, window, elapsed)).toBe(under)
             if (under) held.set(id, n + 1)
@@ -47,5 +51,19 @@ describe('in-process throttle', () => {
     // The next window weighs the 2 by the share of the last one still within 60 s: at its start
     // 2 × 59,999/60,000 < 2 lets one in; then 1 + 2 × (59,999 − e)/60,000 reaches 2 until e = ½ minute.
     expect([throttle.claim('10.0.0.1', 1, 0), throttle.claim('10.0.0.1', 1, 1), throttle.claim('10.0.0.1', 1, WINDOW / 2)]).toEqual([true, false, true])
+  })
+
+  it('through the failure throttle with no store: a right secret compared across a minute\'s boundary gives its place back', async () => {
+    let now = 4 * WINDOW - 100
+    const admitted = async (): Promise<boolean> => (await t.admit('10.3.3.3')).admitted
+    const t = createFailureThrottle({ name: 'local', max: 3, maxAddresses: 10, store: () => undefined, now: () => now })
+    const right = await t.admit('10.3.3.3')
+    expect(await admitted()).toBe(true)
+    now = 4 * WINDOW + 100
+    expect(await admitted()).toBe(true)
+    if (right.admitted) await right.release()
+    // Last minute's one wrong attempt and this one's 1, then 2: 2 + 1 × 59,799/60,000 < 3 (the right one still counted would make it 3.99).
+    now += 100
+    expect([await admitted(), await admitted()]).toEqual([true, true])
   })
 })
