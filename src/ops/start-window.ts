@@ -3,7 +3,8 @@
  * it starts (it waits for its config texts as long as the primary's reload in progress takes), so one stuck
  * in its start (a hung listen(), a stopped process) would hold the instance's start, or a
  * replacement's place, for ever: the primary kills one that does not start within its window,
- * and the pool replaces it as a crashed one (at the instance's start, the start fails).
+ * and the pool replaces it as a crashed one (at the instance's start, the start fails; while the
+ * instance drains, nothing replaces it). The kill's line says which.
  */
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
@@ -26,8 +27,17 @@ export interface StartWindows {
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 
-/** Watches every worker forked from now on; kills one still starting at the end of its window. */
-export function watchStartWindows(windowMs: number, log: Logger): StartWindows {
+/** What follows a kill: the pool replaces the worker (the instance serves), the instance's start fails, or nothing (the instance drains). */
+export type StartKillOutcome = 'replaced' | 'start_fails' | 'not_replaced'
+
+const KILL_LINES: Readonly<Record<StartKillOutcome, string>> = {
+  replaced: 'worker still starting: killing it to replace it',
+  start_fails: "worker still starting: killing it, and the instance's start fails",
+  not_replaced: 'worker still starting while the instance drains: killing it, and nothing replaces it',
+}
+
+/** Watches every worker forked from now on; kills one still starting at the end of its window, saying what `outcome()` then follows. */
+export function watchStartWindows(windowMs: number, log: Logger, outcome: () => StartKillOutcome): StartWindows {
   const timers = new Map<Worker, NodeJS.Timeout>()
   // Workers that said they listen: a config request still held for one (it asked twice) opens no window again.
   const listening = new WeakSet<Worker>()
@@ -41,7 +51,7 @@ export function watchStartWindows(windowMs: number, log: Logger): StartWindows {
     if (listening.has(w)) return
     const timer = setTimeout(() => {
       timers.delete(w)
-      log.error({ worker: w.process.pid, problem: `it did not start within ${windowMs} ms` }, 'worker still starting: killing it to replace it')
+      log.error({ worker: w.process.pid, problem: `it did not start within ${windowMs} ms` }, KILL_LINES[outcome()])
       w.process.kill('SIGKILL')
     }, timerDelay(windowMs))
     timers.set(w, timer.unref())

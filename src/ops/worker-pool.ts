@@ -12,6 +12,7 @@ import { isMessage, type PrimaryMessage, type WorkerMessage } from './worker-lin
 import { WorkerStartFailure } from '../process/index.js'
 import { timerDelay } from './timer-delay.js'
 import { nextCrashDelay } from './crash-backoff.js'
+import type { StartKillOutcome } from './start-window.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -63,6 +64,11 @@ export class WorkerPool {
   /** Workers that said they listen: readiness asks only these, not a replacement still starting (or failing to). */
   get serving(): Pick<WeakSet<Worker>, 'has'> {
     return this.#serving
+  }
+
+  /** What follows when a starting worker is killed now: its replacement, the start's failure, or nothing (a drain). */
+  get startKillOutcome(): StartKillOutcome {
+    return this.#draining ? 'not_replaced' : this.#started ? 'replaced' : 'start_fails'
   }
 
   /** True once a drain began. */

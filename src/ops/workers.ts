@@ -79,7 +79,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
   const reloadTimeoutMs = o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS
-  const starts = watchStartWindows(startWindowMs(reloadTimeoutMs), logger)
+  const starts = watchStartWindows(startWindowMs(reloadTimeoutMs), logger, () => pool.startKillOutcome)
   const pool = new WorkerPool({
     size: o.workers,
     registry,

@@ -3,31 +3,40 @@
  * primary's reload in progress takes), so the two ends of its start are guarded elsewhere: a primary that
  * dies ends it (the IPC channel closes), and the primary kills one that does not start within
  * its start window (30 s and `--reload-timeout`, not counting the time the primary holds its
- * config), replacing it as a crashed one.
+ * config), replacing it as a crashed one; while the instance drains, nothing replaces it, and the
+ * kill's line says so.
  *
- * Fault injection, not timing: a worker is held at listen() (hold-listen.ts) for as long as the test needs.
+ * Fault injection, not timing: a worker is held at listen() (hold-listen.ts) for as long as the
+ * test needs, and the primary's start windows (timers of exactly 30 s plus the odd
+ * `--reload-timeout` 1234 ms) end when the test says (elapse-timer.ts), not 31 s later.
  */
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
-import { adminUrlOf, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, exitedOf, type GatewayProcess } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
+import { ELAPSE_TIMER } from '../support/elapse-timer.js'
 import { childPids, eventually, scrape, valueOf } from './helpers.js'
 
 const use = useSpawnedGateways()
 
-/** `serve --workers 2` whose workers hold listen() while `<dir>/<name>.hold` exists. */
-async function startHeld(name: string, reloadTimeout: string): Promise<{ gp: GatewayProcess; hold: string; workers: number[] }> {
+/** A start window's length with `--reload-timeout 1234ms`: no other timer of the primary lasts this long. */
+const WINDOW_MS = 31_234
+
+/** `serve --workers 2` whose workers hold listen() while `<dir>/<name>.hold` exists, and whose primary's start windows end when `<dir>/<name>.elapse` appears. */
+async function startHeld(name: string, reloadTimeout: string): Promise<{ gp: GatewayProcess; hold: string; elapse: string; workers: number[] }> {
   const config = join(use.pki.dir, `${name}.yaml`)
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nendpoints:\n${endpointYaml('first', 1, clientTls(use.pki))}`)
-  const hold = join(use.pki.dir, `${name}.hold`)
-  const gp = await use.spawn(config, ['--workers', '2', '--reload-timeout', reloadTimeout], { NODE_OPTIONS: `--require ${use.pki.write('hold-listen.cjs', HOLD_LISTEN)}`, HOLD_LISTEN_FILE: hold })
+  const [hold, elapse] = [join(use.pki.dir, `${name}.hold`), join(use.pki.dir, `${name}.elapse`)]
+  const preloads = `--require ${use.pki.write('hold-listen.cjs', HOLD_LISTEN)} --require ${use.pki.write('elapse-timer.cjs', ELAPSE_TIMER)}`
+  const env = { NODE_OPTIONS: preloads, HOLD_LISTEN_FILE: hold, ELAPSE_TIMER_FILE: elapse, ELAPSE_TIMER_MS: String(WINDOW_MS) }
+  const gp = await use.spawn(config, ['--workers', '2', '--reload-timeout', reloadTimeout], env)
   const primary = gp.child.pid as number
   const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
-  return { gp, hold, workers }
+  return { gp, hold, elapse, workers }
 }
 
 /** Kills `worker`; its replacement is held at listen(): its pid. */
@@ -67,15 +76,16 @@ describe('serve --workers 2: a worker that starts', () => {
   }, 180_000)
 
   it('but does not serve within its start window is killed by the primary and replaced', async () => {
-    const { gp, hold, workers } = await startHeld('stuck', '1s')
+    const { gp, hold, elapse, workers } = await startHeld('stuck', '1234ms')
     const primary = gp.child.pid as number
     const admin = await adminUrlOf(gp)
     const from = gp.output.length
     let held: number
     try {
       held = await replaceHeld(hold, workers[0] as number)
-      const killed = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'worker still starting: killing it to replace it'), 120_000, 'the primary to kill the held worker')
-      expect(killed).toMatchObject({ level: 'error', worker: held, problem: 'it did not start within 31000 ms' })
+      writeFileSync(elapse, '')
+      const killed = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && typeof e.msg === 'string' && e.msg.startsWith('worker still starting')), 120_000, 'the primary to kill the held worker')
+      expect(killed).toMatchObject({ level: 'error', worker: held, problem: `it did not start within ${WINDOW_MS} ms`, msg: 'worker still starting: killing it to replace it' })
       await eventually(() => !running(held) || undefined, 30_000, 'the held worker to exit')
     } finally {
       unlinkSync(hold)
@@ -83,5 +93,29 @@ describe('serve --workers 2: a worker that starts', () => {
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'its replacement to serve')
     // The first worker's crash and the stuck one's.
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2 || undefined, 30_000, 'both restarts counted')
+  }, 240_000)
+
+  it('but does not serve within its start window while the instance drains is killed, and the line says nothing replaces it', async () => {
+    const { gp, hold, elapse, workers } = await startHeld('draining', '1234ms')
+    const primary = gp.child.pid as number
+    const from = gp.output.length
+    let held = 0
+    let draining = from
+    try {
+      held = await replaceHeld(hold, workers[0] as number)
+      // Stopped, the held worker takes the drain's SIGTERM only once it runs again: it is still starting when its window ends.
+      process.kill(held, 'SIGSTOP')
+      draining = gp.output.length
+      process.kill(primary, 'SIGTERM')
+      await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'draining every worker'), 60_000, 'the drain')
+      writeFileSync(elapse, '')
+      const killed = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && typeof e.msg === 'string' && e.msg.startsWith('worker still starting')), 120_000, 'the primary to kill the held worker')
+      expect(killed).toMatchObject({ level: 'error', worker: held, problem: `it did not start within ${WINDOW_MS} ms`, msg: 'worker still starting while the instance drains: killing it, and nothing replaces it' })
+      expect(await exitedOf(gp.child)).toBe(0)
+    } finally {
+      unlinkSync(hold)
+      if (running(held)) process.kill(held, 'SIGKILL')
+    }
+    expect(gp.logEntries(draining).filter((e) => e.pid === primary && /replacing it$|^replacement/.test(String(e.msg)))).toEqual([])
   }, 240_000)
 })
