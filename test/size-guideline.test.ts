@@ -51,7 +51,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 82 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 65 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
-  { file: 'ops/ops.ts', fn: 'createOps', lines: 59 },
+  { file: 'ops/ops.ts', fn: 'createOps', lines: 58 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
   { file: 'ops/upstream-facts.ts', fn: 'observeUpstream', lines: 60 },

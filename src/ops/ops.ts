@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
-import { LEGACY_OAUTH10_RISK, type ConfigSource, type GatewayConfig } from '../config/index.js'
+import type { ConfigSource, GatewayConfig } from '../config/index.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
@@ -14,6 +14,7 @@ import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts, type HandshakeRecorder } from './admin-facts.js'
 import { certificateValidities, degradationMessages, interceptionDegradation } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
+import { logConfigWarnings } from './config-warnings.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, endpointLabel, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
@@ -137,8 +138,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateValidity(certificateValidities(g))
     for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
-    for (const w of profileWarnings(g)) log.logger.warn({ profile: w.profile }, w.msg)
-    for (const s of shadowedInForwardMode(g)) log.logger.warn(s, 'endpoint never chosen for forward-proxy or CONNECT requests: an earlier endpoint on the same host and port with the same pathPrefix takes all of them (route mode reaches both); give them distinct pathPrefix values')
+    if (!o.worker) logConfigWarnings(log.logger, g.config)
     const ca = interceptionDegradation(g)
     if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
   }
@@ -165,26 +165,3 @@ function handshakeFailed(metrics: Metrics, handshakes: HandshakeRecorder, endpoi
   metrics.handshakeFailure(endpoint, reason)
   handshakes.failed(endpoint, reason)
 }
-
-/** Endpoints whose host and pathPrefix an earlier one already claims (forward mode picks the first); per adopted snapshot. */
-function shadowedInForwardMode(g: Gateway): { endpoint: string; shadowedBy: string; host: string }[] {
-  const out: { endpoint: string; shadowedBy: string; host: string }[] = []
-  for (const [host, list] of g.byHost) {
-    const first = new Map<string, string>()
-    for (const e of list) {
-      const earlier = first.get(e.destination.prefix)
-      if (earlier === undefined) first.set(e.destination.prefix, e.name)
-      else out.push({ endpoint: e.name, shadowedBy: earlier, host })
-    }
-  }
-  return out
-}
-
-const HOST_HEADER_LINKS =
-  'per-user profile without listen.publicUrl or its own callbackUrl: its authorize links and callback are built on the Host header callers send, so a caller can point users at another origin; set listen.publicUrl in production'
-
-/** Risks in the profiles as configured, per adopted snapshot (not per request): per-user links built on the Host header, legacyOAuth10. */
-const profileWarnings = (g: Gateway): { profile: string; msg: string }[] => [
-  ...(g.config.listen.publicUrl === undefined ? g.config.profiles.filter((p) => p.token.mode === 'per_user' && p.callbackUrl === undefined) : []).map((p) => ({ profile: p.name, msg: HOST_HEADER_LINKS })),
-  ...g.config.profiles.filter((p) => p.legacyOAuth10).map((p) => ({ profile: p.name, msg: `profile ${LEGACY_OAUTH10_RISK}` })),
-]

@@ -14,6 +14,7 @@ import { mergeHandshakes, type AdminFacts, type HandshakeFacts } from './admin-f
 import { instanceReadiness } from './instance-readiness.js'
 import { createReloadCoordinator } from './reload-coordinator.js'
 import { configSecretValues } from './config-secrets.js'
+import { logConfigWarnings } from './config-warnings.js'
 import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
@@ -67,7 +68,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const { problems, listenerTls } = withConfigFiles(start.files, () => startProblems(startConfig))
   // Workers would fail the same way, and be restarted for ever: refuse here, once.
   if (problems.length > 0) throw new ConfigError(problems)
-  o.log.addSecretValues(configSecretValues(startConfig))
+  vouchFor(o.log, startConfig)
   const logger = o.log.logger
   const exit = o.exit ?? ((code: number): void => {
     void o.log.end().finally(() => process.exit(code))
@@ -102,7 +103,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
     serving: servingNow,
     onAccepted: (next, tls) => {
-      o.log.addSecretValues(configSecretValues(next))
+      vouchFor(o.log, next)
       for (const fn of accepted) fn(next)
       watcher.setFiles(next.files, next.secrets)
       // The admin listener is the primary's: it takes the new certificate as the workers take theirs.
@@ -153,4 +154,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => pool.drain(signal))
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })
+}
+
+/** The instance runs `config` (the start's, or an accepted reload's): its secrets are hidden from every line, and its risks said once for all workers. */
+function vouchFor(log: GatewayLog, config: GatewayConfig): void {
+  log.addSecretValues(configSecretValues(config))
+  logConfigWarnings(log.logger, config)
 }

@@ -1,0 +1,44 @@
+/**
+ * A config's risks (a legacyOAuth10 profile, endpoints forward mode cannot tell apart) are said
+ * once per instance for each config it adopts: with `--workers 2` the primary says them at the
+ * start and on an accepted reload, and no worker repeats them (before, each worker did, so an
+ * operator saw one copy per worker, and one more per replacement).
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
+import { endpointYaml } from '../support/gateway.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
+import { childPids, eventually } from './helpers.js'
+
+const use = useSpawnedGateways()
+const API = 'https://api.partner.test:8443'
+
+// Every endpoint on api.partner.test:1 without a pathPrefix: forward mode always picks `general`.
+const yaml = (extraEndpoint: string[]): string =>
+  'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n' +
+  `profiles:\n  - { name: partner, consumerKey: ck, consumerSecret: cs, requestTokenUrl: ${API}/rt, accessTokenUrl: ${API}/at, authorizeUrl: ${API}/auth, token: { mode: static, token: t, tokenSecret: s }, legacyOAuth10: true }\n` +
+  `endpoints:\n${['general', 'billing', ...extraEndpoint].map((n) => endpointYaml(n, 1, clientTls(use.pki), n === 'general' ? '    profile: partner\n' : '')).join('')}`
+
+const isLegacy = (e: Record<string, unknown>): boolean => e.profile === 'partner' && String(e.msg).includes('session fixation')
+const isShadowed = (e: Record<string, unknown>): boolean => e.endpoint === 'billing' && String(e.msg).startsWith('endpoint never chosen for forward-proxy')
+
+describe('serve --workers 2: config warnings', () => {
+  it('are logged once, by the primary, at the start and on each accepted reload', async () => {
+    const config = join(use.pki.dir, 'warned.yaml')
+    writeFileSync(config, yaml([]))
+    const gp = await use.spawn(config, ['--workers', '2'])
+    const primary = gp.child.pid as number
+    await eventually(() => (childPids(primary).length === 2 || undefined), 60_000, 'both workers')
+    const from = gp.output.length
+    writeFileSync(config, yaml(['third']))
+    process.kill(primary, 'SIGHUP')
+    await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === 3), 60_000, 'the reload')
+    // A worker adopts a config before it logs `config reloaded`: once both have, every line either would write with the start's or the reload's has come.
+    await eventually(() => gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === 3).length === 2 || undefined, 30_000, 'both workers to reload')
+    const warned = gp.logEntries().filter((e) => isLegacy(e) || isShadowed(e)).map((e) => [e.pid, isLegacy(e) ? 'legacyOAuth10' : 'shadowed', e.level])
+    const once = [[primary, 'legacyOAuth10', 'warn'], [primary, 'shadowed', 'warn']]
+    expect(warned).toEqual([...once, ...once])
+  }, 180_000)
+})
