@@ -1,8 +1,7 @@
 /**
  * The `--workers` primary's workers: forked at the start (the instance serves once all of them
- * listen), replaced when one exits unexpectedly (a crash: counted, backing off while they keep
- * crashing) or after the primary drained it on purpose (counted apart, replaced at once), and
- * drained on a signal (the primary exits when the last is gone, or kills them after the grace).
+ * listen), replaced when one exits unexpectedly or after the primary drained it on purpose
+ * (worker-replacer.ts), and drained on a signal (the primary exits when the last is gone, or kills them after the grace).
  */
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
@@ -11,7 +10,7 @@ import { createWorkerCounters, type WorkerDrainReason } from './worker-counters.
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 import { WorkerStartFailure } from '../process/index.js'
 import { timerDelay } from './timer-delay.js'
-import { nextCrashDelay } from './crash-backoff.js'
+import { createWorkerReplacer, type WorkerReplacer } from './worker-replacer.js'
 import type { StartKillOutcome } from './start-window.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
@@ -37,7 +36,7 @@ export interface WorkerPoolOptions {
 /** The workers of one primary; nothing is forked before `start`. */
 export class WorkerPool {
   readonly #o: WorkerPoolOptions
-  readonly #restarts: Counter
+  readonly #replacer: WorkerReplacer
   readonly #drains: Counter<'reason'>
   readonly #live = new Set<Worker>()
   readonly #serving = new WeakSet<Worker>()
@@ -45,15 +44,15 @@ export class WorkerPool {
   readonly #toldToDrain = new WeakSet<Worker>()
   /** Workers the primary drained on purpose, with why: their exit is no crash. */
   readonly #drained = new WeakMap<Worker, WorkerDrainReason>()
-  /** When workers exited unexpectedly in the last 30 s. */
-  readonly #crashes: number[] = []
   #started = false
   #draining = false
   #cutShort = false
 
   constructor(o: WorkerPoolOptions) {
     this.#o = o
-    ;({ restarts: this.#restarts, drains: this.#drains } = createWorkerCounters([o.registry]))
+    const { restarts, drains } = createWorkerCounters([o.registry])
+    this.#drains = drains
+    this.#replacer = createWorkerReplacer({ logger: o.logger, restarts, serving: this.#serving, fork: () => void (this.#draining || this.#fork()) })
   }
 
   /** Forked and not exited yet: our own set, as cluster.workers may still list a worker after its exit event. */
@@ -97,8 +96,8 @@ export class WorkerPool {
         if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal)
         const reason = this.#drained.get(w)
-        if (reason !== undefined) return this.#replaceDrained(w, reason, code, signal)
-        this.#replace(w, code, signal)
+        if (reason !== undefined) return this.#replacer.drained(w, reason, code, signal)
+        this.#replacer.crashed(w, code, signal)
       })
       for (let i = 0; i < this.#o.size; i++) this.#fork()
     }).catch((e: unknown) => {
@@ -174,19 +173,6 @@ export class WorkerPool {
       this.#serving.add(w)
       if (this.#started) this.#o.logger.info({ worker: w.process.pid }, 'replacement worker listening')
     }
-  }
-
-  #replace(w: Worker, code: number, signal: string): void {
-    this.#restarts.inc()
-    const delay = nextCrashDelay(this.#crashes)
-    this.#o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
-    setTimeout(() => void (this.#draining || this.#fork()), delay)
-  }
-
-  /** No crash: no restart counted, no backoff (the drain was counted when it was decided). */
-  #replaceDrained(w: Worker, reason: WorkerDrainReason, code: number, signal: string): void {
-    this.#o.logger.warn({ worker: w.process.pid, reason, code, signal }, 'drained worker exited: replacing it')
-    this.#fork()
   }
 
   #exitedWhileDraining(w: Worker, code: number, signal: string): void {

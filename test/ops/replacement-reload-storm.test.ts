@@ -17,20 +17,8 @@ import { describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
+import { SLOW_BUILD } from '../support/slow-build.js'
 import { childPids, eventually, replaceFile } from './helpers.js'
-
-const PRELOAD = `
-const cluster = require('node:cluster'), fs = require('node:fs'), tls = require('node:tls')
-const slow = process.env.SLOW_BUILD_FILE
-if (cluster.isWorker && slow) {
-  const create = tls.createSecureContext
-  tls.createSecureContext = function (...args) {
-    if (fs.existsSync(slow)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400)
-    return create.apply(this, args)
-  }
-  require('node:module').syncBuiltinESMExports()
-}
-`
 
 const use = useSpawnedGateways()
 /** How long the storm goes on at most waiting for the replacement to serve: generous on a loaded 2-core machine. */
@@ -48,7 +36,7 @@ describe('serve --workers 2: a worker replaced during a storm of reloads', () =>
     const config = join(use.pki.dir, 'storm.yaml')
     replaceFile(config, yaml(['first']))
     const slow = join(use.pki.dir, 'slow-build')
-    const gp = await use.spawn(config, ['--workers', '2'], { NODE_OPTIONS: `--require ${use.pki.write('slow-build.cjs', PRELOAD)}`, SLOW_BUILD_FILE: slow })
+    const gp = await use.spawn(config, ['--workers', '2'], { NODE_OPTIONS: `--require ${use.pki.write('slow-build.cjs', SLOW_BUILD)}`, SLOW_BUILD_FILE: slow })
     const primary = gp.child.pid as number
     const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
     const from = gp.output.length
@@ -90,5 +78,34 @@ describe('serve --workers 2: a worker replaced during a storm of reloads', () =>
     }
     expect(await statuses('/proxy/final-b/')).toEqual(Array(8).fill(502))
     expect(await statuses(`/proxy/${last}/`)).toEqual(Array(8).fill(403))
+  }, 240_000)
+})
+
+describe('serve --workers 2: a replacement whose start outlasts --reload-timeout while reloads keep coming', () => {
+  it('is killed by a reload and replaced after the crash backoff, not at once (no fork-and-kill loop), and one serves once they stop', async () => {
+    const config = join(use.pki.dir, 'outlasted.yaml')
+    replaceFile(config, yaml(['first']))
+    const slow = join(use.pki.dir, 'slow-start')
+    // A starting worker's TLS contexts take 10 s each (ten times the reload's 1 s wait for it); serving ones build at full speed and answer.
+    const env = { NODE_OPTIONS: `--require ${use.pki.write('slow-build.cjs', SLOW_BUILD)}`, SLOW_BUILD_FILE: slow, SLOW_BUILD_MS: '10000', SLOW_BUILD_STARTING: '1' }
+    const gp = await use.spawn(config, ['--workers', '2', '--reload-timeout', '1s'], env)
+    const primary = gp.child.pid as number
+    const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
+    const from = gp.output.length
+    const outlasted = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.pid === primary && e.msg === 'drained worker exited: replacing it' && e.reason === 'start_outlasted_reload')
+    writeFileSync(slow, '')
+    process.kill(workers[0] as number, 'SIGKILL')
+    // Each reload kills the replacement still building when it came; the next replacement meets the next reload.
+    const end = Date.now() + STORM_MS
+    while (outlasted().length < 3 && Date.now() < end) {
+      process.kill(primary, 'SIGHUP')
+      await pause(200)
+    }
+    unlinkSync(slow)
+    const delays = outlasted().map((e) => e.restartInMs)
+    expect(delays.length).toBeGreaterThanOrEqual(3)
+    // The crash backoff's bounds (crash-backoff.test.ts pins its steps).
+    for (const delay of delays) expect(delay).toSatisfy((d: unknown) => typeof d === 'number' && d >= 100 && d <= 5000)
+    await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'replacement worker listening'), 90_000, 'a replacement to serve once the reloads stop')
   }, 240_000)
 })

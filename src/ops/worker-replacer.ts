@@ -1,0 +1,50 @@
+/**
+ * When the `--workers` primary replaces a worker that exited outside a drain, and what it logs.
+ * A crash is counted and backs off while workers keep crashing (crash-backoff.ts). A worker the
+ * primary drained on purpose is no crash: the drain was counted when it was decided, and one that
+ * served is replaced at once. One killed before it served (its start outlasted a reload) shares the
+ * crash backoff: under a reload storm its replacement, started from scratch, may be killed the
+ * same way, and without a backoff the primary would fork and kill them as fast as they fork.
+ */
+import type { Worker } from 'node:cluster'
+import type { Logger } from 'pino'
+import type { Counter } from 'prom-client'
+import { nextCrashDelay } from './crash-backoff.js'
+import type { WorkerDrainReason } from './worker-counters.js'
+
+/** What the replacer needs from the pool. */
+export interface WorkerReplacerOptions {
+  logger: Logger
+  /** `worker_restarts_total`: crashes. */
+  restarts: Counter
+  /** Workers that said they listen. */
+  serving: Pick<WeakSet<Worker>, 'has'>
+  /** Forks a worker now, unless the instance drains by then. */
+  fork(): void
+}
+
+/** Replaces exited workers: after a crash, or after a drain the primary decided. */
+export interface WorkerReplacer {
+  crashed(w: Worker, code: number, signal: string): void
+  drained(w: Worker, reason: WorkerDrainReason, code: number, signal: string): void
+}
+
+/** Creates the replacer with an empty backoff history. */
+export function createWorkerReplacer(o: WorkerReplacerOptions): WorkerReplacer {
+  // When workers crashed, or were killed before they served, in the last 30 s.
+  const setbacks: number[] = []
+  const forkIn = (delayMs: number): void => void (delayMs === 0 ? o.fork() : setTimeout(o.fork, delayMs))
+  return {
+    crashed(w, code, signal) {
+      o.restarts.inc()
+      const delay = nextCrashDelay(setbacks)
+      o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
+      forkIn(delay)
+    },
+    drained(w, reason, code, signal) {
+      const delay = o.serving.has(w) ? 0 : nextCrashDelay(setbacks)
+      o.logger.warn({ worker: w.process.pid, reason, code, signal, restartInMs: delay }, 'drained worker exited: replacing it')
+      forkIn(delay)
+    },
+  }
+}
