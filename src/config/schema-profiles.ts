@@ -49,7 +49,7 @@ export const profileSchema = {
     legacyOAuth10: {
       type: 'boolean',
       default: false,
-      description: 'The provider implements OAuth Core 1.0, not 1.0a (RFC 5849): the dance then takes a request-token reply without `oauth_callback_confirmed=true` (refused otherwise, `oauth_provider_failed`), also passes `oauth_callback` in the provider\'s authorize URL, and completes a callback without `oauth_verifier` (its access-token request signed with the request token alone). Such a dance is open to session fixation: nothing proves the user who approved at the provider is the one whose browser comes back, so an attacker can have a victim approve the attacker\'s request token. Only for a provider that cannot do 1.0a; `check` warns while it is on.',
+      description: 'The provider implements OAuth Core 1.0, not 1.0a (RFC 5849): the dance then sends its request-token request without `oauth_callback` (OAuth Core 1.0 has none there), takes a reply without `oauth_callback_confirmed=true` (refused otherwise, `oauth_provider_failed`), passes `oauth_callback` in the provider\'s authorize URL, and completes a callback without `oauth_verifier` (its access-token request signed with the request token alone). Such a dance is open to session fixation: nothing proves the user who approved at the provider is the one whose browser comes back, so an attacker can have a victim approve the attacker\'s request token. Only for a provider that cannot do 1.0a; `check` warns while it is on.',
     },
     token: {
       type: 'object',

@@ -22,6 +22,7 @@ export interface ProviderReply {
 
 /** What a token-URL call adds to the consumer's signature (the scope fills the URL). */
 export interface TokenCall extends DanceScope {
+  /** oauth_callback of a request-token call; never sent for a legacyOAuth10 profile. */
   callback?: string
   token?: string
   tokenSecret?: string
@@ -74,7 +75,8 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
     consumerKey: p.consumerKey,
     consumerSecret: p.consumerSecret,
     ...(call.token !== undefined ? { token: call.token, tokenSecret: call.tokenSecret ?? '' } : {}),
-    ...(call.callback !== undefined ? { callback: call.callback } : {}),
+    // OAuth Core 1.0 §6.1.1 has no oauth_callback (its provider learns it at the authorize URL, urls.ts), and a strict one may refuse the unknown parameter.
+    ...(call.callback !== undefined && !p.legacyOAuth10 ? { callback: call.callback } : {}),
     ...(call.verifier !== undefined ? { verifier: call.verifier } : {}),
     signatureMethod: p.signatureMethod,
     ...(profile.privateKey ? { privateKey: profile.privateKey } : {}),
@@ -130,7 +132,7 @@ function confirmCallback(where: string, status: number, confirmed: string | unde
 /** A request-token reply refused for lacking oauth_callback_confirmed=true (the profile test adds the operator's way out). */
 export class UnconfirmedCallbackError extends GatewayError {}
 
-/** Obtains a request token (temporary credentials) with `callback` as oauth_callback. */
+/** Obtains a request token (temporary credentials) with `callback` as oauth_callback (none for OAuth Core 1.0: legacyOAuth10). */
 export async function obtainRequestToken(gateway: Gateway, profile: Profile, scope: DanceScope, callback: string): Promise<IssuedToken> {
   const reply = await callTokenUrl(gateway, profile, 'requestTokenUrl', { tenant: scope.tenant, user: scope.user, fields: scope.fields, callback })
   return parseTokenReply(profile, 'request-token', reply)

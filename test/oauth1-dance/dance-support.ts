@@ -26,7 +26,7 @@ export const ADMIN_TOKEN = 'admin-token-for-dance-tests-0123456789'
 export interface ProviderState {
   request_tokens: { token: string; secret: string; verifier: string | null }[]
   access_tokens: { client_key: string; token: string; secret: string }[]
-  /** Token-URL calls as verified; provider_oauth10.py adds the oauth_* names an access-token call carried. */
+  /** Token-URL calls as verified; provider_oauth10.py adds the oauth_* names a request-token or access-token call carried. */
   token_calls: { endpoint: string; uri: string; status: number; oauth_params?: string[] }[]
 }
 

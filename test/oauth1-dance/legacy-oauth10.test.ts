@@ -1,9 +1,11 @@
 /**
  * profiles[].legacyOAuth10: the operator's opt-out for a provider that implements OAuth Core 1.0,
- * not 1.0a. Against a real 1.0 provider (python3-oauthlib for the shared steps and every
- * signature check, provider_oauth10.py for the 1.0 authorize and access-token steps, as oauthlib
- * has no 1.0 mode): its request-token reply has no oauth_callback_confirmed, it learns the
- * callback from the authorize URL, and it sends the user back with no oauth_verifier. With the
+ * not 1.0a. Against a real 1.0 provider (python3-oauthlib for every signature check,
+ * provider_oauth10.py for the 1.0 request-token, authorize and access-token steps, as oauthlib
+ * has no 1.0 mode): its request-token request carries no oauth_callback (Core 1.0 §6.1.1 has
+ * none; a strict 1.0 provider may refuse an unknown parameter), its reply has no
+ * oauth_callback_confirmed, it learns the callback from the authorize URL, and it sends the user
+ * back with no oauth_verifier. With the
  * setting the whole dance completes and the token signs proxied calls; without it (the default)
  * the same provider is refused as before. `check` warns (exit 0) naming the profile and the risk;
  * the console's profile view carries the setting. A seeded property: with the setting, any
@@ -26,6 +28,13 @@ import { eventually } from '../support/eventually.js'
 import { MAIN, spawnGateway } from '../support/process.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { ADMIN, authorizeLink, authorizeUser, clickLink, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+/** The oauth_* names of the provider's request-token calls from the `from`-th on: each must have been answered 200. */
+async function requestTokenParams(from = 0): Promise<string[][]> {
+  const calls = (await provider.state()).token_calls.filter((c) => c.endpoint === 'request_token').slice(from)
+  expect(calls.map((c) => c.status)).toEqual(calls.map(() => 200))
+  return calls.map((c) => c.oauth_params ?? [])
+}
 
 const WARNING = /profiles\[0\]\.legacyOAuth10: warning: profile "partner" accepts an OAuth Core 1\.0 provider \(no oauth_callback_confirmed, no oauth_verifier\): its dance is open to session fixation/
 
@@ -71,6 +80,11 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
     expect(exchange[0]?.status).toBe(200)
     expect(exchange[0]?.oauth_params).toContain('oauth_token')
     expect(exchange[0]?.oauth_params).not.toContain('oauth_verifier')
+    // Core 1.0 §6.1.1: the request-token request names no callback; the provider saw none.
+    const requested = await requestTokenParams()
+    expect(requested).toHaveLength(1)
+    expect(requested[0]).toContain('oauth_consumer_key')
+    expect(requested[0]).not.toContain('oauth_callback')
 
     const call = await send(legacy.url, '/proxy/partner/resource/hello', { headers: { 'x-gateway-user': 'alice' } })
     expect(call.status, call.text).toBe(200)
@@ -79,7 +93,8 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
     expect(state.access_tokens.map((t) => t.token)).toContain(verified.token)
   })
 
-  it('the profile test and test-auth (the dist build) succeed', async () => {
+  it('the profile test and test-auth (the dist build) succeed, their request-token requests without oauth_callback', async () => {
+    const before = (await requestTokenParams()).length
     const res = await send(legacy.url, '/gateway/oauth1/partner/test', { method: 'POST', headers: ADMIN })
     expect(res.status, res.text).toBe(200)
     expect(res.json<{ ok: boolean; message: string }>()).toMatchObject({ ok: true })
@@ -87,6 +102,9 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
     const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'legacy.yaml')], { encoding: 'utf8', timeout: 20_000 })
     expect(r.status, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^Auth Test Succeeded\n/)
+    const requested = await requestTokenParams(before)
+    expect(requested).toHaveLength(2)
+    for (const names of requested) expect(names).not.toContain('oauth_callback')
   })
 
   it('check warns naming the profile and session fixation, and still passes; the console view shows the setting', () => {
@@ -108,16 +126,19 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
   })
 })
 
-describe('legacyOAuth10: true against an OAuth 1.0a provider', () => {
+describe('legacyOAuth10: true against a 1.0 provider that sends a verifier', () => {
   it('still passes the verifier it sends on: the dance completes', async () => {
-    const modern = await startDanceProvider(pki)
+    // A request-token step of Core 1.0 (no oauth_callback), then oauthlib's verifier and 1.0a access-token step.
+    const modern = await startDanceProvider(pki, { oauth_version: '1.0', send_verifier: true })
     const yaml = gatewayYaml({ pki, provider: modern, store: { kind: 'sqlite', file: join(dir, 'modern.db') }, profileExtra: '    legacyOAuth10: true\n' })
     const gw = await startTestGateway(dir, yaml)
     try {
       const dance = await authorizeUser(gw.url, modern, 'user=carol')
       expect(new URL(dance.callbackUrl).searchParams.get('oauth_verifier')).toMatch(/\w+/)
       // oauthlib's 1.0a AccessTokenEndpoint issued the token: it refuses a request without the verifier.
-      expect((await modern.state()).token_calls.filter((c) => c.endpoint === 'access_token').map((c) => c.status)).toEqual([200])
+      const calls = (await modern.state()).token_calls
+      expect(calls.filter((c) => c.endpoint === 'access_token').map((c) => c.status)).toEqual([200])
+      expect(calls.filter((c) => c.endpoint === 'request_token').map((c) => [c.status, c.oauth_params?.includes('oauth_callback')])).toEqual([[200, false]])
     } finally {
       await gw.close()
       await modern.close()
@@ -127,7 +148,10 @@ describe('legacyOAuth10: true against an OAuth 1.0a provider', () => {
 
 describe('legacyOAuth10 absent (the default) against the same provider', () => {
   it('refuses the request-token reply as before: the user\'s dance stops with a 502 page', async () => {
+    const before = (await requestTokenParams()).length
     const click = await clickLink(strict.url, await authorizeLink(strict.url, 'user=bob'))
+    // A 1.0a request-token request names its callback (RFC 5849 §2.1): the provider records what it gets.
+    expect((await requestTokenParams(before)).map((names) => names.includes('oauth_callback'))).toEqual([true])
     expect(click.status, click.text).toBe(502)
     expect(click.headers.location).toBeUndefined()
     expect(click.text).toContain('oauth_callback_confirmed=true (RFC 5849, section 2.1)')

@@ -1,11 +1,16 @@
 """An OAuth Core 1.0 (not 1.0a) provider: the oauthlib test provider with the 1.0 dance.
 
-python3-oauthlib implements RFC 5849 (OAuth 1.0a) only: its AccessTokenEndpoint refuses a
-request without oauth_verifier ("Missing verifier."), and its provider has no 1.0 mode. So
-this subclass keeps oauthlib for what both versions share (the request-token endpoint, whose
-reply the "request_token_reply" config strips of oauth_callback_confirmed, and every signature
-check) and hand-writes only what OAuth Core 1.0 does differently:
+python3-oauthlib implements RFC 5849 (OAuth 1.0a) only: its RequestTokenEndpoint refuses a
+request without oauth_callback ("Missing callback URI."), its AccessTokenEndpoint one without
+oauth_verifier ("Missing verifier."), and its provider has no 1.0 mode. So this subclass keeps
+oauthlib for every signature check and hand-writes only what OAuth Core 1.0 does differently:
 
+  POST /request_token                         Core 1.0 §6.1.1: consumer key, signature method,
+                                              signature, timestamp, nonce (and version); no
+                                              callback (one sent is ignored: the callback comes
+                                              with the user). Checked by oauthlib's
+                                              SignatureOnlyEndpoint; the reply is the token pair,
+                                              no oauth_callback_confirmed
   GET  /authorize?oauth_token&oauth_callback  the callback comes with the user (Core 1.0 §6.2.1),
                                               remembered on the request token
   POST /authorize decision=approve            302 to that callback with oauth_token only (§6.2.3),
@@ -15,13 +20,18 @@ check) and hand-writes only what OAuth Core 1.0 does differently:
                                               ResourceEndpoint with the request token standing
                                               for the access token; then a new token pair
 
-Each access-token call is logged in the state's token_calls with the oauth_* parameter names
-it carried, so a test sees whether oauth_verifier was sent.
+Each request-token and access-token call is logged in the state's token_calls with the oauth_*
+parameter names it carried, so a test sees whether oauth_callback or oauth_verifier was sent.
+
+"send_verifier": true in the config makes a provider between the two versions: the 1.0
+request-token step above, but its authorize step redirects with an oauth_verifier (oauthlib's
+AuthorizationEndpoint, to the callback the authorize URL named) and its access-token step is
+oauthlib's RFC 5849 AccessTokenEndpoint, which refuses a request without that verifier.
 """
 import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from oauthlib.oauth1 import AccessTokenEndpoint, ResourceEndpoint
+from oauthlib.oauth1 import AccessTokenEndpoint, RequestTokenEndpoint, ResourceEndpoint, SignatureOnlyEndpoint
 
 import oauth1_provider as op
 
@@ -49,9 +59,11 @@ class Handler(op.Handler):
                 t = self.store.request_tokens.get(query.get('oauth_token', ''))
                 if t is not None and 'oauth_callback' in query:
                     t['callback_1_0'] = query['oauth_callback']
+                    if self.config.get('send_verifier'):
+                        t['callback'] = query['oauth_callback']  # where oauthlib's approval redirects
             return super()._authorize(args)
         form = dict(parse_qsl(body, keep_blank_values=True))
-        if form.get('decision') != 'approve':
+        if form.get('decision') != 'approve' or self.config.get('send_verifier'):
             return super()._authorize(args)
         token = form.get('oauth_token', '')
         with self.store.lock:
@@ -66,7 +78,9 @@ class Handler(op.Handler):
         return self._send(302, '', 'text/plain', {'Location': f"{callback}{sep}{urlencode({'oauth_token': token})}"})
 
     def _token_response(self, endpoint, args):
-        if not isinstance(endpoint, AccessTokenEndpoint):
+        if isinstance(endpoint, RequestTokenEndpoint):
+            return self._request_token(args)
+        if not isinstance(endpoint, AccessTokenEndpoint) or self.config.get('send_verifier'):
             return super()._token_response(endpoint, args)
         uri, method, body, headers = args
         valid, request = ResourceEndpoint(RequestTokenSigns(self.config, self.store)).validate_protected_resource_request(
@@ -84,3 +98,22 @@ class Handler(op.Handler):
                 'client_key': request.client_key, 'token': issued['oauth_token'],
                 'secret': issued['oauth_token_secret'], 'realms': []}
         return self._send(200, urlencode(issued), op.FORM)
+
+    def _request_token(self, args):
+        uri, method, body, headers = args
+        valid, request = SignatureOnlyEndpoint(self.validator).validate_request(uri, http_method=method, body=body, headers=headers)
+        sent = sorted(request.oauth_params) if request is not None else []
+        with self.store.lock:
+            self.store.token_calls.append({'endpoint': 'request_token', 'uri': uri, 'status': 200 if valid else 401,
+                                           'oauth_params': sent})
+            if not valid:
+                log = dict(getattr(request, 'validator_log', {}) if request else {})
+                return self._send(401, urlencode({'error': 'invalid_request', 'validator_log': repr(log)}), op.FORM)
+            issued = {'oauth_token': secrets.token_hex(12), 'oauth_token_secret': secrets.token_hex(12)}
+            self.store.request_tokens[issued['oauth_token']] = {
+                'client_key': request.client_key, 'token': issued['oauth_token'], 'secret': issued['oauth_token_secret'],
+                'callback': 'oob', 'realms': [], 'verifier': None}
+        reply = urlencode(issued)
+        if 'request_token_reply' in self.config:
+            reply = op.reshape_reply(reply, self.config['request_token_reply'])
+        return self._send(200, reply, op.FORM)
