@@ -6,7 +6,8 @@
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
- * credentials are attached), caller_not_allowed.
+ * credentials are attached), caller_not_allowed, oauth_browser_mismatch (the dance's browser
+ * binding: an approval brought back to another browser, a link form posted from another site).
  */
 import { REASONS, STATUS, type Reason } from '../errors.js'
 import { CLIENT_CAUSED_5XX } from './access-line.js'
@@ -17,9 +18,12 @@ import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-ca
 /**
  * Refusals an operator needs one line each for, even from a client no one authenticated: each is
  * an attempt at what the gateway protects (a path leaving the base its credentials are for, an
- * address egress policy forbids, an endpoint the caller may not use).
+ * address egress policy forbids, an endpoint the caller may not use, a user's access token won
+ * through another browser: session fixation, a phished approval, a forged link form). Capped, a
+ * flood of forged forms from anyone holding a link would hide the one approval that came back
+ * to the wrong browser.
  */
-const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed'])
+const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed', 'oauth_browser_mismatch'])
 
 /**
  * Reasons a client causes without credentials: every 4xx reason (a credential challenge is one;

@@ -1,8 +1,11 @@
 /**
  * The dance's refusal pages carry their reason in the access line, so the ones anyone holding a
  * link (or no link) can cause are capped by logging.callerFaults like any client's 4xx: an unknown
- * or used link, a callback for an unknown authorization, a callback without the browser's cookie,
- * a denial at the provider. The link click the provider cannot serve stays a 502 line at warn, each one.
+ * or used link, a callback for an unknown authorization, a denial at the provider. The browser
+ * binding's refusals (oauth_browser_mismatch: a callback without the browser's cookie, a link form
+ * posted without its CSRF token) are security refusals, one line each however many: a flood of
+ * forged forms must not hide the approval that came back to the wrong browser. The link click the
+ * provider cannot serve stays a 502 line at warn, each one.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -54,6 +57,13 @@ describe('the dance\'s refusal pages in the access log', () => {
     for (let i = 0; i < FLOOD; i++) await page(`/gateway/oauth1/partner/authorize?link=madeuplink${i}`)
     for (let i = 0; i < FLOOD; i++) await page(`/gateway/oauth1/callback?oauth_token=madeuptoken${i}&oauth_verifier=v`)
     for (let i = 0; i < FLOOD; i++) await page('/gateway/oauth1/callback')
+    // Forged link forms first (a flood from one link's holder), then the approvals without their cookie.
+    const forgedAt = pathOf(await authorizeLink(g.gw.url, 'user=forged'))
+    for (let i = 0; i < FLOOD; i++) {
+      const r = await send(g.gw.url, forgedAt, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=forged${i}` })
+      expect(r.text).toContain('<code>403</code>')
+      statuses.push(r.status)
+    }
     for (let i = 0; i < STARTED; i++) {
       const started = await startInBrowser(await authorizeLink(g.gw.url, `user=nocookie${i}`), { provider })
       await page(pathOf(await provider.decide(started.requestToken, 'approve')))
@@ -67,17 +77,22 @@ describe('the dance\'s refusal pages in the access log', () => {
     await provider.close()
     const down = await Promise.all(links.map((l) => clickLink(g.gw.url, l)))
     expect(down.map((r) => [r.status, r.text.includes('<code>502</code>')])).toEqual(Array(3).fill([502, true]))
-    expect(statuses).toEqual([...Array(2 * FLOOD).fill(400), ...Array(FLOOD).fill(400), ...Array(2 * STARTED).fill(403)])
+    expect(statuses).toEqual([...Array(2 * FLOOD).fill(400), ...Array(FLOOD).fill(400), ...Array(FLOOD + 2 * STARTED).fill(403)])
     await g.gw.close()
     const refusals = g.access().filter((e) => typeof e.status === 'number' && e.status >= 400)
     // Every refusal's line names its reason.
     expect(refusals.filter((e) => e.reason === undefined)).toEqual([])
     const byReason = (reason: string): Record<string, unknown>[] => refusals.filter((e) => e.reason === reason)
-    const capped = { oauth_authorization_unknown: 2 * FLOOD, bad_request: FLOOD, oauth_browser_mismatch: STARTED, oauth_access_denied: STARTED }
+    const capped = { oauth_authorization_unknown: 2 * FLOOD, bad_request: FLOOD, oauth_access_denied: STARTED }
     for (const [reason, sent] of Object.entries(capped)) {
       expect(byReason(reason).map((e) => e.level), reason).toEqual(Array(BURST).fill('info'))
       expect(summaryOf(reason).map((s) => s.suppressed), reason).toEqual([sent - BURST])
     }
+    // Every browser-binding refusal has its line, the forged forms' and the cookie-less approvals'.
+    const mismatches = byReason('oauth_browser_mismatch')
+    expect(mismatches.map((e) => [e.level, e.status])).toEqual(Array(FLOOD + STARTED).fill(['info', 403]))
+    expect(mismatches.map((e) => e.method).sort()).toEqual([...Array(STARTED).fill('GET'), ...Array(FLOOD).fill('POST')])
+    expect(summaryOf('oauth_browser_mismatch')).toEqual([])
     const failed = refusals.filter((e) => e.status === 502)
     expect(failed.map((e) => e.level)).toEqual(Array(3).fill('warn'))
     for (const e of failed) expect(String(e.reason)).toMatch(/^(oauth_provider_failed|upstream_connect_(refused|reset))$/)
