@@ -52,7 +52,8 @@ function exchangeFailure(profile: Profile, err: GatewayError, headers: Record<st
 
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
-  if (req.method !== 'GET') throw methodNotAllowed(['GET'], 'use GET /gateway/oauth1/callback')
+  // A browser page like the callback's other failures (a provider may send the user back with a form POST).
+  if (req.method !== 'GET') throw asFailurePage(methodNotAllowed(['GET'], 'This address takes only the provider\'s redirect back to the gateway: use GET /gateway/oauth1/callback.'))
   // Read as UTF-8 (as every caller's text), each once, before anything is taken: a callback that
   // repeats one is refused and leaves the dance as it was.
   const { oauth_token: token, denied, oauth_verifier: verifier } = browserFacing(() => {

@@ -2,7 +2,8 @@
  * RFC 9110 §15.5.6: a 405 MUST carry `Allow`, the methods the resource takes. Every 405 is
  * made by methodNotAllowed(), which takes that list as a required argument; the source scan
  * below keeps it the only way, and the wire checks hold each route to its list: the methods
- * named never get 405, and a method not named does, with the list, in the standard envelope.
+ * named never get 405, and a method not named does, with the list, in the standard envelope;
+ * the OAuth callback, a browser's page, answers it with the dance's HTML failure page instead.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -51,17 +52,17 @@ describe('405 Method Not Allowed', () => {
       if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    const ROUTES: readonly { path: string; allow: string }[] = [
+    const ROUTES: readonly { path: string; allow: string; page?: true }[] = [
       { path: '/gateway/token', allow: 'POST' },
       { path: '/gateway/jwks.json', allow: 'GET, HEAD' },
       { path: '/gateway/oauth1/partner/test', allow: 'POST' },
       { path: '/gateway/oauth1/partner/tokens/somebody', allow: 'DELETE' },
       { path: '/gateway/oauth1/partner/authorize?user=u1', allow: 'GET, POST' },
-      { path: '/gateway/oauth1/callback', allow: 'GET' },
+      { path: '/gateway/oauth1/callback', allow: 'GET', page: true },
     ]
     const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
-    it.each(ROUTES)('$path: 405 with Allow: $allow for every other method, never for those', async ({ path, allow }) => {
+    it.each(ROUTES)('$path: 405 with Allow: $allow for every other method, never for those', async ({ path, allow, page }) => {
       const allowed = allow.split(', ')
       for (const method of METHODS) {
         const r = await send(gw.url, path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
@@ -73,6 +74,14 @@ describe('405 Method Not Allowed', () => {
         expect(r.headers.allow, `${method} ${path}`).toBe(allow)
         if (method === 'HEAD') continue
         expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.text)))
+        if (page) {
+          // The callback's failure page (callback.ts), as for its other refusals: the message and the code on it.
+          expect(r.headers['content-type'], `${method} ${path}`).toMatch(/^text\/html/)
+          expect(r.text).toContain('data-result="failure"')
+          expect(r.text).toContain('use GET /gateway/oauth1/callback')
+          expect(r.text).toContain('<code>405</code>')
+          continue
+        }
         expect(r.json()).toEqual({ errors: [{ msg: expect.stringContaining('use '), code: 405 }] })
       }
     })
