@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { cookieValues } from '../api/http.js'
-import type { OAuth1TokenRepo, PendingRequest } from './tokens.js'
+import type { PendingRequest } from './tokens.js'
 
 /** One dance's cookie: what its Set-Cookie and the header clearing it share. */
 export interface BindingCookie {
@@ -28,8 +28,8 @@ export interface BrowserBinding {
 export type ClaimRefusal = 'unknown' | 'cookie_missing' | 'cookie_mismatch'
 
 /** A callback's claim on a pending request: the request, or why not (and the cookie to clear). */
-export type Claim =
-  | { readonly ok: true; readonly pending: PendingRequest }
+export type Claim<P = PendingRequest> =
+  | { readonly ok: true; readonly pending: P }
   | { readonly ok: false; readonly why: ClaimRefusal; readonly cookie?: BindingCookie }
 
 const NAME = 'mtls_gw_dance_'
@@ -85,7 +85,7 @@ function matches(binding: BrowserBinding, value: string): boolean {
  * the dance, and must not be redeemable later by whoever holds the cookie. A record without a
  * binding (written before bindings existed) is refused the same way.
  */
-export async function claimPending(repo: Pick<OAuth1TokenRepo, 'takePending'>, requestToken: string, cookieHeader: string | undefined): Promise<Claim> {
+export async function claimPending<P extends object>(repo: { takePending(requestToken: string): Promise<P | undefined> }, requestToken: string, cookieHeader: string | undefined): Promise<Claim<P>> {
   const pending = await repo.takePending(requestToken)
   if (pending === undefined) return { ok: false, why: 'unknown' }
   const binding = (pending as Partial<PendingRequest>).browser

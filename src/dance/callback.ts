@@ -8,10 +8,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed, statusOf, type Reason } from '../errors.js'
 import { checkPercentUtf8, singleParameters } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { displayName, type DanceDeps } from './authorize.js'
-import { claimPending, clearBindingCookie, type BindingCookie, type ClaimRefusal } from './binding.js'
+import type { Store } from '../store/index.js'
+import { displayName } from './authorize.js'
+import { claimPending, clearBindingCookie, type BindingCookie, type Claim, type ClaimRefusal } from './binding.js'
 import { asFailurePage, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
 import { obtainAccessToken } from './provider.js'
+import { takePendingUnopened, type OAuth1TokenRepo, type PendingBinding, type PendingRequest } from './tokens.js'
+
+/** The callback's state: the snapshot's token repo; without one (no per-user profile, so no seal keys, left) the store to use a dance up in. */
+export interface CallbackDeps {
+  repo?: OAuth1TokenRepo
+  store?: Store
+}
 
 const REFUSALS: Readonly<Record<ClaimRefusal, { reason: Reason; why: string }>> = {
   unknown: { reason: 'oauth_authorization_unknown', why: 'This authorization is unknown, expired or already completed.' },
@@ -50,8 +58,19 @@ function exchangeFailure(profile: Profile, err: GatewayError, headers: Record<st
   return restatedPage(err, refused || statusOf(err.reason, 'api') >= 500 ? err.reason : 'oauth_provider_failed', why, headers)
 }
 
+/** The claim on `requestToken`'s dance: opened with the repo, else only taken (its secrets stay sealed; it cannot complete). */
+function claim(deps: CallbackDeps, requestToken: string, cookieHeader: string | undefined): Promise<Claim<PendingRequest | PendingBinding>> {
+  const { repo, store } = deps
+  if (repo) return claimPending(repo, requestToken, cookieHeader)
+  return claimPending({ takePending: async (t) => (store ? takePendingUnopened(store, t) : undefined) }, requestToken, cookieHeader)
+}
+
+/** The page of a dance whose profile a reload removed (or made other than per_user): the name only, which the link's URL carried already. */
+const profileGone = (name: string): string =>
+  `This authorization was started for the profile "${name}", which is no longer configured on this gateway: its configuration changed while you were at the provider.`
+
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
-export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: DanceDeps): Promise<void> {
+export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: CallbackDeps): Promise<void> {
   // A browser page like the callback's other failures (a provider may send the user back with a form POST).
   if (req.method !== 'GET') throw asFailurePage(methodNotAllowed(['GET'], 'This address takes only the provider\'s redirect back to the gateway: use GET /gateway/oauth1/callback.'))
   // Read as UTF-8 (as every caller's text), each once, before anything is taken: a callback that
@@ -64,13 +83,14 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   if (!requestToken) throw refusalPage('bad_request', 'The provider did not name a request token.')
   // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a
   // denial nor an approval that came back to the wrong browser can be used afterwards.
-  const claim = await claimPending(deps.repo, requestToken, req.headers.cookie)
-  if (!claim.ok) throw refusalPage(REFUSALS[claim.why].reason, REFUSALS[claim.why].why, clearing(claim.cookie))
-  const { pending } = claim
-  const done = clearing(pending.browser.cookie)
+  const claimed = await claim(deps, requestToken, req.headers.cookie)
+  if (!claimed.ok) throw refusalPage(REFUSALS[claimed.why].reason, REFUSALS[claimed.why].why, clearing(claimed.cookie))
+  const { pending } = claimed
+  const done = clearing(pending.browser?.cookie)
   if (denied !== undefined) throw refusalPage('oauth_access_denied', 'Access was denied at the provider.', done)
   const profile = gateway.profiles.get(pending.profile)
-  if (!profile) throw refusalPage('oauth_authorization_unknown', `The profile "${pending.profile}" is no longer configured.`, done)
+  // Taken above either way: nothing of this dance is left to complete once its profile is back.
+  if (profile?.config.token.mode !== 'per_user' || !deps.repo || !('secret' in pending)) throw refusalPage('oauth_authorization_unknown', profileGone(pending.profile), done)
   // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
   if (!verifier && !profile.config.legacyOAuth10) throw refusalPage('bad_request', 'The provider did not send an oauth_verifier.', done)
   let access

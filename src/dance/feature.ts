@@ -19,7 +19,7 @@ import { sendJson } from '../api/http.js'
 import type { ApiRoute } from '../api/router.js'
 import { createAdminGuard, requireAdmin, type AdminGuard } from './credentials.js'
 import { DANCE_TTL_MS, handleAuthorize, type DanceDeps } from './authorize.js'
-import { handleCallback } from './callback.js'
+import { handleCallback, type CallbackDeps } from './callback.js'
 import { checkTenant } from './provider.js'
 import { formatProfileTest, testProfile } from './profile-test.js'
 import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
@@ -57,12 +57,12 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
 }
 
 /** The /gateway/oauth1/… routes: the callback, and a profile's authorize, test and token revoke. */
-function oauth1Route(deps: (gateway: Gateway) => DanceDeps, admin: AdminGuard): ApiRoute {
+function oauth1Route(deps: (gateway: Gateway) => DanceDeps, callbackDeps: (gateway: Gateway) => CallbackDeps, admin: AdminGuard): ApiRoute {
   return async (req, res, gateway, path, url) => {
     if (!path.startsWith('/gateway/oauth1/')) return false
     // The callback checks its query itself: a browser's failures there are pages.
     if (path === CALLBACK_PATH) {
-      await handleCallback(req, res, gateway, url, deps(gateway))
+      await handleCallback(req, res, gateway, url, callbackDeps(gateway))
       return true
     }
     // user=, app=, tenant=: read as UTF-8 like every caller's text, not with U+FFFD for bytes that are not.
@@ -91,7 +91,12 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     return stores ? { repo, admin, stores } : { repo, admin }
   }
 
-  const route = oauth1Route(deps, admin)
+  // A snapshot without a token repo still answers a dance begun under an earlier one, with a page.
+  const callbackDeps = (gateway: Gateway): CallbackDeps => {
+    const repo = tokenRepoFor(runtime, gateway)
+    return repo ? { repo } : runtime.store ? { store: runtime.store } : {}
+  }
+  const route = oauth1Route(deps, callbackDeps, admin)
 
   return {
     routes: [route],

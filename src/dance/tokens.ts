@@ -118,6 +118,16 @@ function ownerOf(o: TokenOwner): TokenOwner {
 /** A pending request or link an earlier version wrote has no user space: it is as good as expired. */
 const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
 
+/** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
+export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>
+
+/** Takes (one shot) the pending request of `requestToken`, its secrets left sealed: a snapshot with no sealer can still use a dance up. */
+export async function takePendingUnopened(store: Store, requestToken: string): Promise<PendingBinding | undefined> {
+  const text = await store.take(pendingKey(requestToken))
+  const r = text === undefined ? undefined : withSpace(JSON.parse(text) as Partial<PendingRequest>)
+  return typeof r?.profile === 'string' ? { profile: r.profile, ...(r.browser ? { browser: r.browser } : {}) } : undefined
+}
+
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs) : ttlMs)
