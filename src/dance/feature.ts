@@ -77,6 +77,12 @@ function oauth1Route(deps: (gateway: Gateway) => DanceDeps, callbackDeps: (gatew
   }
 }
 
+/** The callback's state for one snapshot: one without a token repo still answers a dance begun under an earlier one, with a page. */
+function callbackDepsFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): CallbackDeps {
+  const repo = tokenRepoFor(runtime, gateway)
+  return repo ? { repo } : runtime.store ? { store: runtime.store } : {}
+}
+
 /** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
 export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
   const { runtime } = ctx
@@ -91,12 +97,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     return stores ? { repo, admin, stores } : { repo, admin }
   }
 
-  // A snapshot without a token repo still answers a dance begun under an earlier one, with a page.
-  const callbackDeps = (gateway: Gateway): CallbackDeps => {
-    const repo = tokenRepoFor(runtime, gateway)
-    return repo ? { repo } : runtime.store ? { store: runtime.store } : {}
-  }
-  const route = oauth1Route(deps, callbackDeps, admin)
+  const route = oauth1Route(deps, (gateway) => callbackDepsFor(runtime, gateway), admin)
 
   return {
     routes: [route],

@@ -60,7 +60,11 @@ export function checkTenant(gateway: Gateway, profile: Profile, tenant: string |
   return canonical
 }
 
-/** POSTs a signed request to a token URL over the endpoint's mTLS pool; any HTTP status resolves. */
+/**
+ * POSTs a signed request to a token URL over the endpoint's mTLS pool; any HTTP status resolves.
+ * A legacyOAuth10 profile's request carries no oauth_callback: OAuth Core 1.0 §6.1.1 has none (its
+ * provider learns the callback at the authorize URL, urls.ts), and a strict one refuses an unknown parameter.
+ */
 export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'requestTokenUrl' | 'accessTokenUrl', call: TokenCall): Promise<ProviderReply> {
   const filled = fillProfileUrl(profile, which, call)
   if (filled === undefined) throw new GatewayError('not_found', `profile "${profile.name}" has no ${which}`)
@@ -75,7 +79,6 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
     consumerKey: p.consumerKey,
     consumerSecret: p.consumerSecret,
     ...(call.token !== undefined ? { token: call.token, tokenSecret: call.tokenSecret ?? '' } : {}),
-    // OAuth Core 1.0 §6.1.1 has no oauth_callback (its provider learns it at the authorize URL, urls.ts), and a strict one may refuse the unknown parameter.
     ...(call.callback !== undefined && !p.legacyOAuth10 ? { callback: call.callback } : {}),
     ...(call.verifier !== undefined ? { verifier: call.verifier } : {}),
     signatureMethod: p.signatureMethod,
