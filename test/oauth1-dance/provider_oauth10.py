@@ -79,41 +79,33 @@ class Handler(op.Handler):
 
     def _token_response(self, endpoint, args):
         if isinstance(endpoint, RequestTokenEndpoint):
-            return self._request_token(args)
+            return self._issue('request_token', SignatureOnlyEndpoint(self.validator).validate_request, args)
         if not isinstance(endpoint, AccessTokenEndpoint) or self.config.get('send_verifier'):
             return super()._token_response(endpoint, args)
-        uri, method, body, headers = args
-        valid, request = ResourceEndpoint(RequestTokenSigns(self.config, self.store)).validate_protected_resource_request(
-            uri, http_method=method, body=body, headers=headers)
-        sent = sorted(request.oauth_params) if request is not None else []
-        with self.store.lock:
-            self.store.token_calls.append({'endpoint': 'access_token', 'uri': uri, 'status': 200 if valid else 401,
-                                           'oauth_params': sent})
-            if not valid:
-                log = dict(getattr(request, 'validator_log', {}) if request else {})
-                return self._send(401, urlencode({'error': 'invalid_request', 'validator_log': repr(log)}), op.FORM)
-            issued = {'oauth_token': secrets.token_hex(12), 'oauth_token_secret': secrets.token_hex(12)}
-            self.store.request_tokens.pop(request.resource_owner_key, None)
-            self.store.access_tokens[(request.client_key, issued['oauth_token'])] = {
-                'client_key': request.client_key, 'token': issued['oauth_token'],
-                'secret': issued['oauth_token_secret'], 'realms': []}
-        return self._send(200, urlencode(issued), op.FORM)
+        signed_by_request_token = ResourceEndpoint(RequestTokenSigns(self.config, self.store)).validate_protected_resource_request
+        return self._issue('access_token', signed_by_request_token, args)
 
-    def _request_token(self, args):
+    def _issue(self, kind, validate, args):
+        """A 1.0 token step: the request checked by `validate` (oauthlib), logged with its oauth_* names, then a new token pair."""
         uri, method, body, headers = args
-        valid, request = SignatureOnlyEndpoint(self.validator).validate_request(uri, http_method=method, body=body, headers=headers)
+        valid, request = validate(uri, http_method=method, body=body, headers=headers)
         sent = sorted(request.oauth_params) if request is not None else []
         with self.store.lock:
-            self.store.token_calls.append({'endpoint': 'request_token', 'uri': uri, 'status': 200 if valid else 401,
-                                           'oauth_params': sent})
+            self.store.token_calls.append({'endpoint': kind, 'uri': uri, 'status': 200 if valid else 401, 'oauth_params': sent})
             if not valid:
                 log = dict(getattr(request, 'validator_log', {}) if request else {})
                 return self._send(401, urlencode({'error': 'invalid_request', 'validator_log': repr(log)}), op.FORM)
             issued = {'oauth_token': secrets.token_hex(12), 'oauth_token_secret': secrets.token_hex(12)}
-            self.store.request_tokens[issued['oauth_token']] = {
-                'client_key': request.client_key, 'token': issued['oauth_token'], 'secret': issued['oauth_token_secret'],
-                'callback': 'oob', 'realms': [], 'verifier': None}
+            if kind == 'request_token':
+                self.store.request_tokens[issued['oauth_token']] = {
+                    'client_key': request.client_key, 'token': issued['oauth_token'], 'secret': issued['oauth_token_secret'],
+                    'callback': 'oob', 'realms': [], 'verifier': None}
+            else:
+                self.store.request_tokens.pop(request.resource_owner_key, None)
+                self.store.access_tokens[(request.client_key, issued['oauth_token'])] = {
+                    'client_key': request.client_key, 'token': issued['oauth_token'],
+                    'secret': issued['oauth_token_secret'], 'realms': []}
         reply = urlencode(issued)
-        if 'request_token_reply' in self.config:
+        if kind == 'request_token' and 'request_token_reply' in self.config:
             reply = op.reshape_reply(reply, self.config['request_token_reply'])
         return self._send(200, reply, op.FORM)
