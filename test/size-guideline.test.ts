@@ -87,7 +87,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'proxy/steps/apply-authorization.ts', lines: 216 },
   { file: 'store/redis-client.ts', lines: 211 },
   { file: 'store/redis.ts', lines: 239 },
-  { file: 'store/sqlite.ts', lines: 242 },
+  { file: 'store/sqlite.ts', lines: 228 },
 ]
 
 interface AstNode {

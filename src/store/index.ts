@@ -4,6 +4,7 @@ import type { Store } from './store.js'
 
 export type { Store } from './store.js'
 export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js'
+export { sqliteFileProblem } from './sqlite-location.js'
 export { RedisStore, openRedisStore, type RedisStoreOptions, type ReplicaAcknowledgement } from './redis.js'
 export type { RedisAddress, RedisTlsOptions } from './redis-client.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory.js'

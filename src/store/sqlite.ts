@@ -1,6 +1,6 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
+import { createSqliteFile, sqliteFileProblem } from './sqlite-location.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { SCHEMA, SQL } from './sqlite-statements.js'
@@ -160,6 +160,9 @@ export class SqliteStore implements Store {
  * the whole open is retried with a short pause until busyTimeoutMs has passed.
  */
 function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+  // What `check` reports, refused in the same words before anything is created.
+  const refusal = sqliteFileProblem(file)
+  if (refusal !== undefined) throw new Error(refusal)
   const deadline = Date.now() + Math.max(0, busyTimeoutMs)
   for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
     try {
@@ -175,29 +178,12 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
   }
 }
 
-/** Takes group and others' permissions off an existing state file and its -wal/-shm (only the owner may: a file of another user is left as it is). */
-function narrowMode(file: string): void {
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-    try {
-      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600)
-    } catch {
-      // missing (-wal, -shm before the first write) or not ours to change
-    }
-  }
-}
-
 const isBusy = (e: unknown): boolean => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY')
 
 function openOnce(file: string, busyTimeoutMs: number): Database.Database {
   let db: Database.Database | undefined
   try {
-    // Bearers, the jti cache, dance state and (without store.sealKeys) the console's session
-    // key and JWT claims live in this file: only the gateway's user may read it, whatever the
-    // umask. SQLite gives -wal and -shm the file's mode. A directory that exists keeps its mode; a
-    // file that exists (an upgrade from a version that made it 0644) is narrowed to 0600.
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-    closeSync(openSync(file, 'a', 0o600))
-    narrowMode(file)
+    createSqliteFile(file)
     db = openSqlite(file)
     // busy_timeout first: switching to WAL and creating the table need locks a second
     // process starting at the same moment may hold.
