@@ -1,0 +1,124 @@
+/**
+ * `check` and `serve` agree (README, `check`): a valid config that uses every file a start reads
+ * (endpoint bundles, a TLS Secret folder, listener and admin TLS, interception CA, OTLP exporter
+ * TLS, a `${file:}` secret, the SQLite store or the Redis store's TLS), with faults in one or
+ * two of those files, passes `check` exactly when a start succeeds. The start is the one `serve`
+ * runs (startGateway with ops and the admin listener), in this process so that every fault of
+ * every file is tried; the real `serve` process is checked to agree on the base config and on a
+ * refused store. A port another process holds is the one exception, by design: `check` binds
+ * nothing (the gateway being checked usually holds its own ports), and a start fails to bind.
+ */
+import { mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCheck } from '../../src/cli/check.js'
+import { startGateway } from '../../src/cli/gateway-root.js'
+import { describeError } from '../../src/cli/options.js'
+import { createLog, createOps } from '../../src/ops/index.js'
+import { faultsOf, faultyPath, prepareParityPki, writeParityConfig, PARITY_TARGETS, type ParityConfigOptions, type ParityFault, type ParityTarget } from '../support/parity-config.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
+
+const gateways = useSpawnedGateways()
+const TARGETS = Object.keys(PARITY_TARGETS) as ParityTarget[]
+type Verdict = { started: boolean; output: string }
+
+let run = 0
+beforeAll(() => prepareParityPki(gateways.pki))
+
+function freshDir(): string {
+  const dir = join(gateways.pki.dir, `run-${++run}`)
+  mkdirSync(dir)
+  return dir
+}
+
+/** The base config with `chosen` faults, in a fresh folder. */
+function faultyConfig(chosen: readonly (readonly [ParityTarget, ParityFault])[], o: ParityConfigOptions = {}): string {
+  const dir = freshDir()
+  const paths = Object.fromEntries(chosen.map(([t, f]) => [t, faultyPath(gateways.pki, dir, t, f)]))
+  return writeParityConfig(gateways.pki, dir, { ...o, paths })
+}
+
+/** Whether `serve` (dist, a process) starts on the file: it printed its listening line, or it exited. */
+async function serveStarts(file: string): Promise<Verdict> {
+  try {
+    const gp = await gateways.spawn(file)
+    await gp.stop('SIGKILL')
+    return { started: true, output: gp.output.join('\n') }
+  } catch (e) {
+    // Only an exit is a refusal; anything else (a stale dist/, a start past the deadline) fails the test.
+    if (!(e instanceof Error && e.message.startsWith('gateway exited with'))) throw e
+    return { started: false, output: e.message }
+  }
+}
+
+/** The start `serve` makes, in this process (quiet log, no signals, no file watching). */
+async function startsInProcess(file: string): Promise<Verdict> {
+  const ops = createOps({ log: createLog({ destination: { write: () => undefined } }), watch: false, signals: false })
+  try {
+    const gw = await startGateway({ configFile: file, ops })
+    await gw.close()
+    return { started: true, output: 'listening' }
+  } catch (e) {
+    // `serve` prints any start failure and exits 1.
+    return { started: false, output: describeError(e) }
+  }
+}
+
+/** Asserts `check`'s verdict on the base config with `chosen` faults is whether the start succeeds. */
+async function expectSameVerdict(chosen: readonly (readonly [ParityTarget, ParityFault])[], o: ParityConfigOptions = {}): Promise<void> {
+  const file = faultyConfig(chosen, o)
+  const check = runCheck(file)
+  const start = await startsInProcess(file)
+  expect({ chosen, check: check.ok }, `check:\n${check.output}\nstart:\n${start.output}`).toEqual({ chosen, check: start.started })
+}
+
+describe('check and serve give the same verdict', () => {
+  it('the real serve agrees: the base config starts, a SQLite store under a regular file does not', async () => {
+    const base = faultyConfig([])
+    expect(runCheck(base).output).toMatch(/is ok: 2 endpoint/)
+    expect((await serveStarts(base)).started).toBe(true)
+    const bad = faultyConfig([['store.file', 'under_file']])
+    expect(runCheck(bad).output).toMatch(/store\.file: sqlite store "\S+": cannot open: folder \S+ cannot be created: \S+plain-file is not a folder\n/)
+    const serve = await serveStarts(bad)
+    expect(serve.started).toBe(false)
+    expect(serve.output).toMatch(/cannot open: folder \S+ cannot be created: \S+plain-file is not a folder/)
+  }, 120_000)
+
+  it('the base config with the Redis store passes check and starts (Redis is reached in the background)', async () => {
+    const file = faultyConfig([], { store: 'redis' })
+    expect(runCheck(file).ok).toBe(true)
+    expect((await startsInProcess(file)).started).toBe(true)
+  }, 60_000)
+
+  it('each fault of each file reference alone: check fails exactly when the start does', async () => {
+    for (const target of TARGETS) for (const fault of faultsOf(target)) await expectSameVerdict([[target, fault]])
+  }, 120_000)
+
+  it('property: faults in two file references at once, the same agreement', async () => {
+    const fault = fc.constantFrom(...TARGETS).chain((target) => fc.constantFrom(...faultsOf(target)).map((f) => [target, f] as const))
+    const faults = fc.uniqueArray(fault, { minLength: 2, maxLength: 2, selector: ([t]) => t })
+    await fc.assert(fc.asyncProperty(faults, (chosen) => expectSameVerdict(chosen)), { seed: 30_2026, numRuns: 40 })
+  }, 120_000)
+
+  describe('a port another process holds', () => {
+    let holder: Server
+    beforeAll(async () => {
+      holder = createServer()
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    })
+    afterAll(() => new Promise((resolve) => holder.close(resolve)))
+
+    it('passes check (it binds nothing) and stops the start, for the listener and the admin listener', async () => {
+      const port = (holder.address() as { port: number }).port
+      for (const ports of [{ listen: port, admin: 0 }, { listen: 0, admin: port }]) {
+        const file = faultyConfig([], { ports })
+        expect(runCheck(file).ok).toBe(true)
+        const start = await startsInProcess(file)
+        expect(start.started).toBe(false)
+        expect(start.output).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`)
+      }
+    }, 60_000)
+  })
+})
