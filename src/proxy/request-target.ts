@@ -48,7 +48,8 @@ export function parseAuthority(authority: string): { host: string; port?: number
   let host: string
   if (hostPart.startsWith('[')) {
     const inner = hostPart.slice(1, -1)
-    if (!isIPv6(inner)) throw bad(`request target host ${hostPart} is not an IPv6 address (zone identifiers are refused)`)
+    // isIPv6 takes a zone (`fe80::1%25eth0`), which URL below throws on: refused here, as the message says.
+    if (!isIPv6(inner) || inner.includes('%')) throw bad(`request target host ${hostPart} is not an IPv6 address (zone identifiers are refused)`)
     // A validated literal only: URL gives its canonical spelling, which host matching uses.
     host = new URL(`http://${hostPart}/`).hostname
   } else {

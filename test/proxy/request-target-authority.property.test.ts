@@ -1,0 +1,84 @@
+/**
+ * A request target's authority (absolute-form on the forward proxy and inside a tunnel, an inner
+ * request's Host) is either read or refused with the 400: no spelling of it ends in another error.
+ * An IPv6 literal with a zone (`[fe80::1%25eth0]`) passed node:net's isIPv6, then WHATWG URL threw
+ * on it, and the request was a 500 internal error instead of the 400 its message promised.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { GatewayError } from '../../src/errors.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+import { parseAbsoluteForm, parseAuthority, parseTunnelTarget } from '../../src/proxy/request-target.js'
+import { startTestGateway } from '../support/gateway.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { openTunnel, rawExchange } from '../support/tunnel.js'
+import { rawRoundTrip } from '../support/raw-client.js'
+
+/** Read, or the 400: `undefined` when read, the reason when refused; anything else thrown fails the property. */
+function outcomeOf(read: () => unknown): string | undefined {
+  try {
+    read()
+    return undefined
+  } catch (e) {
+    if (e instanceof GatewayError) return e.reason
+    throw e
+  }
+}
+
+const zoned = fc.tuple(fc.ipV6(), fc.stringMatching(/^(?:%25)?[A-Za-z0-9._~-]{1,6}$/), fc.constantFrom('', ':443', ':8443')).map(([ip, zone, port]) => `[${ip}%${zone}]${port}`)
+const authorityish = fc.array(fc.constantFrom('[', ']', ':', '%', '25', 'fe80', '::', '1', '.', 'a', 'Z', '@', '443', 'ffff', '127.0.0.1'), { maxLength: 10 }).map((parts) => parts.join(''))
+
+describe('authority parsing', () => {
+  it('a zoned IPv6 literal is the 400 wherever an authority is read (seeded property)', () => {
+    fc.assert(
+      fc.property(zoned, (authority) => {
+        expect(outcomeOf(() => parseAuthority(authority))).toBe('bad_request')
+        expect(outcomeOf(() => parseAbsoluteForm(`http://${authority}/x`))).toBe('bad_request')
+        expect(outcomeOf(() => parseTunnelTarget(`https://${authority}/x`, 'api.partner.test:443'))).toBe('bad_request')
+      }),
+      { seed: 0x3986, numRuns: 300 },
+    )
+  })
+
+  it('any string of authority pieces is read or the 400, nothing else (seeded property)', () => {
+    fc.assert(
+      fc.property(authorityish, (authority) => {
+        expect([undefined, 'bad_request']).toContain(outcomeOf(() => parseAuthority(authority)))
+        expect([undefined, 'bad_request']).toContain(outcomeOf(() => parseAbsoluteForm(`http://${authority}/x`)))
+      }),
+      { seed: 0x3987, numRuns: 2000 },
+    )
+  })
+})
+
+describe('on the wire', () => {
+  let pki: TestPki
+  let upstream: RunningServer
+  let gw: RunningGateway
+  let ca: Buffer
+  beforeAll(async () => {
+    pki = await createTestPki('p256', ['api.partner.test'])
+    upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+    const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
+    ca = readFileSync(ica.caCert)
+    gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n  - name: partner\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`)
+  }, 60_000)
+  afterAll(async () => {
+    await gw?.close()
+    await upstream?.close()
+    pki?.cleanup()
+  })
+
+  it('a zoned IPv6 target is the JSON 400 on the forward proxy and inside a tunnel, not a 500', async () => {
+    const zone = 'zone identifiers are refused'
+    const forward = await rawRoundTrip(gw.port, 'GET http://[fe80::1%25eth0]:443/x HTTP/1.1\r\nHost: [fe80::1%25eth0]:443\r\nConnection: close\r\n\r\n')
+    expect([forward.status, JSON.parse(forward.body.toString('utf8')).errors[0].msg]).toEqual([400, expect.stringContaining(zone)])
+    const tunnel = await openTunnel({ gatewayPort: gw.port, authority: `api.partner.test:${upstream.port}`, ca })
+    const inner = await rawExchange(tunnel, `GET https://[::1%251]:${upstream.port}/x HTTP/1.1\r\nHost: api.partner.test:${upstream.port}\r\nConnection: close\r\n\r\n`)
+    expect([inner.status, JSON.parse(inner.body).errors[0].msg]).toEqual([400, expect.stringContaining(zone)])
+  }, 60_000)
+})
