@@ -72,8 +72,13 @@ export function parseAbsoluteForm(raw: string): RequestTarget {
   return targetOf(host, port, m[3] || '/', m[4] ?? '')
 }
 
-/** An inner request of a CONNECT tunnel: origin-form, or absolute-form naming the tunnel's own authority. */
-export function parseTunnelTarget(raw: string, tunnelAuthority: string): RequestTarget {
+/**
+ * An inner request of a CONNECT tunnel: origin-form, or absolute-form naming the tunnel's own
+ * authority. An origin-form request names its host in Host (RFC 9112 §3.3: the target URI is
+ * `https://` + Host + path), so a Host naming another host is refused as absolute-form naming it
+ * is: served, it went to the tunnel's endpoint with that endpoint's credentials all the same.
+ */
+export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: string): RequestTarget {
   const tunnel = parseAuthority(tunnelAuthority)
   if (/^https?:\/\//i.test(raw)) {
     const t = parseAbsoluteForm(raw)
@@ -83,10 +88,24 @@ export function parseTunnelTarget(raw: string, tunnelAuthority: string): Request
     return targetOf(tunnel.host, tunnel.port, t.path, t.query)
   }
   checkCharacters(raw)
+  if (host !== undefined && !namesTunnel(host, tunnel)) throw bad(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
   if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form)')
   if (raw.includes('#')) throw bad('a fragment (#) in the request target is refused')
   const q = raw.indexOf('?')
   return q < 0 ? targetOf(tunnel.host, tunnel.port, raw, '') : targetOf(tunnel.host, tunnel.port, raw.slice(0, q), raw.slice(q))
+}
+
+/** True when a Host value names the tunnel's host and port (443 when it names none); a DNS name's one trailing dot aside. */
+function namesTunnel(host: string, tunnel: { host: string; port?: number }): boolean {
+  let named: { host: string; port?: number }
+  try {
+    named = parseAuthority(host.replace(/^([^:[\]]+)\.(?=:|$)/, '$1'))
+  } catch (e) {
+    // Not a host[:port] this gateway reads (no DNS name, a zone): it names no tunnel.
+    if (e instanceof GatewayError) return false
+    throw e
+  }
+  return named.host === tunnel.host && (named.port ?? 443) === (tunnel.port ?? 443)
 }
 
 /**

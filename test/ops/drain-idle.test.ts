@@ -74,7 +74,7 @@ async function openIdleConnections(port: number): Promise<RawClient[]> {
   const answer: Buffer[] = []
   inner.on('data', (d: Buffer) => answer.push(d))
   inner.on('error', () => {})
-  inner.write('GET /inner HTTP/1.1\r\nHost: api.partner.test\r\n\r\n')
+  inner.write(`GET /inner HTTP/1.1\r\nHost: api.partner.test:${upstream.port}\r\n\r\n`)
   await eventually(() => Buffer.concat(answer).toString().includes('"url":"/inner"'), 10_000, 'the inner answer')
   const passThrough = await rawClient(port)
   const echoPort = (echoTcp.address() as AddressInfo).port

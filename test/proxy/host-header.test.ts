@@ -3,7 +3,8 @@
  * inner requests of an intercepted tunnel, the admin listener): an HTTP/1.1 request without Host, one with two Host
  * lines, or one whose Host is empty or no `host[:port]` gets the JSON 400 with a correct
  * Content-Length, a CONNECT too (Node checks none of it for a CONNECT, and the gateway tunnelled
- * one without Host). An HTTP/1.0 request may lack Host. Refused CONNECTs are access lines and
+ * one without Host). An HTTP/1.0 request may lack Host. Inside a tunnel, an origin-form request whose
+ * Host names another host than the tunnel's is the 400 too. Refused CONNECTs are access lines and
  * requests_total samples like any other.
  */
 import fc from 'fast-check'
@@ -36,6 +37,7 @@ const MISSING = /^an HTTP\/1\.1 request must carry a Host header \(RFC 9112, sec
 const REPEATED = /^Host appears more than once in the request/
 const EMPTY = /^the Host header is empty: it must name the host the request is for \(RFC 9112, section 3\.2\)$/
 const INVALID = /^the Host header is not a host\[:port\] \(RFC 9112, section 3\.2\)$/
+const OTHER_HOST = /^the Host header names .*, but this tunnel is for api\.partner\.test:\d+$/
 
 describe('CONNECT without Host', () => {
   it('HTTP/1.1: the JSON 400 on the plain and the TLS listener (it was tunnelled), one access line and one requests_total sample each', async () => {
@@ -85,13 +87,19 @@ function headText(way: Way, h: Head): string {
   return `${h.method} ${target} HTTP/${h.version}\r\n${h.hosts.map((l) => `${l.name}: ${l.value}\r\n`).join('')}${body}${close}\r\n`
 }
 
-/** The rule: which 400 a head gets, or undefined when it is accepted. */
-function refusalOf(h: Head): RegExp | undefined {
+/**
+ * The rule: which 400 a head gets, or undefined when it is accepted. Inside a tunnel, an
+ * origin-form request's valid Host must name the tunnel's host and port too
+ * (tunnel-host.property.test.ts): it names the host the request is for.
+ */
+function refusalOf(way: Way, h: Head): RegExp | undefined {
   if (h.hosts.length > 1) return REPEATED
   const [one] = h.hosts
   if (one === undefined) return h.version === '1.1' ? MISSING : undefined
   if (one.value === '') return EMPTY
-  return VALID().includes(one.value) ? undefined : INVALID
+  if (!VALID().includes(one.value)) return INVALID
+  const inner = way === 'tunnel' && h.method !== 'CONNECT' && !h.absolute
+  return inner && one.value !== `api.partner.test:${P}` ? OTHER_HOST : undefined
 }
 
 describe('any request head, on every way in (seeded property)', () => {
@@ -107,7 +115,7 @@ describe('any request head, on every way in (seeded property)', () => {
     await fc.assert(
       fc.asyncProperty(heads(), async (h) => {
         const a = await ask(way, headText(way, h))
-        const refusal = refusalOf(h)
+        const refusal = refusalOf(way, h)
         if (refusal) return expect400(a, refusal)
         // Served: a CONNECT opens its tunnel (inside one, a CONNECT is 405), any other call reaches the partner.
         expect(a.status).toBe(h.method === 'CONNECT' && way === 'tunnel' ? 405 : 200)

@@ -39,6 +39,7 @@ describe('authority parsing', () => {
         expect(outcomeOf(() => parseAuthority(authority))).toBe('bad_request')
         expect(outcomeOf(() => parseAbsoluteForm(`http://${authority}/x`))).toBe('bad_request')
         expect(outcomeOf(() => parseTunnelTarget(`https://${authority}/x`, 'api.partner.test:443'))).toBe('bad_request')
+        expect(outcomeOf(() => parseTunnelTarget('/x', 'api.partner.test:443', authority))).toBe('bad_request')
       }),
       { seed: 0x3986, numRuns: 300 },
     )

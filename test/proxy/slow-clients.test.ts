@@ -181,7 +181,7 @@ describe('slow and silent clients', () => {
       return { c, answer: () => Buffer.concat(answer).toString(), write: (text) => void inner.write(text) }
     }
     const used = await open()
-    used.write('GET /one HTTP/1.1\r\nHost: api.partner.test\r\n\r\n')
+    used.write(`GET /one HTTP/1.1\r\nHost: api.partner.test:${upstream.port}\r\n\r\n`)
     await eventually(() => used.answer().includes('"url":"/one"'), 10_000, 'the inner answer')
     const silent = await open()
     await Promise.all([used.c.closed(DEADLINE_MS), silent.c.closed(DEADLINE_MS)])
