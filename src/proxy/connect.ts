@@ -28,6 +28,8 @@ import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
+import { inConnectTurn } from './pipelined.js'
+import { parseConnectTarget } from './request-target.js'
 
 /** What an intercepted tunnel carries to its inner requests; its authority and the CA that signed its leaf are what a reload may outdate (outdated-tunnel.ts). */
 export interface Tunnel {
@@ -72,14 +74,6 @@ export interface ConnectOptions {
   tracing?: Tracing
 }
 
-/** Parses `host:port` (IPv6 in brackets); undefined when malformed. */
-function parseAuthority(target: string): { host: string; port: number } | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(target)
-  const port = Number(m?.[2])
-  if (!m || port < 1 || port > 65535) return undefined
-  return { host: (m[1] as string).replace(/^\[|\]$/g, '').toLowerCase(), port }
-}
-
 /** How a CONNECT reports itself once it is more than a refusal (one access line each). */
 interface TunnelReports {
   /** A pass-through tunnel's line, when it closes: how long it lived and what it carried. */
@@ -112,7 +106,8 @@ export function createConnectHandler(o: ConnectOptions) {
       },
       handshakeFailed: (e) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket })),
     }
-    void handleConnect(o, req, socket, head, facts, reports).catch((err: unknown) => {
+    // Answered in its turn, after the requests pipelined before it (pipelined.ts).
+    void inConnectTurn(socket, () => handleConnect(o, req, socket, head, facts, reports)).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
@@ -128,7 +123,7 @@ export function createConnectHandler(o: ConnectOptions) {
 async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
   checkRequestHead(req)
-  const target = parseAuthority(req.url ?? '')
+  const target = parseConnectTarget(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
   const interception = gateway.config.interception

@@ -54,6 +54,31 @@ export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
   return new Promise<boolean>((resolve) => waiting.push(resolve))
 }
 
+/**
+ * A CONNECT's turn on its connection: after every request before it is answered. Node writes
+ * those answers in order, but a CONNECT is answered on the raw socket, so its 200 overtook them
+ * and their answers then went into the tunnel. `true`: answer now; a promise: wait (false when
+ * the connection closed or began closing first); `'closing'`: a request before it was refused for
+ * pipelining too many, so the connection closes after its answer and nothing after it is served.
+ * It never waits in MAX_WAITING's place: Node's parser reads nothing after a CONNECT, so there is
+ * one at most, and it never leaves the turn: the connection is the tunnel's from then on.
+ */
+export function connectTurn(socket: Duplex): true | Promise<boolean> | 'closing' {
+  const lane = lanes.get(socket)
+  if (lane === undefined || !lane.busy) return true
+  if (lane.refusing) return 'closing'
+  const waiting = lane.waiting
+  return new Promise<boolean>((resolve) => waiting.push(resolve))
+}
+
+/** Runs a CONNECT's `answer` in its turn (connectTurn); not at all when the connection closes or is closing first. */
+export async function inConnectTurn(socket: Duplex, answer: () => Promise<void>): Promise<void> {
+  const turn = connectTurn(socket)
+  // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
+  if (turn === 'closing') return void socket.pause()
+  if (turn === true || (await turn)) return answer()
+}
+
 /** The request that had the turn is answered: the next one waiting (if any) gets it. */
 export function leave(socket: Duplex): void {
   const lane = lanes.get(socket)

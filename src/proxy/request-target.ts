@@ -62,6 +62,14 @@ export function parseAuthority(authority: string): { host: string; port?: number
   return { host, port }
 }
 
+/** A CONNECT's target, `host:port` (IPv6 in brackets, returned without them); undefined when malformed. */
+export function parseConnectTarget(target: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(target)
+  const port = Number(m?.[2])
+  if (!m || port < 1 || port > 65535) return undefined
+  return { host: (m[1] as string).replace(/^\[|\]$/g, '').toLowerCase(), port }
+}
+
 /** `http(s)://authority/path?query` as sent to a forward proxy. */
 export function parseAbsoluteForm(raw: string): RequestTarget {
   checkCharacters(raw)
