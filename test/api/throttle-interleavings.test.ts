@@ -1,0 +1,133 @@
+/**
+ * The failure throttle's bound (sliding-window.ts) with attempts in flight together on several
+ * replicas sharing one store, right secrets given back while others run: every store call takes
+ * effect at a moment the scheduler picks between its call and its reply, and the reply comes at
+ * another, so any linearization of the increments, reads and take-backs is tried. Batches of
+ * such attempts follow each other across minute boundaries on a fake clock.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { createFailureThrottle, type FailureThrottle } from '../../src/api/failure-throttle.js'
+import { THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/sliding-window.js'
+import { MemoryStore, type Store } from '../../src/store/index.js'
+
+const ADDRESS = '10.7.7.9'
+
+/** The largest excess over `max + ⌈max × L / WINDOW⌉` of admitted attempts (times, sorted) in any interval L ≤ WINDOW. */
+function worstExcess(times: readonly number[], max: number): number {
+  let worst = -Infinity
+  for (let i = 0; i < times.length; i++) {
+    for (let j = i; j < times.length && times[j]! - times[i]! <= WINDOW; j++) {
+      worst = Math.max(worst, j - i + 1 - (max + Math.ceil((max * (times[j]! - times[i]!)) / WINDOW)))
+    }
+  }
+  return worst
+}
+
+/** `inner` whose every call takes effect, and is answered, when the scheduler says; one `fails()` says so rejects unanswered, or answered but lost. */
+function scheduledStore(inner: Store, s: fc.Scheduler, fails: () => 'no' | 'before' | 'after' = () => 'no'): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function' || prop === 'close') return v
+      return async (...args: unknown[]) => {
+        const fault = fails()
+        await s.schedule(Promise.resolve(), `call ${String(prop)}`)
+        if (fault === 'before') throw new Error('the store did not answer (test)')
+        const result = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        await s.schedule(Promise.resolve(), `reply ${String(prop)}`)
+        if (fault === 'after') throw new Error('the reply was lost (test)')
+        return result
+      }
+    },
+  })
+}
+
+describe('failure throttle bound with attempts in flight together', () => {
+  it('property: replicas on one store, store calls taking effect and answered in any order, right secrets given back meanwhile, stay within max + ⌈max·L/minute⌉ (400 runs)', async () => {
+    const attempt = fc.record({ proc: fc.nat({ max: 2 }), later: fc.oneof(fc.constantFrom(0, 0, 1, 2), fc.integer({ min: 0, max: 3_000 })), isRight: fc.constantFrom(false, false, true) })
+    // A gap after the last refusal's Retry-After (less up to a second: it is rounded up) lands where the estimate just fell under max.
+    const gap = fc.oneof(fc.constantFrom(0, 1, WINDOW - 1, WINDOW), fc.integer({ min: 0, max: WINDOW }), fc.record({ retry: fc.oneof(fc.constantFrom(0, 1, 999, 1_000), fc.nat({ max: 1_000 })) }))
+    const batch = fc.record({ gap, attempts: fc.array(attempt, { minLength: 1, maxLength: 7 }) })
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: WINDOW - 1 }), fc.array(batch, { minLength: 1, maxLength: 5 }), async (s, max, start, batches) => {
+        const shared = new MemoryStore({ purgeIntervalMs: 0 })
+        const store = scheduledStore(shared, s)
+        let now = 7 * WINDOW + start
+        const procs = [0, 1, 2].map(() => createFailureThrottle({ name: 'interleave', max, maxAddresses: 10, store: () => store, now: () => now }))
+        const admittedWrong: number[] = []
+        let retryAfterSec = 1
+        for (const { gap, attempts } of batches) {
+          now += typeof gap === 'number' ? gap : retryAfterSec * 1_000 - gap.retry
+          const inFlight = attempts.map(async ({ proc, later, isRight }) => {
+            now += later
+            const at = now
+            const a = await (procs[proc] as FailureThrottle).admit(ADDRESS)
+            if (!a.admitted) return void (retryAfterSec = a.retryAfterSec)
+            if (isRight) await a.release()
+            else admittedWrong.push(at)
+          })
+          await s.waitFor(Promise.all(inFlight))
+        }
+        expect(worstExcess(admittedWrong.sort((x, y) => x - y), max)).toBeLessThanOrEqual(0)
+        await shared.close()
+      }),
+      { seed: Number(process.env.SEED ?? 0x1e4e), numRuns: Number(process.env.RUNS ?? 400) },
+    )
+  })
+
+  it('property: one process whose store calls fail (unanswered, or done with the reply lost) while attempts are in flight stays within the bound by its own count (400 runs)', async () => {
+    const attempt = fc.record({ later: fc.oneof(fc.constantFrom(0, 0, 1), fc.integer({ min: 0, max: 3_000 })), isRight: fc.constantFrom(false, false, true) })
+    const batch = fc.record({ gap: fc.oneof(fc.constantFrom(0, 1, WINDOW - 1, WINDOW), fc.integer({ min: 0, max: WINDOW })), attempts: fc.array(attempt, { minLength: 1, maxLength: 7 }) })
+    const fault = fc.constantFrom<'no' | 'before' | 'after'>('no', 'no', 'no', 'before', 'after')
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.infiniteStream(fault), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: WINDOW - 1 }), fc.array(batch, { minLength: 1, maxLength: 5 }), async (s, faults, max, start, batches) => {
+        const shared = new MemoryStore({ purgeIntervalMs: 0 })
+        const calls = faults[Symbol.iterator]()
+        const store = scheduledStore(shared, s, () => calls.next().value as 'no' | 'before' | 'after')
+        let now = 7 * WINDOW + start
+        const t = createFailureThrottle({ name: 'interleave-faults', max, maxAddresses: 10, store: () => store, now: () => now })
+        const admittedWrong: number[] = []
+        for (const { gap, attempts } of batches) {
+          now += gap
+          const inFlight = attempts.map(async ({ later, isRight }) => {
+            now += later
+            const at = now
+            const a = await t.admit(ADDRESS)
+            if (!a.admitted) return
+            if (isRight) await a.release()
+            else admittedWrong.push(at)
+          })
+          await s.waitFor(Promise.all(inFlight))
+        }
+        expect(worstExcess(admittedWrong.sort((x, y) => x - y), max)).toBeLessThanOrEqual(0)
+        await shared.close()
+      }),
+      { seed: Number(process.env.SEED ?? 0xfa17), numRuns: Number(process.env.RUNS ?? 400) },
+    )
+  })
+
+  it('is tight after 20 wrong attempts in a minute\'s last millisecond: one more at the next one\'s start, the 22nd no sooner than 3 s on (where 20 + ⌈20·L/minute⌉ first allows it)', async () => {
+    const store = new MemoryStore({ purgeIntervalMs: 0 })
+    const boundary = 9 * WINDOW
+    let now = boundary - 1
+    const [a, b] = [0, 1].map(() => createFailureThrottle({ name: 'tight', max: 20, maxAddresses: 10, store: () => store, now: () => now }))
+    const admitted: number[] = []
+    const attempt = async (t: FailureThrottle): Promise<boolean> => {
+      const ok = (await t.admit(ADDRESS)).admitted
+      if (ok) admitted.push(now)
+      return ok
+    }
+    for (let i = 0; i < 20; i++) expect(await attempt(i % 2 ? (a as FailureThrottle) : (b as FailureThrottle))).toBe(true)
+    expect(await attempt(a as FailureThrottle)).toBe(false)
+    now = boundary
+    expect(await attempt(b as FailureThrottle)).toBe(true)
+    // 1 + 20 × (W − 1 − e)/W < 20 first at e = 3000: at 2,999 ms, 22 within 3,000 ms would exceed 20 + ⌈20 × 3,000/60,000⌉ = 21.
+    now = boundary + 2_999
+    expect(await attempt(a as FailureThrottle)).toBe(false)
+    now = boundary + 3_000
+    expect(await attempt(b as FailureThrottle)).toBe(true)
+    expect(worstExcess(admitted, 20)).toBe(0)
+    await store.close()
+  })
+})
