@@ -2,7 +2,8 @@
  * A config's risks (a legacyOAuth10 profile, endpoints forward mode cannot tell apart) are said
  * once per instance for each config it adopts: with `--workers 2` the primary says them at the
  * start and on an accepted reload, and no worker repeats them (before, each worker did, so an
- * operator saw one copy per worker, and one more per replacement).
+ * operator saw one copy per worker, and one more per replacement). The new config is written
+ * under the primary's file watcher as well, so one or two reloads are accepted: each says them once.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -37,8 +38,12 @@ describe('serve --workers 2: config warnings', () => {
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === 3), 60_000, 'the reload')
     // A worker adopts a config before it logs `config reloaded`: once both have, every line either would write with the start's or the reload's has come.
     await eventually(() => gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === 3).length === 2 || undefined, 30_000, 'both workers to reload')
-    const warned = gp.logEntries().filter((e) => isLegacy(e) || isShadowed(e)).map((e) => [e.pid, isLegacy(e) ? 'legacyOAuth10' : 'shadowed', e.level])
-    const once = [[primary, 'legacyOAuth10', 'warn'], [primary, 'shadowed', 'warn']]
-    expect(warned).toEqual([...once, ...once])
+    // The file watcher may reload the same bytes once more (its check came before the SIGHUP's
+    // reload was accepted, as on a loaded machine): one set per accepted reload, whatever their number.
+    const entries = gp.logEntries()
+    expect(entries.filter((e) => (isLegacy(e) || isShadowed(e)) && (e.pid !== primary || e.level !== 'warn'))).toEqual([])
+    const said = entries.filter((e) => e.pid === primary).map((e) => (isLegacy(e) ? 'L' : isShadowed(e) ? 'S' : e.msg === 'reload: relaying to every worker' ? 'R' : e.msg === 'reload accepted by every worker' ? 'A' : '')).join('')
+    // The start's set, then each reload's between its relaying and its acceptance; a reload still in flight at the end.
+    expect(said).toMatch(/^LS(RLSA)+(RLS?)?$/)
   }, 180_000)
 })
