@@ -3,10 +3,11 @@
  * replicas sharing one store, right secrets given back while others run: every store call takes
  * effect at a moment the scheduler picks between its call and its reply, and the reply comes at
  * another, so any linearization of the increments, reads and take-backs is tried. Batches of
- * such attempts follow each other across minute boundaries on a fake clock.
+ * such attempts follow each other across minute boundaries on a fake clock. And with Date faked
+ * too, so the store's counters expire on that clock (elsewhere they never do).
  */
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createFailureThrottle, type FailureThrottle } from '../../src/api/failure-throttle.js'
 import { THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/sliding-window.js'
 import { MemoryStore, type Store } from '../../src/store/index.js'
@@ -129,5 +130,70 @@ describe('failure throttle bound with attempts in flight together', () => {
     expect(await attempt(b as FailureThrottle)).toBe(true)
     expect(worstExcess(admitted, 20)).toBe(0)
     await store.close()
+  })
+
+  it('property: counters expire on the store\'s clock (not never, as on a fake clock alone): with one replica d ahead, in any L with L + d ≤ a minute at most max + ⌈max·(L + d)/minute⌉ (1,000 runs)', async () => {
+    const step = fc.record({ proc: fc.constantFrom(0, 1), later: fc.oneof(fc.constantFrom(0, 1, 1_000), fc.integer({ min: 0, max: WINDOW })), isRight: fc.constantFrom(false, false, false, true) })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: WINDOW }), fc.integer({ min: 0, max: WINDOW - 1 }), fc.array(step, { maxLength: 60 }), async (max, skewMs, start, steps) => {
+          // The store's clock is the real time (a Redis server's); the second replica's runs skewMs ahead.
+          let now = 9 * WINDOW + start
+          vi.setSystemTime(now)
+          const store = new MemoryStore({ purgeIntervalMs: 0 })
+          const clocks = [() => now, () => now + skewMs]
+          const procs = clocks.map((clock) => createFailureThrottle({ name: 'expiry', max, maxAddresses: 10, store: () => store, now: clock }))
+          const admittedWrong: number[] = []
+          for (const { proc, later, isRight } of steps) {
+            now += later
+            vi.setSystemTime(now)
+            const a = await procs[proc]!.admit(ADDRESS)
+            if (!a.admitted) continue
+            if (isRight) await a.release()
+            else admittedWrong.push(now)
+          }
+          let worst = -Infinity
+          for (let i = 0; i < admittedWrong.length; i++) {
+            for (let j = i; j < admittedWrong.length && admittedWrong[j]! - admittedWrong[i]! + skewMs <= WINDOW; j++) {
+              worst = Math.max(worst, j - i + 1 - (max + Math.ceil((max * (admittedWrong[j]! - admittedWrong[i]! + skewMs)) / WINDOW)))
+            }
+          }
+          expect(worst).toBeLessThanOrEqual(0)
+          await store.close()
+        }),
+        { seed: Number(process.env.SEED ?? 0xe4f), numRuns: Number(process.env.RUNS ?? 1_000) },
+      )
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('keeps the last minute\'s counter until the next minute ends, on the store\'s clock: one wrong attempt at a minute\'s start and 5 at its end still weigh 30 s into the next (max 6)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const minute = 11 * WINDOW
+      let now = minute
+      vi.setSystemTime(now)
+      const store = new MemoryStore({ purgeIntervalMs: 0 })
+      const [a, b] = [0, 1].map(() => createFailureThrottle({ name: 'kept', max: 6, maxAddresses: 10, store: () => store, now: () => now })) as [FailureThrottle, FailureThrottle]
+      const admitted: number[] = []
+      const at = async (t: FailureThrottle, ms: number): Promise<boolean> => {
+        vi.setSystemTime((now = ms))
+        const ok = (await t.admit(ADDRESS)).admitted
+        if (ok) admitted.push(ms)
+        return ok
+      }
+      expect(await at(a, minute)).toBe(true)
+      for (let i = 0; i < 5; i++) expect(await at(a, minute + 59_000)).toBe(true)
+      // 30.001 s into the next minute the last one's 6 weigh 6 × 29,998/60,000 ≈ 3: the other replica may add 4, not 6.
+      const next: boolean[] = []
+      for (let i = 0; i < 6; i++) next.push(await at(b, minute + WINDOW + 30_001))
+      expect(next).toEqual([true, true, true, true, false, false])
+      expect(worstExcess(admitted, 6)).toBeLessThanOrEqual(0)
+      await store.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
