@@ -44,6 +44,31 @@ function scheduledStore(inner: Store, s: fc.Scheduler, fails: () => 'no' | 'befo
   })
 }
 
+/** A batch of attempts started together (each `later` ms after the one before), `gap` ms (or a refusal's Retry-After less `retry` ms) after the last batch. */
+interface Batch {
+  gap: number | { retry: number }
+  attempts: readonly { proc?: number; later: number; isRight: boolean }[]
+}
+
+/** Runs `batches` on the clock `at`, each batch's attempts in flight together until the scheduler settles them: the times of the wrong ones admitted, sorted. */
+async function runBatches(s: fc.Scheduler, batches: readonly Batch[], at: { now: number }, procs: readonly FailureThrottle[]): Promise<number[]> {
+  const admittedWrong: number[] = []
+  let retryAfterSec = 1
+  for (const { gap, attempts } of batches) {
+    at.now += typeof gap === 'number' ? gap : retryAfterSec * 1_000 - gap.retry
+    const inFlight = attempts.map(async ({ proc = 0, later, isRight }) => {
+      at.now += later
+      const stamp = at.now
+      const a = await (procs[proc] as FailureThrottle).admit(ADDRESS)
+      if (!a.admitted) return void (retryAfterSec = a.retryAfterSec)
+      if (isRight) await a.release()
+      else admittedWrong.push(stamp)
+    })
+    await s.waitFor(Promise.all(inFlight))
+  }
+  return admittedWrong.sort((x, y) => x - y)
+}
+
 describe('failure throttle bound with attempts in flight together', () => {
   it('property: replicas on one store, store calls taking effect and answered in any order, right secrets given back meanwhile, stay within max + ⌈max·L/minute⌉ (400 runs)', async () => {
     const attempt = fc.record({ proc: fc.nat({ max: 2 }), later: fc.oneof(fc.constantFrom(0, 0, 1, 2), fc.integer({ min: 0, max: 3_000 })), isRight: fc.constantFrom(false, false, true) })
@@ -54,23 +79,9 @@ describe('failure throttle bound with attempts in flight together', () => {
       fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: WINDOW - 1 }), fc.array(batch, { minLength: 1, maxLength: 5 }), async (s, max, start, batches) => {
         const shared = new MemoryStore({ purgeIntervalMs: 0 })
         const store = scheduledStore(shared, s)
-        let now = 7 * WINDOW + start
-        const procs = [0, 1, 2].map(() => createFailureThrottle({ name: 'interleave', max, maxAddresses: 10, store: () => store, now: () => now }))
-        const admittedWrong: number[] = []
-        let retryAfterSec = 1
-        for (const { gap, attempts } of batches) {
-          now += typeof gap === 'number' ? gap : retryAfterSec * 1_000 - gap.retry
-          const inFlight = attempts.map(async ({ proc, later, isRight }) => {
-            now += later
-            const at = now
-            const a = await (procs[proc] as FailureThrottle).admit(ADDRESS)
-            if (!a.admitted) return void (retryAfterSec = a.retryAfterSec)
-            if (isRight) await a.release()
-            else admittedWrong.push(at)
-          })
-          await s.waitFor(Promise.all(inFlight))
-        }
-        expect(worstExcess(admittedWrong.sort((x, y) => x - y), max)).toBeLessThanOrEqual(0)
+        const at = { now: 7 * WINDOW + start }
+        const procs = [0, 1, 2].map(() => createFailureThrottle({ name: 'interleave', max, maxAddresses: 10, store: () => store, now: () => at.now }))
+        expect(worstExcess(await runBatches(s, batches, at, procs), max)).toBeLessThanOrEqual(0)
         await shared.close()
       }),
       { seed: Number(process.env.SEED ?? 0x1e4e), numRuns: Number(process.env.RUNS ?? 400) },
@@ -86,22 +97,9 @@ describe('failure throttle bound with attempts in flight together', () => {
         const shared = new MemoryStore({ purgeIntervalMs: 0 })
         const calls = faults[Symbol.iterator]()
         const store = scheduledStore(shared, s, () => calls.next().value as 'no' | 'before' | 'after')
-        let now = 7 * WINDOW + start
-        const t = createFailureThrottle({ name: 'interleave-faults', max, maxAddresses: 10, store: () => store, now: () => now })
-        const admittedWrong: number[] = []
-        for (const { gap, attempts } of batches) {
-          now += gap
-          const inFlight = attempts.map(async ({ later, isRight }) => {
-            now += later
-            const at = now
-            const a = await t.admit(ADDRESS)
-            if (!a.admitted) return
-            if (isRight) await a.release()
-            else admittedWrong.push(at)
-          })
-          await s.waitFor(Promise.all(inFlight))
-        }
-        expect(worstExcess(admittedWrong.sort((x, y) => x - y), max)).toBeLessThanOrEqual(0)
+        const at = { now: 7 * WINDOW + start }
+        const t = createFailureThrottle({ name: 'interleave-faults', max, maxAddresses: 10, store: () => store, now: () => at.now })
+        expect(worstExcess(await runBatches(s, batches, at, [t]), max)).toBeLessThanOrEqual(0)
         await shared.close()
       }),
       { seed: Number(process.env.SEED ?? 0xfa17), numRuns: Number(process.env.RUNS ?? 400) },
