@@ -22,7 +22,7 @@ export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; pro
     if (!t) continue
     const loaded = loadServerTls(t)
     if ('tls' in loaded) tls[which] = loaded.tls
-    else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key, msg: loaded.problem.msg })
+    else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key: loaded.problem.field ? `${key}.${loaded.problem.field}` : key, msg: loaded.problem.msg })
   }
   return { tls, problems: concealSecretValues(problems, config.references) }
 }

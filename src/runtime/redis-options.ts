@@ -1,17 +1,35 @@
 /** `store` settings → the Redis store's options: TLS files read at start, and again on each reload (renewed contents reach new connections). */
 import { readConfigFile, type GatewayConfig } from '../config/index.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, type ConfigProblem } from '../errors.js'
+import { tlsFileProblems, type PemFile } from '../tls/index.js'
 import type { RedisStoreOptions } from '../store/index.js'
 
 type StoreSettings = GatewayConfig['store']
 
-function readPem(config: GatewayConfig, key: string, file: string): string {
-  try {
-    return readConfigFile(file, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error'
-    throw new ConfigError([{ file: config.file, line: 0, column: 0, key: `store.redis.tls.${key}`, msg: `cannot read ${file}: ${code}` }])
+/**
+ * `store.redis.tls`'s files, read and checked (tlsFileProblems: a CA file with a certificate, a
+ * certificate, a key that `keyPassphrase` decrypts and that matches it); every problem at once,
+ * as a ConfigError naming its key. Redis connects in the background: without this, such files
+ * would show only as a store that never gets ready.
+ */
+function readRedisTls(config: GatewayConfig, t: NonNullable<StoreSettings['redis']['tls']>): { ca?: string; cert?: string; key?: string } {
+  const read: { ca?: string; cert?: string; key?: string } = {}
+  const problems: ConfigProblem[] = []
+  const problem = (key: string, msg: string): void => void problems.push({ file: config.file, line: 0, column: 0, key: `store.redis.tls.${key}`, msg })
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const file = t[key]
+    if (file === undefined) continue
+    try {
+      read[key] = readConfigFile(file, 'utf8')
+    } catch (e) {
+      problem(key, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`)
+    }
   }
+  const pem = (key: 'ca' | 'cert' | 'key'): PemFile | undefined => (read[key] !== undefined && t[key] !== undefined ? { file: t[key], pem: read[key] } : undefined)
+  const files = { ca: pem('ca'), cert: pem('cert'), key: pem('key'), passphrase: t.keyPassphrase, passphraseKey: 'store.redis.tls.keyPassphrase' }
+  for (const p of tlsFileProblems(files)) problem(p.field, `${p.file}: ${p.msg}`)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return read
 }
 
 /** The Redis store's options from the validated config. */
@@ -19,7 +37,6 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
   const s: StoreSettings = config.store
   const r = s.redis
   const t = r.tls
-  const pem = (key: 'ca' | 'cert' | 'key'): { [k: string]: string } => (t?.[key] === undefined ? {} : { [key]: readPem(config, key, t[key]) })
   // Client options, built at start-up (not per request).
   return {
     ...(r.sentinel !== undefined
@@ -40,7 +57,7 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
     ...(r.password !== undefined ? { password: r.password } : {}),
     ...(t !== undefined
       // TLS options (not per request).
-      ? { tls: { ...pem('ca'), ...pem('cert'), ...pem('key'), ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}), ...(t.serverName !== undefined ? { serverName: t.serverName } : {}) } }
+      ? { tls: { ...readRedisTls(config, t), ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}), ...(t.serverName !== undefined ? { serverName: t.serverName } : {}) } }
       : {}),
     acknowledge: { replicas: r.replicasToAcknowledge, timeoutMs: r.acknowledgeTimeoutMs },
     commandTimeoutMs: r.commandTimeoutMs,

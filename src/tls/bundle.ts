@@ -3,11 +3,12 @@
  * clientAuth usage. Every problem is one line naming endpoint and file. These problems exist
  * at any time; validity dates depend on the clock and are validity.ts's (checked at each use).
  */
-import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto'
+import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
+import { parsePrivateKey } from './tls-files.js'
 
 export interface Bundle {
   key: KeyObject
@@ -137,19 +138,10 @@ function readKey(file: string, passphrase: string | undefined, fail: (f: string,
     fail(file, 'key', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)
     return undefined
   }
-  const encrypted = /ENCRYPTED/.test(pem)
-  if (encrypted && passphrase === undefined) {
-    fail(file, 'key', 'private key is encrypted: set keyPassphrase')
-    return undefined
-  }
-  try {
-    return createPrivateKey({ key: pem, ...(encrypted ? { passphrase } : {}) })
-  } catch (e) {
-    const msg = errorText(e)
-    if (encrypted) fail(file, 'key', `cannot decrypt private key: wrong keyPassphrase (${msg})`)
-    else fail(file, 'key', `not a PEM private key (PKCS#1, PKCS#8 or SEC1): ${msg}`)
-    return undefined
-  }
+  const key = parsePrivateKey(pem, passphrase, 'keyPassphrase')
+  if (typeof key !== 'string') return key
+  fail(file, 'key', key)
+  return undefined
 }
 
 function describeKey(key: KeyObject): string {

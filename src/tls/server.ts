@@ -9,6 +9,7 @@ import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
 import { readPeerIdentity, type PeerIdentity } from './peer-identity.js'
 import { sameCallerTrust, trustedUnder } from './peer-trust.js'
 import { SERVER_SECURE_OPTIONS } from './no-renegotiation.js'
+import { tlsFileProblems } from './tls-files.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
 export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
@@ -16,6 +17,8 @@ export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
 /** What keeps a listener's TLS files from loading: the file, when one is to blame, and why. */
 export interface ServerTlsProblem {
   file?: string
+  /** The key under the listener's `tls` to blame, when the problem is that one file's. */
+  field?: 'cert' | 'key' | 'clientCa'
   msg: string
 }
 
@@ -26,19 +29,22 @@ export interface ServerTlsProblem {
  * error at listen time or a reload that keeps serving the old certificate.
  */
 export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { problem: ServerTlsProblem } {
-  const read = (file: string): Buffer | ServerTlsProblem => {
+  const read = (file: string, field: ServerTlsProblem['field']): Buffer | ServerTlsProblem => {
     try {
       return readConfigFile(file)
     } catch (e) {
-      return { file, msg: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+      return { file, field, msg: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
     }
   }
-  const cert = read(t.cert)
+  const cert = read(t.cert, 'cert')
   if (!Buffer.isBuffer(cert)) return { problem: cert }
-  const key = read(t.key)
+  const key = read(t.key, 'key')
   if (!Buffer.isBuffer(key)) return { problem: key }
-  const ca = t.clientCa === undefined ? undefined : read(t.clientCa)
+  const ca = t.clientCa === undefined ? undefined : read(t.clientCa, 'clientCa')
   if (ca !== undefined && !Buffer.isBuffer(ca)) return { problem: ca }
+  // Node ignores a client CA file with no certificate in it: the listener would trust no caller certificate.
+  const [unusableCa] = ca && t.clientCa !== undefined ? tlsFileProblems({ ca: { file: t.clientCa, pem: ca } }) : []
+  if (unusableCa) return { problem: { file: unusableCa.file, field: 'clientCa', msg: unusableCa.msg } }
   const tls: ServerTls = {
     cert,
     key,

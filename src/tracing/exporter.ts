@@ -7,21 +7,12 @@ import type { ExportResult } from '@opentelemetry/core'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
 import { readConfigFile, type TracingConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
+import { tlsFileProblems, type PemFile } from '../tls/index.js'
 
 type OtlpConfig = NonNullable<TracingConfig['otlp']>
 
 /** Where export failures are reported (the gateway's logger). */
 export type ExportFailure = (problem: string) => void
-
-/** A TLS file of `tracing.otlp.tls`; unreadable → ConfigError naming the key, like every other config file. */
-function read(file: string | undefined, key: string): Buffer | undefined {
-  if (file === undefined) return undefined
-  try {
-    return readConfigFile(file)
-  } catch (e) {
-    throw new ConfigError([{ file, line: 0, column: 0, key: `tracing.otlp.tls.${key}`, msg: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` }])
-  }
-}
 
 /** The contents of `tracing.otlp.tls`'s files. */
 interface OtlpTls {
@@ -30,31 +21,45 @@ interface OtlpTls {
   key?: Buffer
 }
 
-/** Reads `tracing.otlp.tls`'s files now (throws a ConfigError naming an unreadable one). */
+const problemAt = (file: string, key: string, msg: string): ConfigProblem => ({ file, line: 0, column: 0, key: `tracing.otlp.tls.${key}`, msg })
+
+/**
+ * Reads `tracing.otlp.tls`'s files and checks what they hold (tlsFileProblems: a CA file with a
+ * certificate, a certificate, a key that matches it; no passphrase setting, so an encrypted key
+ * is refused): the exporter would otherwise fail only when it connects, and spans be dropped.
+ */
+function readTlsFiles(otlp: OtlpConfig): { tls: OtlpTls; problems: ConfigProblem[] } {
+  const tls: OtlpTls = {}
+  const problems: ConfigProblem[] = []
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const file = otlp.tls[key]
+    if (file === undefined) continue
+    try {
+      // Read at start and on reload (not per request).
+      tls[key] = readConfigFile(file)
+    } catch (e) {
+      problems.push(problemAt(file, key, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`))
+    }
+  }
+  const read = (key: keyof OtlpTls): PemFile | undefined => (tls[key] && otlp.tls[key] !== undefined ? { file: otlp.tls[key], pem: tls[key] } : undefined)
+  const files = { ca: read('ca'), cert: read('cert'), key: read('key') }
+  for (const p of tlsFileProblems(files)) problems.push(problemAt(p.file, p.field, p.msg))
+  return { tls, problems }
+}
+
+/** Reads and checks `tracing.otlp.tls`'s files now (throws a ConfigError naming each problem). */
 function readTls(otlp: OtlpConfig): OtlpTls {
-  const ca = read(otlp.tls.ca, 'ca')
-  const cert = read(otlp.tls.cert, 'cert')
-  const key = read(otlp.tls.key, 'key')
-  // Read at start and on reload (not per request).
-  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
+  const { tls, problems } = readTlsFiles(otlp)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return tls
 }
 
 /**
- * The problems a start would stop on in `tracing.otlp.tls` (an unreadable file), collected:
- * `check`, the console's draft validator and the reload verdict read them with the rest.
+ * The problems a start would stop on in `tracing.otlp.tls` (a file unreadable, or not what its
+ * key needs), collected: `check`, the console's draft validator and the reload verdict read them with the rest.
  */
 export function otlpTlsProblems(tracing: TracingConfig): ConfigProblem[] {
-  if (!tracing.enabled || !tracing.otlp) return []
-  const problems: ConfigProblem[] = []
-  for (const key of ['ca', 'cert', 'key'] as const) {
-    try {
-      read(tracing.otlp.tls[key], key)
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e
-      problems.push(...e.problems)
-    }
-  }
-  return problems
+  return tracing.enabled && tracing.otlp ? readTlsFiles(tracing.otlp).problems : []
 }
 
 /** The span exporter of the configured protocol, with these TLS files' contents. */

@@ -17,7 +17,7 @@ import { runCheck } from '../../src/cli/check.js'
 import { startGateway } from '../../src/cli/gateway-root.js'
 import { describeError } from '../../src/cli/options.js'
 import { createLog, createOps } from '../../src/ops/index.js'
-import { faultsOf, faultyPath, prepareParityPki, writeParityConfig, PARITY_TARGETS, type ParityConfigOptions, type ParityFault, type ParityTarget } from '../support/parity-config.js'
+import { faultsOf, faultyPath, mustBeRefused, prepareParityPki, writeParityConfig, PARITY_TARGETS, type ParityConfigOptions, type ParityFault, type ParityTarget } from '../support/parity-config.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 
 const gateways = useSpawnedGateways()
@@ -66,12 +66,24 @@ async function startsInProcess(file: string): Promise<Verdict> {
   }
 }
 
-/** Asserts `check`'s verdict on the base config with `chosen` faults is whether the start succeeds. */
+/**
+ * Asserts `check`'s verdict on the base config with `chosen` faults is whether the start
+ * succeeds; and that both refuse a fault that mustBeRefused, the start naming its key in `check`'s words.
+ */
 async function expectSameVerdict(chosen: readonly (readonly [ParityTarget, ParityFault])[], o: ParityConfigOptions = {}): Promise<void> {
   const file = faultyConfig(chosen, o)
   const check = runCheck(file)
   const start = await startsInProcess(file)
-  expect({ chosen, check: check.ok }, `check:\n${check.output}\nstart:\n${start.output}`).toEqual({ chosen, check: start.started })
+  const why = `check:\n${check.output}\nstart:\n${start.output}`
+  expect({ chosen, check: check.ok }, why).toEqual({ chosen, check: start.started })
+  const refused = chosen.filter(([t, f]) => mustBeRefused(t, f))
+  if (refused.length === 0) return
+  expect({ chosen, started: start.started }, why).toEqual({ chosen, started: false })
+  // The start stops on the first thing it finds; the problem lines it prints are check's.
+  for (const line of start.output.split('\n')) expect(check.output.split('\n'), why).toContain(line)
+  // The key named: the faulty one, or for a certificate its key's, which no longer matches it.
+  const target = refused[0]?.[0] ?? ''
+  if (chosen.length === 1) expect([target, target.replace(/cert$/, 'key')].some((k) => start.output.includes(`: ${k}: `)), why).toBe(true)
 }
 
 describe('check and serve give the same verdict', () => {

@@ -1,15 +1,24 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { redisStoreOptions } from '../../src/runtime/index.js'
 import { configProblems } from '../support/config-problems.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
 
 // store.redis: Sentinel, Cluster, TLS and the write acknowledgement, from YAML to store options.
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-store-redis-'))
 const file = join(dir, 'gateway.yaml')
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+// A real CA certificate: the store's options refuse a `tls.ca` file with none (tlsFileProblems).
+let pki: TestPki
+beforeAll(async () => {
+  pki = await createTestPki()
+})
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
+})
 
 const withStore = (store: string): string => `endpoints: []\nstore:\n${store}`
 
@@ -17,7 +26,7 @@ const problemsOf = (text: string): string[] => configProblems(() => parseConfig(
 
 describe('store.redis', () => {
   it('Sentinel with TLS files and secret references becomes store options; one replica must confirm writes', () => {
-    writeFileSync(join(dir, 'ca.pem'), 'CA PEM')
+    writeFileSync(join(dir, 'ca.pem'), pki.root.pem)
     writeFileSync(join(dir, 'redis-password'), 's3cret-from-file\n')
     const c = parseConfig(file, withStore(`  kind: redis
   redis:
@@ -32,7 +41,7 @@ describe('store.redis', () => {
     expect(o).toMatchObject({
       sentinel: { sentinels: [{ host: 'sentinel-0.redis', port: 26379 }, { host: 'fd00::1', port: 26379 }], primaryName: 'mymaster', sentinelPassword: 'sentinel-pass', db: 0 },
       password: 's3cret-from-file',
-      tls: { ca: 'CA PEM', serverName: 'redis.internal' },
+      tls: { ca: pki.root.pem, serverName: 'redis.internal' },
       acknowledge: { replicas: 1, timeoutMs: 1000 },
       commandTimeoutMs: 3000,
       connectTimeoutMs: 2000,

@@ -4,7 +4,7 @@
  * regular file, an empty file, text that is not PEM, the wrong kind of PEM, another certificate
  * or key, a file that is not a database…). Each faulty path is made in a fresh folder of its own.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestPki } from './pki.js'
@@ -43,15 +43,35 @@ type Kind = (typeof PARITY_TARGETS)[ParityTarget]
 
 const FAULTS = {
   cert: ['missing', 'folder', 'under_file', 'empty', 'not_pem', 'wrong_pem', 'other_pem'],
-  key: ['missing', 'folder', 'under_file', 'empty', 'not_pem', 'wrong_pem', 'other_pem'],
+  key: ['missing', 'folder', 'under_file', 'empty', 'not_pem', 'wrong_pem', 'other_pem', 'encrypted'],
   dir: ['missing', 'under_file', 'empty_folder', 'empty'],
   secret: ['missing', 'folder', 'under_file', 'empty', 'not_pem'],
   store: ['new_folder', 'folder', 'under_file', 'empty', 'not_a_database'],
 } as const satisfies Record<Kind, readonly string[]>
 export type ParityFault = (typeof FAULTS)[Kind][number]
 
+/**
+ * The files Node would load although they cannot work (a CA file with no certificate; a client
+ * certificate or key that is not one, or a key that does not match it, or one encrypted without a
+ * passphrase), which the gateway refuses when it reads them: every fault of these keys is refused
+ * by both `check` and a start, except another real certificate as a CA file (a CA file can name any).
+ */
+const CONTENT_CHECKED: readonly ParityTarget[] = ['listen.tls.clientCa', 'admin.tls.clientCa', 'tracing.otlp.tls.ca', 'tracing.otlp.tls.cert', 'tracing.otlp.tls.key', 'store.redis.tls.ca', 'store.redis.tls.cert', 'store.redis.tls.key']
+
+/** Whether `fault` in `target` must be refused (by `check` and by a start alike). */
+export function mustBeRefused(target: ParityTarget, fault: ParityFault): boolean {
+  if (!CONTENT_CHECKED.includes(target)) return false
+  return !(fault === 'other_pem' && /(ca|clientCa)$/.test(target))
+}
+
 /** The faults tried on `target`. */
 export const faultsOf = (target: ParityTarget): readonly ParityFault[] => FAULTS[PARITY_TARGETS[target]]
+
+/** The base config's file for a key target (what the `encrypted` fault encrypts). */
+function baseKeyFile(target: ParityTarget): string {
+  if (target.startsWith('listen.') || target.startsWith('admin.')) return 'server.key'
+  return target === 'interception.caKey' ? 'ca.key' : target === 'profiles[0].privateKey' ? 'rsa.key' : 'client.key'
+}
 
 /** The faulty path `fault` names for `target`, made in `dir`. */
 export function faultyPath(pki: TestPki, dir: string, target: ParityTarget, fault: ParityFault): string {
@@ -76,6 +96,10 @@ export function faultyPath(pki: TestPki, dir: string, target: ParityTarget, faul
     case 'not_pem':
     case 'not_a_database':
       writeFileSync(file, 'not what the key expects\n')
+      return file
+    case 'encrypted':
+      // The right key, encrypted: the base config gives no passphrase.
+      writeFileSync(file, createPrivateKey(readFileSync(pki.file(baseKeyFile(target)))).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'parity' }))
       return file
     case 'wrong_pem':
       return kind === 'key' ? pki.file('root.crt') : pki.file('client.key')

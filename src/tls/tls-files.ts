@@ -1,0 +1,89 @@
+/**
+ * What the PEM files of a TLS setting hold, checked when they are read (at start, on reload and
+ * in `check` alike): a CA file with at least one certificate, a certificate, a private key that
+ * can be read (decrypted with its passphrase) and matches that certificate. Node accepts a CA
+ * file with no certificate (and then trusts nothing) and reads a client certificate and key
+ * only when it connects, so without this such files fail late or silently.
+ */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+
+/** One file of a TLS setting, read: its path (for messages) and its text. */
+export interface PemFile {
+  readonly file: string
+  readonly pem: string | Buffer
+}
+
+/** The files of one TLS setting that were read; an unset or unreadable one is left out. */
+export interface TlsFiles {
+  readonly ca?: PemFile | undefined
+  readonly cert?: PemFile | undefined
+  readonly key?: PemFile | undefined
+  /** The passphrase of an encrypted `key`. */
+  readonly passphrase?: string | undefined
+  /** The config key that holds it (`store.redis.tls.keyPassphrase`); absent when the setting takes none. */
+  readonly passphraseKey?: string | undefined
+}
+
+/** What is wrong with one file of a TLS setting: its field (`ca`, `cert`, `key`), the file, and why. */
+export interface TlsFileProblem {
+  readonly field: 'ca' | 'cert' | 'key'
+  readonly file: string
+  readonly msg: string
+}
+
+// The labels OpenSSL reads certificates under, old and trusted forms included (as a `ca` option takes them).
+const CERT_BLOCK = /-----BEGIN (?:TRUSTED |X509 )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED |X509 )?CERTIFICATE-----/g
+
+/** Every problem of `files`, one per file at most, then a key that does not match its certificate. */
+export function tlsFileProblems(files: TlsFiles): TlsFileProblem[] {
+  const { ca, cert, key } = files
+  const problems: TlsFileProblem[] = []
+  const caCerts = ca && readCertificates(ca.pem)
+  if (ca && typeof caCerts === 'string') problems.push({ field: 'ca', file: ca.file, msg: caCerts })
+  const certs = cert && readCertificates(cert.pem)
+  if (cert && typeof certs === 'string') problems.push({ field: 'cert', file: cert.file, msg: certs })
+  const privateKey = key && parsePrivateKey(String(key.pem), files.passphrase, files.passphraseKey)
+  if (key && typeof privateKey === 'string') problems.push({ field: 'key', file: key.file, msg: privateKey })
+  const leaf = Array.isArray(certs) ? certs[0] : undefined
+  if (key && leaf && privateKey && typeof privateKey !== 'string' && !leaf.checkPrivateKey(privateKey)) {
+    problems.push({ field: 'key', file: key.file, msg: `private key does not match the certificate in ${cert?.file ?? ''}` })
+  }
+  return problems
+}
+
+/** The certificates of a PEM file's text, or why there are none to use. */
+function readCertificates(pem: string | Buffer): X509Certificate[] | string {
+  const blocks = String(pem).match(CERT_BLOCK) ?? []
+  if (blocks.length === 0) return 'no PEM certificate found'
+  const certs: X509Certificate[] = []
+  for (const [i, block] of blocks.entries()) {
+    try {
+      certs.push(new X509Certificate(block))
+    } catch (e) {
+      return `certificate #${i + 1} is not valid X.509: ${firstLine(e)}`
+    }
+  }
+  return certs
+}
+
+/**
+ * A PEM private key (PKCS#1, PKCS#8 or SEC1), decrypted with `passphrase` when encrypted; or
+ * why it cannot be read. `passphraseKey` is the setting an operator sets the passphrase in
+ * (`keyPassphrase` for endpoint bundles); without one, an encrypted key cannot be used.
+ */
+export function parsePrivateKey(pem: string, passphrase: string | undefined, passphraseKey: string | undefined): KeyObject | string {
+  // The PEM header says so (`ENCRYPTED PRIVATE KEY`, or `Proc-Type: 4,ENCRYPTED`): OpenSSL would otherwise ask for a passphrase.
+  const encrypted = /ENCRYPTED/.test(pem)
+  if (encrypted && passphraseKey === undefined) return 'private key is encrypted, and this setting takes no passphrase: give the key unencrypted'
+  if (encrypted && passphrase === undefined) return `private key is encrypted: set ${passphraseKey}`
+  try {
+    return createPrivateKey({ key: pem, ...(encrypted ? { passphrase } : {}) })
+  } catch (e) {
+    if (encrypted) return `cannot decrypt private key: wrong ${passphraseKey} (${firstLine(e)})`
+    return `not a PEM private key (PKCS#1, PKCS#8 or SEC1): ${firstLine(e)}`
+  }
+}
+
+function firstLine(e: unknown): string {
+  return e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e)
+}
