@@ -38,7 +38,7 @@ export const tracingSchema = {
           properties: {
             ca: { type: 'string', description: 'PEM roots the collector\'s certificate must chain to (default: the system roots).' },
             cert: { type: 'string', description: 'PEM client certificate, for a collector that requires one.' },
-            key: { type: 'string', description: 'PEM private key of `cert`.' },
+            key: { type: 'string', description: 'PEM private key of `cert`, unencrypted (there is no passphrase setting); one that does not match it is a config error.' },
           },
         },
       },

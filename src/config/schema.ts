@@ -58,7 +58,7 @@ function serverTls<P extends object = object>(description: string, client: strin
       cert: { type: 'string', description: 'PEM certificate (chain appended).' },
       key: { type: 'string', description: 'PEM private key.' },
       keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
-      clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates.` },
+      clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates: a file with no certificate in it is a config error (it would trust none).` },
       requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake; after a reload that replaces clientCa, also every request on a connection opened before it whose certificate the new clientCa does not verify (401/407 caller_certificate_required, Connection: close; idle ones are closed at the reload). Turning it on or off needs a restart.` },
       ...extra,
     },
@@ -206,7 +206,7 @@ const redisStore = {
       properties: {
         ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' },
         cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
-        key: { type: 'string', description: 'PEM private key of `cert`.' },
+        key: { type: 'string', description: 'PEM private key of `cert`; one that does not match it, or that `keyPassphrase` does not decrypt, is a config error.' },
         keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`.' },
         serverName: { type: 'string', description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
       },
