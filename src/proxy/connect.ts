@@ -192,23 +192,15 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   if (unavailable) throw unavailable
   const minter = await o.minter(gateway)
   if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
-  // Mint (or fetch) the CONNECT host's leaf before answering, so a client without SNI gets it too.
-  const fallback = await minter.contextFor(a.host)
+  // The CONNECT host's leaf, minted (or fetched) before answering. It is the only leaf this tunnel
+  // presents, whatever SNI the ClientHello names (RFC 6066 §3 lets a server go on with its own):
+  // a leaf for another configured host would vouch for a name this tunnel cannot serve.
+  const leaf = await minter.contextFor(a.host)
   // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is.
   if (o.current() !== gateway) return a.again()
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
-  const tls = new TLSSocket(socket as Socket, {
-    isServer: true,
-    secureContext: fallback,
-    ALPNProtocols: ['http/1.1'],
-    SNICallback: (servername, cb) => {
-      // Mint for the SNI name only when it is a configured host: arbitrary names would fill the leaf cache and burn CPU.
-      const sni = servername.toLowerCase()
-      const name = sni && gateway.byHost.has(`${sni}:${a.port}`) ? sni : a.host
-      minter.contextFor(name).then((ctx) => cb(null, ctx), (e: Error) => cb(e, undefined))
-    },
-  })
+  const tls = new TLSSocket(socket as Socket, { isServer: true, secureContext: leaf, ALPNProtocols: ['http/1.1'] })
   tls.on('error', () => tls.destroy())
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
