@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import { configSchema } from './schema.js'
 import { parseDuration } from './units.js'
-import { list, obj, str, type Raw, type Report } from './normalize-util.js'
+import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeRedis } from './normalize-redis.js'
 import type { AdminTlsConfig, GatewayConfig, ListenTlsConfig } from './types.js'
 
@@ -49,7 +49,7 @@ export function normalizeInterception(t: Raw, abs: (p: string) => string, report
     leafValidityMs: parseDuration((t.leafValidity as string | number | undefined) ?? '24h'),
     cacheSize: (t.cacheSize as number | undefined) ?? 1000,
     passThrough: (Array.isArray(t.passThrough) ? t.passThrough : []).map((p) => ({
-      host: String(obj(p).host).toLowerCase(),
+      host: canonicalHost(String(obj(p).host)).replace(/^\[(.*)\]$/, '$1'),
       port: (obj(p).port as number | undefined) ?? 443,
       allowPrivate: (obj(p).allowPrivate as boolean | undefined) ?? false,
       connectTimeoutMs: parseDuration((obj(p).connectTimeout as string | number | undefined) ?? configSchema.properties.interception.properties.passThrough.items.properties.connectTimeout.default),

@@ -9,7 +9,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
 import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, ProfileConfig, TlsVersion } from './types.js'
 import type { YamlSource } from './yaml-source.js'
-import { list, obj, str, type Raw, type Report } from './normalize-util.js'
+import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
@@ -145,7 +145,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
     name: str(e.name) ?? '',
     index,
     url: url.replace(/\/+$/, ''),
-    hosts: list(e.hosts).map((h) => h.toLowerCase()),
+    hosts: list(e.hosts).map(canonicalHost),
     ...(str(e.pathPrefix) ? { pathPrefix: str(e.pathPrefix) as string } : {}),
     ...(resolveTo ? { resolve: resolveTo } : {}),
     allowPrivate: (e.allowPrivate as boolean | undefined) ?? false,

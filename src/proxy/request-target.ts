@@ -62,12 +62,21 @@ export function parseAuthority(authority: string): { host: string; port?: number
   return { host, port }
 }
 
-/** A CONNECT's target, `host:port` (IPv6 in brackets, returned without them); undefined when malformed. */
+/**
+ * A CONNECT's target, `host:port`; undefined when malformed. A DNS name or dotted IPv4 is
+ * lower-cased; an IPv6 literal is returned without brackets in its canonical spelling (WHATWG URL's:
+ * `[0:0:0:0:0:0:0:1]`, `[::0001]` and `[::1]` are one address, so one configured host). Only the
+ * spelling changes, never the address: what is matched and dialled is the configured one.
+ */
 export function parseConnectTarget(target: string): { host: string; port: number } | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(target)
   const port = Number(m?.[2])
   if (!m || port < 1 || port > 65535) return undefined
-  return { host: (m[1] as string).replace(/^\[|\]$/g, '').toLowerCase(), port }
+  const host = (m[1] as string).toLowerCase()
+  if (!host.startsWith('[')) return { host, port }
+  // The class above leaves no room for a zone (`%`), which URL would throw on.
+  if (!isIPv6(host.slice(1, -1))) return undefined
+  return { host: new URL(`http://${host}/`).hostname.slice(1, -1), port }
 }
 
 /** `http(s)://authority/path?query` as sent to a forward proxy. */
