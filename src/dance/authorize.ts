@@ -12,6 +12,7 @@ import { checkUserId, singleParameters, type BearerStores } from '../callers/ind
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
+import { danceSettings } from './dance-settings.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
 import { linkPage, refusalPage, restatedPage, sendPage } from './pages.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
@@ -69,7 +70,7 @@ async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner,
   const scope = Object.assign({}, owner, fields ? { fields } : {})
   const issued = await obtainRequestToken(gateway, profile, scope, callback)
   const { binding, value } = issueBinding(issued.token, callback)
-  await repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding }), DANCE_TTL_MS)
+  await repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding, settings: danceSettings(gateway, profile) }), DANCE_TTL_MS)
   return { target: providerAuthorizeUrl(profile, scope, issued.token, callback), setCookie: setBindingCookie(binding.cookie, value, DANCE_TTL_MS / 1000) }
 }
 

@@ -10,6 +10,7 @@ import { checkPercentUtf8, singleParameters } from '../callers/index.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import type { Store } from '../store/index.js'
 import { displayName } from './authorize.js'
+import { danceSettings } from './dance-settings.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type Claim, type ClaimRefusal } from './binding.js'
 import { asFailurePage, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
 import { obtainAccessToken } from './provider.js'
@@ -69,6 +70,10 @@ function claim(deps: CallbackDeps, requestToken: string, cookieHeader: string | 
 const profileGone = (name: string): string =>
   `This authorization was started for the profile "${name}", which is no longer configured on this gateway: its configuration changed while you were at the provider.`
 
+/** The page of a dance whose profile a reload gave another consumer key, token or authorize URL, or endpoint (dance-settings.ts). */
+const settingsChanged = (name: string): string =>
+  `This authorization was started under settings of the profile "${name}" (its consumer key, provider URLs or endpoint) that changed while you were at the provider: the approval belongs to the old ones.`
+
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: CallbackDeps): Promise<void> {
   // A browser page like the callback's other failures (a provider may send the user back with a form POST).
@@ -91,6 +96,8 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   const profile = gateway.profiles.get(pending.profile)
   // Taken above either way: nothing of this dance is left to complete once its profile is back.
   if (profile?.config.token.mode !== 'per_user' || !deps.repo || !('secret' in pending)) throw refusalPage('oauth_authorization_unknown', profileGone(pending.profile), done)
+  // Its request token and the user's approval are the old consumer's, for the old addresses: never sent to new ones.
+  if (pending.settings !== danceSettings(gateway, profile)) throw refusalPage('oauth_authorization_unknown', settingsChanged(pending.profile), done)
   // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
   if (!verifier && !profile.config.legacyOAuth10) throw refusalPage('bad_request', 'The provider did not send an oauth_verifier.', done)
   let access

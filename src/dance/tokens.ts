@@ -43,6 +43,8 @@ export interface PendingRequest extends TokenOwner {
   fields?: Record<string, string>
   /** The browser that started the dance: only its cookie completes it. */
   browser: BrowserBinding
+  /** danceSettings of the profile it was started under: completed only under the same (a record of an earlier version has none). */
+  settings: string
 }
 
 /** A one-time authorize link: whose it is, and the token its page's form must send back. */
@@ -100,7 +102,7 @@ export interface TokenRepoOptions {
 }
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
-const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields']
+const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings']
 const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 
 // Request tokens and link ids travel in browser URLs: only their digests are keys.
@@ -147,7 +149,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return revokeKeys(o.store, keys)
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser }, pending.fields ? { fields: pending.fields } : {})
+      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {})
       await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: async (requestToken) => withSpace(await take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS)),

@@ -128,7 +128,7 @@ describe.each(BACKENDS)('claimPending against the token repository on $name (pro
         const tokenOf = tokens.map((t) => `${++runNo}.${t}`)
         const issued = await Promise.all(callbacks.map(async (callback, i) => {
           const { binding, value } = issueBinding(tokenOf[i] as string, callback)
-          await repo.savePending(tokenOf[i] as string, { ...owner, user: `u${i}`, secret: `s${i}`, browser: binding }, 60_000)
+          await repo.savePending(tokenOf[i] as string, { ...owner, user: `u${i}`, secret: `s${i}`, browser: binding, settings: 'x' }, 60_000)
           return { binding, value, callback }
         }))
         const nameOf = (d: number): string => issued[d]?.binding.cookie.name ?? bindingCookieFor(tokenOf[d] as string, 'http://x/').name
