@@ -120,6 +120,13 @@ function ownerOf(o: TokenOwner): TokenOwner {
 /** A pending request or link an earlier version wrote has no user space: it is as good as expired. */
 const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
 
+/** A record sealed under a key since retired is as good as none (the user asks for a new link; never a 500). */
+const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefined> =>
+  read.catch((err: unknown) => {
+    if (err instanceof SealError) return undefined
+    throw err
+  })
+
 /** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
 export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>
 
@@ -133,7 +140,8 @@ export async function takePendingUnopened(store: Store, requestToken: string): P
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs) : ttlMs)
-  const take = <T extends object>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => takeRecord<T>(o.store, o.sealer, key, secrets)
+  // Taken either way: one that cannot be opened is used up as well.
+  const take = <T extends object>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets))
   return {
     async saveToken(owner, token) {
       await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(owner.anonymous))
@@ -161,11 +169,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     async reusableLink(owner, ttlMs) {
       const pointer = reusableLinkKey(owner)
-      // One sealed under a key since retired is as good as none (the 401 must not become a 500).
-      const known = await getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS).catch((err: unknown) => {
-        if (err instanceof SealError) return undefined
-        throw err
-      })
+      const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS))
       // Still unused (a link opened is taken): the same link again.
       if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id
       const id = await this.createLink(owner, ttlMs)
@@ -174,7 +178,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
-    peekLink: async (id) => withSpace(await getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS)),
+    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS))),
     takeLink: async (id) => withSpace(await take<LinkRecord>(linkKey(id), LINK_SECRETS)),
     async mergeAnonymous(space, anonymous, known, profiles) {
       let moved = 0
