@@ -11,7 +11,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { authorizeLink, cookieHeader, finishInBrowser, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
+import { authorizeLink, cookieFor, cookieHeader, finishInBrowser, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -67,5 +67,19 @@ describe('two gateway processes sharing Redis', () => {
     const { done } = await finishInBrowser(started, { provider, gateway: b.url })
     expect(done.status, done.text).toBe(200)
     expect((await send(a.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'sam' } })).status).toBe(200)
+  })
+
+  it('the same callback on A and B at once (a replayed redirect racing the real one): one stores a token, the other finds nothing', async () => {
+    for (const user of ['race1', 'race2', 'race3', 'race4']) {
+      const started = await startInBrowser(await authorizeLink(a.url, `user=${user}`), { provider, gateway: a.url })
+      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+      const before = (await provider.state()).token_calls.filter((c) => c.endpoint === 'access_token').length
+      const headers = cookieFor(started.cookie, callbackUrl)
+      const both = await Promise.all([send(a.url, pathOf(callbackUrl), { headers }), send(b.url, pathOf(callbackUrl), { headers })])
+      expect(both.map((r) => r.status).sort(), both.map((r) => r.text).join('\n')).toEqual([200, 400])
+      expect(both.find((r) => r.status === 400)?.text).toContain('unknown, expired or already completed')
+      // The provider was asked once: the loser never reached the access-token URL.
+      expect((await provider.state()).token_calls.filter((c) => c.endpoint === 'access_token').length).toBe(before + 1)
+    }
   })
 })
