@@ -78,6 +78,6 @@ export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtim
   if (!profile || !repo) return undefined
   // The dance's own rule: a tenant the profile uses, in lower case, as the proxy will look it up.
   const tenant = checkTenant(gateway, profile, owner.tenant)
-  const id = await repo.createLink({ space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS)
+  const id = await repo.createLink({ space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS, undefined, origin)
   return linkUrl(gateway, profile, id, origin, tenant)
 }

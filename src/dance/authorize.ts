@@ -109,7 +109,9 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
   if (owner?.profile !== profile.name) throw refusalPage('oauth_authorization_unknown', UNKNOWN_LINK)
   let started: { target: string; setCookie: string }
   try {
-    started = await startDance(gateway, profile, owner, fields, requestOrigin(req), deps.repo)
+    // The link's origin, not this POST's Host: whoever holds a link can send any Host, and the
+    // callback there would receive the approval (and its verifier) of anyone sent the provider's page.
+    started = await startDance(gateway, profile, owner, fields, owner.origin ?? requestOrigin(req), deps.repo)
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err
     // A 400 stays the caller's; anything else is a 502 (a 502's own reason kept), at warn, uncapped.
@@ -148,7 +150,8 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   // types them into the gateway's own page, never through the bot.
   const fields = pickFields(profile, body.fields)
   const owner: TokenOwner = { space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user, anonymous }
-  const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields), requestOrigin(req), tenant)
+  const origin = requestOrigin(req)
+  const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields, origin), origin, tenant)
   const wantsJson = query.format === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
   if (wantsJson) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })
   else redirect(res, 302, target)

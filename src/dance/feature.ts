@@ -117,9 +117,9 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
       }
       // A one-time link rather than a request token: a failing call must not cost a provider round trip;
       // and the same link for every retry while it is unused, not a store record per call.
-      const id = await repo.reusableLink(owner, DANCE_TTL_MS)
       const host = singleHeader(actx.inbound, 'host', 'Host')
       const origin = actx.mode === 'route' && host !== undefined ? originFrom(host, actx.inbound.tls !== undefined) : undefined
+      const id = await repo.reusableLink(owner, DANCE_TTL_MS, origin)
       const authorizeUrl = linkUrl(actx.gateway, profile, id, origin, actx.tenant)
       const why = unreadable ? `the user's stored token for profile "${profile.name}" cannot be opened (${unreadable.message})` : `the user has not authorized profile "${profile.name}" yet`
       // RFC 9110 §15.5.2: a 401 names its scheme; the user authorizes the OAuth 1.0a profile at authorizeUrl.

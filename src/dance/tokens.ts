@@ -53,6 +53,8 @@ export interface LinkRecord extends TokenOwner {
   readonly csrf: string
   /** The user's fields when the caller supplied them (the page then asks for none). */
   readonly fields?: Record<string, string>
+  /** The origin the link was made on (by its credentialed maker): the dance's callback origin unless the config names one. */
+  readonly origin?: string
 }
 
 /** Everything the dance reads and writes, in the shared store. */
@@ -74,14 +76,14 @@ export interface OAuth1TokenRepo {
   savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
   /** One-shot: a request token is exchanged at most once. */
   takePending(requestToken: string): Promise<PendingRequest | undefined>
-  /** Creates an unguessable one-time link id naming the owner (and the user's fields, when known). */
-  createLink(owner: TokenOwner, ttlMs: number, fields?: Record<string, string>): Promise<string>
+  /** Creates an unguessable one-time link id naming the owner (and the user's fields, when known), made on `origin`. */
+  createLink(owner: TokenOwner, ttlMs: number, fields?: Record<string, string>, origin?: string): Promise<string>
   /**
    * The link a failing call hands out for `owner`: the one an earlier failing call made while it is
    * unused and has at least half its `ttlMs` left, else a new one. Without it every retried call
    * stored a link of its own (300 calls, 300 records for 10 minutes each).
    */
-  reusableLink(owner: TokenOwner, ttlMs: number): Promise<string>
+  reusableLink(owner: TokenOwner, ttlMs: number, origin?: string): Promise<string>
   peekLink(id: string): Promise<LinkRecord | undefined>
   takeLink(id: string): Promise<LinkRecord | undefined>
   /**
@@ -121,11 +123,7 @@ function ownerOf(o: TokenOwner): TokenOwner {
 const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
 
 /** A record sealed under a key since retired is as good as none (the user asks for a new link; never a 500). */
-const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefined> =>
-  read.catch((err: unknown) => {
-    if (err instanceof SealError) return undefined
-    throw err
-  })
+const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefined> => read.catch((err: unknown) => (err instanceof SealError ? undefined : Promise.reject(err)))
 
 /** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
 export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>
@@ -161,18 +159,18 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: async (requestToken) => withSpace(await take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS)),
-    async createLink(owner, ttlMs, fields) {
+    async createLink(owner, ttlMs, fields, origin) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {})
+      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {})
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
-    async reusableLink(owner, ttlMs) {
+    async reusableLink(owner, ttlMs, origin) {
       const pointer = reusableLinkKey(owner)
       const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS))
       // Still unused (a link opened is taken): the same link again.
       if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id
-      const id = await this.createLink(owner, ttlMs)
+      const id = await this.createLink(owner, ttlMs, undefined, origin)
       // Remembered for half its life (an anonymous user's link lives at most callers.anonymousTtl):
       // a link handed out again always has at least that much left.
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))

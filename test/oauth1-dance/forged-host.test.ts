@@ -1,0 +1,61 @@
+/**
+ * Session fixation through the Host header on 1.0a. Without listen.publicUrl or callbackUrl the
+ * gateway learns its own origin from a request's Host. The link's form POST is sent by whoever
+ * holds the link, and a script sends any Host: had that Host made the dance's oauth_callback, a
+ * user could start a dance for themselves whose callback is their own site, send the provider's
+ * approval page to a victim, receive the victim's verifier there, and replay it to the gateway
+ * with their own cookie: the victim's account at the provider, stored as the attacker's token.
+ * The callback origin is the one the link was made on (by the credentialed start), whatever the
+ * POST's Host says. Seeded property over the Host a POST carries.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { authorizeLink, gatewayYaml, pathOf, requestTokenOf, startDanceProvider, type DanceProvider } from './dance-support.js'
+
+let pki: TestPki
+let provider: DanceProvider
+let dir: string
+let gw: RunningGateway
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'dance-forged-host-'))
+  gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'g.db') } }))
+}, 60_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await provider?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/)
+const host = fc.tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }))
+  .map(([labels, port]) => `${labels.join('.')}${port === undefined ? '' : `:${port}`}`)
+
+describe('the link form POSTed with another Host', () => {
+  it('the provider sends the approval back to the origin the link was made on (seeded)', async () => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(host, async (forged) => {
+        const link = await authorizeLink(gw.url, `user=mallory${run++}`)
+        const page = await send(gw.url, pathOf(link))
+        const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string
+        const action = (/<form method="post" action="([^"]+)"/.exec(page.text)?.[1] as string).replaceAll('&amp;', '&')
+        const click = await send(gw.url, action, { method: 'POST', headers: { host: forged, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() })
+        expect(click.status, click.text).toBe(303)
+        const back = new URL(await provider.decide(requestTokenOf(String(click.headers.location)), 'approve'))
+        expect(back.origin + back.pathname).toBe(`${gw.url}/gateway/oauth1/callback`)
+      }),
+      { seed: 0x4057, numRuns: 8, examples: [['evil.example:8443']] },
+    )
+  }, 120_000)
+})
