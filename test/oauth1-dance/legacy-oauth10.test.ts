@@ -27,7 +27,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { eventually } from '../support/eventually.js'
 import { MAIN, spawnGateway } from '../support/process.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { ADMIN, authorizeLink, authorizeUser, clickLink, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
+import { ADMIN, authorizeLink, authorizeUser, clickLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 /** The oauth_* names of the provider's request-token calls from the `from`-th on: each must have been answered 200. */
 async function requestTokenParams(from = 0): Promise<string[][]> {
@@ -91,6 +91,23 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
     const verified = call.json<{ ok: boolean; token: string }>()
     expect(verified.ok).toBe(true)
     expect(state.access_tokens.map((t) => t.token)).toContain(verified.token)
+  })
+
+  it('binds the dance to the browser as 1.0a does: an approval brought back without the cookie, or with another dance\'s, stores nothing and uses the dance up', async () => {
+    const calls = async (): Promise<number> => (await provider.state()).token_calls.filter((c) => c.endpoint === 'access_token').length
+    const other = await startInBrowser(await authorizeLink(legacy.url, 'user=mallory'), { provider })
+    for (const cookie of [{}, cookieFor(other.cookie, `${legacy.url}/gateway/oauth1/callback`)]) {
+      // The attacker's dance: its provider page sent to a victim, who approves in a browser without the attacker's cookie.
+      const started = await startInBrowser(await authorizeLink(legacy.url, 'user=mallory'), { provider })
+      const back = await provider.decide(started.requestToken, 'approve')
+      const before = await calls()
+      const victim = await send(legacy.url, pathOf(back), { headers: cookie })
+      expect([victim.status, victim.text.includes('data-result="failure"')], victim.text).toEqual([403, true])
+      // The attacker, with the dance's own cookie, comes too late: nothing is left to complete.
+      const attacker = await send(legacy.url, pathOf(back), { headers: cookieFor(started.cookie, back) })
+      expect([attacker.status, attacker.text.includes('unknown, expired or already completed')]).toEqual([400, true])
+      expect(await calls()).toBe(before)
+    }
   })
 
   it('the profile test and test-auth (the dist build) succeed, their request-token requests without oauth_callback', async () => {
