@@ -111,8 +111,9 @@ const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
 const pendingKey = (requestToken: string): string => `oauth1:request:${digest(requestToken)}`
 const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
-// The owner's reusable link: keyed by the digest of the owner's token key, its id sealed.
-const reusableLinkKey = (owner: TokenOwner): string => `oauth1:link-of:${digest(tokenKey(owner))}`
+// The owner's reusable link per host its origin names (a link calls back to its own origin, and the
+// dance's cookie belongs to a host, any port: RFC 6265 §8.5): keyed by a digest, its id sealed.
+const reusableLinkKey = (owner: TokenOwner, origin: string | undefined): string => `oauth1:link-of:${digest(origin === undefined ? tokenKey(owner) : `${tokenKey(owner)} ${new URL(origin).hostname}`)}`
 const REUSABLE_SECRETS: SecretFields<{ id: string }> = ['id']
 
 function ownerOf(o: TokenOwner): TokenOwner {
@@ -166,7 +167,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return id
     },
     async reusableLink(owner, ttlMs, origin) {
-      const pointer = reusableLinkKey(owner)
+      const pointer = reusableLinkKey(owner, origin)
       const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS))
       // Still unused (a link opened is taken): the same link again.
       if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id

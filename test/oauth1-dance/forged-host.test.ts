@@ -58,4 +58,26 @@ describe('the link form POSTed with another Host', () => {
       { seed: 0x4057, numRuns: 8, examples: [['evil.example:8443']] },
     )
   }, 120_000)
+
+  it('a failing call\'s link handed out again only on the origin it was made on: each link\'s dance calls back to its own origin', async () => {
+    const port = new URL(gw.url).port
+    const linkFor = async (host: string): Promise<string> => {
+      const miss = await send(gw.url, '/proxy/partner/resource/r', { headers: { 'x-gateway-user': 'victor', host } })
+      expect(miss.status, miss.text).toBe(401)
+      return miss.json<{ errors: { authorizeUrl: string }[] }>().errors[0]!.authorizeUrl
+    }
+    const first = await linkFor(`127.0.0.1:${port}`)
+    expect(await linkFor(`127.0.0.1:${port}`)).toBe(first)
+    const second = await linkFor(`localhost:${port}`)
+    expect(new URL(second).origin).toBe(`http://localhost:${port}`)
+    // The browser opens the second link on its own host; the cookie it gets belongs to that host.
+    const host = new URL(second).host
+    const page = await send(gw.url, pathOf(second), { headers: { host } })
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string
+    const action = (/<form method="post" action="([^"]+)"/.exec(page.text)?.[1] as string).replaceAll('&amp;', '&')
+    const click = await send(gw.url, action, { method: 'POST', headers: { host, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() })
+    expect(click.status, click.text).toBe(303)
+    const back = new URL(await provider.decide(requestTokenOf(String(click.headers.location)), 'approve'))
+    expect(back.origin).toBe(new URL(second).origin)
+  })
 })
