@@ -41,18 +41,23 @@ const label = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/)
 const host = fc.tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }))
   .map(([labels, port]) => `${labels.join('.')}${port === undefined ? '' : `:${port}`}`)
 
+/** A link's page opened and its button clicked with `host` as the Host of both requests: the provider's approval page the click redirects to. */
+async function clickWithHost(link: string, host: string): Promise<string> {
+  const page = await send(gw.url, pathOf(link), { headers: { host } })
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string
+  const action = (/<form method="post" action="([^"]+)"/.exec(page.text)?.[1] as string).replaceAll('&amp;', '&')
+  const click = await send(gw.url, action, { method: 'POST', headers: { host, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() })
+  expect(click.status, click.text).toBe(303)
+  return String(click.headers.location)
+}
+
 describe('the link form POSTed with another Host', () => {
   it('the provider sends the approval back to the origin the link was made on (seeded)', async () => {
     let run = 0
     await fc.assert(
       fc.asyncProperty(host, async (forged) => {
         const link = await authorizeLink(gw.url, `user=mallory${run++}`)
-        const page = await send(gw.url, pathOf(link))
-        const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string
-        const action = (/<form method="post" action="([^"]+)"/.exec(page.text)?.[1] as string).replaceAll('&amp;', '&')
-        const click = await send(gw.url, action, { method: 'POST', headers: { host: forged, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() })
-        expect(click.status, click.text).toBe(303)
-        const back = new URL(await provider.decide(requestTokenOf(String(click.headers.location)), 'approve'))
+        const back = new URL(await provider.decide(requestTokenOf(await clickWithHost(link, forged)), 'approve'))
         expect(back.origin + back.pathname).toBe(`${gw.url}/gateway/oauth1/callback`)
       }),
       { seed: 0x4057, numRuns: 8, examples: [['evil.example:8443']] },
@@ -71,13 +76,7 @@ describe('the link form POSTed with another Host', () => {
     const second = await linkFor(`localhost:${port}`)
     expect(new URL(second).origin).toBe(`http://localhost:${port}`)
     // The browser opens the second link on its own host; the cookie it gets belongs to that host.
-    const host = new URL(second).host
-    const page = await send(gw.url, pathOf(second), { headers: { host } })
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string
-    const action = (/<form method="post" action="([^"]+)"/.exec(page.text)?.[1] as string).replaceAll('&amp;', '&')
-    const click = await send(gw.url, action, { method: 'POST', headers: { host, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString() })
-    expect(click.status, click.text).toBe(303)
-    const back = new URL(await provider.decide(requestTokenOf(String(click.headers.location)), 'approve'))
+    const back = new URL(await provider.decide(requestTokenOf(await clickWithHost(second, new URL(second).host)), 'approve'))
     expect(back.origin).toBe(new URL(second).origin)
   })
 })
