@@ -62,7 +62,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'proxy/listener.ts', fn: 'serveRequest', lines: 72 },
   { file: 'proxy/proxy-request.ts', fn: 'proxyRequest', lines: 67 },
   { file: 'proxy/steps/json-numbers.ts', fn: 'parseKeepingNumbers', lines: 54 },
-  { file: 'runtime/runtime.ts', fn: 'createRuntime', lines: 41 },
   { file: 'store/redis-client.ts', fn: 'createClient', lines: 45 },
   { file: 'tls/interception-ca.ts', fn: 'loadInterceptionCa', lines: 41 },
   { file: 'tls/mint.ts', fn: 'createMinter', lines: 48 },

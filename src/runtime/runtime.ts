@@ -130,11 +130,23 @@ export function storeConfigOf(c: GatewayConfig): StoreConfig {
  */
 export function storeOpenProblems(config: GatewayConfig, open: (c: StoreConfig) => Store = openStore): ConfigProblem[] {
   try {
-    const store = open(storeConfigOf(config))
+    const store = openStoreOf(config, open)
     void store.close().catch(() => undefined)
     return []
   } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems]
     return [{ file: config.file, line: 0, column: 0, key: 'store', msg: e instanceof Error ? e.message : String(e) }]
+  }
+}
+
+/** Opens `config`'s store; refuses in check's words (storeStartProblems): a SQLite file it cannot open at `store.file`. */
+function openStoreOf(config: GatewayConfig, open: (c: StoreConfig) => Store): Store {
+  const settings = storeConfigOf(config)
+  try {
+    return open(settings)
+  } catch (e) {
+    if (settings.kind !== 'sqlite' || e instanceof ConfigError) throw e
+    throw new ConfigError([{ file: config.file, line: 0, column: 0, key: 'store.file', msg: e instanceof Error ? e.message : String(e) }])
   }
 }
 
@@ -143,7 +155,6 @@ export function createRuntime(o: RuntimeOptions): Runtime {
   const open = o.open ?? openStore
   let store: Store | undefined
   let baseline: RestartBaseline = { start: o.start, ...(o.storeOpenedWith ? { store: o.storeOpenedWith } : {}) }
-  const storeConfig = storeConfigOf
   const bufferedBodies = createBufferedBodies()
   return {
     observer: o.observer ?? {},
@@ -160,7 +171,7 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const next = adoptConfig(baseline, config)
       // Opened at the location `config` names: the baseline's, when it already had one (checked above).
       if (!store && next.store) {
-        store = open(storeConfig(config))
+        store = openStoreOf(config, open)
         baseline = next
       }
       // Renewed Redis TLS files (watched like the rest): the next connections use them, as a
@@ -183,5 +194,5 @@ export function createRuntime(o: RuntimeOptions): Runtime {
 
 /** Creates the SQLite file and its schema once, before workers start, so they never race to. */
 export async function createStoreFile(config: GatewayConfig): Promise<void> {
-  if (config.store.kind === 'sqlite' && needsStore(config)) await openStore({ kind: 'sqlite', file: config.store.file }).close()
+  if (config.store.kind === 'sqlite' && needsStore(config)) await openStoreOf(config, openStore).close()
 }

@@ -341,7 +341,7 @@ describe('a store the workers cannot open (review rev-i)', () => {
       const from = run.gp.output.length
       replaceFile(run.config, yamlOf(bad, true))
       const refused = await s.act<ReloadResult>('reload')
-      expect(refused).toEqual({ ok: false, problems: [expect.stringMatching(/store: sqlite store .*cannot open/)] })
+      expect(refused).toEqual({ ok: false, problems: [expect.stringMatching(/: store\.file: sqlite store .*cannot open/)] })
       // Refused by the primary's verdict, once: no worker is asked to open it.
       await eventually(() => run.entries(from).some((e) => e.msg === RELOAD_REFUSED && e.pid === run.gp.child.pid), 60_000, 'the instance to refuse the store')
       replaceFile(run.config, yamlOf(b, true))
