@@ -30,8 +30,11 @@ let upstream: RunningServer
 let redis: Peer
 const f = { ro: '', clientCa: '', otlpCert: '', otlpKey: '', otherKey: '' }
 
-/** argv prefix: runs the command in a private mount namespace with `ro/` read-only. */
-const inNamespace = (): string[] => ['unshare', '--mount', '--propagation', 'private', '--fork', 'sh', '-c', `mount --bind '${f.ro}' '${f.ro}' && mount -o remount,bind,ro '${f.ro}' && exec "$0" "$@"`]
+/**
+ * argv prefix: runs the command in a private mount namespace with `ro/` read-only. No `--fork`:
+ * the command replaces unshare's process, so the spawned process is the primary (a signal reaches it).
+ */
+const inNamespace = (): string[] => ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind '${f.ro}' '${f.ro}' && mount -o remount,bind,ro '${f.ro}' && exec "$0" "$@"`]
 
 /** The good config; `store` adds a store (and the caller apps that make a start open it). */
 function yaml(store = ''): string {
@@ -122,7 +125,7 @@ describe('a SIGHUP reload to each bad file is refused in check\'s words; both wo
 
   it('refuses all four, one after another, and accepts the good config after each', async () => {
     const admin = await adminUrlOf(gp)
-    const [primary] = childPids(gp.child.pid as number) as [number]
+    const primary = gp.child.pid as number
     const workers = childPids(primary)
     expect(workers).toHaveLength(2)
     const entries = (from: number): Record<string, unknown>[] => gp.logEntries(from)
