@@ -24,3 +24,14 @@ export function canonicalHost(host: string): string {
   }
   return lower
 }
+
+/**
+ * The name a host (or `host:port`) is matched by: one trailing dot dropped (`api.partner.test.` is the fully
+ * qualified spelling of `api.partner.test`, as nginx, Envoy and mitmproxy match it). Only one,
+ * and only after a character that is not a dot: `host..` and `.` keep theirs and match nothing.
+ * Matching only: what is dialled is the configured host as written.
+ */
+export function matchName(host: string): string {
+  // A port may follow (`host.:8443`, a `hosts` entry); an IPv6 literal (a `:` or brackets) is left alone.
+  return host.replace(/^([^[\]:]*[^.[\]:])\.(?=(:[0-9]+)?$)/, '$1')
+}

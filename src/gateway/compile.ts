@@ -3,7 +3,7 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import { concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { concealSecretValues, matchName, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
 import { otlpTlsProblems } from '../tracing/index.js'
@@ -194,7 +194,7 @@ function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles'
 export function hostKeys(ep: EndpointConfig): string[] {
   if (ep.url.includes('{tenant}')) return []
   const u = new URL(ep.url)
-  const keys = [`${u.hostname.toLowerCase()}:${u.port || '443'}`]
-  for (const h of ep.hosts) keys.push(/:[0-9]+$/.test(h) ? h : `${h}:443`)
+  const keys = [`${matchName(u.hostname.toLowerCase())}:${u.port || '443'}`]
+  for (const h of ep.hosts) keys.push(matchName(/:[0-9]+$/.test(h) ? h : `${h}:443`))
   return keys
 }

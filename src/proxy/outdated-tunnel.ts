@@ -14,6 +14,7 @@
 import type { Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
+import { matchName } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { interceptionUnavailable, type InterceptionCa } from '../tls/index.js'
 import { tunnelOf, type Tunnel } from './connect.js'
@@ -30,7 +31,7 @@ export type OnAuthFailure = (label: AuthFailure) => void
 const sameCa = (a: InterceptionCa, b: InterceptionCa): boolean => a === b || (a.certPem === b.certPem && a.key.equals(b.key))
 
 /** `host:port` as CONNECT authorities are spelled (IPv6 in brackets). */
-const authorityOf = (p: { host: string; port: number }): string => `${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`
+const authorityOf = (p: { host: string; port: number }): string => `${p.host.includes(':') ? `[${p.host}]` : matchName(p.host)}:${p.port}`
 
 /** The verdicts of one snapshot, per tunnel: judged once per tunnel and snapshot. */
 const verdicts = new WeakMap<Gateway, WeakMap<Tunnel, GatewayError | null>>()

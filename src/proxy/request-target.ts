@@ -7,6 +7,7 @@
  */
 import { isIPv6 } from 'node:net'
 import { GatewayError } from '../errors.js'
+import { matchName } from '../config/index.js'
 
 /** What a request names. `host`/`port` are absent for origin-form and route mode. */
 export interface RequestTarget {
@@ -53,8 +54,9 @@ export function parseAuthority(authority: string): { host: string; port?: number
     // A validated literal only: URL gives its canonical spelling, which host matching uses.
     host = new URL(`http://${hostPart}/`).hostname
   } else {
-    if (!REG_NAME.test(hostPart)) throw bad(`request target host "${hostPart}" is not a valid host name`)
-    host = hostPart
+    // One trailing dot is the fully qualified spelling of the same name (matchName).
+    host = matchName(hostPart)
+    if (!REG_NAME.test(host)) throw bad(`request target host "${hostPart}" is not a valid host name`)
   }
   if (m[2] === undefined || m[2] === '') return { host }
   const port = Number(m[2])
@@ -64,7 +66,7 @@ export function parseAuthority(authority: string): { host: string; port?: number
 
 /**
  * A CONNECT's target, `host:port`; undefined when malformed. A DNS name or dotted IPv4 is
- * lower-cased; an IPv6 literal is returned without brackets in its canonical spelling (WHATWG URL's:
+ * lower-cased, one trailing dot dropped; an IPv6 literal is returned without brackets in its canonical spelling (WHATWG URL's:
  * `[0:0:0:0:0:0:0:1]`, `[::0001]` and `[::1]` are one address, so one configured host). Only the
  * spelling changes, never the address: what is matched and dialled is the configured one.
  */
@@ -73,7 +75,8 @@ export function parseConnectTarget(target: string): { host: string; port: number
   const port = Number(m?.[2])
   if (!m || port < 1 || port > 65535) return undefined
   const host = (m[1] as string).toLowerCase()
-  if (!host.startsWith('[')) return { host, port }
+  // `api.partner.test.` is `api.partner.test` (matchName); `host..` and `.` stay as written and match nothing.
+  if (!host.startsWith('[')) return { host: matchName(host), port }
   // The class above leaves no room for a zone (`%`), which URL would throw on.
   if (!isIPv6(host.slice(1, -1))) return undefined
   return { host: new URL(`http://${host}/`).hostname.slice(1, -1), port }
@@ -112,11 +115,11 @@ export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: s
   return q < 0 ? targetOf(tunnel.host, tunnel.port, raw, '') : targetOf(tunnel.host, tunnel.port, raw.slice(0, q), raw.slice(q))
 }
 
-/** True when a Host value names the tunnel's host and port (443 when it names none); a DNS name's one trailing dot aside. */
+/** True when a Host value names the tunnel's host and port (443 when it names none); one trailing dot aside (parseAuthority). */
 function namesTunnel(host: string, tunnel: { host: string; port?: number }): boolean {
   let named: { host: string; port?: number }
   try {
-    named = parseAuthority(host.replace(/^([^:[\]]+)\.(?=:|$)/, '$1'))
+    named = parseAuthority(host)
   } catch (e) {
     // Not a host[:port] this gateway reads (no DNS name, a zone): it names no tunnel.
     if (e instanceof GatewayError) return false
