@@ -112,7 +112,7 @@ const endpoint = {
     hosts: {
       type: 'array',
       items: { type: 'string', minLength: 1 },
-      description: 'Extra `host[:port]` names that forward-proxy requests and CONNECT may use for this endpoint (the URL host always matches; an IPv6 literal in brackets is matched by address, whatever its spelling).',
+      description: 'Extra `host[:port]` names that forward-proxy requests and CONNECT may use for this endpoint (the URL host always matches; letter case and one trailing dot aside; an IPv6 literal in brackets is matched by address, whatever its spelling).',
     },
     pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path). Among endpoints serving one host and port, the longest prefix holding the path wins; an endpoint without one takes only what no prefix holds (config order breaks ties).' },
     resolve: {
@@ -176,7 +176,7 @@ const interception = {
         additionalProperties: false,
         required: ['host'],
         properties: {
-          host: { type: 'string', minLength: 1, description: 'Host name as the caller sends it in CONNECT (letter case aside), or an IPv6 address (brackets optional), matched by address whatever its spelling.' },
+          host: { type: 'string', minLength: 1, description: 'Host name as the caller sends it in CONNECT (letter case and one trailing dot aside; dialled as written), or an IPv6 address (brackets optional), matched by address whatever its spelling.' },
           port: { type: 'integer', minimum: 1, maximum: 65535, default: 443, description: 'Port.' },
           allowPrivate: { type: 'boolean', default: false, description: 'Allow private/loopback destinations for this host.' },
           connectTimeout: {
