@@ -25,12 +25,11 @@ import { checkRequestHead } from './client-error.js'
 import { recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
-import { passThrough } from './pass-through.js'
+import { passThrough, passThroughEntry } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
 import { inConnectTurn } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
-import { matchName } from '../config/index.js'
 
 /** What an intercepted tunnel carries to its inner requests; its authority and the CA that signed its leaf are what a reload may outdate (outdated-tunnel.ts). */
 export interface Tunnel {
@@ -129,7 +128,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
   const interception = gateway.config.interception
   const endpoints = gateway.byHost.get(authority) ?? []
-  const passThroughTo = interception?.passThrough.find((p) => matchName(p.host) === target.host && p.port === target.port)
+  const passThroughTo = passThroughEntry(interception, target)
   if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
   const token = bearerFromHeaders(req, false)
   // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
@@ -144,7 +143,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     // its app, a bearer that expired or was revoked), and closed when refused.
     const judge = async (g: Gateway): Promise<GatewayError | undefined> => {
       try {
-        const entry = g.config.interception?.passThrough.find((p) => matchName(p.host) === target.host && p.port === target.port)
+        const entry = passThroughEntry(g.config.interception, target)
         if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
         await admitConnect(o, g, socket, token, token === undefined ? callerCertificate(socket) : undefined)
         return undefined

@@ -9,13 +9,18 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { Transform, type Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import { describeDialFailure } from '../tls/index.js'
-import type { InterceptionConfig } from '../config/index.js'
+import { matchName, type InterceptionConfig } from '../config/index.js'
 import { checkLiteral, createEgressLookup, type EgressReason, type Gateway } from '../gateway/index.js'
 import { callerAborted } from './outcome.js'
 import type { TimeoutReason } from './connection-guard.js'
 
 /** One `interception.passThrough` entry. */
 export type PassThroughTarget = InterceptionConfig['passThrough'][number]
+
+/** The pass-through entry a CONNECT target (its host as parseConnectTarget reads it) names, matched as endpoint hosts are (matchName). */
+export function passThroughEntry(interception: InterceptionConfig | undefined, target: { host: string; port: number }): PassThroughTarget | undefined {
+  return interception?.passThrough.find((p) => matchName(p.host) === target.host && p.port === target.port)
+}
 
 /** What a pass-through tunnel needs from the CONNECT handler (ConnectOptions has all of it). */
 export interface PassThroughOptions {

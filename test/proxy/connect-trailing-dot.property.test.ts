@@ -12,8 +12,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { matchName } from '../../src/config/index.js'
 import { hostKeys } from '../../src/gateway/index.js'
-import type { EndpointConfig } from '../../src/config/types.js'
+import type { EndpointConfig, InterceptionConfig } from '../../src/config/types.js'
 import { parseAbsoluteForm, parseConnectTarget } from '../../src/proxy/request-target.js'
+import { passThroughEntry } from '../../src/proxy/pass-through.js'
 
 /** The rule, by hand: lower case, then exactly one trailing dot after a non-dot dropped. */
 function reference(name: string): string {
@@ -49,8 +50,10 @@ function matched(list: Entry[], target: string, port: number): { connect: string
     for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), e.id])
   }
   const t = parseConnectTarget(`${target}:${port}`)
-  // As connect.ts: endpoints by authority, then pass-through entries by matchName of their host.
-  const connect = t ? [...(byHost.get(`${t.host}:${t.port}`) ?? []), ...list.filter((e) => e.via === 'passThrough' && matchName(e.name) === t.host && e.port === t.port).map((e) => e.id)] : []
+  // As connect.ts: endpoints by authority, then the pass-through entry passThroughEntry finds (each carries its id).
+  const passThroughs = list.filter((e) => e.via === 'passThrough').map((e) => ({ host: e.name, port: e.port, allowPrivate: false, connectTimeoutMs: 1, id: e.id }))
+  const entry = t ? (passThroughEntry({ passThrough: passThroughs } as unknown as InterceptionConfig, t) as (typeof passThroughs)[number] | undefined) : undefined
+  const connect = t ? [...(byHost.get(`${t.host}:${t.port}`) ?? []), ...(entry ? [entry.id] : [])] : []
   let forward: string[] = []
   try {
     const f = parseAbsoluteForm(`http://${target}:${port}/x`)
