@@ -14,9 +14,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
-import { startTestGateway } from '../support/gateway.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import type { RequestRecord } from '../../src/proxy/request-record.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
@@ -36,12 +36,7 @@ beforeAll(async () => {
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
 endpoints:
-  - name: partner
-    url: https://api.partner.test:${upstream.port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`, { hooks: { onMint: (host) => minted.push(host) }, onDone: (r) => records.push(r) })
+${endpointYaml('partner', upstream.port, clientTls(pki))}`, { hooks: { onMint: (host) => minted.push(host) }, onDone: (r) => records.push(r) })
 }, 60_000)
 
 afterAll(async () => {
