@@ -7,37 +7,19 @@
  * intercepted); every other address is the 403, and canaries on the same ports of ::2, ::100
  * and 127.0.0.1 (the IPv4 an IPv4-mapped spelling names) are never reached.
  */
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { ROOT, ensureDistBuilt, startInNetns, type NetnsProcess } from '../support/netns.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
+import { useInterceptionHarness } from '../support/netns.js'
 import { LOOPBACK, sameAddress, spelledAddresses } from '../support/ipv6-spellings.js'
 
-const HARNESS = fileURLToPath(new URL('../support/connect-ipv6-harness.mjs', import.meta.url))
-
-let pki: TestPki
-let ns: NetnsProcess | undefined
-
-beforeAll(async () => {
-  await ensureDistBuilt()
-  pki = await createTestPki('p256')
-  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
-  ns = await startInNetns(HARNESS, [`${ROOT}dist`, pki.dir, clientTlsYaml(pki), ica.caCert, ica.caKey])
-}, 240_000)
-
-afterAll(async () => {
-  await ns?.close()
-  pki?.cleanup()
-})
+const ns = useInterceptionHarness(fileURLToPath(new URL('../support/connect-ipv6-harness.mjs', import.meta.url)))
 
 interface Answer { status: number; echoed: boolean }
 
 describe('CONNECT to an IPv6 literal, any spelling, in a loopback-only namespace', () => {
   it('seeded property: tunnelled exactly when the address is the configured ::1, to the configured destination; nothing else is reached', async () => {
-    const asked = (target: string): Promise<Answer> => (ns as NetnsProcess).ask<Answer>({ target })
+    const asked = (target: string): Promise<Answer> => ns.ask<Answer>({ target })
     const seen = { tunnelled: 0, refused: 0, echoes: 0 }
     await fc.assert(
       fc.asyncProperty(spelledAddresses(), fc.constantFrom(9441, 9442), async ({ groups, text }, port) => {
@@ -56,8 +38,7 @@ describe('CONNECT to an IPv6 literal, any spelling, in a loopback-only namespace
     )
     expect(seen.tunnelled).toBeGreaterThan(5)
     expect(seen.refused).toBeGreaterThan(5)
-    const totals = await (ns as NetnsProcess).ask<{ echoConnections: number; canaryHits: number }>({ stop: true })
-    ns = undefined
+    const totals = await ns.stop<{ echoConnections: number; canaryHits: number }>()
     expect(totals.canaryHits).toBe(0)
     // One echo connection per pass-through tunnel, and none other.
     expect(totals.echoConnections).toBe(seen.echoes)

@@ -7,31 +7,13 @@
  * dot aside) on 9441 opens a tunnel whose leaf names exactly that configured host; every other
  * spelling is the 403, and nothing reaches the endpoints' address (a CONNECT alone dials nothing).
  */
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { ROOT, ensureDistBuilt, startInNetns, type NetnsProcess } from '../support/netns.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
+import { useInterceptionHarness } from '../support/netns.js'
 
-const HARNESS = fileURLToPath(new URL('../support/connect-trailing-dot-harness.mjs', import.meta.url))
 const CONFIGURED = ['api.partner.test', 'other.partner.test']
-
-let pki: TestPki
-let ns: NetnsProcess | undefined
-
-beforeAll(async () => {
-  await ensureDistBuilt()
-  pki = await createTestPki('p256')
-  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
-  ns = await startInNetns(HARNESS, [`${ROOT}dist`, pki.dir, clientTlsYaml(pki), ica.caCert, ica.caKey])
-}, 240_000)
-
-afterAll(async () => {
-  await ns?.close()
-  pki?.cleanup()
-})
+const ns = useInterceptionHarness(fileURLToPath(new URL('../support/connect-trailing-dot-harness.mjs', import.meta.url)))
 
 /** The rule, by hand: lower case, exactly one trailing dot after a non-dot dropped. */
 const reference = (t: string): string => (t.length > 1 && t.endsWith('.') && !t.endsWith('..') ? t.slice(0, -1) : t).toLowerCase()
@@ -45,7 +27,7 @@ describe('CONNECT targets with trailing dots, in a loopback-only namespace', () 
     const seen = { tunnelled: 0, dotted: 0, refused: 0 }
     await fc.assert(
       fc.asyncProperty(spelling, fc.constantFrom(9441, 9441, 9443), async (host, port) => {
-        const answer = await (ns as NetnsProcess).ask<{ status: number; san: string | null }>({ target: `${host}:${port}` })
+        const answer = await ns.ask<{ status: number; san: string | null }>({ target: `${host}:${port}` })
         const name = reference(host)
         if (CONFIGURED.includes(name) && port === 9441) {
           expect(answer, host).toEqual({ status: 200, san: `DNS:${name}` })
@@ -61,8 +43,7 @@ describe('CONNECT targets with trailing dots, in a loopback-only namespace', () 
     expect(seen.dotted).toBeGreaterThan(5)
     expect(seen.tunnelled - seen.dotted).toBeGreaterThan(5)
     expect(seen.refused).toBeGreaterThan(5)
-    const totals = await (ns as NetnsProcess).ask<{ canaryHits: number }>({ stop: true })
-    ns = undefined
+    const totals = await ns.stop<{ canaryHits: number }>()
     expect(totals.canaryHits).toBe(0)
   }, 180_000)
 })

@@ -10,6 +10,9 @@ import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { afterAll, beforeAll } from 'vitest'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+import { clientTlsYaml, createTestPki, type TestPki } from './pki.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -73,6 +76,34 @@ export async function startInNetns(script: string, args: string[]): Promise<Netn
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
       await exited
       clearTimeout(timer)
+    },
+  }
+}
+
+/**
+ * A test file's gateway harness in a namespace, started once for the file with a fresh PKI and
+ * interception CA; its arguments: dist root, PKI dir, client TLS YAML, CA cert, CA key.
+ * `stop()` asks the harness for its totals and ends it (afterAll then has nothing to close).
+ */
+export function useInterceptionHarness(script: string): { ask<T>(message: unknown): Promise<T>; stop<T>(): Promise<T> } {
+  let pki: TestPki | undefined
+  let ns: NetnsProcess | undefined
+  beforeAll(async () => {
+    await ensureDistBuilt()
+    pki = await createTestPki('p256')
+    const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
+    ns = await startInNetns(script, [`${ROOT}dist`, pki.dir, clientTlsYaml(pki), ica.caCert, ica.caKey])
+  }, 240_000)
+  afterAll(async () => {
+    await ns?.close()
+    pki?.cleanup()
+  })
+  return {
+    ask: <T>(message: unknown) => (ns as NetnsProcess).ask<T>(message),
+    async stop<T>() {
+      const totals = await (ns as NetnsProcess).ask<T>({ stop: true })
+      ns = undefined
+      return totals
     },
   }
 }
