@@ -136,7 +136,7 @@ describe('OutboundRequest', () => {
     } as unknown as Admitted
     void forwardUpstream(ctx)
     expect(sent).toMatchObject([{ origin: 'https://[::1]', path: '/base/accounts?a=1' }])
-    expect(spans).toEqual([{ endpoint: 'ep', server: { address: '[::1]', port: 443 }, method: 'GET' }])
+    expect(spans).toEqual([{ endpoint: 'ep', server: { address: '::1', port: 443 }, method: 'GET' }])
     expect(outbound.untouchedPathAndQuery()).toBe('/base/accounts?a=1')
   })
 })
