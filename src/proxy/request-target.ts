@@ -108,7 +108,8 @@ export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: s
     return targetOf(tunnel.host, tunnel.port, t.path, t.query)
   }
   checkCharacters(raw)
-  if (host !== undefined && !namesTunnel(host, tunnel)) throw bad(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
+  // The tunnel's own authority as sent (its canonical spelling: what curl, Go and Node send) needs no parse.
+  if (host !== undefined && host !== tunnelAuthority && !namesTunnel(host, tunnel)) throw bad(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
   if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form)')
   if (raw.includes('#')) throw bad('a fragment (#) in the request target is refused')
   const q = raw.indexOf('?')
