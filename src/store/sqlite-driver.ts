@@ -11,9 +11,23 @@ const load = createRequire(import.meta.url)
 /** The driver's types (its namespace: Database.Database, Database.Statement). */
 export type { Database }
 
+/**
+ * The driver itself cannot load (not installed, or built for another Node): a fault of the
+ * installation, not of the config's `store.file`, so a start names no config key for it.
+ */
+export class SqliteDriverError extends Error {}
+
+/** The codes of a module or native addon that cannot load (the addon loads with the first database). */
+const LOAD_FAILURES: ReadonlySet<unknown> = new Set(['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND', 'ERR_DLOPEN_FAILED'])
+
 /** `new Database(...args)`, loading better-sqlite3 on the first call. */
 export function openSqlite(...args: ConstructorParameters<typeof Database>): Database.Database {
-  return new (load('better-sqlite3') as typeof Database)(...args)
+  try {
+    return new (load('better-sqlite3') as typeof Database)(...args)
+  } catch (e) {
+    if (LOAD_FAILURES.has((e as { code?: unknown } | null)?.code)) throw new SqliteDriverError(describeSqliteError(e), { cause: e })
+    throw e
+  }
 }
 
 /**

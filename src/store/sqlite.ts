@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
+import { describeSqliteError, openSqlite, SqliteDriverError, type Database } from './sqlite-driver.js'
 import { createSqliteFile, sqliteFileProblem } from './sqlite-location.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
@@ -169,8 +169,8 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
       return openOnce(file, busyTimeoutMs)
     } catch (e) {
       if (!isBusy(e) || Date.now() + pause > deadline) {
-        const why = describeSqliteError(e)
-        throw new Error(`sqlite store "${file}": cannot open: ${why}`, { cause: e })
+        const Failure = e instanceof SqliteDriverError ? SqliteDriverError : Error
+        throw new Failure(`sqlite store "${file}": cannot open: ${describeSqliteError(e)}`, { cause: e })
       }
       // Start-up only, and the API is synchronous: block this thread for the pause.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause)
