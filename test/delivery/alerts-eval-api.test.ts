@@ -16,9 +16,11 @@ import { startRedisServer } from '../support/redis-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import type { Scrape } from '../support/promql.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { firedBy, http2Preface, laterScrape, liveScrape, renderRules, type Rule } from './alerts-eval-support.js'
+import { firedBy, http2Preface, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from './alerts-eval-support.js'
+import { expectPrometheusAgrees, type Monitoring } from './alerts-promtool.js'
 
 const SECRET = 's'.repeat(32)
+let monitoring: Monitoring
 let rules: Rule[] = []
 let scrapes: [Scrape, Scrape]
 let pki: TestPki
@@ -37,7 +39,8 @@ async function tokenRequest(url: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  rules = await renderRules()
+  monitoring = await renderMonitoring()
+  rules = rulesOf(monitoring)
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   redis = await startRedisServer()
@@ -75,5 +78,6 @@ describe('the shipped alert rules against a gateway whose store is down', () => 
 
   it('fire the gateway API\'s error-ratio alert and the store\'s, and no alert on the prefaces', () => {
     expect(firedBy(rules, scrapes)).toEqual(['MtlsGatewayApiErrorRatio', 'MtlsGatewayStoreUnreachable'])
+    expectPrometheusAgrees(monitoring, [{ name: 'store down', scrapes }])
   })
 })

@@ -15,10 +15,12 @@ import { send } from '../support/gateway.js'
 import type { Scrape } from '../support/promql.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from '../oauth1-dance/dance-support.js'
-import { firedBy, laterScrape, liveScrape, renderRules, type Rule } from './alerts-eval-support.js'
+import { firedBy, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from './alerts-eval-support.js'
+import { expectPrometheusAgrees, type Monitoring } from './alerts-promtool.js'
 
 const BURST = 2
 const ROUNDS = 5
+let monitoring: Monitoring
 let rules: Rule[] = []
 let scrapes: [Scrape, Scrape]
 let pki: TestPki
@@ -37,7 +39,8 @@ async function refusedCallback(gw: OpsGateway, user: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  rules = await renderRules()
+  monitoring = await renderMonitoring()
+  rules = rulesOf(monitoring)
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'alerts-eval-dance-'))
@@ -67,6 +70,7 @@ describe('the shipped alert rules against callbacks with made-up verifiers', () 
 
   it('fire no API error-ratio alert', () => {
     expect(firedBy(rules, scrapes)).not.toContain('MtlsGatewayApiErrorRatio')
+    expectPrometheusAgrees(monitoring, [{ name: 'refused approvals', scrapes }])
   })
 
   it('log the refusals at info, capped at the burst', async () => {

@@ -15,8 +15,10 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 import type { Scrape } from '../support/promql.js'
 import { refusingPort } from '../support/peers.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { firedBy, laterScrape, liveScrape, renderRules, type Rule } from './alerts-eval-support.js'
+import { firedBy, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from './alerts-eval-support.js'
+import { expectPrometheusAgrees, type Monitoring } from './alerts-promtool.js'
 
+let monitoring: Monitoring
 let rules: Rule[] = []
 let scrapes: [Scrape, Scrape]
 let echo: TcpServer
@@ -41,7 +43,8 @@ function connectTo(port: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  rules = await renderRules()
+  monitoring = await renderMonitoring()
+  rules = rulesOf(monitoring)
   dir = mkdtempSync(join(tmpdir(), 'alerts-eval-pass-through-'))
   const ca = await writeInterceptionCa(join(dir, 'ica'))
   echo = createTcpServer((s) => s.pipe(s))
@@ -78,6 +81,7 @@ describe('the shipped alert rules against a caller that keeps choosing a dead pa
 
   it('fire no alert', () => {
     expect(firedBy(rules, scrapes)).toEqual([])
+    expectPrometheusAgrees(monitoring, [{ name: 'dead pass-through destination', scrapes }])
   })
 
   it('log each failure at warn, naming the destination and the reason', () => {

@@ -6,22 +6,29 @@
 import { connect as tcpConnect } from 'node:net'
 import { firing, type Scrape } from '../support/promql.js'
 import { scrape } from '../ops/helpers.js'
-import { buildRenderer, valuesFile, type Manifest } from './chart.js'
+import { buildRenderer, valuesFile, type Manifest, type Renderer } from './chart.js'
+import type { Monitoring, RuleGroup } from './alerts-promtool.js'
 
 export interface Rule {
   alert: string
   expr: string
 }
 
-/** The PrometheusRule's rules of the chart with its `full` values. */
-export async function renderRules(): Promise<Rule[]> {
-  const r = buildRenderer()
+/** The PrometheusRule's groups of the chart with its `full` values, and its ServiceMonitor's scrape interval (with `renderer`, or one of its own). */
+export async function renderMonitoring(renderer?: Renderer): Promise<Monitoring> {
+  const r = renderer ?? buildRenderer()
   try {
-    return ((await r.render([valuesFile('full')])).get('PrometheusRule').spec.groups as Manifest[]).flatMap((x) => x.rules as Rule[])
+    const rendered = await r.render([valuesFile('full')])
+    const interval = /^(\d+)s$/.exec(String(rendered.get('ServiceMonitor').spec.endpoints[0].interval))
+    if (!interval) throw new Error('the ServiceMonitor\'s interval is not in seconds')
+    return { groups: rendered.get('PrometheusRule').spec.groups as RuleGroup[], scrapeSeconds: Number(interval[1]) }
   } finally {
-    await r.cleanup()
+    if (!renderer) await r.cleanup()
   }
 }
+
+/** The rules of the groups, in order. */
+export const rulesOf = (m: Monitoring): Rule[] => m.groups.flatMap((g) => g.rules as Manifest[] as Rule[])
 
 /** The labels the ServiceMonitor's scrape adds: what the rules' selector matches. */
 export function targetLabels(rules: readonly Rule[]): Record<string, string> {

@@ -5,7 +5,8 @@
  * (a store down, 5xx, handshake failures, a failed reload, a certificate near expiry, a degraded
  * endpoint) make the matching rule fire, so "nothing fires" is not the evaluator's blindness. A
  * client's HTTP/2 preface before each scrape (505 under endpoint "_none") fires nothing; the gateway
- * API's own 5xx (endpoint "_gateway") fire MtlsGatewayApiErrorRatio.
+ * API's own 5xx (endpoint "_gateway") fire MtlsGatewayApiErrorRatio. Prometheus's promtool runs
+ * every scenario too and must fire the same alerts, label for label (alerts-promtool.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,8 +17,10 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { firing, type Scrape } from '../support/promql.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { firedBy, http2Preface, liveScrape as scrapeOf, renderRules, targetLabels as labelsOf, type Rule } from './alerts-eval-support.js'
+import { firedBy, http2Preface, liveScrape as scrapeOf, renderMonitoring, rulesOf, targetLabels as labelsOf, type Rule } from './alerts-eval-support.js'
+import { expectPrometheusAgrees as agrees, type Monitoring, type Scenario } from './alerts-promtool.js'
 
+let monitoring: Monitoring
 let rules: Rule[] = []
 let scrapes: [Scrape, Scrape]
 let pki: TestPki
@@ -29,7 +32,8 @@ const targetLabels = (): Record<string, string> => labelsOf(rules)
 const liveScrape = (): Promise<Scrape> => scrapeOf(g?.adminUrl as string, rules)
 
 beforeAll(async () => {
-  rules = await renderRules()
+  monitoring = await renderMonitoring()
+  rules = rulesOf(monitoring)
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'alerts-eval-'))
@@ -59,14 +63,30 @@ afterAll(async () => {
 
 type Sample = Scrape['samples'][number]
 
-/** The two scrapes with `series` added ([value at the earlier scrape, at the later]) and `edit` applied to the later. */
+/**
+ * The two scrapes with `series` set ([value at the earlier scrape, at the later]) and `edit` applied to
+ * the later. A series the gateway exports already is replaced: a scrape holds each series once.
+ */
 function changed(series: { name: string; labels: Record<string, string>; values: [number, number] }[], edit = (x: Sample): Sample => x): [Scrape, Scrape] {
   const target = targetLabels()
+  const id = (x: { name: string; labels: Record<string, string> }): string => JSON.stringify([x.name, Object.entries({ ...x.labels, ...target }).sort()])
+  const set = new Set(series.map(id))
+  const kept = (i: 0 | 1): Sample[] => scrapes[i].samples.filter((x) => !set.has(id(x)))
   const extra = (i: 0 | 1): Sample[] => series.map((x) => ({ name: x.name, labels: { ...x.labels, ...target }, value: x.values[i] }))
-  return [{ ...scrapes[0], samples: [...scrapes[0].samples, ...extra(0)] }, { at: scrapes[1].at, samples: [...scrapes[1].samples.map(edit), ...extra(1)] }]
+  return [{ ...scrapes[0], samples: [...kept(0), ...extra(0)] }, { at: scrapes[1].at, samples: [...kept(1).map(edit), ...extra(1)] }]
 }
 
 const fired = (s: readonly [Scrape, Scrape]): string[] => firedBy(rules, s)
+
+/** The evaluator's verdict on `s` is `alerts`; `s` is kept for promtool's (expectPrometheusAgrees). */
+const judged: Scenario[] = []
+function fires(s: readonly [Scrape, Scrape], alerts: string[]): void {
+  expect(fired(s)).toEqual(alerts)
+  judged.push({ name: `#${judged.length}: ${alerts.join(', ') || 'no alert'}`, scrapes: s })
+}
+
+/** The real Prometheus engine (promtool test rules) fires, label for label, what the evaluator did on each scenario judged so far. */
+const expectPrometheusAgrees = (): void => agrees(monitoring, judged.splice(0))
 
 describe('the shipped alert rules against a healthy gateway without a store', () => {
   it('the scrape has no store_up series and shows the endpoint served', () => {
@@ -81,77 +101,85 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
   it('fire nothing', () => {
     expect(rules.length).toBeGreaterThanOrEqual(7)
     for (const r of rules) expect(firing(r.expr, scrapes), `${r.alert}: ${r.expr}`).toEqual([])
+    fires(scrapes, [])
+    expectPrometheusAgrees()
   })
 
   it('each fire on the failure it is about (the evaluator sees them)', () => {
     const partner = { endpoint: 'partner' }
-    expect(fired(changed([]))).toEqual([])
-    expect(fired(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [0, 0] }]))).toEqual(['MtlsGatewayStoreUnreachable'])
-    expect(fired(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [1, 1] }]))).toEqual([])
+    fires(changed([]), [])
+    fires(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [0, 0] }]), ['MtlsGatewayStoreUnreachable'])
+    fires(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [1, 1] }]), [])
     const failedReload = (x: Sample): Sample => (x.name === 'mtls_gateway_config_reloads_total' && x.labels.result === 'failure' ? { ...x, value: x.value + 1 } : x)
-    expect(fired(changed([], failedReload))).toEqual(['MtlsGatewayConfigReloadFailed'])
-    expect(fired(changed([{ name: 'mtls_gateway_endpoint_degraded', labels: { ...partner, reason: 'client_cert_expired' }, values: [1, 1] }]))).toEqual(['MtlsGatewayEndpointDegraded'])
-    const inADay = (x: Sample): Sample => (x.name === 'mtls_gateway_certificate_expiry_timestamp_seconds' && x.labels.kind === 'client' ? { ...x, value: scrapes[1].at + 86400 } : x)
-    expect(fired(changed([], inADay))).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    fires(changed([], failedReload), ['MtlsGatewayConfigReloadFailed'])
+    fires(changed([{ name: 'mtls_gateway_endpoint_degraded', labels: { ...partner, reason: 'client_cert_expired' }, values: [1, 1] }]), ['MtlsGatewayEndpointDegraded'])
+    const clientExpiresIn = (seconds: number) => (x: Sample): Sample => (x.name === 'mtls_gateway_certificate_expiry_timestamp_seconds' && x.labels.kind === 'client' ? { ...x, value: scrapes[1].at + seconds } : x)
+    fires(changed([], clientExpiresIn(86400)), ['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    // Expired an hour ago (a negative time left): both still fire; in 30 days, neither.
+    fires(changed([], clientExpiresIn(-3600)), ['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    fires(changed([], clientExpiresIn(30 * 86400)), [])
     // Not valid for another hour: the interception CA (or a listener's) fires its own alert; an
     // endpoint's bundle is MtlsGatewayEndpointDegraded's (its gauge), not this one's.
     const later = scrapes[1].at + 3600
-    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, later] }]))).toEqual(['MtlsGatewayCertificateNotYetValid'])
-    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, scrapes[1].at - 60] }]))).toEqual([])
-    expect(fired(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { ...partner, kind: 'client' }, values: [later, later] }]))).toEqual([])
+    fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, later] }]), ['MtlsGatewayCertificateNotYetValid'])
+    fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, scrapes[1].at - 60] }]), [])
+    fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { ...partner, kind: 'client' }, values: [later, later] }]), [])
     // A CRL an hour before its nextUpdate (the endpoint degrades then) fires; one renewed for days ahead does not.
-    expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later] }]))).toEqual(['MtlsGatewayCrlNextUpdateSoon'])
-    expect(fired(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later + 7 * 86400] }]))).toEqual([])
-    expect(fired(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    fires(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later] }]), ['MtlsGatewayCrlNextUpdateSoon'])
+    fires(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later + 7 * 86400] }]), [])
+    fires(changed([{ name: 'mtls_gateway_requests_total', labels: { ...partner, method: 'GET', status_class: '5xx' }, values: [0, 10] }]), ['MtlsGatewayHighErrorRatio'])
     // Matched to no endpoint (endpoint="_none"): the 505 of clients speaking HTTP/2 prior knowledge
     // (`PRI * HTTP/2.0`) or a scanner's HTTP/3.0 request lines are the callers' doing, not a backend's.
     const served5xx = (endpoint: string, values: [number, number]) => [{ name: 'mtls_gateway_requests_total', labels: { endpoint, method: 'GET', status_class: '5xx' }, values }]
-    expect(fired(changed(served5xx('_none', [0, 500])))).toEqual([])
-    expect(fired(changed([...served5xx('_none', [0, 500]), ...served5xx('partner', [0, 10])]))).toEqual(['MtlsGatewayHighErrorRatio'])
+    fires(changed(served5xx('_none', [0, 500])), [])
+    fires(changed([...served5xx('_none', [0, 500]), ...served5xx('partner', [0, 10])]), ['MtlsGatewayHighErrorRatio'])
     // The gateway API's own 5xx (502 oauth_provider_failed, 503 store_unavailable, 500): an alert of their own.
-    expect(fired(changed(served5xx('_gateway', [0, 10])))).toEqual(['MtlsGatewayApiErrorRatio'])
-    expect(fired(changed([...served5xx('_none', [0, 500]), ...served5xx('_gateway', [0, 10])]))).toEqual(['MtlsGatewayApiErrorRatio'])
+    fires(changed(served5xx('_gateway', [0, 10])), ['MtlsGatewayApiErrorRatio'])
+    fires(changed([...served5xx('_none', [0, 500]), ...served5xx('_gateway', [0, 10])]), ['MtlsGatewayApiErrorRatio'])
     // An endpoint named "none" is an endpoint like any other: its 5xx raise the ratio alert.
-    expect(fired(changed(served5xx('none', [0, 10])))).toEqual(['MtlsGatewayHighErrorRatio'])
-    expect(fired(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]))).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
+    fires(changed(served5xx('none', [0, 10])), ['MtlsGatewayHighErrorRatio'])
+    fires(changed([{ name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...partner, reason: 'upstream_cert_untrusted' }, values: [0, 5] }]), ['MtlsGatewayUpstreamHandshakeFailures'])
+    expectPrometheusAgrees()
   })
 
   it('mid-upgrade, an old pod\'s "none" (its gateway API and unrouted requests) is an endpoint to these rules, over the 5 min rate window (docs/deploy.md)', () => {
     // A new pod's API answers 2xx under "_gateway"; the old pod's API 503s are labelled "none", as before the rename.
     const api = (endpoint: string, status_class: string, values: [number, number]) => ({ name: 'mtls_gateway_requests_total', labels: { endpoint, method: 'POST', status_class }, values })
     const mixed = changed([api('_gateway', '2xx', [0, 50]), api('none', '2xx', [0, 50]), api('none', '5xx', [0, 10])])
-    expect(fired(mixed)).toEqual(['MtlsGatewayHighErrorRatio'])
+    fires(mixed, ['MtlsGatewayHighErrorRatio'])
     const high = rules.find((r) => r.alert === 'MtlsGatewayHighErrorRatio')
     expect(firing(high?.expr ?? '', mixed).map((x) => x.labels.endpoint)).toEqual(['none'])
     for (const r of rules.filter((x) => /ErrorRatio$/.test(x.alert))) expect(r.expr.match(/\[\w+\]/g), r.alert).toEqual(['[5m]', '[5m]'])
+    expectPrometheusAgrees()
   })
 
   it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals, dropped log lines', () => {
     const down = (x: Sample): Sample => (x.name === 'up' ? { ...x, value: 0 } : x)
-    expect(fired(changed([], down))).toEqual(['MtlsGatewayTargetDown'])
+    fires(changed([], down), ['MtlsGatewayTargetDown'])
     const [earlier, later] = scrapes
-    expect(fired([earlier, { at: later.at, samples: later.samples.filter((x) => x.name !== 'up') }])).toEqual(['MtlsGatewayTargetAbsent'])
+    fires([earlier, { at: later.at, samples: later.samples.filter((x) => x.name !== 'up') }], ['MtlsGatewayTargetAbsent'])
     const bump = (name: string, by: number, labels: Record<string, string> = {}) => (x: Sample): Sample =>
       x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v) ? { ...x, value: x.value + by } : x
-    expect(fired(changed([], bump('mtls_gateway_worker_restarts_total', 3)))).toEqual(['MtlsGatewayWorkerRestarts'])
-    expect(fired(changed([], bump('mtls_gateway_worker_restarts_total', 1)))).toEqual([])
-    expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason: 'bad_signature' })))).toEqual(['MtlsGatewayCallerAuthFailureBurst'])
-    expect(fired(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })))).toEqual([])
-    expect(fired(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })))).toEqual(['MtlsGatewayEgressRefusals'])
-    expect(fired(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)))).toEqual(['MtlsGatewayLogLinesDropped'])
+    fires(changed([], bump('mtls_gateway_worker_restarts_total', 3)), ['MtlsGatewayWorkerRestarts'])
+    fires(changed([], bump('mtls_gateway_worker_restarts_total', 1)), [])
+    fires(changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason: 'bad_signature' })), ['MtlsGatewayCallerAuthFailureBurst'])
+    fires(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })), [])
+    fires(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })), ['MtlsGatewayEgressRefusals'])
+    fires(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)), ['MtlsGatewayLogLinesDropped'])
     const open = (n: number) => (x: Sample): Sample => (x.name === 'mtls_gateway_connections_open' && x.labels.listener === 'proxy' ? { ...x, value: n } : x)
     const max = later.samples.find((x) => x.name === 'mtls_gateway_connections_max' && x.labels.listener === 'proxy')?.value ?? 0
-    expect(fired(changed([], open(Math.ceil(max * 0.85))))).toEqual(['MtlsGatewayConnectionsNearCap'])
-    expect(fired(changed([], open(Math.floor(max * 0.75))))).toEqual([])
+    fires(changed([], open(Math.ceil(max * 0.85))), ['MtlsGatewayConnectionsNearCap'])
+    fires(changed([], open(Math.floor(max * 0.75))), [])
     // One worker at its cap refusing connections while the instance's ratio is low: fires too.
     const refusedAtCap = [{ name: 'mtls_gateway_connections_refused_total', labels: { listener: 'proxy', reason: 'max_connections' }, values: [0, 3] as [number, number] }]
-    expect(fired(changed(refusedAtCap))).toEqual(['MtlsGatewayConnectionsNearCap'])
-    expect(fired(changed([{ ...refusedAtCap[0]!, labels: { listener: 'proxy', reason: 'per_address' } }]))).toEqual([])
+    fires(changed(refusedAtCap), ['MtlsGatewayConnectionsNearCap'])
+    fires(changed([{ ...refusedAtCap[0]!, labels: { listener: 'proxy', reason: 'per_address' } }]), [])
     // Calls waiting for an upstream connection at both scrapes fire; at one of them only, not.
     const waiting = (values: [number, number]) => [{ name: 'mtls_gateway_upstream_requests_waiting', labels: { endpoint: 'other' }, values }]
-    expect(fired(changed(waiting([3, 1])))).toEqual(['MtlsGatewayUpstreamPoolSaturated'])
-    expect(fired(changed(waiting([3, 0])))).toEqual([])
-    expect(fired(changed(waiting([0, 3])))).toEqual([])
+    fires(changed(waiting([3, 1])), ['MtlsGatewayUpstreamPoolSaturated'])
+    fires(changed(waiting([3, 0])), [])
+    fires(changed(waiting([0, 3])), [])
+    expectPrometheusAgrees()
   })
 
   it('the series those alerts read exist at 0 on a healthy gateway, so a first failure is an increase', () => {

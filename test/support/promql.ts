@@ -33,6 +33,8 @@ const AGGREGATE: Record<string, (v: number[]) => number> = {
 
 const key = (labels: Record<string, string>): string => JSON.stringify(Object.entries(labels).filter(([k]) => k !== '__name__').sort())
 const withoutName = ({ __name__: _, ...rest }: Record<string, string>): Record<string, string> => rest
+// A label with an empty value is no label to Prometheus: its series and alerts lack it.
+const nonEmpty = (labels: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''))
 const children = (n: SyntaxNode): SyntaxNode[] => {
   const out: SyntaxNode[] = []
   for (let c = n.firstChild; c; c = c.nextSibling) out.push(c)
@@ -60,7 +62,7 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     })
     return scrape.samples
       .filter((s) => name === null || s.name === text(name))
-      .map((s) => ({ labels: { __name__: s.name, ...s.labels }, value: s.value }))
+      .map((s) => ({ labels: { __name__: s.name, ...nonEmpty(s.labels) }, value: s.value }))
       .filter((s) => tests.every((t) => t(s.labels)))
   }
   const range = (fn: string, arg: SyntaxNode): Value => {
@@ -133,7 +135,7 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     if (select(arg, later).length > 0) return { kind: 'vector', series: [] }
     const equal = (arg.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? []).filter((m) => m.getChild('MatchOp')?.firstChild?.name === 'EqlSingle')
     const labels = Object.fromEntries(equal.map((m) => [text(m.getChild('LabelName') as SyntaxNode), JSON.parse(text(m.getChild('StringLiteral') as SyntaxNode)) as string]))
-    return { kind: 'vector', series: [{ labels, value: 1 }] }
+    return { kind: 'vector', series: [{ labels: nonEmpty(labels), value: 1 }] }
   }
   const ev = (n: SyntaxNode): Value => {
     switch (n.name) {
