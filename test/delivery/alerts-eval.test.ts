@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
@@ -78,7 +78,7 @@ function changed(series: { name: string; labels: Record<string, string>; values:
 
 const fired = (s: readonly [Scrape, Scrape]): string[] => firedBy(rules, s)
 
-/** The evaluator's verdict on `s` is `alerts`; `s` is kept for promtool's (expectPrometheusAgrees). */
+/** The evaluator's verdict on `s` is `alerts`; `s` is kept for promtool's (expectPrometheusAgrees; a failed test's are dropped). */
 const judged: Scenario[] = []
 function fires(s: readonly [Scrape, Scrape], alerts: string[]): void {
   expect(fired(s)).toEqual(alerts)
@@ -87,6 +87,7 @@ function fires(s: readonly [Scrape, Scrape], alerts: string[]): void {
 
 /** The real Prometheus engine (promtool test rules) fires, label for label, what the evaluator did on each scenario judged so far. */
 const expectPrometheusAgrees = (): void => agrees(monitoring, judged.splice(0))
+beforeEach(() => void judged.splice(0))
 
 describe('the shipped alert rules against a healthy gateway without a store', () => {
   it('the scrape has no store_up series and shows the endpoint served', () => {

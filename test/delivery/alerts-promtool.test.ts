@@ -3,7 +3,8 @@
  * `promtool check rules` accepts the rendered groups (expressions, durations, label and annotation
  * templates) with the `full` values and with the chart's defaults. And the agreement check the
  * alert-evaluation tests use (promtool test rules against the test evaluator's verdict) fails on a
- * rule whose fault the evaluator cannot see: a rate window shorter than the scrape interval.
+ * rule whose fault the evaluator cannot see: a rate window shorter than the scrape interval. With
+ * the shipped `for` kept and a failure that goes on, each alert is pending until its `for` passed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Scrape } from '../support/promql.js'
@@ -69,6 +70,12 @@ describe('promtool test rules against the evaluator\'s verdict', () => {
     })
     return [scrape(at, 0, 0), scrape(at + monitoring.scrapeSeconds, 10, 5)]
   }
+  /** The same target's client certificate of endpoint "partner" expiring a day after the later scrape. */
+  const expiringTomorrow = (): [Scrape, Scrape] => {
+    const [earlier, later] = handshakeFailures()
+    const expiry = { name: 'mtls_gateway_certificate_expiry_timestamp_seconds', labels: { ...targetLabels(rules()), endpoint: 'partner', kind: 'client' }, value: later.at + 86400 }
+    return [{ at: earlier.at, samples: [earlier.samples[0]!, expiry] }, { at: later.at, samples: [later.samples[0]!, expiry] }]
+  }
 
   it('pass when Prometheus fires what the evaluator does', () => {
     expect(firedBy(rules(), handshakeFailures())).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
@@ -83,5 +90,15 @@ describe('promtool test rules against the evaluator\'s verdict', () => {
     const run = testRules(broken, [{ name: 'handshake failures', scrapes: handshakeFailures() }])
     expect(run.status).toBe(1)
     expect(run.output).toMatch(/FAILED:[\s\S]*alertname: MtlsGatewayUpstreamHandshakeFailures/)
+  })
+
+  it('keep the shipped `for` when the failure goes on: each alert fires once it held that long, and is pending before', () => {
+    expect(firedBy(rules(), expiringTomorrow())).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
+    const scenarios = [{ name: 'handshake failures', scrapes: handshakeFailures() }, { name: 'a client certificate expiring tomorrow', scrapes: expiringTomorrow() }]
+    // 4.5 min: every `for` of 5 min or more pending; 10 min: the handshake alert and the critical expiry fire; 15 min: all.
+    for (const held of [270, 600, 900]) {
+      const run = testRules(monitoring, scenarios, held)
+      expect(run.status, `held ${held} s:\n${run.output}`).toBe(0)
+    }
   })
 })

@@ -60,48 +60,69 @@ const seriesKey = (name: string, labels: Record<string, string>): string =>
   `${name}{${Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`
 
 /**
- * The scrapes as promtool input series: the earlier at 0, the later one scrape interval after (when
- * the rules are evaluated). A series the later scrape lacks gets a stale marker, as Prometheus
- * writes for a series gone from its target; one new in it has no earlier sample.
+ * The scrapes as promtool input series: the earlier at 0, the later one scrape interval after. A
+ * series the later scrape lacks gets a stale marker, as Prometheus writes for a series gone from its
+ * target; one new in it has no earlier sample. `steps` more scrapes hold the later one's state:
+ * a counter (`_total`) rising by the same step each scrape, any other series unchanged.
  */
-function inputSeries([earlier, later]: readonly [Scrape, Scrape], scrapeSeconds: number): { series: string; values: string }[] {
+function inputSeries([earlier, later]: readonly [Scrape, Scrape], scrapeSeconds: number, steps: number): { series: string; values: string }[] {
   const shift = scrapeSeconds - later.at
-  const values = new Map<string, [string, string]>()
+  const values = new Map<string, { name: string; at: [number | undefined, number | undefined] }>()
   for (const [i, scrape] of [earlier, later].entries()) {
     for (const s of scrape.samples) {
       const key = seriesKey(s.name, s.labels)
-      if (values.get(key)?.[i] !== undefined && values.get(key)?.[i] !== '_' && values.get(key)?.[i] !== 'stale') throw new Error(`${key} twice in one scrape`)
-      const pair = values.get(key) ?? ['_', i === 0 ? 'stale' : '_']
-      pair[i] = String(isTimestamp(s.name) ? s.value + shift : s.value)
-      values.set(key, pair)
+      const series = values.get(key) ?? { name: s.name, at: [undefined, undefined] }
+      if (series.at[i] !== undefined) throw new Error(`${key} twice in one scrape`)
+      series.at[i] = isTimestamp(s.name) ? s.value + shift : s.value
+      values.set(key, series)
     }
   }
-  return [...values].map(([series, [a, b]]) => ({ series, values: `${a} ${b}` }))
+  return [...values].map(([series, { name, at: [a, b] }]) => {
+    const step = name.endsWith('_total') && a !== undefined && b !== undefined ? b - a : 0
+    const rest = Array.from({ length: steps }, (_, k) => (b === undefined ? '_' : String(b + (k + 1) * step)))
+    return { series, values: [a ?? '_', b ?? (a === undefined ? '_' : 'stale'), ...rest].join(' ') }
+  })
 }
 
 const withoutName = ({ __name__: _, ...rest }: Record<string, string>): Record<string, string> => rest
+const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600 }
+const seconds = (duration: unknown): number => {
+  const m = /^(\d+)([smh])$/.exec(String(duration ?? '0s'))
+  if (!m) throw new Error(`a duration the tests do not read: ${String(duration)}`)
+  return Number(m[1]) * (UNIT[m[2] as string] as number)
+}
 
 /**
  * `promtool test rules`, one test group per scenario, asserting for every rule the alerts the
- * evaluator finds: each of its series (without the metric name) with the rule's labels. `for` is left
- * out (the evaluator judges the expression; `for` is the pending clock) and so are annotations
- * (templates, which check rules parses).
+ * evaluator finds: each of its series (without the metric name) with the rule's labels.
+ * Annotations are left out (templates, which check rules parses). Without `heldSeconds`, so is
+ * `for` (the evaluator judges the expression; `for` is the pending clock) and the rules are
+ * evaluated at the later scrape. With it, the later scrape's state holds that long, `for` stays,
+ * and at its end a rule whose `for` fits in it fires while a longer one is still pending.
  */
-export function testRules({ groups, scrapeSeconds }: Monitoring, scenarios: readonly Scenario[]): PromtoolRun {
-  const bare = groups.map((g) => ({ name: g.name, rules: g.rules.map((r) => ({ alert: r.alert, expr: r.expr, labels: r.labels })) }))
+export function testRules({ groups, scrapeSeconds }: Monitoring, scenarios: readonly Scenario[], heldSeconds = 0): PromtoolRun {
+  if (heldSeconds % scrapeSeconds !== 0) throw new Error(`hold ${heldSeconds} s, not a number of scrapes`)
+  const kept = (r: Manifest): Manifest => ({ alert: r.alert, expr: r.expr, labels: r.labels, ...(heldSeconds > 0 ? { for: r.for } : {}) })
   const rules = groups.flatMap((g) => g.rules)
-  const evalTime = `${scrapeSeconds}s`
+  // An alert is active from the first scrape its expression holds at (the earlier or the later).
+  const fires = (r: Manifest): boolean => {
+    const wait = heldSeconds > 0 ? seconds(r.for) : 0
+    if (wait > heldSeconds && wait <= heldSeconds + scrapeSeconds) throw new Error(`${String(r.alert)}: for ${String(r.for)} may or may not have passed after a hold of ${heldSeconds} s`)
+    return wait <= heldSeconds
+  }
+  const evalTime = `${scrapeSeconds + heldSeconds}s`
   const tests = scenarios.map((s) => ({
     name: s.name,
-    interval: evalTime,
-    input_series: inputSeries(s.scrapes, scrapeSeconds),
+    interval: `${scrapeSeconds}s`,
+    input_series: inputSeries(s.scrapes, scrapeSeconds, heldSeconds / scrapeSeconds),
     alert_rule_test: rules.map((r) => ({
       eval_time: evalTime,
       alertname: r.alert,
-      exp_alerts: firing(r.expr as string, s.scrapes).map((x) => ({ exp_labels: { ...withoutName(x.labels), ...r.labels } })),
+      exp_alerts: fires(r) ? firing(r.expr as string, s.scrapes).map((x) => ({ exp_labels: { ...withoutName(x.labels), ...r.labels } })) : [],
     })),
   }))
-  return promtool(['test', 'rules', 'tests.yml'], { 'rules.yml': { groups: bare }, 'tests.yml': { rule_files: ['rules.yml'], evaluation_interval: evalTime, tests } })
+  const rulesFile = { groups: groups.map((g) => ({ name: g.name, rules: g.rules.map(kept) })) }
+  return promtool(['test', 'rules', 'tests.yml'], { 'rules.yml': rulesFile, 'tests.yml': { rule_files: ['rules.yml'], evaluation_interval: `${scrapeSeconds}s`, tests } })
 }
 
 /** promtool test rules passes: Prometheus fires, label for label, what the evaluator finds on each scenario. */
