@@ -8,15 +8,17 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
-import { checkUserId, singleParameters, type BearerStores } from '../callers/index.js'
+import { checkPercentUtf8, checkUserId, singleParameters, type BearerStores } from '../callers/index.js'
 import { userSpaceOf, type Gateway, type Profile } from '../gateway/index.js'
+import type { Store } from '../store/index.js'
 import { readJson, sendJson } from '../api/http.js'
 import { issueBinding, setBindingCookie } from './binding.js'
 import { danceSettings } from './dance-settings.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
-import { linkPage, refusalPage, restatedPage, sendPage } from './pages.js'
+import { linkPage, refusalPage, restatedPage, sendPage, sendRedirect } from './pages.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
+import { takeLinkUnopened } from './unopened.js'
 import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
 import { userSpaceNamed } from './user-space.js'
 
@@ -37,11 +39,6 @@ const MAX_FIELD = 256
 
 /** The provider's name as the user's pages show it. */
 export const displayName = (p: Profile): string => p.config.provider ?? p.name
-
-function redirect(res: ServerResponse, status: 302 | 303, location: string, headers: Readonly<Record<string, string>> = {}): void {
-  res.writeHead(status, Object.assign({}, headers, { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': 0 }))
-  res.end()
-}
 
 /** The user's fields from `raw` (an object of name → value); undefined when any is missing. */
 function pickFields(profile: Profile, raw: unknown): Record<string, string> | undefined {
@@ -97,7 +94,6 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
   if (req.method === 'GET' || req.method === 'HEAD') {
     return sendPage(res, 200, linkPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, link.csrf, names, link))
   }
-  if (req.method !== 'POST') throw methodNotAllowed(['GET', 'HEAD', 'POST'], 'use GET or POST on an authorize link')
   const form = await readJson(req)
   if (!csrfMatches(link, form.csrf) || req.headers['sec-fetch-site'] === 'cross-site') {
     throw refusalPage('oauth_browser_mismatch', 'This form did not come from the authorization page. Open the link again and use its button.')
@@ -118,20 +114,54 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
     const status = statusOf(err.reason, 'api')
     throw restatedPage(err, status === 400 || status === 502 ? err.reason : 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`)
   }
-  redirect(res, 303, started.target, { 'set-cookie': started.setCookie })
+  sendRedirect(res, 303, started.target, { 'set-cookie': started.setCookie })
+}
+
+/** What a link's page needs: the dance's state while per-user profiles exist; else the store, to use a link up in. */
+export interface LinkDeps {
+  dance?: DanceDeps
+  store?: Store
+}
+
+/** The parameters of an authorize request, read together: one given twice is refused before anything else is judged. */
+const AUTHORIZE_PARAMETERS = ['link', 'tenant', 'user', 'app', 'anonymous', 'format'] as const
+
+/** True for a browser following a one-time link (?link=, no credential): every answer to it is a page. */
+export const isLinkFollow = (req: IncomingMessage, url: URL): boolean => url.searchParams.has('link') && req.headers.authorization === undefined
+
+/** The page of a link whose profile a reload removed (or made other than per_user): the name only, which the link's URL carries already. */
+const linkProfileGone = (name: string): string =>
+  `This authorization link is for the profile "${name}", which is no longer configured on this gateway: its configuration changed after the link was made.`
+
+/**
+ * GET|HEAD|POST /gateway/oauth1/<profile>/authorize?link=: a browser following a one-time link,
+ * answered with pages only (the route wraps it in pagesOnly), as the callback is. A link whose
+ * profile a reload removed (or made other than per_user) is used up, whatever the method,
+ * without a word to the provider.
+ */
+export async function handleLink(req: IncomingMessage, res: ServerResponse, gateway: Gateway, name: string, url: URL, deps: LinkDeps): Promise<void> {
+  // Judged before anything is read or taken, as on the callback: a wrong method leaves the link as it was.
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+    throw methodNotAllowed(['GET', 'HEAD', 'POST'], 'This address is a one-time authorization link: open it in a browser and use its button.')
+  }
+  checkPercentUtf8(url.search, 'the query string')
+  const id = singleParameters(url.searchParams, AUTHORIZE_PARAMETERS).link ?? ''
+  const profile = gateway.profiles.get(name)
+  if (profile?.config.token.mode === 'per_user' && deps.dance) return followLink(req, res, gateway, profile, id, deps.dance)
+  // Taken: nothing of it is left to start once the profile is back.
+  const taken = deps.store !== undefined && (await takeLinkUnopened(deps.store, id, name))
+  throw refusalPage('oauth_authorization_unknown', taken ? linkProfileGone(name) : UNKNOWN_LINK)
 }
 
 /**
  * GET|POST /gateway/oauth1/<profile>/authorize: with the admin token or a caller's bearer,
  * a one-time link for the user (never the provider's URL: the dance must start in the
- * browser that will approve it); with ?link=, a browser following that link.
+ * browser that will approve it).
  */
 export async function handleAuthorize(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, deps: DanceDeps): Promise<void> {
   if (profile.config.token.mode !== 'per_user') throw new GatewayError('not_found', `profile "${profile.name}" does not use per-user tokens (token.mode: per_user)`)
   // Every parameter it reads, read together: one given twice is refused before anything else is judged.
-  const query = singleParameters(url.searchParams, ['link', 'tenant', 'user', 'app', 'anonymous', 'format'])
-  const link = query.link
-  if (link !== undefined && req.headers.authorization === undefined) return followLink(req, res, gateway, profile, link, deps)
+  const query = singleParameters(url.searchParams, AUTHORIZE_PARAMETERS)
   if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(['GET', 'POST'], 'use GET or POST /gateway/oauth1/<profile>/authorize')
   const cred = await apiCredential(req, gateway, deps.stores, 'authorize', deps.admin)
   const body = req.method === 'POST' ? await readJson(req) : {}
@@ -154,7 +184,7 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields, origin), origin, tenant)
   const wantsJson = query.format === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
   if (wantsJson) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })
-  else redirect(res, 302, target)
+  else sendRedirect(res, 302, target)
 }
 
 /** Parameter `k` of a credentialed start, from the body or the query string: once in one of them, never both (which would count is not guessed). */

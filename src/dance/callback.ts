@@ -12,9 +12,10 @@ import type { Store } from '../store/index.js'
 import { displayName } from './authorize.js'
 import { danceSettings } from './dance-settings.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type Claim, type ClaimRefusal } from './binding.js'
-import { asFailurePage, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
+import { asFailurePage, browserFacing, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
 import { obtainAccessToken } from './provider.js'
-import { takePendingUnopened, type OAuth1TokenRepo, type PendingBinding, type PendingRequest } from './tokens.js'
+import type { OAuth1TokenRepo, PendingRequest } from './tokens.js'
+import { takePendingUnopened, type PendingBinding } from './unopened.js'
 
 /** The callback's state: the snapshot's token repo; without one (no per-user profile, so no seal keys, left) the store to use a dance up in. */
 export interface CallbackDeps {
@@ -35,15 +36,6 @@ const REFUSALS: Readonly<Record<ClaimRefusal, { reason: Reason; why: string }>> 
 }
 
 const clearing = (cookie: BindingCookie | undefined): Record<string, string> => (cookie ? { 'set-cookie': clearBindingCookie(cookie) } : {})
-
-/** `read`'s result; its refusal is answered as the failure page the browser sees for every other callback failure. */
-function browserFacing<T>(read: () => T): T {
-  try {
-    return read()
-  } catch (err) {
-    throw err instanceof GatewayError ? asFailurePage(err) : err
-  }
-}
 
 /**
  * The page of a failed access-token exchange, with a reason for the access line: a refused approval

@@ -3,7 +3,7 @@
  * /gateway/oauth1/… routes, the per-user token source the proxy signs with, and the move
  * of an anonymous user's tokens on identityToMerge.
  *
- *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer: a one-time link; or ?link=<id>: its page and button
+ *   GET|POST /gateway/oauth1/<profile>/authorize  admin token or caller bearer: a one-time link; or ?link=<id>: its page and button (pages only)
  *   GET      /gateway/oauth1/callback             the provider's redirect (request token + the clicking browser's cookie)
  *   DELETE   /gateway/oauth1/<profile>/tokens/<user>[?tenant=][&app=]  admin token; without app=, in every user space
  *   POST     /gateway/oauth1/<profile>/test[?tenant=]           admin token
@@ -18,8 +18,9 @@ import { SealError } from '../store/index.js'
 import { sendJson } from '../api/http.js'
 import type { ApiRoute } from '../api/router.js'
 import { createAdminGuard, requireAdmin, type AdminGuard } from './credentials.js'
-import { DANCE_TTL_MS, handleAuthorize, type DanceDeps } from './authorize.js'
+import { DANCE_TTL_MS, handleAuthorize, handleLink, isLinkFollow, type DanceDeps, type LinkDeps } from './authorize.js'
 import { handleCallback, type CallbackDeps } from './callback.js'
+import { pagesOnly } from './pages.js'
 import { checkTenant } from './provider.js'
 import { formatProfileTest, testProfile } from './profile-test.js'
 import { createTokenRepo, type OAuth1TokenRepo } from './tokens.js'
@@ -57,7 +58,7 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
 }
 
 /** The /gateway/oauth1/… routes: the callback, and a profile's authorize, test and token revoke. */
-function oauth1Route(deps: (gateway: Gateway) => DanceDeps, callbackDeps: (gateway: Gateway) => CallbackDeps, admin: AdminGuard): ApiRoute {
+function oauth1Route(deps: (gateway: Gateway) => DanceDeps, linkDeps: (gateway: Gateway) => LinkDeps, callbackDeps: (gateway: Gateway) => CallbackDeps, admin: AdminGuard): ApiRoute {
   return async (req, res, gateway, path, url) => {
     if (!path.startsWith('/gateway/oauth1/')) return false
     // The callback checks its query itself: a browser's failures there are pages.
@@ -65,9 +66,14 @@ function oauth1Route(deps: (gateway: Gateway) => DanceDeps, callbackDeps: (gatew
       await handleCallback(req, res, gateway, url, callbackDeps(gateway))
       return true
     }
+    const m = PROFILE_ROUTE.exec(path)
+    // A browser following a link: its failures are pages too, its profile gone or not (a reload).
+    if (m?.[2] === 'authorize' && isLinkFollow(req, url)) {
+      await pagesOnly(async () => handleLink(req, res, gateway, decode(m[1] as string), url, linkDeps(gateway)))
+      return true
+    }
     // user=, app=, tenant=: read as UTF-8 like every caller's text, not with U+FFFD for bytes that are not.
     checkPercentUtf8(url.search, 'the query string')
-    const m = PROFILE_ROUTE.exec(path)
     if (!m) return false
     const profile = profileNamed(gateway, decode(m[1] as string))
     if (m[2] === 'authorize') await handleAuthorize(req, res, gateway, profile, url, deps(gateway))
@@ -81,6 +87,11 @@ function oauth1Route(deps: (gateway: Gateway) => DanceDeps, callbackDeps: (gatew
 function callbackDepsFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): CallbackDeps {
   const repo = tokenRepoFor(runtime, gateway)
   return repo ? { repo } : runtime.store ? { store: runtime.store } : {}
+}
+
+/** A link page's state for one snapshot: one without a token repo (no per-user profile left) still uses a link up in the store. */
+function linkDepsFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway, deps: (gateway: Gateway) => DanceDeps): LinkDeps {
+  return Object.assign(tokenRepoFor(runtime, gateway) ? { dance: deps(gateway) } : {}, runtime.store ? { store: runtime.store } : {})
 }
 
 /** Builds the feature; everything it reads comes from the runtime and the snapshot in use. */
@@ -97,7 +108,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
     return stores ? { repo, admin, stores } : { repo, admin }
   }
 
-  const route = oauth1Route(deps, (gateway) => callbackDepsFor(runtime, gateway), admin)
+  const route = oauth1Route(deps, (gateway) => linkDepsFor(runtime, gateway, deps), (gateway) => callbackDepsFor(runtime, gateway), admin)
 
   return {
     routes: [route],

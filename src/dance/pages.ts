@@ -38,12 +38,21 @@ ${body}
 `
 }
 
-/** Every page's headers but its type and length: no caching, no framing, no referrer (the URL carries one-time ids). */
+/**
+ * Every dance response's headers but its type and length, set here only: no caching, no referrer
+ * (the URL carries one-time ids), no framing by any page (the link page's button starts a dance:
+ * clickjacking), no <base> to re-point its form, no sniffing, no opener or embedder across origins.
+ * No form-action: Chromium applies it to every redirect after the form's POST, and the provider's
+ * authorization URL may send the browser on to a login page on an origin no config names.
+ */
 const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
 }
 
 /** Sends an HTML page with PAGE_HEADERS. */
@@ -52,13 +61,38 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
   res.end(html)
 }
 
+/** Sends a browser on to `location` (the link page, the provider's), with PAGE_HEADERS and no body. */
+export function sendRedirect(res: ServerResponse, status: 302 | 303, location: string, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, Object.assign({}, headers, PAGE_HEADERS, { location, 'content-length': 0 }))
+  res.end()
+}
+
 /**
  * `err` answered to a browser as the failure page (same status, its message and code on the
  * page) instead of the JSON envelope; the access line keeps its reason and message.
  */
 export function asFailurePage(err: GatewayError): GatewayError {
+  if (err instanceof PageError) return err
   const code = statusOf(err.reason, 'api')
   return new PageError(err, failurePage(err.callerMessage, code), PAGE_HEADERS)
+}
+
+/** `read`'s result; its refusal is answered as the failure page, as every other failure a browser meets in the dance. */
+export function browserFacing<T>(read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    throw err instanceof GatewayError ? asFailurePage(err) : err
+  }
+}
+
+/** browserFacing for a handler: whatever refusal it meets on the way (a form body it cannot read) is answered as a page. */
+export async function pagesOnly(handle: () => Promise<void>): Promise<void> {
+  try {
+    await handle()
+  } catch (err) {
+    throw err instanceof GatewayError ? asFailurePage(err) : err
+  }
 }
 
 /**

@@ -109,8 +109,8 @@ const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 
 // Request tokens and link ids travel in browser URLs: only their digests are keys.
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
-const pendingKey = (requestToken: string): string => `oauth1:request:${digest(requestToken)}`
-const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
+export const pendingKey = (requestToken: string): string => `oauth1:request:${digest(requestToken)}`
+export const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
 // The owner's reusable link per host its origin names (a link calls back to its own origin, and the
 // dance's cookie belongs to a host, any port: RFC 6265 §8.5): keyed by a digest, its id sealed.
 const reusableLinkKey = (owner: TokenOwner, origin: string | undefined): string => `oauth1:link-of:${digest(origin === undefined ? tokenKey(owner) : `${tokenKey(owner)} ${new URL(origin).hostname}`)}`
@@ -121,20 +121,10 @@ function ownerOf(o: TokenOwner): TokenOwner {
 }
 
 /** A pending request or link an earlier version wrote has no user space: it is as good as expired. */
-const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
+export const withSpace = <T extends { space?: unknown }>(record: T | undefined): T | undefined => (typeof record?.space === 'string' ? record : undefined)
 
 /** A record sealed under a key since retired is as good as none (the user asks for a new link; never a 500). */
 const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefined> => read.catch((err: unknown) => (err instanceof SealError ? undefined : Promise.reject(err)))
-
-/** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
-export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>
-
-/** Takes (one shot) the pending request of `requestToken`, its secrets left sealed: a snapshot with no sealer can still use a dance up. */
-export async function takePendingUnopened(store: Store, requestToken: string): Promise<PendingBinding | undefined> {
-  const text = await store.take(pendingKey(requestToken))
-  const r = text === undefined ? undefined : withSpace(JSON.parse(text) as Partial<PendingRequest>)
-  return typeof r?.profile === 'string' ? { profile: r.profile, ...(r.browser ? { browser: r.browser } : {}) } : undefined
-}
 
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {

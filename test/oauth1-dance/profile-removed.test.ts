@@ -8,6 +8,12 @@
  * profile and the seal keys with them (no token store is left to complete anything with), and
  * when it kept the profile but no longer for per-user tokens (token.mode none): no user token is
  * obtained or stored for it.
+ *
+ * The link page answers the same way: a link whose profile a reload removed (or made other than
+ * per_user) shows the HTML failure page saying so, whether the browser opens it (GET, HEAD) or
+ * clicks the button of a page loaded before the reload (POST), and is used up: with the profile
+ * back it is an unknown link, and the provider never heard of it. A link opened with another
+ * method gets the 405 page with its Allow header, and is left as it was.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,6 +23,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, setCookiesOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
+import { DANCE_PAGE_HEADERS, expectDancePage, expectFailurePage } from './dance-pages.js'
 
 const SEAL_KEY = newSealKey()
 /** The config's profile "partner" (gatewayYaml's), with every line that names it. */
@@ -45,11 +52,15 @@ function baseYaml(db: string): string {
 /** `yaml` with profile "spare" (per-user, on endpoint partner) added. */
 const withSpare = (yaml: string): string => `${yaml}  - name: spare\n    endpoint: partner\n    consumerKey: spareconsumerkey000001\n    consumerSecret: spare-secret\n    requestTokenUrl: https://api.partner.test/rt\n    accessTokenUrl: https://api.partner.test/at\n    authorizeUrl: https://api.partner.test/auth\n    token:\n      mode: per_user\n`
 
-async function reloadTo(g: OpsGateway, yaml: string): Promise<void> {
+async function reload(g: OpsGateway, yaml: string): Promise<void> {
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
   const before = g.gw.ref.current
   const result = await g.gw.ops?.reload('test')
   expect(g.gw.ref.current, JSON.stringify(result)).not.toBe(before)
+}
+
+async function reloadTo(g: OpsGateway, yaml: string): Promise<void> {
+  await reload(g, yaml)
   expect(g.gw.ref.current.profiles.get('partner')?.config.token.mode).not.toBe('per_user')
 }
 
@@ -98,5 +109,88 @@ describe('a dance whose profile a reload removed', () => {
   it('the profile kept, but no longer for per-user tokens: the same page, nothing obtained or stored', async () => {
     const start = withSpare(baseYaml('mode.db'))
     await danceAcrossReload(start, start.replace('    token:\n      mode: per_user\n', '    token:\n      mode: none\n'), 'carol')
+  }, 60_000)
+})
+
+/** The three reloads above, each as a config before and after it (built once the PKI and the provider are up). */
+const RELOADS: readonly [string, (db: string) => [string, string]][] = [
+  ['removed, another per-user profile kept', (db) => {
+    const start = withSpare(baseYaml(db))
+    return [start, start.replace(PARTNER_PROFILE, '').replace('    profile: partner\n', '    profile: spare\n')]
+  }],
+  ['removed with every per-user profile and the seal keys', (db) => {
+    const start = baseYaml(db)
+    return [start, start.replace(PARTNER_PROFILE, '').replace('    profile: partner\n', '').replace(/  sealKeys:\n(    .*\n)+/, '').replace(/profiles:\n$/, '')]
+  }],
+  ['kept, but token.mode none', (db) => {
+    const start = withSpare(baseYaml(db))
+    return [start, start.replace('    token:\n      mode: per_user\n', '    token:\n      mode: none\n')]
+  }],
+]
+
+/** The link page's form: its action and CSRF token, as the browser holds them. */
+function formOf(page: { text: string }): { action: string; body: string } {
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1]
+  const action = /<form method="post" action="([^"]+)"/.exec(page.text)?.[1]
+  if (csrf === undefined || action === undefined) throw new Error(`no form on the link page: ${page.text.slice(0, 200)}`)
+  return { action: action.replaceAll('&amp;', '&'), body: new URLSearchParams({ csrf }).toString() }
+}
+
+const GONE = 'This authorization link is for the profile "partner", which is no longer configured on this gateway: its configuration changed after the link was made.'
+const UNKNOWN = 'This authorization link is unknown, expired or already used.'
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+
+describe('a link whose profile a reload removed (or made other than per_user)', () => {
+  for (const [i, [name, configs]] of RELOADS.entries()) {
+    it(`${name}: opened or clicked, the failure page says so, and the link is used up without a word to the provider`, async () => {
+      const [start, after] = configs(`link-${i}.db`)
+      const g = await startOpsGateway(dir, start, { watch: false })
+      try {
+        const opened = await authorizeLink(g.gw.url, 'user=dave')
+        const clicked = await authorizeLink(g.gw.url, 'user=erin')
+        const peeked = await authorizeLink(g.gw.url, 'user=frank')
+        // The page the user had open when the reload came.
+        const form = formOf(await send(g.gw.url, pathOf(clicked)))
+        const calls = (await provider.state()).token_calls.length
+        await reloadTo(g, after)
+        expectFailurePage(await send(g.gw.url, pathOf(opened), { headers: { accept: 'text/html' } }), 400, GONE, 'GET')
+        expectFailurePage(await send(g.gw.url, form.action, { method: 'POST', headers: FORM, body: form.body }), 400, GONE, 'POST')
+        const head = await send(g.gw.url, pathOf(peeked), { method: 'HEAD' })
+        expect([head.status, head.headers['content-type'], head.text]).toEqual([400, 'text/html; charset=utf-8', ''])
+        expect(head.headers).toMatchObject(DANCE_PAGE_HEADERS)
+        const lines = g.access().filter((e) => e.status === 400 && typeof e.error === 'string' && e.error.includes('is no longer configured'))
+        expect(lines.map((l) => l.reason)).toEqual(['oauth_authorization_unknown', 'oauth_authorization_unknown', 'oauth_authorization_unknown'])
+        // Used up: with the profile back, each is an unknown link; the provider never heard of them.
+        await reload(g, start)
+        for (const link of [opened, clicked, peeked]) expectFailurePage(await send(g.gw.url, pathOf(link)), 400, UNKNOWN, link)
+        expect((await provider.state()).token_calls.length).toBe(calls)
+      } finally {
+        await g.gw.close()
+      }
+    }, 60_000)
+  }
+
+  it('a method other than GET, HEAD or POST: the 405 page with its Allow header, the link left as it was, before and after such a reload', async () => {
+    const [start, after] = (RELOADS[0] as (typeof RELOADS)[number])[1]('method.db')
+    const g = await startOpsGateway(dir, start, { watch: false })
+    try {
+      const link = await authorizeLink(g.gw.url, 'user=gina')
+      const calls = (await provider.state()).token_calls.length
+      const wrong = async (): Promise<void> => {
+        for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+          const r = await send(g.gw.url, pathOf(link), { method, headers: FORM, body: 'csrf=x' })
+          expectFailurePage(r, 405, 'This address is a one-time authorization link: open it in a browser and use its button.', method)
+          expect(r.headers.allow).toBe('GET, HEAD, POST')
+        }
+      }
+      await wrong()
+      expectDancePage(await send(g.gw.url, pathOf(link)), 200, 'the link still there')
+      await reloadTo(g, after)
+      await wrong()
+      expectFailurePage(await send(g.gw.url, pathOf(link)), 400, GONE, 'the link, not taken by the 405s')
+      expect((await provider.state()).token_calls.length).toBe(calls)
+    } finally {
+      await g.gw.close()
+    }
   }, 60_000)
 })
