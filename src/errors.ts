@@ -16,6 +16,8 @@ const STATUS_TABLE = {
   header_repeated: 400,
   // RFC 9110 §15.6.6: a request line naming a version other than HTTP/1.0 or 1.1.
   http_version_not_supported: 505,
+  // RFC 9112 §6.1: a request transfer coding other than chunked, which the gateway does not decode.
+  transfer_coding_not_implemented: 501,
   body_too_large: 413,
   // The process holds limits.maxBufferedTotal of bodies already: a moment later it may not.
   buffered_bodies_full: 503,

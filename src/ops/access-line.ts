@@ -11,7 +11,7 @@ import type { UpstreamFacts } from './upstream-facts.js'
  * request line names, too_many_pipelined the requests it pipelined past the limit. Their access
  * lines are at info, and capped like a 4xx's (caller-fault-lines.ts).
  */
-export const CLIENT_CAUSED_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported', 'too_many_pipelined'])
+export const CLIENT_CAUSED_5XX: ReadonlySet<Reason> = new Set<Reason>(['http_version_not_supported', 'transfer_coding_not_implemented', 'too_many_pipelined'])
 
 /** warn for a 5xx of the gateway's or an upstream's, info for the rest (CLIENT_CAUSED_5XX too). */
 export function accessLevel(r: RequestRecord): 'warn' | 'info' {

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
 import { writeRawError } from './write-error.js'
+import { unreadTransferCoding } from './transfer-coding.js'
 
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
 export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError, socket: Duplex): void }): void {
@@ -135,9 +136,21 @@ function pythonTunnelHost(req: IncomingMessage, host: string): boolean {
   return target !== null && isIPv6(target[1] as string) && host.toLowerCase() === `${target[1] as string}:${target[2] as string}`.toLowerCase()
 }
 
-/** The first refusal on every way in, CONNECT included: an unsupported version (505), then the Host rule (400). */
+/**
+ * RFC 9112 §6.1: a transfer coding the server does not understand gets 501. Node's parser
+ * de-chunks `gzip, chunked` and the gateway drops Transfer-Encoding as hop-by-hop, so the
+ * gzip bytes would reach the backend as the body itself, in a coding nobody named.
+ */
+function codingRefusal(req: IncomingMessage): GatewayError | undefined {
+  const unread = unreadTransferCoding(req.headers['transfer-encoding'])
+  if (unread === undefined) return undefined
+  const msg = `Transfer-Encoding "${unread}": the gateway reads only the chunked transfer coding, and would pass the others' bytes on as the body; send the body chunked or with Content-Length (compression goes in Content-Encoding) (RFC 9112, section 6.1)`
+  return new GatewayError('transfer_coding_not_implemented', msg, { headers: { connection: 'close' } })
+}
+
+/** The first refusal on every way in, CONNECT included: an unsupported version (505), the Host rule (400), then a transfer coding other than chunked (501). */
 export function headRefusal(req: IncomingMessage): GatewayError | undefined {
-  return versionRefusal(req) ?? hostRefusal(req)
+  return versionRefusal(req) ?? hostRefusal(req) ?? codingRefusal(req)
 }
 
 /** Throws headRefusal's error, if there is one: the first check of a CONNECT. */

@@ -85,8 +85,8 @@ function toRecord(g: Generated): RequestRecord {
     ...(g.error ? { error: new GatewayError(g.error.reason, g.error.message, g.error.cause === undefined ? {} : { cause: new Error(g.error.cause) }) } : {}),
   }
 }
-/** warn for a 5xx of the gateway's or an upstream's; a 505 (the client's HTTP version) and a 503 too_many_pipelined (its pipelining) are info, like a 4xx. */
-const CLIENTS_5XX: readonly (string | undefined)[] = ['http_version_not_supported', 'too_many_pipelined']
+/** warn for a 5xx of the gateway's or an upstream's; a 505 (the client's HTTP version), a 501 (its transfer coding) and a 503 too_many_pipelined (its pipelining) are info, like a 4xx. */
+const CLIENTS_5XX: readonly (string | undefined)[] = ['http_version_not_supported', 'transfer_coding_not_implemented', 'too_many_pipelined']
 const levelOf = (r: RequestRecord): 'warn' | 'info' => (r.status >= 500 && !CLIENTS_5XX.includes(r.error?.reason) ? 'warn' : 'info')
 type Generated = typeof record extends fc.Arbitrary<infer T> ? T : never
 

@@ -26,7 +26,7 @@ describe('caller-fault lines: what is capped', () => {
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '203.0.113.9'))).toBe(true)
   })
 
-  it.each<Reason>(['http_version_not_supported', 'too_many_pipelined', 'oauth_authorization_unknown', 'oauth_access_denied'])('%s (the client\'s doing: a version its request line names, its pipelining, a dance page it opened) from an unauthenticated client is capped like a 4xx', (reason) => {
+  it.each<Reason>(['http_version_not_supported', 'transfer_coding_not_implemented', 'too_many_pipelined', 'oauth_authorization_unknown', 'oauth_access_denied'])('%s (the client\'s doing: a version its request line names, its transfer coding, its pipelining, a dance page it opened) from an unauthenticated client is capped like a 4xx', (reason) => {
     const { faults } = capped()
     const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record(reason, '203.0.113.9')))
     expect(allowed.filter(Boolean).length).toBe(2)

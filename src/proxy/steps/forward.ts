@@ -13,6 +13,7 @@ import { isReplayable } from '../stale-connection.js'
 import { mayBeNginxRefusal, nginxRefusal, nginxRefusalText } from '../nginx-refusal.js'
 import { UpstreamCall } from '../upstream-call.js'
 import { destinationPathAndQuery } from '../outbound-request.js'
+import { unreadTransferCoding } from '../transfer-coding.js'
 
 /** Sends ctx.outbound upstream; resolves at the response headers. */
 export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
@@ -36,7 +37,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   }
   const replayable = isReplayable(outbound.method, headers, body === null ? 'none' : buffered ? 'held' : 'streamed')
   return new Promise((settle, reject) => {
-    const resolve = (res: UpstreamResponse): void => settleAnswer(res, call, endpoint.name, settle, reject)
+    const resolve = (res: UpstreamResponse): void => settleAnswer(res, call, { endpoint: endpoint.name, method: outbound.method }, settle, reject)
     const send = (call: UpstreamCall): void => {
       try {
         ctx.upstream.dispatch(request, call)
@@ -52,9 +53,12 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   })
 }
 
-/** Settles with the answer at its head, unless it stands for a refusal: a 407, or nginx refusing the client certificate. */
-function settleAnswer(res: UpstreamResponse, call: UpstreamCall, endpoint: string, settle: (r: UpstreamResponse) => void, reject: (e: unknown) => void): void {
+/** Settles with the answer at its head, unless it stands for a refusal (a 407, nginx refusing the client certificate) or cannot be relayed as it is. */
+function settleAnswer(res: UpstreamResponse, call: UpstreamCall, sent: { endpoint: string; method: string }, settle: (r: UpstreamResponse) => void, reject: (e: unknown) => void): void {
+  const { endpoint } = sent
   if (res.status === 407) return refuseProxyChallenge(res, endpoint, reject)
+  const coding = carriesBody(res.status, sent.method) ? unreadTransferCoding(res.headers['transfer-encoding']) : undefined
+  if (coding !== undefined) return refuseTransferCoding(res, endpoint, coding, reject)
   // Only a 400 whose head fits nginx's page is held (whole, small); every other answer streams on untouched.
   if (res.status === 400 && mayBeNginxRefusal(res.headers)) return void readNginxRefusal(call, res, endpoint).then(settle, reject)
   settle(res)
@@ -67,6 +71,20 @@ function settleAnswer(res: UpstreamResponse, call: UpstreamCall, endpoint: strin
  */
 function refuseProxyChallenge(res: UpstreamResponse, endpoint: string, reject: (err: GatewayError) => void): void {
   const err = new GatewayError('upstream_proxy_auth_required', `endpoint "${endpoint}": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller's are never sent upstream)`)
+  res.body.abort(err)
+  reject(err)
+}
+
+/** A 204, a 304 and a HEAD's answer have no body (RFC 9112 §6.3): their Transfer-Encoding frames nothing. */
+const carriesBody = (status: number, method: string): boolean => status !== 204 && status !== 304 && method !== 'HEAD'
+
+/**
+ * undici de-chunks `gzip, chunked` (and reads `gzip` alone to the connection's close) and the respond
+ * step drops Transfer-Encoding as hop-by-hop: relayed, the caller would read the gzip bytes as the
+ * body. nginx answers such a backend 502 too ("upstream sent unknown Transfer-Encoding").
+ */
+function refuseTransferCoding(res: UpstreamResponse, endpoint: string, coding: string, reject: (err: GatewayError) => void): void {
+  const err = new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (Transfer-Encoding "${coding}"): the gateway decodes only the chunked transfer coding, and relayed without the others the caller would read their bytes as the body (RFC 9112, section 6.1)`)
   res.body.abort(err)
   reject(err)
 }
