@@ -142,7 +142,11 @@ function pythonTunnelHost(req: IncomingMessage, host: string): boolean {
  * gzip bytes would reach the backend as the body itself, in a coding nobody named.
  */
 function codingRefusal(req: IncomingMessage): GatewayError | undefined {
-  const unread = unreadTransferCoding(req.headers['transfer-encoding'])
+  const te = req.headers['transfer-encoding']
+  // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a 1.0 hop before
+  // the gateway may have read its body otherwise, the next request's bytes included). nginx refuses it so.
+  if (te !== undefined && req.httpVersionMinor === 0) return new GatewayError('bad_request', 'an HTTP/1.0 request may not carry Transfer-Encoding: its framing is faulty (RFC 9112, section 6.1); send it as HTTP/1.1, or with Content-Length', { headers: { connection: 'close' } })
+  const unread = unreadTransferCoding(te)
   if (unread === undefined) return undefined
   const msg = `Transfer-Encoding "${unread}": the gateway reads only the chunked transfer coding, and would pass the others' bytes on as the body; send the body chunked or with Content-Length (compression goes in Content-Encoding) (RFC 9112, section 6.1)`
   return new GatewayError('transfer_coding_not_implemented', msg, { headers: { connection: 'close' } })

@@ -25,6 +25,9 @@ interface Lane {
 
 const lanes = new WeakMap<Duplex, Lane>()
 
+/** The turn of a request on a connection that is closing: never given. */
+const CLOSED: Promise<boolean> = Promise.resolve(false)
+
 /**
  * Asks for this connection's turn. `true`: serve now (the usual case, no promise made);
  * a promise: wait, resolving true when the turn comes and false when the connection closed
@@ -32,6 +35,10 @@ const lanes = new WeakMap<Duplex, Lane>()
  * answer is done.
  */
 export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
+  // Parsed after an answer that closed the connection (it lingers, discarding what the caller still
+  // sends, such as the rest of a refused request's body and what was pipelined behind it): never served,
+  // as RFC 9112 §9.6 has it. Node's parser goes on reading there, and such a request went upstream.
+  if (socket.writableEnded || socket.destroyed) return CLOSED
   let lane = lanes.get(socket)
   if (lane === undefined) {
     const created: Lane = { busy: true, refusing: false, waiting: [] }

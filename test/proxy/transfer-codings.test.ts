@@ -5,6 +5,9 @@
  * the other coding vanished from the message while its bytes stayed: the backend (or the caller)
  * read gzip bytes as the body itself. Now a request naming another coding is refused with 501
  * before anything is sent (nginx does the same), and such a response is a 502, never relayed.
+ * A refusal that closes the connection (its body unread) lingers to discard what the caller still
+ * sends; Node's parser went on reading there, and a request pipelined behind the refusal went
+ * upstream with the endpoint's credentials, its answer never sent: now it is never served.
  * Real peers: a raw caller socket, an mTLS backend that writes exactly the bytes given, curl.
  */
 import { execFile } from 'node:child_process'
@@ -111,6 +114,52 @@ describe('a request naming a transfer coding other than chunked', () => {
         expect(received.length, 'no backend connection').toBe(connectionsBefore)
       }),
       { seed: 0x7e501, numRuns: 40 },
+    )
+  }, 120_000)
+})
+
+describe('an HTTP/1.0 request with Transfer-Encoding', () => {
+  it('is refused with the JSON 400 and Connection: close (RFC 9112 §6.1: its framing is faulty); nothing reaches the backend, not the request written after it either (forward proxy and route mode)', async () => {
+    const authority = `api.partner.test:${backendPort}`
+    for (const target of [`http://${authority}/a`, '/proxy/up/a']) {
+      const connectionsBefore = received.length
+      // A 1.0 hop before the gateway that reads no chunked body would take the second request as part of the first's body, or the reverse.
+      const answer = await exchange(`POST ${target} HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\n\r\n${chunked(`x ${END}`)}GET ${target} HTTP/1.0\r\n\r\n`)
+      const r = parseRawResponse(Buffer.from(answer, 'latin1'))
+      expect(r.status, answer).toBe(400)
+      expect(r.headers.connection).toBe('close')
+      expect(answer.match(/HTTP\/1\.1 /g), 'one answer').toHaveLength(1)
+      expect(JSON.parse(r.body.toString())).toEqual({ errors: [{ msg: 'an HTTP/1.0 request may not carry Transfer-Encoding: its framing is faulty (RFC 9112, section 6.1); send it as HTTP/1.1, or with Content-Length', code: 400 }] })
+      expect(received.length, 'no backend connection').toBe(connectionsBefore)
+    }
+  }, 30_000)
+})
+
+describe('a request pipelined behind a refusal that closes the connection', () => {
+  it('is never sent upstream, whatever the refusal and the way in; the refusal is the one answer (fast-check, 24 runs)', async () => {
+    const authority = `api.partner.test:${backendPort}`
+    const body = `hello ${END}`
+    const cl = `Content-Length: ${body.length}\r\n\r\n${body}`
+    const refusals: Record<string, [number, string]> = {
+      coding: [501, `POST /proxy/up/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked(body)}`],
+      http10: [400, `POST /proxy/up/a HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n${chunked(body)}`],
+      host: [400, `POST /proxy/up/a HTTP/1.1\r\nHost: a b\r\n${cl}`],
+      unrouted: [404, `POST /elsewhere HTTP/1.1\r\nHost: gw\r\n${cl}`],
+      unconfigured: [403, `POST http://other.partner.test/a HTTP/1.1\r\nHost: other.partner.test\r\n${cl}`],
+      expectation: [417, `POST /proxy/up/a HTTP/1.1\r\nHost: gw\r\nExpect: something\r\n${cl}`],
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...Object.keys(refusals)), fc.constantFrom('forward', 'route'), fc.constantFrom('GET', 'DELETE'), async (kind, way, method) => {
+        const [status, first] = refusals[kind] as [number, string]
+        const marker = `/behind-${Math.random().toString(36).slice(2)}`
+        const behind = way === 'forward' ? `${method} http://${authority}${marker} HTTP/1.1\r\nHost: ${authority}\r\n\r\n` : `${method} /proxy/up${marker} HTTP/1.1\r\nHost: gw\r\n\r\n`
+        const answer = await exchange(first + behind)
+        expect(answer.match(/HTTP\/1\.1 \d{3} /g), answer).toEqual([`HTTP/1.1 ${status} `])
+        // A request after the connection closed, on a new one: answered once the backend read it.
+        expect(parseRawResponse(Buffer.from(await exchange(`POST /proxy/up/sentinel HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n${cl}`), 'latin1')).status).toBe(200)
+        expect(received.flat().join('')).not.toContain(marker)
+      }),
+      { seed: 0x7e503, numRuns: 24 },
     )
   }, 120_000)
 })
