@@ -140,7 +140,10 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   const tunnel = tunnelOf(socket)
   // Its spans start at its turn, under the sampler of the snapshot it is served under (traceRequest).
   const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
-  const onDemand = expectsContinue(req) ? () => res.writeContinue() : undefined
+  const continues = expectsContinue(req)
+  // RFC 9110 §10.1.1, §15.2: an HTTP/1.0 request's 100-continue is ignored (its body comes anyway), and a
+  // 1.0 client reads no 1xx: it, or a 1.0 hop before the gateway, took the 100 for the answer.
+  const onDemand = continues && req.httpVersionMinor !== 0 ? () => res.writeContinue() : undefined
   // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
   let run: ProxyRun | undefined
   // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
@@ -171,7 +174,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
     const refusedHead = headRefusal(req)
     if (refusedHead) throw refusedHead
-    if (req.headers.expect !== undefined && !onDemand) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
+    if (req.headers.expect !== undefined && !continues) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)
   } catch (err) {

@@ -3,12 +3,14 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
+import { rawClient } from '../support/raw-client.js'
 
 // `Expect: 100-continue` with the real curl on every way in: `curl -T` of a file, and a
 // 2 MiB POST (curl asks for 100-continue above 1 MiB). The gateway answers the expectation
@@ -86,4 +88,27 @@ describe('Expect: 100-continue with the real curl', () => {
     expect(Number(summary.split(' ')[1])).toBeLessThan(2 * 1024 * 1024)
     expect(JSON.parse(body)).toMatchObject({ errors: [{ code: 403 }] })
   })
+})
+
+describe('Expect: 100-continue on an HTTP/1.0 request', () => {
+  // RFC 9110 §10.1.1 and §15.2: ignored, and no 1xx to an HTTP/1.0 client, which has none: it (or a
+  // 1.0 hop before the gateway) took the 100 for the answer, and each real answer for the next request's.
+  it('gets no 100 Continue: the body the client sent with it arrives, and each answer is its request\'s (raw socket, fast-check, 12 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('forward', 'route'), fc.constantFrom('100-continue', '100-Continue', ' 100-continue '), fc.integer({ min: 1, max: 4096 }), async (way, expectation, size) => {
+        const target = way === 'forward' ? `http://api.partner.test:${upstream.port}` : '/proxy/partner'
+        const body = 'b'.repeat(size)
+        const c = await rawClient(Number(new URL(gw.url).port))
+        // A 1.0 client sends the body at once, and a second request on the kept-alive connection.
+        c.socket.write(`POST ${target}/first HTTP/1.0\r\nConnection: keep-alive\r\nExpect:${expectation}\r\nContent-Type: text/plain\r\nContent-Length: ${size}\r\n\r\n${body}GET ${target}/second HTTP/1.0\r\n\r\n`)
+        await c.closed(15_000)
+        const text = c.received().toString('latin1')
+        expect(text, text).not.toMatch(/HTTP\/1\.\d 1\d\d /)
+        expect(text.match(/HTTP\/1\.1 \d{3} /g), text).toEqual(['HTTP/1.1 200 ', 'HTTP/1.1 200 '])
+        const replies = text.split(/HTTP\/1\.1 200 /).slice(1).map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4)) as EchoReply)
+        expect(replies.map((r) => [r.method, r.bodyLength])).toEqual([['POST', size], ['GET', 0]])
+      }),
+      { seed: 0x100c, numRuns: 12 },
+    )
+  }, 60_000)
 })
