@@ -6,7 +6,7 @@
  * A buffered body is also charged to the process's budget (limits.maxBufferedTotal): the
  * declared length before a byte is read, then each chunk beyond it; over budget → 503.
  */
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import type { BodyHold } from '../runtime/index.js'
@@ -32,6 +32,18 @@ export interface BodyOptions {
 export function hasBody(headers: IncomingHttpHeaders): boolean {
   const length = headers['content-length']
   return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined
+}
+
+/** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
+export const expectsContinue = (req: IncomingMessage): boolean => req.headers.expect !== undefined && /100-continue/i.test(req.headers.expect)
+
+/**
+ * What sends `100 Continue` once the body is needed (BodyOptions.onDemand), if the request asks for it.
+ * Never to HTTP/1.0 (RFC 9110 §10.1.1, §15.2): its 100-continue is ignored, its body comes anyway, and
+ * a 1.0 client, or a 1.0 hop before the gateway, took the 100 for the answer.
+ */
+export function continueSender(req: IncomingMessage, res: ServerResponse): (() => void) | undefined {
+  return expectsContinue(req) && req.httpVersionMinor !== 0 ? () => res.writeContinue() : undefined
 }
 
 /** Wraps an inbound stream (undefined when the request has no body). */

@@ -10,7 +10,7 @@ import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import { hasBody } from './body.js'
+import { continueSender, expectsContinue, hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
@@ -129,8 +129,6 @@ function tooManyPipelined(): GatewayError {
   return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
 }
 
-/** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
-const expectsContinue = (req: IncomingMessage): boolean => req.headers.expect !== undefined && /100-continue/i.test(req.headers.expect)
 
 async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; server: Server }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
@@ -140,10 +138,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   const tunnel = tunnelOf(socket)
   // Its spans start at its turn, under the sampler of the snapshot it is served under (traceRequest).
   const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
-  const continues = expectsContinue(req)
-  // RFC 9110 §10.1.1, §15.2: an HTTP/1.0 request's 100-continue is ignored (its body comes anyway), and a
-  // 1.0 client reads no 1xx: it, or a 1.0 hop before the gateway, took the 100 for the answer.
-  const onDemand = continues && req.httpVersionMinor !== 0 ? () => res.writeContinue() : undefined
+  const onDemand = continueSender(req, res)
   // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
   let run: ProxyRun | undefined
   // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
@@ -174,7 +169,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
     const refusedHead = headRefusal(req)
     if (refusedHead) throw refusedHead
-    if (req.headers.expect !== undefined && !continues) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
+    if (req.headers.expect !== undefined && !expectsContinue(req)) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)
   } catch (err) {
