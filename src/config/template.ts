@@ -46,8 +46,11 @@ export interface TemplateScope {
   claims: Readonly<Record<string, unknown>>
 }
 
-/** Renders a template; returns the name of the first missing value instead of guessing. */
-export function renderTemplate(t: Template, scope: TemplateScope): { value: string } | { missing: string } {
+/**
+ * Renders a template; returns the name of the first missing value instead of guessing, or of a
+ * number claim JSON parsing may have rounded (`inexact`).
+ */
+export function renderTemplate(t: Template, scope: TemplateScope): { value: string } | { missing: string } | { inexact: string } {
   let out = ''
   for (const p of t.parts) {
     if (p.kind === 'text') out += p.text
@@ -62,10 +65,22 @@ export function renderTemplate(t: Template, scope: TemplateScope): { value: stri
       if (v === undefined) return { missing: `fields.${p.name}` }
       out += v
     } else {
-      const v = scope.claims[p.name]
+      // Own claims only: `constructor` the JWT lacks is missing, not Object's function as text.
+      const v = Object.hasOwn(scope.claims, p.name) ? scope.claims[p.name] : undefined
       if (v === undefined || v === null || typeof v === 'object') return { missing: `claims.${p.name}` }
+      if (typeof v === 'number' && !isExactNumber(v)) return { inexact: `claims.${p.name}` }
       out += String(v)
     }
   }
   return { value: out }
+}
+
+/**
+ * Whether a parsed JSON number reads back as the issuer wrote it. Claims are parsed with JSON.parse,
+ * so `12345678901234567891` is already 12345678901234567000 (another account id) and `1e21` writes
+ * as `1e+21`, `-0` as `0`, `1e400` as `Infinity`: past 2^53 every integer may be a rounded neighbour.
+ */
+function isExactNumber(v: number): boolean {
+  if (Number.isSafeInteger(v)) return !Object.is(v, -0)
+  return Number.isFinite(v) && !Number.isInteger(v) && !String(v).includes('e')
 }

@@ -178,6 +178,7 @@ export function renderFields(ctx: Admitted, fields: readonly CompiledField[]): {
   return fields.map((f) => {
     const r = renderTemplate(f.template, scope)
     if ('missing' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}" needs ${r.missing}, which this request does not provide`)
+    if ('inexact' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}": ${r.inexact} is a JSON number a double does not hold exactly (an integer beyond 2^53, exponent notation, -0 or out of range), so its text is lost: the caller's JWT must carry it as a string`)
     // Judged here, before anything is sent: a value undici or percentEncode would reject is the caller's doing (400), not the upstream's (502) or ours (500).
     const problem = wireProblem(f.type, r.value)
     if (problem !== undefined) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}": its value ${problem}`)
