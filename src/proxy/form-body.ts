@@ -27,7 +27,7 @@ export function isFormBody(ctx: Admitted, contentType: string | undefined, why: 
   // `present`, not `stream`: asking for the stream sends 100 Continue before a refusal. An empty
   // form is a form (the gateway adds payload fields to it); nothing else needs judging.
   if (!ctx.outbound.body.present) return isFormContentType(contentType)
-  if (isFormContentType(contentType)) return refuseIfEncoded(ctx, why, 'a form body') && refuseForeignCharset(ctx, contentType as string, why)
+  if (isFormContentType(contentType)) return refuseIfEncoded(ctx, why, 'a form body') && refuseForeignCharset(ctx, contentType as string, why, 'form')
   // Only a POST: Rack's form_data? and cgi.FieldStorage read an untyped POST body as a form, and
   // no common parser an untyped PUT's (`curl -T` sends one).
   if ((contentType === undefined || NO_MEDIA_TYPE.test(contentType)) && ctx.outbound.method === 'POST') {
@@ -64,13 +64,18 @@ const AS_SENT = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'iso-8859-1', 'la
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";,\s]*)/gi
 
 /**
- * True, unless the form's Content-Type names a charset other than UTF-8 or an ASCII one (or more
- * than one): ASP.NET Core decodes a form by its charset (UTF-16 included) and servlets decode
- * names and values with it, so a caller's `acct` in UTF-16 is a parameter there and NUL-laced bytes here.
+ * True, unless the body's Content-Type names a charset other than UTF-8 or an ASCII one (or more
+ * than one); `kind` is what the gateway reads the body as. ASP.NET Core decodes a form by its
+ * charset (UTF-16 included) and servlets decode names and values with it, so a caller's `acct` in
+ * UTF-16 is a parameter there and NUL-laced bytes here. Spring reads JSON in any other charset
+ * through that charset's decoder: in Shift_JIS a backslash the gateway writes (an escape) right
+ * after a character whose UTF-8 ends in byte 0x83 is a kanji's second byte, so a string the
+ * gateway closed stays open, and Jackson stops at the first whole object, before the payload field
+ * the gateway appended.
  */
-function refuseForeignCharset(ctx: Admitted, contentType: string, why: string): true {
+export function refuseForeignCharset(ctx: Admitted, contentType: string, why: string, kind: 'form' | 'JSON'): true {
   const named = [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => (m[1] ?? '').toLowerCase())
   if (named.every((c) => c === named[0] && AS_SENT.has(c))) return true
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
-  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the form body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read forms in: send it as UTF-8`)
+  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the ${kind} body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read ${kind === 'form' ? 'forms' : 'JSON'} in: send it as UTF-8`)
 }

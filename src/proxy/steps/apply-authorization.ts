@@ -8,7 +8,7 @@ import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../co
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, percentEncode } from '../../oauth1/index.js'
-import { contentTypeOf, isFormBody, refuseIfEncoded } from '../form-body.js'
+import { contentTypeOf, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { isMultipart, multipartNames, PHP_LINE_BUFFER } from '../multipart-names.js'
 import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
@@ -59,6 +59,8 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
   }
   if (payload.length > 0 ? isJson(ct) : readsAsJson(ct)) {
     refuseIfEncoded(ctx, payload.length > 0 ? 'sets payload fields' : 'sets query fields', 'a JSON body')
+    // Re-serialised in UTF-8, so a backend decoding another charset reads another document.
+    if (payload.length > 0) refuseForeignCharset(ctx, ct as string, 'sets payload fields', 'JSON')
     const raw = await ctx.outbound.body.bytes()
     const out = setJsonFields(raw, payload, queryKeys.flatMap(jsonPathsOfQueryName))
     return out === raw ? undefined : ctx.outbound.body.replace(out)
