@@ -11,7 +11,7 @@ import { formEncode, percentEncode } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { isMultipart, multipartNames, PHP_LINE_BUFFER } from '../multipart-names.js'
-import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
+import { byteNameMatcher, jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
 import { isJson, readsAsJson, setJsonFields } from './json-payload.js'
@@ -66,12 +66,13 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
     return out === raw ? undefined : ctx.outbound.body.replace(out)
   }
   if (form) {
-    const raw = (await ctx.outbound.body.bytes()).toString('utf8')
+    // Latin-1: one character per byte, so the parameters kept keep their bytes (UTF-8 made U+FFFD of a raw E9).
+    const raw = (await ctx.outbound.body.bytes()).toString('latin1')
     // As in the query: no caller parameter a backend would read as a field's name stays beside it.
-    const kept = removeParameters(raw, parameterMatcher([...queryKeys, ...payload.map((f) => f.key)]))
-    if (payload.length === 0) return kept === raw ? undefined : ctx.outbound.body.replace(Buffer.from(kept))
+    const kept = removeParameters(raw, byteNameMatcher(parameterMatcher([...queryKeys, ...payload.map((f) => f.key)])))
+    if (payload.length === 0) return kept === raw ? undefined : ctx.outbound.body.replace(Buffer.from(kept, 'latin1'))
     const added = formEncode(payload.map((f): [string, string] => [f.key, f.value]))
-    return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`))
+    return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`, 'latin1'))
   }
   if (payload.length > 0) throw new GatewayError('unsupported_payload', `payload field(s) ${payload.map((f) => f.key).join(', ')} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
   if (isMultipart(ct)) return refuseShadowingParts(ctx, queryKeys)
