@@ -7,14 +7,18 @@
  * gateway's closing quote, and Jackson (trailing tokens allowed, its default) stops at the first
  * whole object: the gateway's appended `acct` never reached the backend. The backend here decodes
  * by charset and reads the first whole JSON value, as Spring + Jackson do; the same bytes are also
- * given to real Jackson when a JDK and Jackson are on the machine.
+ * given to real Jackson when a JDK and Jackson are on the machine. A JSON body that is not UTF-8 at
+ * all (a raw Latin-1 `é`) is refused where the gateway re-writes it, rather than sent with U+FFFD.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GatewayError } from '../../src/errors.js'
+import { setJsonFields } from '../../src/proxy/steps/json-payload.js'
 import { startAcctFieldGateway, type AcctFieldGateway } from '../support/acct-field-gateway.js'
 import { send } from '../support/gateway.js'
 
@@ -134,4 +138,29 @@ public class Spring { public static void main(String[] a) throws Exception {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+})
+
+describe('a JSON body the gateway re-writes', () => {
+  const FIELD = [{ key: 'acct', value: '42' }]
+  it('keeps the caller\'s string bytes exactly, or is refused when they are not UTF-8 (seeded)', () => {
+    // Bytes inside a JSON string: no quote, backslash or control character, anything else (invalid UTF-8 too).
+    const inner = fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a.filter((b) => b >= 0x20 && b !== 0x22 && b !== 0x5c)))
+    fc.assert(
+      fc.property(inner, fc.boolean(), (bytes, asPayload) => {
+        const raw = Buffer.concat([Buffer.from('{"name":"'), bytes, Buffer.from('","ACCT":"victim"}')])
+        let out: Buffer
+        try {
+          out = asPayload ? setJsonFields(raw, FIELD) : setJsonFields(raw, [], [['acct']])
+        } catch (err) {
+          expect(err).toBeInstanceOf(GatewayError)
+          expect((err as GatewayError).message).toMatch(/the request body is not valid UTF-8/)
+          // Refused only for bytes that are not UTF-8.
+          expect(Buffer.from(bytes.toString('utf8')).equals(bytes)).toBe(false)
+          return
+        }
+        expect(out.includes(Buffer.concat([Buffer.from('{"name":"'), bytes, Buffer.from('"')]))).toBe(true)
+      }),
+      { seed: 20261207, numRuns: 2000 },
+    )
+  })
 })

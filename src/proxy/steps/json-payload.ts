@@ -6,6 +6,7 @@
  * (JSON.parse would turn 12345678901234567890 into 12345678901234567000, and 1.10 into 1.1).
  * Rules in docs/paths.md.
  */
+import { isUtf8 } from 'node:buffer'
 import { GatewayError } from '../../errors.js'
 import { jsonNameFoldKeys } from '../parameter-names.js'
 import { parseKeepingNumbers } from './json-numbers.js'
@@ -181,6 +182,8 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   for (const parts of readAs) removed = setPath(indexOf, doc as Record<string, unknown>, parts, undefined, parts.join('.')) || removed
   for (const f of fields) setPath(indexOf, doc as Record<string, unknown>, f.key.split('.'), f.value, f.key)
   if (fields.length === 0 && !removed) return raw
+  // Read as UTF-8, a byte that is not (a Latin-1 é) became U+FFFD: re-written, the caller's value would change.
+  if (!isUtf8(raw)) throw new GatewayError('bad_request', `${names}: the request body is not valid UTF-8, which JSON the gateway re-writes must be`)
   try {
     return restore(Buffer.from(JSON.stringify(doc)))
   } catch (e) {
