@@ -72,7 +72,8 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
     const kept = removeParameters(raw, byteNameMatcher(parameterMatcher([...queryKeys, ...payload.map((f) => f.key)])))
     if (payload.length === 0) return kept === raw ? undefined : ctx.outbound.body.replace(Buffer.from(kept, 'latin1'))
     const added = formEncode(payload.map((f): [string, string] => [f.key, f.value]))
-    return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${kept}&${added}`, 'latin1'))
+    // First, as in the query (applyQuery): a parameter limit cuts the caller's, not the gateway's.
+    return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${added}&${kept}`, 'latin1'))
   }
   if (payload.length > 0) throw new GatewayError('unsupported_payload', `payload field(s) ${payload.map((f) => f.key).join(', ')} need a JSON object or form body, not "${ct ?? 'no content type'}"`)
   if (isMultipart(ct)) return refuseShadowingParts(ctx, queryKeys)
@@ -106,13 +107,15 @@ function payloadQueryNames(payload: readonly { key: string }[]): string[] {
 }
 
 /**
- * Adds the field to the raw query, after removing every caller parameter a backend parser
- * would read as the same name (parameter-names.ts); the others keep their exact bytes.
+ * Puts the field first in the raw query, after removing every caller parameter a backend parser
+ * would read as the same name (parameter-names.ts); the others keep their exact bytes. First,
+ * because parsers keep only so many parameters (PHP's max_input_vars, qs's parameterLimit: 1000)
+ * and drop the rest: after 1,000 of the caller's, the field would not be read at all.
  */
 function applyQuery(url: URL, key: string, value: string): void {
   const kept = removeParameters(url.search.slice(1), parameterMatcher([key]))
   const added = `${percentEncode(key)}=${percentEncode(value)}`
-  url.search = kept === '' ? added : `${kept}&${added}`
+  url.search = kept === '' ? added : `${added}&${kept}`
 }
 
 /** Removes the caller's query parameters a backend may read as one of `names`; leaves the URL alone when none. */
@@ -207,7 +210,8 @@ export const applyAuthorization: Step = {
     // Read only when a field edits it: the outbound URL is parsed at its first read (outbound-request.ts).
     // Before the query fields are added, so a query field of the same name stays.
     if (payload.length > 0) dropQueryParameters(ctx.outbound.url, payloadQueryNames(payload))
-    for (const f of query) applyQuery(ctx.outbound.url, f.key, f.value)
+    // Last to first: each goes in front, so they lead the query in the configured order.
+    for (const f of query.toReversed()) applyQuery(ctx.outbound.url, f.key, f.value)
     // All at once: filled one by one, a value spelling another field's placeholder would be filled too.
     if (path.length > 0) applyPath(ctx, path)
     if (payload.length === 0 && query.length === 0) return
