@@ -83,7 +83,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'proxy/connection-guard.ts', lines: 261 },
   { file: 'proxy/listener.ts', lines: 204 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
-  { file: 'proxy/steps/apply-authorization.ts', lines: 216 },
+  { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
   { file: 'store/redis-client.ts', lines: 211 },
   { file: 'store/redis.ts', lines: 239 },
   { file: 'store/sqlite.ts', lines: 228 },

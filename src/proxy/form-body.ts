@@ -79,3 +79,12 @@ export function refuseForeignCharset(ctx: Admitted, contentType: string, why: st
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the ${kind} body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read ${kind === 'form' ? 'forms' : 'JSON'} in: send it as UTF-8`)
 }
+
+/**
+ * `matches` for raw names held as Latin-1 text (one character per byte, so the bytes round-trip
+ * exactly): true when the name's bytes match read as Latin-1 or as UTF-8, the two ways a backend
+ * may decode a form's raw non-ASCII bytes.
+ */
+export function byteNameMatcher(matches: (rawName: string) => boolean): (latin1Name: string) => boolean {
+  return (name) => matches(name) || (/[\x80-\xff]/.test(name) && matches(Buffer.from(name, 'latin1').toString('utf8')))
+}

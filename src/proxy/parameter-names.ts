@@ -130,15 +130,6 @@ export function parameterMatcher(names: readonly string[]): (rawName: string) =>
   }
 }
 
-/**
- * `matches` for raw names held as Latin-1 text (one character per byte, so the bytes round-trip
- * exactly): true when the name's bytes match read as Latin-1 or as UTF-8, the two ways a backend
- * may decode a form's raw non-ASCII bytes.
- */
-export function byteNameMatcher(matches: (rawName: string) => boolean): (latin1Name: string) => boolean {
-  return (name) => matches(name) || (/[\x80-\xff]/.test(name) && matches(Buffer.from(name, 'latin1').toString('utf8')))
-}
-
 /** True when a backend may read the raw name (its first key) as one that starts with `prefix` (lower-case). */
 export function readsWithPrefix(rawName: string, prefix: string): boolean {
   if (PLAIN_NAME.test(rawName)) return rawName.toLowerCase().startsWith(prefix)

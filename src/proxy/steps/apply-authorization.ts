@@ -8,10 +8,11 @@ import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../co
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { formEncode, percentEncode } from '../../oauth1/index.js'
-import { contentTypeOf, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
+import { dropCookies } from '../field-cookies.js'
+import { byteNameMatcher, contentTypeOf, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { isMultipart, multipartNames, PHP_LINE_BUFFER } from '../multipart-names.js'
-import { byteNameMatcher, jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
+import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
 import { isJson, readsAsJson, setJsonFields } from './json-payload.js'
@@ -124,29 +125,6 @@ function dropQueryParameters(url: URL, names: readonly string[]): void {
   if (raw === '') return
   const kept = removeParameters(raw, parameterMatcher(names))
   if (kept !== raw) url.search = kept
-}
-
-/**
- * Removes the caller's cookies a backend may read as a query or payload field: PHP without a
- * php.ini (the official container images) has no request_order, so `$_REQUEST` follows
- * variables_order "EGPCS" and a cookie `acct` wins over the query's and the body's `acct`.
- * Cookie pieces are split on ";" as PHP splits them; names are judged like parameter names.
- */
-function dropCookies(ctx: Admitted, names: readonly string[]): void {
-  const header = ctx.outbound.headers.cookie
-  if (header === undefined) return
-  const text = Array.isArray(header) ? header.join('; ') : header
-  const drop = parameterMatcher(names)
-  const pieces = text.split(';')
-  const kept = pieces.filter((piece) => {
-    const eq = piece.indexOf('=')
-    return !drop((eq === -1 ? piece : piece.slice(0, eq)).trim())
-  })
-  if (kept.length === pieces.length) return
-  // A filtered copy, not a delete (a delete makes the headers object a slow dictionary).
-  const { cookie: _dropped, ...rest } = ctx.outbound.headers
-  const left = kept.map((p) => p.trim()).filter((p) => p !== '').join('; ')
-  ctx.outbound.headers = left === '' ? rest : Object.assign(rest, { cookie: left })
 }
 
 /**
