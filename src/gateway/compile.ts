@@ -48,29 +48,25 @@ export interface Gateway {
   readonly listenerTls: ListenerTls
   /** `interception`'s CA as read and checked for this snapshot: CONNECT mints with exactly this one. */
   readonly interception?: InterceptionCa
+  /** The listeners' client CAs, OTLP and Redis TLS files outside their validity at compile time (tlsFileDateFaults): warned of on adoption. */
+  readonly datedTlsFiles: readonly ConfigProblem[]
   close(): Promise<void>
 }
 
 /** What `check` (and the console's draft validator) report: every bundle, the clock's verdict on them, the listeners' files. */
 export function checkConfig(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; problems: ConfigProblem[] } {
   const parts = compileParts(config, now)
-  // Expired or not-yet-valid bundles only degrade their endpoint in `serve`; `check` still fails on them.
-  return { reports: parts.inspection.reports, problems: [...parts.problems, ...parts.inspection.degraded] }
+  // Expired or not-yet-valid bundles and TLS files only degrade what they serve in `serve`; `check` still fails on them.
+  return { reports: parts.inspection.reports, problems: [...parts.problems, ...parts.inspection.degraded, ...parts.inspection.dated] }
 }
 
-/**
- * What would stop a start (or a reload) on this config, and the listeners' TLS it would
- * serve: the verdict of compileGateway without building upstreams (the `--workers` primary's).
- */
+/** What would stop a start (or a reload) on this config, and the listeners' TLS it would serve: compileGateway's verdict without upstreams (the `--workers` primary's). */
 export function startProblems(config: GatewayConfig, now?: Date): { problems: ConfigProblem[]; listenerTls: ListenerTls } {
   const parts = compileParts(config, now)
   return { problems: parts.problems, listenerTls: parts.listeners.tls }
 }
 
-/**
- * Every check a start makes of a loaded config, each problem collected: `check`, the
- * console's draft validator and a start or reload (compileGateway) read the same verdict.
- */
+/** Every check a start makes of a loaded config, each problem collected: `check`, the console's draft validator and a start or reload (compileGateway) read the same verdict. */
 function compileParts(config: GatewayConfig, now?: Date) {
   const inspection = inspectEndpoints(config, now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
@@ -121,6 +117,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     sealers,
     listenerTls: listeners.tls,
     ...(interception ? { interception } : {}),
+    datedTlsFiles: inspection.dated,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

@@ -6,6 +6,7 @@
 import type { SecureContext } from 'node:tls'
 import { readConfigFile, concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
+import { tlsFileDateFaults } from './dated-tls-files.js'
 import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
 
 /** `listen.tls` and `admin.tls`, files read and checked (absent when the listener is plain HTTP). */
@@ -47,6 +48,8 @@ export interface Inspection {
   problems: ConfigProblem[]
   /** Problems of the clock at `now` (expired, not yet valid): only that endpoint degrades; `check` fails. */
   degraded: ConfigProblem[]
+  /** The listeners' client CAs, OTLP and Redis TLS files outside their validity at `now` (tlsFileDateFaults): `check` fails; a start warns. */
+  dated: ConfigProblem[]
   /** The interception CA, read once here: compile hands these bytes to the snapshot's minter. */
   interception?: InterceptionCa
 }
@@ -78,7 +81,8 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
   }
   const interception = config.interception ? inspectInterceptionCa(config.interception, now, found) : undefined
   const conceal = (problems: ConfigProblem[]): ConfigProblem[] => concealSecretValues(problems, config.references)
-  return { reports, bundles, contexts, problems: conceal(found.problems), degraded: conceal(found.degraded), ...(interception ? { interception } : {}) }
+  const dated = tlsFileDateFaults(config, now)
+  return { reports, bundles, contexts, problems: conceal(found.problems), degraded: conceal(found.degraded), dated, ...(interception ? { interception } : {}) }
 }
 
 /** One client bundle: loaded, its validity at `now`, its SecureContext; ok when nothing but the clock is wrong. */

@@ -1,5 +1,6 @@
 /** Process-lifetime state (store, observer, buffered-body budget) apart from the config snapshot a reload swaps. */
-export { adoptConfig, createRuntime, createStoreFile, needsStore, restartBaseline, restartOnlyChanges, storeLocationChanges, storeOpenProblems, type RestartBaseline, type Runtime, type RuntimeOptions } from './runtime.js'
+export { adoptConfig, createRuntime, createStoreFile, restartBaseline, restartOnlyChanges, storeLocationChanges, storeOpenProblems, type RestartBaseline, type Runtime, type RuntimeOptions } from './runtime.js'
+export { needsStore } from '../config/index.js'
 export type { Observer } from './observer.js'
 export { redisStoreOptions } from './redis-options.js'
 export { storeStartProblems } from './store-start-problems.js'

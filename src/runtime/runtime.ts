@@ -5,7 +5,7 @@
  * A reload goes through prepare() exactly as the start did, so it is accepted when a fresh
  * start with the same file would be, and then opens what that start would have opened.
  */
-import type { GatewayConfig, StoreSettings } from '../config/index.js'
+import { needsStore, type GatewayConfig, type StoreSettings } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
@@ -42,11 +42,6 @@ export interface Runtime {
   /** Where the snapshot's caller bearers live; undefined when it has no caller apps. */
   bearerStores(gateway: Gateway): BearerStores | undefined
   close(): Promise<void>
-}
-
-/** True when the config keeps anything in the store. */
-export function needsStore(config: GatewayConfig): boolean {
-  return config.callers.enabled || config.profiles.some((p) => p.token.mode === 'per_user')
 }
 
 // What a running process cannot change: its sockets and its tracer, fixed at start.

@@ -5,11 +5,10 @@
  * `store.redis.tls` files then, and the SQLite store refuses a file it could not open with
  * sqliteFileProblem's words (the file is not created to find out).
  */
-import type { GatewayConfig } from '../config/index.js'
+import { needsStore, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { sqliteFileProblem } from '../store/index.js'
 import { redisStoreOptions } from './redis-options.js'
-import { needsStore } from './runtime.js'
 
 /** An unreadable `store.redis.tls` file, or a SQLite `store.file` that cannot be opened, of a config whose start opens the store. */
 export function storeStartProblems(config: GatewayConfig): readonly ConfigProblem[] {

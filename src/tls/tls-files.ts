@@ -6,6 +6,7 @@
  * only when it connects, so without this such files fail late or silently.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { anchorsDateFault, clientChainDateFaults } from './validity.js'
 
 /** One file of a TLS setting, read: its path (for messages) and its text. */
 export interface PemFile {
@@ -49,6 +50,24 @@ export function tlsFileProblems(files: TlsFiles): TlsFileProblem[] {
     problems.push({ field: 'key', file: key.file, msg: `private key does not match the certificate in ${cert?.file ?? ''}` })
   }
   return problems
+}
+
+/**
+ * The problems of `files` that arrive with time, at `now` (ms): a CA file none of whose
+ * certificates is valid (it anchors nothing), and each certificate of a `cert` file (the
+ * client certificate, then the intermediates it sends) expired or not yet valid. A file that
+ * tlsFileProblems refuses gives none here. `check` fails on these; a start and a reload go on
+ * (the peer refuses the handshake, as it would when the date passes while the gateway runs).
+ */
+export function tlsFileDateProblems(files: Pick<TlsFiles, 'ca' | 'cert'>, now: number): TlsFileProblem[] {
+  const { ca, cert } = files
+  const caCerts = ca && readCertificates(ca.pem)
+  const caFault = Array.isArray(caCerts) ? anchorsDateFault(caCerts, now) : undefined
+  const certs = cert && readCertificates(cert.pem)
+  return [
+    ...(ca && caFault !== undefined ? [{ field: 'ca' as const, file: ca.file, msg: caFault }] : []),
+    ...(cert && Array.isArray(certs) ? clientChainDateFaults(certs, now).map((msg) => ({ field: 'cert' as const, file: cert.file, msg })) : []),
+  ]
 }
 
 /** The certificates of a PEM file's text, or why there are none to use. */

@@ -63,6 +63,27 @@ function chainFault(p: Period, now: number): ValidityFault | undefined {
   return undefined
 }
 
+/**
+ * Why the certificates of a client certificate file (leaf first, then the intermediates it
+ * sends) cannot be presented at `now`, in a bundle's words: one sentence per certificate
+ * outside its validity period.
+ */
+export function clientChainDateFaults(certs: readonly X509Certificate[], now: number): string[] {
+  return certs.flatMap((c, i) => chainFault(periodOf(c, i === 0 ? 'client' : 'intermediate'), now)?.msg ?? [])
+}
+
+/** Why no certificate of a CA file can anchor a chain at `now` (every one outside its validity period), or undefined. */
+export function anchorsDateFault(certs: readonly X509Certificate[], now: number): string | undefined {
+  const listed = noneValid(certs.map((c) => periodOf(c, 'root')), now)
+  return listed === undefined ? undefined : `no certificate in it is valid now: ${listed}`
+}
+
+/** `no certificate is valid now: "<subject>" expired on <date>; …` when every period excludes `now`. */
+function noneValid(periods: readonly Period[], now: number): string | undefined {
+  if (periods.length === 0 || periods.some((r) => now >= r.from && now <= r.until)) return undefined
+  return periods.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
+}
+
 /** Reads the validity periods of `bundle`; `systemRoots` means a server may also chain to the system's roots. */
 export function bundleValidity(bundle: Bundle, o: { systemRoots: boolean }): BundleValidity {
   const chain = [periodOf(bundle.leaf, 'client'), ...bundle.chain.map((c) => periodOf(c, 'intermediate')), ...(bundle.clientRoot ? [periodOf(bundle.clientRoot, 'root')] : [])]
@@ -72,10 +93,8 @@ export function bundleValidity(bundle: Bundle, o: { systemRoots: boolean }): Bun
   const crls = (bundle.crls ?? []).flatMap((c) => c.periods.map((p) => ({ file: c.file, issuer: p.issuer, from: p.from, until: p.until ?? Infinity })))
   const evaluate = (now: number): ValidityFault[] => {
     const out = chain.flatMap((p) => chainFault(p, now) ?? [])
-    if (roots.length > 0 && !roots.some((r) => now >= r.from && now <= r.until)) {
-      const listed = roots.map((r) => `"${r.subject}" ${now > r.until ? `expired on ${iso(r.until)}` : `not valid before ${iso(r.from)}`}`).join('; ')
-      out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
-    }
+    const listed = noneValid(roots, now)
+    if (listed !== undefined) out.push({ reason: 'server_roots_not_valid', field: 'roots', msg: `no server root is valid now: ${listed}` })
     for (const c of crls) {
       if (now > c.until) out.push({ reason: 'server_crl_not_valid', field: 'crl', msg: `the CRL of "${c.issuer}" (${c.file}) expired on ${iso(c.until)} (its nextUpdate): no server can be verified until a fresh CRL is in place` })
       else if (now < c.from) out.push({ reason: 'server_crl_not_valid', field: 'crl', msg: `the CRL of "${c.issuer}" (${c.file}) is not valid before ${iso(c.from)} (its thisUpdate)` })
