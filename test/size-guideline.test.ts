@@ -51,7 +51,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 82 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 65 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
-  { file: 'ops/ops.ts', fn: 'createOps', lines: 58 },
+  { file: 'ops/ops.ts', fn: 'createOps', lines: 56 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
   { file: 'ops/upstream-facts.ts', fn: 'observeUpstream', lines: 60 },
@@ -84,7 +84,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'proxy/listener.ts', lines: 204 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
   { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
-  { file: 'store/redis-client.ts', lines: 211 },
+  { file: 'store/redis-client.ts', lines: 209 },
   { file: 'store/redis.ts', lines: 239 },
   { file: 'store/sqlite.ts', lines: 228 },
 ]

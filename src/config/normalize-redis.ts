@@ -6,12 +6,33 @@ import type { HostPort, RedisSettings } from './types.js'
 const optional = <K extends string>(key: K, value: string | undefined): { [P in K]?: string } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: string }
 
-function hostPorts(v: unknown): HostPort[] {
-  return (Array.isArray(v) ? v : []).map((text) => {
+/** `host:port` entries (the schema checked their form); a port outside 1–65535 is reported at its entry. */
+function hostPorts(v: unknown, path: string[], report: Report): HostPort[] {
+  return (Array.isArray(v) ? v : []).map((text, i) => {
     const s = String(text)
     const at = s.lastIndexOf(':')
-    return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(at + 1)) }
+    const port = Number(s.slice(at + 1))
+    if (!(port >= 1 && port <= 65535)) report([...path, i], `port ${port} is not a TCP port (1–65535)`)
+    return { host: s.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port }
   })
+}
+
+/**
+ * Why a Redis URL cannot be opened, or undefined: the store would refuse it at start with no
+ * key to name (or, with a database that is not a number, fail every command in the
+ * background). The text is never echoed: it may carry a password.
+ */
+function redisUrlProblem(url: string): string | undefined {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return 'is not a valid URL (expected redis://host:port or rediss://host:port/db; a port is 1–65535)'
+  }
+  if (u.hostname === '') return 'names no host (expected redis://host:port)'
+  if (u.port === '0') return 'port 0 is not a TCP port (1–65535)'
+  if (!/^\/?(\d+)?$/.test(u.pathname)) return 'path must be a database number (/0, /1, …) or nothing'
+  return undefined
 }
 
 function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): NonNullable<RedisSettings['tls']> {
@@ -20,15 +41,23 @@ function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): 
   return { ...path('ca'), ...path('cert'), ...path('key'), ...optional('keyPassphrase', str(t.keyPassphrase)), ...optional('serverName', str(t.serverName)) }
 }
 
+/** Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem), or one without TLS when `redis.tls` is given. */
+function checkTopology(r: Raw, url: string | undefined, topologies: number, kind: string, report: Report): void {
+  if (kind === 'redis' && topologies !== 1) {
+    report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
+  }
+  const urlProblem = url === undefined || kind !== 'redis' ? undefined : redisUrlProblem(url)
+  if (urlProblem !== undefined) report(['url'], urlProblem)
+  else if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+}
+
 /** Normalises `store.redis`; `url` is the store's URL (a single server), when given. */
 export function normalizeRedis(r: Raw, url: string | undefined, kind: string, abs: (p: string) => string, report: Report): RedisSettings {
   const sentinel = r.sentinel === undefined ? undefined : obj(r.sentinel)
   const cluster = r.cluster === undefined ? undefined : obj(r.cluster)
-  const topologies = [url, sentinel, cluster].filter((x) => x !== undefined).length
-  if (kind === 'redis' && topologies !== 1) {
-    report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
-  }
-  if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+  checkTopology(r, url, [url, sentinel, cluster].filter((x) => x !== undefined).length, kind, report)
+  // Addresses the store does not open (another kind) are not judged.
+  const opened: Report = kind === 'redis' ? report : () => undefined
   const acknowledgeTimeoutMs = parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s')
   const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
   // WAIT is a command: it must be able to wait its full time within the command timeout.
@@ -43,7 +72,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     ...(sentinel !== undefined
       ? {
           sentinel: {
-            addresses: hostPorts(sentinel.addresses),
+            addresses: hostPorts(sentinel.addresses, ['sentinel', 'addresses'], opened),
             primaryName: String(sentinel.primaryName),
             ...optional('username', str(sentinel.username)),
             ...optional('password', str(sentinel.password)),
@@ -51,7 +80,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
           },
         }
       : {}),
-    ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes) } } : {}),
+    ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes, ['cluster', 'nodes'], opened) } } : {}),
     // A Sentinel deployment has replicas by definition: wait for one unless told otherwise.
     replicasToAcknowledge: (r.replicasToAcknowledge as number | undefined) ?? (sentinel !== undefined ? 1 : 0),
     acknowledgeTimeoutMs,

@@ -256,7 +256,7 @@ const store = {
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). A path `serve` cannot open (its folder missing and not creatable, or not writable; a folder; a file that is not a SQLite database) is a config error when the store opens, and in `check`. Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
-    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`); `rediss://` for TLS; put a password in via `${env:…}`.' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`): `redis://host:port/db`, the path a database number or nothing; `rediss://` for TLS; put a password in via `${env:…}`.' },
     keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
     redis: redisStore,
     sealKeys: {

@@ -6,6 +6,8 @@
  * evaluated against the clock when asked.
  */
 import { X509Certificate } from 'node:crypto'
+import type { Logger } from 'pino'
+import { formatProblem } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { notAfter, notBefore, type Bundle, type InterceptionCaFault, type ValidityReason } from '../tls/index.js'
 import type { CertificateKind, CertificateValidity } from './metrics.js'
@@ -133,4 +135,12 @@ export function degradationMessages(gateway: Gateway, now = Date.now()): { endpo
       return refusal ? [{ endpoint: e.name, reason: refusal.reason, msg: refusal.message }] : []
     }),
   )
+}
+
+/** Warns of what snapshot `g` serves degraded at adoption: endpoints, TLS files (in check's words, the line `check` prints), the interception CA. */
+export function logDegradations(logger: Logger, g: Gateway): void {
+  for (const d of degradationMessages(g)) logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
+  for (const p of g.datedTlsFiles) logger.warn({ key: p.key, file: p.file, problem: formatProblem(p) }, 'TLS file degraded: a certificate outside its validity; only what this file serves is affected (caller certificates, span export or the store), the rest serves')
+  const ca = interceptionDegradation(g)
+  if (ca) logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
 }

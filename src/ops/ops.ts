@@ -6,14 +6,13 @@
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { ConfigSource, GatewayConfig } from '../config/index.js'
-import { formatProblem } from '../errors.js'
 import type { ConnectInfo, Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts, type HandshakeRecorder } from './admin-facts.js'
-import { certificateValidities, degradationMessages, interceptionDegradation } from './certificates.js'
+import { certificateValidities, logDegradations } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { logConfigWarnings } from './config-warnings.js'
 import { createLog, type GatewayLog } from './log.js'
@@ -138,12 +137,8 @@ export function createOps(o: OpsOptions = {}): Ops {
     current = g
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateValidity(certificateValidities(g))
-    for (const d of degradationMessages(g)) log.logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
+    logDegradations(log.logger, g)
     if (!o.worker) logConfigWarnings(log.logger, g.config)
-    // In check's words (the same line `check` prints), once per adoption like `endpoint degraded`.
-    for (const p of g.datedTlsFiles) log.logger.warn({ key: p.key, file: p.file, problem: formatProblem(p) }, 'TLS file degraded: a certificate outside its validity; only what this file serves is affected (caller certificates, span export or the store), the rest serves')
-    const ca = interceptionDegradation(g)
-    if (ca) log.logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
   }
   return {
     metrics,

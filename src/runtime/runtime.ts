@@ -10,7 +10,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { redisStoreOptions } from './redis-options.js'
-import { openStore, SqliteDriverError, type Store, type StoreConfig } from '../store/index.js'
+import { openStore, RedisSettingError, SqliteDriverError, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
 import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
 
@@ -134,14 +134,18 @@ export function storeOpenProblems(config: GatewayConfig, open: (c: StoreConfig) 
   }
 }
 
-/** Opens `config`'s store; refuses in check's words (storeStartProblems): a SQLite file it cannot open at `store.file` (a driver that cannot load is no fault of that key). */
+/** The config key of each Redis setting the store can refuse (RedisSettingError). */
+const REDIS_SETTING_KEYS: Record<RedisSettingError['setting'], string> = { url: 'store.url' }
+
+/** Opens `config`'s store; refuses in check's words at the key to blame: a SQLite file it cannot open at `store.file` (a driver that cannot load is no key's fault), a Redis setting at its own (`store.url`). */
 function openStoreOf(config: GatewayConfig, open: (c: StoreConfig) => Store): Store {
   const settings = storeConfigOf(config)
   try {
     return open(settings)
   } catch (e) {
-    if (settings.kind !== 'sqlite' || e instanceof ConfigError || e instanceof SqliteDriverError) throw e
-    throw new ConfigError([{ file: config.file, line: 0, column: 0, key: 'store.file', msg: e instanceof Error ? e.message : String(e) }])
+    const key = e instanceof RedisSettingError ? REDIS_SETTING_KEYS[e.setting] : settings.kind === 'sqlite' && !(e instanceof SqliteDriverError) ? 'store.file' : undefined
+    if (key === undefined || e instanceof ConfigError) throw e
+    throw new ConfigError([{ file: config.file, line: 0, column: 0, key, msg: e instanceof Error ? e.message : String(e) }])
   }
 }
 

@@ -7,11 +7,9 @@
 import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
+import { RedisSettingError } from './redis-setting-error.js'
 
-/**
- * ioredis, loaded when the first Redis client is made: a gateway on SQLite never keeps its
- * code (~2.4 MB of heap) alive, and every major collection marks a heap that much smaller.
- */
+/** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
 
 /** A `host:port` pair of a Sentinel or a Cluster seed node. */
@@ -202,10 +200,10 @@ function describeUrl(url: string): string {
     u = new URL(url)
   } catch {
     // Never echo the text: it may carry a password.
-    throw new TypeError('redis store: url is not a valid URL (expected redis://host:port)')
+    throw new RedisSettingError('url', 'redis store: url is not a valid URL (expected redis://host:port)')
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new TypeError(`redis store: url scheme must be redis: or rediss:, got ${u.protocol}`)
+    throw new RedisSettingError('url', `redis store: url scheme must be redis: or rediss:, got ${u.protocol}`)
   }
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
 }

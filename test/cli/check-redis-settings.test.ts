@@ -1,0 +1,72 @@
+/**
+ * A Redis store setting the store cannot open is named at its own key, by `check`, a start and
+ * the `--workers` primary's verdict alike (README `check` row): a `store.url` that is not a URL
+ * (a port past 65535), or whose path is no database number, and a Sentinel address or Cluster
+ * node whose port is not a TCP port. `check` once passed them all; a start then stopped on the
+ * URL with the store's own words and no key (the primary said `store:`), and started on the
+ * others with a store that never became ready. The URL is never echoed: it may hold a password.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCheck } from '../../src/cli/check.js'
+import { startGateway } from '../../src/cli/gateway-root.js'
+import { describeError } from '../../src/cli/options.js'
+import { loadConfig, type GatewayConfig } from '../../src/config/index.js'
+import { storeOpenProblems } from '../../src/runtime/index.js'
+import { createTestPki, clientTlsYaml, type TestPki } from '../support/pki.js'
+
+let pki: TestPki
+let run = 0
+beforeAll(async () => {
+  pki = await createTestPki()
+})
+afterAll(() => pki?.cleanup())
+
+const APP = 'callers:\n  apps:\n    - { clientId: bot, hs256Secret: "0123456789abcdef0123456789abcdef", audience: https://gw.example, endpoints: [partner] }\n'
+
+/** A config whose caller apps open the Redis store `store` describes (YAML under `store:`). */
+function configWith(store: string): string {
+  const endpoint = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: ${clientTlsYaml(pki)}\n`
+  return pki.write(`redis-${++run}.yaml`, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n${APP}store:\n  kind: redis\n${store}${endpoint}`)
+}
+
+/** What the start `serve` makes prints, or 'started'. */
+async function startLine(file: string): Promise<string> {
+  try {
+    const gw = await startGateway({ configFile: file })
+    await gw.close()
+    return 'started'
+  } catch (e) {
+    return describeError(e)
+  }
+}
+
+const CASES = [
+  { store: '  url: "redis://:pa55word-7@127.0.0.1:99999/0"\n', key: 'store.url', line: 8, msg: 'is not a valid URL (expected redis://host:port or rediss://host:port/db; a port is 1–65535)' },
+  { store: '  url: redis://127.0.0.1:6390/sessions\n', key: 'store.url', line: 8, msg: 'path must be a database number (/0, /1, …) or nothing' },
+  { store: '  url: redis://127.0.0.1:0\n', key: 'store.url', line: 8, msg: 'port 0 is not a TCP port (1–65535)' },
+  { store: '  redis:\n    sentinel: { primaryName: main, addresses: ["127.0.0.1:26379", "127.0.0.1:99999"] }\n', key: 'store.redis.sentinel.addresses[1]', line: 9, msg: 'port 99999 is not a TCP port (1–65535)' },
+  { store: '  redis:\n    cluster: { nodes: ["127.0.0.1:0"] }\n', key: 'store.redis.cluster.nodes[0]', line: 9, msg: 'port 0 is not a TCP port (1–65535)' },
+]
+
+describe('Redis store settings the store cannot open', () => {
+  it('fail check at their key and line, and stop the start with that very line', async () => {
+    for (const c of CASES) {
+      const file = configWith(c.store)
+      const check = runCheck(file)
+      const expected = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${c.line}:\\d+: ${c.key.replace(/[.[\]]/g, '\\$&')}: `)
+      const lines = check.output.split('\n').filter((l) => expected.test(l))
+      expect({ key: c.key, ok: check.ok, lines: lines.map((l) => l.replace(expected, '')) }, check.output).toEqual({ key: c.key, ok: false, lines: [c.msg] })
+      expect(check.output).not.toContain('pa55word-7')
+      const start = await startLine(file)
+      expect({ key: c.key, start }).toEqual({ key: c.key, start: lines[0] })
+    }
+  }, 60_000)
+
+  it('a URL the store still refuses is blamed on store.url, not on `store` (the --workers primary) or on no key (a start)', () => {
+    const loaded = loadConfig(configWith('  url: redis://127.0.0.1:6390/0\n'))
+    // The store's own refusal, should a URL pass the load: the text as a start with `${env:}` could not have checked it.
+    const config: GatewayConfig = { ...loaded, store: { ...loaded.store, url: 'redis://[::1' } }
+    const problems = storeOpenProblems(config)
+    expect(problems.map((p) => [p.key, p.msg])).toEqual([['store.url', 'redis store: url is not a valid URL (expected redis://host:port)']])
+  })
+})
