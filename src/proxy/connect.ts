@@ -111,9 +111,9 @@ export function createConnectHandler(o: ConnectOptions) {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
-      // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent).
+      // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent); one behind a refused pipeline gets nothing written (the answers before it go out, then the connection closes).
       if (e.reason === 'caller_aborted') socket.destroy()
-      else (o.onTunnel?.('refused'), writeRawError(socket, e, 'proxy'))
+      else (o.onTunnel?.('refused'), e.reason === 'too_many_pipelined' || writeRawError(socket, e, 'proxy'))
       // The cause of a 500 reaches the log through the access line (its stack), never the caller.
       o.onDone?.(record(statusOf(e.reason, 'proxy'), e))
     })

@@ -27,7 +27,7 @@ import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
-import { closingAfterUpgrade, enter, leave, MAX_WAITING } from './pipelined.js'
+import { closingAfterUpgrade, enter, leave, tooManyPipelined } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -123,12 +123,6 @@ function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id']
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
 }
-
-/** One request more than MAX_WAITING pipelined behind an unanswered one (pipelined.ts). */
-function tooManyPipelined(): GatewayError {
-  return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
-}
-
 
 async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; server: Server }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()

@@ -12,6 +12,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { GatewayError } from '../errors.js'
+import { callerAborted } from './outcome.js'
 
 /** Requests of one connection that may wait behind the one being served. */
 export const MAX_WAITING = 16
@@ -78,12 +80,24 @@ export function connectTurn(socket: Duplex): true | Promise<boolean> | 'closing'
   return new Promise<boolean>((resolve) => waiting.push(resolve))
 }
 
-/** Runs a CONNECT's `answer` in its turn (connectTurn); not at all when the connection closes or is closing first. */
+/** One request more than MAX_WAITING pipelined behind an unanswered one, or any after it on the connection (which closes). */
+export function tooManyPipelined(): GatewayError {
+  return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
+}
+
+/**
+ * Runs a CONNECT's `answer` in its turn (connectTurn). A CONNECT left unserved is accounted for
+ * like a request would be, by throwing why: `too_many_pipelined` behind a request refused for
+ * pipelining too many (nothing may be written: the answers before it are still going out, and
+ * the connection closes after them), `caller_aborted` when the connection closed or began
+ * closing while it waited.
+ */
 export async function inConnectTurn(socket: Duplex, answer: () => Promise<void>): Promise<void> {
   const turn = connectTurn(socket)
   // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
-  if (turn === 'closing') return void socket.pause()
-  if (turn === true || (await turn)) return answer()
+  if (turn === 'closing') throw (socket.pause(), tooManyPipelined())
+  if (turn !== true && !(await turn)) throw callerAborted()
+  return answer()
 }
 
 /** The request that had the turn is answered: the next one waiting (if any) gets it. */
