@@ -2,7 +2,7 @@
  * Which log lines an unauthenticated client can cause at will, and their cap (line-cap.ts,
  * `logging.callerFaults`): a request or handshake that ended in a caller's fault with no caller
  * authenticated, a limit that closed a slow client, an admin request refused by the parser.
- * Failures on the gateway's or an upstream's side (5xx reasons but CLIENT_CAUSED_5XX's, `internal` with its stack) and
+ * A failed pass-through dial is one too (isPassThroughDialFailure). Other failures on the gateway's or an upstream's side (5xx reasons but CLIENT_CAUSED_5XX's, `internal` with its stack) and
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
@@ -35,6 +35,14 @@ const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>(
   REASONS.filter((r) => !PER_EVENT.has(r) && (STATUS[r] === 'challenge' || (STATUS[r] as number) < 500 || CLIENT_CAUSED_5XX.has(r))),
 )
 
+/**
+ * A CONNECT's own line with an upstream reason: a pass-through dial that failed (an intercepted
+ * CONNECT dials nothing; its inner requests' lines carry their own method). The destination's
+ * failure, not the gateway's, and its caller picks which allowed destination and how often:
+ * without an authenticated caller, a loop to a dead one would write a warn line each, unbounded.
+ */
+const isPassThroughDialFailure = (r: RequestRecord, reason: Reason): boolean => r.method === 'CONNECT' && reason.startsWith('upstream_')
+
 /** What a capped line is: a finished request's access line, a failed handshake's, or a limit's line. */
 export type FaultKind = 'request' | 'tls_handshake' | 'limit'
 
@@ -61,7 +69,7 @@ export function capCallerFaultLines(log: GatewayLog, settings: () => LineCapSett
   return {
     accessAllowed(r) {
       const reason = r.error?.reason
-      if (reason === undefined || r.facts.caller !== undefined || !CALLER_FAULTS.has(reason)) return true
+      if (reason === undefined || r.facts.caller !== undefined || !(CALLER_FAULTS.has(reason) || isPassThroughDialFailure(r, reason))) return true
       return allowed('proxy', r.handshake ? 'tls_handshake' : 'request', reason, r.clientAddress)
     },
     allowed,
