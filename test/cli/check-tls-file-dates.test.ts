@@ -1,8 +1,8 @@
 /**
  * The dates of the TLS files besides endpoint bundles (README "Degraded endpoints"): a listener's
  * `clientCa`, `tracing.otlp.tls` and `store.redis.tls` whose certificates are expired or not yet
- * valid fail `check`, one line per certificate naming the file and key; a start (and so a
- * reload) goes on, as with an expired bundle, and warns with `check`'s very line. A CA file
+ * valid fail `check`, one line per certificate naming the file and key; a start (and a reload,
+ * and the `--workers` primary's verdict) goes on, as with an expired bundle, and warns with `check`'s very line. A CA file
  * that still holds one valid certificate (a rotation: the old CA kept beside the new) is fine.
  */
 import { mkdirSync } from 'node:fs'
@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
 import { startGateway } from '../../src/cli/gateway-root.js'
+import { loadConfig } from '../../src/config/index.js'
+import { startProblems } from '../../src/gateway/index.js'
 import { createLog, createOps } from '../../src/ops/index.js'
 import { prepareParityPki, writeParityConfig, type ParityTarget } from '../support/parity-config.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -75,6 +77,8 @@ describe('TLS files outside their validity', () => {
         expect({ target, when, started: start.started }).toEqual({ target, when, started: true })
         const warned = start.lines.filter((l) => l.level === 'warn' && l.key === target).map((l) => l.problem)
         expect({ target, warned }).toEqual({ target, warned: lines })
+        // The verdict a reload (and the --workers primary) reads: accepted, as the start was.
+        expect({ target, reload: startProblems(loadConfig(config)).problems }).toEqual({ target, reload: [] })
       }
     }
   }, 120_000)
