@@ -81,7 +81,6 @@ const FILES: readonly FileAllowance[] = [
   { file: 'ops/redact.ts', lines: 209 },
   { file: 'proxy/connect.ts', lines: 211 },
   { file: 'proxy/connection-guard.ts', lines: 261 },
-  { file: 'proxy/listener.ts', lines: 201 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
   { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
   { file: 'store/redis-client.ts', lines: 209 },
