@@ -137,10 +137,7 @@ export function degradationMessages(gateway: Gateway, now = Date.now()): { endpo
   )
 }
 
-/** Warns of what snapshot `g` serves degraded at adoption: endpoints, TLS files (in check's words, the line `check` prints), the interception CA. */
-export function logDegradations(logger: Logger, g: Gateway): void {
-  for (const d of degradationMessages(g)) logger.warn({ endpoint: d.endpoint, reason: d.reason, problem: d.msg }, 'endpoint degraded: it refuses every call until its bundle is valid; the others serve')
+/** Warns, at adoption, of the TLS files snapshot `g` serves degraded, in check's words (endpoints and the interception CA: degradation-log.ts). */
+export function logTlsFileDegradations(logger: Logger, g: Gateway): void {
   for (const p of g.datedTlsFiles) logger.warn({ key: p.key, file: p.file, problem: formatProblem(p) }, 'TLS file degraded: a certificate outside its validity; only what this file serves is affected (caller certificates, span export or the store), the rest serves')
-  const ca = interceptionDegradation(g)
-  if (ca) logger.warn({ reason: ca.reason, problem: ca.msg }, 'interception degraded: CONNECT to an intercepted host is refused (503) until the interception CA is valid; pass-through, forward proxy and route mode serve')
 }

@@ -12,9 +12,10 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts, type HandshakeRecorder } from './admin-facts.js'
-import { certificateValidities, logDegradations } from './certificates.js'
+import { certificateValidities, logTlsFileDegradations } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { logConfigWarnings } from './config-warnings.js'
+import { createDegradationLog, reportDegradations, watchDegradations } from './degradation-log.js'
 import { createLog, type GatewayLog } from './log.js'
 import { createMetrics, endpointLabel, type Metrics } from './metrics.js'
 import type { ReloadResult } from './reload.js'
@@ -118,6 +119,8 @@ export function createOps(o: OpsOptions = {}): Ops {
     onReuse: (endpoint) => metrics.upstreamReuse(endpoint),
   })
   const fd = createFdPressure()
+  // Said once per instance when they start and end: a worker's primary says them (degradation-log.ts).
+  const degradations = watchDegradations(() => current, o.worker ? reportDegradations : createDegradationLog(log.logger).update)
   // Read per line from the snapshot in force (reloadable); before start adopts one, no listener serves.
   const faults = capCallerFaultLines(log, () => current?.config.logging.callerFaults ?? { burst: 0, intervalMs: 0 })
   const connections = connectionEvents(metrics, log, fd, faults)
@@ -137,8 +140,12 @@ export function createOps(o: OpsOptions = {}): Ops {
     current = g
     log.addSecretValues(configSecretValues(g.config))
     metrics.setCertificateValidity(certificateValidities(g))
-    logDegradations(log.logger, g)
-    if (!o.worker) logConfigWarnings(log.logger, g.config)
+    // TLS files' dates are judged when a config is compiled: said by the process that logs config warnings.
+    if (!o.worker) {
+      logConfigWarnings(log.logger, g.config)
+      logTlsFileDegradations(log.logger, g)
+    }
+    degradations.check()
   }
   return {
     metrics,
@@ -154,7 +161,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     },
     onDone,
     // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
-    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
+    start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), degradations.stop(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
   }
 }
 

@@ -11,6 +11,7 @@ import type { HandshakeFacts } from './admin-facts.js'
 import type { RunningOps } from './ops.js'
 import type { ReloadResult } from './reload.js'
 import type { ConfigFileSnapshot, ConfigSource, StoreSettings } from '../config/index.js'
+import type { Degradation } from './degradation-log.js'
 
 /**
  * A reload the primary relays: the config text and the bytes of every file it references, as
@@ -29,7 +30,8 @@ export type WorkerMessage =
   | { type: 'mtls-gateway:answer'; id: number; value: unknown }
   | { type: 'mtls-gateway:start-failed'; line: string }
   | { type: 'mtls-gateway:config-request' }
-
+  /** The refusals its snapshot makes now (degradation-log.ts), sent when they change: the primary logs the instance's changes. */
+  | { type: 'mtls-gateway:degradations'; degradations: Degradation[] }
 
 /** Worker side: hands the reason a start failed to the primary (which prints it), resolving once sent. */
 export async function reportStartFailure(line: string): Promise<void> {

@@ -15,6 +15,7 @@ import { instanceReadiness } from './instance-readiness.js'
 import { createReloadCoordinator } from './reload-coordinator.js'
 import { configSecretValues } from './config-secrets.js'
 import { logConfigWarnings } from './config-warnings.js'
+import { createDegradationLog, type DegradationLog } from './degradation-log.js'
 import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
@@ -24,7 +25,7 @@ import { watchFiles } from './watch.js'
 import { startWindowMs, watchStartWindows } from './start-window.js'
 import { WorkerPool } from './worker-pool.js'
 import { watchWorkers } from './worker-watchdog.js'
-import { createAsker, isMessage, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
+import { createAsker, isMessage, type ConfigTexts, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
@@ -112,11 +113,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     onRefused: (files, hide) => watcher.addFiles(files, hide),
   })
 
-  cluster.on('message', (w: Worker, m: unknown) => {
-    if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
-      void starts.hold(w, reloads.texts(w)).then((texts) => w.send({ type: 'mtls-gateway:config', ...texts } satisfies PrimaryMessage, undefined, () => {}))
-    }
-  })
+  followWorkers((w) => starts.hold(w, reloads.texts(w)), createDegradationLog(logger))
   const url = await pool.start()
   const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
   const readiness = instanceReadiness({
@@ -160,4 +157,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 function vouchFor(log: GatewayLog, config: GatewayConfig): void {
   log.addSecretValues(configSecretValues(config))
   logConfigWarnings(log.logger, config)
+}
+
+/** Hands a starting worker its config texts when `texts` settles; logs the instance's degradations the workers report (once each, however many report them). */
+function followWorkers(texts: (w: Worker) => Promise<ConfigTexts>, degradations: DegradationLog): void {
+  cluster.on('message', (w: Worker, m: unknown) => {
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
+      void texts(w).then((t) => w.send({ type: 'mtls-gateway:config', ...t } satisfies PrimaryMessage, undefined, () => {}))
+    }
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:degradations' }>(m, 'mtls-gateway:degradations')) degradations.update(m.degradations)
+  })
 }

@@ -1,0 +1,107 @@
+/**
+ * `endpoint degraded` (and `interception degraded`, the same path) is said once per instance when
+ * the condition starts, and `endpoint no longer degraded` once when it ends, with `--workers 2`:
+ * by the primary, from what the workers report. Before, each worker logged it on each config it
+ * adopted (N copies at the start, one more per replacement, N per reload that kept it), and a
+ * certificate that expired or became valid while the instance ran was never logged at all. What
+ * each worker refuses stays its own: the degraded endpoint answers 502 on every worker.
+ *
+ * Real processes: `serve --workers 2`, a real mTLS upstream; the certificates' dates are real.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import type { GatewayProcess } from '../support/process.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { childPids, eventually } from './helpers.js'
+
+const use = useSpawnedGateways()
+let upstream: RunningServer
+const HEAD = 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n'
+const DEGRADED = 'endpoint degraded: it refuses every call until its bundle is valid; the others serve'
+const RECOVERED = 'endpoint no longer degraded: its bundles are valid, it serves again'
+/** The workers look at the clock every 5 s (CHECK_MS): after this, both have seen a date pass. */
+const BOTH_CHECKED_MS = 12_000
+
+beforeAll(async () => {
+  upstream = await startMtlsServer({ cert: use.pki.file('server-chain.crt'), key: use.pki.file('server.key'), ca: use.pki.file('root.crt') })
+})
+afterAll(async () => {
+  await upstream?.close()
+})
+
+/** Client bundle files of a certificate valid from `from` until `until`. */
+async function bundle(name: string, from: Date, until: Date): Promise<Record<string, string>> {
+  const cert = await use.pki.issue({ subject: `CN=${name}`, issuer: use.pki.inter, usages: ['clientAuth'], notBefore: from, notAfter: until })
+  return { ...use.pki.writePair(name, cert), intermediates: use.pki.file('inter.crt'), roots: use.pki.file('root.crt') }
+}
+
+const config = (file: string, endpoints: [string, Record<string, string>][]): string => {
+  const path = join(use.pki.dir, file)
+  writeFileSync(path, `${HEAD}endpoints:\n${endpoints.map(([name, tls]) => endpointYaml(name, upstream.port, tls)).join('')}`)
+  return path
+}
+
+/** Waits for the primary to accept a reload to `endpoints` endpoints and both workers to adopt it (each adopts before it logs `config reloaded`). */
+async function reloaded(gp: GatewayProcess, from: number, endpoints: number): Promise<void> {
+  const primary = gp.child.pid as number
+  await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'reload accepted by every worker' && e.endpoints === endpoints), 60_000, 'the reload')
+  await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === endpoints).map((e) => e.pid)).size === 2 || undefined, 30_000, 'both workers to reload')
+}
+
+const linesOf = (gp: GatewayProcess, msg: string, endpoint: string): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === msg && e.endpoint === endpoint)
+
+describe('serve --workers 2: endpoint degraded', () => {
+  it('is said once by the primary, not again by a replacement or a reload that keeps it, and its end once', async () => {
+    const expired = await bundle('old', new Date('2020-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z'))
+    const file = config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', expired]])
+    const gp = await use.spawn(file, ['--workers', '2'])
+    const primary = gp.child.pid as number
+    const [first] = childPids(primary) as [number, number]
+    let from = gp.output.length
+    process.kill(first, 'SIGKILL')
+    await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'the replacement to serve')
+    // Still per worker: every worker refuses the degraded endpoint and serves the other.
+    const old = await Promise.all([1, 2, 3, 4].map((i) => send(gp.url, `/proxy/old/o${i}`)))
+    expect(old.map((r) => r.status)).toEqual([502, 502, 502, 502])
+    expect((await send(gp.url, '/proxy/steady/s')).status).toBe(200)
+    from = gp.output.length
+    config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', expired], ['third', clientTls(use.pki)]])
+    process.kill(primary, 'SIGHUP')
+    await reloaded(gp, from, 3)
+    from = gp.output.length
+    config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', clientTls(use.pki)]])
+    process.kill(primary, 'SIGHUP')
+    await reloaded(gp, from, 2)
+    expect(linesOf(gp, DEGRADED, 'old').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
+    expect(linesOf(gp, RECOVERED, 'old').map((e) => e.pid)).toEqual([primary])
+    expect(gp.logEntries().filter((e) => e.msg === DEGRADED || e.msg === RECOVERED).map((e) => e.endpoint)).toEqual(['old', 'old'])
+  }, 240_000)
+
+  it('is said once when a certificate expires while the instance runs, and its end once when one becomes valid', async () => {
+    // The dates are the real clock's: the instance must be serving before them; a slow start tries a later date.
+    for (const lifetimeS of [30, 90]) {
+      const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + lifetimeS * 1000)
+      const file = config(`dated-${lifetimeS}.yaml`, [['short', await bundle(`short-${lifetimeS}`, new Date(Date.now() - 60_000), at)], ['early', await bundle(`early-${lifetimeS}`, at, new Date(Date.now() + 86_400_000))]])
+      const gp = await use.spawn(file, ['--workers', '2'])
+      if (Date.now() > at.getTime() - 2000) {
+        await gp.stop('SIGKILL')
+        continue
+      }
+      const primary = gp.child.pid as number
+      expect(linesOf(gp, DEGRADED, 'short')).toEqual([])
+      expect(linesOf(gp, DEGRADED, 'early').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_not_yet_valid']])
+      await eventually(() => linesOf(gp, DEGRADED, 'short').length > 0 || undefined, at.getTime() - Date.now() + 60_000, 'the expiry to be logged')
+      await eventually(() => linesOf(gp, RECOVERED, 'early').length > 0 || undefined, 30_000, 'the start of validity to be logged')
+      await new Promise((resolve) => setTimeout(resolve, BOTH_CHECKED_MS))
+      expect(linesOf(gp, DEGRADED, 'short').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
+      expect(linesOf(gp, RECOVERED, 'early').map((e) => e.pid)).toEqual([primary])
+      expect(linesOf(gp, DEGRADED, 'early')).toHaveLength(1)
+      return
+    }
+    throw new Error('the instance never started before the certificates\' dates')
+  }, 300_000)
+})
