@@ -118,6 +118,7 @@ export class WorkerPool {
     }
     for (const w of this.#live) this.drainWorker(w)
     this.#draining = true
+    this.#replacer.cancel()
     this.#o.logger.info({ signal, workers: this.#live.size }, 'draining every worker')
     setTimeout(() => {
       for (const w of this.#live) w.process.kill('SIGKILL')
@@ -176,6 +177,8 @@ export class WorkerPool {
   }
 
   #exitedWhileDraining(w: Worker, code: number, signal: string): void {
+    // A drain only asks (SIGTERM, or over IPC): a killed one was killed to be replaced (silent, or slow to start) or died. Its replacement is off.
+    if (signal === 'SIGKILL') this.#o.logger.warn({ worker: w.process.pid, code, signal }, 'worker killed while the instance drains: nothing replaces it')
     // A worker that hit its grace period cut requests: the instance's exit code says so. One that
     // never served (a replacement still starting, which the SIGTERM ends by default) cut nothing.
     if ((code !== 0 || signal) && this.#serving.has(w)) this.#cutShort = true

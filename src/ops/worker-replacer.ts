@@ -27,24 +27,40 @@ export interface WorkerReplacerOptions {
 export interface WorkerReplacer {
   crashed(w: Worker, code: number, signal: string): void
   drained(w: Worker, reason: WorkerDrainReason, code: number, signal: string): void
+  /** The instance drains: replacements still waiting out their backoff are called off, each said. */
+  cancel(): void
 }
 
 /** Creates the replacer with an empty backoff history. */
 export function createWorkerReplacer(o: WorkerReplacerOptions): WorkerReplacer {
   // When workers crashed, or were killed before they served, in the last 30 s.
   const setbacks: number[] = []
-  const forkIn = (delayMs: number): void => void (delayMs === 0 ? o.fork() : setTimeout(o.fork, delayMs))
+  // Replacements waiting out their backoff, by the pid of the worker each replaces: a drain calls them off.
+  const waiting = new Map<number | undefined, NodeJS.Timeout>()
+  const forkIn = (w: Worker, delayMs: number): void => {
+    if (delayMs === 0) return o.fork()
+    const pid = w.process.pid
+    waiting.set(pid, setTimeout(() => (waiting.delete(pid), o.fork()), delayMs))
+  }
   return {
     crashed(w, code, signal) {
       o.restarts.inc()
       const delay = nextCrashDelay(setbacks)
       o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
-      forkIn(delay)
+      forkIn(w, delay)
     },
     drained(w, reason, code, signal) {
       const delay = o.serving.has(w) ? 0 : nextCrashDelay(setbacks)
       o.logger.warn({ worker: w.process.pid, reason, code, signal, restartInMs: delay }, 'drained worker exited: replacing it')
-      forkIn(delay)
+      forkIn(w, delay)
+    },
+    cancel() {
+      for (const [worker, timer] of waiting) {
+        clearTimeout(timer)
+        // Its exit line promised a replacement in restartInMs: say that none comes.
+        o.logger.warn({ worker }, 'replacement cancelled: the instance is draining')
+      }
+      waiting.clear()
     },
   }
 }
