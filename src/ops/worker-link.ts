@@ -4,7 +4,7 @@
  * source the primary read (and answers how that went). Questions carry an id and a deadline,
  * so a worker that just crashed delays a scrape by at most the timeout and never fails it.
  */
-import type { Worker } from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Readiness } from './admin.js'
 import type { HandshakeFacts } from './admin-facts.js'
@@ -111,6 +111,13 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
       void answer(m.question).then((value) => send({ type: 'mtls-gateway:answer', id: m.id, value }))
     }
     if (isMessage<PrimaryMessage & { type: 'mtls-gateway:drain' }>(m, 'mtls-gateway:drain')) running.drain('primary', m.graceMs)
+  })
+  // The primary died (SIGKILL, out of memory): node:cluster would end this worker at once, cutting its
+  // requests. No new connection reaches it any more (the primary handed them out): it lets those in
+  // flight finish within its drain.grace, then exits. Marked as a disconnect it expects, which node:cluster leaves to us.
+  process.prependOnceListener('disconnect', () => {
+    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true
+    if (!running.draining) running.drain('primary exited')
   })
   send({ type: 'mtls-gateway:listening', url })
 }

@@ -1,0 +1,55 @@
+/**
+ * A `--workers` primary killed outright (SIGKILL, the OOM killer) leaves its workers no one to hand
+ * them connections: each notices at once (its IPC channel closes), drains (`draining` with trigger
+ * `primary exited`), lets the requests it holds finish and exits. Before, node:cluster ended each
+ * worker as the channel closed, cutting those requests (`socket hang up` for the callers).
+ *
+ * Real processes: `serve --workers 2`, a real mTLS backend that holds requests until released.
+ */
+import type { ServerResponse } from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
+import { send } from '../support/gateway.js'
+import { childPids, eventually } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
+
+const held: ServerResponse[] = []
+const w = useTwoWorkers({ handler: (_req, res) => void held.push(res) })
+let workers: number[] = []
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+afterAll(() => {
+  for (const res of held) res.end()
+  // Workers this test orphaned, if they outlived it: only our own pids.
+  for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL')
+})
+
+describe('serve --workers 2 whose primary is killed', () => {
+  it('has its workers drain: the requests in flight finish, then they exit', async () => {
+    const { gp } = w
+    const primary = gp.child.pid as number
+    workers = childPids(primary)
+    expect(workers).toHaveLength(2)
+    // Round-robin: two held requests on each worker.
+    const slow = [1, 2, 3, 4].map((i) => send(gp.url, `/proxy/partner/slow-${i}`))
+    await eventually(() => held.length === 4 || undefined, 30_000, 'the backend to hold 4 requests')
+    const from = gp.output.length
+    process.kill(primary, 'SIGKILL')
+    const draining = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.trigger === 'primary exited' && String(e.msg).startsWith('draining'))
+    await eventually(() => draining().length === 2 || undefined, 30_000, 'both workers to drain')
+    expect(draining().map((e) => e.pid).sort()).toEqual([...workers].sort())
+    expect(workers.every(alive)).toBe(true)
+    for (const res of held) res.end('done')
+    const replies = await Promise.all(slow)
+    expect(replies.map((r) => [r.status, r.body.toString()])).toEqual(Array(4).fill([200, 'done']))
+    // Well within the drain grace (25 s): they exit once their last request ended, not when it runs out.
+    await eventually(() => workers.every((p) => !alive(p)) || undefined, 10_000, 'both workers to exit')
+    expect(gp.logEntries(from).filter((e) => e.msg === 'drained: exiting').map((e) => e.pid).sort()).toEqual([...workers].sort())
+  }, 120_000)
+})
