@@ -54,6 +54,8 @@ export interface ReloadCoordinator {
   loadedAt(): number
   /** Workers left on a config the instance did not accept, draining until they exit (readiness notes them). */
   leaving(): ReadonlySet<Worker>
+  /** The reload in progress (or the one queued behind it) until it settles; undefined when none. */
+  settled(): Promise<unknown> | undefined
 }
 
 type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
@@ -97,8 +99,7 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
       if (reloading) o.log.info({ worker: w.process.pid }, 'a starting worker waits for the reload in progress to get its config')
       return at.starting.hand(w, () => Object.assign({}, at.texts), reloading ? 'after-reload' : 'now')
     },
-    lastReload: () => at.lastReload, loadedAt: () => at.loadedAt,
-    leaving: () => at.leaving,
+    lastReload: () => at.lastReload, loadedAt: () => at.loadedAt, leaving: () => at.leaving, settled: () => queued ?? running,
   }
 }
 

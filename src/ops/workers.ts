@@ -12,10 +12,10 @@ import { ConfigError } from '../errors.js'
 import { startAdmin, type AdminRoutes, type AdminServer, type ReadinessProbe } from './admin.js'
 import { mergeHandshakes, type AdminFacts, type HandshakeFacts } from './admin-facts.js'
 import { instanceReadiness } from './instance-readiness.js'
-import { createReloadCoordinator } from './reload-coordinator.js'
+import { createReloadCoordinator, type ReloadCoordinator } from './reload-coordinator.js'
 import { configSecretValues } from './config-secrets.js'
 import { logConfigWarnings } from './config-warnings.js'
-import { createDegradationLog, type DegradationLog } from './degradation-log.js'
+import { createDegradationLog, type Degradation, type DegradationLog } from './degradation-log.js'
 import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
@@ -113,7 +113,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     onRefused: (files, hide) => watcher.addFiles(files, hide),
   })
 
-  followWorkers((w) => starts.hold(w, reloads.texts(w)), createDegradationLog(logger))
+  followWorkers((w) => starts.hold(w, reloads.texts(w)), followDegradations(createDegradationLog(logger), reloads))
   const url = await pool.start()
   const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
   const readiness = instanceReadiness({
@@ -159,12 +159,37 @@ function vouchFor(log: GatewayLog, config: GatewayConfig): void {
   logConfigWarnings(log.logger, config)
 }
 
-/** Hands a starting worker its config texts when `texts` settles; logs the instance's degradations the workers report (once each, however many report them). */
-function followWorkers(texts: (w: Worker) => Promise<ConfigTexts>, degradations: DegradationLog): void {
+/** Hands a starting worker its config texts when `texts` settles; passes on the degradations the workers report. */
+function followWorkers(texts: (w: Worker) => Promise<ConfigTexts>, degradations: { report(w: Worker, d: Degradation[]): void }): void {
   cluster.on('message', (w: Worker, m: unknown) => {
     if (isMessage<WorkerMessage & { type: 'mtls-gateway:config-request' }>(m, 'mtls-gateway:config-request')) {
       void texts(w).then((t) => w.send({ type: 'mtls-gateway:config', ...t } satisfies PrimaryMessage, undefined, () => {}))
     }
-    if (isMessage<WorkerMessage & { type: 'mtls-gateway:degradations' }>(m, 'mtls-gateway:degradations')) degradations.update(m.degradations)
+    if (isMessage<WorkerMessage & { type: 'mtls-gateway:degradations' }>(m, 'mtls-gateway:degradations')) degradations.report(w, m.degradations)
   })
+}
+
+/**
+ * The instance's degradations, logged once each (degradation-log.ts): the latest report of a worker on
+ * the accepted config. While a reload runs a worker may report a config the instance then refuses
+ * (before it goes back, or one left on it and drained): reports wait until the reload settled, and
+ * only the latest one of a worker not left behind counts.
+ */
+function followDegradations(log: DegradationLog, reloads: Pick<ReloadCoordinator, 'settled' | 'leaving'>): { report(w: Worker, d: Degradation[]): void } {
+  let latest: { w: Worker; d: Degradation[] } | undefined
+  let waiting = false
+  const apply = (): void => {
+    const pending = reloads.settled()
+    if (pending) return void pending.then(apply, apply)
+    waiting = false
+    if (latest && !reloads.leaving().has(latest.w)) log.update(latest.d)
+    latest = undefined
+  }
+  return {
+    report(w, d) {
+      if (reloads.leaving().has(w)) return
+      latest = { w, d }
+      if (!waiting) (waiting = true), apply()
+    },
+  }
 }

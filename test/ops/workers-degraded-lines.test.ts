@@ -4,7 +4,8 @@
  * by the primary, from what the workers report. Before, each worker logged it on each config it
  * adopted (N copies at the start, one more per replacement, N per reload that kept it), and a
  * certificate that expired or became valid while the instance ran was never logged at all. What
- * each worker refuses stays its own: the degraded endpoint answers 502 on every worker.
+ * each worker refuses stays its own: the degraded endpoint answers 502 on every worker. A reload
+ * the instance refuses changes nothing said, though a worker built it (and could not go back).
  *
  * Real processes: `serve --workers 2`, a real mTLS upstream; the certificates' dates are real.
  */
@@ -16,7 +17,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import type { GatewayProcess } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { childPids, eventually } from './helpers.js'
+import { atDescriptorLimit, callersAtStore, childPids, eventually } from './helpers.js'
 
 const use = useSpawnedGateways()
 let upstream: RunningServer
@@ -39,9 +40,9 @@ async function bundle(name: string, from: Date, until: Date): Promise<Record<str
   return { ...use.pki.writePair(name, cert), intermediates: use.pki.file('inter.crt'), roots: use.pki.file('root.crt') }
 }
 
-const config = (file: string, endpoints: [string, Record<string, string>][]): string => {
+const config = (file: string, endpoints: [string, Record<string, string>][], before = ''): string => {
   const path = join(use.pki.dir, file)
-  writeFileSync(path, `${HEAD}endpoints:\n${endpoints.map(([name, tls]) => endpointYaml(name, upstream.port, tls)).join('')}`)
+  writeFileSync(path, `${HEAD}${before}endpoints:\n${endpoints.map(([name, tls]) => endpointYaml(name, upstream.port, tls)).join('')}`)
   return path
 }
 
@@ -79,6 +80,25 @@ describe('serve --workers 2: endpoint degraded', () => {
     expect(linesOf(gp, DEGRADED, 'old').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
     expect(linesOf(gp, RECOVERED, 'old').map((e) => e.pid)).toEqual([primary])
     expect(gp.logEntries().filter((e) => e.msg === DEGRADED || e.msg === RECOVERED).map((e) => e.endpoint)).toEqual(['old', 'old'])
+  }, 240_000)
+
+  it('says nothing of a reload the instance refused, though a worker built it before it was drained', async () => {
+    const expired = await bundle('gone', new Date('2020-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z'))
+    const file = config('refused.yaml', [['partner', clientTls(use.pki)], ['gone', expired]])
+    const gp = await use.spawn(file, ['--workers', '2'])
+    const primary = gp.child.pid as number
+    const [refuser, leaver] = childPids(primary) as [number, number]
+    const from = gp.output.length
+    // Caller apps need the store: the refuser, at its descriptor limit, cannot open it; the leaver opens it
+    // (and builds `gone` valid again), cannot go back, and is drained and replaced from the last good config.
+    await atDescriptorLimit(refuser, async () => {
+      config('refused.yaml', [['partner', clientTls(use.pki)], ['gone', clientTls(use.pki)]], callersAtStore(join(use.pki.dir, 'refused.db')))
+      const left = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'worker left on a config the instance did not accept: draining and replacing it'), 60_000, 'the leaver to be drained')
+      expect(left.worker).toBe(leaver)
+    })
+    await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'the replacement to serve')
+    expect(linesOf(gp, DEGRADED, 'gone').map((e) => e.pid)).toEqual([primary])
+    expect(linesOf(gp, RECOVERED, 'gone')).toEqual([])
   }, 240_000)
 
   it('is said once when a certificate expires while the instance runs, and its end once when one becomes valid', async () => {
