@@ -5,17 +5,26 @@
  * log); now `replacement cancelled: the instance is draining` names that worker, nothing is forked
  * during the drain, and the instance exits once the other worker drained.
  *
+ * A worker killed once the drain began (killed to be replaced just before it, or by the OOM killer)
+ * is said not replaced: `worker killed while the instance drains: nothing replaces it`.
+ *
  * Real processes: `serve --workers 2`; workers crash by SIGKILL until the backoff is long enough.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import type { ServerResponse } from 'node:http'
+import { afterAll, describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
-import { endpointYaml } from '../support/gateway.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { exitedOf } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { childPids, eventually } from './helpers.js'
+import { useTwoWorkers } from './two-workers.js'
 
 const use = useSpawnedGateways()
+const held: ServerResponse[] = []
+const w = useTwoWorkers({ before: 'drain: { grace: 60s }\n', handler: (_req, res) => void held.push(res), spawn: 'none' })
+afterAll(() => held.forEach((res) => res.end()))
 const CRASHED = 'worker exited unexpectedly: replacing it'
 /** A backoff this long leaves the test ample time to send SIGTERM inside it (100 ms doubling per crash in 30 s). */
 const LONG_BACKOFF_MS = 3200
@@ -48,4 +57,26 @@ describe('serve --workers 2: a drain during a replacement backoff', () => {
     expect(after.filter((e) => e.pid !== primary && !seen.has(e.pid as number))).toEqual([])
     expect(gp.child.exitCode).toBe(0)
   }, 240_000)
+})
+
+describe('serve --workers 2: a worker killed while the instance drains', () => {
+  w.ownInstance()
+  it('is said not replaced, and the instance exits 1 (its requests were cut)', async () => {
+    const { gp } = w
+    const primary = gp.child.pid as number
+    const slow = [1, 2].map((i) => send(gp.url, `/proxy/partner/slow-${i}`).catch((e: unknown) => String(e)))
+    await eventually(() => held.length === 2 || undefined, 30_000, 'the backend to hold a request of each worker')
+    const from = gp.output.length
+    const exit = exitedOf(gp.child)
+    process.kill(primary, 'SIGTERM')
+    await eventually(() => new Set(gp.logEntries(from).filter((e) => String(e.msg).startsWith('draining: no new connections')).map((e) => e.pid)).size === 2 || undefined, 30_000, 'both workers to drain')
+    const [victim] = childPids(primary) as [number, number]
+    process.kill(victim, 'SIGKILL')
+    const line = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'worker killed while the instance drains: nothing replaces it'), 30_000, 'the line')
+    expect(line.worker).toBe(victim)
+    for (const res of held) res.end('done')
+    await Promise.all(slow)
+    expect(await exit).toBe(1)
+    expect(gp.logEntries(from).filter((e) => e.msg === CRASHED)).toEqual([])
+  }, 120_000)
 })
