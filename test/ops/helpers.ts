@@ -105,6 +105,16 @@ export function childPids(primary: number): number[] {
   return execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number)
 }
 
+/** Whether process `pid` still exists (signal 0). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The lowest descriptor number `pid` has free: a soft limit of it makes its next open() fail (EMFILE). */
 export function lowestFreeFd(pid: number): number {
   const open = new Set(readdirSync(`/proc/${pid}/fd`).map(Number))

@@ -9,25 +9,17 @@
 import type { ServerResponse } from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
-import { childPids, eventually } from './helpers.js'
+import { childPids, eventually, isAlive } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
 const held: ServerResponse[] = []
 const w = useTwoWorkers({ handler: (_req, res) => void held.push(res) })
 let workers: number[] = []
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 afterAll(() => {
   for (const res of held) res.end()
   // Workers this test orphaned, if they outlived it: only our own pids.
-  for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL')
+  for (const pid of workers.filter(isAlive)) process.kill(pid, 'SIGKILL')
 })
 
 describe('serve --workers 2 whose primary is killed', () => {
@@ -44,12 +36,12 @@ describe('serve --workers 2 whose primary is killed', () => {
     const draining = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.trigger === 'primary exited' && String(e.msg).startsWith('draining'))
     await eventually(() => draining().length === 2 || undefined, 30_000, 'both workers to drain')
     expect(draining().map((e) => e.pid).sort()).toEqual([...workers].sort())
-    expect(workers.every(alive)).toBe(true)
+    expect(workers.every(isAlive)).toBe(true)
     for (const res of held) res.end('done')
     const replies = await Promise.all(slow)
     expect(replies.map((r) => [r.status, r.body.toString()])).toEqual(Array(4).fill([200, 'done']))
     // Well within the drain grace (25 s): they exit once their last request ended, not when it runs out.
-    await eventually(() => workers.every((p) => !alive(p)) || undefined, 10_000, 'both workers to exit')
+    await eventually(() => workers.every((p) => !isAlive(p)) || undefined, 10_000, 'both workers to exit')
     expect(gp.logEntries(from).filter((e) => e.msg === 'drained: exiting').map((e) => e.pid).sort()).toEqual([...workers].sort())
   }, 120_000)
 })

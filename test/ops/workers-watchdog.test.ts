@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
-import { childPids, eventually, get, scrape, valueOf } from './helpers.js'
+import { childPids, eventually, get, isAlive, scrape, valueOf } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
 // A worker whose event loop stops (here: SIGSTOP) answers nothing but does not exit. The primary's
@@ -21,14 +21,6 @@ const w = useTwoWorkers({
 })
 
 const workerPids = (): number[] => childPids(w.gp.child.pid as number)
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('serve --workers 2: a wedged worker', () => {
   it('is killed and replaced, so the instance is ready again and serves every request', async () => {
@@ -38,7 +30,7 @@ describe('serve --workers 2: a wedged worker', () => {
     expect(pids).toHaveLength(2)
     stopped = pids[0] as number
     process.kill(stopped, 'SIGSTOP')
-    await eventually(() => !alive(stopped as number) || undefined, 60_000, 'the primary to kill the silent worker')
+    await eventually(() => !isAlive(stopped as number) || undefined, 60_000, 'the primary to kill the silent worker')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the replacement')
     // The primary's log lines reach this pipe in batches: wait for it rather than read it once.
