@@ -56,7 +56,7 @@ async function reloaded(gp: GatewayProcess, from: number, endpoints: number): Pr
 
 const linesOf = (gp: GatewayProcess, msg: string, endpoint: string): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === msg && e.endpoint === endpoint)
 
-describe('serve --workers 2: endpoint degraded', () => {
+describe('serve: endpoint degraded lines, once per instance', () => {
   it('is said once by the primary, not again by a replacement or a reload that keeps it, and its end once', async () => {
     const expired = await bundle('old', new Date('2020-01-01T00:00:00Z'), new Date('2021-01-01T00:00:00Z'))
     const file = config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', expired]])
