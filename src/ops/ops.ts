@@ -101,6 +101,16 @@ export interface Ops {
   start(o: OpsStartOptions): Promise<RunningOps>
 }
 
+
+/** What adopting snapshot `g` says and sets at once: its secrets for redaction, its certificates' gauges and, by the process that speaks for the instance, its warnings. */
+function adopted(o: OpsOptions, log: GatewayLog, metrics: Metrics, g: Gateway): void {
+  log.addSecretValues(configSecretValues(g.config))
+  metrics.setCertificateValidity(certificateValidities(g))
+  // A --workers primary says these once for the instance; TLS files' dates are judged when a config is compiled.
+  if (o.worker) return
+  logConfigWarnings(log.logger, g.config)
+  logTlsFileDegradations(log.logger, g)
+}
 /** Creates the metrics, log and hooks; start() adds the parts that need the running listener. */
 export function createOps(o: OpsOptions = {}): Ops {
   const log = o.log ?? createLog()
@@ -138,13 +148,7 @@ export function createOps(o: OpsOptions = {}): Ops {
   }
   const adopt = (g: Gateway): void => {
     current = g
-    log.addSecretValues(configSecretValues(g.config))
-    metrics.setCertificateValidity(certificateValidities(g))
-    // TLS files' dates are judged when a config is compiled: said by the process that logs config warnings.
-    if (!o.worker) {
-      logConfigWarnings(log.logger, g.config)
-      logTlsFileDegradations(log.logger, g)
-    }
+    adopted(o, log, metrics, g)
     degradations.check()
   }
   return {
