@@ -4,7 +4,9 @@
  * under HTTP_X_FORWARDED_FOR, HTTP_FORWARDED or HTTP_X_REAL_IP (`X_Forwarded_For`, `x-real.ip`);
  * with it on, only the gateway's chain; HTTP_X_REQUEST_ID is only the gateway's id and HTTP_VIA
  * only its Via. Off, X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and
- * X-Cluster-Client-IP go too; X-Original-URL and X-Rewrite-URL (routing headers) go on or off. Every other header stays; and with nothing to remove the step copies nothing.
+ * X-Cluster-Client-IP go too; X-Original-URL and X-Rewrite-URL (routing headers) and X-Forwarded-Host
+ * and the other headers naming an origin go on or off; on, a caller's Forwarded keeps only its
+ * `for`/`by` nodes (here never: `caller-N` is no Forwarded value). Every other header stays; and with nothing to remove the step copies nothing.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -36,7 +38,8 @@ function cgiRead(headers: OutboundHeaders): Map<string, string[]> {
 
 const ADDRESS_VARIABLES = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP', 'HTTP_X_CLIENT_IP', 'HTTP_TRUE_CLIENT_IP', 'HTTP_CLIENT_IP', 'HTTP_X_FORWARDED', 'HTTP_FORWARDED_FOR', 'HTTP_X_CLUSTER_CLIENT_IP']
 // Removed whether X-Forwarded-For is on or off: the URL a backend routes by is the gateway's.
-const ROUTING_VARIABLES = ['HTTP_X_ORIGINAL_URL', 'HTTP_X_REWRITE_URL']
+const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-server', 'x-forwarded-prefix', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-ssl', 'x-url-scheme', 'front-end-https']
+const ROUTING_VARIABLES = ['HTTP_X_ORIGINAL_URL', 'HTTP_X_REWRITE_URL', ...ORIGIN.map(cgiVariable)]
 const GATEWAY_VARIABLES = ['HTTP_X_REQUEST_ID', 'HTTP_VIA', 'HTTP_TRACEPARENT', 'HTTP_TRACESTATE', ...ADDRESS_VARIABLES]
 
 describe('forwarding headers in every spelling', () => {
@@ -51,7 +54,7 @@ describe('forwarding headers in every spelling', () => {
 
   it('X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and X-Cluster-Client-IP go with the address off; X-Original-URL and X-Rewrite-URL always', () => {
     const address = { 'x-client-ip': '6.6.6.6', 'true-client-ip': '6.6.6.6', client_ip: '6.6.6.6', 'x-forwarded': 'for=6.6.6.6', 'Forwarded-For': '6.6.6.6', 'x-cluster-client-ip': '6.6.6.6' }
-    const routing = { 'x-original-url': '/admin', X_Rewrite_Url: '/admin', 'x-rewrite-url': '/admin' }
+    const routing = { 'x-original-url': '/admin', X_Rewrite_Url: '/admin', 'x-rewrite-url': '/admin', 'x-forwarded-host': 'evil.test', X_Forwarded_Prefix: '/admin', 'x-host': 'evil.test', 'x.original.host': 'evil.test', 'x-forwarded-proto': 'http' }
     expect(run({ via: false, xForwardedFor: false }, { ...address, ...routing, accept: '*/*' }).outbound.headers).toEqual({ accept: '*/*' })
     expect(run({ via: false, xForwardedFor: true, remoteAddress: '10.0.0.7' }, { ...address, ...routing }).outbound.headers).toEqual({ ...address, 'x-forwarded-for': '10.0.0.7' })
   })
@@ -67,8 +70,8 @@ describe('forwarding headers in every spelling', () => {
   const spelling = (name: string): fc.Arbitrary<string> =>
     fc.tuple(...[...name].map((c) => (c === '-' ? fc.constantFrom(...SEPARATORS) : fc.constantFrom(c, c.toUpperCase())))).map((cs) => cs.join(''))
   const ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'client-ip', 'x-forwarded', 'forwarded-for', 'x-cluster-client-ip']
-  const NAMES = [...ADDRESS, 'x-request-id', 'via', 'traceparent', 'tracestate', 'x-original-url', 'x-rewrite-url']
-  const UNRELATED = ['accept', 'x-forwarded-host', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding', 'x-client-ips', 'client-ipv4', 'x-original-urls', 'x-rewrite', 'x-forwarded-proto']
+  const NAMES = [...ADDRESS, 'x-request-id', 'via', 'traceparent', 'tracestate', 'x-original-url', 'x-rewrite-url', ...ORIGIN]
+  const UNRELATED = ['accept', 'x-forwarded-hosts', 'x-hostname', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding', 'x-client-ips', 'client-ipv4', 'x-original-urls', 'x-rewrite', 'x-forwarded-protocol']
   const headerName = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...NAMES).chain(spelling) }, { weight: 1, arbitrary: fc.constantFrom(...NAMES, ...UNRELATED) })
   const setup = fc.record({ via: fc.boolean(), xForwardedFor: fc.boolean(), remoteAddress: fc.option(fc.constantFrom('10.0.0.7', '::1'), { nil: undefined }) })
 
@@ -87,10 +90,13 @@ describe('forwarding headers in every spelling', () => {
         const remote = s.xForwardedFor ? s.remoteAddress : undefined
         for (const v of ROUTING_VARIABLES) expect(read.get(v), v).toBeUndefined()
         if (remote === undefined) for (const v of ADDRESS_VARIABLES) expect(read.get(v), v).toBeUndefined()
-        else expect(read.get('HTTP_X_FORWARDED_FOR')).toEqual([exact('x-forwarded-for') === undefined ? remote : `${exact('x-forwarded-for') as string}, ${remote}`])
+        else {
+          expect(read.get('HTTP_X_FORWARDED_FOR')).toEqual([exact('x-forwarded-for') === undefined ? remote : `${exact('x-forwarded-for') as string}, ${remote}`])
+          expect(read.get('HTTP_FORWARDED')).toBeUndefined() // `caller-N` names no node: nothing of it travels
+        }
         // A name the gateway sets or strips travels under one spelling at most: its own. (With the
-        // address on, the address headers but X-Forwarded-For are the caller's, as sent.)
-        const governed = [...ROUTING_VARIABLES, ...(remote === undefined ? GATEWAY_VARIABLES : GATEWAY_VARIABLES.filter((v) => !ADDRESS_VARIABLES.includes(v) || v === 'HTTP_X_FORWARDED_FOR'))]
+        // address on, the address headers but X-Forwarded-For and Forwarded are the caller's, as sent.)
+        const governed = [...ROUTING_VARIABLES, ...(remote === undefined ? GATEWAY_VARIABLES : GATEWAY_VARIABLES.filter((v) => !ADDRESS_VARIABLES.includes(v) || v === 'HTTP_X_FORWARDED_FOR' || v === 'HTTP_FORWARDED'))]
         for (const v of governed) expect((read.get(v) ?? []).length, v).toBeLessThanOrEqual(1)
         for (const name of Object.keys(sent)) if (governed.includes(cgiVariable(name))) expect(NAMES, name).toContain(name)
         // Everything a backend reads under any other name is exactly what the caller sent.

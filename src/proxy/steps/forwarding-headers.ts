@@ -3,13 +3,15 @@
  * X-Forwarded-For is off by default: backends authenticate the gateway's certificate,
  * and the bot runtime's internal addresses are nobody else's business (nor are the
  * Forwarded, X-Real-IP, X-Client-IP and the like a caller may send). X-Original-URL and
- * X-Rewrite-URL never pass.
+ * X-Rewrite-URL never pass, nor do the headers naming the origin a request was for
+ * (X-Forwarded-Host and its kin; with X-Forwarded-For on, Forwarded's host and proto).
  *
  * A header the gateway sets or strips must not reach a backend in another spelling: CGI-style
  * backends (PHP, WSGI, Rack, lighttpd) read a caller's `X_Forwarded_For` or `x-real.ip` as
  * HTTP_X_FORWARDED_FOR / HTTP_X_REAL_IP (gateway-headers.ts), so those go too.
  */
-import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
+import { clientAddressesOnly } from '../forwarded-header.js'
+import { cgiShadowTest, withoutHeaders, withoutShadows } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 const VIA = '1.1 mtls-gateway'
@@ -23,7 +25,12 @@ const GATEWAY_SET = ['x-request-id', 'via', 'x-forwarded-for', 'traceparent', 't
 const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'client-ip', 'x-forwarded', 'forwarded-for', 'x-cluster-client-ip']
 // Never a caller's: IIS, Symfony and Zend route by these when they trust the proxy, so a backend
 // would serve another path than the one the gateway checked.
-const ALWAYS = ['x-original-url', 'x-rewrite-url']
+// The same for the origin: Symfony, Django, Rails, Spring's ForwardedHeaderFilter and Rack take the
+// host, port, scheme and path prefix they serve from these behind a trusted proxy, so a backend
+// would serve another host or tenant than the one whose credentials the gateway attached. The
+// gateway's own word on the origin is Host, the endpoint's (it adds none of these).
+const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-server', 'x-forwarded-prefix', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-ssl', 'x-url-scheme', 'front-end-https']
+const ALWAYS = ['x-original-url', 'x-rewrite-url', ...ORIGIN]
 
 // The body's type and length: only their own spelling travels. PHP header bags turn a caller's
 // `Content.Type` (HTTP_CONTENT_TYPE) into CONTENT_TYPE, the real one's key, and then parse a body
@@ -49,7 +56,23 @@ export const addForwardingHeaders: Step = {
     const h = (ctx.outbound.headers = withoutShadows(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
     if (forwarding.via) h.via = appendHeader(h.via, VIA)
     if (remote) h['x-forwarded-for'] = appendHeader(h['x-forwarded-for'], remote)
+    if (remote) keepClientAddressesOfForwarded(ctx.outbound)
   },
+}
+
+const isForwarded = (name: string): boolean => name.length === 9 && name.toLowerCase() === 'forwarded'
+
+/**
+ * With the address on, a caller's Forwarded travels with its client addresses only
+ * (forwarded-header.ts), under its own name: one in another case is the same CGI variable.
+ */
+function keepClientAddressesOfForwarded(outbound: { headers: OutboundHeaders }): void {
+  const values: string[] = []
+  for (const name in outbound.headers) if (isForwarded(name)) values.push(...[outbound.headers[name] as string | string[]].flat())
+  if (values.length === 0) return
+  const kept = clientAddressesOnly(values)
+  outbound.headers = withoutHeaders(outbound.headers, isForwarded)
+  if (kept !== undefined) outbound.headers.forwarded = kept
 }
 
 export const addResponseVia: ResponseStep = {
