@@ -18,6 +18,12 @@ export interface RequestTarget {
   readonly path: string
   /** The raw query with its `?`, or ''. */
   readonly query: string
+  /**
+   * Set when the target asks about the server as a whole: absolute-form with no path and no
+   * query (`http://host:port`), or `*` inside a tunnel. An OPTIONS so named goes upstream as
+   * `OPTIONS *` (RFC 9112 §3.2.4); matched and checked as the path `/`.
+   */
+  readonly wholeServer?: true
 }
 
 /** Route mode: `/proxy/<endpoint>[@<tenant>]<path>`. */
@@ -89,7 +95,7 @@ export function parseAbsoluteForm(raw: string): RequestTarget {
   if (!m) throw bad('absolute-form request target is not scheme://host[:port]/path')
   if (m[5] !== undefined) throw bad('a fragment (#) in the request target is refused')
   const { host, port } = parseAuthority(m[2] as string)
-  return targetOf(host, port, m[3] || '/', m[4] ?? '')
+  return m[3] === '' && m[4] === undefined ? wholeServerOf(host, port) : targetOf(host, port, m[3] || '/', m[4] ?? '')
 }
 
 /**
@@ -98,19 +104,21 @@ export function parseAbsoluteForm(raw: string): RequestTarget {
  * `https://` + Host + path), so a Host naming another host is refused as absolute-form naming it
  * is: served, it went to the tunnel's endpoint with that endpoint's credentials all the same.
  */
-export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: string): RequestTarget {
+export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: string, method?: string): RequestTarget {
   const tunnel = parseAuthority(tunnelAuthority)
   if (/^https?:\/\//i.test(raw)) {
     const t = parseAbsoluteForm(raw)
     if (t.host !== tunnel.host || (t.port ?? 443) !== (tunnel.port ?? 443)) {
       throw bad(`absolute-form target names ${t.host}:${t.port ?? 443}, but this tunnel is for ${tunnelAuthority}`)
     }
-    return targetOf(tunnel.host, tunnel.port, t.path, t.query)
+    return t.wholeServer ? wholeServerOf(tunnel.host, tunnel.port) : targetOf(tunnel.host, tunnel.port, t.path, t.query)
   }
   checkCharacters(raw)
   // The tunnel's own authority as sent (its canonical spelling: what curl, Go and Node send) needs no parse.
   if (host !== undefined && host !== tunnelAuthority && !namesTunnel(host, tunnel)) throw bad(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
-  if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form)')
+  // Asterisk-form names the origin server itself, and only an OPTIONS may (RFC 9112 §3.2.4).
+  if (raw === '*' && method === 'OPTIONS') return wholeServerOf(tunnel.host, tunnel.port)
+  if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form, or "*" for OPTIONS)')
   if (raw.includes('#')) throw bad('a fragment (#) in the request target is refused')
   const q = raw.indexOf('?')
   return q < 0 ? targetOf(tunnel.host, tunnel.port, raw, '') : targetOf(tunnel.host, tunnel.port, raw.slice(0, q), raw.slice(q))
@@ -135,6 +143,11 @@ function namesTunnel(host: string, tunnel: { host: string; port?: number }): boo
  */
 function targetOf(host: string, port: number | undefined, path: string, query: string): RequestTarget {
   return port === undefined ? { host, path, query } : { host, port, path, query }
+}
+
+/** A target naming the server as a whole: matched as `/`, sent as `*` by an OPTIONS. */
+function wholeServerOf(host: string, port: number | undefined): RequestTarget {
+  return port === undefined ? { host, path: '/', query: '', wholeServer: true } : { host, port, path: '/', query: '', wholeServer: true }
 }
 
 /** `/proxy/<endpoint>[@<tenant>][/<path>][?<query>]`. */

@@ -16,7 +16,7 @@ import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-targ
 export async function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
   const { req, res, gateway, id } = run
   const url = req.url ?? '/'
-  if (tunnel) return proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority, singleHeader(req, 'host', 'Host')), undefined, tunnel)
+  if (tunnel) return proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority, singleHeader(req, 'host', 'Host'), req.method), undefined, tunnel)
   if (way === 'forward') return proxyRequest(run, 'forward', parseAbsoluteForm(url))
   if (way === 'route') {
     const { route, target } = parseRoute(url)

@@ -13,6 +13,7 @@ import { isReplayable } from '../stale-connection.js'
 import { mayBeNginxRefusal, nginxRefusal, nginxRefusalText } from '../nginx-refusal.js'
 import { UpstreamCall } from '../upstream-call.js'
 import { destinationPathAndQuery } from '../outbound-request.js'
+import { dispatchPath } from '../asterisk-form.js'
 import { unreadTransferCoding } from '../transfer-coding.js'
 
 /** Sends ctx.outbound upstream; resolves at the response headers. */
@@ -25,7 +26,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
     delete headers['transfer-encoding']
   }
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
-  const path = destinationPathAndQuery(ctx.target, outbound)
+  const path = dispatchPath(ctx, destinationPathAndQuery(ctx.target, outbound))
   ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, server: ctx.target.server, method: outbound.method })
   const body = buffered ?? outbound.body.stream ?? null
   const request: Dispatcher.DispatchOptions = {
