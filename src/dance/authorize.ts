@@ -16,6 +16,7 @@ import { issueBinding, setBindingCookie } from './binding.js'
 import { danceSettings } from './dance-settings.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
 import { linkPage, refusalPage, restatedPage, sendPage, sendRedirect } from './pages.js'
+import { LINK_USED_UP, storeStep, TAKE_RETRY } from './store-failure.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
 import { takeLinkUnopened } from './unopened.js'
@@ -59,17 +60,29 @@ function pickFields(profile: Profile, raw: unknown): Record<string, string> | un
 /**
  * Obtains and parks a request token bound to the clicking browser; returns the provider's
  * authorize URL and the Set-Cookie that binds the browser. The callback URL (and so the
- * cookie's host) is worked out as the link's was, so the cookie comes back with it.
+ * cookie's host) is worked out as the link's was, so the cookie comes back with it. A failure
+ * of the provider's is said as such; one of the store's, once the link is taken, as a store's.
  */
 async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner, fields: Record<string, string> | undefined, origin: string | undefined, repo: OAuth1TokenRepo): Promise<{ target: string; setCookie: string }> {
-  const callback = callbackUrlFor(gateway, profile, owner.tenant, origin)
-  if (callback === undefined) throw new GatewayError('bad_request', `profile "${profile.name}": cannot tell the gateway's callback URL; set listen.publicUrl or profiles[].callbackUrl`)
   const scope = Object.assign({}, owner, fields ? { fields } : {})
-  const issued = await obtainRequestToken(gateway, profile, scope, callback)
+  let callback: string
+  let issued: Awaited<ReturnType<typeof obtainRequestToken>>
+  try {
+    const url = callbackUrlFor(gateway, profile, owner.tenant, origin)
+    if (url === undefined) throw new GatewayError('bad_request', `profile "${profile.name}": cannot tell the gateway's callback URL; set listen.publicUrl or profiles[].callbackUrl`)
+    callback = url
+    issued = await obtainRequestToken(gateway, profile, scope, callback)
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err
+    // A 400 stays the caller's; anything else is a 502 (a 502's own reason kept), at warn, uncapped.
+    const status = statusOf(err.reason, 'api')
+    throw restatedPage(err, status === 400 || status === 502 ? err.reason : 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`)
+  }
   const { binding, value } = issueBinding(issued.token, callback)
-  await repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding, settings: danceSettings(gateway, profile) }), DANCE_TTL_MS)
+  await storeStep(() => repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding, settings: danceSettings(gateway, profile) }), DANCE_TTL_MS), LINK_USED_UP)
   return { target: providerAuthorizeUrl(profile, scope, issued.token, callback), setCookie: setBindingCookie(binding.cookie, value, DANCE_TTL_MS / 1000) }
 }
+
 
 /** True when the form's CSRF token is the link's (constant-time). */
 function csrfMatches(link: LinkRecord, given: unknown): boolean {
@@ -101,19 +114,11 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
   const raw = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith('field.')).map(([k, v]) => [k.slice(6), v]))
   const fields = link.fields ?? pickFields(profile, raw)
   if (names.length > 0 && fields === undefined) throw refusalPage('bad_request', `Please fill in: ${names.join(', ')}.`)
-  const owner = await deps.repo.takeLink(id)
+  const owner = await storeStep(() => deps.repo.takeLink(id), TAKE_RETRY)
   if (owner?.profile !== profile.name) throw refusalPage('oauth_authorization_unknown', UNKNOWN_LINK)
-  let started: { target: string; setCookie: string }
-  try {
-    // The link's origin, not this POST's Host: whoever holds a link can send any Host, and the
-    // callback there would receive the approval (and its verifier) of anyone sent the provider's page.
-    started = await startDance(gateway, profile, owner, fields, owner.origin ?? requestOrigin(req), deps.repo)
-  } catch (err) {
-    if (!(err instanceof GatewayError)) throw err
-    // A 400 stays the caller's; anything else is a 502 (a 502's own reason kept), at warn, uncapped.
-    const status = statusOf(err.reason, 'api')
-    throw restatedPage(err, status === 400 || status === 502 ? err.reason : 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`)
-  }
+  // The link's origin, not this POST's Host: whoever holds a link can send any Host, and the
+  // callback there would receive the approval (and its verifier) of anyone sent the provider's page.
+  const started = await startDance(gateway, profile, owner, fields, owner.origin ?? requestOrigin(req), deps.repo)
   sendRedirect(res, 303, started.target, { 'set-cookie': started.setCookie })
 }
 

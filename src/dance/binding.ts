@@ -78,14 +78,24 @@ function matches(binding: BrowserBinding, value: string): boolean {
   return stored.length === given.length && timingSafeEqual(stored, given)
 }
 
+/** What a claim needs of the pending requests. */
+export interface PendingSource<P> {
+  /** True when a record is stored for `requestToken` (read only); without it, the take alone decides. */
+  hasPending?(requestToken: string): Promise<boolean>
+  takePending(requestToken: string): Promise<P | undefined>
+}
+
 /**
  * Takes the pending request of `requestToken` (one shot, whatever the cookie says), then
  * checks the browser's Cookie header against its binding. A callback from the wrong browser
  * burns the request: the verifier in its URL has been seen outside the browser that started
  * the dance, and must not be redeemable later by whoever holds the cookie. A record without a
  * binding (written before bindings existed) is refused the same way.
+ * Read before it is taken: a store that is down or paused fails the read, and the dance is left
+ * as it was (a take whose answer is lost may still be carried out when the store resumes).
  */
-export async function claimPending<P extends object>(repo: { takePending(requestToken: string): Promise<P | undefined> }, requestToken: string, cookieHeader: string | undefined): Promise<Claim<P>> {
+export async function claimPending<P extends object>(repo: PendingSource<P>, requestToken: string, cookieHeader: string | undefined): Promise<Claim<P>> {
+  if (repo.hasPending && !(await repo.hasPending(requestToken))) return { ok: false, why: 'unknown' }
   const pending = await repo.takePending(requestToken)
   if (pending === undefined) return { ok: false, why: 'unknown' }
   const binding = (pending as Partial<PendingRequest>).browser

@@ -13,11 +13,12 @@ import { displayName } from './authorize.js'
 import { danceSettings } from './dance-settings.js'
 import { claimPending, clearBindingCookie, type BindingCookie, type Claim, type ClaimRefusal } from './binding.js'
 import { asFailurePage, browserFacing, refusalPage, restatedPage, sendPage, successPage } from './pages.js'
+import { CLAIM_RETRY, notKept, storeStep } from './store-failure.js'
 import { obtainAccessToken } from './provider.js'
 import type { OAuth1TokenRepo, PendingRequest } from './tokens.js'
-import { takePendingUnopened, type PendingBinding } from './unopened.js'
+import { hasPendingUnopened, takePendingUnopened, type PendingBinding } from './unopened.js'
 
-/** The callback's state: the snapshot's token repo; without one (no per-user profile, so no seal keys, left) the store to use a dance up in. */
+/** The callback's state: the snapshot's token repo (none when no per-user profile, so no seal keys, is left) and the store, to read a dance in and use it up in. */
 export interface CallbackDeps {
   repo?: OAuth1TokenRepo
   store?: Store
@@ -54,8 +55,9 @@ function exchangeFailure(profile: Profile, err: GatewayError, headers: Record<st
 /** The claim on `requestToken`'s dance: opened with the repo, else only taken (its secrets stay sealed; it cannot complete). */
 function claim(deps: CallbackDeps, requestToken: string, cookieHeader: string | undefined): Promise<Claim<PendingRequest | PendingBinding>> {
   const { repo, store } = deps
-  if (repo) return claimPending(repo, requestToken, cookieHeader)
-  return claimPending({ takePending: async (t) => (store ? takePendingUnopened(store, t) : undefined) }, requestToken, cookieHeader)
+  const hasPending = async (t: string): Promise<boolean> => store !== undefined && (await hasPendingUnopened(store, t))
+  const takePending = async (t: string): Promise<PendingRequest | PendingBinding | undefined> => (repo ? repo.takePending(t) : store ? takePendingUnopened(store, t) : undefined)
+  return claimPending({ hasPending, takePending }, requestToken, cookieHeader)
 }
 
 /** The page of a dance whose profile a reload removed (or made other than per_user): the name only, which the link's URL carried already. */
@@ -78,9 +80,10 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   })
   const requestToken = token ?? denied
   if (!requestToken) throw refusalPage('bad_request', 'The provider did not name a request token.')
-  // Taken, not read, whatever the cookie: a replayed callback finds nothing, and neither a
-  // denial nor an approval that came back to the wrong browser can be used afterwards.
-  const claimed = await claim(deps, requestToken, req.headers.cookie)
+  // Taken, whatever the cookie: a replayed callback finds nothing, and neither a denial nor an
+  // approval that came back to the wrong browser can be used afterwards. A store that cannot
+  // answer leaves it to a reload of this page.
+  const claimed = await storeStep(() => claim(deps, requestToken, req.headers.cookie), CLAIM_RETRY)
   if (!claimed.ok) throw refusalPage(REFUSALS[claimed.why].reason, REFUSALS[claimed.why].why, clearing(claimed.cookie))
   const { pending } = claimed
   const done = clearing(pending.browser?.cookie)
@@ -99,6 +102,7 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
     if (!(err instanceof GatewayError)) throw err
     throw exchangeFailure(profile, err, done)
   }
-  await deps.repo.saveToken(pending, { token: access.token, tokenSecret: access.secret, ...(pending.fields ? { fields: pending.fields } : {}), obtainedAt: Date.now() })
+  const repo = deps.repo
+  await storeStep(() => repo.saveToken(pending, { token: access.token, tokenSecret: access.secret, ...(pending.fields ? { fields: pending.fields } : {}), obtainedAt: Date.now() }), notKept(displayName(profile)), done)
   sendPage(res, 200, successPage(displayName(profile)), done)
 }

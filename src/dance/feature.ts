@@ -61,9 +61,9 @@ export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway):
 function oauth1Route(deps: (gateway: Gateway) => DanceDeps, linkDeps: (gateway: Gateway) => LinkDeps, callbackDeps: (gateway: Gateway) => CallbackDeps, admin: AdminGuard): ApiRoute {
   return async (req, res, gateway, path, url) => {
     if (!path.startsWith('/gateway/oauth1/')) return false
-    // The callback checks its query itself: a browser's failures there are pages.
+    // The callback checks its query itself: a browser's failures there are pages (the store's and bugs' too).
     if (path === CALLBACK_PATH) {
-      await handleCallback(req, res, gateway, url, callbackDeps(gateway))
+      await pagesOnly(async () => handleCallback(req, res, gateway, url, callbackDeps(gateway)))
       return true
     }
     const m = PROFILE_ROUTE.exec(path)
@@ -86,7 +86,7 @@ function oauth1Route(deps: (gateway: Gateway) => DanceDeps, linkDeps: (gateway: 
 /** The callback's state for one snapshot: one without a token repo still answers a dance begun under an earlier one, with a page. */
 function callbackDepsFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): CallbackDeps {
   const repo = tokenRepoFor(runtime, gateway)
-  return repo ? { repo } : runtime.store ? { store: runtime.store } : {}
+  return Object.assign(repo ? { repo } : {}, runtime.store ? { store: runtime.store } : {})
 }
 
 /** A link page's state for one snapshot: one without a token repo (no per-user profile left) still uses a link up in the store. */

@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { GatewayError, statusOf, type Reason } from '../errors.js'
-import { PageError } from '../proxy/write-error.js'
+import { asGatewayError, PageError } from '../proxy/write-error.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -67,31 +67,65 @@ export function sendRedirect(res: ServerResponse, status: 302 | 303, location: s
   res.end()
 }
 
+/** What a failure page says: what went wrong (no secret, no store address), and what the user can do. */
+export interface PageText {
+  readonly why: string
+  readonly next: string
+}
+
+const NEW_LINK = 'Nothing was stored. Ask for a new authorization link to try again.'
+
+/**
+ * A store failure where nothing of the dance was used up (a read failed, or a take the store
+ * refused): the link or the approval still works once the store answers. The store's address,
+ * file and error stay in the access line.
+ */
+const STORE_DOWN: PageText = {
+  why: 'The gateway\'s storage is not answering right now, so this step could not be done.',
+  next: 'Nothing was used up: try again shortly (reload this page, or open the authorization link again).',
+}
+
+/** A bug on the way (a 500): its stack is in the access line, nothing of it on the page. */
+const INTERNAL: PageText = {
+  why: 'The gateway failed on its side (an internal error).',
+  next: 'Try again shortly; if it fails again, ask for a new authorization link.',
+}
+
+/** `err` as the failure page saying `text`, its status shown; the access line keeps its reason, message and cause. */
+export function pageOf(err: GatewayError, text: PageText, headers: Readonly<Record<string, string>> = {}): PageError {
+  return new PageError(new GatewayError(err.reason, err.message, { cause: err.cause, headers: Object.assign({}, err.headers, headers), callerMessage: text.why }), failurePage(text.why, statusOf(err.reason, 'api'), text.next), PAGE_HEADERS)
+}
+
 /**
  * `err` answered to a browser as the failure page (same status, its message and code on the
- * page) instead of the JSON envelope; the access line keeps its reason and message.
+ * page) instead of the JSON envelope; the access line keeps its reason and message. A store
+ * failure says to try again (nothing was used up) rather than its operator's message.
  */
 export function asFailurePage(err: GatewayError): GatewayError {
   if (err instanceof PageError) return err
-  const code = statusOf(err.reason, 'api')
-  return new PageError(err, failurePage(err.callerMessage, code), PAGE_HEADERS)
+  if (err.reason === 'store_unavailable') return pageOf(err, STORE_DOWN)
+  if (err.reason === 'internal') return pageOf(err, INTERNAL)
+  return pageOf(err, { why: err.callerMessage, next: NEW_LINK })
 }
+
+/** Anything thrown on a browser's way, as the failure page: an unknown error is the 500 page (its stack logged, as for any 500). */
+const pageFor = (err: unknown): GatewayError => asFailurePage(asGatewayError(err))
 
 /** `read`'s result; its refusal is answered as the failure page, as every other failure a browser meets in the dance. */
 export function browserFacing<T>(read: () => T): T {
   try {
     return read()
   } catch (err) {
-    throw err instanceof GatewayError ? asFailurePage(err) : err
+    throw pageFor(err)
   }
 }
 
-/** browserFacing for a handler: whatever refusal it meets on the way (a form body it cannot read) is answered as a page. */
+/** browserFacing for a handler: whatever fails on the way (a form body it cannot read, the store, a bug) is answered as a page. */
 export async function pagesOnly(handle: () => Promise<void>): Promise<void> {
   try {
     await handle()
   } catch (err) {
-    throw err instanceof GatewayError ? asFailurePage(err) : err
+    throw pageFor(err)
   }
 }
 
@@ -115,12 +149,12 @@ export function successPage(provider: string): string {
 <p>Access to <b>${escapeHtml(provider)}</b> is authorized. You can close this window and return to the conversation.</p>`)
 }
 
-/** The page when the dance did not end with a stored token; `why` must hold no secret; `code`, an error's status, is shown. */
-export function failurePage(why: string, code?: number): string {
+/** The page when the dance did not end with a stored token; `why` must hold no secret; `code`, an error's status, is shown; `next`: what the user can do. */
+export function failurePage(why: string, code?: number, next = NEW_LINK): string {
   const shown = code === undefined ? '' : `\n<p id="code">Error code: <code>${code}</code></p>`
   return layout('Authorization failed', `<h1 class="fail" id="result" data-result="failure">Authorization failed</h1>
 <p>${escapeHtml(why)}</p>${shown}
-<p>Nothing was stored. Ask for a new authorization link to try again.</p>`)
+<p id="next">${escapeHtml(next)}</p>`)
 }
 
 /** Whom an authorization is for, as the link page names them. */

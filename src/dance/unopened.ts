@@ -9,6 +9,9 @@ import { linkKey, pendingKey, withSpace, type LinkRecord, type PendingRequest } 
 /** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
 export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>
 
+/** True when a pending request is stored for `requestToken`. */
+export const hasPendingUnopened = async (store: Store, requestToken: string): Promise<boolean> => (await store.get(pendingKey(requestToken))) !== undefined
+
 /** Takes (one shot) the pending request of `requestToken`, its secrets left sealed. */
 export async function takePendingUnopened(store: Store, requestToken: string): Promise<PendingBinding | undefined> {
   const text = await store.take(pendingKey(requestToken))

@@ -27,7 +27,8 @@ export interface WriteErrorOptions {
 export class PageError extends GatewayError {
   readonly page: string
   constructor(err: GatewayError, page: string, headers: Readonly<Record<string, string>>) {
-    super(err.reason, err.message, { headers: Object.assign({}, err.headers, headers), callerMessage: err.callerMessage })
+    // The cause too: an internal error's stack is what its access line shows.
+    super(err.reason, err.message, { cause: err.cause, headers: Object.assign({}, err.headers, headers), callerMessage: err.callerMessage })
     this.page = page
   }
 }

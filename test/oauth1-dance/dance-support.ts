@@ -31,6 +31,8 @@ export interface ProviderState {
 }
 
 export interface DanceProvider {
+  /** The provider's process (to pause it with SIGSTOP mid-call). */
+  pid: number
   apiPort: number
   browserPort: number
   /** `https://127.0.0.1:<browserPort>`: the authorize page, reachable without a client certificate. */
@@ -74,6 +76,7 @@ export async function startDanceProvider(pki: TestPki, extra: Record<string, unk
   const agent = trustingAgent(pki)
   let closing: Promise<void> | undefined
   return {
+    pid: child.pid ?? -1,
     apiPort: ports.port,
     browserPort: ports.browser_port,
     browserUrl,
