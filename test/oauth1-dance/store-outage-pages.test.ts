@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, type Reply } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-server.js'
 import type { Peer } from '../support/peers.js'
 import { scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from './dance-support.js'
+import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startInBrowser, type StoreYaml } from './dance-support.js'
+import { useDanceProvider } from './dance-gateway.js'
 import { expectDancePage, expectFailurePage } from './dance-pages.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
@@ -36,26 +36,32 @@ const SAID = {
 }
 const html = (text: string): string => text.replaceAll("'", '&#39;')
 
-let pki: TestPki
-let provider: DanceProvider
+const fixture = useDanceProvider()
 let dir: string
 
-beforeAll(async () => {
-  pki = await createTestPki()
-  provider = await startDanceProvider(pki)
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'dance-store-outage-'))
-}, 60_000)
+})
 
-afterAll(async () => {
-  await provider?.close()
-  pki?.cleanup()
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-/** A gateway on `store` with its admin listener (metrics); `extra` lines go under `store:`. */
-function startGateway(store: StoreYaml, extra = ''): Promise<OpsGateway> {
-  const yaml = gatewayYaml({ pki, provider, store }).replace('admin:\n  enabled: false\n', '').replace('  sealKeys:\n', `${extra}  sealKeys:\n`)
-  return startOpsGateway(dir, yaml, { watch: false })
+/** Runs `test` on a gateway on `store` with its admin listener (metrics), closed after; `extra` lines go under `store:`. */
+async function withGateway(store: StoreYaml, test: (g: OpsGateway) => Promise<void>, extra = ''): Promise<void> {
+  const yaml = gatewayYaml({ pki: fixture.pki, provider: fixture.provider, store }).replace('admin:\n  enabled: false\n', '').replace('  sealKeys:\n', `${extra}  sealKeys:\n`)
+  const g = await startOpsGateway(dir, yaml, { watch: false })
+  try {
+    await test(g)
+  } finally {
+    await g.gw.close()
+  }
+}
+
+/** The access lines of the 503s so far: `count` of them, each store_unavailable naming `where` (the file, the Redis URL). */
+function expectStoreLines(g: OpsGateway, where: string, count: number): void {
+  const lines = g.access().filter((e) => e.status === 503)
+  expect(lines.map((e) => [e.reason, typeof e.error === 'string' && e.error.includes(where)])).toEqual(Array.from({ length: count }, () => ['store_unavailable', true]))
 }
 
 /** The link page's form as the browser holds it. */
@@ -99,8 +105,7 @@ async function lockSqlite(file: string): Promise<{ release(): Promise<void> }> {
 describe('a SQLite file another process holds the write lock of', () => {
   it('the button and the callback answer the 503 page; once the lock is gone the same link and the same approval complete the dance', async () => {
     const file = join(dir, 'locked.db')
-    const g = await startGateway({ kind: 'sqlite', file })
-    try {
+    await withGateway({ kind: 'sqlite', file }, async (g) => {
       const link = await authorizeLink(g.gw.url, 'user=alice')
       const page = await send(g.gw.url, pathOf(link))
       expectDancePage(page, 200, 'the link page')
@@ -115,8 +120,8 @@ describe('a SQLite file another process holds the write lock of', () => {
       }
       expectStorePage(click, SAID.takeDown, SAID.takeNext, [file, 'SQLITE', 'locked'], 'the button while the file is locked')
       // The link was not used: its button works now, and the dance completes.
-      const started = await startInBrowser(link, { provider })
-      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+      const started = await startInBrowser(link, { provider: fixture.provider })
+      const callbackUrl = await fixture.provider.decide(started.requestToken, 'approve')
       const back = (): Promise<Reply> => send(g.gw.url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
       const relock = await lockSqlite(file)
       let during: Reply
@@ -130,12 +135,9 @@ describe('a SQLite file another process holds the write lock of', () => {
       expectDancePage(done, 200, 'the callback once the lock is gone')
       expect(done.text).toContain('Authorization complete')
       // The operator's view: each a 503 store_unavailable naming the file, counted as the gateway API's 5xx.
-      const lines = g.access().filter((e) => e.status === 503)
-      expect(lines.map((e) => [e.reason, typeof e.error === 'string' && e.error.includes(file)])).toEqual([['store_unavailable', true], ['store_unavailable', true]])
+      expectStoreLines(g, file, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
-    } finally {
-      await g.gw.close()
-    }
+    })
   }, 90_000)
 })
 
@@ -148,7 +150,7 @@ const storeKey = (kind: 'link' | 'request', secret: string): string => `oauth1:$
  * provider resumes: the gateway's next write meets the lock. Resolves to the reply.
  */
 async function lockedAfterTake(file: string, key: string, request: () => Promise<Reply>): Promise<Reply> {
-  process.kill(provider.pid, 'SIGSTOP')
+  process.kill(fixture.provider.pid, 'SIGSTOP')
   let resumed = false
   let lock: { release(): Promise<void> } | undefined
   try {
@@ -161,11 +163,11 @@ async function lockedAfterTake(file: string, key: string, request: () => Promise
       db.close()
     }
     lock = await lockSqlite(file)
-    process.kill(provider.pid, 'SIGCONT')
+    process.kill(fixture.provider.pid, 'SIGCONT')
     resumed = true
     return await reply
   } finally {
-    if (!resumed) process.kill(provider.pid, 'SIGCONT')
+    if (!resumed) process.kill(fixture.provider.pid, 'SIGCONT')
     await lock?.release()
   }
 }
@@ -173,8 +175,7 @@ async function lockedAfterTake(file: string, key: string, request: () => Promise
 describe('a SQLite file locked after the gateway took the link or the pending request', () => {
   it('the button: the 503 page says the link is used up (a store failure in the access line, not the provider\'s), and so it is', async () => {
     const file = join(dir, 'used-link.db')
-    const g = await startGateway({ kind: 'sqlite', file })
-    try {
+    await withGateway({ kind: 'sqlite', file }, async (g) => {
       const link = await authorizeLink(g.gw.url, 'user=dave')
       const form = formOf(await send(g.gw.url, pathOf(link)))
       const id = new URL(link).searchParams.get('link') as string
@@ -182,19 +183,15 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expectStorePage(click, 'The gateway\'s storage stopped answering while the authorization was starting, so it could not start, and this link is now used up.', 'Ask for a new authorization link shortly.', [file, 'SQLITE', 'locked'], 'the button, the file locked after the link was taken')
       const again = await send(g.gw.url, pathOf(link))
       expectFailurePage(again, 400, 'This authorization link is unknown, expired or already used.', 'the used-up link')
-      const line = g.access().find((e) => e.status === 503)
-      expect([line?.reason, typeof line?.error === 'string' && line.error.includes(file)]).toEqual(['store_unavailable', true])
-    } finally {
-      await g.gw.close()
-    }
+      expectStoreLines(g, file, 1)
+    })
   }, 90_000)
 
   it('the callback: the provider approved, the store did not keep the token: the 503 page says so, the cookie is cleared, and the dance is used up', async () => {
     const file = join(dir, 'unsaved-token.db')
-    const g = await startGateway({ kind: 'sqlite', file })
-    try {
-      const started = await startInBrowser(await authorizeLink(g.gw.url, 'user=erin'), { provider })
-      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+    await withGateway({ kind: 'sqlite', file }, async (g) => {
+      const started = await startInBrowser(await authorizeLink(g.gw.url, 'user=erin'), { provider: fixture.provider })
+      const callbackUrl = await fixture.provider.decide(started.requestToken, 'approve')
       const back = (): Promise<Reply> => send(g.gw.url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
       const done = await lockedAfterTake(file, storeKey('request', started.requestToken), back)
       expectFailurePage(done, 503, html('Partner Bank approved the access, but the gateway\'s storage did not confirm saving it, so it may not have been kept.'), 'the callback, the file locked after the exchange')
@@ -203,11 +200,8 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expect(setCookiesOf(done).some((c) => c.name === started.cookie.name && c.attributes['max-age'] === '0')).toBe(true)
       const again = await back()
       expectFailurePage(again, 400, 'This authorization is unknown, expired or already completed.', 'the callback again')
-      const line = g.access().find((e) => e.status === 503)
-      expect([line?.reason, typeof line?.error === 'string' && line.error.includes(file)]).toEqual(['store_unavailable', true])
-    } finally {
-      await g.gw.close()
-    }
+      expectStoreLines(g, file, 1)
+    })
   }, 90_000)
 })
 
@@ -237,15 +231,14 @@ describe('a redis-server paused with SIGSTOP', () => {
 
   it('the link page and the callback answer the 503 page; once it resumes the same link and the same approval complete the dance', async () => {
     const server = redis as Peer & { url: string }
-    const g = await startGateway({ kind: 'redis', url: server.url, keyPrefix: 'dance-store-outage:' }, '  redis:\n    commandTimeout: 1500ms\n')
-    try {
+    await withGateway({ kind: 'redis', url: server.url, keyPrefix: 'dance-store-outage:' }, async (g) => {
       const link = await authorizeLink(g.gw.url, 'user=bob')
       const errorsBefore = await apiErrors(g)
       const opened = await whilePaused(() => send(g.gw.url, pathOf(link)))
       const port = String(server.port)
       expectStorePage(opened, SAID.linkDown, SAID.untouched, [port, 'redis'], 'the link page while Redis is paused')
-      const started = await startInBrowser(link, { provider })
-      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+      const started = await startInBrowser(link, { provider: fixture.provider })
+      const callbackUrl = await fixture.provider.decide(started.requestToken, 'approve')
       const back = (): Promise<Reply> => send(g.gw.url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
       const during = await whilePaused(back)
       expectStorePage(during, SAID.claimDown, SAID.claimNext, [port, 'redis', started.requestToken], 'the callback while Redis is paused')
@@ -253,22 +246,18 @@ describe('a redis-server paused with SIGSTOP', () => {
       const done = await back()
       expectDancePage(done, 200, 'the callback once Redis answers')
       expect(done.text).toContain('Authorization complete')
-      const lines = g.access().filter((e) => e.status === 503)
-      expect(lines.map((e) => [e.reason, typeof e.error === 'string' && e.error.includes(server.url)])).toEqual([['store_unavailable', true], ['store_unavailable', true]])
+      expectStoreLines(g, server.url, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
-    } finally {
-      await g.gw.close()
-    }
+    }, '  redis:\n    commandTimeout: 1500ms\n')
   }, 90_000)
 })
 
 describe('a pending request the gateway cannot read', () => {
   it('the callback answers the 500 page, its stack in the access line only', async () => {
     const file = join(dir, 'unreadable.db')
-    const g = await startGateway({ kind: 'sqlite', file })
-    try {
-      const started = await startInBrowser(await authorizeLink(g.gw.url, 'user=carol'), { provider })
-      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+    await withGateway({ kind: 'sqlite', file }, async (g) => {
+      const started = await startInBrowser(await authorizeLink(g.gw.url, 'user=carol'), { provider: fixture.provider })
+      const callbackUrl = await fixture.provider.decide(started.requestToken, 'approve')
       const db = new Database(file)
       try {
         expect(db.prepare('UPDATE store_entries SET value = ? WHERE key = ?').run('{not json', storeKey('request', started.requestToken)).changes).toBe(1)
@@ -280,8 +269,6 @@ describe('a pending request the gateway cannot read', () => {
       expect(done.text).not.toContain('JSON')
       const line = g.access().find((e) => e.status === 500)
       expect([line?.reason, typeof line?.cause === 'string' && line.cause.includes('SyntaxError')]).toEqual(['internal', true])
-    } finally {
-      await g.gw.close()
-    }
+    })
   }, 60_000)
 })
