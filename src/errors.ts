@@ -72,6 +72,7 @@ const STATUS_TABLE = {
   not_found: 404,
   console_sign_in_required: 401,
   console_request_refused: 403,
+  admin_host_not_allowed: 421,
   console_sign_in_throttled: 429,
   admin_token_throttled: 429,
   method_not_allowed: 405,

@@ -49,7 +49,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/proxy-tunnel.ts', fn: 'openTunnel', lines: 41 },
   { file: 'gateway/upstream.ts', fn: 'createConnector', lines: 85 },
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 82 },
-  { file: 'ops/admin.ts', fn: 'startAdmin', lines: 65 },
+  { file: 'ops/admin.ts', fn: 'startAdmin', lines: 64 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
   { file: 'ops/ops.ts', fn: 'createOps', lines: 56 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
@@ -73,7 +73,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/gateway-root.ts', lines: 213 },
   {
-    file: 'config/schema.ts', lines: 436,
+    file: 'config/schema.ts', lines: 433,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
   { file: 'config/types.ts', lines: 235 },

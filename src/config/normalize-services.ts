@@ -5,6 +5,8 @@ import { parseDuration } from './units.js'
 import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeRedis } from './normalize-redis.js'
 import type { AdminTlsConfig, GatewayConfig, ListenTlsConfig } from './types.js'
+import { normalizeAdminLimits } from './normalize-limits.js'
+import { allowedHostsOf } from './admin-hosts.js'
 
 /** A listener's `tls` (`listen.tls`, `admin.tls`): paths made absolute, defaults from the schema. */
 export function normalizeListenTls(t: Raw, abs: (p: string) => string): ListenTlsConfig {
@@ -14,6 +16,19 @@ export function normalizeListenTls(t: Raw, abs: (p: string) => string): ListenTl
     ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
     ...(str(t.clientCa) !== undefined ? { clientCa: abs(str(t.clientCa) as string) } : {}),
     requireClientCert: (t.requireClientCert as boolean | undefined) ?? configSchema.properties.listen.properties.tls.properties.requireClientCert.default,
+  }
+}
+
+/** `admin`; `reportTls` reports under admin.tls. */
+export function normalizeAdmin(admin: Raw, abs: (p: string) => string, reportTls: Report): GatewayConfig['admin'] {
+  return {
+    host: str(admin.host) ?? '127.0.0.1',
+    port: (admin.port as number | undefined) ?? 9090,
+    enabled: (admin.enabled as boolean | undefined) ?? true,
+    allowedHosts: allowedHostsOf(admin.allowedHosts),
+    ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
+    ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, reportTls) } : {}),
+    ...normalizeAdminLimits(admin),
   }
 }
 

@@ -14,8 +14,8 @@ import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
-import { normalizeAdminLimits, normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
-import { listenTlsFiles, normalizeAdminTls, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
+import { normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
+import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 import { tenantHeaderName } from './tenant-header.js'
 
@@ -114,18 +114,6 @@ function normalizeListen(listen: Raw, abs: (p: string) => string): GatewayConfig
     ...normalizeListenLimits(listen),
     ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
     ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
-  }
-}
-
-/** `admin`; `reportTls` reports under admin.tls. */
-function normalizeAdmin(admin: Raw, abs: (p: string) => string, reportTls: Report): GatewayConfig['admin'] {
-  return {
-    host: str(admin.host) ?? '127.0.0.1',
-    port: (admin.port as number | undefined) ?? 9090,
-    enabled: (admin.enabled as boolean | undefined) ?? true,
-    ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
-    ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, reportTls) } : {}),
-    ...normalizeAdminLimits(admin),
   }
 }
 

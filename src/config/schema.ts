@@ -6,6 +6,7 @@
  */
 import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
+import { allowedHostsSchema } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
 import { boundedDuration, drainSchema, duration, loggingSchema, storeLifetime, timerDuration } from './schema-operations.js'
 
@@ -387,17 +388,13 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
+      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
-        timeouts: {
-          type: 'object',
-          additionalProperties: false,
-          description: 'Limits on slow or silent clients of the admin listener.',
-          properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') },
-        },
+        allowedHosts: allowedHostsSchema,
+        timeouts: { type: 'object', additionalProperties: false, description: 'Limits on slow or silent clients of the admin listener.', properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') } },
         connections: connectionLimits(256),
         tls: serverTls('Serve the admin listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload. With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
           clientSubjects: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Subject CNs of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },

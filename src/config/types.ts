@@ -174,8 +174,8 @@ export interface AdminConfig extends ListenConfig {
   timeouts: AdminTimeoutsConfig
   enabled: boolean
   tls?: AdminTlsConfig
-  /** The console's operator token; absent: the console is off. */
-  token?: string
+  token?: string // the console's operator token; absent: the console is off
+  allowedHosts: string[] // names served besides IP literals and localhost, as comparableHostName has them
 }
 
 export interface InterceptionConfig {

@@ -15,6 +15,8 @@ import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
 import { headRefusal } from '../proxy/client-error.js'
 import type { AuthFailure } from '../callers/index.js'
+import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
+import { adminHostRefusal } from './admin-host.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -47,6 +49,8 @@ export interface AdminOptions {
   extra?: AdminRoutes
   /** A client refused (caller_auth_failures_total): a connection a reload's admin.tls trust no longer admits. */
   onAuthFailure?: (label: AuthFailure) => void
+  /** admin.allowedHosts of the config in force (read per request: a reload changes it). */
+  allowedHosts(): readonly string[]
 }
 
 /** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
@@ -99,18 +103,31 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
+/** What every admin request, the console's too, is refused with before any route runs (and whether its answer closes the connection). */
+function refusalBeforeRoutes(o: AdminOptions, req: IncomingMessage): { error: GatewayError; close: boolean } | undefined {
+  // A connection the caller trust in force would refuse at its handshake.
+  const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
+  if (untrusted) return { error: untrusted, close: true }
+  const close = hasBody(req.headers)
+  const refused = headRefusal(req)
+  if (refused) return { error: refused, close }
+  // A name this listener does not answer for may be a web page's DNS rebinding.
+  const misdirected = adminHostRefusal(req, o.allowedHosts())
+  if (misdirected) o.events?.onRejected?.('admin', misdirected, req.socket, req)
+  return misdirected && { error: misdirected, close }
+}
+
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  // One request of a connection at a time, as on the proxy listener (pipelined.ts): a request
+  // pipelined behind an answer sent with Connection: close is never served (RFC 9112 §9.6).
+  const handler = inTurn((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const fail = (e: unknown): void => {
       writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
     }
-    // Every route, the console's too: a connection the caller trust in force would refuse at its handshake.
-    const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
-    if (untrusted) return void writeError(res, untrusted, 'api', { close: true })
-    const refused = headRefusal(req)
-    if (refused) return void writeError(res, refused, 'api', { close: hasBody(req.headers) })
+    const refusal = refusalBeforeRoutes(o, req)
+    if (refusal) return void writeError(res, refusal.error, 'api', { close: refusal.close })
     const extra = o.extra
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.
@@ -133,7 +150,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       }
     }
     answer().catch(fail)
-  }
+  }, (_req, res) => writeError(res, tooManyPipelined(), 'api', { close: true }))
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
   // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : createServer(handler)

@@ -136,7 +136,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const cfg = startConfig.admin
   if (cfg.enabled) {
     const extra = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
   }
   const watcher = watchFiles({
     files: startConfig.files,

@@ -111,6 +111,26 @@ export function leave(socket: Duplex): void {
 }
 
 /**
+ * `serve`, run in its connection's turn (enter/leave) for a server that keeps no other record of
+ * its requests (the admin listener): one request of a connection at a time, none after an answer
+ * that closed it, one past MAX_WAITING answered by `refuse` (its answer closes the connection).
+ */
+export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHandler {
+  return (req, res) => {
+    const turn = enter(req.socket)
+    if (turn === 'refuse') return refuse(req, res)
+    const start = (): void => {
+      res.on('close', () => leave(req.socket))
+      serve(req, res)
+    }
+    if (turn === true) return start()
+    void turn.then((go) => (go ? start() : undefined))
+  }
+}
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
+
+/**
  * `res`, set to close its connection when `req` asks to upgrade (WebSocket, h2c). The gateway
  * declines upgrades (Upgrade is hop-by-hop: the request goes upstream as plain HTTP), but Node's
  * parser, having seen one, reads nothing more of the bytes that came with it: requests pipelined

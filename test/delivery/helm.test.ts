@@ -255,6 +255,13 @@ describe('chart behaviour', () => {
     expect((out.full as Rendered).all('Secret')).toEqual([])
   })
 
+  it('feeds gateway.adminAllowedHosts to admin.allowedHosts, and writes none by default (probes and scrapes reach the pod by IP)', () => {
+    expect((out.full as Rendered).gatewayConfig().admin.allowedHosts).toEqual(['gateway-admin.ops.example.com'])
+    expect((out.minimal as Rendered).gatewayConfig().admin.allowedHosts).toBeUndefined()
+    // The kubelet sends the pod IP as Host unless a probe names another: the admin port always answers an IP.
+    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) expect(container('minimal')[probe].httpGet.host, probe).toBeUndefined()
+  })
+
   it('serves the admin port over TLS from an existing Secret: admin.tls, HTTPS probes, an HTTPS ServiceMonitor; plain HTTP by default', async () => {
     const full = out.full as Rendered
     expect(full.gatewayConfig().admin.tls).toEqual({

@@ -205,11 +205,11 @@ describe('requests the gateway refuses before they reach a step', () => {
 
   it('the admin listener answers through the same writer (404, 405 with an unread body and a close)', async () => {
     const post = await rawClient(adminPort)
-    post.socket.write('POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc')
+    post.socket.write('POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nabc')
     await post.closed(DEADLINE_MS)
     expectEnvelope(post, 405)
     const missing = await rawClient(adminPort)
-    missing.socket.write('GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+    missing.socket.write('GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
     await missing.closed(DEADLINE_MS)
     expectEnvelope(missing, 404)
   })

@@ -19,7 +19,7 @@ const f = gatewayFixture([], 90_000)
 const host = (): string => `api.partner.test:${f.s.upstream.port}`
 const routed = (path: string): string => `GET /proxy/partner${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`
 const inner = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\n\r\n`
-const scrape = `GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n`
+const scrape = `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
 
 /** TLS 1.2 (the version with renegotiation) with the old CA's caller certificate, to a listener or inside a tunnel. */
 function tls12(o: ConnectionOptions): Promise<TLSSocket> {

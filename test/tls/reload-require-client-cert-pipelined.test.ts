@@ -18,7 +18,7 @@ import { connectWith, gatewayFixture } from './reload-client-cert-support.js'
 const f = gatewayFixture([], 90_000)
 
 const routed = (path: string): string => `GET /proxy/partner${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`
-const scrapeReq = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: admin\r\n\r\n`
+const scrapeReq = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
 const refusal = (key: string, code: number): string =>
   JSON.stringify({ errors: [{ msg: `${key}.requireClientCert: this listener requires a client certificate trusted by its clientCa, which a reload changed, and this connection has none; reconnect with one`, code }] })
 

@@ -28,7 +28,7 @@ describe('requireClientCert across a clientCa rotation with --workers 2', () => 
       idle.push(c)
     }
     const scraper = await connectWith(f.adminPort, f.s, f.s.oldCaller)
-    expect((await exchange(scraper, 'GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n')).status).toBe(200)
+    expect((await exchange(scraper, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).status).toBe(200)
     const relay = await heldHandshakeRelay(f.port)
     const adminRelay = await heldHandshakeRelay(f.adminPort)
     const straddling = [connectWith(relay.port, f.s, f.s.oldCaller), connectWith(relay.port, f.s, f.s.oldCaller)]
@@ -49,7 +49,7 @@ describe('requireClientCert across a clientCa rotation with --workers 2', () => 
       expect((await closesWithin(c, 10_000)).closed).toBe(true)
     }
     const admin = await adminStraddling
-    const refusedScrape = await exchange(admin, 'GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n')
+    const refusedScrape = await exchange(admin, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
     expect({ status: refusedScrape.status, close: refusedScrape.head.includes('\r\nconnection: close'), body: JSON.parse(refusedScrape.body) as unknown }).toEqual({ status: 401, close: true, body: { errors: [{ msg: MSG('admin.tls'), code: 401 }] } })
     await relay.close()
     await adminRelay.close()
@@ -62,7 +62,7 @@ describe('requireClientCert across a clientCa rotation with --workers 2', () => 
     }
     const fresh = await connectWith(f.adminPort, f.s, f.s.nextCaller)
     await eventually(async () => {
-      const metrics = parseMetrics((await exchange(fresh, 'GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n')).body)
+      const metrics = parseMetrics((await exchange(fresh, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).body)
       return valueOf(metrics, 'mtls_gateway_caller_auth_failures_total', { reason: 'certificate_required' }) === 3
     }, 20_000, 'three refusals counted (two workers, the primary)')
     fresh.destroy()

@@ -23,7 +23,7 @@ const f = gatewayFixture([], 90_000)
 const host = (): string => `api.partner.test:${f.s.upstream.port}`
 const routed = (path: string): string => `GET /proxy/partner${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`
 const inner = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\n\r\n`
-const scrapeReq = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: admin\r\n\r\n`
+const scrapeReq = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
 
 /** CONNECT on `outer`, then TLS to the minted leaf inside. */
 async function tunnelOn(outer: TLSSocket): Promise<TLSSocket> {

@@ -223,6 +223,9 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $_ := set $cfg "callers" (dict "required" false) }}
 {{- end }}
 {{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
+{{- with .Values.gateway.adminAllowedHosts }}
+{{- $_ := set $admin "allowedHosts" . }}
+{{- end }}
 {{- if .Values.gateway.consoleToken.existingSecret }}
 {{- $_ := set $admin "token" (printf "${file:%s/token}" (include "mtls-gateway.consoleTokenDir" .)) }}
 {{- end }}
