@@ -1,6 +1,6 @@
 /**
  * RFC 5849 §3.5: the encoded protocol parameters as an Authorization header (§3.5.1), or
- * appended to the form body (§3.5.2) or the query (§3.5.3).
+ * added to the form body (§3.5.2) or the query (§3.5.3), in front of the parameters there.
  */
 import { percentEncode } from './percent-encode.js'
 import type { SignatureMethod } from './signature.js'
@@ -33,9 +33,14 @@ export function bodyText(body: Buffer | string | undefined): string {
   return typeof body === 'string' ? body : body.toString('utf8')
 }
 
-/** §3.5.2/§3.5.3: `enc(name)=enc(value)` pairs appended to an existing query or form body. */
-export function appendForm(existing: string, names: readonly string[], values: readonly string[]): string {
+/**
+ * §3.5.2/§3.5.3: `enc(name)=enc(value)` pairs put in front of an existing query or form body.
+ * In front, because parsers keep only so many parameters (PHP's max_input_vars, qs's
+ * parameterLimit: 1000) and drop the rest; the signature does not depend on the order, as the
+ * base string sorts the parameters (§3.4.1.3.2).
+ */
+export function prependForm(existing: string, names: readonly string[], values: readonly string[]): string {
   let added = ''
   for (let i = 0; i < names.length; i++) added += `${i === 0 ? '' : '&'}${names[i] as string}=${values[i] as string}`
-  return existing === '' ? added : `${existing}&${added}`
+  return existing === '' ? added : `${added}&${existing}`
 }

@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import { addFormParameters, encodedNormalizedParameters } from './base-string.js'
 import { encodedOrLater, isFormContentType, lastEncoding, percentEncode } from './percent-encode.js'
-import { appendForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
+import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
 import { addExtraOAuthParams, addProtocolParameters, encodeProtocolParameters, type ProtocolStatics } from './protocol-parameters.js'
 import { computeSignature, type SignatureMethod } from './signature.js'
 import { createSigningKeyCache, type SigningKeyOf } from './signing-key.js'
@@ -60,11 +60,11 @@ export interface SignResult {
   oauthParams: Readonly<Record<string, string>>
   /** For header placement: the full `Authorization` header value. */
   authorizationHeader?: string
-  /** The request URL to send: for query placement with the protocol parameters appended. */
+  /** The request URL to send: for query placement with the protocol parameters first in the query. */
   url: string
-  /** For query placement: that URL as the object the signer appended to (its own copy), so a caller needs no second parse. */
+  /** For query placement: that URL as the object the signer added them to (its own copy), so a caller needs no second parse. */
   queryUrl?: URL
-  /** For body placement: the form body to send, protocol parameters appended. */
+  /** For body placement: the form body to send, protocol parameters first. */
   body?: string
 }
 
@@ -162,11 +162,11 @@ function signedResult(s: SignerParts, r: SignRequestInput, url: SignableUrl, bas
     case 'query': {
       // signWith parsed its own copy for query placement: the instanceof only satisfies the type.
       const queryUrl = url instanceof URL ? url : new URL(url.href)
-      queryUrl.search = appendForm(queryUrl.search.slice(1), protocolNames, protocolValues)
+      queryUrl.search = prependForm(queryUrl.search.slice(1), protocolNames, protocolValues)
       return { baseString, signature, oauthParams, url: queryUrl.href, queryUrl }
     }
     case 'body':
-      return { baseString, signature, oauthParams, url: url.href, body: appendForm(bodyText(r.body), protocolNames, protocolValues) }
+      return { baseString, signature, oauthParams, url: url.href, body: prependForm(bodyText(r.body), protocolNames, protocolValues) }
     default:
       throw new TypeError(`unknown OAuth parameter placement ${String(statics.placement)}`)
   }

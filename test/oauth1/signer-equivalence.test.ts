@@ -53,7 +53,8 @@ function reference(input: SignInput): SignResult {
   const signature = computeSignature(input.signatureMethod, baseString, input)
   const oauthParams = Object.freeze({ ...p, oauth_signature: signature })
   const pairs: Param[] = Object.entries(oauthParams)
-  const append = (existing: string): string => (existing === '' ? formEncode(pairs) : `${existing}&${formEncode(pairs)}`)
+  // First, before the existing parameters (parameter limits: see placement.ts).
+  const prepend = (existing: string): string => (existing === '' ? formEncode(pairs) : `${formEncode(pairs)}&${existing}`)
   switch (input.placement) {
     case 'header': {
       const parts: string[] = []
@@ -62,10 +63,10 @@ function reference(input: SignInput): SignResult {
       return { baseString, signature, oauthParams, authorizationHeader: `OAuth ${parts.join(', ')}`, url: url.href }
     }
     case 'query':
-      url.search = append(url.search.slice(1))
+      url.search = prepend(url.search.slice(1))
       return { baseString, signature, oauthParams, url: url.href, queryUrl: url }
     case 'body':
-      return { baseString, signature, oauthParams, url: url.href, body: append(input.body === undefined ? '' : input.body.toString()) }
+      return { baseString, signature, oauthParams, url: url.href, body: prepend(input.body === undefined ? '' : input.body.toString()) }
   }
 }
 
@@ -182,6 +183,7 @@ describe('the optimized signer against the reference', () => {
     expect(u.href).toBe('https://api.example.com/v1?a=1')
     const q = createSigner({ consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', placement: 'query' }).sign({ method: 'GET', url: u })
     expect(u.href).toBe('https://api.example.com/v1?a=1')
-    expect(q.url.startsWith('https://api.example.com/v1?a=1&oauth_consumer_key=ck&')).toBe(true)
+    expect(q.url.startsWith('https://api.example.com/v1?oauth_consumer_key=ck&')).toBe(true)
+    expect(q.url.endsWith('&a=1')).toBe(true)
   })
 })

@@ -88,7 +88,7 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
     tokenSecret: token?.tokenSecret,
   })
   if (signed.authorizationHeader) setGatewayHeader(outbound, 'authorization', signed.authorizationHeader)
-  // The signer's own copy of the URL, parameters appended: parsing signed.url again would build the same object.
+  // The signer's own copy of the URL, protocol parameters added: parsing signed.url again would build the same object.
   if (signed.queryUrl) outbound.url = signed.queryUrl
   if (signed.body !== undefined) outbound.body.replace(Buffer.from(signed.body))
   onSignature?.(profile.name, p.signatureMethod)
