@@ -76,7 +76,9 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
     sub,
     isAnonymous: anon === true,
     ...(merge !== undefined ? { identityToMerge: merge } : {}),
-    claims: Object.freeze(Object.assign({}, payload)),
+    // Object.fromEntries, not Object.assign: assigning a claim `__proto__` would set the prototype (an object
+    // the JWT chose, read through by every lookup) instead of keeping the claim.
+    claims: Object.freeze(Object.fromEntries(Object.entries(payload))),
     ...(jti !== undefined ? { jti } : {}),
     exp,
     viaJwe,

@@ -18,7 +18,7 @@ export function resolveClaimAliases(payload: JWTPayload, prefix: string): JWTPay
   for (const claim of ALIASED_CLAIMS) {
     const alias = payload[`${prefix}${claim}`]
     if (alias === undefined) continue
-    out ??= Object.assign({}, payload)
+    out ??= Object.fromEntries(Object.entries(payload)) // as toCaller copies: a `__proto__` claim stays a claim
     out[claim] = alias
   }
   // Typed checks of the aliased values follow in toCaller, as for the claims themselves.

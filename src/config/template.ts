@@ -61,8 +61,9 @@ export function renderTemplate(t: Template, scope: TemplateScope): { value: stri
       if (scope.user === undefined) return { missing: 'user' }
       out += scope.user
     } else if (p.kind === 'field') {
-      const v = scope.fields[p.name]
-      if (v === undefined) return { missing: `fields.${p.name}` }
+      // Own string fields only: a `toString` the user's fields lack is missing, not Object's function as text.
+      const v = Object.hasOwn(scope.fields, p.name) ? scope.fields[p.name] : undefined
+      if (typeof v !== 'string') return { missing: `fields.${p.name}` }
       out += v
     } else {
       // Own claims only: `constructor` the JWT lacks is missing, not Object's function as text.

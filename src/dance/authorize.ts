@@ -47,14 +47,15 @@ function pickFields(profile: Profile, raw: unknown): Record<string, string> | un
   if (names.length === 0) return undefined
   const given = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {}
   for (const k of Object.keys(given)) if (!names.includes(k)) throw new GatewayError('bad_request', `profile "${profile.name}" has no user field "${k}" (userFields: ${names.join(', ')})`)
-  const out: Record<string, string> = {}
+  const out: [string, string][] = []
   for (const n of names) {
-    const v = given[n]
+    const v = Object.hasOwn(given, n) ? given[n] : undefined
     if (typeof v !== 'string' || v === '') return undefined
     if (v.length > MAX_FIELD) throw new GatewayError('bad_request', `user field "${n}" is longer than ${MAX_FIELD} characters`)
-    out[n] = v
+    out.push([n, v])
   }
-  return out
+  // Object.fromEntries, not `o[n] = v`: assigning a field named `__proto__` sets the prototype instead.
+  return Object.fromEntries(out)
 }
 
 /**

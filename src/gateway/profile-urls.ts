@@ -22,7 +22,8 @@ export interface DanceScope {
 export function fillProfileUrl(profile: Profile, which: ProfileUrlKey, scope: DanceScope): { url: string; shown: string } | undefined {
   const source = profile.config[which]
   if (source === undefined) return undefined
-  const values: UrlScope = { fields: Object.assign({}, profile.config.additionalFields, scope.fields) }
+  // Object.fromEntries, not Object.assign: assigning a field named `__proto__` sets the prototype instead.
+  const values: UrlScope = { fields: Object.fromEntries([...Object.entries(profile.config.additionalFields ?? {}), ...Object.entries(scope.fields ?? {})]) }
   if (scope.tenant !== undefined) values.tenant = scope.tenant
   if (scope.user !== undefined) values.user = scope.user
   const filled = fillUrlTemplate(parseUrlTemplate(source), values)

@@ -33,8 +33,8 @@ function wireProblem(type: CompiledField['type'], value: string): string | undef
 function scopeOf(ctx: Admitted): TemplateScope {
   const profileFields = ctx.endpoint.profile?.config.additionalFields
   const tokenFields = ctx.auth.token?.fields
-  // Merged only when both have fields: most requests have one source or none, and a copy per request costs.
-  const fields = tokenFields === undefined ? (profileFields ?? NO_FIELDS) : profileFields === undefined ? tokenFields : Object.assign({}, profileFields, tokenFields)
+  // Merged only when both have fields (a copy per request costs); by fromEntries, as Object.assign sets a `__proto__` field as the prototype.
+  const fields = tokenFields === undefined ? (profileFields ?? NO_FIELDS) : profileFields === undefined ? tokenFields : Object.fromEntries([...Object.entries(profileFields), ...Object.entries(tokenFields)])
   const scope: TemplateScope = { fields, claims: ctx.caller.claims }
   if (ctx.tenant !== undefined) scope.tenant = ctx.tenant
   if (ctx.auth.user !== undefined) scope.user = ctx.auth.user
