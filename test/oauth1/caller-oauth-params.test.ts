@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
+import { singleClientConfig, startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 
 const CONSUMER = { key: 'gatewayconsumer0000001', secret: 'consumer-secret' }
@@ -21,11 +21,7 @@ let gw: RunningGateway
 
 beforeAll(async () => {
   pki = await createTestPki('p256')
-  provider = await startOAuth1Provider({
-    clients: [{ key: CONSUMER.key, secret: CONSUMER.secret }],
-    access_tokens: [{ client_key: CONSUMER.key, token: TOKEN.token, secret: TOKEN.secret }],
-    tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), require_client_cert: true },
-  })
+  provider = await startOAuth1Provider(singleClientConfig(pki, CONSUMER, TOKEN))
   const tls = `    tls: ${clientTlsYaml(pki)}\n`
   let endpoints = ''
   let profiles = ''

@@ -11,7 +11,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { send, startTestGateway } from '../support/gateway.js'
-import { startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
+import { singleClientConfig, startOAuth1Provider, type OAuth1Provider } from '../support/oauth1-provider.js'
 import { startPhpBackend, type PhpBackend, type PhpReading } from '../support/php-backend.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -31,11 +31,7 @@ beforeAll(async () => {
   pki = await createTestPki('p256')
   php = await startPhpBackend()
   phpServer = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => php.relay(req, res) })
-  provider = await startOAuth1Provider({
-    clients: [{ key: CONSUMER.key, secret: CONSUMER.secret }],
-    access_tokens: [{ client_key: CONSUMER.key, token: TOKEN.token, secret: TOKEN.secret }],
-    tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), require_client_cert: true },
-  })
+  provider = await startOAuth1Provider(singleClientConfig(pki, CONSUMER, TOKEN))
   const tls = `    tls: ${clientTlsYaml(pki)}\n`
   let endpoints = ''
   let profiles = ''

@@ -103,3 +103,12 @@ export async function startOAuth1Provider(config: OAuth1ProviderConfig): Promise
     throw err
   }
 }
+
+/** One consumer with one issued access token, served over mTLS with `pki`'s server certificate (client certificate required). */
+export function singleClientConfig(pki: { file(name: string): string }, consumer: { key: string; secret: string }, token: { token: string; secret: string }): OAuth1ProviderConfig {
+  return {
+    clients: [{ key: consumer.key, secret: consumer.secret }],
+    access_tokens: [{ client_key: consumer.key, token: token.token, secret: token.secret }],
+    tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), require_client_cert: true },
+  }
+}
