@@ -55,6 +55,8 @@ export function compileCallerApps(
   const problems: ConfigProblem[] = []
   // Tracked apart from the map so a duplicate of an entry that failed is still reported.
   const seen = new Set<string>()
+  // Which app each key (by fingerprint, never the key) went to first.
+  const keyOwners = new Map<string, string>()
   configs.forEach((config, i) => {
     const at = (field: string, msg: string): void => {
       problems.push({ file: where.file, line: 0, column: 0, key: `${where.key}[${i}]${field}`, msg })
@@ -62,7 +64,15 @@ export function compileCallerApps(
     if (seen.has(config.clientId)) at('.clientId', `duplicate client id "${config.clientId}"`)
     seen.add(config.clientId)
     try {
-      apps.set(config.clientId, compileCallerApp(config))
+      const app = compileCallerApp(config)
+      // The key decides who may sign as which app (`iss`): whoever holds a key two apps share can
+      // assert as either, with its endpoints, tenants and users, and the apps are one app in effect.
+      const owner = keyOwners.get(app.keyId)
+      if (owner !== undefined && owner !== app.clientId) {
+        at(app.alg === 'HS256' ? '.hs256Secret' : '.rs256PublicKey', `app "${app.clientId}" has the same key as app "${owner}": either could sign assertions as the other (its endpoints, tenants and users); give each app its own`)
+      }
+      keyOwners.set(app.keyId, owner ?? app.clientId)
+      apps.set(config.clientId, app)
     } catch (e) {
       at(e instanceof AppKeyError ? e.field : '', (e as Error).message)
     }

@@ -15,10 +15,10 @@ import { parseConfig } from '../../src/config/index.js'
 import { AUDIENCE, HS_SECRET } from '../support/callers-fixtures.js'
 
 const apps = compileCallerApps([
-  { clientId: 'open', hs256Secret: HS_SECRET, endpoints: ['partner'], audience: AUDIENCE },
-  { clientId: 'listed', hs256Secret: HS_SECRET, endpoints: ['partner', 'plain'], audience: AUDIENCE, tenants: ['acme', 'globex'] },
-  { clientId: 'claimed', hs256Secret: HS_SECRET, endpoints: ['*'], audience: AUDIENCE, tenantClaim: 'org' },
-  { clientId: 'both', hs256Secret: HS_SECRET, endpoints: ['partner'], audience: AUDIENCE, tenants: ['acme', 'initech'], tenantClaim: 'org' },
+  { clientId: 'open', hs256Secret: `${HS_SECRET}-open`, endpoints: ['partner'], audience: AUDIENCE },
+  { clientId: 'listed', hs256Secret: `${HS_SECRET}-listed`, endpoints: ['partner', 'plain'], audience: AUDIENCE, tenants: ['acme', 'globex'] },
+  { clientId: 'claimed', hs256Secret: `${HS_SECRET}-claimed`, endpoints: ['*'], audience: AUDIENCE, tenantClaim: 'org' },
+  { clientId: 'both', hs256Secret: `${HS_SECRET}-both`, endpoints: ['partner'], audience: AUDIENCE, tenants: ['acme', 'initech'], tenantClaim: 'org' },
 ])
 const caller = (appId: string, claims: Record<string, unknown> = {}): Caller => ({ appId, claims, sub: 'u' })
 

@@ -22,7 +22,7 @@ const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
 /** A config whose first app line is `app` (line 4); "tenanted" has tenancy through its profile, "templated" through its URL, "plain" none. */
 const yaml = (app: string, more = ''): string => `callers:
   apps:
-    - { clientId: other, hs256Secret: "${HS}", audience: aud, endpoints: [plain] }
+    - { clientId: other, hs256Secret: "${HS}-other", audience: aud, endpoints: [plain] }
 ${app}
 ${more}profiles:
   - { name: tp, consumerKey: ck, consumerSecret: cs, tenancy: true }

@@ -23,9 +23,10 @@ const SECRET = 'anonymous-test-hs256-secret-of-32-bytes!'
 const AUD = 'https://gateway.test'
 const fx = useDanceProvider()
 
-const jwt = (claims: JWTPayload): Promise<string> => botJwt(SECRET, claims)
+// Each app its own secret: apps sharing one would be refused (either could sign as the other).
+const jwt = (claims: JWTPayload): Promise<string> => botJwt(claims.iss === 'other' ? `${SECRET}-other` : SECRET, claims)
 
-const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n    - clientId: other\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: []`
+const CALLERS = `callers:\n  required: true\n  anonymousTtl: 20m\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n    - clientId: other\n      hs256Secret: "${SECRET}-other"\n      audience: ${AUD}\n      endpoints: []`
 
 const TTL_MS = 20 * 60_000
 
