@@ -141,7 +141,24 @@ function importSecret(secret: string): KeyObject {
   if (bytes.length < MIN_HS256_BYTES) {
     throw new AppKeyError('.hs256Secret', `hs256Secret must be at least ${MIN_HS256_BYTES} bytes`)
   }
+  // A public key is no secret: as the HMAC key, whoever has the public key signs for the app
+  // (the RS256-to-HS256 confusion, made in the config instead of the token).
+  if (isPublicKeyText(secret)) {
+    throw new AppKeyError('.hs256Secret', 'hs256Secret holds a public key or certificate, which is no secret (whoever has it could sign as this app): give a random secret, or the key as rs256PublicKey')
+  }
   return createSecretKey(bytes)
+}
+
+/** PEM armour of a public key or certificate, or a JWK's JSON text without a private part. */
+function isPublicKeyText(text: string): boolean {
+  if (/-----BEGIN (?:RSA |EC )?PUBLIC KEY-----|-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----/.test(text)) return true
+  if (!text.trimStart().startsWith('{')) return false
+  try {
+    const jwk = JSON.parse(text) as JsonWebKey
+    return typeof jwk.kty === 'string' && jwk.d === undefined && jwk.k === undefined
+  } catch {
+    return false
+  }
 }
 
 function importPublicKey(input: string | JsonWebKey): KeyObject {

@@ -290,7 +290,7 @@ const callerApp = {
       pattern: '^[A-Za-z0-9._~-]+$',
       description: 'Whose users this app\'s `sub` names (default: the app\'s clientId). A user\'s stored OAuth tokens belong to the user space of the app that asserted the user: by default each app\'s users are its own, and another app asserting the same `sub` neither uses nor replaces nor merges their tokens. Apps with the same userSpace share their users and those users\' tokens (give it only to apps whose `sub`s name the same people).',
     },
-    hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes), this app\'s own: two apps with one key are refused (either could sign as the other). Use `${env:…}`/`${file:…}`.' },
+    hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes), this app\'s own: two apps with one key are refused (either could sign as the other), and so is a public key or certificate (no secret). Use `${env:…}`/`${file:…}`.' },
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`), this app\'s own: two apps with one key, in any form, are refused (either could sign as the other).' },
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
     endpoints: { type: 'array', items: { type: 'string' }, default: [], description: 'Endpoints this app may use (`*`: all).' },

@@ -93,3 +93,19 @@ endpoints:
     expect(problemsOf(distinct).filter((l) => l.startsWith('callers'))).toEqual([])
   })
 })
+
+describe('an hs256Secret that is a public key', () => {
+  it('is refused in every form a public key is pasted (SPKI, PKCS#1, certificate PEM, JWK text): whoever has the public key could sign HS256 as the app', () => {
+    const { publicKey } = PAIRS[0] as RsaPair
+    const forms = [
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      publicKey.export({ type: 'pkcs1', format: 'pem' }).toString().trim(),
+      JSON.stringify(publicKey.export({ format: 'jwk' })),
+      `-----BEGIN CERTIFICATE-----\n${'A'.repeat(64)}\n-----END CERTIFICATE-----\n`,
+    ]
+    const got = configProblems(() => compileCallerApps(forms.map((hs256Secret, i) => ({ clientId: `app-${i}`, hs256Secret, endpoints: [], audience: AUDIENCE }))))
+    expect(got).toEqual(forms.map((_, i) => `callers[${i}].hs256Secret: hs256Secret holds a public key or certificate, which is no secret (whoever has it could sign as this app): give a random secret, or the key as rs256PublicKey`))
+    // A secret that merely mentions braces or dashes stays a secret.
+    expect(compileCallerApps([{ clientId: 'ok', hs256Secret: '{not json, but 32 bytes or more}-----', endpoints: [], audience: AUDIENCE }]).size).toBe(1)
+  })
+})
