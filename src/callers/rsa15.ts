@@ -1,13 +1,13 @@
 /**
  * RSA1_5 JWE decryption, the one place the gateway does JWE by hand: jose 6 has no RSA1_5,
  * and Node 20 refuses PKCS#1 v1.5 private decryption (CVE-2023-46809) unless started with
- * --security-revert, which we never do. The content key is unwrapped with node-forge; the
- * content is decrypted with node:crypto. RFC 7516 §11.5: a padding failure is never reported
- * as such; decryption continues with a random key, so it fails exactly like a bad tag.
+ * --security-revert, which we never do. The content key is unwrapped by OpenSSL's raw RSA
+ * (RSA_NO_PADDING: native and blinded) and unpadded here without early exits; node-forge's
+ * JavaScript RSA took about 100 ms of the event loop per token, which anyone could send.
+ * RFC 7516 §11.5: a padding failure is never reported as such; decryption continues with a
+ * random key, so it fails exactly like a bad tag.
  */
-import { createDecipheriv, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
-import type Forge from 'node-forge'
-import { loadForge } from '../tls/index.js'
+import { constants, createDecipheriv, createHmac, privateDecrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 /** The content encryptions the gateway accepts. */
 export type ContentEncryption = 'A128CBC-HS256' | 'A128GCM' | 'A256GCM'
@@ -22,9 +22,6 @@ export class Rsa15DecryptError extends Error {
     this.name = 'Rsa15DecryptError'
   }
 }
-
-// forge wants its own key form; convert once per gateway key, lazily (RSA1_5 is rarely on).
-const forgeKeys = new WeakMap<KeyObject, Forge.pki.rsa.PrivateKey>()
 
 /** Decrypts a compact RSA1_5 JWE whose header was already checked; returns the plaintext. */
 export function decryptRsa15(compact: string, enc: ContentEncryption, key: KeyObject): Buffer {
@@ -42,22 +39,32 @@ export function decryptRsa15(compact: string, enc: ContentEncryption, key: KeyOb
 function unwrapCek(ek: Buffer, key: KeyObject, size: number): Buffer {
   // Drawn before the RSA step so both paths do the same work.
   const fallback = randomBytes(size)
-  let cek: Buffer | undefined
+  let em: Buffer
   try {
-    cek = Buffer.from(forgeKey(key).decrypt(ek.toString('binary'), 'RSAES-PKCS1-V1_5'), 'binary')
+    em = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, ek)
   } catch {
-    cek = undefined
+    // Not the modulus length, or not below the modulus: nothing secret about either.
+    return fallback
   }
-  return cek !== undefined && cek.length === size ? cek : fallback
+  return unpadCek(em, size, fallback)
 }
 
-function forgeKey(key: KeyObject): Forge.pki.rsa.PrivateKey {
-  let fk = forgeKeys.get(key)
-  if (fk === undefined) {
-    fk = loadForge().pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }).toString())
-    forgeKeys.set(key, fk)
-  }
-  return fk
+/**
+ * The CEK of EM = 00 02 PS 00 CEK (PS at least 8 non-zero bytes, CEK `size` bytes), else
+ * `fallback`: every byte is judged and the result selected by a mask, so neither the time
+ * taken nor the result tells which check failed. A well-padded key of another length fails too.
+ */
+export function unpadCek(em: Buffer, size: number, fallback: Buffer): Buffer {
+  const sep = em.length - size - 1
+  // The lengths are public (modulus and enc); only the bytes are secret.
+  if (sep < 10 || fallback.length !== size) return fallback
+  let bad = (em[0] ?? 1) | ((em[1] ?? 0) ^ 2) | (em[sep] ?? 1)
+  // (b - 1) >> 8 is -1 only for b = 0: any zero byte in PS sets bad.
+  for (let i = 2; i < sep; i++) bad |= ((em[i] ?? 0) - 1) >> 8
+  const keep = (((bad | -bad) >> 31) & 0xff) ^ 0xff // 0xff when bad = 0, else 0
+  const out = Buffer.alloc(size)
+  for (let i = 0; i < size; i++) out[i] = ((em[sep + 1 + i] ?? 0) & keep) | ((fallback[i] ?? 0) & ~keep & 0xff)
+  return out
 }
 
 // RFC 7518 §5.2.2.2: MAC key first, then ENC key; tag = first half of HMAC(AAD‖IV‖CT‖AL).

@@ -6,7 +6,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type Forge from 'node-forge'
 
-/** node-forge (PKCS#12 here, RSA1_5 for callers), loaded on first use: most gateways need neither, and its code (~2 MB of heap) would stay alive in every one. */
+/** node-forge (PKCS#12), loaded on first use: most gateways need none, and its code (~2 MB of heap) would stay alive in every one. */
 export const loadForge = ((load) => () => load('node-forge') as typeof Forge)(createRequire(import.meta.url))
 
 export interface Pkcs12Contents {

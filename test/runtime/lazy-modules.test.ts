@@ -1,6 +1,6 @@
 /**
  * ioredis, better-sqlite3, node-forge and @peculiar/x509 load only when the config needs them (a
- * Redis store; a SQLite store; a PKCS#12 bundle or an RSA1_5 caller key; issuing a certificate:
+ * Redis store; a SQLite store; a PKCS#12 bundle; issuing a certificate:
  * the dev PKI, interception leaves): their code would otherwise stay alive in every gateway's heap, which every major
  * collection marks. A child Node imports every module of the build,
  * then reports which of the two packages are in the module cache; the second case shows the
