@@ -55,7 +55,8 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
   if (jti !== undefined && (typeof jti !== 'string' || jti === '')) {
     throw authError('malformed', `${PREFIX}"jti" claim must be a non-empty string`)
   }
-  if (typeof exp !== 'number') throw authError('malformed', `${PREFIX}"exp" claim must be a number`)
+  // JSON's 1e400 parses as Infinity: an assertion that never expires, and `null` once a bearer record is written.
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw authError('malformed', `${PREFIX}"exp" claim must be a finite number`)
   const anon = payload['isAnonymous']
   if (anon !== undefined && typeof anon !== 'boolean') {
     throw authError('malformed', `${PREFIX}"isAnonymous" claim must be a boolean`)

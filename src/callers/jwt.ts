@@ -147,6 +147,8 @@ function fromClaimError(e: JoseErrors.JWTClaimValidationFailed, app: CallerApp):
     case 'aud':
       return authError('bad_audience', `${PREFIX}"aud" claim must name "${app.audience}"`, cause)
     case 'nbf':
+      // Only a number in the future is "not valid yet"; `"nbf": null` is malformed, as jose says.
+      if (e.reason !== 'check_failed') return authError('malformed', `${PREFIX}${e.message}`, cause)
       return authError('not_yet_valid', `${PREFIX}token not valid yet ("nbf" is in the future)`, cause)
     default:
       // jose's messages name the claim and never echo its value.
