@@ -41,6 +41,8 @@ export interface CallerApp {
 export interface CompileWhere {
   file: string
   key: string
+  /** Each entry's index in the config's list, when only some entries are compiled (default: its own). */
+  indices?: readonly number[]
 }
 
 const MIN_HS256_BYTES = 32
@@ -59,7 +61,7 @@ export function compileCallerApps(
   const keyOwners = new Map<string, string>()
   configs.forEach((config, i) => {
     const at = (field: string, msg: string): void => {
-      problems.push({ file: where.file, line: 0, column: 0, key: `${where.key}[${i}]${field}`, msg })
+      problems.push({ file: where.file, line: 0, column: 0, key: `${where.key}[${where.indices?.[i] ?? i}]${field}`, msg })
     }
     if (seen.has(config.clientId)) at('.clientId', `duplicate client id "${config.clientId}"`)
     seen.add(config.clientId)

@@ -41,8 +41,9 @@ const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined
 /** Compiles apps and keys; throws ConfigError listing every problem. */
 export function compileCallers(config: GatewayConfig): Callers {
   const c = config.callers
+  const jwtApps = c.apps.flatMap((a, i) => (hasJwtKey(a) ? [{ a, i }] : []))
   const apps = compileCallerApps(
-    c.apps.filter(hasJwtKey).map((a) => ({
+    jwtApps.map(({ a }) => ({
       clientId: a.clientId,
       audience: a.audience,
       endpoints: a.endpoints,
@@ -52,7 +53,8 @@ export function compileCallers(config: GatewayConfig): Callers {
       ...(a.hs256Secret !== undefined ? { hs256Secret: a.hs256Secret } : {}),
       ...(a.rs256PublicKey !== undefined ? { rs256PublicKey: a.rs256PublicKey } : {}),
     })),
-    { file: config.file, key: 'callers.apps' },
+    // Problems name the app's place in callers.apps, certificate-only entries counted.
+    { file: config.file, key: 'callers.apps', indices: jwtApps.map(({ i }) => i) },
   )
   const certificateApps = c.apps
     .filter((a) => a.clientCertificate !== undefined)

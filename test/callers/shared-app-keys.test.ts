@@ -91,6 +91,11 @@ endpoints:
     expect(lines.join('\n')).not.toContain(HS_SECRET)
     const distinct = yaml.replace('"${env:SHARED}", audience: aud, endpoints: [partner] }\nendpoints', '"${env:SHARED}-2", audience: aud, endpoints: [partner] }\nendpoints')
     expect(problemsOf(distinct).filter((l) => l.startsWith('callers'))).toEqual([])
+    // A certificate-only app before them counts in the index the problem names (it named callers.apps[1] for the third entry).
+    const withCertApp = yaml.replace('  apps:\n', '  apps:\n    - { clientId: certy, audience: aud, endpoints: [partner], clientCertificate: { subject: cn } }\n')
+    expect(problemsOf(withCertApp).filter((l) => l.startsWith('callers'))).toEqual([
+      'callers.apps[2].hs256Secret: app "partner-app" has the same key as app "shop": either could sign assertions as the other (its endpoints, tenants and users); give each app its own',
+    ])
   })
 })
 
