@@ -9,6 +9,7 @@ import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.j
 import { otlpTlsProblems } from '../tracing/index.js'
 import type { SecureContext } from 'node:tls'
 import { inspectEndpoints, inspectListeners, type EndpointReport, type Inspection, type ListenerTls } from './inspect.js'
+import type { TlsFileDates } from './dated-tls-files.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
 import { endpointAuthority } from './endpoint-authority.js'
 import { compileDestination, type EndpointDestination } from './destination.js'
@@ -48,8 +49,8 @@ export interface Gateway {
   readonly listenerTls: ListenerTls
   /** `interception`'s CA as read and checked for this snapshot: CONNECT mints with exactly this one. */
   readonly interception?: InterceptionCa
-  /** The listeners' client CAs, OTLP and Redis TLS files outside their validity at compile time (tlsFileDateFaults): warned of on adoption. */
-  readonly datedTlsFiles: readonly ConfigProblem[]
+  /** The listeners' certificates and client CAs, OTLP and Redis TLS files: those outside their validity at compile time (warned of on adoption), and each one's end of validity (a metric). */
+  readonly tlsFileDates: TlsFileDates
   close(): Promise<void>
 }
 
@@ -57,7 +58,7 @@ export interface Gateway {
 export function checkConfig(config: GatewayConfig, now = new Date()): { reports: EndpointReport[]; problems: ConfigProblem[] } {
   const parts = compileParts(config, now)
   // Expired or not-yet-valid bundles and TLS files only degrade what they serve in `serve`; `check` still fails on them.
-  return { reports: parts.inspection.reports, problems: [...parts.problems, ...parts.inspection.degraded, ...parts.inspection.dated] }
+  return { reports: parts.inspection.reports, problems: [...parts.problems, ...parts.inspection.degraded, ...parts.inspection.dated.problems] }
 }
 
 /** What would stop a start (or a reload) on this config, and the listeners' TLS it would serve: compileGateway's verdict without upstreams (the `--workers` primary's). */
@@ -117,7 +118,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     sealers,
     listenerTls: listeners.tls,
     ...(interception ? { interception } : {}),
-    datedTlsFiles: inspection.dated,
+    tlsFileDates: inspection.dated,
     close: async () => {
       const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
       await Promise.allSettled(all.map((u) => u.close()))

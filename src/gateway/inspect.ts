@@ -6,7 +6,7 @@
 import type { SecureContext } from 'node:tls'
 import { readConfigFile, concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
-import { tlsFileDateFaults } from './dated-tls-files.js'
+import { inspectTlsFileDates, type TlsFileDates } from './dated-tls-files.js'
 import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
 
 /** `listen.tls` and `admin.tls`, files read and checked (absent when the listener is plain HTTP). */
@@ -48,8 +48,8 @@ export interface Inspection {
   problems: ConfigProblem[]
   /** Problems of the clock at `now` (expired, not yet valid): only that endpoint degrades; `check` fails. */
   degraded: ConfigProblem[]
-  /** The listeners' client CAs, OTLP and Redis TLS files outside their validity at `now` (tlsFileDateFaults): `check` fails; a start warns. */
-  dated: ConfigProblem[]
+  /** The listeners' certificates and client CAs, OTLP and Redis TLS files outside their validity at `now` (`check` fails; a start warns), and their ends of validity. */
+  dated: TlsFileDates
   /** The interception CA, read once here: compile hands these bytes to the snapshot's minter. */
   interception?: InterceptionCa
 }
@@ -81,7 +81,7 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
   }
   const interception = config.interception ? inspectInterceptionCa(config.interception, now, found) : undefined
   const conceal = (problems: ConfigProblem[]): ConfigProblem[] => concealSecretValues(problems, config.references)
-  const dated = tlsFileDateFaults(config, now)
+  const dated = inspectTlsFileDates(config, now)
   return { reports, bundles, contexts, problems: conceal(found.problems), degraded: conceal(found.degraded), dated, ...(interception ? { interception } : {}) }
 }
 

@@ -13,8 +13,14 @@ export interface CertificateValidity {
   notAfter: Date
 }
 
-/** Registers the certificate validity gauges on `registers` and returns `setCertificateValidity` and `watchCertificateValidity`. */
-export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, 'setCertificateValidity' | 'watchCertificateValidity'> {
+/** When a TLS file besides the bundles stops working by its dates, by its config key (`listen.tls.cert`, `store.redis.tls.ca`, …). */
+export interface TlsFileExpiry {
+  key: string
+  notAfter: Date
+}
+
+/** Registers the certificate validity gauges on `registers` and returns `setCertificateValidity`, `watchCertificateValidity` and `setTlsFileExpiries`. */
+export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, 'setCertificateValidity' | 'watchCertificateValidity' | 'setTlsFileExpiries'> {
   // Read at each scrape: the adopted snapshot's fixed dates, and those that follow the traffic (the server root in use).
   let adopted: readonly CertificateValidity[] = []
   let watched: () => readonly CertificateValidity[] = () => []
@@ -42,7 +48,23 @@ export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, '
   gauge('mtls_gateway_certificate_expiry_timestamp_seconds', 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', 'min', (e) => e.notAfter.getTime())
   // A certificate not valid yet is as unusable as an expired one; its start is the signal.
   gauge('mtls_gateway_certificate_not_before_timestamp_seconds', 'Unix time a certificate becomes valid, by endpoint and kind (latest across tenant bundles).', 'max', (e) => e.notBefore.getTime())
+  // Labelled by config key, a closed set of at most eight (never the path, which may name a tenant or a secret's mount).
+  let tlsFiles: readonly TlsFileExpiry[] = []
+  new Gauge({
+    name: 'mtls_gateway_tls_file_expiry_timestamp_seconds',
+    help: 'Unix time a TLS file besides the endpoint bundles stops working by its dates, by config key: a certificate file when its first certificate (leaf or intermediate) expires, a CA file when its last does.',
+    labelNames: ['key'] as const,
+    aggregator: 'min',
+    registers,
+    collect() {
+      this.reset()
+      for (const e of tlsFiles) this.labels(e.key).set(Math.floor(e.notAfter.getTime() / 1000))
+    },
+  })
   return {
+    setTlsFileExpiries(list) {
+      tlsFiles = list
+    },
     setCertificateValidity(list) {
       adopted = list
     },

@@ -139,5 +139,5 @@ export function degradationMessages(gateway: Gateway, now = Date.now()): { endpo
 
 /** Warns, at adoption, of the TLS files snapshot `g` serves degraded, in check's words (endpoints and the interception CA: degradation-log.ts). */
 export function logTlsFileDegradations(logger: Logger, g: Gateway): void {
-  for (const p of g.datedTlsFiles) logger.warn({ key: p.key, file: p.file, problem: formatProblem(p) }, 'TLS file degraded: a certificate outside its validity; only what this file serves is affected (caller certificates, span export or the store), the rest serves')
+  for (const p of g.tlsFileDates.problems) logger.warn({ key: p.key, file: p.file, problem: formatProblem(p) }, 'TLS file degraded: a certificate outside its validity; only what this file serves is affected (handshakes with that listener, caller certificates, span export or the store), the rest serves')
 }

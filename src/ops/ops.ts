@@ -106,6 +106,7 @@ export interface Ops {
 function adopted(o: OpsOptions, log: GatewayLog, metrics: Metrics, g: Gateway): void {
   log.addSecretValues(configSecretValues(g.config))
   metrics.setCertificateValidity(certificateValidities(g))
+  metrics.setTlsFileExpiries(g.tlsFileDates.expiries)
   // A --workers primary says these once for the instance; TLS files' dates are judged when a config is compiled.
   if (o.worker) return
   logConfigWarnings(log.logger, g.config)

@@ -6,7 +6,7 @@
  * only when it connects, so without this such files fail late or silently.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
-import { anchorsDateFault, clientChainDateFaults } from './validity.js'
+import { anchorsDateFault, chainDateFaults } from './validity.js'
 
 /** One file of a TLS setting, read: its path (for messages) and its text. */
 export interface PemFile {
@@ -55,19 +55,33 @@ export function tlsFileProblems(files: TlsFiles): TlsFileProblem[] {
 /**
  * The problems of `files` that arrive with time, at `now` (ms): a CA file none of whose
  * certificates is valid (it anchors nothing), and each certificate of a `cert` file (the
- * client certificate, then the intermediates it sends) expired or not yet valid. A file that
- * tlsFileProblems refuses gives none here. `check` fails on these; a start and a reload go on
- * (the peer refuses the handshake, as it would when the date passes while the gateway runs).
+ * client certificate — or with `side` 'server' a listener's own — then the intermediates it
+ * sends) expired or not yet valid. A file that tlsFileProblems refuses gives none here. `check`
+ * fails on these; a start and a reload go on (the peer refuses the handshake, as it would when
+ * the date passes while the gateway runs).
  */
-export function tlsFileDateProblems(files: Pick<TlsFiles, 'ca' | 'cert'>, now: number): TlsFileProblem[] {
+export function tlsFileDateProblems(files: Pick<TlsFiles, 'ca' | 'cert'>, now: number, side: 'client' | 'server' = 'client'): TlsFileProblem[] {
   const { ca, cert } = files
   const caCerts = ca && readCertificates(ca.pem)
   const caFault = Array.isArray(caCerts) ? anchorsDateFault(caCerts, now) : undefined
   const certs = cert && readCertificates(cert.pem)
   return [
     ...(ca && caFault !== undefined ? [{ field: 'ca' as const, file: ca.file, msg: caFault }] : []),
-    ...(cert && Array.isArray(certs) ? clientChainDateFaults(certs, now).map((msg) => ({ field: 'cert' as const, file: cert.file, msg })) : []),
+    ...(cert && Array.isArray(certs) ? chainDateFaults(certs, now, side).map((msg) => ({ field: 'cert' as const, file: cert.file, msg })) : []),
   ]
+}
+
+/**
+ * When `file` stops working by the dates alone: a CA file (`ca`) when its last certificate to
+ * expire does (until then it anchors something), a certificate file (`cert`) when the first
+ * of its certificates does (the leaf or an intermediate it sends). Undefined when it holds no
+ * certificate (tlsFileProblems names that).
+ */
+export function tlsFileNotAfter(field: 'ca' | 'cert', file: PemFile): Date | undefined {
+  const certs = readCertificates(file.pem)
+  if (!Array.isArray(certs)) return undefined
+  const ends = certs.map((c) => Date.parse(c.validTo))
+  return new Date(field === 'ca' ? Math.max(...ends) : Math.min(...ends))
 }
 
 /** The certificates of a PEM file's text, or why there are none to use. */

@@ -43,7 +43,7 @@ export interface BundleValidity {
 }
 
 interface Period {
-  role: 'client' | 'intermediate' | 'root'
+  role: 'client' | 'intermediate' | 'root' | 'server' | 'server_intermediate'
   subject: string
   from: number
   until: number
@@ -53,10 +53,19 @@ function periodOf(cert: X509Certificate, role: Period['role']): Period {
   return { role, subject: oneLine(cert.subject), from: Date.parse(cert.validFrom), until: Date.parse(cert.validTo) }
 }
 
+/** How a certificate of each role is named in a sentence. */
+const CHAIN_ROLE_WORDS: Record<Period['role'], string> = {
+  client: 'client certificate',
+  intermediate: 'intermediate certificate of the client chain',
+  root: 'root certificate of the client chain',
+  server: 'server certificate',
+  server_intermediate: 'intermediate certificate of the server chain',
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 function chainFault(p: Period, now: number): ValidityFault | undefined {
-  const what = p.role === 'client' ? 'client certificate' : p.role === 'intermediate' ? 'intermediate certificate of the client chain' : 'root certificate of the client chain'
+  const what = CHAIN_ROLE_WORDS[p.role]
   // X.509 notAfter is inclusive: expired once the clock is past it (as OpenSSL counts).
   if (now > p.until) return { reason: 'client_cert_expired', field: 'cert', msg: `${what} expired on ${iso(p.until)} ("${p.subject}")` }
   if (now < p.from) return { reason: 'client_cert_not_yet_valid', field: 'cert', msg: `${what} is not valid before ${iso(p.from)} ("${p.subject}")` }
@@ -64,12 +73,13 @@ function chainFault(p: Period, now: number): ValidityFault | undefined {
 }
 
 /**
- * Why the certificates of a client certificate file (leaf first, then the intermediates it
- * sends) cannot be presented at `now`, in a bundle's words: one sentence per certificate
- * outside its validity period.
+ * Why the certificates of a certificate file (leaf first, then the intermediates it sends)
+ * cannot be presented at `now`, in a bundle's words: one sentence per certificate outside its
+ * validity period. `side` is who presents it: the gateway as a client, or a listener serving.
  */
-export function clientChainDateFaults(certs: readonly X509Certificate[], now: number): string[] {
-  return certs.flatMap((c, i) => chainFault(periodOf(c, i === 0 ? 'client' : 'intermediate'), now)?.msg ?? [])
+export function chainDateFaults(certs: readonly X509Certificate[], now: number, side: 'client' | 'server' = 'client'): string[] {
+  const roles = side === 'client' ? (['client', 'intermediate'] as const) : (['server', 'server_intermediate'] as const)
+  return certs.flatMap((c, i) => chainFault(periodOf(c, roles[i === 0 ? 0 : 1]), now)?.msg ?? [])
 }
 
 /** Why no certificate of a CA file can anchor a chain at `now` (every one outside its validity period), or undefined. */

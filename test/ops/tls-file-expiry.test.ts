@@ -1,0 +1,87 @@
+/**
+ * The TLS files besides endpoint bundles have an expiry metric an alert can watch before they
+ * fail (README "Metrics"): mtls_gateway_tls_file_expiry_timestamp_seconds, one sample per config
+ * key — the listeners' `cert` and `clientCa`, `tracing.otlp.tls` and `store.redis.tls` `ca` and
+ * `cert` — never the path. A certificate file counts from its first certificate to expire (the
+ * leaf or an intermediate it sends), a CA file from its last (until then it anchors something).
+ * A renewed file moves the sample on the reload its change brings.
+ */
+import { X509Certificate } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGateway } from '../../src/cli/gateway-root.js'
+import { createLog, createOps } from '../../src/ops/index.js'
+import type { Issued } from '../../src/tls/index.js'
+import { prepareParityPki, writeParityConfig, type ParityTarget } from '../support/parity-config.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { eventually, parseMetrics, replaceFile, samples } from './helpers.js'
+
+const DAY = 86_400_000
+const METRIC = 'mtls_gateway_tls_file_expiry_timestamp_seconds'
+let pki: TestPki
+/** Each file of the config by key, and the Unix time the metric must show for it. */
+const paths: Partial<Record<ParityTarget, string>> = {}
+const expected: Record<string, number> = {}
+/** A CA issued to replace listen.tls.clientCa's. */
+let renewedCa: Issued
+
+const seconds = (c: Issued): number => Math.floor(Date.parse(new X509Certificate(c.pem).validTo) / 1000)
+const inDays = (days: number): Date => new Date(Date.now() + days * DAY)
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  prepareParityPki(pki)
+  const ca = (name: string, days: number): Promise<Issued> => pki.issue({ subject: `CN=${name}`, ca: true, notAfter: inDays(days) })
+  const server = { keys: pki.server.keys, usages: ['serverAuth' as const], names: ['localhost'] }
+  // listen.tls.cert: its leaf expires before the intermediate sent with it.
+  const leaf = await pki.issue({ subject: 'CN=listener', issuer: pki.inter, ...server, notAfter: inDays(12) })
+  paths['listen.tls.cert'] = pki.write('listener.crt', leaf.pem + pki.inter.pem)
+  expected['listen.tls.cert'] = seconds(leaf)
+  // admin.tls.cert: the intermediate it sends expires first.
+  const shortInter = await pki.issue({ subject: 'CN=Short Inter', issuer: pki.root, ca: true, notAfter: inDays(40) })
+  const adminLeaf = await pki.issue({ subject: 'CN=admin', issuer: shortInter, ...server, notAfter: inDays(39 + 60) })
+  paths['admin.tls.cert'] = pki.write('admin.crt', adminLeaf.pem + shortInter.pem)
+  expected['admin.tls.cert'] = seconds(shortInter)
+  // listen.tls.clientCa: a rotation, the old CA kept beside the new: the new one's end counts.
+  const [oldCa, newCa] = [await ca('Old Caller CA', 10), await ca('New Caller CA', 70)]
+  paths['listen.tls.clientCa'] = pki.write('callers-ca.crt', oldCa.pem + newCa.pem)
+  expected['listen.tls.clientCa'] = seconds(newCa)
+  expected['admin.tls.clientCa'] = seconds(pki.root)
+  for (const [key, days] of [['tracing.otlp.tls.ca', 80], ['store.redis.tls.ca', 90]] as const) {
+    const c = await ca(key, days)
+    paths[key] = pki.write(`${key}.crt`, c.pem)
+    expected[key] = seconds(c)
+  }
+  for (const [key, days] of [['tracing.otlp.tls.cert', 20], ['store.redis.tls.cert', 25]] as const) {
+    const c = await pki.issue({ subject: `CN=${key}`, issuer: pki.inter, keys: pki.client.keys, usages: ['clientAuth'], notAfter: inDays(days) })
+    paths[key] = pki.write(`${key}.crt`, c.pem)
+    expected[key] = seconds(c)
+  }
+  renewedCa = await ca('Renewed Caller CA', 15)
+}, 60_000)
+afterAll(() => pki.cleanup())
+
+describe('TLS file expiry metric', () => {
+  it('one sample per config key with its end of validity; a renewed file moves it on reload', async () => {
+    const dir = join(pki.dir, 'run')
+    mkdirSync(dir)
+    const config = writeParityConfig(pki, dir, { paths, store: 'redis' })
+    const ops = createOps({ log: createLog({ destination: { write: () => true } }), debounceMs: 100, signals: false })
+    const gw = await startGateway({ configFile: config, ops })
+    try {
+      const exported = async (): Promise<Record<string, unknown>[]> => samples(parseMetrics(await ops.metrics.registry.metrics()), METRIC)
+      const want = (values: Record<string, number>): Record<string, unknown>[] =>
+        Object.entries(values)
+          .map(([key, value]) => ({ labels: { key }, value }))
+          .sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)))
+      expect(await exported()).toEqual(want(expected))
+      const before = gw.ref.current
+      replaceFile(paths['listen.tls.clientCa'] as string, renewedCa.pem)
+      await eventually(() => gw.ref.current !== before, 20_000, 'the reload')
+      expect(await exported()).toEqual(want({ ...expected, 'listen.tls.clientCa': seconds(renewedCa) }))
+    } finally {
+      await gw.close()
+    }
+  }, 60_000)
+})
