@@ -143,6 +143,25 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expectPrometheusAgrees()
   })
 
+  it('a TLS file besides the bundles (listener certificate or client CA, OTLP, Redis) near or past its expiry fires the TLS-file alerts; 30 days ahead does not', () => {
+    const tlsFile = (key: string, seconds: number) => ({ name: 'mtls_gateway_tls_file_expiry_timestamp_seconds', labels: { key }, values: [scrapes[1].at + seconds, scrapes[1].at + seconds] as [number, number] })
+    const both = ['MtlsGatewayTlsFileExpiringSoon', 'MtlsGatewayTlsFileExpiryCritical']
+    for (const key of ['listen.tls.cert', 'admin.tls.clientCa', 'tracing.otlp.tls.cert', 'store.redis.tls.ca']) {
+      fires(changed([tlsFile(key, 86400)]), both)
+      // Expired an hour ago: still firing (the handshakes it serves fail now).
+      fires(changed([tlsFile(key, -3600)]), both)
+      fires(changed([tlsFile(key, 10 * 86400)]), ['MtlsGatewayTlsFileExpiringSoon'])
+      fires(changed([tlsFile(key, 30 * 86400)]), [])
+    }
+    // The listener's leaf is also in the bundle family (kind "listener"): it pages once, as the TLS file.
+    const listenerLeaf = { name: 'mtls_gateway_certificate_expiry_timestamp_seconds', labels: { endpoint: '', kind: 'listener' }, values: [scrapes[1].at + 86400, scrapes[1].at + 86400] as [number, number] }
+    fires(changed([listenerLeaf, tlsFile('listen.tls.cert', 86400)]), both)
+    const fired = firing(rules.find((r) => r.alert === 'MtlsGatewayTlsFileExpiryCritical')?.expr ?? '', changed([tlsFile('store.redis.tls.cert', 86400)]))
+    // One alert per namespace and config key: the page names the file's key.
+    expect(fired.map((x) => x.labels)).toEqual([{ namespace: targetLabels().namespace, key: 'store.redis.tls.cert' }])
+    expectPrometheusAgrees()
+  })
+
   it('mid-upgrade, an old pod\'s "none" (its gateway API and unrouted requests) is an endpoint to these rules, over the 5 min rate window (docs/deploy.md)', () => {
     // A new pod's API answers 2xx under "_gateway"; the old pod's API 503s are labelled "none", as before the rename.
     const api = (endpoint: string, status_class: string, values: [number, number]) => ({ name: 'mtls_gateway_requests_total', labels: { endpoint, method: 'POST', status_class }, values })

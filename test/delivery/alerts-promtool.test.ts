@@ -77,6 +77,13 @@ describe('promtool test rules against the evaluator\'s verdict', () => {
     return [{ at: earlier.at, samples: [earlier.samples[0]!, expiry] }, { at: later.at, samples: [later.samples[0]!, expiry] }]
   }
 
+  /** The same target's listener certificate file (leaf or the intermediate it sends) expiring a day after the later scrape. */
+  const listenerCertExpiringTomorrow = (): [Scrape, Scrape] => {
+    const [earlier, later] = expiringTomorrow()
+    const expiry = { name: 'mtls_gateway_tls_file_expiry_timestamp_seconds', labels: { ...targetLabels(rules()), key: 'listen.tls.cert' }, value: later.at + 86400 }
+    return [{ at: earlier.at, samples: [earlier.samples[0]!, expiry] }, { at: later.at, samples: [later.samples[0]!, expiry] }]
+  }
+
   it('pass when Prometheus fires what the evaluator does', () => {
     expect(firedBy(rules(), handshakeFailures())).toEqual(['MtlsGatewayUpstreamHandshakeFailures'])
     const run = testRules(monitoring, [{ name: 'handshake failures', scrapes: handshakeFailures() }])
@@ -94,8 +101,13 @@ describe('promtool test rules against the evaluator\'s verdict', () => {
 
   it('keep the shipped `for` when the failure goes on: each alert fires once it held that long, and is pending before', () => {
     expect(firedBy(rules(), expiringTomorrow())).toEqual(['MtlsGatewayCertificateExpiringSoon', 'MtlsGatewayCertificateExpiryCritical'])
-    const scenarios = [{ name: 'handshake failures', scrapes: handshakeFailures() }, { name: 'a client certificate expiring tomorrow', scrapes: expiringTomorrow() }]
-    // 4.5 min: every `for` of 5 min or more pending; 10 min: the handshake alert and the critical expiry fire; 15 min: all.
+    expect(firedBy(rules(), listenerCertExpiringTomorrow())).toEqual(['MtlsGatewayTlsFileExpiringSoon', 'MtlsGatewayTlsFileExpiryCritical'])
+    const scenarios = [
+      { name: 'handshake failures', scrapes: handshakeFailures() },
+      { name: 'a client certificate expiring tomorrow', scrapes: expiringTomorrow() },
+      { name: 'a listener certificate file expiring tomorrow', scrapes: listenerCertExpiringTomorrow() },
+    ]
+    // 4.5 min: every `for` of 5 min or more pending; 10 min: the handshake alert and the critical expiries fire; 15 min: all.
     for (const held of [270, 600, 900]) {
       const run = testRules(monitoring, scenarios, held)
       expect(run.status, `held ${held} s:\n${run.output}`).toBe(0)

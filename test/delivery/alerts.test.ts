@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:https'
+import { createServer, get as httpsGet, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -114,6 +114,17 @@ function rootCrl(dir: string, cert: string, key: string): string {
   return out
 }
 
+/** GET over HTTPS trusting the CA in `caFile` (the admin listener's). */
+function httpsText(url: string, caFile: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { ca: readFileSync(caFile), servername: 'localhost' }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    }).on('error', reject)
+  })
+}
+
 beforeAll(async () => {
   const r = buildRenderer()
   try {
@@ -149,13 +160,15 @@ beforeAll(async () => {
       roots: ${good.rootCert}${extraTls}`
   // A CRL on the endpoint that is refused anyway (its handshake never runs): its nextUpdate series appears.
   const crl = rootCrl(join(dir, 'good'), good.rootCert, good.rootKey)
-  writeFileSync(join(dir, 'gateway.yaml'), `callers:\n  required: false\nstore:\n  kind: sqlite\n  file: ${join(dir, 'gateway.db')}\nendpoints:${endpoint('partner', goodPort)}${endpoint('untrusted', untrustedPort)}${endpoint('closed', closedPort, `\n      crl: ${crl}`)}\n`)
+  // The admin listener over TLS: its certificate file is a TLS file with an expiry series.
+  const admin = `admin:\n  tls: { cert: ${good.serverCert}, key: ${good.serverKey} }\n`
+  writeFileSync(join(dir, 'gateway.yaml'), `${admin}callers:\n  required: false\nstore:\n  kind: sqlite\n  file: ${join(dir, 'gateway.db')}\nendpoints:${endpoint('partner', goodPort)}${endpoint('untrusted', untrustedPort)}${endpoint('closed', closedPort, `\n      crl: ${crl}`)}\n`)
   const ops = createOps({ log: createLog({ level: 'silent' }), admin: { host: '127.0.0.1', port: 0 }, watch: false })
   gw = await startGateway({ configFile: join(dir, 'gateway.yaml'), listen: { host: '127.0.0.1', port: 0 }, ops })
   for (const ep of ['partner', 'untrusted', 'closed']) await (await fetch(`${gw.url}/proxy/${ep}/x`)).text()
   const adminUrl = gw.ops?.adminUrl
   if (!adminUrl) throw new Error('the admin listener did not start')
-  const text = await (await fetch(`${adminUrl}/metrics`)).text()
+  const text = await httpsText(`${adminUrl}/metrics`, good.rootCert)
   live = exported(text)
   liveScrape = { at: Date.now() / 1000, samples: parseMetrics(text).map((x) => ({ ...x, labels: { ...x.labels, namespace: 'ns', job: 'gw' } })) }
 }, 5 * 60_000)
@@ -173,6 +186,8 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayTargetAbsent',
       'MtlsGatewayCertificateExpiringSoon',
       'MtlsGatewayCertificateExpiryCritical',
+      'MtlsGatewayTlsFileExpiringSoon',
+      'MtlsGatewayTlsFileExpiryCritical',
       'MtlsGatewayCrlNextUpdateSoon',
       'MtlsGatewayCertificateNotYetValid',
       'MtlsGatewayEndpointDegraded',
@@ -191,6 +206,8 @@ describe('PrometheusRule alerts', () => {
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''
     expect(expr('MtlsGatewayCertificateExpiringSoon')).toContain('< 14 * 86400')
     expect(expr('MtlsGatewayCertificateExpiryCritical')).toContain('< 3 * 86400')
+    expect(expr('MtlsGatewayTlsFileExpiringSoon')).toContain('< 14 * 86400')
+    expect(expr('MtlsGatewayTlsFileExpiryCritical')).toContain('< 3 * 86400')
     expect(expr('MtlsGatewayCrlNextUpdateSoon')).toContain('< 6 * 3600')
     expect(expr('MtlsGatewayTargetAbsent')).toMatch(/^absent\(up\{job="[^"]+",namespace="[^"]+"\}\)$/)
     for (const rule of rules) expect(['warning', 'critical'], rule.alert).toContain(rule.labels.severity)
