@@ -249,6 +249,7 @@ describe('Grafana dashboard', () => {
     expect(all).toMatch(/histogram_quantile\(0\.99, sum by \(le\) \(rate\(mtls_gateway_request_duration_seconds_bucket/)
     expect(all).toMatch(/sum by \(endpoint, reason\) \(rate\(mtls_gateway_upstream_tls_handshake_failures_total/)
     expect(all).toMatch(/mtls_gateway_certificate_expiry_timestamp_seconds\{[^}]*\} - time\(\)\) \/ 86400/)
+    expect(all).toMatch(/min by \(key\) \(mtls_gateway_tls_file_expiry_timestamp_seconds\{[^}]*\} - time\(\)\) \/ 86400/)
     expect(all).toContain('mtls_gateway_config_reloads_total')
   })
 
@@ -303,6 +304,11 @@ describe('Grafana dashboard', () => {
     const panelIn = (dash: { panels: Manifest[] }): Manifest | undefined => dash.panels.find((p) => p.title === 'Certificate days left per endpoint')
     const steps = (p: Manifest | undefined): unknown => p?.fieldConfig.defaults.thresholds.steps
     expect(steps(panelIn({ panels: dashPanels }))).toEqual([{ color: 'red', value: null }, { color: 'orange', value: 3 }, { color: 'green', value: 14 }])
+    // The TLS files on the same bars: the live gateway's admin listener certificate, about as many days left as it has.
+    const tlsFiles = String((panelIn({ panels: dashPanels })?.targets as Manifest[] | undefined)?.find((t) => String(t.expr).includes('tls_file'))?.expr)
+    const v = evaluate(tlsFiles.replaceAll('$namespace', 'ns').replaceAll('$job', 'gw'), [liveScrape, liveScrape])
+    expect(v.kind === 'vector' ? v.series.map((s) => s.labels.key) : v).toEqual(['admin.tls.cert'])
+    expect(v.kind === 'vector' ? v.series[0]?.value : NaN).toBeGreaterThan(1)
     const r = buildRenderer()
     try {
       const other = await r.render([valuesFile('full')], 'prometheusRule:\n  certificateExpiry:\n    warningDays: 30\n    criticalDays: 7\n')

@@ -405,7 +405,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
     {
       "id": 10,
       "title": "Certificate days left per endpoint",
-      "description": "Days until each certificate of each endpoint's bundle expires (the earliest across tenant bundles). Red below MtlsGatewayCertificateExpiryCritical's `}}{{ int .Values.prometheusRule.certificateExpiry.criticalDays }}{{` days, orange below MtlsGatewayCertificateExpiringSoon's `}}{{ int .Values.prometheusRule.certificateExpiry.warningDays }}{{`.",
+      "description": "Days until each certificate of each endpoint's bundle expires (the earliest across tenant bundles), and until each TLS file besides the bundles stops working, by config key (listen.tls/admin.tls cert and clientCa, tracing.otlp.tls, store.redis.tls: MtlsGatewayTlsFileExpiringSoon and MtlsGatewayTlsFileExpiryCritical, same thresholds). Red below MtlsGatewayCertificateExpiryCritical's `}}{{ int .Values.prometheusRule.certificateExpiry.criticalDays }}{{` days, orange below MtlsGatewayCertificateExpiringSoon's `}}{{ int .Values.prometheusRule.certificateExpiry.warningDays }}{{`.",
       "type": "bargauge",
       "datasource": {
         "type": "prometheus",
@@ -426,6 +426,15 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
           },
           "expr": "min by (endpoint, kind) (mtls_gateway_certificate_expiry_timestamp_seconds{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"} - time()) / 86400",
           "legendFormat": "{{endpoint}} {{kind}}"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "min by (key) (mtls_gateway_tls_file_expiry_timestamp_seconds{namespace=\"$namespace\", job=\"$job\"} - time()) / 86400",
+          "legendFormat": "{{key}}"
         }
       ],
       "fieldConfig": {
