@@ -48,6 +48,19 @@ export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, '
   gauge('mtls_gateway_certificate_expiry_timestamp_seconds', 'Unix time a certificate expires, by endpoint and kind (earliest across tenant bundles).', 'min', (e) => e.notAfter.getTime())
   // A certificate not valid yet is as unusable as an expired one; its start is the signal.
   gauge('mtls_gateway_certificate_not_before_timestamp_seconds', 'Unix time a certificate becomes valid, by endpoint and kind (latest across tenant bundles).', 'max', (e) => e.notBefore.getTime())
+  return {
+    setTlsFileExpiries: createTlsFileExpiryGauge(registers),
+    setCertificateValidity(list) {
+      adopted = list
+    },
+    watchCertificateValidity(read) {
+      watched = read
+    },
+  }
+}
+
+/** Registers mtls_gateway_tls_file_expiry_timestamp_seconds on `registers` and returns its setter (each adoption replaces every sample). */
+function createTlsFileExpiryGauge(registers: Registry[]): Metrics['setTlsFileExpiries'] {
   // Labelled by config key, a closed set of at most eight (never the path, which may name a tenant or a secret's mount).
   let tlsFiles: readonly TlsFileExpiry[] = []
   new Gauge({
@@ -61,15 +74,7 @@ export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, '
       for (const e of tlsFiles) this.labels(e.key).set(Math.floor(e.notAfter.getTime() / 1000))
     },
   })
-  return {
-    setTlsFileExpiries(list) {
-      tlsFiles = list
-    },
-    setCertificateValidity(list) {
-      adopted = list
-    },
-    watchCertificateValidity(read) {
-      watched = read
-    },
+  return (list) => {
+    tlsFiles = list
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { formatProblem } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { notAfter, notBefore, type Bundle, type InterceptionCaFault, type ValidityReason } from '../tls/index.js'
-import type { CertificateKind, CertificateValidity } from './metrics.js'
+import type { CertificateKind, CertificateValidity, Metrics } from './metrics.js'
 
 interface EndpointBundle {
   endpoint: string
@@ -91,6 +91,12 @@ export function certificateValidities(gateway: Gateway): CertificateValidity[] {
     if (tls) out.push(validity('', kind, new X509Certificate(tls.cert)))
   }
   return out
+}
+
+/** Hands the dates of snapshot `g`'s certificates (bundles, interception CA, listeners, the other TLS files) to the expiry gauges, on each adoption. */
+export function setSnapshotCertificates(metrics: Pick<Metrics, 'setCertificateValidity' | 'setTlsFileExpiries'>, g: Gateway): void {
+  metrics.setCertificateValidity(certificateValidities(g))
+  metrics.setTlsFileExpiries(g.tlsFileDates.expiries)
 }
 
 /** The snapshot's interception CA outside its validity at `now`, for the log; undefined while it can mint (or there is none). */

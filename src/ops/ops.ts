@@ -12,7 +12,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
 import type { Readiness, ReadinessProbe } from './admin.js'
 import { createHandshakeRecorder, type AdminRoutesFactory, type HandshakeFacts, type HandshakeRecorder } from './admin-facts.js'
-import { certificateValidities, logTlsFileDegradations } from './certificates.js'
+import { logTlsFileDegradations, setSnapshotCertificates } from './certificates.js'
 import { configSecretValues } from './config-secrets.js'
 import { logConfigWarnings } from './config-warnings.js'
 import { createDegradationLog, reportDegradations, watchDegradations } from './degradation-log.js'
@@ -105,8 +105,7 @@ export interface Ops {
 /** What adopting snapshot `g` says and sets at once: its secrets for redaction, its certificates' gauges and, by the process that speaks for the instance, its warnings. */
 function adopted(o: OpsOptions, log: GatewayLog, metrics: Metrics, g: Gateway): void {
   log.addSecretValues(configSecretValues(g.config))
-  metrics.setCertificateValidity(certificateValidities(g))
-  metrics.setTlsFileExpiries(g.tlsFileDates.expiries)
+  setSnapshotCertificates(metrics, g)
   // A --workers primary says these once for the instance; TLS files' dates are judged when a config is compiled.
   if (o.worker) return
   logConfigWarnings(log.logger, g.config)
