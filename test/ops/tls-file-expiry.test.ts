@@ -4,7 +4,7 @@
  * key — the listeners' `cert` and `clientCa`, `tracing.otlp.tls` and `store.redis.tls` `ca` and
  * `cert` — never the path. A certificate file counts from its first certificate to expire (the
  * leaf or an intermediate it sends), a CA file from its last (until then it anchors something).
- * A renewed file moves the sample on the reload its change brings.
+ * A renewed file moves the sample on the reload its change brings; `--workers` exports the same.
  */
 import { X509Certificate } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
@@ -15,7 +15,10 @@ import { createLog, createOps } from '../../src/ops/index.js'
 import type { Issued } from '../../src/tls/index.js'
 import { prepareParityPki, writeParityConfig, type ParityTarget } from '../support/parity-config.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { eventually, parseMetrics, replaceFile, samples } from './helpers.js'
+import { endpointYaml } from '../support/gateway.js'
+import { adminUrlOf } from '../support/process.js'
+import { clientTls } from '../support/pki.js'
+import { eventually, parseMetrics, replaceFile, samples, scrape, spawnTwoWorkers } from './helpers.js'
 
 const DAY = 86_400_000
 const METRIC = 'mtls_gateway_tls_file_expiry_timestamp_seconds'
@@ -76,6 +79,7 @@ describe('TLS file expiry metric', () => {
           .map(([key, value]) => ({ labels: { key }, value }))
           .sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)))
       expect(await exported()).toEqual(want(expected))
+      expect(JSON.stringify(await exported())).not.toContain(pki.dir)
       const before = gw.ref.current
       replaceFile(paths['listen.tls.clientCa'] as string, renewedCa.pem)
       await eventually(() => gw.ref.current !== before, 20_000, 'the reload')
@@ -84,4 +88,20 @@ describe('TLS file expiry metric', () => {
       await gw.close()
     }
   }, 60_000)
+
+  it('with --workers 2, the instance exports the same samples (the same files in every worker)', async () => {
+    const dir = join(pki.dir, 'workers')
+    mkdirSync(dir)
+    const listen = `{ host: 127.0.0.1, port: 0, tls: { cert: ${paths['listen.tls.cert']}, key: ${pki.file('server.key')}, clientCa: ${pki.file('root.crt')} } }`
+    // The endpoint's upstream is never called: only the listener's files matter here.
+    const { gp } = await spawnTwoWorkers(dir, `listen: ${listen}\nadmin: { port: 0 }\nendpoints:\n${endpointYaml('partner', 1, clientTls(pki))}`)
+    try {
+      const adminUrl = await adminUrlOf(gp)
+      const want = [{ labels: { key: 'listen.tls.cert' }, value: expected['listen.tls.cert'] }, { labels: { key: 'listen.tls.clientCa' }, value: seconds(pki.root) }]
+      await eventually(async () => JSON.stringify(samples(await scrape(adminUrl), METRIC)) === JSON.stringify(want), 30_000, 'both workers\' samples')
+      expect(samples(await scrape(adminUrl), METRIC)).toEqual(want)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  }, 90_000)
 })
