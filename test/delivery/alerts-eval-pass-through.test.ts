@@ -4,7 +4,8 @@
  * as CONNECTs of endpoint "_none" (no destination label), and no alert fires. That is the
  * decision docs/deploy.md explains: a caller decides how often a dead destination among the
  * allowed ones is tried, so a ratio over those CONNECTs would page at its will; the destination's
- * health is a probe's to watch, and each failure has its warn access line naming it.
+ * health is a probe's to watch, and its failures have warn access lines naming it (for callers
+ * no one authenticated, up to logging.callerFaults' burst).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net'
@@ -84,9 +85,11 @@ describe('the shipped alert rules against a caller that keeps choosing a dead pa
     expectPrometheusAgrees(monitoring, [{ name: 'dead pass-through destination', scrapes }])
   })
 
-  it('log each failure at warn, naming the destination and the reason', () => {
+  // No caller authenticated these CONNECTs: logging.callerFaults (20 in any 10 s by default) holds
+  // back the 21st line; the metrics above still count all 21.
+  it('log the failures at warn, naming the destination and the reason, up to the caller-fault burst', () => {
     const failed = g?.access().filter((l) => l.method === 'CONNECT' && l.status === 502) ?? []
-    expect(failed).toHaveLength(21)
+    expect(failed).toHaveLength(20)
     for (const l of failed) expect(l).toMatchObject({ level: 'warn', reason: 'upstream_connect_refused', error: expect.stringContaining(`pass-through 127.0.0.1:${deadPort}`) })
   })
 })
