@@ -44,7 +44,8 @@ export function lastEncoding(): (s: string) => string {
   }
 }
 
-function isHex(code: number): boolean {
+/** True for the character code (or byte) of a hex digit, either case. */
+export function isHex(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66)
 }
 

@@ -80,6 +80,11 @@ export function refuseForeignCharset(ctx: Admitted, contentType: string, why: st
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the ${kind} body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read ${kind === 'form' ? 'forms' : 'JSON'} in: send it as UTF-8`)
 }
 
+/** True when a form's Content-Type names no charset or UTF-8: its octets are UTF-8 text to every reader. */
+export function formCharsetIsUtf8(contentType: string): boolean {
+  return [...contentType.matchAll(CHARSET_PARAMETER)].every((m) => /^utf-?8$/i.test(m[1] ?? ''))
+}
+
 /**
  * `matches` for raw names held as Latin-1 text (one character per byte, so the bytes round-trip
  * exactly): true when the name's bytes match read as Latin-1 or as UTF-8, the two ways a backend

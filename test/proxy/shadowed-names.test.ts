@@ -236,7 +236,9 @@ describe('OAuth 1.0a protocol parameters', () => {
         const callerOAuth = [...namesRead(query), ...namesRead(body)].some((n) => n.startsWith('oauth_'))
         if (callerOAuth) expect(err, `?${query} / ${body} carries a caller oauth_ name`).toBeInstanceOf(GatewayError)
         if (/^(page|q|oauthx|x_oauth_token|Page\.No|ids\[\])=1$/.test(query) && /^(page|q|oauthx|x_oauth_token|Page\.No|ids\[\])=1$/.test(body)) expect(err).toBeUndefined()
-        if (err !== undefined) expect(refusalOf(err)).toMatch(/^endpoint "ep" is signed by the gateway with OAuth 1\.0a/)
+        // A caller's oauth_* is the refusal; else only a body with octets verifiers read differently (signed-form-bytes.test.ts) is refused.
+        const unverifiable = !callerOAuth && /%[89a-f][0-9a-f]|[^\x00-\x7f]/i.test(body)
+        if (err !== undefined) expect(refusalOf(err)).toMatch(unverifiable ? /^endpoint "ep" is signed (by the gateway )?with OAuth 1\.0a/ : /^endpoint "ep" is signed by the gateway with OAuth 1\.0a/)
       }),
       { seed: 20261804, numRuns: 4000 },
     )
