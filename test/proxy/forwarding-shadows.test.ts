@@ -4,7 +4,8 @@
  * under HTTP_X_FORWARDED_FOR, HTTP_FORWARDED or HTTP_X_REAL_IP (`X_Forwarded_For`, `x-real.ip`);
  * with it on, only the gateway's chain; HTTP_X_REQUEST_ID is only the gateway's id and HTTP_VIA
  * only its Via. Off, X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and
- * X-Cluster-Client-IP go too; X-Original-URL and X-Rewrite-URL (routing headers) and X-Forwarded-Host
+ * X-Cluster-Client-IP go too; X-Original-URL, X-Rewrite-URL, X-Forwarded-Uri, X-Original-Uri and
+ * X-Forwarded-Path (routing headers) and X-Forwarded-Host
  * and the other headers naming an origin go on or off; on, a caller's Forwarded keeps only its
  * `for`/`by` nodes (here never: `caller-N` is no Forwarded value). Every other header stays; and with nothing to remove the step copies nothing.
  */
@@ -39,7 +40,10 @@ function cgiRead(headers: OutboundHeaders): Map<string, string[]> {
 const ADDRESS_VARIABLES = ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP', 'HTTP_X_CLIENT_IP', 'HTTP_TRUE_CLIENT_IP', 'HTTP_CLIENT_IP', 'HTTP_X_FORWARDED', 'HTTP_FORWARDED_FOR', 'HTTP_X_CLUSTER_CLIENT_IP']
 // Removed whether X-Forwarded-For is on or off: the URL a backend routes by is the gateway's.
 const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-server', 'x-forwarded-prefix', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-ssl', 'x-url-scheme', 'front-end-https']
-const ROUTING_VARIABLES = ['HTTP_X_ORIGINAL_URL', 'HTTP_X_REWRITE_URL', ...ORIGIN.map(cgiVariable)]
+// The request URL or path in the names proxies and servers pass it under: IIS (X-Original-URL,
+// X-Rewrite-URL), Traefik forward-auth (X-Forwarded-Uri), nginx auth_request (X-Original-Uri).
+const ROUTING = ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-original-uri', 'x-forwarded-path']
+const ROUTING_VARIABLES = [...ROUTING.map(cgiVariable), ...ORIGIN.map(cgiVariable)]
 const GATEWAY_VARIABLES = ['HTTP_X_REQUEST_ID', 'HTTP_VIA', 'HTTP_TRACEPARENT', 'HTTP_TRACESTATE', ...ADDRESS_VARIABLES]
 
 describe('forwarding headers in every spelling', () => {
@@ -52,9 +56,9 @@ describe('forwarding headers in every spelling', () => {
     expect(on.outbound.headers).toEqual({ 'x-forwarded-for': '1.2.3.4, 10.0.0.7', 'x-real-ip': '5.5.5.5' })
   })
 
-  it('X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and X-Cluster-Client-IP go with the address off; X-Original-URL and X-Rewrite-URL always', () => {
+  it('X-Client-IP, True-Client-IP, Client-IP, X-Forwarded, Forwarded-For and X-Cluster-Client-IP go with the address off; X-Original-URL, X-Rewrite-URL, X-Forwarded-Uri, X-Original-Uri and X-Forwarded-Path always', () => {
     const address = { 'x-client-ip': '6.6.6.6', 'true-client-ip': '6.6.6.6', client_ip: '6.6.6.6', 'x-forwarded': 'for=6.6.6.6', 'Forwarded-For': '6.6.6.6', 'x-cluster-client-ip': '6.6.6.6' }
-    const routing = { 'x-original-url': '/admin', X_Rewrite_Url: '/admin', 'x-rewrite-url': '/admin', 'x-forwarded-host': 'evil.test', X_Forwarded_Prefix: '/admin', 'x-host': 'evil.test', 'x.original.host': 'evil.test', 'x-forwarded-proto': 'http' }
+    const routing = { 'x-original-url': '/admin', X_Rewrite_Url: '/admin', 'x-rewrite-url': '/admin', 'x-forwarded-host': 'evil.test', X_Forwarded_Prefix: '/admin', 'x-host': 'evil.test', 'x.original.host': 'evil.test', 'x-forwarded-proto': 'http', 'X-Forwarded-Uri': '/admin', x_original_uri: '/admin', 'x-forwarded-path': '/admin' }
     expect(run({ via: false, xForwardedFor: false }, { ...address, ...routing, accept: '*/*' }).outbound.headers).toEqual({ accept: '*/*' })
     expect(run({ via: false, xForwardedFor: true, remoteAddress: '10.0.0.7' }, { ...address, ...routing }).outbound.headers).toEqual({ ...address, 'x-forwarded-for': '10.0.0.7' })
   })
@@ -70,8 +74,8 @@ describe('forwarding headers in every spelling', () => {
   const spelling = (name: string): fc.Arbitrary<string> =>
     fc.tuple(...[...name].map((c) => (c === '-' ? fc.constantFrom(...SEPARATORS) : fc.constantFrom(c, c.toUpperCase())))).map((cs) => cs.join(''))
   const ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'client-ip', 'x-forwarded', 'forwarded-for', 'x-cluster-client-ip']
-  const NAMES = [...ADDRESS, 'x-request-id', 'via', 'traceparent', 'tracestate', 'x-original-url', 'x-rewrite-url', ...ORIGIN]
-  const UNRELATED = ['accept', 'x-forwarded-hosts', 'x-hostname', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding', 'x-client-ips', 'client-ipv4', 'x-original-urls', 'x-rewrite', 'x-forwarded-protocol']
+  const NAMES = [...ADDRESS, 'x-request-id', 'via', 'traceparent', 'tracestate', ...ROUTING, ...ORIGIN]
+  const UNRELATED = ['accept', 'x-forwarded-hosts', 'x-hostname', 'x-forwarded-fors', 'x-real-ipv6', 'content-type', 'user-agent', 'x-request-ids', 'x-via', 'accept-encoding', 'x-client-ips', 'client-ipv4', 'x-original-urls', 'x-rewrite', 'x-forwarded-protocol', 'x-forwarded-uris', 'x-original-uri-b', 'x-forwarded-paths']
   const headerName = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...NAMES).chain(spelling) }, { weight: 1, arbitrary: fc.constantFrom(...NAMES, ...UNRELATED) })
   const setup = fc.record({ via: fc.boolean(), xForwardedFor: fc.boolean(), remoteAddress: fc.option(fc.constantFrom('10.0.0.7', '::1'), { nil: undefined }) })
 

@@ -159,6 +159,16 @@ describe('the origin a backend reads is the matched endpoint\'s', () => {
     }
   })
 
+  it('the path a backend routes by is the gateway\'s: X-Forwarded-Uri (Traefik), X-Original-Uri (nginx auth_request), X-Rewrite-URL (IIS), X-Forwarded-Path never arrive', async () => {
+    const pairs: [string, string][] = [['X-Forwarded-Uri', '/admin'], ['X_Original_Uri', '/admin'], ['X-Rewrite-URL', '/admin'], ['X-Forwarded-Path', '/admin'], ['X-Original-URL', '/admin'], ['Accept', 'x/y']]
+    const ROUTING_VARIABLES = new Set(['x-forwarded-uri', 'x-original-uri', 'x-rewrite-url', 'x-forwarded-path', 'x-original-url'].map(cgiVariable))
+    for (const gw of [off, on]) {
+      const read = byName((await through(gw, '/proxy/partner/v1/x', pairs)).rawHeaders)
+      for (const name of read.keys()) expect(ROUTING_VARIABLES.has(cgiVariable(name)), name).toBe(false)
+      expect(read.get('accept')).toEqual(['x/y'])
+    }
+  })
+
   it('for any caller header set, through the forward proxy and route mode, with X-Forwarded-For off and on (seeded, 400 cases)', async () => {
     let spelled = 0
     let hidden = 0

@@ -2,8 +2,8 @@
  * Via and X-Forwarded-For. Via is on by default (RFC 9110 asks proxies to add it);
  * X-Forwarded-For is off by default: backends authenticate the gateway's certificate,
  * and the bot runtime's internal addresses are nobody else's business (nor are the
- * Forwarded, X-Real-IP, X-Client-IP and the like a caller may send). X-Original-URL and
- * X-Rewrite-URL never pass, nor do the headers naming the origin a request was for
+ * Forwarded, X-Real-IP, X-Client-IP and the like a caller may send). X-Original-URL,
+ * X-Rewrite-URL, X-Forwarded-Uri, X-Original-Uri and X-Forwarded-Path never pass, nor do the headers naming the origin a request was for
  * (X-Forwarded-Host and its kin; with X-Forwarded-For on, Forwarded's host and proto).
  *
  * A header the gateway sets or strips must not reach a backend in another spelling: CGI-style
@@ -30,7 +30,10 @@ const CLIENT_ADDRESS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-client-i
 // would serve another host or tenant than the one whose credentials the gateway attached. The
 // gateway's own word on the origin is Host, the endpoint's (it adds none of these).
 const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-server', 'x-forwarded-prefix', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-ssl', 'x-url-scheme', 'front-end-https']
-const ALWAYS = ['x-original-url', 'x-rewrite-url', ...ORIGIN]
+// The request URL or path a proxy in front passes on: IIS (X-Original-URL, X-Rewrite-URL), Traefik
+// forward-auth (X-Forwarded-Uri), nginx auth_request setups (X-Original-Uri), X-Forwarded-Path.
+const ROUTING = ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-original-uri', 'x-forwarded-path']
+const ALWAYS = [...ROUTING, ...ORIGIN]
 
 // The body's type and length: only their own spelling travels. PHP header bags turn a caller's
 // `Content.Type` (HTTP_CONTENT_TYPE) into CONTENT_TYPE, the real one's key, and then parse a body
