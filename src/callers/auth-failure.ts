@@ -21,6 +21,7 @@ export type AuthFailure =
   | 'jwe_alg_not_allowed'
   | 'jwe_decrypt_failed'
   | 'jwt_bearer_has_jti'
+  | 'jwt_bearer_has_identity_to_merge'
   | 'bearer_unknown'
   | 'bearer_claims_unavailable'
   | 'app_not_configured'

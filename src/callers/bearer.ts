@@ -114,6 +114,11 @@ async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<AssertedCa
   if (caller.jti !== undefined) {
     throw authError('jwt_bearer_has_jti', 'error verifying the jwt: a JWT with "jti" must be exchanged at /gateway/token')
   }
+  // The merge runs once, before a bearer exists (assertion.ts); on every request it would scan the
+  // anonymous user's tokens each time, and accepting the JWT without it would drop the merge unsaid.
+  if (caller.identityToMerge !== undefined) {
+    throw authError('jwt_bearer_has_identity_to_merge', 'error verifying the jwt: a JWT with "identityToMerge" must be exchanged at /gateway/token (the merge runs there)')
+  }
   return caller
 }
 

@@ -150,4 +150,10 @@ describe('a JWT as the bearer', () => {
     const e = await refusal(resolveBearer(await signHs(claims('hs-app', { jti: 'j' })), stores, opts))
     expect(authFailureLabel(e)).toBe('jwt_bearer_has_jti')
   })
+  it('a JWT with identityToMerge must go through the exchange too: the merge runs there only, and is never silently skipped', async () => {
+    const { stores, opts } = setup()
+    const e = await refusal(resolveBearer(await signHs(claims('hs-app', { identityToMerge: 'anon-1' })), stores, opts))
+    expect([authFailureLabel(e), e.reason, e.message]).toEqual(['jwt_bearer_has_identity_to_merge', 'caller_credentials_invalid', 'error verifying the jwt: a JWT with "identityToMerge" must be exchanged at /gateway/token (the merge runs there)'])
+    expect(stores.store.writes).toBe(0)
+  })
 })
