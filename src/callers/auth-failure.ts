@@ -26,6 +26,7 @@ export type AuthFailure =
   | 'bearer_claims_unavailable'
   | 'app_not_configured'
   | 'app_key_changed'
+  | 'app_audience_changed'
   | 'not_allowed'
   | 'invalid'
   | 'certificate_required'

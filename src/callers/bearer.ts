@@ -90,12 +90,24 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (record.appKey !== undefined && record.appKey !== app.keyId) {
     throw authError('app_key_changed', `bearer token was issued under a key app "${record.caller.appId}" no longer has (its hs256Secret or rs256PublicKey changed): exchange a new assertion`)
   }
+  // So does a changed audience: the bearer holds its assertion's `aud` (records of earlier versions
+  // too), which must still name the app's audience, as at the exchange. Bound to the settings, not
+  // their history: an app changed back, like one removed and added back, takes its bearers again,
+  // as a fresh start with that file would.
+  if (!namesAudience(record.caller.claims?.['aud'], app.audience)) {
+    throw authError('app_audience_changed', `bearer token was issued for an audience app "${record.caller.appId}" no longer has (its audience changed): exchange a new assertion`)
+  }
   if (record.claimsSealed !== true) return Object.freeze(record.caller)
   const claims = await readClaims(id, stores)
   if (claims === undefined) {
     throw authError('bearer_claims_unavailable', 'bearer token: its decrypted claims are expired or sealed under a retired key; exchange the assertion again')
   }
   return Object.freeze(Object.assign({}, record.caller, { claims: Object.freeze(claims) }))
+}
+
+/** jose's rule at the exchange: `aud` is the audience, or a list naming it. */
+function namesAudience(aud: unknown, audience: string): boolean {
+  return aud === audience || (Array.isArray(aud) && aud.includes(audience))
 }
 
 async function readClaims(id: string, stores: BearerStores): Promise<Record<string, unknown> | undefined> {

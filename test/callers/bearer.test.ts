@@ -77,6 +77,22 @@ describe('bearer tokens', () => {
     expect(app.keyId).toMatch(/^[A-Za-z0-9_-]{22}$/)
   })
 
+  it('refuses a bearer whose assertion\'s aud no longer names its app\'s audience: an earlier version\'s record (no key fingerprint), a JWE\'s, an aud list', async () => {
+    const { stores, opts } = setup()
+    const app = apps.get('hs-app')
+    if (app === undefined) throw new Error('fixture app hs-app missing')
+    const legacy = await issueBearer(await caller(), stores, 60)
+    const jwe = await issueBearer(await caller({}, true), { ...stores, claimsSealer: sealer }, 60, app.keyId)
+    const list = await issueBearer(await caller({ aud: ['https://elsewhere.test', app.audience] }), stores, 60, app.keyId)
+    const read = { ...stores, claimsSealer: sealer }
+    for (const t of [legacy, jwe, list]) expect((await resolveBearer(t.access_token, read, opts)).sub).toBe('user-1')
+    const moved = new Map(apps).set('hs-app', { ...app, audience: 'https://gateway-b.test' })
+    for (const t of [legacy, jwe, list]) {
+      const e = await refusal(resolveBearer(t.access_token, read, { ...opts, apps: moved }))
+      expect([e.reason, authFailureLabel(e), e.message]).toEqual(['caller_credentials_invalid', 'app_audience_changed', 'bearer token was issued for an audience app "hs-app" no longer has (its audience changed): exchange a new assertion'])
+    }
+  })
+
   it('lives only in the shared store: another process with the same store resolves it', async () => {
     const { stores, opts } = setup()
     const t = await issueBearer(await caller(), stores, 60)
