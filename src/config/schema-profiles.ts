@@ -8,7 +8,7 @@ const field = {
   additionalProperties: false,
   required: ['type', 'key', 'value'],
   properties: {
-    type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header, a key in a JSON object or form body (dotted path for nested JSON), a query parameter, or a `{{key}}` placeholder in the URL path.' },
+    type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header (replacing the caller\'s), a key in a JSON object or form body (dotted path for nested JSON; in a form, first, before the caller\'s parameters), a query parameter (first, before the caller\'s: parsers that keep only the first 1,000 parameters still read it), or a `{{key}}` placeholder in the URL path.' },
     key: { type: 'string', minLength: 1, description: 'Header name, body key (dotted path allowed for JSON), query parameter name, or path placeholder name.' },
     value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims). `{{tenant}}` only where every endpoint applying the field has tenancy (load refuses it otherwise).' },
   },
@@ -45,7 +45,7 @@ export const profileSchema = {
     tenancy: { type: 'boolean', default: false, description: 'Requests must name a tenant; `{tenant}` in URLs is filled from it.' },
     version: { type: 'boolean', default: true, description: 'Send `oauth_version="1.0"`.' },
     bodyHash: { type: 'boolean', default: false, description: 'Add `oauth_body_hash` for non-form bodies (OAuth Request Body Hash extension).' },
-    placement: { type: 'string', enum: ['header', 'query', 'body'], default: 'header', description: 'Where the OAuth parameters go.' },
+    placement: { type: 'string', enum: ['header', 'query', 'body'], default: 'header', description: 'Where the OAuth parameters go. With `query` or `body` they go first, before the fields and the caller\'s parameters (the signature sorts parameters, so the order does not change it).' },
     legacyOAuth10: {
       type: 'boolean',
       default: false,

@@ -292,7 +292,7 @@ const callerApp = {
     },
     hs256Secret: { type: 'string', description: 'HS256 shared secret (≥ 32 bytes), this app\'s own: two apps with one key are refused (either could sign as the other), and so is a public key or certificate (no secret). Use `${env:…}`/`${file:…}`.' },
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`), this app\'s own: two apps with one key, in any form, are refused (either could sign as the other).' },
-    audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name.' },
+    audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name. Changing it (by a reload or a restart) ends the app\'s bearers whose assertion named the old audience (401/407 `app_audience_changed`), as changing its key does.' },
     endpoints: { type: 'array', items: { type: 'string' }, default: [], description: 'Endpoints this app may use (`*`: all).' },
     allowRsa15Jwe: { type: 'boolean', default: false, description: 'Accept RSA1_5 JWE from this app (padding-oracle risk; off by default).' },
     tenants: {
@@ -417,7 +417,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        xForwardedFor: { type: 'boolean', default: false, description: 'Append the caller address to `X-Forwarded-For` (off: backends see the gateway, not the bot runtime).' },
+        xForwardedFor: { type: 'boolean', default: false, description: 'Append the caller address to `X-Forwarded-For` (off: backends see the gateway, not the bot runtime; a caller\'s `X-Forwarded-For` and `Forwarded` are removed). On, a caller\'s `Forwarded` keeps only its `for`/`by` pairs. `X-Forwarded-Host`/`-Proto`/`-Port`/`-Prefix` and the like are removed either way.' },
         via: { type: 'boolean', default: true, description: 'Add `Via: 1.1 mtls-gateway` to forwarded requests and responses.' },
       },
     },
