@@ -5,12 +5,19 @@
  * app allowed RSA1_5. The unpadding must accept exactly the well-formed blocks (PKCS#1 v1.5
  * type 2 with the enc's key length) and fail every other like a bad tag.
  */
+import { execFileSync } from 'node:child_process'
 import { constants, createCipheriv, publicEncrypt, randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { decryptRsa15, Rsa15DecryptError, unpadCek } from '../../src/callers/rsa15.js'
 import { pythonJwe, rsaPair } from '../support/callers-fixtures.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+beforeAll(() => assertDistFresh())
 
 const key = rsaPair()
 const K = 256 // modulus bytes of an RSA-2048 key
@@ -84,12 +91,23 @@ describe('unpadCek', () => {
     )
   })
 
+  // In a process of its own: the suite's workers run files one after another in one module graph
+  // (isolate: false), so a PKCS#12 test before this one has loaded node-forge in this process.
   it('RSA1_5 tokens made by python3-jwcrypto decrypt without loading node-forge (its JavaScript RSA held the event loop)', () => {
-    for (const enc of ['A128CBC-HS256', 'A128GCM', 'A256GCM'] as const) {
-      const jwe = pythonJwe({ key: key.publicPem, alg: 'RSA1_5', enc, kid: 'k', payload: `for ${enc}` })
-      expect(decryptRsa15(jwe, enc, key.privateKey).toString()).toBe(`for ${enc}`)
-    }
-    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((m) => m.includes('node-forge'))
-    expect(loaded).toEqual([])
+    const tokens = (['A128CBC-HS256', 'A128GCM', 'A256GCM'] as const).map((enc) => ({ enc, jwe: pythonJwe({ key: key.publicPem, alg: 'RSA1_5', enc, kid: 'k', payload: `for ${enc}` }) }))
+    const script = `
+import { createPrivateKey } from 'node:crypto'
+import { createRequire } from 'node:module'
+const { decryptRsa15 } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist/src/callers/rsa15.js')).href)})
+const input = JSON.parse(process.env.RSA15_INPUT)
+const key = createPrivateKey(input.pem)
+const plaintexts = input.tokens.map((t) => decryptRsa15(t.jwe, t.enc, key).toString())
+const forge = Object.keys(createRequire(import.meta.url).cache).filter((m) => m.includes('node-forge'))
+process.stdout.write(JSON.stringify({ plaintexts, forge }))
+`
+    const env = { ...process.env, RSA15_INPUT: JSON.stringify({ pem: key.privatePem, tokens }) }
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 })) as { plaintexts: string[]; forge: string[] }
+    expect(out.plaintexts).toEqual(tokens.map((t) => `for ${t.enc}`))
+    expect(out.forge).toEqual([])
   })
 })
