@@ -2,10 +2,11 @@
  * `OPTIONS *` upstream (RFC 9112 §3.2.4): an OPTIONS whose absolute-form target has no path and
  * no query asks about the server as a whole, and the last proxy must send the request-target `*`.
  * undici refuses any path but one starting with "/" (or an absolute URL), so forward dispatches a
- * stand-in path and the `undici:request:create` subscriber below, run synchronously in undici's
- * Request constructor before anything is written, turns it into `*`. The stand-in is no path an
- * outbound request can otherwise have (those are ASCII: a URL's pathname, or a checked raw path),
- * and left unreplaced it would still name only the endpoint's origin, at a path that serves nothing.
+ * stand-in path and the `undici:request:create` subscriber below (subscribed at the first such
+ * request), run synchronously in undici's Request constructor before anything is written, turns
+ * it into `*`. The stand-in is no path an outbound request can otherwise have (those are ASCII: a
+ * URL's pathname, or a checked raw path), and left unreplaced it would still name only the
+ * endpoint's origin, at a path that serves nothing.
  * test/proxy/options-asterisk.test.ts shows `OPTIONS *` on the wire.
  */
 import { subscribe } from 'node:diagnostics_channel'
@@ -13,10 +14,22 @@ import type { Admitted } from './pipeline.js'
 
 const STAND_IN = '/\u00ff*'
 
-subscribe('undici:request:create', (message) => {
+function toAsterisk(message: unknown): void {
   const request = (message as { request?: { path?: unknown; method?: unknown } }).request
   if (request !== undefined && request.path === STAND_IN && request.method === 'OPTIONS') request.path = '*'
-})
+}
+
+// Subscribed at the first OPTIONS * only: while a channel has no subscriber, undici publishes
+// nothing, so no other request pays for a message it would build for this rare one.
+let subscribed = false
+
+function standIn(): string {
+  if (!subscribed) {
+    subscribe('undici:request:create', toAsterisk)
+    subscribed = true
+  }
+  return STAND_IN
+}
 
 /**
  * The path to dispatch: the stand-in for `*` when the caller's OPTIONS named the server as a
@@ -24,5 +37,5 @@ subscribe('undici:request:create', (message) => {
  * so such a request keeps `/?…`); else `pathAndQuery` itself.
  */
 export function dispatchPath(ctx: Admitted, pathAndQuery: string): string {
-  return pathAndQuery === '/' && ctx.inbound.target.wholeServer === true && ctx.outbound.method === 'OPTIONS' ? STAND_IN : pathAndQuery
+  return pathAndQuery === '/' && ctx.inbound.target.wholeServer === true && ctx.outbound.method === 'OPTIONS' ? standIn() : pathAndQuery
 }
