@@ -1,5 +1,5 @@
 /** OAuth 1.0a (RFC 5849) request signing: the folder's public surface. */
-export { percentEncode, formDecode, formEncode, parseForm, isFormContentType, isAmbiguousFormContentType, isHex } from './percent-encode.js'
+export { percentEncode, formDecode, formEncode, parseForm, isFormContentType, isAmbiguousFormContentType, isHex, namedCharsets } from './percent-encode.js'
 export type { Param } from './percent-encode.js'
 export { baseStringUri, collectParameters, normalizeParameters, signatureBaseString } from './base-string.js'
 export type { ParameterSources } from './base-string.js'
@@ -9,3 +9,5 @@ export { signRequest, createSigner, PLACEMENTS } from './sign.js'
 export type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign.js'
 export { runSignCommand } from './sign-command.js'
 export type { SignCommandOptions, ReadKeyFile } from './sign-command.js'
+export { unverifiableOctets } from './unverifiable-octets.js'
+export type { UnverifiableOctets } from './unverifiable-octets.js'

@@ -111,6 +111,13 @@ export function isFormContentType(contentType: string | undefined): boolean {
   return mediaType.trim().toLowerCase() === FORM_MEDIA_TYPE
 }
 
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";,\s]*)/gi
+
+/** The charsets a Content-Type names (`; charset=…`, any number of times), lower-cased. */
+export function namedCharsets(contentType: string): string[] {
+  return [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => (m[1] ?? '').toLowerCase())
+}
+
 /** Serialises pairs as `enc(name)=enc(value)` joined by `&`, the §3.5.2/§3.5.3 transmission form. */
 export function formEncode(pairs: Iterable<Param>): string {
   const parts: string[] = []

@@ -5,8 +5,11 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { GatewayError } from '../errors.js'
+import { isFormContentType } from './percent-encode.js'
 import { signRequest, type Placement, type SignResult } from './sign.js'
 import { computeSignature, type SignatureMethod } from './signature.js'
+import { unverifiableOctets } from './unverifiable-octets.js'
 
 /** The command's flags, already parsed (the CLI layer validates the enum-like ones). */
 export interface SignCommandOptions {
@@ -66,7 +69,18 @@ function privateKey(opts: SignCommandOptions, readKeyFile: ReadKeyFile): KeyObje
   }
 }
 
+/** The gateway's rule: a query or form body whose octets verifiers read differently is not signed. */
+function refuseUnverifiable(opts: SignCommandOptions): void {
+  const search = URL.canParse(opts.url ?? '') ? new URL(opts.url as string).search : ''
+  const inQuery = search.length > 1 ? unverifiableOctets(Buffer.from(search.slice(1), 'latin1')) : undefined
+  const inBody = inQuery === undefined && opts.body !== undefined && isFormContentType(opts.contentType) ? unverifiableOctets(Buffer.from(opts.body), opts.contentType) : undefined
+  const found = inQuery ?? inBody
+  if (found === undefined) return
+  throw new GatewayError('unsupported_payload', `the ${inQuery ? 'query (--url)' : 'form body'} has ${found.what}, so no signature would verify everywhere: ${found.fix}`)
+}
+
 function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined): SignResult {
+  refuseUnverifiable(opts)
   // The `sign` command (not per request).
   const extra = { ...opts.oauthParams, ...(opts.oauthVersion !== undefined ? { oauth_version: opts.oauthVersion } : {}) }
   return signRequest({

@@ -34,8 +34,11 @@ function standIn(): string {
 /**
  * The path to dispatch: the stand-in for `*` when the caller's OPTIONS named the server as a
  * whole and no step added to the path or query (a query field or OAuth parameter must travel,
- * so such a request keeps `/?…`); else `pathAndQuery` itself.
+ * so such a request keeps `/?…`); else `pathAndQuery` itself. An endpoint signed with OAuth 1.0a
+ * keeps `/` too: RFC 5849 §3.4.1.2 has no base string URI for `*`, and verifiers build one from
+ * it each their own way (`https://host*`, `https://host/*`, or a failed parse of `host:port*`
+ * in python-oauthlib), so only a signature over `https://host/` sent as `/` verifies.
  */
 export function dispatchPath(ctx: Admitted, pathAndQuery: string): string {
-  return pathAndQuery === '/' && ctx.inbound.target.wholeServer === true && ctx.outbound.method === 'OPTIONS' ? standIn() : pathAndQuery
+  return pathAndQuery === '/' && ctx.inbound.target.wholeServer === true && ctx.outbound.method === 'OPTIONS' && ctx.endpoint.profile === undefined ? standIn() : pathAndQuery
 }

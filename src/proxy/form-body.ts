@@ -5,7 +5,7 @@
  * caller's parameters there would stay beside the gateway's and override them.
  */
 import { GatewayError } from '../errors.js'
-import { isAmbiguousFormContentType, isFormContentType } from '../oauth1/index.js'
+import { isAmbiguousFormContentType, isFormContentType, namedCharsets } from '../oauth1/index.js'
 import type { Admitted } from './pipeline.js'
 
 /** A Content-Type without a media type before its parameters (`""`, `;charset=utf-8`): Rack's nil type. */
@@ -61,7 +61,6 @@ export function refuseIfEncoded(ctx: Admitted, why: string, what: string): true 
 
 // Charsets in which a form's bytes read as the gateway reads them (ASCII for `&`, `=` and names).
 const AS_SENT = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii', 'iso-8859-1', 'latin1'])
-const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";,\s]*)/gi
 
 /**
  * True, unless the body's Content-Type names a charset other than UTF-8 or an ASCII one (or more
@@ -74,15 +73,10 @@ const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";,\s]*)/gi
  * the gateway appended.
  */
 export function refuseForeignCharset(ctx: Admitted, contentType: string, why: string, kind: 'form' | 'JSON'): true {
-  const named = [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => (m[1] ?? '').toLowerCase())
+  const named = namedCharsets(contentType)
   if (named.every((c) => c === named[0] && AS_SENT.has(c))) return true
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the ${kind} body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read ${kind === 'form' ? 'forms' : 'JSON'} in: send it as UTF-8`)
-}
-
-/** True when a form's Content-Type names no charset or UTF-8: its octets are UTF-8 text to every reader. */
-export function formCharsetIsUtf8(contentType: string): boolean {
-  return [...contentType.matchAll(CHARSET_PARAMETER)].every((m) => /^utf-?8$/i.test(m[1] ?? ''))
 }
 
 /**

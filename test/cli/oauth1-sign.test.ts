@@ -81,4 +81,23 @@ describe('mtls-gateway oauth1 sign', () => {
     const hashed = await signJson(...CORE_A5, '-X', 'PUT', '--content-type', 'application/octet-stream', '--body-file', binary, '--body-hash')
     expect(hashed.oauthParams.oauth_body_hash).toBe(createHash('sha1').update(bytes).digest('base64'))
   })
+
+  it('refuses, as the gateway does, a query or form body whose octets verifiers read differently, naming what to send', async () => {
+    const refused = (...args: string[]): Promise<{ code: number; stderr: string } | undefined> =>
+      run(process.execPath, [MAIN, 'oauth1', 'sign', ...args], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }))
+    const base = CORE_A5.slice(2)
+    expect(await refused('--url', 'http://photos.example.net/photos?name=Ren%E9', ...base)).toEqual({ code: 1,
+      stderr: 'mtls-gateway: the query (--url) has a percent-escape whose octets are not UTF-8 (python-oauthlib reads U+FFFD, PHP the octet), so no signature would verify everywhere: percent-encode text as UTF-8 (é is %C3%A9)\n' })
+    expect((await refused('--url', 'http://photos.example.net/photos?filter[a]=1', ...base))?.stderr).toContain('a raw "[" (0x5B at offset 6)')
+    const form = ['-X', 'POST', '--content-type', 'application/x-www-form-urlencoded']
+    expect((await refused(...CORE_A5, ...form, '--body', 'name=Ren%E9'))?.stderr).toContain('the form body has a percent-escape whose octets are not UTF-8')
+    const latin1 = join(dir, 'latin1.form')
+    writeFileSync(latin1, Buffer.from([0x6e, 0x3d, 0xe9]))
+    expect((await refused(...CORE_A5, ...form, '--body-file', latin1))?.stderr).toContain('the form body has a raw non-ASCII byte (0xE9 at offset 2)')
+    expect((await refused(...CORE_A5, '-X', 'POST', '--content-type', 'application/x-www-form-urlencoded; charset=iso-8859-1', '--body', 'n=%C3%A9'))?.stderr).toContain('charset is not UTF-8')
+    // What verifies everywhere is signed; a non-form body is not read as parameters.
+    expect((await signJson('--url', 'http://photos.example.net/photos?name=Ren%C3%A9&f%5Ba%5D=1', ...base, ...form, '--body', 'b=%E2%9C%93')).baseString).toContain('name%3DRen%25C3%25A9')
+    expect((await signJson(...CORE_A5, '-X', 'POST', '--content-type', 'text/plain', '--body', 'a=%E9[')).signature).toEqual(expect.any(String))
+  })
 })
+

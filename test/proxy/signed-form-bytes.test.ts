@@ -17,6 +17,7 @@ import { createSigner, PLACEMENTS, type Placement } from '../../src/oauth1/index
 import type { Admitted, OutboundHeaders } from '../../src/proxy/pipeline.js'
 import { createSignOAuth1 } from '../../src/proxy/steps/sign-oauth1.js'
 import { buildUpstreamTarget, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import { phpVerifier, type Verifier } from '../support/oauth1-verifiers.js'
 
 const VERIFIER = fileURLToPath(new URL('../peers/oauthlib_verify.py', import.meta.url))
 const CONSUMER = { key: 'gatewayconsumerkey0001', secret: 'kd94hf93k423kf44-consumer_secret.~' }
@@ -24,22 +25,30 @@ const CHARSETS = ['', '; charset=utf-8', '; charset=iso-8859-1', '; charset=us-a
 
 let python: ChildProcessWithoutNullStreams
 let replies: AsyncIterator<string>
+let php: Verifier | undefined
 
 beforeAll(() => {
   python = spawn('/usr/bin/python3', [VERIFIER])
   replies = createInterface({ input: python.stdout })[Symbol.asyncIterator]()
+  php = phpVerifier()
 })
 
 afterAll(() => {
   python?.stdin.end()
+  php?.close()
 })
 
-/** oauthlib's verdict on the request exactly as the gateway would send it. */
-async function oauthlibVerifies(ctx: Admitted): Promise<{ ok: boolean; error?: string }> {
+/** The request exactly as the gateway would send it, as the verifiers take it. */
+async function sentRequest(ctx: Admitted): Promise<object> {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(ctx.outbound.headers)) if (typeof v === 'string') headers[k] = v
   const body = await ctx.outbound.body.bytes()
-  python.stdin.write(`${JSON.stringify({ uri: ctx.outbound.url.href, method: ctx.outbound.method, headers, body_hex: body.toString('hex'), client_secret: CONSUMER.secret })}\n`)
+  return { uri: ctx.outbound.url.href, method: ctx.outbound.method, headers, body_hex: body.toString('hex'), client_secret: CONSUMER.secret }
+}
+
+/** oauthlib's verdict on the request exactly as the gateway would send it. */
+async function oauthlibVerifies(ctx: Admitted): Promise<{ ok: boolean; error?: string }> {
+  python.stdin.write(`${JSON.stringify(await sentRequest(ctx))}\n`)
   const line = await replies.next()
   return JSON.parse(line.value as string) as { ok: boolean; error?: string }
 }
@@ -131,5 +140,23 @@ describe('an OAuth-signed form body', () => {
     expect(await oauthlibVerifies(utf8)).toEqual({ ok: true })
     expect((await sign(admitted('header', 'application/x-www-form-urlencoded', Buffer.from('name=Ren%E9'))))?.message).toContain('not UTF-8')
     expect((await sign(admitted('header', 'application/x-www-form-urlencoded; charset=iso-8859-1', Buffer.from('name=Ren%C3%A9'))))?.message).toContain('charset is not UTF-8')
+  })
+
+  it('a raw ASCII character oauthlib does not read in a form ("[", space, "|", a newline, "%zz") is refused naming its escape; escaped, both verifiers verify', async () => {
+    for (const [raw, escaped, shown] of [['f[a]=1', 'f%5Ba%5D=1', '"[" (0x5B at offset 1)'], ['a=two words', 'a=two+words', 'character (0x20 at offset 5)'], ['a=x|y', 'a=x%7Cy', '"|" (0x7C at offset 3)'], ['a=1\n', 'a=1', 'character (0x0A at offset 3)'], ['a=%zz', 'a=%25zz', '"%" not followed by two hex digits (at offset 2)']] as const) {
+      const signedAnyway = admitted('header', 'application/x-www-form-urlencoded', Buffer.from(raw))
+      const signer = (signedAnyway.endpoint.profile as NonNullable<Endpoint['profile']>).signer
+      signedAnyway.outbound.headers.authorization = signer.sign({ method: 'POST', url: signedAnyway.outbound.url, contentType: 'application/x-www-form-urlencoded', body: Buffer.from(raw) }).authorizationHeader as string
+      // What the gateway did before: PHP verifies it, oauthlib leaves the form out of its base string and does not.
+      expect(await oauthlibVerifies(signedAnyway), raw).toEqual({ ok: false })
+      if (php) expect((await php.ask(await sentRequest(signedAnyway))).ok, raw).toBe(true)
+      const refused = await sign(admitted('header', 'application/x-www-form-urlencoded', Buffer.from(raw)))
+      expect(refused && STATUS[refused.reason], raw).toBe(400)
+      expect(refused?.message, raw).toContain(`the form body has a ${shown.startsWith('"%"') ? '' : 'raw '}${shown}`)
+      const ok = admitted('header', 'application/x-www-form-urlencoded', Buffer.from(escaped))
+      expect(await sign(ok), escaped).toBeUndefined()
+      expect(await oauthlibVerifies(ok), escaped).toEqual({ ok: true })
+      if (php) expect((await php.ask(await sentRequest(ok))).ok, escaped).toBe(true)
+    }
   })
 })

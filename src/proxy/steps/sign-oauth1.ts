@@ -4,12 +4,12 @@
  * hash, body placement). The gateway alone sets OAuth protocol parameters: a request that
  * carries its own (`oauth_token`, `oauth_callback`… in the query, a form body or an
  * `Authorization: OAuth` header) is refused, so a caller cannot have them signed and sent. A form
- * body is sent as the caller's bytes; one whose octets verifiers would read differently is refused.
+ * body is sent as the caller's bytes; a query or form body whose octets verifiers would read
+ * differently is refused.
  */
-import { isUtf8 } from 'node:buffer'
 import { GatewayError } from '../../errors.js'
-import { isHex, percentEncode } from '../../oauth1/index.js'
-import { contentTypeOf, formCharsetIsUtf8, isFormBody } from '../form-body.js'
+import { percentEncode, unverifiableOctets } from '../../oauth1/index.js'
+import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
 import type { Admitted, Step } from '../pipeline.js'
@@ -37,14 +37,14 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.present)
       if (needsBody) {
         return outbound.body.bytes().then((body) => {
-          if (form) {
-            // A caller's oauth_* is named first: the refusal that says what the caller tried.
-            refuseCallerFormParameters(ctx, body)
-            refuseUnverifiableFormBytes(ctx, body, contentType as string)
-          }
+          // A caller's oauth_* is named first: the refusal that says what the caller tried.
+          if (form) refuseCallerFormParameters(ctx, body)
+          refuseUnverifiableQuery(ctx)
+          if (form) refuseUnverifiable(ctx, 'form body', body, contentType)
           sign(ctx, profile, contentType, body, onSignature)
         })
       }
+      refuseUnverifiableQuery(ctx)
       sign(ctx, profile, contentType, undefined, onSignature)
     },
   }
@@ -79,46 +79,22 @@ function refuseCallerFormParameters(ctx: Admitted, body: Buffer): void {
   if (found.length > 0) throw refusal(ctx, `form-body parameter ${shownName(found[0] as string)}`)
 }
 
-/** The octets a form body's `%XX` escapes decode to, the rest as sent (a UTF-8 sequence holds no ASCII byte, so the whole is UTF-8 exactly when every name and value is). */
-function escapedOctets(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(body.length)
-  let n = 0
-  for (let i = 0; i < body.length; i++) {
-    if (body[i] === 0x25 && i + 2 < body.length && isHex(body[i + 1] as number) && isHex(body[i + 2] as number)) {
-      out[n++] = parseInt(body.toString('latin1', i + 1, i + 3), 16)
-      i += 2
-    } else {
-      out[n++] = body[i] as number
-    }
-  }
-  return out.subarray(0, n)
+/**
+ * A signed query or form body must read as the same parameters to every verifier, or no
+ * signature verifies everywhere (oauth1's unverifiableOctets says which octets do not). Refused
+ * before signing, rather than signed one way and sent.
+ */
+function refuseUnverifiable(ctx: Admitted, where: 'query' | 'form body', text: Buffer, contentType?: string): void {
+  const found = unverifiableOctets(text, contentType)
+  if (found === undefined) return
+  const covers = where === 'query' ? 'query parameters' : 'form parameters'
+  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" is signed with OAuth 1.0a, whose signature covers ${covers}, and the ${where} has ${found.what}, so no signature would verify everywhere: ${found.fix}`)
 }
 
-/**
- * A signed form body must read as the same parameters to every verifier, or no signature verifies
- * everywhere (RFC 5849 §3.4.1.3: decoded, then percent-encoded as UTF-8). A raw non-ASCII byte
- * does not: python-oauthlib leaves a form with one out of the base string (a raw E9 is not even
- * read), PHP's OAuth libraries sign its octets (`%E9`), servlets and ASP.NET decode it by the
- * charset (é, `%C3%A9`). Nor does an escape that is not UTF-8 (`%E9`: U+FFFD to oauthlib, `%E9` to
- * PHP), nor, in a form named Latin-1 or ASCII, any escape above 7F (`%C3%A9`: é to oauthlib and
- * PHP, Ã© to a charset reader). Refused before signing, rather than signed one way and sent.
- */
-function refuseUnverifiableFormBytes(ctx: Admitted, body: Buffer, contentType: string): void {
-  const raw = body.findIndex((b) => b >= 0x80)
-  let what: string | undefined
-  if (raw !== -1) {
-    what = `a raw non-ASCII byte (0x${(body[raw] as number).toString(16).toUpperCase()} at offset ${raw}), which verifiers read differently (python-oauthlib leaves the form out, PHP signs the byte, servlets decode it by the charset)`
-  } else if (body.includes(0x25)) {
-    const utf8 = formCharsetIsUtf8(contentType)
-    const octets = escapedOctets(body)
-    if (utf8 ? !isUtf8(octets) : octets.some((b) => b >= 0x80)) {
-      what = utf8
-        ? 'a percent-escape whose octets are not UTF-8 (python-oauthlib reads U+FFFD, PHP the octet)'
-        : 'a percent-escape above %7F in a form whose charset is not UTF-8 (python-oauthlib and PHP read UTF-8, servlets the charset)'
-    }
-  }
-  if (what === undefined) return
-  throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" is signed with OAuth 1.0a, whose signature covers form parameters, and the form body has ${what}, so no signature would verify everywhere: send the form percent-encoded as UTF-8 (é is %C3%A9)`)
+/** The query as the signer reads it (the caller's, with any query fields): the URL's, percent-encoded where a parser encodes. */
+function refuseUnverifiableQuery(ctx: Admitted): void {
+  const search = outboundUrlToSign(ctx.outbound).search
+  if (search.length > 1) refuseUnverifiable(ctx, 'query', Buffer.from(search.slice(1), 'latin1'))
 }
 
 function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
