@@ -2,7 +2,8 @@ import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import { issueBearer, type BearerStores, type BearerToken } from './bearer.js'
 import type { AssertedCaller } from './caller.js'
-import { decryptAssertion } from './jwe.js'
+import { bearerLifetimeSec } from './bearer-binding.js'
+import { decryptAssertion, jweAlgOf } from './jwe.js'
 import { verifyAssertion, type VerifyOptions } from './jwt.js'
 import type { GatewayKeys } from './keys.js'
 
@@ -37,6 +38,8 @@ export async function exchangeAssertion(
 ): Promise<{ caller: AssertedCaller; token: BearerToken }> {
   const caller = await verifyCallerAssertion(assertion, opts)
   await beforeIssue?.(caller)
-  const lifetime = caller.isAnonymous ? Math.max(1, Math.min(ttlSec, Math.floor(anonymousTtlSec))) : ttlSec
-  return { caller, token: await issueBearer(caller, stores, lifetime, opts.apps.get(caller.appId)?.keyId) }
+  const lifetime = bearerLifetimeSec(caller.isAnonymous, ttlSec, anonymousTtlSec)
+  // What the bearer is judged by later (bearer-binding.ts): a setting changed since ends it where a fresh exchange would differ.
+  const facts = Object.assign(caller.viaJwe ? { jweAlg: jweAlgOf(assertion) } : {}, { aliasPrefix: opts.claimAliasPrefix ?? '' })
+  return { caller, token: await issueBearer(caller, stores, lifetime, opts.apps.get(caller.appId)?.keyId, facts) }
 }

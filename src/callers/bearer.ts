@@ -3,6 +3,7 @@ import { createSealer, type Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
+import { aliasRefusal, bearerLifetimeSec, lifetimeRefusal, rsa15Refusal, type BearerFacts } from './bearer-binding.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 
 /** The body of a successful `POST /gateway/token`. */
@@ -37,9 +38,11 @@ export interface BearerStores {
 /** What resolving a JWT used directly as the bearer needs. */
 export interface ResolveOptions extends VerifyOptions {
   apps: ReadonlyMap<string, CallerApp>
+  /** `callers.bearerTtl` and `anonymousTtl` in force, seconds: a bearer outliving a shortened one ends (absent: not judged). */
+  lifetimes?: { bearerTtlSec: number; anonymousTtlSec: number }
 }
 
-interface BearerRecord {
+interface BearerRecord extends BearerFacts {
   caller: AssertedCaller
   expiresAt: number
   /** The app's keyId when the bearer was issued (absent in records of earlier versions). */
@@ -52,15 +55,18 @@ const OPAQUE = /^[A-Za-z0-9_-]{43}$/
 // The identity claims are not secrets; everything else from a JWE may be.
 const IDENTITY_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'isAnonymous', 'identityToMerge']
 
-/** Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. */
-export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number, appKey?: string): Promise<BearerToken> {
+/** Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. `facts`: what its exchange was judged under. */
+export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number, appKey?: string, facts: Omit<BearerFacts, 'issuedAt'> = {}): Promise<BearerToken> {
   const token = randomBytes(32).toString('base64url')
-  const key = appKey === undefined ? {} : { appKey }
   const id = sha256(token)
   const ttlMs = ttlSec * 1000
-  const expiresAt = (stores.now ?? Date.now)() + ttlMs
+  const issuedAt = (stores.now ?? Date.now)()
+  const expiresAt = issuedAt + ttlMs
+  const key = Object.assign(appKey === undefined ? {} : { appKey }, facts, { issuedAt })
   if (caller.viaJwe) {
     if (stores.claimsSealer === undefined) throw new TypeError('decrypted JWE claims need a claims sealer: they are never stored in plaintext')
+    // Without it the record would read as an earlier version's, whose algorithm is unknown (bearer-binding.ts).
+    if (facts.jweAlg === undefined) throw new TypeError('a JWE caller\'s bearer needs its assertion\'s algorithm (jweAlg)')
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
     const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
     await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
@@ -97,11 +103,18 @@ export async function resolveBearer(token: string, stores: BearerStores, opts: R
   if (!namesAudience(record.caller.claims?.['aud'], app.audience)) {
     throw authError('app_audience_changed', `bearer token was issued for an audience app "${record.caller.appId}" no longer has (its audience changed): exchange a new assertion`)
   }
-  if (record.claimsSealed !== true) return Object.freeze(record.caller)
-  const claims = await readClaims(id, stores)
+  const { lifetimes } = opts
+  const lifetime = lifetimes && bearerLifetimeSec(record.caller.isAnonymous, lifetimes.bearerTtlSec, lifetimes.anonymousTtlSec)
+  const refusal = rsa15Refusal(record, record.caller.viaJwe === true || record.claimsSealed === true, app) ?? lifetimeRefusal(record, lifetime, (opts.now ?? Date.now)())
+  if (refusal) throw refusal
+  const claims = record.claimsSealed === true ? await readClaims(id, stores) : record.caller.claims
   if (claims === undefined) {
     throw authError('bearer_claims_unavailable', 'bearer token: its decrypted claims are expired or sealed under a retired key; exchange the assertion again')
   }
+  // The alias keys a JWE's record leaves out are in its sealed claims: judged on the full claims.
+  const aliases = aliasRefusal(claims, record.aliasPrefix, opts.claimAliasPrefix ?? '')
+  if (aliases) throw aliases
+  if (record.claimsSealed !== true) return Object.freeze(record.caller)
   return Object.freeze(Object.assign({}, record.caller, { claims: Object.freeze(claims) }))
 }
 

@@ -5,7 +5,7 @@ import type { JWTPayload } from 'jose'
  * `kore_sub` with the default prefix): SDKs pre-populate `jti`/`iss`/`sub`, and the alias
  * is how the app overrides them without fighting its SDK.
  */
-const ALIASED_CLAIMS = ['jti', 'iss', 'sub'] as const
+export const ALIASED_CLAIMS = ['jti', 'iss', 'sub'] as const
 
 /**
  * The claims with every present alias in place of its claim: the one place aliases are

@@ -47,6 +47,14 @@ export async function decryptAssertion(
   return caller
 }
 
+/** The key-management algorithm of a JWE that decryptAssertion accepted (it checked the header). */
+export function jweAlgOf(jwe: string): (typeof JWE_ALGS)[number] {
+  const { alg } = JSON.parse(Buffer.from(jwe.slice(0, jwe.indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown }
+  const known = JWE_ALGS.find((a) => a === alg)
+  if (known === undefined) throw new TypeError('jweAlgOf: the JWE was not accepted by decryptAssertion')
+  return known
+}
+
 function readHeader(j: Jose, jwe: string): ProtectedHeaderParameters {
   if (jwe.split('.').length !== 5) throw authError('malformed', `${PREFIX}not a compact JWE`)
   try {

@@ -294,7 +294,7 @@ const callerApp = {
     rs256PublicKey: { type: 'string', description: 'RS256 public key, PEM (usually `${file:app.pub.pem}`), this app\'s own: two apps with one key, in any form, are refused (either could sign as the other).' },
     audience: { type: 'string', minLength: 1, description: 'The `aud` every assertion must name. Changing it (by a reload or a restart) ends the app\'s bearers whose assertion named the old audience (401/407 `app_audience_changed`), as changing its key does.' },
     endpoints: { type: 'array', items: { type: 'string' }, default: [], description: 'Endpoints this app may use (`*`: all).' },
-    allowRsa15Jwe: { type: 'boolean', default: false, description: 'Accept RSA1_5 JWE from this app (padding-oracle risk; off by default).' },
+    allowRsa15Jwe: { type: 'boolean', default: false, description: 'Accept RSA1_5 JWE from this app (padding-oracle risk; off by default). Turning it off (by a reload or a restart) ends the app\'s bearers obtained with an RSA1_5 JWE (401/407 `app_rsa15_disallowed`), and those of JWE assertions exchanged by versions before bearers recorded the algorithm.' },
     tenants: {
       type: 'array',
       minItems: 1,
@@ -326,14 +326,14 @@ const callers = {
   properties: {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
     clockSkew: { ...boundedDuration('1h', 'a caller token is accepted this long past its `exp` (and before its `nbf`); a tolerance of hours accepts a token its issuer has long since let expire'), default: '30s', description: 'Allowed clock skew for iat/exp/nbf. A seen `jti` is kept until `exp` plus the larger of this and 10 minutes, so raising it (or replicas that disagree) opens no replay window up to 10 minutes.' },
-    bearerTtl: { ...storeLifetime('the store keeps a bearer\'s record this long'), default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s.' },
+    bearerTtl: { ...storeLifetime('the store keeps a bearer\'s record this long'), default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s. Shortening it (or `anonymousTtl`) ends the bearers already older than the new lifetime (401/407 `bearer_ttl_shortened`); lengthening it does not extend issued ones.' },
     anonymousTtl: { ...storeLifetime('the store keeps an anonymous user\'s entries this long'), default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge. At least 1 s.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },
     claimAliasPrefix: {
       type: 'string',
       pattern: '^[A-Za-z0-9_-]{0,32}$',
       default: 'kore_',
-      description: 'Assertions may carry `<prefix>jti`, `<prefix>iss` and `<prefix>sub`; when present they win over `jti`, `iss` and `sub` (replay and one-hour rule, app, user). Empty turns aliases off.',
+      description: 'Assertions may carry `<prefix>jti`, `<prefix>iss` and `<prefix>sub`; when present they win over `jti`, `iss` and `sub` (replay and one-hour rule, app, user). Empty turns aliases off. Changing it ends the bearers whose `jti`, `iss` or `sub` the new prefix would read otherwise (401/407 `claim_alias_prefix_changed`); others keep working.',
     },
     apps: { type: 'array', items: callerApp, description: 'Registered caller apps.' },
     gatewayKeys: {

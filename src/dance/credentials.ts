@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http'
 import { GatewayError, isGatewayError } from '../errors.js'
 import { authorizeCall, resolveBearer, type AssertedCaller, type BearerStores } from '../callers/index.js'
-import type { Gateway } from '../gateway/index.js'
+import { bearerResolveOptions, type Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
 import { sameSecret } from '../api/same-secret.js'
 import { createFailureThrottle, type FailureThrottle } from '../api/failure-throttle.js'
@@ -102,7 +102,7 @@ export async function apiCredential(req: IncomingMessage, gateway: Gateway, stor
   let notCaller = new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token (no caller apps are configured)`)
   if (gateway.callers.enabled && stores) {
     try {
-      const caller = await resolveBearer(token, stores, { apps: gateway.callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: gateway.callers.claimAliasPrefix })
+      const caller = await resolveBearer(token, stores, bearerResolveOptions(gateway))
       return { kind: 'caller', caller }
     } catch (e) {
       if (!isRefusal(e)) throw e

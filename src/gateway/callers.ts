@@ -3,7 +3,7 @@
  * applies new apps and keys at once.
  */
 import type { CallerAppSettings, GatewayConfig } from '../config/index.js'
-import { compileCallerApps, compileGatewayKeys, compileTenantRestriction, type CallerApp, type GatewayKeys, type TenantRestriction } from '../callers/index.js'
+import { compileCallerApps, compileGatewayKeys, compileTenantRestriction, type CallerApp, type GatewayKeys, type ResolveOptions, type TenantRestriction } from '../callers/index.js'
 
 /** An app identified by its inbound TLS client certificate. */
 export interface CertificateApp {
@@ -34,6 +34,12 @@ export interface Callers {
  */
 export function userSpaceOf(callers: Callers, appId: string): string {
   return callers.userSpaces.get(appId) ?? ''
+}
+
+/** How a snapshot resolves bearers: its apps, alias prefix and lifetimes (a bearer is judged by the settings in force). */
+export function bearerResolveOptions(g: { readonly config: GatewayConfig; readonly callers: Callers }): ResolveOptions {
+  const c = g.config.callers
+  return { apps: g.callers.apps, clockSkewSec: c.clockSkewSec, claimAliasPrefix: g.callers.claimAliasPrefix, lifetimes: { bearerTtlSec: c.bearerTtlSec, anonymousTtlSec: c.anonymousTtlMs / 1000 } }
 }
 
 const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined

@@ -82,7 +82,7 @@ describe('bearer tokens', () => {
     const app = apps.get('hs-app')
     if (app === undefined) throw new Error('fixture app hs-app missing')
     const legacy = await issueBearer(await caller(), stores, 60)
-    const jwe = await issueBearer(await caller({}, true), { ...stores, claimsSealer: sealer }, 60, app.keyId)
+    const jwe = await issueBearer(await caller({}, true), { ...stores, claimsSealer: sealer }, 60, app.keyId, { jweAlg: 'RSA-OAEP' })
     const list = await issueBearer(await caller({ aud: ['https://elsewhere.test', app.audience] }), stores, 60, app.keyId)
     const read = { ...stores, claimsSealer: sealer }
     for (const t of [legacy, jwe, list]) expect((await resolveBearer(t.access_token, read, opts)).sub).toBe('user-1')
@@ -140,9 +140,9 @@ describe('bearer tokens: anonymous callers and decrypted claims', () => {
   it('decrypted (JWE) claims are stored only sealed, apart from the identity, and shared', async () => {
     const { stores, opts } = setup()
     const c = await caller({}, true)
-    await expect(issueBearer(c, stores, 60)).rejects.toThrow(TypeError)
+    await expect(issueBearer(c, stores, 60, undefined, { jweAlg: 'RSA-OAEP' })).rejects.toThrow(TypeError)
     const withSealer = { ...stores, claimsSealer: sealer }
-    const t = await issueBearer(c, withSealer, 60)
+    const t = await issueBearer(c, withSealer, 60, undefined, { jweAlg: 'RSA-OAEP' })
     for (const key of await stores.store.keys('')) expect(await stores.store.get(key)).not.toContain('4711')
     expect(await stores.store.get((await stores.store.keys('bearer-claims:'))[0] ?? '')).toMatch(/^sealed:/)
     expect((await resolveBearer(t.access_token, { store: stores.store, claimsSealer: sealer }, opts)).claims['pin']).toBe('4711')

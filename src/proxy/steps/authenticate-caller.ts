@@ -7,7 +7,7 @@
 import { GatewayError } from '../../errors.js'
 import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
 import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type AuthFailure, type BearerStores, type HeaderLines } from '../../callers/index.js'
-import type { Callers, Gateway } from '../../gateway/index.js'
+import { bearerResolveOptions, type Callers, type Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
 const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}) })
@@ -162,5 +162,5 @@ export async function identifyCaller(token: string | undefined, tls: Context['in
   if (token === undefined) return callerFromCertificate(tls, callers)
   const stores = o.stores?.(gateway)
   if (!stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
-  return resolveBearer(token, stores, { apps: callers.apps, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix })
+  return resolveBearer(token, stores, bearerResolveOptions(gateway))
 }
