@@ -17,6 +17,11 @@ export function formatKeyPath(path: KeyPath): string {
   return out
 }
 
+/** `endpoints[2].tls.minVersion` → `['endpoints', 2, 'tls', 'minVersion']`: formatKeyPath undone. */
+export function parseKeyPath(key: string): KeyPath {
+  return [...key.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : (m[1] as string)))
+}
+
 export class YamlSource {
   readonly file: string
   readonly value: unknown

@@ -2,7 +2,8 @@
  * Caller apps and the gateway's JWE keys, compiled with each config snapshot so a reload
  * applies new apps and keys at once.
  */
-import type { CallerAppSettings, GatewayConfig } from '../config/index.js'
+import { placeConfigProblems, type CallerAppSettings, type GatewayConfig } from '../config/index.js'
+import { ConfigError, type ConfigProblem } from '../errors.js'
 import { compileCallerApps, compileGatewayKeys, compileTenantRestriction, type CallerApp, type GatewayKeys, type ResolveOptions, type TenantRestriction } from '../callers/index.js'
 
 /** An app identified by its inbound TLS client certificate. */
@@ -44,11 +45,32 @@ export function bearerResolveOptions(g: { readonly config: GatewayConfig; readon
 
 const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
 
-/** Compiles apps and keys; throws ConfigError listing every problem. */
+/** Compiles apps and keys; throws ConfigError listing every problem of both, each at its line in the file (as the loader's are). */
 export function compileCallers(config: GatewayConfig): Callers {
   const c = config.callers
-  const jwtApps = c.apps.flatMap((a, i) => (hasJwtKey(a) ? [{ a, i }] : []))
-  const apps = compileCallerApps(
+  const problems: ConfigProblem[] = []
+  const collect = <T>(build: () => T): T | undefined => {
+    try {
+      return build()
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e
+      problems.push(...e.problems)
+      return undefined
+    }
+  }
+  const apps = collect(() => compileJwtApps(config))
+  const keys = collect(() => compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' }))
+  if (apps === undefined || keys === undefined) throw new ConfigError(placeConfigProblems(config, problems))
+  const certificateApps = c.apps
+    .filter((a) => a.clientCertificate !== undefined)
+    .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate, tenantRestriction: compileTenantRestriction(a.tenants, a.tenantClaim) }))
+  const userSpaces = new Map(c.apps.map((a) => [a.clientId, a.userSpace]))
+  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix, userSpaces }
+}
+
+function compileJwtApps(config: GatewayConfig): ReadonlyMap<string, CallerApp> {
+  const jwtApps = config.callers.apps.flatMap((a, i) => (hasJwtKey(a) ? [{ a, i }] : []))
+  return compileCallerApps(
     jwtApps.map(({ a }) => ({
       clientId: a.clientId,
       audience: a.audience,
@@ -62,10 +84,4 @@ export function compileCallers(config: GatewayConfig): Callers {
     // Problems name the app's place in callers.apps, certificate-only entries counted.
     { file: config.file, key: 'callers.apps', indices: jwtApps.map(({ i }) => i) },
   )
-  const certificateApps = c.apps
-    .filter((a) => a.clientCertificate !== undefined)
-    .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate, tenantRestriction: compileTenantRestriction(a.tenants, a.tenantClaim) }))
-  const keys = compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' })
-  const userSpaces = new Map(c.apps.map((a) => [a.clientId, a.userSpace]))
-  return { enabled: c.enabled, required: c.enabled && c.required, apps, certificateApps, keys, claimAliasPrefix: c.claimAliasPrefix, userSpaces }
 }
