@@ -13,8 +13,8 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pythonJwe, rsaPair, type RsaPair } from '../support/callers-fixtures.js'
 import { eventually } from '../support/eventually.js'
-import { send } from '../support/gateway.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -67,12 +67,7 @@ callers:
   gatewayKeys:
     - { kid: gw-jwe, privateKey: "\${file:jwe.pem}" }
 endpoints:
-  - name: partner
-    url: https://api.partner.test:${upstream.port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`)
+${endpointYaml('partner', upstream.port, clientTls(pki))}`)
   return file
 }
 
