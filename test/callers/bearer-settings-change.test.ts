@@ -4,7 +4,8 @@
  * sharing Redis. Turning `allowRsa15Jwe` off ends the bearers of RSA1_5 JWE assertions (not the
  * RSA-OAEP or JWT ones); a changed `claimAliasPrefix` ends the bearers whose `iss`/`sub`/`jti` would
  * read otherwise; a shortened `bearerTtl` ends the bearers older than it. Each is bound to the
- * settings in force, not their history: set back, the bearer works again.
+ * settings in force, not their history: set back, the bearer works again. Each refusal is counted
+ * under its reason in mtls_gateway_caller_auth_failures_total.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +16,8 @@ import { pythonJwe, rsaPair, type RsaPair } from '../support/callers-fixtures.js
 import { eventually } from '../support/eventually.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { scrape, valueOf } from '../ops/helpers.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 
@@ -57,7 +59,7 @@ function newDir(): string {
 function writeConfig(dir: string, store: string, s: Settings): string {
   const file = join(dir, 'gateway.yaml')
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }
-admin: { enabled: false }
+admin: { host: 127.0.0.1, port: 0 }
 ${store}
 callers:
   claimAliasPrefix: "${s.prefix ?? 'kore_'}"
@@ -105,6 +107,11 @@ async function start(dir: string, store: string, s: Settings): Promise<GatewayPr
   return gw
 }
 
+/** The refusals counted under `reason` in caller_auth_failures_total (the primary sums its workers'). */
+async function failures(gw: GatewayProcess, reason: string): Promise<number> {
+  return valueOf(await scrape(await adminUrlOf(gw)), 'mtls_gateway_caller_auth_failures_total', { reason }) ?? 0
+}
+
 async function restart(gw: GatewayProcess, dir: string, store: string, s: Settings): Promise<GatewayProcess> {
   await gw.stop('SIGTERM')
   procs.splice(procs.indexOf(gw), 1)
@@ -126,6 +133,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     gw = await restart(gw, dir, store, { rsa15: false })
     await expectEach(gw.url, rsa15, RSA15_OFF)
     for (const t of [oaep, plain]) await expectEach(gw.url, t, undefined)
+    expect(await failures(gw, 'app_rsa15_disallowed')).toBeGreaterThanOrEqual(4)
   })
 
   it('a changed claimAliasPrefix ends the bearers whose identity it reads otherwise, on reload and fresh start', async () => {
@@ -142,6 +150,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     gw = await restart(gw, dir, store, { prefix: '' })
     await expectEach(gw.url, aliased, ALIAS_CHANGED)
     await expectEach(gw.url, plain, undefined)
+    expect(await failures(gw, 'claim_alias_prefix_changed')).toBeGreaterThanOrEqual(4)
   })
 
   it('a shortened bearerTtl ends the bearers older than it, on reload and fresh start', async () => {
@@ -155,6 +164,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     await expectEach(gw.url, old, undefined)
     gw = await restart(gw, dir, store, { ttl: '1s' })
     await expectEach(gw.url, old, TTL_SHORTENED)
+    expect(await failures(gw, 'bearer_ttl_shortened')).toBeGreaterThanOrEqual(4)
   })
 })
 
