@@ -22,13 +22,13 @@ export interface BearerFacts {
 /**
  * An RSA1_5 assertion's bearer ends when its app no longer allows RSA1_5 (turned off because of
  * Bleichenbacher's attack, a bearer minted from one must not outlive the setting). A JWE bearer of an
- * earlier version does not say its algorithm: taken as RSA1_5 then (it may have been), so turning
- * RSA1_5 off never leaves one alive unsaid; a JWT's bearer (`viaJwe` false) never was one.
+ * earlier version does not say its algorithm and lives out its expiry: it was RSA1_5 only if its app
+ * allowed RSA1_5 then (off by default), and ending every such bearer at each upgrade would sign out
+ * the users of every JWE app to catch that one case (the README says to turn RSA1_5 off after the upgrade).
  */
 export function rsa15Refusal(facts: BearerFacts, viaJwe: boolean, app: CallerApp): GatewayError | undefined {
-  if (app.allowRsa15Jwe || !viaJwe || facts.jweAlg === 'RSA-OAEP') return undefined
-  const how = facts.jweAlg === 'RSA1_5' ? 'an RSA1_5 JWE assertion' : 'a JWE assertion by an earlier version, which did not record its algorithm (it may have been RSA1_5)'
-  return authError('app_rsa15_disallowed', `bearer token was issued for ${how}, and app "${app.clientId}" no longer allows RSA1_5 (allowRsa15Jwe): exchange a new assertion`)
+  if (app.allowRsa15Jwe || !viaJwe || facts.jweAlg !== 'RSA1_5') return undefined
+  return authError('app_rsa15_disallowed', `bearer token was issued for an RSA1_5 JWE assertion, and app "${app.clientId}" no longer allows RSA1_5 (allowRsa15Jwe): exchange a new assertion`)
 }
 
 /**
