@@ -5,13 +5,15 @@
  */
 import { createRequire } from 'node:module'
 import type { Agent } from 'undici'
+import { correctingParserErrors } from './undici-parser-errors.js'
 
 export type { Dispatcher, buildConnector } from 'undici'
 
 const load = createRequire(import.meta.url)
 
-/** `new Agent(options)`, loading undici on the first call. */
+/** `new Agent(options)`, loading undici on the first call; a connector function has its parser's errors corrected (undici-parser-errors.ts). */
 export function newAgent(options: Agent.Options): Agent {
   const undici = load('undici') as typeof import('undici')
-  return new undici.Agent(options)
+  const { connect } = options
+  return new undici.Agent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
 }

@@ -4,6 +4,7 @@
  * consequence (a failed upstream write, a reset) that followed.
  */
 import { GatewayError, type ErrorSurface } from '../errors.js'
+import { describeMalformedResponse } from '../tls/index.js'
 import type { RequestFacts } from './pipeline.js'
 
 /** The caller closed the connection before the response was complete. */
@@ -16,6 +17,8 @@ export function responseCutShort(err: unknown, endpoint: string | undefined, sta
   const code = (err as { code?: unknown } | undefined)?.code
   const name = endpoint === undefined ? 'the upstream' : `endpoint "${endpoint}"`
   if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', `${name}: response body stalled after status ${status}`, { cause: err })
+  const malformed = describeMalformedResponse(err)
+  if (malformed) return new GatewayError('upstream_response_malformed', `${name}: malformed response body after status ${status} was sent (${malformed.code}): ${malformed.text}`, { cause: err })
   return new GatewayError('upstream_response_truncated', `${name}: response cut short after status ${status} was sent (${typeof code === 'string' ? code : 'stream error'})`, { cause: err })
 }
 

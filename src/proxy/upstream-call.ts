@@ -103,7 +103,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     this.#answered = true
-    if (status < 200) return this.#startInterimClock() // 1xx informational: the final answer follows
+    if (status < 200 && status >= 100) return this.#startInterimClock() // 1xx informational: the final answer follows (forward refuses < 100)
     this.#stopInterimClock()
     this.#bodiless = status === 204 || status === 304
     this.#facts.upstreamMs = performance.now() - this.#started

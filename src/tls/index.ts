@@ -5,6 +5,7 @@ export { buildChain, notAfter, notBefore, oneLine, parseCertificates } from './c
 export { createClientContext } from './context.js'
 export { bundleValidity, daysLeftText, VALIDITY_REASONS, type BundleValidity, type ValidityFault, type ValidityReason } from './validity.js'
 export { classifyUpstreamError, describeDialFailure, isHandshakeReason, VERIFY_CODES } from './handshake-errors.js'
+export { describeMalformedResponse } from './malformed-response.js'
 export { makeServerIdentityCheck, spkiPin } from './verify.js'
 export { serverAnchor } from './peer-trust.js'
 export { generateKeys, issueCertificate, privateKeyPem, type Issued, type IssueOptions, type KeyFormat, type KeyKind } from './pki.js'

@@ -58,6 +58,7 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
 function settleAnswer(res: UpstreamResponse, call: UpstreamCall, sent: { endpoint: string; method: string }, settle: (r: UpstreamResponse) => void, reject: (e: unknown) => void): void {
   const { endpoint } = sent
   if (res.status === 407) return refuseProxyChallenge(res, endpoint, reject)
+  if (res.status < 100 || res.status > 599) return refuse(res, reject, new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response: status ${res.status} is outside 100-599, the only status codes HTTP defines (RFC 9110, section 15)`))
   const coding = carriesBody(res.status, sent.method) ? unreadTransferCoding(res.headers['transfer-encoding']) : undefined
   if (coding !== undefined) return refuseTransferCoding(res, endpoint, coding, reject)
   // Only a 400 whose head fits nginx's page is held (whole, small); every other answer streams on untouched.
@@ -71,7 +72,11 @@ function settleAnswer(res: UpstreamResponse, call: UpstreamCall, sent: { endpoin
  * a forward-proxy caller would take it for the gateway's own challenge and send its bearer again.
  */
 function refuseProxyChallenge(res: UpstreamResponse, endpoint: string, reject: (err: GatewayError) => void): void {
-  const err = new GatewayError('upstream_proxy_auth_required', `endpoint "${endpoint}": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller's are never sent upstream)`)
+  refuse(res, reject, new GatewayError('upstream_proxy_auth_required', `endpoint "${endpoint}": the backend answered 407 Proxy Authentication Required, a challenge to the gateway, which holds no credentials for a proxy there (a caller's are never sent upstream)`))
+}
+
+/** Stops the answer's body and fails the call with `err`. */
+function refuse(res: UpstreamResponse, reject: (err: GatewayError) => void, err: GatewayError): void {
   res.body.abort(err)
   reject(err)
 }
@@ -85,9 +90,7 @@ const carriesBody = (status: number, method: string): boolean => status !== 204 
  * body. nginx answers such a backend 502 too ("upstream sent unknown Transfer-Encoding").
  */
 function refuseTransferCoding(res: UpstreamResponse, endpoint: string, coding: string, reject: (err: GatewayError) => void): void {
-  const err = new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (Transfer-Encoding "${coding}"): the gateway decodes only the chunked transfer coding, and relayed without the others the caller would read their bytes as the body (RFC 9112, section 6.1)`)
-  res.body.abort(err)
-  reject(err)
+  refuse(res, reject, new GatewayError('upstream_response_malformed', `endpoint "${endpoint}": malformed HTTP response (Transfer-Encoding "${coding}"): the gateway decodes only the chunked transfer coding, and relayed without the others the caller would read their bytes as the body (RFC 9112, section 6.1)`))
 }
 
 /** nginx refusing the client certificate over HTTP (nginx-refusal.ts) throws; any other 400 is `res`, its held bytes relayed unchanged. */

@@ -83,10 +83,22 @@ export const stripRequestHopByHop: Step = {
   },
 }
 
+/**
+ * A Content-Length as one decimal without leading zeros or trailing whitespace. undici's parser reads
+ * `010` as 10 and keeps a trailing space; relayed as written, a caller whose parser reads leading zeros
+ * otherwise (or refuses them) would frame the body differently from the gateway. `10, 10` and two
+ * lines never get here: the parser refuses them (a 502 naming it).
+ */
+function canonicalLength(value: string): string {
+  return /^[1-9]\d*$|^0$/.test(value) ? value : value.trim().replace(/^0+(?=\d)/, '')
+}
+
 export const stripResponseHopByHop: ResponseStep = {
   name: 'strip_hop_by_hop',
   run(_ctx, res) {
     const kept = withoutHopByHop(res.headers)
+    const length = kept['content-length']
+    if (typeof length === 'string') kept['content-length'] = canonicalLength(length)
     // RFC 9110 §8.6: a 204 never carries Content-Length; relayed, a backend's would tell the caller
     // to wait for content that never comes (a 304's may stay: it names its representation's length).
     res.headers = res.status === 204 && kept['content-length'] !== undefined ? withoutHeaders(kept, (name) => name === 'content-length') : kept
