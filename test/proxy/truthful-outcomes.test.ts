@@ -23,6 +23,11 @@ const BEHAVIOUR: Record<string, (s: TLSSocket) => void> = {
   },
   '/huge-headers': (s) => s.end(`HTTP/1.1 200 OK\r\nx-big: ${'h'.repeat(64 * 1024)}\r\ncontent-length: 0\r\n\r\n`),
   '/malformed': (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\nok'),
+  '/bad-chunk': (s) => {
+    s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n')
+    setTimeout(() => s.write('zz\r\nxx\r\n'), 50)
+  },
+  '/stall': (s) => void s.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab'),
 }
 
 beforeAll(async () => {
@@ -40,7 +45,8 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
   const tls = clientTls(pki)
-  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', (upstream.address() as AddressInfo).port, tls)}`)
+  const port = (upstream.address() as AddressInfo).port
+  g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', port, tls)}${endpointYaml('stalling', port, tls, '    timeouts: { idle: "300ms" }\n')}`)
 }, 60_000)
 
 afterAll(async () => {
@@ -64,6 +70,24 @@ describe('truthful outcomes', () => {
   it('logs an upstream that cuts its body short after 200 as upstream_response_truncated with the status sent', async () => {
     await send(g.gw.url, '/proxy/partner/cut', { headers: { 'x-request-id': 'cut' } }).catch((e: unknown) => e)
     expect(await lineFor('/cut')).toMatchObject({ reason: 'upstream_response_truncated', status: 200, error: expect.stringMatching(/cut short after status 200/) })
+  })
+
+  it('logs a malformed chunk after the status as upstream_response_malformed naming it; the caller sees the chunked body cut', async () => {
+    const err = await send(g.gw.url, '/proxy/partner/bad-chunk', { headers: { 'x-request-id': 'bad-chunk' } }).then(() => undefined, (e: unknown) => e)
+    expect(err, 'the caller must not read a cut body as complete').toBeInstanceOf(Error)
+    expect(await lineFor('/bad-chunk')).toMatchObject({
+      reason: 'upstream_response_malformed',
+      status: 200,
+      error: 'endpoint "partner": malformed response body after status 200 was sent (HPE_INVALID_CHUNK_SIZE): the chunked body is malformed: a chunk size that is not hexadecimal',
+    })
+  })
+
+  it("a stalled upstream body is cut after the endpoint's timeouts.idle (upstream_timeout), never left open or ended as complete", async () => {
+    const started = Date.now()
+    const err = await send(g.gw.url, '/proxy/stalling/stall', { headers: { 'x-request-id': 'stall' } }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(Error)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(await lineFor('/stall')).toMatchObject({ reason: 'upstream_timeout', status: 200, error: 'endpoint "stalling": response body stalled after status 200' })
   })
 
   it('gives oversized and malformed upstream responses their own reasons (502)', async () => {
