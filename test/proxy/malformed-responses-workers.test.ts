@@ -1,0 +1,76 @@
+/**
+ * The malformed-head message (a fault after a Content-Length line named for what it is, not as a
+ * length mismatch) and the canonical Content-Length hold in both workers of the real gateway
+ * (--workers 2, dist build), and after a hot reload that rebuilds every upstream pool, as after a
+ * fresh start: undici's parser is corrected once per process, at its first connection.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
+import { endpointYaml } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { rawRoundTrip } from '../support/raw-client.js'
+import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+
+let pki: TestPki
+let backend: ScriptedBackend
+let dir: string
+let config: string
+let gp: GatewayProcess
+
+const NUL_AFTER_LENGTH = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\0b\r\n\r\nok'
+const MSG = 'endpoint "up": malformed HTTP response (HPE_INVALID_HEADER_TOKEN): a header value holds a character HTTP forbids (NUL, DEL or another control character)'
+const yaml = (response: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki), `    timeouts: { response: ${response} }\n`)}`
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  backend = await startScriptedBackend(pki, (head) => (head.startsWith('GET /bad') ? NUL_AFTER_LENGTH : 'HTTP/1.1 200 OK\r\nContent-Length: 002\r\n\r\nok'))
+  dir = mkdtempSync(join(tmpdir(), 'malformed-responses-workers-'))
+  config = join(dir, 'gateway.yaml')
+  writeFileSync(config, yaml('10s'))
+  gp = await spawnGateway(config, ['--workers', '2'])
+}, 120_000)
+
+afterAll(async () => {
+  await gp?.stop()
+  await backend?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+/** Rounds of a malformed call and two good ones, each on a new connection; both workers must have answered a malformed one. */
+async function checkBothWorkers(): Promise<void> {
+  const from = gp.output.length
+  const port = Number(new URL(gp.url).port)
+  for (let round = 0; round < 4; round++) {
+    const bad = await rawRoundTrip(port, 'GET /proxy/up/bad HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
+    expect([bad.status, bad.body.toString()]).toEqual([502, JSON.stringify({ errors: [{ msg: MSG, code: 502 }] })])
+    // Two good calls a round: with connections dealt in turn, the malformed ones reach both workers.
+    for (let i = 0; i < 2; i++) {
+      const good = await rawRoundTrip(port, 'GET /proxy/up/good HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
+      expect([good.status, good.headers['content-length'], good.body.toString()]).toEqual([200, '2', 'ok'])
+    }
+  }
+  const pids = await eventually(() => {
+    const lines = gp.logEntries(from).filter((e) => e.msg === 'request' && e.reason === 'upstream_response_malformed')
+    return lines.length === 4 && new Set(lines.map((e) => e.pid))
+  }, 15_000, 'the four access lines of the malformed answers')
+  expect(pids.size).toBe(2)
+}
+
+describe('a malformed upstream head with --workers 2', () => {
+  it('is named for what it is by both workers; a Content-Length of 002 reaches the caller as 2', async () => {
+    await checkBothWorkers()
+  }, 120_000)
+
+  it('and after a reload that rebuilds the upstream pools', async () => {
+    const from = gp.output.length
+    writeFileSync(config, yaml('9s'))
+    gp.child.kill('SIGHUP')
+    await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
+    await checkBothWorkers()
+  }, 120_000)
+})
