@@ -7,7 +7,8 @@
  * - a Content-Length relayed is one canonical decimal (`010` and `10 ` were relayed as written);
  *   `10, 10` and two lines are refused, naming it;
  * - a status outside 100-599 is a 502 naming it (0 to 99 were "upstream request failed
- *   (ERR_ASSERTION)", 600 to 999 were relayed).
+ *   (ERR_ASSERTION)", 600 to 999 were relayed);
+ * - connection-only fields, and every field a backend's Connection names, never reach the caller.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -163,4 +164,31 @@ describe('a status code outside 100-599', () => {
     expect((await relay('HTTP/1.1 599 Edge\r\nContent-Length: 2\r\n\r\nok')).status).toBe(599)
     expect((await relay('HTTP/1.1 199 Odd\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')).body).toBe('ok')
   })
+})
+
+describe("a backend's connection-only fields", () => {
+  it('never reach the caller: Connection and every name it lists (in any case, over one or two lines), Keep-Alive, Proxy-*, TE, Trailer, Upgrade; every other field is relayed (fast-check, 25 runs)', async () => {
+    const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,10}$/).filter((s) => !/^(content-length|transfer-encoding|connection|via|x-request-id|date|keep-alive|te|trailer|upgrade|proxy-)/i.test(s))
+    const arb = fc.record({
+      listed: fc.uniqueArray(name, { minLength: 1, maxLength: 4, selector: (s) => s.toLowerCase() }),
+      kept: fc.uniqueArray(name, { minLength: 1, maxLength: 4, selector: (s) => s.toLowerCase() }),
+      twoLines: fc.boolean(),
+      mode: fc.constantFrom('route' as const, 'forward' as const),
+    })
+    await fc.assert(
+      fc.asyncProperty(arb.filter((a) => !a.kept.some((k) => a.listed.some((l) => l.toLowerCase() === k.toLowerCase()))), async ({ listed, kept, twoLines, mode }) => {
+        const connection = twoLines ? `Connection: keep-alive\r\nConnection: ${listed.map((l) => l.toUpperCase()).join(', ')}` : `Connection: ${listed.join(' ,')}, keep-alive`
+        const fixed = 'Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic realm="in"\r\nProxy-Authentication-Info: a\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c'
+        const lines = [...listed.map((l) => `${l}: secret`), ...kept.map((k) => `${k}: kept`)]
+        const r = await relay(`HTTP/1.1 200 OK\r\n${connection}\r\n${fixed}\r\n${lines.join('\r\n')}\r\nContent-Length: 2\r\n\r\nok`, mode)
+        expect(r.status, r.raw).toBe(200)
+        for (const l of listed) expect(r.headers[l.toLowerCase()], r.raw).toBeUndefined()
+        for (const k of kept) expect(r.headers[k.toLowerCase()], r.raw).toBe('kept')
+        for (const h of ['keep-alive', 'proxy-authenticate', 'proxy-authentication-info', 'te', 'trailer', 'upgrade']) expect(r.headers[h], r.raw).toBeUndefined()
+        expect(r.headers.connection).toBe('close') // the gateway's own, for the caller's Connection: close
+        expect(r.body).toBe('ok')
+      }),
+      { seed: 0xc0, numRuns: 25 },
+    )
+  }, 120_000)
 })
