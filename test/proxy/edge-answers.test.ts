@@ -12,7 +12,7 @@
  *   pipelined behind it waits unanswered.
  */
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -23,7 +23,7 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { createTestPki } from '../support/pki.js'
 import { parseRawResponse, rawClient } from '../support/raw-client.js'
-import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { closeScriptedRig, startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { openTunnel } from '../support/tunnel.js'
 
 const run = promisify(execFile)
@@ -53,11 +53,7 @@ beforeAll(async () => {
   pki.cleanup()
 }, 60_000)
 
-afterAll(async () => {
-  await gw?.close()
-  await backend?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => closeScriptedRig({ gw, backend, dir }))
 
 /** Writes `text` on a new caller connection; resolves with what came back once `done` says so, or the gateway closed (10 s at most). */
 async function exchange(text: string, done: (received: string) => boolean): Promise<{ received: string; closed: boolean }> {

@@ -10,7 +10,7 @@
  *   (ERR_ASSERTION)", 600 to 999 were relayed);
  * - connection-only fields, and every field a backend's Connection names, never reach the caller.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -19,7 +19,7 @@ import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { clientTls, createTestPki } from '../support/pki.js'
 import { rawRoundTrip } from '../support/raw-client.js'
-import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { closeScriptedRig, startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let gw: RunningGateway
 let backend: ScriptedBackend
@@ -36,11 +36,7 @@ beforeAll(async () => {
   pki.cleanup()
 }, 60_000)
 
-afterAll(async () => {
-  await gw?.close()
-  await backend?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => closeScriptedRig({ gw, backend, dir }))
 
 /** The caller's view of the backend writing `answer` (latin1), asked in route mode or through the forward proxy. */
 async function relay(answer: string, mode: 'route' | 'forward' = 'route', method = 'GET'): Promise<{ status: number; headers: Record<string, string>; body: string; raw: string }> {

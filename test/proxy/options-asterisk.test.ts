@@ -6,7 +6,7 @@
  * intercepted tunnel's absolute-form and asterisk-form inner requests; route mode names the
  * endpoint's base URL, never the whole server, and an endpoint adding a query field keeps `/?…`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -16,7 +16,7 @@ import { writeInterceptionCa } from '../../src/tls/index.js'
 import { startTestGateway } from '../support/gateway.js'
 import { clientTlsYaml, createTestPki, DEFAULT_SERVER_NAMES } from '../support/pki.js'
 import { rawRoundTrip } from '../support/raw-client.js'
-import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { closeScriptedRig, startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { openTunnel, rawExchange } from '../support/tunnel.js'
 
 let gw: RunningGateway
@@ -36,11 +36,7 @@ beforeAll(async () => {
   pki.cleanup()
 }, 60_000)
 
-afterAll(async () => {
-  await gw?.close()
-  await backend?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => closeScriptedRig({ gw, backend, dir }))
 
 /** The request line's target the backend read, from the answer to `request` sent to the gateway. */
 async function sentTarget(request: string): Promise<string> {

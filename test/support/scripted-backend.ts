@@ -3,7 +3,7 @@
  * reads (request bodies are not read): for answers no real server would send (a 204 naming a
  * length, an unasked-for 100 Continue, a 407 from behind the TLS).
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { createServer, type TLSSocket } from 'node:tls'
 import type { TestPki } from './pki.js'
@@ -38,4 +38,11 @@ export async function startScriptedBackend(pki: TestPki, answer: (head: string) 
       await new Promise<void>((r) => server.close(() => r()))
     },
   }
+}
+
+/** Closes what a scripted-backend test started, whichever parts of it did start: the gateway, then the backend, then its directory. */
+export async function closeScriptedRig(rig: { gw?: { close(): Promise<void> } | undefined; backend?: ScriptedBackend | undefined; dir?: string | undefined }): Promise<void> {
+  await rig.gw?.close()
+  await rig.backend?.close()
+  if (rig.dir) rmSync(rig.dir, { recursive: true, force: true })
 }
