@@ -90,7 +90,10 @@ export const stripRequestHopByHop: Step = {
  * lines never get here: the parser refuses them (a 502 naming it).
  */
 function canonicalLength(value: string): string {
-  return /^[1-9]\d*$|^0$/.test(value) ? value : value.trim().replace(/^0+(?=\d)/, '')
+  // The parser let only digits and spaces through (leading ones dropped): two character reads settle the usual case.
+  const last = value.charCodeAt(value.length - 1)
+  if ((value.charCodeAt(0) !== 48 || value.length === 1) && last >= 48 && last <= 57) return value
+  return value.trim().replace(/^0+(?=\d)/, '')
 }
 
 export const stripResponseHopByHop: ResponseStep = {
