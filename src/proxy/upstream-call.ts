@@ -87,6 +87,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     const early = this.#early
     this.#early = undefined
     if (early) for (const chunk of early) res.write(chunk)
+    else if (!this.#ended && !this.#failed) res.flushHeaders() // the head now, not with the body's first byte (an event stream, a long poll)
     if (this.#failed) return this.#cut(this.#failed)
     if (this.#ended) return void res.end()
     // Paused by the early buffer: the caller's socket decides from here on.
@@ -116,8 +117,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     const res = this.#res
     if (res === undefined) {
       ;(this.#early ??= []).push(chunk)
-      this.#earlyBytes += chunk.length
-      if (this.#earlyBytes >= EARLY_LIMIT) controller.pause()
+      if ((this.#earlyBytes += chunk.length) >= EARLY_LIMIT) controller.pause()
       return
     }
     if (!res.write(chunk) && !this.#waitingDrain && !res.destroyed) {

@@ -47,6 +47,11 @@ class FakeResponse extends EventEmitter {
   destroy(): void {
     this.destroyed = true
   }
+  /** Times the head was sent on its own (before any body byte). */
+  headsFlushed = 0
+  flushHeaders(): void {
+    this.headsFlushed++
+  }
 }
 
 function start(): { call: UpstreamCall; ctl: FakeController; settled: Promise<UpstreamResponse>; facts: RequestFacts } {
@@ -96,6 +101,23 @@ describe('UpstreamCall', () => {
     call.onResponseEnd()
     expect(res.written).toEqual(['x', 'y'])
     expect(res.ended).toBe(true)
+  })
+
+  it('sends the head at relayTo when no body byte has come yet; otherwise it goes with the first bytes, or the end', async () => {
+    const waiting = start()
+    waiting.call.onResponseStart(c(waiting.ctl), 200, {})
+    const res = new FakeResponse()
+    ;(await waiting.settled).body.relayTo(asRes(res), { onCut: () => expect.unreachable() })
+    expect(res.headsFlushed).toBe(1)
+    for (const early of [true, false]) {
+      const s = start()
+      s.call.onResponseStart(c(s.ctl), 200, {})
+      if (early) s.call.onResponseData(c(s.ctl), Buffer.from('a'))
+      else s.call.onResponseEnd()
+      const r = new FakeResponse()
+      ;(await s.settled).body.relayTo(asRes(r), { onCut: () => expect.unreachable() })
+      expect([r.headsFlushed, r.written, r.ended]).toEqual([0, early ? ['a'] : [], !early])
+    }
   })
 
   it('holds at most 64 KiB before relayTo (then pauses) and resumes when relayTo takes over', async () => {
