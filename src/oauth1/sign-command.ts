@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js'
 import { isFormContentType } from './percent-encode.js'
 import { signRequest, type Placement, type SignResult } from './sign.js'
 import { computeSignature, type SignatureMethod } from './signature.js'
-import { unverifiableOctets } from './unverifiable-octets.js'
+import { encodeRawCharacters, unverifiableOctets } from './unverifiable-octets.js'
 
 /** The command's flags, already parsed (the CLI layer validates the enum-like ones). */
 export interface SignCommandOptions {
@@ -69,25 +69,35 @@ function privateKey(opts: SignCommandOptions, readKeyFile: ReadKeyFile): KeyObje
   }
 }
 
-/** The gateway's rule: a query or form body whose octets verifiers read differently is not signed. */
-function refuseUnverifiable(opts: SignCommandOptions): void {
-  const search = URL.canParse(opts.url ?? '') ? new URL(opts.url as string).search : ''
-  const inQuery = search.length > 1 ? unverifiableOctets(Buffer.from(search.slice(1), 'latin1')) : undefined
-  const inBody = inQuery === undefined && opts.body !== undefined && isFormContentType(opts.contentType) ? unverifiableOctets(Buffer.from(opts.body), opts.contentType) : undefined
-  const found = inQuery ?? inBody
-  if (found === undefined) return
-  throw new GatewayError('unsupported_payload', `the ${inQuery ? 'query (--url)' : 'form body'} has ${found.what}, so no signature would verify everywhere: ${found.fix}`)
+/** A SignResult, with the form body to send when the command re-encoded the caller's (header or query placement). */
+type CommandResult = SignResult & { sentBody?: string }
+
+/**
+ * The gateway's rule: a query or form body whose octets verifiers read differently is not signed,
+ * and raw characters RFC 3986 does not allow unencoded are sent (so signed) percent-encoded.
+ */
+function encodedForSigning(opts: SignCommandOptions): { url: string; body: string | Buffer | undefined } {
+  const url = URL.canParse(opts.url ?? '') ? new URL(opts.url as string) : undefined
+  const query = url !== undefined && url.search.length > 1 ? Buffer.from(url.search.slice(1), 'latin1') : undefined
+  const form = opts.body !== undefined && isFormContentType(opts.contentType) ? Buffer.from(opts.body) : undefined
+  const inQuery = query && unverifiableOctets(query)
+  const found = inQuery ?? (form && unverifiableOctets(form, opts.contentType))
+  if (found !== undefined) throw new GatewayError('unsupported_payload', `the ${inQuery ? 'query (--url)' : 'form body'} has ${found.what}, so no signature would verify everywhere: ${found.fix}`)
+  const encodedQuery = query && encodeRawCharacters(query)
+  if (url !== undefined && encodedQuery !== query) url.search = `?${(encodedQuery as Buffer).toString('latin1')}`
+  const encodedForm = form && encodeRawCharacters(form)
+  return { url: encodedQuery !== query ? (url as URL).href : (opts.url ?? ''), body: encodedForm !== form ? encodedForm : opts.body }
 }
 
-function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined): SignResult {
-  refuseUnverifiable(opts)
+function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined): CommandResult {
+  const sent = encodedForSigning(opts)
   // The `sign` command (not per request).
   const extra = { ...opts.oauthParams, ...(opts.oauthVersion !== undefined ? { oauth_version: opts.oauthVersion } : {}) }
-  return signRequest({
+  const result = signRequest({
     method: opts.method,
-    url: opts.url ?? '',
+    url: sent.url,
     contentType: opts.contentType,
-    body: opts.body,
+    body: sent.body,
     consumerKey: opts.consumerKey ?? '',
     consumerSecret: opts.consumerSecret,
     token: opts.token,
@@ -104,9 +114,11 @@ function signWhole(opts: SignCommandOptions, key: KeyObject | string | undefined
     nonce: opts.nonce,
     timestamp: opts.timestamp,
   })
+  // The form body it signed when that is not the signed body already (named before the spread, as object-shapes asks).
+  return { sentBody: sent.body !== opts.body && result.body === undefined ? (sent.body as Buffer).toString('latin1') : undefined, ...result }
 }
 
-function formatText(opts: SignCommandOptions, result: SignResult): string {
+function formatText(opts: SignCommandOptions, result: CommandResult): string {
   const baseStringLabel =
     opts.signatureMethod === 'PLAINTEXT' ? 'Signature base string (not used by PLAINTEXT):' : 'Signature base string:'
   const lines = [baseStringLabel, result.baseString, '', `Signature (${opts.signatureMethod}):`, result.signature]
@@ -119,13 +131,14 @@ function formatText(opts: SignCommandOptions, result: SignResult): string {
   } else {
     lines.push('Signed URL:', result.url)
   }
+  if (result.sentBody !== undefined) lines.push('', 'Body (raw characters percent-encoded, as signed):', result.sentBody)
   return lines.join('\n')
 }
 
 /** Signs per the options and returns the report (text without trailing newline, or JSON); throws like signRequest. */
 export function runSignCommand(opts: SignCommandOptions, readKeyFile: ReadKeyFile = readUtf8): string {
   const key = privateKey(opts, readKeyFile)
-  const result: SignResult =
+  const result: CommandResult =
     opts.baseString !== undefined
       ? { baseString: opts.baseString, signature: computeSignature(opts.signatureMethod, opts.baseString, { consumerSecret: opts.consumerSecret, tokenSecret: opts.tokenSecret, privateKey: key }), oauthParams: {}, url: '' }
       : signWhole(opts, key)

@@ -1,7 +1,9 @@
 /**
  * Form-encoded text (a query, a form body) whose parameters verifiers read differently, so that
  * no OAuth 1.0a signature over them verifies everywhere (RFC 5849 §3.4.1.3: decoded, then
- * percent-encoded as UTF-8). The proxy and `oauth1 sign` refuse such text before signing.
+ * percent-encoded as UTF-8). The proxy and `oauth1 sign` refuse such text before signing, and
+ * percent-encode the raw ASCII characters RFC 3986 does not allow unencoded (`[` as `%5B`): every
+ * parser reads the escape as the character, and python-oauthlib reads the text at all.
  */
 import { isUtf8 } from 'node:buffer'
 import { isHex, namedCharsets } from './percent-encode.js'
@@ -12,10 +14,12 @@ export interface UnverifiableOctets {
   readonly fix: string
 }
 
-// python-oauthlib's urldecode accepts only these raw characters: any other refuses a query (the
-// request fails) or makes it leave a form body's parameters out of the base string.
-const OAUTHLIB_READS = new Uint8Array(128)
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-=&;:%+~,*@!()/?\'$') OAUTHLIB_READS[c.charCodeAt(0)] = 1
+// RFC 3986's query characters (unreserved, sub-delims, ":", "@", "/", "?", and "%" for escapes),
+// which are also all python-oauthlib's urldecode accepts raw: any other ASCII character refuses a
+// query there (the request fails) or leaves a form body out of the base string, while PHP and
+// servlets read it as itself. So the gateway sends those others percent-encoded.
+const SENT_RAW = new Uint8Array(128)
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&\'()*+,;=:@/?%') SENT_RAW[c.charCodeAt(0)] = 1
 
 /** The octets the `%XX` escapes decode to, the rest as sent (a UTF-8 sequence holds no ASCII byte, so the whole is UTF-8 exactly when every name and value is). */
 function escapedOctets(text: Buffer): Buffer {
@@ -36,16 +40,12 @@ function hex(b: number): string {
   return b.toString(16).toUpperCase().padStart(2, '0')
 }
 
-/** The first raw byte python-oauthlib does not read, or a `%` it refuses (not before two hex digits, unless at the very end). */
+/** The first raw non-ASCII byte, or a `%` python-oauthlib refuses (not before two hex digits, unless at the very end). */
 function firstUnread(text: Buffer): UnverifiableOctets | undefined {
   for (let i = 0; i < text.length; i++) {
     const b = text[i] as number
     if (b >= 0x80) {
       return { what: `a raw non-ASCII byte (0x${hex(b)} at offset ${i}), which verifiers read differently (python-oauthlib refuses the text, PHP signs the byte, servlets decode it by the charset)`, fix: 'percent-encode it as UTF-8 (é is %C3%A9)' }
-    }
-    if (OAUTHLIB_READS[b] !== 1) {
-      const shown = b > 0x20 && b < 0x7f ? JSON.stringify(String.fromCharCode(b)) : 'character'
-      return { what: `a raw ${shown} (0x${hex(b)} at offset ${i}), which python-oauthlib refuses in form-encoded text (a query fails the request, a form is left out of the signature) while PHP and servlets read it`, fix: `percent-encode it (%${hex(b)})` }
     }
     if (b === 0x25 && i + 1 < text.length && (!isHex(text[i + 1] as number) || (i + 2 < text.length && !isHex(text[i + 2] as number)))) {
       return { what: `a "%" not followed by two hex digits (at offset ${i}), which python-oauthlib refuses while PHP and servlets read it as a "%"`, fix: 'send a "%" as %25' }
@@ -55,11 +55,29 @@ function firstUnread(text: Buffer): UnverifiableOctets | undefined {
 }
 
 /**
+ * `text` (form-encoded ASCII, already judged by unverifiableOctets) with every raw character RFC
+ * 3986 does not allow unencoded in a query (`[ ] { } | \ ^` backtick, `" < >`, space, a control
+ * character) as its `%XX` escape; the same Buffer when there is none. Existing escapes and "%"
+ * are kept, so an escape is never encoded twice (`%5B` stays `%5B`).
+ */
+export function encodeRawCharacters(text: Buffer): Buffer {
+  let first = 0
+  while (first < text.length && SENT_RAW[text[first] as number] === 1) first++
+  if (first === text.length) return text
+  const parts: string[] = [text.toString('latin1', 0, first)]
+  for (let i = first; i < text.length; i++) {
+    const b = text[i] as number
+    parts.push(b < 0x80 && SENT_RAW[b] !== 1 ? `%${hex(b)}` : String.fromCharCode(b))
+  }
+  return Buffer.from(parts.join(''), 'latin1')
+}
+
+/**
  * Why verifiers would read `text`'s parameters differently, or undefined; `contentType` is a form's
- * (a query's text is UTF-8). Besides the raw bytes
- * python-oauthlib does not read: an escape that is not UTF-8 (`%E9`: U+FFFD to oauthlib, the
- * octet to PHP), and where the text's charset is not UTF-8 (a form named Latin-1 or ASCII) any
- * escape above 7F (`%C3%A9`: é to oauthlib and PHP, Ã© to a servlet reading by the charset).
+ * (a query's text is UTF-8). Besides a raw non-ASCII byte and a "%" python-oauthlib refuses
+ * (raw ASCII it refuses is sent encoded: encodeRawCharacters): an escape that is not UTF-8
+ * (`%E9`: U+FFFD to oauthlib, the octet to PHP), and where the text's charset is not UTF-8 (a
+ * form named Latin-1 or ASCII) any escape above 7F (`%C3%A9`: é to oauthlib and PHP, Ã© to a servlet reading by the charset).
  */
 export function unverifiableOctets(text: Buffer, contentType?: string): UnverifiableOctets | undefined {
   const unread = firstUnread(text)

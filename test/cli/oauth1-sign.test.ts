@@ -88,7 +88,7 @@ describe('mtls-gateway oauth1 sign', () => {
     const base = CORE_A5.slice(2)
     expect(await refused('--url', 'http://photos.example.net/photos?name=Ren%E9', ...base)).toEqual({ code: 1,
       stderr: 'mtls-gateway: the query (--url) has a percent-escape whose octets are not UTF-8 (python-oauthlib reads U+FFFD, PHP the octet), so no signature would verify everywhere: percent-encode text as UTF-8 (é is %C3%A9)\n' })
-    expect((await refused('--url', 'http://photos.example.net/photos?filter[a]=1', ...base))?.stderr).toContain('a raw "[" (0x5B at offset 6)')
+    expect((await refused('--url', 'http://photos.example.net/photos?a=%zz', ...base))?.stderr).toContain('the query (--url) has a "%" not followed by two hex digits (at offset 2)')
     const form = ['-X', 'POST', '--content-type', 'application/x-www-form-urlencoded']
     expect((await refused(...CORE_A5, ...form, '--body', 'name=Ren%E9'))?.stderr).toContain('the form body has a percent-escape whose octets are not UTF-8')
     const latin1 = join(dir, 'latin1.form')
@@ -98,6 +98,23 @@ describe('mtls-gateway oauth1 sign', () => {
     // What verifies everywhere is signed; a non-form body is not read as parameters.
     expect((await signJson('--url', 'http://photos.example.net/photos?name=Ren%C3%A9&f%5Ba%5D=1', ...base, ...form, '--body', 'b=%E2%9C%93')).baseString).toContain('name%3DRen%25C3%25A9')
     expect((await signJson(...CORE_A5, '-X', 'POST', '--content-type', 'text/plain', '--body', 'a=%E9[')).signature).toEqual(expect.any(String))
+  })
+
+  it('signs, as the gateway sends, a raw "[" (page[size]=10), space or "|" percent-encoded once, and prints the URL and form body it signed', async () => {
+    const base = CORE_A5.slice(2)
+    const form = ['-X', 'POST', '--content-type', 'application/x-www-form-urlencoded']
+    const raw = await signJson('--url', 'http://photos.example.net/photos?page[size]=10&filter%5Bname%5D=x', ...base, ...form, '--body', 'tags[]=a b&q=x|y')
+    const encoded = await signJson('--url', 'http://photos.example.net/photos?page%5Bsize%5D=10&filter%5Bname%5D=x', ...base, ...form, '--body', 'tags%5B%5D=a%20b&q=x%7Cy')
+    expect(raw.url).toBe('http://photos.example.net/photos?page%5Bsize%5D=10&filter%5Bname%5D=x')
+    expect(raw.sentBody).toBe('tags%5B%5D=a%20b&q=x%7Cy')
+    expect(encoded.sentBody).toBeUndefined()
+    expect(raw.signature).toBe(encoded.signature)
+    expect(raw.baseString).toContain('page%255Bsize%255D%3D10')
+    const text = await sign('--url', 'http://photos.example.net/photos?ids[]=1', ...base, ...form, '--body', 'a b=1')
+    expect(text).toContain('URL:\nhttp://photos.example.net/photos?ids%5B%5D=1\n\nBody (raw characters percent-encoded, as signed):\na%20b=1\n')
+    const inBody = await signJson('--url', 'http://photos.example.net/photos?ids[]=1', ...base, ...form, '--placement', 'body', '--body', 'a b=1')
+    expect(inBody.body).toMatch(/^oauth_.*&a%20b=1$/)
+    expect(inBody.sentBody).toBeUndefined()
   })
 })
 

@@ -423,6 +423,9 @@ class Handler(BaseHTTPRequestHandler):
             'client_cert': self._client_cert(),
             # What arrived, so header-type fields are observed here, not only trusted to be sent.
             'headers': {k.lower(): v for k, v in headers.items() if k.lower() != 'authorization'},
+            # The request as it arrived, for a second verifier (test/peers/php_oauth1_verify.php).
+            'authorization': header(headers, 'Authorization'),
+            'body_hex': raw.hex(),
         })
 
     def _authorize(self, args):

@@ -3,6 +3,7 @@
 // OAuthUtil) reads them, with PHP's own urldecode/rawurlencode: one JSON line in, one out.
 // In:  {"uri", "method", "headers": {...}, "body_hex", "client_secret", "token_secret"?}
 // Out: {"ok": true|false, "base": "<the base string PHP built>"}
+// In:  {"parse": "a=1&b%5B%5D=2"}  Out: {"parsed": {"a": "1", "b": ["2"]}}  -- PHP's parse_str ($_GET, $_POST).
 function enc($s) { return str_replace('%7E', '~', rawurlencode($s)); }
 
 // OAuthUtil::parse_parameters: split on "&", then on the first "=", urldecode both; repeats kept.
@@ -27,6 +28,10 @@ function split_header($header) {
 }
 
 function verify($msg) {
+  if (isset($msg['parse'])) {
+    parse_str($msg['parse'], $parsed);
+    return ['parsed' => $parsed];
+  }
   $parts = parse_url($msg['uri']);
   $params = parse_parameters($parts['query'] ?? '');
   $headers = array_change_key_case($msg['headers'], CASE_LOWER);

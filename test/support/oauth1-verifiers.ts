@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url'
 /** One verdict: `base` is the base string PHP built. */
 export interface Verdict { ok: boolean; error?: string; base?: string }
 
-/** `{uri, method, headers, body_hex, client_secret, token_secret?}` in, a verdict out. */
-export interface Verifier { ask(msg: object): Promise<Verdict>; close(): void }
+/** `{uri, method, headers, body_hex, client_secret, token_secret?}` in, a verdict out; `{parse: text}` in, text's parameters as the verifier's language reads them out. */
+export interface Verifier { ask(msg: object): Promise<Verdict>; parse(text: string): Promise<unknown>; close(): void }
 
 const peer = (name: string): string => fileURLToPath(new URL(`../peers/${name}`, import.meta.url))
 
@@ -25,16 +25,21 @@ function startVerifier(command: string, args: string[]): Verifier {
       child.stdin.write(`${JSON.stringify(msg)}\n`)
       return JSON.parse((await replies.next()).value as string) as Verdict
     },
+    async parse(text) {
+      child.stdin.write(`${JSON.stringify({ parse: text })}\n`)
+      const reply = JSON.parse((await replies.next()).value as string) as { pairs?: unknown; parsed?: unknown }
+      return reply.pairs ?? reply.parsed
+    },
     close: () => child.stdin.end(),
   }
 }
 
-/** python3-oauthlib, HMAC-SHA1. */
+/** python3-oauthlib, HMAC-SHA1; parse is urllib's parse_qsl (pairs in order, blanks kept). */
 export function oauthlibVerifier(): Verifier {
   return startVerifier('/usr/bin/python3', [peer('oauthlib_verify.py')])
 }
 
-/** PHP, HMAC-SHA1; undefined where php-cli is not installed. */
+/** PHP, HMAC-SHA1; parse is parse_str (what $_GET and $_POST hold); undefined where php-cli is not installed. */
 export function phpVerifier(): Verifier | undefined {
   const php = ['/usr/bin/php', '/usr/local/bin/php'].find((p) => existsSync(p))
   return php === undefined ? undefined : startVerifier(php, ['-n', peer('php_oauth1_verify.php')])

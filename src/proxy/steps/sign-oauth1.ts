@@ -3,12 +3,13 @@
  * injected. Reads the body only when the signature needs it (form parameters, body
  * hash, body placement). The gateway alone sets OAuth protocol parameters: a request that
  * carries its own (`oauth_token`, `oauth_callback`… in the query, a form body or an
- * `Authorization: OAuth` header) is refused, so a caller cannot have them signed and sent. A form
- * body is sent as the caller's bytes; a query or form body whose octets verifiers would read
- * differently is refused.
+ * `Authorization: OAuth` header) is refused, so a caller cannot have them signed and sent. A query
+ * or form body is sent as the caller's bytes, but for raw ASCII characters RFC 3986 does not allow
+ * unencoded (`ids[]=1` goes as `ids%5B%5D=1`: every parser reads the same parameters, and
+ * python-oauthlib reads the text at all); one whose octets verifiers would read differently is refused.
  */
 import { GatewayError } from '../../errors.js'
-import { percentEncode, unverifiableOctets } from '../../oauth1/index.js'
+import { encodeRawCharacters, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
@@ -39,12 +40,11 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
         return outbound.body.bytes().then((body) => {
           // A caller's oauth_* is named first: the refusal that says what the caller tried.
           if (form) refuseCallerFormParameters(ctx, body)
-          refuseUnverifiableQuery(ctx)
-          if (form) refuseUnverifiable(ctx, 'form body', body, contentType)
-          sign(ctx, profile, contentType, body, onSignature)
+          sendQueryEncoded(ctx)
+          sign(ctx, profile, contentType, form ? sendFormEncoded(ctx, body, contentType) : body, onSignature)
         })
       }
-      refuseUnverifiableQuery(ctx)
+      sendQueryEncoded(ctx)
       sign(ctx, profile, contentType, undefined, onSignature)
     },
   }
@@ -91,10 +91,26 @@ function refuseUnverifiable(ctx: Admitted, where: 'query' | 'form body', text: B
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" is signed with OAuth 1.0a, whose signature covers ${covers}, and the ${where} has ${found.what}, so no signature would verify everywhere: ${found.fix}`)
 }
 
-/** The query as the signer reads it (the caller's, with any query fields): the URL's, percent-encoded where a parser encodes. */
-function refuseUnverifiableQuery(ctx: Admitted): void {
+/**
+ * The query as the signer reads it (the caller's, with any query fields: the URL's, percent-encoded
+ * where a parser encodes), refused or sent with its raw characters encoded (encodeRawCharacters).
+ * Only the search changes: the URL parsed from the same target keeps its origin and path.
+ */
+function sendQueryEncoded(ctx: Admitted): void {
   const search = outboundUrlToSign(ctx.outbound).search
-  if (search.length > 1) refuseUnverifiable(ctx, 'query', Buffer.from(search.slice(1), 'latin1'))
+  if (search.length <= 1) return
+  const text = Buffer.from(search.slice(1), 'latin1')
+  refuseUnverifiable(ctx, 'query', text)
+  const encoded = encodeRawCharacters(text)
+  if (encoded !== text) ctx.outbound.url.search = `?${encoded.toString('latin1')}`
+}
+
+/** The form body, refused or sent (and signed) with its raw characters encoded; the forward step sends the new body's length. */
+function sendFormEncoded(ctx: Admitted, body: Buffer, contentType: string | undefined): Buffer {
+  refuseUnverifiable(ctx, 'form body', body, contentType)
+  const encoded = encodeRawCharacters(body)
+  if (encoded !== body) ctx.outbound.body.replace(encoded)
+  return encoded
 }
 
 function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
