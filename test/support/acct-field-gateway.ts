@@ -18,13 +18,15 @@ const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
 
 export interface AcctFieldGateway {
   gw: RunningGateway
-  bearer(): Promise<string>
+  /** A caller JWT whose claim acct is `acct` ("42" unless told). */
+  bearer(acct?: string): Promise<string>
   close(): Promise<void>
 }
 
-export async function startAcctFieldGateway(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<AcctFieldGateway> {
+/** `handler` answers in a Node mTLS server; or `startUpstream` starts another (a real peer) with the PKI's files. */
+export async function startAcctFieldGateway(handler: (req: IncomingMessage, res: ServerResponse) => void, startUpstream?: (pki: TestPki) => Promise<Pick<RunningServer, 'port' | 'close'>>): Promise<AcctFieldGateway> {
   const pki: TestPki = await createTestPki('p256')
-  const upstream: RunningServer = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
+  const upstream = await (startUpstream ?? ((p) => startMtlsServer({ cert: p.file('server-chain.crt'), key: p.file('server.key'), ca: p.file('root.crt'), handler })))(pki)
   const tls = `    tls: ${clientTlsYaml(pki)}\n`
   const ep = (name: string, field: string): string => `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    fields:\n      - { type: ${field}, key: acct, value: "{{claims.acct}}" }\n${tls}`
   const gw = await startTestGateway(pki.dir, `admin: { enabled: false }
@@ -37,7 +39,7 @@ ${ep('payload', 'payload')}${ep('query', 'query')}`)
   const now = (): number => Math.floor(Date.now() / 1000)
   return {
     gw,
-    bearer: () => new SignJWT({ iss: 'bot', aud: AUD, sub: 'u1', acct: '42', iat: now(), exp: now() + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS)),
+    bearer: (acct = '42') => new SignJWT({ iss: 'bot', aud: AUD, sub: 'u1', acct, iat: now(), exp: now() + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS)),
     close: async () => {
       await gw.close()
       await upstream.close()

@@ -63,7 +63,7 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
     // Re-serialised in UTF-8, so a backend decoding another charset reads another document.
     if (payload.length > 0) refuseForeignCharset(ctx, ct as string, 'sets payload fields', 'JSON')
     const raw = await ctx.outbound.body.bytes()
-    const out = setJsonFields(raw, payload, queryKeys.flatMap(jsonPathsOfQueryName))
+    const out = setJsonFields(raw, payload, queryKeys.flatMap(jsonPathsOfQueryName), ct)
     return out === raw ? undefined : ctx.outbound.body.replace(out)
   }
   if (form) {

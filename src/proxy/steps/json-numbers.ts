@@ -55,9 +55,9 @@ const MARKER_DIGITS = 16
  * puts each literal back where the serialised document holds its marker (a number token outside
  * strings). Everything else is JSON.parse's (the last of duplicate keys wins).
  */
-export function parseKeepingNumbers(raw: Buffer): { doc: unknown; restore(out: Buffer): Buffer } {
+export function parseKeepingNumbers(raw: Buffer, decoding: BufferEncoding = 'utf8'): { doc: unknown; restore(out: Buffer): Buffer } {
   // Parsed as it is first: a malformed body (`1.2.3` included) is refused, never made valid by the markers.
-  const plain: unknown = JSON.parse(raw.toString('utf8'))
+  const plain: unknown = JSON.parse(raw.toString(decoding))
   const ranges: number[] = []
   const taken: number[] = []
   scanNumbers(raw, (start, end) => {
@@ -82,7 +82,7 @@ export function parseKeepingNumbers(raw: Buffer): { doc: unknown; restore(out: B
     at = ranges[k + 1] as number
   }
   raw.copy(marked, to, at)
-  const doc: unknown = JSON.parse(marked.toString('utf8'))
+  const doc: unknown = JSON.parse(marked.toString(decoding))
   const restore = (out: Buffer): Buffer => {
     const pieces: number[] = []
     let grown = 0

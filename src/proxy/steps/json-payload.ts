@@ -3,12 +3,12 @@
  * at its dotted key path, and every caller key a backend may read as the same key removed
  * (parameter-names.ts: case-insensitive binders; beside `a.b.c`, the literal keys `"a.b.c"` and
  * `"b.c"` lodash's `_.get` prefers), then re-serialised. Numbers keep the caller's exact text
- * (JSON.parse would turn 12345678901234567890 into 12345678901234567000, and 1.10 into 1.1).
- * Rules in docs/paths.md.
+ * (JSON.parse would turn 12345678901234567890 into 12345678901234567000, 1.10 into 1.1); docs/paths.md.
  */
-import { isUtf8 } from 'node:buffer'
 import { GatewayError } from '../../errors.js'
 import { jsonNameFoldKeys } from '../parameter-names.js'
+import { asciiJsonString, charsetProblem, decodingOf, encodeJson, isRawJson, jsonCharsetOf } from './json-charset.js'
+import { hasDuplicateKeys } from './json-duplicate-keys.js'
 import { parseKeepingNumbers } from './json-numbers.js'
 
 /**
@@ -60,6 +60,7 @@ function setOwn(node: Record<string, unknown>, key: string, value: unknown): voi
 
 /** A key of ASCII without NUL: jsonNameFoldKeys gives it `l`/`f`/`t` + its lower case and `u` + its upper case. */
 const PLAIN_ASCII = /^[\x01-\x7f]*$/
+const LATIN1 = /^[\x00-\xff]*$/
 
 /**
  * Whether a plain ASCII key shares a folded form with `wanted` (jsonNameFoldKeys of a name),
@@ -88,13 +89,15 @@ class FoldIndex {
   /** jsonNameFoldKeys of each key; undefined for a plain ASCII key (asciiKeyMatcher compares it). */
   readonly #forms: (string[] | undefined)[] = []
 
-  constructor(readonly node: Record<string, unknown>) {
+  /** `latin1`: keys were read one character per byte, and a backend ignoring the charset reads their bytes as UTF-8. */
+  constructor(readonly node: Record<string, unknown>, readonly latin1: boolean) {
     for (const key of Object.keys(node)) this.#add(key)
   }
 
   #add(key: string): void {
     this.#keys.push(key)
-    this.#forms.push(PLAIN_ASCII.test(key) ? undefined : jsonNameFoldKeys(key))
+    const utf8 = this.latin1 && LATIN1.test(key) ? [Buffer.from(key, 'latin1').toString('utf8')] : []
+    this.#forms.push(PLAIN_ASCII.test(key) ? undefined : [key, ...utf8].flatMap(jsonNameFoldKeys))
   }
 
   /** Removes every key but `keep` (`name` itself unless told; null: none) that a binder may read as `name`, subtrees and all. */
@@ -126,7 +129,7 @@ class FoldIndex {
  * keys spelling the rest of the path with its dots (`"auth.acct"` at the top, which Laravel's
  * `input('auth.acct')` reads before the nested one). True when a caller key went.
  */
-function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: Record<string, unknown>, parts: readonly string[], value: string | undefined, shown: string): boolean {
+function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: Record<string, unknown>, parts: readonly string[], value: unknown, shown: string): boolean {
   let node = target
   let removed = false
   for (let i = 0; i < parts.length; i++) {
@@ -141,7 +144,7 @@ function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: 
       return removed
     }
     const next = Object.hasOwn(node, part) ? node[part] : undefined
-    if (next !== null && typeof next === 'object' && !Array.isArray(next)) node = next as Record<string, unknown>
+    if (next !== null && typeof next === 'object' && !Array.isArray(next) && !isRawJson(next)) node = next as Record<string, unknown>
     else if (value === undefined) return removed
     else if (next === undefined) index.set(part, (node = {}))
     else throw new GatewayError('unsupported_payload', `payload field "${shown}": "${part}" in the JSON body is not an object`)
@@ -152,10 +155,12 @@ function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: 
 /**
  * The JSON body with every payload field set and, for each of `readAs` (key paths a query field
  * is read under, parameter-names.ts jsonPathsOfQueryName), the caller's keys there removed
- * (Laravel's `input()` reads JSON keys over the query). Refusals name the fields. A body with no
- * payload field and nothing to remove is returned as it came, byte for byte; so is an empty one.
+ * (Laravel's `input()` reads JSON keys over the query), read and written in `contentType`'s charset
+ * (json-charset.ts). Refusals name the fields. A body with no payload field, nothing to remove and
+ * no duplicate key is returned as it came, byte for byte; so is an empty one.
  */
-export function setJsonFields(raw: Buffer, fields: readonly { key: string; value: string }[], readAs: readonly (readonly string[])[] = []): Buffer {
+export function setJsonFields(raw: Buffer, fields: readonly { key: string; value: string }[], readAs: readonly (readonly string[])[] = [], contentType?: string): Buffer {
+  const charset = jsonCharsetOf(contentType)
   if (fields.length === 0 && raw.length === 0) return raw
   const names = fields.length > 0 ? `payload field(s) ${fields.map((f) => f.key).join(', ')}` : `query field(s) ${[...new Set(readAs.map((p) => p.join('.')))].join(', ')}`
   if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)
@@ -163,7 +168,7 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   let restore = (out: Buffer): Buffer => out
   try {
     if (raw.length === 0) doc = {}
-    else ({ doc, restore } = parseKeepingNumbers(raw))
+    else ({ doc, restore } = parseKeepingNumbers(raw, decodingOf(charset)))
   } catch {
     throw new GatewayError('bad_request', `${names}: the request body is not valid JSON`)
   }
@@ -175,17 +180,18 @@ export function setJsonFields(raw: Buffer, fields: readonly { key: string; value
   const indexes = new Map<Record<string, unknown>, FoldIndex>()
   const indexOf = (node: Record<string, unknown>): FoldIndex => {
     let index = indexes.get(node)
-    if (index === undefined) indexes.set(node, (index = new FoldIndex(node)))
+    if (index === undefined) indexes.set(node, (index = new FoldIndex(node, charset !== 'utf-8')))
     return index
   }
   let removed = false
   for (const parts of readAs) removed = setPath(indexOf, doc as Record<string, unknown>, parts, undefined, parts.join('.')) || removed
-  for (const f of fields) setPath(indexOf, doc as Record<string, unknown>, f.key.split('.'), f.value, f.key)
-  if (fields.length === 0 && !removed) return raw
-  // Read as UTF-8, a byte that is not (a Latin-1 é) became U+FFFD: re-written, the caller's value would change.
-  if (!isUtf8(raw)) throw new GatewayError('bad_request', `${names}: the request body is not valid UTF-8, which JSON the gateway re-writes must be`)
+  for (const f of fields) setPath(indexOf, doc as Record<string, unknown>, f.key.split('.'), asciiJsonString(f.value), f.key)
+  // A first-wins backend would read a dropped copy of an object on a nested path (a top-level key's copies share its name).
+  if (fields.length === 0 && !removed && !(readAs.some((p) => p.length > 1) && hasDuplicateKeys(raw, doc))) return raw
+  const problem = charsetProblem(raw, charset)
+  if (problem !== undefined) throw new GatewayError('bad_request', `${names}: the request body ${problem}`)
   try {
-    return restore(Buffer.from(JSON.stringify(doc)))
+    return restore(encodeJson(JSON.stringify(doc), charset))
   } catch (e) {
     // Belt and braces behind the depth check: a stack overflow here is the body's shape, not ours.
     if (e instanceof RangeError) throw new GatewayError('bad_request', `${names}: the JSON body nests too deeply to re-serialise`)
