@@ -5,7 +5,7 @@
  * caller's parameters there would stay beside the gateway's and override them.
  */
 import { GatewayError } from '../errors.js'
-import { isAmbiguousFormContentType, isFormContentType, namedCharsets } from '../oauth1/index.js'
+import { formEncode, isAmbiguousFormContentType, isFormContentType, namedCharsets, percentEncode } from '../oauth1/index.js'
 import type { Admitted } from './pipeline.js'
 
 /** A Content-Type without a media type before its parameters (`""`, `;charset=utf-8`): Rack's nil type. */
@@ -77,6 +77,33 @@ export function refuseForeignCharset(ctx: Admitted, contentType: string, why: st
   if (named.every((c) => c === named[0] && AS_SENT.has(c))) return true
   const shown = contentType.length > 80 ? `${contentType.slice(0, 80)}…` : contentType
   throw new GatewayError('unsupported_payload', `endpoint "${ctx.endpoint.name}" ${why}, and the ${kind} body's Content-Type ${JSON.stringify(shown)} names a charset the gateway does not read ${kind === 'form' ? 'forms' : 'JSON'} in: send it as UTF-8`)
+}
+
+/** The charsets a body the gateway re-writes is read and written in (refuseForeignCharset refuses the others where that matters). */
+export type BodyCharset = 'utf-8' | 'us-ascii' | 'iso-8859-1'
+const CHARSETS: Readonly<Record<string, BodyCharset>> = { 'us-ascii': 'us-ascii', ascii: 'us-ascii', 'iso-8859-1': 'iso-8859-1', latin1: 'iso-8859-1' }
+
+/** The charset a Content-Type declares, as the gateway reads and writes the body: UTF-8 when it names none (or another). */
+export function bodyCharsetOf(contentType: string | undefined): BodyCharset {
+  return CHARSETS[namedCharsets(contentType ?? '')[0] ?? ''] ?? 'utf-8'
+}
+
+/** Percent-encoding with each character of U+0080–U+00FF as its one Latin-1 octet, the rest as percentEncode (UTF-8). */
+const latin1Encode = (s: string): string => s.replace(/[\x80-\xff]|[^\x80-\xff]+/g, (m) => (m.charCodeAt(0) >= 0x80 ? `%${m.charCodeAt(0).toString(16).toUpperCase()}` : percentEncode(m)))
+
+/**
+ * Payload fields as form parameters in the form's declared charset: servlets and ASP.NET Core
+ * decode a form's escapes by it, so in an ISO-8859-1 form `é` goes as %E9 (its UTF-8 %C3%A9 they
+ * read as `Ã©`); a character the charset lacks (in US-ASCII any non-ASCII one, which Java reads as
+ * U+FFFD and PHP as UTF-8) is a 400 naming the field, never the value.
+ */
+export function encodeFormFields(fields: readonly { key: string; value: string }[], contentType: string | undefined): string {
+  const charset = bodyCharsetOf(contentType)
+  if (charset === 'utf-8') return formEncode(fields.map((f): [string, string] => [f.key, f.value]))
+  const foreign = charset === 'us-ascii' ? /[^\x00-\x7f]/ : /[^\x00-\xff]/
+  const bad = fields.find((f) => foreign.test(f.key) || foreign.test(f.value))
+  if (bad !== undefined) throw new GatewayError('bad_request', `payload field "${bad.key}": its ${foreign.test(bad.key) ? 'name' : 'value'} has a character a form declared ${charset} cannot carry: send the form as UTF-8`)
+  return fields.map((f) => `${latin1Encode(f.key)}=${latin1Encode(f.value)}`).join('&')
 }
 
 /**

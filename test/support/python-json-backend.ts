@@ -1,7 +1,8 @@
 /**
  * A real python3 HTTPS server (mTLS: it requires the gateway's client certificate) that reads a
  * JSON body as a backend honouring the declared charset does: the bytes decoded by the
- * Content-Type's charset (UTF-8 when none), then json.loads. It answers, ASCII-only JSON, the value
+ * Content-Type's charset (UTF-8 when none), then json.loads; a form body by parse_qsl with its
+ * escapes decoded in that charset (as servlets do). It answers, ASCII-only JSON, the value
  * at the key path `?path=a.b` read keeping the first and keeping the last of duplicate keys
  * (object_pairs_hook), or `{"error": …}` when it cannot read the body.
  */
@@ -10,7 +11,7 @@ import { createInterface } from 'node:readline'
 
 /** python3 source: `read(raw, charset, path)`, python's readings of a body (first-wins, last-wins at `path`; the last-wins document). */
 export const PYTHON_READ = String.raw`
-import json
+import json, urllib.parse
 def first(pairs):
     d = {}
     for k, v in pairs: d.setdefault(k, v)
@@ -26,6 +27,12 @@ def read(raw, charset, path):
         return {'first': at(json.loads(text, object_pairs_hook=first), path), 'last': at(json.loads(text), path), 'doc': json.loads(text)}
     except Exception as e:
         return {'error': type(e).__name__}
+def read_form(raw, charset, path):
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode(charset), keep_blank_values=True, encoding=charset, errors='strict')
+        return {'first': at(first(pairs), path), 'last': at(dict(pairs), path), 'doc': dict(pairs)}
+    except Exception as e:
+        return {'error': type(e).__name__}
 `
 
 const SCRIPT = String.raw`${PYTHON_READ}
@@ -38,7 +45,8 @@ class H(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get('content-length', '0')))
         m = re.search(r'charset="?([\w-]+)', self.headers.get('content-type', ''), re.I)
         path = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get('path', ['acct'])[0].split('.')
-        body = json.dumps(read(raw, m.group(1) if m else 'utf-8', path), ensure_ascii=True).encode('ascii')
+        reader = read_form if self.headers.get('content-type', '').startswith('application/x-www-form-urlencoded') else read
+        body = json.dumps(reader(raw, m.group(1) if m else 'utf-8', path), ensure_ascii=True).encode('ascii')
         self.send_response(200)
         self.send_header('content-type', 'application/json')
         self.send_header('content-length', str(len(body)))

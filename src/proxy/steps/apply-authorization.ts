@@ -7,9 +7,9 @@
 import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
-import { formEncode, percentEncode } from '../../oauth1/index.js'
+import { percentEncode } from '../../oauth1/index.js'
 import { dropCookies } from '../field-cookies.js'
-import { byteNameMatcher, contentTypeOf, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
+import { byteNameMatcher, contentTypeOf, encodeFormFields, isFormBody, refuseForeignCharset, refuseIfEncoded } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { isMultipart, multipartNames, PHP_LINE_BUFFER } from '../multipart-names.js'
 import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../parameter-names.js'
@@ -72,7 +72,7 @@ async function applyBody(ctx: Admitted, payload: readonly { key: string; value: 
     // As in the query: no caller parameter a backend would read as a field's name stays beside it.
     const kept = removeParameters(raw, byteNameMatcher(parameterMatcher([...queryKeys, ...payload.map((f) => f.key)])))
     if (payload.length === 0) return kept === raw ? undefined : ctx.outbound.body.replace(Buffer.from(kept, 'latin1'))
-    const added = formEncode(payload.map((f): [string, string] => [f.key, f.value]))
+    const added = encodeFormFields(payload, ct)
     // First, as in the query (applyQuery): a parameter limit cuts the caller's, not the gateway's.
     return ctx.outbound.body.replace(Buffer.from(kept === '' ? added : `${added}&${kept}`, 'latin1'))
   }

@@ -5,17 +5,10 @@
  * (one that ignores the declared charset too) reads the same.
  */
 import { isAscii, isUtf8 } from 'node:buffer'
-import { namedCharsets } from '../../oauth1/index.js'
+import type { BodyCharset as JsonCharset } from '../form-body.js'
 
-/** What a JSON body the gateway re-writes is read as: its declared charset, UTF-8 when it names none (or one refused elsewhere). */
-export type JsonCharset = 'utf-8' | 'us-ascii' | 'iso-8859-1'
-
-const CHARSETS: Readonly<Record<string, JsonCharset>> = { 'us-ascii': 'us-ascii', ascii: 'us-ascii', 'iso-8859-1': 'iso-8859-1', latin1: 'iso-8859-1' }
-
-/** The charset a JSON Content-Type declares, as the gateway reads and writes the body. */
-export function jsonCharsetOf(contentType: string | undefined): JsonCharset {
-  return CHARSETS[namedCharsets(contentType ?? '')[0] ?? ''] ?? 'utf-8'
-}
+/** The charset a Content-Type declares (form-body.ts): what the JSON body is read and written in. */
+export { bodyCharsetOf } from '../form-body.js'
 
 /** How the body's bytes are turned into text: one character per byte outside UTF-8, so a Latin-1 body's bytes round-trip exactly. */
 export const decodingOf = (charset: JsonCharset): BufferEncoding => (charset === 'utf-8' ? 'utf8' : 'latin1')

@@ -7,7 +7,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { jsonNameFoldKeys } from '../parameter-names.js'
-import { asciiJsonString, charsetProblem, decodingOf, encodeJson, isRawJson, jsonCharsetOf } from './json-charset.js'
+import { asciiJsonString, bodyCharsetOf, charsetProblem, decodingOf, encodeJson, isRawJson } from './json-charset.js'
 import { hasDuplicateKeys } from './json-duplicate-keys.js'
 import { parseKeepingNumbers } from './json-numbers.js'
 
@@ -160,7 +160,7 @@ function setPath(indexOf: (node: Record<string, unknown>) => FoldIndex, target: 
  * no duplicate key is returned as it came, byte for byte; so is an empty one.
  */
 export function setJsonFields(raw: Buffer, fields: readonly { key: string; value: string }[], readAs: readonly (readonly string[])[] = [], contentType?: string): Buffer {
-  const charset = jsonCharsetOf(contentType)
+  const charset = bodyCharsetOf(contentType)
   if (fields.length === 0 && raw.length === 0) return raw
   const names = fields.length > 0 ? `payload field(s) ${fields.map((f) => f.key).join(', ')}` : `query field(s) ${[...new Set(readAs.map((p) => p.join('.')))].join(', ')}`
   if (jsonNestingDepth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new GatewayError('bad_request', `${names}: the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`)

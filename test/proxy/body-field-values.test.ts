@@ -11,6 +11,7 @@
 import { execFileSync } from 'node:child_process'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encodeFormFields } from '../../src/proxy/form-body.js'
 import { setJsonFields } from '../../src/proxy/steps/json-payload.js'
 import { startAcctFieldGateway, type AcctFieldGateway } from '../support/acct-field-gateway.js'
 import { send } from '../support/gateway.js'
@@ -76,6 +77,24 @@ describe('through the gateway, to python3 json behind mTLS', () => {
     expect(JSON.parse(r.text)).toEqual({ errors: [{ msg: 'payload field(s) acct: the request body is not US-ASCII, as its Content-Type declares', code: 400 }] })
   })
 
+  it('a form body: the backend decoding escapes by the charset reads the claim exactly, or it is refused (400) where the charset lacks a character (seeded)', async () => {
+    const value = fc.oneof(fc.constantFrom('é', 'café ÿ', '中', '&=+%', 'ascii'), fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 6 }))
+    await fc.assert(
+      fc.asyncProperty(value, fc.constantFrom(...CHARSETS), async (acct, charset) => {
+        const r = await post(acct, 'note=x&acct=caller', `application/x-www-form-urlencoded; charset=${charset}`)
+        const fits = charset === 'utf-8' || !(charset === 'us-ascii' ? /[^\x00-\x7f]/ : /[^\x00-\xff]/).test(acct)
+        if (!fits) {
+          expect(r.status, r.text).toBe(400)
+          expect(JSON.parse(r.text)).toEqual({ errors: [{ msg: `payload field "acct": its value has a character a form declared ${charset} cannot carry: send the form as UTF-8`, code: 400 }] })
+          return
+        }
+        expect(r.status, r.text).toBe(200)
+        expect(r.reading).toMatchObject({ first: { value: acct }, last: { value: acct }, doc: { note: 'x' } })
+      }),
+      { seed: 20261208, numRuns: 60 },
+    )
+  }, 60_000)
+
   it.each(['{"acct":"x","acct":"y"}', '{"acct":"x","ACCT":"y","acct":"z"}', '{"acct":{"a":1},"acct":"y"}'])('duplicates of the injected key %s: first-wins and last-wins read the gateway\'s value', async (body) => {
     const r = await post('42', body, 'application/json')
     expect(r.reading).toMatchObject({ first: { value: '42' }, last: { value: '42' } })
@@ -137,6 +156,11 @@ describe('setJsonFields, read by python3 (seeded)', () => {
     // K (U+212A, Kelvin) is E2 84 AA in UTF-8: read as Latin-1 it is no k, read as UTF-8 a case-insensitive binder's k.
     const out = setJsonFields(Buffer.from('{"\u212ayc":"evil","note":"caf\u00e9"}'), [{ key: 'kyc', value: '42' }], [], 'application/json; charset=ISO-8859-1')
     expect(out.toString('latin1')).toBe('{"note":"cafÃ©","kyc":"42"}')
+  })
+
+  it('an ISO-8859-1 form takes a payload field\'s é as %E9, its one octet there', () => {
+    expect(encodeFormFields([{ key: 'acct', value: 'é ü*' }], 'application/x-www-form-urlencoded; charset=ISO-8859-1')).toBe('acct=%E9%20%FC%2A')
+    expect(encodeFormFields([{ key: 'acct', value: 'é ü*' }], 'application/x-www-form-urlencoded')).toBe('acct=%C3%A9%20%C3%BC%2A')
   })
 
   it('a field under another field\'s value is refused (400), not a 500', () => {
