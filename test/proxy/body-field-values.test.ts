@@ -5,8 +5,9 @@
  * bytes, a Latin-1 backend read `é` as `Ã©` and a US-ASCII one could not decode the body. The
  * caller's text keeps its meaning in the declared charset (a caller's \u00e9 was written back as
  * UTF-8 bytes too), and a caller's duplicates of an injected key, or of an object on its path,
- * never reach the backend. Judged by a real python3 json behind its own mTLS server, and by
- * python3 over seeded generated bodies.
+ * never reach the backend. A form's parameters are percent-encoded in its declared charset (%E9
+ * for é in ISO-8859-1), or refused where it lacks a character. Judged by a real python3 (json,
+ * parse_qsl) behind its own mTLS server, and by python3 over seeded generated bodies.
  */
 import { execFileSync } from 'node:child_process'
 import fc from 'fast-check'
@@ -50,7 +51,7 @@ describe('through the gateway, to python3 json behind mTLS', () => {
   }
 
   it('the backend reads the claim exactly in each charset, beside caller text escaped or raw (seeded)', async () => {
-    // Claims travel in a JWT, whose UTF-8 has no lone surrogate: well-formed strings here; lone ones below.
+    // Well-formed strings here: a claim with a lone surrogate is refused (below); setJsonFields escapes one (further below).
     const value = fc.oneof(fc.constantFrom('é', 'Ã©', '中文', '😀', '\u0080\u009f', 'ÿ', 'ascii'), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 }).map((s) => Buffer.from(s).toString()))
     await fc.assert(
       fc.asyncProperty(value, value, fc.constantFrom(...CHARSETS), async (acct, note, charset) => {
@@ -69,6 +70,14 @@ describe('through the gateway, to python3 json behind mTLS', () => {
     const r = await post('é', Buffer.from('{"note":"café ÿ","acct":"x"}', 'latin1'), 'application/json; charset=ISO-8859-1')
     expect(r.status, r.text).toBe(200)
     expect(r.reading).toMatchObject({ first: { value: 'é' }, doc: { note: 'café ÿ', acct: 'é' } })
+  })
+
+  it('a claim with a lone surrogate (a JWT carries one as a \\ud800 escape) is refused (400) in every charset, never escaped through', async () => {
+    for (const charset of CHARSETS) {
+      const r = await post('a\ud800', '{}', `application/json; charset=${charset}`)
+      expect(r.status, r.text).toBe(400)
+      expect(JSON.parse(r.text)).toEqual({ errors: [{ msg: 'authorization field payload "acct": its value is not well-formed Unicode (it has a lone UTF-16 surrogate)', code: 400 }] })
+    }
   })
 
   it('a US-ASCII body with non-ASCII bytes is refused (400), naming the field', async () => {
