@@ -167,6 +167,19 @@ describe('setJsonFields, read by python3 (seeded)', () => {
     expect(out.toString('latin1')).toBe('{"note":"cafÃ©","kyc":"42"}')
   })
 
+  it('a UTF-8 body declared ISO-8859-1 loses exactly the caller keys it loses read as UTF-8 (seeded)', () => {
+    const key = fc.oneof(fc.constantFrom('kyc', 'KYC', '\u212ayc', '\u212aYC', 'kyC', 'kyc.x', 'note', 'é', 'ß', '\u017f'), fc.string({ unit: 'binary', maxLength: 4 }).map((k) => Buffer.from(k).toString()))
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 8 }), (keys) => {
+        const raw = Buffer.from(JSON.stringify(Object.fromEntries(keys.map((k, i) => [k, i]))))
+        const asUtf8 = setJsonFields(raw, [{ key: 'kyc', value: '42' }], [], 'application/json')
+        const asLatin1 = setJsonFields(raw, [{ key: 'kyc', value: '42' }], [], 'application/json; charset=iso-8859-1')
+        expect(asLatin1.toString()).toBe(asUtf8.toString())
+      }),
+      { seed: 20261209, numRuns: 3000 },
+    )
+  })
+
   it('an ISO-8859-1 form takes a payload field\'s é as %E9, its one octet there', () => {
     expect(encodeFormFields([{ key: 'acct', value: 'é ü*' }], 'application/x-www-form-urlencoded; charset=ISO-8859-1')).toBe('acct=%E9%20%FC%2A')
     expect(encodeFormFields([{ key: 'acct', value: 'é ü*' }], 'application/x-www-form-urlencoded')).toBe('acct=%C3%A9%20%C3%BC%2A')
