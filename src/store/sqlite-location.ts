@@ -7,6 +7,7 @@
  */
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
+import { sqliteSchemaProblem } from './sqlite-schema.js'
 
 // Every SQLite 3 database file starts with these 16 bytes; an empty file becomes one.
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1')
@@ -62,11 +63,12 @@ function fileProblem(file: string): string | undefined {
   if (denied !== undefined) return `it is not readable and writable (${denied})`
   if (stats.size === 0) return undefined
   try {
-    return hasSqliteHeader(file) ? undefined : 'it is not a SQLite database'
+    if (!hasSqliteHeader(file)) return 'it is not a SQLite database'
   } catch (e) {
     // E.g. EMFILE: a process at its descriptor limit could not open it either.
     return `it cannot be read (${codeOf(e)})`
   }
+  return sqliteSchemaProblem(file)
 }
 
 function hasSqliteHeader(file: string): boolean {

@@ -2,7 +2,10 @@
  * The SQLite store's schema and statements: one table of keys, values and expiries, each
  * operation one statement, so it is atomic between processes sharing the file.
  */
-const TABLE = 'store_entries'
+/** The store's one table and its columns, in order (sqlite-schema.ts recognises a file by them). */
+export const STORE_TABLE = 'store_entries'
+export const STORE_COLUMNS = ['key', 'value', 'expires_at'] as const
+const TABLE = STORE_TABLE
 // WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan.
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ${TABLE} (

@@ -8,7 +8,8 @@
  * --mount`) that ends with the command, so no mount outlives the test.
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -48,6 +49,55 @@ describe('sqliteFileProblem: what the store refuses, and check with it', () => {
       expect(r.ok).toBe(false)
       expect(r.output).toContain(`refused.yaml: store.file: ${problem as string}\n`)
     }
+  })
+
+  it('refuses a database that is not the store (another program\'s tables, its application_id, a newer store schema, a store table of other columns) and leaves it untouched', async () => {
+    const made = (name: string, sql: string): string => {
+      const file = pki.file(name)
+      const db = new Database(file)
+      db.exec(sql)
+      db.close()
+      return file
+    }
+    const ours = pki.file('ours/gateway.db')
+    await openSqliteStore({ file: ours, purgeIntervalMs: 0 }).close()
+    const newer = new Database(ours)
+    newer.pragma('user_version = 2')
+    newer.close()
+    const cases: [string, string][] = [
+      [made('app.db', 'CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, \'ada\')'), "it holds tables that are not the gateway's (users): it is another program's database; give store.file a file of its own"],
+      [made('shared.db', 'CREATE TABLE store_entries (key TEXT PRIMARY KEY, value TEXT, expires_at INTEGER); CREATE TABLE audit (at INTEGER)'), "it holds tables that are not the gateway's (audit): it is another program's database; give store.file a file of its own"],
+      [made('other-id.db', 'PRAGMA application_id = 1234'), 'it belongs to another program (application_id 0x4d2), not to the gateway; give store.file a file of its own'],
+      [made('versioned.db', 'PRAGMA user_version = 7'), "its user_version is 7, which no gateway writes: it is another program's database; give store.file a file of its own"],
+      [made('columns.db', 'CREATE TABLE store_entries (k TEXT, v BLOB)'), "its store_entries table has columns (k, v), not the gateway's (key, value, expires_at)"],
+      [ours, 'a newer gateway wrote it (store schema version 2; this gateway reads version 1 and older): start that version, or give store.file another file'],
+    ]
+    for (const [file, why] of cases) {
+      const before = readFileSync(file)
+      const problem = `sqlite store "${file}": cannot open: ${why}`
+      expect(sqliteFileProblem(file)).toBe(problem)
+      expect(() => openSqliteStore({ file, purgeIntervalMs: 0 })).toThrow(problem)
+      const r = runCheck(configWith('foreign.yaml', file))
+      expect(r.ok).toBe(false)
+      expect(r.output).toContain(`foreign.yaml: store.file: ${problem}\n`)
+      expect(readFileSync(file).equals(before)).toBe(true)
+    }
+  })
+
+  it('passes a store a gateway made before the file was marked (application_id and user_version 0), and marks it', async () => {
+    const file = pki.file('unmarked/gateway.db')
+    mkdirSync(pki.file('unmarked'))
+    const db = new Database(file)
+    db.exec("CREATE TABLE store_entries (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, expires_at INTEGER) WITHOUT ROWID, STRICT; INSERT INTO store_entries VALUES ('k', 'v', NULL)")
+    db.close()
+    expect(sqliteFileProblem(file)).toBeUndefined()
+    const store = openSqliteStore({ file, purgeIntervalMs: 0 })
+    expect(await store.get('k')).toBe('v')
+    await store.close()
+    const marked = new Database(file, { readonly: true })
+    expect([marked.pragma('application_id', { simple: true }), marked.pragma('user_version', { simple: true })]).toEqual([0x6d746c73, 1])
+    marked.close()
+    expect(sqliteFileProblem(file)).toBeUndefined()
   })
 
   it('passes a folder still to be made, an empty file, and a database the store made; so does check', async () => {
