@@ -32,6 +32,22 @@ function redisUrlProblem(url: string): string | undefined {
   if (u.hostname === '') return 'names no host (expected redis://host:port)'
   if (u.port === '0') return 'port 0 is not a TCP port (1–65535)'
   if (!/^\/?(\d+)?$/.test(u.pathname)) return 'path must be a database number (/0, /1, …) or nothing'
+  return queryProblem(u.searchParams)
+}
+
+/**
+ * ioredis turns every query parameter of the URL into a client option, as a string, ahead of
+ * the options the gateway sets: `?keyPrefix=` would move the store's keys, `?commandTimeout=`
+ * undo its timeout, `?tls=` pick a TLS profile, a typo be ignored. Only `family` (which it reads
+ * as a number) is taken; the rest are `store.*` settings. Names are echoed only when they look
+ * like option names, values never (either may carry a password).
+ */
+function queryProblem(query: URLSearchParams): string | undefined {
+  for (const [name, value] of query) {
+    const shown = /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name) ? `query parameter "${name}"` : 'a query parameter'
+    if (name !== 'family') return `${shown} is not taken: the only one is family (0, 4 or 6); TLS, credentials, timeouts and the key prefix are store.redis and store settings`
+    if (!['0', '4', '6'].includes(value)) return 'query parameter "family" must be 0, 4 or 6'
+  }
   return undefined
 }
 

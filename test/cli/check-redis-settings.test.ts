@@ -5,6 +5,9 @@
  * node whose port is not a TCP port. `check` once passed them all; a start then stopped on the
  * URL with the store's own words and no key (the primary said `store:`), and started on the
  * others with a store that never became ready. The URL is never echoed: it may hold a password.
+ * Query parameters of the URL, which ioredis takes as client options ahead of the gateway's own
+ * (`?keyPrefix=` moved the keys, `?tls=` picked a TLS profile, a typo was ignored), are refused
+ * but for `family`; a parameter's value is never echoed, nor a name that does not look like one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
@@ -40,10 +43,16 @@ async function startLine(file: string): Promise<string> {
   }
 }
 
+const QUERY = (name?: string): string => `${name === undefined ? 'a query parameter' : `query parameter ${name}`} is not taken: the only one is family (0, 4 or 6); TLS, credentials, timeouts and the key prefix are store.redis and store settings`
 const CASES = [
   { store: '  url: "redis://:pa55word-7@127.0.0.1:99999/0"\n', key: 'store.url', line: 8, msg: 'is not a valid URL (expected redis://host:port or rediss://host:port/db; a port is 1–65535)' },
   { store: '  url: redis://127.0.0.1:6390/sessions\n', key: 'store.url', line: 8, msg: 'path must be a database number (/0, /1, …) or nothing' },
   { store: '  url: redis://127.0.0.1:0\n', key: 'store.url', line: 8, msg: 'port 0 is not a TCP port (1–65535)' },
+  { store: '  url: "rediss://:pa55word-7@127.0.0.1:6390/0?tls=RedisCloudFixed"\n  redis: { tls: {} }\n', key: 'store.url', line: 8, msg: QUERY('"tls"') },
+  { store: '  url: "redis://127.0.0.1:6390/0?family=6&keyPrefix=other:"\n', key: 'store.url', line: 8, msg: QUERY('"keyPrefix"') },
+  { store: '  url: "redis://127.0.0.1:6390/0?comandTimeout=5000"\n', key: 'store.url', line: 8, msg: QUERY('"comandTimeout"') },
+  { store: '  url: "redis://127.0.0.1:6390?pa55word-7=x"\n', key: 'store.url', line: 8, msg: QUERY() },
+  { store: '  url: "redis://127.0.0.1:6390?family=pa55word-7"\n', key: 'store.url', line: 8, msg: 'query parameter "family" must be 0, 4 or 6' },
   { store: '  redis:\n    sentinel: { primaryName: main, addresses: ["127.0.0.1:26379", "127.0.0.1:99999"] }\n', key: 'store.redis.sentinel.addresses[1]', line: 9, msg: 'port 99999 is not a TCP port (1–65535)' },
   { store: '  redis:\n    cluster: { nodes: ["127.0.0.1:0"] }\n', key: 'store.redis.cluster.nodes[0]', line: 9, msg: 'port 0 is not a TCP port (1–65535)' },
 ]
