@@ -5,7 +5,7 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
-import { buildChain, clientAuthProblem, oneLine, parseCertificates } from './chain.js'
+import { buildChain, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
 import { parsePrivateKey } from './tls-files.js'
@@ -108,6 +108,8 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
   const extra = tls.intermediates.flatMap((f) => readCerts(f, 'intermediates', fail))
   const key = readKey(keyFile, tls.keyPassphrase, fail)
   const [leaf, ...appended] = certs
+  const notIssuer = notCaProblem(certs, false, 1)
+  if (notIssuer !== undefined) fail(certFile, 'cert', notIssuer)
   if (!leaf || !key) return { certFile, keyFile, rootFiles }
   return { certFile, keyFile, rootFiles, leafAndChain: { key, leaf, chain: [...appended, ...extra] } }
 }
@@ -123,6 +125,8 @@ function readCerts(file: string, field: string, fail: (f: string, k: string, m: 
   try {
     const certs = parseCertificates(text)
     if (certs.length === 0) fail(file, field, 'no PEM certificate found')
+    const notCa = field === 'cert' ? undefined : notCaProblem(certs, field !== 'intermediates')
+    if (notCa !== undefined) fail(file, field, notCa)
     return certs
   } catch (e) {
     fail(file, field, errorText(e))

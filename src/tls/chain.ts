@@ -56,6 +56,30 @@ export function buildChain(leaf: X509Certificate, intermediates: X509Certificate
   return { path, error: 'chain is longer than 10 certificates' }
 }
 
+/**
+ * Why certificates of a trust file (`roots`, `clientRoots`, a `ca`/`clientCa` file) or of a
+ * chain (`intermediates`, those after the leaf) cannot do that job: a certificate that is not
+ * a CA (basicConstraints CA:FALSE, or none) issues nothing OpenSSL accepts, and as an anchor
+ * it verifies only itself when self-signed (a self-signed server certificate trusted directly;
+ * `selfSignedAnchors` allows that). Certificates before `from` are not judged (a leaf). Typically a client or server certificate in the wrong file.
+ */
+export function notCaProblem(certs: readonly X509Certificate[], selfSignedAnchors: boolean, from = 0): string | undefined {
+  const i = certs.findIndex((c, at) => at >= from && !c.ca && !(selfSignedAnchors && isSelfSigned(c)))
+  const cert = certs[i]
+  if (cert === undefined) return undefined
+  const job = selfSignedAnchors ? 'it anchors nothing (and is not self-signed, to be trusted as itself)' : 'it cannot issue the certificate before it'
+  return `certificate #${i + 1} "${oneLine(cert.subject)}" is not a CA certificate (basicConstraints CA:FALSE or absent): ${job}; a client or server certificate does not belong in this file`
+}
+
+/** Names itself as issuer and its signature verifies with its own key (key usage aside: OpenSSL finds a trusted leaf in the store as it is). */
+function isSelfSigned(cert: X509Certificate): boolean {
+  try {
+    return cert.subject === cert.issuer && cert.verify(cert.publicKey)
+  } catch {
+    return false
+  }
+}
+
 export function notAfter(cert: X509Certificate): Date {
   return new Date(cert.validTo)
 }

@@ -6,6 +6,7 @@
  * only when it connects, so without this such files fail late or silently.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { notCaProblem } from './chain.js'
 import { anchorsDateFault, chainDateFaults } from './validity.js'
 
 /** One file of a TLS setting, read: its path (for messages) and its text. */
@@ -41,6 +42,8 @@ export function tlsFileProblems(files: TlsFiles): TlsFileProblem[] {
   const problems: TlsFileProblem[] = []
   const caCerts = ca && readCertificates(ca.pem)
   if (ca && typeof caCerts === 'string') problems.push({ field: 'ca', file: ca.file, msg: caCerts })
+  const notCa = Array.isArray(caCerts) ? notCaProblem(caCerts, true) : undefined
+  if (ca && notCa !== undefined) problems.push({ field: 'ca', file: ca.file, msg: notCa })
   const certs = cert && readCertificates(cert.pem)
   if (cert && typeof certs === 'string') problems.push({ field: 'cert', file: cert.file, msg: certs })
   const privateKey = key && parsePrivateKey(String(key.pem), files.passphrase, files.passphraseKey)

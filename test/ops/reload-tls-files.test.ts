@@ -2,7 +2,8 @@
  * A reload refuses TLS files that do not hold what their key needs, as a start and `check` do,
  * in the same words, and keeps the last good config: a `tracing.otlp.tls.key` that does not
  * match its certificate (the exporter would fail only when it connects, dropping spans), and a
- * `listen.tls.clientCa` with no certificate (Node would load it and trust no caller certificate).
+ * `listen.tls.clientCa` with no certificate (Node would load it and trust no caller certificate), or
+ * with a leaf certificate (CA:FALSE) in it.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -31,24 +32,27 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-/** The problems of the first failed reload that names `key`. */
-function failedReload(key: string): string[] | undefined {
-  const entries = g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[] })
+/** The problems of the first failed reload that names `key`, logged at line `from` or later. */
+function failedReload(key: string, from: number): string[] | undefined {
+  const entries = g.lines.slice(from).map((l) => JSON.parse(l) as { msg: string; problems?: string[] })
   return entries.find((e) => e.msg === 'config reload failed; keeping the last good config' && e.problems?.some((p) => p.includes(`: ${key}: `)))?.problems
 }
 
 describe('reload: TLS files that cannot work are refused, the last good config stays', () => {
-  it('a tracing.otlp.tls.key of another certificate, then a listen.tls.clientCa with no certificate', async () => {
+  it('a tracing.otlp.tls.key of another certificate, then a listen.tls.clientCa with no certificate, then one with a leaf in it', async () => {
     const config = join(pki.dir, 'gateway.yaml')
     const cases = [
       { file: files.otlpKey, text: readFileSync(pki.file('server.key'), 'utf8'), key: 'tracing.otlp.tls.key', problem: `${files.otlpKey}: tracing.otlp.tls.key: private key does not match the certificate in ${files.otlpCert}` },
       { file: files.clientCa, text: '', key: 'listen.tls.clientCa', problem: `${files.clientCa}: listen.tls.clientCa: no PEM certificate found` },
+      // A caller's own certificate pasted into the CA file (CA:FALSE, not self-signed): it anchors nothing.
+      { file: files.clientCa, text: pki.root.pem + pki.client.pem, key: 'listen.tls.clientCa', problem: `${files.clientCa}: listen.tls.clientCa: certificate #2 "CN=bot-runtime, O=mtls-gateway tests" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file` },
     ]
     for (const c of cases) {
       const good = g.gw.ref.current
       const before = readFileSync(c.file, 'utf8')
+      const from = g.lines.length
       replaceFile(c.file, c.text)
-      const problems = await eventually(() => failedReload(c.key), 20_000, `the reload refusing ${c.key}`)
+      const problems = await eventually(() => failedReload(c.key, from), 20_000, `the reload refusing ${c.key}`)
       expect(problems).toEqual([c.problem])
       expect(g.gw.ref.current).toBe(good)
       // The same words from check.

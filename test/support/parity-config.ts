@@ -54,14 +54,15 @@ export type ParityFault = (typeof FAULTS)[Kind][number]
  * The files Node would load although they cannot work (a CA file with no certificate; a client
  * certificate or key that is not one, or a key that does not match it, or one encrypted without a
  * passphrase), which the gateway refuses when it reads them: every fault of these keys is refused
- * by both `check` and a start, except another real certificate as a CA file (a CA file can name any).
+ * by both `check` and a start. Another real certificate (a leaf, CA:FALSE) in a CA file, in an
+ * endpoint's roots or among its intermediates is refused wherever it is: it anchors or issues nothing.
  */
 const CONTENT_CHECKED: readonly ParityTarget[] = ['listen.tls.clientCa', 'admin.tls.clientCa', 'tracing.otlp.tls.ca', 'tracing.otlp.tls.cert', 'tracing.otlp.tls.key', 'store.redis.tls.ca', 'store.redis.tls.cert', 'store.redis.tls.key']
 
 /** Whether `fault` in `target` must be refused (by `check` and by a start alike). */
 export function mustBeRefused(target: ParityTarget, fault: ParityFault): boolean {
-  if (!CONTENT_CHECKED.includes(target)) return false
-  return !(fault === 'other_pem' && /(ca|clientCa)$/.test(target))
+  if (fault === 'other_pem' && /(ca|clientCa|roots|intermediates)$/.test(target)) return true
+  return CONTENT_CHECKED.includes(target)
 }
 
 /** The faults tried on `target`. */

@@ -6,6 +6,7 @@
  * file with no certificate, trust nothing at all). `check` and the Redis store's start read
  * the same words (store.redis.tls with keyPassphrase).
  */
+import { X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,7 +14,7 @@ import { runCheck } from '../../src/cli/check.js'
 import { loadConfig } from '../../src/config/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { redisStoreOptions } from '../../src/runtime/index.js'
-import { privateKeyPem, tlsFileProblems, type Issued, type KeyFormat } from '../../src/tls/index.js'
+import { issueCertificate, privateKeyPem, tlsFileProblems, type Issued, type KeyFormat } from '../../src/tls/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -35,6 +36,16 @@ describe('tlsFileProblems', () => {
     const relabel = (label: string): string => pki.root.pem.replace(/(BEGIN|END) CERTIFICATE/g, `$1 ${label}`)
     expect(ca(relabel('TRUSTED CERTIFICATE'))).toEqual([])
     expect(ca(relabel('X509 CERTIFICATE'))).toEqual([])
+  })
+
+  it('a CA file must hold CA certificates: a leaf issued by a CA (CA:FALSE) anchors nothing and is refused; a self-signed leaf is trusted as itself and passes', async () => {
+    const ca = (text: string): string[] => tlsFileProblems({ ca: pem('/ca.pem', text) }).map((p) => `${p.field} ${p.file}: ${p.msg}`)
+    const notCa = (n: number, subject: string): string => `ca /ca.pem: certificate #${n} "${subject}" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file`
+    expect(ca(pki.client.pem)).toEqual([notCa(1, 'CN=bot-runtime, O=mtls-gateway tests')])
+    expect(ca(pki.root.pem + pki.server.pem)).toEqual([notCa(2, 'CN=api.partner.test')])
+    const selfSigned = await issueCertificate({ subject: 'CN=self.partner.test', usages: ['serverAuth'], names: ['self.partner.test'] })
+    expect(new X509Certificate(selfSigned.pem).ca).toBe(false)
+    expect(ca(selfSigned.pem)).toEqual([])
   })
 
   it('a certificate file must hold a certificate, a key file a private key', () => {
