@@ -9,7 +9,7 @@
  */
 import { concealSecretValues, needsStore, readConfigFile, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
-import { tlsFileDateProblems, tlsFileNotAfter, type PemFile } from '../tls/index.js'
+import { tlsFileDateProblems, tlsFileNotAfter, tlsFileNotBefore, type PemFile } from '../tls/index.js'
 
 /** A config key holding a CA or certificate file, who presents it, and the file. */
 type DatedFile = readonly [key: TlsFileKey, field: 'ca' | 'cert', side: 'client' | 'server', file: string | undefined]
@@ -17,16 +17,17 @@ type DatedFile = readonly [key: TlsFileKey, field: 'ca' | 'cert', side: 'client'
 /** The config keys whose files are dated here: a closed set (a metric label), never a path. */
 export type TlsFileKey = `${'listen' | 'admin'}.tls.${'cert' | 'clientCa'}` | `${'tracing.otlp' | 'store.redis'}.tls.${'ca' | 'cert'}`
 
-/** When one such file stops working by its dates alone (tlsFileNotAfter), by its config key. */
-export interface TlsFileExpiry {
+/** When one such file starts and stops working by its dates alone (tlsFileNotBefore, tlsFileNotAfter), by its config key. */
+export interface TlsFileValidity {
   key: TlsFileKey
+  notBefore: Date
   notAfter: Date
 }
 
-/** What inspectTlsFileDates found: the problems `check` prints (a start warns of), and each readable file's end of validity. */
+/** What inspectTlsFileDates found: the problems `check` prints (a start warns of), and each readable file's validity period. */
 export interface TlsFileDates {
   readonly problems: readonly ConfigProblem[]
-  readonly expiries: readonly TlsFileExpiry[]
+  readonly validities: readonly TlsFileValidity[]
 }
 
 /** The CA and certificate files the config uses at this moment, by their config key. */
@@ -44,11 +45,11 @@ function datedFiles(config: GatewayConfig): DatedFile[] {
 
 /**
  * Every such file outside its validity at `now`, one problem per certificate at fault (an
- * unreadable file is the other checks' to name), and each readable file's end of validity.
+ * unreadable file is the other checks' to name), and each readable file's validity period.
  */
 export function inspectTlsFileDates(config: GatewayConfig, now = new Date()): TlsFileDates {
   const problems: ConfigProblem[] = []
-  const expiries: TlsFileExpiry[] = []
+  const validities: TlsFileValidity[] = []
   for (const [key, field, side, file] of datedFiles(config)) {
     if (file === undefined) continue
     let pem: PemFile
@@ -60,7 +61,8 @@ export function inspectTlsFileDates(config: GatewayConfig, now = new Date()): Tl
     }
     for (const p of tlsFileDateProblems({ [field]: pem }, now.getTime(), side)) problems.push({ file: p.file, line: 0, column: 0, key, msg: p.msg })
     const notAfter = tlsFileNotAfter(field, pem)
-    if (notAfter) expiries.push({ key, notAfter })
+    const notBefore = tlsFileNotBefore(field, pem)
+    if (notAfter && notBefore) validities.push({ key, notBefore, notAfter })
   }
-  return { problems: concealSecretValues(problems, config.references), expiries }
+  return { problems: concealSecretValues(problems, config.references), validities }
 }

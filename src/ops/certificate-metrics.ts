@@ -13,14 +13,15 @@ export interface CertificateValidity {
   notAfter: Date
 }
 
-/** When a TLS file besides the bundles stops working by its dates, by its config key (`listen.tls.cert`, `store.redis.tls.ca`, …). */
-export interface TlsFileExpiry {
+/** When a TLS file besides the bundles starts and stops working by its dates, by its config key (`listen.tls.cert`, `store.redis.tls.ca`, …). */
+export interface TlsFileValidity {
   key: string
+  notBefore: Date
   notAfter: Date
 }
 
-/** Registers the certificate validity gauges on `registers` and returns `setCertificateValidity`, `watchCertificateValidity` and `setTlsFileExpiries`. */
-export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, 'setCertificateValidity' | 'watchCertificateValidity' | 'setTlsFileExpiries'> {
+/** Registers the certificate validity gauges on `registers` and returns `setCertificateValidity`, `watchCertificateValidity` and `setTlsFileValidity`. */
+export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, 'setCertificateValidity' | 'watchCertificateValidity' | 'setTlsFileValidity'> {
   // Read at each scrape: the adopted snapshot's fixed dates, and those that follow the traffic (the server root in use).
   let adopted: readonly CertificateValidity[] = []
   let watched: () => readonly CertificateValidity[] = () => []
@@ -49,7 +50,7 @@ export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, '
   // A certificate not valid yet is as unusable as an expired one; its start is the signal.
   gauge('mtls_gateway_certificate_not_before_timestamp_seconds', 'Unix time a certificate becomes valid, by endpoint and kind (latest across tenant bundles).', 'max', (e) => e.notBefore.getTime())
   return {
-    setTlsFileExpiries: createTlsFileExpiryGauge(registers),
+    setTlsFileValidity: createTlsFileValidityGauges(registers),
     setCertificateValidity(list) {
       adopted = list
     },
@@ -59,21 +60,29 @@ export function createCertificateMetrics(registers: Registry[]): Pick<Metrics, '
   }
 }
 
-/** Registers mtls_gateway_tls_file_expiry_timestamp_seconds on `registers` and returns its setter (each adoption replaces every sample). */
-function createTlsFileExpiryGauge(registers: Registry[]): Metrics['setTlsFileExpiries'] {
-  // Labelled by config key, a closed set of at most eight (never the path, which may name a tenant or a secret's mount).
-  let tlsFiles: readonly TlsFileExpiry[] = []
-  new Gauge({
-    name: 'mtls_gateway_tls_file_expiry_timestamp_seconds',
-    help: 'Unix time a TLS file besides the endpoint bundles stops working by its dates, by config key: a certificate file when its first certificate (leaf or intermediate) expires, a CA file when its last does.',
-    labelNames: ['key'] as const,
-    aggregator: 'min',
-    registers,
-    collect() {
-      this.reset()
-      for (const e of tlsFiles) this.labels(e.key).set(Math.floor(e.notAfter.getTime() / 1000))
-    },
-  })
+/**
+ * Registers mtls_gateway_tls_file_expiry_timestamp_seconds and
+ * mtls_gateway_tls_file_not_before_timestamp_seconds on `registers` and returns their setter
+ * (each adoption replaces every sample). Labelled by config key, a closed set of at most eight
+ * (never the path, which may name a tenant or a secret's mount).
+ */
+function createTlsFileValidityGauges(registers: Registry[]): Metrics['setTlsFileValidity'] {
+  let tlsFiles: readonly TlsFileValidity[] = []
+  const gauge = (name: string, help: string, aggregator: 'min' | 'max', at: (e: TlsFileValidity) => Date): void =>
+    void new Gauge({
+      name,
+      help,
+      labelNames: ['key'] as const,
+      aggregator,
+      registers,
+      collect() {
+        this.reset()
+        for (const e of tlsFiles) this.labels(e.key).set(Math.floor(at(e).getTime() / 1000))
+      },
+    })
+  gauge('mtls_gateway_tls_file_expiry_timestamp_seconds', 'Unix time a TLS file besides the endpoint bundles stops working by its dates, by config key: a certificate file when its first certificate (leaf or intermediate) expires, a CA file when its last does.', 'min', (e) => e.notAfter)
+  // A file not valid yet (a certificate issued for later, a clock ahead on the issuer) fails as an expired one does.
+  gauge('mtls_gateway_tls_file_not_before_timestamp_seconds', 'Unix time a TLS file besides the endpoint bundles starts working by its dates, by config key: a certificate file when the last of its certificates (leaf or intermediate) becomes valid, a CA file when its first does.', 'max', (e) => e.notBefore)
   return (list) => {
     tlsFiles = list
   }

@@ -94,9 +94,9 @@ export function certificateValidities(gateway: Gateway): CertificateValidity[] {
 }
 
 /** Hands the dates of snapshot `g`'s certificates (bundles, interception CA, listeners, the other TLS files) to the expiry gauges, on each adoption. */
-export function setSnapshotCertificates(metrics: Pick<Metrics, 'setCertificateValidity' | 'setTlsFileExpiries'>, g: Gateway): void {
+export function setSnapshotCertificates(metrics: Pick<Metrics, 'setCertificateValidity' | 'setTlsFileValidity'>, g: Gateway): void {
   metrics.setCertificateValidity(certificateValidities(g))
-  metrics.setTlsFileExpiries(g.tlsFileDates.expiries)
+  metrics.setTlsFileValidity(g.tlsFileDates.validities)
 }
 
 /** The snapshot's interception CA outside its validity at `now`, for the log; undefined while it can mint (or there is none). */

@@ -6,7 +6,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { registerBuildInfo } from './build-info.js'
 import { createClientMetrics } from './client-metrics.js'
-import { createCertificateMetrics, type CertificateValidity, type TlsFileExpiry } from './certificate-metrics.js'
+import { createCertificateMetrics, type CertificateValidity, type TlsFileValidity } from './certificate-metrics.js'
 import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
 import { createReloadMetrics } from './reload-metrics.js'
 import { createRequestPathMetrics } from './request-path-metrics.js'
@@ -57,7 +57,7 @@ export interface Metrics {
   /** Replaces every certificate expiry and not-before gauge (endpoints removed by a reload disappear). */
   setCertificateValidity(entries: readonly CertificateValidity[]): void
   /** Replaces the TLS-file expiry gauge (a file a reload no longer uses disappears). */
-  setTlsFileExpiries(entries: readonly TlsFileExpiry[]): void
+  setTlsFileValidity(entries: readonly TlsFileValidity[]): void
   /** Adds the validity periods `read` gives at each scrape (ones that follow the traffic: the server root in use). */
   watchCertificateValidity(read: () => readonly CertificateValidity[]): void
   inFlight(delta: 1 | -1): void

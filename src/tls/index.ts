@@ -14,4 +14,4 @@ export { createInterceptionCa, createMinter, type Minter, type MinterOptions } f
 export { interceptionUnavailable, loadInterceptionCa, type CaKeyKind, type InterceptionCa, type InterceptionCaFault } from './interception-ca.js'
 export { admittedByCallerTrust, loadServerTls, noteServedTls, onCallerTrustChange, peerIdentity, renewServerTls, type ServerTls, type ServerTlsProblem } from './server.js'
 export { subjectAltNames, type PeerIdentity } from './peer-identity.js'
-export { parsePrivateKey, tlsFileDateProblems, tlsFileNotAfter, tlsFileProblems, type PemFile, type TlsFileProblem, type TlsFiles } from './tls-files.js'
+export { parsePrivateKey, tlsFileDateProblems, tlsFileNotAfter, tlsFileNotBefore, tlsFileProblems, type PemFile, type TlsFileProblem, type TlsFiles } from './tls-files.js'

@@ -87,6 +87,18 @@ export function tlsFileNotAfter(field: 'ca' | 'cert', file: PemFile): Date | und
   return new Date(field === 'ca' ? Math.max(...ends) : Math.min(...ends))
 }
 
+/**
+ * When `file` starts working by the dates alone: a CA file when its first certificate becomes
+ * valid (from then on it anchors something), a certificate file when the last of its
+ * certificates does (the leaf and every intermediate it sends). Undefined when it holds no certificate.
+ */
+export function tlsFileNotBefore(field: 'ca' | 'cert', file: PemFile): Date | undefined {
+  const certs = readCertificates(file.pem)
+  if (!Array.isArray(certs)) return undefined
+  const starts = certs.map((c) => Date.parse(c.validFrom))
+  return new Date(field === 'ca' ? Math.min(...starts) : Math.max(...starts))
+}
+
 /** The certificates of a PEM file's text, or why there are none to use. */
 function readCertificates(pem: string | Buffer): X509Certificate[] | string {
   const blocks = String(pem).match(CERT_BLOCK) ?? []

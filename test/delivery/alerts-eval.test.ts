@@ -125,6 +125,14 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, later] }]), ['MtlsGatewayCertificateNotYetValid'])
     fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'interception_ca' }, values: [later, scrapes[1].at - 60] }]), [])
     fires(changed([{ name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { ...partner, kind: 'client' }, values: [later, later] }]), [])
+    // A listener's own certificate is a TLS file: it pages once, as MtlsGatewayTlsFileNotYetValid, like every TLS file.
+    const listenerNotBefore = { name: 'mtls_gateway_certificate_not_before_timestamp_seconds', labels: { endpoint: '', kind: 'listener' }, values: [later, later] as [number, number] }
+    const tlsFileNotBefore = (key: string, at: number) => ({ name: 'mtls_gateway_tls_file_not_before_timestamp_seconds', labels: { key }, values: [at, at] as [number, number] })
+    fires(changed([listenerNotBefore, tlsFileNotBefore('listen.tls.cert', later)]), ['MtlsGatewayTlsFileNotYetValid'])
+    for (const key of ['admin.tls.clientCa', 'tracing.otlp.tls.ca', 'store.redis.tls.cert']) {
+      fires(changed([tlsFileNotBefore(key, later)]), ['MtlsGatewayTlsFileNotYetValid'])
+      fires(changed([tlsFileNotBefore(key, scrapes[1].at - 60)]), [])
+    }
     // A CRL an hour before its nextUpdate (the endpoint degrades then) fires; one renewed for days ahead does not.
     fires(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later] }]), ['MtlsGatewayCrlNextUpdateSoon'])
     fires(changed([{ name: 'mtls_gateway_crl_next_update_timestamp_seconds', labels: partner, values: [later, later + 7 * 86400] }]), [])

@@ -190,6 +190,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayTlsFileExpiryCritical',
       'MtlsGatewayCrlNextUpdateSoon',
       'MtlsGatewayCertificateNotYetValid',
+      'MtlsGatewayTlsFileNotYetValid',
       'MtlsGatewayEndpointDegraded',
       'MtlsGatewayUpstreamHandshakeFailures',
       'MtlsGatewayHighErrorRatio',

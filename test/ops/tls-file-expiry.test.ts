@@ -5,9 +5,11 @@
  * `cert` — never the path. A certificate file counts from its first certificate to expire (the
  * leaf or an intermediate it sends), a CA file from its last (until then it anchors something).
  * A renewed file moves the sample on the reload its change brings; `--workers` exports the same.
+ * mtls_gateway_tls_file_not_before_timestamp_seconds says when each starts working: a
+ * certificate file when its last certificate becomes valid, a CA file when its first does.
  */
 import { X509Certificate } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway } from '../../src/cli/gateway-root.js'
@@ -22,10 +24,13 @@ import { eventually, parseMetrics, replaceFile, samples, scrape, spawnTwoWorkers
 
 const DAY = 86_400_000
 const METRIC = 'mtls_gateway_tls_file_expiry_timestamp_seconds'
+const NOT_BEFORE = 'mtls_gateway_tls_file_not_before_timestamp_seconds'
 let pki: TestPki
 /** Each file of the config by key, and the Unix time the metric must show for it. */
 const paths: Partial<Record<ParityTarget, string>> = {}
 const expected: Record<string, number> = {}
+/** The Unix time the not-before metric must show, by key. */
+const expectedStart: Record<string, number> = {}
 /** A CA issued to replace listen.tls.clientCa's. */
 let renewedCa: Issued
 
@@ -61,12 +66,23 @@ beforeAll(async () => {
     paths[key] = pki.write(`${key}.crt`, c.pem)
     expected[key] = seconds(c)
   }
+  // Starts: a certificate file's last certificate to become valid, a CA file's first.
+  const startsPem = (pem: string): number => Math.floor(Date.parse(new X509Certificate(pem).validFrom) / 1000)
+  const starts = (c: Issued): number => startsPem(c.pem)
+  for (const key of Object.keys(expected)) expectedStart[key] = starts(pki.root)
+  Object.assign(expectedStart, { 'listen.tls.cert': Math.max(starts(leaf), starts(pki.inter)), 'admin.tls.cert': Math.max(starts(adminLeaf), starts(shortInter)), 'listen.tls.clientCa': Math.min(starts(oldCa), starts(newCa)) })
+  // tracing.otlp.tls.cert: issued for next week (a start warns and goes on; the gauge says when it starts working).
+  const early = await pki.issue({ subject: 'CN=early', issuer: pki.inter, keys: pki.client.keys, usages: ['clientAuth'], notBefore: inDays(7), notAfter: inDays(20) })
+  paths['tracing.otlp.tls.cert'] = pki.write('tracing-early.crt', early.pem)
+  expected['tracing.otlp.tls.cert'] = seconds(early)
+  expectedStart['tracing.otlp.tls.cert'] = starts(early)
+  for (const key of ['tracing.otlp.tls.ca', 'store.redis.tls.ca', 'store.redis.tls.cert'] as const) expectedStart[key] = startsPem(readFileSync(paths[key] as string, 'utf8'))
   renewedCa = await ca('Renewed Caller CA', 15)
 }, 60_000)
 afterAll(() => pki.cleanup())
 
 describe('TLS file expiry metric', () => {
-  it('one sample per config key with its end of validity; a renewed file moves it on reload', async () => {
+  it('one sample per config key with its end of validity (and its start, in the not-before gauge); a renewed file moves it on reload', async () => {
     const dir = join(pki.dir, 'run')
     mkdirSync(dir)
     const config = writeParityConfig(pki, dir, { paths, store: 'redis' })
@@ -80,6 +96,7 @@ describe('TLS file expiry metric', () => {
           .sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)))
       expect(await exported()).toEqual(want(expected))
       expect(JSON.stringify(await exported())).not.toContain(pki.dir)
+      expect(samples(parseMetrics(await ops.metrics.registry.metrics()), NOT_BEFORE)).toEqual(want(expectedStart))
       const before = gw.ref.current
       replaceFile(paths['listen.tls.clientCa'] as string, renewedCa.pem)
       await eventually(() => gw.ref.current !== before, 20_000, 'the reload')
