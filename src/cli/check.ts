@@ -3,7 +3,7 @@
  * like `nginx -t`: a table of endpoints, then one line per problem, non-zero exit when there
  * is any.
  */
-import { LEGACY_OAUTH10_RISK, loadConfig, type GatewayConfig } from '../config/index.js'
+import { LEGACY_OAUTH10_RISK, listenerClashProblems, loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { checkConfig, type EndpointReport } from '../gateway/index.js'
 import { storeStartProblems } from '../runtime/index.js'
@@ -25,7 +25,7 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
   }
   const checked = checkConfig(config, now)
   const { reports } = checked
-  const problems = [...checked.problems, ...storeStartProblems(config)]
+  const problems = [...checked.problems, ...storeStartProblems(config), ...listenerClashProblems(config)]
   const lines = [renderTable(reports, now)]
   for (const p of problems) lines.push(formatProblem(p))
   lines.push(...riskWarnings(config))

@@ -3,7 +3,7 @@
  * references, every bundle), as if it were the config file, and compared with the config
  * in force: the endpoints a reload would add, remove or change. Nothing is written.
  */
-import { concealReferences, parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
+import { concealReferences, listenerClashProblems, parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
 import { checkConfig } from '../gateway/index.js'
 import { restartOnlyChanges, storeStartProblems, type RestartBaseline } from '../runtime/index.js'
@@ -52,7 +52,7 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     if (e instanceof ConfigError) return { ok: false, problems: e.problems.map(toView) }
     throw e
   }
-  const problems = [...checkConfig(draft, now).problems, ...storeStartProblems(draft)].map(toView)
+  const problems = [...checkConfig(draft, now).problems, ...storeStartProblems(draft), ...listenerClashProblems(draft)].map(toView)
   // An endpoint's name can come from a `${env:}`/`${file:}` reference too: the lists show the
   // reference, so the draft cannot be used to read a variable or a file through them.
   const changes = diff(current, baseline, draft)

@@ -7,6 +7,8 @@
  * every file is tried; the real `serve` process is checked to agree on the base config and on a
  * refused store. A port another process holds is the one exception, by design: `check` binds
  * nothing (the gateway being checked usually holds its own ports), and a start fails to bind.
+ * The config's own listeners on one port (listen.port = admin.port on overlapping addresses)
+ * are no exception: `check` once passed them and every start stopped on address already in use.
  */
 import { mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
@@ -14,6 +16,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
+import { hostsOverlap } from '../../src/config/index.js'
 import { startGateway } from '../../src/cli/gateway-root.js'
 import { describeError } from '../../src/cli/options.js'
 import { createLog, createOps } from '../../src/ops/index.js'
@@ -131,6 +134,50 @@ describe('check and serve give the same verdict', () => {
         expect(start.started).toBe(false)
         expect(start.output).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`)
       }
+    }, 60_000)
+  })
+
+  describe('listen and admin on one port', () => {
+    /** Whether a second server on `b` fails to bind the port a first one holds on `a`. */
+    async function secondBindFails(a: string, b: string): Promise<boolean> {
+      const listen = (host: string, port: number): Promise<Server | undefined> =>
+        new Promise((resolve) => {
+          const s = createServer()
+          s.once('error', () => resolve(undefined))
+          s.listen(port, host, () => resolve(s))
+        })
+      const first = await listen(a, 0)
+      if (first === undefined) throw new Error(`cannot listen on ${a}`)
+      const second = await listen(b, (first.address() as { port: number }).port)
+      await Promise.all([first, second].map((s) => s && new Promise((resolve) => s.close(resolve))))
+      return second === undefined
+    }
+
+    it('property (seeded): hostsOverlap is the kernel\'s answer for address literals; for a host name, it never claims a clash the kernel does not make', async () => {
+      const hosts = ['127.0.0.1', '0.0.0.0', '::', '::1', '127.0.0.2', '::ffff:127.0.0.1', '[::1]', 'localhost']
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...hosts), fc.constantFrom(...hosts), async (a, b) => {
+          const clash = await secondBindFails(a.replace(/^\[(.*)\]$/, '$1'), b.replace(/^\[(.*)\]$/, '$1'))
+          if (a === 'localhost' || b === 'localhost') expect({ a, b, clash: hostsOverlap(a, b) && !clash }).toEqual({ a, b, clash: false })
+          else expect({ a, b, clash: hostsOverlap(a, b) }).toEqual({ a, b, clash })
+        }),
+        { seed: 32_2026, numRuns: 64 },
+      )
+    })
+
+    it('check refuses it at admin.port, as the start stops on it; on 0 (a free port each) both pass', async () => {
+      const free = createServer()
+      await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve))
+      const port = (free.address() as { port: number }).port
+      await new Promise((resolve) => free.close(resolve))
+      const file = faultyConfig([], { ports: { listen: port, admin: port } })
+      const check = runCheck(file)
+      expect(check.ok).toBe(false)
+      expect(check.output).toContain(`${file}: admin.port: ${port} is listen.port too, on an address that overlaps (listen.host 127.0.0.1, admin.host 127.0.0.1): the second listener cannot bind it (address already in use) and serve stops at start; give admin.port another port\n`)
+      const start = await startsInProcess(file)
+      expect(start).toEqual({ started: false, output: expect.stringContaining(`:${port}: address already in use`) })
+      const zero = faultyConfig([], { ports: { listen: 0, admin: 0 } })
+      expect(runCheck(zero).ok).toBe(true)
     }, 60_000)
   })
 })
