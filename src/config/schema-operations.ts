@@ -63,3 +63,6 @@ export const loggingSchema = {
     },
   },
 } as const
+
+/** What a trust file (`roots`, `clientRoots`, a `ca` or `clientCa` file) may not hold, in its description. */
+export const NOT_CA = ' A certificate in it that is not a CA (basicConstraints CA:FALSE or none, e.g. a client or server certificate) is a config error unless it is self-signed (then it is trusted as itself).'

@@ -2,7 +2,7 @@
  * The `tracing` section of the schema (part of schema.ts's single source, kept apart so the
  * section reads as one piece). Normalisation reads its defaults from here.
  */
-import { timerDuration } from './schema-operations.js'
+import { NOT_CA, timerDuration } from './schema-operations.js'
 
 export const tracingSchema = {
   type: 'object',
@@ -36,7 +36,7 @@ export const tracingSchema = {
           additionalProperties: false,
           description: 'TLS to the collector (an https endpoint). Renewed contents of its files apply on reload.',
           properties: {
-            ca: { type: 'string', description: 'PEM roots the collector\'s certificate must chain to (default: the system roots).' },
+            ca: { type: 'string', description: 'PEM roots the collector\'s certificate must chain to (default: the system roots).' + NOT_CA },
             cert: { type: 'string', description: 'PEM client certificate, for a collector that requires one.' },
             key: { type: 'string', description: 'PEM private key of `cert`, unencrypted (there is no passphrase setting); one that does not match it is a config error.' },
           },

@@ -8,7 +8,7 @@ import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
 import { allowedHostsSchema } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
-import { boundedDuration, drainSchema, duration, loggingSchema, storeLifetime, timerDuration } from './schema-operations.js'
+import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, storeLifetime, timerDuration } from './schema-operations.js'
 
 const size = {
   $comment: 'size',
@@ -59,7 +59,7 @@ function serverTls<P extends object = object>(description: string, client: strin
       cert: { type: 'string', description: 'PEM certificate (chain appended).' },
       key: { type: 'string', description: 'PEM private key.' },
       keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
-      clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates: a file with no certificate in it is a config error (it would trust none).` },
+      clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates: a file with no certificate in it is a config error (it would trust none).${NOT_CA}` },
       requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake; after a reload that replaces clientCa, also every request on a connection opened before it whose certificate the new clientCa does not verify (401/407 caller_certificate_required, Connection: close; idle ones are closed at the reload). Turning it on or off needs a restart.` },
       ...extra,
     },
@@ -78,17 +78,17 @@ const endpointTls = {
     cert: { type: 'string', description: 'PEM client certificate; intermediates may be appended after it.' },
     key: { type: 'string', description: 'PEM private key: PKCS#1, PKCS#8 or SEC1 (EC), plain or encrypted.' },
     keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key. Use `${env:…}` or `${file:…}`.' },
-    intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate.' },
+    intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate. A certificate that is not a CA (basicConstraints CA:FALSE or none) is a config error, here and after the client certificate in `cert`: it cannot issue the one before it.' },
     pkcs12: { type: 'string', description: 'A PKCS#12 (.p12/.pfx) file holding the key, certificate and chain.' },
     pkcs12Passphrase: { type: 'string', description: 'Passphrase of the PKCS#12 file.' },
     dir: {
       type: 'string',
       description: 'A directory laid out like a Kubernetes TLS Secret: `tls.crt`, `tls.key`, and `ca.crt` (roots, used when `roots` is not given).',
     },
-    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to; required (or `ca.crt` in `dir`). The only trust anchors unless `systemRoots` adds the system ones.' },
+    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to; required (or `ca.crt` in `dir`). The only trust anchors unless `systemRoots` adds the system ones.' + NOT_CA },
     clientRoots: {
       ...fileList,
-      description: 'Extra roots used only to check that the client chain builds (never to verify the server).',
+      description: 'Extra roots used only to check that the client chain builds (never to verify the server).' + NOT_CA,
     },
     systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate, besides `roots` (which stay required).' },
     serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host).' },
@@ -205,7 +205,7 @@ const redisStore = {
       additionalProperties: false,
       description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`. Renewed contents of its files apply on reload to the connections opened after it.',
       properties: {
-        ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' },
+        ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' + NOT_CA },
         cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
         key: { type: 'string', description: 'PEM private key of `cert`; one that does not match it, or that `keyPassphrase` does not decrypt, is a config error.' },
         keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`.' },
@@ -256,8 +256,8 @@ const store = {
   description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and every key under `redis` except `gateReadiness` are restart-only (a reload changing one is refused; renewed contents of `redis.tls` files do reload), while before that a reload may change them; `sealKeys` and `activeKey` reload.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
-    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). A path `serve` cannot open (its folder missing and not creatable, or not writable; a folder; a file that is not a SQLite database) is a config error when the store opens, and in `check`. Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
-    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`): `redis://host:port/db`, the path a database number or nothing; `rediss://` for TLS; put a password in via `${env:…}`.' },
+    file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). A path `serve` cannot open (its folder missing and not creatable, or not writable; a folder; a file that is not a SQLite database; a SQLite database that is not the gateway\'s store: another program\'s tables or `application_id`, a store schema a newer gateway wrote, a `store_entries` table of other columns) is a config error, refused before anything is written to it, when the store opens, and in `check`. Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`): `redis://host:port/db`, the path a database number or nothing; `rediss://` for TLS; put a password in via `${env:…}`. The only query parameter taken is `family` (`0`, `4` or `6`); any other is a config error (the Redis client would take it as an option ahead of the gateway\'s own: use the `store.redis` and `store` settings).' },
     keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
     redis: redisStore,
     sealKeys: {
@@ -391,7 +391,7 @@ export const configSchema = {
       description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one).' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`) is an error in `check`: the second listener could not bind it.' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
         allowedHosts: allowedHostsSchema,
         timeouts: { type: 'object', additionalProperties: false, description: 'Limits on slow or silent clients of the admin listener.', properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') } },
