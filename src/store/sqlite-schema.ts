@@ -7,15 +7,7 @@
  * a file in these words before anything is written.
  */
 import { describeSqliteError, openSqlite, SqliteDriverError } from './sqlite-driver.js'
-import { STORE_COLUMNS, STORE_TABLE } from './sqlite-statements.js'
-
-/** `PRAGMA application_id` of a gateway store ("mtls" in ASCII). Files made before it was set read 0. */
-export const APPLICATION_ID = 0x6d746c73
-/** `PRAGMA user_version` of the schema this gateway writes; a file made before it was set reads 0. */
-export const SCHEMA_VERSION = 1
-
-/** The statements that mark a file as this gateway's store, run with the schema's creation. */
-export const MARK_SCHEMA = `PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${SCHEMA_VERSION};`
+import { APPLICATION_ID, SCHEMA_VERSION, STORE_COLUMNS, STORE_TABLE } from './sqlite-statements.js'
 
 interface Layout {
   applicationId: number

@@ -6,14 +6,21 @@
 export const STORE_TABLE = 'store_entries'
 export const STORE_COLUMNS = ['key', 'value', 'expires_at'] as const
 const TABLE = STORE_TABLE
-// WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan.
+/** `PRAGMA application_id` of a gateway store ("mtls" in ASCII). Files made before it was set read 0. */
+export const APPLICATION_ID = 0x6d746c73
+/** `PRAGMA user_version` of the store schema this gateway writes; a file made before it was set reads 0. */
+export const SCHEMA_VERSION = 1
+// WITHOUT ROWID: the key is the clustered index, so `keys(prefix)` is a range scan. The pragmas
+// mark the file as the gateway's store (sqlite-schema.ts), in the transaction that creates it.
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ${TABLE} (
   key TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL,
   expires_at INTEGER
 ) WITHOUT ROWID, STRICT;
-CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;`
+CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at) WHERE expires_at IS NOT NULL;
+PRAGMA application_id = ${APPLICATION_ID};
+PRAGMA user_version = ${SCHEMA_VERSION};`
 
 const LIVE = '(expires_at IS NULL OR expires_at > @now)'
 const LIVE_ROW = `(${TABLE}.expires_at IS NULL OR ${TABLE}.expires_at > @now)`

@@ -4,7 +4,6 @@ import { createSqliteFile, sqliteFileProblem } from './sqlite-location.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { SCHEMA, SQL } from './sqlite-statements.js'
-import { MARK_SCHEMA } from './sqlite-schema.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the embedded SQLite store. */
@@ -199,8 +198,7 @@ function openOnce(file: string, busyTimeoutMs: number): Database.Database {
     // writer; if another process created the table in between, SQLite answers SQLITE_BUSY at
     // once, without waiting ("database is locked" — workers racing on a new file).
     const opened = db
-    // The file is marked as this gateway's store (sqlite-schema.ts) in the same transaction.
-    opened.transaction(() => opened.exec(SCHEMA + MARK_SCHEMA)).immediate()
+    opened.transaction(() => opened.exec(SCHEMA)).immediate()
     return opened
   } catch (e) {
     db?.close()
