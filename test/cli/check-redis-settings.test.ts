@@ -15,6 +15,7 @@ import { startGateway } from '../../src/cli/gateway-root.js'
 import { describeError } from '../../src/cli/options.js'
 import { loadConfig, type GatewayConfig } from '../../src/config/index.js'
 import { storeOpenProblems } from '../../src/runtime/index.js'
+import { openRedisStore } from '../../src/store/index.js'
 import { createTestPki, clientTlsYaml, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
@@ -70,6 +71,17 @@ describe('Redis store settings the store cannot open', () => {
       expect({ key: c.key, start }).toEqual({ key: c.key, start: lines[0] })
     }
   }, 60_000)
+
+  it('family, the one query parameter taken, passes check, and the store answers with it (the Redis on 127.0.0.1:6379, db 15, a key prefix of its own)', async () => {
+    for (const family of ['0', '4']) expect(runCheck(configWith(`  url: "redis://127.0.0.1:6379/15?family=${family}"\n`)).ok).toBe(true)
+    const store = openRedisStore({ url: 'redis://127.0.0.1:6379/15?family=4', keyPrefix: `check-redis-family-${process.pid}:`, acknowledge: { replicas: 0, timeoutMs: 500 }, commandTimeoutMs: 2000, connectTimeoutMs: 2000 })
+    try {
+      await store.put('k', 'v', 5000)
+      expect(await store.take('k')).toBe('v')
+    } finally {
+      await store.close()
+    }
+  })
 
   it('a URL the store still refuses is blamed on store.url, not on `store` (the --workers primary) or on no key (a start)', () => {
     const loaded = loadConfig(configWith('  url: redis://127.0.0.1:6390/0\n'))
