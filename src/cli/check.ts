@@ -5,7 +5,7 @@
  */
 import { LEGACY_OAUTH10_RISK, listenerClashProblems, loadConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
-import { checkConfig, type EndpointReport } from '../gateway/index.js'
+import { bundleWarnings, checkConfig, type EndpointReport } from '../gateway/index.js'
 import { storeStartProblems } from '../runtime/index.js'
 import { daysLeftText } from '../tls/index.js'
 
@@ -33,11 +33,12 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
   return { ok: problems.length === 0, output: lines.join('\n') + '\n' }
 }
 
-/** Settings an operator chose that weaken a protection: printed, never counted as problems. */
+/** Settings an operator chose that weaken a protection, and certificates a bundle holds but does not use: printed, never counted as problems. */
 function riskWarnings(config: GatewayConfig): string[] {
-  return config.profiles
-    .filter((p) => p.legacyOAuth10)
-    .map((p) => `${config.file}: profiles[${p.index}].legacyOAuth10: warning: profile "${p.name}" ${LEGACY_OAUTH10_RISK}`)
+  return [
+    ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => `${config.file}: profiles[${p.index}].legacyOAuth10: warning: profile "${p.name}" ${LEGACY_OAUTH10_RISK}`),
+    ...bundleWarnings(config).map((w) => formatProblem({ ...w, msg: `warning: ${w.msg}` })),
+  ]
 }
 
 /** The DAYS LEFT cell: the words the console shows too (tls/validity.ts). */
