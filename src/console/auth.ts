@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls'
 import type { AdminConfig, AdminTlsConfig } from '../config/index.js'
 import { cookieValues } from '../api/http.js'
 import { singleHeader } from '../callers/index.js'
+import { isAdminHostServed } from '../ops/index.js'
 import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './session.js'
 
@@ -63,14 +64,29 @@ export function whoIs(op: Operator): string {
   return op.kind === 'session' ? op.session.who : op.who
 }
 
-/** True when the request comes from a page of this console (Origin / Fetch Metadata), as a browser says. */
-export function isSameOrigin(req: IncomingMessage): boolean {
+// An origin as a browser serialises it (RFC 6454 §6.2): lowercase, the port only when not the
+// scheme's default. Anything else (absent, "null", two Origin lines joined by ", ") is no console page.
+const BROWSER_ORIGIN = /^(https?):\/\/([a-z0-9._-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$/
+const HOST_VALUE = /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/
+
+/**
+ * True when the request comes from a page of this console, as a browser says: Sec-Fetch-Site, if
+ * sent, is same-origin, and Origin (which browsers send on every POST) names the scheme the admin
+ * listener serves (https with admin.tls), the host and port of `Host`, and a host the admin
+ * listener answers for (an IP literal, localhost, admin.allowedHosts). It holds on its own: a page
+ * whose name is rebound to the admin address sends its own name as both Host and Origin, and is
+ * refused here as by the listener's Host check.
+ */
+export function isSameOrigin(req: IncomingMessage, allowedHosts: readonly string[]): boolean {
   const site = req.headers['sec-fetch-site']
   if (site !== undefined && site !== 'same-origin') return false
-  const origin = req.headers.origin
-  if (origin === undefined) return site === 'same-origin'
+  const origin = BROWSER_ORIGIN.exec(req.headers.origin ?? '')
+  const host = HOST_VALUE.exec(singleHeader(req, 'host', 'Host') ?? '')
+  if (!origin || !host) return false
   const scheme = (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http'
-  return origin === `${scheme}://${singleHeader(req, 'host', 'Host') ?? ''}`
+  const port = (p: string | undefined): number => (p === undefined ? (scheme === 'https' ? 443 : 80) : Number(p))
+  const [, originScheme, originHost = '', originPort] = origin
+  return originScheme === scheme && originHost === host[1]?.toLowerCase() && port(originPort) === port(host[2]) && isAdminHostServed(originHost, allowedHosts)
 }
 
 /** The Set-Cookie value for a session (Secure when the admin listener serves TLS). */

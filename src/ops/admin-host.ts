@@ -27,6 +27,11 @@ function isAlwaysServed(host: string): boolean {
   return isIPv4(host) || comparableHostName(host) === 'localhost'
 }
 
+/** True when the admin listener answers for `host` (no port): an IP literal, `localhost` or a name in admin.allowedHosts. */
+export function isAdminHostServed(host: string, allowedHosts: readonly string[]): boolean {
+  return isAlwaysServed(host) || allowedHosts.includes(comparableHostName(host))
+}
+
 /**
  * The 421 for a request whose Host names a host this listener does not answer for, or undefined.
  * A request without Host (HTTP/1.0) names none: a browser always sends one. Runs after headRefusal,
@@ -36,7 +41,7 @@ export function adminHostRefusal(req: IncomingMessage, allowedHosts: readonly st
   const value = singleHeader(req, 'host', 'Host')
   if (value === undefined) return undefined
   const host = hostPart(value)
-  if (isAlwaysServed(host) || allowedHosts.includes(comparableHostName(host))) return undefined
+  if (isAdminHostServed(host, allowedHosts)) return undefined
   const shown = host.length > 100 ? `${host.slice(0, 100)}…` : host
   return new GatewayError('admin_host_not_allowed', `the Host header names "${shown}", which the admin listener does not answer for: it answers for its IP addresses, localhost and the names in admin.allowedHosts (a name not listed there may be a web page's DNS rebinding); reach it by address or add the name to admin.allowedHosts`)
 }
