@@ -6,8 +6,10 @@
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
- * credentials are attached), caller_not_allowed, oauth_browser_mismatch (the dance's browser
- * binding: an approval brought back to another browser, a link form posted from another site).
+ * credentials are attached), caller_not_allowed. The dance's browser-binding refusals
+ * (oauth_browser_mismatch) are capped: anyone holding a link or a request token can forge them at
+ * will, one line each; the first `burst` of a window are written whole and the summary names the
+ * addresses held back, so a genuine one is seen in a quiet log and counted in a flood.
  */
 import { REASONS, STATUS, type Reason } from '../errors.js'
 import { CLIENT_CAUSED_5XX } from './access-line.js'
@@ -18,12 +20,9 @@ import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-ca
 /**
  * Refusals an operator needs one line each for, even from a client no one authenticated: each is
  * an attempt at what the gateway protects (a path leaving the base its credentials are for, an
- * address egress policy forbids, an endpoint the caller may not use, a user's access token won
- * through another browser: session fixation, a phished approval, a forged link form). Capped, a
- * flood of forged forms from anyone holding a link would hide the one approval that came back
- * to the wrong browser.
+ * address egress policy forbids, an endpoint the caller may not use).
  */
-const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed', 'oauth_browser_mismatch'])
+const PER_EVENT: ReadonlySet<Reason> = new Set<Reason>(['path_escapes_base', 'egress_denied', 'caller_not_allowed'])
 
 /**
  * Reasons a client causes without credentials: every 4xx reason (a credential challenge is one;

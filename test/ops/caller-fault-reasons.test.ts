@@ -1,7 +1,7 @@
 /**
  * Which lines logging.callerFaults caps: an unauthenticated client's malformed requests are, the
  * security refusals an SRE follows per event are not (egress_denied, path_escapes_base,
- * caller_not_allowed, oauth_browser_mismatch), nor are 5xx, nor an authenticated caller's lines. The summary names the
+ * caller_not_allowed), nor are 5xx, nor an authenticated caller's lines. The summary names the
  * client addresses whose lines were held back.
  */
 import { describe, expect, it } from 'vitest'
@@ -21,12 +21,12 @@ function capped(): { faults: ReturnType<typeof capCallerFaultLines>; lines: Reco
 }
 
 describe('caller-fault lines: what is capped', () => {
-  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'oauth_browser_mismatch', 'upstream_connect_refused', 'internal', 'unavailable', 'oauth_provider_failed'])('%s from an unauthenticated client is never capped', (reason) => {
+  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'upstream_connect_refused', 'internal', 'unavailable', 'oauth_provider_failed'])('%s from an unauthenticated client is never capped', (reason) => {
     const { faults } = capped()
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '203.0.113.9'))).toBe(true)
   })
 
-  it.each<Reason>(['http_version_not_supported', 'transfer_coding_not_implemented', 'too_many_pipelined', 'oauth_authorization_unknown', 'oauth_access_denied'])('%s (the client\'s doing: a version its request line names, its transfer coding, its pipelining, a dance page it opened) from an unauthenticated client is capped like a 4xx', (reason) => {
+  it.each<Reason>(['http_version_not_supported', 'transfer_coding_not_implemented', 'too_many_pipelined', 'oauth_authorization_unknown', 'oauth_browser_mismatch', 'oauth_access_denied'])('%s (the client\'s doing: a version its request line names, its transfer coding, its pipelining, a dance page it opened) from an unauthenticated client is capped like a 4xx', (reason) => {
     const { faults } = capped()
     const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record(reason, '203.0.113.9')))
     expect(allowed.filter(Boolean).length).toBe(2)
