@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AdminRoutes } from '../ops/index.js'
-import { configSecretValues } from '../ops/index.js'
+import { capCallerFaultLines, configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
 import { CONSOLE_PREFIX, isConsoleOn } from '../config/index.js'
@@ -35,6 +35,13 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const token = (): string | undefined => host.config().admin.token
   const audit = (who: string, action: string, result: string, details: Record<string, unknown> = {}): void =>
     log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
+  // Refusals anyone who reaches the listener causes at will (a cross-origin POST, a wrong or
+  // throttled sign-in): capped like the listeners' caller faults (logging.callerFaults), the
+  // first lines of a window whole, then a summary naming the addresses held back.
+  const faults = capCallerFaultLines({ logger: log }, () => host.config().logging.callerFaults)
+  const refused = (req: IncomingMessage, action: string, result: string, details: Record<string, unknown> = {}): void => {
+    if (faults.allowed('console', 'request', result, req.socket.remoteAddress)) audit('anonymous', action, result, details)
+  }
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
@@ -54,11 +61,11 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     const presented = (await readJsonBody(req)).token
     const attempt = await throttle.admit(req.socket.remoteAddress)
     if (!attempt.admitted) {
-      audit('anonymous', 'login', 'throttled', { from: attempt.key })
+      refused(req, 'login', 'throttled', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_throttled', `too many wrong admin tokens from this address: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
     }
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
-      audit('anonymous', 'login', 'wrong_token', { from: attempt.key })
+      refused(req, 'login', 'wrong_token', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
     await attempt.release()
@@ -135,7 +142,8 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     const apiName = name.slice(4)
     if (req.method === 'POST' && !isSameOrigin(req, host.config().admin.allowedHosts)) {
-      audit('anonymous', apiName, 'cross_origin_refused')
+      // The name is the client's: at most 64 characters of it.
+      refused(req, apiName.length > 64 ? `${apiName.slice(0, 64)}…` : apiName, 'cross_origin_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
     }
     if (apiName === 'login' && req.method === 'POST') return login(req, res)
@@ -147,7 +155,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 
   return {
     prefix: CONSOLE_PREFIX,
-    close: () => sampler.stop(),
+    close: () => (sampler.stop(), faults.flush()),
     listed: () => isConsoleOn(host.config().admin),
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {

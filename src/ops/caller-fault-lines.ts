@@ -58,7 +58,7 @@ export interface CallerFaultLines {
 const SEP = '\u0000'
 
 /** Creates the cap, reading `settings()` (the current snapshot's) at each line; summaries go to `log` at warn. */
-export function capCallerFaultLines(log: GatewayLog, settings: () => LineCapSettings): CallerFaultLines {
+export function capCallerFaultLines(log: Pick<GatewayLog, 'logger'>, settings: () => LineCapSettings): CallerFaultLines {
   const cap: TimedLineCap = startLineCap(settings, (s) => {
     const [listener, kind, reason] = s.key.split(SEP)
     const seconds = s.intervalMs / 1000

@@ -81,13 +81,13 @@ export interface ProviderlessConsole {
   close(): Promise<void>
 }
 
-/** Starts a ProviderlessConsole (the rig's YAML, a real SQLite file in a fresh directory named after `prefix`). */
-export async function startProviderlessConsole(prefix: string): Promise<ProviderlessConsole> {
+/** Starts a ProviderlessConsole (the rig's YAML and `moreYaml`, a real SQLite file in a fresh directory named after `prefix`). */
+export async function startProviderlessConsole(prefix: string, moreYaml = ''): Promise<ProviderlessConsole> {
   process.env[TOKEN_ENV] = CONSOLE_TOKEN
   const noProvider = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1:9' } as DanceProvider
   const pki = await createTestPki()
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  const ops = await startOpsGateway(dir, rigYaml(pki, noProvider, dir))
+  const ops = await startOpsGateway(dir, rigYaml(pki, noProvider, dir) + moreYaml)
   const s = await apiSession(`${ops.adminUrl}/console/`)
   return {
     pki, dir, ops, session: s,
