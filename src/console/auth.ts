@@ -16,6 +16,9 @@ import { SESSION_COOKIE, SESSION_TTL_MS, type Session, type Sessions } from './s
 /** The signed-in operator, and how: a session or an allowed certificate (no cookie then). */
 export type Operator = { kind: 'session'; session: Session } | { kind: 'certificate'; who: string; fingerprint: string }
 
+// Session cookies of one request tried at most: the browser's own and a few planted beside it.
+const MAX_SESSION_COOKIES = 8
+
 // Certificate operators' CSRF tokens are keyed apart from every admin token's sessions.
 const CERTIFICATE_CSRF_KEY = 'admin.tls client certificate'
 
@@ -49,8 +52,14 @@ export async function operatorOf(req: IncomingMessage, sessions: Sessions, admin
   const cert = certificateOperator(req, admin)
   if (cert) return cert
   if (admin.token === undefined) return undefined
-  const session = await sessions.verify(cookieValues(req.headers.cookie, SESSION_COOKIE)[0], admin.token)
-  return session ? { kind: 'session', session } : undefined
+  // Ports do not separate cookies: a page on another port of this host can plant cookies of this
+  // name, sent before ours when their Path is longer. Each value is tried (a bounded few), so a
+  // planted one cannot sign the operator out; each must verify on its own.
+  for (const value of cookieValues(req.headers.cookie, SESSION_COOKIE).slice(0, MAX_SESSION_COOKIES)) {
+    const session = await sessions.verify(value, admin.token)
+    if (session) return { kind: 'session', session }
+  }
+  return undefined
 }
 
 /** What an operator's CSRF token is bound to: the session under the token, or the certificate. */
