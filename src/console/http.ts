@@ -9,8 +9,12 @@ import { bodyText } from '../callers/index.js'
 import { hasBody } from '../proxy/body.js'
 import { writeError } from '../proxy/write-error.js'
 
-/** No inline script or style, nothing from another origin, no framing. */
-export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+/**
+ * No inline script or style, nothing from another origin, no framing; and no HTML sink at all
+ * (Trusted Types with no policy): the console builds its DOM with textContent only, so a string
+ * given to innerHTML and the like throws instead of being parsed.
+ */
+export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; require-trusted-types-for 'script'; trusted-types 'none'"
 
 const HARDENING: Readonly<Record<string, string>> = {
   'content-security-policy': CSP,

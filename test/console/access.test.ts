@@ -16,7 +16,7 @@ const use = useConsoleRig()
 const NEXT_TOKEN_ENV = 'MTLS_GATEWAY_TEST_CONSOLE_NEXT_TOKEN'
 const NEXT_TOKEN = 'console-rotated-token-8d2f6a41c0'
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; require-trusted-types-for 'script'; trusted-types 'none'"
 
 function audits(rig: ConsoleRig): Record<string, unknown>[] {
   return rig.ops.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.audit === 'console')

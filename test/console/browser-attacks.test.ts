@@ -179,6 +179,17 @@ window.done = true
     for (const p of [operator, holder]) expect(await p.evaluate(() => window.__xss)).toBeUndefined()
     await holder.close()
     expect(cspViolations).toEqual([])
+    // No HTML sink takes a string in the console (Trusted Types with no policy); the pages never use one.
+    const sink = await operator.evaluate((html) => {
+      const d = document as unknown as { body: { insertAdjacentHTML(where: string, html: string): void } }
+      try {
+        d.body.insertAdjacentHTML('beforeend', html)
+        return 'parsed'
+      } catch (e) {
+        return (e as Error).name
+      }
+    }, XSS('sink'))
+    expect(sink).toBe('TypeError')
   })
 
   it('the session cookie\'s flags; every console response has the CSP, and pages and data are never stored', async () => {
