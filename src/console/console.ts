@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AdminRoutes } from '../ops/index.js'
-import { capCallerFaultLines, configSecretValues } from '../ops/index.js'
+import { configSecretValues } from '../ops/index.js'
 import { ACTIONS, READS, type ActionOutcome } from './actions.js'
 import { csrfBinding, isSameOrigin, operatorOf, refusedCertificate, sessionCookie, whoIs, type Operator } from './auth.js'
 import { CONSOLE_PREFIX, isConsoleOn } from '../config/index.js'
@@ -16,6 +16,7 @@ import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
 import { scrubSecrets } from './scrub.js'
 import { createFailureThrottle } from '../api/failure-throttle.js'
 import { createSampler } from './samples.js'
+import { auditLine, capRefusalLines } from './refusal-lines.js'
 import { createSessions } from './session.js'
 import { sameSecret } from '../api/same-secret.js'
 import { staticFile } from './static.js'
@@ -33,15 +34,8 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const sampler = createSampler(() => host.facts.metrics())
   const log = host.facts.log
   const token = (): string | undefined => host.config().admin.token
-  const audit = (who: string, action: string, result: string, details: Record<string, unknown> = {}): void =>
-    log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
-  // Refusals anyone who reaches the listener causes at will (a cross-origin POST, a wrong or
-  // throttled sign-in): capped like the listeners' caller faults (logging.callerFaults), the
-  // first lines of a window whole, then a summary naming the addresses held back.
-  const faults = capCallerFaultLines({ logger: log }, () => host.config().logging.callerFaults)
-  const refused = (req: IncomingMessage, action: string, result: string, details: Record<string, unknown> = {}): void => {
-    if (faults.allowed('console', 'request', result, req.socket.remoteAddress)) audit('anonymous', action, result, details)
-  }
+  const audit = auditLine(log)
+  const { refused, flush } = capRefusalLines(log, () => host.config(), audit)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
@@ -142,8 +136,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     }
     const apiName = name.slice(4)
     if (req.method === 'POST' && !isSameOrigin(req, host.config().admin.allowedHosts)) {
-      // The name is the client's: at most 64 characters of it.
-      refused(req, apiName.length > 64 ? `${apiName.slice(0, 64)}…` : apiName, 'cross_origin_refused')
+      refused(req, apiName, 'cross_origin_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
     }
     if (apiName === 'login' && req.method === 'POST') return login(req, res)
@@ -155,7 +148,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 
   return {
     prefix: CONSOLE_PREFIX,
-    close: () => (sampler.stop(), faults.flush()),
+    close: () => (sampler.stop(), flush()),
     listed: () => isConsoleOn(host.config().admin),
     handle: (req, res, path) =>
       route(req, res, path).catch((e: unknown) => {

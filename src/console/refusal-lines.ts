@@ -1,0 +1,40 @@
+/**
+ * The console's audit lines, and those of refusals anyone who reaches the admin listener can cause at will,
+ * signed in or not (a cross-origin POST, a wrong admin token, a sign-in past the throttle): capped
+ * like the listeners' caller faults (logging.callerFaults, listener `console`), the first lines of
+ * a window whole, then one summary naming the addresses held back.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Logger } from 'pino'
+import type { GatewayConfig } from '../config/index.js'
+import { capCallerFaultLines } from '../ops/index.js'
+
+/** How much of a client-chosen route name a line keeps. */
+const MAX_ACTION = 64
+
+/** Writes one audit line: who did what, with what result (never a secret in `details`). */
+export type Audit = (who: string, action: string, result: string, details?: Record<string, unknown>) => void
+
+/** The console's audit line writer. */
+export function auditLine(log: Logger): Audit {
+  return (who, action, result, details = {}) => log.info({ audit: 'console', who, action, result, ...details }, `console: ${action} ${result}`)
+}
+
+/** Writes an anonymous audit line within the cap. */
+export interface RefusalLines {
+  refused(req: IncomingMessage, action: string, result: string, details?: Record<string, unknown>): void
+  /** Writes the pending summaries (when the console closes). */
+  flush(): void
+}
+
+/** The cap for one console, reading the config in force at each line. */
+export function capRefusalLines(log: Logger, config: () => GatewayConfig, audit: Audit): RefusalLines {
+  const faults = capCallerFaultLines({ logger: log }, () => config().logging.callerFaults)
+  return {
+    refused(req, action, result, details = {}) {
+      if (!faults.allowed('console', 'request', result, req.socket.remoteAddress)) return
+      audit('anonymous', action.length > MAX_ACTION ? `${action.slice(0, MAX_ACTION)}…` : action, result, details)
+    },
+    flush: () => faults.flush(),
+  }
+}
