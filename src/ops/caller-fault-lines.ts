@@ -14,6 +14,7 @@
 import { REASONS, STATUS, type Reason } from '../errors.js'
 import { CLIENT_CAUSED_5XX } from './access-line.js'
 import type { RequestRecord } from '../proxy/listener.js'
+import { OPEN_CALLER_ID } from '../proxy/steps/authenticate-caller.js'
 import type { GatewayLog } from './log.js'
 import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-cap.js'
 
@@ -68,7 +69,9 @@ export function capCallerFaultLines(log: Pick<GatewayLog, 'logger'>, settings: (
   return {
     accessAllowed(r) {
       const reason = r.error?.reason
-      if (reason === undefined || r.facts.caller !== undefined || !(CALLER_FAULTS.has(reason) || isPassThroughDialFailure(r, reason))) return true
+      // The open caller (callers.required: false) is anyone: no one authenticated it.
+      const authenticated = r.facts.caller !== undefined && r.facts.caller !== OPEN_CALLER_ID
+      if (reason === undefined || authenticated || !(CALLER_FAULTS.has(reason) || isPassThroughDialFailure(r, reason))) return true
       return allowed('proxy', r.handshake ? 'tls_handshake' : 'request', reason, r.clientAddress)
     },
     allowed,

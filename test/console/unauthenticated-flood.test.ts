@@ -3,7 +3,8 @@
  * refusal such a peer can provoke, on the gateway listener (gateway API, the dance's pages,
  * route and forward mode, CONNECT, bytes that are no HTTP) and on the admin listener (a Host it
  * does not answer for, unknown routes, the console without a session, cross-origin POSTs, wrong
- * and throttled sign-ins), with logging.callerFaults' burst at 1: no kind of line appears more
+ * and throttled sign-ins), and as the open caller of `callers.required: false` (anyone: a 401
+ * for a per-user profile without a user, or without the user's token), with logging.callerFaults' burst at 1: no kind of line appears more
  * than once per kind, whatever the count sent, and every held-back line is in a summary.
  */
 import { connect } from 'node:net'
@@ -52,6 +53,9 @@ describe('a flood of unauthenticated refusals', () => {
         send(gw, `/gateway/oauth1/callback?oauth_token=madeup${i}&oauth_verifier=v`),
         send(gw, '/gateway/oauth1/partner/users', { headers: { authorization: `Bearer wrong-admin-token-${i}` } }),
         send(gw, `/proxy/no-such-endpoint-${i}/x`),
+        // callers.required: false: anyone is the open caller, not an authenticated one.
+        send(gw, `/proxy/partner/open-${i}`),
+        send(gw, `/proxy/partner/open-${i}`, { headers: { 'x-gateway-user': `someone-${i}` } }),
         send(gw, `http://not-configured-${i}.example/`, { headers: { host: `not-configured-${i}.example` } }),
         raw(gw, `CONNECT not-configured-${i}.example:443 HTTP/1.1\r\nHost: not-configured-${i}.example:443\r\n\r\n`),
         raw(gw, `GARBAGE${i} \x01\r\n\r\n`),

@@ -10,7 +10,9 @@ import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRef
 import { bearerResolveOptions, type Callers, type Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
-const OPEN_CALLER: Caller = Object.freeze({ appId: '-', claims: Object.freeze({}) })
+/** The app id of a caller admitted without credentials (`callers.required: false`, protected mode). */
+export const OPEN_CALLER_ID = '-'
+const OPEN_CALLER: Caller = Object.freeze({ appId: OPEN_CALLER_ID, claims: Object.freeze({}) })
 
 export interface AdmitOptions {
   /** Where a snapshot's bearers live (the runtime's store, the snapshot's sealers). */
