@@ -35,7 +35,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const log = host.facts.log
   const token = (): string | undefined => host.config().admin.token
   const audit = auditLine(log)
-  const { refused, flush } = capRefusalLines(log, () => host.config(), audit)
+  const { refused, flush } = capRefusalLines(log, () => host.config(), audit, host.facts.consoleRefusal)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import type { GatewayConfig } from '../config/index.js'
-import { capCallerFaultLines } from '../ops/index.js'
+import { capCallerFaultLines, type ConsoleRefusal } from '../ops/index.js'
 
 /** How much of a client-chosen route name a line keeps. */
 const MAX_ACTION = 64
@@ -22,16 +22,17 @@ export function auditLine(log: Logger): Audit {
 
 /** Writes an anonymous audit line within the cap. */
 export interface RefusalLines {
-  refused(req: IncomingMessage, action: string, result: string, details?: Record<string, unknown>): void
+  refused(req: IncomingMessage, action: string, result: ConsoleRefusal, details?: Record<string, unknown>): void
   /** Writes the pending summaries (when the console closes). */
   flush(): void
 }
 
-/** The cap for one console, reading the config in force at each line. */
-export function capRefusalLines(log: Logger, config: () => GatewayConfig, audit: Audit): RefusalLines {
+/** The cap for one console, reading the config in force at each line; `count` counts every refusal (console_refusals_total). */
+export function capRefusalLines(log: Logger, config: () => GatewayConfig, audit: Audit, count: (reason: ConsoleRefusal) => void): RefusalLines {
   const faults = capCallerFaultLines({ logger: log }, () => config().logging.callerFaults)
   return {
     refused(req, action, result, details = {}) {
+      count(result)
       if (!faults.allowed('console', 'request', result, req.socket.remoteAddress)) return
       audit('anonymous', action.length > MAX_ACTION ? `${action.slice(0, MAX_ACTION)}…` : action, result, details)
     },

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { AdminRoutes, Readiness } from './admin.js'
 import type { ReloadResult } from './reload.js'
 import type { WorkerMetrics } from './worker-link.js'
+import type { ConsoleRefusal } from './label-sets.js'
 
 /** The last reload: when, why, and how it went. */
 export interface ReloadRecord {
@@ -42,6 +43,8 @@ export interface AdminFacts {
   /** prom-client JSON, summed over workers like /metrics. */
   metrics(): Promise<WorkerMetrics>
   handshakes(): Promise<HandshakeFacts>
+  /** Counts a console refusal before sign-in (console_refusals_total), whether or not its line is written. */
+  consoleRefusal(reason: ConsoleRefusal): void
 }
 
 /** `scheme://host:port` a listening server is reached at (loopback for a wildcard bind). */

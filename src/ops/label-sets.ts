@@ -22,6 +22,11 @@ const REFUSALS: Record<RefusalReason, 0> = { max_connections: 0, per_address: 0,
 export const CONNECTION_REFUSAL_LABELS = Object.keys(REFUSALS) as RefusalReason[]
 /** The listeners that accept connections of their own. */
 export const ACCEPTING_LISTENERS = ['proxy', 'admin'] as const
+
+/** The console's refusals anyone who reaches the admin listener can cause, signed in or not. */
+export const CONSOLE_REFUSALS = ['cross_origin_refused', 'wrong_token', 'throttled'] as const
+/** One of CONSOLE_REFUSALS. */
+export type ConsoleRefusal = (typeof CONSOLE_REFUSALS)[number]
 /** Every caller-refusal reason label. */
 export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
 /** Every egress-refusal reason label. */

@@ -14,6 +14,7 @@ import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
 import { createWorkerCounters } from './worker-counters.js'
 import type { AuthFailure } from '../callers/index.js'
+import type { ConsoleRefusal } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -67,6 +68,8 @@ export interface Metrics {
   connectionRefused(listener: string, reason: string): void
   /** The process ran out of file descriptors (where: accept, request). */
   fdExhausted(where: 'accept' | 'request'): void
+  /** A console request refused before any sign-in (its audit line may be capped; this counts it). */
+  consoleRefusal(reason: ConsoleRefusal): void
   /**
    * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
    * is absent while `isOpen` says no store is open (a reload may open one later).

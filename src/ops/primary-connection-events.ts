@@ -14,9 +14,10 @@ import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { LineCapSettings } from './line-cap.js'
 import { createMetrics, METRIC_PREFIX } from './metrics.js'
 import type { AuthFailure } from '../callers/index.js'
+import type { ConsoleRefusal } from './label-sets.js'
 
 // caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits.
-const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total'] as const
+const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total', 'console_refusals_total'] as const
 
 /** The primary's admin-listener events, and the conditions that make the instance not ready. */
 export interface PrimaryConnectionEvents {
@@ -28,6 +29,8 @@ export interface PrimaryConnectionEvents {
   conditions(): string[]
   /** Counts an admin client refused (caller_auth_failures_total). */
   onAuthFailure(label: AuthFailure): void
+  /** Counts a console refusal before sign-in (console_refusals_total). */
+  consoleRefusal(reason: ConsoleRefusal): void
 }
 
 /** Registers the listener-limit counters on `registry` and returns the events that count (and log, within `lineCap`) them. */
@@ -43,5 +46,6 @@ export function primaryConnectionEvents(registry: Registry, log: GatewayLog, lin
     events: connectionEvents(defined, log, fd, capCallerFaultLines(log, lineCap)),
     conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`),
     onAuthFailure: (label) => defined.callerAuthFailure(label),
+    consoleRefusal: (reason) => defined.consoleRefusal(reason),
   }
 }

@@ -76,7 +76,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const registry = createPrimaryRegistry()
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const { events: adminEvents, conditions, onAuthFailure } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
+  const { events: adminEvents, conditions, onAuthFailure, consoleRefusal } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
   const ask = createAsker(cluster)
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
@@ -122,7 +122,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const facts: AdminFacts = {
     log: logger,
-    workers: o.workers,
+    workers: o.workers, consoleRefusal,
     gatewayUrl: () => url,
     loadedAt: reloads.loadedAt,
     lastReload: reloads.lastReload,

@@ -3,9 +3,10 @@
  * logging.callerFaults like the listeners' caller faults: a flood of cross-origin POSTs, wrong
  * admin tokens, or sign-ins past the throttle writes the first `burst` lines of each kind, then
  * one summary naming the address and how many were held back. Every request is still answered
- * (403, 401, 429). A signed-in operator's actions keep their line each.
+ * (403, 401, 429) and counted in mtls_gateway_console_refusals_total{reason}. A signed-in operator's actions keep their line each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { scrape, valueOf } from '../ops/helpers.js'
 import { adminRequest, CONSOLE_TOKEN, startProviderlessConsole, type ProviderlessConsole } from './console-support.js'
 
 const BURST = 2
@@ -37,6 +38,9 @@ describe('console refusal lines under a flood', () => {
     const count = (status: number): number => statuses.filter((s) => s === status).length
     expect([count(403), count(401) + count(429)]).toEqual([CROSS, WRONG])
     expect(count(429)).toBeGreaterThan(BURST)
+    // The metric counts every one, capped lines or not.
+    const m = await scrape(c.ops.adminUrl)
+    expect([['cross_origin_refused', CROSS], ['wrong_token', count(401)], ['throttled', count(429)]].map(([reason]) => valueOf(m, 'mtls_gateway_console_refusals_total', { reason: String(reason) }))).toEqual([CROSS, count(401), count(429)])
     await c.ops.gw.close()
     const entries = c.ops.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     const audits = (result: string): Record<string, unknown>[] => entries.filter((e) => e.audit === 'console' && e.result === result)
