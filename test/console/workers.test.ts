@@ -119,5 +119,12 @@ describe('console with --workers 2', () => {
       expect(statuses).toEqual([...times(20, 401), 429])
       expect([await login(CONSOLE_TOKEN, address), await login(CONSOLE_TOKEN, '127.0.0.2')]).toEqual([429, 200])
     })
+    // Counted in the primary, under the names a single process uses.
+    expect((await adminRequest(`${consoleUrl}api/reload`, { method: 'POST', origin: 'http://evil.example', body: {} })).status).toBe(403)
+    const m = await scrape(consoleUrl.slice(0, -'/console/'.length))
+    const refusals = (reason: string): number => valueOf(m, 'mtls_gateway_console_refusals_total', { reason }) ?? -1
+    expect(refusals('wrong_token')).toBeGreaterThanOrEqual(20)
+    expect(refusals('throttled')).toBeGreaterThanOrEqual(2)
+    expect(refusals('cross_origin_refused')).toBe(1)
   })
 })
