@@ -131,6 +131,7 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- include "mtls-gateway.validateRedis" . }}
 {{- end }}
 {{- include "mtls-gateway.validatePdb" . }}
+{{- include "mtls-gateway.validateAutoscaling" . }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
@@ -273,6 +274,30 @@ wait for ever. Percentages round up, as Kubernetes rounds them.
 {{- $evictable := ternary (sub $n $count) $count $useMin }}
 {{- if le (int $evictable) 0 }}
 {{- fail (printf "podDisruptionBudget.%s %s allows no pod to be evicted at %d replica(s) (%s): kubectl drain and node upgrades would wait for ever. Leave minAvailable empty with maxUnavailable: 1 (the default), or run more replicas." $key $raw $n (ternary "autoscaling.minReplicas" "replicaCount" .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses a HorizontalPodAutoscaler that cannot scale: a utilization target is a percentage of the
+pods' request, so without resources.requests.<resource> the HPA reports FailedGetResourceMetric
+and never acts; minReplicas above maxReplicas is refused by the API server; no target at all
+would silently become Kubernetes' default (80% CPU).
+*/}}
+{{- define "mtls-gateway.validateAutoscaling" -}}
+{{- $a := .Values.autoscaling }}
+{{- if $a.enabled }}
+{{- $requests := .Values.resources.requests | default dict }}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) }}
+{{- fail (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)." (int $a.minReplicas) (int $a.maxReplicas)) }}
+{{- end }}
+{{- if not (or $a.targetCPUUtilizationPercentage $a.targetMemoryUtilizationPercentage) }}
+{{- fail "autoscaling.enabled needs a target: set autoscaling.targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage (each a percentage of resources.requests)." }}
+{{- end }}
+{{- range $key, $resource := dict "targetCPUUtilizationPercentage" "cpu" "targetMemoryUtilizationPercentage" "memory" }}
+{{- if and (get $a $key) (not (get $requests $resource)) }}
+{{- fail (printf "autoscaling.%s is set but resources.requests.%s is not: the target is a percentage of that request, so the HorizontalPodAutoscaler could not compute it and would never scale. Set resources.requests.%s, or set the target to 0." $key $resource $resource) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

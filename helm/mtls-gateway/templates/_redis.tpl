@@ -94,3 +94,22 @@
 {{- $r := .Values.store.redis }}
 {{- if and (eq .Values.store.kind "redis") $r.tls.enabled $r.tls.secretName }}{{ $r.tls.secretName }}{{ end }}
 {{- end }}
+
+{{/* "true" when the chart makes the Redis Secret from store.redis.url / password (dev values). */}}
+{{- define "mtls-gateway.redisSecretMade" -}}
+{{- $r := .Values.store.redis }}
+{{- if and (eq .Values.store.kind "redis") (not $r.existingSecret) (or $r.url $r.password) }}true{{ end }}
+{{- end }}
+
+{{/*
+A mark of the chart-made Redis Secret's contents for the pod template, so a changed URL or
+password rolls the pods. Not a sha256 of the Secret: anyone reading the Deployment could test
+guesses of a weak password at one hash each. derivePassword is scrypt (N=32768) then HMAC,
+deterministic: the same values give the same mark, and each guess costs a scrypt.
+*/}}
+{{- define "mtls-gateway.redisSecretMark" -}}
+{{- if include "mtls-gateway.redisSecretMade" . }}
+{{- $r := .Values.store.redis }}
+{{- derivePassword 1 "maximum" (printf "%s\n%s" $r.url $r.password) "mtls-gateway" (printf "%s/%s" .Release.Namespace (include "mtls-gateway.redisSecretName" .)) }}
+{{- end }}
+{{- end }}

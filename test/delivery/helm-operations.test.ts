@@ -1,0 +1,92 @@
+/**
+ * What an operator meets running the chart, rendered: a changed chart-made Redis Secret rolls the
+ * pods (they read it into env at start) without putting a fast hash of the password on the pod;
+ * the HorizontalPodAutoscaler gets the resource requests its targets are a percentage of; and the
+ * NetworkPolicy lets the OTLP span export reach its collector.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildRenderer, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
+
+let r: Renderer
+const MINIMAL = valuesFile('minimal')
+const REPLICAS = valuesFile('redis-replicas')
+
+beforeAll(() => {
+  r = buildRenderer()
+}, 5 * 60_000)
+afterAll(() => r?.cleanup())
+
+const podAnnotations = (x: Rendered): Record<string, string> => x.get('Deployment').spec.template.metadata.annotations
+const devRedis = (url: string, password = 'dev-password'): string => `store:\n  kind: redis\n  redis:\n    url: ${url}\n    password: ${password}\n`
+
+describe('a chart-made Redis Secret rolls the pods when it changes', () => {
+  it('changes the pod template with the URL or the password, and only then', async () => {
+    const base = podAnnotations(await r.render([MINIMAL], devRedis('redis://redis:6379/0')))
+    expect(base['checksum/redis-secret']).toMatch(/^\S{16,}$/)
+    expect(podAnnotations(await r.render([MINIMAL], devRedis('redis://redis:6379/0')))).toEqual(base)
+    expect(podAnnotations(await r.render([MINIMAL], devRedis('redis://redis-2:6379/0')))['checksum/redis-secret']).not.toBe(base['checksum/redis-secret'])
+    expect(podAnnotations(await r.render([MINIMAL], devRedis('redis://redis:6379/0', 'other-password')))['checksum/redis-secret']).not.toBe(base['checksum/redis-secret'])
+    // The config checksum alone did not move: the config names only ${env:MTLS_GATEWAY_REDIS_URL}.
+    expect(podAnnotations(await r.render([MINIMAL], devRedis('redis://redis-2:6379/0')))['checksum/config']).toBe(base['checksum/config'])
+  })
+
+  it('is not a plain hash of the Secret: a weak password is not testable with one sha256 per guess', async () => {
+    const { createHash } = await import('node:crypto')
+    const rendered = await r.render([MINIMAL], devRedis('redis://redis:6379/0'))
+    const mark = podAnnotations(rendered)['checksum/redis-secret'] as string
+    const secret = rendered.get('Secret')
+    for (const text of [JSON.stringify(secret.data), JSON.stringify(secret), 'redis://redis:6379/0', 'dev-password', 'redis://redis:6379/0dev-password']) {
+      expect(mark).not.toBe(createHash('sha256').update(text).digest('hex'))
+    }
+    expect(JSON.stringify(rendered.get('Deployment'))).not.toContain('dev-password')
+  })
+
+  it('marks nothing for an existing Secret (the chart cannot read it: docs/deploy.md says to restart after rotating it)', async () => {
+    expect(podAnnotations(await r.render([REPLICAS]))['checksum/redis-secret']).toBeUndefined()
+  })
+})
+
+describe('the HorizontalPodAutoscaler', () => {
+  it('refuses a utilization target without the resource request it is a percentage of, naming the fix', async () => {
+    expect(await r.renderError([REPLICAS], 'resources:\n  requests: { cpu: null }\n')).toContain(
+      'autoscaling.targetCPUUtilizationPercentage is set but resources.requests.cpu is not',
+    )
+    expect(await r.renderError([REPLICAS], 'resources:\n  requests: { memory: null }\n')).toContain(
+      'autoscaling.targetMemoryUtilizationPercentage is set but resources.requests.memory is not',
+    )
+    const hpa = (await r.render([REPLICAS], 'resources:\n  requests: { memory: null }\nautoscaling:\n  targetMemoryUtilizationPercentage: 0\n')).get('HorizontalPodAutoscaler')
+    expect((hpa.spec.metrics as Manifest[]).map((m) => m.resource.name)).toEqual(['cpu'])
+  })
+
+  it('refuses minReplicas above maxReplicas, and no target at all', async () => {
+    expect(await r.renderError([REPLICAS], 'autoscaling:\n  minReplicas: 4\n  maxReplicas: 3\n')).toContain('autoscaling.minReplicas (4) is above autoscaling.maxReplicas (3)')
+    expect(await r.renderError([REPLICAS], 'autoscaling:\n  targetCPUUtilizationPercentage: 0\n  targetMemoryUtilizationPercentage: 0\n')).toContain(
+      'autoscaling.enabled needs a target: set autoscaling.targetCPUUtilizationPercentage',
+    )
+  })
+})
+
+describe('NetworkPolicy egress to the OTLP collector', () => {
+  const ports = (x: Rendered): number[][] => (x.get('NetworkPolicy').spec.egress as Manifest[]).map((rule) => (rule.ports as Manifest[]).map((p) => p.port as number))
+  const tracing = (endpoint: string): string => `config:\n  tracing:\n    enabled: true\n    otlp:\n      endpoint: ${endpoint}\n`
+
+  it('opens the port of config.tracing.otlp.endpoint (explicit, else the scheme\'s)', async () => {
+    expect(ports(await r.render([MINIMAL], tracing('http://otel-collector.monitoring:4318/v1/traces')))).toContainEqual([4318])
+    expect(ports(await r.render([MINIMAL], tracing('https://otel.example/v1/traces')))).toContainEqual([443])
+  })
+
+  it('sends that rule to networkPolicy.otlp.cidrs when given, and leaves it to extraEgress when networkPolicy.otlp.enabled is false', async () => {
+    const rules = (x: Rendered): Manifest[] => x.get('NetworkPolicy').spec.egress as Manifest[]
+    const on = tracing('http://otel:4318/v1/traces')
+    const narrowed = rules(await r.render([MINIMAL], `${on}networkPolicy:\n  otlp:\n    cidrs: [10.20.0.0/16]\n`))
+    expect(narrowed).toContainEqual({ ports: [{ port: 4318, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.20.0.0/16' } }] })
+    expect(narrowed.filter((rule) => JSON.stringify(rule.ports).includes('4318'))).toHaveLength(1)
+    expect(ports(await r.render([MINIMAL], `${on}networkPolicy:\n  otlp:\n    enabled: false\n`))).toEqual(ports(await r.render([MINIMAL])))
+  })
+
+  it('opens nothing for tracing when it is off or absent', async () => {
+    const without = ports(await r.render([MINIMAL]))
+    expect(without).not.toContainEqual([4318])
+    expect(ports(await r.render([MINIMAL], 'config:\n  tracing:\n    enabled: false\n    otlp:\n      endpoint: http://otel:4318/v1/traces\n'))).toEqual(without)
+  })
+})
