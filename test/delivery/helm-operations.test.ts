@@ -2,11 +2,18 @@
  * What an operator meets running the chart, rendered: a changed chart-made Redis Secret rolls the
  * pods (they read it into env at start) without putting a fast hash of the password on the pod;
  * the HorizontalPodAutoscaler gets the resource requests its targets are a percentage of; and the
- * NetworkPolicy lets the OTLP span export reach its collector.
+ * NetworkPolicy lets the OTLP span export reach its collector; the preStop sleep works on clusters
+ * older than the sleep action.
  */
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildRenderer, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
+import { buildRenderer, CHART, parseRendered, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
+import { validateManifest } from './kube-schema.js'
 
+const run = promisify(execFile)
 let r: Renderer
 const MINIMAL = valuesFile('minimal')
 const REPLICAS = valuesFile('redis-replicas')
@@ -88,5 +95,24 @@ describe('NetworkPolicy egress to the OTLP collector', () => {
     const without = ports(await r.render([MINIMAL]))
     expect(without).not.toContainEqual([4318])
     expect(ports(await r.render([MINIMAL], 'config:\n  tracing:\n    enabled: false\n    otlp:\n      endpoint: http://otel:4318/v1/traces\n'))).toEqual(without)
+  })
+})
+
+describe('the preStop sleep on every Kubernetes the chart accepts (Chart.yaml kubeVersion >= 1.25)', () => {
+  const preStop = async (kube: string, extra = ''): Promise<Manifest | undefined> => {
+    const file = join(r.dir, `kube-${kube}.yaml`)
+    writeFileSync(file, extra)
+    const { stdout } = await run(r.bin, ['--kube-version', kube, '-f', MINIMAL, '-f', file, '--namespace', 'gateway', '--name', 'egress', CHART])
+    const deployment = parseRendered(stdout).find((d) => d.kind === 'Deployment') as Manifest
+    expect(validateManifest(deployment)).toEqual([])
+    return deployment.spec.template.spec.containers[0].lifecycle?.preStop
+  }
+
+  it('is the sleep action from 1.30, the image\'s /bin/sleep before (an older API server refuses the action)', async () => {
+    expect(await preStop('v1.30.0')).toEqual({ sleep: { seconds: 5 } })
+    expect(await preStop('v1.31.4')).toEqual({ sleep: { seconds: 5 } })
+    expect(await preStop('v1.29.9')).toEqual({ exec: { command: ['/bin/sleep', '5'] } })
+    expect(await preStop('v1.25.0', 'preStopSleepSeconds: 12\nterminationGracePeriodSeconds: 45\n')).toEqual({ exec: { command: ['/bin/sleep', '12'] } })
+    expect(await preStop('v1.25.0', 'preStopSleepSeconds: 0\n')).toBeUndefined()
   })
 })

@@ -11,7 +11,7 @@
 //
 // Not supported (the chart must not use them): lookup, .Files, subcharts, schema checks.
 //
-// Usage: helm-render [--name R] [--namespace N] [--notes] [--show-values] [-f values.yaml]... CHART_DIR
+// Usage: helm-render [--name R] [--namespace N] [--kube-version vX.Y.Z] [--notes] [--show-values] [-f values.yaml]... CHART_DIR
 // Prints the manifests separated by "---" with "# Source: <chart>/templates/<file>" lines,
 // like `helm template` (--notes: then NOTES.txt after "NOTES:"; --show-values: only the merged
 // values, as JSON, like `helm get values --all`). A template error is printed on stderr; exit code 1.
@@ -53,12 +53,13 @@ type options struct {
 	namespace string
 	notes     bool
 	showVals  bool
+	kube      string
 	values    []string
 	chart     string
 }
 
 func parseArgs(args []string) (options, error) {
-	o := options{name: "release-name", namespace: "default"}
+	o := options{name: "release-name", namespace: "default", kube: "v1.31.0"}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		next := func() (string, error) {
@@ -78,6 +79,11 @@ func parseArgs(args []string) (options, error) {
 			o.name, err = next()
 		case "-n", "--namespace":
 			o.namespace, err = next()
+		case "--kube-version":
+			o.kube, err = next()
+			if err == nil && !kubeVersionPattern.MatchString(o.kube) {
+				err = fmt.Errorf("--kube-version %q: want vMAJOR.MINOR.PATCH", o.kube)
+			}
 		case "--notes":
 			o.notes = true
 		case "--show-values":
@@ -93,7 +99,7 @@ func parseArgs(args []string) (options, error) {
 		}
 	}
 	if o.chart == "" {
-		return o, errors.New("usage: helm-render [--name R] [--namespace N] [--notes] [--show-values] [-f values.yaml]... CHART_DIR")
+		return o, errors.New("usage: helm-render [--name R] [--namespace N] [--kube-version vX.Y.Z] [--notes] [--show-values] [-f values.yaml]... CHART_DIR")
 	}
 	return o, nil
 }
@@ -450,7 +456,7 @@ func run(o options, c *cache) (string, error) {
 		"Chart":   capitalise(chartMeta),
 		"Release": map[string]interface{}{"Name": o.name, "Namespace": o.namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
 		"Capabilities": map[string]interface{}{
-			"KubeVersion": map[string]interface{}{"Version": "v1.31.0", "Major": "1", "Minor": "31", "GitVersion": "v1.31.0"},
+			"KubeVersion": kubeVersion(o.kube),
 			"HelmVersion": map[string]interface{}{"Version": "v3.16.0"},
 		},
 	}
@@ -560,4 +566,14 @@ func main() {
 	fmt.Fprint(os.Stderr, stderr)
 	fmt.Print(stdout)
 	os.Exit(status)
+}
+
+// --kube-version, like `helm template --kube-version`: the cluster version templates see in
+// .Capabilities.KubeVersion (default v1.31.0).
+var kubeVersionPattern = regexp.MustCompile(`^v?([0-9]+)\.([0-9]+)\.[0-9]+$`)
+
+func kubeVersion(v string) map[string]interface{} {
+	m := kubeVersionPattern.FindStringSubmatch(v)
+	version := "v" + strings.TrimPrefix(v, "v")
+	return map[string]interface{}{"Version": version, "Major": m[1], "Minor": m[2], "GitVersion": version}
 }
