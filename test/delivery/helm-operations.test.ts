@@ -116,3 +116,24 @@ describe('the preStop sleep on every Kubernetes the chart accepts (Chart.yaml ku
     expect(await preStop('v1.25.0', 'preStopSleepSeconds: 0\n')).toBeUndefined()
   })
 })
+
+describe('extra labels never repeat a label the chart writes', () => {
+  it('refuses podLabels naming a selector label, and the other label maps naming a chart label, naming the key', async () => {
+    const clash = [
+      ['podLabels:\n  app.kubernetes.io/instance: other\n', 'podLabels sets the label "app.kubernetes.io/instance", which the chart writes itself (the Deployment\'s selector matches it'],
+      ['podLabels:\n  app.kubernetes.io/name: mtls-gateway\n', 'podLabels sets the label "app.kubernetes.io/name"'],
+      ['service:\n  labels:\n    app.kubernetes.io/part-of: platform\n', 'service.labels sets the label "app.kubernetes.io/part-of", which the chart writes itself: remove it'],
+      ['serviceMonitor:\n  labels:\n    helm.sh/chart: x\n', 'serviceMonitor.labels sets the label "helm.sh/chart"'],
+      ['prometheusRule:\n  labels:\n    app.kubernetes.io/version: "2"\n', 'prometheusRule.labels sets the label "app.kubernetes.io/version"'],
+      ['grafanaDashboard:\n  labels:\n    app.kubernetes.io/managed-by: me\n', 'grafanaDashboard.labels sets the label "app.kubernetes.io/managed-by"'],
+    ] as const
+    for (const [extra, message] of clash) expect(await r.renderError([valuesFile('full')], extra)).toContain(message)
+  })
+
+  it('writes other labels once, after the chart\'s', async () => {
+    const x = await r.render([valuesFile('full')], 'podLabels:\n  team: payments\n  app.kubernetes.io/component: gateway\nservice:\n  labels:\n    team: payments\n')
+    expect(x.get('Deployment').spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'mtls-gateway', 'app.kubernetes.io/instance': 'egress', team: 'payments', 'app.kubernetes.io/component': 'gateway' })
+    expect(x.get('Service', 'egress-gateway').metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'egress', team: 'payments' })
+    expect(x.get('ServiceMonitor').metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'egress', release: 'kube-prometheus-stack' })
+  })
+})

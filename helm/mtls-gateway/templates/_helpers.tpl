@@ -301,3 +301,21 @@ would silently become Kubernetes' default (80% CPU).
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+A values map of extra labels, as YAML to write after the chart's own (template name in the call),
+or nothing. Refuses a key the chart writes itself: the manifest would carry it twice (Helm and
+kubectl refuse duplicate keys), and on the pod template a changed selector label would leave the
+Deployment's selector matching nothing. Call with (list . map "values.key" "template name").
+*/}}
+{{- define "mtls-gateway.extraLabels" -}}
+{{- $ctx := index . 0 }}
+{{- $extra := index . 1 | default dict }}
+{{- $own := include (index . 3) $ctx | fromYaml }}
+{{- range $key, $_ := $extra }}
+{{- if hasKey $own $key }}
+{{- fail (printf "%s sets the label %q, which the chart writes itself%s: remove it from %s." (index $ 2) $key (ternary " (the Deployment's selector matches it; it cannot change on upgrade)" "" (eq (index $ 3) "mtls-gateway.selectorLabels")) (index $ 2)) }}
+{{- end }}
+{{- end }}
+{{- if $extra }}{{ toYaml $extra }}{{ end }}
+{{- end }}
