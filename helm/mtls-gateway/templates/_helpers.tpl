@@ -303,19 +303,25 @@ would silently become Kubernetes' default (80% CPU).
 {{- end }}
 
 {{/*
-A values map of extra labels, as YAML to write after the chart's own (template name in the call),
-or nothing. Refuses a key the chart writes itself: the manifest would carry it twice (Helm and
-kubectl refuse duplicate keys), and on the pod template a changed selector label would leave the
-Deployment's selector matching nothing. Call with (list . map "values.key" "template name").
+The chart's labels with a values map of extra labels over them, each key once (written as two
+blocks, a key in both was in the manifest twice: the last one won, or a strict YAML reader
+refused it). Call with (list . map).
 */}}
-{{- define "mtls-gateway.extraLabels" -}}
-{{- $ctx := index . 0 }}
-{{- $extra := index . 1 | default dict }}
-{{- $own := include (index . 3) $ctx | fromYaml }}
-{{- range $key, $_ := $extra }}
-{{- if hasKey $own $key }}
-{{- fail (printf "%s sets the label %q, which the chart writes itself%s: remove it from %s." (index $ 2) $key (ternary " (the Deployment's selector matches it; it cannot change on upgrade)" "" (eq (index $ 3) "mtls-gateway.selectorLabels")) (index $ 2)) }}
+{{- define "mtls-gateway.labelsWith" -}}
+{{- toYaml (mergeOverwrite (include "mtls-gateway.labels" (index . 0) | fromYaml) (deepCopy (index . 1 | default dict))) }}
+{{- end }}
+
+{{/*
+The pod template's labels: the selector labels and podLabels, each key once. Refuses podLabels
+that change a selector label: the pods would not match the Deployment's selector, which the API
+server refuses, and the selector cannot change on upgrade.
+*/}}
+{{- define "mtls-gateway.podLabels" -}}
+{{- $own := include "mtls-gateway.selectorLabels" . | fromYaml }}
+{{- range $key, $value := .Values.podLabels }}
+{{- if and (hasKey $own $key) (ne (toString $value) (get $own $key)) }}
+{{- fail (printf "podLabels sets %s: %q, but the chart sets that label to %q: it is part of the Deployment's selector, which the pods must match and which cannot change on upgrade. Remove it from podLabels (nameOverride or the release name set it)." $key (toString $value) (get $own $key)) }}
 {{- end }}
 {{- end }}
-{{- if $extra }}{{ toYaml $extra }}{{ end }}
+{{- toYaml (merge (deepCopy $own) (.Values.podLabels | default dict)) }}
 {{- end }}
