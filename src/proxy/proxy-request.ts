@@ -20,6 +20,7 @@ import type { RelayHooks } from './relay-hooks.js'
 import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
 import { scrubEchoedQueryFields } from './echoed-fields.js'
+import { routeEchoedUris } from './route-locations.js'
 import { PROXY_METHODS } from './max-forwards.js'
 import { cgiShadowTest } from './gateway-headers.js'
 import { OutboundRequest } from './outbound-request.js'
@@ -109,7 +110,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (mode === 'route') scopeRouteCookies.run(ctx as Context as Admitted, upstream)
   // A redirect or link that echoes the query the gateway built must not hand the caller its fields.
   const h = upstream.headers
-  if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined || h.refresh !== undefined) scrubEchoedQueryFields(ctx as Context as Admitted, h)
+  if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined || h.refresh !== undefined) editEchoedUris(ctx as Context as Admitted, h)
   const upstreamBody = upstream.body
   if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
   upstream.headers['x-request-id'] = id
@@ -121,6 +122,13 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const hooks: RelayHooks = { onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)) }
   if (stall) hooks.stall = stall
   upstreamBody.relayTo(res, hooks)
+}
+
+/** The response's URI headers: the query the gateway added removed, then (route mode) the backend's own URLs mapped onto the route. */
+function editEchoedUris(ctx: Admitted, headers: UpstreamResponse['headers']): void {
+  scrubEchoedQueryFields(ctx, headers)
+  // After the scrub, so nothing it removed comes back.
+  if (ctx.mode === 'route') routeEchoedUris(ctx, headers)
 }
 
 /**
