@@ -4,24 +4,15 @@
  * the new name is the one refused twice, as on a fresh start (the old name is then an ordinary
  * header, forwarded). Counted in the access log under its reason. Real mTLS backend, raw bytes.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { clientTlsYaml } from '../support/pki.js'
 import { rawRoundTrip, type RawResponse } from '../support/raw-client.js'
-import { echo, startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
+import { echo, type EchoReply } from '../support/tls-server.js'
+import { reloadWorkers, startWorkersRig, stopWorkersRig, type WorkersRig } from '../support/workers-rig.js'
 
 /** The backend, the gateway process and its config file; `calls` counts what reached the backend. */
-interface Rig {
-  pki: TestPki
-  upstream: RunningServer
-  dir: string
-  config: string
-  gp: GatewayProcess
-}
+type Rig = WorkersRig
 let rig: Rig | undefined
 let calls = 0
 
@@ -32,21 +23,10 @@ function yaml(r: Pick<Rig, 'pki' | 'upstream'>, tenantHeader: string): string {
 }
 
 beforeAll(async () => {
-  const pki = await createTestPki()
-  const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (req, res) => (calls++, echo(req, res)) })
-  const dir = mkdtempSync(join(tmpdir(), 'repeated-headers-workers-'))
-  const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, yaml({ pki, upstream }, 'X-Org'))
-  rig = { pki, upstream, dir, config, gp: await spawnGateway(config, ['--workers', '2']) }
+  rig = await startWorkersRig('repeated-headers-workers', (req, res) => (calls++, echo(req, res)), (r) => yaml(r, 'X-Org'))
 }, 120_000)
 
-afterAll(async () => {
-  if (!rig) return
-  await rig.gp.stop()
-  await rig.upstream.close()
-  rig.pki.cleanup()
-  rmSync(rig.dir, { recursive: true, force: true })
-})
+afterAll(() => stopWorkersRig(rig))
 
 function started(): Rig {
   if (!rig) throw new Error('the gateway did not start')
@@ -95,11 +75,7 @@ describe('a repeated user or tenant header with --workers 2', () => {
   }, 120_000)
 
   it('after a reload that renames the tenant header, the new name is the one refused twice', async () => {
-    const { gp, config } = started()
-    const from = gp.output.length
-    writeFileSync(config, yaml(started(), 'X-Customer'))
-    gp.child.kill('SIGHUP')
-    await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
+    await reloadWorkers(started(), yaml(started(), 'X-Customer'))
     await checkEveryCase('X-Customer', 'X-Org')
   }, 120_000)
 })

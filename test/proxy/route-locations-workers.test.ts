@@ -4,25 +4,14 @@
  * listen.publicUrl: the new base path is the one mapped, as on a fresh start, and the mapped
  * reference is the same relative `/proxy/…` one (publicUrl and the Host header play no part).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { clientTlsYaml } from '../support/pki.js'
 import { rawRoundTrip } from '../support/raw-client.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { reloadWorkers, startWorkersRig, stopWorkersRig, type WorkersRig } from '../support/workers-rig.js'
 
-interface Rig {
-  pki: TestPki
-  upstream: RunningServer
-  dir: string
-  config: string
-  gp: GatewayProcess
-}
-let rig: Rig | undefined
+let rig: WorkersRig | undefined
 
 /** Redirects to the path named by the request's `x-to` header. */
 function backend(req: IncomingMessage, res: ServerResponse): void {
@@ -30,29 +19,18 @@ function backend(req: IncomingMessage, res: ServerResponse): void {
   res.end()
 }
 
-function yaml(r: Pick<Rig, 'pki' | 'upstream'>, base: string, publicUrl = ''): string {
+function yaml(r: Pick<WorkersRig, 'pki' | 'upstream'>, base: string, publicUrl = ''): string {
   const listen = publicUrl === '' ? '{ host: 127.0.0.1, port: 0 }' : `{ host: 127.0.0.1, port: 0, publicUrl: "${publicUrl}" }`
   return `listen: ${listen}\nadmin: { enabled: false }\nendpoints:\n  - { name: a, url: "https://api.partner.test:${r.upstream.port}${base}", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(r.pki)} }\n`
 }
 
 beforeAll(async () => {
-  const pki = await createTestPki()
-  const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: backend })
-  const dir = mkdtempSync(join(tmpdir(), 'route-locations-workers-'))
-  const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, yaml({ pki, upstream }, '/base'))
-  rig = { pki, upstream, dir, config, gp: await spawnGateway(config, ['--workers', '2']) }
+  rig = await startWorkersRig('route-locations-workers', backend, (r) => yaml(r, '/base'))
 }, 120_000)
 
-afterAll(async () => {
-  if (!rig) return
-  await rig.gp.stop()
-  await rig.upstream.close()
-  rig.pki.cleanup()
-  rmSync(rig.dir, { recursive: true, force: true })
-})
+afterAll(() => stopWorkersRig(rig))
 
-function started(): Rig {
+function started(): WorkersRig {
   if (!rig) throw new Error('the gateway did not start')
   return rig
 }
@@ -87,11 +65,7 @@ describe('route-mode Location mapping with --workers 2', () => {
   }, 120_000)
 
   it('after a reload that moves the base path and sets publicUrl, the new base path is mapped, to the same relative route', async () => {
-    const { gp, config } = started()
-    const from = gp.output.length
-    writeFileSync(config, yaml(started(), '/v2', 'https://gateway.example.test'))
-    gp.child.kill('SIGHUP')
-    await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
+    await reloadWorkers(started(), yaml(started(), '/v2', 'https://gateway.example.test'))
     await checkRounds('/v2', '/base')
   }, 120_000)
 })

@@ -1,0 +1,48 @@
+/**
+ * One mTLS backend and the real gateway with `--workers 2` on a config file it writes: the rig of
+ * tests that check a behaviour on both workers and again after a hot reload (SIGHUP).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { eventually } from './eventually.js'
+import { createTestPki, type TestPki } from './pki.js'
+import { spawnGateway, type GatewayProcess } from './process.js'
+import { startMtlsServer, type RunningServer } from './tls-server.js'
+
+/** The backend, the gateway process and its config file. */
+export interface WorkersRig {
+  pki: TestPki
+  upstream: RunningServer
+  dir: string
+  config: string
+  gp: GatewayProcess
+}
+
+/** Starts the backend (`handler`), writes `yaml(...)` and spawns the gateway with two workers. */
+export async function startWorkersRig(name: string, handler: (req: IncomingMessage, res: ServerResponse) => void, yaml: (r: Pick<WorkersRig, 'pki' | 'upstream'>) => string): Promise<WorkersRig> {
+  const pki = await createTestPki()
+  const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`))
+  const config = join(dir, 'gateway.yaml')
+  writeFileSync(config, yaml({ pki, upstream }))
+  return { pki, upstream, dir, config, gp: await spawnGateway(config, ['--workers', '2']) }
+}
+
+/** Stops what startWorkersRig started (nothing when it did not start). */
+export async function stopWorkersRig(rig: WorkersRig | undefined): Promise<void> {
+  if (!rig) return
+  await rig.gp.stop()
+  await rig.upstream.close()
+  rig.pki.cleanup()
+  rmSync(rig.dir, { recursive: true, force: true })
+}
+
+/** Writes `text` as the config, sends SIGHUP and waits until both workers have reloaded. */
+export async function reloadWorkers(rig: WorkersRig, text: string): Promise<void> {
+  const from = rig.gp.output.length
+  writeFileSync(rig.config, text)
+  rig.gp.child.kill('SIGHUP')
+  await eventually(() => new Set(rig.gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
+}
