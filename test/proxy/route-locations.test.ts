@@ -8,15 +8,20 @@
  * upstream resolution of what the backend sent.
  */
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { routeReference, type RouteScope } from '../../src/proxy/route-locations.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { TunnelAgent } from '../support/tunnel.js'
 
 const run = promisify(execFile)
 const HOPS = [301, 302, 303, 307, 308]
@@ -25,6 +30,7 @@ let pki: TestPki
 let upstream: RunningServer
 let gw: RunningGateway
 let origin: string
+let ca: Buffer
 
 /** `/base/hop/<n>` redirects (status HOPS[n]) in turn with an absolute, an absolute-path and a relative-path reference; otherwise x-location/x-status/x-link/x-refresh say what to answer. */
 function backend(req: IncomingMessage, res: ServerResponse): void {
@@ -53,7 +59,9 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: backend })
   origin = `https://api.partner.test:${upstream.port}`
   const ep = (name: string, path: string): string => `  - name: ${name}\n    url: ${origin}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${ep('a', '/base')}${ep('root', '')}${ep('t', '/t/{tenant}')}${ep('p', '/d/{{acct}}/x')}    fields: [{ type: path, key: acct, value: ACC42 }]\n${ep('q', '/base')}    fields: [{ type: query, key: api_key, value: KEY-31337 }]\n`)
+  const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
+  ca = readFileSync(ica.caCert)
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/base')}${ep('root', '')}${ep('t', '/t/{tenant}')}${ep('p', '/d/{{acct}}/x')}    fields: [{ type: path, key: acct, value: ACC42 }]\n${ep('q', '/base')}    fields: [{ type: query, key: api_key, value: KEY-31337 }]\n`)
 }, 60_000)
 
 afterAll(async () => {
@@ -141,9 +149,26 @@ describe('route mode: a backend\'s own URLs become the endpoint\'s route', () =>
     expect([h.link, h.refresh]).toEqual(['</proxy/a/list?page=2>; rel="next", <https://docs.test/x>; rel="help"', '0; url=/proxy/a/done'])
   })
 
+  const unmapped = (): Record<string, string> => ({ 'x-status': '302', 'x-location': b64(`${origin}/base/next`), 'x-content-location': b64('/base/y') })
+
   it('the forward proxy keeps the backend\'s values', async () => {
-    const r = await send(gw.url, `${origin.replace('https', 'http')}/base/x`, { headers: { 'x-status': '302', 'x-location': b64(`${origin}/base/next`), 'x-content-location': b64('/base/y') } })
+    const r = await send(gw.url, `${origin.replace('https', 'http')}/base/x`, { headers: unmapped() })
     expect([r.status, r.headers.location, r.headers['content-location']]).toEqual([302, `${origin}/base/next`, '/base/y'])
+  })
+
+  it('so does a CONNECT-intercepted request', async () => {
+    const agent = new TunnelAgent({ gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${upstream.port}`, ca })
+    try {
+      const got = await new Promise<[number | undefined, unknown, unknown]>((resolve, reject) => {
+        httpRequest({ agent, host: 'api.partner.test', port: upstream.port, path: '/base/x', headers: unmapped() }, (res) => {
+          res.resume()
+          res.on('end', () => resolve([res.statusCode, res.headers.location, res.headers['content-location']]))
+        }).on('error', reject).end()
+      })
+      expect(got).toEqual([302, `${origin}/base/next`, '/base/y'])
+    } finally {
+      agent.destroy()
+    }
   })
 })
 
