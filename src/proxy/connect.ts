@@ -198,6 +198,8 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   const leaf = await minter.contextFor(a.host)
   // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is.
   if (o.current() !== gateway) return a.again()
+  // The caller left while it was admitted or its leaf minted (its FIN was read, no TLS socket hears it again): a 499 now, not a 200 and a handshake timeout.
+  if (socket.destroyed || socket.readableEnded) throw new GatewayError('caller_aborted', `CONNECT ${authority}: the caller closed the connection before the tunnel was opened`)
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
   const tls = new TLSSocket(socket as Socket, { isServer: true, secureContext: leaf, ALPNProtocols: ['http/1.1'] })
