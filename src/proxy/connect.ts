@@ -30,6 +30,7 @@ import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
 import { inConnectTurn } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
+import { ipv4SpellingNote, targetAsSent } from './target-spelling.js'
 
 /** What an intercepted tunnel carries to its inner requests; its authority and the CA that signed its leaf are what a reload may outdate (outdated-tunnel.ts). */
 export interface Tunnel {
@@ -129,7 +130,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const interception = gateway.config.interception
   const endpoints = gateway.byHost.get(authority) ?? []
   const passThroughTo = passThroughEntry(interception, target)
-  if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${authority} refused: host is not configured on this gateway`)
+  if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${targetAsSent(authority, req.url ?? '')} refused: host is not configured on this gateway${ipv4SpellingNote(target.host)}`)
   const token = bearerFromHeaders(req, false)
   // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
   const certificate = token === undefined ? callerCertificate(socket) : undefined

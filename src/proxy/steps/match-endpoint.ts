@@ -11,6 +11,7 @@ import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase } from '../upstream-target.js'
 import { routeOutbound } from '../outbound-request.js'
 import { cgiShadowTest, withoutShadows } from '../gateway-headers.js'
+import { ipv4SpellingNote } from '../target-spelling.js'
 
 /** One test per configured tenant header name (a handful per config), built on first use. */
 const tenantHeaderTests = new Map<string, (name: string) => boolean>()
@@ -67,7 +68,7 @@ function byHost(ctx: Context): Endpoint {
   // Judge the path before matching, so no prefix is matched on a path the rules refuse.
   checkRequestPath(path)
   const endpoint = (ctx.gateway.byHost.get(authority) ?? []).find((e) => !e.config.pathPrefix || isUnderBase(path, e.destination.prefix))
-  if (!endpoint) throw new GatewayError('endpoint_not_configured', `host ${port === undefined ? host : authority} is not configured on this gateway`)
+  if (!endpoint) throw new GatewayError('endpoint_not_configured', `host ${port === undefined ? host : authority} is not configured on this gateway${ipv4SpellingNote(host)}`)
   return endpoint
 }
 
