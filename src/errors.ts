@@ -27,6 +27,8 @@ const STATUS_TABLE = {
   unsupported_payload: 400,
   endpoint_not_configured: 403,
   tunnel_outdated: 421,
+  // RFC 9110 §7.4, §15.5.20: an inner request of a CONNECT tunnel naming another host or port than the tunnel's.
+  misdirected_request: 421,
   egress_denied: 403,
   caller_credentials_missing: 'challenge',
   caller_credentials_invalid: 'challenge',

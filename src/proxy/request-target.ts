@@ -42,6 +42,10 @@ function bad(msg: string): GatewayError {
   return new GatewayError('bad_request', msg)
 }
 
+function misdirected(msg: string): GatewayError {
+  return new GatewayError('misdirected_request', msg)
+}
+
 function checkCharacters(raw: string): void {
   if (!VISIBLE_ASCII.test(raw)) throw bad('request target contains a character outside visible ASCII (percent-encode it)')
 }
@@ -103,19 +107,22 @@ export function parseAbsoluteForm(raw: string): RequestTarget {
  * authority. An origin-form request names its host in Host (RFC 9112 §3.3: the target URI is
  * `https://` + Host + path), so a Host naming another host is refused as absolute-form naming it
  * is: served, it went to the tunnel's endpoint with that endpoint's credentials all the same.
+ * Naming another host or port is 421 (RFC 9110 §7.4: the target URI does not match the
+ * connection it came on; another connection may serve it); a Host that is no host[:port] is 400
+ * (RFC 9112 §3.2: an invalid Host field value).
  */
 export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: string, method?: string): RequestTarget {
   const tunnel = parseAuthority(tunnelAuthority)
   if (/^https?:\/\//i.test(raw)) {
     const t = parseAbsoluteForm(raw)
     if (t.host !== tunnel.host || (t.port ?? 443) !== (tunnel.port ?? 443)) {
-      throw bad(`absolute-form target names ${t.host}:${t.port ?? 443}, but this tunnel is for ${tunnelAuthority}`)
+      throw misdirected(`absolute-form target names ${t.host}:${t.port ?? 443}, but this tunnel is for ${tunnelAuthority}`)
     }
     return t.wholeServer ? wholeServerOf(tunnel.host, tunnel.port) : targetOf(tunnel.host, tunnel.port, t.path, t.query)
   }
   checkCharacters(raw)
   // The tunnel's own authority as sent (its canonical spelling: what curl, Go and Node send) needs no parse.
-  if (host !== undefined && host !== tunnelAuthority && !namesTunnel(host, tunnel)) throw bad(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
+  if (host !== undefined && host !== tunnelAuthority && !namesTunnel(host, tunnel)) throw misdirected(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
   // Asterisk-form names the origin server itself, and only an OPTIONS may (RFC 9112 §3.2.4).
   if (raw === '*' && method === 'OPTIONS') return wholeServerOf(tunnel.host, tunnel.port)
   if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form, or "*" for OPTIONS)')
@@ -124,14 +131,14 @@ export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: s
   return q < 0 ? targetOf(tunnel.host, tunnel.port, raw, '') : targetOf(tunnel.host, tunnel.port, raw.slice(0, q), raw.slice(q))
 }
 
-/** True when a Host value names the tunnel's host and port (443 when it names none); one trailing dot aside (parseAuthority). */
+/** True when a Host value names the tunnel's host and port (443 when it names none), one trailing dot aside (parseAuthority); a value that is no host[:port] is a 400. */
 function namesTunnel(host: string, tunnel: { host: string; port?: number }): boolean {
   let named: { host: string; port?: number }
   try {
     named = parseAuthority(host)
   } catch (e) {
-    // Not a host[:port] this gateway reads (no DNS name, a zone): it names no tunnel.
-    if (e instanceof GatewayError) return false
+    // Not a host[:port] this gateway reads (no DNS name, a zone): an invalid Host, not another host.
+    if (e instanceof GatewayError) throw bad(`the Host header ${host} is not a host[:port] (RFC 9112, section 3.2)`)
     throw e
   }
   return named.host === tunnel.host && (named.port ?? 443) === (tunnel.port ?? 443)

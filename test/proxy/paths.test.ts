@@ -167,10 +167,10 @@ describe('inside a CONNECT tunnel', () => {
     expect(arrivedAs(await inner('/v1/x?a=1'))).toBe('/v1/x?a=1')
   })
 
-  it('absolute-form keeps its path, and must name the tunnel\'s own authority', async () => {
+  it('absolute-form keeps its path, and must name the tunnel\'s own authority (else the 421: RFC 9110 §7.4)', async () => {
     expect(arrivedAs(await inner(`https://api.partner.test:${P}/keep/this/path?q=1`))).toBe('/keep/this/path?q=1')
-    expectRefused(await inner(`https://other.partner.test:${O}/x`), 400, /this tunnel is for/)
-    expectRefused(await inner(`https://127.0.0.1:${C}/x`), 400, /this tunnel is for/)
+    expectRefused(await inner(`https://other.partner.test:${O}/x`), 421, /this tunnel is for/)
+    expectRefused(await inner(`https://127.0.0.1:${C}/x`), 421, /this tunnel is for/)
   })
 
   it('a request Node cannot parse gets the JSON 400 with a correct Content-Length, not a bare 400', async () => {

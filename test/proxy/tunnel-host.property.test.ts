@@ -2,8 +2,10 @@
  * Inside an intercepted tunnel an origin-form request names its host in Host (RFC 9112 §3.3), as
  * an absolute-form one names it in its target. A Host naming any other place than the tunnel's
  * host and port (another configured endpoint, a host that is none, a loopback address) is the
- * same 400 as such an absolute-form target, and no backend sees the request: served, it went to
- * the tunnel's endpoint, with that endpoint's client certificate, as if it were for it.
+ * same 421 as such an absolute-form target (RFC 9110 §7.4, §15.5.20: the target URI does not
+ * match the connection it came on; it was a 400), and no backend sees the request: served, it went
+ * to the tunnel's endpoint, with that endpoint's client certificate, as if it were for it. A Host
+ * that is no host[:port] is a 400 (RFC 9112 §3.2).
  * Spellings of the tunnel's own authority (letter case, a trailing dot, the port written out or
  * not when it is 443, a canonical IPv6 literal) are served.
  */
@@ -69,7 +71,7 @@ function hostText(h: HostSpelling): string {
 const namesTunnel = (h: HostSpelling): boolean => h.name === 'api.partner.test' && h.port === 'tunnel'
 
 describe('Host of an inner request', () => {
-  it('is served exactly when it names the tunnel\'s host and port; otherwise the 400 and no backend sees it (seeded property)', async () => {
+  it('is served exactly when it names the tunnel\'s host and port; otherwise the 421 and no backend sees it (seeded property)', async () => {
     const seen = { served: 0, refused: 0 }
     await fc.assert(
       fc.asyncProperty(hosts(), async (h) => {
@@ -82,8 +84,8 @@ describe('Host of an inner request', () => {
           seen.served++
         } else {
           seen.refused++
-          expect(r.status, `${hostText(h)}: ${r.body}`).toBe(400)
-          expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: `the Host header names ${hostText(h)}, but this tunnel is for api.partner.test:${P}`, code: 400 }] })
+          expect(r.status, `${hostText(h)}: ${r.body}`).toBe(421)
+          expect(JSON.parse(r.body)).toEqual({ errors: [{ msg: `the Host header names ${hostText(h)}, but this tunnel is for api.partner.test:${P}`, code: 421 }] })
           expect(partnerHits).toBe(before)
         }
       }),
@@ -108,7 +110,8 @@ describe('Host of an inner request', () => {
     expect(parseTunnelTarget('/x', '[::ffff:7f00:1]:443', '[::ffff:127.0.0.1]').path).toBe('/x')
     expect(() => parseTunnelTarget('/x', '[::1]:8443', '[::1]')).toThrow(/the Host header names \[::1\], but this tunnel is for \[::1\]:8443/)
     expect(() => parseTunnelTarget('/x', '[::ffff:7f00:1]:443', '127.0.0.1')).toThrow(/the Host header names/)
-    expect(() => parseTunnelTarget('/x', 'api.partner.test:443', 'api.partner.test..')).toThrow(/the Host header names/)
-    expect(() => parseTunnelTarget('/x', 'api.partner.test:443', 'api%2epartner.test')).toThrow(/the Host header names/)
+    // No host[:port] at all: an invalid Host (400), not another host (421).
+    expect(() => parseTunnelTarget('/x', 'api.partner.test:443', 'api.partner.test..')).toThrow(/the Host header api\.partner\.test\.\. is not a host\[:port\]/)
+    expect(() => parseTunnelTarget('/x', 'api.partner.test:443', 'api%2epartner.test')).toThrow(/the Host header api%2epartner\.test is not a host\[:port\]/)
   })
 })
