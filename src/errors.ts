@@ -175,13 +175,7 @@ export function errorResponse(err: GatewayError, surface: ErrorSurface, o: { req
 }
 
 /** One problem found in a config file or bundle: everything an operator needs to find it. */
-export interface ConfigProblem {
-  file: string
-  line: number
-  column: number
-  key: string
-  msg: string
-}
+export interface ConfigProblem { file: string; line: number; column: number; key: string; msg: string }
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file

@@ -2,9 +2,14 @@
  * What a request's record says about the caller's connection: the client's address, and the
  * bytes the request moved on it (the socket's counters since the previous request on it ended;
  * HTTP/1.1 answers a connection's requests one after another, so the difference is this
- * request's, headers included; a pipelined next request may add its head).
+ * request's, headers included; a pipelined next request may add its head), and the client
+ * certificate a CONNECT's connection carries.
  */
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { TLSSocket } from 'node:tls'
+import { peerIdentity } from '../tls/index.js'
+import type { CallerCertificate } from './pipeline.js'
 
 /** The counters where the previous request on a connection ended. */
 interface Mark {
@@ -43,4 +48,11 @@ export function recordCallerConnection(socket: Socket, into: CallerConnectionFie
   into.responseBytes = written - mark.written
   mark.read = read
   mark.written = written
+}
+
+/** The client certificate of a CONNECT on a TLS listener, as the listener's trust in force judges it. */
+export function callerCertificate(socket: Duplex): CallerCertificate | undefined {
+  const peer = socket instanceof TLSSocket ? peerIdentity(socket) : undefined
+  if (!peer) return undefined
+  return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
 }

@@ -22,7 +22,7 @@ import { admittedByCallerTrust, interceptionUnavailable, peerIdentity, type Inte
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { checkRequestHead } from './client-error.js'
-import { recordCallerConnection } from './caller-connection.js'
+import { callerCertificate, recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
@@ -169,13 +169,6 @@ async function admitConnect(o: ConnectOptions, gateway: Gateway, socket: Duplex,
   return caller
 }
 
-/** The client certificate of a CONNECT on a TLS listener, as the listener's trust in force judges it. */
-function callerCertificate(socket: Duplex): CallerCertificate | undefined {
-  const peer = socket instanceof TLSSocket ? peerIdentity(socket) : undefined
-  if (!peer) return undefined
-  return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
-}
-
 /** A CONNECT accepted for interception: what its tunnel is made of. */
 interface Interception {
   gateway: Gateway
@@ -193,13 +186,12 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   if (unavailable) throw unavailable
   const minter = await o.minter(gateway)
   if (!minter) throw new TypeError('a snapshot with an interception CA has no minter')
-  // The CONNECT host's leaf, minted (or fetched) before answering. It is the only leaf this tunnel
-  // presents, whatever SNI the ClientHello names (RFC 6066 §3 lets a server go on with its own):
-  // a leaf for another configured host would vouch for a name this tunnel cannot serve.
+  // The CONNECT host's leaf, the only one this tunnel presents, whatever SNI the ClientHello names (RFC 6066 §3
+  // lets a server go on with its own): a leaf for another configured host would vouch for a name this tunnel cannot serve.
   const leaf = await minter.contextFor(a.host)
-  // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is.
+  // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is. A caller
+  // that left meanwhile (its FIN was read, and no TLS socket hears it again) is a 499 now, not a 200 and a handshake timeout.
   if (o.current() !== gateway) return a.again()
-  // The caller left while it was admitted or its leaf minted (its FIN was read, no TLS socket hears it again): a 499 now, not a 200 and a handshake timeout.
   if (socket.destroyed || socket.readableEnded) throw new GatewayError('caller_aborted', `CONNECT ${authority}: the caller closed the connection before the tunnel was opened`)
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
