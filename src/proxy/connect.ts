@@ -28,7 +28,7 @@ import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
-import { inConnectTurn } from './pipelined.js'
+import { connectAbandoned, inConnectTurn } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
 import { ipv4SpellingNote, targetAsSent } from './target-spelling.js'
 
@@ -108,7 +108,7 @@ export function createConnectHandler(o: ConnectOptions) {
       handshakeFailed: (e) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket })),
     }
     // Answered in its turn, after the requests pipelined before it (pipelined.ts).
-    void inConnectTurn(socket, () => handleConnect(o, req, socket, head, facts, reports)).catch((err: unknown) => {
+    void inConnectTurn(socket, req.url ?? '', () => handleConnect(o, req, socket, head, facts, reports)).catch((err: unknown) => {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
@@ -192,7 +192,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   // A reload came meanwhile: its pass over open tunnels missed this one; answered as a CONNECT arriving now is. A caller
   // that left meanwhile (its FIN was read, and no TLS socket hears it again) is a 499 now, not a 200 and a handshake timeout.
   if (o.current() !== gateway) return a.again()
-  if (socket.destroyed || socket.readableEnded) throw new GatewayError('caller_aborted', `CONNECT ${authority}: the caller closed the connection before the tunnel was opened`)
+  if (socket.destroyed || socket.readableEnded) throw connectAbandoned(req.url ?? '')
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
   if (head.length > 0) socket.unshift(head)
   const tls = new TLSSocket(socket as Socket, { isServer: true, secureContext: leaf, ALPNProtocols: ['http/1.1'] })

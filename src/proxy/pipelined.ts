@@ -90,14 +90,34 @@ export function tooManyPipelined(): GatewayError {
  * like a request would be, by throwing why: `too_many_pipelined` behind a request refused for
  * pipelining too many (nothing may be written: the answers before it are still going out, and
  * the connection closes after them), `caller_aborted` when the connection closed or began
- * closing while it waited.
+ * closing while it waited, or while it was answered (`target`: the CONNECT's, as sent).
  */
-export async function inConnectTurn(socket: Duplex, answer: () => Promise<void>): Promise<void> {
+export async function inConnectTurn(socket: Duplex, target: string, answer: () => Promise<void>): Promise<void> {
   const turn = connectTurn(socket)
   // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
   if (turn === 'closing') throw (socket.pause(), tooManyPipelined())
   if (turn !== true && !(await turn)) throw callerAborted()
-  return answer()
+  return unlessCallerLeaves(socket, target, answer)
+}
+
+/**
+ * `answer` (admission, the leaf, the dial: everything before the CONNECT's answer), or
+ * caller_aborted as soon as the caller closes its side first. Node no longer reads the socket
+ * for the server once it hands a CONNECT over, so nothing else hears a caller leave then: a
+ * store lookup that hangs would end in its own 503, written to nobody, long after.
+ */
+function unlessCallerLeaves(socket: Duplex, target: string, answer: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const left = (): void => reject(connectAbandoned(target))
+    if (socket.readableEnded || socket.destroyed) return left()
+    socket.once('end', left).once('close', left)
+    void answer().then(resolve, reject).finally(() => socket.off('end', left).off('close', left))
+  })
+}
+
+/** A CONNECT whose caller left before its answer: nobody to answer (499, only logged). */
+export function connectAbandoned(target: string): GatewayError {
+  return new GatewayError('caller_aborted', `CONNECT ${target}: the caller closed the connection before the tunnel was opened`)
 }
 
 /** The request that had the turn is answered: the next one waiting (if any) gets it. */

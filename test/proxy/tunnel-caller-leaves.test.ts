@@ -13,6 +13,10 @@ import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SignJWT } from 'jose'
+import type { Peer } from '../support/peers.js'
+import { startRedisServer } from '../support/redis-server.js'
+import { send } from '../support/gateway.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { openTunnel } from '../support/tunnel.js'
@@ -25,6 +29,7 @@ let ca: Buffer
 let port: number
 const upstreamClosed: number[] = []
 const upstreamGot: number[] = []
+const SECRET = 's'.repeat(32)
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -137,4 +142,52 @@ describe('a caller leaving an intercepted tunnel', () => {
       await released()
     })
   }
+})
+
+describe('a caller leaving while its CONNECT waits on a store that does not answer', () => {
+  let redis: Peer & { url: string }
+  let h: OpsGateway
+  beforeAll(async () => {
+    redis = await startRedisServer()
+    const ica = await writeInterceptionCa(join(pki.dir, 'ica-store'))
+    h = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "tunnel-leaves:" }
+callers:
+  required: true
+  apps: [{ clientId: bot, hs256Secret: "${SECRET}", audience: "https://gateway.test", endpoints: [partner] }]
+interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
+endpoints:
+  - name: partner
+    url: https://api.partner.test:${port}
+    resolve: 127.0.0.1
+    allowPrivate: true
+    tls: ${clientTlsYaml(pki)}
+`, { watch: false })
+  }, 60_000)
+  afterAll(async () => {
+    if (redis) process.kill(redis.pid, 'SIGCONT')
+    await h?.gw.close()
+    await redis?.stop()
+  })
+
+  it('is a 499 at once, not the 503 the lookup ends in (commandTimeout, 3 s) written to nobody', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const assertion = await new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u1', iat: now, exp: now + 300, jti: `j-${now}-${Math.random()}` }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))
+    const r = await send(h.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
+    expect(r.status, r.text).toBe(200)
+    const token = r.json<{ access_token: string }>().access_token
+    process.kill(redis.pid, 'SIGSTOP')
+    const before = h.access().length
+    const s = netConnect(h.gw.port, '127.0.0.1')
+    s.on('error', () => undefined)
+    await new Promise((res) => s.once('connect', res))
+    s.write(`CONNECT ${authority()} HTTP/1.1\r\nHost: ${authority()}\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`)
+    // The gateway is now looking the bearer up in the stopped Redis.
+    await new Promise((res) => setTimeout(res, 300))
+    const left = performance.now()
+    s.end()
+    const line = await eventually(() => h.access()[before], 5_000, 'the CONNECT\'s access line')
+    expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', method: 'CONNECT', error: `CONNECT ${authority()}: the caller closed the connection before the tunnel was opened` })
+    expect(performance.now() - left).toBeLessThan(1_500)
+    process.kill(redis.pid, 'SIGCONT')
+  }, 30_000)
 })
