@@ -50,15 +50,20 @@ beforeAll(async () => {
   port = (upstream.address() as AddressInfo).port
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
-  g = await startOpsGateway(pki.dir, `interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
+  g = await startOpsGateway(pki.dir, interceptingYaml(ica))
+}, 60_000)
+
+/** Interception by `ica` and the one endpoint, after `extra` config. */
+function interceptingYaml(ica: { caCert: string; caKey: string }, extra = ''): string {
+  return `${extra}interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
 endpoints:
   - name: partner
     url: https://api.partner.test:${port}
     resolve: 127.0.0.1
     allowPrivate: true
     tls: ${clientTlsYaml(pki)}
-`)
-}, 60_000)
+`
+}
 
 afterAll(async () => {
   await g?.gw.close()
@@ -150,18 +155,11 @@ describe('a caller leaving while its CONNECT waits on a store that does not answ
   beforeAll(async () => {
     redis = await startRedisServer()
     const ica = await writeInterceptionCa(join(pki.dir, 'ica-store'))
-    h = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "tunnel-leaves:" }
+    h = await startOpsGateway(pki.dir, interceptingYaml(ica, `store: { kind: redis, url: "${redis.url}", keyPrefix: "tunnel-leaves:" }
 callers:
   required: true
   apps: [{ clientId: bot, hs256Secret: "${SECRET}", audience: "https://gateway.test", endpoints: [partner] }]
-interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
-endpoints:
-  - name: partner
-    url: https://api.partner.test:${port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`, { watch: false })
+`), { watch: false })
   }, 60_000)
   afterAll(async () => {
     if (redis) process.kill(redis.pid, 'SIGCONT')
