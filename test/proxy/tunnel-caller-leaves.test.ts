@@ -3,11 +3,14 @@
  * admitted and its leaf minted (before the 200), during its TLS handshake, between inner
  * requests, and while an inner request is in flight upstream. Each time the gateway notices at
  * once: the upstream call is abandoned, the line says 499 caller_aborted (none for an idle
- * tunnel), and the connection slot and the in-flight count are released. Before the fix a caller
+ * tunnel), and the connection slot and the in-flight count are released (real curl giving up by
+ * --max-time too). Before the fix a caller
  * that left before the 200 was answered 200 anyway and logged, 10 s later, as a 408 handshake
  * timeout, its connection slot held meanwhile.
  */
-import { readFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
@@ -30,6 +33,7 @@ let port: number
 const upstreamClosed: number[] = []
 const upstreamGot: number[] = []
 const SECRET = 's'.repeat(32)
+const run = promisify(execFile)
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -147,6 +151,24 @@ describe('a caller leaving an intercepted tunnel', () => {
       await released()
     })
   }
+})
+
+describe('real curl behind HTTPS_PROXY', () => {
+  it('giving up (--max-time) mid inner request: the upstream call abandoned at once, 499', async () => {
+    const caFile = join(pki.dir, 'ica', 'curl-ca.pem')
+    writeFileSync(caFile, ca)
+    const got = upstreamGot.length
+    const closedBefore = upstreamClosed.length
+    const curl = run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', '--cacert', caFile, '--proxy', `http://127.0.0.1:${g.gw.port}`, '-H', 'X-Request-Id: curl-gives-up', `https://${authority()}/slow`]).catch((e: { code?: number }) => e)
+    await eventually(() => upstreamGot.length > got || undefined, 10_000, 'the upstream got the request')
+    expect((await curl as { code?: number }).code).toBe(28)
+    const gaveUp = performance.now()
+    const line = await eventually(() => g.access().find((e) => e.reqId === 'curl-gives-up'), 3_000, 'the access line')
+    const closedAt = await eventually(() => upstreamClosed[closedBefore], 3_000, 'the upstream connection closed')
+    expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', mode: 'connect' })
+    expect(closedAt - gaveUp).toBeLessThan(1_000)
+    await released()
+  }, 30_000)
 })
 
 describe('a caller leaving while its CONNECT waits on a store that does not answer', () => {
