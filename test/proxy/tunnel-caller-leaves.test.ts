@@ -4,9 +4,9 @@
  * requests, and while an inner request is in flight upstream. Each time the gateway notices at
  * once: the upstream call is abandoned, the line says 499 caller_aborted (none for an idle
  * tunnel), and the connection slot and the in-flight count are released (real curl giving up by
- * --max-time too). Before the fix a caller
- * that left before the 200 was answered 200 anyway and logged, 10 s later, as a 408 handshake
- * timeout, its connection slot held meanwhile.
+ * --max-time too). Before the fix a caller that left before the 200 was answered 200 anyway and
+ * logged, 10 s later, as a 408 handshake timeout (behind a store that did not answer: as that
+ * lookup's 503, commandTimeout later), its connection slot held meanwhile.
  */
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
