@@ -112,19 +112,23 @@ async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, ma
   const before = await readCounts(store, keys)
   if (estimateReaches(before, elapsedMs, max)) return before
   // An increment that fails may have landed all the same (its reply lost, or replicas that did
-  // not confirm it): counted as taken, so a right secret gives one back, which cannot go below 0.
+  // not confirm it): counted as landed, so a right secret gives one back, which cannot go below 0.
   const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS).catch(() => undefined)
-  if (mine === undefined) return TAKEN
   // Read after the increment: of two attempts racing across a boundary, the later-stamped one
-  // sees the earlier one in its previous minute, or the earlier one sees it in its next.
-  // A store that stops answering now leaves this process's count to decide, as one that never
-  // answered does; but the one is taken, so a right secret gives it back.
-  const after = await Promise.all([readCount(store, keys.previous), readCount(store, keys.next)]).catch(() => undefined)
+  // sees the earlier one in its previous minute, or the earlier one sees it in its next. Without
+  // the increment's answer its own count is this minute's as read now (its one included, and any
+  // that landed since: stricter, never looser), or replicas on such a store would each let `max`
+  // through at once. A store that stops answering now leaves this process's count to decide, as
+  // one that never answered does; but the one is taken, so a right secret gives it back.
+  const after = await Promise.all([mine ?? readCount(store, keys.current), readCount(store, keys.previous), readCount(store, keys.next)]).catch(() => undefined)
   if (!after) return TAKEN
-  const [previousNow, next] = after
-  const counts = { current: mine - 1, previous: previousNow, next }
+  const [counted, previousNow, next] = after
+  // Never below 0: a counter an older version's take-back left at -1 is no credit.
+  const counts = { current: Math.max(0, counted - 1), previous: previousNow, next }
   if (!estimateReaches(counts, elapsedMs, max)) return TAKEN
-  // Lost a race: refused, and its one taken back, so a refusal never counts.
+  // Lost a race: refused, and its one taken back, so a refusal never counts. A take-back that
+  // fails leaves it counted: the address is refused sooner, never later (not retried: a
+  // take-back whose reply was lost may have landed, and a second would give one away).
   await store.decrementIfPositive(keys.current).catch(() => undefined)
   return counts
 }

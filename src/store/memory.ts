@@ -54,7 +54,7 @@ export class MemoryStore implements Store {
     const step = normalizeStep(by)
     const expiresAt = expiryOf(ttlMs, now)
     const live = this.#live(key, now)
-    const value = (live === undefined ? 0 : Number.parseInt(live.value, 10) || 0) + step
+    const value = (live === undefined ? 0 : Math.max(0, Number.parseInt(live.value, 10) || 0)) + step
     // The TTL only on creation: a live counter keeps the expiry it was created with.
     this.#entries.set(key, { value: String(value), expiresAt: live === undefined ? expiresAt : live.expiresAt })
     return value

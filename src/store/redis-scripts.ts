@@ -3,10 +3,15 @@
  * so its read and write see no other command between them; each names one key, fine on a Cluster.
  */
 
-/** INCRBY, and the TTL only when this call created the key (PEXPIRE NX would also give a TTL to a live counter that has none). */
-export const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+/**
+ * INCRBY, and the TTL only when this call created the key (PEXPIRE NX would also give a TTL to a
+ * live counter that has none). A counter below 0 (older versions' take-backs left -1) counts from 0.
+ */
+export const INCREMENT_SCRIPT = `local old = tonumber(redis.call('GET', KEYS[1]))
+local step = ARGV[1]
+if old ~= nil and old < 0 then step = tostring(tonumber(step) - old) end
+local value = redis.call('INCRBY', KEYS[1], step)
+if old == nil and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value`
 
 /** DECR only a counter above 0 (nil when absent: GET gives false); nothing is created, the TTL stays. */

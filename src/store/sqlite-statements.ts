@@ -34,10 +34,10 @@ export const SQL = {
   putIfAbsent: `${UPSERT} WHERE ${TABLE}.expires_at IS NOT NULL AND ${TABLE}.expires_at <= @now`,
   // One statement, so the read and the write share SQLite's write lock (no lost update between
   // processes). An expired row counts as absent: the counter restarts at @by with the new TTL;
-  // a live one keeps its expiry (the TTL is set only on creation).
+  // a live one keeps its expiry (the TTL is set only on creation); one below 0 counts from 0.
   increment: `INSERT INTO ${TABLE} (key, value, expires_at) VALUES (@key, CAST(CAST(@by AS INTEGER) AS TEXT), @expiresAt)
     ON CONFLICT (key) DO UPDATE SET
-      value = CAST(CASE WHEN ${LIVE_ROW} THEN CAST(${TABLE}.value AS INTEGER) ELSE 0 END + CAST(@by AS INTEGER) AS TEXT),
+      value = CAST(CASE WHEN ${LIVE_ROW} THEN MAX(CAST(${TABLE}.value AS INTEGER), 0) ELSE 0 END + CAST(@by AS INTEGER) AS TEXT),
       expires_at = CASE WHEN ${LIVE_ROW} THEN ${TABLE}.expires_at ELSE excluded.expires_at END
     RETURNING CAST(value AS INTEGER)`,
   // Only a live counter above 0 moves, and no row is made: a take-back never goes below 0.

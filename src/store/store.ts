@@ -21,7 +21,8 @@ export interface Store {
   putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>
   /**
    * Atomically adds `by` (a safe integer, may be negative) to the counter at key and returns
-   * the new value; an absent or expired key counts from 0 and is created with `ttlMs`. The TTL
+   * the new value; an absent or expired key counts from 0 and is created with `ttlMs`, and so
+   * does a live counter below 0 (older versions' take-backs left -1; it keeps its TTL). The TTL
    * is set only on creation, so a counter per time window expires on time however often it
    * moves. The key must hold a counter (an integer) or nothing.
    */

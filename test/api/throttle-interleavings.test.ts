@@ -11,6 +11,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createFailureThrottle, type FailureThrottle } from '../../src/api/failure-throttle.js'
 import { THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/sliding-window.js'
 import { MemoryStore, type Store } from '../../src/store/index.js'
+import { interceptStore } from './throttle-support.js'
 
 const ADDRESS = '10.7.7.9'
 
@@ -103,6 +104,25 @@ describe('failure throttle bound with attempts in flight together', () => {
         await shared.close()
       }),
       { seed: Number(process.env.SEED ?? 0xfa17), numRuns: Number(process.env.RUNS ?? 400) },
+    )
+  })
+
+  it('property: replicas whose increments land but lose their reply (Redis replicas that do not confirm them) stay within max + ⌈max·L/minute⌉ together, not each (400 runs)', async () => {
+    const attempt = fc.record({ proc: fc.nat({ max: 2 }), later: fc.oneof(fc.constantFrom(0, 0, 1), fc.integer({ min: 0, max: 3_000 })), isRight: fc.constantFrom(false, false, true) })
+    const batch = fc.record({ gap: fc.oneof(fc.constantFrom(0, 1, WINDOW - 1, WINDOW), fc.integer({ min: 0, max: WINDOW })), attempts: fc.array(attempt, { minLength: 1, maxLength: 7 }) })
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.infiniteStream(fc.boolean()), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: WINDOW - 1 }), fc.array(batch, { minLength: 1, maxLength: 5 }), async (s, lost, max, start, batches) => {
+        const shared = new MemoryStore({ purgeIntervalMs: 0 })
+        const losses = lost[Symbol.iterator]()
+        // Only increments fail, each after it landed; every other call is answered.
+        const lose = (v: number) => (losses.next().value ? Promise.reject(new Error('the reply was lost (test)')) : v)
+        const store = scheduledStore(interceptStore(shared, (method, result) => (method === 'increment' ? (result as Promise<number>).then(lose) : result)), s)
+        const at = { now: 7 * WINDOW + start }
+        const procs = [0, 1, 2].map(() => createFailureThrottle({ name: 'interleave-lost', max, maxAddresses: 10, store: () => store, now: () => at.now }))
+        expect(worstExcess(await runBatches(s, batches, at, procs), max)).toBeLessThanOrEqual(0)
+        await shared.close()
+      }),
+      { seed: Number(process.env.SEED ?? 0x1057), numRuns: Number(process.env.RUNS ?? 400) },
     )
   })
 
