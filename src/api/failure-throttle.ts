@@ -22,6 +22,8 @@
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
  * afterwards; a refusal it makes still reads the store's two counters for its Retry-After).
+ * Its minutes are on a clock that never steps, so a wall clock stepped back or forward during
+ * an outage neither frees an address early nor keeps it refused.
  */
 import type { Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
@@ -44,7 +46,14 @@ export interface FailureThrottleOptions {
   maxAddresses: number
   /** The shared store, when there is one; a throw counts as a store that does not answer. */
   store: () => Store | undefined
+  /** The wall clock, whose minutes name the store's counters (shared with other processes). */
   now?: () => number
+  /**
+   * The in-process count's clock, which must never step (a clock stepped back or forward would
+   * free an address early, or keep it refused): default the monotonic clock from the wall clock's
+   * reading at the process's start (the same minutes until a step); `now` when only that is given.
+   */
+  steadyNow?: () => number
 }
 
 /** One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429). */
@@ -63,6 +72,7 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
   if (!/^[a-z0-9-]+$/.test(o.name)) throw new TypeError(`failure throttle name "${o.name}" must match [a-z0-9-]+`)
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
+  const steadyNow = o.steadyNow ?? o.now ?? (() => Math.floor(performance.timeOrigin + performance.now()))
   const counter = (segment: string, window: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}`
   const refusal = (key: string, counts: WindowCounts, elapsedMs: number): Attempt => ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max) })
 
@@ -70,17 +80,17 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
     async admit(address) {
       const key = sourceKey(address)
       const at = now()
-      const window = Math.floor(at / THROTTLE_WINDOW_MS)
-      const elapsed = at - window * THROTTLE_WINDOW_MS
+      const [window, elapsed] = windowOf(at)
       const segment = storeSegment(key)
       const keys: WindowKeys = { current: counter(segment, window), previous: counter(segment, window - 1), next: counter(segment, window + 1) }
-      if (!local.claim(key, window, elapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, local.counts(key, window), elapsed, o.max) }
+      const [own, ownElapsed] = windowOf(steadyNow())
+      if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max) }
       let taken: Store | undefined
       try {
         const store = o.store()
         const outcome = store && (await takeInStore(store, keys, elapsed, o.max))
         if (outcome && outcome !== TAKEN) {
-          local.release(key, window)
+          local.release(key, own)
           return refusal(key, outcome, elapsed)
         }
         taken = store
@@ -91,13 +101,19 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
         admitted: true,
         key,
         async release() {
-          local.release(key, window)
+          local.release(key, own)
           // Not given back while the store is away: one right attempt counted as wrong until it fades out.
           if (taken) await taken.decrementIfPositive(keys.current).catch(() => undefined)
         },
       }
     },
   }
+}
+
+/** The window a time falls in, and how far into it. */
+function windowOf(at: number): [window: number, elapsedMs: number] {
+  const window = Math.floor(at / THROTTLE_WINDOW_MS)
+  return [window, at - window * THROTTLE_WINDOW_MS]
 }
 
 /** takeInStore's answer for a place taken in the store's count (perhaps: see there). */
@@ -134,11 +150,10 @@ async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, ma
 }
 
 /**
- * `Retry-After` of an attempt the in-process count refused: the later of its wait and the store's
+ * `Retry-After` of an attempt the in-process count refused: the later of its wait (`own`) and the store's
  * count's, which other processes moved too (an attempt is admitted only when both let it through).
  */
-async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys, local: WindowCounts, elapsedMs: number, max: number): Promise<number> {
-  const own = retryAfterSeconds(local, elapsedMs, max)
+async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys, own: number, elapsedMs: number, max: number): Promise<number> {
   try {
     const s = store()
     if (!s) return own
