@@ -3,11 +3,13 @@
  * the real Redis under a unique prefix): a counter an older version's take-back left at -1 is
  * never a credit (an increment counts it from 0, as every read does); and increments that land
  * but whose replies are lost (Redis: replicas that did not confirm them) on two processes at
- * once let no more than `max` through, where each process's own count let `max` each through.
+ * once let no more than `max` through, where each process's own count let `max` each through;
+ * a take-back that fails (a user without `decr`) is not retried and leaves its one counted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFailureThrottle, THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/failure-throttle.js'
 import { openRedisStore, type Store } from '../../src/store/index.js'
+import { startRedisServer } from '../support/redis-servers.js'
 import { REDIS_URL, STORE_BACKENDS, uniqueRedisPrefix, wipeRedisPrefix, type StoreHarness } from '../support/store-backends.js'
 
 describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 'redis'))('failure throttle on counters older versions left at -1, on $name', (backend) => {
@@ -63,6 +65,28 @@ describe('failure throttle on a Redis whose increments land but fail (replicas t
       expect(await plain.get('throttle:lost:v4_10.6.6.7:22')).toBe('3')
     } finally {
       await Promise.all([...stores, plain].map((s) => s.close()))
+    }
+  })
+})
+
+describe('failure throttle whose take-backs fail (a Redis ACL user without decr, on a server of its own)', () => {
+  it('a right secret\'s one stays counted, once (not retried): the address is refused one attempt sooner, never later', async () => {
+    const redis = await startRedisServer({ conf: () => 'user gw on >gw-password ~* &* +@all -decr\n' })
+    const store = openRedisStore({ url: `redis://127.0.0.1:${redis.port}`, username: 'gw', password: 'gw-password', keyPrefix: 'take-back:' })
+    try {
+      const t = createFailureThrottle({ name: 'nodecr', max: 3, maxAddresses: 10, store: () => store, now: () => 23 * WINDOW + 1_000 })
+      await store.put('probe', '1', 60_000)
+      await expect(store.decrementIfPositive('probe')).rejects.toThrow(/NOPERM|decr/i)
+      const right = await t.admit('10.6.6.8')
+      if (right.admitted) await right.release()
+      expect(await store.get('throttle:nodecr:v4_10.6.6.8:23')).toBe('1')
+      const turns: boolean[] = []
+      for (let i = 0; i < 4; i++) turns.push((await t.admit('10.6.6.8')).admitted)
+      expect(turns).toEqual([true, true, false, false])
+      expect(await store.get('throttle:nodecr:v4_10.6.6.8:23')).toBe('3')
+    } finally {
+      await store.close()
+      await redis.stop()
     }
   })
 })
