@@ -73,16 +73,13 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
   const steadyNow = o.steadyNow ?? o.now ?? (() => Math.floor(performance.timeOrigin + performance.now()))
-  const counter = (segment: string, window: number): string => `${THROTTLE_KEY_PREFIX}${o.name}:${segment}:${window}`
   const refusal = (key: string, counts: WindowCounts, elapsedMs: number): Attempt => ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max) })
 
   return {
     async admit(address) {
       const key = sourceKey(address)
-      const at = now()
-      const [window, elapsed] = windowOf(at)
-      const segment = storeSegment(key)
-      const keys: WindowKeys = { current: counter(segment, window), previous: counter(segment, window - 1), next: counter(segment, window + 1) }
+      const [window, elapsed] = windowOf(now())
+      const keys = windowKeys(o.name, storeSegment(key), window)
       const [own, ownElapsed] = windowOf(steadyNow())
       if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max) }
       let taken: Store | undefined
@@ -168,6 +165,12 @@ interface WindowKeys {
   readonly current: string
   readonly previous: string
   readonly next: string
+}
+
+/** The store counters of a source key's `window` and the ones either side. */
+function windowKeys(name: string, segment: string, window: number): WindowKeys {
+  const counter = (w: number): string => `${THROTTLE_KEY_PREFIX}${name}:${segment}:${w}`
+  return { current: counter(window), previous: counter(window - 1), next: counter(window + 1) }
 }
 
 /** The three counters of a source key, read at once. */

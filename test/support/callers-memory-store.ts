@@ -27,7 +27,8 @@ export class CallersMemoryStore implements Store {
   async increment(key: string, by: number, ttlMs?: number): Promise<number> {
     const live = this.#data.get(key)
     const fresh = live === undefined || live.expiresAt <= this.now()
-    const value = (fresh ? 0 : Number(live.value)) + by
+    // A counter below 0 counts from 0, as every Store's does.
+    const value = (fresh ? 0 : Math.max(0, Number(live.value))) + by
     this.writes++
     // The TTL only when the counter is created, as every Store does.
     this.#data.set(key, { value: String(value), expiresAt: fresh ? (ttlMs === undefined ? Infinity : this.now() + ttlMs) : live.expiresAt })
