@@ -8,9 +8,8 @@
  * live counter that has none). A counter below 0 (older versions' take-backs left -1) counts from 0.
  */
 export const INCREMENT_SCRIPT = `local old = tonumber(redis.call('GET', KEYS[1]))
-local step = ARGV[1]
-if old ~= nil and old < 0 then step = tostring(tonumber(step) - old) end
-local value = redis.call('INCRBY', KEYS[1], step)
+if old ~= nil and old < 0 then redis.call('SET', KEYS[1], '0', 'KEEPTTL') end
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if old == nil and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value`
 
