@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { loadConfig, type GatewayConfig } from '../config/index.js'
+import { loadConfig, withPlacedProblems, type GatewayConfig } from '../config/index.js'
 import { startConfigs } from './worker-configs.js'
 import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
@@ -198,7 +198,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
 /** A reload's compile: it also renews the OTLP exporter's TLS files (read first: unreadable fails the reload), then tells `onCompiled` (modules the snapshot needs load). */
 function reloadCompiler(compile: (c: GatewayConfig) => Gateway, tracing: Tracing | undefined, onCompiled: (g: Gateway) => void): (c: GatewayConfig) => Gateway {
   return (c) => {
-    const renewExport = tracing?.renewExport(c.tracing)
+    const renewExport = withPlacedProblems(c, () => tracing?.renewExport(c.tracing))
     const g = compile(c)
     renewExport?.()
     onCompiled(g)

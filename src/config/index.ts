@@ -1,6 +1,7 @@
 /** Config: gateway.yaml → validated, frozen GatewayConfig. */
 export { pinConfigFiles, readConfigFile, snapshotConfigFiles, withConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
-export { loadConfig, loadConfigText, parseConfig, placeConfigProblems, type ConfigSource, type LoadConfigOptions } from './load.js'
+export { loadConfig, loadConfigText, parseConfig, type ConfigSource, type LoadConfigOptions } from './load.js'
+export { collectConfigProblems, configProblem, placeConfigProblems, withPlacedProblems, type ConfigProblems } from './placed-problems.js'
 export { configSchema } from './schema.js'
 export { bundleFiles } from './normalize.js'
 export { matchName } from './normalize-util.js'

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net'
 import type { ConfigProblem } from '../errors.js'
 import type { GatewayConfig } from './types.js'
+import { configProblem } from './placed-problems.js'
 
 type Address = { kind: 'any' } | { kind: 'v4' | 'v6' | 'name'; text: string }
 
@@ -29,10 +30,10 @@ export function hostsOverlap(a: string, b: string): boolean {
   return x.text === y.text || (x.kind === 'v4' && (x.text === '0.0.0.0' || y.text === '0.0.0.0'))
 }
 
-/** The clash of `listen` and `admin` at `admin.port` (line 0: found after the load), or none. */
+/** The clash of `listen` and `admin` at `admin.port` (found after the load, placed at its line), or none. */
 export function listenerClashProblems(config: GatewayConfig): ConfigProblem[] {
   const { listen, admin } = config
   if (!admin.enabled || admin.port === 0 || admin.port !== listen.port || !hostsOverlap(listen.host, admin.host)) return []
   const msg = `${admin.port} is listen.port too, on an address that overlaps (listen.host ${listen.host}, admin.host ${admin.host}): the second listener cannot bind it (address already in use) and serve stops at start; give admin.port another port`
-  return [{ file: config.file, line: 0, column: 0, key: 'admin.port', msg }]
+  return [configProblem(config, 'admin.port', msg)]
 }

@@ -10,23 +10,13 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { CONFIG_VALIDATOR_CODE, CONFIG_VALIDATOR_PARAMETERS } from './config-validator.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
-import { parseKeyPath, YamlSource, type KeyPath } from './yaml-source.js'
+import { YamlSource, type KeyPath } from './yaml-source.js'
+import { rememberConfigSource } from './placed-problems.js'
 import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
 let validator: ValidateFunction | undefined
-/** The text each loaded config came from, for problems found after loading (compiling its caller apps). */
-const sources = new WeakMap<GatewayConfig, YamlSource>()
-
-/**
- * `problems` found in `config` after it was loaded, placed at their line and column in its file
- * when they name a key of it and carry no position yet (as the loader's own problems do).
- */
-export function placeConfigProblems(config: GatewayConfig, problems: readonly ConfigProblem[]): ConfigProblem[] {
-  const source = sources.get(config)
-  return problems.map((p) => (source === undefined || p.line > 0 || p.file !== config.file || p.key === '' ? p : Object.assign({}, p, source.position(parseKeyPath(p.key)))))
-}
 
 /**
  * The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`),
@@ -109,7 +99,7 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
   } catch (e) {
     throw e instanceof ConfigError ? concealed(e.problems) : e
   }
-  sources.set(config, source)
+  rememberConfigSource(config, source)
   return deepFreeze(config)
 }
 

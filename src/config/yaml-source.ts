@@ -65,6 +65,17 @@ export class YamlSource {
     return { line: pos.line, column: pos.col }
   }
 
+  /**
+   * Where a problem found after the load points for `path`: its value when that starts on its
+   * key's line (a scalar, a flow collection), else its key (a block mapping or list begins on
+   * the next line, under another key); a key left to its default, its nearest written parent.
+   */
+  placement(path: KeyPath): { line: number; column: number } {
+    const value = this.position(path)
+    const key = this.position(path, true)
+    return key.line < value.line ? key : value
+  }
+
   problem(path: KeyPath, msg: string, atKey = false): ConfigProblem {
     const { line, column } = this.position(path, atKey)
     return { file: this.file, line, column, key: formatKeyPath(path), msg }

@@ -3,7 +3,7 @@
  * (unusedChainCertificates): warnings, in the same words wherever they are said — printed by
  * `check` without failing it, logged when a start or an accepted reload adopts the config.
  */
-import { concealSecretValues, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { placeConfigProblems, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { unusedChainCertificates } from '../tls/index.js'
 
@@ -19,5 +19,5 @@ export function bundleWarnings(config: GatewayConfig): ConfigProblem[] {
       for (const w of unusedChainCertificates(tls)) out.push({ file: w.file, line: 0, column: 0, key: `${keyBase}.${w.field}`, msg: `${label}: ${w.msg}` })
     }
   }
-  return concealSecretValues(out, config.references)
+  return placeConfigProblems(config, out)
 }

@@ -2,8 +2,8 @@
  * Caller apps and the gateway's JWE keys, compiled with each config snapshot so a reload
  * applies new apps and keys at once.
  */
-import { placeConfigProblems, type CallerAppSettings, type GatewayConfig } from '../config/index.js'
-import { ConfigError, type ConfigProblem } from '../errors.js'
+import { collectConfigProblems, type CallerAppSettings, type GatewayConfig } from '../config/index.js'
+import { ConfigError } from '../errors.js'
 import { compileCallerApps, compileGatewayKeys, compileTenantRestriction, type CallerApp, type GatewayKeys, type ResolveOptions, type TenantRestriction } from '../callers/index.js'
 
 /** An app identified by its inbound TLS client certificate. */
@@ -48,19 +48,10 @@ const hasJwtKey = (a: CallerAppSettings): boolean => a.hs256Secret !== undefined
 /** Compiles apps and keys; throws ConfigError listing every problem of both, each at its line in the file (as the loader's are). */
 export function compileCallers(config: GatewayConfig): Callers {
   const c = config.callers
-  const problems: ConfigProblem[] = []
-  const collect = <T>(build: () => T): T | undefined => {
-    try {
-      return build()
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e
-      problems.push(...e.problems)
-      return undefined
-    }
-  }
-  const apps = collect(() => compileJwtApps(config))
-  const keys = collect(() => compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' }))
-  if (apps === undefined || keys === undefined) throw new ConfigError(placeConfigProblems(config, problems))
+  const problems = collectConfigProblems(config)
+  const apps = problems.collect(() => compileJwtApps(config))
+  const keys = problems.collect(() => compileGatewayKeys(c.gatewayKeys, { file: config.file, key: 'callers.gatewayKeys' }))
+  if (apps === undefined || keys === undefined) throw new ConfigError(problems.list)
   const certificateApps = c.apps
     .filter((a) => a.clientCertificate !== undefined)
     .map((a) => ({ clientId: a.clientId, endpoints: new Set(a.endpoints), ...a.clientCertificate, tenantRestriction: compileTenantRestriction(a.tenants, a.tenantClaim) }))

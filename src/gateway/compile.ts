@@ -3,7 +3,7 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import { concealSecretValues, matchName, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { collectConfigProblems, matchName, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
 import { otlpTlsProblems } from '../tracing/index.js'
@@ -72,19 +72,11 @@ function compileParts(config: GatewayConfig, now?: Date) {
   const inspection = inspectEndpoints(config, now)
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
   const listeners = inspectListeners(config)
-  const problems = [...inspection.problems, ...concealSecretValues(profileProblems, config.references), ...listeners.problems, ...otlpTlsProblems(config.tracing)]
-  const collect = <T>(build: () => T): T | undefined => {
-    try {
-      return build()
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e
-      problems.push(...concealSecretValues(e.problems, config.references))
-      return undefined
-    }
-  }
-  const callers = collect(() => compileCallers(config))
-  const sealers = callers === undefined ? undefined : collect(() => compileSealers(config, callers.keys))
-  return { inspection, profiles, listeners, callers, sealers, problems }
+  const problems = collectConfigProblems(config)
+  problems.add([...inspection.problems, ...profileProblems, ...listeners.problems, ...otlpTlsProblems(config.tracing)])
+  const callers = problems.collect(() => compileCallers(config))
+  const sealers = callers === undefined ? undefined : problems.collect(() => compileSealers(config, callers.keys))
+  return { inspection, profiles, listeners, callers, sealers, problems: problems.list }
 }
 
 export interface CompileOptions {

@@ -7,7 +7,7 @@
  * the start would take every endpoint down with it, and a restart of a pod in that state would
  * never come back.
  */
-import { concealSecretValues, needsStore, readConfigFile, type GatewayConfig } from '../config/index.js'
+import { placeConfigProblems, needsStore, readConfigFile, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { tlsFileDateProblems, tlsFileNotAfter, tlsFileNotBefore, type PemFile } from '../tls/index.js'
 
@@ -64,5 +64,5 @@ export function inspectTlsFileDates(config: GatewayConfig, now = new Date()): Tl
     const notBefore = tlsFileNotBefore(field, pem)
     if (notAfter && notBefore) validities.push({ key, notBefore, notAfter })
   }
-  return { problems: concealSecretValues(problems, config.references), validities }
+  return { problems: placeConfigProblems(config, problems), validities }
 }

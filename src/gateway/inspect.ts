@@ -4,7 +4,7 @@
  * throws, so `check` can print everything; compile and reload refuse on the same problems.
  */
 import type { SecureContext } from 'node:tls'
-import { readConfigFile, concealSecretValues, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { readConfigFile, placeConfigProblems, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { inspectTlsFileDates, type TlsFileDates } from './dated-tls-files.js'
 import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
@@ -25,7 +25,7 @@ export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; pro
     if ('tls' in loaded) tls[which] = loaded.tls
     else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key: loaded.problem.field ? `${key}.${loaded.problem.field}` : key, msg: loaded.problem.msg })
   }
-  return { tls, problems: concealSecretValues(problems, config.references) }
+  return { tls, problems: placeConfigProblems(config, problems) }
 }
 
 export interface EndpointReport {
@@ -80,9 +80,10 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
     reports.push(endpointReport(ep, bundle, ok))
   }
   const interception = config.interception ? inspectInterceptionCa(config.interception, now, found) : undefined
-  const conceal = (problems: ConfigProblem[]): ConfigProblem[] => concealSecretValues(problems, config.references)
+  // Each at its key's line in the config file, values from references shown as the references.
+  const place = (problems: ConfigProblem[]): ConfigProblem[] => placeConfigProblems(config, problems)
   const dated = inspectTlsFileDates(config, now)
-  return { reports, bundles, contexts, problems: conceal(found.problems), degraded: conceal(found.degraded), dated, ...(interception ? { interception } : {}) }
+  return { reports, bundles, contexts, problems: place(found.problems), degraded: place(found.degraded), dated, ...(interception ? { interception } : {}) }
 }
 
 /** One client bundle: loaded, its validity at `now`, its SecureContext; ok when nothing but the clock is wrong. */
@@ -119,16 +120,21 @@ function endpointReport(ep: EndpointConfig, bundle: Bundle, ok: boolean): Endpoi
 /** `interception`'s CA, read and checked. */
 function inspectInterceptionCa(ica: NonNullable<GatewayConfig['interception']>, now: Date, found: Findings): InterceptionCa | undefined {
   const problem = (msg: string): void => void found.problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
-  let ca: InterceptionCa | undefined
-  try {
-    const loaded = loadInterceptionCa(readConfigFile(ica.caCert, 'utf8'), readConfigFile(ica.caKey, 'utf8'), ica.caKeyPassphrase)
-    for (const msg of loaded.problems) problem(msg)
-    ca = loaded.ca
-    // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.
-    const fault = loaded.ca?.validityFault(now.getTime())
-    if (fault) found.degraded.push({ file: ica.caCert, line: 0, column: 0, key: 'interception.caCert', msg: fault })
-  } catch (e) {
-    problem(`cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)} (${(e as NodeJS.ErrnoException).path ?? ''})`)
+  // Each file at its own key, in the same words whether read from disk (`check`) or from a start's snapshot (no path in the error).
+  const read = (key: 'caCert' | 'caKey'): string | undefined => {
+    try {
+      return readConfigFile(ica[key], 'utf8')
+    } catch (e) {
+      found.problems.push({ file: ica[key], line: 0, column: 0, key: `interception.${key}`, msg: `cannot read the interception CA: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+      return undefined
+    }
   }
-  return ca
+  const [cert, key] = [read('caCert'), read('caKey')]
+  if (cert === undefined || key === undefined) return undefined
+  const loaded = loadInterceptionCa(cert, key, ica.caKeyPassphrase)
+  for (const msg of loaded.problems) problem(msg)
+  // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.
+  const fault = loaded.ca?.validityFault(now.getTime())
+  if (fault) found.degraded.push({ file: ica.caCert, line: 0, column: 0, key: 'interception.caCert', msg: fault })
+  return loaded.ca
 }

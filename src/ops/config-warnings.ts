@@ -17,7 +17,7 @@ const SHADOWED =
 export function logConfigWarnings(logger: Logger, config: GatewayConfig): void {
   for (const w of profileWarnings(config)) logger.warn({ profile: w.profile }, w.msg)
   for (const s of shadowedInForwardMode(config)) logger.warn(s, SHADOWED)
-  for (const w of bundleWarnings(config)) logger.warn({ key: w.key, file: w.file }, w.msg)
+  for (const w of bundleWarnings(config)) logger.warn({ key: w.key, file: w.file, line: w.line, column: w.column }, w.msg)
 }
 
 /** Per-user links built on the Host header, and legacyOAuth10. */

@@ -1,5 +1,5 @@
 /** `store` settings → the Redis store's options: TLS files read at start, and again on each reload (renewed contents reach new connections). */
-import { readConfigFile, type GatewayConfig } from '../config/index.js'
+import { configProblem, readConfigFile, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { tlsFileProblems, type PemFile } from '../tls/index.js'
 import type { RedisStoreOptions } from '../store/index.js'
@@ -15,7 +15,7 @@ type StoreSettings = GatewayConfig['store']
 function readRedisTls(config: GatewayConfig, t: NonNullable<StoreSettings['redis']['tls']>): { ca?: string; cert?: string; key?: string } {
   const read: { ca?: string; cert?: string; key?: string } = {}
   const problems: ConfigProblem[] = []
-  const problem = (key: string, msg: string): void => void problems.push({ file: config.file, line: 0, column: 0, key: `store.redis.tls.${key}`, msg })
+  const problem = (key: string, msg: string): void => void problems.push(configProblem(config, `store.redis.tls.${key}`, msg))
   for (const key of ['ca', 'cert', 'key'] as const) {
     const file = t[key]
     if (file === undefined) continue

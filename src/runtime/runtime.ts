@@ -5,7 +5,7 @@
  * A reload goes through prepare() exactly as the start did, so it is accepted when a fresh
  * start with the same file would be, and then opens what that start would have opened.
  */
-import { needsStore, type GatewayConfig, type StoreSettings } from '../config/index.js'
+import { configProblem, needsStore, type GatewayConfig, type StoreSettings } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
@@ -111,7 +111,7 @@ const withoutAllowList = ({ clientSubjects: _subjects, clientSans: _sans, ...fil
 /** The restart-only settings `next` changes relative to `baseline`, as config problems. */
 export function restartOnlyChanges(baseline: RestartBaseline, next: GatewayConfig): ConfigProblem[] {
   const keys = [...changedKeys(RESTART_ONLY, baseline.start, next), ...(baseline.store ? storeLocationChanges(baseline.store, next.store) : [])]
-  return keys.map((key) => ({ file: next.file, line: 0, column: 0, key, msg: 'changed, and takes effect only after a restart; the running gateway keeps its last good config' }))
+  return keys.map((key) => configProblem(next, key, 'changed, and takes effect only after a restart; the running gateway keeps its last good config'))
 }
 
 /** How `config`'s store is opened. */
@@ -131,7 +131,7 @@ export function storeOpenProblems(config: GatewayConfig, open: (c: StoreConfig) 
     return []
   } catch (e) {
     if (e instanceof ConfigError) return [...e.problems]
-    return [{ file: config.file, line: 0, column: 0, key: 'store', msg: e instanceof Error ? e.message : String(e) }]
+    return [configProblem(config, 'store', e instanceof Error ? e.message : String(e))]
   }
 }
 
@@ -146,7 +146,7 @@ function openStoreOf(config: GatewayConfig, open: (c: StoreConfig) => Store): St
   } catch (e) {
     const key = e instanceof RedisSettingError ? REDIS_SETTING_KEYS[e.setting] : settings.kind === 'sqlite' && !(e instanceof SqliteDriverError) ? 'store.file' : undefined
     if (key === undefined || e instanceof ConfigError) throw e
-    throw new ConfigError([{ file: config.file, line: 0, column: 0, key, msg: e instanceof Error ? e.message : String(e) }])
+    throw new ConfigError([configProblem(config, key, e instanceof Error ? e.message : String(e))])
   }
 }
 

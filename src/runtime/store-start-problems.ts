@@ -5,7 +5,7 @@
  * `store.redis.tls` files then, and the SQLite store refuses a file it could not open with
  * sqliteFileProblem's words (the file is not created to find out).
  */
-import { needsStore, type GatewayConfig } from '../config/index.js'
+import { configProblem, needsStore, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { sqliteFileProblem } from '../store/index.js'
 import { redisStoreOptions } from './redis-options.js'
@@ -15,7 +15,7 @@ export function storeStartProblems(config: GatewayConfig): readonly ConfigProble
   if (!needsStore(config)) return []
   if (config.store.kind === 'sqlite') {
     const msg = sqliteFileProblem(config.store.file)
-    return msg === undefined ? [] : [{ file: config.file, line: 0, column: 0, key: 'store.file', msg }]
+    return msg === undefined ? [] : [configProblem(config, 'store.file', msg)]
   }
   try {
     redisStoreOptions(config)

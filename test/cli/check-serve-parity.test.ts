@@ -173,7 +173,7 @@ describe('check and serve give the same verdict', () => {
       const file = faultyConfig([], { ports: { listen: port, admin: port } })
       const check = runCheck(file)
       expect(check.ok).toBe(false)
-      expect(check.output).toContain(`${file}: admin.port: ${port} is listen.port too, on an address that overlaps (listen.host 127.0.0.1, admin.host 127.0.0.1): the second listener cannot bind it (address already in use) and serve stops at start; give admin.port another port\n`)
+      expect(check.output).toContain(`${file}:7:9: admin.port: ${port} is listen.port too, on an address that overlaps (listen.host 127.0.0.1, admin.host 127.0.0.1): the second listener cannot bind it (address already in use) and serve stops at start; give admin.port another port\n`)
       const start = await startsInProcess(file)
       expect(start).toEqual({ started: false, output: expect.stringContaining(`:${port}: address already in use`) })
       const zero = faultyConfig([], { ports: { listen: 0, admin: 0 } })

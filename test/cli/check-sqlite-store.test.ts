@@ -47,7 +47,7 @@ describe('sqliteFileProblem: what the store refuses, and check with it', () => {
       expect(() => openSqliteStore({ file, purgeIntervalMs: 0 })).toThrow(problem as string)
       const r = runCheck(configWith('refused.yaml', file))
       expect(r.ok).toBe(false)
-      expect(r.output).toContain(`refused.yaml: store.file: ${problem as string}\n`)
+      expect(r.output).toContain(`refused.yaml:3:16: store.file: ${problem as string}\n`)
     }
   })
 
@@ -79,7 +79,7 @@ describe('sqliteFileProblem: what the store refuses, and check with it', () => {
       expect(() => openSqliteStore({ file, purgeIntervalMs: 0 })).toThrow(problem)
       const r = runCheck(configWith('foreign.yaml', file))
       expect(r.ok).toBe(false)
-      expect(r.output).toContain(`foreign.yaml: store.file: ${problem}\n`)
+      expect(r.output).toContain(`foreign.yaml:3:16: store.file: ${problem}\n`)
       expect(readFileSync(file).equals(before)).toBe(true)
     }
   })
@@ -137,7 +137,7 @@ describe('a read-only folder (a private mount namespace): check and serve refuse
     expect(exits).toEqual(cases.flatMap(() => ['1', '1']))
     cases.forEach(([file, why], i) => {
       const refusal = `sqlite store "${file}": cannot open: ${why}`
-      expect(outputs[2 * i]).toContain(`ro-${i}.yaml: store.file: ${refusal}\n`)
+      expect(outputs[2 * i]).toContain(`ro-${i}.yaml:3:16: store.file: ${refusal}\n`)
       expect(outputs[2 * i + 1]).toContain(refusal)
     })
   }, 300_000)

@@ -5,7 +5,7 @@
  * and the `--workers` primary's verdict) goes on, as with an expired bundle, and warns with `check`'s very line. A CA file
  * that still holds one valid certificate (a rotation: the old CA kept beside the new) is fine.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
@@ -68,6 +68,12 @@ const CA_TARGETS = ['listen.tls.clientCa', 'admin.tls.clientCa', 'tracing.otlp.t
 const CERT_TARGETS = ['tracing.otlp.tls.cert', 'store.redis.tls.cert'] as const
 const SERVER_TARGETS = ['listen.tls.cert', 'admin.tls.cert'] as const
 
+/** `line:column` where `file` is first named in the config file `config`. */
+function positionOf(config: string, file: string): string {
+  const before = readFileSync(config, 'utf8').split(file)[0]?.split('\n') ?? []
+  return `${before.length}:${(before[before.length - 1] ?? '').length + 1}`
+}
+
 /** The file of `when`'s dates for `target`: a CA, a client certificate or a listener's chain. */
 function datedFile(target: ParityTarget, when: string): string {
   const kind = CA_TARGETS.includes(target as never) ? 'ca' : SERVER_TARGETS.includes(target as never) ? 'server' : 'cert'
@@ -82,7 +88,8 @@ async function expectDatedLines(targets: readonly ParityTarget[]): Promise<void>
       const config = configWith(target, file)
       const check = runCheck(config)
       const words = when === 'expired' ? 'expired on' : 'not valid before'
-      const lines = check.output.split('\n').filter((l) => l.startsWith(`${file}: ${target}: `))
+      // At the key's line in the config, naming the dated file (before: the file's name in place of the config's, no line).
+      const lines = check.output.split('\n').filter((l) => l.startsWith(`${config}:${positionOf(config, file)}: ${target}: ${file}: `))
       expect({ target, when, ok: check.ok, lines: lines.length }, check.output).toEqual({ target, when, ok: false, lines: 1 })
       expect(lines[0]).toContain(words)
       expect(check.output).toContain('check failed: 1 problem(s)')
@@ -108,7 +115,8 @@ describe('TLS files outside their validity', () => {
   it("a listener's certificate in the words of its role: the server certificate, then each intermediate it sends", async () => {
     for (const target of SERVER_TARGETS) {
       const expired = runCheck(configWith(target, files['server-expired'] as string)).output
-      expect(expired).toMatch(new RegExp(`: ${target.replace(/\./g, '\\.')}: server certificate expired on \\S+ \\("CN=listener expired"\\)`))
+      const dated = files['server-expired'] as string
+      expect(expired).toMatch(new RegExp(`: ${target.replace(/\./g, '\\.')}: ${dated.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: server certificate expired on \\S+ \\("CN=listener expired"\\)`))
       const config = configWith(target, files['server-old-inter'] as string)
       const check = runCheck(config)
       const lines = check.output.split('\n').filter((l) => l.includes(`: ${target}: `))

@@ -14,7 +14,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { eventually, replaceFile, startOpsGateway } from '../ops/helpers.js'
 
 let pki: TestPki
-const WARN = { inter: '', root: '' }
+const WARN = { inter: '', root: '', rootAfter: '' }
 beforeAll(async () => {
   pki = await createTestPki()
   const otherRoot = await pki.issue({ subject: 'CN=Other Root', ca: true })
@@ -24,8 +24,13 @@ beforeAll(async () => {
   // The chain's own root appended in `cert`: used (it is the root reached), so not named.
   pki.write('client-full.crt', pki.client.pem + pki.inter.pem + pki.root.pem)
   const path = '("CN=bot-runtime, O=mtls-gateway tests" → "CN=Test Intermediate CA, O=mtls-gateway tests" → "CN=Test Root CA, O=mtls-gateway tests")'
-  WARN.inter = `${pki.file('inters.crt')}: endpoints[0].tls.intermediates: warning: endpoint "partner": certificate #2 "CN=Other Intermediate" is not in the client certificate's chain ${path}: it is not sent; remove it, or check that the client certificate is the one meant`
-  WARN.root = `${pki.file('client-roots.crt')}: endpoints[0].tls.clientRoots: warning: endpoint "partner": certificate #1 "CN=Other Root" is not the root the client certificate's chain reaches ${path}: it is not used; remove it`
+  // At the key's line and column in the config, naming the bundle file (before: that file's name in place of the config's, no line).
+  const config = join(pki.dir, 'gateway.yaml')
+  const at = (file: string, intermediates = pki.file('inters.crt')): string => `${config}:5:${yaml(intermediates).split('\n')[4]?.indexOf(file) as number + 1}`
+  WARN.inter = `${at(pki.file('inters.crt'))}: endpoints[0].tls.intermediates: warning: ${pki.file('inters.crt')}: endpoint "partner": certificate #2 "CN=Other Intermediate" is not in the client certificate's chain ${path}: it is not sent; remove it, or check that the client certificate is the one meant`
+  WARN.root = `${at(pki.file('client-roots.crt'))}: endpoints[0].tls.clientRoots: warning: ${pki.file('client-roots.crt')}: endpoint "partner": certificate #1 "CN=Other Root" is not the root the client certificate's chain reaches ${path}: it is not used; remove it`
+  // After the reload to inter.crt, one character shorter before it on the line.
+  WARN.rootAfter = WARN.root.replace(at(pki.file('client-roots.crt')), at(pki.file('client-roots.crt'), pki.file('inter.crt')))
 })
 afterAll(() => pki?.cleanup())
 
@@ -42,16 +47,16 @@ describe('bundle certificates the client chain does not use', () => {
       const warned = (from: number): string[] =>
         g.lines
           .slice(from)
-          .map((l) => JSON.parse(l) as { level: string; msg: string; key?: string; file?: string })
+          .map((l) => JSON.parse(l) as { level: string; msg: string; key?: string; file?: string; line?: number; column?: number })
           .filter((e) => e.key?.startsWith('endpoints[0].tls.') && e.level === 'warn')
-          .map((e) => `${e.file ?? ''}: ${e.key ?? ''}: warning: ${e.msg}`)
+          .map((e) => `${e.file ?? ''}:${e.line ?? ''}:${e.column ?? ''}: ${e.key ?? ''}: warning: ${e.msg}`)
       expect(warned(0)).toEqual([WARN.inter, WARN.root])
       // A reload to the intermediate alone: accepted, and only the clientRoots one is said.
       const from = g.lines.length
       const before = g.gw.ref.current
       replaceFile(join(pki.dir, 'gateway.yaml'), yaml(pki.file('inter.crt')))
       await eventually(() => g.gw.ref.current !== before, 20_000, 'the reload')
-      expect(warned(from)).toEqual([WARN.root])
+      expect(warned(from)).toEqual([WARN.rootAfter])
     } finally {
       await g.gw.close()
     }

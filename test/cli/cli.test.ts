@@ -49,9 +49,10 @@ describe('mtls-gateway command line', () => {
     expect(c.code).toBe(1)
     const problems = c.stderr.split('\n').filter((l) => l.startsWith(dir))
     expect(problems).toEqual([
-      `${join(dir, 'stranger.key')}: endpoints[0].tls.key: endpoint "a": private key does not match the client certificate "CN=bot-runtime, OU=gateway, O=mtls-gateway dev"`,
-      expect.stringMatching(/endpoints\[0\]\.tls\.cert: endpoint "a": chain does not build to a configured root/),
-      `${join(dir, 'missing.crt')}: endpoints[1].tls.cert: endpoint "b": cannot read file: ENOENT`,
+      // At each key's line and column in the config, naming the bundle file (before: the bundle file's name in place of the config's, no line).
+      `${config}:4:39: endpoints[0].tls.key: ${join(dir, 'stranger.key')}: endpoint "a": private key does not match the client certificate "CN=bot-runtime, OU=gateway, O=mtls-gateway dev"`,
+      expect.stringMatching(new RegExp(`^${config}:4:18: endpoints\\[0\\]\\.tls\\.cert: ${join(dir, 'pki', 'client.crt')}: endpoint "a": chain does not build to a configured root`)),
+      `${config}:7:18: endpoints[1].tls.cert: ${join(dir, 'missing.crt')}: endpoint "b": cannot read file: ENOENT`,
     ])
     expect(c.stderr).toContain('check failed: 3 problem(s)')
   })
@@ -64,7 +65,7 @@ describe('mtls-gateway command line', () => {
     writeFileSync(config, `interception: { caCert: ica-a/interception-ca.crt, caKey: ica-b/interception-ca.key }\nendpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`)
     const c = await cli('check', '--config', config)
     expect(c.code).toBe(1)
-    expect(c.stderr).toContain(`${join(dir, 'ica-a', 'interception-ca.crt')}: interception: interception CA key does not match its certificate`)
+    expect(c.stderr).toContain(`${config}:1:15: interception: ${join(dir, 'ica-a', 'interception-ca.crt')}: interception CA key does not match its certificate\n`)
   })
 
   it('check and serve refuse a listener key that does not match its certificate, naming the key file', async () => {
@@ -73,7 +74,7 @@ describe('mtls-gateway command line', () => {
     const config = join(dir, 'listener.yaml')
     const endpoint = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: pki/client.crt, key: pki/client.key, intermediates: pki/intermediate-ca.crt, roots: pki/root-ca.crt }\n`
     writeFileSync(config, `listen: { port: 0, tls: { cert: pki/server.crt, key: listener-stranger.key } }\nadmin: { enabled: false }\n${endpoint}`)
-    const line = `${join(dir, 'listener-stranger.key')}: listen.tls: private key does not match the certificate in ${join(dir, 'pki', 'server.crt')}`
+    const line = `${config}:1:25: listen.tls: ${join(dir, 'listener-stranger.key')}: private key does not match the certificate in ${join(dir, 'pki', 'server.crt')}`
     const c = await cli('check', '--config', config)
     expect(c.code).toBe(1)
     expect(c.stderr.split('\n').filter((l) => l.startsWith(dir))).toEqual([line])

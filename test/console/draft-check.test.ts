@@ -32,11 +32,13 @@ describe('the draft validator and check', () => {
     writeFileSync(file, bad)
     const check = runCheck(file)
     const draft = validateDraft(file, bad, current, restartBaseline(current))
-    const line = `${pki.file('client.key')}: listen.tls: private key does not match the certificate in ${pki.file('server-chain.crt')}`
+    // At listen.tls's line and column in the config, naming the key file (before: the key file's name in place of the config's, no line, so the draft could not place it).
+    const line = `${file}:1:25: listen.tls: ${pki.file('client.key')}: private key does not match the certificate in ${pki.file('server-chain.crt')}`
     expect(check.ok).toBe(false)
     expect(check.output.split('\n').filter((l) => l.startsWith(pki.dir))).toEqual([line])
     expect(draft.ok).toBe(false)
     expect(draft.problems.map((p) => p.text)).toEqual([line])
+    expect(draft.problems.map((p) => [p.line, p.column, p.inDraft])).toEqual([[1, 25, true]])
   })
 
   // restartNeeded says what a reload of the draft would be refused for: the store's location is

@@ -148,7 +148,9 @@ describe('listener certificates follow a reload', () => {
     // The new certificate with the old key: what a half-finished renewal leaves.
     replaceFile(pki.file('listener.crt'), renewed.pem + pki.inter.pem)
     const failure = await eventually(() => g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[] }).find((l) => l.msg === 'config reload failed; keeping the last good config'), 20_000, 'the failed reload')
-    expect(failure.problems).toEqual([`${pki.file('listener.key')}: listen.tls: private key does not match the certificate in ${pki.file('listener.crt')}`])
+    // At listen.tls's line and column in the config, naming the key file (before: the key file's name in place of the config's, no line).
+    const at = `${pki.dir}/gateway.yaml:1:${yaml.split('\n')[0]?.indexOf('{ cert') as number + 1}`
+    expect(failure.problems).toEqual([`${at}: listen.tls: ${pki.file('listener.key')}: private key does not match the certificate in ${pki.file('listener.crt')}`])
     expect(g.gw.ref.current).toBe(before)
     expect(await served(g.gw.port, pki)).toEqual({ cn: 'api.partner.test', verified: true })
   })

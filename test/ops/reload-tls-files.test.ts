@@ -41,11 +41,16 @@ function failedReload(key: string, from: number): string[] | undefined {
 describe('reload: TLS files that cannot work are refused, the last good config stays', () => {
   it('a tracing.otlp.tls.key of another certificate, then a listen.tls.clientCa with no certificate, then one with a leaf in it', async () => {
     const config = join(pki.dir, 'gateway.yaml')
+    // Each at its key's line and column in the config, naming the file (before: the file's name in place of the config's, no line).
+    const at = (file: string): string => {
+      const before = readFileSync(config, 'utf8').split(file)[0]?.split('\n') ?? []
+      return `${config}:${before.length}:${(before[before.length - 1] ?? '').length + 1}`
+    }
     const cases = [
-      { file: files.otlpKey, text: readFileSync(pki.file('server.key'), 'utf8'), key: 'tracing.otlp.tls.key', problem: `${files.otlpKey}: tracing.otlp.tls.key: private key does not match the certificate in ${files.otlpCert}` },
-      { file: files.clientCa, text: '', key: 'listen.tls.clientCa', problem: `${files.clientCa}: listen.tls.clientCa: no PEM certificate found` },
+      { file: files.otlpKey, text: readFileSync(pki.file('server.key'), 'utf8'), key: 'tracing.otlp.tls.key', problem: `${at(files.otlpKey)}: tracing.otlp.tls.key: ${files.otlpKey}: private key does not match the certificate in ${files.otlpCert}` },
+      { file: files.clientCa, text: '', key: 'listen.tls.clientCa', problem: `${at(files.clientCa)}: listen.tls.clientCa: ${files.clientCa}: no PEM certificate found` },
       // A caller's own certificate pasted into the CA file (CA:FALSE, not self-signed): it anchors nothing.
-      { file: files.clientCa, text: pki.root.pem + pki.client.pem, key: 'listen.tls.clientCa', problem: `${files.clientCa}: listen.tls.clientCa: certificate #2 "CN=bot-runtime, O=mtls-gateway tests" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file` },
+      { file: files.clientCa, text: pki.root.pem + pki.client.pem, key: 'listen.tls.clientCa', problem: `${at(files.clientCa)}: listen.tls.clientCa: ${files.clientCa}: certificate #2 "CN=bot-runtime, O=mtls-gateway tests" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file` },
     ]
     for (const c of cases) {
       const good = g.gw.ref.current

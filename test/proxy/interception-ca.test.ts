@@ -184,7 +184,10 @@ describe('an interception CA outside its validity degrades CONNECT interception 
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     )
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain(`${expired.caCert}: interception.caCert: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")`)
+    // At caCert's line and column in the config, naming the CA file (before: the CA file's name in place of the config's, no line).
+    const lines = readFileSync(configFile, 'utf8').split('\n')
+    const at = `${configFile}:${lines.findIndex((l) => l.startsWith('  caCert: ')) + 1}:11`
+    expect(r.stderr).toContain(`${at}: interception.caCert: ${expired.caCert}: the interception CA expired on 2021-01-01T00:00:00.000Z ("CN=ica expired")\n`)
   })
 
   it('a hot reload to an expired CA is accepted as a fresh start is; a renewed CA then intercepts again', async () => {
