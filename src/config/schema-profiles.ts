@@ -16,8 +16,11 @@ const field = {
 
 export const fieldsSchema = { type: 'array', items: field, description: 'Authorization fields injected into the forwarded request before signing.' } as const
 
+// Said of every profile URL's query as written: the rule the proxy applies to a signed query.
+const URL_QUERY = 'In the query, a raw `[ ] { } | \\ ^` backtick, space, `"`, `<` or `>` is sent percent-encoded (`[` as `%5B`; the token calls are signed so); a non-UTF-8 escape (`%E9`) or a `%` not before two hex digits is refused at load (check, start, reload), as no OAuth 1.0a verifier reads it as written.'
+
 // Said once for the three templated profile URLs.
-const URL_TEMPLATE = 'a template: `{tenant}`/`{{tenant}}` (also in the host), `{{user}}` and `{{fields.NAME}}` (additionalFields, then the user\'s userFields) in the path or query, each value percent-encoded.'
+const URL_TEMPLATE = `a template: \`{tenant}\`/\`{{tenant}}\` (also in the host), \`{{user}}\` and \`{{fields.NAME}}\` (additionalFields, then the user's userFields) in the path or query, each value percent-encoded. ${URL_QUERY}`
 
 export const profileSchema = {
   type: 'object',
@@ -34,7 +37,7 @@ export const profileSchema = {
     requestTokenUrl: { type: 'string', pattern: '^https?://', description: `Temporary-credential (request token) URL; ${URL_TEMPLATE}` },
     accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
     authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
-    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder. Authorize links are built on this URL\'s origin: the link page\'s browser-binding cookie must reach the callback.' },
+    callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder. Authorize links are built on this URL\'s origin: the link page\'s browser-binding cookie must reach the callback. ' + URL_QUERY },
     endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
     userFields: {
       type: 'array',

@@ -70,7 +70,7 @@ export function startProblems(config: GatewayConfig, now?: Date): { problems: Co
 /** Every check a start makes of a loaded config, each problem collected: `check`, the console's draft validator and a start or reload (compileGateway) read the same verdict. */
 function compileParts(config: GatewayConfig, now?: Date) {
   const inspection = inspectEndpoints(config, now)
-  const { profiles, problems: profileProblems } = compileProfiles(config.profiles)
+  const { profiles, problems: profileProblems } = compileProfiles(config.profiles, config.file)
   const listeners = inspectListeners(config)
   const problems = collectConfigProblems(config)
   problems.add([...inspection.problems, ...profileProblems, ...listeners.problems, ...otlpTlsProblems(config.tracing)])

@@ -3,8 +3,9 @@
  * `{{fields.NAME}}` (additional fields, then the user's own fields) by the URL template
  * rules, so the token calls are signed over, and the browser sent to, the filled URL.
  */
-import { fillUrlTemplate, parseUrlTemplate, type PROFILE_URL_KEYS, type UrlScope } from '../config/index.js'
-import { GatewayError } from '../errors.js'
+import { fillUrlTemplate, parseUrlTemplate, PROFILE_URL_KEYS, type ProfileConfig, type UrlScope } from '../config/index.js'
+import { GatewayError, type ConfigProblem } from '../errors.js'
+import { encodeRawCharacters, unverifiableOctets } from '../oauth1/index.js'
 import type { Profile } from './profiles.js'
 
 /** Which profile URL. */
@@ -33,5 +34,48 @@ export function fillProfileUrl(profile: Profile, which: ProfileUrlKey, scope: Da
     throw new GatewayError('bad_request', `${where} needs ${filled.missing}, which this authorization does not provide`)
   }
   if ('refused' in filled) throw new GatewayError('bad_request', `${where}: ${filled.refused}`)
-  return filled
+  return { url: withQueryEncoded(filled.url), shown: filled.shown }
+}
+
+/**
+ * `url` with its query's raw characters that RFC 3986 does not allow unencoded (`[`, `|`, a
+ * space…) percent-encoded, escapes kept: what the proxy does to a signed query (oauth1's
+ * encodeRawCharacters), so python-oauthlib reads the token calls' queries at all.
+ */
+function withQueryEncoded(url: string): string {
+  const q = url.indexOf('?')
+  if (q < 0) return url
+  const hash = url.indexOf('#', q)
+  const end = hash < 0 ? url.length : hash
+  const query = Buffer.from(url.slice(q + 1, end), 'utf8')
+  const encoded = encodeRawCharacters(query)
+  return encoded === query ? url : url.slice(0, q + 1) + encoded.toString('utf8') + url.slice(end)
+}
+
+/**
+ * A profile URL whose query verifiers would read differently however it is sent (a percent-escape
+ * whose octets are not UTF-8, like `%E9`; a "%" not before two hex digits): refused at load,
+ * at its key, as the proxy refuses such a signed query. Placeholders count as plain text.
+ */
+export function profileUrlProblems(p: ProfileConfig, file: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  for (const key of PROFILE_URL_KEYS) {
+    const source = p[key]
+    if (source === undefined) continue
+    const search = literalSearch(source)
+    const found = search === undefined || search.length <= 1 ? undefined : unverifiableOctets(Buffer.from(search.slice(1), 'latin1'))
+    if (found !== undefined) problems.push({ file, line: 0, column: 0, key: `profiles[${p.index}].${key}`, msg: `profile "${p.name}": the query has ${found.what}, so no OAuth 1.0a verifier reads it as written: ${found.fix}` })
+  }
+  return problems
+}
+
+/** The query of `source` as the signer parses it (WHATWG URL), each placeholder filled with a letter; undefined when it is no URL (the load said why). */
+function literalSearch(source: string): string | undefined {
+  try {
+    const t = parseUrlTemplate(source)
+    const filled = fillUrlTemplate(t, { tenant: 'x', user: 'x', fields: Object.fromEntries(t.fieldNames.map((n) => [n, 'x'])) })
+    return 'url' in filled ? new URL(filled.url).search : undefined
+  } catch {
+    return undefined
+  }
 }

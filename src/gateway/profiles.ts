@@ -6,6 +6,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto'
 import { readConfigFile, parseTemplate, type FieldConfig, type FieldType, type ProfileConfig, type Template } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { createSigner, type Signer } from '../oauth1/index.js'
+import { profileUrlProblems } from './profile-urls.js'
 
 export interface CompiledField {
   readonly type: FieldType
@@ -28,10 +29,11 @@ export function compileFields(fields: readonly FieldConfig[]): CompiledField[] {
 }
 
 /** Compiles every profile; problems (unreadable or non-RSA keys) are returned, not thrown. */
-export function compileProfiles(configs: readonly ProfileConfig[]): { profiles: Map<string, Profile>; problems: ConfigProblem[] } {
+export function compileProfiles(configs: readonly ProfileConfig[], file = ''): { profiles: Map<string, Profile>; problems: ConfigProblem[] } {
   const profiles = new Map<string, Profile>()
   const problems: ConfigProblem[] = []
   for (const p of configs) {
+    problems.push(...profileUrlProblems(p, file))
     let privateKey: KeyObject | undefined
     if (p.privateKey) {
       const problem = (msg: string): void => void problems.push({ file: p.privateKey as string, line: 0, column: 0, key: `profiles[${p.index}].privateKey`, msg: `profile "${p.name}": ${msg}` })

@@ -3,7 +3,8 @@
  * the same words in `check`, the console's draft validator, a start (one process and
  * `--workers 2`) and a refused reload (SIGHUP): one broken config per kind of problem. Before,
  * these named the file and key only (`g.yaml: store.sealKeys: …`), or the PEM file instead of
- * the config (`client.crt: endpoints[0].tls.cert: …`), so the draft validator could not place them.
+ * the config (`client.crt: endpoints[0].tls.cert: …`), so the draft validator could not place them;
+ * and an OAuth URL whose query no verifier reads as written (`%E9`) passed check, to fail at the provider.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -41,6 +42,13 @@ const ROWS: Row[] = [
     key: 'profiles[0].privateKey',
     at: 'gone-rsa.pem',
     msg: (d) => `${d}/gone-rsa.pem: profile "p": cannot load the RSA private key: ENOENT`,
+  },
+  {
+    kind: 'OAuth URL escape',
+    yaml: `${HEAD}profiles:\n  - { name: p, consumerKey: ck, consumerSecret: cs, requestTokenUrl: "https://api.partner.test/rt?scope=caf%E9", token: { mode: static, token: t, tokenSecret: s } }\n${ENDPOINT}`,
+    key: 'profiles[0].requestTokenUrl',
+    at: '"https://api.partner.test/rt',
+    msg: () => 'profile "p": the query has a percent-escape whose octets are not UTF-8 (python-oauthlib reads U+FFFD, PHP the octet), so no OAuth 1.0a verifier reads it as written: percent-encode text as UTF-8 (é is %C3%A9)',
   },
   { kind: 'seal key', yaml: `${HEAD}store: { sealKeys: [{ id: k1, key: tooshort }] }\nendpoints: []\n`, key: 'store.sealKeys', at: '[{ id', msg: () => 'seal key must be 32 bytes (64 hex digits or 44 base64 characters); the base64 text decodes to 6 bytes' },
   { kind: 'SQLite store file', yaml: `${HEAD}${APPS}store: { file: not-a-dir.txt/s.db }\nendpoints: []\n`, key: 'store.file', at: 'not-a-dir.txt/s.db', msg: () => '' },

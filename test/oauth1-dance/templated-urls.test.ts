@@ -46,6 +46,14 @@ beforeAll(async () => {
     accessTokenUrl: https://api.partner.test:${provider.apiPort}/access_token
     authorizeUrl: ${provider.browserUrl}/authorize
     token: { mode: per_user }
+  - name: rawquery
+    endpoint: partner
+    consumerKey: dancegatewayconsumer01
+    consumerSecret: dance-consumer-secret-7f3a
+    requestTokenUrl: https://api.partner.test:${provider.apiPort}/request_token?scope=[read]&tag=a|b
+    accessTokenUrl: https://api.partner.test:${provider.apiPort}/access_token?ids[]=1
+    authorizeUrl: ${provider.browserUrl}/authorize
+    token: { mode: per_user }
 `
   const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, profileExtra })
     .replace(/requestTokenUrl: .*\/request_token\n/, `requestTokenUrl: ${api}/t/{tenant}/request_token\n`)
@@ -106,6 +114,18 @@ describe('templated authorization URLs', () => {
   })
 })
 
+// Raw characters RFC 3986 does not allow in a query go percent-encoded and signed so, as the proxy
+// sends a signed query. Before, they were signed and sent as written, and oauthlib refused the call (HTTP 500).
+describe('raw characters in a token URL\'s query', () => {
+  it('go percent-encoded, and oauthlib verifies the request-token call', async () => {
+    const from = (await provider.state()).token_calls.length
+    const test = await send(gw.url, '/gateway/oauth1/rawquery/test?tenant=acme', { method: 'POST', headers: admin })
+    expect(test.json<{ ok: boolean }>().ok, test.text).toBe(true)
+    const calls = (await provider.state()).token_calls.slice(from)
+    expect(calls).toEqual([{ endpoint: 'request_token', uri: `https://api.partner.test:${provider.apiPort}/request_token?scope=%5Bread%5D&tag=a%7Cb`, status: 200 }])
+  })
+})
+
 describe('fillProfileUrl', () => {
   const base: ProfileConfig = {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', tenancy: true, version: true, bodyHash: false,
@@ -119,6 +139,10 @@ describe('fillProfileUrl', () => {
       shown: 'https://acme.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
     })
     expect(fillProfileUrl(profile, 'accessTokenUrl', {})).toBeUndefined()
+  })
+  it('percent-encodes the raw characters of a query as written, keeps its escapes, and shows it as written', () => {
+    const raw = compileProfiles([{ ...base, tenancy: false, requestTokenUrl: 'https://example.com/rt?ids[]=1&q=a%5Bb|c d#x[y]' }]).profiles.get('p')!
+    expect(fillProfileUrl(raw, 'requestTokenUrl', {})).toEqual({ url: 'https://example.com/rt?ids%5B%5D=1&q=a%5Bb%7Cc%20d#x[y]', shown: 'https://example.com/rt?ids[]=1&q=a%5Bb|c d#x[y]' })
   })
   it('a missing value is a 400 naming it; a missing tenant keeps its own text', () => {
     const refusal = (scope: Parameters<typeof fillProfileUrl>[2]): GatewayError => {
