@@ -109,13 +109,16 @@ describe('a CRL outside its validity period degrades its endpoint only', () => {
   it('check exits 1 naming the CRL file and its date', async () => {
     assertDistFresh()
     const config = join(pki.dir, 'check.yaml')
-    writeFileSync(config, yaml(await writeCrls('check', EXPIRED)))
+    const crls = await writeCrls('check', EXPIRED)
+    writeFileSync(config, yaml(crls))
     const r = await promisify(execFile)(process.execPath, [MAIN, 'check', '--config', config]).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     )
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain('endpoints[0].tls.crl: endpoint "revoking": the CRL of ')
+    // At crl's line and column in the config, naming the CRL files (before: their names in place of the config's, no line).
+    const line = yaml(crls).split('\n').findIndex((l) => l.startsWith('      crl: ')) + 1
+    expect(r.stderr).toContain(`${config}:${line}:12: endpoints[0].tls.crl: ${crls.join(', ')}: endpoint "revoking": the CRL of `)
     expect(r.stderr).toContain('expired on 2021-01-08T00:00:00.000Z (its nextUpdate)')
   })
 })
