@@ -2,6 +2,9 @@ import type { JWTPayload } from 'jose'
 import { authError } from './auth-failure.js'
 import { unicodeProblem, userIdProblem } from './user-id.js'
 
+/** The app id of the caller admitted without credentials (`callers.required: false`, protected mode's local callers): no one authenticated it. */
+export const OPEN_CALLER_ID = '-'
+
 /**
  * Who is calling: the one caller type of the gateway (caller security, the pipeline and the
  * dance). Every caller has an app; the end user and the assertion facts are present when a

@@ -14,7 +14,7 @@
 import { REASONS, STATUS, type Reason } from '../errors.js'
 import { CLIENT_CAUSED_5XX } from './access-line.js'
 import type { RequestRecord } from '../proxy/listener.js'
-import { OPEN_CALLER_ID } from '../proxy/steps/authenticate-caller.js'
+import { OPEN_CALLER_ID } from '../callers/index.js'
 import type { GatewayLog } from './log.js'
 import { startLineCap, type LineCapSettings, type TimedLineCap } from './line-cap.js'
 

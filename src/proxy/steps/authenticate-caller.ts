@@ -6,12 +6,11 @@
  */
 import { GatewayError } from '../../errors.js'
 import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
-import { authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type AuthFailure, type BearerStores, type HeaderLines } from '../../callers/index.js'
+import { OPEN_CALLER_ID, authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type AuthFailure, type BearerStores, type HeaderLines } from '../../callers/index.js'
 import { bearerResolveOptions, type Callers, type Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
 /** The app id of a caller admitted without credentials (`callers.required: false`, protected mode). */
-export const OPEN_CALLER_ID = '-'
 const OPEN_CALLER: Caller = Object.freeze({ appId: OPEN_CALLER_ID, claims: Object.freeze({}) })
 
 export interface AdmitOptions {
