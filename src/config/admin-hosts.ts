@@ -22,3 +22,22 @@ export const allowedHostsSchema = {
 export function allowedHostsOf(raw: unknown): string[] {
   return Array.isArray(raw) ? raw.map((h) => comparableHostName(String(h))) : []
 }
+
+/**
+ * admin.consoleOrigins: the origins the console is published at through a TLS-terminating proxy
+ * (an Ingress serving https://gw-admin.example.com in front of a plain-http admin listener). A
+ * console POST whose Origin is one of them is the console's own, besides the origin the listener
+ * serves directly. Configured, never derived from a client's X-Forwarded-Proto or -Host.
+ */
+const ORIGIN_PORT = '(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})'
+export const consoleOriginsSchema = {
+  type: 'array',
+  items: { type: 'string', pattern: `^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*|\\[[0-9A-Fa-f:.]+\\])(:${ORIGIN_PORT})?/?$` },
+  default: [],
+  description: 'Origins (`scheme://host[:port]`, no path) the web console is published at besides the address the admin listener serves itself, e.g. `https://gw-admin.example.com` behind a TLS-terminating Ingress or reverse proxy in front of a plain-http admin listener. A console action (a POST) is accepted only from the console\'s own origin: the one the listener serves (its scheme, `Host`) or one listed here, compared exactly as a browser sends `Origin` (without case, without the scheme\'s default port). `X-Forwarded-Proto`/`-Host` are never trusted for this. The proxy\'s `Host` must still be served (`allowedHosts`). Read per request: a reload applies it.',
+} as const
+
+/** admin.consoleOrigins as validated, in the form a browser serialises an Origin (URL.origin). */
+export function consoleOriginsOf(raw: unknown): string[] {
+  return Array.isArray(raw) ? raw.map((o) => new URL(String(o)).origin) : []
+}

@@ -6,7 +6,7 @@ import { canonicalHost, list, obj, str, type Raw, type Report } from './normaliz
 import { normalizeRedis } from './normalize-redis.js'
 import type { AdminTlsConfig, GatewayConfig, ListenTlsConfig } from './types.js'
 import { normalizeAdminLimits } from './normalize-limits.js'
-import { allowedHostsOf } from './admin-hosts.js'
+import { allowedHostsOf, consoleOriginsOf } from './admin-hosts.js'
 
 /** A listener's `tls` (`listen.tls`, `admin.tls`): paths made absolute, defaults from the schema. */
 export function normalizeListenTls(t: Raw, abs: (p: string) => string): ListenTlsConfig {
@@ -26,6 +26,7 @@ export function normalizeAdmin(admin: Raw, abs: (p: string) => string, reportTls
     port: (admin.port as number | undefined) ?? 9090,
     enabled: (admin.enabled as boolean | undefined) ?? true,
     allowedHosts: allowedHostsOf(admin.allowedHosts),
+    consoleOrigins: consoleOriginsOf(admin.consoleOrigins),
     ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
     ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, reportTls) } : {}),
     ...normalizeAdminLimits(admin),

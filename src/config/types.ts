@@ -176,6 +176,7 @@ export interface AdminConfig extends ListenConfig {
   tls?: AdminTlsConfig
   token?: string // the console's operator token; absent: the console is off
   allowedHosts: string[] // names served besides IP literals and localhost, as comparableHostName has them
+  consoleOrigins: string[] // origins the console is published at through a proxy, as URL.origin has them
 }
 
 export interface InterceptionConfig {

@@ -82,14 +82,17 @@ const HOST_VALUE = /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/
  * True when the request comes from a page of this console, as a browser says: Sec-Fetch-Site, if
  * sent, is same-origin, and Origin (which browsers send on every POST) names the scheme the admin
  * listener serves (https with admin.tls), the host and port of `Host`, and a host the admin
- * listener answers for (an IP literal, localhost, admin.allowedHosts). It holds on its own: a page
- * whose name is rebound to the admin address sends its own name as both Host and Origin, and is
- * refused here as by the listener's Host check.
+ * listener answers for (an IP literal, localhost, admin.allowedHosts) — or is exactly one of
+ * admin.consoleOrigins, where a TLS-terminating proxy publishes the console (whatever Host it
+ * forwards; X-Forwarded-* are not read). It holds on its own: a page whose name is rebound to the
+ * admin address sends its own name as both Host and Origin, and is refused here as by the
+ * listener's Host check.
  */
-export function isSameOrigin(req: IncomingMessage, allowedHosts: readonly string[]): boolean {
+export function isSameOrigin(req: IncomingMessage, allowedHosts: readonly string[], consoleOrigins: readonly string[] = []): boolean {
   const site = req.headers['sec-fetch-site']
   if (site !== undefined && site !== 'same-origin') return false
   const origin = BROWSER_ORIGIN.exec(req.headers.origin ?? '')
+  if (origin && consoleOrigins.includes(origin[0])) return true
   const host = HOST_VALUE.exec(singleHeader(req, 'host', 'Host') ?? '')
   if (!origin || !host) return false
   const scheme = (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http'

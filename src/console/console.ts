@@ -135,7 +135,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
       return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })
     }
     const apiName = name.slice(4)
-    if (req.method === 'POST' && !isSameOrigin(req, host.config().admin.allowedHosts)) {
+    if (req.method === 'POST' && !isSameOrigin(req, host.config().admin.allowedHosts, host.config().admin.consoleOrigins)) {
       refused(req, apiName, 'cross_origin_refused')
       return sendError(req, res, new GatewayError('console_request_refused', 'console actions are accepted only from the console page itself'))
     }

@@ -49,9 +49,10 @@ const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // The listeners' sockets and the limits their guards were built with. Read per request, so
   // a reload may change them: listen.publicUrl (the dance's links), the console token (which
   // ends every console session), its certificate allow-list (admin.tls.clientSubjects/Sans) and
-  // the host names the admin listener answers for (admin.allowedHosts).
+  // the host names the admin listener answers for (admin.allowedHosts) and the origins the
+  // console is published at (admin.consoleOrigins).
   listen: ({ listen: { publicUrl: _publicUrl, ...sockets } }) => sockets,
-  admin: ({ admin: { token: _token, allowedHosts: _hosts, tls, ...sockets } }) => ({ sockets, tls: tls && withoutAllowList(tls) }),
+  admin: ({ admin: { token: _token, allowedHosts: _hosts, consoleOrigins: _origins, tls, ...sockets } }) => ({ sockets, tls: tls && withoutAllowList(tls) }),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,

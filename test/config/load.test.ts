@@ -39,7 +39,7 @@ describe('config loading', () => {
     expect(ep?.tls.minVersion).toBe('TLSv1.3')
     expect(c.limits.maxBufferedBody).toBe(2 * 1024 * 1024)
     expect(c.admin).toEqual({
-      host: '127.0.0.1', port: 9090, enabled: true, allowedHosts: [],
+      host: '127.0.0.1', port: 9090, enabled: true, allowedHosts: [], consoleOrigins: [],
       timeouts: { headersMs: 60_000, bodyIdleMs: 60_000, bufferedBodyMs: 60_000, keepAliveMs: 75_000, tlsHandshakeMs: 10_000 },
       connections: { max: 256, perAddress: 0 },
     })

@@ -4,7 +4,9 @@
  * is same-origin and Origin is present, not "null", names the scheme the listener serves (https
  * with admin.tls, else http), the host and port of Host, and a host the listener answers for (an
  * IP literal, localhost, admin.allowedHosts). A DNS-rebinding page sends its own name as both Host
- * and Origin: refused here too. Seeded property over Origin × Host × Sec-Fetch-Site × TLS.
+ * and Origin: refused here too. An Origin listed in admin.consoleOrigins (the console published
+ * through a TLS-terminating proxy) is accepted whatever the listener serves; any other scheme,
+ * host or port of it is not. Seeded property over Origin × Host × Sec-Fetch-Site × TLS.
  */
 import type { IncomingMessage } from 'node:http'
 import fc from 'fast-check'
@@ -14,6 +16,13 @@ import { isSameOrigin } from '../../src/console/auth.js'
 const ALLOWED = ['console.example']
 const SERVED = ['127.0.0.1', 'localhost', '[::1]', 'console.example']
 const NOT_SERVED = ['evil.example', 'console.example.evil.example', '127.0.0.1.nip.io', 'localhost.evil.example', 'rebind.attacker.test']
+// admin.consoleOrigins as normalised (URL.origin), and near misses of them a page could send.
+const CONFIGURED = ['https://gw-admin.example.com', 'http://proxy.example:8080']
+const NEAR_CONFIGURED = [
+  'http://gw-admin.example.com', 'https://gw-admin.example.com:8443', 'https://gw-admin.example.com:443', 'https://gw-admin.example.com.evil.example', 'https://evil-gw-admin.example.com',
+  'https://GW-ADMIN.example.com', 'https://gw-admin.example.com/', 'https://proxy.example:8080', 'http://proxy.example', 'http://proxy.example:80800', 'http://proxy.example:8081',
+  'https://gw-admin.example.com, https://evil.example', 'null',
+]
 
 interface Case {
   tls: boolean
@@ -40,6 +49,7 @@ const scheme = fc.constantFrom('http', 'https')
 const originValue = fc.oneof(
   fc.tuple(scheme, hostValue).map(([s, h]) => `${s}://${h}`),
   fc.constantFrom(undefined, 'null', '', 'file://', 'http://127.0.0.1:9090, http://evil.example', 'HTTP://LOCALHOST:9090', 'http://localhost:9090/'),
+  fc.constantFrom(...CONFIGURED, ...NEAR_CONFIGURED),
 )
 const site = fc.constantFrom(undefined, 'same-origin', 'same-site', 'cross-site', 'none', 'same-origin, cross-site')
 const cases: fc.Arbitrary<Case> = fc.record({ tls: fc.boolean(), host: fc.option(hostValue, { nil: undefined }), origin: originValue, site })
@@ -54,9 +64,15 @@ describe('isSameOrigin (property)', () => {
   it('refuses any cross-site signal, a missing or null Origin, another scheme, port or host, and a host the listener does not answer for; accepts a browser\'s same-origin POST', () => {
     fc.assert(
       fc.property(cases, (c) => {
-        const ok = isSameOrigin(request(c), ALLOWED)
+        const ok = isSameOrigin(request(c), ALLOWED, CONFIGURED)
         const m = c.origin === undefined ? null : /^(https?):\/\/(.+)$/.exec(c.origin)
         if (c.site !== undefined && c.site !== 'same-origin') expect(ok).toBe(false)
+        // A configured origin is the console's, whatever Host the proxy forwards and the listener serves.
+        if (c.origin !== undefined && CONFIGURED.includes(c.origin)) {
+          expect(ok).toBe(c.site === undefined || c.site === 'same-origin')
+          return
+        }
+        if (c.origin !== undefined && NEAR_CONFIGURED.includes(c.origin)) expect(ok).toBe(false)
         if (!m || c.host === undefined) {
           expect(ok).toBe(false)
           return
@@ -91,5 +107,14 @@ describe('isSameOrigin (property)', () => {
     expect(isSameOrigin(request({ tls: false, host: '127.0.0.1:9090', origin: 'http://127.0.0.1:3000', site: undefined }), ALLOWED)).toBe(false)
     // The default port written or not is the same origin.
     expect(isSameOrigin(request({ tls: true, host: 'localhost:443', origin: 'https://localhost', site: 'same-origin' }), ALLOWED)).toBe(true)
+  })
+
+  it('behind a TLS-terminating proxy: the configured https origin is accepted on a plain-http listener, only when configured', () => {
+    const proxied = { tls: false, host: 'gw-admin.example.com', origin: 'https://gw-admin.example.com', site: 'same-origin' }
+    expect(isSameOrigin(request(proxied), ['gw-admin.example.com'])).toBe(false)
+    expect(isSameOrigin(request(proxied), ['gw-admin.example.com'], ['https://gw-admin.example.com'])).toBe(true)
+    // The proxy may forward another Host (a Service name): the Origin decides, not Host or X-Forwarded-*.
+    expect(isSameOrigin(request({ ...proxied, host: 'mtls-gateway-admin:9090' }), [], ['https://gw-admin.example.com'])).toBe(true)
+    expect(isSameOrigin(request({ ...proxied, site: 'cross-site' }), [], ['https://gw-admin.example.com'])).toBe(false)
   })
 })

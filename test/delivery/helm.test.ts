@@ -262,6 +262,11 @@ describe('chart behaviour', () => {
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) expect(container('minimal')[probe].httpGet.host, probe).toBeUndefined()
   })
 
+  it('feeds gateway.consoleOrigins to admin.consoleOrigins (the console behind a TLS-terminating Ingress), and writes none by default', () => {
+    expect((out.full as Rendered).gatewayConfig().admin.consoleOrigins).toEqual(['https://gateway-admin.ops.example.com'])
+    expect((out.minimal as Rendered).gatewayConfig().admin.consoleOrigins).toBeUndefined()
+  })
+
   it('serves the admin port over TLS from an existing Secret: admin.tls, HTTPS probes, an HTTPS ServiceMonitor; plain HTTP by default', async () => {
     const full = out.full as Rendered
     expect(full.gatewayConfig().admin.tls).toEqual({

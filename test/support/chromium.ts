@@ -15,8 +15,8 @@ export function assertChromium(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-peers.sh (Debian package chromium)`)
 }
 
-/** Launches headless Chromium (no profile directory kept); playwright's 30 s launch deadline is short for a loaded machine. */
-export async function launchChromium(): Promise<Browser> {
+/** Launches headless Chromium (no profile directory kept), with `extraArgs` after the usual flags; playwright's 30 s launch deadline is short for a loaded machine. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   assertChromium()
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: START_DEADLINE_MS })
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true, timeout: START_DEADLINE_MS })
 }

@@ -227,6 +227,9 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- with .Values.gateway.adminAllowedHosts }}
 {{- $_ := set $admin "allowedHosts" . }}
 {{- end }}
+{{- with .Values.gateway.consoleOrigins }}
+{{- $_ := set $admin "consoleOrigins" . }}
+{{- end }}
 {{- if .Values.gateway.consoleToken.existingSecret }}
 {{- $_ := set $admin "token" (printf "${file:%s/token}" (include "mtls-gateway.consoleTokenDir" .)) }}
 {{- end }}
