@@ -2,7 +2,9 @@
  * Which log lines an unauthenticated client can cause at will, and their cap (line-cap.ts,
  * `logging.callerFaults`): a request or handshake that ended in a caller's fault with no caller
  * authenticated, a limit that closed a slow client, an admin request refused by the parser.
- * A failed pass-through dial is one too (isPassThroughDialFailure). Other failures on the gateway's or an upstream's side (5xx reasons but CLIENT_CAUSED_5XX's, `internal` with its stack) and
+ * A proxied request's upstream failure (an `upstream_…` reason: a dead upstream, a pass-through
+ * dial) with no caller authenticated is one too (isUpstreamFailure). Other failures on the gateway's side (5xx
+ * reasons but CLIENT_CAUSED_5XX's and upstream ones, `internal` with its stack) and
  * lines of authenticated callers are never capped: they are what an operator must see. Nor are
  * security refusals an SRE follows per event, whoever caused them: egress_denied (the egress/SSRF
  * policy), path_escapes_base (a path leaving the endpoint's base path or tenant segment, where
@@ -36,12 +38,16 @@ const CALLER_FAULTS: ReadonlySet<Reason> = new Set<Reason>(
 )
 
 /**
- * A CONNECT's own line with an upstream reason: a pass-through dial that failed (an intercepted
- * CONNECT dials nothing; its inner requests' lines carry their own method). The destination's
- * failure, not the gateway's, and its caller picks which allowed destination and how often:
- * without an authenticated caller, a loop to a dead one would write a warn line each, unbounded.
+ * A proxied request's line (forward, route, CONNECT) with an upstream reason: an endpoint's
+ * upstream (or a pass-through destination) that refused, reset, timed out or failed TLS. The
+ * upstream's failure, not the caller's nor the gateway's, but the caller picks which endpoint or
+ * allowed destination and how often: without an authenticated caller (the open caller is anyone),
+ * a loop to a dead one would write a warn line each, unbounded. The first `burst` lines of a
+ * window still name the reason and endpoint. The dance's pages are not proxied requests: a link
+ * click the provider cannot serve needs a link an authenticated caller made, used once.
  */
-const isPassThroughDialFailure = (r: RequestRecord, reason: Reason): boolean => r.method === 'CONNECT' && reason.startsWith('upstream_')
+const PROXIED: ReadonlySet<RequestRecord['mode']> = new Set(['forward', 'route', 'connect'])
+const isUpstreamFailure = (r: RequestRecord, reason: Reason): boolean => PROXIED.has(r.mode) && reason.startsWith('upstream_')
 
 /** What a capped line is: a finished request's access line, a failed handshake's, or a limit's line. */
 export type FaultKind = 'request' | 'tls_handshake' | 'limit'
@@ -71,7 +77,7 @@ export function capCallerFaultLines(log: Pick<GatewayLog, 'logger'>, settings: (
       const reason = r.error?.reason
       // The open caller (callers.required: false) is anyone: no one authenticated it.
       const authenticated = r.facts.caller !== undefined && r.facts.caller !== OPEN_CALLER_ID
-      if (reason === undefined || authenticated || !(CALLER_FAULTS.has(reason) || isPassThroughDialFailure(r, reason))) return true
+      if (reason === undefined || authenticated || !(CALLER_FAULTS.has(reason) || isUpstreamFailure(r, reason))) return true
       return allowed('proxy', r.handshake ? 'tls_handshake' : 'request', reason, r.clientAddress)
     },
     allowed,

@@ -1,7 +1,8 @@
 /**
  * Which lines logging.callerFaults caps: an unauthenticated client's malformed requests are, the
  * security refusals an SRE follows per event are not (egress_denied, path_escapes_base,
- * caller_not_allowed), nor are 5xx, nor an authenticated caller's lines. The summary names the
+ * caller_not_allowed), nor are the gateway's 5xx, nor an authenticated caller's lines; an upstream's failure (upstream_…) is
+ * capped without an authenticated caller (the open caller is anyone). The summary names the
  * client addresses whose lines were held back.
  */
 import { describe, expect, it } from 'vitest'
@@ -9,6 +10,7 @@ import { GatewayError, type Reason } from '../../src/errors.js'
 import { capCallerFaultLines } from '../../src/ops/caller-fault-lines.js'
 import { createLog } from '../../src/ops/log.js'
 import type { RequestRecord } from '../../src/proxy/listener.js'
+import { OPEN_CALLER_ID } from '../../src/proxy/steps/authenticate-caller.js'
 
 function record(reason: Reason, clientAddress: string, caller?: string): RequestRecord {
   return { id: 'r', mode: 'forward', method: 'GET', status: 400, durationMs: 1, facts: caller === undefined ? {} : { caller }, error: new GatewayError(reason, 'refused'), clientAddress } as RequestRecord
@@ -21,7 +23,8 @@ function capped(): { faults: ReturnType<typeof capCallerFaultLines>; lines: Reco
 }
 
 describe('caller-fault lines: what is capped', () => {
-  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'upstream_connect_refused', 'internal', 'unavailable', 'oauth_provider_failed'])('%s from an unauthenticated client is never capped', (reason) => {
+  // upstream_connect_refused was here until s32: an open caller looping to a dead upstream wrote a warn line each, unbounded (now capped, below).
+  it.each<Reason>(['egress_denied', 'path_escapes_base', 'caller_not_allowed', 'internal', 'unavailable', 'oauth_provider_failed'])('%s from an unauthenticated client is never capped', (reason) => {
     const { faults } = capped()
     for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '203.0.113.9'))).toBe(true)
   })
@@ -31,6 +34,13 @@ describe('caller-fault lines: what is capped', () => {
     const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record(reason, '203.0.113.9')))
     expect(allowed.filter(Boolean).length).toBe(2)
     expect(faults.accessAllowed(record(reason, '10.0.0.1', 'app-a'))).toBe(true)
+  })
+
+  it.each<Reason>(['upstream_connect_refused', 'upstream_connect_failed', 'upstream_timeout', 'upstream_tls_failed'])('%s (the upstream\'s failure, at a rate the client picks) from an unauthenticated client is capped; an authenticated caller\'s never', (reason) => {
+    const { faults } = capped()
+    const allowed = Array.from({ length: 50 }, () => faults.accessAllowed(record(reason, '203.0.113.9', OPEN_CALLER_ID)))
+    expect(allowed.filter(Boolean).length).toBe(2)
+    for (let i = 0; i < 50; i++) expect(faults.accessAllowed(record(reason, '10.0.0.1', 'app-a'))).toBe(true)
   })
 
   it('an authenticated caller\'s bad_request is never capped; an unauthenticated one\'s is, and the summary names each client', () => {
