@@ -132,6 +132,8 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- end }}
 {{- include "mtls-gateway.validatePdb" . }}
 {{- include "mtls-gateway.validateAutoscaling" . }}
+{{- include "mtls-gateway.validateWorkers" . }}
+{{- include "mtls-gateway.validateSecurityContext" . }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
@@ -327,4 +329,49 @@ server refuses, and the selector cannot change on upgrade.
 {{- end }}
 {{- end }}
 {{- toYaml (merge (deepCopy $own) (.Values.podLabels | default dict)) }}
+{{- end }}
+
+{{/*
+gateway.workers within resources.limits.cpu, rounded up (500m → 1, 1.5 → 2, 2000m → 2): workers
+past the CPU quota never run at once, they take turns in it (CFS throttling: latency spikes) while
+each holds its own memory. No CPU limit: nothing to check.
+*/}}
+{{- define "mtls-gateway.validateWorkers" -}}
+{{- $limits := (.Values.resources | default dict).limits | default dict }}
+{{- if hasKey $limits "cpu" }}
+{{- $raw := toString $limits.cpu }}
+{{- $cpus := 0 }}
+{{- if hasSuffix "m" $raw }}
+{{- $cpus = div (add (int64 (trimSuffix "m" $raw)) 999) 1000 }}
+{{- else }}
+{{- $cpus = int64 (ceil (float64 $raw)) }}
+{{- end }}
+{{- if gt (int64 .Values.gateway.workers) (int64 $cpus) }}
+{{- fail (printf "gateway.workers is %d but resources.limits.cpu is %s (%d CPU, rounded up): workers past the CPU limit never run at once, they take turns in the quota (CFS throttling, latency spikes) while each holds its own memory (up to config.limits.maxBufferedTotal of bodies). Set gateway.workers to at most %d, or raise resources.limits.cpu." (int64 .Values.gateway.workers) $raw (int64 $cpus) (int64 $cpus)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The gateway container never needs privileges: refuses privileged, added capabilities and
+allowPrivilegeEscalation other than false (Kubernetes allows escalation when it is left out)
+unless allowUnsafeSecurityContext is true.
+*/}}
+{{- define "mtls-gateway.validateSecurityContext" -}}
+{{- if not .Values.allowUnsafeSecurityContext }}
+{{- $sc := .Values.securityContext | default dict }}
+{{- $unsafe := list }}
+{{- if $sc.privileged }}
+{{- $unsafe = append $unsafe "privileged: true" }}
+{{- end }}
+{{- if ne (toString $sc.allowPrivilegeEscalation) "false" }}
+{{- $unsafe = append $unsafe (printf "allowPrivilegeEscalation: %s (must be false)" (ternary "unset" (toString $sc.allowPrivilegeEscalation) (not (hasKey $sc "allowPrivilegeEscalation")))) }}
+{{- end }}
+{{- with ($sc.capabilities | default dict).add }}
+{{- $unsafe = append $unsafe (printf "capabilities.add: [%s]" (join ", " .)) }}
+{{- end }}
+{{- if $unsafe }}
+{{- fail (printf "securityContext sets %s: the gateway container needs no privilege (it binds unprivileged ports and drops ALL capabilities), and a privileged or escalating container holding the endpoints' client keys widens what a compromise of it reaches. Remove it, or set allowUnsafeSecurityContext=true if you must." (join "; " $unsafe)) }}
+{{- end }}
+{{- end }}
 {{- end }}
