@@ -37,7 +37,15 @@ export const consoleOriginsSchema = {
   description: 'Origins (`scheme://host[:port]`, no path) the web console is published at besides the address the admin listener serves itself, e.g. `https://gw-admin.example.com` behind a TLS-terminating Ingress or reverse proxy in front of a plain-http admin listener. A console action (a POST) is accepted only from the console\'s own origin: the one the listener serves (its scheme, `Host`) or one listed here, compared exactly as a browser sends `Origin` (without case, without the scheme\'s default port). `X-Forwarded-Proto`/`-Host` are never trusted for this. The proxy\'s `Host` must still be served (`allowedHosts`). Read per request: a reload applies it.',
 } as const
 
-/** admin.consoleOrigins as validated, in the form a browser serialises an Origin (URL.origin). */
-export function consoleOriginsOf(raw: unknown): string[] {
-  return Array.isArray(raw) ? raw.map((o) => new URL(String(o)).origin) : []
+/** admin.consoleOrigins as validated, in the form a browser serialises an Origin (URL.origin); one that is no URL (`http://[1.2]`) is reported. */
+export function consoleOriginsOf(raw: unknown, report: (path: (string | number)[], msg: string) => void): string[] {
+  if (!Array.isArray(raw)) return []
+  return raw.flatMap((o, i) => {
+    try {
+      return [new URL(String(o)).origin]
+    } catch {
+      report([i], 'is not an origin a browser could send (scheme://host[:port])')
+      return []
+    }
+  })
 }

@@ -19,16 +19,16 @@ export function normalizeListenTls(t: Raw, abs: (p: string) => string): ListenTl
   }
 }
 
-/** `admin`; `reportTls` reports under admin.tls. */
-export function normalizeAdmin(admin: Raw, abs: (p: string) => string, reportTls: Report): GatewayConfig['admin'] {
+/** `admin`; `report` reports under admin. */
+export function normalizeAdmin(admin: Raw, abs: (p: string) => string, report: Report): GatewayConfig['admin'] {
   return {
     host: str(admin.host) ?? '127.0.0.1',
     port: (admin.port as number | undefined) ?? 9090,
     enabled: (admin.enabled as boolean | undefined) ?? true,
     allowedHosts: allowedHostsOf(admin.allowedHosts),
-    consoleOrigins: consoleOriginsOf(admin.consoleOrigins),
+    consoleOrigins: consoleOriginsOf(admin.consoleOrigins, (path, msg) => report(['consoleOrigins', ...path], msg)),
     ...(str(admin.token) !== undefined ? { token: str(admin.token) as string } : {}),
-    ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, reportTls) } : {}),
+    ...(admin.tls ? { tls: normalizeAdminTls(obj(admin.tls), abs, (path, msg) => report(['tls', ...path], msg)) } : {}),
     ...normalizeAdminLimits(admin),
   }
 }

@@ -47,7 +47,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     store: normalizeStore(obj(root.store), abs, reportAt('store')),
     callers: normalizeCallers(root.callers, reportAt('callers')),
     ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs, reportAt('interception')) } : {}),
-    admin: normalizeAdmin(obj(root.admin), abs, reportAt('admin', 'tls')),
+    admin: normalizeAdmin(obj(root.admin), abs, reportAt('admin')),
     ...normalizeDrainAndLogging(obj(root.drain), obj(root.logging)),
     limits: normalizeBodyLimits(obj(root.limits), reportAt('limits')),
     forwarding: { xForwardedFor: (forwarding.xForwardedFor as boolean | undefined) ?? false, via: (forwarding.via as boolean | undefined) ?? true },

@@ -111,6 +111,15 @@ describe('config loading', () => {
     expect(readFileSync('docs/config-reference.md', 'utf8')).toBe(renderConfigReference())
   })
 
+  it('admin.consoleOrigins: normalised as a browser sends Origin (lower case, no default port, no slash); a path, a wildcard or no URL refused', () => {
+    const admin = parseConfig(file, 'admin:\n  consoleOrigins: ["HTTPS://GW-Admin.Example.com:443/", "http://[::1]:8080", "https://gw-admin.example.com:8443"]\n' + GOOD, { env: {} }).admin
+    expect(admin.consoleOrigins).toEqual(['https://gw-admin.example.com', 'http://[::1]:8080', 'https://gw-admin.example.com:8443'])
+    for (const bad of ['https://gw-admin.example.com/console/', 'https://*.example.com', 'gw-admin.example.com', 'https://gw-admin.example.com:70000', 'ftp://gw-admin.example.com']) {
+      expect(problemsOf(`admin:\n  consoleOrigins: ["${bad}"]\n` + GOOD).join('\n'), bad).toMatch(/admin\.consoleOrigins\[0\]/)
+    }
+    expect(problemsOf('admin:\n  consoleOrigins: ["http://[1.2]"]\n' + GOOD)).toEqual([expect.stringMatching(/admin\.consoleOrigins\[0\]: is not an origin a browser could send/)])
+  })
+
   it('validates with the code Ajv generates from the schema source today (`npm run schema` writes it)', () => {
     // Compared as text, not with toBe: a 400 KB diff would bury the failure's one line of advice.
     expect(readFileSync(CONFIG_VALIDATOR_FILE, 'utf8') === renderConfigValidator(), `${CONFIG_VALIDATOR_FILE} is out of date: run npm run schema`).toBe(true)
