@@ -11,10 +11,11 @@ export interface Reply {
 }
 
 /** One request to the admin listener as a browser would send it (cookie, origin, CSRF header optional). */
-export function adminRequest(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown; localAddress?: string } = {}): Promise<Reply> {
+export function adminRequest(url: string, o: { method?: string; cookie?: string; origin?: string; csrf?: string; body?: unknown; localAddress?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
   const u = new URL(url)
   const body = o.body === undefined ? undefined : JSON.stringify(o.body)
-  const headers: Record<string, string> = {}
+  // o.headers: more lines as a proxy in front would send them (Host, X-Forwarded-*).
+  const headers: Record<string, string> = { ...o.headers }
   if (o.cookie) headers.cookie = o.cookie
   if (o.origin) headers.origin = o.origin
   if (o.csrf) headers['x-csrf-token'] = o.csrf
