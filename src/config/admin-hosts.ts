@@ -4,6 +4,12 @@
  * the one comparison both the config and a request's Host go through.
  */
 
+/** Whom the admin listener answers (read per request, so a reload applies them). */
+export interface AdminHostsConfig {
+  allowedHosts: string[] // names served besides IP literals and localhost, as comparableHostName has them
+  consoleOrigins: string[] // origins the console is published at through a proxy, as URL.origin has them
+}
+
 /** `name` as admin.allowedHosts compares it: lower case, without one trailing dot. */
 export function comparableHostName(name: string): string {
   const lower = name.toLowerCase()
@@ -49,3 +55,6 @@ export function consoleOriginsOf(raw: unknown, report: (path: (string | number)[
     }
   })
 }
+
+/** admin.allowedHosts' and admin.consoleOrigins' schemas, as schema.ts lists them under `admin`. */
+export const adminHostsSchemas = { allowedHosts: allowedHostsSchema, consoleOrigins: consoleOriginsSchema } as const

@@ -6,7 +6,7 @@
  */
 import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
-import { allowedHostsSchema, consoleOriginsSchema } from './admin-hosts.js'
+import { adminHostsSchemas } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
 import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, storeLifetime, timerDuration } from './schema-operations.js'
 
@@ -393,8 +393,7 @@ export const configSchema = {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`) is an error in `check`: the second listener could not bind it.' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
-        allowedHosts: allowedHostsSchema,
-        consoleOrigins: consoleOriginsSchema,
+        ...adminHostsSchemas,
         timeouts: { type: 'object', additionalProperties: false, description: 'Limits on slow or silent clients of the admin listener.', properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') } },
         connections: connectionLimits(256),
         tls: serverTls('Serve the admin listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload. With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {

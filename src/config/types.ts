@@ -3,6 +3,7 @@
  * paths absolute, references resolved. Frozen after load.
  */
 import type { FieldConfig, ProfileConfig } from './types-profiles.js'
+import type { AdminHostsConfig } from './admin-hosts.js'
 
 export type { FieldConfig, FieldType, OAuthPlacement, ProfileConfig, SignatureMethod, TokenMode } from './types-profiles.js'
 
@@ -170,13 +171,11 @@ export interface CallersConfig {
   adminToken?: string
 }
 
-export interface AdminConfig extends ListenConfig {
+export interface AdminConfig extends ListenConfig, AdminHostsConfig {
   timeouts: AdminTimeoutsConfig
   enabled: boolean
   tls?: AdminTlsConfig
   token?: string // the console's operator token; absent: the console is off
-  allowedHosts: string[] // names served besides IP literals and localhost, as comparableHostName has them
-  consoleOrigins: string[] // origins the console is published at through a proxy, as URL.origin has them
 }
 
 export interface InterceptionConfig {
