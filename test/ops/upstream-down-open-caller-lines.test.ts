@@ -7,11 +7,11 @@
  * (Until s32 each wrote its warn line, unbounded.)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml } from '../support/gateway.js'
+import { refusingPort } from '../support/peers.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { get, scrape, startOpsGateway, valueOf, type OpsGateway } from './helpers.js'
 
@@ -22,19 +22,10 @@ let pki: TestPki
 let g: OpsGateway
 let dir: string
 
-/** A port on 127.0.0.1 nothing listens on (bound once, then closed): a dial to it is refused. */
-async function closedPort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as { port: number }
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
-
 beforeAll(async () => {
   pki = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'gw-upstream-down-lines-'))
-  g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { burst: ${BURST}, interval: 10m } }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', await closedPort(), clientTls(pki))}`)
+  g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { burst: ${BURST}, interval: 10m } }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', await refusingPort(), clientTls(pki))}`)
 }, 60_000)
 
 afterAll(async () => {
