@@ -5,10 +5,13 @@
  * capability or privilege escalation (left out counts: Kubernetes then allows it) unless
  * allowUnsafeSecurityContext says so.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
 import fc from 'fast-check'
-import { stringify } from 'yaml'
+import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildRenderer, valuesFile, type Manifest, type Renderer } from './chart.js'
+import { buildRenderer, CHART, valuesFile, type Manifest, type Renderer } from './chart.js'
 
 let r: Renderer
 const MINIMAL = valuesFile('minimal')
@@ -65,5 +68,17 @@ describe('the container\'s securityContext', () => {
 
   it('the default renders: no privilege, capabilities dropped, no escalation', async () => {
     expect((await container('')).securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })
+  })
+})
+
+describe('values.schema.json on the container\'s securityContext (helm lint / install)', () => {
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')))
+  const base = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>
+  const sc = base.securityContext as Record<string, unknown>
+
+  it.each([{ privileged: true }, { allowPrivilegeEscalation: true }, { capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] } }])('refuses %j without allowUnsafeSecurityContext, accepts it with', (unsafe) => {
+    expect(validate(base), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate({ ...base, securityContext: { ...sc, ...unsafe } })).toBe(false)
+    expect(validate({ ...base, allowUnsafeSecurityContext: true, securityContext: { ...sc, ...unsafe } }), JSON.stringify(validate.errors)).toBe(true)
   })
 })
