@@ -10,7 +10,7 @@ import { GatewayError, type Reason } from '../../src/errors.js'
 import { capCallerFaultLines } from '../../src/ops/caller-fault-lines.js'
 import { createLog } from '../../src/ops/log.js'
 import type { RequestRecord } from '../../src/proxy/listener.js'
-import { OPEN_CALLER_ID } from '../../src/proxy/steps/authenticate-caller.js'
+import { OPEN_CALLER_ID } from '../../src/callers/index.js'
 
 function record(reason: Reason, clientAddress: string, caller?: string): RequestRecord {
   return { id: 'r', mode: 'forward', method: 'GET', status: 400, durationMs: 1, facts: caller === undefined ? {} : { caller }, error: new GatewayError(reason, 'refused'), clientAddress } as RequestRecord
