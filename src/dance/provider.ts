@@ -3,11 +3,12 @@
  * credentials), called signed over the mTLS pool of the endpoint that uses the profile:
  * a partner that demands a client certificate for its API demands it here too.
  */
+import { isUtf8 } from 'node:buffer'
 import type { Dispatcher } from 'undici'
 import { canonicalTenant, concealReferences, TENANT_RULE } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
-import { parseForm, signRequest } from '../oauth1/index.js'
+import { formDecode, formDecodeStrict, signRequest } from '../oauth1/index.js'
 import { classifyUpstreamError } from '../tls/index.js'
 
 /** The provider's answer, as received (the body capped at MAX_REPLY bytes). */
@@ -17,7 +18,12 @@ export interface ProviderReply {
   readonly endpoint: string
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
+  /** As UTF-8, an invalid byte shown as U+FFFD; at most MAX_REPLY bytes of it. */
   readonly body: string
+  /** False when the body went on past MAX_REPLY bytes (`body` is its start). */
+  readonly whole: boolean
+  /** False when the body's bytes are not UTF-8 (`body` is not what was sent). */
+  readonly utf8: boolean
 }
 
 /** What a token-URL call adds to the consumer's signature (the scope fills the URL). */
@@ -38,6 +44,8 @@ export interface IssuedToken {
 const FORM = 'application/x-www-form-urlencoded'
 // Token replies are a few hundred bytes; a provider's error page is shown, not stored.
 const MAX_REPLY = 64 * 1024
+/** The parameters of a token reply the gateway reads: each at most once, each UTF-8. */
+const TOKEN_REPLY_PARAMS = ['oauth_token', 'oauth_token_secret', 'oauth_callback_confirmed'] as const
 
 /** The endpoint whose client bundle calls the profile's token URLs. */
 export function profileEndpoint(gateway: Gateway, profile: Profile): Endpoint {
@@ -96,22 +104,54 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
     ...(form ? { 'content-type': FORM } : {}),
     ...(signed.authorizationHeader !== undefined ? { authorization: signed.authorizationHeader } : {}),
   }
-  let res: Dispatcher.ResponseData
+  // The whole reply within the response timeout: the idle timeout alone lets a provider that drips
+  // a byte at a time hold a browser's dance, test-auth or the console's Test for as long as it likes.
+  const { responseMs } = endpoint.config.timeouts
+  const deadline = new AbortController()
+  const timer = responseMs > 0 ? setTimeout(() => deadline.abort(), responseMs) : undefined
   try {
-    res = await upstream.dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'POST', headers, body })
+    const res = await upstream.dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: 'POST', headers, body, signal: deadline.signal })
+    const read = await readCapped(res.body)
+    // Shown in messages (test-auth, the console, the dance's failure page, logs): a `${env:}` value
+    // in the URL (a provider's API key in its query) shows as its reference.
+    return { method: 'POST', url: concealReferences(filled.shown, gateway.config.references ?? []), endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), ...read }
   } catch (err) {
+    if (deadline.signal.aborted) throw new GatewayError('upstream_timeout', `endpoint "${endpoint.name}": the provider's ${which === 'requestTokenUrl' ? 'request-token' : 'access-token'} reply did not arrive whole within ${responseMs} ms (timeouts.response)`, { cause: err })
     throw classifyUpstreamError(err, endpoint.name)
+  } finally {
+    clearTimeout(timer)
   }
-  // Shown in messages (test-auth, the console, the dance's failure page, logs): a `${env:}` value
-  // in the URL (a provider's API key in its query) shows as its reference.
-  return { method: 'POST', url: concealReferences(filled.shown, gateway.config.references ?? []), endpoint: endpoint.name, status: res.statusCode, headers: flatten(res.headers), body: await readCapped(res.body) }
+}
+
+/** The reply's form parameters the gateway reads; a reply cut at the cap, repeating one, or not UTF-8 is refused. */
+function tokenReplyParams(where: string, reply: ProviderReply): Map<string, string> {
+  const refuse = (what: string): GatewayError => new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} ${what}`)
+  if (!reply.whole) throw refuse(`with a reply of more than ${MAX_REPLY / 1024} KiB: a token reply is a short form, and one cut short would hand out a truncated token`)
+  if (!reply.utf8) throw refuse('with a reply that is not UTF-8: its token could not be sent back as the provider issued it')
+  const out = new Map<string, string>()
+  for (const [name, raw] of parseRaw(reply.body)) {
+    if (!(TOKEN_REPLY_PARAMS as readonly string[]).includes(name)) continue
+    if (out.has(name)) throw refuse(`with ${name} more than once: which one the provider meant is not known`)
+    const value = formDecodeStrict(raw)
+    if (value === undefined) throw refuse(`with an ${name} that is not UTF-8 once percent-decoded: it could not be sent back as the provider issued it`)
+    out.set(name, value)
+  }
+  return out
+}
+
+/** The decoded names and still-encoded values of a form (parseForm's split, the values left for formDecodeStrict). */
+function parseRaw(body: string): [string, string][] {
+  return body.split('&').filter((part) => part !== '').map((part) => {
+    const eq = part.indexOf('=')
+    return eq === -1 ? [formDecode(part), ''] : [formDecode(part.slice(0, eq)), part.slice(eq + 1)]
+  })
 }
 
 /** The token pair of a 2xx form reply; anything else is `oauth_provider_failed` naming the status. */
 export function parseTokenReply(profile: Profile, step: string, reply: ProviderReply): IssuedToken {
   const where = `profile "${profile.name}": the ${step} request to ${reply.url}`
   if (reply.status < 200 || reply.status > 299) throw new GatewayError('oauth_provider_failed', `${where} was refused with HTTP ${reply.status}`)
-  const f = new Map(parseForm(reply.body))
+  const f = tokenReplyParams(where, reply)
   const token = f.get('oauth_token')
   const secret = f.get('oauth_token_secret')
   if (!token || secret === undefined) throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} without oauth_token and oauth_token_secret`)
@@ -175,17 +215,18 @@ function flatten(headers: Dispatcher.ResponseData['headers']): Record<string, st
   return out
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<Pick<ProviderReply, 'body' | 'whole' | 'utf8'>> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
     const b = chunk as Buffer
     chunks.push(b.subarray(0, Math.max(0, MAX_REPLY - size)))
     size += b.length
-    if (size >= MAX_REPLY) {
+    if (size > MAX_REPLY) {
       body.destroy()
       break
     }
   }
-  return Buffer.concat(chunks).toString('utf8')
+  const bytes = Buffer.concat(chunks)
+  return { body: bytes.toString('utf8'), whole: size <= MAX_REPLY, utf8: isUtf8(bytes) }
 }

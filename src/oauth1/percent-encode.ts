@@ -56,6 +56,22 @@ export function isHex(code: number): boolean {
  */
 export function formDecode(s: string): string {
   if (!/[%+]/.test(s)) return s
+  return Buffer.from(formOctets(s)).toString('utf8')
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** formDecode for a value that must be UTF-8 (a provider's token): undefined when its octets are not. */
+export function formDecodeStrict(s: string): string | undefined {
+  try {
+    return strictUtf8.decode(Uint8Array.from(formOctets(s)))
+  } catch {
+    return undefined
+  }
+}
+
+/** The octets of a form-encoded name or value (`+` a space, `%XX` an octet, the rest as UTF-8). */
+function formOctets(s: string): number[] {
   const bytes: number[] = []
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
@@ -72,7 +88,7 @@ export function formDecode(s: string): string {
       i = j - 1
     }
   }
-  return Buffer.from(bytes).toString('utf8')
+  return bytes
 }
 
 /**

@@ -115,7 +115,7 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
 
 describe('parseTokenReply (seeded property)', () => {
   const profile = { name: 'p', config: { legacyOAuth10: false } } as unknown as Profile
-  const reply = (body: string): Parameters<typeof parseTokenReply>[2] => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body })
+  const reply = (body: string): Parameters<typeof parseTokenReply>[2] => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body, whole: true, utf8: true })
 
   it('takes a request token only with oauth_callback_confirmed=true; an access token needs none', () => {
     const value = fc.oneof(fc.constantFrom('true', 'false', 'TRUE', 'True', ' true', 'true ', '1', 'yes', ''), fc.string({ maxLength: 12 }))

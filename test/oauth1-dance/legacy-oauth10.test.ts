@@ -186,7 +186,7 @@ describe('legacyOAuth10 absent (the default) against the same provider', () => {
 
 describe('parseTokenReply with legacyOAuth10 (seeded property)', () => {
   const profile = { name: 'p', config: { legacyOAuth10: true } } as unknown as Profile
-  const reply = (body: string): Parameters<typeof parseTokenReply>[2] => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body })
+  const reply = (body: string): Parameters<typeof parseTokenReply>[2] => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body, whole: true, utf8: true })
 
   it('takes a request token whatever oauth_callback_confirmed says, or without it; still needs the token pair', () => {
     const value = fc.oneof(fc.constantFrom('true', 'false', 'TRUE', '', '1'), fc.string({ maxLength: 12 }))

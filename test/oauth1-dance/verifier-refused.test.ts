@@ -80,7 +80,7 @@ describe('parseAccessTokenReply (seeded property)', () => {
       fc.property(fc.integer({ min: 100, max: 599 }), body, (status, text) => {
         let outcome: unknown
         try {
-          outcome = parseAccessTokenReply(profile, { method: 'POST', url: 'https://p.test/at', endpoint: 'p', status, headers: {}, body: text })
+          outcome = parseAccessTokenReply(profile, { method: 'POST', url: 'https://p.test/at', endpoint: 'p', status, headers: {}, body: text, whole: true, utf8: true })
         } catch (err) {
           outcome = err
         }

@@ -1,0 +1,171 @@
+/**
+ * A hostile or broken provider's token-URL replies, from a real TLS server that requires the
+ * endpoint's client certificate: the profile test (POST /gateway/oauth1/<profile>/test, the same
+ * code as `test-auth`, the console's Test and the dance's request-token step) must refuse, not
+ * accept, a reply it cannot read whole and faithfully:
+ * - a body past the 64 KiB cap (it was cut there and parsed: a token silently truncated);
+ * - a token or secret that is not UTF-8 (it was read as U+FFFD: a token the provider never issued);
+ * - oauth_token, oauth_token_secret or oauth_callback_confirmed given twice (the last one won:
+ *   `oauth_callback_confirmed=false&oauth_callback_confirmed=true` passed);
+ * - a reply dripped a byte at a time (each byte inside the idle timeout): bounded by the
+ *   endpoint's response timeout for the whole reply, not held for ever.
+ * A seeded property over the bytes of a provider's token and secret: a token taken is exactly
+ * the bytes the provider sent (a valid one always taken), and the Authorization header of the
+ * request it later signs is printable ASCII with the token percent-encoded (no header injection).
+ */
+import { isUtf8 } from 'node:buffer'
+import { mkdtempSync, rmSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { parseTokenReply, type ProviderReply } from '../../src/dance/provider.js'
+import { GatewayError } from '../../src/errors.js'
+import type { Profile } from '../../src/gateway/index.js'
+import { signRequest } from '../../src/oauth1/index.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { ADMIN_TOKEN, gatewayYaml, type DanceProvider } from './dance-support.js'
+
+const GOOD = 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'
+let pki: TestPki
+let provider: RunningServer
+let dir: string
+let gw: RunningGateway
+/** What the provider answers next: a body, or a handler of its own. */
+let answer: string | Buffer | ((res: ServerResponse) => void) = GOOD
+
+interface TestResult {
+  ok: boolean
+  message: string
+  response?: { status: number; body: string }
+}
+
+async function testProfile(reply: typeof answer): Promise<TestResult> {
+  answer = reply
+  const res = await send(gw.url, '/gateway/oauth1/partner/test', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  expect(res.status, res.text).toBe(200)
+  return res.json<TestResult>()
+}
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  provider = await startMtlsServer({
+    cert: pki.file('server-chain.crt'),
+    key: pki.file('server.key'),
+    ca: pki.file('root.crt'),
+    handler: (req: IncomingMessage, res: ServerResponse) => {
+      req.resume()
+      req.on('end', () => {
+        if (typeof answer === 'function') return answer(res)
+        res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
+        res.end(answer)
+      })
+    },
+  })
+  dir = mkdtempSync(join(tmpdir(), 'dance-hostile-replies-'))
+  const fake = { apiPort: provider.port, browserUrl: `https://127.0.0.1:${provider.port}` } as DanceProvider
+  const yaml = gatewayYaml({ pki, provider: fake, store: { kind: 'sqlite', file: join(dir, 'state.db') } })
+    .replace('    profile: partner\n', '    profile: partner\n    timeouts:\n      response: 1500ms\n      idle: 1s\n')
+  gw = await startTestGateway(dir, yaml)
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await provider?.close()
+  pki?.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('the token reply a hostile provider sends', () => {
+  it('an ordinary reply passes (the rig works)', async () => {
+    const r = await testProfile(GOOD)
+    expect(r.ok, r.message).toBe(true)
+  })
+
+  it('a reply past 64 KiB is refused, not cut and parsed (its token would be truncated)', async () => {
+    const r = await testProfile(`oauth_callback_confirmed=true&oauth_token_secret=rs1&oauth_token=${'A'.repeat(70 * 1024)}`)
+    expect(r.ok).toBe(false)
+    expect(r.message).toMatch(/more than 64 KiB/)
+    // What is shown stays capped.
+    expect(Buffer.byteLength(r.response?.body ?? '')).toBeGreaterThan(60 * 1024)
+    expect(Buffer.byteLength(r.response?.body ?? '')).toBeLessThanOrEqual(64 * 1024 + 100) // the cap, '[redacted]' for the secret
+  })
+
+  it.each([
+    ['a percent-encoded byte that is not UTF-8', 'oauth_callback_confirmed=true&oauth_token=rt%FF1&oauth_token_secret=rs1'],
+    ['a raw byte that is not UTF-8', Buffer.concat([Buffer.from('oauth_callback_confirmed=true&oauth_token_secret=rs1&oauth_token=rt'), Buffer.from([0xc3, 0x28])])],
+    ['a secret that is not UTF-8', 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs%C3'],
+  ])('a token reply with %s is refused', async (_what, body) => {
+    const r = await testProfile(body)
+    expect(r.ok).toBe(false)
+    expect(r.message).toMatch(/not UTF-8/)
+  })
+
+  it.each([
+    ['oauth_callback_confirmed', 'oauth_callback_confirmed=false&oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'],
+    ['oauth_token', 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token=rt2&oauth_token_secret=rs1'],
+    ['oauth_token_secret', 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1&oauth_token_secret=rs2'],
+  ])('a reply that gives %s twice is refused, naming it', async (name, body) => {
+    const r = await testProfile(body)
+    expect(r.ok).toBe(false)
+    expect(r.message).toContain(`${name} more than once`)
+  })
+
+  it('a reply dripped a byte at a time ends with the endpoint\'s response timeout, not when the provider stops', async () => {
+    let timer: NodeJS.Timeout | undefined
+    const started = Date.now()
+    const r = await testProfile((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
+      timer = setInterval(() => res.write('a'), 300)
+      res.on('close', () => clearInterval(timer))
+    })
+    clearInterval(timer)
+    const took = Date.now() - started
+    expect(r.ok).toBe(false)
+    expect(r.message).toMatch(/1500 ?ms|1\.5 ?s/)
+    expect(took).toBeLessThan(6000)
+  })
+})
+
+describe('token bytes a provider sends (seeded property)', () => {
+  const profile = { name: 'p', config: { legacyOAuth10: false } } as unknown as Profile
+  /** The reply as callTokenUrl reads a whole body: UTF-8 with U+FFFD for an invalid byte, and whether it was valid. */
+  const reply = (bytes: Buffer): ProviderReply => ({ method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 200, headers: {}, body: bytes.toString('utf8'), whole: true, utf8: isUtf8(bytes) })
+  const pct = (b: Uint8Array): string => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('')
+  // Raw bytes are sent as they are, but for the form's own delimiters (& = % +), which a provider must encode.
+  const raw = (b: Uint8Array): Uint8Array => b.filter((x) => ![0x26, 0x3d, 0x25, 0x2b].includes(x))
+  const bytes = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 24 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }).map((t) => new Uint8Array(Buffer.from(t))), fc.constantFrom(...['\r\nX-Injected: 1', '"><script>alert(1)</script>', '\u0000\u007f', 'a"b\\c'].map((t) => new Uint8Array(Buffer.from(t)))))
+
+  it('takes a token only as the exact bytes sent, and signs it into a printable, encoded header', () => {
+    fc.assert(
+      fc.property(bytes, bytes, fc.boolean(), (tokenBytes, secretBytes, encoded) => {
+        const token = encoded ? tokenBytes : raw(tokenBytes)
+        const secret = encoded ? secretBytes : raw(secretBytes)
+        const wire = (b: Uint8Array): Buffer => (encoded ? Buffer.from(pct(b)) : Buffer.from(b))
+        const body = Buffer.concat([Buffer.from('oauth_callback_confirmed=true&oauth_token='), wire(token), Buffer.from('&oauth_token_secret='), wire(secret)])
+        let taken
+        try {
+          taken = parseTokenReply(profile, 'request-token', reply(body))
+        } catch (err) {
+          expect(err).toBeInstanceOf(GatewayError)
+          expect((err as GatewayError).reason).toBe('oauth_provider_failed')
+          // Refused only what cannot be taken faithfully: an empty token or bytes that are not UTF-8.
+          expect(token.length === 0 || !isUtf8(token) || !isUtf8(secret)).toBe(true)
+          return
+        }
+        expect(Buffer.from(taken.token)).toEqual(Buffer.from(token))
+        expect(Buffer.from(taken.secret)).toEqual(Buffer.from(secret))
+        const signed = signRequest({ method: 'GET', url: 'https://api.p.test/x', consumerKey: 'ck', consumerSecret: 'cs', token: taken.token, tokenSecret: taken.secret, signatureMethod: 'HMAC-SHA1', placement: 'header' })
+        const header = signed.authorizationHeader ?? ''
+        expect(header).toMatch(/^[\x20-\x7e]+$/)
+        const sent = /oauth_token="([^"]*)"/.exec(header)?.[1]
+        expect(sent !== undefined && decodeURIComponent(sent)).toBe(taken.token)
+      }),
+      { seed: 0x5849_21, numRuns: 300 },
+    )
+  })
+})
