@@ -44,7 +44,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },
   { file: 'console/session.ts', fn: 'createSessions', lines: 58 },
   { file: 'dance/feature.ts', fn: 'createOAuth1Feature', lines: 50 },
-  { file: 'dance/provider.ts', fn: 'callTokenUrl', lines: 41 },
   { file: 'dance/tokens.ts', fn: 'createTokenRepo', lines: 60 },
   { file: 'gateway/proxy-tunnel.ts', fn: 'openTunnel', lines: 41 },
   { file: 'gateway/upstream.ts', fn: 'createConnector', lines: 85 },

@@ -6,7 +6,8 @@
  */
 import { GatewayError } from '../errors.js'
 import type { Gateway, Profile } from '../gateway/index.js'
-import { callTokenUrl, checkTenant, parseTokenReply, UnconfirmedCallbackError, type ProviderReply } from './provider.js'
+import { callTokenUrl, checkTenant } from './provider.js'
+import { parseTokenReply, UnconfirmedCallbackError, type ProviderReply } from './token-reply.js'
 import { redactSecrets } from './redact-secrets.js'
 import { callbackUrlFor } from './urls.js'
 
