@@ -93,17 +93,35 @@ export async function testProfile(gateway: Gateway, name: string, tenantArg: str
   }
 }
 
+/**
+ * C0 controls but tab, DEL, C1 controls and bidirectional overrides, which a terminal acts on: a
+ * provider's reply printed raw could clear the operator's screen, rewrite a line ("Auth Test
+ * Succeeded"), set the clipboard (OSC 52) or reorder what is read.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/** `text` with every terminal control shown as an escape (`\x1b`, `\u202e`); `\n` is shown too, where a line cannot hold it. */
+function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    const code = c.charCodeAt(0)
+    return code === 0x0d ? '\\r' : code === 0x0a ? '\\n' : code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`
+  })
+}
+
+/** A message's lines, each printable. */
+const printableLines = (text: string): string => text.split('\n').map(printable).join('\n')
+
 function indent(text: string): string {
-  return text === '' ? '  (empty)' : text.split(/\r?\n/).map((l) => `  ${l}`).join('\n')
+  return text === '' ? '  (empty)' : text.split(/\r?\n/).map((l) => `  ${printable(l)}`).join('\n')
 }
 
 /** The human-readable report: "Auth Test Succeeded", or "Auth Test Failed" with Headers and Response. */
 export function formatProfileTest(r: ProfileTestResult): string {
-  if (r.ok) return `Auth Test Succeeded\n${r.message}\n`
-  const lines = ['Auth Test Failed', r.message]
+  if (r.ok) return `Auth Test Succeeded\n${printableLines(r.message)}\n`
+  const lines = ['Auth Test Failed', printableLines(r.message)]
   if (r.response) {
     const { method, url, status, headers, body } = r.response
-    lines.push('', `${method} ${url} → HTTP ${status}`, '', 'Headers', indent(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')), '', 'Response', indent(body))
+    lines.push('', `${method} ${printable(url)} → HTTP ${status}`, '', 'Headers', indent(Object.entries(headers).map(([k, v]) => `${printable(k)}: ${printable(v)}`).join('\n')), '', 'Response', indent(body))
   } else {
     lines.push('', 'Headers', '  (no response: the request did not reach the provider)', '', 'Response', '  (none)')
   }

@@ -9,18 +9,22 @@
  *   `oauth_callback_confirmed=false&oauth_callback_confirmed=true` passed);
  * - a reply dripped a byte at a time (each byte inside the idle timeout): bounded by the
  *   endpoint's response timeout for the whole reply, not held for ever.
+ * - a body (or header) with terminal control sequences: `test-auth` prints them escaped, so a
+ *   provider cannot rewrite the operator's terminal (clear it, hide lines, set the clipboard).
  * A seeded property over the bytes of a provider's token and secret: a token taken is exactly
  * the bytes the provider sent (a valid one always taken), and the Authorization header of the
  * request it later signs is printable ASCII with the token percent-encoded (no header injection).
  */
 import { isUtf8 } from 'node:buffer'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { formatProfileTest } from '../../src/dance/profile-test.js'
 import { parseTokenReply, type ProviderReply } from '../../src/dance/token-reply.js'
 import { GatewayError } from '../../src/errors.js'
 import type { Profile } from '../../src/gateway/index.js'
@@ -28,6 +32,8 @@ import { signRequest } from '../../src/oauth1/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { MAIN } from '../support/process.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
 import { ADMIN_TOKEN, gatewayYaml, type DanceProvider } from './dance-support.js'
 
 const GOOD = 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'
@@ -70,6 +76,7 @@ beforeAll(async () => {
   const fake = { apiPort: provider.port, browserUrl: `https://127.0.0.1:${provider.port}` } as DanceProvider
   const yaml = gatewayYaml({ pki, provider: fake, store: { kind: 'sqlite', file: join(dir, 'state.db') } })
     .replace('    profile: partner\n', '    profile: partner\n    timeouts:\n      response: 1500ms\n      idle: 1s\n')
+  writeFileSync(join(dir, 'gateway.yaml'), yaml)
   gw = await startTestGateway(dir, yaml)
 })
 
@@ -128,6 +135,42 @@ describe('the token reply a hostile provider sends', () => {
     expect(r.ok).toBe(false)
     expect(r.message).toMatch(/1500 ?ms|1\.5 ?s/)
     expect(took).toBeLessThan(6000)
+  })
+})
+
+describe('test-auth on a terminal', () => {
+  it('prints a provider\'s control characters escaped, never raw', async () => {
+    answer = (res) => {
+      res.writeHead(401, { 'content-type': 'text/plain', 'x-note': 'a\u0080b' })
+      res.end('error=bad\u001b[2J\u001b[1A\rAuth Test Succeeded\u001b]52;c;ZWNobyBwd25lZA==\u0007\u009b31m\u202eevil\r\nnext line\u0000\u007f')
+    }
+    assertDistFresh()
+    // Not spawnSync: the provider answers from this process.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'gateway.yaml')], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }))
+    })
+    expect(r.status, r.stderr).toBe(1)
+    const out = r.stdout + r.stderr
+    expect(out).toMatch(/^Auth Test Failed\n/)
+    // No C0 control but line feed (and tab), no DEL, no C1, no bidirectional override reaches the terminal.
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/)
+    expect(out).toContain('error=bad\\x1b[2J\\x1b[1A\\rAuth Test Succeeded\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x9b31m\\u202eevil\n  next line\\x00\\x7f')
+    expect(out).toContain('x-note: a\\x80b')
+  })
+
+  it('any text a provider answers prints without a terminal control, its printable characters kept (seeded property)', () => {
+    const controls = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('\u001b', '\r', '\n', '\u0007', '\u009b', '\u202e', '\u2066', '\u0000', '\t', '['), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 })
+    fc.assert(
+      fc.property(text, text, text, (body, value, message) => {
+        const out = formatProfileTest({ ok: false, profile: 'p', message, response: { method: 'POST', url: 'https://p.test/rt', endpoint: 'p', status: 401, headers: { 'x-h': value }, body } })
+        expect(out).not.toMatch(controls)
+        // Each run of printable characters is printed as it is (the controls between them as escapes).
+        const runs = (t: string): string[] => t.split(/[\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/).filter((x) => x.length > 0)
+        for (const part of [body, value, message]) for (const piece of runs(part)) expect(out).toContain(piece)
+      }),
+      { seed: 0x1b5b, numRuns: 300 },
+    )
   })
 })
 
