@@ -122,6 +122,27 @@ describe('the token reply a hostile provider sends', () => {
     expect(r.message).toContain(`${name} more than once`)
   })
 
+  it('a redirect is not followed: the signed request goes to no other address', async () => {
+    let elsewhere = 0
+    const other = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (_req, res) => { elsewhere++; res.end(GOOD) } })
+    try {
+      const r = await testProfile((res) => { res.writeHead(307, { location: `https://127.0.0.1:${other.port}/steal` }); res.end() })
+      expect(r.ok).toBe(false)
+      expect(r.response?.status).toBe(307)
+      expect(r.message).toContain('refused with HTTP 307')
+      expect(elsewhere).toBe(0)
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('headers past the parser\'s limit fail the test with a message, the gateway serving on', async () => {
+    const r = await testProfile((res) => { res.writeHead(200, { 'x-huge': 'h'.repeat(70 * 1024) }); res.end(GOOD) })
+    expect(r.ok).toBe(false)
+    expect(r.message).toMatch(/endpoint "partner"/)
+    expect((await testProfile(GOOD)).ok).toBe(true)
+  })
+
   it('a reply dripped a byte at a time ends with the endpoint\'s response timeout, not when the provider stops', async () => {
     let timer: NodeJS.Timeout | undefined
     const started = Date.now()
