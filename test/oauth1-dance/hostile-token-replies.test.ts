@@ -9,6 +9,7 @@
  *   `oauth_callback_confirmed=false&oauth_callback_confirmed=true` passed);
  * - a reply dripped a byte at a time (each byte inside the idle timeout): bounded by the
  *   endpoint's response timeout for the whole reply, not held for ever.
+ * The same refusals at the callback's access-token step: the browser gets the 502 page, nothing stored.
  * - a body (or header) with terminal control sequences: `test-auth` prints them escaped, so a
  *   provider cannot rewrite the operator's terminal (clear it, hide lines, set the clipboard).
  * A seeded property over the bytes of a provider's token and secret: a token taken is exactly
@@ -29,12 +30,13 @@ import { parseTokenReply, type ProviderReply } from '../../src/dance/token-reply
 import { GatewayError } from '../../src/errors.js'
 import type { Profile } from '../../src/gateway/index.js'
 import { signRequest } from '../../src/oauth1/index.js'
+import { openSqliteStore } from '../../src/store/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { MAIN } from '../support/process.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
-import { ADMIN_TOKEN, gatewayYaml, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const GOOD = 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'
 let pki: TestPki
@@ -43,6 +45,9 @@ let dir: string
 let gw: RunningGateway
 /** What the provider answers next: a body, or a handler of its own. */
 let answer: string | Buffer | ((res: ServerResponse) => void) = GOOD
+/** What the access-token URL answers (the request-token URL answers `answer`). */
+let accessAnswer: string = GOOD
+let fake: DanceProvider
 
 interface TestResult {
   ok: boolean
@@ -66,14 +71,16 @@ beforeAll(async () => {
     handler: (req: IncomingMessage, res: ServerResponse) => {
       req.resume()
       req.on('end', () => {
-        if (typeof answer === 'function') return answer(res)
+        const reply = req.url?.startsWith('/access_token') ? accessAnswer : answer
+        if (typeof reply === 'function') return reply(res)
         res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
-        res.end(answer)
+        res.end(reply)
       })
     },
   })
   dir = mkdtempSync(join(tmpdir(), 'dance-hostile-replies-'))
-  const fake = { apiPort: provider.port, browserUrl: `https://127.0.0.1:${provider.port}` } as DanceProvider
+  // The authorize page is not visited: the test sends the browser back to the callback itself.
+  fake = { apiPort: provider.port, browserUrl: `https://127.0.0.1:${provider.port}`, open: async (url: string) => ({ status: 200, text: `value="${new URL(url).searchParams.get('oauth_token')}"` }) } as DanceProvider
   const yaml = gatewayYaml({ pki, provider: fake, store: { kind: 'sqlite', file: join(dir, 'state.db') } })
     .replace('    profile: partner\n', '    profile: partner\n    timeouts:\n      response: 1500ms\n      idle: 1s\n')
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
@@ -156,6 +163,46 @@ describe('the token reply a hostile provider sends', () => {
     expect(r.ok).toBe(false)
     expect(r.message).toMatch(/1500 ?ms|1\.5 ?s/)
     expect(took).toBeLessThan(6000)
+  })
+})
+
+describe('the access-token reply at the callback', () => {
+  /** A dance for `user` whose access-token URL answers `body`: the callback's reply and the users' token keys then stored. */
+  async function dance(user: string, body: string): Promise<{ done: Awaited<ReturnType<typeof send>>; keys: string[] }> {
+    answer = GOOD
+    accessAnswer = body
+    try {
+      const started = await startInBrowser(await authorizeLink(gw.url, `user=${user}`), { provider: fake, gateway: () => gw.url })
+      const path = `/gateway/oauth1/callback?oauth_token=${started.requestToken}&oauth_verifier=v1`
+      const done = await send(gw.url, path, { headers: cookieFor(started.cookie, `${gw.url}${path}`) })
+      // The real SQLite file the gateway writes.
+      const store = openSqliteStore({ file: join(dir, 'state.db') })
+      try {
+        return { done, keys: await store.keys('oauth1:token:') }
+      } finally {
+        await store.close()
+      }
+    } finally {
+      accessAnswer = GOOD
+    }
+  }
+
+  it.each([
+    ['oauth_token twice', 'oauth_token=at1&oauth_token=at2&oauth_token_secret=as1'],
+    ['a token that is not UTF-8', 'oauth_token=at%FF&oauth_token_secret=as1'],
+  ])('with %s: the browser gets the 502 failure page, and no token is stored', async (_what, body) => {
+    const { done, keys } = await dance('alice', body)
+    expect(done.status, done.text).toBe(502)
+    expect(done.headers['content-type']).toMatch(/^text\/html/)
+    expect(done.text).toContain('Partner Bank did not issue an access token')
+    expect(done.text).toContain('Nothing was stored')
+    expect(keys.filter((k) => k.includes('alice'))).toEqual([])
+  })
+
+  it('an ordinary one completes and stores the token (the rig reaches the store)', async () => {
+    const { done, keys } = await dance('bob', 'oauth_token=at1&oauth_token_secret=as1')
+    expect(done.status, done.text).toBe(200)
+    expect(keys.filter((k) => k.includes('bob'))).toHaveLength(1)
   })
 })
 
