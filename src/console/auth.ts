@@ -101,8 +101,12 @@ export function isSameOrigin(req: IncomingMessage, allowedHosts: readonly string
   return originScheme === scheme && originHost === host[1]?.toLowerCase() && port(originPort) === port(host[2]) && isAdminHostServed(originHost, allowedHosts)
 }
 
-/** The Set-Cookie value for a session (Secure when the admin listener serves TLS). */
+/**
+ * The Set-Cookie value for a session: Secure when the admin listener serves TLS, or when the
+ * browser's page is https behind a TLS-terminating proxy (sign-in and sign-out are POSTs that
+ * passed isSameOrigin, so their Origin is the page's own).
+ */
 export function sessionCookie(req: IncomingMessage, value: string, maxAgeMs = SESSION_TTL_MS): string {
-  const secure = (req.socket as Partial<TLSSocket>).encrypted === true ? '; Secure' : ''
+  const secure = (req.socket as Partial<TLSSocket>).encrypted === true || req.headers.origin?.startsWith('https://') === true ? '; Secure' : ''
   return `${SESSION_COOKIE}=${value}; Path=/console/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}${secure}`
 }

@@ -80,6 +80,9 @@ describe('the console behind a TLS-terminating reverse proxy', () => {
     await eventually(() => gw.lines.slice(reloaded).some((l) => l.includes('"config reloaded"')), 30_000, 'the reload')
 
     await signIn(page, consoleUrl)
+    // The browser reached the console over https: its session cookie is Secure although the admin listener serves http.
+    const session = (await page.context().cookies(consoleUrl)).filter((c) => c.path === '/console/')
+    expect(session.map((c) => c.secure)).toEqual([true])
     await page.click('#reload')
     await page.waitForFunction(() => document.querySelector('#reload-status')?.textContent?.startsWith('Reload succeeded'))
     const signedOut = page.waitForResponse((r) => r.url().endsWith('/console/api/logout'))
