@@ -197,9 +197,11 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   if (head.length > 0) socket.unshift(head)
   const tls = new TLSSocket(socket as Socket, { isServer: true, secureContext: leaf, ALPNProtocols: ['http/1.1'] })
   tls.on('error', () => tls.destroy())
-  watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed: reports.handshakeFailed })
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
-  if (trace) tls.once('close', () => trace.end())
+  let failed: GatewayError | undefined // the caller's handshake failure, for the tunnel span's status
+  const onFailed = (e: GatewayError): void => void (failed = e, reports.handshakeFailed(e))
+  watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed })
+  if (trace) tls.once('close', () => trace.end(failed && { type: failed.reason, message: failed.message }))
   tunnels.set(tls, { authority, ca: gateway.interception, connection: socket, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })
   o.onTunnel?.('intercepted')
   o.inner.emit('connection', tls)

@@ -62,7 +62,10 @@ export interface CallSpan {
 /** The span of one CONNECT tunnel; inner requests without their own context become its children. */
 export interface TunnelTrace {
   readonly context: Context
-  end(reason?: string): void
+  /** The CONNECT target, the server its inner requests were addressed to. */
+  readonly server: ServerAuthority
+  /** Ends the span; `failure`: why the tunnel failed (the caller's TLS handshake), `type` a closed-set reason. */
+  end(failure?: { type: string; message: string }): void
 }
 
 const propagator = new W3CTraceContextPropagator()
@@ -87,7 +90,9 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
   // Inside a tunnel the caller's own context wins (its trace stays whole); the tunnel is linked.
   const parent = withSamplerSettings(callerSpan ? fromCaller : (tunnel?.context ?? ROOT_CONTEXT), at.sampler)
   const tunnelSpan = tunnel ? trace.getSpanContext(tunnel.context) : undefined
-  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, ...(at.startTime !== undefined ? { startTime: at.startTime } : {}), ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
+  // An inner request was addressed to the CONNECT target (HTTP server conventions: server.address/port).
+  const attributes = tunnel ? { [ATTR_SERVER_ADDRESS]: tunnel.server.address, [ATTR_SERVER_PORT]: tunnel.server.port } : {}
+  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, attributes, ...(at.startTime !== undefined ? { startTime: at.startTime } : {}), ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
   const serverContext = trace.setSpan(parent, server)
   const { traceId, spanId, traceFlags } = server.spanContext()
   let client: Span | undefined
@@ -183,10 +188,11 @@ export function startTunnelTrace(tracer: Tracer, headers: IncomingHttpHeaders, h
   }, parent)
   return {
     context: trace.setSpan(parent, span),
-    end(reason) {
-      if (reason) {
-        span.setAttribute(ATTR_ERROR_TYPE, reason)
-        span.setStatus({ code: SpanStatusCode.ERROR, message: reason })
+    server: { address: host, port },
+    end(failure) {
+      if (failure) {
+        span.setAttribute(ATTR_ERROR_TYPE, failure.type)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message })
       }
       span.end()
     },

@@ -67,6 +67,8 @@ describe('a CONNECT tunnel', () => {
     const inner = spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)
     expect(inner.map((x) => x.name)).toEqual(['GET echo', 'GET echo'])
     expect(inner.every((x) => x.traceId === tunnel?.traceId && x.attributes['mtls_gateway.mode'] === 'connect')).toBe(true)
+    // The server the inner requests were addressed to is the CONNECT target (HTTP server conventions: server.address/port).
+    for (const server of inner) expect(server.attributes).toMatchObject({ 'server.address': 'localhost', 'server.port': upstream.port })
     for (const [i, server] of inner.entries()) {
       const client = spans.find((x) => x.kind === SPAN_CLIENT && x.parentSpanId === server.spanId)
       // The endpoint's origin (https://localhost:<port>), not a default port.
@@ -96,6 +98,19 @@ describe('a CONNECT tunnel', () => {
     const tunnel = spans.filter((x) => x.name === 'CONNECT localhost').at(-1)
     expect(server?.parentSpanId).toBe('b7ad6b7169203331')
     expect(server?.links).toEqual([{ traceId: tunnel?.traceId, spanId: tunnel?.spanId }])
+  })
+
+  it('whose caller\'s TLS handshake fails ends with an error status naming the failure', async () => {
+    // curl without the interception CA refuses the tunnel's leaf: the handshake fails, no inner request is made.
+    const before = (await receiver.waitFor(() => true)).filter((x) => x.name === 'CONNECT localhost').length
+    await expect(run('curl', ['-sS', '-x', g.gw.url, `https://localhost:${upstream.port}/refused`])).rejects.toThrow()
+    const spans = await receiver.waitFor((s) => s.filter((x) => x.name === 'CONNECT localhost').length > before)
+    const tunnel = spans.filter((x) => x.name === 'CONNECT localhost').at(-1)
+    expect(tunnel?.status.code).toBe(2) // STATUS_CODE_ERROR
+    // error.type is the access line's reason (a closed set); the status message says what failed.
+    expect(tunnel?.attributes['error.type']).toBe('bad_request')
+    expect(tunnel?.status.message).toMatch(/^CONNECT localhost:\d+: tls_handshake_failed: TLS alert unknown_ca from the caller/)
+    expect(spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)).toEqual([])
   })
 
   it('to an IPv6 literal: server.address is the address without brackets, the name brackets it, so neither reads as host:port', async () => {
