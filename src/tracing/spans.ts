@@ -75,9 +75,14 @@ const getter = {
 }
 const setter = { set: (h: HeaderMap, key: string, value: string): void => void (value !== '' && (h[key] = value)) } // a tracestate with no valid member is '': W3C asks not to send it
 
-/** The caller's W3C context (traceparent/tracestate) on top of `base`, if it sent a valid one. */
+/**
+ * The caller's W3C context (traceparent/tracestate) on top of `base`, if it sent a valid one. Node joins two
+ * traceparent lines with ", " (W3C: no context, a new trace); a future version's fields (§3.2.4) would take
+ * the join as theirs, so a traceparent with a comma, never one value, is none.
+ */
 function callerContext(headers: IncomingHttpHeaders, base: Context): Context {
-  return headers.traceparent === undefined ? base : propagator.extract(base, headers, getter)
+  const traceparent = headers.traceparent
+  return traceparent === undefined || traceparent.includes(',') ? base : propagator.extract(base, headers, getter)
 }
 
 /** When a request's server span starts (epoch ms), and the sampler settings that decide it (those of the snapshot it is served under). */

@@ -146,7 +146,8 @@ describe('a caller without traceparent', () => {
   })
 
   it('a malformed traceparent is not continued: the upstream gets a new, valid one', async () => {
-    for (const bad of ['00-zz-00-01', `00-${'0'.repeat(32)}-${CALLER_PARENT}-01`, `ff-${CALLER_TRACE}-${CALLER_PARENT}-01`]) {
+    // Version 00 with a fifth field, upper-case hex, an all-zero parent id are malformed too (W3C Trace Context §3.2.2).
+    for (const bad of ['00-zz-00-01', `00-${'0'.repeat(32)}-${CALLER_PARENT}-01`, `ff-${CALLER_TRACE}-${CALLER_PARENT}-01`, `00-${CALLER_TRACE}-${CALLER_PARENT}-01-future`, `00-${CALLER_TRACE.toUpperCase()}-${CALLER_PARENT}-01`, `00-${CALLER_TRACE}-${'0'.repeat(16)}-01`]) {
       const r = await send(g.gw.url, '/proxy/partner/bad-parent', { headers: { traceparent: bad } })
       const up = parse(r.json<EchoReply>().headers.traceparent)
       expect(up.traceId, bad).not.toBe(CALLER_TRACE)
@@ -210,5 +211,23 @@ describe('two traceparent lines', () => {
       const up = parse((JSON.parse(r.body.toString('utf8')) as EchoReply).headers.traceparent)
       expect([a, b]).not.toContain(up.traceId)
     }
+  })
+
+  it('are no trace context when the first is a future version with fields of its own (§3.2.4): Node\'s join ", " would read as its fields', async () => {
+    const [a, b] = ['ab'.repeat(16), 'cd'.repeat(16)]
+    const lines = [`GET /proxy/partner/x HTTP/1.1`, 'Host: gw', `traceparent: cc-${a}-${CALLER_PARENT}-01-what-the-future-holds`, `traceparent: 00-${b}-${CALLER_PARENT}-01`, 'Connection: close']
+    const r = await rawRoundTrip(Number(new URL(g.gw.url).port), `${lines.join('\r\n')}\r\n\r\n`)
+    expect(r.status, r.body.toString()).toBe(200)
+    expect([a, b]).not.toContain(parse((JSON.parse(r.body.toString('utf8')) as EchoReply).headers.traceparent).traceId)
+  })
+})
+
+describe('a future traceparent version (W3C Trace Context §3.2.4)', () => {
+  it('is continued from its first four fields; the upstream gets the version the gateway writes, 00', async () => {
+    const r = await send(g.gw.url, '/proxy/partner/future', { headers: { traceparent: `cc-${CALLER_TRACE}-${CALLER_PARENT}-01-what-the-future-holds`, tracestate: 'vendor=abc' } })
+    const up = parse(r.json<EchoReply>().headers.traceparent)
+    expect(up).toMatchObject({ version: '00', traceId: CALLER_TRACE, flags: '01' })
+    expect(up.parentId).not.toBe(CALLER_PARENT)
+    expect(r.json<EchoReply>().headers.tracestate).toBe('vendor=abc')
   })
 })
