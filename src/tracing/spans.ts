@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { TraceState, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
 import { withSamplerSettings, type SamplerConfig } from './sampler.js'
@@ -71,7 +71,14 @@ export interface TunnelTrace {
 const propagator = new W3CTraceContextPropagator()
 const getter = {
   keys: (h: IncomingHttpHeaders): string[] => Object.keys(h),
-  get: (h: IncomingHttpHeaders, key: string): string | string[] | undefined => h[key],
+  // A tracestate naming a key twice is no W3C list (the propagator would merge it: the first place, the last value): none.
+  get: (h: IncomingHttpHeaders, key: string): string | string[] | undefined => (key === 'tracestate' && namesAKeyTwice(h.tracestate) ? undefined : h[key]),
+}
+
+/** Whether a tracestate's valid list members (those the propagator keeps; comma-separated, optional spaces) repeat a key. */
+function namesAKeyTwice(state: string | string[] | undefined): boolean {
+  const keys = [state ?? ''].flat().join(',').split(',').flatMap((m) => (new TraceState(m).serialize() === '' ? [] : [m.slice(0, m.indexOf('=')).trim()]))
+  return new Set(keys).size !== keys.length
 }
 const setter = { set: (h: HeaderMap, key: string, value: string): void => void (value !== '' && (h[key] = value)) } // a tracestate with no valid member is '': W3C asks not to send it
 

@@ -222,6 +222,17 @@ describe('two traceparent lines', () => {
   })
 })
 
+describe('a tracestate naming a key twice', () => {
+  it('is no list W3C Trace Context accepts: none goes upstream (it went merged, the first key\'s place with the last value)', async () => {
+    for (const state of ['foo=1,bar=2,foo=3', 'foo=1,foo=1', 'foo=1 , bar=2,foo=2']) {
+      const r = await send(g.gw.url, '/proxy/partner/dup-state', { headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_PARENT}-01`, tracestate: state } })
+      const echoed = r.json<EchoReply>().headers
+      expect(parse(echoed.traceparent).traceId).toBe(CALLER_TRACE)
+      expect(echoed, JSON.stringify(state)).not.toHaveProperty('tracestate')
+    }
+  })
+})
+
 describe('a future traceparent version (W3C Trace Context §3.2.4)', () => {
   it('is continued from its first four fields; the upstream gets the version the gateway writes, 00', async () => {
     const r = await send(g.gw.url, '/proxy/partner/future', { headers: { traceparent: `cc-${CALLER_TRACE}-${CALLER_PARENT}-01-what-the-future-holds`, tracestate: 'vendor=abc' } })
