@@ -25,6 +25,7 @@ import { checkRequestHead } from './client-error.js'
 import { callerCertificate, recordCallerConnection } from './caller-connection.js'
 import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
+import { endTrace } from './end-trace.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
@@ -95,6 +96,8 @@ export function createConnectHandler(o: ConnectOptions) {
       const r: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }
       if (error) r.error = error
       if (clientAddress !== undefined) r.clientAddress = clientAddress
+      // A refused or pass-through CONNECT has no tunnel span: its own server span, so its access line has a trace id too.
+      if (o.tracing && !facts.trace) endTrace((facts.trace = o.tracing.request(req.headers, undefined, { startTime: performance.timeOrigin + started })), r)
       return r
     }
     const reports: TunnelReports = {

@@ -43,14 +43,14 @@ export interface WaysIn {
 
 const portOf = (gp: GatewayProcess): number => Number(new URL(gp.url).port)
 
-/** Starts the partner and both gateways (every refusal an access line: the cap on caller-fault lines is off), each with `args` (`--workers 2`). */
-export async function startWaysIn(args: readonly string[] = []): Promise<WaysIn> {
+/** Starts the partner and both gateways (every refusal an access line: the cap on caller-fault lines is off), each with `args` (`--workers 2`) and `yaml` added to its config. */
+export async function startWaysIn(args: readonly string[] = [], yaml = ''): Promise<WaysIn> {
   const pki = await createTestPki()
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   const ca = readFileSync(ica.caCert)
   const upstream: RunningServer = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const port = upstream.port
-  const rest = `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { interval: 0 } }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('partner', port, clientTls(pki))}`
+  const rest = `${yaml}admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { interval: 0 } }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('partner', port, clientTls(pki))}`
   const write = (name: string, listen: string): string => {
     const file = join(pki.dir, `${name}.yaml`)
     writeFileSync(file, `listen: ${listen}\n${rest}`)

@@ -113,6 +113,15 @@ describe('a CONNECT tunnel', () => {
     expect(spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)).toEqual([])
   })
 
+  it('refused (its host not configured) is a failed server span of its own, whose ids its access line carries', async () => {
+    const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_connect}', '-x', g.gw.url, 'https://nowhere.invalid:8443/']).catch((e: { stdout: string }) => e)
+    expect(stdout).toBe('403')
+    const line = g.access().find((l) => l.method === 'CONNECT' && l.reason === 'endpoint_not_configured')
+    expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/)
+    const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === line?.trace_id))
+    expect(spans.find((x) => x.traceId === line?.trace_id)).toMatchObject({ spanId: line?.span_id, kind: SPAN_SERVER, name: 'CONNECT connect', status: { code: 2 }, attributes: { 'error.type': 'endpoint_not_configured', 'http.response.status_code': 403 } })
+  })
+
   it('to an IPv6 literal: server.address is the address without brackets, the name brackets it, so neither reads as host:port', async () => {
     const url = `https://[::1]:${upstream6.port}`
     const { stdout } = await run('curl', ['-sS', '-x', g.gw.url, '--cacert', ca.caCert, `${url}/six`])
