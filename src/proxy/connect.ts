@@ -16,9 +16,9 @@ import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
-import { authorizeCallerForAny, bearerFromHeaders, identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
+import { authorizeCallerForAny, bearerFromHeaders, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
-import { admittedByCallerTrust, interceptionUnavailable, peerIdentity, type InterceptionCa, type Minter } from '../tls/index.js'
+import { interceptionUnavailable, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
 import { writeRawError } from './write-error.js'
 import { checkRequestHead } from './client-error.js'
@@ -28,7 +28,8 @@ import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { endTrace } from './end-trace.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
-import { refuseUntrusted, untrustedConnection } from './untrusted-connection.js'
+import { refuseUntrusted } from './untrusted-connection.js'
+import { admitConnect } from './admit-connect.js'
 import { connectAbandoned, inConnectTurn } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
 import { ipv4SpellingNote, targetAsSent } from './target-spelling.js'
@@ -160,16 +161,6 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { opened: gateway, current: o.current, judge })
   }
   return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}), again: () => handleConnect(o, req, socket, head, facts, reports) }, reports)
-}
-
-/** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
-async function admitConnect(o: ConnectOptions, gateway: Gateway, socket: Duplex, token: string | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
-  if (!admittedByCallerTrust(socket)) throw untrustedConnection(socket, 'listen.tls')
-  const callers = gateway.callers
-  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, peerIdentity(socket)?.authorized === true)
-  const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
-  if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
-  return caller
 }
 
 /** A CONNECT accepted for interception: what its tunnel is made of. */

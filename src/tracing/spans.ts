@@ -5,9 +5,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
-import { TraceState, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
+import { callerContext, propagator, setter } from './caller-context.js'
 import { withSamplerSettings, type SamplerConfig } from './sampler.js'
 import { hostInName, serverAuthority, type ServerAuthority } from './server-authority.js'
 
@@ -68,30 +68,6 @@ export interface TunnelTrace {
   end(failure?: { type: string; message: string }): void
 }
 
-const propagator = new W3CTraceContextPropagator()
-const getter = {
-  keys: (h: IncomingHttpHeaders): string[] => Object.keys(h),
-  // A tracestate naming a key twice is no W3C list (the propagator would merge it: the first place, the last value): none.
-  get: (h: IncomingHttpHeaders, key: string): string | string[] | undefined => (key === 'tracestate' && namesAKeyTwice(h.tracestate) ? undefined : h[key]),
-}
-
-/** Whether a tracestate's valid list members (those the propagator keeps; comma-separated, optional spaces) repeat a key. */
-function namesAKeyTwice(state: string | string[] | undefined): boolean {
-  const keys = [state ?? ''].flat().join(',').split(',').flatMap((m) => (new TraceState(m).serialize() === '' ? [] : [m.slice(0, m.indexOf('=')).trim()]))
-  return new Set(keys).size !== keys.length
-}
-const setter = { set: (h: HeaderMap, key: string, value: string): void => void (value !== '' && (h[key] = value)) } // a tracestate with no valid member is '': W3C asks not to send it
-
-/**
- * The caller's W3C context (traceparent/tracestate) on top of `base`, if it sent a valid one. Node joins two
- * traceparent lines with ", " (W3C: no context, a new trace); a future version's fields (§3.2.4) would take
- * the join as theirs, so a traceparent with a comma, never one value, is none.
- */
-function callerContext(headers: IncomingHttpHeaders, base: Context): Context {
-  const traceparent = headers.traceparent
-  return traceparent === undefined || traceparent.includes(',') ? base : propagator.extract(base, headers, getter)
-}
-
 /** When a request's server span starts (epoch ms), and the sampler settings that decide it (those of the snapshot it is served under). */
 export interface RequestStart { startTime?: number; sampler?: SamplerConfig }
 
@@ -102,9 +78,7 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
   // Inside a tunnel the caller's own context wins (its trace stays whole); the tunnel is linked.
   const parent = withSamplerSettings(callerSpan ? fromCaller : (tunnel?.context ?? ROOT_CONTEXT), at.sampler)
   const tunnelSpan = tunnel ? trace.getSpanContext(tunnel.context) : undefined
-  // An inner request was addressed to the CONNECT target (HTTP server conventions: server.address/port).
-  const attributes = tunnel ? { [ATTR_SERVER_ADDRESS]: tunnel.server.address, [ATTR_SERVER_PORT]: tunnel.server.port } : {}
-  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, attributes, ...(at.startTime !== undefined ? { startTime: at.startTime } : {}), ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
+  const server = tracer.startSpan('request', { kind: SpanKind.SERVER, attributes: addressedTo(tunnel), ...(at.startTime !== undefined ? { startTime: at.startTime } : {}), ...(callerSpan && tunnelSpan ? { links: [{ context: tunnelSpan }] } : {}) }, parent)
   const serverContext = trace.setSpan(parent, server)
   const { traceId, spanId, traceFlags } = server.spanContext()
   let client: Span | undefined
@@ -151,6 +125,11 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
       server.end()
     },
   }
+}
+
+/** An inner request was addressed to its tunnel's CONNECT target (HTTP server conventions: server.address/port). */
+function addressedTo(tunnel: TunnelTrace | undefined): Attributes {
+  return tunnel ? { [ATTR_SERVER_ADDRESS]: tunnel.server.address, [ATTR_SERVER_PORT]: tunnel.server.port } : {}
 }
 
 /** A client span's attributes at its start (the conventions want them there, for sampling). */
