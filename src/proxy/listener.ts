@@ -116,6 +116,8 @@ function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, r
   const record: RequestRecord = { id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error }
   // A CONNECT's socket is handed over raw; a refused request's is the connection it came on.
   if (connection instanceof Socket) recordCallerConnection(connection, record)
+  // One with a head (a CONNECT not served here) has its span, as its access line has its ids; a head Node refused has none.
+  if (o.tracing && req) endTrace((facts.trace = o.tracing.request(req.headers, tunnel?.trace)), record)
   o.onDone?.(record)
 }
 

@@ -63,7 +63,7 @@ const carrier: fc.Arbitrary<Carrier> = fc.record({
   target: fc.constantFrom<Target>('partner', 'unknown', 'connect', 'api', 'admin'),
   places: fc.uniqueArray(fc.constantFrom<Place>('query', 'path', 'bearer', 'basic', 'oauth', 'proxyBearer', 'proxyBasic', 'cookie', 'header', 'body'), { minLength: 1 }),
   s: secret,
-}).filter((c) => (c.way === 'admin') === (c.target === 'admin') && !(c.way === 'tunnel' && (c.target === 'connect' || c.target === 'unknown')))
+}).filter((c) => (c.way === 'admin') === (c.target === 'admin') && !(c.way === 'tunnel' && c.target === 'unknown'))
 
 /** Sends `c`; a refusal may close before its answer, but a request left unanswered fails the test. */
 async function answered(c: Carrier): Promise<void> {
