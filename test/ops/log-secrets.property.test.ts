@@ -3,8 +3,8 @@
  * real gateway processes with tracing on): the query (OAuth and bearer fields among others), the
  * path, Authorization (Bearer, Basic, OAuth parameters), Proxy-Authorization, cookies, a custom
  * header and the body, on every way in (plain and TLS listener, an intercepted tunnel, refused
- * CONNECTs, unknown hosts, the gateway API, the admin listener). No line holds a secret, and every
- * access line carries the trace id and span id of its server span.
+ * CONNECTs, unknown hosts, the gateway API, the admin listener). No line holds a secret, every
+ * access line carries the trace id and span id of its server span, and no exported span holds one.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -73,7 +73,9 @@ async function answered(c: Carrier): Promise<void> {
 }
 
 describe('log lines under requests carrying secrets everywhere (tracing on)', () => {
-  it('hold no secret, and every access line its trace_id and span_id', async () => {
+  it('hold no secret, and every access line its trace_id and span_id, whose exported span holds none either', async () => {
+    const spanIds = new Set<string>()
+    const secrets: string[] = []
     await fc.assert(
       fc.asyncProperty(fc.array(carrier, { minLength: 20, maxLength: 20 }), async (batch) => {
         const from = [ways.plain.output.length, ways.secure.output.length]
@@ -89,8 +91,15 @@ describe('log lines under requests carrying secrets everywhere (tracing on)', ()
           for (const b of encoded) expect(line).not.toContain(b)
         }
         for (const e of access()) expect([typeof e.trace_id, typeof e.span_id], JSON.stringify(e)).toEqual(['string', 'string'])
+        for (const e of access()) spanIds.add(String(e.span_id))
+        for (const c of batch) secrets.push(c.s, Buffer.from(`bot:${c.s}`).toString('base64'))
       }),
       { seed: 3233, numRuns: 5, endOnFailure: true },
     )
+    // Every access line's span is exported (sampler ratio 1), and no exported byte holds a secret, whatever the span's kind.
+    await receiver.waitFor((got) => [...spanIds].every((id) => got.some((x) => x.spanId === id)), 30_000)
+    const exported = Buffer.concat(receiver.bodies).toString('latin1')
+    for (const secret of secrets) expect(exported).not.toContain(secret)
+    expect(exported.toLowerCase()).not.toContain(MARK.toLowerCase())
   }, 120_000)
 })
