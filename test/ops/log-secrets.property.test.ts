@@ -4,7 +4,8 @@
  * path, Authorization (Bearer, Basic, OAuth parameters), Proxy-Authorization, cookies, a custom
  * header and the body, on every way in (plain and TLS listener, an intercepted tunnel, refused
  * CONNECTs, unknown hosts, the gateway API, the admin listener). No line holds a secret, every
- * access line carries the trace id and span id of its server span, and no exported span holds one.
+ * access line carries the trace id and span id of its server span, and no exported span holds one;
+ * the same with --workers 2.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,16 +16,6 @@ let ways: WaysIn
 let receiver: OtlpReceiver
 let P = 0
 
-beforeAll(async () => {
-  receiver = await startOtlpReceiver()
-  ways = await startWaysIn([], `tracing: { enabled: true, sampler: { ratio: 1 }, otlp: { endpoint: ${receiver.url} } }\n`)
-  P = ways.port
-}, 120_000)
-
-afterAll(async () => {
-  await ways?.stop()
-  await receiver?.close()
-})
 
 const MARK = 'S3cr3T'
 const secret = fc.stringMatching(/^[A-Za-z0-9]{4,16}$/).map((s) => `${MARK}${s}`)
@@ -72,7 +63,17 @@ async function answered(c: Carrier): Promise<void> {
   await Promise.race([ways.ask(c.way, requestOf(c)).catch(() => undefined), late]).finally(() => clearTimeout(timer))
 }
 
-describe('log lines under requests carrying secrets everywhere (tracing on)', () => {
+describe.each([['one process', []], ['--workers 2', ['--workers', '2']]])('log lines under requests carrying secrets everywhere (tracing on), %s', (_, args: string[]) => {
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver()
+    ways = await startWaysIn(args, `tracing: { enabled: true, sampler: { ratio: 1 }, otlp: { endpoint: ${receiver.url} } }\n`)
+    P = ways.port
+  }, 120_000)
+  afterAll(async () => {
+    await ways?.stop()
+    await receiver?.close()
+  })
+
   it('hold no secret, and every access line its trace_id and span_id, whose exported span holds none either', async () => {
     const spanIds = new Set<string>()
     const secrets: string[] = []
@@ -84,7 +85,9 @@ describe('log lines under requests carrying secrets everywhere (tracing on)', ()
         const lines = (): string[] => [...ways.plain.output.slice(from[0]), ...ways.secure.output.slice(from[1])]
         const access = (): Record<string, unknown>[] => lines().map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request')
         const deadline = Date.now() + 5_000
-        while (access().length < batch.filter((c) => c.way !== 'admin').length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+        const expected = batch.filter((c) => c.way !== 'admin').length
+        while (access().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+        expect(access().length).toBeGreaterThanOrEqual(expected)
         const encoded = batch.map((c) => Buffer.from(`bot:${c.s}`).toString('base64'))
         for (const line of lines()) {
           expect(line.toLowerCase(), line).not.toContain(MARK.toLowerCase())
