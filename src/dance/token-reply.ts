@@ -33,6 +33,12 @@ export interface IssuedToken {
 const MAX_REPLY = 64 * 1024
 /** The parameters of a token reply the gateway reads: each at most once, each UTF-8. */
 const TOKEN_REPLY_PARAMS = ['oauth_token', 'oauth_token_secret', 'oauth_callback_confirmed'] as const
+/**
+ * Most UTF-8 bytes a token or its secret may have. Real providers issue tens of bytes; a request
+ * token rides in the authorize and callback URLs (one of ~16 KiB fails the callback with 431) and an
+ * access token in every signed request's header, so a longer one is refused, not stored.
+ */
+export const MAX_TOKEN_BYTES = 4096
 
 /** The reply's form parameters the gateway reads; a reply cut at the cap, repeating one, or not UTF-8 is refused. */
 function tokenReplyParams(where: string, reply: ProviderReply): Map<string, string> {
@@ -45,6 +51,8 @@ function tokenReplyParams(where: string, reply: ProviderReply): Map<string, stri
     if (out.has(name)) throw refuse(`with ${name} more than once: which one the provider meant is not known`)
     const value = formDecodeStrict(raw)
     if (value === undefined) throw refuse(`with an ${name} that is not UTF-8 once percent-decoded: it could not be sent back as the provider issued it`)
+    const bytes = Buffer.byteLength(value)
+    if (name !== 'oauth_callback_confirmed' && bytes > MAX_TOKEN_BYTES) throw refuse(`with an ${name} of ${bytes} bytes: a token or secret may have at most ${MAX_TOKEN_BYTES}`)
     out.set(name, value)
   }
   return out
@@ -64,6 +72,8 @@ export function parseTokenReply(profile: Profile, step: string, reply: ProviderR
   if (reply.status < 200 || reply.status > 299) throw new GatewayError('oauth_provider_failed', `${where} was refused with HTTP ${reply.status}`)
   const f = tokenReplyParams(where, reply)
   const token = f.get('oauth_token')
+  // An empty secret is taken: §2.1/§2.3 require the parameter, not a value, and signing with it is
+  // well defined (the HMAC key `consumer-secret&`, PLAINTEXT's signature the same); an empty token is not.
   const secret = f.get('oauth_token_secret')
   if (!token || secret === undefined) throw new GatewayError('oauth_provider_failed', `${where} got HTTP ${reply.status} without oauth_token and oauth_token_secret`)
   // legacyOAuth10: the operator's explicit opt-out for a provider that implements OAuth Core 1.0.

@@ -7,6 +7,8 @@
  * - a token or secret that is not UTF-8 (it was read as U+FFFD: a token the provider never issued);
  * - oauth_token, oauth_token_secret or oauth_callback_confirmed given twice (the last one won:
  *   `oauth_callback_confirmed=false&oauth_callback_confirmed=true` passed);
+ * - a token or secret of more than 4096 bytes (MAX_TOKEN_BYTES): the message names its length, never it;
+ * - (accepted, pinned) an empty oauth_token_secret: the signing key is then `consumer-secret&`.
  * - a reply dripped a byte at a time (each byte inside the idle timeout): bounded by the
  *   endpoint's response timeout for the whole reply, not held for ever.
  * The same refusals at the callback's access-token step: the browser gets the 502 page, nothing stored.
@@ -26,7 +28,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { formatProfileTest } from '../../src/dance/profile-test.js'
-import { parseTokenReply, type ProviderReply } from '../../src/dance/token-reply.js'
+import { MAX_TOKEN_BYTES, parseTokenReply, type ProviderReply } from '../../src/dance/token-reply.js'
 import { GatewayError } from '../../src/errors.js'
 import type { Profile } from '../../src/gateway/index.js'
 import { signRequest } from '../../src/oauth1/index.js'
@@ -34,9 +36,10 @@ import { openSqliteStore } from '../../src/store/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { oauthlibVerifier } from '../support/oauth1-verifiers.js'
 import { MAIN } from '../support/process.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
-import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, startInBrowser, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, CONSUMER, authorizeLink, cookieFor, gatewayYaml, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const GOOD = 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'
 let pki: TestPki
@@ -48,6 +51,8 @@ let answer: string | Buffer | ((res: ServerResponse) => void) = GOOD
 /** What the access-token URL answers (the request-token URL answers `answer`). */
 let accessAnswer: string = GOOD
 let fake: DanceProvider
+/** The last request the provider got (a proxied one's signature is checked against it). */
+let seen: { method: string; url: string; headers: Record<string, string> } | undefined
 
 interface TestResult {
   ok: boolean
@@ -70,6 +75,7 @@ beforeAll(async () => {
     ca: pki.file('root.crt'),
     handler: (req: IncomingMessage, res: ServerResponse) => {
       req.resume()
+      seen = { method: req.method ?? '', url: req.url ?? '', headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) }
       req.on('end', () => {
         const reply = req.url?.startsWith('/access_token') ? accessAnswer : answer
         if (typeof reply === 'function') return reply(res)
@@ -127,6 +133,32 @@ describe('the token reply a hostile provider sends', () => {
     const r = await testProfile(body)
     expect(r.ok).toBe(false)
     expect(r.message).toContain(`${name} more than once`)
+  })
+
+  it.each([
+    ['oauth_token', 'ASCII', 'T'.repeat(MAX_TOKEN_BYTES + 1), MAX_TOKEN_BYTES + 1],
+    ['oauth_token_secret', 'ASCII', 'S'.repeat(MAX_TOKEN_BYTES + 1), MAX_TOKEN_BYTES + 1],
+    ['oauth_token', 'two-byte UTF-8', '\u00e9'.repeat(MAX_TOKEN_BYTES / 2 + 1), MAX_TOKEN_BYTES + 2],
+  ])('an %s of more than 4096 bytes (%s) is refused, naming its length, not it', async (name, _kind, value, bytes) => {
+    const other = name === 'oauth_token' ? 'oauth_token_secret=rs1' : 'oauth_token=rt1'
+    const r = await testProfile(`oauth_callback_confirmed=true&${other}&${name}=${encodeURIComponent(value)}`)
+    expect(r.ok).toBe(false)
+    expect(r.message).toContain(`with an ${name} of ${bytes} bytes: a token or secret may have at most 4096`)
+    expect(r.message).not.toContain(value.slice(0, 16))
+    expect(r.message).not.toContain(encodeURIComponent(value).slice(0, 16))
+  })
+
+  it('a token and a secret of exactly 4096 bytes each pass', async () => {
+    const r = await testProfile(`oauth_callback_confirmed=true&oauth_token=${'T'.repeat(MAX_TOKEN_BYTES)}&oauth_token_secret=${'S'.repeat(MAX_TOKEN_BYTES)}`)
+    expect(r.ok, r.message).toBe(true)
+  })
+
+  it('an empty oauth_token_secret is taken (RFC 5849 requires the parameter, not a value); a missing one is refused', async () => {
+    const empty = await testProfile('oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=')
+    expect(empty.ok, empty.message).toBe(true)
+    const missing = await testProfile('oauth_callback_confirmed=true&oauth_token=rt1')
+    expect(missing.ok).toBe(false)
+    expect(missing.message).toContain('without oauth_token and oauth_token_secret')
   })
 
   it('a redirect is not followed: the signed request goes to no other address', async () => {
@@ -197,6 +229,34 @@ describe('the access-token reply at the callback', () => {
     expect(done.text).toContain('Partner Bank did not issue an access token')
     expect(done.text).toContain('Nothing was stored')
     expect(keys.filter((k) => k.includes('alice'))).toEqual([])
+  })
+
+  it('with an access token of more than 4096 bytes: the 502 failure page, and no token is stored', async () => {
+    const { done, keys } = await dance('carol', `oauth_token=${'T'.repeat(MAX_TOKEN_BYTES + 1)}&oauth_token_secret=as1`)
+    expect(done.status, done.text).toBe(502)
+    expect(done.text).toContain('Partner Bank did not issue an access token')
+    expect(done.text).not.toContain('T'.repeat(16))
+    expect(keys.filter((k) => k.includes('carol'))).toEqual([])
+  })
+
+  it('with an empty oauth_token_secret: stored, and requests are signed with the key "consumer-secret&" (python3-oauthlib verifies)', async () => {
+    const { done, keys } = await dance('dave', 'oauth_token=at-dave&oauth_token_secret=')
+    expect(done.status, done.text).toBe(200)
+    expect(keys.filter((k) => k.includes('dave'))).toHaveLength(1)
+    answer = 'ok'
+    const res = await send(gw.url, '/proxy/partner/resource/hello', { headers: { 'x-gateway-user': 'dave' } })
+    answer = GOOD
+    expect(res.status, res.text).toBe(200)
+    const got = seen as NonNullable<typeof seen>
+    expect(got.headers.authorization).toContain('oauth_token="at-dave"')
+    const verifier = oauthlibVerifier()
+    try {
+      // oauthlib's key for no token secret is the same "consumer-secret&" as for an empty one.
+      const verdict = await verifier.ask({ uri: `https://api.partner.test:${provider.port}${got.url}`, method: got.method, headers: { Authorization: got.headers.authorization }, body_hex: '', client_secret: CONSUMER.secret })
+      expect(verdict.ok, verdict.error).toBe(true)
+    } finally {
+      verifier.close()
+    }
   })
 
   it('an ordinary one completes and stores the token (the rig reaches the store)', async () => {
