@@ -12,7 +12,7 @@
  * the same callers.apps[].userSpace.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { getRecord, putRecord, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken } from './adopt-token.js'
 import { moveRecord, revokeKeys } from './token-move.js'
@@ -73,7 +73,8 @@ export interface OAuth1TokenRepo {
    * id's Latin-1 reading (revokedIds); true when one was removed.
    */
   revoke(owner: Omit<StoredTokenOwner, 'anonymous'>): Promise<boolean>
-  savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<void>
+  /** Parks a started dance; false (nothing written) when a live dance already waits on the request token. */
+  savePending(requestToken: string, pending: PendingRequest, ttlMs: number): Promise<boolean>
   /** One-shot: a request token is exchanged at most once. */
   takePending(requestToken: string): Promise<PendingRequest | undefined>
   /** Creates an unguessable one-time link id naming the owner (and the user's fields, when known), made on `origin`. */
@@ -147,7 +148,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     async savePending(requestToken, pending, ttlMs) {
       const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {})
-      await putRecord(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
+      return putRecordIfAbsent(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: async (requestToken) => withSpace(await take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS)),
     async createLink(owner, ttlMs, fields, origin) {

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Agent, fetch } from 'undici'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { send, type Reply } from '../support/gateway.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
 import type { Store } from '../../src/store/index.js'
@@ -221,6 +223,25 @@ export async function clickLink(gatewayUrl: GatewayTarget, link: string, fields:
   const at = targetFn(gatewayUrl)
   const { csrf, action } = await openLink(at, link)
   return postForm(at, action, csrf, fields)
+}
+
+/**
+ * A provider's token URLs over real TLS (the endpoint's client certificate required), each request
+ * answered by `answer` once its body is read; `fake` is its DanceProvider, whose page (not visited:
+ * the test sends the browser back to the callback itself) offers any request token.
+ */
+export async function startTokenProvider(pki: TestPki, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: RunningServer; fake: DanceProvider }> {
+  const server = await startMtlsServer({
+    cert: pki.file('server-chain.crt'),
+    key: pki.file('server.key'),
+    ca: pki.file('root.crt'),
+    handler: (req: IncomingMessage, res: ServerResponse) => {
+      req.resume()
+      req.on('end', () => answer(req, res))
+    },
+  })
+  const fake = { apiPort: server.port, browserUrl: `https://127.0.0.1:${server.port}`, open: async (url: string) => ({ status: 200, text: `value="${new URL(url).searchParams.get('oauth_token')}"` }) } as DanceProvider
+  return { server, fake }
 }
 
 /** A cookie the gateway set. */

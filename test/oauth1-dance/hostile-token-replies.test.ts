@@ -21,7 +21,7 @@
 import { isUtf8 } from 'node:buffer'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -39,7 +39,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { oauthlibVerifier } from '../support/oauth1-verifiers.js'
 import { MAIN } from '../support/process.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
-import { ADMIN_TOKEN, CONSUMER, authorizeLink, cookieFor, gatewayYaml, startInBrowser, type DanceProvider } from './dance-support.js'
+import { ADMIN_TOKEN, CONSUMER, authorizeLink, cookieFor, gatewayYaml, startInBrowser, startTokenProvider, type DanceProvider } from './dance-support.js'
 
 const GOOD = 'oauth_callback_confirmed=true&oauth_token=rt1&oauth_token_secret=rs1'
 let pki: TestPki
@@ -69,24 +69,16 @@ async function testProfile(reply: typeof answer): Promise<TestResult> {
 
 beforeAll(async () => {
   pki = await createTestPki()
-  provider = await startMtlsServer({
-    cert: pki.file('server-chain.crt'),
-    key: pki.file('server.key'),
-    ca: pki.file('root.crt'),
-    handler: (req: IncomingMessage, res: ServerResponse) => {
-      req.resume()
-      seen = { method: req.method ?? '', url: req.url ?? '', headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) }
-      req.on('end', () => {
-        const reply = req.url?.startsWith('/access_token') ? accessAnswer : answer
-        if (typeof reply === 'function') return reply(res)
-        res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
-        res.end(reply)
-      })
-    },
+  const started = await startTokenProvider(pki, (req, res) => {
+    seen = { method: req.method ?? '', url: req.url ?? '', headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) }
+    const reply = req.url?.startsWith('/access_token') ? accessAnswer : answer
+    if (typeof reply === 'function') return reply(res)
+    res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' })
+    res.end(reply)
   })
+  provider = started.server
+  fake = started.fake
   dir = mkdtempSync(join(tmpdir(), 'dance-hostile-replies-'))
-  // The authorize page is not visited: the test sends the browser back to the callback itself.
-  fake = { apiPort: provider.port, browserUrl: `https://127.0.0.1:${provider.port}`, open: async (url: string) => ({ status: 200, text: `value="${new URL(url).searchParams.get('oauth_token')}"` }) } as DanceProvider
   const yaml = gatewayYaml({ pki, provider: fake, store: { kind: 'sqlite', file: join(dir, 'state.db') } })
     .replace('    profile: partner\n', '    profile: partner\n    timeouts:\n      response: 1500ms\n      idle: 1s\n')
   writeFileSync(join(dir, 'gateway.yaml'), yaml)
