@@ -301,6 +301,20 @@ describe('Grafana dashboard', () => {
     }
   })
 
+  it('shows days since each TLS file became valid, red below zero where MtlsGatewayTlsFileNotYetValid fires, evaluated on the live scrape', () => {
+    const panel = dashPanels.find((p) => p.title === 'TLS file days since valid')
+    const expr = String((panel?.targets as Manifest[] | undefined)?.[0]?.expr)
+    expect(expr).toMatch(/^\(time\(\) - max by \(key\) \(mtls_gateway_tls_file_not_before_timestamp_seconds\{[^}]*\}\)\) \/ 86400$/)
+    expect(panel?.fieldConfig.defaults.thresholds.steps).toEqual([{ color: 'red', value: null }, { color: 'green', value: 0 }])
+    // The alert's own series and grouping: a negative value here is the alert's positive one.
+    expect(rules.find((x) => x.alert === 'MtlsGatewayTlsFileNotYetValid')?.expr).toContain('max by (namespace, key) (mtls_gateway_tls_file_not_before_timestamp_seconds{')
+    // The live gateway's admin listener certificate: valid already (a dev PKI certificate), so zero days or more, under a day.
+    const v = evaluate(expr.replaceAll('$namespace', 'ns').replaceAll('$job', 'gw'), [liveScrape, liveScrape])
+    expect(v.kind === 'vector' ? v.series.map((s) => s.labels.key) : v).toEqual(['admin.tls.cert'])
+    const days = v.kind === 'vector' ? (v.series[0]?.value ?? NaN) : NaN
+    expect(days).toBeGreaterThanOrEqual(0)
+  })
+
   it('colours certificate days left at the expiry alerts\' own thresholds, as the chart values set them', async () => {
     const panelIn = (dash: { panels: Manifest[] }): Manifest | undefined => dash.panels.find((p) => p.title === 'Certificate days left per endpoint')
     const steps = (p: Manifest | undefined): unknown => p?.fieldConfig.defaults.thresholds.steps

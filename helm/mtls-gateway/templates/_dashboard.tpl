@@ -1,6 +1,6 @@
 {{/*
 The Grafana dashboard (JSON): requests, latency percentiles, handshake failures by reason,
-certificate days left per endpoint, hours to each endpoint's CRL nextUpdate, reloads, caller auth failures, egress refusals, tunnels, the
+certificate days left per endpoint, hours to each endpoint's CRL nextUpdate, days since each TLS file became valid, reloads, caller auth failures, egress refusals, tunnels, the
 store, process CPU and memory, bytes relayed; with grafanaDashboard.tracing.datasourceUid, a table
 of recent failed traces whose trace ids link to the trace. Variables: datasource, namespace, job, endpoint.
 Kept as one raw string so Grafana's own {{label}} legend syntax needs no escaping.
@@ -485,7 +485,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
       "gridPos": {
         "x": 0,
         "y": 34,
-        "w": 24,
+        "w": 12,
         "h": 8
       },
       "targets": [
@@ -513,6 +513,63 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
               {
                 "color": "green",
                 "value": `}}{{ int .Values.prometheusRule.crlNextUpdate.hours }}{{`
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        }
+      }
+    },
+    {
+      "id": 28,
+      "title": "TLS file days since valid",
+      "description": "Days since each TLS file besides the bundles started working, by config key (listen.tls/admin.tls cert and clientCa, tracing.otlp.tls, store.redis.tls): a certificate file when the last of its certificates became valid, a CA file when its first did. Red below zero, a file not valid yet: MtlsGatewayTlsFileNotYetValid fires for it.",
+      "type": "bargauge",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 34,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "(time() - max by (key) (mtls_gateway_tls_file_not_before_timestamp_seconds{namespace=\"$namespace\", job=\"$job\"})) / 86400",
+          "legendFormat": "{{key}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "d",
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "red",
+                "value": null
+              },
+              {
+                "color": "green",
+                "value": 0
               }
             ]
           }
