@@ -79,7 +79,7 @@ const endpointTls = {
     key: { type: 'string', description: 'PEM private key: PKCS#1, PKCS#8 or SEC1 (EC), plain or encrypted.' },
     keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key. Use `${env:…}` or `${file:…}`.' },
     intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate. A certificate that is not a CA (basicConstraints CA:FALSE or none) is a config error, here and after the client certificate in `cert`: it cannot issue the one before it.' },
-    pkcs12: { type: 'string', description: 'A PKCS#12 (.p12/.pfx) file holding the key, certificate and chain.' },
+    pkcs12: { type: 'string', description: 'A PKCS#12 (.p12/.pfx) file holding the key, certificate and chain. Its certificates besides the client certificate are the chain: one that is not a CA (basicConstraints CA:FALSE or none) is a config error, as in `intermediates`.' },
     pkcs12Passphrase: { type: 'string', description: 'Passphrase of the PKCS#12 file.' },
     dir: {
       type: 'string',

@@ -95,6 +95,9 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
     const rootFiles = tls.roots
     try {
       const p12 = readPkcs12(readConfigFile(file), tls.pkcs12Passphrase ?? '')
+      // Its other certificates are the chain presented after the leaf: CAs only, as in a cert file.
+      const notIssuer = notCaProblem([p12.leaf, ...p12.others], false, 1)
+      if (notIssuer !== undefined) fail(file, 'pkcs12', notIssuer)
       return { certFile: file, keyFile: file, rootFiles, leafAndChain: { key: p12.key, leaf: p12.leaf, chain: p12.others } }
     } catch (e) {
       fail(file, 'pkcs12', errorText(e))
