@@ -4,8 +4,11 @@
  * `serve` stops at start. `check` binds nothing and judges the config alone (a `serve --port`
  * is not in it): it names the clash at `admin.port` in these words. Overlap as Linux binds
  * them: `::` takes every address (dual-stack), `0.0.0.0` every IPv4 one, an IPv4-mapped IPv6
- * address is its IPv4 one; a host name is compared by name only (its address is DNS's).
+ * address is its IPv4 one. `localhost` is the address `serve` would bind for it: the first answer
+ * of Node's dns.lookup (getaddrinfo: /etc/hosts), as server.listen asks it; any other host name is
+ * compared by name only (its address is DNS's, which `check` does not ask).
  */
+import { execFileSync } from 'node:child_process'
 import { isIP } from 'node:net'
 import type { ConfigProblem } from '../errors.js'
 import type { GatewayConfig } from './types.js'
@@ -22,9 +25,31 @@ function addressOf(host: string): Address {
   return h === '' ? { kind: 'any' } : { kind: 'name', text: h.replace(/\.$/, '') }
 }
 
+/**
+ * The address server.listen binds for `localhost`: dns.lookup's first answer, asked of a child
+ * process since `check` is synchronous (only when listen and admin share a port); the name itself
+ * when it cannot tell (then compared by name, as before).
+ */
+function localhostAddress(): string {
+  const ask = "require('node:dns').lookup('localhost', (e, a) => process.stdout.write(e ? 'localhost' : a))"
+  try {
+    return execFileSync(process.execPath, ['-e', ask], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }) || 'localhost'
+  } catch {
+    return 'localhost'
+  }
+}
+
+/** `localhost` as the address it binds; any other address as it is. */
+const bound = (a: Address): Address => (a.kind === 'name' && a.text === 'localhost' ? addressOf(localhostAddress()) : a)
+
 /** Whether listening on `a` and on `b`, at the same port, would take one socket. */
 export function hostsOverlap(a: string, b: string): boolean {
   const [x, y] = [addressOf(a), addressOf(b)]
+  if (x.kind === 'any' || y.kind === 'any' || (x.kind === 'name' && y.kind === 'name' && x.text === y.text)) return true
+  return sameSocket(bound(x), bound(y))
+}
+
+function sameSocket(x: Address, y: Address): boolean {
   if (x.kind === 'any' || y.kind === 'any') return true
   if (x.kind !== y.kind) return false
   return x.text === y.text || (x.kind === 'v4' && (x.text === '0.0.0.0' || y.text === '0.0.0.0'))

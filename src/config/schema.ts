@@ -391,7 +391,7 @@ export const configSchema = {
       description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `consoleOrigins`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`) is an error in `check`: the second listener could not bind it.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`; `localhost` as the address it resolves to on this machine) is an error in `check`: the second listener could not bind it.' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
         ...adminHostsSchemas,
         timeouts: { type: 'object', additionalProperties: false, description: 'Limits on slow or silent clients of the admin listener.', properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') } },

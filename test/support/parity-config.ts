@@ -114,6 +114,8 @@ export interface ParityConfigOptions {
   /** Files replacing the base config's, by key. */
   paths?: Partial<Record<ParityTarget, string>>
   ports?: { listen: number; admin: number }
+  /** listen.host and admin.host (default 127.0.0.1 both). */
+  hosts?: { listen: string; admin: string }
   /** The store: SQLite (in `dir`) unless a store.redis key is faulty or this says redis. */
   store?: 'sqlite' | 'redis'
 }
@@ -126,6 +128,7 @@ export function writeParityConfig(pki: TestPki, dir: string, o: ParityConfigOpti
   const paths = o.paths ?? {}
   const f = (t: ParityTarget, name: string): string => paths[t] ?? pki.file(name)
   const ports = o.ports ?? { listen: 0, admin: 0 }
+  const hosts = o.hosts ?? { listen: '127.0.0.1', admin: '127.0.0.1' }
   const redis = o.store === 'redis' || Object.keys(paths).some((k) => k.startsWith('store.redis'))
   // Redis is not reached at start (a closed port): the store connects in the background.
   const store = redis
@@ -133,11 +136,11 @@ export function writeParityConfig(pki: TestPki, dir: string, o: ParityConfigOpti
     : `  file: ${paths['store.file'] ?? join(dir, 'gateway.db')}\n`
   const sealKeys = `  sealKeys: [{ id: a, key: "\${file:${f('store.sealKeys[0].key', 'seal-key')}}" }]\n`
   const yaml = `listen:
-  host: 127.0.0.1
+  host: ${hosts.listen}
   port: ${ports.listen}
   tls: { cert: ${f('listen.tls.cert', 'server-chain.crt')}, key: ${f('listen.tls.key', 'server.key')}, clientCa: ${f('listen.tls.clientCa', 'root.crt')} }
 admin:
-  host: 127.0.0.1
+  host: ${hosts.admin}
   port: ${ports.admin}
   tls: { cert: ${f('admin.tls.cert', 'server-chain.crt')}, key: ${f('admin.tls.key', 'server.key')}, clientCa: ${f('admin.tls.clientCa', 'root.crt')} }
   token: "\${file:${f('admin.token', 'admin-token')}}"
