@@ -12,14 +12,18 @@ export function callerAborted(): GatewayError {
   return new GatewayError('caller_aborted', 'the caller closed the connection before the response was complete')
 }
 
-/** The upstream's response body failed after its status was already forwarded. */
-export function responseCutShort(err: unknown, endpoint: string | undefined, status: number): GatewayError {
+/**
+ * The upstream's response body failed after its status was already forwarded (`sent`), or before
+ * anything of it was (`sent` false: in the head's own read; the caller gets this error's answer).
+ */
+export function responseCutShort(err: unknown, endpoint: string | undefined, status: number, sent = true): GatewayError {
   const code = (err as { code?: unknown } | undefined)?.code
   const name = endpoint === undefined ? 'the upstream' : `endpoint "${endpoint}"`
-  if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', `${name}: response body stalled after status ${status}`, { cause: err })
+  const when = sent ? `after status ${status} was sent` : `before status ${status} was relayed`
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new GatewayError('upstream_timeout', `${name}: response body stalled ${sent ? `after status ${status}` : when}`, { cause: err })
   const malformed = describeMalformedResponse(err)
-  if (malformed) return new GatewayError('upstream_response_malformed', `${name}: malformed response body after status ${status} was sent (${malformed.code}): ${malformed.text}`, { cause: err })
-  return new GatewayError('upstream_response_truncated', `${name}: response cut short after status ${status} was sent (${typeof code === 'string' ? code : 'stream error'})`, { cause: err })
+  if (malformed) return new GatewayError('upstream_response_malformed', `${name}: malformed response body${sent ? ' ' : ', found '}${when} (${malformed.code}): ${malformed.text}`, { cause: err })
+  return new GatewayError('upstream_response_truncated', `${name}: response cut short ${when} (${typeof code === 'string' ? code : 'stream error'})`, { cause: err })
 }
 
 /** Where a request went and how it ended: filled as it runs, reported when the response closes. */

@@ -121,6 +121,8 @@ export interface ResponseBody {
   relayTo(res: ServerResponse, hooks: RelayHooks): void
   /** Stops the upstream call. */
   abort(reason: Error): void
+  /** Why the body failed, when it did before relayTo (in the head's own read): nothing of it is sent yet. */
+  readonly failure?: Error | undefined
 }
 
 export interface UpstreamResponse {

@@ -111,8 +111,18 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   // A redirect or link that echoes the query the gateway built must not hand the caller its fields.
   const h = upstream.headers
   if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined || h.refresh !== undefined) editEchoedUris(ctx as Context as Admitted, h)
+  relayAnswer(run, upstream)
+}
+
+/** The upstream's answer into the caller's response: its head, then its body as it arrives. */
+function relayAnswer(run: ProxyRun, upstream: UpstreamResponse): void {
+  const { req, res, id, out } = run
   const upstreamBody = upstream.body
   if (res.destroyed) return upstreamBody.abort(new Error('caller went away'))
+  // The body failed in the head's own read (a bad chunk, a close short of the Content-Length): nothing is
+  // sent yet, so the caller gets the gateway's 502 rather than the backend's head and then a cut.
+  const failed = upstreamBody.failure
+  if (failed) throw responseCutShort(failed, out.facts.endpoint, upstream.status, false)
   upstream.headers['x-request-id'] = id
   res.writeHead(upstream.status, upstream.headers)
   // The caller's response failing (a write after its socket broke) stops the upstream call;

@@ -13,14 +13,13 @@ import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } fr
 import type { RelayHooks } from './relay-hooks.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
 import { unaskedAnswer } from './unasked-answer.js'
-import { markWriting } from './writing-call.js'
+import { failedConnection, markWriting } from './writing-call.js'
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
 
 export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   readonly #endpoint: string
-  readonly #facts: RequestFacts
   readonly #started = performance.now()
   #resolve: ((r: UpstreamResponse) => void) | undefined
   #reject: ((e: unknown) => void) | undefined
@@ -47,10 +46,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
    *  every 1xx, so a backend sending `102 Processing` more often than the limit held the call for as long as it sent. */
   #interimTimer: NodeJS.Timeout | 'after body' | undefined
 
-  /** `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
-  constructor(endpoint: string, facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
+  /** `facts`: the access log and metrics read them when it is done; `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
+  constructor(endpoint: string, readonly facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
     this.#endpoint = endpoint
-    this.#facts = facts
     this.#resolve = resolve
     this.#reject = reject
     this.#replay = replay
@@ -64,9 +62,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     else this.#abortReason ??= reason
   }
 
-  /** The request's facts (the access log and metrics read them when it is done). */
-  get facts(): RequestFacts {
-    return this.#facts
+  /** Why the body failed before relayTo (nothing of it sent), if it did; a 204 or 304 is whole at its head. */
+  get failure(): Error | undefined {
+    return this.#res || this.#ended || this.#bodiless ? undefined : this.#failed ?? failedConnection(this)
   }
 
   /** Whether the connection this attempt is written on carried a request before. */
@@ -107,7 +105,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     if (status < 200 && status >= 100) return this.#startInterimClock() // 1xx informational: the final answer follows (forward refuses < 100)
     this.#stopInterimClock()
     this.#bodiless = status === 204 || status === 304
-    this.#facts.upstreamMs = performance.now() - this.#started
+    this.facts.upstreamMs = performance.now() - this.#started
     const resolve = this.#resolve
     this.#resolve = this.#reject = undefined
     resolve?.({ status, headers: headers as OutboundHeaders, body: this })
@@ -139,7 +137,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     const reject = this.#reject
     if (reject) {
       if (this.#isStale(err)) return this.#sendAgain()
-      this.#facts.upstreamMs = performance.now() - this.#started
+      this.facts.upstreamMs = performance.now() - this.#started
       this.#resolve = this.#reject = undefined
       return reject(unaskedAnswer(err, this.#endpoint) ?? classifyUpstreamError(err, this.#endpoint))
     }
@@ -178,7 +176,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   /** After the failing connection's close has run its course: undici is still inside it now. */
   #sendAgain(): void {
     this.#retries++
-    this.#facts.upstreamRetries = this.#retries
+    this.facts.upstreamRetries = this.#retries
     this.#controller = undefined
     this.#reused = false
     const replay = this.#replay as (call: UpstreamCall) => void

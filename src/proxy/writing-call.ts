@@ -48,14 +48,28 @@ export function writingFacts(request: object): RequestFacts | undefined {
  * observers that read the same channel for logs and metrics).
  */
 const requestsSent = new WeakMap<object, number>()
+/** The connection each call's current attempt is written on. */
+const connections = new WeakMap<WritingCall, { readonly destroyed: boolean; readonly errored: Error | null }>()
 subscribe('undici:client:sendHeaders', (message) => {
-  const { request, socket } = message as { request?: object; socket?: object }
+  const { request, socket } = message as { request?: object; socket?: { destroyed: boolean; errored: Error | null } }
   const call = request ? writingCall(request) : undefined
   if (socket === undefined) return
   const before = requestsSent.get(socket) ?? 0
   requestsSent.set(socket, before + 1)
-  call?.sentOn(before > 0)
+  if (call === undefined) return
+  connections.set(call, socket)
+  call.sentOn(before > 0)
 })
+
+/**
+ * The error that destroyed `call`'s connection, if one did. undici destroys it as soon as its parser
+ * fails (a malformed chunk, a close short of the Content-Length) but fails the request only at the
+ * connection's close, a turn of the event loop later: until then a body not yet whole has failed already.
+ */
+export function failedConnection(call: WritingCall): Error | undefined {
+  const socket = connections.get(call)
+  return socket?.destroyed === true ? socket.errored ?? new Error('upstream connection closed') : undefined
+}
 
 /** Called by a call's onRequestStart: undici publishes sendHeaders for it in the same synchronous run. */
 export function markWriting(call: WritingCall): void {

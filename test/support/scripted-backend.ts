@@ -13,8 +13,11 @@ export interface ScriptedBackend {
   close(): Promise<void>
 }
 
-/** Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root; `answer` gets each request head (without its blank line), and a Buffer answer is written byte for byte. */
-export async function startScriptedBackend(pki: TestPki, answer: (head: string) => string | Buffer): Promise<ScriptedBackend> {
+/**
+ * Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root; `answer` gets each request head (without its blank line),
+ * and a Buffer answer is written byte for byte; undefined writes nothing (`answer` wrote on the socket, or ended it, itself).
+ */
+export async function startScriptedBackend(pki: TestPki, answer: (head: string, socket: TLSSocket) => string | Buffer | undefined): Promise<ScriptedBackend> {
   const sockets = new Set<TLSSocket>()
   const server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true }, (s: TLSSocket) => {
     let buf = ''
@@ -26,7 +29,8 @@ export async function startScriptedBackend(pki: TestPki, answer: (head: string) 
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
         const head = buf.slice(0, end)
         buf = buf.slice(end + 4)
-        s.write(answer(head))
+        const bytes = answer(head, s)
+        if (bytes !== undefined) s.write(bytes)
       }
     })
   })
