@@ -8,7 +8,10 @@
  *   `10, 10` and two lines are refused, naming it;
  * - a status outside 100-599 is a 502 naming it (0 to 99 were "upstream request failed
  *   (ERR_ASSERTION)", 600 to 999 were relayed);
- * - connection-only fields, and every field a backend's Connection names, never reach the caller.
+ * - connection-only fields, and every field a backend's Connection names, never reach the caller;
+ * - neither do `103 Early Hints` (undici hands 1xx heads to the forward step's handler, which waits
+ *   for the final answer) nor a chunked body's trailer fields (the caller's body ends with a bare
+ *   last chunk): the final answer arrives whole and well-framed.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { clientTls, createTestPki } from '../support/pki.js'
-import { rawRoundTrip } from '../support/raw-client.js'
+import { rawClient, rawRoundTrip } from '../support/raw-client.js'
 import { closeScriptedRig, startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let gw: RunningGateway
@@ -187,4 +190,50 @@ describe("a backend's connection-only fields", () => {
       { seed: 0xc0, numRuns: 25 },
     )
   }, 120_000)
+})
+
+/** Every byte the caller reads for the backend writing `answer`, route mode or forward proxy. */
+async function rawAnswer(answer: string, mode: 'route' | 'forward'): Promise<string> {
+  const key = `k${n++}`
+  scripts.set(key, answer)
+  const authority = `api.partner.test:${backend.port}`
+  const line = mode === 'route' ? `GET /proxy/up/s/${key} HTTP/1.1\r\nHost: gw` : `GET http://${authority}/s/${key} HTTP/1.1\r\nHost: ${authority}`
+  const c = await rawClient(gw.port)
+  c.socket.write(`${line}\r\nConnection: close\r\n\r\n`)
+  await c.closed(5000)
+  return c.received().toString('latin1')
+}
+
+const mode = fc.constantFrom('route' as const, 'forward' as const)
+const body = fc.stringMatching(/^[a-z]{1,20}$/)
+
+describe('103 Early Hints from a backend', () => {
+  it('never reach the caller; the final answer after them does, whole (fast-check, 10 runs: chunked or Content-Length, one or two 103s)', async () => {
+    await fc.assert(
+      fc.asyncProperty(mode, body, fc.boolean(), fc.integer({ min: 1, max: 2 }), async (m, text, chunked, hints) => {
+        const early = 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n'.repeat(hints)
+        const framing = chunked ? `Transfer-Encoding: chunked\r\n\r\n${text.length.toString(16)}\r\n${text}\r\n0\r\n\r\n` : `Content-Length: ${text.length}\r\n\r\n${text}`
+        const raw = await rawAnswer(`${early}HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n${framing}`, m)
+        expect(raw, raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+        expect(raw).not.toMatch(/HTTP\/1\.1 103|style\.css/)
+        expect(raw.endsWith(chunked ? `${text.length.toString(16)}\r\n${text}\r\n0\r\n\r\n` : `\r\n\r\n${text}`), raw).toBe(true)
+      }),
+      { seed: 0x103, numRuns: 10 },
+    )
+  }, 60_000)
+})
+
+describe("a chunked body's trailer fields", () => {
+  it('are dropped: the body arrives whole, ended by a bare last chunk, no trailer line relayed (fast-check, 10 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(mode, body, fc.boolean(), async (m, text, announced) => {
+        const trailerHead = announced ? 'Trailer: X-Checksum\r\n' : ''
+        const raw = await rawAnswer(`HTTP/1.1 200 OK\r\n${trailerHead}Transfer-Encoding: chunked\r\n\r\n${text.length.toString(16)}\r\n${text}\r\n0\r\nX-Checksum: sha-${text}\r\nX-Other: 1\r\n\r\n`, m)
+        expect(raw, raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+        expect(raw).not.toMatch(/x-checksum|x-other|^trailer:/im)
+        expect(raw.endsWith(`\r\n\r\n${text.length.toString(16)}\r\n${text}\r\n0\r\n\r\n`), raw).toBe(true)
+      }),
+      { seed: 0x7a11, numRuns: 10 },
+    )
+  }, 60_000)
 })
