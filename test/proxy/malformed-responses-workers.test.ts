@@ -2,7 +2,8 @@
  * The malformed-head message (a fault after a Content-Length line named for what it is, not as a
  * length mismatch) and the canonical Content-Length hold in both workers of the real gateway
  * (--workers 2, dist build), and after a hot reload that rebuilds every upstream pool, as after a
- * fresh start: undici's parser is corrected once per process, at its first connection.
+ * fresh start: undici's parser is corrected once per process, at its first connection. So does the
+ * 502 for a body that failed in the head's own read (a malformed chunk), never a 200 head and a cut.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,11 +24,13 @@ let gp: GatewayProcess
 
 const NUL_AFTER_LENGTH = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\0b\r\n\r\nok'
 const MSG = 'endpoint "up": malformed HTTP response (HPE_INVALID_HEADER_TOKEN): a header value holds a character HTTP forbids (NUL, DEL or another control character)'
+const BAD_CHUNK = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n'
+const CHUNK_MSG = 'endpoint "up": malformed response body, found before status 200 was relayed (HPE_INVALID_CHUNK_SIZE): the chunked body is malformed: a chunk size that is not hexadecimal'
 const yaml = (response: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki), `    timeouts: { response: ${response} }\n`)}`
 
 beforeAll(async () => {
   pki = await createTestPki()
-  backend = await startScriptedBackend(pki, (head) => (head.startsWith('GET /bad') ? NUL_AFTER_LENGTH : 'HTTP/1.1 200 OK\r\nContent-Length: 002\r\n\r\nok'))
+  backend = await startScriptedBackend(pki, (head) => head.startsWith('GET /chunk') ? BAD_CHUNK : (head.startsWith('GET /bad') ? NUL_AFTER_LENGTH : 'HTTP/1.1 200 OK\r\nContent-Length: 002\r\n\r\nok'))
   dir = mkdtempSync(join(tmpdir(), 'malformed-responses-workers-'))
   config = join(dir, 'gateway.yaml')
   writeFileSync(config, yaml('10s'))
@@ -48,17 +51,19 @@ async function checkBothWorkers(): Promise<void> {
   for (let round = 0; round < 4; round++) {
     const bad = await rawRoundTrip(port, 'GET /proxy/up/bad HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
     expect([bad.status, bad.body.toString()]).toEqual([502, JSON.stringify({ errors: [{ msg: MSG, code: 502 }] })])
-    // Two good calls a round: with connections dealt in turn, the malformed ones reach both workers.
-    for (let i = 0; i < 2; i++) {
+    const chunk = await rawRoundTrip(port, 'GET /proxy/up/chunk HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
+    expect([chunk.status, chunk.body.toString()]).toEqual([502, JSON.stringify({ errors: [{ msg: CHUNK_MSG, code: 502 }] })])
+    // Three good calls a round (five connections): with connections dealt in turn, each kind of malformed one reaches both workers.
+    for (let i = 0; i < 3; i++) {
       const good = await rawRoundTrip(port, 'GET /proxy/up/good HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
       expect([good.status, good.headers['content-length'], good.body.toString()]).toEqual([200, '2', 'ok'])
     }
   }
   const pids = await eventually(() => {
     const lines = gp.logEntries(from).filter((e) => e.msg === 'request' && e.reason === 'upstream_response_malformed')
-    return lines.length === 4 && new Set(lines.map((e) => e.pid))
-  }, 15_000, 'the four access lines of the malformed answers')
-  expect(pids.size).toBe(2)
+    return lines.length === 8 && [new Set(lines.filter((e) => e.error === MSG).map((e) => e.pid)), new Set(lines.filter((e) => e.error === CHUNK_MSG).map((e) => e.pid))]
+  }, 15_000, 'the eight access lines of the malformed answers')
+  expect(pids.map((p) => p.size)).toEqual([2, 2])
 }
 
 describe('a malformed upstream head with --workers 2', () => {
