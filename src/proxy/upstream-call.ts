@@ -13,13 +13,12 @@ import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } fr
 import type { RelayHooks } from './relay-hooks.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
 import { unaskedAnswer } from './unasked-answer.js'
-import { failedConnection, markWriting } from './writing-call.js'
+import { markWriting, type UpstreamConnection } from './writing-call.js'
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
 
 export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
-  readonly #endpoint: string
   readonly #started = performance.now()
   #resolve: ((r: UpstreamResponse) => void) | undefined
   #reject: ((e: unknown) => void) | undefined
@@ -35,8 +34,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #held: (() => void) | undefined // heldBody() waits for the body's end (or failure)
   #failed: Error | undefined
   #waitingDrain = false
-  /** Sends this call again (stale-connection.ts); undefined when a second copy could act twice. */
-  readonly #replay: ((call: UpstreamCall) => void) | undefined
   /** The current attempt went over a connection that had carried a request before. */
   #reused = false
   #answered = false
@@ -45,13 +42,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   /** Started by the first 1xx (or the streamed request body's end, if later): undici restarts its head clock on
    *  every 1xx, so a backend sending `102 Processing` more often than the limit held the call for as long as it sent. */
   #interimTimer: NodeJS.Timeout | 'after body' | undefined
+  #connection: UpstreamConnection | undefined
 
-  /** `facts`: the access log and metrics read them when it is done; `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
-  constructor(endpoint: string, readonly facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
-    this.#endpoint = endpoint
+  /**
+   * `facts`: the access log and metrics read them when it is done; `replay` sends this call again (stale-connection.ts;
+   * undefined when a second copy could act twice); `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any.
+   */
+  constructor(private readonly endpoint: string, readonly facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, private readonly replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
     this.#resolve = resolve
     this.#reject = reject
-    this.#replay = replay
   }
 
   /** Stops the call (the caller left); before the request is on a connection, as soon as it is. */
@@ -62,14 +61,16 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     else this.#abortReason ??= reason
   }
 
-  /** Why the body failed before relayTo (nothing of it sent), if it did; a 204 or 304 is whole at its head. */
+  /** Why the body failed before relayTo (nothing of it sent), if it did (a 204 or 304 is whole at its head): undici destroys the connection as soon as its parser fails (a malformed chunk) but fails the request only at its close, a loop turn later. */
   get failure(): Error | undefined {
-    return this.#res || this.#ended || this.#bodiless ? undefined : this.#failed ?? failedConnection(this)
+    const c = this.#connection
+    return this.#res || this.#ended || this.#bodiless ? undefined : this.#failed ?? (c?.destroyed === true ? c.errored ?? new Error('upstream connection closed') : undefined)
   }
 
-  /** Whether the connection this attempt is written on carried a request before. */
-  sentOn(reused: boolean): void {
+  /** The connection this attempt is written on, and whether it carried a request before. */
+  sentOn(reused: boolean, connection: UpstreamConnection): void {
     this.#reused = reused
+    this.#connection = connection
   }
 
   /** The whole body once it has arrived (undefined if it failed), still held for relayTo: only for a small announced length. */
@@ -139,7 +140,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
       if (this.#isStale(err)) return this.#sendAgain()
       this.facts.upstreamMs = performance.now() - this.#started
       this.#resolve = this.#reject = undefined
-      return reject(unaskedAnswer(err, this.#endpoint) ?? classifyUpstreamError(err, this.#endpoint))
+      return reject(unaskedAnswer(err, this.endpoint) ?? classifyUpstreamError(err, this.endpoint))
     }
     // undici checks a 204/304's Content-Length against its (absent) body and destroys the connection:
     // that connection is gone, but this answer was whole at its head and is the caller's, not a cut one.
@@ -169,7 +170,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
 
   /** A reused connection closed under this attempt before any answer, and a second copy is safe. */
   #isStale(err: Error): boolean {
-    return this.#replay !== undefined && this.#controller !== undefined && this.#reused && !this.#answered &&
+    return this.replay !== undefined && this.#controller !== undefined && this.#reused && !this.#answered &&
       !this.#aborted && this.#retries < MAX_STALE_RETRIES && isClosedUnderRequest(err)
   }
 
@@ -179,7 +180,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     this.facts.upstreamRetries = this.#retries
     this.#controller = undefined
     this.#reused = false
-    const replay = this.#replay as (call: UpstreamCall) => void
+    const replay = this.replay as (call: UpstreamCall) => void
     queueMicrotask(() => replay(this))
   }
 

@@ -10,8 +10,14 @@ import type { RequestFacts } from './pipeline.js'
 /** What this module needs of an upstream call (upstream-call.ts). */
 export interface WritingCall {
   readonly facts: RequestFacts
-  /** Told once its headers went out: on a connection that carried a request before, or a new one. */
-  sentOn(reused: boolean): void
+  /** Told once its headers went out: on `connection`, which carried a request before (`reused`) or is new. */
+  sentOn(reused: boolean, connection: UpstreamConnection): void
+}
+
+/** What a call may read of the connection its attempt is written on. */
+export interface UpstreamConnection {
+  readonly destroyed: boolean
+  readonly errored: Error | null
 }
 
 /**
@@ -48,28 +54,14 @@ export function writingFacts(request: object): RequestFacts | undefined {
  * observers that read the same channel for logs and metrics).
  */
 const requestsSent = new WeakMap<object, number>()
-/** The connection each call's current attempt is written on. */
-const connections = new WeakMap<WritingCall, { readonly destroyed: boolean; readonly errored: Error | null }>()
 subscribe('undici:client:sendHeaders', (message) => {
-  const { request, socket } = message as { request?: object; socket?: { destroyed: boolean; errored: Error | null } }
+  const { request, socket } = message as { request?: object; socket?: UpstreamConnection }
   const call = request ? writingCall(request) : undefined
   if (socket === undefined) return
   const before = requestsSent.get(socket) ?? 0
   requestsSent.set(socket, before + 1)
-  if (call === undefined) return
-  connections.set(call, socket)
-  call.sentOn(before > 0)
+  call?.sentOn(before > 0, socket)
 })
-
-/**
- * The error that destroyed `call`'s connection, if one did. undici destroys it as soon as its parser
- * fails (a malformed chunk, a close short of the Content-Length) but fails the request only at the
- * connection's close, a turn of the event loop later: until then a body not yet whole has failed already.
- */
-export function failedConnection(call: WritingCall): Error | undefined {
-  const socket = connections.get(call)
-  return socket?.destroyed === true ? socket.errored ?? new Error('upstream connection closed') : undefined
-}
 
 /** Called by a call's onRequestStart: undici publishes sendHeaders for it in the same synchronous run. */
 export function markWriting(call: WritingCall): void {
