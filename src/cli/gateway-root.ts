@@ -131,8 +131,11 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   const ref: GatewayRef = { current: gateway }
   await preloadJose(gateway.callers.apps)
   // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
+  // Closures here reach the snapshot through `ref` only: one naming `gateway` would keep the
+  // start's snapshot reachable for the process's life (V8 gives a function's closures one shared
+  // context), long after reloads replaced and closed it.
   const tracing = await startTracing(config.tracing, tracingOptions(ref, o.ops?.log.logger)).catch(async (e: unknown) => {
-    await Promise.all([gateway.close(), runtime.close()])
+    await Promise.all([ref.current.close(), runtime.close()])
     throw e
   })
   if (tracing) o.ops?.metrics.enableExemplars()
