@@ -114,7 +114,7 @@ function requestPath(runtime: Runtime, hooks: Observer, features: readonly Featu
   return { pipeline, api, admitOptions }
 }
 
-/** Starts a gateway from a config file; resolves once listening. */
+/** Starts a gateway from a config file; resolves once listening. Closures here reach the snapshot through `ref` only: V8 gives them one shared context, so one naming `gateway` kept the start's snapshot for the process's life, long after reloads replaced it. */
 export async function startGateway({ configTexts, ...o }: StartOptions): Promise<RunningGateway> {
   keepRequestObjectsYoung()
   const { start: startConfig, current: config } = startConfigs(o.configFile, configTexts)
@@ -131,9 +131,6 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   const ref: GatewayRef = { current: gateway }
   await preloadJose(gateway.callers.apps)
   // Process-lifetime like the runtime: `tracing` other than its sampler is restart-only (runtime's RESTART_ONLY).
-  // Closures here reach the snapshot through `ref` only: one naming `gateway` would keep the
-  // start's snapshot reachable for the process's life (V8 gives a function's closures one shared
-  // context), long after reloads replaced and closed it.
   const tracing = await startTracing(config.tracing, tracingOptions(ref, o.ops?.log.logger)).catch(async (e: unknown) => {
     await Promise.all([ref.current.close(), runtime.close()])
     throw e
