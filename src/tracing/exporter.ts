@@ -62,8 +62,14 @@ export function otlpTlsProblems(tracing: TracingConfig): ConfigProblem[] {
   return tracing.enabled && tracing.otlp ? readTlsFiles(tracing.otlp).problems : []
 }
 
+/** An exporter and what ends it: its shutdown, then (OTLP/HTTP) its agent's sockets. */
+interface BuiltExporter {
+  readonly exporter: SpanExporter
+  shutdown(): Promise<void>
+}
+
 /** The span exporter of the configured protocol, with these TLS files' contents. */
-async function buildExporter(otlp: OtlpConfig, tls: OtlpTls): Promise<SpanExporter> {
+async function buildExporter(otlp: OtlpConfig, tls: OtlpTls): Promise<BuiltExporter> {
   const { ca, cert, key } = tls
   if (otlp.protocol === 'grpc') {
     const grpc = await import('@opentelemetry/exporter-trace-otlp-grpc')
@@ -71,21 +77,36 @@ async function buildExporter(otlp: OtlpConfig, tls: OtlpTls): Promise<SpanExport
     const metadata = base.createEmptyMetadata()
     for (const [k, v] of Object.entries(otlp.headers)) metadata.set(k, v)
     const secure = otlp.endpoint.startsWith('https:')
-    return new grpc.OTLPTraceExporter({
+    // Its shutdown closes the gRPC channel.
+    const exporter = new grpc.OTLPTraceExporter({
       url: otlp.endpoint,
       metadata,
       timeoutMillis: otlp.timeoutMs,
       credentials: secure ? base.createSslCredentials(ca, key, cert) : base.createInsecureCredentials(),
     })
+    return { exporter, shutdown: () => exporter.shutdown() }
   }
   const http = await import('@opentelemetry/exporter-trace-otlp-proto')
-  return new http.OTLPTraceExporter({
+  // The exporter's shutdown leaves its keep-alive agent open: the agent is made here and destroyed
+  // after it, or each renewal of the TLS files would keep one more connection to the collector.
+  let agent: { destroy(): void } | undefined
+  const exporter = new http.OTLPTraceExporter({
     url: otlp.endpoint,
     // Exporter options (not per request).
     headers: { ...otlp.headers },
     timeoutMillis: otlp.timeoutMs,
-    httpAgentOptions: { keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) },
+    httpAgentOptions: async (protocol) => {
+      const { Agent } = protocol === 'http:' ? await import('node:http') : await import('node:https')
+      return (agent = new Agent({ keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }))
+    },
   })
+  return {
+    exporter,
+    shutdown: async () => {
+      await exporter.shutdown()
+      agent?.destroy()
+    },
+  }
 }
 
 const sameTls = (a: OtlpTls, b: OtlpTls): boolean =>
@@ -107,10 +128,11 @@ export interface RenewableExporter extends SpanExporter {
 export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFailure): Promise<RenewableExporter> {
   let current = readTls(otlp)
   let inner = await buildExporter(otlp, current)
-  const reporting = reportingFailures(() => inner, otlp.endpoint, onFailure)
+  const reporting = reportingFailures(() => inner.exporter, otlp.endpoint, onFailure)
   // Built once, at start (not per request).
   return {
     ...reporting,
+    shutdown: () => inner.shutdown(),
     renew(next) {
       const tls = readTls(next)
       // Most reloads change something else: the same files keep the same exporter.

@@ -43,6 +43,8 @@ export interface OtlpReceiver {
   readonly headers: IncomingHttpHeaders[]
   /** Resolves once `pred` holds for the spans received (polls; rejects after `ms`). */
   waitFor(pred: (spans: ReceivedSpan[]) => boolean, ms?: number): Promise<ReceivedSpan[]>
+  /** Connections open to the receiver now. */
+  connections(): Promise<number>
   close(): Promise<void>
   /** From now on accept only client certificates from this CA file, and drop every open connection. */
   trustOnly(caFile: string): void
@@ -83,6 +85,8 @@ export function decodeTraces(body: Uint8Array): ReceivedSpan[] {
 export interface OtlpReceiverOptions {
   protocol?: 'http/protobuf' | 'grpc'
   tls?: { cert: string; key: string; ca?: string }
+  /** Keep idle connections open (no keep-alive timeout), as a collector without an idle timeout does. */
+  keepIdle?: boolean
 }
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export'
@@ -121,6 +125,7 @@ export async function startOtlpReceiver(o: OtlpReceiverOptions = {}): Promise<Ot
   }
   const tls = o.tls ? { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), ...(o.tls.ca ? { ca: readFileSync(o.tls.ca), requestCert: true, rejectUnauthorized: true } : {}) } : undefined
   const server = grpc ? (tls ? createSecureServer(tls, onGrpc) : createH2cServer(onGrpc)) : tls ? createHttpsServer(tls, onHttp) : createServer(onHttp)
+  if (o.keepIdle && 'keepAliveTimeout' in server) server.keepAliveTimeout = 0
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   const scheme = tls ? 'https' : 'http'
@@ -137,6 +142,7 @@ export async function startOtlpReceiver(o: OtlpReceiverOptions = {}): Promise<Ot
       }
       return spans
     },
+    connections: () => new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? -1 : n))),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
