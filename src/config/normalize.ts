@@ -12,7 +12,7 @@ import type { YamlSource } from './yaml-source.js'
 import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
-import { checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
+import { checkTenantBundles, checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
 import { normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
@@ -82,6 +82,7 @@ function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonl
   checkFieldReferences(endpoints, profiles, report)
   checkTenantReferences(endpoints, profiles, report)
   checkTenantFields(endpoints, profiles, report)
+  checkTenantBundles(endpoints, profiles, report)
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)

@@ -2,7 +2,7 @@
  * Load-time check that every `{tenant}` can be filled. A request names a tenant only when
  * its profile or endpoint has tenancy (`tenancy: true`, or `{tenant}` in the endpoint's
  * URL), and a URL or authorization field needing one otherwise fails every request with
- * 400: a config problem.
+ * 400: a config problem. So is a tenant's own client bundle on an endpoint without tenancy.
  */
 import { parseTemplate } from './template.js'
 import { parseUrlTemplate } from './url-template.js'
@@ -65,6 +65,18 @@ function tenantFields(fields: readonly FieldConfig[]): number[] {
 }
 
 const HOW = 'put {tenant} in its URL, or set tenancy: true on its profile'
+
+/**
+ * Reports `tenants` (per-tenant client bundles) on an endpoint without tenancy: no request of it
+ * names a tenant, so every one, a forward request with the tenant header included, would present
+ * the endpoint's own bundle, never the one the config gives that tenant.
+ */
+export function checkTenantBundles(endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
+  for (const e of endpoints) {
+    if (Object.keys(e.tenants).length === 0 || endpointTenancy(e, profiles)) continue
+    report(['endpoints', e.index, 'tenants'], `gives tenants their own client bundles, but endpoint "${e.name}" has no tenancy, so no request names a tenant and each would present its tls bundle (${HOW})`)
+  }
+}
 
 /**
  * Reports each authorization field with `{{tenant}}` that some endpoint applies to requests

@@ -154,3 +154,28 @@ describe('load: {{tenant}} in an authorization field needs tenancy', () => {
     )
   })
 })
+
+// A tenant's own client bundle (`tenants:`) is used only by requests that name the tenant, which
+// only an endpoint with tenancy has. Before, one without was accepted: the bundles were loaded and
+// never used, and a forward request naming the tenant (X-Gateway-Tenant: acme) presented the
+// endpoint's shared certificate instead of the one the config gives acme.
+describe('load: per-tenant client bundles need tenancy', () => {
+  const withTenants = (url: string, profileTenancy: boolean): string =>
+    yaml(url, `    tenancy: ${profileTenancy}\n${URLS.replaceAll('{tenant}', 'x').replaceAll('{{tenant}}', 'x')}`).replace('    tls: { cert: c.crt, key: c.key, roots: r.crt }\n', '    tls: { cert: c.crt, key: c.key, roots: r.crt }\n    tenants:\n      acme: { tls: { cert: a.crt, key: a.key, roots: r.crt } }\n')
+
+  it('reports `tenants` on an endpoint whose requests never name a tenant, at its line', () => {
+    expect(problemsOf(withTenants('https://api.partner.test', false))).toEqual([
+      `${file}:7:7: endpoints[0].tenants: gives tenants their own client bundles, but endpoint "partner" has no tenancy, so no request names a tenant and each would present its tls bundle (put {tenant} in its URL, or set tenancy: true on its profile)`,
+    ])
+  })
+
+  it('accepts it on an endpoint whose URL has {tenant}, or whose profile has tenancy (generated shapes)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...TENANT_URLS, ...PLAIN_URLS), fc.boolean(), (url, profileTenancy) => {
+        const lines = problemsOf(withTenants(url, profileTenancy))
+        expect(lines.length > 0, `${url} tenancy: ${profileTenancy}`).toBe(!TENANT_URLS.includes(url) && !profileTenancy)
+      }),
+      { seed: 0x7e4b, numRuns: 40 },
+    )
+  })
+})

@@ -23,7 +23,7 @@ beforeAll(async () => {
   const origin = `https://api.partner.test:${backend.port}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:
-${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}${ep('cgi_tenant', `${origin}/t`, '[]')}    tenants:\n      acme: { tls: ${clientTlsYaml(pki)} }\n`)
+${ep('cgi', `${origin}/app`, '[{ type: header, key: X-Alpha-Secret, value: gateway-secret }, { type: query, key: acct, value: gw-acct }]')}${ep('cgi_form', `${origin}/form`, '[{ type: payload, key: acct, value: gw-acct }]')}${ep('cgi_path', `${origin}/u/{{who}}`, '[{ type: path, key: who, value: "{{user}}" }]')}${ep('cgi_tenant', `${origin}/t`, '[]')}`)
 }, 120_000)
 
 afterAll(async () => {
