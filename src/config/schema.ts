@@ -153,7 +153,7 @@ const endpoint = {
       type: 'object',
       propertyNames: { pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
       additionalProperties: { type: 'object', additionalProperties: false, required: ['tls'], properties: { tls: endpointTls } },
-      description: 'Per-tenant client bundles (a partner issued each tenant its own certificate); other tenants use the endpoint\'s `tls`. Needs tenancy (`{tenant}` in the URL, or `tenancy: true` on its profile): without it no request names a tenant, and a config with `tenants` is refused.',
+      description: 'Per-tenant client bundles (a partner issued each tenant its own certificate); other tenants use the endpoint\'s `tls`. Needs tenancy (`{tenant}` in the URL, or `tenancy: true` on its profile or on a profile whose `endpoint` it is): without it no request names a tenant, and a config with `tenants` is refused.',
     },
   },
 } as const

@@ -26,9 +26,13 @@ export function endpointTenancy(e: EndpointConfig, profiles: readonly ProfileCon
   return e.url.includes(TENANT) || profiles.some((p) => p.name === e.profile && p.tenancy)
 }
 
+/** The endpoint whose client bundle calls the profile's token URLs (dance/provider.ts profileEndpoint). */
+const tokenEndpoint = (p: ProfileConfig, endpoints: readonly EndpointConfig[]): EndpointConfig | undefined =>
+  p.endpoint !== undefined ? endpoints.find((e) => e.name === p.endpoint) : endpoints.find((e) => e.profile === p.name)
+
 /** Whether requests for the profile's dance name a tenant (the rule of the gateway API's tenant check). */
 function profileTenancy(p: ProfileConfig, endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[]): boolean | undefined {
-  const endpoint = p.endpoint !== undefined ? endpoints.find((e) => e.name === p.endpoint) : endpoints.find((e) => e.profile === p.name)
+  const endpoint = tokenEndpoint(p, endpoints)
   if (endpoint === undefined) return undefined // reported elsewhere: the dance cannot start at all
   return p.tenancy || endpointTenancy(endpoint, profiles)
 }
@@ -69,11 +73,13 @@ const HOW = 'put {tenant} in its URL, or set tenancy: true on its profile'
 /**
  * Reports `tenants` (per-tenant client bundles) on an endpoint without tenancy: no request of it
  * names a tenant, so every one, a forward request with the tenant header included, would present
- * the endpoint's own bundle, never the one the config gives that tenant.
+ * the endpoint's own bundle, never the one the config gives that tenant. The token calls of a
+ * dance with tenancy (a `tenancy: true` profile naming it in `endpoint`) do name one: those use them.
  */
 export function checkTenantBundles(endpoints: readonly EndpointConfig[], profiles: readonly ProfileConfig[], report: Report): void {
   for (const e of endpoints) {
     if (Object.keys(e.tenants).length === 0 || endpointTenancy(e, profiles)) continue
+    if (profiles.some((p) => p.tenancy && tokenEndpoint(p, endpoints) === e)) continue
     report(['endpoints', e.index, 'tenants'], `gives tenants their own client bundles, but endpoint "${e.name}" has no tenancy, so no request names a tenant and each would present its tls bundle (${HOW})`)
   }
 }

@@ -179,3 +179,27 @@ describe('load: per-tenant client bundles need tenancy', () => {
     )
   })
 })
+
+describe('load: per-tenant client bundles of the endpoint a tenancy profile\'s token calls go through', () => {
+  it('accepts them on an endpoint without tenancy that a `tenancy: true` profile names in `endpoint` (its dance names tenants)', () => {
+    const text = `endpoints:
+  - name: api
+    url: https://api.partner.test
+    tls: { cert: c.crt, key: c.key, roots: r.crt }
+  - name: login
+    url: https://login.partner.test
+    tls: { cert: c.crt, key: c.key, roots: r.crt }
+    tenants:
+      acme: { tls: { cert: a.crt, key: a.key, roots: r.crt } }
+profiles:
+  - name: partner
+    endpoint: login
+    consumerKey: ck
+    consumerSecret: cs
+    token: { mode: per_user }
+    tenancy: TENANCY
+${URLS.replaceAll('{tenant}', 'x').replaceAll('{{tenant}}', 'x')}`
+    expect(problemsOf(text.replace('TENANCY', 'true'))).toEqual([])
+    expect(problemsOf(text.replace('TENANCY', 'false'))).toEqual([expect.stringContaining('endpoints[1].tenants: gives tenants their own client bundles, but endpoint "login" has no tenancy')])
+  })
+})
