@@ -42,8 +42,8 @@ afterAll(async () => {
   other?.cleanup()
 })
 
-/** How an endpoint names its server: by name (`resolve`), by IP with `serverName`, by IP alone. */
-type Style = 'name' | 'localhost' | 'ip-sni' | 'ip'
+/** How an endpoint names its server: by name (`resolve`), by IP with one `serverName` or another, by IP alone. */
+type Style = 'name' | 'localhost' | 'ip-sni' | 'ip-sni-localhost' | 'ip'
 
 interface EndpointState {
   server: number
@@ -76,7 +76,7 @@ function yamlOf(eps: readonly EndpointState[]): string {
   if (eps.length === 0) return `endpoints:\n  - name: idle\n    url: https://api.partner.test:1\n    tls:\n${tlsYaml(0, false, '      ', '')}`
   return `endpoints:\n${eps
     .map((e, i) => {
-      const sni = e.style === 'ip-sni' ? 'serverName: api.partner.test' : ''
+      const sni = e.style === 'ip-sni' ? 'serverName: api.partner.test' : e.style === 'ip-sni-localhost' ? 'serverName: localhost' : ''
       const tenants = Object.entries(e.tenants)
         .map(([t, c]) => `      ${t}:\n        tls:\n${tlsYaml(c, e.distrusted, '          ', sni)}`)
         .join('')
@@ -93,7 +93,7 @@ type Action =
 
 const endpointArb = fc.record({
   server: fc.integer({ min: 0, max: 1 }),
-  style: fc.constantFrom<Style>('name', 'localhost', 'ip-sni', 'ip'),
+  style: fc.constantFrom<Style>('name', 'localhost', 'ip-sni', 'ip-sni-localhost', 'ip'),
   keepAlive: fc.constantFrom<'1ms' | '30s'>('1ms', '1ms', '30s'),
   tenancy: fc.boolean(),
   ownTenants: fc.subarray(['acme', 'globex'] as Tenant[]),
