@@ -5,6 +5,7 @@ import type { AssertedCaller } from './caller.js'
 import { jose, type Jose } from './jose.js'
 import { consumeJti, verifySignedJwt, type VerifyOptions } from './jwt.js'
 import type { GatewayKey, GatewayKeys } from './keys.js'
+import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
 import { decryptRsa15, type ContentEncryption } from './rsa15.js'
 
 /** Key management algorithms the gateway accepts (RSA1_5 only for apps that opt in). */
@@ -57,6 +58,7 @@ export function jweAlgOf(jwe: string): (typeof JWE_ALGS)[number] {
 
 function readHeader(j: Jose, jwe: string): ProtectedHeaderParameters {
   if (jwe.split('.').length !== 5) throw authError('malformed', `${PREFIX}not a compact JWE`)
+  if (!isCanonicalCompact(jwe)) throw authError('malformed', `${PREFIX}not a compact JWE (${CANONICAL_PARTS})`)
   try {
     return j.decodeProtectedHeader(jwe)
   } catch (e) {

@@ -6,6 +6,7 @@ import { resolveClaimAliases } from './claim-aliases.js'
 import { authError } from './auth-failure.js'
 import { toCaller, type AssertedCaller } from './caller.js'
 import { jose, type Jose } from './jose.js'
+import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
 
 /** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
 export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
@@ -58,6 +59,7 @@ export async function verifySignedJwt(
   viaJwe: boolean,
 ): Promise<VerifiedJwt> {
   const aliasPrefix = opts.claimAliasPrefix ?? ''
+  if (!isCanonicalCompact(jwt)) throw authError('malformed', `${PREFIX}not a well-formed JWT (${CANONICAL_PARTS})`)
   const j = await jose()
   const app = findApp(j, jwt, apps, aliasPrefix)
   const nowSec = Math.floor((opts.now ?? Date.now)() / 1000)

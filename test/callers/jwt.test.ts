@@ -61,10 +61,12 @@ describe('verifyAssertion: refusals', () => {
     expect(e.message).toContain('"HS256" is not allowed for app "rs-app" (expects RS256)')
   })
   it('refuses alg none (with and without a signature part)', async () => {
-    for (const sig of ['', 'x']) {
+    // 'eA' is base64url for one byte; 'x' alone encodes no byte, so it is not base64url at all (canonical-parts.test.ts).
+    for (const sig of ['', 'eA']) {
       const none = handJwt({ alg: 'none', typ: 'JWT' }, claims('hs-app')) + sig
       expect(authFailureLabel(await refusal(none))).toBe('alg_not_allowed')
     }
+    expect(authFailureLabel(await refusal(handJwt({ alg: 'none', typ: 'JWT' }, claims('hs-app')) + 'x'))).toBe('malformed')
   })
   it('refuses RS256 for the HS256 app and a wrong signer', async () => {
     expect(authFailureLabel(await refusal(await signRs(claims('hs-app'), rs.privateKey)))).toBe('alg_not_allowed')
