@@ -1,12 +1,11 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError } from '../errors.js'
-import { bodyText, checkPercentUtf8, singleHeader, uniqueParameters } from '../callers/index.js'
+import { bodyText, checkPercentUtf8, jsonObjectBody, singleHeader, uniqueParameters } from '../callers/index.js'
 import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
 
-/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only; malformed or a form key given twice → 400, too large → 413 (refused on a declared length, and never read past the limit). */
+/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only; malformed or a form key or JSON member given twice → 400, too large → 413 (refused on a declared length, and never read past the limit). */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const length = req.headers['content-length']
   const body = createBody(hasBody(req.headers) ? req : undefined, { limit: MAX_API_BODY, limitName: 'gateway API bodies', ...(length === undefined ? {} : { declaredLength: Number(length) }) })
@@ -17,13 +16,7 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
     checkPercentUtf8(text, 'the form body')
     return uniqueParameters(new URLSearchParams(text), 'the form body')
   }
-  try {
-    const v: unknown = JSON.parse(text)
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new GatewayError('bad_request', 'the request body must be a JSON object')
+  return jsonObjectBody(text)
 }
 
 /** Sends a JSON reply. */

@@ -38,3 +38,49 @@ export function uniqueParameters(params: URLSearchParams, where: string): Record
   }
   return Object.fromEntries(params)
 }
+
+/**
+ * The first member name JSON text `text` (already parsed by JSON.parse, so well-formed) gives twice
+ * in one object, at any depth, decoded (`"a"` and `"\u0061"` are one name); undefined when none is.
+ * JSON.parse keeps the last of two, some parsers the first: the same ambiguity as a repeated form
+ * parameter.
+ */
+export function repeatedJsonKey(text: string): string | undefined {
+  // One entry per open object (its names so far) or array (undefined).
+  const open: (Set<string> | undefined)[] = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '{') open.push(new Set())
+    else if (c === '[') open.push(undefined)
+    else if (c === '}' || c === ']') open.pop()
+    else if (c === '"') {
+      const start = i
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++
+      let next = i + 1
+      while (text[next] === ' ' || text[next] === '\t' || text[next] === '\n' || text[next] === '\r') next++
+      const names = open.at(-1)
+      if (text[next] !== ':' || names === undefined) continue
+      const name = JSON.parse(text.slice(start, i + 1)) as string
+      if (names.has(name)) return name
+      names.add(name)
+    }
+  }
+  return undefined
+}
+
+/**
+ * A request body's JSON text as the object it must be: 400 "the request body must be a JSON object"
+ * otherwise, and 400 naming a member given twice in one object (quoted, cut at 64 characters).
+ */
+export function jsonObjectBody(text: string): Record<string, unknown> {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    // the 400 below
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new GatewayError('bad_request', 'the request body must be a JSON object')
+  const name = repeatedJsonKey(text)
+  if (name !== undefined) throw repeatedParameter(JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name), 'the request body')
+  return v as Record<string, unknown>
+}

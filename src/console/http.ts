@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { bodyText } from '../callers/index.js'
+import { bodyText, jsonObjectBody } from '../callers/index.js'
 import { hasBody } from '../proxy/body.js'
 import { writeError } from '../proxy/write-error.js'
 
@@ -56,13 +56,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
     chunks.push(chunk as Buffer)
   }
   const text = bodyText(Buffer.concat(chunks))
-  try {
-    const v: unknown = JSON.parse(text)
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
-  } catch {
-    // the 400 below
-  }
-  throw new GatewayError('bad_request', 'the request body must be a JSON object')
+  return jsonObjectBody(text)
 }
 
 /** A string field of a body, or undefined; anything else is a 400. */
