@@ -6,17 +6,17 @@
  * not the one the app signed or encrypted. Every other spelling is refused as malformed, untouched
  * parts or not, before any key is used.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CompactEncrypt, SignJWT } from 'jose'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { GatewayError } from '../../src/errors.js'
 import { authFailureLabel, compileGatewayKeys, resolveBearer, verifyCallerAssertion } from '../../src/callers/index.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
-import { send, startTestGateway } from '../support/gateway.js'
+import { send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { gatewayYaml, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
 import { claims, nowMs, pythonJwe, rsaPair, signHs, signRs, testApps } from '../support/callers-fixtures.js'
@@ -118,10 +118,10 @@ describe('compact tokens have one spelling', () => {
   })
 })
 
-describe('a respelled token through the gateway', () => {
+describe('a respelled token through the gateway (--workers 2)', () => {
   let pki: TestPki
   let provider: DanceProvider
-  let gw: RunningGateway
+  let gw: GatewayProcess
   let dir: string
   const secret = 'canonical-parts-hs256-secret-of-32-bytes'
   beforeAll(async () => {
@@ -129,26 +129,32 @@ describe('a respelled token through the gateway', () => {
     provider = await startDanceProvider(pki)
     dir = mkdtempSync(join(tmpdir(), 'canonical-parts-'))
     const callers = `callers:\n  required: true\n  apps:\n    - clientId: bot\n      hs256Secret: "${secret}"\n      audience: https://gateway.test\n      endpoints: ["*"]`
-    gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
-  }, 60_000)
+    const file = join(dir, 'gateway.yaml')
+    writeFileSync(file, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
+    gw = await spawnGateway(file, ['--workers', '2'])
+  }, 120_000)
   afterAll(async () => {
-    await gw?.close()
+    await gw?.stop('SIGKILL')
     await provider?.close()
     pki?.cleanup()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
-  it('POST /gateway/token and a JWT used as the bearer answer 401 in the standard body, never echoing the token', async () => {
+  it('POST /gateway/token and a JWT used as the bearer answer 401 in the standard body, never echoing the token, on either worker', async () => {
     const t = Math.floor(Date.now() / 1000)
     const jwt = await new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u1', iat: t, exp: t + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret))
     const msg = 'error verifying the jwt: not a well-formed JWT (each part must be unpadded base64url without whitespace)'
-    const token = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: `${jwt}=` }) })
-    const bearer = await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${jwt.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(jwt.at(-1) ?? '') ^ 1]}` } })
-    for (const r of [token, bearer]) {
+    const replies = []
+    // Several connections of each kind, so that both workers answer some.
+    for (let i = 0; i < 4; i++) {
+      replies.push(await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: `${jwt}=` }) }))
+      replies.push(await send(gw.url, '/gateway/oauth1/partner/authorize?format=json', { headers: { authorization: `Bearer ${jwt.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(jwt.at(-1) ?? '') ^ 1]}` } }))
+    }
+    for (const r of replies) {
       expect([r.status, r.json(), r.headers['content-length']]).toEqual([401, { errors: [{ msg, code: 401 }] }, String(r.body.length)])
       expect(r.text).not.toContain(jwt.split('.')[2]?.slice(0, 20))
     }
     // The canonical spelling is served.
     const fine = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: jwt }) })
     expect(fine.status).toBe(200)
-  })
+  }, 60_000)
 })
