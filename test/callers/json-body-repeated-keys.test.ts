@@ -7,20 +7,14 @@
  * finding agrees with python3's json (object_pairs_hook) on generated JSON text.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { repeatedJsonKey } from '../../src/callers/index.js'
 import { readJsonBody } from '../../src/console/http.js'
-import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { gatewayYaml, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
+import { send, type Reply } from '../support/gateway.js'
+import { startBotGateway, type BotGateway } from './bot-gateway.js'
 
 const repeated = (name: string): string => `"${name}" appears more than once in the request body: the gateway does not guess which one counts; send it once`
 
@@ -74,37 +68,20 @@ describe('repeatedJsonKey', () => {
 })
 
 describe('a JSON body naming a member twice, through the gateway', () => {
-  let pki: TestPki
-  let provider: DanceProvider
-  let gw: RunningGateway
-  let dir: string
-  const secret = 'json-body-repeated-keys-hs256-secret-32b'
+  let gw: BotGateway
   beforeAll(async () => {
-    pki = await createTestPki()
-    provider = await startDanceProvider(pki)
-    dir = mkdtempSync(join(tmpdir(), 'json-repeated-'))
-    const callers = `callers:\n  required: true\n  apps:\n    - clientId: bot\n      hs256Secret: "${secret}"\n      audience: https://gateway.test\n      endpoints: ["*"]`
-    gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
+    gw = await startBotGateway('json-repeated-', 'json-body-repeated-keys-hs256-secret-32b')
   }, 60_000)
-  afterAll(async () => {
-    await gw?.close()
-    await provider?.close()
-    pki?.cleanup()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
-  const jwt = (sub: string): Promise<string> => {
-    const t = Math.floor(Date.now() / 1000)
-    return new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub, iat: t, exp: t + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret))
-  }
+  afterAll(() => gw?.close())
   const json = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body })
   it('POST /gateway/token: two assertions are a 400 naming the member, whichever is valid; one is served', async () => {
-    const good = await jwt('u1')
+    const good = await gw.jwt()
     expect400(await send(gw.url, '/gateway/token', json(`{"assertion":"a.b.c","assertion":"${good}"}`)), repeated('assertion'))
     expect400(await send(gw.url, '/gateway/token', json(`{"assertion":"${good}", "assertion" : "a.b.c"}`)), repeated('assertion'))
     expect((await send(gw.url, '/gateway/token', json(`{"assertion":"${good}"}`))).status).toBe(200)
   })
   it('authorize: a user named twice in the JSON body is a 400, as in its form body', async () => {
-    const bearer = { authorization: `Bearer ${await jwt('u1')}`, 'content-type': 'application/json' }
+    const bearer = { authorization: `Bearer ${await gw.jwt()}`, 'content-type': 'application/json' }
     const path = '/gateway/oauth1/partner/authorize?format=json'
     expect400(await send(gw.url, path, { method: 'POST', headers: bearer, body: '{"user":"mallory","user":"u1"}' }), repeated('user'))
     expect((await send(gw.url, path, { method: 'POST', headers: bearer, body: '{"user":"u1"}' })).status).toBe(200)

@@ -7,22 +7,16 @@
  * assertion's identity is either refused as malformed (401) or usable as a key that survives
  * the stores' UTF-8 round trip unchanged.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { GatewayError } from '../../src/errors.js'
 import { verifyAssertion } from '../../src/callers/index.js'
 import { tokenKey, userPrefix } from '../../src/dance/token-keys.js'
 import { jtiKey } from '../../src/callers/jwt.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, nowMs, rsaPair, signHs, testApps } from '../support/callers-fixtures.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
-import { gatewayYaml, startDanceProvider, type DanceProvider } from '../oauth1-dance/dance-support.js'
+import { send } from '../support/gateway.js'
+import { startBotGateway, type BotGateway } from './bot-gateway.js'
 
 const apps = testApps(rsaPair())
 const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('utf8')
@@ -59,29 +53,12 @@ describe('identity claims are well-formed Unicode', () => {
 })
 
 describe('an unpaired surrogate in an identity claim through the gateway', () => {
-  let pki: TestPki
-  let provider: DanceProvider
-  let gw: RunningGateway
-  let dir: string
-  const secret = 'surrogate-test-hs256-secret-of-32-bytes!'
-  const aud = 'https://gateway.test'
+  let gw: BotGateway
   beforeAll(async () => {
-    pki = await createTestPki()
-    provider = await startDanceProvider(pki)
-    dir = mkdtempSync(join(tmpdir(), 'surrogate-'))
-    const callers = `callers:\n  required: true\n  apps:\n    - clientId: bot\n      hs256Secret: "${secret}"\n      audience: ${aud}\n      endpoints: ["*"]`
-    gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers }))
+    gw = await startBotGateway('surrogate-', 'surrogate-test-hs256-secret-of-32-bytes!')
   }, 60_000)
-  afterAll(async () => {
-    await gw?.close()
-    await provider?.close()
-    pki?.cleanup()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const jwt = (over: Record<string, unknown>): Promise<string> => {
-    const t = Math.floor(Date.now() / 1000)
-    return new SignJWT({ iss: 'bot', aud, sub: 'u1', iat: t, exp: t + 300, ...over }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret))
-  }
+  afterAll(() => gw?.close())
+  const jwt = (over: Record<string, unknown>): Promise<string> => gw.jwt(over)
   it('a per-user call, the dance\'s start and a merge answer 401 naming the claim, not 500', async () => {
     const call = await send(gw.url, '/proxy/partner/resource/a', { headers: { authorization: `Bearer ${await jwt({ sub: 'u\uD800' })}` } })
     expect([call.status, call.json<{ errors: { msg: string }[] }>().errors[0]?.msg]).toEqual([401, expect.stringContaining('"sub" claim must be well-formed Unicode')])
