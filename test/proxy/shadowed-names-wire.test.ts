@@ -64,7 +64,7 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
     }
   })
 
-  it('for a query field beside a body without a type (Rack reads it as a form): refused; a Connection header cannot take the type away; Content.Type and Content_Type never arrive', async () => {
+  it('for a query field beside a body without a type (Rack reads it as a form): refused; a Connection header cannot take the type away; Content.Type, Content_Type and Transfer_Encoding never arrive', async () => {
     for (const headers of [{}, { 'content-type': '' }, { 'content-type': ';charset=utf-8' }] as Record<string, string>[]) {
       const r = await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers, body: 'acct=evil&x=1' })
       expect(r.status, `${JSON.stringify(headers)}: ${r.text}`).toBe(400)
@@ -79,6 +79,12 @@ describe('a CGI-style backend reads only the gateway\'s value', () => {
     expect(named.form).toEqual({ x: ['1'] })
     const shadowed = reading(await send(gw.url, '/proxy/cgi/x', { method: 'PUT', headers: { 'content-type': 'text/plain', 'Content.Type': 'application/x-www-form-urlencoded', Content_Length: '3' }, body: 'acct=evil&x=1' }))
     expect(Object.keys(shadowed.http).filter((k) => /^HTTP_CONTENT/.test(k))).toEqual([])
+    // Transfer-Encoding too: Werkzeug reads HTTP_TRANSFER_ENCODING "chunked" as "no length" and hands the
+    // application an empty body where CONTENT_LENGTH names the one the gateway judged and sent.
+    for (const name of ['Transfer_Encoding', 'transfer.encoding']) {
+      const framed = reading(await send(gw.url, '/proxy/cgi/x', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', [name]: 'chunked' }, body: 'x=1' }))
+      expect([name, Object.keys(framed.http).filter((k) => /TRANSFER/.test(k)), framed.form]).toEqual([name, [], { x: ['1'] }])
+    }
   })
 
   it('the tenant header is the gateway\'s: in no spelling does it reach the backend', async () => {

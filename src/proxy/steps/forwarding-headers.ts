@@ -35,10 +35,12 @@ const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-se
 const ROUTING = ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-original-uri', 'x-forwarded-path']
 const ALWAYS = [...ROUTING, ...ORIGIN]
 
-// The body's type and length: only their own spelling travels. PHP header bags turn a caller's
+// The body's type, length and coding: only their own spelling travels. PHP header bags turn a caller's
 // `Content.Type` (HTTP_CONTENT_TYPE) into CONTENT_TYPE, the real one's key, and then parse a body
-// the gateway judged by the real header (or by none) as a form.
-const BODY_FRAMING = ['content-type', 'content-length']
+// the gateway judged by the real header (or by none) as a form. A caller's `Transfer_Encoding: chunked`
+// is WSGI's HTTP_TRANSFER_ENCODING, which Werkzeug reads as "no length": the application got an empty
+// body where the Content-Length the gateway sent named the one it judged (the real name is hop-by-hop).
+const BODY_FRAMING = ['content-type', 'content-length', 'transfer-encoding']
 
 // Built once: the step runs them over every request's headers.
 const dropWhenOn = cgiShadowTest([...GATEWAY_SET, ...BODY_FRAMING, ...ALWAYS], ALWAYS)
