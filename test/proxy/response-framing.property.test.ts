@@ -1,0 +1,209 @@
+/**
+ * Response smuggling through the gateway: a hostile backend's framing (Content-Length beside
+ * Transfer-Encoding, two lengths, `chunked` not last, folded or misspelt codings, odd chunk
+ * lines, a response hidden after the body on a kept-alive connection, a body read to the
+ * close) is never relayed so that the caller, or a front proxy in front of the gateway (a real
+ * nginx and a real HAProxy keeping their gateway connections alive across clients), reads
+ * another response boundary than the gateway meant. Each client pipelines a hostile call and a
+ * plain one on one connection: the first answer is a 502 or the body the backend meant, the
+ * second (if any) is its own, and the hidden response reaches nobody, then or later.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import { startHaproxyInFront, startNginxInFront } from '../support/front-proxies.js'
+import type { Peer } from '../support/peers.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { rawClient } from '../support/raw-client.js'
+import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+
+let pki: TestPki
+let gw: RunningGateway
+let backend: ScriptedBackend
+let nginx: Peer
+let haproxy: Peer
+let dir: string
+/** What the backend writes for `/h/<id>`, and whether it then closes the connection. */
+const scripts = new Map<string, { bytes: string; close: boolean }>()
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  backend = await startScriptedBackend(pki, (head, socket) => {
+    const path = head.split(' ')[1] ?? '/'
+    const [, kind, id] = path.split('/')
+    if (kind === 'h') {
+      const s = scripts.get(id ?? '')
+      if (s === undefined) return 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+      if (s.close) return void socket.end(Buffer.from(s.bytes, 'latin1'))
+      return Buffer.from(s.bytes, 'latin1')
+    }
+    const body = `ok-${id ?? ''}`
+    return `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+  })
+  dir = mkdtempSync(join(tmpdir(), 'response-framing-'))
+  gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
+  const port = Number(new URL(gw.url).port)
+  nginx = await startNginxInFront(port)
+  haproxy = await startHaproxyInFront(port)
+}, 60_000)
+
+afterAll(async () => {
+  await nginx?.stop()
+  await haproxy?.stop()
+  await gw?.close()
+  await backend?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
+})
+
+type Entry = 'gateway' | 'nginx' | 'haproxy'
+const ENTRIES: Entry[] = ['gateway', 'nginx', 'haproxy']
+
+/** A response hidden after a body: were it read as the answer to anyone's next request, "evil" would show. */
+const HIDDEN = 'HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nevil-resp'
+
+const chunked = (b: string, size: (n: number) => string = (n) => n.toString(16), last = '0\r\n\r\n'): string =>
+  (b.length > 4 ? `${size(4)}\r\n${b.slice(0, 4)}\r\n${size(b.length - 4)}\r\n${b.slice(4)}\r\n` : `${size(b.length)}\r\n${b}\r\n`) + last
+
+interface Script {
+  bytes: string
+  close?: boolean
+}
+
+/** Each hostile answer by name, for the meant body `b`; the head ends each with its blank line. */
+const ANSWERS: Record<string, (b: string) => Script> = {
+  length: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n${b}` }),
+  chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b)}` }),
+  length_and_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b)}` }),
+  chunked_and_length: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: ${chunked(b).length + HIDDEN.length}\r\n\r\n${chunked(b)}${HIDDEN}` }),
+  two_lengths: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nContent-Length: ${b.length + HIDDEN.length}\r\n\r\n${b}${HIDDEN}` }),
+  length_list: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}, ${b.length + 2}\r\n\r\n${b}xx` }),
+  length_plus: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: +${b.length}\r\n\r\n${b}` }),
+  chunked_then_identity: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\n${chunked(b)}${HIDDEN}` }),
+  identity_then_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n${chunked(b)}${HIDDEN}` }),
+  two_coding_lines: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n${chunked(b)}${HIDDEN}` }),
+  coding_folded: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding:\r\n chunked\r\n\r\n${b}${HIDDEN}` }),
+  coding_vertical_tab: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding: \x0bchunked\r\n\r\n${b}${HIDDEN}` }),
+  coding_space_before_colon: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding : chunked\r\n\r\n${b}${HIDDEN}` }),
+  coding_underscore: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer_Encoding: chunked\r\n\r\n${b}` }),
+  chunk_leading_zeros: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `000${n.toString(16)}`)}` }),
+  chunk_extensions: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `${n.toString(16)};a="b"`)}` }),
+  chunk_0x: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `0x${n.toString(16)}`)}${HIDDEN}` }),
+  chunk_overflow: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `1${n.toString(16).padStart(16, '0')}`)}${HIDDEN}` }),
+  chunk_bare_lf: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b).replace(/\r\n/g, '\n')}` }),
+  chunk_ext_quoted_crlf: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `${n.toString(16)};a="\r\n"`)}${HIDDEN}` }),
+  trailer: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, undefined, `0\r\nX-T: 1\r\n\r\n`)}` }),
+  after_length: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n${b}${HIDDEN}` }),
+  after_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b)}${HIDDEN}` }),
+  after_bodiless_204: (b) => ({ bytes: `HTTP/1.1 204 No Content\r\n\r\n${b}${HIDDEN}` }),
+  http10_keep_alive: (b) => ({ bytes: `HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: ${b.length}\r\n\r\n${b}${HIDDEN}` }),
+  to_close: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n${b}`, close: true }),
+  bare_lf_head: (b) => ({ bytes: `HTTP/1.1 200 OK\nContent-Length: ${b.length}\n\n${b}` }),
+}
+
+interface Parsed {
+  status: number
+  body: string
+}
+
+/** Reads responses off `text` strictly (Content-Length, chunked, or to the end); the first is bodiless when it answers a HEAD. */
+function parseResponses(text: string, firstBodiless: boolean): { responses: Parsed[]; rest: string } {
+  const responses: Parsed[] = []
+  let at = 0
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at)
+    if (end < 0) break
+    const [line = '', ...fields] = text.slice(at, end).split('\r\n')
+    const status = Number(line.slice(9, 12))
+    const field = (n: string): string[] => fields.filter((f) => f.slice(0, f.indexOf(':')).toLowerCase() === n).map((f) => f.slice(f.indexOf(':') + 1).trim())
+    const lengths = field('content-length')
+    const codings = field('transfer-encoding')
+    expect([lengths.length <= 1, lengths.length === 0 || codings.length === 0, codings.every((c) => c === 'chunked')], `framing of ${JSON.stringify(text.slice(at, end))}`).toEqual([true, true, true])
+    let body = ''
+    let next = end + 4
+    if ((firstBodiless && responses.length === 0) || status === 204 || status === 304 || (status >= 100 && status < 200)) body = ''
+    else if (codings.length === 1) {
+      for (;;) {
+        const eol = text.indexOf('\r\n', next)
+        expect(eol, 'a chunk line').toBeGreaterThan(0)
+        const n = parseInt(text.slice(next, eol), 16)
+        expect(text.slice(next, eol)).toMatch(/^[0-9a-f]+$/i)
+        if (n === 0) {
+          next = text.indexOf('\r\n\r\n', eol) + 4
+          break
+        }
+        body += text.slice(eol + 2, eol + 2 + n)
+        next = eol + 4 + n
+      }
+    } else if (lengths.length === 1) {
+      body = text.slice(next, next + Number(lengths[0]))
+      next += Number(lengths[0])
+    } else {
+      body = text.slice(next)
+      next = text.length
+    }
+    responses.push({ status, body })
+    at = next
+  }
+  return { responses, rest: text.slice(at) }
+}
+
+/** Writes `bytes` on a fresh connection of `entry` and reads to its close (or 8 s). */
+async function exchange(entry: Entry, bytes: string): Promise<string> {
+  const port = entry === 'nginx' ? nginx.port : entry === 'haproxy' ? haproxy.port : Number(new URL(gw.url).port)
+  const { socket } = await rawClient(port)
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    const timer = setTimeout(() => socket.destroy(), 8000)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    })
+    socket.write(bytes)
+  })
+}
+
+let nextId = 0
+const outcomes = new Map<string, Set<string>>()
+
+async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET'): Promise<void> {
+  const id = String(++nextId)
+  const meant = `body-${id}`
+  const script = (ANSWERS[answer] as (b: string) => Script)(meant)
+  scripts.set(id, { bytes: script.bytes, close: script.close === true })
+  const head = (path: string, extra = ''): string => `${method === 'HEAD' && path.startsWith('/proxy/up/h') ? 'HEAD' : 'GET'} ${path} HTTP/1.1\r\nHost: gw.test\r\n${extra}\r\n`
+  const text = await exchange(entry, head(`/proxy/up/h/${id}`) + head(`/proxy/up/ok/${id}`, 'Connection: close\r\n'))
+  const label = `${answer} via ${entry}: ${JSON.stringify(text)}`
+  expect(text, label).not.toContain('evil')
+  const { responses } = parseResponses(text, method === 'HEAD')
+  const [first, second, ...more] = responses
+  expect(more, label).toEqual([])
+  expect(first, label).toBeDefined()
+  if (first?.status === 200 && method === 'GET') expect(first.body, label).toBe(meant)
+  else if (method === 'GET') expect([200, 204, 502], label).toContain(first?.status)
+  if (second !== undefined) expect([second.status, second.body], label).toEqual([200, `ok-${id}`])
+  const key = `${answer} ${entry}`
+  ;(outcomes.get(key) ?? outcomes.set(key, new Set()).get(key))?.add(`${first?.status ?? 'none'}${second ? '+ok' : ''}`)
+}
+
+describe('response framing: the front proxy reads the boundary the gateway meant', () => {
+  it('every hostile answer, directly and through nginx and HAProxy in front', async () => {
+    for (const entry of ENTRIES) for (const answer of Object.keys(ANSWERS)) await check(entry, answer)
+    // The same on every way: the gateway's word is what the front proxy relays. The plain call after each is served.
+    const relayed = ['length', 'chunked', 'coding_underscore', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
+    const expected = (answer: string): string => (relayed.includes(answer) ? '200+ok' : answer === 'after_bodiless_204' ? '204+ok' : '502+ok')
+    for (const entry of ENTRIES) for (const answer of Object.keys(ANSWERS)) expect([entry, answer, [...(outcomes.get(`${answer} ${entry}`) ?? [])]]).toEqual([entry, answer, [expected(answer)]])
+  }, 600_000)
+
+  it('property: hostile answers in any order, GET or HEAD, through any entry, one after another on shared connections (seeded)', async () => {
+    const step = fc.record({ entry: fc.constantFrom(...ENTRIES), answer: fc.constantFrom(...Object.keys(ANSWERS)), method: fc.constantFrom<'GET' | 'HEAD'>('GET', 'HEAD') })
+    await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 4 }), async (steps) => {
+      for (const s of steps) await check(s.entry, s.answer, s.method)
+    }), { seed: 0x3334, numRuns: 40 })
+  }, 600_000)
+})
