@@ -46,8 +46,8 @@ http {
   })
 }
 
-/** HAProxy (mode http) → 127.0.0.1:`gatewayPort`, idle server connections reused across clients (`http-reuse always`). */
-export function startHaproxyInFront(gatewayPort: number): Promise<Peer> {
+/** HAProxy (mode http) → 127.0.0.1:`gatewayPort`, idle server connections reused across clients (`http-reuse always`); `frontend`: extra lines of its frontend. */
+export function startHaproxyInFront(gatewayPort: number, frontend: readonly string[] = []): Promise<Peer> {
   return startPeer({
     name: 'haproxy-front',
     command: 'haproxy',
@@ -64,7 +64,7 @@ defaults
   timeout http-request 5s
 frontend fe
   bind 127.0.0.1:${port}
-  default_backend gw
+${frontend.map((l) => `  ${l}\n`).join('')}  default_backend gw
 backend gw
   http-reuse always
   server gw 127.0.0.1:${gatewayPort}
