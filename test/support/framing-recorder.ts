@@ -42,7 +42,7 @@ function readRequest(buf: Buffer): { request: RecordedRequest; rest: Buffer } | 
   if (codings.length > 1 || (codings.length === 1 && codings[0] !== 'chunked')) ambiguities.push(`Transfer-Encoding ${JSON.stringify(codings)}`)
   if (lengths.some((l) => !/^(0|[1-9][0-9]*)$/.test(l))) ambiguities.push(`Content-Length ${JSON.stringify(lengths)}`)
   let at = end + 4
-  let body = Buffer.alloc(0)
+  let body: Buffer = Buffer.alloc(0)
   if (codings.length > 0) {
     const parts: Buffer[] = []
     for (;;) {
@@ -79,7 +79,7 @@ export async function startFramingRecorder(pki: TestPki): Promise<FramingRecorde
   const requests: RecordedRequest[] = []
   const sockets = new Set<TLSSocket>()
   const server = createServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true }, (s: TLSSocket) => {
-    let buf = Buffer.alloc(0)
+    let buf: Buffer = Buffer.alloc(0)
     sockets.add(s)
     s.on('error', () => undefined)
     s.on('close', () => sockets.delete(s))
