@@ -21,8 +21,7 @@ import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { startFramingRecorder, type FramingRecorder } from '../support/framing-recorder.js'
-import { startHaproxyInFront, startNginxInFront } from '../support/front-proxies.js'
-import type { Peer } from '../support/peers.js'
+import { startFrontProxies, type FrontProxies } from '../support/front-proxies.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { rawClient } from '../support/raw-client.js'
 import { openTunnel } from '../support/tunnel.js'
@@ -30,8 +29,7 @@ import { openTunnel } from '../support/tunnel.js'
 let pki: TestPki
 let gw: RunningGateway
 let backend: FramingRecorder
-let nginx: Peer
-let haproxy: Peer
+let fronts: FrontProxies | undefined
 let dir: string
 let ca: Buffer
 
@@ -42,14 +40,11 @@ beforeAll(async () => {
   const ica = await writeInterceptionCa(join(dir, 'ica'))
   ca = readFileSync(ica.caCert)
   gw = await startTestGateway(dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
-  const port = Number(new URL(gw.url).port)
-  nginx = await startNginxInFront(port)
-  haproxy = await startHaproxyInFront(port)
+  fronts = await startFrontProxies(gw.url)
 }, 60_000)
 
 afterAll(async () => {
-  await nginx?.stop()
-  await haproxy?.stop()
+  await fronts?.stop()
   await gw?.close()
   await backend?.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -162,7 +157,7 @@ async function exchange(entry: Entry, bytes: string): Promise<string> {
   const socket: Duplex =
     entry === 'connect'
       ? await openTunnel({ gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${backend.port}`, ca })
-      : (await rawClient(entry === 'nginx' ? nginx.port : entry === 'haproxy' ? haproxy.port : Number(new URL(gw.url).port))).socket
+      : (await rawClient(entry === 'nginx' || entry === 'haproxy' ? (fronts?.[entry].port ?? 0) : Number(new URL(gw.url).port))).socket
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const timer = setTimeout(() => socket.destroy(), 8000)

@@ -15,8 +15,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { startHaproxyInFront, startNginxInFront } from '../support/front-proxies.js'
-import type { Peer } from '../support/peers.js'
+import { startFrontProxies, type FrontProxies } from '../support/front-proxies.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { rawClient } from '../support/raw-client.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
@@ -24,8 +23,7 @@ import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-
 let pki: TestPki
 let gw: RunningGateway
 let backend: ScriptedBackend
-let nginx: Peer
-let haproxy: Peer
+let fronts: FrontProxies | undefined
 let dir: string
 /** What the backend writes for `/h/<id>`, and whether it then closes the connection. */
 const scripts = new Map<string, { bytes: string; close: boolean }>()
@@ -46,14 +44,11 @@ beforeAll(async () => {
   })
   dir = mkdtempSync(join(tmpdir(), 'response-framing-'))
   gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
-  const port = Number(new URL(gw.url).port)
-  nginx = await startNginxInFront(port)
-  haproxy = await startHaproxyInFront(port)
+  fronts = await startFrontProxies(gw.url)
 }, 60_000)
 
 afterAll(async () => {
-  await nginx?.stop()
-  await haproxy?.stop()
+  await fronts?.stop()
   await gw?.close()
   await backend?.close()
   if (dir) rmSync(dir, { recursive: true, force: true })
@@ -154,7 +149,7 @@ function parseResponses(text: string, firstBodiless: boolean): { responses: Pars
 
 /** Writes `bytes` on a fresh connection of `entry` and reads to its close (or 8 s). */
 async function exchange(entry: Entry, bytes: string): Promise<string> {
-  const port = entry === 'nginx' ? nginx.port : entry === 'haproxy' ? haproxy.port : Number(new URL(gw.url).port)
+  const port = entry === 'nginx' || entry === 'haproxy' ? (fronts?.[entry].port ?? 0) : Number(new URL(gw.url).port)
   const { socket } = await rawClient(port)
   return new Promise((resolve) => {
     const chunks: Buffer[] = []

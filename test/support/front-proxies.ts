@@ -6,29 +6,14 @@
  */
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { startPeer, type Peer } from './peers.js'
+import { nginxArgs, startPeer, type Peer } from './peers.js'
 
 /** nginx → 127.0.0.1:`gatewayPort`: HTTP/1.1 upstream keep-alive, request bodies streamed (a chunked one re-chunked), URIs as sent. */
 export function startNginxInFront(gatewayPort: number): Promise<Peer> {
   return startPeer({
     name: 'nginx-front',
     command: 'nginx',
-    setup(dir, port) {
-      const conf = join(dir, 'nginx.conf')
-      writeFileSync(conf, `daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log info;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream gw { server 127.0.0.1:${gatewayPort}; keepalive 4; }
+    setup: (dir, port) => nginxArgs(dir, `  upstream gw { server 127.0.0.1:${gatewayPort}; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -39,10 +24,7 @@ http {
       proxy_buffering off;
     }
   }
-}
-`)
-      return ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]
-    },
+`),
   })
 }
 
@@ -72,4 +54,22 @@ backend gw
       return ['-db', '-f', cfg]
     },
   })
+}
+
+/** A running nginx and HAProxy in front of one gateway. */
+export interface FrontProxies {
+  nginx: Peer
+  haproxy: Peer
+  stop(): Promise<void>
+}
+
+/** Both front proxies before the gateway at `gatewayUrl`. */
+export async function startFrontProxies(gatewayUrl: string): Promise<FrontProxies> {
+  const port = Number(new URL(gatewayUrl).port)
+  const nginx = await startNginxInFront(port)
+  const haproxy = await startHaproxyInFront(port).catch(async (err: unknown) => {
+    await nginx.stop()
+    throw err
+  })
+  return { nginx, haproxy, stop: async () => (await nginx.stop(), await haproxy.stop()) }
 }

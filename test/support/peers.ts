@@ -153,9 +153,19 @@ export function startNginx(o: NginxOptions): Promise<Peer> {
   return startPeer({
     name: 'nginx',
     command: 'nginx',
-    setup(dir, port) {
-      const conf = join(dir, 'nginx.conf')
-      writeFileSync(conf, `daemon off;
+    setup: (dir, port) => nginxArgs(dir, `  server {
+    listen 127.0.0.1:${port} ssl;
+    server_name api.partner.test;
+${o.server}
+  }
+`),
+  })
+}
+
+/** Writes nginx.conf into `dir` (every path inside it) with `http` inside its `http { … }` block, and returns nginx's argv for it. */
+export function nginxArgs(dir: string, http: string): string[] {
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, `daemon off;
 master_process off;
 worker_processes 1;
 error_log ${dir}/error.log info;
@@ -168,16 +178,9 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name api.partner.test;
-${o.server}
-  }
-}
+${http}}
 `)
-      return ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]
-    },
-  })
+  return ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`]
 }
 
 // ---------------------------------------------------------------- HAProxy
