@@ -4,9 +4,7 @@
  * different clients share, so a request one of them frames differently from the gateway would
  * be another client's request on the gateway's side (request smuggling).
  */
-import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
-import { nginxArgs, startPeer, type Peer } from './peers.js'
+import { haproxyArgs, nginxArgs, startPeer, type Peer } from './peers.js'
 
 /** nginx → 127.0.0.1:`gatewayPort`: HTTP/1.1 upstream keep-alive, request bodies streamed (a chunked one re-chunked), URIs as sent. */
 export function startNginxInFront(gatewayPort: number): Promise<Peer> {
@@ -33,26 +31,14 @@ export function startHaproxyInFront(gatewayPort: number, frontend: readonly stri
   return startPeer({
     name: 'haproxy-front',
     command: 'haproxy',
-    setup(dir, port) {
-      const cfg = join(dir, 'haproxy.cfg')
-      writeFileSync(cfg, `global
-  maxconn 256
-  pidfile ${dir}/haproxy.pid
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 10s
-  timeout server 10s
+    setup: (dir, port) => haproxyArgs(dir, `frontend fe
   timeout http-request 5s
-frontend fe
   bind 127.0.0.1:${port}
 ${frontend.map((l) => `  ${l}\n`).join('')}  default_backend gw
 backend gw
   http-reuse always
   server gw 127.0.0.1:${gatewayPort}
-`)
-      return ['-db', '-f', cfg]
-    },
+`),
   })
 }
 

@@ -204,8 +204,18 @@ export function startHaproxy(o: HaproxyOptions): Promise<Peer> {
     setup(dir, port) {
       const crt = join(dir, 'server.pem')
       writeFileSync(crt, o.crtPem, { mode: 0o600 })
-      const cfg = join(dir, 'haproxy.cfg')
-      writeFileSync(cfg, `global
+      return haproxyArgs(dir, `frontend fe
+  bind 127.0.0.1:${port} ssl crt ${crt} ca-file ${o.caFile} verify required ${o.bindExtra ?? ''}
+  ${o.response ?? 'http-request return status 200 content-type text/plain lf-string "dn=%[ssl_c_s_dn] verify=%[ssl_c_verify]"'}
+`)
+    },
+  })
+}
+
+/** Writes haproxy.cfg into `dir` (HTTP mode, bounded timeouts) with `sections` after its defaults, and returns HAProxy's foreground argv for it. */
+export function haproxyArgs(dir: string, sections: string): string[] {
+  const cfg = join(dir, 'haproxy.cfg')
+  writeFileSync(cfg, `global
   maxconn 256
   pidfile ${dir}/haproxy.pid
 defaults
@@ -213,13 +223,8 @@ defaults
   timeout connect 5s
   timeout client 10s
   timeout server 10s
-frontend fe
-  bind 127.0.0.1:${port} ssl crt ${crt} ca-file ${o.caFile} verify required ${o.bindExtra ?? ''}
-  ${o.response ?? 'http-request return status 200 content-type text/plain lf-string "dn=%[ssl_c_s_dn] verify=%[ssl_c_verify]"'}
-`)
-      return ['-db', '-f', cfg]
-    },
-  })
+${sections}`)
+  return ['-db', '-f', cfg]
 }
 
 // ---------------------------------------------------------------- openssl s_server
