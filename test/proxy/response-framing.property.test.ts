@@ -6,11 +6,13 @@
  * nginx and a real HAProxy keeping their gateway connections alive across clients), reads
  * another response boundary than the gateway meant. Each client pipelines a hostile call and a
  * plain one on one connection: the first answer is a 502 or the body the backend meant, the
- * second (if any) is its own, and the hidden response reaches nobody, then or later.
+ * second (if any) is its own, and the hidden response reaches nobody, then or later; route mode
+ * directly and through each front proxy, forward proxy (absolute-form), inside a CONNECT tunnel.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
+import type { Duplex } from 'node:stream'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
@@ -19,12 +21,15 @@ import { startFrontProxies, type FrontProxies } from '../support/front-proxies.j
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { rawClient } from '../support/raw-client.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { openTunnel } from '../support/tunnel.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
 
 let pki: TestPki
 let gw: RunningGateway
 let backend: ScriptedBackend
 let fronts: FrontProxies | undefined
 let dir: string
+let ca: Buffer
 /** What the backend writes for `/h/<id>`, and whether it then closes the connection. */
 const scripts = new Map<string, { bytes: string; close: boolean }>()
 
@@ -43,7 +48,9 @@ beforeAll(async () => {
     return `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
   })
   dir = mkdtempSync(join(tmpdir(), 'response-framing-'))
-  gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
+  const ica = await writeInterceptionCa(join(dir, 'ica'))
+  ca = readFileSync(ica.caCert)
+  gw = await startTestGateway(dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
   fronts = await startFrontProxies(gw.url)
 }, 60_000)
 
@@ -55,8 +62,9 @@ afterAll(async () => {
   pki?.cleanup()
 })
 
-type Entry = 'gateway' | 'nginx' | 'haproxy'
-const ENTRIES: Entry[] = ['gateway', 'nginx', 'haproxy']
+/** Route mode directly and through each front proxy; forward proxy (absolute-form); inside an intercepted CONNECT tunnel. */
+type Entry = 'gateway' | 'nginx' | 'haproxy' | 'forward' | 'connect'
+const ENTRIES: Entry[] = ['gateway', 'nginx', 'haproxy', 'forward', 'connect']
 
 /** A response hidden after a body: were it read as the answer to anyone's next request, "evil" would show. */
 const HIDDEN = 'HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nevil-resp'
@@ -150,7 +158,8 @@ function parseResponses(text: string, firstBodiless: boolean): { responses: Pars
 /** Writes `bytes` on a fresh connection of `entry` and reads to its close (or 8 s). */
 async function exchange(entry: Entry, bytes: string): Promise<string> {
   const port = entry === 'nginx' || entry === 'haproxy' ? (fronts?.[entry].port ?? 0) : Number(new URL(gw.url).port)
-  const { socket } = await rawClient(port)
+  const authority = `api.partner.test:${backend.port}`
+  const socket: Duplex = entry === 'connect' ? await openTunnel({ gatewayPort: port, authority, ca }) : (await rawClient(port)).socket
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const timer = setTimeout(() => socket.destroy(), 8000)
@@ -159,6 +168,7 @@ async function exchange(entry: Entry, bytes: string): Promise<string> {
       clearTimeout(timer)
       resolve(Buffer.concat(chunks).toString('latin1'))
     })
+    socket.on('error', () => undefined)
     socket.write(bytes)
   })
 }
@@ -171,8 +181,10 @@ async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET
   const meant = `body-${id}`
   const script = (ANSWERS[answer] as (b: string) => Script)(meant)
   scripts.set(id, { bytes: script.bytes, close: script.close === true })
-  const head = (path: string, extra = ''): string => `${method === 'HEAD' && path.startsWith('/proxy/up/h') ? 'HEAD' : 'GET'} ${path} HTTP/1.1\r\nHost: gw.test\r\n${extra}\r\n`
-  const text = await exchange(entry, head(`/proxy/up/h/${id}`) + head(`/proxy/up/ok/${id}`, 'Connection: close\r\n'))
+  const authority = `api.partner.test:${backend.port}`
+  const target = (path: string): string => (entry === 'forward' ? `http://${authority}${path}` : entry === 'connect' ? path : `/proxy/up${path}`)
+  const head = (path: string, extra = ''): string => `${method === 'HEAD' && path.startsWith('/h/') ? 'HEAD' : 'GET'} ${target(path)} HTTP/1.1\r\nHost: ${entry === 'forward' || entry === 'connect' ? authority : 'gw.test'}\r\n${extra}\r\n`
+  const text = await exchange(entry, head(`/h/${id}`) + head(`/ok/${id}`, 'Connection: close\r\n'))
   const label = `${answer} via ${entry}: ${JSON.stringify(text)}`
   expect(text, label).not.toContain('evil')
   const { responses } = parseResponses(text, method === 'HEAD')
@@ -187,7 +199,7 @@ async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET
 }
 
 describe('response framing: the front proxy reads the boundary the gateway meant', () => {
-  it('every hostile answer, directly and through nginx and HAProxy in front', async () => {
+  it('every hostile answer, in route mode directly and through nginx and HAProxy in front, as a forward proxy and inside a CONNECT tunnel', async () => {
     for (const entry of ENTRIES) for (const answer of Object.keys(ANSWERS)) await check(entry, answer)
     // The same on every way: the gateway's word is what the front proxy relays. The plain call after each is served.
     const relayed = ['length', 'chunked', 'coding_underscore', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
