@@ -11,60 +11,31 @@
  * can mean; a request hidden in a body never does; whatever reaches the backend is framed one
  * way only (one of Content-Length / chunked, nothing a backend could read as framing).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
-import type { Duplex } from 'node:stream'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { endpointYaml, startTestGateway } from '../support/gateway.js'
 import { startFramingRecorder, type FramingRecorder } from '../support/framing-recorder.js'
-import { startFrontProxies, type FrontProxies } from '../support/front-proxies.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { ENTRIES, startFramingRig, type Entry, type FramingRig } from '../support/framing-rig.js'
 import { FRAMINGS, ONE_WAY, type Builder } from '../support/hostile-framings.js'
-import { rawClient } from '../support/raw-client.js'
-import { openTunnel } from '../support/tunnel.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
 
 let pki: TestPki
-let gw: RunningGateway
 let backend: FramingRecorder
-let fronts: FrontProxies | undefined
-let dir: string
-let ca: Buffer
+let rig: FramingRig
 
 beforeAll(async () => {
   pki = await createTestPki()
   backend = await startFramingRecorder(pki)
-  dir = mkdtempSync(join(tmpdir(), 'request-framing-'))
-  const ica = await writeInterceptionCa(join(dir, 'ica'))
-  ca = readFileSync(ica.caCert)
-  gw = await startTestGateway(dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
-  fronts = await startFrontProxies(gw.url)
+  rig = await startFramingRig(pki, backend.port)
 }, 60_000)
 
 afterAll(async () => {
-  await fronts?.stop()
-  await gw?.close()
+  await rig?.close()
   await backend?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
   pki?.cleanup()
 })
 
-type Entry = 'route' | 'forward' | 'connect' | 'nginx' | 'haproxy'
-const ENTRIES: Entry[] = ['route', 'forward', 'connect', 'nginx', 'haproxy']
-
-/** The request line's target and the Host for `path` (`/c/1`) on each way in. */
-function addressed(entry: Entry, path: string): { target: string; host: string } {
-  const authority = `api.partner.test:${backend.port}`
-  if (entry === 'forward') return { target: `http://${authority}${path}`, host: authority }
-  if (entry === 'connect') return { target: path, host: authority }
-  return { target: `/proxy/up${path}`, host: 'gw.test' }
-}
-
 const request = (entry: Entry, method: string, path: string, extra = ''): string => {
-  const a = addressed(entry, path)
+  const a = rig.addressed(entry, path)
   return `${method} ${a.target} HTTP/1.1\r\nHost: ${a.host}\r\n${extra}\r\n`
 }
 
@@ -93,36 +64,17 @@ let nextId = 0
 /** Per framing and entry: what the run saw ("forwarded" or "refused"). */
 const seen = new Map<string, Set<string>>()
 
-/** Writes `bytes` on a fresh connection of `entry` and reads until it closes (or 8 s). */
-async function exchange(entry: Entry, bytes: string): Promise<string> {
-  const socket: Duplex =
-    entry === 'connect'
-      ? await openTunnel({ gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${backend.port}`, ca })
-      : (await rawClient(entry === 'nginx' || entry === 'haproxy' ? (fronts?.[entry].port ?? 0) : Number(new URL(gw.url).port))).socket
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    const timer = setTimeout(() => socket.destroy(), 8000)
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.on('error', () => undefined)
-    socket.once('close', () => {
-      clearTimeout(timer)
-      resolve(Buffer.concat(chunks).toString('latin1'))
-    })
-    socket.write(Buffer.from(bytes, 'latin1'))
-  })
-}
-
 async function check(c: Case): Promise<void> {
   const id = ++nextId
   const hiddenRequest = c.hidden ? request(c.entry, 'GET', `/s/${id}`) : ''
   const body = `${c.prefix}${hiddenRequest}${c.suffix}`
   const f = (FRAMINGS[c.framing] as Builder)(body, c.cuts)
-  const a = addressed(c.entry, `/c/${id}`)
+  const a = rig.addressed(c.entry, `/c/${id}`)
   const eol = f.bareLf ? '\n' : '\r\n'
   const head = [`POST ${a.target} HTTP/${f.version ?? '1.1'}`, `Host: ${a.host}`, ...f.lines, ...c.extra].join(eol) + eol + eol
   const next = request(c.entry, 'GET', `/p/${id}`, 'Connection: close\r\n')
   const before = backend.requests.length
-  const answers = await exchange(c.entry, head + f.wire + next)
+  const answers = await rig.exchange(c.entry, head + f.wire + next)
   const mine = backend.requests.slice(before)
   // Every request the backend saw (for anyone) is framed one way only.
   for (const r of mine) expect(r.ambiguities, `${c.framing} via ${c.entry}: ${r.method} ${r.target}`).toEqual([])

@@ -9,27 +9,15 @@
  * second (if any) is its own, and the hidden response reaches nobody, then or later; route mode
  * directly and through each front proxy, forward proxy (absolute-form), inside a CONNECT tunnel.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
-import type { Duplex } from 'node:stream'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
-import { endpointYaml, startTestGateway } from '../support/gateway.js'
-import { startFrontProxies, type FrontProxies } from '../support/front-proxies.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { rawClient } from '../support/raw-client.js'
+import { ENTRIES, startFramingRig, type Entry, type FramingRig } from '../support/framing-rig.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
-import { openTunnel } from '../support/tunnel.js'
-import { writeInterceptionCa } from '../../src/tls/index.js'
 
 let pki: TestPki
-let gw: RunningGateway
 let backend: ScriptedBackend
-let fronts: FrontProxies | undefined
-let dir: string
-let ca: Buffer
+let rig: FramingRig
 /** What the backend writes for `/h/<id>`, and whether it then closes the connection. */
 const scripts = new Map<string, { bytes: string; close: boolean }>()
 
@@ -47,24 +35,14 @@ beforeAll(async () => {
     const body = `ok-${id ?? ''}`
     return `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
   })
-  dir = mkdtempSync(join(tmpdir(), 'response-framing-'))
-  const ica = await writeInterceptionCa(join(dir, 'ica'))
-  ca = readFileSync(ica.caCert)
-  gw = await startTestGateway(dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
-  fronts = await startFrontProxies(gw.url)
+  rig = await startFramingRig(pki, backend.port)
 }, 60_000)
 
 afterAll(async () => {
-  await fronts?.stop()
-  await gw?.close()
+  await rig?.close()
   await backend?.close()
-  if (dir) rmSync(dir, { recursive: true, force: true })
   pki?.cleanup()
 })
-
-/** Route mode directly and through each front proxy; forward proxy (absolute-form); inside an intercepted CONNECT tunnel. */
-type Entry = 'gateway' | 'nginx' | 'haproxy' | 'forward' | 'connect'
-const ENTRIES: Entry[] = ['gateway', 'nginx', 'haproxy', 'forward', 'connect']
 
 /** A response hidden after a body: were it read as the answer to anyone's next request, "evil" would show. */
 const HIDDEN = 'HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nevil-resp'
@@ -155,24 +133,6 @@ function parseResponses(text: string, firstBodiless: boolean): { responses: Pars
   return { responses, rest: text.slice(at) }
 }
 
-/** Writes `bytes` on a fresh connection of `entry` and reads to its close (or 8 s). */
-async function exchange(entry: Entry, bytes: string): Promise<string> {
-  const port = entry === 'nginx' || entry === 'haproxy' ? (fronts?.[entry].port ?? 0) : Number(new URL(gw.url).port)
-  const authority = `api.partner.test:${backend.port}`
-  const socket: Duplex = entry === 'connect' ? await openTunnel({ gatewayPort: port, authority, ca }) : (await rawClient(port)).socket
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    const timer = setTimeout(() => socket.destroy(), 8000)
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.once('close', () => {
-      clearTimeout(timer)
-      resolve(Buffer.concat(chunks).toString('latin1'))
-    })
-    socket.on('error', () => undefined)
-    socket.write(bytes)
-  })
-}
-
 let nextId = 0
 const outcomes = new Map<string, Set<string>>()
 
@@ -181,10 +141,11 @@ async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET
   const meant = `body-${id}`
   const script = (ANSWERS[answer] as (b: string) => Script)(meant)
   scripts.set(id, { bytes: script.bytes, close: script.close === true })
-  const authority = `api.partner.test:${backend.port}`
-  const target = (path: string): string => (entry === 'forward' ? `http://${authority}${path}` : entry === 'connect' ? path : `/proxy/up${path}`)
-  const head = (path: string, extra = ''): string => `${method === 'HEAD' && path.startsWith('/h/') ? 'HEAD' : 'GET'} ${target(path)} HTTP/1.1\r\nHost: ${entry === 'forward' || entry === 'connect' ? authority : 'gw.test'}\r\n${extra}\r\n`
-  const text = await exchange(entry, head(`/h/${id}`) + head(`/ok/${id}`, 'Connection: close\r\n'))
+  const head = (path: string, extra = ''): string => {
+    const a = rig.addressed(entry, path)
+    return `${method === 'HEAD' && path.startsWith('/h/') ? 'HEAD' : 'GET'} ${a.target} HTTP/1.1\r\nHost: ${a.host}\r\n${extra}\r\n`
+  }
+  const text = await rig.exchange(entry, head(`/h/${id}`) + head(`/ok/${id}`, 'Connection: close\r\n'))
   const label = `${answer} via ${entry}: ${JSON.stringify(text)}`
   expect(text, label).not.toContain('evil')
   const { responses } = parseResponses(text, method === 'HEAD')
