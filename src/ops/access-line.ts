@@ -84,7 +84,7 @@ export function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): s
     field('passThrough', r.passThrough) +
     field('requestBytes', r.requestBytes) +
     field('responseBytes', r.responseBytes)
-  const trace = facts.trace
+  const trace = facts.trace ?? r.span
   if (trace !== undefined) line += field('trace_id', trace.traceId) + field('span_id', trace.spanId)
   if (r.error) {
     line += field('reason', r.error.reason) + field('error', r.error.message)

@@ -138,7 +138,7 @@ export function createOps(o: OpsOptions = {}): Ops {
     if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
     const trace = r.facts.trace
     const up = upstream.take(r.facts)
-    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: trace?.sampled ? trace.traceId : undefined, tunnel: r.passThrough !== undefined }
+    const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: exemplarTraceId(r), tunnel: r.passThrough !== undefined }
     metrics.request(r.facts.endpoint, r.method, r.status, r.durationMs, r.facts.upstreamMs, extras)
     if (r.facts.upstreamRetries !== undefined && r.facts.endpoint !== undefined) metrics.upstreamRetry(r.facts.endpoint, r.facts.upstreamRetries)
     if (r.error && isHandshakeReason(r.error.reason)) handshakeFailed(metrics, handshakes, endpointLabel(r.facts.endpoint, r.mode), r.error.reason)
@@ -173,4 +173,10 @@ export function createOps(o: OpsOptions = {}): Ops {
 function handshakeFailed(metrics: Metrics, handshakes: HandshakeRecorder, endpoint: string, reason: string): void {
   metrics.handshakeFailure(endpoint, reason)
   handshakes.failed(endpoint, reason)
+}
+
+/** The trace id a record's duration sample carries as its exemplar: its span's (its own, or a tunnel's), when sampled. */
+function exemplarTraceId(r: RequestRecord): string | undefined {
+  const span = r.facts.trace ?? r.span
+  return span?.sampled ? span.traceId : undefined
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { GatewayError, statusOf } from '../errors.js'
+import type { SpanIds } from '../tracing/index.js'
 import type { RequestFacts } from './pipeline.js'
 import type { RequestRecord } from './request-record.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -75,12 +76,15 @@ export interface HandshakeRecordOptions {
   facts: RequestFacts
   /** The caller's TCP connection: its bytes either way are the record's. */
   connection?: Socket
+  /** The span the handshake belongs to (a tunnel's), whose ids the line carries. */
+  span?: SpanIds
 }
 
 /** The one access line and requests_total sample of a handshake that never completed. */
 export function handshakeRecord(error: GatewayError, o: HandshakeRecordOptions): RequestRecord {
   const r: RequestRecord = { id: randomUUID(), mode: o.mode, method: o.method, status: statusOf(error.reason, 'proxy'), durationMs: performance.now() - o.startedMs, facts: o.facts, error, handshake: true }
   if (o.connection) recordCallerConnection(o.connection, r)
+  if (o.span) r.span = o.span
   return r
 }
 

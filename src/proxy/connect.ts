@@ -81,8 +81,8 @@ export interface ConnectOptions {
 interface TunnelReports {
   /** A pass-through tunnel's line, when it closes: how long it lived and what it carried. */
   passThroughClosed(authority: string, error?: GatewayError): void
-  /** An intercepted tunnel whose caller never completed its TLS handshake. */
-  handshakeFailed(error: GatewayError): void
+  /** An intercepted tunnel whose caller never completed its TLS handshake (`span`: the tunnel's). */
+  handshakeFailed(error: GatewayError, span?: TunnelTrace): void
 }
 
 /** The listener's 'connect' event handler. */
@@ -109,7 +109,7 @@ export function createConnectHandler(o: ConnectOptions) {
         recordCallerConnection(socket as Socket, r)
         o.onDone?.(r)
       },
-      handshakeFailed: (e) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket })),
+      handshakeFailed: (e, span) => o.onDone?.(handshakeRecord(e, { mode: 'connect', method: 'CONNECT', startedMs: started, facts, connection: socket as Socket, ...(span ? { span } : {}) })),
     }
     // Answered in its turn, after the requests pipelined before it (pipelined.ts).
     void inConnectTurn(socket, req.url ?? '', () => handleConnect(o, req, socket, head, facts, reports)).catch((err: unknown) => {
@@ -193,7 +193,7 @@ async function intercept(o: ConnectOptions, req: IncomingMessage, socket: Duplex
   tls.on('error', () => tls.destroy())
   const trace = o.tracing?.tunnel(req.headers, a.host, a.port)
   let failed: GatewayError | undefined // the caller's handshake failure, for the tunnel span's status
-  const onFailed = (e: GatewayError): void => void (failed = e, reports.handshakeFailed(e))
+  const onFailed = (e: GatewayError): void => void (failed = e, reports.handshakeFailed(e, trace))
   watchCallerHandshake(tls, { site: { name: `CONNECT ${authority}`, kind: 'tunnel' }, limitMs: o.limits.tlsHandshakeMs, onTimeout: () => o.onTimeout('tls_handshake'), onFailed })
   if (trace) tls.once('close', () => trace.end(failed && { type: failed.reason, message: failed.message }))
   tunnels.set(tls, { authority, ca: gateway.interception, connection: socket, peer: () => callerCertificate(socket), ...(a.caller ? { caller: a.caller } : {}), ...(a.token !== undefined ? { token: a.token } : {}), ...(a.certificate ? { certificate: () => callerCertificate(socket) ?? { authorized: false, sans: [] } } : {}), ...(trace ? { trace } : {}) })

@@ -12,7 +12,9 @@
 import type { Socket } from 'node:net'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import type { GatewayError } from '../errors.js'
+import type { Tracing } from '../tracing/index.js'
 import type { RequestRecord } from './request-record.js'
+import { endTrace } from './end-trace.js'
 import { callerHandshakeError, handshakeFailedError, handshakeRecord, type HandshakeSite } from './caller-handshake.js'
 
 export interface ListenerHandshakeOptions {
@@ -21,6 +23,8 @@ export interface ListenerHandshakeOptions {
   /** The limit closed a connection (client_timeouts_total{reason="tls_handshake"}), bytes or none. */
   onTimeout(): void
   onDone?: (record: RequestRecord) => void
+  /** Gives each reported handshake a server span of its own (a new trace: no request to read a context from), whose ids its line carries. */
+  tracing?: Tracing
 }
 
 const LISTENER: HandshakeSite = { name: 'listen.tls', kind: 'listener' }
@@ -30,7 +34,7 @@ const tcpOf = (tls: TLSSocket): Socket | undefined => (tls as TLSSocket & { _par
 
 /** Reports every handshake on `server` that ends without a secure connection. */
 export function reportListenerHandshakes(server: TlsServer, o: ListenerHandshakeOptions): void {
-  const onDone = o.onDone
+  const onDone = o.onDone && traced(o.onDone, o.tracing)
   // When each connection was accepted (its record's duration); per connection, not per request.
   const accepted = new WeakMap<Socket, number>()
   if (onDone) {
@@ -56,6 +60,11 @@ function report(err: NodeJS.ErrnoException, tls: TLSSocket, limitMs: number, onD
   if (tcp !== undefined && tcp.bytesRead === 0) return
   const error = refusedCertificate(tls) ?? callerHandshakeError(err, LISTENER, limitMs)
   onDone(handshakeRecord(error, { mode: 'other', method: '-', startedMs: (tcp && accepted.get(tcp)) ?? performance.now(), facts: {}, ...(tcp ? { connection: tcp } : {}) }))
+}
+
+/** `onDone`, after giving the record its own span when tracing is on. */
+function traced(onDone: (record: RequestRecord) => void, tracing: Tracing | undefined): (record: RequestRecord) => void {
+  return tracing ? (r) => (endTrace((r.facts.trace = tracing.request({})), r), onDone(r)) : onDone
 }
 
 /**

@@ -77,7 +77,7 @@ export function createListener(o: ListenerOptions): Server {
   // Other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
   // A handshake that never completes is a line of its own (no request follows it).
-  if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.onDone ? { onDone: o.onDone } : {}) })
+  if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.tracing ? { tracing: o.tracing } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
   if (o.connect) {
     // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
     // Re-emitted on the main server, so whatever observes its requests (in-flight
@@ -116,8 +116,8 @@ function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, r
   const record: RequestRecord = { id: randomUUID(), mode, method: req?.method ?? '-', status: statusOf(error.reason, 'proxy'), durationMs: 0, facts, error }
   // A CONNECT's socket is handed over raw; a refused request's is the connection it came on.
   if (connection instanceof Socket) recordCallerConnection(connection, record)
-  // One with a head (a CONNECT not served here) has its span, as its access line has its ids; a head Node refused has none.
-  if (o.tracing && req) endTrace((facts.trace = o.tracing.request(req.headers, tunnel?.trace)), record)
+  // Its own span for its line's ids, under the context it sent, else its tunnel's (a head Node refused: none to read).
+  if (o.tracing) endTrace((facts.trace = o.tracing.request(req?.headers ?? {}, (tunnel ?? tunnelOf(connection))?.trace)), record)
   o.onDone?.(record)
 }
 

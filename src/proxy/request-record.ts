@@ -1,5 +1,6 @@
 /** What one finished request (or CONNECT) reports to metrics, the access log and its span. */
 import type { GatewayError } from '../errors.js'
+import type { SpanIds } from '../tracing/index.js'
 import type { Mode, RequestFacts } from './pipeline.js'
 
 /**
@@ -21,6 +22,8 @@ export interface RequestRecord {
   responseBytes?: number
   /** A caller's TLS handshake that never completed (no request): its log line is capped apart from requests'. */
   handshake?: true
+  /** The span of a record with no server span of its own (a tunnel whose caller's handshake failed: the tunnel's), whose ids its line carries. */
+  span?: SpanIds
   /** The path of a `/gateway/…` request (for its span's route template; never logged). */
   apiPath?: string
   /**

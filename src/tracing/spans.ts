@@ -1,15 +1,16 @@
 /**
  * The spans of one request: the server span (continuing the caller's W3C context, or a CONNECT
- * tunnel's), the client span of its upstream call, and the tunnel span. Contexts are passed
+ * tunnel's) and the client span of its upstream call. Contexts are passed
  * explicitly (no global context manager): nothing runs for a gateway with tracing off.
  */
 import type { IncomingHttpHeaders } from 'node:http'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api'
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_NETWORK_PEER_ADDRESS, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { apiRoute } from './api-route.js'
 import { callerContext, propagator, setter } from './caller-context.js'
 import { withSamplerSettings, type SamplerConfig } from './sampler.js'
-import { hostInName, serverAuthority, type ServerAuthority } from './server-authority.js'
+import { serverAuthority, type ServerAuthority } from './server-authority.js'
+import type { TunnelTrace } from './tunnel-trace.js'
 
 /** Outbound header map as the pipeline keeps it. */
 export type HeaderMap = Record<string, string | string[]>
@@ -38,11 +39,15 @@ export interface UpstreamConnection {
   reused?: boolean
 }
 
-/** The spans of one request. */
-export interface RequestTrace {
+/** A span's ids, as an access line carries them (and sampled, for an exemplar). */
+export interface SpanIds {
   readonly traceId: string
   readonly spanId: string
   readonly sampled: boolean
+}
+
+/** The spans of one request. */
+export interface RequestTrace extends SpanIds {
   /** Starts the upstream call's client span (`server`: the endpoint origin's, parsed once) and puts its `traceparent` (and the caller's `tracestate`) in `headers`. */
   upstream(headers: HeaderMap, target: { endpoint: string; server: ServerAuthority; method: string }): void
   /** A client span for a call the gateway makes itself (the OAuth dance's token calls): the headers carry its context. */
@@ -57,15 +62,6 @@ export interface RequestTrace {
 export interface CallSpan {
   readonly headers: Readonly<Record<string, string>>
   end(status?: number, error?: string): void
-}
-
-/** The span of one CONNECT tunnel; inner requests without their own context become its children. */
-export interface TunnelTrace {
-  readonly context: Context
-  /** The CONNECT target, the server its inner requests were addressed to. */
-  readonly server: ServerAuthority
-  /** Ends the span; `failure`: why the tunnel failed (the caller's TLS handshake), `type` a closed-set reason. */
-  end(failure?: { type: string; message: string }): void
 }
 
 /** When a request's server span starts (epoch ms), and the sampler settings that decide it (those of the snapshot it is served under). */
@@ -119,7 +115,7 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
       const failed = o.reason !== undefined || o.status >= 500
       if (client) endClient(client, o, connection, failed)
       const route = o.mode === 'api' && o.path !== undefined ? apiRoute(o.path) : undefined
-      server.updateName(`${o.method} ${route ?? o.endpoint ?? o.mode}`)
+      server.updateName(o.method === NO_METHOD ? 'HTTP' : `${o.method} ${route ?? o.endpoint ?? o.mode}`)
       server.setAttributes(serverAttributes(o, route))
       if (failed) server.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
       server.end()
@@ -137,9 +133,12 @@ function clientAttributes(method: string, server: ServerAuthority, endpoint?: st
   return defined({ [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_SERVER_ADDRESS]: server.address, [ATTR_SERVER_PORT]: server.port, 'mtls_gateway.endpoint': endpoint })
 }
 
+/** The access line's method when no request line was read (not one Node parses): the HTTP conventions' unknown method. */
+const NO_METHOD = '-'
+
 function serverAttributes(o: RequestOutcome, route: string | undefined): Attributes {
   return defined({
-    [ATTR_HTTP_REQUEST_METHOD]: o.method,
+    [ATTR_HTTP_REQUEST_METHOD]: o.method === NO_METHOD ? '_OTHER' : o.method,
     [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.status,
     [ATTR_HTTP_ROUTE]: route,
     [ATTR_ERROR_TYPE]: o.reason,
@@ -168,26 +167,6 @@ function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | und
   )
   if (failed) client.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
   client.end()
-}
-
-/** Starts the span of an intercepted CONNECT tunnel (`host` unbracketed, as server.address holds it). */
-export function startTunnelTrace(tracer: Tracer, headers: IncomingHttpHeaders, host: string, port: number): TunnelTrace {
-  const parent = callerContext(headers, ROOT_CONTEXT)
-  const span = tracer.startSpan(`CONNECT ${hostInName(host)}`, {
-    kind: SpanKind.SERVER,
-    attributes: { [ATTR_HTTP_REQUEST_METHOD]: 'CONNECT', [ATTR_SERVER_ADDRESS]: host, [ATTR_SERVER_PORT]: port, 'mtls_gateway.mode': 'connect' },
-  }, parent)
-  return {
-    context: trace.setSpan(parent, span),
-    server: { address: host, port },
-    end(failure) {
-      if (failure) {
-        span.setAttribute(ATTR_ERROR_TYPE, failure.type)
-        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message })
-      }
-      span.end()
-    },
-  }
 }
 
 function defined(a: Record<string, string | number | boolean | undefined>): Attributes {

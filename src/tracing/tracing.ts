@@ -7,7 +7,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TracingConfig } from '../config/index.js'
 import type { ExportFailure } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
-import type { RequestStart, RequestTrace, TunnelTrace } from './spans.js'
+import type { RequestStart, RequestTrace } from './spans.js'
+import type { TunnelTrace } from './tunnel-trace.js'
 import { countUnexported } from './unexported.js'
 
 /** Spans for a running gateway. */
@@ -52,7 +53,7 @@ export interface TracingOptions {
 export async function startTracing(config: TracingConfig, o: TracingOptions): Promise<Tracing | undefined> {
   if (!config.enabled) return undefined
   // Loaded here, not at the top: a gateway with tracing off never loads the SDK.
-  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }, { createOtlpExporter }, { createSampler }, { traceApiCalls }, { startRequestTrace, startTunnelTrace }] = await Promise.all([
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION }, { createOtlpExporter }, { createSampler }, { traceApiCalls }, { startRequestTrace }, { startTunnelTrace }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
@@ -60,6 +61,7 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     import('./sampler.js'),
     import('./api-calls.js'),
     import('./spans.js'),
+    import('./tunnel-trace.js'),
   ])
   const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
   const sent = countUnexported(() => exporter?.returned() ?? 0)

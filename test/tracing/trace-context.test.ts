@@ -201,6 +201,22 @@ describe('tracing off (the default)', () => {
   })
 })
 
+describe('a request Node\'s HTTP parser refused', () => {
+  it('has a server span of its own (a new trace: no head to read a context from), whose ids its access line carries', async () => {
+    const r = await rawRoundTrip(Number(new URL(g.gw.url).port), 'GET /proxy/partner/x HTTP/1.1\r\nHost: gw\r\nBad Header: x\r\n\r\n')
+    expect(r.status, r.body.toString()).toBe(400)
+    const line = g.access().find((l) => l.method === '-' && l.reason === 'bad_request')
+    expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/)
+    expect(line?.span_id).toMatch(/^[0-9a-f]{16}$/)
+    const spans = await receiver.waitFor((s) => s.some((x) => x.traceId === line?.trace_id))
+    // OpenTelemetry's HTTP server conventions: a method that is not known is `_OTHER`, the span named `HTTP`.
+    expect(spans.find((x) => x.traceId === line?.trace_id)).toMatchObject({
+      spanId: line?.span_id, parentSpanId: '', kind: SPAN_SERVER, name: 'HTTP', status: { code: 2, message: 'bad_request' },
+      attributes: { 'http.request.method': '_OTHER', 'error.type': 'bad_request', 'http.response.status_code': 400 },
+    })
+  })
+})
+
 describe('two traceparent lines', () => {
   it('are no trace context (Node joins them): the call is served in a new trace, neither caller trace continued', async () => {
     const [a, b] = ['ab'.repeat(16), 'cd'.repeat(16)]

@@ -111,6 +111,9 @@ describe('a CONNECT tunnel', () => {
     expect(tunnel?.attributes['error.type']).toBe('bad_request')
     expect(tunnel?.status.message).toMatch(/^CONNECT localhost:\d+: tls_handshake_failed: TLS alert unknown_ca from the caller/)
     expect(spans.filter((x) => x.kind === SPAN_SERVER && x.parentSpanId === tunnel?.spanId)).toEqual([])
+    // Its access line (no request, so no span of its own) carries the tunnel span's ids, as every other line carries its span's.
+    const line = g.access().find((l) => l.method === 'CONNECT' && String(l.error).includes('tls_handshake_failed'))
+    expect(line).toMatchObject({ reason: 'bad_request', trace_id: tunnel?.traceId, span_id: tunnel?.spanId })
   })
 
   it('refused (its host not configured) is a failed server span of its own, whose ids its access line carries', async () => {
