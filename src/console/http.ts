@@ -50,10 +50,17 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('unsupported_payload', 'console actions take application/json bodies')
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
-    chunks.push(chunk as Buffer)
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
+      chunks.push(chunk as Buffer)
+    }
+  } catch (e) {
+    // Node's 'aborted': the caller left before its body was complete. No one to answer, and nothing
+    // the gateway did wrong (as an unknown error it was a 500 with a stack in the log, anyone's to repeat).
+    if (!(e instanceof GatewayError) && !req.complete) throw new GatewayError('caller_aborted', 'the caller closed the connection before its request body was complete', { cause: e })
+    throw e
   }
   const text = bodyText(Buffer.concat(chunks))
   return jsonObjectBody(text)

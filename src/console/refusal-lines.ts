@@ -2,7 +2,8 @@
  * The console's audit lines, and those of refusals anyone who reaches the admin listener can cause at will,
  * signed in or not (a cross-origin POST, a wrong admin token, a sign-in past the throttle): capped
  * like the listeners' caller faults (logging.callerFaults, listener `console`), the first lines of
- * a window whole, then one summary naming the addresses held back.
+ * a window whole, then one summary naming the addresses held back. So are its internal errors
+ * (500): whatever caused one may be anyone's to repeat, a line with a stack each.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
@@ -23,6 +24,8 @@ export function auditLine(log: Logger): Audit {
 /** Writes an anonymous audit line within the cap. */
 export interface RefusalLines {
   refused(req: IncomingMessage, action: string, result: ConsoleRefusal, details?: Record<string, unknown>): void
+  /** Logs the cause (its stack) of a 500 the console answered `client` (its address) with, within the cap (reason `internal`). */
+  internalError(client: string | undefined, err: unknown): void
   /** Writes the pending summaries (when the console closes). */
   flush(): void
 }
@@ -35,6 +38,9 @@ export function capRefusalLines(log: Logger, config: () => GatewayConfig, audit:
       count(result)
       if (!faults.allowed('console', 'request', result, req.socket.remoteAddress)) return
       audit('anonymous', action.length > MAX_ACTION ? `${action.slice(0, MAX_ACTION)}…` : action, result, details)
+    },
+    internalError(client, err) {
+      if (faults.allowed('console', 'request', 'internal', client)) log.error({ err }, 'console: internal error')
     },
     flush: () => faults.flush(),
   }
