@@ -7,7 +7,8 @@
  * nginx's `proxy_redirect default` does, each URI reference is read against the upstream request
  * URL (WHATWG URL: dot-segments in any encoding are resolved first, so `/base/../admin` is `/admin`):
  * - the endpoint's origin and a path strictly under this request's base path (the tenant segment
- *   and filled path placeholders included) → `/proxy/<endpoint>[@tenant]/<rest>` + query + fragment,
+ *   and filled path placeholders included; spelled alike or in an equivalent percent-encoding,
+ *   RFC 3986 §6.2.2) → `/proxy/<endpoint>[@tenant]/<rest>` + query + fragment,
  *   an absolute-path reference: the caller resolves it against the gateway URL it used, so no
  *   `Host` header is ever echoed and nothing depends on `listen.publicUrl`;
  * - a reference without its own authority that resolves anywhere else → the absolute upstream URL
@@ -55,11 +56,12 @@ export function routeReference(reference: string, scope: RouteScope): string {
     return reference
   }
   const path = resolved.pathname
-  if (resolved.origin === scope.origin && path.startsWith(`${scope.base}/`)) {
+  const base = resolved.origin === scope.origin ? spelledPrefix(path, scope.base) : -1
+  if (base >= 0 && path[base] === '/') {
     // The serialised path, query and fragment as they are (an empty `?` or `#` too); userinfo means nothing on the route.
     resolved.username = ''
     resolved.password = ''
-    return scope.prefix + resolved.href.slice(scope.origin.length + scope.base.length)
+    return scope.prefix + resolved.href.slice(scope.origin.length + base)
   }
   if (!staysOnCallerOrigin(reference) || showsFilledSegment(path, scope)) return reference
   return resolved.href
@@ -82,8 +84,31 @@ function showsFilledSegment(path: string, scope: RouteScope): boolean {
   const filled = scope.base.split('/')
   const configured = scope.configuredBase.split('/')
   const first = filled.findIndex((segment, i) => segment !== configured[i])
-  const upTo = filled.slice(0, first + 1).join('/')
-  return path === upTo || path.startsWith(`${upTo}/`)
+  return spelledPrefix(path, filled.slice(0, first + 1).join('/')) >= 0
+}
+
+/** An unreserved character (RFC 3986 §2.3): its percent-encoded form is the same URI (§6.2.2.2). */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+
+/** A path segment as RFC 3986 §6.2.2 compares it: unreserved characters decoded, other triplets' hex upper-case. */
+function normalSegment(segment: string): string {
+  return segment.replace(/%[0-9A-Fa-f]{2}/g, (t) => {
+    const c = String.fromCharCode(Number.parseInt(t.slice(1), 16))
+    return UNRESERVED.test(c) ? c : t.toUpperCase()
+  })
+}
+
+/**
+ * How many characters of `path` its leading segments take when they are `prefix`'s segments, spelled
+ * alike or in an equivalent percent-encoding (`/~team` and `/%7Eteam`, `%2f` and `%2F`); -1 when they
+ * are not. A backend may spell its base path otherwise than the endpoint's URL does.
+ */
+function spelledPrefix(path: string, prefix: string): number {
+  if (path === prefix || path.startsWith(`${prefix}/`)) return prefix.length
+  const want = prefix.split('/')
+  const have = path.split('/').slice(0, want.length)
+  if (have.length < want.length || have.some((segment, i) => normalSegment(segment) !== normalSegment(want[i] as string))) return -1
+  return have.join('/').length
 }
 
 function each(value: string | string[], map: (v: string) => string): string | string[] {

@@ -61,7 +61,7 @@ beforeAll(async () => {
   const ep = (name: string, path: string): string => `  - name: ${name}\n    url: ${origin}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/base')}${ep('root', '')}${ep('t', '/t/{tenant}')}${ep('p', '/d/{{acct}}/x')}    fields: [{ type: path, key: acct, value: ACC42 }]\n${ep('q', '/base')}    fields: [{ type: query, key: api_key, value: KEY-31337 }]\n`)
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/base')}${ep('root', '')}${ep('t', '/t/{tenant}')}${ep('p', '/d/{{acct}}/x')}    fields: [{ type: path, key: acct, value: ACC42 }]\n${ep('q', '/base')}    fields: [{ type: query, key: api_key, value: KEY-31337 }]\n${ep('tilde', '/~team/v1')}`)
 }, 60_000)
 
 afterAll(async () => {
@@ -94,6 +94,14 @@ describe('route mode: a backend\'s own URLs become the endpoint\'s route', () =>
     const [body, last] = stdout.split('\n')
     expect(JSON.parse(body as string)).toEqual({ path: '/base/final', method: 'GET' })
     expect(last).toBe(`${gw.url}/proxy/a/final ${HOPS.length} 200`)
+  })
+
+  it('a base path the backend spells in an equivalent percent-encoding (RFC 3986 §6.2.2) is the base path', async () => {
+    for (const [sent, got] of [[`/%7Eteam/v1/next`, '/proxy/tilde/next'], [`${origin}/%7eteam/v%31/n?x=%7e#f`, '/proxy/tilde/n?x=%7e#f'], ['/~team/%76%31/', '/proxy/tilde/']]) {
+      expect((await answered('/proxy/tilde/items', 302, { location: sent as string })).location, sent).toBe(got)
+    }
+    // Not the same segment (a reserved character's encoding is not its character): the absolute upstream URL, off the route.
+    expect((await answered('/proxy/tilde/items', 302, { location: '/~team%2Fv1/next' })).location).toBe(`${origin}/~team%2Fv1/next`)
   })
 
   it('references outside the base path or on other origins never land on a route', async () => {
@@ -223,4 +231,37 @@ describe('property: the caller reaches the route exactly when the backend meant 
       { seed: 0x10c48, numRuns: 150 },
     )
   }, 120_000)
+})
+
+/** `segment` with each character kept, or percent-encoded in lower- or upper-case hex. */
+function spellings(segment: string): fc.Arbitrary<string> {
+  const hex = (c: string): string => (c.codePointAt(0) as number).toString(16).padStart(2, '0')
+  return fc.tuple(...[...segment].map((c) => fc.constantFrom(c, `%${hex(c)}`, `%${hex(c).toUpperCase()}`))).map((cs) => cs.join(''))
+}
+
+/** A path segment as RFC 3986 §6.2.2 compares it (the test's own reading: unreserved decoded, other hex upper-case). */
+const normalised = (path: string): string => path.replace(/%[0-9a-f]{2}/gi, (t) => {
+  const c = String.fromCharCode(Number.parseInt(t.slice(1), 16))
+  return /[A-Za-z0-9\-._~]/.test(c) ? c : t.toUpperCase()
+})
+
+describe('property: a base path spelled in another percent-encoding of its unreserved characters is the base path (RFC 3986 §6.2.2.2, seeded)', () => {
+  it('routeReference, 3,000 generated spellings: on the route exactly when strictly under the base path, with the rest as sent', () => {
+    const scope: RouteScope = { prefix: '/proxy/a', origin: 'https://api.test', base: '/~team/v1.2', configuredBase: '/~team/v1.2', requestUrl: 'https://api.test/~team/v1.2/d?c=1' }
+    const lead = fc.constantFrom('', 'https://api.test', 'https://API.test:443')
+    const odd = fc.constantFrom('', '', '', '~team%2F', 'x')
+    const rest = fc.constantFrom('', '/', '/next', '/n%7e/x', '/%2f', '/a?q=%7E', '/b#f%7e', '?q=1')
+    fc.assert(
+      fc.property(lead, spellings('~team'), spellings('v1.2'), odd, rest, (l, team, version, wrong, tail) => {
+        const sent = `${l}/${wrong === '~team%2F' ? wrong : team}/${version}${wrong === 'x' ? 'x' : ''}${tail}`
+        const got = routeReference(sent, scope)
+        const under = wrong === '' && tail.startsWith('/')
+        expect(got.startsWith('/proxy/'), `${sent} → ${got}`).toBe(under)
+        if (under) expect(got, sent).toBe(`/proxy/a${tail}`)
+        // Off the route: the URL the backend meant, absolute (it would resolve elsewhere on the gateway), or as sent.
+        else expect(normalised(new URL(got, scope.requestUrl).href), sent).toBe(normalised(new URL(sent, scope.requestUrl).href))
+      }),
+      { seed: 0x7e7e, numRuns: 3_000 },
+    )
+  })
 })
