@@ -7,7 +7,7 @@
 import { GatewayError } from '../errors.js'
 import type { Gateway, Profile } from '../gateway/index.js'
 import { callTokenUrl, checkTenant } from './provider.js'
-import { parseTokenReply, UnconfirmedCallbackError, type ProviderReply } from './token-reply.js'
+import { abridgeLongTokens, parseTokenReply, UnconfirmedCallbackError, type ProviderReply } from './token-reply.js'
 import { redactSecrets } from './redact-secrets.js'
 import { callbackUrlFor } from './urls.js'
 
@@ -68,7 +68,7 @@ function failure(profile: Profile, also: readonly string[], tenant: string | und
     ...(tenant !== undefined ? { tenant } : {}),
     message: redact(message),
     ...(reply && headers
-      ? { response: { method: reply.method, url: redact(reply.url), endpoint: reply.endpoint, status: reply.status, headers, body: redact(reply.body) } }
+      ? { response: { method: reply.method, url: redact(reply.url), endpoint: reply.endpoint, status: reply.status, headers, body: abridgeLongTokens(redact(reply.body)) } }
       : {}),
   }
 }

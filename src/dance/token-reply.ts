@@ -58,6 +58,25 @@ function tokenReplyParams(where: string, reply: ProviderReply): Map<string, stri
   return out
 }
 
+/** How much of an over-long token a failure shows: as much as of an oauth_callback_confirmed value it refuses. */
+const SHOWN_OF_LONG_TOKEN = 40
+
+/**
+ * A reply's body as a failure shows it (test-auth, the console's Test, the admin API's test): a
+ * token reply parameter over MAX_TOKEN_BYTES (refused for it: the message names its length) cut to
+ * its first characters and its length, not shown whole (up to the 64 KiB of the reply).
+ */
+export function abridgeLongTokens(body: string): string {
+  return body.split('&').map((part) => {
+    const eq = part.indexOf('=')
+    if (eq === -1 || !(TOKEN_REPLY_PARAMS as readonly string[]).includes(formDecode(part.slice(0, eq)))) return part
+    const raw = part.slice(eq + 1)
+    const bytes = Buffer.byteLength(formDecode(raw))
+    // Whole characters (a surrogate pair is not split).
+    return bytes <= MAX_TOKEN_BYTES ? part : `${part.slice(0, eq + 1)}${Array.from(raw.slice(0, 2 * SHOWN_OF_LONG_TOKEN)).slice(0, SHOWN_OF_LONG_TOKEN).join('')}…[${bytes} bytes, abridged]`
+  }).join('&')
+}
+
 /** The decoded names and still-encoded values of a form (parseForm's split, the values left for formDecodeStrict). */
 function parseRaw(body: string): [string, string][] {
   return body.split('&').filter((part) => part !== '').map((part) => {

@@ -28,7 +28,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { formatProfileTest } from '../../src/dance/profile-test.js'
-import { MAX_TOKEN_BYTES, parseTokenReply, type ProviderReply } from '../../src/dance/token-reply.js'
+import { abridgeLongTokens, MAX_TOKEN_BYTES, parseTokenReply, type ProviderReply } from '../../src/dance/token-reply.js'
 import { GatewayError } from '../../src/errors.js'
 import type { Profile } from '../../src/gateway/index.js'
 import { signRequest } from '../../src/oauth1/index.js'
@@ -102,9 +102,8 @@ describe('the token reply a hostile provider sends', () => {
     const r = await testProfile(`oauth_callback_confirmed=true&oauth_token_secret=rs1&oauth_token=${'A'.repeat(70 * 1024)}`)
     expect(r.ok).toBe(false)
     expect(r.message).toMatch(/more than 64 KiB/)
-    // What is shown stays capped.
-    expect(Buffer.byteLength(r.response?.body ?? '')).toBeGreaterThan(60 * 1024)
-    expect(Buffer.byteLength(r.response?.body ?? '')).toBeLessThanOrEqual(64 * 1024 + 100) // the cap, '[redacted]' for the secret
+    // What is shown is bounded: the token read up to the cap (over 4096 bytes) shows its first 40 characters and its length.
+    expect(r.response?.body).toBe(`oauth_callback_confirmed=true&oauth_token_secret=[redacted]&oauth_token=${'A'.repeat(40)}…[${64 * 1024 - 'oauth_callback_confirmed=true&oauth_token_secret=rs1&oauth_token='.length} bytes, abridged]`)
   })
 
   it.each([
@@ -138,6 +137,9 @@ describe('the token reply a hostile provider sends', () => {
     expect(r.message).toContain(`with an ${name} of ${bytes} bytes: a token or secret may have at most 4096`)
     expect(r.message).not.toContain(value.slice(0, 16))
     expect(r.message).not.toContain(encodeURIComponent(value).slice(0, 16))
+    // The body shown (test-auth, the console's Test) bounds it too: its first 40 characters and its length (a secret is redacted).
+    const shown = name === 'oauth_token' ? `oauth_token_secret=[redacted]&oauth_token=${encodeURIComponent(value).slice(0, 40)}…[${bytes} bytes, abridged]` : 'oauth_token=rt1&oauth_token_secret=[redacted]'
+    expect(r.response?.body).toBe(`oauth_callback_confirmed=true&${shown}`)
   })
 
   it('a token and a secret of exactly 4096 bytes each pass', async () => {
@@ -329,6 +331,26 @@ describe('token bytes a provider sends (seeded property)', () => {
         expect(sent !== undefined && decodeURIComponent(sent)).toBe(taken.token)
       }),
       { seed: 0x5849_21, numRuns: 300 },
+    )
+  })
+})
+
+describe('a failure\'s body with a token over 4096 bytes (seeded property)', () => {
+  it('shows every such token reply parameter as its first 40 characters and its length, and leaves the rest of the body as it was', () => {
+    const name = fc.constantFrom('oauth_token', 'oauth_token_secret', 'oauth_callback_confirmed', 'oauth%5Ftoken', 'other')
+    const value = fc.tuple(fc.constantFrom('T', '%C3%A9', '\u00e9', '\u{1F600}', '%20'), fc.integer({ min: 1, max: 5_000 })).map(([unit, n]) => unit.repeat(n))
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { minLength: 1, maxLength: 4 }), (params) => {
+        const parts = params.map(([n, v]) => `${n}=${v}`)
+        const shown = abridgeLongTokens(parts.join('&')).split('&')
+        expect(shown).toHaveLength(parts.length)
+        for (const [i, [n, v]] of params.entries()) {
+          const bytes = Buffer.byteLength(decodeURIComponent(v))
+          const long = n !== 'other' && bytes > MAX_TOKEN_BYTES
+          expect(shown[i], `${n} of ${bytes} bytes`).toBe(long ? `${n}=${Array.from(v).slice(0, 40).join('')}…[${bytes} bytes, abridged]` : parts[i])
+        }
+      }),
+      { seed: 0x4096, numRuns: 400 },
     )
   })
 })
