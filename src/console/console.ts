@@ -32,10 +32,9 @@ const OFF = 'the console is off: set admin.token in the config (e.g. admin.token
 export function createConsole(host: ConsoleHost): AdminRoutes {
   const sessions = createSessions({ state: () => host.sessionState() })
   const sampler = createSampler(() => host.facts.metrics())
-  const log = host.facts.log
   const token = (): string | undefined => host.config().admin.token
-  const audit = auditLine(log)
-  const { refused, internalError, flush } = capRefusalLines(log, () => host.config(), audit, host.facts.consoleRefusal)
+  const audit = auditLine(host.facts.log)
+  const { refused, internalError, flush } = capRefusalLines(host.facts.log, () => host.config(), audit, host.facts.consoleRefusal)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
     send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
   }
@@ -150,16 +149,14 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     prefix: CONSOLE_PREFIX,
     close: () => (sampler.stop(), flush()),
     listed: () => isConsoleOn(host.config().admin),
-    handle: (req, res, path) => {
-      // Asked now, while the connection is open: a caller gone by the failure has no address left to name.
-      const client = req.socket.remoteAddress
-      return route(req, res, path).catch((e: unknown) => {
+    // `client` is asked at once, while the connection is open: a caller gone by a failure has no address left to name.
+    handle: (req, res, path, client = req.socket.remoteAddress) =>
+      route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
         if (e instanceof GatewayError) return sendError(req, res, e)
         internalError(client, e)
         sendError(req, res, new GatewayError('internal', 'internal error (see the gateway log)'))
-      })
-    },
+      }),
   }
 }
 
