@@ -17,7 +17,7 @@ import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, ty
 import type { ReloadRecord } from './admin-facts.js'
 import type { ReloadResult } from './reload.js'
 import { createReloadMetrics } from './reload-metrics.js'
-import { createStartGate, type StartGate } from './start-gate.js'
+import { createStartGate, type StartGate, type StartKill } from './start-gate.js'
 import type { WorkerDrainReason } from './worker-counters.js'
 import type { Answer, Ask, ConfigTexts, RelayedReload } from './worker-link.js'
 
@@ -34,7 +34,7 @@ export interface ReloadCoordinatorOptions {
   serving(): Worker[]
   /** Drains a worker on purpose (once: a second SIGTERM would cut its requests), or kills one still starting; its exit is replaced. */
   drainWorker(w: Worker, reason: WorkerDrainReason): void
-  killStarting(w: Worker, reason: WorkerDrainReason): void
+  killStarting(w: Worker, reason: WorkerDrainReason, why: StartKill): void
   /** The instance accepted `config` (its bytes pinned while this runs): watch its files, renew the admin certificate. */
   onAccepted(config: GatewayConfig, listenerTls: ListenerTls): void
   /** A reload was refused: the files the refused config names (one missing may yet arrive); its bytes pinned, when it was read. */
@@ -115,7 +115,7 @@ async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: 
 
 /** Reads and judges once, relays those bytes to every serving worker, and accepts only when each built them. */
 async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
-  await at.starting.settle(o.log, o.answerTimeoutMs, (w) => o.killStarting(w, 'start_outlasted_reload'))
+  await at.starting.settle(o.log, o.answerTimeoutMs, (w, why) => o.killStarting(w, 'start_outlasted_reload', why))
   const j = judge(o, at)
   if (!j.ok) return j
   o.log.info({ trigger }, 'reload: relaying to every worker')

@@ -13,6 +13,9 @@
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import { isMessage, type WorkerMessage } from './worker-link.js'
+import type { StartKill } from './start-window.js'
+
+export type { StartKill }
 
 /** The workers handed their texts that do not serve yet. */
 export interface StartGate {
@@ -21,7 +24,7 @@ export interface StartGate {
   /** The reload in progress settled (a queued one not begun): hands every worker waiting for it its texts. */
   release(): void
   /** Resolves once no followed worker is starting; `kill`s those still starting after `timeoutMs`. */
-  settle(log: Logger, timeoutMs: number, kill: (w: Worker) => void): Promise<void>
+  settle(log: Logger, timeoutMs: number, kill: (w: Worker, why: StartKill) => void): Promise<void>
 }
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
@@ -62,15 +65,15 @@ export function createStartGate(): StartGate {
 }
 
 /** Resolves once none of `starting` is; `kill`s those still starting after `timeoutMs`. */
-async function settleAll(starting: Map<Worker, Promise<void>>, log: Logger, timeoutMs: number, kill: (w: Worker) => void): Promise<void> {
+async function settleAll(starting: Map<Worker, Promise<void>>, log: Logger, timeoutMs: number, kill: (w: Worker, why: StartKill) => void): Promise<void> {
   if (starting.size === 0) return
   log.info({ workers: [...starting.keys()].map((w) => w.process.pid) }, 'reload: waiting for starting workers to serve')
   let timer: NodeJS.Timeout | undefined
   await Promise.race([Promise.all(starting.values()), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
   clearTimeout(timer)
   for (const [w, settled] of [...starting]) {
-    log.error({ worker: w.process.pid, problem: `it did not serve within ${timeoutMs} ms, and would serve the config before this reload` }, 'worker still starting when a reload came: killing and replacing it')
-    kill(w)
+    // Logged once, when it exits (with how, and when its replacement starts).
+    kill(w, { msg: 'worker still starting when a reload came: killing and replacing it', problem: `it did not serve within ${timeoutMs} ms, and would serve the config before this reload` })
     await settled
   }
 }

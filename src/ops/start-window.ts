@@ -4,10 +4,9 @@
  * in its start (a hung listen(), a stopped process) would hold the instance's start, or a
  * replacement's place, for ever: the primary kills one that does not start within its window,
  * and the pool replaces it as a crashed one (at the instance's start, the start fails; while the
- * instance drains, nothing replaces it). The kill's line says which.
+ * instance drains, nothing replaces it). The line of its exit (one for the kill and the exit) says which.
  */
 import cluster, { type Worker } from 'node:cluster'
-import type { Logger } from 'pino'
 import { timerDelay } from './timer-delay.js'
 import { isMessage, type WorkerMessage } from './worker-link.js'
 
@@ -36,8 +35,14 @@ const KILL_LINES: Readonly<Record<StartKillOutcome, string>> = {
   not_replaced: 'worker still starting while the instance drains: killing it, and nothing replaces it',
 }
 
-/** Watches every worker forked from now on; kills one still starting at the end of its window, saying what `outcome()` then follows. */
-export function watchStartWindows(windowMs: number, log: Logger, outcome: () => StartKillOutcome): StartWindows {
+/** Why the primary killed a worker still starting: the one line its exit is logged with (`msg`, saying what follows). */
+export interface StartKill {
+  msg: string
+  problem: string
+}
+
+/** Watches every worker forked from now on; `kill`s one still starting at the end of its window, saying what `outcome()` then follows. */
+export function watchStartWindows(windowMs: number, kill: (w: Worker, why: StartKill) => void, outcome: () => StartKillOutcome): StartWindows {
   const timers = new Map<Worker, NodeJS.Timeout>()
   // Workers that said they listen: a config request still held for one (it asked twice) opens no window again.
   const listening = new WeakSet<Worker>()
@@ -51,8 +56,7 @@ export function watchStartWindows(windowMs: number, log: Logger, outcome: () => 
     if (listening.has(w)) return
     const timer = setTimeout(() => {
       timers.delete(w)
-      log.error({ worker: w.process.pid, problem: `it did not start within ${windowMs} ms` }, KILL_LINES[outcome()])
-      w.process.kill('SIGKILL')
+      kill(w, { msg: KILL_LINES[outcome()], problem: `it did not start within ${windowMs} ms` })
     }, timerDelay(windowMs))
     timers.set(w, timer.unref())
   }

@@ -11,7 +11,7 @@ import { isMessage, type PrimaryMessage, type WorkerMessage } from './worker-lin
 import { WorkerStartFailure } from '../process/index.js'
 import { timerDelay } from './timer-delay.js'
 import { createWorkerReplacer, type WorkerReplacer } from './worker-replacer.js'
-import type { StartKillOutcome } from './start-window.js'
+import type { StartKill, StartKillOutcome } from './start-window.js'
 
 type Listening = WorkerMessage & { type: 'mtls-gateway:listening' }
 type StartFailed = WorkerMessage & { type: 'mtls-gateway:start-failed' }
@@ -44,6 +44,8 @@ export class WorkerPool {
   readonly #toldToDrain = new WeakSet<Worker>()
   /** Workers the primary drained on purpose, with why: their exit is no crash. */
   readonly #drained = new WeakMap<Worker, WorkerDrainReason>()
+  /** Workers the primary killed while they started, with why: their exit's line is the kill's. */
+  readonly #killed = new WeakMap<Worker, StartKill>()
   #started = false
   #draining = false
   #cutShort = false
@@ -92,12 +94,13 @@ export class WorkerPool {
       cluster.on('exit', (w, code, signal) => {
         this.#live.delete(w)
         this.#o.onExit(w)
-        // The worker's own reason (a port in use…) is the one line; it did not print it.
-        if (!this.#started) return reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`))
-        if (this.#draining) return this.#exitedWhileDraining(w, code, signal)
+        const killed = this.#killed.get(w)
+        // The worker's own reason (a port in use…) is the one line; it did not print it. A kill's line says why.
+        if (!this.#started) return void (killed && this.#o.logger.error({ worker: w.process.pid, code, signal, problem: killed.problem }, killed.msg), reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`)))
+        if (this.#draining) return this.#exitedWhileDraining(w, code, signal, killed)
         const reason = this.#drained.get(w)
-        if (reason !== undefined) return this.#replacer.drained(w, reason, code, signal)
-        this.#replacer.crashed(w, code, signal)
+        if (reason !== undefined) return this.#replacer.drained(w, reason, code, signal, killed)
+        this.#replacer.crashed(w, code, signal, killed)
       })
       for (let i = 0; i < this.#o.size; i++) this.#fork()
     }).catch((e: unknown) => {
@@ -148,10 +151,11 @@ export class WorkerPool {
     w.send(message, undefined, (err) => void (err && w.process.kill('SIGTERM')))
   }
 
-  /** Kills a worker that is still starting (it has served nothing, so nothing is cut); replaced at once when it exits. */
-  killStarting(w: Worker, reason: WorkerDrainReason): void {
-    this.#onPurpose(w, reason)
+  /** Kills a worker still starting (nothing served, nothing cut), its one line (`why`) written at its exit; `reason`: on purpose, else a crash. */
+  killStarting(w: Worker, reason: WorkerDrainReason | undefined, why: StartKill): void {
+    if (reason !== undefined) this.#onPurpose(w, reason)
     this.#toldToDrain.add(w)
+    this.#killed.set(w, why)
     w.process.kill('SIGKILL')
   }
 
@@ -176,9 +180,10 @@ export class WorkerPool {
     }
   }
 
-  #exitedWhileDraining(w: Worker, code: number, signal: string): void {
+  #exitedWhileDraining(w: Worker, code: number, signal: string, killed: StartKill | undefined): void {
     // A drain only asks (SIGTERM, or over IPC): a killed one was killed to be replaced (silent, or slow to start) or died. Its replacement is off.
-    if (signal === 'SIGKILL') this.#o.logger.warn({ worker: w.process.pid, code, signal }, 'worker killed while the instance drains: nothing replaces it')
+    if (killed) this.#o.logger.error({ worker: w.process.pid, code, signal, problem: killed.problem }, killed.msg)
+    else if (signal === 'SIGKILL') this.#o.logger.warn({ worker: w.process.pid, code, signal }, 'worker killed while the instance drains: nothing replaces it')
     // A worker that hit its grace period cut requests: the instance's exit code says so. One that
     // never served (a replacement still starting, which the SIGTERM ends by default) cut nothing.
     if ((code !== 0 || signal) && this.#serving.has(w)) this.#cutShort = true

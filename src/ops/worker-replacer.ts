@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
 import { nextCrashDelay } from './crash-backoff.js'
 import type { WorkerDrainReason } from './worker-counters.js'
+import type { StartKill } from './start-window.js'
 
 /** What the replacer needs from the pool. */
 export interface WorkerReplacerOptions {
@@ -25,8 +26,9 @@ export interface WorkerReplacerOptions {
 
 /** Replaces exited workers: after a crash, or after a drain the primary decided. */
 export interface WorkerReplacer {
-  crashed(w: Worker, code: number, signal: string): void
-  drained(w: Worker, reason: WorkerDrainReason, code: number, signal: string): void
+  /** `killed`: the primary killed it while it started (its one line is the kill's, with why). */
+  crashed(w: Worker, code: number, signal: string, killed?: StartKill): void
+  drained(w: Worker, reason: WorkerDrainReason, code: number, signal: string, killed?: StartKill): void
   /** The instance drains: replacements still waiting out their backoff are called off, each said. */
   cancel(): void
 }
@@ -43,15 +45,17 @@ export function createWorkerReplacer(o: WorkerReplacerOptions): WorkerReplacer {
     waiting.set(pid, setTimeout(() => (waiting.delete(pid), o.fork()), delayMs))
   }
   return {
-    crashed(w, code, signal) {
+    crashed(w, code, signal, killed) {
       o.restarts.inc()
       const delay = nextCrashDelay(setbacks)
-      o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited unexpectedly: replacing it')
+      o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay, ...(killed && { problem: killed.problem }) }, killed?.msg ?? 'worker exited unexpectedly: replacing it')
       forkIn(w, delay)
     },
-    drained(w, reason, code, signal) {
+    drained(w, reason, code, signal, killed) {
       const delay = o.serving.has(w) ? 0 : nextCrashDelay(setbacks)
-      o.logger.warn({ worker: w.process.pid, reason, code, signal, restartInMs: delay }, 'drained worker exited: replacing it')
+      const fields = { worker: w.process.pid, reason, code, signal, restartInMs: delay }
+      if (killed) o.logger.error({ ...fields, problem: killed.problem }, killed.msg)
+      else o.logger.warn(fields, 'drained worker exited: replacing it')
       forkIn(w, delay)
     },
     cancel() {

@@ -81,7 +81,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
   const reloadTimeoutMs = o.reloadTimeoutMs ?? DEFAULT_RELOAD_TIMEOUT_MS
-  const starts = watchStartWindows(startWindowMs(reloadTimeoutMs), logger, () => pool.startKillOutcome)
+  const starts = watchStartWindows(startWindowMs(reloadTimeoutMs), (w, why) => pool.killStarting(w, undefined, why), () => pool.startKillOutcome)
   const pool = new WorkerPool({
     size: o.workers,
     registry,
@@ -101,7 +101,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // The configs the console follows (it opens the store when the workers do).
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
-    configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason) => pool.killStarting(w, reason),
+    configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason, why) => pool.killStarting(w, reason, why),
     serving: servingNow,
     onAccepted: (next, tls) => {
       vouchFor(o.log, next)

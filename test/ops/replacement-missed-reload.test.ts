@@ -157,7 +157,11 @@ describe('a reload while a replacement worker starts', () => {
     await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'reload accepted by every worker'), 60_000, 'the reload to be accepted')
     // Its replacement got the reloaded config's texts (it is held too until the marker goes).
     unlinkSync(hold)
-    await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'drained worker exited: replacing it' && e.worker === stuck), 30_000, 'the kill to be logged as deliberate')
+    // The kill and its exit are one line, written at the exit: deliberate (its reason), with when the replacement starts.
+    await eventually(() => entries(from).some((e) => e.pid === primary && e.worker === stuck && e.restartInMs !== undefined), 30_000, 'the kill\'s exit to be logged')
+    const about = entries(from).filter((e) => e.pid === primary && e.worker === stuck)
+    expect(about.map((e) => e.msg)).toEqual(['worker still starting when a reload came: killing and replacing it'])
+    expect(about[0]).toMatchObject({ reason: 'start_outlasted_reload', signal: 'SIGKILL' })
     await eventually(() => entries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'its replacement to serve')
     expect(await statuses('/proxy/fourth/c')).toEqual(Array(8).fill(502))
     const metrics = await scrape(await adminUrlOf(gp))

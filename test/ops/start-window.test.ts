@@ -5,7 +5,6 @@
  * that listens or exits is forgotten. The kill's line says what follows it.
  */
 import cluster, { type Worker } from 'node:cluster'
-import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { startWindowMs, watchStartWindows, type StartKillOutcome } from '../../src/ops/start-window.js'
 
@@ -15,6 +14,9 @@ function fakeWorker(pid: number): Worker & { kills: string[] } {
   const kills: string[] = []
   return { kills, isDead: () => false, process: { pid, kill: (signal: string) => void kills.push(signal) } } as unknown as Worker & { kills: string[] }
 }
+
+/** The pool's kill, as the primary wires it (its line is written when the worker exits). */
+const kill = (w: Worker): void => void w.process.kill('SIGKILL')
 
 beforeEach(() => {
   vi.useFakeTimers()
@@ -30,7 +32,7 @@ describe('start windows', () => {
   })
 
   it('kill a worker still starting at the end of its window, and none that listens or exits first', () => {
-    watchStartWindows(WINDOW_MS, pino({ enabled: false }), () => 'replaced')
+    watchStartWindows(WINDOW_MS, kill, () => 'replaced')
     const [stuck, listening, gone] = [fakeWorker(1), fakeWorker(2), fakeWorker(3)]
     for (const w of [stuck, listening, gone]) cluster.emit('fork', w)
     cluster.emit('message', listening, { type: 'mtls-gateway:listening', url: 'http://x' })
@@ -42,7 +44,7 @@ describe('start windows', () => {
   })
 
   it('pause while the primary holds the config, however long, and begin again when it comes', async () => {
-    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }), () => 'replaced')
+    const windows = watchStartWindows(WINDOW_MS, kill, () => 'replaced')
     const w = fakeWorker(4)
     cluster.emit('fork', w)
     vi.advanceTimersByTime(WINDOW_MS - 1)
@@ -59,7 +61,7 @@ describe('start windows', () => {
   })
 
   it('leave a worker that asked for its config twice, then listens, alone (one window per worker, never a stray one)', async () => {
-    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }), () => 'replaced')
+    const windows = watchStartWindows(WINDOW_MS, kill, () => 'replaced')
     const w = fakeWorker(5)
     cluster.emit('fork', w)
     await Promise.all([windows.hold(w, Promise.resolve('texts')), windows.hold(w, Promise.resolve('texts'))])
@@ -69,7 +71,7 @@ describe('start windows', () => {
   })
 
   it('open no window for a worker that listens while a second request for its config is still held', async () => {
-    const windows = watchStartWindows(WINDOW_MS, pino({ enabled: false }), () => 'replaced')
+    const windows = watchStartWindows(WINDOW_MS, kill, () => 'replaced')
     const w = fakeWorker(6)
     cluster.emit('fork', w)
     let handOverLate: (texts: string) => void = () => undefined
@@ -84,9 +86,8 @@ describe('start windows', () => {
 
   it("say what follows the kill: a replacement, the instance's start failing, or nothing while the instance drains", () => {
     const lines: { msg: string; worker: number }[] = []
-    const log = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; worker: number }) })
     let outcome: StartKillOutcome = 'start_fails'
-    watchStartWindows(WINDOW_MS, log, () => outcome)
+    watchStartWindows(WINDOW_MS, (w, why) => void lines.push({ msg: why.msg, worker: w.process.pid as number }), () => outcome)
     for (const [pid, now] of [[7, 'start_fails'], [8, 'replaced'], [9, 'not_replaced']] as const) {
       outcome = now
       cluster.emit('fork', fakeWorker(pid))

@@ -91,6 +91,10 @@ describe('serve --workers 2: a worker that starts', () => {
       unlinkSync(hold)
     }
     await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'its replacement to serve')
+    // The kill and the exit are one event, one line: written at the exit, with how it ended and when its replacement started.
+    const about = gp.logEntries(from).filter((e) => e.pid === primary && e.worker === held)
+    expect(about.map((e) => e.msg)).toEqual(['worker still starting: killing it to replace it'])
+    expect(about[0]).toMatchObject({ signal: 'SIGKILL', restartInMs: expect.any(Number) })
     // The first worker's crash and the stuck one's.
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2 || undefined, 30_000, 'both restarts counted')
   }, 240_000)
@@ -117,5 +121,7 @@ describe('serve --workers 2: a worker that starts', () => {
       if (running(held)) process.kill(held, 'SIGKILL')
     }
     expect(gp.logEntries(draining).filter((e) => e.pid === primary && /replacing it$|^replacement/.test(String(e.msg)))).toEqual([])
+    // One line for the kill and its exit.
+    expect(gp.logEntries(from).filter((e) => e.pid === primary && e.worker === held).map((e) => e.msg)).toEqual(['worker still starting while the instance drains: killing it, and nothing replaces it'])
   }, 240_000)
 })
