@@ -11,20 +11,28 @@ import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'expect'])
 
 /**
- * The headers without the hop-by-hop ones, including those the Connection header names.
+ * The headers without the hop-by-hop ones, including those the Connection header names (`response`: Alt-Svc too).
  * A filtered copy rather than `delete`s: deleting turns the object into a slow dictionary
  * for everything that reads it afterwards (undici, node:http), on every request.
  */
-export function withoutHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>): OutboundHeaders {
-  return keptWithout(headers, namedByConnection(headers))
+export function withoutHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>, response = false): OutboundHeaders {
+  return keptWithout(headers, namedByConnection(headers), response)
 }
 
-/** A copy without the hop-by-hop headers, given the names Connection lists. */
-function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined): OutboundHeaders {
+/**
+ * A backend's Alt-Svc (RFC 7838) names another way to reach it (HTTP/3 to its host, or to "this"
+ * host, which for a route-mode caller is the gateway's): the gateway is the caller's only way to
+ * the backend, so a caller honouring it would go around the gateway, or try a protocol the
+ * gateway does not speak. Not relayed, as hop-by-hop headers are not.
+ */
+const NOT_RELAYED = 'alt-svc'
+
+/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, Alt-Svc). */
+function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined, response = false): OutboundHeaders {
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name, named)) continue
+    if (value === undefined || isHopByHop(name, named) || (response && name === NOT_RELAYED)) continue
     kept[name] = value
   }
   return kept
@@ -99,7 +107,7 @@ function canonicalLength(value: string): string {
 export const stripResponseHopByHop: ResponseStep = {
   name: 'strip_hop_by_hop',
   run(_ctx, res) {
-    const kept = withoutHopByHop(res.headers)
+    const kept = withoutHopByHop(res.headers, true)
     const length = kept['content-length']
     if (typeof length === 'string') kept['content-length'] = canonicalLength(length)
     // RFC 9110 §8.6: a 204 never carries Content-Length; relayed, a backend's would tell the caller
