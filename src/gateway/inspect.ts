@@ -119,7 +119,6 @@ function endpointReport(ep: EndpointConfig, bundle: Bundle, ok: boolean): Endpoi
 
 /** `interception`'s CA, read and checked. */
 function inspectInterceptionCa(ica: NonNullable<GatewayConfig['interception']>, now: Date, found: Findings): InterceptionCa | undefined {
-  const problem = (msg: string): void => void found.problems.push({ file: ica.caCert, line: 0, column: 0, key: 'interception', msg })
   // Each file at its own key, in the same words whether read from disk (`check`) or from a start's snapshot (no path in the error).
   const read = (key: 'caCert' | 'caKey'): string | undefined => {
     try {
@@ -132,7 +131,8 @@ function inspectInterceptionCa(ica: NonNullable<GatewayConfig['interception']>, 
   const [cert, key] = [read('caCert'), read('caKey')]
   if (cert === undefined || key === undefined) return undefined
   const loaded = loadInterceptionCa(cert, key, ica.caKeyPassphrase)
-  for (const msg of loaded.problems) problem(msg)
+  // At the key of the file at fault (a key that does not match the certificate: the key's), placed at its line.
+  for (const p of loaded.problems) found.problems.push({ file: ica[p.key], line: 0, column: 0, key: `interception.${p.key}`, msg: p.msg })
   // Like an expired bundle: only CONNECT interception degrades in `serve`; `check` fails.
   const fault = loaded.ca?.validityFault(now.getTime())
   if (fault) found.degraded.push({ file: ica.caCert, line: 0, column: 0, key: 'interception.caCert', msg: fault })

@@ -37,29 +37,35 @@ function caKeyKind(key: KeyObject): CaKeyKind | undefined {
 
 const iso = (d: Date): string => d.toISOString()
 
+/** A problem of the CA, at the file it is in: the certificate's (`caCert`) or the key's (`caKey`). */
+export interface InterceptionCaProblem {
+  key: 'caCert' | 'caKey'
+  msg: string
+}
+
 /**
  * Parses and checks the CA's certificate and key. Problems are those no clock fixes (they
  * refuse start and reload); the validity period is left to `validityFault`, so a CA that
  * expires degrades CONNECT interception alone, like an expired bundle degrades its endpoint.
  */
-export function loadInterceptionCa(certPem: string, keyPem: string, passphrase?: string): { ca?: InterceptionCa; problems: string[] } {
+export function loadInterceptionCa(certPem: string, keyPem: string, passphrase?: string): { ca?: InterceptionCa; problems: InterceptionCaProblem[] } {
   let cert: X509Certificate
   let key: KeyObject
   try {
     cert = new X509Certificate(certPem)
   } catch (e) {
-    return { problems: [`interception CA certificate is not valid PEM X.509: ${(e as Error).message}`] }
+    return { problems: [{ key: 'caCert', msg: `interception CA certificate is not valid PEM X.509: ${(e as Error).message}` }] }
   }
   try {
     key = createPrivateKey({ key: keyPem, ...(passphrase !== undefined ? { passphrase } : {}) })
   } catch (e) {
-    return { problems: [`interception CA key cannot be loaded: ${(e as Error).message.split('\n')[0] ?? ''}`] }
+    return { problems: [{ key: 'caKey', msg: `interception CA key cannot be loaded: ${(e as Error).message.split('\n')[0] ?? ''}` }] }
   }
-  const problems: string[] = []
-  if (!cert.ca) problems.push('interception CA certificate is not a CA (basicConstraints CA:FALSE)')
-  if (!cert.checkPrivateKey(key)) problems.push('interception CA key does not match its certificate')
+  const problems: InterceptionCaProblem[] = []
+  if (!cert.ca) problems.push({ key: 'caCert', msg: 'interception CA certificate is not a CA (basicConstraints CA:FALSE)' })
+  if (!cert.checkPrivateKey(key)) problems.push({ key: 'caKey', msg: 'interception CA key does not match its certificate' })
   const keyKind = caKeyKind(key)
-  if (!keyKind) problems.push(`interception CA key type ${key.asymmetricKeyType ?? '?'} ${key.asymmetricKeyDetails?.namedCurve ?? ''} is not supported (use RSA, P-256 or P-384)`)
+  if (!keyKind) problems.push({ key: 'caKey', msg: `interception CA key type ${key.asymmetricKeyType ?? '?'} ${key.asymmetricKeyDetails?.namedCurve ?? ''} is not supported (use RSA, P-256 or P-384)` })
   if (problems.length > 0 || !keyKind) return { problems }
   const subject = oneLine(cert.subject)
   const notBefore = new Date(cert.validFrom)
