@@ -50,6 +50,15 @@ const ROWS: Row[] = [
     at: '"https://api.partner.test/rt',
     msg: () => 'profile "p": the query has a percent-escape whose octets are not UTF-8 (python-oauthlib reads U+FFFD, PHP the octet), so no OAuth 1.0a verifier reads it as written: percent-encode text as UTF-8 (é is %C3%A9)',
   },
+  {
+    // A key the config lacks: where it would be added (inside store, as the loader places `is required`), not at the store key.
+    kind: 'seal keys missing (per-user tokens)',
+    yaml: `${HEAD}profiles:\n  - { name: p, consumerKey: ck, consumerSecret: cs, requestTokenUrl: https://api.partner.test/rt, accessTokenUrl: https://api.partner.test/at, authorizeUrl: https://api.partner.test/au, token: { mode: per_user } }\nstore:\n  kind: sqlite\n  file: s.db\n${ENDPOINT}`,
+    key: 'store.sealKeys',
+    at: 'kind: sqlite',
+    msg: () => 'is required when per-user OAuth tokens are stored (token secrets are encrypted at rest)',
+    paths: ['check', 'draft'],
+  },
   { kind: 'seal key', yaml: `${HEAD}store: { sealKeys: [{ id: k1, key: tooshort }] }\nendpoints: []\n`, key: 'store.sealKeys', at: '[{ id', msg: () => 'seal key must be 32 bytes (64 hex digits or 44 base64 characters); the base64 text decodes to 6 bytes' },
   { kind: 'SQLite store file', yaml: `${HEAD}${APPS}store: { file: not-a-dir.txt/s.db }\nendpoints: []\n`, key: 'store.file', at: 'not-a-dir.txt/s.db', msg: () => '' },
   {
