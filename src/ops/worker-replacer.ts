@@ -54,7 +54,7 @@ export function createWorkerReplacer(o: WorkerReplacerOptions): WorkerReplacer {
     drained(w, reason, code, signal, killed) {
       const delay = o.serving.has(w) ? 0 : nextCrashDelay(setbacks)
       const fields = { worker: w.process.pid, reason, code, signal, restartInMs: delay }
-      if (killed) o.logger.error({ ...fields, problem: killed.problem }, killed.msg)
+      if (killed) o.logger.error(Object.assign(fields, { problem: killed.problem }), killed.msg)
       else o.logger.warn(fields, 'drained worker exited: replacing it')
       forkIn(w, delay)
     },
