@@ -9,12 +9,22 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { SPAN_KIND, startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
+import { openTunnel } from '../support/tunnel.js'
 
 // CONNECT with interception: one span for the tunnel, the inner requests its children (the
 // real curl, two requests on one tunnel); an inner request that brings its own traceparent
 // stays in the caller's trace and links the tunnel. A tunnel to an IPv6 literal: server.address
 // holds the address as the conventions write one (no brackets), the span name brackets it.
 const run = promisify(execFile)
+
+/** The first access line that `match`es, once written. */
+async function eventuallyLine(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+    const line = g.access().find(match)
+    if (line) return line
+  }
+  throw new Error('timed out waiting for the access line')
+}
 const SPAN_SERVER = SPAN_KIND.SERVER
 const SPAN_CLIENT = SPAN_KIND.CLIENT
 
@@ -114,6 +124,21 @@ describe('a CONNECT tunnel', () => {
     // Its access line (no request, so no span of its own) carries the tunnel span's ids, as every other line carries its span's.
     const line = g.access().find((l) => l.method === 'CONNECT' && String(l.error).includes('tls_handshake_failed'))
     expect(line).toMatchObject({ reason: 'bad_request', trace_id: tunnel?.traceId, span_id: tunnel?.spanId })
+  })
+
+  it('an inner request Node\'s parser refused: its own server span, a child of the tunnel\'s, whose ids its access line carries', async () => {
+    const tls = await openTunnel({ gatewayPort: Number(new URL(g.gw.url).port), authority: `localhost:${upstream.port}`, ca: readFileSync(ca.caCert) })
+    const answer = await new Promise<string>((resolve) => {
+      let text = ''
+      tls.on('data', (b: Buffer) => (text += b.toString('latin1')))
+      tls.once('close', () => resolve(text))
+      tls.end('GET /x HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n')
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    const line = await eventuallyLine((l) => l.method === '-' && l.reason === 'bad_request')
+    const spans = await receiver.waitFor((s) => s.some((x) => x.spanId === line.span_id) && s.some((x) => x.name === 'CONNECT localhost' && x.traceId === line.trace_id))
+    const tunnel = spans.find((x) => x.name === 'CONNECT localhost' && x.traceId === line.trace_id)
+    expect(spans.find((x) => x.spanId === line.span_id)).toMatchObject({ kind: SPAN_SERVER, name: 'HTTP', parentSpanId: tunnel?.spanId, attributes: { 'error.type': 'bad_request' } })
   })
 
   it('refused (its host not configured) is a failed server span of its own, whose ids its access line carries', async () => {
