@@ -64,8 +64,9 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const onRefused = (files: readonly string[], hide: readonly string[]): void => live.watcher?.addFiles(files, hide)
   const reloads = trackReloads(createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics }))
   if ((o.watch ?? true) && !o.worker) live.watcher = startWatcher(p, s, () => void reloads.reload('file change'))
+  // The drain's closing keeps the signal handlers to the exit: removed, a SIGHUP or a second
+  // SIGTERM meanwhile would end the process by the signal's default action, its last lines unwritten.
   const close = async (): Promise<void> => {
-    live.removeSignals()
     live.watcher?.close()
     inFlight.stop()
     p.closeObserver()
@@ -82,9 +83,10 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
-  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain)
+  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain, log)
   live.admin = await startOpsAdmin(p, s, reloads, drain, readiness)
   return runningOps(p, inFlight, reloads, drain, readiness, live.admin, async () => {
+    live.removeSignals()
     await close()
     await retirer.settled()
   })
@@ -134,10 +136,12 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number,
 }
 
 /** SIGTERM drains; a cluster worker leaves SIGHUP and SIGINT to its primary. Returns the remover. */
-function installOpsSignals(o: OpsOptions, reloads: Reloads, drain: Drain): () => void {
+function installOpsSignals(o: OpsOptions, reloads: Reloads, drain: Drain, log: GatewayLog): () => void {
   const ignore = (): void => {}
+  // A draining process takes no new connection: a reload would serve nothing, and could land after its pools closed.
+  const reload = (): void => void (drain.draining ? log.logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reloads.reload('SIGHUP'))
   return installSignals({
-    SIGHUP: o.worker ? ignore : () => void reloads.reload('SIGHUP'),
+    SIGHUP: o.worker ? ignore : reload,
     SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
     SIGTERM: () => drain.begin('SIGTERM'),
   })

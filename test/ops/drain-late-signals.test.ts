@@ -1,0 +1,86 @@
+/**
+ * Signals that reach a drain after its listener closed, while it closes the rest (here a span
+ * flush that waits on a collector which never answers): the process keeps its handlers to the
+ * end. Before, closing removed them first, so a SIGHUP then ended a clean drain by the signal's
+ * default action (no exit 0, the last log lines lost) and a second SIGTERM killed the process
+ * instead of the promised exit 1 with its log written.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { eventually, get } from './helpers.js'
+
+let pki: TestPki
+let upstream: RunningServer
+let collector: Server
+let config: string
+const held: Socket[] = []
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  // The hung collector: takes the connection and the request, never answers.
+  collector = createServer((s) => {
+    held.push(s)
+    s.resume()
+  })
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+  config = join(pki.dir, 'gateway.yaml')
+  const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\ntracing:\n  enabled: true\n  otlp: { endpoint: "${otlp}" }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
+}, 60_000)
+
+afterAll(async () => {
+  for (const s of held) s.destroy()
+  await new Promise((resolve) => collector?.close(resolve))
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+const exitOf = (child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
+  new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+
+/** A gateway with spans waiting for the hung collector, drained until its admin listener closed (closing has begun; the span flush waits). */
+async function closingAfterDrain(): Promise<{ gp: GatewayProcess; exit: ReturnType<typeof exitOf> }> {
+  const gp = await spawnGateway(config, ['--workers', '1'])
+  const admin = await adminUrlOf(gp)
+  expect((await send(gp.url, '/proxy/partner/traced')).status).toBe(200)
+  const exit = exitOf(gp.child)
+  gp.child.kill('SIGTERM')
+  await eventually(async () => (await get(`${admin}/healthz`).then(() => false, () => true)), 20_000, 'the admin listener to close')
+  return { gp, exit }
+}
+
+describe('signals while a drain closes what is left after its listener', () => {
+  it('SIGHUP does not end the drain: it exits 0 with its last lines', async () => {
+    const { gp, exit } = await closingAfterDrain()
+    try {
+      gp.child.kill('SIGHUP')
+      expect(await exit).toEqual({ code: 0, signal: null })
+      await gp.ended
+      expect(gp.output.some((l) => l.includes('"drained: exiting"'))).toBe(true)
+      expect(gp.logEntries().filter((e) => e.msg === 'draining: no reload')).toMatchObject([{ level: 'info', trigger: 'SIGHUP' }])
+      expect(gp.output.some((l) => l.includes('config reloaded'))).toBe(false)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  }, 90_000)
+
+  it('a second SIGTERM exits at once with code 1, its line written', async () => {
+    const { gp, exit } = await closingAfterDrain()
+    try {
+      gp.child.kill('SIGTERM')
+      expect(await exit).toEqual({ code: 1, signal: null })
+      await gp.ended
+      expect(gp.output.some((l) => l.includes('"second signal while draining: exiting now"'))).toBe(true)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  }, 90_000)
+})
