@@ -147,7 +147,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
-  onHup(() => void reloads.reload('SIGHUP'))
+  // While the instance drains no worker takes a new connection: a reload would serve nothing (as in one process).
+  onHup(() => void (pool.draining ? logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reloads.reload('SIGHUP')))
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => pool.drain(signal))
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })

@@ -6,12 +6,13 @@
  * instead of the promised exit 1 with its log written.
  */
 import type { ChildProcess } from 'node:child_process'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get } from './helpers.js'
@@ -21,10 +22,15 @@ let upstream: RunningServer
 let collector: Server
 let config: string
 const held: Socket[] = []
+/** Upstream requests to /held/… wait here until the test answers them. */
+const waiting: { req: IncomingMessage; res: ServerResponse }[] = []
 
 beforeAll(async () => {
   pki = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  upstream = await startMtlsServer({
+    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
+    handler: (req, res) => (req.url?.includes('/held') ? void waiting.push({ req, res }) : echo(req, res)),
+  })
   // The hung collector: takes the connection and the request, never answers.
   collector = createServer((s) => {
     held.push(s)
@@ -37,6 +43,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
+  for (const w of waiting.splice(0)) w.res.destroy()
   for (const s of held) s.destroy()
   await new Promise((resolve) => collector?.close(resolve))
   await upstream?.close()
@@ -79,6 +86,27 @@ describe('signals while a drain closes what is left after its listener', () => {
       expect(await exit).toEqual({ code: 1, signal: null })
       await gp.ended
       expect(gp.output.some((l) => l.includes('"second signal while draining: exiting now"'))).toBe(true)
+    } finally {
+      await gp.stop('SIGKILL')
+    }
+  }, 90_000)
+
+  it('SIGHUP to a --workers primary while the instance drains reloads nothing, and the held request still finishes: exit 0', async () => {
+    const gp = await spawnGateway(config, ['--workers', '2'])
+    try {
+      const reply = send(gp.url, '/proxy/partner/held')
+      await eventually(() => waiting.length === 1, 20_000, 'the upstream to hold the request')
+      const exit = exitOf(gp.child)
+      gp.child.kill('SIGTERM')
+      await eventually(() => gp.logEntries().filter((e) => e.msg === 'draining: no new connections, waiting for in-flight requests').length === 2, 20_000, 'both workers draining')
+      gp.child.kill('SIGHUP')
+      await eventually(() => gp.logEntries().some((e) => e.msg === 'draining: no reload'), 20_000, 'the SIGHUP said ignored')
+      for (const w of waiting.splice(0)) echo(w.req, w.res)
+      expect((await reply).status).toBe(200)
+      expect(await exit).toEqual({ code: 0, signal: null })
+      await gp.ended
+      // Before, the primary relayed the reload to the draining workers.
+      expect(gp.output.some((l) => l.includes('reload: relaying') || l.includes('config reloaded'))).toBe(false)
     } finally {
       await gp.stop('SIGKILL')
     }
