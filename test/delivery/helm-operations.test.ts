@@ -117,6 +117,20 @@ describe('the preStop sleep on every Kubernetes the chart accepts (Chart.yaml ku
   })
 })
 
+describe('the termination grace period with workers', () => {
+  // A stuck worker (a busy loop) is SIGKILLed by the primary 5 s after the drain grace, which then exits 1 with its lines: the pod must outlive that.
+  it('must exceed the preStop sleep + the drain grace + the primary\'s 5 s kill margin with gateway.workers above 1', async () => {
+    const workers = 'gateway:\n  workers: 2\nresources:\n  limits:\n    cpu: 2\n'
+    for (const grace of [31, 35]) {
+      expect(await r.renderError([MINIMAL], `${workers}terminationGracePeriodSeconds: ${grace}\n`)).toContain(`terminationGracePeriodSeconds (${grace}) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (35) with gateway.workers above 1`)
+    }
+    expect((await r.render([MINIMAL], `${workers}terminationGracePeriodSeconds: 36\n`)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(36)
+    // The chart's defaults (25 s grace, 5 s sleep, 40 s) hold with workers; one process needs no margin.
+    expect((await r.render([MINIMAL], workers)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(40)
+    expect((await r.render([MINIMAL], 'terminationGracePeriodSeconds: 31\n')).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(31)
+  })
+})
+
 describe('extra labels', () => {
   it('refuses podLabels that change a selector label, naming it and both values', async () => {
     expect(await r.renderError([valuesFile('full')], 'podLabels:\n  app.kubernetes.io/instance: other\n')).toContain(

@@ -134,8 +134,13 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- include "mtls-gateway.validateAutoscaling" . }}
 {{- include "mtls-gateway.validateWorkers" . }}
 {{- include "mtls-gateway.validateSecurityContext" . }}
-{{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) }}
+{{- /* With workers the primary kills a worker still draining 5 s after the grace (a stuck one), then exits 1 with its lines: the pod must outlive that too. */}}
+{{- $workerKill := ternary 5 0 (gt (int .Values.gateway.workers) 1) }}
+{{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) $workerKill }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
+{{- if $workerKill }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (%d) with gateway.workers above 1: the gateway kills a worker still draining 5 s after the grace, and Kubernetes would kill the pod first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
+{{- end }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (%d): Kubernetes would kill the gateway while it drains." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
 {{- if and (include "mtls-gateway.openProxy" .) (not .Values.allowOpenProxy) }}
