@@ -1,12 +1,14 @@
 /** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
 import cluster from 'node:cluster'
-import { connectWorker, createLog, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, holdSignals, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
 import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
 
 /** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
 export async function serveProcess(o: ServeCommandOptions): Promise<void> {
+  // One process: a SIGTERM or SIGINT while it starts drains once it serves (ops/signals.ts). A worker's primary drains it.
+  if (!cluster.isWorker) holdSignals(['SIGTERM', 'SIGINT'])
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })

@@ -15,7 +15,7 @@ export { createOps, type Ops, type OpsHooks, type OpsOptions, type OpsStartOptio
 export { formatPretty } from './pretty.js'
 export { createRedactor, REDACTED, SECRET_KEYS, secretKeyPaths, type Redactor, type RedactorOptions } from './redact.js'
 export { createRetirer, type Retirer } from './retire.js'
-export { installSignals, type SignalHandlers } from './signals.js'
+export { holdSignals, installSignals, type SignalHandlers } from './signals.js'
 export { startOps, type OpsParts } from './start-ops.js'
 export { createReloader, type Reloader, type ReloaderOptions, type ReloadResult } from './reload.js'
 export { observeUpstream, type UpstreamFacts, type UpstreamObserver, type UpstreamObserverOptions } from './upstream-facts.js'

@@ -83,8 +83,9 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const probes = [...(o.probes ?? []), ...(s.probes ?? [])]
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
-  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain, log)
   live.admin = await startOpsAdmin(p, s, reloads, drain, readiness)
+  // Once everything runs: a signal held while the process started (holdSignals) is handled here.
+  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain, log)
   return runningOps(p, inFlight, reloads, drain, readiness, live.admin, async () => {
     live.removeSignals()
     await close()

@@ -20,7 +20,7 @@ import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
-import { deferSignal } from './signals.js'
+import { deferSignal, installSignals } from './signals.js'
 import { watchFiles } from './watch.js'
 import { startWindowMs, watchStartWindows } from './start-window.js'
 import { WorkerPool } from './worker-pool.js'
@@ -149,7 +149,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
   // While the instance drains no worker takes a new connection: a reload would serve nothing (as in one process).
   onHup(() => void (pool.draining ? logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reloads.reload('SIGHUP')))
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => pool.drain(signal))
+  // A SIGTERM or SIGINT held since serve began (holdSignals) drains now.
+  installSignals({ SIGTERM: () => pool.drain('SIGTERM'), SIGINT: () => pool.drain('SIGINT') })
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })
 }
