@@ -7,8 +7,8 @@ import { describeError } from './options.js'
 
 /** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
 export async function serveProcess(o: ServeCommandOptions): Promise<void> {
-  // One process: a SIGTERM or SIGINT while it starts drains once it serves (ops/signals.ts). A worker's primary drains it.
-  if (!cluster.isWorker) holdSignals(['SIGTERM', 'SIGINT'])
+  // One process: a SIGTERM or SIGINT while it starts drains once it serves, a SIGHUP reloads then (ops/signals.ts). A worker's primary does both.
+  if (!cluster.isWorker) holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'])
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })

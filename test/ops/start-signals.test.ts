@@ -44,8 +44,8 @@ const waitsOnFifo = (pid: number): boolean => {
   }
 }
 
-async function signalledWhileStarting(workers: number): Promise<void> {
-  const fifo = join(pki.dir, `gateway-${workers}.yaml`)
+async function signalledWhileStarting(workers: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const fifo = join(pki.dir, `gateway-${workers}-${signal}.yaml`)
   execFileSync('mkfifo', [fifo])
   const child: ChildProcess = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, MAIN, 'serve', '--config', fifo, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
@@ -58,7 +58,7 @@ async function signalledWhileStarting(workers: number): Promise<void> {
       const pid = childOf(child.pid as number)
       return pid !== undefined && waitsOnFifo(pid) && pid
     }, 30_000, 'the gateway to wait on its config')
-    process.kill(gateway, 'SIGTERM')
+    process.kill(gateway, signal)
     // Every read of the config gets it once (a primary reads it more than once): written whenever the gateway waits to open it.
     void (async () => {
       while (feeding) {
@@ -66,6 +66,11 @@ async function signalledWhileStarting(workers: number): Promise<void> {
         if (feeding) await writeFile(fifo, yaml).catch(() => undefined)
       }
     })()
+    if (signal === 'SIGHUP') {
+      // A reload once it serves, then a drain as usual.
+      await eventually(() => output.some((l) => l.includes('"trigger":"SIGHUP"') && l.includes('"config reloaded"')), 30_000, 'the reload the SIGHUP asked for')
+      process.kill(gateway, 'SIGTERM')
+    }
     expect(await exit, output.join('\n')).toBe(0)
     expect(output.some((l) => l.includes('"draining'))).toBe(true)
   } finally {
@@ -87,5 +92,9 @@ describe('a SIGTERM while serve starts, to PID 1 of a PID namespace', () => {
 
   it('drains once the --workers primary serves: exit 0', async () => {
     await signalledWhileStarting(2)
+  }, 90_000)
+
+  it('a SIGHUP while the one process starts reloads once it serves (as a --workers primary does)', async () => {
+    await signalledWhileStarting(1, 'SIGHUP')
   }, 90_000)
 })
