@@ -147,12 +147,15 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
-  // While the instance drains no worker takes a new connection: a reload would serve nothing (as in one process).
-  onHup(() => void (pool.draining ? logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reloads.reload('SIGHUP')))
-  // A SIGTERM or SIGINT held since serve began (holdSignals) drains now.
-  installSignals({ SIGTERM: () => pool.drain('SIGTERM'), SIGINT: () => pool.drain('SIGINT') })
+  primarySignals(onHup, pool, () => void reloads.reload('SIGHUP'), logger)
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })
+}
+
+/** SIGHUP reloads, not while the instance drains (nothing new to serve); SIGTERM/SIGINT drain, one held since serve began too. */
+function primarySignals(onHup: (handler: () => void) => void, pool: WorkerPool, reload: () => void, logger: GatewayLog['logger']): void {
+  onHup(() => (pool.draining ? logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reload()))
+  installSignals({ SIGTERM: () => pool.drain('SIGTERM'), SIGINT: () => pool.drain('SIGINT') })
 }
 
 /** The instance runs `config` (the start's, or an accepted reload's): its secrets are hidden from every line, and its risks said once for all workers. */

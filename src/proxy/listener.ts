@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
-import { drainAwareResponse } from './drain-response.js'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
@@ -28,7 +27,7 @@ import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
-import { closingAfterUpgrade, enter, leave, tooManyPipelined } from './pipelined.js'
+import { closingAfterUpgrade, drainAwareResponse, enter, leave, tooManyPipelined } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -64,7 +63,6 @@ export function createListener(o: ListenerOptions): Server {
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
   const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res))
-  // Answers written once a drain closed the listener say Connection: close (drain-response.ts).
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
   // Listener options (not per request).
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined

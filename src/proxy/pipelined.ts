@@ -150,6 +150,9 @@ export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHa
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
+// Like closingAfterUpgrade, a reason to answer with Connection: close: the listener's drain.
+export { drainAwareResponse } from './drain-response.js'
+
 /**
  * `res`, set to close its connection when `req` asks to upgrade (WebSocket, h2c). The gateway
  * declines upgrades (Upgrade is hop-by-hop: the request goes upstream as plain HTTP), but Node's
