@@ -31,6 +31,8 @@ export interface PrimaryConnectionEvents {
   onAuthFailure(label: AuthFailure): void
   /** Counts a console refusal before sign-in (console_refusals_total). */
   consoleRefusal(reason: ConsoleRefusal): void
+  /** Writes the pending summaries of its capped lines (at every exit, a cut one too). */
+  flushLines(): void
 }
 
 /** Registers the listener-limit counters on `registry` and returns the events that count (and log, within `lineCap`) them. */
@@ -42,8 +44,10 @@ export function primaryConnectionEvents(registry: Registry, log: GatewayLog, lin
     registry.registerMetric(metric)
   }
   const fd = createFdPressure()
+  const faults = capCallerFaultLines(log, lineCap)
   return {
-    events: connectionEvents(defined, log, fd, capCallerFaultLines(log, lineCap)),
+    events: connectionEvents(defined, log, fd, faults),
+    flushLines: () => faults.flush(),
     conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`),
     onAuthFailure: (label) => defined.callerAuthFailure(label),
     consoleRefusal: (reason) => defined.consoleRefusal(reason),

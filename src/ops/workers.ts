@@ -71,12 +71,12 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   if (problems.length > 0) throw new ConfigError(problems)
   vouchFor(o.log, startConfig)
   const logger = o.log.logger
-  const exit = o.exit ?? ((code: number): void => {
-    void o.log.end().finally(() => process.exit(code))
-  })
   const registry = createPrimaryRegistry()
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const { events: adminEvents, conditions, onAuthFailure, consoleRefusal } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
+  const { events: adminEvents, conditions, onAuthFailure, consoleRefusal, flushLines } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
+  let consoleRoutes: AdminRoutes | undefined
+  // Every exit (a cut one too, which closes nothing) writes the pending summaries of the admin listener's and the console's capped lines.
+  const exit = (code: number): void => (flushLines(), consoleRoutes?.close?.(), o.exit ? o.exit(code) : void o.log.end().finally(() => process.exit(code)))
   const ask = createAsker(cluster)
   // What exited workers counted stays in the instance's counters (retained-metrics.ts).
   const retained = createRetainedMetrics<Worker>()
@@ -135,8 +135,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   let admin: AdminServer | undefined
   const cfg = startConfig.admin
   if (cfg.enabled) {
-    const extra = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+    consoleRoutes = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(consoleRoutes ? { extra: consoleRoutes } : {}) })
   }
   const watcher = watchFiles({
     files: startConfig.files,
