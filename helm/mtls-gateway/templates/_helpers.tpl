@@ -380,3 +380,14 @@ unless allowUnsafeSecurityContext is true.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+An alert's runbook_url annotation: prometheusRule.runbookBaseUrl (docs/deploy.md where you serve
+the docs) and the alert's anchor in its alert table, the alert's name in lower case. Nothing
+without a base: the chart cannot know where the docs are served. Args: (list $prometheusRule "AlertName");
+it starts a new line at the indentation of a rule's annotations (12).
+*/}}
+{{- define "mtls-gateway.runbookUrl" -}}
+{{- $base := (index . 0).runbookBaseUrl | default "" -}}
+{{- with $base }}{{ printf "runbook_url: %s" (printf "%s#%s" . (lower (index $ 1)) | quote) | nindent 12 }}{{ end -}}
+{{- end }}
