@@ -7,6 +7,7 @@
 import type { AuthFailure } from '../callers/index.js'
 import type { EgressReason } from '../gateway/index.js'
 import type { RefusalReason } from '../proxy/connection-caps.js'
+import type { Counter } from 'prom-client'
 
 const AUTH: Record<AuthFailure, 0> = {
   missing: 0, malformed: 0, bad_issuer: 0, alg_not_allowed: 0, bad_signature: 0, expired: 0, not_yet_valid: 0, bad_audience: 0,
@@ -33,3 +34,20 @@ export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
 export const EGRESS_REASON_LABELS = Object.keys(EGRESS) as EgressReason[]
 /** Every CONNECT tunnel kind. */
 export const TUNNEL_KINDS = ['intercepted', 'pass_through', 'refused'] as const
+
+/**
+ * The per-endpoint counterpart: `zero(counter, endpoints)` creates at 0 the series `labelsOf`
+ * gives for each endpoint it has not seen yet (the configured endpoints, known from the snapshot
+ * in force at each scrape: a reload that adds one adds its series). A counter never drops a
+ * series, so each endpoint is done once; a removed endpoint's series stay until a restart.
+ */
+export function zeroSeriesPerEndpoint<L extends string>(labelsOf: (endpoint: string) => Record<L, string>[]): (counter: Counter<L>, endpoints: readonly string[]) => void {
+  const done = new Set<string>()
+  return (counter, endpoints) => {
+    for (const endpoint of endpoints) {
+      if (done.has(endpoint)) continue
+      done.add(endpoint)
+      for (const labels of labelsOf(endpoint)) counter.inc(labels as Partial<Record<L, string | number>>, 0)
+    }
+  }
+}

@@ -83,6 +83,8 @@ export interface Metrics {
   watchConnections(listener: string, server: ConnectionCounter): void
   /** Reports `upstream_connections_open{endpoint}` and `upstream_requests_waiting{endpoint}` at every scrape from the snapshot in force. */
   watchUpstreamPools(read: () => readonly { endpoint: string; connected: number; waiting: number }[]): void
+  /** The endpoints of the config in force, read at every scrape: their 5xx and handshake-failure series start at 0. */
+  watchEndpoints(read: () => readonly string[]): void
 }
 
 /** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */
@@ -99,8 +101,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   registerBuildInfo(registry)
   // Registration order is exposition order: the families below appear on /metrics as listed.
-  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS)
-  const upstream = createUpstreamMetrics(registers, LATENCY_BUCKETS)
+  let configured: () => readonly string[] = () => []
+  const endpoints = (): readonly string[] => configured()
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS, endpoints)
+  const upstream = createUpstreamMetrics(registers, LATENCY_BUCKETS, endpoints)
   const requestPath = createRequestPathMetrics(registers)
   const reload = createReloadMetrics(registry)
   const certificates = createCertificateMetrics(registers)
@@ -109,5 +113,6 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   // The cluster primary counts replaced workers under the same names; summed with these zeros.
   createWorkerCounters(registers)
   // Built once at start-up (not per request).
-  return { registry, request: perRequest.request, enableExemplars: perRequest.enableExemplars, ...upstream, ...requestPath, ...reload, ...certificates, ...clients, ...watched }
+  const watchEndpoints = (read: () => readonly string[]): void => void (configured = read)
+  return { registry, request: perRequest.request, enableExemplars: perRequest.enableExemplars, watchEndpoints, ...upstream, ...requestPath, ...reload, ...certificates, ...clients, ...watched }
 }

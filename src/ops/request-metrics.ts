@@ -8,6 +8,7 @@
 import { Counter, Histogram, Registry } from 'prom-client'
 import { createPendingCounts, type PendingSlot } from './pending-counts.js'
 import { createPendingHistogram, type PendingHistogram, type PendingObservations } from './pending-histograms.js'
+import { zeroSeriesPerEndpoint } from './label-sets.js'
 
 /** What one finished request adds besides its endpoint, method, status and durations. */
 export interface RequestExtras {
@@ -59,12 +60,17 @@ interface Bound {
   bytesOut: PendingSlot
 }
 
-/** Registers the per-request families on `registry`. */
-export function createRequestMetrics(registry: Registry, buckets: number[]): { request: RecordRequest; enableExemplars(): void } {
+/** Every method label: a configured endpoint's 5xx series exist at 0 for each (MtlsGatewayHighErrorRatio sees its first burst). */
+const zeroServerErrors = (): ReturnType<typeof zeroSeriesPerEndpoint<'endpoint' | 'method' | 'status_class'>> => zeroSeriesPerEndpoint((endpoint) =>
+  [...METHODS, 'other'].map((method) => ({ endpoint, method, status_class: '5xx' })))
+
+/** Registers the per-request families on `registry`; `configured` names the endpoints of the config in force. */
+export function createRequestMetrics(registry: Registry, buckets: number[], configured: () => readonly string[]): { request: RecordRequest; enableExemplars(): void } {
   const registers = [registry]
   const pendingRequests = createPendingCounts<'endpoint' | 'method' | 'status_class'>()
   const pendingBytes = createPendingCounts<'endpoint' | 'direction'>()
-  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { pendingRequests.flush(this) } })
+  const zeroes = zeroServerErrors()
+  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { zeroes(this, configured()); pendingRequests.flush(this) } })
   // Each duration histogram has its own slots: enabling exemplars replaces it (before any request).
   const durationOf = (enableExemplars: boolean): { histogram: Histogram<'endpoint' | 'mode'>; pending: PendingHistogram<'endpoint' | 'mode'> } => {
     const pending = createPendingHistogram<'endpoint' | 'mode'>(buckets)

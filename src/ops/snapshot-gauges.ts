@@ -27,6 +27,7 @@ export function watchSnapshot(metrics: Metrics, current: () => Gateway | undefin
   }
   metrics.watchDegradation(read(endpointDegradation))
   metrics.watchUpstreamPools(read(endpointPools))
+  metrics.watchEndpoints(read((g) => [...g.endpoints.keys()]))
   const crls = read(crlNextUpdates)
   new Gauge({
     name: `${METRIC_PREFIX}crl_next_update_timestamp_seconds`,

@@ -175,8 +175,17 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
   return new GatewayError('upstream_connect_failed', `endpoint "${endpoint}": upstream request failed (${detail})`, { cause: err })
 }
 
-/** The failure reasons that count as TLS handshake failures in metrics. */
-export function isHandshakeReason(reason: Reason): boolean {
-  return reason.startsWith('upstream_cert_') || reason === 'upstream_hostname_mismatch' || reason === 'upstream_pin_mismatch' ||
-    reason === 'upstream_client_cert_rejected' || reason === 'upstream_tls_version_refused' || reason === 'upstream_tls_failed'
+/** The failure reasons that count as TLS handshake failures in metrics: every upstream_cert_* and these five. */
+type HandshakeReason = Extract<Reason, `upstream_cert_${string}`> | 'upstream_hostname_mismatch' | 'upstream_pin_mismatch' | 'upstream_client_cert_rejected' | 'upstream_tls_version_refused' | 'upstream_tls_failed'
+// A Record, so a new upstream_cert_* reason not listed here fails to compile.
+const HANDSHAKE: Record<HandshakeReason, 0> = {
+  upstream_cert_untrusted: 0, upstream_cert_expired: 0, upstream_cert_not_yet_valid: 0, upstream_hostname_mismatch: 0, upstream_pin_mismatch: 0,
+  upstream_cert_revoked: 0, upstream_cert_wrong_purpose: 0, upstream_client_cert_rejected: 0, upstream_tls_version_refused: 0, upstream_tls_failed: 0,
+}
+/** Every reason label of upstream_tls_handshake_failures_total. */
+export const HANDSHAKE_REASONS = Object.keys(HANDSHAKE) as HandshakeReason[]
+
+/** Whether a failure counts as a TLS handshake failure in metrics. */
+export function isHandshakeReason(reason: Reason): reason is HandshakeReason {
+  return Object.hasOwn(HANDSHAKE, reason)
 }

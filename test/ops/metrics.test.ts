@@ -7,9 +7,10 @@ import { clientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { notAfter } from '../../src/tls/index.js'
+import { HANDSHAKE_REASONS, notAfter } from '../../src/tls/index.js'
 import { get, samples, scrape, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
 
+const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE', 'other']
 let pki: TestPki
 const DAY = 86_400_000
 let upstream: RunningServer
@@ -46,7 +47,10 @@ describe('metrics after known traffic', () => {
   })
 
   it('counts requests by endpoint, method and status class, exactly', () => {
-    expect(samples(m, 'mtls_gateway_requests_total')).toEqual([
+    // Besides these, each configured endpoint's 5xx series of every method label exists at 0 (first-failure-series.test.ts).
+    const zeros = ['partner', 'untrusted'].flatMap((endpoint) => METHOD_LABELS.map((method) => JSON.stringify({ endpoint, method, status_class: '5xx' })))
+    expect(samples(m, 'mtls_gateway_requests_total').filter((x) => x.value === 0).map((x) => JSON.stringify(x.labels)).sort()).toEqual(zeros.filter((z) => z !== JSON.stringify({ endpoint: 'untrusted', method: 'GET', status_class: '5xx' })).sort())
+    expect(samples(m, 'mtls_gateway_requests_total').filter((x) => x.value !== 0)).toEqual([
       { labels: { endpoint: '_none', method: 'GET', status_class: '4xx' }, value: 1 },
       { labels: { endpoint: 'partner', method: 'GET', status_class: '2xx' }, value: 3 },
       { labels: { endpoint: 'partner', method: 'POST', status_class: '2xx' }, value: 1 },
@@ -67,9 +71,13 @@ describe('metrics after known traffic', () => {
   })
 
   it('counts the handshake failure by endpoint and reason', () => {
-    expect(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total')).toEqual([
+    expect(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total').filter((x) => x.value !== 0)).toEqual([
       { labels: { endpoint: 'untrusted', reason: 'upstream_cert_untrusted' }, value: 1 },
     ])
+    // Every other reason of each configured endpoint exists at 0.
+    const zeros = ['partner', 'untrusted'].flatMap((endpoint) => HANDSHAKE_REASONS.map((reason) => JSON.stringify({ endpoint, reason })))
+    expect(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total').filter((x) => x.value === 0).map((x) => JSON.stringify(x.labels)).sort())
+      .toEqual(zeros.filter((z) => z !== JSON.stringify({ endpoint: 'untrusted', reason: 'upstream_cert_untrusted' })).sort())
   })
 
   it('counts upstream connections opened and reused', () => {

@@ -1,0 +1,113 @@
+/**
+ * The first failures after a start (or after a reload that adds an endpoint) are an increase:
+ * every configured endpoint's 5xx series of requests_total (each method label) and its
+ * upstream TLS handshake failure series (each reason) exist at 0 from the first scrape. A
+ * counter series that first appears at its first failure has no increase for rate() or
+ * increase(), so MtlsGatewayHighErrorRatio and MtlsGatewayUpstreamHandshakeFailures would
+ * miss a burst that came between two scrapes. Checked in-process, with the shipped rules on
+ * the scrapes before and after the burst, and with `serve --workers 2` across a reload.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { refusingPort } from '../support/peers.js'
+import { adminUrlOf } from '../support/process.js'
+import { firedBy, laterScrape, liveScrape, renderMonitoring, rulesOf, type Rule } from '../delivery/alerts-eval-support.js'
+import { eventually, replaceFile, scrape, spawnTwoWorkers, startOpsGateway, valueOf, type OpsGateway, type Sample } from './helpers.js'
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE', 'other']
+const HANDSHAKE_REASONS = ['upstream_cert_untrusted', 'upstream_cert_expired', 'upstream_cert_not_yet_valid', 'upstream_hostname_mismatch', 'upstream_pin_mismatch',
+  'upstream_cert_revoked', 'upstream_cert_wrong_purpose', 'upstream_client_cert_rejected', 'upstream_tls_version_refused', 'upstream_tls_failed']
+
+let pki: TestPki
+let stranger: TestPki
+let upstream: RunningServer
+let untrusted: RunningServer
+let rules: Rule[]
+let dead: number
+let dir: string
+let g: OpsGateway | undefined
+
+/** The value of the one sample of `name` whose labels include `labels` (a scrape's target labels besides). */
+const valueIn = (samples: readonly Sample[], name: string, labels: Record<string, string>): number | undefined =>
+  samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+
+/** The zero series each endpoint in `endpoints` must have on `samples`, and the ones missing or not 0. */
+function missingZeros(samples: readonly Sample[], endpoints: string[]): string[] {
+  const want = endpoints.flatMap((endpoint) => [
+    ...METHODS.map((method) => ['mtls_gateway_requests_total', { endpoint, method, status_class: '5xx' }] as const),
+    ...HANDSHAKE_REASONS.map((reason) => ['mtls_gateway_upstream_tls_handshake_failures_total', { endpoint, reason }] as const),
+  ])
+  return want.filter(([name, labels]) => valueIn(samples, name, labels) !== 0).map(([name, labels]) => `${name}${JSON.stringify(labels)}`)
+}
+
+const yamlWith = (extra = ''): string =>
+  `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}${endpointYaml('down', dead, clientTls(pki))}${endpointYaml('stranger', untrusted.port, clientTls(pki))}${extra}`
+
+beforeAll(async () => {
+  rules = rulesOf(await renderMonitoring())
+  pki = await createTestPki()
+  stranger = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  // A server whose certificate chains to another root: every handshake fails upstream_cert_untrusted.
+  untrusted = await startMtlsServer({ cert: stranger.file('server-chain.crt'), key: stranger.file('server.key'), ca: pki.file('root.crt') })
+  dead = await refusingPort()
+  dir = mkdtempSync(join(tmpdir(), 'first-failure-'))
+}, 5 * 60_000)
+
+afterAll(async () => {
+  await g?.gw.close()
+  await upstream?.close()
+  await untrusted?.close()
+  pki?.cleanup()
+  stranger?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('the series of an endpoint\'s first failures', () => {
+  it('exist at 0 before any request, so the shipped rules fire on the first burst after a start', async () => {
+    g = await startOpsGateway(dir, yamlWith(), { watch: true })
+    const fresh = await liveScrape(g.adminUrl, rules)
+    expect(missingZeros(fresh.samples, ['partner', 'down', 'stranger'])).toEqual([])
+    for (let i = 0; i < 4; i++) {
+      expect((await send(g.gw.url, `/proxy/down/x${i}`)).status).toBe(502)
+      expect((await send(g.gw.url, `/proxy/stranger/x${i}`)).status).toBe(502)
+    }
+    const burst = await laterScrape(g.adminUrl, rules, fresh)
+    expect(valueIn(burst.samples, 'mtls_gateway_upstream_tls_handshake_failures_total', { endpoint: 'stranger', reason: 'upstream_cert_untrusted' })).toBe(4)
+    expect(firedBy(rules, [fresh, burst])).toEqual(['MtlsGatewayUpstreamHandshakeFailures', 'MtlsGatewayHighErrorRatio'])
+  }, 120_000)
+
+  it('exist at 0 for an endpoint a reload adds; an endpoint it removes keeps its series', async () => {
+    if (!g) throw new Error('no gateway')
+    const reloads = async (): Promise<number> => valueOf(await scrape(g?.adminUrl as string), 'mtls_gateway_config_reloads_total', { result: 'success' }) ?? 0
+    const before = await reloads()
+    replaceFile(join(dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}${endpointYaml('late', dead, clientTls(pki))}`)
+    await eventually(async () => (await reloads()) > before, 60_000, 'the reload')
+    const after = await scrape(g.adminUrl)
+    expect(missingZeros(after, ['partner', 'late'])).toEqual([])
+    // Counters never go down while the process lives: the removed endpoint's counts stay until a restart.
+    expect(valueIn(after, 'mtls_gateway_requests_total', { endpoint: 'down', method: 'GET', status_class: '5xx' })).toBe(4)
+  }, 120_000)
+
+  it('exist at 0 with `serve --workers 2`, and after a reload that adds an endpoint', async () => {
+    const wdir = mkdtempSync(join(tmpdir(), 'first-failure-workers-'))
+    const { gp, config } = await spawnTwoWorkers(wdir, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\n${yamlWith()}`)
+    try {
+      const admin = await adminUrlOf(gp)
+      expect(missingZeros(await scrape(admin), ['partner', 'down', 'stranger'])).toEqual([])
+      const reloads = async (): Promise<number> => valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'success' }) ?? 0
+      const before = await reloads()
+      replaceFile(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\n${yamlWith(endpointYaml('late', dead, clientTls(pki)))}`)
+      await eventually(async () => (await reloads()) > before, 60_000, 'the reload')
+      expect(missingZeros(await scrape(admin), ['partner', 'down', 'stranger', 'late'])).toEqual([])
+    } finally {
+      await gp.stop('SIGKILL')
+      rmSync(wdir, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
