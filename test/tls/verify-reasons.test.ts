@@ -156,7 +156,8 @@ describe('every verification reason, from a real handshake', () => {
 
   it('counts each as a TLS handshake failure by its reason', async () => {
     const m = await scrape(g.adminUrl)
-    const byEndpoint = Object.fromEntries(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total').map((s) => [s.labels.endpoint, s.labels.reason]))
+    // Counted series only: each endpoint's reasons exist at 0 from the start.
+    const byEndpoint = Object.fromEntries(samples(m, 'mtls_gateway_upstream_tls_handshake_failures_total').filter((s) => s.value !== 0).map((s) => [s.labels.endpoint, s.labels.reason]))
     expect(byEndpoint['wrong-purpose']).toBe('upstream_cert_wrong_purpose')
     expect(byEndpoint['path-length']).toBe('upstream_cert_untrusted')
     expect(byEndpoint['wrong-name']).toBe('upstream_hostname_mismatch')
