@@ -93,7 +93,8 @@ export interface ConnectionCounter {
   readonly maxConnections?: number | undefined
 }
 
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+// Past the 30 s default of endpoints[].timeouts.response: a backend given longer, and responses streamed for minutes, stay measurable (histogram_quantile answers the largest finite bound for anything in +Inf).
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 /** Registers every gateway metric on the registry and returns the recording functions. */
 export function createMetrics(o: MetricsOptions = {}): Metrics {
   const registry = o.registry ?? new Registry()
