@@ -279,6 +279,18 @@ describe('Grafana dashboard', () => {
     }
   })
 
+  it('draws only the handshake-failure reasons that occur (each endpoint\'s reasons exist at 0 from the start), as the refusal panels do, evaluated on the live scrape', () => {
+    const panel = dashPanels.find((p) => /handshake failures/i.test(String(p.title)))
+    const expr = String((panel?.targets as Manifest[] | undefined)?.[0]?.expr).replaceAll('$namespace', 'ns').replaceAll('$job', 'gw').replaceAll('$endpoint', '.*').replaceAll('$__rate_interval', '5m')
+    const names = (v: ReturnType<typeof evaluate>): string[] => (v.kind === 'vector' ? v.series.map((x) => `${x.labels.endpoint} ${x.labels.reason}`) : [String(v.kind)])
+    // The live scrape holds each configured endpoint's ten reasons, one counted: none rises between two reads of it.
+    expect(liveScrape.samples.filter((x) => x.name === 'mtls_gateway_upstream_tls_handshake_failures_total').length).toBeGreaterThanOrEqual(30)
+    expect(names(evaluate(expr, [liveScrape, liveScrape]))).toEqual([])
+    const failing = (x: Scrape['samples'][number]): boolean => x.name === 'mtls_gateway_upstream_tls_handshake_failures_total' && x.labels.endpoint === 'untrusted' && x.labels.reason === 'upstream_cert_untrusted'
+    const later: Scrape = { at: liveScrape.at + 30, samples: liveScrape.samples.map((x) => (failing(x) ? { ...x, value: x.value + 3 } : x)) }
+    expect(names(evaluate(expr, [liveScrape, later]))).toEqual(['untrusted upstream_cert_untrusted'])
+  })
+
   it('shows hours to each endpoint\'s CRL nextUpdate, red below the MtlsGatewayCrlNextUpdateSoon threshold, evaluated on the live scrape', async () => {
     const crl = dashPanels.find((p) => p.title === 'CRL next update per endpoint')
     const expr = String((crl?.targets as Manifest[] | undefined)?.[0]?.expr)

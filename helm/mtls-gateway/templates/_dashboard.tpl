@@ -390,7 +390,7 @@ Kept as one raw string so Grafana's own {{label}} legend syntax needs no escapin
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "expr": "sum by (endpoint, reason) (rate(mtls_gateway_upstream_tls_handshake_failures_total{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"}[$__rate_interval]))",
+          "expr": "sum by (endpoint, reason) (rate(mtls_gateway_upstream_tls_handshake_failures_total{namespace=\"$namespace\", job=\"$job\", endpoint=~\"$endpoint\"}[$__rate_interval])) > 0",
           "legendFormat": "{{endpoint}} {{reason}}"
         }
       ],
