@@ -7,7 +7,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client'
 import { registerBuildInfo } from './build-info.js'
 import { createClientMetrics } from './client-metrics.js'
 import { createCertificateMetrics, type CertificateValidity, type TlsFileValidity } from './certificate-metrics.js'
-import { createRequestMetrics, type RequestExtras } from './request-metrics.js'
+import { createRequestMetrics, zeroServerErrors, type RequestExtras } from './request-metrics.js'
 import { createReloadMetrics } from './reload-metrics.js'
 import { createRequestPathMetrics } from './request-path-metrics.js'
 import { createUpstreamMetrics } from './upstream-metrics.js'
@@ -104,7 +104,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   // Registration order is exposition order: the families below appear on /metrics as listed.
   let configured: () => readonly string[] = () => []
   const endpoints = (): readonly string[] => configured()
-  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS, endpoints)
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS, zeroServerErrors(endpoints))
   const upstream = createUpstreamMetrics(registers, LATENCY_BUCKETS, endpoints)
   const requestPath = createRequestPathMetrics(registers)
   const reload = createReloadMetrics(registry)

@@ -60,17 +60,19 @@ interface Bound {
   bytesOut: PendingSlot
 }
 
-/** Every method label: a configured endpoint's 5xx series exist at 0 for each (MtlsGatewayHighErrorRatio sees its first burst). */
-const zeroServerErrors = (): ReturnType<typeof zeroSeriesPerEndpoint<'endpoint' | 'method' | 'status_class'>> => zeroSeriesPerEndpoint((endpoint) =>
-  [...METHODS, 'other'].map((method) => ({ endpoint, method, status_class: '5xx' })))
+type RequestLabels = 'endpoint' | 'method' | 'status_class'
+/** Creates at 0 the 5xx series of every method label for each endpoint `configured` names, once each (MtlsGatewayHighErrorRatio sees an endpoint's first burst). */
+export function zeroServerErrors(configured: () => readonly string[]): (counter: Counter<RequestLabels>) => void {
+  const zero = zeroSeriesPerEndpoint<RequestLabels>((endpoint) => [...METHODS, 'other'].map((method) => ({ endpoint, method, status_class: '5xx' })))
+  return (counter) => zero(counter, configured())
+}
 
-/** Registers the per-request families on `registry`; `configured` names the endpoints of the config in force. */
-export function createRequestMetrics(registry: Registry, buckets: number[], configured: () => readonly string[]): { request: RecordRequest; enableExemplars(): void } {
+/** Registers the per-request families on `registry`; `beforeRead` runs on requests_total before each read (zeroServerErrors). */
+export function createRequestMetrics(registry: Registry, buckets: number[], beforeRead: (requests: Counter<RequestLabels>) => void): { request: RecordRequest; enableExemplars(): void } {
   const registers = [registry]
   const pendingRequests = createPendingCounts<'endpoint' | 'method' | 'status_class'>()
   const pendingBytes = createPendingCounts<'endpoint' | 'direction'>()
-  const zeroes = zeroServerErrors()
-  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { zeroes(this, configured()); pendingRequests.flush(this) } })
+  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { beforeRead(this); pendingRequests.flush(this) } })
   // Each duration histogram has its own slots: enabling exemplars replaces it (before any request).
   const durationOf = (enableExemplars: boolean): { histogram: Histogram<'endpoint' | 'mode'>; pending: PendingHistogram<'endpoint' | 'mode'> } => {
     const pending = createPendingHistogram<'endpoint' | 'mode'>(buckets)
