@@ -3,7 +3,7 @@
  * limit or refused, and file descriptors running out.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { ACCEPTING_LISTENERS, CONNECTION_REFUSAL_LABELS, CONSOLE_REFUSALS } from './label-sets.js'
+import { ACCEPTING_LISTENERS, CONNECTION_REFUSAL_LABELS, CONSOLE_REFUSALS, FD_EXHAUSTION_SITES } from './label-sets.js'
 import type { Metrics } from './metrics.js'
 
 /** Registers the caller-side families on `registers` and returns their recorders. */
@@ -16,6 +16,7 @@ export function createClientMetrics(registers: Registry[]): Pick<Metrics, 'inFli
   const consoleRefused = new Counter({ name: 'mtls_gateway_console_refusals_total', help: 'Console requests refused before any sign-in (cross-origin POSTs, wrong admin tokens, throttled sign-ins), by reason: every one, their log lines capped.', labelNames: ['reason'] as const, registers })
   for (const listener of ACCEPTING_LISTENERS) for (const r of CONNECTION_REFUSAL_LABELS) refused.labels(listener, r).inc(0)
   for (const r of CONSOLE_REFUSALS) consoleRefused.labels(r).inc(0)
+  for (const where of FD_EXHAUSTION_SITES) fd.labels(where).inc(0)
   return {
     inFlight: (delta) => void (inFlightNow += delta),
     clientTimeout: (listener, reason) => timeouts.labels(listener, reason).inc(),

@@ -32,6 +32,8 @@ export type ConsoleRefusal = (typeof CONSOLE_REFUSALS)[number]
 export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
 /** Every egress-refusal reason label. */
 export const EGRESS_REASON_LABELS = Object.keys(EGRESS) as EgressReason[]
+/** Where the process can run out of file descriptors (fd_exhausted_total{where}). */
+export const FD_EXHAUSTION_SITES = ['accept', 'request'] as const
 /** Every CONNECT tunnel kind. */
 export const TUNNEL_KINDS = ['intercepted', 'pass_through', 'refused'] as const
 

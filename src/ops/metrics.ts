@@ -14,7 +14,7 @@ import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
 import { createWorkerCounters } from './worker-counters.js'
 import type { AuthFailure } from '../callers/index.js'
-import type { ConsoleRefusal } from './label-sets.js'
+import type { ConsoleRefusal, FD_EXHAUSTION_SITES } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -67,7 +67,7 @@ export interface Metrics {
   /** A new client connection refused (max_connections, per_address, fd_exhausted). */
   connectionRefused(listener: string, reason: string): void
   /** The process ran out of file descriptors (where: accept, request). */
-  fdExhausted(where: 'accept' | 'request'): void
+  fdExhausted(where: (typeof FD_EXHAUSTION_SITES)[number]): void
   /** A console request refused before any sign-in (its audit line may be capped; this counts it). */
   consoleRefusal(reason: ConsoleRefusal): void
   /**

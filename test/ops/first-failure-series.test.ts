@@ -73,6 +73,8 @@ describe('the series of an endpoint\'s first failures', () => {
     g = await startOpsGateway(dir, yamlWith(), { watch: true })
     const fresh = await liveScrape(g.adminUrl, rules)
     expect(missingZeros(fresh.samples, ['partner', 'down', 'stranger'])).toEqual([])
+    // The process-wide one of a closed set an operator alerts on: running out of file descriptors.
+    for (const where of ['accept', 'request']) expect(valueIn(fresh.samples, 'mtls_gateway_fd_exhausted_total', { where }), where).toBe(0)
     for (let i = 0; i < 4; i++) {
       expect((await send(g.gw.url, `/proxy/down/x${i}`)).status).toBe(502)
       expect((await send(g.gw.url, `/proxy/stranger/x${i}`)).status).toBe(502)
