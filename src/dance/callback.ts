@@ -92,7 +92,8 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   // Taken above either way: nothing of this dance is left to complete once its profile is back.
   if (profile?.config.token.mode !== 'per_user' || !deps.repo || !('secret' in pending)) throw refusalPage('oauth_authorization_unknown', profileGone(pending.profile), done)
   // Its request token and the user's approval are the old consumer's, for the old addresses: never sent to new ones.
-  if (pending.settings !== danceSettings(gateway, profile)) throw refusalPage('oauth_authorization_unknown', settingsChanged(pending.profile), done)
+  // A dance an earlier version parked names no settings (a rolling upgrade's old replica started it): judged as that version would.
+  if (typeof pending.settings === 'string' && pending.settings !== danceSettings(gateway, profile)) throw refusalPage('oauth_authorization_unknown', settingsChanged(pending.profile), done)
   // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
   if (!verifier && !profile.config.legacyOAuth10) throw refusalPage('bad_request', 'The provider did not send an oauth_verifier.', done)
   let access

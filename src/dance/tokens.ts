@@ -43,8 +43,8 @@ export interface PendingRequest extends TokenOwner {
   fields?: Record<string, string>
   /** The browser that started the dance: only its cookie completes it. */
   browser: BrowserBinding
-  /** danceSettings of the profile it was started under: completed only under the same (a record of an earlier version has none). */
-  settings: string
+  /** danceSettings of the profile it was started under: completed only under the same (a record of an earlier version has none, and completes as there). */
+  settings?: string
 }
 
 /** A one-time authorize link: whose it is, and the token its page's form must send back. */

@@ -6,7 +6,9 @@
  * to another address, and a token obtained so would sign the new consumer's calls. The callback
  * gets the failure page, the dance used up, the provider's access-token URL not called. A reload
  * that changes none of them (the provider's display name; the profile removed and added back the
- * same) leaves the dance to complete. Seeded property over which settings change.
+ * same) leaves the dance to complete. Seeded property over which settings change. A dance an
+ * earlier version parked (its record names no settings: a rolling upgrade's old replica started it)
+ * completes on this one, as it would have on the old one.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { createSealer, openSqliteStore, putRecord, takeRecord } from '../../src/store/index.js'
+import { pendingKey } from '../../src/dance/tokens.js'
 import { authorizeLink, CONSUMER, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const SECOND = { key: 'secondgatewayconsumer2', secret: 'second-consumer-secret-9c1e' }
@@ -27,13 +31,14 @@ let pki: TestPki
 let provider: DanceProvider
 let dir: string
 let base: string
+const sealKey = newSealKey()
 
 beforeAll(async () => {
   pki = await createTestPki()
   // The provider knows both consumers: a changed key is a consumer it would serve.
   provider = await startDanceProvider(pki, { clients: [CONSUMER, SECOND] })
   dir = mkdtempSync(join(tmpdir(), 'dance-profile-changed-'))
-  const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'g.db') }, sealKeys: [{ id: 'k1', key: newSealKey() }] })
+  const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'g.db') }, sealKeys: [{ id: 'k1', key: sealKey }] })
   // A second endpoint on the same partner, with the same client certificate, that the profile may be moved to.
   const endpoint = /  - name: partner\n[\s\S]*?(?=profiles:\n)/.exec(yaml)?.[0] as string
   base = yaml.replace('admin:\n  enabled: false\n', '').replace('profiles:\n', `${endpoint.replace('name: partner', 'name: partner2').replace('    profile: partner\n', '')}profiles:\n`)
@@ -120,6 +125,27 @@ describe('a dance whose profile a reload changed', () => {
       })
       expect([other.status, other.exchanged], other.text).toEqual([400, false])
     } finally {
+      await g.gw.close()
+    }
+  }, 120_000)
+
+  it('a dance an earlier version parked (no settings in its record) completes, as on that version (a rolling upgrade)', async () => {
+    const g = await startOpsGateway(dir, base, { watch: false })
+    const store = openSqliteStore({ file: join(dir, 'g.db') })
+    try {
+      const sealer = createSealer([{ id: 'k1', key: Buffer.from(sealKey, 'hex') }], 'k1')
+      const started = await startInBrowser(await authorizeLink(g.gw.url, 'user=earlier'), { provider })
+      // Rewritten as versions before dance settings wrote it: the same record without `settings`.
+      const key = pendingKey(started.requestToken)
+      const record = await takeRecord<Record<string, unknown>>(store, sealer, key, ['secret', 'fields', 'settings'])
+      expect(typeof record?.settings).toBe('string')
+      delete record?.settings
+      await putRecord(store, sealer, key, record as Record<string, unknown>, ['secret', 'fields'], 600_000)
+      const callbackUrl = await provider.decide(started.requestToken, 'approve')
+      const done = await send(g.gw.url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
+      expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
+    } finally {
+      await store.close()
       await g.gw.close()
     }
   }, 120_000)
