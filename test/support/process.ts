@@ -25,10 +25,11 @@ export interface GatewayProcess {
 }
 
 /** Spawns `mtls-gateway serve --config <file>` and waits for its "listening" line. */
-export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, launcher: string[] = []): Promise<GatewayProcess> {
+export async function spawnGateway(configFile: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, launcher: string[] = [], main = MAIN): Promise<GatewayProcess> {
   assertDistFresh()
-  // `launcher` runs node through another command (e.g. prlimit for a low descriptor limit).
-  const command = [...launcher, process.execPath, MAIN, 'serve', '--config', configFile, ...args]
+  // `launcher` runs node through another command (e.g. prlimit for a low descriptor limit);
+  // `main` another build's entry point (an earlier release's, beside this one on one store).
+  const command = [...launcher, process.execPath, main, 'serve', '--config', configFile, ...args]
   const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
   const outputEnded = new Promise((resolve) => child.once('close', resolve))

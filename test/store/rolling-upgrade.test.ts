@@ -1,0 +1,167 @@
+/**
+ * A rolling upgrade and a rollback: an earlier release and this one on one store, each reading
+ * what the other wrote. Redis with both running side by side; SQLite one after the other on one
+ * file, as a Deployment with a volume replaces its pod. Both directions: a caller's bearer
+ * exchanged on one is used on the other, its assertion's `jti` is refused there as a replay, a
+ * dance started on one completes on the other, the user's token signs on both, an anonymous
+ * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
+ * counted by one are refused by the other; the SQLite file the earlier release made is marked
+ * by this one (application_id, user_version), and the earlier release still opens it.
+ *
+ * Needs an earlier release's build: `scripts/rolling-upgrade.sh <commit>` builds it in a
+ * worktree and runs this file with MTLS_GATEWAY_PREVIOUS set to it; without it the file skips
+ * (the suite builds no other release).
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { SignJWT, type JWTPayload } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { requestFrom } from '../api/throttle-support.js'
+import { send } from '../support/gateway.js'
+import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
+import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
+import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
+
+const PREVIOUS = process.env.MTLS_GATEWAY_PREVIOUS
+const RELEASES = { previous: join(PREVIOUS ?? '.', 'dist/src/main.js'), current: 'dist/src/main.js' } as const
+type Release = keyof typeof RELEASES
+const SECRET = 'rolling-upgrade-hs256-secret-of-32-bytes'
+const AUD = 'https://gateway.test'
+const CALLERS = `callers:\n  required: false\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }`
+const DIRECTIONS: readonly [Release, Release][] = [['previous', 'current'], ['current', 'previous']]
+
+let pki: TestPki
+let provider: DanceProvider
+let dir: string
+const running = new Set<GatewayProcess>()
+
+beforeAll(async () => {
+  if (PREVIOUS === undefined) return
+  pki = await createTestPki()
+  provider = await startDanceProvider(pki)
+  dir = mkdtempSync(join(tmpdir(), 'rolling-upgrade-'))
+}, 60_000)
+
+afterAll(async () => {
+  for (const g of running) await g.stop('SIGKILL')
+  await provider?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+function configFor(name: string, store: StoreYaml): string {
+  const file = join(dir, `${name}.yaml`)
+  writeFileSync(file, gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  return file
+}
+
+async function start(release: Release, config: string): Promise<GatewayProcess> {
+  const g = await spawnGateway(config, ['--workers', '1'], {}, [], RELEASES[release])
+  running.add(g)
+  return g
+}
+
+async function stop(g: GatewayProcess): Promise<void> {
+  await g.stop()
+  running.delete(g)
+}
+
+const jwt = (claims: JWTPayload): Promise<string> => {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: AUD, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+}
+
+const exchange = (url: string, assertion: string): ReturnType<typeof send> =>
+  send(url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
+
+const call = (url: string, bearer: string): ReturnType<typeof send> => send(url, '/proxy/partner/resource/r', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
+
+type Url = () => Promise<string>
+
+/** A dance whose link `linkOn` makes (with `headers`), started there and called back on `backOn`: the callback's reply. */
+async function danceAcross(linkOn: Url, backOn: Url, query: string, headers?: Record<string, string>): Promise<ReturnType<typeof send>> {
+  const url = await linkOn()
+  const started = await startInBrowser(await authorizeLink(url, query, headers), { provider, gateway: url })
+  const callbackUrl = await provider.decide(started.requestToken, 'approve')
+  return send(await backOn(), pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
+}
+
+/** What one release writes and the other reads, `w` and `r` sharing one store (side by side, or in turn: each call may restart). */
+async function handOver(w: Url, r: Url, tag: string): Promise<void> {
+  // A caller's bearer, exchanged on w, for a user whose dance w starts and r completes.
+  const user = `user-${tag}`
+  const assertion = await jwt({ sub: user, jti: randomUUID() })
+  const exchanged = await exchange(await w(), assertion)
+  expect(exchanged.status, exchanged.text).toBe(200)
+  const bearer = exchanged.json<{ access_token: string }>().access_token
+  const done = await danceAcross(w, r, `user=${user}&app=bot`)
+  expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
+  const onR = await call(await r(), bearer)
+  expect(onR.status, onR.text).toBe(200)
+  const onW = await call(await w(), bearer)
+  expect([onW.status, onW.json<{ token: string }>().token], onW.text).toEqual([200, onR.json<{ token: string }>().token])
+  // The assertion's jti, recorded by w, is a replay on r.
+  const replay = await exchange(await r(), assertion)
+  expect([replay.status, replay.text.includes('possibly a replay')], replay.text).toEqual([401, true])
+
+  // An anonymous user's token, obtained through w, moved by r to the known user, used on w.
+  const anon = `anon-${tag}`
+  const anonDone = await danceAcross(w, w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
+  expect(anonDone.status, anonDone.text).toBe(200)
+  const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
+  expect(merged.status, merged.text).toBe(200)
+  const afterMerge = await call(await w(), merged.json<{ access_token: string }>().access_token)
+  expect(afterMerge.status, afterMerge.text).toBe(200)
+
+  // Wrong admin tokens counted by w weigh on r: past 20 in a minute, r refuses the address.
+  const address = `127.33.${tag.length}.${1 + Math.floor(Math.random() * 250)}`
+  const wrong = (url: string): ReturnType<typeof requestFrom> =>
+    requestFrom(`${url}/gateway/oauth1/partner/authorize?user=u1&app=bot&format=json`, { headers: { authorization: 'Bearer not-the-admin-token-but-long-enough' }, localAddress: address })
+  const wUrl = await w()
+  for (let i = 0; i < 20; i++) expect((await wrong(wUrl)).status).toBe(401)
+  expect((await wrong(await r())).status).toBe(429)
+}
+
+describe.skipIf(PREVIOUS === undefined)('an earlier release and this one on one store', () => {
+  describe.each(DIRECTIONS)('Redis, side by side: %s writes, %s reads', (writer, reader) => {
+    const prefix = uniqueRedisPrefix()
+    afterAll(() => wipeRedisPrefix(prefix))
+    it('bearer, jti, dance, user token, identityToMerge and throttle counters cross over', async () => {
+      const config = configFor(`redis-${writer}`, { kind: 'redis', url: REDIS_URL, keyPrefix: prefix })
+      const [w, r] = await Promise.all([start(writer, config), start(reader, config)])
+      await handOver(async () => w.url, async () => r.url, `redis-${writer}`)
+    }, 240_000)
+  })
+
+  describe.each(DIRECTIONS)('SQLite, in turn on one file: %s first, then %s', (first, second) => {
+    it('the second reads what the first wrote; the file is marked once this release opened it; the first opens it again', async () => {
+      const file = join(dir, `${first}.db`)
+      const config = configFor(`sqlite-${first}`, { kind: 'sqlite', file })
+      // One process at a time: each step (re)starts the release it needs on the file.
+      let live: { release: Release; g: GatewayProcess } | undefined
+      const on = (release: Release) => async (): Promise<string> => {
+        if (live?.release !== release) {
+          if (live) await stop(live.g)
+          live = { release, g: await start(release, config) }
+        }
+        return live.g.url
+      }
+      await handOver(on(first), on(second), `sqlite-${first}`)
+      await on(first)()
+      const header = (): number[] => {
+        const db = new Database(file, { readonly: true })
+        try {
+          return [Number(db.pragma('application_id', { simple: true })), Number(db.pragma('user_version', { simple: true }))]
+        } finally {
+          db.close()
+        }
+      }
+      expect(header()).toEqual([0x6d746c73, 1])
+      if (live) await stop(live.g)
+    }, 240_000)
+  })
+})
