@@ -5,7 +5,8 @@
  * exchanged on one is used on the other, its assertion's `jti` is refused there as a replay, a
  * dance started on one completes on the other, the user's token signs on both, an anonymous
  * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
- * counted by one are refused by the other; the SQLite file the earlier release made is marked
+ * counted by one are refused by the other, a console session signed in on one works on the other
+ * and signed out there ends on the first; the SQLite file the earlier release made is marked
  * by this one (application_id, user_version), and the earlier release still opens it.
  *
  * Needs an earlier release's build: `scripts/rolling-upgrade.sh <commit>` builds it in a
@@ -21,7 +22,8 @@ import { SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requestFrom } from '../api/throttle-support.js'
 import { send } from '../support/gateway.js'
-import { spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminRequest, CONSOLE_TOKEN } from '../console/console-support.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
@@ -55,7 +57,8 @@ afterAll(async () => {
 
 function configFor(name: string, store: StoreYaml): string {
   const file = join(dir, `${name}.yaml`)
-  writeFileSync(file, gatewayYaml({ pki, provider, store, callers: CALLERS }))
+  const yaml = gatewayYaml({ pki, provider, store, callers: CALLERS }).replace('admin:\n  enabled: false\n', `admin:\n  host: 127.0.0.1\n  port: 0\n  token: "${CONSOLE_TOKEN}"\n`)
+  writeFileSync(file, yaml)
   return file
 }
 
@@ -80,25 +83,28 @@ const exchange = (url: string, assertion: string): ReturnType<typeof send> =>
 
 const call = (url: string, bearer: string): ReturnType<typeof send> => send(url, '/proxy/partner/resource/r', { headers: { 'proxy-authorization': `Bearer ${bearer}` } })
 
-type Url = () => Promise<string>
+/** The release's process on the shared store (started, or restarted in turn, as needed). */
+type On = () => Promise<GatewayProcess>
 
 /** A dance whose link `linkOn` makes (with `headers`), started there and called back on `backOn`: the callback's reply. */
-async function danceAcross(linkOn: Url, backOn: Url, query: string, headers?: Record<string, string>): Promise<ReturnType<typeof send>> {
-  const url = await linkOn()
+async function danceAcross(linkOn: On, backOn: On, query: string, headers?: Record<string, string>): Promise<ReturnType<typeof send>> {
+  const { url } = await linkOn()
   const started = await startInBrowser(await authorizeLink(url, query, headers), { provider, gateway: url })
   const callbackUrl = await provider.decide(started.requestToken, 'approve')
-  return send(await backOn(), pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
+  return send((await backOn()).url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
 }
 
 /** What one release writes and the other reads, `w` and `r` sharing one store (side by side, or in turn: each call may restart). */
-async function handOver(w: Url, r: Url, tag: string): Promise<void> {
+async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
+  const w = async (): Promise<string> => (await on.w()).url
+  const r = async (): Promise<string> => (await on.r()).url
   // A caller's bearer, exchanged on w, for a user whose dance w starts and r completes.
   const user = `user-${tag}`
   const assertion = await jwt({ sub: user, jti: randomUUID() })
   const exchanged = await exchange(await w(), assertion)
   expect(exchanged.status, exchanged.text).toBe(200)
   const bearer = exchanged.json<{ access_token: string }>().access_token
-  const done = await danceAcross(w, r, `user=${user}&app=bot`)
+  const done = await danceAcross(on.w, on.r, `user=${user}&app=bot`)
   expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
   const onR = await call(await r(), bearer)
   expect(onR.status, onR.text).toBe(200)
@@ -110,7 +116,7 @@ async function handOver(w: Url, r: Url, tag: string): Promise<void> {
 
   // An anonymous user's token, obtained through w, moved by r to the known user, used on w.
   const anon = `anon-${tag}`
-  const anonDone = await danceAcross(w, w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
+  const anonDone = await danceAcross(on.w, on.w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
   expect(anonDone.status, anonDone.text).toBe(200)
   const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
   expect(merged.status, merged.text).toBe(200)
@@ -124,16 +130,28 @@ async function handOver(w: Url, r: Url, tag: string): Promise<void> {
   const wUrl = await w()
   for (let i = 0; i < 20; i++) expect((await wrong(wUrl)).status).toBe(401)
   expect((await wrong(await r())).status).toBe(429)
+
+  // A console session signed in on w works on r; signed out on r, w refuses it.
+  const consoleOf = async (g: On): Promise<string> => `${await adminUrlOf(await g())}/console/`
+  const signedIn = await adminRequest(`${await consoleOf(on.w)}api/login`, { method: 'POST', origin: new URL(await consoleOf(on.w)).origin, body: { token: CONSOLE_TOKEN } })
+  expect(signedIn.status, signedIn.text).toBe(200)
+  const cookie = String(signedIn.headers['set-cookie']).split(';')[0] as string
+  const csrf = (JSON.parse(signedIn.text) as { csrf: string }).csrf
+  const overview = async (g: On): Promise<number> => (await adminRequest(`${await consoleOf(g)}api/overview`, { cookie })).status
+  expect(await overview(on.r)).toBe(200)
+  const out = await adminRequest(`${await consoleOf(on.r)}api/logout`, { method: 'POST', cookie, origin: new URL(await consoleOf(on.r)).origin, csrf, body: {} })
+  expect(out.status, out.text).toBe(200)
+  expect(await overview(on.w)).toBe(401)
 }
 
 describe.skipIf(PREVIOUS === undefined)('an earlier release and this one on one store', () => {
   describe.each(DIRECTIONS)('Redis, side by side: %s writes, %s reads', (writer, reader) => {
     const prefix = uniqueRedisPrefix()
     afterAll(() => wipeRedisPrefix(prefix))
-    it('bearer, jti, dance, user token, identityToMerge and throttle counters cross over', async () => {
+    it('bearer, jti, dance, user token, identityToMerge, throttle counters and console session cross over', async () => {
       const config = configFor(`redis-${writer}`, { kind: 'redis', url: REDIS_URL, keyPrefix: prefix })
       const [w, r] = await Promise.all([start(writer, config), start(reader, config)])
-      await handOver(async () => w.url, async () => r.url, `redis-${writer}`)
+      await handOver({ w: async () => w, r: async () => r }, `redis-${writer}`)
     }, 240_000)
   })
 
@@ -143,14 +161,14 @@ describe.skipIf(PREVIOUS === undefined)('an earlier release and this one on one 
       const config = configFor(`sqlite-${first}`, { kind: 'sqlite', file })
       // One process at a time: each step (re)starts the release it needs on the file.
       let live: { release: Release; g: GatewayProcess } | undefined
-      const on = (release: Release) => async (): Promise<string> => {
+      const on = (release: Release) => async (): Promise<GatewayProcess> => {
         if (live?.release !== release) {
           if (live) await stop(live.g)
           live = { release, g: await start(release, config) }
         }
-        return live.g.url
+        return live.g
       }
-      await handOver(on(first), on(second), `sqlite-${first}`)
+      await handOver({ w: on(first), r: on(second) }, `sqlite-${first}`)
       await on(first)()
       const header = (): number[] => {
         const db = new Database(file, { readonly: true })
