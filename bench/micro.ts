@@ -108,7 +108,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   }
   const callerRaw = Object.entries(callerHeaders).flatMap(([n, v]) => [n.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase()), v])
   const callerCtx = Object.assign({}, fixed, { caller, inbound: Object.assign({}, fixed.inbound, { headers: callerHeaders, rawHeaders: callerRaw }) }) as unknown as Admitted
-  const readCallerHeaders = (): void => void (admit.bearerOf(callerCtx), admit.presentedCredentials(callerCtx), token.userOf(callerCtx))
+  const readCallerHeaders = (): void => void (admit.credentialOf(callerCtx), admit.presentedCredentials(callerCtx), token.userOf(callerCtx))
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
   const signed = (): Admitted => {

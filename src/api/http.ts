@@ -1,6 +1,6 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { bodyText, checkPercentUtf8, jsonObjectBody, singleHeader, uniqueParameters } from '../callers/index.js'
+import { bodyText, checkPercentUtf8, jsonObjectBody, readBearerHeader, singleHeader, uniqueParameters, unusableCredential } from '../callers/index.js'
 import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
@@ -26,10 +26,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
-/** The bearer of an Authorization header, if any; 400 header_repeated when it is sent twice. */
+/**
+ * The bearer of an Authorization header, if any; 400 header_repeated when it is sent twice, and
+ * 401 (malformed_credential) when it is sent but holds no usable bearer, which is not "none".
+ */
 export function bearerFrom(req: IncomingMessage): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(singleHeader(req, 'authorization', 'Authorization') ?? '')
-  return m?.[1]
+  const header = singleHeader(req, 'authorization', 'Authorization')
+  if (header === undefined) return undefined
+  const credential = readBearerHeader('Authorization', header)
+  if ('unusable' in credential) throw unusableCredential(credential)
+  return credential.token
 }
 
 /** Every value the Cookie header gives `name`, in order (a browser may send one name twice, for two paths). */

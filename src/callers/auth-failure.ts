@@ -7,6 +7,8 @@ import { GatewayError, isGatewayError, type Reason } from '../errors.js'
  */
 export type AuthFailure =
   | 'missing'
+  /** A Proxy-Authorization (or the gateway's Authorization) that holds no usable bearer. */
+  | 'malformed_credential'
   | 'malformed'
   | 'bad_issuer'
   | 'alg_not_allowed'

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose'
 import { authError } from './auth-failure.js'
-import { unicodeProblem, userIdProblem } from './user-id.js'
+import { identifierProblem, MAX_JTI, userIdProblem } from './user-id.js'
 
 /** The app id of the caller admitted without credentials (`callers.required: false`, protected mode's local callers): no one authenticated it. */
 export const OPEN_CALLER_ID = '-'
@@ -38,10 +38,11 @@ export interface AssertedCaller extends Caller {
 const PREFIX = 'error verifying the jwt: '
 
 /**
- * Refuses an identity claim that is not a user id (user-id.ts), and a jti that is not
- * well-formed Unicode. An unpaired surrogate cannot be URI-encoded into a token key (the dance
- * and every per-user call failed with 500), and stores write it as UTF-8 with U+FFFD in place,
- * so jtis "\uD800" and "\uDC00" were one.
+ * Refuses an identity claim that is not a user id (user-id.ts), and a jti that is not one of at
+ * most MAX_JTI characters (a replay-store key: unbounded, a 48 KB jti was a
+ * 48 KB Redis key). An unpaired surrogate cannot be URI-encoded into a token key (the dance and
+ * every per-user call failed with 500), and stores write it as UTF-8 with U+FFFD in place, so jtis
+ * "\uD800" and "\uDC00" were one.
  */
 function checkClaim(claim: string, value: string, problem: (v: string) => string | undefined): void {
   const why = problem(value)
@@ -69,7 +70,7 @@ export function toCaller(appId: string, payload: JWTPayload, viaJwe: boolean): A
     throw authError('malformed', `${PREFIX}"identityToMerge" claim must be a non-empty string`)
   }
   checkClaim('sub', sub, userIdProblem)
-  if (jti !== undefined) checkClaim('jti', jti, unicodeProblem)
+  if (jti !== undefined) checkClaim('jti', jti, (v) => identifierProblem(v, MAX_JTI))
   if (merge !== undefined) checkClaim('identityToMerge', merge, userIdProblem)
   // Merging into an anonymous user would move tokens to an identity that is never persisted.
   if (merge !== undefined && anon === true) {

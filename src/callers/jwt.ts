@@ -121,10 +121,16 @@ function findApp(j: Jose, jwt: string, apps: ReadonlyMap<string, CallerApp>, ali
   } catch (e) {
     throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
   }
-  if (typeof iss !== 'string') throw authError('bad_issuer', `${PREFIX}"iss" claim is missing`)
+  if (iss === undefined) throw authError('bad_issuer', `${PREFIX}"iss" claim is missing`)
+  if (typeof iss !== 'string') throw authError('bad_issuer', `${PREFIX}"iss" claim must be a string (it is ${jsonType(iss)})`)
   const app = apps.get(iss)
   if (app === undefined) throw authError('bad_issuer', `${PREFIX}"iss" names no registered caller app`)
   return app
+}
+
+/** The JSON type of a claim's value, never the value itself. */
+function jsonType(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
 function fromJoseError(j: Jose, e: unknown, app: CallerApp, jwt: string): GatewayError {

@@ -17,11 +17,29 @@ export function unicodeProblem(text: string): string | undefined {
   return LONE_SURROGATE.test(text) ? 'must be well-formed Unicode (it holds an unpaired surrogate)' : undefined
 }
 
+/** The longest `jti`, in UTF-16 code units: it is a replay-store key, as a user id is a token key. */
+export const MAX_JTI = 256
+
+// C0 and C1 controls and DEL, and the Unicode bidirectional controls (LRM, RLM, ALM, the embeddings,
+// overrides and isolates): an id holding one breaks an upstream header (CR, LF, NUL) or reads as
+// another id on the console and in logs (an override reverses the text shown after it).
+const CONTROL = /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/
+
+/** Why `text` holds a control character (the end of a sentence), or undefined when it holds none. */
+export function controlProblem(text: string): string | undefined {
+  return CONTROL.test(text) ? 'must not contain control or bidirectional formatting characters' : undefined
+}
+
 /** Why `id` is not a user id (the end of a sentence naming it), or undefined when it is one. */
 export function userIdProblem(id: string): string | undefined {
-  if (id === '') return 'must not be empty'
-  if (id.length > MAX_USER_ID) return `must be at most ${MAX_USER_ID} characters`
-  return unicodeProblem(id)
+  return identifierProblem(id, MAX_USER_ID)
+}
+
+/** Why `text` is not an identifier of at most `max` characters: empty, too long, ill-formed, or holding controls. */
+export function identifierProblem(text: string, max: number): string | undefined {
+  if (text === '') return 'must not be empty'
+  if (text.length > max) return `must be at most ${max} characters`
+  return unicodeProblem(text) ?? controlProblem(text)
 }
 
 /** `id` when it is a user id; else 400 bad_request "<subject> <problem>". */

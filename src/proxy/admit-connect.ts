@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
+import type { PresentedCredential } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
 import { admittedByCallerTrust, peerIdentity } from '../tls/index.js'
 import type { Caller, CallerCertificate } from './pipeline.js'
@@ -9,11 +10,11 @@ import { identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/au
 import { untrustedConnection } from './untrusted-connection.js'
 
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
-export async function admitConnect(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, token: string | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
+export async function admitConnect(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, credential: PresentedCredential | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
   if (!admittedByCallerTrust(socket)) throw untrustedConnection(socket, 'listen.tls')
   const callers = gateway.callers
   if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, peerIdentity(socket)?.authorized === true)
-  const caller = callers.enabled ? await identifyCaller(token, certificate, gateway, o.admit) : undefined
+  const caller = callers.enabled ? await identifyCaller(credential, certificate, gateway, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   return caller
 }

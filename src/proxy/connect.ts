@@ -16,7 +16,7 @@ import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
 import type { EgressReason, Gateway } from '../gateway/index.js'
-import { authorizeCallerForAny, bearerFromHeaders, type AdmitOptions } from './steps/authenticate-caller.js'
+import { authorizeCallerForAny, credentialFromHeaders, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
 import { interceptionUnavailable, type InterceptionCa, type Minter } from '../tls/index.js'
 import type { RequestRecord } from './request-record.js'
@@ -135,10 +135,12 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const endpoints = gateway.byHost.get(authority) ?? []
   const passThroughTo = passThroughEntry(interception, target)
   if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${targetAsSent(authority, req.url ?? '')} refused: host is not configured on this gateway${ipv4SpellingNote(target.host)}`)
-  const token = bearerFromHeaders(req, false)
-  // Without a bearer, a client certificate the listener verified identifies the app, as on the other ways in.
-  const certificate = token === undefined ? callerCertificate(socket) : undefined
-  const caller = await admitConnect(o, gateway, socket, token, certificate)
+  // Proxy-Authorization only: the CONNECT's Authorization, if any, is not the gateway's.
+  const credential = credentialFromHeaders(req, false)
+  const token = credential !== undefined && 'token' in credential ? credential.token : undefined
+  // Without a credential, a client certificate the listener verified identifies the app, as on the other ways in.
+  const certificate = credential === undefined ? callerCertificate(socket) : undefined
+  const caller = await admitConnect(o, gateway, socket, credential, certificate)
   if (caller) facts.caller = caller.appId
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, gateway.callers)
@@ -150,7 +152,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
       try {
         const entry = passThroughEntry(g.config.interception, target)
         if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
-        await admitConnect(o, g, socket, token, token === undefined ? callerCertificate(socket) : undefined)
+        await admitConnect(o, g, socket, token === undefined ? undefined : { token }, token === undefined ? callerCertificate(socket) : undefined)
         return undefined
       } catch (err) {
         const label = authFailureLabel(err)

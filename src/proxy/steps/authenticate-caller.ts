@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { isLoopbackHost, protectedModeMessage } from '../../config/index.js'
-import { OPEN_CALLER_ID, authFailureLabel, authorizeCall, resolveBearer, singleHeader, tenantRefusal, type AuthFailure, type BearerStores, type HeaderLines } from '../../callers/index.js'
+import { OPEN_CALLER_ID, authFailureLabel, authorizeCall, readBearerHeader, resolveBearer, singleHeader, tenantRefusal, unusableCredential, type AuthFailure, type BearerStores, type HeaderLines, type PresentedCredential } from '../../callers/index.js'
 import { bearerResolveOptions, type Callers, type Gateway } from '../../gateway/index.js'
 import type { Admitted, Caller, Context, Routed } from '../pipeline.js'
 
@@ -50,8 +50,8 @@ function admitAs(ctx: Routed, caller: Caller): Admitted {
  * Read from the inbound request, never the outbound copy: the strip step reads the same
  * headers to remove every credential presented, so neither step may edit them for the other.
  */
-export function bearerOf(ctx: Context): string | undefined {
-  return bearerFromHeaders(ctx.inbound, ctx.mode === 'route')
+export function credentialOf(ctx: Context): PresentedCredential | undefined {
+  return credentialFromHeaders(ctx.inbound, ctx.mode === 'route')
 }
 
 /**
@@ -64,10 +64,18 @@ export function presentedCredentials(ctx: Context): string[] {
   return found.filter((t): t is string => t !== undefined)
 }
 
-/** Reads the gateway's own bearer from headers (Authorization only when allowed). */
-export function bearerFromHeaders(request: HeaderLines, allowAuthorization: boolean): string | undefined {
+/**
+ * The gateway's credential in `request`, for a gateway with caller apps: Proxy-Authorization
+ * whatever its scheme, and (when allowed: route mode) an Authorization whose scheme starts with
+ * `Bearer` in any case; another Authorization scheme (Basic, Digest, OAuth…) is the caller's own,
+ * for the backend. Either header present but unusable wins, so it is refused, never read as none.
+ */
+export function credentialFromHeaders(request: HeaderLines, allowAuthorization: boolean): PresentedCredential | undefined {
   const { proxy, authorization } = credentialHeaders(request)
-  return bearerIn(proxy) ?? (allowAuthorization ? bearerIn(authorization) : undefined)
+  const fromProxy = proxy === undefined ? undefined : readBearerHeader('Proxy-Authorization', proxy)
+  const fromAuthorization = allowAuthorization && authorization !== undefined && /^\s*bearer/i.test(authorization) ? readBearerHeader('Authorization', authorization) : undefined
+  const unusable = [fromProxy, fromAuthorization].find((c) => c !== undefined && 'unusable' in c)
+  return unusable ?? fromProxy ?? fromAuthorization
 }
 
 /**
@@ -104,7 +112,7 @@ async function admitCaller(ctx: Routed, o: AdmitOptions): Promise<Admitted> {
     const tunnel = ctx.tunnel
     const caller =
       tunnel?.token !== undefined
-        ? await identifyCaller(tunnel.token, undefined, ctx.gateway, o)
+        ? await identifyCaller({ token: tunnel.token }, undefined, ctx.gateway, o)
         : tunnel?.certificate !== undefined
           ? callerFromCertificate(tunnel.certificate, callers)
           : (tunnel?.caller ?? (await identify(ctx, o)))
@@ -154,14 +162,15 @@ export function authorizeCallerForAny(caller: Caller, endpoints: readonly { read
 }
 
 async function identify(ctx: Routed, o: AdmitOptions): Promise<Caller | undefined> {
-  return identifyCaller(bearerOf(ctx), ctx.inbound.tls, ctx.gateway, o)
+  return identifyCaller(credentialOf(ctx), ctx.inbound.tls, ctx.gateway, o)
 }
 
-/** A caller from a bearer token, else from a verified client certificate, else undefined. */
-export async function identifyCaller(token: string | undefined, tls: Context['inbound']['tls'], gateway: Gateway, o: AdmitOptions): Promise<Caller | undefined> {
+/** A caller from a bearer token, else from a verified client certificate, else undefined; an unusable credential is refused. */
+export async function identifyCaller(credential: PresentedCredential | undefined, tls: Context['inbound']['tls'], gateway: Gateway, o: AdmitOptions): Promise<Caller | undefined> {
   const callers = gateway.callers
-  if (token === undefined) return callerFromCertificate(tls, callers)
+  if (credential === undefined) return callerFromCertificate(tls, callers)
+  if ('unusable' in credential) throw unusableCredential(credential)
   const stores = o.stores?.(gateway)
   if (!stores) throw new GatewayError('internal', 'caller apps are configured but no store is open')
-  return resolveBearer(token, stores, bearerResolveOptions(gateway))
+  return resolveBearer(credential.token, stores, bearerResolveOptions(gateway))
 }
