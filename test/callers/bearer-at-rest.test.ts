@@ -37,9 +37,11 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
 
   it('property: the stored record holds no claim in clear, and another connection resolves it from the bearer (seeded)', async () => {
     // A space, which no sealed value holds, so no generated value turns up in ciphertext by chance.
-    const text = fc.string({ unit: fc.constantFrom('a', 'Z', '7', '"', '\\', 'é', '\u202E', '\uD83D\uDE00'), minLength: 3, maxLength: 24 }).map((s) => ` ${s}`)
+    const units = ['a', 'Z', '7', '"', '\\', 'é', '\uD83D\uDE00']
+    const text = (extra: string[]): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...units, ...extra), minLength: 3, maxLength: 24 }).map((s) => ` ${s}`)
     await fc.assert(
-      fc.asyncProperty(text, text, async (sub, account) => {
+      // A `sub` holds no bidi control (refused at the exchange: identity-claim-text.test.ts); another claim may.
+      fc.asyncProperty(text([]), text(['\u202E']), async (sub, account) => {
         const caller = await callerWith({ sub, account })
         const { access_token: bearer } = await issueBearer(caller, stores(h.store), 60)
         const keys = await h.store.keys('bearer:')
