@@ -2,7 +2,9 @@
  * The console's Users page names who holds a token, and an operator revokes or hands out links
  * by what it shows. A user id is the caller's word: one holding a bidi override or an invisible
  * mark must not render as another id ("\u202Eecila" as "alice"). The page shows ids by the link
- * page's rule (dance/pages.ts visibleText). Real tokens through the python3-oauthlib dance, real
+ * page's rule (dance/pages.ts visibleText). Since session 33 a user id holding a bidi control
+ * (U+202E and its kin) is refused on every path (src/callers/user-id.ts), so none can be linked
+ * or danced any more; the page's rule still covers ids an earlier version stored. Real tokens through the python3-oauthlib dance, real
  * SQLite, the page rendered in headless Chromium.
  */
 import type { Page } from 'playwright-core'
@@ -16,8 +18,10 @@ declare const document: PageDocument
 
 const use = useConsoleRig()
 const ALICE = 'alice'
-// A right-to-left override, and two default-ignorable marks of no control or format category.
-const SPOOFS = ['ali\uFE0Fce', '\u202Eecila', 'alice\u034F']
+// A zero-width space (format), and two default-ignorable marks of no control or format category.
+const SPOOFS = ['ali\uFE0Fce', '\u200Balice', 'alice\u034F']
+// A right-to-left override: refused as a user id, so it never reaches the page.
+const REFUSED = '\u202Eecila'
 let browser: Awaited<ReturnType<typeof launchBrowser>>
 let page: Page
 
@@ -28,6 +32,9 @@ beforeAll(async () => {
     const { done } = await danceInBrowser((JSON.parse(r.text) as { url: string }).url, { provider: use.rig.provider, gateway: use.rig.ops.gw.url })
     if (done.status !== 200) throw new Error(`dance for ${JSON.stringify(user)}: ${done.status}`)
   }
+  const refused = await adminRequest(`${use.rig.consoleUrl}api/users/link`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: { app: '', profile: 'partner', user: REFUSED } })
+  const said = (JSON.parse(refused.text) as { errors: { msg: string }[] }).errors[0]?.msg
+  if (refused.status !== 400 || said !== '"user" must not contain control or bidirectional formatting characters') throw new Error(`link for a bidi override: ${refused.status} ${refused.text}`)
   browser = await launchBrowser()
   page = await browser.context.newPage()
   await signIn(page, use.rig.consoleUrl)

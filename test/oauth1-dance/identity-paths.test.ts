@@ -82,10 +82,11 @@ const msgOf = (r: { text: string }): string => (JSON.parse(r.text || '{}') as { 
 /** Whether UTF-8 can carry `text` (no unpaired surrogate): it survives the round trip. */
 const wellFormed = (text: string): boolean => Buffer.from(text, 'utf8').toString('utf8') === text
 
-/** The rule, written out independently of src/: 1-256 UTF-16 code units, no unpaired surrogate. */
+/** The rule, written out independently of src/: 1-256 UTF-16 code units, no unpaired surrogate, no C0/C1 or bidi control. */
 function expectedProblem(id: string): string | undefined {
   if (id.length > 256) return 'must be at most 256 characters'
-  return wellFormed(id) ? undefined : 'must be well-formed Unicode (it holds an unpaired surrogate)'
+  if (!wellFormed(id)) return 'must be well-formed Unicode (it holds an unpaired surrogate)'
+  return /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(id) ? 'must not contain control or bidirectional formatting characters' : undefined
 }
 
 // Lengths around the limit, lone surrogates, pairs, controls, and ordinary ids.
