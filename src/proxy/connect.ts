@@ -135,10 +135,8 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   const endpoints = gateway.byHost.get(authority) ?? []
   const passThroughTo = passThroughEntry(interception, target)
   if (endpoints.length === 0 && !passThroughTo) throw new GatewayError('endpoint_not_configured', `CONNECT to ${targetAsSent(authority, req.url ?? '')} refused: host is not configured on this gateway${ipv4SpellingNote(target.host)}`)
-  // Proxy-Authorization only: the CONNECT's Authorization, if any, is not the gateway's.
+  // Proxy-Authorization only; without it, a client certificate the listener verified identifies the app.
   const credential = credentialFromHeaders(req, false)
-  const token = credential !== undefined && 'token' in credential ? credential.token : undefined
-  // Without a credential, a client certificate the listener verified identifies the app, as on the other ways in.
   const certificate = credential === undefined ? callerCertificate(socket) : undefined
   const caller = await admitConnect(o, gateway, socket, credential, certificate)
   if (caller) facts.caller = caller.appId
@@ -152,7 +150,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
       try {
         const entry = passThroughEntry(g.config.interception, target)
         if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
-        await admitConnect(o, g, socket, token === undefined ? undefined : { token }, token === undefined ? callerCertificate(socket) : undefined)
+        await admitConnect(o, g, socket, credential, credential === undefined ? callerCertificate(socket) : undefined)
         return undefined
       } catch (err) {
         const label = authFailureLabel(err)
@@ -162,7 +160,7 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
     }
     return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { opened: gateway, current: o.current, judge })
   }
-  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && token !== undefined ? { token } : {}), ...(caller && certificate ? { certificate } : {}), again: () => handleConnect(o, req, socket, head, facts, reports) }, reports)
+  return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && credential && 'token' in credential ? { token: credential.token } : {}), ...(caller && certificate ? { certificate } : {}), again: () => handleConnect(o, req, socket, head, facts, reports) }, reports)
 }
 
 /** A CONNECT accepted for interception: what its tunnel is made of. */
