@@ -15,6 +15,8 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readBearerHeader } from '../../src/callers/index.js'
 import { credentialFromHeaders } from '../../src/proxy/steps/authenticate-caller.js'
+import type { IncomingMessage } from 'node:http'
+import { bearerFrom } from '../../src/api/http.js'
 import { adminUrlOf } from '../support/process.js'
 import { send } from '../support/gateway.js'
 import { expectJsonError, startWaysIn, type Answer, type WaysIn } from '../support/ways-in.js'
@@ -64,6 +66,16 @@ describe('readBearerHeader', () => {
     expect(credentialFrom({ 'proxy-authorization': good, authorization: 'Bearer' }, true)).toHaveProperty('unusable')
     expect(credentialFrom({ 'proxy-authorization': 'Bearer', authorization: good }, true)).toHaveProperty('unusable')
     expect(credentialFrom({ 'proxy-authorization': good, authorization: 'Basic dXNlcjpwdw==' }, true)).toEqual({ token: 'abcdefghijklmnopqrstuvwxyz' })
+  })
+})
+
+describe('the gateway API\'s Authorization', () => {
+  const request = (authorization: string): IncomingMessage => ({ headers: { authorization }, rawHeaders: ['Authorization', authorization] }) as unknown as IncomingMessage
+  it('takes any word after Bearer, as callers.adminToken may be any string; refuses nothing after it, blanks in it, another scheme', () => {
+    expect(bearerFrom(request('Bearer Pa$$w0rd!"admin":token'))).toBe('Pa$$w0rd!"admin":token')
+    for (const [value, msg] of [['Bearer', /carries no token/], ['Bearer two words', /not one bearer token \(no blanks\)/], ['Basic dXNlcjpwdw==', /must use the Bearer scheme/]] as const) {
+      expect(() => bearerFrom(request(value))).toThrow(msg)
+    }
   })
 })
 
