@@ -10,8 +10,9 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { CONFIG_VALIDATOR_CODE, CONFIG_VALIDATOR_PARAMETERS } from './config-validator.js'
 import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
-import { YamlSource, type KeyPath } from './yaml-source.js'
+import { formatKeyPath, YamlSource, type KeyPath } from './yaml-source.js'
 import { rememberConfigSource } from './placed-problems.js'
+import { nearestKey } from './near-key.js'
 import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
@@ -90,7 +91,7 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
   const problems: ConfigProblem[] = refs.problems.map((p) => source.problem(p.path, p.msg))
   const validate = configValidator()
   if (!validate(refs.value)) {
-    problems.push(...schemaProblems(validate.errors ?? [], source))
+    problems.push(...emptiedByReferences(schemaProblems(validate.errors ?? [], source), refs.emptied))
   }
   if (problems.length > 0) throw concealed(problems)
   let config: GatewayConfig
@@ -101,6 +102,20 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
   }
   rememberConfigSource(config, source)
   return deepFreeze(config)
+}
+
+/**
+ * A value a reference left empty that the schema refuses: named as the empty reference, not as
+ * the schema's `must NOT have fewer than 1 characters`; nothing more when a problem already names
+ * the missing one.
+ */
+function emptiedByReferences(problems: ConfigProblem[], emptied: readonly { path: KeyPath; msg: string | undefined }[]): ConfigProblem[] {
+  const byKey = new Map(emptied.map((e) => [formatKeyPath(e.path), e.msg]))
+  return problems.flatMap((p) => {
+    if (!byKey.has(p.key)) return [p]
+    const msg = byKey.get(p.key)
+    return msg === undefined ? [] : [{ ...p, msg }]
+  })
 }
 
 function pathOf(instancePath: string): (string | number)[] {
@@ -133,7 +148,7 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
   const params = e.params as Record<string, unknown>
   switch (e.keyword) {
     case 'additionalProperties':
-      return { key: [...path, String(params.additionalProperty)], msg: 'unknown key', atKey: true }
+      return { key: [...path, String(params.additionalProperty)], msg: unknownKey(String(params.additionalProperty), e.parentSchema, path), atKey: true }
     case 'required':
       return { key: [...path, String(params.missingProperty)], msg: 'is required', atKey: false }
     case 'enum':
@@ -155,6 +170,16 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
     default:
       return { key: path, msg: e.message ?? 'invalid', atKey: false }
   }
+}
+
+/** `unknown key`, with the known key a typo away, or what to write for a YAML merge key (which YAML 1.2 has not: `<<` is read as a key). */
+function unknownKey(key: string, parent: unknown, path: KeyPath): string {
+  if (key === '<<') {
+    const name = path[path.length - 1]
+    return `YAML merge keys (<<) are not supported: alias the whole mapping (${typeof name === 'string' ? name : 'key'}: *anchor) or write its keys out`
+  }
+  const near = nearestKey(key, Object.keys((parent as { properties?: object } | undefined)?.properties ?? {}))
+  return near === undefined ? 'unknown key' : `unknown key (did you mean ${near}?)`
 }
 
 const EXPECTED: Record<string, string> = {

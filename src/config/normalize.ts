@@ -18,6 +18,8 @@ import { normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, u
 import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 import { tenantHeaderName } from './tenant-header.js'
+import { concealReferences } from './references.js'
+import { checkPathFields } from './path-placeholders.js'
 
 interface NormalizeContext {
   file: string
@@ -32,7 +34,13 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   const root = obj(raw)
   const problems: ConfigProblem[] = []
   const reportAt = (...prefix: (string | number)[]): Report => (path, msg) => void problems.push(ctx.source.problem([...prefix, ...path], msg))
-  const abs = configPaths(dirname(ctx.file), ctx.references)
+  const pemAsPath = new Set<string>()
+  const paths = configPaths(dirname(ctx.file), ctx.references)
+  // PEM text where a path belongs would be named as a file that cannot be read: a private key, shown in full.
+  const abs = (p: string): string => {
+    if (p.includes('-----BEGIN ')) pemAsPath.add(p)
+    return paths(p)
+  }
   const endpoints = (Array.isArray(root.endpoints) ? root.endpoints : []).map((e, i) => normalizeEndpoint(obj(e), i, abs, reportAt('endpoints', i)))
   const profiles = (Array.isArray(root.profiles) ? root.profiles : []).map((p, i) => normalizeProfile(obj(p), i, abs, reportAt('profiles', i)))
   checkReferences(endpoints, profiles, reportAt())
@@ -57,6 +65,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   }
   checkCallerEndpoints(config.callers.apps, endpoints, reportAt('callers'))
   checkCallerTenants(config.callers.apps, endpoints, profiles, reportAt('callers'))
+  for (const value of pemAsPath) for (const path of keysHolding(root, value)) reportAt()(path, pemAsPathProblem(value, ctx.references ?? []))
   if (problems.length > 0) throw new ConfigError(problems)
   addServiceFiles(config, files)
   config.files = [...files]
@@ -83,12 +92,28 @@ function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonl
   checkTenantReferences(endpoints, profiles, report)
   checkTenantFields(endpoints, profiles, report)
   checkTenantBundles(endpoints, profiles, report)
+  checkPathFields(endpoints, profiles, report)
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)
     if (first !== undefined) report(['endpoints', e.index, 'name'], `duplicate endpoint name "${e.name}" (also endpoints[${first}])`)
     names.set(e.name, e.index)
   }
+}
+
+/** A path that is PEM text: named as its reference when it came from one, never shown when written inline (a private key). */
+function pemAsPathProblem(value: string, references: readonly ConfigReference[]): string {
+  const shown = concealReferences(value, references)
+  const what = shown.includes('-----BEGIN ') ? 'is PEM text' : `is PEM text (${shown})`
+  return `${what}, not a file path: write the PEM to a file and give that file's path (not \${file:…}, which reads the file's text)`
+}
+
+/** The key paths of `tree` whose string value is `value`. */
+function keysHolding(tree: unknown, value: string, path: (string | number)[] = []): (string | number)[][] {
+  if (typeof tree === 'string') return tree === value ? [path] : []
+  if (Array.isArray(tree)) return tree.flatMap((item, i) => keysHolding(item, value, [...path, i]))
+  if (tree !== null && typeof tree === 'object') return Object.entries(tree).flatMap(([k, item]) => keysHolding(item, value, [...path, k]))
+  return []
 }
 
 /** The files a reload watches before the services' own: the config's, its references', every bundle's and private key. */
@@ -123,6 +148,8 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
   try {
     const parsed = new URL(url.replaceAll('{tenant}', 'tenant'))
     if (parsed.search || parsed.hash) report(['url'], 'must not carry a query or fragment')
+    // Dropped when dialled, so a partner would see no credentials; and a URL is logged and shown.
+    if (parsed.username || parsed.password) report(['url'], 'must not carry a user name or password (the gateway sends none from the URL): set credentials with a header field')
   } catch {
     report(['url'], `not a valid URL: ${url}`)
   }

@@ -17,11 +17,16 @@ export interface ResolvedRefs {
   references: ConfigReference[]
   files: string[]
   problems: { path: KeyPath; msg: string }[]
+  /**
+   * Strings left empty by their references alone, with what to say where the schema refuses an
+   * empty value (undefined when a problem above already names the missing reference).
+   */
+  emptied: { path: KeyPath; msg: string | undefined }[]
 }
 
 /** Replaces every reference in every string of `tree`; missing ones become problems naming them. */
 export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.ProcessEnv): ResolvedRefs {
-  const out: ResolvedRefs = { value: undefined, secrets: [], references: [], files: [], problems: [] }
+  const out: ResolvedRefs = { value: undefined, secrets: [], references: [], files: [], problems: [], emptied: [] }
   const remember = (value: string, reference: string): void => {
     if (value.length < 4) return
     out.secrets.push(value)
@@ -39,29 +44,38 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
   }
   const resolveString = (s: string, path: KeyPath): string => {
     if (!s.includes('${')) return s
-    return s.replace(REF, (reference: string, kind: string, name: string) => {
-      if (kind === 'env') {
-        const value = env[name]
-        if (value === undefined) {
-          out.problems.push({ path, msg: `environment variable ${name} is not set (referenced as \${env:${name}})` })
-          return ''
-        }
-        remember(value, reference)
-        return value
-      }
-      const file = isAbsolute(name) ? name : resolve(baseDir, name)
-      // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
-      out.files.push(file)
-      try {
-        const value = readConfigFile(file, 'utf8').replace(/\r?\n$/, '')
-        remember(value, reference)
-        return value
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error'
-        out.problems.push({ path, msg: `cannot read ${file} (referenced as \${file:${name}}): ${code}` })
+    const problemsBefore = out.problems.length
+    const empty: string[] = []
+    const resolved = s.replace(REF, (reference: string, kind: string, name: string) => {
+      const value = resolveOne(reference, kind, name, path)
+      if (value === '') empty.push(kind === 'env' ? `environment variable ${name} is empty (referenced as ${reference})` : `file ${isAbsolute(name) ? name : resolve(baseDir, name)} is empty (referenced as ${reference})`)
+      return value
+    })
+    if (resolved === '' && s !== '') out.emptied.push({ path, msg: out.problems.length > problemsBefore ? undefined : empty.join('; ') })
+    return resolved
+  }
+  const resolveOne = (reference: string, kind: string, name: string, path: KeyPath): string => {
+    if (kind === 'env') {
+      const value = env[name]
+      if (value === undefined) {
+        out.problems.push({ path, msg: `environment variable ${name} is not set (referenced as \${env:${name}})` })
         return ''
       }
-    })
+      remember(value, reference)
+      return value
+    }
+    const file = isAbsolute(name) ? name : resolve(baseDir, name)
+    // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
+    out.files.push(file)
+    try {
+      const value = readConfigFile(file, 'utf8').replace(/\r?\n$/, '')
+      remember(value, reference)
+      return value
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error'
+      out.problems.push({ path, msg: `cannot read ${file} (referenced as \${file:${name}}): ${code}` })
+      return ''
+    }
   }
   out.value = walk(tree, [])
   return out

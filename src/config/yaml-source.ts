@@ -33,10 +33,13 @@ export class YamlSource {
     this.file = file
     this.#doc = parseDocument(text, { lineCounter: this.#lines, uniqueKeys: true, prettyErrors: false })
     for (const err of [...this.#doc.errors, ...this.#doc.warnings]) {
+      // yaml's own words name neither the key nor where it was first: #duplicateKeys below does.
+      if (err.code === 'DUPLICATE_KEY') continue
       const pos = this.#lines.linePos(err.pos[0])
       const msg = err.message.split('\n')[0] ?? err.message
       this.problems.push({ file, line: pos.line, column: pos.col, key: '', msg: `YAML: ${msg}` })
     }
+    this.#duplicateKeys(this.#doc.contents, [])
     this.value = this.problems.length === 0 ? this.#doc.toJS({ maxAliasCount: 100 }) : undefined
   }
 
@@ -79,6 +82,27 @@ export class YamlSource {
   problem(path: KeyPath, msg: string, atKey = false): ConfigProblem {
     const { line, column } = this.position(path, atKey)
     return { file: this.file, line, column, key: formatKeyPath(path), msg }
+  }
+
+  /** Each key written twice in one mapping, at its second spelling, naming the line of its first. */
+  #duplicateKeys(node: unknown, path: (string | number)[]): void {
+    if (isSeq(node)) node.items.forEach((item, i) => this.#duplicateKeys(item, [...path, i]))
+    if (!isMap(node)) return
+    const first = new Map<unknown, number>()
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key.value : undefined
+      if (key === undefined) continue
+      const at = this.#offsetOf(pair.key) ?? 0
+      const seen = first.get(key)
+      if (seen === undefined) {
+        first.set(key, at)
+        this.#duplicateKeys(pair.value, [...path, String(key)])
+        continue
+      }
+      const pos = this.#lines.linePos(at)
+      const msg = `YAML: duplicate key ${JSON.stringify(String(key))} (first at line ${this.#lines.linePos(seen).line}): keep one`
+      this.problems.push({ file: this.file, line: pos.line, column: pos.col, key: formatKeyPath([...path, String(key)]), msg })
+    }
   }
 
   #offsetOf(node: unknown): number | undefined {

@@ -6,6 +6,7 @@
  */
 
 import { GatewayError } from '../errors.js'
+import { PLACEHOLDER, PLACEHOLDER_KEY, placeholderKey } from '../config/index.js'
 import { serverAuthority, type ServerAuthority } from '../tracing/index.js'
 
 /** The configured URL for one tenant (or for every request when it has no `{tenant}`). */
@@ -52,27 +53,13 @@ export interface EndpointDestination {
 /** Tenants remembered per endpoint; past this the oldest is forgotten (and parsed again when it returns). */
 export const MAX_CACHED_TENANTS = 1024
 
-// `{{key}}` as configured, `%7B%7Bkey%7D%7D` as a URL serialises it (hex in either case).
-const PLACEHOLDER = String.raw`\{\{[^}/]*\}\}|%7B%7B(?:(?!%7D)[^/])*%7D%7D`
-const PLACEHOLDER_KEY = new RegExp(String.raw`\{\{([^}/]*)\}\}|%7B%7B((?:(?!%7D)[^/])*)%7D%7D`, 'gi')
-
-/** The key a placeholder names, from its captures: as configured, or percent-decoded from the URL's spelling. */
-function keyOf(braced: string | undefined, encoded: string | undefined): string {
-  if (braced !== undefined) return braced
-  try {
-    return decodeURIComponent(encoded ?? '')
-  } catch {
-    return encoded ?? ''
-  }
-}
-
 /** Finds the placeholders of a configured path (`/`-separated segment indexes, as `split('/')` counts). */
 function pathPlaceholders(configuredPath: string): PathPlaceholders {
   const keys = new Set<string>()
   const segments: number[] = []
   configuredPath.split('/').forEach((segment, index) => {
     const found = [...segment.matchAll(PLACEHOLDER_KEY)]
-    for (const m of found) keys.add(keyOf(m[1], m[2]))
+    for (const m of found) keys.add(placeholderKey(m[1], m[2]))
     if (found.length > 0) segments.push(index)
   })
   return {
@@ -82,7 +69,7 @@ function pathPlaceholders(configuredPath: string): PathPlaceholders {
       // These segments of an outbound path are the configured ones, as configured: the request
       // path is appended after them (route mode) or matched them literally (pathPrefix).
       for (const index of segments) {
-        parts[index] = (parts[index] ?? '').replace(PLACEHOLDER_KEY, (whole, braced?: string, encoded?: string) => values.get(keyOf(braced, encoded)) ?? whole)
+        parts[index] = (parts[index] ?? '').replace(PLACEHOLDER_KEY, (whole, braced?: string, encoded?: string) => values.get(placeholderKey(braced, encoded)) ?? whole)
       }
       return parts.join('/')
     },

@@ -51,7 +51,7 @@ describe('callers.apps[].tenants and tenantClaim', () => {
 
   it('refuses unknown keys, empty lists, duplicates, tenants that are not lower-case DNS labels, and an empty claim name', () => {
     const typo = yaml(app('endpoints: [tenanted], tenant: [acme]'))
-    expect(problemsOf(typo)).toEqual([`${at(typo, 'tenant:')}: callers.apps[1].tenant: unknown key`])
+    expect(problemsOf(typo)).toEqual([`${at(typo, 'tenant:')}: callers.apps[1].tenant: unknown key (did you mean tenants?)`])
     const empty = yaml(app('endpoints: [tenanted], tenants: []'))
     expect(problemsOf(empty)).toEqual([`${at(empty, '[]')}: callers.apps[1].tenants: must NOT have fewer than 1 items`])
     const twice = yaml(app('endpoints: [tenanted], tenants: [acme, acme]'))

@@ -63,7 +63,7 @@ describe('config loading', () => {
 
   it('refuses unknown keys, pointing at the key', () => {
     const text = GOOD.replace('      minVersion: TLSv1.3\n', '      minVersion: TLSv1.3\n      minVerison: TLSv1.2\n')
-    expect(problemsOf(text)).toEqual([`${file}:11:7: endpoints[0].tls.minVerison: unknown key`])
+    expect(problemsOf(text)).toEqual([`${file}:11:7: endpoints[0].tls.minVerison: unknown key (did you mean minVersion?)`])
   })
 
   it('refuses a bad enum with the allowed values', () => {
