@@ -39,7 +39,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
   { file: 'cli/gateway-root.ts', fn: 'startGateway', lines: 79 },
   { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 42 },
-  { file: 'config/references.ts', fn: 'resolveReferences', lines: 46 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },
   { file: 'console/session.ts', fn: 'createSessions', lines: 58 },

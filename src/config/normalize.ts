@@ -18,7 +18,7 @@ import { normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, u
 import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 import { tenantHeaderName } from './tenant-header.js'
-import { concealReferences } from './references.js'
+import { pemPathGuard } from './pem-as-path.js'
 import { checkPathFields } from './path-placeholders.js'
 
 interface NormalizeContext {
@@ -34,13 +34,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   const root = obj(raw)
   const problems: ConfigProblem[] = []
   const reportAt = (...prefix: (string | number)[]): Report => (path, msg) => void problems.push(ctx.source.problem([...prefix, ...path], msg))
-  const pemAsPath = new Set<string>()
-  const paths = configPaths(dirname(ctx.file), ctx.references)
-  // PEM text where a path belongs would be named as a file that cannot be read: a private key, shown in full.
-  const abs = (p: string): string => {
-    if (p.includes('-----BEGIN ')) pemAsPath.add(p)
-    return paths(p)
-  }
+  const { abs, report: reportPemPaths } = pemPathGuard(configPaths(dirname(ctx.file), ctx.references))
   const endpoints = (Array.isArray(root.endpoints) ? root.endpoints : []).map((e, i) => normalizeEndpoint(obj(e), i, abs, reportAt('endpoints', i)))
   const profiles = (Array.isArray(root.profiles) ? root.profiles : []).map((p, i) => normalizeProfile(obj(p), i, abs, reportAt('profiles', i)))
   checkReferences(endpoints, profiles, reportAt())
@@ -65,7 +59,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
   }
   checkCallerEndpoints(config.callers.apps, endpoints, reportAt('callers'))
   checkCallerTenants(config.callers.apps, endpoints, profiles, reportAt('callers'))
-  for (const value of pemAsPath) for (const path of keysHolding(root, value)) reportAt()(path, pemAsPathProblem(value, ctx.references ?? []))
+  reportPemPaths(root, ctx.references ?? [], reportAt())
   if (problems.length > 0) throw new ConfigError(problems)
   addServiceFiles(config, files)
   config.files = [...files]
@@ -99,21 +93,6 @@ function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonl
     if (first !== undefined) report(['endpoints', e.index, 'name'], `duplicate endpoint name "${e.name}" (also endpoints[${first}])`)
     names.set(e.name, e.index)
   }
-}
-
-/** A path that is PEM text: named as its reference when it came from one, never shown when written inline (a private key). */
-function pemAsPathProblem(value: string, references: readonly ConfigReference[]): string {
-  const shown = concealReferences(value, references)
-  const what = shown.includes('-----BEGIN ') ? 'is PEM text' : `is PEM text (${shown})`
-  return `${what}, not a file path: write the PEM to a file and give that file's path (not \${file:…}, which reads the file's text)`
-}
-
-/** The key paths of `tree` whose string value is `value`. */
-function keysHolding(tree: unknown, value: string, path: (string | number)[] = []): (string | number)[][] {
-  if (typeof tree === 'string') return tree === value ? [path] : []
-  if (Array.isArray(tree)) return tree.flatMap((item, i) => keysHolding(item, value, [...path, i]))
-  if (tree !== null && typeof tree === 'object') return Object.entries(tree).flatMap(([k, item]) => keysHolding(item, value, [...path, k]))
-  return []
 }
 
 /** The files a reload watches before the services' own: the config's, its references', every bundle's and private key. */

@@ -27,11 +27,6 @@ export interface ResolvedRefs {
 /** Replaces every reference in every string of `tree`; missing ones become problems naming them. */
 export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.ProcessEnv): ResolvedRefs {
   const out: ResolvedRefs = { value: undefined, secrets: [], references: [], files: [], problems: [], emptied: [] }
-  const remember = (value: string, reference: string): void => {
-    if (value.length < 4) return
-    out.secrets.push(value)
-    out.references.push({ value, reference })
-  }
   const walk = (v: unknown, path: (string | number)[]): unknown => {
     if (typeof v === 'string') return resolveString(v, path)
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]))
@@ -47,38 +42,44 @@ export function resolveReferences(tree: unknown, baseDir: string, env: NodeJS.Pr
     const problemsBefore = out.problems.length
     const empty: string[] = []
     const resolved = s.replace(REF, (reference: string, kind: string, name: string) => {
-      const value = resolveOne(reference, kind, name, path)
-      if (value === '') empty.push(kind === 'env' ? `environment variable ${name} is empty (referenced as ${reference})` : `file ${isAbsolute(name) ? name : resolve(baseDir, name)} is empty (referenced as ${reference})`)
+      const value = resolveOne(out, { reference, kind, name, path }, baseDir, env)
+      if (value === '') empty.push(kind === 'env' ? `environment variable ${name} is empty (referenced as ${reference})` : `file ${fileOf(name, baseDir)} is empty (referenced as ${reference})`)
       return value
     })
     if (resolved === '' && s !== '') out.emptied.push({ path, msg: out.problems.length > problemsBefore ? undefined : empty.join('; ') })
     return resolved
   }
-  const resolveOne = (reference: string, kind: string, name: string, path: KeyPath): string => {
-    if (kind === 'env') {
-      const value = env[name]
-      if (value === undefined) {
-        out.problems.push({ path, msg: `environment variable ${name} is not set (referenced as \${env:${name}})` })
-        return ''
-      }
-      remember(value, reference)
-      return value
-    }
-    const file = isAbsolute(name) ? name : resolve(baseDir, name)
-    // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
-    out.files.push(file)
-    try {
-      const value = readConfigFile(file, 'utf8').replace(/\r?\n$/, '')
-      remember(value, reference)
-      return value
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'error'
-      out.problems.push({ path, msg: `cannot read ${file} (referenced as \${file:${name}}): ${code}` })
-      return ''
-    }
-  }
   out.value = walk(tree, [])
   return out
+}
+
+const fileOf = (name: string, baseDir: string): string => (isAbsolute(name) ? name : resolve(baseDir, name))
+
+/** One reference's value, remembered for redaction; '' with a problem when it is missing. */
+function resolveOne(out: ResolvedRefs, ref: { reference: string; kind: string; name: string; path: KeyPath }, baseDir: string, env: NodeJS.ProcessEnv): string {
+  const { reference, name, path } = ref
+  const remember = (value: string): string => {
+    if (value.length < 4) return value
+    out.secrets.push(value)
+    out.references.push({ value, reference })
+    return value
+  }
+  if (ref.kind === 'env') {
+    const value = env[name]
+    if (value !== undefined) return remember(value)
+    out.problems.push({ path, msg: `environment variable ${name} is not set (referenced as \${env:${name}})` })
+    return ''
+  }
+  const file = fileOf(name, baseDir)
+  // Listed even when unreadable: a refused reload watches it, so its arrival reloads.
+  out.files.push(file)
+  try {
+    return remember(readConfigFile(file, 'utf8').replace(/\r?\n$/, ''))
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error'
+    out.problems.push({ path, msg: `cannot read ${file} (referenced as \${file:${name}}): ${code}` })
+    return ''
+  }
 }
 
 /**

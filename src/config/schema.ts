@@ -109,7 +109,7 @@ const endpoint = {
   required: ['name', 'url', 'tls'],
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9_-]{0,62})$', description: 'Endpoint name, used in `/proxy/<name>/` and metrics.' },
-    url: { type: 'string', pattern: '^https://', description: 'Base URL of the backend (https). May contain `{tenant}`.' },
+    url: { type: 'string', pattern: '^https://', description: 'Base URL of the backend (https). May contain `{tenant}`, and `{{key}}` placeholders for path fields. No query, fragment, or user name and password (the gateway would send none of them: give credentials as a header field).' },
     hosts: {
       type: 'array',
       items: { type: 'string', minLength: 1 },
