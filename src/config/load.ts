@@ -12,7 +12,8 @@ import { concealReferences, resolveReferences } from './references.js'
 import { normalizeConfig } from './normalize.js'
 import { formatKeyPath, YamlSource, type KeyPath } from './yaml-source.js'
 import { rememberConfigSource } from './placed-problems.js'
-import { nearestKey } from './near-key.js'
+import { unknownKey } from './near-key.js'
+import { typeMismatch } from './type-hint.js'
 import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
@@ -127,6 +128,13 @@ function pathOf(instancePath: string): (string | number)[] {
     .map((p) => (/^[0-9]+$/.test(p) ? Number(p) : p))
 }
 
+/** The value at `path` of a parsed tree, undefined when there is none. */
+function valueAt(tree: unknown, path: KeyPath): unknown {
+  let node = tree
+  for (const part of path) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[part] : undefined
+  return node
+}
+
 function schemaProblems(errors: ErrorObject[], source: YamlSource): ConfigProblem[] {
   // anyOf failures repeat once per branch; keep a single, readable line per value.
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
@@ -135,7 +143,7 @@ function schemaProblems(errors: ErrorObject[], source: YamlSource): ConfigProble
   for (const e of errors) {
     if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue
     const path: KeyPath = pathOf(e.instancePath)
-    const { key, msg, atKey } = describe(e, path)
+    const { key, msg, atKey } = describe(e, path, valueAt(source.value, path))
     const p = source.problem(key, msg, atKey)
     const id = `${p.key}|${p.msg}`
     if (!seen.has(id)) out.push(p)
@@ -144,11 +152,13 @@ function schemaProblems(errors: ErrorObject[], source: YamlSource): ConfigProble
   return out
 }
 
-function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; atKey: boolean } {
+function describe(e: ErrorObject, path: KeyPath, written: unknown): { key: KeyPath; msg: string; atKey: boolean } {
   const params = e.params as Record<string, unknown>
   switch (e.keyword) {
     case 'additionalProperties':
       return { key: [...path, String(params.additionalProperty)], msg: unknownKey(String(params.additionalProperty), e.parentSchema, path), atKey: true }
+    case 'type':
+      return { key: path, msg: typeMismatch(String(params.type), e.data, written), atKey: false }
     case 'required':
       return { key: [...path, String(params.missingProperty)], msg: 'is required', atKey: false }
     case 'enum':
@@ -170,16 +180,6 @@ function describe(e: ErrorObject, path: KeyPath): { key: KeyPath; msg: string; a
     default:
       return { key: path, msg: e.message ?? 'invalid', atKey: false }
   }
-}
-
-/** `unknown key`, with the known key a typo away, or what to write for a YAML merge key (which YAML 1.2 has not: `<<` is read as a key). */
-function unknownKey(key: string, parent: unknown, path: KeyPath): string {
-  if (key === '<<') {
-    const name = path[path.length - 1]
-    return `YAML merge keys (<<) are not supported: alias the whole mapping (${typeof name === 'string' ? name : 'key'}: *anchor) or write its keys out`
-  }
-  const near = nearestKey(key, Object.keys((parent as { properties?: object } | undefined)?.properties ?? {}))
-  return near === undefined ? 'unknown key' : `unknown key (did you mean ${near}?)`
 }
 
 const EXPECTED: Record<string, string> = {

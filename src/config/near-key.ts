@@ -3,8 +3,18 @@
  * `allowPrivate`, `MinVersion` → `minVersion`): what `unknown key` suggests.
  */
 
+/** `unknown key`, with the known key a typo away, or what to write for a YAML merge key (which YAML 1.2 has not: `<<` is read as a key). */
+export function unknownKey(key: string, parent: unknown, path: readonly (string | number)[]): string {
+  if (key === '<<') {
+    const name = path[path.length - 1]
+    return `YAML merge keys (<<) are not supported: alias the whole mapping (${typeof name === 'string' ? name : 'key'}: *anchor) or write its keys out`
+  }
+  const near = nearestKey(key, Object.keys((parent as { properties?: object } | undefined)?.properties ?? {}))
+  return near === undefined ? 'unknown key' : `unknown key (did you mean ${near}?)`
+}
+
 /** The closest of `known` to `key`, when a typo away (letter case aside, at most 1 edit per 4 letters, at most 2); else undefined. */
-export function nearestKey(key: string, known: readonly string[]): string | undefined {
+function nearestKey(key: string, known: readonly string[]): string | undefined {
   const limit = Math.min(2, Math.max(1, Math.floor(key.length / 4)))
   let best: { name: string; distance: number } | undefined
   for (const name of known) {

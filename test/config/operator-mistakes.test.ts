@@ -77,4 +77,18 @@ describe('operator mistakes', () => {
     expect(fromEnv).toEqual([`${file}:6:12: endpoints[0].tls.key: is PEM text (${'${env:CLIENT_KEY}'}), ${fix}`, `${file}:7:23: endpoints[0].tls.roots[1]: is PEM text (${'${env:ROOTS}'}), ${fix}`])
     expect([...lines, ...fromEnv].join('\n')).not.toContain('SECRET')
   })
+
+  it('a value of the wrong YAML type says what to write: unquote a number or boolean, true/false for yes/on, quote a string, no number from a reference', () => {
+    const with_ = (head: string, more = ''): string => `${head}endpoints:\n${endpoint('https://a.test', more)}`
+    expect(problemsOf(with_('listen:\n  port: "8080"\n'))).toEqual([`${file}:2:9: listen.port: must be integer: write 8080 without quotes`])
+    expect(problemsOf(with_('forwarding:\n  via: yes\n'))).toEqual([`${file}:2:8: forwarding.via: must be boolean, true or false (YAML 1.2 reads yes as text)`])
+    expect(problemsOf(with_('forwarding:\n  xForwardedFor: "true"\n'))).toEqual([`${file}:2:18: forwarding.xForwardedFor: must be boolean: write true without quotes`])
+    expect(problemsOf(with_('profiles:\n  - { name: p, consumerKey: 0123, consumerSecret: s3cret-value }\n', '    profile: p\n'))).toEqual([
+      `${file}:2:29: profiles[0].consumerKey: must be string: quote it (YAML read it as a number, which drops leading zeros)`,
+    ])
+    // A reference gives text: its value is not shown, nor told to be unquoted.
+    expect(problemsOf(with_('listen:\n  port: ${env:GW_PORT}\n'), { GW_PORT: '8443' })).toEqual([
+      `${file}:2:9: listen.port: must be integer: a \${env:…} or \${file:…} reference gives text, so write the number itself here`,
+    ])
+  })
 })
