@@ -19,6 +19,7 @@ import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 import { tenantHeaderName } from './tenant-header.js'
 import { pemPathGuard } from './pem-as-path.js'
+import { checkViaUrl } from './via-url.js'
 import { checkPathFields } from './path-placeholders.js'
 
 interface NormalizeContext {
@@ -132,6 +133,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
   } catch {
     report(['url'], `not a valid URL: ${url}`)
   }
+  checkViaUrl(str(obj(e.via).url), report)
   const resolveTo = str(e.resolve)
   if (resolveTo !== undefined && isIP(resolveTo) === 0) report(['resolve'], `must be an IPv4 or IPv6 address, got "${resolveTo}"`)
   const timeouts = obj(e.timeouts)

@@ -141,7 +141,7 @@ const endpoint = {
       type: 'object', additionalProperties: false, required: ['url'],
       description: 'Reach this endpoint through an upstream HTTP proxy (on-premises connector) with CONNECT; mTLS runs end to end inside the tunnel.',
       properties: {
-        url: { type: 'string', pattern: '^http://', description: 'Proxy URL, `http://host:port`.' },
+        url: { type: 'string', pattern: '^http://', description: 'Proxy URL, `http://host:port`: a user name and password go in `username` and `password`; with them, or with a path, query or fragment, it is a config error (the gateway would drop them).' },
         username: { type: 'string', description: 'Basic proxy credentials (user).' },
         password: { type: 'string', description: 'Basic proxy credentials (password; use `${env:…}`).' },
       },

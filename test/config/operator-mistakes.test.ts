@@ -91,4 +91,16 @@ describe('operator mistakes', () => {
       `${file}:2:9: listen.port: must be integer: a \${env:…} or \${file:…} reference gives text, so write the number itself here`,
     ])
   })
+
+  it('a via.url with credentials, a path or a query is refused with where they go, never showing the password', () => {
+    const via = (url: string): string => `endpoints:\n${endpoint('https://a.test', `    via:\n      url: ${url}\n`)}`
+    const lines = problemsOf(via('http://bot:hunter22@proxy.test:3128'))
+    expect(lines).toEqual([`${file}:5:12: endpoints[0].via.url: must not carry a user name or password (the gateway sends none from the URL): set via.username and via.password`])
+    expect(lines.join('\n')).not.toContain('hunter22')
+    expect(problemsOf(via('http://proxy.test:3128/connect?x=1'))).toEqual([
+      `${file}:5:12: endpoints[0].via.url: must be http://host:port, without a path, query or fragment (a CONNECT proxy is asked for the endpoint's host, never a path)`,
+    ])
+    expect(problemsOf(via('http://proxy.test:3128/'))).toEqual([])
+    expect(problemsOf(via('http://[::1]:3128'))).toEqual([])
+  })
 })
