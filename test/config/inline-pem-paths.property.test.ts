@@ -6,9 +6,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
-import { checkConfig, compileGateway } from '../../src/gateway/index.js'
+import { problemTextsThroughStart } from '../support/config-problems.js'
 
 const file = '/etc/gw/gateway.yaml'
 const EP = '  - name: a\n    url: https://a.example\n'
@@ -25,27 +23,6 @@ const PLACES: readonly { yaml: string; key: string }[] = [
   { yaml: 'profiles:\n  - name: p\n    consumerKey: k\n    signatureMethod: RSA-SHA256\n    privateKey: PEM\nendpoints: []\n', key: 'profiles[0].privateKey' },
 ]
 
-/** Every text of the problems of loading `text`, then (when it loads) of `check` and of a start. */
-function problemTexts(text: string): string[] {
-  const texts = (e: unknown): string[] => {
-    if (!(e instanceof ConfigError)) throw e
-    return [e.message, ...e.problems.flatMap((p) => [p.msg, p.file])]
-  }
-  let config
-  try {
-    config = parseConfig(file, text, { env: {} })
-  } catch (e) {
-    return texts(e)
-  }
-  const found = checkConfig(config).problems.flatMap((p) => [p.msg, p.file])
-  try {
-    compileGateway(config)
-  } catch (e) {
-    found.push(...texts(e))
-  }
-  return found
-}
-
 const base64Line = fc.base64String({ minLength: 16, maxLength: 64 }).filter((b) => b.length >= 16)
 const keyText = fc.array(base64Line, { minLength: 1, maxLength: 5 }).map((lines) => ['-----BEGIN PRIVATE KEY-----', ...lines, '-----END PRIVATE KEY-----'])
 
@@ -55,7 +32,7 @@ describe('a private key pasted inline where a path belongs', () => {
       fc.property(keyText, fc.constantFrom(...PLACES), fc.constantFrom('|', '|-', '>'), (lines, place, style) => {
         const indent = /^( *)\S.*PEM$/m.exec(place.yaml)?.[1] ?? ''
         const block = `${style}\n${lines.map((l) => `${indent}  ${l}`).join('\n')}`
-        const found = problemTexts(place.yaml.replace('PEM', block))
+        const found = problemTextsThroughStart(file, place.yaml.replace('PEM', block), {})
         for (const text of found) for (const line of lines.slice(1, -1)) expect(text.includes(line), `${line} in: ${text}`).toBe(false)
         expect(found[0]).toContain(`: ${place.key}: is PEM text, not a file path`)
       }),

@@ -12,9 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseConfig } from '../../src/config/index.js'
-import { ConfigError } from '../../src/errors.js'
-import { checkConfig, compileGateway } from '../../src/gateway/index.js'
+import { problemTextsThroughStart } from '../support/config-problems.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-refsecrets-'))
 const file = join(dir, 'gateway.yaml')
@@ -41,27 +39,8 @@ const PATH_PLACES: readonly string[] = [
   'interception:\n  caCert: "REF"\n  caKey: k.pem\nendpoints: []\n',
 ]
 
-const texts = (e: unknown): string[] => {
-  if (!(e instanceof ConfigError)) throw e
-  return [e.message, ...e.problems.flatMap((p) => [p.msg, p.file])]
-}
-
 /** Problems of loading `text`, then (when it loads) of `check` and of a start (compile). */
-function problems(text: string, env: NodeJS.ProcessEnv): string[] {
-  let config
-  try {
-    config = parseConfig(file, text, { env })
-  } catch (e) {
-    return texts(e)
-  }
-  const found = checkConfig(config).problems.flatMap((p) => [p.msg, p.file])
-  try {
-    compileGateway(config)
-  } catch (e) {
-    found.push(...texts(e))
-  }
-  return found
-}
+const problems = (text: string, env: NodeJS.ProcessEnv): string[] => problemTextsThroughStart(file, text, env)
 
 const pemLike = fc.base64String({ minLength: 40, maxLength: 200 }).map((b) => `-----BEGIN PRIVATE KEY-----\n${b}\n-----END PRIVATE KEY-----`)
 const password = fc.string({ unit: fc.constantFrom(...'abcXYZ019:/@#?%&+= -_.{}[]"\'\\'.split('')), minLength: 8, maxLength: 40 })
