@@ -80,7 +80,8 @@ export function parseConfig(file: string, text: string, options: LoadConfigOptio
   const source = new YamlSource(file, text)
   if (source.problems.length > 0) throw new ConfigError(source.problems)
   if (source.value === null || typeof source.value !== 'object' || Array.isArray(source.value)) {
-    throw new ConfigError([{ file, line: 1, column: 1, key: '', msg: 'the config must be a YAML mapping' }])
+    const msg = source.value === null || source.value === undefined ? 'the config is empty (or only comments): it needs at least endpoints:' : 'the config must be a YAML mapping'
+    throw new ConfigError([{ file, line: 1, column: 1, key: '', msg }])
   }
   const refs = resolveReferences(source.value, dirname(file), options.env ?? process.env)
   // Problems may quote a value; one from `${env:}` or `${file:}` (a key, a password) shows as its reference.

@@ -103,4 +103,9 @@ describe('operator mistakes', () => {
     expect(problemsOf(via('http://proxy.test:3128/'))).toEqual([])
     expect(problemsOf(via('http://[::1]:3128'))).toEqual([])
   })
+
+  it('an empty file, or one of comments only, is named as empty; a list or a scalar as not a mapping', () => {
+    for (const text of ['', '\n', '# endpoints: to come\n']) expect(problemsOf(text)).toEqual([`${file}:1:1: the config is empty (or only comments): it needs at least endpoints:`])
+    expect(problemsOf('- endpoints\n')).toEqual([`${file}:1:1: the config must be a YAML mapping`])
+  })
 })
