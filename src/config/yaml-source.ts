@@ -32,14 +32,16 @@ export class YamlSource {
   constructor(file: string, text: string) {
     this.file = file
     this.#doc = parseDocument(text, { lineCounter: this.#lines, uniqueKeys: true, prettyErrors: false })
+    const before = this.problems.length
+    this.#duplicateKeys(this.#doc.contents, [])
+    // yaml's own words name neither the key nor where it was first: #duplicateKeys does, for scalar keys.
+    const named = this.problems.length > before
     for (const err of [...this.#doc.errors, ...this.#doc.warnings]) {
-      // yaml's own words name neither the key nor where it was first: #duplicateKeys below does.
-      if (err.code === 'DUPLICATE_KEY') continue
+      if (err.code === 'DUPLICATE_KEY' && named) continue
       const pos = this.#lines.linePos(err.pos[0])
       const msg = err.message.split('\n')[0] ?? err.message
       this.problems.push({ file, line: pos.line, column: pos.col, key: '', msg: `YAML: ${msg}` })
     }
-    this.#duplicateKeys(this.#doc.contents, [])
     this.value = this.problems.length === 0 ? this.#doc.toJS({ maxAliasCount: 100 }) : undefined
   }
 
