@@ -13,7 +13,7 @@ import { normalizeConfig } from './normalize.js'
 import { formatKeyPath, YamlSource, type KeyPath } from './yaml-source.js'
 import { rememberConfigSource } from './placed-problems.js'
 import { unknownKey } from './near-key.js'
-import { typeMismatch } from './type-hint.js'
+import { durationHint, typeMismatch } from './type-hint.js'
 import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
@@ -166,7 +166,8 @@ function describe(e: ErrorObject, path: KeyPath, written: unknown): { key: KeyPa
       return { key: path, msg: `must be one of ${(params.allowedValues as unknown[]).join(', ')}`, atKey: false }
     case 'anyOf': {
       const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
-      return { key: path, msg: `invalid value: expected ${EXPECTED[kind] ?? 'another type'}`, atKey: false }
+      const hint = kind === 'duration' ? durationHint(written) : undefined
+      return { key: path, msg: `invalid value: expected ${EXPECTED[kind] ?? 'another type'}${hint === undefined ? '' : `; ${hint}`}`, atKey: false }
     }
     case 'maxDuration': {
       const { max, why } = e.schema as DurationBound

@@ -143,7 +143,7 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
 it('a value that is no duration still says what a duration is (the maximum is not checked on it)', () => {
   const lines = configErrorLines(() => parseConfig(FILE, withValue(['drain', 'grace'], '10 days'), { env: {} }))
   expect(lines).toHaveLength(1)
-  expect(lines[0]).toMatch(/: drain\.grace: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds$/)
+  expect(lines[0]).toMatch(/: drain\.grace: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds; write 240h \(units: ms, s, m, h\)$/)
 })
 
 it('a leaf minted with the longest leafValidity is a certificate; a validity ending past the year 9999 could not be minted', async () => {

@@ -88,7 +88,7 @@ describe('config loading', () => {
 
   it('reports a bad duration and a bad size with what is expected', () => {
     const lines = problemsOf(GOOD.replace('connect: 250ms', 'connect: 5 seconds').replace('2MiB', '2 megs'))
-    expect(lines).toContain(`${file}:12:16: endpoints[0].timeouts.connect: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds`)
+    expect(lines).toContain(`${file}:12:16: endpoints[0].timeouts.connect: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds; write 5s (units: ms, s, m, h)`)
     expect(lines.some((l) => l.includes('limits.maxBufferedBody: invalid value: expected a size such as 512KiB'))).toBe(true)
   })
 

@@ -108,4 +108,17 @@ describe('operator mistakes', () => {
     for (const text of ['', '\n', '# endpoints: to come\n']) expect(problemsOf(text)).toEqual([`${file}:1:1: the config is empty (or only comments): it needs at least endpoints:`])
     expect(problemsOf('- endpoints\n')).toEqual([`${file}:1:1: the config must be a YAML mapping`])
   })
+
+  it('a duration with two units, a unit word or a quoted number says how to write it', () => {
+    const expected = 'invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds'
+    const at = (value: string): string[] => problemsOf(`drain:\n  grace: ${value}\nendpoints: []\n`)
+    expect(at('1h30m')).toEqual([`${file}:2:10: drain.grace: ${expected}; one unit only: write 90m`])
+    expect(at('1m30s')).toEqual([`${file}:2:10: drain.grace: ${expected}; one unit only: write 90s`])
+    expect(at('5 seconds')).toEqual([`${file}:2:10: drain.grace: ${expected}; write 5s (units: ms, s, m, h)`])
+    expect(at('2d')).toEqual([`${file}:2:10: drain.grace: ${expected}; write 48h (units: ms, s, m, h)`])
+    expect(at('"30"')).toEqual([`${file}:2:10: drain.grace: ${expected}; write 30s for seconds, or 30 without quotes for milliseconds`])
+    expect(at('soon')).toEqual([`${file}:2:10: drain.grace: ${expected}`])
+    // From a reference: no hint, no value.
+    expect(problemsOf('drain:\n  grace: ${env:GRACE}\nendpoints: []\n', { GRACE: '30' })).toEqual([`${file}:2:10: drain.grace: ${expected}`])
+  })
 })
