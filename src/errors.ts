@@ -26,6 +26,8 @@ const STATUS_TABLE = {
   expectation_failed: 417,
   unsupported_payload: 400,
   endpoint_not_configured: 403,
+  // listen.waysIn leaves this way in (forward proxy, CONNECT, route mode, gateway API) out.
+  way_in_disabled: 403,
   tunnel_outdated: 421,
   // RFC 9110 §7.4, §15.5.20: an inner request of a CONNECT tunnel naming another host or port than the tunnel's.
   misdirected_request: 421,

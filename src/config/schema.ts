@@ -365,11 +365,20 @@ export const configSchema = {
     listen: {
       type: 'object',
       additionalProperties: false,
-      description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files) is refused, and the running gateway keeps its last good config until a restart.',
+      description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` and `waysIn` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files) is refused, and the running gateway keeps its last good config until a restart.',
       properties: {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
         publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
+        waysIn: {
+          type: 'array',
+          items: { type: 'string', enum: ['forward', 'connect', 'route', 'api'] },
+          minItems: 1,
+          uniqueItems: true,
+          default: ['forward', 'connect', 'route', 'api'],
+          description:
+            'The ways in this listener serves: `forward` (absolute-form targets, `HTTP_PROXY`), `connect` (CONNECT and every request inside its tunnels, absolute-form naming the tunnel\'s host included), `route` (`/proxy/<endpoint>/…`), `api` (`/gateway/…`). A request on a way left out gets `403` `way_in_disabled` before any endpoint is matched, credential attached or address dialled. Publish only `route` and `api` behind an Ingress or a front proxy whose path rule must bound the endpoint (docs/deploy.md). Reloadable: a reload applies to the next request, on open connections and tunnels too.',
+        },
         tls: serverTls('Serve the listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload.', 'caller', 'callers'),
         timeouts: {
           type: 'object',

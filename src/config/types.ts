@@ -103,8 +103,13 @@ export interface ListenConfig {
   connections: ConnectionLimitsConfig
 }
 
+/** A way into the main listener (README "Ways in"): absolute-form, CONNECT, `/proxy/…`, `/gateway/…`. */
+export type WayIn = 'forward' | 'connect' | 'route' | 'api'
+
 export interface MainListenConfig extends ListenConfig {
   timeouts: ListenTimeoutsConfig
+  /** The ways in this listener serves (listen.waysIn; reloadable). */
+  waysIn: readonly WayIn[]
   publicUrl?: string
   tls?: ListenTlsConfig
 }

@@ -11,3 +11,4 @@ export { fillProfileUrl, type DanceScope, type ProfileUrlKey } from './profile-u
 export { bearerResolveOptions, compileCallers, userSpaceOf, type Callers, type CertificateApp } from './callers.js'
 export { compileSealers, type Sealers } from './sealers.js'
 export { checkLiteral, classifyAddress, createEgressLookup, EgressDeniedError, type EgressReason, type Resolve } from './egress.js'
+export { checkWayIn, wayInRefusal } from './ways-in.js'

@@ -6,6 +6,7 @@
  */
 import type { AuthFailure } from '../callers/index.js'
 import type { EgressReason } from '../gateway/index.js'
+import type { WayIn } from '../config/index.js'
 import type { RefusalReason } from '../proxy/connection-caps.js'
 import type { Counter } from 'prom-client'
 
@@ -16,6 +17,8 @@ const AUTH: Record<AuthFailure, 0> = {
   certificate_required: 0, throttled: 0,
 }
 const EGRESS: Record<EgressReason, 0> = { loopback: 0, private: 0, link_local: 0, cgnat: 0, metadata: 0, unspecified: 0, multicast: 0, reserved: 0 }
+
+const WAYS_IN: Record<WayIn, 0> = { forward: 0, connect: 0, route: 0, api: 0 }
 
 const REFUSALS: Record<RefusalReason, 0> = { max_connections: 0, per_address: 0, fd_exhausted: 0 }
 
@@ -53,3 +56,5 @@ export function zeroSeriesPerEndpoint<L extends string>(labelsOf: (endpoint: str
     }
   }
 }
+/** Every way in listen.waysIn can leave out (way_in_refusals_total). */
+export const WAY_IN_LABELS = Object.keys(WAYS_IN) as WayIn[]

@@ -48,6 +48,8 @@ export interface Metrics {
   callerAuthFailure(reason: AuthFailure): void
   oauthSignature(profile: string, method: string): void
   egressRefusal(reason: string): void
+  /** A request or CONNECT refused because listen.waysIn leaves its way in out (`way`: forward, connect, route, api). */
+  wayInRefusal(way: string): void
   /** A CONNECT tunnel opened (intercepted, pass_through) or refused. */
   tunnel(kind: string): void
   /** An interception leaf certificate was minted (the host is deliberately not a label). */

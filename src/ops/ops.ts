@@ -136,6 +136,7 @@ export function createOps(o: OpsOptions = {}): Ops {
   const connections = connectionEvents(metrics, log, fd, faults)
   const onDone = (r: RequestRecord): void => {
     if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
+    if (r.error?.reason === 'way_in_disabled') metrics.wayInRefusal(r.mode)
     const trace = r.facts.trace
     const up = upstream.take(r.facts)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: exemplarTraceId(r), tunnel: r.passThrough !== undefined }

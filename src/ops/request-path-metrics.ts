@@ -1,15 +1,17 @@
 /**
  * What the request path counts besides the request itself: callers refused, OAuth 1.0a
- * signatures made, CONNECT tunnels, interception leaves minted, egress refusals. The closed
+ * signatures made, CONNECT tunnels, interception leaves minted, egress refusals, requests on a
+ * way in listen.waysIn leaves out. The closed
  * label sets start at 0, so a rate over them exists before the first event.
  */
 import { Counter, Histogram, type Registry } from 'prom-client'
-import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS } from './label-sets.js'
+import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS, WAY_IN_LABELS } from './label-sets.js'
 import type { Metrics } from './metrics.js'
+import type { WayIn } from '../config/index.js'
 import { createPendingCounts } from './pending-counts.js'
 
 /** Registers the request-path event families on `registers` and returns their recorders. */
-export function createRequestPathMetrics(registers: Registry[]): Pick<Metrics, 'callerAuthFailure' | 'oauthSignature' | 'egressRefusal' | 'tunnel' | 'leafMinted'> {
+export function createRequestPathMetrics(registers: Registry[]): Pick<Metrics, 'callerAuthFailure' | 'oauthSignature' | 'egressRefusal' | 'tunnel' | 'leafMinted' | 'wayInRefusal'> {
   // Per-request counts are plain numbers added to prom-client at read time (pending-counts.ts).
   const pendingSignatures = createPendingCounts<'profile' | 'method'>()
   const callerAuth = new Counter({ name: 'mtls_gateway_caller_auth_failures_total', help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
@@ -20,11 +22,14 @@ export function createRequestPathMetrics(registers: Registry[]): Pick<Metrics, '
   for (const r of AUTH_FAILURE_LABELS) callerAuth.labels(r).inc(0)
   for (const r of EGRESS_REASON_LABELS) egress.labels(r).inc(0)
   for (const k of TUNNEL_KINDS) tunnels.labels(k).inc(0)
+  const waysIn = new Counter({ name: 'mtls_gateway_way_in_refusals_total', help: 'Requests and CONNECTs refused (403 way_in_disabled) because listen.waysIn leaves their way in out, by way in.', labelNames: ['way'] as const, registers })
+  for (const w of WAY_IN_LABELS) waysIn.labels(w).inc(0)
   return {
     callerAuthFailure: (reason) => callerAuth.labels(reason).inc(),
     oauthSignature: (profile, method) => void pendingSignatures.slot(`${profile}\0${method}`, () => ({ profile, method })).n++,
     egressRefusal: (reason) => egress.labels(reason).inc(),
     tunnel: (kind) => tunnels.labels(kind).inc(),
     leafMinted: (ms) => mints.observe(ms / 1000),
+    wayInRefusal: (way) => void (WAY_IN_LABELS.includes(way as WayIn) && waysIn.labels(way).inc()),
   }
 }

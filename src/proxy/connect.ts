@@ -15,7 +15,7 @@ import { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
 import { authFailureLabel } from '../callers/index.js'
-import type { EgressReason, Gateway } from '../gateway/index.js'
+import { checkWayIn, type EgressReason, type Gateway } from '../gateway/index.js'
 import { authorizeCallerForAny, credentialFromHeaders, type AdmitOptions } from './steps/authenticate-caller.js'
 import type { Caller, CallerCertificate, RequestFacts } from './pipeline.js'
 import { interceptionUnavailable, type InterceptionCa, type Minter } from '../tls/index.js'
@@ -27,6 +27,7 @@ import type { TimeoutReason } from './connection-guard.js'
 import type { Tracing, TunnelTrace } from '../tracing/index.js'
 import { endTrace } from './end-trace.js'
 import { passThrough, passThroughEntry } from './pass-through.js'
+import { judgePassThrough } from './pass-through-judge.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted } from './untrusted-connection.js'
 import { admitConnect } from './admit-connect.js'
@@ -128,6 +129,7 @@ export function createConnectHandler(o: ConnectOptions) {
 async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Duplex, head: Buffer, facts: RequestFacts, reports: TunnelReports): Promise<void> {
   const gateway = o.current()
   checkRequestHead(req)
+  checkWayIn(gateway, 'connect')
   const target = parseConnectTarget(req.url ?? '')
   if (!target) throw new GatewayError('bad_request', 'CONNECT needs host:port')
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`
@@ -143,21 +145,8 @@ async function handleConnect(o: ConnectOptions, req: IncomingMessage, socket: Du
   // An app that may use none of the host's endpoints is refused here, not on each inner request.
   if (caller && endpoints.length > 0) authorizeCallerForAny(caller, endpoints, gateway.callers)
   if (endpoints.length === 0 && passThroughTo) {
-    // A pass-through tunnel has no inner requests to judge again: it is judged again itself, as
-    // its CONNECT would be under the snapshot then in force (a reload that removes its entry or
-    // its app, a bearer that expired or was revoked), and closed when refused.
-    const judge = async (g: Gateway): Promise<GatewayError | undefined> => {
-      try {
-        const entry = passThroughEntry(g.config.interception, target)
-        if (!entry || (g.byHost.get(authority)?.length ?? 0) > 0) return new GatewayError('endpoint_not_configured', `pass-through ${authority} closed: the host is no longer a pass-through host of this gateway`)
-        await admitConnect(o, g, socket, credential, credential === undefined ? callerCertificate(socket) : undefined)
-        return undefined
-      } catch (err) {
-        const label = authFailureLabel(err)
-        if (label) o.admit.onAuthFailure?.(label)
-        return err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
-      }
-    }
+    // Judged again itself (no inner requests to judge) at a reload and after: pass-through-judge.ts.
+    const judge = judgePassThrough(o, socket, target, authority, credential)
     return passThrough(socket, head, authority, passThroughTo, o, (error) => reports.passThroughClosed(authority, error), { opened: gateway, current: o.current, judge })
   }
   return intercept(o, req, socket, head, { gateway, ...target, authority, ...(caller ? { caller } : {}), ...(caller && credential && 'token' in credential ? { token: credential.token } : {}), ...(caller && certificate ? { certificate } : {}), again: () => handleConnect(o, req, socket, head, facts, reports) }, reports)

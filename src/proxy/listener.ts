@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from 'node:https'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { GatewayError, statusOf } from '../errors.js'
-import type { Gateway } from '../gateway/index.js'
+import { wayInRefusal, type Gateway } from '../gateway/index.js'
 import { continueSender, expectsContinue, hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
@@ -96,7 +96,7 @@ export function createListener(o: ListenerOptions): Server {
     server.on('connect', createConnectHandler({ ...o.connect, inner, limits, track: (socket, isIdle) => g.track(socket, isIdle), onTimeout: (reason) => events.onTimeout?.('tunnel', reason), ...tracing, ...onDone }))
   } else {
     server.on('connect', (req: IncomingMessage, socket) => {
-      const err = headRefusal(req) ?? new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
+      const err = headRefusal(req) ?? wayInRefusal(o.ref.current, 'connect') ?? new GatewayError('endpoint_not_configured', `CONNECT ${req.url ?? ''} refused: TLS interception is not configured`)
       writeRawError(socket, err, 'proxy')
       rejected(o, err, socket, req)
     })

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
+import { checkWayIn } from '../gateway/index.js'
 import type { Tunnel } from './connect.js'
 import type { ListenerOptions } from './listener.js'
 import type { Outcome } from './outcome.js'
@@ -16,6 +17,8 @@ import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-targ
 export async function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
   const { req, res, gateway, id } = run
   const url = req.url ?? '/'
+  // Before the target is parsed, an endpoint matched or a credential attached (listen.waysIn).
+  checkWayIn(gateway, way)
   if (tunnel) return proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority, singleHeader(req, 'host', 'Host'), req.method), undefined, tunnel)
   if (way === 'forward') return proxyRequest(run, 'forward', parseAbsoluteForm(url))
   if (way === 'route') {

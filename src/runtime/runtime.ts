@@ -47,11 +47,11 @@ export interface Runtime {
 // What a running process cannot change: its sockets and its tracer, fixed at start.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // The listeners' sockets and the limits their guards were built with. Read per request, so
-  // a reload may change them: listen.publicUrl (the dance's links), the console token (which
+  // a reload may change them: listen.publicUrl (the dance's links), listen.waysIn (judged per request), the console token (which
   // ends every console session), its certificate allow-list (admin.tls.clientSubjects/Sans) and
   // the host names the admin listener answers for (admin.allowedHosts) and the origins the
   // console is published at (admin.consoleOrigins).
-  listen: ({ listen: { publicUrl: _publicUrl, ...sockets } }) => sockets,
+  listen: ({ listen: { publicUrl: _publicUrl, waysIn: _waysIn, ...sockets } }) => sockets,
   admin: ({ admin: { token: _token, allowedHosts: _hosts, consoleOrigins: _origins, tls, ...sockets } }) => ({ sockets, tls: tls && withoutAllowList(tls) }),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.

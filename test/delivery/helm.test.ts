@@ -267,6 +267,11 @@ describe('chart behaviour', () => {
     expect((out.minimal as Rendered).gatewayConfig().admin.consoleOrigins).toBeUndefined()
   })
 
+  it('feeds gateway.waysIn to listen.waysIn ([route, api] behind a route-mode Ingress), and every way in by default', () => {
+    expect((out.full as Rendered).gatewayConfig().listen.waysIn).toEqual(['route', 'api'])
+    expect((out.minimal as Rendered).gatewayConfig().listen.waysIn).toEqual(['forward', 'connect', 'route', 'api'])
+  })
+
   it('serves the admin port over TLS from an existing Secret: admin.tls, HTTPS probes, an HTTPS ServiceMonitor; plain HTTP by default', async () => {
     const full = out.full as Rendered
     expect(full.gatewayConfig().admin.tls).toEqual({

@@ -224,7 +224,7 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $ca := dict "caCert" (printf "%s/tls.crt" (include "mtls-gateway.interceptionCaDir" $)) "caKey" (printf "%s/tls.key" (include "mtls-gateway.interceptionCaDir" $)) }}
 {{- $_ := set $cfg "interception" (mergeOverwrite (deepCopy ($.Values.config.interception | default dict)) $ca) }}
 {{- end }}
-{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port)) }}
+{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port) "waysIn" .Values.gateway.waysIn) }}
 {{- /* The gateway refuses an unauthenticated listener on 0.0.0.0 unless the file says so: the
      release got past mtls-gateway.validate's open-proxy check (peers, or allowOpenProxy), so say so. */}}
 {{- if not .Values.config.callers }}
