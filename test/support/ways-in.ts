@@ -82,7 +82,8 @@ export async function startWaysIn(args: readonly string[] = [], yaml = ''): Prom
   }
 }
 
-function readAnswer(s: Duplex, head: string | readonly string[]): Promise<Answer> {
+/** Writes `head` (in parts 100 ms apart) on `s` and reads one answer, as `ask` does; then destroys `s`. */
+export function readAnswer(s: Duplex, head: string | readonly string[]): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let got = Buffer.alloc(0)
     const done = (): void => {

@@ -1,0 +1,141 @@
+/**
+ * listen.waysIn on a real gateway in front of a real mTLS backend that records every request:
+ * a request on a way in left out is a 403 `way_in_disabled` (the standard JSON body, a correct
+ * Content-Length) and never reaches the backend; a CONNECT without `connect` is refused before
+ * its host is looked up; inner requests of a tunnel are `connect` (absolute-form naming the
+ * tunnel included), served without `forward`; counted in way_in_refusals_total{way}; a reload
+ * applies to the next request on open connections and tunnels, and closes an open pass-through
+ * tunnel, as a fresh start would refuse them. The seeded property: over generated targets,
+ * methods and waysIn sets (reloaded in turn), nothing on a way left out reaches the backend.
+ * Every address the gateway dials is the configured endpoint's or pass-through host's
+ * (127.0.0.1): generated authorities only pick among configured and unconfigured names.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect as netConnect, type AddressInfo, type Server } from 'node:net'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { createLog, createOps } from '../../src/ops/index.js'
+import { writeInterceptionCa } from '../../src/tls/index.js'
+import { startFramingRecorder, type FramingRecorder } from '../support/framing-recorder.js'
+import { endpointYaml, startTestGateway } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { openTunnel } from '../support/tunnel.js'
+import { eventually } from '../support/eventually.js'
+import { expectJsonError, readAnswer, type Answer } from '../support/ways-in.js'
+
+type Way = 'forward' | 'connect' | 'route' | 'api'
+const ALL: readonly Way[] = ['forward', 'connect', 'route', 'api']
+
+let pki: TestPki
+let backend: FramingRecorder
+let echo: Server
+let gw: RunningGateway
+let dir: string
+let ca: Buffer
+let yamlOf: (ways: readonly Way[]) => string
+let metrics: () => Promise<string>
+const lines: string[] = []
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  backend = await startFramingRecorder(pki)
+  echo = createServer((s) => s.on('error', () => undefined).pipe(s)).listen(0, '127.0.0.1')
+  await new Promise((resolve) => echo.once('listening', resolve))
+  dir = mkdtempSync(join(tmpdir(), 'ways-in-'))
+  const ica = await writeInterceptionCa(join(dir, 'ica'))
+  ca = readFileSync(ica.caCert)
+  const echoPort = (echo.address() as AddressInfo).port
+  yamlOf = (ways) =>
+    `listen: { waysIn: [${ways.join(', ')}] }\nlogging: { callerFaults: { burst: 2, interval: 1h } }\n` +
+    `interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey}, passThrough: [{ host: 127.0.0.1, port: ${echoPort}, allowPrivate: true }] }\n` +
+    `endpoints:\n${endpointYaml('partner', backend.port, clientTls(pki))}`
+  const ops = createOps({ log: createLog({ level: 'info', destination: { write: (l: string) => void lines.push(l) } }), admin: false, watch: false })
+  gw = await startTestGateway(dir, yamlOf(ALL), { ops })
+  metrics = () => ops.metrics.registry.metrics()
+}, 60_000)
+
+afterAll(async () => {
+  await gw?.close()
+  await backend?.close()
+  await new Promise((resolve) => (echo ? echo.close(resolve) : resolve(undefined)))
+  if (dir) rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
+})
+
+async function reloadTo(ways: readonly Way[]): Promise<void> {
+  writeFileSync(join(dir, 'gateway.yaml'), yamlOf(ways))
+  expect(await gw.ops?.reload('test')).toMatchObject({ ok: true })
+}
+
+/** One request head on a fresh connection to the listener, and its answer. */
+async function ask(head: string): Promise<Answer> {
+  const s = netConnect(gw.port, '127.0.0.1')
+  await new Promise((resolve, reject) => s.once('connect', resolve).once('error', reject))
+  return readAnswer(s, head)
+}
+
+const partner = (): string => `api.partner.test:${backend.port}`
+const seen = (marker: string): boolean => backend.requests.some((r) => r.target.includes(marker))
+const refusedAs = (a: Answer, way: Way): void => expectJsonError(a, 403, new RegExp(`is not served on this listener: add "${way}" to listen\\.waysIn to serve it$`))
+const refusals = async (way: Way): Promise<number> => Number(new RegExp(`^mtls_gateway_way_in_refusals_total\\{way="${way}"\\} (\\d+)$`, 'm').exec(await metrics())?.[1])
+
+describe('listen.waysIn', () => {
+  it('[route, api]: absolute-form and CONNECT are 403 way_in_disabled, reach nothing, are counted; route mode and the API are served', async () => {
+    await reloadTo(['route', 'api'])
+    const [forwardBefore, connectBefore] = [await refusals('forward'), await refusals('connect')]
+    // The front-proxy bypass: an absolute-form target whose path passes a `/proxy/partner/` rule.
+    refusedAs(await ask(`GET http://${partner()}/proxy/partner/fwd-1 HTTP/1.1\r\nHost: ${partner()}\r\n\r\n`), 'forward')
+    refusedAs(await ask(`POST https://${partner()}/fwd-2 HTTP/1.1\r\nHost: ${partner()}\r\nContent-Length: 3\r\n\r\nabc`), 'forward')
+    refusedAs(await ask(`CONNECT ${partner()} HTTP/1.1\r\nHost: ${partner()}\r\n\r\n`), 'connect')
+    // An unconfigured host too: refused for its way in, not looked up.
+    refusedAs(await ask(`CONNECT nowhere.test:443 HTTP/1.1\r\nHost: nowhere.test:443\r\n\r\n`), 'connect')
+    expect(seen('fwd-')).toBe(false)
+    expect(await refusals('forward')).toBe(forwardBefore + 2)
+    expect(await refusals('connect')).toBe(connectBefore + 2)
+    // Anyone can cause them: their access lines are capped like other caller faults (burst 2 per hour here).
+    expect(lines.filter((l) => l.includes('way_in_disabled')).length).toBe(2)
+    expect((await ask(`GET /proxy/partner/route-1 HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).status).toBe(200)
+    expect(seen('/route-1')).toBe(true)
+    expect((await ask(`GET /gateway/jwks.json HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).status).toBe(200)
+    // Outside every way in: still the 404.
+    expect((await ask(`GET /elsewhere HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).status).toBe(404)
+  }, 60_000)
+
+  it('[connect]: a tunnel and every request inside it are served (absolute-form naming the tunnel too); plain absolute-form, /proxy/ and /gateway/ are not', async () => {
+    await reloadTo(['connect'])
+    const tunnel = await openTunnel({ gatewayPort: gw.port, authority: partner(), ca })
+    expect((await readAnswer(tunnel, `GET /in-1 HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`)).status).toBe(200)
+    const again = await openTunnel({ gatewayPort: gw.port, authority: partner(), ca })
+    expect((await readAnswer(again, `GET https://${partner()}/in-2 HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`)).status).toBe(200)
+    expect(seen('/in-1') && seen('/in-2')).toBe(true)
+    refusedAs(await ask(`GET http://${partner()}/out-1 HTTP/1.1\r\nHost: ${partner()}\r\n\r\n`), 'forward')
+    refusedAs(await ask(`GET /proxy/partner/out-2 HTTP/1.1\r\nHost: gw.test\r\n\r\n`), 'route')
+    refusedAs(await ask(`GET /gateway/jwks.json HTTP/1.1\r\nHost: gw.test\r\n\r\n`), 'api')
+    expect(seen('out-')).toBe(false)
+  }, 60_000)
+
+  it('a reload that leaves out connect refuses the next request on an open tunnel and closes an open pass-through tunnel; one that adds it back serves a new tunnel', async () => {
+    await reloadTo(['connect', 'route'])
+    const tunnel = await openTunnel({ gatewayPort: gw.port, authority: partner(), ca })
+    // A pass-through tunnel to the echo server, open and carrying bytes.
+    const passThrough = netConnect(gw.port, '127.0.0.1')
+    const passClosed = new Promise((resolve) => passThrough.once('close', resolve))
+    let got = ''
+    passThrough.on('data', (c: Buffer) => void (got += c.toString('latin1')))
+    passThrough.on('error', () => undefined)
+    passThrough.write(`CONNECT 127.0.0.1:${(echo.address() as AddressInfo).port} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nping`)
+    await eventually(() => got.endsWith('\r\n\r\nping'), 30_000, 'the pass-through tunnel echoing')
+    expect(got.startsWith('HTTP/1.1 200')).toBe(true)
+    await reloadTo(['route'])
+    refusedAs(await readAnswer(tunnel, `GET /after-reload HTTP/1.1\r\nHost: ${partner()}\r\n\r\n`), 'connect')
+    expect(seen('/after-reload')).toBe(false)
+    // Judged again at the reload as a new CONNECT would be: closed.
+    await passClosed
+    await reloadTo(['connect', 'route'])
+    const fresh = await openTunnel({ gatewayPort: gw.port, authority: partner(), ca })
+    expect((await readAnswer(fresh, `GET /after-second-reload HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`)).status).toBe(200)
+  }, 60_000)
+})
