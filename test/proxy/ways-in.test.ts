@@ -139,3 +139,71 @@ describe('listen.waysIn', () => {
     expect((await readAnswer(fresh, `GET /after-second-reload HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`)).status).toBe(200)
   }, 60_000)
 })
+
+/** A generated request: its form, method and where it is sent (a fresh connection, or inside a tunnel opened before the reload). */
+interface Generated {
+  form: 'absolute' | 'authority' | 'origin' | 'asterisk'
+  method: string
+  scheme: string
+  authority: number
+  path: string
+  inTunnel: boolean
+}
+
+const generated: fc.Arbitrary<Generated> = fc.record({
+  form: fc.constantFrom('absolute', 'authority', 'origin', 'asterisk'),
+  method: fc.constantFrom('GET', 'POST', 'OPTIONS', 'HEAD', 'DELETE', 'CONNECT'),
+  scheme: fc.constantFrom('http', 'https', 'HTTPS'),
+  authority: fc.nat(4),
+  path: fc.constantFrom('/proxy/partner/p', '/proxy/partner@t/p', '/proxy/', '/gateway/jwks.json', '/gateway/token', '/gateway/', '/p', '/', ''),
+  inTunnel: fc.boolean(),
+})
+
+/** The way in a request on a fresh connection names, as the listener decides it; undefined: none (a 404 or a parse error). */
+function wayOf(method: string, target: string): Way | undefined {
+  if (method === 'CONNECT') return 'connect'
+  if (/^https?:\/\//i.test(target)) return 'forward'
+  if (target.startsWith('/proxy/')) return 'route'
+  return target.startsWith('/gateway/') ? 'api' : undefined
+}
+
+const waysSet = fc.subarray([...ALL], { minLength: 1 })
+let marks = 0
+
+describe('listen.waysIn (seeded property)', () => {
+  it('no request on a way in left out ever reaches the backend, whatever its target, method or the reload before it', async () => {
+    const authorities = [partner(), `localhost:${backend.port}`, 'other.test', `127.0.0.1:${(echo.address() as AddressInfo).port}`, 'api.partner.test']
+    await fc.assert(
+      fc.asyncProperty(waysSet, waysSet, fc.array(generated, { minLength: 1, maxLength: 6 }), async (opened, after, requests) => {
+        await reloadTo(opened)
+        // Tunnels opened under `opened` (when it serves CONNECT), used after the reload to `after`.
+        const tunnels = await Promise.all(requests.map((r) => (r.inTunnel && opened.includes('connect') ? openTunnel({ gatewayPort: gw.port, authority: partner(), ca }) : undefined)))
+        await reloadTo(after)
+        for (const [i, r] of requests.entries()) {
+          const mark = `mk${++marks}z`
+          const authority = authorities[r.authority] as string
+          const method = r.form === 'asterisk' ? 'OPTIONS' : r.method
+          const target = { absolute: `${r.scheme}://${authority}${r.path}?${mark}`, authority, origin: `${r.path || '/'}?${mark}`, asterisk: '*' }[r.form]
+          const tunnel = tunnels[i]
+          const inner = tunnel !== undefined
+          // Inside a tunnel, a CONNECT (never served: the 405 it always is) and an authority-form target
+          // of another method (Node's parser refuses it: HPE_INVALID_URL) are no request on a way in.
+          const way = inner ? (method === 'CONNECT' || r.form === 'authority' ? undefined : 'connect') : wayOf(method, target)
+          const before = backend.requests.length
+          const head = `${method} ${target} HTTP/1.1\r\nHost: ${inner ? partner() : 'gw.test'}\r\nConnection: close\r\n${method === 'POST' ? 'Content-Length: 2\r\n\r\nhi' : '\r\n'}`
+          const answer = tunnel ? await readAnswer(tunnel, head) : await ask(head)
+          tunnel?.destroy()
+          if (way !== undefined && after.includes(way)) continue
+          // On no way in, or on one left out: nothing reaches the backend.
+          expect(backend.requests.length).toBe(before)
+          if (way === undefined) continue
+          if (method === 'HEAD') expect(answer.status).toBe(403)
+          else refusedAs(answer, way)
+          expect(seen(mark)).toBe(false)
+        }
+        for (const t of tunnels) t?.destroy()
+      }),
+      { seed: 20261205, numRuns: 60 },
+    )
+  }, 300_000)
+})
