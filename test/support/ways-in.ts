@@ -43,8 +43,8 @@ export interface WaysIn {
 
 const portOf = (gp: GatewayProcess): number => Number(new URL(gp.url).port)
 
-/** Starts the partner and both gateways (every refusal an access line: the cap on caller-fault lines is off), each with `args` (`--workers 2`) and `yaml` added to its config. */
-export async function startWaysIn(args: readonly string[] = [], yaml = ''): Promise<WaysIn> {
+/** Starts the partner and both gateways (every refusal an access line: the cap on caller-fault lines is off), each with `args` (`--workers 2`) and `yaml` added to its config, and `listenExtra` (`, waysIn: [route]`) to its listen mapping. */
+export async function startWaysIn(args: readonly string[] = [], yaml = '', listenExtra = ''): Promise<WaysIn> {
   const pki = await createTestPki()
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   const ca = readFileSync(ica.caCert)
@@ -57,8 +57,8 @@ export async function startWaysIn(args: readonly string[] = [], yaml = ''): Prom
     return file
   }
   const [plain, secure] = await Promise.all([
-    spawnGateway(write('plain', '{ host: 127.0.0.1, port: 0 }'), [...args]),
-    spawnGateway(write('secure', `{ host: 127.0.0.1, port: 0, tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} } }`), [...args]),
+    spawnGateway(write('plain', `{ host: 127.0.0.1, port: 0${listenExtra} }`), [...args]),
+    spawnGateway(write('secure', `{ host: 127.0.0.1, port: 0${listenExtra}, tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} } }`), [...args]),
   ])
   const open = async (way: Way): Promise<Duplex> => {
     if (way === 'tunnel') return openTunnel({ gatewayPort: portOf(plain), authority: `api.partner.test:${port}`, ca })

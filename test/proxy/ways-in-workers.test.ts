@@ -1,0 +1,64 @@
+/**
+ * listen.waysIn in the real CLI with `--workers 2`, on the plain and the TLS listener, across a
+ * SIGHUP reload: every connection (whichever worker takes it) is judged by the list in force,
+ * the refusal is the 403 way_in_disabled body with its Content-Length, and the ways in the list
+ * serve as before.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
+import type { GatewayProcess } from '../support/process.js'
+import { expectJsonError, startWaysIn, type Way, type WaysIn } from '../support/ways-in.js'
+
+let w: WaysIn
+
+beforeAll(async () => {
+  w = await startWaysIn(['--workers', '2'], '', ', waysIn: [route, api]')
+}, 180_000)
+
+afterAll(async () => w?.stop())
+
+/** Rewrites both gateways' waysIn and reloads them by SIGHUP; resolves once both workers of each said so. */
+async function reloadBoth(from: string, to: string): Promise<void> {
+  const reloaded = async (gp: GatewayProcess, name: string): Promise<void> => {
+    const file = join(w.pki.dir, `${name}.yaml`)
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`waysIn: ${from}`, `waysIn: ${to}`))
+    const mark = gp.output.length
+    gp.child.kill('SIGHUP')
+    await eventually(() => new Set(gp.logEntries(mark).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 60_000, `both workers of ${name} to reload`)
+  }
+  await Promise.all([reloaded(w.plain, 'plain'), reloaded(w.secure, 'secure')])
+}
+
+const partner = (): string => `api.partner.test:${w.port}`
+/** Four fresh connections on `way`: both workers, most likely. */
+async function askEach(way: Way, head: string, check: (a: Awaited<ReturnType<WaysIn['ask']>>) => void): Promise<void> {
+  for (let i = 0; i < 4; i++) check(await w.ask(way, head))
+}
+const refused = (way: string) => (a: Awaited<ReturnType<WaysIn['ask']>>) => expectJsonError(a, 403, new RegExp(`is not served on this listener: add "${way}" to listen\\.waysIn to serve it$`))
+const served = (a: Awaited<ReturnType<WaysIn['ask']>>): void => expect(a.status).toBe(200)
+
+describe('listen.waysIn with --workers 2, plain and TLS listeners, and a SIGHUP reload', () => {
+  it('[route, api]: absolute-form and CONNECT are refused on both listeners; route mode is served', async () => {
+    for (const way of ['plain', 'tls'] as const) {
+      await askEach(way, `GET http://${partner()}/proxy/partner/x HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`, refused('forward'))
+      await askEach(way, `CONNECT ${partner()} HTTP/1.1\r\nHost: ${partner()}\r\n\r\n`, refused('connect'))
+      await askEach(way, `GET /proxy/partner/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`, served)
+    }
+  }, 120_000)
+
+  it('after a reload to [connect]: tunnels serve their inner requests, absolute-form naming the tunnel too; route mode and plain absolute-form are refused', async () => {
+    await reloadBoth('[route, api]', '[connect]')
+    await askEach('tunnel', `GET /in HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`, served)
+    await askEach('tunnel', `GET https://${partner()}/in HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`, served)
+    for (const way of ['plain', 'tls'] as const) {
+      await askEach(way, `GET /proxy/partner/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`, refused('route'))
+      await askEach(way, `GET http://${partner()}/x HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`, refused('forward'))
+    }
+    // And back: as after a fresh start with the first file.
+    await reloadBoth('[connect]', '[route, api]')
+    await askEach('tls', `GET https://${partner()}/x HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`, refused('forward'))
+    await askEach('plain', `GET /proxy/partner/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`, served)
+  }, 240_000)
+})
