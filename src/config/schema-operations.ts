@@ -1,6 +1,6 @@
 /**
  * The `drain` and `logging` sections of the schema (part of schema.ts's single source, kept apart
- * like schema-tracing.ts), and the duration type every section uses.
+ * like schema-tracing.ts), and the duration and size types every section uses.
  */
 import { MAX_TIMER_MS } from './units.js'
 
@@ -11,6 +11,16 @@ export const duration = {
   anyOf: [
     { type: 'integer', minimum: 0 },
     { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' },
+  ],
+} as const
+
+/** A size value: bytes, or a number with a unit. */
+export const size = {
+  $comment: 'size',
+  description: 'A size: a number of bytes, or a string like `512KiB`, `10MiB`, `1GiB`, `100kB`, `5MB`.',
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(B|KiB|MiB|GiB|kB|KB|MB|GB)$' },
   ],
 } as const
 

@@ -8,16 +8,7 @@ import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
 import { adminHostsSchemas } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
-import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, storeLifetime, timerDuration } from './schema-operations.js'
-
-const size = {
-  $comment: 'size',
-  description: 'A size: a number of bytes, or a string like `512KiB`, `10MiB`, `1GiB`, `100kB`, `5MB`.',
-  anyOf: [
-    { type: 'integer', minimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(B|KiB|MiB|GiB|kB|KB|MB|GB)$' },
-  ],
-} as const
+import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
 
 const fileList = {
   $comment: 'file-list',

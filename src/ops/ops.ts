@@ -22,7 +22,7 @@ import type { ReloadResult } from './reload.js'
 import { watchSnapshot } from './snapshot-gauges.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
-import { connectionEvents, createFdPressure } from './connection-events.js'
+import { connectionEvents, createFdPressure, type FdPressure } from './connection-events.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { AuthFailure } from '../callers/index.js'
 
@@ -135,8 +135,7 @@ export function createOps(o: OpsOptions = {}): Ops {
   const faults = capCallerFaultLines(log, () => current?.config.logging.callerFaults ?? { burst: 0, intervalMs: 0 })
   const connections = connectionEvents(metrics, log, fd, faults)
   const onDone = (r: RequestRecord): void => {
-    if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
-    if (r.error?.reason === 'way_in_disabled') metrics.wayInRefusal(r.mode)
+    countRefusal(r, metrics, fd)
     const trace = r.facts.trace
     const up = upstream.take(r.facts)
     const extras = { mode: r.mode, requestBytes: r.requestBytes, responseBytes: r.responseBytes, traceId: exemplarTraceId(r), tunnel: r.passThrough !== undefined }
@@ -180,4 +179,10 @@ function handshakeFailed(metrics: Metrics, handshakes: HandshakeRecorder, endpoi
 function exemplarTraceId(r: RequestRecord): string | undefined {
   const span = r.facts.trace ?? r.span
   return span?.sampled ? span.traceId : undefined
+}
+
+/** A refusal counted by its own reason: file descriptors exhausted (also a pressure condition), a way in listen.waysIn leaves out. */
+function countRefusal(r: RequestRecord, metrics: Metrics, fd: Pick<FdPressure, 'seen'>): void {
+  if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
+  else if (r.error?.reason === 'way_in_disabled') metrics.wayInRefusal(r.mode)
 }
