@@ -6,6 +6,7 @@
  */
 import type { X509Certificate } from 'node:crypto'
 import type { Gateway, Upstream } from '../gateway/index.js'
+import type { WayIn } from '../config/index.js'
 import type { EndpointHandshake, HandshakeFacts } from '../ops/index.js'
 import { daysLeftText, notAfter, oneLine, type Bundle } from '../tls/index.js'
 import type { EndpointRates } from './samples.js'
@@ -49,12 +50,19 @@ function view(role: CertificateView['role'], c: X509Certificate): CertificateVie
   return { role, subject: oneLine(c.subject), issuer: oneLine(c.issuer), notBefore: new Date(c.validFrom).toISOString(), notAfter: notAfter(c).toISOString(), serial: c.serialNumber, fingerprint256: c.fingerprint256 }
 }
 
+/** How callers reach an endpoint on the ways in listen.waysIn serves (route mode, the forward proxy, CONNECT). */
+export function waysInText(name: string, host: string, waysIn: readonly WayIn[]): string {
+  const proxied = [waysIn.includes('forward') ? 'proxy' : undefined, waysIn.includes('connect') ? 'CONNECT' : undefined].filter((w) => w !== undefined)
+  const ways = [waysIn.includes('route') ? `/proxy/${name}/` : undefined, proxied.length > 0 ? `${proxied.join(' or ')} to ${host}` : undefined].filter((w) => w !== undefined)
+  return ways.length > 0 ? ways.join(' · ') : 'none (listen.waysIn serves no proxied way in)'
+}
+
 /** Every row, endpoint by endpoint, tenants after their endpoint; degradation per bundle, as /metrics derives it. */
 export function endpointRows(gateway: Gateway, rates: Record<string, EndpointRates>, handshakes: HandshakeFacts, now = Date.now()): EndpointRow[] {
   const rows: EndpointRow[] = []
   for (const e of gateway.endpoints.values()) {
     const host = new URL(e.url.replace('{tenant}', 'tenant')).host
-    const wayIn = `/proxy/${e.name}/ · proxy or CONNECT to ${host}`
+    const wayIn = waysInText(e.name, host, gateway.config.listen.waysIn)
     const bundles: [string | undefined, { bundle: Bundle; upstream: Upstream }][] = [[undefined, e], ...e.tenantUpstreams]
     for (const [tenant, { bundle: b, upstream }] of bundles) {
       const end = notAfter(b.leaf)
