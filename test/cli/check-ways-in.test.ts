@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { runCheck } from '../../src/cli/check.js'
 import { loadConfig } from '../../src/config/index.js'
+import { logConfigWarnings } from '../../src/ops/config-warnings.js'
 
 let pki: TestPki
 let endpoint: string
@@ -47,6 +48,13 @@ describe('check: listen.waysIn', () => {
     expect(warning).toBe(
       `${r.file}:4:11: listen.waysIn: warning: listen.waysIn serves nothing useful on this listener (api: no caller apps (callers.apps) and no profiles; connect: no interception (interception.caCert), so every CONNECT is refused): every request is refused; add a way in that serves something`,
     )
+  })
+
+  it('the same warning is logged once when a gateway adopts the config (start, each reload)', () => {
+    const warned: { fields: unknown; msg: string }[] = []
+    const logger = { warn: (fields: unknown, msg: string) => void warned.push({ fields, msg }) } as unknown as Parameters<typeof logConfigWarnings>[0]
+    logConfigWarnings(logger, loadConfig(checkListen('\n  host: 127.0.0.1\n  waysIn: [api]', 'callers: { required: false }\n').file))
+    expect(warned).toEqual([{ fields: { key: 'listen.waysIn' }, msg: expect.stringMatching(/^listen\.waysIn serves nothing useful on this listener \(api: no caller apps/) }])
   })
 
   it('no warning when a way in serves something, nor for the default list', () => {
