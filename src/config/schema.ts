@@ -368,7 +368,7 @@ export const configSchema = {
           uniqueItems: true,
           default: ['forward', 'connect', 'route', 'api'],
           description:
-            'The ways in this listener serves: `forward` (absolute-form targets, `HTTP_PROXY`), `connect` (CONNECT and every request inside its tunnels, absolute-form naming the tunnel\'s host included), `route` (`/proxy/<endpoint>/…`), `api` (`/gateway/…`). A request on a way left out gets `403` `way_in_disabled` before any endpoint is matched, credential attached or address dialled. Publish only `route` and `api` behind an Ingress or a front proxy whose path rule must bound the endpoint (docs/deploy.md). Reloadable: a reload applies to the next request, on open connections and tunnels too.',
+            'The ways in this listener serves: `forward` (absolute-form targets, `HTTP_PROXY`), `connect` (CONNECT and every request inside its tunnels, absolute-form naming the tunnel\'s host included), `route` (`/proxy/<endpoint>/…`), `api` (`/gateway/…`). A request on a way left out gets `403` `way_in_disabled` before any endpoint is matched, credential attached or address dialled. Publish only `route` and `api` behind an Ingress or a front proxy whose path rule must bound the endpoint (docs/deploy.md). Reloadable: a reload applies to the next request on open connections too, and one that leaves out `connect` closes open tunnels (a request partly received on one gets the 403 with `Connection: close`).',
         },
         tls: serverTls('Serve the listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload.', 'caller', 'callers'),
         timeouts: {

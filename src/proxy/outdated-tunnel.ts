@@ -2,7 +2,7 @@
  * A hot reload behaves like a fresh start for CONNECT tunnels opened before it. An intercepted
  * tunnel was set up under one snapshot: its leaf signed by that snapshot's interception CA, its
  * host intercepted (endpoints, not passThrough). When a reload changes that (a new CA, the host
- * moved to passThrough, its endpoints or interception removed) the tunnel is outdated: a fresh
+ * moved to passThrough, its endpoints or interception removed, listen.waysIn without `connect`) the tunnel is outdated: a fresh
  * CONNECT would get another leaf, a raw pass-through tunnel or a 403. At the reload the idle
  * outdated tunnels close (as caller trust's refused connections do, untrusted-connection.ts); an
  * inner request in flight finishes on its snapshot; the next inner request on such a tunnel (one
@@ -15,7 +15,7 @@ import type { Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import { matchName } from '../config/index.js'
-import type { Gateway } from '../gateway/index.js'
+import { wayInRefusal, type Gateway } from '../gateway/index.js'
 import { interceptionUnavailable, type InterceptionCa } from '../tls/index.js'
 import { tunnelOf, type Tunnel } from './connect.js'
 import type { ConnectionGuard } from './connection-guard.js'
@@ -53,6 +53,9 @@ export function outdatedTunnel(tunnel: Tunnel, gateway: Gateway): GatewayError |
 function judge(tunnel: Tunnel, gateway: Gateway): GatewayError | undefined {
   const { authority, ca } = tunnel
   const since = 'since this tunnel was opened'
+  // listen.waysIn without `connect`: a new CONNECT is refused before anything else, so is the tunnel.
+  const disabled = wayInRefusal(gateway, 'connect')
+  if (disabled) return disabled
   const interception = gateway.config.interception
   if (!interception || !gateway.interception) return new GatewayError('endpoint_not_configured', `tunnel to ${authority} refused: TLS interception is no longer configured (interception.caCert): a reload turned it off ${since}; a new CONNECT is refused`)
   if ((gateway.byHost.get(authority)?.length ?? 0) === 0) {
