@@ -115,8 +115,9 @@ describe('metrics after known traffic', () => {
     expect(valueOf(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0)
     expect(m.filter((s) => !s.name.startsWith('mtls_gateway_')).every((s) => /^(process|nodejs)_/.test(s.name))).toBe(true)
     expect(m.some((s) => s.name.startsWith('mtls_gateway_process_') || s.name.startsWith('mtls_gateway_nodejs_'))).toBe(false)
-    // `where` (fd_exhausted_total: accept, request) shows from the start now that its series exist at 0.
-    const allowed = new Set(['endpoint', 'method', 'status_class', 'reason', 'resumed', 'result', 'kind', 'le', 'profile', 'version', 'major', 'minor', 'patch', 'space', 'type', 'mode', 'direction', 'node', 'openssl', 'listener', 'where'])
+    // `where` (fd_exhausted_total: accept, request) and `way` (way_in_refusals_total: forward, connect, route, api)
+    // show from the start now that their series exist at 0.
+    const allowed = new Set(['endpoint', 'method', 'status_class', 'reason', 'resumed', 'result', 'kind', 'le', 'profile', 'version', 'major', 'minor', 'patch', 'space', 'type', 'mode', 'direction', 'node', 'openssl', 'listener', 'where', 'way'])
     for (const s of m) for (const k of Object.keys(s.labels)) expect(allowed, `${s.name} label ${k}`).toContain(k)
     expect(JSON.stringify(m)).not.toContain('/proxy/')
   })

@@ -4,7 +4,8 @@
  * a leaf of the same CA bytes; otherwise its next inner request gets 421 when a fresh CONNECT
  * would be accepted some other way (another CA, pass-through) and the 403 a fresh CONNECT gets
  * when it would be refused. The fresh CONNECT's decision is written here from connect.ts's
- * order: endpoints on the authority win over a passThrough entry; no interception, no tunnel.
+ * order: listen.waysIn without `connect` refuses first; endpoints on the authority win over a
+ * passThrough entry; no interception, no tunnel.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import fc from 'fast-check'
@@ -30,24 +31,28 @@ interface Snapshot {
   caValid: boolean
   endpoints: boolean
   passThrough: boolean
+  /** listen.waysIn includes `connect`. */
+  connect: boolean
 }
 
 function gatewayOf(s: Snapshot, host: string, port: number): Gateway {
   const authority = authorityOf(host, port)
   const byHost = new Map<string, unknown[]>(s.endpoints ? [[authority, [{ name: 'partner' }]]] : [])
   const passThrough = s.passThrough ? [{ host: host.toLowerCase(), port }] : []
-  const config = s.interception ? { interception: { passThrough } } : {}
+  const listen = { waysIn: s.connect ? ['forward', 'connect', 'route', 'api'] : ['forward', 'route', 'api'] }
+  const config = s.interception ? { listen, interception: { passThrough } } : { listen }
   return { byHost, config, ...(s.interception ? { interception: ca(s.ca, s.caValid) } : {}) } as unknown as Gateway
 }
 
 /** What a fresh CONNECT to the authority gets under `s`. */
-function fresh(s: Snapshot): 'intercepted' | 'pass_through' | 'refused' | 'unavailable' {
+function fresh(s: Snapshot): 'intercepted' | 'pass_through' | 'refused' | 'unavailable' | 'way_in_disabled' {
+  if (!s.connect) return 'way_in_disabled'
   if (!s.interception) return 'refused'
   if (s.endpoints) return s.caValid ? 'intercepted' : 'unavailable'
   return s.passThrough ? 'pass_through' : 'refused'
 }
 
-const snapshot = fc.record({ interception: fc.boolean(), ca: fc.constantFrom<0 | 1>(0, 1), caValid: fc.boolean(), endpoints: fc.boolean(), passThrough: fc.boolean() })
+const snapshot = fc.record({ interception: fc.boolean(), ca: fc.constantFrom<0 | 1>(0, 1), caValid: fc.boolean(), endpoints: fc.boolean(), passThrough: fc.boolean(), connect: fc.boolean() })
 
 describe('outdatedTunnel', () => {
   it('refuses exactly what a fresh CONNECT would set up differently: 421 when accepted otherwise, 403 when refused, 503 while the new CA is outside its validity', () => {
@@ -61,9 +66,9 @@ describe('outdatedTunnel', () => {
           expect(verdict).toBeUndefined()
           return
         }
-        expect(verdict?.reason).toBe(decision === 'refused' ? 'endpoint_not_configured' : decision === 'unavailable' ? 'unavailable' : 'tunnel_outdated')
-        // The message names the authority, never a key.
-        expect(verdict?.message).toContain(tunnel.authority)
+        expect(verdict?.reason).toBe(decision === 'refused' ? 'endpoint_not_configured' : decision === 'unavailable' || decision === 'way_in_disabled' ? decision : 'tunnel_outdated')
+        // The message names the authority (or, for a way in left out, the key to set), never a key.
+        expect(verdict?.message).toContain(decision === 'way_in_disabled' ? 'listen.waysIn' : tunnel.authority)
       }),
       { seed: 2612, numRuns: 300 },
     )
@@ -71,7 +76,7 @@ describe('outdatedTunnel', () => {
 
   it('judges a tunnel once per snapshot: the same verdict object for the same snapshot', () => {
     const tunnel = { authority: 'api.partner.test:443', ca: ca(0) } as unknown as Tunnel
-    const g = gatewayOf({ interception: true, ca: 1, caValid: true, endpoints: true, passThrough: false }, 'api.partner.test', 443)
+    const g = gatewayOf({ interception: true, ca: 1, caValid: true, endpoints: true, passThrough: false, connect: true }, 'api.partner.test', 443)
     expect(outdatedTunnel(tunnel, g)).toBe(outdatedTunnel(tunnel, g))
   })
 })
