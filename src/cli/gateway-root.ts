@@ -156,14 +156,24 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     const store = ref.current.config.store
     return store.kind !== 'redis' || store.redis.gateReadiness
   }
-  o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined)
+  // Whether the store may silently drop keys (a Redis maxmemory-policy): a note and a gauge, never unready (it answers).
+  const storeEvictionRisk = async (): Promise<string | undefined> => {
+    const store = runtime.store
+    if (!store?.evictionRisk) throw new Error('the store cannot evict')
+    return store.evictionRisk()
+  }
+  const evictionProbe = async (): Promise<void> => {
+    const risk = await storeEvictionRisk().catch(() => undefined)
+    if (risk !== undefined) throw new Error(risk)
+  }
+  o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined, storeEvictionRisk)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
   o.ops?.metrics.watchConnections('proxy', server)
   const consoles = createConsoleLoader()
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompiler(compile, tracing, (g) => {
     consoles.follow(g.config)
     for (const f of features) f.onCompiled?.(g)
-  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
+  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }, { name: 'store memory policy', check: evictionProbe, gates: () => false }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,8 @@ import { connectionEvents, createFdPressure, type FdPressure } from './connectio
 import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { AuthFailure } from '../callers/index.js'
 
+const STORE_MAY_EVICT = "the store's Redis may evict the gateway's keys"
+
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
   /** Default: JSON lines on stdout at level info. */
@@ -69,6 +71,8 @@ export interface OpsHooks {
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
+  /** The store's Redis may evict the gateway's keys: a warning, at each (re)connect. */
+  onStoreEvictionRisk(problem: string): void
   /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
   connections: ConnectionEvents
 }
@@ -161,6 +165,7 @@ export function createOps(o: OpsOptions = {}): Ops {
       onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
+      onStoreEvictionRisk: (problem) => log.logger.warn({ problem }, STORE_MAY_EVICT),
       connections,
     },
     onDone,

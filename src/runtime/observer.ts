@@ -12,6 +12,8 @@ export interface Observer {
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: AuthFailure) => void
   onSignature?: (profile: string, method: string) => void
+  /** The store connected to a Redis whose `maxmemory-policy` may evict the gateway's keys (store/redis-memory-policy.ts). */
+  onStoreEvictionRisk?: (problem: string) => void
   /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
   connections?: {
     onTimeout?(listener: string, reason: string): void

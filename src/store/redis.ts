@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
 import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
+import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
@@ -31,6 +32,8 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number
   /** Replicas that must hold a write before it resolves; default none (see docs/store.md). */
   acknowledge?: ReplicaAcknowledgement
+  /** Told, each time the store (re)connects to a primary, when its `maxmemory-policy` may evict the gateway's keys. */
+  onEvictionRisk?: (problem: string) => void
 }
 
 const SCAN_COUNT = 500
@@ -68,6 +71,9 @@ export class RedisStore implements Store {
     })
     this.#redis.on('ready', () => {
       this.#lastError = undefined
+      // Each connection may reach another primary (a failover, a restarted server): read its policy again.
+      const told = options.onEvictionRisk
+      if (told) this.evictionRisk().then((problem) => problem !== undefined && told(problem), () => undefined)
     })
     // ioredis gives up for good on some failures during a (re)connect: a store is never given up.
     this.#redis.on('end', () => {
@@ -161,6 +167,25 @@ export class RedisStore implements Store {
         throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`, { callerMessage: UNREACHABLE })
       }
     }
+  }
+
+  /**
+   * Why this Redis may silently drop the gateway's keys: each primary's `maxmemory-policy`, unless
+   * `noeviction`; undefined when every primary keeps them. Throws when it cannot be read now (Redis
+   * away: the ping says so; `info` not allowed: the client's ready check warns of that).
+   */
+  async evictionRisk(): Promise<string | undefined> {
+    const redis = this.#redis
+    const primaries: Redis[] = isCluster(redis) ? await this.#scanTargets() : [redis]
+    const risks = await Promise.all(
+      primaries.map(async (node) => {
+        const policy = maxmemoryPolicyOf(await this.#run('info', () => node.info('memory')))
+        const where = isCluster(redis) ? `primary ${node.options.host ?? ''}:${node.options.port ?? ''}` : `the primary${node.stream?.remoteAddress ? ` ${node.stream.remoteAddress}:${node.stream.remotePort ?? ''}` : ''}`
+        return policy === undefined ? undefined : evictionRisk(where, policy)
+      }),
+    )
+    const found = risks.filter((r) => r !== undefined)
+    return found.length === 0 ? undefined : `redis store ${this.#where}: ${found.join('; ')}`
   }
 
   async close(): Promise<void> {

@@ -41,6 +41,8 @@ export interface Store {
   keys(prefix: string): Promise<string[]>
   /** Cheap reachability probe for /readyz. */
   ping(): Promise<void>
+  /** Why the store may silently drop keys (a Redis `maxmemory-policy` other than noeviction); undefined when it keeps them; throws when it cannot tell now. */
+  evictionRisk?(): Promise<string | undefined>
   /** Renewed client TLS files for a networked store's next connections (Redis); others have none. */
   renewTls?(tls: RedisTlsOptions): void
   close(): Promise<void>
