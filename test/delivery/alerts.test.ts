@@ -203,6 +203,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayConnectionsNearCap',
       'MtlsGatewayUpstreamPoolSaturated',
       'MtlsGatewayStoreUnreachable',
+      'MtlsGatewayStoreMayEvict',
     ])
     const expr = (alert: string): string => rules.find((x) => x.alert === alert)?.expr ?? ''
     expect(expr('MtlsGatewayCertificateExpiringSoon')).toContain('< 14 * 86400')
