@@ -26,6 +26,9 @@ import type { ConfigTexts, Ops, RunningOps } from '../ops/index.js'
 import { startTracing, type Tracing } from '../tracing/index.js'
 import { tracingOptions } from './tracing-options.js'
 
+/** Below /readyz's 2 s per probe: a policy not read by then is no note. */
+const EVICTION_PROBE_MS = 1500
+
 export interface StartOptions {
   configFile: string
   /** A `--workers` worker's start: the texts of configFile its primary validated and their files' bytes, instead of the disk as it is now (not kept once built from). */
@@ -162,8 +165,11 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     if (!store?.evictionRisk) throw new Error('the store cannot evict')
     return store.evictionRisk()
   }
+  // Only a policy read says anything: a Redis away is the store probe's to note (its answer may outlast the probe's time).
   const evictionProbe = async (): Promise<void> => {
-    const risk = await storeEvictionRisk().catch(() => undefined)
+    let timer: NodeJS.Timeout | undefined
+    const unread = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), EVICTION_PROBE_MS)))
+    const risk = await Promise.race([storeEvictionRisk().catch(() => undefined), unread]).finally(() => clearTimeout(timer))
     if (risk !== undefined) throw new Error(risk)
   }
   o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined, storeEvictionRisk)

@@ -25,8 +25,12 @@ import { observeUpstream } from './upstream-facts.js'
 import { connectionEvents, createFdPressure, type FdPressure } from './connection-events.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { AuthFailure } from '../callers/index.js'
+import type { RedisConnectWarning } from '../store/index.js'
 
-const STORE_MAY_EVICT = "the store's Redis may evict the gateway's keys"
+const STORE_WARNINGS: Record<RedisConnectWarning['about'], string> = {
+  memory_policy: "the store's Redis may evict the gateway's keys",
+  permissions: "the store's Redis user may not run a command the gateway uses",
+}
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -71,8 +75,8 @@ export interface OpsHooks {
   onEgressRefusal(reason: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
-  /** The store's Redis may evict the gateway's keys: a warning, at each (re)connect. */
-  onStoreEvictionRisk(problem: string): void
+  /** The store's Redis may evict the gateway's keys, or refuses a command it uses: a warning, at each (re)connect. */
+  onStoreWarning(warning: RedisConnectWarning): void
   /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
   connections: ConnectionEvents
 }
@@ -165,7 +169,7 @@ export function createOps(o: OpsOptions = {}): Ops {
       onEgressRefusal: metrics.egressRefusal,
       onTunnel: metrics.tunnel,
       onMint: (_host, ms) => metrics.leafMinted(ms),
-      onStoreEvictionRisk: (problem) => log.logger.warn({ problem }, STORE_MAY_EVICT),
+      onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),
       connections,
     },
     onDone,

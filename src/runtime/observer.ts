@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { GatewayError } from '../errors.js'
 import type { CompileOptions } from '../gateway/index.js'
 import type { AuthFailure } from '../callers/index.js'
+import type { RedisConnectWarning } from '../store/index.js'
 
 /** The one observer of a gateway process (metrics and logs); every hook is optional. */
 export interface Observer {
@@ -12,8 +13,8 @@ export interface Observer {
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: AuthFailure) => void
   onSignature?: (profile: string, method: string) => void
-  /** The store connected to a Redis whose `maxmemory-policy` may evict the gateway's keys (store/redis-memory-policy.ts). */
-  onStoreEvictionRisk?: (problem: string) => void
+  /** The store connected to a Redis that may evict the gateway's keys, or whose ACL refuses a command it uses. */
+  onStoreWarning?: (warning: RedisConnectWarning) => void
   /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
   connections?: {
     onTimeout?(listener: string, reason: string): void

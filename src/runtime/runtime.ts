@@ -172,8 +172,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const next = adoptConfig(baseline, config)
       // Opened at the location `config` names: the baseline's, when it already had one (checked above).
       if (!store && next.store) {
-        const onEvictionRisk = o.observer?.onStoreEvictionRisk
-        store = openStoreOf(config, onEvictionRisk ? (c) => open(c.kind === 'redis' ? { ...c, onEvictionRisk } : c) : open)
+        const onConnectWarning = o.observer?.onStoreWarning
+        store = openStoreOf(config, onConnectWarning ? (c) => open(c.kind === 'redis' ? { ...c, onConnectWarning } : c) : open)
         baseline = next
       }
       // Renewed Redis TLS files (watched like the rest): the next connections use them, as a

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
 import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
+import { permissionProblem } from './redis-permissions.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { UNREACHABLE, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
@@ -32,8 +34,14 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number
   /** Replicas that must hold a write before it resolves; default none (see docs/store.md). */
   acknowledge?: ReplicaAcknowledgement
-  /** Told, each time the store (re)connects to a primary, when its `maxmemory-policy` may evict the gateway's keys. */
-  onEvictionRisk?: (problem: string) => void
+  /** Told, each time the store (re)connects to a primary, what would lose keys or fail requests there (RedisConnectWarning). */
+  onConnectWarning?: (warning: RedisConnectWarning) => void
+}
+
+/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, or an ACL that refuses a command it uses. */
+export interface RedisConnectWarning {
+  about: 'memory_policy' | 'permissions'
+  problem: string
 }
 
 const SCAN_COUNT = 500
@@ -46,12 +54,18 @@ export class RedisStore implements Store {
   readonly #ack: ReplicaAcknowledgement | undefined
   readonly #deadlineMs: number
   #lastError: Error | undefined
+  /** The last command the user's ACL refused, found at a connection: the ping fails while it lasts. */
+  #refused: string | undefined
+  readonly #user: string
+  readonly #prefix: string
   #closed = false
 
   constructor(options: RedisStoreOptions) {
     const topology = topologyOf(options)
     this.#where = describeTopology(topology)
     const prefix = options.keyPrefix ?? 'mtls-gateway:'
+    this.#prefix = prefix
+    this.#user = options.username ?? userOfUrl(options.url) ?? 'default'
     this.#keys = topology.kind === 'cluster' ? hashTagLayout(prefix) : flatLayout(prefix)
     this.#ack = options.acknowledge !== undefined && options.acknowledge.replicas > 0 ? options.acknowledge : undefined
     const commandTimeoutMs = options.commandTimeoutMs ?? 3000
@@ -71,9 +85,10 @@ export class RedisStore implements Store {
     })
     this.#redis.on('ready', () => {
       this.#lastError = undefined
-      // Each connection may reach another primary (a failover, a restarted server): read its policy again.
-      const told = options.onEvictionRisk
-      if (told) this.evictionRisk().then((problem) => problem !== undefined && told(problem), () => undefined)
+      // Each connection may reach another primary (a failover, a restarted server, a changed ACL): look again.
+      const told = options.onConnectWarning ?? (() => undefined)
+      this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
+      this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
     })
     // ioredis gives up for good on some failures during a (re)connect: a store is never given up.
     this.#redis.on('end', () => {
@@ -155,6 +170,10 @@ export class RedisStore implements Store {
    * connected: otherwise no write could be acknowledged, and /readyz must say so.
    */
   async ping(): Promise<void> {
+    // A refused command fails every request that needs it: not up until the ACL grants it (looked at again).
+    if (this.#refused !== undefined && (await this.#checkPermissions()) !== undefined) {
+      throw new GatewayError('store_unavailable', this.#refused, { callerMessage: UNREACHABLE })
+    }
     const ack = this.#ack
     if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
     const primaries = isCluster(this.#redis) ? this.#redis.nodes('master') : [this.#redis]
@@ -186,6 +205,15 @@ export class RedisStore implements Store {
     )
     const found = risks.filter((r) => r !== undefined)
     return found.length === 0 ? undefined : `redis store ${this.#where}: ${found.join('; ')}`
+  }
+
+  /** Runs each command the gateway uses once on a probe key; the first the ACL refuses, named (kept for ping). */
+  async #checkPermissions(): Promise<string | undefined> {
+    const probe = `acl-check:${randomUUID()}`
+    const o = { key: this.#keys.toRedis(probe), pattern: this.#keys.pattern(probe), prefix: this.#prefix, user: this.#user, acknowledged: this.#ack !== undefined }
+    const found = await this.#run('acl check', () => permissionProblem(this.#redis, o))
+    this.#refused = found === undefined ? undefined : `redis store ${this.#where}: ${found}`
+    return this.#refused
   }
 
   async close(): Promise<void> {
@@ -255,6 +283,16 @@ export class RedisStore implements Store {
       return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e, callerMessage: UNREACHABLE })
     }
     return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
+  }
+}
+
+/** The user a `redis://user:password@…` URL names, if any. */
+function userOfUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  try {
+    return decodeURIComponent(new URL(url).username) || undefined
+  } catch {
+    return undefined
   }
 }
 

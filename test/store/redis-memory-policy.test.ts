@@ -104,7 +104,7 @@ describe('Redis maxmemory-policy', () => {
     const admin = rawClient(b.port)
     await admin.config('SET', 'maxmemory-policy', 'volatile-lru')
     admin.disconnect()
-    const store = openRedisStore({ cluster: { nodes: [{ host: '127.0.0.1', port: a.port }] }, keyPrefix: 'memory-policy:', onEvictionRisk: (p) => told.push(p) })
+    const store = openRedisStore({ cluster: { nodes: [{ host: '127.0.0.1', port: a.port }] }, keyPrefix: 'memory-policy:', onConnectWarning: (w) => told.push(w.problem) })
     try {
       const risk = await store.evictionRisk()
       // Only the evicting primary is named (the seed node is the store's own name).
