@@ -190,7 +190,7 @@ const redisStore = {
   description: 'Redis connection details beyond `url`: TLS, credentials, Sentinel or Cluster, and how many replicas must confirm a write. See docs/store.md.',
   properties: {
     username: { type: 'string', description: 'ACL user (Redis ≥ 6).' },
-    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary.' },
+    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary. A new one (a rotation) applies on reload to the connections opened after it, except with a Cluster (a restart).' },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -212,7 +212,7 @@ const redisStore = {
         addresses: { type: 'array', minItems: 1, items: hostPort, description: 'Sentinel addresses (`host:port`, usually port 26379).' },
         primaryName: { type: 'string', minLength: 1, description: 'The monitored primary\'s name (`sentinel monitor <name> …`).' },
         username: { type: 'string', description: 'ACL user on the Sentinels, when they require one.' },
-        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set.' },
+        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set. A new one applies on reload to the Sentinel connections opened after it.' },
         db: { type: 'integer', minimum: 0, default: 0, description: 'Database number.' },
       },
     },

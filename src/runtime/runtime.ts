@@ -68,8 +68,9 @@ const STORE_RESTART_ONLY: Record<string, (s: StoreSettings) => unknown> = {
   'store.keyPrefix': (s) => (s.kind === 'redis' ? s.keyPrefix : undefined),
   // Topology, which TLS files and durability of the Redis connection are fixed at opening (the
   // files' renewed contents reach new connections on reload: prepare). Whether Redis gates
-  // readiness is read at each probe, so it reloads. On reload (not per request).
-  'store.redis': (s) => (s.kind === 'redis' && s.redis ? { ...s.redis, gateReadiness: undefined } : undefined),
+  // readiness is read at each probe, so it reloads; so do the passwords but a Cluster's (a rotation:
+  // the next connections use them, prepare). On reload (not per request).
+  'store.redis': (s) => (s.kind === 'redis' && s.redis ? withoutReloadable(s.redis) : undefined),
 }
 
 /**
@@ -104,6 +105,17 @@ function changedKeys<T>(picks: Record<string, (v: T) => unknown>, a: T, b: T): s
   return Object.entries(picks)
     .filter(([, pick]) => JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
     .map(([key]) => key)
+}
+
+/**
+ * `store.redis` without what a reload renews in place: gateReadiness, and the passwords of one
+ * server or Sentinel — a new one, not a password added or removed (without it, a password in the
+ * URL, or none, is what the open connections use).
+ */
+function withoutReloadable(r: StoreSettings['redis']): object {
+  const { gateReadiness: _gate, password, sentinel, ...rest } = r
+  if (r.cluster !== undefined) return { ...rest, password, sentinel }
+  return { ...rest, password: password !== undefined, sentinel: sentinel && { ...sentinel, password: sentinel.password !== undefined } }
 }
 
 /** admin.tls without the console's allow-list (read per request). */
@@ -176,11 +188,12 @@ export function createRuntime(o: RuntimeOptions): Runtime {
         store = openStoreOf(config, onConnectWarning ? (c) => open(c.kind === 'redis' ? { ...c, onConnectWarning } : c) : open)
         baseline = next
       }
-      // Renewed Redis TLS files (watched like the rest): the next connections use them, as a
-      // fresh start would; the files are read here, so an unreadable one fails the reload.
-      else if (store?.renewTls && config.store.kind === 'redis' && config.store.redis.tls) {
-        const { tls } = redisStoreOptions(config)
-        if (tls) store.renewTls(tls)
+      // Renewed Redis TLS files (watched like the rest) and passwords (a rotation): the next
+      // connections use them, as a fresh start would; the files are read here, so an unreadable
+      // one fails the reload.
+      else if (store?.renewConnections && config.store.kind === 'redis') {
+        const { tls, password, sentinel } = redisStoreOptions(config)
+        store.renewConnections({ ...(tls ? { tls } : {}), ...(password !== undefined ? { password } : {}), ...(sentinel?.sentinelPassword !== undefined ? { sentinelPassword: sentinel.sentinelPassword } : {}) })
       }
     },
     bearerStores(gateway) {

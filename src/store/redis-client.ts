@@ -88,6 +88,18 @@ export function renewClientTls(client: RedisClient, tls: RedisTlsOptions): void 
   Object.assign(live, next)
 }
 
+/**
+ * New connections of a one-server or Sentinel `client` authenticate with `passwords` (a rotation):
+ * ioredis reads its options at each connect, the Sentinel connector shares them. A Cluster's node
+ * clients copy theirs, so its passwords stay restart-only (runtime's STORE_RESTART_ONLY).
+ */
+export function renewClientPasswords(client: RedisClient, passwords: { password?: string; sentinelPassword?: string }): void {
+  if (isCluster(client)) return
+  // Absent: the URL's, or none, as at opening (adding or removing one is restart-only).
+  if (passwords.password !== undefined) client.options.password = passwords.password
+  if (passwords.sentinelPassword !== undefined && client.options.sentinels) client.options.sentinelPassword = passwords.sentinelPassword
+}
+
 /** Options every connection shares, whatever the topology. */
 function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undefined): RedisOptions {
   return {

@@ -1,52 +1,57 @@
 /**
- * Whether the Redis user may run every command the gateway uses, found by running each once on a
- * probe key under the key prefix: a user's ACL is read only with `acl` rights the gateway's user
- * should not have. Without this a missing command shows only when a request first needs it (a
- * dance's callback, a take-back), as a 503 whose reason is in the access line.
+ * Whether the Redis user may run every command the gateway uses, without running them: each is
+ * queued in a MULTI that is then discarded, and Redis checks the user's ACL (commands and keys)
+ * as it queues, so nothing is written. (The ACL itself can be read only with `acl` rights the
+ * gateway's user should not have.) Without this a missing command shows only when a request first
+ * needs it (a dance's callback, a take-back), as a 503 whose reason is in the access line.
  */
 import type { RedisClient } from './redis-client.js'
-import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 
 /** The commands the store runs, as an ACL grants them (docs/store.md). */
 export function commandsNeeded(acknowledged: boolean): string {
   return `get set del getdel scan ping eval incrby pexpire decr info${acknowledged ? ' wait' : ''}`
 }
 
-/** Redis's words for a command or key its ACL refuses (NOPERM; from a script, its error in 7.0). */
-const REFUSED = /NOPERM|no permissions|can't run this command/i
+/** Redis's words for a command or key its ACL refuses. */
+const REFUSED = /NOPERM|no permissions/i
 
-/**
- * Each step a request may take, on `key` (absent, under the prefix): the scripts' own commands
- * (GET INCRBY PEXPIRE, GET DECR) run inside EVAL, so a refused one is named by Redis's error.
- */
-function steps(key: string, pattern: string, acknowledged: boolean): [string, (r: RedisClient) => Promise<unknown>][] {
-  return [
-    ['eval (INCRBY, PEXPIRE)', (r) => r.eval(INCREMENT_SCRIPT, 1, key, '1', '10000')],
-    ['eval (DECR)', (r) => r.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, key)],
-    ['get', (r) => r.get(key)],
-    ['getdel', (r) => r.getdel(key)],
-    ['set', (r) => r.set(key, '1', 'PX', 10000, 'NX')],
-    ['del', (r) => r.del(key)],
-    ['scan', (r) => r.scan('0', 'MATCH', pattern, 'COUNT', 1)],
-    ['info', (r) => r.info('memory')],
-    ...(acknowledged ? [['wait', (r: RedisClient) => r.wait(0, 0)] as [string, (r: RedisClient) => Promise<unknown>]] : []),
-  ]
+/** What the store runs, on `key` (its scripts' own commands as plain ones: a script may run only what the user may). */
+function queued(key: string): string[][] {
+  // Ordered so that, run for real (a user refused MULTI itself), they leave nothing behind: DEL last.
+  return [['SET', key, '1', 'PX', '10000', 'NX'], ['GET', key], ['GETDEL', key], ['EVAL', 'return 1', '1', key], ['INCRBY', key, '1'], ['PEXPIRE', key, '10000'], ['DECR', key], ['DEL', key]]
 }
 
+/** A user refused MULTI or DISCARD: this probe cannot check it (the gateway itself needs neither). */
+export const UNCHECKABLE = 'uncheckable'
+
 /**
- * The first command the ACL of `user` refuses on `node`, in words naming it and the ACL; undefined
- * when every one runs. Other failures (Redis away) reject: the probe cannot tell then.
+ * The first command the ACL of `user` refuses, in words naming it and the ACL; undefined when
+ * every one may run; UNCHECKABLE for a user refused MULTI or DISCARD. Other failures (Redis away)
+ * reject: the probe cannot tell then.
  */
-export async function permissionProblem(node: RedisClient, o: { key: string; pattern: string; prefix: string; user: string; acknowledged: boolean }): Promise<string | undefined> {
-  for (const [command, run] of steps(o.key, o.pattern, o.acknowledged)) {
-    try {
-      await run(node)
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e)
-      if (!REFUSED.test(why)) throw e
-      await node.del(o.key).catch(() => undefined)
-      return `the ACL of Redis user "${o.user}" refuses ${command} (${why}): the gateway needs ${commandsNeeded(o.acknowledged)} on ~${o.prefix}* (docs/store.md); requests that need it fail with 503 store_unavailable`
-    }
+export async function permissionProblem(client: RedisClient, o: { key: string; pattern: string; prefix: string; user: string; acknowledged: boolean }): Promise<string | undefined> {
+  const p = client.pipeline()
+  // One write to the socket: no other command lands inside the MULTI.
+  p.call('MULTI')
+  const commands = queued(o.key)
+  for (const c of commands) p.call(...(c as [string, ...string[]]))
+  p.call('DISCARD')
+  p.call('SCAN', '0', 'MATCH', o.pattern, 'COUNT', '1')
+  p.call('INFO', 'memory')
+  if (o.acknowledged) p.call('WAIT', '0', '0')
+  const names = ['multi', ...commands.map((c) => (c[0] as string).toLowerCase()), 'discard', 'scan', 'info', ...(o.acknowledged ? ['wait'] : [])]
+  const results = (await p.exec()) ?? []
+  // A MULTI left open would queue every later command of the connection: start a fresh one.
+  if (results[0]?.[0] == null && results[commands.length + 1]?.[0]) {
+    client.disconnect(true)
+    return UNCHECKABLE
+  }
+  for (const [i, [err]] of results.entries()) {
+    if (!err) continue
+    if (!REFUSED.test(err.message)) throw err
+    // The gateway itself never needs MULTI: a user without it is not checked (unknown, not refused).
+    if (i === 0) return UNCHECKABLE
+    return `the ACL of Redis user "${o.user}" refuses ${names[i] ?? '?'} (${err.message}): the gateway needs ${commandsNeeded(o.acknowledged)} on ~${o.prefix}* (docs/store.md); requests that need it fail with 503 store_unavailable`
   }
   return undefined
 }

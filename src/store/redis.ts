@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
+import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientPasswords, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
-import { permissionProblem } from './redis-permissions.js'
+import { permissionProblem, UNCHECKABLE } from './redis-permissions.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
-import { UNREACHABLE, type Store } from './store.js'
+import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
 /** When a write counts as done: after `replicas` replicas confirmed it (Redis WAIT), within `timeoutMs`. */
@@ -56,6 +56,8 @@ export class RedisStore implements Store {
   #lastError: Error | undefined
   /** The last command the user's ACL refused, found at a connection: the ping fails while it lasts. */
   #refused: string | undefined
+  /** The user may not run MULTI or DISCARD, which the check needs: it is not checked again. */
+  #uncheckable = false
   readonly #user: string
   readonly #prefix: string
   #closed = false
@@ -96,9 +98,10 @@ export class RedisStore implements Store {
     })
   }
 
-  /** Renewed TLS files (a reload): the next connections use them, the open ones stay. */
-  renewTls(tls: RedisTlsOptions): void {
-    renewClientTls(this.#redis, tls)
+  /** Renewed TLS files and passwords (a reload): the next connections use them, the open ones stay. */
+  renewConnections(renewed: RenewedConnections): void {
+    if (renewed.tls) renewClientTls(this.#redis, renewed.tls)
+    renewClientPasswords(this.#redis, renewed)
   }
 
   #revive(): void {
@@ -209,9 +212,14 @@ export class RedisStore implements Store {
 
   /** Runs each command the gateway uses once on a probe key; the first the ACL refuses, named (kept for ping). */
   async #checkPermissions(): Promise<string | undefined> {
+    if (this.#uncheckable) return undefined
     const probe = `acl-check:${randomUUID()}`
     const o = { key: this.#keys.toRedis(probe), pattern: this.#keys.pattern(probe), prefix: this.#prefix, user: this.#user, acknowledged: this.#ack !== undefined }
-    const found = await this.#run('acl check', () => permissionProblem(this.#redis, o))
+    let found = await this.#run('acl check', () => permissionProblem(this.#redis, o))
+    if (found === UNCHECKABLE) {
+      this.#uncheckable = true
+      found = undefined
+    }
     this.#refused = found === undefined ? undefined : `redis store ${this.#where}: ${found}`
     return this.#refused
   }

@@ -12,6 +12,13 @@ import type { RedisTlsOptions } from './redis-client.js'
  */
 export const UNREACHABLE = 'the gateway\'s store is not answering: try again shortly (the gateway\'s log says why)'
 
+/** What a reload renews for a Redis store's next connections (a Cluster's passwords are restart-only). */
+export interface RenewedConnections {
+  tls?: RedisTlsOptions
+  password?: string
+  sentinelPassword?: string
+}
+
 export interface Store {
   /** Value for key, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>
@@ -43,7 +50,7 @@ export interface Store {
   ping(): Promise<void>
   /** Why the store may silently drop keys (a Redis `maxmemory-policy` other than noeviction); undefined when it keeps them; throws when it cannot tell now. */
   evictionRisk?(): Promise<string | undefined>
-  /** Renewed client TLS files for a networked store's next connections (Redis); others have none. */
-  renewTls?(tls: RedisTlsOptions): void
+  /** Renewed client TLS files and passwords for a networked store's next connections (Redis); others have none. */
+  renewConnections?(renewed: RenewedConnections): void
   close(): Promise<void>
 }

@@ -19,7 +19,9 @@ let redis: Peer
 beforeAll(async () => {
   pki = await createTestPki()
   // `default` stays the test's admin; `gw` may do everything but GETDEL (a dance's callback, a link's use), `lua` all but DECR.
-  redis = await startRedisServer({ conf: () => `user gw on >${PASSWORD} ~acl:* +@all -getdel\nuser lua on >${PASSWORD} ~acl:* +@all -decr\n` })
+  redis = await startRedisServer({ conf: () => `user gw on >${PASSWORD} ~acl:* +@all -getdel\nuser lua on >${PASSWORD} ~acl:* +@all -decr\n` +
+    // Users the check cannot use (it queues in a MULTI it discards): left unchecked, never a stuck transaction.
+    `user nomulti on >${PASSWORD} ~acl:* +@all -multi\nuser nodiscard on >${PASSWORD} ~acl:* +@all -discard\n` })
 }, 60_000)
 
 afterAll(async () => {
@@ -50,16 +52,33 @@ describe('a Redis ACL that refuses a command the gateway uses', () => {
     }
   })
 
-  it('a command refused inside the throttle\'s scripts (DECR) is named too', async () => {
+  it('a command the throttle\'s scripts run (DECR) is named too', async () => {
     const told: string[] = []
     const store = openRedisStore({ url: `redis://lua:${PASSWORD}@127.0.0.1:${redis.port}`, keyPrefix: 'acl:', onConnectWarning: (w) => told.push(`${w.about}: ${w.problem}`) })
     try {
       const problem = await eventually(() => told[0], 20_000, 'the warning at connect')
-      expect(problem).toMatch(/^permissions: redis store redis:\/\/127\.0\.0\.1:\d+: the ACL of Redis user "lua" refuses eval \(DECR\) \(ERR The user executing the script can't run this command/)
+      expect(problem).toMatch(/^permissions: redis store redis:\/\/127\.0\.0\.1:\d+: the ACL of Redis user "lua" refuses decr \(NOPERM this user has no permissions to run the 'decr' command\)/)
       expect(problem).not.toContain(PASSWORD)
-      await expect(store.ping()).rejects.toThrow(/refuses eval \(DECR\)/)
+      await expect(store.ping()).rejects.toThrow(/refuses decr \(NOPERM/)
     } finally {
       await store.close()
     }
   })
+
+  for (const user of ['nomulti', 'nodiscard']) {
+    it(`a user refused ${user.slice(2)} (which the check needs, the gateway does not) is left unchecked: no warning, the store works, nothing left under the prefix`, async () => {
+      const told: string[] = []
+      const store = openRedisStore({ url: `redis://${user}:${PASSWORD}@127.0.0.1:${redis.port}`, keyPrefix: `acl:${user}:`, onConnectWarning: (w) => told.push(w.problem) })
+      try {
+        // Sent after the check on the same connection (or on the fresh one it leaves for).
+        await eventually(async () => (await store.ping().then(() => true, () => false)) && (await store.putIfAbsent('k', 'v', 60_000)), 20_000, 'a write through')
+        expect(await store.get('k')).toBe('v')
+        expect(await store.keys('')).toEqual(['k'])
+        expect(told).toEqual([])
+      } finally {
+        await store.close()
+      }
+    })
+  }
 })
+
