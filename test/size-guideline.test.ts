@@ -37,7 +37,7 @@ interface FileAllowance {
 const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'cli/console-host.ts', fn: 'withSessionStore', lines: 43 },
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
-  { file: 'cli/gateway-root.ts', fn: 'startGateway', lines: 79 },
+  { file: 'cli/gateway-root.ts', fn: 'startGateway', lines: 72 },
   { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 42 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },
@@ -49,7 +49,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 82 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 64 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
-  { file: 'ops/ops.ts', fn: 'createOps', lines: 56 },
+  { file: 'ops/ops.ts', fn: 'createOps', lines: 48 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },
   { file: 'ops/request-metrics.ts', fn: 'createRequestMetrics', lines: 58 },
   { file: 'ops/upstream-facts.ts', fn: 'observeUpstream', lines: 60 },
@@ -69,7 +69,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 
 // prettier-ignore
 const FILES: readonly FileAllowance[] = [
-  { file: 'cli/gateway-root.ts', lines: 213 },
+  { file: 'cli/gateway-root.ts', lines: 207 },
   {
     file: 'config/schema.ts', lines: 433,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
@@ -79,8 +79,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'proxy/connection-guard.ts', lines: 261 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
   { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
-  { file: 'store/redis-client.ts', lines: 209 },
-  { file: 'store/redis.ts', lines: 239 },
+  { file: 'store/redis.ts', lines: 228 },
   { file: 'store/sqlite.ts', lines: 228 },
 ]
 

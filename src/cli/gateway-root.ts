@@ -25,9 +25,7 @@ import { preloadJose, type Caller } from '../callers/index.js'
 import type { ConfigTexts, Ops, RunningOps } from '../ops/index.js'
 import { startTracing, type Tracing } from '../tracing/index.js'
 import { tracingOptions } from './tracing-options.js'
-
-/** Below /readyz's 2 s per probe: a policy not read by then is no note. */
-const EVICTION_PROBE_MS = 1500
+import { storeProbes } from './store-probes.js'
 
 export interface StartOptions {
   configFile: string
@@ -151,35 +149,15 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     ...(hooks.onEgressRefusal ? { onEgressRefusal: hooks.onEgressRefusal } : {}),
   }
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}), ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) })
-  // The store may open on a later reload (callers added): probes ask the runtime each time,
-  // and a gateway that needs no store has nothing unreachable.
-  const pingStore = async (): Promise<void> => runtime.store?.ping()
-  // A shared Redis down would make every pod unready at once (store.redis.gateReadiness); a SQLite file is the pod's own.
-  const storeGatesReadiness = (): boolean => {
-    const store = ref.current.config.store
-    return store.kind !== 'redis' || store.redis.gateReadiness
-  }
-  // Whether the store may silently drop keys (a Redis maxmemory-policy): a note and a gauge, never unready (it answers).
-  const storeEvictionRisk = async (): Promise<string | undefined> => {
-    const store = runtime.store
-    if (!store?.evictionRisk) throw new Error('the store cannot evict')
-    return store.evictionRisk()
-  }
-  // Only a policy read says anything: a Redis away is the store probe's to note (its answer may outlast the probe's time).
-  const evictionProbe = async (): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined
-    const unread = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), EVICTION_PROBE_MS)))
-    const risk = await Promise.race([storeEvictionRisk().catch(() => undefined), unread]).finally(() => clearTimeout(timer))
-    if (risk !== undefined) throw new Error(risk)
-  }
-  o.ops?.metrics.watchStore(pingStore, () => runtime.store !== undefined, storeEvictionRisk)
+  const store = storeProbes(runtime, ref)
+  o.ops?.metrics.watchStore(store.ping, () => runtime.store !== undefined, store.evictionRisk)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
   o.ops?.metrics.watchConnections('proxy', server)
   const consoles = createConsoleLoader()
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompiler(compile, tracing, (g) => {
     consoles.follow(g.config)
     for (const f of features) f.onCompiled?.(g)
-  }), probes: [{ name: 'store', check: pingStore, gates: storeGatesReadiness }, { name: 'store memory policy', check: evictionProbe, gates: () => false }], adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
+  }), probes: store.probes, adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
   await new Promise<void>((resolve, reject) => {

@@ -162,19 +162,24 @@ export function createOps(o: OpsOptions = {}): Ops {
   return {
     metrics,
     log,
-    hooks: {
-      onConnect: upstream.onConnect,
-      onAuthFailure: metrics.callerAuthFailure,
-      onSignature: metrics.oauthSignature,
-      onEgressRefusal: metrics.egressRefusal,
-      onTunnel: metrics.tunnel,
-      onMint: (_host, ms) => metrics.leafMinted(ms),
-      onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),
-      connections,
-    },
+    hooks: opsHooks(metrics, log, upstream.onConnect, connections),
     onDone,
     // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
     start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), degradations.stop(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
+  }
+}
+
+/** The hooks the composition root hands the gateway: metrics, and the store's connection warnings logged. */
+function opsHooks(metrics: Metrics, log: GatewayLog, onConnect: OpsHooks['onConnect'], connections: ConnectionEvents): OpsHooks {
+  return {
+    onConnect,
+    onAuthFailure: metrics.callerAuthFailure,
+    onSignature: metrics.oauthSignature,
+    onEgressRefusal: metrics.egressRefusal,
+    onTunnel: metrics.tunnel,
+    onMint: (_host, ms) => metrics.leafMinted(ms),
+    onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),
+    connections,
   }
 }
 

@@ -54,6 +54,7 @@ function dropWhile(gauge: Gauge, absent: () => boolean): void {
   const read = gauge.get.bind(gauge)
   gauge.get = async () => {
     const m = await read()
+    // Per scrape (not per request).
     return absent() ? { ...m, values: [] } : m
   }
 }

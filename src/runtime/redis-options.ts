@@ -2,7 +2,7 @@
 import { configProblem, readConfigFile, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { tlsFileProblems, type PemFile } from '../tls/index.js'
-import type { RedisStoreOptions } from '../store/index.js'
+import type { RedisConnectWarning, RedisStoreOptions, RenewedConnections, Store, StoreConfig } from '../store/index.js'
 
 type StoreSettings = GatewayConfig['store']
 
@@ -63,4 +63,30 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
     commandTimeoutMs: r.commandTimeoutMs,
     connectTimeoutMs: r.connectTimeoutMs,
   }
+}
+
+/**
+ * `store.redis` without what a reload renews in place: gateReadiness, and the passwords of one
+ * server or Sentinel — a new one, not a password added or removed (without it, a password in the
+ * URL, or none, is what the open connections use).
+ */
+export function withoutReloadable(r: StoreSettings['redis']): object {
+  const { gateReadiness: _gate, password, sentinel, ...rest } = r
+  // On reload (not per request).
+  if (r.cluster !== undefined) return { ...rest, password, sentinel }
+  // On reload (not per request).
+  return { ...rest, password: password !== undefined, sentinel: sentinel && { ...sentinel, password: sentinel.password !== undefined } }
+}
+
+/** What a reload renews for the open Redis store's next connections: its TLS files (read now) and passwords. */
+export function renewedConnections(config: GatewayConfig): RenewedConnections {
+  const { tls, password, sentinel } = redisStoreOptions(config)
+  const sentinelPassword = sentinel?.sentinelPassword
+  return Object.assign({}, tls && { tls }, password !== undefined && { password }, sentinelPassword !== undefined && { sentinelPassword })
+}
+
+/** `open`, telling a Redis store's connection warnings (memory policy, ACL) to `told`. */
+export function withConnectWarnings(open: (c: StoreConfig) => Store, told: ((w: RedisConnectWarning) => void) | undefined): (c: StoreConfig) => Store {
+  // At opening (not per request).
+  return told ? (c) => open(c.kind === 'redis' ? { ...c, onConnectWarning: told } : c) : open
 }

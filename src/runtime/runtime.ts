@@ -9,7 +9,7 @@ import { configProblem, needsStore, type GatewayConfig, type StoreSettings } fro
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { redisStoreOptions } from './redis-options.js'
+import { redisStoreOptions, renewedConnections, withConnectWarnings, withoutReloadable } from './redis-options.js'
 import { openStore, RedisSettingError, SqliteDriverError, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
 import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
@@ -107,17 +107,6 @@ function changedKeys<T>(picks: Record<string, (v: T) => unknown>, a: T, b: T): s
     .map(([key]) => key)
 }
 
-/**
- * `store.redis` without what a reload renews in place: gateReadiness, and the passwords of one
- * server or Sentinel — a new one, not a password added or removed (without it, a password in the
- * URL, or none, is what the open connections use).
- */
-function withoutReloadable(r: StoreSettings['redis']): object {
-  const { gateReadiness: _gate, password, sentinel, ...rest } = r
-  if (r.cluster !== undefined) return { ...rest, password, sentinel }
-  return { ...rest, password: password !== undefined, sentinel: sentinel && { ...sentinel, password: sentinel.password !== undefined } }
-}
-
 /** admin.tls without the console's allow-list (read per request). */
 const withoutAllowList = ({ clientSubjects: _subjects, clientSans: _sans, ...files }: NonNullable<GatewayConfig['admin']['tls']>): object => files
 
@@ -166,6 +155,7 @@ function openStoreOf(config: GatewayConfig, open: (c: StoreConfig) => Store): St
 /** Builds the runtime; call prepare() with the start config before serving. */
 export function createRuntime(o: RuntimeOptions): Runtime {
   const open = o.open ?? openStore
+  const warnedOpen = withConnectWarnings(open, o.observer?.onStoreWarning)
   let store: Store | undefined
   let baseline: RestartBaseline = { start: o.start, ...(o.storeOpenedWith ? { store: o.storeOpenedWith } : {}) }
   const bufferedBodies = createBufferedBodies()
@@ -184,17 +174,13 @@ export function createRuntime(o: RuntimeOptions): Runtime {
       const next = adoptConfig(baseline, config)
       // Opened at the location `config` names: the baseline's, when it already had one (checked above).
       if (!store && next.store) {
-        const onConnectWarning = o.observer?.onStoreWarning
-        store = openStoreOf(config, onConnectWarning ? (c) => open(c.kind === 'redis' ? { ...c, onConnectWarning } : c) : open)
+        store = openStoreOf(config, warnedOpen)
         baseline = next
       }
       // Renewed Redis TLS files (watched like the rest) and passwords (a rotation): the next
       // connections use them, as a fresh start would; the files are read here, so an unreadable
       // one fails the reload.
-      else if (store?.renewConnections && config.store.kind === 'redis') {
-        const { tls, password, sentinel } = redisStoreOptions(config)
-        store.renewConnections({ ...(tls ? { tls } : {}), ...(password !== undefined ? { password } : {}), ...(sentinel?.sentinelPassword !== undefined ? { sentinelPassword: sentinel.sentinelPassword } : {}) })
-      }
+      else if (store?.renewConnections && config.store.kind === 'redis') store.renewConnections(renewedConnections(config))
     },
     bearerStores(gateway) {
       if (!gateway.callers.enabled || !store) return undefined

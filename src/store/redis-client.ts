@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { RedisSettingError } from './redis-setting-error.js'
+import { keepLiveTls, tlsOptions } from './redis-renewal.js'
 
 /** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
@@ -61,45 +62,6 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 const backoff = (times: number): number => Math.min(times * 200, 2000)
 
-function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
-  // Client options (not per request).
-  return {
-    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-    ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
-  }
-}
-
-/**
- * Each client's TLS options, one object handed to ioredis by reference for its data
- * connections (every Cluster node's included) and its Sentinels: ioredis copies it into
- * every (re)connect, so replacing its contents makes the next connection use renewed files.
- */
-const liveTls = new WeakMap<RedisClient, ConnectionOptions>()
-
-/** New connections of `client` use `tls` (renewed certificate files); open ones keep theirs. */
-export function renewClientTls(client: RedisClient, tls: RedisTlsOptions): void {
-  const live = liveTls.get(client)
-  if (!live) return
-  const next = tlsOptions(tls)
-  for (const key of Object.keys(live)) if (!(key in next)) delete live[key as keyof ConnectionOptions]
-  Object.assign(live, next)
-}
-
-/**
- * New connections of a one-server or Sentinel `client` authenticate with `passwords` (a rotation):
- * ioredis reads its options at each connect, the Sentinel connector shares them. A Cluster's node
- * clients copy theirs, so its passwords stay restart-only (runtime's STORE_RESTART_ONLY).
- */
-export function renewClientPasswords(client: RedisClient, passwords: { password?: string; sentinelPassword?: string }): void {
-  if (isCluster(client)) return
-  // Absent: the URL's, or none, as at opening (adding or removing one is restart-only).
-  if (passwords.password !== undefined) client.options.password = passwords.password
-  if (passwords.sentinelPassword !== undefined && client.options.sentinels) client.options.sentinelPassword = passwords.sentinelPassword
-}
-
 /** Options every connection shares, whatever the topology. */
 function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undefined): RedisOptions {
   return {
@@ -124,7 +86,7 @@ function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undef
 export function createRedisClient(o: RedisClientOptions): RedisClient {
   const tls = o.tls !== undefined ? tlsOptions(o.tls) : undefined
   const client = createClient(o, tls)
-  if (tls) liveTls.set(client, tls)
+  if (tls) keepLiveTls(client, tls)
   return client
 }
 

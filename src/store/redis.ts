@@ -1,48 +1,15 @@
-import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, execPipeline, isCluster, renewClientPasswords, renewClientTls, topologyOf, type ClusterOptions, type RedisClient, type RedisTlsOptions, type SentinelOptions } from './redis-client.js'
+import { createRedisClient, describeTopology, execPipeline, isCluster, topologyOf, type RedisClient } from './redis-client.js'
+import { ConnectChecks } from './redis-connect-checks.js'
+import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
+import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
-import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
-import { permissionProblem, UNCHECKABLE } from './redis-permissions.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
-/** When a write counts as done: after `replicas` replicas confirmed it (Redis WAIT), within `timeoutMs`. */
-export interface ReplicaAcknowledgement {
-  replicas: number
-  timeoutMs: number
-}
-
-/** Options of the Redis store (several replicas sharing tokens and the `jti` cache). */
-export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS (one server). */
-  url?: string
-  /** A primary found through Sentinel (instead of `url`). */
-  sentinel?: SentinelOptions
-  /** A Redis Cluster reached through these seed nodes (instead of `url`). */
-  cluster?: ClusterOptions
-  username?: string
-  password?: string
-  tls?: RedisTlsOptions
-  /** Prepended to every key so the gateway can share a Redis with others; default `mtls-gateway:`. */
-  keyPrefix?: string
-  /** Longest wait for one command, queued or in flight, ms: a down Redis fails a request, never hangs it. */
-  commandTimeoutMs?: number
-  /** Longest wait for the TCP/TLS connection, ms. */
-  connectTimeoutMs?: number
-  /** Replicas that must hold a write before it resolves; default none (see docs/store.md). */
-  acknowledge?: ReplicaAcknowledgement
-  /** Told, each time the store (re)connects to a primary, what would lose keys or fail requests there (RedisConnectWarning). */
-  onConnectWarning?: (warning: RedisConnectWarning) => void
-}
-
-/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, or an ACL that refuses a command it uses. */
-export interface RedisConnectWarning {
-  about: 'memory_policy' | 'permissions'
-  problem: string
-}
+export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 
 const SCAN_COUNT = 500
 
@@ -54,20 +21,13 @@ export class RedisStore implements Store {
   readonly #ack: ReplicaAcknowledgement | undefined
   readonly #deadlineMs: number
   #lastError: Error | undefined
-  /** The last command the user's ACL refused, found at a connection: the ping fails while it lasts. */
-  #refused: string | undefined
-  /** The user may not run MULTI or DISCARD, which the check needs: it is not checked again. */
-  #uncheckable = false
-  readonly #user: string
-  readonly #prefix: string
+  readonly #checks: ConnectChecks
   #closed = false
 
   constructor(options: RedisStoreOptions) {
     const topology = topologyOf(options)
     this.#where = describeTopology(topology)
     const prefix = options.keyPrefix ?? 'mtls-gateway:'
-    this.#prefix = prefix
-    this.#user = options.username ?? userOfUrl(options.url) ?? 'default'
     this.#keys = topology.kind === 'cluster' ? hashTagLayout(prefix) : flatLayout(prefix)
     this.#ack = options.acknowledge !== undefined && options.acknowledge.replicas > 0 ? options.acknowledge : undefined
     const commandTimeoutMs = options.commandTimeoutMs ?? 3000
@@ -85,12 +45,11 @@ export class RedisStore implements Store {
     this.#redis.on('error', (e: Error) => {
       this.#lastError = e
     })
+    const run = <T>(op: string, fn: () => Promise<T>): Promise<T> => this.#run(op, fn)
+    this.#checks = new ConnectChecks(this.#redis, { where: this.#where, keys: this.#keys, prefix, options, acknowledged: this.#ack !== undefined, run, primaries: () => this.#scanTargets() })
     this.#redis.on('ready', () => {
       this.#lastError = undefined
-      // Each connection may reach another primary (a failover, a restarted server, a changed ACL): look again.
-      const told = options.onConnectWarning ?? (() => undefined)
-      this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
-      this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
+      this.#checks.connected()
     })
     // ioredis gives up for good on some failures during a (re)connect: a store is never given up.
     this.#redis.on('end', () => {
@@ -173,10 +132,7 @@ export class RedisStore implements Store {
    * connected: otherwise no write could be acknowledged, and /readyz must say so.
    */
   async ping(): Promise<void> {
-    // A refused command fails every request that needs it: not up until the ACL grants it (looked at again).
-    if (this.#refused !== undefined && (await this.#checkPermissions()) !== undefined) {
-      throw new GatewayError('store_unavailable', this.#refused, { callerMessage: UNREACHABLE })
-    }
+    await this.#checks.stillRefused()
     const ack = this.#ack
     if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
     const primaries = isCluster(this.#redis) ? this.#redis.nodes('master') : [this.#redis]
@@ -191,37 +147,9 @@ export class RedisStore implements Store {
     }
   }
 
-  /**
-   * Why this Redis may silently drop the gateway's keys: each primary's `maxmemory-policy`, unless
-   * `noeviction`; undefined when every primary keeps them. Throws when it cannot be read now (Redis
-   * away: the ping says so; `info` not allowed: the client's ready check warns of that).
-   */
-  async evictionRisk(): Promise<string | undefined> {
-    const redis = this.#redis
-    const primaries: Redis[] = isCluster(redis) ? await this.#scanTargets() : [redis]
-    const risks = await Promise.all(
-      primaries.map(async (node) => {
-        const policy = maxmemoryPolicyOf(await this.#run('info', () => node.info('memory')))
-        const where = isCluster(redis) ? `primary ${node.options.host ?? ''}:${node.options.port ?? ''}` : `the primary${node.stream?.remoteAddress ? ` ${node.stream.remoteAddress}:${node.stream.remotePort ?? ''}` : ''}`
-        return policy === undefined ? undefined : evictionRisk(where, policy)
-      }),
-    )
-    const found = risks.filter((r) => r !== undefined)
-    return found.length === 0 ? undefined : `redis store ${this.#where}: ${found.join('; ')}`
-  }
-
-  /** Runs each command the gateway uses once on a probe key; the first the ACL refuses, named (kept for ping). */
-  async #checkPermissions(): Promise<string | undefined> {
-    if (this.#uncheckable) return undefined
-    const probe = `acl-check:${randomUUID()}`
-    const o = { key: this.#keys.toRedis(probe), pattern: this.#keys.pattern(probe), prefix: this.#prefix, user: this.#user, acknowledged: this.#ack !== undefined }
-    let found = await this.#run('acl check', () => permissionProblem(this.#redis, o))
-    if (found === UNCHECKABLE) {
-      this.#uncheckable = true
-      found = undefined
-    }
-    this.#refused = found === undefined ? undefined : `redis store ${this.#where}: ${found}`
-    return this.#refused
+  /** Why this Redis may silently drop the gateway's keys (ConnectChecks.evictionRisk). */
+  evictionRisk(): Promise<string | undefined> {
+    return this.#checks.evictionRisk()
   }
 
   async close(): Promise<void> {
@@ -291,16 +219,6 @@ export class RedisStore implements Store {
       return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e, callerMessage: UNREACHABLE })
     }
     return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
-  }
-}
-
-/** The user a `redis://user:password@…` URL names, if any. */
-function userOfUrl(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined
-  try {
-    return decodeURIComponent(new URL(url).username) || undefined
-  } catch {
-    return undefined
   }
 }
 
