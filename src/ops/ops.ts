@@ -30,6 +30,7 @@ import type { RedisConnectWarning } from '../store/index.js'
 const STORE_WARNINGS: Record<RedisConnectWarning['about'], string> = {
   memory_policy: "the store's Redis may evict the gateway's keys",
   permissions: "the store's Redis user may not run a command the gateway uses",
+  server_changed: "the store's Redis is another server than before (restarted or failed over)",
 }
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */

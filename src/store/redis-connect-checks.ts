@@ -32,6 +32,8 @@ export class ConnectChecks {
   /** The user may not run MULTI or DISCARD, which the check needs: it is not checked again. */
   #uncheckable = false
   readonly #user: string
+  /** The `run_id` of the server the last connection reached (one server or Sentinel's primary). */
+  #runId: string | undefined
 
   constructor(
     private readonly redis: RedisClient,
@@ -45,6 +47,21 @@ export class ConnectChecks {
     const told = this.c.options.onConnectWarning ?? (() => undefined)
     this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
     this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
+    this.#serverChange().then((problem) => problem !== undefined && told({ about: 'server_changed', problem }), () => undefined)
+  }
+
+  /** Another server than the last connection's (INFO's `run_id` changes with a restart or a failover): what it may have lost, said once. */
+  async #serverChange(): Promise<string | undefined> {
+    const redis = this.redis
+    if (isCluster(redis)) return undefined
+    const runId = /^run_id:(\S+)/m.exec(await this.c.run('info', () => redis.info('server')))?.[1]
+    const before = this.#runId
+    this.#runId = runId
+    if (before === undefined || runId === undefined || runId === before) return undefined
+    return (
+      `redis store ${this.c.where}: the primary is another server process than before this reconnect (run_id ${before} → ${runId}: a restart, or a failover). ` +
+      'A server restarted with nothing on disk has lost every key: bearers (callers get 401 bearer_unknown and exchange again), jti replay entries, users\' tokens (they authorize again), throttle counters'
+    )
   }
 
   /** Throws the refusal found at a connection while the ACL still refuses (looked at again). */

@@ -30,8 +30,8 @@ export interface RedisStoreOptions {
   onConnectWarning?: (warning: RedisConnectWarning) => void
 }
 
-/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, or an ACL that refuses a command it uses. */
+/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, an ACL that refuses a command it uses, or another server than the last connection's (a restart, a failover). */
 export interface RedisConnectWarning {
-  about: 'memory_policy' | 'permissions'
+  about: 'memory_policy' | 'permissions' | 'server_changed'
   problem: string
 }
