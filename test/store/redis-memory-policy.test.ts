@@ -15,6 +15,7 @@ import { adminUrlOf, spawnGateway } from '../support/process.js'
 import { openRedisStore } from '../../src/store/index.js'
 import type { Peer } from '../support/peers.js'
 import { eventually, get, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { CALLERS, stopAll } from './redis-gateway-support.js'
 
 const WARNING = "the store's Redis may evict the gateway's keys"
 let pki: TestPki
@@ -25,16 +26,11 @@ let config: string
 beforeAll(async () => {
   pki = await createTestPki()
   redis = await startRedisServer({ conf: () => 'maxmemory 64mb\nmaxmemory-policy allkeys-lru\n' })
-  const callers = `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${'s'.repeat(32)}", audience: "https://gateway.test", endpoints: [partner] }\n`
-  config = `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "memory-policy:" }\n${callers}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`
+  config = `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "memory-policy:" }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`
   g = await startOpsGateway(pki.dir, config, { watch: false })
 }, 60_000)
 
-afterAll(async () => {
-  await g?.gw.close()
-  await redis?.stop()
-  pki?.cleanup()
-}, 30_000)
+afterAll(() => stopAll(g, redis, pki), 30_000)
 
 const readyz = async (): Promise<{ status: number; body: { status: string; notes?: string[] } }> => {
   const r = await get(`${g.adminUrl}/readyz`)

@@ -5,26 +5,24 @@
  * reconnects with it; the connections already open keep working meanwhile, as Redis keeps them.
  */
 import { join } from 'node:path'
-import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { endpointYaml, send } from '../support/gateway.js'
+import { endpointYaml } from '../support/gateway.js'
 import { Redis } from 'ioredis'
 import { startRedisServer } from '../support/redis-servers.js'
 import type { Peer } from '../support/peers.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { CALLERS, exchangeToken, stopAll } from './redis-gateway-support.js'
 
 const OLD = 'old-redis-password-1'
 const NEW = 'new-redis-password-2'
-const HS = 's'.repeat(32)
 let pki: TestPki
 let redis: Peer
 let g: OpsGateway
 
 const config = (password: string): string =>
   `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "rotation:", redis: { password: "${password}", commandTimeout: 1500ms } }\n` +
-  `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "https://gateway.test", endpoints: [partner] }\n` +
+  CALLERS +
   `endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`
 
 beforeAll(async () => {
@@ -33,17 +31,9 @@ beforeAll(async () => {
   g = await startOpsGateway(pki.dir, config(OLD))
 }, 60_000)
 
-afterAll(async () => {
-  await g?.gw.close()
-  await redis?.stop()
-  pki?.cleanup()
-}, 30_000)
+afterAll(() => stopAll(g, redis, pki), 30_000)
 
-const exchange = async (): Promise<number> => {
-  const now = Math.floor(Date.now() / 1000)
-  const assertion = await new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u', jti: randomUUID(), iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-  return (await send(g.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })).status
-}
+const exchange = async (): Promise<number> => (await exchangeToken(g.gw.url)).status
 const storeUp = async (): Promise<number | undefined> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_store_up')
 
 describe('Redis password rotation', () => {

@@ -3,17 +3,15 @@
  * is told plainly (401 bearer_unknown: exchange again), and the operator by one warning when the
  * store reconnects to the new server process (its run_id changed), naming what was lost.
  */
-import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { startRedisServer } from '../support/redis-servers.js'
 import type { Peer } from '../support/peers.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { CALLERS, exchangeToken, stopAll } from './redis-gateway-support.js'
 
 const WARNING = "the store's Redis is another server than before (restarted or failed over)"
-const HS = 's'.repeat(32)
 let pki: TestPki
 let redis: Peer
 let g: OpsGateway
@@ -21,20 +19,13 @@ let g: OpsGateway
 beforeAll(async () => {
   pki = await createTestPki()
   redis = await startRedisServer()
-  const callers = `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "https://gateway.test", endpoints: [partner] }\n`
-  g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "restart:", redis: { commandTimeout: 1500ms } }\n${callers}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
+  g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "restart:", redis: { commandTimeout: 1500ms } }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
 }, 60_000)
 
-afterAll(async () => {
-  await g?.gw.close()
-  await redis?.stop()
-  pki?.cleanup()
-}, 30_000)
+afterAll(() => stopAll(g, redis, pki), 30_000)
 
 const bearer = async (): Promise<string> => {
-  const now = Math.floor(Date.now() / 1000)
-  const assertion = await new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u', jti: randomUUID(), iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-  const r = await send(g.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
+  const r = await exchangeToken(g.gw.url)
   expect(r.status).toBe(200)
   return r.json<{ access_token: string }>().access_token
 }
