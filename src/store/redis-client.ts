@@ -50,6 +50,8 @@ export interface RedisClientOptions {
   tls?: RedisTlsOptions
   connectTimeoutMs: number
   commandTimeoutMs: number
+  /** A READONLY answer the client reconnects on (a replica), for the store's failure messages. */
+  onReadOnly?: (e: Error) => void
 }
 
 /** Either client; both speak the same commands. */
@@ -75,7 +77,11 @@ function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undef
     autoResendUnfulfilledCommands: false,
     // A primary demoted during a failover answers writes with READONLY before it drops us:
     // reconnect (through Sentinel, to the new primary) and resend — the write was not applied.
-    reconnectOnError: (e) => (e.message.startsWith('READONLY') ? 2 : false),
+    reconnectOnError: (e) => {
+      if (!e.message.startsWith('READONLY')) return false
+      o.onReadOnly?.(e)
+      return 2
+    },
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(tls !== undefined ? { tls } : {}),

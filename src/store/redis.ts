@@ -6,6 +6,7 @@ import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
+import { storeFailure } from './redis-failure.js'
 import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
@@ -21,6 +22,8 @@ export class RedisStore implements Store {
   readonly #ack: ReplicaAcknowledgement | undefined
   readonly #deadlineMs: number
   #lastError: Error | undefined
+  /** A READONLY answer since the last write that went through (a replica). */
+  #readOnly: Error | undefined
   readonly #checks: ConnectChecks
   #closed = false
 
@@ -40,10 +43,12 @@ export class RedisStore implements Store {
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       commandTimeoutMs,
+      onReadOnly: (e) => (this.#readOnly = e),
     })
     // Without a listener ioredis prints every reconnect failure; keep the last for messages.
     this.#redis.on('error', (e: Error) => {
       this.#lastError = e
+      this.#readOnly = undefined
     })
     const run = <T>(op: string, fn: () => Promise<T>): Promise<T> => this.#run(op, fn)
     this.#checks = new ConnectChecks(this.#redis, { where: this.#where, keys: this.#keys, prefix, options, acknowledged: this.#ack !== undefined, run, primaries: () => this.#scanTargets() })
@@ -184,6 +189,7 @@ export class RedisStore implements Store {
     command(p)
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
     const [reply, confirmed] = await this.#run(op, () => execPipeline(p))
+    this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
       throw new GatewayError(
         'store_unavailable',
@@ -203,22 +209,10 @@ export class RedisStore implements Store {
     try {
       return await Promise.race([fn(), deadline])
     } catch (e) {
-      throw this.#failure(op, e)
+      throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly })
     } finally {
       clearTimeout(timer)
     }
-  }
-
-  #failure(op: string, e: unknown): GatewayError {
-    if (e instanceof GatewayError) return e
-    const why = e instanceof Error ? e.message : String(e)
-    const status = this.#redis.status
-    if (status !== 'ready') {
-      // ioredis's own error ("max retries", "timed out") says less than the connection's.
-      const conn = this.#lastError?.message ?? `${why} while ${status === 'connect' ? 'handshaking' : status}`
-      return new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (${conn}): ${op} failed`, { cause: e, callerMessage: UNREACHABLE })
-    }
-    return new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
   }
 }
 
