@@ -22,7 +22,8 @@ import type { ReloadResult } from './reload.js'
 import { watchSnapshot } from './snapshot-gauges.js'
 import { startOps } from './start-ops.js'
 import { observeUpstream } from './upstream-facts.js'
-import { connectionEvents, createFdPressure, type FdPressure } from './connection-events.js'
+import { connectionEvents, createFdPressure } from './connection-events.js'
+import { countRefusal, exemplarTraceId, handshakeFailed } from './record-counts.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
 import type { AuthFailure } from '../callers/index.js'
 import type { RedisConnectWarning } from '../store/index.js'
@@ -182,22 +183,4 @@ function opsHooks(metrics: Metrics, log: GatewayLog, onConnect: OpsHooks['onConn
     onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),
     connections,
   }
-}
-
-/** An upstream TLS handshake that failed: counted, and kept as the endpoint's last failure (the console shows it). */
-function handshakeFailed(metrics: Metrics, handshakes: HandshakeRecorder, endpoint: string, reason: string): void {
-  metrics.handshakeFailure(endpoint, reason)
-  handshakes.failed(endpoint, reason)
-}
-
-/** The trace id a record's duration sample carries as its exemplar: its span's (its own, or a tunnel's), when sampled. */
-function exemplarTraceId(r: RequestRecord): string | undefined {
-  const span = r.facts.trace ?? r.span
-  return span?.sampled ? span.traceId : undefined
-}
-
-/** A refusal counted by its own reason: file descriptors exhausted (also a pressure condition), a way in listen.waysIn leaves out. */
-function countRefusal(r: RequestRecord, metrics: Metrics, fd: Pick<FdPressure, 'seen'>): void {
-  if (r.error?.reason === 'fd_exhausted') fd.seen(), metrics.fdExhausted('request')
-  else if (r.error?.reason === 'way_in_disabled') metrics.wayInRefusal(r.mode)
 }
