@@ -92,7 +92,8 @@ describe('serve --workers 2: a replacement whose start outlasts --reload-timeout
     const primary = gp.child.pid as number
     const workers = await eventually(() => (childPids(primary).length === 2 ? childPids(primary) : undefined), 60_000, 'both workers')
     const from = gp.output.length
-    const outlasted = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.pid === primary && e.msg === 'drained worker exited: replacing it' && e.reason === 'start_outlasted_reload')
+    // A kill and its exit are one line, written at the exit with when the replacement starts.
+    const outlasted = (): Record<string, unknown>[] => gp.logEntries(from).filter((e) => e.pid === primary && e.msg === 'worker still starting when a reload came: killing and replacing it' && e.reason === 'start_outlasted_reload' && e.restartInMs !== undefined)
     writeFileSync(slow, '')
     process.kill(workers[0] as number, 'SIGKILL')
     // Each reload kills the replacement still building when it came; the next replacement meets the next reload.
