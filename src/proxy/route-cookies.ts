@@ -5,20 +5,26 @@
  * mapped from the endpoint's base path to `/proxy/<endpoint>[@tenant]/` (anything outside the
  * base path becomes that prefix itself), and Domain is dropped (a host-only cookie of the
  * gateway). Forward-proxy and CONNECT responses are left alone: there the caller sees the
- * backend's own origin. Rules (RFC 6265 §5.2, §5.1.4):
+ * backend's own origin. The base path is recognised in any equivalent percent-encoding (RFC 3986
+ * §6.2.2, path-spelling.ts: `/%7Eteam/app` under `/~team`), as Location is: a jar compares paths
+ * literally, but the gateway sends every request with the endpoint URL's spelling, so a caller
+ * could never reach the backend's other spelling, and the endpoint root would widen the cookie to
+ * every path of the endpoint. What follows the base path stays as sent. Rules (RFC 6265 §5.2, §5.1.4):
  * - every Path attribute is replaced by one (a jar uses the last; a missing or relative Path
  *   means the default path of the request, mapped the same way), every Domain is dropped;
  * - other attributes are kept as sent, names compared case-insensitively;
  * - a Set-Cookie with a character no header value may carry, or with neither name nor value,
  *   is dropped (no jar would store it); anything else passes, rewritten.
  */
+import { underBasePattern } from '../gateway/index.js'
+import { normalSpelling } from './path-spelling.js'
 import type { OutboundHeaders } from './pipeline.js'
 
 /** Where an endpoint's cookies live on the gateway's origin. */
 export interface CookieScope {
   /** `/proxy/<endpoint>[@tenant]`, as the caller addressed it (no trailing slash). */
   readonly prefix: string
-  /** The endpoint's base path as a pattern (upstream-target's `under`: `{{name}}` is one segment). */
+  /** The endpoint's base path in its normal spelling (path-spelling.ts) as a pattern: `{{name}}` is one segment. */
   readonly under: RegExp
   /** The path sent upstream, for the default path of a cookie without a usable Path. */
   readonly upstreamPath: string
@@ -30,9 +36,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 // the default path of the gateway URL, which can be outside the prefix. So the prefix instead.
 const MAX_PATH = 1024
 
-/** The scope of one route-mode response. */
-export function cookieScope(endpoint: string, tenantSegment: string | undefined, under: RegExp, upstreamPath: string): CookieScope {
-  return { prefix: tenantSegment === undefined ? `/proxy/${endpoint}` : `/proxy/${endpoint}@${tenantSegment}`, under, upstreamPath }
+/** The scope of one route-mode response; `basePath`: the endpoint's, as configured (upstream-target's `basePath`). */
+export function cookieScope(endpoint: string, tenantSegment: string | undefined, basePath: string, upstreamPath: string): CookieScope {
+  const prefix = tenantSegment === undefined ? `/proxy/${endpoint}` : `/proxy/${endpoint}@${tenantSegment}`
+  return { prefix, under: underBasePattern(normalSpelling(basePath)), upstreamPath }
 }
 
 /** Rewrites every Set-Cookie of a route-mode response in place (removes the header when none is left). */
@@ -71,10 +78,11 @@ export function gatewayPath(path: string | undefined, scope: CookieScope): strin
   // §5.2.4: a Path that is empty or does not start with "/" means the default path.
   const upstream = path !== undefined && path.startsWith('/') ? path : defaultPath(scope.upstreamPath)
   const root = `${scope.prefix}/`
-  const m = scope.under.exec(upstream)
+  const m = scope.under.exec(normalSpelling(upstream))
   if (!m) return root
-  // What follows the base path, from its "/" ('' when the cookie path is the base path itself).
-  const rest = m[0].endsWith('/') ? upstream.slice(m[0].length - 1) : ''
+  // What follows the base path's segments (counted on the normal spelling, which keeps every "/"), as
+  // the cookie spells it, from its "/" ('' when the cookie path is the base path itself).
+  const rest = m[0].endsWith('/') ? `/${upstream.split('/').slice(m[0].slice(0, -1).split('/').length).join('/')}` : ''
   const mapped = scope.prefix + (rest === '' ? '/' : rest)
   // A dot-segment or backslash is no path a jar would ever match literally; keep the cookie at the endpoint's root.
   return mapped.length > MAX_PATH || /(^|\/)\.\.?(\/|$)|%2e|\\/i.test(rest) ? root : mapped

@@ -18,6 +18,7 @@
  * The query scrub (echoed-fields.ts) runs before: nothing it removed comes back. Forward-proxy
  * and CONNECT responses are left alone: there the caller's URL is the backend's.
  */
+import { spelledPrefix } from './path-spelling.js'
 import type { Admitted, OutboundHeaders } from './pipeline.js'
 
 /** What one route-mode response's URI references are mapped with. */
@@ -85,30 +86,6 @@ function showsFilledSegment(path: string, scope: RouteScope): boolean {
   const configured = scope.configuredBase.split('/')
   const first = filled.findIndex((segment, i) => segment !== configured[i])
   return spelledPrefix(path, filled.slice(0, first + 1).join('/')) >= 0
-}
-
-/** An unreserved character (RFC 3986 §2.3): its percent-encoded form is the same URI (§6.2.2.2). */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/
-
-/** A path segment as RFC 3986 §6.2.2 compares it: unreserved characters decoded, other triplets' hex upper-case. */
-function normalSegment(segment: string): string {
-  return segment.replace(/%[0-9A-Fa-f]{2}/g, (t) => {
-    const c = String.fromCharCode(Number.parseInt(t.slice(1), 16))
-    return UNRESERVED.test(c) ? c : t.toUpperCase()
-  })
-}
-
-/**
- * How many characters of `path` its leading segments take when they are `prefix`'s segments, spelled
- * alike or in an equivalent percent-encoding (`/~team` and `/%7Eteam`, `%2f` and `%2F`); -1 when they
- * are not. A backend may spell its base path otherwise than the endpoint's URL does.
- */
-function spelledPrefix(path: string, prefix: string): number {
-  if (path === prefix || path.startsWith(`${prefix}/`)) return prefix.length
-  const want = prefix.split('/')
-  const have = path.split('/').slice(0, want.length)
-  if (have.length < want.length || have.some((segment, i) => normalSegment(segment) !== normalSegment(want[i] as string))) return -1
-  return have.join('/').length
 }
 
 function each(value: string | string[], map: (v: string) => string): string | string[] {

@@ -4,7 +4,9 @@
  * cookies with Path=/, Domain, their base path, a deeper path and no Path at all, and no
  * cookie of one ever reaches another's backend. Forward-proxy and CONNECT responses keep the
  * backend's Set-Cookie byte for byte. A seeded property sends generated Set-Cookie values
- * through route mode and parses what the caller gets with undici's cookie parser.
+ * through route mode and parses what the caller gets with undici's cookie parser. A Path under
+ * the base path spelled in an equivalent percent-encoding (`/%7Eteam/app` under `/~team`) maps
+ * as Location does, and Chromium then sends it back only below the mapped path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { request as httpRequest } from 'node:http'
@@ -59,7 +61,7 @@ beforeAll(async () => {
   ca = readFileSync(ica.caCert)
   const ep = (name: string, path: string): string =>
     `  - name: ${name}\n    url: https://api.partner.test:${upstream.port}${path}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nstore: { kind: sqlite, file: ${join(pki.dir, 'state.db')} }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/a-base')}${ep('b', '/b-base')}${ep('c', '/t/{tenant}')}`)
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nstore: { kind: sqlite, file: ${join(pki.dir, 'state.db')} }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/a-base')}${ep('b', '/b-base')}${ep('c', '/t/{tenant}')}${ep('d', '/~team')}${ep('e', '/%7Eteam')}`)
   browser = await launchChromium()
   context = await browser.newContext()
 }, 60_000)
@@ -107,6 +109,45 @@ describe('route mode: a cookie jar keeps each endpoint\'s cookies apart (Chromiu
   })
 })
 
+/** The backend's Set-Cookie values, as the x-set-cookies header carries them. */
+const setCookiesHeader = (values: string[]): Record<string, string> => ({ 'x-set-cookies': Buffer.from(JSON.stringify(values), 'latin1').toString('base64url') })
+
+describe('route mode: a Path under the base path spelled in an equivalent percent-encoding (RFC 3986 §6.2.2) maps like Location', () => {
+  const sent = ['s1=1; Path=/%7Eteam/app', 's2=1; Path=/%7eteam/app/deep', 's3=1; Path=/~team/app', 's4=1; Path=/%7Eteam', 's5=1; Path=/%7Eteam%2Fapp', 's6=1; Path=/%7Eteamx/app', 's7=1; Path=/%7Eteam/%2e%2e/b-base/x', 's8=1; Path=/%7Eteam/%61pp']
+  it('each spelling of the endpoint\'s base path maps the rest as sent; another segment, %2F and dot-segments stay at the endpoint root', async () => {
+    for (const endpoint of ['d', 'e']) {
+      const r = await send(gw.url, `/proxy/${endpoint}/x`, { headers: setCookiesHeader(sent) })
+      expect(r.status, r.text).toBe(200)
+      const root = `/proxy/${endpoint}/`
+      expect(r.headers['set-cookie']).toEqual([`s1=1; Path=${root}app`, `s2=1; Path=${root}app/deep`, `s3=1; Path=${root}app`, `s4=1; Path=${root}`, `s5=1; Path=${root}`, `s6=1; Path=${root}`, `s7=1; Path=${root}`, `s8=1; Path=${root}%61pp`])
+    }
+  })
+
+  it('Chromium sends the mapped cookie to the backend below the mapped path only', async () => {
+    const jar = await browser.newContext({ extraHTTPHeaders: setCookiesHeader(['app=1; Path=/%7Eteam/app']) })
+    try {
+      const seen = async (route: string): Promise<string | null> => {
+        const page = await jar.newPage()
+        try {
+          const res = await page.goto(`${gw.url}${route}`)
+          expect(res?.status()).toBe(200)
+          return (JSON.parse((await res?.text()) ?? '{}') as { cookie: string | null }).cookie
+        } finally {
+          await page.close()
+        }
+      }
+      expect(await seen('/proxy/d/set-app')).toBeNull()
+      expect(await seen('/proxy/d/app/echo')).toBe('app=1')
+      expect(await seen('/proxy/d/other/echo')).toBeNull()
+      expect(await seen('/proxy/e/app/echo')).toBeNull()
+      // Each response set it again: the last one under endpoint e's own mapped path.
+      expect((await jar.cookies()).map((c) => c.path).sort()).toEqual(['/proxy/d/app', '/proxy/e/app'])
+    } finally {
+      await jar.close()
+    }
+  })
+})
+
 describe('forward proxy and CONNECT keep the backend\'s Set-Cookie as sent', () => {
   it('forward proxy', async () => {
     const r = await send(gw.url, `http://api.partner.test:${upstream.port}/a-base/set`)
@@ -134,13 +175,13 @@ describe('property: route-mode Set-Cookie values the caller gets (seeded, 300 ru
   it('each is a valid header whose one Path is under /proxy/<endpoint>[@tenant]/ and has no Domain', async () => {
     const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c))
     const attr = fc.oneof(
-      fc.tuple(fc.constantFrom('Path', 'path', 'PATH'), fc.constantFrom('', '/', '/a-base', '/a-base/x', '/b-base', '/t/acme/y', 'rel', '/a-base/../b-base')).map(([n, v]) => `${n}=${v}`),
+      fc.tuple(fc.constantFrom('Path', 'path', 'PATH'), fc.constantFrom('', '/', '/a-base', '/a-base/x', '/b-base', '/t/acme/y', 'rel', '/a-base/../b-base', '/%61-base/x', '/%7Eteam/x', '/%7eteam%2Fx', '/%7Eteam/%2e%2e/b-base')).map(([n, v]) => `${n}=${v}`),
       fc.constantFrom('Domain=api.partner.test', 'domain=127.0.0.1', 'Secure', 'HttpOnly', 'SameSite=Lax', 'Max-Age=60', 'Path'),
       fc.string({ unit: headerChar, maxLength: 10 }),
     )
     const cookie = fc.tuple(fc.stringMatching(/^[A-Za-z0-9_]{0,6}$/), fc.string({ unit: headerChar, maxLength: 8 }), fc.array(attr, { maxLength: 5 }))
       .map(([n, v, attrs]) => [`${n}=${v}`, ...attrs].join('; '))
-    const route = fc.constantFrom(['/proxy/a', '/x/y'], ['/proxy/b', '/'], ['/proxy/c@acme', '/deep/p'], ['/proxy/c@Globex', '/q'])
+    const route = fc.constantFrom(['/proxy/a', '/x/y'], ['/proxy/b', '/'], ['/proxy/c@acme', '/deep/p'], ['/proxy/c@Globex', '/q'], ['/proxy/d', '/x'], ['/proxy/e', '/y/z'])
     await fc.assert(
       fc.asyncProperty(fc.array(cookie, { minLength: 1, maxLength: 4 }), route, async (cookies, [prefix, rest]) => {
         // Values a Node server cannot send (a leading or trailing blank is trimmed by every parser) are not the subject here.

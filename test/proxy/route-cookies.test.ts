@@ -4,17 +4,17 @@
  * path of RFC 6265 §5.1.4; attribute names in any case; malformed values dropped, never a
  * crash. A seeded property over generated Set-Cookie values checks with undici's own cookie
  * parser that the result stays a valid header whose one Path is under the endpoint's prefix,
- * with name, value and the other attributes unchanged.
+ * with name, value and the other attributes unchanged; a second one spells the base path in
+ * generated percent-encodings (mixed case, `%2F`, `%2e`) and checks where each Path lands.
  */
 import { validateHeaderValue } from 'node:http'
 import fc from 'fast-check'
 import { getSetCookies, Headers } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { underBasePattern } from '../../src/gateway/index.js'
 import { cookieScope, scopeSetCookie, scopeSetCookies, type CookieScope } from '../../src/proxy/route-cookies.js'
 import type { OutboundHeaders } from '../../src/proxy/pipeline.js'
 
-const scope = (base: string, upstreamPath = `${base}/x`, tenant?: string): CookieScope => cookieScope('a', tenant, underBasePattern(base), upstreamPath)
+const scope = (base: string, upstreamPath = `${base}/x`, tenant?: string): CookieScope => cookieScope('a', tenant, base, upstreamPath)
 const API = scope('/api', '/api/v1/login')
 
 /** undici's parse of one Set-Cookie value (what a fetch-side cookie jar would store). */
@@ -38,11 +38,11 @@ describe('scopeSetCookie', () => {
     expect(scopeSetCookie('sid=1; Path=/', API)).toBe('sid=1; Path=/proxy/a/')
     expect(scopeSetCookie('sid=1; Path=/apix/y', API)).toBe('sid=1; Path=/proxy/a/')
     // The tenant segment is part of the prefix, as the caller addressed it.
-    expect(scopeSetCookie('sid=1; Path=/t/acme/p', cookieScope('c', 'Acme', underBasePattern('/t/acme'), '/t/acme/p/x'))).toBe('sid=1; Path=/proxy/c@Acme/p')
+    expect(scopeSetCookie('sid=1; Path=/t/acme/p', cookieScope('c', 'Acme', '/t/acme', '/t/acme/p/x'))).toBe('sid=1; Path=/proxy/c@Acme/p')
   })
 
   it('a base path with a path-field placeholder maps without putting the field value into the cookie path', () => {
-    const s = cookieScope('a', undefined, underBasePattern('/x/{{acct}}/v1'), '/x/{{acct}}/v1/p/q')
+    const s = cookieScope('a', undefined, '/x/{{acct}}/v1', '/x/{{acct}}/v1/p/q')
     expect(scopeSetCookie('sid=1; Path=/x/4711-secret/v1/p', s)).toBe('sid=1; Path=/proxy/a/p')
     expect(scopeSetCookie('sid=1', s)).toBe('sid=1; Path=/proxy/a/p')
   })
@@ -54,6 +54,22 @@ describe('scopeSetCookie', () => {
     expect(scopeSetCookie('sid=1; Path=relative/x', API)).toBe('sid=1; Path=/proxy/a/v1')
     expect(scopeSetCookie('sid=1', scope('/api', '/api/login'))).toBe('sid=1; Path=/proxy/a/')
     expect(scopeSetCookie('sid=1', scope('', '/login'))).toBe('sid=1; Path=/proxy/a/')
+  })
+
+  it('recognises the base path in an equivalent percent-encoding (RFC 3986 §6.2.2), as Location does; the rest stays as sent', () => {
+    const team = scope('/~team', '/~team/app/x')
+    expect(scopeSetCookie('sid=1; Path=/%7Eteam/app', team)).toBe('sid=1; Path=/proxy/a/app')
+    expect(scopeSetCookie('sid=1; Path=/%7eteam/%61pp/deep', team)).toBe('sid=1; Path=/proxy/a/%61pp/deep')
+    expect(scopeSetCookie('sid=1; Path=/%7Eteam', team)).toBe('sid=1; Path=/proxy/a/')
+    expect(scopeSetCookie('sid=1; Path=/~team/app', scope('/%7Eteam'))).toBe('sid=1; Path=/proxy/a/app')
+    expect(scopeSetCookie('sid=1; Path=/api/v%31/x', scope('/api/v1'))).toBe('sid=1; Path=/proxy/a/x')
+    expect(scopeSetCookie('sid=1; Path=/t/%41cme/p', cookieScope('c', 'acme', '/t/acme', '/t/acme/p/x'))).toBe('sid=1; Path=/proxy/c@acme/')
+    expect(scopeSetCookie('sid=1; Path=/t/%61cme/p', cookieScope('c', 'acme', '/t/acme', '/t/acme/p/x'))).toBe('sid=1; Path=/proxy/c@acme/p')
+    // %2F is no "/", a sibling stays a sibling, an encoded dot-segment in the rest keeps the cookie at the root.
+    for (const other of ['/%7Eteam%2Fapp', '/%7Eteam%2fapp/x', '/%7Eteamx/app', '/%7Eteam/%2e%2e/b', '/%7Eteam/.%2E/b']) expect(scopeSetCookie(`sid=1; Path=${other}`, team), other).toBe('sid=1; Path=/proxy/a/')
+    // A path field's segment stays one segment whatever its spelling; the default path is read the same way.
+    expect(scopeSetCookie('sid=1; Path=/x/%34711/v%31/p', scope('/x/{{acct}}/v1'))).toBe('sid=1; Path=/proxy/a/p')
+    expect(scopeSetCookie('sid=1', scope('/%7Eteam', '/%7Eteam/app/x'))).toBe('sid=1; Path=/proxy/a/app')
   })
 
   it('reads attribute names in any case; the last Path wins, every Domain goes', () => {
@@ -94,6 +110,7 @@ describe('property: a rewritten Set-Cookie stays a valid header under the prefix
   const token = fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.!~%'.split('')), maxLength: 8 })
   const pathValue = fc.oneof(
     fc.constantFrom('', '/', '/api', '/api/', '/apix', 'relative', '/api/../x', '/api/%2e%2e/', '/api/a\\b', `/api/${'q'.repeat(1030)}`),
+    fc.constantFrom('/%61pi/x', '/%61PI/x', '/a%70i%2Fx', '/%7Eteam/x', '/%7eteam/%2E./y', '/~team%2fx', '/t/%61cme/x', '/t%2Facme/x', '/x/%7B%7Bacct%7D%7D/v%31/y'),
     fc.array(fc.oneof(token, fc.constantFrom('.', '..', 'api', 'v1', '{{acct}}')), { maxLength: 5 }).map((segs) => `/${segs.join('/')}`),
     fc.array(token, { maxLength: 4 }).map((segs) => `/api/${segs.join('/')}`),
     latin1,
@@ -114,7 +131,7 @@ describe('property: a rewritten Set-Cookie stays a valid header under the prefix
     { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 0x17f }).map((c) => String.fromCharCode(c)), maxLength: 40 }) },
   )
   const scopes = fc.record({
-    base: fc.constantFrom('', '/api', '/t/acme', '/x/{{acct}}/v1'),
+    base: fc.constantFrom('', '/api', '/t/acme', '/x/{{acct}}/v1', '/~team', '/%7Eteam'),
     tenant: fc.option(fc.constantFrom('acme', 'Globex'), { nil: undefined }),
     rest: fc.constantFrom('', '/', '/v1/login', '/deep/er/path'),
   })
@@ -122,7 +139,7 @@ describe('property: a rewritten Set-Cookie stays a valid header under the prefix
   it('the header validates, parses (undici) with one Path under /proxy/a[@t]/ and no Domain, and keeps name, value and the other attributes', () => {
     fc.assert(
       fc.property(setCookie, scopes, (value, s) => {
-        const sc = cookieScope('a', s.tenant, underBasePattern(s.base), `${s.base}${s.rest || '/'}`)
+        const sc = cookieScope('a', s.tenant, s.base, `${s.base}${s.rest || '/'}`)
         const out = scopeSetCookie(value, sc)
         if (out === undefined) return
         expect(() => validateHeaderValue('set-cookie', out)).not.toThrow()
@@ -146,6 +163,42 @@ describe('property: a rewritten Set-Cookie stays a valid header under the prefix
         }
       }),
       { seed: 0xc00c1e, numRuns: 5000 },
+    )
+  })
+})
+
+describe('property: the base path spelled in any percent-encoding (seeded, 5,000 runs)', () => {
+  const BASES = ['/~team', '/%7Eteam', '/api/v1.0', '/t/acme', '/a.b/~c-d_e']
+  /** `base` (decoded) with each character after the leading "/" kept or percent-encoded in upper, lower or mixed case. */
+  const spelled = (base: string): fc.Arbitrary<{ path: string; slashEncoded: boolean }> => {
+    const plain = decodeURIComponent(base)
+    return fc.array(fc.constantFrom('keep', 'upper', 'lower', 'mixed'), { minLength: plain.length - 1, maxLength: plain.length - 1 }).map((how) => {
+      let slashEncoded = false
+      const path = `/${[...plain.slice(1)].map((c, i) => {
+        const hex = c.charCodeAt(0).toString(16).padStart(2, '0')
+        if (how[i] === 'keep') return c
+        if (c === '/') slashEncoded = true
+        return how[i] === 'upper' ? `%${hex.toUpperCase()}` : how[i] === 'lower' ? `%${hex.toLowerCase()}` : `%${hex[0]?.toLowerCase()}${hex[1]?.toUpperCase()}`
+      }).join('')}`
+      return { path, slashEncoded }
+    })
+  }
+  const segment = fc.oneof(fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.!~%'.split('')), maxLength: 6 }), fc.constantFrom('.', '..', '%2e', '%2E%2e', '.%2E', 'x%2Fy', '%2F', 'a\\b', 'app'))
+  const cases = fc.constantFrom(...BASES).chain((base) =>
+    fc.record({ base: fc.constant(base), spelling: spelled(base), rest: fc.array(segment, { maxLength: 4 }).map((segs) => segs.map((s) => `/${s}`).join('')), tenant: fc.option(fc.constantFrom('acme', 'Globex'), { nil: undefined }) }))
+
+  it('an equivalent spelling maps the rest as sent, anything else lands on the endpoint root; never outside /proxy/a[@t]/', () => {
+    fc.assert(
+      fc.property(cases, ({ base, spelling, rest, tenant }) => {
+        const sc = cookieScope('a', tenant, base, `${base}/x`)
+        const out = scopeSetCookie(`sid=1; Path=${spelling.path}${rest}`, sc) as string
+        const path = parsed(out)?.path as string
+        const root = `${sc.prefix}/`
+        const safeRest = !/(^|\/)\.\.?(\/|$)|%2e|\\/i.test(rest)
+        expect(path, `${spelling.path}${rest} under ${base}`).toBe(!spelling.slashEncoded && safeRest && rest !== '' ? `${sc.prefix}${rest}` : root)
+        for (const foreign of ['/proxy/b/x', '/proxy/ab/x', '/proxy/a@other/x', '/proxy/a-b/x', '/', '/proxy/']) expect(pathMatch(foreign, path)).toBe(false)
+      }),
+      { seed: 0x7e7ea, numRuns: 5000 },
     )
   })
 })

@@ -10,6 +10,6 @@ export const scopeRouteCookies: ResponseStep = {
   name: 'scope_route_cookies',
   run(ctx, res) {
     if (ctx.mode !== 'route' || ctx.route === undefined || res.headers['set-cookie'] === undefined) return
-    scopeSetCookies(res.headers, cookieScope(ctx.route.endpoint, ctx.route.tenant, ctx.target.under, ctx.target.path))
+    scopeSetCookies(res.headers, cookieScope(ctx.route.endpoint, ctx.route.tenant, ctx.target.basePath, ctx.target.path))
   },
 }
