@@ -1,7 +1,8 @@
 /**
  * A small PromQL evaluator over Prometheus's own grammar (@prometheus-io/lezer-promql), for the
- * forms the chart's alert rules use: selectors with matchers, rate()/increase() over two scrapes,
- * absent(), time(), sum/min/max/count/avg by (…), arithmetic and comparison (one-to-one matching, NaN
+ * forms the chart's alert rules use: selectors with matchers, rate()/increase() over two scrapes
+ * (extrapolated and divided by the range as Prometheus does),
+ * absent(), time(), sum/min/max/count/avg by (…), `and`/`or`, arithmetic and comparison (one-to-one matching, NaN
  * compares false, as in Prometheus). Anything else throws, so a rule written in a new form
  * fails the test until this learns it (or a real Prometheus checks it).
  */
@@ -41,6 +42,31 @@ const children = (n: SyntaxNode): SyntaxNode[] => {
   return out
 }
 
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 }
+/** The range of a matrix selector (`x[5m]`, `x[1h30m]`) in seconds. */
+function windowSeconds(matrix: string): number {
+  const range = /\[([^\]]+)\]$/.exec(matrix)?.[1] ?? ''
+  const parts = [...range.matchAll(/(\d+)(ms|[smhdwy])/g)]
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== range) throw new Error(`a range the test evaluator does not read: ${matrix}`)
+  return parts.reduce((n, p) => n + Number(p[1]) * (UNIT_SECONDS[p[2] as string] as number), 0)
+}
+
+/**
+ * increase() as Prometheus computes it at the later of two counter samples `gap` seconds apart in a
+ * range of `window` seconds: the counted rise (a drop is a reset), extrapolated towards the range's
+ * start by at most half the gap when the range reaches that far back (the usual case: a 5 min rate
+ * over scrapes 30 s apart), and never below zero. Its ratio to the rise does not depend on the gap
+ * then, so the live scrapes (taken moments apart) get the rate Prometheus gets on them a scrape
+ * interval apart (alerts-promtool.ts), and rate() is this over the window, as Prometheus's is.
+ */
+function extrapolated(first: number, last: number, gap: number, window: number): number {
+  const rise = last >= first ? last - first : last
+  if (rise === 0 || gap <= 0) return rise
+  const toStart = Math.max(0, window - gap)
+  const start = Math.min(toStart >= gap * 1.1 ? gap / 2 : toStart, first >= 0 ? gap * (first / rise) : Infinity)
+  return (rise * (gap + start)) / gap
+}
+
 /** Evaluates `expr` at the later scrape; range functions compare it with the earlier one. */
 export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrape]): Value {
   const text = (n: SyntaxNode): string => expr.slice(n.from, n.to)
@@ -68,13 +94,14 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
   const range = (fn: string, arg: SyntaxNode): Value => {
     if (arg.name !== 'MatrixSelector') return unsupported(arg)
     const vs = arg.getChild('VectorSelector') as SyntaxNode
+    const window = windowSeconds(text(arg))
     const before = new Map(select(vs, earlier).map((s) => [key(s.labels), s.value]))
     // A series needs two samples in the range; a counter that went down was reset.
     const series = select(vs, later).flatMap((s) => {
       const v0 = before.get(key(s.labels))
       if (v0 === undefined) return []
-      const increase = s.value >= v0 ? s.value - v0 : s.value
-      return [{ labels: withoutName(s.labels), value: fn === 'Rate' ? increase / (later.at - earlier.at) : increase }]
+      const increase = extrapolated(v0, s.value, later.at - earlier.at, window)
+      return [{ labels: withoutName(s.labels), value: fn === 'Rate' ? increase / window : increase }]
     })
     return { kind: 'vector', series }
   }
@@ -99,6 +126,12 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
       if (a.kind !== 'vector' || b.kind !== 'vector') return unsupported(n)
       const left = new Set(a.series.map((s) => key(s.labels)))
       return { kind: 'vector', series: [...a.series, ...b.series.filter((s) => !left.has(key(s.labels)))] }
+    }
+    // `and`: the series of the left whose labels the right has too, with the left's values.
+    if (op.name === 'And') {
+      if (a.kind !== 'vector' || b.kind !== 'vector') return unsupported(n)
+      const right = new Set(b.series.map((s) => key(s.labels)))
+      return { kind: 'vector', series: a.series.filter((s) => right.has(key(s.labels))) }
     }
     const arith = ARITHMETIC[op.name]
     const cmp = COMPARISON[op.name]
