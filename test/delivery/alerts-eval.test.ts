@@ -180,7 +180,8 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     fires(mixed, ['MtlsGatewayHighErrorRatio'])
     const high = rules.find((r) => r.alert === 'MtlsGatewayHighErrorRatio')
     expect(firing(high?.expr ?? '', mixed).map((x) => x.labels.endpoint)).toEqual(['none'])
-    for (const r of rules.filter((x) => /ErrorRatio$/.test(x.alert))) expect(r.expr.match(/\[\w+\]/g), r.alert).toEqual(['[5m]', '[5m]'])
+    // The ratio's two rates and the traffic floor's (prometheusRule.errorRatio.minRequestRate): one 5 min window.
+    for (const r of rules.filter((x) => /ErrorRatio$/.test(x.alert))) expect(r.expr.match(/\[\w+\]/g), r.alert).toEqual(['[5m]', '[5m]', '[5m]'])
     expectPrometheusAgrees()
   })
 
