@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Scrape } from '../support/promql.js'
 import { firing } from '../support/promql.js'
@@ -33,9 +34,10 @@ afterAll(async () => {
   await renderer?.cleanup()
 })
 
-type Counts = Record<string, number>
+type Counts = Record<string, number | readonly [number, number]>
 /**
- * Two scrapes a scrape interval apart: every series starts at 0 and ends at its count. A key is
+ * Two scrapes a scrape interval apart: every series starts at 0 and ends at its count (or goes
+ * from the first of a pair to the second). A key is
  * `<endpoint> <status_class>` (requests) or `<endpoint> handshake` (handshake failures), with
  * `@<pod>` for a second pod of the release.
  */
@@ -48,7 +50,7 @@ function scrapes(counts: Counts): [Scrape, Scrape] {
       const [series, pod] = k.split('@')
       const [endpoint, kind] = (series as string).split(' ') as [string, string]
       const labels = { ...target, pod: pod ?? (target.pod as string), endpoint }
-      const value = at === 0 ? 0 : n
+      const value = typeof n === 'number' ? (at === 0 ? 0 : n) : n[at]
       return kind === 'handshake'
         ? { name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...labels, reason: 'upstream_cert_untrusted' }, value }
         : { name: 'mtls_gateway_requests_total', labels: { ...labels, method: 'GET', status_class: kind }, value }
@@ -125,6 +127,34 @@ describe('the ratio alerts\' traffic floor (default 0.02 requests per second: 6 
     expect(validate(await withFloor(0)), JSON.stringify(validate.errors)).toBe(true)
     expect(validate(await withFloor(-1))).toBe(false)
     expect(validate.errors?.map((e) => e.instancePath)).toEqual(['/prometheusRule/errorRatio/minRequestRate'])
+  })
+})
+
+describe('the floor against Prometheus on generated traffic', () => {
+  it('promtool fires, label for label, what the evaluator does on counters near the floor and the ratio (seeded)', () => {
+    const keys = ['partner 2xx', 'partner 5xx', 'partner handshake', 'partner 5xx@mtls-gateway-1', '_gateway 2xx', '_gateway 5xx'] as const
+    // A counter from 0 to 40 that rises by up to 12 in the interval, or was reset (a restarted pod).
+    const counter = fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: -3, max: 12 })).map(([a, d]) => [a, d < 0 ? -d : a + d] as const)
+    const traffic = fc.dictionary(fc.constantFrom(...keys), counter, { minKeys: 1, maxKeys: keys.length })
+    // Thresholds nudged both ways: a case whose verdict turns on the last bit of a float is left out.
+    const nudged = (f: number): Rule[] => rules.map((r) => ({ ...r, expr: r.expr.replace(/([<>]=?) (\d+(?:\.\d+)?)$/gm, (_, op: string, n: string) => `${op} ${Number(n) * f}`) }))
+    const [above, below] = [nudged(1 + 1e-9), nudged(1 - 1e-9)]
+    const judged: Scenario[] = []
+    let firedOnce = 0
+    fc.assert(
+      fc.property(traffic, (counts) => {
+        const s = scrapes(counts)
+        fc.pre(ratioAlertsFired(above, s).join() === ratioAlertsFired(below, s).join())
+        const alerts = ratioAlertsFired(rules, s)
+        if (alerts.length > 0) firedOnce++
+        judged.push({ name: `${JSON.stringify(counts)}: ${alerts.join(', ') || 'no alert'}`, scrapes: s })
+      }),
+      { seed: 3301, numRuns: 80 },
+    )
+    // Both verdicts occur among the cases, so agreeing is not agreeing on silence.
+    expect(firedOnce).toBeGreaterThan(5)
+    expect(judged.length - firedOnce).toBeGreaterThan(5)
+    expectPrometheusAgrees(monitoring, judged)
   })
 })
 

@@ -52,19 +52,23 @@ function windowSeconds(matrix: string): number {
 }
 
 /**
- * increase() as Prometheus computes it at the later of two counter samples `gap` seconds apart in a
- * range of `window` seconds: the counted rise (a drop is a reset), extrapolated towards the range's
- * start by at most half the gap when the range reaches that far back (the usual case: a 5 min rate
- * over scrapes 30 s apart), and never below zero. Its ratio to the rise does not depend on the gap
- * then, so the live scrapes (taken moments apart) get the rate Prometheus gets on them a scrape
- * interval apart (alerts-promtool.ts), and rate() is this over the window, as Prometheus's is.
+ * increase() (or, `perSecond`, rate()) as Prometheus 2 computes it at the later of two counter samples
+ * `gap` seconds apart in a range of `window` seconds: the counted rise (a drop is a reset), extrapolated
+ * towards the range's start by the time the counter took to rise from zero when that is under 1.1 gaps,
+ * else by half a gap (the usual case: a 5 min rate over scrapes 30 s apart). Its ratio to the rise
+ * does not depend on the gap then, so the live scrapes (taken moments apart) get the rate Prometheus
+ * gets on them a scrape interval apart (alerts-promtool.ts). Operations in Prometheus's order, so a
+ * rate on a threshold compares alike.
  */
-function extrapolated(first: number, last: number, gap: number, window: number): number {
+function extrapolated(first: number, last: number, gap: number, window: number, perSecond: boolean): number {
   const rise = last >= first ? last - first : last
-  if (rise === 0 || gap <= 0) return rise
-  const toStart = Math.max(0, window - gap)
-  const start = Math.min(toStart >= gap * 1.1 ? gap / 2 : toStart, first >= 0 ? gap * (first / rise) : Infinity)
-  return (rise * (gap + start)) / gap
+  if (gap <= 0) return rise
+  // The evaluator reads both scrapes whatever the window (alerts-promtool.ts tells a window too short).
+  let toStart = Math.max(0, window - gap)
+  if (rise > 0 && first >= 0) toStart = Math.min(toStart, gap * (first / rise))
+  const interval = gap + (toStart < gap * 1.1 ? toStart : gap / 2)
+  const increase = rise * (interval / gap)
+  return perSecond ? increase / window : increase
 }
 
 /** Evaluates `expr` at the later scrape; range functions compare it with the earlier one. */
@@ -100,8 +104,7 @@ export function evaluate(expr: string, [earlier, later]: readonly [Scrape, Scrap
     const series = select(vs, later).flatMap((s) => {
       const v0 = before.get(key(s.labels))
       if (v0 === undefined) return []
-      const increase = extrapolated(v0, s.value, later.at - earlier.at, window)
-      return [{ labels: withoutName(s.labels), value: fn === 'Rate' ? increase / window : increase }]
+      return [{ labels: withoutName(s.labels), value: extrapolated(v0, s.value, later.at - earlier.at, window, fn === 'Rate') }]
     })
     return { kind: 'vector', series }
   }
