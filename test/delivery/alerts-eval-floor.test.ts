@@ -4,7 +4,8 @@
  * one failed call out of one, is a 100 % ratio but pages nothing; a burst above the floor fires, once
  * per endpoint however many pods (or `--workers` processes, whose series the primary sums) carry it;
  * the floor set to 0 restores the ratio alone. Prometheus's promtool fires what the evaluator does
- * on every scenario, so the floor is judged on Prometheus's extrapolated rate, not a test's idea of it.
+ * on every scenario and on seeded generated traffic around the floor and the ratio, so the floor is
+ * judged on Prometheus's extrapolated rate, not a test's idea of it.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -43,19 +44,19 @@ type Counts = Record<string, number | readonly [number, number]>
  */
 function scrapes(counts: Counts): [Scrape, Scrape] {
   const target = targetLabels(rules)
+  const podOf = (key: string): string => key.split('@')[1] ?? (target.pod as string)
+  const pods = [...new Set(Object.keys(counts).map(podOf))]
   const samples = (at: 0 | 1): Scrape['samples'] => [
-    ...new Set(Object.keys(counts).map((k) => k.split('@')[1] ?? target.pod)),
-  ].map((pod) => ({ name: 'up', labels: { ...target, pod: pod as string }, value: 1 })).concat(
-    Object.entries(counts).map(([k, n]) => {
-      const [series, pod] = k.split('@')
-      const [endpoint, kind] = (series as string).split(' ') as [string, string]
-      const labels = { ...target, pod: pod ?? (target.pod as string), endpoint }
+    ...pods.map((pod) => ({ name: 'up', labels: { ...target, pod }, value: 1 })),
+    ...Object.entries(counts).map(([key, n]) => {
+      const [endpoint, kind] = (key.split('@')[0] as string).split(' ') as [string, string]
+      const labels = { ...target, pod: podOf(key), endpoint }
       const value = typeof n === 'number' ? (at === 0 ? 0 : n) : n[at]
       return kind === 'handshake'
         ? { name: 'mtls_gateway_upstream_tls_handshake_failures_total', labels: { ...labels, reason: 'upstream_cert_untrusted' }, value }
         : { name: 'mtls_gateway_requests_total', labels: { ...labels, method: 'GET', status_class: kind }, value }
     }),
-  )
+  ]
   const at = 1_800_000_000
   return [{ at, samples: samples(0) }, { at: at + monitoring.scrapeSeconds, samples: samples(1) }]
 }
