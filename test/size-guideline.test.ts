@@ -71,7 +71,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/gateway-root.ts', lines: 207 },
   {
-    file: 'config/schema.ts', lines: 433,
+    file: 'config/schema.ts', lines: 432,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
   { file: 'gateway/upstream.ts', lines: 240 },

@@ -8,6 +8,7 @@ import { configPaths, fileInDir } from './config-path.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
 import type { ConfigReference, EndpointConfig, EndpointTlsConfig, GatewayConfig, ProfileConfig, TlsVersion, WayIn } from './types.js'
+import { WAYS_IN } from './types-listeners.js'
 import type { YamlSource } from './yaml-source.js'
 import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
@@ -118,7 +119,7 @@ function normalizeListen(listen: Raw, abs: (p: string) => string): GatewayConfig
     host: str(listen.host) ?? '0.0.0.0',
     port: (listen.port as number | undefined) ?? 8080,
     ...normalizeListenLimits(listen),
-    waysIn: (listen.waysIn as WayIn[] | undefined) ?? ['forward', 'connect', 'route', 'api'],
+    waysIn: (listen.waysIn as WayIn[] | undefined) ?? [...WAYS_IN],
     ...(str(listen.publicUrl) ? { publicUrl: (str(listen.publicUrl) as string).replace(/\/+$/, '') } : {}),
     ...(listen.tls ? { tls: normalizeListenTls(obj(listen.tls), abs) } : {}),
   }

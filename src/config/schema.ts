@@ -9,6 +9,7 @@ import { tracingSchema } from './schema-tracing.js'
 import { adminHostsSchemas } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
 import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
+import { WAYS_IN } from './types-listeners.js'
 
 const fileList = {
   $comment: 'file-list',
@@ -363,10 +364,8 @@ export const configSchema = {
         publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
         waysIn: {
           type: 'array',
-          items: { type: 'string', enum: ['forward', 'connect', 'route', 'api'] },
-          minItems: 1,
-          uniqueItems: true,
-          default: ['forward', 'connect', 'route', 'api'],
+          items: { type: 'string', enum: [...WAYS_IN] },
+          minItems: 1, uniqueItems: true, default: [...WAYS_IN],
           description:
             'The ways in this listener serves: `forward` (absolute-form targets, `HTTP_PROXY`), `connect` (CONNECT and every request inside its tunnels, absolute-form naming the tunnel\'s host included), `route` (`/proxy/<endpoint>/…`), `api` (`/gateway/…`). A request on a way left out gets `403` `way_in_disabled` before any endpoint is matched, credential attached or address dialled. Publish only `route` and `api` behind an Ingress or a front proxy whose path rule must bound the endpoint (docs/deploy.md). Reloadable: a reload applies to the next request on open connections too, and one that leaves out `connect` closes open tunnels (a request partly received on one gets the 403 with `Connection: close`).',
         },

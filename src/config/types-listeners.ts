@@ -50,7 +50,9 @@ export interface ListenConfig {
 }
 
 /** A way into the main listener (README "Ways in"): absolute-form, CONNECT, `/proxy/…`, `/gateway/…`. */
-export type WayIn = 'forward' | 'connect' | 'route' | 'api'
+/** Every way in, in the order the docs name them (listen.waysIn's default: all). */
+export const WAYS_IN = ['forward', 'connect', 'route', 'api'] as const
+export type WayIn = (typeof WAYS_IN)[number]
 
 export interface MainListenConfig extends ListenConfig {
   timeouts: ListenTimeoutsConfig

@@ -1,9 +1,12 @@
 /**
  * listen.waysIn as `check` and each adopted config judge it: a list whose every way in can
  * serve nothing is a warning (not a problem: the gateway starts, and answers each request
- * with a refusal), e.g. `[api]` with no caller apps and no profiles.
+ * with a refusal), e.g. `[api]` with no caller apps and no profiles. Only a list that leaves a way
+ * out: with all four (the default) nothing idle is listen.waysIn's doing, and the key may not
+ * even be written, so a warning placed there would point at nothing.
  */
 import type { GatewayConfig, WayIn } from './types.js'
+import { WAYS_IN } from './types-listeners.js'
 
 /** Why a way in would serve nothing under `config`; undefined when it may serve something. */
 function idleBecause(config: GatewayConfig, way: WayIn): string | undefined {
@@ -21,6 +24,7 @@ function idleBecause(config: GatewayConfig, way: WayIn): string | undefined {
 
 /** The warning when no way in listen.waysIn names can serve anything; undefined otherwise. */
 export function waysInWarning(config: GatewayConfig): string | undefined {
+  if (new Set(config.listen.waysIn).size === WAYS_IN.length) return undefined
   const idle = config.listen.waysIn.map((way) => idleBecause(config, way))
   if (idle.some((why) => why === undefined)) return undefined
   return `listen.waysIn serves nothing useful on this listener (${idle.join('; ')}): every request is refused; add a way in that serves something`
