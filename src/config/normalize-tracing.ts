@@ -2,6 +2,7 @@
 import { parseDuration } from './units.js'
 import { obj, str, type Raw, type Report } from './normalize-util.js'
 import { tracingSchema } from './schema-tracing.js'
+import { checkOtlpEndpoint } from './link-urls.js'
 import type { TracingConfig } from './types.js'
 
 const P = tracingSchema.properties
@@ -16,6 +17,7 @@ export function normalizeTracing(t: Raw, abs: (p: string) => string, report: Rep
   if ((tls.cert === undefined) !== (tls.key === undefined)) report(['otlp', 'tls', tls.cert === undefined ? 'cert' : 'key'], 'is required with a client certificate (cert and key go together)')
   // OpenTelemetry's exporter throws on a timeout of 0 ms: `timeout: 0` (or `0.4ms`) passed `check`, and then the gateway did not start.
   if (otlp?.timeout !== undefined && parseDuration(otlp.timeout as string | number) < 1) report(['otlp', 'timeout'], `${String(otlp.timeout)} is less than 1ms: an export must be given some time (OpenTelemetry's exporter refuses 0)`)
+  checkOtlpEndpoint(str(otlp?.endpoint), report)
   const file = (k: string): { [key: string]: string } => (str(tls[k]) === undefined ? {} : { [k]: abs(str(tls[k]) as string) })
   return {
     enabled: (t.enabled as boolean | undefined) ?? P.enabled.default,

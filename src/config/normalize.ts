@@ -21,6 +21,7 @@ import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-ten
 import { tenantHeaderName } from './tenant-header.js'
 import { pemPathGuard } from './pem-as-path.js'
 import { checkViaUrl } from './via-url.js'
+import { checkPublicUrl } from './link-urls.js'
 import { checkPathFields } from './path-placeholders.js'
 
 interface NormalizeContext {
@@ -47,7 +48,7 @@ export function normalizeConfig(raw: unknown, ctx: NormalizeContext): GatewayCon
     files: [...files],
     secrets: [...new Set(ctx.secrets)],
     ...(ctx.references !== undefined ? { references: ctx.references } : {}),
-    listen: normalizeListen(obj(root.listen), abs),
+    listen: normalizeListen(obj(root.listen), abs, reportAt('listen')),
     store: normalizeStore(obj(root.store), abs, reportAt('store')),
     callers: normalizeCallers(root.callers, reportAt('callers')),
     ...(root.interception ? { interception: normalizeInterception(obj(root.interception), abs, reportAt('interception')) } : {}),
@@ -114,7 +115,8 @@ function addServiceFiles(config: GatewayConfig, files: Set<string>): void {
   for (const f of Object.values(config.tracing.otlp?.tls ?? {})) files.add(f)
 }
 
-function normalizeListen(listen: Raw, abs: (p: string) => string): GatewayConfig['listen'] {
+function normalizeListen(listen: Raw, abs: (p: string) => string, report: Report): GatewayConfig['listen'] {
+  checkPublicUrl(str(listen.publicUrl), report)
   return {
     host: str(listen.host) ?? '0.0.0.0',
     port: (listen.port as number | undefined) ?? 8080,
