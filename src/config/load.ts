@@ -175,6 +175,10 @@ function describe(e: ErrorObject, path: KeyPath, written: unknown): { key: KeyPa
       const inMs = typeof e.data === 'number' ? ` (${plainNumber(parseDuration(max))} ms)` : ''
       return { key: path, msg: `${formatDuration(e.data as number | string)} is longer than the maximum, ${max}${inMs}: ${why}`, atKey: false }
     }
+    case 'maximum': {
+      const why = (e.parentSchema as { maximumWhy?: string } | undefined)?.maximumWhy
+      return { key: path, msg: `${plainNumber(e.data as number)} is more than the maximum, ${String(params.limit)}${why === undefined ? '' : `: ${why}`}`, atKey: false }
+    }
     case 'pattern': {
       const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
       return { key: path, msg: EXPECTED[kind] ? `must be ${EXPECTED[kind]}` : `must match ${String(params.pattern)}`, atKey: false }

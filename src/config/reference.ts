@@ -15,6 +15,8 @@ interface SchemaNode {
   required?: readonly string[]
   pattern?: string
   maxDuration?: { max: string; why: string }
+  maximum?: number
+  maximumWhy?: string
 }
 
 function typeOf(n: SchemaNode): string {
@@ -29,7 +31,8 @@ function rows(node: SchemaNode, path: string, out: string[]): void {
     const full = path ? `${path}.${key}` : key
     const required = node.required?.includes(key) ? ' (required)' : ''
     const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``
-    const max = child.maxDuration === undefined ? '' : ` At most \`${child.maxDuration.max}\`: ${child.maxDuration.why}.`
+    const max =
+      child.maxDuration !== undefined ? ` At most \`${child.maxDuration.max}\`: ${child.maxDuration.why}.` : child.maximumWhy !== undefined ? ` At most \`${child.maximum}\`: ${child.maximumWhy}.` : ''
     out.push(`| \`${full}\`${required} | ${typeOf(child)} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')}${max} |`)
     if (child.properties) rows(child, full, out)
     if (child.items?.properties) rows(child.items, `${full}[]`, out)

@@ -28,6 +28,18 @@ export const size = {
  * A duration with a maximum (`maxDuration`, checked at load and reload by load.ts) and why: a
  * duration's unit makes it a string JSON Schema cannot compare.
  */
+/**
+ * A whole number with a maximum and why (`maximumWhy`, an annotation load.ts puts in the message
+ * and the reference prints): a value past it cannot work, e.g. more connections than a process
+ * has descriptors.
+ */
+export const boundedInteger = (minimum: number, maximum: number, why: string) => ({ type: 'integer', minimum, maximum, maximumWhy: why }) as const
+
+/** Most descriptors a Linux process can hold (fs.nr_open's default, the ceiling of `ulimit -n`): each connection takes one. */
+const MAX_DESCRIPTORS = 1_048_576
+/** A connection cap: at most one connection per descriptor. */
+export const connectionCap = (minimum: number) => boundedInteger(minimum, MAX_DESCRIPTORS, `each connection takes a file descriptor, and a Linux process holds at most ${MAX_DESCRIPTORS} (fs.nr_open)`)
+
 export const boundedDuration = (max: string, why: string) => ({ ...duration, maxDuration: { max, why } }) as const
 
 /**

@@ -8,7 +8,7 @@ import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
 import { adminHostsSchemas } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
-import { boundedDuration, drainSchema, duration, loggingSchema, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
+import { boundedDuration, boundedInteger, connectionCap, drainSchema, duration, loggingSchema, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
 import { WAYS_IN } from './types-listeners.js'
 
 const fileList = {
@@ -34,8 +34,8 @@ function connectionLimits(max: number) {
     additionalProperties: false,
     description: 'Concurrent client connections. A connection over a cap is closed as soon as it is accepted, before anything is read.',
     properties: {
-      max: { type: 'integer', minimum: 1, default: max, description: 'Most connections open at once on this listener (per process with `--workers`).' },
-      perAddress: { type: 'integer', minimum: 0, default: 0, description: 'Most connections open at once from one source address; `0`: no per-address cap (callers behind one NAT share an address).' },
+      max: { ...connectionCap(1), default: max, description: 'Most connections open at once on this listener (per process with `--workers`).' },
+      perAddress: { ...connectionCap(0), default: 0, description: 'Most connections open at once from one source address; `0`: no per-address cap (callers behind one NAT share an address).' },
     },
   } as const
 }
@@ -128,7 +128,7 @@ const endpoint = {
         keepAlive: { ...timerDuration(), default: '60s', description: 'How long an idle pooled upstream connection is kept; at least 1ms.' },
       },
     },
-    connections: { type: 'integer', minimum: 1, default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
+    connections: { ...boundedInteger(1, 65535, 'connections to one origin each take a local port of this host, and there are 65535'), default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
     via: {
       type: 'object', additionalProperties: false, required: ['url'],
       description: 'Reach this endpoint through an upstream HTTP proxy (on-premises connector) with CONNECT; mTLS runs end to end inside the tunnel.',
@@ -160,7 +160,7 @@ const interception = {
     caKey: { type: 'string', description: 'Interception CA private key (PEM).' },
     caKeyPassphrase: { type: 'string', description: 'Passphrase of an encrypted CA key.' },
     leafValidity: { ...boundedDuration('876000h', 'a minted leaf\'s notAfter is written into it, and a certificate holds dates before the year 10000 only'), default: '24h', description: 'Validity of minted leaf certificates; at least 1m (a leaf is valid from a minute back, for callers\' clocks behind, and must be as far ahead).' },
-    cacheSize: { type: 'integer', minimum: 1, default: 1000, description: 'Minted leaves kept (LRU), so only the first connection for a host pays.' },
+    cacheSize: { ...boundedInteger(1, 100_000, 'a kept leaf holds its TLS context (about 32 KiB), so more would take gigabytes of memory'), default: 1000, description: 'Minted leaves kept (LRU), so only the first connection for a host pays.' },
     passThrough: {
       type: 'array',
       description: 'Hosts tunnelled untouched (no interception, no mTLS, no signing) — bytes only.',
@@ -214,7 +214,7 @@ const redisStore = {
         primaryName: { type: 'string', minLength: 1, description: 'The monitored primary\'s name (`sentinel monitor <name> …`).' },
         username: { type: 'string', description: 'ACL user on the Sentinels, when they require one.' },
         password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set. A new one applies on reload to the Sentinel connections opened after it.' },
-        db: { type: 'integer', minimum: 0, default: 0, description: 'Database number.' },
+        db: { ...boundedInteger(0, 2_147_483_646, 'Redis numbers its databases below its `databases` setting, itself at most 2147483647'), default: 0, description: 'Database number.' },
       },
     },
     cluster: {

@@ -29,6 +29,8 @@ function configValidatorCode(): string {
       cxt.fail(_`!${within}(${cxt.data}, ${cxt.schemaValue})`)
     },
   })
+  // The reason for a `maximum` (schema-operations.ts's boundedInteger): an annotation, validating nothing.
+  ajv.addKeyword({ keyword: 'maximumWhy', schemaType: 'string' })
   // CommonJS form, wrapped as a function body: `module` is declared here, `require` and withinDuration are parameters.
   return `const module = { exports: {} };\n${standalone.default(ajv, ajv.compile(configSchema))}\nreturn module.exports;`
 }

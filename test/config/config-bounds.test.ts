@@ -35,3 +35,29 @@ describe('URLs the gateway builds links on or logs', () => {
     expect(at('http://collector.test:4317', 'grpc')).toEqual([])
   })
 })
+
+describe('numbers past what can work', () => {
+  const FDS = 'each connection takes a file descriptor, and a Linux process holds at most 1048576 (fs.nr_open)'
+  it('is refused at its key, naming the maximum and why, in plain digits', () => {
+    expect(problemsOf(`interception:\n  caCert: ca.crt\n  caKey: ca.key\n  cacheSize: 1e20\n${endpoints}`)).toEqual([
+      `${file}:4:14: interception.cacheSize: 100000000000000000000 is more than the maximum, 100000: a kept leaf holds its TLS context (about 32 KiB), so more would take gigabytes of memory`,
+    ])
+    const ep = (connections: string): string => `endpoints:\n  - name: a\n    url: https://a.test\n    connections: ${connections}\n    tls: { cert: c.crt, key: c.key }\n`
+    expect(problemsOf(ep('100000000000000000000'))).toEqual([
+      `${file}:4:18: endpoints[0].connections: 100000000000000000000 is more than the maximum, 65535: connections to one origin each take a local port of this host, and there are 65535`,
+    ])
+    expect(problemsOf(`listen:\n  connections: { max: 2000000, perAddress: 1048577 }\nadmin:\n  connections: { max: 1e9 }\n${endpoints}`)).toEqual([
+      `${file}:2:23: listen.connections.max: 2000000 is more than the maximum, 1048576: ${FDS}`,
+      `${file}:2:44: listen.connections.perAddress: 1048577 is more than the maximum, 1048576: ${FDS}`,
+      `${file}:4:23: admin.connections.max: 1000000000 is more than the maximum, 1048576: ${FDS}`,
+    ])
+    // A port past 65535 says so in the same words.
+    expect(problemsOf(`listen:\n  port: 70000\n${endpoints}`)).toEqual([`${file}:2:9: listen.port: 70000 is more than the maximum, 65535`])
+  })
+
+  it('the maxima themselves are accepted', () => {
+    const text = `listen:\n  connections: { max: 1048576, perAddress: 1048576 }\ninterception:\n  caCert: ca.crt\n  caKey: ca.key\n  cacheSize: 100000\nendpoints:\n  - name: a\n    url: https://a.test\n    connections: 65535\n    tls: { cert: c.crt, key: c.key }\n`
+    const lines = problemsOf(text)
+    expect(lines.filter((l) => l.includes('maximum'))).toEqual([])
+  })
+})

@@ -26,6 +26,7 @@ function runtimeValidator(): ValidateFunction {
     errors: false,
     validate: (bound: { max: string }, data: unknown) => !isDuration(data) || parseDuration(data) <= parseDuration(bound.max),
   })
+  ajv.addKeyword({ keyword: 'maximumWhy', schemaType: 'string' })
   return ajv.compile(configSchema)
 }
 
