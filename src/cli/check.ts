@@ -3,7 +3,7 @@
  * like `nginx -t`: a table of endpoints, then one line per problem, non-zero exit when there
  * is any.
  */
-import { configProblem, LEGACY_OAUTH10_RISK, listenerClashProblems, loadConfig, waysInWarning, type GatewayConfig } from '../config/index.js'
+import { configProblem, LEGACY_OAUTH10_RISK, listenerClashProblems, loadConfig, unitlessDurationWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
 import { bundleWarnings, checkConfig, type EndpointReport } from '../gateway/index.js'
 import { storeStartProblems } from '../runtime/index.js'
@@ -39,7 +39,7 @@ function riskWarnings(config: GatewayConfig): string[] {
   return [
     ...(idle ? [formatProblem(configProblem(config, 'listen.waysIn', `warning: ${idle}`))] : []),
     ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => formatProblem(configProblem(config, `profiles[${p.index}].legacyOAuth10`, `warning: profile "${p.name}" ${LEGACY_OAUTH10_RISK}`))),
-    ...bundleWarnings(config).map((w) => formatProblem({ ...w, msg: `warning: ${w.msg}` })),
+    ...[...bundleWarnings(config), ...unitlessDurationWarnings(config)].map((w) => formatProblem({ ...w, msg: `warning: ${w.msg}` })),
   ]
 }
 

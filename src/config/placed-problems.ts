@@ -17,6 +17,11 @@ export function rememberConfigSource(config: GatewayConfig, source: YamlSource):
   sources.set(config, source)
 }
 
+/** The config as its file wrote it (before references and defaults), undefined for one not loaded from text. */
+export function writtenConfig(config: GatewayConfig): unknown {
+  return sources.get(config)?.value
+}
+
 /**
  * `problems` found in `config` after it was loaded, each naming a key of it, placed at that key's
  * line and column in the config file (YamlSource.placement). A problem of another file the key names (a PEM, a key file) keeps that file's name,
