@@ -13,7 +13,7 @@ import { normalizeConfig } from './normalize.js'
 import { formatKeyPath, YamlSource, type KeyPath } from './yaml-source.js'
 import { rememberConfigSource } from './placed-problems.js'
 import { unknownKey } from './near-key.js'
-import { durationHint, typeMismatch } from './type-hint.js'
+import { durationHint, pastMaximum, typeMismatch } from './type-hint.js'
 import { formatDuration, isDuration, parseDuration, plainNumber } from './units.js'
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
@@ -37,10 +37,7 @@ function withinDuration(data: unknown, bound: DurationBound): boolean {
 }
 
 /** The value of the schema's `maxDuration`: the longest value and why. */
-interface DurationBound {
-  max: string
-  why: string
-}
+type DurationBound = { max: string; why: string }
 
 /** A config as read once: its text and the bytes of every file it references (what a `--workers` primary relays). */
 export interface ConfigSource {
@@ -175,10 +172,8 @@ function describe(e: ErrorObject, path: KeyPath, written: unknown): { key: KeyPa
       const inMs = typeof e.data === 'number' ? ` (${plainNumber(parseDuration(max))} ms)` : ''
       return { key: path, msg: `${formatDuration(e.data as number | string)} is longer than the maximum, ${max}${inMs}: ${why}`, atKey: false }
     }
-    case 'maximum': {
-      const why = (e.parentSchema as { maximumWhy?: string } | undefined)?.maximumWhy
-      return { key: path, msg: `${plainNumber(e.data as number)} is more than the maximum, ${String(params.limit)}${why === undefined ? '' : `: ${why}`}`, atKey: false }
-    }
+    case 'maximum':
+      return { key: path, msg: pastMaximum(e.data as number, params.limit as number, e.parentSchema as { maximumWhy?: string } | undefined), atKey: false }
     case 'pattern': {
       const kind = (e.parentSchema as { $comment?: string } | undefined)?.$comment ?? ''
       return { key: path, msg: EXPECTED[kind] ? `must be ${EXPECTED[kind]}` : `must match ${String(params.pattern)}`, atKey: false }

@@ -48,7 +48,7 @@ export function renderConfigReference(): string {
     '',
     'One YAML file (default `config/gateway.yaml`). Unknown keys are errors. Any string may contain',
     '`${env:NAME}` or `${file:path}` references, resolved at load (a missing one is an error naming it).',
-    'Durations: a number of milliseconds or `250ms`, `5s`, `2m`, `1h`. Sizes: bytes or `512KiB`, `10MiB`, `1GiB`.',
+    'Durations: a number of milliseconds or `250ms`, `5s`, `2m`, `1h` (a number from 1 to 999 is warned: `5` is 5 ms, write `5s` or `5ms`). Sizes: bytes or `512KiB`, `10MiB`, `1GiB`.',
     'Every duration says "At most" and why (`596h` for one the gateway waits on with a timer: Node\'s timers hold at most',
     '2^31 − 1 ms, about 24.8 days); a longer value is refused at load and on reload, naming the key, the value and the maximum.',
     'Relative paths are relative to the config file.',

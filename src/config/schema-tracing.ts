@@ -27,7 +27,7 @@ export const tracingSchema = {
       required: ['endpoint'],
       description: 'Export spans over OTLP (batched, in the background; a collector that is down costs dropped spans, never requests).',
       properties: {
-        endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS).' },
+        endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS). No user name or password in it (the grpc exporter drops them): the collector\'s credentials go in `headers`.' },
         protocol: { type: 'string', enum: ['http/protobuf', 'grpc'], default: 'http/protobuf', description: 'OTLP transport.' },
         headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
         timeout: { ...timerDuration(), description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning). At least 1ms.', default: '10s' },

@@ -361,7 +361,7 @@ export const configSchema = {
       properties: {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
-        publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links); default derived from the request.' },
+        publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links): `https://host[:port][/path]`, without a user name or password, query or fragment (every link built on it would carry them); default derived from the request.' },
         waysIn: {
           type: 'array',
           items: { type: 'string', enum: [...WAYS_IN] },

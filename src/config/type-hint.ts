@@ -4,6 +4,13 @@
  * `consumerKey: 0123` (read as the number 123), `port: ${env:PORT}` (a reference gives text).
  */
 
+import { plainNumber } from './units.js'
+
+/** A number past the schema's `maximum`, in plain digits, with the maximum and why (schema-operations.ts's boundedInteger). */
+export function pastMaximum(value: number, limit: number, schema: { maximumWhy?: string } | undefined): string {
+  return `${plainNumber(value)} is more than the maximum, ${limit}${schema?.maximumWhy === undefined ? '' : `: ${schema.maximumWhy}`}`
+}
+
 const YAML11_BOOLEANS = new Set(['yes', 'no', 'on', 'off', 'y', 'n'])
 
 /**
