@@ -8,6 +8,7 @@ import type { AdminTimeoutsConfig, AdminTlsConfig, ListenConfig, MainListenConfi
 
 export type { FieldConfig, FieldType, OAuthPlacement, ProfileConfig, SignatureMethod, TokenMode } from './types-profiles.js'
 export type * from './types-listeners.js'
+export { WAYS_IN } from './types-listeners.js'
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3'
 
