@@ -68,6 +68,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
+/** Failed calls per endpoint in the first burst: above the ratio alerts' default traffic floor (about 6 in 5 min). */
+const BURST = 10
+
 describe('the series of an endpoint\'s first failures', () => {
   it('exist at 0 before any request, so the shipped rules fire on the first burst after a start', async () => {
     g = await startOpsGateway(dir, yamlWith(), { watch: true })
@@ -75,12 +78,13 @@ describe('the series of an endpoint\'s first failures', () => {
     expect(missingZeros(fresh.samples, ['partner', 'down', 'stranger'])).toEqual([])
     // The process-wide one of a closed set an operator alerts on: running out of file descriptors.
     for (const where of ['accept', 'request']) expect(valueIn(fresh.samples, 'mtls_gateway_fd_exhausted_total', { where }), where).toBe(0)
-    for (let i = 0; i < 4; i++) {
+    // A burst above the ratio alerts' traffic floor (prometheusRule.errorRatio.minRequestRate, 0.02/s over 5 min).
+    for (let i = 0; i < BURST; i++) {
       expect((await send(g.gw.url, `/proxy/down/x${i}`)).status).toBe(502)
       expect((await send(g.gw.url, `/proxy/stranger/x${i}`)).status).toBe(502)
     }
     const burst = await laterScrape(g.adminUrl, rules, fresh)
-    expect(valueIn(burst.samples, 'mtls_gateway_upstream_tls_handshake_failures_total', { endpoint: 'stranger', reason: 'upstream_cert_untrusted' })).toBe(4)
+    expect(valueIn(burst.samples, 'mtls_gateway_upstream_tls_handshake_failures_total', { endpoint: 'stranger', reason: 'upstream_cert_untrusted' })).toBe(BURST)
     expect(firedBy(rules, [fresh, burst])).toEqual(['MtlsGatewayUpstreamHandshakeFailures', 'MtlsGatewayHighErrorRatio'])
   }, 120_000)
 
@@ -93,7 +97,7 @@ describe('the series of an endpoint\'s first failures', () => {
     const after = await scrape(g.adminUrl)
     expect(missingZeros(after, ['partner', 'late'])).toEqual([])
     // Counters never go down while the process lives: the removed endpoint's counts stay until a restart.
-    expect(valueIn(after, 'mtls_gateway_requests_total', { endpoint: 'down', method: 'GET', status_class: '5xx' })).toBe(4)
+    expect(valueIn(after, 'mtls_gateway_requests_total', { endpoint: 'down', method: 'GET', status_class: '5xx' })).toBe(BURST)
   }, 120_000)
 
   it('exist at 0 with `serve --workers 2`, and after a reload that adds an endpoint', async () => {
