@@ -45,7 +45,7 @@ afterAll(() => {
 
 /** A snapshot intercepting localhost:443 with `ca` (the fields a CONNECT reads; an open gateway). */
 const snapshot = (ca: InterceptionCa): Gateway =>
-  ({ config: { interception: { passThrough: [] } }, byHost: new Map([['localhost:443', [{ name: 'partner' }]]]), callers: { enabled: false, required: false }, interception: ca }) as unknown as Gateway
+  ({ config: { listen: { waysIn: ['connect'] }, interception: { passThrough: [] } }, byHost: new Map([['localhost:443', [{ name: 'partner' }]]]), callers: { enabled: false, required: false }, interception: ca }) as unknown as Gateway
 
 describe('a CONNECT that a reload overtakes while its leaf is minted', () => {
   it('is answered under the new snapshot: the tunnel presents a leaf of the new CA', async () => {
