@@ -4,30 +4,27 @@
  * they are the record of what unauthenticated clients did, and the lines they replace are gone.
  */
 import { writeFileSync } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml, send } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startHungUpstream, type HungUpstream } from '../support/hung-upstream.js'
 import { eventually } from '../support/eventually.js'
 import { exitedOf, spawnGateway } from '../support/process.js'
 
 let pki: TestPki
 let config: string
 // An upstream that accepts and never answers: a request to it stays in flight past the grace.
-let hung: Server
-const held: Socket[] = []
+let hung: HungUpstream
 beforeAll(async () => {
   pki = await createTestPki()
-  hung = createServer((s) => void held.push(s))
-  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
-  const port = (hung.address() as { port: number }).port
+  hung = await startHungUpstream()
+  const port = hung.port
   config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ndrain: { grace: 1s }\nlogging: { callerFaults: { burst: 2, interval: 5m } }\nendpoints:\n${endpointYaml('partner', port, clientTls(pki))}`)
 })
 afterAll(async () => {
-  for (const s of held.splice(0)) s.destroy()
-  await new Promise((resolve) => hung.close(resolve))
+  await hung.close()
   pki.cleanup()
 })
 
@@ -37,10 +34,10 @@ describe('caller-fault summaries at a cut drain', () => {
     try {
       for (let i = 0; i < 10; i++) expect((await send(gp.url, `/proxy/nowhere/${i}`)).status).toBeGreaterThanOrEqual(400)
       // A request in flight that cannot finish within the grace period (its upstream never answers).
-      const accepted = held.length
+      const accepted = hung.held.length
       const slow = send(gp.url, '/proxy/partner/slow').catch((e: unknown) => e)
       // In flight once the upstream holds its connection (a fixed pause may end before, on a loaded machine).
-      await eventually(() => held.length > accepted, 30_000, 'the upstream to hold the slow request')
+      await eventually(() => hung.held.length > accepted, 30_000, 'the upstream to hold the slow request')
       const exit = exitedOf(gp.child)
       gp.child.kill('SIGTERM')
       expect(await exit).toBe(1)

@@ -7,12 +7,12 @@
  * closed the console, which wrote them.
  */
 import { writeFileSync } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml, send } from '../support/gateway.js'
 import { eventually } from '../support/eventually.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startHungUpstream, type HungUpstream } from '../support/hung-upstream.js'
 import { adminRequest } from '../support/admin-request.js'
 import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
 
@@ -21,18 +21,15 @@ const SENT = 8
 let pki: TestPki
 let config: string
 // An upstream that accepts and never answers: a request to it stays in flight.
-let hung: Server
-const held: Socket[] = []
+let hung: HungUpstream
 beforeAll(async () => {
   pki = await createTestPki()
-  hung = createServer((s) => void held.push(s))
-  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  hung = await startHungUpstream()
   config = join(pki.dir, 'gateway.yaml')
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0, token: "console-token-for-the-summary-test" }\nlogging: { callerFaults: { burst: ${BURST}, interval: 10m } }\nendpoints:\n${endpointYaml('partner', (hung.address() as { port: number }).port, clientTls(pki))}`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0, token: "console-token-for-the-summary-test" }\nlogging: { callerFaults: { burst: ${BURST}, interval: 10m } }\nendpoints:\n${endpointYaml('partner', hung.port, clientTls(pki))}`)
 })
 afterAll(async () => {
-  for (const s of held.splice(0)) s.destroy()
-  await new Promise((resolve) => hung?.close(resolve))
+  await hung?.close()
   pki?.cleanup()
 })
 
@@ -43,9 +40,9 @@ describe('the --workers primary at its exit', () => {
       try {
         const admin = await adminUrlOf(gp)
         for (let i = 0; i < SENT; i++) expect((await adminRequest(`${admin}/console/api/reload`, { method: 'POST', origin: 'http://evil.example', body: {} })).status).toBe(403)
-        const accepted = held.length
+        const accepted = hung.held.length
         const slow = cut ? send(gp.url, '/proxy/partner/slow').catch((e: unknown) => e) : undefined
-        if (cut) await eventually(() => held.length > accepted, 30_000, 'the upstream to hold the request')
+        if (cut) await eventually(() => hung.held.length > accepted, 30_000, 'the upstream to hold the request')
         const exit = exitedOf(gp.child)
         gp.child.kill('SIGTERM')
         if (cut) {
