@@ -38,7 +38,12 @@ export const profileSchema = {
     accessTokenUrl: { type: 'string', pattern: '^https?://', description: `Token (access token) URL; ${URL_TEMPLATE}` },
     authorizeUrl: { type: 'string', pattern: '^https?://', description: `Resource-owner authorization URL the user opens in a browser; ${URL_TEMPLATE}` },
     callbackUrl: { type: 'string', pattern: '^https?://', description: 'The gateway\'s public callback URL (`…/gateway/oauth1/callback`; default: `listen.publicUrl` + that path, else derived from the request); may contain `{tenant}`, no other placeholder. Authorize links are built on this URL\'s origin: the link page\'s browser-binding cookie must reach the callback. ' + URL_QUERY },
-    endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) and address the token URLs are called with (default: the first endpoint naming this profile).' },
+    endpoint: { type: 'string', description: 'Endpoint whose client bundle (mTLS) calls the token URLs (default: the first endpoint naming this profile). A token URL on the origin (scheme, host, port) of another endpoint is called over that endpoint instead: its bundle, `resolve`, `serverName` and `pins`. One on an origin no endpoint has is dialled by its own host name (DNS, egress policy), which is also its SNI and the name verified against this endpoint\'s trust anchors (`roots`, `systemRoots`), without its `resolve`, `serverName` or `pins`: those name the endpoint\'s own origin.' },
+    tokenUrlsOnEndpointServer: {
+      type: 'boolean',
+      default: false,
+      description: 'The token URLs\' hosts are served by the `endpoint`\'s own server (one ingress under several names): every token URL is called over that endpoint, dialled at its `resolve` address with its `serverName` as SNI and its `pins`, as its own URL is. Before this key, that was what happened to any token URL; now it must be said.',
+    },
     userFields: {
       type: 'array',
       items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },

@@ -27,6 +27,8 @@ export interface ProfileConfig {
   callbackUrl?: string
   /** Endpoint whose mTLS pool calls the token URLs (default: the first endpoint naming the profile). */
   endpoint?: string
+  /** The token URLs' hosts are the endpoint's own server: dialled with its resolve, serverName and pins. */
+  tokenUrlsOnEndpointServer: boolean
   /** Fields each user supplies at the authorize step (e.g. a PIN). */
   userFields: string[]
   realm?: string

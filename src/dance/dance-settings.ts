@@ -16,7 +16,8 @@ import { profileEndpoint } from './provider.js'
  */
 export function danceSettings(gateway: Gateway, profile: Profile): string {
   const p = profile.config
-  const parts = [p.consumerKey, p.requestTokenUrl, p.accessTokenUrl, p.authorizeUrl, endpointName(gateway, profile)]
+  // tokenUrlsOnEndpointServer moves the token calls to other addresses; added only when on, so the digest of a dance started before the key existed is unchanged.
+  const parts = [p.consumerKey, p.requestTokenUrl, p.accessTokenUrl, p.authorizeUrl, endpointName(gateway, profile), ...(p.tokenUrlsOnEndpointServer ? ['on endpoint server'] : [])]
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url')
 }
 

@@ -1,7 +1,8 @@
 /**
  * The provider's token URLs (RFC 5849 §2.1 temporary credentials, §2.3 token
- * credentials), called signed over the mTLS pool of the endpoint that uses the profile:
- * a partner that demands a client certificate for its API demands it here too.
+ * credentials), called signed over the mTLS pool of the endpoint that uses the profile (or of
+ * the endpoint configured for the token URL's origin): a partner that demands a client
+ * certificate for its API demands it here too.
  */
 import type { Dispatcher } from 'undici'
 import { canonicalTenant, concealReferences, TENANT_RULE } from '../config/index.js'
@@ -30,6 +31,29 @@ export function profileEndpoint(gateway: Gateway, profile: Profile): Endpoint {
   throw new GatewayError('endpoint_not_configured', `profile "${profile.name}": no endpoint uses it, so no client bundle can call its token URLs (set profiles[].endpoint)`)
 }
 
+/** `endpoint`'s origin for `tenant`, or undefined when its URL makes none for it (a `{tenant}` URL and no tenant). */
+function originOf(endpoint: Endpoint, tenant: string | undefined): string | undefined {
+  try {
+    return endpoint.destination.at(tenant).origin
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The endpoint a token call to `url` goes over, and so whose bundle, address settings and timeouts it
+ * takes (destination integrity: all from one endpoint). The profile's endpoint, when the URL is on its
+ * origin or the profile says its server answers every token URL (tokenUrlsOnEndpointServer); else the
+ * first endpoint in config order on the URL's origin; else the profile's endpoint, whose pool then
+ * dials the URL by its own name (gateway/upstream.ts), none of its own origin's settings applied.
+ */
+export function tokenEndpoint(gateway: Gateway, profile: Profile, url: string, tenant: string | undefined): Endpoint {
+  const own = profileEndpoint(gateway, profile)
+  const origin = new URL(url).origin
+  if (profile.config.tokenUrlsOnEndpointServer || originOf(own, tenant) === origin) return own
+  return [...gateway.endpoints.values()].find((e) => originOf(e, tenant) === origin) ?? own
+}
+
 /** The tenant named in a gateway API call, in lower case (config/tenant-label.ts: the proxy's rule). */
 export function checkTenant(gateway: Gateway, profile: Profile, tenant: string | undefined): string | undefined {
   const needed = profile.config.tenancy || profileEndpoint(gateway, profile).tenancy
@@ -52,7 +76,7 @@ export async function callTokenUrl(gateway: Gateway, profile: Profile, which: 'r
   const filled = fillProfileUrl(profile, which, call)
   if (filled === undefined) throw new GatewayError('not_found', `profile "${profile.name}" has no ${which}`)
   const { url } = filled
-  const endpoint = profileEndpoint(gateway, profile)
+  const endpoint = tokenEndpoint(gateway, profile, url, call.tenant)
   const upstream = (call.tenant !== undefined ? endpoint.tenantUpstreams.get(call.tenant)?.upstream : undefined) ?? endpoint.upstream
   const p = profile.config
   const form = p.placement === 'body'

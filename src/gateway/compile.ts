@@ -121,12 +121,15 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 /** One endpoint: its pool (and each tenant's), destination, profile and fields. */
 function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, contexts }: Inspection, profiles: ReadonlyMap<string, Profile>, options: CompileOptions): Endpoint {
   const bundle = bundles.get(ep.name) as Bundle
-  const authority = endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles)])
-  const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, authority)
+  const dials: EndpointDials = {
+    authority: endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles, false)]),
+    origin: endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles, true)]),
+  }
+  const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, dials)
   const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
   for (const [tenant, tls] of Object.entries(ep.tenants)) {
     const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-    tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, authority, tenant) })
+    tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, dials, tenant) })
   }
   const profile = ep.profile ? profiles.get(ep.profile) : undefined
   return {
@@ -143,8 +146,14 @@ function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, c
   }
 }
 
+/** Where an endpoint's pools may dial, and which of those origins its `resolve`, `serverName` and `pins` name. */
+interface EndpointDials {
+  authority: (host: string, port: number) => boolean
+  origin: (host: string, port: number) => boolean
+}
+
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, authority: (host: string, port: number) => boolean, tenant?: string): Upstream {
+function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, dials: EndpointDials, tenant?: string): Upstream {
   if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
   const egress: EgressOptions = {
     allowPrivate: ep.allowPrivate,
@@ -159,7 +168,7 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     ...(tls.serverName ? { serverName: tls.serverName } : {}),
     ...(ep.resolve ? { resolve: ep.resolve } : {}),
     lookup: createEgressLookup(egress),
-    authority,
+    ...dials,
     egress,
     ...(ep.via ? { via: ep.via } : {}),
     ...(options.onConnect ? { onConnect: options.onConnect } : {}),
@@ -173,10 +182,14 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
   })
 }
 
-/** Token URLs the dance calls over this endpoint's client bundle (see dance/provider profileEndpoint). */
-function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles']): string[] {
+/**
+ * Token URLs the dance may call over this endpoint's client bundle (see dance/provider tokenEndpoint);
+ * `onServer`: only those its profile says the endpoint's own server answers (tokenUrlsOnEndpointServer).
+ */
+function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles'], onServer: boolean): string[] {
   return profiles
     .filter((p) => p.endpoint === ep.name || (p.endpoint === undefined && ep.profile === p.name))
+    .filter((p) => !onServer || p.tokenUrlsOnEndpointServer)
     .flatMap((p) => [p.requestTokenUrl, p.accessTokenUrl].filter((u): u is string => typeof u === 'string'))
 }
 

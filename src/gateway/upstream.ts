@@ -43,6 +43,12 @@ export interface UpstreamOptions {
   via?: ProxyTarget
   /** The only host:port this pool may dial (from the endpoint URL); anything else is refused before any byte is sent. */
   authority?: (hostname: string, port: number) => boolean
+  /**
+   * The endpoint's own origin(s): `resolve`, `serverName` and `pins` name it, so they apply to its
+   * dials only. Another origin the pool may dial (a profile's token URL on another host) is dialled
+   * by its own name, sent as SNI and verified as itself. Absent: every dial is the endpoint's own.
+   */
+  origin?: (hostname: string, port: number) => boolean
   /** Observes each new connection (metrics, logs). */
   onConnect?: (info: ConnectInfo) => void
 }
@@ -84,7 +90,7 @@ function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'
  * Opens the TCP leg, with the egress check on the address dialled: the endpoint's, or the
  * upstream proxy's when it goes through one (the proxy resolves the final name itself).
  */
-function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promise<Socket> {
+function dialRaw(o: UpstreamOptions, host: string, port: number, resolve: string | undefined): Socket | Promise<Socket> {
   if (o.via) {
     const proxy = proxyAddress(o.via)
     if (isIP(proxy.host) !== 0 && o.egress) {
@@ -93,7 +99,7 @@ function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promi
     }
     return openTunnel(o.via, host, port, o.connectMs, o.lookup)
   }
-  const target = o.resolve ?? host
+  const target = resolve ?? host
   if (isIP(target) !== 0 && o.egress) {
     const denied = checkLiteral(host, target, o.egress)
     if (denied) throw denied
@@ -101,9 +107,27 @@ function dialRaw(o: UpstreamOptions, host: string, port: number): Socket | Promi
   return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
 }
 
+/** How one dial reaches and checks its server: the endpoint's settings on its own origin, the dialled name's on any other. */
+interface DialSettings {
+  name: string
+  /** Sessions are kept per name, port and kind: one made at the endpoint's `resolve` address under its pins never resumes a by-name dial. */
+  sessionKey: string
+  resolve: string | undefined
+  identityCheck: ReturnType<typeof makeServerIdentityCheck>
+}
+
+/** Picks the dial settings by origin (UpstreamOptions.origin): nothing configured for one origin reaches another. */
+function dialSettingsBy(o: UpstreamOptions): (hostname: string, port: number) => DialSettings {
+  const own = makeServerIdentityCheck(o.pins)
+  const foreign = makeServerIdentityCheck([])
+  return (hostname, port) => (o.origin === undefined || o.origin(hostname, port)
+    ? { name: o.serverName ?? hostname, sessionKey: `${o.serverName ?? hostname}:${port}`, resolve: o.resolve, identityCheck: own }
+    : { name: hostname, sessionKey: `by-name ${hostname}:${port}`, resolve: undefined, identityCheck: foreign })
+}
+
 /** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout. */
 export function createConnector(o: UpstreamOptions, sessions = new Map<string, Buffer>()): buildConnector.connector {
-  const identityCheck = makeServerIdentityCheck(o.pins)
+  const settingsFor = dialSettingsBy(o)
   return (opts, callback) => {
     // The pool only dials after the request check, but the clock moves: a session made while
     // the bundle was valid must never be resumed after, so a degraded dial drops them all.
@@ -113,9 +137,8 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       return callback(degraded, null)
     }
     const hostname = opts.hostname.replace(/^\[|\]$/g, '')
-    const name = o.serverName ?? hostname
     const port = Number(opts.port) || 443
-    const cacheKey = `${name}:${port}`
+    const { name, sessionKey: cacheKey, resolve, identityCheck } = settingsFor(hostname, port)
     const started = performance.now()
     let socket: TLSSocket | undefined
     let raw: Socket | undefined
@@ -171,7 +194,7 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       if (o.authority && !o.authority(hostname, port)) {
         throw Object.assign(new Error(`refused to dial ${hostname}:${port}: not the origin of endpoint "${o.endpoint}"`), { code: 'ERR_GATEWAY_ORIGIN_MISMATCH' })
       }
-      const dialed = dialRaw(o, hostname, port)
+      const dialed = dialRaw(o, hostname, port, resolve)
       if (dialed instanceof Promise) dialed.then(startTls, finish)
       else {
         raw = dialed

@@ -34,7 +34,10 @@ beforeAll(async () => {
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-templated-'))
   api = `https://{tenant}.partner.test:${provider.apiPort}`
+  // The provider serves every tenant's token host at the endpoint's address (one server, many names):
+  // said explicitly, as the endpoint's resolve names only its own origin, api.partner.test.
   const profileExtra = `    tenancy: true
+    tokenUrlsOnEndpointServer: true
     userFields: [org]
     fields:
       - { type: header, key: X-Org, value: "{{fields.org}}" }
@@ -129,7 +132,7 @@ describe('raw characters in a token URL\'s query', () => {
 describe('fillProfileUrl', () => {
   const base: ProfileConfig = {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', tenancy: true, version: true, bodyHash: false,
-    placement: 'header', legacyOAuth10: false, token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
+    placement: 'header', legacyOAuth10: false, tokenUrlsOnEndpointServer: false, token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
     requestTokenUrl: 'https://{tenant}.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
   }
   const profile = compileProfiles([base]).profiles.get('p')!
