@@ -83,13 +83,13 @@ const endpointTls = {
       description: 'Extra roots used only to check that the client chain builds (never to verify the server).' + NOT_CA,
     },
     systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate, besides `roots` (which stay required).' },
-    serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host).' },
+    serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host). For the endpoint URL\'s origin only: a profile\'s token URL on another host sends and verifies its own name (`profiles[].tokenUrlsOnEndpointServer` aside).' },
     minVersion: { ...tlsVersion, default: 'TLSv1.2', description: 'Lowest TLS version offered.' },
     maxVersion: { ...tlsVersion, description: 'Highest TLS version offered (default: the highest Node supports).' },
     pins: {
       type: 'array',
       items: { type: 'string', pattern: '^(sha256/)?[A-Za-z0-9+/]{43}=$' },
-      description: 'SPKI SHA-256 pins (base64, optionally prefixed `sha256/`); one certificate in the server chain must match.',
+      description: 'SPKI SHA-256 pins (base64, optionally prefixed `sha256/`); one certificate in the server chain must match. For the endpoint URL\'s origin only, like `serverName`.',
     },
     crl: { ...fileList, description: 'PEM CRL file(s), each holding one or more CRLs; the server certificate is refused when revoked. Every CA of the server chain needs one (root included); a CRL past its nextUpdate degrades the endpoint (502 `server_crl_not_valid`) until a fresh one is in place.' },
   },
@@ -110,7 +110,7 @@ const endpoint = {
     pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path). Among endpoints serving one host and port, the longest prefix holding the path wins; an endpoint without one takes only what no prefix holds (config order breaks ties).' },
     resolve: {
       type: 'string',
-      description: 'Dial this IP address instead of resolving the host (like `curl --resolve`); SNI and verification still use the name.',
+      description: 'Dial this IP address instead of resolving the host (like `curl --resolve`); SNI and verification still use the name. Like curl\'s, it names one origin, the URL\'s host and port: a profile\'s token URL on another host is dialled by its own name (`profiles[].tokenUrlsOnEndpointServer` aside).',
     },
     allowPrivate: {
       type: 'boolean',

@@ -11,7 +11,7 @@ import type { SecureContext } from 'node:tls'
 import { inspectEndpoints, inspectListeners, type EndpointReport, type Inspection, type ListenerTls } from './inspect.js'
 import type { TlsFileDates } from './dated-tls-files.js'
 import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
-import { endpointAuthority } from './endpoint-authority.js'
+import { endpointDials, type EndpointDials } from './endpoint-authority.js'
 import { compileDestination, type EndpointDestination } from './destination.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
@@ -121,10 +121,7 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
 /** One endpoint: its pool (and each tenant's), destination, profile and fields. */
 function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, contexts }: Inspection, profiles: ReadonlyMap<string, Profile>, options: CompileOptions): Endpoint {
   const bundle = bundles.get(ep.name) as Bundle
-  const dials: EndpointDials = {
-    authority: endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles, false)]),
-    origin: endpointAuthority([ep.url, ...profileTokenUrls(ep, config.profiles, true)]),
-  }
+  const dials = endpointDials(ep, config.profiles)
   const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, dials)
   const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
   for (const [tenant, tls] of Object.entries(ep.tenants)) {
@@ -144,12 +141,6 @@ function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, c
     tenancy: ep.url.includes('{tenant}') || profile?.config.tenancy === true,
     tenantUpstreams,
   }
-}
-
-/** Where an endpoint's pools may dial, and which of those origins its `resolve`, `serverName` and `pins` name. */
-interface EndpointDials {
-  authority: (host: string, port: number) => boolean
-  origin: (host: string, port: number) => boolean
 }
 
 /** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
@@ -180,17 +171,6 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     keepAliveMs: ep.timeouts.keepAliveMs,
     connections: ep.connections,
   })
-}
-
-/**
- * Token URLs the dance may call over this endpoint's client bundle (see dance/provider tokenEndpoint);
- * `onServer`: only those its profile says the endpoint's own server answers (tokenUrlsOnEndpointServer).
- */
-function profileTokenUrls(ep: EndpointConfig, profiles: GatewayConfig['profiles'], onServer: boolean): string[] {
-  return profiles
-    .filter((p) => p.endpoint === ep.name || (p.endpoint === undefined && ep.profile === p.name))
-    .filter((p) => !onServer || p.tokenUrlsOnEndpointServer)
-    .flatMap((p) => [p.requestTokenUrl, p.accessTokenUrl].filter((u): u is string => typeof u === 'string'))
 }
 
 /** `host:port` keys a forward-proxy request may use to reach this endpoint. */

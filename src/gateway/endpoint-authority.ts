@@ -5,7 +5,7 @@
  * certificate to another origin.
  */
 
-import { TENANT_LABEL } from '../config/index.js'
+import { TENANT_LABEL, type EndpointConfig, type ProfileConfig } from '../config/index.js'
 
 const TENANT_SLOT = 'tenant-slot-0'
 /** The tenant rule's pattern without its anchors: a tenant fills exactly one label of a host. */
@@ -28,4 +28,29 @@ export function endpointAuthority(urls: readonly string[]): (hostname: string, p
     const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
     return origins.some((o) => o.port === p && o.pattern.test(host))
   }
+}
+
+/** Where an endpoint's pools may dial, and which of those origins its `resolve`, `serverName` and `pins` name. */
+export interface EndpointDials {
+  authority: (host: string, port: number) => boolean
+  origin: (host: string, port: number) => boolean
+}
+
+/** The endpoint URL's origin, plus its profiles' token URLs: all of them may be dialled, those of a tokenUrlsOnEndpointServer profile as its own. */
+export function endpointDials(ep: EndpointConfig, profiles: readonly ProfileConfig[]): EndpointDials {
+  return {
+    authority: endpointAuthority([ep.url, ...profileTokenUrls(ep, profiles, false)]),
+    origin: endpointAuthority([ep.url, ...profileTokenUrls(ep, profiles, true)]),
+  }
+}
+
+/**
+ * Token URLs the dance may call over this endpoint's client bundle (see dance/provider tokenEndpoint);
+ * `onServer`: only those its profile says the endpoint's own server answers (tokenUrlsOnEndpointServer).
+ */
+function profileTokenUrls(ep: EndpointConfig, profiles: readonly ProfileConfig[], onServer: boolean): string[] {
+  return profiles
+    .filter((p) => p.endpoint === ep.name || (p.endpoint === undefined && ep.profile === p.name))
+    .filter((p) => !onServer || p.tokenUrlsOnEndpointServer)
+    .flatMap((p) => [p.requestTokenUrl, p.accessTokenUrl].filter((u): u is string => typeof u === 'string'))
 }

@@ -6,15 +6,16 @@
  * A bundle outside its validity period degrades the upstream: every request is refused
  * before it reaches the pool (no dial, no kept-alive connection, no resumed session).
  */
-import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
+import { isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
 import { newAgent, type Dispatcher, type buildConnector } from './undici-agent.js'
 import { GatewayError } from '../errors.js'
 import type { X509Certificate } from 'node:crypto'
-import { makeServerIdentityCheck, type BundleValidity, type ValidityFault } from '../tls/index.js'
+import type { BundleValidity, ValidityFault } from '../tls/index.js'
 import { connectInfo, type ConnectInfo } from './connect-info.js'
-import { checkLiteral, type EgressOptions } from './egress.js'
-import { openTunnel, proxyAddress, type ProxyTarget } from './proxy-tunnel.js'
+import type { EgressOptions } from './egress.js'
+import type { ProxyTarget } from './proxy-tunnel.js'
+import { dialRaw, dialSettingsBy } from './upstream-dial.js'
 
 export type { ConnectInfo } from './connect-info.js'
 
@@ -84,45 +85,6 @@ function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'
   if (!fault) return undefined
   const who = o.tenant === undefined ? `endpoint "${o.endpoint}"` : `endpoint "${o.endpoint}" tenant "${o.tenant}"`
   return new GatewayError(fault.reason, `${who}: ${fault.msg}`)
-}
-
-/**
- * Opens the TCP leg, with the egress check on the address dialled: the endpoint's, or the
- * upstream proxy's when it goes through one (the proxy resolves the final name itself).
- */
-function dialRaw(o: UpstreamOptions, host: string, port: number, resolve: string | undefined): Socket | Promise<Socket> {
-  if (o.via) {
-    const proxy = proxyAddress(o.via)
-    if (isIP(proxy.host) !== 0 && o.egress) {
-      const denied = checkLiteral(proxy.host, proxy.host, o.egress)
-      if (denied) throw denied
-    }
-    return openTunnel(o.via, host, port, o.connectMs, o.lookup)
-  }
-  const target = resolve ?? host
-  if (isIP(target) !== 0 && o.egress) {
-    const denied = checkLiteral(host, target, o.egress)
-    if (denied) throw denied
-  }
-  return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
-}
-
-/** How one dial reaches and checks its server: the endpoint's settings on its own origin, the dialled name's on any other. */
-interface DialSettings {
-  name: string
-  /** Sessions are kept per name, port and kind: one made at the endpoint's `resolve` address under its pins never resumes a by-name dial. */
-  sessionKey: string
-  resolve: string | undefined
-  identityCheck: ReturnType<typeof makeServerIdentityCheck>
-}
-
-/** Picks the dial settings by origin (UpstreamOptions.origin): nothing configured for one origin reaches another. */
-function dialSettingsBy(o: UpstreamOptions): (hostname: string, port: number) => DialSettings {
-  const own = makeServerIdentityCheck(o.pins)
-  const foreign = makeServerIdentityCheck([])
-  return (hostname, port) => (o.origin === undefined || o.origin(hostname, port)
-    ? { name: o.serverName ?? hostname, sessionKey: `${o.serverName ?? hostname}:${port}`, resolve: o.resolve, identityCheck: own }
-    : { name: hostname, sessionKey: `by-name ${hostname}:${port}`, resolve: undefined, identityCheck: foreign })
 }
 
 /** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout. */
