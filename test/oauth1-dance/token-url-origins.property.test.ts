@@ -8,7 +8,9 @@
  * address with its `serverName` (and pins), and an endpoint configured for that host was ignored.
  */
 import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -18,7 +20,9 @@ import { parseConfig } from '../../src/config/index.js'
 import { callTokenUrl } from '../../src/dance/provider.js'
 import { compileGateway, type Gateway } from '../../src/gateway/index.js'
 import { spkiPin } from '../../src/tls/index.js'
+import { send, startTestGateway } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
+import { ADMIN_TOKEN } from './dance-support.js'
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'] as const
 const P_ADDRESS = '127.0.0.2' // endpoint p's resolve
@@ -188,4 +192,29 @@ describe('a profile\'s token calls: each origin dialled and identified by its ow
       { seed: 0x70c3e5, numRuns: 60 },
     )
   }, 240_000)
+})
+
+describe('the running gateway\'s profile test', () => {
+  it('calls a token URL on another endpoint\'s origin over that endpoint, and one on a host no endpoint has by its own name, p\'s pins left at home', async () => {
+    const s: Scenario = { hasE: true, pServerName: true, eServerName: false, pPins: true, explicitEndpoint: true, onEndpointServer: false, request: 'e', access: 'p' }
+    const text = yaml(s).replace('callers: { required: false }', `callers: { required: false, adminToken: ${ADMIN_TOKEN} }`) + `  - name: tx
+    endpoint: p
+    consumerKey: ck
+    consumerSecret: cs
+    requestTokenUrl: ${tokenUrl('x', 'request_token')}
+`
+    const dir = mkdtempSync(join(tmpdir(), 'token-url-origins-'))
+    const gw = await startTestGateway(dir, `store: { kind: sqlite, file: ${join(dir, 'state.db')} }\n${text}`)
+    try {
+      for (const [profile, want] of [['tp', expected(s, 'e', 'request_token')], ['tx', expected(s, 'x', 'request_token')]] as const) {
+        seen.length = 0
+        const test = await send(gw.url, `/gateway/oauth1/${profile}/test`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+        expect(test.json<{ ok: boolean }>().ok, test.text).toBe(true)
+        expect(seen).toEqual([want])
+      }
+    } finally {
+      await gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
