@@ -8,6 +8,15 @@
  */
 import type { Outbound, OutboundHeaders } from './pipeline.js'
 
+/**
+ * The body's type, length and coding: only their own spelling travels, either way. A request's
+ * `Content.Type` is PHP's CONTENT_TYPE, the real one's key, and its `Transfer_Encoding: chunked`
+ * is WSGI's HTTP_TRANSFER_ENCODING, which Werkzeug reads as "no length". A response's, relayed
+ * beside the real ones, would frame the body for a caller or front proxy that folds `_` and `.`
+ * to `-` (nginx with underscores_in_headers, CGI and WSGI callers) otherwise than the gateway did.
+ */
+export const BODY_FRAMING: readonly string[] = ['content-type', 'content-length', 'transfer-encoding']
+
 /** A header name as CGI-style backends key it. */
 export function cgiHeaderName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '_')
@@ -55,6 +64,9 @@ export function cgiShadowTest(names: readonly string[], exact: readonly string[]
     return !PLAIN_NAME.test(header) && keys.has(cgiHeaderName(header))
   }
 }
+
+/** The other spellings of BODY_FRAMING's names (`Transfer_Encoding`, `content.length`), never the names themselves. */
+export const isBodyFramingShadow = cgiShadowTest(BODY_FRAMING)
 
 /**
  * The headers without those `drop` matches, as a filtered copy rather than `delete`s: deleting

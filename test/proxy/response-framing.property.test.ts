@@ -2,7 +2,7 @@
  * Response smuggling through the gateway: a hostile backend's framing (Content-Length beside
  * Transfer-Encoding, two lengths, `chunked` not last, folded or misspelt codings, odd chunk
  * lines, a response hidden after the body on a kept-alive connection, a body read to the
- * close, a body cut short) is never relayed so that the caller, or a front proxy in front of the gateway (a real
+ * close, a body cut short, a framing header in another spelling: `Transfer_Encoding`, `content.length`) is never relayed so that the caller, or a front proxy in front of the gateway (a real
  * nginx and a real HAProxy keeping their gateway connections alive across clients), reads
  * another response boundary than the gateway meant. Each client pipelines a hostile call and a
  * plain one on one connection: the first answer is a 502 or the body the backend meant, the
@@ -72,6 +72,9 @@ const ANSWERS: Record<string, (b: string) => Script> = {
   coding_vertical_tab: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding: \x0bchunked\r\n\r\n${b}${HIDDEN}` }),
   coding_space_before_colon: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer-Encoding : chunked\r\n\r\n${b}${HIDDEN}` }),
   coding_underscore: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nTransfer_Encoding: chunked\r\n\r\n${b}` }),
+  coding_dot: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\ntransfer.encoding: chunked\r\n\r\n${b}` }),
+  length_underscore: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\nContent_Length: ${b.length + HIDDEN.length}\r\n\r\n${b}` }),
+  length_dot_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\ncontent.length: 2\r\nContent_Type: text/html\r\n\r\n${chunked(b)}` }),
   chunk_leading_zeros: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `000${n.toString(16)}`)}` }),
   chunk_extensions: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `${n.toString(16)};a="b"`)}` }),
   chunk_0x: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `0x${n.toString(16)}`)}${HIDDEN}` }),
@@ -109,7 +112,9 @@ function parseResponses(text: string, firstBodiless: boolean): { responses: Pars
     const field = (n: string): string[] => fields.filter((f) => f.slice(0, f.indexOf(':')).toLowerCase() === n).map((f) => f.slice(f.indexOf(':') + 1).trim())
     const lengths = field('content-length')
     const codings = field('transfer-encoding')
-    expect([lengths.length <= 1, lengths.length === 0 || codings.length === 0, codings.every((c) => c === 'chunked')], `framing of ${JSON.stringify(text.slice(at, end))}`).toEqual([true, true, true])
+    // A framing name in another spelling (`Transfer_Encoding`, `content.length`) is what a caller folding `_` and `.` to `-` would frame by.
+    const shadows = fields.map((f) => f.slice(0, f.indexOf(':'))).filter((n) => /^(content|transfer)[^a-z0-9](length|encoding|type)$/i.test(n) && !/^(content-length|transfer-encoding|content-type)$/i.test(n))
+    expect([lengths.length <= 1, lengths.length === 0 || codings.length === 0, codings.every((c) => c === 'chunked'), shadows], `framing of ${JSON.stringify(text.slice(at, end))}`).toEqual([true, true, true, []])
     let body = ''
     let next = end + 4
     if ((firstBodiless && responses.length === 0) || status === 204 || status === 304 || (status >= 100 && status < 200)) body = ''
@@ -173,7 +178,7 @@ describe('response framing: the front proxy reads the boundary the gateway meant
   it('every hostile answer, in route mode directly and through nginx and HAProxy in front, as a forward proxy and inside a CONNECT tunnel', async () => {
     for (const entry of ENTRIES) for (const answer of Object.keys(ANSWERS)) await check(entry, answer)
     // The same on every way: the gateway's word is what the front proxy relays. The plain call after each is served.
-    const relayed = ['length', 'chunked', 'coding_underscore', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
+    const relayed = ['length', 'chunked', 'coding_underscore', 'coding_dot', 'length_underscore', 'length_dot_chunked', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
     const expected = (answer: string): string => (relayed.includes(answer) ? '200+ok' : answer === 'after_bodiless_204' ? '204+ok' : '502+ok')
     for (const entry of ENTRIES) {
       for (const answer of Object.keys(ANSWERS)) {

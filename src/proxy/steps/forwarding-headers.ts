@@ -11,7 +11,7 @@
  * HTTP_X_FORWARDED_FOR / HTTP_X_REAL_IP (gateway-headers.ts), so those go too.
  */
 import { clientAddressesOnly } from '../forwarded-header.js'
-import { cgiShadowTest, withoutHeaders, withoutShadows } from '../gateway-headers.js'
+import { BODY_FRAMING, cgiShadowTest, withoutHeaders, withoutShadows } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 const VIA = '1.1 mtls-gateway'
@@ -35,13 +35,7 @@ const ORIGIN = ['x-forwarded-host', 'x-host', 'x-original-host', 'x-forwarded-se
 const ROUTING = ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-original-uri', 'x-forwarded-path']
 const ALWAYS = [...ROUTING, ...ORIGIN]
 
-// The body's type, length and coding: only their own spelling travels. PHP header bags turn a caller's
-// `Content.Type` (HTTP_CONTENT_TYPE) into CONTENT_TYPE, the real one's key, and then parse a body
-// the gateway judged by the real header (or by none) as a form. A caller's `Transfer_Encoding: chunked`
-// is WSGI's HTTP_TRANSFER_ENCODING, which Werkzeug reads as "no length": the application got an empty
-// body where the Content-Length the gateway sent named the one it judged (the real name is hop-by-hop).
-const BODY_FRAMING = ['content-type', 'content-length', 'transfer-encoding']
-
+// The body's type, length and coding travel in their own spelling only (gateway-headers.ts).
 // Built once: the step runs them over every request's headers.
 const dropWhenOn = cgiShadowTest([...GATEWAY_SET, ...BODY_FRAMING, ...ALWAYS], ALWAYS)
 const dropWhenOff = cgiShadowTest([...GATEWAY_SET, ...BODY_FRAMING, ...CLIENT_ADDRESS, ...ALWAYS], [...CLIENT_ADDRESS, ...ALWAYS])

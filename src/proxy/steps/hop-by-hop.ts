@@ -3,7 +3,7 @@
  * Connection and every header it names, Proxy-*, Keep-Alive, TE, Trailer,
  * Transfer-Encoding, Upgrade. Host is set by the upstream client from the URL.
  */
-import { withoutHeaders } from '../gateway-headers.js'
+import { isBodyFramingShadow, withoutHeaders } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 // `expect` too: the gateway answers 100-continue itself (the caller's connection), and
@@ -27,12 +27,12 @@ export function withoutHopByHop(headers: Readonly<Record<string, string | string
  */
 const NOT_RELAYED = 'alt-svc'
 
-/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, Alt-Svc). */
+/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, Alt-Svc and the framing names' other spellings: gateway-headers.ts). */
 function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined, response = false): OutboundHeaders {
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name, named) || (response && name === NOT_RELAYED)) continue
+    if (value === undefined || isHopByHop(name, named) || (response && (name === NOT_RELAYED || isBodyFramingShadow(name)))) continue
     kept[name] = value
   }
   return kept
