@@ -4,7 +4,8 @@
  * (--workers 2, dist build), and after a hot reload that rebuilds every upstream pool, as after a
  * fresh start: undici's parser is corrected once per process, at its first connection. So do the
  * rule that a framing header in another spelling (`Transfer_Encoding`) is never relayed, and the
- * 502 for a body that failed in the head's own read (a malformed chunk), never a 200 head and a cut.
+ * 502 for a body that failed in the head's own read (a malformed chunk), never a 200 head and a cut,
+ * and the cut of a body read to the close that a reset broke off (never a whole answer).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +16,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { rawRoundTrip } from '../support/raw-client.js'
-import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { startScriptedBackend, writeThenReset, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let pki: TestPki
 let backend: ScriptedBackend
@@ -29,11 +30,16 @@ const BAD_CHUNK = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\
 const CHUNK_MSG = 'endpoint "up": malformed response body, found before status 200 was relayed (HPE_INVALID_CHUNK_SIZE): the chunked body is malformed: a chunk size that is not hexadecimal'
 // With framing headers in other spellings, which a caller folding `_` and `.` to `-` would frame by: never relayed.
 const GOOD = 'HTTP/1.1 200 OK\r\nContent-Length: 002\r\nTransfer_Encoding: chunked\r\ncontent.length: 9\r\n\r\nok'
+// A body read to the close, broken off by a TCP reset: a cut, never a whole answer (undici took it for one).
+const READ_TO_CLOSE = 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n' + 'x'.repeat(1000)
 const yaml = (response: string): string => `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki), `    timeouts: { response: ${response} }\n`)}`
 
 beforeAll(async () => {
   pki = await createTestPki()
-  backend = await startScriptedBackend(pki, (head) => head.startsWith('GET /chunk') ? BAD_CHUNK : (head.startsWith('GET /bad') ? NUL_AFTER_LENGTH : GOOD))
+  backend = await startScriptedBackend(pki, (head, socket) => {
+    if (head.startsWith('GET /reset')) return void writeThenReset(socket, READ_TO_CLOSE)
+    return head.startsWith('GET /chunk') ? BAD_CHUNK : (head.startsWith('GET /bad') ? NUL_AFTER_LENGTH : GOOD)
+  })
   dir = mkdtempSync(join(tmpdir(), 'malformed-responses-workers-'))
   config = join(dir, 'gateway.yaml')
   writeFileSync(config, yaml('10s'))
@@ -56,21 +62,24 @@ async function checkBothWorkers(): Promise<void> {
     expect([bad.status, bad.body.toString()]).toEqual([502, JSON.stringify({ errors: [{ msg: MSG, code: 502 }] })])
     const chunk = await rawRoundTrip(port, 'GET /proxy/up/chunk HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
     expect([chunk.status, chunk.body.toString()]).toEqual([502, JSON.stringify({ errors: [{ msg: CHUNK_MSG, code: 502 }] })])
-    // Three good calls a round (five connections): with connections dealt in turn, each kind of malformed one reaches both workers.
-    for (let i = 0; i < 3; i++) {
+    const reset = await rawRoundTrip(port, 'GET /proxy/up/reset HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
+    expect(reset.status === 502 || (reset.headers['transfer-encoding'] === 'chunked' && !reset.body.toString('latin1').endsWith('0\r\n\r\n')), `${reset.status}, ending ${JSON.stringify(reset.body.toString('latin1').slice(-12))}`).toBe(true)
+    // Four good calls a round (seven connections): with connections dealt in turn, each kind of malformed one reaches both workers.
+    for (let i = 0; i < 4; i++) {
       const good = await rawRoundTrip(port, 'GET /proxy/up/good HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')
       expect([good.status, good.headers['content-length'], good.headers.transfer_encoding, good.headers['content.length'], good.body.toString()]).toEqual([200, '2', undefined, undefined, 'ok'])
     }
   }
   const pids = await eventually(() => {
     const lines = gp.logEntries(from).filter((e) => e.msg === 'request' && e.reason === 'upstream_response_malformed')
-    return lines.length === 8 && [new Set(lines.filter((e) => e.error === MSG).map((e) => e.pid)), new Set(lines.filter((e) => e.error === CHUNK_MSG).map((e) => e.pid))]
-  }, 15_000, 'the eight access lines of the malformed answers')
-  expect(pids.map((p) => p.size)).toEqual([2, 2])
+    const cut = gp.logEntries(from).filter((e) => e.msg === 'request' && e.reason === 'upstream_response_truncated')
+    return lines.length === 8 && cut.length === 4 && [new Set(lines.filter((e) => e.error === MSG).map((e) => e.pid)), new Set(lines.filter((e) => e.error === CHUNK_MSG).map((e) => e.pid)), new Set(cut.map((e) => e.pid))]
+  }, 15_000, 'the twelve access lines of the malformed and cut answers')
+  expect(pids.map((p) => p.size)).toEqual([2, 2, 2])
 }
 
 describe('a malformed upstream head with --workers 2', () => {
-  it('is named for what it is by both workers; a Content-Length of 002 reaches the caller as 2, Transfer_Encoding and content.length not at all', async () => {
+  it('is named for what it is by both workers; a Content-Length of 002 reaches the caller as 2, Transfer_Encoding and content.length not at all; a reset body is cut', async () => {
     await checkBothWorkers()
   }, 120_000)
 

@@ -2,7 +2,7 @@
  * Response smuggling through the gateway: a hostile backend's framing (Content-Length beside
  * Transfer-Encoding, two lengths, `chunked` not last, folded or misspelt codings, odd chunk
  * lines, a response hidden after the body on a kept-alive connection, a body read to the
- * close, a body cut short, a framing header in another spelling: `Transfer_Encoding`, `content.length`) is never relayed so that the caller, or a front proxy in front of the gateway (a real
+ * close, a body cut short (by its framing's end not coming, or a reset of one read to the close), a framing header in another spelling: `Transfer_Encoding`, `content.length`) is never relayed so that the caller, or a front proxy in front of the gateway (a real
  * nginx and a real HAProxy keeping their gateway connections alive across clients), reads
  * another response boundary than the gateway meant. Each client pipelines a hostile call and a
  * plain one on one connection: the first answer is a 502 or the body the backend meant, the
@@ -14,13 +14,13 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ENTRIES, startFramingRig, type Entry, type FramingRig } from '../support/framing-rig.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
+import { startScriptedBackend, writeThenReset, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let pki: TestPki
 let backend: ScriptedBackend
 let rig: FramingRig
-/** What the backend writes for `/h/<id>`, and whether it then closes the connection. */
-const scripts = new Map<string, { bytes: string; close: boolean }>()
+/** What the backend writes for `/h/<id>`, and whether it then closes the connection (or resets it: an RST under the TLS). */
+const scripts = new Map<string, { bytes: string; close: boolean | 'reset' }>()
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -30,6 +30,7 @@ beforeAll(async () => {
     if (kind === 'h') {
       const s = scripts.get(id ?? '')
       if (s === undefined) return 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'
+      if (s.close === 'reset') return void writeThenReset(socket, s.bytes)
       if (s.close) return void socket.end(Buffer.from(s.bytes, 'latin1'))
       return Buffer.from(s.bytes, 'latin1')
     }
@@ -53,7 +54,7 @@ const chunked = (b: string, size: (n: number) => string = (n) => n.toString(16),
 
 interface Script {
   bytes: string
-  close?: boolean
+  close?: boolean | 'reset'
 }
 
 /** Each hostile answer by name, for the meant body `b`; the head ends each with its blank line. */
@@ -89,6 +90,9 @@ const ANSWERS: Record<string, (b: string) => Script> = {
   to_close: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n${b}`, close: true }),
   cut_length: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length + 10}\r\n\r\n${b}`, close: true }),
   cut_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${b.length.toString(16)}\r\n${b}\r\n`, close: true }),
+  // Read to the close, which a reset breaks off: not the backend's end of the body (RFC 9112 §8).
+  cut_to_close_reset: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${b}`, close: 'reset' }),
+  cut_http10_reset: (b) => ({ bytes: `HTTP/1.0 200 OK\r\n\r\n${b}`, close: 'reset' }),
   cut_in_chunk: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(b.length + 10).toString(16)}\r\n${b}`, close: true }),
   bare_lf_head: (b) => ({ bytes: `HTTP/1.1 200 OK\nContent-Length: ${b.length}\n\n${b}` }),
 }
@@ -153,7 +157,7 @@ async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET
   const id = String(++nextId)
   const meant = `body-${id}`
   const script = (ANSWERS[answer] as (b: string) => Script)(meant)
-  scripts.set(id, { bytes: script.bytes, close: script.close === true })
+  scripts.set(id, { bytes: script.bytes, close: script.close ?? false })
   const head = (path: string, extra = ''): string => {
     const a = rig.addressed(entry, path)
     return `${method === 'HEAD' && path.startsWith('/h/') ? 'HEAD' : 'GET'} ${a.target} HTTP/1.1\r\nHost: ${a.host}\r\n${extra}\r\n`

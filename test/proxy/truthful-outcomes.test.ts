@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
+import { rawClient } from '../support/raw-client.js'
+import { writeThenReset } from '../support/scripted-backend.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
 // The access log says what really happened: a caller that left is a caller abort, an
@@ -21,6 +23,9 @@ const BEHAVIOUR: Record<string, (s: TLSSocket) => void> = {
     s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000))
     setTimeout(() => s.destroy(), 100)
   },
+  // A body read to the close (no Content-Length, no chunked) that the backend's connection breaks off (a reset, not a close).
+  '/cut-to-close': (s) => writeThenReset(s, 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n' + 'x'.repeat(1000)),
+  '/cut-http10': (s) => writeThenReset(s, 'HTTP/1.0 200 OK\r\n\r\n' + 'x'.repeat(1000)),
   '/huge-headers': (s) => s.end(`HTTP/1.1 200 OK\r\nx-big: ${'h'.repeat(64 * 1024)}\r\ncontent-length: 0\r\n\r\n`),
   '/malformed': (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\nok'),
   '/bad-chunk': (s) => {
@@ -70,6 +75,19 @@ describe('truthful outcomes', () => {
   it('logs an upstream that cuts its body short after 200 as upstream_response_truncated with the status sent', async () => {
     await send(g.gw.url, '/proxy/partner/cut', { headers: { 'x-request-id': 'cut' } }).catch((e: unknown) => e)
     expect(await lineFor('/cut')).toMatchObject({ reason: 'upstream_response_truncated', status: 200, error: expect.stringMatching(/cut short after status 200/) })
+  })
+
+  it('a body read to the close that the backend breaks off (a reset) reaches the caller cut, never as a whole answer; the access line says truncated', async () => {
+    for (const path of ['/cut-to-close', '/cut-http10']) {
+      const c = await rawClient(g.gw.port)
+      c.socket.write(`GET /proxy/partner${path} HTTP/1.1\r\nHost: gw\r\nX-Request-Id: ${path.slice(1)}\r\nConnection: close\r\n\r\n`)
+      await c.closed(15_000)
+      const text = c.received().toString('latin1')
+      // Relayed chunked, the last chunk never comes; or a 502 when the gateway saw the reset before relaying the head.
+      if (text.startsWith('HTTP/1.1 200 ')) expect([path, /transfer-encoding: chunked\r\n/i.test(text), text.endsWith('0\r\n\r\n')], text.slice(0, 300)).toEqual([path, true, false])
+      else expect([path, text.slice(0, 12)]).toEqual([path, 'HTTP/1.1 502'])
+      expect(await lineFor(path)).toMatchObject({ reason: 'upstream_response_truncated' })
+    }
   })
 
   it('logs a malformed chunk after the status as upstream_response_malformed naming it; the caller sees the chunked body cut', async () => {

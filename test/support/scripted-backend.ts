@@ -4,7 +4,7 @@
  * length, an unasked-for 100 Continue, a 407 from behind the TLS).
  */
 import { readFileSync, rmSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { createServer, type TLSSocket } from 'node:tls'
 import type { TestPki } from './pki.js'
 
@@ -49,4 +49,13 @@ export async function closeScriptedRig(rig: { gw?: { close(): Promise<void> } | 
   await rig.gw?.close()
   await rig.backend?.close()
   if (rig.dir) rmSync(rig.dir, { recursive: true, force: true })
+}
+
+/**
+ * Writes `bytes`, then resets the TCP connection under the TLS (an RST: no close_notify, no FIN), as
+ * a backend that crashed or a middlebox that gave up would leave it; the delay lets the head travel on first.
+ */
+export function writeThenReset(socket: TLSSocket, bytes: string, afterMs = 100): void {
+  socket.write(bytes)
+  setTimeout(() => (socket as TLSSocket & { _parent: Socket })._parent.resetAndDestroy(), afterMs)
 }
