@@ -9,11 +9,15 @@
  * second (if any) is its own, and the hidden response reaches nobody, then or later (a body cut
  * short reaches the caller cut short, or as a 502, never completed); route mode
  * directly and through each front proxy, forward proxy (absolute-form), inside a CONNECT tunnel.
+ * A framing header in another spelling (any token character for the `-`, any case) never reaches
+ * the caller: one folding such characters to `-` (nginx with underscores_in_headers, CGI, WSGI and
+ * PHP callers) would frame or type the body otherwise than the gateway did.
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ENTRIES, startFramingRig, type Entry, type FramingRig } from '../support/framing-rig.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
+import { parseRawResponse } from '../support/raw-client.js'
 import { startScriptedBackend, writeThenReset, type ScriptedBackend } from '../support/scripted-backend.js'
 
 let pki: TestPki
@@ -151,6 +155,16 @@ function parseResponses(text: string, firstBodiless: boolean): { responses: Pars
 }
 
 let nextId = 0
+
+/** What a framing name's other spelling says: chunked beside a length, a longer length, a type that runs scripts. */
+const SPELLED_VALUES: Record<string, string> = { 'transfer-encoding': 'chunked', 'content-length': '99', 'content-type': 'text/html' }
+const FRAMING_KEYS = new Set(Object.keys(SPELLED_VALUES).map((n) => n.replace('-', '_')))
+/** A framing name with another token character (RFC 9110 §5.6.2) for its `-`, each letter in either case. */
+const spelling = fc.record({
+  name: fc.constantFrom(...Object.keys(SPELLED_VALUES)),
+  separator: fc.constantFrom(..."!#$%&'*+.^_`|~"),
+  upper: fc.array(fc.boolean(), { minLength: 17, maxLength: 17 }),
+})
 const outcomes = new Map<string, Set<string>>()
 
 async function check(entry: Entry, answer: string, method: 'GET' | 'HEAD' = 'GET'): Promise<void> {
@@ -200,4 +214,18 @@ describe('response framing: the front proxy reads the boundary the gateway meant
       for (const s of steps) await check(s.entry, s.answer, s.method)
     }), { seed: 0x3334, numRuns: 40 })
   }, 600_000)
+
+  it('property: a framing header in another spelling never reaches the caller, on any way in; the answer is whole (seeded)', async () => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...ENTRIES), spelling, async (entry, sp) => {
+      const id = String(++nextId)
+      const spelled = [...sp.name.replace('-', sp.separator)].map((c, i) => (sp.upper[i] ? c.toUpperCase() : c)).join('')
+      const body = `body-${id}`
+      scripts.set(id, { bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\n${spelled}: ${SPELLED_VALUES[sp.name] ?? ''}\r\n\r\n${body}`, close: false })
+      const a = rig.addressed(entry, `/h/${id}`)
+      const text = await rig.exchange(entry, `GET ${a.target} HTTP/1.1\r\nHost: ${a.host}\r\nConnection: close\r\n\r\n`)
+      const res = parseRawResponse(Buffer.from(text, 'latin1'))
+      const shadows = Object.keys(res.headers).filter((n) => FRAMING_KEYS.has(n.replace(/[^a-z0-9]/g, '_')) && !(n in SPELLED_VALUES))
+      expect([res.status, shadows, res.headers['content-type'], res.body.toString('latin1')], `${spelled} via ${entry}: ${JSON.stringify(text)}`).toEqual([200, [], 'application/json', body])
+    }), { seed: 0x5e9a, numRuns: 40 })
+  }, 300_000)
 })
