@@ -17,6 +17,7 @@ import { CHECK_MS } from '../../src/ops/degradation-log.js'
 import { CLOCK_JUMP } from '../support/clock-jump.js'
 import { clientTls } from '../support/pki.js'
 import { endpointYaml, send } from '../support/gateway.js'
+import { finalEntries } from '../support/log-entries.js'
 import type { GatewayProcess } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -28,12 +29,6 @@ const HEAD = 'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, po
 const DEGRADED = 'endpoint degraded: it refuses every call until its bundle is valid; the others serve'
 const RECOVERED = 'endpoint no longer degraded: its bundles are valid, it serves again'
 const HOUR_MS = 3_600_000
-/**
- * Once every process has looked at the later clock, what those looks say reaches the output
- * within a few hundred milliseconds (a worker's report, the log's 250 ms flush): a second line
- * would be there after this. With `--workers 1` the one process says them itself.
- */
-const SAID_MS = 2000
 
 beforeAll(async () => {
   upstream = await startMtlsServer({ cert: use.pki.file('server-chain.crt'), key: use.pki.file('server.key'), ca: use.pki.file('root.crt') })
@@ -61,7 +56,7 @@ async function reloaded(gp: GatewayProcess, from: number, endpoints: number): Pr
   await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === endpoints).map((e) => e.pid)).size === 2 || undefined, 30_000, 'both workers to reload')
 }
 
-const linesOf = (gp: GatewayProcess, msg: string, endpoint: string): Record<string, unknown>[] => gp.logEntries().filter((e) => e.msg === msg && e.endpoint === endpoint)
+const linesOf = (gp: GatewayProcess, msg: string, endpoint: string, entries = gp.logEntries()): Record<string, unknown>[] => entries.filter((e) => e.msg === msg && e.endpoint === endpoint)
 
 describe('serve: endpoint degraded lines, once per instance', () => {
   it('is said once by the primary, not again by a replacement or a reload that keeps it, and its end once', async () => {
@@ -85,9 +80,13 @@ describe('serve: endpoint degraded lines, once per instance', () => {
     config('degraded.yaml', [['steady', clientTls(use.pki)], ['old', clientTls(use.pki)]])
     process.kill(primary, 'SIGHUP')
     await reloaded(gp, from, 2)
-    expect(linesOf(gp, DEGRADED, 'old').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
-    expect(linesOf(gp, RECOVERED, 'old').map((e) => e.pid)).toEqual([primary])
-    expect(gp.logEntries().filter((e) => e.msg === DEGRADED || e.msg === RECOVERED).map((e) => e.endpoint)).toEqual(['old', 'old'])
+    // The primary logs what the workers report once the reload settled, after its verdict's line, in
+    // a batch of its own; once (and no second line) is read once every line is out.
+    await eventually(() => linesOf(gp, RECOVERED, 'old').length > 0 || undefined, 30_000, 'the end of the degradation to be logged')
+    const entries = await finalEntries(gp)
+    expect(linesOf(gp, DEGRADED, 'old', entries).map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
+    expect(linesOf(gp, RECOVERED, 'old', entries).map((e) => e.pid)).toEqual([primary])
+    expect(entries.filter((e) => e.msg === DEGRADED || e.msg === RECOVERED).map((e) => e.endpoint)).toEqual(['old', 'old'])
   }, 240_000)
 
   it('says nothing of a reload the instance refused, though a worker built it before it was drained', async () => {
@@ -105,8 +104,10 @@ describe('serve: endpoint degraded lines, once per instance', () => {
       expect(left.worker).toBe(leaver)
     })
     await eventually(() => gp.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening'), 60_000, 'the replacement to serve')
-    expect(linesOf(gp, DEGRADED, 'gone').map((e) => e.pid)).toEqual([primary])
-    expect(linesOf(gp, RECOVERED, 'gone')).toEqual([])
+    // Once, and no end: read once every line is out (the primary writes its lines in batches).
+    const entries = await finalEntries(gp)
+    expect(linesOf(gp, DEGRADED, 'gone', entries).map((e) => e.pid)).toEqual([primary])
+    expect(linesOf(gp, RECOVERED, 'gone', entries)).toEqual([])
   }, 240_000)
 
   for (const workers of ['2', '1']) {
@@ -127,10 +128,11 @@ describe('serve: endpoint degraded lines, once per instance', () => {
       await eventually(() => linesOf(gp, DEGRADED, 'short').length > 0 || undefined, 30_000, 'the expiry to be logged')
       await eventually(() => linesOf(gp, RECOVERED, 'early').length > 0 || undefined, 30_000, 'the start of validity to be logged')
       await eventually(() => processes.every((pid) => existsSync(`${jump}.seen-${pid}`)) || undefined, 30_000, 'every process to look at the later clock')
-      await new Promise((resolve) => setTimeout(resolve, SAID_MS))
-      expect(linesOf(gp, DEGRADED, 'short').map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
-      expect(linesOf(gp, RECOVERED, 'early').map((e) => e.pid)).toEqual([primary])
-      expect(linesOf(gp, DEGRADED, 'early')).toHaveLength(1)
+      // Once each: read once every line is out (a pause can end before a loaded machine's last batch).
+      const entries = await finalEntries(gp)
+      expect(linesOf(gp, DEGRADED, 'short', entries).map((e) => [e.pid, e.reason])).toEqual([[primary, 'client_cert_expired']])
+      expect(linesOf(gp, RECOVERED, 'early', entries).map((e) => e.pid)).toEqual([primary])
+      expect(linesOf(gp, DEGRADED, 'early', entries)).toHaveLength(1)
     }, 240_000)
   }
 })
