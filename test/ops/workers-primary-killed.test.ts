@@ -40,8 +40,11 @@ describe('serve --workers 2 whose primary is killed', () => {
     for (const res of held) res.end('done')
     const replies = await Promise.all(slow)
     expect(replies.map((r) => [r.status, r.body.toString()])).toEqual(Array(4).fill([200, 'done']))
-    // Well within the drain grace (25 s): they exit once their last request ended, not when it runs out.
-    await eventually(() => workers.every((p) => !isAlive(p)) || undefined, 10_000, 'both workers to exit')
+    await eventually(() => workers.every((p) => !isAlive(p)) || undefined, 30_000, 'both workers to exit')
+    // Their last lines are read once the output ended (an exited process's last batch may still be in the pipe).
+    await gp.ended
+    // They exit once their last request ended, not when the drain grace (25 s) runs out: each says so, none ran out.
     expect(gp.logEntries(from).filter((e) => e.msg === 'drained: exiting').map((e) => e.pid).sort()).toEqual([...workers].sort())
+    expect(gp.logEntries(from).filter((e) => String(e.msg).startsWith('grace period over'))).toEqual([])
   }, 120_000)
 })
