@@ -13,7 +13,8 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { refusedReloadProblems, replaceFile } from './helpers.js'
+import { flushedBy } from '../support/log-entries.js'
+import { childPids, refusedReloadProblems, replaceFile } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 
 const MAX = '596h'
@@ -63,6 +64,8 @@ describe('serve', () => {
     replaceFile(config, pastMaximum(yaml, upstream.port, pki))
     await expectRefusedAndKept(gp, config, from)
     expect(await gp.stop('SIGTERM')).toBe(0)
+    // stop() waits for the output's end only so long: a warning is absent once all of it was read.
+    await gp.ended
     expect(overflowed(gp)).toEqual([])
   }, 120_000)
 })
@@ -75,7 +78,9 @@ describe('serve --workers 2', () => {
     const from = gp.output.length
     replaceFile(config, pastMaximum(yaml, w.upstream.port, w.pki))
     await expectRefusedAndKept(gp, config, from)
-    // The primary's verdict is the only one: no worker tried the refused config.
+    // The primary's verdict is the only one: no worker tried the refused config. Each worker writes
+    // its lines in batches: read once a later line of each (a call's) is out.
+    await flushedBy(gp, childPids(gp.child.pid as number), (tag) => send(gp.url, '/proxy/partner/flush', { headers: { 'x-request-id': tag } }))
     expect(gp.logEntries(from).filter((e) => e.msg === 'config reloaded')).toEqual([])
     expect(overflowed(gp)).toEqual([])
   }, 120_000)
