@@ -37,6 +37,8 @@ async function modulesOf(name: string, yaml: string, workers: number): Promise<{
   const gp = await spawnGateway(config, ['--workers', String(workers)], { NODE_OPTIONS: `--import=${RECORDER}` })
   await adminUrlOf(gp)
   await gp.stop('SIGTERM')
+  // stop() waits for the output's end only so long: each process's record is read once all of it was.
+  await gp.ended
   const processes = loadedModules(gp.output.join('\n'))
   expect(processes.map((p) => p.role).sort()).toEqual(['primary', ...Array<string>(workers > 1 ? workers : 0).fill('worker')])
   return processes

@@ -33,6 +33,9 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
   const child = spawn(command[0] as string, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
   const outputEnded = new Promise((resolve) => child.once('close', resolve))
+  // 'exit' may come before the last lines are read from the pipes (and workers share them): wait
+  // for their end too, but not forever (an orphaned worker may hold them a while).
+  const outputRead = (): Promise<unknown> => Promise.race([outputEnded, new Promise((resolve) => setTimeout(resolve, 5000).unref())])
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start in ${START_DEADLINE_MS} ms:\n${output.join('\n')}`)), START_DEADLINE_MS)
     for (const stream of [child.stdout, child.stderr]) {
@@ -47,7 +50,8 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
     }
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`))
+      // The error carries every line it wrote (what made it exit is often the last, on stderr).
+      void outputRead().then(() => reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`)))
     })
   })
   return {
@@ -68,9 +72,7 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
           child.kill(signal)
         })
       }
-      // 'exit' may come before the last lines are read from the pipes (and workers share them):
-      // wait for their end too, but not forever (an orphaned worker may hold them a while).
-      await Promise.race([outputEnded, new Promise((resolve) => setTimeout(resolve, 5000).unref())])
+      await outputRead()
       return child.exitCode
     },
   }
