@@ -16,6 +16,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { eventually, scrape, valueOf } from '../ops/helpers.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
 import { inOneWindow, times } from '../api/throttle-support.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 
 let pki: TestPki
 let provider: DanceProvider
@@ -106,7 +107,7 @@ describe('console with --workers 2', () => {
     process.kill(victim, 'SIGKILL')
     const admin = consoleUrl.slice(0, -'/console/'.length)
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
-    await eventually(async () => (await adminRequest(`${admin}/readyz`, {})).status === 200, 30_000, 'readiness after the restart')
+    await eventually(async () => (await adminRequest(`${admin}/readyz`, {})).status === 200, START_DEADLINE_MS, 'readiness after the restart')
     expect((await overview()).totals.requests).toBe(before)
   })
 

@@ -17,6 +17,7 @@ import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get, scrape, valueOf } from './helpers.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 
 let pki: TestPki
 let upstream: RunningServer
@@ -81,7 +82,7 @@ describe('readiness with a crash-looping replacement worker', () => {
     expect(reasons).toEqual([])
     expect(statuses).toEqual(Array(60).fill(200))
     unlinkSync(failMarker)
-    await eventually(() => g.output.some((l) => l.includes('"replacement worker listening"')), 30_000, 'the replacement to listen')
+    await eventually(() => g.output.some((l) => l.includes('"replacement worker listening"')), START_DEADLINE_MS, 'the replacement to listen')
     expect((await get(`${admin}/readyz`)).status).toBe(200)
   }, 120_000)
 })

@@ -5,6 +5,7 @@ import { endpointYaml, send } from '../support/gateway.js'
 import { connect } from 'node:net'
 import { eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
+import { START_DEADLINE_MS } from '../support/eventually.js'
 
 // The load test below writes 20,000 lines of 404s no caller authenticated: the cap on such lines
 // (logging.callerFaults, test/ops/caller-fault-lines.test.ts) is off here.
@@ -113,7 +114,7 @@ describe('serve --workers 2', () => {
     process.kill(victim, 'SIGKILL')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 1, 30_000, 'the restart to be counted')
     await replacementsListening(1)
-    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
+    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, START_DEADLINE_MS, 'readiness after the restart')
     const afterCrash = await monotonicSamples(admin)
     expect(decreases(scraped, afterCrash)).toEqual([])
     expect([requests(afterCrash), total(afterCrash)]).toEqual([20, 20_020])
@@ -175,7 +176,7 @@ describe('serve --workers 2', () => {
     process.kill(victim, 'SIGKILL')
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_worker_restarts_total') === 2, 30_000, 'the restart to be counted')
     await replacementsListening(2)
-    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, 30_000, 'readiness after the restart')
+    await eventually(async () => (await get(`${admin}/readyz`)).status === 200, START_DEADLINE_MS, 'readiness after the restart')
     // Every request, on the survivor or the replacement, sees the same config: no endpoint "extra".
     const before = accessPids().length
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => send(gp.url, `/proxy/extra/r${i}`)))
