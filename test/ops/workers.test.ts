@@ -3,7 +3,8 @@ import { Pool } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { endpointYaml, send } from '../support/gateway.js'
 import { connect } from 'node:net'
-import { eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
+import { flushedBy } from '../support/log-entries.js'
+import { childPids, eventually, get, parseMetrics, scrape, valueOf, type Sample } from './helpers.js'
 import { useTwoWorkers } from './two-workers.js'
 import { START_DEADLINE_MS } from '../support/eventually.js'
 
@@ -169,7 +170,9 @@ describe('serve --workers 2', () => {
     // SIGHUP may each trigger a reload): nothing is relayed, no worker builds it.
     const refusers = (): Set<number> => new Set(entries().slice(refusedFrom).filter((e) => e.msg === 'config reload failed; keeping the last good config').map((e) => e.pid as number))
     gp.child.kill('SIGHUP')
-    await eventually(() => refusers().has(gp.child.pid as number), 20_000, 'the instance to refuse the file')
+    await eventually(() => refusers().has(gp.child.pid as number), 60_000, 'the instance to refuse the file')
+    // No worker refused or built it: read after a later line of each (a call's), as each writes its lines in batches.
+    await flushedBy(gp, childPids(gp.child.pid as number), (tag) => send(gp.url, '/proxy/partner/flush', { headers: { 'x-request-id': tag } }))
     expect(refusers()).toEqual(new Set([gp.child.pid]))
     expect(entries().slice(refusedFrom).filter((e) => e.msg === 'config reloaded')).toEqual([])
     const victim = accessPids().at(-1) as number
@@ -197,6 +200,8 @@ describe('serve --workers 2', () => {
   it('drains every worker on SIGTERM and exits 0', async () => {
     const { gp } = w
     expect(await gp.stop('SIGTERM')).toBe(0)
+    // stop() waits for the output's end only so long: the workers' last lines are read once all of it was.
+    await gp.ended
     expect(entries().filter((e) => e.msg === 'drained: exiting')).toHaveLength(2)
   })
 })
