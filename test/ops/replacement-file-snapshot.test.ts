@@ -82,9 +82,10 @@ describe('a replacement worker after a refused reload that came with new files',
     // The instance is one gateway: every request, whichever worker serves it, as a fresh start of the last good config.
     expect(await seen(8)).toEqual(Array(8).fill('bot-runtime alpha-org-secret'))
     // A later good reload reads the disk again, as before.
+    const good = entries().length
     replaceFile(config, yaml)
     process.kill(primary, 'SIGHUP')
-    await eventually(() => entries().some((e) => e.msg === 'reload accepted by every worker'), 30_000, 'both workers to reload')
+    await eventually(() => said(primary, 'reload accepted by every worker', good), 30_000, 'both workers to reload')
     expect(await seen(8)).toEqual(Array(8).fill('cert-b bravo-org-secret'))
     // That reload changed files only (its text is the start's, as in every certificate or secret
     // rotation): a replacement now builds from the files it accepted, not from the start's (review
