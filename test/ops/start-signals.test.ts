@@ -10,12 +10,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml } from '../support/gateway.js'
-import { MAIN } from '../support/process.js'
+import { exitedOf, MAIN } from '../support/process.js'
 import { eventually } from './helpers.js'
 
 let pki: TestPki
@@ -48,9 +49,11 @@ async function signalledWhileStarting(workers: number, signal: NodeJS.Signals = 
   const fifo = join(pki.dir, `gateway-${workers}-${signal}.yaml`)
   execFileSync('mkfifo', [fifo])
   const child: ChildProcess = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, MAIN, 'serve', '--config', fifo, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Whole lines (a read may end inside one), read to the end before the exit is judged: a quick
+  // drain's last lines are written as the process exits, and 'exit' can come before they are read.
   const output: string[] = []
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)))
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream! }).on('line', (line) => void (line && output.push(line)))
+  const exit = exitedOf(child)
   let feeding = true
   try {
     // The gateway is blocked opening the FIFO (no writer yet): its config is not read, no handler of its own runs.
