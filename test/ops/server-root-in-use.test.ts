@@ -73,7 +73,7 @@ describe('the server root in use, serve --workers 2', () => {
     expect(expiry(m, 'server_root')).toBe(unix(roots.newer))
     const reloads = gp.logEntries().filter((e) => e.msg === 'config reloaded').length
     gp.child.kill('SIGHUP')
-    await eventually(() => gp.logEntries().filter((e) => e.msg === 'config reloaded').length >= reloads + 2, 20_000, 'both workers to reload')
+    await eventually(() => gp.logEntries().filter((e) => e.msg === 'config reloaded').length >= reloads + 2, 60_000, 'both workers to reload')
     expect(expiry(await scrape(admin), 'server_root_in_use')).toBe(unix(roots.older))
   })
 })
