@@ -101,10 +101,10 @@ describe('truthful outcomes', () => {
   })
 
   it("a stalled upstream body is cut after the endpoint's timeouts.idle (upstream_timeout), never left open or ended as complete", async () => {
-    const started = Date.now()
     const err = await send(g.gw.url, '/proxy/stalling/stall', { headers: { 'x-request-id': 'stall' } }).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(Error)
-    expect(Date.now() - started).toBeLessThan(5000)
+    // Which timer cut it is in the line ('response body stalled' is the idle timer's alone), not in
+    // the wall clock, which also counts a loaded machine.
     expect(await lineFor('/stall')).toMatchObject({ reason: 'upstream_timeout', status: 200, error: 'endpoint "stalling": response body stalled after status 200' })
   })
 
