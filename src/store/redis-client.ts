@@ -151,15 +151,6 @@ export function topologyOf(o: { url?: string; sentinel?: SentinelOptions; cluste
   return { kind: 'standalone', url: o.url as string }
 }
 
-/** Runs a pipeline and returns each command's reply, failing on the first command error. */
-export async function execPipeline(p: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
-  const results = (await p.exec()) ?? []
-  return results.map(([err, reply]) => {
-    if (err) throw err
-    return reply
-  })
-}
-
 /** Where the store is, without credentials, for messages. */
 export function describeTopology(t: RedisTopology): string {
   const list = (a: RedisAddress[]): string => a.map((x) => `${x.host}:${x.port}`).join(',')

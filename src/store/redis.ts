@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, execPipeline, isCluster, topologyOf, type RedisClient } from './redis-client.js'
+import { createRedisClient, describeTopology, isCluster, topologyOf, type RedisClient } from './redis-client.js'
 import { ConnectChecks } from './redis-connect-checks.js'
 import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { storeFailure } from './redis-failure.js'
+import { execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
@@ -183,12 +184,9 @@ export class RedisStore implements Store {
    * One write, then — when replicas must acknowledge — WAIT on the same connection: the
    * write resolves only once `replicas` replicas hold it, so a failover cannot lose it.
    */
-  async #write(op: string, command: (p: ReturnType<RedisClient['pipeline']>) => unknown): Promise<unknown> {
+  async #write(op: string, command: (p: Pipeline) => unknown): Promise<unknown> {
     const ack = this.#ack
-    const p = this.#redis.pipeline()
-    command(p)
-    if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
-    const [reply, confirmed] = await this.#run(op, () => execPipeline(p))
+    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, command, ack))
     this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
       throw new GatewayError(

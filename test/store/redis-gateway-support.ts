@@ -12,11 +12,16 @@ const AUD = 'https://gateway.test'
 /** `callers:` with one HS256 app allowed on endpoint `partner` (a config with callers opens its store). */
 export const CALLERS = `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n`
 
-/** POST /gateway/token with a fresh assertion (its own jti) of that app. */
-export async function exchangeToken(gatewayUrl: string): Promise<Reply> {
+/** A fresh assertion (its own jti) of that app. */
+export function signAssertion(): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
-  const assertion = await new SignJWT({ iss: 'bot', aud: AUD, sub: 'u', jti: randomUUID(), iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-  return send(gatewayUrl, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
+  return new SignJWT({ iss: 'bot', aud: AUD, sub: 'u', jti: randomUUID(), iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
+}
+
+/** POST /gateway/token with `assertion` (default: a fresh one). */
+export async function exchangeToken(gatewayUrl: string, assertion?: string): Promise<Reply> {
+  const body = JSON.stringify({ assertion: assertion ?? (await signAssertion()) })
+  return send(gatewayUrl, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
 }
 
 /** Closes what a test started, any of it absent. */

@@ -242,8 +242,12 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
-/** Starts `count` cluster-enabled servers (TLS only, the bus too, with `tls`), joins them with `redis-cli --cluster create`, waits for state ok. */
-export async function startRedisCluster(count = 3, tls?: RedisServerTls): Promise<RedisCluster> {
+/**
+ * Starts `count` cluster-enabled servers (TLS only, the bus too, with `tls`), joins them with
+ * `redis-cli --cluster create` (`replicas` per primary: `count` / (1 + `replicas`) primaries, the
+ * first nodes), waits for state ok and, with replicas, until each is in sync.
+ */
+export async function startRedisCluster(count = 3, tls?: RedisServerTls, replicas = 0): Promise<RedisCluster> {
   const nodes: Peer[] = []
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((p) => p.stop()))
@@ -255,18 +259,20 @@ export async function startRedisCluster(count = 3, tls?: RedisServerTls): Promis
       nodes.push(await startRedisServer({ ...(tls ? { tls } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` }))
     }
     const cliTls = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.clientCert ?? tls.cert, '--key', tls.clientKey ?? tls.key, '--sni', 'localhost'] : []
-    await promisify(execFile)('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+    await promisify(execFile)('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
     await eventually('the cluster to report state ok on every node', async () => {
       for (const n of nodes) {
         const c = rawClient(n.port, tls ? rawClientTls(tls) : undefined)
         try {
           if (!String(await c.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false
+          const replication = await c.info('replication')
+          if (/^role:slave/m.test(replication) && !/^master_link_status:up/m.test(replication)) return false
         } finally {
           c.disconnect()
         }
       }
       return true
-    })
+    }, 40_000)
     return { nodes, stop }
   } catch (e) {
     await stop()

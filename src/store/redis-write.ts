@@ -1,0 +1,68 @@
+/**
+ * A store write and, when replicas must acknowledge it, its WAIT, on one connection. On a Cluster
+ * while slots move: ioredis follows a pipeline's MOVED or
+ * ASK only when every command failed alike or the others only read; a write's WAIT answers (and
+ * is no read), so the redirect came back as the write's error: with `replicasToAcknowledge`,
+ * every write to a slot being resharded failed (and, MOVED not being learnt, kept failing until
+ * the next slot refresh). Here the write follows the redirect itself, to the node named, with its
+ * WAIT on that node's connection (WAIT counts the replicas of the server that took the write).
+ */
+import type { Cluster, Redis } from 'ioredis'
+import { isCluster, type RedisClient } from './redis-client.js'
+import type { ReplicaAcknowledgement } from './redis-store-options.js'
+
+/** Commands queued to run as one write. */
+export type Pipeline = ReturnType<RedisClient['pipeline']>
+
+const REDIRECT = /^(MOVED|ASK) \d+ (\S+):(\d+)$/
+/** As ioredis's own `maxRedirections` bounds a command: a slot moving on each try is a loop. */
+const MAX_REDIRECTS = 16
+
+/** Runs `write` (one command) and, with `ack`, WAIT, on the server that holds its key: [reply, replicas that confirmed], failing on the first error. */
+export async function execWrite(redis: RedisClient, write: (p: Pipeline) => unknown, ack: ReplicaAcknowledgement | undefined): Promise<unknown[]> {
+  const build = (p: Pipeline): void => {
+    write(p)
+    if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
+  }
+  if (isCluster(redis)) return execClusterWrite(redis, build)
+  const p = redis.pipeline()
+  build(p)
+  return pipelineReplies((await p.exec()) ?? [])
+}
+
+async function execClusterWrite(cluster: Cluster, build: (p: Pipeline) => void): Promise<unknown[]> {
+  let node: Redis | undefined
+  let asking = false
+  for (let redirects = 0; ; redirects++) {
+    const p = node?.pipeline() ?? cluster.pipeline()
+    // ASK: the importing node takes the key only right after ASKING, on the same connection.
+    if (asking) p.asking()
+    build(p)
+    const results = ((await p.exec()) ?? []).slice(asking ? 1 : 0)
+    const redirect = REDIRECT.exec(results[0]?.[0]?.message ?? '')
+    if (redirect === null || redirects === MAX_REDIRECTS) return pipelineReplies(results)
+    const [, kind, host = '', port = ''] = redirect
+    // MOVED is for good: the client learns the new owner for the next commands too.
+    if (kind === 'MOVED') cluster.refreshSlotsCache()
+    node = await nodeAt(cluster, host, Number(port))
+    asking = kind === 'ASK'
+  }
+}
+
+/** The client's connection to `host:port`, once its slot map knows the node (a new primary after a refresh). */
+async function nodeAt(cluster: Cluster, host: string, port: number): Promise<Redis> {
+  const find = (): Redis | undefined => cluster.nodes('all').find((n) => n.options.host === host && n.options.port === port)
+  const known = find()
+  if (known !== undefined) return known
+  await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()))
+  const found = find()
+  if (found === undefined) throw new Error(`redirected to ${host}:${port}, a node the cluster's slot map does not name`)
+  return found
+}
+
+function pipelineReplies(results: [Error | null, unknown][]): unknown[] {
+  return results.map(([err, reply]) => {
+    if (err) throw err
+    return reply
+  })
+}
