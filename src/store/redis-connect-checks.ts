@@ -11,7 +11,7 @@ import { isCluster, type RedisClient } from './redis-client.js'
 import type { KeyLayout } from './redis-keys.js'
 import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
 import { permissionProblem, UNCHECKABLE } from './redis-permissions.js'
-import type { RedisStoreOptions } from './redis-store-options.js'
+import type { RedisConnectWarning, RedisStoreOptions } from './redis-store-options.js'
 import { UNREACHABLE } from './store.js'
 
 /** How the store runs a command (bounded, its failures in its words), and where it is. */
@@ -32,36 +32,47 @@ export class ConnectChecks {
   /** The user may not run MULTI or DISCARD, which the check needs: it is not checked again. */
   #uncheckable = false
   readonly #user: string
-  /** The `run_id` of the server the last connection reached (one server or Sentinel's primary). */
-  #runId: string | undefined
+  /**
+   * The `run_id` of the server each primary's last connection reached: one entry for one server or
+   * Sentinel's primary (whichever address), one per address for a Cluster's primaries.
+   */
+  readonly #runIds = new Map<string, string>()
+  readonly #told: (warning: RedisConnectWarning) => void
 
   constructor(
     private readonly redis: RedisClient,
     private readonly c: ConnectCheckContext,
   ) {
     this.#user = c.options.username ?? userOfUrl(c.options.url) ?? 'default'
+    this.#told = c.options.onConnectWarning ?? (() => undefined)
+    // A Cluster stays ready while one primary restarts: its connection to that node (a new one
+    // per node, made as the slot map names it) is where a restart shows.
+    if (isCluster(redis)) redis.on('+node', (node: Redis) => node.on('ready', () => void this.#tellServerChange(node)))
   }
 
   /** A connection is ready: look again (another primary, a changed ACL), and tell what is found. */
   connected(): void {
-    const told = this.c.options.onConnectWarning ?? (() => undefined)
+    const told = this.#told
     this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
     this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
-    this.#serverChange().then((problem) => problem !== undefined && told({ about: 'server_changed', problem }), () => undefined)
+    if (!isCluster(this.redis)) void this.#tellServerChange(this.redis)
   }
 
   /** Another server than the last connection's (INFO's `run_id` changes with a restart or a failover): what it may have lost, said once. */
-  async #serverChange(): Promise<string | undefined> {
-    const redis = this.redis
-    if (isCluster(redis)) return undefined
-    const runId = /^run_id:(\S+)/m.exec(await this.c.run('info', () => redis.info('server')))?.[1]
-    const before = this.#runId
-    this.#runId = runId
-    if (before === undefined || runId === undefined || runId === before) return undefined
-    return (
-      `redis store ${this.c.where}: the primary is another server process than before this reconnect (run_id ${before} → ${runId}: a restart, or a failover). ` +
-      'A server restarted with nothing on disk has lost every key: bearers (callers get 401 bearer_unknown and exchange again), jti replay entries, users\' tokens (they authorize again), throttle counters'
-    )
+  async #tellServerChange(node: Redis): Promise<void> {
+    // A Cluster's replicas are not read from, and one restarted copies its primary again.
+    if (isCluster(this.redis) && node.options.readOnly === true) return
+    const address = isCluster(this.redis) ? `${node.options.host ?? ''}:${node.options.port ?? ''}` : ''
+    const runId = /^run_id:(\S+)/m.exec(await this.c.run('info', () => node.info('server')).catch(() => ''))?.[1]
+    const before = this.#runIds.get(address)
+    if (runId !== undefined) this.#runIds.set(address, runId)
+    if (before === undefined || runId === undefined || runId === before) return
+    const which = address === '' ? 'the primary' : `the primary ${address}`
+    const lost = address === '' ? 'every key' : 'every key of its slots'
+    const problem =
+      `redis store ${this.c.where}: ${which} is another server process than before this reconnect (run_id ${before} → ${runId}: a restart, or a failover). ` +
+      `A server restarted with nothing on disk has lost ${lost}: bearers (callers get 401 bearer_unknown and exchange again), jti replay entries, users' tokens (they authorize again), throttle counters`
+    this.#told({ about: 'server_changed', problem })
   }
 
   /** Throws the refusal found at a connection while the ACL still refuses (looked at again). */

@@ -43,6 +43,8 @@ export interface RedisServerOptions {
   readyLine?: RegExp
   /** A fixed port (restarting a server in place); default: a free one. */
   port?: number
+  /** Files written into the server's dir before it starts (a Cluster node's kept `nodes.conf`). */
+  files?: Record<string, string>
 }
 
 /** `tls-*` lines serving TLS only on `port` (also for redis-sentinel, which takes the same ones). */
@@ -72,6 +74,7 @@ export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
     setup(dir, port) {
       const conf = join(dir, 'redis.conf')
       writeFileSync(conf, baseConf(dir, port, o.tls) + (o.conf?.(port) ?? ''))
+      for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), text)
       return [conf]
     },
   })
@@ -236,9 +239,15 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
   }
 }
 
-/** A Cluster of primaries without replicas. */
+/** A Cluster of primaries (and replicas when asked for). */
 export interface RedisCluster {
   readonly nodes: Peer[]
+  /**
+   * Stops node `index` and starts it again on its ports with its `nodes.conf` (its identity and
+   * slots) but no data, as an orchestrator restarts a pod whose volume keeps only the cluster
+   * config; resolves once every node reports state ok again.
+   */
+  restartEmpty(index: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -252,15 +261,18 @@ export async function startRedisCluster(count = 3, tls?: RedisServerTls, replica
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((p) => p.stop()))
   }
+  const buses: number[] = []
+  const startNode = (bus: number, port?: number, files?: Record<string, string>): Promise<Peer> =>
+    startRedisServer({ ...(tls ? { tls } : {}), ...(port !== undefined ? { port } : {}), ...(files ? { files } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` })
   try {
     for (let i = 0; i < count; i++) {
       // The bus port must be chosen too: the default (port + 10000) may not exist.
-      const bus = await freePort()
-      nodes.push(await startRedisServer({ ...(tls ? { tls } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` }))
+      buses.push(await freePort())
+      nodes.push(await startNode(buses[i] as number))
     }
     const cliTls = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.clientCert ?? tls.cert, '--key', tls.clientKey ?? tls.key, '--sni', 'localhost'] : []
     await promisify(execFile)('redis-cli', [...cliTls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 })
-    await eventually('the cluster to report state ok on every node', async () => {
+    const settled = (): Promise<void> => eventually('the cluster to report state ok on every node', async () => {
       for (const n of nodes) {
         const c = rawClient(n.port, tls ? rawClientTls(tls) : undefined)
         try {
@@ -273,7 +285,15 @@ export async function startRedisCluster(count = 3, tls?: RedisServerTls, replica
       }
       return true
     }, 40_000)
-    return { nodes, stop }
+    await settled()
+    const restartEmpty = async (index: number): Promise<void> => {
+      const old = nodes[index] as Peer
+      const config = old.read('nodes.conf')
+      await old.stop()
+      nodes[index] = await startNode(buses[index] as number, old.port, { 'nodes.conf': config })
+      await settled()
+    }
+    return { nodes, restartEmpty, stop }
   } catch (e) {
     await stop()
     throw e
