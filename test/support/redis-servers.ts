@@ -110,6 +110,12 @@ export interface SentinelSet {
    */
   killPrimary(): Promise<{ restart(): Promise<void> }>
   /**
+   * An operator's failover (`SENTINEL FAILOVER`): the replica is promoted, the old primary becomes
+   * its replica. Resolves with the new primary's port once every Sentinel names it and the old
+   * primary is its replica in sync (so a second failover can follow at once).
+   */
+  failover(): Promise<number>
+  /**
    * Replaces every Sentinel, one at a time, by a fresh one on the same port whose TLS is `tls`
    * (as an operator rolls Sentinels onto new certificate files: Redis Sentinel cannot change
    * them at run time); resolves once each new Sentinel knows the current primary, its replica
@@ -226,13 +232,38 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
         },
       }
     }
+    const failover = async (): Promise<number> => {
+      const before = await currentPrimaryPort()
+      await eventually('a Sentinel to start the failover', async () => {
+        const s = client((sentinels[0] as Peer).port)
+        try {
+          // INPROG or NOGOODSLAVE while the last failover's reconfiguration settles: ask again.
+          return (await s.call('SENTINEL', 'FAILOVER', primaryName)) === 'OK'
+        } finally {
+          s.disconnect()
+        }
+      }, 30_000)
+      let after = before
+      await eventually('every Sentinel to name the promoted replica, the old primary its replica in sync', async () => {
+        const ports = await Promise.all(sentinels.map(primaryPortAt))
+        after = ports[0] as number
+        if (after === before || ports.some((p) => p !== after)) return false
+        const c = client(after)
+        try {
+          return /^slave0:.*state=online/m.test(await c.info('replication'))
+        } finally {
+          c.disconnect()
+        }
+      }, 40_000)
+      return after
+    }
     const history = (): string => {
       const pick = (p: Peer, re: RegExp): string[] => p.output().split('\n').filter((l) => re.test(l)).map((l) => `${p.name}:${p.port} ${l.trim()}`)
       const events = /[+-](sdown|odown|switch-master|failover|promoted|convert-to-slave|slave |selected-slave|elected-leader|try-failover|tilt|reboot)/
       const roles = /MASTER <-> REPLICA|MASTER MODE|Connecting to MASTER|PRIMARY MODE|REPLICAOF|Full resync|Partial resynchronization|Ready to accept/
       return [...sentinels.flatMap((s) => pick(s, events)), ...started.filter((p) => !sentinels.includes(p)).flatMap((p) => pick(p, roles))].join('\n')
     }
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, replaceSentinels, history, stop }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, failover, replaceSentinels, history, stop }
   } catch (e) {
     await stop()
     throw e
