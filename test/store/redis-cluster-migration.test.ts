@@ -11,13 +11,13 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Redis } from 'ioredis'
 import { openRedisStore, type Store } from '../../src/store/index.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import type { RunningServer } from '../support/tls-server.js'
 import { rawClient, startRedisCluster, type RedisCluster } from '../support/redis-servers.js'
 import { eventually } from '../support/eventually.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { CALLERS, exchangeToken, signAssertion } from './redis-gateway-support.js'
+import { CALLERS, exchangeToken, partnerEndpointYaml, signAssertion, startUpstream } from './redis-gateway-support.js'
 
 const PREFIX = `migration-${randomUUID()}:`
 let cluster: RedisCluster
@@ -31,7 +31,7 @@ const admin = (port: number): Redis => admins.get(port) ?? (admins.set(port, raw
 
 beforeAll(async () => {
   ;[cluster, pki] = await Promise.all([startRedisCluster(6, undefined, 1), createTestPki()])
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  upstream = await startUpstream(pki)
   const nodes = `[${cluster.nodes.map((n) => `"127.0.0.1:${n.port}"`).join(', ')}]`
   for (const acknowledged of [1, 0]) {
     gateways.push(await startOpsGateway(pki.dir, `store:
@@ -39,8 +39,7 @@ beforeAll(async () => {
   keyPrefix: "${PREFIX}"
   redis: { cluster: { nodes: ${nodes} }, replicasToAcknowledge: ${acknowledged}, acknowledgeTimeout: 2s, commandTimeout: 3s }
 ${CALLERS}endpoints:
-  - { name: partner, url: "https://api.partner.test:${upstream.port}", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }
-`, { watch: false }))
+${partnerEndpointYaml(upstream.port, pki)}`, { watch: false }))
   }
   danceStore = openRedisStore({ cluster: { nodes: [{ host: '127.0.0.1', port: cluster.nodes[0]?.port ?? 0 }] }, keyPrefix: PREFIX, acknowledge: { replicas: 1, timeoutMs: 2000 }, commandTimeoutMs: 3000 })
 }, 90_000)

@@ -9,7 +9,7 @@ import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient, startRedisCluster, type RedisCluster } from '../support/redis-servers.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { CALLERS, exchangeToken } from './redis-gateway-support.js'
+import { CALLERS, exchangeToken, stopAll } from './redis-gateway-support.js'
 
 const WARNING = "the store's Redis is another server than before (restarted or failed over)"
 let pki: TestPki
@@ -22,11 +22,7 @@ beforeAll(async () => {
   g = await startOpsGateway(pki.dir, `store: { kind: redis, keyPrefix: "cluster-restart:", redis: { cluster: { nodes: [${nodes}] }, commandTimeout: 1500ms } }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
 }, 60_000)
 
-afterAll(async () => {
-  await g?.gw.close()
-  await cluster?.stop()
-  pki?.cleanup()
-}, 30_000)
+afterAll(() => stopAll(g, cluster, pki), 30_000)
 
 const warnings = (): { problem: string }[] => g.lines.map((l) => JSON.parse(l) as { msg: string; problem: string }).filter((e) => e.msg === WARNING)
 

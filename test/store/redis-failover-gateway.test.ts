@@ -9,9 +9,10 @@ import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import type { RunningServer } from '../support/tls-server.js'
 import { eventually, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 import { get, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
+import { sentinelRedisYaml, startUpstream } from './redis-gateway-support.js'
 
 const AUD = 'https://gateway.test'
 const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
@@ -23,16 +24,13 @@ let g: OpsGateway
 
 beforeAll(async () => {
   ;[set, pki] = await Promise.all([startSentinelSet(), createTestPki()])
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  upstream = await startUpstream(pki)
   const tls = `${clientTlsYaml(pki)}`
   g = await startOpsGateway(pki.dir, `store:
   kind: redis
   keyPrefix: "mtls-gateway-test:${randomUUID()}:"
   redis:
-    sentinel: { addresses: [${set.sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')}], primaryName: ${set.primaryName} }
-    commandTimeout: 1500ms
-    connectTimeout: 1s
-    # The failover's effect on readiness is what this test watches (by default Redis only notes it).
+${sentinelRedisYaml(set)}    # The failover's effect on readiness is what this test watches (by default Redis only notes it).
     gateReadiness: true
 callers:
   required: false

@@ -2,8 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { send, type Reply } from '../support/gateway.js'
-import type { Peer } from '../support/peers.js'
-import type { TestPki } from '../support/pki.js'
+import { clientTlsYaml, type TestPki } from '../support/pki.js'
+import type { SentinelSet } from '../support/redis-servers.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import type { OpsGateway } from '../ops/helpers.js'
 
 export const HS = 's'.repeat(32)
@@ -24,9 +25,25 @@ export async function exchangeToken(gatewayUrl: string, assertion?: string): Pro
   return send(gatewayUrl, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
 }
 
+/** The mTLS upstream a test's bearers call (the PKI's server certificate; it requires the gateway's client certificate). */
+export function startUpstream(pki: TestPki): Promise<RunningServer> {
+  return startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+}
+
+/** Endpoint `partner` (an `endpoints:` item) on a real mTLS upstream: a bearer's call through it answers 200. */
+export function partnerEndpointYaml(upstreamPort: number, pki: TestPki): string {
+  return `  - { name: partner, url: "https://api.partner.test:${upstreamPort}", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }\n`
+}
+
+/** `store.redis` lines (four spaces in) for a Sentinel set, with short timeouts so a failover shows within seconds. */
+export function sentinelRedisYaml(set: SentinelSet): string {
+  return `    sentinel: { addresses: [${set.sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')}], primaryName: ${set.primaryName} }\n    commandTimeout: 1500ms\n    connectTimeout: 1s\n`
+}
+
 /** Closes what a test started, any of it absent. */
-export async function stopAll(g: OpsGateway | undefined, redis: Peer | undefined, pki: TestPki | undefined): Promise<void> {
+export async function stopAll(g: OpsGateway | undefined, redis: { stop(): Promise<void> } | undefined, pki: TestPki | undefined, upstream?: { close(): Promise<void> }): Promise<void> {
   await g?.gw.close()
+  await upstream?.close()
   await redis?.stop()
   pki?.cleanup()
 }

@@ -8,41 +8,33 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeJwt } from 'jose'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { createTestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { rawClient, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { CALLERS, exchangeToken, signAssertion } from './redis-gateway-support.js'
+import { CALLERS, exchangeToken, partnerEndpointYaml, sentinelRedisYaml, signAssertion, startUpstream, stopAll } from './redis-gateway-support.js'
 
 const PREFIX = `double-failover-${randomUUID()}:`
 const UNREACHABLE = "the gateway's store is not answering: try again shortly (the gateway's log says why)"
+// The Sentinel set, and the gateway on it with an upstream its bearers call.
 let set: SentinelSet
-let pki: TestPki
-let upstream: RunningServer
 let g: OpsGateway
+let stop: () => Promise<void>
 
 beforeAll(async () => {
-  ;[set, pki] = await Promise.all([startSentinelSet(), createTestPki()])
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  const [started, pki] = await Promise.all([startSentinelSet(), createTestPki()])
+  set = started
+  const upstream = await startUpstream(pki)
+  stop = () => stopAll(g, set, pki, upstream)
   g = await startOpsGateway(pki.dir, `store:
   kind: redis
   keyPrefix: "${PREFIX}"
   redis:
-    sentinel: { addresses: [${set.sentinels.map((s) => `"127.0.0.1:${s.port}"`).join(', ')}], primaryName: ${set.primaryName} }
-    commandTimeout: 1500ms
-    connectTimeout: 1s
-${CALLERS}endpoints:
-  - { name: partner, url: "https://api.partner.test:${upstream.port}", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }
-`, { watch: false })
+${sentinelRedisYaml(set)}${CALLERS}endpoints:
+${partnerEndpointYaml(upstream.port, pki)}`, { watch: false })
 }, 60_000)
 
-afterAll(async () => {
-  await g?.gw.close()
-  await upstream?.close()
-  await set?.stop()
-  pki?.cleanup()
-}, 30_000)
+afterAll(() => stop?.(), 30_000)
 
 const acknowledged: { assertion: string; bearer: string }[] = []
 const unexpected: string[] = []
