@@ -47,7 +47,7 @@ export class ConnectChecks {
     this.#told = c.options.onConnectWarning ?? (() => undefined)
     // A Cluster stays ready while one primary restarts: its connection to that node (a new one
     // per node, made as the slot map names it) is where a restart shows.
-    if (isCluster(redis)) redis.on('+node', (node: Redis) => node.on('ready', () => void this.#tellServerChange(node)))
+    if (isCluster(redis)) redis.on('+node', (node: Redis) => node.on('ready', () => void this.#tellServerChange(node).catch(() => undefined)))
   }
 
   /** A connection is ready: look again (another primary, a changed ACL), and tell what is found. */
@@ -55,7 +55,7 @@ export class ConnectChecks {
     const told = this.#told
     this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
     this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
-    if (!isCluster(this.redis)) void this.#tellServerChange(this.redis)
+    if (!isCluster(this.redis)) this.#tellServerChange(this.redis).catch(() => undefined)
   }
 
   /** Another server than the last connection's (INFO's `run_id` changes with a restart or a failover): what it may have lost, said once. */
