@@ -13,10 +13,9 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { clientTls } from '../support/pki.js'
+import { startUpstreamKinds, type UpstreamKinds } from '../support/upstream-kinds.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { refusingPort } from '../support/peers.js'
 import { adminUrlOf } from '../support/process.js'
 import { get, spawnTwoWorkers, startOpsGateway } from './helpers.js'
 
@@ -27,10 +26,7 @@ const PROM_CLIENT_FINDINGS = [
   'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
 ]
 
-let pki: TestPki
-let stranger: TestPki
-let upstream: RunningServer
-let untrusted: RunningServer
+let upstreams: UpstreamKinds | undefined
 let yaml: string
 
 /** promtool's findings on an exposition, each once, sorted (it exits 1 when it has any). */
@@ -73,19 +69,13 @@ async function servedEverything(url: string, adminUrl: string): Promise<string> 
 }
 
 beforeAll(async () => {
-  pki = await createTestPki()
-  stranger = await createTestPki()
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-  untrusted = await startMtlsServer({ cert: stranger.file('server-chain.crt'), key: stranger.file('server.key'), ca: pki.file('root.crt') })
-  const tls = clientTls(pki)
-  yaml = `endpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('stranger', untrusted.port, tls)}${endpointYaml('down', await refusingPort(), tls)}`
+  const u = (upstreams = await startUpstreamKinds())
+  const tls = clientTls(u.pki)
+  yaml = `endpoints:\n${endpointYaml('partner', u.serving.port, tls)}${endpointYaml('stranger', u.untrusted.port, tls)}${endpointYaml('down', u.refusing, tls)}`
 }, 5 * 60_000)
 
 afterAll(async () => {
-  await upstream?.close()
-  await untrusted?.close()
-  pki?.cleanup()
-  stranger?.cleanup()
+  await upstreams?.close()
 })
 
 describe('promtool check metrics on a gateway that served every kind of request', () => {
