@@ -6,7 +6,8 @@
 import type { Worker } from 'node:cluster'
 import { AggregatorRegistry, collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client'
 import { openMetricsAggregate } from './aggregate-open-metrics.js'
-import { createMonotonicFloor, type RetainedMetrics } from './retained-metrics.js'
+import { createMonotonicFloor, type MonotonicFloor, type PickLabels, type RetainedMetrics } from './retained-metrics.js'
+import { configNamesOf, namesRemovedObject, withoutRemovedObjects, type ConfigNames, type NamedObjects } from './config-series.js'
 import type { Ask, WorkerMetrics } from './worker-link.js'
 
 /** The primary's own registry, with Node's process metrics. */
@@ -30,6 +31,8 @@ export interface InstanceMetricsOptions {
   live: ReadonlySet<Worker>
   /** What exited workers counted, and each worker's last answer. */
   retained: RetainedMetrics<Worker>
+  /** The config in force (the start's, then each accepted reload's): an endpoint or profile it no longer has leaves no series. */
+  configs: { current(): NamedObjects; onAccepted(fn: (config: NamedObjects) => void): void }
   /** Expose OpenMetrics with the workers' trace ids as exemplars (tracing.enabled, restart-only). */
   openMetrics: boolean
   askTimeoutMs: number
@@ -41,9 +44,27 @@ export interface InstanceMetrics {
   metrics(): Promise<{ contentType: string; body: string }>
 }
 
+/**
+ * Drops from what exited workers counted, and from the floors, the series of the endpoints and
+ * profiles the config in force lacks: at each accepted config (one added back before the next
+ * scrape starts from nothing) and at each read, which calls the returned function for the names.
+ */
+function followConfigs(configs: InstanceMetricsOptions['configs'], retained: RetainedMetrics<Worker>, floor: MonotonicFloor): () => ConfigNames {
+  const dropRemoved = (names: ConfigNames): ConfigNames => {
+    const removed = (labels: Parameters<PickLabels>[0]): boolean => namesRemovedObject(labels, names)
+    retained.drop(removed)
+    floor.drop(removed)
+    return names
+  }
+  configs.onAccepted((config) => dropRemoved(configNamesOf(config)))
+  return () => dropRemoved(configNamesOf(configs.current()))
+}
+
 /** Aggregates the primary's and every worker's metrics at each read. */
 export function aggregateInstanceMetrics(o: InstanceMetricsOptions): InstanceMetrics {
   const { registry, ask, live, retained } = o
+  const floor = createMonotonicFloor()
+  const namesNow = followConfigs(o.configs, retained, floor)
   const gather = async (): Promise<WorkerMetrics[]> => {
     const own = await registry.getMetricsAsJSON()
     // Each answer recorded as it arrives, so a worker that exits during the scrape departs with it.
@@ -56,9 +77,10 @@ export function aggregateInstanceMetrics(o: InstanceMetricsOptions): InstanceMet
     )
     // A worker that exited meanwhile is in departed() already; one that did not answer in time counts what it last said.
     const current = answers.filter(({ w }) => live.has(w)).map(({ w, value }) => value ?? retained.lastCounts(w))
-    return [own, retained.departed(), ...current]
+    // An endpoint or profile the config in force lacks leaves every input: exited workers' counts, last answers, a worker not yet on it.
+    const names = namesNow()
+    return [own, retained.departed(), ...current].map((metrics) => withoutRemovedObjects(metrics, names))
   }
-  const floor = createMonotonicFloor()
   // The aggregate of every process, lifted where float rounding made a counter read lower than before.
   const aggregateAll = async (): Promise<{ all: WorkerMetrics[]; aggregated: Registry<RegistryContentType> }> => {
     const all = await gather()

@@ -43,12 +43,13 @@ export const TUNNEL_KINDS = ['intercepted', 'pass_through', 'refused'] as const
 /**
  * The per-endpoint counterpart: `zero(counter, endpoints)` creates at 0 the series `labelsOf`
  * gives for each endpoint it has not seen yet (the configured endpoints, known from the snapshot
- * in force at each scrape: a reload that adds one adds its series). A counter never drops a
- * series, so each endpoint is done once; a removed endpoint's series stay until a restart.
+ * in force at each scrape: a reload that adds one adds its series). An endpoint a reload removes
+ * is forgotten (config-series.ts removes its series): added back, it starts at 0 again.
  */
-export function zeroSeriesPerEndpoint<L extends string>(labelsOf: (endpoint: string) => Record<L, string>[]): (counter: Counter<L>, endpoints: readonly string[]) => void {
+export function zeroSeriesPerEndpoint<L extends string>(labelsOf: (endpoint: string) => Record<L, string>[]): (counter: Counter<L>, endpoints: ReadonlySet<string>) => void {
   const done = new Set<string>()
   return (counter, endpoints) => {
+    for (const endpoint of done) if (!endpoints.has(endpoint)) done.delete(endpoint)
     for (const endpoint of endpoints) {
       if (done.has(endpoint)) continue
       done.add(endpoint)

@@ -6,6 +6,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { registerBuildInfo } from './build-info.js'
 import { createClientMetrics } from './client-metrics.js'
+import { createSeriesPruner, dropRemovedSeries, type ConfigNames } from './config-series.js'
 import { createCertificateMetrics, type CertificateValidity, type TlsFileValidity } from './certificate-metrics.js'
 import { createRequestMetrics, zeroServerErrors, type RequestExtras } from './request-metrics.js'
 import { createReloadMetrics } from './reload-metrics.js'
@@ -86,8 +87,14 @@ export interface Metrics {
   watchConnections(listener: string, server: ConnectionCounter): void
   /** Reports `upstream_connections_open{endpoint}` and `upstream_requests_waiting{endpoint}` at every scrape from the snapshot in force. */
   watchUpstreamPools(read: () => readonly { endpoint: string; connected: number; waiting: number }[]): void
-  /** The endpoints of the config in force, read at every scrape: their 5xx and handshake-failure series start at 0. */
-  watchEndpoints(read: () => readonly string[]): void
+  /**
+   * The endpoint and profile names of the config in force, read at every scrape: each endpoint's
+   * 5xx and handshake-failure series start at 0, and the series of an endpoint or profile it no
+   * longer has are removed (config-series.ts). Undefined before the first config: nothing removed.
+   */
+  watchConfigNames(read: () => ConfigNames | undefined): void
+  /** Removes at once the series of the endpoints and profiles the config in force lacks (at each adoption; every read does too). */
+  dropRemovedSeries(): void
 }
 
 /** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */
@@ -96,6 +103,8 @@ export interface ConnectionCounter {
   readonly maxConnections?: number | undefined
 }
 
+// Before the first config: no endpoint to give zero series.
+const NO_NAMES: ReadonlySet<string> = new Set()
 // Past the 30 s default of endpoints[].timeouts.response: a backend given longer, and responses streamed for minutes, stay measurable (histogram_quantile answers the largest finite bound for anything in +Inf).
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 /** Registers every gateway metric on the registry and returns the recording functions. */
@@ -105,11 +114,12 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   registerBuildInfo(registry)
   // Registration order is exposition order: the families below appear on /metrics as listed.
-  let configured: () => readonly string[] = () => []
-  const endpoints = (): readonly string[] => configured()
-  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS, zeroServerErrors(endpoints))
-  const upstream = createUpstreamMetrics(registers, LATENCY_BUCKETS, endpoints)
-  const requestPath = createRequestPathMetrics(registers)
+  let configured: () => ConfigNames | undefined = () => undefined
+  const endpoints = (): ReadonlySet<string> => configured()?.endpoints ?? NO_NAMES
+  const dropRemoved = createSeriesPruner(() => configured())
+  const perRequest = createRequestMetrics(registry, LATENCY_BUCKETS, { beforeRead: zeroServerErrors(endpoints), dropRemoved })
+  const upstream = createUpstreamMetrics(registers, LATENCY_BUCKETS, endpoints, dropRemoved)
+  const requestPath = createRequestPathMetrics(registers, dropRemoved)
   const reload = createReloadMetrics(registry)
   const certificates = createCertificateMetrics(registers)
   const clients = createClientMetrics(registers)
@@ -117,6 +127,6 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   // The cluster primary counts replaced workers under the same names; summed with these zeros.
   createWorkerCounters(registers)
   // Built once at start-up (not per request).
-  const watchEndpoints = (read: () => readonly string[]): void => void (configured = read)
-  return { registry, request: perRequest.request, enableExemplars: perRequest.enableExemplars, watchEndpoints, ...upstream, ...requestPath, ...reload, ...certificates, ...clients, ...watched }
+  const watchConfigNames = (read: () => ConfigNames | undefined): void => void (configured = read)
+  return { registry, request: perRequest.request, enableExemplars: perRequest.enableExemplars, watchConfigNames, dropRemovedSeries: () => dropRemovedSeries(registry), ...upstream, ...requestPath, ...reload, ...certificates, ...clients, ...watched }
 }

@@ -112,10 +112,12 @@ export interface Ops {
 }
 
 
-/** What adopting snapshot `g` says and sets at once: its secrets for redaction, its certificates' gauges and, by the process that speaks for the instance, its warnings. */
+/** What adopting snapshot `g` says and sets at once: its secrets for redaction, its certificates' gauges, no series of a removed endpoint or profile and, by the process that speaks for the instance, its warnings. */
 function adopted(o: OpsOptions, log: GatewayLog, metrics: Metrics, g: Gateway): void {
   log.addSecretValues(configSecretValues(g.config))
   setSnapshotCertificates(metrics, g)
+  // At once: a reload that adds a removed endpoint back before the next scrape starts it from nothing.
+  metrics.dropRemovedSeries()
   // A --workers primary says these once for the instance; TLS files' dates are judged when a config is compiled.
   if (o.worker) return
   logConfigWarnings(log.logger, g.config)

@@ -9,6 +9,7 @@ import { Counter, Histogram, Registry } from 'prom-client'
 import { createPendingCounts, type PendingSlot } from './pending-counts.js'
 import { createPendingHistogram, type PendingHistogram, type PendingObservations } from './pending-histograms.js'
 import { zeroSeriesPerEndpoint } from './label-sets.js'
+import type { DropRemoved } from './config-series.js'
 
 /** What one finished request adds besides its endpoint, method, status and durations. */
 export interface RequestExtras {
@@ -62,28 +63,28 @@ interface Bound {
 
 type RequestLabels = 'endpoint' | 'method' | 'status_class'
 /** Creates at 0 the 5xx series of every method label for each endpoint `configured` names, once each (MtlsGatewayHighErrorRatio sees an endpoint's first burst). */
-export function zeroServerErrors(configured: () => readonly string[]): (counter: Counter<RequestLabels>) => void {
+export function zeroServerErrors(configured: () => ReadonlySet<string>): (counter: Counter<RequestLabels>) => void {
   const zero = zeroSeriesPerEndpoint<RequestLabels>((endpoint) => [...METHODS, 'other'].map((method) => ({ endpoint, method, status_class: '5xx' })))
   return (counter) => zero(counter, configured())
 }
 
-/** Registers the per-request families on `registry`; `beforeRead` runs on requests_total before each read (zeroServerErrors). */
-export function createRequestMetrics(registry: Registry, buckets: number[], beforeRead: (requests: Counter<RequestLabels>) => void): { request: RecordRequest; enableExemplars(): void } {
+/** Registers the per-request families on `registry`; `beforeRead` runs on requests_total before each read (zeroServerErrors), `dropRemoved` on every family after it. */
+export function createRequestMetrics(registry: Registry, buckets: number[], { beforeRead, dropRemoved }: { beforeRead: (requests: Counter<RequestLabels>) => void; dropRemoved: DropRemoved }): { request: RecordRequest; enableExemplars(): void } {
   const registers = [registry]
   const pendingRequests = createPendingCounts<'endpoint' | 'method' | 'status_class'>()
   const pendingBytes = createPendingCounts<'endpoint' | 'direction'>()
-  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { beforeRead(this); pendingRequests.flush(this) } })
+  new Counter({ name: 'mtls_gateway_requests_total', help: 'Requests answered, by endpoint, method and status class.', labelNames: ['endpoint', 'method', 'status_class'] as const, registers, collect() { beforeRead(this); pendingRequests.flush(this); dropRemoved(this) } })
   // Each duration histogram has its own slots: enabling exemplars replaces it (before any request).
   const durationOf = (enableExemplars: boolean): { histogram: Histogram<'endpoint' | 'mode'>; pending: PendingHistogram<'endpoint' | 'mode'> } => {
     const pending = createPendingHistogram<'endpoint' | 'mode'>(buckets)
-    const histogram = new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars, collect() { pending.flush(this) } })
+    const histogram = new Histogram({ name: DURATION, help: 'Time from request arrival to the end of the response, by endpoint and way in (mode).', labelNames: ['endpoint', 'mode'] as const, buckets, registers, enableExemplars, collect() { pending.flush(this); dropRemoved(this) } })
     return { histogram, pending }
   }
   let duration = durationOf(false)
   let exemplars = false
   const pendingUpstream = createPendingHistogram<'endpoint'>(buckets)
-  new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers, collect() { pendingUpstream.flush(this) } })
-  new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers, collect() { pendingBytes.flush(this) } })
+  new Histogram({ name: 'mtls_gateway_upstream_duration_seconds', help: 'Time from sending upstream to the upstream response headers.', labelNames: ['endpoint'] as const, buckets, registers, collect() { pendingUpstream.flush(this); dropRemoved(this) } })
+  new Counter({ name: 'mtls_gateway_relayed_bytes_total', help: 'Bytes received from callers (direction="in") and sent back to them (direction="out"), headers included, by endpoint.', labelNames: ['endpoint', 'direction'] as const, registers, collect() { pendingBytes.flush(this); dropRemoved(this) } })
   const bytesSlot = (endpoint: string, direction: 'in' | 'out'): PendingSlot => pendingBytes.slot(`${endpoint}\0${direction}`, () => ({ endpoint, direction }))
   const perEndpoint = new Map<string, Bound>()
   const bound = (endpoint: string): Bound => {

@@ -9,13 +9,14 @@ import { AUTH_FAILURE_LABELS, EGRESS_REASON_LABELS, TUNNEL_KINDS, WAY_IN_LABELS 
 import type { Metrics } from './metrics.js'
 import type { WayIn } from '../config/index.js'
 import { createPendingCounts } from './pending-counts.js'
+import type { DropRemoved } from './config-series.js'
 
-/** Registers the request-path event families on `registers` and returns their recorders. */
-export function createRequestPathMetrics(registers: Registry[]): Pick<Metrics, 'callerAuthFailure' | 'oauthSignature' | 'egressRefusal' | 'tunnel' | 'leafMinted' | 'wayInRefusal'> {
+/** Registers the request-path event families on `registers` and returns their recorders; `dropRemoved` removes a removed profile's signature series at each read. */
+export function createRequestPathMetrics(registers: Registry[], dropRemoved: DropRemoved): Pick<Metrics, 'callerAuthFailure' | 'oauthSignature' | 'egressRefusal' | 'tunnel' | 'leafMinted' | 'wayInRefusal'> {
   // Per-request counts are plain numbers added to prom-client at read time (pending-counts.ts).
   const pendingSignatures = createPendingCounts<'profile' | 'method'>()
   const callerAuth = new Counter({ name: 'mtls_gateway_caller_auth_failures_total', help: 'Callers refused, by reason.', labelNames: ['reason'] as const, registers })
-  new Counter({ name: 'mtls_gateway_oauth_signatures_total', help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { pendingSignatures.flush(this) } })
+  new Counter({ name: 'mtls_gateway_oauth_signatures_total', help: 'OAuth 1.0a signatures made, by profile and signature method.', labelNames: ['profile', 'method'] as const, registers, collect() { pendingSignatures.flush(this); dropRemoved(this) } })
   const tunnels = new Counter({ name: 'mtls_gateway_connect_tunnels_total', help: 'CONNECT tunnels, by kind (intercepted, pass_through, refused).', labelNames: ['kind'] as const, registers })
   const mints = new Histogram({ name: 'mtls_gateway_interception_leaf_mint_seconds', help: 'Time to mint an interception leaf certificate (cache misses).', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers })
   const egress = new Counter({ name: 'mtls_gateway_egress_refusals_total', help: 'Upstream destinations refused by the egress policy, by reason.', labelNames: ['reason'] as const, registers })

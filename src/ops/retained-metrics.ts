@@ -39,7 +39,12 @@ export interface RetainedMetrics<W extends object> {
   departed(): WorkerMetrics
   /** A live worker's last counters and histograms: its share of a scrape it did not answer in time. */
   lastCounts(worker: W): WorkerMetrics
+  /** Forgets the departed values whose labels `removed` picks (a config object a reload removed: added back, it starts from nothing). */
+  drop(removed: PickLabels): void
 }
+
+/** Picks series by their labels. */
+export type PickLabels = (labels: Value['labels']) => boolean
 
 /** Creates an empty record (one per primary). */
 export function createRetainedMetrics<W extends object>(): RetainedMetrics<W> {
@@ -76,6 +81,9 @@ export function createRetainedMetrics<W extends object>(): RetainedMetrics<W> {
     // A fresh copy per call: the aggregate shares label objects with its inputs.
     departed: () => [...total.values()].map(({ metric, values }) => Object.assign({}, metric, { values: [...values.values()].map((v) => Object.assign({}, v, { labels: Object.assign({}, v.labels) })) })),
     lastCounts: (worker) => (last.get(worker) ?? []).filter(carried),
+    drop(removed) {
+      for (const { values } of total.values()) for (const [key, v] of values) if (removed(v.labels)) values.delete(key)
+    },
   }
 }
 
@@ -88,12 +96,17 @@ export function createRetainedMetrics<W extends object>(): RetainedMetrics<W> {
  */
 export interface MonotonicFloor {
   lift(aggregate: WorkerMetrics): WorkerMetrics
+  /** Forgets the floors of the series `removed` picks: a removed endpoint added back starts from nothing, not at its old counts. */
+  drop(removed: PickLabels): void
 }
 
 /** Creates the floor (one per primary; both the scrape and the console's view go through it). */
 export function createMonotonicFloor(): MonotonicFloor {
-  const floor = new Map<string, number>()
+  const floor = new Map<string, { value: number; labels: Value['labels'] }>()
   return {
+    drop(removed) {
+      for (const [key, { labels }] of floor) if (removed(labels)) floor.delete(key)
+    },
     lift(aggregate) {
       const out: WorkerMetrics = []
       for (const m of aggregate) {
@@ -101,9 +114,9 @@ export function createMonotonicFloor(): MonotonicFloor {
         const lifts: Value[] = []
         for (const v of m.values as Value[]) {
           const key = `${m.name}\0${valueKey(v)}`
-          const seen = floor.get(key)
+          const seen = floor.get(key)?.value
           if (seen === undefined || v.value >= seen) {
-            floor.set(key, v.value)
+            floor.set(key, { value: v.value, labels: v.labels })
             continue
           }
           // Past the floor by a few ulps, so the re-summed value cannot round back under it.

@@ -9,6 +9,7 @@ import { Gauge } from 'prom-client'
 import type { Gateway } from '../gateway/index.js'
 import { createServerRootsInUse, endpointDegradation, endpointPools, type ServerRootsInUse } from './certificates.js'
 import { METRIC_PREFIX, type Metrics } from './metrics.js'
+import { configNamesOf } from './config-series.js'
 
 /** Each endpoint's earliest CRL nextUpdate in ms (its own and its tenants' bundles); endpoints without a dated CRL are absent. */
 export function crlNextUpdates(gateway: Gateway): { endpoint: string; at: number }[] {
@@ -27,7 +28,10 @@ export function watchSnapshot(metrics: Metrics, current: () => Gateway | undefin
   }
   metrics.watchDegradation(read(endpointDegradation))
   metrics.watchUpstreamPools(read(endpointPools))
-  metrics.watchEndpoints(read((g) => [...g.endpoints.keys()]))
+  metrics.watchConfigNames(() => {
+    const g = current()
+    return g ? configNamesOf(g.config) : undefined
+  })
   const crls = read(crlNextUpdates)
   new Gauge({
     name: `${METRIC_PREFIX}crl_next_update_timestamp_seconds`,

@@ -98,7 +98,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const { live, serving } = pool
   const connected = (): Worker[] => [...live].filter((w) => w.isConnected())
   const servingNow = (): Worker[] => connected().filter((w) => serving.has(w))
-  // The configs the console follows (it opens the store when the workers do).
+  // The configs the console (it opens the store when the workers do) and the instance's metrics follow.
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
     configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason, why) => pool.killStarting(w, reason, why),
@@ -115,7 +115,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   followWorkers((w) => starts.hold(w, reloads.texts(w)), followDegradations(createDegradationLog(logger), reloads))
   const url = await pool.start()
-  const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
+  const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, configs: { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) }, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
   const readiness = instanceReadiness({
     ask, askTimeoutMs: ASK_TIMEOUT_MS, serving: servingNow,
     leaving: reloads.leaving, conditions, draining: () => pool.draining, probes: o.probes ?? [],
