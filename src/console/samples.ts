@@ -56,6 +56,8 @@ function read(metrics: WorkerMetrics, at: number): Sample {
 
 const sum = (s: Sample, i: 0 | 1): number => Object.values(s.endpoints).reduce((a, r) => a + r[i], 0)
 const rate = (d: number, ms: number): number => (d >= 0 && ms > 0 ? (d * 1000) / ms : 0)
+/** The increase of column `i` from `prev` to `s`, endpoint by endpoint: one whose counts went down or away (a reload removed it) takes nothing from the others'. */
+const increase = (s: Sample, prev: Sample, i: 0 | 1): number => Object.entries(s.endpoints).reduce((a, [ep, r]) => a + Math.max(0, r[i] - (prev.endpoints[ep]?.[i] ?? 0)), 0)
 
 /** Samples the instance's counters while the console is in use. */
 export interface Sampler {
@@ -96,7 +98,7 @@ export function createSampler(metrics: () => Promise<WorkerMetrics>, now: () => 
     series() {
       return samples.slice(1).map((s, i) => {
         const prev = samples[i] as Sample
-        return { at: s.at, requests: rate(sum(s, 0) - sum(prev, 0), s.at - prev.at), errors: rate(sum(s, 1) - sum(prev, 1), s.at - prev.at) }
+        return { at: s.at, requests: rate(increase(s, prev, 0), s.at - prev.at), errors: rate(increase(s, prev, 1), s.at - prev.at) }
       })
     },
     endpointRates() {

@@ -228,6 +228,22 @@ describe('console samples', () => {
       { labels: { endpoint: 'a', status_class: '5xx' }, value: errors },
     ] }] as unknown as WorkerMetrics
 
+  it('an endpoint a reload removed (its series gone) takes nothing from the rates of the others', async () => {
+    let now = 0
+    const both = (kept: number, removed: number): WorkerMetrics =>
+      [{ name: 'mtls_gateway_requests_total', help: '', type: 'counter', aggregator: 'sum', values: [
+        { labels: { endpoint: 'kept', status_class: '2xx' }, value: kept },
+        ...(removed > 0 ? [{ labels: { endpoint: 'removed', status_class: '5xx' }, value: removed }] : []),
+      ] }] as unknown as WorkerMetrics
+    let current = both(10, 50)
+    const sampler = createSampler(async () => current, () => now)
+    await sampler.touch()
+    now = 10_000
+    current = both(60, 0)
+    await sampler.touch()
+    expect(sampler.series()).toEqual([{ at: 10_000, requests: 5, errors: 0 }])
+  })
+
   it('rates are differences between samples; a counter reset (worker restart) shows 0, never a negative rate', async () => {
     let now = 0
     let current = metrics(0, 0)
