@@ -8,7 +8,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { descriptorShortfall } from './connection-events.js'
-import { createDrain, type Drain } from './drain.js'
+import { createDrain, reloadUnlessDraining, type Drain } from './drain.js'
 import { createExposition } from './exposition.js'
 import { trackInFlight, type InFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
@@ -63,7 +63,6 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const onSwap = (g: Gateway): void => swapped(p, s, live, g)
   const onRefused = (files: readonly string[], hide: readonly string[]): void => live.watcher?.addFiles(files, hide)
   const reloads = trackReloads(createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics }))
-  if ((o.watch ?? true) && !o.worker) live.watcher = startWatcher(p, s, () => void reloads.reload('file change'))
   // The drain's closing keeps the signal handlers to the exit: removed, a SIGHUP or a second
   // SIGTERM meanwhile would end the process by the signal's default action, its last lines unwritten.
   const close = async (): Promise<void> => {
@@ -77,6 +76,8 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     await close()
     await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.(Math.max(0, deadline - performance.now()))])
   })
+  const reload = reloadUnlessDraining(() => drain.draining, log.logger, (trigger) => reloads.reload(trigger))
+  if ((o.watch ?? true) && !o.worker) live.watcher = startWatcher(p, s, () => reload('file change'))
   // Listener limits are read at start, like the descriptor limit: said once, per process.
   const shortfall = descriptorShortfall(s.ref.current.config.listen.connections.max)
   if (shortfall) log.logger.warn({ problem: shortfall }, 'connection cap above the file descriptor limit')
@@ -85,7 +86,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
   live.admin = await startOpsAdmin(p, s, reloads, drain, readiness)
   // Once everything runs: a signal held while the process started (holdSignals) is handled here.
-  if (o.signals) live.removeSignals = installOpsSignals(o, reloads, drain, log)
+  if (o.signals) live.removeSignals = installOpsSignals(o, reload, drain)
   return runningOps(p, inFlight, reloads, drain, readiness, live.admin, async () => {
     live.removeSignals()
     await close()
@@ -137,12 +138,10 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number,
 }
 
 /** SIGTERM drains; a cluster worker leaves SIGHUP and SIGINT to its primary. Returns the remover. */
-function installOpsSignals(o: OpsOptions, reloads: Reloads, drain: Drain, log: GatewayLog): () => void {
+function installOpsSignals(o: OpsOptions, reload: (trigger: string) => void, drain: Drain): () => void {
   const ignore = (): void => {}
-  // A draining process takes no new connection: a reload would serve nothing, and could land after its pools closed.
-  const reload = (): void => void (drain.draining ? log.logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reloads.reload('SIGHUP'))
   return installSignals({
-    SIGHUP: o.worker ? ignore : reload,
+    SIGHUP: o.worker ? ignore : () => reload('SIGHUP'),
     SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
     SIGTERM: () => drain.begin('SIGTERM'),
   })

@@ -21,6 +21,7 @@ import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metr
 import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
 import { deferSignal, installSignals } from './signals.js'
+import { reloadUnlessDraining } from './drain.js'
 import { watchFiles } from './watch.js'
 import { startWindowMs, watchStartWindows } from './start-window.js'
 import { WorkerPool } from './worker-pool.js'
@@ -138,23 +139,25 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     consoleRoutes = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
     admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(consoleRoutes ? { extra: consoleRoutes } : {}) })
   }
+  // While the instance drains a trigger reloads nothing: no worker is relayed a reload it would build for no new connection.
+  const reload = reloadUnlessDraining(() => pool.draining, logger, (trigger) => reloads.reload(trigger))
   const watcher = watchFiles({
     files: startConfig.files,
     hide: startConfig.secrets,
     ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
-    onChange: () => void reloads.reload('file change'),
+    onChange: () => reload('file change'),
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
   })
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
-  primarySignals(onHup, pool, () => void reloads.reload('SIGHUP'), logger)
+  primarySignals(onHup, pool, () => reload('SIGHUP'))
   o.announce({ msg: 'listening', url })
   if (admin) o.announce({ msg: 'admin listening', url: admin.url })
 }
 
-/** SIGHUP reloads, not while the instance drains (nothing new to serve); SIGTERM/SIGINT drain, one held since serve began too. */
-function primarySignals(onHup: (handler: () => void) => void, pool: WorkerPool, reload: () => void, logger: GatewayLog['logger']): void {
-  onHup(() => (pool.draining ? logger.info({ trigger: 'SIGHUP' }, 'draining: no reload') : reload()))
+/** SIGHUP reloads (`reload` does nothing while the instance drains); SIGTERM/SIGINT drain, one held since serve began too. */
+function primarySignals(onHup: (handler: () => void) => void, pool: WorkerPool, reload: () => void): void {
+  onHup(reload)
   installSignals({ SIGTERM: () => pool.drain('SIGTERM'), SIGINT: () => pool.drain('SIGINT') })
 }
 

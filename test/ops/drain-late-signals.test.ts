@@ -6,31 +6,25 @@
  * instead of the promised exit 1 with its log written.
  */
 import type { ChildProcess } from 'node:child_process'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { echo, startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually, get } from './helpers.js'
 
 let pki: TestPki
-let upstream: RunningServer
+let upstream: HoldingUpstream
 let collector: Server
 let config: string
 const held: Socket[] = []
-/** Upstream requests to /held/… wait here until the test answers them. */
-const waiting: { req: IncomingMessage; res: ServerResponse }[] = []
 
 beforeAll(async () => {
   pki = await createTestPki()
-  upstream = await startMtlsServer({
-    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
-    handler: (req, res) => (req.url?.includes('/held') ? void waiting.push({ req, res }) : echo(req, res)),
-  })
+  upstream = await startHoldingUpstream(pki)
   // The hung collector: takes the connection and the request, never answers.
   collector = createServer((s) => {
     held.push(s)
@@ -39,11 +33,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
   config = join(pki.dir, 'gateway.yaml')
   const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\ntracing:\n  enabled: true\n  otlp: { endpoint: "${otlp}" }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\ntracing:\n  enabled: true\n  otlp: { endpoint: "${otlp}" }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`)
 }, 60_000)
 
 afterAll(async () => {
-  for (const w of waiting.splice(0)) w.res.destroy()
   for (const s of held) s.destroy()
   await new Promise((resolve) => collector?.close(resolve))
   await upstream?.close()
@@ -95,13 +88,13 @@ describe('signals while a drain closes what is left after its listener', () => {
     const gp = await spawnGateway(config, ['--workers', '2'])
     try {
       const reply = send(gp.url, '/proxy/partner/held')
-      await eventually(() => waiting.length === 1, 20_000, 'the upstream to hold the request')
+      await eventually(() => upstream.waiting.length === 1, 20_000, 'the upstream to hold the request')
       const exit = exitOf(gp.child)
       gp.child.kill('SIGTERM')
       await eventually(() => gp.logEntries().filter((e) => e.msg === 'draining: no new connections, waiting for in-flight requests').length === 2, 20_000, 'both workers draining')
       gp.child.kill('SIGHUP')
       await eventually(() => gp.logEntries().some((e) => e.msg === 'draining: no reload'), 20_000, 'the SIGHUP said ignored')
-      for (const w of waiting.splice(0)) echo(w.req, w.res)
+      upstream.release()
       expect((await reply).status).toBe(200)
       expect(await exit).toEqual({ code: 0, signal: null })
       await gp.ended

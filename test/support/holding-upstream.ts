@@ -1,0 +1,37 @@
+/**
+ * The test PKI's mTLS upstream that echoes every request except those to a path holding `/held`:
+ * those wait in `waiting` until the test answers (echo) or drops them, so a request stays in
+ * flight through a drain for as long as the test needs.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TestPki } from './pki.js'
+import { echo, startMtlsServer, type RunningServer } from './tls-server.js'
+
+export interface HoldingUpstream {
+  server: RunningServer
+  /** Held requests, in arrival order. */
+  waiting: { req: IncomingMessage; res: ServerResponse }[]
+  /** Answers every held request (echo). */
+  release(): void
+  /** Drops every held request, then closes the server. */
+  close(): Promise<void>
+}
+
+export async function startHoldingUpstream(pki: Pick<TestPki, 'file'>): Promise<HoldingUpstream> {
+  const waiting: HoldingUpstream['waiting'] = []
+  const server = await startMtlsServer({
+    cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
+    handler: (req, res) => (req.url?.includes('/held') ? void waiting.push({ req, res }) : echo(req, res)),
+  })
+  return {
+    server,
+    waiting,
+    release: () => {
+      for (const w of waiting.splice(0)) echo(w.req, w.res)
+    },
+    close: async () => {
+      for (const w of waiting.splice(0)) w.res.destroy()
+      await server.close()
+    },
+  }
+}
