@@ -7,8 +7,11 @@ import { describeError } from './options.js'
 
 /** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
 export async function serveProcess(o: ServeCommandOptions): Promise<void> {
-  // One process: a SIGTERM or SIGINT while it starts drains once it serves, a SIGHUP reloads then (ops/signals.ts). A worker's primary does both.
-  if (!cluster.isWorker) holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'])
+  // One process: a SIGTERM or SIGINT while it starts drains once it serves, a SIGHUP reloads then (ops/signals.ts). A worker's
+  // primary does both: a worker ignores SIGINT and SIGHUP from its start on (the primary relays them), and one still starting
+  // (waiting for its config, building it) exits 0 at its SIGTERM (nothing served, nothing to drain): by default it ended by the
+  // signal, or by Ctrl-C, as if it had crashed.
+  holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'], cluster.isWorker ? (signal) => void (signal === 'SIGTERM' && process.exit(0)) : undefined)
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })

@@ -11,11 +11,12 @@ const held = new Map<NodeJS.Signals, { caught: boolean; listener: () => void }>(
  * each one caught meanwhile, once. Called first thing by `serve`: before its handlers exist a
  * SIGTERM would take its default action, and a process that is PID 1 (a container's entrypoint)
  * has none, so the kernel drops it: the pod would start serving and wait for SIGKILL.
+ * `onCaught`: what to do at once as well (a `--workers` worker still starting exits cleanly on SIGTERM).
  */
-export function holdSignals(signals: readonly NodeJS.Signals[]): void {
+export function holdSignals(signals: readonly NodeJS.Signals[], onCaught?: (signal: NodeJS.Signals) => void): void {
   for (const signal of signals) {
     if (held.has(signal)) continue
-    const entry = { caught: false, listener: (): void => void (entry.caught = true) }
+    const entry = { caught: false, listener: (): void => void ((entry.caught = true), onCaught?.(signal)) }
     held.set(signal, entry)
     process.on(signal, entry.listener)
   }

@@ -81,11 +81,11 @@ export class WorkerPool {
   async start(): Promise<string> {
     cluster.on('message', (w: Worker, m: unknown) => this.#follow(w, m))
     const url = await new Promise<string>((resolve, reject) => {
-      let up = 0
       let failure: string | undefined
       const onMessage = (_w: Worker, m: unknown): void => {
         if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
-        if (isMessage<Listening>(m, 'mtls-gateway:listening') && ++up === this.#o.size) {
+        // Counted over the live workers (#follow marked this one serving first): one that left after it listened is not one that serves.
+        if (isMessage<Listening>(m, 'mtls-gateway:listening') && [...this.#live].filter((w) => this.#serving.has(w)).length === this.#o.size) {
           cluster.off('message', onMessage)
           resolve(m.url)
         }
@@ -96,6 +96,8 @@ export class WorkerPool {
         this.#o.onExit(w)
         const killed = this.#killed.get(w)
         // The worker's own reason (a port in use…) is the one line; it did not print it. A kill's line says why.
+        // A clean exit is a worker told to stop (its own SIGTERM: a start that fails exits 1), not a failed start: replaced, as after the start.
+        if (!this.#started && code === 0 && !signal && !killed) return this.#replacer.crashed(w, code, signal)
         if (!this.#started) return void (killed && this.#o.logger.error({ worker: w.process.pid, code, signal, problem: killed.problem }, killed.msg), reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`)))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal, killed)
         const reason = this.#drained.get(w)

@@ -1,0 +1,132 @@
+/**
+ * Signals that reach a `--workers` *worker* while it is still starting (before it serves), at
+ * two points of its start: waiting for its config from the primary (before any handler of its
+ * own exists) and at listen() (its handlers installed, the listener not yet bound).
+ *
+ * - SIGTERM to the whole process group while the instance starts (systemd's stop, KillMode=
+ *   control-group) is one drain once it serves, exit 0, as the primary's own held SIGTERM
+ *   promises. Before, a worker waiting for its config died by the signal, and one at listen()
+ *   drained and exited 0, and the primary took either for a failed start: exit 1, "worker …
+ *   exited while starting". Ctrl-C (SIGINT to the group) likewise: a worker ignores it (the
+ *   primary relays it), where one waiting for its config died by it.
+ * - SIGTERM to a replacement still starting ends it cleanly (exit 0, nothing served) and the
+ *   primary replaces it; SIGINT to it is ignored and it goes on to serve.
+ *
+ * Real processes: `serve --workers 2` in a session and process group of its own (setsid), its
+ * workers held by a preload while a file exists, for as long as the test needs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
+import { endpointYaml } from '../support/gateway.js'
+import { assertDistFresh } from '../support/dist-fresh.js'
+import { MAIN } from '../support/process.js'
+import { useSpawnedGateways } from '../support/spawned-gateways.js'
+import { HOLD_LISTEN } from '../support/hold-listen.js'
+import { childPids, eventually } from './helpers.js'
+
+/** A preload after which a worker's request for its config waits while HOLD_LISTEN_FILE exists (its marker written as hold-listen.ts writes it). */
+const HOLD_CONFIG_REQUEST = `
+const cluster = require('node:cluster'), fs = require('node:fs')
+const hold = process.env.HOLD_LISTEN_FILE
+if (cluster.isWorker && hold) {
+  const send = process.send.bind(process)
+  process.send = function (m, ...rest) {
+    if (!m || m.type !== 'mtls-gateway:config-request' || !fs.existsSync(hold)) return send(m, ...rest)
+    fs.writeFileSync(hold + '.held-' + process.pid, '')
+    const t = setInterval(() => { if (!fs.existsSync(hold)) { clearInterval(t); send(m, ...rest) } }, 20)
+    return true
+  }
+}
+`
+const HOLDS = [
+  { at: 'waiting for its config', preload: HOLD_CONFIG_REQUEST },
+  { at: 'at listen()', preload: HOLD_LISTEN },
+]
+
+const use = useSpawnedGateways()
+
+interface Instance {
+  child: ChildProcess
+  output: string[]
+  hold: string
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  logEntries(from?: number): Record<string, unknown>[]
+}
+let running: Instance | undefined
+
+afterEach(() => {
+  if (running && existsSync(running.hold)) unlinkSync(running.hold)
+  // The group this test created (setsid: its id is the primary's pid), and nothing else.
+  const pgid = running?.child.pid
+  if (pgid !== undefined && running?.child.exitCode === null && running.child.signalCode === null) process.kill(-pgid, 'SIGKILL')
+  running = undefined
+})
+
+/** `serve --workers 2` as the leader of its own process group, its workers held by `preload` while `held` is true. */
+function startInstance(name: string, preload: string, held: boolean): Instance {
+  assertDistFresh()
+  const config = join(use.pki.dir, `${name}.yaml`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 20s }\nendpoints:\n${endpointYaml('first', 1, clientTls(use.pki))}`)
+  const hold = join(use.pki.dir, `${name}.hold`)
+  if (held) writeFileSync(hold, '')
+  const env = { ...process.env, NODE_OPTIONS: `--require ${use.pki.write(`${name}.cjs`, preload)}`, HOLD_LISTEN_FILE: hold }
+  const child = spawn('setsid', [process.execPath, MAIN, 'serve', '--config', config, '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)))
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  running = { child, output, hold, exit, logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>) }
+  return running
+}
+
+/** The pids of the workers held so far. */
+const heldWorkers = (i: Instance): number[] => readdirSync(use.pki.dir).filter((f) => f.startsWith(`${i.hold.split('/').pop() as string}.held-`)).map((f) => Number(f.split('-').pop()))
+
+/** A serving instance one of whose workers was killed; its replacement, held at `hold`, got `signal`, then was let go: its pid, and the output line from which it was held. */
+async function signalledReplacement(hold: (typeof HOLDS)[number], signal: NodeJS.Signals): Promise<{ i: Instance; primary: number; replacement: number; from: number }> {
+  const i = startInstance(`replacement-${signal}-${hold.preload === HOLD_LISTEN ? 'listen' : 'config'}`, hold.preload, false)
+  const primary = i.child.pid as number
+  await eventually(() => i.output.some((l) => l.includes('"admin listening"')), 60_000, 'the instance to serve')
+  const [first] = childPids(primary)
+  writeFileSync(i.hold, '')
+  process.kill(first as number, 'SIGKILL')
+  const [replacement] = await eventually(() => (heldWorkers(i).length === 1 ? heldWorkers(i) : undefined), 60_000, 'a replacement held')
+  const from = i.output.length
+  process.kill(replacement as number, signal)
+  unlinkSync(i.hold)
+  return { i, primary, replacement: replacement as number, from }
+}
+
+for (const hold of HOLDS) {
+  describe(`serve --workers 2, its workers ${hold.at}: a signal to the whole process group`, () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      it(`${signal} is one drain once the instance serves: exit 0`, async () => {
+        const i = startInstance(`group-${signal}-${hold.preload === HOLD_LISTEN ? 'listen' : 'config'}`, hold.preload, true)
+        await eventually(() => heldWorkers(i).length === 2, 60_000, 'both workers held')
+        process.kill(-(i.child.pid as number), signal)
+        unlinkSync(i.hold)
+        expect(await i.exit, i.output.join('\n')).toEqual({ code: 0, signal: null })
+        expect(i.logEntries().filter((e) => e.msg === 'draining every worker')).toMatchObject([{ signal }])
+        expect(i.output.filter((l) => l.includes('exited while starting'))).toEqual([])
+      }, 120_000)
+    }
+  })
+
+  describe(`serve --workers 2: a replacement worker ${hold.at}`, () => {
+    it('SIGTERM ends it cleanly (exit 0) and the primary replaces it', async () => {
+      const { i, primary, replacement, from } = await signalledReplacement(hold, 'SIGTERM')
+      // (At listen() its drain may end as its listener binds: the primary may hear it listen before it exits.)
+      const exited = await eventually(() => i.logEntries(from).find((e) => e.pid === primary && e.worker === replacement && e.msg !== 'replacement worker listening'), 60_000, 'the primary to see the replacement exit')
+      expect(exited).toMatchObject({ code: 0, signal: null, msg: 'worker exited unexpectedly: replacing it' })
+      await eventually(() => i.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening' && e.worker !== replacement), 60_000, 'its replacement to serve')
+    }, 120_000)
+
+    it('SIGINT is ignored, as a serving worker ignores it (the primary relays Ctrl-C): it goes on to serve', async () => {
+      const { i, primary, replacement, from } = await signalledReplacement(hold, 'SIGINT')
+      await eventually(() => i.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening' && e.worker === replacement), 60_000, 'the signalled replacement to serve')
+      expect(i.logEntries(from).filter((e) => e.pid === primary && e.worker === replacement && e.msg !== 'replacement worker listening')).toEqual([])
+    }, 120_000)
+  })
+}
