@@ -40,16 +40,6 @@ export interface Drain {
   begin(trigger: string, graceMs?: number): void
 }
 
-/**
- * A reload trigger (SIGHUP, a watched file's change) that does nothing while the process or
- * instance drains, saying so once per trigger: a draining process takes no new connection, so a
- * reload would serve nothing, could land after its pools closed, and a `--workers` primary would
- * relay it to workers that are draining.
- */
-export function reloadUnlessDraining(draining: () => boolean, log: Logger, reload: (trigger: string) => unknown): (trigger: string) => void {
-  return (trigger) => void (draining() ? log.info({ trigger }, 'draining: no reload') : reload(trigger))
-}
-
 // Keep-alive connections become idle when their response ends; closing them lets server.close finish.
 const SWEEP_MS = 100
 /** Of the grace period, what close() leaves for writing the last log lines and exiting. */

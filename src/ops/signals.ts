@@ -1,4 +1,5 @@
 /** Process signal handlers that can be removed again (in-process tests start and stop gateways). */
+import type { Logger } from 'pino'
 
 /** What each signal does; a cluster worker maps SIGHUP/SIGINT to nothing (the primary relays them once). */
 export type SignalHandlers = Partial<Record<'SIGHUP' | 'SIGINT' | 'SIGTERM', () => void>>
@@ -50,4 +51,14 @@ export function deferSignal(signal: NodeJS.Signals): (handler: () => void) => vo
     process.on(signal, handler)
     if (caught) handler()
   }
+}
+
+/**
+ * A reload trigger (SIGHUP, a watched file's change) that does nothing while the process or
+ * instance drains, saying so once per trigger: a draining process takes no new connection, so a
+ * reload would serve nothing, could land after its pools closed, and a `--workers` primary would
+ * relay it to workers that are draining.
+ */
+export function reloadUnlessDraining(draining: () => boolean, log: Logger, reload: (trigger: string) => unknown): (trigger: string) => void {
+  return (trigger) => void (draining() ? log.info({ trigger }, 'draining: no reload') : reload(trigger))
 }

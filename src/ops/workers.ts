@@ -20,8 +20,7 @@ import type { GatewayLog } from './log.js'
 import { aggregateInstanceMetrics, createPrimaryRegistry } from './instance-metrics.js'
 import { primaryConnectionEvents } from './primary-connection-events.js'
 import { createRetainedMetrics } from './retained-metrics.js'
-import { deferSignal, installSignals } from './signals.js'
-import { reloadUnlessDraining } from './drain.js'
+import { deferSignal, installSignals, reloadUnlessDraining } from './signals.js'
 import { watchFiles } from './watch.js'
 import { startWindowMs, watchStartWindows } from './start-window.js'
 import { WorkerPool } from './worker-pool.js'
@@ -139,11 +138,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     consoleRoutes = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
     admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(consoleRoutes ? { extra: consoleRoutes } : {}) })
   }
-  // While the instance drains a trigger reloads nothing: no worker is relayed a reload it would build for no new connection.
   const reload = reloadUnlessDraining(() => pool.draining, logger, (trigger) => reloads.reload(trigger))
   const watcher = watchFiles({
-    files: startConfig.files,
-    hide: startConfig.secrets,
+    files: startConfig.files, hide: startConfig.secrets,
     ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
     onChange: () => reload('file change'),
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
