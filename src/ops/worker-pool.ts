@@ -84,7 +84,6 @@ export class WorkerPool {
       let failure: string | undefined
       const onMessage = (_w: Worker, m: unknown): void => {
         if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
-        // Counted over the live workers (#follow marked this one serving first): one that left after it listened is not one that serves.
         if (isMessage<Listening>(m, 'mtls-gateway:listening') && [...this.#live].filter((w) => this.#serving.has(w)).length === this.#o.size) {
           cluster.off('message', onMessage)
           resolve(m.url)
@@ -95,9 +94,9 @@ export class WorkerPool {
         this.#live.delete(w)
         this.#o.onExit(w)
         const killed = this.#killed.get(w)
-        // The worker's own reason (a port in use…) is the one line; it did not print it. A kill's line says why.
-        // A clean exit is a worker told to stop (its own SIGTERM: a start that fails exits 1), not a failed start: replaced, as after the start.
+        // A clean exit is a worker told to stop (its SIGTERM; a failed start exits 1): replaced, and the start waits for every live one to serve.
         if (!this.#started && code === 0 && !signal && !killed) return this.#replacer.crashed(w, code, signal)
+        // The worker's own reason (a port in use…) is the one line; it did not print it. A kill's line says why.
         if (!this.#started) return void (killed && this.#o.logger.error({ worker: w.process.pid, code, signal, problem: killed.problem }, killed.msg), reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`)))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal, killed)
         const reason = this.#drained.get(w)
@@ -149,8 +148,7 @@ export class WorkerPool {
    */
   #order(w: Worker): void {
     if (!this.#serving.has(w) || !w.isConnected()) return void w.process.kill('SIGTERM')
-    const message: PrimaryMessage = { type: 'mtls-gateway:drain', graceMs: this.#o.graceMs() }
-    w.send(message, undefined, (err) => void (err && w.process.kill('SIGTERM')))
+    w.send({ type: 'mtls-gateway:drain', graceMs: this.#o.graceMs() } satisfies PrimaryMessage, undefined, (err) => void (err && w.process.kill('SIGTERM')))
   }
 
   /** Kills a worker still starting (nothing served, nothing cut), its one line (`why`) written at its exit; `reason`: on purpose, else a crash. */
