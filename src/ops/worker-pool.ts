@@ -166,7 +166,8 @@ export class WorkerPool {
   }
 
   #fork(): void {
-    this.#live.add(cluster.fork())
+    // A send to a worker that just exited (node:cluster answering its listen) fails with EPIPE, emitted on the Worker: unheard, it ended the primary.
+    this.#live.add(cluster.fork().on('error', () => {}))
   }
 
   /** Every worker message, from the start on: who serves, and (after the start) how a replacement fares. */
