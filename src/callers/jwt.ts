@@ -61,7 +61,9 @@ export async function verifySignedJwt(
   const aliasPrefix = opts.claimAliasPrefix ?? ''
   if (!isCanonicalCompact(jwt)) throw authError('malformed', `${PREFIX}not a well-formed JWT (${CANONICAL_PARTS})`)
   const j = await jose()
-  const app = findApp(j, jwt, apps, aliasPrefix)
+  const unverified = decodeClaims(j, jwt, aliasPrefix)
+  checkTimeClaims(unverified)
+  const app = findApp(unverified.iss, apps)
   const nowSec = Math.floor((opts.now ?? Date.now)() / 1000)
   const payload: JWTPayload = await j.jwtVerify(jwt, app.key, {
     // Only the app's own algorithm, with a key of the matching type: no `none`, no HS256-with-a-public-key.
@@ -113,14 +115,33 @@ export function jtiKey(appId: string, jti: string): string {
   return `jti:${encodeURIComponent(appId)}:${jti}`
 }
 
-function findApp(j: Jose, jwt: string, apps: ReadonlyMap<string, CallerApp>, aliasPrefix: string): CallerApp {
-  let iss: unknown
+/** The claims before the signature is checked: the issuer picks the key it is checked with. */
+function decodeClaims(j: Jose, jwt: string, aliasPrefix: string): JWTPayload {
   try {
-    // Unverified on purpose: the issuer picks the key the signature is then checked with.
-    iss = resolveClaimAliases(j.decodeJwt(jwt), aliasPrefix).iss
+    return resolveClaimAliases(j.decodeJwt(jwt), aliasPrefix)
   } catch (e) {
     throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
   }
+}
+
+/** Seconds since the epoch of JavaScript's last date (8.64e15 ms, in the year 275760). */
+const LAST_DATE_SEC = 8.64e12
+
+/**
+ * Refuses a numeric time claim no date holds: an `exp` of 1e308 made a jti-less JWT used as the
+ * bearer a credential that never expires (a non-number is left to jose, which says so).
+ */
+function checkTimeClaims(payload: JWTPayload): void {
+  for (const claim of ['exp', 'iat', 'nbf'] as const) {
+    const v = payload[claim]
+    if (typeof v !== 'number' || Math.abs(v) <= LAST_DATE_SEC) continue
+    // JSON's 1e400 parses as Infinity.
+    if (!Number.isFinite(v)) throw authError('malformed', `${PREFIX}"${claim}" claim must be a finite number`)
+    throw authError('malformed', `${PREFIX}"${claim}" claim must be a number of seconds within ±${LAST_DATE_SEC} (the dates JavaScript holds, up to the year 275760)`)
+  }
+}
+
+function findApp(iss: unknown, apps: ReadonlyMap<string, CallerApp>): CallerApp {
   if (iss === undefined) throw authError('bad_issuer', `${PREFIX}"iss" claim is missing`)
   if (typeof iss !== 'string') throw authError('bad_issuer', `${PREFIX}"iss" claim must be a string (it is ${jsonType(iss)})`)
   const app = apps.get(iss)
