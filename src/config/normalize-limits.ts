@@ -5,6 +5,7 @@
 import { configSchema } from './schema.js'
 import { parseDuration, parseSize, plainNumber } from './units.js'
 import { obj, type Raw, type Report } from './normalize-util.js'
+import { MAX_BUFFERED_BODY, MAX_BUFFERED_BODY_WHY, MAX_BUFFERED_TOTAL, MAX_BUFFERED_TOTAL_WHY } from './schema-operations.js'
 import type { AdminTimeoutsConfig, ClientTimeoutsConfig, ConnectionLimitsConfig, GatewayConfig, ListenTimeoutsConfig } from './types.js'
 
 const listenProps = configSchema.properties.listen.properties
@@ -57,6 +58,13 @@ const limitProps = configSchema.properties.limits.properties
 export function normalizeBodyLimits(raw: Raw, report: Report): { maxBufferedBody: number; maxBufferedTotal: number } {
   const size = (key: 'maxBufferedBody' | 'maxBufferedTotal'): number => parseSize((raw[key] as string | number | undefined) ?? limitProps[key].default)
   const limits = { maxBufferedBody: size('maxBufferedBody'), maxBufferedTotal: size('maxBufferedTotal') }
+  // As the schema's `maximum` reads (type-hint.ts's pastMaximum), in bytes: a size's unit makes it a string the schema cannot compare.
+  const past = (key: keyof typeof limits, max: number | string, why: string): void => {
+    const bytes = parseSize(max)
+    if (limits[key] > bytes) report([key], `${plainNumber(limits[key])} bytes is more than the maximum, ${plainNumber(bytes)} bytes${typeof max === 'string' ? ` (${max})` : ''}: ${why}`)
+  }
+  past('maxBufferedBody', MAX_BUFFERED_BODY, MAX_BUFFERED_BODY_WHY)
+  past('maxBufferedTotal', MAX_BUFFERED_TOTAL, MAX_BUFFERED_TOTAL_WHY)
   if (limits.maxBufferedTotal !== 0 && limits.maxBufferedTotal < limits.maxBufferedBody) {
     report(['maxBufferedTotal'], `${plainNumber(limits.maxBufferedTotal)} bytes is less than limits.maxBufferedBody (${plainNumber(limits.maxBufferedBody)} bytes): a body that limit allows could never be read; raise limits.maxBufferedTotal, lower limits.maxBufferedBody, or set limits.maxBufferedTotal to 0 (no total)`)
   }

@@ -24,6 +24,13 @@ export const size = {
   ],
 } as const
 
+/** `limits.maxBufferedBody`'s largest value, bytes (checked at load by normalize-limits.ts: a size's unit makes it a string JSON Schema cannot compare). */
+export const MAX_BUFFERED_BODY = 536_870_888
+export const MAX_BUFFERED_BODY_WHY = 'a buffered body is read as one string (a JSON or form body), and V8 holds at most 536870888 characters'
+/** `limits.maxBufferedTotal`'s largest value, as written in the config. */
+export const MAX_BUFFERED_TOTAL = '1024GiB'
+export const MAX_BUFFERED_TOTAL_WHY = 'peak memory is about 5 × this, more than any one process is given'
+
 /**
  * A duration with a maximum (`maxDuration`, checked at load and reload by load.ts) and why: a
  * duration's unit makes it a string JSON Schema cannot compare.

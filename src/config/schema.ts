@@ -8,7 +8,7 @@ import { fieldsSchema, profileSchema } from './schema-profiles.js'
 import { tracingSchema } from './schema-tracing.js'
 import { adminHostsSchemas } from './admin-hosts.js'
 import { HEADER_NAME } from './tenant-header.js'
-import { boundedDuration, boundedInteger, connectionCap, drainSchema, duration, loggingSchema, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
+import { boundedDuration, boundedInteger, connectionCap, drainSchema, duration, loggingSchema, MAX_BUFFERED_BODY, MAX_BUFFERED_BODY_WHY, MAX_BUFFERED_TOTAL, MAX_BUFFERED_TOTAL_WHY, NOT_CA, size, storeLifetime, timerDuration } from './schema-operations.js'
 import { WAYS_IN } from './types-listeners.js'
 
 const fileList = {
@@ -227,8 +227,7 @@ const redisStore = {
       },
     },
     replicasToAcknowledge: {
-      type: 'integer',
-      minimum: 0,
+      ...boundedInteger(0, 100, 'Redis WAIT counts the replicas of one primary, and a count no deployment has makes every write wait out acknowledgeTimeout and fail with 503'),
       description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
     },
     acknowledgeTimeout: { ...timerDuration('298h'), default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`. A store call waits `commandTimeout` + this on one timer, so each has half a timer\'s maximum.' },
@@ -408,8 +407,8 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        maxBufferedBody: { ...size, default: '10MiB', description: 'Largest body buffered when a feature needs it (payload fields, OAuth form parameters, body hash); larger → 413.' },
-        maxBufferedTotal: { ...size, default: '64MiB', description: 'Most bytes of such bodies one process holds at once (each worker its own); a body that would pass it → 503 with Retry-After. At least maxBufferedBody; 0 is off. Peak memory is about 5 × this (docs/limits.md).' },
+        maxBufferedBody: { ...size, default: '10MiB', description: `Largest body buffered when a feature needs it (payload fields, OAuth form parameters, body hash); larger → 413. At most ${MAX_BUFFERED_BODY} bytes: ${MAX_BUFFERED_BODY_WHY}.` },
+        maxBufferedTotal: { ...size, default: '64MiB', description: `Most bytes of such bodies one process holds at once (each worker its own); a body that would pass it → 503 with Retry-After. At least maxBufferedBody; 0 is off. Peak memory is about 5 × this (docs/limits.md). At most \`${MAX_BUFFERED_TOTAL}\`: ${MAX_BUFFERED_TOTAL_WHY}.` },
       },
     },
     forwarding: {
