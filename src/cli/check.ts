@@ -3,9 +3,9 @@
  * like `nginx -t`: a table of endpoints, then one line per problem, non-zero exit when there
  * is any.
  */
-import { configProblem, LEGACY_OAUTH10_RISK, listenerClashProblems, loadConfig, unitlessDurationWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
+import { listenerClashProblems, loadConfig } from '../config/index.js'
 import { ConfigError, formatProblem } from '../errors.js'
-import { bundleWarnings, checkConfig, type EndpointReport } from '../gateway/index.js'
+import { asWarning, checkConfig, checkWarnings, type EndpointReport } from '../gateway/index.js'
 import { storeStartProblems } from '../runtime/index.js'
 import { daysLeftText } from '../tls/index.js'
 
@@ -28,19 +28,9 @@ export function runCheck(configFile: string, now = new Date()): CheckResult {
   const problems = [...checked.problems, ...storeStartProblems(config), ...listenerClashProblems(config)]
   const lines = [renderTable(reports, now)]
   for (const p of problems) lines.push(formatProblem(p))
-  lines.push(...riskWarnings(config))
+  lines.push(...checkWarnings(config).map((w) => formatProblem(asWarning(w))))
   lines.push(problems.length === 0 ? `configuration ${config.file} is ok: ${config.endpoints.length} endpoint(s)` : `check failed: ${problems.length} problem(s)`)
   return { ok: problems.length === 0, output: lines.join('\n') + '\n' }
-}
-
-/** Settings an operator chose that weaken a protection, and certificates a bundle holds but does not use: printed, never counted as problems. */
-function riskWarnings(config: GatewayConfig): string[] {
-  const idle = waysInWarning(config)
-  return [
-    ...(idle ? [formatProblem(configProblem(config, 'listen.waysIn', `warning: ${idle}`))] : []),
-    ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => formatProblem(configProblem(config, `profiles[${p.index}].legacyOAuth10`, `warning: profile "${p.name}" ${LEGACY_OAUTH10_RISK}`))),
-    ...[...bundleWarnings(config), ...unitlessDurationWarnings(config)].map((w) => formatProblem({ ...w, msg: `warning: ${w.msg}` })),
-  ]
 }
 
 /** The DAYS LEFT cell: the words the console shows too (tls/validity.ts). */

@@ -5,7 +5,7 @@
  */
 import { concealReferences, listenerClashProblems, parseConfig, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, formatProblem, type ConfigProblem } from '../errors.js'
-import { checkConfig } from '../gateway/index.js'
+import { asWarning, checkConfig, checkWarnings } from '../gateway/index.js'
 import { restartOnlyChanges, storeStartProblems, type RestartBaseline } from '../runtime/index.js'
 
 /** One problem: where (line 0 = not in the draft itself), the key, the message, and `check`'s line. */
@@ -22,6 +22,8 @@ export interface DraftProblem {
 export interface DraftResult {
   ok: boolean
   problems: DraftProblem[]
+  /** `check`'s warnings (they never make a draft invalid); absent when the draft does not load. */
+  warnings?: DraftProblem[]
   changes?: { added: string[]; removed: string[]; changed: string[]; restartNeeded: string[] }
 }
 
@@ -53,9 +55,10 @@ export function validateDraft(configFile: string, yaml: string, current: Gateway
     throw e
   }
   const problems = [...checkConfig(draft, now).problems, ...storeStartProblems(draft), ...listenerClashProblems(draft)].map(toView)
+  const warnings = checkWarnings(draft).map((w) => toView(asWarning(w)))
   // An endpoint's name can come from a `${env:}`/`${file:}` reference too: the lists show the
   // reference, so the draft cannot be used to read a variable or a file through them.
   const changes = diff(current, baseline, draft)
   const shown = (names: string[]): string[] => names.map((n) => concealReferences(n, draft.references ?? []))
-  return { ok: problems.length === 0, problems, changes: { ...changes, added: shown(changes.added), removed: shown(changes.removed), changed: shown(changes.changed) } }
+  return { ok: problems.length === 0, problems, warnings, changes: { ...changes, added: shown(changes.added), removed: shown(changes.removed), changed: shown(changes.changed) } }
 }

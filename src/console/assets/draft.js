@@ -1,14 +1,18 @@
-// Validate a draft: paste YAML, get exactly `check`'s problems at their lines and what a reload would change.
+// Validate a draft: paste YAML, get exactly `check`'s problems and warnings at their lines and what a reload would change.
 import { post } from './api.js'
 import { h, page } from './dom.js'
 
-function numbered(yaml, problems) {
-  const bad = new Map()
-  for (const p of problems) if (p.inDraft) bad.set(p.line, [...(bad.get(p.line) ?? []), `${p.key}: ${p.msg}`])
-  return h('ol', { class: 'draft-lines', 'aria-label': 'Draft with problem lines marked' }, yaml.split('\n').map((line, i) => {
-    const why = bad.get(i + 1)
-    return h('li', { class: why ? 'bad' : '', 'data-line': String(i + 1), title: why ? why.join('\n') : undefined },
-      h('code', {}, line || ' '), why ? h('span', { class: 'why' }, ` ← ${why.join('; ')}`) : null)
+function numbered(yaml, problems, warnings) {
+  const marks = new Map()
+  const mark = (list, kind) => {
+    for (const p of list) if (p.inDraft) marks.set(p.line, { kind: marks.get(p.line)?.kind === 'bad' ? 'bad' : kind, why: [...(marks.get(p.line)?.why ?? []), `${p.key}: ${p.msg}`] })
+  }
+  mark(problems, 'bad')
+  mark(warnings, 'warned')
+  return h('ol', { class: 'draft-lines', 'aria-label': 'Draft with problem and warning lines marked' }, yaml.split('\n').map((line, i) => {
+    const m = marks.get(i + 1)
+    return h('li', { class: m ? m.kind : '', 'data-line': String(i + 1), title: m ? m.why.join('\n') : undefined },
+      h('code', {}, line || ' '), m ? h('span', { class: 'why' }, ` ← ${m.why.join('; ')}`) : null)
   }))
 }
 
@@ -31,7 +35,10 @@ export async function showDraft() {
       const r = await post('draft', { yaml: text.value })
       const verdict = h('p', { id: 'draft-verdict', class: r.ok ? 'ok' : 'error' }, r.ok ? 'The draft is valid.' : `${r.problems.length} problem(s), as check reports them:`)
       const problems = h('ul', { id: 'draft-problems', class: 'problems' }, r.problems.map((p) => h('li', { 'data-line': String(p.line) }, p.text)))
-      result.replaceChildren(verdict, problems, r.changes ? changes(r.changes) : '', numbered(text.value, r.problems))
+      // check's warnings: printed after its problems, never making the draft invalid.
+      const warnings = r.warnings ?? []
+      const warned = warnings.length ? h('ul', { id: 'draft-warnings', class: 'problems warn' }, warnings.map((w) => h('li', { 'data-line': String(w.line) }, w.text))) : ''
+      result.replaceChildren(verdict, problems, warned, r.changes ? changes(r.changes) : '', numbered(text.value, r.problems, warnings))
     } catch (err) {
       result.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message))
     }

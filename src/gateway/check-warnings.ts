@@ -1,0 +1,22 @@
+/**
+ * The warnings `check` prints after its problems, never failing it: settings that weaken a
+ * protection, certificates a bundle holds but does not use, durations written as a small bare
+ * number. One list, so the console's draft validator shows exactly what `check` says.
+ */
+import { configProblem, LEGACY_OAUTH10_RISK, unitlessDurationWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
+import type { ConfigProblem } from '../errors.js'
+import { bundleWarnings } from './bundle-warnings.js'
+
+/** Every warning of `config`, at its key (placed: line and column in the file). */
+export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
+  const idle = waysInWarning(config)
+  return [
+    ...(idle ? [configProblem(config, 'listen.waysIn', idle)] : []),
+    ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => configProblem(config, `profiles[${p.index}].legacyOAuth10`, `profile "${p.name}" ${LEGACY_OAUTH10_RISK}`)),
+    ...bundleWarnings(config),
+    ...unitlessDurationWarnings(config),
+  ]
+}
+
+/** A warning as `check` prints it: the problem's line with `warning: ` before its message. */
+export const asWarning = (w: ConfigProblem): ConfigProblem => ({ ...w, msg: `warning: ${w.msg}` })
