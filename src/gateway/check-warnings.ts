@@ -19,4 +19,4 @@ export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
 }
 
 /** A warning as `check` prints it: the problem's line with `warning: ` before its message. */
-export const asWarning = (w: ConfigProblem): ConfigProblem => ({ ...w, msg: `warning: ${w.msg}` })
+export const asWarning = (w: ConfigProblem): ConfigProblem => ({ file: w.file, line: w.line, column: w.column, key: w.key, msg: `warning: ${w.msg}` })
