@@ -75,9 +75,9 @@ export interface RunningGateway {
 
 /** Config → snapshot, checked against the runtime: the one path of the start and of every reload. */
 function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: GatewayConfig) => Gateway {
-  const { onConnect, onEgressRefusal } = runtime.observer
+  const { onConnect, onEgressRefusal, onPoolEvicted } = runtime.observer
   return (c) => {
-    const g = compileGateway(c, { ...(onConnect ? { onConnect } : {}), ...(onEgressRefusal ? { onEgressRefusal } : {}), ...(resolve ? { resolve } : {}) })
+    const g = compileGateway(c, { ...(onConnect ? { onConnect } : {}), ...(onEgressRefusal ? { onEgressRefusal } : {}), ...(onPoolEvicted ? { onPoolEvicted } : {}), ...(resolve ? { resolve } : {}) })
     try {
       runtime.prepare(c)
     } catch (e) {

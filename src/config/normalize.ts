@@ -156,7 +156,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
       idleMs: ms(timeouts.idle, '30s'),
       keepAliveMs: upstreamKeepAliveMs(timeouts.keepAlive, (p, m) => report(['timeouts', ...p], m)),
     },
-    connections: (e.connections as number | undefined) ?? 128,
+    connections: (e.connections as number | undefined) ?? 128, originPools: (e.originPools as number | undefined) ?? 256,
     ...(e.via ? { via: { url: str(obj(e.via).url) as string, ...(str(obj(e.via).username) !== undefined ? { username: str(obj(e.via).username) as string } : {}), ...(str(obj(e.via).password) !== undefined ? { password: str(obj(e.via).password) as string } : {}) } } : {}),
     ...(str(e.profile) !== undefined ? { profile: str(e.profile) as string } : {}),
     fields: normalizeFields(e.fields, (path, msg) => report(['fields', ...path], msg)),

@@ -129,6 +129,7 @@ const endpoint = {
       },
     },
     connections: { ...boundedInteger(1, 65535, 'connections to one origin each take a local port of this host, and there are 65535'), default: 128, description: 'Maximum upstream connections in this endpoint\'s pool (per origin and process); calls beyond them wait for a free one (`mtls_gateway_upstream_requests_waiting`).' },
+    originPools: { ...boundedInteger(1, 65535, 'each pool holds at least one connection, which takes a local port of this host, and there are 65535'), default: 256, description: 'Most upstream origins this endpoint keeps a connection pool (and kept-alive connections) for at once, per process: one per tenant when `{tenant}` is in the URL\'s host, and any caller may name a tenant unless `callers.apps[].tenants` limits it. A new origin past it closes the least recently used idle pool (`mtls_gateway_upstream_pools_evicted_total`); while every pool is busy the new one is still admitted, and the cap holds again as they finish.' },
     via: {
       type: 'object', additionalProperties: false, required: ['url'],
       description: 'Reach this endpoint through an upstream HTTP proxy (on-premises connector) with CONNECT; mTLS runs end to end inside the tunnel.',

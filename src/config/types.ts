@@ -49,6 +49,8 @@ export interface EndpointConfig {
   tls: EndpointTlsConfig
   timeouts: EndpointTimeoutsConfig
   connections: number
+  /** Most origins (one per tenant when `{tenant}` is in the host) this endpoint keeps a pool for, per process. */
+  originPools: number
   via?: { url: string; username?: string; password?: string }
   profile?: string
   fields: FieldConfig[]

@@ -85,6 +85,8 @@ export interface CompileOptions {
   resolve?: Resolve
   onConnect?: (info: ConnectInfo) => void
   onEgressRefusal?: (reason: EgressReason) => void
+  /** A pool closed to make room for another origin of the endpoint (endpoints[].originPools). */
+  onPoolEvicted?: (endpoint: string) => void
 }
 
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
@@ -170,6 +172,8 @@ function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundl
     idleMs: ep.timeouts.idleMs,
     keepAliveMs: ep.timeouts.keepAliveMs,
     connections: ep.connections,
+    originPools: ep.originPools,
+    ...(options.onPoolEvicted ? { onPoolEvicted: () => options.onPoolEvicted?.(ep.name) } : {}),
   })
 }
 

@@ -11,9 +11,12 @@ export type { Dispatcher, buildConnector } from 'undici'
 
 const load = createRequire(import.meta.url)
 
+/** undici itself, loaded on the first call (the same instance an `import` would give). */
+export const undiciModule = (): typeof import('undici') => load('undici') as typeof import('undici')
+
 /** `new Agent(options)`, loading undici on the first call; a connector function has its parser's errors corrected (undici-parser-errors.ts). */
 export function newAgent(options: Agent.Options): Agent {
-  const undici = load('undici') as typeof import('undici')
+  const undici = undiciModule()
   const { connect } = options
   return new undici.Agent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
 }

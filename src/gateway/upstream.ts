@@ -8,7 +8,8 @@
  */
 import { isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
-import { newAgent, type Dispatcher, type buildConnector } from './undici-agent.js'
+import type { Dispatcher, buildConnector } from './undici-agent.js'
+import { newOriginPools, type UpstreamPool } from './origin-pools.js'
 import { GatewayError } from '../errors.js'
 import type { X509Certificate } from 'node:crypto'
 import type { BundleValidity, ValidityFault } from '../tls/index.js'
@@ -18,6 +19,7 @@ import type { ProxyTarget } from './proxy-tunnel.js'
 import { dialRaw, dialSettingsBy } from './upstream-dial.js'
 
 export type { ConnectInfo } from './connect-info.js'
+export type { UpstreamPool } from './origin-pools.js'
 
 export interface UpstreamOptions {
   endpoint: string
@@ -36,6 +38,10 @@ export interface UpstreamOptions {
   idleMs: number
   keepAliveMs: number
   connections: number
+  /** Most origins (a `{tenant}` host makes one per tenant) with a pool at once; a new one closes the least recently used idle pool. Default 256 (`endpoints[].originPools`'s). */
+  originPools?: number
+  /** Called for each pool closed to make room for a new origin (a metric). */
+  onPoolEvicted?: () => void
   /** Dial-time address policy and DNS (egress checks run on the address actually dialled). */
   lookup?: LookupFunction
   /** The same policy for literal addresses (a pinned `resolve`, an IP host). */
@@ -69,12 +75,6 @@ export interface Upstream {
   /** The pool now, over its origins: connections open, and requests waiting for one (all `connections` busy). */
   pool(): UpstreamPool
   close(): Promise<void>
-}
-
-/** What an upstream's pool holds at one moment. */
-export interface UpstreamPool {
-  connected: number
-  waiting: number
 }
 
 const MAX_SESSIONS = 100
@@ -191,10 +191,10 @@ function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>):
   }
 }
 
-/** The endpoint's connection pool (one per origin inside the Agent, keep-alive). */
+/** The endpoint's connection pools (one per origin, at most `originPools`; keep-alive). */
 export function createUpstream(o: UpstreamOptions): Upstream {
   const sessions = new Map<string, Buffer>()
-  const agent = newAgent({
+  const agent = newOriginPools({
     connect: createConnector(o, sessions),
     connections: o.connections,
     keepAliveTimeout: o.keepAliveMs,
@@ -202,7 +202,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     headersTimeout: o.responseMs,
     bodyTimeout: o.idleMs,
     pipelining: 1,
-  })
+  }, o.originPools ?? 256, () => o.onPoolEvicted?.())
   return {
     dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o, sessions)) : agent,
     dispatch(opts, handler) {
@@ -211,15 +211,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     },
     faults: (now) => o.validity?.faults(now) ?? [],
     refusal: (now) => degradation(o, now),
-    pool() {
-      // undici's per-origin Pool (or Client) counters; read at scrape time, never per request.
-      const pool: UpstreamPool = { connected: 0, waiting: 0 }
-      for (const s of Object.values(agent.stats)) {
-        pool.connected += Number(s.connected) // a Client (connections: 1) says true or false
-        pool.waiting += s.pending
-      }
-      return pool
-    },
+    pool: () => agent.counts(),
     close: () => agent.close(),
   }
 }

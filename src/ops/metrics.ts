@@ -46,6 +46,8 @@ export interface Metrics {
   upstreamReuse(endpoint: string): void
   /** A request sent again (`attempts` more times) after reused connections closed under it. */
   upstreamRetry(endpoint: string, attempts: number): void
+  /** An upstream pool closed to make room for another origin of the endpoint (endpoints[].originPools). */
+  upstreamPoolEvicted(endpoint: string): void
   callerAuthFailure(reason: AuthFailure): void
   oauthSignature(profile: string, method: string): void
   egressRefusal(reason: string): void

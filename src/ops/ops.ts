@@ -75,6 +75,8 @@ export interface OpsHooks {
   onAuthFailure(label: AuthFailure): void
   onSignature(profile: string, method: string): void
   onEgressRefusal(reason: string): void
+  /** An endpoint's upstream pool closed to make room for another origin (endpoints[].originPools). */
+  onPoolEvicted(endpoint: string): void
   onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
   onMint(host: string, ms: number): void
   /** The store's Redis may evict the gateway's keys, or refuses a command it uses: a warning, at each (re)connect. */
@@ -180,6 +182,7 @@ function opsHooks(metrics: Metrics, log: GatewayLog, onConnect: OpsHooks['onConn
     onAuthFailure: metrics.callerAuthFailure,
     onSignature: metrics.oauthSignature,
     onEgressRefusal: metrics.egressRefusal,
+    onPoolEvicted: metrics.upstreamPoolEvicted,
     onTunnel: metrics.tunnel,
     onMint: (_host, ms) => metrics.leafMinted(ms),
     onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),

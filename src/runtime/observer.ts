@@ -9,6 +9,7 @@ import type { RedisConnectWarning } from '../store/index.js'
 export interface Observer {
   onConnect?: CompileOptions['onConnect']
   onEgressRefusal?: CompileOptions['onEgressRefusal']
+  onPoolEvicted?: CompileOptions['onPoolEvicted']
   onMint?: (host: string, ms: number) => void
   onTunnel?: (kind: 'intercepted' | 'pass_through' | 'refused') => void
   onAuthFailure?: (label: AuthFailure) => void

@@ -1,0 +1,70 @@
+/**
+ * An endpoint's upstream pools, one per origin, at most `max` of them. undici's Agent keeps a pool
+ * per origin as long as it has a connection, however many origins: an endpoint with `{tenant}` in
+ * its host, whose tenant a caller names, kept one (and its kept-alive connections) per tenant
+ * named. Here a new origin closes the least recently used idle pool (no request running or
+ * queued) and calls `onEvict`. While every pool is busy the new one is admitted (the requests in
+ * flight, which the listener's connection caps bound, bound the pools then), and the cap holds
+ * again as they finish.
+ */
+import type { Agent } from 'undici'
+import { newAgent, undiciModule, type Dispatcher } from './undici-agent.js'
+
+/** What an upstream's pools hold at one moment. */
+export interface UpstreamPool {
+  connected: number
+  /** Requests waiting for a connection (all `connections` of their origin busy). */
+  waiting: number
+  /** Origins holding a pool. */
+  origins: number
+}
+
+/** The pools as one Dispatcher (Dispatcher.request, compose), with their counters. */
+export interface OriginPools extends Dispatcher {
+  counts(): UpstreamPool
+}
+
+type PoolStats = { connected: number | boolean; pending: number; running: number }
+const statsOf = (agent: Agent): PoolStats[] => Object.values(agent.stats as unknown as Record<string, PoolStats>)
+
+/** Closes the least recently used idle pools (the map's first entries) until at most `keep` remain or none is idle. */
+function evictIdle(pools: Map<string, Agent>, keep: number, onEvict: () => void): void {
+  for (const [origin, agent] of pools) {
+    if (pools.size <= keep) return
+    if (statsOf(agent).some((s) => s.running + s.pending > 0)) continue
+    pools.delete(origin)
+    void agent.close()
+    onEvict()
+  }
+}
+
+/** One Agent per origin (each holds that origin's pool), built with `options`, at most `max` at once. */
+export function newOriginPools(options: Agent.Options, max: number, onEvict: () => void): OriginPools {
+  const pools = new Map<string, Agent>() // least recently used first
+  const each = (f: (agent: Agent) => Promise<void>): Promise<void> => Promise.all([...pools.values()].map(f)).then(() => pools.clear())
+  // Own methods on a plain Dispatcher: request() and compose() call this.dispatch.
+  return Object.assign(new (undiciModule().Dispatcher)(), {
+    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const origin = String(opts.origin)
+      let agent = pools.get(origin)
+      if (agent) pools.delete(origin)
+      else {
+        evictIdle(pools, max - 1, onEvict)
+        agent = newAgent(options)
+      }
+      pools.set(origin, agent)
+      return agent.dispatch(opts, handler)
+    },
+    close: () => each((a) => a.close()),
+    destroy: (...args: unknown[]) => each((a) => a.destroy(args[0] instanceof Error ? args[0] : null)),
+    counts(): UpstreamPool {
+      // undici's per-origin Pool (or Client) counters; read at scrape time, never per request.
+      const pool: UpstreamPool = { connected: 0, waiting: 0, origins: pools.size }
+      for (const s of [...pools.values()].flatMap(statsOf)) {
+        pool.connected += Number(s.connected) // a Client (connections: 1) says true or false
+        pool.waiting += s.pending
+      }
+      return pool
+    },
+  }) as unknown as OriginPools
+}
