@@ -38,7 +38,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'cli/console-host.ts', fn: 'withSessionStore', lines: 43 },
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
   { file: 'cli/gateway-root.ts', fn: 'startGateway', lines: 72 },
-  { file: 'config/normalize-services.ts', fn: 'normalizeCallers', lines: 42 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },
   { file: 'console/session.ts', fn: 'createSessions', lines: 58 },
@@ -71,7 +70,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/gateway-root.ts', lines: 207 },
   {
-    file: 'config/schema.ts', lines: 432,
+    file: 'config/schema.ts', lines: 431,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
   { file: 'gateway/upstream.ts', lines: 217 },

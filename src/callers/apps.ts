@@ -20,6 +20,8 @@ export interface CallerAppConfig {
   tenants?: readonly string[]
   /** A claim of the caller's JWT/JWE that must name the call's tenant; absent: no claim rule. */
   tenantClaim?: string
+  /** Longest `exp − iat` of a JWT without `jti`, seconds; absent: none. */
+  jwtMaxLifetimeSec?: number
 }
 
 /** A caller app compiled at load: the key imported once, ready for jose. */
@@ -35,6 +37,8 @@ export interface CallerApp {
   readonly allowRsa15Jwe: boolean
   /** Which tenants its calls may name; undefined: any. */
   readonly tenantRestriction: TenantRestriction | undefined
+  /** Longest `exp − iat` of a JWT without `jti`, seconds; undefined: none. */
+  readonly jwtMaxLifetimeSec: number | undefined
 }
 
 /** Where compile problems are reported (the config loader knows the file). */
@@ -114,6 +118,7 @@ export function compileCallerApp(config: CallerAppConfig): CallerApp {
     endpoints: new Set(config.endpoints.filter((e) => e !== '*')),
     allowRsa15Jwe: config.allowRsa15Jwe ?? false,
     tenantRestriction: compileTenantRestriction(config.tenants, config.tenantClaim),
+    jwtMaxLifetimeSec: config.jwtMaxLifetimeSec,
   })
 }
 

@@ -18,6 +18,8 @@ export type AuthFailure =
   | 'bad_audience'
   | 'missing_sub'
   | 'jti_exp_too_long'
+  /** A JWT without `jti` living longer than callers.jwtMaxLifetime (or its app's). */
+  | 'jwt_lifetime_too_long'
   | 'replay'
   | 'jwe_unknown_kid'
   | 'jwe_alg_not_allowed'

@@ -7,14 +7,13 @@ import { authError } from './auth-failure.js'
 import { toCaller, type AssertedCaller } from './caller.js'
 import { jose, type Jose } from './jose.js'
 import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
+import { checkLifetime, checkTimeClaims } from './time-claims.js'
 
-/** PRODUCT.md's fixed text for a `jti` assertion living longer than an hour. */
-export const JTI_EXP_TOO_LONG = 'error verifying the jwt: if "jti" claim "exp" must be <= 1 hour(s)'
+export { JTI_EXP_TOO_LONG } from './time-claims.js'
 /** PRODUCT.md's fixed text for a `jti` seen before. */
 export const JWT_REPLAY = 'error verifying the jwt: possibly a replay'
 
 const PREFIX = 'error verifying the jwt: '
-const MAX_JTI_LIFETIME_SEC = 3600
 /**
  * A seen `jti` is kept at least this long past its `exp`, whatever this process's clockSkew: a
  * replica (or this one after a reload) allowing more skew, or one whose clock lags, still accepts
@@ -86,9 +85,7 @@ export async function verifySignedJwt(
   // The app was found by this `iss`; checked again so the rule stands on the verified claims.
   if (payload.iss !== app.clientId) throw authError('bad_issuer', `${PREFIX}"iss" claim must be "${app.clientId}"`)
   const caller = toCaller(app.clientId, payload, viaJwe)
-  if (caller.jti !== undefined && caller.exp - payload.iat > MAX_JTI_LIFETIME_SEC) {
-    throw authError('jti_exp_too_long', JTI_EXP_TOO_LONG)
-  }
+  checkLifetime(app, caller, payload.iat)
   return { app, caller }
 }
 
@@ -121,23 +118,6 @@ function decodeClaims(j: Jose, jwt: string, aliasPrefix: string): JWTPayload {
     return resolveClaimAliases(j.decodeJwt(jwt), aliasPrefix)
   } catch (e) {
     throw authError('malformed', `${PREFIX}not a well-formed JWT`, { cause: e })
-  }
-}
-
-/** Seconds since the epoch of JavaScript's last date (8.64e15 ms, in the year 275760). */
-const LAST_DATE_SEC = 8.64e12
-
-/**
- * Refuses a numeric time claim no date holds: an `exp` of 1e308 made a jti-less JWT used as the
- * bearer a credential that never expires (a non-number is left to jose, which says so).
- */
-function checkTimeClaims(payload: JWTPayload): void {
-  for (const claim of ['exp', 'iat', 'nbf'] as const) {
-    const v = payload[claim]
-    if (typeof v !== 'number' || Math.abs(v) <= LAST_DATE_SEC) continue
-    // JSON's 1e400 parses as Infinity.
-    if (!Number.isFinite(v)) throw authError('malformed', `${PREFIX}"${claim}" claim must be a finite number`)
-    throw authError('malformed', `${PREFIX}"${claim}" claim must be a number of seconds within ±${LAST_DATE_SEC} (the dates JavaScript holds, up to the year 275760)`)
   }
 }
 

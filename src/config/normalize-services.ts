@@ -102,25 +102,29 @@ export function normalizeStore(s: Raw, abs: (p: string) => string, report: Repor
   }
 }
 
+/** One `callers.apps` entry as written, with its defaults. */
+function normalizeApp(a: unknown): GatewayConfig['callers']['apps'][number] {
+  const app = obj(a)
+  const cert = obj(app.clientCertificate)
+  return {
+    clientId: String(app.clientId),
+    userSpace: str(app.userSpace) ?? String(app.clientId),
+    ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
+    ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
+    audience: String(app.audience),
+    endpoints: list(app.endpoints),
+    allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
+    ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
+    ...(Array.isArray(app.tenants) ? { tenants: list(app.tenants) } : {}),
+    ...(str(app.tenantClaim) !== undefined ? { tenantClaim: str(app.tenantClaim) as string } : {}),
+    ...(app.jwtMaxLifetime !== undefined ? { jwtMaxLifetimeSec: parseDuration(app.jwtMaxLifetime as string | number) / 1000 } : {}),
+  }
+}
+
 /** Normalises the `normalizeCallers` section. */
 export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['callers'] {
   const c = obj(raw)
-  const apps = (Array.isArray(c.apps) ? c.apps : []).map((a) => {
-    const app = obj(a)
-    const cert = obj(app.clientCertificate)
-    return {
-      clientId: String(app.clientId),
-      userSpace: str(app.userSpace) ?? String(app.clientId),
-      ...(str(app.hs256Secret) !== undefined ? { hs256Secret: str(app.hs256Secret) as string } : {}),
-      ...(str(app.rs256PublicKey) !== undefined ? { rs256PublicKey: str(app.rs256PublicKey) as string } : {}),
-      audience: String(app.audience),
-      endpoints: list(app.endpoints),
-      allowRsa15Jwe: (app.allowRsa15Jwe as boolean | undefined) ?? false,
-      ...(app.clientCertificate ? { clientCertificate: { ...(str(cert.subject) ? { subject: str(cert.subject) as string } : {}), ...(str(cert.san) ? { san: str(cert.san) as string } : {}) } } : {}),
-      ...(Array.isArray(app.tenants) ? { tenants: list(app.tenants) } : {}),
-      ...(str(app.tenantClaim) !== undefined ? { tenantClaim: str(app.tenantClaim) as string } : {}),
-    }
-  })
+  const apps = (Array.isArray(c.apps) ? c.apps : []).map(normalizeApp)
   const jwtApp = (a: (typeof apps)[number]): boolean => a.hs256Secret !== undefined || a.rs256PublicKey !== undefined
   apps.forEach((a, i) => {
     if (a.hs256Secret === undefined && a.rs256PublicKey === undefined && !a.clientCertificate) report(['apps', i], 'give hs256Secret, rs256PublicKey or clientCertificate')
@@ -151,7 +155,7 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
  * `500ms`) would make bearers that are expired when issued, and made the dance's anonymous TTL 0
  * (a 500 at its start).
  */
-function callerLifetimes(c: Record<string, unknown>, report: Report): Pick<GatewayConfig['callers'], 'clockSkewSec' | 'bearerTtlSec' | 'anonymousTtlMs'> {
+function callerLifetimes(c: Record<string, unknown>, report: Report): Pick<GatewayConfig['callers'], 'clockSkewSec' | 'bearerTtlSec' | 'anonymousTtlMs' | 'jwtMaxLifetimeSec'> {
   for (const key of ['bearerTtl', 'anonymousTtl'] as const) {
     const v = c[key] as string | number | undefined
     if (v !== undefined && parseDuration(v) < 1000) report([key], `${String(v)} is less than 1 s: bearers and anonymous users' entries live whole seconds`)
@@ -160,5 +164,6 @@ function callerLifetimes(c: Record<string, unknown>, report: Report): Pick<Gatew
     clockSkewSec: Math.round(parseDuration((c.clockSkew as string | number | undefined) ?? '30s') / 1000),
     bearerTtlSec: Math.round(parseDuration((c.bearerTtl as string | number | undefined) ?? '15m') / 1000),
     anonymousTtlMs: parseDuration((c.anonymousTtl as string | number | undefined) ?? '30m'),
+    ...(c.jwtMaxLifetime !== undefined ? { jwtMaxLifetimeSec: parseDuration(c.jwtMaxLifetime as string | number) / 1000 } : {}),
   }
 }

@@ -227,10 +227,7 @@ const redisStore = {
         nodes: { type: 'array', minItems: 1, items: hostPort, description: 'Some cluster nodes (`host:port`).' },
       },
     },
-    replicasToAcknowledge: {
-      ...boundedInteger(0, 100, 'Redis WAIT counts the replicas of one primary, and a count no deployment has makes every write wait out acknowledgeTimeout and fail with 503'),
-      description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.',
-    },
+    replicasToAcknowledge: { ...boundedInteger(0, 100, 'Redis WAIT counts the replicas of one primary, and a count no deployment has makes every write wait out acknowledgeTimeout and fail with 503'), description: 'Replicas that must confirm each write (Redis `WAIT`) before the gateway acknowledges it. Default 1 with `sentinel`, 0 otherwise.' },
     acknowledgeTimeout: { ...timerDuration('298h'), default: '1s', description: 'Longest wait for those confirmations (shorter than `commandTimeout`); a write not confirmed in time fails with 503 `store_unavailable`. A store call waits `commandTimeout` + this on one timer, so each has half a timer\'s maximum.' },
     commandTimeout: { ...timerDuration('298h'), default: '3s', description: 'Longest wait for one Redis command; past it the request fails with 503 `store_unavailable`.' },
     connectTimeout: { ...timerDuration(), default: '2s', description: 'Longest wait for a TCP/TLS connection to Redis or a Sentinel, and (with `cluster`) for each refresh of the slot map; `0`: no limit, refused with `cluster`.' },
@@ -294,6 +291,7 @@ const callerApp = {
       items: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
       description: 'The only tenants this app\'s calls may name (lower-case DNS labels) on endpoints with tenancy; another tenant is refused with 403 before any upstream is asked. Absent: any tenant. Needs at least one endpoint of the app with tenancy.',
     },
+    jwtMaxLifetime: { ...boundedDuration('87600h', 'ten years: a longer maximum is none'), description: 'This app\'s own `callers.jwtMaxLifetime` (wins over it): the longest `exp` − `iat` of its JWTs without `jti`.' },
     tenantClaim: {
       type: 'string',
       minLength: 1,
@@ -318,6 +316,7 @@ const callers = {
   properties: {
     required: { type: 'boolean', default: true, description: 'Refuse calls without caller credentials (false: open, for a trusted network only).' },
     clockSkew: { ...boundedDuration('1h', 'a caller token is accepted this long past its `exp` (and before its `nbf`); a tolerance of hours accepts a token its issuer has long since let expire'), default: '30s', description: 'Allowed clock skew for iat/exp/nbf. A seen `jti` is kept until `exp` plus the larger of this and 10 minutes, so raising it (or replicas that disagree) opens no replay window up to 10 minutes.' },
+    jwtMaxLifetime: { ...boundedDuration('87600h', 'ten years: a longer maximum is none'), description: 'Longest `exp` − `iat` of a caller JWT without `jti` (used directly as the bearer, or exchanged at `POST /gateway/token`; neither is refused as a replay, so it is a credential for as long as its issuer wrote): a longer one is refused (401/407 `jwt_lifetime_too_long`). Default: none (only a `jti` assertion is held to 1 hour). `callers.apps[].jwtMaxLifetime` overrides it per app.' },
     bearerTtl: { ...storeLifetime('the store keeps a bearer\'s record this long'), default: '15m', description: 'Lifetime of bearer tokens from POST /gateway/token (an anonymous user\'s: at most `anonymousTtl`); at least 1 s. Shortening it (or `anonymousTtl`) ends the bearers already older than the new lifetime (401/407 `bearer_ttl_shortened`); lengthening it does not extend issued ones.' },
     anonymousTtl: { ...storeLifetime('the store keeps an anonymous user\'s entries this long'), default: '30m', description: 'How long an anonymous user\'s entries (OAuth tokens, dance state, links) live in the store; they move to a known user only by identityToMerge. At least 1 s.' },
     persistDecryptedClaims: { type: 'boolean', default: false, description: 'No effect (kept so existing files load): decrypted JWE claims are always sealed in the store for the bearer\'s lifetime, so every worker and replica resolves the bearer.' },

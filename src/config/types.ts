@@ -104,6 +104,8 @@ export interface CallerAppSettings {
   tenants?: string[]
   /** A claim of the caller's JWT/JWE that must name each call's tenant; absent: no claim rule. */
   tenantClaim?: string
+  /** This app's ceiling on `exp − iat` of a JWT without `jti`, seconds (wins over callers.jwtMaxLifetimeSec). */
+  jwtMaxLifetimeSec?: number
 }
 
 export interface CallersConfig {
@@ -112,6 +114,8 @@ export interface CallersConfig {
   required: boolean
   clockSkewSec: number
   bearerTtlSec: number
+  /** Ceiling on `exp − iat` of a caller JWT without `jti`, seconds; absent: none. */
+  jwtMaxLifetimeSec?: number
   anonymousTtlMs: number
   persistDecryptedClaims: boolean
   /** `<prefix>jti|iss|sub` win over `jti|iss|sub`; empty: aliases off. */

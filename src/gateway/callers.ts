@@ -69,6 +69,7 @@ function compileJwtApps(config: GatewayConfig): ReadonlyMap<string, CallerApp> {
       allowRsa15Jwe: a.allowRsa15Jwe,
       ...(a.tenants !== undefined ? { tenants: a.tenants } : {}),
       ...(a.tenantClaim !== undefined ? { tenantClaim: a.tenantClaim } : {}),
+      ...((a.jwtMaxLifetimeSec ?? config.callers.jwtMaxLifetimeSec) !== undefined ? { jwtMaxLifetimeSec: a.jwtMaxLifetimeSec ?? config.callers.jwtMaxLifetimeSec } : {}),
       ...(a.hs256Secret !== undefined ? { hs256Secret: a.hs256Secret } : {}),
       ...(a.rs256PublicKey !== undefined ? { rs256PublicKey: a.rs256PublicKey } : {}),
     })),
