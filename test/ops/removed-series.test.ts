@@ -28,6 +28,7 @@ function feed(metrics: Metrics, endpoint: string, profile: string): void {
   metrics.upstreamConnection(endpoint, false, 4)
   metrics.upstreamReuse(endpoint)
   metrics.upstreamRetry(endpoint, 1)
+  metrics.upstreamPoolEvicted(endpoint)
   metrics.oauthSignature(profile, 'HMAC-SHA1')
 }
 
