@@ -60,6 +60,8 @@ const overview: Handler = async (host, sampler) => {
 }
 
 const reload: Handler = async (host) => {
+  // As a SIGHUP or a file change then: a draining instance's config ends with it (signals.ts).
+  if (host.facts.draining()) throw new GatewayError('unavailable', 'draining: no reload (the instance is shutting down; start the next one with the new config)')
   const result = await host.facts.reload('console')
   return { status: 200, body: result, audit: { action: 'reload', result: result.ok ? 'ok' : 'failed', details: result.ok ? { endpoints: result.endpoints } : { problems: result.problems.length } } }
 }

@@ -1,0 +1,72 @@
+/**
+ * The console's "Reload config" while the instance drains reloads nothing, as a SIGHUP or a
+ * watched file's change then does (signals.ts): 503 `draining: no reload …`, no reload line, the
+ * held request finishes, exit 0. Before, it reloaded the draining process and, with `--workers`,
+ * relayed the reload to the draining workers.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DanceProvider } from '../oauth1-dance/dance-support.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
+import { eventually } from '../support/eventually.js'
+import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
+
+let pki: TestPki
+let upstream: HoldingUpstream
+let dir: string
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startHoldingUpstream(pki)
+  dir = mkdtempSync(join(tmpdir(), 'console-drain-reload-'))
+}, 60_000)
+
+afterAll(async () => {
+  await upstream?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const NO_PROVIDER = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1:9' } as DanceProvider
+
+describe("the console's reload while the instance drains", () => {
+  for (const workers of [1, 2]) {
+    it(`is refused with 503 "draining: no reload" and reloads nothing (--workers ${workers})`, async () => {
+      const caseDir = join(dir, `w${workers}`)
+      const yaml = rigYaml(pki, NO_PROVIDER, caseDir).replace('profiles:\n', `${endpointYaml('held', upstream.server.port, clientTls(pki))}profiles:\n`) + 'drain:\n  grace: 60s\n'
+      mkdirSync(caseDir, { recursive: true })
+      writeFileSync(join(caseDir, 'gateway.yaml'), yaml)
+      const gp = await spawnGateway(join(caseDir, 'gateway.yaml'), workers > 1 ? ['--workers', String(workers)] : [], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })
+      try {
+        const consoleUrl = `${await adminUrlOf(gp)}/console/`
+        const s = await apiSession(consoleUrl)
+        const reload = () => adminRequest(`${consoleUrl}api/reload`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: {} })
+        // The same button before the drain reloads (so the refusal below is the drain's).
+        const before = await reload()
+        expect([before.status, JSON.parse(before.text)]).toEqual([200, { ok: true, endpoints: 2 }])
+        const reply = send(gp.url, '/proxy/held/held')
+        await eventually(() => upstream.waiting.length === 1, 30_000, 'the upstream to hold the request')
+        const exit = exitedOf(gp.child)
+        gp.child.kill('SIGTERM')
+        await eventually(() => gp.logEntries().filter((e) => e.msg === 'draining: no new connections, waiting for in-flight requests').length === workers, 30_000, 'every process draining')
+        const reloadsBefore = gp.output.filter((l) => /reload: relaying|config reloaded|reload accepted|config reload failed/.test(l)).length
+        const refused = await reload()
+        expect([refused.status, JSON.parse(refused.text)]).toEqual([503, { errors: [{ msg: 'draining: no reload (the instance is shutting down; start the next one with the new config)', code: 503 }] }])
+        expect(Number(refused.headers['content-length'])).toBe(Buffer.byteLength(refused.text))
+        upstream.release()
+        expect((await reply).status).toBe(200)
+        expect(await exit).toBe(0)
+        await gp.ended
+        expect(gp.output.filter((l) => /reload: relaying|config reloaded|reload accepted|config reload failed/.test(l)).length).toBe(reloadsBefore)
+      } finally {
+        for (const w of upstream.waiting.splice(0)) w.res.destroy()
+        await gp.stop('SIGKILL')
+      }
+    }, 180_000)
+  }
+})
