@@ -120,6 +120,7 @@ Refuses values that cannot work, with a message naming the fix. Included by ever
 that depends on them, so `helm template` and `helm install` stop before anything is applied.
 */}}
 {{- define "mtls-gateway.validate" -}}
+{{- include "mtls-gateway.validateDns" . }}
 {{- $kind := .Values.store.kind }}
 {{- if and (eq $kind "sqlite") (gt (int .Values.replicaCount) 1) }}
 {{- fail (printf "replicaCount is %d but store.kind is \"sqlite\": the SQLite store is one file on one pod, so several replicas need the Redis store. Set store.kind=redis (with store.redis.existingSecret) or replicaCount=1." (int .Values.replicaCount)) }}
@@ -390,4 +391,49 @@ it starts a new line at the indentation of a rule's annotations (12).
 {{- define "mtls-gateway.runbookUrl" -}}
 {{- $base := (index . 0).runbookBaseUrl | default "" -}}
 {{- with $base }}{{ printf "runbook_url: %s" (printf "%s#%s" . (lower (index $ 1)) | quote) | nindent 12 }}{{ end -}}
+{{- end }}
+
+{{/*
+The NetworkPolicy's DNS peers: the pods of networkPolicy.dns.namespaceSelector + podSelector
+(either may be null) and the dns.cidrs. Refuses none at all while the rule is on: a rule without
+`to` admits the port anywhere, which has to be asked for (0.0.0.0/0). Prints the `to` list as YAML.
+*/}}
+{{- define "mtls-gateway.dnsPeers" -}}
+{{- $dns := .Values.networkPolicy.dns }}
+{{- $selectors := dict }}
+{{- range $key := list "namespaceSelector" "podSelector" }}
+{{- if not (kindIs "invalid" (index $dns $key)) }}
+{{- $_ := set $selectors $key (get $dns $key) }}
+{{- end }}
+{{- end }}
+{{- $peers := list }}
+{{- if $selectors }}
+{{- $peers = append $peers $selectors }}
+{{- end }}
+{{- range ($dns.cidrs | default list) }}
+{{- $peers = append $peers (dict "ipBlock" (dict "cidr" .)) }}
+{{- end }}
+{{- toYaml $peers }}
+{{- end }}
+
+{{/*
+Helm merges maps: a podSelector (namespaceSelector) of the operator's keeps the chart's default
+k8s-app: kube-dns (kubernetes.io/metadata.name: kube-system) beside its own terms, and the DNS
+pods, which carry only one of them, match nothing. Refused, naming the null that replaces it.
+*/}}
+{{- define "mtls-gateway.validateDns" -}}
+{{- if and .Values.networkPolicy.enabled .Values.networkPolicy.dns.enabled }}
+{{- $dns := .Values.networkPolicy.dns }}
+{{- range $key, $default := dict "namespaceSelector" (list "kubernetes.io/metadata.name" "kube-system") "podSelector" (list "k8s-app" "kube-dns") }}
+{{- $selector := index $dns $key | default dict }}
+{{- $labels := $selector.matchLabels | default dict }}
+{{- $label := index $default 0 }}
+{{- if and (eq (toString (get $labels $label)) (index $default 1)) (or (gt (len $labels) 1) $selector.matchExpressions) }}
+{{- fail (printf "networkPolicy.dns.%s keeps the chart's default %s: %s beside your own terms (Helm merges maps), so it selects only pods carrying both and DNS would match nothing. Replace the default: %s: {matchLabels: {%s: null, …yours}}." $key $label (index $default 1) $key $label) }}
+{{- end }}
+{{- end }}
+{{- if eq (include "mtls-gateway.dnsPeers" .) "[]" }}
+{{- fail "networkPolicy.dns has no destination: namespaceSelector and podSelector are null and networkPolicy.dns.cidrs is empty, so the gateway could resolve no name. Select the DNS pods, or list the DNS servers' addresses in networkPolicy.dns.cidrs (NodeLocal DNSCache: 169.254.20.10/32; 0.0.0.0/0 for any address); networkPolicy.dns.enabled: false writes no DNS rule." }}
+{{- end }}
+{{- end }}
 {{- end }}

@@ -1,0 +1,137 @@
+/**
+ * The chart as a cluster operator meets it beyond the defaults' own cluster: DNS that is not
+ * the kube-dns pods (NodeLocal DNSCache on a link-local address, CoreDNS labelled otherwise,
+ * OpenShift's dns-default on 5353). Rendered by the chart-render tool and checked against the
+ * Kubernetes schemas.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Ajv } from 'ajv'
+import fc from 'fast-check'
+import { parse, stringify } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildRenderer, CHART, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
+import { validateManifest } from './kube-schema.js'
+
+let r: Renderer
+const MINIMAL = valuesFile('minimal')
+const KUBE_DNS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }
+const udpTcp = (ports: number[]): Manifest[] => ports.flatMap((port) => [{ port, protocol: 'UDP' }, { port, protocol: 'TCP' }])
+
+beforeAll(() => {
+  r = buildRenderer()
+}, 5 * 60_000)
+afterAll(() => r?.cleanup())
+
+const schema = (): ((v: unknown) => boolean) & { errors?: unknown } => new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')))
+/** The chart's defaults with `patch` merged over the top-level keys it names (one level deep). */
+const defaultsWith = (patch: Record<string, Record<string, unknown>>): Record<string, unknown> => {
+  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, Record<string, unknown>>
+  return { ...values, ...Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, { ...values[k], ...v }])) }
+}
+/** The egress rule that carries DNS: the first one (the chart writes it first). */
+const dnsRule = (x: Rendered): Manifest => (x.get('NetworkPolicy').spec.egress as Manifest[])[0] as Manifest
+const dnsValues = (dns: Record<string, unknown>): string => stringify({ networkPolicy: { dns } })
+
+describe('DNS egress beyond kube-dns', () => {
+  it('admits the kube-dns pods on 53/UDP and 53/TCP by default', async () => {
+    const x = await r.render([MINIMAL])
+    expect(dnsRule(x)).toEqual({ to: [KUBE_DNS], ports: udpTcp([53]) })
+  })
+
+  it('NodeLocal DNSCache: its link-local address as a CIDR, next to kube-dns', async () => {
+    const x = await r.render([MINIMAL], dnsValues({ cidrs: ['169.254.20.10/32'] }))
+    expect(dnsRule(x)).toEqual({ to: [KUBE_DNS, { ipBlock: { cidr: '169.254.20.10/32' } }], ports: udpTcp([53]) })
+    expect(validateManifest(x.get('NetworkPolicy'))).toEqual([])
+  })
+
+  it('OpenShift: dns-default pods in openshift-dns, listening on 5353', async () => {
+    // k8s-app: null drops the chart's default label: Helm merges the two matchLabels maps.
+    const openshift = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'openshift-dns' } }, podSelector: { matchLabels: { 'k8s-app': null, 'dns.operator.openshift.io/daemonset-dns': 'default' } }, ports: [53, 5353] }
+    const x = await r.render([MINIMAL], dnsValues(openshift))
+    const podSelector = { matchLabels: { 'dns.operator.openshift.io/daemonset-dns': 'default' } }
+    expect(dnsRule(x)).toEqual({ to: [{ namespaceSelector: openshift.namespaceSelector, podSelector }], ports: udpTcp([53, 5353]) })
+    expect(validateManifest(x.get('NetworkPolicy'))).toEqual([])
+  })
+
+  it('refuses a selector that keeps the chart\'s default label beside the operator\'s own (it would match no DNS pod), naming the null that replaces it', async () => {
+    const err = await r.renderError([MINIMAL], dnsValues({ podSelector: { matchLabels: { 'dns.operator.openshift.io/daemonset-dns': 'default' } } }))
+    expect(err).toContain("networkPolicy.dns.podSelector keeps the chart's default k8s-app: kube-dns beside your own terms")
+    expect(err).toContain('podSelector: {matchLabels: {k8s-app: null')
+    expect(await r.renderError([MINIMAL], dnsValues({ namespaceSelector: { matchExpressions: [{ key: 'x', operator: 'Exists' }] } }))).toContain('networkPolicy.dns.namespaceSelector keeps')
+    // The same key with another value replaces it: nothing to refuse.
+    const coredns = await r.render([MINIMAL], dnsValues({ podSelector: { matchLabels: { 'k8s-app': 'coredns' } } }))
+    expect(dnsRule(coredns).to).toEqual([{ ...KUBE_DNS, podSelector: { matchLabels: { 'k8s-app': 'coredns' } } }])
+  })
+
+  it('CIDRs only: both selectors set to null leave no selector peer', async () => {
+    const x = await r.render([MINIMAL], 'networkPolicy:\n  dns:\n    namespaceSelector: null\n    podSelector: null\n    cidrs: [10.96.0.10/32, "fd00::a/128"]\n')
+    expect(dnsRule(x)).toEqual({ to: [{ ipBlock: { cidr: '10.96.0.10/32' } }, { ipBlock: { cidr: 'fd00::a/128' } }], ports: udpTcp([53]) })
+  })
+
+  it('refuses a DNS rule with no destination (it would admit port 53 anywhere), naming the fix', async () => {
+    const err = await r.renderError([MINIMAL], 'networkPolicy:\n  dns:\n    namespaceSelector: null\n    podSelector: null\n')
+    expect(err).toContain('networkPolicy.dns has no destination')
+    expect(err).toContain('networkPolicy.dns.cidrs')
+  })
+
+  it('values.schema.json takes cidrs and ports, and refuses an address without a prefix or a port out of range', () => {
+    const validate = schema()
+    const np = (dns: Record<string, unknown>): unknown => defaultsWith({ networkPolicy: { dns: { enabled: true, ...dns } } })
+    expect(validate(np({ cidrs: ['169.254.20.10/32'], ports: [53, 5353] })), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate(np({ cidrs: ['169.254.20.10'] }))).toBe(false)
+    expect(validate(np({ ports: [0] }))).toBe(false)
+    expect(validate(np({ ports: [] }))).toBe(false)
+    expect(validate(np({ nodeLocal: true }))).toBe(false)
+  })
+
+  it('admits exactly the configured peers and ports as Helm merges them over the defaults, or refuses (seeded property)', async () => {
+    // Labels over the defaults' keys too, null among the values: Helm merges maps and a null deletes.
+    const labels = fc.dictionary(fc.constantFrom('k8s-app', 'kubernetes.io/metadata.name', 'app'), fc.constantFrom('kube-dns', 'kube-system', 'coredns', null), { maxKeys: 2 })
+    const selector = fc.option(labels.map((matchLabels) => ({ matchLabels })), { nil: null, freq: 3 })
+    const cidr = fc.oneof(fc.ipV4().map((a) => `${a}/32`), fc.constantFrom('169.254.20.10/32', '10.96.0.0/12', 'fd00::10/128'))
+    const dns = fc.record({
+      namespaceSelector: selector,
+      podSelector: selector,
+      cidrs: fc.uniqueArray(cidr, { maxLength: 2 }),
+      ports: fc.uniqueArray(fc.integer({ min: 1, max: 65_535 }), { minLength: 1, maxLength: 3 }),
+    })
+    const merged = (given: { matchLabels: Record<string, string | null> } | null, defaults: Manifest): Manifest | null => {
+      if (given === null) return null
+      const out: Record<string, string> = { ...defaults.matchLabels }
+      for (const [k, v] of Object.entries(given.matchLabels)) if (v === null) delete out[k]; else out[k] = v
+      return { matchLabels: out }
+    }
+    const keepsDefault = (s: Manifest | null, [key, value]: [string, string]): boolean => s !== null && s.matchLabels[key] === value && Object.keys(s.matchLabels).length > 1
+    const validate = schema()
+    const counts = { refused: 0, rendered: 0 }
+    await fc.assert(
+      fc.asyncProperty(dns, async (d) => {
+        const extra = dnsValues(d)
+        const ns = merged(d.namespaceSelector, KUBE_DNS.namespaceSelector)
+        const pod = merged(d.podSelector, KUBE_DNS.podSelector)
+        if (keepsDefault(ns, ['kubernetes.io/metadata.name', 'kube-system']) || keepsDefault(pod, ['k8s-app', 'kube-dns'])) {
+          counts.refused++
+          return void expect(await r.renderError([MINIMAL], extra)).toContain("keeps the chart's default")
+        }
+        const peer = { ...(ns ? { namespaceSelector: ns } : {}), ...(pod ? { podSelector: pod } : {}) }
+        const to = [...(Object.keys(peer).length > 0 ? [peer] : []), ...d.cidrs.map((c) => ({ ipBlock: { cidr: c } }))]
+        if (to.length === 0) {
+          counts.refused++
+          return void expect(await r.renderError([MINIMAL], extra)).toContain('networkPolicy.dns has no destination')
+        }
+        counts.rendered++
+        const x = await r.render([MINIMAL], extra)
+        expect(dnsRule(x)).toEqual({ to, ports: udpTcp(d.ports) })
+        expect(validateManifest(x.get('NetworkPolicy'))).toEqual([])
+        const file = join(r.dir, 'dns-values.yaml')
+        writeFileSync(file, extra)
+        expect(validate(await r.values([MINIMAL, file])), JSON.stringify(validate.errors)).toBe(true)
+      }),
+      { seed: 34_053, numRuns: 80 },
+    )
+    expect(counts.refused).toBeGreaterThan(5)
+    expect(counts.rendered).toBeGreaterThan(20)
+  }, 5 * 60_000)
+})
+
