@@ -1,18 +1,23 @@
 /**
  * The chart as a cluster operator meets it beyond the defaults' own cluster: DNS that is not
  * the kube-dns pods (NodeLocal DNSCache on a link-local address, CoreDNS labelled otherwise,
- * OpenShift's dns-default on 5353). Rendered by the chart-render tool and checked against the
- * Kubernetes schemas.
+ * OpenShift's dns-default on 5353), an image mirrored to a private registry (image.registry,
+ * image.digest), and zone spreading that counts only the pods of the rollout's own ReplicaSet
+ * (matchLabelKeys: [pod-template-hash], from the Kubernetes version that honours it). Each
+ * rendered by the chart-render tool and checked against the Kubernetes schemas.
  */
+import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
 import fc from 'fast-check'
 import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildRenderer, CHART, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
+import { buildRenderer, CHART, parseRendered, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { validateManifest } from './kube-schema.js'
 
+const run = promisify(execFile)
 let r: Renderer
 const MINIMAL = valuesFile('minimal')
 const KUBE_DNS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }
@@ -133,5 +138,38 @@ describe('DNS egress beyond kube-dns', () => {
     expect(counts.refused).toBeGreaterThan(5)
     expect(counts.rendered).toBeGreaterThan(20)
   }, 5 * 60_000)
+})
+
+describe('spreading counts only the rollout\'s own ReplicaSet', () => {
+  const podSpec = async (kube: string, extra = ''): Promise<Manifest> => {
+    const file = join(r.dir, `edges-${kube}.yaml`)
+    writeFileSync(file, extra)
+    const { stdout } = await run(r.bin, ['--kube-version', kube, '-f', MINIMAL, '-f', file, '--namespace', 'gateway', '--name', 'egress', CHART])
+    const deployment = parseRendered(stdout).find((d) => d.kind === 'Deployment') as Manifest
+    expect(validateManifest(deployment)).toEqual([])
+    return deployment.spec.template.spec as Manifest
+  }
+  const spreadKeys = (pod: Manifest): unknown => pod.topologySpreadConstraints[0].matchLabelKeys
+  const antiAffinityKeys = (pod: Manifest): unknown => pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.matchLabelKeys
+
+  it('the default zone spread has matchLabelKeys [pod-template-hash] from Kubernetes 1.27, the anti-affinity from 1.31', async () => {
+    const v131 = await podSpec('v1.31.0')
+    expect(spreadKeys(v131)).toEqual(['pod-template-hash'])
+    expect(antiAffinityKeys(v131)).toEqual(['pod-template-hash'])
+    const v127 = await podSpec('v1.27.3')
+    expect(spreadKeys(v127)).toEqual(['pod-template-hash'])
+    expect(antiAffinityKeys(v127)).toBeUndefined()
+    // 1.29 and 1.30 have the anti-affinity field as alpha (gate off: dropped).
+    expect(antiAffinityKeys(await podSpec('v1.30.5'))).toBeUndefined()
+    // 1.25 and 1.26 drop the field (alpha, gate off): the chart does not write what the cluster ignores.
+    const v126 = await podSpec('v1.26.9')
+    expect(spreadKeys(v126)).toBeUndefined()
+    expect(antiAffinityKeys(v126)).toBeUndefined()
+  })
+
+  it('leaves the operator\'s own topologySpreadConstraints as written', async () => {
+    const own = { maxSkew: 2, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { a: 'b' } } }
+    expect((await podSpec('v1.31.0', stringify({ topologySpreadConstraints: [own] }))).topologySpreadConstraints).toEqual([own])
+  })
 })
 

@@ -153,8 +153,10 @@ describe('scheduling defaults', () => {
   it('prefers replicas on different nodes and zones, softly, unless affinity/topologySpreadConstraints are given', async () => {
     const pod = minimal.get('Deployment').spec.template.spec
     const selector = { matchLabels: { 'app.kubernetes.io/name': 'mtls-gateway', 'app.kubernetes.io/instance': 'egress' } }
-    expect(pod.affinity.podAntiAffinity).toEqual({ preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selector } }] })
-    expect(pod.topologySpreadConstraints).toEqual([{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: selector }])
+    // matchLabelKeys: only this ReplicaSet's pods count (helm-cluster-edges.test.ts, by Kubernetes version; the renderer's default is 1.31).
+    const ownReplicaSet = { matchLabelKeys: ['pod-template-hash'] }
+    expect(pod.affinity.podAntiAffinity).toEqual({ preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selector, ...ownReplicaSet } }] })
+    expect(pod.topologySpreadConstraints).toEqual([{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: selector, ...ownReplicaSet }])
     expect(full.get('Deployment').spec.template.spec.affinity.podAntiAffinity).toBeUndefined()
     const off = (await r.render([MINIMAL], 'scheduling:\n  softAntiAffinity: false\n  zoneSpread: false\n')).get('Deployment').spec.template.spec
     expect(off.affinity).toBeUndefined()
