@@ -140,6 +140,41 @@ describe('DNS egress beyond kube-dns', () => {
   }, 5 * 60_000)
 })
 
+describe('the image reference', () => {
+  const image = async (extra: string): Promise<string> => (await r.render([MINIMAL], extra)).get('Deployment').spec.template.spec.containers[0].image as string
+
+  it('is repository:appVersion by default, registry/repository:tag or registry/repository@digest with image.registry', async () => {
+    expect(await image('')).toBe('mtls-gateway:0.1.0')
+    expect(await image('image:\n  registry: registry.example.com:5000\n  repository: platform/mtls-gateway\n  tag: 0.1.1\n')).toBe('registry.example.com:5000/platform/mtls-gateway:0.1.1')
+    const digest = `sha256:${'ab'.repeat(32)}`
+    expect(await image(`image:\n  registry: mirror.example.com/hub\n  digest: ${digest}\n  tag: ignored\n`)).toBe(`mirror.example.com/hub/mtls-gateway@${digest}`)
+    const full = await r.render([valuesFile('full')])
+    expect(full.get('Deployment').spec.template.spec.containers[0].image).toBe('registry.example.com/platform/mtls-gateway:0.1.0')
+  })
+
+  it('refuses a registry given twice (in image.registry and at the head of image.repository), naming the fix', async () => {
+    for (const repo of ['registry.example.com/platform/mtls-gateway', 'localhost:5000/mtls-gateway', 'localhost/mtls-gateway']) {
+      const err = await r.renderError([MINIMAL], `image:\n  registry: mirror.example.com\n  repository: ${repo}\n`)
+      expect(err, repo).toContain('image.repository already names a registry')
+    }
+    expect(await image('image:\n  registry: mirror.example.com\n  repository: library/mtls-gateway\n')).toBe('mirror.example.com/library/mtls-gateway:0.1.0')
+  })
+
+  it('values.schema.json takes a registry host[:port][/path] and refuses a scheme, a trailing slash, a tag or digest in the wrong key', () => {
+    const validate = schema()
+    const img = (v: Record<string, unknown>): unknown => defaultsWith({ image: v })
+    for (const registry of ['', 'registry.example.com', 'registry.example.com:5000', 'harbor.example.com/mirror', 'localhost:5000']) {
+      expect(validate(img({ registry })), `${registry}: ${JSON.stringify(validate.errors)}`).toBe(true)
+    }
+    for (const registry of ['https://registry.example.com', 'registry.example.com/', 'registry example.com']) expect(validate(img({ registry })), registry).toBe(false)
+    expect(validate(img({ repository: 'mtls-gateway:0.1.0' }))).toBe(false)
+    expect(validate(img({ repository: 'mtls-gateway@sha256:abc' }))).toBe(false)
+    expect(validate(img({ repository: 'localhost:5000/mtls-gateway' }))).toBe(true)
+    expect(validate(img({ tag: '0.1.0@sha256:abc' }))).toBe(false)
+    expect(validate(img({ tag: 'v0.1.0-rc.1' }))).toBe(true)
+  })
+})
+
 describe('spreading counts only the rollout\'s own ReplicaSet', () => {
   const podSpec = async (kube: string, extra = ''): Promise<Manifest> => {
     const file = join(r.dir, `edges-${kube}.yaml`)

@@ -47,11 +47,32 @@ app.kubernetes.io/part-of: mtls-gateway
 {{- end }}
 {{- end }}
 
+{{/* registry/repository@digest, else registry/repository:tag (appVersion by default); no registry: the repository as it is. */}}
 {{- define "mtls-gateway.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- $image := .Values.image }}
+{{- $name := $image.repository }}
+{{- with $image.registry }}
+{{- $name = printf "%s/%s" . $name }}
+{{- end }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $name $image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- printf "%s:%s" $name ($image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses image.registry with a repository that names a registry of its own: the first part of a
+reference is a registry when it has a "." or ":" or is localhost (the container runtimes' rule),
+so registry/repository would name a repository that exists nowhere (ImagePullBackOff).
+*/}}
+{{- define "mtls-gateway.validateImage" -}}
+{{- $image := .Values.image }}
+{{- if and $image.registry (contains "/" $image.repository) }}
+{{- $head := first (splitList "/" $image.repository) }}
+{{- if or (contains "." $head) (contains ":" $head) (eq $head "localhost") }}
+{{- fail (printf "image.registry is %q but image.repository already names a registry (%q): the image would be %s/%s. Give the registry once: image.registry: %s with image.repository: %s, or image.registry empty." $image.registry $head $image.registry $image.repository $head (trimPrefix (printf "%s/" $head) $image.repository)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -120,6 +141,7 @@ Refuses values that cannot work, with a message naming the fix. Included by ever
 that depends on them, so `helm template` and `helm install` stop before anything is applied.
 */}}
 {{- define "mtls-gateway.validate" -}}
+{{- include "mtls-gateway.validateImage" . }}
 {{- include "mtls-gateway.validateDns" . }}
 {{- $kind := .Values.store.kind }}
 {{- if and (eq $kind "sqlite") (gt (int .Values.replicaCount) 1) }}
