@@ -208,3 +208,41 @@ describe('spreading counts only the rollout\'s own ReplicaSet', () => {
   })
 })
 
+describe('other edges of an install', () => {
+  // Kubernetes' label value: at most 63 characters, alphanumeric at both ends.
+  const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
+
+  it('keeps app.kubernetes.io/version a valid label value for any tag the schema takes (a 128-character tag, "_" first, "." last)', async () => {
+    const validate = schema()
+    for (const tag of [`main-${'0123456789abcdef'.repeat(5)}-20261205`, '_build.', 'v1-']) {
+      expect(validate(defaultsWith({ image: { tag } })), tag).toBe(true)
+      for (const doc of (await r.render([MINIMAL], stringify({ image: { tag } }))).docs) {
+        const version = doc.metadata.labels['app.kubernetes.io/version'] as string
+        expect(version.length, `${doc.kind} ${tag}`).toBeLessThanOrEqual(63)
+        expect(version, `${doc.kind} ${tag}`).toMatch(LABEL_VALUE)
+      }
+    }
+  })
+
+  it('names the image in NOTES.txt, and says so when it has no registry (none is published on Docker Hub)', async () => {
+    const notes = async (extra: string): Promise<string> => {
+      const file = join(r.dir, 'notes-image.yaml')
+      writeFileSync(file, extra)
+      return (await run(r.bin, ['--notes', '-f', MINIMAL, '-f', file, '--namespace', 'gateway', '--name', 'egress', CHART])).stdout
+    }
+    const bare = await notes('')
+    expect(bare).toContain('Image: mtls-gateway:0.1.0\n  (no registry: the kubelet pulls it from Docker Hub')
+    for (const extra of ['image:\n  registry: registry.example.com\n', 'image:\n  repository: registry.example.com:5000/mtls-gateway\n', 'image:\n  repository: localhost/mtls-gateway\n']) {
+      const text = await notes(extra)
+      expect(text, extra).toMatch(/Image: \S+\/mtls-gateway:0\.1\.0\n/)
+      expect(text, extra).not.toContain('no registry')
+    }
+  })
+
+  it('renders without fixed user and group ids (OpenShift\'s restricted SCC assigns its own), still non-root', async () => {
+    const pod = (await r.render([MINIMAL], 'podSecurityContext:\n  runAsUser: null\n  runAsGroup: null\n  fsGroup: null\nsecurityContext:\n  runAsUser: null\n  runAsGroup: null\n')).get('Deployment').spec.template.spec
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } })
+    expect(pod.containers[0].securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true })
+    expect(pod.containers[0].securityContext.runAsUser).toBeUndefined()
+  })
+})

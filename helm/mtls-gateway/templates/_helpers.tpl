@@ -34,7 +34,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "mtls-gateway.labels" -}}
 helm.sh/chart: {{ include "mtls-gateway.chart" . }}
 {{ include "mtls-gateway.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+{{- /* A label value: at most 63 characters, alphanumeric at both ends (a tag may be 128, start with "_", end with "." or "-"). */}}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimAll "-_." | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: mtls-gateway
 {{- end }}
