@@ -418,15 +418,15 @@ it starts a new line at the indentation of a rule's annotations (12).
 
 {{/*
 The NetworkPolicy's DNS peers: the pods of networkPolicy.dns.namespaceSelector + podSelector
-(either may be null) and the dns.cidrs. Refuses none at all while the rule is on: a rule without
-`to` admits the port anywhere, which has to be asked for (0.0.0.0/0). Prints the `to` list as YAML.
+(either may be null) and the dns.cidrs, as the rule's `to` list in YAML; "[]" when none, which
+validateDns refuses: a rule without `to` would admit the port anywhere (0.0.0.0/0 must be asked for).
 */}}
 {{- define "mtls-gateway.dnsPeers" -}}
 {{- $dns := .Values.networkPolicy.dns }}
 {{- $selectors := dict }}
 {{- range $key := list "namespaceSelector" "podSelector" }}
 {{- if not (kindIs "invalid" (index $dns $key)) }}
-{{- $_ := set $selectors $key (get $dns $key) }}
+{{- $_ := set $selectors $key (index $dns $key) }}
 {{- end }}
 {{- end }}
 {{- $peers := list }}
