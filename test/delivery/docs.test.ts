@@ -171,7 +171,8 @@ const MINIMAL = { endpoints: [{ name: 'partner', url: 'https://api.partner.examp
 function mergeValues(base: unknown, over: unknown): unknown {
   if (base === null || over === null || typeof base !== 'object' || typeof over !== 'object' || Array.isArray(base) || Array.isArray(over)) return over
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) }
-  for (const [k, v] of Object.entries(over)) out[k] = mergeValues(out[k], v)
+  // A null deletes the chart's default, as Helm's merge does before it checks the schema.
+  for (const [k, v] of Object.entries(over)) if (v === null) delete out[k]; else out[k] = mergeValues(out[k], v)
   return out
 }
 
@@ -260,6 +261,12 @@ describe('docs: what README.md and docs/*.md name exists', () => {
     const blocks = DOCS.flatMap(yamlBlocks)
     expect(blocks.length).toBeGreaterThan(5)
     expect(blocks.flatMap(yamlExampleProblems)).toEqual([])
+  })
+
+  it('merges a values example over the chart defaults as Helm does: a null deletes the default, a wrong type is still refused', () => {
+    const example = (value: Record<string, unknown>): string[] => yamlExampleProblems({ at: 'x.md:1', value })
+    expect(example({ podSecurityContext: { runAsUser: null, fsGroup: null } })).toEqual([])
+    expect(example({ podSecurityContext: { runAsUser: 'root' } })).toEqual(['x.md:1: values/podSecurityContext/runAsUser must be integer'])
   })
 
   it('every config key path they quote is a key of the gateway config or of the chart values', () => {
