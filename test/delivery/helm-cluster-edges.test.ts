@@ -67,6 +67,10 @@ describe('DNS egress beyond kube-dns', () => {
     // The same key with another value replaces it: nothing to refuse.
     const coredns = await r.render([MINIMAL], dnsValues({ podSelector: { matchLabels: { 'k8s-app': 'coredns' } } }))
     expect(dnsRule(coredns).to).toEqual([{ ...KUBE_DNS, podSelector: { matchLabels: { 'k8s-app': 'coredns' } } }])
+    // {} merges into the default and changes nothing; every namespace is the default label set to null.
+    expect(dnsRule(await r.render([MINIMAL], dnsValues({ namespaceSelector: {} }))).to).toEqual([KUBE_DNS])
+    const everyNamespace = await r.render([MINIMAL], dnsValues({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': null } } }))
+    expect(dnsRule(everyNamespace).to).toEqual([{ ...KUBE_DNS, namespaceSelector: { matchLabels: {} } }])
   })
 
   it('CIDRs only: both selectors set to null leave no selector peer', async () => {
