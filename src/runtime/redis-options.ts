@@ -66,16 +66,27 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
 }
 
 /**
- * `store.redis` without what a reload renews in place: gateReadiness, and the passwords of one
+ * `store.redis` without what a reload renews in place: gateReadiness, the passwords of one
  * server or Sentinel — a new one, not a password added or removed (without it, a password in the
- * URL, or none, is what the open connections use).
+ * URL, or none, is what the open connections use) — and `tls` (tlsLocation judges it).
  */
 export function withoutReloadable(r: StoreSettings['redis']): object {
-  const { gateReadiness: _gate, password, sentinel, ...rest } = r
+  const { gateReadiness: _gate, password, sentinel, tls: _tls, ...rest } = r
   // On reload (not per request).
   if (r.cluster !== undefined) return { ...rest, password, sentinel }
   // On reload (not per request).
   return { ...rest, password: password !== undefined, sentinel: sentinel && { ...sentinel, password: sentinel.password !== undefined } }
+}
+
+/**
+ * Which TLS files and server name `store.redis.tls` names, and whether it is given: fixed once the
+ * store is open. Not `keyPassphrase`: it belongs to the key file's contents (a key renewed encrypted
+ * under a new passphrase, both from one Secret), which reload like the files' (renewedConnections).
+ */
+export function tlsLocation(r: StoreSettings['redis']): object | undefined {
+  if (r.tls === undefined) return undefined
+  const { keyPassphrase: _passphrase, ...location } = r.tls
+  return location
 }
 
 /** What a reload renews for the open Redis store's next connections: its TLS files (read now) and passwords. */

@@ -9,7 +9,7 @@ import { configProblem, needsStore, type GatewayConfig, type StoreSettings } fro
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { redisStoreOptions, renewedConnections, withConnectWarnings, withoutReloadable } from './redis-options.js'
+import { redisStoreOptions, renewedConnections, tlsLocation, withConnectWarnings, withoutReloadable } from './redis-options.js'
 import { openStore, RedisSettingError, SqliteDriverError, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
 import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
@@ -66,11 +66,13 @@ const STORE_RESTART_ONLY: Record<string, (s: StoreSettings) => unknown> = {
   'store.file': (s) => (s.kind === 'sqlite' ? s.file : undefined),
   'store.url': (s) => (s.kind === 'redis' ? s.url : undefined),
   'store.keyPrefix': (s) => (s.kind === 'redis' ? s.keyPrefix : undefined),
-  // Topology, which TLS files and durability of the Redis connection are fixed at opening (the
-  // files' renewed contents reach new connections on reload: prepare). Whether Redis gates
+  // Topology and durability of the Redis connection are fixed at opening. Whether Redis gates
   // readiness is read at each probe, so it reloads; so do the passwords but a Cluster's (a rotation:
   // the next connections use them, prepare). On reload (not per request).
   'store.redis': (s) => (s.kind === 'redis' && s.redis ? withoutReloadable(s.redis) : undefined),
+  // Which TLS files, named on their own so a refusal says so; their renewed contents (and the key's
+  // passphrase) reach new connections on reload: prepare.
+  'store.redis.tls': (s) => (s.kind === 'redis' && s.redis ? tlsLocation(s.redis) : undefined),
 }
 
 /**

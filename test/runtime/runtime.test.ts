@@ -180,6 +180,21 @@ describe('runtime.prepare', () => {
     const cluster = config(`store: { kind: redis, redis: { password: old-one, cluster: { nodes: ["127.0.0.1:7000"] } } }\n${callers()}`)
     expect(restartOnlyChanges(open(cluster), with_(cluster, { password: 'new-one' })).map((p) => p.key)).toEqual(['store.redis'])
   })
+
+  it('Redis TLS: a renewed key\'s passphrase reloads with it; other files, a server name or TLS turned off are named store.redis.tls', () => {
+    const open = (c: GatewayConfig): RestartBaseline => adoptConfig(restartBaseline(c), c)
+    const tls = { ca: '/tls/ca.crt', cert: '/tls/tls.crt', key: '/tls/tls.key', keyPassphrase: 'first-passphrase', serverName: 'redis.data.svc' }
+    const withTls = (c: GatewayConfig, t: Partial<typeof tls> | undefined): GatewayConfig => ({ ...c, store: { ...c.store, redis: { ...c.store.redis, tls: t && { ...tls, ...t } } } })
+    for (const topology of ['url: "rediss://127.0.0.1:6380"', 'redis: { cluster: { nodes: ["127.0.0.1:7000"] } }']) {
+      const c = withTls(config(`store: { kind: redis, ${topology} }\n${callers()}`), {})
+      // A key renewed encrypted under a new passphrase (both from one Secret): as a fresh start with them.
+      expect(restartOnlyChanges(open(c), withTls(c, { keyPassphrase: 'renewed-passphrase' }))).toEqual([])
+      expect(restartOnlyChanges(open(c), withTls(c, { keyPassphrase: undefined }))).toEqual([])
+      expect(restartOnlyChanges(open(c), withTls(c, { cert: '/other/tls.crt' })).map((p) => p.key)).toEqual(['store.redis.tls'])
+      expect(restartOnlyChanges(open(c), withTls(c, { serverName: 'other.data.svc' })).map((p) => p.key)).toEqual(['store.redis.tls'])
+      expect(restartOnlyChanges(open(c), withTls(c, undefined)).map((p) => p.key)).toEqual(['store.redis.tls'])
+    }
+  })
 })
 
 describe('the snapshot\'s sealers', () => {
