@@ -35,7 +35,6 @@ interface FileAllowance {
 
 // prettier-ignore
 const FUNCTIONS: readonly FunctionAllowance[] = [
-  { file: 'cli/console-host.ts', fn: 'withSessionStore', lines: 43 },
   { file: 'cli/oauth1-sign.ts', fn: 'addOAuth1Commands', lines: 41 },
   { file: 'cli/gateway-root.ts', fn: 'startGateway', lines: 72 },
   { file: 'console/console.ts', fn: 'createConsole', lines: 130 },

@@ -12,7 +12,7 @@ import { compileGateway, compileSealers } from '../gateway/index.js'
 import { GatewayError } from '../errors.js'
 import type { AdminFacts, AdminRoutes } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
-import { redisStoreOptions, storeLocationChanges, type Runtime } from '../runtime/index.js'
+import { redisStoreOptions, renewedConnections, storeLocationChanges, type Runtime } from '../runtime/index.js'
 import { openStore, type Sealer, type Store } from '../store/index.js'
 
 /** The console over a running single-process gateway. */
@@ -54,35 +54,62 @@ export function primaryConsole(facts: AdminFacts, follower: PrimaryFollower): Ad
 }
 
 /**
+ * The store the console opens itself while the runtime has none, following the config in force as
+ * a fresh start with that file would: a reload that names another location closes it (console
+ * sessions end: their key is in the old store) and the next use opens the new one; one that renews
+ * its Redis TLS files or passwords reaches its next connections, as prepare() renews the runtime's.
+ */
+function consoleOwnStore(): { storeFor(config: GatewayConfig): Store; readonly store: Store | undefined; close(): void } {
+  let own: { store: Store; settings: StoreSettings; config: GatewayConfig } | undefined
+  const close = (): void => {
+    void own?.store.close().catch(() => undefined)
+    own = undefined
+  }
+  return {
+    storeFor(config) {
+      if (own && storeLocationChanges(own.settings, config.store).length > 0) close()
+      if (own && own.config !== config) {
+        renewOwn(own.store, config)
+        own.config = config
+      }
+      try {
+        own ??= { store: openStore(config.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: config.store.file }), settings: config.store, config }
+      } catch (e) {
+        throw e instanceof GatewayError ? e : new GatewayError('store_unavailable', `the console's sessions need the store, which could not be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+      }
+      return own.store
+    },
+    get store() {
+      return own?.store
+    },
+    close,
+  }
+}
+
+/** `config`'s Redis TLS files (read now, once per accepted config) and passwords for `store`'s next connections. */
+function renewOwn(store: Store, config: GatewayConfig): void {
+  try {
+    if (config.store.kind === 'redis') store.renewConnections?.(renewedConnections(config))
+  } catch {
+    // Files that cannot work (a key of another certificate): the last good ones stay, as a refused reload keeps them.
+  }
+}
+
+/**
  * The console on the runtime's store, or, while the config keeps nothing else in a store,
- * on one it opens itself (same location) at first use and closes with the admin listener.
- * While no other store is open that one follows the config in force: a reload that names
- * another location closes it and opens the new one, as a fresh start with that file would
- * (console sessions end: their key is in the old store). Once the runtime opens its store,
- * the console uses that one and closes its own.
+ * on one it opens itself (consoleOwnStore, same location) at first use and closes with the admin
+ * listener. Once the runtime opens its store, the console uses that one and closes its own.
  */
 function withSessionStore(
   runtime: Pick<Runtime, 'store'>,
   snapshot: () => { config: GatewayConfig; sealer: Sealer | undefined },
   host: (sessionState: ConsoleHost['sessionState']) => Omit<ConsoleHost, 'runtime'>,
 ): AdminRoutes {
-  let own: { store: Store; settings: StoreSettings } | undefined
-  const closeOwn = (): void => {
-    void own?.store.close().catch(() => undefined)
-    own = undefined
-  }
+  const own = consoleOwnStore()
   const storeFor = (config: GatewayConfig): Store => {
-    if (runtime.store) {
-      if (own) closeOwn()
-      return runtime.store
-    }
-    if (own && storeLocationChanges(own.settings, config.store).length > 0) closeOwn()
-    try {
-      own ??= { store: openStore(config.store.kind === 'redis' ? { kind: 'redis', ...redisStoreOptions(config) } : { kind: 'sqlite', file: config.store.file }), settings: config.store }
-    } catch (e) {
-      throw e instanceof GatewayError ? e : new GatewayError('store_unavailable', `the console's sessions need the store, which could not be opened: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
-    }
-    return own.store
+    if (!runtime.store) return own.storeFor(config)
+    own.close()
+    return runtime.store
   }
   const routes = createConsole({
     ...host(() => {
@@ -92,7 +119,7 @@ function withSessionStore(
     // The overview reports the store the console depends on, its own included.
     runtime: {
       get store() {
-        return runtime.store ?? own?.store
+        return runtime.store ?? own.store
       },
     },
   })
@@ -100,7 +127,7 @@ function withSessionStore(
     ...routes,
     close: () => {
       routes.close?.()
-      closeOwn()
+      own.close()
     },
   }
 }

@@ -2,7 +2,7 @@
 export { adoptConfig, createRuntime, createStoreFile, restartBaseline, restartOnlyChanges, storeLocationChanges, storeOpenProblems, type RestartBaseline, type Runtime, type RuntimeOptions } from './runtime.js'
 export { needsStore } from '../config/index.js'
 export type { Observer } from './observer.js'
-export { redisStoreOptions } from './redis-options.js'
+export { redisStoreOptions, renewedConnections } from './redis-options.js'
 export { storeStartProblems } from './store-start-problems.js'
 export { keepRequestObjectsYoung } from './young-objects.js'
 export { createBufferedBodies, type BodyHold, type BufferedBodies } from './buffered-bodies.js'
