@@ -196,12 +196,12 @@ const redisStore = {
     tls: {
       type: 'object',
       additionalProperties: false,
-      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`. Renewed contents of its files apply on reload to the connections opened after it.',
+      description: 'TLS to Redis (and to the Sentinels). With `url`, the URL must be `rediss://`. Renewed contents of its files (and a new `keyPassphrase`) apply on reload to the connections opened after it; naming other files, another `serverName`, or removing it needs a restart once the store is open.',
       properties: {
         ca: { type: 'string', description: 'PEM file of the CA(s) that sign the Redis server certificate (default: the system roots).' + NOT_CA },
         cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
         key: { type: 'string', description: 'PEM private key of `cert`; one that does not match it, or that `keyPassphrase` does not decrypt, is a config error.' },
-        keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`.' },
+        keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`. Reloads with the key (a key renewed under a new passphrase: give it as a `${file:…}` from the same Secret).' },
         serverName: { type: 'string', description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
       },
     },
@@ -242,7 +242,7 @@ const redisStore = {
 const store = {
   type: 'object',
   additionalProperties: false,
-  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and every key under `redis` except `gateReadiness` are restart-only (a reload changing one is refused; renewed contents of `redis.tls` files do reload), while before that a reload may change them; `sealKeys` and `activeKey` reload.',
+  description: 'Where tokens and the jti replay cache live. SQLite (default) for one instance; Redis for several replicas. The store opens with the first config that has caller apps or a per_user profile (at start or on reload); from then on `kind`, `file`, `url`, `keyPrefix` and every key under `redis` except `gateReadiness`, `tls.keyPassphrase` and the passwords (docs/store.md) are restart-only (a reload changing one is refused, naming it; renewed contents of `redis.tls` files do reload), while before that a reload may change them; `sealKeys` and `activeKey` reload.',
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). A path `serve` cannot open (its folder missing and not creatable, or not writable; a folder; a file that is not a SQLite database; a SQLite database that is not the gateway\'s store: another program\'s tables or `application_id`, a store schema a newer gateway wrote, a `store_entries` table of other columns) is a config error, refused before anything is written to it, when the store opens, and in `check`. Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },

@@ -70,8 +70,7 @@ const STORE_RESTART_ONLY: Record<string, (s: StoreSettings) => unknown> = {
   // readiness is read at each probe, so it reloads; so do the passwords but a Cluster's (a rotation:
   // the next connections use them, prepare). On reload (not per request).
   'store.redis': (s) => (s.kind === 'redis' && s.redis ? withoutReloadable(s.redis) : undefined),
-  // Which TLS files, named on their own so a refusal says so; their renewed contents (and the key's
-  // passphrase) reach new connections on reload: prepare.
+  // Which TLS files, named apart so a refusal says so (renewed contents and key passphrase reload: prepare).
   'store.redis.tls': (s) => (s.kind === 'redis' && s.redis ? tlsLocation(s.redis) : undefined),
 }
 
