@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig, type GatewayConfig } from '../../src/config/index.js'
 import { compileSealers } from '../../src/gateway/index.js'
@@ -194,6 +195,21 @@ describe('runtime.prepare', () => {
       expect(restartOnlyChanges(open(c), withTls(c, { serverName: 'other.data.svc' })).map((p) => p.key)).toEqual(['store.redis.tls'])
       expect(restartOnlyChanges(open(c), withTls(c, undefined)).map((p) => p.key)).toEqual(['store.redis.tls'])
     }
+  })
+
+  it('property: a TLS-only change is refused exactly when it names other files, another server name or turns TLS off, and then as store.redis.tls alone', () => {
+    const c = config(`store: { kind: redis, url: "rediss://127.0.0.1:6380" }\n${callers()}`)
+    const field = fc.option(fc.constantFrom('/a', '/b'), { nil: undefined })
+    const tls = fc.option(fc.record({ ca: field, cert: field, key: field, keyPassphrase: field, serverName: field }), { nil: undefined })
+    const withTls = (t: Record<string, string | undefined> | undefined): GatewayConfig => ({ ...c, store: { ...c.store, redis: { ...c.store.redis, tls: t && Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) } } })
+    const location = (t: Record<string, string | undefined> | undefined): string => JSON.stringify(t && [t.ca, t.cert, t.key, t.serverName])
+    fc.assert(
+      fc.property(tls, tls, (a, b) => {
+        const from = adoptConfig(restartBaseline(withTls(a)), withTls(a))
+        expect(restartOnlyChanges(from, withTls(b)).map((p) => p.key)).toEqual(location(a) === location(b) ? [] : ['store.redis.tls'])
+      }),
+      { seed: 0x7115, numRuns: 200 },
+    )
   })
 })
 
