@@ -9,6 +9,7 @@ import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { RedisSettingError } from './redis-setting-error.js'
 import { keepLiveTls, tlsOptions } from './redis-renewal.js'
+import { SentinelWatch } from './redis-sentinel-watch.js'
 
 /** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
@@ -105,9 +106,16 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
       // Client options (not per request).
       return new (ioredis().Redis)(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
     }
-    case 'sentinel':
+    case 'sentinel': {
+      const watch = new SentinelWatch({
+        ...t,
+        connectTimeoutMs: o.connectTimeoutMs,
+        ...(liveTlsOptions !== undefined ? { tls: liveTlsOptions } : {}),
+        retryStrategy: backoff,
+      })
+      const Redis = ioredis().Redis
       // Client options (not per request).
-      return new (ioredis().Redis)({
+      const client = new Redis({
         ...common,
         sentinels: t.sentinels,
         name: t.primaryName,
@@ -118,12 +126,15 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
         ...(liveTlsOptions !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: liveTlsOptions } : {}),
         sentinelCommandTimeout: o.connectTimeoutMs,
         sentinelRetryStrategy: backoff,
-        // No `failoverDetector`: its disconnect can land while ioredis is connecting, which ends
-        // the client for good. A killed primary drops the connection, a demoted one answers
-        // READONLY (see reconnectOnError) and Sentinel kills its clients: either way we reconnect.
+        // The watch follows `+switch-master` itself (not ioredis's `failoverDetector`, which can end
+        // the client): it learns from `natMap` which primary each Sentinel lookup named.
+        natMap: watch.natMap,
         retryStrategy: backoff,
         enableOfflineQueue: true,
       })
+      watch.follow(client, (options) => new Redis(options))
+      return client
+    }
     case 'cluster': {
       const { tls, ...redisOptions } = common
       return new (ioredis().Cluster)(t.nodes, {

@@ -5,6 +5,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { Redis } from 'ioredis'
 import type { RedisClient, RedisTlsOptions } from './redis-client.js'
+import { sentinelWatchOf } from './redis-sentinel-watch.js'
 
 /** Node's TLS options for `tls`. */
 export function tlsOptions(tls: RedisTlsOptions): ConnectionOptions {
@@ -49,5 +50,8 @@ export function renewClientPasswords(client: RedisClient, passwords: { password?
   const options = (client as Redis).options
   // Absent: the URL's, or none, as at opening (adding or removing one is restart-only).
   if (passwords.password !== undefined) options.password = passwords.password
-  if (passwords.sentinelPassword !== undefined && options.sentinels) options.sentinelPassword = passwords.sentinelPassword
+  if (passwords.sentinelPassword !== undefined && options.sentinels) {
+    options.sentinelPassword = passwords.sentinelPassword
+    sentinelWatchOf(client)?.renewPassword(passwords.sentinelPassword)
+  }
 }

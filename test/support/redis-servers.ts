@@ -116,6 +116,13 @@ export interface SentinelSet {
    */
   failover(): Promise<number>
   /**
+   * Starts an operator's failover (`SENTINEL FAILOVER`) and resolves with the primary's port at
+   * once, without waiting for it: the old primary keeps answering as a primary until a Sentinel
+   * reconfigures it, some seconds after the switch. `settled(port)` waits as `failover()` does.
+   */
+  startFailover(): Promise<number>
+  settled(before: number): Promise<number>
+  /**
    * Replaces every Sentinel, one at a time, by a fresh one on the same port whose TLS is `tls`
    * (as an operator rolls Sentinels onto new certificate files: Redis Sentinel cannot change
    * them at run time); resolves once each new Sentinel knows the current primary, its replica
@@ -232,7 +239,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
         },
       }
     }
-    const failover = async (): Promise<number> => {
+    const startFailover = async (): Promise<number> => {
       const before = await currentPrimaryPort()
       await eventually('a Sentinel to start the failover', async () => {
         const s = client((sentinels[0] as Peer).port)
@@ -243,6 +250,9 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
           s.disconnect()
         }
       }, 30_000)
+      return before
+    }
+    const settled = async (before: number): Promise<number> => {
       let after = before
       await eventually('every Sentinel to name the promoted replica, the old primary its replica in sync', async () => {
         const ports = await Promise.all(sentinels.map(primaryPortAt))
@@ -257,13 +267,14 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       }, 40_000)
       return after
     }
+    const failover = async (): Promise<number> => settled(await startFailover())
     const history = (): string => {
       const pick = (p: Peer, re: RegExp): string[] => p.output().split('\n').filter((l) => re.test(l)).map((l) => `${p.name}:${p.port} ${l.trim()}`)
       const events = /[+-](sdown|odown|switch-master|failover|promoted|convert-to-slave|slave |selected-slave|elected-leader|try-failover|tilt|reboot)/
       const roles = /MASTER <-> REPLICA|MASTER MODE|Connecting to MASTER|PRIMARY MODE|REPLICAOF|Full resync|Partial resynchronization|Ready to accept/
       return [...sentinels.flatMap((s) => pick(s, events)), ...started.filter((p) => !sentinels.includes(p)).flatMap((p) => pick(p, roles))].join('\n')
     }
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, failover, replaceSentinels, history, stop }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, failover, startFailover, settled, replaceSentinels, history, stop }
   } catch (e) {
     await stop()
     throw e

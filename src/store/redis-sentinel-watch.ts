@@ -1,0 +1,114 @@
+/**
+ * Follows a Sentinel failover as the Sentinels announce it (`+switch-master`), not when the old
+ * primary is demoted. Sentinel reconfigures the old primary only at a later look (about 10 s after
+ * the switch), and until then it answers as a primary: a client left on it reads what other
+ * gateway replicas no longer see (they write to the new primary) and, without acknowledged
+ * writes, records a `jti` there that is lost when it is demoted. ioredis's own `failoverDetector`
+ * is not used: its disconnect can land while the client connects, which ends the client.
+ */
+import type { ConnectionOptions } from 'node:tls'
+import type { Redis, RedisOptions } from 'ioredis'
+import type { RedisAddress, RedisClient } from './redis-client.js'
+
+/** A connect to the old primary, retried while Sentinels still name it after the announcement (their configurations spread within seconds). */
+const STALE_RETRIES = 10
+
+interface Switch {
+  from: string
+  to: string
+  /** Connections refused to `from` since the announcement. */
+  refused: number
+}
+
+export interface SentinelWatchOptions {
+  sentinels: RedisAddress[]
+  primaryName: string
+  sentinelUsername?: string
+  sentinelPassword?: string
+  connectTimeoutMs: number
+  /** The Sentinels' TLS (the client's live object, renewed in place), when they speak TLS. */
+  tls?: ConnectionOptions
+  retryStrategy: (times: number) => number
+}
+
+const watches = new WeakMap<RedisClient, SentinelWatch>()
+
+/** The watch following `client`'s Sentinel failovers, if it has one. */
+export function sentinelWatchOf(client: RedisClient): SentinelWatch | undefined {
+  return watches.get(client)
+}
+
+export class SentinelWatch {
+  /** `host:port` of the primary the client's last Sentinel lookup named (as the Sentinel spelt it). */
+  #resolved: string | undefined
+  #switch: Switch | undefined
+  #client: Redis | undefined
+  readonly #subscribers: Redis[] = []
+
+  constructor(private readonly o: SentinelWatchOptions) {}
+
+  /** For the client's `natMap`: records each address a Sentinel lookup named, changing none. */
+  readonly natMap = (address: string): null => {
+    this.#resolved = address
+    return null
+  }
+
+  /** Starts following for `client` (created with `natMap`), subscribed to every configured Sentinel. */
+  follow(client: Redis, subscriber: (options: RedisOptions) => Redis): void {
+    this.#client = client
+    watches.set(client, this)
+    // The ready check (and every queued command) comes after `connect`: leave a stale primary before it.
+    client.on('connect', () => this.#leaveOldPrimary())
+    for (const address of this.o.sentinels) {
+      const s = subscriber({
+        host: address.host,
+        port: address.port,
+        ...(this.o.sentinelUsername !== undefined ? { username: this.o.sentinelUsername } : {}),
+        ...(this.o.sentinelPassword !== undefined ? { password: this.o.sentinelPassword } : {}),
+        ...(this.o.tls !== undefined ? { tls: this.o.tls } : {}),
+        connectTimeout: this.o.connectTimeoutMs,
+        retryStrategy: this.o.retryStrategy,
+        // The SUBSCRIBE waits for the Sentinel however long it is away; ioredis subscribes again after each reconnect.
+        maxRetriesPerRequest: null,
+      })
+      s.on('error', () => undefined)
+      s.on('message', (_channel: string, text: string) => this.#announced(text))
+      s.subscribe('+switch-master').catch(() => undefined)
+      this.#subscribers.push(s)
+    }
+  }
+
+  /** A rotated Sentinel password, for the subscriptions' next connections. */
+  renewPassword(password: string): void {
+    for (const s of this.#subscribers) s.options.password = password
+  }
+
+  stop(): void {
+    for (const s of this.#subscribers) s.disconnect()
+  }
+
+  /** `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`, from any Sentinel. */
+  #announced(text: string): void {
+    const [name, oldHost, oldPort, newHost, newPort] = text.split(' ')
+    if (name !== this.o.primaryName) return
+    const to = `${newHost ?? ''}:${newPort ?? ''}`
+    if (this.#switch?.to === to) return
+    this.#switch = { from: `${oldHost ?? ''}:${oldPort ?? ''}`, to, refused: 0 }
+    this.#leaveOldPrimary()
+  }
+
+  /** On the primary switched away from (connected, or connecting after a stale lookup): reconnect, through Sentinel. */
+  #leaveOldPrimary(): void {
+    const client = this.#client
+    const s = this.#switch
+    if (client === undefined || s === undefined) return
+    if (this.#resolved === s.to || s.refused >= STALE_RETRIES) {
+      // Followed, or the Sentinels keep naming the old primary (a switch back we did not hear): theirs is the word.
+      this.#switch = undefined
+      return
+    }
+    if (this.#resolved !== s.from || (client.status !== 'connect' && client.status !== 'ready')) return
+    s.refused++
+    client.disconnect(true)
+  }
+}
