@@ -11,12 +11,12 @@ import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisAddress, RedisClient } from './redis-client.js'
 
 /** A connect to the old primary, retried while Sentinels still name it after the announcement (their configurations spread within seconds). */
-const STALE_RETRIES = 10
+export const STALE_RETRIES = 10
 
 interface Switch {
   from: string
   to: string
-  /** Connections refused to `from` since the announcement. */
+  /** Connections refused to `from` since the announcement (after following `to` too: a lookup at a Sentinel not yet told). */
   refused: number
 }
 
@@ -101,12 +101,9 @@ export class SentinelWatch {
   #leaveOldPrimary(): void {
     const client = this.#client
     const s = this.#switch
-    if (client === undefined || s === undefined) return
-    if (this.#resolved === s.to || s.refused >= STALE_RETRIES) {
-      // Followed, or the Sentinels keep naming the old primary (a switch back we did not hear): theirs is the word.
-      this.#switch = undefined
-      return
-    }
+    // Past the budget the Sentinels keep naming the old primary (a switch back not heard): theirs is the word.
+    if (client === undefined || s === undefined || s.refused >= STALE_RETRIES) return
+    // Not while connecting: ioredis ends a client disconnected then (its `connect` follows, and comes here).
     if (this.#resolved !== s.from || (client.status !== 'connect' && client.status !== 'ready')) return
     s.refused++
     client.disconnect(true)
