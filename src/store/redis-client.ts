@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { RedisSettingError } from './redis-setting-error.js'
 import { keepLiveTls, tlsOptions } from './redis-renewal.js'
-import { SentinelWatch } from './redis-sentinel-watch.js'
+import { SentinelWatch, sentinelWatchOf } from './redis-sentinel-watch.js'
 
 /** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
@@ -106,35 +106,8 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
       // Client options (not per request).
       return new (ioredis().Redis)(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
     }
-    case 'sentinel': {
-      const watch = new SentinelWatch({
-        ...t,
-        connectTimeoutMs: o.connectTimeoutMs,
-        ...(liveTlsOptions !== undefined ? { tls: liveTlsOptions } : {}),
-        retryStrategy: backoff,
-      })
-      const Redis = ioredis().Redis
-      // Client options (not per request).
-      const client = new Redis({
-        ...common,
-        sentinels: t.sentinels,
-        name: t.primaryName,
-        role: 'master',
-        ...(t.db !== undefined ? { db: t.db } : {}),
-        ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
-        ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
-        ...(liveTlsOptions !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: liveTlsOptions } : {}),
-        sentinelCommandTimeout: o.connectTimeoutMs,
-        sentinelRetryStrategy: backoff,
-        // The watch follows `+switch-master` itself (not ioredis's `failoverDetector`, which can end
-        // the client): it learns from `natMap` which primary each Sentinel lookup named.
-        natMap: watch.natMap,
-        retryStrategy: backoff,
-        enableOfflineQueue: true,
-      })
-      watch.follow(client, (options) => new Redis(options))
-      return client
-    }
+    case 'sentinel':
+      return sentinelClient(t, common, o.connectTimeoutMs, liveTlsOptions)
     case 'cluster': {
       const { tls, ...redisOptions } = common
       return new (ioredis().Cluster)(t.nodes, {
@@ -151,6 +124,41 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
       })
     }
   }
+}
+
+/** A client of the primary Sentinel names, following its `+switch-master` (SentinelWatch). */
+function sentinelClient(t: Extract<RedisTopology, { kind: 'sentinel' }>, common: RedisOptions, connectTimeoutMs: number, liveTlsOptions: ConnectionOptions | undefined): Redis {
+  const sentinelTls = liveTlsOptions !== undefined ? { tls: liveTlsOptions } : {}
+  // Client options (not per request).
+  const watch = new SentinelWatch({ ...t, connectTimeoutMs, ...sentinelTls, retryStrategy: backoff })
+  const IoRedis = ioredis().Redis
+  // Client options (not per request).
+  const client = new IoRedis({
+    ...common,
+    sentinels: t.sentinels,
+    name: t.primaryName,
+    role: 'master',
+    ...(t.db !== undefined ? { db: t.db } : {}),
+    ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
+    ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
+    ...(liveTlsOptions !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: liveTlsOptions } : {}),
+    sentinelCommandTimeout: connectTimeoutMs,
+    sentinelRetryStrategy: backoff,
+    // The watch follows `+switch-master` itself (not ioredis's `failoverDetector`, which can end
+    // the client): it learns from `natMap` which primary each Sentinel lookup named.
+    natMap: watch.natMap,
+    retryStrategy: backoff,
+    enableOfflineQueue: true,
+  })
+  watch.follow(client, (options) => new IoRedis(options))
+  return client
+}
+
+/** Closes `client` and its Sentinel watch: QUIT lets commands already sent finish; else a hard disconnect. */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  sentinelWatchOf(client)?.stop()
+  if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+  else client.disconnect()
 }
 
 /** The one topology the options name (exactly one of url, sentinel, cluster). */

@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { createRedisClient, describeTopology, isCluster, topologyOf, type RedisClient } from './redis-client.js'
+import { closeRedisClient, createRedisClient, describeTopology, isCluster, topologyOf, type RedisClient } from './redis-client.js'
 import { ConnectChecks } from './redis-connect-checks.js'
 import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
-import { sentinelWatchOf } from './redis-sentinel-watch.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
@@ -162,13 +161,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    sentinelWatchOf(this.#redis)?.stop()
-    if (this.#redis.status === 'ready') {
-      // QUIT lets commands already sent finish; fall back to a hard disconnect.
-      await this.#redis.quit().catch(() => this.#redis.disconnect())
-    } else {
-      this.#redis.disconnect()
-    }
+    await closeRedisClient(this.#redis)
   }
 
   /** The servers a listing must SCAN. */
