@@ -68,6 +68,8 @@ export class SentinelWatch {
         ...(this.o.tls !== undefined ? { tls: this.o.tls } : {}),
         connectTimeout: this.o.connectTimeoutMs,
         retryStrategy: this.o.retryStrategy,
+        // As ioredis's own Sentinel connections: a Sentinel user need not be allowed INFO.
+        enableReadyCheck: false,
         // The SUBSCRIBE waits for the Sentinel however long it is away; ioredis subscribes again after each reconnect.
         maxRetriesPerRequest: null,
       })

@@ -7,7 +7,8 @@
  * reconnects with the renewed certificate gets through — through a Sentinel lookup, or to
  * every Cluster node. Sentinels may require client certificates too: they are rolled onto the
  * new CA (they cannot change TLS files at run time) before the servers drop the gateway, so its
- * next Sentinel lookup must present the renewed certificate.
+ * next Sentinel lookup must present the renewed certificate; so must its `+switch-master`
+ * subscriptions, through which it then follows a failover before the old primary is demoted.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,7 +17,9 @@ import { openRedisStore, type RedisStoreOptions, type Store } from '../../src/st
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient, rawClientTls, startRedisCluster, startSentinelSet, type RedisServerTls } from '../support/redis-servers.js'
-import { eventually, get, replaceFile, startOpsGateway } from '../ops/helpers.js'
+import { eventually, get, replaceFile, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+
+const FOLLOWED = "the store's Redis is another server than before (restarted or failed over)"
 
 /** ioredis types CLIENT KILL with one filter at a time; Redis takes several (TYPE and SKIPME here). */
 type ClientKill = { client(subcommand: 'KILL', ...filters: string[]): Promise<unknown> }
@@ -94,7 +97,7 @@ async function roundTripOpened(o: Omit<RedisStoreOptions, 'tls'>, files: { cert:
 }
 
 /** A gateway (in-process, admin on) on `storeYaml` (Redis gating readiness); after renew + switch, /readyz is 200 and keys round-trip only through the renewed certificate. */
-async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string, switchOthers?: () => Promise<void>): Promise<void> {
+async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string; key: string }) => string, ports: readonly number[], dir: string, switchOthers?: () => Promise<void>, then?: (g: OpsGateway) => Promise<void>): Promise<void> {
   const files = gatewayTlsFiles(dir)
   const bundle = clientTls(oldClient)
   const yaml = storeYaml(files) +
@@ -114,6 +117,7 @@ async function renewalThroughGateway(storeYaml: (tls: { ca: string; cert: string
     const store = g.gw.runtime.store
     if (store === undefined) throw new Error('the gateway opened no store')
     await roundTrip(store)
+    await then?.(g)
   } finally {
     await g.gw.close()
   }
@@ -162,6 +166,19 @@ describe('Redis Sentinels that require a client certificate', () => {
       dir,
       // Sentinels cannot take new TLS files at run time: they are replaced, trusting only the new client CA.
       () => set.replaceSentinels({ ...sentinelTls, ca: servers.file('trusted-new.crt') }),
+      // The store's `+switch-master` subscriptions reconnected to the new Sentinels with the renewed
+      // certificate too: a failover is followed as announced, while the old primary is still one.
+      async (g) => {
+        const old = await set.startFailover()
+        await eventually(() => g.lines.some((l) => (JSON.parse(l) as { msg: string }).msg === FOLLOWED), 30_000, 'the store to follow the promoted primary')
+        const admin = rawClient(old, rawClientTls(serverTls))
+        try {
+          expect(String(((await admin.call('ROLE')) as unknown[])[0]), set.history()).toBe('master')
+        } finally {
+          admin.disconnect()
+        }
+        await set.settled(old)
+      },
     )
   }, 180_000)
 })
