@@ -38,23 +38,44 @@ function evictIdle(pools: Map<string, Agent>, keep: number, onEvict: () => void)
   }
 }
 
-/** One Agent per origin (each holds that origin's pool), built with `options`, at most `max` at once. */
-export function newOriginPools(options: Agent.Options, max: number, onEvict: () => void): OriginPools {
-  const pools = new Map<string, Agent>() // least recently used first
-  const each = (f: (agent: Agent) => Promise<void>): Promise<void> => Promise.all([...pools.values()].map(f)).then(() => pools.clear())
-  // Own methods on a plain Dispatcher: request() and compose() call this.dispatch.
-  return Object.assign(new (undiciModule().Dispatcher)(), {
-    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-      const origin = String(opts.origin)
-      let agent = pools.get(origin)
-      if (agent) pools.delete(origin)
+/** The Agent of each origin, least recently used first; `take` marks the origin the most recently used. */
+function originAgents(options: Agent.Options, max: number, onEvict: () => void): { take(origin: string): Agent; agents: Map<string, Agent>; forget(): void } {
+  const agents = new Map<string, Agent>() // least recently used first
+  // The most recently used (the map's last): most endpoints have one origin, which then needs no reordering per request.
+  let lastOrigin: string | undefined
+  let lastAgent: Agent | undefined
+  return {
+    agents,
+    take(origin) {
+      if (origin === lastOrigin && lastAgent) return lastAgent
+      let agent = agents.get(origin)
+      if (agent) agents.delete(origin)
       else {
-        evictIdle(pools, max - 1, onEvict)
+        evictIdle(agents, max - 1, onEvict)
         agent = newAgent(options)
       }
-      pools.set(origin, agent)
-      return agent.dispatch(opts, handler)
+      agents.set(origin, agent)
+      lastOrigin = origin
+      lastAgent = agent
+      return agent
     },
+    forget: () => void (lastOrigin = lastAgent = undefined),
+  }
+}
+
+/** One Agent per origin (each holds that origin's pool), built with `options`, at most `max` at once. */
+export function newOriginPools(options: Agent.Options, max: number, onEvict: () => void): OriginPools {
+  const { take, agents: pools, forget } = originAgents(options, max, onEvict)
+  // As undici's dispatchers say (a retired snapshot's pools are closed once their requests are done).
+  let closed = false
+  const each = (f: (agent: Agent) => Promise<void>): Promise<void> => {
+    closed = true
+    forget()
+    return Promise.all([...pools.values()].map(f)).then(() => pools.clear())
+  }
+  // Own methods on a plain Dispatcher: request() and compose() call this.dispatch.
+  const pooled = Object.assign(new (undiciModule().Dispatcher)(), {
+    dispatch: (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => take(String(opts.origin)).dispatch(opts, handler),
     close: () => each((a) => a.close()),
     destroy: (...args: unknown[]) => each((a) => a.destroy(args[0] instanceof Error ? args[0] : null)),
     counts(): UpstreamPool {
@@ -66,5 +87,7 @@ export function newOriginPools(options: Agent.Options, max: number, onEvict: () 
       }
       return pool
     },
-  }) as unknown as OriginPools
+  })
+  Object.defineProperty(pooled, 'closed', { get: () => closed })
+  return pooled as unknown as OriginPools
 }
