@@ -47,12 +47,12 @@ export interface Runtime {
 // What a running process cannot change: its sockets and its tracer, fixed at start.
 const RESTART_ONLY: Record<string, (c: GatewayConfig) => unknown> = {
   // The listeners' sockets and the limits their guards were built with. Read per request, so
-  // a reload may change them: listen.publicUrl (the dance's links), listen.waysIn (judged per request), the console token (which
-  // ends every console session), its certificate allow-list (admin.tls.clientSubjects/Sans) and
-  // the host names the admin listener answers for (admin.allowedHosts) and the origins the
-  // console is published at (admin.consoleOrigins).
-  listen: ({ listen: { publicUrl: _publicUrl, waysIn: _waysIn, ...sockets } }) => sockets,
-  admin: ({ admin: { token: _token, allowedHosts: _hosts, consoleOrigins: _origins, tls, ...sockets } }) => ({ sockets, tls: tls && withoutAllowList(tls) }),
+  // a reload may change them: listen.publicUrl (the dance's links), listen.waysIn, the console token (which
+  // ends every console session), its certificate allow-list (admin.tls.clientSubjects/Sans), the host
+  // names the admin listener answers for (admin.allowedHosts) and the origins the console is published
+  // at (admin.consoleOrigins). A key's passphrase reloads with the key (one Secret): renewServerTls.
+  listen: ({ listen: { publicUrl: _publicUrl, waysIn: _waysIn, tls, ...sockets } }) => ({ sockets, tls: tls && listenerFiles(tls) }),
+  admin: ({ admin: { token: _token, allowedHosts: _hosts, consoleOrigins: _origins, tls, ...sockets } }) => ({ sockets, tls: tls && listenerFiles(tls) }),
   // The tracer provider and exporter are built once at start (the exporter's renewed TLS files
   // apply on reload); the sampler is read per decision and reloads.
   'tracing.enabled': (c) => c.tracing.enabled,
@@ -108,8 +108,8 @@ function changedKeys<T>(picks: Record<string, (v: T) => unknown>, a: T, b: T): s
     .map(([key]) => key)
 }
 
-/** admin.tls without the console's allow-list (read per request). */
-const withoutAllowList = ({ clientSubjects: _subjects, clientSans: _sans, ...files }: NonNullable<GatewayConfig['admin']['tls']>): object => files
+/** A listener's tls without the console's allow-list (read per request) and the key's passphrase (reloads with the key). */
+const listenerFiles = ({ clientSubjects: _subjects, clientSans: _sans, keyPassphrase: _passphrase, ...files }: Partial<NonNullable<GatewayConfig['admin']['tls']>>): object => files
 
 /** The restart-only settings `next` changes relative to `baseline`, as config problems. */
 export function restartOnlyChanges(baseline: RestartBaseline, next: GatewayConfig): ConfigProblem[] {

@@ -213,6 +213,25 @@ describe('runtime.prepare', () => {
   })
 })
 
+describe('the listeners\' TLS on reload', () => {
+  it('property: a listen.tls or admin.tls change is refused exactly when it names other files, turns TLS on or off or changes requireClientCert; a key\'s passphrase never', () => {
+    const c = config('')
+    const field = fc.option(fc.constantFrom('/a', '/b'), { nil: undefined })
+    const tls = fc.option(fc.record({ cert: fc.constantFrom('/a', '/b'), key: fc.constantFrom('/a', '/b'), keyPassphrase: field, clientCa: field, requireClientCert: fc.boolean() }), { nil: undefined })
+    type Tls = { cert: string; key: string; keyPassphrase: string | undefined; clientCa: string | undefined; requireClientCert: boolean } | undefined
+    const defined = (t: Tls): never => (t && Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined))) as never
+    const withTls = (listen: Tls, admin: Tls): GatewayConfig => ({ ...c, listen: { ...c.listen, tls: defined(listen) }, admin: { ...c.admin, tls: defined(admin) } })
+    const files = (t: Tls): string => JSON.stringify(t && [t.cert, t.key, t.clientCa, t.requireClientCert])
+    fc.assert(
+      fc.property(tls, tls, tls, tls, (l1, a1, l2, a2) => {
+        const expected = [...(files(l1) === files(l2) ? [] : ['listen']), ...(files(a1) === files(a2) ? [] : ['admin'])]
+        expect(restartOnlyChanges(restartBaseline(withTls(l1, a1)), withTls(l2, a2)).map((p) => p.key)).toEqual(expected)
+      }),
+      { seed: 0x1157, numRuns: 300 },
+    )
+  })
+})
+
 describe('the snapshot\'s sealers', () => {
   it('without store.sealKeys, two processes derive the same claims key from the JWE key; another JWE key does not open it', () => {
     const cfg = config(callers())
