@@ -21,7 +21,7 @@ export function inspectListeners(config: GatewayConfig): { tls: ListenerTls; pro
   const tls: { proxy?: ServerTls; admin?: ServerTls } = {}
   for (const [which, key, t] of [['proxy', 'listen.tls', config.listen.tls], ['admin', 'admin.tls', config.admin.tls]] as const) {
     if (!t) continue
-    const loaded = loadServerTls(t)
+    const loaded = loadServerTls(t, key)
     if ('tls' in loaded) tls[which] = loaded.tls
     else problems.push({ file: loaded.problem.file ?? config.file, line: 0, column: 0, key: loaded.problem.field ? `${key}.${loaded.problem.field}` : key, msg: loaded.problem.msg })
   }

@@ -9,7 +9,7 @@ import { readConfigFile, type ListenTlsConfig } from '../config/index.js'
 import { readPeerIdentity, type PeerIdentity } from './peer-identity.js'
 import { sameCallerTrust, trustedUnder } from './peer-trust.js'
 import { SERVER_SECURE_OPTIONS } from './no-renegotiation.js'
-import { tlsFileProblems } from './tls-files.js'
+import { lockedKeyProblem, tlsFileProblems } from './tls-files.js'
 
 /** A listener's TLS as its server uses it: the files' contents, and the verification mode. */
 export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
@@ -17,18 +17,17 @@ export type ServerTls = TlsServerOptions & { cert: Buffer; key: Buffer }
 /** What keeps a listener's TLS files from loading: the file, when one is to blame, and why. */
 export interface ServerTlsProblem {
   file?: string
-  /** The key under the listener's `tls` to blame, when the problem is that one file's. */
-  field?: 'cert' | 'key' | 'clientCa'
+  /** The key under the listener's `tls` to blame, when the problem is that one file's (or the passphrase's). */
+  field?: 'cert' | 'key' | 'clientCa' | 'keyPassphrase'
   msg: string
 }
 
 /**
- * Reads a listener's tls files (`listen.tls`, `admin.tls`) and builds a secure context from
- * them once, so a key that does not match its certificate, an unreadable file or a wrong
- * passphrase is a problem here (at start and on every reload alike), never a thrown OpenSSL
- * error at listen time or a reload that keeps serving the old certificate.
+ * Reads a listener's tls files (`at`: `listen.tls`, `admin.tls`) and builds a secure context once, so a key that
+ * does not match its certificate, an unreadable file or a wrong passphrase (named `<at>.keyPassphrase`) is a problem
+ * here (at start and on every reload alike), never an OpenSSL error at listen time or a reload serving the old certificate.
  */
-export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { problem: ServerTlsProblem } {
+export function loadServerTls(t: ListenTlsConfig, at = 'tls'): { tls: ServerTls } | { problem: ServerTlsProblem } {
   const read = (file: string, field: ServerTlsProblem['field']): Buffer | ServerTlsProblem => {
     try {
       return readConfigFile(file)
@@ -45,6 +44,8 @@ export function loadServerTls(t: ListenTlsConfig): { tls: ServerTls } | { proble
   // Node ignores a client CA file with no certificate in it: the listener would trust no caller certificate.
   const [unusableCa] = ca && t.clientCa !== undefined ? tlsFileProblems({ ca: { file: t.clientCa, pem: ca } }) : []
   if (unusableCa) return { problem: { file: unusableCa.file, field: 'clientCa', msg: unusableCa.msg } }
+  const locked = lockedKeyProblem(key, t.keyPassphrase, `${at}.keyPassphrase`)
+  if (locked !== undefined) return { problem: { file: t.key, field: t.keyPassphrase === undefined ? 'key' : 'keyPassphrase', msg: locked } }
   const tls: ServerTls = {
     cert,
     key,
@@ -101,11 +102,10 @@ function sameServerTls(a: ServerTls, b: ServerTls): boolean {
 }
 
 /**
- * Hands a reloaded listener TLS to its running server: new connections get the new
- * certificate (and client CA); open ones keep theirs. The session-ticket keys stay while the
- * client CA and verification mode do, so a renewed certificate does not cost every caller a
- * full handshake; a new client CA gets new keys (no resumption past it). Most reloads change something else:
- * unchanged files build no new context.
+ * Hands a reloaded listener TLS to its running server: new connections get the new certificate, key (and
+ * its passphrase) and client CA; open ones keep theirs. The session-ticket keys stay while the client CA and
+ * verification mode do, so a renewed certificate does not cost every caller a full handshake; a new client
+ * CA gets new keys (no resumption past it). Unchanged files (most reloads) build no new context.
  */
 export function renewServerTls(server: object, tls: ServerTls | undefined): void {
   if (!tls || !(server instanceof TlsServer)) return

@@ -132,6 +132,17 @@ export function parsePrivateKey(pem: string, passphrase: string | undefined, pas
   }
 }
 
+/**
+ * Why an encrypted PEM key cannot be opened with `passphrase` (none given, or a wrong one), in
+ * `passphraseKey`'s name; undefined when it opens or is not encrypted (other faults are OpenSSL's to tell).
+ */
+export function lockedKeyProblem(pem: Buffer, passphrase: string | undefined, passphraseKey: string): string | undefined {
+  const text = pem.toString('utf8')
+  if (!/ENCRYPTED/.test(text)) return undefined
+  const opened = parsePrivateKey(text, passphrase, passphraseKey)
+  return typeof opened === 'string' ? opened : undefined
+}
+
 function firstLine(e: unknown): string {
   return e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e)
 }
