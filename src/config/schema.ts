@@ -50,7 +50,7 @@ function serverTls<P extends object = object>(description: string, client: strin
     properties: {
       cert: { type: 'string', description: 'PEM certificate (chain appended).' },
       key: { type: 'string', description: 'PEM private key.' },
-      keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key.' },
+      keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`. Reloads with the key (a key renewed under a new passphrase: give it as a `${file:…}` from the same Secret); one that does not decrypt the key is a config error at this key, and a reload keeps the old certificate.' },
       clientCa: { type: 'string', description: `PEM CA file for ${client} client certificates: a file with no certificate in it is a config error (it would trust none).${NOT_CA}` },
       requireClientCert: { type: 'boolean', default: false, description: `Refuse ${clients} without a certificate from clientCa at the handshake; after a reload that replaces clientCa, also every request on a connection opened before it whose certificate the new clientCa does not verify (401/407 caller_certificate_required, Connection: close; idle ones are closed at the reload). Turning it on or off needs a restart.` },
       ...extra,
@@ -356,7 +356,7 @@ export const configSchema = {
     listen: {
       type: 'object',
       additionalProperties: false,
-      description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` and `waysIn` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files) is refused, and the running gateway keeps its last good config until a restart.',
+      description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` and `waysIn` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files and `keyPassphrase`) is refused, and the running gateway keeps its last good config until a restart.',
       properties: {
         host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
@@ -368,7 +368,7 @@ export const configSchema = {
           description:
             'The ways in this listener serves: `forward` (absolute-form targets, `HTTP_PROXY`), `connect` (CONNECT and every request inside its tunnels, absolute-form naming the tunnel\'s host included), `route` (`/proxy/<endpoint>/…`), `api` (`/gateway/…`). A request on a way left out gets `403` `way_in_disabled` before any endpoint is matched, credential attached or address dialled. Publish only `route` and `api` behind an Ingress or a front proxy whose path rule must bound the endpoint (docs/deploy.md). Reloadable: a reload applies to the next request on open connections too, and one that leaves out `connect` closes open tunnels (a request partly received on one gets the 403 with `Connection: close`).',
         },
-        tls: serverTls('Serve the listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload.', 'caller', 'callers'),
+        tls: serverTls('Serve the listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) and a new `keyPassphrase` apply on reload.', 'caller', 'callers'),
         timeouts: {
           type: 'object',
           additionalProperties: false,
@@ -386,7 +386,7 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `consoleOrigins`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files) is refused until a restart.',
+      description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `consoleOrigins`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files and `keyPassphrase`) is refused until a restart.',
       properties: {
         host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`; `localhost` as the address it resolves to on this machine) is an error in `check`: the second listener could not bind it.' },
@@ -394,7 +394,7 @@ export const configSchema = {
         ...adminHostsSchemas,
         timeouts: { type: 'object', additionalProperties: false, description: 'Limits on slow or silent clients of the admin listener.', properties: { ...clientTimeouts, tlsHandshake: tlsHandshake('an admin client (`admin.tls`)') } },
         connections: connectionLimits(256),
-        tls: serverTls('Serve the admin listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) apply on reload. With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
+        tls: serverTls('Serve the admin listener over TLS. Turning it on or off, or naming other files, needs a restart; new contents of its files (a renewed certificate, key or client CA) and a new `keyPassphrase` apply on reload. With `requireClientCert`, scrapers and probes of `/metrics`, `/healthz` and `/readyz` need a certificate from `clientCa` too.', 'admin', 'admin clients', {
           clientSubjects: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Subject CNs of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
           clientSans: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'DNS, URI or IP subjectAltNames of admin client certificates (verified against `clientCa`) that may use the console without the admin token.' },
         }),
