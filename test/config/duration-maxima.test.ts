@@ -17,9 +17,11 @@ import { createInterceptionCa, createMinter, loadInterceptionCa } from '../../sr
 import { configErrorLines } from '../support/config-problems.js'
 
 const FILE = '/etc/mtls-gateway/gateway.yaml'
+// The base config's app secret (a reference, as in production).
+const ENV = { BOT_SECRET: 'duration-maxima-app-secret-0123456789abcdef' }
 
 /** Durations bounded for another reason than a timer. */
-const OTHER_BOUNDS = ['callers.anonymousTtl', 'callers.bearerTtl', 'callers.clockSkew', 'interception.leafValidity']
+const OTHER_BOUNDS = ['callers.anonymousTtl', 'callers.apps[0].jwtMaxLifetime', 'callers.bearerTtl', 'callers.clockSkew', 'callers.jwtMaxLifetime', 'interception.leafValidity']
 
 interface Bound {
   max: string
@@ -54,6 +56,8 @@ function base(): Record<string, unknown> {
     // acknowledgeTimeout must stay below commandTimeout: each is tested with the other out of its way.
     store: { kind: 'redis', url: 'redis://127.0.0.1:6379', redis: { acknowledgeTimeout: 0, commandTimeout: '298h' } },
     tracing: { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } },
+    // An app whole but for the duration under test (callers.apps[].jwtMaxLifetime).
+    callers: { apps: [{ clientId: 'bot', audience: 'mtls-gateway', hs256Secret: '${env:BOT_SECRET}' }] },
   }
 }
 
@@ -116,7 +120,7 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
     const lo = ({ 'store.redis.commandTimeout': 1, 'callers.bearerTtl': 1000, 'callers.anonymousTtl': 1000, 'interception.leafValidity': 60_000, 'tracing.otlp.timeout': 1, 'endpoints[0].timeouts.keepAlive': 1 } as Record<string, number>)[name] ?? 0
     fc.assert(
       fc.property(fc.oneof(writtenBetween(lo, hi), fc.constant(hi)), (value) => {
-        const config = parseConfig(FILE, withValue(path, value), { env: {} })
+        const config = parseConfig(FILE, withValue(path, value), { env: ENV })
         expect(normalisedMs(config, path)).toBe(expectedMs(path, value))
       }),
       { seed: 0x7e1e, numRuns: 40 },
@@ -128,7 +132,7 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
     const next = maxMs + 1 > maxMs ? maxMs + 1 : `${Number(max.slice(0, -1)) + 1}h`
     fc.assert(
       fc.property(fc.oneof(writtenBetween(maxMs + 1, maxMs * 10_000), fc.constant(next), fc.constant('99999999999999h')), (value) => {
-        const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: {} }))
+        const lines = configErrorLines(() => parseConfig(FILE, withValue(path, value), { env: ENV }))
         expect(lines).toHaveLength(1)
         // A number is milliseconds: it reads `N ms`, and the maximum is given in milliseconds too.
         const written = typeof value === 'number' ? `${value} ms is longer than the maximum, ${max} \\(${maxMs} ms\\)` : `${value.replace('.', '\\.')} is longer than the maximum, ${max}`
@@ -141,7 +145,7 @@ describe.each(BOUNDED.map(([path, { max, why }]) => [dotted(path), path, max, wh
 })
 
 it('a value that is no duration still says what a duration is (the maximum is not checked on it)', () => {
-  const lines = configErrorLines(() => parseConfig(FILE, withValue(['drain', 'grace'], '10 days'), { env: {} }))
+  const lines = configErrorLines(() => parseConfig(FILE, withValue(['drain', 'grace'], '10 days'), { env: ENV }))
   expect(lines).toHaveLength(1)
   expect(lines[0]).toMatch(/: drain\.grace: invalid value: expected a duration such as 250ms, 5s, 2m, 1h, or a number of milliseconds; write 240h \(units: ms, s, m, h\)$/)
 })
