@@ -17,8 +17,8 @@ export const tracingSchema = {
       additionalProperties: false,
       description: 'Which traces are recorded.',
       properties: {
-        ratio: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of traces the gateway starts (no sampled caller context) that are recorded: 1 all, 0.01 one in a hundred (by trace id, so every service agrees).' },
-        parentBased: { type: 'boolean', default: true, description: 'Follow the caller\'s sampled flag when it sends a `traceparent` (the ratio then applies only to traces the gateway starts).' },
+        ratio: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Share of traces the gateway starts (no sampled caller context) that are recorded: 1 all, 0.01 one in a hundred (by trace id, so every service agrees). With `parentBased: false` also the share of requests continuing a caller\'s trace that are recorded (on a random draw).' },
+        parentBased: { type: 'boolean', default: true, description: 'Follow the caller\'s sampled flag when it sends a `traceparent` (the ratio then applies only to traces the gateway starts). `false`: nothing a caller sends decides; its request is recorded with probability `ratio` on a random draw (not on the trace id it chose), its trace id still continued.' },
       },
     },
     otlp: {

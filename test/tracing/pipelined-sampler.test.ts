@@ -7,7 +7,8 @@
  * a real mTLS backend holding requests, two requests pipelined on one raw connection.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api'
+import fc from 'fast-check'
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base'
 import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
@@ -90,5 +91,19 @@ describe('the sampler', () => {
     expect(decide()).toBe(SamplingDecision.RECORD_AND_SAMPLED)
     expect(decide(withSamplerSettings(ROOT_CONTEXT, { ratio: 0, parentBased: true }))).toBe(SamplingDecision.NOT_RECORD)
     expect(decide(withSamplerSettings(ROOT_CONTEXT, undefined))).toBe(SamplingDecision.RECORD_AND_SAMPLED)
+  })
+
+  it('with parentBased false, a caller\'s context is decided by the draw alone (not its trace id or flag); a span below the gateway\'s own follows it (seeded property)', () => {
+    const hexOf = (n: number): fc.Arbitrary<string> => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`)).filter((x) => !/^0+$/.test(x))
+    fc.assert(
+      fc.property(hexOf(32), hexOf(16), fc.integer({ min: 0, max: 3 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.boolean(), (traceId, spanId, traceFlags, ratio, drawn, isRemote) => {
+        const sampler = createSampler(() => ({ ratio, parentBased: false }), () => drawn)
+        const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags, isRemote })
+        const decision = sampler.shouldSample(parent, traceId, 'request', SpanKind.SERVER, {}, []).decision
+        const recorded = isRemote ? drawn < ratio : (traceFlags & 1) === 1
+        expect(decision).toBe(recorded ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD)
+      }),
+      { seed: 3404, numRuns: 300 },
+    )
   })
 })
