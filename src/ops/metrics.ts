@@ -97,6 +97,8 @@ export interface Metrics {
   watchConfigNames(read: () => ConfigNames | undefined): void
   /** Removes at once the series of the endpoints and profiles the config in force lacks (at each adoption; every read does too). */
   dropRemovedSeries(): void
+  /** Reports `trace_spans_dropped_total` at every scrape from the tracer's count (spans dropped at the export queue's bound). */
+  watchDroppedSpans(count: () => number): void
 }
 
 /** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */

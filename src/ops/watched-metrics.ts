@@ -1,14 +1,15 @@
 /**
  * The families read at scrape time from what the gateway hands over once (and a reload may
  * replace): buffered request bodies, client connections per listener, upstream pools,
- * degraded endpoints, the store, and the log's dropped lines. Nothing here runs per request.
+ * degraded endpoints, the store, the log's dropped lines and the tracer's dropped spans. Nothing
+ * here runs per request.
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
 import type { ConnectionCounter, Metrics } from './metrics.js'
 import { createStoreWatch } from './store-up.js'
 
-type WatchedRecorders = Pick<Metrics, 'watchStore' | 'watchDegradation' | 'watchBufferedBodies' | 'watchConnections' | 'watchUpstreamPools'>
+type WatchedRecorders = Pick<Metrics, 'watchStore' | 'watchDegradation' | 'watchBufferedBodies' | 'watchConnections' | 'watchUpstreamPools' | 'watchDroppedSpans'>
 
 /** Registers the scrape-time families on `registers` (store_up once a store is watched) and returns the recorders that say what to read. */
 export function createWatchedMetrics(registers: Registry[], droppedLogLines: (() => number) | undefined): WatchedRecorders {
@@ -21,8 +22,14 @@ export function createWatchedMetrics(registers: Registry[], droppedLogLines: (()
   const watchDegradation = registerDegradationGauge(registers)
   // The log's count only grows (one log per process): a lower read is never a new base.
   registerFollowedCounter(registers, { name: 'mtls_gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).', count: () => droppedLogLines?.() ?? 0, onDrop: 'hold' })
+  // The tracer's count only grows (one tracer per process, restart-only).
+  let droppedSpans = (): number => 0
+  registerFollowedCounter(registers, { name: 'mtls_gateway_trace_spans_dropped_total', help: 'Sampled spans dropped, never exported, because 4096 were already waiting for the collector (a flood of sampled requests, or a slow or unreachable collector); per process.', count: () => droppedSpans(), onDrop: 'hold' })
   return {
     watchStore: createStoreWatch(registers),
+    watchDroppedSpans(count) {
+      droppedSpans = count
+    },
     watchDegradation,
     watchBufferedBodies(budget) {
       bufferedBodies = budget

@@ -9,7 +9,10 @@ import type { ExportFailure } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
 import type { RequestStart, RequestTrace } from './spans.js'
 import type { TunnelTrace } from './tunnel-trace.js'
-import { countUnexported } from './unexported.js'
+import { boundExport } from './unexported.js'
+
+/** Most sampled spans held between their end and the exporter's answer (per process); more are dropped and counted. */
+export const EXPORT_QUEUE_LIMIT = 4096
 
 /** Spans for a running gateway. */
 export interface Tracing {
@@ -32,6 +35,8 @@ export interface Tracing {
    * nothing is exported.
    */
   renewExport(config: TracingConfig): (() => void) | undefined
+  /** Sampled spans dropped so far because EXPORT_QUEUE_LIMIT were waiting for export (a flood, or a slow collector). */
+  droppedSpans(): number
 }
 
 /** What startTracing needs besides the start config. */
@@ -64,12 +69,13 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     import('./tunnel-trace.js'),
   ])
   const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
-  const sent = countUnexported(() => exporter?.returned() ?? 0)
+  const batch = exporter ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: EXPORT_QUEUE_LIMIT }) : undefined
+  const sent = batch ? boundExport(batch, () => exporter?.returned() ?? 0, EXPORT_QUEUE_LIMIT) : undefined
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: o.version, 'process.pid': process.pid }),
     sampler: createSampler(o.sampler),
     // Without an exporter spans still carry ids (logs, upstream context); nothing is kept.
-    spanProcessors: exporter ? [sent.processor, new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: 4096 })] : [],
+    spanProcessors: sent ? [sent.processor] : [],
   })
   const tracer = provider.getTracer('mtls-gateway', o.version)
   const apiCalls = traceApiCalls()
@@ -80,9 +86,10 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     shutdown: async (limitMs) => {
       apiCalls.close()
       const bound = limitMs === undefined || !config.otlp ? undefined : Math.min(limitMs, config.otlp.timeoutMs)
-      if (!(await settlesWithin(provider.shutdown(), bound)) && bound !== undefined) o.onSpansDropped?.(sent.unexported(), bound)
+      if (!(await settlesWithin(provider.shutdown(), bound)) && bound !== undefined) o.onSpansDropped?.(sent?.unexported() ?? 0, bound)
     },
     renewExport: (next) => (exporter && next.otlp ? exporter.renew(next.otlp) : undefined),
+    droppedSpans: () => sent?.dropped() ?? 0,
   }
 }
 
