@@ -33,7 +33,13 @@ it('names a numeric duration past its maximum in plain digits of milliseconds, w
 
 it('names byte sizes in plain digits too', () => {
   const lines = configErrorLines(() => parseConfig(FILE, `limits: { maxBufferedBody: 1e30, maxBufferedTotal: 1e21 }\n${ENDPOINT}`, { env: {} }))
-  expect(lines).toEqual([expect.stringContaining(`limits.maxBufferedTotal: 1${'0'.repeat(21)} bytes is less than limits.maxBufferedBody (1${'0'.repeat(30)} bytes)`)])
+  // Each past its maximum (limits.maxBufferedBody, maxBufferedTotal), and the total below the body limit: every size in digits.
+  expect(lines).toEqual([
+    expect.stringContaining(`limits.maxBufferedBody: 1${'0'.repeat(30)} bytes is more than the maximum, 536870888 bytes`),
+    expect.stringContaining(`limits.maxBufferedTotal: 1${'0'.repeat(21)} bytes is more than the maximum, 1099511627776 bytes (1024GiB)`),
+    expect.stringContaining(`limits.maxBufferedTotal: 1${'0'.repeat(21)} bytes is less than limits.maxBufferedBody (1${'0'.repeat(30)} bytes)`),
+  ])
+  for (const line of lines) expect(line).not.toMatch(/\de[+-]?\d/)
 })
 
 it('`check` prints oversized durations in plain digits, never JavaScript\'s exponent form', () => {
