@@ -40,7 +40,7 @@ function servedCn(port: number, pki: TestPki): Promise<string> {
 
 const portOf = (url: string): number => Number(new URL(url).port)
 
-describe.each([['one process', []], ['--workers 2', ['--workers', '2']]] as const)('listener keys renewed under a new passphrase (%s)', (_mode, args) => {
+describe.each([['one process', ['--workers', '1']], ['--workers 2', ['--workers', '2']]] as const)('listener keys renewed under a new passphrase (%s)', (_mode, args) => {
   it('reload by SIGHUP: both listeners serve the renewed certificate; a wrong passphrase is refused and the last good one stays', async () => {
     const pki = await createTestPki()
     cleanup.push(() => pki.cleanup())
