@@ -8,20 +8,18 @@
  * real hung collector, ending the server spans of requests whose caller set the sampled flag; and
  * an in-process gateway with ops for the metric family.
  */
-import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml } from '../support/gateway.js'
 import { startTracing, type Tracing } from '../../src/tracing/index.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startHungUpstream, type HungUpstream } from '../support/hung-upstream.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { get, parseMetrics, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 
 let pki: TestPki
 let upstream: RunningServer
-let collector: Server
+let collector: HungUpstream
 let g: OpsGateway
-const held: Socket[] = []
-let collectorPort = 0
 const tracers: Tracing[] = []
 const LIMIT = 4096
 const SPANS = 4400
@@ -30,19 +28,13 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   // The hung collector: takes the connection and the request, never answers.
-  collector = createServer((s) => {
-    held.push(s)
-    s.resume()
-  })
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
-  collectorPort = (collector.address() as { port: number }).port
+  collector = await startHungUpstream({ read: true })
   g = await startOpsGateway(pki.dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\ntracing: { enabled: true }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`, { watch: false })
 }, 60_000)
 
 afterAll(async () => {
   // The collector goes away first, so the gateway's span flush at close fails fast instead of waiting.
-  for (const s of held) s.destroy()
-  await new Promise((resolve) => collector?.close(resolve))
+  await collector?.close()
   // A bounded shutdown: the collector never answers what it was sent.
   await Promise.all(tracers.map((t) => t.shutdown(1000)))
   await g?.gw.close()
@@ -54,7 +46,7 @@ describe('spans waiting for a collector that never answers', () => {
   it('are held up to 4096 per process; the rest are dropped and counted', async () => {
     // The gateway's tracer, as serve starts it, exporting to the hung collector.
     const tracing = await startTracing(
-      { enabled: true, serviceName: 'export-queue-bound', sampler: { ratio: 1, parentBased: true }, otlp: { endpoint: `http://127.0.0.1:${collectorPort}/v1/traces`, protocol: 'http/protobuf', headers: {}, timeoutMs: 20_000, tls: {} } },
+      { enabled: true, serviceName: 'export-queue-bound', sampler: { ratio: 1, parentBased: true }, otlp: { endpoint: `http://127.0.0.1:${collector.port}/v1/traces`, protocol: 'http/protobuf', headers: {}, timeoutMs: 20_000, tls: {} } },
       { sampler: () => ({ ratio: 1, parentBased: true }), onExportFailure: () => {}, version: 'test' },
     )
     if (!tracing) throw new Error('tracing is on in this test')
