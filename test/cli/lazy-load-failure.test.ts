@@ -68,7 +68,7 @@ describe('a console that cannot load', () => {
     writeFileSync(config, yaml(`, token: ${TOKEN}`))
     const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--workers', '2'], { env: { ...process.env, NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
     expect(await exitedOf(child)).toBe(1)
     expect(stderr).toContain('mtls-gateway: injected: cannot load ./console-host.js')
   }, 120_000)

@@ -77,7 +77,7 @@ describe('caller-app problems at their line', () => {
     writeFileSync(file, yaml(true))
     const child = spawn(process.execPath, [MAIN, 'serve', '--workers', '2', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
-    for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (output += b.toString('utf8')))
+    for (const s of [child.stdout, child.stderr]) s.setEncoding('utf8').on('data', (c: string) => (output += c))
     expect(await exitedOf(child)).toBe(1)
     const started = output.split('\n').map((l) => l.replace(/^mtls-gateway: /, '')).filter(isProblem(file))
     expect(started.slice(0, 2)).toEqual(expected(file))

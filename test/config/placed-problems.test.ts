@@ -102,7 +102,7 @@ const atKey = (lines: readonly string[], file: string, key: string): string[] =>
 async function startOutput(file: string, workers: boolean): Promise<string[]> {
   const child = spawn(process.execPath, [MAIN, 'serve', ...(workers ? ['--workers', '2'] : []), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (output += b.toString('utf8')))
+  for (const s of [child.stdout, child.stderr]) s.setEncoding('utf8').on('data', (c: string) => (output += c))
   expect(await exitedOf(child)).toBe(1)
   return output.split('\n')
 }

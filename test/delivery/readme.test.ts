@@ -73,8 +73,8 @@ function runBlock(dir: string, code: string): Promise<{ code: number | null; out
   return new Promise((resolvePromise) => {
     const child = spawn('unshare', ['--net', 'bash', '-c', PRELUDE + code], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c))
     const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 4 * 60_000)
     child.on('close', (status) => {
       clearTimeout(timer)

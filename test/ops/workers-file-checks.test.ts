@@ -94,7 +94,7 @@ describe('a start with a file check refuses: exit 1, check\'s line once, nothing
     const [cmd, ...args] = [...inNamespace(), process.execPath, MAIN, 'serve', '--workers', '2', '--config', config]
     const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
-    for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (output += b.toString('utf8')))
+    for (const s of [child.stdout, child.stderr]) s.setEncoding('utf8').on('data', (c: string) => (output += c))
     // 'close': every process holding its pipes (a worker too) has exited.
     expect(await exitedOf(child)).toBe(1)
     expect(output.split('\n').filter((l) => l.includes(lines[0] as string))).toEqual([`mtls-gateway: ${lines[0]}`])

@@ -16,6 +16,7 @@
  * workers held by a preload while a file exists, for as long as the test needs.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -75,8 +76,9 @@ function startInstance(name: string, preload: string, held: boolean): Instance {
   const env = { ...process.env, NODE_OPTIONS: `--require ${use.pki.write(`${name}.cjs`, preload)}`, HOLD_LISTEN_FILE: hold }
   const child = spawn('setsid', [process.execPath, MAIN, 'serve', '--config', config, '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)))
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  // Whole lines only: a batch longer than a pipe write reaches us in pieces.
+  for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (l) => void (l !== '' && output.push(l)))
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))) // 'close': after the output's end
   running = { child, output, hold, exit, logEntries: (from = 0) => output.slice(from).filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l) as Record<string, unknown>) }
   return running
 }

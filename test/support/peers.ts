@@ -85,8 +85,8 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
     const child = spawn(spec.command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(child)
     let out = ''
-    child.stdout?.on('data', (c: Buffer) => (out += c.toString()))
-    child.stderr?.on('data', (c: Buffer) => (out += c.toString()))
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c))
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c))
     let failure: Error | undefined
     const exited = new Promise<void>((resolve) => {
       child.once('exit', () => resolve())
