@@ -65,8 +65,21 @@ export function cgiShadowTest(names: readonly string[], exact: readonly string[]
   }
 }
 
-/** The other spellings of BODY_FRAMING's names (`Transfer_Encoding`, `content.length`), never the names themselves. */
-export const isBodyFramingShadow = cgiShadowTest(BODY_FRAMING)
+/**
+ * What the gateway writes over a backend's answer: X-Request-Id (proxy-request.ts) and Via
+ * (forwarding-headers.ts), and the headers it edits (Set-Cookie in route mode, the URI headers whose
+ * query it scrubs: echoed-fields.ts, route-locations.ts). Beside the gateway's, a backend's
+ * `X_Request_Id` or `Set_Cookie` would be the same header to a caller folding `_` and `.` to `-`.
+ */
+export const SET_ON_ANSWERS: readonly string[] = ['x-request-id', 'via', 'set-cookie', 'location', 'content-location', 'link', 'refresh']
+
+/** A test for the names a CGI-style reader keys as starting with `prefix` (`proxy-`: `Proxy_Authenticate`, `proxy.status`), names spelled with `prefix` itself excluded. */
+export function cgiPrefixShadowTest(prefix: string): (header: string) => boolean {
+  if (!PLAIN_NAME.test(prefix.slice(0, -1)) || !prefix.endsWith('-')) throw new TypeError(`cgiPrefixShadowTest: "${prefix}" is not a lower-case name prefix ending in "-"`)
+  const key = cgiHeaderName(prefix)
+  const first = prefix.charCodeAt(0)
+  return (header) => header.length > key.length && (header.charCodeAt(0) | 0x20) === first && !header.startsWith(prefix) && cgiHeaderName(header.slice(0, key.length)) === key
+}
 
 /**
  * The headers without those `drop` matches, as a filtered copy rather than `delete`s: deleting

@@ -2,8 +2,15 @@
  * Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded:
  * Connection and every header it names, Proxy-*, Keep-Alive, TE, Trailer,
  * Transfer-Encoding, Upgrade. Host is set by the upstream client from the URL.
+ *
+ * Of an answer, every other spelling of those names goes too (`Keep_Alive`, `Proxy_Authenticate`,
+ * `connection.foo` when Connection names `connection-foo`), and of the names the gateway writes or
+ * edits on answers (`X_Request_Id`, `Set_Cookie`: gateway-headers.ts SET_ON_ANSWERS) and of the
+ * body's framing (BODY_FRAMING): a caller or front proxy folding `_` and `.` to `-` (CGI and WSGI
+ * layers, nginx with underscores_in_headers) would read each as the header the gateway stripped or set.
+ * One rule, the CGI key (gateway-headers.ts), made from the same lists the strip uses.
  */
-import { isBodyFramingShadow, withoutHeaders } from '../gateway-headers.js'
+import { BODY_FRAMING, SET_ON_ANSWERS, cgiHeaderName, cgiPrefixShadowTest, cgiShadowTest, withoutHeaders } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 // `expect` too: the gateway answers 100-continue itself (the caller's connection), and
@@ -27,12 +34,21 @@ export function withoutHopByHop(headers: Readonly<Record<string, string | string
  */
 const NOT_RELAYED = 'alt-svc'
 
-/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, Alt-Svc and the framing names' other spellings: gateway-headers.ts). */
+/** The other spellings of every name an answer loses or gets from the gateway (module comment); built once, it runs over every answer's headers. */
+const isAnswerShadow = cgiShadowTest([...HOP_BY_HOP, NOT_RELAYED, ...BODY_FRAMING, ...SET_ON_ANSWERS])
+const isProxyShadow = cgiPrefixShadowTest('proxy-')
+
+/** True for an answer's header that is not relayed beyond the hop-by-hop ones: Alt-Svc and the other spellings of every stripped or gateway-set name. */
+function isDroppedFromAnswer(name: string, named: readonly string[] | undefined): boolean {
+  return name === NOT_RELAYED || isAnswerShadow(name) || isProxyShadow(name) || (named !== undefined && named.some((n) => n.length === name.length && cgiHeaderName(n) === cgiHeaderName(name)))
+}
+
+/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, isDroppedFromAnswer's). */
 function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined, response = false): OutboundHeaders {
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name, named) || (response && (name === NOT_RELAYED || isBodyFramingShadow(name)))) continue
+    if (value === undefined || isHopByHop(name, named) || (response && isDroppedFromAnswer(name, named))) continue
     kept[name] = value
   }
   return kept
