@@ -11,8 +11,10 @@ import { validateHeaderValue } from 'node:http'
 import fc from 'fast-check'
 import { getSetCookies, Headers } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { cookieScope, scopeSetCookie, scopeSetCookies, type CookieScope } from '../../src/proxy/route-cookies.js'
-import type { OutboundHeaders } from '../../src/proxy/pipeline.js'
+import { compileDestination, type Endpoint } from '../../src/gateway/index.js'
+import { cookieScope, routeCookieScope, scopeSetCookie, scopeSetCookies, type CookieScope } from '../../src/proxy/route-cookies.js'
+import type { Admitted, OutboundHeaders } from '../../src/proxy/pipeline.js'
+import { buildUpstreamTarget } from '../../src/proxy/upstream-target.js'
 
 const scope = (base: string, upstreamPath = `${base}/x`, tenant?: string): CookieScope => cookieScope('a', tenant, base, upstreamPath)
 const API = scope('/api', '/api/v1/login')
@@ -100,6 +102,22 @@ describe('scopeSetCookie', () => {
     const none: OutboundHeaders = { 'set-cookie': ['\x00'] }
     scopeSetCookies(none, API)
     expect(none).toEqual({})
+  })
+
+  it("a response's scope reuses its endpoint snapshot's base-path pattern (nothing compiled per response; a reload's snapshot has its own), and scopes as one compiled afresh", () => {
+    const snapshot = (url: string): Endpoint => ({ name: 'a', destination: compileDestination(url, undefined) }) as unknown as Endpoint
+    const response = (endpoint: Endpoint, tenant: string | undefined, path: string): Admitted =>
+      ({ route: { endpoint: 'a', tenant, path }, target: buildUpstreamTarget(endpoint, tenant, path, '', 'append') }) as unknown as Admitted
+    for (const [url, tenant] of [['https://api.partner.test/api', undefined], ['https://api.partner.test/%7Eteam/api', undefined], ['https://api.partner.test/t/{tenant}/x', 'acme']] as const) {
+      const [loaded, reloaded] = [snapshot(url), snapshot(url)]
+      const [first, second, afterReload] = [routeCookieScope(response(loaded, tenant, '/v1/login')), routeCookieScope(response(loaded, tenant, '/v2/other')), routeCookieScope(response(reloaded, tenant, '/v1/login'))]
+      expect([first.under === second.under, first.under === afterReload.under, String(first.under) === String(afterReload.under)], url).toEqual([true, false, true])
+      const base = buildUpstreamTarget(loaded, tenant, '/v1/login', '', 'append').basePath
+      const fresh = cookieScope('a', tenant, base, `${base}/v1/login`)
+      for (const cookie of ['sid=1', `sid=1; Path=${base}/v1`, 'sid=1; Path=/~team/api/v1', 'sid=1; Path=/%7eteam/api', 'sid=1; Path=/t/acme/x/y', 'sid=1; Path=/elsewhere']) {
+        expect(scopeSetCookie(cookie, first), `${url} ${cookie}`).toBe(scopeSetCookie(cookie, fresh))
+      }
+    }
   })
 })
 

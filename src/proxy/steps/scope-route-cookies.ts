@@ -4,12 +4,12 @@
  * cookies to another's backend. Forward-proxy and CONNECT responses pass untouched.
  */
 import type { ResponseStep } from '../pipeline.js'
-import { cookieScope, scopeSetCookies } from '../route-cookies.js'
+import { routeCookieScope, scopeSetCookies } from '../route-cookies.js'
 
 export const scopeRouteCookies: ResponseStep = {
   name: 'scope_route_cookies',
   run(ctx, res) {
     if (ctx.mode !== 'route' || ctx.route === undefined || res.headers['set-cookie'] === undefined) return
-    scopeSetCookies(res.headers, cookieScope(ctx.route.endpoint, ctx.route.tenant, ctx.target.basePath, ctx.target.path))
+    scopeSetCookies(res.headers, routeCookieScope(ctx))
   },
 }
