@@ -9,7 +9,8 @@
  * second (if any) is its own, and the hidden response reaches nobody, then or later (a body cut
  * short reaches the caller cut short, or as a 502, never completed); route mode
  * directly and through each front proxy, forward proxy (absolute-form), inside a CONNECT tunnel.
- * A framing header in another spelling (any token character for the `-`, any case) never reaches
+ * A chunked body's trailer fields and a `103 Early Hints` before the answer reach no caller either (the
+ * body and the final answer do, whole). A framing header in another spelling (any token character for the `-`, any case) never reaches
  * the caller: one folding such characters to `-` (nginx with underscores_in_headers, CGI, WSGI and
  * PHP callers) would frame or type the body otherwise than the gateway did. Nor does any other
  * spelling of a header the gateway strips from answers (hop-by-hop, Proxy-*, Alt-Svc, a name the
@@ -89,7 +90,9 @@ const ANSWERS: Record<string, (b: string) => Script> = {
   chunk_overflow: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `1${n.toString(16).padStart(16, '0')}`)}${HIDDEN}` }),
   chunk_bare_lf: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b).replace(/\r\n/g, '\n')}` }),
   chunk_ext_quoted_crlf: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, (n) => `${n.toString(16)};a="\r\n"`)}${HIDDEN}` }),
-  trailer: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, undefined, `0\r\nX-T: 1\r\n\r\n`)}` }),
+  // Trailer fields and 103 Early Hints are not relayed (docs/paths.md): "evil" must reach nobody.
+  trailer: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTrailer: X-T\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b, undefined, `0\r\nX-T: evil-trailer\r\n\r\n`)}` }),
+  early_hints: (b) => ({ bytes: `HTTP/1.1 103 Early Hints\r\nLink: </evil-hint.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n${b}` }),
   after_length: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n${b}${HIDDEN}` }),
   after_chunked: (b) => ({ bytes: `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(b)}${HIDDEN}` }),
   after_bodiless_204: (b) => ({ bytes: `HTTP/1.1 204 No Content\r\n\r\n${b}${HIDDEN}` }),
@@ -216,7 +219,7 @@ describe('response framing: the front proxy reads the boundary the gateway meant
   it('every hostile answer, in route mode directly and through nginx and HAProxy in front, as a forward proxy and inside a CONNECT tunnel', async () => {
     for (const entry of ENTRIES) for (const answer of Object.keys(ANSWERS)) await check(entry, answer)
     // The same on every way: the gateway's word is what the front proxy relays. The plain call after each is served.
-    const relayed = ['length', 'chunked', 'coding_underscore', 'coding_dot', 'length_underscore', 'length_dot_chunked', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
+    const relayed = ['length', 'chunked', 'coding_underscore', 'coding_dot', 'length_underscore', 'length_dot_chunked', 'chunk_leading_zeros', 'chunk_extensions', 'trailer', 'early_hints', 'after_length', 'after_chunked', 'http10_keep_alive', 'to_close']
     const expected = (answer: string): string => (relayed.includes(answer) ? '200+ok' : answer === 'after_bodiless_204' ? '204+ok' : '502+ok')
     for (const entry of ENTRIES) {
       for (const answer of Object.keys(ANSWERS)) {
