@@ -64,7 +64,7 @@ function configSchema(gateway: Schema): Schema {
   const properties: Record<string, Schema> = {}
   for (const [key, schema] of Object.entries(gateway.properties ?? {})) properties[key] = key in CHART_MANAGED ? refused(CHART_MANAGED[key] as string) : clone(schema)
   const listen = properties.listen as Schema
-  listen.properties = { ...listen.properties, host: refused('Set by the chart (0.0.0.0).'), port: refused('Use gateway.port.') }
+  listen.properties = { ...listen.properties, host: refused('Use gateway.listenHost.'), port: refused('Use gateway.port.') }
   const interception = properties.interception as Schema
   delete interception.required
   interception.description = `${String(interception.description)} caCert/caKey: give interception.caSecretName instead (the chart refuses neither set).`
@@ -72,12 +72,12 @@ function configSchema(gateway: Schema): Schema {
   return { type: 'object', additionalProperties: false, description: 'The rest of the gateway YAML (docs/config-reference.md), merged under the chart-managed keys; validated by the gateway\'s own schema.', properties }
 }
 
-/** `endpoints[]`: a gateway endpoint plus the chart keys tls.secretName and egress. */
+/** `endpoints[]`: a gateway endpoint plus the chart keys tls.secretName, tls.caBundle and egress. */
 function endpointSchema(gateway: Schema, current: Schema): Schema {
   const endpoint = clone(gateway.properties?.endpoints?.items as Schema)
   const chartTls = current.properties?.tls as Schema
   const tls = endpoint.properties?.tls as Schema
-  tls.properties = { ...tls.properties, secretName: chartTls.properties?.secretName as Schema }
+  tls.properties = { ...tls.properties, secretName: chartTls.properties?.secretName as Schema, caBundle: chartTls.properties?.caBundle as Schema }
   tls.anyOf = chartTls.anyOf
   tls.description = chartTls.description
   endpoint.properties = { ...endpoint.properties, egress: current.properties?.egress as Schema }

@@ -358,7 +358,7 @@ export const configSchema = {
       additionalProperties: false,
       description: 'The one listener for proxied calls and the gateway API. Restart-only except `publicUrl` and `waysIn` (read per request): a reload that changes any other key under `listen` (`timeouts` and `connections` included; of `tls`, anything but the renewed contents of its files and `keyPassphrase`) is refused, and the running gateway keeps its last good config until a restart.',
       properties: {
-        host: { type: 'string', default: '0.0.0.0', description: 'Address to bind.' },
+        host: { type: 'string', default: '0.0.0.0', description: 'Address to bind. `::` is every IPv6 and every IPv4 address: the gateway binds it dual-stack (IPV6_V6ONLY off, whatever `net.ipv6.bindv6only` says), IPv4 callers then appearing as `::ffff:a.b.c.d`; it cannot be bound where the kernel has no IPv6 (`ipv6.disable=1`). `0.0.0.0` is every IPv4 address only.' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'Port (0 picks a free one).' },
         publicUrl: { type: 'string', pattern: '^https?://', description: 'How browsers reach the gateway (for OAuth callback links): `https://host[:port][/path]`, without a user name or password, query or fragment (every link built on it would carry them); default derived from the request.' },
         waysIn: {
@@ -388,7 +388,7 @@ export const configSchema = {
       additionalProperties: false,
       description: 'Admin listener: /metrics, /healthz, /readyz, and the web console under /console/. Restart-only except `token`, `allowedHosts`, `consoleOrigins`, `tls.clientSubjects` and `tls.clientSans` (read per request): a reload that changes any other key under `admin` (of `tls`, anything but the renewed contents of its files and `keyPassphrase`) is refused until a restart.',
       properties: {
-        host: { type: 'string', default: '127.0.0.1', description: 'Address to bind.' },
+        host: { type: 'string', default: '127.0.0.1', description: 'Address to bind (`::` and `0.0.0.0` as for `listen.host`).' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9090, description: 'Port (0 picks a free one). `listen.port` on an address that overlaps `listen.host` (the same one, or `0.0.0.0` / `::`; `localhost` as the address it resolves to on this machine) is an error in `check`: the second listener could not bind it.' },
         enabled: { type: 'boolean', default: true, description: 'Serve the admin listener.' },
         ...adminHostsSchemas,

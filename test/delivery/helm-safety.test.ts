@@ -53,9 +53,9 @@ describe('no open proxy by default', () => {
     const callers = `${NO_PEERS}config:\n  callers:\n    apps:\n      - clientId: bot\n        audience: gw\n        hs256Secret: \${env:BOT_SECRET}\n        endpoints: ["*"]\n`
     expect((await r.render([MINIMAL], callers)).gatewayConfig().callers.apps).toHaveLength(1)
     // Without callers the chart's own check (peers, or allowOpenProxy) decided: the rendered file
-    // says so, as the gateway requires of a listener on 0.0.0.0 without caller authentication.
+    // says so, as the gateway requires of a listener on every address (::) without caller authentication.
     expect(minimal.gatewayConfig().callers).toEqual({ required: false })
-    expect(minimal.gatewayConfig().listen.host).toBe('0.0.0.0')
+    expect(minimal.gatewayConfig().listen.host).toBe('::')
     expect(minimal.get('NetworkPolicy').spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'bot-runtime' } } }])
     expect((await r.render([MINIMAL], `${NO_PEERS}allowOpenProxy: true\n`)).get('Deployment')).toBeDefined()
     expect(await notes(`${NO_PEERS}allowOpenProxy: true\n`)).toMatch(/WARNING: allowOpenProxy is true and this release is an OPEN PROXY/)

@@ -80,7 +80,8 @@ describe.each(TEST_VALUES)('helm/tests/%s.yaml', (name) => {
     expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin', ...scheme })
     expect(c.resources.requests).toBeDefined()
     expect(c.ports).toContainEqual({ name: 'admin', containerPort: cfg.admin.port, protocol: 'TCP' })
-    expect(cfg.admin.host).toBe('0.0.0.0')
+    // Every address of the pod, IPv6 and IPv4 (gateway.listenHost; helm-ip-families.test.ts): the kubelet probes the pod IP.
+    expect(cfg.admin.host).toBe('::')
     const grace = Number(/^(\d+)s$/.exec(cfg.drain.grace)?.[1])
     const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0
     // By default too: without it the pod refuses connections kube-proxy still sends it during a rollout.

@@ -82,6 +82,7 @@ so registry/repository would name a repository that exists nowhere (ImagePullBac
 {{- define "mtls-gateway.endpointsDir" -}}/etc/mtls-gateway/endpoints{{- end }}
 {{- define "mtls-gateway.sealKeysDir" -}}/etc/mtls-gateway/seal-keys{{- end }}
 {{- define "mtls-gateway.stateDir" -}}/var/lib/mtls-gateway{{- end }}
+{{- define "mtls-gateway.caBundlesDir" -}}/etc/mtls-gateway/ca-bundles{{- end }}
 
 {{/* The Secret holding the Redis URL. */}}
 {{- define "mtls-gateway.redisSecretName" -}}
@@ -99,6 +100,20 @@ room, so the suffix survives and the name never equals the full name. Call with 
 {{- define "mtls-gateway.childName" -}}
 {{- $suffix := index . 1 }}
 {{- printf "%s-%s" (include "mtls-gateway.fullname" (index . 0) | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{/*
+A Service's IP families (service.ipFamilyPolicy, service.ipFamilies), for both Services: nothing
+when unset, and the cluster gives its primary family (IPv6 on an IPv6-only cluster).
+*/}}
+{{- define "mtls-gateway.ipFamilies" -}}
+{{- with .Values.service.ipFamilyPolicy }}
+ipFamilyPolicy: {{ . }}
+{{- end }}
+{{- with .Values.service.ipFamilies }}
+ipFamilies:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{/* Where the interception CA Secret (interception.caSecretName) is mounted. */}}
@@ -135,6 +150,34 @@ no config.callers section (or callers.required: false) and no NetworkPolicy ingr
 {{/* Volume name of an endpoint's bundle Secret. */}}
 {{- define "mtls-gateway.endpointVolume" -}}
 {{- printf "tls-%s" (. | lower | replace "_" "-" | replace "." "-") | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Volume name of an endpoint's CA bundle (tls.caBundle): distinct whenever the bundle volumes are ("ca-" keeps one character more). */}}
+{{- define "mtls-gateway.caBundleVolume" -}}
+{{- printf "ca-%s" (. | lower | replace "_" "-" | replace "." "-") | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The ConfigMaps the endpoints' CA bundles name, each after a space ("" when none): for NOTES' check command. */}}
+{{- define "mtls-gateway.caBundleMaps" -}}
+{{- range .Values.endpoints }}{{ with .tls.caBundle }}{{ with .configMap }} {{ . }}{{ end }}{{ end }}{{ end }}
+{{- end }}
+
+{{/*
+Refuses a tls.caBundle that cannot work: it names one source, a ConfigMap or a Secret, and it is
+the server's roots, so tls.roots beside it would give them twice.
+*/}}
+{{- define "mtls-gateway.validateCaBundle" -}}
+{{- with .tls.caBundle }}
+{{- if eq (len (compact (list (.configMap | default "") (.secret | default "")))) 2 }}
+{{- fail (printf "endpoint %q: tls.caBundle names both a ConfigMap (%s) and a Secret (%s): give the CA bundle's one source." $.name .configMap .secret) }}
+{{- end }}
+{{- if not (or .configMap .secret) }}
+{{- fail (printf "endpoint %q: tls.caBundle needs configMap or secret: the object holding the PEM bundle of the server's roots (a trust-manager Bundle's target)." $.name) }}
+{{- end }}
+{{- if hasKey $.tls "roots" }}
+{{- fail (printf "endpoint %q: tls.caBundle and tls.roots both give the server's roots: keep one (tls.caBundle mounts the bundle and writes it as tls.roots)." $.name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -209,6 +252,7 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if not .tls }}
 {{- fail (printf "endpoint %q: tls is required (tls.secretName names the Secret with tls.crt, tls.key and ca.crt)" .name) }}
 {{- end }}
+{{- include "mtls-gateway.validateCaBundle" . }}
 {{- end }}
 {{- end }}
 
@@ -236,9 +280,12 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $endpoints := list }}
 {{- range .Values.endpoints }}
 {{- $e := omit . "egress" }}
-{{- $tls := omit .tls "secretName" }}
+{{- $tls := omit .tls "secretName" "caBundle" }}
 {{- if .tls.secretName }}
 {{- $_ := set $tls "dir" (printf "%s/%s" (include "mtls-gateway.endpointsDir" $) .name) }}
+{{- end }}
+{{- if .tls.caBundle }}
+{{- $_ := set $tls "roots" (printf "%s/%s/ca.crt" (include "mtls-gateway.caBundlesDir" $) .name) }}
 {{- end }}
 {{- $_ := set $e "tls" $tls }}
 {{- $endpoints = append $endpoints $e }}
@@ -248,13 +295,13 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $ca := dict "caCert" (printf "%s/tls.crt" (include "mtls-gateway.interceptionCaDir" $)) "caKey" (printf "%s/tls.key" (include "mtls-gateway.interceptionCaDir" $)) }}
 {{- $_ := set $cfg "interception" (mergeOverwrite (deepCopy ($.Values.config.interception | default dict)) $ca) }}
 {{- end }}
-{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int .Values.gateway.port) "waysIn" .Values.gateway.waysIn) }}
-{{- /* The gateway refuses an unauthenticated listener on 0.0.0.0 unless the file says so: the
+{{- $_ := set $cfg "listen" (dict "host" .Values.gateway.listenHost "port" (int .Values.gateway.port) "waysIn" .Values.gateway.waysIn) }}
+{{- /* The gateway refuses an unauthenticated listener on a non-loopback address unless the file says so: the
      release got past mtls-gateway.validate's open-proxy check (peers, or allowOpenProxy), so say so. */}}
 {{- if not .Values.config.callers }}
 {{- $_ := set $cfg "callers" (dict "required" false) }}
 {{- end }}
-{{- $admin := dict "host" "0.0.0.0" "port" (int .Values.gateway.adminPort) "enabled" true }}
+{{- $admin := dict "host" .Values.gateway.listenHost "port" (int .Values.gateway.adminPort) "enabled" true }}
 {{- with .Values.gateway.adminAllowedHosts }}
 {{- $_ := set $admin "allowedHosts" . }}
 {{- end }}
@@ -459,4 +506,37 @@ pods, which carry only one of them, match nothing. Refused, naming the null that
 {{- fail "networkPolicy.dns has no destination: namespaceSelector and podSelector are null and networkPolicy.dns.cidrs is empty, so the gateway could resolve no name. Select the DNS pods, or list the DNS servers' addresses in networkPolicy.dns.cidrs (NodeLocal DNSCache: 169.254.20.10/32; 0.0.0.0/0 for any address); networkPolicy.dns.enabled: false writes no DNS rule." }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The operator's topologySpreadConstraints, as written except one thing: a constraint that counts
+only this release's pods (labelSelector.matchLabels carries both selector labels with their
+values, as the default's does) and says nothing of matchLabelKeys gets [pod-template-hash] where
+the cluster honours it (1.27+), like the default: during a rollout it then counts its own
+ReplicaSet's pods, not the old ones that are about to go. Any other selector (other apps' pods,
+several releases) keeps its meaning; matchLabelKeys: [] (or any value) is left as written.
+*/}}
+{{- define "mtls-gateway.spreadConstraints" -}}
+{{- $own := include "mtls-gateway.selectorLabels" . | fromYaml }}
+{{- $honoured := semverCompare ">=1.27.0-0" .Capabilities.KubeVersion.Version }}
+{{- $out := list }}
+{{- range .Values.topologySpreadConstraints }}
+{{- $c := deepCopy . }}
+{{- $selector := $c.labelSelector | default dict }}
+{{- $labels := $selector.matchLabels | default dict }}
+{{- $ownPods := true }}
+{{- range $key, $value := $own }}
+{{- if ne (toString (get $labels $key)) $value }}{{ $ownPods = false }}{{ end }}
+{{- end }}
+{{- /* The API refuses a key in both matchLabelKeys and the selector. */}}
+{{- $named := hasKey $labels "pod-template-hash" }}
+{{- range ($selector.matchExpressions | default list) }}
+{{- if eq (toString .key) "pod-template-hash" }}{{ $named = true }}{{ end }}
+{{- end }}
+{{- if and $honoured $ownPods (not $named) (not (hasKey $c "matchLabelKeys")) }}
+{{- $_ := set $c "matchLabelKeys" (list "pod-template-hash") }}
+{{- end }}
+{{- $out = append $out $c }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}
