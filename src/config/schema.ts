@@ -415,7 +415,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        xForwardedFor: { type: 'boolean', default: false, description: 'Append the caller address to `X-Forwarded-For` (off: backends see the gateway, not the bot runtime; a caller\'s `X-Forwarded-For` and `Forwarded` are removed). On, a caller\'s `Forwarded` keeps only its `for`/`by` pairs. `X-Forwarded-Host`/`-Proto`/`-Port`/`-Prefix` and the like are removed either way.' },
+        xForwardedFor: { type: 'boolean', default: false, description: 'Append the caller address to `X-Forwarded-For` (an IPv4 caller of a listener on `::` as its IPv4 address, not `::ffff:a.b.c.d`; off: backends see the gateway, not the bot runtime; a caller\'s `X-Forwarded-For` and `Forwarded` are removed). On, a caller\'s `Forwarded` keeps only its `for`/`by` pairs. `X-Forwarded-Host`/`-Proto`/`-Port`/`-Prefix` and the like are removed either way.' },
         via: { type: 'boolean', default: true, description: 'Add `Via: 1.1 mtls-gateway` to forwarded requests and responses.' },
       },
     },

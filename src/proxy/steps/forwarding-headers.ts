@@ -45,11 +45,21 @@ function appendHeader(current: string | string[] | undefined, value: string): st
   return prior ? `${prior}, ${value}` : value
 }
 
+const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i
+
+/**
+ * The caller's address as a backend expects it: an IPv4 caller of a listener bound dual-stack
+ * (`::`) is `::ffff:a.b.c.d` to Node, and is written as the IPv4 address it is, as on `0.0.0.0`.
+ */
+export function unmappedIPv4(address: string | undefined): string | undefined {
+  return address === undefined ? undefined : (MAPPED_IPV4.exec(address)?.[1] ?? address)
+}
+
 export const addForwardingHeaders: Step = {
   name: 'forwarding_headers',
   run(ctx) {
     const { forwarding } = ctx.gateway.config
-    const remote = forwarding.xForwardedFor ? ctx.inbound.remoteAddress : undefined
+    const remote = forwarding.xForwardedFor ? unmappedIPv4(ctx.inbound.remoteAddress) : undefined
     // Off means no client address in any spelling: what a caller wrote in these is not the
     // gateway's word, and a backend trusting one would be told whatever the caller liked.
     const h = (ctx.outbound.headers = withoutShadows(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
