@@ -7,10 +7,10 @@ import { describeError } from './options.js'
 
 /** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
 export async function serveProcess(o: ServeCommandOptions): Promise<void> {
-  // One process: a SIGTERM or SIGINT while it starts drains once it serves, a SIGHUP reloads then (ops/signals.ts). A worker's
-  // primary does both: a worker ignores SIGINT and SIGHUP from its start on (the primary relays them), and one still starting
-  // (waiting for its config, building it) exits 0 at its SIGTERM (nothing served, nothing to drain): by default it ended by the
-  // signal, or by Ctrl-C, as if it had crashed.
+  // One process: a SIGTERM or SIGINT while it starts drains once it serves (its listeners bound), a SIGHUP reloads then
+  // (ops/signals.ts). A worker's primary does both: a worker ignores SIGINT and SIGHUP from its start on (the primary relays
+  // them), and one still starting (waiting for its config, building it, its listen() pending) exits 0 at its SIGTERM (nothing
+  // served, nothing to drain): by default it ended by the signal, or by Ctrl-C, as if it had crashed.
   holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'], cluster.isWorker ? (signal) => void (signal === 'SIGTERM' && process.exit(0)) : undefined)
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
@@ -27,8 +27,12 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
     return process.exit(1)
   }
   const running = gw.ops as RunningOps
-  if (cluster.isWorker) return connectWorker(running, ops.metrics.registry, gw.url)
-  announce({ msg: 'listening', url: gw.url })
-  if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
+  if (cluster.isWorker) connectWorker(running, ops.metrics.registry, gw.url)
+  else {
+    announce({ msg: 'listening', url: gw.url })
+    if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
+  }
+  // Only now, every listener bound (a drain closes what serves): a signal held so far is handled here, once.
+  running.serving()
 }
 

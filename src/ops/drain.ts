@@ -114,6 +114,9 @@ function joinDrain(o: DrainOptions, trigger: string, given: number | undefined |
  * listener within what is left of the grace (less EXIT_RESERVE_MS); `done` once all closed.
  */
 function closeServer(o: DrainOptions, clock: DrainClock, done: () => void): void {
+  // Closed while its listen() is pending, a server binds all the same and serves: closed once bound.
+  // A listen that fails is the start's failure, which says why and ends the process: nothing to drain.
+  if (!o.server.listening) return whenBound(o.server, () => closeServer(o, clock, done), () => clearTimeout(clock.timer))
   const sweep = setInterval(() => o.server.closeIdleConnections(), SWEEP_MS)
   o.server.close(() => {
     clock.drained = true
@@ -126,6 +129,13 @@ function closeServer(o: DrainOptions, clock: DrainClock, done: () => void): void
       })
   })
   o.server.closeIdleConnections()
+}
+
+/** Calls `bound` once `server` listens, or `failed` if its listen() fails. */
+function whenBound(server: Server, bound: () => void, failed: () => void): void {
+  const onListening = (): void => void (server.off('error', onError), bound())
+  const onError = (): void => void (server.off('listening', onListening), failed())
+  server.once('listening', onListening).once('error', onError)
 }
 
 /**

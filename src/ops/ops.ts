@@ -46,7 +46,7 @@ export interface OpsOptions {
   /** Watch the config and the files it references (default true; off in cluster workers). */
   watch?: boolean
   debounceMs?: number
-  /** Handle SIGHUP (reload) and SIGTERM/SIGINT (drain): the CLI does, in-process tests don't. */
+  /** Handle SIGHUP (reload) and SIGTERM/SIGINT (drain) once the listener serves (RunningOps.serving): the CLI does, in-process tests don't. */
   signals?: boolean
   /** A cluster worker: the primary owns admin, watching and SIGHUP/SIGINT. */
   worker?: boolean
@@ -89,6 +89,12 @@ export interface OpsHooks {
 export interface RunningOps {
   readonly adminUrl: string | undefined
   readonly draining: boolean
+  /**
+   * The listener is bound: the signal handlers are installed now (a signal held since the start,
+   * holdSignals, is handled now), never before, so a drain never closes a listener whose listen()
+   * is still pending. Does nothing without `signals`, or once closed.
+   */
+  serving(): void
   /** With `source` (a relayed reload): builds from exactly those bytes (Reloader.reload). */
   reload(trigger?: string, source?: ConfigSource): Promise<ReloadResult>
   readiness(): Promise<Readiness>

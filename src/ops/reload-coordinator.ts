@@ -10,12 +10,12 @@
 import type { Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { loadConfigText, withConfigFiles, type ConfigSource, type GatewayConfig } from '../config/index.js'
-import { ConfigError, formatProblem } from '../errors.js'
-import { startProblems, type ListenerTls } from '../gateway/index.js'
-import { adoptConfig, restartBaseline, restartOnlyChanges, storeOpenProblems, type RestartBaseline } from '../runtime/index.js'
+import { withConfigFiles, type ConfigSource, type GatewayConfig } from '../config/index.js'
+import type { ListenerTls } from '../gateway/index.js'
+import { adoptConfig, restartBaseline, type RestartBaseline } from '../runtime/index.js'
 import type { ReloadRecord } from './admin-facts.js'
-import type { ReloadResult } from './reload.js'
+import { abandonReload, type ReloadResult } from './reload.js'
+import { judgeReload, type Judged } from './reload-judge.js'
 import { createReloadMetrics } from './reload-metrics.js'
 import { createStartGate, type StartGate, type StartKill } from './start-gate.js'
 import type { WorkerDrainReason } from './worker-counters.js'
@@ -32,6 +32,8 @@ export interface ReloadCoordinatorOptions {
   ask: Ask
   /** The workers serving now (a reload is relayed to these). */
   serving(): Worker[]
+  /** The instance drains: a reload in progress is abandoned, never accepted or rolled back. */
+  draining(): boolean
   /** Drains a worker on purpose (once: a second SIGTERM would cut its requests), or kills one still starting; its exit is replaced. */
   drainWorker(w: Worker, reason: WorkerDrainReason): void
   killStarting(w: Worker, reason: WorkerDrainReason, why: StartKill): void
@@ -57,8 +59,6 @@ export interface ReloadCoordinator {
   /** The reload in progress (or the one queued behind it) until it settles; undefined when none. */
   settled(): Promise<unknown> | undefined
 }
-
-type Judged = { ok: true; source: ConfigSource; config: GatewayConfig; listenerTls: ListenerTls } | { ok: false; problems: string[] }
 
 /** What the instance runs, and the workers it no longer vouches for. */
 interface Instance {
@@ -106,6 +106,8 @@ export function createReloadCoordinator(o: ReloadCoordinatorOptions): ReloadCoor
 /** One reload of the instance, recorded: counted once, the last reload, and a refusal logged with every reason. */
 async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
   const result = await reloadInstance(o, at, trigger)
+  // Abandoned by a drain: said once, nothing changed, no verdict on the config (not counted).
+  if (!result.ok && result.abandoned) return result
   at.lastReload = { at: Date.now(), trigger, result }
   at.metrics.configReload(result.ok ? 'success' : 'failure')
   if (result.ok) at.loadedAt = at.lastReload.at
@@ -116,11 +118,15 @@ async function recordReload(o: ReloadCoordinatorOptions, at: Instance, trigger: 
 /** Reads and judges once, relays those bytes to every serving worker, and accepts only when each built them. */
 async function reloadInstance(o: ReloadCoordinatorOptions, at: Instance, trigger: string): Promise<ReloadResult> {
   await at.starting.settle(o.log, o.answerTimeoutMs, (w, why) => o.killStarting(w, 'start_outlasted_reload', why))
-  const j = judge(o, at)
+  if (o.draining()) return abandonReload(trigger, o.log)
+  const j = judgeReload(o.configFile, at.baseline, o.onRefused)
   if (!j.ok) return j
   o.log.info({ trigger }, 'reload: relaying to every worker')
   const answers = await relay(o, o.serving().filter((w) => !at.leaving.has(w)), { trigger, ...j.source })
-  const refusals = answers.filter(({ value }) => !isBuilt(value))
+  // A drain began while the workers built it: the instance adopts no config now, and rolls none back (its workers take no new connection).
+  if (o.draining()) return abandonReload(trigger, o.log)
+  // A worker draining on its own signal (not the instance) abandons it: it takes no new connection, its verdict does not count.
+  const refusals = answers.filter(({ value }) => !isBuilt(value) && !isAbandoned(value))
   if (refusals.length === 0) return accept(o, at, j, trigger)
   withConfigFiles(j.source.files, () => o.onRefused(j.config.files, j.config.secrets))
   for (const { worker, value } of refusals) if (value === undefined) leave(o, at, worker, `it did not answer the reload within ${o.answerTimeoutMs} ms`, 'reload_unanswered')
@@ -137,25 +143,13 @@ function isBuilt(value: unknown): boolean {
   return (value as ReloadResult | undefined)?.ok === true
 }
 
-function relay(o: ReloadCoordinatorOptions, workers: Worker[], reload: RelayedReload): Promise<Answer[]> {
-  return o.ask(workers, { reload }, o.answerTimeoutMs)
+function isAbandoned(value: unknown): boolean {
+  const result = value as ReloadResult | undefined
+  return result?.ok === false && result.abandoned === true
 }
 
-/** The primary's own reading and verdict; a refused config is not relayed (every worker would refuse the same bytes). */
-function judge(o: ReloadCoordinatorOptions, at: Instance): Judged {
-  try {
-    const { config: next, text, files } = loadConfigText(o.configFile)
-    // Judged on the bytes the workers will get, never the disk as it is a moment later.
-    return withConfigFiles(files, () => {
-      const judged = verdict(at.baseline, next, { text, files })
-      if (!judged.ok) o.onRefused(next.files, next.secrets)
-      return judged
-    })
-  } catch (e) {
-    // The primary keeps watching the old files and those the refused file names.
-    if (e instanceof ConfigError) o.onRefused(e.files, [])
-    return { ok: false, problems: e instanceof ConfigError ? e.problems.map(formatProblem) : [String(e)] }
-  }
+function relay(o: ReloadCoordinatorOptions, workers: Worker[], reload: RelayedReload): Promise<Answer[]> {
+  return o.ask(workers, { reload }, o.answerTimeoutMs)
 }
 
 /** A serving worker opened `config`'s store: later reloads are judged against it, and a replacement opens it too. */
@@ -182,19 +176,4 @@ function leave(o: ReloadCoordinatorOptions, at: Instance, w: Worker, why: string
   w.once('exit', () => at.leaving.delete(w))
   o.log.error({ worker: w.process.pid, problem: why, reason }, 'worker left on a config the instance did not accept: draining and replacing it')
   o.drainWorker(w, reason)
-}
-
-/**
- * The primary's verdict on a config, on its pinned bytes: what the workers' build refuses
- * (restart-only changes, runtime.prepare; whatever a start refuses), and a store they could
- * not open when this config is the first to need one (a file under a regular file, an
- * unreadable Redis TLS file): judged here, or the baseline would fix the store at a location
- * no worker opened.
- */
-function verdict(baseline: RestartBaseline, next: GatewayConfig, source: ConfigSource): Judged {
-  const checked = startProblems(next)
-  const problems = [...restartOnlyChanges(baseline, next), ...checked.problems]
-  if (problems.length === 0 && baseline.store === undefined && adoptConfig(baseline, next).store !== undefined) problems.push(...storeOpenProblems(next))
-  if (problems.length > 0) return { ok: false, problems: problems.map(formatProblem) }
-  return { ok: true, source, config: next, listenerTls: checked.listenerTls }
 }

@@ -4,6 +4,7 @@
  * finish on it; the old snapshot's pools close once they are done. A bad reload keeps the
  * last good config, says why, and counts it — including a change to a setting only a
  * restart applies (listen, admin, the store's location once it is open), which `compile` refuses.
+ * One that a drain overtakes (asked before it, run after it began) is abandoned: one line, not counted.
  */
 import type { Logger } from 'pino'
 import { resolve } from 'node:path'
@@ -13,8 +14,17 @@ import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import type { Metrics } from './metrics.js'
 
-/** The outcome of one reload. */
-export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[] }
+/** The outcome of one reload; `abandoned`: a drain began before it was put in force, so nothing changed and nothing was judged. */
+export type ReloadResult = { ok: true; endpoints: number } | { ok: false; problems: string[]; abandoned?: true }
+
+/** The one line of a reload that a drain overtook (`draining: no reload` is for one asked while draining). */
+export const RELOAD_ABANDONED = 'draining: reload abandoned'
+
+/** A reload a drain overtook: its result, once said (`log`: this process speaks for the instance, with the trigger). */
+export function abandonReload(trigger: string, log: Logger | undefined): ReloadResult & { ok: false } {
+  log?.info({ trigger }, RELOAD_ABANDONED)
+  return { ok: false, problems: [`${RELOAD_ABANDONED} (the instance is shutting down; start the next one with the new config)`], abandoned: true }
+}
 
 /** The running gateway a reloader swaps snapshots of. */
 export interface ReloaderOptions {
@@ -30,6 +40,8 @@ export interface ReloaderOptions {
   onRefused?(files: readonly string[], hide: readonly string[]): void
   /** Closes the old snapshot once its in-flight requests are done. */
   retire(old: Gateway): void
+  /** The process drains: a reload not yet in force is abandoned, never adopted. */
+  draining(): boolean
   log: Logger
   metrics: Metrics
 }
@@ -82,6 +94,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
 
 /** One reload: build the new snapshot completely, then swap it in, or keep the old one and say why. */
 function reloadOnce(o: ReloaderOptions, load: (file: string) => GatewayConfig, trigger: string, source: ConfigSource | undefined): ReloadResult {
+  // Asked before a drain began (its run waits a turn, or behind another): a draining process adopts no
+  // config. A relayed one is said by the primary, whose reload it is.
+  if (o.draining()) return abandonReload(trigger, source ? undefined : o.log)
   let next: Gateway
   let config: GatewayConfig | undefined
   const build = (): Gateway => o.compile((config = source ? parseConfig(resolve(o.configFile), source.text) : load(o.configFile)))

@@ -1,5 +1,6 @@
 /** Process signal handlers that can be removed again (in-process tests start and stop gateways). */
 import type { Logger } from 'pino'
+import type { Drain } from './drain.js'
 
 /** What each signal does; a cluster worker maps SIGHUP/SIGINT to nothing (the primary relays them once). */
 export type SignalHandlers = Partial<Record<'SIGHUP' | 'SIGINT' | 'SIGTERM', () => void>>
@@ -61,4 +62,38 @@ export function deferSignal(signal: NodeJS.Signals): (handler: () => void) => vo
  */
 export function reloadUnlessDraining(draining: () => boolean, log: Logger, reload: (trigger: string) => unknown): (trigger: string) => void {
   return (trigger) => void (draining() ? log.info({ trigger }, 'draining: no reload') : reload(trigger))
+}
+
+/** What a serving process's signals do: SIGHUP reloads, SIGTERM/SIGINT drain; a cluster worker leaves SIGHUP and SIGINT to its primary. */
+export interface OpsSignalOptions {
+  /** Handle them at all (the CLI does, in-process tests don't). */
+  signals?: boolean
+  worker?: boolean
+}
+
+/**
+ * The signal handlers of one process that serves: installed by `serving` once its listener is
+ * bound (a signal held since the start, holdSignals, is handled then), never after `remove`.
+ * Before, they were installed before listen(): a drain then closed a server not bound yet, which
+ * bound all the same and served (or was handed connections by a `--workers` primary) while the process exited.
+ */
+export function opsSignals(o: OpsSignalOptions, reload: (trigger: string) => void, drain: Pick<Drain, 'begin'>): { serving(): void; remove(): void } {
+  let state: 'waiting' | 'installed' | 'removed' = 'waiting'
+  let uninstall = (): void => {}
+  const ignore = (): void => {}
+  return {
+    serving() {
+      if (!o.signals || state !== 'waiting') return
+      state = 'installed'
+      uninstall = installSignals({
+        SIGHUP: o.worker ? ignore : () => reload('SIGHUP'),
+        SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
+        SIGTERM: () => drain.begin('SIGTERM'),
+      })
+    },
+    remove() {
+      state = 'removed'
+      uninstall()
+    },
+  }
 }

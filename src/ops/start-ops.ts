@@ -16,7 +16,7 @@ import type { Metrics } from './metrics.js'
 import type { OpsOptions, OpsStartOptions, RunningOps } from './ops.js'
 import { createReloader, type Reloader, type ReloadResult } from './reload.js'
 import { createRetirer } from './retire.js'
-import { installSignals, reloadUnlessDraining } from './signals.js'
+import { opsSignals, reloadUnlessDraining } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
 import { renewServerTls } from '../tls/index.js'
 import { tunnelsReloaded } from '../proxy/reload-watchers.js'
@@ -38,11 +38,10 @@ export interface OpsParts {
   conditions?(): string[]
 }
 
-/** What startOps's parts share: the watcher and admin listener once started, the signal handlers' remover. */
+/** What startOps's parts share: the watcher and admin listener once started. */
 interface Live {
   watcher?: ChangeWatcher
   admin?: AdminServer
-  removeSignals(): void
 }
 
 /** Reload as startOps exposes it, remembering the last one and when the config in force was loaded. */
@@ -59,10 +58,10 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   metrics.configLoaded()
   const inFlight = trackInFlight(s.server, (d) => metrics.inFlight(d))
   const retirer = createRetirer(inFlight)
-  const live: Live = { removeSignals: () => {} }
+  const live: Live = {}
   const onSwap = (g: Gateway): void => swapped(p, s, live, g)
   const onRefused = (files: readonly string[], hide: readonly string[]): void => live.watcher?.addFiles(files, hide)
-  const reloads = trackReloads(createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, log: log.logger, metrics }))
+  const reloads = trackReloads(createReloader({ configFile: s.configFile, ref: s.ref, compile: s.compile, onSwap, onRefused, retire: retirer.retire, draining: () => drain.draining, log: log.logger, metrics }))
   // The drain's closing keeps the signal handlers to the exit: removed, a SIGHUP or a second
   // SIGTERM meanwhile would end the process by the signal's default action, its last lines unwritten.
   const close = async (): Promise<void> => {
@@ -85,10 +84,10 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
   // A degraded endpoint is not a reason: readiness is the process's, and the other endpoints serve.
   const readiness = (): Promise<Readiness> => runProbes(probes, [...(drain.draining ? ['draining'] : []), ...(p.conditions?.() ?? [])])
   live.admin = await startOpsAdmin(p, s, reloads, drain, readiness)
-  // Once everything runs: a signal held while the process started (holdSignals) is handled here.
-  if (o.signals) live.removeSignals = installOpsSignals(o, reload, drain)
-  return runningOps(p, inFlight, reloads, drain, readiness, live.admin, async () => {
-    live.removeSignals()
+  // Installed once the listeners are bound (RunningOps.serving, signals.ts): a drain never closes a pending listen().
+  const signals = opsSignals(o, reload, drain)
+  return runningOps(p, inFlight, reloads, drain, readiness, live.admin, signals.serving, async () => {
+    signals.remove()
     await close()
     await retirer.settled()
   })
@@ -111,6 +110,8 @@ function trackReloads(reloader: Reloader): Reloads {
   return {
     reload: async (trigger, source) => {
       const result = await reloader.reload(trigger, source)
+      // Abandoned by a drain: nothing changed, and no verdict on the config to show.
+      if (!result.ok && result.abandoned) return result
       lastReload = { at: Date.now(), trigger, result }
       if (result.ok) loadedAt = lastReload.at
       return result
@@ -137,16 +138,6 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number,
   })
 }
 
-/** SIGTERM drains; a cluster worker leaves SIGHUP and SIGINT to its primary. Returns the remover. */
-function installOpsSignals(o: OpsOptions, reload: (trigger: string) => void, drain: Drain): () => void {
-  const ignore = (): void => {}
-  return installSignals({
-    SIGHUP: o.worker ? ignore : () => reload('SIGHUP'),
-    SIGINT: o.worker ? ignore : () => drain.begin('SIGINT'),
-    SIGTERM: () => drain.begin('SIGTERM'),
-  })
-}
-
 /** The admin listener, unless this is a worker, admin is off in the options or in the config. */
 async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>): Promise<AdminServer | undefined> {
   const { o } = p
@@ -170,9 +161,10 @@ async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, 
   return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, allowedHosts: () => s.ref.current.config.admin.allowedHosts, events: p.events, onAuthFailure: p.metrics.callerAuthFailure, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
 }
 
-function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>, admin: AdminServer | undefined, close: () => Promise<void>): RunningOps {
+function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>, admin: AdminServer | undefined, serving: () => void, close: () => Promise<void>): RunningOps {
   return {
     adminUrl: admin?.url,
+    serving,
     get draining() {
       return drain.draining
     },

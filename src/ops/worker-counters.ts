@@ -14,9 +14,9 @@ export const WORKER_DRAIN_REASONS = ['reload_unanswered', 'rollback_failed', 'st
 /** One of WORKER_DRAIN_REASONS. */
 export type WorkerDrainReason = (typeof WORKER_DRAIN_REASONS)[number]
 
-/** Registers worker_restarts_total (unexpected exits) and worker_drains_total{reason} (deliberate drains). */
+/** Registers worker_restarts_total (crashes and kills, not a worker's clean exit of its own) and worker_drains_total{reason} (deliberate drains). */
 export function createWorkerCounters(registers: Registry[]): { restarts: Counter; drains: Counter<'reason'> } {
-  const restarts = new Counter({ name: 'mtls_gateway_worker_restarts_total', help: 'Workers replaced after they exited unexpectedly (crashed, or killed by the watchdog).', aggregator: 'sum', registers })
+  const restarts = new Counter({ name: 'mtls_gateway_worker_restarts_total', help: 'Workers replaced after they crashed or were killed (by the watchdog, or not started in time); not a clean exit of its own (code 0).', aggregator: 'sum', registers })
   const drains = new Counter({ name: 'mtls_gateway_worker_drains_total', help: 'Workers the primary drained on purpose and replaced, by reason.', labelNames: ['reason'] as const, aggregator: 'sum', registers })
   for (const reason of WORKER_DRAIN_REASONS) drains.inc({ reason }, 0)
   return { restarts, drains }

@@ -95,13 +95,13 @@ export class WorkerPool {
         this.#o.onExit(w)
         const killed = this.#killed.get(w)
         // A clean exit is a worker told to stop (its SIGTERM; a failed start exits 1): replaced, and the start waits for every live one to serve.
-        if (!this.#started && code === 0 && !signal && !killed) return this.#replacer.crashed(w, code, signal)
+        if (!this.#started && code === 0 && !signal && !killed) return this.#replacer.exited(w, code, signal)
         // The worker's own reason (a port in use…) is the one line; it did not print it. A kill's line says why.
         if (!this.#started) return void (killed && this.#o.logger.error({ worker: w.process.pid, code, signal, problem: killed.problem }, killed.msg), reject(failure !== undefined ? new WorkerStartFailure(failure) : new Error(`worker ${w.process.pid} exited while starting (code ${code}, signal ${signal})`)))
         if (this.#draining) return this.#exitedWhileDraining(w, code, signal, killed)
         const reason = this.#drained.get(w)
         if (reason !== undefined) return this.#replacer.drained(w, reason, code, signal, killed)
-        this.#replacer.crashed(w, code, signal, killed)
+        this.#replacer.exited(w, code, signal, killed)
       })
       for (let i = 0; i < this.#o.size; i++) this.#fork()
     }).catch((e: unknown) => {

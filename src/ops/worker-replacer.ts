@@ -1,6 +1,8 @@
 /**
  * When the `--workers` primary replaces a worker that exited outside a drain, and what it logs.
- * A crash is counted and backs off while workers keep crashing (crash-backoff.ts). A worker the
+ * A crash is counted and backs off while workers keep crashing (crash-backoff.ts). A clean exit of
+ * its own (code 0: its own SIGTERM, it drained or had served nothing) is no crash: said at warn with
+ * its code, not counted, replaced after the same backoff (a worker that keeps exiting 0 does not spin the CPU). A worker the
  * primary drained on purpose is no crash: the drain was counted when it was decided, and one that
  * served is replaced at once. One killed before it served (its start outlasted a reload) shares the
  * crash backoff: under a reload storm its replacement, started from scratch, may be killed the
@@ -16,7 +18,7 @@ import type { StartKill } from './start-window.js'
 /** What the replacer needs from the pool. */
 export interface WorkerReplacerOptions {
   logger: Logger
-  /** `worker_restarts_total`: crashes. */
+  /** `worker_restarts_total`: crashes and kills (not a clean exit of its own). */
   restarts: Counter
   /** Workers that said they listen. */
   serving: Pick<WeakSet<Worker>, 'has'>
@@ -26,8 +28,8 @@ export interface WorkerReplacerOptions {
 
 /** Replaces exited workers: after a crash, or after a drain the primary decided. */
 export interface WorkerReplacer {
-  /** `killed`: the primary killed it while it started (its one line is the kill's, with why). */
-  crashed(w: Worker, code: number, signal: string, killed?: StartKill): void
+  /** It exited without the primary's order; `killed`: the primary killed it while it started (its one line is the kill's, with why). */
+  exited(w: Worker, code: number, signal: string, killed?: StartKill): void
   drained(w: Worker, reason: WorkerDrainReason, code: number, signal: string, killed?: StartKill): void
   /** The instance drains: replacements still waiting out their backoff are called off, each said. */
   cancel(): void
@@ -45,9 +47,13 @@ export function createWorkerReplacer(o: WorkerReplacerOptions): WorkerReplacer {
     waiting.set(pid, setTimeout(() => (waiting.delete(pid), o.fork()), delayMs))
   }
   return {
-    crashed(w, code, signal, killed) {
-      o.restarts.inc()
+    exited(w, code, signal, killed) {
       const delay = nextCrashDelay(setbacks)
+      if (code === 0 && !signal && !killed) {
+        o.logger.warn({ worker: w.process.pid, code, signal, restartInMs: delay }, 'worker exited on its own (code 0): replacing it')
+        return forkIn(w, delay)
+      }
+      o.restarts.inc()
       o.logger.error({ worker: w.process.pid, code, signal, restartInMs: delay, ...(killed && { problem: killed.problem }) }, killed?.msg ?? 'worker exited unexpectedly: replacing it')
       forkIn(w, delay)
     },

@@ -102,7 +102,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const accepted: ((config: GatewayConfig) => void)[] = []
   const reloads = createReloadCoordinator({
     configFile: o.configFile, start, log: logger, answerTimeoutMs: reloadTimeoutMs, registry, ask, drainWorker: (w, reason) => pool.drainWorker(w, reason), killStarting: (w, reason, why) => pool.killStarting(w, reason, why),
-    serving: servingNow,
+    serving: servingNow, draining: () => pool.draining,
     onAccepted: (next, tls) => {
       vouchFor(o.log, next)
       for (const fn of accepted) fn(next)

@@ -8,33 +8,22 @@
  */
 import { appendFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
+import { useHoldingUpstream } from '../support/holding-upstream.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
 import { eventually, get } from './helpers.js'
 
-let pki: TestPki
-let upstream: HoldingUpstream
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startHoldingUpstream(pki)
-}, 60_000)
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-})
+const use = useHoldingUpstream()
 
 /** A config of its own in `dir`, with a copy of the client certificate it references: what the case changes. */
 function ownConfig(dir: string): { config: string; cert: string } {
   mkdirSync(dir, { recursive: true })
   const cert = join(dir, 'client.crt')
-  copyFileSync(pki.file('client.crt'), cert)
+  copyFileSync(use.pki.file('client.crt'), cert)
   const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', upstream.server.port, { ...clientTls(pki), cert })}`)
+  writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', use.upstream.server.port, { ...clientTls(use.pki), cert })}`)
   return { config, cert }
 }
 
@@ -53,12 +42,12 @@ describe('a watched file that changes while the gateway drains', () => {
   for (const mode of modes) {
     for (const what of changes) {
       it(`reloads nothing when ${what.name} changes (${mode.name}): one "draining: no reload" line, the held request finishes, exit 0`, async () => {
-        const files = ownConfig(join(pki.dir, `${mode.workers}-${what.name.replace(/\W/g, '')}`))
+        const files = ownConfig(join(use.pki.dir, `${mode.workers}-${what.name.replace(/\W/g, '')}`))
         const gp = await spawnGateway(files.config, mode.args)
         try {
           const admin = await adminUrlOf(gp)
           const reply = send(gp.url, '/proxy/partner/held')
-          await eventually(() => upstream.waiting.length === 1, 20_000, 'the upstream to hold the request')
+          await eventually(() => use.upstream.waiting.length === 1, 20_000, 'the upstream to hold the request')
           const exit = exitedOf(gp.child)
           gp.child.kill('SIGTERM')
           await eventually(() => gp.logEntries().filter((e) => e.msg === 'draining: no new connections, waiting for in-flight requests').length === mode.workers, 20_000, 'every process draining')
@@ -69,14 +58,14 @@ describe('a watched file that changes while the gateway drains', () => {
           expect(JSON.parse(ready.text)).toMatchObject({ status: 'not_ready', reasons: expect.arrayContaining(['draining']) as unknown })
           what.change(files)
           await eventually(() => gp.logEntries().some((e) => e.msg === 'draining: no reload'), 20_000, 'the change said ignored')
-          upstream.release()
+          use.upstream.release()
           expect((await reply).status).toBe(200)
           expect(await exit).toBe(0)
           await gp.ended
           expect(gp.logEntries().filter((e) => e.msg === 'draining: no reload')).toMatchObject([{ level: 'info', trigger: 'file change' }])
           expect(gp.output.filter((l) => /reload: relaying|config reloaded|reload accepted|config reload failed/.test(l))).toEqual([])
         } finally {
-          for (const w of upstream.waiting.splice(0)) w.res.destroy()
+          for (const w of use.upstream.waiting.splice(0)) w.res.destroy()
           await gp.stop('SIGKILL')
         }
       }, 90_000)

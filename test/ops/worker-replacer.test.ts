@@ -34,7 +34,7 @@ describe('worker replacer', () => {
     expect(forks).toHaveLength(1)
     vi.advanceTimersByTime(1)
     expect(forks).toHaveLength(2)
-    r.crashed(worker(3), 1, '')
+    r.exited(worker(3), 1, '')
     vi.advanceTimersByTime(199)
     expect(forks).toHaveLength(2)
     vi.advanceTimersByTime(1)

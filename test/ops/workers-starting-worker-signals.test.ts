@@ -1,7 +1,7 @@
 /**
  * Signals that reach a `--workers` *worker* while it is still starting (before it serves), at
  * two points of its start: waiting for its config from the primary (before any handler of its
- * own exists) and at listen() (its handlers installed, the listener not yet bound).
+ * own exists) and at listen() (the listener not yet bound).
  *
  * - SIGTERM to the whole process group while the instance starts (systemd's stop, KillMode=
  *   control-group) is one drain once it serves, exit 0, as the primary's own held SIGTERM
@@ -9,8 +9,10 @@
  *   drained and exited 0, and the primary took either for a failed start: exit 1, "worker …
  *   exited while starting". Ctrl-C (SIGINT to the group) likewise: a worker ignores it (the
  *   primary relays it), where one waiting for its config died by it.
- * - SIGTERM to a replacement still starting ends it cleanly (exit 0, nothing served) and the
- *   primary replaces it; SIGINT to it is ignored and it goes on to serve.
+ * - SIGTERM to a replacement still starting ends it cleanly (exit 0, nothing served), at listen()
+ *   too (its handlers wait until it listens; before, it drained and closed a server not yet bound,
+ *   which then bound), and the primary replaces it, saying so at warn with the code (before: an
+ *   error, `worker exited unexpectedly`); SIGINT to it is ignored and it goes on to serve.
  *
  * Real processes: `serve --workers 2` in a session and process group of its own (setsid), its
  * workers held by a preload while a file exists, for as long as the test needs.
@@ -83,8 +85,15 @@ function startInstance(name: string, preload: string, held: boolean): Instance {
   return running
 }
 
-/** The pids of the workers held so far. */
-const heldWorkers = (i: Instance): number[] => readdirSync(use.pki.dir).filter((f) => f.startsWith(`${i.hold.split('/').pop() as string}.held-`)).map((f) => Number(f.split('-').pop()))
+/** The pids of the workers that wrote the preload's `what` marker so far (held: held so far). */
+const markedWorkers = (i: Instance, what: 'held' | 'signal' | 'closed-unbound'): number[] => readdirSync(use.pki.dir).filter((f) => f.startsWith(`${i.hold.split('/').pop() as string}.${what}-`)).map((f) => Number(f.split('-').pop()))
+const heldWorkers = (i: Instance): number[] => markedWorkers(i, 'held')
+
+/** Lets the held workers go; at listen(), once `signalled` saw their signal reach their JavaScript (so it lands while the listen() is pending). */
+async function release(i: Instance, preload: string, signalled: number[]): Promise<void> {
+  if (preload === HOLD_LISTEN) await eventually(() => signalled.every((pid) => markedWorkers(i, 'signal').includes(pid)), 30_000, 'the signal to reach the held workers')
+  unlinkSync(i.hold)
+}
 
 /** A serving instance one of whose workers was killed; its replacement, held at `hold`, got `signal`, then was let go: its pid, and the output line from which it was held. */
 async function signalledReplacement(hold: (typeof HOLDS)[number], signal: NodeJS.Signals): Promise<{ i: Instance; primary: number; replacement: number; from: number }> {
@@ -97,7 +106,7 @@ async function signalledReplacement(hold: (typeof HOLDS)[number], signal: NodeJS
   const [replacement] = await eventually(() => (heldWorkers(i).length === 1 ? heldWorkers(i) : undefined), 60_000, 'a replacement held')
   const from = i.output.length
   process.kill(replacement as number, signal)
-  unlinkSync(i.hold)
+  await release(i, hold.preload, [replacement as number])
   return { i, primary, replacement: replacement as number, from }
 }
 
@@ -106,10 +115,12 @@ for (const hold of HOLDS) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       it(`${signal} is one drain once the instance serves: exit 0`, async () => {
         const i = startInstance(`group-${signal}-${hold.preload === HOLD_LISTEN ? 'listen' : 'config'}`, hold.preload, true)
-        await eventually(() => heldWorkers(i).length === 2, 60_000, 'both workers held')
+        const held = await eventually(() => heldWorkers(i).length === 2 && heldWorkers(i), 60_000, 'both workers held')
         process.kill(-(i.child.pid as number), signal)
-        unlinkSync(i.hold)
+        await release(i, hold.preload, held)
         expect(await i.exit, i.output.join('\n')).toEqual({ code: 0, signal: null })
+        // At listen() a worker's SIGTERM ends it (it served nothing); before, it drained and closed a server not bound yet.
+        expect(markedWorkers(i, 'closed-unbound')).toEqual([])
         expect(i.logEntries().filter((e) => e.msg === 'draining every worker')).toMatchObject([{ signal }])
         expect(i.output.filter((l) => l.includes('exited while starting'))).toEqual([])
       }, 120_000)
@@ -117,12 +128,17 @@ for (const hold of HOLDS) {
   })
 
   describe(`serve --workers 2: a replacement worker ${hold.at}`, () => {
-    it('SIGTERM ends it cleanly (exit 0) and the primary replaces it', async () => {
+    it('SIGTERM ends it cleanly (exit 0), before it serves: the primary says so (warn, code 0) and replaces it', async () => {
       const { i, primary, replacement, from } = await signalledReplacement(hold, 'SIGTERM')
-      // (At listen() its drain may end as its listener binds: the primary may hear it listen before it exits.)
-      const exited = await eventually(() => i.logEntries(from).find((e) => e.pid === primary && e.worker === replacement && e.msg !== 'replacement worker listening'), 60_000, 'the primary to see the replacement exit')
-      expect(exited).toMatchObject({ code: 0, signal: null, msg: 'worker exited unexpectedly: replacing it' })
+      const exited = await eventually(() => i.logEntries(from).find((e) => e.pid === primary && e.worker === replacement), 60_000, 'the primary to see the replacement exit')
+      // A clean exit of its own is no crash (before: error, `worker exited unexpectedly: replacing it`).
+      expect(exited).toMatchObject({ level: 'warn', code: 0, signal: null, msg: 'worker exited on its own (code 0): replacing it' })
       await eventually(() => i.logEntries(from).some((e) => e.pid === primary && e.msg === 'replacement worker listening' && e.worker !== replacement), 60_000, 'its replacement to serve')
+      // It never served: at listen() it neither closed its server before it was bound nor told the primary it listens
+      // (before, it drained at once, closing the unbound server, which then bound and could be handed connections).
+      expect(markedWorkers(i, 'closed-unbound')).toEqual([])
+      expect(i.logEntries(from).filter((e) => e.worker === replacement && e.msg === 'replacement worker listening')).toEqual([])
+      expect(i.logEntries(from).filter((e) => e.pid === replacement && String(e.msg).startsWith('drain'))).toEqual([])
     }, 120_000)
 
     it('SIGINT is ignored, as a serving worker ignores it (the primary relays Ctrl-C): it goes on to serve', async () => {

@@ -4,7 +4,8 @@
  * flight through a drain for as long as the test needs.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { TestPki } from './pki.js'
+import { afterAll, beforeAll } from 'vitest'
+import { createTestPki, type TestPki } from './pki.js'
 import { echo, startMtlsServer, type RunningServer } from './tls-server.js'
 
 export interface HoldingUpstream {
@@ -33,5 +34,27 @@ export async function startHoldingUpstream(pki: Pick<TestPki, 'file'>): Promise<
       for (const w of waiting.splice(0)) w.res.destroy()
       await server.close()
     },
+  }
+}
+
+/** For a test file: a test PKI and its holding upstream, started before the file's tests and closed after them (read inside tests). */
+export function useHoldingUpstream(): { readonly pki: TestPki; readonly upstream: HoldingUpstream } {
+  let pki: TestPki | undefined
+  let upstream: HoldingUpstream | undefined
+  beforeAll(async () => {
+    pki = await createTestPki()
+    upstream = await startHoldingUpstream(pki)
+  }, 60_000)
+  afterAll(async () => {
+    await upstream?.close()
+    pki?.cleanup()
+  })
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('useHoldingUpstream: started once beforeAll ran')
+    return v
+  }
+  return {
+    get pki() { return started(pki) },
+    get upstream() { return started(upstream) },
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * A reload already under way when a drain begins is abandoned: once draining, the process (or
+ * the `--workers` instance) adopts no new config. It says so in one line, `draining: reload
+ * abandoned` with the reload's trigger, counts nothing in `config_reloads_total`, accepts and rolls
+ * back nothing; the request in flight finishes and the process exits 0. Before, the reload ran on:
+ * one process put the new config in force after draining began (`config reloaded`), and a primary
+ * accepted it from its draining workers (`reload accepted by every worker`).
+ *
+ * Real processes. The reload and the drain meet by construction, not timing: the process (the
+ * primary) is stopped (SIGSTOP), sent SIGHUP then SIGTERM, and continued: its handlers run in one
+ * turn, SIGHUP's first (lower number, and libuv blocks other signals while it handles one), so the
+ * reload is asked for (one process: its run waits a turn; a primary: relayed) and the drain begins
+ * before the reload could be put in force.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { clientTls } from '../support/pki.js'
+import { useHoldingUpstream } from '../support/holding-upstream.js'
+import { endpointYaml, send } from '../support/gateway.js'
+import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
+import { eventually, scrape, valueOf } from './helpers.js'
+
+const held = useHoldingUpstream()
+
+const DRAINING = 'draining: no new connections, waiting for in-flight requests'
+const ADOPTED = /^(config reloaded|reload accepted by every worker|config reload failed; keeping the last good config)$/
+
+/** The process state letter from /proc (T: stopped). */
+const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
+
+/** SIGHUP then SIGTERM, handled in one turn of `pid`: sent while it is stopped, then SIGCONT. */
+async function reloadThenDrain(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP')
+  try {
+    await eventually(() => stateOf(pid) === 'T', 10_000, 'the process to stop')
+    process.kill(pid, 'SIGHUP')
+    process.kill(pid, 'SIGTERM')
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+}
+
+describe('a drain that begins while a reload is under way', () => {
+  for (const workers of [1, 2]) {
+    it(`abandons the reload, says so once, adopts nothing (--workers ${workers}); the held request finishes, exit 0`, async () => {
+      const { pki, upstream } = held
+      const config = join(pki.dir, `overtaken-${workers}.yaml`)
+      writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 60s }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`)
+      const gp = await spawnGateway(config, ['--workers', String(workers)])
+      try {
+        const admin = await adminUrlOf(gp)
+        const reply = send(gp.url, '/proxy/partner/held')
+        await eventually(() => upstream.waiting.length === 1, 30_000, 'the upstream to hold the request')
+        // The same config: a reload of it is put in force all the same (and a change would reach the file watcher too).
+        const from = gp.output.length
+        const primary = gp.child.pid as number
+        const exit = exitedOf(gp.child)
+        await reloadThenDrain(primary)
+        const abandoned = await eventually(() => gp.logEntries(from).filter((e) => e.msg === 'draining: reload abandoned').length > 0 && gp.logEntries(from), 30_000, 'the reload said abandoned')
+        expect(abandoned.filter((e) => e.msg === 'draining: reload abandoned')).toMatchObject([{ level: 'info', pid: primary, trigger: 'SIGHUP' }])
+        // Counted neither way: the config in force did not change and was not judged.
+        const metrics = await scrape(admin)
+        expect([valueOf(metrics, 'mtls_gateway_config_reloads_total', { result: 'success' }), valueOf(metrics, 'mtls_gateway_config_reloads_total', { result: 'failure' })]).toEqual([0, 0])
+        upstream.release()
+        expect((await reply).status).toBe(200)
+        expect(await exit).toBe(0)
+        await gp.ended
+        const after = gp.logEntries(from)
+        expect(after.filter((e) => e.pid === primary && ADOPTED.test(String(e.msg)))).toEqual([])
+        expect(after.filter((e) => String(e.trigger).startsWith('rollback of'))).toEqual([])
+        expect(after.filter((e) => e.msg === 'draining: reload abandoned')).toHaveLength(1)
+        // A worker may have built it before its own drain began (the primary relayed it first), never after.
+        for (const pid of new Set(after.map((e) => e.pid))) {
+          const own = after.filter((e) => e.pid === pid)
+          const drainedAt = own.findIndex((e) => e.msg === DRAINING)
+          expect(own.slice(Math.max(0, drainedAt)).filter((e) => e.msg === 'config reloaded')).toEqual([])
+        }
+        expect(after.filter((e) => e.msg === DRAINING)).toHaveLength(workers)
+        expect(after.filter((e) => e.msg === 'draining: no reload')).toEqual([])
+      } finally {
+        for (const w of upstream.waiting.splice(0)) w.res.destroy()
+        await gp.stop('SIGKILL')
+      }
+    }, 180_000)
+  }
+})
