@@ -10,6 +10,8 @@ export function tracingOptions(ref: GatewayRef, logger: Logger | undefined): Tra
     sampler: () => ref.current.config.tracing.sampler,
     onExportFailure: (problem) => logger?.warn({ problem }, 'tracing: span export failed'),
     onSpansDropped: (spans, waitedMs) => logger?.warn({ spans, waitedMs, problem: 'the collector did not take them within tracing.otlp.timeout or what drain.grace left' }, 'tracing: spans not exported at shutdown'),
+    onDropsStarted: (limit) => logger?.warn({ limit, problem: `${limit} sampled spans already wait for the collector (a flood of sampled requests, or a slow or hung collector): spans are dropped and counted in mtls_gateway_trace_spans_dropped_total until they clear` }, 'tracing: dropping spans'),
+    onDropsEnded: (spans, quietMs) => logger?.warn({ spans, quietMs }, 'tracing: spans no longer dropped'),
     version: gatewayVersion(),
   }
 }

@@ -2,7 +2,7 @@
  * The `tracing` section of the schema (part of schema.ts's single source, kept apart so the
  * section reads as one piece). Normalisation reads its defaults from here.
  */
-import { NOT_CA, timerDuration } from './schema-operations.js'
+import { boundedDuration, NOT_CA } from './schema-operations.js'
 
 export const tracingSchema = {
   type: 'object',
@@ -30,7 +30,11 @@ export const tracingSchema = {
         endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS). No user name or password in it (the grpc exporter drops them): the collector\'s credentials go in `headers`.' },
         protocol: { type: 'string', enum: ['http/protobuf', 'grpc'], default: 'http/protobuf', description: 'OTLP transport.' },
         headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
-        timeout: { ...timerDuration(), description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning). At least 1ms.', default: '10s' },
+        timeout: {
+          ...boundedDuration('60s', 'one export at a time is sent, so a collector that hangs stops export for this long (spans past the 4096 held are dropped meanwhile), even after it recovers'),
+          description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning). One export is unanswered at a time: the next batch is sent when it is answered or this time has passed. At least 1ms.',
+          default: '10s',
+        },
         tls: {
           type: 'object',
           additionalProperties: false,

@@ -122,6 +122,8 @@ export interface RenewableExporter extends SpanExporter {
   renew(otlp: OtlpConfig): () => void
   /** Spans whose export has returned (sent or failed), for the count a bounded shutdown drops. */
   returned(): number
+  /** Spans handed to an export (answered or not). */
+  sent(): number
 }
 
 /** Builds the exporter for `otlp`, its TLS files read now and again on every renew(). */
@@ -153,12 +155,15 @@ export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFail
 }
 
 /** Wraps an exporter so a failed batch is logged (rate-limited) instead of vanishing. */
-function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter & { returned(): number } {
+function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter & { returned(): number; sent(): number } {
   let lastReport = 0
   let returned = 0
+  let sent = 0
   return {
     returned: () => returned,
+    sent: () => sent,
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+      sent += spans.length
       current().export(spans, (result) => {
         returned += spans.length
         const now = Date.now()

@@ -9,10 +9,14 @@ import type { ExportFailure } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
 import type { RequestStart, RequestTrace } from './spans.js'
 import type { TunnelTrace } from './tunnel-trace.js'
+import { dropEpisodes, type DropEpisodes } from './drop-episodes.js'
 import { boundExport } from './unexported.js'
 
 /** Most sampled spans held between their end and the exporter's answer (per process); more are dropped and counted. */
 export const EXPORT_QUEUE_LIMIT = 4096
+
+/** How long without a dropped span ends a drop episode (its count logged). */
+const DROP_QUIET_MS = 30_000
 
 /** Spans for a running gateway. */
 export interface Tracing {
@@ -37,6 +41,8 @@ export interface Tracing {
   renewExport(config: TracingConfig): (() => void) | undefined
   /** Sampled spans dropped so far because EXPORT_QUEUE_LIMIT were waiting for export (a flood, or a slow collector). */
   droppedSpans(): number
+  /** Sampled spans in exports sent and not yet answered: one export (at most 512) at a time. */
+  exportingSpans(): number
 }
 
 /** What startTracing needs besides the start config. */
@@ -50,6 +56,12 @@ export interface TracingOptions {
    * back by the exporter (queued or being sent), and are dropped.
    */
   onSpansDropped?: (spans: number, waitedMs: number) => void
+  /** Spans started being dropped at EXPORT_QUEUE_LIMIT (once per episode, never per span). */
+  onDropsStarted?: (limit: number) => void
+  /** No span was dropped for `dropQuietMs` (or the tracer shut down): `spans` were dropped since onDropsStarted. */
+  onDropsEnded?: (spans: number, quietMs: number) => void
+  /** How long without a drop ends an episode (default 30 s). */
+  dropQuietMs?: number
   /** The gateway's version, as `service.version`. */
   version: string
 }
@@ -69,8 +81,9 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
     import('./tunnel-trace.js'),
   ])
   const exporter = config.otlp ? await createOtlpExporter(config.otlp, o.onExportFailure) : undefined
-  const batch = exporter ? new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, maxQueueSize: EXPORT_QUEUE_LIMIT }) : undefined
-  const sent = batch ? boundExport(batch, () => exporter?.returned() ?? 0, EXPORT_QUEUE_LIMIT) : undefined
+  const episodes = dropLog(o)
+  const batch = exporter && config.otlp ? new BatchSpanProcessor(exporter, batchOptions(config.otlp.timeoutMs)) : undefined
+  const sent = batch ? boundExport(batch, () => exporter?.returned() ?? 0, EXPORT_QUEUE_LIMIT, () => episodes.dropped()) : undefined
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: o.version, 'process.pid': process.pid }),
     sampler: createSampler(o.sampler),
@@ -87,11 +100,26 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
       apiCalls.close()
       const bound = limitMs === undefined || !config.otlp ? undefined : Math.min(limitMs, config.otlp.timeoutMs)
       if (!(await settlesWithin(provider.shutdown(), bound)) && bound !== undefined) o.onSpansDropped?.(sent?.unexported() ?? 0, bound)
+      episodes.close()
     },
     renewExport: (next) => (exporter && next.otlp ? exporter.renew(next.otlp) : undefined),
     droppedSpans: () => sent?.dropped() ?? 0,
+    exportingSpans: () => (exporter ? exporter.sent() - exporter.returned() : 0),
   }
 }
+
+/** Drop episodes reported through `o`'s hooks. */
+function dropLog(o: TracingOptions): DropEpisodes {
+  const quietMs = o.dropQuietMs ?? DROP_QUIET_MS
+  return dropEpisodes({ started: () => o.onDropsStarted?.(EXPORT_QUEUE_LIMIT), ended: (spans) => o.onDropsEnded?.(spans, quietMs), quietMs })
+}
+
+/**
+ * The batch processor's settings. Its export timeout is past the exporter's own: it waits for each
+ * export's answer before it sends the next, so a hung collector holds one batch (512 spans) for at
+ * most `tracing.otlp.timeout`, not one more every 30 s (the processor's default).
+ */
+const batchOptions = (timeoutMs: number): { scheduledDelayMillis: number; maxQueueSize: number; exportTimeoutMillis: number } => ({ scheduledDelayMillis: 1000, maxQueueSize: EXPORT_QUEUE_LIMIT, exportTimeoutMillis: timeoutMs + 1000 })
 
 /** True when `p` settles (either way) within `limitMs` (undefined: waits for it); false when the time ran out. */
 async function settlesWithin(p: Promise<unknown>, limitMs: number | undefined): Promise<boolean> {

@@ -22,9 +22,9 @@ export interface BoundedExport {
 /**
  * Passes spans to `batch` while fewer than `limit` are held; `returned()` is the exporter's count
  * of spans it handed back (sent or failed). `limit` at most the batch processor's maxQueueSize,
- * so that one never drops uncounted.
+ * so that one never drops uncounted. `onDrop` hears of each drop (for the log's episodes).
  */
-export function boundExport(batch: SpanProcessor, returned: () => number, limit: number): BoundedExport {
+export function boundExport(batch: SpanProcessor, returned: () => number, limit: number, onDrop: () => void = () => {}): BoundedExport {
   let accepted = 0
   let dropped = 0
   // Built once per process (not per span).
@@ -34,6 +34,7 @@ export function boundExport(batch: SpanProcessor, returned: () => number, limit:
       if ((span.spanContext().traceFlags & SAMPLED) === 0) return
       if (accepted - returned() >= limit) {
         dropped++
+        onDrop()
         return
       }
       accepted++

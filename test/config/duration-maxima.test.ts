@@ -21,7 +21,7 @@ const FILE = '/etc/mtls-gateway/gateway.yaml'
 const ENV = { BOT_SECRET: 'duration-maxima-app-secret-0123456789abcdef' }
 
 /** Durations bounded for another reason than a timer. */
-const OTHER_BOUNDS = ['callers.anonymousTtl', 'callers.apps[0].jwtMaxLifetime', 'callers.bearerTtl', 'callers.clockSkew', 'callers.jwtMaxLifetime', 'interception.leafValidity']
+const OTHER_BOUNDS = ['callers.anonymousTtl', 'callers.apps[0].jwtMaxLifetime', 'callers.bearerTtl', 'callers.clockSkew', 'callers.jwtMaxLifetime', 'interception.leafValidity', 'tracing.otlp.timeout']
 
 interface Bound {
   max: string
