@@ -185,7 +185,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expectPrometheusAgrees()
   })
 
-  it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals, dropped log lines', () => {
+  it('each new alert fires on its condition: a target down or absent, worker restarts, a burst of caller refusals, egress refusals, dropped log lines, dropped trace spans', () => {
     const down = (x: Sample): Sample => (x.name === 'up' ? { ...x, value: 0 } : x)
     fires(changed([], down), ['MtlsGatewayTargetDown'])
     const [earlier, later] = scrapes
@@ -198,6 +198,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     fires(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })), [])
     fires(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })), ['MtlsGatewayEgressRefusals'])
     fires(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)), ['MtlsGatewayLogLinesDropped'])
+    fires(changed([], bump('mtls_gateway_trace_spans_dropped_total', 1)), ['MtlsGatewayTraceSpansDropped'])
     const open = (n: number) => (x: Sample): Sample => (x.name === 'mtls_gateway_connections_open' && x.labels.listener === 'proxy' ? { ...x, value: n } : x)
     const max = later.samples.find((x) => x.name === 'mtls_gateway_connections_max' && x.labels.listener === 'proxy')?.value ?? 0
     fires(changed([], open(Math.ceil(max * 0.85))), ['MtlsGatewayConnectionsNearCap'])
@@ -222,6 +223,7 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
     expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(value('mtls_gateway_log_lines_dropped_total')).toBe(0)
+    expect(value('mtls_gateway_trace_spans_dropped_total')).toBe(0)
     expect(value('mtls_gateway_connections_refused_total', { listener: 'proxy', reason: 'max_connections' })).toBe(0)
     // The connection gauges exist (a call's connection may still be closing: connections-open.test.ts counts them), with the listener's default cap.
     expect(value('mtls_gateway_connections_open', { listener: 'proxy' })).toEqual(expect.any(Number))

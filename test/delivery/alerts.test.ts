@@ -200,6 +200,7 @@ describe('PrometheusRule alerts', () => {
       'MtlsGatewayCallerAuthFailureBurst',
       'MtlsGatewayEgressRefusals',
       'MtlsGatewayLogLinesDropped',
+      'MtlsGatewayTraceSpansDropped',
       'MtlsGatewayConnectionsNearCap',
       'MtlsGatewayUpstreamPoolSaturated',
       'MtlsGatewayStoreUnreachable',
