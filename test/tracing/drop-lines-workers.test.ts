@@ -1,0 +1,101 @@
+/**
+ * Span drops in the log with serve --workers 2 and across a hot reload (docs/tracing.md, Export
+ * and failure): each worker holds its own 4096 spans, so each logs its own `tracing: dropping spans`
+ * once when its drops start and `tracing: spans no longer dropped` with its count once none came for
+ * 30 s; the primary's `mtls_gateway_trace_spans_dropped_total` is the sum of those counts. After a
+ * SIGHUP reload the tracer (restart-only) is the same: a second flood is a second episode per worker
+ * and the metric goes on from its sum. A real hung OTLP collector; floods of real requests until
+ * each worker said it drops (waiting for lines, not for time).
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Pool } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { endpointYaml } from '../support/gateway.js'
+import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { startHungUpstream, type HungUpstream } from '../support/hung-upstream.js'
+import { entriesWhen, type LogEntry } from '../support/log-entries.js'
+import { eventually } from '../support/eventually.js'
+import { get, parseMetrics, valueOf } from '../ops/helpers.js'
+
+const WORKERS = 2
+let pki: TestPki
+let upstream: RunningServer
+let collector: HungUpstream
+let gp: GatewayProcess
+let admin: string
+let pool: Pool
+let configFile: string
+
+const yaml = (parentBased: boolean): string =>
+  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ncallers: { required: false }\ntracing:\n  enabled: true\n  sampler: { ratio: 1, parentBased: ${parentBased} }\n  otlp: { endpoint: "http://127.0.0.1:${collector.port}/v1/traces", timeout: 60s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+  // The hung collector: takes each export and never answers, so every span handed over stays held.
+  collector = await startHungUpstream({ read: true })
+  configFile = join(pki.dir, 'gateway.yaml')
+  writeFileSync(configFile, yaml(true))
+  gp = await spawnGateway(configFile, ['--workers', String(WORKERS)])
+  admin = await adminUrlOf(gp)
+  // Many connections, so both workers take some (each connection stays with the worker that accepted it).
+  pool = new Pool(gp.url, { connections: 32 })
+}, 120_000)
+
+afterAll(async () => {
+  await pool?.close()
+  await gp?.stop('SIGKILL')
+  await collector?.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+const named = (msg: string) => (e: LogEntry): boolean => e.msg === msg
+const pidsOf = (entries: LogEntry[]): Set<unknown> => new Set(entries.map((e) => e.pid))
+
+/** Sends requests (two sampled spans each) in rounds until every worker logged that it drops spans. */
+async function floodUntilEachDrops(from: number): Promise<void> {
+  for (let round = 0; pidsOf(gp.logEntries(from).filter(named('tracing: dropping spans'))).size < WORKERS; round++) {
+    if (round > 40) throw new Error('the workers did not all drop spans after 40 rounds of requests')
+    await Promise.all(Array.from({ length: 256 }, async (_, i) => (await pool.request({ path: `/proxy/partner/r${round}-${i}`, method: 'GET' })).body.dump()))
+  }
+}
+
+/** The primary's mtls_gateway_trace_spans_dropped_total (summed over the workers). */
+async function droppedTotal(): Promise<number> {
+  return valueOf(parseMetrics((await get(`${admin}/metrics`)).text), 'mtls_gateway_trace_spans_dropped_total') ?? Number.NaN
+}
+
+/** Waits for each worker's end-of-episode line from `from`; their counts, summed. */
+async function episodeEnds(from: number): Promise<number> {
+  const ends = await entriesWhen(gp, named('tracing: spans no longer dropped'), WORKERS, { from, timeoutMs: 180_000, what: 'each worker\'s end-of-drops line' })
+  expect(pidsOf(ends).size).toBe(WORKERS)
+  for (const e of ends) expect(e).toMatchObject({ level: 'warn', spans: expect.any(Number), quietMs: 30_000 })
+  // One start line per worker for the episode, never one per span.
+  const starts = gp.logEntries(from).filter(named('tracing: dropping spans'))
+  expect(starts).toHaveLength(WORKERS)
+  for (const s of starts) expect(s).toMatchObject({ level: 'warn', limit: 4096 })
+  return ends.reduce((sum, e) => sum + (e.spans as number), 0)
+}
+
+describe('span drops with --workers 2 and a reload', () => {
+  it('each worker logs its own episode, the primary sums the counts, and a reload changes nothing of it', async () => {
+    const first = gp.output.length
+    await floodUntilEachDrops(first)
+    const firstCount = await episodeEnds(first)
+    expect(firstCount).toBeGreaterThan(0)
+    await eventually(async () => (await droppedTotal()) === firstCount, 60_000, 'the primary\'s sum of the first episode')
+
+    const second = gp.output.length
+    writeFileSync(configFile, yaml(false))
+    gp.child.kill('SIGHUP')
+    await entriesWhen(gp, named('config reloaded'), WORKERS, { from: second, timeoutMs: 60_000, what: 'each worker to reload' })
+    await floodUntilEachDrops(second)
+    const secondCount = await episodeEnds(second)
+    expect(secondCount).toBeGreaterThan(0)
+    await eventually(async () => (await droppedTotal()) === firstCount + secondCount, 60_000, 'the primary\'s sum of both episodes')
+  }, 600_000)
+})
