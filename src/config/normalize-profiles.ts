@@ -49,6 +49,7 @@ export function normalizeProfile(p: Raw, index: number, abs: (p: string) => stri
     placement: (str(p.placement) ?? 'header') as ProfileConfig['placement'],
     legacyOAuth10: (p.legacyOAuth10 as boolean | undefined) ?? false,
     tokenUrlsOnEndpointServer: (p.tokenUrlsOnEndpointServer as boolean | undefined) ?? false,
+    tokenUrlEndpoints: list(p.tokenUrlEndpoints),
     token: { mode, ...(str(token.token) !== undefined ? { token: str(token.token) as string } : {}), ...(str(token.tokenSecret) !== undefined ? { tokenSecret: str(token.tokenSecret) as string } : {}) },
     additionalFields: { ...(obj(p.additionalFields) as Record<string, string>) },
     userFields: [...new Set(list(p.userFields))],

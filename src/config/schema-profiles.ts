@@ -44,6 +44,12 @@ export const profileSchema = {
       default: false,
       description: 'The token URLs\' hosts are served by the `endpoint`\'s own server (one ingress under several names): every token URL is called over that endpoint, dialled at its `resolve` address with its `serverName` as SNI and its `pins`, as its own URL is. Before this key, that was what happened to any token URL; now it must be said.',
     },
+    tokenUrlEndpoints: {
+      type: 'array',
+      items: { type: 'string' },
+      uniqueItems: true,
+      description: 'For a token URL whose origin several endpoints share (not the profile endpoint\'s own origin): the one of them it is called over, its bundle, `resolve`, `serverName` and `pins`. Without it the first in config order is used; `check` and a start warn of that, and refuse it (naming the token URL\'s key) when those endpoints present different client certificates, as which one the token server gets is then a guess. Each name must be an endpoint on the origin of one of the profile\'s token URLs, at most one per origin; not with `tokenUrlsOnEndpointServer`.',
+    },
     userFields: {
       type: 'array',
       items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },

@@ -29,6 +29,8 @@ export interface ProfileConfig {
   endpoint?: string
   /** The token URLs' hosts are the endpoint's own server: dialled with its resolve, serverName and pins. */
   tokenUrlsOnEndpointServer: boolean
+  /** For a token URL whose origin several endpoints share: the one it is called over (default: the first in config order). */
+  tokenUrlEndpoints: string[]
   /** Fields each user supplies at the authorize step (e.g. a PIN). */
   userFields: string[]
   realm?: string

@@ -44,14 +44,15 @@ function originOf(endpoint: Endpoint, tenant: string | undefined): string | unde
  * The endpoint a token call to `url` goes over, and so whose bundle, address settings and timeouts it
  * takes (destination integrity: all from one endpoint). The profile's endpoint, when the URL is on its
  * origin or the profile says its server answers every token URL (tokenUrlsOnEndpointServer); else the
- * first endpoint in config order on the URL's origin; else the profile's endpoint, whose pool then
+ * one of tokenUrlEndpoints on the URL's origin, or the first endpoint in config order there; else the profile's endpoint, whose pool then
  * dials the URL by its own name (gateway/upstream.ts), none of its own origin's settings applied.
  */
 export function tokenEndpoint(gateway: Gateway, profile: Profile, url: string, tenant: string | undefined): Endpoint {
   const own = profileEndpoint(gateway, profile)
   const origin = new URL(url).origin
   if (profile.config.tokenUrlsOnEndpointServer || originOf(own, tenant) === origin) return own
-  return [...gateway.endpoints.values()].find((e) => originOf(e, tenant) === origin) ?? own
+  const on = [...gateway.endpoints.values()].filter((e) => originOf(e, tenant) === origin)
+  return on.find((e) => profile.config.tokenUrlEndpoints.includes(e.name)) ?? on[0] ?? own
 }
 
 /** The tenant named in a gateway API call, in lower case (config/tenant-label.ts: the proxy's rule). */

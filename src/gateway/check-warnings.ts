@@ -1,11 +1,12 @@
 /**
  * The warnings `check` prints after its problems, never failing it: settings that weaken a
  * protection, certificates a bundle holds but does not use, durations written as a small bare
- * number. One list, so the console's draft validator shows exactly what `check` says.
+ * number, a token URL whose origin several endpoints share. One list, so the console's draft validator shows exactly what `check` says.
  */
 import { configProblem, LEGACY_OAUTH10_RISK, unitlessDurationWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { bundleWarnings } from './bundle-warnings.js'
+import { tokenUrlEndpointChecks } from './token-url-endpoints.js'
 
 /** Every warning of `config`, at its key (placed: line and column in the file). */
 export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
@@ -15,6 +16,7 @@ export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
     ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => configProblem(config, `profiles[${p.index}].legacyOAuth10`, `profile "${p.name}" ${LEGACY_OAUTH10_RISK}`)),
     ...bundleWarnings(config),
     ...unitlessDurationWarnings(config),
+    ...tokenUrlEndpointChecks(config).warnings,
   ]
 }
 

@@ -16,6 +16,7 @@ import { compileDestination, type EndpointDestination } from './destination.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
 import { compileSealers, type Sealers } from './sealers.js'
+import { tokenUrlEndpointChecks } from './token-url-endpoints.js'
 import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
 
 export interface Endpoint {
@@ -73,7 +74,7 @@ function compileParts(config: GatewayConfig, now?: Date) {
   const { profiles, problems: profileProblems } = compileProfiles(config.profiles, config.file)
   const listeners = inspectListeners(config)
   const problems = collectConfigProblems(config)
-  problems.add([...inspection.problems, ...profileProblems, ...listeners.problems, ...otlpTlsProblems(config.tracing)])
+  problems.add([...inspection.problems, ...profileProblems, ...listeners.problems, ...otlpTlsProblems(config.tracing), ...tokenUrlEndpointChecks(config).problems])
   const callers = problems.collect(() => compileCallers(config))
   const sealers = callers === undefined ? undefined : problems.collect(() => compileSealers(config, callers.keys))
   return { inspection, profiles, listeners, callers, sealers, problems: problems.list }

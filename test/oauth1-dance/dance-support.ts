@@ -362,3 +362,14 @@ export async function authorizeUser(gatewayUrl: string, provider: DanceProvider,
   if (dance.done.status !== 200 || !dance.done.text.includes('Authorization complete')) throw new Error(`callback: HTTP ${dance.done.status} ${dance.done.text.slice(0, 300)}`)
   return dance
 }
+
+/** An endpoint's `tls:` block (indented for an `endpoints[]` item) with the PKI's `<client>.crt`/`.key`, and an optional serverName and pins. */
+export function endpointTlsYaml(pki: TestPki, client: string, o: { serverName?: string; pins?: string[] } = {}): string {
+  return `
+    tls:
+      cert: ${pki.file(`${client}.crt`)}
+      key: ${pki.file(`${client}.key`)}
+      intermediates: ${pki.file('inter.crt')}
+      roots: ${pki.file('root.crt')}
+${o.serverName ? `      serverName: ${o.serverName}\n` : ''}${o.pins ? `      pins: ["${o.pins.join('", "')}"]\n` : ''}`
+}

@@ -14,7 +14,7 @@ import { bindingCookieFor } from '../../src/dance/binding.js'
 function profile(over: Partial<ProfileConfig> = {}): Profile {
   const config: ProfileConfig = {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 's3cr/t+value', signatureMethod: 'HMAC-SHA1', tenancy: false, version: true, bodyHash: false,
-    placement: 'header', legacyOAuth10: false, tokenUrlsOnEndpointServer: false, token: { mode: 'per_user' }, additionalFields: {}, userFields: [], fields: [], ...over,
+    placement: 'header', legacyOAuth10: false, tokenUrlsOnEndpointServer: false, tokenUrlEndpoints: [], token: { mode: 'per_user' }, additionalFields: {}, userFields: [], fields: [], ...over,
   }
   // No signer: none of the pieces tested here signs anything.
   const unsigned: Omit<Profile, 'signer'> = { name: config.name, config, fields: [] }

@@ -132,7 +132,7 @@ describe('raw characters in a token URL\'s query', () => {
 describe('fillProfileUrl', () => {
   const base: ProfileConfig = {
     name: 'p', index: 0, consumerKey: 'ck', consumerSecret: 'cs', signatureMethod: 'HMAC-SHA1', tenancy: true, version: true, bodyHash: false,
-    placement: 'header', legacyOAuth10: false, tokenUrlsOnEndpointServer: false, token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
+    placement: 'header', legacyOAuth10: false, tokenUrlsOnEndpointServer: false, tokenUrlEndpoints: [], token: { mode: 'per_user' }, additionalFields: { svc: 'Z/1' }, userFields: ['pin'], fields: [],
     requestTokenUrl: 'https://{tenant}.example.com/{{fields.svc}}/rt?pin={{fields.pin}}',
   }
   const profile = compileProfiles([base]).profiles.get('p')!

@@ -22,7 +22,7 @@ import { compileGateway, type Gateway } from '../../src/gateway/index.js'
 import { spkiPin } from '../../src/tls/index.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { ADMIN_TOKEN } from './dance-support.js'
+import { ADMIN_TOKEN, endpointTlsYaml } from './dance-support.js'
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'] as const
 const P_ADDRESS = '127.0.0.2' // endpoint p's resolve
@@ -96,15 +96,7 @@ function tokenUrl(where: Where, path: string): string {
   return `https://localhost:${ports.x}/${path}`
 }
 
-function tls(client: string, o: { serverName?: string; pins?: string[] }): string {
-  return `
-    tls:
-      cert: ${pki.file(`${client}.crt`)}
-      key: ${pki.file(`${client}.key`)}
-      intermediates: ${pki.file('inter.crt')}
-      roots: ${pki.file('root.crt')}
-${o.serverName ? `      serverName: ${o.serverName}\n` : ''}${o.pins ? `      pins: ["${o.pins.join('", "')}"]\n` : ''}`
-}
+const tls = (client: string, o: { serverName?: string; pins?: string[] }): string => endpointTlsYaml(pki, client, o)
 
 function yaml(s: Scenario): string {
   return `listen: { host: 127.0.0.1, port: 0 }

@@ -37,7 +37,7 @@ const COVERED: Record<string, string> = {
 const IN_URLS = { store: 'store-url-p%40ss-0022', via: 'via-url-pass-0023', otlp: 'otlp-url-pass-0024' }
 
 /** Keys named like secrets that hold none: file paths, field names, timeouts, URLs, a switch. */
-const NOT_SECRETS = /(\.tls\.key|\.fields\[\]\.key|\.timeouts\.headers|TokenUrl|\.tokenUrlsOnEndpointServer)$/
+const NOT_SECRETS = /(\.tls\.key|\.fields\[\]\.key|\.timeouts\.headers|TokenUrl|\.tokenUrlsOnEndpointServer|\.tokenUrlEndpoints)$/
 
 function secretLookingPaths(): string[] {
   const schema = JSON.parse(readFileSync(new URL('../../config/gateway.schema.json', import.meta.url), 'utf8')) as unknown
