@@ -80,7 +80,7 @@ async function startDance(gateway: Gateway, profile: Profile, owner: TokenOwner,
     throw restatedPage(err, status === 400 || status === 502 ? err.reason : 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: ${err.callerMessage}`)
   }
   const { binding, value } = issueBinding(issued.token, callback)
-  const parked = await storeStep(() => repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding, settings: danceSettings(gateway, profile) }), DANCE_TTL_MS), LINK_USED_UP)
+  const parked = await storeStep(() => repo.savePending(issued.token, Object.assign({}, scope, { secret: issued.secret, browser: binding, settings: danceSettings(gateway, profile, scope) }), DANCE_TTL_MS), LINK_USED_UP)
   if (!parked) throw restatedPage(new GatewayError('oauth_provider_failed', `profile "${profile.name}": the request-token request to ${profile.config.requestTokenUrl} issued a request token another authorization is still waiting on; that one is kept, this one refused (a provider must issue a new request token each time)`), 'oauth_provider_failed', `Could not start the authorization with ${displayName(profile)}: it issued a request token that is already in use`)
   return { target: providerAuthorizeUrl(profile, scope, issued.token, callback), setCookie: setBindingCookie(binding.cookie, value, DANCE_TTL_MS / 1000) }
 }

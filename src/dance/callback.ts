@@ -64,7 +64,7 @@ function claim(deps: CallbackDeps, requestToken: string, cookieHeader: string | 
 const profileGone = (name: string): string =>
   `This authorization was started for the profile "${name}", which is no longer configured on this gateway: its configuration changed while you were at the provider.`
 
-/** The page of a dance whose profile a reload gave another consumer key, token or authorize URL, or endpoint (dance-settings.ts). */
+/** The page of a dance whose profile a reload gave another consumer key, token or authorize URL, or endpoint (its own, or its access-token call's: dance-settings.ts). */
 const settingsChanged = (name: string): string =>
   `This authorization was started under settings of the profile "${name}" (its consumer key, provider URLs or endpoint) that changed while you were at the provider: the approval belongs to the old ones.`
 
@@ -93,7 +93,7 @@ export async function handleCallback(req: IncomingMessage, res: ServerResponse, 
   if (profile?.config.token.mode !== 'per_user' || !deps.repo || !('secret' in pending)) throw refusalPage('oauth_authorization_unknown', profileGone(pending.profile), done)
   // Its request token and the user's approval are the old consumer's, for the old addresses: never sent to new ones.
   // A dance an earlier version parked names no settings (a rolling upgrade's old replica started it): judged as that version would.
-  if (typeof pending.settings === 'string' && pending.settings !== danceSettings(gateway, profile)) throw refusalPage('oauth_authorization_unknown', settingsChanged(pending.profile), done)
+  if (typeof pending.settings === 'string' && pending.settings !== danceSettings(gateway, profile, pending)) throw refusalPage('oauth_authorization_unknown', settingsChanged(pending.profile), done)
   // OAuth Core 1.0 has no verifier; a legacyOAuth10 profile passes one only if its provider sends it.
   if (!verifier && !profile.config.legacyOAuth10) throw refusalPage('bad_request', 'The provider did not send an oauth_verifier.', done)
   let access

@@ -10,9 +10,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type Server } from 'node:https'
-import type { AddressInfo } from 'node:net'
-import type { TLSSocket } from 'node:tls'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
@@ -22,41 +19,27 @@ import { ConfigError } from '../../src/errors.js'
 import { checkConfig, checkWarnings, compileGateway } from '../../src/gateway/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointTlsYaml } from './dance-support.js'
+import { ADDRESSES, startTokenServers, type TokenServers } from './token-servers.js'
 
-const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'] as const
 const NAMES = ['api.p.test', 'auth.e.test', 'sni0.e.test', 'sni1.e.test', 'sni2.e.test']
 const CERTS = ['client', 'e-client'] as const
 const CN: Record<(typeof CERTS)[number], string> = { client: 'bot-runtime', 'e-client': 'e-client' }
 
-interface Seen { address: string; sni: string | false; client: string | null; path: string }
-
 let pki: TestPki
-const servers: Server[] = []
-const seen: Seen[] = []
+let servers: TokenServers
 let port = 0
 let dir: string
 
 beforeAll(async () => {
   pki = await createTestPki('p256', NAMES)
   pki.writePair('e-client', await pki.issue({ subject: 'CN=e-client', issuer: pki.inter, usages: ['clientAuth'] }))
-  const tls = { cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')) }
-  for (const address of ADDRESSES) {
-    const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      const s = req.socket as TLSSocket
-      const peer = s.getPeerCertificate()
-      seen.push({ address, sni: (s as TLSSocket & { servername: string | false }).servername, client: peer?.subject ? String(peer.subject.CN) : null, path: req.url ?? '' })
-      req.resume()
-      res.writeHead(200, { 'content-type': 'application/x-www-form-urlencoded' }).end('oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=true')
-    })
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, () => resolve()))
-    port = (server.address() as AddressInfo).port
-    servers.push(server)
-  }
+  servers = await startTokenServers(pki, () => 'oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=true')
+  port = servers.port
   dir = mkdtempSync(join(tmpdir(), 'token-url-shared-'))
 }, 60_000)
 
 afterAll(async () => {
-  await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections() })))
+  await servers?.close()
   pki?.cleanup()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
@@ -124,10 +107,10 @@ describe('a token URL on an origin several endpoints share', () => {
         try {
           const used = s.chosen ?? 0
           for (const [which, path] of [['requestTokenUrl', '/request_token'], ['accessTokenUrl', '/access_token']] as const) {
-            seen.length = 0
+            servers.seen.length = 0
             const reply = await callTokenUrl(gateway, gateway.profiles.get('tp')!, which, which === 'requestTokenUrl' ? { callback: 'https://gw.test/cb' } : { token: 't', tokenSecret: 's', verifier: 'v' })
             expect(reply.status).toBe(200)
-            expect(seen).toEqual([{ address: ADDRESSES[used % 3], sni: `sni${used}.e.test`, client: CN[s.certs[used]!], path }])
+            expect(servers.seen).toEqual([{ address: ADDRESSES[used % 3], sni: `sni${used}.e.test`, client: CN[s.certs[used]!], path }])
           }
         } finally {
           await gateway.close()
