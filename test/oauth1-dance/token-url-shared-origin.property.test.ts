@@ -17,6 +17,7 @@ import { runCheck } from '../../src/cli/check.js'
 import { callTokenUrl } from '../../src/dance/provider.js'
 import { ConfigError } from '../../src/errors.js'
 import { checkConfig, checkWarnings, compileGateway } from '../../src/gateway/index.js'
+import { logConfigWarnings } from '../../src/ops/config-warnings.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { endpointTlsYaml } from './dance-support.js'
 import { ADDRESSES, startTokenServers, type TokenServers } from './token-servers.js'
@@ -131,6 +132,13 @@ describe('a token URL on an origin several endpoints share', () => {
     const warned = runCheck(file)
     expect(warned.ok, warned.output).toBe(true)
     expect(warned.output).toMatch(new RegExp(`^${file}:${line('requestTokenUrl')}:\\d+: profiles\\[0\\]\\.requestTokenUrl: warning: profile "tp": the origin of its requestTokenUrl`, 'm'))
+    // A start (and each accepted reload) logs the same warnings at their keys.
+    const logged: { fields: Record<string, unknown>; msg: string }[] = []
+    logConfigWarnings({ warn: (fields: Record<string, unknown>, msg: string) => void logged.push({ fields, msg }) } as unknown as Parameters<typeof logConfigWarnings>[0], parseConfig(file, readFileSync(file, 'utf8')))
+    expect(logged.filter((l) => String(l.fields.key).startsWith('profiles[')).map((l) => [l.fields.key, l.fields.line, l.msg.split(', ')[0]])).toEqual([
+      ['profiles[0].requestTokenUrl', line('requestTokenUrl'), 'profile "tp": the origin of its requestTokenUrl'],
+      ['profiles[0].accessTokenUrl', line('accessTokenUrl'), 'profile "tp": the origin of its accessTokenUrl'],
+    ])
     const bad = (extra: string): string[] => checkConfig(parseConfig(file, yaml({ certs: ['client', 'client'], chosen: undefined }) + extra)).problems.map((p) => `${p.key}: ${p.msg}`)
     expect(bad('    tokenUrlEndpoints: [nowhere]\n')).toEqual(['profiles[0].tokenUrlEndpoints: no endpoint named "nowhere"'])
     expect(bad('    tokenUrlEndpoints: [p]\n')).toEqual(['profiles[0].tokenUrlEndpoints: endpoint "p" is not on the origin of the profile\'s requestTokenUrl or accessTokenUrl (the profile\'s own endpoint\'s origin aside): nothing to choose'])
