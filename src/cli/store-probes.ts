@@ -38,5 +38,14 @@ export function storeProbes(runtime: Runtime, ref: GatewayRef): StoreProbes {
     const risk = await Promise.race([evictionRisk().catch(() => undefined), unread]).finally(() => clearTimeout(timer))
     if (risk !== undefined) throw new Error(risk)
   }
-  return { ping, evictionRisk, probes: [{ name: 'store', check: ping, gates }, { name: 'store memory policy', check: evictionNote, gates: () => false }] }
+  // A note: the store answers; only a Sentinel failover would be followed late.
+  const followNote = async (): Promise<void> => {
+    const problem = runtime.store?.followProblem?.()
+    if (problem !== undefined) throw new Error(problem)
+  }
+  return {
+    ping,
+    evictionRisk,
+    probes: [{ name: 'store', check: ping, gates }, { name: 'store memory policy', check: evictionNote, gates: () => false }, { name: 'store failover watch', check: followNote, gates: () => false }],
+  }
 }

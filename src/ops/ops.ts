@@ -32,6 +32,7 @@ const STORE_WARNINGS: Record<RedisConnectWarning['about'], string> = {
   memory_policy: "the store's Redis may evict the gateway's keys",
   permissions: "the store's Redis user may not run a command the gateway uses",
   server_changed: "the store's Redis is another server than before (restarted or failed over)",
+  sentinel_refused: "a Sentinel refuses the store's failover watch: its failovers are followed late",
 }
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */

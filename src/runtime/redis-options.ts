@@ -66,16 +66,27 @@ export function redisStoreOptions(config: GatewayConfig): RedisStoreOptions {
 }
 
 /**
- * `store.redis` without what a reload renews in place: gateReadiness, the passwords of one
- * server or Sentinel — a new one, not a password added or removed (without it, a password in the
- * URL, or none, is what the open connections use) — and `tls` (tlsLocation judges it).
+ * `store.redis` without what a reload renews in place (gateReadiness), what `tls` and
+ * `credentialSettings` judge under their own keys.
  */
 export function withoutReloadable(r: StoreSettings['redis']): object {
-  const { gateReadiness: _gate, password, sentinel, tls: _tls, ...rest } = r
+  const { gateReadiness: _gate, username: _user, password: _password, sentinel, tls: _tls, ...rest } = r
   // On reload (not per request).
-  if (r.cluster !== undefined) return { ...rest, password, sentinel }
-  // On reload (not per request).
-  return { ...rest, password: password !== undefined, sentinel: sentinel && { ...sentinel, password: sentinel.password !== undefined } }
+  return { ...rest, sentinel: sentinel && { ...sentinel, password: undefined } }
+}
+
+/**
+ * The credentials a store keeps until a restart, by config key: the user, and for passwords of
+ * one server or Sentinel whether one is given (a new one reloads; one added or removed does not:
+ * without it, a password in the URL, or none, is what the open connections use); a Cluster's
+ * password itself (its node clients copy theirs when they are made).
+ */
+export function credentialSettings(r: StoreSettings['redis']): Record<'store.redis.username' | 'store.redis.password' | 'store.redis.sentinel.password', unknown> {
+  return {
+    'store.redis.username': r.username,
+    'store.redis.password': r.cluster !== undefined ? r.password : r.password !== undefined || undefined,
+    'store.redis.sentinel.password': r.sentinel?.password !== undefined || undefined,
+  }
 }
 
 /**

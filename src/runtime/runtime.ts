@@ -9,7 +9,7 @@ import { configProblem, needsStore, type GatewayConfig, type StoreSettings } fro
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import type { BearerStores } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
-import { redisStoreOptions, renewedConnections, tlsLocation, withConnectWarnings, withoutReloadable } from './redis-options.js'
+import { credentialSettings, redisStoreOptions, renewedConnections, tlsLocation, withConnectWarnings, withoutReloadable } from './redis-options.js'
 import { openStore, RedisSettingError, SqliteDriverError, type Store, type StoreConfig } from '../store/index.js'
 import type { Observer } from './observer.js'
 import { createBufferedBodies, type BufferedBodies } from './buffered-bodies.js'
@@ -66,10 +66,10 @@ const STORE_RESTART_ONLY: Record<string, (s: StoreSettings) => unknown> = {
   'store.file': (s) => (s.kind === 'sqlite' ? s.file : undefined),
   'store.url': (s) => (s.kind === 'redis' ? s.url : undefined),
   'store.keyPrefix': (s) => (s.kind === 'redis' ? s.keyPrefix : undefined),
-  // Topology and durability of the Redis connection are fixed at opening. Whether Redis gates
-  // readiness is read at each probe, so it reloads; so do the passwords but a Cluster's (a rotation:
-  // the next connections use them, prepare). On reload (not per request).
+  // Topology and durability of the Redis connection are fixed at opening; gateReadiness reloads, and so
+  // do passwords but a Cluster's (credentialSettings, each key named). On reload (not per request).
   'store.redis': (s) => (s.kind === 'redis' && s.redis ? withoutReloadable(s.redis) : undefined),
+  ...Object.fromEntries((['store.redis.username', 'store.redis.password', 'store.redis.sentinel.password'] as const).map((k) => [k, (s: StoreSettings) => (s.kind === 'redis' && s.redis ? credentialSettings(s.redis)[k] : undefined)])),
   // Which TLS files, named apart so a refusal says so (renewed contents and key passphrase reload: prepare).
   'store.redis.tls': (s) => (s.kind === 'redis' && s.redis ? tlsLocation(s.redis) : undefined),
 }

@@ -53,6 +53,7 @@ export interface RedisClientOptions {
   commandTimeoutMs: number
   /** A READONLY answer the client reconnects on (a replica), for the store's failure messages. */
   onReadOnly?: (e: Error) => void
+  onSentinelRefused?: (problem: string) => void // a Sentinel refused the failover watch (SentinelSubscriptions)
 }
 
 /** Either client; both speak the same commands. */
@@ -107,7 +108,7 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
       return new (ioredis().Redis)(t.url, { ...common, retryStrategy: backoff, enableOfflineQueue: true })
     }
     case 'sentinel':
-      return sentinelClient(t, common, o.connectTimeoutMs, liveTlsOptions)
+      return sentinelClient(t, common, o, liveTlsOptions)
     case 'cluster': {
       const { tls, ...redisOptions } = common
       return new (ioredis().Cluster)(t.nodes, {
@@ -127,10 +128,10 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
 }
 
 /** A client of the primary Sentinel names, following its `+switch-master` (SentinelWatch). */
-function sentinelClient(t: Extract<RedisTopology, { kind: 'sentinel' }>, common: RedisOptions, connectTimeoutMs: number, liveTlsOptions: ConnectionOptions | undefined): Redis {
-  const sentinelTls = liveTlsOptions !== undefined ? { tls: liveTlsOptions } : {}
+function sentinelClient(t: Extract<RedisTopology, { kind: 'sentinel' }>, common: RedisOptions, o: RedisClientOptions, liveTlsOptions: ConnectionOptions | undefined): Redis {
+  const { connectTimeoutMs, onSentinelRefused } = o, sentinelTls = liveTlsOptions !== undefined ? { tls: liveTlsOptions } : {}
   // Client options (not per request).
-  const watch = new SentinelWatch({ ...t, connectTimeoutMs, ...sentinelTls, retryStrategy: backoff })
+  const watch = new SentinelWatch({ ...t, connectTimeoutMs, ...sentinelTls, retryStrategy: backoff, ...(onSentinelRefused !== undefined ? { onRefused: onSentinelRefused } : {}) })
   const IoRedis = ioredis().Redis
   // Client options (not per request).
   const client = new IoRedis({

@@ -9,6 +9,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisAddress, RedisClient } from './redis-client.js'
+import { SentinelSubscriptions } from './redis-sentinel-subscriptions.js'
 
 /** A connect to the old primary, retried while Sentinels still name it after the announcement (their configurations spread within seconds). */
 export const STALE_RETRIES = 10
@@ -29,6 +30,8 @@ export interface SentinelWatchOptions {
   /** The Sentinels' TLS (the client's live object, renewed in place), when they speak TLS. */
   tls?: ConnectionOptions
   retryStrategy: (times: number) => number
+  /** A Sentinel refused the subscription (its ACL, its password), in words naming it: told once until it subscribes again. */
+  onRefused?: (problem: string) => void
 }
 
 const watches = new WeakMap<RedisClient, SentinelWatch>()
@@ -43,7 +46,7 @@ export class SentinelWatch {
   #resolved: string | undefined
   #switch: Switch | undefined
   #client: Redis | undefined
-  readonly #subscribers: Redis[] = []
+  #subscriptions: SentinelSubscriptions | undefined
 
   constructor(private readonly o: SentinelWatchOptions) {}
 
@@ -53,40 +56,32 @@ export class SentinelWatch {
     return null
   }
 
-  /** Starts following for `client` (created with `natMap`), subscribed to every configured Sentinel. */
+  /** Starts following for `client` (created with `natMap`), subscribed to every configured Sentinel and those they name. */
   follow(client: Redis, subscriber: (options: RedisOptions) => Redis): void {
     this.#client = client
     watches.set(client, this)
     // The ready check (and every queued command) comes after `connect`: leave a stale primary before it.
     client.on('connect', () => this.#leaveOldPrimary())
-    for (const address of this.o.sentinels) {
-      const s = subscriber({
-        host: address.host,
-        port: address.port,
-        ...(this.o.sentinelUsername !== undefined ? { username: this.o.sentinelUsername } : {}),
-        ...(this.o.sentinelPassword !== undefined ? { password: this.o.sentinelPassword } : {}),
-        ...(this.o.tls !== undefined ? { tls: this.o.tls } : {}),
-        connectTimeout: this.o.connectTimeoutMs,
-        retryStrategy: this.o.retryStrategy,
-        // As ioredis's own Sentinel connections: a Sentinel user need not be allowed INFO.
-        enableReadyCheck: false,
-        // The SUBSCRIBE waits for the Sentinel however long it is away; ioredis subscribes again after each reconnect.
-        maxRetriesPerRequest: null,
-      })
-      s.on('error', () => undefined)
-      s.on('message', (_channel: string, text: string) => this.#announced(text))
-      s.subscribe('+switch-master').catch(() => undefined)
-      this.#subscribers.push(s)
-    }
+    // Client options (not per request).
+    const subscriptions = new SentinelSubscriptions({ ...this.o, connect: subscriber, announced: (text) => this.#announced(text) })
+    this.#subscriptions = subscriptions
+    for (const address of this.o.sentinels) subscriptions.add(address)
+    // Each connection follows a Sentinel lookup: the Sentinels known now may name others (ioredis learns them too).
+    client.on('ready', () => void subscriptions.discover())
+  }
+
+  /** Why some Sentinel's `+switch-master` is not followed (refused), for /readyz; undefined when none is refused. */
+  problem(): string | undefined {
+    return this.#subscriptions?.problem()
   }
 
   /** A rotated Sentinel password, for the subscriptions' next connections. */
   renewPassword(password: string): void {
-    for (const s of this.#subscribers) s.options.password = password
+    this.#subscriptions?.renewPassword(password)
   }
 
   stop(): void {
-    for (const s of this.#subscribers) s.disconnect()
+    this.#subscriptions?.stop()
   }
 
   /** `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`, from any Sentinel. */

@@ -30,8 +30,8 @@ export interface RedisStoreOptions {
   onConnectWarning?: (warning: RedisConnectWarning) => void
 }
 
-/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, an ACL that refuses a command it uses, or another server than the last connection's (a restart, a failover). */
+/** Found at a connection: a `maxmemory-policy` that may evict the gateway's keys, an ACL that refuses a command it uses, another server than the last connection's (a restart, a failover), or a Sentinel refusing the failover watch's subscription. */
 export interface RedisConnectWarning {
-  about: 'memory_policy' | 'permissions' | 'server_changed'
+  about: 'memory_policy' | 'permissions' | 'server_changed' | 'sentinel_refused'
   problem: string
 }

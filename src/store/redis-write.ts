@@ -8,8 +8,10 @@
  * WAIT on that node's connection (WAIT counts the replicas of the server that took the write).
  */
 import type { Cluster, Redis } from 'ioredis'
+import { GatewayError } from '../errors.js'
 import { isCluster, type RedisClient } from './redis-client.js'
 import type { ReplicaAcknowledgement } from './redis-store-options.js'
+import { UNREACHABLE } from './store.js'
 
 /** Commands queued to run as one write. */
 export type Pipeline = ReturnType<RedisClient['pipeline']>
@@ -65,4 +67,18 @@ function pipelineReplies(results: [Error | null, unknown][]): unknown[] {
     if (err) throw err
     return reply
   })
+}
+
+/** Throws unless every primary has the replicas in sync that a write must reach (`ack`): otherwise no write could be acknowledged, and /readyz must say so. */
+export async function checkReplicasOnline(redis: RedisClient, ack: ReplicaAcknowledgement, where: string, run: (fn: () => Promise<string>) => Promise<string>): Promise<void> {
+  const primaries = isCluster(redis) ? redis.nodes('master') : [redis]
+  if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${where} is unreachable (no primary known yet)`, { callerMessage: UNREACHABLE })
+  for (const node of primaries) {
+    const info = await run(() => node.info('replication'))
+    // Only replicas in sync count: one still loading its first copy cannot confirm a write.
+    const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
+    if (replicas < ack.replicas) {
+      throw new GatewayError('store_unavailable', `redis store ${where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`, { callerMessage: UNREACHABLE })
+    }
+  }
 }

@@ -6,8 +6,9 @@ import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
-import { storeFailure } from './redis-failure.js'
-import { execWrite, type Pipeline } from './redis-write.js'
+import { credentialKeys, storeFailure, type CredentialKeys } from './redis-failure.js'
+import { sentinelWatchOf } from './redis-sentinel-watch.js'
+import { checkReplicasOnline, execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
@@ -26,6 +27,7 @@ export class RedisStore implements Store {
   /** A READONLY answer since the last write that went through (a replica). */
   #readOnly: Error | undefined
   readonly #checks: ConnectChecks
+  readonly #credentials: CredentialKeys
   #closed = false
 
   constructor(options: RedisStoreOptions) {
@@ -37,6 +39,8 @@ export class RedisStore implements Store {
     const commandTimeoutMs = options.commandTimeoutMs ?? 3000
     // The outer bound on any one operation (WAIT included), whatever the client queues.
     this.#deadlineMs = commandTimeoutMs + (this.#ack?.timeoutMs ?? 0)
+    this.#credentials = credentialKeys(options)
+    const told = options.onConnectWarning
     this.#redis = createRedisClient({
       topology,
       ...(options.username !== undefined ? { username: options.username } : {}),
@@ -45,6 +49,7 @@ export class RedisStore implements Store {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       commandTimeoutMs,
       onReadOnly: (e) => (this.#readOnly = e),
+      ...(told !== undefined ? { onSentinelRefused: (problem: string) => told({ about: 'sentinel_refused', problem: `redis store ${this.#where}: ${problem}` }) } : {}),
     })
     // Without a listener ioredis prints every reconnect failure; keep the last for messages.
     this.#redis.on('error', (e: Error) => {
@@ -133,24 +138,18 @@ export class RedisStore implements Store {
     return [...found].sort()
   }
 
-  /**
-   * Reachable, and — when writes must reach replicas — every primary has that many
-   * connected: otherwise no write could be acknowledged, and /readyz must say so.
-   */
+  /** Reachable, and every primary has the replicas in sync that writes must reach (checkReplicasOnline). */
   async ping(): Promise<void> {
     await this.#checks.stillRefused()
     const ack = this.#ack
     if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
-    const primaries = isCluster(this.#redis) ? this.#redis.nodes('master') : [this.#redis]
-    if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${this.#where} is unreachable (no primary known yet)`, { callerMessage: UNREACHABLE })
-    for (const node of primaries) {
-      const info = await this.#run('ping', () => node.info('replication'))
-      // Only replicas in sync count: one still loading its first copy cannot confirm a write.
-      const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
-      if (replicas < ack.replicas) {
-        throw new GatewayError('store_unavailable', `redis store ${this.#where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`, { callerMessage: UNREACHABLE })
-      }
-    }
+    await checkReplicasOnline(this.#redis, ack, this.#where, (fn) => this.#run('ping', fn))
+  }
+
+  /** Why a Sentinel failover may not be followed as announced (a Sentinel refused `+switch-master`); undefined when every reachable one is followed. */
+  followProblem(): string | undefined {
+    const problem = sentinelWatchOf(this.#redis)?.problem()
+    return problem === undefined ? undefined : `redis store ${this.#where}: ${problem}`
   }
 
   /** Why this Redis may silently drop the gateway's keys (ConnectChecks.evictionRisk). */
@@ -202,7 +201,7 @@ export class RedisStore implements Store {
     try {
       return await Promise.race([fn(), deadline])
     } catch (e) {
-      throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly })
+      throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials })
     } finally {
       clearTimeout(timer)
     }

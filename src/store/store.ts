@@ -50,6 +50,8 @@ export interface Store {
   ping(): Promise<void>
   /** Why the store may silently drop keys (a Redis `maxmemory-policy` other than noeviction); undefined when it keeps them; throws when it cannot tell now. */
   evictionRisk?(): Promise<string | undefined>
+  /** Why a Sentinel failover may not be followed as the Sentinels announce it (Redis Sentinel); undefined when nothing is in the way. */
+  followProblem?(): string | undefined
   /** Renewed client TLS files and passwords for a networked store's next connections (Redis); others have none. */
   renewConnections?(renewed: RenewedConnections): void
   close(): Promise<void>

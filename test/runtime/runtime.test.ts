@@ -171,15 +171,16 @@ describe('runtime.prepare', () => {
     const one = config(`store: { kind: redis, url: "redis://127.0.0.1:6379", redis: { password: old-one } }\n${callers()}`)
     expect(restartOnlyChanges(open(one), with_(one, { password: 'new-one' }))).toEqual([])
     // Removed (the URL's, or none, would then be used) or added: a restart, as before.
-    expect(restartOnlyChanges(open(one), with_(one, { password: undefined })).map((p) => p.key)).toEqual(['store.redis'])
-    expect(restartOnlyChanges(open(one), with_(one, { username: 'gw' })).map((p) => p.key)).toEqual(['store.redis'])
+    expect(restartOnlyChanges(open(one), with_(one, { password: undefined })).map((p) => p.key)).toEqual(['store.redis.password'])
+    expect(restartOnlyChanges(open(one), with_(one, { username: 'gw' })).map((p) => p.key)).toEqual(['store.redis.username'])
     const sentinel = config(`store: { kind: redis, redis: { password: old-one, sentinel: { addresses: ["127.0.0.1:26379"], primaryName: m, password: old-s } } }\n${callers()}`)
     const sentinelOf = (c: GatewayConfig): NonNullable<GatewayConfig['store']['redis']['sentinel']> => c.store.redis.sentinel as NonNullable<GatewayConfig['store']['redis']['sentinel']>
     expect(restartOnlyChanges(open(sentinel), with_(sentinel, { password: 'new-one', sentinel: { ...sentinelOf(sentinel), password: 'new-s' } }))).toEqual([])
     expect(restartOnlyChanges(open(sentinel), with_(sentinel, { sentinel: { ...sentinelOf(sentinel), primaryName: 'other' } })).map((p) => p.key)).toEqual(['store.redis'])
     // A Cluster's node clients copy their password at creation: a new one could not reach them.
     const cluster = config(`store: { kind: redis, redis: { password: old-one, cluster: { nodes: ["127.0.0.1:7000"] } } }\n${callers()}`)
-    expect(restartOnlyChanges(open(cluster), with_(cluster, { password: 'new-one' })).map((p) => p.key)).toEqual(['store.redis'])
+    expect(restartOnlyChanges(open(cluster), with_(cluster, { password: 'new-one' })).map((p) => p.key)).toEqual(['store.redis.password'])
+    expect(restartOnlyChanges(open(sentinel), with_(sentinel, { sentinel: { ...sentinelOf(sentinel), password: undefined } })).map((p) => p.key)).toEqual(['store.redis.sentinel.password'])
   })
 
   it('Redis TLS: a renewed key\'s passphrase reloads with it; other files, a server name or TLS turned off are named store.redis.tls', () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { send, type Reply } from '../support/gateway.js'
 import { clientTlsYaml, type TestPki } from '../support/pki.js'
-import type { SentinelSet } from '../support/redis-servers.js'
+import { rawClient, type SentinelSet } from '../support/redis-servers.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import type { OpsGateway } from '../ops/helpers.js'
 
@@ -46,4 +46,20 @@ export async function stopAll(g: OpsGateway | undefined, redis: { stop(): Promis
   await upstream?.close()
   await redis?.stop()
   pki?.cleanup()
+}
+
+/** Runs `args` on the Sentinel at `port` (the test's own default-user connection). */
+export async function onSentinel(port: number, ...args: string[]): Promise<unknown> {
+  const c = rawClient(port)
+  try {
+    return await c.call(...(args as [string, ...string[]]))
+  } finally {
+    c.disconnect()
+  }
+}
+
+/** Connections of Redis user `user` subscribed to a channel on the Sentinel at `port` (the failover watch's). */
+export async function sentinelSubscribers(port: number, user: string): Promise<number> {
+  const list = String(await onSentinel(port, 'CLIENT', 'LIST'))
+  return list.split('\n').filter((l) => l.includes(` user=${user} `) && / sub=[1-9]/.test(l)).length
 }

@@ -1,0 +1,71 @@
+/**
+ * The failover watch's Sentinel list over any configured addresses and any `SENTINEL sentinels`
+ * replies (known and new addresses, `disconnected` flags, malformed entries, more Sentinels than the
+ * bound): each Sentinel is subscribed at most once, only configured ones and those a reply names
+ * without `disconnected`, never more than MAX_SENTINELS, and every such one while under the bound.
+ * The connections are stand-ins for ioredis's; the real ones are in redis-sentinel-watch-sentinels.test.ts.
+ */
+import { EventEmitter } from 'node:events'
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import type { Redis, RedisOptions } from 'ioredis'
+import { MAX_SENTINELS, SentinelSubscriptions } from '../../src/store/redis-sentinel-subscriptions.js'
+
+interface Entry { ip: string; port: string; flags: string }
+const entry: fc.Arbitrary<Entry> = fc.record({
+  ip: fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', ''),
+  port: fc.constantFrom('26379', '26380', '26381', '26382', '26383', '0', 'x'),
+  flags: fc.constantFrom('sentinel', 'sentinel', 's_down,sentinel', 'sentinel,disconnected'),
+})
+
+/** ioredis's client as the subscriptions see it; a discovery connection answers `reply`. */
+class StandIn extends EventEmitter {
+  constructor(readonly options: RedisOptions, private readonly reply: () => unknown) {
+    super()
+  }
+  subscribe(): Promise<number> { return Promise.resolve(1) }
+  call(): Promise<unknown> { return Promise.resolve(this.reply()) }
+  disconnect(): void {}
+}
+
+const key = (h: string, p: string | number): string => `${h}:${String(p)}`
+const eligible = (e: Entry): boolean => e.ip !== '' && /^[1-9]\d*$/.test(e.port) && !e.flags.includes('disconnected')
+
+describe('the Sentinels the failover watch follows', () => {
+  it('each at most once, only configured or named ones, within the bound', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(entry.filter(eligible), { minLength: 1, maxLength: 4, selector: (e) => key(e.ip, e.port) }), fc.array(fc.array(entry, { maxLength: 30 }), { maxLength: 4 }), async (configured, replies) => {
+        let current: unknown = []
+        const subscribed: string[] = []
+        const subs = new SentinelSubscriptions({
+          sentinels: configured.map((e) => ({ host: e.ip, port: Number(e.port) })),
+          primaryName: 'gw',
+          connectTimeoutMs: 1000,
+          retryStrategy: () => 100,
+          announced: () => undefined,
+          connect: (options) => {
+            if (options.lazyConnect !== true) subscribed.push(key(options.host ?? '', options.port ?? 0))
+            return new StandIn(options, () => current) as unknown as Redis
+          },
+        })
+        try {
+          for (const c of configured) subs.add({ host: c.ip, port: Number(c.port) })
+          const allowed = new Set(configured.map((e) => key(e.ip, e.port)))
+          for (const reply of replies) {
+            current = reply.map((e) => ['name', 'x', 'ip', e.ip, 'port', e.port, 'flags', e.flags])
+            await subs.discover()
+            for (const e of reply.filter(eligible)) allowed.add(key(e.ip, Number(e.port)))
+          }
+          expect(new Set(subscribed).size).toBe(subscribed.length)
+          expect(subscribed.length).toBeLessThanOrEqual(MAX_SENTINELS)
+          for (const s of subscribed) expect(allowed.has(s)).toBe(true)
+          if (allowed.size <= MAX_SENTINELS) expect(new Set(subscribed)).toEqual(allowed)
+          expect(subs.problem()).toBeUndefined()
+        } finally {
+          subs.stop()
+        }
+      }),
+      { seed: 35, numRuns: 300 },
+    )
+  })
+})
