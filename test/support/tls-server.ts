@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 
 export interface EchoReply {
@@ -39,14 +39,14 @@ export interface MtlsServerOptions {
 export interface RunningServer {
   port: number
   server: Server
-  /** New TLS handshakes seen and how many resumed. */
-  stats: { handshakes: number; resumed: number; subjects: string[] }
+  /** New TLS handshakes seen and how many resumed; `open`: TCP connections open now. */
+  stats: { handshakes: number; resumed: number; subjects: string[]; open: number }
   close(): Promise<void>
 }
 
 /** Starts the server on 127.0.0.1 (or `o.host`), port 0. */
 export async function startMtlsServer(o: MtlsServerOptions): Promise<RunningServer> {
-  const stats = { handshakes: 0, resumed: 0, subjects: [] as string[] }
+  const stats = { handshakes: 0, resumed: 0, subjects: [] as string[], open: 0 }
   const requireCert = o.requireClientCert ?? o.ca !== undefined
   const server = createServer(
     {
@@ -60,6 +60,10 @@ export async function startMtlsServer(o: MtlsServerOptions): Promise<RunningServ
     },
     o.handler ?? echo,
   )
+  server.on('connection', (s: Socket) => {
+    stats.open++
+    s.once('close', () => stats.open--)
+  })
   server.on('secureConnection', (s: TLSSocket) => {
     stats.handshakes++
     if (s.isSessionReused()) stats.resumed++
