@@ -120,13 +120,18 @@ export function connectAbandoned(target: string): GatewayError {
   return new GatewayError('caller_aborted', `CONNECT ${target}: the caller closed the connection before the tunnel was opened`)
 }
 
-/** The request that had the turn is answered: the next one waiting (if any) gets it. */
+/**
+ * The request that had the turn is answered: the next one waiting (if any) gets it, one turn of
+ * the event loop later. undici hands a kept-alive upstream connection back to its pool only then
+ * (setImmediate after the response, queued before this answer ended): given at once, the next
+ * request found the connection busy and dialled a second one, so a pipelining caller kept two.
+ */
 export function leave(socket: Duplex): void {
   const lane = lanes.get(socket)
   if (lane === undefined) return
   const next = lane.waiting.shift()
   // An answer sent with Connection: close ended the socket (it lingers, writableEnded): the rest go unserved.
-  if (next) next(!socket.destroyed && !socket.writableEnded)
+  if (next) setImmediate(() => next(!socket.destroyed && !socket.writableEnded))
   else lane.busy = false
 }
 
