@@ -17,6 +17,16 @@ import type { Outbound, OutboundHeaders } from './pipeline.js'
  */
 export const BODY_FRAMING: readonly string[] = ['content-type', 'content-length', 'transfer-encoding']
 
+/**
+ * The body's framing and how its bytes are read: headers meant for every recipient of the content
+ * (RFC 9110 §7.6.1: a sender MUST NOT list one in Connection). A Connection header naming one (in
+ * any spelling) is not obeyed, on requests or answers, as neither nginx nor Envoy obeys it: the
+ * header is kept. Without it, an answer's body loses its length (a HEAD or 304 its only word on it),
+ * its type (a caller sniffs one), its coding (gzip bytes read as text) or its range (a part read as
+ * the whole); a request's, what the gateway judged the body by.
+ */
+export const REPRESENTATION: readonly string[] = ['content-type', 'content-length', 'content-encoding', 'content-range']
+
 /** A header name as CGI-style backends key it. */
 export function cgiHeaderName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '_')

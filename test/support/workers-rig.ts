@@ -25,9 +25,14 @@ export async function startWorkersRig(name: string, handler: (req: IncomingMessa
   const pki = await createTestPki()
   const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   const dir = mkdtempSync(join(tmpdir(), `${name}-`))
+  return { pki, upstream, dir, ...(await spawnWorkers(dir, yaml({ pki, upstream }))) }
+}
+
+/** Writes `text` as `dir`/gateway.yaml and spawns the gateway on it with two workers. */
+export async function spawnWorkers(dir: string, text: string): Promise<Pick<WorkersRig, 'config' | 'gp'>> {
   const config = join(dir, 'gateway.yaml')
-  writeFileSync(config, yaml({ pki, upstream }))
-  return { pki, upstream, dir, config, gp: await spawnGateway(config, ['--workers', '2']) }
+  writeFileSync(config, text)
+  return { config, gp: await spawnGateway(config, ['--workers', '2']) }
 }
 
 /** Stops what startWorkersRig started (nothing when it did not start). */
@@ -40,7 +45,7 @@ export async function stopWorkersRig(rig: WorkersRig | undefined): Promise<void>
 }
 
 /** Writes `text` as the config, sends SIGHUP and waits until both workers have reloaded. */
-export async function reloadWorkers(rig: WorkersRig, text: string): Promise<void> {
+export async function reloadWorkers(rig: Pick<WorkersRig, 'config' | 'gp'>, text: string): Promise<void> {
   const from = rig.gp.output.length
   writeFileSync(rig.config, text)
   rig.gp.child.kill('SIGHUP')

@@ -8,9 +8,13 @@
  * edits on answers (`X_Request_Id`, `Set_Cookie`: gateway-headers.ts SET_ON_ANSWERS) and of the
  * body's framing (BODY_FRAMING): a caller or front proxy folding `_` and `.` to `-` (CGI and WSGI
  * layers, nginx with underscores_in_headers) would read each as the header the gateway stripped or set.
- * One rule, the CGI key (gateway-headers.ts), made from the same lists the strip uses.
+ * One rule, the CGI key (gateway-headers.ts), made from the same lists the strip uses. The names
+ * Connection lists are matched by it both ways (`Connection: x_secret` strips `X-Secret`), read as
+ * RFC 9110's list of tokens (connection-options.ts); it never strips the body's representation
+ * headers (gateway-headers.ts REPRESENTATION), nor on requests the gateway's request id.
  */
-import { BODY_FRAMING, SET_ON_ANSWERS, cgiHeaderName, cgiPrefixShadowTest, cgiShadowTest, withoutHeaders } from '../gateway-headers.js'
+import { connectionOptions } from '../connection-options.js'
+import { BODY_FRAMING, REPRESENTATION, SET_ON_ANSWERS, cgiHeaderName, cgiPrefixShadowTest, cgiShadowTest, withoutHeaders } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
 // `expect` too: the gateway answers 100-continue itself (the caller's connection), and
@@ -23,7 +27,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * for everything that reads it afterwards (undici, node:http), on every request.
  */
 export function withoutHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>, response = false): OutboundHeaders {
-  return keptWithout(headers, namedByConnection(headers), response)
+  return keptWithout(headers, namedByConnection(headers, KEPT_ON_ANSWERS), response)
 }
 
 /**
@@ -39,16 +43,16 @@ const isAnswerShadow = cgiShadowTest([...HOP_BY_HOP, NOT_RELAYED, ...BODY_FRAMIN
 const isProxyShadow = cgiPrefixShadowTest('proxy-')
 
 /** True for an answer's header that is not relayed beyond the hop-by-hop ones: Alt-Svc and the other spellings of every stripped or gateway-set name. */
-function isDroppedFromAnswer(name: string, named: readonly string[] | undefined): boolean {
-  return name === NOT_RELAYED || isAnswerShadow(name) || isProxyShadow(name) || (named !== undefined && named.some((n) => n.length === name.length && cgiHeaderName(n) === cgiHeaderName(name)))
+function isDroppedFromAnswer(name: string): boolean {
+  return name === NOT_RELAYED || isAnswerShadow(name) || isProxyShadow(name)
 }
 
-/** A copy without the hop-by-hop headers, given the names Connection lists (and, of a response, isDroppedFromAnswer's). */
-function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: readonly string[] | undefined, response = false): OutboundHeaders {
+/** A copy without the hop-by-hop headers, given the keys of the names Connection lists (and, of a response, isDroppedFromAnswer's). */
+function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: ReadonlySet<string> | undefined, response = false): OutboundHeaders {
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name, named) || (response && isDroppedFromAnswer(name, named))) continue
+    if (value === undefined || isHopByHop(name, named) || (response && isDroppedFromAnswer(name))) continue
     kept[name] = value
   }
   return kept
@@ -69,36 +73,43 @@ export function outboundCopy(headers: Readonly<Record<string, string | string[] 
   return kept
 }
 
-/** The header names a Connection header lists (no arrays unless it lists something). */
-function namedByConnection(headers: Readonly<Record<string, string | string[] | undefined>>): string[] | undefined {
+/** The CGI keys of the names a Connection header lists, `kept`'s left out (no set unless it lists something). */
+function namedByConnection(headers: Readonly<Record<string, string | string[] | undefined>>, kept: ReadonlySet<string>): ReadonlySet<string> | undefined {
   const connection = headers.connection
   if (connection === undefined) return undefined
   // The usual values name nothing but themselves (already hop-by-hop): no split per response.
   if (typeof connection === 'string' && KEEP_OR_CLOSE.test(connection)) return undefined
-  return (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((s) => s.trim().toLowerCase())
+  const keys = new Set<string>()
+  for (const option of connectionOptions(connection)) {
+    const key = cgiHeaderName(option)
+    if (!kept.has(key)) keys.add(key)
+  }
+  return keys.size === 0 ? undefined : keys
 }
 
-const KEEP_OR_CLOSE = /^\s*(keep-alive|close)\s*$/i
+const KEEP_OR_CLOSE = /^[ \t]*(keep-alive|close)[ \t]*$/i
 
-function isHopByHop(name: string, named: readonly string[] | undefined): boolean {
-  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.includes(name))
+function isHopByHop(name: string, named: ReadonlySet<string> | undefined): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (named !== undefined && named.has(cgiHeaderName(name)))
 }
+
+/** The keys a backend's Connection header cannot strip from its answer: the body's representation. */
+const KEPT_ON_ANSWERS: ReadonlySet<string> = new Set(REPRESENTATION.map(cgiHeaderName))
 
 /**
- * Headers a caller's Connection header may not name (it names its own extension headers): the
- * request id the gateway set before this step (`Connection: x-request-id` kept it from the
- * backend while the caller still got it back), and the body's framing and type, which the steps
- * after this one judge the body by (without its Content-Type, a body some backends read as a
- * form would pass unjudged).
+ * Headers a caller's Connection header may not name (it names its own extension headers), in any
+ * spelling: the request id the gateway set before this step (`Connection: x-request-id` kept it
+ * from the backend while the caller still got it back), and the body's representation, which the
+ * steps after this one judge the body by (without its Content-Type, a body some backends read as
+ * a form would pass unjudged), as on answers.
  */
-const SET_BEFORE_STRIP: readonly string[] = ['x-request-id', 'content-type', 'content-length']
+const KEPT_ON_REQUESTS: ReadonlySet<string> = new Set(['x-request-id', ...REPRESENTATION].map(cgiHeaderName))
 
 export const stripRequestHopByHop: Step = {
   name: 'strip_hop_by_hop',
   run(ctx) {
     // Connection is read from the inbound headers (the outbound copy no longer carries it).
-    const listed = namedByConnection(ctx.inbound.headers)
-    const named = listed?.filter((n) => !SET_BEFORE_STRIP.includes(n))
+    const named = namedByConnection(ctx.inbound.headers, KEPT_ON_REQUESTS)
     const h = ctx.outbound.headers
     for (const name in h) {
       // Only now a copy: most requests reach this step with nothing left to strip.
