@@ -9,15 +9,6 @@
 import type { Outbound, OutboundHeaders } from './pipeline.js'
 
 /**
- * The body's type, length and coding: only their own spelling travels, either way. A request's
- * `Content.Type` is PHP's CONTENT_TYPE, the real one's key, and its `Transfer_Encoding: chunked`
- * is WSGI's HTTP_TRANSFER_ENCODING, which Werkzeug reads as "no length". A response's, relayed
- * beside the real ones, would frame the body for a caller or front proxy that folds `_` and `.`
- * to `-` (nginx with underscores_in_headers, CGI and WSGI callers) otherwise than the gateway did.
- */
-export const BODY_FRAMING: readonly string[] = ['content-type', 'content-length', 'transfer-encoding']
-
-/**
  * The body's framing and how its bytes are read: headers meant for every recipient of the content
  * (RFC 9110 §7.6.1: a sender MUST NOT list one in Connection). A Connection header naming one (in
  * any spelling) is not obeyed, on requests or answers, as neither nginx nor Envoy obeys it: the
@@ -26,6 +17,17 @@ export const BODY_FRAMING: readonly string[] = ['content-type', 'content-length'
  * the whole); a request's, what the gateway judged the body by.
  */
 export const REPRESENTATION: readonly string[] = ['content-type', 'content-length', 'content-encoding', 'content-range']
+
+/**
+ * The body's type, length, coding and range, and its transfer coding: only their own spelling
+ * travels, either way. A request's `Content.Type` is PHP's CONTENT_TYPE, the real one's key, and
+ * its `Transfer_Encoding: chunked` is WSGI's HTTP_TRANSFER_ENCODING, which Werkzeug reads as "no
+ * length". A response's, relayed beside the real ones, would frame or decode the body (a
+ * `Content_Encoding: gzip` beside a plain body, a `content.range` making the whole a part) for a
+ * caller or front proxy that folds `_` and `.` to `-` (nginx with underscores_in_headers, CGI and
+ * WSGI callers) otherwise than the gateway did.
+ */
+export const BODY_FRAMING: readonly string[] = [...REPRESENTATION, 'transfer-encoding']
 
 /** A header name as CGI-style backends key it. */
 export function cgiHeaderName(name: string): string {

@@ -98,3 +98,25 @@ describe('hop-by-hop removal in two steps', () => {
     )
   })
 })
+
+describe('the representation headers in other spellings', () => {
+  // `Content_Encoding: gzip` beside a body the gateway relays as sent is the coding a reader folding
+  // `_` and `.` to `-` (CGI, WSGI, nginx with underscores_in_headers) decodes it by; `content.range`
+  // makes a whole body a part. Only their own spelling travels, either way, as for the framing.
+  const SHADOWS = { Content_Encoding: 'gzip', 'content.encoding': 'br', CONTENT_RANGE: 'bytes 0-1/9', 'content.range': 'bytes 0-1/9' }
+  const OWN = { 'content-encoding': 'identity', 'content-range': 'bytes 0-8/9', 'content-type': 'text/plain' }
+
+  it('an answer loses them', () => {
+    expect(withoutHopByHop({ ...SHADOWS, ...OWN }, true)).toEqual(OWN)
+  })
+
+  it('a request loses them (the forwarding step, address headers on or off)', async () => {
+    const { addForwardingHeaders } = await import('../../src/proxy/steps/forwarding-headers.js')
+    for (const xForwardedFor of [false, true]) {
+      const ctx = { gateway: { config: { forwarding: { via: false, xForwardedFor } } }, inbound: { headers: {}, remoteAddress: '10.0.0.7' }, outbound: { headers: { ...SHADOWS, ...OWN } } } as unknown as Admitted
+      void addForwardingHeaders.run(ctx)
+      const kept = Object.keys(ctx.outbound.headers).filter((k) => k.toLowerCase().startsWith('content'))
+      expect(kept.sort()).toEqual(Object.keys(OWN).sort())
+    }
+  })
+})
