@@ -63,6 +63,9 @@ const reload: Handler = async (host) => {
   // As a SIGHUP or a file change then: a draining instance's config ends with it (signals.ts).
   if (host.facts.draining()) throw new GatewayError('unavailable', 'draining: no reload (the instance is shutting down; start the next one with the new config)')
   const result = await host.facts.reload('console')
+  // Overtaken by a drain (it began while this reload ran): nothing changed and nothing was judged, so answered
+  // as one asked during the drain, not as a failed reload (whose "the last good config stays" the page would say).
+  if (!result.ok && result.abandoned) return { status: 503, body: undefined, error: new GatewayError('unavailable', result.problems.join('; ')), audit: { action: 'reload', result: 'abandoned' } }
   return { status: 200, body: result, audit: { action: 'reload', result: result.ok ? 'ok' : 'failed', details: result.ok ? { endpoints: result.endpoints } : { problems: result.problems.length } } }
 }
 

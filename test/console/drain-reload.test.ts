@@ -4,46 +4,21 @@
  * held request finishes, exit 0. Before, it reloaded the draining process and, with `--workers`,
  * relayed the reload to the draining workers.
  */
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DanceProvider } from '../oauth1-dance/dance-support.js'
-import { endpointYaml, send } from '../support/gateway.js'
-import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
-import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
+import { describe, expect, it } from 'vitest'
+import { send } from '../support/gateway.js'
+import { exitedOf } from '../support/process.js'
 import { eventually } from '../support/eventually.js'
-import { adminRequest, apiSession, CONSOLE_TOKEN, rigYaml } from './console-support.js'
+import { adminRequest, apiSession } from './console-support.js'
+import { useDrainConsoleRig } from './drain-console-rig.js'
 
-let pki: TestPki
-let upstream: HoldingUpstream
-let dir: string
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  upstream = await startHoldingUpstream(pki)
-  dir = mkdtempSync(join(tmpdir(), 'console-drain-reload-'))
-}, 60_000)
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
-
-const NO_PROVIDER = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1:9' } as DanceProvider
+const rig = useDrainConsoleRig('console-drain-reload')
 
 describe("the console's reload while the instance drains", () => {
   for (const workers of [1, 2]) {
     it(`is refused with 503 "draining: no reload" and reloads nothing (--workers ${workers})`, async () => {
-      const caseDir = join(dir, `w${workers}`)
-      const yaml = rigYaml(pki, NO_PROVIDER, caseDir).replace('profiles:\n', `${endpointYaml('held', upstream.server.port, clientTls(pki))}profiles:\n`) + 'drain:\n  grace: 60s\n'
-      mkdirSync(caseDir, { recursive: true })
-      writeFileSync(join(caseDir, 'gateway.yaml'), yaml)
-      const gp = await spawnGateway(join(caseDir, 'gateway.yaml'), ['--workers', String(workers)], { MTLS_GATEWAY_TEST_CONSOLE_TOKEN: CONSOLE_TOKEN })
+      const { gp, consoleUrl } = await rig.spawn(workers)
+      const { upstream } = rig
       try {
-        const consoleUrl = `${await adminUrlOf(gp)}/console/`
         const s = await apiSession(consoleUrl)
         const reload = () => adminRequest(`${consoleUrl}api/reload`, { method: 'POST', cookie: s.cookie, origin: s.origin, csrf: s.csrf, body: {} })
         // The same button before the drain reloads (so the refusal below is the drain's).

@@ -12,13 +12,14 @@
  * reload is asked for (one process: its run waits a turn; a primary: relayed) and the drain begins
  * before the reload could be put in force.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { clientTls } from '../support/pki.js'
 import { useHoldingUpstream } from '../support/holding-upstream.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { adminUrlOf, exitedOf, spawnGateway } from '../support/process.js'
+import { whileStopped } from '../support/stopped-process.js'
 import { eventually, scrape, valueOf } from './helpers.js'
 
 const held = useHoldingUpstream()
@@ -26,20 +27,8 @@ const held = useHoldingUpstream()
 const DRAINING = 'draining: no new connections, waiting for in-flight requests'
 const ADOPTED = /^(config reloaded|reload accepted by every worker|config reload failed; keeping the last good config)$/
 
-/** The process state letter from /proc (T: stopped). */
-const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
-
 /** SIGHUP then SIGTERM, handled in one turn of `pid`: sent while it is stopped, then SIGCONT. */
-async function reloadThenDrain(pid: number): Promise<void> {
-  process.kill(pid, 'SIGSTOP')
-  try {
-    await eventually(() => stateOf(pid) === 'T', 10_000, 'the process to stop')
-    process.kill(pid, 'SIGHUP')
-    process.kill(pid, 'SIGTERM')
-  } finally {
-    process.kill(pid, 'SIGCONT')
-  }
-}
+const reloadThenDrain = (pid: number): Promise<void> => whileStopped(pid, () => void (process.kill(pid, 'SIGHUP'), process.kill(pid, 'SIGTERM')))
 
 describe('a drain that begins while a reload is under way', () => {
   for (const workers of [1, 2]) {

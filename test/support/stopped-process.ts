@@ -1,0 +1,21 @@
+/**
+ * Runs something while a process is stopped (SIGSTOP), then continues it (SIGCONT): what was sent
+ * to it meanwhile (signals, bytes on a connection it already accepted) is handled in one turn of
+ * its event loop on waking, in the order it arrived. Meetings by construction, not by timing.
+ */
+import { readFileSync } from 'node:fs'
+import { eventually } from './eventually.js'
+
+/** The process state letter from /proc (T: stopped). */
+const stateOf = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'
+
+/** Stops `pid`, runs `during`, and continues it (also when `during` throws). */
+export async function whileStopped(pid: number, during: () => void | Promise<void>): Promise<void> {
+  process.kill(pid, 'SIGSTOP')
+  try {
+    await eventually(() => stateOf(pid) === 'T', 10_000, 'the process to stop')
+    await during()
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+}
