@@ -24,6 +24,11 @@ export function holdSignals(signals: readonly NodeJS.Signals[], onCaught?: (sign
   }
 }
 
+/** True while one of `signals` caught by holdSignals waits for its handler (a process still starting holds its drain). */
+export function isSignalHeld(signals: readonly NodeJS.Signals[]): boolean {
+  return signals.some((signal) => held.get(signal)?.caught === true)
+}
+
 /** Installs the handlers (running each one whose signal holdSignals caught); returns the function that removes them. */
 export function installSignals(handlers: SignalHandlers): () => void {
   const entries = Object.entries(handlers) as [NodeJS.Signals, () => void][]

@@ -10,6 +10,7 @@ import { createWorkerCounters, type WorkerDrainReason } from './worker-counters.
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 import { WorkerStartFailure } from '../process/index.js'
 import { timerDelay } from './timer-delay.js'
+import { isSignalHeld } from './signals.js'
 import { createWorkerReplacer, type WorkerReplacer } from './worker-replacer.js'
 import type { StartKill, StartKillOutcome } from './start-window.js'
 
@@ -54,7 +55,9 @@ export class WorkerPool {
     this.#o = o
     const { restarts, drains } = createWorkerCounters([o.registry])
     this.#drains = drains
-    this.#replacer = createWorkerReplacer({ logger: o.logger, restarts, serving: this.#serving, fork: () => void (this.#draining || this.#fork()) })
+    // Stopping: draining, or (once started) holding the SIGTERM/SIGINT that will drain it as soon as it serves.
+    const stopping = (): boolean => this.#draining || (this.#started && isSignalHeld(['SIGTERM', 'SIGINT']))
+    this.#replacer = createWorkerReplacer({ logger: o.logger, restarts, serving: this.#serving, stopping, fork: () => void (stopping() || this.#fork()) })
   }
 
   /** Forked and not exited yet: our own set, as cluster.workers may still list a worker after its exit event. */
@@ -131,10 +134,7 @@ export class WorkerPool {
     if (this.#live.size === 0) void this.#finish()
   }
 
-  /**
-   * Drains one worker unless it was told already (a reload left it, or the instance drains). With
-   * a reason the primary drains it on purpose: counted by reason, and replaced at once when it exits.
-   */
+  /** Drains one worker unless told already (a reload left it, or the instance drains); with a reason, on purpose: counted, replaced at once at its exit. */
   drainWorker(w: Worker, reason?: WorkerDrainReason): void {
     if (reason !== undefined) this.#onPurpose(w, reason)
     if (this.#toldToDrain.has(w)) return

@@ -25,7 +25,7 @@ describe('worker replacer', () => {
     const served = worker(1)
     const registry = new Registry()
     const restarts = new Counter({ name: 'restarts_test', help: 'x', registers: [registry] })
-    const r = createWorkerReplacer({ logger: pino({ enabled: false }), restarts, serving: { has: (w) => w === served }, fork: () => void forks.push(Date.now()) })
+    const r = createWorkerReplacer({ logger: pino({ enabled: false }), restarts, serving: { has: (w) => w === served }, stopping: () => false, fork: () => void forks.push(Date.now()) })
     r.drained(served, 'reload_unanswered', 0, '')
     expect(forks).toEqual([1_000_000])
     // Kills before serving and crashes share one history: 100, 200, 400 ms…
@@ -52,5 +52,34 @@ describe('worker replacer', () => {
     expect(forks).toHaveLength(6)
     // Only the crash counts as a restart.
     return registry.getSingleMetricAsString('restarts_test').then((text) => expect(text).toMatch(/^restarts_test 1$/m))
+  })
+
+  it('judges a clean exit once its backoff is over: replaced and said at warn unless the primary is stopping by then (a group signal), when nothing is said or forked', () => {
+    const forks: number[] = []
+    const lines: Record<string, unknown>[] = []
+    const logger = pino({ base: null, timestamp: false }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) })
+    let stopping = false
+    const restarts = new Counter({ name: 'restarts_clean_test', help: 'x', registers: [new Registry()] })
+    const r = createWorkerReplacer({ logger, restarts, serving: { has: () => true }, stopping: () => stopping, fork: () => void forks.push(Date.now()) })
+    r.exited(worker(1), 0, '')
+    // Nothing said at the exit: the primary's own signal may be on its way.
+    expect(lines).toEqual([])
+    vi.advanceTimersByTime(100)
+    expect(forks).toEqual([1_000_100])
+    expect(lines).toMatchObject([{ level: 40, worker: 1, code: 0, waitedMs: 100, msg: 'worker exited on its own (code 0): replacing it' }])
+    // The primary caught its drain signal within the backoff: the exit was the drain's.
+    r.exited(worker(2), 0, '')
+    stopping = true
+    vi.advanceTimersByTime(200)
+    expect(forks).toHaveLength(1)
+    expect(lines).toHaveLength(1)
+    // A drain calling off a clean exit still being judged announced nothing, so says nothing; a crash's announced replacement it does.
+    stopping = false
+    r.exited(worker(3), 0, '')
+    r.exited(worker(4), 1, '')
+    r.cancel()
+    vi.advanceTimersByTime(10_000)
+    expect(forks).toHaveLength(1)
+    expect(lines.slice(1).map((l) => [l.worker, l.msg])).toEqual([[4, 'worker exited unexpectedly: replacing it'], [4, 'replacement cancelled: the instance is draining']])
   })
 })

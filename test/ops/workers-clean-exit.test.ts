@@ -25,7 +25,7 @@ describe('serve --workers 2: a worker that exits cleanly', () => {
     process.kill(victim, 'SIGTERM')
     const exited = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.worker === victim), 30_000, 'the primary to see it exit')
     expect(exited).toMatchObject({ level: 'warn', msg: 'worker exited on its own (code 0): replacing it', code: 0, signal: null })
-    expect(typeof exited.restartInMs).toBe('number')
+    expect(typeof exited.waitedMs).toBe('number')
     // It drained its own way first (its own signal, the primary not draining).
     expect(gp.logEntries(from).filter((e) => e.pid === victim).map((e) => e.msg)).toEqual(['draining: no new connections, waiting for in-flight requests', 'drained: exiting'])
     const replacement = await eventually(() => gp.logEntries(from).find((e) => e.pid === primary && e.msg === 'replacement worker listening'), START_DEADLINE_MS, 'its replacement to serve')

@@ -14,6 +14,12 @@
  *   which then bound), and the primary replaces it, saying so at warn with the code (before: an
  *   error, `worker exited unexpectedly`); SIGINT to it is ignored and it goes on to serve.
  *
+ * - SIGTERM to the whole process group once the workers serve but while the primary still starts
+ *   (its admin listener not bound: it holds its own signal until it serves): the workers drain and
+ *   exit 0 first, and the primary, which caught the signal, replaces none of them. Before, it
+ *   said `worker exited on its own (code 0): replacing it` for each and forked replacements that
+ *   its drain then stopped at once (or called them off, `replacement cancelled`).
+ *
  * Real processes: `serve --workers 2` in a session and process group of its own (setsid), its
  * workers held by a preload while a file exists, for as long as the test needs.
  */
@@ -28,7 +34,7 @@ import { assertDistFresh } from '../support/dist-fresh.js'
 import { MAIN } from '../support/process.js'
 import { useSpawnedGateways } from '../support/spawned-gateways.js'
 import { HOLD_LISTEN } from '../support/hold-listen.js'
-import { childPids, eventually } from './helpers.js'
+import { childPids, eventually, isAlive } from './helpers.js'
 
 /** A preload after which a worker's request for its config waits while HOLD_LISTEN_FILE exists (its marker written as hold-listen.ts writes it). */
 const HOLD_CONFIG_REQUEST = `
@@ -69,13 +75,13 @@ afterEach(() => {
 })
 
 /** `serve --workers 2` as the leader of its own process group, its workers held by `preload` while `held` is true. */
-function startInstance(name: string, preload: string, held: boolean): Instance {
+function startInstance(name: string, preload: string, held: boolean, more: NodeJS.ProcessEnv = {}): Instance {
   assertDistFresh()
   const config = join(use.pki.dir, `${name}.yaml`)
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 20s }\nendpoints:\n${endpointYaml('first', 1, clientTls(use.pki))}`)
   const hold = join(use.pki.dir, `${name}.hold`)
   if (held) writeFileSync(hold, '')
-  const env = { ...process.env, NODE_OPTIONS: `--require ${use.pki.write(`${name}.cjs`, preload)}`, HOLD_LISTEN_FILE: hold }
+  const env = { ...process.env, NODE_OPTIONS: `--require ${use.pki.write(`${name}.cjs`, preload)}`, HOLD_LISTEN_FILE: hold, ...more }
   const child = spawn('setsid', [process.execPath, MAIN, 'serve', '--config', config, '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
   // Whole lines only: a batch longer than a pipe write reaches us in pieces.
@@ -148,3 +154,25 @@ for (const hold of HOLDS) {
     }, 120_000)
   })
 }
+
+describe('serve --workers 2 whose workers serve, its primary held at its admin listen(): SIGTERM to the whole process group', () => {
+  it('the workers drain and exit first; the primary, holding the signal, replaces none: one drain, exit 0', async () => {
+    // Every process lets its first listen() through (a worker's proxy listener, the primary's round-robin handle of it): the primary holds its admin listener.
+    const i = startInstance('group-SIGTERM-primary-starting', HOLD_LISTEN, true, { HOLD_LISTEN_ANY: '1', HOLD_LISTEN_SKIP: '1' })
+    const primary = i.child.pid as number
+    await eventually(() => markedWorkers(i, 'held').includes(primary), 60_000, 'the primary held at its admin listen()')
+    const workers = childPids(primary)
+    expect(workers).toHaveLength(2)
+    process.kill(-primary, 'SIGTERM')
+    // Reaped by the primary: it has seen both exits while it held its own SIGTERM.
+    await eventually(() => markedWorkers(i, 'signal').includes(primary) && workers.every((pid) => !isAlive(pid)), 60_000, 'both workers to drain and exit')
+    unlinkSync(i.hold)
+    expect(await i.exit, i.output.join('\n')).toEqual({ code: 0, signal: null })
+    const lines = i.logEntries()
+    expect(lines.filter((e) => /exited on its own|replacement/.test(String(e.msg)))).toEqual([])
+    // No process but the three: nothing was forked.
+    expect([...new Set(lines.map((e) => e.pid))].filter((pid) => pid !== primary && !workers.includes(pid as number))).toEqual([])
+    expect(lines.filter((e) => e.msg === 'draining every worker')).toMatchObject([{ signal: 'SIGTERM', workers: 0 }])
+    expect(lines.filter((e) => e.pid === primary && e.msg === 'all workers drained: exiting')).toHaveLength(1)
+  }, 120_000)
+})
