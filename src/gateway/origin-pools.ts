@@ -5,9 +5,12 @@
  * named. Here a new origin closes the least recently used idle pool (no request running or
  * queued) and calls `onEvict`. While every pool is busy the new one is admitted (the requests in
  * flight, which the listener's connection caps bound, bound the pools then), and the cap holds
- * again as they finish.
+ * again as they finish. Once closed (its snapshot retired, or the process done) a request that
+ * reaches them is refused with 503, never dialled: before, a closing Agent threw undici's
+ * ClientClosedError (a 500) and a closed one was replaced by a new pool nobody would close.
  */
 import type { Agent } from 'undici'
+import { GatewayError } from '../errors.js'
 import { newAgent, undiciModule, type Dispatcher } from './undici-agent.js'
 
 /** What an upstream's pools hold at one moment. */
@@ -64,7 +67,7 @@ function originAgents(options: Agent.Options, max: number, onEvict: () => void):
 }
 
 /** One Agent per origin (each holds that origin's pool), built with `options`, at most `max` at once. */
-export function newOriginPools(options: Agent.Options, max: number, onEvict: () => void): OriginPools {
+export function newOriginPools(options: Agent.Options, max: number, onEvict: () => void, endpoint: string): OriginPools {
   const { take, agents: pools, forget } = originAgents(options, max, onEvict)
   // As undici's dispatchers say (a retired snapshot's pools are closed once their requests are done).
   let closed = false
@@ -75,7 +78,11 @@ export function newOriginPools(options: Agent.Options, max: number, onEvict: () 
   }
   // Own methods on a plain Dispatcher: request() and compose() call this.dispatch.
   const pooled = Object.assign(new (undiciModule().Dispatcher)(), {
-    dispatch: (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => take(String(opts.origin)).dispatch(opts, handler),
+    dispatch: (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
+      // A request held in a slow step (a buffered body, a token call) past the retirement's 10-minute cap (ops/retire.ts).
+      if (closed) throw new GatewayError('unavailable', `endpoint "${endpoint}": the config this request started under was retired by a reload before the request reached the upstream (a reload closes the old config's connections at most 10 minutes after it); nothing was sent: retry the request`)
+      return take(String(opts.origin)).dispatch(opts, handler)
+    },
     close: () => each((a) => a.close()),
     destroy: (...args: unknown[]) => each((a) => a.destroy(args[0] instanceof Error ? args[0] : null)),
     counts(): UpstreamPool {

@@ -202,7 +202,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     headersTimeout: o.responseMs,
     bodyTimeout: o.idleMs,
     pipelining: 1,
-  }, o.originPools ?? 256, () => o.onPoolEvicted?.())
+  }, o.originPools ?? 256, () => o.onPoolEvicted?.(), o.endpoint)
   return {
     dispatcher: o.validity ? agent.compose(refuseWhileDegraded(o, sessions)) : agent,
     dispatch(opts, handler) {

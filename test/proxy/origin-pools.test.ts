@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createUpstream, type UpstreamOptions } from '../../src/gateway/index.js'
+import { GatewayError, statusOf } from '../../src/errors.js'
 import { createClientContext, loadBundle } from '../../src/tls/index.js'
 import type { EndpointTlsConfig } from '../../src/config/index.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -92,4 +93,29 @@ describe('per-origin pools of one endpoint', () => {
       { seed: 0x9001, numRuns: 12 },
     )
   }, 120_000)
+
+  it("refuses a request that reaches them once closed (a retired snapshot's, past its cap): 503 naming the endpoint, nothing dialled, while closing and after", async () => {
+    const upstream = createUpstream(options(4, () => {}))
+    const origin = `https://t0.partner.test:${server.port}`
+    await (await upstream.dispatcher.request({ origin, path: '/', method: 'GET' })).body.text()
+    let dialled = 0
+    const count = (): void => void dialled++
+    server.server.on('secureConnection', count)
+    try {
+      const refused = async (): Promise<unknown> => upstream.dispatcher.request({ origin: `https://t1.partner.test:${server.port}`, path: '/', method: 'GET' }).then(() => 'answered', (e: unknown) => e)
+      const closing = upstream.close()
+      const whileClosing = await refused()
+      await closing
+      for (const e of [whileClosing, await refused()]) {
+        expect(e).toBeInstanceOf(GatewayError)
+        expect([(e as GatewayError).reason, statusOf((e as GatewayError).reason, 'proxy'), (e as GatewayError).message]).toEqual(['unavailable', 503, expect.stringMatching(/^endpoint "partner": the config this request started under was retired by a reload before the request reached the upstream .*nothing was sent/)])
+      }
+      // The forward step's way in (dispatch) throws the same, before any pool sees the request.
+      expect(() => upstream.dispatch({ origin, path: '/', method: 'GET' }, {})).toThrow(GatewayError)
+      expect([dialled, upstream.pool().origins]).toEqual([0, 0])
+    } finally {
+      server.server.off('secureConnection', count)
+    }
+  })
 })
+
