@@ -14,6 +14,7 @@ import { createMinterSource } from './minter-source.js'
 import { createConsoleLoader } from './console-loader.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
+import { bindListener, type ListenerBinding } from '../proxy/bind-listener.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
 import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
@@ -64,6 +65,8 @@ export const DEFAULT_FEATURES: readonly FeatureFactory[] = [lazyOAuth1Feature]
 
 export interface RunningGateway {
   readonly url: string
+  /** How the listener was bound: its start-up line's fields, and a `::` that fell back to `0.0.0.0` (bind-listener.ts). */
+  readonly binding: ListenerBinding
   readonly port: number
   readonly ref: GatewayRef
   readonly server: Server
@@ -160,17 +163,14 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   }), probes: store.probes, adminRoutes: (facts) => consoles.mount(() => ref.current.config.admin, (hosts) => hosts.singleProcessConsole(facts, ref, runtime), facts.log), ...(tracing ? { onDrained: (budgetMs: number) => tracing.shutdown(budgetMs) } : {}) })
   const host = o.listen?.host ?? config.listen.host
   const port = o.listen?.port ?? config.listen.port
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => resolve())
-  }).catch(async (e: unknown) => {
+  const binding = await bindListener(server, { port, host, key: 'listen.host', tls: tls !== undefined }).catch(async (e: unknown) => {
     await ops?.close()
     throw e
   })
   const addr = server.address() as AddressInfo
-  const shownHost = addr.address.includes(':') ? `[${addr.address}]` : addr.address
   return {
-    url: `${tls ? 'https' : 'http'}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${addr.port}`,
+    url: binding.url,
+    binding,
     port: addr.port,
     ref,
     server,

@@ -5,6 +5,7 @@
  */
 import cluster from 'node:cluster'
 import type { LogFormat, LogLevel } from '../process/index.js'
+import type { StartLine } from '../proxy/bind-listener.js'
 
 export interface ServeCommandOptions {
   configFile: string
@@ -24,6 +25,6 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
 }
 
 /** Prints a ready line ({msg: "listening" | "admin listening", url}) on stdout. */
-export function announce(line: { msg: string; url: string }): void {
+export function announce(line: StartLine): void {
   process.stdout.write(JSON.stringify(line) + '\n')
 }

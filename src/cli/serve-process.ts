@@ -4,6 +4,7 @@ import { connectWorker, createLog, holdSignals, createOps, reportStartFailure, r
 import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
+import { announceListeners } from '../proxy/bind-listener.js'
 
 /** Starts the gateway; one process prints its ready lines, a worker reports to its primary. */
 export async function serveProcess(o: ServeCommandOptions): Promise<void> {
@@ -27,11 +28,9 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
     return process.exit(1)
   }
   const running = gw.ops as RunningOps
-  if (cluster.isWorker) connectWorker(running, ops.metrics.registry, gw.url)
-  else {
-    announce({ msg: 'listening', url: gw.url })
-    if (running.adminUrl) announce({ msg: 'admin listening', url: running.adminUrl })
-  }
+  // A worker's fallback is its primary's to say, once for the instance (workers.ts).
+  if (cluster.isWorker) connectWorker(running, ops.metrics.registry, gw.binding)
+  else announceListeners(log.logger, announce, gw.binding, running.adminUrl && running.adminOn ? { url: running.adminUrl, on: running.adminOn } : undefined)
   // Only now, every listener bound (a drain closes what serves): a signal held so far is handled here, once.
   running.serving()
 }

@@ -21,6 +21,7 @@ import { createSessions } from './session.js'
 import { sameSecret } from '../api/same-secret.js'
 import { staticFile } from './static.js'
 import { singleHeader } from '../callers/index.js'
+import { callerAddress } from '../proxy/caller-address.js'
 
 export { CONSOLE_PREFIX }
 const MAX_WRONG_PER_MINUTE = 20
@@ -52,7 +53,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
     const presented = (await readJsonBody(req)).token
-    const attempt = await throttle.admit(req.socket.remoteAddress)
+    const attempt = await throttle.admit(callerAddress(req.socket))
     if (!attempt.admitted) {
       refused(req, 'login', 'throttled', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_throttled', `too many wrong admin tokens from this address: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
@@ -150,7 +151,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     close: () => (sampler.stop(), flush()),
     listed: () => isConsoleOn(host.config().admin),
     // `client` is asked at once, while the connection is open: a caller gone by a failure has no address left to name.
-    handle: (req, res, path, client = req.socket.remoteAddress) =>
+    handle: (req, res, path, client = callerAddress(req.socket)) =>
       route(req, res, path).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
         if (e instanceof GatewayError) return sendError(req, res, e)

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import type { GatewayConfig } from '../config/index.js'
 import { capCallerFaultLines, type ConsoleRefusal } from '../ops/index.js'
+import { callerAddress } from '../proxy/caller-address.js'
 
 /** How much of a client-chosen route name a line keeps. */
 const MAX_ACTION = 64
@@ -36,7 +37,7 @@ export function capRefusalLines(log: Logger, config: () => GatewayConfig, audit:
   return {
     refused(req, action, result, details = {}) {
       count(result)
-      if (!faults.allowed('console', 'request', result, req.socket.remoteAddress)) return
+      if (!faults.allowed('console', 'request', result, callerAddress(req.socket))) return
       audit('anonymous', action.length > MAX_ACTION ? `${action.slice(0, MAX_ACTION)}…` : action, result, details)
     },
     internalError(client, err) {

@@ -13,6 +13,7 @@ import { bearerFrom } from '../api/http.js'
 import { sameSecret } from '../api/same-secret.js'
 import { createFailureThrottle, type FailureThrottle } from '../api/failure-throttle.js'
 import type { Store } from '../store/index.js'
+import { callerAddress } from '../proxy/caller-address.js'
 
 /** Who is calling an OAuth API route. */
 export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'caller'; readonly caller: AssertedCaller }
@@ -46,7 +47,7 @@ function isAdminToken(admin: string, token: string): boolean {
  * address has used up its wrong attempts, before any comparison.
  */
 async function checkAdminToken(req: IncomingMessage, admin: string, token: string, guard: AdminGuard, route: string, what = 'wrong admin tokens'): Promise<boolean> {
-  const attempt = await guard.throttle.admit(req.socket.remoteAddress)
+  const attempt = await guard.throttle.admit(callerAddress(req.socket))
   if (!attempt.admitted) {
     guard.onThrottled?.()
     const msg = `${route}: too many ${what} from this address (${ADMIN_MAX_WRONG_PER_MINUTE} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`

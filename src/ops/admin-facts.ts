@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { AdminRoutes, Readiness } from './admin.js'
 import type { ReloadResult } from './reload.js'
 import type { WorkerMetrics } from './worker-link.js'
+import { listenerUrl } from '../proxy/bind-listener.js'
 import type { ConsoleRefusal } from './label-sets.js'
 
 /** The last reload: when, why, and how it went. */
@@ -51,8 +52,7 @@ export interface AdminFacts {
 export function listeningUrl(server: Server): string | undefined {
   const a = server.address()
   if (a === null || typeof a === 'string') return undefined
-  const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address.includes(':') ? `[${a.address}]` : a.address
-  return `${'setSecureContext' in server ? 'https' : 'http'}://${host}:${a.port}`
+  return listenerUrl(a, 'setSecureContext' in server)
 }
 
 /** Builds the routes to mount once the facts exist (the composition root's console; a promise while their modules load). */

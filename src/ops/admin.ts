@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeUntrustedOnReload, refuseUntrusted } from '../proxy/untrusted-connection.js'
@@ -17,6 +17,7 @@ import { headRefusal } from '../proxy/client-error.js'
 import type { AuthFailure } from '../callers/index.js'
 import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
 import { adminHostRefusal } from './admin-host.js'
+import { bindListener, warnBindFallback } from '../proxy/bind-listener.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -51,6 +52,8 @@ export interface AdminOptions {
   onAuthFailure?: (label: AuthFailure) => void
   /** admin.allowedHosts of the config in force (read per request: a reload changes it). */
   allowedHosts(): readonly string[]
+  /** Where a `::` that fell back to `0.0.0.0` is said (warnBindFallback). */
+  log?: Pick<Logger, 'warn'>
 }
 
 /** A sub-tree of the admin listener (e.g. `/console/`) served by another module. */
@@ -67,6 +70,8 @@ export interface AdminRoutes {
 /** The listening admin server. */
 export interface AdminServer {
   readonly url: string
+  /** Where it listens, for its start-up line (bind-listener.ts). */
+  readonly on: string
   readonly server: Server
   close(): Promise<void>
 }
@@ -162,17 +167,11 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   }
   const guard = guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
   if (o.tls) closeUntrustedOnReload(server, guard)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const addr = server.address() as AddressInfo
-  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address
+  const binding = await bindListener(server, { port: o.port, host: o.host, key: 'admin.host', tls: o.tls !== undefined })
+  if (binding.fallback && o.log) warnBindFallback(o.log, binding.fallback)
   return {
-    url: `${o.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
+    url: binding.url,
+    on: binding.on,
     server,
     close: () =>
       new Promise<void>((resolve) => {

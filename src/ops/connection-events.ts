@@ -8,6 +8,7 @@ import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import type { GatewayLog } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { CallerFaultLines } from './caller-fault-lines.js'
+import { callerAddress } from '../proxy/caller-address.js'
 
 /** How long after the last EMFILE/ENFILE the process reports itself not ready. */
 const FD_NOT_READY_MS = 10_000
@@ -86,7 +87,7 @@ export function connectionEvents(metrics: Metrics, log: GatewayLog, fd: FdPressu
     onRejected(listener, err, connection, req) {
       // The proxy listener logs these as requests (access log); the admin listener has no access
       // log: one line of its own, naming the method when there was a request (a CONNECT).
-      const client = connection instanceof Socket ? connection.remoteAddress : undefined
+      const client = connection instanceof Socket ? callerAddress(connection) : undefined
       if (listener !== 'admin' || !faults.allowed(listener, 'request', err.reason, client)) return
       if (req) log.logger.info({ listener, method: req.method, reason: err.reason, error: err.message }, 'request refused')
       else log.logger.info({ listener, reason: err.reason, error: err.message }, 'request refused by the HTTP parser')

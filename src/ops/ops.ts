@@ -89,6 +89,8 @@ export interface OpsHooks {
 /** Ops attached to a running gateway. */
 export interface RunningOps {
   readonly adminUrl: string | undefined
+  /** Where the admin listener listens, for its start-up line (bind-listener.ts). */
+  readonly adminOn: string | undefined
   readonly draining: boolean
   /**
    * The listener is bound: the signal handlers are installed now (a signal held since the start,

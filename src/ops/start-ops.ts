@@ -158,12 +158,13 @@ async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, 
     consoleRefusal: p.metrics.consoleRefusal,
   }
   const extra = await s.adminRoutes?.(facts)
-  return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, allowedHosts: () => s.ref.current.config.admin.allowedHosts, events: p.events, onAuthFailure: p.metrics.callerAuthFailure, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
+  return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, allowedHosts: () => s.ref.current.config.admin.allowedHosts, log: p.log.logger, events: p.events, onAuthFailure: p.metrics.callerAuthFailure, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })
 }
 
 function runningOps(p: OpsParts, inFlight: InFlight, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>, admin: AdminServer | undefined, serving: () => void, close: () => Promise<void>): RunningOps {
   return {
     adminUrl: admin?.url,
+    adminOn: admin?.on,
     serving,
     get draining() {
       return drain.draining

@@ -12,6 +12,7 @@ import type { RunningOps } from './ops.js'
 import type { ReloadResult } from './reload.js'
 import type { ConfigFileSnapshot, ConfigSource, StoreSettings } from '../config/index.js'
 import type { Degradation } from './degradation-log.js'
+import type { ListenerBinding } from '../proxy/bind-listener.js'
 
 /**
  * A reload the primary relays: the config text and the bytes of every file it references, as
@@ -26,7 +27,7 @@ export type Question = 'metrics' | 'readiness' | 'handshakes' | 'alive' | { relo
 
 /** Messages a worker sends. */
 export type WorkerMessage =
-  | { type: 'mtls-gateway:listening'; url: string }
+  | ({ type: 'mtls-gateway:listening' } & ListenerBinding)
   | { type: 'mtls-gateway:answer'; id: number; value: unknown }
   | { type: 'mtls-gateway:start-failed'; line: string }
   | { type: 'mtls-gateway:config-request' }
@@ -99,7 +100,7 @@ export function isMessage<T extends { type: string }>(m: unknown, type: T['type'
  * Worker side: answer the primary until the process ends, and drain when it says so. The worker
  * started from the instance's accepted config, and the primary relayed no reload while it started.
  */
-export function connectWorker(running: RunningOps, registry: Registry, url: string): void {
+export function connectWorker(running: RunningOps, registry: Registry, binding: ListenerBinding): void {
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send?.(m)
   }
@@ -119,7 +120,7 @@ export function connectWorker(running: RunningOps, registry: Registry, url: stri
     if (cluster.worker) cluster.worker.exitedAfterDisconnect = true
     if (!running.draining) running.drain('primary exited')
   })
-  send({ type: 'mtls-gateway:listening', url })
+  send({ type: 'mtls-gateway:listening', ...binding })
 }
 
 /**

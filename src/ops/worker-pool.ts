@@ -80,16 +80,16 @@ export class WorkerPool {
     return this.#draining
   }
 
-  /** Forks the workers; the gateway's URL once all listen. Rejects, every worker killed, when one exits first. */
-  async start(): Promise<string> {
+  /** Forks the workers; how the last of them bound (its URL, its address, a fallback) once all listen. Rejects, every worker killed, when one exits first. */
+  async start(): Promise<Listening> {
     cluster.on('message', (w: Worker, m: unknown) => this.#follow(w, m))
-    const url = await new Promise<string>((resolve, reject) => {
+    const binding = await new Promise<Listening>((resolve, reject) => {
       let failure: string | undefined
       const onMessage = (_w: Worker, m: unknown): void => {
         if (isMessage<StartFailed>(m, 'mtls-gateway:start-failed')) failure ??= m.line
         if (isMessage<Listening>(m, 'mtls-gateway:listening') && [...this.#live].filter((w) => this.#serving.has(w)).length === this.#o.size) {
           cluster.off('message', onMessage)
-          resolve(m.url)
+          resolve(m)
         }
       }
       cluster.on('message', onMessage)
@@ -112,7 +112,7 @@ export class WorkerPool {
       throw e
     })
     this.#started = true
-    return url
+    return binding
   }
 
   /** SIGTERM to every worker; the primary exits when the last has, or kills them after the grace period. A second signal exits at once. */

@@ -24,6 +24,7 @@ import { deferSignal, installSignals, reloadUnlessDraining } from './signals.js'
 import { watchFiles } from './watch.js'
 import { startWindowMs, watchStartWindows } from './start-window.js'
 import { WorkerPool } from './worker-pool.js'
+import { announceListeners, type StartLine } from '../proxy/bind-listener.js'
 import { watchWorkers } from './worker-watchdog.js'
 import { createAsker, isMessage, type ConfigTexts, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
 
@@ -39,8 +40,8 @@ export interface PrimaryOptions {
   reloadTimeoutMs?: number
   /** Routes mounted on the admin listener (the console), seeing the whole instance and the configs the primary accepts. */
   adminRoutes?: PrimaryRoutesFactory
-  /** Prints a ready line: {msg: "listening", url} and {msg: "admin listening", url}. */
-  announce(line: { msg: string; url: string }): void
+  /** Prints a ready line: {msg: "listening", url, on} and {msg: "admin listening", url, on}. */
+  announce(line: StartLine): void
   exit?(code: number): void
 }
 
@@ -114,7 +115,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
 
   followWorkers((w) => starts.hold(w, reloads.texts(w)), followDegradations(createDegradationLog(logger), reloads))
-  const url = await pool.start()
+  const binding = await pool.start()
   const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, configs: { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) }, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
   const readiness = instanceReadiness({
     ask, askTimeoutMs: ASK_TIMEOUT_MS, serving: servingNow,
@@ -123,7 +124,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const facts: AdminFacts = {
     log: logger,
     workers: o.workers, consoleRefusal,
-    gatewayUrl: () => url,
+    gatewayUrl: () => binding.url,
     loadedAt: reloads.loadedAt,
     lastReload: reloads.lastReload,
     draining: () => pool.draining,
@@ -136,7 +137,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const cfg = startConfig.admin
   if (cfg.enabled) {
     consoleRoutes = await o.adminRoutes?.(facts, { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) })
-    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(consoleRoutes ? { extra: consoleRoutes } : {}) })
+    admin = await startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics, readiness, limits: cfg, allowedHosts: () => reloads.current().admin.allowedHosts, log: logger, events: adminEvents, onAuthFailure, ...(listenerTls.admin ? { tls: listenerTls.admin } : {}), ...(consoleRoutes ? { extra: consoleRoutes } : {}) })
   }
   const reload = reloadUnlessDraining(() => pool.draining, logger, (trigger) => reloads.reload(trigger))
   const watcher = watchFiles({
@@ -148,8 +149,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   // A worker silent for about half a minute is killed and replaced (worker-watchdog.ts); not while draining.
   const watchdog = watchWorkers(ask, () => (pool.draining ? [] : servingNow()), logger)
   primarySignals(onHup, pool, () => reload('SIGHUP'))
-  o.announce({ msg: 'listening', url })
-  if (admin) o.announce({ msg: 'admin listening', url: admin.url })
+  announceListeners(logger, o.announce, binding, admin)
 }
 
 /** SIGHUP reloads (`reload` does nothing while the instance drains); SIGTERM/SIGINT drain, one held since serve began too. */

@@ -8,12 +8,13 @@ import { admittedByCallerTrust, peerIdentity } from '../tls/index.js'
 import type { Caller, CallerCertificate } from './pipeline.js'
 import { identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
 import { untrustedConnection } from './untrusted-connection.js'
+import { callerAddress } from './caller-address.js'
 
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
 export async function admitConnect(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, credential: PresentedCredential | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
   if (!admittedByCallerTrust(socket)) throw untrustedConnection(socket, 'listen.tls')
   const callers = gateway.callers
-  if (!callers.enabled) refuseUnlessLocal((socket as Socket).remoteAddress, peerIdentity(socket)?.authorized === true)
+  if (!callers.enabled) refuseUnlessLocal(callerAddress(socket as Socket), peerIdentity(socket)?.authorized === true)
   const caller = callers.enabled ? await identifyCaller(credential, certificate, gateway, o.admit) : undefined
   if (callers.required && !caller) throw new GatewayError('caller_credentials_missing', 'caller credentials required on CONNECT: send Proxy-Authorization: Bearer <token>')
   return caller

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 import { peerIdentity } from '../tls/index.js'
 import type { CallerCertificate } from './pipeline.js'
+import { callerAddress } from './caller-address.js'
 
 /** The counters where the previous request on a connection ended. */
 interface Mark {
@@ -32,7 +33,7 @@ export interface CallerConnectionFields {
  * socket already closed still answers when the gateway read it before, as every request does).
  */
 export function recordCallerConnection(socket: Socket, into: CallerConnectionFields): void {
-  const address = socket.remoteAddress
+  const address = callerAddress(socket)
   if (address !== undefined) into.clientAddress = address
   const read = socket.bytesRead
   const written = socket.bytesWritten

@@ -34,6 +34,7 @@ import { admitConnect } from './admit-connect.js'
 import { connectAbandoned, inConnectTurn } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
 import { ipv4SpellingNote, targetAsSent } from './target-spelling.js'
+import { callerAddress } from './caller-address.js'
 
 /** What an intercepted tunnel carries to its inner requests; its authority and the CA that signed its leaf are what a reload may outdate (outdated-tunnel.ts). */
 export interface Tunnel {
@@ -92,7 +93,7 @@ export function createConnectHandler(o: ConnectOptions) {
     const started = performance.now()
     const facts: RequestFacts = {}
     // Asked now, while the connection is open (net keeps the answer): a tunnel's record is made after it closes.
-    const clientAddress = (socket as Socket).remoteAddress
+    const clientAddress = callerAddress(socket as Socket)
     socket.on('error', () => socket.destroy())
     const record = (status: number, error?: GatewayError): RequestRecord => {
       const r: RequestRecord = { id: randomUUID(), mode: 'connect', method: 'CONNECT', status, durationMs: performance.now() - started, facts }

@@ -6,6 +6,7 @@
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionLimitsConfig } from '../config/index.js'
+import { callerAddress } from './caller-address.js'
 
 /** Why a new connection was refused (label value). */
 export type RefusalReason = 'max_connections' | 'per_address' | 'fd_exhausted'
@@ -26,7 +27,7 @@ export function capConnections(server: Server, caps: ConnectionLimitsConfig | un
 function capPerAddress(server: Server, perAddress: number, refused: () => void): void {
   const counts = new Map<string, number>()
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? ''
+    const address = callerAddress(socket) ?? ''
     const n = (counts.get(address) ?? 0) + 1
     if (n > perAddress) {
       refused()

@@ -16,6 +16,7 @@ import type { Tracing } from '../tracing/index.js'
 import type { RequestRecord } from './request-record.js'
 import { endTrace } from './end-trace.js'
 import { callerHandshakeError, handshakeFailedError, handshakeRecord, type HandshakeSite } from './caller-handshake.js'
+import { callerAddress } from './caller-address.js'
 
 export interface ListenerHandshakeOptions {
   /** listen.timeouts.tlsHandshake in ms (Node's handshakeTimeout); 0: unbounded. */
@@ -41,7 +42,7 @@ export function reportListenerHandshakes(server: TlsServer, o: ListenerHandshake
     server.on('connection', (tcp: Socket) => {
       accepted.set(tcp, performance.now())
       // Asked now: net keeps the answer, and a connection reset before its record is made has none to give.
-      void tcp.remoteAddress
+      void callerAddress(tcp)
     })
   }
   // First, before node:https hands the error on as a 'clientError': this is the one report of

@@ -59,6 +59,7 @@ export interface Context {
     readonly headers: IncomingHttpHeaders
     /** The name/value lines `headers` came from: how often a single-valued header was sent (singleHeader). */
     readonly rawHeaders: readonly string[]
+    /** The caller's address as callerAddress names it (an IPv4 caller of a listener on `::` as IPv4). */
     readonly remoteAddress?: string
     /** The caller's TLS client certificate, when the listener serves TLS. */
     readonly tls?: CallerCertificate

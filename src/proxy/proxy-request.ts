@@ -24,6 +24,7 @@ import { routeEchoedUris } from './route-locations.js'
 import { PROXY_METHODS } from './max-forwards.js'
 import { cgiShadowTest } from './gateway-headers.js'
 import { OutboundRequest } from './outbound-request.js'
+import { callerAddress } from './caller-address.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -69,7 +70,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   headers['x-request-id'] = id
   // Optional fields are assigned, not spread in: a conditional spread allocates and copies per request.
   const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers, rawHeaders: req.rawHeaders }
-  const remoteAddress = req.socket.remoteAddress
+  const remoteAddress = callerAddress(req.socket)
   if (remoteAddress) inbound.remoteAddress = remoteAddress
   const tls = tlsFacts(req, tunnel)
   if (tls) inbound.tls = tls

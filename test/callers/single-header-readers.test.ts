@@ -7,11 +7,9 @@
  * the caller's request and is exempt. It sees direct reads, not a headers object passed on under
  * another name (those functions take a HeaderLines, whose raw lines only singleHeader counts).
  */
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { linesMatching, srcFiles, type SourceFile } from '../support/source-reads.js'
 
-const SRC = join(import.meta.dirname, '..', '..', 'src')
 const COVERED = String.raw`(?:\.(?:host|authorization)\b|\[\s*['"](?:host|authorization|proxy-authorization|x-gateway-user|x-csrf-token)['"]\s*\]|\[\s*(?:USER_HEADER|[\w.]*tenantHeader)\s*\])`
 /** `<something>.headers<covered>` not on the outbound copy and not a presence test. */
 const READ = new RegExp(String.raw`(?<!outbound)\.headers${COVERED}(?!\s*[!=]==?\s*undefined)`, 'g')
@@ -20,16 +18,8 @@ const DESTRUCTURED = /\{[^}]*\b(?:host|authorization)\b[^}]*\}\s*=\s*[\w.]*(?<!o
 /** The reader itself. */
 const EXEMPT = new Set(['callers/header-text.ts'])
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
-}
-
 /** Every `file:line: text` in src/ reading a covered header's value straight from parsed headers. */
-function directReads(files: readonly { path: string; text: string }[]): string[] {
-  return files.flatMap(({ path, text }) =>
-    text.split('\n').flatMap((line, i) => ([...line.matchAll(READ), ...line.matchAll(DESTRUCTURED)].length > 0 ? [`${path}:${i + 1}: ${line.trim()}`] : [])),
-  )
-}
+const directReads = (files: readonly SourceFile[]): string[] => linesMatching(files, [READ, DESTRUCTURED])
 
 describe('single-valued request headers are read once or not at all', () => {
   it('the check sees a direct read and lets a presence test, the outbound copy and singleHeader pass', () => {
@@ -45,9 +35,7 @@ describe('single-valued request headers are read once or not at all', () => {
   })
 
   it('no file in src/ reads one directly', () => {
-    const files = sources(SRC)
-      .map((p) => ({ path: relative(SRC, p), text: readFileSync(p, 'utf8') }))
-      .filter((f) => !EXEMPT.has(f.path))
+    const files = srcFiles(EXEMPT)
     expect(files.length).toBeGreaterThan(50)
     expect(directReads(files)).toEqual([])
   })

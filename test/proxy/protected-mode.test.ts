@@ -85,6 +85,8 @@ describe('protected mode, through the gateway', () => {
         expect({ source: r.source, route: r.route.status, dials: r.routeDials, tunnel: r.tunnel.status }).toEqual({ source: r.source, route: 403, dials: 0, tunnel: 403 })
         expect(errorOf(r.route)).toEqual({ msg: expect.stringMatching(PROTECTED), code: 403 })
         expect(errorOf(r.tunnel)).toEqual({ msg: expect.stringMatching(PROTECTED), code: 403 })
+        // The caller as the gateway names it everywhere: an IPv4 one of this listener on "::" as its IPv4 address.
+        for (const a of [r.route, r.tunnel]) expect(errorOf(a)?.msg).toContain(`, not ${r.source}. `)
       }
     }
     // A tunnel another machine opened while callers were configured: after a reload to protected

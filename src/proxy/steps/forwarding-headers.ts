@@ -11,6 +11,7 @@
  * HTTP_X_FORWARDED_FOR / HTTP_X_REAL_IP (gateway-headers.ts), so those go too.
  */
 import { clientAddressesOnly } from '../forwarded-header.js'
+import { unmappedAddress } from '../caller-address.js'
 import { BODY_FRAMING, cgiShadowTest, withoutHeaders, withoutShadows } from '../gateway-headers.js'
 import type { OutboundHeaders, ResponseStep, Step } from '../pipeline.js'
 
@@ -45,21 +46,13 @@ function appendHeader(current: string | string[] | undefined, value: string): st
   return prior ? `${prior}, ${value}` : value
 }
 
-const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i
-
-/**
- * The caller's address as a backend expects it: an IPv4 caller of a listener bound dual-stack
- * (`::`) is `::ffff:a.b.c.d` to Node, and is written as the IPv4 address it is, as on `0.0.0.0`.
- */
-export function unmappedIPv4(address: string | undefined): string | undefined {
-  return address === undefined ? undefined : (MAPPED_IPV4.exec(address)?.[1] ?? address)
-}
-
 export const addForwardingHeaders: Step = {
   name: 'forwarding_headers',
   run(ctx) {
     const { forwarding } = ctx.gateway.config
-    const remote = forwarding.xForwardedFor ? unmappedIPv4(ctx.inbound.remoteAddress) : undefined
+    // As the gateway names the caller everywhere (caller-address.ts): an IPv4 caller of `::` as its IPv4 address.
+    const address = forwarding.xForwardedFor ? ctx.inbound.remoteAddress : undefined
+    const remote = address && unmappedAddress(address)
     // Off means no client address in any spelling: what a caller wrote in these is not the
     // gateway's word, and a backend trusting one would be told whatever the caller liked.
     const h = (ctx.outbound.headers = withoutShadows(ctx.outbound.headers, remote ? dropWhenOn : dropWhenOff))
