@@ -139,7 +139,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
     await Promise.all([ref.current.close(), runtime.close()])
     throw e
   })
-  if (tracing) o.ops?.metrics.enableExemplars(), o.ops?.metrics.watchDroppedSpans(() => tracing.droppedSpans())
+  if (tracing) o.ops?.metrics.enableExemplars(), o.ops?.metrics.watchDroppedSpans(() => ({ queue_full: tracing.droppedSpans(), export_failed: tracing.failedExportSpans() }))
   const features = await Promise.all((o.features ?? DEFAULT_FEATURES).map((make) => make({ runtime, ref })))
   const { pipeline, api, admitOptions } = requestPath(runtime, hooks, features)
   const tls = gateway.listenerTls.proxy

@@ -1,7 +1,7 @@
 /** Operations: metrics, logs with redaction, admin (/metrics /healthz /readyz), hot reload, drain, workers. */
 export { runProbes, startAdmin, type AdminOptions, type AdminRoutes, type AdminServer, type Readiness, type ReadinessProbe } from './admin.js'
 export { isAdminHostServed } from './admin-host.js'
-export type { ConsoleRefusal } from './label-sets.js'
+export type { ConsoleRefusal, SpanDropReason } from './label-sets.js'
 export { capCallerFaultLines } from './caller-fault-lines.js'
 export { createHandshakeRecorder, mergeHandshakes, type AdminFacts, type AdminRoutesFactory, type EndpointHandshake, type HandshakeFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 export { certificateValidities, degradationMessages, endpointDegradation, interceptionDegradation, type EndpointDegradation } from './certificates.js'

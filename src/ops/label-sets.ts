@@ -37,6 +37,10 @@ export const AUTH_FAILURE_LABELS = Object.keys(AUTH) as AuthFailure[]
 export const EGRESS_REASON_LABELS = Object.keys(EGRESS) as EgressReason[]
 /** Where the process can run out of file descriptors (fd_exhausted_total{where}). */
 export const FD_EXHAUSTION_SITES = ['accept', 'request'] as const
+/** Why a sampled span was never exported (trace_spans_dropped_total{reason}): 4096 already waiting, or its export failed. */
+export const SPAN_DROP_REASONS = ['queue_full', 'export_failed'] as const
+/** One of SPAN_DROP_REASONS. */
+export type SpanDropReason = (typeof SPAN_DROP_REASONS)[number]
 /** Every CONNECT tunnel kind. */
 export const TUNNEL_KINDS = ['intercepted', 'pass_through', 'refused'] as const
 

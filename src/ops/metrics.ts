@@ -15,7 +15,7 @@ import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
 import { createWorkerCounters } from './worker-counters.js'
 import type { AuthFailure } from '../callers/index.js'
-import type { ConsoleRefusal, FD_EXHAUSTION_SITES } from './label-sets.js'
+import type { ConsoleRefusal, FD_EXHAUSTION_SITES, SpanDropReason } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
 export const METRIC_PREFIX = 'mtls_gateway_'
@@ -97,8 +97,8 @@ export interface Metrics {
   watchConfigNames(read: () => ConfigNames | undefined): void
   /** Removes at once the series of the endpoints and profiles the config in force lacks (at each adoption; every read does too). */
   dropRemovedSeries(): void
-  /** Reports `trace_spans_dropped_total` at every scrape from the tracer's count (spans dropped at the export queue's bound). */
-  watchDroppedSpans(count: () => number): void
+  /** Reports `trace_spans_dropped_total{reason}` at every scrape from the tracer's counts (spans dropped at the export queue's bound, spans lost in failed exports). */
+  watchDroppedSpans(counts: () => Readonly<Record<SpanDropReason, number>>): void
 }
 
 /** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */

@@ -6,8 +6,11 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { VALIDITY_REASONS } from '../tls/index.js'
+import { SPAN_DROP_REASONS } from './label-sets.js'
 import type { ConnectionCounter, Metrics } from './metrics.js'
 import { createStoreWatch } from './store-up.js'
+
+const SPANS_DROPPED_HELP = 'Sampled spans never exported, by reason: queue_full (4096 were already waiting for the collector: a flood of sampled requests, or a slow or unreachable collector), export_failed (in an export the collector answered with an error or not within tracing.otlp.timeout); per process.'
 
 type WatchedRecorders = Pick<Metrics, 'watchStore' | 'watchDegradation' | 'watchBufferedBodies' | 'watchConnections' | 'watchUpstreamPools' | 'watchDroppedSpans'>
 
@@ -22,9 +25,9 @@ export function createWatchedMetrics(registers: Registry[], droppedLogLines: (()
   const watchDegradation = registerDegradationGauge(registers)
   // The log's count only grows (one log per process): a lower read is never a new base.
   registerFollowedCounter(registers, { name: 'mtls_gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout took no writes while too many were waiting (a log reader that stopped).', count: () => droppedLogLines?.() ?? 0, onDrop: 'hold' })
-  // The tracer's count only grows (one tracer per process, restart-only).
-  let droppedSpans = (): number => 0
-  registerFollowedCounter(registers, { name: 'mtls_gateway_trace_spans_dropped_total', help: 'Sampled spans dropped, never exported, because 4096 were already waiting for the collector (a flood of sampled requests, or a slow or unreachable collector); per process.', count: () => droppedSpans(), onDrop: 'hold' })
+  // The tracer's counts only grow (one tracer per process, restart-only; a reload that renews the exporter keeps its counts).
+  let droppedSpans: Parameters<Metrics['watchDroppedSpans']>[0] = () => ({ queue_full: 0, export_failed: 0 })
+  registerFollowedCounters(registers, { name: 'mtls_gateway_trace_spans_dropped_total', help: SPANS_DROPPED_HELP, label: 'reason', values: SPAN_DROP_REASONS, count: (reason) => droppedSpans()[reason], onDrop: 'hold' })
   return {
     watchStore: createStoreWatch(registers),
     watchDroppedSpans(count) {
@@ -101,20 +104,27 @@ function registerPoolGauges(registers: Registry[]): Metrics['watchUpstreamPools'
  */
 export type CountDrop = 'rebase' | 'hold'
 
+/** What a followed count added since the last read (`onDrop` says what a lower read does). */
+function follower(count: () => number, onDrop: CountDrop): () => number {
+  let seen = 0
+  return () => {
+    const now = count()
+    const added = Math.max(0, now - seen)
+    if (now > seen || onDrop === 'rebase') seen = now
+    return added
+  }
+}
+
 /** A counter family that follows a count kept elsewhere (read at scrape time), adding only its increases. */
 export function registerFollowedCounter(registers: Registry[], o: { name: string; help: string; count: () => number; onDrop: CountDrop }): void {
-  let seen = 0
-  new Counter({
-    name: o.name,
-    help: o.help,
-    aggregator: 'sum',
-    registers,
-    collect() {
-      const now = o.count()
-      if (now > seen) this.inc(now - seen)
-      if (now > seen || o.onDrop === 'rebase') seen = now
-    },
-  })
+  const added = follower(o.count, o.onDrop)
+  new Counter({ name: o.name, help: o.help, aggregator: 'sum', registers, collect() { this.inc(added()) } })
+}
+
+/** A family labelled `label`, each of its `values` a series following its own count as registerFollowedCounter's; every series exists from 0. */
+export function registerFollowedCounters<V extends string>(registers: Registry[], o: { name: string; help: string; label: string; values: readonly V[]; count: (value: V) => number; onDrop: CountDrop }): void {
+  const series = o.values.map((value) => ({ labels: { [o.label]: value }, added: follower(() => o.count(value), o.onDrop) }))
+  new Counter({ name: o.name, help: o.help, labelNames: [o.label], aggregator: 'sum', registers, collect() { for (const x of series) this.inc(x.labels, x.added()) } })
 }
 
 /** `endpoint_degraded` by endpoint and validity reason; returns `watchDegradation`. */

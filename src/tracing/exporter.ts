@@ -124,6 +124,8 @@ export interface RenewableExporter extends SpanExporter {
   returned(): number
   /** Spans handed to an export (answered or not). */
   sent(): number
+  /** Spans in exports that failed (the collector answered an error, or did not answer within tracing.otlp.timeout): never exported. */
+  failed(): number
 }
 
 /** Builds the exporter for `otlp`, its TLS files read now and again on every renew(). */
@@ -154,18 +156,22 @@ export async function createOtlpExporter(otlp: OtlpConfig, onFailure: ExportFail
   }
 }
 
-/** Wraps an exporter so a failed batch is logged (rate-limited) instead of vanishing. */
-function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter & { returned(): number; sent(): number } {
+/** Wraps an exporter so a failed batch is logged (rate-limited) and counted instead of vanishing. */
+function reportingFailures(current: () => SpanExporter, endpoint: string, onFailure: ExportFailure): SpanExporter & { returned(): number; sent(): number; failed(): number } {
   let lastReport = 0
   let returned = 0
   let sent = 0
+  let failed = 0
   return {
     returned: () => returned,
     sent: () => sent,
+    failed: () => failed,
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       sent += spans.length
       current().export(spans, (result) => {
         returned += spans.length
+        // The SDK does not retry a failed batch: its spans are lost, and counted (trace_spans_dropped_total{reason="export_failed"}).
+        if (result.code !== 0) failed += spans.length
         const now = Date.now()
         if (result.code !== 0 && now - lastReport > 60_000) {
           lastReport = now

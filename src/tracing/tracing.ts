@@ -5,12 +5,12 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import type { TracingConfig } from '../config/index.js'
-import type { ExportFailure } from './exporter.js'
+import type { ExportFailure, RenewableExporter } from './exporter.js'
 import type { SamplerSettings } from './sampler.js'
 import type { RequestStart, RequestTrace } from './spans.js'
 import type { TunnelTrace } from './tunnel-trace.js'
 import { dropEpisodes, type DropEpisodes } from './drop-episodes.js'
-import { boundExport } from './unexported.js'
+import { boundExport, type BoundedExport } from './unexported.js'
 
 /** Most sampled spans held between their end and the exporter's answer (per process); more are dropped and counted. */
 export const EXPORT_QUEUE_LIMIT = 4096
@@ -41,6 +41,8 @@ export interface Tracing {
   renewExport(config: TracingConfig): (() => void) | undefined
   /** Sampled spans dropped so far because EXPORT_QUEUE_LIMIT were waiting for export (a flood, or a slow collector). */
   droppedSpans(): number
+  /** Sampled spans lost in failed exports so far (the collector answered an error, or not within tracing.otlp.timeout). */
+  failedExportSpans(): number
   /** Sampled spans in exports sent and not yet answered: one export (at most 512) at a time. */
   exportingSpans(): number
 }
@@ -103,7 +105,15 @@ export async function startTracing(config: TracingConfig, o: TracingOptions): Pr
       episodes.close()
     },
     renewExport: (next) => (exporter && next.otlp ? exporter.renew(next.otlp) : undefined),
+    ...exportCounts(sent, exporter),
+  }
+}
+
+/** The tracer's counts of spans dropped at the bound, lost in failed exports, and in exports not yet answered. */
+function exportCounts(sent: BoundedExport | undefined, exporter: RenewableExporter | undefined): Pick<Tracing, 'droppedSpans' | 'failedExportSpans' | 'exportingSpans'> {
+  return {
     droppedSpans: () => sent?.dropped() ?? 0,
+    failedExportSpans: () => exporter?.failed() ?? 0,
     exportingSpans: () => (exporter ? exporter.sent() - exporter.returned() : 0),
   }
 }

@@ -87,6 +87,11 @@ export interface OtlpReceiverOptions {
   tls?: { cert: string; key: string; ca?: string }
   /** Keep idle connections open (no keep-alive timeout), as a collector without an idle timeout does. */
   keepIdle?: boolean
+  /**
+   * OTLP/HTTP: how to answer each export, whose spans are kept either way: 200 (default), another
+   * status (a collector that fails it), or `never` (a hung collector: the request is read, never answered).
+   */
+  answer?: number | 'never'
 }
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export'
@@ -108,7 +113,8 @@ export async function startOtlpReceiver(o: OtlpReceiverOptions = {}): Promise<Ot
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v1/traces' || req.headers['content-type'] !== 'application/x-protobuf') return void res.writeHead(400).end()
       accept(Buffer.concat(chunks), req.headers)
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
+      if (o.answer === 'never') return
+      res.writeHead(o.answer ?? 200, { 'content-type': 'application/x-protobuf' }).end()
     })
   }
   // gRPC over HTTP/2: each message is a 5-byte prefix (compressed flag, length) and the protobuf.

@@ -66,7 +66,7 @@ async function floodUntilEachDrops(from: number): Promise<void> {
 
 /** The primary's mtls_gateway_trace_spans_dropped_total (summed over the workers). */
 async function droppedTotal(): Promise<number> {
-  return valueOf(parseMetrics((await get(`${admin}/metrics`)).text), 'mtls_gateway_trace_spans_dropped_total') ?? Number.NaN
+  return valueOf(parseMetrics((await get(`${admin}/metrics`)).text), 'mtls_gateway_trace_spans_dropped_total', { reason: 'queue_full' }) ?? Number.NaN
 }
 
 /** Waits for each worker's end-of-episode line from `from`; their counts, summed. */

@@ -59,6 +59,7 @@ describe('spans waiting for a collector that never answers', () => {
 
   it('the count is mtls_gateway_trace_spans_dropped_total on /metrics, at 0 with tracing on', async () => {
     const m = parseMetrics((await get(`${g.adminUrl}/metrics`)).text)
-    expect(valueOf(m, 'mtls_gateway_trace_spans_dropped_total')).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_trace_spans_dropped_total', { reason: 'queue_full' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_trace_spans_dropped_total', { reason: 'export_failed' })).toBe(0)
   })
 })
