@@ -76,7 +76,7 @@ const FILES: readonly FileAllowance[] = [
   { file: 'proxy/connection-guard.ts', lines: 261 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
   { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
-  { file: 'store/redis.ts', lines: 214 },
+  { file: 'store/redis.ts', lines: 213 },
   { file: 'store/sqlite.ts', lines: 228 },
 ]
 

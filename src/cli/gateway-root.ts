@@ -153,7 +153,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   }
   const server = createListener({ ref, pipeline, api, connect, ...(tls ? { tls } : {}), ...(onDone ? { onDone } : {}), ...(hooks.connections ? { events: hooks.connections } : {}), ...(tracing ? { tracing } : {}), ...(hooks.onAuthFailure ? { onAuthFailure: hooks.onAuthFailure } : {}) })
   const store = storeProbes(runtime, ref)
-  o.ops?.metrics.watchStore(store.ping, () => runtime.store !== undefined, store.evictionRisk)
+  o.ops?.metrics.watchStore(store.ping, () => runtime.store !== undefined, store.evictionRisk, store.failoverWatch)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
   o.ops?.metrics.watchConnections('proxy', server)
   const consoles = createConsoleLoader()

@@ -16,6 +16,8 @@ export interface StoreProbes {
   ping(): Promise<void>
   /** Throws when it cannot tell (no Redis, or not read now): the gauge is then absent. */
   evictionRisk(): Promise<string | undefined>
+  /** The Sentinel failover watch's counts; undefined without one (no store, or not Redis Sentinel). */
+  failoverWatch(): { following: number; refused: number } | undefined
   probes: ReadinessProbe[]
 }
 
@@ -40,12 +42,13 @@ export function storeProbes(runtime: Runtime, ref: GatewayRef): StoreProbes {
   }
   // A note: the store answers; only a Sentinel failover would be followed late.
   const followNote = async (): Promise<void> => {
-    const problem = runtime.store?.followProblem?.()
+    const problem = runtime.store?.failoverWatch?.()?.problem
     if (problem !== undefined) throw new Error(problem)
   }
   return {
     ping,
     evictionRisk,
+    failoverWatch: () => runtime.store?.failoverWatch?.(),
     probes: [{ name: 'store', check: ping, gates }, { name: 'store memory policy', check: evictionNote, gates: () => false }, { name: 'store failover watch', check: followNote, gates: () => false }],
   }
 }

@@ -214,7 +214,7 @@ const redisStore = {
         addresses: { type: 'array', minItems: 1, items: hostPort, description: 'Sentinel addresses (`host:port`, usually port 26379).' },
         primaryName: { type: 'string', minLength: 1, description: 'The monitored primary\'s name (`sentinel monitor <name> …`).' },
         username: { type: 'string', description: 'ACL user on the Sentinels, when they require one.' },
-        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf), when set. A new one applies on reload to the Sentinel connections opened after it.' },
+        password: { type: 'string', description: 'Password of the Sentinels (`requirepass` in sentinel.conf, or the ACL user\'s), when set: for the lookups of the primary and for the failover watch\'s `+switch-master` subscriptions at every Sentinel (configured and discovered). A new one applies on reload to the Sentinel connections opened after it, and refused subscriptions are made again with it.' },
         db: { ...boundedInteger(0, 2_147_483_646, 'Redis numbers its databases below its `databases` setting, itself at most 2147483647'), default: 0, description: 'Database number.' },
       },
     },

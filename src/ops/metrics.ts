@@ -78,9 +78,10 @@ export interface Metrics {
   /**
    * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
    * is absent while `isOpen` says no store is open (a reload may open one later). With
-   * `evictionRisk`, `store_eviction_allowed` too (absent while it throws: cannot tell).
+   * `evictionRisk`, `store_eviction_allowed` too (absent while it throws: cannot tell). With
+   * `failoverWatch`, `store_failover_watch_sentinels{state}` (absent while it says none: no Sentinel).
    */
-  watchStore(ping: () => Promise<void>, isOpen?: () => boolean, evictionRisk?: () => Promise<string | undefined>): void
+  watchStore(ping: () => Promise<void>, isOpen?: () => boolean, evictionRisk?: () => Promise<string | undefined>, failoverWatch?: () => { following: number; refused: number } | undefined): void
   /** Reports `endpoint_degraded` at every scrape from the snapshot in force, against the clock then. */
   watchDegradation(read: () => readonly { endpoint: string; reasons: readonly string[] }[]): void
   /** Reports `buffered_body_bytes` and `buffered_body_refusals_total` at every scrape from the process's budget. */

@@ -2,7 +2,7 @@ import { openRedisStore, type RedisStoreOptions } from './redis.js'
 import { openSqliteStore } from './sqlite.js'
 import type { Store } from './store.js'
 
-export type { RenewedConnections, Store } from './store.js'
+export type { FailoverWatch, RenewedConnections, Store } from './store.js'
 export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js'
 export { sqliteFileProblem } from './sqlite-location.js'
 export { SqliteDriverError } from './sqlite-driver.js'

@@ -31,6 +31,8 @@ export class SentinelSubscriptions {
   readonly #subscribers = new Map<string, Subscriber>()
   /** Sentinel (`host:port`) → its refusal, while it lasts. */
   readonly #refused = new Map<string, string>()
+  /** Sentinels whose subscription was taken (and not refused since). */
+  readonly #subscribed = new Set<string>()
   #password: string | undefined
   #stopped = false
   readonly #retry: NodeJS.Timeout
@@ -71,6 +73,13 @@ export class SentinelSubscriptions {
     return [...this.#refused].map(([sentinel, why]) => refusal(sentinel, why)).join('; ')
   }
 
+  /** Sentinels followed now (subscribed, connection ready) and refusing the subscription now, for `store_failover_watch_sentinels`. */
+  counts(): { following: number; refused: number } {
+    let following = 0
+    for (const key of this.#subscribed) if (this.#subscribers.get(key)?.redis.status === 'ready') following++
+    return { following, refused: this.#refused.size }
+  }
+
   /** A rotated password: the next connections use it, and refused subscriptions try again with it. */
   renewPassword(password: string): void {
     this.#password = password
@@ -86,7 +95,10 @@ export class SentinelSubscriptions {
 
   #subscribe(key: string, redis: Redis): void {
     redis.subscribe(CHANNEL).then(
-      () => void this.#refused.delete(key),
+      () => {
+        this.#refused.delete(key)
+        this.#subscribed.add(key)
+      },
       (e: unknown) => {
         // Only the Sentinel's own answer is a refusal: a connection closed by stop() is not.
         if (!this.#stopped && e instanceof Error && e.name === 'ReplyError') this.#refuse(key, e.message)
@@ -98,6 +110,7 @@ export class SentinelSubscriptions {
   #refuse(key: string, why: string): void {
     const first = !this.#refused.has(key)
     this.#refused.set(key, why)
+    this.#subscribed.delete(key)
     if (first) this.o.onRefused?.(refusal(key, why))
   }
 

@@ -10,6 +10,7 @@ import type { ConnectionOptions } from 'node:tls'
 import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisAddress, RedisClient } from './redis-client.js'
 import { SentinelSubscriptions } from './redis-sentinel-subscriptions.js'
+import type { FailoverWatch } from './store.js'
 
 /** A connect to the old primary, retried while Sentinels still name it after the announcement (their configurations spread within seconds). */
 export const STALE_RETRIES = 10
@@ -70,9 +71,11 @@ export class SentinelWatch {
     client.on('ready', () => void subscriptions.discover())
   }
 
-  /** Why some Sentinel's `+switch-master` is not followed (refused), for /readyz; undefined when none is refused. */
-  problem(): string | undefined {
-    return this.#subscriptions?.problem()
+  /** Sentinels followed and refusing now, and the refusals in words prefixed by `where` (the store), for the metric and /readyz. */
+  state(where: string): FailoverWatch {
+    const problem = this.#subscriptions?.problem()
+    const counts = this.#subscriptions?.counts() ?? { following: 0, refused: 0 }
+    return { following: counts.following, refused: counts.refused, problem: problem === undefined ? undefined : `${where}: ${problem}` }
   }
 
   /** A rotated Sentinel password, for the subscriptions' next connections. */

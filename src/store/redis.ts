@@ -9,7 +9,7 @@ import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.
 import { credentialKeys, storeFailure, type CredentialKeys } from './redis-failure.js'
 import { sentinelWatchOf } from './redis-sentinel-watch.js'
 import { checkReplicasOnline, execWrite, type Pipeline } from './redis-write.js'
-import { UNREACHABLE, type RenewedConnections, type Store } from './store.js'
+import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
 export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
@@ -146,10 +146,9 @@ export class RedisStore implements Store {
     await checkReplicasOnline(this.#redis, ack, this.#where, (fn) => this.#run('ping', fn))
   }
 
-  /** Why a Sentinel failover may not be followed as announced (a Sentinel refused `+switch-master`); undefined when every reachable one is followed. */
-  followProblem(): string | undefined {
-    const problem = sentinelWatchOf(this.#redis)?.problem()
-    return problem === undefined ? undefined : `redis store ${this.#where}: ${problem}`
+  /** The Sentinel failover watch's state (undefined without Sentinel): Sentinels followed and refusing, and why a failover may not be followed as announced. */
+  failoverWatch(): FailoverWatch | undefined {
+    return sentinelWatchOf(this.#redis)?.state(`redis store ${this.#where}`)
   }
 
   /** Why this Redis may silently drop the gateway's keys (ConnectChecks.evictionRisk). */

@@ -19,6 +19,13 @@ export interface RenewedConnections {
   sentinelPassword?: string
 }
 
+/** The Sentinel failover watch's Sentinels now: subscribed to `+switch-master`, refusing it, and the refusals in words (undefined when none). */
+export interface FailoverWatch {
+  readonly following: number
+  readonly refused: number
+  readonly problem: string | undefined
+}
+
 export interface Store {
   /** Value for key, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>
@@ -50,8 +57,8 @@ export interface Store {
   ping(): Promise<void>
   /** Why the store may silently drop keys (a Redis `maxmemory-policy` other than noeviction); undefined when it keeps them; throws when it cannot tell now. */
   evictionRisk?(): Promise<string | undefined>
-  /** Why a Sentinel failover may not be followed as the Sentinels announce it (Redis Sentinel); undefined when nothing is in the way. */
-  followProblem?(): string | undefined
+  /** The Sentinel failover watch (Redis Sentinel; undefined otherwise): how many Sentinels it follows and refuse it, and why a failover may not be followed as announced. */
+  failoverWatch?(): FailoverWatch | undefined
   /** Renewed client TLS files and passwords for a networked store's next connections (Redis); others have none. */
   renewConnections?(renewed: RenewedConnections): void
   close(): Promise<void>

@@ -114,6 +114,10 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     fires(changed([{ name: 'mtls_gateway_store_up', labels: {}, values: [1, 1] }]), [])
     fires(changed([{ name: 'mtls_gateway_store_eviction_allowed', labels: {}, values: [1, 1] }]), ['MtlsGatewayStoreMayEvict'])
     fires(changed([{ name: 'mtls_gateway_store_eviction_allowed', labels: {}, values: [0, 0] }]), [])
+    // A refused Sentinel subscription fires; Sentinels followed, none refusing, do not.
+    const watch = (refused: number): Parameters<typeof changed>[0] => [{ name: 'mtls_gateway_store_failover_watch_sentinels', labels: { state: 'following' }, values: [2, 2] }, { name: 'mtls_gateway_store_failover_watch_sentinels', labels: { state: 'refused' }, values: [refused, refused] }]
+    fires(changed(watch(1)), ['MtlsGatewayStoreFailoverWatchRefused'])
+    fires(changed(watch(0)), [])
     const failedReload = (x: Sample): Sample => (x.name === 'mtls_gateway_config_reloads_total' && x.labels.result === 'failure' ? { ...x, value: x.value + 1 } : x)
     fires(changed([], failedReload), ['MtlsGatewayConfigReloadFailed'])
     fires(changed([{ name: 'mtls_gateway_endpoint_degraded', labels: { ...partner, reason: 'client_cert_expired' }, values: [1, 1] }]), ['MtlsGatewayEndpointDegraded'])

@@ -8,6 +8,8 @@
  *   the configured addresses were, though ioredis itself looks the primary up at the others.
  * - With `--workers 2` each worker does both, warns once and notes it on the primary's /readyz,
  *   and a hot reload changes none of it.
+ * - `mtls_gateway_store_failover_watch_sentinels{state="following"|"refused"}` counts them (per
+ *   process; the --workers primary sums the workers'). Before, the refusal showed in no metric.
  */
 import { randomUUID } from 'node:crypto'
 import { appendFileSync, writeFileSync } from 'node:fs'
@@ -17,7 +19,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 import { adminUrlOf, spawnGateway } from '../support/process.js'
 import type { Peer } from '../support/peers.js'
-import { eventually, get, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
+import { eventually, get, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { CALLERS, exchangeToken, onSentinel, partnerEndpointYaml, sentinelSubscribers as subscribers, stopAll } from './redis-gateway-support.js'
 
 const REFUSED = "a Sentinel refuses the store's failover watch: its failovers are followed late"
@@ -38,6 +40,13 @@ const warnings = (g: OpsGateway): { problem: string }[] =>
 const readyz = async (g: OpsGateway): Promise<{ status: number; notes: string[] }> => {
   const r = await get(`${g.adminUrl}/readyz`)
   return { status: r.status, notes: (JSON.parse(r.text) as { notes?: string[] }).notes ?? [] }
+}
+
+/** `store_failover_watch_sentinels` at an admin URL, as `following/refused`. */
+const watched = async (adminUrl: string): Promise<string> => {
+  const m = await scrape(adminUrl)
+  const at = (state: string): number | undefined => valueOf(m, 'mtls_gateway_store_failover_watch_sentinels', { state })
+  return `${at('following')}/${at('refused')}`
 }
 
 beforeAll(async () => {
@@ -65,10 +74,13 @@ describe('the failover watch at each Sentinel', () => {
     const before = await readyz(g)
     expect(before.status).toBe(200)
     expect(before.notes.filter((n) => n.startsWith('store failover watch: '))).toEqual([expect.stringContaining(`Sentinel 127.0.0.1:${s1.port} refuses SUBSCRIBE +switch-master`)])
+    // Two Sentinels followed, one refusing: what an alert reads.
+    await eventually(async () => (await watched(g.adminUrl)) === '2/1', 20_000, 'the gauge at 2 following, 1 refused')
 
     await onSentinel(s1.port, 'ACL', 'SETUSER', 'gw', 'allchannels')
     await eventually(async () => (await subscribers(s1.port, 'gw')) === 1, 40_000, 'the watch subscribed once the channel is granted')
     await eventually(async () => !(await readyz(g)).notes.some((n) => n.startsWith('store failover watch: ')), 20_000, 'the note gone')
+    await eventually(async () => (await watched(g.adminUrl)) === '3/0', 20_000, 'the gauge at 3 following, none refused')
     expect(warnings(g)).toHaveLength(1)
     expect(g.lines.join('\n')).not.toContain(PASSWORD)
   }, 120_000)
@@ -83,6 +95,7 @@ describe('the failover watch at each Sentinel', () => {
       return true
     }, 30_000, 'a subscription at each of the three Sentinels (one configured)')
     expect(warnings(g)).toEqual([])
+    await eventually(async () => (await watched(g.adminUrl)) === '3/0', 20_000, 'the gauge at 3 following')
   }, 120_000)
 
   it('--workers 2: each worker subscribes at every Sentinel, warns of the refusal once and notes it; a reload keeps it so', async () => {
@@ -102,12 +115,15 @@ describe('the failover watch at each Sentinel', () => {
       // Each worker subscribed at each Sentinel that takes it (s0 configured, s2 discovered), and so did the
       // primary's own store (the console's; it logs no store warnings, as for the memory policy).
       await eventually(async () => (await subscribers(s0.port, 'gww')) === 3 && (await subscribers((set.sentinels[2] as Peer).port, 'gww')) === 3, 30_000, 'both workers and the primary subscribed')
+      // The primary's /metrics sums the workers' (the primary's own store serves the console, not requests, and is not counted).
+      await eventually(async () => (await watched(adminUrl)) === '4/2', 30_000, 'the primary\'s sum: 2 following and 1 refused per worker')
       const reloaded = (): number => gp.logEntries().filter((e) => e.msg === 'config reloaded').length
       appendFileSync(file, '# reloaded\n')
       await eventually(() => reloaded() >= 2, 30_000, 'both workers reloaded')
       expect(await notes()).toHaveLength(2)
       expect(refusals()).toHaveLength(2)
       expect(await subscribers(s0.port, 'gww')).toBe(3)
+      await eventually(async () => (await watched(adminUrl)) === '4/2', 30_000, 'the same sum after the reload')
       expect(gp.output.join('\n')).not.toContain(PASSWORD)
     } finally {
       await gp.stop('SIGKILL')
