@@ -69,3 +69,69 @@ describe('the Sentinels the failover watch follows', () => {
     )
   })
 })
+
+/** A subscriber connection whose next SUBSCRIBE is taken or refused as the test says, and whose status it sets. */
+class Scripted extends EventEmitter {
+  status = 'connecting'
+  next: 'take' | 'refuse' = 'take'
+  constructor(readonly options: RedisOptions) {
+    super()
+  }
+  subscribe(): Promise<number> {
+    if (this.next === 'take') return Promise.resolve(1)
+    const e = new Error('NOPERM no channel')
+    e.name = 'ReplyError'
+    return Promise.reject(e)
+  }
+  disconnect(): void {}
+}
+
+type WatchEvent = { sentinel: number; kind: 'taken' | 'refused' | 'password_refused' | 'down' }
+
+describe('the failover watch counts (store_failover_watch_sentinels)', () => {
+  it('following: subscription taken and connection up now; refused: refusing now; over any sequence of answers and outages', async () => {
+    const event: fc.Arbitrary<WatchEvent> = fc.record({ sentinel: fc.nat({ max: 4 }), kind: fc.constantFrom('taken', 'refused', 'password_refused', 'down') })
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(event, { maxLength: 40 }), async (n, events) => {
+        const conns: Scripted[] = []
+        const subs = new SentinelSubscriptions({
+          sentinels: [], primaryName: 'gw', connectTimeoutMs: 1000, retryStrategy: () => 100, announced: () => undefined,
+          connect: (options) => {
+            const c = new Scripted(options)
+            conns.push(c)
+            return c as unknown as Redis
+          },
+        })
+        // The model: per Sentinel, up now, last answer taken, refusing now.
+        const model = Array.from({ length: n }, () => ({ up: false, taken: false, refused: false }))
+        try {
+          for (let i = 0; i < n; i++) subs.add({ host: '10.0.0.1', port: 26379 + i })
+          for (const e of events.filter((x) => x.sentinel < n)) {
+            const c = conns[e.sentinel] as Scripted
+            const m = model[e.sentinel] as { up: boolean; taken: boolean; refused: boolean }
+            if (e.kind === 'down') {
+              c.status = 'reconnecting'
+              m.up = false
+            } else if (e.kind === 'password_refused') {
+              const err = new Error('WRONGPASS invalid username-password pair')
+              err.name = 'ReplyError'
+              c.status = 'reconnecting'
+              c.emit('error', err)
+              Object.assign(m, { up: false, taken: false, refused: true })
+            } else {
+              c.status = 'ready'
+              c.next = e.kind === 'taken' ? 'take' : 'refuse'
+              c.emit('ready')
+              await new Promise((r) => setImmediate(r))
+              Object.assign(m, { up: true, taken: e.kind === 'taken', refused: e.kind === 'refused' })
+            }
+            expect(subs.counts()).toEqual({ following: model.filter((x) => x.up && x.taken).length, refused: model.filter((x) => x.refused).length })
+          }
+        } finally {
+          subs.stop()
+        }
+      }),
+      { seed: 35, numRuns: 200 },
+    )
+  })
+})
