@@ -18,8 +18,8 @@ const NO_PROVIDER = { apiPort: 9, browserPort: 9, browserUrl: 'https://127.0.0.1
 /** The rig of one test file. */
 export interface DrainConsoleRig {
   readonly upstream: HoldingUpstream
-  /** Spawns the gateway with `--workers N`: it and its console's URL. */
-  spawn(workers: number): Promise<{ gp: GatewayProcess; consoleUrl: string }>
+  /** Spawns the gateway with `--workers N` (in a directory of its own per `attempt`): it and its console's URL. */
+  spawn(workers: number, attempt?: number): Promise<{ gp: GatewayProcess; consoleUrl: string }>
 }
 
 /** Starts the rig before the file's tests and stops it after them. */
@@ -41,8 +41,8 @@ export function useDrainConsoleRig(name: string): DrainConsoleRig {
     get upstream() {
       return upstream as HoldingUpstream
     },
-    async spawn(workers) {
-      const caseDir = join(dir as string, `w${workers}`)
+    async spawn(workers, attempt = 0) {
+      const caseDir = join(dir as string, `w${workers}-${attempt}`)
       const yaml = rigYaml(pki as TestPki, NO_PROVIDER, caseDir).replace('profiles:\n', `${endpointYaml('held', (upstream as HoldingUpstream).server.port, clientTls(pki as TestPki))}profiles:\n`) + 'drain:\n  grace: 60s\n'
       mkdirSync(caseDir, { recursive: true })
       writeFileSync(join(caseDir, 'gateway.yaml'), yaml)

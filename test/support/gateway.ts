@@ -61,3 +61,12 @@ export function endpointYaml(name: string, port: number, tls: Record<string, str
   const tlsLines = Object.entries(tls).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n')
   return `  - name: ${name}\n    url: https://api.partner.test:${port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    tls:\n${tlsLines}\n`
 }
+
+/**
+ * A gateway config tracing every request (ratio 1) to the OTLP/HTTP collector at `collectorUrl`,
+ * with one endpoint `partner` on 127.0.0.1:`port`, the admin listener on and callers not required.
+ */
+export function tracingGatewayYaml(o: { collectorUrl: string; timeout: string; parentBased: boolean; port: number; tls: Record<string, string | string[] | boolean> }): string {
+  const tracing = `tracing:\n  enabled: true\n  sampler: { ratio: 1, parentBased: ${o.parentBased} }\n  otlp: { endpoint: "${o.collectorUrl}", timeout: ${o.timeout} }\n`
+  return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ncallers: { required: false }\n${tracing}endpoints:\n${endpointYaml('partner', o.port, o.tls)}`
+}

@@ -13,7 +13,7 @@ import { Pool } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { endpointYaml } from '../support/gateway.js'
+import { tracingGatewayYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startHungUpstream, type HungUpstream } from '../support/hung-upstream.js'
 import { entriesWhen, type LogEntry } from '../support/log-entries.js'
@@ -30,7 +30,7 @@ let pool: Pool
 let configFile: string
 
 const yaml = (parentBased: boolean): string =>
-  `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ncallers: { required: false }\ntracing:\n  enabled: true\n  sampler: { ratio: 1, parentBased: ${parentBased} }\n  otlp: { endpoint: "http://127.0.0.1:${collector.port}/v1/traces", timeout: 60s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+  tracingGatewayYaml({ collectorUrl: `http://127.0.0.1:${collector.port}/v1/traces`, timeout: '60s', parentBased, port: upstream.port, tls: clientTls(pki) })
 
 beforeAll(async () => {
   pki = await createTestPki()

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTracing, type Tracing } from '../../src/tracing/index.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
-import { endpointYaml } from '../support/gateway.js'
+import { tracingGatewayYaml } from '../support/gateway.js'
 import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js'
 import { entriesWhen } from '../support/log-entries.js'
@@ -93,8 +93,7 @@ describe('with serve --workers 2 and a reload', () => {
   let admin: string
   let pool: Pool
   let configFile: string
-  const yaml = (parentBased: boolean): string =>
-    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ncallers: { required: false }\ntracing:\n  enabled: true\n  sampler: { ratio: 1, parentBased: ${parentBased} }\n  otlp: { endpoint: "${collector.url}", timeout: 10s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
+  const yaml = (parentBased: boolean): string => tracingGatewayYaml({ collectorUrl: collector.url, timeout: '10s', parentBased, port: upstream.port, tls: clientTls(pki) })
 
   beforeAll(async () => {
     collector = await receiver(500)
