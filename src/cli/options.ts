@@ -48,9 +48,14 @@ const SYSTEM_MESSAGES: Record<string, string> = {
   EADDRINUSE: 'address already in use',
   EACCES: 'permission denied',
   EADDRNOTAVAIL: 'address not available on this machine',
+  // The kernel has no IPv6 (booted with ipv6.disable=1): only "::" falls back to 0.0.0.0 (bind-listener.ts).
+  EAFNOSUPPORT: 'the kernel does not support this address family (EAFNOSUPPORT: no IPv6, booted with ipv6.disable=1?)',
   ENOENT: 'no such file or directory',
   EISDIR: 'is a directory',
 }
+
+/** Codes that name the address, not the port, as what to change. */
+const HOST_CODES = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT'])
 
 /** One line (a ConfigError: one line per problem) saying what failed, naming the file or address. */
 export function describeError(e: unknown): string {
@@ -59,7 +64,11 @@ export function describeError(e: unknown): string {
   const sys = e as SystemError
   const what = sys.code !== undefined ? SYSTEM_MESSAGES[sys.code] : undefined
   if (what !== undefined && (sys.syscall === 'listen' || sys.syscall === 'bind')) {
-    return `cannot listen on ${sys.address ?? '?'}:${sys.port ?? '?'}: ${what} (--port, or listen.port / admin.port in the config)`
+    // A socket the kernel would not make has no port yet; an IPv6 address is bracketed before one.
+    const host = sys.address === undefined ? '?' : sys.address.includes(':') && sys.port !== undefined ? `[${sys.address}]` : sys.address
+    const where = sys.port === undefined ? host : `${host}:${sys.port}`
+    const hint = HOST_CODES.has(sys.code as string) ? 'listen.host / admin.host in the config' : '--port, or listen.port / admin.port in the config'
+    return `cannot listen on ${where}: ${what} (${hint})`
   }
   if (what !== undefined && sys.path !== undefined) return `${sys.path}: ${what}`
   return (e.message.split('\n')[0] ?? '').trim() || e.name

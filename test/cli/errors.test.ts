@@ -92,6 +92,16 @@ describe('errors: one line naming the flag, file or address', () => {
     expect(oneLine(viaFlag)).toBe(`mtls-gateway: cannot listen on 127.0.0.1:${busyPort}: address already in use (--port, or listen.port / admin.port in the config)`)
   })
 
+  it('a host that is no address of this machine: exit 1, naming the address and the host keys (not the port ones)', async () => {
+    // 192.0.2.0/24 and 2001:db8::/32 are documentation ranges: no interface here has them, so bind fails at once.
+    for (const host of ['192.0.2.1', '2001:db8::1']) {
+      writeFileSync(join(dir, 'foreign.yaml'), `listen:\n  host: "${host}"\n  port: 0\nadmin:\n  enabled: false\nendpoints: []\n`)
+      const r = await cli(['serve', '--config', join(dir, 'foreign.yaml'), '--workers', '1'])
+      expect(r.code).toBe(1)
+      expect(oneLine(r)).toBe(`mtls-gateway: cannot listen on ${host}: address not available on this machine (listen.host / admin.host in the config)`)
+    }
+  })
+
   it('a missing config, key file or body file: exit 1, naming the file', async () => {
     const missing = join(dir, 'missing.yaml')
     const serve = await cli(['serve', '--config', missing, '--workers', '1'])

@@ -75,10 +75,10 @@ describe.each([1, 2])('serve --workers %i on a kernel without IPv6', (workers) =
 })
 
 describe('what does not fall back', () => {
-  it('::1 on a kernel without IPv6 stops the start (EAFNOSUPPORT): only "::" means "every address"', async () => {
+  it('::1 on a kernel without IPv6 stops the start (EAFNOSUPPORT), in one line that says why: only "::" means "every address"', async () => {
     const file = join(pki.dir, 'loopback6.yaml')
     replaceFile(file, config('::1'))
-    await expect(spawnGateway(file, ['--workers', '1'], {}, NO_IPV6)).rejects.toThrow(/exited with 1[\s\S]*EAFNOSUPPORT/)
+    await expect(spawnGateway(file, ['--workers', '1'], {}, NO_IPV6)).rejects.toThrow(/exited with 1[\s\S]*mtls-gateway: cannot listen on ::1: the kernel does not support this address family \(EAFNOSUPPORT: no IPv6, booted with ipv6\.disable=1\?\) \(listen\.host \/ admin\.host in the config\)$/m)
   }, 120_000)
 
   it('"::" on a port in use stops the start (EADDRINUSE), though 0.0.0.0 on that port is free', async () => {
