@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closedLoop } from './load.js'
 import { eachProfiledWindow } from './measure.js'
-import { setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
+import { bareAndProd, gatewaysNeeded, setupPaths, type BodyKind, type PathName, type Processes } from './paths.js'
 import { DIST, startBareGateway, startForwarder, startProdGateway, type GatewayRun } from './gateways.js'
 import type { BenchPki } from './pki.js'
 import type { Upstream } from './peers.js'
@@ -39,12 +39,14 @@ export async function profileAllocations(dir: string, pki: BenchPki, upstream: U
   const args: GatewayRun = { ...run, tag: `${run.tag ?? ''}-alloc`, nodeArgs: ['--import', join(run.dist ?? DIST, 'bench', 'heap-sampler.js')] }
   const procs: Proc[] = []
   try {
+    // Only the gateways whose paths get windows (the smoke run samples the floor and the realistic path: no bare gateway).
+    const needed = gatewaysNeeded(paths, false)
     const [bare, prod, forwarder] = await startTogether(procs, [
-      () => startBareGateway(dir, pki, upstream, args),
-      () => startProdGateway(dir, pki, upstream, args),
+      needed.bare ? () => startBareGateway(dir, pki, upstream, args) : undefined,
+      needed.prod ? () => startProdGateway(dir, pki, upstream, args) : undefined,
       paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, args) : undefined,
     ])
-    const p: Processes = { upstream, nginx, bare, prod, ...(forwarder ? { forwarder } : {}) }
+    const p: Processes = { upstream, nginx, ...bareAndProd(bare, prod), ...(forwarder ? { forwarder } : {}) }
     const setups = setupPaths(pki, p)
     return await eachProfiledWindow(setups, paths, bodies, users, warmMs, async ({ path, body, setup, pid, target }) => {
       const proc = setup.proxy as Proc

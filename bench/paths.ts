@@ -73,6 +73,23 @@ export interface PathSetup {
 /** nginx's $ssl_client_s_dn (RFC 2253 order: last RDN first). */
 const dn = (cn: string): string => `O=mtls-gateway bench,CN=${cn}`
 
+/**
+ * Which of the two gateways `paths` drive: bare for mTLS only; prod for the ops and realistic paths and
+ * CONNECT (unless CONNECT has a process of its own); bare when neither, so that there is always one.
+ * A run of a few paths (the smoke test's --compare run is mTLS only) then starts no gateway it never drives.
+ */
+export function gatewaysNeeded(paths: readonly PathName[], ownConnect: boolean): { bare: boolean; prod: boolean } {
+  const prod = paths.some((x) => x === 'gateway_ops' || x === 'gateway_realistic' || (x === 'gateway_connect' && !ownConnect))
+  return { bare: paths.includes('gateway_mtls') || !prod, prod }
+}
+
+/** Bare and prod for setupPaths when only one of them was started (gatewaysNeeded): it stands in for the other, whose paths are not driven. */
+export function bareAndProd(bare: GatewayProc | undefined, prod: GatewayProc | undefined): { bare: GatewayProc; prod: GatewayProc } {
+  const one = bare ?? prod
+  if (one === undefined) throw new Error('neither the bare nor the production gateway was started')
+  return { bare: bare ?? one, prod: prod ?? one }
+}
+
 /** Builds every path against the running processes (undici_forwarder only when it runs). */
 export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName, PathSetup>> {
   const request = (dispatcher: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>): Target => ({

@@ -11,7 +11,7 @@ import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { bareAndProd, gatewaysNeeded, setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -141,9 +141,10 @@ try {
       const ownConnect = sideRounds > 0 && paths.includes('gateway_connect')
       // A node's processes start side by side (procs.ts, startTogether); each has its own dir, ports and store.
       const otlp = sink?.url
+      const needed = gatewaysNeeded(paths, ownConnect)
       const [bare, prod, forwarder, userSqlite, userRedis, connectProd, limitsOff, traced1, traced100] = await startTogether(procs, [
-        () => startBareGateway(dir, pki, upstream, run),
-        () => startProdGateway(dir, pki, upstream, run),
+        needed.bare ? () => startBareGateway(dir, pki, upstream, run) : undefined,
+        needed.prod ? () => startProdGateway(dir, pki, upstream, run) : undefined,
         paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, run) : undefined,
         paths.includes('gateway_user_sqlite') ? () => startUserGateway(dir, pki, upstream, 'sqlite', run) : undefined,
         paths.includes('gateway_user_redis') ? () => startUserGateway(dir, pki, upstream, 'redis', run) : undefined,
@@ -152,7 +153,7 @@ try {
         otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 0.01, otlp, run) : undefined,
         otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 1, otlp, run) : undefined,
       ])
-      const p: Processes = { upstream, nginx, bare, prod, ...(forwarder ? { forwarder } : {}), ...(userSqlite ? { userSqlite } : {}), ...(userRedis ? { userRedis } : {}), ...(connectProd ? { connectProd } : {}), ...(limitsOff ? { limitsOff } : {}), ...(traced1 && traced100 ? { traced: { '1pct': traced1, '100pct': traced100 } } : {}) }
+      const p: Processes = { upstream, nginx, ...bareAndProd(bare, prod), ...(forwarder ? { forwarder } : {}), ...(userSqlite ? { userSqlite } : {}), ...(userRedis ? { userRedis } : {}), ...(connectProd ? { connectProd } : {}), ...(limitsOff ? { limitsOff } : {}), ...(traced1 && traced100 ? { traced: { '1pct': traced1, '100pct': traced100 } } : {}) }
       const mine = setupPaths(pki, p)
       if (node === nodes[0]) for (const path of shared) setups[path] = mine[path]
       for (const path of paths.filter((x) => !shared.includes(x))) {
@@ -162,11 +163,11 @@ try {
       if (parsed.compare !== undefined) {
         const other = { ...run, dist: parsed.compare, tag: `@before${run.tag ?? ''}` }
         const [otherBare, otherProd, otherConnect] = await startTogether(procs, [
-          () => startBareGateway(dir, pki, upstream, other),
-          () => startProdGateway(dir, pki, upstream, other),
+          needed.bare ? () => startBareGateway(dir, pki, upstream, other) : undefined,
+          needed.prod ? () => startProdGateway(dir, pki, upstream, other) : undefined,
           ownConnect ? () => startProdGateway(dir, pki, upstream, { ...other, tag: `-connect${other.tag}` }) : undefined,
         ])
-        const q: Processes = { ...p, bare: otherBare, prod: otherProd }
+        const q: Processes = { ...p, ...bareAndProd(otherBare, otherProd) }
         if (otherConnect) q.connectProd = otherConnect
         const theirs = setupPaths(pki, q)
         // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.

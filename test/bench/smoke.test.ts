@@ -15,6 +15,13 @@ assertDistFresh(['src', 'bench'])
 // Without Debian's echo module the upstream answers before reading a body; body paths then
 // measure an artifact (see bench/peers.ts), so the smoke run keeps to empty bodies.
 const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so'
+/**
+ * The smoke run's own windows, shorter than --quick's (figures are never read here, only that every
+ * path answers and every phase writes its table): 10 users, not 50, so that a window's last requests
+ * (each waiting behind the others on a loaded proxy CPU) do not stretch each phase by a p99 of
+ * hundreds of ms; every window still long enough for requests, perf samples and a CPU tick.
+ */
+const SMOKE = ['--users', '10', '--warmup', '100', '--duration', '150', '--paced', '150', '--pair-ms', '150', '--side-ms', '150', '--fresh-warm', '150', '--idle-window', '250']
 const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-bench-smoke-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -34,7 +41,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 /** A --quick run with only the given phases (no stage profile, perf split or minting): its JSON and what it printed. */
 async function quickRun(name: string, args: string[]): Promise<{ result: BenchResult; stdout: string }> {
   const out = join(dir, `${name}.json`)
-  const { code, stdout, stderr } = await runBench(['--quick', ...args, '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
+  const { code, stdout, stderr } = await runBench(['--quick', ...SMOKE, ...args, '--stages', '0', '--perf', '0', '--mint-hosts', '0', '--out', out])
   expect(code, stderr).toBe(0)
   return { result: JSON.parse(readFileSync(out, 'utf8')) as BenchResult, stdout }
 }
@@ -54,8 +61,8 @@ function everyPathRun(): Promise<{ code: number | null; stdout: string; stderr: 
   everyPath ??= (async () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`)
     const out = join(dir, 'result.json')
-    const phases = ['--side-by-side', '1', '--latency-pairs', '2', '--floor-pairs', '2', '--floor-pairs-paths', 'gateway_mtls', '--alloc', '800', '--alloc-paths', 'undici_forwarder,gateway_realistic', '--idle', '1']
-    const run = await runBench(['--quick', ...phases, '--paths', ALL_PATHS, '--bodies', BODIES, '--out', out])
+    const phases = ['--side-by-side', '1', '--latency-pairs', '2', '--floor-pairs', '2', '--floor-pairs-paths', 'gateway_mtls', '--alloc', '300', '--alloc-paths', 'undici_forwarder,gateway_realistic', '--idle', '1']
+    const run = await runBench(['--quick', ...SMOKE, '--stages', '200', '--perf', '300', ...phases, '--paths', ALL_PATHS, '--bodies', BODIES, '--out', out])
     return { ...run, result: existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as BenchResult) : undefined }
   })()
   return everyPath
