@@ -106,7 +106,8 @@ describe('recordWhile (real perf, a real node process)', () => {
     // A child spinning in JavaScript until killed: its samples must be mostly JavaScript.
     const child = spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x = (x + Math.sqrt(x + 1)) % 1e9 }'], { stdio: 'ignore' })
     try {
-      const got = await recordWhile(child.pid as number, join(dir, 'busy.data'), () => new Promise<string>((r) => setTimeout(() => r('done'), 1500)))
+      // Stopped (SIGSTOP) at the window's end: it would spin through perf's exit and `perf script` for nothing.
+      const got = await recordWhile(child.pid as number, join(dir, 'busy.data'), () => new Promise<string>((r) => setTimeout(() => r((child.kill('SIGSTOP'), 'done')), 1500)))
       expect(got.result).toBe('done')
       expect(got.samples).toBeGreaterThan(100)
       expect(got.shares['JavaScript (JIT code, V8 builtins)'] ?? 0).toBeGreaterThan(0.5)
@@ -135,6 +136,8 @@ describe('recordWhile (real perf, a real node process)', () => {
           windows.push({ pid, ...(await session.window(() => pause(500))) })
         }
       } finally {
+        // Both stopped (SIGSTOP) first: sampling is off after the last window, and spinning through perf's exit and `perf script` costs the machine seconds.
+        for (const c of [a, b]) c.kill('SIGSTOP')
         script = await session.stop()
       }
       // Each window has samples of its process (how many depends on what else the machine runs).
