@@ -67,7 +67,9 @@ describe('readiness with a real store down', () => {
 
   it('Redis stopped, by default: /readyz stays 200 and names the store under notes, store_up 0; gateReadiness reloads both ways', async () => {
     const redis = await startRedisServer()
-    const config = (gate: boolean): string => `admin: { token: "${CONSOLE_TOKEN}" }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:"${gate ? ', redis: { gateReadiness: true }' : ''} }\n${endpoints}`
+    // commandTimeout 1.5s (3s by default; it must exceed acknowledgeTimeout, 1s): each of the console overview's store reads (metrics, readiness,
+    // store status) waits it out while Redis is away; how long it is is not what this case holds.
+    const config = (gate: boolean): string => `admin: { token: "${CONSOLE_TOKEN}" }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { commandTimeout: 1500ms${gate ? ', gateReadiness: true' : ''} } }\n${endpoints}`
     const g = await startOpsGateway(pki.dir, config(false))
     const file = join(pki.dir, 'gateway.yaml')
     try {
