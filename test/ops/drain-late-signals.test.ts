@@ -1,13 +1,13 @@
 /**
  * Signals that reach a drain after its listener closed, while it closes the rest (here a span
- * flush that waits on a collector which never answers): the process keeps its handlers to the
- * end. Before, closing removed them first, so a SIGHUP then ended a clean drain by the signal's
+ * flush that waits on a collector which answers only once the signal was handled): the process
+ * keeps its handlers to the end. Before, closing removed them first, so a SIGHUP then ended a clean drain by the signal's
  * default action (no exit 0, the last log lines lost) and a second SIGTERM killed the process
  * instead of the promised exit 1 with its log written.
  */
 import type { ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
@@ -20,15 +20,25 @@ let pki: TestPki
 let upstream: HoldingUpstream
 let collector: Server
 let config: string
-const held: Socket[] = []
+/** Whether the collector answers exports; the exports it holds unanswered meanwhile. */
+let answering = false
+const unanswered: ServerResponse[] = []
+const answer = (res: ServerResponse): void => void res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
+/** The collector hangs (takes every export, answers none) or, from here on, answers them all, the held ones first. */
+function collectorAnswers(on: boolean): void {
+  answering = on
+  if (on) for (const res of unanswered.splice(0)) answer(res)
+}
 
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startHoldingUpstream(pki)
-  // The hung collector: takes the connection and the request, never answers.
-  collector = createServer((s) => {
-    held.push(s)
-    s.resume()
+  // The collector: hung (takes the connection and the request, never answers) until a case has it answer, so the
+  // span flush waits until then, not until tracing.otlp.timeout (10 s) has passed.
+  collector = createServer((req, res) => {
+    req.resume()
+    if (answering) answer(res)
+    else unanswered.push(res)
   })
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
   config = join(pki.dir, 'gateway.yaml')
@@ -37,7 +47,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
-  for (const s of held) s.destroy()
+  collector?.closeAllConnections()
   await new Promise((resolve) => collector?.close(resolve))
   await upstream?.close()
   pki?.cleanup()
@@ -48,6 +58,7 @@ const exitOf = (child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 /** A gateway with spans waiting for the hung collector, drained until its admin listener closed (closing has begun; the span flush waits). */
 async function closingAfterDrain(): Promise<{ gp: GatewayProcess; exit: ReturnType<typeof exitOf> }> {
+  collectorAnswers(false)
   const gp = await spawnGateway(config, ['--workers', '1'])
   const admin = await adminUrlOf(gp)
   expect((await send(gp.url, '/proxy/partner/traced')).status).toBe(200)
@@ -62,6 +73,9 @@ describe('signals while a drain closes what is left after its listener', () => {
     const { gp, exit } = await closingAfterDrain()
     try {
       gp.child.kill('SIGHUP')
+      // Handled (its line written) while the flush still waits: only then does the collector answer and the flush end.
+      await eventually(() => gp.logEntries().some((e) => e.msg === 'draining: no reload') || gp.child.exitCode !== null || gp.child.signalCode !== null, 20_000, 'the SIGHUP to be handled')
+      collectorAnswers(true)
       expect(await exit).toEqual({ code: 0, signal: null })
       await gp.ended
       expect(gp.output.some((l) => l.includes('"drained: exiting"'))).toBe(true)
@@ -85,6 +99,8 @@ describe('signals while a drain closes what is left after its listener', () => {
   }, 90_000)
 
   it('SIGHUP to a --workers primary while the instance drains reloads nothing, and the held request still finishes: exit 0', async () => {
+    // No hung collector here: the drain's span flush is answered, so the exit does not wait out tracing.otlp.timeout.
+    collectorAnswers(true)
     const gp = await spawnGateway(config, ['--workers', '2'])
     try {
       const reply = send(gp.url, '/proxy/partner/held')
