@@ -24,6 +24,12 @@ beforeAll(async () => {
     `endpoints:\n${endpointYaml('partner', 9, tls)}`
 })
 afterAll(() => pki?.cleanup())
+/**
+ * With Redis away each store call waits out store.redis.commandTimeout (3 s by default): the token
+ * call, and the console overview's three reads (metrics, readiness, store status). How long it is
+ * is not what the first two cases hold; it must exceed acknowledgeTimeout (1 s).
+ */
+const COMMAND_TIMEOUT = 'commandTimeout: 1500ms'
 
 const ready = async (g: OpsGateway): Promise<{ status: number; body: { status: string; reasons?: string[]; notes?: string[] } }> => {
   const r = await get(`${g.adminUrl}/readyz`)
@@ -39,7 +45,7 @@ const storeUp = async (g: OpsGateway): Promise<number | undefined> => valueOf(aw
 describe('readiness with a real store down', () => {
   it('Redis stopped, store.redis.gateReadiness true: /readyz 503 naming the store, store_up 0', async () => {
     const redis = await startRedisServer()
-    const g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { gateReadiness: true } }\n${endpoints}`, { watch: false })
+    const g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { ${COMMAND_TIMEOUT}, gateReadiness: true } }\n${endpoints}`, { watch: false })
     try {
       expect(await ready(g)).toEqual({ status: 200, body: { status: 'ready' } })
       expect(await storeUp(g)).toBe(1)
@@ -67,9 +73,7 @@ describe('readiness with a real store down', () => {
 
   it('Redis stopped, by default: /readyz stays 200 and names the store under notes, store_up 0; gateReadiness reloads both ways', async () => {
     const redis = await startRedisServer()
-    // commandTimeout 1.5s (3s by default; it must exceed acknowledgeTimeout, 1s): each of the console overview's store reads (metrics, readiness,
-    // store status) waits it out while Redis is away; how long it is is not what this case holds.
-    const config = (gate: boolean): string => `admin: { token: "${CONSOLE_TOKEN}" }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { commandTimeout: 1500ms${gate ? ', gateReadiness: true' : ''} } }\n${endpoints}`
+    const config = (gate: boolean): string => `admin: { token: "${CONSOLE_TOKEN}" }\nstore: { kind: redis, url: "${redis.url}", keyPrefix: "readiness:", redis: { ${COMMAND_TIMEOUT}${gate ? ', gateReadiness: true' : ''} } }\n${endpoints}`
     const g = await startOpsGateway(pki.dir, config(false))
     const file = join(pki.dir, 'gateway.yaml')
     try {
