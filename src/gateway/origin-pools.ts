@@ -11,7 +11,7 @@
  */
 import type { Agent } from 'undici'
 import { GatewayError } from '../errors.js'
-import { newAgent, undiciModule, type Dispatcher } from './undici-agent.js'
+import { newAgent, undiciDispatcher, type Dispatcher } from './undici-agent.js'
 
 /** What an upstream's pools hold at one moment. */
 export interface UpstreamPool {
@@ -77,7 +77,7 @@ export function newOriginPools(options: Agent.Options, max: number, onEvict: () 
     return Promise.all([...pools.values()].map(f)).then(() => pools.clear())
   }
   // Own methods on a plain Dispatcher: request() and compose() call this.dispatch.
-  const pooled = Object.assign(new (undiciModule().Dispatcher)(), {
+  const pooled = Object.assign(new (undiciDispatcher())(), {
     dispatch: (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
       // A request held in a slow step (a buffered body, a token call) past the retirement's 10-minute cap (ops/retire.ts).
       if (closed) throw new GatewayError('unavailable', `endpoint "${endpoint}": the config this request started under was retired by a reload before the request reached the upstream (a reload closes the old config's connections at most 10 minutes after it); nothing was sent: retry the request`)

@@ -1,22 +1,30 @@
 /**
  * undici, loaded when the first upstream pool is built (a snapshot compiled to serve), as the
  * store's drivers are: a `--workers` primary validates configs with gateway/ but dials nothing.
- * The same module instance as an `import` of undici (Node's CommonJS cache).
+ * Only the files the gateway uses are loaded (Agent, Dispatcher, errors), not undici's index: the
+ * index also loads fetch, WebSocket, EventSource, the caches, the mocks and the cookies, whose first
+ * line reads `globalThis.Headers` and so loads Node's bundled copy of undici too — about 110 modules
+ * and 210 ms of CPU against 23 and 80 ms. The same instances undici's index exports (Node's
+ * CommonJS cache), as undici-parser-errors.ts's reads of undici's files are.
+ * test/cli/serve-modules.test.ts fails if a `serve` process loads undici's index again.
  */
 import { createRequire } from 'node:module'
-import type { Agent } from 'undici'
+import type { Agent, Dispatcher, errors } from 'undici'
 import { correctingParserErrors } from './undici-parser-errors.js'
 
 export type { Dispatcher, buildConnector } from 'undici'
 
 const load = createRequire(import.meta.url)
 
-/** undici itself, loaded on the first call (the same instance an `import` would give). */
-export const undiciModule = (): typeof import('undici') => load('undici') as typeof import('undici')
+/** undici's Dispatcher class, loaded on the first call. */
+export const undiciDispatcher = (): typeof Dispatcher => load('undici/lib/dispatcher/dispatcher.js') as typeof Dispatcher
+
+/** undici's error classes (its `errors` export), loaded on the first call. */
+export const undiciErrors = (): typeof errors => load('undici/lib/core/errors.js') as typeof errors
 
 /** `new Agent(options)`, loading undici on the first call; a connector function has its parser's errors corrected (undici-parser-errors.ts). */
 export function newAgent(options: Agent.Options): Agent {
-  const undici = undiciModule()
+  const UndiciAgent = load('undici/lib/dispatcher/agent.js') as typeof Agent
   const { connect } = options
-  return new undici.Agent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
+  return new UndiciAgent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
 }

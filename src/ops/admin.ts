@@ -3,8 +3,9 @@
  * (loopback by default), so scrapes and probes never share a port or a queue with calls;
  * HTTPS with admin.tls, whose client certificates the console may accept instead of the token.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
+import { nodeHttp } from '../process/index.js'
 import type { Logger } from 'pino'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
@@ -158,7 +159,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   }, (_req, res) => writeError(res, tooManyPipelined(), 'api', { close: true }))
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
   // Listener options (not per request).
-  const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : createServer(handler)
+  const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : nodeHttp().createServer(handler)
   if (o.tls) {
     noteServedTls(server, o.tls)
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => {

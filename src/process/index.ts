@@ -5,6 +5,7 @@
  * and cli/options.ts before a command runs).
  */
 export { cgroupCpuLimit, defaultWorkers, type CpuQuotaOptions } from './cpu-quota.js'
+export { nodeHttp } from './node-http.js'
 export { LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js'
 export { WorkerStartFailure } from './start-failure.js'
 export { gatewayVersion } from './version.js'

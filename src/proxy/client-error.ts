@@ -3,9 +3,10 @@
  * the one error writer; nothing is written when there is no one to answer (the client reset
  * the connection, or it is already being answered and closed).
  */
-import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { isIPv6 } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { nodeHttp } from '../process/index.js'
 import { GatewayError, type ErrorSurface } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
 import { writeRawError } from './write-error.js'
@@ -45,7 +46,7 @@ export function clientErrorOf(err: ParseError, configKey: string, headersMs: num
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)
     case 'HPE_HEADER_OVERFLOW':
-      return new GatewayError('headers_too_large', `request headers exceed the ${maxHeaderSize / 1024} KiB limit`)
+      return new GatewayError('headers_too_large', `request headers exceed the ${nodeHttp().maxHeaderSize / 1024} KiB limit`)
     case 'HPE_PAUSED_H2_UPGRADE': // PRI * HTTP/2.0: the connection preface of HTTP/2 with prior knowledge
       return unsupportedVersion('2.0')
     case 'HPE_INVALID_VERSION':

@@ -6,11 +6,13 @@
  * Service having dropped this one). Checked when the head is written, not when the request came:
  * requests in flight when the drain began are told too, tunnelled ones (a second server) included.
  */
-import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { nodeHttp } from '../process/index.js'
 
 /** The ServerResponse class of a listener: `listening()` is read as each answer's head is written. */
 export function drainAwareResponse(listening: () => boolean): typeof ServerResponse {
-  return class DrainAwareResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  const Base = nodeHttp().ServerResponse
+  return class DrainAwareResponse<Request extends IncomingMessage = IncomingMessage> extends Base<Request> {
     // Every head goes through writeHead (Node's implicit header on write/end included).
     override writeHead(statusCode: number, reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
       if (!listening()) this.shouldKeepAlive = false

@@ -4,10 +4,11 @@
  * (pin-snapshot.ts), so a reload never disturbs it. Metrics and access logs observe `onDone`.
  */
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { nodeHttp } from '../process/index.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { wayInRefusal, type Gateway } from '../gateway/index.js'
 import { continueSender, expectsContinue, hasBody } from './body.js'
@@ -66,23 +67,21 @@ export function createListener(o: ListenerOptions): Server {
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
   // Listener options (not per request).
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined
-  const server: Server = tlsServer ?? createServer(options, handler)
+  const server: Server = tlsServer ?? nodeHttp().createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   const g = guard
   closeRefusedOnReload(server, tlsServer !== undefined, g)
-  // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only
-  // when a request it accepted needs its body (see createBody's onDemand).
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
-  // Other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+  // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only when a request it accepted needs
+  // its body (see createBody's onDemand); other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
+  for (const event of ['checkContinue', 'checkExpectation']) server.on(event, (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
   // A handshake that never completes is a line of its own (no request follows it).
   if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.tracing ? { tracing: o.tracing } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
   if (o.connect) {
     // Inner requests of intercepted tunnels are parsed by a second, never-listening server.
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
-    const inner = createServer(options, (req, res) => void server.emit('request', req, res))
+    const inner = nodeHttp().createServer(options, (req, res) => void server.emit('request', req, res))
     for (const event of ['checkContinue', 'checkExpectation']) inner.on(event, (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
     // Options built once (not per request).

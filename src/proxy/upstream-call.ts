@@ -7,7 +7,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { errors, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { undiciErrors } from '../gateway/index.js'
 import { classifyUpstreamError } from '../tls/index.js'
 import type { OutboundHeaders, RequestFacts, ResponseBody, UpstreamResponse } from './pipeline.js'
 import type { RelayHooks } from './relay-hooks.js'
@@ -160,7 +161,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
       return void body.once('end', () => this.#interimTimer === 'after body' && ((this.#interimTimer = undefined), this.#startInterimClock()))
     }
     // undici's own error: classified and counted as every response timeout (504 upstream_timeout).
-    this.#interimTimer = setTimeout(() => this.#controller?.abort(new errors.HeadersTimeoutError()), this.responseMs)
+    this.#interimTimer = setTimeout(() => this.#controller?.abort(new (undiciErrors().HeadersTimeoutError)()), this.responseMs)
   }
 
   #stopInterimClock(): void {

@@ -3,8 +3,9 @@
  * (CONNECT refusals, requests Node's parser refused, timeouts before a request exists).
  * Both send errorResponse(): the JSON envelope with its byte length and the challenge header.
  */
-import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { nodeHttp } from '../process/index.js'
 import { errorResponse, GatewayError, type ErrorSurface } from '../errors.js'
 
 /** Normalises anything thrown into a GatewayError. */
@@ -77,7 +78,7 @@ export function writeRawError(socket: Duplex, err: GatewayError, surface: ErrorS
     return r.status
   }
   const head = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
+  socket.end(`HTTP/1.1 ${r.status} ${nodeHttp().STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
   // A client that ignores the close must not keep the socket half-open.
   linger(socket)
   return r.status
