@@ -22,29 +22,36 @@ export interface DropEpisodes {
   close(): void
 }
 
-/** Reports drops by episode: at most one start line and one end line per `quietMs` window or more. */
+/**
+ * Reports drops by episode: at most one start line and one end line per `quietMs` window or more.
+ * An episode ends `quietMs` after its last drop (a timer re-armed to the last drop's deadline, not
+ * one per drop): before, a fixed interval checked for drops since its last tick, so an episode
+ * ended 30-60 s after its last drop and never sooner than two windows after its first.
+ */
 export function dropEpisodes(o: DropEpisodeOptions): DropEpisodes {
   let inEpisode = 0
-  let sinceCheck = 0
+  let lastDrop = 0
   let timer: NodeJS.Timeout | undefined
   const end = (): void => {
-    clearInterval(timer)
+    clearTimeout(timer)
     timer = undefined
     const spans = inEpisode
     inEpisode = 0
     o.ended(spans)
   }
+  // Unref'd: a process with nothing else to do is not kept alive to write the end line.
+  const arm = (ms: number): void => void (timer = setTimeout(check, ms).unref())
   const check = (): void => {
-    if (sinceCheck === 0) return end()
-    sinceCheck = 0
+    const left = lastDrop + o.quietMs - Date.now()
+    if (left > 0) return arm(left)
+    end()
   }
   return {
     dropped() {
-      sinceCheck++
+      lastDrop = Date.now()
       if (inEpisode++ > 0) return
       o.started()
-      // Unref'd: a process with nothing else to do is not kept alive to write the end line.
-      timer = setInterval(check, o.quietMs).unref()
+      arm(o.quietMs)
     },
     close() {
       if (timer !== undefined) end()

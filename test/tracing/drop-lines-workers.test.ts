@@ -26,7 +26,6 @@ let upstream: RunningServer
 let collector: HungUpstream
 let gp: GatewayProcess
 let admin: string
-let pool: Pool
 let configFile: string
 
 const yaml = (parentBased: boolean): string =>
@@ -41,12 +40,9 @@ beforeAll(async () => {
   writeFileSync(configFile, yaml(true))
   gp = await spawnGateway(configFile, ['--workers', String(WORKERS)])
   admin = await adminUrlOf(gp)
-  // Many connections, so both workers take some (each connection stays with the worker that accepted it).
-  pool = new Pool(gp.url, { connections: 32 })
 }, 120_000)
 
 afterAll(async () => {
-  await pool?.close()
   await gp?.stop('SIGKILL')
   await collector?.close()
   await upstream?.close()
@@ -56,11 +52,21 @@ afterAll(async () => {
 const named = (msg: string) => (e: LogEntry): boolean => e.msg === msg
 const pidsOf = (entries: LogEntry[]): Set<unknown> => new Set(entries.map((e) => e.pid))
 
-/** Sends requests (two sampled spans each) in rounds until every worker logged that it drops spans. */
+/**
+ * Sends requests (two sampled spans each) in rounds until every worker logged that it drops spans.
+ * Each round on new connections (many, so both workers take some): a connection stays with the
+ * worker that accepted it, and on a loaded machine one worker can take a whole pool's; a later
+ * round's connections are dealt out again.
+ */
 async function floodUntilEachDrops(from: number): Promise<void> {
   for (let round = 0; pidsOf(gp.logEntries(from).filter(named('tracing: dropping spans'))).size < WORKERS; round++) {
     if (round > 40) throw new Error('the workers did not all drop spans after 40 rounds of requests')
-    await Promise.all(Array.from({ length: 256 }, async (_, i) => (await pool.request({ path: `/proxy/partner/r${round}-${i}`, method: 'GET' })).body.dump()))
+    const pool = new Pool(gp.url, { connections: 32 })
+    try {
+      await Promise.all(Array.from({ length: 256 }, async (_, i) => (await pool.request({ path: `/proxy/partner/r${round}-${i}`, method: 'GET' })).body.dump()))
+    } finally {
+      await pool.close()
+    }
   }
 }
 
