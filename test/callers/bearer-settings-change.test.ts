@@ -1,7 +1,8 @@
 /**
  * A stored bearer behaves as one issued now from the same assertion would, or ends: after a reload
- * (here with `--workers 2`) and on a fresh start with the changed file alike, and on two replicas
- * sharing Redis. Turning `allowRsa15Jwe` off ends the bearers of RSA1_5 JWE assertions (not the
+ * (here with `--workers 2`) and on a fresh start with the changed file alike (`--workers 2` where
+ * the refusals are then counted, one process where a set-back bearer must work again), and on two
+ * replicas sharing Redis (the one never reloaded is one process). Turning `allowRsa15Jwe` off ends the bearers of RSA1_5 JWE assertions (not the
  * RSA-OAEP or JWT ones); a changed `claimAliasPrefix` ends the bearers whose `iss`/`sub`/`jti` would
  * read otherwise; a shortened `bearerTtl` ends the bearers older than it. Each is bound to the
  * settings in force, not their history: set back, the bearer works again. Each refusal is counted
@@ -101,8 +102,9 @@ function reload(gw: GatewayProcess, dir: string, store: string, s: Settings): vo
   gw.child.kill('SIGHUP')
 }
 
-async function start(dir: string, store: string, s: Settings): Promise<GatewayProcess> {
-  const gw = await spawnGateway(writeConfig(dir, store, s), ['--workers', '2'])
+/** `workers` 2 where a reload or the primary's sum is checked; 1 for a fresh start that only answers calls. */
+async function start(dir: string, store: string, s: Settings, workers: 1 | 2 = 2): Promise<GatewayProcess> {
+  const gw = await spawnGateway(writeConfig(dir, store, s), ['--workers', String(workers)])
   procs.push(gw)
   return gw
 }
@@ -112,10 +114,10 @@ async function failures(gw: GatewayProcess, reason: string): Promise<number> {
   return valueOf(await scrape(await adminUrlOf(gw)), 'mtls_gateway_caller_auth_failures_total', { reason }) ?? 0
 }
 
-async function restart(gw: GatewayProcess, dir: string, store: string, s: Settings): Promise<GatewayProcess> {
+async function restart(gw: GatewayProcess, dir: string, store: string, s: Settings, workers: 1 | 2 = 2): Promise<GatewayProcess> {
   await gw.stop('SIGTERM')
   procs.splice(procs.indexOf(gw), 1)
-  return start(dir, store, s)
+  return start(dir, store, s, workers)
 }
 
 describe('stored bearers against changed caller settings (--workers 2, SQLite)', () => {
@@ -128,7 +130,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     reload(gw, dir, store, { rsa15: false })
     await expectEach(gw.url, rsa15, RSA15_OFF)
     for (const t of [oaep, plain]) await expectEach(gw.url, t, undefined)
-    gw = await restart(gw, dir, store, { rsa15: true })
+    gw = await restart(gw, dir, store, { rsa15: true }, 1)
     await expectEach(gw.url, rsa15, undefined)
     gw = await restart(gw, dir, store, { rsa15: false })
     await expectEach(gw.url, rsa15, RSA15_OFF)
@@ -145,7 +147,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     reload(gw, dir, store, { prefix: 'app_' })
     await expectEach(gw.url, aliased, ALIAS_CHANGED)
     await expectEach(gw.url, plain, undefined)
-    gw = await restart(gw, dir, store, { prefix: 'kore_' })
+    gw = await restart(gw, dir, store, { prefix: 'kore_' }, 1)
     await expectEach(gw.url, aliased, undefined)
     gw = await restart(gw, dir, store, { prefix: '' })
     await expectEach(gw.url, aliased, ALIAS_CHANGED)
@@ -160,7 +162,7 @@ describe('stored bearers against changed caller settings (--workers 2, SQLite)',
     const old = await bearer(gw.url, await jwt())
     reload(gw, dir, store, { ttl: '1s' })
     await expectEach(gw.url, old, TTL_SHORTENED)
-    gw = await restart(gw, dir, store, { ttl: '1h' })
+    gw = await restart(gw, dir, store, { ttl: '1h' }, 1)
     await expectEach(gw.url, old, undefined)
     gw = await restart(gw, dir, store, { ttl: '1s' })
     await expectEach(gw.url, old, TTL_SHORTENED)
@@ -175,7 +177,7 @@ describe('allowRsa15Jwe on two replicas sharing Redis', () => {
   it('a replica with RSA1_5 off refuses the RSA1_5 bearer the other issued, and the other does after its reload', async () => {
     const store = `store: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${prefix}" }`
     const [a, b] = [newDir(), newDir()]
-    const [ra, rb] = await Promise.all([start(a, store, { rsa15: true }), start(b, store, { rsa15: false })])
+    const [ra, rb] = await Promise.all([start(a, store, { rsa15: true }), start(b, store, { rsa15: false }, 1)])
     const rsa15 = await bearer(ra.url, await jwe('RSA1_5'))
     const oaep = await bearer(ra.url, await jwe('RSA-OAEP'))
     await expectEach(ra.url, rsa15, undefined)
