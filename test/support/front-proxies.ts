@@ -6,7 +6,7 @@
  */
 import { haproxyArgs, nginxArgs, startPeer, type Peer } from './peers.js'
 
-/** nginx → 127.0.0.1:`gatewayPort`: HTTP/1.1 upstream keep-alive, request bodies streamed (a chunked one re-chunked), URIs as sent. */
+/** nginx → 127.0.0.1:`gatewayPort`: HTTP/1.1 upstream keep-alive, request bodies streamed (a chunked one re-chunked), URIs as sent; idle client connections closed after 1 s. */
 export function startNginxInFront(gatewayPort: number): Promise<Peer> {
   return startPeer({
     name: 'nginx-front',
@@ -14,6 +14,10 @@ export function startNginxInFront(gatewayPort: number): Promise<Peer> {
     setup: (dir, port) => nginxArgs(dir, `  upstream gw { server 127.0.0.1:${gatewayPort}; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
+    # A client connection idle after its last answer closes after 1 s, not 75 s: the framing rig
+    # reads each exchange to its close, and where nginx read a pipelined request as a chunked
+    # body's trailers, the connection is idle once the body's answer is out.
+    keepalive_timeout 1s;
     location / {
       proxy_pass http://gw;
       proxy_http_version 1.1;
