@@ -7,6 +7,7 @@
  * counted), also as a seeded property over generated apps, claims, tenants and ways in.
  * Without a rule, every tenant is served as before (the "open" app).
  */
+import { Agent } from 'node:http'
 import { CompactEncrypt } from 'jose'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -87,6 +88,10 @@ describe.each(TOPOLOGIES)('tenant restriction per caller app (%s)', (kind) => {
   it(`property: a call under a tenant the app may not use never reaches the upstream (seeded, ${kind === 'in-process' ? '2,000' : '300'} runs)`, async () => {
     const POOL = ['acme', 'globex', 'initech', 'umbrella']
     const t = tunnels()
+    // In process, the runs share one kept-alive connection (each request still judged alone: a
+    // refusal on it must not leak into the next run's answer); across workers or replicas each
+    // run is a new connection, so consecutive runs land on different processes.
+    const agent = kind === 'in-process' ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined
     const caseOf = (s: string, upper: readonly boolean[]): string => [...s].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('')
     const org = fc.option(fc.oneof(fc.constantFrom(...POOL, 'ACME', 'Globex'), fc.constantFrom(['acme', 'globex'], ['initech'], [], [7, 'umbrella'], 42)), { nil: undefined })
     const tenant = fc.tuple(fc.constantFrom(...POOL), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 })).map(([x, upper]) => caseOf(x, upper))
@@ -94,7 +99,7 @@ describe.each(TOPOLOGIES)('tenant restriction per caller app (%s)', (kind) => {
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...APPS), org, tenant, fc.constantFrom(...WAYS), fc.constantFrom(...POOL), async (app, claim, under, way, decoy) => {
           const before = f.counts()
-          const r = await callUnder(f, t, gw.url, way, await bearerFor(app, claim), under, decoy)
+          const r = await callUnder(f, t, gw.url, way, await bearerFor(app, claim), under, decoy, agent)
           if (allowed(app, under, claim)) {
             expectServed(r, under)
             expect(f.counts().requests).toBe(before.requests + 1)
@@ -108,6 +113,7 @@ describe.each(TOPOLOGIES)('tenant restriction per caller app (%s)', (kind) => {
       )
     } finally {
       t.destroy()
+      agent?.destroy()
     }
   }, 600_000)
 })

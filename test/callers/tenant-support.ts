@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
+import { request as httpRequest, type Agent } from 'node:http'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { expect } from 'vitest'
@@ -151,7 +151,7 @@ export class Tunnels {
  * One call under `tenant` on `way`. `decoy` is a tenant header sent along with route `@tenant`
  * (the route's tenant wins; the rule must judge that one).
  */
-export async function callUnder(f: TenantFixture, tunnels: Tunnels, gatewayUrl: string, way: Way, bearer: string, tenant: string, decoy?: string): Promise<CallReply> {
+export async function callUnder(f: TenantFixture, tunnels: Tunnels, gatewayUrl: string, way: Way, bearer: string, tenant: string, decoy?: string, agent?: Agent): Promise<CallReply> {
   const port = f.upstream.port
   if (way === 'connect') {
     const agent = tunnels.agent(gatewayUrl, bearer)
@@ -169,7 +169,7 @@ export async function callUnder(f: TenantFixture, tunnels: Tunnels, gatewayUrl: 
   if (way !== 'route@') headers['x-gateway-tenant'] = tenant
   else if (decoy !== undefined) headers['x-gateway-tenant'] = decoy
   const target = way === 'forward' ? `http://api.partner.test:${port}/x` : way === 'route' ? '/proxy/partner/x' : `/proxy/partner@${tenant}/x`
-  const r = await send(gatewayUrl, target, { headers })
+  const r = await send(gatewayUrl, target, { headers, ...(agent ? { agent } : {}) })
   const cl = r.headers['content-length']
   return { status: r.status, text: r.text, contentLength: Array.isArray(cl) ? cl[0] : cl }
 }

@@ -2,7 +2,7 @@
  * Start the real gateway in-process from a YAML text, and talk to it the way callers do:
  * as an HTTP proxy (absolute-form) or in route mode.
  */
-import { request as httpRequest } from 'node:http'
+import { request as httpRequest, type Agent } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -34,13 +34,15 @@ export interface SendOptions {
   method?: string
   headers?: Record<string, string>
   body?: string | Buffer | Readable
+  /** A keep-alive agent to reuse connections; by default each request is a new connection. */
+  agent?: Agent
 }
 
 /** Sends a request to the gateway with `path` as the request target (absolute-form for proxying). */
 export function send(gatewayUrl: string, path: string, o: SendOptions = {}): Promise<Reply> {
   const gw = new URL(gatewayUrl)
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: gw.hostname, port: gw.port, method: o.method ?? 'GET', path, headers: o.headers ?? {}, agent: false }, (res) => {
+    const req = httpRequest({ host: gw.hostname, port: gw.port, method: o.method ?? 'GET', path, headers: o.headers ?? {}, agent: o.agent ?? false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
