@@ -16,14 +16,27 @@ export type { Dispatcher, buildConnector } from 'undici'
 
 const load = createRequire(import.meta.url)
 
-/** undici's Dispatcher class, loaded on the first call. */
-export const undiciDispatcher = (): typeof Dispatcher => load('undici/lib/dispatcher/dispatcher.js') as typeof Dispatcher
+let dispatcherClass: typeof Dispatcher | undefined
+
+/**
+ * undici's Dispatcher class, loaded on the first call, with the methods undici's index puts on its
+ * prototype (`request`, `stream`, `pipeline`, `upgrade`, `connect`: the OAuth 1.0a token calls use
+ * `request`), which an Agent or a pool inherits: without them, loading the files alone left every
+ * `dispatcher.request` a TypeError.
+ */
+export function undiciDispatcher(): typeof Dispatcher {
+  if (dispatcherClass) return dispatcherClass
+  const loaded = load('undici/lib/dispatcher/dispatcher.js') as typeof Dispatcher
+  if (typeof (loaded.prototype as Partial<Dispatcher>).request !== 'function') Object.assign(loaded.prototype, load('undici/lib/api/index.js') as object)
+  return (dispatcherClass = loaded)
+}
 
 /** undici's error classes (its `errors` export), loaded on the first call. */
 export const undiciErrors = (): typeof errors => load('undici/lib/core/errors.js') as typeof errors
 
 /** `new Agent(options)`, loading undici on the first call; a connector function has its parser's errors corrected (undici-parser-errors.ts). */
 export function newAgent(options: Agent.Options): Agent {
+  undiciDispatcher()
   const UndiciAgent = load('undici/lib/dispatcher/agent.js') as typeof Agent
   const { connect } = options
   return new UndiciAgent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
