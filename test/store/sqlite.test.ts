@@ -171,9 +171,17 @@ describe('SQLite store: several processes on one file', () => {
 
   async function killAndCheck(file: string, countArg: string, killAfter: number): Promise<number> {
     const kid = spawnFixture('sqlite-writer.mjs', [file, countArg])
-    // Each put is an fsync (synchronous=FULL): 400 take under a second on a quiet machine, but a
-    // full suite run once kept them past a minute (other tests' writes in the filesystem's journal).
-    await kid.waitFor((l) => l.length >= killAfter, 150_000)
+    // Each put is an fsync (synchronous=FULL): 400 take under a second on a quiet machine, but full
+    // suite runs kept them past a minute once and past 150 s once (the disk's fsyncs stalled). A
+    // writer that has not got there is killed, never left writing for the rest of the run (it was,
+    // at a quarter of a core, after that failure).
+    try {
+      await kid.waitFor((l) => l.length >= killAfter, 300_000)
+    } catch (e) {
+      kid.child.kill('SIGKILL')
+      await kid.exited
+      throw new Error(`${(e as Error).message} (${kid.lines.length} of ${killAfter} puts acknowledged)`)
+    }
     kid.child.kill('SIGKILL')
     const { signal } = await kid.exited
     expect(signal).toBe('SIGKILL')
@@ -195,11 +203,11 @@ describe('SQLite store: several processes on one file', () => {
       const acked = await killAndCheck(file, 'forever', killAfter)
       expect(acked).toBeGreaterThanOrEqual(killAfter)
     }
-  }, 480_000)
+  }, 960_000)
 
   it('kill -9 after the last write (database still open): everything is present', async () => {
     const file = join(dir, 'kill-idle.db')
     // Waiting for "done" too: count+1 lines.
     expect(await killAndCheck(file, '300', 301)).toBe(300)
-  }, 180_000)
+  }, 360_000)
 })
