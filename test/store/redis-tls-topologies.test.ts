@@ -169,6 +169,8 @@ describe('Redis Sentinels that require a client certificate', () => {
       // The store's `+switch-master` subscriptions reconnected to the new Sentinels with the renewed
       // certificate too: a failover is followed as announced, while the old primary is still one.
       async (g) => {
+        // The window is Redis's own: at its pace a Sentinel demotes the old primary some 10 s after the switch.
+        await set.pace('redis')
         const old = await set.startFailover()
         await eventually(() => g.lines.some((l) => (JSON.parse(l) as { msg: string }).msg === FOLLOWED), 30_000, 'the store to follow the promoted primary')
         const admin = rawClient(old, rawClientTls(serverTls))
@@ -177,6 +179,7 @@ describe('Redis Sentinels that require a client certificate', () => {
         } finally {
           admin.disconnect()
         }
+        await set.pace('quick')
         await set.settled(old)
       },
     )

@@ -4,7 +4,7 @@
  * in its own process group so stop() (call it in afterAll) takes down everything it forked.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -67,6 +67,18 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Whether `command` is an executable on PATH (a missing one is spawned directly, for its ENOENT). */
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => {
+    try {
+      accessSync(join(d, command), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
 const ADDR_IN_USE = /address already in use|EADDRINUSE|cannot bind socket|could not bind|bind\(\) to .* failed/i
 
 /** Starts a peer on a free port; retries with another port when the port was taken meanwhile. */
@@ -82,7 +94,11 @@ export async function startPeer(spec: PeerSpec): Promise<Peer> {
     const port = spec.port ?? (await freePort())
     const dir = mkdtempSync(join(tmpdir(), `mtlsgw-${spec.name}-`))
     const args = spec.setup(dir, port)
-    const child = spawn(spec.command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The peer dies with this process even when it is killed (no 'exit' event, so the hook above
+    // never runs): a test run stopped mid-file once left 14 redis-servers behind.
+    const child = onPath(spec.command)
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', spec.command, ...args], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(spec.command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(child)
     let out = ''
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c))

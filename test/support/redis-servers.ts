@@ -64,6 +64,19 @@ export function rawClientTls(tls: RedisServerTls): RawClientTls {
   return { ca: readFileSync(tls.ca, 'utf8'), cert: readFileSync(tls.clientCert ?? tls.cert, 'utf8'), key: readFileSync(tls.clientKey ?? tls.key, 'utf8') }
 }
 
+/**
+ * Waits for peers started side by side and adds them, in order, to `started` (what the caller's
+ * stop ends); resolves with them, or throws the first failure once the others came up.
+ */
+async function startAll(started: Peer[], starting: Promise<Peer>[]): Promise<Peer[]> {
+  const results = await Promise.allSettled(starting)
+  const up = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  started.push(...up)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return up
+}
+
 /** One redis-server; ready once it accepts connections. */
 export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
   return startPeer({
@@ -129,6 +142,12 @@ export interface SentinelSet {
    * and the other two.
    */
   replaceSentinels(tls: SentinelTls): Promise<void>
+  /**
+   * Sets how often every Sentinel (and each later replacement) looks at the servers and greets
+   * the others; the set starts 'quick'. A test watching the window in which an old primary still
+   * answers after a failover runs it at 'redis' pace, then goes back to 'quick' for the settling.
+   */
+  pace(p: SentinelPace): Promise<void>
   /** What the Sentinels and servers logged about roles and failovers, for a failing test's message. */
   history(): string
   stop(): Promise<void>
@@ -136,6 +155,24 @@ export interface SentinelSet {
 
 /** The Sentinels' TLS: the servers' by default, without asking callers for a certificate. */
 export type SentinelTls = RedisServerTls
+
+/**
+ * How often the Sentinels send INFO to the servers and hello messages to each other (`SENTINEL
+ * DEBUG info-period / publish-period`, Redis 7, at run time). A Sentinel reconfigures a server
+ * that reports itself primary but should be a replica (the old primary after a failover, a
+ * killed one restarted empty) only after 4 hello periods, at its next INFO: 8 s then up to 10 s
+ * at Redis's own pace ('redis': 10 s / 2 s), 4 s then up to 1 s at 'quick' (1 s / 1 s), which
+ * also lets new Sentinels discover each other sooner. The 4 periods are for a failover's new
+ * configuration to reach every Sentinel first (its leader sees the promotion at its next INFO,
+ * 1 s during a failover at either pace, then says so at once): 2 s (0.5 s hellos) left too
+ * little of a margin on a loaded machine. Failure detection (down-after, failover timeout,
+ * quorum) is the same at both.
+ */
+export type SentinelPace = 'quick' | 'redis'
+const PACES: Record<SentinelPace, string[]> = {
+  quick: ['info-period', '1000', 'publish-period', '1000'],
+  redis: ['info-period', '10000', 'publish-period', '2000'],
+}
 
 /**
  * Starts the replicated set; resolves once the replica is in sync and every Sentinel sees both.
@@ -150,14 +187,11 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
     await Promise.all(started.map((p) => p.stop()))
   }
   try {
-    const primary = await startRedisServer({ ...(tls ? { tls } : {}) })
+    // A full resync (the replica's first, an old primary's after a failover) starts at once: Redis
+    // otherwise waits 5 s for more replicas to share one diskless transfer.
+    const noResyncDelay = 'repl-diskless-sync-delay 0\n'
+    const primary = await startRedisServer({ ...(tls ? { tls } : {}), conf: () => noResyncDelay })
     started.push(primary)
-    const replica = await startRedisServer({
-      ...(tls ? { tls } : {}),
-      conf: () => `replicaof 127.0.0.1 ${primary.port}\n`,
-      readyLine: /MASTER <-> REPLICA sync: Finished with success/,
-    })
-    started.push(replica)
     const startSentinel = (primaryPort: number, sTls: SentinelTls | undefined, port?: number): Promise<Peer> =>
       startPeer({
         name: 'redis-sentinel',
@@ -177,8 +211,29 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
           return [conf]
         },
       })
-    const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(primary.port, sentinelTls)))
-    started.push(...sentinels)
+    // The replica syncs while the Sentinels start.
+    const [replica, ...sentinels] = await startAll(started, [
+      startRedisServer({
+        ...(tls ? { tls } : {}),
+        conf: () => `${noResyncDelay}replicaof 127.0.0.1 ${primary.port}\n`,
+        readyLine: /MASTER <-> REPLICA sync: Finished with success/,
+      }),
+      ...[0, 1, 2].map(() => startSentinel(primary.port, sentinelTls)),
+    ]) as [Peer, ...Peer[]]
+    let currentPace: SentinelPace = 'quick'
+    const paceAt = async (sentinel: Peer): Promise<void> => {
+      const s = client(sentinel.port)
+      try {
+        await s.call('SENTINEL', 'DEBUG', ...PACES[currentPace])
+      } finally {
+        s.disconnect()
+      }
+    }
+    const pace = async (p: SentinelPace): Promise<void> => {
+      currentPace = p
+      await Promise.all(sentinels.map(paceAt))
+    }
+    await pace('quick')
     const primaryPortAt = async (sentinel: Peer): Promise<number> => {
       const s = client(sentinel.port)
       try {
@@ -212,6 +267,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
         const fresh = await startSentinel(primaryPort, sTls, old.port)
         sentinels[i] = fresh
         started.push(fresh)
+        await paceAt(fresh)
       }
       await discovered()
     }
@@ -233,7 +289,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       }, 30_000)
       return {
         async restart() {
-          const back = await startRedisServer({ port, ...(tls ? { tls } : {}) })
+          const back = await startRedisServer({ port, ...(tls ? { tls } : {}), conf: () => noResyncDelay })
           servers[servers.indexOf(victim)] = back
           started.push(back)
         },
@@ -252,19 +308,36 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       }, 30_000)
       return before
     }
+    /** Whether the Sentinel at `sentinel` has seen the server at `port` report itself a replica. */
+    const seenAsReplica = async (sentinel: Peer, port: number): Promise<boolean> => {
+      const s = client(sentinel.port)
+      try {
+        const replicas = (await s.call('SENTINEL', 'replicas', primaryName)) as string[][]
+        const field = (r: string[], k: string): string | undefined => r[r.indexOf(k) + 1]
+        return replicas.some((r) => Number(field(r, 'port')) === port && field(r, 'role-reported') === 'slave')
+      } finally {
+        s.disconnect()
+      }
+    }
     const settled = async (before: number): Promise<number> => {
       let after = before
-      await eventually('every Sentinel to name the promoted replica, the old primary its replica in sync', async () => {
+      // Every Sentinel, not one, must have seen the old primary as a replica: one that has not yet
+      // would, at a next failover's promotion of it, find it still a primary in its own view and
+      // demote it again (the promotion times out; seen at 'quick' pace).
+      await eventually('every Sentinel to name the promoted replica and see the old primary as its replica, in sync', async () => {
         const ports = await Promise.all(sentinels.map(primaryPortAt))
         after = ports[0] as number
         if (after === before || ports.some((p) => p !== after)) return false
+        if (!(await Promise.all(sentinels.map((s) => seenAsReplica(s, before)))).every(Boolean)) return false
         const c = client(after)
         try {
           return /^slave0:.*state=online/m.test(await c.info('replication'))
         } finally {
           c.disconnect()
         }
-      }, 40_000)
+      }, 40_000).catch((e: unknown) => {
+        throw new Error(`${String(e)}; what Redis logged:\n${history()}`)
+      })
       return after
     }
     const failover = async (): Promise<number> => settled(await startFailover())
@@ -274,7 +347,7 @@ export async function startSentinelSet(primaryName = 'gwprimary', tls?: RedisSer
       const roles = /MASTER <-> REPLICA|MASTER MODE|Connecting to MASTER|PRIMARY MODE|REPLICAOF|Full resync|Partial resynchronization|Ready to accept/
       return [...sentinels.flatMap((s) => pick(s, events)), ...started.filter((p) => !sentinels.includes(p)).flatMap((p) => pick(p, roles))].join('\n')
     }
-    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, failover, startFailover, settled, replaceSentinels, history, stop }
+    return { primaryName, primary, replica, sentinels, currentPrimaryPort, killPrimary, failover, startFailover, settled, replaceSentinels, pace, history, stop }
   } catch (e) {
     await stop()
     throw e
@@ -307,6 +380,7 @@ export async function startRedisCluster(count = 3, tls?: RedisServerTls, replica
   const startNode = (bus: number, port?: number, files?: Record<string, string>): Promise<Peer> =>
     startRedisServer({ ...(tls ? { tls } : {}), ...(port !== undefined ? { port } : {}), ...(files ? { files } : {}), conf: () => `cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n${tls ? 'tls-cluster yes\n' : ''}` })
   try {
+    // One at a time (started side by side, a migration test failed 3 runs in 6: not understood).
     for (let i = 0; i < count; i++) {
       // The bus port must be chosen too: the default (port + 10000) may not exist.
       buses.push(await freePort())
