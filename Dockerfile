@@ -9,12 +9,12 @@
 # Deps stage: full Node image (python3, make, g++ for better-sqlite3's native module), npm ci from
 # package.json and the lockfile alone, before any source is copied: a layer cache (Docker's default;
 # `buildah bud --layers`, as scripts/test-image.sh builds) reuses that compile, most of a build,
-# until the base, the lockfile or these lines change. Build stage: tsc over src/. Prune stage: the
-# deps stage's node_modules without dev dependencies (the native module is kept, not rebuilt; from
-# deps, not build, so a source change does not rerun it). Runtime: the slim Node image with only
-# dist/src, package.json and production node_modules, as a numeric non-root user, ready for a
-# read-only root file system; npm, npx, corepack and yarn are removed from it (nothing at run time
-# needs a package manager).
+# until the base, the lockfile or these lines change. Build stage: tsc over src/, then the bundle.
+# Prune stage: the deps stage's node_modules without dev dependencies (the native module is kept,
+# not rebuilt; from deps, not build, so a source change does not rerun it). Runtime: the slim Node
+# image with only the bundle (dist/src/main.js and its chunks), package.json and production
+# node_modules, as a numeric non-root user, ready for a read-only root file system; npm, npx,
+# corepack and yarn are removed from it (nothing at run time needs a package manager).
 # Both bases are build arguments with pinned defaults on Node 24 LTS; keep their Node versions
 # equal (the native module is built against the build image's Node ABI).
 ARG BUILD_IMAGE=node:24.22.3-bookworm
@@ -33,14 +33,18 @@ RUN npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" npm ci \
 FROM deps AS build
 COPY tsconfig.json ./
 COPY src ./src
-# Only the gateway itself (src/): the repo's tsconfig also covers scripts/ and bench/. `--version`
-# loads only the command line (each command loads its modules when it runs): importing what `serve`
-# runs (a worker's request path, a primary's, and the console, dance and jose, which load when a
-# config uses them) proves the whole program loads.
-RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts"]}\n' > tsconfig.image.json \
+COPY scripts/bundle.ts ./scripts/bundle.ts
+# Only the gateway itself (src/) and its bundler step: the repo's tsconfig also covers the other
+# scripts and bench/. scripts/bundle.ts then bundles tsc's output into dist/src/main.js and
+# dist/src/chunks/ (what the image ships; as `npm run build` does). `--version` loads only the
+# command line (each command loads its modules when it runs): importing every chunk (a worker's
+# request path, a primary's, and the console, dance and jose, which load when a config uses them)
+# proves the whole program loads.
+RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts","scripts/bundle.ts"]}\n' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json \
+ && node dist/scripts/bundle.js \
  && node dist/src/main.js --version \
- && node --input-type=module -e "for (const m of ['gateway-root.js', 'serve-process.js', 'serve-primary.js', 'console-host.js']) await import('./dist/src/cli/' + m); await import('./dist/src/dance/index.js'); await import('jose')"
+ && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/src/chunks')) await import('./dist/src/chunks/' + f); await import('jose')"
 
 FROM deps AS prune
 # npm prune leaves the emptied @scope folders of dev dependencies behind: remove them too.
@@ -72,7 +76,9 @@ LABEL org.opencontainers.image.title="mtls-gateway" \
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=prune /src/node_modules ./node_modules
-COPY --from=build /src/dist/src ./dist/src
+# The bundle only: tsc's module tree beside it is what it was made from, never loaded.
+COPY --from=build /src/dist/src/main.js ./dist/src/main.js
+COPY --from=build /src/dist/src/chunks ./dist/src/chunks
 # The console's pages are hand-written ES modules and CSS, served from beside its code.
 COPY --from=build /src/src/console/assets ./dist/src/console/assets
 # State (SQLite store) lives on the declared volume; config and bundles are mounted under

@@ -1,16 +1,18 @@
 /**
- * The console's files: hand-written ES modules and CSS shipped beside this module, and
- * uPlot from its npm package. A fixed table of names, so no request path reaches the
+ * The console's files: hand-written ES modules and CSS (src/console/assets, which the image ships as
+ * dist/src/console/assets), and uPlot from its npm package. A fixed table of names, so no request path reaches the
  * file system; read once, then served from memory.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../process/index.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-// Beside the module (source tree, image) or, when run from dist/, back in the source tree.
-const ASSETS = [join(here, 'assets'), join(here, '../../../src/console/assets')].find((d) => existsSync(d)) ?? join(here, 'assets')
+// Where the image puts them (dist/src/console/assets), else the source tree's: found from the
+// package root, since this code runs from dist/src/console, the bundle's dist/src/chunks, or src/.
+const ROOT = packageRoot() ?? dirname(fileURLToPath(import.meta.url))
+const ASSETS = [join(ROOT, 'dist/src/console/assets'), join(ROOT, 'src/console/assets')].find((d) => existsSync(d)) ?? join(ROOT, 'src/console/assets')
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'))
 
 const JS = 'text/javascript; charset=utf-8'

@@ -8,4 +8,4 @@ export { cgroupCpuLimit, defaultWorkers, type CpuQuotaOptions } from './cpu-quot
 export { nodeHttp } from './node-http.js'
 export { LOG_LEVELS, type LogFormat, type LogLevel } from './log-levels.js'
 export { WorkerStartFailure } from './start-failure.js'
-export { gatewayVersion } from './version.js'
+export { gatewayVersion, packageRoot } from './version.js'

@@ -177,7 +177,7 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     expect(existsSync(join(work, 'state/gateway.db'))).toBe(true) // the store lives on the volume
   })
 
-  it('holds only dist/src, package.json and production dependencies', () => {
+  it('holds only the bundle, package.json and production dependencies', () => {
     expect(readdirSync(join(rootfs, 'app')).sort()).toEqual(['dist', 'node_modules', 'package.json'])
     expect(readdirSync(join(rootfs, 'app/dist'))).toEqual(['src'])
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> }
@@ -194,9 +194,12 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
       }
     }
     walk(join(rootfs, 'app/dist'))
-    // Compiled JS only, but for the console's hand-written pages and styles (served as they are).
-    const consoleAssets = readdirSync('src/console/assets').filter((f) => !f.endsWith('.js')).map((f) => `/app/dist/src/console/assets/${f}`)
-    expect(own.filter((f) => !f.endsWith('.js')).sort()).toEqual(consoleAssets.sort())
+    // The bundle (scripts/bundle.ts: main.js and its chunks, none of tsc's module tree) and the
+    // console's hand-written pages, scripts and styles (served as they are).
+    const consoleAssets = readdirSync('src/console/assets').map((f) => `/app/dist/src/console/assets/${f}`)
+    expect(own.filter((f) => !consoleAssets.includes(f) && f !== '/app/dist/src/main.js' && !/^\/app\/dist\/src\/chunks\/[\w-]+\.js$/.test(f))).toEqual([])
+    expect(own.filter((f) => f.startsWith('/app/dist/src/chunks/')).length).toBeGreaterThan(5)
+    expect(own.filter((f) => f.startsWith('/app/dist/src/console/assets/')).sort()).toEqual(consoleAssets.sort())
     expect(own.filter((f) => /\.(test|spec)\./.test(f) || f.includes('/test/'))).toEqual([])
     for (const absent of ['app/test', 'app/src', 'app/tsconfig.json', 'app/helm', 'app/certs', 'app/.git']) expect(existsSync(join(rootfs, absent)), absent).toBe(false)
     expect(statSync(join(rootfs, 'var/lib/mtls-gateway')).uid).toBe(Number(String(config.User).split(':')[0]))

@@ -13,13 +13,13 @@ import { assertDistFresh } from '../support/dist-fresh.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-// Every module under dist/src except the CLI entry (it parses argv on import) and the
+// Every module under dist/src except the CLI entry (it parses argv on import), the bundle's chunks (the same modules again) and the
 // console's browser assets.
 const IMPORT_ALL = `
 import { readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? (e.name === 'assets' ? [] : walk(join(d, e.name))) : e.name.endsWith('.js') && join(d, e.name) !== join(process.cwd(), 'dist/src/main.js') ? [join(d, e.name)] : [])
+const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? (e.name === 'assets' || e.name === 'chunks' ? [] : walk(join(d, e.name))) : e.name.endsWith('.js') && join(d, e.name) !== join(process.cwd(), 'dist/src/main.js') ? [join(d, e.name)] : [])
 const modules = walk(join(process.cwd(), 'dist/src'))
 for (const file of modules) await import(file)
 const loaded = (pkg) => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/' + pkg + '/'))

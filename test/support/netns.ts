@@ -30,6 +30,8 @@ export async function ensureDistBuilt(): Promise<void> {
   const marker = join(ROOT, 'dist/src/cli/gateway-root.js')
   if (existsSync(marker) && statSync(marker).mtimeMs >= newestMtime(join(ROOT, 'src'))) return
   await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, timeout: 240_000 }).catch(() => undefined)
+  // As `npm run build`: the bundle in dist/src/main.js, not tsc's unbundled entry.
+  await promisify(execFile)(process.execPath, ['dist/scripts/bundle.js'], { cwd: ROOT, timeout: 120_000 }).catch(() => undefined)
   if (!existsSync(marker)) throw new Error('dist/ is missing after `tsc -p tsconfig.json`')
 }
 

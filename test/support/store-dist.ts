@@ -27,6 +27,8 @@ export async function ensureStoreBuilt(): Promise<void> {
   if (distIsFresh()) return
   const tsc = join(ROOT, 'node_modules/.bin/tsc')
   await promisify(execFile)(tsc, ['-p', 'tsconfig.json'], { cwd: ROOT, timeout: 240_000 }).catch(() => undefined)
+  // As `npm run build`: the bundle in dist/src/main.js, not tsc's unbundled entry.
+  await promisify(execFile)(process.execPath, ['dist/scripts/bundle.js'], { cwd: ROOT, timeout: 120_000 }).catch(() => undefined)
   if (!distIsFresh()) throw new Error('dist/src/store is missing or stale after `tsc -p tsconfig.json`')
 }
 
