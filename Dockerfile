@@ -36,13 +36,14 @@ COPY src ./src
 COPY scripts/bundle.ts ./scripts/bundle.ts
 # Only the gateway itself (src/) and its bundler step: the repo's tsconfig also covers the other
 # scripts and bench/. scripts/bundle.ts then bundles tsc's output into dist/src/main.js and
-# dist/src/chunks/ (what the image ships; as `npm run build` does). `--version` loads only the
-# command line (each command loads its modules when it runs): importing every chunk (a worker's
-# request path, a primary's, and the console, dance and jose, which load when a config uses them)
-# proves the whole program loads.
+# dist/src/chunks/ as `npm run build` does (the image ships them without the source maps the bench
+# reads). `--version` loads only the command line (each command loads its modules when it runs):
+# importing every chunk (a worker's request path, a primary's, and the console, dance and jose,
+# which load when a config uses them) proves the whole program loads.
 RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"sourceMap":false},"include":["src/**/*.ts","scripts/bundle.ts"]}\n' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json \
  && node dist/scripts/bundle.js \
+ && rm -f dist/src/main.js.map dist/src/chunks/*.map \
  && node dist/src/main.js --version \
  && node --input-type=module -e "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist/src/chunks')) await import('./dist/src/chunks/' + f); await import('jose')"
 

@@ -2,15 +2,17 @@
  * Where a request's CPU goes: a `node --cpu-prof` profile of a gateway cut to the time window
  * of one path's measurement, each sample charged to one stage of the request (a pipeline
  * step, the log line, metrics, upstream dispatch, response relay, …) and turned into µs per
- * request. A sample goes to the innermost frame that names a stage: gateway code by its file,
- * pino / prom-client by package; stacks without any go to the platform part they run in.
+ * request. A sample goes to the innermost frame that names a stage: gateway code by its file (the
+ * bundle's frames by the module their source map names), pino / prom-client by package; stacks
+ * without any go to the platform part they run in.
  */
 import { readFileSync } from 'node:fs'
 import type { GcFacts } from './gc-trace.js'
 import { median } from './report.js'
+import { originUrl, type Frame } from './source-origins.js'
 
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[]
+  nodes: { id: number; callFrame: { functionName: string } & Frame; children?: number[] }[]
   /** Monotonic µs (the clock of process.hrtime). */
   startTime: number
   samples: number[]
@@ -84,7 +86,7 @@ export function stageCosts(p: CpuProfile, fromUs: number, toUs: number, mainCpuU
   const parent = new Map<number, number>()
   const frame = new Map<number, { functionName: string; url: string }>()
   for (const n of p.nodes) {
-    frame.set(n.id, n.callFrame)
+    frame.set(n.id, { functionName: n.callFrame.functionName, url: originUrl(n.callFrame) })
     for (const c of n.children ?? []) parent.set(c, n.id)
   }
   const stageOf = new Map<number, string | null>()
@@ -125,7 +127,7 @@ export interface HeapProfile {
 }
 
 export interface HeapNode {
-  callFrame: { functionName: string; url: string }
+  callFrame: { functionName: string } & Frame
   /** Bytes allocated by this frame itself (V8 scales the samples to an estimate). */
   selfSize: number
   children?: HeapNode[]
@@ -148,7 +150,7 @@ export function allocationStages(p: HeapProfile, requests: number): StageBytes[]
   // Depth-first with the stack kept root first; classify wants it leaf first.
   const visit = (node: HeapNode): void => {
     fns.push(node.callFrame.functionName)
-    urls.push(node.callFrame.url)
+    urls.push(originUrl(node.callFrame))
     if (node.selfSize > 0) {
       const stage = classify([...fns].reverse(), [...urls].reverse())
       bytes.set(stage, (bytes.get(stage) ?? 0) + node.selfSize)

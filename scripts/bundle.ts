@@ -33,6 +33,10 @@ const result = await build({
   target: 'node22',
   packages: 'external',
   metafile: true,
+  // Maps back to tsc's output (and through its maps to src/ where tsc wrote them): the bench's
+  // stage tables attribute profile frames to modules by them (bench/source-origins.ts).
+  sourcemap: 'linked',
+  sourcesContent: false,
   legalComments: 'none',
   logLevel: 'warning',
 })

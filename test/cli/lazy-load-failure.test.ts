@@ -4,8 +4,9 @@
  * a reload turns the console on, the process logs it at error right away (the reload itself is
  * good: nothing else changed), and /console/ answers the JSON 500 naming it.
  *
- * Fault injection: a module hook (NODE_OPTIONS --import) makes cli/console-host.js fail to
- * resolve, in every process of the instance, as a broken install would, until the file
+ * Fault injection: a module hook (NODE_OPTIONS --import) makes cli/console-host.js (in the bundle,
+ * its chunk `console-host-<hash>.js`) fail to resolve, in every process of the instance, as a
+ * broken install would, until the file
  * CONSOLE_FIXED_FILE exists (the install is fixed): the next reload imports it again.
  */
 import { writeFileSync } from 'node:fs'
@@ -21,7 +22,7 @@ import { registerHooks } from 'node:module'
 import { existsSync } from 'node:fs'
 registerHooks({ resolve(specifier, context, next) {
   const fixed = process.env.CONSOLE_FIXED_FILE
-  if (specifier.endsWith('/console-host.js') && !(fixed && existsSync(fixed))) throw new Error('injected: cannot load ' + specifier)
+  if (specifier.split('/').pop().startsWith('console-host') && !(fixed && existsSync(fixed))) throw new Error('injected: cannot load the console host')
   return next(specifier, context)
 } })
 `)}`
@@ -44,10 +45,10 @@ describe('a console that cannot load', () => {
       const from = gp.output.length
       writeFileSync(config, yaml(`, token: ${TOKEN}`))
       const failed = await eventually(() => gp.logEntries(from).find((e) => e.msg === LOAD_FAILED), 60_000, 'the failure to be logged')
-      expect(failed).toMatchObject({ level: 'error', pid: gp.child.pid, err: expect.objectContaining({ message: expect.stringContaining('injected: cannot load ./console-host.js') }) })
+      expect(failed).toMatchObject({ level: 'error', pid: gp.child.pid, err: expect.objectContaining({ message: expect.stringContaining('injected: cannot load the console host') }) })
       const page = await get(`${admin}/console/`)
       expect(page.status).toBe(500)
-      expect(JSON.parse(page.text)).toEqual({ errors: [{ msg: 'admin: injected: cannot load ./console-host.js', code: 500 }] })
+      expect(JSON.parse(page.text)).toEqual({ errors: [{ msg: 'admin: injected: cannot load the console host', code: 500 }] })
       // Logged once: requests do not retry the import (counted below, once a later line of the primary is out).
       expect((await get(`${admin}/console/`)).status).toBe(500)
       // The install is fixed, and the operator reloads: the console serves, no restart.
@@ -70,6 +71,6 @@ describe('a console that cannot load', () => {
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
     expect(await exitedOf(child)).toBe(1)
-    expect(stderr).toContain('mtls-gateway: injected: cannot load ./console-host.js')
+    expect(stderr).toContain('mtls-gateway: injected: cannot load the console host')
   }, 120_000)
 })
