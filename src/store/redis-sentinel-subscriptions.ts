@@ -4,7 +4,10 @@
  * lookups), at most MAX_SENTINELS. A refusal (a Sentinel ACL without the channel or SUBSCRIBE, a
  * refused password) is told once per Sentinel and kept for /readyz: without the subscription the
  * store leaves a switched-away primary only when Sentinel demotes it. Refused subscriptions are
- * tried again every RETRY_MS and at a password rotation, so a fixed ACL or password ends it.
+ * tried again every RETRY_MS and at a password rotation, so a fixed ACL or password ends it. So is
+ * a discovery that did not see the whole set (no Sentinel answered, or one named another flagged
+ * `disconnected`: Sentinels that have just met, or one restarting), not only the store's next
+ * connection, which a stable primary may never need.
  */
 import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisAddress } from './redis-client.js'
@@ -12,7 +15,7 @@ import type { SentinelWatchOptions } from './redis-sentinel-watch.js'
 
 /** Sentinels followed at most, configured and discovered: a set is 3 to 5; a list that grows past this is not followed further. */
 export const MAX_SENTINELS = 16
-/** How often a refused subscription is tried again. */
+/** How often a refused subscription, and an incomplete discovery, is tried again. */
 export const RETRY_MS = 10_000
 const CHANNEL = '+switch-master'
 
@@ -35,11 +38,16 @@ export class SentinelSubscriptions {
   readonly #subscribed = new Set<string>()
   #password: string | undefined
   #stopped = false
+  /** Whether the last discovery may have missed a Sentinel (none answered, or one was named disconnected). */
+  #incomplete = false
   readonly #retry: NodeJS.Timeout
 
   constructor(private readonly o: SubscriptionOptions) {
     this.#password = o.sentinelPassword
-    this.#retry = setInterval(() => this.#retryRefused(), RETRY_MS).unref()
+    this.#retry = setInterval(() => {
+      this.#retryRefused()
+      if (this.#incomplete) void this.discover()
+    }, RETRY_MS).unref()
   }
 
   /** Subscribes to the Sentinel at `address`, unless it is followed already or the bound is reached. */
@@ -62,9 +70,11 @@ export class SentinelSubscriptions {
       if (this.#stopped) return
       const named = await this.#sentinelsNamedBy(address).catch(() => undefined)
       if (named === undefined) continue
-      for (const a of named) this.add(a)
+      for (const a of named.reachable) this.add(a)
+      this.#incomplete = named.disconnected > 0
       return
     }
+    this.#incomplete = true
   }
 
   /** Why some Sentinel's `+switch-master` is not followed; undefined when none refused it. */
@@ -122,11 +132,11 @@ export class SentinelSubscriptions {
   }
 
   /** `SENTINEL sentinels <name>` at `address`, on a connection of its own (a subscribed one runs no other command). */
-  async #sentinelsNamedBy(address: RedisAddress): Promise<RedisAddress[]> {
+  async #sentinelsNamedBy(address: RedisAddress): Promise<NamedSentinels> {
     const redis = this.o.connect(this.#options(address, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: this.o.connectTimeoutMs }))
     redis.on('error', () => undefined)
     try {
-      return namedSentinels(await redis.call('SENTINEL', 'sentinels', this.o.primaryName))
+      return readSentinels(await redis.call('SENTINEL', 'sentinels', this.o.primaryName))
     } finally {
       redis.disconnect()
     }
@@ -154,10 +164,17 @@ function refusal(sentinel: string, why: string): string {
     `Grant the Sentinel user (store.redis.sentinel.username) +subscribe and &${CHANNEL}, or fix store.redis.sentinel.password`
 }
 
-/** The reachable Sentinels in a `SENTINEL sentinels` reply (flat field lists), as ioredis reads them (not flagged `disconnected`). */
-export function namedSentinels(reply: unknown): RedisAddress[] {
-  if (!Array.isArray(reply)) return []
-  const out: RedisAddress[] = []
+/** A `SENTINEL sentinels` reply read: the Sentinels to follow, and how many it named flagged `disconnected`. */
+interface NamedSentinels {
+  reachable: RedisAddress[]
+  disconnected: number
+}
+
+/** The reachable Sentinels in a `SENTINEL sentinels` reply (flat field lists), as ioredis reads them (not flagged `disconnected`), and how many were. */
+function readSentinels(reply: unknown): NamedSentinels {
+  const named: NamedSentinels = { reachable: [], disconnected: 0 }
+  if (!Array.isArray(reply)) return named
+  const out = named.reachable
   for (const entry of reply) {
     if (!Array.isArray(entry)) continue
     const f = new Map<string, string>()
@@ -165,8 +182,11 @@ export function namedSentinels(reply: unknown): RedisAddress[] {
     const host = f.get('ip')
     const port = Number(f.get('port'))
     if (host === undefined || host === '' || !Number.isInteger(port) || port <= 0 || port > 65535) continue
-    if ((f.get('flags') ?? '').split(',').includes('disconnected')) continue
+    if ((f.get('flags') ?? '').split(',').includes('disconnected')) {
+      named.disconnected++
+      continue
+    }
     out.push({ host, port })
   }
-  return out
+  return named
 }

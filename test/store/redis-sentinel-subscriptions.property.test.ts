@@ -6,10 +6,10 @@
  * The connections are stand-ins for ioredis's; the real ones are in redis-sentinel-watch-sentinels.test.ts.
  */
 import { EventEmitter } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import type { Redis, RedisOptions } from 'ioredis'
-import { MAX_SENTINELS, SentinelSubscriptions } from '../../src/store/redis-sentinel-subscriptions.js'
+import { MAX_SENTINELS, RETRY_MS, SentinelSubscriptions } from '../../src/store/redis-sentinel-subscriptions.js'
 
 interface Entry { ip: string; port: string; flags: string }
 const entry: fc.Arbitrary<Entry> = fc.record({
@@ -133,5 +133,73 @@ describe('the failover watch counts (store_failover_watch_sentinels)', () => {
       }),
       { seed: 35, numRuns: 200 },
     )
+  })
+})
+
+describe('a discovery that missed part of the set', () => {
+  /** A watch over 10.0.0.1 whose discovery connections answer `reply()`; what it subscribed and how many discoveries it made. */
+  function watch(reply: () => unknown): { subs: SentinelSubscriptions; subscribed: string[]; discoveries: () => number } {
+    const subscribed: string[] = []
+    let discoveries = 0
+    const subs = new SentinelSubscriptions({
+      sentinels: [{ host: '10.0.0.1', port: 26379 }],
+      primaryName: 'gw',
+      connectTimeoutMs: 1000,
+      retryStrategy: () => 100,
+      announced: () => undefined,
+      connect: (options) => {
+        if (options.lazyConnect === true) discoveries++
+        else subscribed.push(key(options.host ?? '', options.port ?? 0))
+        return new StandIn(options, reply) as unknown as Redis
+      },
+    })
+    subs.add({ host: '10.0.0.1', port: 26379 })
+    return { subs, subscribed, discoveries: () => discoveries }
+  }
+  const sentinel = (ip: string, flags: string): string[] => ['name', ip, 'ip', ip, 'port', '26379', 'flags', flags]
+
+  it('is made again every RETRY_MS until no Sentinel it is told of is disconnected, then no more', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let reply: unknown = [sentinel('10.0.0.2', 'sentinel,disconnected'), sentinel('10.0.0.3', 'sentinel')]
+    const { subs, subscribed, discoveries } = watch(() => reply)
+    try {
+      await subs.discover()
+      expect(subscribed).toEqual(['10.0.0.1:26379', '10.0.0.3:26379'])
+      await vi.advanceTimersByTimeAsync(RETRY_MS)
+      expect(discoveries()).toBe(2)
+      expect(subscribed).toEqual(['10.0.0.1:26379', '10.0.0.3:26379'])
+      // The Sentinels have met: the next discovery (no new store connection) follows it.
+      reply = [sentinel('10.0.0.2', 'sentinel'), sentinel('10.0.0.3', 'sentinel')]
+      await vi.advanceTimersByTimeAsync(RETRY_MS)
+      expect(subscribed).toEqual(['10.0.0.1:26379', '10.0.0.3:26379', '10.0.0.2:26379'])
+      const made = discoveries()
+      await vi.advanceTimersByTimeAsync(RETRY_MS * 5)
+      expect(discoveries()).toBe(made)
+    } finally {
+      subs.stop()
+      vi.useRealTimers()
+    }
+  })
+
+  it('is made again when no Sentinel answered it, and a complete one is not', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    let answers = false
+    const { subs, subscribed, discoveries } = watch(() => {
+      if (!answers) throw new Error('ECONNREFUSED')
+      return [sentinel('10.0.0.2', 'sentinel')]
+    })
+    try {
+      await subs.discover()
+      expect(subscribed).toEqual(['10.0.0.1:26379'])
+      answers = true
+      await vi.advanceTimersByTimeAsync(RETRY_MS)
+      expect(subscribed).toEqual(['10.0.0.1:26379', '10.0.0.2:26379'])
+      const made = discoveries()
+      await vi.advanceTimersByTimeAsync(RETRY_MS * 5)
+      expect(discoveries()).toBe(made)
+    } finally {
+      subs.stop()
+      vi.useRealTimers()
+    }
   })
 })

@@ -31,7 +31,8 @@ function bundleInputs(url: string): string[] {
   const output = relative(ROOT, fileURLToPath(url))
   const inputs = metafile?.outputs[output]?.inputs
   if (inputs === undefined) throw new Error(`${output} is not in dist/bundle-meta.json: run "npm run build"`)
-  return Object.keys(inputs).map((i) => i.replace(/^dist\/src\//, 'src/'))
+  // Our modules as unbundled (`src/cli/options.js`), a bundled package's files as its name (`commander`).
+  return Object.keys(inputs).map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(i)?.[1] ?? i.replace(/^dist\/src\//, 'src/'))
 }
 
 /** Whether this Node can record (the suite runs Node 24). */
