@@ -67,10 +67,16 @@ describe('a console that cannot load', () => {
   it('on at start (--workers 2): the start fails with one line naming it', async () => {
     const config = join(use.pki.dir, 'start.yaml')
     writeFileSync(config, yaml(`, token: ${TOKEN}`))
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--workers', '2'], { env: { ...process.env, NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its own process group: a start that wrongly succeeds is killed with its workers, not left running.
+    const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--workers', '2'], { env: { ...process.env, NODE_OPTIONS: `--import=${BROKEN_CONSOLE}` }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const exited = exitedOf(child)
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
-    expect(await exitedOf(child)).toBe(1)
-    expect(stderr).toContain('mtls-gateway: injected: cannot load the console host')
+    try {
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 60 s'), 60_000))])).toBe(1)
+      expect(stderr).toContain('mtls-gateway: injected: cannot load the console host')
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGKILL')
+    }
   }, 120_000)
 })
