@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { loadConfig, withPlacedProblems, type GatewayConfig } from '../config/index.js'
 import { startConfigs } from './worker-configs.js'
-import { compileGateway, type Gateway, type Resolve } from '../gateway/index.js'
+import { compileGateway, createKeptPools, type Gateway, type Resolve } from '../gateway/index.js'
 import { createMinterSource } from './minter-source.js'
 import { createConsoleLoader } from './console-loader.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
@@ -78,9 +78,10 @@ export interface RunningGateway {
 
 /** Config → snapshot, checked against the runtime: the one path of the start and of every reload. */
 function snapshotCompiler(runtime: Runtime, resolve: Resolve | undefined): (c: GatewayConfig) => Gateway {
-  const { onConnect, onEgressRefusal, onPoolEvicted } = runtime.observer
+  // Process-lifetime like the observer's hooks: a reload keeps the pools it changed nothing about.
+  const { onConnect, onEgressRefusal, onPoolEvicted } = runtime.observer, keptPools = createKeptPools()
   return (c) => {
-    const g = compileGateway(c, { ...(onConnect ? { onConnect } : {}), ...(onEgressRefusal ? { onEgressRefusal } : {}), ...(onPoolEvicted ? { onPoolEvicted } : {}), ...(resolve ? { resolve } : {}) })
+    const g = compileGateway(c, { keptPools, ...(onConnect ? { onConnect } : {}), ...(onEgressRefusal ? { onEgressRefusal } : {}), ...(onPoolEvicted ? { onPoolEvicted } : {}), ...(resolve ? { resolve } : {}) })
     try {
       runtime.prepare(c)
     } catch (e) {
@@ -201,7 +202,5 @@ function reloadCompiler(compile: (c: GatewayConfig) => Gateway, tracing: Tracing
 }
 
 function chain<T>(...fns: ((v: T) => void)[]): (v: T) => void {
-  return (v) => {
-    for (const fn of fns) fn(v)
-  }
+  return (v) => fns.forEach((fn) => fn(v))
 }

@@ -3,21 +3,19 @@
  * Everything per-request code needs is computed here once (bundles, secure contexts,
  * pools, host index), so a reload is one reference swap.
  */
-import { collectConfigProblems, matchName, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
+import { collectConfigProblems, matchName, type EndpointConfig, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import { bundleValidity, type Bundle, type InterceptionCa } from '../tls/index.js'
+import type { Bundle, InterceptionCa } from '../tls/index.js'
 import { otlpTlsProblems } from '../tracing/index.js'
-import type { SecureContext } from 'node:tls'
 import { inspectEndpoints, inspectListeners, type EndpointReport, type Inspection, type ListenerTls } from './inspect.js'
 import type { TlsFileDates } from './dated-tls-files.js'
-import { createUpstream, type ConnectInfo, type Upstream } from './upstream.js'
-import { endpointDials, type EndpointDials } from './endpoint-authority.js'
+import type { Upstream } from './upstream.js'
+import { endpointUpstreams, type UpstreamHooks } from './endpoint-upstreams.js'
 import { compileDestination, type EndpointDestination } from './destination.js'
 import { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 import { compileCallers, type Callers } from './callers.js'
 import { compileSealers, type Sealers } from './sealers.js'
 import { tokenUrlEndpointChecks } from './token-url-endpoints.js'
-import { createEgressLookup, type EgressOptions, type EgressReason, type Resolve } from './egress.js'
 
 export interface Endpoint {
   readonly name: string
@@ -52,6 +50,8 @@ export interface Gateway {
   readonly interception?: InterceptionCa
   /** The listeners' certificates and client CAs, OTLP and Redis TLS files: those outside their validity at compile time (warned of on adoption), and each one's end of validity (a metric). */
   readonly tlsFileDates: TlsFileDates
+  /** Of this snapshot's upstream pools (each endpoint's and tenant bundle's), how many it kept from the snapshots before (CompileOptions.keptPools) and how many it built. */
+  readonly pools: { readonly kept: number; readonly built: number }
   close(): Promise<void>
 }
 
@@ -80,14 +80,8 @@ function compileParts(config: GatewayConfig, now?: Date) {
   return { inspection, profiles, listeners, callers, sealers, problems: problems.list }
 }
 
-export interface CompileOptions {
+export interface CompileOptions extends UpstreamHooks {
   now?: Date
-  /** DNS resolution for upstream dials (default dns.lookup; tests inject misbehaving resolvers). */
-  resolve?: Resolve
-  onConnect?: (info: ConnectInfo) => void
-  onEgressRefusal?: (reason: EgressReason) => void
-  /** A pool closed to make room for another origin of the endpoint (endpoints[].originPools). */
-  onPoolEvicted?: (endpoint: string) => void
 }
 
 /** Builds the runtime snapshot; throws ConfigError when a bundle has a problem that no clock fixes. */
@@ -96,10 +90,18 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
   if (problems.length > 0 || callers === undefined || sealers === undefined) throw new ConfigError(problems)
   const endpoints = new Map<string, Endpoint>()
   const byHost = new Map<string, Endpoint[]>()
-  for (const ep of config.endpoints) {
-    const endpoint = compileEndpoint(ep, config, inspection, profiles, options)
-    endpoints.set(ep.name, endpoint)
-    for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
+  const upstreams = (): Upstream[] => [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
+  const buildsBefore = options.keptPools?.builds
+  try {
+    for (const ep of config.endpoints) {
+      const endpoint = compileEndpoint(ep, config, inspection, profiles, options)
+      endpoints.set(ep.name, endpoint)
+      for (const key of hostKeys(ep)) byHost.set(key, [...(byHost.get(key) ?? []), endpoint])
+    }
+  } catch (e) {
+    // Kept pools count their holders: a compile that fails lets go of those it took.
+    void Promise.allSettled(upstreams().map((u) => u.close()))
+    throw e
   }
   // Longest pathPrefix first (stable: config order breaks ties), or an earlier endpoint without one takes a later one's paths.
   for (const list of byHost.values()) list.sort((x, y) => y.destination.prefix.length - x.destination.prefix.length)
@@ -114,68 +116,38 @@ export function compileGateway(config: GatewayConfig, options: CompileOptions = 
     listenerTls: listeners.tls,
     ...(interception ? { interception } : {}),
     tlsFileDates: inspection.dated,
+    pools: poolCounts(upstreams().length, buildsBefore === undefined ? undefined : (options.keptPools?.builds ?? 0) - buildsBefore),
     close: async () => {
-      const all = [...endpoints.values()].flatMap((e) => [e.upstream, ...[...e.tenantUpstreams.values()].map((t) => t.upstream)])
-      await Promise.allSettled(all.map((u) => u.close()))
+      await Promise.allSettled(upstreams().map((u) => u.close()))
     },
   }
 }
 
+/** `total` pools, `built` of them new (every one without a keeper). */
+function poolCounts(total: number, built = total): Gateway['pools'] {
+  return { kept: total - built, built }
+}
+
 /** One endpoint: its pool (and each tenant's), destination, profile and fields. */
-function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, { bundles, contexts }: Inspection, profiles: ReadonlyMap<string, Profile>, options: CompileOptions): Endpoint {
-  const bundle = bundles.get(ep.name) as Bundle
-  const dials = endpointDials(ep, config.profiles)
-  const upstream = buildUpstream(ep, ep.tls, bundle, contexts.get(ep.name), options, dials)
-  const tenantUpstreams = new Map<string, { bundle: Bundle; upstream: Upstream }>()
-  for (const [tenant, tls] of Object.entries(ep.tenants)) {
-    const tb = bundles.get(`${ep.name}@${tenant}`) as Bundle
-    tenantUpstreams.set(tenant, { bundle: tb, upstream: buildUpstream(ep, tls, tb, contexts.get(`${ep.name}@${tenant}`), options, dials, tenant) })
-  }
+function compileEndpoint(ep: EndpointConfig, config: GatewayConfig, inspection: Inspection, profiles: ReadonlyMap<string, Profile>, options: CompileOptions): Endpoint {
+  const bundle = inspection.bundles.get(ep.name) as Bundle
   const profile = ep.profile ? profiles.get(ep.profile) : undefined
+  const destination = compileDestination(ep.url, ep.pathPrefix)
+  const fields = [...compileFields(ep.fields), ...(profile?.fields ?? [])]
+  // The pools last: kept pools count their holders, so nothing may fail after they are taken.
+  const { upstream, tenantUpstreams } = endpointUpstreams(ep, config.profiles, inspection, options)
   return {
     name: ep.name,
     config: ep,
     url: ep.url,
-    destination: compileDestination(ep.url, ep.pathPrefix),
+    destination,
     bundle,
     upstream,
     ...(profile ? { profile } : {}),
-    fields: [...compileFields(ep.fields), ...(profile?.fields ?? [])],
+    fields,
     tenancy: ep.url.includes('{tenant}') || profile?.config.tenancy === true,
     tenantUpstreams,
   }
-}
-
-/** One pool per (endpoint, bundle): sessions and connections never cross bundles. */
-function buildUpstream(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, context: SecureContext | undefined, options: CompileOptions, dials: EndpointDials, tenant?: string): Upstream {
-  if (!context) throw new TypeError(`no secure context for endpoint ${ep.name}: inspection found no usable bundle`)
-  const egress: EgressOptions = {
-    allowPrivate: ep.allowPrivate,
-    ...(options.resolve ? { resolve: options.resolve } : {}),
-    ...(options.onEgressRefusal ? { onRefusal: options.onEgressRefusal } : {}),
-  }
-  return createUpstream({
-    endpoint: ep.name,
-    ...(tenant !== undefined ? { tenant } : {}),
-    context,
-    validity: bundleValidity(bundle, tls),
-    ...(tls.serverName ? { serverName: tls.serverName } : {}),
-    ...(ep.resolve ? { resolve: ep.resolve } : {}),
-    lookup: createEgressLookup(egress),
-    ...dials,
-    egress,
-    ...(ep.via ? { via: ep.via } : {}),
-    ...(options.onConnect ? { onConnect: options.onConnect } : {}),
-    pins: tls.pins,
-    ...(tls.systemRoots ? {} : { roots: bundle.roots }),
-    connectMs: ep.timeouts.connectMs,
-    responseMs: ep.timeouts.responseMs,
-    idleMs: ep.timeouts.idleMs,
-    keepAliveMs: ep.timeouts.keepAliveMs,
-    connections: ep.connections,
-    originPools: ep.originPools,
-    ...(options.onPoolEvicted ? { onPoolEvicted: () => options.onPoolEvicted?.(ep.name) } : {}),
-  })
 }
 
 /** `host:port` keys a forward-proxy request may use to reach this endpoint. */

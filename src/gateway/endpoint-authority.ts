@@ -36,12 +36,20 @@ export interface EndpointDials {
   origin: (host: string, port: number) => boolean
 }
 
+/** The URLs behind an endpoint's EndpointDials: what decides where its pools may dial, as data (a pool kept across a reload is one these match). */
+export interface EndpointDialUrls {
+  authority: readonly string[]
+  origin: readonly string[]
+}
+
 /** The endpoint URL's origin, plus its profiles' token URLs: all of them may be dialled, those of a tokenUrlsOnEndpointServer profile as its own. */
-export function endpointDials(ep: EndpointConfig, profiles: readonly ProfileConfig[]): EndpointDials {
-  return {
-    authority: endpointAuthority([ep.url, ...profileTokenUrls(ep, profiles, false)]),
-    origin: endpointAuthority([ep.url, ...profileTokenUrls(ep, profiles, true)]),
-  }
+export function endpointDialUrls(ep: EndpointConfig, profiles: readonly ProfileConfig[]): EndpointDialUrls {
+  return { authority: [ep.url, ...profileTokenUrls(ep, profiles, false)], origin: [ep.url, ...profileTokenUrls(ep, profiles, true)] }
+}
+
+/** The predicates of `urls` (endpointDialUrls). */
+export function endpointDials(urls: EndpointDialUrls): EndpointDials {
+  return { authority: endpointAuthority(urls.authority), origin: endpointAuthority(urls.origin) }
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The runtime snapshot: compiled endpoints, bundles and upstream pools. */
 export { checkConfig, compileGateway, hostKeys, startProblems, type CompileOptions, type Endpoint, type Gateway } from './compile.js'
 export { bundleWarnings } from './bundle-warnings.js'
+export { createKeptPools, poolKey, type KeptPools } from './kept-pools.js'
 export { tokenUrlEndpointChecks } from './token-url-endpoints.js'
 export { asWarning, checkWarnings } from './check-warnings.js'
 export type { TlsFileDates, TlsFileValidity, TlsFileKey } from './dated-tls-files.js'

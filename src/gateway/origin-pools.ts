@@ -5,7 +5,7 @@
  * named. Here a new origin closes the least recently used idle pool (no request running or
  * queued) and calls `onEvict`. While every pool is busy the new one is admitted (the requests in
  * flight, which the listener's connection caps bound, bound the pools then), and the cap holds
- * again as they finish. Once closed (its snapshot retired, or the process done) a request that
+ * again as they finish. Once closed (every snapshot holding it retired, or the process done) a request that
  * reaches them is refused with 503, never dialled: before, a closing Agent threw undici's
  * ClientClosedError (a 500) and a closed one was replaced by a new pool nobody would close.
  */
@@ -20,6 +20,8 @@ export interface UpstreamPool {
   waiting: number
   /** Origins holding a pool. */
   origins: number
+  /** Closed (every snapshot holding it let go): a request that reaches it is refused, never dialled. */
+  closed: boolean
 }
 
 /** The pools as one Dispatcher (Dispatcher.request, compose), with their counters. */
@@ -87,7 +89,7 @@ export function newOriginPools(options: Agent.Options, max: number, onEvict: () 
     destroy: (...args: unknown[]) => each((a) => a.destroy(args[0] instanceof Error ? args[0] : null)),
     counts(): UpstreamPool {
       // undici's per-origin Pool (or Client) counters; read at scrape time, never per request.
-      const pool: UpstreamPool = { connected: 0, waiting: 0, origins: pools.size }
+      const pool: UpstreamPool = { connected: 0, waiting: 0, origins: pools.size, closed }
       for (const s of [...pools.values()].flatMap(statsOf)) {
         pool.connected += Number(s.connected) // a Client (connections: 1) says true or false
         pool.waiting += s.pending

@@ -1,6 +1,6 @@
 /**
- * Retiring an old Gateway snapshot after a reload: its pools close once every request pinned
- * to it has finished (undici's Agent.close() would also wait, but would refuse a request that
+ * Retiring an old Gateway snapshot after a reload: the pools the new snapshot did not keep
+ * (gateway/kept-pools.ts) close once every request pinned to it has finished (undici's Agent.close() would also wait, but would refuse a request that
  * pinned the snapshot and has not reached the pool yet).
  */
 import type { Gateway } from '../gateway/index.js'

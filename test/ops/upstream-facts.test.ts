@@ -71,7 +71,7 @@ describe('upstream facts in the access line', () => {
     )
   })
 
-  it('are each request\'s own after a hot reload as after the start (new pools, the same observer)', async () => {
+  it('are each request\'s own after a hot reload as after the start (the unchanged endpoint\'s kept pool, the same observer)', async () => {
     replaceFile(join(pki.dir, 'gateway.yaml'), `endpoints:\n${endpointYaml('partner', upstream.port, tls())}${endpointYaml('other', upstream.port, tls())}`)
     await eventually(async () => valueOf(await scrape(g.adminUrl), 'mtls_gateway_config_reloads_total', { result: 'success' }) === 1, 15_000, 'the reload')
     await fanOut(['turn-7', 'turn-7', undefined, 'turn-8', 'turn-7'])

@@ -3,8 +3,10 @@
  * share upstream servers (same host:port, same IP, same SNI name; by name with `resolve`, by IP
  * literal with and without `serverName`), some with tenants that have their own bundles, each
  * bundle its own client certificate; generated request sequences interleaved with hot reloads
- * that rotate a certificate, swap two bundles' certificates, or move an endpoint's server anchors
- * to a root that did not issue the server's chain (and back). Against real TLS servers that report
+ * that rotate a certificate, renew one in place (new key and certificate written over the same
+ * files, the config text unchanged), swap two bundles' certificates, move an endpoint's server
+ * anchors to a root that did not issue the server's chain (and back), or change nothing (the
+ * pools are then kept, connections and sessions with them). Against real TLS servers that report
  * the client certificate and whether the session was resumed, every request presents exactly the
  * certificate its endpoint (or tenant) has now, and is verified by the anchors it has now: never a
  * pooled connection or a cached session of another bundle or of an older config.
@@ -25,6 +27,9 @@ let pki: TestPki
 let other: TestPki
 const servers: RunningServer[] = []
 const pairs: { cert: string; key: string }[] = []
+/** How many times each certificate was renewed in place: its subject says it. */
+const renewals: number[] = []
+const subjectOf = (cert: number): string => `CN=id-${cert}${renewals[cert] ? `.r${renewals[cert]}` : ''}`
 let g: OpsGateway
 
 beforeAll(async () => {
@@ -90,6 +95,8 @@ type Action =
   | { kind: 'rotate'; ep: number; tenant: Tenant }
   | { kind: 'swap'; a: number; b: number }
   | { kind: 'distrust'; ep: number }
+  | { kind: 'renew'; ep: number; tenant: Tenant }
+  | { kind: 'same' }
 
 const endpointArb = fc.record({
   server: fc.integer({ min: 0, max: 1 }),
@@ -103,6 +110,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('rotate' as const), ep: fc.nat(), tenant: fc.constantFrom(...TENANTS) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('swap' as const), a: fc.nat(), b: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('distrust' as const), ep: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('renew' as const), ep: fc.nat(), tenant: fc.constantFrom(...TENANTS) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('same' as const) }) },
 )
 
 /** The certificate a request of endpoint `e` for `tenant` must present. */
@@ -144,7 +153,7 @@ describe('every request presents its own endpoint\'s current certificate, verifi
               expect(r.status, `${route}: ${r.text}`).toBe(200)
               const echo = r.json<EchoReply>()
               if (echo.resumed) resumedSeen++
-              expect(echo.clientSubject, `${route} (resumed: ${echo.resumed})`).toBe(`CN=id-${certFor(e, a.tenant)}`)
+              expect(echo.clientSubject, `${route} (resumed: ${echo.resumed})`).toBe(subjectOf(certFor(e, a.tenant)))
             }
           } else if (a.kind === 'rotate') {
             const e = eps[a.ep % eps.length] as EndpointState
@@ -163,11 +172,17 @@ describe('every request presents its own endpoint\'s current certificate, verifi
             const y = eps[a.b % eps.length] as EndpointState
             ;[x.cert, y.cert] = [y.cert, x.cert]
             await reload(eps)
-          } else {
+          } else if (a.kind === 'distrust') {
             const e = eps[a.ep % eps.length] as EndpointState
             e.distrusted = !e.distrusted
             await reload(eps)
-          }
+          } else if (a.kind === 'renew') {
+            // The bundle's files get a new key and certificate; its config text stays the same.
+            const c = certFor(eps[a.ep % eps.length] as EndpointState, a.tenant)
+            renewals[c] = (renewals[c] ?? 0) + 1
+            pki.writePair(`id-${c}`, await pki.issue({ subject: subjectOf(c), issuer: pki.inter, usages: ['clientAuth'] }))
+            await reload(eps)
+          } else await reload(eps)
         }
       }),
       { seed: 20261205, numRuns: 30 },
