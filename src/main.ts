@@ -64,4 +64,17 @@ program
     process.exitCode = result.ok ? 0 : 1
   })
 
+program
+  .command('test-endpoint')
+  .description("test an endpoint's connection: a GET of its base path over a new mutual-TLS connection, step by step")
+  .argument('<endpoint>', 'endpoint name')
+  .option('-t, --tenant <tenant>', "tenant (an endpoint with {tenant} in its URL, or a tenant's own bundle)")
+  .addOption(configOption())
+  .action(async (endpoint: string, o: { tenant?: string; config: string }) => {
+    const { runTestEndpoint } = await import('./cli/test-endpoint.js')
+    const result = await runTestEndpoint(o.config, endpoint, o.tenant)
+    ;(result.ok ? process.stdout : process.stderr).write(result.output)
+    process.exitCode = result.ok ? 0 : 1
+  })
+
 await runProgram(program, process.argv)

@@ -5,33 +5,13 @@
  * status, headers and body shown, secrets redacted) or the config is broken. main.ts defines
  * the command and imports this module only when it runs.
  */
-import { loadConfig } from '../config/index.js'
-import { ConfigError, GatewayError } from '../errors.js'
-import { compileGateway } from '../gateway/index.js'
 import { formatProfileTest, testProfile } from '../dance/index.js'
-
-/** What a run printed and how it should exit. */
-export interface TestAuthResult {
-  ok: boolean
-  output: string
-}
+import { runOnConfig, type OneShotResult } from './one-shot.js'
 
 /** Runs the test; never throws for config, TLS or provider problems. */
-export async function runTestAuth(configFile: string, profile: string, tenant?: string): Promise<TestAuthResult> {
-  let gateway
-  try {
-    gateway = compileGateway(loadConfig(configFile))
-  } catch (e) {
-    if (e instanceof ConfigError) return { ok: false, output: `Auth Test Failed\n${e.message}\n` }
-    throw e
-  }
-  try {
+export function runTestAuth(configFile: string, profile: string, tenant?: string): Promise<OneShotResult> {
+  return runOnConfig(configFile, 'Auth Test Failed', async (gateway) => {
     const result = await testProfile(gateway, profile, tenant)
     return { ok: result.ok, output: formatProfileTest(result) }
-  } catch (e) {
-    if (e instanceof GatewayError) return { ok: false, output: `Auth Test Failed\n${e.message}\n` }
-    throw e
-  } finally {
-    await gateway.close()
-  }
+  })
 }

@@ -12,6 +12,7 @@ import { endpointRows } from './endpoints.js'
 import type { ConsoleHost } from './host.js'
 import { optionalString, readJsonBody, requiredString } from './http.js'
 import { profileViews } from './profiles.js'
+import { testEndpointConnection } from '../proxy/connection-test.js'
 import { totals, type Sampler } from './samples.js'
 
 /** An action's reply and its audit facts (never a secret). */
@@ -87,6 +88,15 @@ const testProfile: Handler = async (host, _s, req) => {
   return { status: 200, body: result, audit: { action: 'test_profile', result: result.ok ? 'ok' : 'failed', details: { profile, tenant } } }
 }
 
+const testEndpoint: Handler = async (host, _s, req) => {
+  const body = await readJsonBody(req)
+  const endpoint = requiredString(body, 'endpoint')
+  const tenant = optionalString(body, 'tenant')
+  // The config in force (a new connection outside the pools: nothing in flight is touched).
+  const report = await host.withGateway((g) => testEndpointConnection(g, endpoint, tenant))
+  return { status: 200, body: report, audit: { action: 'test_endpoint', result: report.ok ? 'ok' : 'failed', details: { endpoint, tenant, reason: report.error?.reason } } }
+}
+
 const users: Handler = async (host) => {
   const perUser = host.config().profiles.filter((p) => p.token.mode === 'per_user').map((p) => ({ name: p.name, tenancy: p.tenancy }))
   const { store } = host.runtime
@@ -140,4 +150,4 @@ const draft: Handler = async (host, _s, req) => {
 
 /** GET routes (reads) and POST routes (actions), by path below /console/api/. */
 export const READS: Readonly<Record<string, Handler>> = { overview, endpoints, profiles, users }
-export const ACTIONS: Readonly<Record<string, Handler>> = { reload, 'profiles/test': testProfile, 'users/revoke': revoke, 'users/link': link, draft }
+export const ACTIONS: Readonly<Record<string, Handler>> = { reload, 'endpoints/test': testEndpoint, 'profiles/test': testProfile, 'users/revoke': revoke, 'users/link': link, draft }

@@ -30,6 +30,8 @@ export interface EndpointRow {
   endpoint: string
   tenant?: string
   url: string
+  /** The connection test must be told the tenant (`{tenant}` in the URL and no tenant bundle named on this row). */
+  asksTenant: boolean
   wayIn: string
   subject: string
   issuer: string
@@ -71,6 +73,7 @@ export function endpointRows(gateway: Gateway, rates: Record<string, EndpointRat
         endpoint: e.name,
         ...(tenant !== undefined ? { tenant } : {}),
         url: e.url,
+        asksTenant: tenant === undefined && e.url.includes('{tenant}'),
         wayIn,
         subject: oneLine(b.leaf.subject),
         issuer: oneLine(b.leaf.issuer),

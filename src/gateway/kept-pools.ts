@@ -84,7 +84,7 @@ export function createKeptPools(): KeptPools {
         builds++
       }
       const held = entry
-      const { dispatcher, dispatch, faults, refusal, pool } = held.upstream
+      const { dispatcher, dispatch, faults, refusal, pool, freshConnector } = held.upstream
       let released: Promise<void> | undefined
       // The snapshot's view: the same pool, whose close() lets go of this hold once.
       const close = (): Promise<void> =>
@@ -93,7 +93,7 @@ export function createKeptPools(): KeptPools {
           if (pools.get(key) === held) pools.delete(key)
           return held.upstream.close()
         })())
-      return { dispatcher, dispatch, faults, refusal, pool, close }
+      return { dispatcher, dispatch, faults, refusal, pool, freshConnector, close }
     },
     get size() {
       return pools.size

@@ -9,7 +9,7 @@
  * test/cli/serve-modules.test.ts fails if a `serve` process loads undici's index again.
  */
 import { createRequire } from 'node:module'
-import type { Agent, Dispatcher, errors } from 'undici'
+import type { Agent, Client, Dispatcher, errors } from 'undici'
 import { correctingParserErrors } from './undici-parser-errors.js'
 
 export type { Dispatcher, buildConnector } from 'undici'
@@ -40,4 +40,12 @@ export function newAgent(options: Agent.Options): Agent {
   const UndiciAgent = load('undici/lib/dispatcher/agent.js') as typeof Agent
   const { connect } = options
   return new UndiciAgent(typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
+}
+
+/** `new Client(origin, options)` (one origin, one connection at a time: a connection test's), loaded and corrected as newAgent's pools. */
+export function newClient(origin: string, options: Client.Options): Client {
+  undiciDispatcher()
+  const UndiciClient = load('undici/lib/dispatcher/client.js') as typeof Client
+  const { connect } = options
+  return new UndiciClient(origin, typeof connect === 'function' ? Object.assign({}, options, { connect: correctingParserErrors(connect) }) : options)
 }

@@ -10,7 +10,8 @@ import { isIP, type LookupFunction, type Socket } from 'node:net'
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls'
 import type { Dispatcher, buildConnector } from './undici-agent.js'
 import { newOriginPools, type UpstreamPool } from './origin-pools.js'
-import { GatewayError } from '../errors.js'
+import type { GatewayError } from '../errors.js'
+import { degradation, refuseIfDegraded, refuseWhileDegraded } from './degraded-upstream.js'
 import type { X509Certificate } from 'node:crypto'
 import type { BundleValidity, ValidityFault } from '../tls/index.js'
 import { connectInfo, type ConnectInfo } from './connect-info.js'
@@ -74,21 +75,15 @@ export interface Upstream {
   refusal(now?: number): GatewayError | undefined
   /** The pool now, over its origins: connections open, and requests waiting for one (all `connections` busy). */
   pool(): UpstreamPool
+  /** A connector that dials exactly as this pool's does (egress, `resolve`, `via`, SNI, roots, pins, the bundle) with no cached session and no observer: a connection test's, outside the pool. */
+  freshConnector(): buildConnector.connector
   close(): Promise<void>
 }
 
 const MAX_SESSIONS = 100
 
-/** The request-path error of a degraded upstream, or undefined when its bundle is usable now. */
-function degradation(o: Pick<UpstreamOptions, 'endpoint' | 'tenant' | 'validity'>, now = Date.now()): GatewayError | undefined {
-  const fault = o.validity?.faults(now)[0]
-  if (!fault) return undefined
-  const who = o.tenant === undefined ? `endpoint "${o.endpoint}"` : `endpoint "${o.endpoint}" tenant "${o.tenant}"`
-  return new GatewayError(fault.reason, `${who}: ${fault.msg}`)
-}
-
-/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout. */
-export function createConnector(o: UpstreamOptions, sessions = new Map<string, Buffer>()): buildConnector.connector {
+/** Builds the endpoint's connector: dial, SNI/name checks, pins, session cache (`sessions`), timeout; `observe` false: no onConnect report (a connection test's). */
+export function createConnector(o: UpstreamOptions, sessions = new Map<string, Buffer>(), observe = true): buildConnector.connector {
   const settingsFor = dialSettingsBy(o)
   return (opts, callback) => {
     // The pool only dials after the request check, but the clock moves: a session made while
@@ -109,7 +104,7 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       if (done) return
       done = true
       clearTimeout(timer)
-      if (o.onConnect) o.onConnect(connectInfo(o, performance.now() - started, err === null ? socket : undefined, raw, err))
+      if (observe && o.onConnect) o.onConnect(connectInfo(o, performance.now() - started, err === null ? socket : undefined, raw, err))
       if (err || !socket) {
         sessions.delete(cacheKey)
         socket?.destroy()
@@ -173,24 +168,6 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
   }
 }
 
-/** Throws while the bundle is outside its validity period, dropping the cached sessions. */
-function refuseIfDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): void {
-  const degraded = degradation(o)
-  if (degraded) {
-    sessions.clear()
-    throw degraded
-  }
-}
-
-/** Refuses every request while the bundle is degraded (undici interceptor, for Dispatcher.request users). */
-function refuseWhileDegraded(o: UpstreamOptions, sessions: Map<string, Buffer>): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts, handler) => {
-    // Thrown before the pool sees the request: Dispatcher.request rejects with it.
-    refuseIfDegraded(o, sessions)
-    return dispatch(opts, handler)
-  }
-}
-
 /** The endpoint's connection pools (one per origin, at most `originPools`; keep-alive). */
 export function createUpstream(o: UpstreamOptions): Upstream {
   const sessions = new Map<string, Buffer>()
@@ -212,6 +189,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     faults: (now) => o.validity?.faults(now) ?? [],
     refusal: (now) => degradation(o, now),
     pool: () => agent.counts(),
+    freshConnector: () => createConnector(o, new Map(), false),
     close: () => agent.close(),
   }
 }

@@ -90,7 +90,7 @@ describe('the console under a web page\'s attacks (Chromium)', () => {
     const before = audits().length
     const target = `${use.rig.consoleUrl}api/`
     const body = JSON.stringify({ yaml: 'endpoints: []\n', profile: 'partner', user: 'erin', app: '', space: '', token: 'x' })
-    const routes = ['reload', 'users/link', 'users/revoke', 'profiles/test', 'draft', 'logout', 'login']
+    const routes = ['reload', 'users/link', 'users/revoke', 'profiles/test', 'endpoints/test', 'draft', 'logout', 'login']
     const tab = await attackWith(`<!doctype html><iframe name="sink"></iframe>
 <form id="f" method="POST" action="${target}reload" enctype="text/plain" target="sink"><input name='{"a":"' value='"}'></form>
 <script>

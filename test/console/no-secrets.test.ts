@@ -43,6 +43,7 @@ describe('no secret in any console response', () => {
     for (const profile of ['partner', 'partner-wrong', 'nope']) await keep(`test ${profile}`, post('profiles/test', { profile }))
     await keep('test tenanted', post('profiles/test', { profile: 'tenanted', tenant: 'acme' }))
     await keep('test bad tenant', post('profiles/test', { profile: 'tenanted', tenant: 'Not A Label' }))
+    for (const endpoint of ['partner', 'nope']) await keep(`connection ${endpoint}`, post('endpoints/test', { endpoint }))
     const yaml = readFileSync(use.rig.ops.gw.ref.current.config.file, 'utf8')
     await keep('draft as is', post('draft', { yaml }))
     await keep('draft broken', post('draft', { yaml: yaml.replace('consumerKey: dancegatewayconsumer01', 'consumerKey: [1]') }))

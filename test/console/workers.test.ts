@@ -46,7 +46,7 @@ afterAll(async () => {
 })
 
 describe('console with --workers 2', () => {
-  it('shows both workers\' traffic summed, the last handshake, and runs Test, links and Reload from the primary', async () => {
+  it('shows both workers\' traffic summed, the last handshake, and runs Test, Test connection, links and Reload from the primary', async () => {
     const s = await apiSession(consoleUrl)
     const get = async <T>(name: string): Promise<T> => {
       const r = await adminRequest(`${consoleUrl}api/${name}`, { cookie: s.cookie })
@@ -75,6 +75,11 @@ describe('console with --workers 2', () => {
     const failed = await post<{ ok: boolean; response: { status: number } }>('profiles/test', { profile: 'partner-wrong' })
     expect(failed.ok).toBe(false)
     expect(failed.response.status).toBe(401)
+
+    // Test connection from the primary (which serves no request): the steps of a new connection to `plain`.
+    const tested = await post<{ ok: boolean; steps: { result: string; detail?: string }[] }>('endpoints/test', { endpoint: 'plain' })
+    expect([tested.ok, tested.steps.map((x) => x.result)]).toEqual([true, Array(5).fill('ok')])
+    expect(tested.steps[0]?.detail).toBe(`connected to 127.0.0.1:${upstream.port}`)
 
     const link = await post<{ url: string }>('users/link', { app: '', profile: 'partner', user: 'gina' })
     expect(link.url.startsWith(`${gp.url}/gateway/oauth1/partner/authorize?link=`)).toBe(true)

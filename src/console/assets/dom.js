@@ -32,3 +32,26 @@ export function page(title, ...children) {
   main.replaceChildren(h('h1', {}, title), ...children.flat())
   return main
 }
+
+// A modal asking for a tenant: resolves to it, or undefined when cancelled.
+export function askTenant(title) {
+  return new Promise((resolve) => {
+    const input = h('input', { id: 'tenant-input', name: 'tenant', required: true, autocomplete: 'off' })
+    const form = h('form', { method: 'dialog' }, h('label', { for: 'tenant-input' }, 'Tenant'), input,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', value: 'run' }, 'Run test'), h('button', { type: 'button', value: 'cancel', class: 'secondary' }, 'Cancel')))
+    const dialog = h('dialog', { id: 'tenant-dialog', 'aria-labelledby': 'tenant-title' }, h('h2', { id: 'tenant-title' }, title), form)
+    form.querySelector('button[value=cancel]').addEventListener('click', () => dialog.close('cancel'))
+    dialog.addEventListener('close', () => {
+      const tenant = dialog.returnValue === 'run' ? input.value.trim() : ''
+      dialog.remove()
+      resolve(tenant === '' ? undefined : tenant)
+    })
+    form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      if (input.value.trim() !== '') dialog.close('run')
+    })
+    document.body.append(dialog)
+    dialog.showModal()
+    input.focus()
+  })
+}

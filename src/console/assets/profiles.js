@@ -1,7 +1,7 @@
 // Profiles: each OAuth 1.0a profile (secrets masked) with Test; tenancy asks for the tenant first;
 // a failure opens "Auth Test Failed" with Headers and Response tabs.
 import { post, get } from './api.js'
-import { facts, h, page } from './dom.js'
+import { askTenant, facts, h, page } from './dom.js'
 
 function tabs(id, entries) {
   const list = h('div', { role: 'tablist', 'aria-label': 'Provider answer' })
@@ -43,28 +43,6 @@ function failurePanel(name, r) {
     h('h3', { id: `fail-${name}` }, 'Auth Test Failed'), h('p', {}, r.message), tabs(`answer-${name}`, [['Headers', headers], ['Response', body]]))
 }
 
-function askTenant(profile) {
-  return new Promise((resolve) => {
-    const input = h('input', { id: 'tenant-input', name: 'tenant', required: true, autocomplete: 'off' })
-    const form = h('form', { method: 'dialog' }, h('label', { for: 'tenant-input' }, 'Tenant'), input,
-      h('div', { class: 'actions' }, h('button', { type: 'submit', value: 'run' }, 'Run test'), h('button', { type: 'button', value: 'cancel', class: 'secondary' }, 'Cancel')))
-    const dialog = h('dialog', { id: 'tenant-dialog', 'aria-labelledby': 'tenant-title' }, h('h2', { id: 'tenant-title' }, `Test ${profile}: which tenant?`), form)
-    form.querySelector('button[value=cancel]').addEventListener('click', () => dialog.close('cancel'))
-    dialog.addEventListener('close', () => {
-      const tenant = dialog.returnValue === 'run' ? input.value.trim() : ''
-      dialog.remove()
-      resolve(tenant === '' ? undefined : tenant)
-    })
-    form.addEventListener('submit', (e) => {
-      e.preventDefault()
-      if (input.value.trim() !== '') dialog.close('run')
-    })
-    document.body.append(dialog)
-    dialog.showModal()
-    input.focus()
-  })
-}
-
 function profileCard(p) {
   const result = h('span', { class: 'test-result', id: `test-result-${p.name}`, role: 'status', 'aria-live': 'polite' })
   const panel = h('div', { class: 'test-panel' })
@@ -73,7 +51,7 @@ function profileCard(p) {
   button.addEventListener('click', async () => {
     let tenant
     if (p.tenancy) {
-      tenant = await askTenant(p.name)
+      tenant = await askTenant(`Test ${p.name}: which tenant?`)
       if (tenant === undefined) return button.focus()
     }
     button.disabled = true
