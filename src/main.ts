@@ -67,12 +67,15 @@ program
 program
   .command('test-endpoint')
   .description("test an endpoint's connection: a GET of its base path over a new mutual-TLS connection, step by step")
-  .argument('<endpoint>', 'endpoint name')
+  .argument('[endpoint]', 'endpoint name')
   .option('-t, --tenant <tenant>', "tenant (an endpoint with {tenant} in its URL, or a tenant's own bundle)")
+  .option('--all', 'every endpoint and tenant bundle, at most 8 at once; exit 1 when any fails')
   .addOption(configOption())
-  .action(async (endpoint: string, o: { tenant?: string; config: string }) => {
-    const { runTestEndpoint } = await import('./cli/test-endpoint.js')
-    const result = await runTestEndpoint(o.config, endpoint, o.tenant)
+  .action(async (endpoint: string | undefined, o: { tenant?: string; all?: boolean; config: string }) => {
+    if ((endpoint === undefined) === (o.all !== true)) throw new UsageError('test-endpoint: name one endpoint, or give --all')
+    if (o.all && o.tenant !== undefined) throw new UsageError('test-endpoint: --tenant names the tenant of one endpoint: not with --all (which tests each tenant bundle)')
+    const { runTestAllEndpoints, runTestEndpoint } = await import('./cli/test-endpoint.js')
+    const result = endpoint === undefined ? await runTestAllEndpoints(o.config) : await runTestEndpoint(o.config, endpoint, o.tenant)
     ;(result.ok ? process.stdout : process.stderr).write(result.output)
     process.exitCode = result.ok ? 0 : 1
   })

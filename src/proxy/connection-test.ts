@@ -157,6 +157,36 @@ export async function testEndpointConnection(gateway: Gateway, endpointName: str
   }
 }
 
+/** What `--all` tests: every endpoint, and every tenant bundle of it; a `{tenant}` URL without one names no tenant to test. */
+export type ConnectionTestTarget = { endpoint: string; tenant?: string } | { endpoint: string; skipped: string }
+
+/** Every endpoint's connection, and each tenant bundle's: in config order. */
+export function connectionTestTargets(gateway: Gateway): ConnectionTestTarget[] {
+  return [...gateway.endpoints.values()].flatMap((e): ConnectionTestTarget[] => {
+    const tenants = [...e.tenantUpstreams.keys()].map((tenant) => ({ endpoint: e.name, tenant }))
+    if (!e.url.includes('{tenant}')) return [{ endpoint: e.name }, ...tenants]
+    return tenants.length > 0 ? tenants : [{ endpoint: e.name, skipped: 'its URL has {tenant} and it has no tenant bundle: name a tenant with --tenant' }]
+  })
+}
+
+/** How many tests run at once with `--all` (each holds one connection). */
+const AT_ONCE = 8
+
+/** Tests every target, at most AT_ONCE at a time; the reports (or skips) in the targets' order. */
+export async function testAllConnections(gateway: Gateway): Promise<(ConnectionTestReport | { endpoint: string; skipped: string })[]> {
+  const targets = connectionTestTargets(gateway)
+  const out: (ConnectionTestReport | { endpoint: string; skipped: string })[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < targets.length; i = next++) {
+      const t = targets[i] as ConnectionTestTarget
+      out[i] = 'skipped' in t ? t : await testEndpointConnection(gateway, t.endpoint, t.tenant)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(AT_ONCE, targets.length) }, worker))
+  return out
+}
+
 /** The report as `test-endpoint` prints it: a verdict line, the five steps, the error. */
 export function formatConnectionTest(r: ConnectionTestReport): string {
   const who = `endpoint "${r.endpoint}"${r.tenant !== undefined ? ` tenant "${r.tenant}"` : ''} (${r.url}), ${r.ms} ms`

@@ -228,7 +228,7 @@ function quotedMetrics(text: string): string[] {
 /** Invocations of the gateway's CLI in a doc: the command words and the flags given. */
 export function cliInvocations(text: string): { command: string; flags: string[]; line: number }[] {
   const out: { command: string; flags: string[]; line: number }[] = []
-  for (const m of text.matchAll(/(?:^|[\s`(])(?:npx mtls-gateway|mtls-gateway|node dist\/src\/main\.js|<image>) ((?:oauth1 sign|pki interception-ca|serve|check|pki|test-auth)\b(?:[^\n`|#\\]|\\\n|\\)*)/gm)) {
+  for (const m of text.matchAll(/(?:^|[\s`(])(?:npx mtls-gateway|mtls-gateway|node dist\/src\/main\.js|<image>) ((?:oauth1 sign|pki interception-ca|serve|check|pki|test-auth|test-endpoint)\b(?:[^\n`|#\\]|\\\n|\\)*)/gm)) {
     const words = (m[1] as string).replace(/\\\n/g, ' ').split(/\s+/)
     const command = words[0] === 'oauth1' || (words[0] === 'pki' && words[1] === 'interception-ca') ? `${words[0]} ${words[1]}` : (words[0] as string)
     const flags = words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ''))

@@ -59,6 +59,7 @@ ${endpointYaml('nothing', refused, good)}${endpointYaml('expired', nginx.port, {
     tls: { serverName: api.partner.test, cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} }
     tenants:
       globex: { tls: { serverName: api.partner.test, cert: ${foreign.cert}, key: ${foreign.key}, intermediates: ${foreign.intermediates}, clientRoots: ${foreign.clientRoots}, roots: ${foreign.roots} } }
+  - { name: tenant-only, url: "https://{tenant}.partner.test:${nginx.port}", resolve: 127.0.0.1, allowPrivate: true, tls: { serverName: api.partner.test, cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} } }
 `)
   gateway = compileGateway(loadConfig(config))
 }, 60_000)
@@ -142,5 +143,20 @@ describe('the endpoint connection test, step by step', () => {
     expect(failed?.stderr).toContain('  3. failed      the gateway verifies it')
     expect(failed?.stderr).toContain('  4. not reached the gateway sends its client certificate')
     expect(failed?.stderr).toContain('error (upstream_cert_untrusted): endpoint "untrusted": ')
+  }, 60_000)
+
+  it('test-endpoint --all tests every endpoint and tenant bundle, skips a {tenant} URL with none, and exits 1 when any fails', async () => {
+    const all = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--all', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
+    expect(all?.code).toBe(1)
+    const verdicts = (all?.stderr ?? '').split('\n').filter((l) => l.startsWith('Connection Test ')).map((l) => l.replace(/ \(https:.*$|: its URL.*$/, ''))
+    expect(verdicts).toEqual([
+      'Connection Test Passed: endpoint "nginx"', 'Connection Test Failed: endpoint "nginx-foreign"', 'Connection Test Passed: endpoint "haproxy"',
+      'Connection Test Failed: endpoint "haproxy-foreign"', 'Connection Test Failed: endpoint "untrusted"', 'Connection Test Failed: endpoint "misnamed"',
+      'Connection Test Failed: endpoint "nothing"', 'Connection Test Failed: endpoint "expired"', 'Connection Test Failed: endpoint "tenanted" tenant "globex"',
+      'Connection Test Skipped: endpoint "tenant-only"',
+    ])
+    expect(all?.stderr.trimEnd().split('\n').at(-1)).toBe('2 passed, 7 failed, 1 skipped')
+    const usage = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
+    expect([usage?.code, usage?.stderr.trim()]).toEqual([2, 'mtls-gateway: test-endpoint: name one endpoint, or give --all'])
   }, 60_000)
 })
