@@ -44,6 +44,8 @@ export interface Rendered {
   /** The one manifest of this kind (and name, if given); throws when absent or ambiguous. */
   get(kind: string, name?: string): Manifest
   all(kind: string): Manifest[]
+  /** The `helm test` hooks (get and all leave them out: `helm install` does not create them). */
+  tests(): Manifest[]
   /** The gateway YAML the ConfigMap carries, parsed. */
   gatewayConfig(): Record<string, any>
 }
@@ -167,7 +169,9 @@ export function parseRendered(text: string): Manifest[] {
 
 function rendered(text: string): Rendered {
   const docs = parseRendered(text)
-  const all = (kind: string): Manifest[] => docs.filter((d) => d.kind === kind)
+  // The release's objects: `helm test` hooks are created only by `helm test` (tests() has them).
+  const isTest = (d: Manifest): boolean => d.metadata?.annotations?.['helm.sh/hook'] === 'test'
+  const all = (kind: string): Manifest[] => docs.filter((d) => d.kind === kind && !isTest(d))
   const get = (kind: string, name?: string): Manifest => {
     const found = all(kind).filter((d) => name === undefined || d.metadata?.name === name)
     if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`)
@@ -178,6 +182,7 @@ function rendered(text: string): Rendered {
     docs,
     get,
     all,
+    tests: () => docs.filter(isTest),
     gatewayConfig() {
       const cm = all('ConfigMap').find((d) => typeof d.data?.['gateway.yaml'] === 'string')
       if (!cm) throw new Error('no ConfigMap with gateway.yaml')

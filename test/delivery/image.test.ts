@@ -177,6 +177,20 @@ describe.skipIf(!enabled)('container image (buildah)', () => {
     expect(existsSync(join(work, 'state/gateway.db'))).toBe(true) // the store lives on the volume
   })
 
+  it('runs test-endpoint --all as the chart\'s helm test does: the backend passes the five steps', async () => {
+    // A working container of its own, as the Node version check above.
+    const probe = await buildah('from', '--pull-never', image)
+    const buildahCli = buildahCommand()
+    try {
+      const tested = await run(buildahCli[0], [...buildahCli.slice(1), 'run', '--isolation', 'chroot', '--network', 'host', '-v', `${join(work, 'conf')}:${CONFIG_DIR}:ro`, probe, '--',
+        ...(config.Entrypoint as string[]), 'test-endpoint', '--all', '--config', `${CONFIG_DIR}/gateway.yaml`])
+      expect(tested.stdout, tested.stderr).toMatch(/^Connection Test Passed: endpoint "partner" /m)
+      expect(tested.stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed, 0 skipped')
+    } finally {
+      await buildah('rm', probe).catch(() => undefined)
+    }
+  })
+
   it('holds only the bundle, package.json and production dependencies', () => {
     expect(readdirSync(join(rootfs, 'app')).sort()).toEqual(['dist', 'node_modules', 'package.json'])
     expect(readdirSync(join(rootfs, 'app/dist'))).toEqual(['src'])

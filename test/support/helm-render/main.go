@@ -379,7 +379,15 @@ func newCache() *cache {
 }
 
 func parseChart(chart, chartName string) (*parsedChart, error) {
-	files, err := filepath.Glob(filepath.Join(chart, "templates", "*"))
+	// Every file under templates/, in subdirectories too (tests/), as Helm reads them.
+	var files []string
+	root := filepath.Join(chart, "templates")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -388,14 +396,15 @@ func parseChart(chart, chartName string) (*parsedChart, error) {
 	p.r.root = template.New("gotpl").Option("missingkey=zero").Funcs(p.r.funcs())
 	for _, file := range files {
 		base := filepath.Base(file)
-		if st, err := os.Stat(file); err != nil || st.IsDir() {
-			continue
+		rel, err := filepath.Rel(root, file)
+		if err != nil {
+			return nil, err
 		}
 		text, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
 		}
-		name := chartName + "/templates/" + base
+		name := chartName + "/templates/" + filepath.ToSlash(rel)
 		if _, err := p.r.root.New(name).Parse(string(text)); err != nil {
 			return nil, err
 		}

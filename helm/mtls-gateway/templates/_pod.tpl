@@ -1,0 +1,296 @@
+{{/*
+The gateway container's environment, mounts and file volumes: the Deployment's pods and the
+`helm test` pod (templates/tests/) read the same config with the same files and variables.
+*/}}
+{{- define "mtls-gateway.env" -}}
+- name: NODE_ENV
+  value: production
+{{- if eq .Values.store.kind "redis" }}
+{{- $r := .Values.store.redis }}
+{{- if eq $r.mode "standalone" }}
+- name: MTLS_GATEWAY_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "mtls-gateway.redisSecretName" . }}
+      key: {{ $r.existingSecretKey }}
+{{- end }}
+{{- with include "mtls-gateway.redisPasswordKey" . }}
+- name: MTLS_GATEWAY_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "mtls-gateway.redisSecretName" $ }}
+      key: {{ . }}
+{{- end }}
+{{- if and (eq $r.mode "sentinel") $r.sentinel.passwordKey }}
+- name: MTLS_GATEWAY_REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "mtls-gateway.redisSecretName" . }}
+      key: {{ $r.sentinel.passwordKey }}
+{{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{- define "mtls-gateway.volumeMounts" -}}
+- name: config
+  mountPath: {{ include "mtls-gateway.configDir" . }}
+  readOnly: true
+- name: state
+  mountPath: {{ include "mtls-gateway.stateDir" . }}
+- name: tmp
+  mountPath: /tmp
+{{- range .Values.endpoints }}
+{{- if .tls.secretName }}
+- name: {{ include "mtls-gateway.endpointVolume" .name }}
+  mountPath: {{ include "mtls-gateway.endpointsDir" $ }}/{{ .name }}
+  readOnly: true
+{{- end }}
+{{- if .tls.caBundle }}
+- name: {{ include "mtls-gateway.caBundleVolume" .name }}
+  mountPath: {{ include "mtls-gateway.caBundlesDir" $ }}/{{ .name }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- if .Values.store.sealKeys.existingSecret }}
+- name: seal-keys
+  mountPath: {{ include "mtls-gateway.sealKeysDir" . }}
+  readOnly: true
+{{- end }}
+{{- if include "mtls-gateway.redisTlsSecret" . }}
+- name: redis-tls
+  mountPath: {{ include "mtls-gateway.redisTlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.interception.caSecretName }}
+- name: interception-ca
+  mountPath: {{ include "mtls-gateway.interceptionCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.gateway.consoleToken.existingSecret }}
+- name: console-token
+  mountPath: {{ include "mtls-gateway.consoleTokenDir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.gateway.adminTls.secretName }}
+- name: admin-tls
+  mountPath: {{ include "mtls-gateway.adminTlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.gateway.adminTls.clientCaSecret }}
+- name: admin-client-ca
+  mountPath: {{ include "mtls-gateway.adminClientCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{/* Every volume but `state` (a PVC or an emptyDir: the Deployment's choice). */}}
+{{- define "mtls-gateway.fileVolumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- range $endpoint := .Values.endpoints }}
+{{- if .tls.secretName }}
+- name: {{ include "mtls-gateway.endpointVolume" .name }}
+  secret:
+    secretName: {{ .tls.secretName }}
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- with .tls.caBundle }}
+# The server's roots from a bundle kept apart from the client Secret (trust-manager): old and new CA
+# during a rotation. A whole-object volume (no subPath), so the kubelet's updates reach the gateway's reload.
+- name: {{ include "mtls-gateway.caBundleVolume" $endpoint.name }}
+  {{- if .configMap }}
+  configMap:
+    name: {{ .configMap }}
+  {{- else }}
+  secret:
+    secretName: {{ .secret }}
+  {{- end }}
+    items:
+      - key: {{ .key | default "ca.crt" | quote }}
+        path: ca.crt
+    defaultMode: 292  # 0444: certificates only, no key
+{{- end }}
+{{- end }}
+{{- if .Values.store.sealKeys.existingSecret }}
+- name: seal-keys
+  secret:
+    secretName: {{ .Values.store.sealKeys.existingSecret }}
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- with include "mtls-gateway.redisTlsSecret" . }}
+- name: redis-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- if .Values.interception.caSecretName }}
+- name: interception-ca
+  secret:
+    secretName: {{ .Values.interception.caSecretName }}
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- with .Values.gateway.consoleToken }}
+{{- if .existingSecret }}
+# A mounted Secret follows rotation (the kubelet rewrites it; the gateway reloads); an env var would not.
+- name: console-token
+  secret:
+    secretName: {{ .existingSecret }}
+    items:
+      - key: {{ .existingSecretKey }}
+        path: token
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- end }}
+{{- with .Values.gateway.adminTls }}
+{{- if .secretName }}
+- name: admin-tls
+  secret:
+    secretName: {{ .secretName }}
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- if .clientCaSecret }}
+- name: admin-client-ca
+  secret:
+    secretName: {{ .clientCaSecret }}
+    items:
+      - key: {{ .clientCaKey }}
+        path: ca.crt
+    defaultMode: 288  # 0440: owner and fsGroup read
+{{- end }}
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{/* The gateway pods' egress rules (networkPolicy): the `helm test` pod's policy has the same, so it reaches what they reach and no more. */}}
+{{- define "mtls-gateway.egressRules" -}}
+{{- $np := .Values.networkPolicy }}
+{{- if $np.dns.enabled }}
+# DNS (networkPolicy.dns): the DNS pods and cidrs (NodeLocal DNSCache's link-local address).
+- to:
+    {{- include "mtls-gateway.dnsPeers" . | nindent 4 }}
+  ports:
+    {{- range ($np.dns.ports | default (list 53)) }}
+    - port: {{ int . }}
+      protocol: UDP
+    - port: {{ int . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- range .Values.endpoints }}
+{{- $egress := .egress | default dict }}
+{{- $cidrs := $egress.cidrs | default list }}
+{{- if and (not $cidrs) .resolve }}
+{{- $cidrs = list (printf "%s/%s" .resolve (ternary "128" "32" (contains ":" .resolve))) }}
+{{- end }}
+{{- $ports := $egress.ports | default (list (include "mtls-gateway.urlPort" .url)) }}
+# Endpoint {{ .name | quote }}: {{ .url }}
+- ports:
+    {{- range $ports }}
+    - port: {{ int . }}
+      protocol: TCP
+    {{- end }}
+  {{- if $cidrs }}
+  to:
+    {{- range $cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- $viaPorts := dict }}
+{{- range .Values.endpoints }}
+{{- if and .via .via.url }}
+{{- $_ := set $viaPorts (include "mtls-gateway.urlPort" .via.url) true }}
+{{- end }}
+{{- end }}
+{{- if $viaPorts }}
+# Upstream HTTP proxies (connectors) that endpoints reach their backend through (endpoints[].via).
+- ports:
+    {{- range $port, $_ := $viaPorts }}
+    - port: {{ int $port }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- $passPorts := dict }}
+{{- with .Values.config.interception }}
+{{- range (.passThrough | default list) }}
+{{- $_ := set $passPorts (toString (.port | default 443)) true }}
+{{- end }}
+{{- end }}
+{{- if $passPorts }}
+# CONNECT pass-through targets (config.interception.passThrough): tunnelled untouched.
+- ports:
+    {{- range $port, $_ := $passPorts }}
+    - port: {{ int $port }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- $tokenPorts := dict }}
+{{- range (.Values.config.profiles | default list) }}
+{{- range $u := list .requestTokenUrl .accessTokenUrl }}
+{{- if $u }}
+{{- $_ := set $tokenPorts (include "mtls-gateway.urlPort" $u) true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $tokenPorts }}
+# OAuth 1.0a token URLs of the profiles.
+- ports:
+    {{- range $port, $_ := $tokenPorts }}
+    - port: {{ int $port }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- $tracing := .Values.config.tracing | default dict }}
+{{- if and $np.otlp.enabled $tracing.enabled $tracing.otlp $tracing.otlp.endpoint }}
+# The OTLP collector spans are exported to (config.tracing.otlp.endpoint).
+- ports:
+    - port: {{ int (include "mtls-gateway.urlPort" $tracing.otlp.endpoint) }}
+      protocol: TCP
+  {{- with $np.otlp.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- if eq .Values.store.kind "redis" }}
+# The Redis store ({{ .Values.store.redis.mode }}): the data port and the Sentinel / Cluster nodes' ports.
+- ports:
+    {{- range splitList "," (include "mtls-gateway.redisPorts" .) }}
+    - port: {{ int . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- with $np.extraEgress }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The `helm test` pod's labels: never the gateway pods' selector (the Service would send callers to
+it), so its name label is the chart's with "-connection-test".
+*/}}
+{{- define "mtls-gateway.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-connection-test" (include "mtls-gateway.name" . | trunc 47 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "mtls-gateway.testLabels" -}}
+helm.sh/chart: {{ include "mtls-gateway.chart" . }}
+{{ include "mtls-gateway.testSelectorLabels" . }}
+app.kubernetes.io/component: connection-test
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimAll "-_." | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mtls-gateway
+{{- end }}
