@@ -10,8 +10,8 @@ import { linesMatching, srcFiles, type SourceFile } from '../support/source-read
 
 /** A read of `.remoteAddress` but the pipeline context's `inbound.remoteAddress`. */
 const READ = /(?<!inbound)\.remoteAddress\b/g
-/** The reader, and files about upstream sockets (an endpoint's, the store's Redis). */
-const EXEMPT = new Set(['proxy/caller-address.ts', 'ops/upstream-facts.ts', 'gateway/connect-info.ts', 'store/redis-connect-checks.ts'])
+/** The reader, and files about upstream sockets (an endpoint's, the store's Redis, the connection test's). */
+const EXEMPT = new Set(['proxy/caller-address.ts', 'ops/upstream-facts.ts', 'gateway/connect-info.ts', 'store/redis-connect-checks.ts', 'proxy/connection-test.ts'])
 
 /** Every `file:line: text` reading `.remoteAddress` directly. */
 const directReads = (files: readonly SourceFile[]): string[] => linesMatching(files, [READ])
