@@ -59,12 +59,16 @@ ${endpointYaml('nothing', refused, good)}${endpointYaml('expired', nginx.port, {
     tls: { serverName: api.partner.test, cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} }
     tenants:
       globex: { tls: { serverName: api.partner.test, cert: ${foreign.cert}, key: ${foreign.key}, intermediates: ${foreign.intermediates}, clientRoots: ${foreign.clientRoots}, roots: ${foreign.roots} } }
+  - { name: secret-path, url: "https://api.partner.test:${nginx.port}/v1/\${env:MTLSGW_PATH_SECRET}", resolve: 127.0.0.1, allowPrivate: true, tls: { cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} } }
   - { name: tenant-only, url: "https://{tenant}.partner.test:${nginx.port}", resolve: 127.0.0.1, allowPrivate: true, tls: { serverName: api.partner.test, cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} } }
 `)
+  // The secret-path endpoint's URL names it (the CLI runs inherit it).
+  process.env.MTLSGW_PATH_SECRET = 'path-secret-4f9a'
   gateway = compileGateway(loadConfig(config))
 }, 60_000)
 
 afterAll(async () => {
+  delete process.env.MTLSGW_PATH_SECRET
   await gateway?.close()
   await nginx?.stop()
   await haproxy?.stop()
@@ -145,6 +149,12 @@ describe('the endpoint connection test, step by step', () => {
     expect(failed?.stderr).toContain('error (upstream_cert_untrusted): endpoint "untrusted": ')
   }, 60_000)
 
+  it('test-endpoint prints no secret of the config: a ${env:} in the URL\'s path is [REDACTED]', async () => {
+    const ok = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', 'secret-path', '--config', config])
+    expect(ok.stdout).not.toContain('path-secret-4f9a')
+    expect(ok.stdout.split('\n')[0]).toMatch(/^Connection Test Passed: endpoint "secret-path" \(https:\/\/api\.partner\.test:\d+\/v1\/\[REDACTED\]\)/)
+  }, 60_000)
+
   it('test-endpoint --all tests every endpoint and tenant bundle, skips a {tenant} URL with none, and exits 1 when any fails', async () => {
     const all = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--all', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
     expect(all?.code).toBe(1)
@@ -153,9 +163,9 @@ describe('the endpoint connection test, step by step', () => {
       'Connection Test Passed: endpoint "nginx"', 'Connection Test Failed: endpoint "nginx-foreign"', 'Connection Test Passed: endpoint "haproxy"',
       'Connection Test Failed: endpoint "haproxy-foreign"', 'Connection Test Failed: endpoint "untrusted"', 'Connection Test Failed: endpoint "misnamed"',
       'Connection Test Failed: endpoint "nothing"', 'Connection Test Failed: endpoint "expired"', 'Connection Test Failed: endpoint "tenanted" tenant "globex"',
-      'Connection Test Skipped: endpoint "tenant-only"',
+      'Connection Test Passed: endpoint "secret-path"', 'Connection Test Skipped: endpoint "tenant-only"',
     ])
-    expect(all?.stderr.trimEnd().split('\n').at(-1)).toBe('2 passed, 7 failed, 1 skipped')
+    expect(all?.stderr.trimEnd().split('\n').at(-1)).toBe('3 passed, 7 failed, 1 skipped')
     const usage = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
     expect([usage?.code, usage?.stderr.trim()]).toEqual([2, 'mtls-gateway: test-endpoint: name one endpoint, or give --all'])
   }, 60_000)
