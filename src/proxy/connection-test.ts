@@ -128,7 +128,9 @@ export async function testEndpointConnection(gateway: Gateway, endpointName: str
   const bundle = own?.bundle ?? endpoint.bundle
   const base = endpoint.destination.at(tenant)
   const path = base.path === '' ? '/' : base.path
-  const report = (failedAt: number | undefined, seen: Seen, started: number, status?: number, error?: GatewayError): ConnectionTestReport => ({
+  const started = performance.now()
+  const seen: Seen = {}
+  const report = (failedAt: number | undefined, status?: number, error?: GatewayError): ConnectionTestReport => ({
     ok: error === undefined,
     endpoint: endpoint.name,
     ...(tenant !== undefined ? { tenant } : {}),
@@ -137,21 +139,19 @@ export async function testEndpointConnection(gateway: Gateway, endpointName: str
     ...(error ? { error: { reason: error.reason, msg: error.message } } : {}),
     ms: Math.round(performance.now() - started),
   })
-  const started = performance.now()
-  const seen: Seen = {}
   const refusal = upstream.refusal()
-  if (refusal) return report(stepOfDialFailure(refusal.reason), seen, started, undefined, refusal)
+  if (refusal) return report(stepOfDialFailure(refusal.reason), undefined, refusal)
   const client = freshClient(endpoint, upstream, base.origin, seen)
   try {
     const answer = await client.request({ method: 'GET', path, headers: { accept: '*/*', 'user-agent': 'mtls-gateway connection test' } })
     const nginx = answer.statusCode === 400 && mayBeNginxRefusal(answer.headers as OutboundHeaders) ? nginxRefusalText(Buffer.from(await answer.body.arrayBuffer())) : undefined
     // Read and dropped (at most 64 KiB; a longer body is cut, which the test does not need).
     if (nginx === undefined) await answer.body.dump({ limit: 65_536 })
-    return nginx !== undefined ? report(4, seen, started, 400, nginxRefusal(endpoint.name, nginx)) : report(undefined, seen, started, answer.statusCode)
+    return nginx !== undefined ? report(4, 400, nginxRefusal(endpoint.name, nginx)) : report(undefined, answer.statusCode)
   } catch (err) {
     const error = classifyUpstreamError(err, endpoint.name)
     // Once connected (steps 1–4 done), whatever fails is the server's answer.
-    return report(seen.address !== undefined ? 4 : stepOfDialFailure(error.reason), seen, started, undefined, error)
+    return report(seen.address !== undefined ? 4 : stepOfDialFailure(error.reason), undefined, error)
   } finally {
     client.destroy().catch(() => undefined)
   }
