@@ -13,7 +13,7 @@ import { CONSOLE_PREFIX, isConsoleOn } from '../config/index.js'
 import type { ConsoleHost } from './host.js'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
-import { scrubSecrets } from './scrub.js'
+import { scrubbedJson, scrubSecrets } from './scrub.js'
 import { createFailureThrottle } from '../api/failure-throttle.js'
 import { createSampler } from './samples.js'
 import { auditLine, capRefusalLines } from './refusal-lines.js'
@@ -37,7 +37,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const audit = auditLine(host.facts.log)
   const { refused, internalError, flush } = capRefusalLines(host.facts.log, () => host.config(), audit, host.facts.consoleRefusal)
   const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
-    send(res, status, 'application/json; charset=utf-8', scrubSecrets(JSON.stringify(body), configSecretValues(host.config())), headers)
+    send(res, status, 'application/json; charset=utf-8', scrubbedJson(body, configSecretValues(host.config())), headers)
   }
   // Error messages too: one may quote a store's or provider's error text, which may hold a secret.
   const sendError = (req: IncomingMessage, res: ServerResponse, err: GatewayError): void => {

@@ -31,11 +31,6 @@ export function send(res: ServerResponse, status: number, contentType: string, b
   res.end(body)
 }
 
-/** A JSON reply. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
-}
-
 /** An error through the gateway's one error writer, with the console's hardening headers. */
 export function sendError(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
   if (!res.headersSent) for (const [name, value] of Object.entries(HARDENING)) res.setHeader(name, value)

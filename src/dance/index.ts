@@ -6,7 +6,7 @@ export { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, parseTokenKey, revokedIds, 
 export { DANCE_TTL_MS } from './authorize.js'
 export { userSpaceNamed } from './user-space.js'
 export { formatProfileTest, redactProviderText, testProfile, type ProfileTestResult } from './profile-test.js'
-export { redactSecrets } from './redact-secrets.js'
+export { MIN_SECRET_LENGTH, redactSecrets, secretRedactor } from './redact-secrets.js'
 export { callbackUrlFor, gatewayBase, linkUrl, originFrom } from './urls.js'
 export { checkTenant } from './provider.js'
 export { visibleText } from './pages.js'

@@ -107,15 +107,8 @@ function secretPattern(secret: string): RegExp {
   return new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(' ', '[ +]'), 'g')
 }
 
-/**
- * `text` with every secret (of at least MIN_SECRET_LENGTH) replaced by `mask`, in any encoding it was echoed in;
- * likewise the value of every match of `params` (global patterns whose group 1 is the parameter's name and
- * whatever precedes the value, kept), found in every decoding too: `oauth_signature=\"…\"` in a JSON echo
- * of the request is `oauth_signature="…"` one layer down.
- */
-export function redactSecrets(text: string, secrets: Iterable<string>, mask: string, params: readonly RegExp[] = []): string {
-  const patterns = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).map(secretPattern)
-  if ((patterns.length === 0 && params.length === 0) || text === '') return text
+/** The original ranges [start, end] of every match of `patterns` and of every `params` value, in every decoding of `text`. */
+function secretRanges(text: string, patterns: readonly RegExp[], params: readonly RegExp[]): [number, number][] {
   const ranges: [number, number][] = []
   for (const view of decodings(text)) {
     for (const pattern of patterns) {
@@ -129,6 +122,11 @@ export function redactSecrets(text: string, secrets: Iterable<string>, mask: str
       }
     }
   }
+  return ranges
+}
+
+/** `text` with each range replaced by one `mask` (overlapping and adjacent-inside ranges merged). */
+function maskRanges(text: string, ranges: [number, number][], mask: string): string {
   if (ranges.length === 0) return text
   ranges.sort((a, b) => a[0] - b[0])
   let out = ''
@@ -139,4 +137,22 @@ export function redactSecrets(text: string, secrets: Iterable<string>, mask: str
     at = end + 1
   }
   return out + text.slice(at)
+}
+
+/**
+ * A function giving its text with every secret (of at least MIN_SECRET_LENGTH) replaced by `mask`, in any
+ * encoding it was echoed in; likewise the value of every match of `params` (global patterns whose group 1 is
+ * the parameter's name and whatever precedes the value, kept), found in every decoding too:
+ * `oauth_signature=\"…\"` in a JSON echo of the request is `oauth_signature="…"` one layer down. The
+ * patterns are made once, for the many strings of one reply.
+ */
+export function secretRedactor(secrets: Iterable<string>, mask: string, params: readonly RegExp[] = []): (text: string) => string {
+  const patterns = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).map(secretPattern)
+  if (patterns.length === 0 && params.length === 0) return (text) => text
+  return (text) => (text === '' ? text : maskRanges(text, secretRanges(text, patterns, params), mask))
+}
+
+/** `text` through a secretRedactor of `secrets`, `mask` and `params`. */
+export function redactSecrets(text: string, secrets: Iterable<string>, mask: string, params: readonly RegExp[] = []): string {
+  return secretRedactor(secrets, mask, params)(text)
 }

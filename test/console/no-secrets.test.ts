@@ -4,13 +4,14 @@
  * real provider, a user's token obtained through the dance) and each answer is searched
  * for every secret value: consumer secrets, the admin token, the seal key, the client
  * key, users' tokens and token secrets. A property test checks the final scrub over
- * thousands of generated secrets and replies.
+ * thousands of generated secrets and replies, each secret as written, percent-encoded or
+ * JSON-escaped.
  */
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { STATIC_NAMES } from '../../src/console/index.js'
-import { MIN_SECRET_LENGTH, scrubSecrets } from '../../src/console/scrub.js'
+import { MIN_SECRET_LENGTH, scrubbedJson, scrubSecrets } from '../../src/console/scrub.js'
 import { configSecretValues } from '../../src/ops/index.js'
 import { adminRequest, apiSession, CONSOLE_TOKEN, SEAL_KEY, useConsoleRig, WRONG_SECRET, type Reply } from './console-support.js'
 import { CONSUMER, danceInBrowser } from '../oauth1-dance/dance-support.js'
@@ -87,25 +88,42 @@ describe('no secret in a console error either', () => {
   })
 })
 
-describe('scrubSecrets (property)', () => {
-  const secret = fc.string({ minLength: MIN_SECRET_LENGTH, maxLength: 24, unit: 'binary' }).filter((s) => !s.includes('•'))
-  const value = (secrets: string[]): fc.Arbitrary<string> =>
-    fc.tuple(fc.string({ maxLength: 8 }), fc.constantFrom(...secrets), fc.string({ maxLength: 8 })).map(([a, s, b]) => a + s + b)
+describe('scrubbedJson (property)', () => {
+  // Ordinary text is drawn from letters and spaces; every secret holds something else, so ordinary text never holds one.
+  const ordinary = fc.stringMatching(/^[a-z ]{0,8}$/)
+  const secret = fc.string({ minLength: MIN_SECRET_LENGTH, maxLength: 24, unit: 'binary' }).filter((s) => !s.includes('•') && /[^a-z ]/.test(s))
+  /** The ways a secret reaches a reply: as written, percent-encoded once or twice (a URL's path), JSON-escaped inside a string (a provider's echo). */
+  const FORMS: readonly ((s: string) => string)[] = [(s) => s, encodeURIComponent, (s) => encodeURIComponent(encodeURIComponent(s)), (s) => JSON.stringify(s).slice(1, -1), (s) => JSON.stringify(encodeURIComponent(s)).slice(1, -1)]
+  const holding = (secrets: string[]): fc.Arbitrary<string> =>
+    fc.tuple(ordinary, fc.constantFrom(...secrets), fc.nat(FORMS.length - 1), ordinary).map(([a, s, form, b]) => a + (FORMS[form] as (s: string) => string)(s) + b)
+  const reply = (secrets: string[]): fc.Arbitrary<Record<string, unknown>> =>
+    // Keys holding a secret only inside (two may mask to one key; what they held is not ordinary text).
+    fc.dictionary(ordinary, fc.oneof(ordinary, holding(secrets), fc.array(fc.oneof(ordinary, holding(secrets), fc.integer()), { maxLength: 4 }), fc.dictionary(fc.oneof(ordinary, holding(secrets)), holding(secrets), { maxKeys: 3 })), { maxKeys: 6 })
+  const strings = (v: unknown): string[] =>
+    typeof v === 'string' ? [v] : Array.isArray(v) ? v.flatMap(strings) : v !== null && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [k, ...strings(x)]) : []
 
-  it('leaves no secret, raw or JSON-escaped, in any JSON reply', () => {
+  it('leaves valid JSON holding no secret in any form, and every ordinary string as it was', () => {
+    let masked = 0
     fc.assert(
-      fc.property(
-        fc.array(secret, { minLength: 1, maxLength: 4 }).chain((secrets) => fc.tuple(fc.constant(secrets), fc.array(fc.tuple(fc.string({ maxLength: 6 }), value(secrets)), { maxLength: 6 }))),
-        ([secrets, entries]) => {
-          const json = JSON.stringify({ list: entries.map(([k, v]) => ({ [k]: v })), text: entries.map(([, v]) => v).join(' ') })
-          const out = scrubSecrets(json, secrets)
-          for (const s of secrets) {
-            expect(out.includes(s)).toBe(false)
-            expect(out.includes(JSON.stringify(s).slice(1, -1))).toBe(false)
-          }
-        },
-      ),
-      { seed: 20_2026, numRuns: 3000 },
+      fc.property(fc.array(secret, { minLength: 1, maxLength: 4 }).chain((secrets) => fc.tuple(fc.constant(secrets), reply(secrets))), ([secrets, body]) => {
+        const parsed = JSON.parse(scrubbedJson(body, secrets)) as unknown
+        const out = strings(parsed)
+        for (const text of out) {
+          for (const s of secrets) for (const form of FORMS) expect(text.includes(form(s)), `${JSON.stringify(text)} holds ${JSON.stringify(s)}`).toBe(false)
+          if (text.includes('••••••')) masked++
+        }
+        // Nothing else is lost: each ordinary string of the body is still there, unchanged.
+        for (const text of strings(body).filter((t) => /^[a-z ]*$/.test(t))) expect(out).toContain(text)
+      }),
+      { seed: 20_2026, numRuns: 2000 },
     )
+    expect(masked).toBeGreaterThan(1000)
+  })
+
+  it('a message is scrubbed the same way (percent-encoded in a URL, JSON-escaped)', () => {
+    const secrets = ['p@ss/wörd "x"', 'tok en']
+    const message = `GET https://api.test/v1/${encodeURIComponent(secrets[0] as string)}/x failed: {"echo":${JSON.stringify(secrets[0])},"t":"tok+en"}`
+    const out = scrubSecrets(message, secrets)
+    expect(out).toBe('GET https://api.test/v1/••••••/x failed: {"echo":"••••••","t":"••••••"}')
   })
 })
