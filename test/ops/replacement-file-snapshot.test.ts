@@ -50,6 +50,22 @@ async function seen(n: number): Promise<string[]> {
 }
 
 const workers = (): number[] => childPids(w.gp.child.pid as number)
+
+const RELOAD_LINES = new Set(['reload accepted by every worker', 'config reloaded', RELOAD_REFUSED])
+/**
+ * Resolves once no process has logged a reload for `quietMs`: a file change written near the end
+ * of one case (a rotation the watcher saw mid-way, then the files written back) may still be
+ * reloading when the next case starts counting lines.
+ */
+async function reloadsSettled(quietMs = 3000): Promise<void> {
+  const count = (): number => entries().filter((e) => RELOAD_LINES.has(e.msg as string)).length
+  for (let seenCount = -1, still = 0; still < quietMs; ) {
+    const now = count()
+    still = now === seenCount ? still + 250 : 0
+    seenCount = now
+    await sleep(250)
+  }
+}
 const said = (pid: number, msg: string, from: number): Record<string, unknown> | undefined => entries().slice(from).find((e) => e.pid === pid && e.msg === msg)
 
 /** Rotates the client certificate, its key and the `${file:}` secret, as a Secret update does (file by file). */
@@ -135,6 +151,8 @@ describe('a reload one worker cannot build', () => {
     const failures = async (): Promise<number> => valueOf(await scrape(admin), 'mtls_gateway_config_reloads_total', { result: 'failure' }) ?? 0
     const failed = await failures()
     const [refuser, other] = workers() as [number, number]
+    // The previous case's rotation may have left the watcher a change to reload: let it finish first.
+    await reloadsSettled()
     const from = entries().length
     // Caller apps: the first config that needs the store, which each worker opens as it builds it; and a new header value.
     await atDescriptorLimit(refuser, async () => {
