@@ -16,11 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { compileGateway, type Gateway } from '../../src/gateway/index.js'
 import { testEndpointConnection, type ConnectionTestReport } from '../../src/proxy/connection-test.js'
+import { scrubbedJson } from '../../src/console/scrub.js'
+import { configSecretValues } from '../../src/ops/index.js'
 import { endpointYaml } from '../support/gateway.js'
 import { refusingPort, startHaproxy, startNginx, type Peer } from '../support/peers.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 
 const run = promisify(execFile)
+/** In the secret-path endpoint's URL: a space and a non-ASCII letter, so the URL holds it percent-encoded. */
+const PATH_SECRET = 'path-secret 4f9a-é'
 
 let pki: TestPki
 let other: TestPki
@@ -62,8 +66,8 @@ ${endpointYaml('nothing', refused, good)}${endpointYaml('expired', nginx.port, {
   - { name: secret-path, url: "https://api.partner.test:${nginx.port}/v1/\${env:MTLSGW_PATH_SECRET}", resolve: 127.0.0.1, allowPrivate: true, tls: { cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} } }
   - { name: tenant-only, url: "https://{tenant}.partner.test:${nginx.port}", resolve: 127.0.0.1, allowPrivate: true, tls: { serverName: api.partner.test, cert: ${good.cert}, key: ${good.key}, intermediates: ${good.intermediates}, roots: ${good.roots} } }
 `)
-  // The secret-path endpoint's URL names it (the CLI runs inherit it).
-  process.env.MTLSGW_PATH_SECRET = 'path-secret-4f9a'
+  // The secret-path endpoint's URL names it (the CLI runs inherit it); a URL holds it percent-encoded.
+  process.env.MTLSGW_PATH_SECRET = PATH_SECRET
   gateway = compileGateway(loadConfig(config))
 }, 60_000)
 
@@ -80,6 +84,14 @@ const results = (r: ConnectionTestReport): string[] => r.steps.map((s) => s.resu
 const failedAt = (step: number): string[] => results({ steps: Array.from({ length: 5 }, (_, i) => ({ step: '', result: i < step ? 'ok' : i === step ? 'failed' : 'not reached' })) } as unknown as ConnectionTestReport)
 
 describe('the endpoint connection test, step by step', () => {
+  it('the console\'s reply of a report masks a ${env:} secret the URL holds percent-encoded', async () => {
+    const r = await testEndpointConnection(gateway, 'secret-path')
+    expect(r.url).toContain(`/v1/${encodeURI(PATH_SECRET)}`)
+    const reply = scrubbedJson(r, configSecretValues(gateway.config))
+    for (const form of [PATH_SECRET, encodeURI(PATH_SECRET), 'path-secret']) expect(reply).not.toContain(form)
+    expect((JSON.parse(reply) as ConnectionTestReport).url).toMatch(/^https:\/\/api\.partner\.test:\d+\/v1\/••••••$/)
+  })
+
   it('passes all five steps against nginx and HAProxy, over a new connection outside the pool', async () => {
     for (const name of ['nginx', 'haproxy']) {
       const r = await testEndpointConnection(gateway, name)
@@ -151,7 +163,7 @@ describe('the endpoint connection test, step by step', () => {
 
   it('test-endpoint prints no secret of the config: a ${env:} in the URL\'s path is [REDACTED]', async () => {
     const ok = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', 'secret-path', '--config', config])
-    expect(ok.stdout).not.toContain('path-secret-4f9a')
+    for (const form of [PATH_SECRET, encodeURI(PATH_SECRET), 'path-secret']) expect(ok.stdout).not.toContain(form)
     expect(ok.stdout.split('\n')[0]).toMatch(/^Connection Test Passed: endpoint "secret-path" \(https:\/\/api\.partner\.test:\d+\/v1\/\[REDACTED\]\)/)
   }, 60_000)
 
