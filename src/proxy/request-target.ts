@@ -112,7 +112,7 @@ export function parseAbsoluteForm(raw: string): RequestTarget {
  * (RFC 9112 §3.2: an invalid Host field value).
  */
 export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: string, method?: string): RequestTarget {
-  const tunnel = parseAuthority(tunnelAuthority)
+  const tunnel = tunnelAuthorityOf(tunnelAuthority)
   if (/^https?:\/\//i.test(raw)) {
     const t = parseAbsoluteForm(raw)
     if (t.host !== tunnel.host || (t.port ?? 443) !== (tunnel.port ?? 443)) {
@@ -122,13 +122,30 @@ export function parseTunnelTarget(raw: string, tunnelAuthority: string, host?: s
   }
   checkCharacters(raw)
   // The tunnel's own authority as sent (its canonical spelling: what curl, Go and Node send) needs no parse.
-  if (host !== undefined && host !== tunnelAuthority && !namesTunnel(host, tunnel)) throw misdirected(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
+  // So does its host alone when the port is 443 (what a client sends for the default port): parseAuthority's own output, canonical already.
+  if (host !== undefined && host !== tunnelAuthority && !(host === tunnel.host && (tunnel.port ?? 443) === 443) && !namesTunnel(host, tunnel)) throw misdirected(`the Host header names ${host}, but this tunnel is for ${tunnelAuthority}`)
   // Asterisk-form names the origin server itself, and only an OPTIONS may (RFC 9112 §3.2.4).
   if (raw === '*' && method === 'OPTIONS') return wholeServerOf(tunnel.host, tunnel.port)
   if (!raw.startsWith('/')) throw bad('request target inside a tunnel must be a path starting with "/" (or absolute-form, or "*" for OPTIONS)')
   if (raw.includes('#')) throw bad('a fragment (#) in the request target is refused')
   const q = raw.indexOf('?')
   return q < 0 ? targetOf(tunnel.host, tunnel.port, raw, '') : targetOf(tunnel.host, tunnel.port, raw.slice(0, q), raw.slice(q))
+}
+
+/** Tunnel authorities as parsed: every inner request of a tunnel names its CONNECT's, which names a configured host. */
+const tunnelAuthorities = new Map<string, Readonly<{ host: string; port?: number }>>()
+/** Far above the configured hosts' spellings; past it the map starts again rather than grow. */
+const MAX_TUNNEL_AUTHORITIES = 256
+
+/** parseAuthority of a tunnel's authority, parsed once rather than on each of its inner requests. */
+function tunnelAuthorityOf(authority: string): Readonly<{ host: string; port?: number }> {
+  let parsed = tunnelAuthorities.get(authority)
+  if (parsed === undefined) {
+    parsed = Object.freeze(parseAuthority(authority))
+    if (tunnelAuthorities.size >= MAX_TUNNEL_AUTHORITIES) tunnelAuthorities.clear()
+    tunnelAuthorities.set(authority, parsed)
+  }
+  return parsed
 }
 
 /** True when a Host value names the tunnel's host and port (443 when it names none), one trailing dot aside (parseAuthority); a value that is no host[:port] is a 400. */

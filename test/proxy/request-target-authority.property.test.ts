@@ -56,6 +56,40 @@ describe('authority parsing', () => {
   })
 })
 
+/** A spelling of one of a few tunnel authorities: letter case, a trailing dot, the port or none. */
+const tunnelHosts = ['api.partner.test', 'other.partner.test', '127.0.0.1', '[::1]', '[0:0::1]', '[::ffff:7f00:1]']
+const spelled = fc.tuple(fc.constantFrom(...tunnelHosts), fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }), fc.boolean(), fc.constantFrom('', ':443', ':8443', ':0443', ':', ':99999'))
+  .map(([host, upper, dot, port]) => [...host].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('') + (dot && /[a-z]$/.test(host) ? '.' : '') + port)
+
+/** What an inner request's Host is, read from parseAuthority alone: the tunnel's (served), another place (421) or no host[:port] (400). */
+function modelHostOutcome(tunnelAuthority: string, host: string): string | undefined {
+  if (host === tunnelAuthority) return undefined
+  const tunnel = parseAuthority(tunnelAuthority)
+  let named: { host: string; port?: number }
+  try {
+    named = parseAuthority(host)
+  } catch {
+    return 'bad_request'
+  }
+  return named.host === tunnel.host && (named.port ?? 443) === (tunnel.port ?? 443) ? undefined : 'misdirected_request'
+}
+
+describe('an inner request\'s Host', () => {
+  it('is judged against the tunnel\'s authority as parsing both says, on a tunnel\'s first request and every later one (seeded property)', () => {
+    const seen = new Set<string | undefined>()
+    fc.assert(
+      fc.property(spelled.filter((a) => outcomeOf(() => parseAuthority(a)) === undefined && /:\d+$/.test(a)), spelled, (tunnelAuthority, host) => {
+        const expected = modelHostOutcome(tunnelAuthority, host)
+        seen.add(expected)
+        // Twice: the tunnel's authority is parsed once and kept, so the second reads what the first kept.
+        for (let i = 0; i < 2; i++) expect(outcomeOf(() => parseTunnelTarget('/x', tunnelAuthority, host))).toBe(expected)
+      }),
+      { seed: 0x7a11, numRuns: 3000 },
+    )
+    expect([...seen].sort()).toEqual(['bad_request', 'misdirected_request', undefined].sort())
+  })
+})
+
 describe('on the wire', () => {
   let pki: TestPki
   let upstream: RunningServer
