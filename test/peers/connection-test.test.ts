@@ -19,8 +19,8 @@ import { testEndpointConnection, type ConnectionTestReport } from '../../src/pro
 import { scrubbedJson } from '../../src/console/scrub.js'
 import { configSecretValues } from '../../src/ops/index.js'
 import { endpointYaml } from '../support/gateway.js'
-import { refusingPort, startHaproxy, startNginx, type Peer } from '../support/peers.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { refusingPort, startHaproxy, startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
+import { clientTls, createTestPki, verifyingFiles, type TestPki } from '../support/pki.js'
 
 const run = promisify(execFile)
 /** In the secret-path endpoint's URL: a space and a non-ASCII letter, so the URL holds it percent-encoded. */
@@ -37,13 +37,8 @@ beforeAll(async () => {
   pki = await createTestPki()
   other = await createTestPki()
   nginx = await startNginx({
-    server: `    ssl_certificate ${pki.file('server-chain.crt')};
-    ssl_certificate_key ${pki.file('server.key')};
-    ssl_client_certificate ${pki.file('root.crt')};
-    ssl_verify_client on;
-    ssl_verify_depth 2;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / { return 204; }`,
+    server: verifyingNginxServer(verifyingFiles(pki), 2, `    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { return 204; }`),
   })
   haproxy = await startHaproxy({ crtPem: readFileSync(pki.file('server-chain.crt'), 'utf8') + readFileSync(pki.file('server.key'), 'utf8'), caFile: pki.file('root.crt') })
   const expired = pki.writePair('expired', await pki.issue({ subject: 'CN=expired-client', issuer: pki.inter, usages: ['clientAuth'], notBefore: new Date(Date.now() - 3 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }))

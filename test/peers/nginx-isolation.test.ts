@@ -11,8 +11,8 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
-import { startNginx, type Peer } from '../support/peers.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
+import { createTestPki, verifyingFiles, type TestPki } from '../support/pki.js'
 import { eventually, replaceFile, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { privateKeyPem } from '../../src/tls/index.js'
 
@@ -60,18 +60,13 @@ beforeAll(async () => {
     pairs[cn] = pki.writePair(cn, await pki.issue({ subject: `CN=${cn}`, issuer: pki.inter, usages: ['clientAuth'] }))
   }
   nginx = await startNginx({
-    server: `    ssl_certificate ${pki.file('server-chain.crt')};
-    ssl_certificate_key ${pki.file('server.key')};
-    ssl_client_certificate ${pki.file('root.crt')};
-    ssl_verify_client on;
-    ssl_verify_depth 2;
-    ssl_protocols TLSv1.2 TLSv1.3;
+    server: verifyingNginxServer(verifyingFiles(pki), 2, `    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:isolation:1m;
     ssl_session_tickets on;
     location / {
       default_type text/plain;
       return 200 "dn=$ssl_client_s_dn reused=$ssl_session_reused sni=$ssl_server_name\\n";
-    }`,
+    }`),
   })
   g = await startOpsGateway(pki.dir, config())
 }, 60_000)

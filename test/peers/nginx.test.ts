@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { endpointYaml, send, type Reply } from '../support/gateway.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
-import { startNginx, type Peer } from '../support/peers.js'
-import { clientTls, type TestPki } from '../support/pki.js'
+import { startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
+import { clientTls, verifyingFiles, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 const run = promisify(execFile)
@@ -38,16 +38,11 @@ const DN = 'O=mtls-gateway tests,CN=bot-runtime'
 
 /** The server block: server chain, client certs verified against the root only. */
 function serverBlock(depth: number, extra = ''): string {
-  return `    ssl_certificate ${pki.file('server-chain.crt')};
-    ssl_certificate_key ${pki.file('server.key')};
-    ssl_client_certificate ${pki.file('root.crt')};
-    ssl_verify_client on;
-    ssl_verify_depth ${depth};
-${extra}
+  return verifyingNginxServer(verifyingFiles(pki), depth, `${extra}
     location / {
       default_type text/plain;
       return 200 "dn=$ssl_client_s_dn verify=$ssl_client_verify proto=$ssl_protocol uri=$request_uri\\n";
-    }`
+    }`)
 }
 
 beforeAll(async () => {

@@ -21,8 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { eventually } from '../support/eventually.js'
 import { endpointYaml } from '../support/gateway.js'
-import { startNginx, type Peer } from '../support/peers.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
+import { clientTls, createTestPki, verifyingFiles, type TestPki } from '../support/pki.js'
 import type { GatewayProcess } from '../support/process.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { openTunnel } from '../support/tunnel.js'
@@ -55,16 +55,11 @@ const yaml = (response: string): string => {
 
 beforeAll(async () => {
   pki = await createTestPki()
-  nginx = await startNginx({ server: `    ssl_certificate ${pki.file('server-chain.crt')};
-    ssl_certificate_key ${pki.file('server.key')};
-    ssl_client_certificate ${pki.file('root.crt')};
-    ssl_verify_client on;
-    ssl_verify_depth 2;
-    underscores_in_headers on;
+  nginx = await startNginx({ server: verifyingNginxServer(verifyingFiles(pki), 2, `    underscores_in_headers on;
     location / {
       default_type text/plain;
       return 200 "secret=[$http_x_secret] type=[$content_type] coding=[$http_content_encoding] id=[$http_x_request_id]";
-    }` })
+    }`) })
   raw = await startScriptedBackend(pki, () => ANSWER)
   dir = mkdtempSync(join(tmpdir(), 'connection-list-workers-'))
   ica = await writeInterceptionCa(join(dir, 'ica'))

@@ -178,6 +178,27 @@ ${o.server}
   })
 }
 
+/** The files of a server that verifies its clients: its chain and key, and the CA its clients' certificates must reach. */
+export interface VerifyingServerFiles {
+  cert: string
+  key: string
+  clientCa: string
+}
+
+/**
+ * `server` lines of an nginx that requires a client certificate (`ssl_verify_client on`, which
+ * answers a bad one with an HTTP 400 page after the handshake), chains of up to `depth`
+ * certificates; `rest` follows (protocols, session settings, locations).
+ */
+export function verifyingNginxServer(files: VerifyingServerFiles, depth: number, rest: string): string {
+  return `    ssl_certificate ${files.cert};
+    ssl_certificate_key ${files.key};
+    ssl_client_certificate ${files.clientCa};
+    ssl_verify_client on;
+    ssl_verify_depth ${depth};
+${rest}`
+}
+
 /** Writes nginx.conf into `dir` (every path inside it) with `http` inside its `http { … }` block, and returns nginx's argv for it. */
 export function nginxArgs(dir: string, http: string): string[] {
   const conf = join(dir, 'nginx.conf')

@@ -48,6 +48,11 @@ export function clientTls(pki: Pick<TestPki, 'file'>): ClientTls {
   return { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
 }
 
+/** A test server's files from `pki`: the server chain and key, and the root its clients' certificates reach. */
+export function verifyingFiles(pki: Pick<TestPki, 'file'>): { cert: string; key: string; clientCa: string } {
+  return { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), clientCa: pki.file('root.crt') }
+}
+
 /** clientTls as a YAML flow mapping (`{ cert: …, key: …, intermediates: …, roots: … }`), for configs written as text. */
 export function clientTlsYaml(pki: Pick<TestPki, 'file'>): string {
   return `{ ${Object.entries(clientTls(pki)).map(([k, v]) => `${k}: ${v}`).join(', ')} }`
