@@ -1,12 +1,15 @@
 /**
- * A store write and, when replicas must acknowledge it, its WAIT, on one connection. On a Cluster
- * while slots move: ioredis follows a pipeline's MOVED or
- * ASK only when every command failed alike or the others only read; a write's WAIT answers (and
- * is no read), so the redirect came back as the write's error: with `replicasToAcknowledge`,
- * every write to a slot being resharded failed (and, MOVED not being learnt, kept failing until
- * the next slot refresh). Here the write follows the redirect itself, to the node named, with its
- * WAIT on that node's connection (WAIT counts the replicas of the server that took the write).
+ * A store write and, when replicas must acknowledge it, its WAIT, on one connection: on a
+ * Cluster, the connection of the primary that holds the key's slot, chosen here and never by
+ * the Cluster pipeline. A Cluster pipeline follows a MOVED or ASK by its own rules: ioredis 6.0
+ * only when every command failed alike or the others only read (a write's WAIT answers, so the
+ * redirect came back as the write's error), ioredis 6.1 by resending the redirected write alone
+ * while its WAIT stays on the node that redirected it (which then confirms a write it never
+ * took, or refuses: `ERR WAIT cannot be used with replica instances`). Here the pair is sent on
+ * the key's primary's connection and follows a redirect itself, to the node named, both commands
+ * again (WAIT counts the replicas of the server that took the write).
  */
+import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
 import { isCluster, type RedisClient } from './redis-client.js'
@@ -20,23 +23,23 @@ const REDIRECT = /^(MOVED|ASK) \d+ (\S+):(\d+)$/
 /** As ioredis's own `maxRedirections` bounds a command: a slot moving on each try is a loop. */
 const MAX_REDIRECTS = 16
 
-/** Runs `write` (one command) and, with `ack`, WAIT, on the server that holds its key: [reply, replicas that confirmed], failing on the first error. */
-export async function execWrite(redis: RedisClient, write: (p: Pipeline) => unknown, ack: ReplicaAcknowledgement | undefined): Promise<unknown[]> {
+/** Runs `write` (one command on `key`) and, with `ack`, WAIT, on the server that holds `key`: [reply, replicas that confirmed], failing on the first error. */
+export async function execWrite(redis: RedisClient, key: string, write: (p: Pipeline) => unknown, ack: ReplicaAcknowledgement | undefined): Promise<unknown[]> {
   const build = (p: Pipeline): void => {
     write(p)
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
   }
-  if (isCluster(redis)) return execClusterWrite(redis, build)
+  if (isCluster(redis)) return execClusterWrite(redis, key, build)
   const p = redis.pipeline()
   build(p)
   return pipelineReplies((await p.exec()) ?? [])
 }
 
-async function execClusterWrite(cluster: Cluster, build: (p: Pipeline) => void): Promise<unknown[]> {
-  let node: Redis | undefined
+async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void): Promise<unknown[]> {
+  let node = await slotPrimary(cluster, key)
   let asking = false
   for (let redirects = 0; ; redirects++) {
-    const p = node?.pipeline() ?? cluster.pipeline()
+    const p = node.pipeline()
     // ASK: the importing node takes the key only right after ASKING, on the same connection.
     if (asking) p.asking()
     build(p)
@@ -49,6 +52,22 @@ async function execClusterWrite(cluster: Cluster, build: (p: Pipeline) => void):
     node = await nodeAt(cluster, host, Number(port))
     asking = kind === 'ASK'
   }
+}
+
+/** The connection of the primary the client's slot map names for `key` (the map is learnt as the client connects). */
+async function slotPrimary(cluster: Cluster, key: string): Promise<Redis> {
+  const slot = calculateSlot(key)
+  const find = (): Redis | undefined => {
+    const primary = cluster.slots[slot]?.[0]
+    return primary === undefined ? undefined : cluster.nodes('master').find((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}` === primary)
+  }
+  const known = find()
+  if (known !== undefined) return known
+  // Until the client has connected and read CLUSTER SLOTS, any command waits for it in the offline queue.
+  if (cluster.status !== 'ready') await cluster.ping()
+  const found = find() ?? (await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())), find())
+  if (found === undefined) throw new Error(`the cluster's slot map names no reachable primary for slot ${slot}`)
+  return found
 }
 
 /** The client's connection to `host:port`, once its slot map knows the node (a new primary after a refresh). */

@@ -86,13 +86,13 @@ export class RedisStore implements Store {
   async put(key: string, value: string, ttlMs?: number): Promise<void> {
     const ttl = normalizeTtl(ttlMs)
     const k = this.#keys.toRedis(key)
-    await this.#write('put', (p) => (ttl === undefined ? p.set(k, value) : p.set(k, value, 'PX', ttl)))
+    await this.#write('put', k, (p) => (ttl === undefined ? p.set(k, value) : p.set(k, value, 'PX', ttl)))
   }
 
   async putIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
     const ttl = normalizeTtl(ttlMs)
     const k = this.#keys.toRedis(key)
-    const reply = await this.#write('putIfAbsent', (p) => (ttl === undefined ? p.set(k, value, 'NX') : p.set(k, value, 'PX', ttl, 'NX')))
+    const reply = await this.#write('putIfAbsent', k, (p) => (ttl === undefined ? p.set(k, value, 'NX') : p.set(k, value, 'PX', ttl, 'NX')))
     return reply === 'OK'
   }
 
@@ -100,22 +100,22 @@ export class RedisStore implements Store {
     const step = normalizeStep(by)
     const ttl = normalizeTtl(ttlMs)
     const k = this.#keys.toRedis(key)
-    return (await this.#write('increment', (p) => p.eval(INCREMENT_SCRIPT, 1, k, String(step), ttl === undefined ? '' : String(ttl)))) as number
+    return (await this.#write('increment', k, (p) => p.eval(INCREMENT_SCRIPT, 1, k, String(step), ttl === undefined ? '' : String(ttl)))) as number
   }
 
   async decrementIfPositive(key: string): Promise<number | undefined> {
     const k = this.#keys.toRedis(key)
-    return ((await this.#write('decrement', (p) => p.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, k))) as number | null) ?? undefined
+    return ((await this.#write('decrement', k, (p) => p.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, k))) as number | null) ?? undefined
   }
 
   async delete(key: string): Promise<boolean> {
     const k = this.#keys.toRedis(key)
-    return ((await this.#write('delete', (p) => p.del(k))) as number) > 0
+    return ((await this.#write('delete', k, (p) => p.del(k))) as number) > 0
   }
 
   async take(key: string): Promise<string | undefined> {
     const k = this.#keys.toRedis(key)
-    return ((await this.#write('take', (p) => p.getdel(k))) as string | null) ?? undefined
+    return ((await this.#write('take', k, (p) => p.getdel(k))) as string | null) ?? undefined
   }
 
   async keys(prefix: string): Promise<string[]> {
@@ -177,9 +177,9 @@ export class RedisStore implements Store {
    * One write, then — when replicas must acknowledge — WAIT on the same connection: the
    * write resolves only once `replicas` replicas hold it, so a failover cannot lose it.
    */
-  async #write(op: string, command: (p: Pipeline) => unknown): Promise<unknown> {
+  async #write(op: string, key: string, command: (p: Pipeline) => unknown): Promise<unknown> {
     const ack = this.#ack
-    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, command, ack))
+    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
     this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
       throw new GatewayError(
