@@ -7,9 +7,11 @@
 import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
-import { RedisSettingError } from './redis-setting-error.js'
+import { NO_SERVER_HANDOFF } from './redis-no-handoff.js'
 import { keepLiveTls, tlsOptions } from './redis-renewal.js'
 import { SentinelWatch, sentinelWatchOf } from './redis-sentinel-watch.js'
+
+export { describeTopology, topologyOf } from './redis-topology.js'
 
 /** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
@@ -87,6 +89,7 @@ function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undef
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(tls !== undefined ? { tls } : {}),
+    ...NO_SERVER_HANDOFF,
   }
 }
 
@@ -110,7 +113,7 @@ function createClient(o: RedisClientOptions, liveTlsOptions: ConnectionOptions |
     case 'sentinel':
       return sentinelClient(t, common, o, liveTlsOptions)
     case 'cluster': {
-      const { tls, ...redisOptions } = common
+      const { tls, maintNotifications: _clusterSetsItsOwn, ...redisOptions } = common
       return new (ioredis().Cluster)(t.nodes, {
         // Client options (not per request).
         redisOptions: { ...redisOptions, ...(tls !== undefined ? { tls } : {}) },
@@ -160,41 +163,4 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   sentinelWatchOf(client)?.stop()
   if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
   else client.disconnect()
-}
-
-/** The one topology the options name (exactly one of url, sentinel, cluster). */
-export function topologyOf(o: { url?: string; sentinel?: SentinelOptions; cluster?: ClusterOptions }): RedisTopology {
-  const given = [o.url, o.sentinel, o.cluster].filter((x) => x !== undefined).length
-  if (given !== 1) throw new TypeError('redis store: give exactly one of url, sentinel or cluster')
-  if (o.sentinel) return { kind: 'sentinel', ...o.sentinel }
-  if (o.cluster) return { kind: 'cluster', ...o.cluster }
-  return { kind: 'standalone', url: o.url as string }
-}
-
-/** Where the store is, without credentials, for messages. */
-export function describeTopology(t: RedisTopology): string {
-  const list = (a: RedisAddress[]): string => a.map((x) => `${x.host}:${x.port}`).join(',')
-  switch (t.kind) {
-    case 'standalone':
-      return describeUrl(t.url)
-    case 'sentinel':
-      return `sentinel "${t.primaryName}" via ${list(t.sentinels)}`
-    case 'cluster':
-      return `cluster ${list(t.nodes)}`
-  }
-}
-
-/** The URL without credentials, for messages. */
-function describeUrl(url: string): string {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    // Never echo the text: it may carry a password.
-    throw new RedisSettingError('url', 'redis store: url is not a valid URL (expected redis://host:port)')
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new RedisSettingError('url', `redis store: url scheme must be redis: or rediss:, got ${u.protocol}`)
-  }
-  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
 }

@@ -11,6 +11,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis'
 import type { RedisAddress } from './redis-client.js'
+import { NO_SERVER_HANDOFF } from './redis-no-handoff.js'
 import type { SentinelWatchOptions } from './redis-sentinel-watch.js'
 
 /** Sentinels followed at most, configured and discovered: a set is 3 to 5; a list that grows past this is not followed further. */
@@ -153,6 +154,7 @@ export class SentinelSubscriptions {
       connectTimeout: this.o.connectTimeoutMs,
       // As ioredis's own Sentinel connections: a Sentinel user need not be allowed INFO.
       enableReadyCheck: false,
+      ...NO_SERVER_HANDOFF,
       ...extra,
     }
   }
