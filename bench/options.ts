@@ -83,7 +83,10 @@ export const HELP = `usage: node dist/bench/run.js [options]
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
                        interleaved with this build's, as "<path>@before" rows
   --out FILE           results JSON (default bench/results/<date>.json, or <date>-2.json, -3, … when that
-                       file exists: a second run the same day never overwrites the first)`
+                       file exists: a second run the same day never overwrites the first)
+  --keep-dir           keep the run's working directory and print its path: the stage table's CPU profiles
+                       (cpu-prof-*/, for node dist/bench/prof.js), the allocation table's heap profiles
+                       (*-alloc/heap-*.json), the --perf recordings (perf-*.data, for perf script -i) and the logs`
 
 export interface BenchOptions {
   measure: MeasureOptions & { rounds: number; mintHosts: number }
@@ -118,6 +121,8 @@ export interface BenchOptions {
   bodies: BodyKind[]
   /** Where the results JSON goes. */
   out: string
+  /** Leave the working directory (profiles, recordings, logs) in place and print where (--keep-dir). */
+  keepDir: boolean
   date: string
   compare?: string
   profile?: string
@@ -173,6 +178,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       'pair-ms': { type: 'string' },
       soak: { type: 'string' },
       out: { type: 'string' },
+      'keep-dir': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
@@ -212,6 +218,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     bodies: (a.bodies?.split(',') ?? ['empty', '64k']) as BodyKind[],
     out: a.out ?? (quick ? join(tmpdir(), `mtls-gateway-bench-${now.getTime()}.json`) : defaultOut(resultsDir, date.slice(0, 10))),
     date,
+    keepDir: a['keep-dir'] === true,
     ...(a['floor-pairs-paths'] !== undefined ? { floorPairPaths: a['floor-pairs-paths'].split(',') as PathName[] } : {}),
     ...(a['alloc-paths'] !== undefined ? { allocPaths: a['alloc-paths'].split(',') as PathName[] } : {}),
     ...(a.compare !== undefined ? { compare: resolve(a.compare) } : {}),

@@ -306,7 +306,8 @@ if (opts.mintHosts > 0) {
   mint = await runMint(dir, pki, opts.mintHosts)
   log(`interception: mint p50 ${mint.mintP50Ms.toFixed(2)} ms p99 ${mint.mintP99Ms.toFixed(2)} ms; minted for cached hosts ${mint.mintedOnCached}`)
 }
-rmSync(dir, { recursive: true, force: true })
+if (parsed.keepDir) log(`kept ${dir}: profiles, recordings and logs of this run`)
+else rmSync(dir, { recursive: true, force: true })
 
 // RSS of the first node's production gateway after round 1: the trend (last third against
 // first third), not the GC's sawtooth, says whether memory stays flat.
