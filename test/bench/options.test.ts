@@ -53,6 +53,8 @@ describe('bench options', () => {
     expect({ floor: full.floorPairPaths, alloc: full.allocPaths }).toEqual({ floor: undefined, alloc: undefined })
     const narrowed = parse(['--floor-pairs-paths', 'gateway_mtls', '--alloc-paths', 'undici_forwarder,gateway_realistic'])
     expect({ floor: narrowed.floorPairPaths, alloc: narrowed.allocPaths }).toEqual({ floor: ['gateway_mtls'], alloc: ['undici_forwarder', 'gateway_realistic'] })
+    // The run's directory (profiles, recordings) goes at the end unless asked to stay.
+    expect({ full: full.keepDir, quick: quick.keepDir, asked: parse(['--keep-dir']).keepDir }).toEqual({ full: false, quick: false, asked: true })
     // The idle spell costs a minute or more per Node: only when asked.
     expect({ full: full.idleSeconds, quick: quick.idleSeconds, asked: parse(['--idle', '60']).idleSeconds }).toEqual({ full: 0, quick: 0, asked: 60 })
     // Its windows: 1 s in a full run, shorter in a smoke run (which reads no figures from them).
