@@ -57,17 +57,12 @@ async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeli
 /** The connection of the primary the client's slot map names for `key` (the map is learnt as the client connects). */
 async function slotPrimary(cluster: Cluster, key: string): Promise<Redis> {
   const slot = calculateSlot(key)
-  const find = (): Redis | undefined => {
-    const primary = cluster.slots[slot]?.[0]
-    return primary === undefined ? undefined : cluster.nodes('master').find((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}` === primary)
-  }
-  const known = find()
-  if (known !== undefined) return known
   // Until the client has connected and read CLUSTER SLOTS, any command waits for it in the offline queue.
-  if (cluster.status !== 'ready') await cluster.ping()
-  const found = find() ?? (await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())), find())
-  if (found === undefined) throw new Error(`the cluster's slot map names no reachable primary for slot ${slot}`)
-  return found
+  if (cluster.slots[slot] === undefined && cluster.status !== 'ready') await cluster.ping()
+  const primary = cluster.slots[slot]?.[0]
+  if (primary === undefined) throw new Error(`the cluster's slot map names no primary for slot ${slot}`)
+  const colon = primary.lastIndexOf(':')
+  return nodeAt(cluster, primary.slice(0, colon), Number(primary.slice(colon + 1)))
 }
 
 /** The client's connection to `host:port`, once its slot map knows the node (a new primary after a refresh). */
@@ -77,7 +72,7 @@ async function nodeAt(cluster: Cluster, host: string, port: number): Promise<Red
   if (known !== undefined) return known
   await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()))
   const found = find()
-  if (found === undefined) throw new Error(`redirected to ${host}:${port}, a node the cluster's slot map does not name`)
+  if (found === undefined) throw new Error(`node ${host}:${port} (a redirect or the slot map named it) is not among the client's connections`)
   return found
 }
 
