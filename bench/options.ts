@@ -47,6 +47,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        undici_forwarder among the paths); every empty-body set runs before any 64 KiB
                        set (so no empty window pays for collections a 64 KiB window left) and a node's
                        paths take turns set by set (so no process idles through another path's sets);
+                       with both bodies a second floor process that only serves empty bodies is measured
+                       after each set number of each half, and the 64 KiB ratios are divided by its
+                       drift between the halves (the host's speed; the plain figure stays beside it);
                        every window is kept in the results (pairWindows)
   --floor-pairs-paths a,b
                        only these of the gateway paths with a CPU target get floor-pair sets (default:

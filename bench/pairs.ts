@@ -184,6 +184,18 @@ export function pairsMarkdown(rows: readonly PairRow[]): string {
 /** The floor's path id. */
 const FLOOR = 'undici_forwarder'
 
+/**
+ * The host-speed gauge of the floor-pair sets: a second floor process that only ever serves
+ * empty bodies, one window after each set number of each body's sets. The 64 KiB sets run
+ * minutes after the empty ones (floorPairPlan says why), and a shared host's speed can drift
+ * by 2 × in that time; this process's own cost per request, in the same set number of the two
+ * halves, says by how much. It never serves a 64 KiB body, so none of its windows pays for a
+ * body's collections.
+ */
+export const FLOOR_PROBE = 'floor_probe'
+/** The probe's window group in the sets of `body` (its own windows are always empty-body ones). */
+export const probeGroup = (body: BodyKind): string => `${FLOOR_PROBE}:${body}`
+
 /** One gateway path and body against the floor over the pairs of its group (`--floor-pairs`). */
 export interface FloorPairRow {
   path: PathId
@@ -199,10 +211,15 @@ export interface FloorPairRow {
   /**
    * 64 KiB rows: the median of the per-pair ratios of this path's 64 KiB window to its empty
    * window, and the same for the floor's own windows (what any Node gateway pays for the body).
+   * When the probe ran, each pair's ratio is divided by the host's drift between the two
+   * windows (hostDrift); uncorrectedVsEmpty keeps the plain figure.
    */
   vsEmpty?: number
   perPairVsEmpty?: number[]
   floorVsEmpty?: number
+  /** The median over the pairs of the probe's cost in the 64 KiB set over its cost in the empty set of the same number (1: the host kept its speed). */
+  hostDrift?: number
+  uncorrectedVsEmpty?: number
   /** Failed requests, wrong answers and non-200 statuses of the row's windows and its floor's. */
   errors: number
 }
@@ -211,7 +228,13 @@ export interface FloorPairRow {
 export function summarizeFloorPairs(samples: readonly PairSample[]): FloorPairRow[] {
   const rows: FloorPairRow[] = []
   const find = (group: string, path: PathId, body: BodyKind, pair: number): PairSample | undefined => samples.find((s) => s.group === group && s.path === path && s.body === body && s.pair === pair)
-  const keys = [...new Set(samples.filter((s) => s.group !== undefined && s.path !== FLOOR).map((s) => `${s.group as string}\u0000${s.body}`))]
+  const keys = [...new Set(samples.filter((s) => s.group !== undefined && s.path !== FLOOR && s.path !== FLOOR_PROBE).map((s) => `${s.group as string}\u0000${s.body}`))]
+  // Per set number: the probe's cost in the sets of `body` over its cost in the empty sets.
+  const driftAt = (body: BodyKind, pair: number): number | undefined => {
+    const then = find(probeGroup('empty'), FLOOR_PROBE, 'empty', pair)
+    const now = find(probeGroup(body), FLOOR_PROBE, 'empty', pair)
+    return then && now ? now.cpuUsPerReq / then.cpuUsPerReq : undefined
+  }
   for (const key of keys) {
     const [path, body] = key.split('\u0000') as [PathId, BodyKind]
     const both = samples
@@ -232,25 +255,46 @@ export function summarizeFloorPairs(samples: readonly PairSample[]): FloorPairRo
       perPair,
       errors: both.reduce((n, x) => n + problems(x.g) + problems(x.f), 0),
     }
-    if (body !== 'empty') {
-      const own = both.flatMap((x) => (x.ge ? [x.g.cpuUsPerReq / x.ge.cpuUsPerReq] : []))
-      const floor = both.flatMap((x) => (x.fe ? [x.f.cpuUsPerReq / x.fe.cpuUsPerReq] : []))
-      if (own.length > 0) {
-        row.vsEmpty = median(own)
-        row.perPairVsEmpty = own
-      }
-      if (floor.length > 0) row.floorVsEmpty = median(floor)
-    }
+    if (body !== 'empty') Object.assign(row, vsEmptyOf(both, (pair) => driftAt(body, pair)))
     rows.push(row)
   }
   return rows
 }
 
+/**
+ * A 64 KiB row's ratios to the empty windows of the same set number, the gateway's and the
+ * floor's: each divided by the host's drift between the two when every pair has a probe
+ * reading (a figure half corrected would mix two measures), else as taken.
+ */
+function vsEmptyOf(both: readonly { g: PairSample; f: PairSample; ge?: PairSample | undefined; fe?: PairSample | undefined }[], driftAt: (pair: number) => number | undefined): Partial<FloorPairRow> {
+  const drifts = both.map((x) => driftAt(x.g.pair))
+  const corrected = drifts.every((d) => d !== undefined)
+  const per = (mine: (x: (typeof both)[number]) => PairSample, empty: (x: (typeof both)[number]) => PairSample | undefined): number[] =>
+    both.flatMap((x, i) => {
+      const e = empty(x)
+      return e ? [mine(x).cpuUsPerReq / e.cpuUsPerReq / (corrected ? (drifts[i] as number) : 1)] : []
+    })
+  const own = per((x) => x.g, (x) => x.ge)
+  const floor = per((x) => x.f, (x) => x.fe)
+  const out: Partial<FloorPairRow> = {}
+  if (own.length > 0) {
+    out.vsEmpty = median(own)
+    out.perPairVsEmpty = own
+  }
+  if (floor.length > 0) out.floorVsEmpty = median(floor)
+  if (corrected && both.length > 0) {
+    out.hostDrift = median(drifts as number[])
+    const plain = both.flatMap((x) => (x.ge ? [x.g.cpuUsPerReq / x.ge.cpuUsPerReq] : []))
+    if (plain.length > 0) out.uncorrectedVsEmpty = median(plain)
+  }
+  return out
+}
+
 /** The floor-pairs table. */
 export function floorPairsMarkdown(rows: readonly FloorPairRow[]): string {
-  const lines = ['| path | body | gateway µs/req | floor µs/req | gateway / floor (median of pairs) | per pair | 64 KiB / empty, gateway | 64 KiB / empty, floor |', '|---|---|--:|--:|--:|---|--:|--:|']
+  const lines = ['| path | body | gateway µs/req | floor µs/req | gateway / floor (median of pairs) | per pair | 64 KiB / empty, gateway | 64 KiB / empty, floor | host drift (probe) | 64 KiB / empty, gateway, uncorrected |', '|---|---|--:|--:|--:|---|--:|--:|--:|--:|']
   const x = (v: number | undefined): string => (v === undefined ? '—' : `${v.toFixed(2)} ×`)
-  for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.gatewayUs.toFixed(0)} | ${r.floorUs.toFixed(0)} | ${x(r.vsFloor)} | ${r.perPair.map((v) => v.toFixed(2)).join(' ')} | ${x(r.vsEmpty)} | ${x(r.floorVsEmpty)} |`)
+  for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.gatewayUs.toFixed(0)} | ${r.floorUs.toFixed(0)} | ${x(r.vsFloor)} | ${r.perPair.map((v) => v.toFixed(2)).join(' ')} | ${x(r.vsEmpty)} | ${x(r.floorVsEmpty)} | ${x(r.hostDrift)} | ${x(r.uncorrectedVsEmpty)} |`)
   return lines.join('\n') + '\n'
 }
 

@@ -90,19 +90,25 @@ export function bareAndProd(bare: GatewayProc | undefined, prod: GatewayProc | u
   return { bare: bare ?? one, prod: prod ?? one }
 }
 
+/** One request of a path: a body kind's method, headers and body, and what the upstream must have seen. */
+const request = (dispatcher: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>): Target => ({
+  dispatcher,
+  origin,
+  path,
+  method: body === 'empty' ? 'GET' : 'POST',
+  headers: body === 'empty' ? {} : { 'content-type': 'application/json' },
+  ...(body === '64k' ? { body: BODY_64K } : {}),
+  expect,
+  expectBody: UPSTREAM_BODY,
+})
+/** What the upstream sees of a call without OAuth: the plain client's certificate. */
+const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
+
+/** A forwarder process as a path (the floor, or the floor-pair sets' probe: pairs.ts, FLOOR_PROBE). */
+export const forwarderSetup = (f: GatewayProc): PathSetup => forwarderPath(f, request, plain)
+
 /** Builds every path against the running processes (undici_forwarder only when it runs). */
 export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName, PathSetup>> {
-  const request = (dispatcher: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>): Target => ({
-    dispatcher,
-    origin,
-    path,
-    method: body === 'empty' ? 'GET' : 'POST',
-    headers: body === 'empty' ? {} : { 'content-type': 'application/json' },
-    ...(body === '64k' ? { body: BODY_64K } : {}),
-    expect,
-    expectBody: UPSTREAM_BODY,
-  })
-  const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
   const signed = { 'x-client-dn': dn(CLIENTS.signed), 'x-oauth': 'HMAC-SHA1', 'x-partner-key': 'pk-bench-0001' }
   const pool = (port: number, users: number): Pool => new Pool(`http://127.0.0.1:${port}`, { connections: users, pipelining: 1 })
   const realisticOn = (g: GatewayProc): PathSetup => ({ proxy: g, target: (body, users) => request(pool(g.port, users), `http://127.0.0.1:${g.port}`, '/proxy/signed/bench', body, signed) })

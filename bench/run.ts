@@ -11,7 +11,7 @@ import { machineInfo, type MachineInfo } from './machine.js'
 import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js'
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
-import { bareAndProd, gatewaysNeeded, setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
+import { bareAndProd, forwarderSetup, gatewaysNeeded, setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
 import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
@@ -27,7 +27,7 @@ import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
 import { allocationMarkdown, stageMarkdown, withUnprofiled } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { floorPairPlan, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairMember, type PairRow, type PairSample } from './pairs.js'
+import { FLOOR_PROBE, floorPairPlan, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairMember, type PairRow, type PairSample, probeGroup } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -139,10 +139,12 @@ try {
       const run: GatewayRun = { nodeArgs: [...(parsed.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', parsed.profile] : []), ...v8LogArgs(node.key)], node: node.binary, tag: many ? `-${node.key}` : '', ...(proxyCpus !== undefined ? { cpus: proxyCpus } : {}) }
       // Side by side needs one process per path: CONNECT gets a production gateway of its own.
       const ownConnect = sideRounds > 0 && paths.includes('gateway_connect')
+      // The floor-pair sets' host-speed gauge (pairs.ts, FLOOR_PROBE): only where 64 KiB sets follow the empty ones.
+      const floorProbeRuns = floorPairs > 0 && paths.includes('undici_forwarder') && bodies.includes('64k') && bodies.includes('empty')
       // A node's processes start side by side (procs.ts, startTogether); each has its own dir, ports and store.
       const otlp = sink?.url
       const needed = gatewaysNeeded(paths, ownConnect)
-      const [bare, prod, forwarder, userSqlite, userRedis, connectProd, limitsOff, traced1, traced100] = await startTogether(procs, [
+      const [bare, prod, forwarder, userSqlite, userRedis, connectProd, limitsOff, traced1, traced100, probe] = await startTogether(procs, [
         needed.bare ? () => startBareGateway(dir, pki, upstream, run) : undefined,
         needed.prod ? () => startProdGateway(dir, pki, upstream, run) : undefined,
         paths.includes('undici_forwarder') ? () => startForwarder(dir, pki, upstream, run) : undefined,
@@ -152,7 +154,9 @@ try {
         paths.includes('gateway_limits_off') ? () => startProdGateway(dir, pki, upstream, { ...run, limitsOff: true }) : undefined,
         otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 0.01, otlp, run) : undefined,
         otlp !== undefined ? () => startTracedGateway(dir, pki, upstream, 1, otlp, run) : undefined,
+        floorProbeRuns ? () => startForwarder(dir, pki, upstream, { ...run, tag: `-probe${run.tag ?? ''}` }) : undefined,
       ])
+      if (probe) setups[nodeId(FLOOR_PROBE, node, many)] = forwarderSetup(probe)
       const p: Processes = { upstream, nginx, ...bareAndProd(bare, prod), ...(forwarder ? { forwarder } : {}), ...(userSqlite ? { userSqlite } : {}), ...(userRedis ? { userRedis } : {}), ...(connectProd ? { connectProd } : {}), ...(limitsOff ? { limitsOff } : {}), ...(traced1 && traced100 ? { traced: { '1pct': traced1, '100pct': traced100 } } : {}) }
       const mine = setupPaths(pki, p)
       if (node === nodes[0]) for (const path of shared) setups[path] = mine[path]
@@ -216,13 +220,18 @@ try {
         const sets = floorPlan.filter((x) => x.body === body && x.node === node)
         if (sets.length === 0) continue
         const membersOf = (path: string): PairMember[] => [nodeId('undici_forwarder', node, many), nodeId(path, node, many)].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
+        const probeId = nodeId(FLOOR_PROBE, node, many)
+        const probe: PairMember[] = setups[probeId] ? [{ id: probeId, setup: setups[probeId], body: 'empty' }] : []
         // Each path warmed once before the node's sets (the floor first; the production gateway serves two paths).
-        const warm = new Map([...new Set(sets.map((x) => x.path))].flatMap((path) => membersOf(path)).map((m) => [m.id, m]))
+        const warm = new Map([...[...new Set(sets.map((x) => x.path))].flatMap((path) => membersOf(path)), ...probe].map((m) => [m.id, m]))
         for (const m of warm.values()) if (groupPrewarmMs > 0) await prewarm(m.setup, m.body, opts.users, groupPrewarmMs)
         const taken: PairSample[] = []
-        for (const { path, pair } of sets) {
+        const seq = (): number => floorPairSamples.length + taken.length + 1
+        for (const [i, { path, pair }] of sets.entries()) {
           const id = nodeId(path, node, many)
-          taken.push(...(await pairedWindows(1, membersOf(path), opts.users, pairMs, { group: id, firstPair: pair, firstSeq: floorPairSamples.length + taken.length + 1 })))
+          taken.push(...(await pairedWindows(1, membersOf(path), opts.users, pairMs, { group: id, firstPair: pair, firstSeq: seq() })))
+          // The probe once per set number, after its last path's set.
+          if (probe.length > 0 && sets[i + 1]?.pair !== pair) taken.push(...(await pairedWindows(1, probe, opts.users, pairMs, { group: nodeId(probeGroup(body), node, many), firstPair: pair, firstSeq: seq() })))
         }
         floorPairSamples.push(...taken)
         for (const path of gatewayPaths) {
@@ -230,6 +239,8 @@ try {
           const got = taken.filter((x) => x.group === id)
           if (got.length > 0) log(`floor pairs ${id} ${body}: ${got.map((x) => `${x.path === id ? 'gw' : 'floor'} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
         }
+        const probed = taken.filter((x) => x.path === probeId)
+        if (probed.length > 0) log(`floor pairs ${body}, host-speed probe (empty bodies only): ${probed.map((x) => x.cpuUsPerReq.toFixed(0)).join(' ')}`)
       }
     }
     await floorPairPhase('empty')
@@ -340,7 +351,7 @@ for (const n of perNode) {
   const machineLine = machine.summary.replace(/Node v[0-9.]+/, `Node ${n.version} (${n.binary})`) + setup + `; ${opts.rounds} rounds, medians; load ${machine.loadBefore.join(' ')} before, ${machine.loadAfter.join(' ')} after`
   process.stdout.write(`\n## ${n.version}\n\n` + markdown(n.rows, n.targets, n === firstNode ? mint : undefined, { users: opts.users, rate: opts.rate, machine: machineLine, ...(soaked && n === firstNode ? { soak: soaked } : {}) }))
   if (n.side.length > 0) process.stdout.write(`\nSide by side (${n.version}; the floor and the gateway paths driven at once, ${opts.users} connections each, every user cycling through them, all sharing the proxy CPU; ${sideRounds} rounds of ${sideMs} ms, medians; a same-window comparison, not the targets' figures: with several processes on one core each runs at a fraction of its throughput, where fixed per-wake-up costs weigh more):\n\n` + sideMarkdown(n.side))
-  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set and a node's paths taking turns set by set; ratios taken within each set (64 KiB against the empty set of the same number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
+  if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set and a node's paths taking turns set by set; ratios taken within each set (64 KiB against the empty set of the same number, divided by the host's drift between the two as a second floor process serving only empty bodies measured it after each set number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
   if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor, mTLS only when it ran and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))

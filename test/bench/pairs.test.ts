@@ -121,6 +121,44 @@ describe('against the floor in paired windows', () => {
   })
 })
 
+describe('the 64 KiB sets against the empty ones, on a host whose speed drifts', () => {
+  // Set 1: the host ran 1.5 × slower in the 64 KiB half (the probe 60 → 90 µs); set 2: it kept its speed (50 → 50).
+  const probe = (body: 'empty' | '64k', pair: number, cpu: number): PairSample => win(`floor_probe:${body}`, pair, 'floor_probe', 'empty', cpu)
+  const sets = [
+    win('gateway_mtls', 1, 'undici_forwarder', 'empty', 100), win('gateway_mtls', 1, 'gateway_mtls', 'empty', 110), probe('empty', 1, 60),
+    win('gateway_mtls', 2, 'gateway_mtls', 'empty', 120), win('gateway_mtls', 2, 'undici_forwarder', 'empty', 100), probe('empty', 2, 50),
+    win('gateway_mtls', 1, 'undici_forwarder', '64k', 330), win('gateway_mtls', 1, 'gateway_mtls', '64k', 297), probe('64k', 1, 90),
+    win('gateway_mtls', 2, 'gateway_mtls', '64k', 228), win('gateway_mtls', 2, 'undici_forwarder', '64k', 200), probe('64k', 2, 50),
+  ]
+
+  it('divides each pair\'s ratio by the probe\'s drift between its two sets, and keeps the plain figure beside it', () => {
+    const rows = summarizeFloorPairs(sets)
+    // The probe's windows are a gauge, never a row of their own.
+    expect(rows.map((r) => `${r.path}/${r.body}`)).toEqual(['gateway_mtls/empty', 'gateway_mtls/64k'])
+    const big = rows[1]
+    // Plain: 297/110 = 2.7, 228/120 = 1.9; divided by 1.5 and 1: 1.8 and 1.9. The floor's: 3.3/1.5 = 2.2 and 2.0.
+    expect(big?.perPairVsEmpty?.map((x) => x.toFixed(2))).toEqual(['1.80', '1.90'])
+    expect(big?.vsEmpty).toBeCloseTo(1.85, 10)
+    expect(big?.floorVsEmpty).toBeCloseTo(2.1, 10)
+    expect(big?.hostDrift).toBeCloseTo(1.25, 10)
+    expect(big?.uncorrectedVsEmpty).toBeCloseTo(2.3, 10)
+    // The empty row is not touched by the probe.
+    expect(rows[0]?.hostDrift).toBeUndefined()
+    expect(rows[0]?.vsFloor).toBeCloseTo(1.15, 10)
+    const round = (body: 'empty' | '64k', cpuUsPerReq: number): Row => ({ path: 'gateway_mtls', body, cpuUsPerReq, cpuVsFloor: 1, handshakesPer1k: 0, replacedPer1k: 0, poolGrowth: 0 }) as unknown as Row
+    const targets = checkTargets([round('empty', 100), round('64k', 250)], undefined, undefined, rows)
+    expect(targets.find((t) => t.name === 'gateway_mtls: 64 KiB body CPU vs empty, paired windows')?.value).toContain('host drift between the empty and 64 KiB sets 1.25 ×, divided out (uncorrected: 2.30 ×)')
+  })
+
+  it('leaves every pair as taken when one set number has no probe reading, rather than mixing the two measures', () => {
+    const rows = summarizeFloorPairs(sets.filter((s) => !(s.group === 'floor_probe:64k' && s.pair === 2)))
+    const big = rows.find((r) => r.body === '64k')
+    expect(big?.perPairVsEmpty?.map((x) => x.toFixed(2))).toEqual(['2.70', '1.90'])
+    expect(big?.hostDrift).toBeUndefined()
+    expect(big?.uncorrectedVsEmpty).toBeUndefined()
+  })
+})
+
 describe('added latency in paced windows', () => {
   const paced = (pair: number, path: string, p50: number, problems = 0): PairSample => ({ group: 'node20', pair, path, body: 'empty', requests: 1500, cpuUsPerReq: NaN, errors: problems, mismatches: 0, non200: 0, pacedP50Ms: p50 })
   const samples = [
