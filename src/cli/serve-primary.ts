@@ -5,7 +5,7 @@
  * ops/ and what validating a config needs, and the console when the config turns it on.
  */
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { createLog, holdSignals, runPrimary, type PrimaryConfigs, type PrimaryRoutesFactory } from '../ops/index.js'
+import { createLog, holdSignals, logProcessWarnings, runPrimary, type PrimaryConfigs, type PrimaryRoutesFactory } from '../ops/index.js'
 import { createRuntime, createStoreFile } from '../runtime/index.js'
 import type { PrimaryFollower } from './console-host.js'
 import { createConsoleLoader } from './console-loader.js'
@@ -17,6 +17,7 @@ export async function servePrimary(o: ServeCommandOptions): Promise<void> {
   holdSignals(['SIGTERM', 'SIGINT'])
   // Every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: true })
+  logProcessWarnings(log.logger)
   await createStoreFile(loadConfig(o.configFile))
   return runPrimary({ configFile: o.configFile, workers: o.workers, ...(o.reloadTimeoutMs !== undefined ? { reloadTimeoutMs: o.reloadTimeoutMs } : {}), log, announce, adminRoutes: primaryConsoleRoutes() })
 }

@@ -1,6 +1,6 @@
 /** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
 import cluster from 'node:cluster'
-import { connectWorker, createLog, holdSignals, createOps, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
+import { connectWorker, createLog, holdSignals, createOps, logProcessWarnings, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
 import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
@@ -15,6 +15,7 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
   holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'], cluster.isWorker ? (signal) => void (signal === 'SIGTERM' && process.exit(0)) : undefined)
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
+  logProcessWarnings(log.logger)
   const ops = createOps({ log, signals: true, worker: cluster.isWorker })
   let gw: RunningGateway
   let configTexts: ConfigTexts | undefined
