@@ -37,6 +37,9 @@ afterAll(async () => {
 /** The warning lines of `pid` so far. */
 const warningsOf = (gp: GatewayProcess, pid: number): Record<string, unknown>[] => gp.logEntries().filter((e) => e.warning === 'DemoLibraryWarning' && e.pid === pid)
 
+/** Output lines that hold the secret or are Node's own plain-text warning print. */
+const plainOrSecret = (gp: GatewayProcess): string[] => gp.output.filter((l) => l.includes(SECRET) || l.startsWith('(node:') || l.includes('--trace-warnings'))
+
 async function expectLoggedWarning(gp: GatewayProcess, pid: number): Promise<void> {
   process.kill(pid, 'SIGWINCH')
   const line = await eventually(() => warningsOf(gp, pid)[0], undefined, `the warning line of ${pid}`)
@@ -50,7 +53,7 @@ describe('process warnings', () => {
     const gp = await spawnGateway(config, ['--workers', '1'], { NODE_OPTIONS: `--require ${preload}` })
     running.push(gp)
     await expectLoggedWarning(gp, gp.child.pid as number)
-    expect(gp.output.filter((l) => l.includes(SECRET) || l.startsWith('(node:') || l.includes('--trace-warnings'))).toEqual([])
+    expect(plainOrSecret(gp)).toEqual([])
   })
 
   it('--workers 2: the primary and each worker log theirs alike', async () => {
@@ -60,6 +63,6 @@ describe('process warnings', () => {
     const workers = childPids(primary)
     expect(workers).toHaveLength(2)
     for (const pid of [primary, ...workers]) await expectLoggedWarning(gp, pid)
-    expect(gp.output.filter((l) => l.includes(SECRET) || l.startsWith('(node:') || l.includes('--trace-warnings'))).toEqual([])
+    expect(plainOrSecret(gp)).toEqual([])
   })
 })
