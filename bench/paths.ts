@@ -105,7 +105,10 @@ const request = (dispatcher: Dispatcher, origin: string, path: string, body: Bod
 const plain = { 'x-client-dn': dn(CLIENTS.plain), 'x-oauth': 'none' }
 
 /** A forwarder process as a path (the floor, or the floor-pair sets' probe: pairs.ts, FLOOR_PROBE). */
-export const forwarderSetup = (f: GatewayProc): PathSetup => forwarderPath(f, request, plain)
+export function forwarderSetup(f: GatewayProc): PathSetup {
+  const origin = `http://127.0.0.1:${f.port}`
+  return { proxy: f, target: (body, users) => request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/bench', body, plain) }
+}
 
 /** Builds every path against the running processes (undici_forwarder only when it runs). */
 export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName, PathSetup>> {
@@ -126,7 +129,7 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
       },
     },
     nginx: { proxy: p.nginx, target: (body, users) => request(pool(p.nginx.port, users), `http://127.0.0.1:${p.nginx.port}`, '/bench', body, plain) },
-    ...(p.forwarder ? { undici_forwarder: forwarderPath(p.forwarder, request, plain) } : {}),
+    ...(p.forwarder ? { undici_forwarder: forwarderSetup(p.forwarder) } : {}),
     ...(p.userSqlite ? { gateway_user_sqlite: userPath(p.userSqlite, request, signed) } : {}),
     ...(p.userRedis ? { gateway_user_redis: userPath(p.userRedis, request, signed) } : {}),
     gateway_mtls: { proxy: p.bare, target: (body, users) => request(pool(p.bare.port, users), `http://127.0.0.1:${p.bare.port}`, '/proxy/plain/bench', body, plain) },
@@ -143,11 +146,6 @@ export function setupPaths(pki: BenchPki, p: Processes): Partial<Record<PathName
       },
     },
   }
-}
-
-function forwarderPath(f: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {
-  const origin = `http://127.0.0.1:${f.port}`
-  return { proxy: f, target: (body, users) => request(new Pool(origin, { connections: users, pipelining: 1 }), origin, '/bench', body, expect) }
 }
 
 function userPath(g: GatewayProc, request: (d: Dispatcher, origin: string, path: string, body: BodyKind, expect: Record<string, string>) => Target, expect: Record<string, string>): PathSetup {

@@ -73,7 +73,8 @@ afterAll(() => pki?.cleanup())
 describe('request objects stay in the young generation', () => {
   it('control: this V8 pretenures a literal site whose objects all survive', () => {
     for (const flags of GC_SETTINGS) {
-      const at = Array.from({ length: TRIES }).reduce<number>((found) => (found >= 0 ? found : pretenuredAt('', flags, CONTROL_ROUNDS)), -1)
+      let at = -1
+      for (let i = 0; i < TRIES && at < 0; i++) at = pretenuredAt('', flags, CONTROL_ROUNDS)
       if (at < 0) continue
       pretenuring = flags
       caseRounds = Math.min(CONTROL_ROUNDS, Math.max(10, 5 * (at + 1)))
