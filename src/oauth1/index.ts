@@ -1,5 +1,5 @@
 /** OAuth 1.0a (RFC 5849) request signing: the folder's public surface. */
-export { percentEncode, formDecode, formDecodeStrict, formEncode, parseForm, isFormContentType, isAmbiguousFormContentType, isHex, namedCharsets } from './percent-encode.js'
+export { percentEncode, formDecode, formDecodeStrict, formEncode, parseForm, isFormContentType, canonicalFormContentType, isAmbiguousFormContentType, isHex, namedCharsets } from './percent-encode.js'
 export type { Param } from './percent-encode.js'
 export { baseStringUri, collectParameters, normalizeParameters, signatureBaseString } from './base-string.js'
 export type { ParameterSources } from './base-string.js'

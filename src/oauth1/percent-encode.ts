@@ -127,6 +127,17 @@ export function isFormContentType(contentType: string | undefined): boolean {
   return mediaType.trim().toLowerCase() === FORM_MEDIA_TYPE
 }
 
+/**
+ * The Content-Type of a form body with its media type written `application/x-www-form-urlencoded`,
+ * its parameters kept. Media types are case-insensitive (RFC 9110 §8.3.1) and backends read
+ * `Application/X-WWW-Form-Urlencoded` as a form, but python-oauthlib looks for the exact lower-case
+ * text and otherwise leaves the body out of its base string, so no signature over the form verifies there.
+ */
+export function canonicalFormContentType(contentType: string): string {
+  const semicolon = contentType.indexOf(';')
+  return semicolon === -1 ? FORM_MEDIA_TYPE : `${FORM_MEDIA_TYPE}${contentType.slice(semicolon)}`
+}
+
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";,\s]*)/gi
 
 /** The charsets a Content-Type names (`; charset=…`, any number of times), lower-cased. */

@@ -46,11 +46,15 @@ describe('forwarding', () => {
 
   it('removes hop-by-hop headers, including those named by Connection, and adds Via', async () => {
     const r = await send(gw.url, `http://api.partner.test:${upstream.port}/h`, {
-      headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Bearer abc', 'proxy-connection': 'keep-alive', 'x-kept': 'yes', 'x-forwarded-for': '10.9.8.7', forwarded: 'for=10.9.8.7', 'x-real-ip': '10.9.8.7' },
+      headers: {
+        connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Bearer abc', 'proxy-connection': 'keep-alive', 'x-kept': 'yes', 'x-forwarded-for': '10.9.8.7', forwarded: 'for=10.9.8.7', 'x-real-ip': '10.9.8.7',
+        // What a CGI-style backend reads as HTTP_PROXY (httpoxy: the proxy its own calls take) and as the stripped names.
+        proxy: 'http://attacker.example:3128', Proxy_Authorization: 'Basic Zm9vOmJhcg==', 'Proxy.Connection': 'keep-alive', Keep_Alive: 'timeout=5',
+      },
     })
     const h = r.json<EchoReply>().headers
     // forwarding.xForwardedFor off: no client address in any spelling, the caller's included.
-    for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'forwarded', 'x-real-ip']) expect(h[name]).toBeUndefined()
+    for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization', 'proxy-connection', 'forwarded', 'x-real-ip', 'proxy', 'proxy_authorization', 'proxy.connection', 'keep_alive']) expect(h[name]).toBeUndefined()
     expect(h['x-kept']).toBe('yes')
     expect(h.via).toBe('1.1 mtls-gateway')
     expect(h['x-forwarded-for']).toBeUndefined()

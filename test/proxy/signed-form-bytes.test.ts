@@ -88,17 +88,24 @@ const text = fc.array(token, { maxLength: 6 }).map((parts) => Buffer.concat(part
 const pair = fc.tuple(text, text).map(([name, value]) => Buffer.concat([Buffer.from('p'), name, Buffer.from('='), value]))
 const formBody = fc.array(pair, { maxLength: 4 }).map((pairs) => Buffer.concat(pairs.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from('&'), p]))))
 
+const FORM_TYPE = 'application/x-www-form-urlencoded'
+/** The form media type in any case, sometimes with a space before its parameters: what a caller may write. */
+const formTypeSpelling = fc.tuple(fc.array(fc.boolean(), { minLength: FORM_TYPE.length, maxLength: FORM_TYPE.length }), fc.boolean())
+  .map(([upper, spaced]) => ({ type: [...FORM_TYPE].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''), spaced }))
+
 /** True when the body's octets, raw or escaped, include one above 7F. */
 function hasNonAsciiOctet(body: Buffer): boolean {
   return body.some((b) => b >= 0x80) || /%[89a-f][0-9a-f]/i.test(body.toString('latin1'))
 }
 
 describe('an OAuth-signed form body', () => {
-  it('is sent byte for byte and verified by python3-oauthlib, or refused with 400 for octets verifiers read differently (seeded)', async () => {
+  it('is sent byte for byte and verified by python3-oauthlib and PHP, or refused with 400 for octets verifiers read differently; the media type goes in lower case (seeded)', async () => {
     let verified = 0
+    let respelled = 0
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...PLACEMENTS), fc.constantFrom(...CHARSETS), formBody, async (placement, charset, body) => {
-        const ctx = admitted(placement, `application/x-www-form-urlencoded${charset}`, body)
+      fc.asyncProperty(fc.constantFrom(...PLACEMENTS), fc.constantFrom(...CHARSETS), formTypeSpelling, formBody, async (placement, charset, spelling, body) => {
+        const written = `${spelling.type}${spelling.spaced && charset !== '' ? ' ' : ''}${charset}`
+        const ctx = admitted(placement, written, body)
         const refused = await sign(ctx)
         if (refused) {
           expect(STATUS[refused.reason], refused.message).toBe(400)
@@ -114,14 +121,19 @@ describe('an OAuth-signed form body', () => {
         } else {
           expect(sent.toString('hex')).toBe(body.toString('hex'))
         }
+        // Case-insensitive by RFC 9110, but oauthlib and PHP verifiers look for the lower-case text.
+        expect(ctx.outbound.headers['content-type']).toBe(`${FORM_TYPE}${charset}`)
+        if (written !== `${FORM_TYPE}${charset}`) respelled++
         const verdict = await oauthlibVerifies(ctx)
-        expect(verdict, `${placement}${charset} ${body.toString('hex')}`).toEqual({ ok: true })
+        expect(verdict, `${placement} ${written} ${body.toString('hex')}`).toEqual({ ok: true })
+        if (php) expect((await php.ask(await sentRequest(ctx))).ok, `${placement} ${written} ${body.toString('hex')}`).toBe(true)
         verified++
       }),
       { seed: 20261205, numRuns: 300 },
     )
-    // Not a property that refuses everything.
+    // Not a property that refuses everything, nor one that only met the lower-case spelling.
     expect(verified).toBeGreaterThan(50)
+    expect(respelled).toBeGreaterThan(40)
   })
 
   it('a Latin-1 é (raw E9) is refused before signing, naming the byte', async () => {

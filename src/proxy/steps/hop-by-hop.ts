@@ -3,7 +3,8 @@
  * Connection and every header it names, Proxy-*, Keep-Alive, TE, Trailer,
  * Transfer-Encoding, Upgrade. Host is set by the upstream client from the URL.
  *
- * Of an answer, every other spelling of those names goes too (`Keep_Alive`, `Proxy_Authenticate`,
+ * Of a request, their other spellings go too, and `Proxy` (httpoxy: isRequestShadow). Of an answer,
+ * every other spelling of those names goes too (`Keep_Alive`, `Proxy_Authenticate`,
  * `connection.foo` when Connection names `connection-foo`), and of the names the gateway writes or
  * edits on answers (`X_Request_Id`, `Set_Cookie`: gateway-headers.ts SET_ON_ANSWERS) and of the
  * body's framing (BODY_FRAMING): a caller or front proxy folding `_` and `.` to `-` (CGI and WSGI
@@ -47,12 +48,25 @@ function isDroppedFromAnswer(name: string): boolean {
   return name === NOT_RELAYED || isAnswerShadow(name) || isProxyShadow(name)
 }
 
-/** A copy without the hop-by-hop headers, given the keys of the names Connection lists (and, of a response, isDroppedFromAnswer's). */
+/**
+ * Of a request, `Proxy` and the other spellings of the hop-by-hop names and of Proxy-* (`Proxy_Authorization`,
+ * `keep.alive`), which a CGI-style backend keys as the headers stripped. `Proxy` is no header of HTTP's,
+ * but such a backend reads it as HTTP_PROXY, the proxy its own outgoing calls then take ("httpoxy",
+ * CVE-2016-5385): a caller would pick where the backend sends its requests.
+ */
+const isRequestShadow = cgiShadowTest([...HOP_BY_HOP, 'proxy'], ['proxy'])
+
+function isDroppedFromRequest(name: string): boolean {
+  return isRequestShadow(name) || isProxyShadow(name)
+}
+
+/** A copy without the hop-by-hop headers, given the keys of the names Connection lists, and without isDroppedFromAnswer's or isDroppedFromRequest's. */
 function keptWithout(headers: Readonly<Record<string, string | string[] | undefined>>, named: ReadonlySet<string> | undefined, response = false): OutboundHeaders {
+  const dropped = response ? isDroppedFromAnswer : isDroppedFromRequest
   const kept: OutboundHeaders = {}
   for (const name in headers) {
     const value = headers[name]
-    if (value === undefined || isHopByHop(name, named) || (response && isDroppedFromAnswer(name))) continue
+    if (value === undefined || isHopByHop(name, named) || dropped(name)) continue
     kept[name] = value
   }
   return kept
@@ -113,7 +127,7 @@ export const stripRequestHopByHop: Step = {
     const h = ctx.outbound.headers
     for (const name in h) {
       // Only now a copy: most requests reach this step with nothing left to strip.
-      if (isHopByHop(name, named)) return void (ctx.outbound.headers = keptWithout(h, named))
+      if (isHopByHop(name, named) || isDroppedFromRequest(name)) return void (ctx.outbound.headers = keptWithout(h, named))
     }
   },
 }

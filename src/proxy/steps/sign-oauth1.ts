@@ -7,9 +7,10 @@
  * or form body is sent as the caller's bytes, but for raw ASCII characters RFC 3986 does not allow
  * unencoded (`ids[]=1` goes as `ids%5B%5D=1`: every parser reads the same parameters, and
  * python-oauthlib reads the text at all); one whose octets verifiers would read differently is refused.
+ * A form's media type goes in lower case (canonicalFormContentType).
  */
 import { GatewayError } from '../../errors.js'
-import { encodeRawCharacters, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
+import { canonicalFormContentType, encodeRawCharacters, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
@@ -33,8 +34,8 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
       const p = profile.config
       const { outbound } = ctx
       refuseCallerProtocolParameters(ctx, p.placement)
-      const contentType = contentTypeOf(ctx)
-      const form = isFormBody(ctx, contentType, 'is signed with OAuth 1.0a, whose signature covers form parameters')
+      const form = isFormBody(ctx, contentTypeOf(ctx), 'is signed with OAuth 1.0a, whose signature covers form parameters')
+      const contentType = form ? sendFormContentType(ctx) : contentTypeOf(ctx)
       const needsBody = form || p.placement === 'body' || (p.bodyHash && outbound.body.present)
       if (needsBody) {
         return outbound.body.bytes().then((body) => {
@@ -103,6 +104,14 @@ function sendQueryEncoded(ctx: Admitted): void {
   refuseUnverifiable(ctx, 'query', text)
   const encoded = encodeRawCharacters(text)
   if (encoded !== text) ctx.outbound.url.search = `?${encoded.toString('latin1')}`
+}
+
+/** A form's Content-Type as every verifier recognises it (canonicalFormContentType), sent so when the caller wrote it otherwise. */
+function sendFormContentType(ctx: Admitted): string {
+  const contentType = contentTypeOf(ctx) as string
+  const canonical = canonicalFormContentType(contentType)
+  if (canonical !== contentType) setGatewayHeader(ctx.outbound, 'content-type', canonical)
+  return canonical
 }
 
 /** The form body, refused or sent (and signed) with its raw characters encoded; the forward step sends the new body's length. */
