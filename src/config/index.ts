@@ -3,7 +3,7 @@ export { pinConfigFiles, readConfigFile, snapshotConfigFiles, withConfigFiles, t
 export { loadConfig, loadConfigText, parseConfig, type ConfigSource, type LoadConfigOptions } from './load.js'
 export { collectConfigProblems, configProblem, placeConfigProblems, withPlacedProblems, type ConfigProblems } from './placed-problems.js'
 export { configSchema } from './schema.js'
-export { bundleFiles } from './normalize.js'
+export { bundleFiles } from './normalize-tls.js'
 export { matchName } from './normalize-util.js'
 export { LEGACY_OAUTH10_RISK } from './normalize-profiles.js'
 export { fileInDir } from './config-path.js'

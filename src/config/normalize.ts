@@ -4,16 +4,17 @@
  */
 import { isIP } from 'node:net'
 import { dirname } from 'node:path'
-import { configPaths, fileInDir } from './config-path.js'
+import { configPaths } from './config-path.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { parseDuration, parseSize } from './units.js'
-import { WAYS_IN, type ConfigReference, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig, type ProfileConfig, type TlsVersion, type WayIn } from './types.js'
+import { WAYS_IN, type ConfigReference, type EndpointConfig, type GatewayConfig, type ProfileConfig, type WayIn } from './types.js'
 import type { YamlSource } from './yaml-source.js'
 import { canonicalHost, list, obj, str, type Raw, type Report } from './normalize-util.js'
 import { normalizeFields, normalizeProfile } from './normalize-profiles.js'
 import { checkFieldReferences } from './field-references.js'
 import { checkTenantBundles, checkTenantFields, checkTenantReferences, normalizeEndpointUrl } from './tenant-references.js'
 import { normalizeTracing } from './normalize-tracing.js'
+import { bundleFiles, normalizeTls } from './normalize-tls.js'
 import { normalizeBodyLimits, normalizeListenLimits, normalizeDrainAndLogging, upstreamKeepAliveMs } from './normalize-limits.js'
 import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception, normalizeListenTls, normalizeStore } from './normalize-services.js'
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
@@ -165,36 +166,4 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
       Object.entries(obj(e.tenants)).map(([tenant, t]) => [tenant, normalizeTls(obj(obj(t).tls), abs, (p, m) => report(['tenants', tenant, 'tls', ...p], m))]),
     ),
   }
-}
-
-function normalizeTls(t: Raw, abs: (p: string) => string, report: Report): EndpointTlsConfig {
-  const forms = [t.cert !== undefined || t.key !== undefined, t.pkcs12 !== undefined, t.dir !== undefined].filter(Boolean).length
-  if (forms !== 1) report([], 'give exactly one client bundle: cert + key, pkcs12, or dir')
-  if ((t.cert === undefined) !== (t.key === undefined)) report([t.cert === undefined ? 'cert' : 'key'], 'is required with cert/key bundles')
-  if (t.dir === undefined && t.roots === undefined) report(['roots'], 'is required (the server certificate\'s trust anchors) unless dir provides ca.crt')
-  const opt = (k: string): string | undefined => (str(t[k]) === undefined ? undefined : abs(str(t[k]) as string))
-  return {
-    ...(opt('cert') ? { cert: opt('cert') as string } : {}),
-    ...(opt('key') ? { key: opt('key') as string } : {}),
-    ...(str(t.keyPassphrase) !== undefined ? { keyPassphrase: str(t.keyPassphrase) as string } : {}),
-    intermediates: list(t.intermediates).map(abs),
-    ...(opt('pkcs12') ? { pkcs12: opt('pkcs12') as string } : {}),
-    ...(str(t.pkcs12Passphrase) !== undefined ? { pkcs12Passphrase: str(t.pkcs12Passphrase) as string } : {}),
-    ...(opt('dir') ? { dir: opt('dir') as string } : {}),
-    roots: list(t.roots).map(abs),
-    clientRoots: list(t.clientRoots).map(abs),
-    systemRoots: (t.systemRoots as boolean | undefined) ?? false,
-    ...(str(t.serverName) ? { serverName: str(t.serverName) as string } : {}),
-    minVersion: (str(t.minVersion) as TlsVersion | undefined) ?? 'TLSv1.2',
-    ...(str(t.maxVersion) ? { maxVersion: str(t.maxVersion) as TlsVersion } : {}),
-    pins: list(t.pins).map((p) => p.replace(/^sha256\//, '')),
-    crl: list(t.crl).map(abs),
-  }
-}
-
-/** Files a bundle reads, for reload watching. */
-export function bundleFiles(t: EndpointTlsConfig): string[] {
-  const files = [t.cert, t.key, t.pkcs12, ...t.intermediates, ...t.roots, ...t.clientRoots, ...t.crl]
-  if (t.dir) files.push(fileInDir(t.dir, 'tls.crt'), fileInDir(t.dir, 'tls.key'), fileInDir(t.dir, 'ca.crt'))
-  return files.filter((f): f is string => typeof f === 'string')
 }

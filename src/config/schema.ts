@@ -69,10 +69,10 @@ const endpointTls = {
   properties: {
     cert: { type: 'string', description: 'PEM client certificate; intermediates may be appended after it.' },
     key: { type: 'string', description: 'PEM private key: PKCS#1, PKCS#8 or SEC1 (EC), plain or encrypted.' },
-    keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key. Use `${env:…}` or `${file:…}`.' },
-    intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate. A certificate that is not a CA (basicConstraints CA:FALSE or none) is a config error, here and after the client certificate in `cert`: it cannot issue the one before it.' },
+    keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted key (`key`, or `tls.key` in `dir`). Use `${env:…}` or `${file:…}`. Given with `pkcs12` alone it is a config error: that file\'s passphrase is `pkcs12Passphrase`.' },
+    intermediates: { ...fileList, description: 'PEM intermediate certificate file(s), sent after the client certificate (with `pkcs12`, after the file\'s own chain). When several certificates could issue the same one (a CA renewed with its key), the chain takes one within its dates, the last to expire, in any order of the files; `roots` and `clientRoots` likewise. A certificate that is not a CA (basicConstraints CA:FALSE or none) is a config error, here and after the client certificate in `cert`: it cannot issue the one before it.' },
     pkcs12: { type: 'string', description: 'A PKCS#12 (.p12/.pfx) file holding the key, certificate and chain. Its certificates besides the client certificate are the chain: one that is not a CA (basicConstraints CA:FALSE or none) is a config error, as in `intermediates`.' },
-    pkcs12Passphrase: { type: 'string', description: 'Passphrase of the PKCS#12 file.' },
+    pkcs12Passphrase: { type: 'string', description: 'Passphrase of the PKCS#12 file, in any characters (non-ASCII ones as OpenSSL reads them: UTF-8). Without `pkcs12` it is a config error.' },
     dir: {
       type: 'string',
       description: 'A directory laid out like a Kubernetes TLS Secret: `tls.crt`, `tls.key`, and `ca.crt` (roots, used when `roots` is not given).',

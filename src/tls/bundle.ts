@@ -95,10 +95,12 @@ function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: str
     const rootFiles = tls.roots
     try {
       const p12 = readPkcs12(readConfigFile(file), tls.pkcs12Passphrase ?? '')
-      // Its other certificates are the chain presented after the leaf: CAs only, as in a cert file.
+      // Its other certificates are the chain presented after the leaf: CAs only, as in a cert file;
+      // `intermediates` add to them (a file exported without its chain), as they do to a cert file's.
       const notIssuer = notCaProblem([p12.leaf, ...p12.others], false, 1)
       if (notIssuer !== undefined) fail(file, 'pkcs12', notIssuer)
-      return { certFile: file, keyFile: file, rootFiles, leafAndChain: { key: p12.key, leaf: p12.leaf, chain: p12.others } }
+      const extra = tls.intermediates.flatMap((f) => readCerts(f, 'intermediates', fail))
+      return { certFile: file, keyFile: file, rootFiles, leafAndChain: { key: p12.key, leaf: p12.leaf, chain: [...p12.others, ...extra] } }
     } catch (e) {
       fail(file, 'pkcs12', errorText(e))
       return { certFile: file, keyFile: file, rootFiles }

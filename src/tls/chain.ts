@@ -36,16 +36,27 @@ export interface ChainResult {
   error?: string
 }
 
+/**
+ * Of the certificates that issued one (a CA renewed with its key: one name, one key, other dates),
+ * the one within its dates at `at`, and of those (or, when none is, of all) the last to expire: as
+ * OpenSSL takes a time-valid issuer first, so a renewed CA works in whatever order the files list it.
+ */
+function bestIssuer(candidates: readonly X509Certificate[], at: Date): X509Certificate | undefined {
+  const valid = candidates.filter((c) => notBefore(c) <= at && at <= notAfter(c))
+  const from = valid.length > 0 ? valid : candidates
+  return from.reduce<X509Certificate | undefined>((best, c) => (best === undefined || notAfter(c) > notAfter(best) ? c : best), undefined)
+}
+
 /** Builds leaf → intermediates → one of `roots`; reports the first certificate without an issuer. */
-export function buildChain(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): ChainResult {
+export function buildChain(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[], at = new Date()): ChainResult {
   const path = [leaf]
   const used = new Set<X509Certificate>()
   let current = leaf
   for (let depth = 0; depth < 10; depth++) {
-    const root = roots.find((r) => isIssuedBy(current, r))
+    const root = bestIssuer(roots.filter((r) => isIssuedBy(current, r)), at)
     if (root) return { path, root }
     if (roots.some((r) => r.fingerprint256 === current.fingerprint256)) return { path: path.slice(0, -1), root: current }
-    const next = intermediates.find((c) => !used.has(c) && c !== current && isIssuedBy(current, c))
+    const next = bestIssuer(intermediates.filter((c) => !used.has(c) && c !== current && isIssuedBy(current, c)), at)
     if (!next) {
       return { path, error: `chain does not build to a configured root: no issuer found for "${oneLine(current.subject)}" (issued by "${oneLine(current.issuer)}"); add the missing intermediate, or its root to tls.roots or tls.clientRoots` }
     }

@@ -9,6 +9,26 @@ import type Forge from 'node-forge'
 /** node-forge (PKCS#12), loaded on first use: most gateways need none, and its code (~2 MB of heap) would stay alive in every one. */
 export const loadForge = ((load) => () => load('node-forge') as typeof Forge)(createRequire(import.meta.url))
 
+type Pbes2CipherOf = (oid: string, params: unknown, password: string) => unknown
+
+/**
+ * Runs `open` with node-forge's PBES2 key derivation given the passphrase's UTF-8 bytes. PKCS#12
+ * takes the passphrase as BMP text for its MAC and legacy ciphers (forge does so), but OpenSSL 3's
+ * default files encrypt with PBES2, whose PBKDF2 OpenSSL feeds the UTF-8 bytes, and forge the
+ * characters cut to one byte each (digitalbazaar/forge#487, #1073): a file OpenSSL wrote under a
+ * non-ASCII passphrase failed to open. Swapped for the one synchronous call only.
+ */
+function withUtf8Pbes2<T>(forge: typeof Forge, open: () => T): T {
+  const pbe = (forge.pki as unknown as { pbe: { getCipherForPBES2: Pbes2CipherOf } }).pbe
+  const original = pbe.getCipherForPBES2
+  pbe.getCipherForPBES2 = (oid, params, password) => original(oid, params, forge.util.encodeUtf8(password))
+  try {
+    return open()
+  } finally {
+    pbe.getCipherForPBES2 = original
+  }
+}
+
 export interface Pkcs12Contents {
   key: KeyObject
   /** The certificate whose public key matches the private key. */
@@ -23,7 +43,7 @@ export function readPkcs12(der: Buffer, passphrase: string): Pkcs12Contents {
   let p12: Forge.pkcs12.Pkcs12Pfx
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')))
-    p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase)
+    p12 = withUtf8Pbes2(forge, () => forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase))
   } catch (e) {
     const msg = (e as Error).message
     if (/mac|password|invalid/i.test(msg)) throw new Error(`cannot open PKCS#12: wrong passphrase or damaged file (${msg})`)

@@ -102,6 +102,16 @@ describe('config loading', () => {
     expect(again.some((l) => l.includes('endpoints[1].name: duplicate endpoint name "a" (also endpoints[0])'))).toBe(true)
   })
 
+  it('names a passphrase given under the other bundle form\'s key, at its line', () => {
+    const text = `endpoints:\n  - name: p\n    url: https://p.test\n    tls:\n      pkcs12: c.p12\n      keyPassphrase: pw\n      roots: r.crt\n  - name: k\n    url: https://k.test\n    tls:\n      cert: c.crt\n      key: c.key\n      pkcs12Passphrase: pw\n      roots: r.crt\n`
+    const lines = problemsOf(text)
+    expect(lines).toContain(`${file}:6:22: endpoints[0].tls.keyPassphrase: is the passphrase of an encrypted PEM key (key, or dir's tls.key); a pkcs12 file's is pkcs12Passphrase`)
+    expect(lines).toContain(`${file}:13:25: endpoints[1].tls.pkcs12Passphrase: is the passphrase of a pkcs12 file, and none is given; an encrypted PEM key's is keyPassphrase`)
+    // Each in its own place is fine.
+    const placed = text.replace('      keyPassphrase: pw\n', '      pkcs12Passphrase: pw\n').replace('      key: c.key\n      pkcs12Passphrase: pw\n', '      key: c.key\n      keyPassphrase: pw\n')
+    expect(problemsOf(placed).filter((l) => /Passphrase/.test(l))).toEqual([])
+  })
+
   it('names the file when it cannot be read', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`${join(dir, 'missing.yaml')}: cannot read config file: ENOENT`)
   })

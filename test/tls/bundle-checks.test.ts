@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -105,6 +106,25 @@ describe('bundle checks at load', () => {
     // One valid root is enough; with system roots the gateway cannot tell which anchor a server uses.
     expect(faults({ roots: [...roots, pki.file('root.crt')] })).toEqual([])
     expect(faults({ roots, clientRoots: [pki.file('root.crt')], systemRoots: true })).toEqual([])
+  })
+
+  it('a CA renewed with its key (one name, one key, other dates): the chain takes the copy within its dates, in whatever order the files list them', async () => {
+    const expired = { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') }
+    const oldRoot = await pki.issue({ subject: 'CN=Test Root CA,O=mtls-gateway tests', keys: pki.root.keys, kind: pki.root.kind, ca: true, ...expired })
+    const oldInter = await pki.issue({ subject: 'CN=Test Intermediate CA,O=mtls-gateway tests', keys: pki.inter.keys, issuer: pki.root, ca: true, pathLength: 0, ...expired })
+    const validTo = (c: { validTo: string } | undefined): string | undefined => c?.validTo
+    for (const [order, roots, intermediates] of [
+      ['expired copies first', [oldRoot.pem + pki.root.pem], [oldInter.pem + pki.inter.pem]],
+      ['expired copies last', [pki.root.pem + oldRoot.pem], [pki.inter.pem + oldInter.pem]],
+    ] as const) {
+      const t = tls({ roots: [pki.write(`roots-${order}.crt`, roots[0])], clientRoots: [], intermediates: [pki.write(`inters-${order}.crt`, intermediates[0])] })
+      const { bundle, problems: found } = loadBundle(t)
+      expect(found, order).toEqual([])
+      // The copy sent and judged is the one within its dates: nothing about the clock to report.
+      expect(bundle?.chain.map(validTo), order).toEqual([new X509Certificate(pki.inter.pem).validTo])
+      expect(validTo(bundle?.clientRoot), order).toBe(new X509Certificate(pki.root.pem).validTo)
+      expect(bundle && bundleValidity(bundle, t).faults(Date.now()), order).toEqual([])
+    }
   })
 
   it('refuses a certificate whose extended key usage lacks clientAuth; accepts one without the extension', async () => {

@@ -18,8 +18,12 @@ let upstream: RunningServer
 let gw: RunningGateway
 const names: { name: string; kind: KeyKind; format: string }[] = []
 
-function p12(pki: TestPki, out: string, legacy: boolean): string {
-  const args = ['pkcs12', '-export', '-inkey', pki.file('client.key'), '-in', pki.file('client.crt'), '-certfile', pki.file('inter.crt'), '-passout', `pass:${PASS}`, '-out', out]
+// OpenSSL takes a passphrase as UTF-8 (PBES2's key derivation gets those bytes): Latin-1, Cyrillic, beyond the BMP.
+const UNICODE_PASS = 'café-Пароль-€-😀'
+
+function p12(pki: TestPki, out: string, legacy: boolean, o: { pass?: string; chain?: boolean } = {}): string {
+  const chain = o.chain === false ? [] : ['-certfile', pki.file('inter.crt')]
+  const args = ['pkcs12', '-export', '-inkey', pki.file('client.key'), '-in', pki.file('client.crt'), ...chain, '-passout', `pass:${o.pass ?? PASS}`, '-out', out]
   execFileSync('openssl', legacy ? [...args, '-legacy'] : args, { stdio: 'pipe' })
   return out
 }
@@ -47,6 +51,10 @@ beforeAll(async () => {
     add('chain-appended', { cert: pki.write('client-chain.crt', pki.client.pem + pki.inter.pem), key: pki.file('client.key') })
     add('pkcs12', { pkcs12: p12(pki, join(pki.dir, 'client.p12'), false), pkcs12Passphrase: PASS })
     if (rsa) add('pkcs12-legacy', { pkcs12: p12(pki, join(pki.dir, 'client-legacy.p12'), true), pkcs12Passphrase: PASS })
+    add('pkcs12-unicode-passphrase', { pkcs12: p12(pki, join(pki.dir, 'client-unicode.p12'), false, { pass: UNICODE_PASS }), pkcs12Passphrase: UNICODE_PASS })
+    if (rsa) add('pkcs12-legacy-unicode-passphrase', { pkcs12: p12(pki, join(pki.dir, 'client-legacy-unicode.p12'), true, { pass: UNICODE_PASS }), pkcs12Passphrase: UNICODE_PASS })
+    // A file exported without its chain: the intermediate comes from `intermediates` (the upstream trusts only the root).
+    add('pkcs12-intermediates', { pkcs12: p12(pki, join(pki.dir, 'client-no-chain.p12'), false, { chain: false }), pkcs12Passphrase: PASS, intermediates: pki.file('inter.crt') })
     const secretDir = join(pki.dir, 'k8s-secret')
     mkdirSync(secretDir)
     writeFileSync(join(secretDir, 'tls.crt'), pki.client.pem + pki.inter.pem)
@@ -67,7 +75,7 @@ afterAll(async () => {
 
 describe('client bundle formats, real handshakes', () => {
   it('covers every format for RSA, P-256 and P-384', () => {
-    expect(names.length).toBe(KINDS.length * 7 + 1)
+    expect(names.length).toBe(KINDS.length * 9 + 2)
   })
 
   it.each(KINDS)('%s: every format presents the client certificate and its intermediate', async (kind) => {
