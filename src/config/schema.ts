@@ -83,7 +83,7 @@ const endpointTls = {
       description: 'Extra roots used only to check that the client chain builds (never to verify the server).' + NOT_CA,
     },
     systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate, besides `roots` (which stay required).' },
-    serverName: { type: 'string', description: 'Name sent as SNI and checked against the server certificate (default: the URL host). For the endpoint URL\'s origin only: a profile\'s token URL on another host sends and verifies its own name (`profiles[].tokenUrlsOnEndpointServer` aside).' },
+    serverName: { type: 'string', minLength: 1, description: 'Name sent as SNI and checked against the server certificate (default: the URL host). For the endpoint URL\'s origin only: a profile\'s token URL on another host sends and verifies its own name (`profiles[].tokenUrlsOnEndpointServer` aside).' },
     minVersion: { ...tlsVersion, default: 'TLSv1.2', description: 'Lowest TLS version offered.' },
     maxVersion: { ...tlsVersion, description: 'Highest TLS version offered (default: the highest Node supports).' },
     pins: {
@@ -202,7 +202,7 @@ const redisStore = {
         cert: { type: 'string', description: 'PEM client certificate, when Redis requires one (`tls-auth-clients yes`).' },
         key: { type: 'string', description: 'PEM private key of `cert`; one that does not match it, or that `keyPassphrase` does not decrypt, is a config error.' },
         keyPassphrase: { type: 'string', description: 'Passphrase of an encrypted `key`. Reloads with the key (a key renewed under a new passphrase: give it as a `${file:…}` from the same Secret).' },
-        serverName: { type: 'string', description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
+        serverName: { type: 'string', minLength: 1, description: 'Name the server certificate must carry (default: the host dialled); needed when Sentinel or Cluster announce IP addresses.' },
       },
     },
     sentinel: {

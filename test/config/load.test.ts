@@ -112,6 +112,11 @@ describe('config loading', () => {
     expect(problemsOf(placed).filter((l) => /Passphrase/.test(l))).toEqual([])
   })
 
+  it('refuses an empty serverName at its line (it was ignored, the URL host verified instead)', () => {
+    const text = `endpoints:\n  - name: e\n    url: https://e.test\n    tls:\n      cert: c.crt\n      key: c.key\n      roots: r.crt\n      serverName: ""\n`
+    expect(problemsOf(text)).toEqual([`${file}:8:19: endpoints[0].tls.serverName: must NOT have fewer than 1 characters`])
+  })
+
   it('names the file when it cannot be read', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`${join(dir, 'missing.yaml')}: cannot read config file: ENOENT`)
   })
