@@ -44,7 +44,7 @@ export async function decryptAssertion(
   if (alg === 'RSA1_5' && !app.allowRsa15Jwe) {
     throw authError('jwe_alg_not_allowed', `${PREFIX}app "${app.clientId}" may not use "alg" RSA1_5 (use RSA-OAEP)`)
   }
-  await consumeJti(caller, opts)
+  await consumeJti(caller, inner, opts)
   return caller
 }
 

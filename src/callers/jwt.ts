@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { errors as JoseErrors, JWTPayload } from 'jose'
 import { GatewayError } from '../errors.js'
 import type { Store } from '../store/index.js'
@@ -17,9 +18,11 @@ const PREFIX = 'error verifying the jwt: '
 /**
  * A seen `jti` is kept at least this long past its `exp`, whatever this process's clockSkew: a
  * replica (or this one after a reload) allowing more skew, or one whose clock lags, still accepts
- * the assertion after `exp + clockSkew` here, and must still find its `jti`.
+ * the assertion after `exp + clockSkew` there, and must still find its `jti`. So it is the largest
+ * `callers.clockSkew` the schema allows (1h; test/callers/jwt.test.ts holds the two together): at
+ * 10 minutes, a reload to a skew of 30 minutes accepted a spent assertion again 10 minutes after its `exp`.
  */
-export const JTI_RETENTION_FLOOR_SEC = 600
+export const JTI_RETENTION_FLOOR_SEC = 3600
 
 /** Options of JWT verification. */
 export interface VerifyOptions {
@@ -46,7 +49,7 @@ export async function verifyAssertion(
   opts: VerifyOptions,
 ): Promise<AssertedCaller> {
   const { caller } = await verifySignedJwt(jwt, apps, opts, false)
-  await consumeJti(caller, opts)
+  await consumeJti(caller, jwt, opts)
   return caller
 }
 
@@ -89,8 +92,13 @@ export async function verifySignedJwt(
   return { app, caller }
 }
 
-/** Records the caller's `jti` until its `exp` plus the larger of the skew and JTI_RETENTION_FLOOR_SEC; a second sighting is a replay. */
-export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): Promise<void> {
+/**
+ * Records the caller's `jti`, and the signed assertion `jws` it came from, until its `exp` plus the
+ * larger of the skew and JTI_RETENTION_FLOOR_SEC; a second sighting of either is a replay. Which
+ * claim is the `jti` depends on `callers.claimAliasPrefix` (`kore_jti` or `jti`), which a reload
+ * may change: by its `jti` alone, an assertion spent under one prefix was new under the other.
+ */
+export async function consumeJti(caller: AssertedCaller, jws: string, opts: VerifyOptions): Promise<void> {
   if (caller.jti === undefined) return
   if (opts.replay === undefined) {
     // Code misuse, never skipped silently: without the cache a replay would be accepted.
@@ -98,8 +106,14 @@ export async function consumeJti(caller: AssertedCaller, opts: VerifyOptions): P
   }
   const now = (opts.now ?? Date.now)()
   const ttlMs = Math.max(1000, (caller.exp + Math.max(opts.clockSkewSec, JTI_RETENTION_FLOOR_SEC)) * 1000 - now)
-  const fresh = await opts.replay.putIfAbsent(jtiKey(caller.appId, caller.jti), '1', ttlMs)
+  // One after the other: two uses at once are told apart by the `jti` alone (one wins it), never both refused.
+  const fresh = (await opts.replay.putIfAbsent(jtiKey(caller.appId, caller.jti), '1', ttlMs)) && (await opts.replay.putIfAbsent(assertionKey(caller.appId, jws), '1', ttlMs))
   if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
+}
+
+/** The replay-cache key of a signed assertion itself (its one canonical compact form), by its SHA-256. */
+export function assertionKey(appId: string, jws: string): string {
+  return `jti-assertion:${encodeURIComponent(appId)}:${createHash('sha256').update(jws).digest('base64url')}`
 }
 
 /**

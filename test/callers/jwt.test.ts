@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import { configSchema } from '../../src/config/schema.js'
+import { parseDuration } from '../../src/config/units.js'
 import { GatewayError } from '../../src/errors.js'
-import { authFailureLabel, JTI_EXP_TOO_LONG, JWT_REPLAY, verifyAssertion, type VerifyOptions } from '../../src/callers/index.js'
+import { authFailureLabel, JTI_EXP_TOO_LONG, JTI_RETENTION_FLOOR_SEC, JWT_REPLAY, verifyAssertion, type VerifyOptions } from '../../src/callers/index.js'
 import { CallersMemoryStore } from '../support/callers-memory-store.js'
 import { claims, handJwt, HS_SECRET, NOW_SEC, nowMs, rsaPair, signHs, signRs, testApps } from '../support/callers-fixtures.js'
 
@@ -130,17 +133,41 @@ describe('verifyAssertion: jti', () => {
     // The same jti from another app is another token.
     await verifyAssertion(await signRs(claims('rs-app', { jti: 'once' }), rs.privateKey), apps, o)
   })
-  it('keeps the jti until exp plus the larger of skew and ten minutes, under the documented key', async () => {
+  it('keeps the jti, and the assertion itself, until exp plus the larger of skew and an hour, under the documented keys', async () => {
     const replay = new CallersMemoryStore(nowMs)
-    let ttl = 0
+    const puts: [string, number][] = []
     const put = replay.putIfAbsent.bind(replay)
     replay.putIfAbsent = async (k, v, t) => {
-      expect(k).toBe('jti:hs-app:k')
-      ttl = t ?? 0
+      puts.push([k, t ?? 0])
       return put(k, v, t)
     }
-    await verifyAssertion(await signHs(claims('hs-app', { jti: 'k', exp: NOW_SEC + 600 })), apps, { clockSkewSec: 30, claimAliasPrefix: '', replay, now: nowMs })
-    expect(ttl).toBe(1_200_000)
+    const jwt = await signHs(claims('hs-app', { jti: 'k', exp: NOW_SEC + 600 }))
+    await verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: '', replay, now: nowMs })
+    const digest = createHash('sha256').update(jwt).digest('base64url')
+    expect(puts).toEqual([['jti:hs-app:k', 4_200_000], [`jti-assertion:hs-app:${digest}`, 4_200_000]])
+  })
+  it('keeps it for the largest clockSkew the schema allows: a reload (or replica) to that skew still refuses a spent jti', async () => {
+    const max = (configSchema.properties.callers.properties.clockSkew as { maxDuration: { max: string } }).maxDuration.max
+    expect(parseDuration(max)).toBe(JTI_RETENTION_FLOOR_SEC * 1000)
+    let at = nowMs()
+    const replay = new CallersMemoryStore(() => at)
+    const jwt = await signHs(claims('hs-app', { jti: 'long-skew', exp: NOW_SEC + 2 }))
+    await verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: '', replay, now: () => at })
+    // 50 minutes past exp: a gateway allowing an hour of skew accepts the JWT itself, and must still find its jti.
+    at += 3_000_000
+    const e = await refusal(jwt, { clockSkewSec: JTI_RETENTION_FLOOR_SEC, claimAliasPrefix: '', replay, now: () => at })
+    expect(e.reason).toBe('jwt_replay')
+  })
+  it('an assertion spent under one claimAliasPrefix is a replay under another (a reload changing it), either way round', async () => {
+    for (const [first, then] of [['kore_', ''], ['', 'kore_']] as const) {
+      const replay = new CallersMemoryStore(nowMs)
+      // An SDK fills in `jti`; the app overrides it with `kore_jti`: each prefix reads another.
+      const jwt = await signHs(claims('hs-app', { jti: `sdk-${first}`, kore_jti: `app-${first}` }))
+      await verifyAssertion(jwt, apps, { clockSkewSec: 30, claimAliasPrefix: first, replay, now: nowMs })
+      const e = await refusal(jwt, { clockSkewSec: 30, claimAliasPrefix: then, replay, now: nowMs })
+      expect(e.reason, `${first} then ${then}`).toBe('jwt_replay')
+      expect(e.message).toBe(JWT_REPLAY)
+    }
   })
   it('a jti spent under a small clockSkew is still a replay where more skew is allowed (another replica, or after a reload)', async () => {
     let at = nowMs()
