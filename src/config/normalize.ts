@@ -21,6 +21,7 @@ import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-ten
 import { tenantHeaderName } from './tenant-header.js'
 import { pemPathGuard } from './pem-as-path.js'
 import { checkViaUrl } from './via-url.js'
+import { checkPathPrefix } from './path-prefix.js'
 import { checkPublicUrl } from './link-urls.js'
 import { checkPathFields } from './path-placeholders.js'
 
@@ -127,8 +128,7 @@ function normalizeListen(listen: Raw, abs: (p: string) => string, report: Report
   }
 }
 
-function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
-  const url = normalizeEndpointUrl(str(e.url) ?? '')
+function checkEndpointUrl(url: string, report: Report): void {
   try {
     const parsed = new URL(url.replaceAll('{tenant}', 'tenant'))
     if (parsed.search || parsed.hash) report(['url'], 'must not carry a query or fragment')
@@ -137,7 +137,13 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
   } catch {
     report(['url'], `not a valid URL: ${url}`)
   }
+}
+
+function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, report: Report): EndpointConfig {
+  const url = normalizeEndpointUrl(str(e.url) ?? '')
+  checkEndpointUrl(url, report)
   checkViaUrl(str(obj(e.via).url), report)
+  checkPathPrefix(str(e.pathPrefix), report)
   const resolveTo = str(e.resolve)
   if (resolveTo !== undefined && isIP(resolveTo) === 0) report(['resolve'], `must be an IPv4 or IPv6 address, got "${resolveTo}"`)
   const timeouts = obj(e.timeouts)

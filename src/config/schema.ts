@@ -107,7 +107,7 @@ const endpoint = {
       items: { type: 'string', minLength: 1 },
       description: 'Extra `host[:port]` names that forward-proxy requests and CONNECT may use for this endpoint (the URL host always matches; letter case and one trailing dot aside; an IPv6 literal in brackets is matched by address, whatever its spelling).',
     },
-    pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path). Among endpoints serving one host and port, the longest prefix holding the path wins; an endpoint without one takes only what no prefix holds (config order breaks ties).' },
+    pathPrefix: { type: 'string', pattern: '^/', description: 'Forward-proxy matches only paths under this prefix (default: any path). Among endpoints serving one host and port, the longest prefix holding the path wins; an endpoint without one takes only what no prefix holds (config order breaks ties). Matched as written, so write it as a URL carries a path (`^`, `{`, `}` outside a `{{key}}` placeholder, spaces and non-ASCII percent-encoded; no `\\`, `.` or `..` segments): one a URL parser would write otherwise is a config error.' },
     resolve: {
       type: 'string',
       description: 'Dial this IP address instead of resolving the host (like `curl --resolve`); SNI and verification still use the name. Like curl\'s, it names one origin, the URL\'s host and port: a profile\'s token URL on another host is dialled by its own name (`profiles[].tokenUrlsOnEndpointServer` aside).',

@@ -117,6 +117,14 @@ describe('config loading', () => {
     expect(problemsOf(text)).toEqual([`${file}:8:19: endpoints[0].tls.serverName: must NOT have fewer than 1 characters`])
   })
 
+  it('refuses a pathPrefix a URL parser writes otherwise, at its line (it matched requests the dial then stopped with a 500)', () => {
+    const at = (prefix: string): string => `endpoints:\n  - name: e\n    url: https://e.test\n    pathPrefix: ${JSON.stringify(prefix)}\n    tls: { cert: c.crt, key: c.key, roots: r.crt }\n`
+    const refusal = (prefix: string): string[] => problemsOf(at(prefix)).filter((l) => l.includes('pathPrefix'))
+    expect(refusal('/a^b')).toEqual([`${file}:4:17: endpoints[0].pathPrefix: is not written as a URL carries it ("/a%5Eb"): requests are matched against it as written and sent with their path as a URL writes it, so it would match paths that cannot be sent; percent-encode characters such as ^ { } " < > \` and spaces and non-ASCII ones, and leave out "\\", "." and ".." segments`])
+    for (const bad of ['/a b', '/é', '/a/../b', '/a\\b', '/{x}', '/a?b', '/t/{{acct}}/^']) expect(refusal(bad), bad).toHaveLength(1)
+    for (const good of ['/a%5Eb', '/api/v1', '/t/{{acct}}/x', '/t/%7B%7Bacct%7D%7D/x', '/a|b', "/a:b@c!$&'()*+,;="]) expect(refusal(good), good).toEqual([])
+  })
+
   it('names the file when it cannot be read', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(`${join(dir, 'missing.yaml')}: cannot read config file: ENOENT`)
   })

@@ -15,7 +15,7 @@ beforeAll(async () => {
   pki = await createOpensslTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   const tls = clientTls(pki)
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('scoped', upstream.port, tls, '    pathPrefix: /only\n    hosts: [scoped.partner.test]\n')}`)
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}${endpointYaml('scoped', upstream.port, tls, '    pathPrefix: /only\n    hosts: [scoped.partner.test]\n')}${endpointYaml('encoded', upstream.port, tls, '    pathPrefix: /a%5Eb\n    hosts: [encoded.partner.test]\n')}`)
 })
 afterAll(async () => {
   await gw?.close()
@@ -85,6 +85,12 @@ describe('forwarding', () => {
     const named = await send(gw.url, '/proxy/nope/x')
     expect(named.status).toBe(403)
     expect(named.json()).toEqual({ errors: [{ msg: 'endpoint "nope" is not configured', code: 403 }] })
+  })
+
+  it('a path prefix written as a URL carries it matches that spelling, and the call goes out', async () => {
+    const r = await send(gw.url, 'http://encoded.partner.test/a%5Eb/thing')
+    expect(r.status, r.text).toBe(200)
+    expect(r.json<EchoReply>().url).toBe('/a%5Eb/thing')
   })
 
   it('matches extra hosts with a path prefix', async () => {
