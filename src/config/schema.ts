@@ -77,10 +77,10 @@ const endpointTls = {
       type: 'string',
       description: 'A directory laid out like a Kubernetes TLS Secret: `tls.crt`, `tls.key`, and `ca.crt` (roots, used when `roots` is not given).',
     },
-    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to; required (or `ca.crt` in `dir`). The only trust anchors unless `systemRoots` adds the system ones.' + NOT_CA },
+    roots: { ...fileList, description: 'PEM root certificate(s) that the server certificate must chain to; required (or `ca.crt` in `dir`). The only trust anchors unless `systemRoots` adds the system ones. An intermediate CA here is an anchor itself (as curl trusts one given as `--cacert`): it accepts the servers it issued, not the other servers of its root.' + NOT_CA },
     clientRoots: {
       ...fileList,
-      description: 'Extra roots used only to check that the client chain builds (never to verify the server).' + NOT_CA,
+      description: 'Extra roots used only to check that the client chain builds (never to verify the server). Where the chain ends at a CA that is not self-signed (an intermediate given here or in `roots`), the handshake presents that CA after the client certificate and its intermediates, so a server trusting only the root still builds the chain.' + NOT_CA,
     },
     systemRoots: { type: 'boolean', default: false, description: 'Also trust the system (Mozilla) roots for the server certificate, besides `roots` (which stay required).' },
     serverName: { type: 'string', minLength: 1, description: 'Name sent as SNI and checked against the server certificate (default: the URL host). For the endpoint URL\'s origin only: a profile\'s token URL on another host sends and verifies its own name (`profiles[].tokenUrlsOnEndpointServer` aside).' },

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { EndpointConfig, EndpointTlsConfig } from '../config/index.js'
-import type { Bundle } from '../tls/index.js'
+import { presentedCertificates, type Bundle } from '../tls/index.js'
 import type { EndpointDialUrls } from './endpoint-authority.js'
 import type { Upstream } from './upstream.js'
 
@@ -53,7 +53,7 @@ function poolSettings(ep: EndpointConfig): Record<string, unknown> {
 export function poolKey(ep: EndpointConfig, tls: EndpointTlsConfig, bundle: Bundle, dials: EndpointDialUrls, tenant?: string): string {
   const material = {
     key: bundle.keyPem,
-    certificates: [bundle.leaf, ...bundle.chain].map((c) => c.raw.toString('base64')),
+    certificates: presentedCertificates(bundle).map((c) => c.raw.toString('base64')),
     roots: bundle.roots.map((c) => c.raw.toString('base64')),
     crls: bundle.crls.map((c) => c.pem),
   }

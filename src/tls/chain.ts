@@ -83,7 +83,7 @@ export function notCaProblem(certs: readonly X509Certificate[], selfSignedAnchor
 }
 
 /** Names itself as issuer and its signature verifies with its own key (key usage aside: OpenSSL finds a trusted leaf in the store as it is). */
-function isSelfSigned(cert: X509Certificate): boolean {
+export function isSelfSigned(cert: X509Certificate): boolean {
   try {
     return cert.subject === cert.issuer && cert.verify(cert.publicKey)
   } catch {

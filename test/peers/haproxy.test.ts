@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway, type Reply } from '../support/gateway.js'
 import { startHaproxy, type Peer } from '../support/peers.js'
-import { clientTls, type TestPki } from '../support/pki.js'
+import { clientTls, strangerClientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 let pki: TestPki
@@ -36,9 +36,8 @@ beforeAll(async () => {
   ours = await startHaproxy({ crtPem, caFile: pki.file('root.crt') })
   foreign = await startHaproxy({ crtPem, caFile: pki.file('other-root.crt') })
   const tls = clientTls(pki)
-  // The same client without its intermediate: the bundle still checks (clientRoots lets the
-  // chain build locally) but nothing after the leaf is presented.
-  const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // A client HAProxy cannot chain: only its leaf is presented (strangerClientTls).
+  const leafOnly = await strangerClientTls(pki)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:
 ${endpointYaml('accepted', ours.port, tls)}${endpointYaml('no-intermediate', ours.port, leafOnly)}${endpointYaml('no-intermediate-12', ours.port, { ...leafOnly, maxVersion: 'TLSv1.2' })}${endpointYaml('foreign', foreign.port, tls)}${endpointYaml('foreign-12', foreign.port, { ...tls, maxVersion: 'TLSv1.2' })}`)
@@ -66,7 +65,7 @@ describe('HAProxy with verify required', () => {
     expect502(await send(gw.url, '/proxy/foreign-12/x'), 'foreign-12', /client certificate rejected by the server \(TLS alert unknown_ca\)/)
   })
 
-  it('the client chain is incomplete (no intermediate sent) → rejected, both TLS versions', async () => {
+  it('a client chain HAProxy cannot build (the leaf alone, its CA unknown there) → rejected, both TLS versions', async () => {
     expect502(await send(gw.url, '/proxy/no-intermediate/x'), 'no-intermediate', /client certificate rejected by the server \(TLS alert unknown_ca\)/)
     expect502(await send(gw.url, '/proxy/no-intermediate-12/x'), 'no-intermediate-12', /client certificate rejected by the server \(TLS alert unknown_ca\)/)
   })

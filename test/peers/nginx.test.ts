@@ -18,7 +18,7 @@ import { endpointYaml, send, type Reply } from '../support/gateway.js'
 import { startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { samples, scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { startNginx, verifyingNginxServer, type Peer } from '../support/peers.js'
-import { clientTls, verifyingFiles, type TestPki } from '../support/pki.js'
+import { clientTls, strangerClientTls, verifyingFiles, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 const run = promisify(execFile)
@@ -52,8 +52,8 @@ beforeAll(async () => {
   shallow = await startNginx({ server: serverBlock(0, '    ssl_protocols TLSv1.2 TLSv1.3;') })
   tls12 = await startNginx({ server: serverBlock(2, '    ssl_protocols TLSv1.2;') })
   const full = clientTls(pki)
-  // Same client, but nothing after the leaf is presented (clientRoots only lets the local chain check pass).
-  const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // A client nginx cannot chain: only its leaf is presented (strangerClientTls).
+  const leafOnly = await strangerClientTls(pki)
   replay = await startScriptedBackend(pki, () => replayed)
   g = await startOpsGateway(pki.dir, `endpoints:
 ${endpointYaml('nginx', mtls.port, full)}${endpointYaml('nginx-leaf-only', mtls.port, leafOnly, '    hosts: ["leaf-only.partner.test:' + mtls.port + '"]\n')}${endpointYaml('nginx-depth0', shallow.port, full)}${endpointYaml('nginx-tls12', tls12.port, { ...full, minVersion: 'TLSv1.3' })}${endpointYaml('nginx-tls12-ok', tls12.port, full)}${endpointYaml('nginx-no-cert-replay', replay.port, full)}`)
@@ -74,7 +74,7 @@ describe('nginx with ssl_verify_client on, root-only trust', () => {
     expect(r.text).toBe(`dn=${DN} verify=SUCCESS proto=TLSv1.3 uri=/v1/who?x=1\n`)
   })
 
-  it('refuses the same client without its intermediate: nginx answers 400 over HTTP, the gateway a 502 naming the refusal', async () => {
+  it('refuses a client chain it cannot build (the leaf alone, its CA unknown there): nginx answers 400 over HTTP, the gateway a 502 naming the refusal', async () => {
     const r = await send(gw.url, '/proxy/nginx-leaf-only/v1/who')
     // The handshake completed and nginx answered over HTTP; the gateway reads that page as the refusal it is.
     expectRefused(r, 'nginx-leaf-only', 'The SSL certificate error')
@@ -134,7 +134,7 @@ describe('curl -x: the real curl as the caller', () => {
     expect(stdout).toBe(`dn=${DN} verify=SUCCESS proto=TLSv1.3 uri=/from-curl?q=1\n`)
   })
 
-  it('curl gets a JSON 502 naming nginx\'s refusal when the endpoint sends no intermediate, and a JSON 403 for an unknown host', async () => {
+  it('curl gets a JSON 502 naming nginx\'s refusal of a client chain it cannot build, and a JSON 403 for an unknown host', async () => {
     const refused = await curl(['-x', gw.url, '-w', '\\n%{http_code}', `http://leaf-only.partner.test:${mtls.port}/`])
     const msg = 'endpoint "nginx-leaf-only": client certificate rejected by the server (nginx: The SSL certificate error)'
     expect(refused.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { endpointYaml, send, startTestGateway } from '../support/gateway.js'
 import { startOpensslServer, type Peer } from '../support/peers.js'
-import { clientTls, type TestPki } from '../support/pki.js'
+import { clientTls, strangerClientTls, type TestPki } from '../support/pki.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js' // certificates minted by the real openssl, not by src/tls
 
 let pki: TestPki
@@ -19,7 +19,8 @@ beforeAll(async () => {
   pki = await createOpensslTestPki()
   sServer = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile: pki.file('root.crt') })
   const full = clientTls(pki)
-  const leafOnly = { cert: pki.file('client.crt'), key: pki.file('client.key'), clientRoots: pki.file('inter.crt'), roots: pki.file('root.crt') }
+  // A client s_server cannot chain: only its leaf is presented (strangerClientTls).
+  const leafOnly = await strangerClientTls(pki)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 endpoints:
 ${endpointYaml('s-server', sServer.port, full)}${endpointYaml('s-server-12', sServer.port, { ...full, maxVersion: 'TLSv1.2' })}${endpointYaml('s-server-leaf-only', sServer.port, leafOnly)}`)
@@ -48,7 +49,7 @@ describe('openssl s_server -Verify 2 -verify_return_error -www', () => {
     expect(r.text).toMatch(/Subject: CN\s?=\s?bot-runtime, O\s?=\s?mtls-gateway tests/)
   })
 
-  it('without the intermediate the client is refused with an alert, which the gateway names', async () => {
+  it('a client chain s_server cannot build (the leaf alone, its CA unknown there) is refused with an alert, which the gateway names', async () => {
     const r = await send(gw.url, '/proxy/s-server-leaf-only/')
     expect(r.status, r.text).toBe(502)
     expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^endpoint "s-server-leaf-only": client certificate rejected by the server \(TLS alert unknown_ca\)/), code: 502 }] })

@@ -48,6 +48,19 @@ export function clientTls(pki: Pick<TestPki, 'file'>): ClientTls {
   return { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
 }
 
+/**
+ * A client bundle the test servers cannot chain: its certificate comes from a root of its own, named
+ * in `clientRoots` (so the gateway's own chain check passes) and trusted by no server here, and the
+ * handshake presents the leaf alone (a self-signed root is never sent) — what a server sees of a
+ * client that leaves out its intermediate. The gateway itself cannot be made to leave one out: it
+ * presents every CA of the chain it built short of a self-signed root.
+ */
+export async function strangerClientTls(pki: Pick<TestPki, 'issue' | 'writePair' | 'write' | 'file'>): Promise<{ cert: string; key: string; clientRoots: string; roots: string }> {
+  const root = await pki.issue({ subject: 'CN=Stranger Root CA,O=mtls-gateway tests', ca: true })
+  const client = await pki.issue({ subject: 'CN=bot-runtime,O=mtls-gateway tests', issuer: root, usages: ['clientAuth'] })
+  return { ...pki.writePair('stranger-client', client), clientRoots: pki.write('stranger-root.crt', root.pem), roots: pki.file('root.crt') }
+}
+
 /** A test server's files from `pki`: the server chain and key, and the root its clients' certificates reach. */
 export function verifyingFiles(pki: Pick<TestPki, 'file'>): { cert: string; key: string; clientCa: string } {
   return { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), clientCa: pki.file('root.crt') }
