@@ -30,20 +30,23 @@ const LEGACY_PROVIDER_HINT = 'If this provider cannot do OAuth 1.0a, the profile
 
 const REDACTED = '[redacted]'
 const SECRET_HEADERS = new Set(['set-cookie', 'authorization', 'proxy-authorization'])
-const NAMES = '(?:oauth_token_secret|oauth_signature|oauth_verifier)'
+// In any case and with `_`, `-` or nothing between the words (`OAUTH_TOKEN_SECRET`, `oauthTokenSecret`,
+// `token_secret`, `tokenSecret`): providers' own spellings of the same values.
+const NAMES = '(?:(?:oauth[_-]?)?token[_-]?secret|oauth[_-]?signature|oauth[_-]?verifier)'
 /**
  * The value of a secret parameter in each form a provider answers with, the name kept:
  * XML element (CDATA too), JSON string or bare value, form/query/header/attribute
- * `name=value` (quoted or not), and a form percent-encoded once or more (`name%3Dvalue`).
+ * `name=value` (quoted or not), `name: value` (a header-like or YAML line), and a form
+ * percent-encoded once or more (`name%3Dvalue`).
  */
 const SECRET_PARAMS = [
-  new RegExp(`(<${NAMES}(?:\\s[^>]*)?>)(?:<!\\[CDATA\\[[\\s\\S]*?\\]\\]>|[^<])*`, 'g'),
-  new RegExp(`(${NAMES}"\\s*:\\s*")(?:\\\\[\\s\\S]|[^"\\\\])*`, 'g'),
-  new RegExp(`(${NAMES}"\\s*:\\s*)[^"\\s,}\\]][^\\s,}\\]]*`, 'g'),
-  new RegExp(`(${NAMES}\\s*=\\s*")[^"]*`, 'g'),
-  new RegExp(`(${NAMES}\\s*=\\s*')[^']*`, 'g'),
-  new RegExp(`(${NAMES}\\s*=\\s*)[^&\\s"',;<>\\\\]+`, 'g'),
-  new RegExp(`(${NAMES}%(?:25)*3[dD])(?:(?!%(?:25)*26)[^&\\s"',;<>])*`, 'g'),
+  new RegExp(`(<${NAMES}(?:\\s[^>]*)?>)(?:<!\\[CDATA\\[[\\s\\S]*?\\]\\]>|[^<])*`, 'gi'),
+  new RegExp(`(${NAMES}"\\s*:\\s*")(?:\\\\[\\s\\S]|[^"\\\\])*`, 'gi'),
+  new RegExp(`(${NAMES}"\\s*:\\s*)[^"\\s,}\\]][^\\s,}\\]]*`, 'gi'),
+  new RegExp(`(${NAMES}\\s*[=:]\\s*")[^"]*`, 'gi'),
+  new RegExp(`(${NAMES}\\s*[=:]\\s*')[^']*`, 'gi'),
+  new RegExp(`(${NAMES}\\s*[=:][ \\t]*)[^&\\s"',;<>\\\\]+`, 'gi'),
+  new RegExp(`(${NAMES}%(?:25)*3[dD])(?:(?!%(?:25)*26)[^&\\s"',;<>])*`, 'gi'),
 ]
 
 /**

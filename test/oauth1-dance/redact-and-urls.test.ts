@@ -42,6 +42,17 @@ describe('redactProviderText', () => {
     expect(out).toContain('%26c%3D2')
   })
 
+  it('removes them in any case, as a header-like `name: value` line, and in the providers\' own spellings (tokenSecret, token_secret)', () => {
+    const text = 'OAUTH_TOKEN_SECRET=UPPERSECRET&x=1\noauth_token_secret: COLONSECRET\nOauth-Verifier:HEADERSECRET\n{"tokenSecret":"CAMELSECRET","token_secret": "SNAKESECRET", "oauthTokenSecret": "JOINEDSECRET"}\ninvalid token secret, oauth_token=kept'
+    const out = redactProviderText(profile(), text)
+    for (const secret of ['UPPERSECRET', 'COLONSECRET', 'HEADERSECRET', 'CAMELSECRET', 'SNAKESECRET', 'JOINEDSECRET']) expect(out).not.toContain(secret)
+    expect(out).toContain('OAUTH_TOKEN_SECRET=[redacted]&x=1')
+    expect(out).toContain('oauth_token_secret: [redacted]\n')
+    expect(out).toContain('"tokenSecret":"[redacted]"')
+    // Words, not a parameter: kept; so is the token itself (not a secret).
+    expect(out).toContain('invalid token secret, oauth_token=kept')
+  })
+
   it('removes a PLAINTEXT signature echoed raw: the consumer secret encoded twice', () => {
     const out = redactProviderText(profile({ consumerSecret: 'consumer secret/XYZ+123' }), 'x-echo-sig: consumer%2520secret%252FXYZ%252B123%26')
     expect(out).toBe('x-echo-sig: [redacted]%26')
