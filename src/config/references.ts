@@ -84,11 +84,15 @@ function resolveOne(out: ResolvedRefs, ref: { reference: string; kind: string; n
 
 /**
  * `text` with every resolved value replaced by the reference that produced it (longest value
- * first, so a value inside another is not left half shown): what a config problem may say.
+ * first, so a value inside another is not left half shown): what a config problem may say. In any
+ * letter case: a check that quotes a URL quotes it parsed, and a parsed URL's host is lower-cased
+ * (`${file:host.txt}` holding `SeCrEt` was shown as `https://secret.example.com`).
  */
 export function concealReferences(text: string, references: readonly ConfigReference[]): string {
   let out = text
-  for (const r of [...references].sort((a, b) => b.value.length - a.value.length)) out = out.replaceAll(r.value, r.reference)
+  for (const r of [...references].sort((a, b) => b.value.length - a.value.length)) {
+    out = out.replace(new RegExp(r.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), () => r.reference)
+  }
   return out
 }
 

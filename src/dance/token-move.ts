@@ -10,7 +10,7 @@
  * so an earlier revoke never takes it.
  */
 import { createHash } from 'node:crypto'
-import { openRecord, putRecordIfAbsent, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { openRecord, putRecordIfAbsent, SealError, type Sealer, type SecretFields, type Store } from '../store/index.js'
 
 /** How long a revoke's mark stays: far longer than one move's few store round trips. */
 export const REVOKE_MARK_TTL_MS = 5 * 60_000
@@ -38,9 +38,36 @@ export async function revokeKeys(store: Store, keys: readonly string[]): Promise
 export async function moveRecord<T extends object>(o: { store: Store; sealer: Sealer }, from: string, to: string, secrets: SecretFields<T>, ttlMs?: number): Promise<boolean | undefined> {
   const raw = await o.store.get(from)
   if (raw === undefined) return undefined
-  const wrote = await putRecordIfAbsent(o.store, o.sealer, to, openRecord<T>(o.sealer, from, raw, secrets), secrets, ttlMs)
+  const record = unlessUnsealable(() => openRecord<T>(o.sealer, from, raw, secrets))
+  // Sealed under a key no longer configured (README: as good as expired, never a 500): dropped, as
+  // if it had expired, and nothing moves. Before, the move threw, and a merge failed with a 500
+  // after its assertion's jti was spent.
+  if (record === undefined) return void (await o.store.delete(from))
+  let wrote = await putRecordIfAbsent(o.store, o.sealer, to, record, secrets, ttlMs)
+  // Likewise a record under `to` that no key opens any more: this one takes its place, where
+  // before it stayed and the readable one was deleted (the user left with neither).
+  if (!wrote && (await isUnsealable(o, to, secrets))) {
+    await o.store.delete(to)
+    wrote = await putRecordIfAbsent(o.store, o.sealer, to, record, secrets, ttlMs)
+  }
   await o.store.delete(from)
   if (!wrote || (await o.store.get(markKey(from))) !== digest(raw)) return wrote
   await o.store.delete(to)
   return false
+}
+
+/** `open()`'s record, or undefined when its seal does not open (an unknown key, a damaged value). */
+function unlessUnsealable<T>(open: () => T): T | undefined {
+  try {
+    return open()
+  } catch (err) {
+    if (err instanceof SealError) return undefined
+    throw err
+  }
+}
+
+/** True when `key` holds a record whose seal does not open (absent: false). */
+async function isUnsealable<T extends object>(o: { store: Store; sealer: Sealer }, key: string, secrets: SecretFields<T>): Promise<boolean> {
+  const raw = await o.store.get(key)
+  return raw !== undefined && unlessUnsealable(() => openRecord<T>(o.sealer, key, raw, secrets)) === undefined
 }

@@ -123,15 +123,25 @@ function refusalBeforeRoutes(o: AdminOptions, req: IncomingMessage): { error: Ga
   return misdirected && { error: misdirected, close }
 }
 
+/**
+ * Nothing an admin answer holds is a page to frame, sniff or run: metrics, probes, JSON errors. Set on
+ * every answer, the refusals made before any route included (a console path's 421 for a rebinding
+ * Host lacked them); the console's own answers replace the policy with theirs.
+ */
+const ADMIN_HARDENING: readonly (readonly [string, string])[] = [
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+]
+
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   // One request of a connection at a time, as on the proxy listener (pipelined.ts): a request
   // pipelined behind an answer sent with Connection: close is never served (RFC 9112 §9.6).
   const handler = inTurn((req, res) => {
+    for (const [name, value] of ADMIN_HARDENING) res.setHeader(name, value)
     const path = (req.url ?? '/').split('?')[0] ?? '/'
-    const fail = (e: unknown): void => {
-      writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
-    }
+    const fail = (e: unknown): void => void writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
     const refusal = refusalBeforeRoutes(o, req)
     if (refusal) return void writeError(res, refusal.error, 'api', { close: refusal.close })
     const extra = o.extra

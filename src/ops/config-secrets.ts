@@ -66,5 +66,7 @@ export function configSecretValues(config: GatewayConfig): string[] {
   values.push(...Object.values(config.tracing?.otlp?.headers ?? {}), ...urlPasswords(config.tracing?.otlp?.endpoint), ...urlQueryValues(config.tracing?.otlp?.endpoint))
   for (const a of config.callers?.apps ?? []) values.push(a.hs256Secret)
   for (const k of config.callers?.gatewayKeys ?? []) values.push(k.passphrase)
-  return values.filter((v): v is string => typeof v === 'string' && v !== '')
+  // Each in lower case too: a URL the gateway parsed (an endpoint's origin, a connection test's
+  // URL) shows its host lower-cased, so a value from `${env:}` in a host name left masks elsewhere.
+  return values.filter((v): v is string => typeof v === 'string' && v !== '').flatMap((v) => (v.toLowerCase() === v ? [v] : [v, v.toLowerCase()]))
 }

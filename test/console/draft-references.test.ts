@@ -8,17 +8,23 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { validateDraft } from '../../src/console/draft.js'
 import { restartBaseline } from '../../src/runtime/index.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'draft-refs-'))
 const file = join(dir, 'gateway.yaml')
 const VAR = 'MTLSGW_TEST_DRAFT_SECRET'
+let pki: TestPki
+beforeAll(async () => {
+  pki = await createTestPki()
+})
 afterAll(() => {
   delete process.env[VAR]
   rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
 })
 
 const current = parseConfig(file, 'admin: { enabled: false }\nendpoints:\n  - name: partner\n    url: https://a.example\n    tls: { dir: /nonexistent }\n')
@@ -40,5 +46,29 @@ describe('the draft validator shows no referenced value', () => {
       { seed: 0xd4af7, numRuns: 300 },
     )
     expect(listed).toBe(300)
+  })
+
+  it('a value used in a URL\'s host is not shown lower-cased either (a check quotes the parsed origin) (200 runs)', () => {
+    // Two endpoints and another endpoint's profile's token URL on one origin: the warning names that origin, parsed.
+    const draftHost = (ref: string): string => {
+      const tls = `    tls: ${clientTlsYaml(pki)}\n`
+      return `admin: { enabled: false }\nstore: { file: ${join(dir, 'state.db')}, sealKeys: [{ id: k1, key: "${'A'.repeat(43)}=" }] }\nendpoints:\n  - name: partner\n    url: https://a.example\n    profile: p\n${tls}  - name: a\n    url: "https://${ref}.example.com"\n${tls}  - name: b\n    url: "https://${ref}.example.com"\n${tls}profiles:\n  - name: p\n    consumerKey: ck\n    consumerSecret: cs-secret-0001\n    requestTokenUrl: "https://${ref}.example.com/rt"\n    accessTokenUrl: https://a.example/at\n    authorizeUrl: https://a.example/au\n    token: { mode: per_user }\n`
+    }
+    // A host label with upper-case letters, which URL parsing lower-cases.
+    const label = fc.stringMatching(/^[a-z][a-z0-9]{7,30}$/).chain((v) => fc.array(fc.boolean(), { minLength: v.length, maxLength: v.length }).map((up) => [...v].map((c, i) => (up[i] ? c.toUpperCase() : c)).join('')))
+    let quoted = 0
+    fc.assert(
+      fc.property(label, fc.boolean(), (value, viaFile) => {
+        process.env[VAR] = value
+        writeFileSync(join(dir, 'host.txt'), value)
+        const ref = viaFile ? '${file:host.txt}' : `\${env:${VAR}}`
+        const answer = JSON.stringify(validateDraft(file, draftHost(ref), current, restartBaseline(current)))
+        expect(answer.toLowerCase().includes(value.toLowerCase()), answer).toBe(false)
+        if (answer.includes(`https://${ref}.example.com`)) quoted++
+      }),
+      { seed: 0x4057, numRuns: 200 },
+    )
+    // The origin is quoted (by its reference), so the property is not vacuous.
+    expect(quoted).toBeGreaterThan(150)
   })
 })

@@ -37,4 +37,19 @@ describe('console error replies', () => {
       expect(r.headers['x-frame-options']).toBe('DENY')
     }
   })
+
+  it('the admin listener\'s refusals before any route (a rebinding Host) carry the hardening too, and so do metrics and probes', async () => {
+    const refused = [
+      await adminRequest(`${c.ops.adminUrl}/console/`, { headers: { host: 'evil.example' } }),
+      await adminRequest(`${c.ops.adminUrl}/healthz`, { headers: { host: 'evil.example' } }),
+    ]
+    expect(refused.map((r) => r.status)).toEqual([421, 421])
+    const plain = [await adminRequest(`${c.ops.adminUrl}/healthz`), await adminRequest(`${c.ops.adminUrl}/metrics`)]
+    expect(plain.map((r) => r.status)).toEqual([200, 200])
+    for (const r of [...refused, ...plain]) {
+      expect(r.headers['content-security-policy'], r.text).toBe("default-src 'none'; frame-ancestors 'none'")
+      expect(r.headers['x-frame-options']).toBe('DENY')
+      expect(r.headers['x-content-type-options']).toBe('nosniff')
+    }
+  })
 })

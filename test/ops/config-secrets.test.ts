@@ -107,4 +107,14 @@ describe('configSecretValues', () => {
       expect(registered).toContain(decodeURIComponent(secret))
     }
   })
+
+  it('registers each value in lower case too, so a host a URL parse lower-cased stays masked (a console reply, a log line)', async () => {
+    const { scrubbedJson } = await import('../../src/console/scrub.js')
+    const config = { secrets: ['PaRtNeRsEcReThOsT'], listen: {}, admin: {}, endpoints: [], profiles: [] } as unknown as GatewayConfig
+    const registered = configSecretValues(config)
+    expect(registered).toEqual(['PaRtNeRsEcReThOsT', 'partnersecrethost'])
+    // What the console's endpoints view says of such an endpoint: its way in names the parsed host.
+    const reply = scrubbedJson({ wayIn: `proxy or CONNECT to ${new URL('https://PaRtNeRsEcReThOsT.example.com').host}` }, registered)
+    expect(reply.toLowerCase()).not.toContain('partnersecrethost')
+  })
 })
