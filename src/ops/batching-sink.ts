@@ -1,13 +1,13 @@
 /** The line sink createLineSink makes (log-sink.ts says what it does and why). */
 import { write, writeSync } from 'node:fs'
+import { boundedLine } from './bounded-line.js'
 import type { LineSink, LineSinkOptions } from './log-sink.js'
 
 const RETRY_MS = 10
 const DEFAULT_MIN_LENGTH = 64 * 1024
 /**
- * Deferred lines held at most: a batch is ~150 access lines, so more means the output stopped
- * taking writes (a reader that fell behind). Later lines are then rendered at once, so what
- * piles up is strings, not the requests' records.
+ * Deferred lines held at most: a batch is ~150 access lines, so more means the output stopped taking
+ * writes (a reader that fell behind). Later lines are then rendered at once: strings pile up, not records.
  */
 const MAX_DEFERRED = 1024
 const DEFAULT_MAX_PENDING = 32 * 1024 * 1024
@@ -65,10 +65,12 @@ export class BatchingSink implements LineSink {
     this.#timer.unref()
   }
 
-  write(line: string): void {
+  write(text: string): void {
     if (this.#size >= this.#maxPending) return void this.#dropped++
+    const n = this.#maxWrite === undefined ? 0 : Buffer.byteLength(text, 'utf8')
+    const line = n > (this.#maxWrite as number) ? boundedLine(text, this.#maxWrite as number) : text // never longer than one write
     this.#parts.push(line)
-    if (this.#maxWrite !== undefined) this.#bytes.push(Buffer.byteLength(line, 'utf8'))
+    if (this.#maxWrite !== undefined) this.#bytes.push(line === text ? n : Buffer.byteLength(line, 'utf8'))
     this.#size += line.length
     if (this.#size >= this.#minLength) this.#next()
   }

@@ -47,7 +47,7 @@ export interface LineSinkOptions {
   /** Milliseconds after which gathered lines are written anyway (default 250). */
   periodMs?: number
   /**
-   * Largest write in bytes, cut at line ends (a longer line goes alone). PIPE_BUF when other
+   * Largest write in bytes, cut at line ends (a longer line is cut to fit: bounded-line.ts). PIPE_BUF when other
    * processes write to the same pipe (`--workers`): the kernel keeps a pipe write of at most
    * PIPE_BUF bytes whole, while a larger one can be interleaved with another writer's, mid-line.
    */

@@ -5,7 +5,7 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
-import { buildChain, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { buildChain, chainClientAuthProblem, clientAuthProblem, isSelfSigned, notCaProblem, oneLine, parseCertificates } from './chain.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
 import { parsePrivateKey } from './tls-files.js'
@@ -72,7 +72,9 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
   if (!leaf.checkPrivateKey(key)) fail(src.keyFile, 'key', `private key does not match the client certificate "${oneLine(leaf.subject)}"`)
   const built = buildChain(leaf, chain, [...roots, ...clientRoots])
   if (built.error) fail(src.certFile, 'cert', built.error)
-  const eku = clientAuthProblem(leaf)
+  // The CAs presented after it too: the intermediates, and an anchor that is not self-signed (context.ts presents it).
+  const presentedCas = [...built.path.slice(1), ...(built.root && !isSelfSigned(built.root) ? [built.root] : [])]
+  const eku = clientAuthProblem(leaf) ?? (built.error ? undefined : chainClientAuthProblem(presentedCas))
   if (eku) fail(src.certFile, 'cert', eku)
   const bundle: Bundle = {
     key,

@@ -101,9 +101,25 @@ export function notBefore(cert: X509Certificate): Date {
 
 /** A problem sentence when the extended key usage exists and excludes clientAuth. */
 export function clientAuthProblem(cert: X509Certificate): string | undefined {
+  if (allowsClientAuth(cert)) return undefined
+  return `client certificate "${oneLine(cert.subject)}" has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')})`
+}
+
+/**
+ * The same rule for the CAs a client chain passes through (the anchor aside): OpenSSL's client
+ * purpose holds every certificate of the path to it, so a server refuses a client whose
+ * intermediate is limited to serverAuth, which `check` passed before.
+ */
+export function chainClientAuthProblem(intermediates: readonly X509Certificate[]): string | undefined {
+  const cert = intermediates.find((c) => !allowsClientAuth(c))
+  if (cert === undefined) return undefined
+  return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')}): TLS servers refuse a client certificate under it`
+}
+
+/** No extended key usage, or one that names clientAuth or any purpose. */
+function allowsClientAuth(cert: X509Certificate): boolean {
   const eku = cert.keyUsage as string[] | undefined
-  if (eku === undefined || eku.includes(OID_CLIENT_AUTH) || eku.includes(OID_ANY_EKU)) return undefined
-  return `client certificate "${oneLine(cert.subject)}" has an extended key usage without clientAuth (${eku.join(', ')})`
+  return eku === undefined || eku.includes(OID_CLIENT_AUTH) || eku.includes(OID_ANY_EKU)
 }
 
 /** Distinguished names arrive one attribute per line; show them on one. */

@@ -93,31 +93,46 @@ describe('log line sink', () => {
   })
 
   // Under maxWrite a batch leaves in several writes, each ending at a line end: every line still
-  // goes out once and in order — longer lines alone, multi-byte text counted in bytes — and the
-  // period's flush keeps writing until nothing gathered is left.
-  it('under maxWrite writes every line once, in order, through writes cut at line ends', async () => {
+  // goes out once and in order — multi-byte text counted in bytes, a line longer than one write cut
+  // to fit it (still one JSON object: what it kept, and its whole size) — and the period's flush
+  // keeps writing until nothing gathered is left.
+  it('under maxWrite writes every line once, in order, through writes cut at line ends; a longer line cut to fit', async () => {
     await withFile(async (fd, file) => {
       const sink = createLineSink({ fd, minLength: 64 * 1024, maxWrite: 512, periodMs: 20 })
       const lines = Array.from({ length: 400 }, (_, n) => `${JSON.stringify({ n, text: n % 9 === 0 ? 'ü✓'.repeat(n % 400) : 'x'.repeat(n % 200) })}\n`)
-      let expected = ''
-      for (const line of lines) {
+      for (const [n, line] of lines.entries()) {
         sink.write(line)
-        expected += line
-        if (lines.indexOf(line) % 50 === 0) await turn()
+        if (n % 50 === 0) await turn()
       }
+      const written = (): string[] => readFileSync(file, 'utf8').split('\n').slice(0, -1)
       // Well under minLength: only the period's flush sends these, in writes of at most 512 bytes.
-      for (let i = 0; i < 2000 && statSync(file).size < Buffer.byteLength(expected); i++) await new Promise((r) => setTimeout(r, 5))
-      expect(readFileSync(file, 'utf8')).toBe(expected)
+      for (let i = 0; i < 2000 && written().length < lines.length; i++) await new Promise((r) => setTimeout(r, 5))
+      const got = written()
+      expect(got).toHaveLength(lines.length)
+      let cut = 0
+      for (const [n, line] of lines.entries()) {
+        const out = got[n] as string
+        if (Buffer.byteLength(line) <= 512) expect(`${out}\n`).toBe(line)
+        else {
+          cut++
+          expect(Buffer.byteLength(out) + 1).toBeLessThanOrEqual(512)
+          expect(JSON.parse(out)).toEqual({ n, text: expect.stringMatching(/^\[\d+ bytes left out\]$/), truncatedBytes: Buffer.byteLength(line) })
+        }
+      }
+      expect(cut).toBeGreaterThan(10)
       sink.write('{"last":true}\n')
       await sink.end()
-      expect(readFileSync(file, 'utf8')).toBe(`${expected}{"last":true}\n`)
+      expect(written().at(-1)).toBe('{"last":true}')
     })
   })
 
   // --workers: every process writes its lines to the one stdout. A pipe write over PIPE_BUF can be
   // interleaved with another writer's mid-line (with 4 KiB and 64 KiB batches, three writers of
   // 200,000 lines each cut about 140 lines here); writes within PIPE_BUF cannot.
-  it('with sharedOutput, lines of several processes on one pipe all arrive whole', async () => {
+  // A line longer than PIPE_BUF itself (a refused reload naming forty problems) was written in parts
+  // too, and other processes' lines landed between them: it is cut to fit one write instead
+  // (bounded-line.ts), the problems it could hold kept and the rest counted.
+  it('with sharedOutput, lines of several processes on one pipe all arrive whole, a line over PIPE_BUF cut to fit', async () => {
     const LOG = new URL('../../dist/src/ops/log.js', import.meta.url).href
     const writer = `
 import { createLog } from ${JSON.stringify(LOG)}
@@ -125,7 +140,10 @@ const log = createLog({ sharedOutput: true })
 const id = process.argv[2]
 let i = 0
 const burst = () => {
-  for (let k = 0; k < 50 && i < 60000; k++) log.logger.info({ id, i: i++, pad: 'x'.repeat(300 + (i % 97)) }, 'line')
+  for (let k = 0; k < 50 && i < 60000; k++) {
+    if (i % 500 === 0) log.logger.warn({ id, i: i++, problems: Array.from({ length: 60 }, (_, n) => 'problem ' + n + ' ' + 'y'.repeat(120)) }, 'long')
+    else log.logger.info({ id, i: i++, pad: 'x'.repeat(300 + (i % 97)) }, 'line')
+  }
   if (i < 60000) setImmediate(burst)
   else log.end().then(() => process.exit(0))
 }
@@ -144,6 +162,8 @@ burst()
     let broken = 0
     const next = { a: 0, b: 0, c: 0 } as Record<string, number>
     let outOfOrder = 0
+    let cut = 0
+    let badCut = 0
     p.stdout?.on('data', (c: Buffer) => {
       rest += c.toString('utf8')
       let at: number
@@ -151,9 +171,16 @@ burst()
         const line = rest.slice(0, at)
         rest = rest.slice(at + 1)
         try {
-          const { id, i } = JSON.parse(line) as { id: string; i: number }
+          const { id, i, msg, problems, truncatedBytes } = JSON.parse(line) as { id: string; i: number; msg: string; problems?: string[]; truncatedBytes?: number }
           if (next[id] !== i) outOfOrder++
           next[id] = i + 1
+          if (msg === 'long') {
+            cut++
+            const kept = problems?.slice(0, -1) ?? []
+            const fits = Buffer.byteLength(line) + 1 <= 4096 && (truncatedBytes ?? 0) > 4096
+            const counted = problems?.at(-1) === `… ${60 - kept.length} more left out` && kept.length >= 10 && kept.every((p, n) => p.startsWith(`problem ${n} `))
+            if (!fits || !counted) badCut++
+          }
         } catch {
           broken++
         }
@@ -161,7 +188,7 @@ burst()
     })
     const code = await new Promise<number | null>((resolve) => p.once('close', resolve))
     rmSync(join(script, '..'), { recursive: true, force: true })
-    expect({ code, stderr, rest, broken, outOfOrder, next }).toEqual({ code: 0, stderr: '', rest: '', broken: 0, outOfOrder: 0, next: { a: 60000, b: 60000, c: 60000 } })
+    expect({ code, stderr, rest, broken, outOfOrder, next, cut, badCut }).toEqual({ code: 0, stderr: '', rest: '', broken: 0, outOfOrder: 0, next: { a: 60000, b: 60000, c: 60000 }, cut: 360, badCut: 0 })
   }, 120_000)
 
   // An access line is handed over as the function that renders it: the batch renders its lines

@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { readFileSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestPki, type TestPki } from '../support/pki.js'
@@ -132,6 +135,27 @@ describe('bundle checks at load', () => {
     expect(problems(serverOnly)).toEqual([`${serverOnly.cert}: cert: client certificate "CN=srv" has an extended key usage without clientAuth (1.3.6.1.5.5.7.3.1)`])
     const noEku = pki.writePair('no-eku', await pki.issue({ subject: 'CN=plain', issuer: pki.inter }))
     expect(problems(noEku)).toEqual([])
+  })
+
+  it('refuses an intermediate whose extended key usage lacks clientAuth, as a real TLS server refuses the client under it', async () => {
+    const serverOnlyCa = await pki.issue({ subject: 'CN=Server-only Intermediate', issuer: pki.root, ca: true, pathLength: 0, usages: ['serverAuth'] })
+    const leaf = await pki.issue({ subject: 'CN=under-server-only', issuer: serverOnlyCa, usages: ['clientAuth'] })
+    const pair = pki.writePair('under-server-only', leaf)
+    const intermediates = [pki.write('server-only-ca.crt', serverOnlyCa.pem)]
+    expect(problems({ ...pair, intermediates })).toEqual([`${pair.cert}: cert: intermediate certificate "CN=Server-only Intermediate" of the client chain has an extended key usage without clientAuth (1.3.6.1.5.5.7.3.1): TLS servers refuse a client certificate under it`])
+    // What OpenSSL says of that chain, as a server verifying client certificates against the root.
+    const server = createTlsServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: false })
+    const verdict = new Promise<string>((resolve) => server.once('secureConnection', (s: TLSSocket) => (resolve(String(s.authorizationError)), s.destroy())))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const client = tlsConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', cert: leaf.pem + serverOnlyCa.pem, key: readFileSync(pair.key), rejectUnauthorized: false })
+    client.on('error', () => {})
+    try {
+      expect(await verdict).toMatch(/purpose/i)
+    } finally {
+      client.destroy()
+      server.close()
+    }
   })
 
   it('explains encrypted keys: missing passphrase, wrong passphrase; and unreadable files', () => {
