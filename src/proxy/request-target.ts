@@ -81,7 +81,7 @@ export function parseAuthority(authority: string): { host: string; port?: number
  * spelling changes, never the address: what is matched and dialled is the configured one.
  */
 export function parseConnectTarget(target: string): { host: string; port: number } | undefined {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(target)
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(target)
   const port = Number(m?.[2])
   if (!m || port < 1 || port > 65535) return undefined
   const host = (m[1] as string).toLowerCase()
