@@ -221,6 +221,20 @@ describe('PrometheusRule alerts', () => {
     expect(expr('MtlsGatewayCrlNextUpdateSoon')).toContain('< 6 * 3600')
     expect(expr('MtlsGatewayTargetAbsent')).toMatch(/^absent\(up\{job="[^"]+",namespace="[^"]+"\}\)$/)
     for (const rule of rules) expect(['warning', 'critical'], rule.alert).toContain(rule.labels.severity)
+    // full.yaml's additionalAlertLabels on every alert, beside its own severity.
+    for (const rule of rules) expect(rule.labels.team, rule.alert).toBe('platform')
+  })
+
+  it('additionalAlertLabels may replace the severity of every alert (one key: it was written twice, a duplicate strict YAML readers refuse)', async () => {
+    const r = buildRenderer()
+    try {
+      const paged = await r.render([valuesFile('full')], 'prometheusRule:\n  additionalAlertLabels:\n    team: platform\n    severity: page\n')
+      const all = (paged.get('PrometheusRule').spec.groups as Manifest[]).flatMap((g) => g.rules as Manifest[])
+      expect(all).toHaveLength(rules.length)
+      for (const rule of all) expect(rule.labels, String(rule.alert)).toEqual({ severity: 'page', team: 'platform' })
+    } finally {
+      await r.cleanup()
+    }
   })
 
   it('parse with the PromQL grammar', () => {

@@ -112,7 +112,7 @@ describe('the preStop sleep on every Kubernetes the chart accepts (Chart.yaml ku
     expect(await preStop('v1.30.0')).toEqual({ sleep: { seconds: 5 } })
     expect(await preStop('v1.31.4')).toEqual({ sleep: { seconds: 5 } })
     expect(await preStop('v1.29.9')).toEqual({ exec: { command: ['/bin/sleep', '5'] } })
-    expect(await preStop('v1.25.0', 'preStopSleepSeconds: 12\nterminationGracePeriodSeconds: 45\n')).toEqual({ exec: { command: ['/bin/sleep', '12'] } })
+    expect(await preStop('v1.25.0', 'preStopSleepSeconds: 12\nterminationGracePeriodSeconds: 50\n')).toEqual({ exec: { command: ['/bin/sleep', '12'] } })
     expect(await preStop('v1.25.0', 'preStopSleepSeconds: 0\n')).toBeUndefined()
   })
 })
@@ -121,13 +121,13 @@ describe('the termination grace period with workers', () => {
   // A stuck worker (a busy loop) is SIGKILLed by the primary 5 s after the drain grace, which then exits 1 with its lines: the pod must outlive that.
   it('must exceed the preStop sleep + the drain grace + the primary\'s 5 s kill margin with gateway.workers above 1', async () => {
     const workers = 'gateway:\n  workers: 2\nresources:\n  limits:\n    cpu: 2\n'
-    for (const grace of [31, 35]) {
-      expect(await r.renderError([MINIMAL], `${workers}terminationGracePeriodSeconds: ${grace}\n`)).toContain(`terminationGracePeriodSeconds (${grace}) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (35) with gateway.workers above 1`)
+    for (const grace of [41, 45]) {
+      expect(await r.renderError([MINIMAL], `${workers}terminationGracePeriodSeconds: ${grace}\n`)).toContain(`terminationGracePeriodSeconds (${grace}) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (45) with gateway.workers above 1`)
     }
-    expect((await r.render([MINIMAL], `${workers}terminationGracePeriodSeconds: 36\n`)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(36)
-    // The chart's defaults (25 s grace, 5 s sleep, 40 s) hold with workers; one process needs no margin.
-    expect((await r.render([MINIMAL], workers)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(40)
-    expect((await r.render([MINIMAL], 'terminationGracePeriodSeconds: 31\n')).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(31)
+    expect((await r.render([MINIMAL], `${workers}terminationGracePeriodSeconds: 46\n`)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(46)
+    // The chart's defaults (35 s grace, 5 s sleep, 50 s) hold with workers; one process needs no margin.
+    expect((await r.render([MINIMAL], workers)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(50)
+    expect((await r.render([MINIMAL], 'terminationGracePeriodSeconds: 41\n')).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(41)
   })
 })
 

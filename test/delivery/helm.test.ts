@@ -210,8 +210,11 @@ describe('chart behaviour', () => {
 
   it('refuses autoscaling with SQLite, Redis without a URL, and a grace period shorter than the drain', async () => {
     expect(await r.renderError([valuesFile('minimal')], 'autoscaling:\n  enabled: true\n')).toContain('autoscaling.enabled is true but store.kind is "sqlite"')
+    // Values the gateway itself would refuse at start: the install fails instead of every pod.
+    expect(await r.renderError([valuesFile('minimal')], 'gateway:\n  adminPort: 8080\n')).toContain('gateway.adminPort (8080) is gateway.port too')
+    expect(await r.renderError([valuesFile('minimal')], 'endpoints:\n  - name: partner\n    url: https://api.partner.example\n    tls: { secretName: partner-tls, cert: /x.crt, key: /x.key }\n')).toContain('endpoints "partner": tls.secretName mounts the client bundle as a directory')
     expect(await r.renderError([valuesFile('minimal')], 'store:\n  kind: redis\n')).toContain('neither store.redis.existingSecret')
-    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (30)')
+    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds (40)')
   })
 
   it('changes the checksum annotation when the config changes, and only then', async () => {

@@ -43,7 +43,7 @@ describe('serve --workers 2 whose primary is killed', () => {
     await eventually(() => workers.every((p) => !isAlive(p)) || undefined, 30_000, 'both workers to exit')
     // Their last lines are read once the output ended (an exited process's last batch may still be in the pipe).
     await gp.ended
-    // They exit once their last request ended, not when the drain grace (25 s) runs out: each says so, none ran out.
+    // They exit once their last request ended, not when the drain grace (35 s) runs out: each says so, none ran out.
     expect(gp.logEntries(from).filter((e) => e.msg === 'drained: exiting').map((e) => e.pid).sort()).toEqual([...workers].sort())
     expect(gp.logEntries(from).filter((e) => String(e.msg).startsWith('grace period over'))).toEqual([])
   }, 120_000)

@@ -187,6 +187,15 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- define "mtls-gateway.validate" -}}
 {{- include "mtls-gateway.validateImage" . }}
 {{- include "mtls-gateway.validateDns" . }}
+{{- if eq (int .Values.gateway.port) (int .Values.gateway.adminPort) }}
+{{- fail (printf "gateway.adminPort (%d) is gateway.port too: the admin listener could not bind it (address already in use) and every pod would stop at start. Give the admin listener a port of its own." (int .Values.gateway.adminPort)) }}
+{{- end }}
+{{- range .Values.endpoints }}
+{{- $tls := .tls | default dict }}
+{{- if and $tls.secretName (or $tls.cert $tls.key $tls.pkcs12 $tls.dir) }}
+{{- fail (printf "endpoints %q: tls.secretName mounts the client bundle as a directory (the gateway's tls.dir); give it alone, without tls.cert, tls.key, tls.pkcs12 or tls.dir, or the gateway refuses the config (one bundle per endpoint) and every pod stops at start." .name) }}
+{{- end }}
+{{- end }}
 {{- $kind := .Values.store.kind }}
 {{- if and (eq $kind "sqlite") (gt (int .Values.replicaCount) 1) }}
 {{- fail (printf "replicaCount is %d but store.kind is \"sqlite\": the SQLite store is one file on one pod, so several replicas need the Redis store. Set store.kind=redis (with store.redis.existingSecret) or replicaCount=1." (int .Values.replicaCount)) }}
@@ -450,6 +459,15 @@ unless allowUnsafeSecurityContext is true.
 {{- fail (printf "securityContext sets %s: the gateway container needs no privilege (it binds unprivileged ports and drops ALL capabilities), and a privileged or escalating container holding the endpoints' client keys widens what a compromise of it reaches. Remove it, or set allowUnsafeSecurityContext=true if you must." (join "; " $unsafe)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+An alert's labels: its severity, then prometheusRule.additionalAlertLabels, which may replace it (a
+`severity` there applies to every alert; written beside the alert's own it was a duplicate key,
+which strict YAML readers refuse and others resolve either way).
+*/}}
+{{- define "mtls-gateway.alertLabels" -}}
+{{- toYaml (mergeOverwrite (dict "severity" (index . 0)) (deepCopy (index . 1))) }}
 {{- end }}
 
 {{/*
