@@ -20,6 +20,7 @@ import { LINK_USED_UP, storeStep, TAKE_RETRY } from './store-failure.js'
 import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
 import { takeLinkUnopened } from './unopened.js'
+import { fromGatewayPage } from './same-site-post.js'
 import { authorizePath, callbackUrlFor, linkUrl, providerAuthorizeUrl, requestOrigin } from './urls.js'
 import { userSpaceNamed } from './user-space.js'
 
@@ -97,9 +98,8 @@ function csrfMatches(link: LinkRecord, given: unknown): boolean {
 const namesToAsk = (profile: Profile, link: LinkRecord): readonly string[] => (link.fields ? [] : profile.config.userFields)
 
 /**
- * A browser opening a one-time link. GET and HEAD (what link previews send) only show the
- * page; the POST of its form, with the link's CSRF token and from no other site, takes the
- * link (one shot), starts the dance and binds it to this browser.
+ * A browser opening a one-time link. GET and HEAD (what link previews send) only show the page; the POST
+ * of its form, with the link's CSRF token and from no other site, takes the link (one shot), starts the dance and binds it to this browser.
  */
 async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, id: string, deps: DanceDeps): Promise<void> {
   const link = await deps.repo.peekLink(id)
@@ -109,7 +109,7 @@ async function followLink(req: IncomingMessage, res: ServerResponse, gateway: Ga
     return sendPage(res, 200, linkPage(displayName(profile), `${authorizePath(profile)}?link=${encodeURIComponent(id)}`, link.csrf, names, link))
   }
   const form = await readJson(req)
-  if (!csrfMatches(link, form.csrf) || req.headers['sec-fetch-site'] === 'cross-site') {
+  if (!csrfMatches(link, form.csrf) || !fromGatewayPage(req, link.origin ?? gateway.config.listen.publicUrl)) {
     throw refusalPage('oauth_browser_mismatch', 'This form did not come from the authorization page. Open the link again and use its button.')
   }
   const raw = Object.fromEntries(Object.entries(form).filter(([k]) => k.startsWith('field.')).map(([k, v]) => [k.slice(6), v]))

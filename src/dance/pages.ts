@@ -40,14 +40,15 @@ ${body}
 
 /**
  * Every dance response's headers but its type and length, set here only: no caching, no referrer
- * (the URL carries one-time ids), no framing by any page (the link page's button starts a dance:
+ * to another origin (the URL carries one-time ids), no framing by any page (the link page's button starts a dance:
  * clickjacking), no <base> to re-point its form, no sniffing, no opener or embedder across origins.
  * No form-action: Chromium applies it to every redirect after the form's POST, and the provider's
  * authorization URL may send the browser on to a login page on an origin no config names.
  */
 const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
+  // Nothing to another origin (the URL carries one-time ids); to this one, so its form's POST names its Origin (same-site-post.ts).
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',

@@ -14,9 +14,15 @@ export const CALLBACK_PATH = '/gateway/oauth1/callback'
 
 const HOST = /^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/
 
-/** `scheme://host` from a Host header, when it is a plain host[:port] (nothing to inject). */
+/**
+ * `scheme://host` from a Host header, when it is a plain host[:port] (nothing to inject) that a URL
+ * can hold: a port above 65535 or an IPv6 literal that is none (`a:99999`, `[::::]`) passed the
+ * pattern, and the link or callback built on it threw, a 500 after the link was already stored.
+ */
 export function originFrom(host: string, tls: boolean): string | undefined {
-  return HOST.test(host) ? `${tls ? 'https' : 'http'}://${host}` : undefined
+  if (!HOST.test(host)) return undefined
+  const origin = `${tls ? 'https' : 'http'}://${host}`
+  return URL.canParse(origin) ? origin : undefined
 }
 
 /** `scheme://host` the request came to. */

@@ -3,7 +3,7 @@
  * request-token and access-token calls, profile tests) without threading a trace through the
  * dance: the API request runs inside an AsyncLocalStorage scope, and undici's diagnostics
  * channels start a client span, add its `traceparent`, and end it at the response headers.
- * Proxied requests never enter the scope (their forward step starts its own client span).
+ * Proxied requests start their own client span (their forward step) and are left alone here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
@@ -13,7 +13,23 @@ import type { CallSpan, RequestTrace } from './spans.js'
 interface UndiciRequest {
   origin?: string | URL
   method?: string
+  /** Name, value, name, value… as given. */
+  headers?: unknown
   addHeader(key: string, value: string): unknown
+}
+
+/**
+ * True for a request that carries its context already: a proxied call (its forward step started
+ * its client span and set `traceparent`). One sent again over a new connection is sent from the
+ * callback of a connection in the endpoint's pool, and a connection an API call dialled (a profile
+ * test's token call on the endpoint's own server) carries that call's scope: it was spanned into
+ * the API request's trace, and sent upstream with a second `traceparent`.
+ */
+function carriesContext(request: UndiciRequest): boolean {
+  const h = request.headers
+  if (!Array.isArray(h)) return false
+  for (let i = 0; i < h.length; i += 2) if (String(h[i]).toLowerCase() === 'traceparent') return true
+  return false
 }
 
 /** Runs API handlers in a trace scope and spans their upstream calls. */
@@ -28,8 +44,8 @@ export function traceApiCalls(): ApiCallTracer {
   const calls = new WeakMap<object, CallSpan>()
   const onCreate = (message: unknown): void => {
     const trace = scope.getStore()
-    if (!trace) return
     const { request } = message as { request: UndiciRequest }
+    if (!trace || carriesContext(request)) return
     const origin = new URL(String(request.origin ?? 'https://unknown.invalid'))
     const call = trace.call(request.method ?? 'GET', origin)
     for (const [k, v] of Object.entries(call.headers)) request.addHeader(k, v)

@@ -113,7 +113,7 @@ export function startRequestTrace(tracer: Tracer, headers: IncomingHttpHeaders, 
       if (ended) return
       ended = true
       const failed = o.reason !== undefined || o.status >= 500
-      if (client) endClient(client, o, connection, failed)
+      if (client) endClient(client, o, connection)
       const route = o.mode === 'api' && o.path !== undefined ? apiRoute(o.path) : undefined
       server.updateName(o.method === NO_METHOD ? 'HTTP' : `${o.method} ${route ?? o.endpoint ?? o.mode}`)
       server.setAttributes(serverAttributes(o, route))
@@ -141,7 +141,8 @@ function serverAttributes(o: RequestOutcome, route: string | undefined): Attribu
     [ATTR_HTTP_REQUEST_METHOD]: o.method === NO_METHOD ? '_OTHER' : o.method,
     [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.status,
     [ATTR_HTTP_ROUTE]: route,
-    [ATTR_ERROR_TYPE]: o.reason,
+    // As the HTTP conventions name an error answer without another cause: its status code (a server's, from 500).
+    [ATTR_ERROR_TYPE]: o.reason ?? (o.status >= 500 ? String(o.status) : undefined),
     'mtls_gateway.mode': o.mode,
     'mtls_gateway.endpoint': o.endpoint,
     'mtls_gateway.caller': o.caller,
@@ -150,11 +151,17 @@ function serverAttributes(o: RequestOutcome, route: string | undefined): Attribu
   })
 }
 
-function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | undefined, failed: boolean): void {
+/**
+ * Ends the upstream call's span. Failed (ERROR) on the gateway's own reason, and, as the HTTP client
+ * conventions have it, on any answer from 400 up, its status code as `error.type` (a backend's 404 or
+ * 429 left the span unset and without a type, where the `/gateway/` calls' spans had both).
+ */
+function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | undefined): void {
+  const errorType = o.reason ?? (o.status >= 400 ? String(o.status) : undefined)
   client.setAttributes(
     defined({
       [ATTR_HTTP_RESPONSE_STATUS_CODE]: o.reason === undefined ? o.status : undefined,
-      [ATTR_ERROR_TYPE]: o.reason,
+      [ATTR_ERROR_TYPE]: errorType,
       'mtls_gateway.mode': o.mode,
       [ATTR_NETWORK_PEER_ADDRESS]: up?.address,
       'tls.protocol.name': up?.tlsVersion ? 'tls' : undefined,
@@ -165,7 +172,7 @@ function endClient(client: Span, o: RequestOutcome, up: UpstreamConnection | und
       'http.request.resend_count': o.upstreamRetries,
     }),
   )
-  if (failed) client.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
+  if (errorType !== undefined) client.setStatus({ code: SpanStatusCode.ERROR, ...(o.reason ? { message: o.reason } : {}) })
   client.end()
 }
 

@@ -11,7 +11,8 @@
  * redirect back is a cross-site navigation; an approval in another browser stores nothing.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
+import { createServer as createHttpServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,6 +35,8 @@ let context: BrowserContext
 let tlsGw: RunningGateway
 // The gateway's own host name, so the provider (https://127.0.0.1) → gateway redirect is cross-site.
 const GW_HOST = 'gateway.test'
+// Another site, over plain http: a browser sends no Sec-Fetch-Site there.
+const EVIL_HOST = 'evil.test'
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -45,7 +48,7 @@ beforeAll(async () => {
   const listenTls = `listen:\n  host: 127.0.0.1\n  port: 0\n  tls:\n    cert: ${pki.file('server-chain.crt')}\n    key: ${pki.file('server.key')}\n`
   tlsGw = await startTestGateway(tlsDir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(tlsDir, 'state.db') } }).replace('listen:\n  host: 127.0.0.1\n  port: 0\n', listenTls))
   assertChromium()
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${GW_HOST} 127.0.0.1`], headless: true, timeout: START_DEADLINE_MS })
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${GW_HOST} 127.0.0.1, MAP ${EVIL_HOST} 127.0.0.1`], headless: true, timeout: START_DEADLINE_MS })
   // The provider's page is served with the throw-away test PKI, which this browser does not know.
   context = await browser.newContext({ ignoreHTTPSErrors: true })
 })
@@ -98,6 +101,39 @@ describe('the dance in a real browser (headless Chromium)', () => {
     expect(call.status, call.text).toBe(200)
     const token = call.json<{ token: string }>().token
     expect((await provider.state()).access_tokens.map((t) => t.token)).toContain(token)
+  })
+
+  it('another site\'s page over plain http cannot press a link\'s button for the victim (login CSRF): the gateway\'s failure page, no dance', async () => {
+    // Mallory holds a link for her own user, and reads its page (the CSRF token is on it).
+    const link = await credentialedLink(gw, 'mallory')
+    const page = await send(gw.url, pathOf(link), { headers: { host: new URL(link).host } })
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1]
+    expect(csrf, page.text).toBeDefined()
+    // Her page submits the link's form as soon as the victim's browser opens it.
+    const evil = createHttpServer((_req, res) => {
+      const html = `<!doctype html><form method="POST" action="${link}"><input type="hidden" name="csrf" value="${csrf}"></form><script>document.forms[0].submit()</script>`
+      res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) }).end(html)
+    })
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
+    const victim = await browser.newContext({ ignoreHTTPSErrors: true })
+    try {
+      const tab = await victim.newPage()
+      const answer = tab.waitForResponse((r) => r.request().method() === 'POST' && r.url() === link)
+      await tab.goto(`http://${EVIL_HOST}:${(evil.address() as AddressInfo).port}/`)
+      const posted = await answer
+      // Refused before anything was taken: no redirect to the provider, no dance cookie, the link still unused.
+      expect(posted.status()).toBe(403)
+      expect(await posted.text()).toContain('This form did not come from the authorization page')
+      expect(posted.request().headers().origin).toBe(`http://${EVIL_HOST}:${(evil.address() as AddressInfo).port}`)
+      expect(await bindingCookies(victim)).toEqual([])
+      // Nothing was taken: the link still opens on its page, its button there.
+      const own = await victim.newPage()
+      await own.goto(link)
+      expect(await own.locator('#continue').count()).toBe(1)
+    } finally {
+      await victim.close()
+      await new Promise((resolve) => evil.close(resolve))
+    }
   })
 
   it('a denied approval shows the failure page and stores nothing', async () => {

@@ -224,5 +224,8 @@ describe('gateway URLs', () => {
     expect(originFrom('[::1]:80', false)).toBe('http://[::1]:80')
     expect(originFrom('evil.example/path', false)).toBeUndefined()
     expect(originFrom('a b', false)).toBeUndefined()
+    // Shaped like one, but no URL holds it (the link built on it threw: a 500 after the link was stored).
+    for (const host of ['a:99999', 'gw.example:65536', '[::::]', '[1:2:3]', '[::1::2]:443']) expect(originFrom(host, false), host).toBeUndefined()
+    expect(originFrom('gw.example:65535', false)).toBe('http://gw.example:65535')
   })
 })

@@ -54,7 +54,7 @@ function expect400(r: Reply, msg: string): void {
 function expectPage400(r: Reply, msg: string): void {
   expect([r.status, r.headers['content-type']]).toEqual([400, 'text/html; charset=utf-8'])
   expect(Number(r.headers['content-length'])).toBe(r.body.length)
-  expect(r.headers).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' })
+  expect(r.headers).toMatchObject({ 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' })
   expect(r.text).toContain('data-result="failure">Authorization failed</h1>')
   expect(r.text).toContain(`<p>${escapeHtml(msg)}</p>\n<p id="code">Error code: <code>400</code></p>`)
 }
