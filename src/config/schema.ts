@@ -122,7 +122,7 @@ const endpoint = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        connect: { ...timerDuration(), default: '5s', description: 'TCP + TLS handshake limit; exceeded → 504. `0` turns it off.' },
+        connect: { ...timerDuration(), default: '5s', description: 'TCP + TLS handshake limit (through a `via` connector, its whole CONNECT answer too, however slowly it comes); exceeded → 504 and the connection is closed. `0` turns it off.' },
         response: { ...timerDuration(), default: '30s', description: 'Time to the upstream response headers; exceeded → 504. Interim `1xx` answers (`102 Processing`, `103 Early Hints`) do not extend it past this long after the first of them, or after the end of the request body when that is later (a slow upload is time the caller takes, not the upstream). A call to an OAuth 1.0a profile\'s token URL must have its whole reply, body included, within this time. `0` turns it off.' },
         idle: { ...timerDuration(), default: '30s', description: 'Gap allowed between body chunks; exceeded → 504 or an aborted stream. `0` turns it off.' },
         keepAlive: { ...timerDuration(), default: '60s', description: 'How long an idle pooled upstream connection is kept; at least 1ms.' },

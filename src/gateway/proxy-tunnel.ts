@@ -34,10 +34,13 @@ export function openTunnel(via: ProxyTarget, host: string, port: number, timeout
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: dialled.host, port: dialled.port, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
     const fail = (msg: string, code = PROXY_FAILED): void => {
+      clearTimeout(deadline)
       socket.destroy()
       reject(Object.assign(new Error(msg), { code }))
     }
-    socket.setTimeout(timeoutMs, () => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'))
+    // A deadline, not an idle timer: a connector that trickles its answer (a byte a second) reset
+    // the idle one with every byte and held the socket for hours after the caller's 504. 0: none.
+    const deadline = timeoutMs > 0 ? setTimeout(() => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'), timeoutMs) : undefined
     socket.once('error', (e: NodeJS.ErrnoException) => {
       // The egress policy refused the proxy's address: that refusal, as it is, is the answer.
       if (e instanceof EgressDeniedError) return void (socket.destroy(), reject(e))
@@ -60,7 +63,7 @@ export function openTunnel(via: ProxyTarget, host: string, port: number, timeout
       if (status !== '200') return fail(`upstream proxy ${proxy.host} refused CONNECT ${authority}: HTTP ${status ?? '?'}`)
       const rest = head.subarray(end + 4)
       if (rest.length > 0) socket.unshift(rest)
-      socket.setTimeout(0)
+      clearTimeout(deadline)
       socket.removeAllListeners('error')
       socket.pause() // TLS takes over the stream; nothing may be read and dropped before it does
       resolve(socket)
