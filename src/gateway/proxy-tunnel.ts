@@ -23,6 +23,12 @@ export function proxyAddress(via: ProxyTarget): { host: string; port: number } {
   return { host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port) || 80 }
 }
 
+/** The CONNECT request's head, with the proxy's Basic credentials when it has some. */
+function connectRequest(via: ProxyTarget, authority: string): string {
+  const auth = via.username !== undefined ? `Proxy-Authorization: Basic ${Buffer.from(`${via.username}:${via.password ?? ''}`).toString('base64')}\r\n` : ''
+  return `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`
+}
+
 /**
  * Opens `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. `lookup`
  * resolves a proxy named by host name (the egress policy's checking lookup).
@@ -38,18 +44,14 @@ export function openTunnel(via: ProxyTarget, host: string, port: number, timeout
       socket.destroy()
       reject(Object.assign(new Error(msg), { code }))
     }
-    // A deadline, not an idle timer: a connector that trickles its answer (a byte a second) reset
-    // the idle one with every byte and held the socket for hours after the caller's 504. 0: none.
+    // A deadline (0: none), not an idle timer, which a connector trickling its answer reset byte by byte for hours.
     const deadline = timeoutMs > 0 ? setTimeout(() => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'), timeoutMs) : undefined
     socket.once('error', (e: NodeJS.ErrnoException) => {
       // The egress policy refused the proxy's address: that refusal, as it is, is the answer.
       if (e instanceof EgressDeniedError) return void (socket.destroy(), reject(e))
       fail(`upstream proxy ${proxy.host}: ${e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? PROXY_FAILED : (e.code ?? PROXY_FAILED))
     })
-    socket.once('connect', () => {
-      const auth = via.username !== undefined ? `Proxy-Authorization: Basic ${Buffer.from(`${via.username}:${via.password ?? ''}`).toString('base64')}\r\n` : ''
-      socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`)
-    })
+    socket.once('connect', () => socket.write(connectRequest(via, authority)))
     let head = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk])
