@@ -121,6 +121,18 @@ function normalizeApp(a: unknown): GatewayConfig['callers']['apps'][number] {
   }
 }
 
+/**
+ * The index of an earlier certificate app that takes every certificate app `i`'s would (its subject
+ * and SAN each absent or the same): `clientCertificate: {}` takes all, and apps after it were never
+ * reached.
+ */
+function shadowingApp(apps: readonly { clientCertificate?: { subject?: string; san?: string } }[], i: number): number | undefined {
+  const mine = apps[i]?.clientCertificate
+  if (mine === undefined) return undefined
+  const at = apps.findIndex((b, j) => j < i && b.clientCertificate !== undefined && (b.clientCertificate.subject === undefined || b.clientCertificate.subject === mine.subject) && (b.clientCertificate.san === undefined || b.clientCertificate.san === mine.san))
+  return at === -1 ? undefined : at
+}
+
 /** Normalises the `normalizeCallers` section. */
 export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['callers'] {
   const c = obj(raw)
@@ -134,6 +146,8 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
     // user space (and a certificate app the JWT app's endpoints). Two JWT apps are reported by compileCallerApps.
     const first = apps.findIndex((b) => b.clientId === a.clientId)
     if (first < i && !(jwtApp(a) && jwtApp(apps[first] as (typeof apps)[number]))) report(['apps', i, 'clientId'], `duplicate client id "${a.clientId}" (also callers.apps[${first}])`)
+    const shadow = shadowingApp(apps, i)
+    if (shadow !== undefined) report(['apps', i, 'clientCertificate'], `app "${a.clientId}" can never be identified by its certificate: app "${apps[shadow]?.clientId}" (callers.apps[${shadow}]) comes first and matches every certificate this one would (the first match wins)`)
   })
   return {
     enabled: raw !== undefined,

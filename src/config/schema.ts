@@ -300,7 +300,7 @@ const callerApp = {
     clientCertificate: {
       type: 'object',
       additionalProperties: false,
-      description: 'Identify this app by its inbound TLS client certificate (listen.tls.clientCa).',
+      description: 'Identify this app by its inbound TLS client certificate (listen.tls.clientCa). Certificate apps are tried in order and the first match wins: `{}` matches every certificate, and an app an earlier one always wins over (`{}` before it, or the same subject and SAN or fewer) is a config error at its line.',
       properties: {
         subject: { type: 'string', description: 'Exact subject CN.' },
         san: { type: 'string', description: 'A DNS or URI subjectAltName the certificate must carry.' },

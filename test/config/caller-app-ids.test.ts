@@ -34,3 +34,14 @@ describe('callers.apps[].clientId', () => {
     expect(problems(`    - { clientId: shop, audience: gw, hs256Secret: "${SECRET}", clientCertificate: { subject: a }, endpoints: ["*"] }\n    - { clientId: legacy, audience: gw, clientCertificate: { subject: b }, endpoints: ["*"] }\n`)).toBe('')
   })
 })
+
+describe('callers.apps[].clientCertificate', () => {
+  const cert = (id: string, match: string): string => `    - { clientId: ${id}, audience: gw, clientCertificate: ${match}, endpoints: ["*"] }\n`
+  it('an app an earlier one always wins over (the first match wins) is refused at its line: {} takes every certificate, the same subject twice', () => {
+    expect(problems(cert('any', '{}') + cert('ops', '{ subject: ops }'))).toMatch(/callers\.apps\[1\]\.clientCertificate: app "ops" can never be identified by its certificate: app "any" \(callers\.apps\[0\]\) comes first/)
+    expect(problems(cert('ops', '{ subject: ops }') + cert('ops2', '{ subject: ops, san: ops.internal }'))).toMatch(/app "ops2" can never be identified by its certificate: app "ops" \(callers\.apps\[0\]\)/)
+    expect(problems(cert('bysan', '{ san: a.internal }') + cert('both', '{ subject: x, san: a.internal }'))).toMatch(/app "both" can never be identified/)
+    // Each reachable: the narrower first, or another subject; {} last takes what none before it did.
+    expect(problems(cert('ops2', '{ subject: ops, san: ops.internal }') + cert('ops', '{ subject: ops }') + cert('other', '{ subject: other }') + cert('any', '{}'))).toBe('')
+  })
+})
