@@ -38,7 +38,7 @@ export async function revokeKeys(store: Store, keys: readonly string[]): Promise
 export async function moveRecord<T extends object>(o: { store: Store; sealer: Sealer }, from: string, to: string, secrets: SecretFields<T>, ttlMs?: number): Promise<boolean | undefined> {
   const raw = await o.store.get(from)
   if (raw === undefined) return undefined
-  const record = unlessUnsealable(() => openRecord<T>(o.sealer, from, raw, secrets))
+  const record = openedOrNone(() => openRecord<T>(o.sealer, from, raw, secrets))
   // Sealed under a key no longer configured (README: as good as expired, never a 500): dropped, as
   // if it had expired, and nothing moves. Before, the move threw, and a merge failed with a 500
   // after its assertion's jti was spent.
@@ -57,7 +57,7 @@ export async function moveRecord<T extends object>(o: { store: Store; sealer: Se
 }
 
 /** `open()`'s record, or undefined when its seal does not open (an unknown key, a damaged value). */
-function unlessUnsealable<T>(open: () => T): T | undefined {
+function openedOrNone<T>(open: () => T): T | undefined {
   try {
     return open()
   } catch (err) {
@@ -69,5 +69,5 @@ function unlessUnsealable<T>(open: () => T): T | undefined {
 /** True when `key` holds a record whose seal does not open (absent: false). */
 async function isUnsealable<T extends object>(o: { store: Store; sealer: Sealer }, key: string, secrets: SecretFields<T>): Promise<boolean> {
   const raw = await o.store.get(key)
-  return raw !== undefined && unlessUnsealable(() => openRecord<T>(o.sealer, key, raw, secrets)) === undefined
+  return raw !== undefined && openedOrNone(() => openRecord<T>(o.sealer, key, raw, secrets)) === undefined
 }

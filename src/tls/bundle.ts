@@ -5,7 +5,8 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
-import { buildChain, chainClientAuthProblem, clientAuthProblem, isSelfSigned, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { buildChain, chainClientAuthProblem, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
 import { parsePrivateKey } from './tls-files.js'
@@ -72,10 +73,6 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
   if (!leaf.checkPrivateKey(key)) fail(src.keyFile, 'key', `private key does not match the client certificate "${oneLine(leaf.subject)}"`)
   const built = buildChain(leaf, chain, [...roots, ...clientRoots])
   if (built.error) fail(src.certFile, 'cert', built.error)
-  // The CAs presented after it too: the intermediates, and an anchor that is not self-signed (context.ts presents it).
-  const presentedCas = [...built.path.slice(1), ...(built.root && !isSelfSigned(built.root) ? [built.root] : [])]
-  const eku = clientAuthProblem(leaf) ?? (built.error ? undefined : chainClientAuthProblem(presentedCas))
-  if (eku) fail(src.certFile, 'cert', eku)
   const bundle: Bundle = {
     key,
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -88,6 +85,9 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     rootFiles: src.rootFiles,
     crls: tls.crl.flatMap((file) => readCrl(file, fail)),
   }
+  // The CAs the handshake presents after it (context.ts) are held to clientAuth too.
+  const eku = clientAuthProblem(leaf) ?? (built.error ? undefined : chainClientAuthProblem(presentedCertificates(bundle).slice(1)))
+  if (eku) fail(src.certFile, 'cert', eku)
   return { bundle, problems }
 }
 
