@@ -84,6 +84,8 @@ const STATUS_TABLE = {
   // More than pipelined.ts's MAX_WAITING requests waiting on one connection: the caller's doing, not a fault of the gateway's.
   too_many_pipelined: 503,
   store_unavailable: 503,
+  // The process was shutting down and its drain ended (drain.grace ran out, a second signal) before the answer.
+  drain_ended: 503,
   internal: 500,
 } satisfies Record<string, number | Challenge>
 

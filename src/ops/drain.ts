@@ -1,7 +1,8 @@
 /**
  * Graceful drain on SIGTERM: stop accepting, let in-flight requests finish within the grace
  * period, close pools, exit 0. A second signal, or the end of the grace period with connections
- * still open, exits at once (code 1: requests were cut); closing after the drain (pools, the span
+ * still open, ends the requests still running (each its 503 where nothing was sent, else its
+ * connection cut, and each its access line) and exits 1; closing after the drain (pools, the span
  * flush) is bounded by what is left of the grace period and never turns a clean drain into exit 1.
  * Kubernetes sends SIGTERM and removes the pod from the Service concurrently, so /readyz turns 503 as soon as draining begins.
  */
@@ -23,6 +24,8 @@ export interface DrainOptions {
    * answers) must end within it, so a drain that let every request finish exits 0.
    */
   close(budgetMs: number): Promise<void>
+  /** Ends the requests still running (`why` the drain ended first), each with its answer or cut and its access line; settles soon (bounded). */
+  endInFlight(why: string): Promise<void>
   log: Logger
   exit(code: number): void
 }
@@ -51,6 +54,8 @@ interface DrainClock {
   graceMs: number
   /** Set once every connection has closed: the drain itself succeeded, only closing remains. */
   drained: boolean
+  /** Set when the drain ended requests still running (its grace ran out, a second signal): it exits 1. */
+  cut: boolean
   timer?: NodeJS.Timeout
 }
 
@@ -59,17 +64,12 @@ export function createDrain(o: DrainOptions): Drain {
   let draining = false
   // Which kinds of call began or joined the drain: the process's own (a signal) and the primary's order.
   const seen = { own: false, primary: false }
-  let exited = false
-  const clock: DrainClock = { startedAt: 0, graceMs: 0, drained: false }
-  const exit = (code: number): void => {
-    if (exited) return
-    exited = true
-    o.exit(code)
-  }
+  const clock: DrainClock = { startedAt: 0, graceMs: 0, drained: false, cut: false }
+  const { exit, cut } = drainExits(o, clock)
   const arm = (graceMs: number): void => {
     clearTimeout(clock.timer)
     clock.graceMs = graceMs
-    clock.timer = armGrace(o, clock, exit)
+    clock.timer = armGrace(o, clock, exit, cut)
     // A request still partly received then was never handed over: it holds the drain no longer.
     endPartialRequestsBy(o.server, performance.now() + clock.startedAt + graceMs - EXIT_RESERVE_MS - Date.now())
   }
@@ -81,7 +81,7 @@ export function createDrain(o: DrainOptions): Drain {
       const kind = given === undefined ? 'own' : 'primary'
       const again = seen[kind]
       seen[kind] = true
-      if (draining) return joinDrain(o, trigger, again ? 'again' : given, exit, arm)
+      if (draining) return joinDrain(o, trigger, again ? 'again' : given, cut, arm)
       draining = true
       clock.startedAt = Date.now()
       const graceMs = given ?? o.graceMs()
@@ -95,14 +95,31 @@ export function createDrain(o: DrainOptions): Drain {
   }
 }
 
+/** The drain's one exit (the first call wins), and its cut: end the requests still running, then exit 1. */
+function drainExits(o: DrainOptions, clock: DrainClock): { exit: (code: number) => void; cut: (why: string) => void } {
+  let exited = false
+  const exit = (code: number): void => {
+    if (exited) return
+    exited = true
+    o.exit(code)
+  }
+  const cut = (why: string): void => {
+    if (clock.cut) return
+    clock.cut = true
+    clearTimeout(clock.timer)
+    void o.endInFlight(why).finally(() => exit(1))
+  }
+  return { exit, cut }
+}
+
 /**
  * A call while draining: the first of its kind joins the drain (the primary's order sets the
  * grace), a second of one kind (`again`) exits at once.
  */
-function joinDrain(o: DrainOptions, trigger: string, given: number | undefined | 'again', exit: (code: number) => void, arm: (graceMs: number) => void): void {
+function joinDrain(o: DrainOptions, trigger: string, given: number | undefined | 'again', cut: (why: string) => void, arm: (graceMs: number) => void): void {
   if (given === 'again') {
     o.log.warn({ trigger, inFlight: o.inFlight() }, 'second signal while draining: exiting now')
-    return exit(1)
+    return cut('a second signal ended its drain')
   }
   if (given === undefined) return o.log.info({ trigger, inFlight: o.inFlight() }, 'own signal while the primary drains this worker: one drain')
   o.log.info({ trigger, graceMs: given }, 'drain grace set by the primary')
@@ -121,6 +138,8 @@ function closeServer(o: DrainOptions, clock: DrainClock, done: () => void): void
   o.server.close(() => {
     clock.drained = true
     clearInterval(sweep)
+    // Ending the requests still running closed their connections: that exit (1) is the cut's.
+    if (clock.cut) return
     o.close(Math.max(0, clock.startedAt + clock.graceMs - Date.now() - EXIT_RESERVE_MS))
       .catch((e: unknown) => o.log.error({ err: e }, 'error while closing after drain'))
       .finally(() => {
@@ -139,15 +158,15 @@ function whenBound(server: Server, bound: () => void, failed: () => void): void 
 }
 
 /**
- * The grace timer, counted from the drain's start. At its end: exit 1 with connections open
- * (requests cut), else 0 (only a step of closing outlived it; nothing was cut).
+ * The grace timer, counted from the drain's start. At its end: the requests still running are
+ * ended and the process exits 1, else 0 (only a step of closing outlived it; nothing was cut).
  */
-function armGrace(o: DrainOptions, clock: DrainClock, exit: (code: number) => void): NodeJS.Timeout {
+function armGrace(o: DrainOptions, clock: DrainClock, exit: (code: number) => void, cut: (why: string) => void): NodeJS.Timeout {
   const { graceMs } = clock
   const timer = setTimeout(() => {
     if (!clock.drained) {
       o.log.warn({ inFlight: o.inFlight(), graceMs }, 'grace period over: exiting with requests in flight')
-      return exit(1)
+      return cut(`drain.grace (${graceMs / 1000} s) ran out`)
     }
     // Nothing was cut: a step of closing that outlived its budget is said, not reported as a failed rollout.
     o.log.warn({ graceMs }, 'grace period over while closing after the drain (no request was in flight): exiting')

@@ -4,8 +4,11 @@
  * counts from when it pins its snapshot (its turn on its connection, pin-snapshot.ts) until its
  * response closes: one pipelined behind another waits unpinned, and may pin a later snapshot.
  */
+import type { ServerResponse } from 'node:http'
+import type { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { observePins } from '../proxy/pin-snapshot.js'
+import { endRequest } from '../proxy/request-expiry.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -15,6 +18,12 @@ export interface InFlight {
   idle(gateway: Gateway): Promise<void>
   /** Counts work pinned to `gateway` outside the listener's requests (e.g. a CONNECT tunnel); call the result once when done. */
   hold(gateway: Gateway): () => void
+  /**
+   * Ends every request still running with `err` (its answer where nothing was sent, else its
+   * connection cut), so each still gets its access line; resolves once their responses closed,
+   * or after `waitMs`. Returns how many it ended.
+   */
+  end(err: GatewayError, waitMs: number): Promise<number>
   /** Stops counting new requests. */
   stop(): void
 }
@@ -24,6 +33,8 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
   const counts = new Map<Gateway, number>()
   const waiters = new Map<Gateway, (() => void)[]>()
   let total = 0
+  // The responses running now, for a drain whose grace ran out (end).
+  const running = new Set<ServerResponse>()
   const hold = (gateway: Gateway): (() => void) => {
     counts.set(gateway, (counts.get(gateway) ?? 0) + 1)
     total++
@@ -42,7 +53,7 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
     }
   }
   // Told by the listener with the very snapshot the request pinned. 'on': a response closes once; once() would add a wrapper and a removal per request.
-  const stop = observePins(server, (gateway, res) => void res.on('close', hold(gateway)))
+  const stop = observePins(server, (gateway, res) => void res.on('close', runs(running, res, hold(gateway))))
   return {
     get total() {
       return total
@@ -52,6 +63,25 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
       return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
     },
     hold,
+    end: (err, waitMs) => endRunning(running, err, waitMs),
     stop,
   }
+}
+
+/** Adds `res` to `running`; returns its 'close' handler, which removes it and calls `release`. */
+function runs(running: Set<ServerResponse>, res: ServerResponse, release: () => void): () => void {
+  running.add(res)
+  return () => void (running.delete(res), release())
+}
+
+/** Ends each of `running` with `err`; resolves when they all closed, or after `waitMs`. */
+async function endRunning(running: ReadonlySet<ServerResponse>, err: GatewayError, waitMs: number): Promise<number> {
+  const ended = [...running].filter((res) => endRequest(res, err))
+  if (running.size === 0) return ended.length
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, waitMs)
+    let open = running.size
+    for (const res of running) res.once('close', () => void (--open === 0 && (clearTimeout(timer), resolve())))
+  })
+  return ended.length
 }

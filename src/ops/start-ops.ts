@@ -3,6 +3,7 @@
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
 import type { ConfigSource } from '../config/index.js'
+import { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
@@ -70,7 +71,7 @@ export async function startOps(p: OpsParts, s: OpsStartOptions): Promise<Running
     p.closeObserver()
     await live.admin?.close()
   }
-  const drain = createOpsDrain(p, s, () => inFlight.total, async (budgetMs) => {
+  const drain = createOpsDrain(p, s, inFlight, async (budgetMs) => {
     const deadline = performance.now() + budgetMs
     await close()
     await Promise.allSettled([s.ref.current.close(), retirer.settled(), s.onDrained?.(Math.max(0, deadline - performance.now()))])
@@ -121,12 +122,19 @@ function trackReloads(reloader: Reloader): Reloads {
   }
 }
 
-function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number, close: (budgetMs: number) => Promise<void>): Drain {
+function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: InFlight, close: (budgetMs: number) => Promise<void>): Drain {
   return createDrain({
     server: s.server,
     graceMs: () => s.ref.current.config.drain.graceMs,
-    inFlight,
+    inFlight: () => inFlight.total,
     close,
+    endInFlight: async (why) => {
+      const err = new GatewayError('drain_ended', `the gateway is shutting down: ${why} before this request was answered (its upstream may have received it)`)
+      await inFlight.end(err, END_WAIT_MS)
+      // What no request holds (tunnels, connections between requests) closes too; their lines are written on close.
+      s.server.closeAllConnections()
+      await new Promise((resolve) => setImmediate(resolve))
+    },
     log: p.log.logger,
     // A drain that ends in exit 1 (requests cut, a second signal) never reaches close(): the
     // summaries of what an attacker holding connections open did are written here all the same.
@@ -137,6 +145,9 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: () => number,
     },
   })
 }
+
+/** How long the requests a drain ends get to send their answers before the process exits. */
+const END_WAIT_MS = 500
 
 /** The admin listener, unless this is a worker, admin is off in the options or in the config. */
 async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, drain: Drain, readiness: () => Promise<Readiness>): Promise<AdminServer | undefined> {

@@ -15,6 +15,7 @@ import { answerClientErrors, headRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
+import { expiryOf, markExpired } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, partialRequestsEnd, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 
 export type { RefusalReason } from './connection-caps.js'
@@ -62,12 +63,7 @@ export interface ConnectionGuard {
 }
 
 type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'closeRefused'>
-const expiries = new WeakMap<IncomingMessage, GatewayError>()
-
-/** The limit that ended this request, if one did: it is the truth, whatever failed after it. */
-export function expiryOf(req: IncomingMessage): GatewayError | undefined {
-  return expiries.get(req)
-}
+export { expiryOf } from './request-expiry.js'
 
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
 const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readableLength >= req.readableHighWaterMark
@@ -250,10 +246,10 @@ class Guard implements ConnectionGuard {
 
   /** A limit ended the request: answer 408 while nothing was sent, else cut the connection. */
   #expire(req: IncomingMessage, res: ServerResponse, limit: Limit): void {
-    if (expiries.has(req) || (res.writableEnded && limit !== 'send_idle')) return
+    if (expiryOf(req) || (res.writableEnded && limit !== 'send_idle')) return
     const l = LIMITS[limit]
     const err = new GatewayError('request_timeout', `${l.what} ${(this.#o.timeouts[l.key] ?? 0) / 1000} s (${this.#o.configKey}.${l.name})`)
-    expiries.set(req, err)
+    markExpired(req, err)
     this.#o.events.onTimeout?.(this.#o.listener, limit)
     if (res.headersSent) req.socket.destroy()
     else writeError(res, err, this.#o.surface, { close: true })

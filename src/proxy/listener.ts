@@ -136,8 +136,8 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   const onDemand = continueSender(req, res)
   // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
   let run: ProxyRun | undefined
-  // One 'close' listener per request, not one per concern (each costs an emitter wrapper and
-  // array copies on every response): it aborts a proxied call whose caller left, then reports.
+  // One 'close' listener per request, not one per concern (each costs an emitter wrapper and array copies on every
+  // response): it aborts a proxied call whose caller left or that the gateway ended (a limit, a drain's end), then reports.
   let report: (() => void) | undefined
   // This connection's turn (pipelined.ts): held until this answer is done.
   let held = false
@@ -145,7 +145,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
     if (held) leave(socket)
-    if (!res.writableFinished) run?.callerGone?.()
+    if (!res.writableFinished || expiryOf(req)) run?.callerGone?.()
     report?.()
   })
   try {

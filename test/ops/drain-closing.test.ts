@@ -41,7 +41,7 @@ function drainOf(server: Server, graceMs: number, close: (budgetMs: number) => P
   let done: (code: number) => void = () => undefined
   const code = new Promise<number>((resolve) => (done = resolve))
   const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) })
-  const drain = createDrain({ server, graceMs: () => graceMs, inFlight: () => 0, close, log, exit: done })
+  const drain = createDrain({ server, graceMs: () => graceMs, inFlight: () => 0, close, endInFlight: () => Promise.resolve(), log, exit: done })
   drain.begin('test')
   return { code, lines, drain }
 }

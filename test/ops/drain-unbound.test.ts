@@ -24,7 +24,7 @@ function drained(server: Server): { code: Promise<number>; settled: () => boolea
   let closes = 0
   const code = new Promise<number>((resolve) => (done = resolve)).finally(() => (exited = true))
   const log = pino({ enabled: false })
-  createDrain({ server, graceMs: () => 60_000, inFlight: () => 0, close: () => (closes++, Promise.resolve()), log, exit: (c) => done(c) }).begin('test')
+  createDrain({ server, graceMs: () => 60_000, inFlight: () => 0, close: () => (closes++, Promise.resolve()), endInFlight: () => Promise.resolve(), log, exit: (c) => done(c) }).begin('test')
   return { code, settled: () => exited, closes: () => closes }
 }
 
