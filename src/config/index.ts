@@ -15,6 +15,7 @@ export { fillUrlTemplate, parseUrlTemplate, type FilledUrl, type UrlPart, type U
 export { PROFILE_URL_KEYS } from './field-references.js'
 export type * from './types.js'
 export { concealReferences, concealSecretValues } from './references.js'
+export { writtenForms } from './written-forms.js'
 export { isLoopbackHost, protectedModeMessage } from './loopback.js'
 export { canonicalTenant, TENANT_LABEL, TENANT_RULE } from './tenant-label.js'
 export { CONSOLE_PREFIX, isConsoleOn } from './admin-console.js'

@@ -7,6 +7,7 @@ import { readConfigFile } from './file-snapshot.js'
 import { isAbsolute, resolve } from 'node:path'
 import type { KeyPath } from './yaml-source.js'
 import type { ConfigReference } from './types.js'
+import { writtenForms } from './written-forms.js'
 
 const REF = /\$\{(env|file):([^}]*)\}/g
 
@@ -90,8 +91,10 @@ function resolveOne(out: ResolvedRefs, ref: { reference: string; kind: string; n
  */
 export function concealReferences(text: string, references: readonly ConfigReference[]): string {
   let out = text
-  for (const r of [...references].sort((a, b) => b.value.length - a.value.length)) {
-    out = out.replace(new RegExp(r.value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), () => r.reference)
+  // Each value's spellings once parsed or encoded too (written-forms.ts): a private key quoted as a path, `%20` for its spaces.
+  const spellings = references.flatMap((r) => writtenForms(r.value).filter((form) => form.length >= 4).map((form) => ({ form, reference: r.reference })))
+  for (const r of spellings.sort((a, b) => b.form.length - a.form.length)) {
+    out = out.replace(new RegExp(r.form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), () => r.reference)
   }
   return out
 }

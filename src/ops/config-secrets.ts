@@ -5,7 +5,7 @@
  * not registered: no log line carries injected header, query, path or body values (the access
  * line has none, and error texts name fields, never their values).
  */
-import type { FieldConfig, GatewayConfig } from '../config/index.js'
+import { writtenForms, type FieldConfig, type GatewayConfig } from '../config/index.js'
 
 const literal = (fields: readonly FieldConfig[] | undefined): string[] => (fields ?? []).map((f) => f.value).filter((v) => !v.includes('{{'))
 
@@ -66,7 +66,8 @@ export function configSecretValues(config: GatewayConfig): string[] {
   values.push(...Object.values(config.tracing?.otlp?.headers ?? {}), ...urlPasswords(config.tracing?.otlp?.endpoint), ...urlQueryValues(config.tracing?.otlp?.endpoint))
   for (const a of config.callers?.apps ?? []) values.push(a.hs256Secret)
   for (const k of config.callers?.gatewayKeys ?? []) values.push(k.passphrase)
-  // Each in lower case too: a URL the gateway parsed (an endpoint's origin, a connection test's
-  // URL) shows its host lower-cased, so a value from `${env:}` in a host name left masks elsewhere.
-  return values.filter((v): v is string => typeof v === 'string' && v !== '').flatMap((v) => (v.toLowerCase() === v ? [v] : [v, v.toLowerCase()]))
+  // Each as a URL or an encoder writes it (a connection test's URL holding a `${file:}` value with a line break) and in
+  // lower case too: a URL the gateway parsed shows its host lower-cased, so a value from `${env:}` in a host name left masks elsewhere.
+  const forms = values.filter((v): v is string => typeof v === 'string' && v !== '').flatMap(writtenForms)
+  return [...new Set(forms.flatMap((v) => (v.toLowerCase() === v ? [v] : [v, v.toLowerCase()])))]
 }

@@ -71,4 +71,41 @@ describe('the draft validator shows no referenced value', () => {
     // The origin is quoted (by its reference), so the property is not vacuous.
     expect(quoted).toBeGreaterThan(150)
   })
+
+  it('a value in a pathPrefix is shown neither as written nor as a URL writes it (line breaks dropped, percent-encoded, cut at ? or #) (300 runs)', () => {
+    const draftPrefix = (ref: string): string => `admin: { enabled: false }\nendpoints:\n  - name: partner\n    url: https://a.example\n    pathPrefix: "/api/${ref}"\n    tls: { dir: /nonexistent }\n`
+    // Characters a URL writes otherwise (space, line breaks, ^ " < > { } %, non-ASCII), cuts at (? #), or keeps.
+    const char = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFXYZ0123456789', ' ', '\n', '\t', '^', '"', '<', '>', '{', '}', '%', '?', '#', 'é', 'Ü', '€', '😀', '-', '_', '~', '=', '+', ':', '@')
+    const value = fc.array(char, { minLength: 12, maxLength: 60 }).map((cs) => cs.join('')).filter((v) => /[ \n\t^"<>{}?#éÜ€😀]/u.test(v) && v.trim() === v)
+    // Independent of the gateway's own list of spellings: the answer's text percent-decoded, '+' read as a space.
+    const decoded = (text: string): string => text.replace(/(%[0-9A-Fa-f]{2})+/g, (m) => { try { return decodeURIComponent(m) } catch { return m } })
+    let refused = 0
+    fc.assert(
+      fc.property(value, fc.boolean(), (v, viaFile) => {
+        process.env[VAR] = v
+        writeFileSync(join(dir, 'prefix.txt'), v)
+        const ref = viaFile ? '${file:prefix.txt}' : `\${env:${VAR}}`
+        const answer = JSON.stringify(validateDraft(file, draftPrefix(ref), current, restartBaseline(current)))
+        const texts = [answer, decoded(answer), decoded(answer).replaceAll('+', ' ')].map((t) => t.toLowerCase())
+        // Any 8 characters running in the value (its line breaks and tabs dropped, as a URL parser drops them).
+        const plain = v.replace(/[\t\n\r]/g, '').toLowerCase()
+        for (let i = 0; i + 8 <= plain.length; i++) {
+          const window = plain.slice(i, i + 8)
+          if (/^[\w]+$/.test(window) || /[^\s]{3}/.test(window)) for (const t of texts) expect(t.includes(window), `${JSON.stringify(window)} in ${answer}`).toBe(false)
+        }
+        if (answer.includes('pathPrefix') && answer.includes('is not written as a URL carries it')) refused++
+      }),
+      { seed: 0x9a7f, numRuns: 300 },
+    )
+    // Each draft was refused at its pathPrefix (the check that quoted the parsed path): the property is not vacuous.
+    expect(refused).toBe(300)
+  })
+
+  it("a private key given to pathPrefix by ${file:} is not quoted (the check quoted it with %20 for its spaces, line breaks dropped)", () => {
+    const draft = `admin: { enabled: false }\nendpoints:\n  - name: partner\n    url: https://a.example\n    pathPrefix: "/\${file:${pki.file('client.key')}}"\n    tls: { dir: /nonexistent }\n`
+    const answer = JSON.stringify(validateDraft(file, draft, current, restartBaseline(current)))
+    expect(answer).toContain('pathPrefix')
+    expect(answer).not.toMatch(/BEGIN|PRIVATE|KEY-----/)
+  })
 })
+

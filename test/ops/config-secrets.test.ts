@@ -117,4 +117,13 @@ describe('configSecretValues', () => {
     const reply = scrubbedJson({ wayIn: `proxy or CONNECT to ${new URL('https://PaRtNeRsEcReThOsT.example.com').host}` }, registered)
     expect(reply.toLowerCase()).not.toContain('partnersecrethost')
   })
+
+  it('registers each value as a URL writes it too (line breaks dropped, percent-encoded): test-endpoint printing a URL that holds a ${file:} with a line break masks it', async () => {
+    const { redactSecrets } = await import('../../src/dance/index.js')
+    const value = 'line1-SecA9\nline2 SecB8é'
+    const config = { secrets: [value], listen: {}, admin: {}, endpoints: [], profiles: [] } as unknown as GatewayConfig
+    const url = new URL(`https://api.partner.test/x${value}`).href
+    expect(url).toBe('https://api.partner.test/xline1-SecA9line2%20SecB8%C3%A9')
+    expect(redactSecrets(`Connection Test Passed: endpoint "e" (${url})`, configSecretValues(config), '[REDACTED]')).toBe('Connection Test Passed: endpoint "e" (https://api.partner.test/x[REDACTED])')
+  })
 })
