@@ -4,12 +4,12 @@
  * later reload (callers added): each asks the runtime at the time, and a gateway that needs no
  * store has nothing unreachable.
  */
-import type { ReadinessProbe } from '../ops/index.js'
+import { CHECK_BUDGET_MS, type ReadinessProbe } from '../ops/index.js'
 import type { GatewayRef } from '../proxy/listener.js'
 import type { Runtime } from '../runtime/index.js'
 
-/** Below /readyz's 2 s per probe: a policy not read by then is no note. */
-const EVICTION_PROBE_MS = 1500
+/** Below a probe's budget: a policy not read by then is no note (the budget's own timeout would be one). */
+const EVICTION_PROBE_MS = CHECK_BUDGET_MS * 0.75
 
 /** The store's ping and eviction reading, and the readiness probes made of them. */
 export interface StoreProbes {

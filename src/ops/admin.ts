@@ -19,6 +19,7 @@ import type { AuthFailure } from '../callers/index.js'
 import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
 import { adminHostRefusal } from './admin-host.js'
 import { bindListener, warnBindFallback } from '../proxy/bind-listener.js'
+import { CHECK_BUDGET_MS } from './answer-budget.js'
 
 /** An injected readiness check (e.g. the store's ping); throwing means not ready. */
 export interface ReadinessProbe {
@@ -77,7 +78,6 @@ export interface AdminServer {
   close(): Promise<void>
 }
 
-const PROBE_TIMEOUT_MS = 2000
 
 /** Runs every probe (bounded by a timeout) and adds its failure to `reasons`. */
 export async function runProbes(probes: readonly ReadinessProbe[], reasons: string[] = []): Promise<Readiness> {
@@ -85,7 +85,7 @@ export async function runProbes(probes: readonly ReadinessProbe[], reasons: stri
     probes.map(async (p) => {
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_BUDGET_MS} ms`)), CHECK_BUDGET_MS)
       })
       try {
         await Promise.race([p.check(), timeout])

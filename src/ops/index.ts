@@ -23,3 +23,4 @@ export { observeUpstream, type UpstreamFacts, type UpstreamObserver, type Upstre
 export { fingerprint, watchFiles, type ChangeWatcher, type ChangeWatcherOptions } from './watch.js'
 export { connectWorker, createAsker, isMessage, reportStartFailure, requestConfigTexts, type Ask, type ConfigTexts, type PrimaryMessage, type Question, type WorkerMessage, type WorkerMetrics } from './worker-link.js'
 export { runPrimary, type PrimaryConfigs, type PrimaryOptions, type PrimaryRoutesFactory } from './workers.js'
+export { CHECK_BUDGET_MS } from './answer-budget.js'

@@ -7,6 +7,7 @@
  */
 import { Gauge, type Registry } from 'prom-client'
 import type { Metrics } from './metrics.js'
+import { CHECK_BUDGET_MS } from './answer-budget.js'
 
 /** The `watchStore` recorder: the first call registers the gauges on `registers`, every call replaces the readings. */
 export function createStoreWatch(registers: Registry[]): Metrics['watchStore'] {
@@ -21,7 +22,7 @@ export function createStoreWatch(registers: Registry[]): Metrics['watchStore'] {
       aggregator: 'min',
       registers,
       async collect() {
-        if (storePing && storeOpen()) this.set((await within(storePing().then(() => true, () => false), 2000)) ? 1 : 0)
+        if (storePing && storeOpen()) this.set((await within(storePing().then(() => true, () => false), CHECK_BUDGET_MS)) ? 1 : 0)
       },
     })
     dropWhile(up, () => !storeOpen())
@@ -50,7 +51,7 @@ function registerEvictionGauge(registers: Registry[], read: () => Promise<string
       allowed = undefined
       const reading = read()
       if (reading === undefined) return
-      const risk = await within(reading.then((r) => r !== undefined, () => undefined), 2000)
+      const risk = await within(reading.then((r) => r !== undefined, () => undefined), CHECK_BUDGET_MS)
       // Unknown (not answering, no `info`, not Redis): no sample, rather than a reassuring 0.
       allowed = risk
       if (risk !== undefined) this.set(risk ? 1 : 0)

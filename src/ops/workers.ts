@@ -27,6 +27,7 @@ import { WorkerPool } from './worker-pool.js'
 import { announceListeners, type StartLine } from '../proxy/bind-listener.js'
 import { watchWorkers } from './worker-watchdog.js'
 import { createAsker, isMessage, type ConfigTexts, type PrimaryMessage, type WorkerMessage } from './worker-link.js'
+import { WORKER_ANSWER_WAIT_MS } from './answer-budget.js'
 
 /** The cluster primary's settings (the CLI passes them through). */
 export interface PrimaryOptions {
@@ -56,7 +57,6 @@ export interface PrimaryConfigs {
 /** Builds the primary's admin routes (the console) once the facts exist; a promise while their modules load. */
 export type PrimaryRoutesFactory = (facts: AdminFacts, configs: PrimaryConfigs) => AdminRoutes | Promise<AdminRoutes>
 
-const ASK_TIMEOUT_MS = 2000
 /** `--reload-timeout`'s default. */
 const DEFAULT_RELOAD_TIMEOUT_MS = 30_000
 
@@ -116,9 +116,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
 
   followWorkers((w) => starts.hold(w, reloads.texts(w)), followDegradations(createDegradationLog(logger), reloads))
   const binding = await pool.start()
-  const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, configs: { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) }, openMetrics: startConfig.tracing.enabled, askTimeoutMs: ASK_TIMEOUT_MS })
+  const { aggregate, metrics } = aggregateInstanceMetrics({ registry, ask, live, retained, configs: { current: reloads.current, onAccepted: (fn) => void accepted.push(fn) }, openMetrics: startConfig.tracing.enabled, askTimeoutMs: WORKER_ANSWER_WAIT_MS })
   const readiness = instanceReadiness({
-    ask, askTimeoutMs: ASK_TIMEOUT_MS, serving: servingNow,
+    ask, askTimeoutMs: WORKER_ANSWER_WAIT_MS, serving: servingNow,
     leaving: reloads.leaving, conditions, draining: () => pool.draining, probes: o.probes ?? [],
   })
   const facts: AdminFacts = {
@@ -131,7 +131,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
     reload: reloads.reload,
     readiness,
     metrics: async () => (await aggregate()).getMetricsAsJSON(),
-    handshakes: async () => mergeHandshakes((await ask(connected(), 'handshakes', ASK_TIMEOUT_MS)).flatMap((a) => (a.value === undefined ? [] : [a.value as HandshakeFacts]))),
+    handshakes: async () => mergeHandshakes((await ask(connected(), 'handshakes', WORKER_ANSWER_WAIT_MS)).flatMap((a) => (a.value === undefined ? [] : [a.value as HandshakeFacts]))),
   }
   let admin: AdminServer | undefined
   const cfg = startConfig.admin
