@@ -29,47 +29,70 @@ function connectRequest(via: ProxyTarget, authority: string): string {
   return `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`
 }
 
+/** What a CONNECT answer's first bytes must begin with: a proxy that says anything else does not speak HTTP. */
+const STATUS_LINE_START = Buffer.from('HTTP/1.')
+
+/** The answer so far: undefined while it may still come, a failure's message, or the bytes after a 200's head. */
+function readAnswer(head: Buffer, name: string, authority: string): { rest: Buffer } | string | undefined {
+  const n = Math.min(head.length, STATUS_LINE_START.length)
+  // At once, not at the deadline: an SSH or TLS server behind the connector's port never sends \r\n\r\n.
+  if (!head.subarray(0, n).equals(STATUS_LINE_START.subarray(0, n))) return `upstream proxy ${name} answered something that is not HTTP`
+  const end = head.indexOf('\r\n\r\n')
+  if (end === -1) return head.length > MAX_HEAD ? `upstream proxy ${name}: CONNECT answer too large` : undefined
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]
+  if (status !== '200') return `upstream proxy ${name} refused CONNECT ${authority}: HTTP ${status ?? '?'}`
+  return { rest: head.subarray(end + 4) }
+}
+
 /**
  * Opens `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. `lookup`
  * resolves a proxy named by host name (the egress policy's checking lookup).
  */
 export function openTunnel(via: ProxyTarget, host: string, port: number, timeoutMs: number, lookup?: LookupFunction): Promise<Socket> {
-  const proxy = new URL(via.url)
   const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`
   const dialled = proxyAddress(via)
+  const socket = netConnect({ host: dialled.host, port: dialled.port, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
+  socket.once('connect', () => socket.write(connectRequest(via, authority)))
+  return connectAnswer(socket, new URL(via.url).host, authority, timeoutMs)
+}
+
+/**
+ * The proxy's answer to the CONNECT on `socket`. Settles on every way the exchange can end: a 200's
+ * head, any other answer, bytes that are not HTTP, the peer's end or close, a socket error, the deadline.
+ */
+function connectAnswer(socket: Socket, name: string, authority: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: dialled.host, port: dialled.port, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
-    const fail = (msg: string, code = PROXY_FAILED): void => {
+    let head = Buffer.alloc(0)
+    const settle = (): void => {
       clearTimeout(deadline)
+      socket.off('data', onData).off('end', onClosed).off('close', onClosed)
+    }
+    const fail = (msg: string, code = PROXY_FAILED): void => {
+      settle()
       socket.destroy()
       reject(Object.assign(new Error(msg), { code }))
     }
     // A deadline (0: none), not an idle timer, which a connector trickling its answer reset byte by byte for hours.
-    const deadline = timeoutMs > 0 ? setTimeout(() => fail(`upstream proxy ${proxy.host}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'), timeoutMs) : undefined
-    socket.once('error', (e: NodeJS.ErrnoException) => {
+    const deadline = timeoutMs > 0 ? setTimeout(() => fail(`upstream proxy ${name}: no CONNECT answer in ${timeoutMs} ms`, 'UND_ERR_CONNECT_TIMEOUT'), timeoutMs) : undefined
+    const onError = (e: NodeJS.ErrnoException): void => {
       // The egress policy refused the proxy's address: that refusal, as it is, is the answer.
-      if (e instanceof EgressDeniedError) return void (socket.destroy(), reject(e))
-      fail(`upstream proxy ${proxy.host}: ${e.code ?? e.message}`, e.code === 'ECONNREFUSED' ? PROXY_FAILED : (e.code ?? PROXY_FAILED))
-    })
-    socket.once('connect', () => socket.write(connectRequest(via, authority)))
-    let head = Buffer.alloc(0)
+      if (e instanceof EgressDeniedError) return void (settle(), socket.destroy(), reject(e))
+      // Refused reads as a direct endpoint's refusal does; other codes keep their own reason (reset, unreachable, EMFILE).
+      if (e.code === 'ECONNREFUSED') return fail(`upstream proxy ${name}: connection refused`)
+      fail(`upstream proxy ${name}: ${e.code ?? e.message}`, e.code ?? PROXY_FAILED)
+    }
+    const onClosed = (): void => fail(`upstream proxy ${name} closed the connection ${head.length === 0 ? 'before answering CONNECT' : 'before the end of its CONNECT answer'}`)
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk])
-      const end = head.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (head.length > MAX_HEAD) fail(`upstream proxy ${proxy.host}: CONNECT answer too large`)
-        return
-      }
-      socket.off('data', onData)
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]
-      if (status !== '200') return fail(`upstream proxy ${proxy.host} refused CONNECT ${authority}: HTTP ${status ?? '?'}`)
-      const rest = head.subarray(end + 4)
-      if (rest.length > 0) socket.unshift(rest)
-      clearTimeout(deadline)
-      socket.removeAllListeners('error')
+      const answer = readAnswer(head, name, authority)
+      if (answer === undefined) return
+      if (typeof answer === 'string') return fail(answer)
+      settle()
+      socket.off('error', onError)
+      if (answer.rest.length > 0) socket.unshift(answer.rest)
       socket.pause() // TLS takes over the stream; nothing may be read and dropped before it does
       resolve(socket)
     }
-    socket.on('data', onData)
+    socket.on('data', onData).once('end', onClosed).once('close', onClosed).once('error', onError)
   })
 }
