@@ -11,10 +11,8 @@
  */
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
-import { GatewayError } from '../errors.js'
 import { isCluster, type RedisClient } from './redis-client.js'
 import type { ReplicaAcknowledgement } from './redis-store-options.js'
-import { UNREACHABLE } from './store.js'
 
 /** Commands queued to run as one write. */
 export type Pipeline = ReturnType<RedisClient['pipeline']>
@@ -66,7 +64,7 @@ async function slotPrimary(cluster: Cluster, key: string): Promise<Redis> {
 }
 
 /** The client's connection to `host:port`, once its slot map knows the node (a new primary after a refresh). */
-async function nodeAt(cluster: Cluster, host: string, port: number): Promise<Redis> {
+export async function nodeAt(cluster: Cluster, host: string, port: number): Promise<Redis> {
   const find = (): Redis | undefined => cluster.nodes('all').find((n) => n.options.host === host && n.options.port === port)
   const known = find()
   if (known !== undefined) return known
@@ -81,18 +79,4 @@ function pipelineReplies(results: [Error | null, unknown][]): unknown[] {
     if (err) throw err
     return reply
   })
-}
-
-/** Throws unless every primary has the replicas in sync that a write must reach (`ack`): otherwise no write could be acknowledged, and /readyz must say so. */
-export async function checkReplicasOnline(redis: RedisClient, ack: ReplicaAcknowledgement, where: string, run: (fn: () => Promise<string>) => Promise<string>): Promise<void> {
-  const primaries = isCluster(redis) ? redis.nodes('master') : [redis]
-  if (primaries.length === 0) throw new GatewayError('store_unavailable', `redis store ${where} is unreachable (no primary known yet)`, { callerMessage: UNREACHABLE })
-  for (const node of primaries) {
-    const info = await run(() => node.info('replication'))
-    // Only replicas in sync count: one still loading its first copy cannot confirm a write.
-    const replicas = info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
-    if (replicas < ack.replicas) {
-      throw new GatewayError('store_unavailable', `redis store ${where}: the primary has ${replicas} of the ${ack.replicas} replicas writes must reach`, { callerMessage: UNREACHABLE })
-    }
-  }
 }

@@ -8,7 +8,8 @@ import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
 import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
 import { credentialKeys, storeFailure, type CredentialKeys } from './redis-failure.js'
 import { sentinelWatchOf } from './redis-sentinel-watch.js'
-import { checkReplicasOnline, execWrite, type Pipeline } from './redis-write.js'
+import { checkRedisHealth } from './redis-health.js'
+import { execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 
@@ -138,12 +139,10 @@ export class RedisStore implements Store {
     return [...found].sort()
   }
 
-  /** Reachable, and every primary has the replicas in sync that writes must reach (checkReplicasOnline). */
+  /** Every primary reachable, a Cluster up at each, and each with the replicas in sync that writes must reach (checkRedisHealth). */
   async ping(): Promise<void> {
     await this.#checks.stillRefused()
-    const ack = this.#ack
-    if (ack === undefined) return void (await this.#run('ping', () => this.#redis.ping()))
-    await checkReplicasOnline(this.#redis, ack, this.#where, (fn) => this.#run('ping', fn))
+    await checkRedisHealth(this.#redis, this.#ack, this.#where, (fn) => this.#run('ping', fn))
   }
 
   /** The Sentinel failover watch's state (undefined without Sentinel): Sentinels followed and refusing, and why a failover may not be followed as announced. */

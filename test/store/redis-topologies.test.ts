@@ -53,7 +53,7 @@ describe('key layout', () => {
     try {
       // WAIT runs on the node that took the write (same pipeline): it has no replica to confirm it.
       await expect(store.put('oauth1:token:ann:p:', 'v')).rejects.toThrow(/put reached 0 of 1 replicas within 200 ms; not acknowledged/)
-      await expect(store.ping()).rejects.toThrow(/the primary has 0 of the 1 replicas writes must reach/)
+      await expect(store.ping()).rejects.toThrow(/the primary 127\.0\.0\.1:\d+ has 0 of the 1 replicas writes must reach/)
     } finally {
       await store.close()
     }
