@@ -1,22 +1,38 @@
 /**
- * Answers written once the listener stopped listening (a drain closed it) say `Connection: close`:
- * the drain closes each connection as soon as it is idle, so a caller told `keep-alive` would
- * reuse it for its next request and race that close (a POST written as the socket closes is lost,
- * with no safe retry). Told `close`, it opens its next connection elsewhere (another pod, the
- * Service having dropped this one). Checked when the head is written, not when the request came:
- * requests in flight when the drain began are told too, tunnelled ones (a second server) included.
+ * The listener's responses decide, as each head is written (every head goes through writeHead,
+ * Node's implicit one on write/end included), whether the connection stays open after them:
+ * - Once the listener stopped listening (a drain closed it) an answer says `Connection: close`:
+ *   the drain closes each connection as soon as it is idle, so a caller told `keep-alive` would
+ *   reuse it for its next request and race that close (a POST written as the socket closes is
+ *   lost, with no safe retry). Told `close`, it opens its next connection elsewhere (another pod,
+ *   the Service having dropped this one). Requests in flight when the drain began are told too,
+ *   tunnelled ones (a second server) included.
+ * - An answer that starts before its request's body has all arrived (a backend refusing an upload
+ *   early: 401, 403, 413) says `Connection: close` too, and once it is sent the rest of the body is
+ *   discarded while the connection closes lingering. Kept alive, the connection waited on a body
+ *   nobody read any more: the caller's next request on it hung to the keep-alive limit, then a reset.
  */
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { nodeHttp } from '../process/index.js'
+import { hasBody } from './body.js'
+import { lingerOnClose } from './write-error.js'
 
 /** The ServerResponse class of a listener: `listening()` is read as each answer's head is written. */
 export function drainAwareResponse(listening: () => boolean): typeof ServerResponse {
   const Base = nodeHttp().ServerResponse
   return class DrainAwareResponse<Request extends IncomingMessage = IncomingMessage> extends Base<Request> {
-    // Every head goes through writeHead (Node's implicit header on write/end included).
     override writeHead(statusCode: number, reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
       if (!listening()) this.shouldKeepAlive = false
+      if (!this.req.complete && hasBody(this.req.headers)) closeAfterEarlyAnswer(this)
       return super.writeHead(statusCode, reason as string, headers)
     }
   }
+}
+
+/** `res` starts before its request's body has all arrived: the connection closes after it, the rest of the body discarded. */
+function closeAfterEarlyAnswer(res: ServerResponse): void {
+  res.shouldKeepAlive = false
+  if (res.socket) lingerOnClose(res.socket)
+  // Whoever read the body (the upstream call) is done with it once the answer is sent.
+  res.once('finish', () => void (res.req.complete || res.req.resume()))
 }

@@ -63,7 +63,7 @@ function linger(socket: Duplex): void {
 }
 
 /** Node ends a `connection: close` response with socket.destroySoon(): make that a lingering close. */
-function lingerOnClose(socket: Duplex): void {
+export function lingerOnClose(socket: Duplex): void {
   ;(socket as Duplex & { destroySoon(): void }).destroySoon = () => {
     socket.end()
     linger(socket)
