@@ -4,9 +4,12 @@
  * `--version`, `--help` and a usage error load only commander, cli/options and process/.
  */
 import { Option } from 'commander'
-import { defaultWorkers, gatewayVersion, LOG_LEVELS, type LogFormat, type LogLevel } from './process/index.js'
+import { defaultWorkers, gatewayVersion, holdServeSignals, LOG_LEVELS, type LogFormat, type LogLevel } from './process/index.js'
 import { addOAuth1Commands } from './cli/oauth1-sign.js'
 import { configOption, createProgram, parseDurationFlag, parsePort, parsePositiveInteger, runProgram, UsageError } from './cli/options.js'
+
+// `serve` holds its signals before anything else loads (process/held-signals.ts): its own modules take a second or more.
+if (process.argv[2] === 'serve') holdServeSignals()
 
 const program = createProgram('mtls-gateway', 'Outbound gateway: mTLS, OAuth 1.0a signing and authorization fields').version(gatewayVersion())
 

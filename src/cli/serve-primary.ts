@@ -5,7 +5,8 @@
  * ops/ and what validating a config needs, and the console when the config turns it on.
  */
 import { loadConfig, type GatewayConfig } from '../config/index.js'
-import { createLog, holdSignals, logProcessWarnings, runPrimary, type PrimaryConfigs, type PrimaryRoutesFactory } from '../ops/index.js'
+import { holdServeSignals } from '../process/index.js'
+import { createLog, logProcessWarnings, runPrimary, type PrimaryConfigs, type PrimaryRoutesFactory } from '../ops/index.js'
 import { createRuntime, createStoreFile } from '../runtime/index.js'
 import type { PrimaryFollower } from './console-host.js'
 import { createConsoleLoader } from './console-loader.js'
@@ -13,8 +14,8 @@ import { announce, type ServeCommandOptions } from './serve-command.js'
 
 /** Runs the primary until it exits. */
 export async function servePrimary(o: ServeCommandOptions): Promise<void> {
-  // A SIGTERM or SIGINT while the workers start drains once they serve (ops/signals.ts).
-  holdSignals(['SIGTERM', 'SIGINT'])
+  // A SIGTERM or SIGINT while the workers start drains once they serve (ops/signals.ts); main.ts held them first thing.
+  holdServeSignals()
   // Every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: true })
   logProcessWarnings(log.logger)

@@ -1,6 +1,7 @@
 /** `serve` in a process that serves requests: the one process of `--workers 1`, or a worker of a cluster. */
 import cluster from 'node:cluster'
-import { connectWorker, createLog, holdSignals, createOps, logProcessWarnings, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
+import { holdServeSignals } from '../process/index.js'
+import { connectWorker, createLog, createOps, logProcessWarnings, reportStartFailure, requestConfigTexts, type ConfigTexts, type RunningOps } from '../ops/index.js'
 import { startGateway, type RunningGateway } from './gateway-root.js'
 import { announce, type ServeCommandOptions } from './serve-command.js'
 import { describeError } from './options.js'
@@ -12,7 +13,7 @@ export async function serveProcess(o: ServeCommandOptions): Promise<void> {
   // (ops/signals.ts). A worker's primary does both: a worker ignores SIGINT and SIGHUP from its start on (the primary relays
   // them), and one still starting (waiting for its config, building it, its listen() pending) exits 0 at its SIGTERM (nothing
   // served, nothing to drain): by default it ended by the signal, or by Ctrl-C, as if it had crashed.
-  holdSignals(['SIGTERM', 'SIGINT', 'SIGHUP'], cluster.isWorker ? (signal) => void (signal === 'SIGTERM' && process.exit(0)) : undefined)
+  holdServeSignals()
   // With workers every process writes to the same stdout: writes must not cut each other's lines.
   const log = createLog({ level: o.logLevel, format: o.logFormat, sharedOutput: o.workers > 1 })
   logProcessWarnings(log.logger)

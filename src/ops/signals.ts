@@ -1,43 +1,18 @@
 /** Process signal handlers that can be removed again (in-process tests start and stop gateways). */
 import type { Logger } from 'pino'
 import type { Drain } from './drain.js'
+import { releaseSignal } from '../process/index.js'
 
 /** What each signal does; a cluster worker maps SIGHUP/SIGINT to nothing (the primary relays them once). */
 export type SignalHandlers = Partial<Record<'SIGHUP' | 'SIGINT' | 'SIGTERM', () => void>>
 
-/** Signals held since the process began serving (holdSignals), and whether one came. */
-const held = new Map<NodeJS.Signals, { caught: boolean; listener: () => void }>()
-
-/**
- * Catches `signals` from now on, until installSignals takes them over and runs the handler of
- * each one caught meanwhile, once. Called first thing by `serve`: before its handlers exist a
- * SIGTERM would take its default action, and a process that is PID 1 (a container's entrypoint)
- * has none, so the kernel drops it: the pod would start serving and wait for SIGKILL.
- * `onCaught`: what to do at once as well (a `--workers` worker still starting exits cleanly on SIGTERM).
- */
-export function holdSignals(signals: readonly NodeJS.Signals[], onCaught?: (signal: NodeJS.Signals) => void): void {
-  for (const signal of signals) {
-    if (held.has(signal)) continue
-    const entry = { caught: false, listener: (): void => void ((entry.caught = true), onCaught?.(signal)) }
-    held.set(signal, entry)
-    process.on(signal, entry.listener)
-  }
-}
-
-/** True while one of `signals` caught by holdSignals waits for its handler (a process still starting holds its drain). */
-export function isSignalHeld(signals: readonly NodeJS.Signals[]): boolean {
-  return signals.some((signal) => held.get(signal)?.caught === true)
-}
+export { holdSignals, isSignalHeld } from '../process/index.js'
 
 /** Installs the handlers (running each one whose signal holdSignals caught); returns the function that removes them. */
 export function installSignals(handlers: SignalHandlers): () => void {
   const entries = Object.entries(handlers) as [NodeJS.Signals, () => void][]
   for (const [signal, fn] of entries) process.on(signal, fn)
-  const caught = entries.filter(([signal]) => {
-    const entry = held.get(signal)
-    if (entry) process.off(signal, entry.listener), held.delete(signal)
-    return entry?.caught === true
-  })
+  const caught = entries.filter(([signal]) => releaseSignal(signal))
   for (const [, fn] of caught) fn()
   return () => {
     for (const [signal, fn] of entries) process.off(signal, fn)
