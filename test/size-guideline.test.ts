@@ -73,7 +73,6 @@ const FILES: readonly FileAllowance[] = [
   { file: 'ops/redact.ts', lines: 209 },
   { file: 'proxy/connection-guard.ts', lines: 257 },
   { file: 'proxy/parameter-names.ts', lines: 221 },
-  { file: 'proxy/steps/apply-authorization.ts', lines: 202 },
   { file: 'store/redis.ts', lines: 212 },
   { file: 'store/sqlite.ts', lines: 228 },
 ]

@@ -24,6 +24,7 @@ import { checkViaUrl } from './via-url.js'
 import { checkPathPrefix } from './path-prefix.js'
 import { checkPublicUrl } from './link-urls.js'
 import { checkPathFields } from './path-placeholders.js'
+import { checkHeaderFieldValues } from './header-fields.js'
 
 interface NormalizeContext {
   file: string
@@ -91,6 +92,7 @@ function checkReferences(endpoints: readonly EndpointConfig[], profiles: readonl
   checkTenantFields(endpoints, profiles, report)
   checkTenantBundles(endpoints, profiles, report)
   checkPathFields(endpoints, profiles, report)
+  checkHeaderFieldValues(endpoints, profiles, report)
   const names = new Map<string, number>()
   for (const e of endpoints) {
     const first = names.get(e.name)

@@ -10,7 +10,7 @@ const field = {
   properties: {
     type: { type: 'string', enum: ['header', 'payload', 'query', 'path'], description: 'Where the field goes: a header (replacing the caller\'s), a key in a JSON object or form body (dotted path for nested JSON; in a form, first, before the caller\'s parameters), a query parameter (first, before the caller\'s: parsers that keep only the first 1,000 parameters still read it), or a `{{key}}` placeholder in the URL path (the endpoint URL\'s path or its `pathPrefix`: a path field none of the endpoints applying it has a placeholder for is a config error, as it would never be placed).' },
     key: { type: 'string', minLength: 1, description: 'Header name, body key (dotted path allowed for JSON), query parameter name, or path placeholder name.' },
-    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims). `{{tenant}}` only where every endpoint applying the field has tenancy (load refuses it otherwise).' },
+    value: { type: 'string', description: 'A template: literal text with `{{tenant}}`, `{{user}}`, `{{fields.NAME}}` (profile additional fields) and `{{claims.NAME}}` (caller JWT/JWE claims). `{{tenant}}` only where every endpoint applying the field has tenancy (load refuses it otherwise). A header field\'s value must be visible ASCII with spaces and tabs only inside: a request whose value is not is a 400 naming the field, and literal text (or an `additionalFields` entry) that makes every value so is a config error here.' },
   },
 } as const
 

@@ -142,9 +142,11 @@ export const fieldCaseArbitrary: fc.Arbitrary<Case> = fc.oneof(
   })),
 )
 
-// The specification of what a field may carry, written apart from the code: RFC 9110 field-value
-// characters for a header, and UTF-16 without a lone surrogate (which has no UTF-8) elsewhere.
-export const FIELD_VALUE_CHARS = /^[\t\x20-\x7e\x80-\xff]*$/
+// The specification of what a field may carry, written apart from the code: for a header, what the
+// wire carries as-is and every reader reads the same — visible ASCII, with SP/HTAB only inside (a
+// non-ASCII character goes out as Latin-1 octets, edge whitespace is not part of a field value) —
+// and UTF-16 without a lone surrogate (which has no UTF-8) elsewhere.
+export const HEADER_VALUE_AS_IS = /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/
 export const isWellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)
 
 /**

@@ -14,6 +14,8 @@ export interface RecordedRequest {
   method: string
   target: string
   body: string
+  /** The header section's field lines as they came off the wire (no request line, no CRLF), as bytes. */
+  fieldLines: Buffer[]
   /** How the framing could be read two ways; empty when it can be read one way only. */
   ambiguities: string[]
 }
@@ -24,6 +26,18 @@ export interface FramingRecorder {
   close(): Promise<void>
 }
 
+/** `head` cut at each CRLF, bytes kept. */
+function splitLines(head: Buffer): Buffer[] {
+  const lines: Buffer[] = []
+  let from = 0
+  for (let eol = head.indexOf('\r\n'); eol >= 0; eol = head.indexOf('\r\n', from)) {
+    lines.push(head.subarray(from, eol))
+    from = eol + 2
+  }
+  lines.push(head.subarray(from))
+  return lines
+}
+
 /** One request off the front of `buf`: undefined while incomplete; `rest` is what follows it. */
 function readRequest(buf: Buffer): { request: RecordedRequest; rest: Buffer } | undefined {
   const end = buf.indexOf('\r\n\r\n')
@@ -31,6 +45,7 @@ function readRequest(buf: Buffer): { request: RecordedRequest; rest: Buffer } | 
   const [line = '', ...fields] = buf.subarray(0, end).toString('latin1').split('\r\n')
   const [method = '', target = ''] = line.split(' ')
   const ambiguities: string[] = []
+  const fieldLines = splitLines(Buffer.from(buf.subarray(0, end))).slice(1)
   const named = (n: string): string[] => fields.filter((f) => f.slice(0, f.indexOf(':')).toLowerCase() === n).map((f) => f.slice(f.indexOf(':') + 1).trim())
   for (const f of fields) if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t -~\x80-\xff]*$/.test(f)) ambiguities.push(`field line ${JSON.stringify(f)}`)
   // A name some backend maps onto a framing field (CGI's "_" for "-", case, spaces).
@@ -51,7 +66,7 @@ function readRequest(buf: Buffer): { request: RecordedRequest; rest: Buffer } | 
       const size = buf.subarray(at, eol).toString('latin1')
       if (!/^[0-9a-f]{1,8}$/i.test(size)) ambiguities.push(`chunk line ${JSON.stringify(size)}`)
       const n = parseInt(size, 16)
-      if (Number.isNaN(n)) return { request: { method, target, body: '', ambiguities }, rest: Buffer.alloc(0) }
+      if (Number.isNaN(n)) return { request: { method, target, body: '', fieldLines, ambiguities }, rest: Buffer.alloc(0) }
       if (n === 0) {
         const close = buf.indexOf('\r\n\r\n', eol)
         if (close < 0) return undefined
@@ -71,7 +86,7 @@ function readRequest(buf: Buffer): { request: RecordedRequest; rest: Buffer } | 
     body = buf.subarray(at, at + n)
     at += n
   }
-  return { request: { method, target, body: body.toString('latin1'), ambiguities }, rest: buf.subarray(at) }
+  return { request: { method, target, body: body.toString('latin1'), fieldLines, ambiguities }, rest: buf.subarray(at) }
 }
 
 /** Starts on 127.0.0.1:0, requiring a client certificate under `pki`'s root. */

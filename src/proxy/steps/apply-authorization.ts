@@ -4,7 +4,7 @@
  * string or a `{{name}}` path placeholder. Runs before signing so query and form fields
  * are covered by the OAuth signature.
  */
-import { pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
+import { headerValueProblem, pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
 import { GatewayError } from '../../errors.js'
 import type { CompiledField } from '../../gateway/index.js'
 import { percentEncode } from '../../oauth1/index.js'
@@ -18,15 +18,13 @@ import { checkRequestPath } from '../upstream-target.js'
 import { isJson, readsAsJson, setJsonFields } from './json-payload.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
-// RFC 9110 §5.5 field-value characters (HTAB, SP, VCHAR, obs-text): CR/LF/NUL would split or cut the
-// header, and above U+00FF there is no octet to send.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 // A lone UTF-16 surrogate has no UTF-8 form, so no percent-encoding or body can carry it.
 const LONE_SURROGATE = /\p{Cs}/u
 
 /** Why a rendered value cannot be sent where its field puts it, or undefined. Never quotes the value (it may be a secret). */
 function wireProblem(type: CompiledField['type'], value: string): string | undefined {
-  if (type === 'header') return HEADER_VALUE.test(value) ? undefined : 'has a character a header cannot carry (a control character such as CR, LF or NUL, or one above U+00FF)'
+  // Visible ASCII, SP/HTAB inside only: what every backend reads as these very characters (config/header-value.ts).
+  if (type === 'header') return headerValueProblem(value)
   return LONE_SURROGATE.test(value) ? 'is not well-formed Unicode (it has a lone UTF-16 surrogate)' : undefined
 }
 
