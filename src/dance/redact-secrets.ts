@@ -1,11 +1,13 @@
 /**
  * Known secrets taken out of provider text in whatever encoding they came back in. A
  * provider may echo a value percent-encoded (once, twice: a PLAINTEXT signature inside an
- * Authorization header), JSON-escaped or XML-escaped, in any order and any case of hex.
- * Listing encoded forms of each secret can never be complete, so the text is decoded
- * instead: one layer of one family at a time, every order up to MAX_LAYERS deep, and each
- * decoded character remembers which original characters it came from; a secret found in
- * any decoding masks those original characters.
+ * Authorization header), JSON-escaped or XML-escaped, in any order and any case of hex, in
+ * another letter case (`SIG=CONSSEC…`), or inside base64, base64url or hex (a debug header
+ * echoing `Authorization` encoded). Listing encoded forms of each secret can never be
+ * complete, so the text is decoded instead: one layer of one escape family at a time, every
+ * order up to MAX_LAYERS deep, then each of those once more as base64, base64url and hex runs;
+ * each decoded character remembers which original characters it came from (a run's, the whole
+ * run); a secret found in any decoding, in any letter case, masks those original characters.
  */
 
 // Deeper than any echo seen (a signature in a header is two layers); each layer is a pass over ≤64 KiB.
@@ -47,6 +49,20 @@ const FAMILIES: readonly Family[] = [
     pattern: /&(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});/g,
     decode: (e) => (e[1] !== '#' ? XML_NAMED[e.slice(1, -1)] : codePoint(e[2] === 'x' || e[2] === 'X' ? parseInt(e.slice(3, -1), 16) : parseInt(e.slice(2, -1), 10))),
   },
+]
+
+/** The bytes of a run as text: each byte one character (any ASCII secret), and as UTF-8 too. */
+const asText = (bytes: Buffer): string => `${bytes.toString('latin1')}\u0000${bytes.toString('utf8')}`
+
+/**
+ * Binary-to-text encodings, each run decoded whole (every decoded character stands for the whole
+ * run) from each alignment it may start at: a run can begin with characters that are not its
+ * encoding's (a word before base64 with no separator between).
+ */
+const RUN_FAMILIES: readonly Family[] = [
+  { pattern: /[A-Za-z0-9+/]{8,}={0,2}/g, decode: (run) => [0, 1, 2, 3].map((at) => asText(Buffer.from(run.slice(at), 'base64'))).join('\u0000') },
+  { pattern: /[A-Za-z0-9_-]{8,}/g, decode: (run) => [0, 1, 2, 3].map((at) => asText(Buffer.from(run.slice(at), 'base64url'))).join('\u0000') },
+  { pattern: /[0-9A-Fa-f]{8,}/g, decode: (run) => [0, 1].map((at) => asText(Buffer.from(run.slice(at), 'hex'))).join('\u0000') },
 ]
 
 /** `view` with one layer of `family` decoded, or undefined when it holds none of its escapes. */
@@ -99,12 +115,13 @@ function decodings(text: string): View[] {
     views.push(...next)
     layer = next
   }
-  return views
+  // Once, not layered: almost any text holds runs these match, so every order of them would be every text many times.
+  return [...views, ...views.flatMap((view) => RUN_FAMILIES.flatMap((family) => decodeLayer(view, family) ?? []))]
 }
 
-/** A secret as a pattern; a space also matches `+`, a form's space (a `+` is never decoded: it may be itself). */
+/** A secret as a pattern, in any letter case; a space also matches `+`, a form's space (a `+` is never decoded: it may be itself). */
 function secretPattern(secret: string): RegExp {
-  return new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(' ', '[ +]'), 'g')
+  return new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll(' ', '[ +]'), 'gi')
 }
 
 /** The original ranges [start, end] of every match of `patterns` and of every `params` value, in every decoding of `text`. */

@@ -103,6 +103,32 @@ describe('redactProviderText (property)', () => {
     )
   })
 
+  it('no secret survives echoed in another letter case or inside base64, base64url or hex, then escaped in any order (3,000 runs)', () => {
+    const BINARY: Readonly<Record<string, (s: string) => string>> = {
+      base64: (s) => Buffer.from(s).toString('base64'),
+      base64url: (s) => Buffer.from(s).toString('base64url'),
+      hex: (s) => Buffer.from(s).toString('hex'),
+      hexUpper: (s) => Buffer.from(s).toString('hex').toUpperCase(),
+    }
+    const CASES: Readonly<Record<string, (s: string) => string>> = { upper: (s) => s.toUpperCase(), lower: (s) => s.toLowerCase(), same: (s) => s }
+    // A debug echo of the request: the Authorization header, or the secret in it, encoded before it is quoted.
+    const echoes = fc.tuple(fc.constantFrom(...Object.keys(CASES)), fc.option(fc.constantFrom(...Object.keys(BINARY)), { nil: undefined }), fc.array(fc.constantFrom(...Object.keys(ENCODERS)), { maxLength: 2 }), around, fc.constantFrom('', 'x-debug: ', 'b64='))
+    fc.assert(
+      fc.property(fc.record({ consumer: secret(6), field: secret(6) }), fc.constantFrom('consumer', 'field'), echoes, (s, which, [letterCase, binary, steps, [before, after], label]) => {
+        // A letter whose other case is other letters (ß, SS) is no longer the secret's spelling: no matcher finds it.
+        fc.pre([s[which].toUpperCase(), s[which].toLowerCase()].every((c) => c.length === s[which].length))
+        const p = profile({ consumerSecret: s.consumer, additionalFields: { pin: s.field } })
+        const cased = (CASES[letterCase] as (x: string) => string)(`sig=${s[which]}&n=1`)
+        const wire = encode(binary ? (BINARY[binary] as (x: string) => string)(cased) : cased, steps)
+        const out = redactProviderText(p, `${before}${label}${wire}${after}`)
+        expect(out.includes(wire), `${JSON.stringify(wire)} in ${JSON.stringify(out)}`).toBe(false)
+        expect(out.toLowerCase().includes(s[which].toLowerCase()), `${JSON.stringify(s[which])} in ${JSON.stringify(out)}`).toBe(false)
+        expect(out).toContain('[redacted]')
+      }),
+      { seed: 0xb64, numRuns: 3_000 },
+    )
+  })
+
   it('a token secret the provider answers is removed from every answer form (4,000 runs)', () => {
     const answers: readonly ((v: string) => string)[] = [
       (v) => `oauth_token=tok&oauth_token_secret=${encode(v, ['form'])}&oauth_callback_confirmed=true`,
