@@ -13,7 +13,7 @@ import { compileGateway, createKeptPools, type Gateway, type Resolve } from '../
 import { createMinterSource } from './minter-source.js'
 import { createConsoleLoader } from './console-loader.js'
 import { createListener, type GatewayRef, type RequestRecord } from '../proxy/listener.js'
-import type { ConnectionEvents } from '../proxy/connection-guard.js'
+import { connectionCounter, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { bindListener, type ListenerBinding } from '../proxy/bind-listener.js'
 import { createPipeline } from '../proxy/default-pipeline.js'
 import { createAdmit } from '../proxy/steps/authenticate-caller.js'
@@ -156,7 +156,7 @@ export async function startGateway({ configTexts, ...o }: StartOptions): Promise
   const store = storeProbes(runtime, ref)
   o.ops?.metrics.watchStore(store.ping, () => runtime.store !== undefined, store.evictionRisk, store.failoverWatch)
   o.ops?.metrics.watchBufferedBodies(runtime.bufferedBodies)
-  o.ops?.metrics.watchConnections('proxy', server)
+  o.ops?.metrics.watchConnections('proxy', connectionCounter(server))
   const consoles = createConsoleLoader()
   const ops = await o.ops?.start({ configFile: o.configFile, ref, server, compile: reloadCompiler(compile, tracing, (g) => {
     consoles.follow(g.config)

@@ -102,7 +102,7 @@ export interface Metrics {
   watchDroppedSpans(counts: () => Readonly<Record<SpanDropReason, number>>): void
 }
 
-/** What a scrape asks a listening server: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its cap. */
+/** What a scrape asks a listener: its open connections (Node's count: TLS handshakes and CONNECT tunnels included) and its connection cap (the proxy's own, never Node's maxConnections). */
 export interface ConnectionCounter {
   getConnections(cb: (err: Error | null, count: number) => void): unknown
   readonly maxConnections?: number | undefined

@@ -18,7 +18,7 @@ import type { SendStall } from './relay-hooks.js'
 import { expiryOf, markExpired } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, partialRequestsEnd, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 
-export type { RefusalReason } from './connection-caps.js'
+export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
 
 /** Which listener an event happened on (label value). */
 export type ListenerName = 'proxy' | 'admin' | 'tunnel'
