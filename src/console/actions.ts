@@ -3,14 +3,13 @@
  * Every action returns what to audit alongside its reply, so the router writes one
  * audit line per action whatever happened.
  */
-import type { IncomingMessage } from 'node:http'
 import { GatewayError } from '../errors.js'
 import { checkStoredUserId, checkUserId } from '../callers/index.js'
 import { createAuthorizeLink, listTokenHolders, revokeToken, runProfileTest } from './adapter.js'
 import { validateDraft } from './draft.js'
 import { endpointRows } from './endpoints.js'
 import type { ConsoleHost } from './host.js'
-import { optionalString, readJsonBody, requiredString } from './http.js'
+import { optionalString, requiredString, type ReadBody } from './http.js'
 import { profileViews } from './profiles.js'
 import { testEndpointConnection } from '../proxy/connection-test.js'
 import { totals, type Sampler } from './samples.js'
@@ -24,7 +23,7 @@ export interface ActionOutcome {
   audit?: { action: string; result: string; details?: Record<string, string | number | boolean | undefined> }
 }
 
-type Handler = (host: ConsoleHost, sampler: Sampler, req: IncomingMessage) => Promise<ActionOutcome>
+type Handler = (host: ConsoleHost, sampler: Sampler, readBody: ReadBody) => Promise<ActionOutcome>
 
 const ok = (body: unknown): ActionOutcome => ({ status: 200, body })
 
@@ -77,8 +76,8 @@ const endpoints: Handler = async (host, sampler) => {
 
 const profiles: Handler = (host) => host.withGateway(async (g) => ok({ profiles: profileViews(g) }))
 
-const testProfile: Handler = async (host, _s, req) => {
-  const body = await readJsonBody(req)
+const testProfile: Handler = async (host, _s, readBody) => {
+  const body = await readBody()
   const profile = requiredString(body, 'profile')
   const tenant = optionalString(body, 'tenant')
   const result = await host.withGateway(async (g) => {
@@ -88,8 +87,8 @@ const testProfile: Handler = async (host, _s, req) => {
   return { status: 200, body: result, audit: { action: 'test_profile', result: result.ok ? 'ok' : 'failed', details: { profile, tenant } } }
 }
 
-const testEndpoint: Handler = async (host, _s, req) => {
-  const body = await readJsonBody(req)
+const testEndpoint: Handler = async (host, _s, readBody) => {
+  const body = await readBody()
   const endpoint = requiredString(body, 'endpoint')
   const tenant = optionalString(body, 'tenant')
   // The config in force (a new connection outside the pools: nothing in flight is touched).
@@ -118,8 +117,8 @@ function spaceOf(body: Record<string, unknown>): string | undefined {
   return body.space
 }
 
-const revoke: Handler = async (host, _s, req) => {
-  const body = await readJsonBody(req)
+const revoke: Handler = async (host, _s, readBody) => {
+  const body = await readBody()
   // An anonymous user's id names another entry than the same known user's; so does another space's.
   const space = spaceOf(body)
   const who = Object.assign(owner(body, checkStoredUserId), space !== undefined ? { space } : {}, body.anonymous === true ? { anonymous: true as const } : {})
@@ -128,8 +127,8 @@ const revoke: Handler = async (host, _s, req) => {
   return removed ? { status: 200, body: { revoked: true }, audit } : { status: 404, body: undefined, error: new GatewayError('not_found', `no token stored for user "${who.user}" with profile "${who.profile}"`), audit }
 }
 
-const link: Handler = async (host, _s, req) => {
-  const body = await readJsonBody(req)
+const link: Handler = async (host, _s, readBody) => {
+  const body = await readBody()
   // Whose user: an app's client id, or "" for callers without an app.
   if (typeof body.app !== 'string') throw new GatewayError('bad_request', '"app" is required (the client id of the app whose user this is, "" for callers without an app)')
   const who = Object.assign(owner(body, checkUserId), { app: body.app })
@@ -142,8 +141,8 @@ const link: Handler = async (host, _s, req) => {
   return { status: 200, body: { url }, audit: { action: 'create_authorize_link', result: 'ok', details: { ...who } } }
 }
 
-const draft: Handler = async (host, _s, req) => {
-  const yaml = requiredString(await readJsonBody(req), 'yaml')
+const draft: Handler = async (host, _s, readBody) => {
+  const yaml = requiredString(await readBody(), 'yaml')
   const result = validateDraft(host.configFile, yaml, host.config(), host.restartBaseline())
   return { status: 200, body: result, audit: { action: 'validate_draft', result: result.ok ? 'ok' : 'problems', details: { problems: result.problems.length } } }
 }

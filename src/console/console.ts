@@ -52,7 +52,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
-    const presented = (await readJsonBody(req)).token
+    const presented = (await readJsonBody(req, res)).token
     const attempt = await throttle.admit(callerAddress(req.socket))
     if (!attempt.admitted) {
       refused(req, 'login', 'throttled', { from: attempt.key })
@@ -101,7 +101,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     if (req.method === 'GET' && name === 'session') return reply(res, 200, { who, via: op.kind, csrf: csrf ? await csrfOf(op, csrf) : null })
     if (req.method === 'GET' && Object.hasOwn(READS, name)) {
       await sampler.touch()
-      const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, req)
+      const out = await (READS[name] as NonNullable<(typeof READS)[string]>)(host, sampler, () => readJsonBody(req, res))
       return reply(res, out.status, out.body)
     }
     if (req.method !== 'POST') return sendError(req, res, Object.hasOwn(ACTIONS, name) || name === 'logout' ? methodNotAllowed(['POST'], `no console route ${req.method ?? ''} /console/api/${name}`) : new GatewayError('not_found', `no console route ${req.method ?? ''} /console/api/${name}`))
@@ -115,7 +115,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     if (!action) return sendError(req, res, new GatewayError('not_found', `no console action ${name}`))
     let out: ActionOutcome
     try {
-      out = await action(host, sampler, req)
+      out = await action(host, sampler, () => readJsonBody(req, res))
     } catch (e) {
       if (e instanceof GatewayError) audit(who, name, 'refused', { status: statusOf(e.reason, 'api') })
       throw e

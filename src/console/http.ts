@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
 import { bodyText, jsonObjectBody } from '../callers/index.js'
-import { hasBody } from '../proxy/body.js'
+import { continueSender, hasBody } from '../proxy/body.js'
 import { writeError } from '../proxy/write-error.js'
 
 /**
@@ -39,16 +39,26 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Gatewa
 }
 
 const MAX_BODY = 256 * 1024
+const tooLarge = (): GatewayError => new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
 
-/** Reads a JSON object body (≤ 256 KiB: a pasted config fits). Only JSON: a cross-site form cannot send it. */
-export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** A request's JSON object body, read when asked for (readJsonBody): what the console's actions get. */
+export type ReadBody = () => Promise<Record<string, unknown>>
+
+/**
+ * Reads a JSON object body (≤ 256 KiB: a pasted config fits). Only JSON: a cross-site form cannot send it.
+ * Called once the route admitted the request: a caller waiting on `Expect: 100-continue` is told to send
+ * only here, after the type and declared size pass, so a refused request never uploads.
+ */
+export async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown>> {
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('unsupported_payload', 'console actions take application/json bodies')
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge()
+  continueSender(req, res)?.()
   const chunks: Buffer[] = []
   let size = 0
   try {
     for await (const chunk of req) {
       size += (chunk as Buffer).length
-      if (size > MAX_BODY) throw new GatewayError('body_too_large', `request body exceeds ${MAX_BODY} bytes`)
+      if (size > MAX_BODY) throw tooLarge()
       chunks.push(chunk as Buffer)
     }
   } catch (e) {

@@ -13,7 +13,7 @@ import { closeUntrustedOnReload, refuseUntrusted } from '../proxy/untrusted-conn
 import { GatewayError, methodNotAllowed } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
-import { hasBody } from '../proxy/body.js'
+import { expectationRefusal, hasBody } from '../proxy/body.js'
 import { headRefusal } from '../proxy/client-error.js'
 import type { AuthFailure } from '../callers/index.js'
 import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
@@ -115,7 +115,8 @@ function refusalBeforeRoutes(o: AdminOptions, req: IncomingMessage): { error: Ga
   const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
   if (untrusted) return { error: untrusted, close: true }
   const close = hasBody(req.headers)
-  const refused = headRefusal(req)
+  // Node leaves these to the handlers (answerHeadsInHandlers). 100 Continue is sent by whoever reads a body (the console's readJsonBody), never here.
+  const refused = headRefusal(req) ?? expectationRefusal(req)
   if (refused) return { error: refused, close }
   // A name this listener does not answer for may be a web page's DNS rebinding.
   const misdirected = adminHostRefusal(req, o.allowedHosts())

@@ -37,6 +37,11 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
 /** Expect: 100-continue, the one expectation the gateway meets (others get 417, expectation_failed). */
 export const expectsContinue = (req: IncomingMessage): boolean => req.headers.expect !== undefined && /100-continue/i.test(req.headers.expect)
 
+/** The 417 of an Expect the gateway does not meet, on every listener (Node's own has no body: answerHeadsInHandlers). */
+export function expectationRefusal(req: IncomingMessage): GatewayError | undefined {
+  return req.headers.expect === undefined || expectsContinue(req) ? undefined : new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
+}
+
 /**
  * What sends `100 Continue` once the body is needed (BodyOptions.onDemand), if the request asks for it.
  * Never to HTTP/1.0 (RFC 9110 §10.1.1, §15.2): its 100-continue is ignored, its body comes anyway, and

@@ -12,6 +12,17 @@ import { singleHeader } from '../callers/index.js'
 import { writeRawError } from './write-error.js'
 import { unreadTransferCoding } from './transfer-coding.js'
 
+/**
+ * Leaves to the handlers what Node answers bare (no error envelope, no Content-Length) before they see a
+ * request: a missing Host (headRefusal) and an Expect other than 100-continue (expectationRefusal). And
+ * Node meets `Expect: 100-continue` with `100 Continue` at once, inviting the body of a request about to
+ * be refused: the handlers send it only once a request they admitted needs its body (continueSender).
+ */
+export function answerHeadsInHandlers(server: Server): void {
+  ;(server as Server & { requireHostHeader: boolean }).requireHostHeader = false
+  for (const event of ['checkContinue', 'checkExpectation']) server.on(event, (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
+}
+
 /** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
 export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError, socket: Duplex): void }): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

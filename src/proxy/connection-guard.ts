@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
 import { writeError, writeRawError } from './write-error.js'
-import { answerClientErrors, headRefusal } from './client-error.js'
+import { answerClientErrors, answerHeadsInHandlers, headRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
@@ -72,8 +72,8 @@ const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readabl
 export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
   const t = o.timeouts
   server.requestTimeout = 0
-  // The handlers answer a request without Host themselves (headRefusal), in the error envelope.
-  ;(server as Server & { requireHostHeader: boolean }).requireHostHeader = false
+  // The handlers answer a missing Host and any Expect themselves, in the error envelope: on every guarded server.
+  answerHeadsInHandlers(server)
   server.headersTimeout = t.headersMs
   server.keepAliveTimeout = t.keepAliveMs
   // Node checks header deadlines on this interval: fine enough for any limit it enforces.

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream'
 import { nodeHttp } from '../process/index.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { wayInRefusal, type Gateway } from '../gateway/index.js'
-import { continueSender, expectsContinue, hasBody } from './body.js'
+import { continueSender, expectationRefusal, hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
@@ -72,9 +72,6 @@ export function createListener(o: ListenerOptions): Server {
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
   const g = guard
   closeRefusedOnReload(server, tlsServer !== undefined, g)
-  // Node answers `Expect: 100-continue` itself unless asked: the gateway sends 100 only when a request it accepted needs
-  // its body (see createBody's onDemand); other expectations are refused by serveRequest, through the one writer (Node's own 417 has no body).
-  for (const event of ['checkContinue', 'checkExpectation']) server.on(event, (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
   // A handshake that never completes is a line of its own (no request follows it).
   if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.tracing ? { tracing: o.tracing } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
   if (o.connect) {
@@ -82,9 +79,7 @@ export function createListener(o: ListenerOptions): Server {
     // Re-emitted on the main server, so whatever observes its requests (in-flight
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = nodeHttp().createServer(options, (req, res) => void server.emit('request', req, res))
-    for (const event of ['checkContinue', 'checkExpectation']) inner.on(event, (req: IncomingMessage, res: ServerResponse) => void inner.emit('request', req, res))
-    // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's.
-    // Options built once (not per request).
+    // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's; options built once (not per request).
     guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
     inner.emit('listening')
@@ -162,9 +157,9 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
     const untrusted = refuseAfterReload(socket, tunnel, run.gateway, o.onAuthFailure)
     if (untrusted) throw ((refused = true), enterWay(out, way), untrusted)
-    const refusedHead = headRefusal(req)
+    // Both answered here, not by Node (answerHeadsInHandlers); a 100 Continue goes only with the body's first read (onDemand).
+    const refusedHead = headRefusal(req) ?? expectationRefusal(req)
     if (refusedHead) throw refusedHead
-    if (req.headers.expect !== undefined && !expectsContinue(req)) throw new GatewayError('expectation_failed', 'the Expect header supports only 100-continue')
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)
   } catch (err) {
