@@ -15,6 +15,7 @@ import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
 import { scrubbedJson, scrubSecrets } from './scrub.js'
 import { createFailureThrottle } from '../api/failure-throttle.js'
+import { withOneStoreWait } from '../store/index.js'
 import { createSampler } from './samples.js'
 import { auditLine, capRefusalLines } from './refusal-lines.js'
 import { createSessions } from './session.js'
@@ -150,9 +151,9 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     prefix: CONSOLE_PREFIX,
     close: () => (sampler.stop(), flush()),
     listed: () => isConsoleOn(host.config().admin),
-    // `client` is asked at once, while the connection is open: a caller gone by a failure has no address left to name.
+    // `client` is asked at once, while the connection is open (a caller gone by a failure has no address left to name); one store wait per request (docs/store.md).
     handle: (req, res, path, client = callerAddress(req.socket)) =>
-      route(req, res, path).catch((e: unknown) => {
+      withOneStoreWait(() => route(req, res, path)).catch((e: unknown) => {
         if (res.headersSent) return void res.destroy()
         if (e instanceof GatewayError) return sendError(req, res, e)
         internalError(client, e)

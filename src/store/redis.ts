@@ -12,6 +12,7 @@ import { checkRedisHealth } from './redis-health.js'
 import { execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
+import { withinRequestWait } from './request-wait.js'
 
 export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 
@@ -181,28 +182,27 @@ export class RedisStore implements Store {
     const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
     this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
-      throw new GatewayError(
-        'store_unavailable',
-        `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`,
-        { callerMessage: UNREACHABLE },
-      )
+      throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE })
     }
     return reply
   }
 
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
+    // One wait per request (request-wait.ts): once one failed, the request's later operations fail at once.
+    return withinRequestWait(async () => {
+      if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
+      })
+      try {
+        return await Promise.race([fn(), deadline])
+      } catch (e) {
+        throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials })
+      } finally {
+        clearTimeout(timer)
+      }
     })
-    try {
-      return await Promise.race([fn(), deadline])
-    } catch (e) {
-      throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials })
-    } finally {
-      clearTimeout(timer)
-    }
   }
 }
 
