@@ -23,8 +23,10 @@ const STATUS_TABLE = {
   buffered_bodies_full: 503,
   request_timeout: 408,
   headers_too_large: 431,
+  uri_too_long: 414, // RFC 9112 §3: a request line longer than the head limit Node's parser reads
   expectation_failed: 417,
   unsupported_payload: 400,
+  unsupported_content_coding: 415, // RFC 9110 §15.5.16: a request body in a content coding the gateway does not read
   endpoint_not_configured: 403,
   // listen.waysIn leaves this way in (forward proxy, CONNECT, route mode, gateway API) out.
   way_in_disabled: 403,
@@ -93,7 +95,6 @@ const STATUS_TABLE = {
 export type Reason = keyof typeof STATUS_TABLE
 
 export const STATUS: { readonly [R in Reason]: number | Challenge } = STATUS_TABLE
-
 export const REASONS = Object.keys(STATUS) as Reason[]
 
 export interface GatewayErrorOptions {
@@ -144,7 +145,6 @@ export function statusOf(reason: Reason, surface: ErrorSurface): number {
 
 export interface ErrorEntry { msg: string; code: number; [extra: string]: string | number | boolean }
 export interface ErrorBody { errors: ErrorEntry[] }
-
 /** The JSON body of every gateway-made error: `{"errors":[{"msg":"…","code":N}]}`. */
 export function toErrorBody(msg: string, code: number, details: Record<string, string | number | boolean> = {}): ErrorBody {
   return { errors: [Object.assign({}, details, { msg, code })] }

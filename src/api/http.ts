@@ -1,12 +1,13 @@
 /** Small HTTP helpers for the /gateway/… API: bounded JSON bodies, JSON replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { bodyText, checkPercentUtf8, jsonObjectBody, readBearerHeader, singleHeader, uniqueParameters, unusableCredential } from '../callers/index.js'
+import { bodyText, checkPercentUtf8, jsonObjectBody, refuseContentCoding, readBearerHeader, singleHeader, uniqueParameters, unusableCredential } from '../callers/index.js'
 import { createBody, hasBody } from '../proxy/body.js'
 
 const MAX_API_BODY = 64 * 1024
 
-/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only; malformed or a form key or JSON member given twice → 400, too large → 413 (refused on a declared length, and never read past the limit). */
+/** Reads a JSON object (or form) body (≤ 64 KiB), UTF-8 only, in no content coding (415 before it is read); malformed or a form key or JSON member given twice → 400, too large → 413 (refused on a declared length, and never read past the limit). */
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  refuseContentCoding(req.headers)
   const length = req.headers['content-length']
   const body = createBody(hasBody(req.headers) ? req : undefined, { limit: MAX_API_BODY, limitName: 'gateway API bodies', ...(length === undefined ? {} : { declaredLength: Number(length) }) })
   const text = bodyText(await body.bytes())

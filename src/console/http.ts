@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatewayError } from '../errors.js'
-import { bodyText, jsonObjectBody } from '../callers/index.js'
+import { bodyText, jsonObjectBody, refuseContentCoding } from '../callers/index.js'
 import { continueSender, hasBody } from '../proxy/body.js'
 import { writeError } from '../proxy/write-error.js'
 
@@ -45,11 +45,12 @@ const tooLarge = (): GatewayError => new GatewayError('body_too_large', `request
 export type ReadBody = () => Promise<Record<string, unknown>>
 
 /**
- * Reads a JSON object body (≤ 256 KiB: a pasted config fits). Only JSON: a cross-site form cannot send it.
+ * Reads a JSON object body (≤ 256 KiB: a pasted config fits), in no content coding. Only JSON: a cross-site form cannot send it.
  * Called once the route admitted the request: a caller waiting on `Expect: 100-continue` is told to send
  * only here, after the type and declared size pass, so a refused request never uploads.
  */
 export async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown>> {
+  refuseContentCoding(req.headers)
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('unsupported_payload', 'console actions take application/json bodies')
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge()
   continueSender(req, res)?.()

@@ -57,7 +57,7 @@ export function clientErrorOf(err: ParseError, configKey: string, headersMs: num
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)
     case 'HPE_HEADER_OVERFLOW':
-      return new GatewayError('headers_too_large', `request headers exceed the ${nodeHttp().maxHeaderSize / 1024} KiB limit`)
+      return overflowOf(err)
     case 'HPE_PAUSED_H2_UPGRADE': // PRI * HTTP/2.0: the connection preface of HTTP/2 with prior knowledge
       return unsupportedVersion('2.0')
     case 'HPE_INVALID_VERSION':
@@ -70,15 +70,38 @@ export function clientErrorOf(err: ParseError, configKey: string, headersMs: num
 /** A parse error as Node reports it: llhttp's reason, and the chunk it was reading with how far it got. */
 export type ParseError = NodeJS.ErrnoException & { reason?: unknown; rawPacket?: unknown; bytesParsed?: number }
 
+/** What llhttp had read of the chunk it failed in, up to and including the byte it failed at (`extra` 1); '' when Node does not say. */
+function readText(err: ParseError, extra = 0): string {
+  return Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed + extra).toString('latin1') : ''
+}
+
+/**
+ * Node's parser overflows at maxHeaderSize bytes of head, request line included, and past 1,000 header
+ * lines however short. A request line (a method, a space) with no line end yet in what it read is a
+ * request-target longer than the gateway parses: RFC 9112 §3 has that answered 414. Only the chunk it
+ * failed in is known (a TLS record holds 16 KiB at most): a request line begun in an earlier read is
+ * the 431, whose message is true of the request line too.
+ */
+function overflowOf(err: ParseError): GatewayError {
+  const kib = nodeHttp().maxHeaderSize / 1024
+  if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\n]*$/.test(readText(err))) {
+    return new GatewayError('uri_too_long', `the request-target is too long: the request line exceeds the ${kib} KiB limit of a request head; send a shorter URI (RFC 9112, section 3)`)
+  }
+  return new GatewayError('headers_too_large', `the request head (request line and headers) exceeds the ${kib} KiB limit or 1,000 header lines`)
+}
+
 /**
  * The 505 of a well-formed HTTP/DIGIT.DIGIT the parser does not read (llhttp's reason for it; it
- * stops right after the version, named when its digits are in the chunk being read); anything else
- * wrong about the version (`HTTP/1.1x`, `HTTP/12.0`, `HTTP/2`) is malformed.
+ * stops right after the version, named when its digits are in the chunk being read). HTTP/1.1 or
+ * 1.0 followed by a bare LF or a space is no fault of the version's: llhttp's own reason says what
+ * is. Anything else wrong about the version (`HTTP/1.1x`, `HTTP/12.0`, `HTTP/2`) is malformed.
  */
 function versionOfParseError(err: ParseError): GatewayError {
-  if (err.reason !== 'Invalid HTTP version') return new GatewayError('bad_request', 'malformed HTTP request (HPE_INVALID_VERSION): the version must be HTTP/1.1 or HTTP/1.0')
-  const seen = Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed).toString('latin1') : ''
-  return unsupportedVersion(/ HTTP\/(\d\.\d)$/.exec(seen)?.[1])
+  if (err.reason === 'Invalid HTTP version') return unsupportedVersion(/ HTTP\/(\d\.\d)$/.exec(readText(err))?.[1])
+  if (typeof err.reason === 'string' && / HTTP\/1\.[01](?:\n[\s\S]?|[^0-9A-Za-z.\r\n])$/.test(readText(err, 1))) {
+    return new GatewayError('bad_request', `malformed HTTP request (HPE_INVALID_VERSION): ${err.reason}: the request line must end in CRLF right after its version (RFC 9112, section 3)`)
+  }
+  return new GatewayError('bad_request', 'malformed HTTP request (HPE_INVALID_VERSION): the version must be HTTP/1.1 or HTTP/1.0')
 }
 
 /**
