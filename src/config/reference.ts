@@ -11,6 +11,7 @@ interface SchemaNode {
   enum?: readonly unknown[]
   properties?: Record<string, SchemaNode>
   items?: SchemaNode
+  additionalProperties?: SchemaNode | boolean
   anyOf?: readonly SchemaNode[]
   required?: readonly string[]
   pattern?: string
@@ -26,16 +27,25 @@ function typeOf(n: SchemaNode): string {
   return String(n.type ?? 'any')
 }
 
+function row(full: string, node: SchemaNode, required: boolean): string {
+  const def = node.default === undefined ? '' : `\`${JSON.stringify(node.default)}\``
+  const max =
+    node.maxDuration !== undefined ? ` At most \`${node.maxDuration.max}\`: ${node.maxDuration.why}.` : node.maximumWhy !== undefined ? ` At most \`${node.maximum}\`: ${node.maximumWhy}.` : ''
+  return `| \`${full}\`${required ? ' (required)' : ''} | ${typeOf(node)} | ${def} | ${(node.description ?? '').replace(/\|/g, '\\|')}${max} |`
+}
+
+// Every way a node holds keys below it is walked here, so no kind of key can go unlisted:
+// named properties, list items (`[]`) and map values (`.<name>`, a key the user chooses).
 function rows(node: SchemaNode, path: string, out: string[]): void {
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const full = path ? `${path}.${key}` : key
-    const required = node.required?.includes(key) ? ' (required)' : ''
-    const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``
-    const max =
-      child.maxDuration !== undefined ? ` At most \`${child.maxDuration.max}\`: ${child.maxDuration.why}.` : child.maximumWhy !== undefined ? ` At most \`${child.maximum}\`: ${child.maximumWhy}.` : ''
-    out.push(`| \`${full}\`${required} | ${typeOf(child)} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')}${max} |`)
-    if (child.properties) rows(child, full, out)
-    if (child.items?.properties) rows(child.items, `${full}[]`, out)
+    out.push(row(full, child, node.required?.includes(key) === true))
+    rows(child, full, out)
+  }
+  if (node.items) rows(node.items, `${path}[]`, out)
+  if (typeof node.additionalProperties === 'object') {
+    out.push(row(`${path}.<name>`, node.additionalProperties, false))
+    rows(node.additionalProperties, `${path}.<name>`, out)
   }
 }
 
@@ -51,7 +61,8 @@ export function renderConfigReference(): string {
     'Durations: a number of milliseconds or `250ms`, `5s`, `2m`, `1h` (a number from 1 to 999 is warned: `5` is 5 ms, write `5s` or `5ms`). Sizes: bytes or `512KiB`, `10MiB`, `1GiB`.',
     'Every duration says "At most" and why (`596h` for one the gateway waits on with a timer: Node\'s timers hold at most',
     '2^31 − 1 ms, about 24.8 days); a longer value is refused at load and on reload, naming the key, the value and the maximum.',
-    'Relative paths are relative to the config file.',
+    'Relative paths are relative to the config file. In a key path, `[]` stands for each item of a list and `<name>` for a key you choose',
+    '(a tenant, a field or a header name): `endpoints[].tenants.<name>.tls.cert` is `cert` in the `tls` of any tenant of any endpoint.',
     '',
     '| key | type | default | description |',
     '|---|---|---|---|',

@@ -77,7 +77,7 @@ export const profileSchema = {
     },
     additionalFields: {
       type: 'object',
-      additionalProperties: { type: 'string' },
+      additionalProperties: { type: 'string', description: 'The value of the field named by the key (`{{fields.NAME}}` for the key NAME).' },
       description: 'Extra key/value pairs (e.g. a PIN), usable as `{{fields.NAME}}` in field and URL templates.',
     },
     fields: fieldsSchema,

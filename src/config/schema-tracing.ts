@@ -29,7 +29,7 @@ export const tracingSchema = {
       properties: {
         endpoint: { type: 'string', pattern: '^https?://', description: 'Collector URL: `http://collector:4318/v1/traces` for `http/protobuf`, `http://collector:4317` for `grpc` (https: TLS). No user name or password in it (the grpc exporter drops them): the collector\'s credentials go in `headers`.' },
         protocol: { type: 'string', enum: ['http/protobuf', 'grpc'], default: 'http/protobuf', description: 'OTLP transport.' },
-        headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
+        headers: { type: 'object', additionalProperties: { type: 'string', description: 'The value of the header named by the key.' }, description: 'Headers (gRPC metadata) sent with every export, e.g. an API key: use `${env:…}` or `${file:…}` so the value is redacted from logs.' },
         timeout: {
           ...boundedDuration('60s', 'one export at a time is sent, so a collector that hangs stops export for this long (spans past the 4096 held are dropped meanwhile), even after it recovers'),
           description: 'Longest wait for one export, and for the span flush when a drain ends (also bounded by what is left of `drain.grace` less 1 s; spans still unsent are dropped and counted in a warning). One export is unanswered at a time: the next batch is sent when it is answered or this time has passed. At least 1ms.',
