@@ -1,12 +1,14 @@
 /**
  * Where the SQLite store's file lives: why it could not be opened there, found without creating
- * anything (the store's open refuses with these words before it creates the folder or the file,
- * and `check` and the console's draft validator report the same words, so they cannot disagree),
+ * the file (a missing folder is made and removed again: only mkdir tells whether it can be; the
+ * store's open refuses with these words before it creates the folder or the file, and `check`
+ * and the console's draft validator report the same words, so they cannot disagree),
  * and creating the folder and file with the gateway's user alone allowed to read them.
  * As root, access() ignores permission bits but not a read-only file system, as open() does.
  */
-import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readSync, statSync, type Stats } from 'node:fs'
+import { accessSync, chmodSync, closeSync, constants, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
+import { makeFolders, removeFolders } from './make-folders.js'
 import { sqliteSchemaProblem } from './sqlite-schema.js'
 
 // Every SQLite 3 database file starts with these 16 bytes; an empty file becomes one.
@@ -29,7 +31,7 @@ function accessProblem(path: string, mode: number): string | undefined {
   }
 }
 
-// The folder is created (recursively) when missing; SQLite then creates the file and its -wal
+// The folder is created (one level at a time: make-folders.ts) when missing; SQLite then creates the file and its -wal
 // and -shm beside it, so the folder must be writable.
 function folderProblem(dir: string): string | undefined {
   for (let at = dir; ; at = dirname(at)) {
@@ -45,8 +47,18 @@ function folderProblem(dir: string): string | undefined {
     const made = at === dir ? `folder ${dir}` : `folder ${dir} cannot be created:`
     if (!stats.isDirectory()) return at === dir ? `${dir} is not a folder` : `${made} ${at} is not a folder`
     const denied = accessProblem(at, constants.W_OK | constants.X_OK)
-    return denied === undefined ? undefined : at === dir ? `${made} is not writable (${denied})` : `${made} ${at} is not writable (${denied})`
+    if (denied !== undefined) return at === dir ? `${made} is not writable (${denied})` : `${made} ${at} is not writable (${denied})`
+    return at === dir ? undefined : missingFolderProblem(dir)
   }
+}
+
+// Only a mkdir tells whether a folder can be made where access() allows it (under /proc it
+// says ENOENT): make the missing folders as a start would, then remove them again.
+function missingFolderProblem(dir: string): string | undefined {
+  const folders = makeFolders(dir)
+  if ('problem' in folders) return folders.problem
+  removeFolders(folders.made)
+  return undefined
 }
 
 function fileProblem(file: string): string | undefined {
@@ -89,7 +101,8 @@ function hasSqliteHeader(file: string): boolean {
  * narrowed to 0600.
  */
 export function createSqliteFile(file: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const folders = makeFolders(dirname(file))
+  if ('problem' in folders) throw new Error(`sqlite store "${file}": cannot open: ${folders.problem}`)
   closeSync(openSync(file, 'a', 0o600))
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
     try {
