@@ -13,5 +13,5 @@
 /** Longest a process's own readiness probe or scrape-time store reading may take. */
 export const CHECK_BUDGET_MS = 2000
 
-/** Longest a `--workers` primary waits for a worker's answer (readiness, metrics, handshakes): the check's budget and a second for a busy worker. */
-export const WORKER_ANSWER_WAIT_MS = CHECK_BUDGET_MS + 1000
+/** Longest a `--workers` primary waits for a worker's answer (readiness, metrics, handshakes): the check's budget and two seconds for a busy worker. */
+export const WORKER_ANSWER_WAIT_MS = CHECK_BUDGET_MS + 2000
