@@ -10,12 +10,12 @@ import { Server as TlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
-import { writeError, writeRawError } from './write-error.js'
+import { writeRawError } from './write-error.js'
 import { answerClientErrors, answerHeadsInHandlers, headRefusal } from './client-error.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
-import { expiryOf, markExpired } from './request-expiry.js'
+import { endRequest, expiryOf } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, partialRequestsEnd, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 
 export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
@@ -244,14 +244,11 @@ class Guard implements ConnectionGuard {
     this.#children.push(child)
   }
 
-  /** A limit ended the request: answer 408 while nothing was sent, else cut the connection. */
+  /** A limit ended the request: answer 408 while nothing was sent, else cut the connection (a send-idle one also a response ended but stuck unsent). */
   #expire(req: IncomingMessage, res: ServerResponse, limit: Limit): void {
-    if (expiryOf(req) || (res.writableEnded && limit !== 'send_idle')) return
+    if (expiryOf(req)) return
     const l = LIMITS[limit]
     const err = new GatewayError('request_timeout', `${l.what} ${(this.#o.timeouts[l.key] ?? 0) / 1000} s (${this.#o.configKey}.${l.name})`)
-    markExpired(req, err)
-    this.#o.events.onTimeout?.(this.#o.listener, limit)
-    if (res.headersSent) req.socket.destroy()
-    else writeError(res, err, this.#o.surface, { close: true })
+    if (endRequest(res, err, this.#o.surface, limit === 'send_idle')) this.#o.events.onTimeout?.(this.#o.listener, limit)
   }
 }

@@ -4,7 +4,7 @@
  * it (the aborted upstream call, the caller's socket closing).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { GatewayError } from '../errors.js'
+import type { ErrorSurface, GatewayError } from '../errors.js'
 import { writeError } from './write-error.js'
 
 const expiries = new WeakMap<IncomingMessage, GatewayError>()
@@ -23,13 +23,13 @@ export function markExpired(req: IncomingMessage, err: GatewayError): boolean {
 
 /**
  * Ends the request `res` answers with `err`: its error answer while nothing of a response was
- * sent (the connection closes after it), else its connection cut. False when it had already ended.
+ * sent (the connection closes after it), else its connection cut; `evenIfEnded`, also a response
+ * ended but not yet sent (a caller that stopped reading). False when it had already ended.
  */
-export function endRequest(res: ServerResponse, err: GatewayError): boolean {
+export function endRequest(res: ServerResponse, err: GatewayError, surface: ErrorSurface = 'proxy', evenIfEnded = false): boolean {
   const req = res.req
-  if (res.writableEnded || !markExpired(req, err)) return false
+  if ((res.writableEnded && !evenIfEnded) || !markExpired(req, err)) return false
   if (res.headersSent) req.socket.destroy()
-  // A status that is no challenge (the drain's 503) reads the same on either surface.
-  else writeError(res, err, 'proxy', { close: true })
+  else writeError(res, err, surface, { close: true })
   return true
 }
