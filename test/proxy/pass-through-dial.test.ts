@@ -162,6 +162,10 @@ describe('a pass-through destination that never answers', () => {
     const token = await bearer()
     const answers = await Promise.all([connectTo(capped.gw.port, silent.port, token), connectTo(capped.gw.port, silent.port, token)])
     expect(answers.map((a) => a.status)).toEqual([504, 504])
+    // Each answered CONNECT holds its slot until the gateway has read the caller's close too (the caller's side closed
+    // first, so the next connection could race it): the slots must come free, then a tunnel is served.
+    const open = (): Promise<number> => new Promise((resolve) => capped.gw.server.getConnections((_err, n) => resolve(n)))
+    await eventually(async () => (await open()) === 0, 15_000, 'the two answered CONNECTs to give back their slots')
     const s = tcpConnect(capped.gw.port, '127.0.0.1', () => s.write(`CONNECT 127.0.0.1:${echoPort()} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Bearer ${token}\r\n\r\n`))
     const head = await new Promise<string>((resolve, reject) => s.once('data', (c: Buffer) => resolve(c.toString())).once('error', reject))
     expect(head).toBe('HTTP/1.1 200 Connection Established\r\n\r\n')
