@@ -1,14 +1,13 @@
 /**
  * Where the SQLite store's file lives: why it could not be opened there, found without creating
- * the file (a missing folder is made and removed again: only mkdir tells whether it can be; the
- * store's open refuses with these words before it creates the folder or the file, and `check`
- * and the console's draft validator report the same words, so they cannot disagree),
+ * anything (the store's open refuses with these words before it creates the folder or the file,
+ * and `check` and the console's draft validator report the same words, so they cannot disagree),
  * and creating the folder and file with the gateway's user alone allowed to read them.
  * As root, access() ignores permission bits but not a read-only file system, as open() does.
  */
 import { accessSync, chmodSync, closeSync, constants, openSync, readSync, statSync, type Stats } from 'node:fs'
 import { dirname } from 'node:path'
-import { makeFolders, removeFolders } from './make-folders.js'
+import { folderCreationProblem, makeFolders } from '../process/index.js'
 import { sqliteSchemaProblem } from './sqlite-schema.js'
 
 // Every SQLite 3 database file starts with these 16 bytes; an empty file becomes one.
@@ -48,17 +47,9 @@ function folderProblem(dir: string): string | undefined {
     if (!stats.isDirectory()) return at === dir ? `${dir} is not a folder` : `${made} ${at} is not a folder`
     const denied = accessProblem(at, constants.W_OK | constants.X_OK)
     if (denied !== undefined) return at === dir ? `${made} is not writable (${denied})` : `${made} ${at} is not writable (${denied})`
-    return at === dir ? undefined : missingFolderProblem(dir)
+    // access() allows writing under /proc as root; the file system's kind says mkdir would fail.
+    return at === dir ? undefined : folderCreationProblem(dir, at)
   }
-}
-
-// Only a mkdir tells whether a folder can be made where access() allows it (under /proc it
-// says ENOENT): make the missing folders as a start would, then remove them again.
-function missingFolderProblem(dir: string): string | undefined {
-  const folders = makeFolders(dir)
-  if ('problem' in folders) return folders.problem
-  removeFolders(folders.made)
-  return undefined
 }
 
 function fileProblem(file: string): string | undefined {

@@ -2,8 +2,9 @@
  * `mtls-gateway pki`: a throw-away root → intermediate → server + client PKI for trying
  * the gateway out. Never for production.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { makeFolders } from '../process/index.js'
 import { issueCertificate, privateKeyPem, type KeyKind } from './pki.js'
 import { createInterceptionCa } from './mint.js'
 
@@ -24,10 +25,16 @@ export interface DevPkiFiles {
   clientKey: string
 }
 
+// One level at a time (make-folders.ts): a recursive mkdir under /proc never returns.
+function makeFolder(dir: string): void {
+  const made = makeFolders(dir)
+  if ('problem' in made) throw new Error(made.problem)
+}
+
 /** Writes the dev PKI under `dir` (mode 0600 for keys) and returns the file paths. */
 export async function writeDevPki(o: DevPkiOptions): Promise<DevPkiFiles> {
   const kind = o.kind ?? 'p256'
-  mkdirSync(o.dir, { recursive: true })
+  makeFolder(o.dir)
   const root = await issueCertificate({ subject: 'CN=mtls-gateway dev root CA,O=mtls-gateway dev', kind, ca: true, notAfter: new Date(Date.now() + 365 * 86_400_000) })
   const inter = await issueCertificate({ subject: 'CN=mtls-gateway dev intermediate CA,O=mtls-gateway dev', issuer: root, ca: true, pathLength: 0 })
   const names = ['localhost', '127.0.0.1', '::1', 'api.partner.test', ...(o.hosts ?? [])]
@@ -55,7 +62,7 @@ export async function writeDevPki(o: DevPkiOptions): Promise<DevPkiFiles> {
 
 /** Writes interception-ca.crt / interception-ca.key (0600) under `dir`. */
 export async function writeInterceptionCa(dir: string): Promise<{ caCert: string; caKey: string }> {
-  mkdirSync(dir, { recursive: true })
+  makeFolder(dir)
   const ca = await createInterceptionCa()
   const files = { caCert: join(dir, 'interception-ca.crt'), caKey: join(dir, 'interception-ca.key') }
   writeFileSync(files.caCert, ca.certPem, { mode: 0o644 })

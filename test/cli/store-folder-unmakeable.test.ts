@@ -3,12 +3,16 @@
  * under /proc, mkdir says ENOENT. Node's recursive mkdir retried that for ever (serve hung at
  * start, deaf to SIGTERM, while `check` passed the config); now `check` and `serve` refuse it
  * alike, at once, and a reload that moves the store there is refused. Each command is cut (SIGKILL: the hung one ignored SIGTERM) after 60 s.
+ * Judging a folder makes nothing: `check` leaves a missing folder missing (it used to make and
+ * remove it, racing a start on the same path), and `pki --dir` under /proc fails as promptly.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeFolders } from '../../src/store/make-folders.js'
+import { makeFolders } from '../../src/process/index.js'
 import { sqliteFileProblem } from '../../src/store/index.js'
 import { assertDistFresh } from '../support/dist-fresh.js'
 import { MAIN, spawnGateway } from '../support/process.js'
@@ -36,9 +40,9 @@ function runGateway(args: string[]): Promise<Run> {
 describe('a store.file folder that cannot be made (under /proc)', () => {
   const folder = `/proc/nope-${randomBytes(6).toString('hex')}`
   const file = `${folder}/x.db`
-  const refusal = `sqlite store "${file}": cannot open: folder ${folder} cannot be created: mkdir ${folder} failed (ENOENT)`
+  const refusal = `sqlite store "${file}": cannot open: folder ${folder} cannot be created: /proc is on the kernel's proc file system, which holds no files`
 
-  it('makeFolders tries each missing level once and says why; sqliteFileProblem says the same', () => {
+  it('makeFolders tries each missing level once and says why; sqliteFileProblem knows without a mkdir', () => {
     expect(makeFolders(`${folder}/a/b`)).toEqual({ problem: `folder ${folder}/a/b cannot be created: mkdir ${folder} failed (ENOENT)` })
     expect(sqliteFileProblem(file)).toBe(refusal)
   })
@@ -76,6 +80,42 @@ describe('a store.file folder that cannot be made (under /proc)', () => {
     } finally {
       // SIGKILL: the old code hung here deaf to SIGTERM.
       await gp.stop('SIGKILL')
+    }
+  }, 120_000)
+
+  it('pki --dir there fails at once, naming the folder', async () => {
+    const run = await runGateway(['pki', '--dir', `${folder}/certs`])
+    expect(run.signal, run.output).toBeNull()
+    expect(run.code, run.output).toBe(1)
+    expect(run.output).toContain(`folder ${folder}/certs cannot be created: mkdir ${folder} failed (ENOENT)`)
+  }, 120_000)
+})
+
+describe('a store.file folder that is missing but can be made', () => {
+  it('check passes it and makes nothing; serve then makes it', async () => {
+    assertDistFresh()
+    const base = mkdtempSync(join(tmpdir(), 'folder-judged-'))
+    try {
+      const file = join(base, 'a', 'b', 'x.db')
+      expect(sqliteFileProblem(file)).toBeUndefined()
+      const config = join(base, 'gateway.yaml')
+      const partner = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`
+      const yaml = `admin: { enabled: false }\nlisten: { host: 127.0.0.1, port: 0 }\n${callersAtStore(file)}${partner}`
+      writeFileSync(config, yaml)
+      // A folder made and removed again leaves base's modification time changed.
+      const before = statSync(base, { bigint: true }).mtimeNs
+      const check = await runGateway(['check', '--config', config])
+      expect(check.code, check.output).toBe(0)
+      expect(existsSync(join(base, 'a'))).toBe(false)
+      expect(statSync(base, { bigint: true }).mtimeNs).toBe(before)
+      const gp = await spawnGateway(config)
+      try {
+        expect(existsSync(file)).toBe(true)
+      } finally {
+        await gp.stop()
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true })
     }
   }, 120_000)
 })

@@ -4,7 +4,7 @@
  * says ENOENT (as /proc answers), for ever, holding the event loop: start and reload hung, and
  * SIGTERM went unheard. Here that answer ends the walk with why the folder cannot be made.
  */
-import { mkdirSync, rmdirSync, statSync } from 'node:fs'
+import { mkdirSync, rmdirSync, statfsSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /** The folders made, outermost first; or why `dir` could not be made. */
@@ -29,6 +29,45 @@ function exists(path: string): boolean {
   }
 }
 
+// Kernel file systems (linux/magic.h) that hold no files of ours: mkdir there fails (procfs,
+// sysfs: ENOENT or EPERM) or creates a kernel object (cgroup, configfs, bpffs), never a folder.
+const KERNEL_FILE_SYSTEMS = new Map<number, string>([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x0027e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x62656570, 'configfs'],
+  [0xcafe4a11, 'bpf'],
+  [0x6165676c, 'pstore'],
+  [0xde5e81e4, 'efivarfs'],
+  [0x00001cd1, 'devpts'],
+  [0x19800202, 'mqueue'],
+  [0xf97cff8c, 'selinuxfs'],
+  [0x65735543, 'fusectl'],
+  [0x42494e4d, 'binfmt_misc'],
+  [0x958458f6, 'hugetlbfs'],
+])
+
+/**
+ * Why `dir`'s missing folders could not be made under `existing` (its nearest folder that
+ * exists), judged without making anything: a validator (`check`, the console's draft) must not
+ * create or remove folders, and a mkdir on cgroup or configfs would create a kernel object.
+ * Undefined when nothing says it cannot; the start's makeFolders then has the last word.
+ */
+export function folderCreationProblem(dir: string, existing: string): string | undefined {
+  let type: number
+  try {
+    type = statfsSync(existing).type
+  } catch {
+    return undefined
+  }
+  const kind = KERNEL_FILE_SYSTEMS.get(type)
+  return kind === undefined ? undefined : `folder ${dir} cannot be created: ${existing} is on the kernel's ${kind} file system, which holds no files`
+}
+
 /** Makes `dir` and its missing parents (mode 0700), each once; stops at the first that cannot be made. */
 export function makeFolders(dir: string): FoldersMade {
   const made: string[] = []
@@ -48,7 +87,7 @@ export function makeFolders(dir: string): FoldersMade {
 }
 
 /** Removes folders makeFolders made, innermost first; one another process has put something in stays. */
-export function removeFolders(made: readonly string[]): void {
+function removeFolders(made: readonly string[]): void {
   for (const at of [...made].reverse()) {
     try {
       rmdirSync(at)
