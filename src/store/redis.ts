@@ -12,7 +12,7 @@ import { checkRedisHealth } from './redis-health.js'
 import { execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
-import { withinRequestWait } from './request-wait.js'
+import { failIfStoreFailed, outsideRequests, rememberStoreFailure } from './request-wait.js'
 
 export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 
@@ -179,34 +179,34 @@ export class RedisStore implements Store {
    */
   async #write(op: string, key: string, command: (p: Pipeline) => unknown): Promise<unknown> {
     const ack = this.#ack
-    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
+    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack), true)
     this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
-      throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE })
+      // The store answered: the request's later reads go on, its later writes fail at once (request-wait.ts).
+      throw rememberStoreFailure(new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE }), true)
     }
     return reply
   }
 
-  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    // One wait per request (request-wait.ts): once one failed, the request's later operations fail at once.
-    return withinRequestWait(async () => {
-      if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
-      let timer: NodeJS.Timeout | undefined
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
-      })
-      try {
-        return await Promise.race([fn(), deadline])
-      } catch (e) {
-        throw storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials })
-      } finally {
-        clearTimeout(timer)
-      }
+  async #run<T>(op: string, fn: () => Promise<T>, write = false): Promise<T> {
+    // One wait per request (request-wait.ts): after a failure, the request's later operations fail at once.
+    failIfStoreFailed(write)
+    if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#deadlineMs} ms`)), this.#deadlineMs)
     })
+    try {
+      return await Promise.race([fn(), deadline])
+    } catch (e) {
+      throw rememberStoreFailure(storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials }))
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 
-/** Connects (lazily, in the background) to the configured Redis. */
+/** Connects (lazily, in the background) to the configured Redis; its connections and their callbacks belong to no request (request-wait.ts). */
 export function openRedisStore(options: RedisStoreOptions): RedisStore {
-  return new RedisStore(options)
+  return outsideRequests(() => new RedisStore(options))
 }

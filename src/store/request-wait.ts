@@ -5,33 +5,63 @@
  * once one operation failed with store_unavailable, every later one of the same request fails
  * at once with that failure: callers already treat it as the store being away (the throttle
  * falls back to its per-process count, the console to the session key it last read, a route
- * answers 503), so the request answers within one commandTimeout.
+ * answers 503), so the request answers within one commandTimeout. A write that the store took
+ * but its replicas did not confirm (WAIT) fails the request's later writes only: each would
+ * wait acknowledgeTimeout again, while reads answer at once. The Redis store calls
+ * `failIfStoreFailed` before each operation and hands each failure to `rememberStoreFailure`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { GatewayError } from '../errors.js'
 
-/** The store failure the current request met, once it met one. */
-interface RequestStoreWait {
-  failure: GatewayError | undefined
+/** The store failures the current request met (one small object per request). */
+class RequestStoreWait {
+  failure: GatewayError | undefined = undefined
+  writeFailure: GatewayError | undefined = undefined
 }
 
 // Asynchronous context, not a parameter: a request's store calls go through many layers
-// (throttle, sessions, token repository) that share the process's one Store.
+// (throttle, sessions, bearers, token repository) that share the process's one Store.
 const requests = new AsyncLocalStorage<RequestStoreWait>()
 
-/** Runs one request's handling so that its store operations share one wait (see above). */
-export function withOneStoreWait<T>(handle: () => Promise<T>): Promise<T> {
-  return requests.run({ failure: undefined }, handle)
+/** Runs `handle(...args)` as one request whose store operations share one wait (see above). */
+export function withOneStoreWait<A extends unknown[], R>(handle: (...args: A) => R, ...args: A): R {
+  // Arguments, not a closure: the listener enters here once per request.
+  return requests.run(new RequestStoreWait(), handle, ...args)
 }
 
-/** Runs a store operation: at once the request's earlier store failure, if any; else `op`, its store failure remembered for the request. */
-export async function withinRequestWait<T>(op: () => Promise<T>): Promise<T> {
+/**
+ * Whether a request on a store of `kind` needs withOneStoreWait. Redis: each operation may wait
+ * commandTimeout on the network. SQLite: an operation answers or fails at once, save a write
+ * waiting out busy_timeout for another process's lock, and that wait blocks the whole process
+ * (the driver is synchronous), which no per-request rule bounds: its proxied requests skip the scope.
+ */
+export function needsOneStoreWait(kind: 'sqlite' | 'redis'): boolean {
+  return kind === 'redis'
+}
+
+/** Throws the store failure the current request met before that fails this operation (a `write` or not), if any: an operation's first step. */
+export function failIfStoreFailed(write: boolean): void {
   const request = requests.getStore()
-  if (request?.failure) throw request.failure
-  try {
-    return await op()
-  } catch (e) {
-    if (request && e instanceof GatewayError && e.reason === 'store_unavailable') request.failure ??= e
-    throw e
+  if (request === undefined) return
+  const failure = request.failure ?? (write ? request.writeFailure : undefined)
+  if (failure !== undefined) throw failure
+}
+
+/** `e`, kept for the current request when it says the store is unavailable (for its later writes only with `writesOnly`; the first one stays): throw what it returns. */
+export function rememberStoreFailure<E>(e: E, writesOnly = false): E {
+  const request = requests.getStore()
+  if (request !== undefined && e instanceof GatewayError && e.reason === 'store_unavailable') {
+    if (writesOnly) request.writeFailure ??= e
+    else request.failure ??= e
   }
+  return e
+}
+
+/**
+ * Runs `make` outside every request: what a store builds (its connections, their reconnects and
+ * connect checks) outlives the request that opened it (a reload from the console), and its
+ * callbacks must not fail at once on that request's store failure.
+ */
+export function outsideRequests<T>(make: () => T): T {
+  return requests.exit(make)
 }
