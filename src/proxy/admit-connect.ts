@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import type { PresentedCredential } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
+import { needsOneStoreWait, withOneStoreWait } from '../store/index.js'
 import { admittedByCallerTrust, peerIdentity } from '../tls/index.js'
 import type { Caller, CallerCertificate } from './pipeline.js'
 import { identifyCaller, refuseUnlessLocal, type AdmitOptions } from './steps/authenticate-caller.js'
@@ -11,7 +12,12 @@ import { untrustedConnection } from './untrusted-connection.js'
 import { callerAddress } from './caller-address.js'
 
 /** The caller of a CONNECT under `gateway` (undefined: open gateway); throws the refusal its CONNECT would get. */
-export async function admitConnect(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, credential: PresentedCredential | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
+export function admitConnect(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, credential: PresentedCredential | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
+  // The CONNECT's request (its tunnel's inner ones are their own): its store operations (with callers) share one wait (docs/store.md).
+  return gateway.callers.enabled && needsOneStoreWait(gateway.config.store.kind) ? withOneStoreWait(admitCaller, o, gateway, socket, credential, certificate) : admitCaller(o, gateway, socket, credential, certificate)
+}
+
+async function admitCaller(o: { admit: AdmitOptions }, gateway: Gateway, socket: Duplex, credential: PresentedCredential | undefined, certificate: CallerCertificate | undefined): Promise<Caller | undefined> {
   if (!admittedByCallerTrust(socket)) throw untrustedConnection(socket, 'listen.tls')
   const callers = gateway.callers
   if (!callers.enabled) refuseUnlessLocal(callerAddress(socket as Socket), peerIdentity(socket)?.authorized === true)

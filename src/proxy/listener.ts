@@ -9,6 +9,7 @@ import { createServer as createTlsServer } from 'node:https'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { nodeHttp } from '../process/index.js'
+import { needsOneStoreWait, withOneStoreWait } from '../store/index.js'
 import { GatewayError, statusOf } from '../errors.js'
 import { wayInRefusal, type Gateway } from '../gateway/index.js'
 import { continueSender, expectationRefusal, hasBody } from './body.js'
@@ -63,7 +64,7 @@ export function createListener(o: ListenerOptions): Server {
   // This and the options below are built once per listener (not per request).
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
-  const handler = (req: IncomingMessage, res: ServerResponse): void => void serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res))
+  const handler = oneStoreWaitEach(o.ref, (req, res) => serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res)))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
   // Listener options (not per request).
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined
@@ -113,6 +114,11 @@ function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, r
   // Its own span for its line's ids, under the context it sent, else its tunnel's (a head Node refused: none to read).
   if (o.tracing) endTrace((facts.trace = o.tracing.request(req?.headers ?? {}, (tunnel ?? tunnelOf(connection))?.trace)), record)
   o.onDone?.(record)
+}
+
+/** The request handler: each request (a tunnel's inner ones each) waits for the store once (docs/store.md), its scope entered where a store operation can wait (request-wait.ts). */
+function oneStoreWaitEach(ref: GatewayRef, serve: (req: IncomingMessage, res: ServerResponse) => Promise<void>): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => void (needsOneStoreWait(ref.current.config.store.kind) ? withOneStoreWait(serve, req, res) : serve(req, res))
 }
 
 function requestIdOf(req: IncomingMessage): string {
