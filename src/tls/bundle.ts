@@ -1,11 +1,11 @@
 /**
  * An endpoint's client bundle, loaded and checked: key ↔ certificate, chain to a root,
- * clientAuth usage. Every problem is one line naming endpoint and file. These problems exist
+ * clientAuth usage, key usage and path lengths. Every problem is one line naming endpoint and file. These problems exist
  * at any time; validity dates depend on the clock and are validity.ts's (checked at each use).
  */
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
-import { buildChain, chainClientAuthProblem, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { buildChain, chainClientAuthProblem, chainConstraintProblems, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
 import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
@@ -88,6 +88,9 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
   // The CAs the handshake presents after it (context.ts) are held to clientAuth too.
   const eku = clientAuthProblem(leaf) ?? (built.error ? undefined : chainClientAuthProblem(presentedCertificates(bundle).slice(1)))
   if (eku) fail(src.certFile, 'cert', eku)
+  // Key usage and path lengths as OpenSSL servers hold them (the root's pathlen too); a broken chain: the leaf's alone.
+  const path = built.error ? [leaf] : [...built.path, ...(built.root ? [built.root] : [])]
+  for (const problem of chainConstraintProblems(path)) fail(src.certFile, 'cert', problem)
   return { bundle, problems }
 }
 

@@ -3,6 +3,7 @@
  * building (issuer name + signature verified with the issuer's key), validity, usage.
  */
 import { X509Certificate } from 'node:crypto'
+import { certificateConstraints, keyUsageText } from './x509-extensions.js'
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
@@ -57,15 +58,37 @@ export function buildChain(leaf: X509Certificate, intermediates: X509Certificate
     if (root) return { path, root }
     if (roots.some((r) => r.fingerprint256 === current.fingerprint256)) return { path: path.slice(0, -1), root: current }
     const next = bestIssuer(intermediates.filter((c) => !used.has(c) && c !== current && isIssuedBy(current, c)), at)
-    if (!next) {
-      return { path, error: `chain does not build to a configured root: no issuer found for "${oneLine(current.subject)}" (issued by "${oneLine(current.issuer)}"); add the missing intermediate, or its root to tls.roots or tls.clientRoots` }
-    }
+    if (!next) return { path, error: noIssuerError(current, [...intermediates, ...roots]) }
     used.add(next)
     path.push(next)
     current = next
   }
   return { path, error: 'chain is longer than 10 certificates' }
 }
+
+/** Why no issuer was found: none there, or one whose name and signature fit but OpenSSL does not take as a CA. */
+function noIssuerError(cert: X509Certificate, candidates: readonly X509Certificate[]): string {
+  const signer = candidates.find((c) => !c.ca && c.subject === cert.issuer && verifies(cert, c))
+  if (signer) return `chain does not build to a configured root: "${oneLine(signer.subject)}" signed "${oneLine(cert.subject)}" but is not a CA certificate (${notCaReason(signer)}), so no server takes it as its issuer`
+  return `chain does not build to a configured root: no issuer found for "${oneLine(cert.subject)}" (issued by "${oneLine(cert.issuer)}"); add the missing intermediate, or its root to tls.roots or tls.clientRoots`
+}
+
+function verifies(cert: X509Certificate, signer: X509Certificate): boolean {
+  try {
+    return cert.verify(signer.publicKey)
+  } catch {
+    return false
+  }
+}
+
+/** Why OpenSSL does not take `cert` as a CA (X509_check_ca): a key usage without keyCertSign, else basicConstraints. */
+function notCaReason(cert: X509Certificate): string {
+  const { basicConstraints, keyUsage } = certificateConstraints(cert)
+  if (basicConstraints?.ca && keyUsage && !keyUsage.includes('keyCertSign')) return `basicConstraints CA:TRUE, but its key usage lacks keyCertSign: ${keyUsageText(keyUsage)}`
+  return NOT_CA_BY_CONSTRAINTS
+}
+
+const NOT_CA_BY_CONSTRAINTS = 'basicConstraints CA:FALSE or absent'
 
 /**
  * Why certificates of a trust file (`roots`, `clientRoots`, a `ca`/`clientCa` file) or of a
@@ -79,7 +102,10 @@ export function notCaProblem(certs: readonly X509Certificate[], selfSignedAnchor
   const cert = certs[i]
   if (cert === undefined) return undefined
   const job = selfSignedAnchors ? 'it anchors nothing (and is not self-signed, to be trusted as itself)' : 'it cannot issue the certificate before it'
-  return `certificate #${i + 1} "${oneLine(cert.subject)}" is not a CA certificate (basicConstraints CA:FALSE or absent): ${job}; a client or server certificate does not belong in this file`
+  const reason = notCaReason(cert)
+  // A CA whose key usage forbids signing certificates is in the right file, but was issued wrong.
+  const hint = reason === NOT_CA_BY_CONSTRAINTS ? 'a client or server certificate does not belong in this file' : 'reissue it with keyCertSign'
+  return `certificate #${i + 1} "${oneLine(cert.subject)}" is not a CA certificate (${reason}): ${job}; ${hint}`
 }
 
 /** Names itself as issuer and its signature verifies with its own key (key usage aside: OpenSSL finds a trusted leaf in the store as it is). */
@@ -114,6 +140,31 @@ export function chainClientAuthProblem(intermediates: readonly X509Certificate[]
   const cert = intermediates.find((c) => !allowsClientAuth(c))
   if (cert === undefined) return undefined
   return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')}): TLS servers refuse a client certificate under it`
+}
+
+/**
+ * What OpenSSL's client-certificate verification (X509_verify_cert for the sslclient purpose, as
+ * nginx, HAProxy and s_server run it) refuses beyond names, signatures, dates and extended key
+ * usage, one sentence a problem: a client certificate whose key usage has neither digitalSignature
+ * nor keyAgreement (OpenSSL's own rule), and a CA, the anchor included, whose pathLenConstraint
+ * the non-self-issued CAs below it exceed. `path`: the leaf, then its CAs up to the anchor.
+ */
+export function chainConstraintProblems(path: readonly X509Certificate[]): string[] {
+  const [leaf, ...cas] = path
+  if (!leaf) return []
+  const problems: string[] = []
+  const usage = certificateConstraints(leaf).keyUsage
+  if (usage && !usage.includes('digitalSignature') && !usage.includes('keyAgreement')) {
+    problems.push(`client certificate "${oneLine(leaf.subject)}" has a key usage without digitalSignature (${keyUsageText(usage)}): TLS servers refuse it as a client certificate`)
+  }
+  cas.forEach((ca, i) => {
+    const limit = certificateConstraints(ca).basicConstraints?.pathLength
+    const below = cas.slice(0, i).filter((c) => c.subject !== c.issuer)
+    if (limit === undefined || below.length <= limit) return
+    const names = below.map((c) => `"${oneLine(c.subject)}"`).join(', ')
+    problems.push(`CA certificate "${oneLine(ca.subject)}" of the client chain allows ${limit} intermediate CA certificate(s) below it (basicConstraints pathlen:${limit}) and the chain has ${below.length} (${names}): TLS servers refuse a client certificate under it`)
+  })
+  return problems
 }
 
 /** No extended key usage, or one that names clientAuth or any purpose. */

@@ -1,7 +1,7 @@
 /**
  * ioredis, better-sqlite3, node-forge and @peculiar/x509 load only when the config needs them (a
  * Redis store; a SQLite store; a PKCS#12 bundle; issuing a certificate:
- * the dev PKI, interception leaves): their code would otherwise stay alive in every gateway's heap, which every major
+ * the dev PKI, interception leaves; reading a client bundle's key usage and pathlen): their code would otherwise stay alive in every gateway's heap, which every major
  * collection marks. A child Node imports every module of the build,
  * then reports which of the two packages are in the module cache; the second case shows the
  * check sees a package as soon as the code that needs it runs.

@@ -1,0 +1,170 @@
+/**
+ * Client bundles OpenSSL servers refuse for what names, signatures, dates and extended key usage
+ * do not show: a client certificate whose key usage has neither digitalSignature nor keyAgreement
+ * (RSA and EC), a CA's basicConstraints pathlen exceeded (the root's, an intermediate's), a CA
+ * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE. Each is shown refused
+ * by `openssl s_server -Verify 2 -verify_return_error` (its verify error, and the alert the client
+ * gets) and named by `check`, one line per problem at the endpoint's `cert` (or the file at
+ * fault), and `serve` refuses to start on it. `check` passed the first three kinds, and named the
+ * keyCertSign one as basicConstraints CA:FALSE and its chain as "no issuer found". Every
+ * certificate is minted by the real `openssl` CLI. A valid bundle, and a leaf with keyAgreement
+ * alone (OpenSSL accepts it), still pass and are accepted by the same server.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:tls'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCheck } from '../../src/cli/check.js'
+import { eventually } from '../support/eventually.js'
+import { createOpensslTestPki } from '../support/openssl-pki.js'
+import { startOpensslServer, type Peer } from '../support/peers.js'
+import type { TestPki } from '../support/pki.js'
+import { spawnGateway } from '../support/process.js'
+
+let pki: TestPki
+const servers: Peer[] = []
+const CA = 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n'
+const CLIENT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
+
+/** `name`.crt and .key: a new `kind` key, certified by `issuer` (or self-signed) with the extensions `ext`. */
+function mint(name: string, issuer: string | undefined, ext: string, kind: 'ec' | 'rsa' = 'ec'): string {
+  const f = pki.file
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: pki.dir, stdio: 'pipe' })
+  const newkey = kind === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048']
+  writeFileSync(f(`${name}.ext`), ext)
+  if (!issuer) {
+    openssl('req', '-x509', ...newkey, '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`, '-extensions', 'v3', '-config', configWith(name, ext))
+    return f(`${name}.crt`)
+  }
+  openssl('req', '-new', ...newkey, '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`)
+  openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${issuer}.crt`), '-CAkey', f(`${issuer}.key`), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`))
+  return f(`${name}.crt`)
+}
+
+/** An openssl req config whose [v3] section is `ext` (a self-signed certificate with exactly these extensions). */
+function configWith(name: string, ext: string): string {
+  return pki.write(`${name}.cnf`, `[req]\ndistinguished_name = dn\n[dn]\n[v3]\n${ext}subjectKeyIdentifier=hash\n`)
+}
+
+/** The chain `files` (leaf first) in one file, as `cert` takes it. */
+function chainFile(name: string, files: string[]): string {
+  return pki.write(`${name}-chain.crt`, files.map((file) => readFileSync(file, 'utf8')).join(''))
+}
+
+/** `openssl s_server` requiring a client certificate verified against `caFile`. */
+async function sServer(caFile: string): Promise<Peer> {
+  const server = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile })
+  servers.push(server)
+  return server
+}
+
+/** A handshake with `server` presenting `certFile` (leaf + chain) and an HTTP request: the status line, or the client's error. */
+function handshake(server: Peer, certFile: string, keyFile: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: server.port, cert: readFileSync(certFile), key: readFileSync(keyFile), ca: readFileSync(pki.file('root.crt')), servername: 'api.partner.test' })
+    let answer = ''
+    socket.on('secureConnect', () => socket.write('GET / HTTP/1.0\r\n\r\n'))
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')))
+    socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''))
+  })
+}
+
+/** `check` on one endpoint with `tls`: its verdict and the problem lines after the table. */
+function check(name: string, tls: Record<string, string>): { ok: boolean; problems: string[] } {
+  const config = pki.write(`${name}.yaml`, `endpoints:\n  - name: ${name}\n    url: https://api.partner.test:8443\n    tls: ${JSON.stringify(tls)}\n`)
+  const r = runCheck(config)
+  return { ok: r.ok, problems: r.output.trim().split('\n').slice(2, -1).map((l) => l.replace(/^\S+:\d+:\d+: /, '')) }
+}
+
+beforeAll(async () => {
+  pki = await createOpensslTestPki('p256')
+}, 60_000)
+
+afterAll(async () => {
+  for (const s of servers) await s.stop()
+  pki?.cleanup()
+})
+
+describe('client bundles OpenSSL servers refuse, named by check', () => {
+  it('a client certificate whose key usage lacks digitalSignature (EC and RSA keys): s_server refuses its purpose, check names it', async () => {
+    const server = await sServer(pki.file('root.crt'))
+    for (const kind of ['ec', 'rsa'] as const) {
+      const name = `key-encipherment-${kind}`
+      const leaf = mint(name, 'inter', 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\nextendedKeyUsage=clientAuth\n', kind)
+      const before = server.output().length
+      expect(await handshake(server, chainFile(name, [leaf, pki.file('inter.crt')]), pki.file(`${name}.key`)), kind).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
+      await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
+      const tls = { cert: leaf, key: pki.file(`${name}.key`), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+      expect(check(name, tls), kind).toEqual({
+        ok: false,
+        problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${name}": client certificate "CN=${name}" has a key usage without digitalSignature (keyEncipherment): TLS servers refuse it as a client certificate`],
+      })
+    }
+  }, 60_000)
+
+  it("a CA's pathlen exceeded (the root's pathlen:0 over an intermediate, an intermediate's pathlen:0 over another): s_server refuses the path length, check names the CA and the CA below it", async () => {
+    mint('root-pathlen0', undefined, CA.replace('CA:TRUE', 'CA:TRUE,pathlen:0'))
+    mint('inter-under-pathlen0', 'root-pathlen0', CA)
+    // The test PKI's intermediate has pathlen:0: one more CA below it is one too many.
+    mint('sub-inter', 'inter', CA)
+    const cases = [
+      { name: 'under-root-pathlen0', issuer: 'inter-under-pathlen0', root: 'root-pathlen0', cas: ['inter-under-pathlen0'], ca: 'CN=root-pathlen0' },
+      { name: 'under-sub-inter', issuer: 'sub-inter', root: 'root', cas: ['sub-inter', 'inter'], ca: 'CN=Test Intermediate CA, O=mtls-gateway tests' },
+    ]
+    for (const c of cases) {
+      const leaf = mint(c.name, c.issuer, CLIENT)
+      const cas = c.cas.map((n) => pki.file(`${n}.crt`))
+      const server = await sServer(pki.file(`${c.root}.crt`))
+      expect(await handshake(server, chainFile(c.name, [leaf, ...cas]), pki.file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
+      await eventually(() => server.output().includes('verify error:num=25:path length constraint exceeded'), undefined, 's_server to name the path length')
+      const tls = { cert: leaf, key: pki.file(`${c.name}.key`), intermediates: chainFile(`${c.name}-cas`, cas), roots: pki.file(`${c.root}.crt`) }
+      expect(check(c.name, tls), c.name).toEqual({
+        ok: false,
+        problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${c.name}": CA certificate "${c.ca}" of the client chain allows 0 intermediate CA certificate(s) below it (basicConstraints pathlen:0) and the chain has 1 ("CN=${c.issuer}"): TLS servers refuse a client certificate under it`],
+      })
+    }
+  }, 60_000)
+
+  it('a CA whose key usage lacks keyCertSign, and one without basicConstraints: s_server calls each an invalid CA, check says which and why', async () => {
+    const server = await sServer(pki.file('root.crt'))
+    const noCertSign = mint('no-cert-sign-ca', 'root', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,cRLSign\n')
+    const noConstraints = mint('no-constraints-ca', 'root', 'keyUsage=critical,keyCertSign,cRLSign\n')
+    for (const [ca, name] of [['no-cert-sign-ca', 'under-no-cert-sign'], ['no-constraints-ca', 'under-no-constraints']] as const) {
+      const leaf = mint(name, ca, CLIENT)
+      const before = server.output().length
+      expect(await handshake(server, chainFile(name, [leaf, pki.file(`${ca}.crt`)]), pki.file(`${name}.key`)), name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
+      await eventually(() => server.output().slice(before).includes('verify error:num=79:invalid CA certificate'), undefined, 's_server to name the CA')
+    }
+    const key = { key: pki.file('under-no-cert-sign.key'), roots: pki.file('root.crt') }
+    const why = 'basicConstraints CA:TRUE, but its key usage lacks keyCertSign: digitalSignature, cRLSign'
+    expect(check('under-no-cert-sign', { cert: pki.file('under-no-cert-sign.crt'), intermediates: noCertSign, ...key })).toEqual({
+      ok: false,
+      problems: [
+        `endpoints[0].tls.intermediates: ${noCertSign}: endpoint "under-no-cert-sign": certificate #1 "CN=no-cert-sign-ca" is not a CA certificate (${why}): it cannot issue the certificate before it; reissue it with keyCertSign`,
+        `endpoints[0].tls.cert: ${pki.file('under-no-cert-sign.crt')}: endpoint "under-no-cert-sign": chain does not build to a configured root: "CN=no-cert-sign-ca" signed "CN=under-no-cert-sign" but is not a CA certificate (${why}), so no server takes it as its issuer`,
+      ],
+    })
+    expect(check('under-no-constraints', { cert: pki.file('under-no-constraints.crt'), key: pki.file('under-no-constraints.key'), intermediates: noConstraints, roots: pki.file('root.crt') })).toEqual({
+      ok: false,
+      problems: [`endpoints[0].tls.intermediates: ${noConstraints}: endpoint "under-no-constraints": certificate #1 "CN=no-constraints-ca" is not a CA certificate (basicConstraints CA:FALSE or absent): it cannot issue the certificate before it; a client or server certificate does not belong in this file`],
+    })
+  }, 60_000)
+
+  it('serve refuses to start on such a bundle, in the words of check', async () => {
+    const leaf = pki.file('key-encipherment-ec.crt')
+    const config = pki.write('serve-refused.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n  - name: refused\n    url: https://api.partner.test:8443\n    tls: { cert: ${leaf}, key: ${pki.file('key-encipherment-ec.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`)
+    // A gateway that did start (the old code) is stopped before the verdict is asserted.
+    const verdict = await spawnGateway(config).then(async (gp) => (await gp.stop(), 'started'), (e: Error) => e.message)
+    expect(verdict).toContain(`endpoint "refused": client certificate "CN=key-encipherment-ec" has a key usage without digitalSignature (keyEncipherment)`)
+  }, 120_000)
+
+  it('a valid bundle, and a client certificate with keyAgreement alone (OpenSSL takes it for a client), pass check and s_server', async () => {
+    const server = await sServer(pki.file('root.crt'))
+    const agreement = mint('key-agreement', 'inter', 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyAgreement\nextendedKeyUsage=clientAuth\n')
+    for (const [name, leaf] of [['client', pki.file('client.crt')], ['key-agreement', agreement]] as const) {
+      expect(await handshake(server, chainFile(name, [leaf, pki.file('inter.crt')]), pki.file(`${name}.key`)), name).toBe('HTTP/1.0 200 ok')
+      expect(check(name, { cert: leaf, key: pki.file(`${name}.key`), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }), name).toEqual({ ok: true, problems: [] })
+    }
+  }, 60_000)
+})
