@@ -9,10 +9,10 @@ import { isIP } from 'node:net'
 import type * as X509 from '@peculiar/x509'
 
 /**
- * @peculiar/x509 (after reflect-metadata, which it needs first), loaded on first use: by the dev
- * PKI, the tests and interception leaves, which issue certificates, and by the first client bundle
- * loaded (x509-extensions.ts: node:crypto shows neither key usage nor pathlen). Its code (~4 MB of
- * heap, marked by every major collection) stays out of a process that loads no client bundle.
+ * @peculiar/x509 (after reflect-metadata, which it needs first), loaded on first use: only the
+ * dev PKI, the tests and interception leaves issue certificates, and its code (~4 MB of heap)
+ * would otherwise stay alive in every gateway, marked by every major collection. (A client
+ * bundle's extensions are read without it: x509-extensions.ts.)
  */
 export const loadX509 = ((load) => {
   let x509: typeof X509 | undefined

@@ -6,7 +6,10 @@
  * before it listens, so the first request that needs them does not wait for the import. No process
  * loads undici's index (fetch, WebSocket, the caches and mocks: the gateway dials with its Agent)
  * or Node's own bundled undici (an ESM import of node:http, or undici's index reading
- * `globalThis.Headers`, loads it): about 0.13 s of CPU per process between them. Every process runs
+ * `globalThis.Headers`, loads it): about 0.13 s of CPU per process between them. Every config here
+ * has a client bundle, whose key usage and basicConstraints each process reads at start with the
+ * asn1 schemas bundled into its chunks: none loads @peculiar/x509 or reflect-metadata (0.1 s of CPU
+ * more per start), nor those schemas from node_modules. Every process runs
  * the bundle (scripts/bundle.ts); a bundle's file counts as the modules it holds (its metafile), so
  * these hold for the chunks esbuild cut at each dynamic import.
  */
@@ -27,6 +30,8 @@ const REQUEST_PATH = /^(undici$|src\/(cli\/(serve|serve-process)\.js|proxy\/(lis
 const ON_USE = /^(jose|src\/(console|dance)\/)/
 /** Loaded by no serve process: undici's index, and Node's bundled undici (its internal dependency). */
 const NEVER = { file: 'undici/index.js', internal: 'internal/deps/undici/undici' }
+/** What issues certificates (tls/pki.ts): no start needs it, a client bundle's extensions are read without it. */
+const CERTIFICATE_MINTING = ['@peculiar/x509', 'reflect-metadata']
 /** undici's file a process loads at its first upstream call (what the recording of package files is checked against). */
 const UNDICI_AGENT = 'undici/lib/dispatcher/agent.js'
 
@@ -60,6 +65,9 @@ async function modulesOf(name: string, yaml: string, workers: number, then?: (gp
     expect(p.bundled, 'a process ran dist/src modules outside the bundle: run "npm run build"').toBe(true)
     expect(p.files).not.toContain(NEVER.file)
     expect(p.internals).not.toContain(NEVER.internal)
+    expect(p.modules).toContain('@peculiar/asn1-x509')
+    expect(p.modules.filter((m) => CERTIFICATE_MINTING.includes(m))).toEqual([])
+    expect(p.files.filter((f) => /^(@peculiar\/|asn1js\/)/.test(f))).toEqual([])
   }
   return processes
 }

@@ -1,15 +1,18 @@
 /**
  * ioredis, better-sqlite3, node-forge and @peculiar/x509 load only when the config needs them (a
  * Redis store; a SQLite store; a PKCS#12 bundle; issuing a certificate:
- * the dev PKI, interception leaves; reading a client bundle's key usage and pathlen): their code would otherwise stay alive in every gateway's heap, which every major
- * collection marks. A child Node imports every module of the build,
- * then reports which of the two packages are in the module cache; the second case shows the
+ * the dev PKI, interception leaves): their code would otherwise stay alive in every gateway's heap, which every major
+ * collection marks. Checking a client bundle (its key usage and pathlen included) loads none of
+ * them: its extensions are read with @peculiar/asn1-x509 alone. A child Node imports every module of the build,
+ * then reports which of these packages are in the module cache; the second case shows the
  * check sees a package as soon as the code that needs it runs.
  */
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertDistFresh } from '../support/dist-fresh.js'
+import { endpointYaml } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -40,7 +43,17 @@ function run(script: string): Report[] {
   return out.trim().split('\n').filter((l) => l.startsWith('{"step"')).map((l) => JSON.parse(l) as Report)
 }
 
-beforeAll(() => assertDistFresh())
+let pki: TestPki
+/** A config of one endpoint with a client bundle (chain, key usage and pathlen all checked). */
+let bundleConfig: string
+
+beforeAll(async () => {
+  assertDistFresh()
+  pki = await createTestPki()
+  bundleConfig = pki.write('gateway.yaml', `listen: { host: 127.0.0.1, port: 0 }\nendpoints:\n${endpointYaml('partner', 1, clientTls(pki))}`)
+}, 60_000)
+
+afterAll(() => pki?.cleanup())
 
 describe('packages only some configs need load on first use', () => {
   it('importing every module of the gateway loads none of ioredis, better-sqlite3, node-forge and @peculiar/x509', () => {
@@ -49,7 +62,7 @@ describe('packages only some configs need load on first use', () => {
     expect(r).toMatchObject({ step: 'imported', ioredis: false, sqlite: false, forge: false, x509: false })
   })
 
-  it('opening a Redis store loads ioredis, a SQLite store better-sqlite3, reading a PKCS#12 file node-forge, issuing a certificate @peculiar/x509', () => {
+  it('opening a Redis store loads ioredis, a SQLite store better-sqlite3, reading a PKCS#12 file node-forge, issuing a certificate @peculiar/x509; checking a client bundle none of them', () => {
     const reports = run(`
 const { openStore } = await import(join(process.cwd(), 'dist/src/store/index.js'))
 const { readPkcs12 } = await import(join(process.cwd(), 'dist/src/tls/pkcs12.js'))
@@ -65,6 +78,11 @@ rmSync(dir, { recursive: true, force: true })
 report('sqlite')
 try { readPkcs12(Buffer.from('not a PKCS#12 file'), 'passphrase') } catch {}
 report('pkcs12')
+const { loadConfig } = await import(join(process.cwd(), 'dist/src/config/index.js'))
+const { checkConfig } = await import(join(process.cwd(), 'dist/src/gateway/index.js'))
+const checked = checkConfig(loadConfig(${JSON.stringify(bundleConfig)}))
+if (checked.problems.length > 0 || checked.reports.length !== 1) throw new Error('the client bundle was not checked: ' + JSON.stringify(checked.problems))
+report('bundle checked')
 const { issueCertificate } = await import(join(process.cwd(), 'dist/src/tls/pki.js'))
 const issued = await issueCertificate({ subject: 'CN=lazy-modules', kind: 'p256' })
 if (!issued.pem.startsWith('-----BEGIN CERTIFICATE-----')) throw new Error('no certificate issued')
@@ -75,6 +93,7 @@ report('issued')
       ['redis', true, false, false, false],
       ['sqlite', true, true, false, false],
       ['pkcs12', true, true, true, false],
+      ['bundle checked', true, true, true, false],
       ['issued', true, true, true, true],
     ])
   })
