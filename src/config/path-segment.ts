@@ -21,6 +21,7 @@ const CONTROL = /[\x00-\x1f\x7f]/
 const LONE_SURROGATE = /\p{Cs}/u
 // What trimming backends strip: JavaScript/Go/Java Unicode spaces, Python's str.strip() (\x1c-\x1f, NEL), Java's trim() (≤ U+0020).
 const EDGE_SPACE = /^[\s\x00-\x20\x85]|[\s\x00-\x20\x85]$/
+const ALL_SPACE = /^[\s\x00-\x20\x85]+$/
 
 const ESCAPES_SEPARATOR: PathSegmentProblem = {
   reason: 'path_escapes_base',
@@ -28,6 +29,7 @@ const ESCAPES_SEPARATOR: PathSegmentProblem = {
 }
 const ESCAPES_DOT: PathSegmentProblem = { reason: 'path_escapes_base', why: 'is a dot-segment ("." or "..", in some encoding or Unicode form): it could move the request out of the base path or tenant segment' }
 const EMPTY: PathSegmentProblem = { reason: 'bad_request', why: 'is empty: it must fill one path segment' }
+const ONLY_WHITESPACE: PathSegmentProblem = { reason: 'bad_request', why: 'is only whitespace (in some encoding; U+2028 LINE SEPARATOR and the no-break space count): it must fill one path segment, which a backend that trims segments would read as empty' }
 const NOT_UNICODE: PathSegmentProblem = { reason: 'bad_request', why: 'is not well-formed Unicode (it has a lone UTF-16 surrogate)' }
 const HAS_CONTROL: PathSegmentProblem = { reason: 'bad_request', why: 'contains a control character (such as NUL, CR or LF) in some encoding' }
 const EDGE_WHITESPACE: PathSegmentProblem = { reason: 'bad_request', why: 'starts or ends with whitespace (in some encoding): a backend that trims segments would read another value' }
@@ -48,7 +50,7 @@ function readingProblem(form: string): PathSegmentProblem | undefined {
   if (SEPARATOR.test(form)) return ESCAPES_SEPARATOR
   if (hasDotSegment(form)) return ESCAPES_DOT
   if (CONTROL.test(form)) return HAS_CONTROL
-  if (EDGE_SPACE.test(form)) return EDGE_WHITESPACE
+  if (EDGE_SPACE.test(form)) return ALL_SPACE.test(form) ? ONLY_WHITESPACE : EDGE_WHITESPACE
   return undefined
 }
 
@@ -56,13 +58,14 @@ function readingProblem(form: string): PathSegmentProblem | undefined {
  * Why `value` (the text that will be percent-encoded into the path) is not exactly one
  * ordinary segment at every depth a backend may read it — as is and after up to three further
  * percent-decodings, each also after NFKC (which reads "．" as "." and "／" as "/") — or
- * undefined. Refused: empty, a separator, a dot-segment, a control character, whitespace at
+ * undefined. Refused: empty, only whitespace, a separator, a dot-segment, a control character, whitespace at
  * either end (backends that trim would read another value), a lone surrogate, encoded octets
  * that are not UTF-8 (the overlong `%c0%ae` reads as "." to lenient decoders).
  */
 export function pathSegmentProblem(value: string): PathSegmentProblem | undefined {
   if (PLAIN_SEGMENT.test(value)) return undefined
-  if (value.trim() === '') return EMPTY
+  // Only the empty string: String.trim() also strips U+2028, a tab, a no-break space, which are not "empty".
+  if (value === '') return EMPTY
   if (LONE_SURROGATE.test(value)) return NOT_UNICODE
   let level = value
   for (let round = 0; ; round++) {

@@ -46,11 +46,21 @@ export interface TemplateScope {
   claims: Readonly<Record<string, unknown>>
 }
 
+/** A claim the JWT holds whose JSON type a field value cannot take; never its value. */
+export interface WrongTypeClaim {
+  readonly name: string
+  readonly found: 'an array' | 'an object' | 'null'
+}
+
+/** What rendering gives: the value, or why not, by name. */
+export type Rendered = { value: string } | { missing: string } | { inexact: string } | { wrongType: WrongTypeClaim }
+
 /**
- * Renders a template; returns the name of the first missing value instead of guessing, or of a
- * number claim JSON parsing may have rounded (`inexact`).
+ * Renders a template; returns the name of the first missing value instead of guessing, of a
+ * claim present but an array, object or null (`wrongType`), or of a number claim JSON parsing
+ * may have rounded (`inexact`).
  */
-export function renderTemplate(t: Template, scope: TemplateScope): { value: string } | { missing: string } | { inexact: string } {
+export function renderTemplate(t: Template, scope: TemplateScope): Rendered {
   let out = ''
   for (const p of t.parts) {
     if (p.kind === 'text') out += p.text
@@ -68,7 +78,8 @@ export function renderTemplate(t: Template, scope: TemplateScope): { value: stri
     } else {
       // Own claims only: `constructor` the JWT lacks is missing, not Object's function as text.
       const v = Object.hasOwn(scope.claims, p.name) ? scope.claims[p.name] : undefined
-      if (v === undefined || v === null || typeof v === 'object') return { missing: `claims.${p.name}` }
+      if (v === undefined) return { missing: `claims.${p.name}` }
+      if (v === null || typeof v === 'object') return { wrongType: { name: `claims.${p.name}`, found: v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object' } }
       if (typeof v === 'number' && !isExactNumber(v)) return { inexact: `claims.${p.name}` }
       out += String(v)
     }

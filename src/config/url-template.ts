@@ -87,8 +87,9 @@ export function fillUrlTemplate(t: UrlTemplate, scope: UrlScope): FilledUrl {
     }
     const r = renderTemplate({ source: '', parts: [part], literal: false }, { ...scope, claims: {} })
     if ('missing' in r) return { missing: r.missing }
-    // Unreachable (no claims here), but the type says a number claim could be rounded.
+    // Unreachable (no claims here), but the type says a claim could be rounded or of another type.
     if ('inexact' in r) return { refused: `${r.inexact} is a number JSON may have rounded` }
+    if ('wrongType' in r) return { refused: `${r.wrongType.name} is ${r.wrongType.found}` }
     const value = where === 'host' ? (TENANT_LABEL.test(r.value) ? r.value : undefined) : encodeComponent(r.value)
     if (value === undefined) return { refused: `${nameOf(part)} is not ${where === 'host' ? 'a DNS label' : 'valid Unicode'}` }
     if (where === 'path') pathValues.push({ start: url.length, end: url.length + value.length, name: nameOf(part) })

@@ -20,7 +20,7 @@ describe('pathSegmentProblem', () => {
 
   it('refuses, by clause, at every decoding depth and in NFKC form', () => {
     const cases: [string, RegExp][] = [
-      ['', /is empty/], ['  ', /is empty/],
+      ['', /is empty/], ['  ', /is only whitespace/], ['\u2028', /is only whitespace/],
       ['a/b', /contains "\/"/], ['a\\b', /contains "\/"/], ['a?b', /contains "\/"/], ['a#b', /contains "\/"/], ['a%2Fb', /contains "\/"/], ['a%252fb', /contains "\/"/], ['a%25252fb', /contains "\/"/], ['a／b', /contains "\/"/], ['a%EF%BC%8Fb', /contains "\/"/],
       ['.', /dot-segment/], ['..', /dot-segment/], ['..;x', /dot-segment/], ['%2e%2E', /dot-segment/], ['%252e', /dot-segment/], ['．．', /dot-segment/], ['‥', /dot-segment/],
       ['a\u0000b', /control character/], ['a%00', /control character/], ['%250a', /control character/], ['a\u007f', /control character/],

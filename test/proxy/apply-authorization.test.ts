@@ -83,6 +83,24 @@ describe('path fields', () => {
     }
   })
 
+  // "Empty" was String.trim()'s verdict, which also strips U+2028, a tab, a no-break space: say what the value is.
+  it('say a whitespace-only value is only whitespace, a control character a control character, and only "" is empty', async () => {
+    const cases: [string, RegExp][] = [
+      ['\u2028', /its value is only whitespace/], ['\u2029\u2029', /its value is only whitespace/], ['\u00a0', /its value is only whitespace/],
+      ['\u3000', /its value is only whitespace/], ['\ufeff', /its value is only whitespace/], ['  ', /its value is only whitespace/],
+      ['%E2%80%A8', /its value is only whitespace/], ['%20', /its value is only whitespace/], ['\t', /its value contains a control character/],
+      ['', /its value is empty/],
+    ]
+    for (const { url, tenant } of PATHS) {
+      for (const [value, why] of cases) {
+        const err = await outcome(admitted(endpointWith(url, [field('path', 'acct')]), tenant, '/statement', value))
+        expect(err, JSON.stringify(value)).toBeInstanceOf(GatewayError)
+        expect((err as GatewayError).message, JSON.stringify(value)).toMatch(why)
+        expect((err as GatewayError).reason).toBe('bad_request')
+      }
+    }
+  })
+
   it('for any claim value: a 400 naming the field, or exactly one segment under the base path and tenant at every decoding depth (5,000 cases)', async () => {
     await fc.assert(
       fc.asyncProperty(fieldValueArb, fc.constantFrom(...PATHS), fc.constantFrom('/', '/y', '/statement'), async (value, p, tail) => {

@@ -94,6 +94,20 @@ describe('claim names', () => {
     }
   })
 
+  it('a claim the JWT holds as an array, an object or null is named with the type found, never its value, not "not provided"', async () => {
+    for (const [written, found] of [['["acct-secret-1","acct-secret-2"]', 'an array'], ['{"n":"acct-secret-1"}', 'an object'], ['null', 'null']] as const) {
+      for (const template of ['{{claims.acct}}', 'acct-{{claims.acct}}']) {
+        const out = await send(template, `{"acct":${written}}`)
+        expect(out, written).toBeInstanceOf(GatewayError)
+        const err = out as GatewayError
+        expect(STATUS[err.reason]).toBe(400)
+        expect(err.message).toMatch(new RegExp(`^authorization field (query|header|path) "(acct|x-acct)" needs claims\\.acct, which the caller's JWT holds as ${found}: `))
+        expect(err.message).not.toContain('does not provide')
+        expect(err.message).not.toContain('acct-secret')
+      }
+    }
+  })
+
   it('a claim of such a name that the JWT does hold is sent', async () => {
     expect(await send('{{claims.constructor}}', '{"constructor":"c-1"}')).toEqual(['c-1', 'c-1', 'c-1'])
   })

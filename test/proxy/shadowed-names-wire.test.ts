@@ -3,7 +3,7 @@
  * wsgiref behind mTLS, test/peers/wsgi_backend.py): a caller header that WSGI keys as the
  * gateway's HTTP_X_ALPHA_SECRET, and caller query or form parameters that a parser reads as the
  * gateway's field, never reach it beside the gateway's value; unrelated ones arrive byte for
- * byte; a path-field value with whitespace at either end is a 400 naming the field.
+ * byte; a path-field value with whitespace at either end, or only whitespace, is a 400 naming the field.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
@@ -109,5 +109,14 @@ describe('path fields', () => {
       expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^path field "who": its value (starts or ends with whitespace|contains a control character)/), code: 400 }] })
     }
     expect(reading(await send(gw.url, '/proxy/cgi_path/statement', { headers: { 'x-gateway-user': 'ACC 42' } })).path_info).toBe('/u/ACC 42/statement')
+  })
+
+  it('a value that is only whitespace (U+2028, a no-break space) is a 400 saying so, not "is empty"', async () => {
+    for (const user of ['\u2028', '%E2%80%A8', '\u00a0']) {
+      const r = await send(gw.url, '/proxy/cgi_path/statement', { headers: { 'x-gateway-user': Buffer.from(user, 'utf8').toString('latin1') } })
+      expect(r.status, `${JSON.stringify(user)}: ${r.text}`).toBe(400)
+      expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text))
+      expect(r.json()).toEqual({ errors: [{ msg: expect.stringMatching(/^path field "who": its value is only whitespace /), code: 400 }] })
+    }
   })
 })

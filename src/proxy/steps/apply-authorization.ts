@@ -39,7 +39,6 @@ function scopeOf(ctx: Admitted): TemplateScope {
   return scope
 }
 
-
 /**
  * What must read the body: payload fields, set in a JSON or form body; and query fields beside a
  * body a backend reads as parameters too: their same-name parameters go from a form body (PHP's
@@ -160,6 +159,7 @@ export function renderFields(ctx: Admitted, fields: readonly CompiledField[]): {
   return fields.map((f) => {
     const r = renderTemplate(f.template, scope)
     if ('missing' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}" needs ${r.missing}, which this request does not provide`)
+    if ('wrongType' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}" needs ${r.wrongType.name}, which the caller's JWT holds as ${r.wrongType.found}: a field value takes a string, a number or a boolean claim`)
     if ('inexact' in r) throw new GatewayError('bad_request', `authorization field ${f.type} "${f.key}": ${r.inexact} is a JSON number a double does not hold exactly (an integer beyond 2^53, exponent notation, -0 or out of range), so its text is lost: the caller's JWT must carry it as a string`)
     // Judged here, before anything is sent: a value undici or percentEncode would reject is the caller's doing (400), not the upstream's (502) or ours (500).
     const problem = wireProblem(f.type, r.value)
