@@ -3,6 +3,7 @@
  * proxy). The mTLS handshake then runs end to end inside it: the proxy sees only bytes.
  */
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
+import { describeDialFailure } from '../tls/index.js'
 import { EgressDeniedError } from './egress.js'
 
 export interface ProxyTarget {
@@ -32,15 +33,34 @@ function connectRequest(via: ProxyTarget, authority: string): string {
 /** What a CONNECT answer's first bytes must begin with: a proxy that says anything else does not speak HTTP. */
 const STATUS_LINE_START = Buffer.from('HTTP/1.')
 
+/** One CONNECT exchange, as its failure messages name it. */
+interface Exchange {
+  /** The proxy's host:port as written in via.url. */
+  readonly name: string
+  /** The CONNECT's host:port. */
+  readonly authority: string
+  /** What a 407 means here: whether the credentials are missing or were refused. */
+  readonly on407: string
+  /** Whether the CONNECT was written (the proxy's socket connected). */
+  readonly sent: () => boolean
+}
+
+/** A 407 read against the config: missing credentials are the operator's to add, refused ones to correct. */
+function authRefusal(via: ProxyTarget): string {
+  if (via.username !== undefined) return 'Proxy Authentication Required: it refused the configured via.username and via.password'
+  if (via.password !== undefined) return 'Proxy Authentication Required, and via.username is not configured (via.password alone is never sent): set via.username'
+  return 'Proxy Authentication Required, and via.username and via.password are not configured: set them'
+}
+
 /** The answer so far: undefined while it may still come, a failure's message, or the bytes after a 200's head. */
-function readAnswer(head: Buffer, name: string, authority: string): { rest: Buffer } | string | undefined {
+function readAnswer(head: Buffer, { name, authority, on407 }: Exchange): { rest: Buffer } | string | undefined {
   const n = Math.min(head.length, STATUS_LINE_START.length)
   // At once, not at the deadline: an SSH or TLS server behind the connector's port never sends \r\n\r\n.
   if (!head.subarray(0, n).equals(STATUS_LINE_START.subarray(0, n))) return `upstream proxy ${name} answered something that is not HTTP`
   const end = head.indexOf('\r\n\r\n')
   if (end === -1) return head.length > MAX_HEAD ? `upstream proxy ${name}: CONNECT answer too large` : undefined
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]
-  if (status !== '200') return `upstream proxy ${name} refused CONNECT ${authority}: HTTP ${status ?? '?'}`
+  if (status !== '200') return `upstream proxy ${name} refused CONNECT ${authority}: HTTP ${status ?? '?'}${status === '407' ? ` ${on407}` : ''}`
   return { rest: head.subarray(end + 4) }
 }
 
@@ -52,15 +72,20 @@ export function openTunnel(via: ProxyTarget, host: string, port: number, timeout
   const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`
   const dialled = proxyAddress(via)
   const socket = netConnect({ host: dialled.host, port: dialled.port, ...(lookup && isIP(dialled.host) === 0 ? { lookup } : {}) })
-  socket.once('connect', () => socket.write(connectRequest(via, authority)))
-  return connectAnswer(socket, new URL(via.url).host, authority, timeoutMs)
+  let sent = false
+  socket.once('connect', () => {
+    sent = true
+    socket.write(connectRequest(via, authority))
+  })
+  return connectAnswer(socket, { name: new URL(via.url).host, authority, on407: authRefusal(via), sent: () => sent }, timeoutMs)
 }
 
 /**
  * The proxy's answer to the CONNECT on `socket`. Settles on every way the exchange can end: a 200's
  * head, any other answer, bytes that are not HTTP, the peer's end or close, a socket error, the deadline.
  */
-function connectAnswer(socket: Socket, name: string, authority: string, timeoutMs: number): Promise<Socket> {
+function connectAnswer(socket: Socket, exchange: Exchange, timeoutMs: number): Promise<Socket> {
+  const { name, authority } = exchange
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0)
     const settle = (): void => {
@@ -77,14 +102,13 @@ function connectAnswer(socket: Socket, name: string, authority: string, timeoutM
     const onError = (e: NodeJS.ErrnoException): void => {
       // The egress policy refused the proxy's address: that refusal, as it is, is the answer.
       if (e instanceof EgressDeniedError) return void (settle(), socket.destroy(), reject(e))
-      // Refused reads as a direct endpoint's refusal does; other codes keep their own reason (reset, unreachable, EMFILE).
-      if (e.code === 'ECONNREFUSED') return fail(`upstream proxy ${name}: connection refused`)
-      fail(`upstream proxy ${name}: ${e.code ?? e.message}`, e.code ?? PROXY_FAILED)
+      const failure = socketFailure(e, exchange, head)
+      fail(failure.msg, failure.code)
     }
     const onClosed = (): void => fail(`upstream proxy ${name} closed the connection ${head.length === 0 ? 'before answering CONNECT' : 'before the end of its CONNECT answer'}`)
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk])
-      const answer = readAnswer(head, name, authority)
+      const answer = readAnswer(head, exchange)
       if (answer === undefined) return
       if (typeof answer === 'string') return fail(answer)
       settle()
@@ -95,4 +119,22 @@ function connectAnswer(socket: Socket, name: string, authority: string, timeoutM
     }
     socket.on('data', onData).once('end', onClosed).once('close', onClosed).once('error', onError)
   })
+}
+
+/** A socket error of the exchange: its message, and the code the error table reads its reason by. */
+function socketFailure(e: NodeJS.ErrnoException, exchange: Exchange, head: Buffer): { msg: string; code: string } {
+  const { name } = exchange
+  // Out of descriptors is this process's state, a timeout a 504 like the deadline's: they keep their own reasons.
+  if (e.code === 'EMFILE' || e.code === 'ENFILE' || e.code === 'ETIMEDOUT') return { msg: `upstream proxy ${name}: ${e.code}`, code: e.code }
+  if (e.code === 'ECONNREFUSED') return { msg: `upstream proxy ${name}: connection refused`, code: PROXY_FAILED }
+  // The rest failed the proxy's socket, not the endpoint's: named as the proxy's, like its other failures.
+  const when = stage(exchange, head)
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return { msg: `upstream proxy ${name} reset the connection ${when} (${e.code})`, code: PROXY_FAILED }
+  return { msg: `upstream proxy ${name}: ${describeDialFailure(e.code).text} ${when}`, code: PROXY_FAILED }
+}
+
+/** Where in the exchange a socket failure came: before the CONNECT was sent, before any answer, or partway through one. */
+function stage({ authority, sent }: Exchange, head: Buffer): string {
+  if (!sent()) return `before CONNECT ${authority} was sent`
+  return head.length === 0 ? `before answering CONNECT ${authority}` : `before the end of its answer to CONNECT ${authority}`
 }
