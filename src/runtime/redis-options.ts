@@ -100,6 +100,29 @@ export function tlsLocation(r: StoreSettings['redis']): object | undefined {
   return location
 }
 
+/**
+ * What `store.url` connects to, as the Redis client reads it: TLS or not, the host without case,
+ * the port (6379 unwritten), the database (0 unwritten: `/`, `/0` or no path), the credentials
+ * and `family` (0 unwritten). So spellings of one server compare equal; the text never leaves here.
+ */
+export function urlConnection(url: string): string {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return url // the load refused it already
+  }
+  const decoded = (s: string): string => {
+    try {
+      return decodeURIComponent(s)
+    } catch {
+      return s
+    }
+  }
+  const db = Number(u.pathname.slice(1) || 0)
+  return JSON.stringify([u.protocol, u.hostname.toLowerCase(), Number(u.port || 6379), db, decoded(u.username), decoded(u.password), Number(u.searchParams.get('family') ?? 0)])
+}
+
 /** What a reload renews for the open Redis store's next connections: its TLS files (read now) and passwords. */
 export function renewedConnections(config: GatewayConfig): RenewedConnections {
   const { tls, password, sentinel } = redisStoreOptions(config)

@@ -53,6 +53,6 @@ describe('admin.tls', () => {
     const allowList = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: ca.crt\n    clientSubjects: [ops-alice, ops-mallory]\n    clientSans: [ops.example]\n'), { env: {} })
     expect(restartOnlyChanges(restartBaseline(before), allowList)).toEqual([])
     const files = parseConfig(file, yaml('    cert: a.crt\n    key: a.key\n    clientCa: other-ca.crt\n    clientSubjects: [ops-alice]\n'), { env: {} })
-    expect(restartOnlyChanges(restartBaseline(before), files).map((p) => p.key)).toEqual(['admin'])
+    expect(restartOnlyChanges(restartBaseline(before), files).map((p) => p.key)).toEqual(['admin.tls.clientCa'])
   })
 })

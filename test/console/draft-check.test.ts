@@ -60,6 +60,6 @@ describe('the draft validator and check', () => {
     expect(validateDraft(file, yaml('c.db', false), reloaded, opened).changes?.restartNeeded).toEqual(['store.file'])
     expect(validateDraft(file, yaml('b.db', false), reloaded, opened).changes?.restartNeeded).toEqual([])
     // The listener is judged against the start, store or not.
-    expect(validateDraft(file, yaml('b.db', true).replace('listen: { port: 0,', 'listen: { port: 1,'), reloaded, opened).changes?.restartNeeded).toEqual(['listen'])
+    expect(validateDraft(file, yaml('b.db', true).replace('listen: { port: 0,', 'listen: { port: 1,'), reloaded, opened).changes?.restartNeeded).toEqual(['listen.port'])
   })
 })

@@ -175,7 +175,7 @@ describe('a reload answers like a fresh start with the same file', () => {
 describe('settings only a restart applies', () => {
   it.each([
     ['store location', { callers: true }, { callers: true, storeFile: 'other.db' }, 'store.file'],
-    ['listen address', { callers: true }, { callers: true, listenHost: '127.0.0.2' }, 'listen'],
+    ['listen address', { callers: true }, { callers: true, listenHost: '127.0.0.2' }, 'listen.host'],
   ] as [string, Variant, Variant, string][])('%s: the reload fails loudly, is counted, and nothing changes', async (_name, a, b, key) => {
     const reloaded = await start('a', a)
     const fresh = await start('b', a)

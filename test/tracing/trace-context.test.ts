@@ -178,7 +178,7 @@ describe('reload', () => {
     expect(parse(ignored.json<EchoReply>().headers.traceparent)).toMatchObject({ traceId: CALLER_TRACE, flags: '00' })
     writeFileSync(file, yamlWith(exportTo('http://127.0.0.1:9/v1/traces', 0)))
     const refused = await g.gw.ops?.reload('test')
-    expect(refused).toMatchObject({ ok: false, problems: [expect.stringContaining('tracing.otlp: changed, and takes effect only after a restart')] })
+    expect(refused).toMatchObject({ ok: false, problems: [expect.stringContaining('tracing.otlp.endpoint: changed, and takes effect only after a restart')] })
     writeFileSync(file, yamlWith(exportTo(receiver.url, 1)))
     expect(await g.gw.ops?.reload('test')).toEqual({ ok: true, endpoints: 1 })
   })
