@@ -57,12 +57,17 @@ function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): 
   return { ...path('ca'), ...path('cert'), ...path('key'), ...optional('keyPassphrase', str(t.keyPassphrase)), ...optional('serverName', str(t.serverName)) }
 }
 
-/** Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem), or one without TLS when `redis.tls` is given. */
+/**
+ * Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem), or
+ * one without TLS when `redis.tls` is given. The URL is judged whatever the kind, as every other
+ * written key is: one the docs refuse must not pass while the store is SQLite and then stop the
+ * reload that switches to Redis.
+ */
 function checkTopology(r: Raw, url: string | undefined, topologies: number, kind: string, report: Report): void {
   if (kind === 'redis' && topologies !== 1) {
     report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
   }
-  const urlProblem = url === undefined || kind !== 'redis' ? undefined : redisUrlProblem(url)
+  const urlProblem = url === undefined ? undefined : redisUrlProblem(url)
   if (urlProblem !== undefined) report(['url'], urlProblem)
   else if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
 }
@@ -72,8 +77,6 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
   const sentinel = r.sentinel === undefined ? undefined : obj(r.sentinel)
   const cluster = r.cluster === undefined ? undefined : obj(r.cluster)
   checkTopology(r, url, [url, sentinel, cluster].filter((x) => x !== undefined).length, kind, report)
-  // Addresses the store does not open (another kind) are not judged.
-  const opened: Report = kind === 'redis' ? report : () => undefined
   const acknowledgeTimeoutMs = parseDuration((r.acknowledgeTimeout as string | number | undefined) ?? '1s')
   const commandTimeoutMs = parseDuration((r.commandTimeout as string | number | undefined) ?? '3s')
   // WAIT is a command: it must be able to wait its full time within the command timeout.
@@ -88,7 +91,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
     ...(sentinel !== undefined
       ? {
           sentinel: {
-            addresses: hostPorts(sentinel.addresses, ['sentinel', 'addresses'], opened),
+            addresses: hostPorts(sentinel.addresses, ['sentinel', 'addresses'], report),
             primaryName: String(sentinel.primaryName),
             ...optional('username', str(sentinel.username)),
             ...optional('password', str(sentinel.password)),
@@ -96,7 +99,7 @@ export function normalizeRedis(r: Raw, url: string | undefined, kind: string, ab
           },
         }
       : {}),
-    ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes, ['cluster', 'nodes'], opened) } } : {}),
+    ...(cluster !== undefined ? { cluster: { nodes: hostPorts(cluster.nodes, ['cluster', 'nodes'], report) } } : {}),
     // A Sentinel deployment has replicas by definition: wait for one unless told otherwise.
     replicasToAcknowledge: (r.replicasToAcknowledge as number | undefined) ?? (sentinel !== undefined ? 1 : 0),
     acknowledgeTimeoutMs,

@@ -8,6 +8,7 @@
  * Query parameters of the URL, which ioredis takes as client options ahead of the gateway's own
  * (`?keyPrefix=` moved the keys, `?tls=` picked a TLS profile, a typo was ignored), are refused
  * but for `family`; a parameter's value is never echoed, nor a name that does not look like one.
+ * All of them are judged with `kind: sqlite` too, where they are unused (they passed then).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
@@ -27,10 +28,11 @@ afterAll(() => pki?.cleanup())
 
 const APP = 'callers:\n  apps:\n    - { clientId: bot, hs256Secret: "0123456789abcdef0123456789abcdef", audience: https://gw.example, endpoints: [partner] }\n'
 
-/** A config whose caller apps open the Redis store `store` describes (YAML under `store:`). */
-function configWith(store: string): string {
+/** A config whose caller apps open the store `store` describes (YAML under `store:`), of kind `kind`. */
+function configWith(store: string, kind: 'redis' | 'sqlite' = 'redis'): string {
   const endpoint = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: ${clientTlsYaml(pki)}\n`
-  return pki.write(`redis-${++run}.yaml`, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n${APP}store:\n  kind: redis\n${store}${endpoint}`)
+  const file = kind === 'sqlite' ? `  file: ${pki.dir}/check-redis-${run}.db\n` : ''
+  return pki.write(`redis-${++run}.yaml`, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n${APP}store:\n  kind: ${kind}\n${store}${file}${endpoint}`)
 }
 
 /** What the start `serve` makes prints, or 'started'. */
@@ -71,6 +73,20 @@ describe('Redis store settings the store cannot open', () => {
       expect({ key: c.key, start }).toEqual({ key: c.key, start: lines[0] })
     }
   }, 60_000)
+
+  // Judged as written whatever the kind: `?keyPrefix=` passed with kind sqlite (unused), and stopped the reload that switched to Redis.
+  it('with kind sqlite, the same settings fail check at the same key and line (they were not judged while unused)', () => {
+    for (const c of CASES) {
+      const file = configWith(c.store, 'sqlite')
+      const check = runCheck(file)
+      const expected = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${c.line}:\\d+: ${c.key.replace(/[.[\]]/g, '\\$&')}: `)
+      const lines = check.output.split('\n').filter((l) => expected.test(l))
+      expect({ key: c.key, ok: check.ok, lines: lines.map((l) => l.replace(expected, '')) }, check.output).toEqual({ key: c.key, ok: false, lines: [c.msg] })
+      expect(check.output).not.toContain('pa55word-7')
+    }
+    // A URL that is right, unused with sqlite, still passes.
+    expect(runCheck(configWith('  url: "redis://127.0.0.1:6379/15?family=4"\n', 'sqlite')).ok).toBe(true)
+  })
 
   it('family, the one query parameter taken, passes check, and the store answers with it (the Redis on 127.0.0.1:6379, db 15, a key prefix of its own)', async () => {
     for (const family of ['0', '4']) expect(runCheck(configWith(`  url: "redis://127.0.0.1:6379/15?family=${family}"\n`)).ok).toBe(true)
