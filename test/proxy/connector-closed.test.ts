@@ -5,10 +5,10 @@
  * the caller got a false 504 "connect timeout" at `timeouts.connect`, and with `connect: 0` no
  * answer ever (no access line, no sample). Raw TCP peers, each on its own port.
  */
-import { request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { getJsonWithin } from '../support/json-within.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 
 /** What each peer does once it read the CONNECT head. */
@@ -44,17 +44,7 @@ function peer(kind: PeerKind): Server {
   })
 }
 
-/** A GET through the gateway that fails the test instead of hanging when no answer comes. */
-function call(path: string): Promise<{ status: number; body: unknown }> {
-  const gw = new URL(g.gw.url)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: gw.hostname, port: gw.port, path, agent: false, signal: AbortSignal.timeout(30_000) }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }))
-    })
-    req.on('error', (e) => reject(new Error(`${path}: no answer within 30 s (${e.message})`))).end()
-  })
-}
+const call = (path: string): Promise<{ status: number; body: unknown }> => getJsonWithin(g.gw.url, path)
 
 beforeAll(async () => {
   pki = await createTestPki()
