@@ -8,6 +8,7 @@
  */
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
+import { GatewayError } from '../errors.js'
 import { endPartialRequestsBy } from '../proxy/request-progress.js'
 import { timerDelay } from './timer-delay.js'
 
@@ -28,6 +29,18 @@ export interface DrainOptions {
   endInFlight(why: string): Promise<void>
   log: Logger
   exit(code: number): void
+}
+
+/**
+ * What a drain that ended (`why`) ends the requests still running with, and those pipelined behind
+ * them: never started, they are ended by the drain too (their connection closes), not by their callers.
+ */
+export function drainEnded(why: string): { running: GatewayError; waiting: GatewayError } {
+  const shutting = `the gateway is shutting down: ${why}`
+  return {
+    running: new GatewayError('drain_ended', `${shutting} before this request was answered (its upstream may have received it)`),
+    waiting: new GatewayError('drain_ended', `${shutting} while this request waited its turn behind another on its connection (never started: not sent upstream)`),
+  }
 }
 
 /** The drain controller of one listener. */

@@ -20,10 +20,11 @@ export interface InFlight {
   hold(gateway: Gateway): () => void
   /**
    * Ends every request still running with `err` (its answer where nothing was sent, else its
-   * connection cut), so each still gets its access line; resolves once their responses closed,
-   * or after `waitMs`. Returns how many it ended.
+   * connection cut), and those pipelined behind them with `waiting` (never started), so each
+   * still gets its access line; resolves once their responses closed, or after `waitMs`.
+   * Returns how many running requests it ended.
    */
-  end(err: GatewayError, waitMs: number): Promise<number>
+  end(err: GatewayError, waiting: GatewayError, waitMs: number): Promise<number>
   /** Stops counting new requests. */
   stop(): void
 }
@@ -63,7 +64,7 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
       return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
     },
     hold,
-    end: (err, waitMs) => endRunning(running, err, waitMs),
+    end: (err, waiting, waitMs) => endRunning(running, { err, waiting }, waitMs),
     stop,
   }
 }
@@ -74,9 +75,9 @@ function runs(running: Set<ServerResponse>, res: ServerResponse, release: () => 
   return () => void (running.delete(res), release())
 }
 
-/** Ends each of `running` with `err`; resolves when they all closed, or after `waitMs`. */
-async function endRunning(running: ReadonlySet<ServerResponse>, err: GatewayError, waitMs: number): Promise<number> {
-  const ended = [...running].filter((res) => endRequest(res, err))
+/** Ends each of `running` with `err` (those waiting behind them with `waiting`); resolves when they all closed, or after `waitMs`. */
+async function endRunning(running: ReadonlySet<ServerResponse>, { err, waiting }: { err: GatewayError; waiting: GatewayError }, waitMs: number): Promise<number> {
+  const ended = [...running].filter((res) => endRequest(res, err, { waiting }))
   if (running.size === 0) return ended.length
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, waitMs)

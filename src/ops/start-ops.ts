@@ -3,13 +3,12 @@
  * watching and SIGHUP), drain (SIGTERM) and the admin listener.
  */
 import type { ConfigSource } from '../config/index.js'
-import { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { runProbes, startAdmin, type AdminServer, type Readiness } from './admin.js'
 import { listeningUrl, type AdminFacts, type HandshakeRecorder, type ReloadRecord } from './admin-facts.js'
 import { descriptorShortfall } from './connection-events.js'
-import { createDrain, type Drain } from './drain.js'
+import { createDrain, drainEnded, type Drain } from './drain.js'
 import { createExposition } from './exposition.js'
 import { trackInFlight, type InFlight } from './in-flight.js'
 import type { GatewayLog } from './log.js'
@@ -129,8 +128,8 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: InFlight, clo
     inFlight: () => inFlight.total,
     close,
     endInFlight: async (why) => {
-      const err = new GatewayError('drain_ended', `the gateway is shutting down: ${why} before this request was answered (its upstream may have received it)`)
-      await inFlight.end(err, END_WAIT_MS)
+      const ended = drainEnded(why)
+      await inFlight.end(ended.running, ended.waiting, END_WAIT_MS)
       // What no request holds (tunnels, connections between requests) closes too; their lines are written on close.
       s.server.closeAllConnections()
       await new Promise((resolve) => setImmediate(resolve))

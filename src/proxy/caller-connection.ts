@@ -31,10 +31,13 @@ export interface CallerConnectionFields {
  * Sets the client's address and this request's bytes in and out on `into`; call once, when its
  * response is done. The address is the TCP peer's (net caches it from the first read, so a
  * socket already closed still answers when the gateway read it before, as every request does).
+ * `counted` false (a pipelined request let go unserved, with nothing written for it, whose line may
+ * come before the line of the request ahead of it): no bytes, which the next record on the connection counts.
  */
-export function recordCallerConnection(socket: Socket, into: CallerConnectionFields): void {
+export function recordCallerConnection(socket: Socket, into: CallerConnectionFields, counted = true): void {
   const address = callerAddress(socket)
   if (address !== undefined) into.clientAddress = address
+  if (!counted) return
   const read = socket.bytesRead
   const written = socket.bytesWritten
   const mark = marks.get(socket)

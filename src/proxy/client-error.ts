@@ -1,15 +1,13 @@
 /**
- * Node's 'clientError' (a request its parser refused, or a header deadline) answered by
- * the one error writer; nothing is written when there is no one to answer (the client reset
- * the connection, or it is already being answered and closed).
+ * What the gateway answers a request Node's parser refused, or one whose head it must refuse
+ * itself (answer-client-errors.ts answers Node's 'clientError' with it), and the head checks
+ * every way in makes first.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { isIPv6 } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { nodeHttp } from '../process/index.js'
-import { GatewayError, type ErrorSurface } from '../errors.js'
+import { GatewayError } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
-import { writeRawError } from './write-error.js'
 import { unreadTransferCoding } from './transfer-coding.js'
 
 /**
@@ -21,26 +19,6 @@ import { unreadTransferCoding } from './transfer-coding.js'
 export function answerHeadsInHandlers(server: Server): void {
   ;(server as Server & { requireHostHeader: boolean }).requireHostHeader = false
   for (const event of ['checkContinue', 'checkExpectation']) server.on(event, (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
-}
-
-/** Answers the parse errors and header deadlines of `server`; `onError` hears of each one answered. */
-export function answerClientErrors(server: Server, o: { configKey: string; headersMs: number; surface: ErrorSurface; onError(err: GatewayError, socket: Duplex): void }): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Bytes after a request that asked to close (RFC 9112 §9.6: not processed). The requests
-    // before them are being answered and the connection closes after the last answer; a 400
-    // here would take those answers away (their upstream calls made all the same). Reading
-    // stops, so what follows is never parsed or held.
-    if (err.code === 'HPE_CLOSED_CONNECTION') return void socket.pause()
-    const refused = clientErrorOf(err, o.configKey, o.headersMs)
-    // Not writable: already answered and closing (a client leaving then is no new error).
-    if (!refused || !socket.writable) return void socket.destroy()
-    // A response already on its way on this socket cannot be followed by another one.
-    const inProgress = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
-    if (inProgress?.headersSent) socket.destroy()
-    else writeRawError(socket, refused, o.surface)
-    // After the answer is written: what the connection carried includes it.
-    o.onError(refused, socket)
-  })
 }
 
 /** The error to answer a refused request with, or undefined to just close. */

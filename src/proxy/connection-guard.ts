@@ -11,7 +11,8 @@ import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
 import { writeRawError } from './write-error.js'
-import { answerClientErrors, answerHeadsInHandlers, headRefusal } from './client-error.js'
+import { headRefusal } from './client-error.js'
+import { answerClientErrors } from './answer-client-errors.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
@@ -29,7 +30,7 @@ export type TimeoutReason = 'headers' | 'body_idle' | 'buffered_body' | 'send_id
 export interface ConnectionEvents {
   onTimeout?(listener: ListenerName, reason: TimeoutReason): void
   onRefused?(listener: ListenerName, reason: RefusalReason): void
-  /** A request answered by the guard itself, on `connection`: Node's parser refused it (no `req`), or a CONNECT where none is served. */
+  /** A request answered by the guard itself, on `connection`: Node's parser refused it (no `req`; `req` when it ended one whose body turned malformed), or a CONNECT where none is served. */
   onRejected?(listener: ListenerName, err: GatewayError, connection: Duplex, req?: IncomingMessage): void
 }
 
@@ -72,8 +73,6 @@ const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readabl
 export function guardConnections(server: Server, o: GuardOptions): ConnectionGuard {
   const t = o.timeouts
   server.requestTimeout = 0
-  // The handlers answer a missing Host and any Expect themselves, in the error envelope: on every guarded server.
-  answerHeadsInHandlers(server)
   server.headersTimeout = t.headersMs
   server.keepAliveTimeout = t.keepAliveMs
   // Node checks header deadlines on this interval: fine enough for any limit it enforces.
@@ -83,7 +82,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     configKey: o.configKey,
     headersMs: t.headersMs,
     surface: o.surface,
-    onError: (err, socket) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err, socket)),
+    onError: (err, socket, req) => (err.reason === 'request_timeout' ? o.events.onTimeout?.(o.listener, 'headers') : o.events.onRejected?.(o.listener, err, socket, req)),
   })
   const guard = new Guard(o)
   // HTTP runs on the TLS socket of a TLS server: that is the one requests name.
@@ -153,14 +152,14 @@ class Guard implements ConnectionGuard {
     const socket = req.socket
     // Re-emitted from the tunnels' inner server: its guard owns the socket and limits (twice was work for nothing).
     if (!this.#open.has(socket)) return
-    requestStarted(socket)
     const body = hasBody(req.headers)
+    requestStarted(socket, body ? { req, res } : undefined)
     // Once its response is done Node forgets a request: if its body never completes, whoever
     // still reads it (undici, an API handler) must learn when the connection goes.
     const abandon = (): void => void (req.complete || req.destroy())
     if (body) socket.once('close', abandon)
     res.on('close', () => {
-      requestAnswered(socket)
+      requestAnswered(socket, req)
       if (this.#reading.get(socket)?.req === req) this.#reading.delete(socket)
       if (body && req.complete) socket.off('close', abandon)
     })
@@ -249,6 +248,6 @@ class Guard implements ConnectionGuard {
     if (expiryOf(req)) return
     const l = LIMITS[limit]
     const err = new GatewayError('request_timeout', `${l.what} ${(this.#o.timeouts[l.key] ?? 0) / 1000} s (${this.#o.configKey}.${l.name})`)
-    if (endRequest(res, err, this.#o.surface, limit === 'send_idle')) this.#o.events.onTimeout?.(this.#o.listener, limit)
+    if (endRequest(res, err, { surface: this.#o.surface, evenIfEnded: limit === 'send_idle' })) this.#o.events.onTimeout?.(this.#o.listener, limit)
   }
 }

@@ -22,6 +22,7 @@ import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard
 import { headRefusal } from './client-error.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { pinSnapshot } from './pin-snapshot.js'
+import { awaitTurn } from './request-expiry.js'
 import type { ProxyRun } from './proxy-request.js'
 import { serveWay } from './serve-way.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -62,7 +63,7 @@ export function createListener(o: ListenerOptions): Server {
   const listen = o.ref.current.config.listen
   const t = listen.timeouts
   // This and the options below are built once per listener (not per request).
-  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); rejected(o, err, connection, req) } }
+  const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); if (!req || !expiryOf(req)) rejected(o, err, connection, req) } }
   let guard: ConnectionGuard | undefined
   const handler = oneStoreWaitEach(o.ref, (req, res) => serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res)))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
@@ -102,7 +103,7 @@ export function createListener(o: ListenerOptions): Server {
 /**
  * A request refused before any handler saw it — by Node's parser (no request), or a CONNECT
  * where none is served (inside an intercepted tunnel: the tunnel's caller) — is logged and
- * counted like any other.
+ * counted like any other. (One the guard ended itself, its body turned malformed, has its own line.)
  */
 function rejected(o: ListenerOptions, error: GatewayError, connection: Duplex, req?: IncomingMessage): void {
   const tunnel = req ? tunnelOf(req.socket) : undefined
@@ -152,8 +153,8 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   try {
     const turn = enter(socket)
     if (turn === 'refuse') throw ((refused = true), tooManyPipelined())
-    // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more).
-    if (turn !== true && !(await turn)) throw callerAborted()
+    // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more; one the gateway ended, why).
+    if (turn !== true) await awaitTurn(req, turn)
     held = true
     // Judged as a request arriving now is: a reload while it waited behind another is in force for it.
     run = { pipeline: o.pipeline, guard: at.guard, gateway: pinSnapshot(at.server, o.ref, res), req, res, id, out, ...(onDemand ? { onDemand } : {}) }
@@ -188,13 +189,13 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
       // One object, fields assigned: spreading partial records cost copies on every request.
       const done: RequestRecord = { id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts }
       if (error) done.error = error
-      recordCallerConnection(socket, done)
+      recordCallerConnection(socket, done, held || res.writableEnded)
       if (out.mode === 'api') done.apiPath = url
       o.onDone?.(done)
       if (out.facts.trace) endTrace(out.facts.trace, done)
     }
-    // A request whose connection closed while it waited for its turn has no response to close.
-    if (res.writableFinished || res.destroyed || (!held && (socket.destroyed || socket.writableEnded))) done()
+    // A request let go unserved while it waited for its turn has no response to close (unless refused in its place).
+    if (res.writableFinished || res.destroyed || (!held && (!res.writableEnded || socket.destroyed || socket.writableEnded))) done()
     else report = done
   }
 }

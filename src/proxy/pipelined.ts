@@ -18,36 +18,39 @@ import { callerAborted } from './outcome.js'
 /** Requests of one connection that may wait behind the one being served. */
 export const MAX_WAITING = 16
 
+/** What a waiting request is told: `true`, serve now; `false`, its connection closed first; an error, the gateway ended a request before it (endWaiting): never served, for that. */
+export type Turn = boolean | GatewayError
+
 interface Lane {
   busy: boolean
   /** Once one request was refused, every later one of the connection is (it closes). */
   refusing: boolean
-  readonly waiting: ((go: boolean) => void)[]
+  /** Set once the gateway ended a request of the connection (endWaiting): nothing after it is served. */
+  ended?: GatewayError
+  readonly waiting: ((go: Turn) => void)[]
 }
 
 const lanes = new WeakMap<Duplex, Lane>()
 
-/** The turn of a request on a connection that is closing: never given. */
-const CLOSED: Promise<boolean> = Promise.resolve(false)
-
 /**
  * Asks for this connection's turn. `true`: serve now (the usual case, no promise made);
- * a promise: wait, resolving true when the turn comes and false when the connection closed
- * first; `'refuse'`: too many wait already. A request given a turn calls `leave` when its
- * answer is done.
+ * a promise: wait, resolving true when the turn comes, false when the connection closed
+ * first, the error of the gateway's ending of the connection (endWaiting) when that came first;
+ * `'refuse'`: too many wait already. A request given a turn calls `leave` when its answer is done.
  */
-export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
+export function enter(socket: Duplex): true | Promise<Turn> | 'refuse' {
+  let lane = lanes.get(socket)
   // Parsed after an answer that closed the connection (it lingers, discarding what the caller still
   // sends, such as the rest of a refused request's body and what was pipelined behind it): never served,
   // as RFC 9112 §9.6 has it. Node's parser goes on reading there, and such a request went upstream.
-  if (socket.writableEnded || socket.destroyed) return CLOSED
-  let lane = lanes.get(socket)
+  // Behind a request the gateway ended, it waits for that one's end (endWaiting), so their lines come in order.
+  if (socket.writableEnded || socket.destroyed || (lane?.ended && !lane.busy)) return Promise.resolve(lane?.ended ?? false)
   if (lane === undefined) {
     const created: Lane = { busy: true, refusing: false, waiting: [] }
     lanes.set(socket, created)
     // One listener per connection: requests still waiting when it closes are let go, unserved.
     socket.once('close', () => {
-      for (const wake of created.waiting.splice(0)) wake(false)
+      for (const wake of created.waiting.splice(0)) wake(created.ended ?? false)
     })
     return true
   }
@@ -60,7 +63,7 @@ export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
     return 'refuse'
   }
   const waiting = lane.waiting
-  return new Promise<boolean>((resolve) => waiting.push(resolve))
+  return new Promise<Turn>((resolve) => waiting.push(resolve))
 }
 
 /**
@@ -72,12 +75,29 @@ export function enter(socket: Duplex): true | Promise<boolean> | 'refuse' {
  * It never waits in MAX_WAITING's place: Node's parser reads nothing after a CONNECT, so there is
  * one at most, and it never leaves the turn: the connection is the tunnel's from then on.
  */
-export function connectTurn(socket: Duplex): true | Promise<boolean> | 'closing' {
+export function connectTurn(socket: Duplex): true | Promise<Turn> | 'closing' {
   const lane = lanes.get(socket)
-  if (lane === undefined || !lane.busy) return true
+  if (lane === undefined) return true
+  if (!lane.busy) return lane.ended ? Promise.resolve(lane.ended) : true
   if (lane.refusing) return 'closing'
   const waiting = lane.waiting
-  return new Promise<boolean>((resolve) => waiting.push(resolve))
+  return new Promise<Turn>((resolve) => waiting.push(resolve))
+}
+
+/**
+ * The gateway ended a request of `socket` (a drain's end, a limit, a body that turned malformed:
+ * request-expiry.ts), and the connection with it: the requests waiting behind it, and any parsed
+ * later, are never served, and end with `err` once it has ended (leave), not as callers that left:
+ * the caller did not. The first ending of a connection stands.
+ */
+export function endWaiting(socket: Duplex, err: GatewayError): void {
+  const lane = lanes.get(socket)
+  if (lane !== undefined) lane.ended ??= err
+}
+
+/** True when `err` is the gateway's ending of `socket` (endWaiting) that a CONNECT waiting there was let go with. */
+export function isEndedAhead(socket: Duplex, err: GatewayError): boolean {
+  return lanes.get(socket)?.ended === err
 }
 
 /** One request more than MAX_WAITING pipelined behind an unanswered one, or any after it on the connection (which closes). */
@@ -89,14 +109,16 @@ export function tooManyPipelined(): GatewayError {
  * Runs a CONNECT's `answer` in its turn (connectTurn). A CONNECT left unserved is accounted for
  * like a request would be, by throwing why: `too_many_pipelined` behind a request refused for
  * pipelining too many (nothing may be written: the answers before it are still going out, and
- * the connection closes after them), `caller_aborted` when the connection closed or began
- * closing while it waited, or while it was answered (`target`: the CONNECT's, as sent).
+ * the connection closes after them), the gateway's ending of the connection (isEndedAhead; nothing
+ * written either), `caller_aborted` when the connection closed or began closing while it waited, or
+ * while it was answered (`target`: the CONNECT's, as sent).
  */
 export async function inConnectTurn(socket: Duplex, target: string, answer: () => Promise<void>): Promise<void> {
   const turn = connectTurn(socket)
   // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
   if (turn === 'closing') throw (socket.pause(), tooManyPipelined())
-  if (turn !== true && !(await turn)) throw callerAborted()
+  const go = turn === true || (await turn)
+  if (go !== true) throw go || callerAborted()
   return unlessCallerLeaves(socket, target, answer)
 }
 
@@ -129,9 +151,12 @@ export function connectAbandoned(target: string): GatewayError {
 export function leave(socket: Duplex): void {
   const lane = lanes.get(socket)
   if (lane === undefined) return
-  const next = lane.waiting.shift()
+  const { ended, waiting } = lane
+  // Now, not a turn later: a drain that ended the request exits once its answer is done, these lines first.
+  if (ended) return void ((lane.busy = false), waiting.splice(0).forEach((wake) => wake(ended)))
+  const next = waiting.shift()
   // An answer sent with Connection: close ended the socket (it lingers, writableEnded): the rest go unserved.
-  if (next) setImmediate(() => next(!socket.destroyed && !socket.writableEnded))
+  if (next) setImmediate(() => next(lane.ended ?? (!socket.destroyed && !socket.writableEnded)))
   else lane.busy = false
 }
 
@@ -149,7 +174,7 @@ export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHa
       serve(req, res)
     }
     if (turn === true) return start()
-    void turn.then((go) => (go ? start() : undefined))
+    void turn.then((go) => (go === true ? start() : undefined))
   }
 }
 

@@ -14,6 +14,7 @@
  * Node tells when a message begins only through its parser's message-begin slot, which its
  * server leaves unset: `watchRequests` fills it.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 
 /** Node's parser as far as this module uses it: the connection it reads now, and its callback slots. */
@@ -58,15 +59,52 @@ export function watchRequests(socket: object): void {
   if (ON_MESSAGE_BEGIN !== undefined && parser && parser[ON_MESSAGE_BEGIN] == null) parser[ON_MESSAGE_BEGIN] = onMessageBegin
 }
 
-/** A request of `socket` reached its handler. */
-export function requestStarted(socket: object): void {
-  begun.delete(socket)
-  unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1)
+/** A request handed to its handler, with its response. */
+export interface Exchange {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
 }
 
-/** A request of `socket` that reached its handler is answered (or abandoned). */
-export function requestAnswered(socket: object): void {
-  unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1)
+/** Per connection, the last request handed over with a body (at most one arrives at a time: the next request is parsed after it). */
+const withBody = new WeakMap<object, Exchange>()
+
+/** A request of `socket` reached its handler (`exchange`: it has a body). */
+export function requestStarted(socket: object, exchange?: Exchange): void {
+  begun.delete(socket)
+  unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1)
+  if (exchange) withBody.set(socket, exchange)
+}
+
+/** The request of `socket` whose body is still arriving, if one is: a parse error there is that request's. */
+export function bodyArriving(socket: object): Exchange | undefined {
+  const exchange = withBody.get(socket)
+  return exchange && !exchange.req.complete ? exchange : undefined
+}
+
+/** Per connection, what runs once every request handed over is answered (whenAnswered); null once it ran. */
+const afterAnswers = new WeakMap<object, (() => void) | null>()
+
+/** A request of `socket` that reached its handler is answered (or abandoned): what is left of its body is no longer its. */
+export function requestAnswered(socket: object, req: IncomingMessage): void {
+  // Held no longer than its answer: a kept-alive connection would keep it, and what it holds, alive.
+  if (withBody.get(socket)?.req === req) withBody.delete(socket)
+  const left = (unanswered.get(socket) ?? 1) - 1
+  unanswered.set(socket, left)
+  const after = left === 0 ? afterAnswers.get(socket) : undefined
+  if (!after) return
+  afterAnswers.set(socket, null)
+  after()
+}
+
+/**
+ * Runs `after` once every request of `socket` handed to a handler is answered (at once when none
+ * is): what follows them on the connection (a refusal of what the parser read after them) must
+ * not overtake their answers. Only the first of a connection runs.
+ */
+export function whenAnswered(socket: object, after: () => void): void {
+  if (afterAnswers.has(socket)) return
+  afterAnswers.set(socket, isAnswering(socket) ? after : null)
+  if (!isAnswering(socket)) after()
 }
 
 /** True while a request of `socket` is handed to a handler and unanswered: its response is on its way. */

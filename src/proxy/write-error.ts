@@ -51,12 +51,21 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
 /** How long a closing connection keeps discarding what the client still sends. */
 const LINGER_MS = 2000
 
+/** Connections closing lingering: what they still read is discarded, whatever it is. */
+const lingering = new WeakSet<Duplex>()
+
+/** True while `socket` closes lingering (its last answer sent, discarding what arrives until it closes). */
+export function isLingering(socket: Duplex): boolean {
+  return lingering.has(socket)
+}
+
 /**
  * Closing a socket with request bytes still unread makes the kernel answer with a reset,
  * and the client may lose the response it has not read yet. Like nginx's lingering close:
  * half-close after the response, discard what arrives for a moment, then close.
  */
 function linger(socket: Duplex): void {
+  lingering.add(socket)
   const timer = setTimeout(() => socket.destroy(), LINGER_MS)
   timer.unref()
   socket.once('close', () => clearTimeout(timer))
