@@ -18,11 +18,11 @@ import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
 import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
-import { expiryOf, guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
+import { guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { headRefusal } from './client-error.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { pinSnapshot } from './pin-snapshot.js'
-import { awaitTurn } from './request-expiry.js'
+import { awaitTurn, expiryOf } from './request-expiry.js'
 import type { ProxyRun } from './proxy-request.js'
 import { serveWay } from './serve-way.js'
 import { recordCallerConnection } from './caller-connection.js'
@@ -67,8 +67,7 @@ export function createListener(o: ListenerOptions): Server {
   let guard: ConnectionGuard | undefined
   const handler = oneStoreWaitEach(o.ref, (req, res) => serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res)))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
-  // Listener options (not per request).
-  const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined
+  const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined  // listener options (not per request)
   const server: Server = tlsServer ?? nodeHttp().createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
   guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
