@@ -125,11 +125,11 @@ export class GatewayError extends Error {
 }
 
 /**
- * The one way to refuse a method: RFC 9110 §15.5.6 says a 405 MUST list the methods the
- * resource takes (`Allow`), so the list is a required argument rather than an option.
+ * The one way to refuse a method: a 405 MUST carry `Allow` (RFC 9110 §15.5.6); its message ends with the same list, made from it (`<refused>: use GET or HEAD`).
  */
-export function methodNotAllowed(allowed: readonly [string, ...string[]], message: string): GatewayError {
-  return new GatewayError('method_not_allowed', message, { headers: { allow: allowed.join(', ') } })
+export function methodNotAllowed(allowed: readonly [string, ...string[]], refused: string): GatewayError {
+  const allow = allowed.join(', ')
+  return new GatewayError('method_not_allowed', `${refused}: use ${allow.replace(/, (?=[^,]*$)/, ' or ')}`, { headers: { allow } })
 }
 
 export const isGatewayError = (e: unknown): e is GatewayError => e instanceof GatewayError

@@ -21,12 +21,12 @@ export function createTokenRoutes(o: TokenRouteOptions) {
   return async (req: IncomingMessage, res: ServerResponse, gateway: Gateway, path: string): Promise<boolean> => {
     if (path === '/gateway/jwks.json') {
       // HEAD too (RFC 9110 §9.1): Node sends a HEAD answer's headers without its body.
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'], 'use GET /gateway/jwks.json')
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(['GET', 'HEAD'], `${req.method ?? ''} /gateway/jwks.json is not served`)
       sendJson(res, 200, publicJwks(gateway.callers.keys))
       return true
     }
     if (path !== '/gateway/token') return false
-    if (req.method !== 'POST') throw methodNotAllowed(['POST'], 'use POST /gateway/token')
+    if (req.method !== 'POST') throw methodNotAllowed(['POST'], `${req.method ?? ''} /gateway/token is not served`)
     const callers = gateway.callers
     const stores = o.stores(gateway)
     if (!callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')

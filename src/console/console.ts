@@ -130,7 +130,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
     if (path === '/console') return send(res, 308, 'text/plain; charset=utf-8', 'see /console/\n', { location: CONSOLE_PREFIX })
     const name = path.slice(CONSOLE_PREFIX.length)
     if (!name.startsWith('api/')) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, methodNotAllowed(['GET', 'HEAD'], 'console pages answer GET only'))
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, methodNotAllowed(['GET', 'HEAD'], `${req.method ?? ''} ${path} is not served`))
       const file = staticFile(name)
       if (!file) return sendError(req, res, new GatewayError('not_found', `no console file ${path}`))
       return send(res, 200, file.type, file.body, name === '' ? {} : { 'cache-control': 'no-cache' })

@@ -148,7 +148,7 @@ const linkProfileGone = (name: string): string =>
 export async function handleLink(req: IncomingMessage, res: ServerResponse, gateway: Gateway, name: string, url: URL, deps: LinkDeps): Promise<void> {
   // Judged before anything is read or taken, as on the callback: a wrong method leaves the link as it was.
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
-    throw methodNotAllowed(['GET', 'HEAD', 'POST'], 'This address is a one-time authorization link: open it in a browser and use its button.')
+    throw methodNotAllowed(['GET', 'HEAD', 'POST'], `This address is a one-time authorization link, to open in a browser and confirm with its button; ${req.method ?? ''} is not served`)
   }
   checkPercentUtf8(url.search, 'the query string')
   const id = singleParameters(url.searchParams, AUTHORIZE_PARAMETERS).link ?? ''
@@ -168,7 +168,7 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   if (profile.config.token.mode !== 'per_user') throw new GatewayError('not_found', `profile "${profile.name}" does not use per-user tokens (token.mode: per_user)`)
   // Every parameter it reads, read together: one given twice is refused before anything else is judged.
   const query = singleParameters(url.searchParams, AUTHORIZE_PARAMETERS)
-  if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(['GET', 'POST'], 'use GET or POST /gateway/oauth1/<profile>/authorize')
+  if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(['GET', 'POST'], `${req.method ?? ''} /gateway/oauth1/<profile>/authorize is not served`)
   const cred = await apiCredential(req, gateway, deps.stores, 'authorize', deps.admin)
   const body = req.method === 'POST' ? await readJson(req) : {}
   const param = (k: 'tenant' | 'user' | 'app' | 'anonymous'): string | undefined => bodyOrQuery(body, query[k], k)

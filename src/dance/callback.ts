@@ -71,7 +71,7 @@ const settingsChanged = (name: string): string =>
 /** GET /gateway/oauth1/callback?oauth_token&oauth_verifier (or ?denied=; OAuth Core 1.0: no verifier): finishes the dance. */
 export async function handleCallback(req: IncomingMessage, res: ServerResponse, gateway: Gateway, url: URL, deps: CallbackDeps): Promise<void> {
   // A browser page like the callback's other failures (a provider may send the user back with a form POST).
-  if (req.method !== 'GET') throw asFailurePage(methodNotAllowed(['GET'], 'This address takes only the provider\'s redirect back to the gateway: use GET /gateway/oauth1/callback.'))
+  if (req.method !== 'GET') throw asFailurePage(methodNotAllowed(['GET'], `This address takes only the provider's redirect back to the gateway; ${req.method ?? ''} /gateway/oauth1/callback is not served`))
   // Read as UTF-8 (as every caller's text), each once, before anything is taken: a callback that
   // repeats one is refused and leaves the dance as it was.
   const { oauth_token: token, denied, oauth_verifier: verifier } = browserFacing(() => {

@@ -158,14 +158,14 @@ function profilesOfApp(gateway: Gateway, appId: string): Set<string> {
 }
 
 async function runTest(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, url: URL, admin: AdminGuard): Promise<void> {
-  if (req.method !== 'POST') throw methodNotAllowed(['POST'], 'use POST /gateway/oauth1/<profile>/test')
+  if (req.method !== 'POST') throw methodNotAllowed(['POST'], `${req.method ?? ''} /gateway/oauth1/<profile>/test is not served`)
   await requireAdmin(req, gateway, 'POST /gateway/oauth1/<profile>/test', admin)
   const result = await testProfile(gateway, profile.name, singleParameter(url.searchParams, 'tenant'), requestOrigin(req))
   sendJson(res, 200, Object.assign({}, result, { report: formatProfileTest(result) }))
 }
 
 async function revoke(req: IncomingMessage, res: ServerResponse, gateway: Gateway, profile: Profile, user: string, url: URL, { repo, admin }: DanceDeps): Promise<void> {
-  if (req.method !== 'DELETE') throw methodNotAllowed(['DELETE'], 'use DELETE /gateway/oauth1/<profile>/tokens/<user>')
+  if (req.method !== 'DELETE') throw methodNotAllowed(['DELETE'], `${req.method ?? ''} /gateway/oauth1/<profile>/tokens/<user> is not served`)
   await requireAdmin(req, gateway, 'DELETE /gateway/oauth1/<profile>/tokens/<user>', admin)
   const query = singleParameters(url.searchParams, ['tenant', 'app'])
   const tenant = checkTenant(gateway, profile, query.tenant)

@@ -135,6 +135,9 @@ const ADMIN_HARDENING: readonly (readonly [string, string])[] = [
   ['x-frame-options', 'DENY'],
 ]
 
+/** What /metrics, /healthz and /readyz take (the console's routes say their own). */
+const ADMIN_METHODS: readonly [string, ...string[]] = ['GET', 'HEAD']
+
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   // One request of a connection at a time, as on the proxy listener (pipelined.ts): a request
@@ -149,7 +152,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.
     const close = hasBody(req.headers)
-    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, methodNotAllowed(['GET', 'HEAD'], 'admin endpoints answer GET only'), 'api', { close })
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, methodNotAllowed(ADMIN_METHODS, `${req.method ?? ''} ${path} is not served`), 'api', { close })
     const answer = async (): Promise<void> => {
       if (path === '/metrics') {
         const m = await o.metrics()
@@ -177,7 +180,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') o.events?.onTimeout?.('admin', 'tls_handshake')
     })
   }
-  const guard = guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {} })
+  const guard = guardConnections(server, { listener: 'admin', configKey: 'admin.timeouts', ...o.limits, surface: 'api', events: o.events ?? {}, methods: ADMIN_METHODS })
   if (o.tls) closeUntrustedOnReload(server, guard)
   const binding = await bindListener(server, { port: o.port, host: o.host, key: 'admin.host', tls: o.tls !== undefined })
   if (binding.fallback && o.log) warnBindFallback(o.log, binding.fallback)

@@ -9,10 +9,9 @@ import type { Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { ClientTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
-import { GatewayError, methodNotAllowed, type ErrorSurface } from '../errors.js'
-import { writeRawError } from './write-error.js'
-import { headRefusal } from './client-error.js'
+import { GatewayError, type ErrorSurface } from '../errors.js'
 import { answerClientErrors } from './answer-client-errors.js'
+import { refuseUnservedConnect } from './unserved-connect.js'
 import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
@@ -44,6 +43,8 @@ export interface GuardOptions {
   events: ConnectionEvents
   /** Reason reported when the keep-alive limit closes a connection (tunnels: tunnel_idle). */
   idleReason?: TimeoutReason
+  /** The methods the listener's routes take: the `Allow` (and message) of a CONNECT's 405 where none is served. */
+  methods: readonly [string, ...string[]]
 }
 
 /** The guard of one server. */
@@ -95,11 +96,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
     // Only a server with a CONNECT handler of its own tunnels (the proxy listener). Anywhere
     // else (inside an intercepted tunnel, the admin listener) Node would hand over the socket
     // paused and unanswered, held open past every limit: answer and close it instead.
-    if (server.listenerCount('connect') !== 1) return
-    const err = headRefusal(req) ?? methodNotAllowed(o.listener === 'admin' ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], `CONNECT ${req.url ?? ''} is not served here${o.listener === 'tunnel' ? ': not inside an intercepted tunnel' : ''}`)
-    writeRawError(socket, err, o.surface)
-    // Answered, so reported: an access line on the proxy side, the admin listener's own line there.
-    o.events.onRejected?.(o.listener, err, socket, req)
+    if (server.listenerCount('connect') === 1) refuseUnservedConnect(req, socket, o)
   })
   server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.

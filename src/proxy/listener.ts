@@ -20,6 +20,7 @@ import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
 import { headRefusal } from './client-error.js'
+import { PROXY_METHODS } from './max-forwards.js'
 import { callerAborted, enterWay, wayIn, type Outcome } from './outcome.js'
 import { pinSnapshot } from './pin-snapshot.js'
 import { awaitTurn, expiryOf } from './request-expiry.js'
@@ -70,7 +71,7 @@ export function createListener(o: ListenerOptions): Server {
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined  // listener options (not per request)
   const server: Server = tlsServer ?? nodeHttp().createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
-  guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events })
+  guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events, methods: PROXY_METHODS })
   const g = guard
   closeRefusedOnReload(server, tlsServer !== undefined, g)
   // A handshake that never completes is a line of its own (no request follows it).
@@ -81,7 +82,7 @@ export function createListener(o: ListenerOptions): Server {
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = nodeHttp().createServer(options, (req, res) => void server.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's; options built once (not per request).
-    guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle' }))
+    guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle', methods: PROXY_METHODS }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
     inner.emit('listening')
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }

@@ -59,9 +59,9 @@ function overridesToTrace(headers: IncomingMessage['headers']): boolean {
 /** Runs the request through the pipeline and relays the upstream answer back. */
 export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
   const { gateway, req, res, id, out } = run
-  if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded: its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
+  if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded, as its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   // The same through a method override a backend framework would honour.
-  if (overridesToTrace(req.headers)) throw methodNotAllowed(PROXY_METHODS, 'a method override to TRACE is not forwarded: its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
+  if (overridesToTrace(req.headers)) throw methodNotAllowed(PROXY_METHODS, 'a method override to TRACE is not forwarded, as its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   const presence = new Presence()
   run.callerGone = () => presence.leave(new Error('caller went away'))
   const length = req.headers['content-length']

@@ -179,7 +179,7 @@ describe('a link whose profile a reload removed (or made other than per_user)', 
       const wrong = async (): Promise<void> => {
         for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
           const r = await send(g.gw.url, pathOf(link), { method, headers: FORM, body: 'csrf=x' })
-          expectFailurePage(r, 405, 'This address is a one-time authorization link: open it in a browser and use its button.', method)
+          expectFailurePage(r, 405, `This address is a one-time authorization link, to open in a browser and confirm with its button; ${method} is not served: use GET, HEAD or POST`, method)
           expect(r.headers.allow).toBe('GET, HEAD, POST')
         }
       }

@@ -128,7 +128,7 @@ describe('a CONNECT answered 405 by the connection guard is reported', () => {
     const was = valueOf(m0, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) ?? 0
     expect(await nested(g.gw.port, token)).toMatch(/^HTTP\/1\.1 405 /)
     await eventually(() => connectLines().length === before + 1, 10_000, 'the 405\'s access line')
-    expect(connectLines()[before]).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 405, reason: 'method_not_allowed', caller: 'bot', error: `CONNECT api.partner.test:${h.upstream.port} is not served here: not inside an intercepted tunnel` })
+    expect(connectLines()[before]).toMatchObject({ mode: 'connect', method: 'CONNECT', status: 405, reason: 'method_not_allowed', caller: 'bot', error: `CONNECT api.partner.test:${h.upstream.port} is not served inside an intercepted tunnel: use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS` })
     const m = await scrape(g.adminUrl)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(was + 1)
   })
@@ -147,7 +147,7 @@ describe('a CONNECT answered 405 by the connection guard is reported', () => {
     expect(status).toMatch(/^HTTP\/1\.1 405 /)
     const mine = (): Record<string, unknown>[] => g.lines.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.listener === 'admin')
     await eventually(() => mine().length === 1, 10_000, 'the admin listener\'s line')
-    expect(mine()[0]).toMatchObject({ level: 'info', msg: 'request refused', method: 'CONNECT', reason: 'method_not_allowed', error: 'CONNECT example.test:443 is not served here' })
+    expect(mine()[0]).toMatchObject({ level: 'info', msg: 'request refused', method: 'CONNECT', reason: 'method_not_allowed', error: 'CONNECT example.test:443 is not served here: use GET or HEAD' })
     expect(g.lines.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'request')).toEqual([])
   })
 })
