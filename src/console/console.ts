@@ -53,12 +53,12 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
-    const presented = (await readJsonBody(req, res)).token
     const attempt = await throttle.admit(callerAddress(req.socket))
     if (!attempt.admitted) {
       refused(req, 'login', 'throttled', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_throttled', `too many wrong admin tokens from this address: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
     }
+    const presented = await presentedToken(req, res, attempt)
     if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
       refused(req, 'login', 'wrong_token', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
@@ -162,7 +162,20 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   }
 }
 
-/** The console is on when someone can sign in: the admin token, or a certificate allow-list. */
+/**
+ * The token a sign-in body presents, read only once the throttle admitted the attempt: a throttled
+ * address is answered (Connection: close) before any 100 Continue or byte of its body. A body
+ * refused (its type, its size, not a JSON object) or never complete compared no token: its place is given back.
+ */
+async function presentedToken(req: IncomingMessage, res: ServerResponse, attempt: { release(): Promise<void> }): Promise<unknown> {
+  try {
+    return (await readJsonBody(req, res)).token
+  } catch (e) {
+    await attempt.release()
+    throw e
+  }
+}
+
 /** Why a request has no operator, and what to do. */
 function signInHint(token: string | undefined, refusedSubject: string | undefined): string {
   if (refusedSubject === undefined) return token === undefined ? OFF : 'sign in to the console first'
