@@ -44,7 +44,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'dance/tokens.ts', fn: 'createTokenRepo', lines: 60 },
   { file: 'gateway/upstream.ts', fn: 'createConnector', lines: 84 },
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 81 },
-  { file: 'ops/admin.ts', fn: 'startAdmin', lines: 57 },
+  { file: 'ops/admin.ts', fn: 'startAdmin', lines: 43 },
   { file: 'ops/log.ts', fn: 'createLog', lines: 46 },
   { file: 'ops/ops.ts', fn: 'createOps', lines: 48 },
   { file: 'ops/redact.ts', fn: 'createRedactor', lines: 43 },

@@ -9,15 +9,14 @@ import { nodeHttp } from '../process/index.js'
 import type { Logger } from 'pino'
 import type { AdminTimeoutsConfig, ConnectionLimitsConfig } from '../config/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
-import { closeUntrustedOnReload, refuseUntrusted } from '../proxy/untrusted-connection.js'
+import { closeUntrustedOnReload } from '../proxy/untrusted-connection.js'
 import { GatewayError, methodNotAllowed } from '../errors.js'
 import { guardConnections, type ConnectionEvents } from '../proxy/connection-guard.js'
 import { writeError } from '../proxy/write-error.js'
-import { expectationRefusal, hasBody } from '../proxy/body.js'
-import { headRefusal } from '../proxy/client-error.js'
+import { hasBody } from '../proxy/body.js'
 import type { AuthFailure } from '../callers/index.js'
 import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
-import { adminHostRefusal } from './admin-host.js'
+import { admitAdminRequest, type AdminListener } from './admin-admission.js'
 import { bindListener, warnBindFallback } from '../proxy/bind-listener.js'
 import { CHECK_BUDGET_MS } from './answer-budget.js'
 
@@ -109,21 +108,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-/** What every admin request, the console's too, is refused with before any route runs (and whether its answer closes the connection). */
-function refusalBeforeRoutes(o: AdminOptions, req: IncomingMessage): { error: GatewayError; close: boolean } | undefined {
-  // A connection the caller trust in force would refuse at its handshake.
-  const untrusted = refuseUntrusted(req.socket, 'admin.tls', o.onAuthFailure)
-  if (untrusted) return { error: untrusted, close: true }
-  const close = hasBody(req.headers)
-  // Node leaves these to the handlers (answerHeadsInHandlers). 100 Continue is sent by whoever reads a body (the console's readJsonBody), never here.
-  const refused = headRefusal(req) ?? expectationRefusal(req)
-  if (refused) return { error: refused, close }
-  // A name this listener does not answer for may be a web page's DNS rebinding.
-  const misdirected = adminHostRefusal(req, o.allowedHosts())
-  if (misdirected) o.events?.onRejected?.('admin', misdirected, req.socket, req)
-  return misdirected && { error: misdirected, close }
-}
-
 /**
  * Nothing an admin answer holds is a page to frame, sniff or run: metrics, probes, JSON errors. Set on
  * every answer, the refusals made before any route included (a console path's 421 for a rebinding
@@ -135,41 +119,45 @@ const ADMIN_HARDENING: readonly (readonly [string, string])[] = [
   ['x-frame-options', 'DENY'],
 ]
 
+/** Answers a GET or HEAD of /metrics, /healthz, /readyz, or the 404 naming them. */
+async function answerRoute(o: AdminOptions, res: ServerResponse, path: string, close: boolean): Promise<void> {
+  if (path === '/metrics') {
+    const m = await o.metrics()
+    res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) })
+    res.end(m.body)
+  } else if (path === '/healthz') {
+    json(res, 200, { status: 'ok' })
+  } else if (path === '/readyz') {
+    const r = await o.readiness()
+    const notes = r.notes && r.notes.length > 0 ? { notes: r.notes } : {}
+    json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready', ...notes } : { status: 'not_ready', reasons: r.reasons, ...notes })
+  } else {
+    const routes = ['/metrics', '/healthz', '/readyz', ...(o.extra?.listed?.() ? [o.extra.prefix] : [])]
+    writeError(res, new GatewayError('not_found', `no admin route ${path}: use ${routes.slice(0, -1).join(', ')} or ${routes.at(-1)}`), 'api', { close })
+  }
+}
+
 /** What /metrics, /healthz and /readyz take (the console's routes say their own). */
 const ADMIN_METHODS: readonly [string, ...string[]] = ['GET', 'HEAD']
 
 /** Starts the admin server; resolves once listening. */
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
+  // How requests may name this listener (absolute-form), built once at start-up (not per request): `server` is bound before any arrives.
+  const listener: AdminListener = { ...o, tls: o.tls !== undefined, address: () => server.address() }
   // One request of a connection at a time, as on the proxy listener (pipelined.ts): a request
   // pipelined behind an answer sent with Connection: close is never served (RFC 9112 §9.6).
   const handler = inTurn((req, res) => {
     for (const [name, value] of ADMIN_HARDENING) res.setHeader(name, value)
-    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const fail = (e: unknown): void => void writeError(res, new GatewayError('internal', `admin: ${e instanceof Error ? e.message : String(e)}`), 'api')
-    const refusal = refusalBeforeRoutes(o, req)
-    if (refusal) return void writeError(res, refusal.error, 'api', { close: refusal.close })
+    const admitted = admitAdminRequest(listener, req)
+    if ('error' in admitted) return void writeError(res, admitted.error, 'api', { close: admitted.close })
+    const { path } = admitted
     const extra = o.extra
     if (extra && (path.startsWith(extra.prefix) || path === extra.prefix.slice(0, -1))) return void extra.handle(req, res, path).catch(fail)
     // A body is never read here: with one, the connection closes after the answer.
     const close = hasBody(req.headers)
     if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, methodNotAllowed(ADMIN_METHODS, `${req.method ?? ''} ${path} is not served`), 'api', { close })
-    const answer = async (): Promise<void> => {
-      if (path === '/metrics') {
-        const m = await o.metrics()
-        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body) })
-        res.end(m.body)
-      } else if (path === '/healthz') {
-        json(res, 200, { status: 'ok' })
-      } else if (path === '/readyz') {
-        const r = await o.readiness()
-        const notes = r.notes && r.notes.length > 0 ? { notes: r.notes } : {}
-        json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready', ...notes } : { status: 'not_ready', reasons: r.reasons, ...notes })
-      } else {
-        const routes = ['/metrics', '/healthz', '/readyz', ...(extra?.listed?.() ? [extra.prefix] : [])]
-        writeError(res, new GatewayError('not_found', `no admin route ${path}: use ${routes.slice(0, -1).join(', ')} or ${routes.at(-1)}`), 'api', { close })
-      }
-    }
-    answer().catch(fail)
+    answerRoute(o, res, path, close).catch(fail)
   }, (_req, res) => writeError(res, tooManyPipelined(), 'api', { close: true }))
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
   // Listener options (not per request).
