@@ -71,8 +71,7 @@ export function createListener(o: ListenerOptions): Server {
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined  // listener options (not per request)
   const server: Server = tlsServer ?? nodeHttp().createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
-  guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events, methods: PROXY_METHODS })
-  const g = guard
+  const g = (guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events, methods: PROXY_METHODS }))
   closeRefusedOnReload(server, tlsServer !== undefined, g)
   // A handshake that never completes is a line of its own (no request follows it).
   if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.tracing ? { tracing: o.tracing } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
@@ -82,7 +81,7 @@ export function createListener(o: ListenerOptions): Server {
     // tracking for reload and drain) sees tunnelled requests too.
     const inner = nodeHttp().createServer(options, (req, res) => void server.emit('request', req, res))
     // Between inner requests a tunnel is idle: its keep-alive limit is the tunnel's; options built once (not per request).
-    guard.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle', methods: PROXY_METHODS }))
+    g.adopt(guardConnections(inner, { listener: 'tunnel', configKey: 'listen.timeouts', timeouts: { ...t, keepAliveMs: t.tunnelIdleMs }, surface: 'proxy', events, idleReason: 'tunnel_idle', methods: PROXY_METHODS }))
     // Node starts its header-deadline checks on 'listening'; this server never listens.
     inner.emit('listening')
     const limits = { tlsHandshakeMs: t.tlsHandshakeMs, tunnelIdleMs: t.tunnelIdleMs }
