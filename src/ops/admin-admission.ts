@@ -3,12 +3,13 @@
  * names. RFC 9112 §3.2.2: a server MUST accept the absolute-form (`GET http://127.0.0.1:9090/metrics`)
  * for requests to itself. Such a target is served as its path when its authority names this
  * listener: its scheme (https with admin.tls) and a host:port it was configured with, is bound to,
- * or that this connection reached. Any other authority is a 421: the admin listener is never a
+ * or that this connection reached, or a name a Host header may give (`localhost`, admin.allowedHosts)
+ * at one of those ports. Any other authority is a 421: the admin listener is never a
  * proxy. Host is judged as for every request (admin-host.ts), so no form of the target lets a name
  * through that origin-form would refuse, and the console's Origin checks read the same headers.
  */
 import type { IncomingMessage } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { isIPv4, type AddressInfo } from 'node:net'
 import { GatewayError } from '../errors.js'
 import { refuseUntrusted } from '../proxy/untrusted-connection.js'
 import { expectationRefusal, hasBody } from '../proxy/body.js'
@@ -17,7 +18,7 @@ import { parseAbsoluteForm, parseAuthority } from '../proxy/request-target.js'
 import { unmappedAddress } from '../proxy/caller-address.js'
 import type { AuthFailure } from '../callers/index.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
-import { adminHostRefusal } from './admin-host.js'
+import { adminHostRefusal, isAdminHostServed } from './admin-host.js'
 
 /** The admin listener as a request may name it. */
 export interface AdminListener {
@@ -66,9 +67,17 @@ function absolutePath(listener: AdminListener, req: IncomingMessage, target: str
   const own = listener.tls ? 'https' : 'http'
   const named = `${parsed.host ?? ''}:${parsed.port ?? (scheme === 'https' ? 443 : 80)}`
   const names = authoritiesOf(listener, req)
-  if (scheme === own && names.includes(named)) return parsed.path
+  if (scheme === own && (names.includes(named) || namesListenerByName(listener, names, parsed))) return parsed.path
   const known = [...new Set(names)].map((n) => `${own}://${n}`).join(', ')
   throw new GatewayError('misdirected_request', `the request target names ${scheme}://${named}, which is not this admin listener (${known}): the admin listener is not a proxy; send the path alone (GET /metrics) or name this listener (RFC 9110, section 7.4)`)
+}
+
+/** A target whose host is a name a Host header may give (`localhost`, admin.allowedHosts), at one of this listener's ports. Another IP address is another machine. */
+function namesListenerByName(listener: AdminListener, names: readonly string[], parsed: { host?: string | undefined; port?: number | undefined }): boolean {
+  const host = parsed.host
+  if (host === undefined || host.startsWith('[') || isIPv4(host) || !isAdminHostServed(host, listener.allowedHosts())) return false
+  const port = String(parsed.port ?? (listener.tls ? 443 : 80))
+  return names.some((n) => n.slice(n.lastIndexOf(':') + 1) === port)
 }
 
 /** `host:port` of this listener as parseAuthority spells them: as configured, as bound, and as this connection reached it. */

@@ -24,7 +24,7 @@ const running: GatewayProcess[] = []
 /** Spawns a gateway whose admin listener binds `adminHost` on a free port, console on; resolves with that port. */
 async function start(adminHost: string): Promise<number> {
   const file = join(dir, `${running.length}.yaml`)
-  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: "${adminHost}", port: 0, token: ${TOKEN} }\nstore: { kind: sqlite, file: ${join(dir, `${running.length}.db`)} }\nendpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`)
+  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: "${adminHost}", port: 0, token: ${TOKEN}, allowedHosts: [gw-admin.example.com] }\nstore: { kind: sqlite, file: ${join(dir, `${running.length}.db`)} }\nendpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`)
   const gp = await spawnGateway(file)
   running.push(gp)
   return Number(new URL(await adminUrlOf(gp)).port)
@@ -93,11 +93,20 @@ describe('absolute-form on the admin listener', () => {
     ['another port', (p: number) => `http://127.0.0.1:${other(p)}/metrics`, (p: number) => `http://127.0.0.1:${other(p)}`],
     ['another scheme', (p: number) => `https://127.0.0.1:${p}/metrics`, (p: number) => `https://127.0.0.1:${p}`],
     ['no port (80)', () => 'http://127.0.0.1/console/', () => 'http://127.0.0.1:80'],
+    ['another address at its port', (p: number) => `http://10.1.2.3:${p}/metrics`, (p: number) => `http://10.1.2.3:${p}`],
+    ['an allowed name at another port', (p: number) => `http://gw-admin.example.com:${other(p)}/metrics`, (p: number) => `http://gw-admin.example.com:${other(p)}`],
   ])('naming %s: 421 in the envelope, naming both authorities', async (_what, target, named) => {
     const r = await ask(port, 'GET', target(port))
     expect(r.status, r.body.toString()).toBe(421)
     expect(r.headers['content-length']).toBe(String(r.body.length))
     expect(json(r)).toEqual({ errors: [{ code: 421, msg: `the request target names ${named(port)}, which is not this admin listener (http://127.0.0.1:${port}): the admin listener is not a proxy; send the path alone (GET /metrics) or name this listener (RFC 9110, section 7.4)` }] })
+  })
+
+  it('localhost and an admin.allowedHosts name at its port are served, as a Host header naming them is', async () => {
+    for (const target of [`http://localhost:${port}/metrics`, `http://LocalHost:${port}/healthz`, `http://GW-Admin.example.com:${port}/metrics`]) {
+      const r = await ask(port, 'GET', target)
+      expect(r.status, `${target}: ${r.body.toString()}`).toBe(200)
+    }
   })
 
   it('a malformed absolute-form target is a 400', async () => {
