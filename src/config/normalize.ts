@@ -20,7 +20,7 @@ import { listenTlsFiles, normalizeAdmin, normalizeCallers, normalizeInterception
 import { checkCallerEndpoints, checkCallerTenants } from './normalize-caller-tenants.js'
 import { tenantHeaderName } from './tenant-header.js'
 import { pemPathGuard } from './pem-as-path.js'
-import { checkViaUrl } from './via-url.js'
+import { checkViaCredentials, checkViaUrl } from './via-url.js'
 import { checkPathPrefix } from './path-prefix.js'
 import { checkPublicUrl } from './link-urls.js'
 import { checkPathFields } from './path-placeholders.js'
@@ -145,6 +145,7 @@ function normalizeEndpoint(e: Raw, index: number, abs: (p: string) => string, re
   const url = normalizeEndpointUrl(str(e.url) ?? '')
   checkEndpointUrl(url, report)
   checkViaUrl(str(obj(e.via).url), report)
+  checkViaCredentials(str(obj(e.via).username), str(obj(e.via).password), report)
   checkPathPrefix(str(e.pathPrefix), report)
   const resolveTo = str(e.resolve)
   if (resolveTo !== undefined && isIP(resolveTo) === 0) report(['resolve'], `must be an IPv4 or IPv6 address, got "${resolveTo}"`)

@@ -97,7 +97,7 @@ const endpoint = {
       properties: {
         url: { type: 'string', pattern: '^http://', description: 'Proxy URL, `http://host:port`: a user name and password go in `username` and `password`; with them, or with a path, query or fragment, it is a config error (the gateway would drop them).' },
         username: { type: 'string', description: 'Basic proxy credentials (user).' },
-        password: { type: 'string', description: 'Basic proxy credentials (password; use `${env:…}`).' },
+        password: { type: 'string', description: 'Basic proxy credentials (password; use `${env:…}`). Needs `username`: a password alone is a config error (it would never be sent).' },
       },
     },
     profile: { type: 'string', description: 'Name of the OAuth 1.0a profile that signs this endpoint\'s requests.' },

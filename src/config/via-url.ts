@@ -5,6 +5,14 @@
  */
 import type { Report } from './normalize-util.js'
 
+/**
+ * Reports `via.password` without `via.username`: Proxy-Authorization is sent only with a user name,
+ * so the password would go nowhere and the proxy answer 407 to every call.
+ */
+export function checkViaCredentials(username: string | undefined, password: string | undefined, report: Report): void {
+  if (password !== undefined && username === undefined) report(['via', 'password'], 'is set without via.username: the gateway sends Proxy-Authorization (Basic) only with both, so this password would never be sent; set via.username')
+}
+
 /** Reports what `via.url` carries that the gateway would not use. */
 export function checkViaUrl(url: string | undefined, report: Report): void {
   if (url === undefined) return

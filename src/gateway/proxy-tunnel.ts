@@ -45,10 +45,9 @@ interface Exchange {
   readonly sent: () => boolean
 }
 
-/** A 407 read against the config: missing credentials are the operator's to add, refused ones to correct. */
+/** A 407 read against the config: missing credentials are the operator's to add, refused ones to correct (a password alone is a config error). */
 function authRefusal(via: ProxyTarget): string {
   if (via.username !== undefined) return 'Proxy Authentication Required: it refused the configured via.username and via.password'
-  if (via.password !== undefined) return 'Proxy Authentication Required, and via.username is not configured (via.password alone is never sent): set via.username'
   return 'Proxy Authentication Required, and via.username and via.password are not configured: set them'
 }
 

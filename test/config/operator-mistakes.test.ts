@@ -97,6 +97,10 @@ describe('operator mistakes', () => {
     const lines = problemsOf(via('http://bot:hunter22@proxy.test:3128'))
     expect(lines).toEqual([`${file}:5:12: endpoints[0].via.url: must not carry a user name or password (the gateway sends none from the URL): set via.username and via.password`])
     expect(lines.join('\n')).not.toContain('hunter22')
+    // A password alone would never be sent (Proxy-Authorization needs the user name): refused at its line, not shown.
+    const alone = problemsOf(`endpoints:\n${endpoint('https://a.test', '    via:\n      url: http://proxy.test:3128\n      password: hunter22\n')}`)
+    expect(alone).toEqual([`${file}:6:17: endpoints[0].via.password: is set without via.username: the gateway sends Proxy-Authorization (Basic) only with both, so this password would never be sent; set via.username`])
+    expect(alone.join('\n')).not.toContain('hunter22')
     expect(problemsOf(via('http://proxy.test:3128/connect?x=1'))).toEqual([
       `${file}:5:12: endpoints[0].via.url: must be http://host:port, without a path, query or fragment (a CONNECT proxy is asked for the endpoint's host, never a path)`,
     ])

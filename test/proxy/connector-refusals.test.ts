@@ -61,7 +61,6 @@ beforeAll(async () => {
     endpoint('resets', 'resets', ''),
     endpoint('auth-none', 'asks_auth', ''),
     endpoint('auth-refused', 'asks_auth', `, username: ${PROXY_USER}, password: ${PROXY_PASSWORD}`),
-    endpoint('auth-password-only', 'asks_auth', `, password: ${PROXY_PASSWORD}`),
   ].join('')}`)
 }, 60_000)
 
@@ -98,12 +97,6 @@ describe('a connector that answers 407', () => {
     const before = authorizations.length
     await expectProxyFailure('auth-refused', `${refused('auth-refused')}: it refused the configured via.username and via.password`)
     expect(authorizations[before]).toBe(`Basic ${Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64')}`)
-  }, 60_000)
-
-  it('with via.password alone: says via.username is not configured (nothing is sent)', async () => {
-    const before = authorizations.length
-    await expectProxyFailure('auth-password-only', `${refused('auth-password-only')}, and via.username is not configured (via.password alone is never sent): set via.username`)
-    expect(authorizations[before]).toBeUndefined()
   }, 60_000)
 
   it('the gateway closes its sockets to the connectors', async () => {
