@@ -8,7 +8,8 @@
  *
  * A further class of the same fault: a request head the parser refuses, read behind a request still
  * being answered (pipelined), is answered after that answer, never before it (its raw 400 took the
- * connection's place in line: the earlier request's answer was lost and logged `499 caller_aborted`).
+ * connection's place in line: the earlier request's answer was lost and logged `499 caller_aborted`). A CONNECT
+ * pipelined so where none is tunnelled is answered in its turn too (checked: it already was).
  *
  * Real processes: the gateway from dist, a raw TCP caller, a real mTLS upstream.
  */
@@ -104,5 +105,23 @@ describe('a request head the parser refuses, read behind a request still being a
     expect(received.indexOf('first answer')).toBeLessThan(received.indexOf(`HTTP/1.1 ${status} `))
     const after = await eventually(() => lines(from).length >= 2 && lines(from), 20_000, 'both access lines')
     expect(after.map((l) => [l.method, l.status]).sort()).toEqual([['-', status], ['GET', 200]])
+  }, 60_000)
+
+  it('a CONNECT where interception is not configured: its 403 goes out after the answer before it', async () => {
+    const id = 'ahead-connect'
+    const from = gp.output.length
+    const c = await rawClient(port)
+    c.socket.write(`GET /proxy/partner/a HTTP/1.1\r\nHost: gw\r\nX-Request-Id: ${id}\r\n\r\n`)
+    await eventually(() => seen.has(id), 20_000, 'the upstream to receive the first request')
+    c.socket.write('CONNECT api.partner.test:443 HTTP/1.1\r\nHost: api.partner.test:443\r\n\r\n')
+    // As above: time for the gateway to read the CONNECT while the first answer is pending.
+    await pause(300)
+    seen.get(id)?.end('first answer')
+    await c.closed(20_000)
+    const received = c.received().toString('latin1')
+    expect(received.startsWith('HTTP/1.1 200 '), received).toBe(true)
+    expect(received.indexOf('first answer')).toBeLessThan(received.indexOf('HTTP/1.1 403 '))
+    const after = await eventually(() => lines(from).length >= 2 && lines(from), 20_000, 'both access lines')
+    expect(after.map((l) => [l.method, l.status]).sort()).toEqual([['CONNECT', 403], ['GET', 200]])
   }, 60_000)
 })
