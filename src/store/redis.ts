@@ -179,18 +179,18 @@ export class RedisStore implements Store {
    */
   async #write(op: string, key: string, command: (p: Pipeline) => unknown): Promise<unknown> {
     const ack = this.#ack
-    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack), true)
+    const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
     this.#readOnly = undefined
     if (ack !== undefined && (confirmed as number) < ack.replicas) {
-      // The store answered: the request's later reads go on, its later writes fail at once (request-wait.ts).
-      throw rememberStoreFailure(new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE }), true)
+      // Not remembered for the request (request-wait.ts): the primary took the write, and the request's later writes must reach it too.
+      throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE })
     }
     return reply
   }
 
-  async #run<T>(op: string, fn: () => Promise<T>, write = false): Promise<T> {
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     // One wait per request (request-wait.ts): after a failure, the request's later operations fail at once.
-    failIfStoreFailed(write)
+    failIfStoreFailed()
     if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {

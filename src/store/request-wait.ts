@@ -5,9 +5,9 @@
  * once one operation failed with store_unavailable, every later one of the same request fails
  * at once with that failure: callers already treat it as the store being away (the throttle
  * falls back to its per-process count, the console to the session key it last read, a route
- * answers 503), so the request answers within one commandTimeout. A write that the store took
- * but its replicas did not confirm (WAIT) fails the request's later writes only: each would
- * wait acknowledgeTimeout again, while reads answer at once. The Redis store calls
+ * answers 503), so the request answers within one commandTimeout. A write the store took but its
+ * replicas did not confirm (WAIT) is not remembered: it landed, and the request's later writes
+ * (a throttle's take-back) must land too, each waiting for its own acknowledgement. The Redis store calls
  * `failIfStoreFailed` before each operation and hands each failure to `rememberStoreFailure`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
@@ -16,7 +16,6 @@ import { GatewayError } from '../errors.js'
 /** The store failures the current request met (one small object per request). */
 class RequestStoreWait {
   failure: GatewayError | undefined = undefined
-  writeFailure: GatewayError | undefined = undefined
 }
 
 // Asynchronous context, not a parameter: a request's store calls go through many layers
@@ -39,21 +38,16 @@ export function needsOneStoreWait(kind: 'sqlite' | 'redis'): boolean {
   return kind === 'redis'
 }
 
-/** Throws the store failure the current request met before that fails this operation (a `write` or not), if any: an operation's first step. */
-export function failIfStoreFailed(write: boolean): void {
-  const request = requests.getStore()
-  if (request === undefined) return
-  const failure = request.failure ?? (write ? request.writeFailure : undefined)
+/** Throws the store failure the current request met before, if any: an operation's first step. */
+export function failIfStoreFailed(): void {
+  const failure = requests.getStore()?.failure
   if (failure !== undefined) throw failure
 }
 
-/** `e`, kept for the current request when it says the store is unavailable (for its later writes only with `writesOnly`; the first one stays): throw what it returns. */
-export function rememberStoreFailure<E>(e: E, writesOnly = false): E {
+/** `e`, kept for the current request when it says the store is unavailable (the first one stays): throw what it returns. */
+export function rememberStoreFailure<E>(e: E): E {
   const request = requests.getStore()
-  if (request !== undefined && e instanceof GatewayError && e.reason === 'store_unavailable') {
-    if (writesOnly) request.writeFailure ??= e
-    else request.failure ??= e
-  }
+  if (request !== undefined && e instanceof GatewayError && e.reason === 'store_unavailable') request.failure ??= e
   return e
 }
 

@@ -1,10 +1,10 @@
 /**
- * One store wait per request holds for a Redis write its replicas did not confirm (WAIT short of
- * `replicasToAcknowledge`), not only for a command that did not answer: that failure is raised
- * after the command answered, and the request's later writes, each of which would wait
- * acknowledgeTimeout again, fail at once with it, sending nothing, while its reads (which the
- * primary answers at once) go on. A real redis-server with no replica, behind a relay that counts
- * the commands it is sent.
+ * A Redis write its replicas did not confirm (WAIT short of `replicasToAcknowledge`) fails
+ * store_unavailable but is not remembered for the request as a store that does not answer is: the
+ * primary took it, and the request's later writes must reach the store too (the admin throttle's
+ * take-back after an increment: skipping it left the store counting attempts it had given back,
+ * test/oauth1-dance/admin-throttle-property.test.ts). Each later write is sent and waits for its
+ * own acknowledgement. A real redis-server with no replica, behind a relay that counts the commands.
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,23 +36,20 @@ afterAll(async () => {
 const failureOf = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e)
 
 describe('a Redis write no replica confirmed, within one request', () => {
-  it('fails store_unavailable; the request\'s later writes fail with it at once, sending nothing, and its reads answer', async () => {
+  it('fails store_unavailable; the request\'s later writes are still sent and land, each with its own WAIT', async () => {
     await withOneStoreWait(async () => {
       const unconfirmed = (await failureOf(store.put('k', 'v'))) as { reason?: string; message?: string }
       expect(unconfirmed?.reason).toBe('store_unavailable')
       expect(unconfirmed?.message).toMatch(/put reached 0 of 1 replicas within 100 ms; not acknowledged$/)
       expect(relay.count('wait')).toBe(1)
-      const keysSent = relay.count(PREFIX, 'startsWith')
-      for (const write of [() => store.put('k2', 'v'), () => store.putIfAbsent('k3', 'v'), () => store.increment('n', 1), () => store.decrementIfPositive('n'), () => store.delete('k'), () => store.take('k')]) {
-        expect(await failureOf(write())).toBe(unconfirmed)
+      for (const write of [() => store.put('k2', 'v2'), () => store.increment('n', 1), () => store.increment('n', 1), () => store.decrementIfPositive('n')]) {
+        const failure = (await failureOf(write())) as { reason?: string } | undefined
+        expect(failure?.reason).toBe('store_unavailable')
+        expect(failure).not.toBe(unconfirmed)
       }
-      expect(relay.count(PREFIX, 'startsWith'), 'commands sent for the writes after the failure').toBe(keysSent)
-      expect(relay.count('wait')).toBe(1)
-      // The primary took the write and answers reads at once.
-      expect(await store.get('k')).toBe('v')
+      expect(relay.count('wait')).toBe(5)
+      // Every write landed on the primary, which answers reads at once.
+      expect([await store.get('k'), await store.get('k2'), await store.get('n')]).toEqual(['v', 'v2', '1'])
     })
-    // Another request writes (and waits) on its own.
-    expect(await withOneStoreWait(() => failureOf(store.put('k4', 'v')))).toMatchObject({ reason: 'store_unavailable' })
-    expect(relay.count('wait')).toBe(2)
   }, 60_000)
 })
