@@ -5,10 +5,11 @@
  * the caller got a false 504 "connect timeout" at `timeouts.connect`, and with `connect: 0` no
  * answer ever (no access line, no sample). Raw TCP peers, each on its own port.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { getJsonWithin } from '../support/json-within.js'
+import { headPeers } from '../support/head-peers.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 
 /** What each peer does once it read the CONNECT head. */
@@ -22,36 +23,21 @@ type PeerKind = keyof typeof PEERS
 
 let pki: TestPki
 let g: OpsGateway
-const servers: Server[] = []
-const open = new Set<Socket>()
+const peers = headPeers()
 const ports = {} as Record<PeerKind | 'refuses', number>
 
-async function listen(server: Server): Promise<number> {
-  servers.push(server)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return (server.address() as AddressInfo).port
-}
-
 function peer(kind: PeerKind): Server {
-  return createServer((s) => {
-    open.add(s)
-    s.on('error', () => undefined).on('close', () => open.delete(s))
-    let head = ''
-    s.on('data', (c: Buffer) => {
-      head += c.toString('latin1')
-      if (head.includes('\r\n\r\n')) PEERS[kind](s)
-    })
-  })
+  return peers.peer((s) => PEERS[kind](s))
 }
 
 const call = (path: string): Promise<{ status: number; body: unknown }> => getJsonWithin(g.gw.url, path)
 
 beforeAll(async () => {
   pki = await createTestPki()
-  for (const kind of Object.keys(PEERS) as PeerKind[]) ports[kind] = await listen(peer(kind))
+  for (const kind of Object.keys(PEERS) as PeerKind[]) ports[kind] = await peers.listen(peer(kind))
   // A port nothing listens on any more.
   const gone = createServer()
-  ports.refuses = await listen(gone)
+  ports.refuses = await peers.listen(gone)
   await new Promise((resolve) => gone.close(resolve))
   const endpoint = (kind: PeerKind | 'refuses', connect: string): string =>
     `  - name: ${kind}-${connect}\n    url: https://api.partner.test\n    allowPrivate: true\n    via: { url: "http://127.0.0.1:${ports[kind]}" }\n` +
@@ -62,8 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await g?.gw.close()
-  for (const s of open) s.destroy()
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  await peers.close()
   pki?.cleanup()
 })
 
@@ -90,6 +75,6 @@ describe('a connector that ends the CONNECT exchange without an HTTP answer', ()
   }
 
   it('the gateway closes its sockets to the connectors', async () => {
-    await eventually(() => open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
+    await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
   })
 })

@@ -5,10 +5,11 @@
  * reset by the server") and named neither the proxy nor the CONNECT, unlike the proxy's other
  * failures (`upstream_proxy_failed`). Raw TCP peers, each on its own port.
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { getJsonWithin } from '../support/json-within.js'
+import { headPeers } from '../support/head-peers.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
 const PROXY_USER = 'connector-user'
@@ -23,29 +24,15 @@ type PeerKind = keyof typeof PEERS
 
 let pki: TestPki
 let g: OpsGateway
-const servers: Server[] = []
-const open = new Set<Socket>()
+const peers = headPeers()
 const ports = {} as Record<PeerKind, number>
 /** The Proxy-Authorization lines each peer received, by endpoint order. */
 const authorizations: (string | undefined)[] = []
 
-async function listen(server: Server): Promise<number> {
-  servers.push(server)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return (server.address() as AddressInfo).port
-}
-
 function peer(kind: PeerKind): Server {
-  return createServer((s) => {
-    open.add(s)
-    s.on('error', () => undefined).on('close', () => open.delete(s))
-    let head = ''
-    s.on('data', (c: Buffer) => {
-      head += c.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      authorizations.push(/^proxy-authorization: (.*)$/im.exec(head)?.[1])
-      PEERS[kind](s)
-    })
+  return peers.peer((s, head) => {
+    authorizations.push(/^proxy-authorization: (.*)$/im.exec(head)?.[1])
+    PEERS[kind](s)
   })
 }
 
@@ -53,7 +40,7 @@ const call = (path: string): Promise<{ status: number; body: unknown }> => getJs
 
 beforeAll(async () => {
   pki = await createTestPki()
-  for (const kind of Object.keys(PEERS) as PeerKind[]) ports[kind] = await listen(peer(kind))
+  for (const kind of Object.keys(PEERS) as PeerKind[]) ports[kind] = await peers.listen(peer(kind))
   const endpoint = (name: string, kind: PeerKind, credentials: string): string =>
     `  - name: ${name}\n    url: https://api.partner.test\n    allowPrivate: true\n    via: { url: "http://127.0.0.1:${ports[kind]}"${credentials} }\n` +
     `    tls: ${clientTlsYaml(pki)}\n`
@@ -66,8 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await g?.gw.close()
-  for (const s of open) s.destroy()
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  await peers.close()
   pki?.cleanup()
 })
 
@@ -100,6 +86,6 @@ describe('a connector that answers 407', () => {
   }, 60_000)
 
   it('the gateway closes its sockets to the connectors', async () => {
-    await eventually(() => open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
+    await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')
   })
 })
