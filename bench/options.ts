@@ -85,6 +85,9 @@ export const HELP = `usage: node dist/bench/run.js [options]
                        and body (default 2000; 0 skips; skipped with a note when perf cannot record)
   --compare DIST       also run the gateway paths of another build (its dist/, with bench/ built),
                        interleaved with this build's, as "<path>@before" rows
+  --aa                 with --compare --pairs: a second process set of this build takes its turn in each
+                       pair too, and its own table says what the pairing reads where nothing differs (an
+                       A/A beside the A/B: two processes of one build have read 1.14 × apart here)
   --out FILE           results JSON (default bench/results/<date>.json, or <date>-2.json, -3, … when that
                        file exists: a second run the same day never overwrites the first)
   --keep-dir           keep the run's working directory and print its path: the stage table's CPU profiles
@@ -128,6 +131,8 @@ export interface BenchOptions {
   keepDir: boolean
   date: string
   compare?: string
+  /** With compare: a second process set of this build in every pair (--aa). */
+  aa: boolean
   profile?: string
   /** Run the proxies with V8's --log-ic or --log-maps and summarise each log (bench/v8-log.ts). */
   v8Log?: 'ic' | 'maps'
@@ -163,6 +168,7 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
       profile: { type: 'string' },
       'v8-log': { type: 'string' },
       compare: { type: 'string' },
+      aa: { type: 'boolean', default: false },
       nodes: { type: 'string' },
       stages: { type: 'string' },
       settle: { type: 'string' },
@@ -229,5 +235,6 @@ export function benchOptions(args: readonly string[], now: Date = new Date(), re
     ...(v8Log !== undefined ? { v8Log } : {}),
     noProxy: a['no-proxy'] === true,
     noPin: a['no-pin'] === true,
+    aa: a.aa === true,
   }
 }

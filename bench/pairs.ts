@@ -147,13 +147,22 @@ export interface PairRow {
   errors: number
 }
 
-/** Pairs the samples of `path` with those of `path@before` (same pair number and body; ids without their node part). */
-export function summarizePairs(samples: readonly PairSample[]): PairRow[] {
+/**
+ * The tag of the second process set of this very build (`--aa`): paired with this build's like the
+ * other build's, its ratio is what the pairing reads where there is no difference.
+ */
+export const SAME = '@same'
+
+/**
+ * Pairs the samples of `path` with those of `path<against>` (same pair number and body; ids
+ * without their node part): `@before`, the other build (--compare), or SAME, this build again.
+ */
+export function summarizePairs(samples: readonly PairSample[], against = '@before'): PairRow[] {
   const rows: PairRow[] = []
-  const keys = [...new Set(samples.filter((s) => !s.path.includes('@before')).map((s) => `${s.body}\u0000${s.path}`))]
+  const keys = [...new Set(samples.filter((s) => !s.path.includes('@')).map((s) => `${s.body}\u0000${s.path}`))]
   for (const key of keys) {
     const [body, path] = key.split('\u0000') as [BodyKind, PathId]
-    const theirsId = `${path}@before`
+    const theirsId = `${path}${against}`
     const mine = samples.filter((s) => s.path === path && s.body === body)
     const both = mine.flatMap((m) => {
       const t = samples.find((s) => s.path === theirsId && s.body === body && s.pair === m.pair)
@@ -175,8 +184,8 @@ export function summarizePairs(samples: readonly PairSample[]): PairRow[] {
 }
 
 /** The paired-windows table. */
-export function pairsMarkdown(rows: readonly PairRow[]): string {
-  const lines = ['| path | body | this build µs/req | the other build µs/req | this / other (median of pairs) | pairs where this build is lower |', '|---|---|--:|--:|--:|--:|']
+export function pairsMarkdown(rows: readonly PairRow[], other = 'the other build'): string {
+  const lines = [`| path | body | this build µs/req | ${other} µs/req | this / other (median of pairs) | pairs where this build is lower |`, '|---|---|--:|--:|--:|--:|']
   for (const r of rows) lines.push(`| ${r.path} | ${r.body === 'empty' ? 'GET, empty' : 'POST 64 KiB'} | ${r.mineUs.toFixed(0)} | ${r.theirsUs.toFixed(0)} | ${r.ratio.toFixed(3)} | ${r.mineLower} of ${r.pairs} |`)
   return lines.join('\n') + '\n'
 }

@@ -12,7 +12,7 @@ import { measure, prewarm, type MeasureOptions, type Sample } from './measure.js
 import { runMint, type MintResult } from './mint.js'
 import { soak, type SoakResult } from './soak.js'
 import { bareAndProd, forwarderSetup, gatewaysNeeded, setupPaths, type BodyKind, type PathId, type PathName, type PathSetup, type Processes } from './paths.js'
-import { startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
+import { DIST, startBareGateway, startForwarder, startProdGateway, startTracedGateway, type GatewayRun } from './gateways.js'
 import { startOtlpSink, type OtlpSink } from './otlp-sink.js'
 import { startUserGateway } from './user-gateways.js'
 import { startNginxProxy, startUpstream } from './peers.js'
@@ -27,7 +27,7 @@ import { idleBurst, idleMarkdown, type IdleRow } from './idle-run.js'
 import { allocationMarkdown, stageMarkdown, withUnprofiled } from './stages.js'
 import { perfMarkdown, perfUsable, perfWindows, type PerfWindow } from './perf-split.js'
 import { sideBySide, type SideBySideSample } from './side-by-side.js'
-import { FLOOR_PROBE, floorPairPlan, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairMember, type PairRow, type PairSample, probeGroup } from './pairs.js'
+import { FLOOR_PROBE, floorPairPlan, floorPairsMarkdown, latencyPairsMarkdown, pairedWindows, pairsMarkdown, SAME, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type FloorPairRow, type LatencyPairRow, type PairMember, type PairRow, type PairSample, probeGroup } from './pairs.js'
 import { sideMarkdown, summarizeSide, type SideRow } from './report.js'
 import { fileLines, summarizeV8Log, v8LogMarkdown, type V8LogSummary } from './v8-log.js'
 
@@ -61,6 +61,8 @@ export interface NodeResult extends BenchNode {
   side: SideRow[]
   /** The paired windows against the --compare build, when they ran (--pairs). */
   pairs: PairRow[]
+  /** This build against a second process set of itself in the same pairs (--aa). */
+  aaPairs: PairRow[]
   /** The gateway paths against the floor in paired windows, when they ran (--floor-pairs). */
   floorPairs: FloorPairRow[]
   /** The realistic path's added latency in paced windows taken in turn, when they ran (--latency-pairs). */
@@ -164,8 +166,10 @@ try {
         setups[nodeId(path, node, many)] = mine[path]
         ids.push(nodeId(path, node, many))
       }
-      if (parsed.compare !== undefined) {
-        const other = { ...run, dist: parsed.compare, tag: `@before${run.tag ?? ''}` }
+      // The other build's processes, and with --aa a second set of this build's (SAME): the pairing's own bias.
+      const others = parsed.compare === undefined ? [] : [{ dist: parsed.compare, suffix: '@before' }, ...(parsed.aa ? [{ dist: DIST, suffix: SAME }] : [])]
+      for (const { dist: otherDist, suffix } of others) {
+        const other = { ...run, dist: otherDist, tag: `${suffix}${run.tag ?? ''}` }
         const [otherBare, otherProd, otherConnect] = await startTogether(procs, [
           needed.bare ? () => startBareGateway(dir, pki, upstream, other) : undefined,
           needed.prod ? () => startProdGateway(dir, pki, upstream, other) : undefined,
@@ -176,8 +180,8 @@ try {
         const theirs = setupPaths(pki, q)
         // Baselines and tracing rows are priced against this build's own rows; another build may not know `tracing`.
         for (const path of paths.filter((x) => x.startsWith('gateway') && x !== 'gateway_limits_off' && !x.startsWith('gateway_traced'))) {
-          setups[nodeId(`${path}@before`, node, many)] = theirs[path]
-          ids.push(nodeId(`${path}@before`, node, many))
+          setups[nodeId(`${path}${suffix}`, node, many)] = theirs[path]
+          ids.push(nodeId(`${path}${suffix}`, node, many))
         }
       }
       const sideNames = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect'].filter((x) => paths.includes(x as PathName))
@@ -261,10 +265,12 @@ try {
     if (pairs > 0 && parsed.compare !== undefined) {
       for (const id of ids.filter((x) => x.includes('@before'))) {
         const mine = id.replace('@before', '')
+        const same = id.replace('@before', SAME)
         for (const body of bodies) {
-          const got = await pairedWindows(pairs, [{ id: mine, setup: setups[mine] as PathSetup, body }, { id, setup: setups[id] as PathSetup, body }], opts.users, pairMs)
+          const members = [mine, id, ...(setups[same] ? [same] : [])].map((x) => ({ id: x, setup: setups[x] as PathSetup, body }))
+          const got = await pairedWindows(pairs, members, opts.users, pairMs)
           pairSamples.push(...got)
-          log(`pairs ${mine} ${body}: ${got.map((x) => x.cpuUsPerReq.toFixed(0)).join(' ')}`)
+          log(`pairs ${mine} ${body}: ${got.map((x) => `${withoutNode(x.path).replace(/^[^@]*/, '') || 'this'} ${x.cpuUsPerReq.toFixed(0)}`).join(' ')}`)
         }
       }
     }
@@ -338,8 +344,10 @@ const perNode: NodeResult[] = nodes.map((node) => {
   const againstFloor = summarizeFloorPairs(floorPairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path), group: withoutNode(x.group ?? '') })))
   const latency = summarizeLatencyPairs(latencyPairSamples.filter((x) => x.group === node.key).map((x) => ({ ...x, path: withoutNode(x.path) })))
   const targets = checkTargets(rows, node === firstNode ? mint : undefined, node === firstNode ? rssTarget : undefined, againstFloor, latency)
-  const paired = summarizePairs(pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) })))
-  return { ...node, rows, targets, stages: withUnprofiled(stageProfiles.get(node.key) ?? [], nodeSamples), allocations: allocationProfiles.get(node.key) ?? [], idle: idleRows.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, floorPairs: againstFloor, latencyPairs: latency }
+  const nodePairs = pairSamples.filter((x) => own(x.path)).map((x) => ({ ...x, path: withoutNode(x.path) }))
+  const paired = summarizePairs(nodePairs)
+  const aaPairs = summarizePairs(nodePairs, SAME)
+  return { ...node, rows, targets, stages: withUnprofiled(stageProfiles.get(node.key) ?? [], nodeSamples), allocations: allocationProfiles.get(node.key) ?? [], idle: idleRows.get(node.key) ?? [], perf: perfSplits.get(node.key) ?? [], side, pairs: paired, aaPairs, floorPairs: againstFloor, latencyPairs: latency }
 })
 machine.loadAfter = (await machineInfo()).loadBefore
 const { rows, targets } = perNode[0] as NodeResult
@@ -354,6 +362,7 @@ for (const n of perNode) {
   if (n.floorPairs.length > 0) process.stdout.write(`\nAgainst the floor in paired windows (${n.version}; ${floorPairs} sets per gateway path, each the path and the floor with one body, measured one at a time in ${pairMs} ms windows, the order rotating, every empty-body set before any 64 KiB set and a node's paths taking turns set by set; ratios taken within each set (64 KiB against the empty set of the same number, divided by the host's drift between the two as a second floor process serving only empty bodies measured it after each set number), then the median; the targets above use these):\n\n` + floorPairsMarkdown(n.floorPairs))
   if (n.latencyPairs.length > 0) process.stdout.write(`\nAdded latency in paced windows (${n.version}; ${latencyPairs} sets, each the direct path, the floor, mTLS only when it ran and the realistic path at ${opts.rate} req/s for ${opts.pacedMs} ms, one at a time in turn; the p50 of each against the direct path's of the same set, then the median; the target above uses these):\n\n` + latencyPairsMarkdown(n.latencyPairs))
   if (n.pairs.length > 0) process.stdout.write(`\nPaired windows against ${parsed.compare ?? ''} (${n.version}; each process measured alone, ${pairs} pairs of ${pairMs} ms windows per path, alternating which goes first; a same-window A/B that keeps each process's caches its own):\n\n` + pairsMarkdown(n.pairs))
+  if (n.aaPairs.length > 0) process.stdout.write(`\nThe same pairs' A/A (--aa; ${n.version}; a second process set of this build taking its turn in each pair beside the two above): what the pairing reads where nothing differs, so a difference above smaller than the gap between this ratio and 1 is not shown by this run:\n\n` + pairsMarkdown(n.aaPairs, 'this build again'))
   if (n.perf.length > 0) process.stdout.write(`\nWhere the CPU goes, all threads (${n.version}; Linux perf sampling cpu-clock on the measured processes after the rounds, ${perfMs} ms per column; each sample's share of the window's /proc CPU):\n\n` + perfMarkdown(n.perf))
   const logs = v8Logs.get(n.key) ?? []
   if (v8Log !== undefined && logs.length > 0) process.stdout.write(`\nV8 log (${n.version}; --v8-log ${v8Log}, each proxy's whole run, start-up included: start-up work shows once per module, request-path work once per request, by the thousand):\n\n` + v8LogMarkdown(v8Log, logs))

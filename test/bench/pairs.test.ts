@@ -4,7 +4,7 @@
  * matched pairs only, and the counts are the sign tests the docs and the targets cite.
  */
 import { describe, expect, it } from 'vitest'
-import { floorPairPlan, pairOrder, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
+import { floorPairPlan, pairOrder, SAME, summarizeFloorPairs, summarizeLatencyPairs, summarizePairs, type PairSample } from '../../bench/pairs.js'
 import { checkTargets, type Row } from '../../bench/report.js'
 
 const sample = (pair: number, path: string, cpuUsPerReq: number, problems = 0): PairSample => ({ pair, path, body: 'empty', requests: 1000, cpuUsPerReq, errors: problems, mismatches: 0, non200: 0 })
@@ -33,6 +33,23 @@ describe('paired windows', () => {
     ]
     const rows = summarizePairs(samples).map((r) => `${r.path}/${r.body} ${r.mineUs}/${r.theirsUs} ${r.mineLower}`)
     expect(rows.sort()).toEqual(['gateway_connect/empty 150/160 1', 'gateway_mtls/64k 300/330 1', 'gateway_mtls/empty 90/80 0'])
+  })
+})
+
+describe('paired windows with an A/A (--aa)', () => {
+  it('sets this build against the other build and against its second process set apart', () => {
+    const samples = [
+      sample(1, 'gateway_mtls', 100), sample(1, 'gateway_mtls@before', 120), sample(1, 'gateway_mtls@same', 90),
+      sample(2, 'gateway_mtls@before', 130), sample(2, 'gateway_mtls@same', 110), sample(2, 'gateway_mtls', 104),
+      sample(3, 'gateway_mtls@same', 99), sample(3, 'gateway_mtls', 98), sample(3, 'gateway_mtls@before', 100),
+    ]
+    const [ab, ...abRest] = summarizePairs(samples)
+    const [aa, ...aaRest] = summarizePairs(samples, SAME)
+    expect([abRest, aaRest]).toEqual([[], []])
+    // The @same windows are no third path of their own, and never count as the other build's.
+    expect(ab).toMatchObject({ path: 'gateway_mtls', pairs: 3, mineUs: 100, theirsUs: 120, mineLower: 3 })
+    expect(aa).toMatchObject({ path: 'gateway_mtls', pairs: 3, mineUs: 100, theirsUs: 99, mineLower: 2 })
+    expect(aa?.ratio).toBeCloseTo(98 / 99, 10)
   })
 })
 

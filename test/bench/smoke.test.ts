@@ -139,12 +139,16 @@ describe('npm run bench -- --quick', () => {
   }, 400_000)
 
   // --compare against this very build: both sides answer 200 in every paired window, and each
-  // pair puts one window of this build beside one of the other's.
-  it('measures paired windows against a --compare build', async () => {
-    const { result, stdout } = await quickRun('pairs', ['--paths', 'gateway_mtls', '--bodies', 'empty', '--compare', resolve('dist'), '--pairs', '3'])
+  // pair puts one window of this build beside one of the other's; with --aa one of a second
+  // process set of this build too, summarised apart (the pairing's own A/A).
+  it('measures paired windows against a --compare build, and an A/A beside them with --aa', async () => {
+    const { result, stdout } = await quickRun('pairs', ['--paths', 'gateway_mtls', '--bodies', 'empty', '--compare', resolve('dist'), '--pairs', '3', '--aa'])
     const pairs = result.nodes[0]?.pairs ?? []
+    const aa = result.nodes[0]?.aaPairs ?? []
     expect(pairs.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(['gateway_mtls/empty/3'])
-    for (const r of pairs) {
+    expect(aa.map((r) => `${r.path}/${r.body}/${r.pairs}`)).toEqual(['gateway_mtls/empty/3'])
+    expect(stdout).toContain('The same pairs\' A/A (--aa;')
+    for (const r of [...pairs, ...aa]) {
       expect(r.errors).toBe(0)
       expect(Number.isFinite(r.mineUs) && Number.isFinite(r.theirsUs) && Number.isFinite(r.ratio)).toBe(true)
       expect(r.mineLower).toBeGreaterThanOrEqual(0)
