@@ -12,7 +12,7 @@ import { checkRedisHealth } from './redis-health.js'
 import { execWrite, type Pipeline } from './redis-write.js'
 import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
-import { failIfStoreFailed, outsideRequests, rememberStoreFailure } from './request-wait.js'
+import { failIfStoreFailed, outsideRequests, rememberStoreFailure, rememberUnconfirmedWrite, unconfirmedWriteOfRequest } from './request-wait.js'
 
 export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 
@@ -174,17 +174,17 @@ export class RedisStore implements Store {
   }
 
   /**
-   * One write, then — when replicas must acknowledge — WAIT on the same connection: the
-   * write resolves only once `replicas` replicas hold it, so a failover cannot lose it.
+   * One write, then — when replicas must acknowledge it — WAIT on the same connection (a failover cannot
+   * lose a write `replicas` replicas hold); none after a write of the request fell short (request-wait.ts).
    */
   async #write(op: string, key: string, command: (p: Pipeline) => unknown): Promise<unknown> {
-    const ack = this.#ack
+    const earlier = this.#ack && unconfirmedWriteOfRequest()
+    const ack = earlier === undefined ? this.#ack : undefined
     const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
     this.#readOnly = undefined
-    if (ack !== undefined && (confirmed as number) < ack.replicas) {
-      // Not remembered for the request (request-wait.ts): the primary took the write, and the request's later writes must reach it too.
-      throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms; not acknowledged`, { callerMessage: UNREACHABLE })
-    }
+    const shortfall = ack !== undefined && (confirmed as number) < ack.replicas ? rememberUnconfirmedWrite(`${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms`) : undefined
+    const unconfirmed = shortfall ?? (earlier && `${op} sent without waiting for replicas (earlier in this request, ${earlier})`)
+    if (unconfirmed !== undefined) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${unconfirmed}; not acknowledged`, { callerMessage: UNREACHABLE })
     return reply
   }
 

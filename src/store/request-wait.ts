@@ -6,9 +6,12 @@
  * at once with that failure: callers already treat it as the store being away (the throttle
  * falls back to its per-process count, the console to the session key it last read, a route
  * answers 503), so the request answers within one commandTimeout. A write the store took but its
- * replicas did not confirm (WAIT) is not remembered: it landed, and the request's later writes
- * (a throttle's take-back) must land too, each waiting for its own acknowledgement. The Redis store calls
- * `failIfStoreFailed` before each operation and hands each failure to `rememberStoreFailure`.
+ * replicas did not confirm (WAIT) is not remembered so: it landed, and the request's later writes
+ * (a throttle's take-back) must land too. It bounds their WAIT instead: they are sent without one
+ * (each would wait acknowledgeTimeout again for replicas that just failed to confirm) and fail
+ * store_unavailable as unconfirmed, as the first did, once the primary took them. The Redis store calls
+ * `failIfStoreFailed` before each operation and hands each failure to `rememberStoreFailure`,
+ * and asks `unconfirmedWriteOfRequest` before each write it would WAIT for.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { GatewayError } from '../errors.js'
@@ -16,6 +19,8 @@ import { GatewayError } from '../errors.js'
 /** The store failures the current request met (one small object per request). */
 class RequestStoreWait {
   failure: GatewayError | undefined = undefined
+  /** The first write its replicas did not confirm, as the store described it. */
+  unconfirmedWrite: string | undefined = undefined
 }
 
 // Asynchronous context, not a parameter: a request's store calls go through many layers
@@ -49,6 +54,18 @@ export function rememberStoreFailure<E>(e: E): E {
   const request = requests.getStore()
   if (request !== undefined && e instanceof GatewayError && e.reason === 'store_unavailable') request.failure ??= e
   return e
+}
+
+/** The first write of the current request its replicas did not confirm (what it reached), if any: the request's later writes skip WAIT. */
+export function unconfirmedWriteOfRequest(): string | undefined {
+  return requests.getStore()?.unconfirmedWrite
+}
+
+/** `shortfall` (a write its replicas did not confirm), kept for the current request (the first one stays). */
+export function rememberUnconfirmedWrite(shortfall: string): string {
+  const request = requests.getStore()
+  if (request !== undefined) request.unconfirmedWrite ??= shortfall
+  return shortfall
 }
 
 /**
