@@ -39,16 +39,34 @@ function redisUrlProblem(url: string): string | undefined {
  * ioredis turns every query parameter of the URL into a client option, as a string, ahead of
  * the options the gateway sets: `?keyPrefix=` would move the store's keys, `?commandTimeout=`
  * undo its timeout, `?tls=` pick a TLS profile, a typo be ignored. Only `family` (which it reads
- * as a number) is taken; the rest are `store.*` settings. Names are echoed only when they look
- * like option names, values never (either may carry a password).
+ * as a number) is taken, once: given twice, ioredis keeps the last and the gateway guesses none;
+ * the rest are `store.*` settings. Names are echoed only when they look like option names,
+ * values never (either may carry a password).
  */
 function queryProblem(query: URLSearchParams): string | undefined {
+  const seen = new Set<string>()
   for (const [name, value] of query) {
     const shown = /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name) ? `query parameter "${name}"` : 'a query parameter'
     if (name !== 'family') return `${shown} is not taken: the only one is family (0, 4 or 6); TLS, credentials, timeouts and the key prefix are store.redis and store settings`
+    if (seen.has(name)) return `${shown} is given more than once: the Redis client takes the last, and the gateway does not guess which one is meant; give it once`
+    seen.add(name)
     if (!['0', '4', '6'].includes(value)) return 'query parameter "family" must be 0, 4 or 6'
   }
   return undefined
+}
+
+/**
+ * A user or password in the URL and `store.redis.username` / `password` too: the Redis client
+ * takes the URL's (its user and password both, the other key silently unused) at start, while a
+ * reload's password rotation hands new connections the other. Reported at the key left unused.
+ */
+function credentialsGivenTwice(r: Raw, url: string | undefined, report: Report): void {
+  if (url === undefined || !URL.canParse(url)) return
+  const { username, password } = new URL(url)
+  if (username === '' && password === '') return
+  for (const key of ['username', 'password'] as const) {
+    if (r[key] !== undefined) report([key], 'is given twice: store.url holds a user or password too, and the Redis client uses the URL\'s and ignores this key; give the credentials in one place')
+  }
 }
 
 function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): NonNullable<RedisSettings['tls']> {
@@ -58,18 +76,22 @@ function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): 
 }
 
 /**
- * Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem), or
- * one without TLS when `redis.tls` is given. The URL is judged whatever the kind, as every other
- * written key is: one the docs refuse must not pass while the store is SQLite and then stop the
- * reload that switches to Redis.
+ * Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem),
+ * one without TLS when `redis.tls` is given, or credentials given in it and in `redis` too. The
+ * URL is judged whatever the kind, as every other written key is: one the docs refuse must not
+ * pass while the store is SQLite and then stop the reload that switches to Redis.
  */
 function checkTopology(r: Raw, url: string | undefined, topologies: number, kind: string, report: Report): void {
   if (kind === 'redis' && topologies !== 1) {
     report(topologies === 0 ? ['url'] : [], topologies === 0 ? 'is required with kind redis (or give redis.sentinel or redis.cluster)' : 'give only one of url, redis.sentinel and redis.cluster')
   }
   const urlProblem = url === undefined ? undefined : redisUrlProblem(url)
-  if (urlProblem !== undefined) report(['url'], urlProblem)
-  else if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+  if (urlProblem !== undefined) {
+    report(['url'], urlProblem)
+    return
+  }
+  if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
+  credentialsGivenTwice(r, url, report)
 }
 
 /** Normalises `store.redis`; `url` is the store's URL (a single server), when given. */

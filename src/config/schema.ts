@@ -152,8 +152,8 @@ const redisStore = {
   additionalProperties: false,
   description: 'Redis connection details beyond `url`: TLS, credentials, Sentinel or Cluster, and how many replicas must confirm a write. See docs/store.md.',
   properties: {
-    username: { type: 'string', description: 'ACL user (Redis ≥ 6).' },
-    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary. A new one (a rotation) applies on reload to the connections opened after it, except with a Cluster (a restart).' },
+    username: { type: 'string', description: 'ACL user (Redis ≥ 6). Not with a user or password in `store.url` too: a config error (the Redis client would use the URL\'s and ignore this).' },
+    password: { type: 'string', description: 'Password (`${env:…}` or `${file:…}`); also used for Cluster nodes and the Sentinel-found primary. Not with a user or password in `store.url` too: a config error (the Redis client would use the URL\'s and ignore this). A new one (a rotation) applies on reload to the connections opened after it, except with a Cluster (a restart).' },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -207,7 +207,7 @@ const store = {
   properties: {
     kind: { type: 'string', enum: ['sqlite', 'redis'], default: 'sqlite', description: 'Store backend.' },
     file: { type: 'string', default: 'data/gateway.db', description: 'SQLite file (created on first start; relative to the config file). A path `serve` cannot open (its folder missing and not creatable, or not writable; a folder; a file that is not a SQLite database; a SQLite database that is not the gateway\'s store: another program\'s tables or `application_id`, a store schema a newer gateway wrote, a `store_entries` table of other columns) is a config error, refused before anything is written to it, when the store opens, and in `check`. Unset: `data/gateway.db` beside the config file, or `$MTLS_GATEWAY_STATE_DIR/gateway.db` when that variable is set (the container image sets it to its state volume).' },
-    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`): `redis://host:port/db`, the path a database number or nothing; `rediss://` for TLS; put a password in via `${env:…}`. The only query parameter taken is `family` (`0`, `4` or `6`); any other is a config error (the Redis client would take it as an option ahead of the gateway\'s own: use the `store.redis` and `store` settings). Judged with `kind: sqlite` too, where it is unused.' },
+    url: { type: 'string', pattern: '^rediss?://', description: 'Redis URL of one server (kind `redis`; or give `redis.sentinel` / `redis.cluster`): `redis://host:port/db`, the path a database number or nothing; `rediss://` for TLS; put a password in via `${env:…}`. The only query parameter taken is `family` (`0`, `4` or `6`), once; any other, and `family` given twice (the Redis client would keep the last), is a config error (the Redis client would take it as an option ahead of the gateway\'s own: use the `store.redis` and `store` settings). A user or password in it and `redis.username` / `redis.password` too is a config error at the latter (the client would use the URL\'s). Judged with `kind: sqlite` too, where it is unused.' },
     keyPrefix: { type: 'string', default: 'mtls-gateway:', description: 'Prefix of every Redis key (no `{` or `}` with a Cluster).' },
     redis: redisStore,
     sealKeys: {

@@ -120,8 +120,8 @@ export function urlConnection(url: string): string {
     }
   }
   const db = Number(u.pathname.slice(1) || 0)
-  // The last `family`, as the Redis client (ioredis's parseURL) keeps it.
-  const family = Number(u.searchParams.getAll('family').at(-1) ?? 0)
+  // One `family` at most: the load refuses it given twice (normalize-redis.ts).
+  const family = Number(u.searchParams.get('family') ?? 0)
   return JSON.stringify([u.protocol, u.hostname.toLowerCase(), Number(u.port || 6379), db, decoded(u.username), decoded(u.password), family])
 }
 

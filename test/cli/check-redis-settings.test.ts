@@ -7,7 +7,9 @@
  * others with a store that never became ready. The URL is never echoed: it may hold a password.
  * Query parameters of the URL, which ioredis takes as client options ahead of the gateway's own
  * (`?keyPrefix=` moved the keys, `?tls=` picked a TLS profile, a typo was ignored), are refused
- * but for `family`; a parameter's value is never echoed, nor a name that does not look like one.
+ * but for `family`, and so is `family` given twice (ioredis keeps the last); a parameter's value is
+ * never echoed, nor a name that does not look like one. A user or password in the URL and in
+ * store.redis too is refused at the store.redis key: the client used the URL's and ignored it.
  * All of them are judged with `kind: sqlite` too, where they are unused (they passed then).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -47,6 +49,8 @@ async function startLine(file: string): Promise<string> {
 }
 
 const QUERY = (name?: string): string => `${name === undefined ? 'a query parameter' : `query parameter ${name}`} is not taken: the only one is family (0, 4 or 6); TLS, credentials, timeouts and the key prefix are store.redis and store settings`
+const TWICE = 'query parameter "family" is given more than once: the Redis client takes the last, and the gateway does not guess which one is meant; give it once'
+const CREDENTIALS = "is given twice: store.url holds a user or password too, and the Redis client uses the URL's and ignores this key; give the credentials in one place"
 const CASES = [
   { store: '  url: "redis://:pa55word-7@127.0.0.1:99999/0"\n', key: 'store.url', line: 8, msg: 'is not a valid URL (expected redis://host:port or rediss://host:port/db; a port is 1–65535)' },
   { store: '  url: redis://127.0.0.1:6390/sessions\n', key: 'store.url', line: 8, msg: 'path must be a database number (/0, /1, …) or nothing' },
@@ -56,6 +60,12 @@ const CASES = [
   { store: '  url: "redis://127.0.0.1:6390/0?comandTimeout=5000"\n', key: 'store.url', line: 8, msg: QUERY('"comandTimeout"') },
   { store: '  url: "redis://127.0.0.1:6390?pa55word-7=x"\n', key: 'store.url', line: 8, msg: QUERY() },
   { store: '  url: "redis://127.0.0.1:6390?family=pa55word-7"\n', key: 'store.url', line: 8, msg: 'query parameter "family" must be 0, 4 or 6' },
+  // Given twice, ioredis keeps the last: the gateway guesses none (an escaped name is the same name).
+  { store: '  url: "redis://:pa55word-7@127.0.0.1:6390/0?family=4&family=6"\n', key: 'store.url', line: 8, msg: TWICE },
+  { store: '  url: "redis://127.0.0.1:6390/0?family=4&%66amily=4"\n', key: 'store.url', line: 8, msg: TWICE },
+  // The URL's user and password win at start; store.redis's would be unused until a reload's rotation.
+  { store: '  url: "redis://:pa55word-7@127.0.0.1:6390/0"\n  redis:\n    password: other-pa55word-7\n', key: 'store.redis.password', line: 10, msg: CREDENTIALS },
+  { store: '  url: "redis://gw@127.0.0.1:6390/0"\n  redis: { username: gw }\n', key: 'store.redis.username', line: 9, msg: CREDENTIALS },
   { store: '  redis:\n    sentinel: { primaryName: main, addresses: ["127.0.0.1:26379", "127.0.0.1:99999"] }\n', key: 'store.redis.sentinel.addresses[1]', line: 9, msg: 'port 99999 is not a TCP port (1–65535)' },
   { store: '  redis:\n    cluster: { nodes: ["127.0.0.1:0"] }\n', key: 'store.redis.cluster.nodes[0]', line: 9, msg: 'port 0 is not a TCP port (1–65535)' },
 ]
