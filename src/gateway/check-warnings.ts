@@ -1,9 +1,9 @@
 /**
  * The warnings `check` prints after its problems, never failing it: settings that weaken a
  * protection, certificates a bundle holds but does not use, durations written as a small bare
- * number, a token URL whose origin several endpoints share. One list, so the console's draft validator shows exactly what `check` says.
+ * number, store settings the store's kind does not read, a token URL whose origin several endpoints share. One list, so the console's draft validator shows exactly what `check` says.
  */
-import { configProblem, LEGACY_OAUTH10_RISK, unitlessDurationWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
+import { configProblem, LEGACY_OAUTH10_RISK, unitlessDurationWarnings, unusedStoreSettingWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { bundleWarnings } from './bundle-warnings.js'
 import { tokenUrlEndpointChecks } from './token-url-endpoints.js'
@@ -16,6 +16,7 @@ export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
     ...config.profiles.filter((p) => p.legacyOAuth10).map((p) => configProblem(config, `profiles[${p.index}].legacyOAuth10`, `profile "${p.name}" ${LEGACY_OAUTH10_RISK}`)),
     ...bundleWarnings(config),
     ...unitlessDurationWarnings(config),
+    ...unusedStoreSettingWarnings(config),
     ...tokenUrlEndpointChecks(config).warnings,
   ]
 }
