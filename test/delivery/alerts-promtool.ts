@@ -54,6 +54,9 @@ function promtool(args: string[], files: Record<string, unknown>): PromtoolRun {
 /** `promtool check rules` on the groups written as a rules file. */
 export const checkRules = (groups: readonly RuleGroup[]): PromtoolRun => promtool(['check', 'rules', 'rules.yml'], { 'rules.yml': { groups } })
 
+/** `promtool check config` on a Prometheus server config (e.g. the scrape config a ServiceMonitor becomes). */
+export const checkConfig = (config: Record<string, unknown>): PromtoolRun => promtool(['check', 'config', 'prometheus.yml'], { 'prometheus.yml': config })
+
 // Timestamp gauges hold wall-clock instants: promtool's clock starts at 0, so they move with the scrapes.
 const isTimestamp = (name: string): boolean => name.endsWith('_timestamp_seconds')
 const seriesKey = (name: string, labels: Record<string, string>): string =>

@@ -222,6 +222,7 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- if and (include "mtls-gateway.openProxy" .) (not .Values.allowOpenProxy) }}
 {{- fail "this release would be an open proxy: any pod that reaches the Service could make calls with the endpoints' client certificates and credentials. Configure callers (config.callers.apps, with callers.required true, the default) or restrict who may connect (networkPolicy.enabled with networkPolicy.ingressFrom peers); or, for a trusted network only, set allowOpenProxy=true." }}
 {{- end }}
+{{- include "mtls-gateway.validateScrapeTimeout" . }}
 {{- if and .Values.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.metricsFrom) }}
 {{- fail "serviceMonitor.enabled needs networkPolicy.metricsFrom peers while networkPolicy.enabled: with none the NetworkPolicy admits no pod to the admin port, so Prometheus could not scrape it. List Prometheus's pods or namespace (e.g. - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}); every pod of the cluster only if written out: - namespaceSelector: {}" }}
 {{- end }}
@@ -343,6 +344,40 @@ The gateway's YAML (docs/config-reference.md): .Values.config with the chart-man
 {{- $hostport := regexReplaceAll "^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*).*$" . "${1}" }}
 {{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $hostport) }}
 {{- if $port }}{{ $port }}{{ else if hasPrefix "http://" (lower .) }}80{{ else }}443{{ end }}
+{{- end }}
+
+{{/*
+A Prometheus duration ("30s", "1m30s", "500ms") in milliseconds, as text; "" when it is none.
+Prometheus's units: ms, s, m, h, d, w, y ("ms" is tried before "m").
+*/}}
+{{- define "mtls-gateway.durationMs" -}}
+{{- $text := toString . }}
+{{- if regexMatch "^([0-9]+(ms|s|m|h|d|w|y))+$" $text }}
+{{- $ms := 0 }}
+{{- $per := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 "w" 604800000 "y" 31536000000 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" $text -1 }}
+{{- $unit := regexFind "[a-z]+$" . }}
+{{- $ms = add $ms (mul (int64 (trimSuffix $unit .)) (get $per $unit)) }}
+{{- end }}
+{{- $ms }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses a ServiceMonitor whose scrapeTimeout is longer than its interval: Prometheus refuses that
+scrape config ("scrape timeout greater than scrape interval") and the Prometheus Operator rejects
+the ServiceMonitor, so the gateway would silently go unscraped. A timeout equal to the interval is
+Prometheus's own limit and passes.
+*/}}
+{{- define "mtls-gateway.validateScrapeTimeout" -}}
+{{- $sm := .Values.serviceMonitor }}
+{{- if $sm.enabled }}
+{{- $interval := include "mtls-gateway.durationMs" $sm.interval }}
+{{- $timeout := include "mtls-gateway.durationMs" $sm.scrapeTimeout }}
+{{- if and $interval $timeout (gt (int64 $timeout) (int64 $interval)) }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) is longer than serviceMonitor.interval (%s): Prometheus refuses a scrape whose timeout exceeds its interval (\"scrape timeout greater than scrape interval\") and the Prometheus Operator rejects the ServiceMonitor, so the gateway would not be scraped. Set scrapeTimeout to at most %s, or raise the interval." (toString $sm.scrapeTimeout) (toString $sm.interval) (toString $sm.interval)) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
