@@ -25,6 +25,8 @@ const refused = (description: string): Schema => ({ not: {}, description })
 const SECRET_VALUES = {
   config: [
     'listen.tls.keyPassphrase', 'profiles[].consumerSecret', 'profiles[].privateKeyPassphrase', 'profiles[].token.token', 'profiles[].token.tokenSecret',
+    // Additional fields hold what a PIN or an account number is: every value a reference.
+    'profiles[].additionalFields.*',
     'callers.adminToken', 'callers.apps[].hs256Secret', 'callers.gatewayKeys[].privateKey', 'callers.gatewayKeys[].passphrase',
     'interception.caKeyPassphrase', 'tracing.otlp.headers.*',
   ],

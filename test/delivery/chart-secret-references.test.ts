@@ -2,14 +2,16 @@
  * In the chart (production) a secret is never written inline: every config key whose value is
  * itself a secret must hold a `${env:…}` or `${file:…}` reference, or values.schema.json refuses
  * the values (a literal would be rendered into the ConfigMap and kept in the release history).
+ * A profile's additionalFields (a PIN, an account number) are such keys: rendered, no values the
+ * schema accepts put a literal of theirs into a ConfigMap.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv } from 'ajv'
 import fc from 'fast-check'
-import { parse } from 'yaml'
-import { describe, expect, it } from 'vitest'
-import { CHART } from './chart.js'
+import { parse, stringify } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildRenderer, CHART, valuesFile, type Renderer } from './chart.js'
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')))
 const base = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>
@@ -20,6 +22,7 @@ const PLACES: Readonly<Record<string, (v: string) => Record<string, unknown>>> =
   consumerSecret: (v) => ({ config: { profiles: [{ name: 'p', consumerKey: 'ck', consumerSecret: v }] } }),
   privateKeyPassphrase: (v) => ({ config: { profiles: [{ name: 'p', consumerKey: 'ck', signatureMethod: 'RSA-SHA1', privateKey: '/k.pem', privateKeyPassphrase: v }] } }),
   staticToken: (v) => ({ config: { profiles: [{ name: 'p', consumerKey: 'ck', consumerSecret: '${env:CS}', token: { mode: 'static', token: v, tokenSecret: '${env:TS}' } }] } }),
+  additionalField: (v) => ({ config: { profiles: [{ name: 'p', consumerKey: 'ck', consumerSecret: '${env:CS}', additionalFields: { pin: v } }] } }),
   staticTokenSecret: (v) => ({ config: { profiles: [{ name: 'p', consumerKey: 'ck', consumerSecret: '${env:CS}', token: { mode: 'static', token: '${env:T}', tokenSecret: v } }] } }),
   hs256Secret: (v) => ({ config: { callers: { apps: [{ clientId: 'bot', audience: 'gw', hs256Secret: v }] } } }),
   adminToken: (v) => ({ config: { callers: { adminToken: v } } }),
@@ -87,4 +90,38 @@ describe('the chart refuses secrets written inline', () => {
       expect(validate(merged(values)), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true)
     }
   })
+})
+
+describe('a profile\'s additionalFields in the rendered release', () => {
+  let r: Renderer
+  let n = 0
+  beforeAll(() => {
+    r = buildRenderer()
+  }, 5 * 60_000)
+  afterAll(() => r?.cleanup())
+
+  // Literals long and marked enough that no other text of the release holds one by chance.
+  const literal = fc.stringMatching(/^[A-Za-z0-9]{6,20}$/).map((s) => `lit-${s}`)
+  const reference = fc.constantFrom('${env:PARTNER_PIN}', '${file:/etc/mtls-gateway/secrets/pin}', '${env:A}${file:/b}')
+  const fields = fc.dictionary(fc.constantFrom('pin', 'account', 'realm', 'branch'), fc.oneof(literal, reference), { minKeys: 1, maxKeys: 3 })
+
+  it('never carries a literal into a ConfigMap: values holding one are refused by values.schema.json, references render as written (seeded, 40 releases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fields, { minLength: 1, maxLength: 2 }), async (perProfile) => {
+        const profiles = perProfile.map((additionalFields, i) => ({ name: `p${i}`, consumerKey: 'ck', consumerSecret: '${env:CS}', additionalFields }))
+        const file = join(r.dir, `additional-fields-${++n}.yaml`)
+        writeFileSync(file, stringify({ config: { profiles } }))
+        const literals = perProfile.flatMap((f) => Object.values(f)).filter((v) => v.startsWith('lit-'))
+        // Helm validates the merged values against values.schema.json before it renders anything.
+        const accepted = validate(await r.values([valuesFile('minimal'), file]))
+        if (accepted) {
+          const rendered = await r.render([valuesFile('minimal'), file])
+          for (const cm of rendered.all('ConfigMap')) for (const text of Object.values(cm.data ?? {})) for (const lit of literals) expect(String(text), `ConfigMap ${cm.metadata.name}`).not.toContain(lit)
+          expect(rendered.gatewayConfig().profiles.map((p: { additionalFields: unknown }) => p.additionalFields)).toEqual(perProfile)
+        }
+        expect(accepted, JSON.stringify(validate.errors)).toBe(literals.length === 0)
+      }),
+      { seed: 0xadd1, numRuns: 40 },
+    )
+  }, 120_000)
 })
