@@ -3,10 +3,13 @@
  * that reads exactly what the gateway's pods read (the same config file, environment, mounts and
  * volumes, but an emptyDir for state: a ReadWriteOnce claim is the running pod's) and, with
  * networkPolicy.enabled, leaves it under the gateway pods' own egress rules and no ingress. Its
- * labels never match the gateway's selector (the Service would send callers to it). For every
- * test values file, and off with helmTest.enabled false. The pod validates as a Kubernetes Pod in
+ * labels never match the gateway's selector (the Service would send callers to it), but carry the
+ * operator's podLabels (and helmTest.podLabels over them): policies outside the chart that let the
+ * gateway's pods out by such a label let the test pod out too. For every test values file, and
+ * off with helmTest.enabled false. The pod validates as a Kubernetes Pod in
  * helm.test.ts, with every other rendered object.
  */
+import fc from 'fast-check'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRenderer, TEST_VALUES, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
@@ -70,4 +73,32 @@ describe('helm test hook switches', () => {
     const open = await r.render([valuesFile('minimal')], stringify({ networkPolicy: { enabled: false }, allowOpenProxy: true }))
     expect(open.tests().map((d) => d.kind)).toEqual(['Pod'])
   })
+})
+
+describe('the helm test pod carries the operator\'s podLabels', () => {
+  // Keys a foreign policy may select the gateway's pods by, and the chart's own (which podLabels may only repeat).
+  const key = fc.constantFrom('egress.example.com/partner', 'networking/allow-internet', 'team', 'sidecar.istio.io/inject', 'app')
+  const value = fc.constantFrom('true', 'false', 'pay', 'egress-gateway')
+  const own = fc.constantFrom<Record<string, string>>({}, { 'app.kubernetes.io/name': 'mtls-gateway' }, { 'app.kubernetes.io/instance': 'egress' })
+
+  it('a selector of podLabels that picks the gateway\'s pods picks the test pod, helmTest.podLabels win, and no chart selector takes it (seeded, 40 releases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(key, value, { maxKeys: 4 }), own, fc.dictionary(key, value, { maxKeys: 2 }), async (podLabels, repeated, testLabels) => {
+        const rendered = await r.render([valuesFile('minimal')], stringify({ podLabels: { ...podLabels, ...repeated }, helmTest: { podLabels: testLabels } }))
+        const labels = (rendered.tests().find((d) => d.kind === 'Pod') as Manifest).metadata.labels as Record<string, string>
+        const gatewayPod = rendered.get('Deployment').spec.template.metadata.labels as Record<string, string>
+        // A foreign NetworkPolicy (the backend's, a connector's, an egress gateway's) selecting the gateway by its podLabels.
+        const foreign = Object.fromEntries(Object.entries(podLabels).filter(([k]) => !(k in testLabels)))
+        expect(selects(foreign, gatewayPod)).toBe(true)
+        expect(selects(foreign, labels), JSON.stringify(labels)).toBe(true)
+        expect(selects(testLabels, labels)).toBe(true)
+        for (const service of rendered.all('Service')) expect(selects(service.spec.selector, labels), service.metadata.name).toBe(false)
+        expect(selects(rendered.get('PodDisruptionBudget').spec.selector.matchLabels, labels)).toBe(false)
+        expect(selects(rendered.get('NetworkPolicy').spec.podSelector.matchLabels, labels)).toBe(false)
+        const policy = rendered.tests().find((d) => d.kind === 'NetworkPolicy') as Manifest
+        expect(selects(policy.spec.podSelector.matchLabels, labels)).toBe(true)
+      }),
+      { seed: 0x7e57, numRuns: 40 },
+    )
+  }, 120_000)
 })

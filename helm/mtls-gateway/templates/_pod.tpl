@@ -286,6 +286,19 @@ app.kubernetes.io/name: {{ printf "%s-connection-test" (include "mtls-gateway.na
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+The `helm test` pod's own labels: podLabels, then helmTest.podLabels over them, then the chart's
+test labels over both. Policies outside the chart often pick the gateway's pods by a podLabel (the
+backend's or connector's NetworkPolicy, a cluster-wide egress policy, an egress gateway or egress
+IP that gives the partner's firewall a fixed source address): without it the test pod was held
+back where the gateway is let through, and failed while the gateway worked. Its name label stays
+the test's, so no selector of the chart (Service, PodDisruptionBudget, NetworkPolicy) takes it.
+*/}}
+{{- define "mtls-gateway.testPodLabels" -}}
+{{- $labels := mergeOverwrite (deepCopy (.Values.podLabels | default dict)) (deepCopy (.Values.helmTest.podLabels | default dict)) }}
+{{- toYaml (mergeOverwrite $labels (include "mtls-gateway.testLabels" . | fromYaml)) }}
+{{- end }}
+
 {{- define "mtls-gateway.testLabels" -}}
 helm.sh/chart: {{ include "mtls-gateway.chart" . }}
 {{ include "mtls-gateway.testSelectorLabels" . }}
