@@ -6,6 +6,7 @@
  * routing would see the segment split or a dot-segment, outside the base path or tenant segment.
  */
 import type { Reason } from '../errors.js'
+import { firstReadingProblem } from './path-readings.js'
 
 /** Why a value cannot fill one path segment; `why` never quotes the value (it may be a secret). */
 export interface PathSegmentProblem {
@@ -15,7 +16,6 @@ export interface PathSegmentProblem {
 
 // Fast path: no "%", no separator, no space or control, no non-ASCII, and not starting with "." (so not a dot-segment).
 const PLAIN_SEGMENT = /^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$/
-const MAX_DECODE_ROUNDS = 3
 const SEPARATOR = /[/\\?#]/
 const CONTROL = /[\x00-\x1f\x7f]/
 const LONE_SURROGATE = /\p{Cs}/u
@@ -56,30 +56,18 @@ function readingProblem(form: string): PathSegmentProblem | undefined {
 
 /**
  * Why `value` (the text that will be percent-encoded into the path) is not exactly one
- * ordinary segment at every depth a backend may read it — as is and after up to three further
- * percent-decodings, each also after NFKC (which reads "．" as "." and "／" as "/") — or
- * undefined. Refused: empty, only whitespace, a separator, a dot-segment, a control character, whitespace at
- * either end (backends that trim would read another value), a lone surrogate, encoded octets
- * that are not UTF-8 (the overlong `%c0%ae` reads as "." to lenient decoders).
+ * ordinary segment at every reading a backend may make of it (path-readings.ts): as is and after
+ * up to three further percent-decodings, each also Unicode-folded (NFKC reads "．" as "." and
+ * "／" as "/"; "∕" reads as "/") and decoded on from there — or undefined. Refused: empty, only
+ * whitespace, a separator, a dot-segment, a control character, whitespace at either end (backends
+ * that trim would read another value), a lone surrogate, encoded octets that are not UTF-8 (the
+ * overlong `%c0%ae` reads as "." to lenient decoders).
  */
 export function pathSegmentProblem(value: string): PathSegmentProblem | undefined {
   if (PLAIN_SEGMENT.test(value)) return undefined
   // Only the empty string: String.trim() also strips U+2028, a tab, a no-break space, which are not "empty".
   if (value === '') return EMPTY
   if (LONE_SURROGATE.test(value)) return NOT_UNICODE
-  let level = value
-  for (let round = 0; ; round++) {
-    const problem = readingProblem(level) ?? readingProblem(level.normalize('NFKC'))
-    if (problem !== undefined) return problem
-    if (round === MAX_DECODE_ROUNDS || !level.includes('%')) return undefined
-    let next: string
-    try {
-      next = decodeURIComponent(level)
-    } catch {
-      // A lone "%" is data; encoded octets that are not UTF-8 are not.
-      return /%[0-9a-fA-F]{2}/.test(level) ? NOT_UTF8 : undefined
-    }
-    if (next === level) return undefined
-    level = next
-  }
+  // A lone "%" is data; encoded octets that are not UTF-8 are not.
+  return firstReadingProblem(value, (r) => readingProblem(r.text), (r) => (/%[0-9a-fA-F]{2}/.test(r.text) ? NOT_UTF8 : undefined))
 }

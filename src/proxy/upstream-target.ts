@@ -4,7 +4,7 @@
  * under the endpoint's base path + the query. Nothing resolves a request string as a URL
  * reference. The rules are in docs/paths.md; every refusal is a 400 naming the problem.
  */
-import { hasDotSegment } from '../config/index.js'
+import { firstReadingProblem, foldingCodePoint, hasDotSegment, type PathReading } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import type { Endpoint } from '../gateway/index.js'
 import type { ServerAuthority } from '../tracing/index.js'
@@ -40,8 +40,8 @@ export type Placement = 'append' | 'as_is'
 // The dot-segment test is the one the one-segment rule uses (config/path-segment.ts).
 export { hasDotSegment }
 
-const MAX_DECODE_ROUNDS = 3
 const CONTROL = /[\x00-\x1f\x7f]/
+const SEPARATORS = /[/\\]/g
 
 function refuse(msg: string): GatewayError {
   return new GatewayError('bad_request', msg)
@@ -49,15 +49,16 @@ function refuse(msg: string): GatewayError {
 
 /**
  * True for a path checkRequestPathFully accepts without looking further: it starts with "/"
- * and has no "%" (so one decoding level), no "\\", no space, "?", "#" or control character, no "//" and no "."
- * right after a "/" (where every dot-segment starts). Everything else takes the full check.
+ * and has no "%" (so one decoding level), no "\\", no space, "?", "#", control or non-ASCII
+ * character (so one Unicode reading), no "//" and no "." right after a "/" (where every
+ * dot-segment starts). Everything else takes the full check.
  */
 export function isPlainPath(path: string): boolean {
   if (path.charCodeAt(0) !== 0x2f) return false
   let prev = 0x2f
   for (let i = 1; i < path.length; i++) {
     const c = path.charCodeAt(i)
-    if (c <= 0x20 || c === 0x7f || c === 0x23 || c === 0x3f || c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2f || c === 0x2e))) return false
+    if (c <= 0x20 || c >= 0x7f || c === 0x23 || c === 0x3f || c === 0x25 || c === 0x5c || (prev === 0x2f && (c === 0x2f || c === 0x2e))) return false
     prev = c
   }
   return true
@@ -77,24 +78,28 @@ export function checkRequestPathFully(path: string): void {
   if (path.includes('\\')) throw refuse('a backslash in the request path is refused (servers disagree whether it separates segments); send %5C')
   if (path.includes('//')) throw refuse('an empty path segment ("//") is refused')
   if (/%(?![0-9a-fA-F]{2})/.test(path)) throw refuse('malformed percent-encoding in the request path')
-  let level = path
-  for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
-    // Judged at every decoding depth: a backend that decodes twice must not see `..` or NUL either.
-    if (hasDotSegment(level)) {
-      throw new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
-    }
-    if (CONTROL.test(level)) throw refuse('the request path contains a control character (such as %00) in some encoding')
-    if (!level.includes('%')) break
-    let next: string
-    try {
-      next = decodeURIComponent(level)
-    } catch {
-      if (round === 0) throw refuse('the request path does not percent-decode to UTF-8')
-      break // a literal "%" one level down (e.g. "%25zz") is data, not an encoding
-    }
-    if (next === level) break
-    level = next
+  // Judged at every reading: a backend that decodes twice, or folds Unicode, must not see `..` or NUL either.
+  const problem = firstReadingProblem(path, readingProblem, (r) => (r.depth === 0 ? refuse('the request path does not percent-decode to UTF-8') : undefined))
+  if (problem !== undefined) throw problem
+}
+
+/** Who reads a folded reading (path-readings.ts), as refusals say it. */
+const FOLDING_BACKEND = 'a backend that normalises Unicode (NFKC, and slash look-alikes such as U+2215)'
+
+/** What one reading of a request path (path-readings.ts) shows that a backend reading it so would act on. */
+function readingProblem(r: PathReading): GatewayError | undefined {
+  if (hasDotSegment(r.text)) {
+    if (r.unfolded === undefined) return new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
+    const named = foldingCodePoint(r.unfolded, /[./\\]/) ?? 'a character'
+    return new GatewayError('path_escapes_base', `the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as ".", "/" or "\\": it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
   }
+  if (CONTROL.test(r.text)) return refuse('the request path contains a control character (such as %00) in some encoding')
+  // Folding never removes an ASCII "/" or "\\": more of them is a separator it made.
+  if (r.unfolded !== undefined && (r.text.match(SEPARATORS)?.length ?? 0) > (r.unfolded.match(SEPARATORS)?.length ?? 0)) {
+    const named = foldingCodePoint(r.unfolded, /[/\\]/) ?? 'a character'
+    return refuse(`the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as "/" or "\\": it would split the segment there, so it is refused (send %2F for a slash inside a segment)`)
+  }
+  return undefined
 }
 
 /** Whether `path` is `base` or below it, on a segment boundary. */

@@ -139,6 +139,28 @@ describe('route mode', () => {
     expectRefused(await send(gw.url, '/proxy/partner..'), 400, /must start with "\/"/)
     expectRefused(await send(gw.url, '/proxy/partner//127.0.0.1/x'), 400, /empty path segment/)
   })
+
+  it('characters a Unicode-normalising backend (NFKC) reads as "." or "/" are refused naming the code point; other Unicode arrives as sent', async () => {
+    const FOLDS = /which a backend that normalises Unicode \(NFKC, and slash look-alikes such as U\+2215\) reads as/
+    // Fullwidth and small full stops, one and two dot leaders: NFKC makes them ".", "..".
+    for (const [dots, cp] of [['%EF%BC%8E%EF%BC%8E', 'FF0E'], ['%E2%80%A4%E2%80%A4', '2024'], ['%E2%80%A5', '2025'], ['%EF%B9%92.', 'FE52'], ['%25EF%25BC%258E%25EF%25BC%258E', 'FF0E']] as const) {
+      for (const target of [`/proxy/tenanted@acme/${dots}/globex/x`, `/proxy/partner/a/${dots}`]) {
+        const r = await send(gw.url, target)
+        expectRefused(r, 400, new RegExp(`^the request path holds U\\+${cp} \\(in some encoding\\), ${FOLDS.source} "\\.", "/" or "\\\\": it would see a dot-segment`))
+      }
+    }
+    // Fullwidth and small solidi, the division slash (a look-alike NFKC keeps): a separator nobody wrote as one.
+    for (const [slash, cp] of [['%EF%BC%8F', 'FF0F'], ['%EF%BC%BC', 'FF3C'], ['%EF%B9%A8', 'FE68'], ['%E2%88%95', '2215'], ['%E2%81%84', '2044']] as const) {
+      expectRefused(await send(gw.url, `/proxy/partner/a${slash}b`), 400, new RegExp(`^the request path holds U\\+${cp} .*${FOLDS.source} "/" or "\\\\": it would split the segment there`))
+    }
+    // Both at once, and a fullwidth "%2e" (NFKC "%2e", "." one decoding later): the dot-segment is what is named.
+    expectRefused(await send(gw.url, '/proxy/partner/%EF%BC%8E%EF%BC%8E%E2%88%95x'), 400, /dot-segment/)
+    expectRefused(await send(gw.url, '/proxy/partner/%EF%BC%85%EF%BC%92%EF%BD%85%EF%BC%85%EF%BC%92%EF%BD%85/x'), 400, /dot-segment/)
+    // Inside a segment, among other text, they stay text; so do letters, and "？" (read after the query is split off).
+    expect(arrivedAs(await send(gw.url, '/proxy/partner/v%EF%BC%8E2/caf%C3%A9/%E3%83%8E/%EF%BC%9F'))).toBe('/base/v%EF%BC%8E2/caf%C3%A9/%E3%83%8E/%EF%BC%9F')
+    // The forward proxy holds to the same rules.
+    expectRefused(await forward(`http://api.partner.test:${P}/a/%EF%BC%8E%EF%BC%8E/x`), 400, /U\+FF0E/)
+  })
 })
 
 describe('inside a CONNECT tunnel', () => {
