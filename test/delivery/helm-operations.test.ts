@@ -3,15 +3,19 @@
  * pods (they read it into env at start) without putting a fast hash of the password on the pod;
  * the HorizontalPodAutoscaler gets the resource requests its targets are a percentage of; and the
  * NetworkPolicy lets the OTLP span export reach its collector; the preStop sleep works on clusters
- * older than the sleep action.
+ * older than the sleep action; and the ServiceMonitor's scrapeTimeout stays within its interval, which
+ * Prometheus requires (`promtool check config` judges each generated pair).
  */
 import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import fc from 'fast-check'
+import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRenderer, CHART, parseRendered, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { validateManifest } from './kube-schema.js'
+import { checkConfig } from './alerts-promtool.js'
 
 const run = promisify(execFile)
 let r: Renderer
@@ -152,4 +156,45 @@ describe('extra labels', () => {
     expect(x.get('PrometheusRule').metadata.labels).toMatchObject({ 'app.kubernetes.io/version': '2' })
     expect(x.all('ConfigMap').find((c) => c.metadata.name.endsWith('-dashboard'))?.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'me', grafana_dashboard: '1' })
   })
+})
+
+/** Values enabling the ServiceMonitor (with the admin-port peers the NetworkPolicy then needs). */
+const monitored = (interval: string, scrapeTimeout: string): string =>
+  stringify({ serviceMonitor: { enabled: true, interval, scrapeTimeout }, networkPolicy: { metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] } })
+
+/** What Prometheus says of a scrape job with this interval and timeout: '' when it accepts it. */
+function prometheusRefusal(interval: string, scrapeTimeout: string): string {
+  const run = checkConfig({ scrape_configs: [{ job_name: 'serviceMonitor/gateway/egress-mtls-gateway/0', scrape_interval: interval, scrape_timeout: scrapeTimeout, static_configs: [{ targets: ['127.0.0.1:9090'] }] }] })
+  return run.status === 0 ? '' : run.output
+}
+
+describe('serviceMonitor.scrapeTimeout and interval', () => {
+  it('refuses a timeout longer than the interval, naming both and the fix (Prometheus refuses that scrape config)', async () => {
+    expect(prometheusRefusal('10s', '30s')).toContain('scrape timeout greater than scrape interval')
+    expect(await r.renderError([MINIMAL], monitored('10s', '30s'))).toContain(
+      'serviceMonitor.scrapeTimeout (30s) is longer than serviceMonitor.interval (10s): Prometheus refuses a scrape whose timeout exceeds its interval',
+    )
+    expect(await r.renderError([MINIMAL], monitored('1m', '61s'))).toContain('Set scrapeTimeout to at most 1m, or raise the interval.')
+  })
+
+  it('renders a timeout up to the interval (equal included), as written', async () => {
+    for (const [interval, timeout] of [['30s', '10s'], ['10s', '10s'], ['1m', '60s'], ['1s', '999ms']] as const) {
+      expect(prometheusRefusal(interval, timeout), `${interval}/${timeout}`).toBe('')
+      const endpoint = (await r.render([MINIMAL], monitored(interval, timeout))).get('ServiceMonitor').spec.endpoints[0]
+      expect([endpoint.interval, endpoint.scrapeTimeout]).toEqual([interval, timeout])
+    }
+  })
+
+  it('renders exactly the pairs promtool accepts (seeded, 60 pairs over ms, s, m, h)', async () => {
+    const duration = fc.tuple(fc.integer({ min: 1, max: 7200 }), fc.constantFrom('ms', 's', 'm', 'h')).map(([n, unit]) => `${n}${unit}`)
+    await fc.assert(
+      fc.asyncProperty(duration, duration, async (interval, timeout) => {
+        const refusal = prometheusRefusal(interval, timeout)
+        const values = monitored(interval, timeout)
+        if (refusal === '') expect((await r.render([MINIMAL], values)).get('ServiceMonitor').spec.endpoints[0].scrapeTimeout).toBe(timeout)
+        else expect(await r.renderError([MINIMAL], values), refusal).toContain(`serviceMonitor.scrapeTimeout (${timeout}) is longer than serviceMonitor.interval (${interval})`)
+      }),
+      { seed: 0x5c4a9e, numRuns: 60 },
+    )
+  }, 120_000)
 })
