@@ -35,12 +35,16 @@ const HAS_CONTROL: PathSegmentProblem = { reason: 'bad_request', why: 'contains 
 const EDGE_WHITESPACE: PathSegmentProblem = { reason: 'bad_request', why: 'starts or ends with whitespace (in some encoding): a backend that trims segments would read another value' }
 const NOT_UTF8: PathSegmentProblem = { reason: 'bad_request', why: 'percent-decodes to octets that are not UTF-8' }
 
-/** A `.` or `..` segment, also as `..;params` (Tomcat, Jetty read those as dot-segments). */
+/**
+ * A `.` or `..` segment, also as `..;params` (Tomcat, Jetty read those as dot-segments), and as
+ * `..?x`, `..#x` or `.. ` in a decoded reading (`..%3F`): a backend that parses the decoded path
+ * again ends it at "?" or "#" and trims trailing spaces, and then resolves the `..`.
+ */
 export function hasDotSegment(path: string): boolean {
   // Such a segment starts with "." at the start or after a separator: without one, no split.
   if (path.charCodeAt(0) !== 0x2e && !path.includes('/.') && !path.includes('\\.')) return false
   return path.split(/[/\\]/).some((seg) => {
-    const name = seg.split(';')[0]
+    const name = (seg.split(/[;?#]/)[0] as string).replace(/ +$/, '')
     return name === '.' || name === '..'
   })
 }

@@ -90,8 +90,8 @@ const FOLDING_BACKEND = 'a backend that normalises Unicode (NFKC, and slash look
 function readingProblem(r: PathReading): GatewayError | undefined {
   if (hasDotSegment(r.text)) {
     if (r.unfolded === undefined) return new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
-    const named = foldingCodePoint(r.unfolded, /[./\\]/) ?? 'a character'
-    return new GatewayError('path_escapes_base', `the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as ".", "/" or "\\": it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
+    const named = foldingCodePoint(r.unfolded, /[./\\;?#%]/) ?? 'a character'
+    return new GatewayError('path_escapes_base', `the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as its ASCII look-alike: it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
   }
   if (CONTROL.test(r.text)) return refuse('the request path contains a control character (such as %00) in some encoding')
   // Folding never removes an ASCII "/" or "\\": more of them is a separator it made.

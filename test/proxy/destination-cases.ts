@@ -22,8 +22,16 @@ export interface Case {
 
 // Loopback authorities a path might try to smuggle in; canaries listen on each.
 const AUTHORITIES = ['127.0.0.1:9999', '[::1]:9999', '127.0.0.2:8443', '[::1]:8443', 'localhost:9999', '127.0.0.1:8446', 'other.partner.test:8444', '127.0.0.1', '127.0.0.1:80']
-const DOTS = ['.', '..', '%2e', '%2E', '%2e%2e', '%2E%2E', '%2e%2E', '.%2e', '.%2E', '%2e.', '%2E.', '..;', '..;x', '.;', '%2e%2e;', '%252e%252e', '%25%32%65%25%32%65', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '...', '.a', 'a..']
-const SEPARATORS_IN_SEGMENT = ['..%2f', '..%2F', '..%5c', '..%5C', '%2e%2e%2f', '%2e%2e%5c', '..\\', '\\..', '%2f..', '%5c..', '%252f..', 'a%2fb', 'a%2Fb', 'a%5cb']
+// With what a backend that folds Unicode (NFKC) reads as dots: fullwidth and small full stops, the dot leaders, a fullwidth "%2e", at one and two encoding depths.
+const DOTS = [
+  '.', '..', '%2e', '%2E', '%2e%2e', '%2E%2E', '%2e%2E', '.%2e', '.%2E', '%2e.', '%2E.', '..;', '..;x', '.;', '%2e%2e;', '%252e%252e', '%25%32%65%25%32%65', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '...', '.a', 'a..',
+  '%EF%BC%8E%EF%BC%8E', '%ef%bc%8e.', '%E2%80%A5', '%E2%80%A4%E2%80%A4', '%EF%B9%92%EF%B9%92', '%25EF%25BC%258E%25EF%25BC%258E', '%EF%BC%85%EF%BC%92%EF%BD%85%EF%BC%85%EF%BC%92%EF%BD%85', 'v%EF%BC%8E2',
+]
+// With the fullwidth and small solidi and the slash look-alikes NFKC keeps (U+2215, U+2044).
+const SEPARATORS_IN_SEGMENT = [
+  '..%2f', '..%2F', '..%5c', '..%5C', '%2e%2e%2f', '%2e%2e%5c', '..\\', '\\..', '%2f..', '%5c..', '%252f..', 'a%2fb', 'a%2Fb', 'a%5cb',
+  '..%EF%BC%8F', '%EF%BC%8F..', '..%EF%BC%BC', '..%EF%B9%A8', '..%E2%88%95', '%E2%81%84..', 'a%EF%BC%8Fb', 'a%E2%88%95b',
+]
 const ODD = ['', '@', 'user@127.0.0.1:9999', ':', '%00', '%0a', '%0d%0a', '%7f', '%2500', '%', '%zz', '%2', '%25', '%3f', '%23', '?', '#', ';', ',', '~', '*', '$', '&', "'", '(', ')', '+', '=', '!', '{{pin}}', '%7B%7Bpin%7D%7D', 'http:', 'https:', 'http:%2f%2f127.0.0.1:9999', '%E2%82%AC', '%ff', '[', ']', '[::1]', '|', '^', '`', '"', '<', '>', '{', '}', '{x}']
 // Queries with what the URL parser encodes (`"<>'`), keeps (`^{}|[]`), or reads oddly (a bare "?", a lone "%").
 const QUERY_ODD = ["?q='x'", '?a="b"', '?a=<b>', '?a=^{}|`[1]', '?', '?a=%', '?a=%2e%2e/../', "?'"]
@@ -149,26 +157,39 @@ export const fieldCaseArbitrary: fc.Arbitrary<Case> = fc.oneof(
 export const HEADER_VALUE_AS_IS = /^(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?$/
 export const isWellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)
 
+// Symbols NFKC keeps that read as "/" or "\" (Unicode's confusables): some backends map them so.
+const SLASH_LOOKALIKES: Record<string, string> = { '\u2044': '/', '\u2215': '/', '\u29f8': '/', '\u2216': '\\', '\u29f5': '\\', '\u29f9': '\\' }
+/** Text as a backend that folds Unicode reads it: NFKC ("．" is "."), the slash look-alikes as "/" and "\". */
+export const foldUnicode = (s: string): string => s.normalize('NFKC').replace(/[\u2044\u2215\u29f8\u2216\u29f5\u29f9]/g, (c) => SLASH_LOOKALIKES[c] as string)
+
 /**
- * The paths a normalising backend might act on: WHATWG resolution of the path as sent, then of
- * each of up to three more percent-decodings (backslashes read as "/"), each also after NFKC.
+ * The paths a normalising backend might act on: the path as sent, then WHATWG resolution
+ * (backslashes read as "/") of every text up to three percent-decodings make of it, each text
+ * also Unicode-folded (foldUnicode) and decoded on from there ("％２ｅ" folds to "%2e").
  */
 export function backendReadings(url: string): string[] {
   const resolve = (p: string): string => new URL(p.replace(/\\/g, '/').replace(/^\/+/, '/'), 'http://x').pathname
-  let level = new URL(url, 'http://x').pathname
-  const forms = [level]
+  const sent = new URL(url, 'http://x').pathname
+  const texts = new Set([sent, foldUnicode(sent)])
+  let level = [...texts]
   for (let round = 0; round < 3; round++) {
-    let next: string
-    try {
-      next = decodeURIComponent(level)
-    } catch {
-      break // a literal "%" is data from here on
+    const next: string[] = []
+    for (const text of level) {
+      let decoded: string
+      try {
+        decoded = decodeURIComponent(text)
+      } catch {
+        continue // a literal "%" is data from here on
+      }
+      for (const t of [decoded, foldUnicode(decoded)]) {
+        if (texts.has(t)) continue
+        texts.add(t)
+        next.push(t)
+      }
     }
-    if (next === level) break
     level = next
-    forms.push(resolve(level), resolve(level.normalize('NFKC')))
   }
-  return forms
+  return [sent, ...[...texts].filter((t) => t !== sent).map(resolve)]
 }
 
 /**

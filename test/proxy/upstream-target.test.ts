@@ -1,7 +1,8 @@
 /**
  * The one constructor of upstream targets, alone: for any string at all as the request path
  * and query, buildUpstreamTarget either refuses with a 400 reason or yields the endpoint's
- * origin and a path under its base path — also as a normalising URL parser reads it.
+ * origin and a path under its base path — also as a normalising URL parser reads it, and as a
+ * backend that folds Unicode (NFKC: "．．" is "..") reads it.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -9,6 +10,7 @@ import { GatewayError, STATUS } from '../../src/errors.js'
 import { compileDestination, createConnector, endpointAuthority, MAX_CACHED_TENANTS, type Endpoint } from '../../src/gateway/index.js'
 import { createSecureContext } from 'node:tls'
 import { assertDestination, buildUpstreamTarget, checkRequestPath, checkRequestPathFully, hasDotSegment, isPlainPath, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import { backendReadings } from './destination-cases.js'
 
 const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
 
@@ -137,8 +139,8 @@ describe('buildUpstreamTarget', () => {
         const full = result(checkRequestPathFully, path)
         if (isPlainPath(path)) expect(full, JSON.stringify(path)).toBe('accepted')
         expect(result(checkRequestPath, path)).toBe(full)
-        // The dot-segment test's own shortcut against the plain split it skips.
-        const bySplit = path.split(/[/\\]/).some((seg) => ['.', '..'].includes(seg.split(';')[0] as string))
+        // The dot-segment test's own shortcut against the plain split it skips (a name ends at ";", "?" or "#", trailing spaces dropped).
+        const bySplit = path.split(/[/\\]/).some((seg) => ['.', '..'].includes((seg.split(/[;?#]/)[0] as string).replace(/ +$/, '')))
         expect(hasDotSegment(path), JSON.stringify(path)).toBe(bySplit)
       }),
       { seed: 2122, numRuns: 30_000 },
@@ -186,6 +188,45 @@ describe('buildUpstreamTarget', () => {
     })
     const err = await new Promise<Error | null>((resolve) => connector({ hostname: '127.0.0.1', host: '127.0.0.1:9', port: '9', protocol: 'https:' } as Parameters<typeof connector>[0], (e: Error | null, _socket: unknown) => resolve(e)))
     expect((err as NodeJS.ErrnoException | null)?.code).toBe('ERR_GATEWAY_ORIGIN_MISMATCH')
+  })
+})
+
+describe('paths with Unicode look-alikes of "." and "/"', () => {
+  // Characters that fold to ".", "..", "/", "\\", "%", the "2" and "e" of "%2e", ";", "?" — and ones that fold to nothing of the kind.
+  const UNICODE = ['\uff0e', '\u2024', '\u2025', '\ufe52', '\uff0f', '\uff3c', '\ufe68', '\u2215', '\u2044', '\u29f8', '\u2216', '\uff05', '\uff12', '\uff45', '\uff1b', '\uff1f', 'é', 'ノ']
+  /** One piece of a path: ASCII, or a Unicode character raw, percent-encoded once, or twice. */
+  const piece = fc.oneof(
+    fc.constantFrom('/', 'a', 'base', 'globex', '.', '..', '%2e', '%2F', '%25', ';x', '%3F', '%23', '%20'),
+    fc.tuple(fc.constantFrom(...UNICODE), fc.constantFrom(0, 1, 1, 2)).map(([c, times]) => {
+      let s = c
+      for (let i = 0; i < times; i++) s = encodeURIComponent(s)
+      return s
+    }),
+  )
+  const path = fc.array(piece, { minLength: 1, maxLength: 10 }).map((p) => `/${p.join('')}`)
+
+  it('every forwarded path, as a backend that decodes and folds Unicode (NFKC) reads it, stays under the base path and tenant segment; the rest are 400 (seeded, 20,000 paths)', () => {
+    let forwarded = 0
+    fc.assert(
+      fc.property(path, fc.boolean(), (p, route) => {
+        const base = route ? '/t/acme/v1' : '/base'
+        const r = outcome(() => (route ? buildUpstreamTarget(ROUTE, 'acme', p, '', 'append') : buildUpstreamTarget(FORWARD, undefined, `/base${p}`, '', 'as_is')))
+        if (r instanceof GatewayError) return void expect(STATUS[r.reason], r.message).toBe(400)
+        forwarded++
+        const sent = toOutboundUrl(r).pathname
+        for (const read of backendReadings(sent)) expect(read === base || read.startsWith(`${base}/`), `${JSON.stringify(p)} sent as ${sent}, read as ${read}`).toBe(true)
+      }),
+      { seed: 0xff0e, numRuns: 20_000 },
+    )
+    // Not an empty property: ASCII and Unicode that folds to nothing of the kind still go through.
+    expect(forwarded).toBeGreaterThan(1_000)
+  })
+
+  it('a "/" or "\\" that folding adds is refused without a dot-segment too (it splits a segment); Unicode that folds to other text is not', () => {
+    for (const c of ['\uff0f', '\uff3c', '\ufe68', '\u2215', '\u2044', '\u29f8', '\u2216']) {
+      for (const spelled of [c, encodeURIComponent(c), encodeURIComponent(encodeURIComponent(c))]) expect(() => checkRequestPath(`/a${spelled}b`), JSON.stringify(spelled)).toThrow(/split the segment there/)
+    }
+    for (const ok of ['/v%EF%BC%8E2', '/caf%C3%A9', '/%E3%83%8E', '/%EF%BC%9F', '/%EF%BC%85', '/a%E2%80%A4b', '/%E2%92%88']) expect(() => checkRequestPath(ok), ok).not.toThrow()
   })
 })
 
