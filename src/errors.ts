@@ -72,8 +72,8 @@ const STATUS_TABLE = {
   upstream_headers_too_large: 502,
   upstream_response_malformed: 502,
   upstream_response_truncated: 502,
-  // nginx's "client closed request": never sent (the caller is gone), only logged and counted.
-  caller_aborted: 499,
+  caller_aborted: 499, // nginx's "client closed request": never sent (the caller is gone), only logged and counted
+  connection_closed_ahead: 444, // nginx's "connection closed without response": pipelined behind an answer that closed the connection, never started; only logged and counted
   fd_exhausted: 503,
   not_found: 404,
   console_sign_in_required: 401,

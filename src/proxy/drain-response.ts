@@ -11,6 +11,7 @@
  *   early: 401, 403, 413) says `Connection: close` too, and once it is sent the rest of the body is
  *   discarded while the connection closes lingering. Kept alive, the connection waited on a body
  *   nobody read any more: the caller's next request on it hung to the keep-alive limit, then a reset.
+ * A request asking to upgrade is its connection's last too (closingAfterUpgrade).
  */
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { nodeHttp } from '../process/index.js'
@@ -35,4 +36,17 @@ function closeAfterEarlyAnswer(res: ServerResponse): void {
   if (res.socket) lingerOnClose(res.socket)
   // Whoever read the body (the upstream call) is done with it once the answer is sent.
   res.once('finish', () => void (res.req.complete || res.req.resume()))
+}
+
+/**
+ * `res`, set to close its connection when `req` asks to upgrade (WebSocket, h2c). The gateway
+ * declines upgrades (Upgrade is hop-by-hop: the request goes upstream as plain HTTP), but Node's
+ * parser, having seen one, reads nothing more of the bytes that came with it: requests pipelined
+ * behind it went unanswered until the keep-alive limit. Closing after its answer makes that
+ * definite (RFC 9112 §9.6: a client sends nothing more after Connection: close, and retries
+ * what went unanswered on a new connection).
+ */
+export function closingAfterUpgrade(req: IncomingMessage, res: ServerResponse): ServerResponse {
+  if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false
+  return res
 }

@@ -145,7 +145,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   let refused = false
   // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
-    if (held) leave(socket)
+    if (held) leave(socket, res)
     if (!res.writableFinished || expiryOf(req)) run?.callerGone?.()
     report?.()
   })

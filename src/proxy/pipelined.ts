@@ -18,14 +18,14 @@ import { callerAborted } from './outcome.js'
 /** Requests of one connection that may wait behind the one being served. */
 export const MAX_WAITING = 16
 
-/** What a waiting request is told: `true`, serve now; `false`, its connection closed first; an error, the gateway ended a request before it (endWaiting): never served, for that. */
+/** What a waiting request is told: `true`, serve now; `false`, its caller closed the connection first; an error, the gateway ended a request before it (endWaiting) or closed the connection with an answer before it (leave): never served, for that. */
 export type Turn = boolean | GatewayError
 
 interface Lane {
   busy: boolean
   /** Once one request was refused, every later one of the connection is (it closes). */
   refusing: boolean
-  /** Set once the gateway ended a request of the connection (endWaiting): nothing after it is served. */
+  /** Set once the gateway ended a request of the connection (endWaiting) or an answer closed it (leave): nothing after it is served. */
   ended?: GatewayError
   readonly waiting: ((go: Turn) => void)[]
 }
@@ -143,21 +143,28 @@ export function connectAbandoned(target: string): GatewayError {
 }
 
 /**
- * The request that had the turn is answered: the next one waiting (if any) gets it, one turn of
- * the event loop later. undici hands a kept-alive upstream connection back to its pool only then
- * (setImmediate after the response, queued before this answer ended): given at once, the next
- * request found the connection busy and dialled a second one, so a pipelining caller kept two.
+ * The request that had the turn is answered (`answered`): the next one waiting (if any) gets it,
+ * one turn of the event loop later. undici hands a kept-alive upstream connection back to its pool
+ * only then (setImmediate after the response, queued before this answer ended): given at once, the
+ * next request found the connection busy and dialled a second one, so a pipelining caller kept two.
  */
-export function leave(socket: Duplex): void {
+export function leave(socket: Duplex, answered: ServerResponse): void {
   const lane = lanes.get(socket)
   if (lane === undefined) return
+  // An answer sent whole with Connection: close ended the socket (it lingers): nothing after it is served
+  // (RFC 9112 §9.6), and that is the gateway's doing. A caller's FIN ends it too (Node's doing): not ours to claim.
+  if (answered.writableFinished && socket.writableEnded && !socket.readableEnded) lane.ended ??= closedAhead(answered.statusCode)
   const { ended, waiting } = lane
   // Now, not a turn later: a drain that ended the request exits once its answer is done, these lines first.
   if (ended) return void ((lane.busy = false), waiting.splice(0).forEach((wake) => wake(ended)))
   const next = waiting.shift()
-  // An answer sent with Connection: close ended the socket (it lingers, writableEnded): the rest go unserved.
   if (next) setImmediate(() => next(lane.ended ?? (!socket.destroyed && !socket.writableEnded)))
   else lane.busy = false
+}
+
+/** What a request pipelined behind an answer that closed the connection ends with: never started (444: nothing is sent). */
+function closedAhead(status: number): GatewayError {
+  return new GatewayError('connection_closed_ahead', `not started: the answer to the request before it on its connection (${status}) closed the connection, so it was never served: not sent upstream, not answered; send it again on a new connection`)
 }
 
 /**
@@ -170,7 +177,7 @@ export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHa
     const turn = enter(req.socket)
     if (turn === 'refuse') return refuse(req, res)
     const start = (): void => {
-      res.on('close', () => leave(req.socket))
+      res.on('close', () => leave(req.socket, res))
       serve(req, res)
     }
     if (turn === true) return start()
@@ -180,18 +187,5 @@ export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHa
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
-// Like closingAfterUpgrade, a reason to answer with Connection: close: the listener's drain.
-export { drainAwareResponse } from './drain-response.js'
-
-/**
- * `res`, set to close its connection when `req` asks to upgrade (WebSocket, h2c). The gateway
- * declines upgrades (Upgrade is hop-by-hop: the request goes upstream as plain HTTP), but Node's
- * parser, having seen one, reads nothing more of the bytes that came with it: requests pipelined
- * behind it went unanswered until the keep-alive limit. Closing after its answer makes that
- * definite (RFC 9112 §9.6: a client sends nothing more after Connection: close, and retries
- * what went unanswered on a new connection).
- */
-export function closingAfterUpgrade(req: IncomingMessage, res: ServerResponse): ServerResponse {
-  if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false
-  return res
-}
+// Reasons to answer with Connection: close, beside those of an error: the listener's drain, an upgrade.
+export { closingAfterUpgrade, drainAwareResponse } from './drain-response.js'
