@@ -9,6 +9,7 @@ import type { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { observePins } from '../proxy/pin-snapshot.js'
 import { endRequest } from '../proxy/request-expiry.js'
+import { endWaitingRequests } from '../proxy/server-closers.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -20,9 +21,10 @@ export interface InFlight {
   hold(gateway: Gateway): () => void
   /**
    * Ends every request still running with `err` (its answer where nothing was sent, else its
-   * connection cut), and those pipelined behind them with `waiting` (never started), so each
-   * still gets its access line; resolves once their responses closed, or after `waitMs`.
-   * Returns how many running requests it ended.
+   * connection cut), and those pipelined and not started on any connection with `waiting` (one
+   * handed its turn in this very event-loop turn included), so each still gets its access line;
+   * resolves once the running ones' responses closed, or after `waitMs`. Returns how many running
+   * requests it ended.
    */
   end(err: GatewayError, waiting: GatewayError, waitMs: number): Promise<number>
   /** Stops counting new requests. */
@@ -64,7 +66,7 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
       return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
     },
     hold,
-    end: (err, waiting, waitMs) => endRunning(running, { err, waiting }, waitMs),
+    end: (err, waiting, waitMs) => endRunning(server, running, { err, waiting }, waitMs),
     stop,
   }
 }
@@ -75,8 +77,10 @@ function runs(running: Set<ServerResponse>, res: ServerResponse, release: () => 
   return () => void (running.delete(res), release())
 }
 
-/** Ends each of `running` with `err` (those waiting behind them with `waiting`); resolves when they all closed, or after `waitMs`. */
-async function endRunning(running: ReadonlySet<ServerResponse>, { err, waiting }: { err: GatewayError; waiting: GatewayError }, waitMs: number): Promise<number> {
+/** Ends each of `running` with `err`, and what waits on `server`'s connections with `waiting`; resolves when the running ones all closed, or after `waitMs`. */
+async function endRunning(server: object, running: ReadonlySet<ServerResponse>, { err, waiting }: { err: GatewayError; waiting: GatewayError }, waitMs: number): Promise<number> {
+  // Every connection, not only those of the running ones: a request handed its turn (a turn later) between two pipelined ones is running nowhere yet.
+  endWaitingRequests(server, waiting)
   const ended = [...running].filter((res) => endRequest(res, err, { waiting }))
   if (running.size === 0) return ended.length
   await new Promise<void>((resolve) => {

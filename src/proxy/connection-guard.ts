@@ -16,7 +16,9 @@ import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
 import { endRequest, expiryOf } from './request-expiry.js'
-import { hasRequestInProgress, isAnswering, partialRequestsEnd, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
+import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
+import { closeThroughGuard } from './server-closers.js'
+import { endWaiting } from './pipelined.js'
 
 export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
 
@@ -58,13 +60,15 @@ export interface ConnectionGuard {
   /** Closes connections with no request in progress (a partly received one counts only before `until`), here and in adopted guards. */
   closeIdle(until?: number): void
   closeAll(): void
+  /** A drain's end: the requests not started on every connection, here and in adopted guards, end with `err` (pipelined.ts endWaiting). */
+  endWaiting(err: GatewayError): void
   /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
   closeRefused(refused: (socket: Duplex) => boolean): void
   /** Another guard (the tunnels' inner server) whose connections drain with this one. */
   adopt(child: Child): void
 }
 
-type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'closeRefused'>
+type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endWaiting' | 'closeRefused'>
 export { expiryOf } from './request-expiry.js'
 
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
@@ -102,16 +106,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.
   server.on('timeout', (socket: Socket) => guard.timedOut(socket))
   // Drain (ops) and close() call these on the server: they now include what Node leaves open.
-  const nodeCloseIdle = server.closeIdleConnections.bind(server)
-  const nodeCloseAll = server.closeAllConnections.bind(server)
-  server.closeIdleConnections = () => {
-    nodeCloseIdle()
-    guard.closeIdle(partialRequestsEnd(server))
-  }
-  server.closeAllConnections = () => {
-    nodeCloseAll()
-    guard.closeAll()
-  }
+  closeThroughGuard(server, guard)
   return guard
 }
 
@@ -228,6 +223,11 @@ class Guard implements ConnectionGuard {
   closeAll(): void {
     for (const socket of [...this.#open, ...this.#tunnels.keys()]) socket.destroy()
     for (const child of this.#children) child.closeAll()
+  }
+
+  endWaiting(err: GatewayError): void {
+    for (const socket of this.#open) endWaiting(socket, err)
+    for (const child of this.#children) child.endWaiting(err)
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {

@@ -86,13 +86,14 @@ export function connectTurn(socket: Duplex): true | Promise<Turn> | 'closing' {
 
 /**
  * The gateway ended a request of `socket` (a drain's end, a limit, a body that turned malformed:
- * request-expiry.ts), and the connection with it: the requests waiting behind it, and any parsed
- * later, are never served, and end with `err` once it has ended (leave), not as callers that left:
- * the caller did not. The first ending of a connection stands.
+ * request-expiry.ts), or the connection with the request in hand (a drain's end: server-closers.ts):
+ * the requests waiting behind it, one handed its turn and not started yet included (leave), and any
+ * parsed later, are never served, and end with `err` once it has ended (leave), not as callers that
+ * left: the caller did not. The first ending of a connection stands. An idle connection has none.
  */
 export function endWaiting(socket: Duplex, err: GatewayError): void {
   const lane = lanes.get(socket)
-  if (lane !== undefined) lane.ended ??= err
+  if (lane?.busy) lane.ended ??= err
 }
 
 /** True when `err` is the gateway's ending of `socket` (endWaiting) that a CONNECT waiting there was let go with. */

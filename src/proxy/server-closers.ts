@@ -1,0 +1,40 @@
+/**
+ * How what ops does to a listener's server reaches the connections its guard knows
+ * (connection-guard.ts): Node's closeIdleConnections and closeAllConnections, which drain and
+ * close() call, leave open what Node does not call idle (silent, half-open, tunnels); and a
+ * drain's end, which must stop every connection from starting another request.
+ */
+import type { Server } from 'node:http'
+import type { GatewayError } from '../errors.js'
+import type { ConnectionGuard } from './connection-guard.js'
+import { partialRequestsEnd } from './request-progress.js'
+
+type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endWaiting'>
+
+/** Each guarded server's guard. */
+const guards = new WeakMap<object, Closers>()
+
+/** Makes `server`'s closeIdleConnections and closeAllConnections include what `guard` keeps open. */
+export function closeThroughGuard(server: Server, guard: Closers): void {
+  guards.set(server, guard)
+  const nodeCloseIdle = server.closeIdleConnections.bind(server)
+  const nodeCloseAll = server.closeAllConnections.bind(server)
+  server.closeIdleConnections = () => {
+    nodeCloseIdle()
+    guard.closeIdle(partialRequestsEnd(server))
+  }
+  server.closeAllConnections = () => {
+    nodeCloseAll()
+    guard.closeAll()
+  }
+}
+
+/**
+ * A drain's end (ops' in-flight tracker, as it ends the requests running): from now on no
+ * request not yet started on a connection of `server`, its tunnels' included, is served: one
+ * waiting behind another, one handed its turn and not started yet (pipelined.ts leave gives it
+ * one event-loop turn later), any parsed later. Each ends with `err`, not as a caller that left.
+ */
+export function endWaitingRequests(server: object, err: GatewayError): void {
+  guards.get(server)?.endWaiting(err)
+}
