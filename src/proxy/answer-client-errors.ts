@@ -40,7 +40,7 @@ export function answerClientErrors(server: Server, o: ClientErrorOptions): void 
     // Answered and closing lingering: what it discards (the rest of a malformed body) goes on being
     // discarded; closing at once would reset the connection under the answer the caller has not read.
     if (isLingering(socket)) return
-    const refused = clientErrorOf(err, o.configKey, o.headersMs)
+    const refused = clientErrorOf(err, o.configKey, o.headersMs, socket)
     // Not writable: already answered and closing (a client leaving then is no new error).
     if (!refused || !socket.writable) return void socket.destroy()
     const arriving = bodyArriving(socket)

@@ -9,6 +9,7 @@ import { nodeHttp } from '../process/index.js'
 import { GatewayError } from '../errors.js'
 import { singleHeader } from '../callers/index.js'
 import { unreadTransferCoding } from './transfer-coding.js'
+import { requestLineOpen } from './request-progress.js'
 
 /**
  * Leaves to the handlers what Node answers bare (no error envelope, no Content-Length) before they see a
@@ -21,8 +22,8 @@ export function answerHeadsInHandlers(server: Server): void {
   for (const event of ['checkContinue', 'checkExpectation']) server.on(event, (req: IncomingMessage, res: ServerResponse) => void server.emit('request', req, res))
 }
 
-/** The error to answer a refused request with, or undefined to just close. */
-export function clientErrorOf(err: ParseError, configKey: string, headersMs: number): GatewayError | undefined {
+/** The error to answer a refused request with, or undefined to just close (`socket`: the connection it came on). */
+export function clientErrorOf(err: ParseError, configKey: string, headersMs: number, socket?: object): GatewayError | undefined {
   // node:https hands its TLS handshake failures on as 'clientError' too: no HTTP was parsed, so
   // there is no request to refuse and no HTTP answer a failed TLS session could carry. The
   // listeners' own 'tlsClientError' handlers report them.
@@ -35,7 +36,7 @@ export function clientErrorOf(err: ParseError, configKey: string, headersMs: num
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new GatewayError('request_timeout', `request headers did not arrive within ${headersMs / 1000} s (${configKey}.headers)`)
     case 'HPE_HEADER_OVERFLOW':
-      return overflowOf(err)
+      return overflowOf(err, socket)
     case 'HPE_PAUSED_H2_UPGRADE': // PRI * HTTP/2.0: the connection preface of HTTP/2 with prior knowledge
       return unsupportedVersion('2.0')
     case 'HPE_INVALID_VERSION':
@@ -48,21 +49,23 @@ export function clientErrorOf(err: ParseError, configKey: string, headersMs: num
 /** A parse error as Node reports it: llhttp's reason, and the chunk it was reading with how far it got. */
 export type ParseError = NodeJS.ErrnoException & { reason?: unknown; rawPacket?: unknown; bytesParsed?: number }
 
-/** What llhttp had read of the chunk it failed in, up to and including the byte it failed at (`extra` 1); '' when Node does not say. */
-function readText(err: ParseError, extra = 0): string {
-  return Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed + extra).toString('latin1') : ''
+/** What llhttp had read of the chunk it failed in, up to and including the byte it failed at (`extra` 1); empty when Node does not say. */
+function readBytes(err: ParseError, extra = 0): Buffer {
+  return Buffer.isBuffer(err.rawPacket) && err.bytesParsed !== undefined ? err.rawPacket.subarray(0, err.bytesParsed + extra) : Buffer.alloc(0)
 }
+
+const readText = (err: ParseError, extra = 0): string => readBytes(err, extra).toString('latin1')
 
 /**
  * Node's parser overflows at maxHeaderSize bytes of head, request line included, and past 1,000 header
- * lines however short. A request line (a method, a space) with no line end yet in what it read is a
- * request-target longer than the gateway parses: RFC 9112 §3 has that answered 414. Only the chunk it
- * failed in is known (a TLS record holds 16 KiB at most): a request line begun in an earlier read is
- * the 431, whose message is true of the request line too.
+ * lines however short. A request line still without its line end when it overflowed is a
+ * request-target longer than the gateway parses: RFC 9112 §3 has that answered 414, on every way in.
+ * Node tells only the read it failed in (a TLS record holds 16 KiB at most; a line may come in pieces):
+ * the reads before it were followed as they came (request-progress.ts requestLineOpen).
  */
-function overflowOf(err: ParseError): GatewayError {
+function overflowOf(err: ParseError, socket: object | undefined): GatewayError {
   const kib = nodeHttp().maxHeaderSize / 1024
-  if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\n]*$/.test(readText(err))) {
+  if (requestLineOpen(socket, readBytes(err))) {
     return new GatewayError('uri_too_long', `the request-target is too long: the request line exceeds the ${kib} KiB limit of a request head; send a shorter URI (RFC 9112, section 3)`)
   }
   return new GatewayError('headers_too_large', `the request head (request line and headers) exceeds the ${kib} KiB limit or 1,000 header lines`)

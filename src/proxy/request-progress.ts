@@ -12,22 +12,32 @@
  * a request line; a drain also ends it before the end of its grace
  * (endPartialRequestsBy), as the headers limit (60 s by default) may outlast the grace (25 s).
  * Node tells when a message begins only through its parser's message-begin slot, which its
- * server leaves unset: `watchRequests` fills it.
+ * server leaves unset: `watchRequests` fills it, and follows the reads of a head partly received
+ * (its after-read slot), so a head past the size limit is told a 414 or a 431 as it is.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
+import { readLine, type LineState } from './request-line.js'
 
-/** Node's parser as far as this module uses it: the connection it reads now, and its callback slots. */
+/** Node's parser as far as this module uses it: the connection it reads now, its callback slots, the read it is in. */
 interface Parser {
   socket?: object | null
   [slot: number]: unknown
+  getCurrentBuffer(): Buffer
 }
 
-/** The slot of the message-begin callback (HTTPParser.kOnMessageBegin); undefined where Node has none. */
-const ON_MESSAGE_BEGIN = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnMessageBegin?: number } }).HTTPParser?.kOnMessageBegin
+/** A parser's after-read callback: `ret`, the bytes it took from the read, or its error. */
+type OnExecute = (this: Parser, ret: unknown) => unknown
+
+/** The slots of the message-begin and after-read callbacks (HTTPParser.kOnMessageBegin, kOnExecute); undefined where Node has none. */
+const { kOnMessageBegin: ON_MESSAGE_BEGIN, kOnExecute: ON_EXECUTE } = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnMessageBegin?: number; kOnExecute?: number } }).HTTPParser ?? {}
+/** The after-read callbacks this module made, each around Node's for one connection. */
+const followers = new WeakSet<OnExecute>()
 
 /** Connections with a request begun and not yet handed to a handler: when it began (performance.now()). */
 const begun = new WeakMap<object, number>()
+/** Of those, where the request line is after the reads so far (request-line.ts); none yet for a request begun in the read being parsed. */
+const lines = new WeakMap<object, LineState>()
 /** Requests handed to a handler and not answered, per connection. */
 const unanswered = new WeakMap<object, number>()
 /** Per server, a drain's deadline (performance.now()) after which no partly received request is in progress. */
@@ -50,13 +60,40 @@ export function partialRequestsEnd(server: object): number {
 
 /** One function for every parser: parsers are pooled, so it marks whichever connection the parser reads now. */
 function onMessageBegin(this: Parser): void {
-  if (this.socket) begun.set(this.socket, performance.now())
+  if (!this.socket) return
+  begun.set(this.socket, performance.now())
+  lines.delete(this.socket)
 }
 
-/** Watches `socket`, just handed to an HTTP server (which gave it its parser), for requests begun. */
+/**
+ * Node's after-read callback `node` of one connection, after this: a request head still arriving
+ * has its request line followed, so an overflow in a later read is told as it is (requestLineOpen).
+ * Only such reads are looked at (copied, as Node hands them out), and none once the line ended: a
+ * head that arrives in one read, as nearly all do, costs a look-up.
+ */
+function following(node: OnExecute): OnExecute {
+  const onExecute: OnExecute = function (ret) {
+    const socket = this.socket
+    if (socket && begun.has(socket) && !(ret instanceof Error) && lines.get(socket) !== 'ended') lines.set(socket, readLine(lines.get(socket), this.getCurrentBuffer()))
+    return node.call(this, ret)
+  }
+  followers.add(onExecute)
+  return onExecute
+}
+
+/** Watches `socket`, just handed to an HTTP server (which gave it its parser), for requests begun and their heads arriving. */
 export function watchRequests(socket: object): void {
   const parser = (socket as { parser?: Parser | null }).parser
-  if (ON_MESSAGE_BEGIN !== undefined && parser && parser[ON_MESSAGE_BEGIN] == null) parser[ON_MESSAGE_BEGIN] = onMessageBegin
+  if (!parser) return
+  if (ON_MESSAGE_BEGIN !== undefined && parser[ON_MESSAGE_BEGIN] == null) parser[ON_MESSAGE_BEGIN] = onMessageBegin
+  // Node gives each connection its own (and clears it when the parser goes back to its pool): wrapped once.
+  const node = ON_EXECUTE === undefined ? undefined : parser[ON_EXECUTE]
+  if (typeof node === 'function' && !followers.has(node as OnExecute)) parser[ON_EXECUTE as number] = following(node as OnExecute)
+}
+
+/** True when the head of `socket` that overflowed in a read (`failed`: the part its parser took) was still in its request line: its request-target is past the limit. */
+export function requestLineOpen(socket: object | undefined, failed: Uint8Array): boolean {
+  return readLine(socket && lines.get(socket), failed) === 'open'
 }
 
 /** A request handed to its handler, with its response. */

@@ -33,6 +33,10 @@ export interface WaysIn {
   secure: GatewayProcess
   /** The partner's port (its endpoint is `partner`, host api.partner.test). */
   port: number
+  /** The interception CA's certificate file: what a caller of an intercepted tunnel trusts. */
+  interceptionCa: string
+  /** A fresh connection of one way, ready for bytes (a tunnel's TLS session established). */
+  open(way: Way): Promise<Duplex>
   /**
    * Writes `head` on a fresh connection and reads one answer: to the connection's end, to its Content-Length, or a
    * CONNECT's 200 head. Parts of a head are written 100 ms apart (the gateway most likely reads them apart).
@@ -72,6 +76,8 @@ export async function startWaysIn(args: readonly string[] = [], yaml = '', liste
     plain,
     secure,
     port,
+    interceptionCa: ica.caCert,
+    open,
     ask: async (way, head) => readAnswer(await open(way), head),
     stop: async () => {
       await plain.stop('SIGKILL')
