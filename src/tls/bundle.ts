@@ -5,7 +5,8 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
-import { buildChain, chainClientAuthProblem, chainConstraintProblems, clientAuthProblem, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { buildChain, notCaProblem, oneLine, parseCertificates } from './chain.js'
+import { chainClientAuthProblem, chainConstraintProblems, clientAuthProblem } from './client-purpose.js'
 import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'

@@ -1,13 +1,12 @@
 /**
  * Certificate facts by cryptographic checks, not string matching: PEM splitting, chain
- * building (issuer name + signature verified with the issuer's key), validity, usage.
+ * building (issuer name + signature verified with the issuer's key), validity, CA-ness; a
+ * client chain's usage rules are client-purpose.ts.
  */
 import { X509Certificate } from 'node:crypto'
 import { certificateConstraints, keyUsageText } from './x509-extensions.js'
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
-export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
-const OID_ANY_EKU = '2.5.29.37.0'
 
 /** Every PEM certificate in `text`, in order; throws with the index of a broken one. */
 export function parseCertificates(text: string): X509Certificate[] {
@@ -48,16 +47,26 @@ function bestIssuer(candidates: readonly X509Certificate[], at: Date): X509Certi
   return from.reduce<X509Certificate | undefined>((best, c) => (best === undefined || notAfter(c) > notAfter(best) ? c : best), undefined)
 }
 
-/** Builds leaf → intermediates → one of `roots`; reports the first certificate without an issuer. */
-export function buildChain(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[], at = new Date()): ChainResult {
+/**
+ * Builds leaf → intermediates → one of `roots`; reports the first certificate without an issuer.
+ * Any certificate of `roots` anchors what it issued (a partial chain, as upstream handshakes
+ * allow), unless `selfSignedAnchor`: then, as OpenSSL without partial chains (a listener's caller
+ * certificates), a CA of `roots` that another issued continues the chain, and from it on only
+ * `roots` may, up to a self-signed one.
+ */
+export function buildChain(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[], at = new Date(), selfSignedAnchor = false): ChainResult {
   const path = [leaf]
   const used = new Set<X509Certificate>()
+  const anchors = (c: X509Certificate): boolean => !selfSignedAnchor || isSelfSigned(c)
+  let untrusted = intermediates
   let current = leaf
   for (let depth = 0; depth < 10; depth++) {
     const root = bestIssuer(roots.filter((r) => isIssuedBy(current, r)), at)
-    if (root) return { path, root }
-    if (roots.some((r) => r.fingerprint256 === current.fingerprint256)) return { path: path.slice(0, -1), root: current }
-    const next = bestIssuer(intermediates.filter((c) => !used.has(c) && c !== current && isIssuedBy(current, c)), at)
+    if (root && anchors(root)) return { path, root }
+    if (roots.some((r) => r.fingerprint256 === current.fingerprint256) && anchors(current)) return { path: path.slice(0, -1), root: current }
+    // Above a trusted issuer OpenSSL takes trusted ones only.
+    if (root) untrusted = []
+    const next = root ?? bestIssuer(untrusted.filter((c) => !used.has(c) && c !== current && isIssuedBy(current, c)), at)
     if (!next) return { path, error: noIssuerError(current, [...intermediates, ...roots]) }
     used.add(next)
     path.push(next)
@@ -82,7 +91,7 @@ function verifies(cert: X509Certificate, signer: X509Certificate): boolean {
 }
 
 /** Why OpenSSL does not take `cert` as a CA (X509_check_ca): a key usage without keyCertSign, else basicConstraints. */
-function notCaReason(cert: X509Certificate): string {
+export function notCaReason(cert: X509Certificate): string {
   const { basicConstraints, keyUsage } = certificateConstraints(cert)
   if (basicConstraints?.ca && keyUsage && !keyUsage.includes('keyCertSign')) return `basicConstraints CA:TRUE, but its key usage lacks keyCertSign: ${keyUsageText(keyUsage)}`
   return NOT_CA_BY_CONSTRAINTS
@@ -123,54 +132,6 @@ export function notAfter(cert: X509Certificate): Date {
 
 export function notBefore(cert: X509Certificate): Date {
   return new Date(cert.validFrom)
-}
-
-/** A problem sentence when the extended key usage exists and excludes clientAuth. */
-export function clientAuthProblem(cert: X509Certificate): string | undefined {
-  if (allowsClientAuth(cert)) return undefined
-  return `client certificate "${oneLine(cert.subject)}" has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')})`
-}
-
-/**
- * The same rule for the CAs a client chain passes through (the anchor aside): OpenSSL's client
- * purpose holds every certificate of the path to it, so a server refuses a client whose
- * intermediate is limited to serverAuth, which `check` passed before.
- */
-export function chainClientAuthProblem(intermediates: readonly X509Certificate[]): string | undefined {
-  const cert = intermediates.find((c) => !allowsClientAuth(c))
-  if (cert === undefined) return undefined
-  return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')}): TLS servers refuse a client certificate under it`
-}
-
-/**
- * What OpenSSL's client-certificate verification (X509_verify_cert for the sslclient purpose, as
- * nginx, HAProxy and s_server run it) refuses beyond names, signatures, dates and extended key
- * usage, one sentence a problem: a client certificate whose key usage has neither digitalSignature
- * nor keyAgreement (OpenSSL's own rule), and a CA, the anchor included, whose pathLenConstraint
- * the non-self-issued CAs below it exceed. `path`: the leaf, then its CAs up to the anchor.
- */
-export function chainConstraintProblems(path: readonly X509Certificate[]): string[] {
-  const [leaf, ...cas] = path
-  if (!leaf) return []
-  const problems: string[] = []
-  const usage = certificateConstraints(leaf).keyUsage
-  if (usage && !usage.includes('digitalSignature') && !usage.includes('keyAgreement')) {
-    problems.push(`client certificate "${oneLine(leaf.subject)}" has a key usage without digitalSignature (${keyUsageText(usage)}): TLS servers refuse it as a client certificate`)
-  }
-  cas.forEach((ca, i) => {
-    const limit = certificateConstraints(ca).basicConstraints?.pathLength
-    const below = cas.slice(0, i).filter((c) => c.subject !== c.issuer)
-    if (limit === undefined || below.length <= limit) return
-    const names = below.map((c) => `"${oneLine(c.subject)}"`).join(', ')
-    problems.push(`CA certificate "${oneLine(ca.subject)}" of the client chain allows ${limit} intermediate CA certificate(s) below it (basicConstraints pathlen:${limit}) and the chain has ${below.length} (${names}): TLS servers refuse a client certificate under it`)
-  })
-  return problems
-}
-
-/** No extended key usage, or one that names clientAuth or any purpose. */
-function allowsClientAuth(cert: X509Certificate): boolean {
-  const eku = cert.keyUsage as string[] | undefined
-  return eku === undefined || eku.includes(OID_CLIENT_AUTH) || eku.includes(OID_ANY_EKU)
 }
 
 /** Distinguished names arrive one attribute per line; show them on one. */

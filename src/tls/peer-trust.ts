@@ -7,7 +7,8 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls'
-import { buildChain, clientAuthProblem, isIssuedBy, notAfter, notBefore, parseCertificates } from './chain.js'
+import { buildChain, isIssuedBy, notAfter, notBefore, parseCertificates } from './chain.js'
+import { clientPathProblems } from './client-purpose.js'
 
 /** The caller-trust half of a listener's TLS options (what decides `authorized`). */
 export interface CallerTrust {
@@ -26,11 +27,12 @@ export function sameCallerTrust(a: CallerTrust, b: CallerTrust): boolean {
 const anchorsOf = (trust: CallerTrust): X509Certificate[] => (Buffer.isBuffer(trust.ca) ? parseCertificates(trust.ca.toString('latin1')) : [])
 
 /**
- * True when the certificate `socket` presented (verified under `verifiedUnder`) chains to
- * `now`'s client CA: leaf, then the certificates the caller sent (the verified chain without
- * the old trust's own certificates, which the caller did not send), to an anchor of `now`,
- * every one within its dates, the leaf usable for clientAuth. Never called per request: once
- * per connection and trust.
+ * True when a fresh handshake under `now` would verify the certificate `socket` presented
+ * (verified under `verifiedUnder`): the leaf, then the certificates the caller sent (the verified
+ * chain without the old trust's own certificates, which the caller did not send), built as OpenSSL
+ * builds it to a self-signed anchor of `now`'s client CA (the listener allows no partial chain),
+ * every one within its dates, and the chain held to OpenSSL's client rules (clientPathProblems:
+ * usages, CA-ness, pathlen). Never called per request: once per connection and trust.
  */
 export function trustedUnder(socket: TLSSocket, verifiedUnder: CallerTrust, now: CallerTrust, at = new Date()): boolean {
   if (!now.requestCert) return false
@@ -38,11 +40,12 @@ export function trustedUnder(socket: TLSSocket, verifiedUnder: CallerTrust, now:
     const roots = anchorsOf(now)
     const old = new Set(anchorsOf(verifiedUnder).map((c) => c.fingerprint256))
     const [leaf, ...rest] = presentedChain(socket.getPeerCertificate(true))
-    if (!leaf || clientAuthProblem(leaf)) return false
-    const chain = buildChain(leaf, rest.filter((c) => !old.has(c.fingerprint256)), roots)
+    if (!leaf) return false
+    const chain = buildChain(leaf, rest.filter((c) => !old.has(c.fingerprint256)), roots, at, true)
     if (chain.error !== undefined || !chain.root) return false
-    const all = [...chain.path, chain.root]
-    return all.every((c) => notBefore(c) <= at && at <= notAfter(c)) && chain.path.slice(1).every((c) => c.ca)
+    // A self-signed leaf of the client CA is its own anchor.
+    const all = chain.path.at(-1)?.fingerprint256 === chain.root.fingerprint256 ? chain.path : [...chain.path, chain.root]
+    return all.every((c) => notBefore(c) <= at && at <= notAfter(c)) && clientPathProblems(all).length === 0
   } catch {
     return false
   }

@@ -1,6 +1,7 @@
 /**
  * The two extensions OpenSSL's chain verification reads that node:crypto's X509Certificate does
- * not show: key usage (its bits) and basicConstraints (CA flag and pathLenConstraint), read with
+ * not show: key usage (its bits) and basicConstraints (CA flag and pathLenConstraint), and the
+ * version field (a v1 root has neither and is a CA to OpenSSL when trusted), read with
  * @peculiar/asn1-x509's ASN.1 schemas over @peculiar/asn1-schema (no DER parsing of our own).
  * Every start with an endpoint reads them, so the two are bundled with the modules that need them
  * (scripts/bundle.ts) rather than loaded on first use; @peculiar/x509, the layer above them, needs
@@ -16,6 +17,7 @@ import { BasicConstraints, Extensions, id_ce_basicConstraints, id_ce_keyUsage, K
  * or signatures, a quarter less CPU than the full schema for a start's first certificates.
  */
 class TbsCertificateExtensions {
+  version = 0
   extensions?: Extensions
 }
 AsnProp({ type: AsnPropTypes.Integer, context: 0, defaultValue: 0 })(TbsCertificateExtensions.prototype, 'version')
@@ -35,6 +37,8 @@ export type KeyUsageName = (typeof KEY_USAGE_NAMES)[number]
 
 /** What a certificate's key usage and basicConstraints extensions say (undefined: the extension is absent). */
 export interface CertificateConstraints {
+  /** The version field as encoded: 0 is v1 (no extensions), which OpenSSL takes as a CA when self-signed and trusted. */
+  version?: number
   keyUsage?: readonly KeyUsageName[]
   basicConstraints?: { ca: boolean; pathLength?: number }
 }
@@ -42,12 +46,13 @@ export interface CertificateConstraints {
 /** The key usage and basicConstraints of `cert`; none known when the schemas cannot read what OpenSSL did. */
 export function certificateConstraints(cert: X509Certificate): CertificateConstraints {
   try {
-    const extensions = AsnConvert.parse(cert.raw, CertificateExtensions).tbsCertificate.extensions ?? []
+    const tbs = AsnConvert.parse(cert.raw, CertificateExtensions).tbsCertificate
+    const extensions = tbs.extensions ?? []
     // The first of an OID, as OpenSSL reads it (a duplicate makes OpenSSL refuse the certificate anyway).
     const value = (oid: string): ArrayBuffer | undefined => extensions.find((e) => e.extnID === oid)?.extnValue.buffer
     const ku = value(id_ce_keyUsage)
     const bc = value(id_ce_basicConstraints)
-    const found: CertificateConstraints = {}
+    const found: CertificateConstraints = { version: tbs.version }
     if (ku) {
       const bits = AsnConvert.parse(ku, KeyUsage).toNumber()
       found.keyUsage = KEY_USAGE_NAMES.filter((_, bit) => (bits & (1 << bit)) !== 0)

@@ -2,7 +2,9 @@
  * Client bundles OpenSSL servers refuse for what names, signatures, dates and extended key usage
  * do not show: a client certificate whose key usage has neither digitalSignature nor keyAgreement
  * (RSA and EC), a CA's basicConstraints pathlen exceeded (the root's, an intermediate's), a CA
- * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE. Each is shown refused
+ * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE; and an extended key
+ * usage of anyExtendedKeyUsage alone (leaf or intermediate), which OpenSSL reads as no clientAuth
+ * (`check` passed it). Each is shown refused
  * by `openssl s_server -Verify 2 -verify_return_error` (its verify error, and the alert the client
  * gets) and named by `check`, one line per problem at the endpoint's `cert` (or the file at
  * fault), and `serve` refuses to start on it. `check` passed the first three kinds, and named the
@@ -149,6 +151,24 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       ok: false,
       problems: [`endpoints[0].tls.intermediates: ${noConstraints}: endpoint "under-no-constraints": certificate #1 "CN=no-constraints-ca" is not a CA certificate (basicConstraints CA:FALSE or absent): it cannot issue the certificate before it; a client or server certificate does not belong in this file`],
     })
+  }, 60_000)
+
+  it('anyExtendedKeyUsage alone, on the client certificate or on its intermediate: s_server refuses its purpose (OpenSSL reads it as no clientAuth), check names it', async () => {
+    const server = await sServer(pki.file('root.crt'))
+    const anyCa = mint('any-eku-ca', 'root', `${CA}extendedKeyUsage=anyExtendedKeyUsage\n`)
+    const cases = [
+      { name: 'any-eku-leaf', leaf: mint('any-eku-leaf', 'inter', CLIENT.replace('extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage')), ca: pki.file('inter.crt'), problem: 'client certificate "CN=any-eku-leaf" has an extended key usage without clientAuth (2.5.29.37.0)' },
+      { name: 'under-any-eku-ca', leaf: mint('under-any-eku-ca', 'any-eku-ca', CLIENT), ca: anyCa, problem: 'intermediate certificate "CN=any-eku-ca" of the client chain has an extended key usage without clientAuth (2.5.29.37.0): TLS servers refuse a client certificate under it' },
+    ]
+    for (const c of cases) {
+      const before = server.output().length
+      expect(await handshake(server, chainFile(c.name, [c.leaf, c.ca]), pki.file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
+      await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
+      expect(check(c.name, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') }), c.name).toEqual({
+        ok: false,
+        problems: [`endpoints[0].tls.cert: ${c.leaf}: endpoint "${c.name}": ${c.problem}`],
+      })
+    }
   }, 60_000)
 
   it('serve refuses to start on such a bundle, in the words of check', async () => {
