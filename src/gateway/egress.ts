@@ -1,6 +1,7 @@
 /**
  * Egress policy against SSRF: the address the gateway actually dials must not be
- * loopback, private, link-local, carrier-grade NAT or a cloud metadata service, unless
+ * loopback, private, link-local, carrier-grade NAT, a cloud metadata service or any other
+ * block the special-purpose registries say is not globally reachable, unless
  * the endpoint allows private destinations. The check runs inside the dial's own DNS
  * lookup, so a name that answers differently the second time (DNS rebinding) is caught.
  */
@@ -10,29 +11,47 @@ import { embeddedIpv4 } from './embedded-ipv4.js'
 
 export type EgressReason = 'loopback' | 'private' | 'link_local' | 'cgnat' | 'metadata' | 'unspecified' | 'multicast' | 'reserved'
 
-const RULES: [EgressReason, BlockList][] = []
-function rule(reason: EgressReason, v4: string[], v6: string[]): void {
+/** A reason, the blocks it refuses, and the blocks inside them that stay allowed. */
+const RULES: [EgressReason, BlockList, BlockList | undefined][] = []
+function rule(reason: EgressReason, v4: string[], v6: string[], allowedInside: string[] = []): void {
+  RULES.push([reason, blockList(v4, v6), allowedInside.length > 0 ? blockList([], allowedInside) : undefined])
+}
+function blockList(v4: string[], v6: string[]): BlockList {
   const list = new BlockList()
   for (const cidr of v4) list.addSubnet(...splitCidr(cidr), 'ipv4')
   for (const cidr of v6) list.addSubnet(...splitCidr(cidr), 'ipv6')
-  RULES.push([reason, list])
+  return list
 }
 function splitCidr(cidr: string): [string, number] {
   const [net, bits] = cidr.split('/')
   return [net as string, Number(bits)]
 }
 
+// Every block the IANA IPv4 and IPv6 Special-Purpose Address Registries list as not globally
+// reachable (RFC 6890 and its updates), plus multicast and IPv6 site-local.
 // Order matters: the metadata addresses sit inside link-local / unique-local ranges.
 // 168.63.129.16: Azure's WireServer, a public address every Azure VM reaches (VM extension settings, certificates).
 rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32', '168.63.129.16/32'], ['fd00:ec2::254/128'])
 rule('loopback', ['127.0.0.0/8'], ['::1/128'])
 rule('unspecified', ['0.0.0.0/8'], ['::/128'])
-// fec0::/10: site-local, deprecated (RFC 3879) but still routed inside some networks.
-rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 'fec0::/10'])
+// fec0::/10: site-local, deprecated (RFC 3879) but still routed inside some networks. 64:ff9b:1::/48:
+// local-use NAT64 (RFC 8215), the operator's own translator (an IPv4 inside that is not public is
+// named first; where the operator's prefix length puts it cannot be told from the address).
+rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 'fec0::/10', '64:ff9b:1::/48'])
 rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
 rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
-rule('reserved', ['192.0.0.0/24', '198.18.0.0/15', '240.0.0.0/4'], ['2001:db8::/32'])
+// IETF protocol assignments (their PCP/TURN/SRP anycast addresses too: the nearest server answers,
+// usually one inside this network), documentation (TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20),
+// benchmarking, the deprecated 6to4 relay anycast, future use, discard-only and dummy prefixes,
+// SRv6 SIDs. Inside 2001::/23 the registry's globally reachable blocks stay allowed: AMT, AS112,
+// ORCHIDv2, DETs; and Teredo, judged by the IPv4 addresses inside it.
+rule(
+  'reserved',
+  ['192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '240.0.0.0/4'],
+  ['100::/64', '100:0:0:1::/64', '2001::/23', '2001:db8::/32', '3fff::/20', '5f00::/16'],
+  ['2001::/32', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'],
+)
 
 /** Why an address is refused, or undefined when it is a public destination. */
 export function classifyAddress(address: string): EgressReason | undefined {
@@ -57,7 +76,7 @@ function describeEmbedded(address: string): string {
 }
 
 function classifyWith(addr: string, type: 'ipv4' | 'ipv6'): EgressReason | undefined {
-  for (const [reason, list] of RULES) if (list.check(addr, type)) return reason
+  for (const [reason, list, allowed] of RULES) if (list.check(addr, type) && !allowed?.check(addr, type)) return reason
   return undefined
 }
 

@@ -19,7 +19,8 @@ import type { EgressReason } from '../../src/gateway/index.js'
 
 // HTTPS_PROXY support: CONNECT with interception (real curl, undici's ProxyAgent), the leaf
 // cache, pass-through, the egress policy on the dialled address, and chaining through a
-// real HTTP proxy (tinyproxy).
+// real HTTP proxy (tinyproxy). A name that rebinds between dials needs a public first answer that
+// is dialled: egress-registry.property.test.ts runs it in a loopback-only namespace.
 const run = promisify(execFile)
 const CONSUMER = { key: 'gatewayconsumer0000001', secret: 'consumer-secret' }
 const TOKEN = { token: 'useraccesstoken00000001', secret: 'token-secret' }
@@ -33,14 +34,13 @@ let ca: { caCert: string; caKey: string }
 const minted: string[] = []
 const tunnels: string[] = []
 const refusals: EgressReason[] = []
-let answers: Record<string, LookupAddress[] | ((n: number) => LookupAddress[])> = {}
-const calls: Record<string, number> = {}
+let answers: Record<string, LookupAddress[]> = {}
 
 const a4 = (address: string): LookupAddress => ({ address, family: 4 })
 const a6 = (address: string): LookupAddress => ({ address, family: 6 })
 
 beforeAll(async () => {
-  pki = await createTestPki('p256', ['localhost', '127.0.0.1', 'api.partner.test', 'ssrf.test', 'mapped.test', 'rebind.test', 'opt-in.test'])
+  pki = await createTestPki('p256', ['localhost', '127.0.0.1', 'api.partner.test', 'ssrf.test', 'opt-in.test'])
   ca = await writeInterceptionCa(join(pki.dir, 'ica'))
   answers.localhost = [a4('127.0.0.1')]
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
@@ -65,14 +65,13 @@ profiles:
     token: { mode: static, token: ${TOKEN.token}, tokenSecret: ${TOKEN.secret} }
     fields: [{ type: header, key: X-Partner-Key, value: "pk-123" }]
 endpoints:
-${ep('signed', 'api.partner.test', provider.port, '    resolve: 127.0.0.1\n    allowPrivate: true\n    profile: partner\n')}${ep('echo', 'localhost', upstream.port, '    allowPrivate: true\n')}${ep('ssrf', 'ssrf.test', upstream.port, '    timeouts: { connect: 300ms }\n')}${ep('mapped', 'mapped.test', upstream.port)}${ep('rebind', 'rebind.test', upstream.port, '    timeouts: { connect: 300ms }\n')}${ep('optin', 'opt-in.test', upstream.port, '    allowPrivate: true\n')}`
+${ep('signed', 'api.partner.test', provider.port, '    resolve: 127.0.0.1\n    allowPrivate: true\n    profile: partner\n')}${ep('echo', 'localhost', upstream.port, '    allowPrivate: true\n')}${ep('ssrf', 'ssrf.test', upstream.port, '    timeouts: { connect: 300ms }\n')}${ep('optin', 'opt-in.test', upstream.port, '    allowPrivate: true\n')}`
   gw = await startTestGateway(pki.dir, yaml, {
     hooks: { onMint: (host) => minted.push(host), onTunnel: (k) => tunnels.push(k), onEgressRefusal: (r) => refusals.push(r) },
     resolve: (host, _o, cb) => {
-      calls[host] = (calls[host] ?? 0) + 1
       const answer = answers[host]
       if (answer === undefined) return cb(Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), [])
-      cb(null, typeof answer === 'function' ? answer(calls[host] as number) : answer)
+      cb(null, answer)
     },
   })
 }, 60_000)
@@ -212,17 +211,6 @@ describe('egress policy on the dialled address', () => {
     expect(r.status).toBe(403)
     expect(r.json()).toEqual({ errors: [{ msg: expect.stringContaining(`endpoint "ssrf": destination ssrf.test resolves to`), code: 403 }] })
     expect(refusals.slice(before)).toEqual([reason])
-  })
-
-  it('checks every dial, so a name that rebinds to loopback on the second lookup is still refused', async () => {
-    // First answer public (TEST-NET-1, unroutable here: the dial is made and times out),
-    // then loopback: the second dial is refused, because the check runs on every dial.
-    answers['rebind.test'] = (n) => (n === 1 ? [a4('192.0.2.10')] : [a4('127.0.0.1')])
-    answers['mapped.test'] = [a6('::ffff:127.0.0.1')]
-    expect([502, 504]).toContain((await send(gw.url, '/proxy/rebind/x')).status)
-    expect((await send(gw.url, '/proxy/rebind/x')).status).toBe(403)
-    expect((await send(gw.url, '/proxy/mapped/x')).status).toBe(403)
-    expect(calls['rebind.test']).toBe(2)
   })
 
   it('allows private destinations when the endpoint opts in (the dial then reaches the upstream)', async () => {
