@@ -5,14 +5,14 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { makeServerIdentityCheck } from '../tls/index.js'
 import { checkLiteral } from './egress.js'
-import { openTunnel, proxyAddress } from './proxy-tunnel.js'
+import { connectAuthority, openTunnel, proxyAddress, viaTimeout, type Tunnel } from './proxy-tunnel.js'
 import type { UpstreamOptions } from './upstream.js'
 
 /**
  * Opens the TCP leg, with the egress check on the address dialled: the endpoint's, or the
  * upstream proxy's when it goes through one (the proxy resolves the final name itself).
  */
-export function dialRaw(o: UpstreamOptions, host: string, port: number, resolve: string | undefined): Socket | Promise<Socket> {
+export function dialRaw(o: UpstreamOptions, host: string, port: number, resolve: string | undefined): Socket | Tunnel {
   if (o.via) {
     const proxy = proxyAddress(o.via)
     if (isIP(proxy.host) !== 0 && o.egress) {
@@ -27,6 +27,12 @@ export function dialRaw(o: UpstreamOptions, host: string, port: number, resolve:
     if (denied) throw denied
   }
   return netConnect({ host: target, port, ...(o.lookup && isIP(target) === 0 ? { lookup: o.lookup } : {}) })
+}
+
+/** The error of a dial past `timeouts.connect` (a CONNECT still under way fails as itself): through a connector, naming it and the tunnel's target. */
+export function connectTimeout(o: UpstreamOptions, host: string, port: number): Error {
+  if (o.via) return viaTimeout(o.via, connectAuthority(host, port), o.connectMs)
+  return Object.assign(new Error(`connect timeout after ${o.connectMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' })
 }
 
 /** How one dial reaches and checks its server: the endpoint's settings on its own origin, the dialled name's on any other. */

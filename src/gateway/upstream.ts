@@ -16,8 +16,8 @@ import type { X509Certificate } from 'node:crypto'
 import type { BundleValidity, ValidityFault } from '../tls/index.js'
 import { connectInfo, type ConnectInfo } from './connect-info.js'
 import type { EgressOptions } from './egress.js'
-import type { ProxyTarget } from './proxy-tunnel.js'
-import { dialRaw, dialSettingsBy } from './upstream-dial.js'
+import type { ProxyTarget, Tunnel } from './proxy-tunnel.js'
+import { connectTimeout, dialRaw, dialSettingsBy } from './upstream-dial.js'
 
 export type { ConnectInfo } from './connect-info.js'
 export type { UpstreamPool } from './origin-pools.js'
@@ -123,10 +123,9 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
       })
       callback(null, s)
     }
-    // 0 turns the limit off, as for every other timeout (a 0 ms timer would fail every dial).
-    const timer = o.connectMs > 0 ? setTimeout(() => {
-      finish(Object.assign(new Error(`connect timeout after ${o.connectMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' }))
-    }, o.connectMs) : undefined
+    let tunnel: Tunnel | undefined
+    // 0 turns the limit off, as for every other timeout (a 0 ms timer would fail every dial). A CONNECT under way fails as itself.
+    const timer = o.connectMs > 0 ? setTimeout(() => finish(tunnel?.expire() ?? connectTimeout(o, hostname, port)), o.connectMs) : undefined
     const startTls = (tcp: Socket): void => {
       raw = tcp
       if (done) return void tcp.destroy()
@@ -152,7 +151,7 @@ export function createConnector(o: UpstreamOptions, sessions = new Map<string, B
         throw Object.assign(new Error(`refused to dial ${hostname}:${port}: not the origin of endpoint "${o.endpoint}"`), { code: 'ERR_GATEWAY_ORIGIN_MISMATCH' })
       }
       const dialed = dialRaw(o, hostname, port, resolve)
-      if (dialed instanceof Promise) dialed.then(startTls, finish)
+      if ('answer' in dialed) (tunnel = dialed).answer.then(startTls, finish)
       else {
         raw = dialed
         dialed.once('error', finish)

@@ -79,6 +79,7 @@ const BY_CODE: Record<string, Cause> = {
   ERR_SSL_WRONG_VERSION_NUMBER: { reason: 'upstream_tls_failed', text: 'TLS handshake failed (the server did not answer TLS)' },
   ERR_GATEWAY_EGRESS_DENIED: { reason: 'egress_denied', text: 'destination refused by the egress policy' },
   ERR_GATEWAY_PROXY_FAILED: { reason: 'upstream_proxy_failed', text: 'upstream proxy (connector) failed' },
+  ERR_GATEWAY_PROXY_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout (upstream proxy)' },
   ECONNREFUSED: { reason: 'upstream_connect_refused', text: 'connection refused' },
   ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
   EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
@@ -155,7 +156,7 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
   // The most specific code wins: a TLS alert inside an undici "socket closed" error.
   const code = codes.slice().reverse().find((c) => c in BY_CODE) ?? codes.find((c) => c.startsWith('ERR_SSL_'))
   const cause = code ? BY_CODE[code] : undefined
-  if (cause && (code === 'ERR_GATEWAY_EGRESS_DENIED' || code === 'ERR_GATEWAY_PROXY_FAILED')) {
+  if (cause && (code === 'ERR_GATEWAY_EGRESS_DENIED' || code === 'ERR_GATEWAY_PROXY_FAILED' || code === 'ERR_GATEWAY_PROXY_TIMEOUT')) {
     // These messages are ours (no secrets) and say which address or proxy answer it was.
     return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
   }

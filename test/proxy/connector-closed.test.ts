@@ -3,7 +3,8 @@
  * that are not HTTP: the caller gets an immediate 502 upstream_proxy_failed naming what the proxy
  * did. The exchange listened only for data, errors and its deadline: a close settled nothing, so
  * the caller got a false 504 "connect timeout" at `timeouts.connect`, and with `connect: 0` no
- * answer ever (no access line, no sample). Raw TCP peers, each on its own port.
+ * answer ever (no access line, no sample). The message names the CONNECT's target too (it named
+ * only the proxy). Raw TCP peers, each on its own port.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -53,9 +54,9 @@ afterAll(async () => {
 })
 
 const WHAT: Record<PeerKind | 'refuses', string> = {
-  closes: ' closed the connection before answering CONNECT',
-  garbles: ' answered something that is not HTTP',
-  garbles_waits: ' answered something that is not HTTP',
+  closes: ' closed the connection before answering CONNECT api.partner.test:443',
+  garbles: ' answered CONNECT api.partner.test:443 with something that is not HTTP',
+  garbles_waits: ' answered CONNECT api.partner.test:443 with something that is not HTTP',
   refuses: ': connection refused',
 }
 

@@ -45,7 +45,8 @@ afterAll(async () => {
 describe('a connector that trickles its CONNECT answer', () => {
   it('the call gets its 504 at the connect timeout, and the socket to the connector is closed then', async () => {
     const calls = await Promise.all([1, 2, 3].map(() => send(gw.url, '/proxy/trickled/x')))
-    for (const r of calls) expect(r.json()).toEqual({ errors: [{ msg: 'endpoint "trickled": connect timeout', code: 504 }] })
+    const msg = `endpoint "trickled": upstream proxy 127.0.0.1:${(connector.address() as AddressInfo).port}: connect timeout: its answer to CONNECT api.partner.test:443 did not end within 0.5 s (timeouts.connect)`
+    for (const r of calls) expect(r.json()).toEqual({ errors: [{ msg, code: 504 }] })
     // Closed at the deadline (before: held while the trickle lasts, 16 KiB at 10 bytes a second).
     await eventually(() => open.size === 0, 10_000, 'the gateway to close its sockets to the connector')
   })
