@@ -18,7 +18,8 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exchange } from '../support/exchange.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js'
-import { clientTlsYaml, type TestPki } from '../support/pki.js'
+import { clientTls, type TestPki } from '../support/pki.js'
+import { endpointYaml } from '../support/gateway.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
 import { replaceFile, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
@@ -69,12 +70,7 @@ callers:
   apps:
     - { clientId: cert-app, audience: aud, endpoints: [partner], clientCertificate: { subject: caller } }
 endpoints:
-  - name: partner
-    url: https://api.partner.test:${upstream.port}
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`)
+${endpointYaml('partner', upstream.port, clientTls(pki))}`)
 }, 60_000)
 
 afterAll(async () => {
