@@ -5,6 +5,7 @@ import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
 import { aliasRefusal, bearerLifetimeSec, lifetimeRefusal, rsa15Refusal, type BearerFacts } from './bearer-binding.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
+import { exactJson } from './exact-json.js'
 
 /** The body of a successful `POST /gateway/token`. */
 export interface BearerToken {
@@ -68,7 +69,7 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
     // Without it the record would read as an earlier version's, whose algorithm is unknown (bearer-binding.ts).
     if (facts.jweAlg === undefined) throw new TypeError('a JWE caller\'s bearer needs its assertion\'s algorithm (jweAlg)')
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
-    const claims = await stores.claimsSealer.seal(JSON.stringify(caller.claims), `bearer-claims:${id}`)
+    const claims = await stores.claimsSealer.seal(exactJson(caller.claims), `bearer-claims:${id}`)
     await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
     await stores.store.put(`bearer:${id}`, await seal(token, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
   } else {
@@ -164,7 +165,8 @@ async function readRecord(token: string, stores: BearerStores): Promise<BearerRe
 
 async function seal(token: string, record: BearerRecord, stores: BearerStores): Promise<string> {
   // The store key as AAD: a sealed record copied under another bearer's key does not open.
-  return recordSealer(token, stores).seal(JSON.stringify(record), `bearer:${sha256(token)}`)
+  // exactJson: the claims read back as verified (-0 and 1e400 included), as the JWT used directly gives them.
+  return recordSealer(token, stores).seal(exactJson(record), `bearer:${sha256(token)}`)
 }
 
 /** The configured sealer, else one under a key derived (HKDF) from the bearer's 32 random bytes. */
