@@ -7,6 +7,7 @@ import { consumeJti, verifySignedJwt, type VerifyOptions } from './jwt.js'
 import type { GatewayKey, GatewayKeys } from './keys.js'
 import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
 import { decryptRsa15, type ContentEncryption } from './rsa15.js'
+import { refuseRepeatedMembers } from './repeated-members.js'
 
 /** Key management algorithms the gateway accepts (RSA1_5 only for apps that opt in). */
 export const JWE_ALGS = ['RSA-OAEP', 'RSA1_5'] as const
@@ -59,11 +60,14 @@ export function jweAlgOf(jwe: string): (typeof JWE_ALGS)[number] {
 function readHeader(j: Jose, jwe: string): ProtectedHeaderParameters {
   if (jwe.split('.').length !== 5) throw authError('malformed', `${PREFIX}not a compact JWE`)
   if (!isCanonicalCompact(jwe)) throw authError('malformed', `${PREFIX}not a compact JWE (${CANONICAL_PARTS})`)
+  let header: ProtectedHeaderParameters
   try {
-    return j.decodeProtectedHeader(jwe)
+    header = j.decodeProtectedHeader(jwe)
   } catch (e) {
     throw authError('malformed', `${PREFIX}protected header is not valid JSON`, { cause: e })
   }
+  refuseRepeatedMembers(jwe.slice(0, jwe.indexOf('.')), 'its protected header', PREFIX, 'RFC 7516, section 4')
+  return header
 }
 
 function checkAlgorithms(

@@ -8,6 +8,7 @@ import { authError } from './auth-failure.js'
 import { toCaller, type AssertedCaller } from './caller.js'
 import { jose, type Jose } from './jose.js'
 import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
+import { refuseRepeatedMembers } from './repeated-members.js'
 import { checkLifetime, checkTimeClaims } from './time-claims.js'
 
 export { JTI_EXP_TOO_LONG } from './time-claims.js'
@@ -62,6 +63,9 @@ export async function verifySignedJwt(
 ): Promise<VerifiedJwt> {
   const aliasPrefix = opts.claimAliasPrefix ?? ''
   if (!isCanonicalCompact(jwt)) throw authError('malformed', `${PREFIX}not a well-formed JWT (${CANONICAL_PARTS})`)
+  const [header = '', claimsSet = ''] = jwt.split('.')
+  refuseRepeatedMembers(header, 'its header', PREFIX, 'RFC 7515, section 4')
+  refuseRepeatedMembers(claimsSet, 'its claims set', PREFIX, 'RFC 7519, section 4')
   const j = await jose()
   const unverified = decodeClaims(j, jwt, aliasPrefix)
   checkTimeClaims(unverified)
