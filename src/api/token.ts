@@ -40,8 +40,8 @@ export function createTokenRoutes(o: TokenRouteOptions) {
         stores,
         gateway.config.callers.bearerTtlSec,
         gateway.config.callers.anonymousTtlMs / 1000,
-        // The merge before the bearer: a merge that fails (the store away) leaves no bearer
-        // valid for a caller that was told the exchange failed.
+        // The merge before the bearer is handed out: one that fails (the store away) leaves no
+        // bearer for a caller told the exchange failed, and gives its jti back for the retry.
         async (asserted) => {
           if (asserted.identityToMerge !== undefined && !asserted.isAnonymous) await o.onIdentityMerge?.(asserted, gateway)
         },

@@ -78,6 +78,15 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
   return { access_token: token, token_type: 'bearer', expires_in: ttlSec }
 }
 
+/**
+ * Deletes a bearer issueBearer wrote but the exchange never handed out (best effort: its token
+ * is known to no one, so one left behind grants nothing, and expires with its TTL).
+ */
+export async function discardBearer(token: string, stores: BearerStores): Promise<void> {
+  const id = sha256(token)
+  await Promise.all([`bearer:${id}`, `bearer-claims:${id}`].map((k) => stores.store.delete(k).catch(() => undefined)))
+}
+
 /** The caller behind `Bearer <token>`: an issued bearer, or a JWT without `jti` used directly. */
 export async function resolveBearer(token: string, stores: BearerStores, opts: ResolveOptions): Promise<AssertedCaller> {
   if (token === '') throw authError('missing', 'bearer token is missing', { reason: 'caller_credentials_missing' })

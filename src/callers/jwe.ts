@@ -3,7 +3,8 @@ import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
 import { jose, type Jose } from './jose.js'
-import { consumeJti, verifySignedJwt, type VerifyOptions } from './jwt.js'
+import { verifySignedJwt, type VerifyOptions } from './jwt.js'
+import { consumeJti } from './jti.js'
 import type { GatewayKey, GatewayKeys } from './keys.js'
 import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
 import { decryptRsa15, type ContentEncryption } from './rsa15.js'
@@ -33,6 +34,13 @@ export async function decryptAssertion(
   apps: ReadonlyMap<string, CallerApp>,
   opts: VerifyOptions,
 ): Promise<AssertedCaller> {
+  const { caller, inner } = await openJwe(jwe, keys, apps, opts)
+  await consumeJti(caller, inner, opts)
+  return caller
+}
+
+/** decryptAssertion without the `jti`: the caller and the inner JWT, whose `jti` is not spent yet. */
+export async function openJwe(jwe: string, keys: GatewayKeys, apps: ReadonlyMap<string, CallerApp>, opts: VerifyOptions): Promise<{ caller: AssertedCaller; inner: string }> {
   const j = await jose()
   const header = readHeader(j, jwe)
   const { alg, enc } = checkAlgorithms(header, apps)
@@ -45,8 +53,7 @@ export async function decryptAssertion(
   if (alg === 'RSA1_5' && !app.allowRsa15Jwe) {
     throw authError('jwe_alg_not_allowed', `${PREFIX}app "${app.clientId}" may not use "alg" RSA1_5 (use RSA-OAEP)`)
   }
-  await consumeJti(caller, inner, opts)
-  return caller
+  return { caller, inner }
 }
 
 /** The key-management algorithm of a JWE that decryptAssertion accepted (it checked the header). */

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { errors as JoseErrors, JWTPayload } from 'jose'
-import { GatewayError } from '../errors.js'
+import type { GatewayError } from '../errors.js'
 import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { resolveClaimAliases } from './claim-aliases.js'
@@ -10,20 +9,12 @@ import { jose, type Jose } from './jose.js'
 import { CANONICAL_PARTS, isCanonicalCompact } from './compact.js'
 import { refuseRepeatedMembers } from './repeated-members.js'
 import { checkLifetime, checkTimeClaims } from './time-claims.js'
+import { consumeJti } from './jti.js'
 
 export { JTI_EXP_TOO_LONG } from './time-claims.js'
-/** PRODUCT.md's fixed text for a `jti` seen before. */
-export const JWT_REPLAY = 'error verifying the jwt: possibly a replay'
+export { JTI_RETENTION_FLOOR_SEC, JWT_REPLAY } from './jti.js'
 
 const PREFIX = 'error verifying the jwt: '
-/**
- * A seen `jti` is kept at least this long past its `exp`, whatever this process's clockSkew: a
- * replica (or this one after a reload) allowing more skew, or one whose clock lags, still accepts
- * the assertion after `exp + clockSkew` there, and must still find its `jti`. So it is the largest
- * `callers.clockSkew` the schema allows (1h; test/callers/jwt.test.ts holds the two together): at
- * 10 minutes, a reload to a skew of 30 minutes accepted a spent assertion again 10 minutes after its `exp`.
- */
-export const JTI_RETENTION_FLOOR_SEC = 3600
 
 /** Options of JWT verification. */
 export interface VerifyOptions {
@@ -94,40 +85,6 @@ export async function verifySignedJwt(
   const caller = toCaller(app.clientId, payload, viaJwe)
   checkLifetime(app, caller, payload.iat)
   return { app, caller }
-}
-
-/**
- * Records the caller's `jti`, and the signed assertion `jws` it came from, until its `exp` plus the
- * larger of the skew and JTI_RETENTION_FLOOR_SEC; a second sighting of either is a replay. Which
- * claim is the `jti` depends on `callers.claimAliasPrefix` (`kore_jti` or `jti`), which a reload
- * may change: by its `jti` alone, an assertion spent under one prefix was new under the other.
- */
-export async function consumeJti(caller: AssertedCaller, jws: string, opts: VerifyOptions): Promise<void> {
-  if (caller.jti === undefined) return
-  if (opts.replay === undefined) {
-    // Code misuse, never skipped silently: without the cache a replay would be accepted.
-    throw new GatewayError('internal', 'jti replay cache is not configured')
-  }
-  const now = (opts.now ?? Date.now)()
-  const ttlMs = Math.max(1000, (caller.exp + Math.max(opts.clockSkewSec, JTI_RETENTION_FLOOR_SEC)) * 1000 - now)
-  // One after the other: two uses at once are told apart by the `jti` alone (one wins it), never both refused.
-  const fresh = (await opts.replay.putIfAbsent(jtiKey(caller.appId, caller.jti), '1', ttlMs)) && (await opts.replay.putIfAbsent(assertionKey(caller.appId, jws), '1', ttlMs))
-  if (!fresh) throw authError('replay', JWT_REPLAY, { reason: 'jwt_replay' })
-}
-
-/** The replay-cache key of a signed assertion itself (its one canonical compact form), by its SHA-256. */
-export function assertionKey(appId: string, jws: string): string {
-  return `jti-assertion:${encodeURIComponent(appId)}:${createHash('sha256').update(jws).digest('base64url')}`
-}
-
-/**
- * The replay-cache key of an app's `jti`. The client id is URI-encoded, so it holds no ":" and
- * the first ":" after it ends it: app "a:x" with jti "y" and app "a" with jti "x:y" are two keys
- * (with the raw id they were one, and one app could spend another's jtis). A client id of
- * unreserved characters, the usual kind, keys as before.
- */
-export function jtiKey(appId: string, jti: string): string {
-  return `jti:${encodeURIComponent(appId)}:${jti}`
 }
 
 /** The claims before the signature is checked: the issuer picks the key it is checked with. */

@@ -2,7 +2,8 @@
  * A token exchange with identityToMerge is one outcome: when the merge fails (the store away
  * while the anonymous user's tokens move), the caller gets the store's 503 and no bearer exists
  * (earlier, the bearer was written first and stayed valid until it expired, for a caller told
- * the exchange failed). Real SQLite store, real dance against python3-oauthlib; the fault is
+ * the exchange failed), and its jti is given back, so the caller's retry of the same assertion
+ * gets its bearer (before, it was refused as a replay). Real SQLite store, real dance against python3-oauthlib; the fault is
  * the store refusing the merge's write, as an unreachable Redis would.
  */
 import { randomUUID } from 'node:crypto'
@@ -62,26 +63,29 @@ const d = useDanceGateway({
   startTimeoutMs: 60_000,
 })
 
-const exchange = async (claims: JWTPayload) =>
-  send(d.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await jwt({ jti: randomUUID(), ...claims }) }) })
+const exchange = async (assertion: string) =>
+  send(d.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
 const bearerKeys = async (): Promise<string[]> => (await rawValues(shared as Store)).map((r) => r.key).filter((k) => k.startsWith('bearer:'))
 
 describe('token exchange with a merge that fails', () => {
-  it('answers 503 and issues no bearer; the anonymous token stays and a later exchange merges it', async () => {
+  it('answers 503 and issues no bearer; the anonymous token stays and the same assertion sent again merges it', async () => {
     const { gw, provider } = d
     await authorizeUser(gw.url, provider, '', { authorization: `Bearer ${await jwt({ sub: 'anon-1', isAnonymous: true })}` })
     expect((await rawValues(shared as Store)).map((r) => r.key)).toContain('oauth1:anon:bot/anon-1:partner:')
     const before = await bearerKeys()
 
+    // One assertion, sent again after the failure: its jti was given back (no bearer was handed out).
+    const assertion = await jwt({ jti: randomUUID(), sub: 'known-1', identityToMerge: 'anon-1' })
     faulty = true
-    const failed = await exchange({ sub: 'known-1', identityToMerge: 'anon-1' })
+    const failed = await exchange(assertion)
     faulty = false
     expect([failed.status, failed.json<{ errors: { msg: string }[] }>().errors[0]?.msg]).toEqual([503, 'sqlite store: injected fault'])
     expect(await bearerKeys()).toEqual(before)
     expect((await rawValues(shared as Store)).map((r) => r.key)).toContain('oauth1:anon:bot/anon-1:partner:')
 
-    const retried = await exchange({ sub: 'known-1', identityToMerge: 'anon-1' })
+    const retried = await exchange(assertion)
     expect(retried.status, retried.text).toBe(200)
+    expect((await exchange(assertion)).json<{ errors: { msg: string }[] }>().errors[0]?.msg).toBe('error verifying the jwt: possibly a replay')
     const call = await send(gw.url, '/proxy/partner/resource/x', { headers: { 'proxy-authorization': `Bearer ${retried.json<{ access_token: string }>().access_token}` } })
     expect(call.status, call.text).toBe(200)
   })
