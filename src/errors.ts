@@ -47,8 +47,7 @@ const STATUS_TABLE = {
   oauth_authorization_unknown: 400,
   // The browser that approves did not start the authorization (its cookie), or a form not from the link page.
   oauth_browser_mismatch: 403,
-  // The user denied access at the provider.
-  oauth_access_denied: 403,
+  oauth_access_denied: 403, // The user denied access at the provider.
   client_cert_expired: 502,
   client_cert_not_yet_valid: 502,
   server_roots_not_valid: 502,
@@ -81,6 +80,7 @@ const STATUS_TABLE = {
   admin_host_not_allowed: 421,
   console_sign_in_throttled: 429,
   admin_token_throttled: 429,
+  token_exchange_throttled: 429,
   method_not_allowed: 405,
   unavailable: 503,
   // More than pipelined.ts's MAX_WAITING requests waiting on one connection: the caller's doing, not a fault of the gateway's.

@@ -65,7 +65,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 const FILES: readonly FileAllowance[] = [
   { file: 'cli/gateway-root.ts', lines: 206 },
   {
-    file: 'config/schema.ts', lines: 392,
+    file: 'config/schema.ts', lines: 314,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',
   },
   { file: 'ops/redact.ts', lines: 209 },

@@ -3,9 +3,12 @@
  * bearer token. GET /gateway/jwks.json publishes the gateway's JWE encryption keys.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { GatewayError, methodNotAllowed } from '../errors.js'
+import { GatewayError, isGatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { authFailureLabel, exchangeAssertion, publicJwks, type AuthFailure, type BearerStores, type Caller } from '../callers/index.js'
 import type { Gateway } from '../gateway/index.js'
+import type { Store } from '../store/index.js'
+import { callerAddress } from '../proxy/caller-address.js'
+import { createExchangeThrottle } from './exchange-throttle.js'
 import { readJson, sendJson } from './http.js'
 
 export interface TokenRouteOptions {
@@ -14,10 +17,17 @@ export interface TokenRouteOptions {
   onAuthFailure?: (label: AuthFailure) => void
   /** A known user's assertion carried identityToMerge: move the anonymous user's data. */
   onIdentityMerge?: (caller: Caller, gateway: Gateway) => Promise<void>
+  /** Where failed exchanges are counted (the runtime's store): every worker and replica on it shares the count; absent, this process alone. */
+  throttleStore?: () => Store | undefined
 }
+
+/** A failure that is the gateway's own (a store away, a bug): not counted against the caller's address. */
+const isGatewayFault = (err: unknown): boolean => !isGatewayError(err) || statusOf(err.reason, 'api') >= 500
 
 /** Handles /gateway/token and /gateway/jwks.json; false for other paths. */
 export function createTokenRoutes(o: TokenRouteOptions) {
+  // One per process, for its life (reloads keep the in-process count); the count itself is in the store.
+  const throttle = createExchangeThrottle(o.throttleStore ?? (() => undefined))
   return async (req: IncomingMessage, res: ServerResponse, gateway: Gateway, path: string): Promise<boolean> => {
     if (path === '/gateway/jwks.json') {
       // HEAD too (RFC 9110 §9.1): Node sends a HEAD answer's headers without its body.
@@ -27,31 +37,46 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     }
     if (path !== '/gateway/token') return false
     if (req.method !== 'POST') throw methodNotAllowed(['POST'], `${req.method ?? ''} /gateway/token is not served`)
-    const callers = gateway.callers
     const stores = o.stores(gateway)
-    if (!callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
-    const body = await readJson(req)
-    const assertion = body.assertion
-    if (typeof assertion !== 'string' || assertion === '') throw new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}')
+    if (!gateway.callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
+    // Asked before the body is read: a throttled address costs no parsing, no signature check, no decryption.
+    const max = gateway.config.callers.failedExchangesPerMinute
+    const attempt = await throttle.admit(callerAddress(req.socket), max)
+    if (!attempt.admitted) {
+      o.onAuthFailure?.('throttled')
+      const msg = `POST /gateway/token: too many failed exchanges from this address (${max} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
+      throw new GatewayError('token_exchange_throttled', msg, { headers: { 'retry-after': String(attempt.retryAfterSec) } })
+    }
     try {
-      const { token } = await exchangeAssertion(
-        assertion,
-        { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: stores.store },
-        stores,
-        gateway.config.callers.bearerTtlSec,
-        gateway.config.callers.anonymousTtlMs / 1000,
-        // The merge before the bearer is handed out: one that fails (the store away) leaves no
-        // bearer for a caller told the exchange failed, and gives its jti back for the retry.
-        async (asserted) => {
-          if (asserted.identityToMerge !== undefined && !asserted.isAnonymous) await o.onIdentityMerge?.(asserted, gateway)
-        },
-      )
-      sendJson(res, 200, token)
+      sendJson(res, 200, await exchange(req, gateway, stores, o))
+      await attempt.settle(false)
       return true
     } catch (err) {
       const label = authFailureLabel(err)
       if (label) o.onAuthFailure?.(label)
+      await attempt.settle(!isGatewayFault(err))
       throw err
     }
   }
+}
+
+/** Reads the body's assertion and exchanges it for a bearer. */
+async function exchange(req: IncomingMessage, gateway: Gateway, stores: BearerStores, o: TokenRouteOptions) {
+  const callers = gateway.callers
+  const body = await readJson(req)
+  const assertion = body.assertion
+  if (typeof assertion !== 'string' || assertion === '') throw new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}')
+  const { token } = await exchangeAssertion(
+    assertion,
+    { apps: callers.apps, keys: callers.keys, clockSkewSec: gateway.config.callers.clockSkewSec, claimAliasPrefix: callers.claimAliasPrefix, replay: stores.store },
+    stores,
+    gateway.config.callers.bearerTtlSec,
+    gateway.config.callers.anonymousTtlMs / 1000,
+    // The merge before the bearer is handed out: one that fails (the store away) leaves no
+    // bearer for a caller told the exchange failed, and gives its jti back for the retry.
+    async (asserted) => {
+      if (asserted.identityToMerge !== undefined && !asserted.isAnonymous) await o.onIdentityMerge?.(asserted, gateway)
+    },
+  )
+  return token
 }

@@ -37,7 +37,7 @@ export type AuthFailure =
   | 'not_allowed'
   | 'invalid'
   | 'certificate_required'
-  /** An address past its wrong admin tokens this minute (admin_token_throttled). */
+  /** An address past its wrong admin tokens (admin_token_throttled) or failed token exchanges (token_exchange_throttled) this minute. */
   | 'throttled'
 
 // A WeakMap instead of a property so the label can never leak into a serialized error body.

@@ -109,7 +109,7 @@ function requestPath(runtime: Runtime, hooks: Observer, features: readonly Featu
   })
   const api = createApiRouter([
     createTokenRoutes({
-      ...admitOptions,
+      ...admitOptions, throttleStore: () => runtime.store,
       onIdentityMerge: async (caller, g) => {
         for (const merge of merges) await merge(caller, g)
       },

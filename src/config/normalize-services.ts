@@ -156,6 +156,7 @@ export function normalizeCallers(raw: unknown, report: Report): GatewayConfig['c
     persistDecryptedClaims: (c.persistDecryptedClaims as boolean | undefined) ?? false,
     claimAliasPrefix: str(c.claimAliasPrefix) ?? configSchema.properties.callers.properties.claimAliasPrefix.default,
     apps,
+    failedExchangesPerMinute: (c.failedExchangesPerMinute as number | undefined) ?? configSchema.properties.callers.properties.failedExchangesPerMinute.default,
     gatewayKeys: (Array.isArray(c.gatewayKeys) ? c.gatewayKeys : []).map((k) => {
       const key = obj(k)
       return { kid: String(key.kid), privateKey: String(key.privateKey), ...(str(key.passphrase) !== undefined ? { passphrase: str(key.passphrase) as string } : {}) }

@@ -121,6 +121,8 @@ export interface CallersConfig {
   /** `<prefix>jti|iss|sub` win over `jti|iss|sub`; empty: aliases off. */
   claimAliasPrefix: string
   apps: CallerAppSettings[]
+  /** Failed token exchanges allowed per source address in a minute; 0: not throttled. */
+  failedExchangesPerMinute: number
   gatewayKeys: { kid: string; privateKey: string; passphrase?: string }[]
   adminToken?: string
 }

@@ -29,7 +29,8 @@ import { ADMIN_TOKEN, danceInBrowser, startDanceProvider, type DanceProvider } f
 
 const SECRET = 'identity-paths-hs256-secret-of-32-bytes'
 const AUD = 'https://gateway.test'
-const CALLERS = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n`
+// Unthrottled: the property refuses many generated ids' exchanges from one address (test/api/exchange-throttle.test.ts throttles).
+const CALLERS = `callers:\n  required: true\n  adminToken: ${ADMIN_TOKEN}\n  failedExchangesPerMinute: 0\n  apps:\n    - clientId: bot\n      hs256Secret: "${SECRET}"\n      audience: ${AUD}\n      endpoints: ["*"]\n`
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
 let pki: TestPki
