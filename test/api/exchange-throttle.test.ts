@@ -19,10 +19,7 @@ import { inOneWindow, requestFrom, times, type ThrottleReply } from './throttle-
 import { storeYaml, TOPOLOGIES, useTopology, type StoreLocation } from '../support/topology.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
-import { startRedisServer } from '../support/redis-servers.js'
-import type { Peer } from '../support/peers.js'
-import { startTestGateway } from '../support/gateway.js'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { SHORT_REDIS_TIMEOUTS, usePausedRedisGateway } from './paused-redis-gateway.js'
 
 const SECRET = 'exchange-throttle-hs256-secret-32-bytes'
 const AUD = 'https://gateway.test'
@@ -137,39 +134,18 @@ describe('the failed-exchange throttle in one process with the admin listener', 
 })
 
 describe('exchanges that fail in the store (a paused redis-server) are not counted', () => {
-  let redis: Peer
-  let gw: RunningGateway
-  let dir: string
-  let paused = false
-
-  beforeAll(async () => {
-    redis = await startRedisServer()
-    dir = mkdtempSync(join(tmpdir(), 'exchange-throttle-outage-'))
-    const store: StoreLocation = { kind: 'redis', url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'outage:' }
-    gw = await startTestGateway(dir, yamlFor(store, MAX, 'admin: { enabled: false }\n', ', redis: { commandTimeout: 600ms, acknowledgeTimeout: 200ms, connectTimeout: 400ms }'))
-  }, 60_000)
-
-  afterAll(async () => {
-    if (paused) process.kill(redis.pid, 'SIGCONT')
-    await gw?.close()
-    await redis?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
+  const outage = usePausedRedisGateway('exchange-throttle-outage', (store) => yamlFor(store, MAX, 'admin: { enabled: false }\n', `, redis: ${SHORT_REDIS_TIMEOUTS}`))
 
   it(`${2 * MAX} valid exchanges meeting the outage get 503, never 429; once the store is back, the address still has its ${MAX} failures`, async () => {
+    const { gw } = outage
     await inOneWindow(async (address) => {
       expect((await exchange(gw.url, address, true)).status).toBe(200)
-      process.kill(redis.pid, 'SIGSTOP')
-      paused = true
-      let statuses: number[]
-      try {
+      const statuses = await outage.whilePaused(async () => {
         // One after the other: an exchange in flight holds its place until its outcome is known.
-        statuses = []
-        for (let i = 0; i < 2 * MAX; i++) statuses.push((await exchange(gw.url, address, true)).status)
-      } finally {
-        process.kill(redis.pid, 'SIGCONT')
-        paused = false
-      }
+        const seen: number[] = []
+        for (let i = 0; i < 2 * MAX; i++) seen.push((await exchange(gw.url, address, true)).status)
+        return seen
+      })
       expect(statuses).toEqual(times(2 * MAX, 503))
       await eventually(async () => (await exchange(gw.url, address, true)).status === 200, 20_000, 'the store to answer again')
       const after: number[] = []

@@ -23,10 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TOPOLOGIES, useTopology } from '../support/topology.js'
 import { eventually, replaceFile, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
 import { inOneWindow, requestFrom, times, type ThrottleReply } from '../api/throttle-support.js'
-import { startTestGateway } from '../support/gateway.js'
-import { startRedisServer } from '../support/redis-servers.js'
-import type { Peer } from '../support/peers.js'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { SHORT_REDIS_TIMEOUTS, usePausedRedisGateway } from '../api/paused-redis-gateway.js'
 import { hasCallerBearerShape } from '../../src/dance/credentials.js'
 import { ADMIN_TOKEN, gatewayYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
@@ -149,45 +146,23 @@ describe.each(TOPOLOGIES)('caller-shaped bearers on authorize never spend the ad
 })
 
 describe('a caller\'s valid bearer during a store outage', () => {
-  let redis: Peer
-  let gw: RunningGateway
-  let dir: string
-  let paused = false
-
-  beforeAll(async () => {
-    redis = await startRedisServer()
-    dir = mkdtempSync(join(tmpdir(), 'admin-throttle-outage-'))
-    const store = { kind: 'redis' as const, url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'outage:' }
-    const yaml = gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }).replace('keyPrefix: "outage:"', 'keyPrefix: "outage:"\n  redis: { commandTimeout: 600ms, acknowledgeTimeout: 200ms, connectTimeout: 400ms }')
+  const outage = usePausedRedisGateway('admin-throttle-outage', (store) => {
+    const yaml = gatewayYaml({ pki: fx.pki, provider: fx.provider, store, callers: CALLERS }).replace('keyPrefix: "outage:"', `keyPrefix: "outage:"\n  redis: ${SHORT_REDIS_TIMEOUTS}`)
     expect(yaml).toContain('commandTimeout: 600ms')
-    gw = await startTestGateway(dir, yaml)
-  }, 60_000)
-
-  afterAll(async () => {
-    if (paused) process.kill(redis.pid, 'SIGCONT')
-    await gw?.close()
-    await redis?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    return yaml
   })
 
   it('gets 503 on 25 calls, never 429 (the redis-server paused with SIGSTOP); once the store is back the admin token works from that address', async () => {
+    const { gw } = outage
     const issued = await requestFrom(`${gw.url}/gateway/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await callerJwt('dave', randomUUID()) }) })
     expect(issued.status, issued.text).toBe(200)
     const bearer = (JSON.parse(issued.text) as { access_token: string }).access_token
     expect(hasCallerBearerShape(bearer)).toBe(true)
     await inOneWindow(async (address) => {
       expect((await call(gw.url, AUTHORIZE_OWN, bearer, address)).status).toBe(200)
-      process.kill(redis.pid, 'SIGSTOP')
-      paused = true
-      let statuses: number[]
-      try {
-        // At once: each call waits out the 600 ms command timeout, and a counted bearer would still
-        // be refused past 20 (the process's own count is taken before the store is asked, see above).
-        statuses = (await Promise.all(times(25, 0).map(() => call(gw.url, AUTHORIZE_OWN, bearer, address)))).map((r) => r.status)
-      } finally {
-        process.kill(redis.pid, 'SIGCONT')
-        paused = false
-      }
+      // At once: each call waits out the 600 ms command timeout, and a counted bearer would still
+      // be refused past 20 (the process's own count is taken before the store is asked, see above).
+      const statuses = await outage.whilePaused(async () => (await Promise.all(times(25, 0).map(() => call(gw.url, AUTHORIZE_OWN, bearer, address)))).map((r) => r.status))
       expect(statuses).toEqual(times(25, 503))
       await eventually(async () => (await call(gw.url, AUTHORIZE_OWN, bearer, address)).status === 200, 20_000, 'the store to answer again')
       const admin = await call(gw.url, AUTHORIZE, ADMIN_TOKEN, address)

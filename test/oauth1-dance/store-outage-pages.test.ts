@@ -15,8 +15,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send, type Reply } from '../support/gateway.js'
-import { startRedisServer } from '../support/redis-server.js'
-import type { Peer } from '../support/peers.js'
+import { usePausableRedis } from '../support/redis-server.js'
 import { scrape, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { authorizeLink, cookieFor, gatewayYaml, pathOf, setCookiesOf, startInBrowser, type StoreYaml } from './dance-support.js'
 import { useDanceProvider } from './dance-gateway.js'
@@ -206,31 +205,11 @@ describe('a SQLite file locked after the gateway took the link or the pending re
 })
 
 describe('a redis-server paused with SIGSTOP', () => {
-  let redis: (Peer & { url: string }) | undefined
-  let paused = false
-  beforeAll(async () => {
-    redis = await startRedisServer()
-  })
-  afterAll(async () => {
-    if (paused && redis) process.kill(redis.pid, 'SIGCONT')
-    await redis?.stop()
-  })
-
-  /** What `fn` answers while Redis is paused. */
-  async function whilePaused<T>(fn: () => Promise<T>): Promise<T> {
-    const pid = (redis as Peer).pid
-    process.kill(pid, 'SIGSTOP')
-    paused = true
-    try {
-      return await fn()
-    } finally {
-      process.kill(pid, 'SIGCONT')
-      paused = false
-    }
-  }
+  const redis = usePausableRedis()
+  const whilePaused = <T>(fn: () => Promise<T>): Promise<T> => redis.whilePaused(fn)
 
   it('the link page and the callback answer the 503 page; once it resumes the same link and the same approval complete the dance', async () => {
-    const server = redis as Peer & { url: string }
+    const server = redis.server
     await withGateway({ kind: 'redis', url: server.url, keyPrefix: 'dance-store-outage:' }, async (g) => {
       const link = await authorizeLink(g.gw.url, 'user=bob')
       const errorsBefore = await apiErrors(g)
