@@ -121,7 +121,7 @@ export function urlConnection(url: string): string {
   }
   const db = Number(u.pathname.slice(1) || 0)
   // One `family` at most: the load refuses it given twice (normalize-redis.ts).
-  const family = Number(u.searchParams.get('family') ?? 0)
+  const family = Number(u.searchParams.getAll('family')[0] ?? 0)
   return JSON.stringify([u.protocol, u.hostname.toLowerCase(), Number(u.port || 6379), db, decoded(u.username), decoded(u.password), family])
 }
 
