@@ -11,7 +11,10 @@ export const HS = 's'.repeat(32)
 const AUD = 'https://gateway.test'
 
 /** `callers:` with one HS256 app allowed on endpoint `partner` (a config with callers opens its store). */
-export const CALLERS = `callers:\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n`
+// The store suites replay assertions by the dozen from one address to check the replay cache across
+// failovers and migrations: the failed-exchange throttle (its own tests: test/api/exchange-throttle.test.ts)
+// is off here, or those replays' 401s would turn into its 429s within the minute.
+export const CALLERS = `callers:\n  failedExchangesPerMinute: 0\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }\n`
 
 /** A fresh assertion (its own jti) of that app. */
 export function signAssertion(): Promise<string> {
