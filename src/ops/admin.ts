@@ -15,7 +15,7 @@ import { guardConnections, type ConnectionEvents } from '../proxy/connection-gua
 import { writeError } from '../proxy/write-error.js'
 import { hasBody } from '../proxy/body.js'
 import type { AuthFailure } from '../callers/index.js'
-import { inTurn, tooManyPipelined } from '../proxy/pipelined.js'
+import { inTurn } from '../proxy/in-turn.js'
 import { admitAdminRequest, type AdminListener } from './admin-admission.js'
 import { bindListener, warnBindFallback } from '../proxy/bind-listener.js'
 import { CHECK_BUDGET_MS } from './answer-budget.js'
@@ -158,7 +158,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     const close = hasBody(req.headers)
     if (req.method !== 'GET' && req.method !== 'HEAD') return void writeError(res, methodNotAllowed(ADMIN_METHODS, `${req.method ?? ''} ${path} is not served`), 'api', { close })
     answerRoute(o, res, path, close).catch(fail)
-  }, (_req, res) => writeError(res, tooManyPipelined(), 'api', { close: true }))
+  }, (_req, res, refusal) => writeError(res, refusal, 'api', { close: true }))
   const handshakeTimeout = o.limits.timeouts.tlsHandshakeMs || undefined
   // Listener options (not per request).
   const server: Server = o.tls ? createTlsServer({ ...o.tls, handshakeTimeout }, handler) : nodeHttp().createServer(handler)

@@ -31,7 +31,8 @@ import { judgePassThrough } from './pass-through-judge.js'
 import { handshakeRecord, watchCallerHandshake } from './caller-handshake.js'
 import { refuseUntrusted } from './untrusted-connection.js'
 import { admitConnect } from './admit-connect.js'
-import { connectAbandoned, inConnectTurn, isEndedAhead } from './pipelined.js'
+import { connectAbandoned, inConnectTurn } from './connect-turn.js'
+import { isClosingAhead, isEndedAhead } from './pipelined.js'
 import { parseConnectTarget } from './request-target.js'
 import { ipv4SpellingNote, targetAsSent } from './target-spelling.js'
 import { callerAddress } from './caller-address.js'
@@ -118,10 +119,10 @@ export function createConnectHandler(o: ConnectOptions) {
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error', { cause: err })
       const label = authFailureLabel(e)
       if (label) o.admit.onAuthFailure?.(label)
-      // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent); one behind a refused pipeline gets nothing written (the answers before it go out, then the connection closes),
+      // A caller that left before the answer was not refused, and has nobody to read one (499 is never sent); one behind a refused request gets nothing written (the answers before it go out, then the connection closes),
       // nor does one behind a request the gateway ended (a drain's end, a limit): not judged, so not refused either.
       if (e.reason === 'caller_aborted') socket.destroy()
-      else if (!isEndedAhead(socket, e)) (o.onTunnel?.('refused'), e.reason === 'too_many_pipelined' || writeRawError(socket, e, 'proxy'))
+      else if (!isEndedAhead(socket, e)) (o.onTunnel?.('refused'), isClosingAhead(socket, e) || writeRawError(socket, e, 'proxy'))
       // The cause of a 500 reaches the log through the access line (its stack), never the caller.
       o.onDone?.(record(statusOf(e.reason, 'proxy'), e))
     })

@@ -31,7 +31,7 @@ import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
-import { closingAfterUpgrade, drainAwareResponse, enter, leave, tooManyPipelined } from './pipelined.js'
+import { closingAfterUpgrade, drainAwareResponse, enter, leave } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -151,7 +151,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   })
   try {
     const turn = enter(socket)
-    if (turn === 'refuse') throw ((refused = true), tooManyPipelined())
+    if (turn instanceof GatewayError) throw ((refused = true), turn)
     // Pipelined behind an unanswered request: wait for it (a closed connection serves nothing more; one the gateway ended, why).
     if (turn !== true) await awaitTurn(req, turn)
     held = true
@@ -174,7 +174,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
     const unread = hasBody(req.headers) && !req.complete
-    // Pipelined past the limit: the connection closes after the answers before this one.
+    // Refused by its connection (pipelined past the limit) or its trust: it closes after this answer.
     const close = unread || refused
     if (!expiryOf(req) && !res.destroyed && !socket.destroyed && !socket.writableEnded) writeError(res, out.error, out.surface, { requestId: id, close })
     // Discard (not process) what is in flight while the connection closes: see writeError.

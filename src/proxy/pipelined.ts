@@ -10,10 +10,9 @@
  * 503 and the connection closes after the answers before it, so what a connection can make the
  * gateway hold is bounded however fast its caller writes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
-import { callerAborted } from './outcome.js'
 
 /** Requests of one connection that may wait behind the one being served. */
 export const MAX_WAITING = 16
@@ -23,8 +22,10 @@ export type Turn = boolean | GatewayError
 
 interface Lane {
   busy: boolean
-  /** Once one request was refused, every later one of the connection is (it closes). */
-  refusing: boolean
+  /** Set once: what every request of the connection parsed from then on is refused with (one pipelined after a refusal). */
+  refusing?: GatewayError
+  /** A request of the connection was refused: its answer closes the connection, so nothing after it is answered. */
+  closing: boolean
   /** Set once the gateway ended a request of the connection (endWaiting) or an answer closed it (leave): nothing after it is served. */
   ended?: GatewayError
   readonly waiting: ((go: Turn) => void)[]
@@ -32,54 +33,74 @@ interface Lane {
 
 const lanes = new WeakMap<Duplex, Lane>()
 
+/** `socket`'s lane, made `busy` or not; requests still waiting when the connection closes are let go, unserved. */
+function newLane(socket: Duplex, busy: boolean): Lane {
+  const lane: Lane = { busy, closing: false, waiting: [] }
+  lanes.set(socket, lane)
+  // One listener per connection.
+  socket.once('close', () => {
+    for (const wake of lane.waiting.splice(0)) wake(lane.ended ?? false)
+  })
+  return lane
+}
+
 /**
  * Asks for this connection's turn. `true`: serve now (the usual case, no promise made);
  * a promise: wait, resolving true when the turn comes, false when the connection closed
- * first, the error of the gateway's ending of the connection (endWaiting) when that came first;
- * `'refuse'`: too many wait already. A request given a turn calls `leave` when its answer is done.
+ * first, the error of the gateway's ending of the connection (endWaiting) when that came first, or
+ * of its refusal behind a refused request (never answered: that answer closes the connection);
+ * an error: refused with it (answered, and the connection closes after it). A request given a
+ * turn calls `leave` when its answer is done.
  */
-export function enter(socket: Duplex): true | Promise<Turn> | 'refuse' {
-  let lane = lanes.get(socket)
-  // Parsed after an answer that closed the connection (it lingers, discarding what the caller still
-  // sends, such as the rest of a refused request's body and what was pipelined behind it): never served,
-  // as RFC 9112 §9.6 has it. Node's parser goes on reading there, and such a request went upstream.
+export function enter(socket: Duplex): true | Promise<Turn> | GatewayError {
+  const lane = lanes.get(socket)
+  // First, whatever the connection's state: a refusal holds no turn (leave never runs for it), so once its answer had
+  // closed the connection (it lingers, Node's parser reading on) nothing else said why what came after was not served.
+  if (lane?.refusing) return refusal(lane, lane.refusing)
+  // Parsed after an answer that closed the connection (it lingers, discarding what the caller still sends, such as the
+  // rest of a refused request's body and what was pipelined behind it): never served, as RFC 9112 §9.6 has it.
   // Behind a request the gateway ended, it waits for that one's end (endWaiting), so their lines come in order.
   if (socket.writableEnded || socket.destroyed || (lane?.ended && !lane.busy)) return Promise.resolve(lane?.ended ?? false)
-  if (lane === undefined) {
-    const created: Lane = { busy: true, refusing: false, waiting: [] }
-    lanes.set(socket, created)
-    // One listener per connection: requests still waiting when it closes are let go, unserved.
-    socket.once('close', () => {
-      for (const wake of created.waiting.splice(0)) wake(created.ended ?? false)
-    })
-    return true
+  if (lane === undefined) newLane(socket, true)
+  else if (lane.busy) return wait(lane)
+  else lane.busy = true
+  return true
+}
+
+/** A request pipelined behind the one `lane`'s connection serves: waits, or is refused past MAX_WAITING. */
+function wait(lane: Lane): Promise<Turn> | GatewayError {
+  if (lane.waiting.length >= MAX_WAITING) {
+    lane.refusing = pipelinedAfterRefusal()
+    return refuse(lane, tooManyPipelined())
   }
-  if (!lane.busy) {
-    lane.busy = true
-    return true
-  }
-  if (lane.refusing || lane.waiting.length >= MAX_WAITING) {
-    lane.refusing = true
-    return 'refuse'
-  }
-  const waiting = lane.waiting
-  return new Promise<Turn>((resolve) => waiting.push(resolve))
+  return new Promise<Turn>((resolve) => lane.waiting.push(resolve))
+}
+
+/** `err`, a refusal of a request of `lane`'s connection: the connection closes after its answer. */
+function refuse(lane: Lane, err: GatewayError): GatewayError {
+  lane.closing = true
+  return err
+}
+
+/** A request of `lane`'s refusing connection: refused itself (answered), or let go unanswered behind a refused one, whose answer closes the connection (isClosingAhead). */
+function refusal(lane: Lane, refusing: GatewayError): GatewayError | Promise<Turn> {
+  return lane.closing ? Promise.resolve(refusing) : refuse(lane, refusing)
 }
 
 /**
  * A CONNECT's turn on its connection: after every request before it is answered. Node writes
  * those answers in order, but a CONNECT is answered on the raw socket, so its 200 overtook them
  * and their answers then went into the tunnel. `true`: answer now; a promise: wait (false when
- * the connection closed or began closing first); `'closing'`: a request before it was refused for
- * pipelining too many, so the connection closes after its answer and nothing after it is served.
+ * the connection closed or began closing first; its refusal behind a refused request, isClosingAhead:
+ * nothing may be written for it); an error: refused with it (answered), as a request in its place.
  * It never waits in MAX_WAITING's place: Node's parser reads nothing after a CONNECT, so there is
  * one at most, and it never leaves the turn: the connection is the tunnel's from then on.
  */
-export function connectTurn(socket: Duplex): true | Promise<Turn> | 'closing' {
+export function connectTurn(socket: Duplex): true | Promise<Turn> | GatewayError {
   const lane = lanes.get(socket)
+  if (lane?.refusing) return lane.closing ? Promise.resolve(lane.refusing) : lane.refusing
   if (lane === undefined) return true
   if (!lane.busy) return lane.ended ? Promise.resolve(lane.ended) : true
-  if (lane.refusing) return 'closing'
   const waiting = lane.waiting
   return new Promise<Turn>((resolve) => waiting.push(resolve))
 }
@@ -101,46 +122,20 @@ export function isEndedAhead(socket: Duplex, err: GatewayError): boolean {
   return lanes.get(socket)?.ended === err
 }
 
-/** One request more than MAX_WAITING pipelined behind an unanswered one, or any after it on the connection (which closes). */
+/** True when `err` refuses a CONNECT behind a request refused on `socket` (connectTurn): that answer closes the connection, so nothing is written for it. */
+export function isClosingAhead(socket: Duplex, err: GatewayError): boolean {
+  const lane = lanes.get(socket)
+  return lane?.closing === true && lane.refusing === err
+}
+
+/** One request more than MAX_WAITING pipelined behind an unanswered one: refused, and the connection closes after the answers before it. */
 export function tooManyPipelined(): GatewayError {
   return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
 }
 
-/**
- * Runs a CONNECT's `answer` in its turn (connectTurn). A CONNECT left unserved is accounted for
- * like a request would be, by throwing why: `too_many_pipelined` behind a request refused for
- * pipelining too many (nothing may be written: the answers before it are still going out, and
- * the connection closes after them), the gateway's ending of the connection (isEndedAhead; nothing
- * written either), `caller_aborted` when the connection closed or began closing while it waited, or
- * while it was answered (`target`: the CONNECT's, as sent).
- */
-export async function inConnectTurn(socket: Duplex, target: string, answer: () => Promise<void>): Promise<void> {
-  const turn = connectTurn(socket)
-  // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
-  if (turn === 'closing') throw (socket.pause(), tooManyPipelined())
-  const go = turn === true || (await turn)
-  if (go !== true) throw go || callerAborted()
-  return unlessCallerLeaves(socket, target, answer)
-}
-
-/**
- * `answer` (admission, the leaf, the dial: everything before the CONNECT's answer), or
- * caller_aborted as soon as the caller closes its side first. Node no longer reads the socket
- * for the server once it hands a CONNECT over, so nothing else hears a caller leave then: a
- * store lookup that hangs would end in its own 503, written to nobody, long after.
- */
-function unlessCallerLeaves(socket: Duplex, target: string, answer: () => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const left = (): void => reject(connectAbandoned(target))
-    if (socket.readableEnded || socket.destroyed) return left()
-    socket.once('end', left).once('close', left)
-    void answer().then(resolve, reject).finally(() => socket.off('end', left).off('close', left))
-  })
-}
-
-/** A CONNECT whose caller left before its answer: nobody to answer (499, only logged). */
-export function connectAbandoned(target: string): GatewayError {
-  return new GatewayError('caller_aborted', `CONNECT ${target}: the caller closed the connection before the tunnel was opened`)
+/** What each request (a CONNECT included) the caller pipelined after one refused tooManyPipelined is refused with. */
+function pipelinedAfterRefusal(): GatewayError {
+  return new GatewayError('too_many_pipelined', `not started: a request before it on its connection was refused for pipelining more than ${MAX_WAITING} requests behind an unanswered one, and the connection closes after that refusal: not sent upstream, not answered; send it again on a new connection`)
 }
 
 /**
@@ -167,26 +162,6 @@ export function leave(socket: Duplex, answered: ServerResponse): void {
 function closedAhead(status: number): GatewayError {
   return new GatewayError('connection_closed_ahead', `not started: the answer to the request before it on its connection (${status}) closed the connection, so it was never served: not sent upstream, not answered; send it again on a new connection`)
 }
-
-/**
- * `serve`, run in its connection's turn (enter/leave) for a server that keeps no other record of
- * its requests (the admin listener): one request of a connection at a time, none after an answer
- * that closed it, one past MAX_WAITING answered by `refuse` (its answer closes the connection).
- */
-export function inTurn(serve: RequestHandler, refuse: RequestHandler): RequestHandler {
-  return (req, res) => {
-    const turn = enter(req.socket)
-    if (turn === 'refuse') return refuse(req, res)
-    const start = (): void => {
-      res.on('close', () => leave(req.socket, res))
-      serve(req, res)
-    }
-    if (turn === true) return start()
-    void turn.then((go) => (go === true ? start() : undefined))
-  }
-}
-
-type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
 // Reasons to answer with Connection: close, beside those of an error: the listener's drain, an upgrade.
 export { closingAfterUpgrade, drainAwareResponse } from './drain-response.js'

@@ -42,7 +42,8 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
     res.destroy(err)
     return r.status
   }
-  if (o.close && res.socket) lingerOnClose(res.socket)
+  // Its request's connection: a response queued behind others on it (pipelined) has none of its own yet.
+  if (o.close) lingerOnClose(res.req.socket)
   res.writeHead(r.status, r.headers)
   res.end(r.body)
   return r.status

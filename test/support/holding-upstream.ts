@@ -1,7 +1,7 @@
 /**
  * The test PKI's mTLS upstream that echoes every request except those to a path holding `/held`:
  * those wait in `waiting` until the test answers (echo) or drops them, so a request stays in
- * flight through a drain for as long as the test needs.
+ * flight through a drain for as long as the test needs. It notes each request's `X-Request-Id`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterAll, beforeAll } from 'vitest'
@@ -12,6 +12,8 @@ export interface HoldingUpstream {
   server: RunningServer
   /** Held requests, in arrival order. */
   waiting: { req: IncomingMessage; res: ServerResponse }[]
+  /** The `X-Request-Id` of every request received, in arrival order. */
+  reached: string[]
   /** Answers every held request (echo). */
   release(): void
   /** Drops every held request, then closes the server. */
@@ -20,13 +22,18 @@ export interface HoldingUpstream {
 
 export async function startHoldingUpstream(pki: Pick<TestPki, 'file'>): Promise<HoldingUpstream> {
   const waiting: HoldingUpstream['waiting'] = []
+  const reached: string[] = []
   const server = await startMtlsServer({
     cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'),
-    handler: (req, res) => (req.url?.includes('/held') ? void waiting.push({ req, res }) : echo(req, res)),
+    handler: (req, res) => {
+      reached.push(String(req.headers['x-request-id']))
+      return req.url?.includes('/held') ? void waiting.push({ req, res }) : echo(req, res)
+    },
   })
   return {
     server,
     waiting,
+    reached,
     release: () => {
       for (const w of waiting.splice(0)) echo(w.req, w.res)
     },

@@ -15,10 +15,14 @@ export interface RawClient {
   trickle(text: string, everyMs: number): void
 }
 
-/** Opens a TCP connection to 127.0.0.1:`port` (from `localAddress`, default 127.0.0.1) and resolves once connected. */
-export function rawClient(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
+/**
+ * Opens a TCP connection to 127.0.0.1:`port` (from `localAddress`, default 127.0.0.1) and resolves
+ * once connected. `allowHalfOpen`: it goes on writing after the gateway's FIN (a caller that has
+ * not read it yet), where by default it ends its side at once.
+ */
+export function rawClient(port: number, localAddress = '127.0.0.1', o: { allowHalfOpen?: boolean } = {}): Promise<RawClient> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress })
+    const socket = connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: o.allowHalfOpen ?? false })
     const chunks: Buffer[] = []
     let isClosed = false
     const waiters: (() => void)[] = []
