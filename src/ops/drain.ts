@@ -9,6 +9,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { GatewayError } from '../errors.js'
+import type { LaneEnd } from '../proxy/pipelined.js'
 import { endPartialRequestsBy } from '../proxy/request-progress.js'
 import { timerDelay } from './timer-delay.js'
 
@@ -32,14 +33,18 @@ export interface DrainOptions {
 }
 
 /**
- * What a drain that ended (`why`) ends the requests still running with, and those pipelined behind
- * them: never started, they are ended by the drain too (their connection closes), not by their callers.
+ * What a drain that ended (`why`) ends the requests still running with, those pipelined behind
+ * them, and any arriving before the connections close: never started, they are ended by the drain
+ * too (their connection closes), not by their callers.
  */
-export function drainEnded(why: string): { running: GatewayError; waiting: GatewayError } {
+export function drainEnded(why: string): { running: GatewayError; notStarted: LaneEnd } {
   const shutting = `the gateway is shutting down: ${why}`
   return {
     running: new GatewayError('drain_ended', `${shutting} before this request was answered (its upstream may have received it)`),
-    waiting: new GatewayError('drain_ended', `${shutting} while this request waited its turn behind another on its connection (never started: not sent upstream)`),
+    notStarted: {
+      waiting: new GatewayError('drain_ended', `${shutting} while this request waited its turn behind another on its connection (never started: not sent upstream)`),
+      arriving: new GatewayError('drain_ended', `${shutting} as this request arrived (never started: not sent upstream)`),
+    },
   }
 }
 

@@ -8,8 +8,9 @@ import type { ServerResponse } from 'node:http'
 import type { GatewayError } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
 import { observePins } from '../proxy/pin-snapshot.js'
+import type { LaneEnd } from '../proxy/pipelined.js'
 import { endRequest } from '../proxy/request-expiry.js'
-import { endWaitingRequests } from '../proxy/server-closers.js'
+import { endRequestsNotStarted } from '../proxy/server-closers.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -21,12 +22,13 @@ export interface InFlight {
   hold(gateway: Gateway): () => void
   /**
    * Ends every request still running with `err` (its answer where nothing was sent, else its
-   * connection cut), and those pipelined and not started on any connection with `waiting` (one
-   * handed its turn in this very event-loop turn included), so each still gets its access line;
+   * connection cut), and those not started on any connection with `notStarted`: pipelined behind
+   * one (one handed its turn in this very event-loop turn included) with its `waiting`, any
+   * arriving from now on with its `arriving` (answered), so each still gets its access line;
    * resolves once the running ones' responses closed, or after `waitMs`. Returns how many running
    * requests it ended.
    */
-  end(err: GatewayError, waiting: GatewayError, waitMs: number): Promise<number>
+  end(err: GatewayError, notStarted: LaneEnd, waitMs: number): Promise<number>
   /** Stops counting new requests. */
   stop(): void
 }
@@ -66,7 +68,7 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
       return new Promise((resolve) => waiters.set(gateway, [...(waiters.get(gateway) ?? []), resolve]))
     },
     hold,
-    end: (err, waiting, waitMs) => endRunning(server, running, { err, waiting }, waitMs),
+    end: (err, notStarted, waitMs) => endRunning(server, running, err, notStarted, waitMs),
     stop,
   }
 }
@@ -77,11 +79,12 @@ function runs(running: Set<ServerResponse>, res: ServerResponse, release: () => 
   return () => void (running.delete(res), release())
 }
 
-/** Ends each of `running` with `err`, and what waits on `server`'s connections with `waiting`; resolves when the running ones all closed, or after `waitMs`. */
-async function endRunning(server: object, running: ReadonlySet<ServerResponse>, { err, waiting }: { err: GatewayError; waiting: GatewayError }, waitMs: number): Promise<number> {
-  // Every connection, not only those of the running ones: a request handed its turn (a turn later) between two pipelined ones is running nowhere yet.
-  endWaitingRequests(server, waiting)
-  const ended = [...running].filter((res) => endRequest(res, err, { waiting }))
+/** Ends each of `running` with `err`, and what is not started on `server`'s connections with `notStarted`; resolves when the running ones all closed, or after `waitMs`. */
+async function endRunning(server: object, running: ReadonlySet<ServerResponse>, err: GatewayError, notStarted: LaneEnd, waitMs: number): Promise<number> {
+  // Every connection, not only those of the running ones: a request handed its turn (a turn later) between two pipelined ones is
+  // running nowhere yet, and one whose head completes before the connections close (in waitMs at most) must not start.
+  endRequestsNotStarted(server, notStarted)
+  const ended = [...running].filter((res) => endRequest(res, err, { waiting: notStarted.waiting }))
   if (running.size === 0) return ended.length
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, waitMs)

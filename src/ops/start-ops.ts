@@ -129,7 +129,7 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: InFlight, clo
     close,
     endInFlight: async (why) => {
       const ended = drainEnded(why)
-      await inFlight.end(ended.running, ended.waiting, END_WAIT_MS)
+      await inFlight.end(ended.running, ended.notStarted, END_WAIT_MS)
       // What no request holds (tunnels, connections between requests) closes too; their lines are written on close.
       s.server.closeAllConnections()
       await new Promise((resolve) => setImmediate(resolve))

@@ -11,9 +11,9 @@ import { connectTurn, isClosingAhead } from './pipelined.js'
 /**
  * Runs a CONNECT's `answer` in its turn (connectTurn). A CONNECT left unserved is accounted for
  * like a request would be, by throwing why: the refusal of its connection (behind a request refused
- * for pipelining too many), for which nothing is written behind a refused request (isClosingAhead:
- * the answers before it are still going out, and the connection closes after them); the gateway's
- * ending of the connection (isEndedAhead; nothing written either);
+ * for pipelining too many, or once a drain's end came), for which nothing is written behind a
+ * refused request (isClosingAhead: the answers before it are still going out, and the connection
+ * closes after them); the gateway's ending of the connection (isEndedAhead; nothing written either);
  * `caller_aborted` when the connection closed or began closing while it waited, or while it was
  * answered (`target`: the CONNECT's, as sent).
  */

@@ -18,7 +18,7 @@ import type { SendStall } from './relay-hooks.js'
 import { endRequest, expiryOf } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 import { closeThroughGuard } from './server-closers.js'
-import { endWaiting } from './pipelined.js'
+import { endLane, type LaneEnd } from './pipelined.js'
 
 export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
 
@@ -60,15 +60,15 @@ export interface ConnectionGuard {
   /** Closes connections with no request in progress (a partly received one counts only before `until`), here and in adopted guards. */
   closeIdle(until?: number): void
   closeAll(): void
-  /** A drain's end: the requests not started on every connection, here and in adopted guards, end with `err` (pipelined.ts endWaiting). */
-  endWaiting(err: GatewayError): void
+  /** A drain's end: the requests not started on every connection, here and in adopted guards, now and opened later, end with `end` (pipelined.ts endLane). */
+  endLanes(end: LaneEnd): void
   /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
   closeRefused(refused: (socket: Duplex) => boolean): void
   /** Another guard (the tunnels' inner server) whose connections drain with this one. */
   adopt(child: Child): void
 }
 
-type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endWaiting' | 'closeRefused'>
+type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes' | 'closeRefused'>
 export { expiryOf } from './request-expiry.js'
 
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
@@ -124,6 +124,7 @@ class Guard implements ConnectionGuard {
   readonly #tunnels = new Map<Duplex, () => boolean>()
   readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
   readonly #children: Child[] = []
+  #end?: LaneEnd // a drain's end: a connection opened after it (a tunnel's) serves nothing either
 
   constructor(o: GuardOptions) {
     this.#o = o
@@ -132,6 +133,7 @@ class Guard implements ConnectionGuard {
   opened(socket: Duplex): void {
     this.#open.add(socket)
     watchRequests(socket)
+    if (this.#end) endLane(socket, this.#end)
     socket.once('close', () => this.#open.delete(socket))
   }
 
@@ -194,10 +196,7 @@ class Guard implements ConnectionGuard {
     // Only a stalled response (the caller's socket stopped taking bytes) pays for a timer.
     let timer: NodeJS.Timeout | undefined
     let watching = false
-    const stop = (): void => {
-      clearTimeout(timer)
-      timer = undefined
-    }
+    const stop = (): void => void (clearTimeout(timer), (timer = undefined))
     return {
       start: () => {
         if (timer !== undefined) return
@@ -225,9 +224,10 @@ class Guard implements ConnectionGuard {
     for (const child of this.#children) child.closeAll()
   }
 
-  endWaiting(err: GatewayError): void {
-    for (const socket of this.#open) endWaiting(socket, err)
-    for (const child of this.#children) child.endWaiting(err)
+  endLanes(end: LaneEnd): void {
+    this.#end ??= end
+    for (const socket of this.#open) endLane(socket, this.#end)
+    for (const child of this.#children) child.endLanes(end)
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {

@@ -174,7 +174,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.
     const unread = hasBody(req.headers) && !req.complete
-    // Refused by its connection (pipelined past the limit) or its trust: it closes after this answer.
+    // Refused by its connection (pipelined past the limit, a drain's end) or its trust: it closes after this answer.
     const close = unread || refused
     if (!expiryOf(req) && !res.destroyed && !socket.destroyed && !socket.writableEnded) writeError(res, out.error, out.surface, { requestId: id, close })
     // Discard (not process) what is in flight while the connection closes: see writeError.

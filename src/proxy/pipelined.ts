@@ -22,7 +22,7 @@ export type Turn = boolean | GatewayError
 
 interface Lane {
   busy: boolean
-  /** Set once: what every request of the connection parsed from then on is refused with (one pipelined after a refusal). */
+  /** Set once: what every request of the connection parsed from then on is refused with (one pipelined after a refusal; any arriving once a drain's end came, endLane). */
   refusing?: GatewayError
   /** A request of the connection was refused: its answer closes the connection, so nothing after it is answered. */
   closing: boolean
@@ -107,7 +107,7 @@ export function connectTurn(socket: Duplex): true | Promise<Turn> | GatewayError
 
 /**
  * The gateway ended a request of `socket` (a drain's end, a limit, a body that turned malformed:
- * request-expiry.ts), or the connection with the request in hand (a drain's end: server-closers.ts):
+ * request-expiry.ts), or the connection with the request in hand (a drain's end: endLane):
  * the requests waiting behind it, one handed its turn and not started yet included (leave), and any
  * parsed later, are never served, and end with `err` once it has ended (leave), not as callers that
  * left: the caller did not. The first ending of a connection stands. An idle connection has none.
@@ -115,6 +115,29 @@ export function connectTurn(socket: Duplex): true | Promise<Turn> | GatewayError
 export function endWaiting(socket: Duplex, err: GatewayError): void {
   const lane = lanes.get(socket)
   if (lane?.busy) lane.ended ??= err
+}
+
+/** What a drain's end ends the requests of a connection that it never started with (endLane). */
+export interface LaneEnd {
+  /** Those behind a request in hand: never answered (the connection closes with that one). */
+  readonly waiting: GatewayError
+  /** Those arriving on a connection with none in hand: answered with it, the connection closing after it. */
+  readonly arriving: GatewayError
+}
+
+/**
+ * A drain's end reaches `socket` (server-closers.ts): no request not started on it is ever served.
+ * Behind a request in hand they end with `end.waiting` (endWaiting); on a connection with none in
+ * hand, every request whose head completes from now on is refused with `end.arriving`. Before, such
+ * a request (its head partly received, or read before the connections closed) started, was sent
+ * upstream and was cut by that closing a moment later: 499 caller_aborted. A connection an answer
+ * closed, or closing after a refusal, keeps its reason.
+ */
+export function endLane(socket: Duplex, end: LaneEnd): void {
+  const lane = lanes.get(socket)
+  if (lane?.busy) return endWaiting(socket, end.waiting)
+  if (lane?.ended || lane?.refusing || socket.writableEnded || socket.destroyed) return
+  ;(lane ?? newLane(socket, false)).refusing = end.arriving
 }
 
 /** True when `err` is the gateway's ending of `socket` (endWaiting) that a CONNECT waiting there was let go with. */

@@ -5,11 +5,11 @@
  * drain's end, which must stop every connection from starting another request.
  */
 import type { Server } from 'node:http'
-import type { GatewayError } from '../errors.js'
 import type { ConnectionGuard } from './connection-guard.js'
+import type { LaneEnd } from './pipelined.js'
 import { partialRequestsEnd } from './request-progress.js'
 
-type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endWaiting'>
+type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes'>
 
 /** Each guarded server's guard. */
 const guards = new WeakMap<object, Closers>()
@@ -33,8 +33,9 @@ export function closeThroughGuard(server: Server, guard: Closers): void {
  * A drain's end (ops' in-flight tracker, as it ends the requests running): from now on no
  * request not yet started on a connection of `server`, its tunnels' included, is served: one
  * waiting behind another, one handed its turn and not started yet (pipelined.ts leave gives it
- * one event-loop turn later), any parsed later. Each ends with `err`, not as a caller that left.
+ * one event-loop turn later), any parsed later, on a connection open now or opened later (a
+ * tunnel). Each ends with `end` (pipelined.ts endLane), not as a caller that left.
  */
-export function endWaitingRequests(server: object, err: GatewayError): void {
-  guards.get(server)?.endWaiting(err)
+export function endRequestsNotStarted(server: object, end: LaneEnd): void {
+  guards.get(server)?.endLanes(end)
 }
