@@ -6,7 +6,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, notCaProblem, oneLine, parseCertificates } from './chain.js'
-import { chainClientAuthProblem, chainConstraintProblems, clientAuthProblem } from './client-purpose.js'
+import { chainConstraintProblems, presentedClientAuth } from './client-purpose.js'
 import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
@@ -49,6 +49,8 @@ export interface BundleProblem {
 export interface LoadedBundle {
   bundle?: Bundle
   problems: BundleProblem[]
+  /** What works against some servers but not others (anyExtendedKeyUsage without clientAuth): said, never fatal. */
+  warnings: BundleProblem[]
 }
 
 interface Sources {
@@ -69,7 +71,7 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     fail(src.rootFiles.join(', '), 'roots', 'no root certificate found')
   }
   const material = src.leafAndChain
-  if (!material) return { problems }
+  if (!material) return { problems, warnings: [] }
   const { key, leaf, chain } = material
   if (!leaf.checkPrivateKey(key)) fail(src.keyFile, 'key', `private key does not match the client certificate "${oneLine(leaf.subject)}"`)
   const built = buildChain(leaf, chain, [...roots, ...clientRoots])
@@ -87,12 +89,12 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     crls: tls.crl.flatMap((file) => readCrl(file, fail)),
   }
   // The CAs the handshake presents after it (context.ts) are held to clientAuth too.
-  const eku = clientAuthProblem(leaf) ?? (built.error ? undefined : chainClientAuthProblem(presentedCertificates(bundle).slice(1)))
-  if (eku) fail(src.certFile, 'cert', eku)
+  const eku = presentedClientAuth(built.error ? [leaf] : presentedCertificates(bundle))
+  if (eku.problem) fail(src.certFile, 'cert', eku.problem)
   // Key usage and path lengths as OpenSSL servers hold them (the root's pathlen too); a broken chain: the leaf's alone.
   const path = built.error ? [leaf] : [...built.path, ...(built.root ? [built.root] : [])]
   for (const problem of chainConstraintProblems(path)) fail(src.certFile, 'cert', problem)
-  return { bundle, problems }
+  return { bundle, problems, warnings: eku.warning ? [{ file: src.certFile, field: 'cert', msg: eku.warning }] : [] }
 }
 
 function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: string) => void): Sources {

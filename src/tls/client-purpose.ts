@@ -2,14 +2,21 @@
  * OpenSSL's rules for a client certificate's chain beyond names, signatures and dates: what
  * X509_verify_cert checks for the sslclient purpose, as the gateway's listeners, nginx, HAProxy
  * and s_server run it. `check` holds a client bundle to them (bundle.ts, the anchor aside: the
- * server's own may differ), and a reload that replaces a listener's client CA holds the caller
- * certificates of connections opened before it to all of them (peer-trust.ts).
+ * server's own may differ; anyExtendedKeyUsage without clientAuth only warned of: other servers
+ * take it), and a reload that replaces a listener's client CA holds the caller certificates of
+ * connections opened before it to all of them (peer-trust.ts).
  */
 import type { X509Certificate } from 'node:crypto'
 import { isSelfSigned, notCaReason, oneLine } from './chain.js'
 import { certificateConstraints, keyUsageText } from './x509-extensions.js'
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
+const OID_ANY_EKU = '2.5.29.37.0'
+/** RFC 5280's names of the extended key usages, for messages (others are shown as their OID). */
+const EKU_NAMES: Readonly<Record<string, string>> = {
+  '1.3.6.1.5.5.7.3.1': 'serverAuth', [OID_CLIENT_AUTH]: 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning', '1.3.6.1.5.5.7.3.4': 'emailProtection',
+  '1.3.6.1.5.5.7.3.8': 'timeStamping', '1.3.6.1.5.5.7.3.9': 'OCSPSigning', [OID_ANY_EKU]: 'anyExtendedKeyUsage',
+}
 
 /**
  * Every refusal of those rules for the chain OpenSSL built, one sentence each: `path` is the
@@ -40,10 +47,10 @@ function notCaInChain(cert: X509Certificate, anchor: boolean): string | undefine
   return `CA certificate "${oneLine(cert.subject)}" of the client chain is not a CA certificate (${notCaReason(cert)}): TLS servers refuse a client certificate under it`
 }
 
-/** A problem sentence when the extended key usage exists and excludes clientAuth. */
-export function clientAuthProblem(cert: X509Certificate): string | undefined {
+/** A problem sentence when the extended key usage exists and excludes clientAuth (anyExtendedKeyUsage too: OpenSSL's client purpose refuses it). */
+function clientAuthProblem(cert: X509Certificate): string | undefined {
   if (allowsClientAuth(cert)) return undefined
-  return `client certificate "${oneLine(cert.subject)}" has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')})`
+  return `client certificate "${oneLine(cert.subject)}" has an extended key usage without clientAuth (${ekuText(cert)})`
 }
 
 /**
@@ -51,10 +58,30 @@ export function clientAuthProblem(cert: X509Certificate): string | undefined {
  * purpose holds every certificate of the path to it, so a server refuses a client whose
  * intermediate is limited to serverAuth, which `check` passed before.
  */
-export function chainClientAuthProblem(intermediates: readonly X509Certificate[]): string | undefined {
+function chainClientAuthProblem(intermediates: readonly X509Certificate[]): string | undefined {
   const cert = intermediates.find((c) => !allowsClientAuth(c))
   if (cert === undefined) return undefined
-  return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${(cert.keyUsage as string[]).join(', ')}): TLS servers refuse a client certificate under it`
+  return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${ekuText(cert)}): TLS servers refuse a client certificate under it`
+}
+
+/**
+ * The extended key usage rule for a client certificate the gateway presents to backends, and the
+ * CAs it presents with it (`presented`: the leaf first). Without clientAuth it is a problem, unless
+ * the usage names anyExtendedKeyUsage: servers on Go crypto/tls or Java JSSE take that for any
+ * purpose, clientAuth included, and a bundle that works against them must not stop the gateway;
+ * OpenSSL's client purpose (nginx, HAProxy, s_server) refuses it, so it is a warning.
+ */
+export function presentedClientAuth(presented: readonly X509Certificate[]): { problem?: string; warning?: string } {
+  const [leaf, ...cas] = presented
+  if (!leaf) return {}
+  const strict = (c: X509Certificate): boolean => !allowsClientAuth(c) && !ekuOf(c)?.includes(OID_ANY_EKU)
+  const problem = strict(leaf) ? clientAuthProblem(leaf) : chainClientAuthProblem(cas.filter(strict))
+  if (problem !== undefined) return { problem }
+  const any = presented.find((c) => !allowsClientAuth(c))
+  if (any === undefined) return {}
+  const which = any === leaf ? 'client certificate' : 'intermediate certificate'
+  const under = any === leaf ? 'it' : 'a client certificate under it'
+  return { warning: `${which} "${oneLine(any.subject)}" has the extended key usage ${ekuText(any)}, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but OpenSSL-based servers (nginx, HAProxy) refuse ${under} ("unsuitable certificate purpose"); reissue it with clientAuth for those` }
 }
 
 /**
@@ -82,9 +109,15 @@ export function chainConstraintProblems(path: readonly X509Certificate[]): strin
   return problems
 }
 
+/** The extended key usage's OIDs, undefined without the extension. */
+const ekuOf = (cert: X509Certificate): readonly string[] | undefined => cert.keyUsage as string[] | undefined
+
 /** No extended key usage, or one that names clientAuth: OpenSSL refuses anyExtendedKeyUsage alone for it. */
 function allowsClientAuth(cert: X509Certificate): boolean {
-  const eku = cert.keyUsage as string[] | undefined
+  const eku = ekuOf(cert)
   return eku === undefined || eku.includes(OID_CLIENT_AUTH)
 }
+
+/** The extended key usages by name (an OID without one as itself), for messages. */
+const ekuText = (cert: X509Certificate): string => (ekuOf(cert) ?? []).map((oid) => EKU_NAMES[oid] ?? oid).join(', ')
 

@@ -5,12 +5,13 @@
  * process per test file (`helm-render --serve`) answers every render: starting it and parsing
  * the templates per render was most of the time of the property tests.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseAllDocuments, parse } from 'yaml'
+import { goBuild } from '../support/go-build.js'
 
 export const CHART = resolve('helm/mtls-gateway')
 export const TEST_VALUES = ['minimal', 'full', 'redis-replicas'] as const
@@ -55,9 +56,7 @@ export function buildRenderer(): Renderer {
   execFileSync('bash', ['scripts/install-delivery-tools.sh'], { stdio: ['ignore', 'ignore', 'inherit'] })
   const dir = mkdtempSync(join(tmpdir(), 'helm-render-'))
   const bin = join(dir, 'helm-render')
-  const env = { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOFLAGS: '', CGO_ENABLED: '0', GOCACHE: process.env.GOCACHE ?? join(process.env.HOME ?? tmpdir(), '.cache/go-build') }
-  const built = spawnSync('go', ['build', '-o', bin, './test/support/helm-render'], { env, encoding: 'utf8' })
-  if (built.status !== 0) throw new Error(`go build of the renderer failed:\n${built.stderr}`)
+  goBuild('./test/support/helm-render', bin)
   let n = 0
   const args = (files: string[], extra?: string): string[] => {
     const all = [...files]

@@ -273,11 +273,13 @@ export interface OpensslServerOptions {
   chain?: string
   /** CA file used to verify client certificates. */
   caFile: string
+  /** `-Verify`'s depth: intermediate CAs a client chain may have (default 2). */
+  verifyDepth?: number
   /** Extra arguments (e.g. `-tls1_2`). */
   extra?: string[]
 }
 
-/** `openssl s_server -Verify 2 -verify_return_error -www`: requires a client cert, answers with a status page. */
+/** `openssl s_server -Verify 2 -verify_return_error -www` (or o.verifyDepth): requires a client cert, answers with a status page. */
 export function startOpensslServer(o: OpensslServerOptions): Promise<Peer> {
   return startPeer({
     name: 'openssl',
@@ -287,7 +289,7 @@ export function startOpensslServer(o: OpensslServerOptions): Promise<Peer> {
       return [
         's_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1000',
         '-cert', o.cert, '-key', o.key, ...(o.chain ? ['-cert_chain', o.chain] : []),
-        '-CAfile', o.caFile, '-Verify', '2', '-verify_return_error', '-www',
+        '-CAfile', o.caFile, '-Verify', String(o.verifyDepth ?? 2), '-verify_return_error', '-www',
         ...(o.extra ?? []),
       ]
     },

@@ -2,22 +2,32 @@
  * Client bundles OpenSSL servers refuse for what names, signatures, dates and extended key usage
  * do not show: a client certificate whose key usage has neither digitalSignature nor keyAgreement
  * (RSA and EC), a CA's basicConstraints pathlen exceeded (the root's, an intermediate's), a CA
- * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE; and an extended key
- * usage of anyExtendedKeyUsage alone (leaf or intermediate), which OpenSSL reads as no clientAuth
- * (`check` passed it). Each is shown refused
+ * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE. Each is shown refused
  * by `openssl s_server -Verify 2 -verify_return_error` (its verify error, and the alert the client
  * gets) and named by `check`, one line per problem at the endpoint's `cert` (or the file at
  * fault), and `serve` refuses to start on it. `check` passed the first three kinds, and named the
  * keyCertSign one as basicConstraints CA:FALSE and its chain as "no issuer found". Every
  * certificate is minted by the real `openssl` CLI. A valid bundle, and a leaf with keyAgreement
  * alone (OpenSSL accepts it), still pass and are accepted by the same server.
+ *
+ * An extended key usage of anyExtendedKeyUsage without clientAuth (on the client certificate or
+ * its intermediate) is refused by `openssl s_server -Verify 1 -verify_return_error` ("unsuitable
+ * certificate purpose": OpenSSL's client purpose wants clientAuth), but a real Go crypto/tls
+ * backend requiring client certificates takes it, as Java's does: `check` passes it with a warning
+ * naming anyExtendedKeyUsage and the servers that refuse it, and `serve` starts and logs it. It
+ * was a problem: `check` failed and the gateway did not start.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
+import { loadConfig } from '../../src/config/index.js'
+import { validateDraft } from '../../src/console/draft.js'
+import { restartBaseline } from '../../src/runtime/index.js'
 import { eventually } from '../support/eventually.js'
+import { endpointYaml } from '../support/gateway.js'
+import { startGoMtlsServer } from '../support/go-mtls-server.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js'
 import { startOpensslServer, type Peer } from '../support/peers.js'
 import type { TestPki } from '../support/pki.js'
@@ -53,9 +63,9 @@ function chainFile(name: string, files: string[]): string {
   return pki.write(`${name}-chain.crt`, files.map((file) => readFileSync(file, 'utf8')).join(''))
 }
 
-/** `openssl s_server` requiring a client certificate verified against `caFile`. */
-async function sServer(caFile: string): Promise<Peer> {
-  const server = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile })
+/** `openssl s_server` requiring a client certificate verified against `caFile` (`-Verify verifyDepth`, default 2). */
+async function sServer(caFile: string, verifyDepth?: number): Promise<Peer> {
+  const server = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile, ...(verifyDepth === undefined ? {} : { verifyDepth }) })
   servers.push(server)
   return server
 }
@@ -77,6 +87,22 @@ function check(name: string, tls: Record<string, string>): { ok: boolean; proble
   const config = pki.write(`${name}.yaml`, `endpoints:\n  - name: ${name}\n    url: https://api.partner.test:8443\n    tls: ${JSON.stringify(tls)}\n`)
   const r = runCheck(config)
   return { ok: r.ok, problems: r.output.trim().split('\n').slice(2, -1).map((l) => l.replace(/^\S+:\d+:\d+: /, '')) }
+}
+
+/**
+ * A client certificate whose only extended key usage is anyExtendedKeyUsage (under the test
+ * intermediate), and a clientAuth one under a CA whose only one is: minted once, by `openssl`.
+ */
+function anyEkuCases(): { name: string; leaf: string; ca: string; warning: string; under: string }[] {
+  const made = (name: string): boolean => existsSync(pki.file(`${name}.crt`))
+  const anyCa = made('any-eku-ca') ? pki.file('any-eku-ca.crt') : mint('any-eku-ca', 'root', `${CA}extendedKeyUsage=anyExtendedKeyUsage\n`)
+  const leaf = made('any-eku-leaf') ? pki.file('any-eku-leaf.crt') : mint('any-eku-leaf', 'inter', CLIENT.replace('extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage'))
+  const under = made('under-any-eku-ca') ? pki.file('under-any-eku-ca.crt') : mint('under-any-eku-ca', 'any-eku-ca', CLIENT)
+  const usage = 'has the extended key usage anyExtendedKeyUsage, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but'
+  return [
+    { name: 'any-eku-leaf', leaf, ca: pki.file('inter.crt'), warning: `client certificate "CN=any-eku-leaf" ${usage}`, under: 'it' },
+    { name: 'under-any-eku-ca', leaf: under, ca: anyCa, warning: `intermediate certificate "CN=any-eku-ca" ${usage}`, under: 'a client certificate under it' },
+  ]
 }
 
 beforeAll(async () => {
@@ -153,23 +179,47 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
     })
   }, 60_000)
 
-  it('anyExtendedKeyUsage alone, on the client certificate or on its intermediate: s_server refuses its purpose (OpenSSL reads it as no clientAuth), check names it', async () => {
-    const server = await sServer(pki.file('root.crt'))
-    const anyCa = mint('any-eku-ca', 'root', `${CA}extendedKeyUsage=anyExtendedKeyUsage\n`)
-    const cases = [
-      { name: 'any-eku-leaf', leaf: mint('any-eku-leaf', 'inter', CLIENT.replace('extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage')), ca: pki.file('inter.crt'), problem: 'client certificate "CN=any-eku-leaf" has an extended key usage without clientAuth (2.5.29.37.0)' },
-      { name: 'under-any-eku-ca', leaf: mint('under-any-eku-ca', 'any-eku-ca', CLIENT), ca: anyCa, problem: 'intermediate certificate "CN=any-eku-ca" of the client chain has an extended key usage without clientAuth (2.5.29.37.0): TLS servers refuse a client certificate under it' },
-    ]
-    for (const c of cases) {
+  it('anyExtendedKeyUsage alone, on the client certificate or on its intermediate: `openssl s_server -Verify 1 -verify_return_error` refuses its purpose (OpenSSL reads it as no clientAuth); check passes it with a warning that names it and the servers that refuse it', async () => {
+    const server = await sServer(pki.file('root.crt'), 1)
+    const refused = 'OpenSSL-based servers (nginx, HAProxy) refuse'
+    for (const c of anyEkuCases()) {
       const before = server.output().length
       expect(await handshake(server, chainFile(c.name, [c.leaf, c.ca]), pki.file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
       await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
-      expect(check(c.name, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') }), c.name).toEqual({
-        ok: false,
-        problems: [`endpoints[0].tls.cert: ${c.leaf}: endpoint "${c.name}": ${c.problem}`],
-      })
+      const warning = `endpoints[0].tls.cert: warning: ${c.leaf}: endpoint "${c.name}": ${c.warning} ${refused} ${c.under} ("unsuitable certificate purpose"); reissue it with clientAuth for those`
+      expect(check(c.name, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') }), c.name).toEqual({ ok: true, problems: [warning] })
+      // The console's draft validator: the same line, the draft valid.
+      const file = pki.file(`${c.name}.yaml`)
+      const current = loadConfig(file)
+      const draft = validateDraft(file, readFileSync(file, 'utf8'), current, restartBaseline(current))
+      expect([draft.ok, draft.problems, draft.warnings?.map((w) => w.text.replace(/^\S+:\d+:\d+: /, ''))], c.name).toEqual([true, [], [warning]])
     }
+    // Beside a usage that names neither, the other certificate is still a problem.
+    const serverOnly = mint('server-eku-under-any', 'any-eku-ca', CLIENT.replace('clientAuth', 'serverAuth'))
+    expect(check('server-eku-under-any', { cert: serverOnly, key: pki.file('server-eku-under-any.key'), intermediates: pki.file('any-eku-ca.crt'), roots: pki.file('root.crt') })).toEqual({
+      ok: false,
+      problems: [`endpoints[0].tls.cert: ${serverOnly}: endpoint "server-eku-under-any": client certificate "CN=server-eku-under-any" has an extended key usage without clientAuth (serverAuth)`],
+    })
   }, 60_000)
+
+  it('serve starts on such bundles, logs the warning once, and a Go crypto/tls backend that requires client certificates takes both', async () => {
+    const go = await startGoMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+    const cases = anyEkuCases()
+    const endpoints = cases.map((c) => endpointYaml(c.name, go.port, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') })).join('')
+    const config = pki.write('any-eku-serve.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ncallers: { required: false }\nendpoints:\n${endpoints}`)
+    const gp = await spawnGateway(config)
+    try {
+      for (const c of cases) {
+        const r = await fetch(`${gp.url}/proxy/${c.name}/x`)
+        expect([r.status, await r.text()], c.name).toEqual([200, `client CN=${c.name}`])
+        const warned = gp.logEntries().filter((e) => e.level === 'warn' && String(e.msg).includes(`endpoint "${c.name}": ${c.warning}`))
+        expect(warned.map((e) => e.key), c.name).toEqual([`endpoints[${cases.indexOf(c)}].tls.cert`])
+      }
+    } finally {
+      await gp.stop()
+      await go.stop()
+    }
+  }, 120_000)
 
   it('serve refuses to start on such a bundle, in the words of check', async () => {
     const leaf = pki.file('key-encipherment-ec.crt')
