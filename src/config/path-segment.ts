@@ -6,7 +6,7 @@
  * routing would see the segment split or a dot-segment, outside the base path or tenant segment.
  */
 import type { Reason } from '../errors.js'
-import { firstReadingProblem } from './path-readings.js'
+import { firstReadingProblem, type PathReading } from './path-readings.js'
 
 /** Why a value cannot fill one path segment; `why` never quotes the value (it may be a secret). */
 export interface PathSegmentProblem {
@@ -62,7 +62,8 @@ function readingProblem(form: string): PathSegmentProblem | undefined {
  * Why `value` (the text that will be percent-encoded into the path) is not exactly one
  * ordinary segment at every reading a backend may make of it (path-readings.ts): as is and after
  * up to three further percent-decodings, each also Unicode-folded (NFKC reads "．" as "." and
- * "／" as "/"; "∕" reads as "/") and decoded on from there — or undefined. Refused: empty, only
+ * "／" as "/"; "∕" reads as "/", not the "⁄" NFKC writes for "½" unless it makes a dot-segment)
+ * and decoded on from there — or undefined. Refused: empty, only
  * whitespace, a separator, a dot-segment, a control character, whitespace at either end (backends
  * that trim would read another value), a lone surrogate, encoded octets that are not UTF-8 (the
  * overlong `%c0%ae` reads as "." to lenient decoders).
@@ -73,5 +74,7 @@ export function pathSegmentProblem(value: string): PathSegmentProblem | undefine
   if (value === '') return EMPTY
   if (LONE_SURROGATE.test(value)) return NOT_UNICODE
   // A lone "%" is data; encoded octets that are not UTF-8 are not.
-  return firstReadingProblem(value, (r) => readingProblem(r.text), (r) => (/%[0-9a-fA-F]{2}/.test(r.text) ? NOT_UTF8 : undefined))
+  // A lossy reading splits fractions and units (`1⁄2` as `1/2`): only its dot-segments count (PathReading.lossy).
+  const judge = (r: PathReading): PathSegmentProblem | undefined => (r.lossy ? (hasDotSegment(r.text) ? ESCAPES_DOT : undefined) : readingProblem(r.text))
+  return firstReadingProblem(value, judge, (r) => (/%[0-9a-fA-F]{2}/.test(r.text) ? NOT_UTF8 : undefined))
 }

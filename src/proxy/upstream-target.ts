@@ -4,7 +4,7 @@
  * under the endpoint's base path + the query. Nothing resolves a request string as a URL
  * reference. The rules are in docs/paths.md; every refusal is a 400 naming the problem.
  */
-import { firstReadingProblem, foldingCodePoint, hasDotSegment, type PathReading } from '../config/index.js'
+import { firstReadingProblem, foldingCharacter, hasDotSegment, type PathReading } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import type { Endpoint } from '../gateway/index.js'
 import type { ServerAuthority } from '../tracing/index.js'
@@ -89,17 +89,30 @@ const FOLDING_BACKEND = 'a backend that normalises Unicode (NFKC, and slash look
 /** What one reading of a request path (path-readings.ts) shows that a backend reading it so would act on. */
 function readingProblem(r: PathReading): GatewayError | undefined {
   if (hasDotSegment(r.text)) {
-    if (r.unfolded === undefined) return new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
-    const named = foldingCodePoint(r.unfolded, /[./\\;?#%]/) ?? 'a character'
-    return new GatewayError('path_escapes_base', `the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as its ASCII look-alike: it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
+    if (r.unfolded === undefined && !r.lossy) return new GatewayError('path_escapes_base', 'the request path contains a dot-segment ("." or "..", in any encoding): it could leave the endpoint\'s base path, so it is refused rather than normalised')
+    const named = r.unfolded === undefined ? undefined : foldingCharacter(r.unfolded, /[./\\;?#%]/, r.lossy)
+    if (r.lossy) return new GatewayError('path_escapes_base', `the request path holds ${named?.codePoint ?? 'a character'} (in some encoding), which a backend that normalises Unicode (NFKC) and then reads the slash look-alikes NFKC wrote (U+2044 in "1⁄2") as "/" reads as "${named?.reading ?? '/'}": it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
+    return new GatewayError('path_escapes_base', `the request path holds ${named?.codePoint ?? 'a character'} (in some encoding), which ${FOLDING_BACKEND} reads as its ASCII look-alike: it would see a dot-segment ("." or "..") and could leave the endpoint's base path, so it is refused`)
   }
+  // A lossy reading splits fractions and units (`1⁄2` as `1/2`): only its dot-segments count (PathReading.lossy).
+  if (r.lossy) return undefined
   if (CONTROL.test(r.text)) return refuse('the request path contains a control character (such as %00) in some encoding')
   // Folding never removes an ASCII "/" or "\\": more of them is a separator it made.
-  if (r.unfolded !== undefined && (r.text.match(SEPARATORS)?.length ?? 0) > (r.unfolded.match(SEPARATORS)?.length ?? 0)) {
-    const named = foldingCodePoint(r.unfolded, /[/\\]/) ?? 'a character'
-    return refuse(`the request path holds ${named} (in some encoding), which ${FOLDING_BACKEND} reads as "/" or "\\": it would split the segment there, so it is refused (send %2F for a slash inside a segment)`)
-  }
+  if (r.unfolded !== undefined && (r.text.match(SEPARATORS)?.length ?? 0) > (r.unfolded.match(SEPARATORS)?.length ?? 0)) return refuse(foldedSeparator(r.unfolded))
   return undefined
+}
+
+/**
+ * Why a separator that folding made is refused: a slash look-alike (U+FF0F, U+2215) stands for a
+ * slash, so %2F is what was meant; a character NFKC writes as text holding one (U+2105 "c/o") has
+ * no spelling a folding backend keeps in one segment, so it is spelled out.
+ */
+function foldedSeparator(unfolded: string): string {
+  const found = foldingCharacter(unfolded, /[/\\]/)
+  const holds = `the request path holds ${found?.codePoint ?? 'a character'} (in some encoding), which ${FOLDING_BACKEND} reads as`
+  if (found === undefined || found.reading.length === 1) return `${holds} "/" or "\\": it would split the segment there, so it is refused (send %2F for a slash inside a segment)`
+  const separator = (/[/\\]/.exec(found.reading) as RegExpExecArray)[0]
+  return `${holds} "${found.reading}", whose "${separator}" would split the segment there: every spelling of ${found.codePoint} is refused (write out what it stands for instead: "${encodeURIComponent(found.reading)}")`
 }
 
 /** Whether `path` is `base` or below it, on a segment boundary. */

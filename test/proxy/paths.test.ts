@@ -162,6 +162,14 @@ describe('route mode', () => {
     expectRefused(await send(gw.url, '/proxy/partner/..%EF%BC%9Fx'), 400, /^the request path holds U\+FF1F .* it would see a dot-segment/)
     // Inside a segment, among other text, they stay text; so do letters, and "？" where no dot-segment ends before it.
     expect(arrivedAs(await send(gw.url, '/proxy/partner/v%EF%BC%8E2/caf%C3%A9/%E3%83%8E/%EF%BC%9F'))).toBe('/base/v%EF%BC%8E2/caf%C3%A9/%E3%83%8E/%EF%BC%9F')
+    // Vulgar fractions and units: NFKC writes "½" as "1⁄2" (U+2044) and "㎧" as "m∕s" (U+2215), a slash look-alike the
+    // path never held; they arrive as sent (they were refused as "/").
+    for (const text of ['pipe-%C2%BD-inch', '%C2%BC%C2%BE', '%E2%85%93-%E2%85%9F', 'speed-%E3%8E%A7', '%25C2%25BD']) expect(arrivedAs(await send(gw.url, `/proxy/partner/${text}`)), text).toBe(`/base/${text}`)
+    // A character NFKC writes as text with a real "/" in it ("℅" is "c/o"): refused, in words that fit it (no "%2F" to send for it).
+    for (const [symbol, cp, reading] of [['%E2%84%80', '2100', 'a/c'], ['%E2%84%81', '2101', 'a/s'], ['%E2%84%85', '2105', 'c/o'], ['%25E2%2584%2586', '2106', 'c/u']] as const) {
+      const spelled = encodeURIComponent(reading)
+      expectRefused(await send(gw.url, `/proxy/partner/x${symbol}y`), 400, new RegExp(`^the request path holds U\\+${cp} .*${FOLDS.source} "${reading}", whose "/" would split the segment there: every spelling of U\\+${cp} is refused \\(write out what it stands for instead: "${spelled}"\\)$`))
+    }
     // The forward proxy holds to the same rules.
     expectRefused(await forward(`http://api.partner.test:${P}/a/%EF%BC%8E%EF%BC%8E/x`), 400, /U\+FF0E/)
   })

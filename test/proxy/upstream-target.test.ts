@@ -10,6 +10,7 @@ import { GatewayError, STATUS } from '../../src/errors.js'
 import { compileDestination, createConnector, endpointAuthority, MAX_CACHED_TENANTS, type Endpoint } from '../../src/gateway/index.js'
 import { createSecureContext } from 'node:tls'
 import { assertDestination, buildUpstreamTarget, checkRequestPath, checkRequestPathFully, hasDotSegment, isPlainPath, toOutboundUrl } from '../../src/proxy/upstream-target.js'
+import { pathSegmentProblem } from '../../src/config/index.js'
 import { backendReadings } from './destination-cases.js'
 
 const endpoint = (url: string, pathPrefix?: string): Endpoint => ({ name: 'ep', url, config: { ...(pathPrefix ? { pathPrefix } : {}) }, destination: compileDestination(url, pathPrefix) }) as unknown as Endpoint
@@ -193,16 +194,18 @@ describe('buildUpstreamTarget', () => {
 
 describe('paths with Unicode look-alikes of "." and "/"', () => {
   // Characters that fold to ".", "..", "/", "\\", "%", the "2" and "e" of "%2e", ";", "?" — and ones that fold to nothing of the kind.
-  const UNICODE = ['\uff0e', '\u2024', '\u2025', '\ufe52', '\uff0f', '\uff3c', '\ufe68', '\u2215', '\u2044', '\u29f8', '\u2216', '\uff05', '\uff12', '\uff45', '\uff1b', '\uff1f', 'é', 'ノ']
-  /** One piece of a path: ASCII, or a Unicode character raw, percent-encoded once, or twice. */
-  const piece = fc.oneof(
-    fc.constantFrom('/', 'a', 'base', 'globex', '.', '..', '%2e', '%2F', '%25', ';x', '%3F', '%23', '%20'),
-    fc.tuple(fc.constantFrom(...UNICODE), fc.constantFrom(0, 1, 1, 2)).map(([c, times]) => {
+  // Vulgar fractions and units NFKC writes with a slash look-alike ("½" is "1⁄2", "㎧" "m∕s"), and "℅" (NFKC "c/o", a real "/").
+  const FRACTIONS = ['\u00bd', '\u00bc', '\u00be', '\u2153', '\u215f', '\u2189', '\u33a7', '\u33c6']
+  const UNICODE = ['\uff0e', '\u2024', '\u2025', '\ufe52', '\uff0f', '\uff3c', '\ufe68', '\u2215', '\u2044', '\u29f8', '\u2216', '\uff05', '\uff12', '\uff45', '\uff1b', '\uff1f', 'é', 'ノ', '\u2105', ...FRACTIONS]
+  /** One of `chars` raw, percent-encoded once, or twice (as `times` allows). */
+  const spelled = (chars: readonly string[], times: readonly number[] = [0, 1, 1, 2]): fc.Arbitrary<string> =>
+    fc.tuple(fc.constantFrom(...chars), fc.constantFrom(...times)).map(([c, times]) => {
       let s = c
       for (let i = 0; i < times; i++) s = encodeURIComponent(s)
       return s
-    }),
-  )
+    })
+  /** One piece of a path: ASCII, or a Unicode character raw, percent-encoded once, or twice. */
+  const piece = fc.oneof(fc.constantFrom('/', 'a', 'base', 'globex', '.', '..', '%2e', '%2F', '%25', ';x', '%3F', '%23', '%20'), spelled(UNICODE))
   const path = fc.array(piece, { minLength: 1, maxLength: 10 }).map((p) => `/${p.join('')}`)
 
   it('every forwarded path, as a backend that decodes and folds Unicode (NFKC) reads it, stays under the base path and tenant segment; the rest are 400 (seeded, 20,000 paths)', () => {
@@ -227,6 +230,27 @@ describe('paths with Unicode look-alikes of "." and "/"', () => {
       for (const spelled of [c, encodeURIComponent(c), encodeURIComponent(encodeURIComponent(c))]) expect(() => checkRequestPath(`/a${spelled}b`), JSON.stringify(spelled)).toThrow(/split the segment there/)
     }
     for (const ok of ['/v%EF%BC%8E2', '/caf%C3%A9', '/%E3%83%8E', '/%EF%BC%9F', '/%EF%BC%85', '/a%E2%80%A4b', '/%E2%92%88']) expect(() => checkRequestPath(ok), ok).not.toThrow()
+    // NFKC's own text with a real "/" in it: refused, with no "%2F" advice (there is no slash to encode).
+    for (const c of ['\u2100', '\u2101', '\u2105', '\u2106']) expect(() => checkRequestPath(`/a${encodeURIComponent(c)}b`), c).toThrow(/", whose "\/" would split the segment there: every spelling of U\+21/)
+    // "⅟" is "1⁄" to NFKC: a backend that then reads that "⁄" as "/" sees "1/..", a dot-segment; the path field rule holds to it too.
+    for (const p of ['/a/%E2%85%9F..', '/a/%E2%85%9F%252e%252e/b', '/a/%E2%85%9F.']) {
+      expect(outcome(() => buildUpstreamTarget(ROUTE, 'acme', p, '', 'append')), p).toMatchObject({ reason: 'path_escapes_base', message: expect.stringMatching(/^the request path holds U\+215F \(in some encoding\), .* reads as "1\/": it would see a dot-segment/) })
+    }
+    for (const v of ['\u215f..', '\u215f.']) expect(pathSegmentProblem(v), v).toMatchObject({ reason: 'path_escapes_base' })
+  })
+
+  it('segments of ordinary text with vulgar fractions and units (NFKC writes "½" as "1⁄2": a look-alike the path never held) are forwarded, in route mode and as path fields fill them (seeded, 5,000 paths)', () => {
+    const word = fc.constantFrom('pipe', 'inch', 'a', '-', '_', '~', '2', 'caf%C3%A9')
+    // Percent-encoded, as a request target carries them (once, or twice for a backend that decodes twice).
+    const segment = fc.array(fc.oneof(word, spelled(FRACTIONS, [1, 2])), { minLength: 1, maxLength: 5 }).map((p) => p.join(''))
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), (segments) => {
+        const p = `/${segments.join('/')}`
+        expect(toOutboundUrl(buildUpstreamTarget(ROUTE, 'acme', p, '', 'append')).pathname, p).toBe(`/t/acme/v1${p}`)
+        for (const value of segments.map((s) => decodeURIComponent(s))) expect(pathSegmentProblem(value), value).toBeUndefined()
+      }),
+      { seed: 0xbd, numRuns: 5_000 },
+    )
   })
 })
 
