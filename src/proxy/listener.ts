@@ -1,7 +1,6 @@
 /**
- * The one listener: absolute-form forward proxy, `/proxy/<endpoint>/…` route mode, and
- * `/gateway/…` API routes. Each request pins the Gateway snapshot in force when its turn comes
- * (pin-snapshot.ts), so a reload never disturbs it. Metrics and access logs observe `onDone`.
+ * The one listener: absolute-form forward proxy, `/proxy/<endpoint>/…` route mode, and `/gateway/…` API routes. Each request pins
+ * the Gateway snapshot in force when its turn comes (pin-snapshot.ts), so a reload never disturbs it. Metrics and access logs observe `onDone`.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
@@ -31,7 +30,8 @@ import { endTrace, traceRequest } from './end-trace.js'
 import type { Tracing } from '../tracing/index.js'
 import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
-import { closingAfterUpgrade, drainAwareResponse, enter, leave } from './pipelined.js'
+import { closingAfterUpgrade, drainAwareResponse } from './drain-response.js'
+import { enter, leave } from './pipelined.js'
 
 export type { RequestRecord } from './request-record.js'
 

@@ -26,7 +26,7 @@ interface Lane {
   refusing?: GatewayError
   /** A request of the connection was refused: its answer closes the connection, so nothing after it is answered. */
   closing: boolean
-  /** Set once the gateway ended a request of the connection (endWaiting) or an answer closed it (leave): nothing after it is served. */
+  /** Set once the gateway ended a request of the connection (endWaiting), cut an answer (endWaitingBehindCut) or an answer closed it (leave): nothing after it is served. */
   ended?: GatewayError
   readonly waiting: ((go: Turn) => void)[]
 }
@@ -186,5 +186,13 @@ function closedAhead(status: number): GatewayError {
   return new GatewayError('connection_closed_ahead', `not started: the answer to the request before it on its connection (${status}) closed the connection, so it was never served: not sent upstream, not answered; send it again on a new connection`)
 }
 
-// Reasons to answer with Connection: close, beside those of an error: the listener's drain, an upgrade.
-export { closingAfterUpgrade, drainAwareResponse } from './drain-response.js'
+/**
+ * The gateway is cutting the connection of `res`, its answer started (`why`: a response cut short
+ * upstream, an error after the head). Its caller did not leave: the requests waiting behind it, and
+ * any parsed later, end `connection_closed_ahead` (leave), never served. Said before the cut, so no
+ * close that the cut brings about can let them go as callers that left.
+ */
+export function endWaitingBehindCut(res: ServerResponse, why: GatewayError): void {
+  const msg = `not started: the gateway cut the connection in its answer to the request before it on the connection (${res.statusCode}, ${why.reason}), so it was never served: not sent upstream, not answered; send it again on a new connection`
+  endWaiting(res.req.socket, new GatewayError('connection_closed_ahead', msg))
+}

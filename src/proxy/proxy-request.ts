@@ -16,6 +16,7 @@ import { responseCutShort, type Outcome } from './outcome.js'
 import { scopeRouteCookies } from './steps/scope-route-cookies.js'
 import { handle, type Admitted, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
+import { endWaitingBehindCut } from './pipelined.js'
 import type { RelayHooks } from './relay-hooks.js'
 import type { BodyHold, BufferedBodies } from '../runtime/index.js'
 import { outboundCopy } from './steps/hop-by-hop.js'
@@ -130,7 +131,8 @@ function relayAnswer(run: ProxyRun, upstream: UpstreamResponse): void {
   // the caller leaving is the listener's 'close' (run.callerGone).
   res.on('error', (err) => upstreamBody.abort(err))
   const stall = run.guard.limitSend(req, res)
-  const hooks: RelayHooks = { onCut: (err) => void (out.error = responseCutShort(err, out.facts.endpoint, upstream.status)) }
+  // Cut, the caller's connection goes with it: what waits behind it there was never served.
+  const hooks: RelayHooks = { onCut: (err) => endWaitingBehindCut(res, (out.error = responseCutShort(err, out.facts.endpoint, upstream.status))) }
   if (stall) hooks.stall = stall
   upstreamBody.relayTo(res, hooks)
 }

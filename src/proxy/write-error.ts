@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { nodeHttp } from '../process/index.js'
 import { errorResponse, GatewayError, type ErrorSurface } from '../errors.js'
+import { endWaitingBehindCut } from './pipelined.js'
 
 /** Normalises anything thrown into a GatewayError. */
 export function asGatewayError(err: unknown): GatewayError {
@@ -39,6 +40,7 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
   const r = errorResponse(err, surface, o)
   if (err instanceof PageError) Object.assign(r, { body: err.page, headers: Object.assign(r.headers, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(err.page)) }) })
   if (res.headersSent) {
+    endWaitingBehindCut(res, err)
     res.destroy(err)
     return r.status
   }

@@ -3,7 +3,9 @@
  * refusal, a transfer coding it does not read) are never served: the connection closes after that
  * answer. Each still has its own access line, and it says what happened to it: the answer before
  * it closed the connection, so it never started and was not sent upstream. Before, each was
- * `499` `caller_aborted`, though the caller had done nothing: the gateway closed.
+ * `499` `caller_aborted`, though the caller had done nothing: the gateway closed. So were requests behind
+ * an answer the gateway cut (its upstream closed the connection partway through the body): the
+ * gateway destroyed the caller's connection, and they are `connection_closed_ahead` too.
  *
  * A raw TCP caller pipelining three requests on one connection, a real mTLS upstream.
  */
@@ -33,6 +35,8 @@ beforeAll(async () => {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     reached.push(String(req.headers['x-request-id']))
     if (req.url?.includes('hold')) held.push(res)
+    // Content-Length: 100, 10 bytes, then the connection closed (no close_notify): the gateway relays the head and the 10 bytes, then cuts the caller's connection.
+    else if (req.url?.includes('cut')) res.writeHead(200, { 'content-length': '100' }).write('0123456789', () => res.socket?.destroy())
     else res.end('ok')
   }
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
@@ -78,6 +82,23 @@ describe.each([
     expect([firstLine?.status, firstLine?.reason]).toEqual([status, reason])
     expect(behind.map((l) => [l.status, l.reason, l.error])).toEqual(Array(2).fill([444, 'connection_closed_ahead', closedBy(status)]))
     expect(reached.filter((id) => ids.includes(id))).toEqual([])
+  }, 60_000)
+})
+
+describe("three requests pipelined, the first one's answer cut by the gateway (its upstream sent 10 of 100 bytes, then closed)", () => {
+  it('the first is logged upstream_response_truncated and its connection cut; the two behind it are connection_closed_ahead (the gateway cut it, not the caller), not sent upstream', async () => {
+    const ids = ['cut-first', 'cut-second', 'cut-third']
+    const c = await rawClient(g.gw.port)
+    c.socket.write(ids.map(get).join(''))
+    await c.closed(30_000)
+    const received = c.received().toString('latin1')
+    expect(received.match(/HTTP\/1\.1 /g)).toHaveLength(1)
+    expect(received.endsWith('\r\n\r\n0123456789'), received).toBe(true)
+    const [first, ...behind] = await linesOf(ids)
+    expect([first?.reason, first?.error]).toEqual(['upstream_response_truncated', expect.stringContaining('response cut short')])
+    const cut = 'not started: the gateway cut the connection in its answer to the request before it on the connection (200, upstream_response_truncated), so it was never served: not sent upstream, not answered; send it again on a new connection'
+    expect(behind.map((l) => [l.status, l.reason, l.error])).toEqual(Array(2).fill([444, 'connection_closed_ahead', cut]))
+    expect(reached.filter((id) => ids.includes(id))).toEqual(['cut-first'])
   }, 60_000)
 })
 
