@@ -34,10 +34,9 @@ function splitCidr(cidr: string): [string, number] {
 rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32', '168.63.129.16/32'], ['fd00:ec2::254/128'])
 rule('loopback', ['127.0.0.0/8'], ['::1/128'])
 rule('unspecified', ['0.0.0.0/8'], ['::/128'])
-// fec0::/10: site-local, deprecated (RFC 3879) but still routed inside some networks. 64:ff9b:1::/48:
-// local-use NAT64 (RFC 8215), the operator's own translator (an IPv4 inside that is not public is
-// named first; where the operator's prefix length puts it cannot be told from the address).
-rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 'fec0::/10', '64:ff9b:1::/48'])
+// fec0::/10: site-local, deprecated (RFC 3879) but still routed inside some networks. The local-use
+// NAT64 prefix 64:ff9b:1::/48 (RFC 8215) is judged by the IPv4 inside, like 64:ff9b::/96 (embedded-ipv4.ts).
+rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 'fec0::/10'])
 rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
 rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
@@ -59,9 +58,10 @@ export function classifyAddress(address: string): EgressReason | undefined {
   const family = isIP(addr)
   if (family === 0) return 'reserved'
   if (family === 4) return classifyWith(addr, 'ipv4')
-  // An IPv4 address wrapped in IPv6 (mapped, NAT64, 6to4, Teredo…) is judged as that IPv4 address.
+  // An IPv4 address wrapped in IPv6 (mapped, NAT64, 6to4, Teredo…) is judged as that IPv4 address; one
+  // whose place cannot be told (a local-use NAT64 address no RFC 6052 layout fits) as private: the operator's translator's.
   for (const wrapped of embeddedIpv4(addr)) {
-    const reason = classifyWith(wrapped.ipv4, 'ipv4')
+    const reason = wrapped.ipv4 === undefined ? 'private' : classifyWith(wrapped.ipv4, 'ipv4')
     if (reason) return reason
   }
   return classifyWith(addr, 'ipv6')
@@ -71,8 +71,9 @@ export function classifyAddress(address: string): EgressReason | undefined {
 function describeEmbedded(address: string): string {
   const addr = address.replace(/^\[|\]$/g, '').split('%')[0] as string
   if (isIP(addr) !== 6) return ''
-  const refused = embeddedIpv4(addr).find((e) => classifyWith(e.ipv4, 'ipv4') !== undefined)
-  return refused ? ` (IPv4 ${refused.ipv4} inside ${refused.via})` : ''
+  const refused = embeddedIpv4(addr).find((e) => e.ipv4 === undefined || classifyWith(e.ipv4, 'ipv4') !== undefined)
+  if (refused === undefined) return ''
+  return refused.ipv4 === undefined ? ` (inside ${refused.via})` : ` (IPv4 ${refused.ipv4} inside ${refused.via})`
 }
 
 function classifyWith(addr: string, type: 'ipv4' | 'ipv6'): EgressReason | undefined {

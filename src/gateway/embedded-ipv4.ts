@@ -35,8 +35,35 @@ const LAST4 = [12, 13, 14, 15]
 
 /** One wrapped IPv4 address and the wrapping that carries it. */
 export interface Embedded {
-  readonly ipv4: string
+  /** Undefined when the wrapping cannot say where the IPv4 address sits (`via` says why). */
+  readonly ipv4?: string
   readonly via: string
+}
+
+const LOCAL_USE = 'local-use NAT64 64:ff9b:1::/48'
+/**
+ * RFC 6052 §2.2's layouts for a NAT64 prefix of /48 or longer, the ones a prefix inside the
+ * local-use /48 (RFC 8215) can have: where the IPv4 address sits, and where the suffix after it
+ * (zero) starts. Bits 64-71 (byte 8) are zero in every layout.
+ */
+const LOCAL_USE_LAYOUTS = [
+  { length: 48, at: [6, 7, 9, 10], suffix: 11 },
+  { length: 56, at: [7, 9, 10, 11], suffix: 12 },
+  { length: 64, at: [9, 10, 11, 12], suffix: 13 },
+  { length: 96, at: LAST4, suffix: 16 },
+] as const
+
+/**
+ * The IPv4 addresses a local-use NAT64 address may carry. The operator's prefix length is not in
+ * the address, so every layout it fits (bits 64-71 and the suffix zero) is read: a dial is judged
+ * by each of them, and none that fits can slip by. The /96 reading is left out when the /56
+ * layout fits: it is then 0.0.0.0, that layout's zero suffix, not an address (so a /48 or /56
+ * prefix works). Bits 64-71 not zero: no layout fits, the IPv4 cannot be located.
+ */
+function localUseNat64(b: Uint8Array): Embedded[] {
+  if (b[8] !== 0) return [{ via: `${LOCAL_USE}, where no RFC 6052 layout locates an IPv4 address: bits 64-71 are not zero` }]
+  const fits = LOCAL_USE_LAYOUTS.filter((l) => zero(b, l.suffix, 16))
+  return fits.filter((l) => l.length !== 96 || !zero(b, 12, 16)).map((l) => ({ ipv4: v4(b, l.at), via: `${LOCAL_USE}, its /${l.length} layout` }))
 }
 
 /** Every IPv4 address the IPv6 address may lead to (empty for a plain IPv6 address). */
@@ -49,13 +76,7 @@ export function embeddedIpv4(address: string): Embedded[] {
   if (zero(b, 0, 12) && !(zero(b, 12, 15) && (b[15] as number) <= 1)) return [{ ipv4: v4(b, LAST4), via: 'IPv4-compatible ::/96' }]
   if (at(0, 0) && at(1, 0x64) && at(2, 0xff) && at(3, 0x9b)) {
     if (zero(b, 4, 12)) return [{ ipv4: v4(b, LAST4), via: 'NAT64 64:ff9b::/96' }]
-    if (at(4, 0) && at(5, 1)) {
-      // Local-use NAT64 (RFC 8215): where the IPv4 sits depends on the operator's prefix
-      // length; judge the /96 layout and, unless it is unused, the /48 one (RFC 6052 §2.2).
-      const found = [{ ipv4: v4(b, LAST4), via: 'NAT64 64:ff9b:1::/48' }]
-      if (!(zero(b, 6, 8) && zero(b, 9, 11))) found.push({ ipv4: v4(b, [6, 7, 9, 10]), via: 'NAT64 64:ff9b:1::/48' })
-      return found
-    }
+    if (at(4, 0) && at(5, 1)) return localUseNat64(b)
   }
   if (at(0, 0x20) && at(1, 0x02)) return [{ ipv4: v4(b, [2, 3, 4, 5]), via: '6to4 2002::/16' }]
   if (at(0, 0x20) && at(1, 0x01) && zero(b, 2, 4)) {

@@ -10,9 +10,13 @@
  * the address and reason, the others are dialled (and unreachable there), never refused. The
  * documentation blocks (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 3fff::/20), the deprecated
  * 6to4 relay anycast 192.88.99.0/24, 100::/64, 100:0:0:1::/64, 2001::/23 (benchmarking 2001:2::/48,
- * ORCHID 2001:10::/28, …) and 5f00::/16 were let through, and so was a local-use NAT64 address
- * (64:ff9b:1::/48) whose /48 and /96 layouts both read a public IPv4, though its /56 or /64 layout
- * may carry 10.0.0.1. A name that rebinds from a public answer to loopback is refused at its second dial.
+ * ORCHID 2001:10::/28, …) and 5f00::/16 were let through. A local-use NAT64 address
+ * (64:ff9b:1::/48, RFC 8215) is judged by the IPv4 each RFC 6052 layout it fits reads (the
+ * operator's prefix length is not in the address), checked against the layouts written out again
+ * bit by bit; one no layout fits is refused. It was refused whatever it carried, so an IPv6-only
+ * cluster reaching public backends through its own NAT64 needed allowPrivate, which opens private
+ * destinations too; before that, a /64 layout carrying 10.0.0.1 was let through. A name that
+ * rebinds from a public answer to loopback is refused at its second dial.
  */
 import { BlockList } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -133,15 +137,82 @@ describe('classifyAddress against the special-purpose registries', () => {
     }), { seed: 0x9b1c, numRuns: 5000 })
   })
 
-  it('refuses the local-use NAT64 prefix 64:ff9b:1::/48 whatever it carries (a public IPv4 in it is private; another is judged by its IPv4)', () => {
-    fc.assert(fc.property(inside('64:ff9b:1::/48'), (address) => {
-      expect(classifyAddress(address), address).toBeDefined()
-    }), { seed: 0x64ff, numRuns: 2000 })
-    expect(classifyAddress('64:ff9b:1::808:808')).toBe('private')
-    // The /64 layout (RFC 6052) carrying 10.0.0.1, which neither the /48 nor the /96 layout reads as private.
+  it('a local-use NAT64 address (64:ff9b:1::/48) is judged by the IPv4 every RFC 6052 layout it fits reads, and refused when none fits', () => {
+    const seen = { allowed: 0, refused: 0 }
+    fc.assert(fc.property(localUseAddress, ({ address }) => {
+      const verdict = localUseVerdict(address)
+      const got = classifyAddress(address)
+      if (verdict.length === 0) return void (seen.allowed++, expect(got, address).toBeUndefined())
+      seen.refused++
+      expect(verdict, address).toContain(got)
+    }), { seed: 0x64ff, numRuns: 5000 })
+    // Not an empty property: public destinations through the operator's translator pass, others are refused.
+    expect(seen.allowed).toBeGreaterThan(500)
+    expect(seen.refused).toBeGreaterThan(500)
+  })
+
+  it('an IPv4 a layout carries is never let through when refused; a public one in the common /96 layout always is (an IPv6-only cluster needs no allowPrivate)', () => {
+    fc.assert(fc.property(localUseAddress, ({ address, ipv4, length, operatorBits }) => {
+      // Any address of the /48, not built in a layout; and 0.0.0.0 in the /96 layout, read as a shorter layout's zero suffix.
+      if (length === 0 || (length === 96 && ipv4 === '0.0.0.0')) return
+      const reason = expected(ipv4, 'ipv4')
+      if (reason !== undefined) expect(classifyAddress(address), `${address} (${ipv4} at /${length})`).toBeDefined()
+      // 64:ff9b:1::/96 itself (no operator bits), a destination that is not a network's first address x.0.0.0.
+      else if (length === 96 && operatorBits === 0n && !ipv4.endsWith('.0.0.0')) expect(classifyAddress(address), `${address} (${ipv4})`).toBeUndefined()
+    }), { seed: 0x6052, numRuns: 5000 })
+    expect(classifyAddress('64:ff9b:1::808:808')).toBeUndefined()
+    expect(classifyAddress('64:ff9b:1::8.8.8.8')).toBeUndefined()
+    // The /48 layout, as RFC 8215's own prefix length puts 8.8.8.8.
+    expect(classifyAddress('64:ff9b:1:808:8:800::')).toBeUndefined()
+    // The /64 layout carrying 10.0.0.1, which neither the /48 nor the /96 layout reads as private.
     expect(classifyAddress('64:ff9b:1:800:a:0:100:0')).toBe('private')
+    // Bits 64-71 set: no layout fits, where the IPv4 sits cannot be told.
+    expect(classifyAddress('64:ff9b:1:0:ff00::808:808')).toBe('private')
   })
 })
+
+/**
+ * RFC 6052 §2.2 written out again, bit by bit: after a /L prefix (L from 48: inside the local-use
+ * /48), bits 64-71 skipped (they must be zero), 32 bits of IPv4, then a suffix that must be zero.
+ */
+function rfc6052Reading(value: bigint, length: 48 | 56 | 64 | 96): { ipv4: string; fits: boolean } {
+  const bits = value.toString(2).padStart(128, '0')
+  const rest = length < 64 ? bits.slice(length, 64) + bits.slice(72) : bits.slice(Math.max(length, 72))
+  const ipv4 = text(BigInt(`0b${rest.slice(0, 32)}`), 'ipv4')
+  return { ipv4, fits: !bits.slice(64, 72).includes('1') && !rest.slice(32).includes('1') }
+}
+
+/**
+ * The reasons a local-use NAT64 address may be refused under (empty: allowed): 'private' when no
+ * layout fits, else the refused IPv4 readings of the layouts it fits — the /96 reading aside when
+ * it is 0.0.0.0 and a shorter layout fits (then it is that layout's zero suffix).
+ */
+function localUseVerdict(address: string): (EgressReason | undefined)[] {
+  const readings = ([48, 56, 64, 96] as const).map((length) => ({ length, ...rfc6052Reading(base(address, 'ipv6'), length) })).filter((r) => r.fits)
+  if (readings.length === 0) return ['private']
+  const judged = readings.filter((r) => !(r.length === 96 && r.ipv4 === '0.0.0.0' && readings.length > 1))
+  return judged.map((r) => expected(r.ipv4, 'ipv4')).filter((reason) => reason !== undefined)
+}
+
+/** The address of 64:ff9b:1::/48 that carries `ipv4` after the operator's bits `op` of a /`length` prefix, as RFC 6052 lays it out. */
+function layoutAddress(length: 48 | 56 | 64 | 96, op: bigint, ipv4: string): string {
+  const opLength = length - 48 - (length > 64 ? 8 : 0)
+  const opBits = opLength === 0 ? '' : op.toString(2).padStart(opLength, '0').slice(-opLength)
+  // The 72 bits after the /48, bits 64-71 aside: the operator's, the IPv4's, then the zero suffix.
+  const flow = (opBits + base(ipv4, 'ipv4').toString(2).padStart(32, '0')).padEnd(72, '0')
+  const bits = base('64:ff9b:1::', 'ipv6').toString(2).padStart(128, '0').slice(0, 48) + flow.slice(0, 16) + '0'.repeat(8) + flow.slice(16)
+  return text(BigInt(`0b${bits}`), 'ipv6')
+}
+
+/** An address of 64:ff9b:1::/48: built in one of the layouts (operator bits, then an IPv4 public or of a row), or any. */
+const localUseAddress = fc.oneof(
+  fc.record({
+    length: fc.constantFrom(48, 56, 64, 96, 96, 96),
+    ipv4: fc.oneof(inside('0.0.0.0/0'), fc.constantFrom(...REFUSED.filter((r) => familyOf(r.cidr) === 'ipv4')).chain((r) => inside(r.cidr))),
+    operatorBits: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 40n) - 1n })),
+  }).map(({ length, ipv4, operatorBits }) => ({ address: layoutAddress(length as 48 | 56 | 64 | 96, operatorBits, ipv4), ipv4, length, operatorBits })),
+  inside('64:ff9b:1::/48').map((address) => ({ address, ipv4: '', length: 0, operatorBits: -1n })),
+)
 
 const ns = useInterceptionHarness(fileURLToPath(new URL('../support/egress-harness.mjs', import.meta.url)))
 
@@ -161,6 +232,14 @@ describe('the real dial path, in a loopback-only namespace', () => {
       expect(answer.msg).not.toContain('allowPrivate')
     }
   }, 120_000)
+
+  it('a local-use NAT64 address carrying a public IPv4 is dialled (unreachable here), one carrying a refused IPv4 is the 403 naming it', async () => {
+    for (const [address, refused] of [['64:ff9b:1::808:808', ''], ['64:ff9b:1:808:8:800::', ''], ['64:ff9b:1::a00:1', 'private address (IPv4 10.0.0.1 inside local-use NAT64 64:ff9b:1::/48, its /96 layout)'], ['64:ff9b:1:800:a:0:100:0', 'private address (IPv4 10.0.0.1 inside local-use NAT64 64:ff9b:1::/48, its /64 layout)']]) {
+      const answer = await ns.ask<Probe>({ address })
+      if (refused === '') expect([answer.status, answer.msg], address).toEqual([502, expect.not.stringContaining('allowPrivate')])
+      else expect([answer.status, answer.msg], address).toEqual([403, `endpoint "probe": destination probe.test resolves to ${address}, a ${refused}; set allowPrivate on the endpoint to allow it`])
+    }
+  }, 60_000)
 
   it('checks every dial: a name that answers a public address, then loopback, is refused at its second dial', async () => {
     const first = await ns.ask<Probe>({ address: '192.31.196.10' })
