@@ -1,11 +1,13 @@
 /**
- * One failure throttle for every check of an admin secret (the console's sign-in, the
- * OAuth operator routes), shared by every worker and replica on the same store. Each
- * attempt takes a place before the secret is compared and gives it back when the secret
- * was right, so a wrong one counts and parallel guesses cannot all slip past one check.
- * The rule is a sliding window (sliding-window.ts): an attempt is refused, right secret or
- * wrong, while this minute's wrong attempts plus the last minute's, weighted by the part
- * of it still inside the last 60 seconds, reach `max`; every other source key goes on.
+ * The count of places under every failure throttle (settled-throttle.ts puts it in front of the
+ * console's sign-in, the OAuth operator routes and token exchanges), shared by every worker and
+ * replica on the same store. Each attempt takes a place before the secret is compared and gives
+ * it back when the secret was right, so the wrong attempts and those still in flight together
+ * stay within `max`: parallel guesses cannot all slip past one check. Alone it would refuse
+ * right secrets too while others are in flight; settled-throttle.ts makes those wait instead.
+ * The rule is a sliding window (sliding-window.ts): no place is given while this minute's places
+ * plus the last minute's, weighted by the part of it still inside the last 60 seconds, reach
+ * `max`; every other source key goes on.
  *
  * The counts are one store counter per source key and minute,
  * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment. An attempt
@@ -27,14 +29,11 @@
  */
 import type { Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
-import { estimateReaches, retryAfterSeconds, THROTTLE_WINDOW_MS, type WindowCounts } from './sliding-window.js'
+import { estimateReaches, retryAfterSeconds, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
+import { COUNTER_TTL_MS, readCount, readCounts, windowKeys, windowOf, type WindowKeys } from './throttle-counters.js'
 
 export { THROTTLE_WINDOW_MS } from './sliding-window.js'
-/** Where every throttle's counters live in the store. */
-export const THROTTLE_KEY_PREFIX = 'throttle:'
-// The next minute weighs a counter until it ends; a replica whose clock lags still sees it.
-const COUNTER_TTL_MS = 2 * THROTTLE_WINDOW_MS
 
 /** What a throttle guards and where it counts. */
 export interface FailureThrottleOptions {
@@ -107,12 +106,6 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
   }
 }
 
-/** The window a time falls in, and how far into it. */
-function windowOf(at: number): [window: number, elapsedMs: number] {
-  const window = Math.floor(at / THROTTLE_WINDOW_MS)
-  return [window, at - window * THROTTLE_WINDOW_MS]
-}
-
 /** takeInStore's answer for a place taken in the store's count (perhaps: see there). */
 const TAKEN = 'taken'
 
@@ -158,29 +151,4 @@ async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys,
   } catch {
     return own // The store does not answer: this process's count alone decides when.
   }
-}
-
-/** The store counters of one source key: the attempt's minute and the ones either side. */
-interface WindowKeys {
-  readonly current: string
-  readonly previous: string
-  readonly next: string
-}
-
-/** The store counters of a source key's `window` and the ones either side. */
-function windowKeys(name: string, segment: string, window: number): WindowKeys {
-  const counter = (w: number): string => `${THROTTLE_KEY_PREFIX}${name}:${segment}:${w}`
-  return { current: counter(window), previous: counter(window - 1), next: counter(window + 1) }
-}
-
-/** The three counters of a source key, read at once. */
-async function readCounts(store: Store, keys: WindowKeys): Promise<Required<WindowCounts>> {
-  const [current, previous, next] = await Promise.all([readCount(store, keys.current), readCount(store, keys.previous), readCount(store, keys.next)])
-  return { current, previous, next }
-}
-
-/** A counter's value; absent is 0, and so is anything not a count or below 0 (older versions' take-backs could leave -1). */
-async function readCount(store: Store, key: string): Promise<number> {
-  const n = Number(await store.get(key))
-  return Number.isSafeInteger(n) && n > 0 ? n : 0
 }

@@ -16,6 +16,8 @@ export interface LocalThrottle {
    * estimate has reached the limit; false (and nothing counted) when it has.
    */
   claim(key: string, window: number, elapsedMs: number): boolean
+  /** Counts one for `key` in `window` whatever the estimate (a failure settled, of an attempt begun then), also once the next window has begun. */
+  add(key: string, window: number): void
   /** Uncounts one attempt of `key` claimed in `window` (the secret was right), also once the next window has begun. */
   release(key: string, window: number): void
   /** Attempts counted for `key` in `window` and in the one before it. */
@@ -41,19 +43,23 @@ export function createLocalThrottle(o: LocalThrottleOptions): LocalThrottle {
     if (entry?.window === window) return entry
     return entry?.window === window - 1 ? { current: 0, previous: entry.current } : NONE
   }
+  const add = (key: string, window: number): void => {
+    const later = entries.get(key)
+    // Counted late (the attempt began in an earlier window): the last window's, or too old to weigh.
+    if (later !== undefined && later.window > window) return void (later.window === window + 1 && (later.previous += 1))
+    const { current, previous } = counts(key, window)
+    entries.delete(key)
+    entries.set(key, { window, current: current + 1, previous })
+    evictPast(entries, o.maxAddresses)
+  }
   return {
     counts,
     claim(key, window, elapsedMs) {
-      const { current, previous } = counts(key, window)
-      if (estimateReaches({ current, previous }, elapsedMs, o.max)) return false
-      entries.delete(key)
-      entries.set(key, { window, current: current + 1, previous })
-      for (const oldest of entries.keys()) {
-        if (entries.size <= o.maxAddresses) break
-        entries.delete(oldest)
-      }
+      if (estimateReaches(counts(key, window), elapsedMs, o.max)) return false
+      add(key, window)
       return true
     },
+    add,
     release(key, window) {
       const entry = entries.get(key)
       // A claim made in the last window is that window's count once this one has begun.
@@ -65,5 +71,13 @@ export function createLocalThrottle(o: LocalThrottleOptions): LocalThrottle {
     get size() {
       return entries.size
     },
+  }
+}
+
+/** Forgets the keys that claimed least recently (the first in `entries`) past `max` of them. */
+function evictPast(entries: Map<string, unknown>, max: number): void {
+  for (const oldest of entries.keys()) {
+    if (entries.size <= max) break
+    entries.delete(oldest)
   }
 }

@@ -9,6 +9,7 @@ import type { Gateway } from '../gateway/index.js'
 import type { Store } from '../store/index.js'
 import { callerAddress } from '../proxy/caller-address.js'
 import { createExchangeThrottle } from './exchange-throttle.js'
+import { WAIT_FOR_PLACE_MS } from './settled-throttle.js'
 import { readJson, sendJson } from './http.js'
 
 export interface TokenRouteOptions {
@@ -41,10 +42,11 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     if (!gateway.callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
     // Asked before the body is read: a throttled address costs no parsing, no signature check, no decryption.
     const max = gateway.config.callers.failedExchangesPerMinute
-    const attempt = await throttle.admit(callerAddress(req.socket), max)
+    const attempt = await throttle.admit(callerAddress(req.socket), max, () => req.socket.destroyed)
     if (!attempt.admitted) {
-      o.onAuthFailure?.('throttled')
-      const msg = `POST /gateway/token: too many failed exchanges from this address (${max} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
+      o.onAuthFailure?.('token_exchange_throttled')
+      const why = attempt.inFlight ? `failed exchanges and exchanges in flight from this address held all ${max} places for ${WAIT_FOR_PLACE_MS / 1000} s (at most ${max} may fail a minute)` : `too many failed exchanges from this address (${max} a minute)`
+      const msg = `POST /gateway/token: ${why}: it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
       throw new GatewayError('token_exchange_throttled', msg, { headers: { 'retry-after': String(attempt.retryAfterSec) } })
     }
     try {

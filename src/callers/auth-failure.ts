@@ -37,8 +37,10 @@ export type AuthFailure =
   | 'not_allowed'
   | 'invalid'
   | 'certificate_required'
-  /** An address past its wrong admin tokens (admin_token_throttled) or failed token exchanges (token_exchange_throttled) this minute. */
-  | 'throttled'
+  /** An address past its wrong admin tokens this minute (the error admin_token_throttled). */
+  | 'admin_token_throttled'
+  /** An address past its failed token exchanges this minute (the error token_exchange_throttled). */
+  | 'token_exchange_throttled'
 
 // A WeakMap instead of a property so the label can never leak into a serialized error body.
 const labels = new WeakMap<GatewayError, AuthFailure>()

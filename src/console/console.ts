@@ -14,7 +14,7 @@ import type { ConsoleHost } from './host.js'
 import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
 import { scrubbedJson, scrubSecrets } from './scrub.js'
-import { createFailureThrottle } from '../api/failure-throttle.js'
+import { createSettledThrottle, WAIT_FOR_PLACE_MS } from '../api/settled-throttle.js'
 import { withOneStoreWait } from '../store/index.js'
 import { createSampler } from './samples.js'
 import { auditLine, capRefusalLines } from './refusal-lines.js'
@@ -49,21 +49,19 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 
   // Per source address, counted in the store every replica shares (this process alone while
   // it does not answer): past the limit that address waits, right token or wrong; others do not.
-  const throttle = createFailureThrottle({ name: 'console-sign-in', max: MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store: () => host.sessionState().store })
+  const throttle = createSettledThrottle({ name: 'console-sign-in', max: MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store: () => host.sessionState().store })
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
-    const attempt = await throttle.admit(callerAddress(req.socket))
+    const attempt = await throttle.admit(callerAddress(req.socket), () => req.socket.destroyed)
     if (!attempt.admitted) {
       refused(req, 'login', 'throttled', { from: attempt.key })
-      return sendError(req, res, new GatewayError('console_sign_in_throttled', `too many wrong admin tokens from this address: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } }))
+      return sendError(req, res, signInThrottled(attempt))
     }
-    const presented = await presentedToken(req, res, attempt)
-    if (typeof presented !== 'string' || !sameSecret(presented, expected)) {
+    if (!(await isRightToken(req, res, attempt, expected))) {
       refused(req, 'login', 'wrong_token', { from: attempt.key })
       return sendError(req, res, new GatewayError('console_sign_in_required', 'wrong admin token'))
     }
-    await attempt.release()
     const { session, cookie } = await sessions.issue('token', expected)
     const csrf = await sessions.csrf(session, expected)
     audit(session.who, 'login', 'ok')
@@ -163,17 +161,28 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
 }
 
 /**
- * The token a sign-in body presents, read only once the throttle admitted the attempt: a throttled
- * address is answered (Connection: close) before any 100 Continue or byte of its body. A body
- * refused (its type, its size, not a JSON object) or never complete compared no token: its place is given back.
+ * Whether a sign-in body presents the admin token, its attempt settled (a wrong one failed), read
+ * only once the throttle admitted the attempt: a throttled address is answered (Connection: close)
+ * before any 100 Continue or byte of its body. A body refused (its type, its size, not a JSON
+ * object) or never complete compared no token: its attempt settles as not failed.
  */
-async function presentedToken(req: IncomingMessage, res: ServerResponse, attempt: { release(): Promise<void> }): Promise<unknown> {
+async function isRightToken(req: IncomingMessage, res: ServerResponse, attempt: { settle(failed: boolean): Promise<void> }, expected: string): Promise<boolean> {
+  let presented: unknown
   try {
-    return (await readJsonBody(req, res)).token
+    presented = (await readJsonBody(req, res)).token
   } catch (e) {
-    await attempt.release()
+    await attempt.settle(false)
     throw e
   }
+  const right = typeof presented === 'string' && sameSecret(presented, expected)
+  await attempt.settle(!right)
+  return right
+}
+
+/** The 429 of a sign-in the throttle refused: for settled wrong tokens, or for places held past the wait. */
+function signInThrottled(attempt: { retryAfterSec: number; inFlight: boolean }): GatewayError {
+  const why = attempt.inFlight ? `wrong admin tokens and sign-ins in flight from this address held all ${MAX_WRONG_PER_MINUTE} places for ${WAIT_FOR_PLACE_MS / 1000} s` : 'too many wrong admin tokens from this address'
+  return new GatewayError('console_sign_in_throttled', `${why}: it may try again in ${attempt.retryAfterSec} s`, { headers: { 'retry-after': String(attempt.retryAfterSec) } })
 }
 
 /** Why a request has no operator, and what to do. */

@@ -2,8 +2,9 @@
  * Credentials of the OAuth API routes: the operator's `callers.adminToken`, or a caller
  * app's bearer (from POST /gateway/token, or a JWT without `jti`) for the user it names.
  * Both travel as `Authorization: Bearer …`. The admin token is compared only under the
- * failure throttle (api/failure-throttle.ts): past its wrong attempts from one source
- * address, that address gets 429 before any comparison, right token or wrong.
+ * failure throttle (api/settled-throttle.ts): past its settled wrong attempts from one source
+ * address, that address gets 429 before any comparison, right token or wrong; right tokens in
+ * flight at once are never counted against it (a console in several tabs, a scraper).
  */
 import type { IncomingMessage } from 'node:http'
 import { GatewayError, isGatewayError } from '../errors.js'
@@ -11,7 +12,7 @@ import { authorizeCall, resolveBearer, type AssertedCaller, type BearerStores } 
 import { bearerResolveOptions, type Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
 import { sameSecret } from '../api/same-secret.js'
-import { createFailureThrottle, type FailureThrottle } from '../api/failure-throttle.js'
+import { createSettledThrottle, WAIT_FOR_PLACE_MS, type SettledThrottle } from '../api/settled-throttle.js'
 import type { Store } from '../store/index.js'
 import { callerAddress } from '../proxy/caller-address.js'
 
@@ -20,7 +21,7 @@ export type ApiCredential = { readonly kind: 'admin' } | { readonly kind: 'calle
 
 /** The throttle every comparison of callers.adminToken goes through, and what to tell when it refuses. */
 export interface AdminGuard {
-  readonly throttle: FailureThrottle
+  readonly throttle: SettledThrottle
   /** A refusal (429), for the caller-auth failures metric. */
   readonly onThrottled?: () => void
 }
@@ -32,7 +33,7 @@ const MAX_THROTTLED_ADDRESSES = 10_000
 
 /** The guard of one process: counts in `store()` when there is one, else in this process only. */
 export function createAdminGuard(store: () => Store | undefined, onThrottled?: () => void): AdminGuard {
-  const throttle = createFailureThrottle({ name: 'oauth1-admin', max: ADMIN_MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store })
+  const throttle = createSettledThrottle({ name: 'oauth1-admin', max: ADMIN_MAX_WRONG_PER_MINUTE, maxAddresses: MAX_THROTTLED_ADDRESSES, store })
   return onThrottled ? { throttle, onThrottled } : { throttle }
 }
 
@@ -42,20 +43,21 @@ function isAdminToken(admin: string, token: string): boolean {
 }
 
 /**
- * Compares `token` with the admin token under the throttle: true when it is the admin token
- * (its attempt given back), false when not (the attempt stays counted); 429 when the source
- * address has used up its wrong attempts, before any comparison.
+ * Compares `token` with the admin token under the throttle: true when it is the admin token,
+ * false when not (a failure, counted once settled); 429 when the source address has used up its
+ * wrong attempts, before any comparison.
  */
 async function checkAdminToken(req: IncomingMessage, admin: string, token: string, guard: AdminGuard, route: string, what = 'wrong admin tokens'): Promise<boolean> {
-  const attempt = await guard.throttle.admit(callerAddress(req.socket))
+  const attempt = await guard.throttle.admit(callerAddress(req.socket), () => req.socket.destroyed)
   if (!attempt.admitted) {
     guard.onThrottled?.()
-    const msg = `${route}: too many ${what} from this address (${ADMIN_MAX_WRONG_PER_MINUTE} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
+    const why = attempt.inFlight ? `${what} and attempts in flight from this address held all ${ADMIN_MAX_WRONG_PER_MINUTE} places for ${WAIT_FOR_PLACE_MS / 1000} s` : `too many ${what} from this address`
+    const msg = `${route}: ${why} (${ADMIN_MAX_WRONG_PER_MINUTE} a minute): it may try again in ${attempt.retryAfterSec} s; other addresses are not affected`
     throw new GatewayError('admin_token_throttled', msg, { headers: { 'retry-after': String(attempt.retryAfterSec) } })
   }
-  if (!isAdminToken(admin, token)) return false
-  await attempt.release()
-  return true
+  const right = isAdminToken(admin, token)
+  await attempt.settle(!right)
+  return right
 }
 
 /** Operator-only routes: the admin token, or 401/403 (429 once the address's wrong tokens are used up). */

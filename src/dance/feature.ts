@@ -99,7 +99,7 @@ export function createOAuth1Feature(ctx: { runtime: Runtime }): OAuth1Feature {
   const { runtime } = ctx
   // One per process, for its life (reloads keep the counts); the count itself is in the store.
   const onAuthFailure = runtime.observer.onAuthFailure
-  const admin = createAdminGuard(() => runtime.store, onAuthFailure ? () => onAuthFailure('throttled') : undefined)
+  const admin = createAdminGuard(() => runtime.store, onAuthFailure ? () => onAuthFailure('admin_token_throttled') : undefined)
   const deps = (gateway: Gateway): DanceDeps => {
     const repo = tokenRepoFor(runtime, gateway)
     // compileSealers refuses per-user profiles without seal keys, so this is a snapshot without them.

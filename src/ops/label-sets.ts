@@ -14,7 +14,7 @@ const AUTH: Record<AuthFailure, 0> = {
   missing: 0, malformed_credential: 0, malformed: 0, bad_issuer: 0, alg_not_allowed: 0, bad_signature: 0, expired: 0, not_yet_valid: 0, bad_audience: 0,
   missing_sub: 0, jti_exp_too_long: 0, jwt_lifetime_too_long: 0, replay: 0, jwe_unknown_kid: 0, jwe_alg_not_allowed: 0, jwe_decrypt_failed: 0,
   jwt_bearer_has_jti: 0, jwt_bearer_has_identity_to_merge: 0, bearer_unknown: 0, bearer_claims_unavailable: 0, app_not_configured: 0, app_key_changed: 0, app_audience_changed: 0, app_rsa15_disallowed: 0, claim_alias_prefix_changed: 0, bearer_ttl_shortened: 0, not_allowed: 0, invalid: 0,
-  certificate_required: 0, throttled: 0,
+  certificate_required: 0, admin_token_throttled: 0, token_exchange_throttled: 0,
 }
 const EGRESS: Record<EgressReason, 0> = { loopback: 0, private: 0, link_local: 0, cgnat: 0, metadata: 0, unspecified: 0, multicast: 0, reserved: 0 }
 

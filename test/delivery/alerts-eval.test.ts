@@ -200,6 +200,11 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
     fires(changed([], bump('mtls_gateway_worker_restarts_total', 1)), [])
     fires(changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason: 'bad_signature' })), ['MtlsGatewayCallerAuthFailureBurst'])
     fires(changed([], bump('mtls_gateway_caller_auth_failures_total', 5, { reason: 'bad_signature' })), [])
+    // Each throttle's refusals under a reason of their own: the alert names which one bursts.
+    const burst = rules.find((r) => r.alert === 'MtlsGatewayCallerAuthFailureBurst')?.expr ?? ''
+    for (const reason of ['admin_token_throttled', 'token_exchange_throttled']) {
+      expect(firing(burst, changed([], bump('mtls_gateway_caller_auth_failures_total', 60, { reason }))).map((x) => x.labels.reason)).toEqual([reason])
+    }
     fires(changed([], bump('mtls_gateway_egress_refusals_total', 1, { reason: 'metadata' })), ['MtlsGatewayEgressRefusals'])
     fires(changed([], bump('mtls_gateway_log_lines_dropped_total', 1)), ['MtlsGatewayLogLinesDropped'])
     fires(changed([], bump('mtls_gateway_trace_spans_dropped_total', 1)), ['MtlsGatewayTraceSpansDropped'])
@@ -225,6 +230,8 @@ describe('the shipped alert rules against a healthy gateway without a store', ()
       later.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value
     expect(value('mtls_gateway_worker_restarts_total')).toBe(0)
     expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'bad_signature' })).toBe(0)
+    expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'admin_token_throttled' })).toBe(0)
+    expect(value('mtls_gateway_caller_auth_failures_total', { reason: 'token_exchange_throttled' })).toBe(0)
     expect(value('mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(value('mtls_gateway_log_lines_dropped_total')).toBe(0)
     expect(value('mtls_gateway_trace_spans_dropped_total', { reason: 'queue_full' })).toBe(0)

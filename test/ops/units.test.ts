@@ -31,8 +31,10 @@ describe('metric functions for other modules', () => {
     expect(counted('mtls_gateway_egress_refusals_total')).toEqual([{ labels: { reason: 'private_address' }, value: 1 }])
     // Every known reason exists from the start at 0, so the first refusal is an increase for rate().
     expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'replay' })).toBe(0)
-    // The admin-token throttle's refusals too (the dance counts them under this label).
-    expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'throttled' })).toBe(0)
+    // The throttles' refusals too, each under its own label (the admin token's, the token exchange's).
+    expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'admin_token_throttled' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'token_exchange_throttled' })).toBe(0)
+    expect(valueOf(m, 'mtls_gateway_caller_auth_failures_total', { reason: 'throttled' })).toBeUndefined()
     expect(valueOf(m, 'mtls_gateway_egress_refusals_total', { reason: 'metadata' })).toBe(0)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'refused' })).toBe(0)
     expect(valueOf(m, 'mtls_gateway_worker_restarts_total')).toBe(0)

@@ -1,0 +1,156 @@
+/**
+ * The failure throttle in front of every guarded attempt (the console's sign-in, the OAuth
+ * operator routes' admin token, `POST /gateway/token`): an address is refused for FAILURES that
+ * have settled, never for attempts of its still in flight, so a burst of right ones (a console in
+ * several tabs, a scraper, a caller app exchanging in parallel) is served however large it is.
+ *
+ * Two counts per source key, both sliding one-minute windows (sliding-window.ts), both in the store
+ * (shared by workers and replicas) with an in-process count beside each for outages:
+ * - places (failure-throttle.ts): taken before the secret is looked at, given back when the
+ *   attempt succeeds; so failures plus attempts in flight never pass `max`, and parallel wrong
+ *   attempts are still bounded (`max` at once, whatever the number of processes);
+ * - settled failures, `throttle:<name>-failed:<source>:<minute>`: one added when an attempt
+ *   settles as failed, in the minute it began (its place is kept).
+ * An attempt that finds no place free asks the settled failures: when they have reached `max`
+ * it is refused (429; Retry-After from them alone); else the places are held by attempts in
+ * flight, and it waits for one to settle (woken by a settle in this process, or by polling the
+ * store for other processes'), then tries again. Attempts in flight settle within the
+ * listener's timeouts, but a place can also be held by none: a process killed mid-attempt, a
+ * take-back the store lost. So the wait is bounded (`waitMs`, default 15 s): past it the attempt
+ * is refused as the places stand (`inFlight`, Retry-After until a place would be free).
+ */
+import { createFailureThrottle, type Attempt, type FailureThrottleOptions } from './failure-throttle.js'
+import { createLocalThrottle } from './local-throttle.js'
+import { estimateReaches, retryAfterSeconds, type WindowCounts } from './sliding-window.js'
+import { sourceKey, storeSegment } from './source-key.js'
+import { COUNTER_TTL_MS, readCounts, windowKeys, windowOf } from './throttle-counters.js'
+
+/** How long an attempt waits for a place held by attempts in flight before it is refused. */
+export const WAIT_FOR_PLACE_MS = 15_000
+// Polling the store for other processes' settles: from the first pause, doubling up to the last.
+const FIRST_PAUSE_MS = 10
+const LAST_PAUSE_MS = 500
+
+/** A settled throttle's options: the failure throttle's, and how long to wait for a place. */
+export interface SettledThrottleOptions extends FailureThrottleOptions {
+  waitMs?: number
+}
+
+/**
+ * An attempt admitted (call `settle` once its outcome is known: failed or not), or refused:
+ * for settled failures, or (`inFlight`) for places attempts in flight held past the wait.
+ */
+export type Admission =
+  | { readonly admitted: true; readonly key: string; settle(failed: boolean): Promise<void> }
+  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number; readonly inFlight: boolean }
+
+/** Admits attempts per source address by their settled failures. */
+export interface SettledThrottle {
+  /** Waits for a place when only attempts in flight hold them; `isGone` ends the wait early (the client left). */
+  admit(address: string | undefined, isGone?: () => boolean): Promise<Admission>
+}
+
+/** Creates a settled throttle; its in-process counts live as long as it does. */
+export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottle {
+  const places = createFailureThrottle(o)
+  const failures = createFailureCount(o)
+  const wakeups = createWakeups()
+  const steadyNow = o.steadyNow ?? o.now ?? (() => performance.now())
+  const waitMs = o.waitMs ?? WAIT_FOR_PLACE_MS
+  const admitted = (attempt: Attempt & { admitted: true }, failure: Failure): Admission => {
+    let settled = false
+    return {
+      admitted: true,
+      key: attempt.key,
+      async settle(failed) {
+        if (settled) return
+        settled = true
+        await (failed ? failure.add() : attempt.release())
+        wakeups.wakeOne(attempt.key)
+      },
+    }
+  }
+  return {
+    async admit(address, isGone = () => false) {
+      const deadline = steadyNow() + waitMs
+      for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, LAST_PAUSE_MS)) {
+        const failure = failures.at(address)
+        const attempt = await places.admit(address)
+        if (attempt.admitted) return admitted(attempt, failure)
+        const settledSec = await failures.at(address).refusalSec()
+        if (settledSec !== undefined || steadyNow() >= deadline || isGone()) {
+          // The next waiter asks now too: the failures that refused this one may refuse it.
+          wakeups.wakeOne(attempt.key)
+          return { admitted: false, key: attempt.key, retryAfterSec: settledSec ?? attempt.retryAfterSec, inFlight: settledSec === undefined }
+        }
+        await wakeups.wait(attempt.key, pause)
+      }
+    },
+  }
+}
+
+/** One source key's settled failures as of now: adding one (counted in this minute), or a refusal's Retry-After. */
+interface Failure {
+  add(): Promise<void>
+  /** Seconds until the settled failures fall under `max`; undefined when they are under it. */
+  refusalSec(): Promise<number | undefined>
+}
+
+/** The settled failures per source key: in the store when it answers, and in this process always. */
+function createFailureCount(o: SettledThrottleOptions): { at(address: string | undefined): Failure } {
+  const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
+  const now = o.now ?? Date.now
+  const steadyNow = o.steadyNow ?? o.now ?? (() => Math.floor(performance.timeOrigin + performance.now()))
+  const reaching = (counts: WindowCounts, elapsedMs: number): number | undefined => (estimateReaches(counts, elapsedMs, o.max) ? retryAfterSeconds(counts, elapsedMs, o.max) : undefined)
+  return {
+    at(address) {
+      const key = sourceKey(address)
+      const [window, elapsed] = windowOf(now())
+      const [own, ownElapsed] = windowOf(steadyNow())
+      const keys = windowKeys(`${o.name}-failed`, storeSegment(key), window)
+      return {
+        async add() {
+          local.add(key, own)
+          // Not counted in the store while it does not answer: this process's count holds it.
+          await Promise.resolve()
+            .then(() => o.store()?.increment(keys.current, 1, COUNTER_TTL_MS))
+            .catch(() => undefined)
+        },
+        async refusalSec() {
+          const mine = reaching(local.counts(key, own), ownElapsed)
+          const store = await Promise.resolve()
+            .then(() => o.store())
+            .then((s) => s && readCounts(s, keys))
+            .catch(() => undefined)
+          const shared = store && reaching(store, elapsed)
+          return mine === undefined && shared === undefined ? undefined : Math.max(mine ?? 0, shared ?? 0)
+        },
+      }
+    },
+  }
+}
+
+/** Attempts of this process waiting for a place, per source key: a settle wakes the longest waiting. */
+function createWakeups(): { wait(key: string, ms: number): Promise<void>; wakeOne(key: string): void } {
+  const waiting = new Map<string, (() => void)[]>()
+  return {
+    wait(key, ms) {
+      return new Promise((resolve) => {
+        const queue = waiting.get(key) ?? []
+        waiting.set(key, queue)
+        const wake = (): void => {
+          clearTimeout(timer)
+          const at = queue.indexOf(wake)
+          if (at >= 0) queue.splice(at, 1)
+          if (queue.length === 0 && waiting.get(key) === queue) waiting.delete(key)
+          resolve()
+        }
+        const timer = setTimeout(wake, ms)
+        queue.push(wake)
+      })
+    },
+    wakeOne(key) {
+      waiting.get(key)?.[0]?.()
+    },
+  }
+}
