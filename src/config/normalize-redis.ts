@@ -2,6 +2,7 @@
 import { parseDuration, plainNumber } from './units.js'
 import { obj, str, type Raw, type Report } from './normalize-util.js'
 import type { HostPort, RedisSettings } from './types.js'
+import { checkRedisCredentials } from './redis-credentials.js'
 
 const optional = <K extends string>(key: K, value: string | undefined): { [P in K]?: string } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: string }
@@ -55,20 +56,6 @@ function queryProblem(query: URLSearchParams): string | undefined {
   return undefined
 }
 
-/**
- * A user or password in the URL and `store.redis.username` / `password` too: the Redis client
- * takes the URL's (its user and password both, the other key silently unused) at start, while a
- * reload's password rotation hands new connections the other. Reported at the key left unused.
- */
-function credentialsGivenTwice(r: Raw, url: string | undefined, report: Report): void {
-  if (url === undefined || !URL.canParse(url)) return
-  const { username, password } = new URL(url)
-  if (username === '' && password === '') return
-  for (const key of ['username', 'password'] as const) {
-    if (r[key] !== undefined) report([key], 'is given twice: store.url holds a user or password too, and the Redis client uses the URL\'s and ignores this key; give the credentials in one place')
-  }
-}
-
 function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): NonNullable<RedisSettings['tls']> {
   const path = (key: string): { [k: string]: string } => (str(t[key]) === undefined ? {} : { [key]: abs(str(t[key]) as string) })
   if ((t.cert === undefined) !== (t.key === undefined)) report(['tls', t.cert === undefined ? 'cert' : 'key'], 'is required with tls.cert / tls.key (a client certificate needs its key)')
@@ -77,7 +64,7 @@ function normalizeRedisTls(t: Raw, abs: (p: string) => string, report: Report): 
 
 /**
  * Reports a kind redis without exactly one topology, a `url` it cannot open (redisUrlProblem),
- * one without TLS when `redis.tls` is given, or credentials given in it and in `redis` too. The
+ * one without TLS when `redis.tls` is given, or credentials in it that `redis` contradicts. The
  * URL is judged whatever the kind, as every other written key is: one the docs refuse must not
  * pass while the store is SQLite and then stop the reload that switches to Redis.
  */
@@ -91,7 +78,7 @@ function checkTopology(r: Raw, url: string | undefined, topologies: number, kind
     return
   }
   if (r.tls !== undefined && url !== undefined && !url.startsWith('rediss://')) report(['url'], 'must be rediss:// when redis.tls is given')
-  credentialsGivenTwice(r, url, report)
+  checkRedisCredentials(r, url, report)
 }
 
 /** Normalises `store.redis`; `url` is the store's URL (a single server), when given. */

@@ -1,9 +1,9 @@
 /**
  * The warnings `check` prints after its problems, never failing it: settings that weaken a
  * protection, certificates a bundle holds but does not use, durations written as a small bare
- * number, store settings the store's kind does not read, a token URL whose origin several endpoints share. One list, so the console's draft validator shows exactly what `check` says.
+ * number, store settings the store's kind does not read, a Redis credential given in the URL too (the same), a token URL whose origin several endpoints share. One list, so the console's draft validator shows exactly what `check` says.
  */
-import { configProblem, LEGACY_OAUTH10_RISK, unitlessDurationWarnings, unusedStoreSettingWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
+import { configProblem, LEGACY_OAUTH10_RISK, repeatedRedisCredentialWarnings, unitlessDurationWarnings, unusedStoreSettingWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { bundleWarnings } from './bundle-warnings.js'
 import { tokenUrlEndpointChecks } from './token-url-endpoints.js'
@@ -17,6 +17,7 @@ export function checkWarnings(config: GatewayConfig): ConfigProblem[] {
     ...bundleWarnings(config),
     ...unitlessDurationWarnings(config),
     ...unusedStoreSettingWarnings(config),
+    ...repeatedRedisCredentialWarnings(config),
     ...tokenUrlEndpointChecks(config).warnings,
   ]
 }

@@ -1,12 +1,12 @@
 /**
  * Risks in a config as written (legacyOAuth10, per-user links built on the Host header, endpoints
  * forward mode cannot tell apart, bundle certificates the client chain does not use, a listen.waysIn that serves nothing,
- * durations written as a small number of milliseconds, store settings the store's kind does not read, a token URL whose origin several endpoints share): said once per instance for each config it adopts, at the start
+ * durations written as a small number of milliseconds, store settings the store's kind does not read, a Redis credential given in the URL too (the same), a token URL whose origin several endpoints share): said once per instance for each config it adopts, at the start
  * and on each accepted reload. One process says them itself; with `--workers` the primary does,
  * as it accepts the config for every worker, so N workers do not log N copies (nor a replacement one more).
  */
 import type { Logger } from 'pino'
-import { LEGACY_OAUTH10_RISK, unitlessDurationWarnings, unusedStoreSettingWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
+import { LEGACY_OAUTH10_RISK, repeatedRedisCredentialWarnings, unitlessDurationWarnings, unusedStoreSettingWarnings, waysInWarning, type GatewayConfig } from '../config/index.js'
 import { bundleWarnings, compileDestination, hostKeys, tokenUrlEndpointChecks } from '../gateway/index.js'
 
 const HOST_HEADER_LINKS =
@@ -18,7 +18,7 @@ const SHADOWED =
 export function logConfigWarnings(logger: Logger, config: GatewayConfig): void {
   for (const w of profileWarnings(config)) logger.warn({ profile: w.profile }, w.msg)
   for (const s of shadowedInForwardMode(config)) logger.warn(s, SHADOWED)
-  for (const w of [...bundleWarnings(config), ...unitlessDurationWarnings(config), ...unusedStoreSettingWarnings(config), ...tokenUrlEndpointChecks(config).warnings]) logger.warn({ key: w.key, file: w.file, line: w.line, column: w.column }, w.msg)
+  for (const w of [...bundleWarnings(config), ...unitlessDurationWarnings(config), ...unusedStoreSettingWarnings(config), ...repeatedRedisCredentialWarnings(config), ...tokenUrlEndpointChecks(config).warnings]) logger.warn({ key: w.key, file: w.file, line: w.line, column: w.column }, w.msg)
   const idle = waysInWarning(config)
   if (idle) logger.warn({ key: 'listen.waysIn' }, idle)
 }

@@ -8,10 +8,13 @@
  * Query parameters of the URL, which ioredis takes as client options ahead of the gateway's own
  * (`?keyPrefix=` moved the keys, `?tls=` picked a TLS profile, a typo was ignored), are refused
  * but for `family`, and so is `family` given twice (ioredis keeps the last); a parameter's value is
- * never echoed, nor a name that does not look like one. A user or password in the URL and in
- * store.redis too is refused at the store.redis key: the client used the URL's and ignored it.
+ * never echoed, nor a name that does not look like one. A user or password in the URL and a
+ * different one in store.redis is refused at the store.redis key: the client used the URL's and
+ * ignored it; the same one in both passes, with a warning (a rotation must change both).
  * All of them are judged with `kind: sqlite` too, where they are unused (they passed then).
  */
+import { randomUUID } from 'node:crypto'
+import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
 import { startGateway } from '../../src/cli/gateway-root.js'
@@ -20,6 +23,7 @@ import { loadConfig, type GatewayConfig } from '../../src/config/index.js'
 import { storeOpenProblems } from '../../src/runtime/index.js'
 import { openRedisStore } from '../../src/store/index.js'
 import { createTestPki, clientTlsYaml, type TestPki } from '../support/pki.js'
+import { startRedisServer } from '../support/redis-servers.js'
 
 let pki: TestPki
 let run = 0
@@ -50,7 +54,7 @@ async function startLine(file: string): Promise<string> {
 
 const QUERY = (name?: string): string => `${name === undefined ? 'a query parameter' : `query parameter ${name}`} is not taken: the only one is family (0, 4 or 6); TLS, credentials, timeouts and the key prefix are store.redis and store settings`
 const TWICE = 'query parameter "family" is given more than once: the Redis client takes the last, and the gateway does not guess which one is meant; give it once'
-const CREDENTIALS = "is given twice: store.url holds a user or password too, and the Redis client uses the URL's and ignores this key; give the credentials in one place"
+const DIFFERS = (what: string, none = ''): string => `differs from the ${what} store.url holds${none}: the Redis client uses the URL's and ignores this key; give the credentials in one place (or the same in both)`
 const CASES = [
   { store: '  url: "redis://:pa55word-7@127.0.0.1:99999/0"\n', key: 'store.url', line: 8, msg: 'is not a valid URL (expected redis://host:port or rediss://host:port/db; a port is 1–65535)' },
   { store: '  url: redis://127.0.0.1:6390/sessions\n', key: 'store.url', line: 8, msg: 'path must be a database number (/0, /1, …) or nothing' },
@@ -63,9 +67,11 @@ const CASES = [
   // Given twice, ioredis keeps the last: the gateway guesses none (an escaped name is the same name).
   { store: '  url: "redis://:pa55word-7@127.0.0.1:6390/0?family=4&family=6"\n', key: 'store.url', line: 8, msg: TWICE },
   { store: '  url: "redis://127.0.0.1:6390/0?family=4&%66amily=4"\n', key: 'store.url', line: 8, msg: TWICE },
-  // The URL's user and password win at start; store.redis's would be unused until a reload's rotation.
-  { store: '  url: "redis://:pa55word-7@127.0.0.1:6390/0"\n  redis:\n    password: other-pa55word-7\n', key: 'store.redis.password', line: 10, msg: CREDENTIALS },
-  { store: '  url: "redis://gw@127.0.0.1:6390/0"\n  redis: { username: gw }\n', key: 'store.redis.username', line: 9, msg: CREDENTIALS },
+  // The URL's user and password win at start; a different one in store.redis would be unused until a reload's rotation.
+  { store: '  url: "redis://:pa55word-7@127.0.0.1:6390/0"\n  redis:\n    password: other-pa55word-7\n', key: 'store.redis.password', line: 10, msg: DIFFERS('password') },
+  { store: '  url: "redis://gw@127.0.0.1:6390/0"\n  redis: { username: pa55word-7-user }\n', key: 'store.redis.username', line: 9, msg: DIFFERS('user') },
+  // A user alone in the URL: the client sends an empty password, not store.redis.password.
+  { store: '  url: "redis://gw@127.0.0.1:6390/0"\n  redis: { password: pa55word-7 }\n', key: 'store.redis.password', line: 9, msg: DIFFERS('password', ' (none, as it holds a user or password)') },
   { store: '  redis:\n    sentinel: { primaryName: main, addresses: ["127.0.0.1:26379", "127.0.0.1:99999"] }\n', key: 'store.redis.sentinel.addresses[1]', line: 9, msg: 'port 99999 is not a TCP port (1–65535)' },
   { store: '  redis:\n    cluster: { nodes: ["127.0.0.1:0"] }\n', key: 'store.redis.cluster.nodes[0]', line: 9, msg: 'port 0 is not a TCP port (1–65535)' },
 ]
@@ -108,6 +114,41 @@ describe('Redis store settings the store cannot open', () => {
       await store.close()
     }
   })
+
+  // Before, the pair was refused whatever the values: a Helm release holding the password in its URL Secret and under passwordKey crash-looped.
+  it('the same user and password in store.url and store.redis (references, as the chart writes them) pass check with a warning, and the store answers with them; different ones fail at store.redis.password, neither shown', async () => {
+    const redis = await startRedisServer({ conf: () => 'user default off\nuser gw on >S3cret-pa55 ~* &* +@all\n' })
+    try {
+      const refs = (password: string): string => {
+        pki.write(`redis-url-${run}`, `redis://gw:S3cret-pa55@127.0.0.1:${redis.port}/0`)
+        pki.write(`redis-password-${run}`, password)
+        return `  url: "\${file:${pki.dir}/redis-url-${run}}"\n  keyPrefix: "check-redis-twice-${process.pid}-${run}:"\n  redis:\n    username: gw\n    password: "\${file:${pki.dir}/redis-password-${run}}"\n`
+      }
+      const same = configWith(refs('S3cret-pa55'))
+      const check = runCheck(same)
+      expect(check.ok, check.output).toBe(true)
+      const warnings = check.output.split('\n').filter((l) => l.includes('warning: the same value is in store.url'))
+      expect(warnings.map((l) => l.replace(/^.*: (store\.redis\.\w+): warning: .*$/, '$1'))).toEqual(['store.redis.username', 'store.redis.password'])
+      expect(check.output).not.toContain('S3cret')
+      const gw = await startGateway({ configFile: same })
+      try {
+        const now = Math.floor(Date.now() / 1000)
+        const jwt = await new SignJWT({ iss: 'bot', aud: 'https://gw.example', sub: 'u1', jti: randomUUID(), iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('0123456789abcdef0123456789abcdef'))
+        const r = await fetch(`${gw.url}/gateway/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: jwt }) })
+        expect(r.status, await r.clone().text()).toBe(200)
+      } finally {
+        await gw.close()
+      }
+      const other = configWith(refs('0ther-pa55'))
+      const refused = runCheck(other)
+      expect(refused.ok).toBe(false)
+      expect(refused.output).toContain(`store.redis.password: ${DIFFERS('password')}`)
+      expect(refused.output).not.toMatch(/pa55/)
+      expect(await startLine(other)).toMatch(/store\.redis\.password: differs from the password store\.url holds/)
+    } finally {
+      await redis.stop()
+    }
+  }, 60_000)
 
   it('a URL the store still refuses is blamed on store.url, not on `store` (the --workers primary) or on no key (a start)', () => {
     const loaded = loadConfig(configWith('  url: redis://127.0.0.1:6390/0\n'))

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../src/config/index.js'
+import { loadConfig, repeatedRedisCredentialWarnings } from '../../src/config/index.js'
+import { ConfigError } from '../../src/errors.js'
 import { buildRenderer, CHART, valuesFile, type Manifest, type Rendered, type Renderer } from './chart.js'
 import { validateManifest } from './kube-schema.js'
 
@@ -107,6 +108,50 @@ describe('Redis topologies in the chart', () => {
     expect(get('redis-sentinel-tls').gatewayConfig().store.redis).not.toHaveProperty('gateReadiness')
     expect(get('redis-cluster').gatewayConfig().store.url).toBeUndefined()
     expect(egressPorts('redis-cluster')).toEqual([6379])
+  })
+
+  // Before, the gateway refused the pair whatever the values, and pods of such a release crash-looped.
+  it('a URL Secret with user:password and the same password under passwordKey: the config the chart writes loads (a warning at store.redis.password); two different passwords are refused there, neither shown', async () => {
+    const rendered = await r.render([valuesFile('redis-replicas')], 'store:\n  redis:\n    passwordKey: password\n')
+    expect(rendered.gatewayConfig().store).toMatchObject({ url: '${env:MTLS_GATEWAY_REDIS_URL}', redis: { password: '${env:MTLS_GATEWAY_REDIS_PASSWORD}' } })
+    const root = mkdtempSync(join(tmpdir(), 'chart-redis-twice-'))
+    const load = (url: string, password: string): ReturnType<typeof loadConfig> => {
+      const text = (rendered.all('ConfigMap').find((d) => d.data?.['gateway.yaml'])?.data['gateway.yaml'] as string).replaceAll('/etc/mtls-gateway/', `${root}/etc/mtls-gateway/`).replaceAll('/var/lib/mtls-gateway', `${root}/var/lib/mtls-gateway`)
+      mkdirSync(join(root, 'etc/mtls-gateway/config'), { recursive: true })
+      mkdirSync(join(root, 'etc/mtls-gateway/seal-keys'), { recursive: true })
+      writeFileSync(join(root, 'etc/mtls-gateway/seal-keys/k1'), Buffer.alloc(32, 7).toString('base64'))
+      const file = join(root, 'etc/mtls-gateway/config/gateway.yaml')
+      writeFileSync(file, text)
+      return loadConfig(file, { env: { ...process.env, MTLS_GATEWAY_REDIS_URL: url, MTLS_GATEWAY_REDIS_PASSWORD: password } })
+    }
+    try {
+      const config = load('redis://gw:S3cret-pa55@redis.data.svc:6379/0', 'S3cret-pa55')
+      expect(config.store.redis.password).toBe('S3cret-pa55')
+      expect(repeatedRedisCredentialWarnings(config).map((w) => [w.key, w.msg])).toEqual([['store.redis.password', 'the same value is in store.url: the Redis client uses the URL\'s; a rotation must change both (a new store.url needs a restart), so give it in one place']])
+      let refused: unknown
+      try {
+        load('redis://gw:S3cret-pa55@redis.data.svc:6379/0', 'Other-pa55')
+      } catch (e) {
+        refused = e
+      }
+      expect(refused).toBeInstanceOf(ConfigError)
+      const problems = (refused as ConfigError).problems
+      expect(problems.map((p) => [p.key, p.msg])).toEqual([['store.redis.password', "differs from the password store.url holds: the Redis client uses the URL's and ignores this key; give the credentials in one place (or the same in both)"]])
+      expect(JSON.stringify(problems)).not.toMatch(/pa55/)
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+
+  it('dev values with a password in store.redis.url and another in store.redis.password fail to render, naming the fix; the same one renders', async () => {
+    const base = [valuesFile('minimal')]
+    const dev = (url: string, password: string): string => `store:\n  kind: redis\n  redis:\n    url: "${url}"\n    password: ${password}\n`
+    const refusal = 'store.redis.url holds a password (or a user without one) and store.redis.password another'
+    expect(await r.renderError(base, dev('redis://gw:dev-password@redis:6379/0', 'other-password'))).toContain(refusal)
+    expect(await r.renderError(base, dev('redis://gw@redis:6379/0', 'dev-password'))).toContain(refusal)
+    for (const same of [dev('redis://gw:dev-password@redis:6379/0', 'dev-password'), dev('redis://:dev-password@redis:6379/0', 'dev-password'), dev('redis://redis:6379/0', 'dev-password'), dev('redis://gw:dev%2Dpassword@redis:6379/0', 'dev-password')]) {
+      expect(Object.keys((await r.render(base, same)).get('Secret').data).sort()).toEqual(['password', 'url'])
+    }
   })
 
   it('dev values make one Secret with the URL and password; contradictions are refused with the fix', async () => {

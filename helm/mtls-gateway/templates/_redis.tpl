@@ -84,6 +84,13 @@
 {{- if and (or $r.passwordKey $r.sentinel.passwordKey) (not $r.existingSecret) }}
 {{- fail "store.redis.passwordKey / sentinel.passwordKey name keys of store.redis.existingSecret, which is not set." }}
 {{- end }}
+{{- /* Dev values name both: a password in the URL (escapes aside: they are not decoded here) that is not store.redis.password. */}}
+{{- $userinfo := regexReplaceAll "^rediss?://([^/?#]*)@.*$" (toString $r.url) "${1}" }}
+{{- if and (eq $r.mode "standalone") (not $r.existingSecret) $r.password (ne $userinfo (toString $r.url)) (not (contains "%" $userinfo)) }}
+{{- if ne (ternary (regexReplaceAll "^[^:]*:" $userinfo "") "" (contains ":" $userinfo)) (toString $r.password) }}
+{{- fail "store.redis.url holds a password (or a user without one) and store.redis.password another: the gateway would refuse to start, as the Redis client uses the URL's and ignores store.redis.password; give the password in one place, or the same in both." }}
+{{- end }}
+{{- end }}
 {{- if and $r.tls.clientCertificate (not $r.tls.secretName) }}
 {{- fail "store.redis.tls.clientCertificate is true but store.redis.tls.secretName (the Secret with tls.crt and tls.key) is not set." }}
 {{- end }}
