@@ -4,15 +4,12 @@
  *   - the `helm test` pod carries `podLabels`, so an Istio `sidecar.istio.io/inject: "true"`
  *     reaches it: the note's `helmTest.podLabels` override, rendered as the note writes it,
  *     gives the test pod another value while the gateway's pods keep theirs;
- *   - the local-use NAT64 prefix `64:ff9b:1::/48` is refused (as private when the IPv4 it
- *     carries is public), as the note says: should that change, the note must go;
  *   - a literal in a profile's `additionalFields` is refused by values.schema.json (its note).
- * Before, none of the first two had a note: an upgrade was the first to tell.
+ * Before, the first had no note: an upgrade was the first to tell.
  */
 import { parse, stringify } from 'yaml'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { classifyAddress } from '../../src/gateway/index.js'
 import { buildRenderer, valuesFile, type Manifest, type Renderer } from './chart.js'
 
 const DEPLOY = readFileSync('docs/deploy.md', 'utf8')
@@ -43,15 +40,6 @@ describe('docs/deploy.md upgrade notes', () => {
     expect(labelsOf(fixed)['sidecar.istio.io/inject']).toBe('false')
     expect(fixed.get('Deployment').spec.template.metadata.labels['sidecar.istio.io/inject']).toBe('true')
   }, 60_000)
-
-  it('the local-use NAT64 prefix: refused (private, with a public IPv4 in it), as the note says', () => {
-    const text = note('Upgrading with an endpoint reached through your own NAT64')
-    expect(text).toContain('`64:ff9b:1::/48`')
-    expect(text).toContain('`allowPrivate: true`')
-    // A public IPv4 carried (8.8.8.8): private; any other reading keeps its own class, refused too.
-    expect(classifyAddress('64:ff9b:1::808:808')).toBe('private')
-    for (const address of ['64:ff9b:1:808:8:800::', '64:ff9b:1::7f00:1', '64:ff9b:1:ffff::1']) expect(classifyAddress(address), address).toBeDefined()
-  })
 
   it('a literal in additionalFields: the note names the refusal and the fix', () => {
     const text = note('Upgrading with a literal in a profile\'s `additionalFields`')
