@@ -55,6 +55,20 @@ program
 addOAuth1Commands(program)
 
 program
+  .command('store')
+  .description("the gateway's store")
+  .command('reseal')
+  .description('seal every record still under a store.sealKeys key other than store.activeKey again under it (ends a rotation); exit 1 while any is left')
+  .addOption(configOption())
+  .option('--dry-run', 'count by key only; write nothing')
+  .action(async (o: { config: string; dryRun?: boolean }) => {
+    const { runStoreReseal } = await import('./cli/store-reseal.js')
+    const result = await runStoreReseal(o.config, o.dryRun === true)
+    ;(result.ok ? process.stdout : process.stderr).write(result.output)
+    process.exitCode = result.ok ? 0 : 1
+  })
+
+program
   .command('test-auth')
   .description("test an OAuth 1.0a profile: obtain a request token over the endpoint's mTLS")
   .argument('<profile>', 'profile name')

@@ -1,23 +1,20 @@
-import { createHash, hkdfSync, randomBytes } from 'node:crypto'
-import { createSealer, type Store } from '../store/index.js'
+import { randomBytes } from 'node:crypto'
+import type { Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
 import { aliasRefusal, bearerLifetimeSec, lifetimeRefusal, rsa15Refusal, type BearerFacts } from './bearer-binding.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 import { exactJson } from './exact-json.js'
+import { BEARER_PREFIX, CLAIMS_PREFIX, openRenewing, recordSealer, sha256, type Sealer } from './bearer-seal.js'
+
+export type { Sealer } from './bearer-seal.js'
 
 /** The body of a successful `POST /gateway/token`. */
 export interface BearerToken {
   access_token: string
   token_type: 'bearer'
   expires_in: number
-}
-
-/** Encrypts records at rest: structurally src/store/seal.ts's Sealer; `aad` binds a record to its key. */
-export interface Sealer {
-  seal(plain: string, aad?: string): string | Promise<string>
-  open(sealed: string, aad?: string): string | Promise<string>
 }
 
 /** Where bearer records live: the shared store only, so any worker or replica resolves any bearer. */
@@ -69,11 +66,11 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
     // Without it the record would read as an earlier version's, whose algorithm is unknown (bearer-binding.ts).
     if (facts.jweAlg === undefined) throw new TypeError('a JWE caller\'s bearer needs its assertion\'s algorithm (jweAlg)')
     const identity = Object.fromEntries(Object.entries(caller.claims).filter(([k]) => IDENTITY_CLAIMS.includes(k)))
-    const claims = await stores.claimsSealer.seal(exactJson(caller.claims), `bearer-claims:${id}`)
-    await stores.store.put(`bearer-claims:${id}`, claims, ttlMs)
-    await stores.store.put(`bearer:${id}`, await seal(token, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
+    const claims = await stores.claimsSealer.seal(exactJson(caller.claims), `${CLAIMS_PREFIX}${id}`)
+    await stores.store.put(`${CLAIMS_PREFIX}${id}`, claims, ttlMs)
+    await stores.store.put(`${BEARER_PREFIX}${id}`, await seal(token, { caller: Object.assign({}, caller, { claims: identity }), expiresAt, claimsSealed: true, ...key }, stores), ttlMs)
   } else {
-    await stores.store.put(`bearer:${id}`, await seal(token, { caller, expiresAt, ...key }, stores), ttlMs)
+    await stores.store.put(`${BEARER_PREFIX}${id}`, await seal(token, { caller, expiresAt, ...key }, stores), ttlMs)
   }
   return { access_token: token, token_type: 'bearer', expires_in: ttlSec }
 }
@@ -84,7 +81,7 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
  */
 export async function discardBearer(token: string, stores: BearerStores): Promise<void> {
   const id = sha256(token)
-  await Promise.all([`bearer:${id}`, `bearer-claims:${id}`].map((k) => stores.store.delete(k).catch(() => undefined)))
+  await Promise.all([`${BEARER_PREFIX}${id}`, `${CLAIMS_PREFIX}${id}`].map((k) => stores.store.delete(k).catch(() => undefined)))
 }
 
 /** The caller behind `Bearer <token>`: an issued bearer, or a JWT without `jti` used directly. */
@@ -134,10 +131,11 @@ function namesAudience(aud: unknown, audience: string): boolean {
 }
 
 async function readClaims(id: string, stores: BearerStores): Promise<Record<string, unknown> | undefined> {
-  const sealed = await stores.store.get(`bearer-claims:${id}`)
+  const key = `${CLAIMS_PREFIX}${id}`
+  const sealed = await stores.store.get(key)
   if (sealed === undefined || stores.claimsSealer === undefined) return undefined
   try {
-    return JSON.parse(await stores.claimsSealer.open(sealed, `bearer-claims:${id}`)) as Record<string, unknown>
+    return JSON.parse(await openRenewing(stores.store, stores.claimsSealer, key, sealed)) as Record<string, unknown>
   } catch {
     return undefined
   }
@@ -158,14 +156,14 @@ async function resolveJwt(jwt: string, opts: ResolveOptions): Promise<AssertedCa
 }
 
 async function readRecord(token: string, stores: BearerStores): Promise<BearerRecord | undefined> {
-  const id = sha256(token)
-  const stored = await stores.store.get(`bearer:${id}`)
+  const key = `${BEARER_PREFIX}${sha256(token)}`
+  const stored = await stores.store.get(key)
   if (stored === undefined) return undefined
   try {
     // An earlier version without seal keys wrote the record in clear (read while it lives, so a
     // rolling upgrade keeps its bearers; without seal keys a clear record grants nothing more).
     if (stores.sealer === undefined && stored.startsWith('{')) return JSON.parse(stored) as BearerRecord
-    return JSON.parse(await recordSealer(token, stores).open(stored, `bearer:${id}`)) as BearerRecord
+    return JSON.parse(await openRenewing(stores.store, recordSealer(token, stores.sealer), key, stored)) as BearerRecord
   } catch {
     // Unreadable (sealed with a retired key, or corrupt): as good as absent.
     return undefined
@@ -175,16 +173,5 @@ async function readRecord(token: string, stores: BearerStores): Promise<BearerRe
 async function seal(token: string, record: BearerRecord, stores: BearerStores): Promise<string> {
   // The store key as AAD: a sealed record copied under another bearer's key does not open.
   // exactJson: the claims read back as verified (-0 and 1e400 included), as the JWT used directly gives them.
-  return recordSealer(token, stores).seal(exactJson(record), `bearer:${sha256(token)}`)
-}
-
-/** The configured sealer, else one under a key derived (HKDF) from the bearer's 32 random bytes. */
-function recordSealer(token: string, stores: BearerStores): Sealer {
-  if (stores.sealer !== undefined) return stores.sealer
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(token, 'base64url'), 'mtls-gateway', 'bearer-record-v1', 32))
-  return createSealer([{ id: 'bearer', key }], 'bearer')
-}
-
-function sha256(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  return recordSealer(token, stores.sealer).seal(exactJson(record), `${BEARER_PREFIX}${sha256(token)}`)
 }

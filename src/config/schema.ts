@@ -222,7 +222,7 @@ const store = {
           key: { type: 'string', description: '32 random bytes, base64 or hex, from `${env:…}` or `${file:…}`.' },
         },
       },
-      description: 'AES-256-GCM keys sealing secrets at rest. Add a new key and make it active to rotate; old records stay readable.',
+      description: 'AES-256-GCM keys sealing secrets at rest; every key listed opens, `activeKey` seals. To rotate: add the new key everywhere, then make it `activeKey` (reads seal what they find under another key again under it), run `mtls-gateway store reseal`, then remove the old key (docs/store.md, Rotating the seal keys).',
     },
     activeKey: { type: 'string', description: 'Id of the sealing key new records use (default: the last one).' },
   },

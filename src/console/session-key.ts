@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../errors.js'
-import { SealError, type Sealer, type Store } from '../store/index.js'
+import { emptyCount, SealError, tally, type ResealCount, type Sealer, type Store } from '../store/index.js'
 
 /** Where the console keeps its shared state: the store, and the sealer of store.sealKeys if any. */
 export interface SessionState {
@@ -54,6 +54,43 @@ async function carriedOver(state: SessionState, sealer: Sealer): Promise<Buffer 
     }
   }
   return undefined
+}
+
+/**
+ * After store.activeKey changed: the key carried over into the active key's entry, and the entries
+ * under other keys that open removed (a replica still sealing under one of them carries the key over
+ * again from the active entry, which it can open: rotations add the key everywhere first). `dryRun`:
+ * counts only. Entries that do not open are left and counted. Undefined without seal keys (the key
+ * is then kept in clear).
+ */
+export async function resealSessionKey(state: SessionState, dryRun: boolean): Promise<ResealCount | undefined> {
+  const { store, sealer } = state
+  if (sealer === undefined) return undefined
+  const count = emptyCount("the console's session key", sealer.activeId)
+  const prefix = sessionKeyEntry('')
+  const others: { entry: string; id: string; stored: string }[] = []
+  for (const entry of await store.keys(prefix)) {
+    const [id, stored] = [entry.slice(prefix.length), await store.get(entry)]
+    if (stored === undefined) continue
+    count.records++
+    if (id === sealer.activeId) count.current++
+    else if (!opens(stored, entry, sealer)) tally(count.unreadable, id)
+    else others.push({ entry, id, stored })
+  }
+  if (others.length > 0 && !dryRun) await sessionKey(state)
+  for (const { entry, id, stored } of others) {
+    if (!dryRun && (await store.replaceIfUnchanged(entry, stored, undefined))) count.resealed++
+    else tally(count.stale, id)
+  }
+  return count
+}
+
+function opens(stored: string, entry: string, sealer: Sealer): boolean {
+  try {
+    return decode(stored, entry, sealer).length === KEY_BYTES
+  } catch {
+    return false
+  }
 }
 
 function encode(material: Buffer, entry: string, sealer: Sealer | undefined): string {

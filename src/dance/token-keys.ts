@@ -5,6 +5,7 @@
  * `oauth1:token:<user>:<profile>:<tenant>`, with no user space: such keys are listed and
  * revoked, never read for a request.
  */
+import { createHash } from 'node:crypto'
 import { latin1Reading } from '../callers/index.js'
 import type { Store } from '../store/index.js'
 import type { TokenOwner } from './tokens.js'
@@ -85,3 +86,13 @@ export async function keysInEverySpace(store: Store, owner: Omit<TokenOwner, 'an
   }
   return out
 }
+
+// Request tokens and link ids travel in browser URLs: only their digests are keys.
+const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
+/** The key spaces of dances waiting for their callback, one-time links, and the links handed out again. */
+export const [PENDING_PREFIX, LINK_PREFIX, REUSABLE_LINK_PREFIX] = ['oauth1:request:', 'oauth1:link:', 'oauth1:link-of:'] as const
+export const pendingKey = (requestToken: string): string => `${PENDING_PREFIX}${digest(requestToken)}`
+export const linkKey = (id: string): string => `${LINK_PREFIX}${digest(id)}`
+// The owner's reusable link per host its origin names (a link calls back to its own origin, and the
+// dance's cookie belongs to a host, any port: RFC 6265 §8.5): keyed by a digest, its id sealed.
+export const reusableLinkKey = (owner: TokenOwner, origin: string | undefined): string => `${REUSABLE_LINK_PREFIX}${digest(origin === undefined ? tokenKey(owner) : `${tokenKey(owner)} ${new URL(origin).hostname}`)}`

@@ -11,12 +11,12 @@
  * token belongs to a user space: by default one app's, shared only by apps configured with
  * the same callers.apps[].userSpace.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { getRecord, putRecord, putRecordIfAbsent, SealError, takeRecord, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { randomBytes } from 'node:crypto'
+import { getRecord, putRecord, putRecordIfAbsent, SealError, sealedRecords, takeRecord, type SealedKind, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken } from './adopt-token.js'
 import { moveRecord, revokeKeys } from './token-move.js'
-import { keysInEverySpace, revokedIds, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
+import { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, keysInEverySpace, LINK_PREFIX, linkKey, PENDING_PREFIX, pendingKey, REUSABLE_LINK_PREFIX, reusableLinkKey, revokedIds, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
 
 /** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
 export interface TokenOwner {
@@ -108,14 +108,17 @@ const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'field
 const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings']
 const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
 
-// Request tokens and link ids travel in browser URLs: only their digests are keys.
-const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
-export const pendingKey = (requestToken: string): string => `oauth1:request:${digest(requestToken)}`
-export const linkKey = (id: string): string => `oauth1:link:${digest(id)}`
-// The owner's reusable link per host its origin names (a link calls back to its own origin, and the
-// dance's cookie belongs to a host, any port: RFC 6265 §8.5): keyed by a digest, its id sealed.
-const reusableLinkKey = (owner: TokenOwner, origin: string | undefined): string => `oauth1:link-of:${digest(origin === undefined ? tokenKey(owner) : `${tokenKey(owner)} ${new URL(origin).hostname}`)}`
 const REUSABLE_SECRETS: SecretFields<{ id: string }> = ['id']
+
+/** Every record the dance seals, by kind: what a re-seal walk renews after store.activeKey changed. */
+export function sealedDanceRecords(sealer: Sealer): SealedKind[] {
+  return [
+    sealedRecords("users' tokens", [KNOWN_TOKEN_PREFIX, ANONYMOUS_TOKEN_PREFIX], sealer, TOKEN_SECRETS),
+    sealedRecords('dances waiting for their callback', [PENDING_PREFIX], sealer, PENDING_SECRETS),
+    sealedRecords('one-time authorize links', [LINK_PREFIX], sealer, LINK_SECRETS),
+    sealedRecords('links handed out again', [REUSABLE_LINK_PREFIX], sealer, REUSABLE_SECRETS),
+  ]
+}
 
 function ownerOf(o: TokenOwner): TokenOwner {
   return { space: o.space, profile: o.profile, ...(o.tenant !== undefined ? { tenant: o.tenant } : {}), user: o.user, anonymous: o.anonymous }

@@ -4,7 +4,8 @@
  * link, so nothing of it is left to complete once its profile is back.
  */
 import type { Store } from '../store/index.js'
-import { linkKey, pendingKey, withSpace, type LinkRecord, type PendingRequest } from './tokens.js'
+import { linkKey, pendingKey } from './token-keys.js'
+import { withSpace, type LinkRecord, type PendingRequest } from './tokens.js'
 
 /** What a pending request says without its sealed fields: whose dance it is, and which browser's. */
 export type PendingBinding = Pick<PendingRequest, 'profile'> & Partial<Pick<PendingRequest, 'browser'>>

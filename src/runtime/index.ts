@@ -1,5 +1,5 @@
 /** Process-lifetime state (store, observer, buffered-body budget) apart from the config snapshot a reload swaps. */
-export { createRuntime, createStoreFile, storeOpenProblems, type Runtime, type RuntimeOptions } from './runtime.js'
+export { createRuntime, createStoreFile, storeConfigOf, storeOpenProblems, type Runtime, type RuntimeOptions } from './runtime.js'
 export { adoptConfig, restartBaseline, restartOnlyChanges, storeLocationChanges, type RestartBaseline } from './restart-only.js'
 export { needsStore } from '../config/index.js'
 export type { Observer } from './observer.js'

@@ -17,10 +17,14 @@ export {
   openRecord,
   putRecord,
   putRecordIfAbsent,
+  recordSealKeyIds,
+  resealRecord,
+  sealedRecords,
   sealRecord,
   takeRecord,
   type SecretFields,
 } from './records.js'
+export { emptyCount, replaceInBackground, resealRecords, sealedValues, tally, type ResealCount, type SealedKind } from './reseal.js'
 
 /** Which persistent backend holds the gateway's state. */
 export type StoreConfig = { kind: 'sqlite'; file: string } | ({ kind: 'redis' } & RedisStoreOptions)

@@ -69,6 +69,16 @@ export class MemoryStore implements Store {
     return value - 1
   }
 
+  // Atomic for the same reason: compared and written in one synchronous turn.
+  async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
+    const now = Date.now()
+    const live = this.#live(key, now)
+    if (live?.value !== expected) return false
+    if (replacement === undefined) this.#entries.delete(key)
+    else this.#entries.set(key, { value: replacement, expiresAt: ttlMs === undefined ? live.expiresAt : expiryOf(ttlMs, now) })
+    return true
+  }
+
   async delete(key: string): Promise<boolean> {
     const live = this.#live(key, Date.now()) !== undefined
     this.#entries.delete(key)

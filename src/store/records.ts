@@ -4,6 +4,7 @@
  * key or another field fails to open instead of leaking into the wrong user's data.
  */
 import type { Sealer } from './seal.js'
+import { replaceInBackground, type SealedKind } from './reseal.js'
 import type { Store } from './store.js'
 
 /** Names of the fields of T that are sealed at rest. */
@@ -31,19 +32,48 @@ export function sealRecord<T extends object>(sealer: Sealer, key: string, value:
  * authenticated, the rest is trusted as the store's own data.
  */
 export function openRecord<T extends object>(sealer: Sealer, key: string, text: string, secretFields: SecretFields<T>): T {
-  const parsed: unknown = JSON.parse(text)
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new TypeError(`stored record "${key}" is not a JSON object`)
-  }
-  const out = parsed as Record<string, unknown>
+  return openFields<T>(sealer, key, text, secretFields).record
+}
+
+/**
+ * `text` with every sealed field under the sealer's active key; undefined when each already is
+ * (nothing to write). A SealError when one does not open.
+ */
+export function resealRecord<T extends object>(sealer: Sealer, key: string, text: string, secretFields: SecretFields<T>): string | undefined {
+  return openFields<T>(sealer, key, text, secretFields).resealed
+}
+
+/** The key ids the record's sealed fields name (a field that is not a sealed value names none; a malformed one throws SealError). */
+export function recordSealKeyIds<T extends object>(sealer: Sealer, key: string, text: string, secretFields: SecretFields<T>): string[] {
+  const fields = parseObject(text, key)
+  return secretFields.flatMap((f) => (typeof fields[f] === 'string' ? [sealer.keyIdOf(fields[f])] : []))
+}
+
+/** Opens the sealed fields once, and seals again under the active key those sealed under another. */
+function openFields<T extends object>(sealer: Sealer, key: string, text: string, secretFields: SecretFields<T>): { record: T; resealed: string | undefined } {
+  const out = parseObject(text, key)
+  const renewed: Record<string, unknown> = Object.assign({}, out)
+  let stale = false
   for (const field of secretFields) {
     const sealed = out[field]
     if (sealed === undefined) continue
     // A plaintext value where a sealed one belongs is refused, never passed through.
     if (typeof sealed !== 'string') throw new TypeError(`stored record "${key}": field "${field}" is not sealed`)
-    out[field] = JSON.parse(sealer.open(sealed, fieldAad(key, field)))
+    const plain = sealer.open(sealed, fieldAad(key, field))
+    out[field] = JSON.parse(plain)
+    if (sealer.keyIdOf(sealed) === sealer.activeId) continue
+    renewed[field] = sealer.seal(plain, fieldAad(key, field))
+    stale = true
   }
-  return out as T
+  return { record: out as T, resealed: stale ? JSON.stringify(renewed) : undefined }
+}
+
+function parseObject(text: string, key: string): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(text)
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError(`stored record "${key}" is not a JSON object`)
+  }
+  return parsed as Record<string, unknown>
 }
 
 /** Writes a record (replacing any), secrets sealed; `ttlMs` undefined = no expiry. */
@@ -70,7 +100,12 @@ export async function putRecordIfAbsent<T extends object>(
   return store.putIfAbsent(key, sealRecord(sealer, key, value, secretFields), ttlMs)
 }
 
-/** Reads a record and opens its secrets; undefined when absent or expired. */
+/**
+ * Reads a record and opens its secrets; undefined when absent or expired. A record with a field
+ * sealed under another key than the active one is written again under it (only while the store
+ * still holds what was read, keeping its expiry), in the background: a store that fails that write
+ * costs the read nothing, and the next read tries again.
+ */
 export async function getRecord<T extends object>(
   store: Store,
   sealer: Sealer,
@@ -78,7 +113,11 @@ export async function getRecord<T extends object>(
   secretFields: SecretFields<T>,
 ): Promise<T | undefined> {
   const text = await store.get(key)
-  return text === undefined ? undefined : openRecord(sealer, key, text, secretFields)
+  if (text === undefined) return undefined
+  const { record, resealed } = openFields<T>(sealer, key, text, secretFields)
+  // Sealed under a key no longer active: sealed again under the active one, so a rotation ends.
+  if (resealed !== undefined) replaceInBackground(store, key, text, resealed)
+  return record
 }
 
 /** Reads and removes a record in one step (one-shot request tokens). */
@@ -90,4 +129,15 @@ export async function takeRecord<T extends object>(
 ): Promise<T | undefined> {
   const text = await store.take(key)
   return text === undefined ? undefined : openRecord(sealer, key, text, secretFields)
+}
+
+/** Records of this module's shape under `prefixes`, `secretFields` sealed by `sealer`, as a re-seal walk reads them. */
+export function sealedRecords<T extends object>(name: string, prefixes: readonly string[], sealer: Sealer, secretFields: SecretFields<T>): SealedKind {
+  return {
+    name,
+    prefixes,
+    activeId: sealer.activeId,
+    keyIds: (key, text) => recordSealKeyIds(sealer, key, text, secretFields),
+    reseal: (key, text) => resealRecord(sealer, key, text, secretFields),
+  }
 }

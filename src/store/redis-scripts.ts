@@ -17,3 +17,13 @@ return value`
 export const DECREMENT_IF_POSITIVE_SCRIPT = `local value = tonumber(redis.call('GET', KEYS[1]))
 if value == nil or value <= 0 then return false end
 return redis.call('DECR', KEYS[1])`
+
+/**
+ * Replaces (ARGV[3], keeping the TTL or with ARGV[2] ms) or deletes (ARGV[2] 'delete') the key only
+ * while it holds ARGV[1]; 1 when it did. GET of an absent key gives false, never equal to a string.
+ */
+export const REPLACE_IF_UNCHANGED_SCRIPT = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'delete' then redis.call('DEL', KEYS[1])
+elseif ARGV[2] == 'keep' then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
+else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
+return 1`

@@ -5,7 +5,8 @@ import { ConnectChecks } from './redis-connect-checks.js'
 import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
-import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT } from './redis-scripts.js'
+import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT, REPLACE_IF_UNCHANGED_SCRIPT } from './redis-scripts.js'
+import { scanKeys } from './redis-scan.js'
 import { credentialKeys, storeFailure, type CredentialKeys } from './redis-failure.js'
 import { sentinelWatchOf } from './redis-sentinel-watch.js'
 import { checkRedisHealth } from './redis-health.js'
@@ -15,8 +16,6 @@ import { normalizeStep, normalizeTtl } from './ttl.js'
 import { failIfStoreFailed, outsideRequests, rememberStoreFailure, rememberUnconfirmedWrite, unconfirmedWriteOfRequest } from './request-wait.js'
 
 export type { RedisConnectWarning, RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
-
-const SCAN_COUNT = 500
 
 /** A Store on Redis ≥ 6.2 (GETDEL); Redis does expiry itself, so nothing is purged here. */
 export class RedisStore implements Store {
@@ -110,6 +109,11 @@ export class RedisStore implements Store {
     return ((await this.#write('decrement', k, (p) => p.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, k))) as number | null) ?? undefined
   }
 
+  async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
+    const [k, ttl] = [this.#keys.toRedis(key), replacement === undefined ? 'delete' : String(normalizeTtl(ttlMs) ?? 'keep')]
+    return (await this.#write('replaceIfUnchanged', k, (p) => p.eval(REPLACE_IF_UNCHANGED_SCRIPT, 1, k, expected, ttl, replacement ?? ''))) === 1
+  }
+
   async delete(key: string): Promise<boolean> {
     const k = this.#keys.toRedis(key)
     return ((await this.#write('delete', k, (p) => p.del(k))) as number) > 0
@@ -121,23 +125,7 @@ export class RedisStore implements Store {
   }
 
   async keys(prefix: string): Promise<string[]> {
-    const pattern = this.#keys.pattern(prefix)
-    const found = new Set<string>()
-    for (const node of await this.#scanTargets()) {
-      let cursor = '0'
-      do {
-        // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
-        const [next, batch] = await this.#run('keys', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT))
-        // SCAN may return a key twice (the Set) and a hash-tag pattern may match a little
-        // more than the prefix (a "}" in it): the check makes the answer exact.
-        for (const k of batch) {
-          const key = this.#keys.fromRedis(k)
-          if (key.startsWith(prefix)) found.add(key)
-        }
-        cursor = next
-      } while (cursor !== '0')
-    }
-    return [...found].sort()
+    return scanKeys(await this.#scanTargets(), this.#keys, prefix, (fn) => this.#run('keys', fn))
   }
 
   /** Every primary reachable, a Cluster up at each, and each with the replicas in sync that writes must reach (checkRedisHealth). */

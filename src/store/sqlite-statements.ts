@@ -43,6 +43,10 @@ export const SQL = {
   // Only a live counter above 0 moves, and no row is made: a take-back never goes below 0.
   decrementIfPositive: `UPDATE ${TABLE} SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT)
     WHERE key = @key AND ${LIVE} AND CAST(value AS INTEGER) > 0 RETURNING CAST(value AS INTEGER)`,
+  // One statement each: the comparison and the write share SQLite's write lock. A null @expiresAt keeps the expiry.
+  replaceIfUnchanged: `UPDATE ${TABLE} SET value = @value, expires_at = COALESCE(@expiresAt, expires_at)
+    WHERE key = @key AND value = @expected AND ${LIVE}`,
+  deleteIfUnchanged: `DELETE FROM ${TABLE} WHERE key = @key AND value = @expected AND ${LIVE}`,
   // Expired rows are removed too, but only a live one counts as deleted/taken.
   take: `DELETE FROM ${TABLE} WHERE key = @key RETURNING value, expires_at`,
   keys: `SELECT key FROM ${TABLE} WHERE key >= @prefix AND ${LIVE} ORDER BY key`,

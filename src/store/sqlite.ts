@@ -1,9 +1,9 @@
 import { resolve } from 'node:path'
-import { describeSqliteError, openSqlite, SqliteDriverError, type Database } from './sqlite-driver.js'
-import { createSqliteFile, sqliteFileProblem } from './sqlite-location.js'
+import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
+import { openDatabase } from './sqlite-open.js'
 import { GatewayError } from '../errors.js'
 import { UNREACHABLE, type Store } from './store.js'
-import { SCHEMA, SQL } from './sqlite-statements.js'
+import { SQL } from './sqlite-statements.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the embedded SQLite store. */
@@ -74,6 +74,13 @@ export class SqliteStore implements Store {
 
   async decrementIfPositive(key: string): Promise<number | undefined> {
     return this.#run('decrement', () => this.#sql.decrementIfPositive.get({ key, now: Date.now() }) as number | undefined)
+  }
+
+  async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
+    const now = Date.now()
+    const expiresAt = expiryOf(ttlMs, now)
+    const write = (): number => (replacement === undefined ? this.#sql.deleteIfUnchanged.run({ key, expected, now }) : this.#sql.replaceIfUnchanged.run({ key, expected, value: replacement, expiresAt, now })).changes
+    return this.#run('replaceIfUnchanged', write) === 1
   }
 
   async delete(key: string): Promise<boolean> {
@@ -150,59 +157,6 @@ export class SqliteStore implements Store {
       const why = describeSqliteError(e)
       throw new GatewayError('store_unavailable', `sqlite store "${this.#file}": ${op} failed: ${why}`, { cause: e, callerMessage: UNREACHABLE })
     }
-  }
-}
-
-/**
- * Opens (and on first use creates) the file. Processes starting together on a new file can
- * still meet SQLITE_BUSY without SQLite's busy handler being asked (switching to WAL upgrades a
- * read lock to a write lock, and SQLite refuses such an upgrade at once rather than deadlock):
- * the whole open is retried with a short pause until busyTimeoutMs has passed.
- */
-function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
-  // What `check` reports, refused in the same words before anything is created.
-  const refusal = sqliteFileProblem(file)
-  if (refusal !== undefined) throw new Error(refusal)
-  const deadline = Date.now() + Math.max(0, busyTimeoutMs)
-  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
-    try {
-      return openOnce(file, busyTimeoutMs)
-    } catch (e) {
-      if (!isBusy(e) || Date.now() + pause > deadline) {
-        const Failure = e instanceof SqliteDriverError ? SqliteDriverError : Error
-        throw new Failure(`sqlite store "${file}": cannot open: ${describeSqliteError(e)}`, { cause: e })
-      }
-      // Start-up only, and the API is synchronous: block this thread for the pause.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause)
-    }
-  }
-}
-
-const isBusy = (e: unknown): boolean => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY')
-
-function openOnce(file: string, busyTimeoutMs: number): Database.Database {
-  let db: Database.Database | undefined
-  try {
-    createSqliteFile(file)
-    db = openSqlite(file)
-    // busy_timeout first: switching to WAL and creating the table need locks a second
-    // process starting at the same moment may hold.
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
-    // WAL is a property of the file: only the first opener needs the exclusive lock to switch.
-    const mode: unknown = db.pragma('journal_mode', { simple: true }) === 'wal' ? 'wal' : db.pragma('journal_mode = WAL', { simple: true })
-    if (mode !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`)
-    // WAL + FULL: every commit fsyncs the WAL, so an acknowledged put survives a crash.
-    db.pragma('synchronous = FULL')
-    // IMMEDIATE takes the write lock up front, waiting (busy_timeout) for another starting
-    // worker. A plain transaction would read the schema first and then need to upgrade to a
-    // writer; if another process created the table in between, SQLite answers SQLITE_BUSY at
-    // once, without waiting ("database is locked" — workers racing on a new file).
-    const opened = db
-    opened.transaction(() => opened.exec(SCHEMA)).immediate()
-    return opened
-  } catch (e) {
-    db?.close()
-    throw e
   }
 }
 

@@ -47,6 +47,13 @@ export interface Store {
    * created, no TTL moves) and gives undefined. A take-back that can never go below 0.
    */
   decrementIfPositive(key: string): Promise<number | undefined>
+  /**
+   * Atomically, and only while the live value at key is still `expected`: replaces it with
+   * `replacement`, keeping its expiry (or `ttlMs` from now, when given), or removes it when
+   * `replacement` is undefined. True when this call changed it. A read-then-write (a re-seal, an
+   * expiry shortened) goes through it, so a newer write or a delete meanwhile is never undone.
+   */
+  replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean>
   /** Remove; true when a live value was removed. */
   delete(key: string): Promise<boolean>
   /** Atomically read and remove (one-shot values such as request tokens). */

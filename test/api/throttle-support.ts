@@ -89,6 +89,7 @@ export class FlakyStore implements Store {
   putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
   increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
   decrementIfPositive = (k: string) => this.#call(() => this.inner.decrementIfPositive(k))
+  replaceIfUnchanged = (k: string, was: string, v: string | undefined, ttl?: number) => this.#call(() => this.inner.replaceIfUnchanged(k, was, v, ttl))
   delete = (k: string) => this.#call(() => this.inner.delete(k))
   take = (k: string) => this.#call(() => this.inner.take(k))
   keys = (p: string) => this.#call(() => this.inner.keys(p))

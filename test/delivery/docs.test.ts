@@ -228,9 +228,9 @@ function quotedMetrics(text: string): string[] {
 /** Invocations of the gateway's CLI in a doc: the command words and the flags given. */
 export function cliInvocations(text: string): { command: string; flags: string[]; line: number }[] {
   const out: { command: string; flags: string[]; line: number }[] = []
-  for (const m of text.matchAll(/(?:^|[\s`(])(?:npx mtls-gateway|mtls-gateway|node dist\/src\/main\.js|<image>) ((?:oauth1 sign|pki interception-ca|serve|check|pki|test-auth|test-endpoint)\b(?:[^\n`|#\\]|\\\n|\\)*)/gm)) {
+  for (const m of text.matchAll(/(?:^|[\s`(])(?:npx mtls-gateway|mtls-gateway|node dist\/src\/main\.js|<image>) ((?:oauth1 sign|pki interception-ca|store reseal|serve|check|pki|test-auth|test-endpoint)\b(?:[^\n`|#\\]|\\\n|\\)*)/gm)) {
     const words = (m[1] as string).replace(/\\\n/g, ' ').split(/\s+/)
-    const command = words[0] === 'oauth1' || (words[0] === 'pki' && words[1] === 'interception-ca') ? `${words[0]} ${words[1]}` : (words[0] as string)
+    const command = words[0] === 'oauth1' || words[0] === 'store' || (words[0] === 'pki' && words[1] === 'interception-ca') ? `${words[0]} ${words[1]}` : (words[0] as string)
     const flags = words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ''))
     out.push({ command, flags, line: lineOf(text, m.index + m[0].indexOf(m[1] as string)) })
   }
@@ -312,7 +312,7 @@ describe('docs: what README.md and docs/*.md name exists', () => {
     const helpOf = (command: string): string => {
       const known = helps.get(command)
       if (known !== undefined) return known
-      const text = execFileSync(process.execPath, ['dist/src/main.js', ...command.split(' ').slice(0, command.startsWith('oauth1') ? 2 : 1), '--help'], { encoding: 'utf8' })
+      const text = execFileSync(process.execPath, ['dist/src/main.js', ...command.split(' ').slice(0, command.startsWith('oauth1') || command.startsWith('store') ? 2 : 1), '--help'], { encoding: 'utf8' })
       helps.set(command, text)
       return text
     }

@@ -19,7 +19,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { send } from '../support/gateway.js'
 import { startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 import { createSealer, openSqliteStore, putRecord, takeRecord } from '../../src/store/index.js'
-import { pendingKey } from '../../src/dance/tokens.js'
+import { pendingKey } from '../../src/dance/token-keys.js'
 import { authorizeLink, CONSUMER, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider } from './dance-support.js'
 
 const SECOND = { key: 'secondgatewayconsumer2', secret: 'second-consumer-secret-9c1e' }

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/index.js'
 import { STORE_BACKENDS, stopStoreServers, type StoreBackend, type StoreHarness } from '../support/store-backends.js'
@@ -165,6 +166,72 @@ function contract(backend: StoreBackend): void {
     expect(await store.increment('d:window', 1, 60_000)).toBe(1)
   })
 
+  it('replaceIfUnchanged writes or deletes only over the value it names, keeping the expiry unless given one', async () => {
+    expect(await store.replaceIfUnchanged('r:absent', 'x', 'y')).toBe(false)
+    expect(await store.get('r:absent')).toBeUndefined()
+    await store.put('r:a', 'one')
+    expect(await store.replaceIfUnchanged('r:a', 'other', 'two')).toBe(false)
+    expect(await store.replaceIfUnchanged('r:a', 'one', 'two')).toBe(true)
+    expect(await store.get('r:a')).toBe('two')
+    expect(await store.replaceIfUnchanged('r:a', 'one', undefined)).toBe(false)
+    expect(await store.replaceIfUnchanged('r:a', 'two', undefined)).toBe(true)
+    expect(await store.get('r:a')).toBeUndefined()
+    // The expiry stays (a re-sealed record never outlives the original) or is the one given; none stays none.
+    await store.put('r:short', 's', SHORT_TTL_MS)
+    await store.put('r:forever', 'f')
+    await store.put('r:shortened', 'g')
+    expect(await store.replaceIfUnchanged('r:short', 's', 's2')).toBe(true)
+    expect(await store.replaceIfUnchanged('r:forever', 'f', 'f2')).toBe(true)
+    expect(await store.replaceIfUnchanged('r:shortened', 'g', 'g2', SHORT_TTL_MS)).toBe(true)
+    expect([await store.get('r:short'), await store.get('r:shortened')]).toEqual(['s2', 'g2'])
+    await eventually(async () => (await store.keys('r:')).join() === 'r:forever', 20_000, 'r:short and r:shortened to expire')
+    expect(await store.get('r:forever')).toBe('f2')
+    expect(await store.replaceIfUnchanged('r:short', 's2', 's3')).toBe(false)
+    expect(await store.keys('r:')).toEqual(['r:forever'])
+    await expect(store.replaceIfUnchanged('r:forever', 'f2', 'x', 0)).rejects.toThrow(TypeError)
+  })
+
+  it('replaceIfUnchanged: 50 at once from one value (split across instances), exactly one wins', async () => {
+    const peer = h.openPeer() ?? store
+    await store.put('r:race', 'read', 60_000)
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).replaceIfUnchanged('r:race', 'read', `w${i}`)))
+    const winners = results.flatMap((won, i) => (won ? [i] : []))
+    expect(winners).toHaveLength(1)
+    expect(await peer.get('r:race')).toBe(`w${winners[0]}`)
+  })
+
+  it('replaceIfUnchanged never undoes a write or a delete it did not read (seeded property)', async () => {
+    const peer = h.openPeer() ?? store
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), value: fc.constantFrom('a', 'b', 'c') }),
+      fc.record({ kind: fc.constant('delete' as const) }),
+      fc.record({ kind: fc.constant('replace' as const), expected: fc.constantFrom('a', 'b', 'c'), value: fc.option(fc.constantFrom('a', 'b', 'd'), { nil: undefined }) }),
+    )
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(op, fc.boolean()), { maxLength: 8 }), async (ops) => {
+        const key = `r:p:${run++}`
+        let model: string | undefined
+        for (const [o, onPeer] of ops) {
+          const s = onPeer ? peer : store
+          if (o.kind === 'put') {
+            await s.put(key, o.value, 60_000)
+            model = o.value
+          } else if (o.kind === 'delete') {
+            await s.delete(key)
+            model = undefined
+          } else {
+            const applies = model === o.expected
+            expect(await s.replaceIfUnchanged(key, o.expected, o.value)).toBe(applies)
+            if (applies) model = o.value
+          }
+          expect(await (onPeer ? store : peer).get(key)).toBe(model)
+        }
+      }),
+      { seed: 0x5ea1, numRuns: 25 },
+    )
+  })
+
   it('take is one-shot, also under 50 concurrent takers', async () => {
     await store.put('t', 'secret')
     expect(await store.take('t')).toBe('secret')
@@ -194,6 +261,7 @@ function contract(backend: StoreBackend): void {
     await expect(store.put('a', 'b')).rejects.toThrow(/after close/)
     await expect(store.increment('a', 1)).rejects.toThrow(/after close/)
     await expect(store.decrementIfPositive('a')).rejects.toThrow(/after close/)
+    await expect(store.replaceIfUnchanged('a', 'b', 'c')).rejects.toThrow(/after close/)
   })
 
   it.skipIf(backend.name === 'memory')('a second instance sees writes at once (second process / replica)', async () => {

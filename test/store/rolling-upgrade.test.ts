@@ -7,7 +7,10 @@
  * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
  * counted by one are refused by the other, a console session signed in on one works on the other
  * and signed out there ends on the first; the SQLite file the earlier release made is marked
- * by this one (application_id, user_version), and the earlier release still opens it.
+ * by this one (application_id, user_version), and the earlier release still opens it. And a
+ * seal-key rotation this release ends (a read's re-seal, `store reseal`) while the earlier one
+ * serves beside it: the earlier release reads every record this one sealed again, also once the
+ * old key is removed.
  *
  * The earlier release: MTLS_GATEWAY_PREVIOUS names its build (`scripts/rolling-upgrade.sh <commit>`
  * sets it for any commit); without it, the last release before this one's work, PINNED_PREVIOUS,
@@ -25,11 +28,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { THROTTLE_WINDOW_MS } from '../../src/api/sliding-window.js'
 import { requestFrom } from '../api/throttle-support.js'
 import { send } from '../support/gateway.js'
-import { adminUrlOf, spawnGateway, type GatewayProcess } from '../support/process.js'
+import { adminUrlOf, gatewaySet, type GatewayProcess } from '../support/process.js'
 import { adminRequest, CONSOLE_TOKEN } from '../console/console-support.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
-import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
+import { ADMIN_TOKEN, authorizeLink, cookieFor, gatewayYaml, newSealKey, pathOf, startDanceProvider, startInBrowser, type DanceProvider, type StoreYaml } from '../oauth1-dance/dance-support.js'
 
 /** The release the suite runs beside this one: the last to land before this one's changes. Move it on at each release. */
 const PINNED_PREVIOUS = 'dc3ed7b'
@@ -44,7 +47,7 @@ const DIRECTIONS: readonly [Release, Release][] = [['previous', 'current'], ['cu
 let pki: TestPki
 let provider: DanceProvider
 let dir: string
-const running = new Set<GatewayProcess>()
+const gateways = gatewaySet()
 
 beforeAll(async () => {
   // Built in a child process: the build (a minute the first time, then cached) keeps the event loop free.
@@ -55,30 +58,25 @@ beforeAll(async () => {
 }, 600_000)
 
 afterAll(async () => {
-  for (const g of running) await g.stop('SIGKILL')
+  await gateways.killAll()
   await provider?.close()
   pki?.cleanup()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-function configFor(name: string, store: StoreYaml): string {
+function configFor(name: string, store: StoreYaml, seals: { sealKeys?: { id: string; key: string }[]; activeKey?: string } = {}): string {
   const file = join(dir, `${name}.yaml`)
-  const yaml = gatewayYaml({ pki, provider, store, callers: CALLERS }).replace('admin:\n  enabled: false\n', `admin:\n  host: 127.0.0.1\n  port: 0\n  token: "${CONSOLE_TOKEN}"\n`)
+  const yaml = gatewayYaml({ pki, provider, store, callers: CALLERS, ...seals }).replace('admin:\n  enabled: false\n', `admin:\n  host: 127.0.0.1\n  port: 0\n  token: "${CONSOLE_TOKEN}"\n`)
   writeFileSync(file, yaml)
   return file
 }
 
 async function start(release: Release, config: string): Promise<GatewayProcess> {
   // This release with two workers: what one reads another wrote, as across releases.
-  const g = await spawnGateway(config, ['--workers', release === 'current' ? '2' : '1'], {}, [], mainOf(release))
-  running.add(g)
-  return g
+  return gateways.start(config, ['--workers', release === 'current' ? '2' : '1'], {}, [], mainOf(release))
 }
 
-async function stop(g: GatewayProcess): Promise<void> {
-  await g.stop()
-  running.delete(g)
-}
+const stop = (g: GatewayProcess): Promise<void> => gateways.stop(g)
 
 const jwt = (claims: JWTPayload): Promise<string> => {
   const now = Math.floor(Date.now() / 1000)
@@ -193,4 +191,41 @@ describe('an earlier release and this one on one store', () => {
       if (live) await stop(live.g)
     }, 240_000)
   })
+})
+
+describe('a seal-key rotation ended by this release, the earlier one serving beside it', () => {
+  const prefix = uniqueRedisPrefix()
+  afterAll(() => wipeRedisPrefix(prefix))
+  const k1 = { id: 'k1', key: newSealKey() }
+  const k2 = { id: 'k2', key: newSealKey() }
+  const rotation = (name: string, sealKeys: { id: string; key: string }[], activeKey: string): string => configFor(name, { kind: 'redis', url: REDIS_URL, keyPrefix: prefix }, { sealKeys, activeKey })
+
+  it('Redis: what this release seals again under k2 (on read, and by store reseal) the earlier one reads, also once k1 is gone', async () => {
+    // k1 alone, the earlier release: a user's token, a caller's bearer, a console session.
+    let old = await start('previous', rotation('rot-k1', [k1], 'k1'))
+    expect((await danceAcross(async () => old, async () => old, 'user=rita&app=bot')).text).toContain('Authorization complete')
+    const bearer = (await exchange(old.url, await jwt({ sub: 'rita', jti: randomUUID() }))).json<{ access_token: string }>().access_token
+    const admin = async (g: GatewayProcess): Promise<string> => `${await adminUrlOf(g)}/console/`
+    const signedIn = await adminRequest(`${await admin(old)}api/login`, { method: 'POST', origin: new URL(await admin(old)).origin, body: { token: CONSOLE_TOKEN } })
+    const cookie = String(signedIn.headers['set-cookie']).split(';')[0] as string
+    // k2 added, then active (the rotation's two rollouts); both releases side by side.
+    await stop(old)
+    old = await start('previous', rotation('rot-k1k2', [k1, k2], 'k1'))
+    await stop(old)
+    const rotated = rotation('rot-k2active', [k1, k2], 'k2')
+    const [current, previous] = await Promise.all([start('current', rotated), start('previous', rotated)])
+    expect((await call(current.url, bearer)).status).toBe(200)
+    const done = await promisify(execFile)(process.execPath, [mainOf('current'), 'store', 'reseal', '--config', rotated], { encoding: 'utf8', timeout: 120_000 })
+    expect(done.stdout).toContain('Left under other keys: none.')
+    for (const g of [previous, current]) {
+      expect((await call(g.url, bearer)).status, g.url).toBe(200)
+      expect((await adminRequest(`${await admin(g)}api/overview`, { cookie })).status).toBe(200)
+    }
+    // A rollback (or the earlier release started anew) once k1 is gone reads them all.
+    await Promise.all([stop(current), stop(previous)])
+    const back = await start('previous', rotation('rot-k2', [k2], 'k2'))
+    expect((await call(back.url, bearer)).status).toBe(200)
+    expect((await adminRequest(`${await admin(back)}api/overview`, { cookie })).status).toBe(200)
+    await stop(back)
+  }, 240_000)
 })

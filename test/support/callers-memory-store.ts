@@ -42,6 +42,14 @@ export class CallersMemoryStore implements Store {
     e.value = String(value - 1)
     return value - 1
   }
+  async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
+    const live = this.#data.get(key)
+    if ((await this.get(key)) !== expected || live === undefined) return false
+    this.writes++
+    if (replacement === undefined) this.#data.delete(key)
+    else this.#data.set(key, { value: replacement, expiresAt: ttlMs === undefined ? live.expiresAt : this.now() + ttlMs })
+    return true
+  }
   async delete(key: string): Promise<boolean> {
     const had = (await this.get(key)) !== undefined
     this.#data.delete(key)

@@ -92,3 +92,29 @@ export async function adminUrlOf(gp: GatewayProcess, timeoutMs = START_DEADLINE_
 export function exitedOf(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('close', (code) => resolve(code)))
 }
+
+/** Gateways a suite starts and stops in turn: each start remembered until its stop, the rest killed by `killAll` (afterAll). */
+export interface GatewaySet {
+  start(...args: Parameters<typeof spawnGateway>): Promise<GatewayProcess>
+  stop(g: GatewayProcess): Promise<void>
+  killAll(): Promise<void>
+}
+
+export function gatewaySet(): GatewaySet {
+  const running = new Set<GatewayProcess>()
+  return {
+    async start(...args) {
+      const g = await spawnGateway(...args)
+      running.add(g)
+      return g
+    },
+    async stop(g) {
+      await g.stop()
+      running.delete(g)
+    },
+    async killAll() {
+      for (const g of running) await g.stop('SIGKILL')
+      running.clear()
+    },
+  }
+}

@@ -1,0 +1,26 @@
+/** Listing the Redis store's keys: SCAN on every primary that holds some. */
+import type { Redis } from 'ioredis'
+import type { KeyLayout } from './redis-keys.js'
+
+const SCAN_COUNT = 500
+
+/** The store keys under `prefix` on `nodes` (each SCAN through `run`, the store's bound), sorted and without repeats. */
+export async function scanKeys(nodes: readonly Redis[], layout: KeyLayout, prefix: string, run: <T>(fn: () => Promise<T>) => Promise<T>): Promise<string[]> {
+  const pattern = layout.pattern(prefix)
+  const found = new Set<string>()
+  for (const node of nodes) {
+    let cursor = '0'
+    do {
+      // SCAN, never KEYS: KEYS blocks the whole server on a large keyspace.
+      const [next, batch] = await run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT))
+      // SCAN may return a key twice (the Set) and a hash-tag pattern may match a little
+      // more than the prefix (a "}" in it): the check makes the answer exact.
+      for (const k of batch) {
+        const key = layout.fromRedis(k)
+        if (key.startsWith(prefix)) found.add(key)
+      }
+      cursor = next
+    } while (cursor !== '0')
+  }
+  return [...found].sort()
+}
