@@ -41,7 +41,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'console/samples.ts', fn: 'createSampler', lines: 47 },
   { file: 'console/session.ts', fn: 'createSessions', lines: 58 },
   { file: 'dance/feature.ts', fn: 'createOAuth1Feature', lines: 50 },
-  { file: 'dance/tokens.ts', fn: 'createTokenRepo', lines: 60 },
+  { file: 'dance/tokens.ts', fn: 'createTokenRepo', lines: 46 },
   { file: 'gateway/upstream.ts', fn: 'createConnector', lines: 83 },
   { file: 'gateway/upstream.ts', fn: 'createConnector/<returned>', lines: 80 },
   { file: 'ops/admin.ts', fn: 'startAdmin', lines: 43 },
@@ -63,7 +63,7 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
 
 // prettier-ignore
 const FILES: readonly FileAllowance[] = [
-  { file: 'cli/gateway-root.ts', lines: 206 },
+  { file: 'cli/gateway-root.ts', lines: 205 },
   {
     file: 'config/schema.ts', lines: 314,
     reason: 'the schema is data: one `as const` literal is the single source of the config types, Ajv validation, config/gateway.schema.json and docs/config-reference.md; it has no function to split',

@@ -21,6 +21,7 @@ import type { UserTokenSource } from '../proxy/steps/resolve-token.js'
 import { createApiRouter, type ApiRoute } from '../api/router.js'
 import { createTokenRoutes } from '../api/token.js'
 import { lazyOAuth1Feature } from './lazy-dance.js'
+import { anonymousSweepFeature } from './anonymous-sweep.js'
 import { createRuntime, keepRequestObjectsYoung, type Observer, type Runtime } from '../runtime/index.js'
 import { preloadJose, type Caller } from '../callers/index.js'
 import type { ConfigTexts, Ops, RunningOps } from '../ops/index.js'
@@ -60,8 +61,8 @@ export interface Feature {
 /** Features get the runtime and read config only from the snapshot of the request in hand; a promise while their modules load. */
 export type FeatureFactory = (ctx: { runtime: Runtime; ref: GatewayRef }) => Feature | Promise<Feature>
 
-/** The features a production gateway runs, in order. */
-export const DEFAULT_FEATURES: readonly FeatureFactory[] = [lazyOAuth1Feature]
+/** The features a production gateway runs, in order (the sweep ends what a shortened callers.anonymousTtl ended). */
+export const DEFAULT_FEATURES: readonly FeatureFactory[] = [lazyOAuth1Feature, anonymousSweepFeature]
 
 export interface RunningGateway {
   readonly url: string
@@ -201,6 +202,4 @@ function reloadCompiler(compile: (c: GatewayConfig) => Gateway, tracing: Tracing
   }
 }
 
-function chain<T>(...fns: ((v: T) => void)[]): (v: T) => void {
-  return (v) => fns.forEach((fn) => fn(v))
-}
+const chain = <T>(...fns: ((v: T) => void)[]): ((v: T) => void) => (v) => fns.forEach((fn) => fn(v))

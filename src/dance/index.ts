@@ -1,6 +1,7 @@
 /** The OAuth 1.0a three-legged dance: its /gateway/oauth1/… routes, per-user tokens, profile tests. */
 export { createOAuth1Feature, tokenRepoFor, type OAuth1Feature } from './feature.js'
 export { createTokenRepo, sealedDanceRecords } from './tokens.js'
+export { endAnonymousDanceRecords } from './anonymous-life.js'
 export { revokeKeys } from './token-move.js'
 export { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, parseTokenKey, revokedIds, storedTokenKey, tokenKey, type StoredTokenOwner } from './token-keys.js'
 export { DANCE_TTL_MS } from './authorize.js'

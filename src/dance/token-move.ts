@@ -30,12 +30,16 @@ export async function revokeKeys(store: Store, keys: readonly string[]): Promise
   return removed.includes(true)
 }
 
+/** What a move writes of the record it read, and for how long (undefined: no expiry); undefined when the record has ended (it is removed, and nothing moves). */
+export type MoveOf<T> = (record: T) => { copy: T; ttlMs?: number } | undefined
+
 /**
  * Moves the record under `from` to `to` where none is there, then deletes `from`. Undefined when
- * `from` holds nothing; else true when the record is now under `to`, false when `to` held one
- * already (which stays) or a revoke of `from` ran meanwhile (nothing stays).
+ * `from` holds nothing (or a record `moveOf` says has ended); else true when the record is now
+ * under `to`, false when `to` held one already (which stays) or a revoke of `from` ran meanwhile
+ * (nothing stays).
  */
-export async function moveRecord<T extends object>(o: { store: Store; sealer: Sealer }, from: string, to: string, secrets: SecretFields<T>, ttlMs?: number): Promise<boolean | undefined> {
+export async function moveRecord<T extends object>(o: { store: Store; sealer: Sealer }, from: string, to: string, secrets: SecretFields<T>, moveOf: MoveOf<T> = (record) => ({ copy: record })): Promise<boolean | undefined> {
   const raw = await o.store.get(from)
   if (raw === undefined) return undefined
   const record = openedOrNone(() => openRecord<T>(o.sealer, from, raw, secrets))
@@ -43,12 +47,16 @@ export async function moveRecord<T extends object>(o: { store: Store; sealer: Se
   // if it had expired, and nothing moves. Before, the move threw, and a merge failed with a 500
   // after its assertion's jti was spent.
   if (record === undefined) return void (await o.store.delete(from))
-  let wrote = await putRecordIfAbsent(o.store, o.sealer, to, record, secrets, ttlMs)
+  const moving = moveOf(record)
+  // Ended (an anonymous user's, past anonymousTtl): as if expired; removed unless written again meanwhile.
+  if (moving === undefined) return void (await o.store.replaceIfUnchanged(from, raw, undefined))
+  const { copy, ttlMs } = moving
+  let wrote = await putRecordIfAbsent(o.store, o.sealer, to, copy, secrets, ttlMs)
   // Likewise a record under `to` that no key opens any more: this one takes its place, where
   // before it stayed and the readable one was deleted (the user left with neither).
   if (!wrote && (await isUnsealable(o, to, secrets))) {
     await o.store.delete(to)
-    wrote = await putRecordIfAbsent(o.store, o.sealer, to, record, secrets, ttlMs)
+    wrote = await putRecordIfAbsent(o.store, o.sealer, to, copy, secrets, ttlMs)
   }
   await o.store.delete(from)
   if (!wrote || (await o.store.get(markKey(from))) !== digest(raw)) return wrote

@@ -15,8 +15,10 @@ import { randomBytes } from 'node:crypto'
 import { getRecord, putRecord, putRecordIfAbsent, SealError, sealedRecords, takeRecord, type SealedKind, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken } from './adopt-token.js'
-import { moveRecord, revokeKeys } from './token-move.js'
-import { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, keysInEverySpace, LINK_PREFIX, linkKey, PENDING_PREFIX, pendingKey, REUSABLE_LINK_PREFIX, reusableLinkKey, revokedIds, tokenKey, userPrefix, type StoredTokenOwner } from './token-keys.js'
+import { danceRecordEnd, newLife, tokenEnd, type AnonymousLife } from './anonymous-life.js'
+import { mergeAnonymous } from './merge-anonymous.js'
+import { revokeKeys } from './token-move.js'
+import { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, keysInEverySpace, LINK_PREFIX, linkKey, PENDING_PREFIX, pendingKey, REUSABLE_LINK_PREFIX, reusableLinkKey, revokedIds, tokenKey, type StoredTokenOwner } from './token-keys.js'
 
 /** Whose token: the user space, the user, the profile and the tenant (when the endpoint uses tenants). */
 export interface TokenOwner {
@@ -35,10 +37,12 @@ export interface StoredToken {
   tokenSecret: string
   fields?: Record<string, string>
   obtainedAt: number
+  /** An anonymous user's: the end it was stored with (anonymous-life.ts); absent for a known user's, and in earlier versions' records. */
+  expiresAt?: number
 }
 
-/** A request token waiting for the provider's callback. */
-export interface PendingRequest extends TokenOwner {
+/** A request token waiting for the provider's callback (an anonymous user's says when it was made: anonymous-life.ts). */
+export interface PendingRequest extends TokenOwner, AnonymousLife {
   secret: string
   fields?: Record<string, string>
   /** The browser that started the dance: only its cookie completes it. */
@@ -47,8 +51,8 @@ export interface PendingRequest extends TokenOwner {
   settings?: string
 }
 
-/** A one-time authorize link: whose it is, and the token its page's form must send back. */
-export interface LinkRecord extends TokenOwner {
+/** A one-time authorize link: whose it is, and the token its page's form must send back (an anonymous user's says when it was made). */
+export interface LinkRecord extends TokenOwner, AnonymousLife {
   /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
   readonly csrf: string
   /** The user's fields when the caller supplied them (the page then asks for none). */
@@ -133,13 +137,14 @@ const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefine
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs) : ttlMs)
-  // Taken either way: one that cannot be opened is used up as well.
-  const take = <T extends object>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets))
+  // An anonymous user's dance record says when it was made and until when it is kept (anonymous-life.ts).
+  const life = (owner: TokenOwner, ttlMs: number): AnonymousLife => (owner.anonymous ? newLife(ttl(true, ttlMs) as number) : {})
+  const ended = <T extends TokenOwner & AnonymousLife>(r: T | undefined): T | undefined => ((r && danceRecordEnd(r, o.anonymousTtlMs)) ?? Infinity) <= Date.now() ? undefined : r
+  // Taken either way: one that cannot be opened, or has ended, is used up as well.
+  const take = async <T extends TokenOwner & AnonymousLife>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => ended(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets))))
   return {
-    async saveToken(owner, token) {
-      await putRecord(o.store, o.sealer, tokenKey(owner), token, TOKEN_SECRETS, ttl(owner.anonymous))
-    },
-    findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS),
+    saveToken: (owner, token) => saveToken(o, owner, token),
+    findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS, owner.anonymous ? tokenEnd(o.anonymousTtlMs) : undefined),
     findOrAdoptToken: (owner, formerUser) => findOrAdoptToken(o, owner, formerUser, TOKEN_SECRETS),
     async revoke(owner) {
       const { space } = owner
@@ -150,13 +155,13 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return revokeKeys(o.store, keys)
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {})
+      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {}, life(pending, ttlMs))
       return putRecordIfAbsent(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
-    takePending: async (requestToken) => withSpace(await take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS)),
+    takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
     async createLink(owner, ttlMs, fields, origin) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {})
+      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {}, life(owner, ttlMs))
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
@@ -164,30 +169,22 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       const pointer = reusableLinkKey(owner, origin)
       const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS))
       // Still unused (a link opened is taken): the same link again.
-      if (known !== undefined && (await o.store.get(linkKey(known.id))) !== undefined) return known.id
+      if (known !== undefined && (await this.peekLink(known.id)) !== undefined) return known.id
       const id = await this.createLink(owner, ttlMs, undefined, origin)
       // Remembered for half its life (an anonymous user's link lives at most callers.anonymousTtl):
       // a link handed out again always has at least that much left.
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
-    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS))),
-    takeLink: async (id) => withSpace(await take<LinkRecord>(linkKey(id), LINK_SECRETS)),
-    async mergeAnonymous(space, anonymous, known, profiles) {
-      let moved = 0
-      // Only this space's anonymous user: the same id asserted by an app of another space is someone else.
-      const from = userPrefix(space, anonymous, true)
-      for (const key of await o.store.keys(from)) {
-        const [profile = '', tenant = ''] = key.slice(from.length).split(':').map(decodeURIComponent)
-        // Another app's profile: not this caller's to move (it expires with the anonymous user).
-        if (!profiles.has(profile)) continue
-        const owner: TokenOwner = { space, profile, ...(tenant !== '' ? { tenant } : {}), user: known, anonymous: false }
-        // Written before the anonymous one is deleted: a crash in between leaves a copy, never a
-        // loss. Only where the known user has none: an anonymous session never replaces theirs.
-        // A revoke of the anonymous user meanwhile wins (token-move.ts).
-        if ((await moveRecord(o, key, tokenKey(owner), TOKEN_SECRETS)) === true) moved++
-      }
-      return moved
-    },
+    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs)))),
+    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
+    mergeAnonymous: (space, anonymous, known, profiles) => mergeAnonymous(o, { space, anonymous, known, profiles }, TOKEN_SECRETS),
   }
+}
+
+/** A user's token; an anonymous user's kept until its end (anonymous-life.ts), at most callers.anonymousTtl after it was obtained. */
+async function saveToken(o: TokenRepoOptions, owner: TokenOwner, token: StoredToken): Promise<void> {
+  const expiresAt = token.obtainedAt + o.anonymousTtlMs
+  const stored: StoredToken = owner.anonymous ? Object.assign({}, token, { expiresAt }) : token
+  await putRecord(o.store, o.sealer, tokenKey(owner), stored, TOKEN_SECRETS, owner.anonymous ? Math.max(1, expiresAt - Date.now()) : undefined)
 }

@@ -24,6 +24,7 @@ export {
   takeRecord,
   type SecretFields,
 } from './records.js'
+export { endRecords, type RecordEnd } from './record-ends.js'
 export { emptyCount, replaceInBackground, resealRecords, sealedValues, tally, type ResealCount, type SealedKind } from './reseal.js'
 
 /** Which persistent backend holds the gateway's state. */

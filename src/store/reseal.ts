@@ -109,15 +109,15 @@ function staleKeyId(kind: SealedKind, key: string, text: string): string | undef
 }
 
 /**
- * Writes `replacement` over `expected` at `key` unless the record changed meanwhile, in the
- * background and outside the current request: a read that found a record under a retired key
- * answers without waiting for the write, and a store that fails it costs that request nothing
- * (its one store wait, request-wait.ts); the next read tries again.
+ * Writes `replacement` over `expected` at `key` (removes it when undefined) unless the record
+ * changed meanwhile, in the background and outside the current request: a read that found a record
+ * under a retired key (or past its end) answers without waiting for the write, and a store that
+ * fails it costs that request nothing (its one store wait, request-wait.ts); the next read tries again.
  */
-export function replaceInBackground(store: Store, key: string, expected: string, replacement: string | (() => Promise<string>)): void {
+export function replaceInBackground(store: Store, key: string, expected: string, replacement: string | undefined | (() => Promise<string>)): void {
   outsideRequests(() => {
     const write = async (): Promise<void> => {
-      await store.replaceIfUnchanged(key, expected, typeof replacement === 'string' ? replacement : await replacement())
+      await store.replaceIfUnchanged(key, expected, typeof replacement === 'function' ? await replacement() : replacement)
     }
     write().catch(() => undefined)
   })

@@ -13,6 +13,8 @@ import { listTokenHolders, revokeToken } from '../../src/console/adapter.js'
 import { createSealer } from '../../src/store/index.js'
 import { STORE_BACKENDS, stopStoreServers } from '../support/store-backends.js'
 
+// Recent: an anonymous user's token ends callers.anonymousTtl (here an hour) after it was obtained.
+const anonObtained = Date.now()
 const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
 
 // The Cluster and the TLS server the backends start on first use are this file's to stop.
@@ -22,12 +24,12 @@ describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token 
   it('lists who holds a token (never the token) from another instance, and revokes there', async () => {
     const h = await backend.setup()
     try {
-      const repo = createTokenRepo({ store: h.store, sealer, anonymousTtlMs: 60_000 })
+      const repo = createTokenRepo({ store: h.store, sealer, anonymousTtlMs: 3_600_000 })
       await repo.saveToken({ space: 'bot', profile: 'partner', user: 'erin', anonymous: false }, { token: 'tok-erin-0000', tokenSecret: 'sec-erin-0000', obtainedAt: 1_700_000_000_000 })
       // The same id in another app's user space is another user, listed and revoked apart.
       await repo.saveToken({ space: 'other', profile: 'partner', user: 'erin', anonymous: false }, { token: 'tok-erin-1111', tokenSecret: 'sec-erin-1111', obtainedAt: 1_700_000_200_000 })
       await repo.saveToken({ space: 'a/b', profile: 'partner', tenant: 'acme', user: 'a:b c', anonymous: false }, { token: 'tok-odd-0000', tokenSecret: 'sec-odd-0000', obtainedAt: 1_700_000_100_000 })
-      await repo.saveToken({ space: 'bot', profile: 'partner', user: 'anon-1', anonymous: true }, { token: 'tok-anon-0000', tokenSecret: 'sec-anon-0000', obtainedAt: 1 })
+      await repo.saveToken({ space: 'bot', profile: 'partner', user: 'anon-1', anonymous: true }, { token: 'tok-anon-0000', tokenSecret: 'sec-anon-0000', obtainedAt: anonObtained })
       // A token an earlier version stored (no user space in its key): listed and revocable, never read.
       await h.store.put('oauth1:token:old%2Fuser:partner:', JSON.stringify({ obtainedAt: 5, token: 'sealed' }))
       const peer = h.openPeer() as NonNullable<ReturnType<typeof h.openPeer>>
@@ -35,7 +37,7 @@ describe.each(STORE_BACKENDS.filter((b) => b.name !== 'memory'))('console token 
       const holders = await listTokenHolders(peer)
       expect(holders).toEqual([
         { space: 'a/b', profile: 'partner', tenant: 'acme', user: 'a:b c', shown: 'a:b c', obtainedAt: 1_700_000_100_000 },
-        { space: 'bot', profile: 'partner', user: 'anon-1', shown: 'anon-1', anonymous: true, obtainedAt: 1 },
+        { space: 'bot', profile: 'partner', user: 'anon-1', shown: 'anon-1', anonymous: true, obtainedAt: anonObtained },
         { space: 'bot', profile: 'partner', user: 'erin', shown: 'erin', obtainedAt: 1_700_000_000_000 },
         { space: 'other', profile: 'partner', user: 'erin', shown: 'erin', obtainedAt: 1_700_000_200_000 },
         { profile: 'partner', user: 'old/user', shown: 'old/user', obtainedAt: 5 },

@@ -13,6 +13,8 @@ import { describe, expect, it } from 'vitest'
 import { createTokenRepo, type TokenOwner } from '../../src/dance/tokens.js'
 import { createSealer, MemoryStore } from '../../src/store/index.js'
 
+// Recent: an anonymous user's token ends callers.anonymousTtl (here an hour) after it was obtained.
+const OBTAINED = Date.now()
 const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
 // Few names, so generated entries collide on users, profiles and tenants.
 const user = fc.constantFrom('alice', 'bob', 'a:b c', 'anon-1', 'anon-2', '%41', '')
@@ -34,11 +36,11 @@ describe('identityToMerge (token repository)', () => {
         fc.subarray(['partner', 'bank', 'p:x']),
         space,
         async (owners, anonymous, known, profiles, mergingSpace) => {
-          const repo = createTokenRepo({ store: new MemoryStore(), sealer, anonymousTtlMs: 60_000 })
+          const repo = createTokenRepo({ store: new MemoryStore(), sealer, anonymousTtlMs: 3_600_000 })
           const before = new Map<string, { owner: TokenOwner; token: string }>()
           for (const [i, o] of owners.entries()) {
             const token = `tok-${i}`
-            await repo.saveToken(o, { token, tokenSecret: `sec-${i}`, obtainedAt: i })
+            await repo.saveToken(o, { token, tokenSecret: `sec-${i}`, obtainedAt: OBTAINED + i })
             before.set(id(o), { owner: o, token })
           }
           await repo.mergeAnonymous(mergingSpace, anonymous, known, new Set(profiles))

@@ -19,14 +19,16 @@ const before = createSealer([k1, k2], 'k1')
 const after = createSealer([k2], 'k2')
 const owner = (user: string, profile: string, anonymous: boolean) => ({ space: 'bot', profile, user, anonymous })
 type TokenRepo = ReturnType<typeof createTokenRepo>
-const token = (t: string) => ({ token: t, tokenSecret: `${t}-secret`, obtainedAt: 1_700_000_000_000 })
+// Recent: an anonymous user's token ends callers.anonymousTtl (here an hour) after it was obtained.
+const OBTAINED = Date.now()
+const token = (t: string) => ({ token: t, tokenSecret: `${t}-secret`, obtainedAt: OBTAINED })
 
 describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 'redis'))('a merge across a retired seal key, on $name', (backend) => {
   /** `run` with the repository before the reload (k1 active) and after it (k2 only), on one fresh store. */
   async function across(run: (repo: { before: TokenRepo; after: TokenRepo; store: Store }) => Promise<void>): Promise<void> {
     const h = await backend.setup()
     try {
-      await run({ before: createTokenRepo({ store: h.store, sealer: before, anonymousTtlMs: 60_000 }), after: createTokenRepo({ store: h.store, sealer: after, anonymousTtlMs: 60_000 }), store: h.store })
+      await run({ before: createTokenRepo({ store: h.store, sealer: before, anonymousTtlMs: 3_600_000 }), after: createTokenRepo({ store: h.store, sealer: after, anonymousTtlMs: 3_600_000 }), store: h.store })
     } finally {
       await h.cleanup()
     }

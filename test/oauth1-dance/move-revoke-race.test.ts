@@ -14,7 +14,8 @@ import { createSealer, type Store } from '../../src/store/index.js'
 import { STORE_BACKENDS } from '../support/store-backends.js'
 
 const sealer = createSealer([{ id: 'k1', key: randomBytes(32) }], 'k1')
-const token = { token: 'tok-0000', tokenSecret: 'sec-0000', obtainedAt: 1_700_000_000_000 }
+// Recent: an anonymous user's token ends callers.anonymousTtl (here an hour) after it was obtained.
+const token = { token: 'tok-0000', tokenSecret: 'sec-0000', obtainedAt: Date.now() }
 const known = (user: string) => ({ space: 'bot', profile: 'partner', tenant: 'acme', user, anonymous: false })
 const anon = (user: string) => ({ ...known(user), anonymous: true })
 
@@ -35,8 +36,8 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     try {
       const peer = h.openPeer()
       if (peer === undefined) throw new Error('a shared backend has peers')
-      const operator = createTokenRepo({ store: peer, sealer, anonymousTtlMs: 60_000 })
-      await run((hold, key) => createTokenRepo({ store: holdingWrite(h.store, key, hold), sealer, anonymousTtlMs: 60_000 }), operator, h.store)
+      const operator = createTokenRepo({ store: peer, sealer, anonymousTtlMs: 3_600_000 })
+      await run((hold, key) => createTokenRepo({ store: holdingWrite(h.store, key, hold), sealer, anonymousTtlMs: 3_600_000 }), operator, h.store)
     } finally {
       await h.cleanup()
     }
