@@ -8,7 +8,7 @@ import type { Store } from '../store/index.js'
 import { THROTTLE_WINDOW_MS, type WindowCounts } from './sliding-window.js'
 
 /** Where every throttle's counters live in the store. */
-export const THROTTLE_KEY_PREFIX = 'throttle:'
+const THROTTLE_KEY_PREFIX = 'throttle:'
 /** A counter's life: the next minute weighs it until that minute ends; a replica whose clock lags still sees it. */
 export const COUNTER_TTL_MS = 2 * THROTTLE_WINDOW_MS
 

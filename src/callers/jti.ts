@@ -54,7 +54,7 @@ export async function consumeJti(caller: AssertedCaller, jws: string, opts: Veri
 }
 
 /** The replay-cache key of a signed assertion itself (its one canonical compact form), by its SHA-256. */
-export function assertionKey(appId: string, jws: string): string {
+function assertionKey(appId: string, jws: string): string {
   return `jti-assertion:${encodeURIComponent(appId)}:${createHash('sha256').update(jws).digest('base64url')}`
 }
 

@@ -24,7 +24,7 @@ async function sweep(store: Store, gateway: Gateway): Promise<void> {
 }
 
 /** Calls `run` for the snapshots that need a sweep (see above); a failed sweep leaves the next snapshot to try again. */
-export function sweepWhenShortened(runtime: Pick<Runtime, 'store'>, run: (store: Store, gateway: Gateway) => Promise<void>): (gateway: Gateway) => Promise<void> {
+function sweepWhenShortened(runtime: Pick<Runtime, 'store'>, run: (store: Store, gateway: Gateway) => Promise<void>): (gateway: Gateway) => Promise<void> {
   // The longest anonymousTtl in force since the last sweep; undefined: none yet in this process.
   let longest: number | undefined
   let queue = Promise.resolve()

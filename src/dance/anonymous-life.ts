@@ -22,7 +22,7 @@ export interface AnonymousLife {
 }
 
 /** The end of a record made at `madeAt` under `anonymousTtlMs`; undefined when it does not say when it was made. */
-export function anonymousEnd(madeAt: unknown, expiresAt: unknown, anonymousTtlMs: number): RecordEnd | undefined {
+function anonymousEnd(madeAt: unknown, expiresAt: unknown, anonymousTtlMs: number): RecordEnd | undefined {
   if (typeof madeAt !== 'number') return undefined
   const written = typeof expiresAt === 'number' ? expiresAt : undefined
   return { end: Math.min(madeAt + anonymousTtlMs, written ?? Infinity), ...(written !== undefined ? { written } : {}) }

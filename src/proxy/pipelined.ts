@@ -152,7 +152,7 @@ export function isClosingAhead(socket: Duplex, err: GatewayError): boolean {
 }
 
 /** One request more than MAX_WAITING pipelined behind an unanswered one: refused, and the connection closes after the answers before it. */
-export function tooManyPipelined(): GatewayError {
+function tooManyPipelined(): GatewayError {
   return new GatewayError('too_many_pipelined', `more than ${MAX_WAITING} requests pipelined on one connection wait for an answer: this one is refused and the connection closes after the answers before it (send them on several connections, or wait for answers)`)
 }
 
