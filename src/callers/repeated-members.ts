@@ -6,7 +6,7 @@
  * recipient refuse such a token; RFC 7516 §4 the same for a JWE's header.
  */
 import { authError } from './auth-failure.js'
-import { repeatedJsonKey } from './single-parameter.js'
+import { quotedJsonName, repeatedJsonKey } from './single-parameter.js'
 
 const decoder = new TextDecoder()
 
@@ -25,6 +25,5 @@ export function refuseRepeatedMembers(part: string, what: string, prefix: string
   }
   const name = repeatedJsonKey(text)
   if (name === undefined) return
-  const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
-  throw authError('malformed', `${prefix}${what} names ${shown} more than once: JSON readers differ on which one counts (${rfc}); send each member once`)
+  throw authError('malformed', `${prefix}${what} names ${quotedJsonName(name)} more than once: JSON readers differ on which one counts (${rfc}); send each member once`)
 }

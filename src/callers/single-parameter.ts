@@ -68,6 +68,11 @@ export function repeatedJsonKey(text: string): string | undefined {
   return undefined
 }
 
+/** A member name repeatedJsonKey found, for a message: quoted, cut at 64 characters. */
+export function quotedJsonName(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
+}
+
 /**
  * A request body's JSON text as the object it must be: 400 "the request body must be a JSON object"
  * otherwise, and 400 naming a member given twice in one object (quoted, cut at 64 characters).
@@ -81,6 +86,6 @@ export function jsonObjectBody(text: string): Record<string, unknown> {
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new GatewayError('bad_request', 'the request body must be a JSON object')
   const name = repeatedJsonKey(text)
-  if (name !== undefined) throw repeatedParameter(JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name), 'the request body')
+  if (name !== undefined) throw repeatedParameter(quotedJsonName(name), 'the request body')
   return v as Record<string, unknown>
 }
