@@ -44,7 +44,7 @@ const HAS_LOOKALIKE = /[\u2044\u2215\u29f8\u2216\u29f5\u29f9]/
 const readLookalikes = (text: string): string => text.replace(LOOKALIKE, (c) => SOLIDUS_LOOKALIKES[c] as string)
 
 /** `text` as a backend that folds Unicode reads it: the solidus look-alikes it holds as `/` and `\`, then NFKC (`lossy`: those NFKC wrote too). ASCII text is its own reading. */
-export function unicodeReading(text: string, lossy = false): string {
+function unicodeReading(text: string, lossy = false): string {
   if (!NON_ASCII.test(text)) return text
   const folded = readLookalikes(text).normalize('NFKC')
   return lossy ? readLookalikes(folded) : folded
