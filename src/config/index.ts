@@ -28,4 +28,4 @@ export { PLACEHOLDER, PLACEHOLDER_KEY, placeholderKey } from './path-placeholder
 export { waysInWarning } from './ways-in-warning.js'
 export { unitlessDurationWarnings } from './unitless-durations.js'
 export { unusedStoreSettingWarnings } from './unused-store-settings.js'
-export { repeatedRedisCredentialWarnings } from './redis-credentials.js'
+export { decodedUrlCredential, repeatedRedisCredentialWarnings } from './redis-credentials.js'

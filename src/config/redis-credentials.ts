@@ -14,8 +14,8 @@ import type { GatewayConfig } from './types.js'
 
 const KEYS = ['username', 'password'] as const
 
-/** `%`-decoded as the client decodes it; an escape that does not decode stays as written. */
-function decoded(s: string): string {
+/** A user or password of a Redis URL `%`-decoded as the client decodes it; an escape that does not decode stays as written. */
+export function decodedUrlCredential(s: string): string {
   try {
     return decodeURIComponent(s)
   } catch {
@@ -27,7 +27,7 @@ function decoded(s: string): string {
 function urlCredentials(url: string | undefined): Record<(typeof KEYS)[number], string> | undefined {
   if (url === undefined || !URL.canParse(url)) return undefined
   const { username, password } = new URL(url)
-  return username === '' && password === '' ? undefined : { username: decoded(username), password: decoded(password) }
+  return username === '' && password === '' ? undefined : { username: decodedUrlCredential(username), password: decodedUrlCredential(password) }
 }
 
 /** Reports `store.redis.username` / `password` where it differs from what `url` holds. */

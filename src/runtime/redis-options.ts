@@ -1,5 +1,5 @@
 /** `store` settings → the Redis store's options: TLS files read at start, and again on each reload (renewed contents reach new connections). */
-import { configProblem, readConfigFile, type GatewayConfig } from '../config/index.js'
+import { configProblem, decodedUrlCredential, readConfigFile, type GatewayConfig } from '../config/index.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 import { tlsFileProblems, type PemFile } from '../tls/index.js'
 import type { RedisConnectWarning, RedisStoreOptions, RenewedConnections, Store, StoreConfig } from '../store/index.js'
@@ -112,17 +112,10 @@ export function urlConnection(url: string): string {
   } catch {
     return url // the load refused it already
   }
-  const decoded = (s: string): string => {
-    try {
-      return decodeURIComponent(s)
-    } catch {
-      return s
-    }
-  }
   const db = Number(u.pathname.slice(1) || 0)
   // One `family` at most: the load refuses it given twice (normalize-redis.ts).
   const family = Number(u.searchParams.getAll('family')[0] ?? 0)
-  return JSON.stringify([u.protocol, u.hostname.toLowerCase(), Number(u.port || 6379), db, decoded(u.username), decoded(u.password), family])
+  return JSON.stringify([u.protocol, u.hostname.toLowerCase(), Number(u.port || 6379), db, decodedUrlCredential(u.username), decodedUrlCredential(u.password), family])
 }
 
 /** What a reload renews for the open Redis store's next connections: its TLS files (read now) and passwords. */
