@@ -28,14 +28,20 @@ function anonymousEnd(madeAt: unknown, expiresAt: unknown, anonymousTtlMs: numbe
   return { end: Math.min(madeAt + anonymousTtlMs, written ?? Infinity), ...(written !== undefined ? { written } : {}) }
 }
 
+/** A token's life: made when obtained. */
+const tokenLife = (t: { obtainedAt?: unknown; expiresAt?: unknown }, anonymousTtlMs: number): RecordEnd | undefined => anonymousEnd(t.obtainedAt, t.expiresAt, anonymousTtlMs)
+
+/** A dance record's life (pending request, link); none for a known user's. */
+const danceLife = (r: { anonymous?: unknown; createdAt?: unknown; expiresAt?: unknown }, anonymousTtlMs: number): RecordEnd | undefined =>
+  r.anonymous === true ? anonymousEnd(r.createdAt, r.expiresAt, anonymousTtlMs) : undefined
+
 /** The life a new anonymous dance record carries, made now and stored for `ttlMs`. */
 export function newLife(ttlMs: number, now = Date.now()): Required<AnonymousLife> {
   return { createdAt: now, expiresAt: now + ttlMs }
 }
 
 /** When a dance's record (pending request, link) ends; undefined for a known user's or an earlier version's. */
-export const danceRecordEnd = (record: AnonymousLife & { anonymous?: unknown }, anonymousTtlMs: number): number | undefined =>
-  record.anonymous === true ? anonymousEnd(record.createdAt, record.expiresAt, anonymousTtlMs)?.end : undefined
+export const danceRecordEnd = (record: AnonymousLife & { anonymous?: unknown }, anonymousTtlMs: number): number | undefined => danceLife(record, anonymousTtlMs)?.end
 
 /**
  * An anonymous user's token moved: none when it has ended (removed, nothing moves); to another
@@ -44,7 +50,7 @@ export const danceRecordEnd = (record: AnonymousLife & { anonymous?: unknown }, 
  */
 export function anonymousMove(anonymousTtlMs: number, toKnown: boolean): MoveOf<StoredToken> {
   return (token) => {
-    const life = anonymousEnd(token.obtainedAt, token.expiresAt, anonymousTtlMs)
+    const life = tokenLife(token, anonymousTtlMs)
     const now = Date.now()
     if (life !== undefined && life.end <= now) return undefined
     const { expiresAt: _written, ...kept } = token
@@ -59,17 +65,9 @@ export function anonymousMove(anonymousTtlMs: number, toKnown: boolean): MoveOf<
  * brings the others' store expiry forward to it (a sweep, after anonymousTtl was shortened); how many it removed.
  */
 export async function endAnonymousDanceRecords(store: Store, anonymousTtlMs: number, now = Date.now()): Promise<number> {
-  const tokens = await endRecords(store, ANONYMOUS_TOKEN_PREFIX, (_key, text) => {
-    const t = parsed(text)
-    return anonymousEnd(t['obtainedAt'], t['expiresAt'], anonymousTtlMs)
-  }, now)
+  const tokens = await endRecords(store, ANONYMOUS_TOKEN_PREFIX, (_key, text) => tokenLife(parsed(text), anonymousTtlMs), now)
   let dances = 0
-  for (const prefix of [PENDING_PREFIX, LINK_PREFIX]) {
-    dances += await endRecords(store, prefix, (_key, text) => {
-      const r = parsed(text)
-      return r['anonymous'] === true ? anonymousEnd(r['createdAt'], r['expiresAt'], anonymousTtlMs) : undefined
-    }, now)
-  }
+  for (const prefix of [PENDING_PREFIX, LINK_PREFIX]) dances += await endRecords(store, prefix, (_key, text) => danceLife(parsed(text), anonymousTtlMs), now)
   return tokens + dances
 }
 
@@ -84,4 +82,4 @@ function parsed(text: string): Record<string, unknown> {
 }
 
 /** When an anonymous user's token ends under `anonymousTtlMs` (what a read of it judges). */
-export const tokenEnd = (anonymousTtlMs: number) => (token: StoredToken): number | undefined => anonymousEnd(token.obtainedAt, token.expiresAt, anonymousTtlMs)?.end
+export const tokenEnd = (anonymousTtlMs: number) => (token: StoredToken): number | undefined => tokenLife(token, anonymousTtlMs)?.end
