@@ -65,6 +65,14 @@ describe.each(VALUES)('helm/tests/%s.yaml: the helm test hook', (name) => {
     // Created before the pod (Helm runs a phase's hooks by weight).
     expect(Number(policy.metadata.annotations['helm.sh/hook-weight'])).toBeLessThan(Number(hook(name, 'Pod').metadata.annotations['helm.sh/hook-weight'] ?? 0))
   })
+
+  // Before, the policy was deleted only before the next run's: it outlived every passed test (and an uninstall).
+  it('its NetworkPolicy has the pod\'s hook lifecycle: replaced by the next run, deleted once the test passes', () => {
+    const lifecycle = (m: Manifest): [string, string[]] => [m.metadata.annotations['helm.sh/hook'], String(m.metadata.annotations['helm.sh/hook-delete-policy']).split(',').sort()]
+    const pod = lifecycle(hook(name, 'Pod'))
+    expect(pod).toEqual(['test', ['before-hook-creation', 'hook-succeeded']])
+    expect(lifecycle(hook(name, 'NetworkPolicy'))).toEqual(pod)
+  })
 })
 
 describe('helm test hook switches', () => {
@@ -99,6 +107,27 @@ describe('the helm test pod carries the operator\'s podLabels', () => {
         expect(selects(policy.spec.podSelector.matchLabels, labels)).toBe(true)
       }),
       { seed: 0x7e57, numRuns: 40 },
+    )
+  }, 120_000)
+})
+
+describe('the helm test pod carries the operator\'s podAnnotations', () => {
+  // A mesh's and a secrets agent's injection, and keys the chart's hook uses (which stay its own).
+  const key = fc.constantFrom('sidecar.istio.io/inject', 'linkerd.io/inject', 'vault.hashicorp.com/agent-inject', 'example.com/team', 'helm.sh/hook', 'helm.sh/hook-delete-policy')
+  const value = fc.constantFrom('true', 'false', 'enabled', 'disabled', 'pre-install', '')
+
+  it('each podAnnotation the gateway\'s pods carry reaches the test pod, helmTest.podAnnotations win key by key, the hook\'s own win over both (seeded, 40 releases)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(key, value, { maxKeys: 4 }), fc.dictionary(key, value, { maxKeys: 2 }), async (podAnnotations, testAnnotations) => {
+        const rendered = await r.render([valuesFile('minimal')], stringify({ podAnnotations, helmTest: { podAnnotations: testAnnotations } }))
+        const annotations = (rendered.tests().find((d) => d.kind === 'Pod') as Manifest).metadata.annotations as Record<string, string>
+        const gatewayPod = rendered.get('Deployment').spec.template.metadata.annotations as Record<string, string>
+        const hookOwn = { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' }
+        expect(annotations).toEqual({ ...podAnnotations, ...testAnnotations, ...hookOwn })
+        // What the gateway's pods carry of podAnnotations the test pod carries, but where overridden.
+        for (const [k, v] of Object.entries(podAnnotations)) if (!(k in testAnnotations) && !(k in hookOwn)) expect([k, gatewayPod[k], annotations[k]]).toEqual([k, v, v])
+      }),
+      { seed: 0xa770, numRuns: 40 },
     )
   }, 120_000)
 })

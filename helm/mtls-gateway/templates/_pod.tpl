@@ -299,6 +299,28 @@ the test's, so no selector of the chart (Service, PodDisruptionBudget, NetworkPo
 {{- toYaml (mergeOverwrite $labels (include "mtls-gateway.testLabels" . | fromYaml)) }}
 {{- end }}
 
+{{/*
+The `helm test` pod's annotations, as its labels: podAnnotations, then helmTest.podAnnotations over
+them, then the test hook's own over both. The gateway's pods get theirs for the pod they are
+(a mesh's or a secrets agent's injection, an egress policy's or an autoscaler's say): without them
+the test pod ran outside what the gateway runs inside. The config checksums stay the Deployment's.
+*/}}
+{{- define "mtls-gateway.testPodAnnotations" -}}
+{{- $annotations := mergeOverwrite (deepCopy (.Values.podAnnotations | default dict)) (deepCopy (.Values.helmTest.podAnnotations | default dict)) }}
+{{- toYaml (mergeOverwrite $annotations (include "mtls-gateway.testHook" . | fromYaml)) }}
+{{- end }}
+
+{{/*
+The test hook's lifecycle, the pod's and its NetworkPolicy's alike: `helm test` creates them (the
+policy first, by its lower hook-weight), replaces what an earlier run left, and once every test
+hook has passed deletes both; a failed pod is kept for `kubectl logs` (Helm from 3.19 still
+deletes the policy, which a finished pod no longer needs).
+*/}}
+{{- define "mtls-gateway.testHook" -}}
+helm.sh/hook: test
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
 {{- define "mtls-gateway.testLabels" -}}
 helm.sh/chart: {{ include "mtls-gateway.chart" . }}
 {{ include "mtls-gateway.testSelectorLabels" . }}
