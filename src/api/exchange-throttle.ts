@@ -19,17 +19,17 @@ const UNTHROTTLED: Admission = { admitted: true, key: '', settle: async () => un
 
 /** Admits token exchanges per source address under the limit in force. */
 export interface ExchangeThrottle {
-  admit(address: string | undefined, maxFailedPerMinute: number, isGone?: () => boolean): Promise<Admission>
+  admit(address: string | undefined, maxFailedPerMinute: number, gone?: AbortSignal): Promise<Admission>
 }
 
 /** The throttle of one process, counting in `store()` when there is one (shared by workers and replicas), else here only. */
 export function createExchangeThrottle(store: () => Store | undefined): ExchangeThrottle {
   let current: { max: number; throttle: SettledThrottle } | undefined
   return {
-    async admit(address, max, isGone) {
+    async admit(address, max, gone) {
       if (max === 0) return UNTHROTTLED
       if (current?.max !== max) current = { max, throttle: createSettledThrottle({ name: 'token-exchange', max, maxAddresses: MAX_THROTTLED_ADDRESSES, store }) }
-      return current.throttle.admit(address, isGone)
+      return current.throttle.admit(address, gone)
     },
   }
 }

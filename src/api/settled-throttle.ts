@@ -17,7 +17,8 @@
  * store for other processes'), then tries again. Attempts in flight settle within the
  * listener's timeouts, but a place can also be held by none: a process killed mid-attempt, a
  * take-back the store lost. So the wait is bounded (`waitMs`, default 15 s): past it the attempt
- * is refused as the places stand (`inFlight`, Retry-After until a place would be free).
+ * is refused as the places stand (`inFlight`, Retry-After until a place would be free). A waiter
+ * whose client leaves stops at once (admit's `gone`), counted as nothing.
  */
 import { createFailureThrottle, type Attempt, type FailureThrottleOptions } from './failure-throttle.js'
 import { createLocalThrottle } from './local-throttle.js'
@@ -46,8 +47,12 @@ export type Admission =
 
 /** Admits attempts per source address by their settled failures. */
 export interface SettledThrottle {
-  /** Waits for a place when only attempts in flight hold them; `isGone` ends the wait early (the client left). */
-  admit(address: string | undefined, isGone?: () => boolean): Promise<Admission>
+  /**
+   * Waits for a place when only attempts in flight hold them. `gone` aborting (the client left,
+   * while-connected.ts) ends it at once, rejecting with its reason: a place it had just taken is
+   * given back, the settle that woke it wakes the next waiter, and nothing is counted.
+   */
+  admit(address: string | undefined, gone?: AbortSignal): Promise<Admission>
 }
 
 /** Creates a settled throttle; its in-process counts live as long as it does. */
@@ -71,19 +76,30 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
     }
   }
   return {
-    async admit(address, isGone = () => false) {
+    async admit(address, gone) {
       const deadline = steadyNow() + waitMs
+      // Leaving passes on any wake-up meant for it: the next waiter asks instead.
+      const leave = (key: string): never => {
+        wakeups.wakeOne(key)
+        throw gone?.reason
+      }
+      gone?.throwIfAborted()
       for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, LAST_PAUSE_MS)) {
         const failure = failures.at(address)
         const attempt = await places.admit(address)
-        if (attempt.admitted) return admitted(attempt, failure)
+        if (attempt.admitted) {
+          if (!gone?.aborted) return admitted(attempt, failure)
+          await attempt.release()
+          return leave(attempt.key)
+        }
         const settledSec = await failures.at(address).refusalSec()
-        if (settledSec !== undefined || steadyNow() >= deadline || isGone()) {
+        if (gone?.aborted) return leave(attempt.key)
+        if (settledSec !== undefined || steadyNow() >= deadline) {
           // The next waiter asks now too: the failures that refused this one may refuse it.
           wakeups.wakeOne(attempt.key)
           return { admitted: false, key: attempt.key, retryAfterSec: settledSec ?? attempt.retryAfterSec, inFlight: settledSec === undefined }
         }
-        await wakeups.wait(attempt.key, pause)
+        await wakeups.wait(attempt.key, pause, gone)
       }
     },
   }
@@ -130,16 +146,17 @@ function createFailureCount(o: SettledThrottleOptions): { at(address: string | u
   }
 }
 
-/** Attempts of this process waiting for a place, per source key: a settle wakes the longest waiting. */
-function createWakeups(): { wait(key: string, ms: number): Promise<void>; wakeOne(key: string): void } {
+/** Attempts of this process waiting for a place, per source key: a settle wakes the longest waiting, `gone` aborting the one it belongs to. */
+function createWakeups(): { wait(key: string, ms: number, gone?: AbortSignal): Promise<void>; wakeOne(key: string): void } {
   const waiting = new Map<string, (() => void)[]>()
   return {
-    wait(key, ms) {
+    wait(key, ms, gone) {
       return new Promise((resolve) => {
         const queue = waiting.get(key) ?? []
         waiting.set(key, queue)
         const wake = (): void => {
           clearTimeout(timer)
+          gone?.removeEventListener('abort', wake)
           const at = queue.indexOf(wake)
           if (at >= 0) queue.splice(at, 1)
           if (queue.length === 0 && waiting.get(key) === queue) waiting.delete(key)
@@ -147,6 +164,7 @@ function createWakeups(): { wait(key: string, ms: number): Promise<void>; wakeOn
         }
         const timer = setTimeout(wake, ms)
         queue.push(wake)
+        gone?.addEventListener('abort', wake, { once: true })
       })
     },
     wakeOne(key) {

@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js'
 import { callerAddress } from '../proxy/caller-address.js'
 import { createExchangeThrottle } from './exchange-throttle.js'
 import { WAIT_FOR_PLACE_MS } from './settled-throttle.js'
+import { whileConnected } from './while-connected.js'
 import { readJson, sendJson } from './http.js'
 
 export interface TokenRouteOptions {
@@ -42,7 +43,7 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     if (!gateway.callers.enabled || !stores) throw new GatewayError('not_found', 'caller apps are not configured on this gateway')
     // Asked before the body is read: a throttled address costs no parsing, no signature check, no decryption.
     const max = gateway.config.callers.failedExchangesPerMinute
-    const attempt = await throttle.admit(callerAddress(req.socket), max, () => req.socket.destroyed)
+    const attempt = await whileConnected(req, 'POST /gateway/token', (gone) => throttle.admit(callerAddress(req.socket), max, gone))
     if (!attempt.admitted) {
       o.onAuthFailure?.('token_exchange_throttled')
       const why = attempt.inFlight ? `failed exchanges and exchanges in flight from this address held all ${max} places for ${WAIT_FOR_PLACE_MS / 1000} s (at most ${max} may fail a minute)` : `too many failed exchanges from this address (${max} a minute)`

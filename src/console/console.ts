@@ -15,6 +15,7 @@ import { GatewayError, methodNotAllowed, statusOf } from '../errors.js'
 import { readJsonBody, send, sendError as sendErrorReply } from './http.js'
 import { scrubbedJson, scrubSecrets } from './scrub.js'
 import { createSettledThrottle, WAIT_FOR_PLACE_MS } from '../api/settled-throttle.js'
+import { whileConnected } from '../api/while-connected.js'
 import { withOneStoreWait } from '../store/index.js'
 import { createSampler } from './samples.js'
 import { auditLine, capRefusalLines } from './refusal-lines.js'
@@ -53,7 +54,7 @@ export function createConsole(host: ConsoleHost): AdminRoutes {
   const login = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const expected = token()
     if (expected === undefined) return sendError(req, res, new GatewayError('console_sign_in_required', OFF))
-    const attempt = await throttle.admit(callerAddress(req.socket), () => req.socket.destroyed)
+    const attempt = await whileConnected(req, 'console sign-in', (gone) => throttle.admit(callerAddress(req.socket), gone))
     if (!attempt.admitted) {
       refused(req, 'login', 'throttled', { from: attempt.key })
       return sendError(req, res, signInThrottled(attempt))

@@ -13,6 +13,7 @@ import { bearerResolveOptions, type Gateway } from '../gateway/index.js'
 import { bearerFrom } from '../api/http.js'
 import { sameSecret } from '../api/same-secret.js'
 import { createSettledThrottle, WAIT_FOR_PLACE_MS, type SettledThrottle } from '../api/settled-throttle.js'
+import { whileConnected } from '../api/while-connected.js'
 import type { Store } from '../store/index.js'
 import { callerAddress } from '../proxy/caller-address.js'
 
@@ -48,7 +49,7 @@ function isAdminToken(admin: string, token: string): boolean {
  * wrong attempts, before any comparison.
  */
 async function checkAdminToken(req: IncomingMessage, admin: string, token: string, guard: AdminGuard, route: string, what = 'wrong admin tokens'): Promise<boolean> {
-  const attempt = await guard.throttle.admit(callerAddress(req.socket), () => req.socket.destroyed)
+  const attempt = await whileConnected(req, route, (gone) => guard.throttle.admit(callerAddress(req.socket), gone))
   if (!attempt.admitted) {
     guard.onThrottled?.()
     const why = attempt.inFlight ? `${what} and attempts in flight from this address held all ${ADMIN_MAX_WRONG_PER_MINUTE} places for ${WAIT_FOR_PLACE_MS / 1000} s` : `too many ${what} from this address`
