@@ -30,30 +30,28 @@ describe('docs/deploy.md upgrade notes', () => {
   }, 5 * 60_000)
   afterAll(() => r?.cleanup())
 
-  it('podLabels reach the helm test pod: the note\'s helmTest.podLabels override keeps an Istio sidecar out of it', async () => {
-    const text = note('Upgrading with `podLabels`')
-    const override = /`(helmTest: \{[^`]+\})`/.exec(text)?.[1]
+  /**
+   * The note beginning "Upgrading with `<field>`" gives a `helmTest: {<field>: …}` override that, rendered as written, turns
+   * `key` from `injected` to `kept` on the test pod's metadata (`where`) while the gateway's pods keep `injected`.
+   */
+  async function overrideHolds(field: 'podLabels' | 'podAnnotations', where: 'labels' | 'annotations', key: string, injected: string, kept: string): Promise<void> {
+    const text = note(`Upgrading with \`${field}\``)
+    const override = new RegExp(`\`(helmTest: \\{${field}[^\`]+\\})\``).exec(text)?.[1]
     expect(override, text).toBeDefined()
-    const inject = { 'sidecar.istio.io/inject': 'true' }
-    const labelsOf = (rendered: Awaited<ReturnType<Renderer['render']>>): Record<string, string> => (rendered.tests().find((d) => d.kind === 'Pod') as Manifest).metadata.labels as Record<string, string>
-    const without = await r.render([valuesFile('minimal')], stringify({ podLabels: inject }))
-    expect(labelsOf(without)['sidecar.istio.io/inject']).toBe('true')
-    const fixed = await r.render([valuesFile('minimal')], stringify({ podLabels: inject, ...(parse(override as string) as object) }))
-    expect(labelsOf(fixed)['sidecar.istio.io/inject']).toBe('false')
-    expect(fixed.get('Deployment').spec.template.metadata.labels['sidecar.istio.io/inject']).toBe('true')
+    const inject = { [field]: { [key]: injected } }
+    const testPod = (rendered: Awaited<ReturnType<Renderer['render']>>): Record<string, string> => (rendered.tests().find((d) => d.kind === 'Pod') as Manifest).metadata[where] as Record<string, string>
+    expect(testPod(await r.render([valuesFile('minimal')], stringify(inject)))[key]).toBe(injected)
+    const fixed = await r.render([valuesFile('minimal')], stringify({ ...inject, ...(parse(override as string) as object) }))
+    expect(testPod(fixed)[key]).toBe(kept)
+    expect(fixed.get('Deployment').spec.template.metadata[where][key]).toBe(injected)
+  }
+
+  it('podLabels reach the helm test pod: the note\'s helmTest.podLabels override keeps an Istio sidecar out of it', async () => {
+    await overrideHolds('podLabels', 'labels', 'sidecar.istio.io/inject', 'true', 'false')
   }, 60_000)
 
   it('podAnnotations reach the helm test pod: the note\'s helmTest.podAnnotations override keeps a Linkerd proxy out of it', async () => {
-    const text = note('Upgrading with `podAnnotations`')
-    const override = /`(helmTest: \{podAnnotations[^`]+\})`/.exec(text)?.[1]
-    expect(override, text).toBeDefined()
-    const inject = { 'linkerd.io/inject': 'enabled' }
-    const annotationsOf = (rendered: Awaited<ReturnType<Renderer['render']>>): Record<string, string> => (rendered.tests().find((d) => d.kind === 'Pod') as Manifest).metadata.annotations as Record<string, string>
-    const without = await r.render([valuesFile('minimal')], stringify({ podAnnotations: inject }))
-    expect(annotationsOf(without)['linkerd.io/inject']).toBe('enabled')
-    const fixed = await r.render([valuesFile('minimal')], stringify({ podAnnotations: inject, ...(parse(override as string) as object) }))
-    expect(annotationsOf(fixed)['linkerd.io/inject']).toBe('disabled')
-    expect(fixed.get('Deployment').spec.template.metadata.annotations['linkerd.io/inject']).toBe('enabled')
+    await overrideHolds('podAnnotations', 'annotations', 'linkerd.io/inject', 'enabled', 'disabled')
   }, 60_000)
 
   it('a literal in additionalFields: the note names the refusal and the fix', () => {
