@@ -62,19 +62,7 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
   const wakeups = createWakeups()
   const steadyNow = o.steadyNow ?? o.now ?? (() => performance.now())
   const waitMs = o.waitMs ?? WAIT_FOR_PLACE_MS
-  const admitted = (attempt: Attempt & { admitted: true }, failure: Failure): Admission => {
-    let settled = false
-    return {
-      admitted: true,
-      key: attempt.key,
-      async settle(failed) {
-        if (settled) return
-        settled = true
-        await (failed ? failure.add() : attempt.release())
-        wakeups.wakeOne(attempt.key)
-      },
-    }
-  }
+  const admitted = (attempt: Attempt & { admitted: true }, failure: Failure): Admission => settledOnce(attempt, failure, wakeups)
   return {
     async admit(address, gone) {
       const deadline = steadyNow() + waitMs
@@ -101,6 +89,21 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
         }
         await wakeups.wait(attempt.key, pause, gone)
       }
+    },
+  }
+}
+
+/** An admitted attempt whose first settle counts (a failure added, or its place given back) and wakes the next waiter. */
+function settledOnce(attempt: Attempt & { admitted: true }, failure: Failure, wakeups: Wakeups): Admission {
+  let settled = false
+  return {
+    admitted: true,
+    key: attempt.key,
+    async settle(failed) {
+      if (settled) return
+      settled = true
+      await (failed ? failure.add() : attempt.release())
+      wakeups.wakeOne(attempt.key)
     },
   }
 }
@@ -147,7 +150,13 @@ function createFailureCount(o: SettledThrottleOptions): { at(address: string | u
 }
 
 /** Attempts of this process waiting for a place, per source key: a settle wakes the longest waiting, `gone` aborting the one it belongs to. */
-function createWakeups(): { wait(key: string, ms: number, gone?: AbortSignal): Promise<void>; wakeOne(key: string): void } {
+interface Wakeups {
+  wait(key: string, ms: number, gone?: AbortSignal): Promise<void>
+  wakeOne(key: string): void
+}
+
+/** The wake-ups of one throttle's waiters. */
+function createWakeups(): Wakeups {
   const waiting = new Map<string, (() => void)[]>()
   return {
     wait(key, ms, gone) {

@@ -26,12 +26,12 @@ export function recordSealer(token: string, sealer: Sealer | undefined): Sealer 
   return createSealer([{ id: 'bearer', key }], 'bearer')
 }
 
-/** The plaintext of `sealed` at `key` (its AAD); sealed again under the active key in the background when under another. */
-export async function openRenewing(store: Store, sealer: Sealer, key: string, sealed: string): Promise<string> {
+/** The plaintext of `sealed` at `key` (its AAD); sealed again under the active key in the background when under another (`onResealed` told once it is). */
+export async function openRenewing(store: Store, sealer: Sealer, key: string, sealed: string, onResealed?: () => void): Promise<string> {
   const plain = await sealer.open(sealed, key)
   const { activeId } = sealer
   if (activeId !== undefined && sealer.keyIdOf !== undefined && sealer.keyIdOf(sealed) !== activeId) {
-    replaceInBackground(store, key, sealed, async () => sealer.seal(plain, key))
+    replaceInBackground(store, key, sealed, async () => sealer.seal(plain, key), onResealed)
   }
   return plain
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Store } from '../store/index.js'
+import type { ResealedKind, Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
 import type { AssertedCaller } from './caller.js'
@@ -29,6 +29,8 @@ export interface BearerStores {
   sealer?: Sealer
   /** Seals decrypted JWE claims (they may be secrets, such as a PIN); required for JWE callers. */
   claimsSealer?: Sealer
+  /** A record read under a seal key no longer active was sealed again under the active one (store_records_resealed_total). */
+  onResealed?: (kind: ResealedKind) => void
   /** Milliseconds since the epoch (tests). */
   now?: () => number
 }
@@ -135,7 +137,7 @@ async function readClaims(id: string, stores: BearerStores): Promise<Record<stri
   const sealed = await stores.store.get(key)
   if (sealed === undefined || stores.claimsSealer === undefined) return undefined
   try {
-    return JSON.parse(await openRenewing(stores.store, stores.claimsSealer, key, sealed)) as Record<string, unknown>
+    return JSON.parse(await openRenewing(stores.store, stores.claimsSealer, key, sealed, () => stores.onResealed?.('caller_claims'))) as Record<string, unknown>
   } catch {
     return undefined
   }
@@ -163,7 +165,7 @@ async function readRecord(token: string, stores: BearerStores): Promise<BearerRe
     // An earlier version without seal keys wrote the record in clear (read while it lives, so a
     // rolling upgrade keeps its bearers; without seal keys a clear record grants nothing more).
     if (stores.sealer === undefined && stored.startsWith('{')) return JSON.parse(stored) as BearerRecord
-    return JSON.parse(await openRenewing(stores.store, recordSealer(token, stores.sealer), key, stored)) as BearerRecord
+    return JSON.parse(await openRenewing(stores.store, recordSealer(token, stores.sealer), key, stored, () => stores.onResealed?.('caller_bearer'))) as BearerRecord
   } catch {
     // Unreadable (sealed with a retired key, or corrupt): as good as absent.
     return undefined

@@ -9,9 +9,14 @@ import { anonymousMove, tokenEnd } from './anonymous-life.js'
 import { moveRecord } from './token-move.js'
 import type { StoredToken, TokenOwner, TokenRepoOptions } from './tokens.js'
 
+/** The owner's token (an anonymous one past its end is none); one under a retired seal key is sealed again under the active one. */
+export function findToken(o: TokenRepoOptions, owner: TokenOwner, secrets: SecretFields<StoredToken>): Promise<StoredToken | undefined> {
+  return getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), secrets, owner.anonymous ? tokenEnd(o.anonymousTtlMs) : undefined, () => o.onResealed?.('user_token'))
+}
+
 /** The owner's token, else the one stored for the same space, profile and tenant under `formerUser`, moved to the owner (OAuth1TokenRepo.findOrAdoptToken). */
 export async function findOrAdoptToken(o: TokenRepoOptions, owner: TokenOwner, formerUser: string, secrets: SecretFields<StoredToken>): Promise<StoredToken | undefined> {
-  const find = (): Promise<StoredToken | undefined> => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), secrets, owner.anonymous ? tokenEnd(o.anonymousTtlMs) : undefined)
+  const find = (): Promise<StoredToken | undefined> => findToken(o, owner, secrets)
   const found = await find()
   if (found !== undefined || formerUser === owner.user) return found
   // As identityToMerge moves (token-move.ts): written before the former key goes, so a crash in

@@ -51,10 +51,11 @@ function profileNamed(gateway: Gateway, name: string): Profile {
 }
 
 /** The dance's state for one snapshot: the runtime's store, the snapshot's sealer and TTLs. */
-export function tokenRepoFor(runtime: Pick<Runtime, 'store'>, gateway: Gateway): OAuth1TokenRepo | undefined {
+export function tokenRepoFor(runtime: Pick<Runtime, 'store'> & { readonly observer?: Runtime['observer'] }, gateway: Gateway): OAuth1TokenRepo | undefined {
   const { store } = runtime
   const sealer = gateway.sealers.records
-  return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs }) : undefined
+  const onResealed = runtime.observer?.onRecordResealed
+  return store && sealer ? createTokenRepo({ store, sealer, anonymousTtlMs: gateway.config.callers.anonymousTtlMs, ...(onResealed ? { onResealed } : {}) }) : undefined
 }
 
 /** The /gateway/oauth1/… routes: the callback, and a profile's authorize, test and token revoke. */

@@ -12,9 +12,9 @@
  * the same callers.apps[].userSpace.
  */
 import { randomBytes } from 'node:crypto'
-import { getRecord, putRecord, putRecordIfAbsent, SealError, sealedRecords, takeRecord, type SealedKind, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { getRecord, putRecord, putRecordIfAbsent, SealError, sealedRecords, takeRecord, type ResealedKind, type SealedKind, type Sealer, type SecretFields, type Store } from '../store/index.js'
 import type { BrowserBinding } from './binding.js'
-import { findOrAdoptToken } from './adopt-token.js'
+import { findOrAdoptToken, findToken } from './adopt-token.js'
 import { danceRecordEnd, newLife, tokenEnd, type AnonymousLife } from './anonymous-life.js'
 import { mergeAnonymous } from './merge-anonymous.js'
 import { revokeKeys } from './token-move.js'
@@ -106,6 +106,8 @@ export interface TokenRepoOptions {
   sealer: Sealer
   /** How long anonymous users' entries are kept. */
   anonymousTtlMs: number
+  /** A record read under a seal key no longer active was sealed again under the active one (store_records_resealed_total). */
+  onResealed?: (kind: ResealedKind) => void
 }
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
@@ -144,7 +146,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const take = async <T extends TokenOwner & AnonymousLife>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => ended(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets))))
   return {
     saveToken: (owner, token) => saveToken(o, owner, token),
-    findToken: (owner) => getRecord<StoredToken>(o.store, o.sealer, tokenKey(owner), TOKEN_SECRETS, owner.anonymous ? tokenEnd(o.anonymousTtlMs) : undefined),
+    findToken: (owner) => findToken(o, owner, TOKEN_SECRETS),
     findOrAdoptToken: (owner, formerUser) => findOrAdoptToken(o, owner, formerUser, TOKEN_SECRETS),
     async revoke(owner) {
       const { space } = owner
@@ -167,7 +169,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
     },
     async reusableLink(owner, ttlMs, origin) {
       const pointer = reusableLinkKey(owner, origin)
-      const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS))
+      const known = await unlessUnsealable(getRecord<{ id: string }>(o.store, o.sealer, pointer, REUSABLE_SECRETS, undefined, () => o.onResealed?.('reused_link')))
       // Still unused (a link opened is taken): the same link again.
       if (known !== undefined && (await this.peekLink(known.id)) !== undefined) return known.id
       const id = await this.createLink(owner, ttlMs, undefined, origin)
@@ -176,7 +178,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
-    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs)))),
+    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs), () => o.onResealed?.('authorize_link')))),
     takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
     mergeAnonymous: (space, anonymous, known, profiles) => mergeAnonymous(o, { space, anonymous, known, profiles }, TOKEN_SECRETS),
   }

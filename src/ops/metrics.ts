@@ -15,6 +15,7 @@ import { createUpstreamMetrics } from './upstream-metrics.js'
 import { createWatchedMetrics } from './watched-metrics.js'
 import { createWorkerCounters } from './worker-counters.js'
 import type { AuthFailure } from '../callers/index.js'
+import type { ResealedKind } from '../store/index.js'
 import type { ConsoleRefusal, FD_EXHAUSTION_SITES, SpanDropReason } from './label-sets.js'
 
 /** The prefix of the gateway's own metrics; Node's `process_*`/`nodejs_*` families stay unprefixed, as stock dashboards expect. */
@@ -75,6 +76,8 @@ export interface Metrics {
   fdExhausted(where: (typeof FD_EXHAUSTION_SITES)[number]): void
   /** A console request refused before any sign-in (its audit line may be capped; this counts it). */
   consoleRefusal(reason: ConsoleRefusal): void
+  /** A record read under a seal key no longer active, sealed again under the active one (store_records_resealed_total{kind}). */
+  recordResealed(kind: ResealedKind): void
   /**
    * Reports `store_up` at every scrape by pinging the store (bounded by a timeout); the series
    * is absent while `isOpen` says no store is open (a reload may open one later). With

@@ -6,7 +6,7 @@
 import type { Server } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { ConfigSource, GatewayConfig } from '../config/index.js'
-import type { ConnectInfo, Gateway } from '../gateway/index.js'
+import type { Gateway } from '../gateway/index.js'
 import type { GatewayRef, RequestRecord } from '../proxy/listener.js'
 import type { ConnectionEvents } from '../proxy/connection-guard.js'
 import { isHandshakeReason } from '../tls/index.js'
@@ -25,15 +25,7 @@ import { observeUpstream } from './upstream-facts.js'
 import { connectionEvents, createFdPressure } from './connection-events.js'
 import { countRefusal, exemplarTraceId, handshakeFailed } from './record-counts.js'
 import { capCallerFaultLines } from './caller-fault-lines.js'
-import type { AuthFailure } from '../callers/index.js'
-import type { RedisConnectWarning } from '../store/index.js'
-
-const STORE_WARNINGS: Record<RedisConnectWarning['about'], string> = {
-  memory_policy: "the store's Redis may evict the gateway's keys",
-  permissions: "the store's Redis user may not run a command the gateway uses",
-  server_changed: "the store's Redis is another server than before (restarted or failed over)",
-  sentinel_refused: "a Sentinel refuses the store's failover watch: its failovers are followed late",
-}
+import { opsHooks, type OpsHooks } from './ops-hooks.js'
 
 /** How ops run: log, registry, admin address, probes, watching, signals, worker role. */
 export interface OpsOptions {
@@ -68,22 +60,6 @@ export interface OpsStartOptions {
   adminRoutes?: AdminRoutesFactory
   /** Runs when a drain has let the last request finish, before exit (flushes buffered spans); must settle within `budgetMs`. */
   onDrained?: (budgetMs: number) => Promise<void>
-}
-
-/** The composition root's observability hooks (StartOptions.hooks in cli/gateway-root.ts). */
-export interface OpsHooks {
-  onConnect(info: ConnectInfo): void
-  onAuthFailure(label: AuthFailure): void
-  onSignature(profile: string, method: string): void
-  onEgressRefusal(reason: string): void
-  /** An endpoint's upstream pool closed to make room for another origin (endpoints[].originPools). */
-  onPoolEvicted(endpoint: string): void
-  onTunnel(kind: 'intercepted' | 'pass_through' | 'refused'): void
-  onMint(host: string, ms: number): void
-  /** The store's Redis may evict the gateway's keys, or refuses a command it uses: a warning, at each (re)connect. */
-  onStoreWarning(warning: RedisConnectWarning): void
-  /** Listener limits: timeouts and refusals counted and logged at debug; admin parse errors logged. */
-  connections: ConnectionEvents
 }
 
 /** Ops attached to a running gateway. */
@@ -121,7 +97,6 @@ export interface Ops {
   readonly onDone: (record: RequestRecord) => void
   start(o: OpsStartOptions): Promise<RunningOps>
 }
-
 
 /** What adopting snapshot `g` says and sets at once: its secrets for redaction, its certificates' gauges, no series of a removed endpoint or profile and, by the process that speaks for the instance, its warnings. */
 function adopted(o: OpsOptions, log: GatewayLog, metrics: Metrics, g: Gateway): void {
@@ -181,20 +156,5 @@ export function createOps(o: OpsOptions = {}): Ops {
     onDone,
     // Pending summaries of capped lines are written when ops close (a drain), with the last lines.
     start: (s) => startOps({ o, metrics, log, adopt, handshakes, closeObserver: () => (upstream.close(), degradations.stop(), faults.flush()), flushLines: () => faults.flush(), conditions: () => fd.conditions(), events: connections }, s),
-  }
-}
-
-/** The hooks the composition root hands the gateway: metrics, and the store's connection warnings logged. */
-function opsHooks(metrics: Metrics, log: GatewayLog, onConnect: OpsHooks['onConnect'], connections: ConnectionEvents): OpsHooks {
-  return {
-    onConnect,
-    onAuthFailure: metrics.callerAuthFailure,
-    onSignature: metrics.oauthSignature,
-    onEgressRefusal: metrics.egressRefusal,
-    onPoolEvicted: metrics.upstreamPoolEvicted,
-    onTunnel: metrics.tunnel,
-    onMint: (_host, ms) => metrics.leafMinted(ms),
-    onStoreWarning: (w) => log.logger.warn({ problem: w.problem }, STORE_WARNINGS[w.about]),
-    connections,
   }
 }

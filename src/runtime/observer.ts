@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { GatewayError } from '../errors.js'
 import type { CompileOptions } from '../gateway/index.js'
 import type { AuthFailure } from '../callers/index.js'
-import type { RedisConnectWarning } from '../store/index.js'
+import type { RedisConnectWarning, ResealedKind } from '../store/index.js'
 
 /** The one observer of a gateway process (metrics and logs); every hook is optional. */
 export interface Observer {
@@ -16,6 +16,8 @@ export interface Observer {
   onSignature?: (profile: string, method: string) => void
   /** The store connected to a Redis that may evict the gateway's keys, or whose ACL refuses a command it uses. */
   onStoreWarning?: (warning: RedisConnectWarning) => void
+  /** A record read under a seal key no longer active was sealed again under the active one. */
+  onRecordResealed?: (kind: ResealedKind) => void
   /** Client timeouts, refused connections and parse errors on the listeners (proxy/connection-guard). */
   connections?: {
     onTimeout?(listener: string, reason: string): void

@@ -114,7 +114,8 @@ export function createRuntime(o: RuntimeOptions): Runtime {
     bearerStores(gateway) {
       if (!gateway.callers.enabled || !store) return undefined
       const { records, claims } = gateway.sealers
-      return { store, ...(records ? { sealer: records } : {}), ...(claims ? { claimsSealer: claims } : {}) }
+      const onResealed = o.observer?.onRecordResealed
+      return { store, ...(records ? { sealer: records } : {}), ...(claims ? { claimsSealer: claims } : {}), ...(onResealed ? { onResealed } : {}) }
     },
     async close() {
       await store?.close()

@@ -25,7 +25,7 @@ export {
   type SecretFields,
 } from './records.js'
 export { endRecords, type RecordEnd } from './record-ends.js'
-export { emptyCount, replaceInBackground, resealRecords, sealedValues, tally, type ResealCount, type SealedKind } from './reseal.js'
+export { emptyCount, replaceInBackground, RESEALED_KINDS, resealRecords, sealedValues, tally, type ResealCount, type ResealedKind, type SealedKind } from './reseal.js'
 
 /** Which persistent backend holds the gateway's state. */
 export type StoreConfig = { kind: 'sqlite'; file: string } | ({ kind: 'redis' } & RedisStoreOptions)

@@ -104,8 +104,9 @@ export async function putRecordIfAbsent<T extends object>(
  * Reads a record and opens its secrets; undefined when absent or expired, or when `endOf` (what
  * the record itself says of its life, ms since the epoch) is past: it is then removed, only if
  * unchanged. A record with a field sealed under another key than the active one is written again
- * under it (only while the store still holds what was read, keeping its expiry). Both writes go
- * in the background: a store that fails one costs the read nothing, and the next read tries again.
+ * under it (only while the store still holds what was read, keeping its expiry; `onResealed` told
+ * once it is). Both writes go in the background: a store that fails one costs the read nothing,
+ * and the next read tries again.
  */
 export async function getRecord<T extends object>(
   store: Store,
@@ -113,13 +114,14 @@ export async function getRecord<T extends object>(
   key: string,
   secretFields: SecretFields<T>,
   endOf?: (record: T) => number | undefined,
+  onResealed?: () => void,
 ): Promise<T | undefined> {
   const text = await store.get(key)
   if (text === undefined) return undefined
   const { record, resealed } = openFields<T>(sealer, key, text, secretFields)
   if ((endOf?.(record) ?? Infinity) <= Date.now()) return void replaceInBackground(store, key, text, undefined)
   // Sealed under a key no longer active: sealed again under the active one, so a rotation ends.
-  if (resealed !== undefined) replaceInBackground(store, key, text, resealed)
+  if (resealed !== undefined) replaceInBackground(store, key, text, resealed, onResealed)
   return record
 }
 

@@ -60,6 +60,14 @@ export function tally(into: Record<string, number>, id: string): void {
   into[id] = (into[id] ?? 0) + 1
 }
 
+/**
+ * The records a read seals again under the active key (store_records_resealed_total{kind}): a
+ * closed set named by the reader, never from a key (which holds user ids and digests).
+ */
+export const RESEALED_KINDS = ['user_token', 'authorize_link', 'reused_link', 'caller_bearer', 'caller_claims'] as const
+/** One of RESEALED_KINDS. */
+export type ResealedKind = (typeof RESEALED_KINDS)[number]
+
 /** A record changed on every one of these tries is left for the next walk (its writer is busy with it). */
 const TRIES = 3
 
@@ -113,11 +121,12 @@ function staleKeyId(kind: SealedKind, key: string, text: string): string | undef
  * changed meanwhile, in the background and outside the current request: a read that found a record
  * under a retired key (or past its end) answers without waiting for the write, and a store that
  * fails it costs that request nothing (its one store wait, request-wait.ts); the next read tries again.
+ * `onReplaced` is told once the store took the write (not when the record had changed meanwhile).
  */
-export function replaceInBackground(store: Store, key: string, expected: string, replacement: string | undefined | (() => Promise<string>)): void {
+export function replaceInBackground(store: Store, key: string, expected: string, replacement: string | undefined | (() => Promise<string>), onReplaced?: () => void): void {
   outsideRequests(() => {
     const write = async (): Promise<void> => {
-      await store.replaceIfUnchanged(key, expected, typeof replacement === 'function' ? await replacement() : replacement)
+      if (await store.replaceIfUnchanged(key, expected, typeof replacement === 'function' ? await replacement() : replacement)) onReplaced?.()
     }
     write().catch(() => undefined)
   })

@@ -128,6 +128,26 @@ describe('bearer tokens: with the store\'s real sealer', () => {
   })
 })
 
+describe('bearer tokens: a seal-key rotation', () => {
+  // store_records_resealed_total{kind}: counted once the store took the re-seal, by the record's kind.
+  it('a record and its JWE claims read under a retired key are sealed again under the active one, each counted once by kind', async () => {
+    const { stores, opts } = setup()
+    const [k1, k2] = [{ id: 'k1', key: randomBytes(32) }, { id: 'k2', key: randomBytes(32) }]
+    const old = createSealer([k1], 'k1')
+    const t = await issueBearer(await caller({}, true), { ...stores, sealer: old, claimsSealer: old }, 60, undefined, { jweAlg: 'RSA-OAEP' })
+    const rotated = createSealer([k1, k2], 'k2')
+    const counted: string[] = []
+    const reading = { ...stores, sealer: rotated, claimsSealer: rotated, onResealed: (kind: string) => void counted.push(kind) }
+    const underK2 = async (): Promise<boolean> => (await Promise.all((await stores.store.keys('')).map(async (k) => (await stores.store.get(k)) ?? ''))).every((v) => v.startsWith('v1.k2.'))
+    expect((await resolveBearer(t.access_token, reading, opts)).claims['pin']).toBe('4711')
+    await expect.poll(underK2).toBe(true)
+    await expect.poll(() => counted.slice().sort()).toEqual(['caller_bearer', 'caller_claims'])
+    // Already under k2: read again, nothing more to seal or count.
+    expect((await resolveBearer(t.access_token, reading, opts)).sub).toBe('user-1')
+    expect(counted).toHaveLength(2)
+  })
+})
+
 describe('bearer tokens: anonymous callers and decrypted claims', () => {
   it('anonymous callers are in the shared store, expiring with the bearer', async () => {
     const { stores, opts, clock } = setup()

@@ -4,7 +4,8 @@
  * the gateway serves, then k1 removed. `serve --workers 2` on one SQLite file, and two replicas on
  * one Redis. A user's token read after k2 became active is sealed again under k2 by that read; the
  * command's dry run counts what is left under k1 (exit 1), the run seals it again (exit 0, naming
- * k1 as no longer needed), and afterwards no record names k1. With k1 gone, every user token, the
+ * k1 as no longer needed), and afterwards no record names k1. The read's re-seal is counted once,
+ * as a user_token, in store_records_resealed_total (summed over workers and replicas). With k1 gone, every user token, the
  * unused one-time link, the caller bearers (a JWT's, and a JWE's with its sealed claims) and the
  * console session signed in under k1 still work.
  */
@@ -13,7 +14,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { isDeepStrictEqual, promisify } from 'node:util'
 import type { JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../../src/store/index.js'
@@ -22,6 +23,7 @@ import { ADMIN_TOKEN, authorizeLink, authorizeUser, finishInBrowser, gatewayYaml
 import { AUD, botJwt } from '../oauth1-dance/dance-gateway.js'
 import { pythonJwe, rsaPair, type RsaPair } from '../support/callers-fixtures.js'
 import { eventually } from '../support/eventually.js'
+import { samples, scrape } from '../ops/helpers.js'
 import { send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
 import { adminUrlOf, gatewaySet, MAIN, type GatewayProcess } from '../support/process.js'
@@ -91,6 +93,15 @@ async function sealedUnder(store: Store, id: string): Promise<string[]> {
   return (await rawValues(store)).filter((r) => r.value.includes(`v1.${id}.`) || r.key.endsWith(`:sealed:${id}`)).map((r) => r.key)
 }
 
+/** store_records_resealed_total by kind, summed over the pods `gws` (each primary sums its workers'). */
+async function resealedByKind(gws: readonly GatewayProcess[]): Promise<Record<string, number>> {
+  const byKind: Record<string, number> = {}
+  for (const g of gws) {
+    for (const s of samples(await scrape(await adminUrlOf(g)), 'mtls_gateway_store_records_resealed_total')) byKind[s.labels.kind as string] = (byKind[s.labels.kind as string] ?? 0) + s.value
+  }
+  return byKind
+}
+
 const TOPOLOGIES = [
   { name: 'sqlite, --workers 2', workers: 2, replicas: 1 },
   { name: 'redis, two replicas', workers: 1, replicas: 2 },
@@ -133,6 +144,10 @@ describe.each(TOPOLOGIES)('a seal-key rotation to its end ($name)', ({ name, wor
       // uma's call reads her token under k1: the read seals it again under k2 (keeping it), in the background.
       expect((await asUser(at(1), 'uma')).status).toBe(200)
       await eventually(async () => !(await sealedUnder(store, 'k1')).some((k) => k.includes('/uma:')), 30_000, "uma's token sealed again under k2")
+      // Counted once, by kind, in whichever worker or replica read it: nothing else was read under k1 yet.
+      const once = { user_token: 1, authorize_link: 0, reused_link: 0, caller_bearer: 0, caller_claims: 0 }
+      await eventually(async () => isDeepStrictEqual(await resealedByKind(gws), once), 30_000, 'the re-seal counted').catch(() => undefined)
+      expect(await resealedByKind(gws)).toEqual(once)
 
       const dry = await reseal(rotated, '--dry-run')
       expect(dry.code, dry.out).toBe(1)
