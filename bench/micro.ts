@@ -3,7 +3,8 @@
  * work outside any server — the access-log line, the metrics of a finished request, an OAuth
  * 1.0a signature, reading the caller's client certificate — for this build and each other build given (its dist/), rounds interleaved.
  * CPU time (process.cpuUsage), not wall time, so a busy machine skews it far less; each figure
- * is the median of the rounds. How docs/performance.md measures each change on its own.
+ * is the median of the rounds, and each other build's column beside this one the median of the
+ * rounds' ratios (this build's figure over its). How docs/performance.md measures each change on its own.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -198,8 +199,16 @@ for (const k of (suites[0] ?? []).keys()) {
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-process.stdout.write(`| work (µs CPU per call, median of ${ROUNDS} × ${CALLS}) | ${builds.map((b, k) => (k === 0 ? 'this build' : b)).join(' | ')} |\n|---|${builds.map(() => '--:').join('|')}|\n`)
-for (const [k, c] of (suites[0] ?? []).entries()) process.stdout.write(`| ${c.name} | ${figures.map((f) => median(f[k] ?? []).toFixed(2)).join(' | ')} |\n`)
+// Each other build against this one round by round (the rounds were interleaved, so a round's two figures saw the same machine).
+const paired = (k: number, b: number): string => {
+  const ours = figures[0]?.[k] ?? []
+  const theirs = figures[b]?.[k] ?? []
+  const ratios = ours.map((x, r) => x / (theirs[r] as number))
+  return `${median(ratios).toFixed(3)} × (${ratios.filter((x) => x < 1).length} of ${ratios.length} lower)`
+}
+const others = builds.slice(1)
+process.stdout.write(`| work (µs CPU per call, median of ${ROUNDS} × ${CALLS}) | ${builds.map((b, k) => (k === 0 ? 'this build' : b)).join(' | ')} |${others.map((b) => ` this / ${b}, per round |`).join('')}\n|---|${builds.map(() => '--:').join('|')}|${others.map(() => '--:|').join('')}\n`)
+for (const [k, c] of (suites[0] ?? []).entries()) process.stdout.write(`| ${c.name} | ${figures.map((f) => median(f[k] ?? []).toFixed(2)).join(' | ')} |${others.map((_, i) => ` ${paired(k, i + 1)} |`).join('')}\n`)
 mtls.close()
 mtls12.close()
 await Promise.all(pipelines.map((p) => p.close()))
