@@ -67,26 +67,45 @@ function compareAscii(a: string, b: string): number {
  * joined string gives, without building it and scanning it again.
  */
 export function encodedNormalizedParameters(names: string[], values: string[]): string {
-  const order = names.map((_, i) => i)
-  const before = (a: number, b: number): number => compareAscii(names[a] as string, names[b] as string) || compareAscii(values[a] as string, values[b] as string)
-  if (order.length > 24) {
-    order.sort(before)
-  } else {
-    // A request has a handful of parameters: a stable insertion sort without sort()'s per-call setup.
-    for (let i = 1; i < order.length; i++) {
-      const x = order[i] as number
-      let j = i - 1
-      for (; j >= 0 && before(order[j] as number, x) > 0; j--) order[j + 1] = order[j] as number
-      order[j + 1] = x
-    }
-  }
+  const order = names.length > 24 ? sortedOrder(names, values) : insertionOrder(names, values)
   let out = ''
-  for (const i of order) {
-    const name = names[i] as string
-    const value = values[i] as string
-    out += `${out === '' ? '' : '%26'}${name.includes('%') ? name.replaceAll('%', '%25') : name}%3D${value.includes('%') ? value.replaceAll('%', '%25') : value}`
+  for (let i = 0; i < order.length; i++) {
+    const k = order[i] as number
+    const name = names[k] as string
+    const value = values[k] as string
+    if (i !== 0) out += '%26'
+    out += name.includes('%') ? name.replaceAll('%', '%25') : name
+    out += '%3D'
+    out += value.includes('%') ? value.replaceAll('%', '%25') : value
   }
   return out
+}
+
+/** The pairs' positions in §3.4.1.3.2 order: sort(), for many pairs. */
+function sortedOrder(names: readonly string[], values: readonly string[]): number[] {
+  return names.map((_, i) => i).sort((a, b) => compareAscii(names[a] as string, names[b] as string) || compareAscii(values[a] as string, values[b] as string))
+}
+
+/**
+ * The same order by a stable insertion sort, for the handful of pairs a request has: no sort()
+ * setup and no comparator call per comparison.
+ */
+function insertionOrder(names: readonly string[], values: readonly string[]): number[] {
+  const order: number[] = []
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string
+    const value = values[i] as string
+    let j = i - 1
+    for (; j >= 0; j--) {
+      const k = order[j] as number
+      const other = names[k] as string
+      // Encoded strings are ASCII: UTF-16 order is byte order. Equal pairs keep their order.
+      if (other < name || (other === name && (values[k] as string) <= value)) break
+      order[j + 1] = k
+    }
+    order[j + 1] = i
+  }
+  return order
 }
 
 const UNRESERVED = /^[A-Za-z0-9._~-]*$/

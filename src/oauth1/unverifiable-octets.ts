@@ -21,6 +21,18 @@ export interface UnverifiableOctets {
 const SENT_RAW = new Uint8Array(128)
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&\'()*+,;=:@/?%') SENT_RAW[c.charCodeAt(0)] = 1
 
+// SENT_RAW's characters but "%": text of only these has no escape to judge and nothing to encode.
+const RAW_WITHOUT_ESCAPES = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*$/
+
+/**
+ * True when `text` (a query or form body as latin1 characters) is all characters RFC 3986 allows
+ * raw, with no "%": unverifiableOctets finds nothing in it and encodeRawCharacters keeps it, so
+ * a caller may skip both (and the Buffer they read) on the common query.
+ */
+export function isSentAsIs(text: string): boolean {
+  return RAW_WITHOUT_ESCAPES.test(text)
+}
+
 /** The octets the `%XX` escapes decode to, the rest as sent (a UTF-8 sequence holds no ASCII byte, so the whole is UTF-8 exactly when every name and value is). */
 function escapedOctets(text: Buffer): Buffer {
   const out = Buffer.allocUnsafe(text.length)

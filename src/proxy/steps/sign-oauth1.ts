@@ -10,7 +10,7 @@
  * A form's media type goes in lower case (canonicalFormContentType).
  */
 import { GatewayError } from '../../errors.js'
-import { canonicalFormContentType, encodeRawCharacters, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
+import { canonicalFormContentType, encodeRawCharacters, isSentAsIs, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
@@ -99,7 +99,7 @@ function refuseUnverifiable(ctx: Admitted, where: 'query' | 'form body', text: B
  */
 function sendQueryEncoded(ctx: Admitted): void {
   const search = outboundUrlToSign(ctx.outbound).search
-  if (search.length <= 1) return
+  if (search.length <= 1 || isSentAsIs(search)) return
   const text = Buffer.from(search.slice(1), 'latin1')
   refuseUnverifiable(ctx, 'query', text)
   const encoded = encodeRawCharacters(text)
