@@ -34,23 +34,27 @@ export function cgiHeaderName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '_')
 }
 
+// Names Node's parser hands over: lower-case tokens. One spelled only with these is a CGI shadow of
+// a name spelled the same way only when it is that very name: no folding needed (a fast path).
+const PLAIN_NAME = /^[a-z][a-z0-9-]*$/
+
 /** Sets `name` (lower-case) to the gateway's value, removing every caller header that a backend would read as the same name. */
 export function setGatewayHeader(outbound: Outbound, name: string, value: string): void {
-  const key = cgiHeaderName(name)
   const headers = outbound.headers
+  // Two distinct plain names never share a CGI key ("-" is the only character folded, to a "_" neither holds).
+  const plain = PLAIN_NAME.test(name)
+  let key: string | undefined
   for (const other in headers) {
     // A CGI name keeps the length; most headers differ in it and need no folding.
-    if (other !== name && other.length === name.length && cgiHeaderName(other) === key) {
-      outbound.headers = withoutHeaders(headers, (o) => o !== name && o.length === name.length && cgiHeaderName(o) === key)
+    if (other !== name && other.length === name.length && !(plain && PLAIN_NAME.test(other)) && cgiHeaderName(other) === (key ??= cgiHeaderName(name))) {
+      const shadowKey = key
+      outbound.headers = withoutHeaders(headers, (o) => o !== name && o.length === name.length && cgiHeaderName(o) === shadowKey)
       break
     }
   }
   outbound.headers[name] = value
 }
 
-// Names Node's parser hands over: lower-case tokens. One spelled only with these is a CGI shadow of
-// a name spelled the same way only when it is that very name: no folding needed (a fast path).
-const PLAIN_NAME = /^[a-z][a-z0-9-]*$/
 const MAX_NAME = 32
 
 /**
