@@ -3,7 +3,6 @@
  * the common SHA-256/512 variants that differ only in the digest (as python-oauthlib has them).
  */
 import { createHash, createHmac, createPrivateKey, sign, type KeyObject } from 'node:crypto'
-import type { HmacDigest, KeyedHmac } from './hmac.js'
 import { percentEncode } from './percent-encode.js'
 
 /** Every signature method the signer supports, for CLI choices and config validation. */
@@ -24,8 +23,9 @@ export function isSignatureMethod(s: string): s is SignatureMethod {
   return (SIGNATURE_METHODS as readonly string[]).includes(s)
 }
 
-/** Each method's digest (its HMAC's, for HMAC-*). */
-export const DIGEST: { readonly [M in SignatureMethod]: HmacDigest } = {
+type Digest = 'sha1' | 'sha256' | 'sha512'
+
+const DIGEST: { readonly [M in SignatureMethod]: Digest } = {
   'HMAC-SHA1': 'sha1',
   'HMAC-SHA256': 'sha256',
   'HMAC-SHA512': 'sha512',
@@ -65,14 +65,13 @@ function toRsaPrivateKey(method: SignatureMethod, key: KeyObject | string | unde
  * Signs a base string with the given method; the result is the base64 `oauth_signature` value.
  * `key`, when given, is `signingKey(creds.consumerSecret, creds.tokenSecret)` already computed
  * (a signer keeps it across requests); HMAC-* and PLAINTEXT use it instead of encoding again.
- * HMAC-* also takes it as that key's KeyedHmac (of the method's digest); PLAINTEXT only as the string.
+ * HMAC-* also takes it as a secret KeyObject of those UTF-8 bytes; PLAINTEXT only as the string.
  */
-export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials, key?: string | KeyedHmac): string {
+export function computeSignature(method: SignatureMethod, baseString: string, creds: SigningCredentials, key?: string | KeyObject): string {
   switch (method) {
     case 'HMAC-SHA1':
     case 'HMAC-SHA256':
     case 'HMAC-SHA512':
-      if (typeof key === 'function') return key(baseString)
       return createHmac(DIGEST[method], key ?? signingKey(requireSecret(method, creds), creds.tokenSecret))
         .update(baseString, 'utf8')
         .digest('base64')
