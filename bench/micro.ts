@@ -55,6 +55,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const fields = (await import(join(dist, 'src/proxy/steps/apply-authorization.js'))) as typeof import('../src/proxy/steps/apply-authorization.js')
   const sign = (await import(join(dist, 'src/proxy/steps/sign-oauth1.js'))) as typeof import('../src/proxy/steps/sign-oauth1.js')
   const admit = (await import(join(dist, 'src/proxy/steps/authenticate-caller.js'))) as typeof import('../src/proxy/steps/authenticate-caller.js')
+  const strip = (await import(join(dist, 'src/proxy/steps/strip-gateway-credentials.js'))) as typeof import('../src/proxy/steps/strip-gateway-credentials.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
   const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
@@ -110,6 +111,14 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const callerRaw = Object.entries(callerHeaders).flatMap(([n, v]) => [n.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase()), v])
   const callerCtx = Object.assign({}, fixed, { caller, inbound: Object.assign({}, fixed.inbound, { headers: callerHeaders, rawHeaders: callerRaw }) }) as unknown as Admitted
   const readCallerHeaders = (): void => void (admit.credentialOf(callerCtx), admit.presentedCredentials(callerCtx), token.userOf(callerCtx))
+  // strip_gateway_credentials on that request's outbound copy (Proxy-Authorization already gone as hop-by-hop):
+  // nothing in it is a credential, so the step removes nothing and the same context serves every call.
+  const { 'proxy-authorization': _presented, ...outboundCaller } = callerHeaders
+  const stripCtx = (extra: Record<string, string>): Admitted =>
+    Object.assign({}, callerCtx, { outbound: Object.assign({}, fixed.outbound, { headers: Object.assign({}, outboundCaller, extra) }) }) as unknown as Admitted
+  const plainStrip = stripCtx({})
+  // A backend's own 43-character base64url tokens (a session cookie, its Authorization bearer): each is hashed.
+  const tokenLikeStrip = stripCtx({ cookie: 'theme=dark; session=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx', authorization: 'Bearer QmFja2VuZE93blRva2VuMDAwMDAwMDAwMDAwMDAwMDA' })
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
   const signed = (): Admitted => {
@@ -121,6 +130,8 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
     cases: [
       { name: 'route + target (matchEndpoint, route mode, query)', run: () => void routed() },
       { name: "caller's bearer, credentials and user read (12 header lines)", run: readCallerHeaders },
+      { name: 'strip_gateway_credentials step (11 outbound header lines, route-mode query)', run: () => void strip.stripGatewayCredentials.run(plainStrip) },
+      { name: 'strip_gateway_credentials step (13 lines, two 43-character backend tokens)', run: () => void strip.stripGatewayCredentials.run(tokenLikeStrip) },
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
       { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
       { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },

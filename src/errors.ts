@@ -12,6 +12,7 @@ const STATUS_TABLE = {
   bad_request: 400,
   path_escapes_base: 400,
   tenant_invalid: 400,
+  credential_in_target: 400, // A gateway bearer (or the request's own credential) in the path or query: the URL goes upstream whole.
   // A user, tenant, credential or host sent twice: which one counts is not guessed.
   header_repeated: 400,
   // RFC 9110 §15.6.6: a request line naming a version other than HTTP/1.0 or 1.1.
@@ -124,9 +125,7 @@ export class GatewayError extends Error {
   }
 }
 
-/**
- * The one way to refuse a method: a 405 MUST carry `Allow` (RFC 9110 §15.5.6); its message ends with the same list, made from it (`<refused>: use GET or HEAD`).
- */
+/** The one way to refuse a method: a 405 MUST carry `Allow` (RFC 9110 §15.5.6); its message ends with the same list, made from it (`<refused>: use GET or HEAD`). */
 export function methodNotAllowed(allowed: readonly [string, ...string[]], refused: string): GatewayError {
   const allow = allowed.join(', ')
   return new GatewayError('method_not_allowed', `${refused}: use ${allow.replace(/, (?=[^,]*$)/, ' or ')}`, { headers: { allow } })

@@ -19,7 +19,7 @@ export interface Sealer {
 export const BEARER_PREFIX = 'bearer:'
 export const CLAIMS_PREFIX = 'bearer-claims:'
 
-/** The configured sealer, else one under a key derived (HKDF) from the bearer's 32 random bytes. */
+/** The configured sealer, else one under a key derived (HKDF) from the bearer's 32 bytes (at least 192 of their bits random). */
 export function recordSealer(token: string, sealer: Sealer | undefined): Sealer {
   if (sealer !== undefined) return sealer
   const key = Buffer.from(hkdfSync('sha256', Buffer.from(token, 'base64url'), 'mtls-gateway', 'bearer-record-v1', 32))

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { ResealedKind, Store } from '../store/index.js'
 import type { CallerApp } from './apps.js'
 import { authError } from './auth-failure.js'
@@ -6,6 +5,7 @@ import type { AssertedCaller } from './caller.js'
 import { aliasRefusal, bearerLifetimeSec, lifetimeRefusal, rsa15Refusal, type BearerFacts } from './bearer-binding.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 import { exactJson } from './exact-json.js'
+import { newBearerToken } from './bearer-shape.js'
 import { BEARER_PREFIX, CLAIMS_PREFIX, openRenewing, recordSealer, sha256, type Sealer } from './bearer-seal.js'
 
 export type { Sealer } from './bearer-seal.js'
@@ -55,9 +55,12 @@ const OPAQUE = /^[A-Za-z0-9_-]{43}$/
 // The identity claims are not secrets; everything else from a JWE may be.
 const IDENTITY_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'isAnonymous', 'identityToMerge']
 
-/** Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. `facts`: what its exchange was judged under. */
+/**
+ * Issues an opaque bearer for a verified caller; only its SHA-256 is a store key. Spelled so the
+ * gateway knows it in text it forwards (bearer-shape.ts). `facts`: what its exchange was judged under.
+ */
 export async function issueBearer(caller: AssertedCaller, stores: BearerStores, ttlSec: number, appKey?: string, facts: Omit<BearerFacts, 'issuedAt'> = {}): Promise<BearerToken> {
-  const token = randomBytes(32).toString('base64url')
+  const token = newBearerToken()
   const id = sha256(token)
   const ttlMs = ttlSec * 1000
   const issuedAt = (stores.now ?? Date.now)()

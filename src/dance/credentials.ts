@@ -70,8 +70,8 @@ export async function requireAdmin(req: IncomingMessage, gateway: Gateway, route
   if (!(await checkAdminToken(req, admin, token, guard, route))) throw new GatewayError('caller_credentials_invalid', `${route}: the bearer is not the admin token`)
 }
 
-// What a caller's bearer looks like: an opaque bearer from POST /gateway/token (32 random
-// bytes, base64url) or a JWT / JWE in compact form (3 or 5 base64url parts).
+// What a caller's bearer looks like: an opaque bearer from POST /gateway/token (32 bytes,
+// 43 base64url characters) or a JWT / JWE in compact form (3 or 5 base64url parts).
 const OPAQUE_BEARER = /^[A-Za-z0-9_-]{43}$/
 const COMPACT_JOSE = /^[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?$/
 

@@ -1,21 +1,53 @@
 /**
  * strip_gateway_credentials: a gateway bearer never reaches an upstream. The credential a
  * caller presents to the gateway (Proxy-Authorization, the CONNECT's, or Authorization in
- * route mode) is removed from every header it appears in, on every way in; in route mode
- * with caller apps configured, `Authorization: Bearer …` is the gateway's and never
- * forwarded. Runs before the OAuth signature is added, which owns Authorization after.
+ * route mode) is removed from every header it appears in, on every way in; so is every header
+ * (by name or value) holding a bearer this release issued, whoever's, known by its spelling
+ * (callers' bearer-shape.ts) without a store lookup. In route mode with caller apps
+ * configured, `Authorization: Bearer …` is the gateway's and never forwarded. A request target
+ * holding either is refused (400 credential_in_target): the URL goes upstream whole. Bodies are
+ * the backend's payload and not read. Runs before the OAuth signature is added, which owns
+ * Authorization after.
  */
+import { GatewayError } from '../../errors.js'
+import { carriesGatewayBearer } from '../../callers/index.js'
 import type { OutboundHeaders, Step } from '../pipeline.js'
 import { presentedCredentials } from './authenticate-caller.js'
 
 // Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
 const MIN_TOKEN_LENGTH = 16
 
-function removeHeadersCarrying(headers: OutboundHeaders, tokens: readonly string[]): void {
+/** Whether `text` holds one of the caller's own credentials or any gateway bearer. */
+function carriesCredential(text: string, own: readonly string[]): boolean {
+  for (const t of own) if (text.includes(t)) return true
+  return carriesGatewayBearer(text)
+}
+
+/**
+ * Removes every header whose name or value holds a credential. Names are judged as sent (the raw
+ * lines): the outbound copy's are lower-cased, which hides a bearer without making it unreadable.
+ */
+function removeHeadersCarrying(headers: OutboundHeaders, rawHeaders: readonly string[], own: readonly string[]): void {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (carriesCredential(name, own)) delete headers[name.toLowerCase()]
+  }
   for (const name of Object.keys(headers)) {
     const v = headers[name]
-    const text = Array.isArray(v) ? v.join('\n') : (v ?? '')
-    if (tokens.some((t) => text.includes(t))) delete headers[name]
+    // Each line judged alone: no joined copy per header.
+    if (Array.isArray(v) ? v.some((line) => carriesCredential(line, own)) : v !== undefined && carriesCredential(v, own)) delete headers[name]
+  }
+}
+
+/** One level of percent-decoding, bytes as Latin-1: an escape of a non-ASCII byte stays a delimiter. */
+function percentDecoded(text: string): string {
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+}
+
+/** Refuses a target whose path or query, as sent or percent-decoded, holds a credential (never named in the message). */
+function refuseCredentialIn(part: string, what: 'path' | 'query', own: readonly string[]): void {
+  if (carriesCredential(part, own) || (part.includes('%') && carriesCredential(percentDecoded(part), own))) {
+    throw new GatewayError('credential_in_target', `the request target's ${what} holds a gateway credential, which would reach the upstream with the URL: send it in Proxy-Authorization (route mode: Authorization) only, never in the URL`)
   }
 }
 
@@ -25,7 +57,11 @@ export const stripGatewayCredentials: Step = {
     const h = ctx.outbound.headers
     if (ctx.mode === 'route' && ctx.gateway.callers.enabled && /^Bearer\s/i.test(String(h.authorization ?? ''))) delete h.authorization
     // From the inbound request: what the caller presented, not what is left of it outbound.
-    const tokens = presentedCredentials(ctx).filter((t) => t.length >= MIN_TOKEN_LENGTH)
-    if (tokens.length > 0) removeHeadersCarrying(h, tokens)
+    const presented = presentedCredentials(ctx)
+    const own = presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH)
+    const { path, query } = ctx.inbound.target
+    refuseCredentialIn(path, 'path', own)
+    refuseCredentialIn(query, 'query', own)
+    removeHeadersCarrying(h, ctx.inbound.rawHeaders, own)
   },
 }
