@@ -2,7 +2,8 @@
  * A rolling upgrade and a rollback: an earlier release and this one on one store, each reading
  * what the other wrote. Redis with both running side by side; SQLite one after the other on one
  * file, as a Deployment with a volume replaces its pod. Both directions: a caller's bearer
- * exchanged on one is used on the other, its assertion's `jti` is refused there as a replay, a
+ * exchanged on one is used on the other (this release's, spelled with the tag that lets it know
+ * them in headers, on the earlier one too), its assertion's `jti` is refused there as a replay, a
  * dance started on one completes on the other, the user's token signs on both, an anonymous
  * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
  * counted by one are refused by the other, a console session signed in on one works on the other
@@ -26,6 +27,7 @@ import Database from 'better-sqlite3'
 import { SignJWT, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { THROTTLE_WINDOW_MS } from '../../src/api/sliding-window.js'
+import { carriesGatewayBearer } from '../../src/callers/index.js'
 import { requestFrom } from '../api/throttle-support.js'
 import { send } from '../support/gateway.js'
 import { adminUrlOf, gatewaySet, type GatewayProcess } from '../support/process.js'
@@ -109,6 +111,8 @@ async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
   const exchanged = await exchange(await w(), assertion)
   expect(exchanged.status, exchanged.text).toBe(200)
   const bearer = exchanged.json<{ access_token: string }>().access_token
+  // `tag` ends with the writer: this release's bearers carry their tag, and the earlier release must take them.
+  expect(carriesGatewayBearer(bearer), 'spelled by the writer').toBe(tag.endsWith('current'))
   const done = await danceAcross(on.w, on.r, `user=${user}&app=bot`)
   expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
   const onR = await call(await r(), bearer)
