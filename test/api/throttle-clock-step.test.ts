@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createFailureThrottle, THROTTLE_WINDOW_MS as WINDOW } from '../../src/api/failure-throttle.js'
 import { openRedisStore, type Store } from '../../src/store/index.js'
+import { eventually, START_DEADLINE_MS } from '../support/eventually.js'
 import type { Peer } from '../support/peers.js'
 import { startRedisServer } from '../support/redis-servers.js'
 
@@ -15,9 +16,12 @@ describe('failure throttle through a store outage while the clock steps', () => 
   let store: Store
   beforeAll(async () => {
     redis = await startRedisServer()
+    // 150 ms: each command the outage makes wait fails that soon. The first ping waits for the
+    // connection and its ready check too, which take longer than that on a loaded machine: asked
+    // again until the store answers.
     store = openRedisStore({ url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'clock-step:', commandTimeoutMs: 150 })
-    await store.ping()
-  }, 30_000)
+    await eventually(() => store.ping().then(() => true), START_DEADLINE_MS, 'the store to answer its ping')
+  })
   afterAll(async () => {
     vi.useRealTimers()
     if (redis) process.kill(redis.pid, 'SIGCONT')
