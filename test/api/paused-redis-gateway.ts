@@ -26,7 +26,7 @@ export function usePausedRedisGateway(name: string, yamlFor: (store: { kind: 're
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `${name}-`))
     gw = await startTestGateway(dir, yamlFor({ kind: 'redis', url: redis.server.url, keyPrefix: 'outage:' }))
-  }, 60_000)
+  })
   afterAll(async () => {
     await gw?.close()
     if (dir) rmSync(dir, { recursive: true, force: true })

@@ -20,7 +20,7 @@ describe('log sink pace bench', () => {
     }
     expect(rows[0]?.split('|')[3]?.trim()).toBe('—')
     for (const row of rows.slice(1)) expect(Number.isFinite(Number(row.split('|')[3]))).toBe(true)
-  }, 60_000)
+  })
 
   it('refuses a count that is not positive', async () => {
     await expect(promisify(execFile)(process.execPath, [SCRIPT, '--lines', '0'])).rejects.toThrow(/--lines and --rounds must be positive/)

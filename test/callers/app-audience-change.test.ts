@@ -31,7 +31,7 @@ beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (_req, res) => res.end('ok') })
   dir = mkdtempSync(join(tmpdir(), 'mtlsgw-audience-change-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.stop('SIGTERM')

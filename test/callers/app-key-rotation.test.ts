@@ -29,7 +29,7 @@ let upstream: RunningServer
 beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (_req, res) => res.end('ok') })
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

@@ -40,7 +40,7 @@ beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: (_req, res) => res.end('ok') })
   jweKey = rsaPair()
-}, 60_000)
+})
 
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.stop('SIGTERM')))

@@ -63,7 +63,7 @@ ${storeYaml(store, [{ id: 'k1', key: sealKey }])}callers:
   gatewayKeys: [{ kid: gw-1, privateKey: "\${file:${join(pki.dir, 'jwe.pem')}}" }]
 endpoints:
 ${ep('payments', '    pathPrefix: /pay\n    fields:\n      - { type: header, key: X-Account-Pin, value: "{{claims.pin}}" }\n      - { type: header, key: X-User, value: "{{user}}" }\n')}${ep('accounts')}`
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

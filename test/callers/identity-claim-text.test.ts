@@ -66,7 +66,7 @@ describe('through the gateway', () => {
   let gw: BotGateway
   beforeAll(async () => {
     gw = await startBotGateway('claim-text-', 'claim-text-test-hs256-secret-32-bytes!')
-  }, 60_000)
+  })
   afterAll(() => gw?.close())
   const exchange = async (over: Record<string, unknown>): Promise<Awaited<ReturnType<typeof send>>> =>
     send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion: await gw.jwt(over) }) })

@@ -72,7 +72,7 @@ describe('a JSON body naming a member twice, through the gateway', () => {
   let gw: BotGateway
   beforeAll(async () => {
     gw = await startBotGateway('json-repeated-', 'json-body-repeated-keys-hs256-secret-32b')
-  }, 60_000)
+  })
   afterAll(() => gw?.close())
   const json = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body })
   it('POST /gateway/token: two assertions are a 400 naming the member, whichever is valid; one is served', async () => {

@@ -27,7 +27,7 @@ beforeAll(async () => {
   ops = createOps({ log: createLog({ level: 'fatal' }), admin: false, watch: false })
   gw = await startTestGateway(dir, f.yaml({ kind: 'sqlite', file: join(dir, 'state.db') }), { ops })
   tunnels = new Tunnels(f)
-}, 60_000)
+})
 
 afterAll(async () => {
   tunnels?.destroy()

@@ -19,7 +19,7 @@ import { allowed, APPS, assertionFor, bearerFor, callUnder, expectRefused, expec
 let f: TenantFixture
 beforeAll(async () => {
   f = await startTenantFixture()
-}, 60_000)
+})
 afterAll(async () => f?.close())
 
 /** The example calls: app, its caller's org claim, the tenant. */

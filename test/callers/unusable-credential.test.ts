@@ -119,7 +119,7 @@ describe('callers.required: false, --workers 2: an unusable credential is refuse
     // On the forward proxy Authorization is the backend's whatever it holds.
     const forward = await ways.ask('plain', `GET http://${authority()}/x HTTP/1.1\r\nHost: ${authority()}\r\nAuthorization: Bearer\r\n\r\n`)
     expect(forward.status, forward.body.toString()).toBe(200)
-  }, 60_000)
+  })
 
   it('counts caller_auth_failures_total{reason="malformed_credential"}', async () => {
     const metrics = await send(await adminUrlOf(ways.plain), '/metrics')
@@ -127,14 +127,14 @@ describe('callers.required: false, --workers 2: an unusable credential is refuse
     expect(count).toBeGreaterThanOrEqual(UNUSABLE.length * 4 + 2)
     // Label sets are created at zero: no refusal here was counted as a missing credential.
     expect(Number(/mtls_gateway_caller_auth_failures_total\{reason="missing"\} (\d+)/.exec(metrics.text)?.[1] ?? 0)).toBe(0)
-  }, 60_000)
+  })
 })
 
 describe('callers.required: true: an unusable credential is not "credentials required"', () => {
   let gw: BotGateway
   beforeAll(async () => {
     gw = await startBotGateway('unusable-required-', 'unusable-required-hs256-secret-32-bytes!')
-  }, 60_000)
+  })
   afterAll(() => gw?.close())
 
   it('route mode and the gateway API answer 401 naming the fault', async () => {

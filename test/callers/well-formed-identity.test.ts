@@ -56,7 +56,7 @@ describe('an unpaired surrogate in an identity claim through the gateway', () =>
   let gw: BotGateway
   beforeAll(async () => {
     gw = await startBotGateway('surrogate-', 'surrogate-test-hs256-secret-of-32-bytes!')
-  }, 60_000)
+  })
   afterAll(() => gw?.close())
   const jwt = (over: Record<string, unknown>): Promise<string> => gw.jwt(over)
   it('a per-user call, the dance\'s start and a merge answer 401 naming the claim, not 500', async () => {

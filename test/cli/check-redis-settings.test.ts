@@ -88,7 +88,7 @@ describe('Redis store settings the store cannot open', () => {
       const start = await startLine(file)
       expect({ key: c.key, start }).toEqual({ key: c.key, start: lines[0] })
     }
-  }, 60_000)
+  })
 
   // Judged as written whatever the kind: `?keyPrefix=` passed with kind sqlite (unused), and stopped the reload that switched to Redis.
   it('with kind sqlite, the same settings fail check at the same key and line (they were not judged while unused)', () => {
@@ -148,7 +148,7 @@ describe('Redis store settings the store cannot open', () => {
     } finally {
       await redis.stop()
     }
-  }, 60_000)
+  })
 
   it('a URL the store still refuses is blamed on store.url, not on `store` (the --workers primary) or on no key (a start)', () => {
     const loaded = loadConfig(configWith('  url: redis://127.0.0.1:6390/0\n'))

@@ -60,5 +60,5 @@ describe('bundle certificates the client chain does not use', () => {
     } finally {
       await g.gw.close()
     }
-  }, 60_000)
+  })
 })

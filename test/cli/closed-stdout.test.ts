@@ -33,5 +33,5 @@ describe('a closed stdout', () => {
     const r = await runWithClosedStdout(args)
     expect(r.stderr).toBe('')
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null })
-  }, 60_000)
+  })
 })

@@ -40,7 +40,7 @@ let pki: TestPki
 
 beforeAll(async () => {
   pki = await createTestPki()
-}, 60_000)
+})
 
 afterAll(() => pki?.cleanup())
 

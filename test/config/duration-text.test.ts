@@ -57,7 +57,7 @@ it('`check` prints oversized durations in plain digits, never JavaScript\'s expo
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-}, 60_000)
+})
 
 it('a reload refused for a numeric duration past its maximum says it in plain digits too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mtlsgw-duration-reload-'))

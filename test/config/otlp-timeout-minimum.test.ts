@@ -62,4 +62,4 @@ it('`check` exits 1 naming the key (it passed, and `serve` then died on the libr
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-}, 60_000)
+})

@@ -33,7 +33,7 @@ beforeAll(async () => {
   gw = await startOpsGateway(dir, adminTlsYaml(a.pki, { tls: true }), { watch: false })
   consoleUrl = `${gw.adminUrl.replace('127.0.0.1', 'localhost')}/console/`
   browser = await launchChromium()
-}, 90_000)
+})
 
 afterAll(async () => {
   await browser?.close()

@@ -34,7 +34,7 @@ const ALICE = 'cert:CN=ops-alice, O=mtls-gateway tests'
 beforeAll(async () => {
   a = await createAdminPki()
   Object.assign(process.env, adminTlsEnv(a.pki))
-}, 30_000)
+})
 
 afterAll(async () => {
   for (const gw of gateways) await gw.gw.close()

@@ -33,7 +33,7 @@ beforeAll(async () => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text())
   })
   await signIn(page, rig.consoleUrl)
-}, 90_000)
+})
 
 afterAll(async () => {
   await browser?.close()

@@ -31,7 +31,7 @@ export function useDrainConsoleRig(name: string): DrainConsoleRig {
     pki = await createTestPki()
     upstream = await startHoldingUpstream(pki)
     dir = mkdtempSync(join(tmpdir(), `${name}-`))
-  }, 60_000)
+  })
   afterAll(async () => {
     await upstream?.close()
     pki?.cleanup()

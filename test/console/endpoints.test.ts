@@ -25,7 +25,7 @@ beforeAll(async () => {
   const tenants = `    tenants:\n      acme:\n        tls: ${JSON.stringify(acme)}\n`
   const multi = endpointYaml('multi', 9, tls, tenants).replace(':9\n', ':9/t/{tenant}\n')
   g = await startOpsGateway(dir, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0, token: ${CONSOLE_TOKEN} }\nendpoints:\n${multi}`, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

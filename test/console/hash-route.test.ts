@@ -19,7 +19,7 @@ beforeAll(async () => {
   browser = await launchBrowser()
   page = await browser.context.newPage()
   await signIn(page, rig.consoleUrl)
-}, 90_000)
+})
 
 afterAll(async () => {
   await browser?.close()
@@ -37,6 +37,6 @@ describe('the console routes only its own page names', () => {
       await page.goto(`${rig.consoleUrl}#endpoints`)
       await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Endpoints', undefined, { timeout: 5000 })
       expect(await heading()).toBe('Endpoints')
-    }, 30_000)
+    })
   }
 })

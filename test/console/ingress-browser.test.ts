@@ -53,7 +53,7 @@ beforeAll(async () => {
     }` })
   browser = await launchChromium([`--host-resolver-rules=MAP ${NAME} 127.0.0.1`])
   page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage()
-}, 90_000)
+})
 
 afterAll(async () => {
   await browser?.close()

@@ -44,7 +44,7 @@ endpoints: []
 `, { watch: false })
   browser = await launchBrowser()
   page = await browser.context.newPage()
-}, 90_000)
+})
 
 afterAll(async () => {
   await browser?.close()

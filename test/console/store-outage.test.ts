@@ -34,7 +34,7 @@ beforeAll(async () => {
   expect(yaml).toContain('kind: redis')
   gw = await startOpsGateway(dir, yaml, { watch: false })
   admin = gw.adminUrl.replace('127.0.0.1', 'localhost')
-}, 60_000)
+})
 
 afterAll(async () => {
   if (paused) process.kill(redis.pid, 'SIGCONT')

@@ -48,11 +48,11 @@ describe('docs/deploy.md upgrade notes', () => {
 
   it('podLabels reach the helm test pod: the note\'s helmTest.podLabels override keeps an Istio sidecar out of it', async () => {
     await overrideHolds('podLabels', 'labels', 'sidecar.istio.io/inject', 'true', 'false')
-  }, 60_000)
+  })
 
   it('podAnnotations reach the helm test pod: the note\'s helmTest.podAnnotations override keeps a Linkerd proxy out of it', async () => {
     await overrideHolds('podAnnotations', 'annotations', 'linkerd.io/inject', 'enabled', 'disabled')
-  }, 60_000)
+  })
 
   it('a literal in additionalFields: the note names the refusal and the fix', () => {
     const text = note('Upgrading with a literal in a profile\'s `additionalFields`')

@@ -126,5 +126,5 @@ describe('the same on a Redis whose writes land but fail (replicasToAcknowledge 
       expect(letThrough).toBeLessThanOrEqual(MAX)
       expect(await storeCount(from, plain)).toBe(letThrough)
     })
-  }, 60_000)
+  })
 })

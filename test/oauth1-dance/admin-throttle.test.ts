@@ -191,7 +191,7 @@ describe('the admin-token throttle in one process with the admin listener', () =
     const yaml = gatewayYaml({ pki: fx.pki, provider: fx.provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: CALLERS }).replace('admin:\n  enabled: false\n', 'admin:\n  host: 127.0.0.1\n  port: 0\n')
     expect(yaml).not.toContain('enabled: false')
     g = await startOpsGateway(dir, yaml)
-  }, 60_000)
+  })
 
   afterAll(async () => {
     await g?.gw.close()

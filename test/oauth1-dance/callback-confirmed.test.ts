@@ -45,7 +45,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dance-callback-confirmed-'))
   await setUp('omitted', null)
   await setUp('false', 'false')
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of setups.values()) {

@@ -20,7 +20,7 @@ let pki: TestPki
 
 beforeAll(async () => {
   pki = await createTestPki()
-}, 60_000)
+})
 
 afterAll(() => pki?.cleanup())
 

@@ -28,7 +28,7 @@ beforeAll(async () => {
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-forged-host-'))
   gw = await startTestGateway(dir, gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'g.db') } }))
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

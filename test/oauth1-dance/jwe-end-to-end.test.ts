@@ -37,7 +37,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dance-jwe-'))
   jweKey = rsaPair()
   writeFileSync(join(dir, 'jwe.pem'), jweKey.privatePem)
-}, 60_000)
+})
 
 afterAll(async () => {
   await provider?.close()

@@ -56,7 +56,7 @@ beforeAll(async () => {
   provider = await startDanceProvider(pki, { oauth_version: '1.0', request_token_reply: { oauth_callback_confirmed: null } })
   legacy = await startTestGateway(dir, writeYaml('legacy', '    legacyOAuth10: true\n'))
   strict = await startTestGateway(dir, writeYaml('strict', ''))
-}, 60_000)
+})
 
 afterAll(async () => {
   await legacy?.close()

@@ -28,7 +28,7 @@ beforeAll(async () => {
   assertChromium()
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
   page = await browser.newPage({ viewport: { width: 800, height: 400 } })
-}, 60_000)
+})
 
 afterAll(async () => {
   await browser?.close()
@@ -46,7 +46,7 @@ describe('the link page shows the user id as it is', () => {
     for (const spoof of ['\u202Eecila', '\u2067\u202Eecila', 'ali\u200Bce', '\u202Dalice\u202C', 'ecila\u200F\u202E'.split('').reverse().join('')]) {
       expect((await holderPixels(spoof)).equals(alice), JSON.stringify(spoof)).toBe(false)
     }
-  }, 60_000)
+  })
 
   it('an invisible mark that is neither control nor format does not make one id look like another (Chromium)', async () => {
     const alice = await holderPixels('alice')
@@ -55,7 +55,7 @@ describe('the link page shows the user id as it is', () => {
     for (const spoof of ['alice\u034F', 'ali\uFE0Fce', 'ali\u{E0100}ce', 'ali\u180Bce', 'ali\u17B4ce', 'alice\u2065']) {
       expect((await holderPixels(spoof)).equals(alice), JSON.stringify(spoof)).toBe(false)
     }
-  }, 60_000)
+  })
 
   it('no control or format character reaches the page text; each is shown by its code point (1,000 runs)', () => {
     const invisible = fc.constantFrom('\u202E', '\u202D', '\u2066', '\u2067', '\u2068', '\u2069', '\u200B', '\u200E', '\u200F', '\u061C', '\u00AD', '\u2028', '\u2029', '\u0000', '\u001B', '\u007F', '\u0085', '\uFEFF', '\u{E0041}')

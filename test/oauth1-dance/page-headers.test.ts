@@ -101,7 +101,7 @@ describe('the dance pages\' headers', () => {
     expectFailurePage(denied.done, 403, 'Access was denied at the provider.', 'a denial')
     expectFailurePage(await send(gw.url, '/gateway/oauth1/callback', { method: 'POST' }), 405, 'This address takes only the provider', 'the callback\'s 405')
     expectFailurePage(await send(gw.url, '/gateway/oauth1/callback'), 400, 'The provider did not name a request token.', 'a callback without a token')
-  }, 60_000)
+  })
 
   it('src/ writes a dance page, a page error or a dance redirect only in src/dance/pages.ts (the one place its headers are set)', () => {
     const files = readdirSync('src', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
@@ -131,7 +131,7 @@ describe('in the real headless Chromium', () => {
     }
     // The link itself is untouched: the user's own browser still gets its page.
     expectDancePage(await send(gw.url, pathOf(link)), 200, 'the framed link afterwards')
-  }, 60_000)
+  })
 
   it('the whole dance completes when the provider\'s authorization URL redirects to another origin (why there is no form-action)', async () => {
     const link = await authorizeLink(hopGw.url, 'user=kim')
@@ -148,5 +148,5 @@ describe('in the real headless Chromium', () => {
     }
     const call = await send(hopGw.url, '/proxy/partner/resource/me', { headers: { 'x-gateway-user': 'kim' } })
     expect(call.status, call.text).toBe(200)
-  }, 60_000)
+  })
 })

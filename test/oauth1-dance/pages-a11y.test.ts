@@ -32,7 +32,7 @@ beforeAll(async () => {
   assertChromium()
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
   page = await browser.newPage()
-}, 60_000)
+})
 
 afterAll(async () => {
   await browser?.close()
@@ -51,6 +51,6 @@ describe('the dance pages are accessible', () => {
         return r.violations.map((v) => `${v.id} (${v.impact})`)
       })
       expect(violations).toEqual([])
-    }, 30_000)
+    })
   }
 })

@@ -42,7 +42,7 @@ beforeAll(async () => {
   // A second endpoint on the same partner, with the same client certificate, that the profile may be moved to.
   const endpoint = /  - name: partner\n[\s\S]*?(?=profiles:\n)/.exec(yaml)?.[0] as string
   base = yaml.replace('admin:\n  enabled: false\n', '').replace('profiles:\n', `${endpoint.replace('name: partner', 'name: partner2').replace('    profile: partner\n', '')}profiles:\n`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await provider?.close()

@@ -37,7 +37,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-profile-removed-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await provider?.close()
@@ -98,18 +98,18 @@ describe('a dance whose profile a reload removed', () => {
   it('another per-user profile still configured: the failure page names what happened, and the dance is used up', async () => {
     const start = withSpare(baseYaml('spare.db'))
     await danceAcrossReload(start, start.replace(PARTNER_PROFILE, '').replace('    profile: partner\n', '    profile: spare\n'), 'alice')
-  }, 60_000)
+  })
 
   it('no per-user profile left, nor seal keys: the same page, and the dance is used up', async () => {
     const start = baseYaml('none.db')
     const after = start.replace(PARTNER_PROFILE, '').replace('    profile: partner\n', '').replace(/  sealKeys:\n(    .*\n)+/, '').replace(/profiles:\n$/, '')
     await danceAcrossReload(start, after, 'bob')
-  }, 60_000)
+  })
 
   it('the profile kept, but no longer for per-user tokens: the same page, nothing obtained or stored', async () => {
     const start = withSpare(baseYaml('mode.db'))
     await danceAcrossReload(start, start.replace('    token:\n      mode: per_user\n', '    token:\n      mode: none\n'), 'carol')
-  }, 60_000)
+  })
 })
 
 /** The three reloads above, each as a config before and after it (built once the PKI and the provider are up). */
@@ -167,7 +167,7 @@ describe('a link whose profile a reload removed (or made other than per_user)', 
       } finally {
         await g.gw.close()
       }
-    }, 60_000)
+    })
   }
 
   it('a method other than GET, HEAD or POST: the 405 page with its Allow header, the link left as it was, before and after such a reload', async () => {
@@ -192,5 +192,5 @@ describe('a link whose profile a reload removed (or made other than per_user)', 
     } finally {
       await g.gw.close()
     }
-  }, 60_000)
+  })
 })

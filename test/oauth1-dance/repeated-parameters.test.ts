@@ -88,7 +88,7 @@ describe('the callback', () => {
     const done = await callback('&utm=1&utm=2')
     expect(done.status, done.text.slice(0, 300)).toBe(200)
     expect(done.text).toContain('Authorization complete')
-  }, 60_000)
+  })
 })
 
 describe('the other /gateway/oauth1/ routes', () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   provider = await startDanceProvider(pki)
   dir = mkdtempSync(join(tmpdir(), 'dance-seal-retired-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await provider?.close()
@@ -60,5 +60,5 @@ describe('a dance across a reload that retires its seal key', () => {
     } finally {
       await g.gw.close()
     }
-  }, 60_000)
+  })
 })

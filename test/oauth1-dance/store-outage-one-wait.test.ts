@@ -40,7 +40,7 @@ beforeAll(async () => {
   expect(yaml).toContain(`commandTimeout: ${COMMAND_TIMEOUT_MS}ms`)
   expect(yaml).not.toContain('enabled: false')
   g = await startOpsGateway(dir, yaml)
-}, 60_000)
+})
 
 afterAll(async () => {
   if (paused) process.kill(redis.pid, 'SIGCONT')
@@ -79,5 +79,5 @@ describe('a request while the redis-server is paused (SIGSTOP)', () => {
       process.kill(redis.pid, 'SIGCONT')
       paused = false
     }
-  }, 60_000)
+  })
 })

@@ -137,7 +137,7 @@ describe('a SQLite file another process holds the write lock of', () => {
       expectStoreLines(g, file, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
     })
-  }, 90_000)
+  })
 })
 
 /** The digest-named key of a one-time link or a pending request, as the store holds it. */
@@ -184,7 +184,7 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expectFailurePage(again, 400, 'This authorization link is unknown, expired or already used.', 'the used-up link')
       expectStoreLines(g, file, 1)
     })
-  }, 90_000)
+  })
 
   it('the callback: the provider approved, the store did not keep the token: the 503 page says so, the cookie is cleared, and the dance is used up', async () => {
     const file = join(dir, 'unsaved-token.db')
@@ -201,7 +201,7 @@ describe('a SQLite file locked after the gateway took the link or the pending re
       expectFailurePage(again, 400, 'This authorization is unknown, expired or already completed.', 'the callback again')
       expectStoreLines(g, file, 1)
     })
-  }, 90_000)
+  })
 })
 
 describe('a redis-server paused with SIGSTOP', () => {
@@ -228,7 +228,7 @@ describe('a redis-server paused with SIGSTOP', () => {
       expectStoreLines(g, server.url, 2)
       expect((await apiErrors(g)) - errorsBefore).toBe(2)
     }, '  redis:\n    commandTimeout: 1500ms\n')
-  }, 90_000)
+  })
 })
 
 describe('a pending request the gateway cannot read', () => {
@@ -249,5 +249,5 @@ describe('a pending request the gateway cannot read', () => {
       const line = g.access().find((e) => e.status === 500)
       expect([line?.reason, typeof line?.cause === 'string' && line.cause.includes('SyntaxError')]).toEqual(['internal', true])
     })
-  }, 60_000)
+  })
 })

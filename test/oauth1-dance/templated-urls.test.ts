@@ -64,7 +64,7 @@ beforeAll(async () => {
     .replace(/accessTokenUrl: .*\/access_token\n/, `accessTokenUrl: "${api}/t/{{tenant}}/access_token?org={{fields.org}}&u={{user}}"\n`)
     .replace(/authorizeUrl: .*\/authorize\n/, `authorizeUrl: "${provider.browserUrl}/portal/{{fields.org}}/authorize?lang=en&org={{fields.org}}"\n`)
   gw = await startTestGateway(dir, yaml)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -27,7 +27,7 @@ beforeAll(async () => {
       res.end(JSON.stringify({ error: 'invalid_consumer', url: req.url, decoded: decodeURIComponent(req.url ?? '') }))
     },
   })
-}, 60_000)
+})
 
 afterAll(async () => {
   await provider?.close()

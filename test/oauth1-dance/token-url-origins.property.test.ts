@@ -69,7 +69,7 @@ beforeAll(async () => {
   const ca = readFileSync(pki.file('root.crt'))
   for (const k of ['p', 'e', 'x'] as const) ports[k] = await listenEverywhere(certs, ca)
   pPin = spkiPin(new X509Certificate(readFileSync(pki.file('server.crt'))).publicKey.export({ type: 'spki', format: 'der' }))
-}, 60_000)
+})
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections() })))
@@ -208,5 +208,5 @@ describe('the running gateway\'s profile test', () => {
       await gw.close()
       rmSync(dir, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })

@@ -40,7 +40,7 @@ beforeAll(async () => {
   servers = await startTokenServers(pki, (path) => (path === '/access_token' ? 'oauth_token=at&oauth_token_secret=as' : `oauth_token=rt-${++issued}&oauth_token_secret=rs&oauth_callback_confirmed=true`))
   ;({ port, seen } = servers)
   dir = mkdtempSync(join(tmpdir(), 'token-url-reload-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await servers?.close()

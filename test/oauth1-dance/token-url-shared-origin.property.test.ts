@@ -37,7 +37,7 @@ beforeAll(async () => {
   servers = await startTokenServers(pki, () => 'oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=true')
   port = servers.port
   dir = mkdtempSync(join(tmpdir(), 'token-url-shared-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await servers?.close()

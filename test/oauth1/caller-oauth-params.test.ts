@@ -30,7 +30,7 @@ beforeAll(async () => {
     profiles += `  - name: p-${placement}\n    consumerKey: ${CONSUMER.key}\n    consumerSecret: ${CONSUMER.secret}\n    signatureMethod: HMAC-SHA1\n    placement: ${placement}\n    token: { mode: static, token: ${TOKEN.token}, tokenSecret: ${TOKEN.secret} }\n`
   }
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpoints}profiles:\n${profiles}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

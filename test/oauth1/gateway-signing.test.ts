@@ -94,7 +94,7 @@ beforeAll(async () => {
   profiles += profile('wrongsecret', 'HMAC-SHA1', 'header', '', 'not-the-consumer-secret')
   endpoints += endpoint('wrongsecret', 'wrongsecret')
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpoints}profiles:\n${profiles}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

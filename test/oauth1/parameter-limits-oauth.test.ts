@@ -45,7 +45,7 @@ beforeAll(async () => {
     }
   }
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpoints}profiles:\n${profiles}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const profiles = ['header', 'query'].map((p) => `  - name: ${p}\n    consumerKey: ${CONSUMER.key}\n    consumerSecret: ${CONSUMER.secret}\n    signatureMethod: HMAC-SHA1\n    placement: ${p}\n    token: { mode: static, token: ${TOKEN.token}, tokenSecret: ${TOKEN.secret} }\n`).join('')
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpoints}profiles:\n${profiles}`)
   php = phpVerifier()
-}, 60_000)
+})
 
 afterAll(async () => {
   php?.close()

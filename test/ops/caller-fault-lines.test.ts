@@ -36,7 +36,7 @@ beforeAll(async () => {
   const extra = `admin: { port: 0 }\nlogging: { callerFaults: { burst: ${BURST}, interval: 5m } }\n`
   config = join(dir, 'gateway.yaml')
   writeFileSync(config, listenerTlsYaml(tls, endpointYaml('partner', upstream.port, clientTls(pki)), extra))
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

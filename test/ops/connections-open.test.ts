@@ -45,7 +45,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   g = await startOpsGateway(pki.dir, yaml(300), { watch: false })
   stops.push(() => g.gw.close())
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops) await stop()

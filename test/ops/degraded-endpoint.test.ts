@@ -231,7 +231,7 @@ describe.concurrent('a client certificate whose validity changes while the gatew
     expect(served.status).toBe(200)
     expect(served.json<Seen>().subject).toBe('early')
     expect(valueOf(await scrape(g.adminUrl), 'mtls_gateway_endpoint_degraded', { endpoint: 'early', reason: 'client_cert_not_yet_valid' })).toBe(0)
-  }, 60_000)
+  })
 
   it.concurrent('degrades only its endpoint in serve --workers 2', () => expiresAfterStart('workers', async (until, attempt) => {
     const c = await expiringConfig(attempt, until)

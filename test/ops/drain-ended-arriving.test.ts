@@ -38,7 +38,7 @@ beforeAll(async () => {
   const ca = await writeInterceptionCa(join(dir, 'ica'))
   upstream = await startHoldingUpstream(pki)
   yaml = `admin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 10m }\ncallers: { required: false }\ninterception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

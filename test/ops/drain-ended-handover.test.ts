@@ -34,7 +34,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'gw-drain-handover-'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

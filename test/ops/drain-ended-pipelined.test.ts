@@ -71,5 +71,5 @@ describe.each([
       held.splice(0).forEach((res) => res.destroy())
       await gp.stop('SIGKILL')
     }
-  }, 60_000)
+  })
 })

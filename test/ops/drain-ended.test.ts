@@ -90,5 +90,5 @@ describe.each([
       held.splice(0).forEach((res) => res.destroy())
       await gp.stop('SIGKILL')
     }
-  }, 60_000)
+  })
 })

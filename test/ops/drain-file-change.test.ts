@@ -68,7 +68,7 @@ describe('a watched file that changes while the gateway drains', () => {
           for (const w of use.upstream.waiting.splice(0)) w.res.destroy()
           await gp.stop('SIGKILL')
         }
-      }, 90_000)
+      })
     }
   }
 })

@@ -49,7 +49,7 @@ beforeAll(async () => {
   })
   echoTcp = createTcpServer((s) => s.pipe(s))
   await new Promise<void>((r) => echoTcp.listen(0, '127.0.0.1', r))
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

@@ -34,7 +34,7 @@ beforeAll(async () => {
   })
   config = join(pki.dir, 'gateway.yaml')
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\ninterception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 afterAll(async () => {
   for (const h of held.splice(0)) h.res.destroy()
   await upstream?.close()
@@ -82,11 +82,11 @@ async function drainAnswersWithClose(workers: number): Promise<void> {
 describe('a keep-alive caller answered during a drain', () => {
   it('is told Connection: close (one process)', async () => {
     await drainAnswersWithClose(1)
-  }, 60_000)
+  })
 
   it('is told Connection: close (--workers 2, the primary drains the workers)', async () => {
     await drainAnswersWithClose(2)
-  }, 60_000)
+  })
 
   it('inside an intercepted CONNECT tunnel too, and the tunnel then closes', async () => {
     const gp = await spawnGateway(config, ['--workers', '1'])
@@ -114,5 +114,5 @@ describe('a keep-alive caller answered during a drain', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 60_000)
+  })
 })

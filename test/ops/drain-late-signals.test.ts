@@ -44,7 +44,7 @@ beforeAll(async () => {
   config = join(pki.dir, 'gateway.yaml')
   const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 60s }\ntracing:\n  enabled: true\n  otlp: { endpoint: "${otlp}" }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   collector?.closeAllConnections()
@@ -84,7 +84,7 @@ describe('signals while a drain closes what is left after its listener', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 90_000)
+  })
 
   it('a second SIGTERM exits at once with code 1, its line written', async () => {
     const { gp, exit } = await closingAfterDrain()
@@ -96,7 +96,7 @@ describe('signals while a drain closes what is left after its listener', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 90_000)
+  })
 
   it('SIGHUP to a --workers primary while the instance drains reloads nothing, and the held request still finishes: exit 0', async () => {
     // No hung collector here: the drain's span flush is answered, so the exit does not wait out tracing.otlp.timeout.
@@ -119,5 +119,5 @@ describe('signals while a drain closes what is left after its listener', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 90_000)
+  })
 })

@@ -97,7 +97,7 @@ describe('file descriptor exhaustion', () => {
       calls.destroy()
       probes.destroy()
     }
-  }, 60_000)
+  })
 })
 
 describe('file descriptor exhaustion of the --workers primary', () => {

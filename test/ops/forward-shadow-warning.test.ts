@@ -28,7 +28,7 @@ const shadowWarnings = (from = 0): Record<string, unknown>[] =>
 beforeAll(async () => {
   pki = await createTestPki()
   g = await startOpsGateway(pki.dir, yaml(false), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

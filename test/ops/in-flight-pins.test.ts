@@ -27,7 +27,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   const yaml = `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
   g = await startOpsGateway(pki.dir, yaml, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const release of held.splice(0)) release()
@@ -78,5 +78,5 @@ describe('in-flight requests per snapshot, with a request pipelined across a rel
     expect(answers()).toEqual([200, 200])
     await eventually(secondClosed, 20_000, 'the second snapshot to retire once the request is answered')
     socket.destroy()
-  }, 60_000)
+  })
 })

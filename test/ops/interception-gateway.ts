@@ -89,7 +89,7 @@ export function useInterceptionGateway(o: InterceptionGatewayOptions): Intercept
     const started = await startOpsGateway(dir, o.yaml(dir), { watch: false })
     g = started
     stops.push(() => started.gw.close())
-  }, 60_000)
+  })
   afterAll(async () => {
     for (const stop of stops) await stop()
     await o.teardown?.()
@@ -109,7 +109,7 @@ export function useInterceptionGateway(o: InterceptionGatewayOptions): Intercept
       let gp: GatewayProcess | undefined
       beforeAll(async () => {
         gp = await spawnWorkers()
-      }, 60_000)
+      })
       return { get gp() { return must(gp, 'its --workers instance') } }
     },
   }

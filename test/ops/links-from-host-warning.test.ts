@@ -33,7 +33,7 @@ const warnings = (from = 0): Record<string, unknown>[] =>
 beforeAll(async () => {
   pki = await createTestPki()
   g = await startOpsGateway(pki.dir, yaml(), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

@@ -24,7 +24,7 @@ beforeAll(async () => {
   })
   const tls = `{ cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')}, serverName: localhost }`
   g = await startOpsGateway(pki.dir, `endpoints:\n  - name: partner\n    url: https://{tenant}.partner.test:${upstream.port}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    originPools: 2\n    timeouts: { keepAlive: 60s }\n    tls: ${tls}\n`, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -41,5 +41,5 @@ describe('endpoints[].originPools through the gateway', () => {
     const metrics = await scrape(g.adminUrl)
     expect(valueOf(metrics, 'mtls_gateway_upstream_pools_evicted_total', { endpoint: 'partner' })).toBe(3)
     await eventually(() => open <= 2, 20_000, 'the evicted pools\' connections to close')
-  }, 60_000)
+  })
 })

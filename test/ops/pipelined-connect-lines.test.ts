@@ -37,7 +37,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-pipelined-connect-'))
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: hold })
   g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const res of held.splice(0)) res.end()
@@ -64,7 +64,7 @@ describe('a CONNECT pipelined behind requests that is never served', () => {
     expect(lines.map((e) => [e.status, e.reason, e.mode])).toEqual([[503, 'too_many_pipelined', 'connect']])
     const samples = await scrape(g.adminUrl)
     expect(valueOf(samples, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '5xx' })).toBe(1)
-  }, 60_000)
+  })
 
   it('waiting while its caller resets the connection: a 499 caller_aborted line and sample, as a request in its place gets', async () => {
     const before = connectLines().length
@@ -77,5 +77,5 @@ describe('a CONNECT pipelined behind requests that is never served', () => {
     for (const res of held.splice(0)) res.end('held')
     const samples = await scrape(g.adminUrl)
     expect(valueOf(samples, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(1)
-  }, 60_000)
+  })
 })

@@ -60,6 +60,6 @@ describe('the --workers primary at its exit', () => {
       } finally {
         await gp.stop('SIGKILL')
       }
-    }, 60_000)
+    })
   }
 })

@@ -48,7 +48,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'reload-eq-'))
   writeFileSync(join(dir, 'jwe.pem'), jweKey.privatePem)
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()
@@ -169,7 +169,7 @@ describe('a reload answers like a fresh start with the same file', () => {
     } finally {
       await Promise.all([reloaded.gw.close(), fresh.gw.close()])
     }
-  }, 90_000)
+  })
 })
 
 describe('settings only a restart applies', () => {
@@ -188,5 +188,5 @@ describe('settings only a restart applies', () => {
     } finally {
       await Promise.all([reloaded.gw.close(), fresh.gw.close()])
     }
-  }, 60_000)
+  })
 })

@@ -20,7 +20,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   good = `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls:\n      cert: ${pki.file('client.crt')}\n      key: ${pki.file('client.key')}\n      intermediates: ${pki.file('inter.crt')}\n      roots: ${pki.file('root.crt')}\n`
   g = await startOpsGateway(pki.dir, good)
-}, 60_000)
+})
 afterAll(async () => {
   await g?.gw.close()
   pki?.cleanup()

@@ -28,7 +28,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'reload-series-workers-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await gp?.stop('SIGKILL')

@@ -39,7 +39,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   dir = mkdtempSync(join(tmpdir(), 'store-baseline-'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await upstream?.close()

@@ -36,7 +36,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   pki.writePair('acme', await pki.issue({ subject: 'CN=acme-own', issuer: pki.inter, usages: ['clientAuth'] }))
   g = await startOpsGateway(pki.dir, config(true), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -61,5 +61,5 @@ describe('per-tenant bundles and a reload that removes tenancy', () => {
     const refused = g.lines.map((l) => JSON.parse(l) as { msg: string; problems?: string[] }).find((l) => l.msg === RELOAD_REFUSED)
     expect(refused?.problems?.join('\n')).toContain('endpoints[0].tenants: gives tenants their own client bundles, but endpoint "partner" has no tenancy')
     expect(await presentedFor('acme')).toBe('CN=acme-own')
-  }, 60_000)
+  })
 })

@@ -26,7 +26,7 @@ beforeAll(async () => {
   g = await startOpsGateway(pki.dir, `listen: { tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')}, clientCa: ${files.clientCa} } }\n` +
     `tracing:\n  enabled: true\n  otlp: { endpoint: "https://127.0.0.1:1/v1/traces", tls: { ca: ${pki.file('root.crt')}, cert: ${files.otlpCert}, key: ${files.otlpKey} } }\n` +
     `endpoints:\n  - name: partner\n    url: https://api.partner.test:8443\n    tls: { cert: ${pki.file('client.crt')}, key: ${pki.file('client.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`)
-}, 60_000)
+})
 afterAll(async () => {
   await g?.gw.close()
   pki?.cleanup()
@@ -66,5 +66,5 @@ describe('reload: TLS files that cannot work are refused, the last good config s
       replaceFile(c.file, before)
       await eventually(() => g.gw.ref.current !== good, 20_000, `the reload after ${c.key} is put back`)
     }
-  }, 90_000)
+  })
 })

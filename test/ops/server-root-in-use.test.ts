@@ -42,7 +42,7 @@ describe('the server root in use, one process', () => {
     const dir = join(w.pki.dir, 'one-process')
     mkdirSync(dir)
     g = await startOpsGateway(dir, `endpoints:\n${endpointYaml('partner', w.upstream.port, clientTls(w.pki))}`, { watch: false })
-  }, 60_000)
+  })
   afterAll(async () => {
     await g?.gw.close()
   })

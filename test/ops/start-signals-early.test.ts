@@ -41,7 +41,7 @@ beforeAll(async () => {
   writeFileSync(config, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 20s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
   writeFileSync(join(pki.dir, 'delay-hooks.mjs'), HOOKS)
   writeFileSync(join(pki.dir, 'register.mjs'), `import { register } from 'node:module'\nregister(${JSON.stringify(new URL(`file://${join(pki.dir, 'delay-hooks.mjs')}`).href)})\n`)
-}, 60_000)
+})
 afterAll(async () => {
   await upstream?.close()
   pki?.cleanup()
@@ -69,5 +69,5 @@ describe.each([1, 2])('serve --workers %i signalled while its command loads', (w
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
-  }, 90_000)
+  })
 })

@@ -27,7 +27,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { port: 0 }\ndrain: { grace: 20s }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
-}, 60_000)
+})
 afterAll(async () => {
   await upstream?.close()
   pki?.cleanup()
@@ -91,13 +91,13 @@ async function signalledWhileStarting(workers: number, signal: NodeJS.Signals = 
 describe('a SIGTERM while serve starts, to PID 1 of a PID namespace', () => {
   it('drains once the one process serves: exit 0', async () => {
     await signalledWhileStarting(1)
-  }, 90_000)
+  })
 
   it('drains once the --workers primary serves: exit 0', async () => {
     await signalledWhileStarting(2)
-  }, 90_000)
+  })
 
   it('a SIGHUP while the one process starts reloads once it serves (as a --workers primary does)', async () => {
     await signalledWhileStarting(1, 'SIGHUP')
-  }, 90_000)
+  })
 })

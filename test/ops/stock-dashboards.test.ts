@@ -70,7 +70,7 @@ beforeAll(async () => {
   while (Date.now() / 1000 <= first.at + 0.05) await new Promise((r) => setTimeout(r, 10))
   scrapes = [first, await scrapeNow()]
   text = (await get(`${g.adminUrl}/metrics`)).text
-}, 60_000)
+})
 afterAll(async () => {
   await g?.gw.close()
   await upstream?.close()

@@ -78,7 +78,7 @@ beforeAll(async () => {
   expectedStart['tracing.otlp.tls.cert'] = starts(early)
   for (const key of ['tracing.otlp.tls.ca', 'store.redis.tls.ca', 'store.redis.tls.cert'] as const) expectedStart[key] = startsPem(readFileSync(paths[key] as string, 'utf8'))
   renewedCa = await ca('Renewed Caller CA', 15)
-}, 60_000)
+})
 afterAll(() => pki.cleanup())
 
 describe('TLS file expiry metric', () => {
@@ -104,7 +104,7 @@ describe('TLS file expiry metric', () => {
     } finally {
       await gw.close()
     }
-  }, 60_000)
+  })
 
   it('with --workers 2, the instance exports the same samples (the same files in every worker)', async () => {
     const dir = join(pki.dir, 'workers')
@@ -120,5 +120,5 @@ describe('TLS file expiry metric', () => {
     } finally {
       await gp.stop('SIGKILL')
     }
-  }, 90_000)
+  })
 })

@@ -26,7 +26,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'gw-upstream-down-lines-'))
   g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\nlogging: { callerFaults: { burst: ${BURST}, interval: 10m } }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', await refusingPort(), clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

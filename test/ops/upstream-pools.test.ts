@@ -61,7 +61,7 @@ beforeAll(async () => {
   })
   g = await startOpsGateway(pki.dir, yaml(['partner', 'other']), { watch: false })
   stops.push(() => g.gw.close())
-}, 60_000)
+})
 
 afterAll(async () => {
   release()

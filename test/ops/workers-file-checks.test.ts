@@ -72,7 +72,7 @@ beforeAll(async () => {
   f.otherKey = pki.file('server.key')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   redis = await startRedisServer({ tls: { cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), authClients: 'no' } })
-}, 60_000)
+})
 afterAll(async () => {
   await upstream?.close()
   await redis?.stop()

@@ -64,7 +64,7 @@ ${endpointYaml('nothing', refused, good)}${endpointYaml('expired', nginx.port, {
   // The secret-path endpoint's URL names it (the CLI runs inherit it); a URL holds it percent-encoded.
   process.env.MTLSGW_PATH_SECRET = PATH_SECRET
   gateway = compileGateway(loadConfig(config))
-}, 60_000)
+})
 
 afterAll(async () => {
   delete process.env.MTLSGW_PATH_SECRET
@@ -154,13 +154,13 @@ describe('the endpoint connection test, step by step', () => {
     expect(failed?.stderr).toContain('  3. failed      the gateway verifies it')
     expect(failed?.stderr).toContain('  4. not reached the gateway sends its client certificate')
     expect(failed?.stderr).toContain('error (upstream_cert_untrusted): endpoint "untrusted": ')
-  }, 60_000)
+  })
 
   it('test-endpoint prints no secret of the config: a ${env:} in the URL\'s path is [REDACTED]', async () => {
     const ok = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', 'secret-path', '--config', config])
     for (const form of [PATH_SECRET, encodeURI(PATH_SECRET), 'path-secret']) expect(ok.stdout).not.toContain(form)
     expect(ok.stdout.split('\n')[0]).toMatch(/^Connection Test Passed: endpoint "secret-path" \(https:\/\/api\.partner\.test:\d+\/v1\/\[REDACTED\]\)/)
-  }, 60_000)
+  })
 
   it('test-endpoint --all tests every endpoint and tenant bundle, skips a {tenant} URL with none, and exits 1 when any fails', async () => {
     const all = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--all', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
@@ -175,5 +175,5 @@ describe('the endpoint connection test, step by step', () => {
     expect(all?.stderr.trimEnd().split('\n').at(-1)).toBe('3 passed, 7 failed, 1 skipped')
     const usage = await run(process.execPath, ['dist/src/main.js', 'test-endpoint', '--config', config]).then(() => undefined, (e: { code: number; stderr: string }) => e)
     expect([usage?.code, usage?.stderr.trim()]).toEqual([2, 'mtls-gateway: test-endpoint: name one endpoint, or give --all'])
-  }, 60_000)
+  })
 })

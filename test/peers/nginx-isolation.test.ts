@@ -69,7 +69,7 @@ beforeAll(async () => {
     }`),
   })
   g = await startOpsGateway(pki.dir, config())
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -110,7 +110,7 @@ describe('nginx sees each endpoint\'s own certificate, resumed or not', () => {
     }
     // Sessions were resumed (so the test covered resumption), each within its own endpoint.
     expect(resumed).toBeGreaterThan(12)
-  }, 60_000)
+  })
 })
 
 describe('a reload that changes a bundle: the next request uses the new material', () => {
@@ -124,7 +124,7 @@ describe('a reload that changes a bundle: the next request uses the new material
     }
     // The others kept their own.
     expect((await call('bob')).dn).toBe('CN=bob')
-  }, 60_000)
+  })
 
   it('the same certificate file rewritten in place: once the watcher reloads, every request presents the new certificate', async () => {
     await reloadWith(config({ alice: 'alice-v2' }))
@@ -137,7 +137,7 @@ describe('a reload that changes a bundle: the next request uses the new material
     await eventually(() => reloaded() > before, 20_000, 'the watcher\'s reload')
     await eventually(async () => (await call('alice')).dn === 'CN=alice-v3-in-place', 20_000, 'the rewritten certificate')
     for (let i = 0; i < 6; i++) expect((await call('alice')).dn).toBe('CN=alice-v3-in-place')
-  }, 60_000)
+  })
 
   it('an anchor removed from `roots`: the next request is refused as untrusted, not carried by a session verified under the old anchor', async () => {
     await reloadWith(config())
@@ -149,7 +149,7 @@ describe('a reload that changes a bundle: the next request uses the new material
       expect(r.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toMatch(/alice/)
     }
     expect((await call('bob')).dn).toBe('CN=bob')
-  }, 60_000)
+  })
 
   it('a tightened serverName the server certificate does not carry: the next request is refused (no session of the old name resumes)', async () => {
     await reloadWith(config())
@@ -161,5 +161,5 @@ describe('a reload that changes a bundle: the next request uses the new material
       expect(r.text).toContain('other.partner.test')
     }
     expect((await call('alice')).dn).toBe('CN=alice')
-  }, 60_000)
+  })
 })

@@ -31,7 +31,7 @@ beforeAll(async () => {
   for (const cn of ['alice', 'alice-v2', 'bob', 'carol', 'erin', 'frank']) pairs[cn] = pki.writePair(cn, await pki.issue({ subject: `CN=${cn}`, issuer: pki.inter, usages: ['clientAuth'] }))
   sServer = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile: pki.file('root.crt') })
   g = await startOpsGateway(pki.dir, config(), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -59,7 +59,7 @@ describe('openssl s_server: each endpoint\'s own certificate on new and resumed 
       }
     }
     expect(reused).toBeGreaterThan(8)
-  }, 60_000)
+  })
 
   it('a reload rotating alice\'s certificate: her next request presents the new one, on a new session', async () => {
     expect((await page('alice')).cn).toBe('alice')
@@ -69,5 +69,5 @@ describe('openssl s_server: each endpoint\'s own certificate on new and resumed 
     expect(first).toEqual({ cn: 'alice-v2', reused: false })
     for (let i = 0; i < 4; i++) expect((await page('alice')).cn).toBe('alice-v2')
     expect((await page('bob')).cn).toBe('bob')
-  }, 60_000)
+  })
 })

@@ -36,4 +36,4 @@ it('a peer dies when the process that started it is killed with SIGKILL', async 
   expect(alive(pid)).toBe(true)
   harness.kill('SIGKILL')
   await eventually(() => !alive(pid) || undefined, 10_000, 'the orphaned redis-server to die')
-}, 90_000)
+})

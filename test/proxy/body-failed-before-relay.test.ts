@@ -47,7 +47,7 @@ beforeAll(async () => {
   })
   port = backend.port
   g = await startOpsGateway(pki.dir, `interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${endpointYaml('up', port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await closeScriptedRig({ gw: g?.gw, backend })
@@ -93,7 +93,7 @@ describe('a response body that failed before anything was sent to the caller', (
         expect(r.line, way).toMatchObject({ reason: 'upstream_response_malformed', status: 502, error: msg })
       }
     }
-  }, 60_000)
+  })
 
   it('fewer bytes than the Content-Length, then the close: a 502 upstream_response_truncated if the close came first, else the 200 head and a cut; never a whole-looking body', async () => {
     // The close is read after the head (a read of its own, usually after relayTo): either outcome is truthful.
@@ -109,7 +109,7 @@ describe('a response body that failed before anything was sent to the caller', (
         expect(r.line, way).toMatchObject({ reason: 'upstream_response_truncated', status: 200 })
       }
     }
-  }, 60_000)
+  })
 
   it("a HEAD's answer has no body to fail: relayed as the backend's 200", async () => {
     for (const script of ['short', 'bad-chunk']) {
@@ -119,7 +119,7 @@ describe('a response body that failed before anything was sent to the caller', (
         expect(r.line, way).not.toHaveProperty('reason')
       }
     }
-  }, 60_000)
+  })
 })
 
 describe('a response body that fails after its head was sent', () => {
@@ -138,5 +138,5 @@ describe('a response body that fails after its head was sent', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     expect(received).not.toContain('502')
     expect(await eventually(() => g.access().find((e) => e.reqId === 'later'), 10_000, 'the access line')).toMatchObject({ reason: 'upstream_response_malformed', status: 200 })
-  }, 30_000)
+  })
 })

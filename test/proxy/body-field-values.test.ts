@@ -40,7 +40,7 @@ describe('through the gateway, to python3 json behind mTLS', () => {
   let g: AcctFieldGateway
   beforeAll(async () => {
     g = await startAcctFieldGateway(() => undefined, (pki) => startPythonJsonBackend(pki.file('server-chain.crt'), pki.file('server.key'), pki.file('root.crt')))
-  }, 60_000)
+  })
   afterAll(async () => {
     await g?.close()
   })
@@ -64,7 +64,7 @@ describe('through the gateway, to python3 json behind mTLS', () => {
       }),
       { seed: 20261205, numRuns: 90 },
     )
-  }, 60_000)
+  })
 
   it('a Latin-1 body\'s raw bytes keep their meaning (they were refused as not UTF-8)', async () => {
     const r = await post('é', Buffer.from('{"note":"café ÿ","acct":"x"}', 'latin1'), 'application/json; charset=ISO-8859-1')
@@ -102,7 +102,7 @@ describe('through the gateway, to python3 json behind mTLS', () => {
       }),
       { seed: 20261208, numRuns: 60 },
     )
-  }, 60_000)
+  })
 
   it.each(['{"acct":"x","acct":"y"}', '{"acct":"x","ACCT":"y","acct":"z"}', '{"acct":{"a":1},"acct":"y"}'])('duplicates of the injected key %s: first-wins and last-wins read the gateway\'s value', async (body) => {
     const r = await post('42', body, 'application/json')
@@ -150,7 +150,7 @@ describe('setJsonFields, read by python3 (seeded)', () => {
       expect(r.doc?.note).toBe(c.note)
     })
     expect(set).toBeGreaterThan(100)
-  }, 60_000)
+  })
 
   it('beside a query field, a caller copy on the path that JSON.parse dropped is not passed on as it came', () => {
     const raw = Buffer.from('{"auth":{"acct":"evil"},"auth":{},"x":[1,{"y":2}]}')

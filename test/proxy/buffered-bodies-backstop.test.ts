@@ -43,7 +43,7 @@ beforeAll(async () => {
   const pipeline = Object.assign(createPipeline({ bufferedBodies: budget }), { prepare: [stuck] })
   server = createListener({ ref: { current: gateway }, pipeline })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-}, 60_000)
+})
 
 afterAll(async () => {
   server?.closeAllConnections()
@@ -60,5 +60,5 @@ describe('a request stuck after reading its body', () => {
     expect(budget.held).toBe(16 * KiB)
     c.socket.destroy()
     await eventually(() => budget.held === 0, 20_000, `the body given back (held ${budget.held})`)
-  }, 60_000)
+  })
 })

@@ -39,7 +39,7 @@ limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }
 endpoints:
 ${endpointYaml('fields', upstream.port, tls, field)}${endpointYaml('refused', await closedPort(), tls, field)}`
   gw = await startTestGateway(pki.dir, yaml)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -28,7 +28,7 @@ beforeAll(async () => {
   const profiles = 'profiles:\n  - name: hashed\n    consumerKey: ck-hashed\n    consumerSecret: cs-hashed\n    signatureMethod: HMAC-SHA1\n    bodyHash: true\n    token: { mode: static, token: tk-hashed, tokenSecret: ts-hashed }\n'
   yamlOf = (total) => `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: ${total} }\n${profiles}endpoints:\n${endpoints}`
   g = await startOpsGateway(pki.dir, yamlOf('128KiB'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -106,7 +106,7 @@ describe('limits.maxBufferedTotal', () => {
     expect(served.status).toBe(200)
     expect(held()).toBe(0)
     expect(await metric('mtls_gateway_buffered_body_bytes')).toBe(0)
-  }, 90_000)
+  })
 
   it('gives a body back once the upstream has answered, not when a long response ends', async () => {
     const h = await post(port(), '/proxy/fields/unending', 32 * KiB)
@@ -115,7 +115,7 @@ describe('limits.maxBufferedTotal', () => {
     await eventually(() => h.c.received().includes('first part'), 20_000, 'the start of the response')
     expect(held()).toBe(0)
     h.c.socket.destroy()
-  }, 60_000)
+  })
 
   it('a reload changes the limit; what is held stays counted; 0 is no total', async () => {
     const configFile = join(pki.dir, 'gateway.yaml')
@@ -138,7 +138,7 @@ describe('limits.maxBufferedTotal', () => {
     expect(held()).toBe(192 * KiB)
     for (const h of many) h.c.socket.destroy()
     await eventually(() => held() === 0, 20_000, 'all given back')
-  }, 90_000)
+  })
 
   it('refuses before 100 Continue on every kind of endpoint that reads bodies whole, the OAuth body hash too', async () => {
     replaceFile(join(pki.dir, 'gateway.yaml'), yamlOf('128KiB'))

@@ -38,7 +38,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) servers.push(await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') }))
   for (let i = 0; i < CERTS; i++) pairs.push(pki.writePair(`id-${i}`, await pki.issue({ subject: `CN=id-${i}`, issuer: pki.inter, usages: ['clientAuth'] })))
   g = await startOpsGateway(pki.dir, yamlOf([]), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

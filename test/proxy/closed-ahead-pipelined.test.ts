@@ -41,7 +41,7 @@ beforeAll(async () => {
   }
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`, { exit: () => {} })
-}, 60_000)
+})
 
 afterAll(async () => {
   held.splice(0).forEach((res) => res.destroy())
@@ -82,7 +82,7 @@ describe.each([
     expect([firstLine?.status, firstLine?.reason]).toEqual([status, reason])
     expect(behind.map((l) => [l.status, l.reason, l.error])).toEqual(Array(2).fill([444, 'connection_closed_ahead', closedBy(status)]))
     expect(reached.filter((id) => ids.includes(id))).toEqual([])
-  }, 60_000)
+  })
 })
 
 describe("three requests pipelined, the first one's answer cut by the gateway (its upstream sent 10 of 100 bytes, then closed)", () => {
@@ -99,7 +99,7 @@ describe("three requests pipelined, the first one's answer cut by the gateway (i
     const cut = 'not started: the gateway cut the connection in its answer to the request before it on the connection (200, upstream_response_truncated), so it was never served: not sent upstream, not answered; send it again on a new connection'
     expect(behind.map((l) => [l.status, l.reason, l.error])).toEqual(Array(2).fill([444, 'connection_closed_ahead', cut]))
     expect(reached.filter((id) => ids.includes(id))).toEqual(['cut-first'])
-  }, 60_000)
+  })
 })
 
 // Last: it drains the gateway.
@@ -117,5 +117,5 @@ describe('three requests pipelined while the gateway drains', () => {
     const [, ...behind] = await linesOf(ids)
     expect(behind.map((l) => [l.status, l.reason, l.error])).toEqual(Array(2).fill([444, 'connection_closed_ahead', closedBy(200)]))
     expect(reached.filter((id) => ids.includes(id))).toEqual(['drain-hold'])
-  }, 60_000)
+  })
 })

@@ -40,7 +40,7 @@ const bearer = (): Promise<string> => g.bearer()
 
 beforeAll(async () => {
   g = await startAcctFieldGateway(inflatingBackend)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.close()

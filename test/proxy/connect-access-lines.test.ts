@@ -169,5 +169,5 @@ describe('with --workers 2', () => {
     const m = await scrape(admin)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '2xx' })).toBe(1)
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(1)
-  }, 60_000)
+  })
 })

@@ -50,7 +50,7 @@ endpoints:
     tls: ${clientTlsYaml(pki)}
 `
   g = await startOpsGateway(pki.dir, yaml('trusted-caller'))
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

@@ -26,7 +26,7 @@ beforeAll(async () => {
   P = upstream.port
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n  - name: byip\n    url: https://127.0.0.1:${P}\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

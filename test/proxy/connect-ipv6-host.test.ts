@@ -36,7 +36,7 @@ endpoints:
     url: https://api.partner.test:8443
     tls: ${clientTlsYaml(pki)}
 `)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const [o, n] = [await loadCa('old'), await loadCa('new')]
   pems = { old: o.pem, new: n.pem }
   cas = { old: o.ca, new: n.ca }
-}, 60_000)
+})
 
 afterAll(() => {
   for (const s of servers) s.close()

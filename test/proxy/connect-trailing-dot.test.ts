@@ -37,7 +37,7 @@ beforeAll(async () => {
 interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }
 endpoints:
 ${endpointYaml('partner', upstream.port, clientTls(pki))}`, { hooks: { onMint: (host) => minted.push(host) }, onDone: (r) => records.push(r) })
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -74,7 +74,7 @@ ${ep('signed', 'api.partner.test', provider.port, '    resolve: 127.0.0.1\n    a
       cb(null, answer)
     },
   })
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -18,7 +18,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   const tls = `{ cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }`
   g = await startOpsGateway(pki.dir, `listen:\n  tls: ${tls}\n  connections: { max: 2 }\nadmin:\n  connections: { max: 2 }\nendpoints: []\n`)
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of open) s.destroy()
@@ -59,7 +59,7 @@ describe('connection caps on TLS and admin listeners', () => {
     expect(await refused('proxy')).toBe(1)
     ;(held[0] as TLSSocket).destroy()
     await eventually(async () => (await handshake()) !== 'closed', 15_000, 'a freed slot to be usable')
-  }, 60_000)
+  })
 
   it('caps the admin listener the same way', async () => {
     const port = Number(new URL(g.adminUrl).port)
@@ -71,5 +71,5 @@ describe('connection caps on TLS and admin listeners', () => {
     for (const c of held) c.socket.destroy()
     // A scrape made before the gateway saw them close is refused too: at least the one.
     await eventually(async () => (await refused('admin')) >= 1, 15_000, 'the admin refusal counted')
-  }, 60_000)
+  })
 })

@@ -18,7 +18,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: echo })
   const tls = clientTls(pki)
   g = await startOpsGateway(pki.dir, `listen:\n  connections: { max: 5, perAddress: 3 }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const c of open) c.socket.destroy()
@@ -49,5 +49,5 @@ describe('connection caps', () => {
     // Freed capacity is usable again.
     for (const c of open.splice(0)) c.socket.destroy()
     await eventually(async () => (await send(g.gw.url, '/proxy/partner/after')).status === 200, 10_000, 'a request after the connections closed')
-  }, 30_000)
+  })
 })

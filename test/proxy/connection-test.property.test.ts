@@ -40,7 +40,7 @@ beforeAll(async () => {
       callback(null, [{ address: '127.0.0.1', family: 4 }])
     },
   })
-}, 60_000)
+})
 
 afterAll(async () => {
   await gateway?.close()

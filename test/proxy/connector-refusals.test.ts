@@ -49,7 +49,7 @@ beforeAll(async () => {
     endpoint('auth-none', 'asks_auth', ''),
     endpoint('auth-refused', 'asks_auth', `, username: ${PROXY_USER}, password: ${PROXY_PASSWORD}`),
   ].join('')}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -69,7 +69,7 @@ async function expectProxyFailure(name: string, msg: string): Promise<void> {
 describe('a connector that resets the connection', () => {
   it('is upstream_proxy_failed naming the proxy and the CONNECT, not upstream_connect_reset', async () => {
     await expectProxyFailure('resets', `endpoint "resets": upstream proxy 127.0.0.1:${ports.resets} reset the connection before answering CONNECT api.partner.test:443 (ECONNRESET)`)
-  }, 60_000)
+  })
 })
 
 describe('a connector that answers 407', () => {
@@ -77,13 +77,13 @@ describe('a connector that answers 407', () => {
 
   it('without via.username and via.password: says they are not configured', async () => {
     await expectProxyFailure('auth-none', `${refused('auth-none')}, and via.username and via.password are not configured: set them`)
-  }, 60_000)
+  })
 
   it('with them: says the proxy refused them (sent, never quoted)', async () => {
     const before = authorizations.length
     await expectProxyFailure('auth-refused', `${refused('auth-refused')}: it refused the configured via.username and via.password`)
     expect(authorizations[before]).toBe(`Basic ${Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64')}`)
-  }, 60_000)
+  })
 
   it('the gateway closes its sockets to the connectors', async () => {
     await eventually(() => peers.open.size === 0, 10_000, 'the gateway to close its sockets to the connectors')

@@ -74,7 +74,7 @@ beforeAll(async () => {
     `    timeouts: { connect: 10s }\n    tls: ${clientTlsYaml(pki)}\n`
   g = await startOpsGateway(pki.dir, `endpoints:\n${KINDS.map(endpoint).join('')}`)
   for (const kind of KINDS) answers[kind] = getJsonWithin(g.gw.url, `/proxy/${kind}/x`).catch((e: Error) => e)
-}, 60_000)
+})
 
 afterAll(async () => {
   await Promise.all(Object.values(answers))
@@ -102,7 +102,7 @@ describe('a connector silent past timeouts.connect', () => {
       expect(r).toEqual({ status: 504, body: { errors: [{ msg, code: 504 }] } })
       const line = await eventually(() => g.access().find((e) => e.endpoint === kind), 10_000, `the access line of ${kind}`)
       expect(line).toMatchObject({ status: 504, reason: 'upstream_timeout', error: msg })
-    }, 60_000)
+    })
   }
 
   it('the gateway closes its sockets to the connectors and gives up the unanswered dial', async () => {

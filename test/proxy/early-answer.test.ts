@@ -30,7 +30,7 @@ beforeAll(async () => {
   })
   // The default keep-alive limit (75 s): a connection held to it outlasts every deadline below.
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -55,7 +55,7 @@ describe('an answer that comes before the request body has all arrived', () => {
     socket.write('GET /proxy/partner/second HTTP/1.1\r\nHost: gateway\r\n\r\n')
     await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the connection was kept open (held to the keep-alive limit):\n${text.slice(0, 300)}`)), 20_000))])
     expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1)
-  }, 60_000)
+  })
 
   it('a keep-alive client\'s next request goes out on a new connection and is answered', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -78,5 +78,5 @@ describe('an answer that comes before the request body has all arrived', () => {
     } finally {
       agent.destroy()
     }
-  }, 60_000)
+  })
 })

@@ -45,7 +45,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: redirect })
   const tls = clientTls(pki)
   gw = await startTestGateway(pki.dir, `callers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, `    fields: [{ type: query, key: api_key, value: "${SECRET}" }]\n`)}${endpointYaml('plain', upstream.port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -51,7 +51,7 @@ beforeAll(async () => {
   const interception = `interception: { caCert: ${interceptionCa.caCert}, caKey: ${interceptionCa.caKey} }\n`
   gw = await startTestGateway(dir, `admin: { enabled: false }\n${interception}endpoints:\n${endpointYaml('up', backend.port, tls)}`)
   pki.cleanup()
-}, 60_000)
+})
 
 afterAll(() => closeScriptedRig({ gw, backend, dir }))
 
@@ -99,7 +99,7 @@ describe('a backend 204 with a Content-Length', () => {
       }),
       { seed: 0x204, numRuns: 10 },
     )
-  }, 60_000)
+  })
 
   it('a 304 keeps the Content-Length its representation has (RFC 9110 §8.6 allows it); curl reads both answers', async () => {
     scripts.set('not-modified', 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 42\r\n\r\n')
@@ -111,7 +111,7 @@ describe('a backend 204 with a Content-Length', () => {
     const { stdout } = await run('curl', ['-sS', '-D', '-', '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`, '-o', '/dev/null', `${gw.url}/proxy/up/s/no-content`])
     expect(stdout.match(/^HTTP\/1\.1 204 /gm)).toHaveLength(2)
     expect(stdout).not.toMatch(/content-length/i)
-  }, 30_000)
+  })
 })
 
 describe('interim answers the gateway never asked for', () => {
@@ -131,7 +131,7 @@ describe('interim answers the gateway never asked for', () => {
       const curl = await run('curl', ['-sS', '-w', '\n%{http_code}', `${gw.url}/proxy/up/s/${key}`])
       expect(curl.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)
     }
-  }, 30_000)
+  })
 })
 
 describe("a backend's proxy challenge", () => {
@@ -152,7 +152,7 @@ describe("a backend's proxy challenge", () => {
     const curl = await run('curl', ['-sS', '-x', gw.url, '-D', '-', `http://${authority}/s/proxy-auth`])
     expect(curl.stdout).toMatch(/^HTTP\/1\.1 502 /)
     expect(curl.stdout).not.toMatch(/proxy-authenticate|denied/i)
-  }, 30_000)
+  })
 
   it("a relayed answer loses every Proxy-* field and keeps the backend's own WWW-Authenticate", async () => {
     scripts.set('both-challenges', 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="api"\r\nProxy-Authenticate: Basic realm="inner"\r\nProxy-Authentication-Info: x\r\nContent-Length: 2\r\n\r\nno')
@@ -200,7 +200,7 @@ describe('OPTIONS with Max-Forwards', () => {
       }),
       { seed: 0x7602, numRuns: 25 },
     )
-  }, 60_000)
+  })
 
   it('a value that is not a count is refused with 400 and not sent; other methods carry the field untouched', async () => {
     for (const value of ['-1', '1.5', 'abc', '0x1', '+1', '1, 2', '']) {
@@ -211,7 +211,7 @@ describe('OPTIONS with Max-Forwards', () => {
     }
     const get = await options('Max-Forwards: 0', 'route', 'GET')
     expect(get.upstream).toMatch(/\r\nmax-forwards: 0(\r\n|$)/i)
-  }, 30_000)
+  })
 
   it('curl: OPTIONS with Max-Forwards: 0 through the forward proxy gets the Allow list; TRACE stays refused (405)', async () => {
     const authority = `api.partner.test:${backend.port}`
@@ -221,7 +221,7 @@ describe('OPTIONS with Max-Forwards', () => {
     const trace = await run('curl', ['-sS', '-x', gw.url, '-X', 'TRACE', '-H', 'Max-Forwards: 0', '-o', '/dev/null', '-w', '%{http_code}', `http://${authority}/mf/curl`])
     expect(trace.stdout).toBe('405')
     expect(heads.some((h) => h.includes('/mf/curl'))).toBe(false)
-  }, 30_000)
+  })
 })
 
 describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behind it', () => {
@@ -247,7 +247,7 @@ describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behin
         expect(received.split('HTTP/1.1 200 ').length - 1).toBeLessThanOrEqual(2)
       }
     }
-  }, 60_000)
+  })
 
   it('inside an intercepted CONNECT tunnel: answered with Connection: close, and the tunnel closes', async () => {
     const authority = `api.partner.test:${backend.port}`
@@ -264,12 +264,12 @@ describe('a request asking to upgrade (WebSocket, h2c), requests pipelined behin
     const r = parseRawResponse(Buffer.from(received, 'latin1'))
     expect(r.status, received).toBe(200)
     expect(r.headers.connection).toBe('close')
-  }, 30_000)
+  })
 
   it('curl, asking for a WebSocket then a second URL, gets both answers (the second on a new connection)', async () => {
     const { stdout } = await run('curl', ['-sS', '-H', 'Connection: Upgrade', '-H', 'Upgrade: websocket', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\n', `${gw.url}/proxy/up/ws-curl`, '-o', '/dev/null', `${gw.url}/proxy/up/ws-curl-2`])
     expect(stdout).toBe('200 1\n200 1\n')
-  }, 30_000)
+  })
 })
 
 describe('an unasked-for 100 Continue on a reused upstream connection', () => {
@@ -284,5 +284,5 @@ describe('an unasked-for 100 Continue on a reused upstream connection', () => {
       expect(curl.stdout).toBe(`${JSON.stringify({ errors: [{ msg, code: 502 }] })}\n502`)
       expect(heads.filter((h) => h.startsWith(`${method} /s/${key} `)), method).toHaveLength(1)
     }
-  }, 30_000)
+  })
 })

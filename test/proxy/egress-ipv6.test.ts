@@ -70,7 +70,7 @@ ${endpoints}`, {
     },
   })
   adminUrl = gw.ops?.adminUrl ?? ''
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -47,7 +47,7 @@ beforeAll(async () => {
   uploadSha = createHash('sha256').update(uploadBytes).digest('hex')
   postSha = createHash('sha256').update(postBytes).digest('hex')
   gw = await startTestGateway(pki.dir, `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -78,7 +78,7 @@ describe('Expect: 100-continue with the real curl', () => {
       expect(big.status).toBe(200)
       expect(big.reply).toMatchObject({ method: 'POST', bodyLength: 2 * 1024 * 1024, bodySha256: postSha })
       expect(seenExpect).toEqual([undefined, undefined])
-    }, 30_000)
+    })
   }
 
   it('a refused upload gets its answer without the body being asked for', async () => {
@@ -110,5 +110,5 @@ describe('Expect: 100-continue on an HTTP/1.0 request', () => {
       }),
       { seed: 0x100c, numRuns: 12 },
     )
-  }, 60_000)
+  })
 })

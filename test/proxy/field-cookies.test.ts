@@ -40,7 +40,7 @@ beforeAll(async () => {
   const tls = clientTls(pki)
   const ep = (name: string, type: string): string => endpointYaml(name, upstream.port, tls, `    fields:\n      - { type: ${type}, key: acct, value: "gw-42" }\n`)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${ep('query', 'query')}${ep('payload', 'payload')}${ep('plain', 'header')}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -30,7 +30,7 @@ const bearer = (): Promise<string> => g.bearer()
 
 beforeAll(async () => {
   g = await startAcctFieldGateway(charsetBackend)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.close()

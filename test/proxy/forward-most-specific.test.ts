@@ -21,7 +21,7 @@ beforeAll(async () => {
   const tls = clientTls(pki)
   const field = (v: string): string => `    fields:\n      - { type: header, key: X-Api-Key, value: "${v}" }\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('general', upstream.port, tls, field('general-secret'))}${endpointYaml('payments', upstream.port, tls, `    pathPrefix: /payments\n${field('payments-secret')}`)}${endpointYaml('refunds', upstream.port, tls, `    pathPrefix: /payments/refunds\n${field('refunds-secret')}`)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const internal = endpointYaml('internal', backend.port, clientTls(pki)).replace('api.partner.test', 'localhost')
   const up = endpointYaml('up', backend.port, clientTls(pki)).replace(`:${backend.port}\n`, `:${backend.port}/up\n`)
   gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${up}${internal}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const p of peers) await p.stop()
@@ -61,7 +61,7 @@ describe('an absolute-form target through a front proxy with a path rule', () =>
     const authority = `localhost:${backend.port}`
     expect(await reached(haproxy.port, `GET http://${authority}/proxy/up/x HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`)).toEqual(['/proxy/up/x'])
     expect(await reached(haproxy.port, `GET /proxy/up/x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).toEqual(['/up/x'])
-  }, 60_000)
+  })
 
   it('with `http-request set-uri %[pathq]`, and through nginx, the path decides (route mode)', async () => {
     const port = Number(new URL(gw.url).port)
@@ -73,7 +73,7 @@ describe('an absolute-form target through a front proxy with a path rule', () =>
       expect(await reached(front.port, `GET http://${authority}/proxy/up/x?a=1 HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`)).toEqual(['/up/x?a=1'])
       expect(await reached(front.port, `GET /proxy/up/y HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).toEqual(['/up/y'])
     }
-  }, 60_000)
+  })
 
   it('with listen.waysIn [route, api] behind HAProxy as configured by default, the absolute-form target is 403 way_in_disabled and reaches nothing', async () => {
     const at = mkdtempSync(join(dir, 'route-only-'))
@@ -97,5 +97,5 @@ describe('an absolute-form target through a front proxy with a path rule', () =>
     } finally {
       await routeOnly.close()
     }
-  }, 60_000)
+  })
 })

@@ -28,7 +28,7 @@ beforeAll(async () => {
   mkdirSync(dir)
   const endpoints = endpointYaml('partner', upstream.port, clientTls(pki))
   g = await startOpsGateway(dir, `listen:\n  timeouts: { tlsHandshake: 1s }\ninterception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\nendpoints:\n${endpoints}`, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -50,5 +50,5 @@ describe('a failed handshake inside an intercepted tunnel', () => {
       error: `CONNECT api.partner.test:${upstream.port}: tls_handshake_aborted: the caller closed the tunnel before completing its TLS handshake`,
       requestBytes: connect.length + PARTIAL_HELLO.length, responseBytes: ANSWER.length,
     })])
-  }, 60_000)
+  })
 })

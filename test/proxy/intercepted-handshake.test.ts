@@ -89,14 +89,14 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     const was = (name: string, labels: Record<string, string>): number => valueOf(m0, name, labels) ?? 0
     expect(valueOf(m, 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' })).toBe(was('mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) + 1)
     expect(valueOf(m, 'mtls_gateway_connect_tunnels_total', { kind: 'intercepted' })).toBe(was('mtls_gateway_connect_tunnels_total', { kind: 'intercepted' }) + 1)
-  }, 60_000)
+  })
 
   it('curl speaking plain HTTP into the tunnel (--proxytunnel, http://): 400, ERR_SSL_HTTP_REQUEST', async () => {
     const { g } = h
     const before = connectLines().length
     await curl(g.gw.url, ['--proxytunnel', `http://${authority()}/x`])
     expect(await nextLine(before)).toMatchObject({ status: 400, reason: 'bad_request', error: failed('the caller sent plain HTTP into the tunnel, not TLS (ERR_SSL_HTTP_REQUEST)') })
-  }, 60_000)
+  })
 
   it('openssl s_client waiting for an SMTP banner instead of starting its handshake: 408 after listen.timeouts.tlsHandshake, counted', async () => {
     const { g } = h
@@ -113,7 +113,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     const m = await scrape(g.adminUrl)
     const labels = { listener: 'tunnel', reason: 'tls_handshake' }
     expect(valueOf(m, 'mtls_gateway_client_timeouts_total', labels)).toBe((valueOf(m0, 'mtls_gateway_client_timeouts_total', labels) ?? 0) + 1)
-  }, 60_000)
+  })
 
   it('a caller that stops in the middle of its ClientHello: 408; one that closes there: 499, tls_handshake_aborted', async () => {
     const { g } = h
@@ -132,7 +132,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     const resetting = await tunnel(g.gw.port)
     resetting.write(PARTIAL_HELLO, () => resetting.resetAndDestroy())
     expect(await nextLine(before)).toMatchObject(aborted)
-  }, 60_000)
+  })
 
   it('a tunnel the gateway closes itself mid-handshake (what a drain does) has no line, not even once its limit would have passed', async () => {
     const { g } = h
@@ -147,7 +147,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     const until = Date.now() + 3000
     await eventually(() => Date.now() > until, 10_000, 'the handshake limit to pass')
     expect(connectLines()).toHaveLength(before)
-  }, 60_000)
+  })
 
   it('a tunnel whose handshake succeeds has no such line: only its inner request\'s', async () => {
     const { g } = h
@@ -166,7 +166,7 @@ describe('an intercepted tunnel whose caller fails its TLS handshake is one acce
     tls.end()
     await closed
     expect(connectLines()).toHaveLength(before)
-  }, 60_000)
+  })
 
   it('whatever bytes a caller sends instead of a ClientHello, then closing: exactly one line, 400 or 499, never echoing them (seeded property)', async () => {
     const { g } = h
@@ -212,5 +212,5 @@ describe('with --workers 2', () => {
     await eventually(() => lines().length === 2, 15_000, 'the two access lines')
     expect(lines().map((e) => e.error).sort()).toEqual([failed('TLS alert unknown_ca from the caller: the caller does not trust the interception CA'), failed('the caller sent plain HTTP into the tunnel, not TLS (ERR_SSL_HTTP_REQUEST)')])
     await eventually(async () => valueOf(await scrape(admin), 'mtls_gateway_requests_total', { endpoint: '_none', method: 'CONNECT', status_class: '4xx' }) === 2, 15_000, 'two 4xx CONNECT samples')
-  }, 90_000)
+  })
 })

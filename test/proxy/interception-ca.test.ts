@@ -110,7 +110,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   echoTcp = createTcpServer((s) => s.pipe(s))
   await new Promise<void>((r) => echoTcp.listen(0, '127.0.0.1', r))
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops) await stop()
@@ -223,7 +223,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     // The refused CONNECT, and the pass-through tunnel once it closed.
     await eventually(() => g.access().filter((e) => e.method === 'CONNECT').length === 2, 10_000, 'the CONNECT access lines')
     expect(g.access().filter((e) => e.method === 'CONNECT').map((e) => [e.status, e.reason])).toEqual([[503, 'unavailable'], [200, undefined]])
-  }, 60_000)
+  })
 
   it.concurrent('a CA not yet valid: CONNECT is refused until its time comes, then intercepts', async () => {
     const from = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000)
@@ -234,7 +234,7 @@ describe('an interception CA outside its validity degrades CONNECT interception 
     expect(JSON.parse(first.body)).toEqual({ errors: [{ msg: `CONNECT to ${authority()} refused: TLS interception is unavailable: the interception CA is not valid before ${from.toISOString()} ("CN=ica early")`, code: 503 }] })
     await eventually(() => Date.now() > from.getTime() + 1000, 20_000, 'notBefore to pass')
     expect(await intercepted(g.gw.port, early.pem)).toMatchObject({ status: 200, issuer: 'ica early' })
-  }, 60_000)
+  })
 })
 
 describe('the interception CA is read with the snapshot, not at the first CONNECT', () => {

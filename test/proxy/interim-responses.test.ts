@@ -91,7 +91,7 @@ describe('interim (1xx) upstream answers', () => {
       }),
       { seed: 0x102, numRuns: 4 },
     )
-  }, 60_000)
+  })
 
   it('followed in time by the final answer: that answer, without the interim headers', async () => {
     const r = await send(gw.url, `/proxy/partner/interim/103/${LIMIT_MS / 6}/2`)

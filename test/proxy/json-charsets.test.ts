@@ -61,7 +61,7 @@ const SMUGGLING_BODY = JSON.stringify({ k1: 'ぃ\\', ',': ':1}' })
 
 beforeAll(async () => {
   g = await startAcctFieldGateway(springBackend)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.close()
@@ -144,7 +144,7 @@ public class Spring { public static void main(String[] a) throws Exception {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-  }, 60_000)
+  })
 })
 
 describe('a JSON body the gateway re-writes', () => {

@@ -66,7 +66,7 @@ beforeAll(async () => {
     const pair = pki.writePair(`kept-${i}`, issued)
     identities.push({ cert: pair.cert, key: pair.key })
   }
-}, 60_000)
+})
 
 afterAll(() => {
   pki?.cleanup()

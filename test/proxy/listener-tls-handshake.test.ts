@@ -41,7 +41,7 @@ beforeAll(async () => {
   // Each failed handshake's own line is asserted, many in a few seconds: the cap on such lines
   // (logging.callerFaults, test/ops/caller-fault-lines.test.ts) is off here.
   g = await startOpsGateway(dir, listenerTlsYaml(tls, endpoints, 'logging: { callerFaults: { interval: 0 } }\n'), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -77,13 +77,13 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
     expect(line.requestBytes).toBeGreaterThan(0)
     expect(line).not.toHaveProperty('endpoint')
     expect(await requests4xx()).toBe(m0 + 1)
-  }, 60_000)
+  })
 
   it('curl speaking plain HTTP to the TLS port: 400, ERR_SSL_HTTP_REQUEST', async () => {
     const before = g.access().length
     await curl([`http://127.0.0.1:${g.gw.port}/proxy/partner/x`])
     expect(await nextLine(before)).toMatchObject({ status: 400, reason: 'bad_request', error: LISTENER_ERROR.plainHttp })
-  }, 60_000)
+  })
 
   it('requireClientCert: curl with no certificate, or with one clientCa does not verify (TLS 1.3 and 1.2); openssl s_client with it', async () => {
     let before = g.access().length
@@ -98,7 +98,7 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
     before = g.access().length
     await sClient(['-connect', `127.0.0.1:${g.gw.port}`, '-servername', 'localhost', '-CAfile', pki.file('root.crt'), '-cert', rogue.cert, '-key', rogue.key])
     expect(await nextLine(before)).toMatchObject(refused)
-  }, 60_000)
+  })
 
   it('a caller that stops mid-ClientHello: 408 after listen.timeouts.tlsHandshake, counted; one that closes or resets there: 499', async () => {
     const timeouts = await handshakeTimeouts()
@@ -114,7 +114,7 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
       leave((await rawClient(g.gw.port, from)).socket)
       expect(await nextLine(before)).toMatchObject({ status: 499, reason: 'caller_aborted', error: LISTENER_ERROR.aborted, clientAddress: from })
     }
-  }, 60_000)
+  })
 
   it('no byte sent is no request: TCP connect and close (FIN or RST), or s_client waiting for a banner, write no line; the limit still counts the silent one', async () => {
     const before = g.access().length
@@ -136,7 +136,7 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
     // A caller that did send something, after them: its line is the only one.
     await curl([`http://127.0.0.1:${g.gw.port}/`])
     expect(await nextLine(before)).toMatchObject({ error: LISTENER_ERROR.plainHttp })
-  }, 60_000)
+  })
 
   it('a handshake that succeeds has no such line: only the request\'s, or none when the caller closes without one', async () => {
     const before = g.access().length
@@ -146,7 +146,7 @@ describe('a caller whose TLS handshake with the listener fails is one access lin
     expect(await sClient(['-connect', `127.0.0.1:${g.gw.port}`, '-servername', 'localhost', '-CAfile', pki.file('root.crt'), '-cert', caller.cert, '-cert_chain', pki.file('inter.crt'), '-key', caller.key, '-verify_return_error'])).toBe(0)
     await curl([`http://127.0.0.1:${g.gw.port}/`])
     expect(await nextLine(before + 1)).toMatchObject({ error: LISTENER_ERROR.plainHttp })
-  }, 60_000)
+  })
 
   it('whatever bytes a caller sends instead of a ClientHello, then closing: exactly one line, 400, 408 or 499, never echoing them; the gateway serves on (seeded property)', async () => {
     const reason = /^listen\.tls: tls_handshake_(failed: (TLS alert [a-z_]+ from the caller(: [a-zA-Z ;?,'().]+)?|the caller [a-zA-Z ,()_.']+|ERR_SSL_[A-Z0-9_]+)|aborted: the caller closed the connection before completing its TLS handshake|timeout: .+)$/

@@ -81,7 +81,7 @@ describe.each([
     const about = lines(from).filter((l) => l.reqId === id || l.reason === 'bad_request' || l.reason === 'caller_aborted')
     expect(about.map((l) => [l.reqId, l.method, l.mode, l.status, l.reason])).toEqual([[id, 'POST', mode, 400, 'bad_request']])
     seen.get(id)?.destroy()
-  }, 60_000)
+  })
 })
 
 describe('a request head the parser refuses, read behind a request still being answered', () => {
@@ -105,7 +105,7 @@ describe('a request head the parser refuses, read behind a request still being a
     expect(received.indexOf('first answer')).toBeLessThan(received.indexOf(`HTTP/1.1 ${status} `))
     const after = await eventually(() => lines(from).length >= 2 && lines(from), 20_000, 'both access lines')
     expect(after.map((l) => [l.method, l.status]).sort()).toEqual([['-', status], ['GET', 200]])
-  }, 60_000)
+  })
 
   it('a CONNECT where interception is not configured: its 403 goes out after the answer before it', async () => {
     const id = 'ahead-connect'
@@ -123,5 +123,5 @@ describe('a request head the parser refuses, read behind a request still being a
     expect(received.indexOf('first answer')).toBeLessThan(received.indexOf('HTTP/1.1 403 '))
     const after = await eventually(() => lines(from).length >= 2 && lines(from), 20_000, 'both access lines')
     expect(after.map((l) => [l.method, l.status]).sort()).toEqual([['CONNECT', 403], ['GET', 200]])
-  }, 60_000)
+  })
 })

@@ -39,7 +39,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r))
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('up', (backend.address() as AddressInfo).port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

@@ -23,7 +23,7 @@ beforeAll(async () => {
   backend = await startScriptedBackend(pki, (head) => scripts.get((head.split(' ')[1] ?? '/').slice(3)) ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
   const tls = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('up', backend.port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -121,5 +121,5 @@ describe('a backend\'s 400', () => {
       expect(seen, key).toMatch(/^HTTP\/1\.1 400 /)
       expect(seen, key).toContain(first)
     }
-  }, 60_000)
+  })
 })

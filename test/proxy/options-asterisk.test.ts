@@ -34,7 +34,7 @@ beforeAll(async () => {
   const ep = (name: string, host: string, extra = ''): string => `  - name: ${name}\n    url: "https://${host}:${backend.port}"\n    resolve: 127.0.0.1\n    allowPrivate: true\n${extra}    tls: ${clientTlsYaml(pki)}\n`
   gw = await startTestGateway(dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('up', 'api.partner.test')}${ep('q', 'q.partner.test', '    fields: [{ type: query, key: k, value: gw-v }]\n')}`)
   pki.cleanup()
-}, 60_000)
+})
 
 afterAll(() => closeScriptedRig({ gw, backend, dir }))
 
@@ -93,5 +93,5 @@ describe('OPTIONS for the whole server goes upstream as OPTIONS *', () => {
     expect(await sentInTunnel('OPTIONS * HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n')).toEqual({ status: 200, target: '*' })
     expect(await sentInTunnel('OPTIONS / HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n')).toEqual({ status: 200, target: '/' })
     expect((await sentInTunnel('GET * HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n')).status).toBe(400)
-  }, 60_000)
+  })
 })

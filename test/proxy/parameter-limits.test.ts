@@ -18,7 +18,7 @@ let g: AcctFieldGateway
 beforeAll(async () => {
   php = await startPhpBackend()
   g = await startAcctFieldGateway((req, res) => php.relay(req, res))
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.close()

@@ -76,7 +76,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   echoTcp = createTcpServer((s) => s.on('error', () => {}).pipe(s))
   await new Promise<void>((r) => echoTcp.listen(0, '127.0.0.1', r))
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops) await stop()

@@ -40,7 +40,7 @@ beforeAll(async () => {
   const interception = `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\n`
   g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\n${interception}endpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`)
   g.gw.server.on('request', (req: IncomingMessage) => read.add(String(req.headers['x-request-id'])))
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -89,5 +89,5 @@ describe.each([
     expect(lines.requests).toEqual([[503, 'too_many_pipelined', REFUSED], ...Array(1 + ids(tag).length).fill([503, 'too_many_pipelined', BEHIND])])
     expect(lines.connects).toEqual(Array(connects).fill([503, 'too_many_pipelined', BEHIND]))
     expect(upstream.reached.filter((id) => id.includes(tag))).toEqual(first.slice(0, MAX_WAITING + 1))
-  }, 60_000)
+  })
 })

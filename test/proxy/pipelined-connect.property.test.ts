@@ -34,7 +34,7 @@ beforeAll(async () => {
   ca = readFileSync(ica.caCert)
   A = `api.partner.test:${upstream.port}`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n  - name: partner\n    url: https://${A}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -103,5 +103,5 @@ describe('a CONNECT pipelined behind requests', () => {
     const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])
     expect(statuses).toEqual([...Array.from({ length: MAX_WAITING + 1 }, () => '200'), '503'])
     expect(got).not.toContain('Connection Established')
-  }, 60_000)
+  })
 })

@@ -48,7 +48,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: hold })
   const tls = clientTls(pki)
   gw = await startTestGateway(dir, `callers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -119,7 +119,7 @@ describe('pipelined requests on one connection', () => {
     const { statuses, closed } = await pipeline(MAX_WAITING + 5, 'close')
     expect(statuses).toEqual([...Array(MAX_WAITING + 1).fill(200), 503])
     expect(closed).toBe(true)
-  }, 30_000)
+  })
 
   it('a request asking to close is answered, as are those before it; what follows it is neither sent upstream nor answered (fast-check, 10 runs)', async () => {
     // Before: the bytes after "Connection: close" made Node's parser fail, and the gateway
@@ -143,5 +143,5 @@ describe('pipelined requests on one connection', () => {
       }),
       { seed: 0xc105e, numRuns: 10 },
     )
-  }, 60_000)
+  })
 })

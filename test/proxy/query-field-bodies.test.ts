@@ -26,7 +26,7 @@ let php: PhpBackend
 
 beforeAll(async () => {
   php = await startPhpBackend()
-}, 60_000)
+})
 
 afterAll(async () => {
   await php?.stop()
@@ -278,7 +278,7 @@ describe('through a gateway process, in front of PHP', () => {
   let g: AcctFieldGateway
   beforeAll(async () => {
     g = await startAcctFieldGateway((req, res) => php.relay(req, res))
-  }, 60_000)
+  })
   afterAll(async () => {
     await g?.close()
   })

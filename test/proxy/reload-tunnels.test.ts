@@ -41,7 +41,7 @@ beforeAll(async () => {
   })
   // An idle connection to the backend stays open (Node closes it after 5 s): only the gateway closes a tunnel here.
   upstream.server.keepAliveTimeout = 0
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const release of held.splice(0)) release()

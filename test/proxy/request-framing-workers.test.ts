@@ -24,7 +24,7 @@ beforeAll(async () => {
   const file = join(pki.dir, 'gateway.yaml')
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n${endpointYaml('up', backend.port, clientTls(pki))}`)
   gw = await spawnGateway(file, ['--workers', '2'])
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.stop()

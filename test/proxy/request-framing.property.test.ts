@@ -26,7 +26,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   backend = await startFramingRecorder(pki)
   rig = await startFramingRig(pki, backend.port)
-}, 60_000)
+})
 
 afterAll(async () => {
   await rig?.close()

@@ -46,7 +46,7 @@ beforeAll(async () => {
     return `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`
   })
   rig = await startFramingRig(pki, backend.port)
-}, 60_000)
+})
 
 afterAll(async () => {
   await rig?.close()

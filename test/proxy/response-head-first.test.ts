@@ -45,7 +45,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'response-head-first-'))
   gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', (server.address() as AddressInfo).port, clientTls(pki))}`)
   pki.cleanup()
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of sockets) s.destroy()
@@ -79,5 +79,5 @@ describe('a response head sent before its body', () => {
       }),
       { seed: 0x4ead, numRuns: 8 },
     )
-  }, 60_000)
+  })
 })

@@ -64,7 +64,7 @@ beforeAll(async () => {
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nstore: { kind: sqlite, file: ${join(pki.dir, 'state.db')} }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/a-base')}${ep('b', '/b-base')}${ep('c', '/t/{tenant}')}${ep('d', '/~team')}${ep('e', '/%7Eteam')}`)
   browser = await launchChromium()
   context = await browser.newContext()
-}, 60_000)
+})
 
 afterAll(async () => {
   await context?.close()

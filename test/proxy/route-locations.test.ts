@@ -62,7 +62,7 @@ beforeAll(async () => {
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('a', '/base')}${ep('root', '')}${ep('t', '/t/{tenant}')}${ep('p', '/d/{{acct}}/x')}    fields: [{ type: path, key: acct, value: ACC42 }]\n${ep('q', '/base')}    fields: [{ type: query, key: api_key, value: KEY-31337 }]\n${ep('tilde', '/~team/v1')}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

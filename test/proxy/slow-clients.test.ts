@@ -44,7 +44,7 @@ ${endpointYaml('partner', upstream.port, tls)}${endpointYaml('fields', upstream.
   g = await startOpsGateway(pki.dir, yaml)
   port = g.gw.port
   adminPort = Number(new URL(g.adminUrl).port)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -153,7 +153,7 @@ describe('slow and silent clients', () => {
     // The buffered-body and body-idle expiries are requests too: logged with their reason.
     await eventually(() => g.access().filter((e) => e.reason === 'request_timeout' && e.status === 408).length >= 10, 10_000, 'ten request_timeout access lines')
     expect(g.access().some((e) => e.reason === 'bad_request')).toBe(false)
-  }, 60_000)
+  })
 
   it('a body pipelined behind an answered request that stops arriving is cut by bodyIdle (408), the answer before it delivered', async () => {
     const c = await rawClient(port)
@@ -187,7 +187,7 @@ describe('slow and silent clients', () => {
     await Promise.all([used.c.closed(DEADLINE_MS), silent.c.closed(DEADLINE_MS)])
     expect(parseRawResponse(Buffer.from(silent.answer(), 'latin1')).status).toBe(408)
     await eventually(async () => (await tunnelCount('tunnel_idle')) > before.idle && (await tunnelCount('headers')) > before.headers, 5000, 'tunnel_idle and headers to be counted')
-  }, 30_000)
+  })
 })
 
 describe('requests the gateway refuses before they reach a step', () => {
@@ -279,5 +279,5 @@ describe('the TLS listener', () => {
     } finally {
       await t.gw.close()
     }
-  }, 30_000)
+  })
 })

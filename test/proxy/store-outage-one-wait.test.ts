@@ -78,7 +78,7 @@ profiles:
   const r = await send(gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
   expect(r.status, r.text).toBe(200)
   bearer = r.json<{ access_token: string }>().access_token
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

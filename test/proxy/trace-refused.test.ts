@@ -30,7 +30,7 @@ beforeAll(async () => {
   })
   const tls = clientTls(pki)
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('partner', upstream.port, tls, '    fields:\n      - { type: header, key: X-Api-Key, value: "endpoint-secret-api-key" }\n')}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

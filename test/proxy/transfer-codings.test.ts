@@ -60,7 +60,7 @@ beforeAll(async () => {
   const client = { cert: pki.file('client.crt'), key: pki.file('client.key'), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
   gw = await startTestGateway(dir, `admin: { enabled: false }\nendpoints:\n${endpointYaml('up', backendPort, client)}`)
   pki.cleanup()
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -132,7 +132,7 @@ describe('an HTTP/1.0 request with Transfer-Encoding', () => {
       expect(JSON.parse(r.body.toString())).toEqual({ errors: [{ msg: 'an HTTP/1.0 request may not carry Transfer-Encoding: its framing is faulty (RFC 9112, section 6.1); send it as HTTP/1.1, or with Content-Length', code: 400 }] })
       expect(received.length, 'no backend connection').toBe(connectionsBefore)
     }
-  }, 30_000)
+  })
 })
 
 describe('a request pipelined behind a refusal that closes the connection', () => {
@@ -196,5 +196,5 @@ describe('a response whose Transfer-Encoding names a coding other than chunked',
     const curl = await run('curl', ['-sS', '-x', gw.url, '-w', '\n%{http_code}', `http://api.partner.test:${backendPort}/s/gzip`], { encoding: 'latin1' })
     expect(curl.stdout).toMatch(/"code":502\}\]\}\n502$/)
     expect(curl.stdout).toContain('Transfer-Encoding \\"gzip, chunked\\"')
-  }, 30_000)
+  })
 })

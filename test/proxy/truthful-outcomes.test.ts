@@ -52,7 +52,7 @@ beforeAll(async () => {
   const tls = clientTls(pki)
   const port = (upstream.address() as AddressInfo).port
   g = await startOpsGateway(pki.dir, `endpoints:\n${endpointYaml('partner', port, tls)}${endpointYaml('stalling', port, tls, '    timeouts: { idle: "300ms" }\n')}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

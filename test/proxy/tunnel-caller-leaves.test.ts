@@ -55,7 +55,7 @@ beforeAll(async () => {
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   ca = readFileSync(ica.caCert)
   g = await startOpsGateway(pki.dir, interceptingYaml(ica))
-}, 60_000)
+})
 
 /** Interception by `ica` and the one endpoint, after `extra` config. */
 function interceptingYaml(ica: { caCert: string; caKey: string }, extra = ''): string {
@@ -168,7 +168,7 @@ describe('real curl behind HTTPS_PROXY', () => {
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', mode: 'connect' })
     expect(closedAt - gaveUp).toBeLessThan(1_000)
     await released()
-  }, 30_000)
+  })
 })
 
 describe('a caller leaving while its CONNECT waits on a store that does not answer', () => {
@@ -182,7 +182,7 @@ callers:
   required: true
   apps: [{ clientId: bot, hs256Secret: "${SECRET}", audience: "https://gateway.test", endpoints: [partner] }]
 `), { watch: false })
-  }, 60_000)
+  })
   afterAll(async () => {
     if (redis) process.kill(redis.pid, 'SIGCONT')
     await h?.gw.close()
@@ -209,5 +209,5 @@ callers:
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', method: 'CONNECT', error: `CONNECT ${authority()}: the caller closed the connection before the tunnel was opened` })
     expect(performance.now() - left).toBeLessThan(1_500)
     process.kill(redis.pid, 'SIGCONT')
-  }, 30_000)
+  })
 })

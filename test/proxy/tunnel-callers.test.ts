@@ -75,7 +75,7 @@ callers:
 endpoints:
 ${ep('partner')}  - name: unrelated\n    url: https://unrelated.partner.test:443\n    allowPrivate: true\n${tls}`)
   tunnel = { gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${upstream.port}`, ca }
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

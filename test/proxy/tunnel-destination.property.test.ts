@@ -34,7 +34,7 @@ beforeAll(async () => {
   ca = readFileSync(ica.caCert)
   const ep = (name: string, url: string, pinned = true): string => `  - name: ${name}\n    url: ${url}\n${pinned ? '    resolve: 127.0.0.1\n' : ''}    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('partner', `https://api.partner.test:${port('partner')}`)}${ep('other', `https://other.partner.test:${port('other')}`)}${ep('byip', `https://127.0.0.1:${port('byip')}`, false)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

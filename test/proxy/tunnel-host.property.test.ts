@@ -40,7 +40,7 @@ beforeAll(async () => {
   ca = readFileSync(ica.caCert)
   const ep = (name: string, url: string): string => `  - name: ${name}\n    url: ${url}\n    resolve: 127.0.0.1\n    allowPrivate: true\n    tls: ${clientTlsYaml(pki)}\n`
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }\ninterception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }\nendpoints:\n${ep('partner', `https://api.partner.test:${P}`)}${ep('other', `https://other.partner.test:${O}`)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -101,7 +101,7 @@ describe('Host of an inner request', () => {
     await ok('GET /v1/x HTTP/1.0\r\n\r\n')
     await ok(`GET https://api.partner.test:${P}/v1/x HTTP/1.1\r\nHost: other.partner.test:${O}\r\nConnection: close\r\n\r\n`)
     expect(other.stats.handshakes).toBe(0)
-  }, 60_000)
+  })
 
   it('port 443 may go unwritten, and an IPv6 literal is compared in its canonical form', () => {
     expect(parseTunnelTarget('/x', 'api.partner.test:443', 'API.partner.test.').path).toBe('/x')

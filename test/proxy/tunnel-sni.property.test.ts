@@ -44,7 +44,7 @@ beforeAll(async () => {
 interception: { caCert: ${ica.caCert}, caKey: ${ica.caKey} }
 endpoints:
 ${endpoint('api', `https://${API}:${P}`)}${endpoint('other', `https://${OTHER}:${P}`)}${endpoint('elsewhere', `https://${API}:9443`)}${endpoint('loop', `https://[::1]:${P}`)}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -100,7 +100,7 @@ describe('the leaf inside a tunnel is the CONNECT target\'s, whatever the SNI', 
   it('node:tls verifying the SNI: the target verifies, another configured host on the port is the client\'s hostname error', async () => {
     expect((await leafThrough(`${API}:${P}`, API, true)).subjectaltname).toBe(`DNS:${API}`)
     await expect(leafThrough(`${API}:${P}`, OTHER, true)).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' })
-  }, 30_000)
+  })
 
   it('openssl s_client -proxy -servername: the leaf names the CONNECT target, not the SNI', async () => {
     for (const [target, sni, san] of [[`${API}:${P}`, OTHER, `DNS:${API}`], [`${OTHER}:${P}`, API, `DNS:${OTHER}`], [`${API}:${P}`, 'evil.example', `DNS:${API}`]] as const) {
@@ -114,5 +114,5 @@ describe('the leaf inside a tunnel is the CONNECT target\'s, whatever the SNI', 
       // Its own check of the chain to the interception CA passed: only the name differs from the SNI.
       expect(out).toMatch(/Verify return code: 0 \(ok\)/)
     }
-  }, 90_000)
+  })
 })

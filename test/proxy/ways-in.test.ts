@@ -55,7 +55,7 @@ beforeAll(async () => {
   const ops = createOps({ log: createLog({ level: 'info', destination: { write: (l: string) => void lines.push(l) } }), admin: false, watch: false })
   gw = await startTestGateway(dir, yamlOf(ALL), { ops })
   metrics = () => ops.metrics.registry.metrics()
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()
@@ -102,7 +102,7 @@ describe('listen.waysIn', () => {
     expect((await ask(`GET /gateway/jwks.json HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).status).toBe(200)
     // Outside every way in: still the 404.
     expect((await ask(`GET /elsewhere HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`)).status).toBe(404)
-  }, 60_000)
+  })
 
   it('[connect]: a tunnel and every request inside it are served (absolute-form naming the tunnel too); plain absolute-form, /proxy/ and /gateway/ are not', async () => {
     await reloadTo(['connect'])
@@ -115,7 +115,7 @@ describe('listen.waysIn', () => {
     refusedAs(await ask(`GET /proxy/partner/out-2 HTTP/1.1\r\nHost: gw.test\r\n\r\n`), 'route')
     refusedAs(await ask(`GET /gateway/jwks.json HTTP/1.1\r\nHost: gw.test\r\n\r\n`), 'api')
     expect(seen('out-')).toBe(false)
-  }, 60_000)
+  })
 
   it('a reload that leaves out connect closes idle tunnels, answers a request partly received on one 403 with Connection: close, closes an open pass-through tunnel; adding it back serves a new tunnel', async () => {
     await reloadTo(['connect', 'route'])
@@ -144,7 +144,7 @@ describe('listen.waysIn', () => {
     await reloadTo(['connect', 'route'])
     const fresh = await openTunnel({ gatewayPort: gw.port, authority: partner(), ca })
     expect((await readAnswer(fresh, `GET /after-second-reload HTTP/1.1\r\nHost: ${partner()}\r\nConnection: close\r\n\r\n`)).status).toBe(200)
-  }, 60_000)
+  })
 })
 
 /** A generated request: its form, method and where it is sent (a fresh connection, or inside a tunnel opened before the reload). */

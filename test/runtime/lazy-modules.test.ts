@@ -51,7 +51,7 @@ beforeAll(async () => {
   assertDistFresh()
   pki = await createTestPki()
   bundleConfig = pki.write('gateway.yaml', `listen: { host: 127.0.0.1, port: 0 }\nendpoints:\n${endpointYaml('partner', 1, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(() => pki?.cleanup())
 

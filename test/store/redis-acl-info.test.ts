@@ -26,12 +26,12 @@ beforeAll(async () => {
   replica = await startRedisServer({ conf: () => `replicaof 127.0.0.1 ${primary.port}\n`, readyLine: /MASTER <-> REPLICA sync: Finished with success/ })
   const store = `store: { kind: redis, url: "redis://127.0.0.1:${primary.port}", keyPrefix: "acl-info:", redis: { username: gw, password: "${PASSWORD}", replicasToAcknowledge: 1, acknowledgeTimeout: 500ms } }\n`
   g = await startOpsGateway(pki.dir, `${store}${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await replica?.stop()
   await stopAll(g, primary, pki)
-}, 30_000)
+})
 
 interface Readiness { status: string; notes?: string[] }
 const readyz = async (): Promise<Readiness> => JSON.parse((await get(`${g.adminUrl}/readyz`)).text) as Readiness

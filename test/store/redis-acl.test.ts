@@ -22,12 +22,12 @@ beforeAll(async () => {
   redis = await startRedisServer({ conf: () => `user gw on >${PASSWORD} ~acl:* +@all -getdel\nuser lua on >${PASSWORD} ~acl:* +@all -decr\n` +
     // Users the check cannot use (it queues in a MULTI it discards): left unchecked, never a stuck transaction.
     `user nomulti on >${PASSWORD} ~acl:* +@all -multi\nuser nodiscard on >${PASSWORD} ~acl:* +@all -discard\n` })
-}, 60_000)
+})
 
 afterAll(async () => {
   await redis?.stop()
   pki?.cleanup()
-}, 30_000)
+})
 
 describe('a Redis ACL that refuses a command the gateway uses', () => {
   it('is named at connect (user, command, NOPERM), noted on /readyz with store_up 0, and clears once granted', async () => {

@@ -27,12 +27,12 @@ beforeAll(async () => {
       c.disconnect()
     }
   }
-}, 90_000)
+})
 
 afterAll(async () => {
   for (const g of gateways) await g.gw.close()
   await stopAll(undefined, cluster, pki)
-}, 30_000)
+})
 
 async function refusedAs(password: string, expected: RegExp): Promise<void> {
   const seed = `"127.0.0.1:${(cluster.nodes[0] as { port: number }).port}"`
@@ -50,9 +50,9 @@ async function refusedAs(password: string, expected: RegExp): Promise<void> {
 describe('a Cluster refusing the credentials', () => {
   it('a wrong password: WRONGPASS, at store.redis.password', async () => {
     await refusedAs(`password: "${WRONG}",`, /refuses the gateway's credentials \(WRONGPASS [^)]*\): check store\.redis\.password$/)
-  }, 60_000)
+  })
 
   it('no password: NOAUTH, at store.redis.password (none is set)', async () => {
     await refusedAs('', /refuses the gateway's credentials \(NOAUTH [^)]*\): check store\.redis\.password \(none is set\)$/)
-  }, 60_000)
+  })
 })

@@ -21,9 +21,9 @@ beforeAll(async () => {
   // One seed node, as an operator may give: the client learns the others from it.
   const seed = (cluster.nodes[0] as Peer).port
   g = await startOpsGateway(pki.dir, `store: { kind: redis, keyPrefix: "cluster-down:", redis: { cluster: { nodes: ["127.0.0.1:${seed}"] }, commandTimeout: 1500ms } }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
-}, 60_000)
+})
 
-afterAll(() => stopAll(g, cluster, pki), 30_000)
+afterAll(() => stopAll(g, cluster, pki))
 
 interface Readiness { status: string; notes?: string[] }
 const readyz = async (): Promise<Readiness> => JSON.parse((await get(`${g.adminUrl}/readyz`)).text) as Readiness

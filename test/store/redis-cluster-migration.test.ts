@@ -42,7 +42,7 @@ ${CALLERS}endpoints:
 ${partnerEndpointYaml(upstream.port, pki)}`, { watch: false }))
   }
   danceStore = openRedisStore({ cluster: { nodes: [{ host: '127.0.0.1', port: cluster.nodes[0]?.port ?? 0 }] }, keyPrefix: PREFIX, acknowledge: { replicas: 1, timeoutMs: 2000 }, commandTimeoutMs: 3000 })
-}, 90_000)
+})
 
 afterAll(async () => {
   for (const g of gateways) await g.gw.close()
@@ -51,7 +51,7 @@ afterAll(async () => {
   await upstream?.close()
   await cluster?.stop()
   pki?.cleanup()
-}, 30_000)
+})
 
 interface ClusterNode {
   id: string

@@ -20,9 +20,9 @@ beforeAll(async () => {
   ;[cluster, pki] = await Promise.all([startRedisCluster(3), createTestPki()])
   const nodes = cluster.nodes.map((n) => `"127.0.0.1:${n.port}"`).join(', ')
   g = await startOpsGateway(pki.dir, `store: { kind: redis, keyPrefix: "cluster-restart:", redis: { cluster: { nodes: [${nodes}] }, commandTimeout: 1500ms } }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
-}, 60_000)
+})
 
-afterAll(() => stopAll(g, cluster, pki), 30_000)
+afterAll(() => stopAll(g, cluster, pki))
 
 const warnings = (): { problem: string }[] => g.lines.map((l) => JSON.parse(l) as { msg: string; problem: string }).filter((e) => e.msg === WARNING)
 

@@ -43,14 +43,14 @@ endpoints:
     allowPrivate: true
     tls: ${tls}
 `, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
   await upstream?.close()
   await set?.stop()
   pki?.cleanup()
-}, 30_000)
+})
 
 const now = (): number => Math.floor(Date.now() / 1000)
 const assertion = (): Promise<string> =>
@@ -122,5 +122,5 @@ describe('the gateway during a Sentinel failover', () => {
     }
     expect(seen.filter((o) => o.ready !== 200).every((o) => o.readyText.includes('"store: redis store sentinel'))).toBe(true)
     expect(seen.some((o) => o.storeUp === 0)).toBe(true)
-  }, 90_000)
+  })
 })

@@ -37,12 +37,12 @@ function open(keyPrefix: string): Store {
 
 beforeAll(async () => {
   set = await startSentinelSet()
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of stores) await s.close()
   await set?.stop()
-}, 30_000)
+})
 
 interface Tally {
   acknowledged: Map<string, string>
@@ -144,5 +144,5 @@ describe('Redis Sentinel failover', () => {
       expect(isGatewayError(e) && e.reason, jti).toBe('jwt_replay')
     }
     await expect(fresh.ping()).resolves.toBeUndefined()
-  }, 90_000)
+  })
 })

@@ -28,9 +28,9 @@ beforeAll(async () => {
   redis = await startRedisServer({ conf: () => 'maxmemory 64mb\nmaxmemory-policy allkeys-lru\n' })
   config = `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "memory-policy:" }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`
   g = await startOpsGateway(pki.dir, config, { watch: false })
-}, 60_000)
+})
 
-afterAll(() => stopAll(g, redis, pki), 30_000)
+afterAll(() => stopAll(g, redis, pki))
 
 const readyz = async (): Promise<{ status: number; body: { status: string; notes?: string[] } }> => {
   const r = await get(`${g.adminUrl}/readyz`)

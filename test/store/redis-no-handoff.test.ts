@@ -60,7 +60,7 @@ const relays: Relay[] = []
 afterAll(async () => {
   await Promise.all(relays.map((r) => r.close()))
   await stopStoreServers()
-}, 30_000)
+})
 
 async function relayTo(port: number): Promise<Relay> {
   const r = await startRelay(port)
@@ -101,10 +101,10 @@ describe('the gateway\'s Redis connections never register for server-directed ha
     let set: SentinelSet
     beforeAll(async () => {
       set = await startSentinelSet('handoffprimary')
-    }, 60_000)
+    })
     afterAll(async () => {
       await set?.stop()
-    }, 30_000)
+    })
 
     it('the primary\'s client is built without it, and the gateway\'s Sentinel subscriptions never send it', async () => {
       const sentinelRelays = await Promise.all(set.sentinels.map((s) => relayTo(s.port)))

@@ -29,9 +29,9 @@ beforeAll(async () => {
   pki = await createTestPki()
   redis = await startRedisServer({ conf: () => `requirepass ${OLD}\n` })
   g = await startOpsGateway(pki.dir, config(OLD))
-}, 60_000)
+})
 
-afterAll(() => stopAll(g, redis, pki), 30_000)
+afterAll(() => stopAll(g, redis, pki))
 
 const exchange = async (): Promise<number> => (await exchangeToken(g.gw.url)).status
 const storeUp = async (): Promise<number | undefined> => valueOf(await scrape(g.adminUrl), 'mtls_gateway_store_up')

@@ -19,13 +19,13 @@ beforeAll(async () => {
   primary = await startRedisServer()
   replica = await startRedisServer({ conf: () => `replicaof 127.0.0.1 ${primary.port}\n` })
   store = openRedisStore({ url: `redis://127.0.0.1:${replica.port}`, keyPrefix: 'readonly:', commandTimeoutMs: 1500, connectTimeoutMs: 1000 })
-}, 60_000)
+})
 
 afterAll(async () => {
   await store?.close()
   await replica?.stop()
   await primary?.stop()
-}, 30_000)
+})
 
 describe('a store pointed at a read-only replica', () => {
   it('fails writes with store_unavailable naming READONLY (bounded), reads still answer, and recovers when the server is promoted', async () => {

@@ -20,9 +20,9 @@ beforeAll(async () => {
   pki = await createTestPki()
   redis = await startRedisServer()
   g = await startOpsGateway(pki.dir, `store: { kind: redis, url: "redis://127.0.0.1:${redis.port}", keyPrefix: "restart:", redis: { commandTimeout: 1500ms } }\n${CALLERS}endpoints:\n${endpointYaml('partner', 9, clientTls(pki))}`, { watch: false })
-}, 60_000)
+})
 
-afterAll(() => stopAll(g, redis, pki), 30_000)
+afterAll(() => stopAll(g, redis, pki))
 
 const bearer = async (): Promise<string> => {
   const r = await exchangeToken(g.gw.url)

@@ -32,9 +32,9 @@ beforeAll(async () => {
   redis:
 ${sentinelRedisYaml(set)}${CALLERS}endpoints:
 ${partnerEndpointYaml(upstream.port, pki)}`, { watch: false })
-}, 60_000)
+})
 
-afterAll(() => stop?.(), 30_000)
+afterAll(() => stop?.())
 
 const acknowledged: { assertion: string; bearer: string }[] = []
 const unexpected: string[] = []

@@ -45,12 +45,12 @@ beforeAll(async () => {
     const b = await startOpsGateway(pki.dir, yaml, { watch: false })
     pairs.push({ ack, a, b, used: [], acceptedReplays: [] })
   }
-}, 90_000)
+})
 
 afterAll(async () => {
   for (const p of pairs) await Promise.all([p.a.gw.close(), p.b.gw.close()])
   await stopAll(undefined, set, pki, upstream)
-}, 30_000)
+})
 
 /** The gateway logged that its store reached another server than before: the promoted primary. */
 const followed = (g: OpsGateway): boolean => g.lines.some((l) => (JSON.parse(l) as { msg: string }).msg === FOLLOWED)

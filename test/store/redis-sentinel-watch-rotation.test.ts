@@ -69,12 +69,12 @@ async function reloadWith(g: OpsGateway, secret: string, password: string): Prom
 
 beforeAll(async () => {
   ;[set, pki] = await Promise.all([startSentinelSet(), createTestPki()])
-}, 90_000)
+})
 
 afterAll(async () => {
   for (const g of gateways) await g.gw.close().catch(() => undefined)
   await stopAll(undefined, set, pki)
-}, 30_000)
+})
 
 describe('Sentinel password rotation and the failover watch', () => {
   it('secret first: the watch comes back subscribed at every Sentinel with the new password', async () => {

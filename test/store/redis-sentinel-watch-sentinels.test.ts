@@ -51,12 +51,12 @@ const watched = async (adminUrl: string): Promise<string> => {
 
 beforeAll(async () => {
   ;[set, pki] = await Promise.all([startSentinelSet(), createTestPki()])
-}, 90_000)
+})
 
 afterAll(async () => {
   for (const g of gateways) await g.gw.close()
   await stopAll(undefined, set, pki)
-}, 30_000)
+})
 
 describe('the failover watch at each Sentinel', () => {
   it('a Sentinel refusing +switch-master is warned of once and noted in /readyz, until its ACL grants the channel', async () => {

@@ -81,7 +81,7 @@ describe('Redis store TLS files follow a reload', () => {
     await r.switchServerCa()
     // Only a reconnect with the renewed certificate gets through.
     await eventually(async () => (await readyz()) === 200 && (await readyz()) === 200, 30_000, 'the store reachable with the renewed certificate')
-  }, 90_000)
+  })
 
   it('--workers 2: both workers reconnect with the renewed certificate (/readyz asks each)', async () => {
     const r = await setup()

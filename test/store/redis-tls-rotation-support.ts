@@ -10,7 +10,7 @@ export const cleanup: (() => Promise<unknown> | void)[] = []
 export function cleanupAfterEach(): void {
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn()
-  }, 30_000)
+  })
 }
 
 /** `pki`'s client key, as a key file holds it. */

@@ -34,11 +34,11 @@ beforeAll(async () => {
     clientCert: first.write('peer-client.crt', first.client.pem + first.inter.pem),
     clientKey: first.file('client.key'),
   }
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops.splice(0).reverse()) await stop()
-}, 30_000)
+})
 
 /** The servers' TLS once rotated: a certificate of the next CA. */
 const rotatedTls = (): RedisServerTls => ({ ...serverTls, cert: next.file('server-chain.crt'), key: next.file('server.key') })

@@ -44,11 +44,11 @@ beforeAll(async () => {
     clientCert: servers.write('peer-client.crt', servers.client.pem + servers.inter.pem),
     clientKey: servers.file('client.key'),
   }
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops.splice(0).reverse()) await stop()
-}, 30_000)
+})
 
 /** The gateway's TLS files, as `store.redis.tls` names them: the servers' CA, the old client certificate and key. */
 function gatewayTlsFiles(dir: string): { ca: string; cert: string; key: string; renew(): void } {

@@ -113,7 +113,7 @@ describe('TLS to Redis', () => {
     } finally {
       other.cleanup()
     }
-  }, 30_000)
+  })
 })
 
 describe('Redis password', () => {
@@ -136,5 +136,5 @@ describe('Redis password', () => {
     } finally {
       await server.stop()
     }
-  }, 30_000)
+  })
 })

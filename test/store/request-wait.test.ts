@@ -28,13 +28,13 @@ beforeAll(async () => {
   // One replica must confirm each write; the server has none, so every WAIT answers 0.
   store = openRedisStore({ url: `redis://127.0.0.1:${relay.port}`, keyPrefix: PREFIX, commandTimeoutMs: 3000, connectTimeoutMs: 1000, acknowledge: { replicas: 1, timeoutMs: 100 } })
   await eventually(() => store.get('warm-up').then(() => true), 20_000, 'the store connected')
-}, 60_000)
+})
 
 afterAll(async () => {
   await store?.close()
   await relay?.close()
   await redis?.stop()
-}, 30_000)
+})
 
 const failureOf = (p: Promise<unknown>): Promise<{ reason?: string; message?: string } | undefined> =>
   p.then(() => undefined, (e: unknown) => e as { reason?: string; message?: string })
@@ -59,7 +59,7 @@ describe('a Redis write no replica confirmed, within one request', () => {
     expect(failures[0]?.message).toMatch(/: put reached 0 of 1 replicas within 100 ms; not acknowledged$/)
     for (const later of failures.slice(1)) expect(later?.message).toMatch(/: increment sent without waiting for replicas \(earlier in this request, put reached 0 of 1 replicas within 100 ms\); not acknowledged$/)
     expect([await store.get('three:k'), await store.get('three:n')]).toEqual(['v', '2'])
-  }, 60_000)
+  })
 
   it('outside a request every write waits for its own acknowledgement; each request waits once of its own', async () => {
     const three = async (tag: string): Promise<void> => {
@@ -70,7 +70,7 @@ describe('a Redis write no replica confirmed, within one request', () => {
     expect(await waitsOf(() => three('outside'))).toBe(3)
     expect(await waitsOf(() => withOneStoreWait(three, 'first'))).toBe(1)
     expect(await waitsOf(() => withOneStoreWait(three, 'second'))).toBe(1)
-  }, 60_000)
+  })
 
   // Counters and values on keys of their own: Redis refuses to count a value that is not a number, the model counts it from 0.
   type Op = { kind: 'put' | 'putIfAbsent'; key: string; value: string } | { kind: 'take'; key: string } | { kind: 'increment' | 'decrementIfPositive'; key: string } | { kind: 'delete' | 'get'; key: string }

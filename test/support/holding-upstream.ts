@@ -51,7 +51,7 @@ export function useHoldingUpstream(): { readonly pki: TestPki; readonly upstream
   beforeAll(async () => {
     pki = await createTestPki()
     upstream = await startHoldingUpstream(pki)
-  }, 60_000)
+  })
   afterAll(async () => {
     await upstream?.close()
     pki?.cleanup()

@@ -18,7 +18,7 @@ export function useSpawnedGateways(): SpawnedGateways {
   const running: GatewayProcess[] = []
   beforeAll(async () => {
     pki = await createTestPki()
-  }, 60_000)
+  })
   afterAll(async () => {
     for (const gp of running) await gp.stop('SIGKILL')
     pki?.cleanup()

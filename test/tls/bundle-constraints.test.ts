@@ -107,7 +107,7 @@ function anyEkuCases(): { name: string; leaf: string; ca: string; warning: strin
 
 beforeAll(async () => {
   pki = await createOpensslTestPki('p256')
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of servers) await s.stop()
@@ -129,7 +129,7 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
         problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${name}": client certificate "CN=${name}" has a key usage without digitalSignature (keyEncipherment): TLS servers refuse it as a client certificate`],
       })
     }
-  }, 60_000)
+  })
 
   it("a CA's pathlen exceeded (the root's pathlen:0 over an intermediate, an intermediate's pathlen:0 over another): s_server refuses the path length, check names the CA and the CA below it", async () => {
     mint('root-pathlen0', undefined, CA.replace('CA:TRUE', 'CA:TRUE,pathlen:0'))
@@ -152,7 +152,7 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
         problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${c.name}": CA certificate "${c.ca}" of the client chain allows 0 intermediate CA certificate(s) below it (basicConstraints pathlen:0) and the chain has 1 ("CN=${c.issuer}"): TLS servers refuse a client certificate under it`],
       })
     }
-  }, 60_000)
+  })
 
   it('a CA whose key usage lacks keyCertSign, and one without basicConstraints: s_server calls each an invalid CA, check says which and why', async () => {
     const server = await sServer(pki.file('root.crt'))
@@ -177,7 +177,7 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       ok: false,
       problems: [`endpoints[0].tls.intermediates: ${noConstraints}: endpoint "under-no-constraints": certificate #1 "CN=no-constraints-ca" is not a CA certificate (basicConstraints CA:FALSE or absent): it cannot issue the certificate before it; a client or server certificate does not belong in this file`],
     })
-  }, 60_000)
+  })
 
   it('anyExtendedKeyUsage alone, on the client certificate or on its intermediate: `openssl s_server -Verify 1 -verify_return_error` refuses its purpose (OpenSSL reads it as no clientAuth); check passes it with a warning that names it and the servers that refuse it', async () => {
     const server = await sServer(pki.file('root.crt'), 1)
@@ -200,7 +200,7 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       ok: false,
       problems: [`endpoints[0].tls.cert: ${serverOnly}: endpoint "server-eku-under-any": client certificate "CN=server-eku-under-any" has an extended key usage without clientAuth (serverAuth)`],
     })
-  }, 60_000)
+  })
 
   it('serve starts on such bundles, logs the warning once, and a Go crypto/tls backend that requires client certificates takes both', async () => {
     const go = await startGoMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
@@ -236,5 +236,5 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       expect(await handshake(server, chainFile(name, [leaf, pki.file('inter.crt')]), pki.file(`${name}.key`)), name).toBe('HTTP/1.0 200 ok')
       expect(check(name, { cert: leaf, key: pki.file(`${name}.key`), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }), name).toEqual({ ok: true, problems: [] })
     }
-  }, 60_000)
+  })
 })

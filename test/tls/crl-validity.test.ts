@@ -55,7 +55,7 @@ const yaml = (crlFiles: string[]): string =>
 beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops) await stop()

@@ -20,7 +20,7 @@ const stops: (() => Promise<unknown>)[] = []
 beforeAll(async () => {
   pki = await createTestPki('p256')
   other = await createTestPki('p256')
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const stop of stops) await stop()

@@ -163,5 +163,5 @@ describe('a caller certificate judged again after a reload replaced the client C
     // Both verdicts came up.
     expect(agreedTrusted).toBeGreaterThan(5)
     expect(agreedTrusted).toBeLessThan(145)
-  }, 110_000)
+  })
 })

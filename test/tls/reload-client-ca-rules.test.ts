@@ -71,7 +71,7 @@ callers:
     - { clientId: cert-app, audience: aud, endpoints: [partner], clientCertificate: { subject: caller } }
 endpoints:
 ${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()

@@ -64,7 +64,7 @@ ${endpointYaml('partner', backend.port, clientTls(pki), '    profile: partner\n'
     authorizeUrl: https://browser.partner.test/authorize
     token: { mode: none }
 `)
-}, 60_000)
+})
 
 afterAll(async () => {
   await gw?.close()

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const callers = `callers:\n  adminToken: ${ADMIN_TOKEN}\n  apps:\n    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: ["*"] }`
   const yaml = `tracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\n${gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers })}`
   gw = await startTestGateway(dir, yaml)
-}, 60_000)
+})
 afterAll(async () => {
   await gw?.close()
   await receiver?.close()

@@ -28,7 +28,7 @@ beforeAll(async () => {
     s.resume()
   })
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const s of held) s.destroy()

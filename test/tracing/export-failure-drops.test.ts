@@ -31,7 +31,7 @@ let upstream: RunningServer
 beforeAll(async () => {
   pki = await createTestPki()
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-}, 60_000)
+})
 
 afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()))

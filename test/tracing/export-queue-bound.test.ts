@@ -30,7 +30,7 @@ beforeAll(async () => {
   // The hung collector: takes the connection and the request, never answers.
   collector = await startHungUpstream({ read: true })
   g = await startOpsGateway(pki.dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\ntracing: { enabled: true }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`, { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   // The collector goes away first, so the gateway's span flush at close fails fast instead of waiting.

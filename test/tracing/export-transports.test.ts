@@ -16,7 +16,7 @@ beforeAll(async () => {
   pki = await createTestPki()
   tls = clientTls(pki)
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
-}, 60_000)
+})
 afterAll(async () => {
   await upstream?.close()
   pki?.cleanup()

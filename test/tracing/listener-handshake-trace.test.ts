@@ -28,7 +28,7 @@ beforeAll(async () => {
   const tls = { cert: pki.file('server-chain.crt'), key: pki.file('server.key') }
   const tracing = `tracing:\n  enabled: true\n  otlp: { endpoint: ${receiver.url} }\n`
   g = await startOpsGateway(dir, listenerTlsYaml(tls, endpointYaml('partner', upstream.port, clientTls(pki)), tracing), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -49,4 +49,4 @@ it('a failed handshake with the listener: its line carries the ids of a server s
     spanId: line?.span_id, parentSpanId: '', kind: SPAN_KIND.SERVER, name: 'HTTP', status: { code: 2, message: 'bad_request' },
     attributes: { 'http.request.method': '_OTHER', 'error.type': 'bad_request', 'http.response.status_code': 400, 'mtls_gateway.mode': 'other' },
   })
-}, 60_000)
+})

@@ -34,7 +34,7 @@ beforeAll(async () => {
     void held.push({ path: req.url ?? '', traceparent: String(req.headers.traceparent), release: () => echo(req, res) })
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler })
   g = await startOpsGateway(pki.dir, yaml(0), { watch: false })
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const h of held.splice(0)) h.release()
@@ -81,7 +81,7 @@ describe('tracing.sampler for a request pipelined across a reload', () => {
   it('the ratio in force at its turn decides, both ways (0 → 1, then 1 → 0)', async () => {
     expect(await acrossReload('up', 1)).toEqual({ first: false, behind: true })
     expect(await acrossReload('down', 0)).toEqual({ first: true, behind: false })
-  }, 60_000)
+  })
 })
 
 describe('the sampler', () => {

@@ -34,7 +34,7 @@ beforeAll(async () => {
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
   receiver = await startOtlpReceiver()
   g = await startOpsGateway(pki.dir, yamlWith(exportTo(receiver.url)))
-}, 60_000)
+})
 afterAll(async () => {
   await g?.gw.close()
   await receiver?.close()

@@ -64,7 +64,7 @@ beforeAll(async () => {
   const endpoints = `endpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`
   off = await startOpsGateway(pki.dir, endpoints, { watch: false })
   on = await startOpsGateway(pki.dir, `tracing: { enabled: true, sampler: { ratio: 1 } }\n${endpoints}`, { watch: false })
-}, 60_000)
+})
 afterAll(async () => {
   await off?.gw.close()
   await on?.gw.close()

@@ -56,7 +56,7 @@ endpoints:
     tls: ${clientTlsYaml(pki)}
 `
   g = await startOpsGateway(pki.dir, yaml, { watch: false })
-}, 60_000)
+})
 afterAll(async () => {
   await g?.gw.close()
   await receiver?.close()

@@ -29,7 +29,7 @@ beforeAll(async () => {
   })
   receiver = await startOtlpReceiver()
   g = await startOpsGateway(pki.dir, `tracing:\n  enabled: true\n  sampler: { ratio: 1 }\n  otlp: { endpoint: ${receiver.url} }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
