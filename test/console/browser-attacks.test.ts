@@ -81,8 +81,8 @@ async function attackWith(html: string): Promise<Page> {
 async function stillSignedIn(): Promise<void> {
   await operator.goto(`${use.rig.consoleUrl}#overview`)
   await operator.reload()
-  await operator.waitForSelector('#nav:not([hidden])', { timeout: 10_000 })
-  await operator.waitForFunction(() => document.querySelector('h1')?.textContent === 'Overview', undefined, { timeout: 10_000 })
+  await operator.waitForSelector('#nav:not([hidden])', { timeout: 30_000 })
+  await operator.waitForFunction(() => document.querySelector('h1')?.textContent === 'Overview', undefined, { timeout: 30_000 })
 }
 
 describe('the console under a web page\'s attacks (Chromium)', () => {
@@ -147,7 +147,7 @@ window.done = true
       expect(planted.map((c) => [c.path, c.httpOnly])).toContainEqual(['/console/api/', false])
       await stillSignedIn()
       await operator.goto(`${use.rig.consoleUrl}#users`)
-      await operator.waitForSelector('#holders tbody tr', { timeout: 10_000 })
+      await operator.waitForSelector('#holders tbody tr', { timeout: 30_000 })
     } finally {
       await browser.context.clearCookies()
       await signIn(operator, use.rig.consoleUrl)

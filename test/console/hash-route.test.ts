@@ -33,9 +33,9 @@ describe('the console routes only its own page names', () => {
     it(`#${name} shows the overview, and the next page still opens`, async () => {
       await page.goto(`${rig.consoleUrl}#${name}`)
       await page.reload()
-      await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Overview', undefined, { timeout: 5000 })
+      await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Overview', undefined, { timeout: 30_000 })
       await page.goto(`${rig.consoleUrl}#endpoints`)
-      await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Endpoints', undefined, { timeout: 5000 })
+      await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Endpoints', undefined, { timeout: 30_000 })
       expect(await heading()).toBe('Endpoints')
     })
   }

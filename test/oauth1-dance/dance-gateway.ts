@@ -58,8 +58,6 @@ export interface DanceGatewayOptions {
   callers: string
   /** Start options beyond the config (e.g. features wrapping the runtime to inject a fault). */
   start?: Parameters<typeof startTestGateway>[2]
-  /** The start hook's timeout (default: vitest's hookTimeout). */
-  startTimeoutMs?: number
 }
 
 export interface DanceGateway {
@@ -84,7 +82,7 @@ export function useDanceGateway(options: DanceGatewayOptions): DanceGateway {
     const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, callers: options.callers })
     gw = await startTestGateway(dir, yaml, options.start)
     parts = { pki, provider, gw, dir }
-  }, options.startTimeoutMs)
+  })
   afterAll(async () => {
     await gw?.close()
     await provider?.close()

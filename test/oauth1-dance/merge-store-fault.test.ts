@@ -60,7 +60,6 @@ const d = useDanceGateway({
   prefix: 'merge-fault-',
   callers: CALLERS,
   start: { features: [({ runtime }) => createOAuth1Feature({ runtime: faultableRuntime(runtime) })] },
-  startTimeoutMs: 60_000,
 })
 
 const exchange = async (assertion: string) =>
