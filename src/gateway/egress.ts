@@ -14,7 +14,9 @@ export type EgressReason = 'loopback' | 'private' | 'link_local' | 'cgnat' | 'me
 /** A reason, the blocks it refuses, and the blocks inside them that stay allowed. */
 const RULES: [EgressReason, BlockList, BlockList | undefined][] = []
 function rule(reason: EgressReason, v4: string[], v6: string[], allowedInside: string[] = []): void {
-  RULES.push([reason, blockList(v4, v6), allowedInside.length > 0 ? blockList([], allowedInside) : undefined])
+  const allowedV4 = allowedInside.filter((cidr) => !cidr.includes(':'))
+  const allowedV6 = allowedInside.filter((cidr) => cidr.includes(':'))
+  RULES.push([reason, blockList(v4, v6), allowedInside.length > 0 ? blockList(allowedV4, allowedV6) : undefined])
 }
 function blockList(v4: string[], v6: string[]): BlockList {
   const list = new BlockList()
@@ -28,7 +30,7 @@ function splitCidr(cidr: string): [string, number] {
 }
 
 // Every block the IANA IPv4 and IPv6 Special-Purpose Address Registries list as not globally
-// reachable (RFC 6890 and its updates), plus multicast and IPv6 site-local.
+// reachable (RFC 6890 and its updates), plus multicast, IPv6 site-local and IPv6 outside 2000::/3.
 // Order matters: the metadata addresses sit inside link-local / unique-local ranges.
 // 168.63.129.16: Azure's WireServer, a public address every Azure VM reaches (VM extension settings, certificates).
 rule('metadata', ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32', '168.63.129.16/32'], ['fd00:ec2::254/128'])
@@ -40,17 +42,19 @@ rule('private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], ['fc00::/7', 
 rule('link_local', ['169.254.0.0/16'], ['fe80::/10'])
 rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
-// IETF protocol assignments (their PCP/TURN/SRP anycast addresses too: the nearest server answers,
-// usually one inside this network), documentation (TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20),
-// benchmarking, the deprecated 6to4 relay anycast, future use, discard-only and dummy prefixes,
-// SRv6 SIDs. Inside 2001::/23 the registry's globally reachable blocks stay allowed: AMT, AS112,
-// ORCHIDv2, DETs; and Teredo, judged by the IPv4 addresses inside it.
+// IETF protocol assignments, documentation (TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20), benchmarking,
+// the deprecated 6to4 relay anycast, future use, discard-only and dummy prefixes, SRv6 SIDs. Inside
+// them the registries' globally reachable blocks stay allowed: the PCP and TURN anycast addresses
+// (192.0.0.9, 192.0.0.10; 2001:1::1-3 with DNS-SD SRP's), AMT, AS112-v6, ORCHIDv2, DETs; and Teredo,
+// judged by the IPv4 addresses inside it.
 rule(
   'reserved',
   ['192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '240.0.0.0/4'],
   ['100::/64', '100:0:0:1::/64', '2001::/23', '2001:db8::/32', '3fff::/20', '5f00::/16'],
-  ['2001::/32', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'],
+  ['192.0.0.9/32', '192.0.0.10/32', '2001::/32', '2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'],
 )
+/** The IANA IPv6 Address Space registry allocates only 2000::/3 as global unicast; the rest is reserved or unassigned. */
+const GLOBAL_UNICAST = blockList([], ['2000::/3'])
 
 /** Why an address is refused, or undefined when it is a public destination. */
 export function classifyAddress(address: string): EgressReason | undefined {
@@ -60,11 +64,15 @@ export function classifyAddress(address: string): EgressReason | undefined {
   if (family === 4) return classifyWith(addr, 'ipv4')
   // An IPv4 address wrapped in IPv6 (mapped, NAT64, 6to4, Teredo…) is judged as that IPv4 address; one
   // whose place cannot be told (a local-use NAT64 address no RFC 6052 layout fits) as private: the operator's translator's.
-  for (const wrapped of embeddedIpv4(addr)) {
+  const wrappings = embeddedIpv4(addr)
+  for (const wrapped of wrappings) {
     const reason = wrapped.ipv4 === undefined ? 'private' : classifyWith(wrapped.ipv4, 'ipv4')
     if (reason) return reason
   }
-  return classifyWith(addr, 'ipv6')
+  const reason = classifyWith(addr, 'ipv6')
+  if (reason) return reason
+  // Outside 2000::/3 only the IPv4 wrappings (mapped, translated, compatible, NAT64), judged above, lead anywhere public.
+  return wrappings.length === 0 && !GLOBAL_UNICAST.check(addr, 'ipv6') ? 'reserved' : undefined
 }
 
 /** ` (IPv4 a.b.c.d inside <wrapping>)` naming the wrapped address that was refused, or ''. */
@@ -90,8 +98,13 @@ export class EgressDeniedError extends Error {
     readonly reason: EgressReason,
     setting = 'allowPrivate on the endpoint',
   ) {
-    super(`destination ${host} resolves to ${address}, a ${reason.replace('_', '-')} address${describeEmbedded(address)}; set ${setting} to allow it`)
+    super(`destination ${host} resolves to ${address}, ${withArticle(reason.replace('_', '-'))} address${describeEmbedded(address)}; set ${setting} to allow it`)
   }
+}
+
+/** `word` after the indefinite article its sound takes: "an unspecified", "a cgnat", "a unique". */
+function withArticle(word: string): string {
+  return `${/^(?![Uu](?:ni|s[eu]|r[aeiou])|[Oo]ne|[Ee]u)[AEIOUaeiou]/.test(word) ? 'an' : 'a'} ${word}`
 }
 
 export type Resolve = (host: string, options: { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void

@@ -16,13 +16,17 @@
  * bit by bit; one no layout fits is refused. It was refused whatever it carried, so an IPv6-only
  * cluster reaching public backends through its own NAT64 needed allowPrivate, which opens private
  * destinations too; before that, a /64 layout carrying 10.0.0.1 was let through. A name that
- * rebinds from a public answer to loopback is refused at its second dial.
+ * rebinds from a public answer to loopback is refused at its second dial. The globally reachable
+ * PCP and TURN anycast addresses (192.0.0.9, 192.0.0.10, 2001:1::1, 2001:1::2) and DNS-SD SRP's
+ * (2001:1::3) were refused, and IPv6 outside 2000::/3 that no row names (4000::/3, 1000::/4, …, the
+ * IANA IPv6 Address Space registry's unallocated space) was let through. The refusal read "a
+ * unspecified address".
  */
 import { BlockList } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { classifyAddress, type EgressReason } from '../../src/gateway/index.js'
+import { classifyAddress, EgressDeniedError, type EgressReason } from '../../src/gateway/index.js'
 import { useInterceptionHarness } from '../support/netns.js'
 
 type Family = 'ipv4' | 'ipv6'
@@ -63,12 +67,20 @@ const REFUSED: readonly Row[] = [
   { cidr: 'fe80::/10', reason: 'link_local' },
   { cidr: 'fec0::/10', reason: 'private' },
   { cidr: 'ff00::/8', reason: 'multicast' },
+  // IANA IPv6 Address Space registry: only 2000::/3 is global unicast; the rest, special rows and wrappers aside, is reserved or unassigned.
+  ...['::/8', '100::/8', '200::/7', '400::/6', '800::/5', '1000::/4', '4000::/3', '6000::/3', '8000::/3', 'a000::/3', 'c000::/3', 'e000::/4', 'f000::/5', 'f800::/6', 'fe00::/9'].map((cidr) => ({ cidr, reason: 'reserved' as const })),
 ]
 
+/** The refusal's words for each reason, article included. */
+const REFUSED_AS: Record<EgressReason, string> = {
+  loopback: 'a loopback', private: 'a private', link_local: 'a link-local', cgnat: 'a cgnat', metadata: 'a metadata',
+  unspecified: 'an unspecified', multicast: 'a multicast', reserved: 'a reserved',
+}
+
 /** Special blocks the registries list as globally reachable (Teredo, 2001::/32, is judged by the IPv4 inside: egress-ipv6.test.ts). */
-const GLOBAL_SPECIAL = ['192.31.196.0/24', '192.52.193.0/24', '192.175.48.0/24', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28', '2620:4f:8000::/48']
+const GLOBAL_SPECIAL = ['192.0.0.9/32', '192.0.0.10/32', '2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '192.31.196.0/24', '192.52.193.0/24', '192.175.48.0/24', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28', '2620:4f:8000::/48']
 /** Judged by the IPv4 address inside, or not generated as public for that reason. */
-const WRAPPERS = ['2001::/32', '2002::/16', '64:ff9b::/96', '64:ff9b:1::/48', '::ffff:0:0/96', '::/96']
+const WRAPPERS = ['2001::/32', '2002::/16', '64:ff9b::/96', '64:ff9b:1::/48', '::ffff:0:0/96', '::ffff:0:0:0/96', '::/96']
 
 const familyOf = (cidr: string): Family => (cidr.includes(':') ? 'ipv6' : 'ipv4')
 const bitsOf = (f: Family): number => (f === 'ipv4' ? 32 : 128)
@@ -89,7 +101,8 @@ const wrapped = (address: string, f: Family): boolean => wrapperList.check(addre
 /** The registries' verdict on `address`: the first row that holds it, unless a globally reachable block does. */
 function expected(address: string, f: Family): EgressReason | undefined {
   if (globalSpecial.check(address, f)) return undefined
-  return ROW_LISTS.find(({ list }) => list.check(address, f))?.row.reason
+  // Rows of the address's own family: BlockList matches an IPv4 address against IPv6 rows as ::ffff:a.b.c.d.
+  return ROW_LISTS.find(({ row, list }) => familyOf(row.cidr) === f && list.check(address, f))?.row.reason
 }
 
 function text(value: bigint, f: Family): string {
@@ -135,6 +148,12 @@ describe('classifyAddress against the special-purpose registries', () => {
     fc.assert(fc.property(publicAddress, (address) => {
       expect(classifyAddress(address), address).toBeUndefined()
     }), { seed: 0x9b1c, numRuns: 5000 })
+  })
+
+  it('the refusal names the reason with the article its word takes', () => {
+    for (const [reason, words] of Object.entries(REFUSED_AS)) {
+      expect(new EgressDeniedError('h.test', '0.0.0.1', reason as EgressReason).message).toContain(`resolves to 0.0.0.1, ${words} address;`)
+    }
   })
 
   it('a local-use NAT64 address (64:ff9b:1::/48) is judged by the IPv4 every RFC 6052 layout it fits reads, and refused when none fits', () => {
@@ -224,7 +243,7 @@ describe('the real dial path, in a loopback-only namespace', () => {
     for (const { address, reason } of refused) {
       const answer = await ns.ask<Probe>({ address })
       expect(answer.status, `${address}: ${answer.msg}`).toBe(403)
-      expect(answer.msg).toBe(`endpoint "probe": destination probe.test resolves to ${address}, a ${String(reason).replace('_', '-')} address; set allowPrivate on the endpoint to allow it`)
+      expect(answer.msg).toBe(`endpoint "probe": destination probe.test resolves to ${address}, ${REFUSED_AS[reason as EgressReason]} address; set allowPrivate on the endpoint to allow it`)
     }
     for (const address of fc.sample(publicAddress, { seed: 0x502, numRuns: 30 })) {
       const answer = await ns.ask<Probe>({ address })
