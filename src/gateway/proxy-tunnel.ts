@@ -168,8 +168,8 @@ function socketFailure(e: NodeJS.ErrnoException, exchange: Exchange, head: Buffe
   // Out of descriptors is this process's state: its own reason. A kernel connect timeout is a 504, like the deadline's.
   if (e.code === 'EMFILE' || e.code === 'ENFILE') return Object.assign(new Error(`upstream proxy ${name}: ${e.code}`), { code: e.code })
   if (e.code === 'ETIMEDOUT') return Object.assign(new Error(`upstream proxy ${name}: connect timeout (ETIMEDOUT) ${when}`), { code: PROXY_TIMEOUT })
-  if (e.code === 'ECONNREFUSED') return proxyFailure(`upstream proxy ${name}: connection refused`)
-  // The rest failed the proxy's socket, not the endpoint's: named as the proxy's, like its other failures.
+  // The rest (connection refused too) failed the proxy's socket, not the endpoint's: named as the proxy's, like its
+  // other failures, with the CONNECT it was dialled for.
   if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return proxyFailure(`upstream proxy ${name} reset the connection ${when} (${e.code})`)
   return proxyFailure(`upstream proxy ${name}: ${describeDialFailure(e.code).text} ${when}`)
 }

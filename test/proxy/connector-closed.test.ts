@@ -4,7 +4,8 @@
  * did. The exchange listened only for data, errors and its deadline: a close settled nothing, so
  * the caller got a false 504 "connect timeout" at `timeouts.connect`, and with `connect: 0` no
  * answer ever (no access line, no sample). The message names the CONNECT's target too (it named
- * only the proxy). Raw TCP peers, each on its own port.
+ * only the proxy), and so does a refused connection to the proxy (it named only the proxy: the
+ * target was not yet asked for, but it is what the dial was for). Raw TCP peers, each on its own port.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,7 +58,7 @@ const WHAT: Record<PeerKind | 'refuses', string> = {
   closes: ' closed the connection before answering CONNECT api.partner.test:443',
   garbles: ' answered CONNECT api.partner.test:443 with something that is not HTTP',
   garbles_waits: ' answered CONNECT api.partner.test:443 with something that is not HTTP',
-  refuses: ': connection refused',
+  refuses: ': connection refused (ECONNREFUSED) before CONNECT api.partner.test:443 was sent',
 }
 
 describe('a connector that ends the CONNECT exchange without an HTTP answer', () => {
