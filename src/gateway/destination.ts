@@ -6,7 +6,7 @@
  */
 
 import { GatewayError } from '../errors.js'
-import { PLACEHOLDER, PLACEHOLDER_KEY, placeholderKey } from '../config/index.js'
+import { normalSpelling, PLACEHOLDER, PLACEHOLDER_KEY, placeholderKey } from '../config/index.js'
 import { serverAuthority, type ServerAuthority } from '../tracing/index.js'
 
 /** The configured URL for one tenant (or for every request when it has no `{tenant}`). */
@@ -15,7 +15,7 @@ export interface DestinationBase {
   readonly origin: string
   /** The URL's path without trailing slashes ('' = the origin's root). */
   readonly path: string
-  /** underBasePattern(path), compiled once. */
+  /** underBasePattern of the path's normal spelling (config/path-spelling.ts), compiled once: test a path's normal spelling. */
   readonly under: RegExp
   /** The origin's host and port (its scheme's default when the URL gives none), for trace spans. */
   readonly server: ServerAuthority
@@ -38,7 +38,10 @@ export interface PathPlaceholders {
 }
 
 export interface EndpointDestination {
-  /** `pathPrefix` without trailing slashes, or ''. */
+  /**
+   * `pathPrefix` without trailing slashes, in its normal spelling (config/path-spelling.ts), or '':
+   * `/%6Fnly` is `/only`, for matching, ordering by length and telling endpoints apart.
+   */
   readonly prefix: string
   /** underBasePattern(prefix), compiled once. */
   readonly prefixUnder: RegExp
@@ -102,7 +105,7 @@ function parse(url: string): DestinationBase {
 
 function baseOf(u: URL): DestinationBase {
   const path = u.pathname.replace(/\/+$/, '')
-  return { origin: u.origin, path, under: underBasePattern(path), server: serverAuthority(u) }
+  return { origin: u.origin, path, under: underBasePattern(normalSpelling(path)), server: serverAuthority(u) }
 }
 
 /** The authority text of a configured URL (between `://` and the path, query or fragment). */
@@ -141,7 +144,7 @@ function parseTenanted(url: string, tenant: string, tenantInHost: boolean): Dest
  * before, so the result is the one a per-request parse gave (IDNA, IPv4-looking hosts…).
  */
 export function compileDestination(url: string, pathPrefix: string | undefined): EndpointDestination {
-  const prefix = pathPrefix?.replace(/\/+$/, '') ?? ''
+  const prefix = normalSpelling(pathPrefix?.replace(/\/+$/, '') ?? '')
   const templated = url.includes('{tenant}')
   const tenantInHost = authorityOf(url).includes('{tenant}')
   let untenanted: DestinationBase | undefined

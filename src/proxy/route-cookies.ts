@@ -17,7 +17,7 @@
  *   is dropped (no jar would store it); anything else passes, rewritten.
  */
 import { underBasePattern } from '../gateway/index.js'
-import { normalSpelling } from './path-spelling.js'
+import { normalSpelling } from '../config/index.js'
 import type { Admitted, OutboundHeaders } from './pipeline.js'
 
 /** Where an endpoint's cookies live on the gateway's origin. */
@@ -38,29 +38,17 @@ const MAX_PATH = 1024
 
 /**
  * The scope of one route-mode response; `basePath`: the endpoint's, as configured (upstream-target's `basePath`);
- * `compiled`: underBasePattern(basePath) as the snapshot holds it, so nothing is compiled per response.
+ * `compiled`: underBasePattern(normalSpelling(basePath)) as the snapshot holds it (the target's `under`), so nothing is compiled per response.
  */
 export function cookieScope(endpoint: string, tenantSegment: string | undefined, basePath: string, upstreamPath: string, compiled?: RegExp): CookieScope {
   const prefix = tenantSegment === undefined ? `/proxy/${endpoint}` : `/proxy/${endpoint}@${tenantSegment}`
-  return { prefix, under: compiled === undefined ? underBasePattern(normalSpelling(basePath)) : spelledUnder(basePath, compiled), upstreamPath }
+  return { prefix, under: compiled ?? underBasePattern(normalSpelling(basePath)), upstreamPath }
 }
 
 /** The scope of a route-mode response to `ctx` (ctx.route is set in route mode), from its target's pattern (compiled once per endpoint snapshot and tenant). */
 export function routeCookieScope(ctx: Admitted): CookieScope {
   const route = ctx.route as NonNullable<Admitted['route']>
   return cookieScope(route.endpoint, route.tenant, ctx.target.basePath, ctx.target.path, ctx.target.under)
-}
-
-/** Base paths' normal-spelling patterns, by their target pattern: made once, gone with the snapshot that holds the key. */
-const spelledPatterns = new WeakMap<RegExp, RegExp>()
-
-/** underBasePattern(normalSpelling(basePath)), given `compiled` = underBasePattern(basePath). */
-function spelledUnder(basePath: string, compiled: RegExp): RegExp {
-  // normalSpelling changes only %XX triplets: without one, the snapshot's own pattern is the one.
-  if (!basePath.includes('%')) return compiled
-  let spelled = spelledPatterns.get(compiled)
-  if (spelled === undefined) spelledPatterns.set(compiled, (spelled = underBasePattern(normalSpelling(basePath))))
-  return spelled
 }
 
 /** Rewrites every Set-Cookie of a route-mode response in place (removes the header when none is left). */

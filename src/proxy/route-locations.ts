@@ -18,7 +18,7 @@
  * The query scrub (echoed-fields.ts) runs before: nothing it removed comes back. Forward-proxy
  * and CONNECT responses are left alone: there the caller's URL is the backend's.
  */
-import { spelledPrefix } from './path-spelling.js'
+import { spelledPrefix } from '../config/index.js'
 import type { Admitted, OutboundHeaders } from './pipeline.js'
 
 /** What one route-mode response's URI references are mapped with. */

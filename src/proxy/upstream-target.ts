@@ -4,7 +4,7 @@
  * under the endpoint's base path + the query. Nothing resolves a request string as a URL
  * reference. The rules are in docs/paths.md; every refusal is a 400 naming the problem.
  */
-import { firstReadingProblem, foldingCharacter, hasDotSegment, type PathReading } from '../config/index.js'
+import { firstReadingProblem, foldingCharacter, hasDotSegment, normalSpelling, spelledPrefix, type PathReading } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import type { Endpoint } from '../gateway/index.js'
 import type { ServerAuthority } from '../tracing/index.js'
@@ -24,7 +24,7 @@ export interface UpstreamTarget {
   readonly path: string
   /** The raw query with its `?`, or ''. */
   readonly query: string
-  /** basePath as a pattern (`{{name}}` placeholders stand for one segment), compiled once per endpoint. */
+  /** basePath in its normal spelling as a pattern (`{{name}}` placeholders stand for one segment), compiled once per endpoint: test a normal spelling. */
   readonly under: RegExp
   /** The configured path's `{{name}}` placeholders: the only places path fields fill (found once per endpoint). */
   readonly placeholders: Endpoint['destination']['urlPlaceholders']
@@ -115,9 +115,12 @@ function foldedSeparator(unfolded: string): string {
   return `${holds} "${found.reading}", whose "${separator}" would split the segment there: every spelling of ${found.codePoint} is refused (write out what it stands for instead: "${encodeURIComponent(found.reading)}")`
 }
 
-/** Whether `path` is `base` or below it, on a segment boundary. */
+/**
+ * Whether `path` is `base` or below it, on a segment boundary, the two compared in their normal
+ * spelling (RFC 3986 §6.2.2): `/%6Fnly/x` is under `/only`, as the backend reads it.
+ */
 export function isUnderBase(path: string, base: string): boolean {
-  return base === '' || path === base || path.startsWith(`${base}/`)
+  return base === '' || spelledPrefix(path, base) >= 0
 }
 
 /** The one constructor of upstream targets, for all three ways in. */
@@ -154,7 +157,7 @@ export function assertDestination(target: UpstreamTarget, url: URL): void {
 
 /** assertDestination's path half, for a path sent as is (the origin is the target's own). */
 export function assertDestinationPath(target: UpstreamTarget, pathname: string): void {
-  if (!target.under.test(pathname) || hasDotSegment(pathname)) {
+  if (!target.under.test(normalSpelling(pathname)) || hasDotSegment(pathname)) {
     // Not the path itself: after path fields it may hold a field value (an account number, a PIN).
     throw new GatewayError('internal', 'internal error', { cause: new Error(`the destination path (${pathname.length} characters) left the base path ${target.basePath}`) })
   }

@@ -43,3 +43,10 @@ it('the most specific pathPrefix wins over an earlier endpoint without one, and 
   expect(await keyFor('/paymentsx')).toBe('general-secret')
   expect(await keyFor('/other')).toBe('general-secret')
 })
+
+it('matches pathPrefix in the path\'s normal spelling (RFC 3986 §6.2.2), as the backend reads it: /%70ayments/x is the payments endpoint\'s', async () => {
+  expect(await keyFor('/%70ayments/x')).toBe('payments-secret')
+  expect(await keyFor('/payments/%72efunds/7')).toBe('refunds-secret')
+  // An encoded slash is not a separator: /payments%2Frefunds is one segment, under no prefix.
+  expect(await keyFor('/payments%2Frefunds')).toBe('general-secret')
+})

@@ -58,7 +58,11 @@ function byName(ctx: Context, name: string): Endpoint {
   return endpoint
 }
 
-/** Host and port pick the endpoints; the first whose pathPrefix holds the raw path wins. */
+/**
+ * Host and port pick the endpoints; the first (longest) whose pathPrefix holds the path wins, both
+ * compared in their normal spelling: `/%6Fnly/x` is `/only/x` to the backend, so it is the `/only`
+ * endpoint's, not a prefix-less one's (the path is still sent as written).
+ */
 function byHost(ctx: Context): Endpoint {
   const { host, port, path } = ctx.inbound.target
   if (host === undefined) throw new GatewayError('bad_request', 'the request names no host')
