@@ -6,7 +6,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto'
 import { readConfigFile, fileInDir, type EndpointTlsConfig } from '../config/index.js'
 import { buildChain, notCaProblem, oneLine, parseCertificates } from './chain.js'
-import { chainConstraintProblems, presentedClientAuth } from './client-purpose.js'
+import { anchorClientAuth, chainConstraintProblems, presentedClientAuth } from './client-purpose.js'
 import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
 import { loadX509 } from './pki.js'
@@ -88,13 +88,14 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     rootFiles: src.rootFiles,
     crls: tls.crl.flatMap((file) => readCrl(file, fail)),
   }
-  // The CAs the handshake presents after it (context.ts) are held to clientAuth too.
-  const eku = presentedClientAuth(built.error ? [leaf] : presentedCertificates(bundle))
-  if (eku.problem) fail(src.certFile, 'cert', eku.problem)
+  // The CAs the handshake presents after it (context.ts) are held to clientAuth too, and an anchor it does not present as the server's copy is.
+  const presented = built.error ? [leaf] : presentedCertificates(bundle)
+  const eku = presentedClientAuth(presented)
+  const anchor = built.root && built.path.length > 0 && !presented.includes(built.root) ? anchorClientAuth(built.root) : { problems: [] }
   // Key usage and path lengths as OpenSSL servers hold them (the root's pathlen too); a broken chain: the leaf's alone.
   const path = built.error ? [leaf] : [...built.path, ...(built.root ? [built.root] : [])]
-  for (const problem of chainConstraintProblems(path)) fail(src.certFile, 'cert', problem)
-  return { bundle, problems, warnings: eku.warning ? [{ file: src.certFile, field: 'cert', msg: eku.warning }] : [] }
+  for (const problem of [...(eku.problem ? [eku.problem] : []), ...anchor.problems, ...chainConstraintProblems(path)]) fail(src.certFile, 'cert', problem)
+  return { bundle, problems, warnings: [eku.warning, anchor.warning].filter((w) => w !== undefined).map((msg) => ({ file: src.certFile, field: 'cert', msg })) }
 }
 
 function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: string) => void): Sources {

@@ -1,9 +1,9 @@
 /**
  * OpenSSL's rules for a client certificate's chain beyond names, signatures and dates: what
  * X509_verify_cert checks for the sslclient purpose, as the gateway's listeners, nginx, HAProxy
- * and s_server run it. `check` holds a client bundle to them (bundle.ts, the anchor aside: the
- * server's own may differ; anyExtendedKeyUsage without clientAuth only warned of: other servers
- * take it), and a reload that replaces a listener's client CA holds the caller certificates of
+ * and s_server run it. `check` holds a client bundle to them (bundle.ts; the anchor, when the
+ * handshake does not present it, as the server's copy of it is held; anyExtendedKeyUsage without
+ * clientAuth only warned of: other servers take it), and a reload that replaces a listener's client CA holds the caller certificates of
  * connections opened before it to all of them (peer-trust.ts).
  */
 import type { X509Certificate } from 'node:crypto'
@@ -79,9 +79,28 @@ export function presentedClientAuth(presented: readonly X509Certificate[]): { pr
   if (problem !== undefined) return { problem }
   const any = presented.find((c) => !allowsClientAuth(c))
   if (any === undefined) return {}
-  const which = any === leaf ? 'client certificate' : 'intermediate certificate'
-  const under = any === leaf ? 'it' : 'a client certificate under it'
-  return { warning: `${which} "${oneLine(any.subject)}" has the extended key usage ${ekuText(any)}, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but OpenSSL-based servers (nginx, HAProxy) refuse ${under} ("unsuitable certificate purpose"); reissue it with clientAuth for those` }
+  return { warning: anyEkuWarning(any, any === leaf ? 'client certificate' : 'intermediate certificate') }
+}
+
+/**
+ * The trust anchor a client chain reaches in the bundle's roots when the handshake does not present
+ * it (a self-signed one, the client certificate itself aside): the server verifies with its own copy,
+ * and OpenSSL's chain check holds that to the client purpose too: a CA at its place (X509_check_ca:
+ * "invalid CA certificate"), and an extended key usage, when it has one, with clientAuth ("unsuitable
+ * certificate purpose"); anyExtendedKeyUsage is warned of, as on the presented certificates.
+ */
+export function anchorClientAuth(anchor: X509Certificate): { problems: string[]; warning?: string } {
+  const notCa = notCaInChain(anchor, true)
+  const problems = notCa === undefined ? [] : [notCa]
+  if (allowsClientAuth(anchor)) return { problems }
+  if (ekuOf(anchor)?.includes(OID_ANY_EKU)) return { problems, warning: anyEkuWarning(anchor, 'root certificate') }
+  return { problems: [...problems, `root certificate "${oneLine(anchor.subject)}" of the client chain has an extended key usage without clientAuth (${ekuText(anchor)}): TLS servers refuse a client certificate under it`] }
+}
+
+/** The warning for anyExtendedKeyUsage without clientAuth on `cert`, the `which` of a client chain. */
+function anyEkuWarning(cert: X509Certificate, which: string): string {
+  const under = which === 'client certificate' ? 'it' : 'a client certificate under it'
+  return `${which} "${oneLine(cert.subject)}" has the extended key usage ${ekuText(cert)}, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but OpenSSL-based servers (nginx, HAProxy) refuse ${under} ("unsuitable certificate purpose"); reissue it with clientAuth for those`
 }
 
 /**

@@ -17,77 +17,23 @@
  * naming anyExtendedKeyUsage and the servers that refuse it, and `serve` starts and logs it. It
  * was a problem: `check` failed and the gateway did not start.
  */
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:tls'
+import { existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCheck } from '../../src/cli/check.js'
 import { loadConfig } from '../../src/config/index.js'
 import { validateDraft } from '../../src/console/draft.js'
 import { restartBaseline } from '../../src/runtime/index.js'
 import { eventually } from '../support/eventually.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startGoMtlsServer } from '../support/go-mtls-server.js'
+import { CA_EXTENSIONS, CLIENT_EXTENSIONS, opensslBundles } from '../support/openssl-bundles.js'
 import { createOpensslTestPki } from '../support/openssl-pki.js'
-import { startOpensslServer, type Peer } from '../support/peers.js'
 import type { TestPki } from '../support/pki.js'
 import { spawnGateway } from '../support/process.js'
 
 let pki: TestPki
-const servers: Peer[] = []
-const CA = 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n'
-const CLIENT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
-
-/** `name`.crt and .key: a new `kind` key, certified by `issuer` (or self-signed) with the extensions `ext`. */
-function mint(name: string, issuer: string | undefined, ext: string, kind: 'ec' | 'rsa' = 'ec'): string {
-  const f = pki.file
-  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: pki.dir, stdio: 'pipe' })
-  const newkey = kind === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048']
-  writeFileSync(f(`${name}.ext`), ext)
-  if (!issuer) {
-    openssl('req', '-x509', ...newkey, '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`, '-extensions', 'v3', '-config', configWith(name, ext))
-    return f(`${name}.crt`)
-  }
-  openssl('req', '-new', ...newkey, '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`)
-  openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${issuer}.crt`), '-CAkey', f(`${issuer}.key`), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`))
-  return f(`${name}.crt`)
-}
-
-/** An openssl req config whose [v3] section is `ext` (a self-signed certificate with exactly these extensions). */
-function configWith(name: string, ext: string): string {
-  return pki.write(`${name}.cnf`, `[req]\ndistinguished_name = dn\n[dn]\n[v3]\n${ext}subjectKeyIdentifier=hash\n`)
-}
-
-/** The chain `files` (leaf first) in one file, as `cert` takes it. */
-function chainFile(name: string, files: string[]): string {
-  return pki.write(`${name}-chain.crt`, files.map((file) => readFileSync(file, 'utf8')).join(''))
-}
-
-/** `openssl s_server` requiring a client certificate verified against `caFile` (`-Verify verifyDepth`, default 2). */
-async function sServer(caFile: string, verifyDepth?: number): Promise<Peer> {
-  const server = await startOpensslServer({ cert: pki.file('server.crt'), key: pki.file('server.key'), chain: pki.file('inter.crt'), caFile, ...(verifyDepth === undefined ? {} : { verifyDepth }) })
-  servers.push(server)
-  return server
-}
-
-/** A handshake with `server` presenting `certFile` (leaf + chain) and an HTTP request: the status line, or the client's error. */
-function handshake(server: Peer, certFile: string, keyFile: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: server.port, cert: readFileSync(certFile), key: readFileSync(keyFile), ca: readFileSync(pki.file('root.crt')), servername: 'api.partner.test' })
-    let answer = ''
-    socket.on('secureConnect', () => socket.write('GET / HTTP/1.0\r\n\r\n'))
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')))
-    socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
-    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''))
-  })
-}
-
-/** `check` on one endpoint with `tls`: its verdict and the problem lines after the table. */
-function check(name: string, tls: Record<string, string>): { ok: boolean; problems: string[] } {
-  const config = pki.write(`${name}.yaml`, `endpoints:\n  - name: ${name}\n    url: https://api.partner.test:8443\n    tls: ${JSON.stringify(tls)}\n`)
-  const r = runCheck(config)
-  return { ok: r.ok, problems: r.output.trim().split('\n').slice(2, -1).map((l) => l.replace(/^\S+:\d+:\d+: /, '')) }
-}
+const { mint, chainFile, sServer, handshake, check, stopServers } = opensslBundles(() => pki)
+const CA = CA_EXTENSIONS
+const CLIENT = CLIENT_EXTENSIONS
 
 /**
  * A client certificate whose only extended key usage is anyExtendedKeyUsage (under the test
@@ -110,7 +56,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const s of servers) await s.stop()
+  await stopServers()
   pki?.cleanup()
 })
 
