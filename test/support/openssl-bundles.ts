@@ -1,13 +1,15 @@
 /**
  * Client bundles minted by the real `openssl` CLI, judged twice: by `openssl s_server -Verify
  * -verify_return_error` in a handshake (what an OpenSSL server such as nginx with
- * ssl_verify_client decides) and by `check`. `pki` is read when a function runs (the test's
- * beforeAll makes it).
+ * ssl_verify_client decides) and by `check`, over a PKI of `openssl`'s made before the file's
+ * tests and removed, with the s_server peers started, after them.
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:tls'
+import { afterAll, beforeAll } from 'vitest'
 import { runCheck } from '../../src/cli/check.js'
+import { createOpensslTestPki } from './openssl-pki.js'
 import { startOpensslServer, type Peer } from './peers.js'
 import type { TestPki } from './pki.js'
 
@@ -25,11 +27,21 @@ export interface OpensslBundles {
   handshake(server: Peer, certFile: string, keyFile: string): Promise<string>
   /** `check` on one endpoint with `tls`: its verdict and the problem lines after the table. */
   check(name: string, tls: Record<string, string>): { ok: boolean; problems: string[] }
-  stopServers(): Promise<void>
+  /** The PKI (root, intermediate, server and client certificates; minted ones beside them). */
+  pki(): TestPki
 }
 
-export function opensslBundles(pkiOf: () => TestPki): OpensslBundles {
+export function useOpensslBundles(): OpensslBundles {
+  let made: TestPki | undefined
   const servers: Peer[] = []
+  beforeAll(async () => {
+    made = await createOpensslTestPki('p256')
+  }, 60_000)
+  afterAll(async () => {
+    for (const s of servers.splice(0)) await s.stop()
+    made?.cleanup()
+  })
+  const pkiOf = (): TestPki => made as TestPki
   /** An openssl req config whose [v3] section is `ext` (a self-signed certificate with exactly these extensions). */
   const configWith = (name: string, ext: string): string => pkiOf().write(`${name}.cnf`, `[req]\ndistinguished_name = dn\n[dn]\n[v3]\n${ext}subjectKeyIdentifier=hash\n`)
   return {
@@ -71,8 +83,6 @@ export function opensslBundles(pkiOf: () => TestPki): OpensslBundles {
       const r = runCheck(config)
       return { ok: r.ok, problems: r.output.trim().split('\n').slice(2, -1).map((l) => l.replace(/^\S+:\d+:\d+: /, '')) }
     },
-    async stopServers() {
-      for (const s of servers.splice(0)) await s.stop()
-    },
+    pki: pkiOf,
   }
 }

@@ -11,23 +11,11 @@
  * keyCertSign key usage without basicConstraints, clientAuth with serverAuth) and a self-signed
  * client certificate trusted as itself still pass both. Every certificate is minted by `openssl`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
-import { CA_EXTENSIONS, CLIENT_EXTENSIONS, opensslBundles } from '../support/openssl-bundles.js'
-import { createOpensslTestPki } from '../support/openssl-pki.js'
-import type { TestPki } from '../support/pki.js'
+import { CA_EXTENSIONS, CLIENT_EXTENSIONS, useOpensslBundles } from '../support/openssl-bundles.js'
 
-let pki: TestPki
-const { mint, sServer, handshake, check, stopServers } = opensslBundles(() => pki)
-
-beforeAll(async () => {
-  pki = await createOpensslTestPki('p256')
-}, 60_000)
-
-afterAll(async () => {
-  await stopServers()
-  pki?.cleanup()
-})
+const { mint, sServer, handshake, check, pki: pkiOf } = useOpensslBundles()
 
 /** A client certificate under a new self-signed anchor with the extensions `ext`: s_server's verdict (status line or client error, and its verify error) and check's. */
 async function judged(anchor: string, ext: string): Promise<{ handshake: string; verifyError: string; check: ReturnType<typeof check>; leaf: string }> {
@@ -35,9 +23,9 @@ async function judged(anchor: string, ext: string): Promise<{ handshake: string;
   const name = `under-${anchor}`
   const leaf = mint(name, anchor, CLIENT_EXTENSIONS)
   const server = await sServer(anchorFile, 1)
-  const answer = await handshake(server, leaf, pki.file(`${name}.key`))
+  const answer = await handshake(server, leaf, pkiOf().file(`${name}.key`))
   const verifyError = answer.startsWith('HTTP/') ? '' : await eventually(() => /verify error:num=\d+:[^\n]*/.exec(server.output())?.[0], undefined, 's_server to name its verify error')
-  return { handshake: answer, verifyError, check: check(name, { cert: leaf, key: pki.file(`${name}.key`), roots: pki.file('root.crt'), clientRoots: anchorFile }), leaf }
+  return { handshake: answer, verifyError, check: check(name, { cert: leaf, key: pkiOf().file(`${name}.key`), roots: pkiOf().file('root.crt'), clientRoots: anchorFile }), leaf }
 }
 
 const refusedPurpose = 'verify error:num=26:unsuitable certificate purpose'
@@ -76,7 +64,7 @@ describe("the client chain's self-signed anchor, judged as an OpenSSL server jud
     }
     const self = mint('self-trusted', undefined, CLIENT_EXTENSIONS)
     const server = await sServer(self, 1)
-    expect(await handshake(server, self, pki.file('self-trusted.key'))).toBe('HTTP/1.0 200 ok')
-    expect(check('self-trusted', { cert: self, key: pki.file('self-trusted.key'), roots: pki.file('root.crt'), clientRoots: self })).toEqual({ ok: true, problems: [] })
+    expect(await handshake(server, self, pkiOf().file('self-trusted.key'))).toBe('HTTP/1.0 200 ok')
+    expect(check('self-trusted', { cert: self, key: pkiOf().file('self-trusted.key'), roots: pkiOf().file('root.crt'), clientRoots: self })).toEqual({ ok: true, problems: [] })
   }, 60_000)
 })

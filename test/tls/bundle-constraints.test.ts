@@ -18,20 +18,17 @@
  * was a problem: `check` failed and the gateway did not start.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { validateDraft } from '../../src/console/draft.js'
 import { restartBaseline } from '../../src/runtime/index.js'
 import { eventually } from '../support/eventually.js'
 import { endpointYaml } from '../support/gateway.js'
 import { startGoMtlsServer } from '../support/go-mtls-server.js'
-import { CA_EXTENSIONS, CLIENT_EXTENSIONS, opensslBundles } from '../support/openssl-bundles.js'
-import { createOpensslTestPki } from '../support/openssl-pki.js'
-import type { TestPki } from '../support/pki.js'
+import { CA_EXTENSIONS, CLIENT_EXTENSIONS, useOpensslBundles } from '../support/openssl-bundles.js'
 import { spawnGateway } from '../support/process.js'
 
-let pki: TestPki
-const { mint, chainFile, sServer, handshake, check, stopServers } = opensslBundles(() => pki)
+const { mint, chainFile, sServer, handshake, check, pki: pkiOf } = useOpensslBundles()
 const CA = CA_EXTENSIONS
 const CLIENT = CLIENT_EXTENSIONS
 
@@ -40,36 +37,28 @@ const CLIENT = CLIENT_EXTENSIONS
  * intermediate), and a clientAuth one under a CA whose only one is: minted once, by `openssl`.
  */
 function anyEkuCases(): { name: string; leaf: string; ca: string; warning: string; under: string }[] {
-  const made = (name: string): boolean => existsSync(pki.file(`${name}.crt`))
-  const anyCa = made('any-eku-ca') ? pki.file('any-eku-ca.crt') : mint('any-eku-ca', 'root', `${CA}extendedKeyUsage=anyExtendedKeyUsage\n`)
-  const leaf = made('any-eku-leaf') ? pki.file('any-eku-leaf.crt') : mint('any-eku-leaf', 'inter', CLIENT.replace('extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage'))
-  const under = made('under-any-eku-ca') ? pki.file('under-any-eku-ca.crt') : mint('under-any-eku-ca', 'any-eku-ca', CLIENT)
+  const made = (name: string): boolean => existsSync(pkiOf().file(`${name}.crt`))
+  const anyCa = made('any-eku-ca') ? pkiOf().file('any-eku-ca.crt') : mint('any-eku-ca', 'root', `${CA}extendedKeyUsage=anyExtendedKeyUsage\n`)
+  const leaf = made('any-eku-leaf') ? pkiOf().file('any-eku-leaf.crt') : mint('any-eku-leaf', 'inter', CLIENT.replace('extendedKeyUsage=clientAuth', 'extendedKeyUsage=anyExtendedKeyUsage'))
+  const under = made('under-any-eku-ca') ? pkiOf().file('under-any-eku-ca.crt') : mint('under-any-eku-ca', 'any-eku-ca', CLIENT)
   const usage = 'has the extended key usage anyExtendedKeyUsage, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but'
   return [
-    { name: 'any-eku-leaf', leaf, ca: pki.file('inter.crt'), warning: `client certificate "CN=any-eku-leaf" ${usage}`, under: 'it' },
+    { name: 'any-eku-leaf', leaf, ca: pkiOf().file('inter.crt'), warning: `client certificate "CN=any-eku-leaf" ${usage}`, under: 'it' },
     { name: 'under-any-eku-ca', leaf: under, ca: anyCa, warning: `intermediate certificate "CN=any-eku-ca" ${usage}`, under: 'a client certificate under it' },
   ]
 }
 
-beforeAll(async () => {
-  pki = await createOpensslTestPki('p256')
-})
-
-afterAll(async () => {
-  await stopServers()
-  pki?.cleanup()
-})
 
 describe('client bundles OpenSSL servers refuse, named by check', () => {
   it('a client certificate whose key usage lacks digitalSignature (EC and RSA keys): s_server refuses its purpose, check names it', async () => {
-    const server = await sServer(pki.file('root.crt'))
+    const server = await sServer(pkiOf().file('root.crt'))
     for (const kind of ['ec', 'rsa'] as const) {
       const name = `key-encipherment-${kind}`
       const leaf = mint(name, 'inter', 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\nextendedKeyUsage=clientAuth\n', kind)
       const before = server.output().length
-      expect(await handshake(server, chainFile(name, [leaf, pki.file('inter.crt')]), pki.file(`${name}.key`)), kind).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
+      expect(await handshake(server, chainFile(name, [leaf, pkiOf().file('inter.crt')]), pkiOf().file(`${name}.key`)), kind).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
       await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
-      const tls = { cert: leaf, key: pki.file(`${name}.key`), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }
+      const tls = { cert: leaf, key: pkiOf().file(`${name}.key`), intermediates: pkiOf().file('inter.crt'), roots: pkiOf().file('root.crt') }
       expect(check(name, tls), kind).toEqual({
         ok: false,
         problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${name}": client certificate "CN=${name}" has a key usage without digitalSignature (keyEncipherment): TLS servers refuse it as a client certificate`],
@@ -88,11 +77,11 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
     ]
     for (const c of cases) {
       const leaf = mint(c.name, c.issuer, CLIENT)
-      const cas = c.cas.map((n) => pki.file(`${n}.crt`))
-      const server = await sServer(pki.file(`${c.root}.crt`))
-      expect(await handshake(server, chainFile(c.name, [leaf, ...cas]), pki.file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
+      const cas = c.cas.map((n) => pkiOf().file(`${n}.crt`))
+      const server = await sServer(pkiOf().file(`${c.root}.crt`))
+      expect(await handshake(server, chainFile(c.name, [leaf, ...cas]), pkiOf().file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
       await eventually(() => server.output().includes('verify error:num=25:path length constraint exceeded'), undefined, 's_server to name the path length')
-      const tls = { cert: leaf, key: pki.file(`${c.name}.key`), intermediates: chainFile(`${c.name}-cas`, cas), roots: pki.file(`${c.root}.crt`) }
+      const tls = { cert: leaf, key: pkiOf().file(`${c.name}.key`), intermediates: chainFile(`${c.name}-cas`, cas), roots: pkiOf().file(`${c.root}.crt`) }
       expect(check(c.name, tls), c.name).toEqual({
         ok: false,
         problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${c.name}": CA certificate "${c.ca}" of the client chain allows 0 intermediate CA certificate(s) below it (basicConstraints pathlen:0) and the chain has 1 ("CN=${c.issuer}"): TLS servers refuse a client certificate under it`],
@@ -101,58 +90,58 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
   })
 
   it('a CA whose key usage lacks keyCertSign, and one without basicConstraints: s_server calls each an invalid CA, check says which and why', async () => {
-    const server = await sServer(pki.file('root.crt'))
+    const server = await sServer(pkiOf().file('root.crt'))
     const noCertSign = mint('no-cert-sign-ca', 'root', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,cRLSign\n')
     const noConstraints = mint('no-constraints-ca', 'root', 'keyUsage=critical,keyCertSign,cRLSign\n')
     for (const [ca, name] of [['no-cert-sign-ca', 'under-no-cert-sign'], ['no-constraints-ca', 'under-no-constraints']] as const) {
       const leaf = mint(name, ca, CLIENT)
       const before = server.output().length
-      expect(await handshake(server, chainFile(name, [leaf, pki.file(`${ca}.crt`)]), pki.file(`${name}.key`)), name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
+      expect(await handshake(server, chainFile(name, [leaf, pkiOf().file(`${ca}.crt`)]), pkiOf().file(`${name}.key`)), name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
       await eventually(() => server.output().slice(before).includes('verify error:num=79:invalid CA certificate'), undefined, 's_server to name the CA')
     }
-    const key = { key: pki.file('under-no-cert-sign.key'), roots: pki.file('root.crt') }
+    const key = { key: pkiOf().file('under-no-cert-sign.key'), roots: pkiOf().file('root.crt') }
     const why = 'basicConstraints CA:TRUE, but its key usage lacks keyCertSign: digitalSignature, cRLSign'
-    expect(check('under-no-cert-sign', { cert: pki.file('under-no-cert-sign.crt'), intermediates: noCertSign, ...key })).toEqual({
+    expect(check('under-no-cert-sign', { cert: pkiOf().file('under-no-cert-sign.crt'), intermediates: noCertSign, ...key })).toEqual({
       ok: false,
       problems: [
         `endpoints[0].tls.intermediates: ${noCertSign}: endpoint "under-no-cert-sign": certificate #1 "CN=no-cert-sign-ca" is not a CA certificate (${why}): it cannot issue the certificate before it; reissue it with keyCertSign`,
-        `endpoints[0].tls.cert: ${pki.file('under-no-cert-sign.crt')}: endpoint "under-no-cert-sign": chain does not build to a configured root: "CN=no-cert-sign-ca" signed "CN=under-no-cert-sign" but is not a CA certificate (${why}), so no server takes it as its issuer`,
+        `endpoints[0].tls.cert: ${pkiOf().file('under-no-cert-sign.crt')}: endpoint "under-no-cert-sign": chain does not build to a configured root: "CN=no-cert-sign-ca" signed "CN=under-no-cert-sign" but is not a CA certificate (${why}), so no server takes it as its issuer`,
       ],
     })
-    expect(check('under-no-constraints', { cert: pki.file('under-no-constraints.crt'), key: pki.file('under-no-constraints.key'), intermediates: noConstraints, roots: pki.file('root.crt') })).toEqual({
+    expect(check('under-no-constraints', { cert: pkiOf().file('under-no-constraints.crt'), key: pkiOf().file('under-no-constraints.key'), intermediates: noConstraints, roots: pkiOf().file('root.crt') })).toEqual({
       ok: false,
       problems: [`endpoints[0].tls.intermediates: ${noConstraints}: endpoint "under-no-constraints": certificate #1 "CN=no-constraints-ca" is not a CA certificate (basicConstraints CA:FALSE or absent): it cannot issue the certificate before it; a client or server certificate does not belong in this file`],
     })
   })
 
   it('anyExtendedKeyUsage alone, on the client certificate or on its intermediate: `openssl s_server -Verify 1 -verify_return_error` refuses its purpose (OpenSSL reads it as no clientAuth); check passes it with a warning that names it and the servers that refuse it', async () => {
-    const server = await sServer(pki.file('root.crt'), 1)
+    const server = await sServer(pkiOf().file('root.crt'), 1)
     const refused = 'OpenSSL-based servers (nginx, HAProxy) refuse'
     for (const c of anyEkuCases()) {
       const before = server.output().length
-      expect(await handshake(server, chainFile(c.name, [c.leaf, c.ca]), pki.file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
+      expect(await handshake(server, chainFile(c.name, [c.leaf, c.ca]), pkiOf().file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
       await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
       const warning = `endpoints[0].tls.cert: warning: ${c.leaf}: endpoint "${c.name}": ${c.warning} ${refused} ${c.under} ("unsuitable certificate purpose"); reissue it with clientAuth for those`
-      expect(check(c.name, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') }), c.name).toEqual({ ok: true, problems: [warning] })
+      expect(check(c.name, { cert: c.leaf, key: pkiOf().file(`${c.name}.key`), intermediates: c.ca, roots: pkiOf().file('root.crt') }), c.name).toEqual({ ok: true, problems: [warning] })
       // The console's draft validator: the same line, the draft valid.
-      const file = pki.file(`${c.name}.yaml`)
+      const file = pkiOf().file(`${c.name}.yaml`)
       const current = loadConfig(file)
       const draft = validateDraft(file, readFileSync(file, 'utf8'), current, restartBaseline(current))
       expect([draft.ok, draft.problems, draft.warnings?.map((w) => w.text.replace(/^\S+:\d+:\d+: /, ''))], c.name).toEqual([true, [], [warning]])
     }
     // Beside a usage that names neither, the other certificate is still a problem.
     const serverOnly = mint('server-eku-under-any', 'any-eku-ca', CLIENT.replace('clientAuth', 'serverAuth'))
-    expect(check('server-eku-under-any', { cert: serverOnly, key: pki.file('server-eku-under-any.key'), intermediates: pki.file('any-eku-ca.crt'), roots: pki.file('root.crt') })).toEqual({
+    expect(check('server-eku-under-any', { cert: serverOnly, key: pkiOf().file('server-eku-under-any.key'), intermediates: pkiOf().file('any-eku-ca.crt'), roots: pkiOf().file('root.crt') })).toEqual({
       ok: false,
       problems: [`endpoints[0].tls.cert: ${serverOnly}: endpoint "server-eku-under-any": client certificate "CN=server-eku-under-any" has an extended key usage without clientAuth (serverAuth)`],
     })
   })
 
   it('serve starts on such bundles, logs the warning once, and a Go crypto/tls backend that requires client certificates takes both', async () => {
-    const go = await startGoMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt') })
+    const go = await startGoMtlsServer({ cert: pkiOf().file('server-chain.crt'), key: pkiOf().file('server.key'), ca: pkiOf().file('root.crt') })
     const cases = anyEkuCases()
-    const endpoints = cases.map((c) => endpointYaml(c.name, go.port, { cert: c.leaf, key: pki.file(`${c.name}.key`), intermediates: c.ca, roots: pki.file('root.crt') })).join('')
-    const config = pki.write('any-eku-serve.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ncallers: { required: false }\nendpoints:\n${endpoints}`)
+    const endpoints = cases.map((c) => endpointYaml(c.name, go.port, { cert: c.leaf, key: pkiOf().file(`${c.name}.key`), intermediates: c.ca, roots: pkiOf().file('root.crt') })).join('')
+    const config = pkiOf().write('any-eku-serve.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\ncallers: { required: false }\nendpoints:\n${endpoints}`)
     const gp = await spawnGateway(config)
     try {
       for (const c of cases) {
@@ -168,19 +157,19 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
   }, 120_000)
 
   it('serve refuses to start on such a bundle, in the words of check', async () => {
-    const leaf = pki.file('key-encipherment-ec.crt')
-    const config = pki.write('serve-refused.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n  - name: refused\n    url: https://api.partner.test:8443\n    tls: { cert: ${leaf}, key: ${pki.file('key-encipherment-ec.key')}, intermediates: ${pki.file('inter.crt')}, roots: ${pki.file('root.crt')} }\n`)
+    const leaf = pkiOf().file('key-encipherment-ec.crt')
+    const config = pkiOf().write('serve-refused.yaml', `listen: { host: 127.0.0.1, port: 0 }\nadmin: { enabled: false }\nendpoints:\n  - name: refused\n    url: https://api.partner.test:8443\n    tls: { cert: ${leaf}, key: ${pkiOf().file('key-encipherment-ec.key')}, intermediates: ${pkiOf().file('inter.crt')}, roots: ${pkiOf().file('root.crt')} }\n`)
     // A gateway that did start (the old code) is stopped before the verdict is asserted.
     const verdict = await spawnGateway(config).then(async (gp) => (await gp.stop(), 'started'), (e: Error) => e.message)
     expect(verdict).toContain(`endpoint "refused": client certificate "CN=key-encipherment-ec" has a key usage without digitalSignature (keyEncipherment)`)
   }, 120_000)
 
   it('a valid bundle, and a client certificate with keyAgreement alone (OpenSSL takes it for a client), pass check and s_server', async () => {
-    const server = await sServer(pki.file('root.crt'))
+    const server = await sServer(pkiOf().file('root.crt'))
     const agreement = mint('key-agreement', 'inter', 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyAgreement\nextendedKeyUsage=clientAuth\n')
-    for (const [name, leaf] of [['client', pki.file('client.crt')], ['key-agreement', agreement]] as const) {
-      expect(await handshake(server, chainFile(name, [leaf, pki.file('inter.crt')]), pki.file(`${name}.key`)), name).toBe('HTTP/1.0 200 ok')
-      expect(check(name, { cert: leaf, key: pki.file(`${name}.key`), intermediates: pki.file('inter.crt'), roots: pki.file('root.crt') }), name).toEqual({ ok: true, problems: [] })
+    for (const [name, leaf] of [['client', pkiOf().file('client.crt')], ['key-agreement', agreement]] as const) {
+      expect(await handshake(server, chainFile(name, [leaf, pkiOf().file('inter.crt')]), pkiOf().file(`${name}.key`)), name).toBe('HTTP/1.0 200 ok')
+      expect(check(name, { cert: leaf, key: pkiOf().file(`${name}.key`), intermediates: pkiOf().file('inter.crt'), roots: pkiOf().file('root.crt') }), name).toEqual({ ok: true, problems: [] })
     }
   })
 })
