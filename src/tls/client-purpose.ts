@@ -3,8 +3,9 @@
  * X509_verify_cert checks for the sslclient purpose, as the gateway's listeners, nginx, HAProxy
  * and s_server run it. `check` holds a client bundle to them (bundle.ts; the anchor, when the
  * handshake does not present it, as the server's copy of it is held; anyExtendedKeyUsage without
- * clientAuth only warned of: other servers take it), and a reload that replaces a listener's client CA holds the caller certificates of
- * connections opened before it to all of them (peer-trust.ts).
+ * clientAuth only warned of: other servers take it), and a reload that replaces a listener's
+ * client CA holds the caller certificates of connections opened before it to all of them
+ * (peer-trust.ts).
  */
 import type { X509Certificate } from 'node:crypto'
 import { isSelfSigned, notCaReason, oneLine } from './chain.js'
