@@ -72,7 +72,7 @@ export const drainSchema = {
   additionalProperties: false,
   description: 'Graceful shutdown on SIGTERM: stop accepting, let in-flight requests finish, then exit.',
   properties: {
-    grace: { ...timerDuration(), default: '35s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); the default outlasts an endpoint\'s default connect and response timeouts (5 s + 30 s), so a call waiting on a slow backend ends as it would without the drain. Then each request still running is ended (`503` `drain_ended` where nothing of its answer was sent, else its connection cut; an access line each), and the process exits with code 1 within half a second. Closing after a drain that let every request finish (pools, the span flush) ends within what is left of it less 1 s, and the process exits 0.' },
+    grace: { ...timerDuration(), default: '35s', description: 'Longest wait for in-flight requests after SIGTERM (keep it below the pod\'s terminationGracePeriodSeconds); the default outlasts an endpoint\'s default connect and response timeouts (5 s + 30 s), so a call waiting on a slow backend ends as it would without the drain. Then each request still running is ended (`503` `drain_ended` where nothing of its answer was sent, else its connection cut; an access line each), and the process exits with code 1 within a second and a half: half a second for those answers, then at most 1 s for each connection still sending one to let it leave (closed at once, a caller still sending would get a reset in its place). Closing after a drain that let every request finish (pools, the span flush) ends within what is left of it less 1 s, and the process exits 0.' },
   },
 } as const
 

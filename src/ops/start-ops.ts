@@ -20,6 +20,7 @@ import { opsSignals, reloadUnlessDraining } from './signals.js'
 import { watchFiles, type ChangeWatcher } from './watch.js'
 import { renewServerTls } from '../tls/index.js'
 import { tunnelsReloaded } from '../proxy/reload-watchers.js'
+import { closeAllConnections } from '../proxy/server-closers.js'
 
 /** What createOps built, handed to startOps. */
 export interface OpsParts {
@@ -130,8 +131,8 @@ function createOpsDrain(p: OpsParts, s: OpsStartOptions, inFlight: InFlight, clo
     endInFlight: async (why) => {
       const ended = drainEnded(why)
       await inFlight.end(ended.running, ended.notStarted, END_WAIT_MS)
-      // What no request holds (tunnels, connections between requests) closes too; their lines are written on close.
-      s.server.closeAllConnections()
+      // What no request holds (tunnels, connections between requests) closes too, each once its answer has left; their lines are written on close.
+      await closeAllConnections(s.server)
       await new Promise((resolve) => setImmediate(resolve))
     },
     log: p.log.logger,

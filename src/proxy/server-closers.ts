@@ -14,19 +14,24 @@ type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes'>
 /** Each guarded server's guard. */
 const guards = new WeakMap<object, Closers>()
 
-/** Makes `server`'s closeIdleConnections and closeAllConnections include what `guard` keeps open. */
+/**
+ * Makes `server`'s closeIdleConnections and closeAllConnections the guard's: it knows every
+ * connection Node does, and also what Node leaves open (silent, half-open, tunnels); and it lets
+ * an answer on its way leave first, where Node's destroy every connection they pick at once (a
+ * connection closing lingering after its last answer is idle to Node).
+ */
 export function closeThroughGuard(server: Server, guard: Closers): void {
   guards.set(server, guard)
-  const nodeCloseIdle = server.closeIdleConnections.bind(server)
-  const nodeCloseAll = server.closeAllConnections.bind(server)
-  server.closeIdleConnections = () => {
-    nodeCloseIdle()
-    guard.closeIdle(partialRequestsEnd(server))
-  }
-  server.closeAllConnections = () => {
-    nodeCloseAll()
-    guard.closeAll()
-  }
+  server.closeIdleConnections = () => guard.closeIdle(partialRequestsEnd(server))
+  server.closeAllConnections = () => void guard.closeAll()
+}
+
+/** `server`'s closeAllConnections (closeThroughGuard), resolving once every connection closed (bounded: ANSWER_LEAVING_MS). */
+export function closeAllConnections(server: Server): Promise<void> {
+  const guard = guards.get(server)
+  if (guard) return guard.closeAll()
+  server.closeAllConnections()
+  return Promise.resolve()
 }
 
 /**

@@ -83,6 +83,8 @@ async function arrivingAtDrainEnd(what: keyof typeof ARRIVALS, running: boolean,
     seen.endAtNext = true
     c.socket.write(text.slice(split))
     await Promise.all([c.closed(30_000), a?.closed(30_000)])
+    // The drain exits once the gateway's side of each connection closed too (its answer left first).
+    await eventually(() => exits.length > 0, 30_000, 'the cut drain to exit')
     const ids = [...arrival.ids(tag), ...(running ? [`held-${tag}`] : [])]
     const lines = await eventually(() => {
       const all = g.access()

@@ -1,0 +1,99 @@
+/**
+ * The `503` `drain_ended` a drain's end answers a running request with reaches its caller, on a
+ * TLS listener as on a plain one, when the caller reads slowly (its answer still in the gateway's
+ * send queue as the drain ends) and is still sending (its upload). Before, the drain's end closed
+ * every connection at once once the answers were handed to the kernel: the caller's next bytes met
+ * a closed socket, the kernel reset the connection and threw away the answer not yet sent, and the
+ * caller saw a reset where the access line said 503. Now the drain's end closes such a connection
+ * once its answer has left (its FIN after it, what still arrives discarded), bounded.
+ *
+ * Deterministic: the caller (Python's ssl over a socket with a small receive buffer) pipelines a
+ * POST whose echoed answer fills its receive window, then a POST the upstream holds, whose body it
+ * goes on uploading; it reads nothing until the gateway has answered 503 and closed or ended the
+ * connection, and it has sent more since. In-process gateway, a real mTLS upstream.
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { endpointYaml } from '../support/gateway.js'
+import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { parseRawResponse } from '../support/raw-client.js'
+import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
+import { eventually, startOpsGateway } from './helpers.js'
+
+let pki: TestPki
+let upstream: HoldingUpstream
+let dir: string
+
+beforeAll(async () => {
+  pki = await createTestPki()
+  dir = mkdtempSync(join(tmpdir(), 'gw-drain-flush-'))
+  upstream = await startHoldingUpstream(pki)
+}, 60_000)
+
+afterAll(async () => {
+  await upstream?.close()
+  pki?.cleanup()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const RUNNING = 'the gateway is shutting down: a second signal ended its drain before this request was answered (its upstream may have received it)'
+/** The first answer's body: larger than the caller's receive window, so what follows it waits in the gateway's send queue. */
+const FILLER = 'f'.repeat(16_000)
+
+/** The slow caller against a gateway on a `tls` or plain listener: what it read, and the error that ended its reading. */
+async function slowCallerAtDrainEnd(tls: boolean): Promise<{ received: Buffer; error: string | null }> {
+  const tag = tls ? 'tls' : 'plain'
+  mkdirSync(join(dir, tag))
+  const listen = tls ? `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n` : ''
+  const yaml = `${listen}admin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 10m }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`
+  const exits: number[] = []
+  const g = await startOpsGateway(join(dir, tag), yaml, { exit: (code) => void exits.push(code) })
+  const sockets: Socket[] = []
+  g.gw.server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => void sockets.push(s))
+  const client = spawn('/usr/bin/python3', [join(import.meta.dirname, '../support/unread-client.py'), String(g.gw.port), tls ? 'localhost' : '-', pki.file('root.crt'), '2048'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  try {
+    const out: string[] = []
+    createInterface({ input: client.stdout }).on('line', (l) => void out.push(l))
+    const first = `POST /proxy/partner/fill HTTP/1.1\r\nHost: gw\r\nContent-Length: ${FILLER.length}\r\n\r\n${FILLER}`
+    const held = `POST /proxy/partner/held HTTP/1.1\r\nHost: gw\r\nX-Request-Id: held-${tag}\r\nContent-Length: 1000000000\r\n\r\n`
+    client.stdin.write(`${JSON.stringify(first + held)}\n`)
+    await eventually(() => upstream.waiting.length === 1, 30_000, 'the upstream to hold the second request')
+    g.gw.ops?.drain('SIGTERM')
+    g.gw.ops?.drain('SIGTERM')
+    await eventually(() => g.access().some((l) => l.reqId === `held-${tag}` && l.status === 503), 30_000, 'the held request\'s 503 line')
+    // The gateway has ended or closed the connection: the caller goes on sending a little, then reads.
+    const [socket] = sockets
+    await eventually(() => socket !== undefined && (socket.destroyed || socket.writableFinished), 30_000, 'the gateway to close or end the connection')
+    const sent = out.length
+    await eventually(() => out.length >= sent + 2, 30_000, 'the caller to try sending twice more')
+    client.stdin.write('read\n')
+    await new Promise((resolve) => client.once('close', resolve))
+    await eventually(() => exits.length > 0, 30_000, 'the cut drain to exit')
+    const last = JSON.parse(out.at(-1) ?? '{}') as { received: string; error: string | null }
+    return { received: Buffer.from(last.received, 'base64'), error: last.error }
+  } finally {
+    client.kill()
+    upstream.waiting.splice(0).forEach((w) => w.res.destroy())
+    await g.gw.close()
+  }
+}
+
+describe('a drain\'s end, with a caller that reads slowly and is still sending', () => {
+  for (const tls of [true, false]) {
+    it(`${tls ? 'a TLS' : 'a plain'} listener: the caller reads the first answer whole, then the 503 drain_ended with Connection: close, then the end`, async () => {
+      const { received, error } = await slowCallerAtDrainEnd(tls)
+      const text = received.toString('latin1')
+      expect({ answers: text.match(/HTTP\/1\.1 \d{3}/g), error }).toEqual({ answers: ['HTTP/1.1 200', 'HTTP/1.1 503'], error: null })
+      const second = text.indexOf('HTTP/1.1 503 ')
+      const first = parseRawResponse(received.subarray(0, second))
+      expect([first.status, JSON.parse(first.body.toString('utf8')).bodyLength]).toEqual([200, FILLER.length])
+      const reply = parseRawResponse(received.subarray(second))
+      expect([reply.status, reply.headers.connection, JSON.parse(reply.body.toString('utf8'))]).toEqual([503, 'close', { errors: [{ msg: RUNNING, code: 503 }] }])
+    }, 120_000)
+  }
+})
