@@ -57,5 +57,10 @@ export async function closeScriptedRig(rig: { gw?: { close(): Promise<void> } | 
  */
 export function writeThenReset(socket: TLSSocket, bytes: string, afterMs = 100): void {
   socket.write(bytes)
-  setTimeout(() => (socket as TLSSocket & { _parent: Socket })._parent.resetAndDestroy(), afterMs)
+  setTimeout(() => resetUnder(socket), afterMs)
+}
+
+/** Resets the TCP connection under `socket`'s TLS now (an RST: no close_notify, no FIN). */
+export function resetUnder(socket: TLSSocket): void {
+  ;(socket as TLSSocket & { _parent: Socket })._parent.resetAndDestroy()
 }
