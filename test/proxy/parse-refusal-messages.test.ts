@@ -6,7 +6,9 @@
  * Then the 414 came only where the overflowing read held the request line's start: over TLS (the
  * listener's own, or inside an intercepted CONNECT tunnel) a record holds 16 KiB at most, so a
  * request line past the limit was always the 431, as was one written in pieces or pipelined behind
- * another request. Every way in answers it 414 now, to raw clients (node net and tls) and to curl.
+ * another request. Every way in answers it 414 now, to raw clients (node net and tls) and to curl;
+ * also one pipelined right behind a body whose last line holds characters no method does (a form,
+ * JSON), in the same read, which stayed the 431 a while longer.
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -74,6 +76,22 @@ describe('what the parser refuses, told as it is', () => {
     const text = Buffer.concat(received).toString('latin1')
     expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((m) => Number(m[1]))).toEqual([200, 414])
     expect(text.slice(text.lastIndexOf('HTTP/1.1 414'))).toMatch(/"msg":"the request-target is too long: /)
+  })
+
+  it.each(['plain', 'tls', 'tunnel'] as const)('%s: a request-target of 20,000 characters pipelined right behind a body whose last line holds characters no method does (a form, JSON), in one read: that one is answered, then the 414 a fresh connection gets', async (way) => {
+    for (const body of ['a=b', '{"a": [1, 2]}']) {
+      const s = await ways.open(way)
+      const received: Buffer[] = []
+      s.on('data', (c: Buffer) => received.push(c))
+      const closed = new Promise((resolve) => s.once('close', resolve).once('end', resolve))
+      const post = `POST ${pathOn(way, 'x')} HTTP/1.1\r\nHost: api.partner.test:${P}\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+      s.write(post + head(way, pathOn(way, 'a'.repeat(20_000))))
+      await closed
+      s.destroy()
+      const text = Buffer.concat(received).toString('latin1')
+      expect([body, [...text.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((m) => Number(m[1]))]).toEqual([body, [200, 414]])
+      expect(text.slice(text.lastIndexOf('HTTP/1.1 414'))).toMatch(/"msg":"the request-target is too long: /)
+    }
   })
 
   it.each(['tls', 'tunnel'] as const)('%s with curl: a request-target of 20,000 characters is the JSON 414', async (way) => {
