@@ -15,42 +15,21 @@
  * In-process gateway, raw TCP callers, a real mTLS upstream.
  */
 import type { Socket } from 'node:net'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { endpointYaml } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { parseRawResponse, rawClient } from '../support/raw-client.js'
-import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
+import { useDrainEndRig } from './drain-end-rig.js'
 import { eventually, startOpsGateway } from './helpers.js'
 
-let pki: TestPki
-let upstream: HoldingUpstream
-let dir: string
-let yaml: string
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  dir = mkdtempSync(join(tmpdir(), 'gw-drain-arriving-'))
-  const ca = await writeInterceptionCa(join(dir, 'ica'))
-  upstream = await startHoldingUpstream(pki)
-  yaml = `admin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 10m }\ncallers: { required: false }\ninterception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`
-})
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+const rig = useDrainEndRig('drain-arriving')
 
 const SHUTTING = 'the gateway is shutting down: a second signal ended its drain'
 const ARRIVING = `${SHUTTING} as this request arrived (never started: not sent upstream)`
 const RUNNING = `${SHUTTING} before this request was answered (its upstream may have received it)`
 const get = (id: string): string => `GET /proxy/partner/${id} HTTP/1.1\r\nHost: gw\r\nX-Request-Id: ${id}\r\n\r\n`
-const connect = (): string => `CONNECT api.partner.test:${upstream.server.port} HTTP/1.1\r\nHost: api.partner.test:${upstream.server.port}\r\n\r\n`
+const connect = (): string => `CONNECT api.partner.test:${rig.upstream.server.port} HTTP/1.1\r\nHost: api.partner.test:${rig.upstream.server.port}\r\n\r\n`
 /** What arrives: the bytes (from the first head's final CRLF on, held back until the drain's end began), the request ids, the CONNECTs among them. */
 const ARRIVALS = {
   'a GET': { text: (tag: string) => get(`${tag}-late`), ids: (tag: string) => [`${tag}-late`], connects: 0 },
@@ -61,8 +40,8 @@ const ARRIVALS = {
 /** `what` arrives on a connection once the drain's end has begun (with a request `running` on another); its answer, the lines, the exit codes. */
 async function arrivingAtDrainEnd(what: keyof typeof ARRIVALS, running: boolean, tag: string): Promise<{ answers: string; lines: unknown[][]; exits: number[] }> {
   const exits: number[] = []
-  mkdirSync(join(dir, tag))
-  const g = await startOpsGateway(join(dir, tag), yaml, { exit: (code) => void exits.push(code) })
+  mkdirSync(join(rig.dir, tag))
+  const g = await startOpsGateway(join(rig.dir, tag), rig.yaml(), { exit: (code) => void exits.push(code) })
   try {
     const arrival = ARRIVALS[what]
     const text = arrival.text(tag)
@@ -78,7 +57,7 @@ async function arrivingAtDrainEnd(what: keyof typeof ARRIVALS, running: boolean,
     await eventually(() => seen.bytes === split, 30_000, 'the gateway to read the head but its final CRLF')
     const a = running ? await rawClient(g.gw.port) : undefined
     a?.socket.write(get(`held-${tag}`))
-    if (a) await eventually(() => upstream.waiting.length === 1, 30_000, 'the upstream to hold the running request')
+    if (a) await eventually(() => rig.upstream.waiting.length === 1, 30_000, 'the upstream to hold the running request')
     g.gw.ops?.drain('SIGTERM')
     seen.endAtNext = true
     c.socket.write(text.slice(split))
@@ -94,7 +73,7 @@ async function arrivingAtDrainEnd(what: keyof typeof ARRIVALS, running: boolean,
     }, 30_000, `an access line for each of ${ids.join(', ')} and ${arrival.connects} CONNECT(s)`)
     return { answers: c.received().toString('latin1'), lines, exits }
   } finally {
-    upstream.waiting.splice(0).forEach((w) => w.res.destroy())
+    rig.upstream.waiting.splice(0).forEach((w) => w.res.destroy())
     await g.gw.close()
   }
 }
@@ -115,7 +94,7 @@ describe('a request whose head completes once a drain\'s end has begun', () => {
         const arrived = Array.from({ length: what === 'two pipelined GETs' ? 2 : 1 }, () => [method, 503, 'drain_ended', ARRIVING])
         const runningLine = running ? [['GET', 503, 'drain_ended', RUNNING]] : []
         expect(lines).toEqual(what === 'a CONNECT' ? [...runningLine, ...arrived] : [...arrived, ...runningLine])
-        expect(upstream.reached.filter((id) => id.split('-').includes(tag))).toEqual(running ? [`held-${tag}`] : [])
+        expect(rig.upstream.reached.filter((id) => id.split('-').includes(tag))).toEqual(running ? [`held-${tag}`] : [])
       }),
       { seed: 0xd7a1, numRuns: 10 },
     )

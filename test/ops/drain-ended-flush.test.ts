@@ -13,33 +13,16 @@
  * connection, and it has sent more since. In-process gateway, a real mTLS upstream.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import type { Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { endpointYaml } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { parseRawResponse } from '../support/raw-client.js'
-import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
+import { useDrainEndRig } from './drain-end-rig.js'
 import { eventually, startOpsGateway } from './helpers.js'
 
-let pki: TestPki
-let upstream: HoldingUpstream
-let dir: string
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  dir = mkdtempSync(join(tmpdir(), 'gw-drain-flush-'))
-  upstream = await startHoldingUpstream(pki)
-}, 60_000)
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+const rig = useDrainEndRig('drain-flush')
 
 const RUNNING = 'the gateway is shutting down: a second signal ended its drain before this request was answered (its upstream may have received it)'
 /** The first answer's body: larger than the caller's receive window, so what follows it waits in the gateway's send queue. */
@@ -48,11 +31,11 @@ const FILLER = 'f'.repeat(16_000)
 /** The slow caller against a gateway on a `tls` or plain listener: what it read, and the error that ended its reading. */
 async function slowCallerAtDrainEnd(tls: boolean): Promise<{ received: Buffer; error: string | null }> {
   const tag = tls ? 'tls' : 'plain'
-  mkdirSync(join(dir, tag))
-  const listen = tls ? `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n` : ''
-  const yaml = `${listen}admin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 10m }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`
+  mkdirSync(join(rig.dir, tag))
+  const { pki, upstream } = rig
+  const yaml = rig.yaml(tls ? `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\n` : '')
   const exits: number[] = []
-  const g = await startOpsGateway(join(dir, tag), yaml, { exit: (code) => void exits.push(code) })
+  const g = await startOpsGateway(join(rig.dir, tag), yaml, { exit: (code) => void exits.push(code) })
   const sockets: Socket[] = []
   g.gw.server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => void sockets.push(s))
   const client = spawn('/usr/bin/python3', [join(import.meta.dirname, '../support/unread-client.py'), String(g.gw.port), tls ? 'localhost' : '-', pki.file('root.crt'), '2048'], { stdio: ['pipe', 'pipe', 'inherit'] })

@@ -15,47 +15,24 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeInterceptionCa } from '../../src/tls/index.js'
-import { endpointYaml } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { describe, expect, it } from 'vitest'
 import { parseRawResponse } from '../support/raw-client.js'
-import { startHoldingUpstream, type HoldingUpstream } from '../support/holding-upstream.js'
 import { openTunnel } from '../support/tunnel.js'
+import { useDrainEndRig } from './drain-end-rig.js'
 import { eventually, startOpsGateway, type OpsGateway } from './helpers.js'
 
 /** Node's http module object, which the gateway's listener makes its servers from. */
 const http = createRequire(import.meta.url)('node:http') as typeof import('node:http')
 
-let pki: TestPki
-let upstream: HoldingUpstream
-let dir: string
-let yaml: string
-let ca: Buffer
-
-beforeAll(async () => {
-  pki = await createTestPki()
-  dir = mkdtempSync(join(tmpdir(), 'gw-drain-tunnel-'))
-  const written = await writeInterceptionCa(join(dir, 'ica'))
-  ca = readFileSync(written.caCert)
-  upstream = await startHoldingUpstream(pki)
-  yaml = `admin: { host: 127.0.0.1, port: 0 }\ndrain: { grace: 10m }\ncallers: { required: false }\ninterception: { caCert: ${written.caCert}, caKey: ${written.caKey} }\nendpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`
-}, 60_000)
-
-afterAll(async () => {
-  await upstream?.close()
-  pki?.cleanup()
-  if (dir) rmSync(dir, { recursive: true, force: true })
-})
+const rig = useDrainEndRig('drain-tunnel')
 
 const SHUTTING = 'the gateway is shutting down: a second signal ended its drain'
 const WAITING = `${SHUTTING} while this request waited its turn behind another on its connection (never started: not sent upstream)`
 const ARRIVING = `${SHUTTING} as this request arrived (never started: not sent upstream)`
-const get = (id: string): string => `GET /${id} HTTP/1.1\r\nHost: api.partner.test:${upstream.server.port}\r\nX-Request-Id: ${id}\r\n\r\n`
+const get = (id: string): string => `GET /${id} HTTP/1.1\r\nHost: api.partner.test:${rig.upstream.server.port}\r\nX-Request-Id: ${id}\r\n\r\n`
 
 /** Starts a gateway, noting the HTTP servers it made: the listener makes a second one for the tunnels' inner requests. */
 async function startNotingServers(tag: string, exits: number[]): Promise<{ g: OpsGateway; made: Server[] }> {
@@ -67,7 +44,7 @@ async function startNotingServers(tag: string, exits: number[]): Promise<{ g: Op
     return server
   }) as typeof nodeCreate
   try {
-    return { g: await startOpsGateway(join(dir, tag), yaml, { exit: (code) => void exits.push(code) }), made }
+    return { g: await startOpsGateway(join(rig.dir, tag), rig.yaml(), { exit: (code) => void exits.push(code) }), made }
   } finally {
     http.createServer = nodeCreate
   }
@@ -76,7 +53,7 @@ async function startNotingServers(tag: string, exits: number[]): Promise<{ g: Op
 /** A gateway with interception, a tunnel through it (the caller's TLS socket inside, the gateway's `inner`), the exit codes, and what the caller read until the tunnel closed. */
 async function tunnelled(tag: string): Promise<{ g: OpsGateway; inner: Socket; tls: TLSSocket; exits: number[]; closed: Promise<Buffer> }> {
   const exits: number[] = []
-  mkdirSync(join(dir, tag))
+  mkdirSync(join(rig.dir, tag))
   const { g, made } = await startNotingServers(tag, exits)
   // The admin listener's listens; the tunnels' never does.
   const inner = made.find((s) => s !== g.gw.server && !s.listening)
@@ -84,7 +61,7 @@ async function tunnelled(tag: string): Promise<{ g: OpsGateway; inner: Socket; t
   // The gateway's side of the tunnel's inner connection (its TLS socket), handed to that server as the tunnel opens.
   const innerSockets: Socket[] = []
   inner.on('connection', (s: Socket) => void innerSockets.push(s))
-  const tls = await openTunnel({ gatewayPort: g.gw.port, authority: `api.partner.test:${upstream.server.port}`, ca })
+  const tls = await openTunnel({ gatewayPort: g.gw.port, authority: `api.partner.test:${rig.upstream.server.port}`, ca: rig.interceptionCa })
   const chunks: Buffer[] = []
   tls.on('data', (c: Buffer) => chunks.push(c))
   tls.on('error', () => {})
@@ -117,7 +94,7 @@ describe('a drain\'s end inside an intercepted tunnel', () => {
         expect(exits).toEqual([1])
         expect(answers.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200'])
         expect(await linesOf(g, ids)).toEqual([[200, undefined, undefined], [503, 'drain_ended', WAITING], [503, 'drain_ended', WAITING]])
-        expect(upstream.reached.filter((id) => id.startsWith(`${event}-`))).toEqual([ids[0]])
+        expect(rig.upstream.reached.filter((id) => id.startsWith(`${event}-`))).toEqual([ids[0]])
       } finally {
         await g.gw.close()
       }
@@ -147,7 +124,7 @@ describe('a drain\'s end inside an intercepted tunnel', () => {
       const reply = parseRawResponse(answers)
       expect([reply.status, reply.headers.connection, JSON.parse(reply.body.toString('utf8'))]).toEqual([503, 'close', { errors: [{ msg: ARRIVING, code: 503 }] }])
       expect(await linesOf(g, ['arriving-late'])).toEqual([[503, 'drain_ended', ARRIVING]])
-      expect(upstream.reached).not.toContain('arriving-late')
+      expect(rig.upstream.reached).not.toContain('arriving-late')
     } finally {
       await g.gw.close()
     }

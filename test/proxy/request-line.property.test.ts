@@ -40,7 +40,7 @@ function follow(stream: Buffer, start: number, headEnd: number, cuts: number[]):
   const out: { state: LineState; bytes: Buffer; clean: boolean; lead: Buffer }[] = []
   let state: LineState | undefined
   let clean = false
-  let lead = Buffer.alloc(0)
+  let lead: Buffer = Buffer.alloc(0)
   for (let i = 0; i + 1 < bounds.length; i++) {
     const [from, to] = [bounds[i] as number, bounds[i + 1] as number]
     if (to <= start || from >= headEnd) continue

@@ -5,20 +5,19 @@
  * happened (`upstream_response_truncated`, after status 200 was sent); a request pipelined behind
  * it is never served (`444` `connection_closed_ahead`, the cut named). On the TLS listener, a real TLS caller.
  *
- * Deterministic: the upstream (a raw mTLS socket server, so it can break off mid-body) resets only
+ * Deterministic: the upstream (a scripted raw mTLS backend, so it can break off mid-body) resets only
  * once the caller has read the head and the first body bytes. In-process gateway, raw callers.
  */
 import { readFileSync } from 'node:fs'
-import type { AddressInfo, Socket } from 'node:net'
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
-import { resetUnder } from '../support/scripted-backend.js'
+import { resetUnder, startScriptedBackend, type ScriptedBackend } from '../support/scripted-backend.js'
 import { eventually, startOpsGateway, type OpsGateway } from '../ops/helpers.js'
 
 let pki: TestPki
-let upstream: TlsServer
+let upstream: ScriptedBackend
 let g: OpsGateway
 /** The upstream's connections that sent a head and part of a body, by request id. */
 const cutting = new Map<string, TLSSocket>()
@@ -27,27 +26,18 @@ const PART = 'x'.repeat(1000)
 
 beforeAll(async () => {
   pki = await createTestPki()
-  upstream = createTlsServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: true }, (s) => {
-    let head = ''
-    s.on('data', (d: Buffer) => {
-      head += d.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      const id = /\r\nx-request-id: (\S+)\r\n/i.exec(head)?.[1] ?? ''
-      head = ''
-      reached.push(id)
-      s.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n${PART}`)
-      cutting.set(id, s)
-    })
-    s.on('error', () => {})
+  upstream = await startScriptedBackend(pki, (head, s) => {
+    const id = /\r\nx-request-id: (\S+)/i.exec(head)?.[1] ?? ''
+    reached.push(id)
+    cutting.set(id, s)
+    return `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n${PART}`
   })
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
-  const port = (upstream.address() as AddressInfo).port
-  g = await startOpsGateway(pki.dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', port, clientTls(pki))}`)
+  g = await startOpsGateway(pki.dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
 }, 60_000)
 
 afterAll(async () => {
   await g?.gw.close()
-  await new Promise((r) => upstream?.close(r))
+  await upstream?.close()
   pki?.cleanup()
 })
 
