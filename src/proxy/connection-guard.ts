@@ -17,9 +17,8 @@ import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
 import { endRequest, expiryOf } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
-import { closeThroughGuard } from './server-closers.js'
+import { answerLeaving, closeOnceAnswered, closeThroughGuard } from './server-closers.js'
 import { endLane, type LaneEnd } from './pipelined.js'
-import { isLingering } from './write-error.js'
 
 export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
 
@@ -60,12 +59,7 @@ export interface ConnectionGuard {
   track(socket: Duplex, isIdle: () => boolean): void
   /** Closes connections with no request in progress (a partly received one counts only before `until`; one closing lingering closes itself), here and in adopted guards. */
   closeIdle(until?: number): void
-  /**
-   * Closes every connection: one whose answer is on its way (a request answered, its answer not
-   * yet sent; one closing lingering after its last answer) once that answer has left, within
-   * ANSWER_LEAVING_MS; the others at once. Resolves once all are closed.
-   */
-  closeAll(): Promise<void>
+  closeAll(): Promise<void> // here and in adopted guards, each once its answer has left (closeOnceAnswered); resolves once all closed
   /** A drain's end: the requests not started on every connection, here and in adopted guards, now and opened later, end with `end` (pipelined.ts endLane). */
   endLanes(end: LaneEnd): void
   /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
@@ -76,21 +70,6 @@ export interface ConnectionGuard {
 
 type Child = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes' | 'closeRefused'>
 export { expiryOf } from './request-expiry.js'
-
-/**
- * How long closeAll lets an answer on its way leave before it destroys the connection. Destroyed
- * at once, a connection whose caller reads slowly and still sends (an upload) is reset by the
- * kernel, which throws away what it had not sent yet: the caller saw a reset, not its answer.
- */
-export const ANSWER_LEAVING_MS = 1000
-
-/** Resolves once `socket` closed, destroying it if it has not within `ms`. */
-function closedWithin(socket: Duplex, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => void (socket.destroy(), resolve()), ms)
-    socket.once('close', () => void (clearTimeout(timer), resolve()))
-  })
-}
 
 /** The reader stopped asking for bytes (backpressure): the silence is ours, not the client's. */
 const starved = (req: IncomingMessage): boolean => req.isPaused() || req.readableLength >= req.readableHighWaterMark
@@ -235,21 +214,14 @@ class Guard implements ConnectionGuard {
   }
 
   closeIdle(until = Infinity): void {
-    // One closing lingering closes itself once its last answer has left (write-error.ts linger).
-    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs, until) && !isLingering(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs, until) && !answerLeaving(socket)) socket.destroy()
     for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
     for (const child of this.#children) child.closeIdle(until)
   }
 
   closeAll(): Promise<void> {
-    // Its answer leaves first (then Node ends it, lingering: answers that close their connection all do).
-    const answering = [...this.#open].filter((socket) => isLingering(socket) || isAnswering(socket))
-    for (const socket of this.#open) if (!answering.includes(socket)) socket.destroy()
-    const tunnels = [...this.#tunnels.keys()]
-    // A tunnel carries its inner connection (an adopted guard's): closed once that one's answer has left.
-    return Promise.all([...answering.map((socket) => closedWithin(socket, ANSWER_LEAVING_MS)), ...this.#children.map((child) => child.closeAll())]).then(() => {
-      for (const socket of tunnels) socket.destroy()
-    })
+    const tunnels = [...this.#tunnels.keys()] // each carries an adopted guard's connection: closed once that one's answer has left
+    return Promise.all([closeOnceAnswered([...this.#open]), ...this.#children.map((child) => child.closeAll())]).then(() => tunnels.forEach((socket) => socket.destroy()))
   }
 
   endLanes(end: LaneEnd): void {

@@ -5,9 +5,11 @@
  * drain's end, which must stop every connection from starting another request.
  */
 import type { Server } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { LaneEnd } from './pipelined.js'
-import { partialRequestsEnd } from './request-progress.js'
+import { isAnswering, partialRequestsEnd } from './request-progress.js'
+import { isLingering } from './write-error.js'
 
 type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes'>
 
@@ -43,4 +45,38 @@ export function closeAllConnections(server: Server): Promise<void> {
  */
 export function endRequestsNotStarted(server: object, end: LaneEnd): void {
   guards.get(server)?.endLanes(end)
+}
+
+/**
+ * How long closeOnceAnswered lets an answer on its way leave before it destroys the connection.
+ * Destroyed at once, a connection whose caller reads slowly and still sends (an upload) is reset by
+ * the kernel, which throws away what it had not sent yet: the caller saw a reset, not its answer.
+ */
+export const ANSWER_LEAVING_MS = 1000
+
+/**
+ * Closes each of `sockets`: one whose answer is on its way (answerLeaving) once it has left (Node
+ * ends it after its answer: answers that close their connection all do), within
+ * ANSWER_LEAVING_MS; the others at once. Resolves once all are closed.
+ */
+export function closeOnceAnswered(sockets: readonly Duplex[]): Promise<unknown> {
+  const leaving: Promise<void>[] = []
+  for (const socket of sockets) {
+    if (answerLeaving(socket)) leaving.push(closedWithin(socket, ANSWER_LEAVING_MS))
+    else socket.destroy()
+  }
+  return Promise.all(leaving)
+}
+
+/** True while an answer of `socket` is on its way: a request answered and its answer not yet sent, or the connection closing lingering after its last answer (it closes itself then). */
+export function answerLeaving(socket: Duplex): boolean {
+  return isLingering(socket) || isAnswering(socket)
+}
+
+/** Resolves once `socket` closed, destroying it if it has not within `ms`. */
+function closedWithin(socket: Duplex, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => void (socket.destroy(), resolve()), ms)
+    socket.once('close', () => void (clearTimeout(timer), resolve()))
+  })
 }
