@@ -1,11 +1,12 @@
 /**
  * The `503` `drain_ended` a drain's end answers a running request with reaches its caller, on a
  * TLS listener as on a plain one, when the caller reads slowly (its answer still in the gateway's
- * send queue as the drain ends) and is still sending (its upload). Before, the drain's end closed
- * every connection at once once the answers were handed to the kernel: the caller's next bytes met
- * a closed socket, the kernel reset the connection and threw away the answer not yet sent, and the
- * caller saw a reset where the access line said 503. Now the drain's end closes such a connection
- * once its answer has left (its FIN after it, what still arrives discarded), bounded.
+ * send queue as the drain ends) and is still sending (its upload). Before, the drain's end (and its
+ * sweep of idle connections) destroyed every connection as soon as the answers were handed to the
+ * kernel: the caller's next bytes met a closed socket, the kernel reset the connection and threw
+ * away the answer not yet sent, and the caller saw a reset where the access line said 503. Now such
+ * a connection closes once its answer has left (its FIN after it, what still arrives discarded),
+ * within a second. (Node's tls cannot shrink a socket's receive buffer: hence Python's ssl.)
  *
  * Deterministic: the caller (Python's ssl over a socket with a small receive buffer) pipelines a
  * POST whose echoed answer fills its receive window, then a POST the upstream holds, whose body it
