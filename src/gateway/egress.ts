@@ -44,14 +44,16 @@ rule('cgnat', ['100.64.0.0/10'], [])
 rule('multicast', ['224.0.0.0/4', '255.255.255.255/32'], ['ff00::/8'])
 // IETF protocol assignments, documentation (TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20), benchmarking,
 // the deprecated 6to4 relay anycast, future use, discard-only and dummy prefixes, SRv6 SIDs. Inside
-// them the registries' globally reachable blocks stay allowed: the PCP and TURN anycast addresses
-// (192.0.0.9, 192.0.0.10; 2001:1::1-3 with DNS-SD SRP's), AMT, AS112-v6, ORCHIDv2, DETs; and Teredo,
-// judged by the IPv4 addresses inside it.
+// them the registries' globally reachable blocks stay allowed: AMT, AS112-v6, ORCHIDv2, DETs; and
+// Teredo, judged by the IPv4 addresses inside it. The PCP, TURN and DNS-SD SRP anycast addresses
+// (192.0.0.9, 192.0.0.10, 2001:1::1-3) are refused although the registries call them globally
+// reachable: the nearest instance answers, usually a router or NAT inside this network, and no
+// HTTPS backend lives there.
 rule(
   'reserved',
   ['192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '240.0.0.0/4'],
   ['100::/64', '100:0:0:1::/64', '2001::/23', '2001:db8::/32', '3fff::/20', '5f00::/16'],
-  ['192.0.0.9/32', '192.0.0.10/32', '2001::/32', '2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'],
+  ['2001::/32', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'],
 )
 /** The IANA IPv6 Address Space registry allocates only 2000::/3 as global unicast; the rest is reserved or unassigned. */
 const GLOBAL_UNICAST = blockList([], ['2000::/3'])

@@ -17,6 +17,11 @@ describe('egress ranges', () => {
     ['feff:ffff::1', 'private'],
     // Below link-local: unallocated (fe00::/9), outside 2000::/3.
     ['fe7f::1', 'reserved'],
+    // PCP, TURN and DNS-SD SRP anycast: globally reachable in the registries, refused on purpose (the nearest instance is local).
+    ['192.0.0.9', 'reserved'],
+    ['192.0.0.10', 'reserved'],
+    ['2001:1::1', 'reserved'],
+    ['2001:1::3', 'reserved'],
   ])('%s is refused as %s', (address, reason) => {
     expect(classifyAddress(address)).toBe(reason)
   })
