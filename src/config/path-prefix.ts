@@ -1,6 +1,7 @@
 /**
- * `endpoints[].pathPrefix`: the forward proxy matches a request's path against it as written, and
- * the last check before the dial compares it with the path a URL parser writes (the one sent). A
+ * `endpoints[].pathPrefix`: the forward proxy matches a request's path against it in RFC 3986 normal
+ * spelling (path-spelling.ts), and the last check before the dial compares it with the path a URL
+ * parser writes (the one sent, as written). A
  * prefix the parser would write otherwise (`^`, a space, `"`, `<`, `>`, a backquote, `{`/`}` outside
  * a placeholder, non-ASCII, `\`, a dot segment) matched requests that the dial's check then stopped
  * with a 500. So it is refused at load, naming the spelling to write.

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const yaml = `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${file} }\ncallers:\n  failedExchangesPerMinute: 1\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\nendpoints:\n  - { name: partner, url: "https://api.partner.test:9", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }\n`
   g = await startOpsGateway(dir, yaml)
   store = openSqliteStore({ file })
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -96,5 +96,5 @@ describe('a caller that leaves while its exchange waits for a place', () => {
     })
     // The 429 above is the only one counted: a caller that left was not refused.
     expect(await throttled()).toBe(before + 1)
-  }, 90_000)
+  })
 })

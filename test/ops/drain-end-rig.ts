@@ -31,7 +31,7 @@ export function useDrainEndRig(name: string): DrainEndRig {
     const dir = mkdtempSync(join(tmpdir(), `gw-${name}-`))
     const ca = await writeInterceptionCa(join(dir, 'ica'))
     parts = { pki, dir, upstream: await startHoldingUpstream(pki), interceptionCa: readFileSync(ca.caCert), interception: `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\n` }
-  }, 60_000)
+  })
   afterAll(async () => {
     await parts?.upstream.close()
     parts?.pki.cleanup()

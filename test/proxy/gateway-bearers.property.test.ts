@@ -78,7 +78,7 @@ endpoints:
   tunnel = { gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${upstream.port}`, ca: readFileSync(ica.caCert) }
   exchanged = await Promise.all(Array.from({ length: 8 }, (_, i) => exchange(`user-${i}`)))
   minted = Array.from({ length: 8 }, () => newBearerToken())
-}, 60_000)
+})
 
 afterAll(async () => {
   for (const agent of tunnels.values()) agent.destroy()

@@ -22,7 +22,7 @@ import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 let pki: TestPki
 beforeAll(async () => {
   pki = await createTestPki()
-}, 60_000)
+})
 afterAll(() => pki?.cleanup())
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/

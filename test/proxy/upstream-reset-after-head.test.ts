@@ -33,7 +33,7 @@ beforeAll(async () => {
     return `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n${PART}`
   })
   g = await startOpsGateway(pki.dir, `listen:\n  tls: { cert: ${pki.file('server-chain.crt')}, key: ${pki.file('server.key')} }\ncallers: { required: false }\nendpoints:\n${endpointYaml('partner', upstream.port, clientTls(pki))}`)
-}, 60_000)
+})
 
 afterAll(async () => {
   await g?.gw.close()
@@ -69,5 +69,5 @@ describe('an upstream that resets after its response head was relayed', () => {
       [444, 'connection_closed_ahead', 'not started: the gateway cut the connection in its answer to the request before it on the connection (200, upstream_response_truncated), so it was never served: not sent upstream, not answered; send it again on a new connection'],
     ])
     expect(reached).toEqual(['reset-first'])
-  }, 60_000)
+  })
 })

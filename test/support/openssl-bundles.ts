@@ -36,7 +36,7 @@ export function useOpensslBundles(): OpensslBundles {
   const servers: Peer[] = []
   beforeAll(async () => {
     made = await createOpensslTestPki('p256')
-  }, 60_000)
+  })
   afterAll(async () => {
     for (const s of servers.splice(0)) await s.stop()
     made?.cleanup()

@@ -40,7 +40,7 @@ describe("the client chain's self-signed anchor, judged as an OpenSSL server jud
         problems: [`endpoints[0].tls.cert: ${r.leaf}: endpoint "under-${anchor}": CA certificate "CN=${anchor}" of the client chain is not a CA certificate (basicConstraints CA:FALSE or absent): TLS servers refuse a client certificate under it`],
       })
     }
-  }, 60_000)
+  })
 
   it('an anchor whose extended key usage excludes clientAuth: s_server refuses, check names it; anyExtendedKeyUsage alone is a warning', async () => {
     const serverOnly = await judged('server-eku-anchor', `${CA_EXTENSIONS}extendedKeyUsage=serverAuth\n`)
@@ -55,7 +55,7 @@ describe("the client chain's self-signed anchor, judged as an OpenSSL server jud
       ok: true,
       problems: [`endpoints[0].tls.cert: warning: ${any.leaf}: endpoint "under-any-eku-anchor": root certificate "CN=any-eku-anchor" has the extended key usage anyExtendedKeyUsage, without clientAuth: servers on Go crypto/tls or Java take anyExtendedKeyUsage for clientAuth, but OpenSSL-based servers (nginx, HAProxy) refuse a client certificate under it ("unsuitable certificate purpose"); reissue it with clientAuth for those`],
     })
-  }, 60_000)
+  })
 
   it('anchors OpenSSL takes (keyCertSign without basicConstraints; clientAuth beside serverAuth), and a client certificate trusted as itself, pass both', async () => {
     for (const [anchor, ext] of [['key-cert-sign-anchor', 'keyUsage=critical,keyCertSign\n'], ['client-eku-anchor', `${CA_EXTENSIONS}extendedKeyUsage=clientAuth,serverAuth\n`]] as const) {
@@ -66,5 +66,5 @@ describe("the client chain's self-signed anchor, judged as an OpenSSL server jud
     const server = await sServer(self, 1)
     expect(await handshake(server, self, pkiOf().file('self-trusted.key'))).toBe('HTTP/1.0 200 ok')
     expect(check('self-trusted', { cert: self, key: pkiOf().file('self-trusted.key'), roots: pkiOf().file('root.crt'), clientRoots: self })).toEqual({ ok: true, problems: [] })
-  }, 60_000)
+  })
 })
