@@ -6,7 +6,8 @@
  *     gives the test pod another value while the gateway's pods keep theirs;
  *   - the `helm test` pod carries `podAnnotations`, so a Linkerd `linkerd.io/inject: enabled`
  *     reaches it: the note's `helmTest.podAnnotations` override works as written;
- *   - a literal in a profile's `additionalFields` is refused by values.schema.json (its note).
+ *   - a literal in a profile's `additionalFields` is refused by values.schema.json (its note);
+ *   - `checksum/config` in `podAnnotations` is refused at render, naming the key (its note).
  * Before, the first had no note: an upgrade was the first to tell.
  */
 import { parse, stringify } from 'yaml'
@@ -52,6 +53,13 @@ describe('docs/deploy.md upgrade notes', () => {
 
   it('podAnnotations reach the helm test pod: the note\'s helmTest.podAnnotations override keeps a Linkerd proxy out of it', async () => {
     await overrideHolds('podAnnotations', 'annotations', 'linkerd.io/inject', 'enabled', 'disabled')
+  })
+
+  it('checksum/config in podAnnotations: the note names the refusal at render, as the chart gives it', async () => {
+    const text = note('Upgrading with `checksum/config` or `checksum/redis-secret` in `podAnnotations`')
+    expect(text).toMatch(/refuses it at render,\s+naming the key/)
+    expect(text).toContain('Remove it from `podAnnotations`')
+    expect(await r.renderError([valuesFile('minimal')], stringify({ podAnnotations: { 'checksum/config': 'pinned' } }))).toContain('Remove checksum/config from podAnnotations')
   })
 
   it('a literal in additionalFields: the note names the refusal and the fix', () => {

@@ -452,6 +452,28 @@ server refuses, and the selector cannot change on upgrade.
 {{- end }}
 
 {{/*
+The pod template's annotations: the chart's checksums and podAnnotations, each key once (written
+as two blocks, a key in both was in the manifest twice, and which one counted was the reader's
+choice). Refuses a podAnnotation that gives a checksum of the chart another value: the checksum is
+what rolls the pods when the config (or the chart-made Redis Secret) changes, and with a value of
+the operator's a changed config would no longer roll them.
+*/}}
+{{- define "mtls-gateway.podAnnotations" -}}
+{{- $own := dict "checksum/config" (include "mtls-gateway.config" . | sha256sum) }}
+{{- $of := dict "checksum/config" "the gateway's config" }}
+{{- with include "mtls-gateway.redisSecretMark" . }}
+{{- $_ := set $own "checksum/redis-secret" . }}
+{{- $_ := set $of "checksum/redis-secret" "the chart-made Redis Secret" }}
+{{- end }}
+{{- range $key, $value := .Values.podAnnotations }}
+{{- if and (hasKey $own $key) (ne (toString $value) (get $own $key)) }}
+{{- fail (printf "podAnnotations sets %s, an annotation the chart sets itself: the checksum of %s, which rolls the pods when it changes (yours would replace it, and a change would no longer roll them). Remove %s from podAnnotations; to roll the pods at will, give another key (e.g. rolledAt: a timestamp) or run kubectl rollout restart." $key (get $of $key) $key) }}
+{{- end }}
+{{- end }}
+{{- toYaml (merge (deepCopy $own) (.Values.podAnnotations | default dict)) }}
+{{- end }}
+
+{{/*
 gateway.workers within resources.limits.cpu, rounded up (500m → 1, 1.5 → 2, 2000m → 2): workers
 past the CPU quota never run at once, they take turns in it (CFS throttling: latency spikes) while
 each holds its own memory. No CPU limit: nothing to check.
