@@ -9,6 +9,7 @@
  * off with helmTest.enabled false. The pod validates as a Kubernetes Pod in
  * helm.test.ts, with every other rendered object.
  */
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -130,4 +131,34 @@ describe('the helm test pod carries the operator\'s podAnnotations', () => {
       { seed: 0xa770, numRuns: 40 },
     )
   }, 120_000)
+})
+
+/**
+ * docs/deploy.md's `helm test` commands work on every Helm 3 and 4 release. Helm 3 (to 3.21) runs
+ * `--logs` after deleting a passed pod (hook-succeeded) and then fails on it; Helm 3 and 4 (to 4.2)
+ * fetch a log for every test hook by the hook's name, as a pod's (pkg/action/release_testing.go,
+ * GetPodLogs), so a policy named otherwise would fail `--logs` on every release: it shares the pod's
+ * name. Before, the docs showed `helm test … --logs`.
+ */
+describe('docs/deploy.md\'s helm test commands', () => {
+  const deploy = readFileSync('docs/deploy.md', 'utf8')
+  const section = deploy.slice(deploy.indexOf('### `helm test`'), deploy.indexOf('\n### ', deploy.indexOf('### `helm test`') + 1))
+  const commands = /```sh\n([\s\S]*?)```/.exec(section)?.[1]?.trim().split('\n') ?? []
+
+  it('run the test without --logs, then read a failed pod\'s logs by a selector that picks the test pod and no gateway pod', () => {
+    for (const file of ['README.md', 'docs/deploy.md']) expect(/helm test [^`\n]*--logs/.exec(readFileSync(file, 'utf8'))?.[0], file).toBeUndefined()
+    expect(commands[0]).toBe('helm test <release> -n <namespace>')
+    const logs = /^kubectl logs -n <namespace> -l (\S+) --tail=-1$/.exec(commands[1] ?? '')
+    expect(logs, commands.join('\n')).not.toBeNull()
+    const selector = Object.fromEntries((logs?.[1] as string).replaceAll('<release>', 'egress').split(',').map((term) => term.split('=') as [string, string]))
+    for (const name of VALUES) {
+      const rendered = out[name] as Rendered
+      expect(selects(selector, hook(name, 'Pod').metadata.labels), name).toBe(true)
+      expect(selects(selector, rendered.get('Deployment').spec.template.metadata.labels), name).toBe(false)
+    }
+  })
+
+  it('the test pod\'s NetworkPolicy has the pod\'s name: Helm fetches each test hook\'s log by its name', () => {
+    for (const name of VALUES) expect(hook(name, 'NetworkPolicy').metadata.name, name).toBe(hook(name, 'Pod').metadata.name)
+  })
 })
