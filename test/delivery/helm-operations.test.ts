@@ -129,9 +129,16 @@ describe('the termination grace period with workers', () => {
       expect(await r.renderError([MINIMAL], `${workers}terminationGracePeriodSeconds: ${grace}\n`)).toContain(`terminationGracePeriodSeconds (${grace}) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (45) with gateway.workers above 1`)
     }
     expect((await r.render([MINIMAL], `${workers}terminationGracePeriodSeconds: 46\n`)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(46)
-    // The chart's defaults (35 s grace, 5 s sleep, 50 s) hold with workers; one process needs no margin.
+    // The chart's defaults (35 s grace, 5 s sleep, 50 s) hold with workers.
     expect((await r.render([MINIMAL], workers)).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(50)
-    expect((await r.render([MINIMAL], 'terminationGracePeriodSeconds: 41\n')).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(41)
+  })
+
+  // One process ends its drain after the grace too: 0.5 s for answers being written, up to 1 s for each to leave, then its exit.
+  it('must exceed the preStop sleep + the drain grace + 2 s with one process', async () => {
+    for (const grace of [41, 42]) {
+      expect(await r.renderError([MINIMAL], `terminationGracePeriodSeconds: ${grace}\n`)).toContain(`terminationGracePeriodSeconds (${grace}) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 2 (42): after the grace the gateway takes up to 2 s to end its drain`)
+    }
+    expect((await r.render([MINIMAL], 'terminationGracePeriodSeconds: 43\n')).get('Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(43)
   })
 })
 
