@@ -214,7 +214,7 @@ describe('chart behaviour', () => {
     expect(await r.renderError([valuesFile('minimal')], 'gateway:\n  adminPort: 8080\n')).toContain('gateway.adminPort (8080) is gateway.port too')
     expect(await r.renderError([valuesFile('minimal')], 'endpoints:\n  - name: partner\n    url: https://api.partner.example\n    tls: { secretName: partner-tls, cert: /x.crt, key: /x.key }\n')).toContain('endpoints "partner": tls.secretName mounts the client bundle as a directory')
     expect(await r.renderError([valuesFile('minimal')], 'store:\n  kind: redis\n')).toContain('neither store.redis.existingSecret')
-    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 2 (42)')
+    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 20\n')).toContain('terminationGracePeriodSeconds (20) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 3 (43)')
   })
 
   it('changes the checksum annotation when the config changes, and only then', async () => {

@@ -62,10 +62,10 @@ describe('docs/deploy.md upgrade notes', () => {
     expect(await r.renderError([valuesFile('minimal')], stringify({ podAnnotations: { 'checksum/config': 'pinned' } }))).toContain('Remove checksum/config from podAnnotations')
   })
 
-  it('one process and a grace period within 2 s of the drain: the note names the refusal the chart gives', async () => {
+  it('one process and a grace period within 3 s of the drain: the note names the refusal the chart gives', async () => {
     const text = note('Upgrading with one process (`gateway.workers` 1)')
-    expect(text).toMatch(/within 2 s of\s+the drain grace plus the preStop sleep: the chart now refuses it/)
-    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 42\n')).toContain('+ 2 (42): after the grace the gateway takes up to 2 s')
+    expect(text).toMatch(/within 3 s of\s+the drain grace plus the preStop sleep: the chart now refuses it/)
+    expect(await r.renderError([valuesFile('minimal')], 'terminationGracePeriodSeconds: 43\n')).toContain('+ 3 (43): after the grace the gateway takes about 2 s')
   })
 
   it('a literal in additionalFields: the note names the refusal and the fix', () => {

@@ -211,15 +211,15 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- include "mtls-gateway.validateWorkers" . }}
 {{- include "mtls-gateway.validateSecurityContext" . }}
 {{- /* With workers the primary kills a worker still draining 5 s after the grace (a stuck one), then exits 1 with its lines: the pod must outlive that too. */}}
-{{- /* With one process, the drain's end after the grace takes up to 2 s (0.5 s for answers being written, 1 s for each to leave, the exit). */}}
+{{- /* With one process, the drain's end after the grace takes about 2 s (0.5 s for answers being written, 1 s for each to leave, the exit), more on a busy node: 3 s. */}}
 {{- $workerKill := ternary 5 0 (gt (int .Values.gateway.workers) 1) }}
-{{- $afterGrace := ternary 5 2 (gt (int .Values.gateway.workers) 1) }}
+{{- $afterGrace := ternary 5 3 (gt (int .Values.gateway.workers) 1) }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) $afterGrace }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- if $workerKill }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (%d) with gateway.workers above 1: the gateway kills a worker still draining 5 s after the grace, and Kubernetes would kill the pod first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 2 (%d): after the grace the gateway takes up to 2 s to end its drain (answers still leaving get 1 s) and exit, and Kubernetes would kill it first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 3 (%d): after the grace the gateway takes about 2 s to end its drain (answers still leaving get 1 s) and exit, more on a busy node, and Kubernetes would kill it first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
 {{- if and (include "mtls-gateway.openProxy" .) (not .Values.allowOpenProxy) }}
 {{- fail "this release would be an open proxy: any pod that reaches the Service could make calls with the endpoints' client certificates and credentials. Configure callers (config.callers.apps, with callers.required true, the default) or restrict who may connect (networkPolicy.enabled with networkPolicy.ingressFrom peers); or, for a trusted network only, set allowOpenProxy=true." }}
