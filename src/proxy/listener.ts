@@ -15,6 +15,7 @@ import { continueSender, expectationRefusal, hasBody } from './body.js'
 import type { Pipeline, RequestFacts } from './pipeline.js'
 import { asGatewayError, writeError, writeRawError } from './write-error.js'
 import { createConnectHandler, tunnelOf, type ConnectOptions } from './connect.js'
+import { requestIdOf } from './request-id.js'
 import { reportListenerHandshakes } from './listener-handshake.js'
 import type { RequestRecord } from './request-record.js'
 import { guardConnections, type ConnectionEvents, type ConnectionGuard } from './connection-guard.js'
@@ -121,17 +122,12 @@ function oneStoreWaitEach(ref: GatewayRef, serve: (req: IncomingMessage, res: Se
   return (req, res) => void (needsOneStoreWait(ref.current.config.store.kind) ? withOneStoreWait(serve, req, res) : serve(req, res))
 }
 
-function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers['x-request-id']
-  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID()
-}
-
 async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; server: Server }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now()
-  const id = requestIdOf(req)
   const url = req.url ?? '/'
   const socket = req.socket
   const tunnel = tunnelOf(socket)
+  const id = requestIdOf(req, tunnel?.token)
   // Its spans start at its turn, under the sampler of the snapshot it is served under (traceRequest).
   const out: Outcome = { mode: 'other', surface: 'api', facts: {} }
   const onDemand = continueSender(req, res)

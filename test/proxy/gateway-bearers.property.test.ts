@@ -7,8 +7,13 @@
  * nothing, its own bearer, or another's. A real upstream records every request line and header
  * line it receives: no bearer ever arrives; a bearer in the URL is refused (400
  * credential_in_target) before any upstream call. Random 43-character base64url strings, which
- * are not bearers, pass through unchanged. Before, a bearer that was not the request's own
- * credential went to the backend, as did one in the URL.
+ * are not bearers, pass through unchanged. Bearers are also sent in any letter case and joined by
+ * "-" or "_" (`X-<bearer>` as a header name, `traceparent: 00-<bearer>-01`); as the tenant or the
+ * user the gateway places into the URL (path, query, host: refused before anything is dialled or
+ * looked up in DNS); and as X-Request-Id (replaced by a fresh id, which the backend receives and
+ * the caller and the access log see). Before, a bearer that was not the request's own credential
+ * went to the backend, as did one in the URL, one joined by "-"/"_", a case-folded one, one
+ * placed as the tenant or user, and one sent as X-Request-Id was logged and echoed.
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -17,7 +22,9 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { LookupAddress } from 'node:dns'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import type { RequestRecord } from '../../src/proxy/request-record.js'
 import { newBearerToken } from '../../src/callers/bearer-shape.js'
 import { writeInterceptionCa } from '../../src/tls/index.js'
 import { send, startTestGateway } from '../support/gateway.js'
@@ -39,6 +46,10 @@ let minted: string[] = []
 /** Every request the upstream received: its request line and raw header lines, by the case's marker. */
 const received = new Map<string, string>()
 const tunnels = new Map<string, TunnelAgent>()
+/** Every access-log record, and every host name the gateway asked DNS for. */
+const records: RequestRecord[] = []
+const lookedUp: string[] = []
+let upstreamConnections = 0
 
 function record(req: IncomingMessage, res: ServerResponse): void {
   const lines = [`${req.method ?? ''} ${req.url ?? ''}`]
@@ -59,6 +70,7 @@ async function exchange(sub: string): Promise<string> {
 beforeAll(async () => {
   pki = await createTestPki('p256')
   upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: record })
+  upstream.server.on('connection', () => void upstreamConnections++)
   const ica = await writeInterceptionCa(join(pki.dir, 'ica'))
   gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
@@ -74,7 +86,35 @@ endpoints:
     resolve: 127.0.0.1
     allowPrivate: true
     tls: ${clientTlsYaml(pki)}
-`)
+  - name: tenanted
+    url: https://api.partner.test:${upstream.port}/t/{tenant}
+    resolve: 127.0.0.1
+    allowPrivate: true
+    tls: ${clientTlsYaml(pki)}
+  - name: tenanthost
+    url: https://{tenant}.partner.test:${upstream.port}/h
+    allowPrivate: true
+    tls: ${clientTlsYaml(pki)}
+  - name: userpath
+    url: https://api.partner.test:${upstream.port}/u/{{who}}
+    resolve: 127.0.0.1
+    allowPrivate: true
+    fields: [{ type: path, key: who, value: "{{user}}" }]
+    tls: ${clientTlsYaml(pki)}
+  - name: userquery
+    url: https://api.partner.test:${upstream.port}/q
+    resolve: 127.0.0.1
+    allowPrivate: true
+    fields: [{ type: query, key: uid, value: "v-{{user}}" }]
+    tls: ${clientTlsYaml(pki)}
+`, {
+    onDone: (r) => void records.push(r),
+    // DNS for the endpoint without `resolve`: recorded, answered with the local upstream.
+    resolve: (host: string, _o: { all: true }, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => {
+      lookedUp.push(host)
+      cb(null, [{ address: '127.0.0.1', family: 4 }])
+    },
+  })
   tunnel = { gatewayPort: Number(new URL(gw.url).port), authority: `api.partner.test:${upstream.port}`, ca: readFileSync(ica.caCert) }
   exchanged = await Promise.all(Array.from({ length: 8 }, (_, i) => exchange(`user-${i}`)))
   minted = Array.from({ length: 8 }, () => newBearerToken())
@@ -116,17 +156,24 @@ function inner(agent: TunnelAgent, path: string, headers: Record<string, string>
 const bearerPick = fc.record({ minted: fc.boolean(), index: fc.nat(7) })
 type BearerPick = { minted: boolean; index: number }
 const bearerOf = (p: BearerPick): string => ((p.minted ? minted : exchanged)[p.index] as string)
+/** A letter case a hop may give it: as issued, lower-cased (Node's header names, a tenant, DNS), upper-cased. */
+const casing = fc.constantFrom('as issued' as const, 'lower' as const, 'upper' as const)
+type Casing = 'as issued' | 'lower' | 'upper'
+const cased = (text: string, how: Casing): string => (how === 'lower' ? text.toLowerCase() : how === 'upper' ? text.toUpperCase() : text)
 
 // Characters outside base64url that delimit a bearer: in header values, and in a URL path or query.
 const VALUE_DELIMITERS = [' ', '=', ';', ',', '"', ':', '/', '.', '+', '~', '!', '{', '}', '[', ']', '(', ')', '\'', '*']
 const word = fc.stringMatching(/^[A-Za-z0-9_-]{0,8}$/)
-const before = fc.oneof(fc.constant(''), fc.tuple(fc.constantFrom('', 'Bearer', 'token', 'session', 'Basic x'), fc.constantFrom(...VALUE_DELIMITERS)).map(([w, d]) => w + d))
-const after = fc.oneof(fc.constant(''), fc.tuple(fc.constantFrom(...VALUE_DELIMITERS), word).map(([d, w]) => d + w))
+// Joined by "-" or "_", which extend a base64url run: `00-<bearer>-01`, `s_<bearer>`.
+const JOINED_BEFORE = ['00-', 's_', 'a-b_', '-', '__']
+const JOINED_AFTER = ['-01', '_x', '-', '_-_']
+const before = fc.oneof(fc.constant(''), fc.tuple(fc.constantFrom('', 'Bearer', 'token', 'session', 'Basic x'), fc.constantFrom(...VALUE_DELIMITERS)).map(([w, d]) => w + d), fc.constantFrom(...JOINED_BEFORE))
+const after = fc.oneof(fc.constant(''), fc.tuple(fc.constantFrom(...VALUE_DELIMITERS), word).map(([d, w]) => d + w), fc.constantFrom(...JOINED_AFTER))
 
 /** A header carrying a bearer: in its value (under its own name, Cookie, the backend's Authorization, an API key) or in its name. */
 const headerEmbed = fc.oneof(
-  fc.record({ kind: fc.constant('value' as const), name: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/).map((n) => `x-e-${n}`), fc.constantFrom('cookie', 'x-api-key', 'authorization')), before, after, bearer: bearerPick }),
-  fc.record({ kind: fc.constant('name' as const), name: fc.constantFrom('x.', 'X~', '', 'token!'), suffix: fc.constantFrom('', '.id', '~2'), bearer: bearerPick }),
+  fc.record({ kind: fc.constant('value' as const), name: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/).map((n) => `x-e-${n}`), fc.constantFrom('cookie', 'x-api-key', 'authorization', 'traceparent')), before, after, bearer: bearerPick, casing }),
+  fc.record({ kind: fc.constant('name' as const), name: fc.constantFrom('x.', 'X~', '', 'token!', 'X-', 'x_', 'X-Trace-'), suffix: fc.constantFrom('', '.id', '~2', '-Id', '_2'), bearer: bearerPick, casing }),
 )
 /** A bearer in the URL: a path segment or a query value, as sent or with some characters percent-encoded. */
 const urlEmbed = fc.record({
@@ -136,6 +183,7 @@ const urlEmbed = fc.record({
   key: fc.constantFrom('access_token', 'token', 't', 'state'),
   encoded: fc.option(fc.record({ at: fc.uniqueArray(fc.nat(42), { minLength: 1, maxLength: 43 }), lower: fc.boolean() }), { nil: undefined }),
   bearer: bearerPick,
+  casing,
 })
 /** A random 43-character base64url string: not a bearer (a chance of 2^-64), so it passes unchanged. */
 const lookalike = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)
@@ -165,7 +213,7 @@ describe('no gateway bearer reaches an upstream, on every way in', () => {
         const presented = c.presented === undefined ? undefined : (exchanged[c.presented] as string)
         const all = [...exchanged, ...minted]
         for (const e of c.headers) {
-          const bearer = bearerOf(e.bearer)
+          const bearer = cased(bearerOf(e.bearer), e.casing)
           // Route mode's Authorization: Bearer is the gateway's credential, judged at admission: covered by tunnel-callers.test.ts.
           if (e.kind === 'value' && !(way === 'route' && e.name === 'authorization')) headers[e.name] = `${e.before}${bearer}${e.after}`
           if (e.kind === 'name') headers[`${e.name}${bearer}${e.suffix}`] = 'present'
@@ -177,7 +225,7 @@ describe('no gateway bearer reaches an upstream, on every way in', () => {
           else headers[`x-look-${i}`] = `id${l.delimiter}${l.value}${l.delimiter}end`
         }
         for (const u of c.url) {
-          const bearer = bearerOf(u.bearer)
+          const bearer = cased(bearerOf(u.bearer), u.casing)
           const spelled = u.encoded === undefined ? bearer : percentEncoded(bearer, u.encoded.at, u.encoded.lower)
           if (u.place === 'path') path += `/${u.before}${spelled}${u.after}`
           else query.push(`${u.key}=${spelled}`)
@@ -219,9 +267,90 @@ describe('no gateway bearer reaches an upstream, on every way in', () => {
     }
   })
 
+  it('a bearer the gateway would place into the URL (the tenant in the path or the host, the user in the path or the query), in any case, is refused: nothing dialled, no DNS lookup (1,000 runs)', async () => {
+    const connectionsBefore = upstreamConnections
+    const placement = fc.record({
+      endpoint: fc.constantFrom('tenanted', 'tenanthost', 'userpath', 'userquery'),
+      bearer: bearerPick,
+      casing,
+      // Route mode's `/proxy/<endpoint>@<tenant>/…` as well as the tenant header.
+      inRoute: fc.boolean(),
+      joined: fc.constantFrom('', 'a-', 'x_'),
+    })
+    await fc.assert(
+      fc.asyncProperty(placement, async (p) => {
+        const id = `placed-${cases++}`
+        const bearer = cased(bearerOf(p.bearer), p.casing)
+        const value = `${p.joined}${bearer}`
+        const tenanted = p.endpoint === 'tenanted' || p.endpoint === 'tenanthost'
+        const headers: Record<string, string> = { 'x-case': id }
+        if (tenanted && !p.inRoute) headers['x-gateway-tenant'] = value
+        if (!tenanted) headers['x-gateway-user'] = value
+        const path = tenanted && p.inRoute ? `/proxy/${p.endpoint}@${value}/v1` : `/proxy/${p.endpoint}/v1`
+        const r = await send(gw.url, path, { headers })
+        expect(r.status, r.text).toBe(400)
+        // A tenant that is no DNS label ("_", a leading "-") was never a URL's: refused as such.
+        const label = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(value.toLowerCase())
+        if (!tenanted || label) expect(r.json<{ errors: { msg: string }[] }>().errors[0]?.msg).toMatch(/holds a gateway credential/)
+        expect(r.text.toLowerCase()).not.toContain(bearerOf(p.bearer).toLowerCase())
+        expect(received.get(id), 'nothing was sent upstream').toBeUndefined()
+      }),
+      { seed: 0x7e4a47, numRuns: 1_000 },
+    )
+    expect(upstreamConnections, 'nothing was dialled').toBe(connectionsBefore)
+    expect(lookedUp, 'no DNS lookup').toEqual([])
+    // The same endpoints reach the upstream with an ordinary tenant and user: the refusals above were the bearers'.
+    for (const [endpoint, headers] of [['tenanted', { 'x-gateway-tenant': 'Acme' }], ['userpath', { 'x-gateway-user': 'alice' }], ['userquery', { 'x-gateway-user': 'alice' }]] as const) {
+      const id = `placed-ok-${cases++}`
+      const r = await send(gw.url, `/proxy/${endpoint}/v1`, { headers: { ...headers, 'x-case': id } })
+      expect(r.status, r.text).toBe(200)
+      expect(received.get(id)).toMatch(/^GET \/(t\/acme|u\/alice|q)\/v1(\?uid=v-alice)?\n/)
+    }
+  }, 600_000)
+
+  it('X-Request-Id holding a bearer (any case, joined) or the request\'s own credential is replaced by a fresh id, which the backend, the caller and the log get (1,000 runs)', async () => {
+    const idCase = fc.record({
+      way: fc.constantFrom('route' as const, 'forward' as const),
+      own: fc.boolean(),
+      bearer: bearerPick,
+      casing,
+      before: fc.constantFrom('', 'req-', 'a_', 'x.', 'id:'),
+      after: fc.constantFrom('', '-1', '_b', '.2', ':z'),
+    })
+    await fc.assert(
+      fc.asyncProperty(idCase, async (c) => {
+        const id = `rid-${cases++}`
+        const presented = exchanged[c.bearer.index] as string
+        // The own credential as sent; another bearer in any case.
+        const inside = c.own ? presented : cased(bearerOf(c.bearer), c.casing)
+        const headers: Record<string, string> = { 'x-case': id, 'x-request-id': `${c.before}${inside}${c.after}` }
+        if (c.own) headers['proxy-authorization'] = `Bearer ${presented}`
+        const logged = records.length
+        const r = await send(gw.url, c.way === 'route' ? '/proxy/partner/rid' : `http://api.partner.test:${upstream.port}/rid`, { headers })
+        expect(r.status, r.text).toBe(200)
+        const echoed = String(r.headers['x-request-id'])
+        expect(echoed).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+        expect(received.get(id), 'the backend keeps the id').toContain(`\nx-request-id: ${echoed}`)
+        await expect.poll(() => records.length).toBeGreaterThan(logged)
+        const line = JSON.stringify(records.slice(logged)).toLowerCase()
+        expect(line).not.toContain(inside.toLowerCase())
+        expect(line).toContain(echoed)
+      }),
+      { seed: 0x4e9, numRuns: 1_000 },
+    )
+    // An ordinary id is kept, as before.
+    const id = `rid-plain-${cases++}`
+    const r = await send(gw.url, '/proxy/partner/rid', { headers: { 'x-case': id, 'x-request-id': 'order-42.retry:1' } })
+    expect([r.status, r.headers['x-request-id']]).toEqual([200, 'order-42.retry:1'])
+    expect(received.get(id)).toContain('\nx-request-id: order-42.retry:1')
+  }, 600_000)
+
   it('every line the upstream received, over all runs: no bearer', () => {
     const everything = [...received.values()].join('\n').toLowerCase()
     expect(received.size).toBeGreaterThan(RUNS)
     for (const b of [...exchanged, ...minted]) expect(everything).not.toContain(b.toLowerCase())
+    // Nor any access-log record (its id, tenant, error message).
+    const logged = JSON.stringify(records).toLowerCase()
+    for (const b of [...exchanged, ...minted]) expect(logged).not.toContain(b.toLowerCase())
   })
 })

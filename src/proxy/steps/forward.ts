@@ -15,6 +15,7 @@ import { UpstreamCall } from '../upstream-call.js'
 import { destinationPathAndQuery } from '../outbound-request.js'
 import { dispatchPath } from '../asterisk-form.js'
 import { unreadTransferCoding } from '../transfer-coding.js'
+import { refuseCredentialInOutbound } from './strip-gateway-credentials.js'
 
 /** Sends ctx.outbound upstream; resolves at the response headers. */
 export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
@@ -27,6 +28,8 @@ export function forwardUpstream(ctx: Admitted): Promise<UpstreamResponse> {
   }
   // Second line of defence: whatever the steps did, the destination is still the endpoint's.
   const path = dispatchPath(ctx, destinationPathAndQuery(ctx.target, outbound))
+  // What is dialled and sent, as it will be: refused before any connection or DNS lookup.
+  refuseCredentialInOutbound(ctx, ctx.target.origin, path)
   ctx.facts.trace?.upstream(headers, { endpoint: endpoint.name, server: ctx.target.server, method: outbound.method })
   const body = buffered ?? outbound.body.stream ?? null
   const request: Dispatcher.DispatchOptions = {

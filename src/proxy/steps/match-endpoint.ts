@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { canonicalTenant, TENANT_RULE } from '../../config/index.js'
-import { headerText, singleHeader } from '../../callers/index.js'
+import { carriesGatewayBearer, headerText, singleHeader } from '../../callers/index.js'
 import type { Endpoint } from '../../gateway/index.js'
 import type { Context, Routed } from '../pipeline.js'
 import { buildUpstreamTarget, checkRequestPath, isUnderBase } from '../upstream-target.js'
@@ -90,5 +90,7 @@ function tenantOf(ctx: Context, endpoint: Endpoint, sent: string | undefined): s
   const tenant = canonicalTenant(given)
   // Only a DNS label may reach a URL: no dots, slashes, encodings or spaces.
   if (tenant === undefined) throw new GatewayError('tenant_invalid', `endpoint "${endpoint.name}": ${TENANT_RULE}`)
+  // A bearer, in any case, would reach a URL (a host: DNS), the access log and the metrics as the tenant.
+  if (carriesGatewayBearer(tenant)) throw new GatewayError('credential_in_target', `endpoint "${endpoint.name}": the tenant holds a gateway credential, which would reach the upstream and the logs as the tenant: send it in Proxy-Authorization (route mode: Authorization) only`)
   return tenant
 }

@@ -5,13 +5,15 @@
  * (by name or value) holding a bearer this release issued, whoever's, known by its spelling
  * (callers' bearer-shape.ts) without a store lookup. In route mode with caller apps
  * configured, `Authorization: Bearer …` is the gateway's and never forwarded. A request target
- * holding either is refused (400 credential_in_target): the URL goes upstream whole. Bodies are
+ * holding either is refused (400 credential_in_target): the URL goes upstream whole; so is an
+ * outbound URL that holds one once the gateway has placed the tenant, the user and fields in it
+ * (refuseCredentialInOutbound, judged by the forward step before anything is dialled). Bodies are
  * the backend's payload and not read. Runs before the OAuth signature is added, which owns
  * Authorization after.
  */
 import { GatewayError } from '../../errors.js'
 import { carriesGatewayBearer } from '../../callers/index.js'
-import type { OutboundHeaders, Step } from '../pipeline.js'
+import type { Admitted, Context, OutboundHeaders, Step } from '../pipeline.js'
 import { presentedCredentials } from './authenticate-caller.js'
 
 // Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
@@ -51,14 +53,34 @@ function refuseCredentialIn(part: string, what: 'path' | 'query', own: readonly 
   }
 }
 
+/** The credentials the request itself presents that are long enough to look for (MIN_TOKEN_LENGTH). */
+function ownCredentials(ctx: Context): string[] {
+  // From the inbound request: what the caller presented, not what is left of it outbound.
+  const presented = presentedCredentials(ctx)
+  return presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH)
+}
+
+/**
+ * Refuses the request the gateway is about to send when its URL (`origin`: scheme, host, port;
+ * `pathAndQuery`) holds a credential: the tenant, the user, fields and claims placed by the
+ * gateway are the caller's choice too, and a host name goes to DNS. The host is lower-cased on
+ * the way, so the request's own credential is looked for in any case (a bearer is, by its tag).
+ */
+export function refuseCredentialInOutbound(ctx: Admitted, origin: string, pathAndQuery: string): void {
+  const own = ownCredentials(ctx).map((t) => t.toLowerCase())
+  const url = origin + pathAndQuery
+  const lower = url.toLowerCase()
+  if (carriesCredential(lower, own) || (url.includes('%') && carriesCredential(percentDecoded(url).toLowerCase(), own))) {
+    throw new GatewayError('credential_in_target', 'the URL the gateway would send upstream holds a gateway credential, placed there from the request (the tenant, the user, a field): nothing was sent; send the credential in Proxy-Authorization (route mode: Authorization) only, never where it reaches a URL')
+  }
+}
+
 export const stripGatewayCredentials: Step = {
   name: 'strip_gateway_credentials',
   run(ctx) {
     const h = ctx.outbound.headers
     if (ctx.mode === 'route' && ctx.gateway.callers.enabled && /^Bearer\s/i.test(String(h.authorization ?? ''))) delete h.authorization
-    // From the inbound request: what the caller presented, not what is left of it outbound.
-    const presented = presentedCredentials(ctx)
-    const own = presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH)
+    const own = ownCredentials(ctx)
     const { path, query } = ctx.inbound.target
     refuseCredentialIn(path, 'path', own)
     refuseCredentialIn(query, 'query', own)
