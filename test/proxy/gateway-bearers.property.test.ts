@@ -185,7 +185,7 @@ const urlEmbed = fc.record({
   bearer: bearerPick,
   casing,
 })
-/** A random 43-character base64url string: not a bearer (a chance of 2^-64), so it passes unchanged. */
+/** A random 43-character base64url string: not a bearer (a chance of about 2^-54), so it passes unchanged. */
 const lookalike = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/)
 
 function percentEncoded(text: string, at: readonly number[], lower: boolean): string {

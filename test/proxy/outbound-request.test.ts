@@ -132,6 +132,8 @@ describe('OutboundRequest', () => {
     const trace = { upstream: (_headers: unknown, t: unknown) => void spans.push(t) } as unknown as RequestTrace
     const ctx = {
       outbound, target, endpoint: { name: 'ep', config: { timeouts: { responseMs: 0 } } }, facts: { trace },
+      // What the caller sent: the forward step judges the outbound URL against its credentials (none here).
+      inbound: { headers: {}, rawHeaders: [] },
       upstream: { dispatch: (request: { origin?: unknown; path?: string }) => void sent.push(request) }, presence: { onGone: () => {} },
     } as unknown as Admitted
     void forwardUpstream(ctx)

@@ -95,6 +95,8 @@ function run(s: Scenario): Run {
       body: { buffered: s.body === 'held' ? held : undefined, stream: s.body === 'streamed' ? stream : undefined },
     },
     facts: {},
+    // What the caller sent: the forward step judges the outbound URL against its credentials (none here).
+    inbound: { headers: {}, rawHeaders: [] },
     presence: { onGone: (f: (reason: Error) => void) => void (gone = f) },
     upstream: {
       dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
