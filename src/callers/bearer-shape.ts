@@ -20,8 +20,9 @@ export const BEARER_LENGTH = 43
 // 24 bytes are exactly 32 characters: their text is their one spelling, and what the tag is over.
 const RANDOM_CHARACTERS = 32
 const TAG_CHARACTERS = BEARER_LENGTH - RANDOM_CHARACTERS
-// Domain separation: no other SHA-256 the gateway computes is over this prefix.
-const TAG_LABEL = 'mtls-gateway bearer tag v2\0'
+// Domain separation: no other SHA-256 the gateway computes is over this prefix. 22 bytes, so label and
+// random part (54) fit one SHA-256 block: a window costs one compression, not two.
+const TAG_LABEL = 'mtls-gw bearer tag v2\0'
 // 5 bits each: ten of these, and 3 bits in the last (43 characters end on 4 bits and 2 padding bits).
 const TAG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 const LAST_ALPHABET = 'cgkosw04'
