@@ -299,6 +299,9 @@ describe('no gateway bearer reaches an upstream, on every way in', () => {
     )
     expect(upstreamConnections, 'nothing was dialled').toBe(connectionsBefore)
     expect(lookedUp, 'no DNS lookup').toEqual([])
+    // The resolver above is the one the gateway asks: an ordinary tenant's host is looked up through it.
+    await send(gw.url, '/proxy/tenanthost/v1', { headers: { 'x-gateway-tenant': 'acme', 'x-case': `placed-dns-${cases++}` } })
+    expect(lookedUp).toContain('acme.partner.test')
     // The same endpoints reach the upstream with an ordinary tenant and user: the refusals above were the bearers'.
     for (const [endpoint, headers] of [['tenanted', { 'x-gateway-tenant': 'Acme' }], ['userpath', { 'x-gateway-user': 'alice' }], ['userquery', { 'x-gateway-user': 'alice' }]] as const) {
       const id = `placed-ok-${cases++}`
