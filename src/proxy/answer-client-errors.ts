@@ -14,7 +14,8 @@ import type { ErrorSurface, GatewayError } from '../errors.js'
 import { answerHeadsInHandlers, clientErrorOf } from './client-error.js'
 import { endRequest } from './request-expiry.js'
 import { bodyArriving, whenAnswered } from './request-progress.js'
-import { isLingering, writeRawError } from './write-error.js'
+import { isLingering } from './lingering-close.js'
+import { writeRawError } from './write-error.js'
 
 /** How answerClientErrors answers, and whom it tells. */
 export interface ClientErrorOptions {

@@ -62,7 +62,7 @@ export interface ConnectionGuard {
   closeAll(): Promise<void> // here and in adopted guards, each once its answer has left (closeOnceAnswered); resolves once all closed
   /** A drain's end: the requests not started on every connection, here and in adopted guards, now and opened later, end with `end` (pipelined.ts endLane). */
   endLanes(end: LaneEnd): void
-  /** Closes the connections with no request in progress and the tunnels `refused` names (a reload's caller trust), here and in adopted guards. */
+  /** Closes the connections `refused` names (a reload's caller trust) with no request in progress (one closing lingering closes itself) and the tunnels it names, here and in adopted guards. */
   closeRefused(refused: (socket: Duplex) => boolean): void
   /** Another guard (the tunnels' inner server) whose connections drain with this one. */
   adopt(child: Child): void
@@ -105,7 +105,7 @@ export function guardConnections(server: Server, o: GuardOptions): ConnectionGua
   server.on('request', (req: IncomingMessage, res: ServerResponse) => guard.started(req, res))
   // With a listener here Node no longer destroys timed-out sockets itself: the guard must.
   server.on('timeout', (socket: Socket) => guard.timedOut(socket))
-  // Drain (ops) and close() call these on the server: they now include what Node leaves open.
+  // Drain (ops) and close() call these on the server: they now include what Node leaves open; each connection closes lingering.
   closeThroughGuard(server, guard)
   return guard
 }
@@ -231,7 +231,7 @@ class Guard implements ConnectionGuard {
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs) && refused(socket)) socket.destroy()
+    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs) && !answerLeaving(socket) && refused(socket)) socket.destroy()
     for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
     for (const child of this.#children) child.closeRefused(refused)
   }

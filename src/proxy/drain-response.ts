@@ -9,14 +9,13 @@
  *   tunnelled ones (a second server) included.
  * - An answer that starts before its request's body has all arrived (a backend refusing an upload
  *   early: 401, 403, 413) says `Connection: close` too, and once it is sent the rest of the body is
- *   discarded while the connection closes lingering. Kept alive, the connection waited on a body
+ *   discarded while the connection closes lingering (lingering-close.ts, as after every closing answer). Kept alive, the connection waited on a body
  *   nobody read any more: the caller's next request on it hung to the keep-alive limit, then a reset.
  * A request asking to upgrade is its connection's last too (closingAfterUpgrade).
  */
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { nodeHttp } from '../process/index.js'
 import { hasBody } from './body.js'
-import { lingerOnClose } from './write-error.js'
 
 /** The ServerResponse class of a listener: `listening()` is read as each answer's head is written. */
 export function drainAwareResponse(listening: () => boolean): typeof ServerResponse {
@@ -33,7 +32,6 @@ export function drainAwareResponse(listening: () => boolean): typeof ServerRespo
 /** `res` starts before its request's body has all arrived: the connection closes after it, the rest of the body discarded. */
 function closeAfterEarlyAnswer(res: ServerResponse): void {
   res.shouldKeepAlive = false
-  if (res.socket) lingerOnClose(res.socket)
   // Whoever read the body (the upstream call) is done with it once the answer is sent.
   res.once('finish', () => void (res.req.complete || res.req.resume()))
 }

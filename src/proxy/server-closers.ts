@@ -1,15 +1,17 @@
 /**
  * How what ops does to a listener's server reaches the connections its guard knows
  * (connection-guard.ts): Node's closeIdleConnections and closeAllConnections, which drain and
- * close() call, leave open what Node does not call idle (silent, half-open, tunnels); and a
- * drain's end, which must stop every connection from starting another request.
+ * close() call, leave open what Node does not call idle (silent, half-open, tunnels); a drain's
+ * end, which must stop every connection from starting another request; and how each connection
+ * closes after its last answer (lingering-close.ts), whatever the answer.
  */
 import type { Server } from 'node:http'
+import { Server as TlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { LaneEnd } from './pipelined.js'
 import { isAnswering, partialRequestsEnd } from './request-progress.js'
-import { isLingering } from './write-error.js'
+import { isLingering, lingerOnClose } from './lingering-close.js'
 
 type Closers = Pick<ConnectionGuard, 'closeIdle' | 'closeAll' | 'endLanes'>
 
@@ -20,12 +22,15 @@ const guards = new WeakMap<object, Closers>()
  * Makes `server`'s closeIdleConnections and closeAllConnections the guard's: it knows every
  * connection Node does, and also what Node leaves open (silent, half-open, tunnels); and it lets
  * an answer on its way leave first, where Node's destroy every connection they pick at once (a
- * connection closing lingering after its last answer is idle to Node).
+ * connection closing lingering after its last answer is idle to Node). And every answer after which
+ * Node closes a connection (`Connection: close`) closes it lingering, not at once (lingerOnClose).
  */
 export function closeThroughGuard(server: Server, guard: Closers): void {
   guards.set(server, guard)
   server.closeIdleConnections = () => guard.closeIdle(partialRequestsEnd(server))
   server.closeAllConnections = () => void guard.closeAll()
+  // HTTP runs on the TLS socket of a TLS server: that is the one its answers end.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', lingerOnClose)
 }
 
 /** `server`'s closeAllConnections (closeThroughGuard), resolving once every connection closed (bounded: ANSWER_LEAVING_MS). */

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream'
 import { nodeHttp } from '../process/index.js'
 import { errorResponse, GatewayError, type ErrorSurface } from '../errors.js'
 import { endWaitingBehindCut } from './pipelined.js'
+import { closeLingering } from './lingering-close.js'
 
 /** Normalises anything thrown into a GatewayError. */
 export function asGatewayError(err: unknown): GatewayError {
@@ -18,7 +19,7 @@ export function asGatewayError(err: unknown): GatewayError {
 /** How an error response is written. */
 export interface WriteErrorOptions {
   requestId?: string
-  /** Close the connection after the response (the request body was not read to its end). */
+  /** Close the connection after the response (the request body was not read to its end): it closes lingering (lingering-close.ts), as after every answer that closes it. */
   close?: boolean
 }
 
@@ -44,42 +45,9 @@ export function writeError(res: ServerResponse, err: GatewayError, surface: Erro
     res.destroy(err)
     return r.status
   }
-  // Its request's connection: a response queued behind others on it (pipelined) has none of its own yet.
-  if (o.close) lingerOnClose(res.req.socket)
   res.writeHead(r.status, r.headers)
   res.end(r.body)
   return r.status
-}
-
-/** How long a closing connection keeps discarding what the client still sends. */
-const LINGER_MS = 2000
-
-/** Connections closing lingering: what they still read is discarded, whatever it is. */
-const lingering = new WeakSet<Duplex>()
-
-/** True while `socket` closes lingering (its last answer sent, discarding what arrives until it closes). */
-export function isLingering(socket: Duplex): boolean {
-  return lingering.has(socket)
-}
-
-/**
- * Closing a socket with request bytes still unread makes the kernel answer with a reset,
- * and the client may lose the response it has not read yet. Like nginx's lingering close:
- * half-close after the response, discard what arrives for a moment, then close.
- */
-function linger(socket: Duplex): void {
-  lingering.add(socket)
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
-  timer.unref()
-  socket.once('close', () => clearTimeout(timer))
-}
-
-/** Node ends a `connection: close` response with socket.destroySoon(): make that a lingering close. */
-export function lingerOnClose(socket: Duplex): void {
-  ;(socket as Duplex & { destroySoon(): void }).destroySoon = () => {
-    socket.end()
-    linger(socket)
-  }
 }
 
 /** Writes the JSON error as a whole HTTP/1.1 response on a raw socket, then closes it. */
@@ -90,8 +58,8 @@ export function writeRawError(socket: Duplex, err: GatewayError, surface: ErrorS
     return r.status
   }
   const head = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-  socket.end(`HTTP/1.1 ${r.status} ${nodeHttp().STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
+  socket.write(`HTTP/1.1 ${r.status} ${nodeHttp().STATUS_CODES[r.status] ?? 'Error'}\r\n${head}\r\n${r.body}`)
   // A client that ignores the close must not keep the socket half-open.
-  linger(socket)
+  closeLingering(socket)
   return r.status
 }

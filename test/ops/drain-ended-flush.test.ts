@@ -13,13 +13,12 @@
  * goes on uploading; it reads nothing until the gateway has answered 503 and closed or ended the
  * connection, and it has sent more since. In-process gateway, a real mTLS upstream.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
 import { parseRawResponse } from '../support/raw-client.js'
+import { startUnreadCaller, type UnreadResult } from '../support/unread-caller.js'
 import { useDrainEndRig } from './drain-end-rig.js'
 import { eventually, startOpsGateway } from './helpers.js'
 
@@ -30,7 +29,7 @@ const RUNNING = 'the gateway is shutting down: a second signal ended its drain b
 const FILLER = 'f'.repeat(16_000)
 
 /** The slow caller against a gateway on a `tls` or plain listener: what it read, and the error that ended its reading. */
-async function slowCallerAtDrainEnd(tls: boolean): Promise<{ received: Buffer; error: string | null }> {
+async function slowCallerAtDrainEnd(tls: boolean): Promise<UnreadResult> {
   const tag = tls ? 'tls' : 'plain'
   mkdirSync(join(rig.dir, tag))
   const { pki, upstream } = rig
@@ -39,27 +38,18 @@ async function slowCallerAtDrainEnd(tls: boolean): Promise<{ received: Buffer; e
   const g = await startOpsGateway(join(rig.dir, tag), yaml, { exit: (code) => void exits.push(code) })
   const sockets: Socket[] = []
   g.gw.server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => void sockets.push(s))
-  const client = spawn('/usr/bin/python3', [join(import.meta.dirname, '../support/unread-client.py'), String(g.gw.port), tls ? 'localhost' : '-', pki.file('root.crt'), '2048'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const first = `POST /proxy/partner/fill HTTP/1.1\r\nHost: gw\r\nContent-Length: ${FILLER.length}\r\n\r\n${FILLER}`
+  const held = `POST /proxy/partner/held HTTP/1.1\r\nHost: gw\r\nX-Request-Id: held-${tag}\r\nContent-Length: 1000000000\r\n\r\n`
+  const client = startUnreadCaller({ port: g.gw.port, ...(tls ? { serverName: 'localhost' } : {}), ca: pki.file('root.crt'), sends: first + held })
   try {
-    const out: string[] = []
-    createInterface({ input: client.stdout }).on('line', (l) => void out.push(l))
-    const first = `POST /proxy/partner/fill HTTP/1.1\r\nHost: gw\r\nContent-Length: ${FILLER.length}\r\n\r\n${FILLER}`
-    const held = `POST /proxy/partner/held HTTP/1.1\r\nHost: gw\r\nX-Request-Id: held-${tag}\r\nContent-Length: 1000000000\r\n\r\n`
-    client.stdin.write(`${JSON.stringify(first + held)}\n`)
     await eventually(() => upstream.waiting.length === 1, 30_000, 'the upstream to hold the second request')
     g.gw.ops?.drain('SIGTERM')
     g.gw.ops?.drain('SIGTERM')
     await eventually(() => g.access().some((l) => l.reqId === `held-${tag}` && l.status === 503), 30_000, 'the held request\'s 503 line')
     // The gateway has ended or closed the connection: the caller goes on sending a little, then reads.
-    const [socket] = sockets
-    await eventually(() => socket !== undefined && (socket.destroyed || socket.writableFinished), 30_000, 'the gateway to close or end the connection')
-    const sent = out.length
-    await eventually(() => out.length >= sent + 2, 30_000, 'the caller to try sending twice more')
-    client.stdin.write('read\n')
-    await new Promise((resolve) => client.once('close', resolve))
+    const result = await client.readAfterClose(() => sockets[0])
     await eventually(() => exits.length > 0, 30_000, 'the cut drain to exit')
-    const last = JSON.parse(out.at(-1) ?? '{}') as { received: string; error: string | null }
-    return { received: Buffer.from(last.received, 'base64'), error: last.error }
+    return result
   } finally {
     client.kill()
     upstream.waiting.splice(0).forEach((w) => w.res.destroy())
