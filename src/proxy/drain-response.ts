@@ -9,8 +9,9 @@
  *   tunnelled ones (a second server) included.
  * - An answer that starts before its request's body has all arrived (a backend refusing an upload
  *   early: 401, 403, 413) says `Connection: close` too, and once it is sent the rest of the body is
- *   discarded while the connection closes lingering (lingering-close.ts, as after every closing answer). Kept alive, the connection waited on a body
- *   nobody read any more: the caller's next request on it hung to the keep-alive limit, then a reset.
+ *   discarded while the connection closes lingering (lingering-close.ts, as after every closing
+ *   answer). Kept alive, the connection waited on a body nobody read any more: the caller's next
+ *   request on it hung to the keep-alive limit, then a reset.
  * A request asking to upgrade is its connection's last too (closingAfterUpgrade).
  */
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'

@@ -12,10 +12,10 @@ import type { Duplex } from 'node:stream'
 import { bodyArriving } from './request-progress.js'
 
 /** How long a closing connection keeps discarding what the client still sends. */
-export const LINGER_MS = 2000
+const LINGER_MS = 2000
 
 /** How much it discards at most: beyond, the caller is flooding, not finishing what was in flight. */
-export const LINGER_BYTES = 16 * 1024 * 1024
+const LINGER_BYTES = 16 * 1024 * 1024
 
 /** How often the bytes discarded are counted. */
 const COUNT_EVERY_MS = 100
@@ -34,9 +34,9 @@ export function closeLingering(socket: Duplex): void {
   if (lingering.has(socket) || socket.destroyed) return
   lingering.add(socket)
   // Reading goes on as Node's server reads (never resumed here: it pauses a socket while the answers
-  // before are unsent and asserts it gets no bytes then). What still arrives of a body is dropped
-  // by its parser: read on (by an upstream call answered already, a request never started) it stops
-  // the reading once its reader pauses, and the caller's bytes pile up unread until the reset.
+  // before are unsent and asserts it gets no bytes then). What still arrives of a body is dropped by
+  // its parser: pushed on to its reader (an upstream call answered already, a request never started),
+  // reading stopped once that reader paused, and the caller's bytes piled up unread until the reset.
   dropBody(bodyArriving(socket)?.req)
   const read = (): number => (socket as Duplex & { bytesRead?: number }).bytesRead ?? 0
   const from = read()
