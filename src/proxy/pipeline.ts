@@ -78,6 +78,8 @@ export interface Context {
   readonly auth: AuthState
   /** Facts collected for the access log and metrics. */
   readonly facts: RequestFacts
+  /** The gateway credentials the request presents, long enough to look for: found once (strip_gateway_credentials), read again by forward. Never logged. */
+  ownCredentials?: readonly string[]
 }
 
 /** An OAuth 1.0a token and the per-user fields stored with it (e.g. a PIN). */

@@ -53,11 +53,12 @@ function refuseCredentialIn(part: string, what: 'path' | 'query', own: readonly 
   }
 }
 
-/** The credentials the request itself presents that are long enough to look for (MIN_TOKEN_LENGTH). */
-function ownCredentials(ctx: Context): string[] {
+/** The credentials the request itself presents that are long enough to look for (MIN_TOKEN_LENGTH): found once per request. */
+function ownCredentials(ctx: Context): readonly string[] {
+  if (ctx.ownCredentials !== undefined) return ctx.ownCredentials
   // From the inbound request: what the caller presented, not what is left of it outbound.
   const presented = presentedCredentials(ctx)
-  return presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH)
+  return (ctx.ownCredentials = presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH))
 }
 
 /**
