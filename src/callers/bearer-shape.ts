@@ -27,9 +27,10 @@ const TAG_LABEL = 'mtls-gw bearer tag v2\0'
 const TAG_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 const LAST_ALPHABET = 'cgkosw04'
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 // The base64url alphabet by char code, each character's 6-bit value; -1 outside it.
 const VALUE = new Int8Array(128).fill(-1)
-for (const [v, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) VALUE[c.charCodeAt(0)] = v
+for (const [v, c] of [...BASE64URL].entries()) VALUE[c.charCodeAt(0)] = v
 // By char code, in any case: the tag character's 5 bits; -1 for characters no tag holds (0 1 8 9 - _).
 const TAG_VALUE = new Int8Array(128).fill(-1)
 for (const [v, c] of [...TAG_ALPHABET].entries()) TAG_VALUE[c.charCodeAt(0)] = TAG_VALUE[c.toUpperCase().charCodeAt(0)] = v
@@ -38,7 +39,7 @@ const LAST_VALUE = new Int8Array(128).fill(-1)
 for (const [v, c] of [...LAST_ALPHABET].entries()) {
   const base = VALUE[c.charCodeAt(0)] as number
   for (let pad = 0; pad < 4; pad++) {
-    const spelled = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[base + pad] as string
+    const spelled = BASE64URL[base + pad] as string
     LAST_VALUE[spelled.charCodeAt(0)] = LAST_VALUE[spelled.toUpperCase().charCodeAt(0)] = v
   }
 }
