@@ -104,9 +104,9 @@ export class EgressDeniedError extends Error {
   }
 }
 
-/** `word` after the indefinite article its sound takes: "an unspecified", "a cgnat", "a unique". */
+/** A reason's name (EgressReason, all lower-case) after its indefinite article: "an unspecified", "a cgnat". */
 function withArticle(word: string): string {
-  return `${/^(?![Uu](?:ni|s[eu]|r[aeiou])|[Oo]ne|[Ee]u)[AEIOUaeiou]/.test(word) ? 'an' : 'a'} ${word}`
+  return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
 }
 
 export type Resolve = (host: string, options: { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void
