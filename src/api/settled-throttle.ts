@@ -62,7 +62,6 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
   const wakeups = createWakeups()
   const steadyNow = o.steadyNow ?? o.now ?? (() => performance.now())
   const waitMs = o.waitMs ?? WAIT_FOR_PLACE_MS
-  const admitted = (attempt: Attempt & { admitted: true }, failure: Failure): Admission => settledOnce(attempt, failure, wakeups)
   return {
     async admit(address, gone) {
       const deadline = steadyNow() + waitMs
@@ -76,7 +75,7 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
         const failure = failures.at(address)
         const attempt = await places.admit(address)
         if (attempt.admitted) {
-          if (!gone?.aborted) return admitted(attempt, failure)
+          if (!gone?.aborted) return settledOnce(attempt, failure, wakeups)
           await attempt.release()
           return leave(attempt.key)
         }
