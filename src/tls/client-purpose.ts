@@ -61,8 +61,12 @@ function clientAuthProblem(cert: X509Certificate): string | undefined {
  */
 function chainClientAuthProblem(intermediates: readonly X509Certificate[]): string | undefined {
   const cert = intermediates.find((c) => !allowsClientAuth(c))
-  if (cert === undefined) return undefined
-  return `intermediate certificate "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${ekuText(cert)}): TLS servers refuse a client certificate under it`
+  return cert === undefined ? undefined : caWithoutClientAuth(cert, 'intermediate certificate')
+}
+
+/** The problem sentence for a CA of a client chain, the `which` of it, whose extended key usage excludes clientAuth. */
+function caWithoutClientAuth(cert: X509Certificate, which: string): string {
+  return `${which} "${oneLine(cert.subject)}" of the client chain has an extended key usage without clientAuth (${ekuText(cert)}): TLS servers refuse a client certificate under it`
 }
 
 /**
@@ -95,7 +99,7 @@ export function anchorClientAuth(anchor: X509Certificate): { problems: string[];
   const problems = notCa === undefined ? [] : [notCa]
   if (allowsClientAuth(anchor)) return { problems }
   if (ekuOf(anchor)?.includes(OID_ANY_EKU)) return { problems, warning: anyEkuWarning(anchor, 'root certificate') }
-  return { problems: [...problems, `root certificate "${oneLine(anchor.subject)}" of the client chain has an extended key usage without clientAuth (${ekuText(anchor)}): TLS servers refuse a client certificate under it`] }
+  return { problems: [...problems, caWithoutClientAuth(anchor, 'root certificate')] }
 }
 
 /** The warning for anyExtendedKeyUsage without clientAuth on `cert`, the `which` of a client chain. */
