@@ -212,11 +212,11 @@ that depends on them, so `helm template` and `helm install` stop before anything
 {{- include "mtls-gateway.validateSecurityContext" . }}
 {{- /* With workers the primary kills a worker still draining 5 s after the grace (a stuck one), then exits 1 with its lines: the pod must outlive that too. */}}
 {{- /* With one process, the drain's end after the grace takes about 2 s (0.5 s for answers being written, 1 s for each to leave, the exit), more on a busy node: 3 s. */}}
-{{- $workerKill := ternary 5 0 (gt (int .Values.gateway.workers) 1) }}
-{{- $afterGrace := ternary 5 3 (gt (int .Values.gateway.workers) 1) }}
+{{- $withWorkers := gt (int .Values.gateway.workers) 1 }}
+{{- $afterGrace := ternary 5 3 $withWorkers }}
 {{- $needed := add (int .Values.gateway.drainGraceSeconds) (int .Values.preStopSleepSeconds) $afterGrace }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $needed) }}
-{{- if $workerKill }}
+{{- if $withWorkers }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 5 (%d) with gateway.workers above 1: the gateway kills a worker still draining 5 s after the grace, and Kubernetes would kill the pod first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
 {{- end }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gateway.drainGraceSeconds + 3 (%d): after the grace the gateway takes about 2 s to end its drain (answers still leaving get 1 s) and exit, more on a busy node, and Kubernetes would kill it first (exit 137, the gateway's last lines lost)." (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
