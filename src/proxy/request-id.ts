@@ -6,9 +6,8 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { carriesGatewayBearer } from '../callers/index.js'
+import { MIN_TOKEN_LENGTH } from './steps/strip-gateway-credentials.js'
 
-// As strip_gateway_credentials': shorter strings could be ordinary id content.
-const MIN_CREDENTIAL_LENGTH = 16
 const PLAIN_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const CREDENTIAL_HEADER = /^(?:proxy-)?authorization$/i
 
@@ -25,4 +24,5 @@ export function requestIdOf(req: IncomingMessage, tunnelToken: string | undefine
   return given
 }
 
-const holds = (id: string, credential: string): boolean => credential.length >= MIN_CREDENTIAL_LENGTH && id.includes(credential)
+// Shorter strings than strip_gateway_credentials looks for could be ordinary id content.
+const holds = (id: string, credential: string): boolean => credential.length >= MIN_TOKEN_LENGTH && id.includes(credential)

@@ -17,7 +17,7 @@ import type { Admitted, Context, OutboundHeaders, Step } from '../pipeline.js'
 import { presentedCredentials } from './authenticate-caller.js'
 
 // Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
-const MIN_TOKEN_LENGTH = 16
+export const MIN_TOKEN_LENGTH = 16
 
 /** Whether `text` holds one of the caller's own credentials or any gateway bearer. */
 function carriesCredential(text: string, own: readonly string[]): boolean {
