@@ -47,8 +47,7 @@ export function setGatewayHeader(outbound: Outbound, name: string, value: string
   for (const other in headers) {
     // A CGI name keeps the length; most headers differ in it and need no folding.
     if (other !== name && other.length === name.length && !(plain && PLAIN_NAME.test(other)) && cgiHeaderName(other) === (key ??= cgiHeaderName(name))) {
-      const shadowKey = key
-      outbound.headers = withoutHeaders(headers, (o) => o !== name && o.length === name.length && cgiHeaderName(o) === shadowKey)
+      outbound.headers = withoutHeaders(headers, (o) => o !== name && o.length === name.length && cgiHeaderName(o) === key)
       break
     }
   }
