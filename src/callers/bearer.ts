@@ -5,7 +5,7 @@ import type { AssertedCaller } from './caller.js'
 import { aliasRefusal, bearerLifetimeSec, lifetimeRefusal, rsa15Refusal, type BearerFacts } from './bearer-binding.js'
 import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 import { exactJson } from './exact-json.js'
-import { newBearerToken } from './bearer-shape.js'
+import { BEARER_LENGTH, newBearerToken } from './bearer-shape.js'
 import { BEARER_PREFIX, CLAIMS_PREFIX, openRenewing, recordSealer, sha256, type Sealer } from './bearer-seal.js'
 
 export type { Sealer } from './bearer-seal.js'
@@ -51,7 +51,8 @@ interface BearerRecord extends BearerFacts {
   claimsSealed?: true
 }
 
-const OPAQUE = /^[A-Za-z0-9_-]{43}$/
+// Every bearer this release and earlier ones issued: base64url, BEARER_LENGTH characters.
+const OPAQUE = new RegExp(`^[A-Za-z0-9_-]{${BEARER_LENGTH}}$`)
 // The identity claims are not secrets; everything else from a JWE may be.
 const IDENTITY_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'isAnonymous', 'identityToMerge']
 
