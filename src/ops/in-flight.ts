@@ -11,6 +11,7 @@ import { observePins } from '../proxy/pin-snapshot.js'
 import type { LaneEnd } from '../proxy/pipelined.js'
 import { endRequest } from '../proxy/request-expiry.js'
 import { endRequestsNotStarted } from '../proxy/server-closers.js'
+import { RunningList } from './running-list.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -38,8 +39,8 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
   const counts = new Map<Gateway, number>()
   const waiters = new Map<Gateway, (() => void)[]>()
   let total = 0
-  // The responses running now, for a drain whose grace ran out (end).
-  const running = new Set<ServerResponse>()
+  // The responses running now, for a drain whose grace ran out (end): a list, not a Set (running-list.ts).
+  const running = new RunningList<ServerResponse>()
   const hold = (gateway: Gateway): (() => void) => {
     counts.set(gateway, (counts.get(gateway) ?? 0) + 1)
     total++
@@ -74,22 +75,22 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
 }
 
 /** Adds `res` to `running`; returns its 'close' handler, which removes it and calls `release`. */
-function runs(running: Set<ServerResponse>, res: ServerResponse, release: () => void): () => void {
-  running.add(res)
-  return () => void (running.delete(res), release())
+function runs(running: RunningList<ServerResponse>, res: ServerResponse, release: () => void): () => void {
+  const entry = running.add(res)
+  return () => void (running.remove(entry), release())
 }
 
 /** Ends each of `running` with `err`, and what is not started on `server`'s connections with `notStarted`; resolves when the running ones all closed, or after `waitMs`. */
-async function endRunning(server: object, running: ReadonlySet<ServerResponse>, err: GatewayError, notStarted: LaneEnd, waitMs: number): Promise<number> {
+async function endRunning(server: object, running: RunningList<ServerResponse>, err: GatewayError, notStarted: LaneEnd, waitMs: number): Promise<number> {
   // Every connection, not only those of the running ones: a request handed its turn (a turn later) between two pipelined ones is
   // running nowhere yet, and one whose head completes before the connections close (in waitMs at most) must not start.
   endRequestsNotStarted(server, notStarted)
-  const ended = [...running].filter((res) => endRequest(res, err, { waiting: notStarted.waiting }))
+  const ended = running.items().filter((res) => endRequest(res, err, { waiting: notStarted.waiting }))
   if (running.size === 0) return ended.length
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, waitMs)
     let open = running.size
-    for (const res of running) res.once('close', () => void (--open === 0 && (clearTimeout(timer), resolve())))
+    for (const res of running.items()) res.once('close', () => void (--open === 0 && (clearTimeout(timer), resolve())))
   })
   return ended.length
 }
