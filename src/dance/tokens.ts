@@ -17,6 +17,7 @@ import type { BrowserBinding } from './binding.js'
 import { findOrAdoptToken, findToken } from './adopt-token.js'
 import { danceRecordEnd, newLife, tokenEnd, type AnonymousLife } from './anonymous-life.js'
 import { mergeAnonymous } from './merge-anonymous.js'
+import { bindOwner, boundToOwner, type OwnerBound } from './owner-binding.js'
 import { revokeKeys } from './token-move.js'
 import { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, keysInEverySpace, LINK_PREFIX, linkKey, PENDING_PREFIX, pendingKey, REUSABLE_LINK_PREFIX, reusableLinkKey, revokedIds, tokenKey, type StoredTokenOwner } from './token-keys.js'
 
@@ -42,7 +43,7 @@ export interface StoredToken {
 }
 
 /** A request token waiting for the provider's callback (an anonymous user's says when it was made: anonymous-life.ts). */
-export interface PendingRequest extends TokenOwner, AnonymousLife {
+export interface PendingRequest extends TokenOwner, AnonymousLife, OwnerBound {
   secret: string
   fields?: Record<string, string>
   /** The browser that started the dance: only its cookie completes it. */
@@ -52,7 +53,7 @@ export interface PendingRequest extends TokenOwner, AnonymousLife {
 }
 
 /** A one-time authorize link: whose it is, and the token its page's form must send back (an anonymous user's says when it was made). */
-export interface LinkRecord extends TokenOwner, AnonymousLife {
+export interface LinkRecord extends TokenOwner, AnonymousLife, OwnerBound {
   /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
   readonly csrf: string
   /** The user's fields when the caller supplied them (the page then asks for none). */
@@ -111,8 +112,9 @@ export interface TokenRepoOptions {
 }
 
 const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
-const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings']
-const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields']
+// ownerBinding: the owner sealed with the record (owner-binding.ts).
+const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings', 'ownerBinding']
+const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields', 'ownerBinding']
 
 const REUSABLE_SECRETS: SecretFields<{ id: string }> = ['id']
 
@@ -143,7 +145,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const life = (owner: TokenOwner, ttlMs: number): AnonymousLife => (owner.anonymous ? newLife(ttl(true, ttlMs) as number) : {})
   const ended = <T extends TokenOwner & AnonymousLife>(r: T | undefined): T | undefined => ((r && danceRecordEnd(r, o.anonymousTtlMs)) ?? Infinity) <= Date.now() ? undefined : r
   // Taken either way: one that cannot be opened, or has ended, is used up as well.
-  const take = async <T extends TokenOwner & AnonymousLife>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => ended(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets))))
+  const take = async <T extends TokenOwner & AnonymousLife & OwnerBound>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => ended(boundToOwner(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets)))))
   return {
     saveToken: (owner, token) => saveToken(o, owner, token),
     findToken: (owner) => findToken(o, owner, TOKEN_SECRETS),
@@ -157,13 +159,13 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return revokeKeys(o.store, keys)
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = Object.assign(ownerOf(pending), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {}, life(pending, ttlMs))
+      const record: PendingRequest = Object.assign(bindOwner(ownerOf(pending)), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {}, life(pending, ttlMs))
       return putRecordIfAbsent(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
     takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
     async createLink(owner, ttlMs, fields, origin) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = Object.assign(ownerOf(owner), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {}, life(owner, ttlMs))
+      const record: LinkRecord = Object.assign(bindOwner(ownerOf(owner)), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {}, life(owner, ttlMs))
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
@@ -178,7 +180,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
-    peekLink: async (id) => withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs), () => o.onResealed?.('authorize_link')))),
+    peekLink: async (id) => boundToOwner(withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs), () => o.onResealed?.('authorize_link'))))),
     takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
     mergeAnonymous: (space, anonymous, known, profiles) => mergeAnonymous(o, { space, anonymous, known, profiles }, TOKEN_SECRETS),
   }

@@ -4,7 +4,8 @@
  * file, as a Deployment with a volume replaces its pod. Both directions: a caller's bearer
  * exchanged on one is used on the other (this release's, spelled with the tag that lets it know
  * them in headers, on the earlier one too), its assertion's `jti` is refused there as a replay, a
- * dance started on one completes on the other, the user's token signs on both, an anonymous
+ * dance started on one completes on the other, a one-time link made on one is opened on the other
+ * (this release's dance records carry their owner sealed, which the earlier one leaves alone), the user's token signs on both, an anonymous
  * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
  * counted by one are refused by the other, a console session signed in on one works on the other
  * and signed out there ends on the first; the SQLite file the earlier release made is marked
@@ -93,10 +94,10 @@ const call = (url: string, bearer: string): ReturnType<typeof send> => send(url,
 /** The release's process on the shared store (started, or restarted in turn, as needed). */
 type On = () => Promise<GatewayProcess>
 
-/** A dance whose link `linkOn` makes (with `headers`), started there and called back on `backOn`: the callback's reply. */
-async function danceAcross(linkOn: On, backOn: On, query: string, headers?: Record<string, string>): Promise<ReturnType<typeof send>> {
-  const { url } = await linkOn()
-  const started = await startInBrowser(await authorizeLink(url, query, headers), { provider, gateway: url })
+/** A dance whose link `linkOn` makes (with `headers`), opened and started on `openOn` (there too by default) and called back on `backOn`: the callback's reply. */
+async function danceAcross(linkOn: On, backOn: On, query: string, headers?: Record<string, string>, openOn: On = linkOn): Promise<ReturnType<typeof send>> {
+  const link = await authorizeLink((await linkOn()).url, query, headers)
+  const started = await startInBrowser(link, { provider, gateway: (await openOn()).url })
   const callbackUrl = await provider.decide(started.requestToken, 'approve')
   return send((await backOn()).url, pathOf(callbackUrl), { headers: cookieFor(started.cookie, callbackUrl) })
 }
@@ -115,6 +116,9 @@ async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
   expect(carriesGatewayBearer(bearer), `spelled by the writer (${tag})`).toBe(true)
   const done = await danceAcross(on.w, on.r, `user=${user}&app=bot`)
   expect([done.status, done.text.includes('Authorization complete')], done.text).toEqual([200, true])
+  // A one-time link w made, opened on r (its page and button: r's dance), called back on w: each release reads the other's link and pending request.
+  const linked = await danceAcross(on.w, on.w, `user=${user}&app=bot`, undefined, on.r)
+  expect([linked.status, linked.text.includes('Authorization complete')], linked.text).toEqual([200, true])
   const onR = await call(await r(), bearer)
   expect(onR.status, onR.text).toBe(200)
   const onW = await call(await w(), bearer)
