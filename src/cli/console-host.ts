@@ -17,7 +17,7 @@ import { openStore, type Sealer, type Store } from '../store/index.js'
 
 /** The console over a running single-process gateway. */
 export function singleProcessConsole(facts: AdminFacts, ref: GatewayRef, runtime: Runtime): AdminRoutes {
-  return withSessionStore(runtime, () => ({ config: ref.current.config, sealer: ref.current.sealers.records }), (sessionState) => ({
+  return withSessionStore(runtime, () => ({ config: ref.current.config, sealer: ref.current.sealers.records }), facts, (sessionState) => ({
     configFile: ref.current.config.file,
     facts,
     config: () => ref.current.config,
@@ -36,7 +36,7 @@ export interface PrimaryFollower {
 /** The console in a cluster primary; the store it opens lives as long as the process. */
 export function primaryConsole(facts: AdminFacts, follower: PrimaryFollower): AdminRoutes {
   const { current, runtime } = follower
-  return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), (sessionState) => ({
+  return withSessionStore(runtime, () => ({ config: current(), sealer: recordsSealer(current()) }), facts, (sessionState) => ({
     configFile: current().file,
     facts,
     config: current,
@@ -103,6 +103,7 @@ function renewOwn(store: Store, config: GatewayConfig): void {
 function withSessionStore(
   runtime: Pick<Runtime, 'store'>,
   snapshot: () => { config: GatewayConfig; sealer: Sealer | undefined },
+  facts: Pick<AdminFacts, 'recordResealed'>,
   host: (sessionState: ConsoleHost['sessionState']) => Omit<ConsoleHost, 'runtime'>,
 ): AdminRoutes {
   const own = consoleOwnStore()
@@ -114,7 +115,7 @@ function withSessionStore(
   const routes = createConsole({
     ...host(() => {
       const { config, sealer } = snapshot()
-      return { store: storeFor(config), sealer, sealKeyIds: config.store.sealKeys.map((k) => k.id) }
+      return { store: storeFor(config), sealer, sealKeyIds: config.store.sealKeys.map((k) => k.id), onCarried: () => facts.recordResealed('console_session_key') }
     }),
     // The overview reports the store the console depends on, its own included.
     runtime: {

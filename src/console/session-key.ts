@@ -16,6 +16,8 @@ export interface SessionState {
   readonly sealer?: Sealer | undefined
   /** The ids of store.sealKeys, in config order (entries under them may be carried over). */
   readonly sealKeyIds: readonly string[]
+  /** The key material was carried over into the active key's entry by this call (store_records_resealed_total{kind="console_session_key"}). */
+  readonly onCarried?: (() => void) | undefined
 }
 
 const KEY_BYTES = 32
@@ -33,8 +35,9 @@ export async function sessionKey(state: SessionState): Promise<Buffer> {
   const entry = sessionKeyEntry(sealer?.activeId)
   const stored = await store.get(entry)
   if (stored !== undefined) return decode(stored, entry, sealer)
-  const material = (sealer && (await carriedOver(state, sealer))) ?? randomBytes(KEY_BYTES)
-  await store.putIfAbsent(entry, encode(material, entry, sealer))
+  const carried = sealer && (await carriedOver(state, sealer))
+  // Counted by the one replica (or worker) whose write the store took: once per rotation.
+  if ((await store.putIfAbsent(entry, encode(carried ?? randomBytes(KEY_BYTES), entry, sealer))) && carried) state.onCarried?.()
   const agreed = await store.get(entry)
   if (agreed === undefined) throw new GatewayError('store_unavailable', `the store did not keep the console's session key (${entry})`)
   return decode(agreed, entry, sealer)

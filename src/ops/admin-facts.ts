@@ -11,6 +11,7 @@ import type { ReloadResult } from './reload.js'
 import type { WorkerMetrics } from './worker-link.js'
 import { listenerUrl } from '../proxy/bind-listener.js'
 import type { ConsoleRefusal } from './label-sets.js'
+import type { ResealedKind } from '../store/index.js'
 
 /** The last reload: when, why, and how it went. */
 export interface ReloadRecord {
@@ -46,6 +47,8 @@ export interface AdminFacts {
   handshakes(): Promise<HandshakeFacts>
   /** Counts a console refusal before sign-in (console_refusals_total), whether or not its line is written. */
   consoleRefusal(reason: ConsoleRefusal): void
+  /** Counts a record sealed again under the active seal key (store_records_resealed_total): the console's session key carried over. */
+  recordResealed(kind: ResealedKind): void
 }
 
 /** `scheme://host:port` a listening server is reached at (loopback for a wildcard bind). */

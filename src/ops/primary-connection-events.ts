@@ -1,6 +1,7 @@
 /**
  * The `--workers` primary's own listener-limit counters: its admin listener closes slow clients
- * and refuses connections like any listener, and a single process counts those. createMetrics
+ * and refuses connections like any listener, and a single process counts those (and its console's
+ * session key carried over to a new seal key, store_records_resealed_total). createMetrics
  * defines the counters (names, help and labels exactly a single process's, so the aggregate sums
  * them with the workers' series); only these are registered in the primary's registry, since its
  * other metrics (gauges at 0, an unset reload time) would distort the aggregate. Its
@@ -15,9 +16,11 @@ import type { LineCapSettings } from './line-cap.js'
 import { createMetrics, METRIC_PREFIX } from './metrics.js'
 import type { AuthFailure } from '../callers/index.js'
 import type { ConsoleRefusal } from './label-sets.js'
+import type { ResealedKind } from '../store/index.js'
 
-// caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits.
-const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total', 'console_refusals_total'] as const
+// caller_auth_failures_total: its admin listener refuses a connection a reload's admin.tls trust no longer admits;
+// store_records_resealed_total: its console carries the session key over to a new seal key.
+const LISTENER_COUNTERS = ['client_timeouts_total', 'connections_refused_total', 'fd_exhausted_total', 'caller_auth_failures_total', 'console_refusals_total', 'store_records_resealed_total'] as const
 
 /** The primary's admin-listener events, and the conditions that make the instance not ready. */
 export interface PrimaryConnectionEvents {
@@ -31,6 +34,8 @@ export interface PrimaryConnectionEvents {
   onAuthFailure(label: AuthFailure): void
   /** Counts a console refusal before sign-in (console_refusals_total). */
   consoleRefusal(reason: ConsoleRefusal): void
+  /** Counts a record its console sealed again under the active seal key (store_records_resealed_total). */
+  recordResealed(kind: ResealedKind): void
   /** Writes the pending summaries of its capped lines (at every exit, a cut one too). */
   flushLines(): void
 }
@@ -51,5 +56,6 @@ export function primaryConnectionEvents(registry: Registry, log: GatewayLog, lin
     conditions: () => fd.conditions().map((c) => `primary ${process.pid}: ${c}`),
     onAuthFailure: (label) => defined.callerAuthFailure(label),
     consoleRefusal: (reason) => defined.consoleRefusal(reason),
+    recordResealed: (kind) => defined.recordResealed(kind),
   }
 }

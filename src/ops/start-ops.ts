@@ -166,7 +166,7 @@ async function startOpsAdmin(p: OpsParts, s: OpsStartOptions, reloads: Reloads, 
     readiness,
     metrics: () => exposition.json(),
     handshakes: async () => p.handshakes.snapshot(),
-    consoleRefusal: p.metrics.consoleRefusal,
+    consoleRefusal: p.metrics.consoleRefusal, recordResealed: p.metrics.recordResealed,
   }
   const extra = await s.adminRoutes?.(facts)
   return startAdmin({ host: o.admin?.host ?? cfg.host, port: o.admin?.port ?? cfg.port, metrics: () => exposition.text(), readiness, limits: cfg, allowedHosts: () => s.ref.current.config.admin.allowedHosts, log: p.log.logger, events: p.events, onAuthFailure: p.metrics.callerAuthFailure, ...(s.ref.current.listenerTls.admin ? { tls: s.ref.current.listenerTls.admin } : {}), ...(extra ? { extra } : {}) })

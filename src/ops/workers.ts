@@ -74,7 +74,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const logger = o.log.logger
   const registry = createPrimaryRegistry()
   // The admin listener is the primary's: its limit events count here, as in a single process.
-  const { events: adminEvents, conditions, onAuthFailure, consoleRefusal, flushLines } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
+  const { events: adminEvents, conditions, onAuthFailure, consoleRefusal, recordResealed, flushLines } = primaryConnectionEvents(registry, o.log, () => reloads.current().logging.callerFaults)
   let consoleRoutes: AdminRoutes | undefined
   // Every exit (a cut one too, which closes nothing) writes the pending summaries of the admin listener's and the console's capped lines.
   const exit = (code: number): void => (flushLines(), consoleRoutes?.close?.(), o.exit ? o.exit(code) : void o.log.end().finally(() => process.exit(code)))
@@ -123,7 +123,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   })
   const facts: AdminFacts = {
     log: logger,
-    workers: o.workers, consoleRefusal,
+    workers: o.workers, consoleRefusal, recordResealed,
     gatewayUrl: () => binding.url,
     loadedAt: reloads.loadedAt,
     lastReload: reloads.lastReload,

@@ -64,7 +64,7 @@ export function tally(into: Record<string, number>, id: string): void {
  * The records a read seals again under the active key (store_records_resealed_total{kind}): a
  * closed set named by the reader, never from a key (which holds user ids and digests).
  */
-export const RESEALED_KINDS = ['user_token', 'authorize_link', 'reused_link', 'caller_bearer', 'caller_claims'] as const
+export const RESEALED_KINDS = ['user_token', 'authorize_link', 'reused_link', 'caller_bearer', 'caller_claims', 'console_session_key'] as const
 /** One of RESEALED_KINDS. */
 export type ResealedKind = (typeof RESEALED_KINDS)[number]
 

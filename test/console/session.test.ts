@@ -157,6 +157,24 @@ describe('console sessions', () => {
     await expect(sessionKey({ store, sealer: sealerOf({ k1, k2 }, 'k1'), sealKeyIds: ['k1', 'k2'] })).rejects.toThrow(/cannot be opened with store\.sealKeys/)
   })
 
+  it('the key carried over into a new seal key\'s entry is counted once (store_records_resealed_total), by the instance whose write the store took; a new key or one already there is not', async () => {
+    const k1 = randomBytes(32)
+    const k2 = randomBytes(32)
+    let carried = 0
+    const onCarried = (): void => void carried++
+    // A first key under k1: made, not carried.
+    const first = await sessionKey({ store: sqlite(), sealer: sealerOf({ k1 }, 'k1'), sealKeyIds: ['k1'], onCarried })
+    expect(carried).toBe(0)
+    // k2 active: six instances (connections to the file) reach for the key at once; one write is taken.
+    const rotated = (): SessionState => ({ store: sqlite(), sealer: sealerOf({ k1, k2 }, 'k2'), sealKeyIds: ['k1', 'k2'], onCarried })
+    const keys = await Promise.all(Array.from({ length: 6 }, () => sessionKey(rotated())))
+    expect(new Set(keys.map((k) => k.toString('hex')))).toEqual(new Set([first.toString('hex')]))
+    expect(carried).toBe(1)
+    // Read again, by any instance: already under k2, nothing carried.
+    await sessionKey(rotated())
+    expect(carried).toBe(1)
+  })
+
   it('a store that does not answer: a process that never read the key refuses (503) and never makes one of its own; one that did keeps using it, and remembers its sign-outs', async () => {
     const refused = (p: Promise<unknown>): Promise<unknown> => expect(p).rejects.toSatisfy((e) => e instanceof GatewayError && e.reason === 'store_unavailable')
     const store = sqlite()

@@ -5,7 +5,8 @@
  * one Redis. A user's token read after k2 became active is sealed again under k2 by that read; the
  * command's dry run counts what is left under k1 (exit 1), the run seals it again (exit 0, naming
  * k1 as no longer needed), and afterwards no record names k1. The read's re-seal is counted once,
- * as a user_token, in store_records_resealed_total (summed over workers and replicas). With k1 gone, every user token, the
+ * as a user_token, in store_records_resealed_total (summed over workers and replicas), and the console's
+ * session key, carried over to k2 at the console's next use, once as a console_session_key. With k1 gone, every user token, the
  * unused one-time link, the caller bearers (a JWT's, and a JWE's with its sealed claims) and the
  * console session signed in under k1 still work.
  */
@@ -145,9 +146,12 @@ describe.each(TOPOLOGIES)('a seal-key rotation to its end ($name)', ({ name, wor
       expect((await asUser(at(1), 'uma')).status).toBe(200)
       await eventually(async () => !(await sealedUnder(store, 'k1')).some((k) => k.includes('/uma:')), 30_000, "uma's token sealed again under k2")
       // Counted once, by kind, in whichever worker or replica read it: nothing else was read under k1 yet.
-      const once = { user_token: 1, authorize_link: 0, reused_link: 0, caller_bearer: 0, caller_claims: 0 }
+      const once = { user_token: 1, authorize_link: 0, reused_link: 0, caller_bearer: 0, caller_claims: 0, console_session_key: 0 }
       await eventually(async () => isDeepStrictEqual(await resealedByKind(gws), once), 30_000, 'the re-seal counted').catch(() => undefined)
       expect(await resealedByKind(gws)).toEqual(once)
+      // The console's next use on each pod carries its session key over to k2: counted once (by the pod whose write the store took).
+      for (let i = 0; i < gws.length; i++) expect((await adminRequest(`${await consoleAt(i)}api/overview`, { cookie })).status).toBe(200)
+      expect(await resealedByKind(gws)).toEqual({ ...once, console_session_key: 1 })
 
       const dry = await reseal(rotated, '--dry-run')
       expect(dry.code, dry.out).toBe(1)
@@ -163,7 +167,8 @@ describe.each(TOPOLOGIES)('a seal-key rotation to its end ($name)', ({ name, wor
       expect(done.out).toMatch(/one-time authorize links: 1 record: 1 sealed again under k2/)
       expect(done.out).toMatch(/caller bearers: 2 records: 2 sealed again under k2/)
       expect(done.out).toMatch(/JWE callers' decrypted claims: 1 record: 1 sealed again under k2/)
-      expect(done.out).toContain("the console's session key: 1 record: 1 sealed again under k2")
+      // The console carried the key into k2's entry already; the command removes k1's.
+      expect(done.out).toContain("the console's session key: 2 records: 1 already under k2; 1 sealed again under k2")
       expect(done.out).toContain('Left under other keys: none. No record is sealed under k1 any more: it may be removed from store.sealKeys.')
       expect(await sealedUnder(store, 'k1')).toEqual([])
       expect((await reseal(rotated, '--dry-run')).code).toBe(0)
