@@ -7,6 +7,7 @@ import { verifySignedJwt, type VerifyOptions } from './jwt.js'
 import { exactJson } from './exact-json.js'
 import { BEARER_LENGTH, newBearerToken } from './bearer-shape.js'
 import { BEARER_PREFIX, CLAIMS_PREFIX, openRenewing, recordSealer, sha256, type Sealer } from './bearer-seal.js'
+import { ANONYMOUS_LIFE_PREFIX, recordAnonymousLife } from './anonymous-bearers.js'
 
 export type { Sealer } from './bearer-seal.js'
 
@@ -67,6 +68,8 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
   const issuedAt = (stores.now ?? Date.now)()
   const expiresAt = issuedAt + ttlMs
   const key = Object.assign(appKey === undefined ? {} : { appKey }, facts, { issuedAt })
+  // Sealed under the bearer's own key, the record tells the anonymous sweep nothing: its life is written beside it, first.
+  if (caller.isAnonymous && stores.sealer === undefined) await recordAnonymousLife(stores.store, id, issuedAt, expiresAt, ttlMs)
   if (caller.viaJwe) {
     if (stores.claimsSealer === undefined) throw new TypeError('decrypted JWE claims need a claims sealer: they are never stored in plaintext')
     // Without it the record would read as an earlier version's, whose algorithm is unknown (bearer-binding.ts).
@@ -87,7 +90,7 @@ export async function issueBearer(caller: AssertedCaller, stores: BearerStores, 
  */
 export async function discardBearer(token: string, stores: BearerStores): Promise<void> {
   const id = sha256(token)
-  await Promise.all([`${BEARER_PREFIX}${id}`, `${CLAIMS_PREFIX}${id}`].map((k) => stores.store.delete(k).catch(() => undefined)))
+  await Promise.all([`${BEARER_PREFIX}${id}`, `${CLAIMS_PREFIX}${id}`, `${ANONYMOUS_LIFE_PREFIX}${id}`].map((k) => stores.store.delete(k).catch(() => undefined)))
 }
 
 /** The caller behind `Bearer <token>`: an issued bearer, or a JWT without `jti` used directly. */

@@ -16,7 +16,8 @@ import { openStore, type Store } from '../../src/store/index.js'
 import { eventually } from '../support/eventually.js'
 import { send } from '../support/gateway.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
-import { gatewaySet, type GatewayProcess } from '../support/process.js'
+import { gatewaySet } from '../support/process.js'
+import { TTL_CHANGE_TOPOLOGIES, ttlChangeGateways } from '../support/anonymous-ttl-change.js'
 import { expiryReader, type ExpiryReader } from '../support/store-expiry.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { ADMIN_TOKEN, authorizeLink, authorizeUser, danceInBrowser, gatewayYaml, newSealKey, startDanceProvider, type DanceProvider, type StoreYaml } from './dance-support.js'
@@ -61,12 +62,7 @@ async function bearerFor(url: string, claims: JWTPayload): Promise<string> {
   return r.json<{ access_token: string }>().access_token
 }
 
-const TOPOLOGIES = [
-  { name: 'sqlite, --workers 2, reloaded', replicas: 1, reload: true },
-  { name: 'redis, two replicas, restarted in turn', replicas: 2, reload: false },
-] as const
-
-describe.each(TOPOLOGIES)('anonymousTtl shortened ($name)', ({ name, replicas, reload }) => {
+describe.each(TTL_CHANGE_TOPOLOGIES)('anonymousTtl shortened ($name)', ({ name, replicas, reload }) => {
   const prefix = uniqueRedisPrefix()
   afterAll(() => (replicas > 1 ? wipeRedisPrefix(prefix) : undefined))
 
@@ -74,26 +70,10 @@ describe.each(TOPOLOGIES)('anonymousTtl shortened ($name)', ({ name, replicas, r
     const tag = name.split(',')[0] as string
     const location: StoreYaml = replicas > 1 ? { kind: 'redis', url: REDIS_URL, keyPrefix: prefix } : { kind: 'sqlite', file: join(dir, `${tag}.db`) }
     const file = join(dir, `${tag}.yaml`)
-    const gws: GatewayProcess[] = []
-    for (let i = 0; i < replicas; i++) gws.push(await gateways.start(writeConfig(file, location, '1h'), ['--workers', reload ? '2' : '1']))
-    const at = (i: number): string => (gws[i % gws.length] as GatewayProcess).url
+    // The config rewritten with `anonymousTtl` is taken by a reload of every worker, or a restart of each replica in turn.
+    const { at, shorten, stopAll } = await ttlChangeGateways(gateways, { replicas, reload }, (ttl) => writeConfig(file, location, ttl), '1h')
     const store: Store = openStore(location.kind === 'sqlite' ? location : { kind: 'redis', url: location.url, keyPrefix: location.keyPrefix })
     const expiries: ExpiryReader = expiryReader(location)
-    /** The config rewritten with `anonymousTtl`, taken by a reload of every worker, or a restart of each replica in turn. */
-    const shorten = async (anonymousTtl: string): Promise<void> => {
-      writeConfig(file, location, anonymousTtl)
-      for (let i = 0; i < gws.length; i++) {
-        const g = gws[i] as GatewayProcess
-        if (reload) {
-          const from = g.output.length
-          g.child.kill('SIGHUP')
-          await eventually(() => new Set(g.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 60_000, 'both workers to reload')
-        } else {
-          await gateways.stop(g)
-          gws[i] = await gateways.start(file, ['--workers', '1'])
-        }
-      }
-    }
     try {
       // Under 1h: an anonymous user authorizes and exchanges a bearer; so does a known user.
       const anonJwt = await jwt({ sub: 'anon-1', isAnonymous: true })
@@ -126,7 +106,7 @@ describe.each(TOPOLOGIES)('anonymousTtl shortened ($name)', ({ name, replicas, r
     } finally {
       expiries.close()
       await store.close()
-      for (const g of gws) await gateways.stop(g)
+      await stopAll()
     }
   }, 300_000)
 })
