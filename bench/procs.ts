@@ -1,10 +1,10 @@
 /**
  * The processes under test: spawned on 127.0.0.1 in their own process group (stop() takes
  * down whatever they forked), output into a file in the run's temp dir, and measured from
- * /proc: CPU time (utime+stime, all threads) and resident memory (VmRSS, VmHWM).
+ * /proc: CPU time (schedstat, all threads) and resident memory (VmRSS, VmHWM).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { openSync, closeSync, readFileSync } from 'node:fs'
+import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { join } from 'node:path'
 
@@ -58,16 +58,17 @@ const CLK_TCK = ((): number => {
 })()
 
 /**
- * CPU time of a process (all threads, user + system) in microseconds; `mainThread`: its main thread
- * only. The main thread's comes from schedstat (nanoseconds on a CPU): stat's clock ticks (10 ms)
- * read 0 for a short window on a loaded machine. The whole process keeps stat, which also counts
- * threads that ended during the window.
+ * CPU time of a process (all its threads, user + system) in microseconds; `mainThread`: its main
+ * thread only. Both from schedstat (nanoseconds on a CPU), summed over the threads for the whole
+ * process: stat's clock ticks (10 ms) read 0 for a short window on a loaded machine (a smoke run's
+ * 150 ms window of the floor once read 0 ticks, its cost per request 0 and the gateway's ratio to it
+ * Infinity). A thread that ends takes its time with it; the processes measured here keep theirs
+ * (libuv's pool and V8's platform threads live as long as the process). Without schedstat
+ * (CONFIG_SCHED_INFO off), stat's ticks.
  */
 export function cpuMicros(pid: number, mainThread = false): number {
-  if (mainThread) {
-    const onCpuNs = schedstatNs(pid)
-    if (onCpuNs !== undefined) return onCpuNs / 1000
-  }
+  const onCpuNs = mainThread ? schedstatNs(pid, pid) : threadsNs(pid)
+  if (onCpuNs !== undefined) return onCpuNs / 1000
   const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -75,10 +76,18 @@ export function cpuMicros(pid: number, mainThread = false): number {
   return (ticks * 1e6) / CLK_TCK
 }
 
-// A kernel without schedstat (CONFIG_SCHED_INFO off) has no such file.
-function schedstatNs(pid: number): number | undefined {
+/** The on-CPU nanoseconds of every thread of `pid` (one that ends meanwhile counts 0). */
+function threadsNs(pid: number): number | undefined {
+  if (schedstatNs(pid, pid) === undefined) return undefined
+  let sum = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) sum += schedstatNs(pid, Number(tid)) ?? 0
+  return sum
+}
+
+// A kernel without schedstat (CONFIG_SCHED_INFO off) has no such file; an ended thread has none either.
+function schedstatNs(pid: number, tid: number): number | undefined {
   try {
-    const ns = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0])
+    const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
     return Number.isFinite(ns) ? ns : undefined
   } catch {
     return undefined
