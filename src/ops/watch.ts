@@ -37,6 +37,12 @@ export interface ChangeWatcherOptions {
   /** Called when the fingerprint of the files differs from the last one seen. */
   onChange(): void
   /**
+   * The reload in progress, if any (a `--workers` primary's, which outlasts the debounce while the
+   * workers build): a check waits until it settled, then compares against the files it adopted. A
+   * write and a SIGHUP are then one reload, not a second of the same bytes queued behind the first.
+   */
+  busy?(): Promise<unknown> | undefined
+  /**
    * A directory could not be watched: `dir` with every hidden value masked, and the error's code
    * (its message names the path again).
    */
@@ -110,6 +116,8 @@ export function watchFiles(o: ChangeWatcherOptions): ChangeWatcher {
   const check = (): void => {
     timer = undefined
     if (closed) return
+    const pending = o.busy?.()
+    if (pending) return void pending.then(schedule, schedule)
     retarget()
     const now = fingerprint(files)
     if (now === last) return
@@ -122,11 +130,9 @@ export function watchFiles(o: ChangeWatcherOptions): ChangeWatcher {
   }
   const retarget = (): void => {
     const wanted = watchedDirs(files)
-    for (const [dir, w] of watchers) {
-      if (!wanted.has(dir)) {
-        w.close()
-        watchers.delete(dir)
-      }
+    for (const [dir, w] of [...watchers].filter(([d]) => !wanted.has(d))) {
+      w.close()
+      watchers.delete(dir)
     }
     for (const dir of wanted) {
       if (watchers.has(dir)) continue

@@ -141,7 +141,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<void> {
   }
   const reload = reloadUnlessDraining(() => pool.draining, logger, (trigger) => reloads.reload(trigger))
   const watcher = watchFiles({
-    files: startConfig.files, hide: startConfig.secrets,
+    files: startConfig.files, hide: startConfig.secrets, busy: () => reloads.settled(),
     ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}),
     onChange: () => reload('file change'),
     onError: (dir, code) => logger.warn({ dir, err: code }, 'cannot watch directory; SIGHUP still reloads'),
