@@ -102,10 +102,11 @@ describe('a caller leaving an intercepted tunnel', () => {
     s.on('data', (c: Buffer) => (got += c.toString('latin1')))
     s.end()
     const left = performance.now()
-    const line = await eventually(() => g.access()[before], 3_000, 'the CONNECT\'s access line')
+    // At once, not the handshake timeout (10 s) later: 5 s spares a loaded machine.
+    const line = await eventually(() => g.access()[before], 8_000, 'the CONNECT\'s access line')
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', mode: 'connect', method: 'CONNECT' })
     expect(String(line.error)).toContain(`CONNECT ${authority()}: the caller closed the connection before the tunnel was opened`)
-    expect(performance.now() - left).toBeLessThan(2_000)
+    expect(performance.now() - left).toBeLessThan(5_000)
     await released()
     expect(got).toBe('')
   })
@@ -177,7 +178,7 @@ describe('a caller leaving while its CONNECT waits on a store that does not answ
   beforeAll(async () => {
     redis = await startRedisServer()
     const ica = await writeInterceptionCa(join(pki.dir, 'ica-store'))
-    h = await startOpsGateway(pki.dir, interceptingYaml(ica, `store: { kind: redis, url: "${redis.url}", keyPrefix: "tunnel-leaves:" }
+    h = await startOpsGateway(pki.dir, interceptingYaml(ica, `store: { kind: redis, url: "${redis.url}", keyPrefix: "tunnel-leaves:", redis: { commandTimeout: 10s } }
 callers:
   required: true
   apps: [{ clientId: bot, hs256Secret: "${SECRET}", audience: "https://gateway.test", endpoints: [partner] }]
@@ -189,7 +190,7 @@ callers:
     await redis?.stop()
   })
 
-  it('is a 499 at once, not the 503 the lookup ends in (commandTimeout, 3 s) written to nobody', async () => {
+  it('is a 499 at once, not the 503 the lookup ends in (commandTimeout, 10 s here) written to nobody', async () => {
     const now = Math.floor(Date.now() / 1000)
     const assertion = await new SignJWT({ iss: 'bot', aud: 'https://gateway.test', sub: 'u1', iat: now, exp: now + 300, jti: `j-${now}-${Math.random()}` }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))
     const r = await send(h.gw.url, '/gateway/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ assertion }) })
@@ -205,9 +206,10 @@ callers:
     await new Promise((res) => setTimeout(res, 300))
     const left = performance.now()
     s.end()
-    const line = await eventually(() => h.access()[before], 5_000, 'the CONNECT\'s access line')
+    // At once, not once the lookup failed (commandTimeout, 10 s here, so that 5 s spares a loaded machine).
+    const line = await eventually(() => h.access()[before], 8_000, 'the CONNECT\'s access line')
     expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', method: 'CONNECT', error: `CONNECT ${authority()}: the caller closed the connection before the tunnel was opened` })
-    expect(performance.now() - left).toBeLessThan(1_500)
+    expect(performance.now() - left).toBeLessThan(5_000)
     process.kill(redis.pid, 'SIGCONT')
   })
 })
