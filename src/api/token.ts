@@ -23,8 +23,14 @@ export interface TokenRouteOptions {
   throttleStore?: () => Store | undefined
 }
 
-/** A failure that is the gateway's own (a store away, a bug): not counted against the caller's address. */
-const isGatewayFault = (err: unknown): boolean => !isGatewayError(err) || statusOf(err.reason, 'api') >= 500
+/**
+ * Whether an exchange that threw counts as a failed exchange of its address: a refusal of the
+ * caller's own (4xx), but not a failure of the gateway's own (a store away, a bug: 5xx or not a
+ * GatewayError) nor a caller that left (caller_aborted, 499: the connection closed before its
+ * body was read, so nothing was verified; its body read fails with a plain error, counted as
+ * nothing either). A caller that leaves after its assertion was verified and refused still counts.
+ */
+export const countsAsFailedExchange = (err: unknown): boolean => isGatewayError(err) && err.reason !== 'caller_aborted' && statusOf(err.reason, 'api') < 500
 
 /** Handles /gateway/token and /gateway/jwks.json; false for other paths. */
 export function createTokenRoutes(o: TokenRouteOptions) {
@@ -57,7 +63,7 @@ export function createTokenRoutes(o: TokenRouteOptions) {
     } catch (err) {
       const label = authFailureLabel(err)
       if (label) o.onAuthFailure?.(label)
-      await attempt.settle(!isGatewayFault(err))
+      await attempt.settle(countsAsFailedExchange(err))
       throw err
     }
   }

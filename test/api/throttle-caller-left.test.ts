@@ -7,7 +7,10 @@
  * still the address's first failure (401, then 429). Before, the waiter noticed only at its next
  * poll of `socket.destroyed` and was answered 429 (counted as throttled); or, woken by the settle
  * of the exchange ahead, it took the freed place for nobody, failed reading its body and was
- * counted as a failure, so the next exchange was refused.
+ * counted as a failure, so the next exchange was refused. An exchange already admitted whose
+ * caller leaves mid-body is no failed exchange either (nothing was verified): its place is given
+ * back and nothing is counted, whether its body read fails as the connection closes or with
+ * caller_aborted (499, which a rule of "below 500 counts" counted).
  */
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,6 +20,8 @@ import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { THROTTLE_WINDOW_MS } from '../../src/api/sliding-window.js'
+import { countsAsFailedExchange } from '../../src/api/token.js'
+import { GatewayError } from '../../src/errors.js'
 import { openSqliteStore, type Store } from '../../src/store/index.js'
 import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { eventually, scrape, startOpsGateway, valueOf, type OpsGateway } from '../ops/helpers.js'
@@ -96,5 +101,36 @@ describe('a caller that leaves while its exchange waits for a place', () => {
     })
     // The 429 above is the only one counted: a caller that left was not refused.
     expect(await throttled()).toBe(before + 1)
+  })
+})
+
+describe('a caller that leaves mid-body after its exchange was admitted', () => {
+  it('is logged 499 caller_aborted and not counted as a failed exchange: its place is given back, and the address still has its one failure', async () => {
+    await inOneWindow(async (address) => {
+      const tag = randomUUID()
+      const window = Math.floor(Date.now() / THROTTLE_WINDOW_MS)
+      const places = `throttle:token-exchange:v4_${address}:${window}`
+      const body = JSON.stringify({ assertion: await assertion(false) })
+      const left = heldExchange(g.gw.url, address, `${tag}-left`, body)
+      await eventually(async () => (await store.get(places)) === '1', 20_000, 'the exchange to be admitted')
+      // Half its body, then it goes: nothing was verified, nothing is the caller's failure.
+      left.socket.write(body.slice(0, body.length >> 1))
+      left.socket.destroy()
+      const line = (id: string): Record<string, unknown> | undefined => g.access().find((l) => l.reqId === id)
+      await eventually(() => line(`${tag}-left`) !== undefined, 20_000, 'the access line of the caller that left')
+      expect(line(`${tag}-left`)).toMatchObject({ status: 499, reason: 'caller_aborted' })
+      expect(await store.get(places)).toBe('0')
+      expect(await store.get(`throttle:token-exchange-failed:v4_${address}:${window}`)).toBeUndefined()
+      expect([await exchange(address, false), await exchange(address, false)]).toEqual([401, 429])
+    })
+  })
+})
+
+describe('what an admitted exchange that threw counts as', () => {
+  it('a caller that left (caller_aborted, 499, or its body read cut short) is no failed exchange; a refusal of its own (4xx) is; a gateway fault (5xx, a bug) is not', () => {
+    expect(countsAsFailedExchange(new GatewayError('caller_aborted', 'the caller closed the connection (test)'))).toBe(false)
+    expect(countsAsFailedExchange(new Error('the caller closed the connection during the body'))).toBe(false)
+    expect(countsAsFailedExchange(new GatewayError('caller_credentials_missing', 'body must be {"assertion": "<JWT or JWE>"}'))).toBe(true)
+    expect(countsAsFailedExchange(new GatewayError('store_unavailable', 'the store did not answer (test)'))).toBe(false)
   })
 })
