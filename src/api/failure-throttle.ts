@@ -10,16 +10,20 @@
  * `max`; every other source key goes on.
  *
  * The counts are one store counter per source key and minute,
- * `throttle:<name>:<source>:<window>`, moved with the store's atomic increment. An attempt
- * reads this minute's, the last minute's and the next one's counters (the next in full: what
- * a replica whose clock runs ahead counted); when the estimate has reached `max` it is
- * refused there, having written nothing. Otherwise it adds one, reads the last minute's
- * again and the next one's (so of two attempts racing across a boundary one sees the other)
- * and is admitted when its own count still keeps the estimate under `max`; a loser of a race
- * takes its one back. A right secret takes its one back too. A take-back never takes a
- * counter below 0 nor makes one (a counter that expired stays gone). So an admitted attempt
- * writes once, a refused one not at all (twice only for a lost race), and a counter expires
- * two minutes after it was made, once the next minute no longer weighs it.
+ * `throttle:<name>:<source>:<window>`. An attempt takes its place with one atomic
+ * take-and-check (Store.incrementIfUnder: one Lua script on Redis, one IMMEDIATE transaction on
+ * SQLite, one synchronous turn in memory): it reads this minute's, the last minute's and the
+ * next one's counters (the next in full: what a replica whose clock runs ahead counted) and adds
+ * one to this minute's only when the estimate stays under `max`; else it is refused, having
+ * written nothing. Being atomic, of two attempts racing across a boundary the later one sees
+ * the earlier one (in its previous minute, or in its next), with no re-read and no race lost.
+ * A right secret takes its one back; a take-back never takes a counter below 0 nor makes one
+ * (a counter that expired stays gone). So an admitted attempt costs one round trip (two with a
+ * right secret's take-back), a refused one one round trip and no write, and a counter expires
+ * two minutes after it was made, once the next minute no longer weighs it. A take the store did
+ * not answer is counted as landed (a reply lost; a hung Redis runs it when it wakes): a right
+ * secret's give-back follows it on the same connection. On a Redis whose replicas do not confirm
+ * writes the take's answer stands (it landed on the primary), so replicas still share the count.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
@@ -27,11 +31,11 @@
  * Its minutes are on a clock that never steps, so a wall clock stepped back or forward during
  * an outage neither frees an address early nor keeps it refused.
  */
-import type { Store } from '../store/index.js'
+import { outsideRequests, type Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
-import { estimateReaches, retryAfterSeconds, type WindowCounts } from './sliding-window.js'
+import { retryAfterSeconds, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
-import { COUNTER_TTL_MS, readCount, readCounts, windowKeys, windowOf, type WindowKeys } from './throttle-counters.js'
+import { readCounts, takePlace, windowKeys, windowOf, type WindowKeys } from './throttle-counters.js'
 
 export { THROTTLE_WINDOW_MS } from './sliding-window.js'
 
@@ -82,61 +86,44 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       const [own, ownElapsed] = windowOf(steadyNow())
       if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max) }
       let taken: Store | undefined
+      let answered = false
       try {
         const store = o.store()
-        const outcome = store && (await takeInStore(store, keys, elapsed, o.max))
-        if (outcome && outcome !== TAKEN) {
-          local.release(key, own)
-          return refusal(key, outcome, elapsed)
-        }
+        // Counted as taken from the call on: a take that fails may have landed all the same (its
+        // reply lost), so a right secret gives one back, which cannot go below 0.
         taken = store
+        const place = store && (await takePlace(store, keys, elapsed, o.max))
+        answered = true
+        if (place && !place.taken) {
+          local.release(key, own)
+          return refusal(key, place.counts, elapsed)
+        }
       } catch {
         // The store does not answer: this process's count, already taken above, decides.
       }
-      return {
-        admitted: true,
-        key,
-        async release() {
-          local.release(key, own)
-          // Not given back while the store is away: one right attempt counted as wrong until it fades out.
-          if (taken) await taken.decrementIfPositive(keys.current).catch(() => undefined)
-        },
-      }
+      return admitted(key, () => local.release(key, own), taken && { store: taken, key: keys.current, answered })
     },
   }
 }
 
-/** takeInStore's answer for a place taken in the store's count (perhaps: see there). */
-const TAKEN = 'taken'
-
 /**
- * Takes a place in the store's count for an attempt `elapsedMs` into the window: TAKEN when
- * taken (one increment, also when the reads after it fail), else the counts that refused it
- * (nothing left written); a throw when the store did not answer before anything was written.
+ * An admitted attempt whose release gives its place back in this process (`local`) and in the
+ * store it was taken in, if any (`taken.answered`: the take answered, else it may land later).
  */
-async function takeInStore(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<WindowCounts | typeof TAKEN> {
-  const before = await readCounts(store, keys)
-  if (estimateReaches(before, elapsedMs, max)) return before
-  // An increment that fails may have landed all the same (its reply lost, or replicas that did
-  // not confirm it): counted as landed, so a right secret gives one back, which cannot go below 0.
-  const mine = await store.increment(keys.current, 1, COUNTER_TTL_MS).catch(() => undefined)
-  // Read after the increment: of two attempts racing across a boundary, the later-stamped one
-  // sees the earlier one in its previous minute, or the earlier one sees it in its next. Without
-  // the increment's answer its own count is this minute's as read now (its one included, and any
-  // that landed since: stricter, never looser), or replicas on such a store would each let `max`
-  // through at once. A store that stops answering now leaves this process's count to decide, as
-  // one that never answered does; but the one is taken, so a right secret gives it back.
-  const after = await Promise.all([mine ?? readCount(store, keys.current), readCount(store, keys.previous), readCount(store, keys.next)]).catch(() => undefined)
-  if (!after) return TAKEN
-  const [counted, previousNow, next] = after
-  // Never below 0: a counter an older version's take-back left at -1 is no credit.
-  const counts = { current: Math.max(0, counted - 1), previous: previousNow, next }
-  if (!estimateReaches(counts, elapsedMs, max)) return TAKEN
-  // Lost a race: refused, and its one taken back, so a refusal never counts. A take-back that
-  // fails leaves it counted: the address is refused sooner, never later (not retried: a
-  // take-back whose reply was lost may have landed, and a second would give one away).
-  await store.decrementIfPositive(keys.current).catch(() => undefined)
-  return counts
+function admitted(key: string, local: () => void, taken: { store: Store; key: string; answered: boolean } | undefined): Attempt {
+  return {
+    admitted: true,
+    key,
+    async release() {
+      local()
+      if (!taken) return
+      if (taken.answered) return void (await taken.store.decrementIfPositive(taken.key).catch(() => undefined))
+      // A take a hung store never answered runs when it wakes: its give-back goes after it on the
+      // same connection, outside the request (whose store calls fail at once once one failed,
+      // request-wait.ts) and unwaited (the request waited out the store once already).
+      void outsideRequests(() => taken.store.decrementIfPositive(taken.key)).catch(() => undefined)
+    },
+  }
 }
 
 /**

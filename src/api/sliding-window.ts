@@ -16,8 +16,9 @@
  * an interval reaching back into the last window has L ≥ e + 1, so its part of both windows
  * holds fewer than `max + previous × (e + 1) / W + 1 ≤ max + max × L / W + 1`). Across a
  * boundary that is `max + 1` within a second for `max` ≤ 60; spread over a whole minute, up to
- * `2 × max` as before. Attempts in flight at once keep it: the one whose increment lands last
- * reads every other's count afterwards (one in the next window counted in full). Each process
+ * `2 × max` as before. Attempts in flight at once keep it: each is admitted by one atomic
+ * take-and-check in the store, so the one taken last saw every other's count (one in the next
+ * window counted in full). Each process
  * counting alone (a store outage) keeps it per process. While no count is above `max` and none
  * is in the next window, the wait until an attempt is admitted is at most one minute.
  */
@@ -36,10 +37,20 @@ export interface WindowCounts {
   readonly next?: number
 }
 
+/**
+ * The estimate at `elapsedMs` as whole numbers: what each window's count weighs (this one's and
+ * the next one's W, the last one's W − 1 − elapsed) and the bound their sum must stay under (max × W).
+ * The store's take-and-check (Store.incrementIfUnder) weighs its counters by them.
+ */
+export function estimateWeights(elapsedMs: number, max: number): { current: number; next: number; previous: number; bound: number } {
+  const W = THROTTLE_WINDOW_MS
+  return { current: W, next: W, previous: W - 1 - elapsedMs, bound: max * W }
+}
+
 /** Whether the weighted estimate is `max` or more (integer arithmetic: no rounding at the edge). */
 export function estimateReaches(counts: WindowCounts, elapsedMs: number, max: number): boolean {
-  const W = THROTTLE_WINDOW_MS
-  return (counts.current + (counts.next ?? 0)) * W + counts.previous * (W - 1 - elapsedMs) >= max * W
+  const w = estimateWeights(elapsedMs, max)
+  return counts.current * w.current + (counts.next ?? 0) * w.next + counts.previous * w.previous >= w.bound
 }
 
 /** The smallest integer greater than `n / d` (d > 0), exactly. */

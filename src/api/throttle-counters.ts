@@ -1,11 +1,11 @@
 /**
  * The store counters the failure throttles keep: one per source key and one-minute window,
  * `throttle:<counter>:<source>:<window>`, read three at a time (the attempt's minute and the
- * ones either side). Shared by the count of places (failure-throttle.ts) and the count of
+ * ones either side), or taken from in one atomic take-and-check. Shared by the count of places (failure-throttle.ts) and the count of
  * settled failures (settled-throttle.ts), which differ only in their `<counter>` segment.
  */
 import type { Store } from '../store/index.js'
-import { THROTTLE_WINDOW_MS, type WindowCounts } from './sliding-window.js'
+import { estimateWeights, THROTTLE_WINDOW_MS, type WindowCounts } from './sliding-window.js'
 
 /** Where every throttle's counters live in the store. */
 const THROTTLE_KEY_PREFIX = 'throttle:'
@@ -41,4 +41,17 @@ export async function readCounts(store: Store, keys: WindowKeys): Promise<Requir
 export async function readCount(store: Store, key: string): Promise<number> {
   const n = Number(await store.get(key))
   return Number.isSafeInteger(n) && n > 0 ? n : 0
+}
+
+/**
+ * One place taken in `keys.current` by the store's atomic take-and-check (one round trip): taken
+ * when the sliding-window estimate at `elapsedMs` of the three counters, as they stood just
+ * before, was under `max`; else nothing written, and the counts that refused it.
+ */
+export async function takePlace(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<{ taken: boolean; counts: Required<WindowCounts> }> {
+  const w = estimateWeights(elapsedMs, max)
+  const counters = [{ key: keys.current, weight: w.current }, { key: keys.previous, weight: w.previous }, { key: keys.next, weight: w.next }]
+  const { added, counts } = await store.incrementIfUnder(counters, w.bound, COUNTER_TTL_MS)
+  const [current = 0, previous = 0, next = 0] = counts
+  return { taken: added, counts: { current, previous, next } }
 }

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js'
-import type { Store } from './store.js'
+import { checkBound, countOf, weighsUnder } from './counter-bound.js'
+import type { BoundedIncrement, Store, WeightedCounter } from './store.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
 /** Options of the in-process store. */
@@ -50,8 +51,20 @@ export class MemoryStore implements Store {
 
   // Atomic for the same reason as putIfAbsent: read and write in one synchronous turn.
   async increment(key: string, by: number, ttlMs?: number): Promise<number> {
+    return this.#increment(key, normalizeStep(by), ttlMs, Date.now())
+  }
+
+  // Atomic for the same reason: every counter read and the first one moved in one synchronous turn.
+  async incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement> {
+    checkBound(counters, bound)
     const now = Date.now()
-    const step = normalizeStep(by)
+    const counts = counters.map(({ key }) => countOf(this.#live(key, now)?.value))
+    const added = weighsUnder(counts, counters, bound)
+    if (added) this.#increment((counters[0] as WeightedCounter).key, 1, ttlMs, now)
+    return { added, counts }
+  }
+
+  #increment(key: string, step: number, ttlMs: number | undefined, now: number): number {
     const expiresAt = expiryOf(ttlMs, now)
     const live = this.#live(key, now)
     const value = (live === undefined ? 0 : Math.max(0, Number.parseInt(live.value, 10) || 0)) + step

@@ -1,5 +1,6 @@
 /** Listing the Redis store's keys: SCAN on every primary that holds some. */
 import type { Redis } from 'ioredis'
+import { isCluster, type RedisClient } from './redis-client.js'
 import type { KeyLayout } from './redis-keys.js'
 
 const SCAN_COUNT = 500
@@ -23,4 +24,14 @@ export async function scanKeys(nodes: readonly Redis[], layout: KeyLayout, prefi
     } while (cursor !== '0')
   }
   return [...found].sort()
+}
+
+/** The servers a listing must SCAN (`run` bounds the wait for a Cluster's first connect). */
+export async function scanTargets(redis: RedisClient, run: <T>(fn: () => Promise<T>) => Promise<T>): Promise<Redis[]> {
+  if (!isCluster(redis)) return [redis]
+  // A Cluster learns its primaries as it connects: until then nodes() is empty, and a
+  // listing would find nothing. Any command waits in the offline queue for that.
+  if (redis.status !== 'ready') await run(() => redis.ping())
+  // SCAN is per server: a Cluster's keys are spread over its primaries.
+  return redis.nodes('master')
 }

@@ -27,3 +27,23 @@ if ARGV[2] == 'delete' then redis.call('DEL', KEYS[1])
 elseif ARGV[2] == 'keep' then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
 else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
 return 1`
+
+/**
+ * Store.incrementIfUnder: KEYS the counters, ARGV[1] the bound, ARGV[2] the TTL in ms, ARGV[2 + i]
+ * KEYS[i]'s weight. Each counter read as a count (absent, below 0 or not a safe whole number: 0);
+ * while the weighed sum is under the bound, the first is incremented as INCREMENT_SCRIPT does.
+ * Answers {1 when it added else 0, count of KEYS[1], count of KEYS[2], …} (counts before the add).
+ */
+export const INCREMENT_IF_UNDER_SCRIPT = `local sum, counts, first = 0, {}, nil
+for i = 1, #KEYS do
+  local n = tonumber(redis.call('GET', KEYS[i]))
+  if i == 1 then first = n end
+  if n == nil or n < 0 or n ~= math.floor(n) or n > 9007199254740991 then n = 0 end
+  counts[i] = n
+  sum = sum + n * tonumber(ARGV[i + 2])
+end
+if sum >= tonumber(ARGV[1]) then return {0, unpack(counts)} end
+if first ~= nil and first < 0 then redis.call('SET', KEYS[1], '0', 'KEEPTTL') end
+redis.call('INCRBY', KEYS[1], 1)
+if first == nil then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {1, unpack(counts)}`

@@ -1,17 +1,17 @@
-import type { Redis } from 'ioredis'
 import { GatewayError } from '../errors.js'
-import { closeRedisClient, createRedisClient, describeTopology, isCluster, topologyOf, type RedisClient } from './redis-client.js'
+import { closeRedisClient, createRedisClient, describeTopology, topologyOf, type RedisClient } from './redis-client.js'
 import { ConnectChecks } from './redis-connect-checks.js'
 import { renewClientPasswords, renewClientTls } from './redis-renewal.js'
 import type { RedisStoreOptions, ReplicaAcknowledgement } from './redis-store-options.js'
 import { flatLayout, hashTagLayout, type KeyLayout } from './redis-keys.js'
-import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_SCRIPT, REPLACE_IF_UNCHANGED_SCRIPT } from './redis-scripts.js'
-import { scanKeys } from './redis-scan.js'
+import { DECREMENT_IF_POSITIVE_SCRIPT, INCREMENT_IF_UNDER_SCRIPT, INCREMENT_SCRIPT, REPLACE_IF_UNCHANGED_SCRIPT } from './redis-scripts.js'
+import { scanKeys, scanTargets } from './redis-scan.js'
 import { credentialKeys, storeFailure, type CredentialKeys } from './redis-failure.js'
 import { sentinelWatchOf } from './redis-sentinel-watch.js'
 import { checkRedisHealth } from './redis-health.js'
 import { execWrite, type Pipeline } from './redis-write.js'
-import { UNREACHABLE, type FailoverWatch, type RenewedConnections, type Store } from './store.js'
+import { UNREACHABLE, type BoundedIncrement, type FailoverWatch, type RenewedConnections, type Store, type WeightedCounter } from './store.js'
+import { checkBound } from './counter-bound.js'
 import { normalizeStep, normalizeTtl } from './ttl.js'
 import { failIfStoreFailed, outsideRequests, rememberStoreFailure, rememberUnconfirmedWrite, unconfirmedWriteOfRequest } from './request-wait.js'
 
@@ -58,7 +58,7 @@ export class RedisStore implements Store {
       this.#readOnly = undefined
     })
     const run = <T>(op: string, fn: () => Promise<T>): Promise<T> => this.#run(op, fn)
-    this.#checks = new ConnectChecks(this.#redis, { where: this.#where, keys: this.#keys, prefix, options, acknowledged: this.#ack !== undefined, run, primaries: () => this.#scanTargets() })
+    this.#checks = new ConnectChecks(this.#redis, { where: this.#where, keys: this.#keys, prefix, options, acknowledged: this.#ack !== undefined, run, primaries: () => scanTargets(this.#redis, (fn) => this.#run('keys', fn)) })
     this.#redis.on('ready', () => {
       this.#lastError = undefined
       this.#checks.connected()
@@ -109,6 +109,15 @@ export class RedisStore implements Store {
     return ((await this.#write('decrement', k, (p) => p.eval(DECREMENT_IF_POSITIVE_SCRIPT, 1, k))) as number | null) ?? undefined
   }
 
+  /** One script on the counters' slot; its answer stands when replicas did not confirm the add (store.ts). */
+  async incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement> {
+    checkBound(counters, bound)
+    const [ttl, keys] = [String(normalizeTtl(ttlMs)), counters.map((c) => this.#keys.toRedis(c.key))]
+    const script = (p: Pipeline): unknown => p.eval(INCREMENT_IF_UNDER_SCRIPT, keys.length, ...keys, String(bound), ttl, ...counters.map((c) => String(c.weight)))
+    const [added, ...counts] = (await this.#write('incrementIfUnder', keys[0] as string, script, true)) as number[]
+    return { added: added === 1, counts }
+  }
+
   async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
     const [k, ttl] = [this.#keys.toRedis(key), replacement === undefined ? 'delete' : String(normalizeTtl(ttlMs) ?? 'keep')]
     return (await this.#write('replaceIfUnchanged', k, (p) => p.eval(REPLACE_IF_UNCHANGED_SCRIPT, 1, k, expected, ttl, replacement ?? ''))) === 1
@@ -125,7 +134,7 @@ export class RedisStore implements Store {
   }
 
   async keys(prefix: string): Promise<string[]> {
-    return scanKeys(await this.#scanTargets(), this.#keys, prefix, (fn) => this.#run('keys', fn))
+    return scanKeys(await scanTargets(this.#redis, (fn) => this.#run('keys', fn)), this.#keys, prefix, (fn) => this.#run('keys', fn))
   }
 
   /** Every primary reachable, a Cluster up at each, and each with the replicas in sync that writes must reach (checkRedisHealth). */
@@ -150,29 +159,19 @@ export class RedisStore implements Store {
     await closeRedisClient(this.#redis)
   }
 
-  /** The servers a listing must SCAN. */
-  async #scanTargets(): Promise<Redis[]> {
-    const redis = this.#redis
-    if (!isCluster(redis)) return [redis]
-    // A Cluster learns its primaries as it connects: until then nodes() is empty, and a
-    // listing would find nothing. Any command waits in the offline queue for that.
-    if (redis.status !== 'ready') await this.#run('keys', () => redis.ping())
-    // SCAN is per server: a Cluster's keys are spread over its primaries.
-    return redis.nodes('master')
-  }
-
   /**
    * One write, then — when replicas must acknowledge it — WAIT on the same connection (a failover cannot
    * lose a write `replicas` replicas hold); none after a write of the request fell short (request-wait.ts).
+   * `answerStands`: the reply is returned when replicas fell short all the same (remembered for the request).
    */
-  async #write(op: string, key: string, command: (p: Pipeline) => unknown): Promise<unknown> {
+  async #write(op: string, key: string, command: (p: Pipeline) => unknown, answerStands = false): Promise<unknown> {
     const earlier = this.#ack && unconfirmedWriteOfRequest()
     const ack = earlier === undefined ? this.#ack : undefined
     const [reply, confirmed] = await this.#run(op, () => execWrite(this.#redis, key, command, ack))
     this.#readOnly = undefined
     const shortfall = ack !== undefined && (confirmed as number) < ack.replicas ? rememberUnconfirmedWrite(`${op} reached ${String(confirmed)} of ${ack.replicas} replicas within ${ack.timeoutMs} ms`) : undefined
     const unconfirmed = shortfall ?? (earlier && `${op} sent without waiting for replicas (earlier in this request, ${earlier})`)
-    if (unconfirmed !== undefined) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${unconfirmed}; not acknowledged`, { callerMessage: UNREACHABLE })
+    if (unconfirmed !== undefined && !answerStands) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${unconfirmed}; not acknowledged`, { callerMessage: UNREACHABLE })
     return reply
   }
 

@@ -71,7 +71,8 @@ export function rememberUnconfirmedWrite(shortfall: string): string {
 /**
  * Runs `make` outside every request: what a store builds (its connections, their reconnects and
  * connect checks) outlives the request that opened it (a reload from the console), and its
- * callbacks must not fail at once on that request's store failure.
+ * callbacks must not fail at once on that request's store failure; so does a failure throttle's
+ * give-back of a take the store never answered (it may still land when the store wakes).
  */
 export function outsideRequests<T>(make: () => T): T {
   return requests.exit(make)

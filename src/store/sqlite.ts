@@ -2,7 +2,8 @@ import { resolve } from 'node:path'
 import { describeSqliteError, openSqlite, type Database } from './sqlite-driver.js'
 import { openDatabase } from './sqlite-open.js'
 import { GatewayError } from '../errors.js'
-import { UNREACHABLE, type Store } from './store.js'
+import { UNREACHABLE, type BoundedIncrement, type Store, type WeightedCounter } from './store.js'
+import { checkBound, countOf, weighsUnder } from './counter-bound.js'
 import { SQL } from './sqlite-statements.js'
 import { expiryOf, normalizeStep } from './ttl.js'
 
@@ -70,6 +71,20 @@ export class SqliteStore implements Store {
     const step = normalizeStep(by)
     const expiresAt = expiryOf(ttlMs, now)
     return this.#run('increment', () => this.#sql.increment.get({ key, by: step, expiresAt, now }) as number)
+  }
+
+  /** One IMMEDIATE transaction: the write lock taken before the reads, so no process moves a counter between them and the add. */
+  async incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement> {
+    checkBound(counters, bound)
+    const now = Date.now()
+    const expiresAt = expiryOf(ttlMs, now)
+    const take = (): BoundedIncrement => {
+      const counts = counters.map(({ key }) => countOf(this.#sql.get.get({ key, now }) as string | undefined))
+      const added = weighsUnder(counts, counters, bound)
+      if (added) this.#sql.increment.get({ key: (counters[0] as WeightedCounter).key, by: 1, expiresAt, now })
+      return { added, counts }
+    }
+    return this.#run('incrementIfUnder', () => this.#db.transaction(take).immediate())
   }
 
   async decrementIfPositive(key: string): Promise<number | undefined> {

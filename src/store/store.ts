@@ -26,6 +26,18 @@ export interface FailoverWatch {
   readonly problem: string | undefined
 }
 
+/** One counter Store.incrementIfUnder reads, and what each of its counts weighs. */
+export interface WeightedCounter {
+  readonly key: string
+  readonly weight: number
+}
+
+/** What Store.incrementIfUnder read (each counter's count before it added, in order) and whether it added one. */
+export interface BoundedIncrement {
+  readonly added: boolean
+  readonly counts: readonly number[]
+}
+
 export interface Store {
   /** Value for key, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>
@@ -47,6 +59,16 @@ export interface Store {
    * created, no TTL moves) and gives undefined. A take-back that can never go below 0.
    */
   decrementIfPositive(key: string): Promise<number | undefined>
+  /**
+   * Atomically, in one round trip: reads the counters (absent, expired, below 0 or not a whole
+   * number count 0) and, when the sum of each count times its weight is under `bound`, adds 1 to
+   * the first as `increment(counters[0].key, 1, ttlMs)` would; else writes nothing. Weights and
+   * bound are safe integers (weights ≥ 0). The keys must share their group (the first three
+   * `:`-separated segments, redis-keys.ts): a Redis Cluster runs it on that group's slot. Redis:
+   * its answer stands when replicas did not confirm the add (the write landed; the request's
+   * later writes are sent without WAIT and fail as unconfirmed, as after any such write).
+   */
+  incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement>
   /**
    * Atomically, and only while the live value at key is still `expected`: replaces it with
    * `replacement`, keeping its expiry (or `ttlMs` from now, when given), or removes it when

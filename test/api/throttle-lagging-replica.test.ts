@@ -1,24 +1,29 @@
 /**
  * The failure throttle's store writes with replicas whose clocks disagree: a replica whose clock
  * lags counts in a minute the others have left, so the attempts they counted are in its next
- * minute. It reads that one before it writes, so a refusal there writes nothing, as anywhere
- * else (it used to add one, read the next minute, and take its one back: two writes per refused
+ * minute. Its take-and-check reads that one before it writes, so a refusal there writes nothing,
+ * as anywhere else (it used to add one, read the next minute, and take its one back: two writes per refused
  * attempt, a flood from one address doubling the store's write load). On the real backends, and
  * as a seeded property with a fake clock over any lag up to a minute.
  */
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFailureThrottle, THROTTLE_WINDOW_MS as WINDOW, type FailureThrottle } from '../../src/api/failure-throttle.js'
-import { MemoryStore, type Store } from '../../src/store/index.js'
+import { MemoryStore, type BoundedIncrement, type Store } from '../../src/store/index.js'
 import { STORE_BACKENDS, type StoreHarness } from '../support/store-backends.js'
 import { interceptStore } from './throttle-support.js'
 
 const ADDRESS = '10.6.6.6'
 
-/** `inner`, and the writes (every call but get) made through it. */
+/** `inner`, and the writes made through it: every call but get, and a take-and-check only when it added (else it wrote nothing). */
 function writesTo(inner: Store): { store: Store; writes: string[] } {
   const writes: string[] = []
-  return { store: interceptStore(inner, (method, result) => (method === 'get' || writes.push(method), result)), writes }
+  const seen = (method: string, result: unknown): unknown => {
+    if (method === 'incrementIfUnder') return (result as Promise<BoundedIncrement>).then((r) => (r.added && writes.push(method), r))
+    if (method !== 'get') writes.push(method)
+    return result
+  }
+  return { store: interceptStore(inner, seen), writes }
 }
 
 describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 'redis'))('a lagging replica on $name', (backend) => {
@@ -69,7 +74,7 @@ describe('replicas whose clocks disagree, one attempt at a time', () => {
             continue
           }
           if (isRight) await attempt.release()
-          expect(writes).toEqual(isRight ? ['increment', 'decrementIfPositive'] : ['increment'])
+          expect(writes).toEqual(isRight ? ['incrementIfUnder', 'decrementIfPositive'] : ['incrementIfUnder'])
         }
         await shared.close()
       }),

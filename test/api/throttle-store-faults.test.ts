@@ -1,9 +1,9 @@
 /**
  * The failure throttle's count when the store misbehaves, on the real backends (a SQLite file,
  * the real Redis under a unique prefix): a counter an older version's take-back left at -1 is
- * never a credit (an increment counts it from 0, as every read does); and increments that land
- * but whose replies are lost (Redis: replicas that did not confirm them) on two processes at
- * once let no more than `max` through, where each process's own count let `max` each through;
+ * never a credit (an increment and a take-and-check count it from 0); and take-and-checks that
+ * land but whose replicas do not confirm them (Redis) on two processes at once let no more than
+ * `max` through (the take's answer stands), where each process's own count let `max` each through;
  * a take-back that fails (a user without `decr`) is not retried and leaves its one counted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -21,11 +21,15 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     await h.cleanup()
   })
 
-  it('an increment counts a counter below 0 from 0, keeping its expiry', async () => {
+  it('an increment and a take-and-check count a counter below 0 from 0, keeping its expiry', async () => {
     await h.store.put('c', '-1', 60_000)
     expect(await h.store.increment('c', 1, 1)).toBe(1)
     await new Promise((r) => setTimeout(r, 5))
     expect(await h.store.get('c')).toBe('1')
+    await h.store.put('t:x:y:1', '-1', 60_000)
+    expect(await h.store.incrementIfUnder([{ key: 't:x:y:1', weight: 1 }], 1, 1)).toEqual({ added: true, counts: [0] })
+    await new Promise((r) => setTimeout(r, 5))
+    expect(await h.store.get('t:x:y:1')).toBe('1')
     await h.store.put('d', '-3', 60_000)
     expect(await h.store.increment('d', -1, 60_000)).toBe(-1)
   })
@@ -43,7 +47,7 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
   })
 })
 
-describe('failure throttle on a Redis whose increments land but fail (replicas that do not confirm them)', () => {
+describe('failure throttle on a Redis whose writes land but replicas do not confirm them', () => {
   const keyPrefix = uniqueRedisPrefix()
   afterEach(async () => {
     await wipeRedisPrefix(keyPrefix)

@@ -6,7 +6,7 @@
 import { request as httpRequest } from 'node:http'
 import { THROTTLE_WINDOW_MS } from '../../src/api/failure-throttle.js'
 import { GatewayError } from '../../src/errors.js'
-import type { Store } from '../../src/store/index.js'
+import type { Store, WeightedCounter } from '../../src/store/index.js'
 
 /**
  * Addresses in many spellings, each with the group it must be counted in, written out by
@@ -89,6 +89,7 @@ export class FlakyStore implements Store {
   putIfAbsent = (k: string, v: string, ttl?: number) => this.#call(() => this.inner.putIfAbsent(k, v, ttl))
   increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
   decrementIfPositive = (k: string) => this.#call(() => this.inner.decrementIfPositive(k))
+  incrementIfUnder = (c: readonly WeightedCounter[], bound: number, ttl: number) => this.#call(() => this.inner.incrementIfUnder(c, bound, ttl))
   replaceIfUnchanged = (k: string, was: string, v: string | undefined, ttl?: number) => this.#call(() => this.inner.replaceIfUnchanged(k, was, v, ttl))
   delete = (k: string) => this.#call(() => this.inner.delete(k))
   take = (k: string) => this.#call(() => this.inner.take(k))

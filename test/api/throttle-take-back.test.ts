@@ -2,9 +2,10 @@
  * Giving a place back in the failure throttle's store count, on the real backends (a SQLite
  * file, the real Redis under a unique prefix): a right secret's take-back after its counter
  * vanished (expired) makes no counter at -1, which let the next process through once more that
- * minute; and an increment that fails after it landed (Redis: replicas that did not confirm it;
- * any store: a reply lost) is still given back by a right secret, which before stayed counted
- * as a wrong attempt.
+ * minute; a take-and-check whose reply is lost after it landed is still given back by a right
+ * secret (the attempt admitted on this process's count), which before stayed counted as a wrong
+ * attempt; and on a Redis whose replicas do not confirm writes the take's answer stands (it
+ * landed) and a right secret's give-back lands though it fails as unconfirmed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createFailureThrottle, THROTTLE_WINDOW_MS as WINDOW, type Attempt } from '../../src/api/failure-throttle.js'
@@ -41,9 +42,9 @@ describe.each(STORE_BACKENDS.filter((b) => b.name === 'sqlite' || b.name === 're
     expect(turns).toEqual([true, true, true, false, false])
   })
 
-  it('an increment whose reply is lost after it landed: a right secret still gives its one back', async () => {
+  it('a take-and-check whose reply is lost after it landed: admitted, and a right secret still gives its one back', async () => {
     const lost = interceptStore(h.store, (method, result) =>
-      method === 'increment' ? (result as Promise<number>).then(() => Promise.reject(new GatewayError('store_unavailable', 'the reply was lost (test)'))) : result,
+      method === 'incrementIfUnder' ? (result as Promise<unknown>).then(() => Promise.reject(new GatewayError('store_unavailable', 'the reply was lost (test)'))) : result,
     )
     const t = createFailureThrottle({ name: 'back', max: 3, maxAddresses: 10, store: () => lost, now: () => 12 * WINDOW + 1_000 })
     await release(await t.admit('10.4.4.5'))
@@ -59,7 +60,7 @@ describe('failure throttle on a Redis whose writes replicas do not confirm', () 
     await wipeRedisPrefix(keyPrefix)
   })
 
-  it('every increment lands and then fails (the test server has no replica): a right secret gives its one back, a wrong one stays counted', async () => {
+  it('every write lands unconfirmed (the test server has no replica): the take\'s answer stands, a right secret gives its one back, a wrong one stays counted', async () => {
     // replicasToAcknowledge 1 on a server with none: WAIT answers 0 and every write throws after it ran.
     const acknowledged = openRedisStore({ url: REDIS_URL, keyPrefix, acknowledge: { replicas: 1, timeoutMs: 20 } })
     const plain = openRedisStore({ url: REDIS_URL, keyPrefix })
@@ -67,6 +68,10 @@ describe('failure throttle on a Redis whose writes replicas do not confirm', () 
       const t = createFailureThrottle({ name: 'back', max: 3, maxAddresses: 10, store: () => acknowledged, now: () => 13 * WINDOW + 1_000 })
       await expect(acknowledged.increment('probe', 1, 60_000)).rejects.toThrow(/reached 0 of 1 replicas/)
       expect(await plain.get('probe')).toBe('1')
+      // The take-and-check lands and answers all the same; a refusal writes nothing.
+      expect(await acknowledged.incrementIfUnder([{ key: 'probe', weight: 1 }], 2, 60_000)).toEqual({ added: true, counts: [1] })
+      expect(await acknowledged.incrementIfUnder([{ key: 'probe', weight: 1 }], 2, 60_000)).toEqual({ added: false, counts: [2] })
+      expect(await plain.get('probe')).toBe('2')
       await release(await t.admit('10.4.4.6'))
       expect(await plain.get('throttle:back:v4_10.4.4.6:13')).toBe('0')
       expect((await t.admit('10.4.4.6')).admitted).toBe(true)

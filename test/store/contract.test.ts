@@ -11,6 +11,9 @@ afterAll(stopStoreServers, 30_000)
 // waited for with a deadline, never assumed after a fixed sleep.
 const SHORT_TTL_MS = 1500
 
+// Keys of one group (throttle:<counter>:<source>), as the failure throttle's are: one slot on a Cluster.
+const tkey = (w: number): string => `throttle:t:v4_10.0.0.1:${w}`
+
 // One contract, every backend: a caller must not be able to tell SQLite, Redis and memory apart.
 // The backends run side by side (each waits out real TTLs); one backend's tests run one after
 // another (they share its `h` and `store`), each on a fresh store.
@@ -261,6 +264,7 @@ function contract(backend: StoreBackend): void {
     await expect(store.put('a', 'b')).rejects.toThrow(/after close/)
     await expect(store.increment('a', 1)).rejects.toThrow(/after close/)
     await expect(store.decrementIfPositive('a')).rejects.toThrow(/after close/)
+    await expect(store.incrementIfUnder([{ key: 'a', weight: 1 }], 1, 60_000)).rejects.toThrow(/after close/)
     await expect(store.replaceIfUnchanged('a', 'b', 'c')).rejects.toThrow(/after close/)
   })
 
@@ -281,5 +285,85 @@ function contract(backend: StoreBackend): void {
     if (reopened === undefined) throw new Error('unreachable')
     expect(await reopened.get('keep')).toBe('forever')
     expect(await reopened.get('keep:ttl')).toBe('a while')
+  })
+
+  // incrementIfUnder, the failure throttle's one-round-trip take-and-check: atomic, and nothing written when it refuses.
+  it('incrementIfUnder weighs the counts as they were, adds to the first while under the bound, and writes nothing when it refuses', async () => {
+    const counters = [{ key: tkey(1), weight: 3 }, { key: tkey(0), weight: 2 }, { key: tkey(2), weight: 0 }]
+    await store.put(tkey(0), '2', 60_000)
+    await store.put(tkey(2), '50', 60_000)
+    // 3 × c + 2 × 2 + 0 × 50 < 11: c = 0, 1, 2 go in; at 3 (13) it is refused.
+    const got = []
+    for (let i = 0; i < 4; i++) got.push(await store.incrementIfUnder(counters, 11, 60_000))
+    expect(got).toEqual([0, 1, 2].map((c) => ({ added: true, counts: [c, 2, 50] })).concat({ added: false, counts: [3, 2, 50] }))
+    expect(await store.get(tkey(1))).toBe('3')
+    expect([await store.get(tkey(0)), await store.get(tkey(2))]).toEqual(['2', '50'])
+    expect(await store.incrementIfUnder([{ key: tkey(5), weight: 1 }], 0, 60_000)).toEqual({ added: false, counts: [0] })
+    expect(await store.keys(tkey(5))).toEqual([])
+  })
+
+  it('incrementIfUnder reads absent, below 0 and not whole counters as 0; a counter below 0 counts from 0 and keeps its expiry; the TTL only on creation', async () => {
+    await store.put(tkey(0), '-1', 60_000)
+    await store.put(tkey(2), 'x', 60_000)
+    const counters = [{ key: tkey(1), weight: 1 }, { key: tkey(0), weight: 1 }, { key: tkey(2), weight: 1 }]
+    expect(await store.incrementIfUnder(counters, 1, 1_500)).toEqual({ added: true, counts: [0, 0, 0] })
+    expect(await store.incrementIfUnder([{ key: tkey(0), weight: 1 }], 1, 1)).toEqual({ added: true, counts: [0] })
+    await new Promise((r) => setTimeout(r, 5))
+    expect(await store.get(tkey(0))).toBe('1')
+    // Added to again with a longer TTL: the expiry it was created with stands.
+    expect(await store.incrementIfUnder(counters, 5, 60_000)).toEqual({ added: true, counts: [1, 1, 0] })
+    await eventually(async () => (await store.get(tkey(1))) === undefined, 20_000, 'the counter to expire')
+    expect(await store.incrementIfUnder(counters, 5, 60_000)).toEqual({ added: true, counts: [0, 1, 0] })
+  })
+
+  it('incrementIfUnder is atomic: 50 at once from two instances add exactly up to the bound', async () => {
+    const peer = h.openPeer() ?? store
+    const counters = [{ key: tkey(1), weight: 2 }, { key: tkey(0), weight: 1 }]
+    await store.put(tkey(0), '4', 60_000)
+    // 2 × c + 4 < 44: exactly 20 go in.
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).incrementIfUnder(counters, 44, 60_000)))
+    expect(got.filter((g) => g.added)).toHaveLength(20)
+    expect(got.filter((g) => g.added).map((g) => g.counts[0]).sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    expect(await store.get(tkey(1))).toBe('20')
+  })
+
+  it('incrementIfUnder refuses misuse as a TypeError: no counters, weights not whole or below 0, a bound not whole, a TTL not positive', async () => {
+    await expect(store.incrementIfUnder([], 1, 60_000)).rejects.toThrow(TypeError)
+    for (const weight of [-1, 1.5, Number.NaN]) await expect(store.incrementIfUnder([{ key: tkey(1), weight }], 1, 60_000)).rejects.toThrow(TypeError)
+    for (const bound of [1.5, Number.POSITIVE_INFINITY]) await expect(store.incrementIfUnder([{ key: tkey(1), weight: 1 }], bound, 60_000)).rejects.toThrow(TypeError)
+    await expect(store.incrementIfUnder([{ key: tkey(1), weight: 1 }], 1, 0)).rejects.toThrow(/ttlMs must be a positive/)
+    expect(await store.keys('throttle:')).toEqual([])
+  })
+
+  it('property: incrementIfUnder, over a sequence of take-and-checks and puts answers as the model does (40 runs)', async () => {
+    const value = fc.oneof(fc.integer({ min: -3, max: 6 }).map(String), fc.constantFrom('x', '1.5', ''))
+    const op = fc.oneof(
+      fc.record({ put: fc.nat({ max: 2 }), value }),
+      fc.record({ weights: fc.tuple(fc.nat({ max: 4 }), fc.nat({ max: 4 }), fc.nat({ max: 4 })), bound: fc.integer({ min: -1, max: 30 }) }),
+    )
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
+        run += 1
+        const k = (i: number): string => `throttle:p${run}:v4_10.0.0.1:${i}`
+        const model = [0, 0, 0]
+        for (const o of ops) {
+          if ('put' in o) {
+            await store.put(k(o.put), o.value, 60_000)
+            const n = Number(o.value)
+            model[o.put] = o.value !== '' && Number.isSafeInteger(n) && n > 0 ? n : 0
+            continue
+          }
+          const counters = o.weights.map((weight, i) => ({ key: k(i), weight }))
+          const added = model.reduce((sum, n, i) => sum + n * (o.weights[i] as number), 0) < o.bound
+          // A counter not a whole number cannot be added to (Redis refuses it): not asked of the store.
+          const first = await store.get(k(0))
+          if (added && first !== undefined && !/^-?\d+$/.test(first)) continue
+          expect(await store.incrementIfUnder(counters, o.bound, 60_000)).toEqual({ added, counts: [...model] })
+          if (added) model[0] = (model[0] as number) + 1
+        }
+      }),
+      { seed: 0x7a4e, numRuns: 40 },
+    )
   })
 }

@@ -1,4 +1,5 @@
-import type { Store } from '../../src/store/store.js'
+import type { BoundedIncrement, Store, WeightedCounter } from '../../src/store/store.js'
+import { countOf, weighsUnder } from '../../src/store/counter-bound.js'
 
 /** A tiny in-memory Store for the caller tests; counts writes so tests can prove "not persisted". */
 export class CallersMemoryStore implements Store {
@@ -33,6 +34,16 @@ export class CallersMemoryStore implements Store {
     // The TTL only when the counter is created, as every Store does.
     this.#data.set(key, { value: String(value), expiresAt: fresh ? (ttlMs === undefined ? Infinity : this.now() + ttlMs) : live.expiresAt })
     return value
+  }
+  async incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement> {
+    // Read and added in one synchronous turn (increment awaits nothing), atomic as every Store's.
+    const counts = counters.map(({ key }) => {
+      const e = this.#data.get(key)
+      return countOf(e === undefined || e.expiresAt <= this.now() ? undefined : e.value)
+    })
+    const added = weighsUnder(counts, counters, bound)
+    if (added) void this.increment((counters[0] as WeightedCounter).key, 1, ttlMs)
+    return { added, counts }
   }
   async decrementIfPositive(key: string): Promise<number | undefined> {
     const value = Number(await this.get(key))
