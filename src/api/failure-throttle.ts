@@ -31,7 +31,7 @@
  * Its minutes are on a clock that never steps, so a wall clock stepped back or forward during
  * an outage neither frees an address early nor keeps it refused.
  */
-import { outsideRequests, type Store } from '../store/index.js'
+import { asUnwaitedWrite, type Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
 import { retryAfterSeconds, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
@@ -119,9 +119,10 @@ function admitted(key: string, local: () => void, taken: { store: Store; key: st
       if (!taken) return
       if (taken.answered) return void (await taken.store.decrementIfPositive(taken.key).catch(() => undefined))
       // A take a hung store never answered runs when it wakes: its give-back goes after it on the
-      // same connection, outside the request (whose store calls fail at once once one failed,
-      // request-wait.ts) and unwaited (the request waited out the store once already).
-      void outsideRequests(() => taken.store.decrementIfPositive(taken.key)).catch(() => undefined)
+      // same connection, as a request of its own (the request's store calls fail at once once one
+      // failed, request-wait.ts), unwaited (the request waited out the store once already), and
+      // without WAIT (a WAIT per such give-back would hold the connection while replicas are away).
+      void asUnwaitedWrite('a give-back of a take the store did not answer', () => taken.store.decrementIfPositive(taken.key)).catch(() => undefined)
     },
   }
 }

@@ -9,7 +9,7 @@ export { SqliteDriverError } from './sqlite-driver.js'
 export { RedisStore, openRedisStore, type RedisConnectWarning, type RedisStoreOptions, type ReplicaAcknowledgement } from './redis.js'
 export type { RedisAddress, RedisTlsOptions } from './redis-client.js'
 export { RedisSettingError } from './redis-setting-error.js'
-export { needsOneStoreWait, outsideRequests, withOneStoreWait } from './request-wait.js'
+export { asUnwaitedWrite, needsOneStoreWait, withOneStoreWait } from './request-wait.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory.js'
 export { SealError, createSealer, parseSealKey, type SealErrorCode, type SealKey, type Sealer } from './seal.js'
 export {

@@ -71,9 +71,20 @@ export function rememberUnconfirmedWrite(shortfall: string): string {
 /**
  * Runs `make` outside every request: what a store builds (its connections, their reconnects and
  * connect checks) outlives the request that opened it (a reload from the console), and its
- * callbacks must not fail at once on that request's store failure; so does a failure throttle's
- * give-back of a take the store never answered (it may still land when the store wakes).
+ * callbacks must not fail at once on that request's store failure.
  */
 export function outsideRequests<T>(make: () => T): T {
   return requests.exit(make)
+}
+
+/**
+ * Runs `write` as a request of its own whose writes are sent without WAIT, as after a write its
+ * replicas did not confirm (`why`, in their errors): a failure throttle's give-back of a take the
+ * store never answered, which must not fail at once on its request's store failure (the take may
+ * still land when the store wakes), nor hold the connection in a WAIT for replicas.
+ */
+export function asUnwaitedWrite<T>(why: string, write: () => T): T {
+  const request = new RequestStoreWait()
+  request.unconfirmedWrite = why
+  return requests.run(request, write)
 }

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MemoryStore, openRedisStore, withOneStoreWait, type RedisStore, type Store } from '../../src/store/index.js'
+import { asUnwaitedWrite, MemoryStore, openRedisStore, withOneStoreWait, type RedisStore, type Store } from '../../src/store/index.js'
 import { eventually } from '../support/eventually.js'
 import type { Peer } from '../support/peers.js'
 import { startRedisCommandRelay, type RedisCommandRelay } from '../support/redis-command-relay.js'
@@ -70,6 +70,20 @@ describe('a Redis write no replica confirmed, within one request', () => {
     expect(await waitsOf(() => three('outside'))).toBe(3)
     expect(await waitsOf(() => withOneStoreWait(three, 'first'))).toBe(1)
     expect(await waitsOf(() => withOneStoreWait(three, 'second'))).toBe(1)
+  })
+
+  it('a take-and-check\'s answer stands unconfirmed (one WAIT); a give-back as an unwaited write of its own sends no WAIT (within a request, where a write waits once) and lands', async () => {
+    const counters = [{ key: 'taken:n', weight: 1 }]
+    const waits = await waitsOf(async () => expect(await store.incrementIfUnder(counters, 5, 60_000)).toEqual({ added: true, counts: [0] }))
+    expect(waits).toBe(1)
+    const unwaited = await waitsOf(() =>
+      withOneStoreWait(async () => {
+        const failure = await failureOf(asUnwaitedWrite('a give-back of a take the store did not answer', () => store.decrementIfPositive('taken:n')))
+        expect(failure?.message).toMatch(/: decrement sent without waiting for replicas \(earlier in this request, a give-back of a take the store did not answer\); not acknowledged$/)
+      }),
+    )
+    expect(unwaited).toBe(0)
+    expect(await store.get('taken:n')).toBe('0')
   })
 
   // Counters and values on keys of their own: Redis refuses to count a value that is not a number, the model counts it from 0.
