@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici'
 import { canonicalTenant, concealReferences, TENANT_RULE } from '../config/index.js'
 import { GatewayError } from '../errors.js'
+import { carriesGatewayBearer } from '../callers/index.js'
 import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
 import { signRequest } from '../oauth1/index.js'
 import { classifyUpstreamError } from '../tls/index.js'
@@ -65,6 +66,8 @@ export function checkTenant(gateway: Gateway, profile: Profile, tenant: string |
   if (!needed) throw new GatewayError('tenant_invalid', `profile "${profile.name}" does not use tenants`)
   const canonical = canonicalTenant(tenant)
   if (canonical === undefined) throw new GatewayError('tenant_invalid', `profile "${profile.name}": ${TENANT_RULE}`)
+  // As the proxy's tenant (match-endpoint.ts): a bearer would reach a token URL, the link record and the logs as the tenant.
+  if (carriesGatewayBearer(canonical)) throw new GatewayError('credential_in_target', `profile "${profile.name}": the tenant holds a gateway credential, which would reach the provider and the logs as the tenant: send it in Proxy-Authorization (route mode: Authorization) only`)
   return canonical
 }
 

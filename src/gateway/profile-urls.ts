@@ -1,10 +1,13 @@
 /**
  * A profile's URLs filled for one authorization: `{tenant}`, `{{user}}` and
  * `{{fields.NAME}}` (additional fields, then the user's own fields) by the URL template
- * rules, so the token calls are signed over, and the browser sent to, the filled URL.
+ * rules, so the token calls are signed over, and the browser sent to, the filled URL. A filled
+ * URL gets the proxied request's outbound check: on the configured origin, and no gateway bearer
+ * in it (a tenant, a user or a field holding one is refused, 400 credential_in_target).
  */
 import { fillUrlTemplate, parseUrlTemplate, PROFILE_URL_KEYS, type ProfileConfig, type UrlScope } from '../config/index.js'
 import { GatewayError, type ConfigProblem } from '../errors.js'
+import { judgeOutboundUrl, NO_CREDENTIALS } from '../callers/index.js'
 import { encodeRawCharacters, unverifiableOctets } from '../oauth1/index.js'
 import type { Profile } from './profiles.js'
 
@@ -34,7 +37,20 @@ export function fillProfileUrl(profile: Profile, which: ProfileUrlKey, scope: Da
     throw new GatewayError('bad_request', `${where} needs ${filled.missing}, which this authorization does not provide`)
   }
   if ('refused' in filled) throw new GatewayError('bad_request', `${where}: ${filled.refused}`)
-  return { url: withQueryEncoded(filled.url), shown: filled.shown }
+  const url = withQueryEncoded(filled.url)
+  // The check a proxied request's URL gets (callers' judgeOutboundUrl): the origin is the config's with
+  // only the tenant placed (`shown` holds no other value), and no gateway bearer went in with a value.
+  judgeOutboundUrl({ origin: originOf(url), href: url }, originOf(filled.shown), NO_CREDENTIALS, `profile "${profile.name}": the ${which} filled for this authorization`)
+  return { url, shown: filled.shown }
+}
+
+/** A filled URL's origin; a URL that does not parse is the fill's bug, never a caller's doing. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch (err) {
+    throw new GatewayError('internal', 'internal error', { cause: err })
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Endpoint, Gateway, Upstream } from '../gateway/index.js'
 import type { RequestTrace } from '../tracing/index.js'
-import type { Caller } from '../callers/index.js'
+import type { Caller, OwnCredentials } from '../callers/index.js'
 import type { CallerPresence } from './caller-presence.js'
 import type { RelayHooks } from './relay-hooks.js'
 import type { RequestTarget } from './request-target.js'
@@ -79,7 +79,7 @@ export interface Context {
   /** Facts collected for the access log and metrics. */
   readonly facts: RequestFacts
   /** The gateway credentials the request presents, long enough to look for: found once (strip_gateway_credentials), read again by forward. Never logged. */
-  ownCredentials?: readonly string[]
+  ownCredentials?: OwnCredentials
 }
 
 /** An OAuth 1.0a token and the per-user fields stored with it (e.g. a PIN). */

@@ -1,7 +1,8 @@
 /**
  * strip_gateway_credentials: a gateway bearer never reaches an upstream. The credential a
  * caller presents to the gateway (Proxy-Authorization, the CONNECT's, or Authorization in
- * route mode) is removed from every header it appears in, on every way in; so is every header
+ * route mode) is removed from every header it appears in, in any letter case (callers'
+ * credential-text.ts), on every way in; so is every header
  * (by name or value) holding a bearer this release issued, whoever's, known by its spelling
  * (callers' bearer-shape.ts) without a store lookup. In route mode with caller apps
  * configured, `Authorization: Bearer …` is the gateway's and never forwarded. A request target
@@ -12,24 +13,15 @@
  * Authorization after.
  */
 import { GatewayError } from '../../errors.js'
-import { carriesGatewayBearer } from '../../callers/index.js'
+import { carriesCredential, credentialsToLookFor, judgeOutboundUrl, urlCarriesCredential, type OwnCredentials } from '../../callers/index.js'
 import type { Admitted, Context, OutboundHeaders, Step } from '../pipeline.js'
 import { presentedCredentials } from './authenticate-caller.js'
-
-// Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
-export const MIN_TOKEN_LENGTH = 16
-
-/** Whether `text` holds one of the caller's own credentials or any gateway bearer. */
-function carriesCredential(text: string, own: readonly string[]): boolean {
-  for (const t of own) if (text.includes(t)) return true
-  return carriesGatewayBearer(text)
-}
 
 /**
  * Removes every header whose name or value holds a credential. Names are judged as sent (the raw
  * lines): the outbound copy's are lower-cased, which hides a bearer without making it unreadable.
  */
-function removeHeadersCarrying(headers: OutboundHeaders, rawHeaders: readonly string[], own: readonly string[]): void {
+function removeHeadersCarrying(headers: OutboundHeaders, rawHeaders: readonly string[], own: OwnCredentials): void {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
     if (carriesCredential(name, own)) delete headers[name.toLowerCase()]
@@ -41,39 +33,27 @@ function removeHeadersCarrying(headers: OutboundHeaders, rawHeaders: readonly st
   }
 }
 
-/** One level of percent-decoding, bytes as Latin-1: an escape of a non-ASCII byte stays a delimiter. */
-function percentDecoded(text: string): string {
-  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-}
-
 /** Refuses a target whose path or query, as sent or percent-decoded, holds a credential (never named in the message). */
-function refuseCredentialIn(part: string, what: 'path' | 'query', own: readonly string[]): void {
-  if (carriesCredential(part, own) || (part.includes('%') && carriesCredential(percentDecoded(part), own))) {
+function refuseCredentialIn(part: string, what: 'path' | 'query', own: OwnCredentials): void {
+  if (urlCarriesCredential(part, own)) {
     throw new GatewayError('credential_in_target', `the request target's ${what} holds a gateway credential, which would reach the upstream with the URL: send it in Proxy-Authorization (route mode: Authorization) only, never in the URL`)
   }
 }
 
-/** The credentials the request itself presents that are long enough to look for (MIN_TOKEN_LENGTH): found once per request. */
-function ownCredentials(ctx: Context): readonly string[] {
-  if (ctx.ownCredentials !== undefined) return ctx.ownCredentials
+/** The credentials the request itself presents that are long enough to look for (MIN_TOKEN_LENGTH), lower-cased: found once per request. */
+function ownCredentials(ctx: Context): OwnCredentials {
   // From the inbound request: what the caller presented, not what is left of it outbound.
-  const presented = presentedCredentials(ctx)
-  return (ctx.ownCredentials = presented.length === 0 ? presented : presented.filter((t) => t.length >= MIN_TOKEN_LENGTH))
+  return (ctx.ownCredentials ??= credentialsToLookFor(presentedCredentials(ctx)))
 }
 
 /**
- * Refuses the request the gateway is about to send when its URL (`origin`: scheme, host, port;
- * `pathAndQuery`) holds a credential: the tenant, the user, fields and claims placed by the
- * gateway are the caller's choice too, and a host name goes to DNS. The host is lower-cased on
- * the way, so the request's own credential is looked for in any case (a bearer is, by its tag).
+ * Refuses the request the gateway is about to send when its URL (`origin`: scheme, host, port, the
+ * target's as built, never parsed back; `pathAndQuery`) holds a credential: the tenant, the user,
+ * fields and claims placed by the gateway are the caller's choice too, and a host name goes to DNS.
+ * The same check as the dance's token and authorize URLs (callers' judgeOutboundUrl).
  */
 export function refuseCredentialInOutbound(ctx: Admitted, origin: string, pathAndQuery: string): void {
-  const own = ownCredentials(ctx).map((t) => t.toLowerCase())
-  const url = origin + pathAndQuery
-  const lower = url.toLowerCase()
-  if (carriesCredential(lower, own) || (url.includes('%') && carriesCredential(percentDecoded(url).toLowerCase(), own))) {
-    throw new GatewayError('credential_in_target', 'the URL the gateway would send upstream holds a gateway credential, placed there from the request (the tenant, the user, a field): nothing was sent; send the credential in Proxy-Authorization (route mode: Authorization) only, never where it reaches a URL')
-  }
+  judgeOutboundUrl({ origin, href: origin + pathAndQuery }, ctx.target.origin, ownCredentials(ctx), 'the URL the gateway would send upstream')
 }
 
 export const stripGatewayCredentials: Step = {

@@ -1,0 +1,145 @@
+/**
+ * The request's own credential is looked for in any letter case: a caller JWT without `jti`,
+ * used directly as the credential on Proxy-Authorization (a JWT carries no bearer tag, so only
+ * the own-credential check can know it), whose copy appears lower-cased, upper-cased or with
+ * letters flipped, anywhere in another header's value or name, is removed with that header; in
+ * the request target's path or query (as sent or percent-encoded) it is refused with 400
+ * credential_in_target and nothing is sent; and an X-Request-Id holding a copy of a credential is
+ * replaced. On the forward proxy and in route mode, against a real mTLS upstream that records every
+ * line it receives. Before, the check was case-sensitive: a case-folded copy went upstream.
+ */
+import { join } from 'node:path'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
+import { SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningGateway } from '../../src/cli/gateway-root.js'
+import { send, startTestGateway } from '../support/gateway.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
+import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+
+const AUD = 'https://gateway.test'
+const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
+const RUNS = 1_500
+
+let pki: TestPki
+let upstream: RunningServer
+let gw: RunningGateway
+/** JWTs without jti, each accepted directly as the credential. */
+let jwts: string[] = []
+const received = new Map<string, string>()
+
+function record(req: IncomingMessage, res: ServerResponse): void {
+  const lines = [`${req.method ?? ''} ${req.url ?? ''}`]
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`)
+  received.set(String(req.headers['x-case'] ?? `unmarked-${received.size}`), lines.join('\n'))
+  req.resume()
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
+}
+
+async function jwtFor(sub: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
+}
+
+beforeAll(async () => {
+  pki = await createTestPki('p256')
+  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: record })
+  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
+store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
+callers:
+  required: true
+  apps:
+    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }
+endpoints:
+  - name: partner
+    url: https://api.partner.test:${upstream.port}/base
+    resolve: 127.0.0.1
+    allowPrivate: true
+    tls: ${clientTlsYaml(pki)}
+`)
+  jwts = await Promise.all(Array.from({ length: 4 }, (_, i) => jwtFor(`user-${i}`)))
+})
+
+afterAll(async () => {
+  await gw?.close()
+  await upstream?.close()
+  pki?.cleanup()
+})
+
+/** A case-folded copy: lower-cased, upper-cased, or some letters flipped (never the credential as sent: that was always found). */
+const folding = fc.oneof(fc.constant('lower' as const), fc.constant('upper' as const), fc.uniqueArray(fc.nat(399), { minLength: 1, maxLength: 12 }))
+function folded(text: string, how: 'lower' | 'upper' | number[]): string {
+  if (how === 'lower') return text.toLowerCase()
+  if (how === 'upper') return text.toUpperCase()
+  const letters = [...text.matchAll(/[A-Za-z]/g)].map((m) => m.index)
+  const flip = new Set(how.map((n) => letters[n % letters.length]))
+  const out = [...text].map((c, i) => (flip.has(i) ? (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) : c)).join('')
+  // The copy must differ from the credential: flipping may not touch a letter whose case it changes.
+  return out === text ? text.toLowerCase() : out
+}
+const around = fc.stringMatching(/^[A-Za-z0-9 ;=,:/_-]{0,6}$/)
+const copy = fc.record({ folding, before: around, after: around })
+type Copy = { folding: 'lower' | 'upper' | number[]; before: string; after: string }
+const spelled = (jwt: string, c: Copy): string => `${c.before}${folded(jwt, c.folding)}${c.after}`
+
+const requestCase = fc.record({
+  way: fc.constantFrom('forward' as const, 'route' as const),
+  jwt: fc.nat(3),
+  inValues: fc.uniqueArray(fc.record({ name: fc.constantFrom('x-copy', 'cookie', 'x-api-key', 'authorization', 'x-trace'), copy }), { maxLength: 3, selector: (v: { name: string }) => v.name }),
+  inName: fc.option(copy, { nil: undefined }),
+  inUrl: fc.option(fc.record({ place: fc.constantFrom('path' as const, 'query' as const), copy, encodeDots: fc.boolean() }), { nil: undefined }),
+})
+
+let cases = 0
+
+describe('the request\'s own credential, a JWT used as the bearer, is found in any letter case', () => {
+  it(`copies in headers are removed with their header, in the target refused (${RUNS.toLocaleString('en')} runs)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(requestCase, async (c) => {
+        const id = `own-${cases++}`
+        const jwt = jwts[c.jwt] as string
+        const headers: Record<string, string> = { 'x-case': id, 'x-kept': 'plain value', 'proxy-authorization': `Bearer ${jwt}` }
+        // Route mode's Authorization is the gateway's credential too, judged at admission: not a copy's place there.
+        for (const v of c.inValues) if (!(c.way === 'route' && v.name === 'authorization')) headers[v.name] = spelled(jwt, v.copy)
+        // A JWT's characters are all token characters: a header name can hold it.
+        if (c.inName !== undefined) headers[`x-${folded(jwt, c.inName.folding)}`] = 'present'
+        let target = '/v1/items'
+        if (c.inUrl !== undefined) {
+          const text = spelled(jwt, c.inUrl.copy).replace(/[^A-Za-z0-9._~-]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
+          const value = c.inUrl.encodeDots ? text.replaceAll('.', '%2E') : text
+          target = c.inUrl.place === 'path' ? `/v1/${value}` : `/v1/items?t=${value}`
+        }
+        const r = await send(gw.url, c.way === 'route' ? `/proxy/partner${target}` : `http://api.partner.test:${upstream.port}${target}`, { headers })
+        expect(r.text.toLowerCase(), 'the answer never repeats the credential').not.toContain(jwt.toLowerCase())
+        const seen = received.get(id)
+        if (c.inUrl !== undefined) {
+          expect([r.status, r.json()], r.text).toEqual([400, { errors: [{ msg: expect.stringMatching(/^the request target's (path|query) holds a gateway credential/), code: 400 }] }])
+          return void expect(seen, 'nothing was sent upstream').toBeUndefined()
+        }
+        expect(r.status, r.text).toBe(200)
+        expect(seen).toBeDefined()
+        expect((seen as string).toLowerCase(), 'no copy of the credential, in any letter case').not.toContain(jwt.toLowerCase())
+        expect(seen).toContain('\nx-kept: plain value')
+      }),
+      { seed: 0x0c45e, numRuns: RUNS },
+    )
+  }, 600_000)
+
+  it('an X-Request-Id holding a case-folded copy of the credential is replaced by a fresh id (500 runs)', async () => {
+    // Short enough for an id (≤128 of A-Za-z0-9._:-): the request's own credential in Authorization, as request-id.ts reads it.
+    const credential = 'Opaque.Token_of-Forty.Chars_AbCdEfGhIjKl'
+    await fc.assert(
+      fc.asyncProperty(fc.record({ folding, before: fc.constantFrom('', 'req-', 'a.'), after: fc.constantFrom('', '-1', ':z') }), async (c) => {
+        const id = `rid-${cases++}`
+        const given = `${c.before}${folded(credential, c.folding)}${c.after}`
+        const r = await send(gw.url, `http://api.partner.test:${upstream.port}/rid`, { headers: { 'x-case': id, 'x-request-id': given, 'proxy-authorization': `Bearer ${jwts[0] as string}`, authorization: `Token ${credential}` } })
+        expect(r.status, r.text).toBe(200)
+        expect(String(r.headers['x-request-id'])).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+        expect((received.get(id) as string).toLowerCase()).not.toContain(`x-request-id: ${given.toLowerCase()}`)
+      }),
+      { seed: 0x1d5, numRuns: 500 },
+    )
+  }, 600_000)
+})
