@@ -53,7 +53,9 @@ const ESCAPE_ANY_DEPTH = /%(?:25)*[0-9A-Fa-f]{2}/g
 export function urlCarriesCredential(url: string, own: OwnCredentials): boolean {
   if (carriesCredential(url, own)) return true
   if (!url.includes('%')) return false
-  return carriesCredential(percentDecoded(url), own) || carriesGatewayBearer(url.replace(ESCAPE_ANY_DEPTH, ' '))
+  if (carriesCredential(percentDecoded(url), own)) return true
+  // Only an escape encoded twice or more (`%25…`) can glue a bearer to its last hex digit after one decoding.
+  return url.includes('%25') && carriesGatewayBearer(url.replace(ESCAPE_ANY_DEPTH, ' '))
 }
 
 /** A URL the gateway is about to call (or send a browser to): `href` whole as it will be sent, and the origin it has. */
