@@ -41,21 +41,22 @@ export function percentDecoded(text: string): string {
   return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 }
 
-// A percent-escape at any depth of encoding (`%2F`, `%252F`, `%25252F`), read as a delimiter.
-const ESCAPE_ANY_DEPTH = /%(?:25)*[0-9A-Fa-f]{2}/g
+// `%` encoded once or more (`%25`, `%2525`): read back as the one `%` it was.
+const ENCODED_PERCENT = /%(?:25)+/g
 
 /**
- * Whether a URL (or a part of one) holds a credential as written, percent-decoded once, or set off
- * by an escape encoded more than once: `%252F<bearer>` (a value `%2F<bearer>` the gateway encoded)
- * decodes once to `%2F<bearer>`, where the bearer is glued to the "F", and to `/<bearer>` for a
- * reader that decodes twice.
+ * Whether a URL (or a part of one) holds a credential as written or percent-decoded once; and when it
+ * holds an escape encoded more than once (`%25…`), with every such escape brought back to one level,
+ * as written and decoded: `%252F<bearer>` (a value `%2F<bearer>` the gateway encoded) decodes once
+ * to `%2F<bearer>`, the bearer glued to the "F", and to `/<bearer>` for a reader that decodes twice.
  */
 export function urlCarriesCredential(url: string, own: OwnCredentials): boolean {
   if (carriesCredential(url, own)) return true
   if (!url.includes('%')) return false
   if (carriesCredential(percentDecoded(url), own)) return true
-  // Only an escape encoded twice or more (`%25…`) can glue a bearer to its last hex digit after one decoding.
-  return url.includes('%25') && carriesGatewayBearer(url.replace(ESCAPE_ANY_DEPTH, ' '))
+  if (!url.includes('%25')) return false
+  const oneLevel = url.replace(ENCODED_PERCENT, '%')
+  return carriesGatewayBearer(oneLevel) || carriesGatewayBearer(percentDecoded(oneLevel))
 }
 
 /** A URL the gateway is about to call (or send a browser to): `href` whole as it will be sent, and the origin it has. */

@@ -39,7 +39,13 @@ describe('the own credential, in any letter case', () => {
 })
 
 describe('a bearer in a URL', () => {
-  const bearers = Array.from({ length: 4 }, () => newBearerToken())
+  // Bearers starting with two hex digits included: an escape's reading must not take them.
+  const bearers = [...Array.from({ length: 3 }, () => newBearerToken()), (() => {
+    for (;;) {
+      const b = newBearerToken()
+      if (/^[0-9A-Fa-f]{2}/.test(b)) return b
+    }
+  })()]
   it('after or before a delimiter percent-encoded any number of times, in any case, is found (5,000 runs)', () => {
     const delimiter = fc.constantFrom('/', '?', '&', '=', ' ', '.', '%', '+', '"')
     const encodedTimes = (c: string, n: number, lower: boolean): string => {
@@ -48,7 +54,7 @@ describe('a bearer in a URL', () => {
       return lower ? out.toLowerCase() : out.toUpperCase()
     }
     fc.assert(
-      fc.property(fc.nat(3), fc.boolean(), delimiter, fc.nat(4), fc.boolean(), fc.boolean(), (i, lower, d, n, lowerHex, after) => {
+      fc.property(fc.nat(bearers.length - 1), fc.boolean(), delimiter, fc.nat(4), fc.boolean(), fc.boolean(), (i, lower, d, n, lowerHex, after) => {
         const b = lower ? (bearers[i] as string).toLowerCase() : (bearers[i] as string)
         const escape = encodedTimes(d, n, lowerHex)
         const url = after ? `https://idp.test/x?u=ab${b}${escape}cd` : `https://idp.test/x?u=ab${escape}${b}`
