@@ -14,7 +14,7 @@ import type { ErrorSurface, GatewayError } from '../errors.js'
 import { answerHeadsInHandlers, clientErrorOf } from './client-error.js'
 import { endRequest } from './request-expiry.js'
 import { bodyArriving, whenAnswered } from './request-progress.js'
-import { isLingering } from './lingering-close.js'
+import { isLingering, readNoMoreUntilClosing } from './lingering-close.js'
 import { writeRawError } from './write-error.js'
 
 /** How answerClientErrors answers, and whom it tells. */
@@ -36,8 +36,9 @@ export function answerClientErrors(server: Server, o: ClientErrorOptions): void 
     // Bytes after a request that asked to close (RFC 9112 §9.6: not processed). The requests
     // before them are being answered and the connection closes after the last answer; a 400
     // here would take those answers away (their upstream calls made all the same). Reading
-    // stops, so what follows is never parsed or held.
-    if (err.code === 'HPE_CLOSED_CONNECTION') return void socket.pause()
+    // stops until the connection closes lingering after them, so what follows is never parsed or
+    // held; from then on each read is discarded.
+    if (err.code === 'HPE_CLOSED_CONNECTION') return void readNoMoreUntilClosing(socket)
     // Answered and closing lingering: what it discards (the rest of a malformed body) goes on being
     // discarded; closing at once would reset the connection under the answer the caller has not read.
     if (isLingering(socket)) return

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream'
 import { GatewayError } from '../errors.js'
 import { callerAborted } from './outcome.js'
 import { connectTurn, isClosingAhead } from './pipelined.js'
+import { readNoMoreUntilClosing } from './lingering-close.js'
 
 /**
  * Runs a CONNECT's `answer` in its turn (connectTurn). A CONNECT left unserved is accounted for
@@ -22,8 +23,8 @@ export async function inConnectTurn(socket: Duplex, target: string, answer: () =
   if (turn instanceof GatewayError) throw turn
   const go = turn === true || (await turn)
   if (go === true) return unlessCallerLeaves(socket, target, answer)
-  // Reading stops: what follows a closing request is never processed (RFC 9112 §9.6).
-  if (go && isClosingAhead(socket, go)) socket.pause()
+  // Reading stops until the connection closes lingering: what follows a closing request is never processed (RFC 9112 §9.6).
+  if (go && isClosingAhead(socket, go)) readNoMoreUntilClosing(socket)
   throw go || callerAborted()
 }
 

@@ -14,11 +14,8 @@ import { bodyArriving } from './request-progress.js'
 /** How long a closing connection keeps discarding what the client still sends. */
 const LINGER_MS = 2000
 
-/** How much it discards at most: beyond, the caller is flooding, not finishing what was in flight. */
+/** How much it discards at most: beyond, the caller is flooding, not finishing what was in flight. Counted as each read arrives: the most read is this and the one read that crossed it (64 KiB at most on TCP). */
 const LINGER_BYTES = 16 * 1024 * 1024
-
-/** How often the bytes discarded are counted. */
-const COUNT_EVERY_MS = 100
 
 /** Connections closing lingering: what they still read is discarded, whatever it is. */
 const lingering = new WeakSet<Duplex>()
@@ -28,23 +25,47 @@ export function isLingering(socket: Duplex): boolean {
   return lingering.has(socket)
 }
 
+/**
+ * Stops reading `socket`, which is to close after the answers still on their way (bytes after a request
+ * that said `Connection: close`, a CONNECT behind a refused request: never processed, RFC 9112 §9.6),
+ * so a caller cannot make it read without bound meanwhile; once it closes lingering, reading resumes and
+ * goes on (closeLingering), each read discarded.
+ */
+export function readNoMoreUntilClosing(socket: Duplex): void {
+  if (!lingering.has(socket)) socket.pause()
+}
+
 /** Half-closes `socket` after what is written on it, discards what arrives within the bounds, then destroys it. */
 export function closeLingering(socket: Duplex): void {
   socket.end()
   if (lingering.has(socket) || socket.destroyed) return
   lingering.add(socket)
-  // Reading goes on as Node's server reads (never resumed here: it pauses a socket while the answers
-  // before are unsent and asserts it gets no bytes then). What still arrives of a body is dropped by
-  // its parser: pushed on to its reader (an upstream call answered already, a request never started),
-  // reading stopped once that reader paused, and the caller's bytes piled up unread until the reset.
+  // What still arrives of a body is dropped by its parser: pushed on to its reader (an upstream call
+  // answered already, a request never started), reading stopped once that reader paused, and the
+  // caller's bytes piled up unread until the reset.
   dropBody(bodyArriving(socket)?.req)
-  const read = (): number => (socket as Duplex & { bytesRead?: number }).bytesRead ?? 0
-  const from = read()
+  let discarded = 0
+  // Each read counted as it arrives: closed as soon as the bound is read.
+  keepReading(socket, (chunk) => void ((discarded += chunk.length) >= LINGER_BYTES && socket.destroy()))
   const timer = setTimeout(() => socket.destroy(), LINGER_MS)
-  const counter = setInterval(() => void (read() - from > LINGER_BYTES && socket.destroy()), COUNT_EVERY_MS)
   timer.unref()
-  counter.unref()
-  socket.once('close', () => void (clearTimeout(timer), clearInterval(counter)))
+  socket.once('close', () => clearTimeout(timer))
+}
+
+/**
+ * Reads `socket` on, each read handed to `count`: resumed where the gateway stopped it
+ * (readNoMoreUntilClosing) or nobody reads it (a CONNECT's socket, handed over by Node's server: a
+ * refusal written on it). Not while Node's server holds it paused (`_paused`: the answers before are
+ * unsent; it asserts no bytes arrive then): it resumes it itself once they have left. On a connection
+ * Node's HTTP server reads, its parser takes the reads from the socket's handle, and a 'data' listener
+ * gives them back to the socket: added while reading is stopped, the socket would never start it
+ * again (Node restarts it from its own 'resume' listener, which that removes), so only once resumed.
+ */
+function keepReading(socket: Duplex, count: (chunk: Buffer) => void): void {
+  if (socket.readableFlowing === true) return void socket.on('data', count)
+  socket.once('resume', () => socket.on('data', count))
+  const held = socket as Duplex & { _paused?: boolean; parser?: unknown }
+  if (!(held._paused === true && held.parser)) socket.resume()
 }
 
 /** Node's parser drops what arrives of `req`'s body from now on (its _dump, as for a body nobody reads), and reading resumes. */
