@@ -5,17 +5,24 @@
  * with a reset, and the caller (an upload still sending, requests it pipelined) loses what it had
  * not read of the answer yet. Like nginx's lingering close: half-close after the answer, go on
  * reading and discarding what arrives, then close: once the caller closes its side, else after
- * LINGER_MS or LINGER_BYTES, whichever comes first, so a slow or silent caller holds it no longer.
+ * LINGER_LIMITS' time or bytes, whichever comes first, so a slow or silent caller holds it no longer.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { bodyArriving } from './request-progress.js'
 
-/** How long a closing connection keeps discarding what the client still sends. */
-const LINGER_MS = 2000
+/** How long a closing connection keeps discarding (`ms`), and how much at most (`bytes`). */
+export interface LingerLimits {
+  readonly ms: number
+  readonly bytes: number
+}
 
-/** How much it discards at most: beyond, the caller is flooding, not finishing what was in flight. Counted as each read arrives: the most read is this and the one read that crossed it (64 KiB at most on TCP). */
-const LINGER_BYTES = 16 * 1024 * 1024
+/**
+ * The gateway's limits: 2 s; 16 MiB, beyond which the caller is flooding, not finishing what was in
+ * flight (counted as each read arrives: the most read is this and the one read that crossed it, 64 KiB
+ * at most on TCP).
+ */
+export const LINGER_LIMITS: LingerLimits = Object.freeze({ ms: 2000, bytes: 16 * 1024 * 1024 })
 
 /** Connections closing lingering: what they still read is discarded, whatever it is. */
 const lingering = new WeakSet<Duplex>()
@@ -36,7 +43,7 @@ export function readNoMoreUntilClosing(socket: Duplex): void {
 }
 
 /** Half-closes `socket` after what is written on it, discards what arrives within the bounds, then destroys it. */
-export function closeLingering(socket: Duplex): void {
+export function closeLingering(socket: Duplex, limits: LingerLimits = LINGER_LIMITS): void {
   socket.end()
   if (lingering.has(socket) || socket.destroyed) return
   lingering.add(socket)
@@ -46,8 +53,8 @@ export function closeLingering(socket: Duplex): void {
   dropBody(bodyArriving(socket)?.req)
   let discarded = 0
   // Each read counted as it arrives: closed as soon as the bound is read.
-  keepReading(socket, (chunk) => void ((discarded += chunk.length) >= LINGER_BYTES && socket.destroy()))
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
+  keepReading(socket, (chunk) => void ((discarded += chunk.length) >= limits.bytes && socket.destroy()))
+  const timer = setTimeout(() => socket.destroy(), limits.ms)
   timer.unref()
   socket.once('close', () => clearTimeout(timer))
 }
