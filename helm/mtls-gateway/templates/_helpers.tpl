@@ -458,7 +458,9 @@ The pod template's annotations: the chart's checksums and podAnnotations, each k
 as two blocks, a key in both was in the manifest twice, and which one counted was the reader's
 choice). Refuses a podAnnotation that gives a checksum of the chart another value: the checksum is
 what rolls the pods when the config (or the chart-made Redis Secret) changes, and with a value of
-the operator's a changed config would no longer roll them.
+the operator's a changed config would no longer roll them. Refuses Helm's hook annotations in
+podAnnotations and helmTest.podAnnotations too, with helmTest off as well (the test pod carries
+both: mtls-gateway.refuseHookKeys).
 */}}
 {{- define "mtls-gateway.podAnnotations" -}}
 {{- $own := dict "checksum/config" (include "mtls-gateway.config" . | sha256sum) }}
@@ -472,6 +474,8 @@ the operator's a changed config would no longer roll them.
 {{- fail (printf "podAnnotations sets %s, an annotation the chart sets itself: the checksum of %s, which rolls the pods when it changes (yours would replace it, and a change would no longer roll them). Remove %s from podAnnotations; to roll the pods at will, give another key (e.g. rolledAt: a timestamp) or run kubectl rollout restart." $key (get $of $key) $key) }}
 {{- end }}
 {{- end }}
+{{- include "mtls-gateway.refuseHookKeys" (list "podAnnotations" .Values.podAnnotations) }}
+{{- include "mtls-gateway.refuseHookKeys" (list "helmTest.podAnnotations" .Values.helmTest.podAnnotations) }}
 {{- toYaml (merge (deepCopy $own) (.Values.podAnnotations | default dict)) }}
 {{- end }}
 

@@ -301,13 +301,33 @@ the test's, so no selector of the chart (Service, PodDisruptionBudget, NetworkPo
 
 {{/*
 The `helm test` pod's annotations, as its labels: podAnnotations, then helmTest.podAnnotations over
-them, then the test hook's own over both. The gateway's pods get theirs for the pod they are
-(a mesh's or a secrets agent's injection, an egress policy's or an autoscaler's say): without them
-the test pod ran outside what the gateway runs inside. The config checksums stay the Deployment's.
+them, then the test hook's own over both (a helm.sh/hook* key in either map is refused). The
+gateway's pods get theirs for the pod they are (a mesh's or a secrets agent's injection, an egress
+policy's or an autoscaler's say): without them the test pod ran outside what the gateway runs inside. The config checksums stay the Deployment's.
 */}}
 {{- define "mtls-gateway.testPodAnnotations" -}}
+{{- include "mtls-gateway.refuseHookKeys" (list "podAnnotations" .Values.podAnnotations) }}
+{{- include "mtls-gateway.refuseHookKeys" (list "helmTest.podAnnotations" .Values.helmTest.podAnnotations) }}
 {{- $annotations := mergeOverwrite (deepCopy (.Values.podAnnotations | default dict)) (deepCopy (.Values.helmTest.podAnnotations | default dict)) }}
-{{- toYaml (mergeOverwrite $annotations (include "mtls-gateway.testHook" . | fromYaml)) }}
+{{- $own := include "mtls-gateway.testHook" . | fromYaml }}
+{{- /* Helm from 3.18 prints a failed test pod's logs (older releases ignore the annotation; Helm reads it on Pods and Jobs only). */}}
+{{- $_ := set $own "helm.sh/hook-output-log-policy" "hook-failed" }}
+{{- toYaml (mergeOverwrite $annotations $own) }}
+{{- end }}
+
+{{/*
+Refuses Helm's hook annotations (helm.sh/hook, helm.sh/hook-*) in a map the test pod carries (call
+with (list "<values key>" <map>)): they are the chart's to set on its test hook. A hook-weight below
+the policy's -1 would create the pod before its NetworkPolicy, another hook or delete policy would
+change when Helm runs and deletes it.
+*/}}
+{{- define "mtls-gateway.refuseHookKeys" -}}
+{{- $from := index . 0 }}
+{{- range $key, $_ := (index . 1 | default dict) }}
+{{- if or (eq $key "helm.sh/hook") (hasPrefix "helm.sh/hook-" $key) }}
+{{- fail (printf "%s sets %s, a Helm hook annotation, which the chart sets itself on its helm test hook (the test pod carries podAnnotations and helmTest.podAnnotations): a helm.sh/hook-weight below -1 would start the pod before its NetworkPolicy, another hook, delete or log policy would change when Helm runs it and what it keeps. Remove %s from %s." $from $key $key $from) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
