@@ -3,7 +3,7 @@
  * proxy). The mTLS handshake then runs end to end inside it: the proxy sees only bytes.
  */
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net'
-import { describeDialFailure } from '../tls/index.js'
+import { describeDialFailure, fdExhaustionText } from '../tls/index.js'
 import { EgressDeniedError } from './egress.js'
 
 export interface ProxyTarget {
@@ -17,6 +17,8 @@ export interface ProxyTarget {
 export const PROXY_FAILED = 'ERR_GATEWAY_PROXY_FAILED'
 /** Marks a via dial that ran out of `timeouts.connect` (504), its message naming the proxy and the CONNECT. */
 export const PROXY_TIMEOUT = 'ERR_GATEWAY_PROXY_TIMEOUT'
+/** Marks a via dial this process had no descriptor for (503 fd_exhausted), its message naming the proxy and the CONNECT. */
+export const PROXY_FD_EXHAUSTED = 'ERR_GATEWAY_PROXY_FD_EXHAUSTED'
 
 const MAX_HEAD = 16 * 1024
 
@@ -165,8 +167,9 @@ function timedOut({ authority, sent }: Exchange, head: Buffer): string {
 function socketFailure(e: NodeJS.ErrnoException, exchange: Exchange, head: Buffer): Error {
   const { name } = exchange
   const when = stage(exchange, head)
-  // Out of descriptors is this process's state: its own reason. A kernel connect timeout is a 504, like the deadline's.
-  if (e.code === 'EMFILE' || e.code === 'ENFILE') return Object.assign(new Error(`upstream proxy ${name}: ${e.code}`), { code: e.code })
+  // Out of descriptors is this process's state: its own reason, with the CONNECT the dial was for (it named only the
+  // proxy). A kernel connect timeout is a 504, like the deadline's.
+  if (e.code === 'EMFILE' || e.code === 'ENFILE') return Object.assign(new Error(`upstream proxy ${name}: ${fdExhaustionText(e.code)}, ${when}`), { code: PROXY_FD_EXHAUSTED })
   if (e.code === 'ETIMEDOUT') return Object.assign(new Error(`upstream proxy ${name}: connect timeout (ETIMEDOUT) ${when}`), { code: PROXY_TIMEOUT })
   // The rest (connection refused too) failed the proxy's socket, not the endpoint's: named as the proxy's, like its
   // other failures, with the CONNECT it was dialled for.

@@ -80,6 +80,7 @@ const BY_CODE: Record<string, Cause> = {
   ERR_GATEWAY_EGRESS_DENIED: { reason: 'egress_denied', text: 'destination refused by the egress policy' },
   ERR_GATEWAY_PROXY_FAILED: { reason: 'upstream_proxy_failed', text: 'upstream proxy (connector) failed' },
   ERR_GATEWAY_PROXY_TIMEOUT: { reason: 'upstream_timeout', text: 'connect timeout (upstream proxy)' },
+  ERR_GATEWAY_PROXY_FD_EXHAUSTED: { reason: 'fd_exhausted', text: 'out of file descriptors (upstream proxy)' },
   ECONNREFUSED: { reason: 'upstream_connect_refused', text: 'connection refused' },
   ECONNRESET: { reason: 'upstream_connect_reset', text: 'connection reset by the server' },
   EPIPE: { reason: 'upstream_connect_reset', text: 'connection reset by the server (broken pipe)' },
@@ -100,6 +101,12 @@ const BY_CODE: Record<string, Cause> = {
   EMFILE: { reason: 'fd_exhausted', text: 'out of file descriptors (EMFILE): cannot open a connection' },
   ENFILE: { reason: 'fd_exhausted', text: 'system out of file descriptors (ENFILE): cannot open a connection' },
 }
+
+/** Codes of errors the gateway made itself, whose messages (no secrets) say which address, proxy answer or CONNECT it was. */
+const OWN_MESSAGE_CODES = new Set(['ERR_GATEWAY_EGRESS_DENIED', 'ERR_GATEWAY_PROXY_FAILED', 'ERR_GATEWAY_PROXY_TIMEOUT', 'ERR_GATEWAY_PROXY_FD_EXHAUSTED'])
+
+/** Out of descriptors in the error table's words (`out of file descriptors (EMFILE): cannot open a connection`). */
+export const fdExhaustionText = (code: 'EMFILE' | 'ENFILE'): string => BY_CODE[code]?.text ?? code
 
 /** Codes along the cause chain, outermost first (undici wraps socket errors). */
 function codesOf(err: unknown): string[] {
@@ -156,8 +163,7 @@ export function classifyUpstreamError(err: unknown, endpoint: string): GatewayEr
   // The most specific code wins: a TLS alert inside an undici "socket closed" error.
   const code = codes.slice().reverse().find((c) => c in BY_CODE) ?? codes.find((c) => c.startsWith('ERR_SSL_'))
   const cause = code ? BY_CODE[code] : undefined
-  if (cause && (code === 'ERR_GATEWAY_EGRESS_DENIED' || code === 'ERR_GATEWAY_PROXY_FAILED' || code === 'ERR_GATEWAY_PROXY_TIMEOUT')) {
-    // These messages are ours (no secrets) and say which address or proxy answer it was.
+  if (cause && code !== undefined && OWN_MESSAGE_CODES.has(code)) {
     return new GatewayError(cause.reason, `endpoint "${endpoint}": ${messageWithCode(err, code)}`, { cause: err })
   }
   if (cause?.reason === 'internal') return new GatewayError('internal', 'internal error', { cause: err })
