@@ -9,7 +9,7 @@ import { buildChain, notCaProblem, oneLine, parseCertificates } from './chain.js
 import { anchorClientAuth, chainConstraintProblems, presentedClientAuth } from './client-purpose.js'
 import { presentedCertificates } from './context.js'
 import { readPkcs12 } from './pkcs12.js'
-import { loadX509 } from './pki.js'
+import { readCrl, type BundleCrl } from './bundle-crl.js'
 import { parsePrivateKey } from './tls-files.js'
 
 export interface Bundle {
@@ -29,15 +29,6 @@ export interface Bundle {
   rootFiles: string[]
   /** The CRLs of `tls.crl`, read once: the secure context is built from these bytes, validity reads their dates. */
   crls: BundleCrl[]
-}
-
-/** One CRL file's text and the validity period of each CRL in it (thisUpdate … nextUpdate). */
-export interface BundleCrl {
-  file: string
-  pem: string
-  /** Each CRL of the file on its own: Node's `crl` option reads only the first CRL of a string. */
-  blocks: string[]
-  periods: { issuer: string; from: number; until?: number }[]
 }
 
 export interface BundleProblem {
@@ -65,8 +56,7 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
   const problems: BundleProblem[] = []
   const fail = (file: string, field: string, msg: string): void => void problems.push({ file, field, msg })
   const src = readSources(tls, fail)
-  const roots = src.rootFiles.flatMap((f) => readCerts(f, 'roots', fail))
-  const clientRoots = tls.clientRoots.flatMap((f) => readCerts(f, 'clientRoots', fail))
+  const { roots, clientRoots, origins } = readRoots(src.rootFiles, tls.clientRoots, fail)
   if (src.rootFiles.length > 0 && roots.length === 0 && !problems.some((p) => p.field === 'roots')) {
     fail(src.rootFiles.join(', '), 'roots', 'no root certificate found')
   }
@@ -88,17 +78,44 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
     rootFiles: src.rootFiles,
     crls: tls.crl.flatMap((file) => readCrl(file, fail)),
   }
+  return { bundle, ...purposeProblems(bundle, built, problems, origins) }
+}
+
+type Fail = (file: string, field: string, msg: string) => void
+/** Where a root came from: its file and key (`roots`, `clientRoots`). */
+type Origin = { file: string; field: string }
+
+/** The roots and clientRoots, and where each came from: a fault of the anchor the chain reaches is named at its file and key. */
+function readRoots(rootFiles: string[], clientRootFiles: string[], fail: Fail): { roots: X509Certificate[]; clientRoots: X509Certificate[]; origins: Map<X509Certificate, Origin> } {
+  const origins = new Map<X509Certificate, Origin>()
+  const read = (files: string[], field: string): X509Certificate[] =>
+    files.flatMap((file) => readCerts(file, field, fail).map((cert) => (origins.set(cert, { file, field }), cert)))
+  return { roots: read(rootFiles, 'roots'), clientRoots: read(clientRootFiles, 'clientRoots'), origins }
+}
+
+/**
+ * The chain held to what OpenSSL servers hold it to, added to `problems`: the presented certificates'
+ * clientAuth, key usage and path lengths at `cert`; the anchor the handshake does not present at the
+ * key and file it came from (the server's copy of it is held to the client purpose too).
+ */
+function purposeProblems(bundle: Bundle, built: ReturnType<typeof buildChain>, problems: BundleProblem[], origins: Map<X509Certificate, Origin>): Omit<LoadedBundle, 'bundle'> {
+  const { leaf, certFile } = bundle
   // The CAs the handshake presents after it (context.ts) are held to clientAuth too, and an anchor it does not present as the server's copy is.
   const presented = built.error ? [leaf] : presentedCertificates(bundle)
   const eku = presentedClientAuth(presented)
   const anchor = built.root && built.path.length > 0 && !presented.includes(built.root) ? anchorClientAuth(built.root) : { problems: [] }
   // Key usage and path lengths as OpenSSL servers hold them (the root's pathlen too); a broken chain: the leaf's alone.
   const path = built.error ? [leaf] : [...built.path, ...(built.root ? [built.root] : [])]
-  for (const problem of [...(eku.problem ? [eku.problem] : []), ...anchor.problems, ...chainConstraintProblems(path)]) fail(src.certFile, 'cert', problem)
-  return { bundle, problems, warnings: [eku.warning, anchor.warning].filter((w) => w !== undefined).map((msg) => ({ file: src.certFile, field: 'cert', msg })) }
+  const at: Origin = { file: certFile, field: 'cert' }
+  const from = (built.root && origins.get(built.root)) || at
+  const said = (o: Origin, msg: string): BundleProblem => ({ file: o.file, field: o.field, msg })
+  for (const msg of [...(eku.problem ? [eku.problem] : []), ...chainConstraintProblems(path)]) problems.push(said(at, msg))
+  for (const msg of anchor.problems) problems.push(said(from, msg))
+  const warnings = [eku.warning && said(at, eku.warning), anchor.warning && said(from, anchor.warning)]
+  return { problems, warnings: warnings.filter((w) => typeof w === 'object') }
 }
 
-function readSources(tls: EndpointTlsConfig, fail: (f: string, k: string, m: string) => void): Sources {
+function readSources(tls: EndpointTlsConfig, fail: Fail): Sources {
   if (tls.pkcs12) {
     const file = tls.pkcs12
     const rootFiles = tls.roots
@@ -171,29 +188,4 @@ function describeKey(key: KeyObject): string {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0] ?? e.message : String(e)
-}
-
-const CRL_PEM = /-----BEGIN X509 CRL-----[^-]+-----END X509 CRL-----/g
-
-/** A CRL file's text and its CRLs' periods; an unreadable file is a problem, an unparsable CRL is left to OpenSSL to name. */
-function readCrl(file: string, fail: (file: string, field: string, msg: string) => void): BundleCrl[] {
-  let pem: string
-  try {
-    pem = readConfigFile(file, 'utf8')
-  } catch (e) {
-    fail(file, 'crl', `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
-    return []
-  }
-  const periods: BundleCrl['periods'] = []
-  const blocks = pem.match(CRL_PEM) ?? []
-  for (const block of blocks) {
-    try {
-      // @peculiar/x509 loads only for a bundle with CRLs.
-      const crl = new (loadX509().X509Crl)(block)
-      periods.push({ issuer: crl.issuer, from: crl.thisUpdate.getTime(), ...(crl.nextUpdate ? { until: crl.nextUpdate.getTime() } : {}) })
-    } catch {
-      // OpenSSL refuses it when the context is built, naming the file.
-    }
-  }
-  return [{ file, pem, blocks, periods }]
 }
