@@ -11,7 +11,7 @@ import { observePins } from '../proxy/pin-snapshot.js'
 import type { LaneEnd } from '../proxy/pipelined.js'
 import { endRequest } from '../proxy/request-expiry.js'
 import { endRequestsNotStarted } from '../proxy/server-closers.js'
-import { RunningList } from './running-list.js'
+import { RunningList } from '../runtime/index.js'
 
 /** Requests in flight, per pinned snapshot. */
 export interface InFlight {
@@ -39,7 +39,7 @@ export function trackInFlight(server: object, onChange?: (delta: 1 | -1) => void
   const counts = new Map<Gateway, number>()
   const waiters = new Map<Gateway, (() => void)[]>()
   let total = 0
-  // The responses running now, for a drain whose grace ran out (end): a list, not a Set (running-list.ts).
+  // The responses running now, for a drain whose grace ran out (end): a list, not a Set (runtime/running-list.ts).
   const running = new RunningList<ServerResponse>()
   const hold = (gateway: Gateway): (() => void) => {
     counts.set(gateway, (counts.get(gateway) ?? 0) + 1)

@@ -19,6 +19,7 @@ import { endRequest, expiryOf } from './request-expiry.js'
 import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 import { answerLeaving, closeOnceAnswered, closeThroughGuard } from './server-closers.js'
 import { endLane, type LaneEnd } from './pipelined.js'
+import { RunningList, type RunningEntry } from '../runtime/index.js'
 
 export { connectionCounter, type CappedConnections, type RefusalReason } from './connection-caps.js'
 
@@ -120,8 +121,9 @@ const LIMITS: Record<Limit, { key: 'bodyIdleMs' | 'bufferedBodyMs' | 'sendIdleMs
 /** The per-connection state of one server: what is open, what is being read; which has a request in progress is request-progress.ts's. */
 class Guard implements ConnectionGuard {
   readonly #o: GuardOptions
-  readonly #open = new Set<Duplex>()
-  readonly #tunnels = new Map<Duplex, () => boolean>()
+  readonly #open = new RunningList<Duplex>() // lists, not a Set and a Map: those kept closed connections alive through young collections (runtime/running-list.ts)
+  readonly #entries = new WeakMap<Duplex, RunningEntry<Duplex>>()
+  readonly #tunnels = new RunningList<{ socket: Duplex; isIdle: () => boolean }>()
   readonly #reading = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>()
   readonly #children: Child[] = []
   #end?: LaneEnd // a drain's end: a connection opened after it (a tunnel's) serves nothing either
@@ -131,21 +133,21 @@ class Guard implements ConnectionGuard {
   }
 
   opened(socket: Duplex): void {
-    this.#open.add(socket)
+    this.#entries.set(socket, this.#open.add(socket))
     watchRequests(socket)
     if (this.#end) endLane(socket, this.#end)
-    socket.once('close', () => this.#open.delete(socket))
+    socket.once('close', () => this.left(socket))
   }
 
   /** The socket became a CONNECT tunnel: no longer an HTTP connection of this server. */
   left(socket: Duplex): void {
-    this.#open.delete(socket)
+    this.#open.remove(this.#entries.get(socket))
   }
 
   started(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket
     // Re-emitted from the tunnels' inner server: its guard owns the socket and limits (twice was work for nothing).
-    if (!this.#open.has(socket)) return
+    if (this.#entries.get(socket)?.item !== socket) return
     const body = hasBody(req.headers)
     requestStarted(socket, body ? { req, res } : undefined)
     // Once its response is done Node forgets a request: if its body never completes, whoever
@@ -209,30 +211,30 @@ class Guard implements ConnectionGuard {
   }
 
   track(socket: Duplex, isIdle: () => boolean): void {
-    this.#tunnels.set(socket, isIdle)
-    socket.once('close', () => this.#tunnels.delete(socket))
+    const entry = this.#tunnels.add({ socket, isIdle })
+    socket.once('close', () => this.#tunnels.remove(entry))
   }
 
   closeIdle(until = Infinity): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs, until) && !answerLeaving(socket)) socket.destroy()
-    for (const [socket, isIdle] of this.#tunnels) if (isIdle()) socket.destroy()
+    for (const socket of this.#open.items()) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs, until) && !answerLeaving(socket)) socket.destroy()
+    for (const { socket, isIdle } of this.#tunnels.items()) if (isIdle()) socket.destroy()
     for (const child of this.#children) child.closeIdle(until)
   }
 
   closeAll(): Promise<void> {
-    const tunnels = [...this.#tunnels.keys()] // each carries an adopted guard's connection: closed once that one's answer has left
-    return Promise.all([closeOnceAnswered([...this.#open]), ...this.#children.map((child) => child.closeAll())]).then(() => tunnels.forEach((socket) => socket.destroy()))
+    const tunnels = this.#tunnels.items() // each carries an adopted guard's connection: closed once that one's answer has left
+    return Promise.all([closeOnceAnswered(this.#open.items()), ...this.#children.map((child) => child.closeAll())]).then(() => tunnels.forEach(({ socket }) => socket.destroy()))
   }
 
   endLanes(end: LaneEnd): void {
     this.#end ??= end
-    for (const socket of this.#open) endLane(socket, this.#end)
+    for (const socket of this.#open.items()) endLane(socket, this.#end)
     for (const child of this.#children) child.endLanes(end)
   }
 
   closeRefused(refused: (socket: Duplex) => boolean): void {
-    for (const socket of this.#open) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs) && !answerLeaving(socket) && refused(socket)) socket.destroy()
-    for (const socket of this.#tunnels.keys()) if (refused(socket)) socket.destroy()
+    for (const socket of this.#open.items()) if (!hasRequestInProgress(socket, this.#o.timeouts.headersMs) && !answerLeaving(socket) && refused(socket)) socket.destroy()
+    for (const { socket } of this.#tunnels.items()) if (refused(socket)) socket.destroy()
     for (const child of this.#children) child.closeRefused(refused)
   }
 

@@ -82,7 +82,14 @@ function dropBody(req: IncomingMessage | undefined): void {
   else dumpable?.resume()
 }
 
-/** Node ends the connection of an answer with `Connection: close` with socket.destroySoon(), destroying it once written: make that a lingering close. */
+/**
+ * Node ends the connection of an answer with `Connection: close` with socket.destroySoon(), destroying it once written: make that a lingering close.
+ * One function for every socket (Node calls it as a method): a closure of its own per socket kept closed connections alive through young collections (test/proxy/connection-guard-young.test.ts).
+ */
 export function lingerOnClose(socket: Duplex): void {
-  ;(socket as Duplex & { destroySoon(): void }).destroySoon = () => closeLingering(socket)
+  ;(socket as Duplex & { destroySoon(): void }).destroySoon = destroyLingering
+}
+
+function destroyLingering(this: Duplex): void {
+  closeLingering(this)
 }
