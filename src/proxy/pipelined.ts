@@ -28,10 +28,13 @@ interface Lane {
   closing: boolean
   /** Set once the gateway ended a request of the connection (endWaiting), cut an answer (endWaitingBehindCut) or an answer closed it (leave): nothing after it is served. */
   ended?: GatewayError
+  closedBy?: number // the status of the answer that closed the connection (leave): its `ended`, made only when read (endedOf)
   readonly waiting: ((go: Turn) => void)[]
 }
 
 const lanes = new WeakMap<Duplex, Lane>()
+/** A lane's `ended`; leave's is made when read: one made at every closing answer kept closed connections alive through young collections (docs/performance.md). */
+const endedOf = (lane: Lane | undefined): GatewayError | undefined => lane && (lane.ended ??= lane.closedBy === undefined ? undefined : closedAhead(lane.closedBy))
 
 /** `socket`'s lane, made `busy` or not; requests still waiting when the connection closes are let go, unserved. */
 function newLane(socket: Duplex, busy: boolean): Lane {
@@ -39,7 +42,7 @@ function newLane(socket: Duplex, busy: boolean): Lane {
   lanes.set(socket, lane)
   // One listener per connection.
   socket.once('close', () => {
-    for (const wake of lane.waiting.splice(0)) wake(lane.ended ?? false)
+    for (const wake of lane.waiting.splice(0)) wake(endedOf(lane) ?? false)
   })
   return lane
 }
@@ -60,7 +63,7 @@ export function enter(socket: Duplex): true | Promise<Turn> | GatewayError {
   // Parsed after an answer that closed the connection (it lingers, discarding what the caller still sends, such as the
   // rest of a refused request's body and what was pipelined behind it): never served, as RFC 9112 §9.6 has it.
   // Behind a request the gateway ended, it waits for that one's end (endWaiting), so their lines come in order.
-  if (socket.writableEnded || socket.destroyed || (lane?.ended && !lane.busy)) return Promise.resolve(lane?.ended ?? false)
+  if (socket.writableEnded || socket.destroyed || (endedOf(lane) && !lane?.busy)) return Promise.resolve(endedOf(lane) ?? false)
   if (lane === undefined) newLane(socket, true)
   else if (lane.busy) return wait(lane)
   else lane.busy = true
@@ -100,7 +103,7 @@ export function connectTurn(socket: Duplex): true | Promise<Turn> | GatewayError
   const lane = lanes.get(socket)
   if (lane?.refusing) return lane.closing ? Promise.resolve(lane.refusing) : lane.refusing
   if (lane === undefined) return true
-  if (!lane.busy) return lane.ended ? Promise.resolve(lane.ended) : true
+  if (!lane.busy) return endedOf(lane) ? Promise.resolve(endedOf(lane) as GatewayError) : true
   const waiting = lane.waiting
   return new Promise<Turn>((resolve) => waiting.push(resolve))
 }
@@ -114,7 +117,7 @@ export function connectTurn(socket: Duplex): true | Promise<Turn> | GatewayError
  */
 export function endWaiting(socket: Duplex, err: GatewayError): void {
   const lane = lanes.get(socket)
-  if (lane?.busy) lane.ended ??= err
+  if (lane?.busy) lane.ended = endedOf(lane) ?? err
 }
 
 /** What a drain's end ends the requests of a connection that it never started with (endLane). */
@@ -136,13 +139,13 @@ export interface LaneEnd {
 export function endLane(socket: Duplex, end: LaneEnd): void {
   const lane = lanes.get(socket)
   if (lane?.busy) return endWaiting(socket, end.waiting)
-  if (lane?.ended || lane?.refusing || socket.writableEnded || socket.destroyed) return
+  if (endedOf(lane) || lane?.refusing || socket.writableEnded || socket.destroyed) return
   ;(lane ?? newLane(socket, false)).refusing = end.arriving
 }
 
 /** True when `err` is the gateway's ending of `socket` (endWaiting) that a CONNECT waiting there was let go with. */
 export function isEndedAhead(socket: Duplex, err: GatewayError): boolean {
-  return lanes.get(socket)?.ended === err
+  return endedOf(lanes.get(socket)) === err
 }
 
 /** True when `err` refuses a CONNECT behind a request refused on `socket` (connectTurn): that answer closes the connection, so nothing is written for it. */
@@ -172,12 +175,11 @@ export function leave(socket: Duplex, answered: ServerResponse): void {
   if (lane === undefined) return
   // An answer sent whole with Connection: close ended the socket (it lingers): nothing after it is served
   // (RFC 9112 §9.6), and that is the gateway's doing. A caller's FIN ends it too (Node's doing): not ours to claim.
-  if (answered.writableFinished && socket.writableEnded && !socket.readableEnded) lane.ended ??= closedAhead(answered.statusCode)
-  const { ended, waiting } = lane
+  if (answered.writableFinished && socket.writableEnded && !socket.readableEnded) lane.closedBy ??= answered.statusCode
   // Now, not a turn later: a drain that ended the request exits once its answer is done, these lines first.
-  if (ended) return void ((lane.busy = false), waiting.splice(0).forEach((wake) => wake(ended)))
-  const next = waiting.shift()
-  if (next) setImmediate(() => next(lane.ended ?? (!socket.destroyed && !socket.writableEnded)))
+  if (lane.ended || lane.closedBy !== undefined) return void ((lane.busy = false), lane.waiting.splice(0).forEach((wake) => wake(endedOf(lane) as GatewayError)))
+  const next = lane.waiting.shift()
+  if (next) setImmediate(() => next(endedOf(lane) ?? (!socket.destroyed && !socket.writableEnded)))
   else lane.busy = false
 }
 
