@@ -45,9 +45,9 @@ export function percentDecoded(text: string): string {
 const ENCODED_PERCENT = /%(?:25)+/g
 
 /**
- * Whether a URL (or a part of one) holds a credential as written or percent-decoded once; and when it
- * holds an escape encoded more than once (`%25…`), with every such escape brought back to one level,
- * as written and decoded: `%252F<bearer>` (a value `%2F<bearer>` the gateway encoded) decodes once
+ * Whether a URL (or a part of one) holds a credential (a gateway bearer or one of `own`) as written or
+ * percent-decoded once; and when it holds an escape encoded more than once (`%25…`), with every such
+ * escape brought back to one level, as written and decoded: `%252F<bearer>` (a value `%2F<bearer>` the gateway encoded) decodes once
  * to `%2F<bearer>`, the bearer glued to the "F", and to `/<bearer>` for a reader that decodes twice.
  */
 export function urlCarriesCredential(url: string, own: OwnCredentials): boolean {
@@ -56,7 +56,7 @@ export function urlCarriesCredential(url: string, own: OwnCredentials): boolean 
   if (carriesCredential(percentDecoded(url), own)) return true
   if (!url.includes('%25')) return false
   const oneLevel = url.replace(ENCODED_PERCENT, '%')
-  return carriesGatewayBearer(oneLevel) || carriesGatewayBearer(percentDecoded(oneLevel))
+  return carriesCredential(oneLevel, own) || carriesCredential(percentDecoded(oneLevel), own)
 }
 
 /** A URL the gateway is about to call (or send a browser to): `href` whole as it will be sent, and the origin it has. */
