@@ -3,8 +3,11 @@
  * printable ASCII token of 16 characters or more: a JWT, an earlier release's bearer) is found in
  * any text holding a copy of it in any letter case, and only then (no bearer in the text); a gateway
  * bearer in a URL is found as written, percent-decoded once, and after a delimiter encoded any
- * number of times (`%252F<bearer>`, which one decoding leaves glued to the "F"). Before, the own
- * credential was found only as sent, and a bearer after a twice-encoded delimiter was missed.
+ * number of times (`%252F<bearer>`, which one decoding leaves glued to the "F"); so is the own credential
+ * with its characters encoded once, twice or a mix. Before, the own credential was found only as sent,
+ * a bearer after a twice-encoded delimiter was missed, and so was an own credential encoded twice.
+ * Several own credentials of any lengths are judged exactly as "any of them in any case, or a bearer"
+ * (a text shorter than the shortest is not lower-cased: the answer must not change).
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -34,6 +37,42 @@ describe('the own credential, in any letter case', () => {
         expect(carriesCredential(`x${short}y`, credentialsToLookFor([short]))).toBe(carriesGatewayBearer(`x${short}y`))
       }),
       { seed: 0x0e5, numRuns: 10_000 },
+    )
+  })
+})
+
+describe('several own credentials of different lengths', () => {
+  it('a text is judged as "any of them in any case, or a bearer", whatever the order and however short the text (10,000 runs)', () => {
+    const piece = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('İ', 'K', 'ſ'))
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 1, maxLength: 4 }), fc.array(piece, { maxLength: 3 }), fc.nat(3), folding, (tokens, pieces, which, flips) => {
+        const t = tokens[which % tokens.length] as string
+        // Either a whole copy among the pieces, or a prefix of one (a text shorter than it).
+        const copy = flips[0] === true ? folded(t, flips) : folded(t, flips).slice(0, 15)
+        const text = [...pieces, copy].sort().join('')
+        const expected = tokens.some((k) => text.toLowerCase().includes(k.toLowerCase())) || carriesGatewayBearer(text)
+        expect(carriesCredential(text, credentialsToLookFor(tokens))).toBe(expected)
+      }),
+      { seed: 0x5e7, numRuns: 10_000 },
+    )
+  })
+})
+
+describe('the own credential in a URL', () => {
+  it('each character as written, encoded once or twice, hex in either case, is found (5,000 runs)', () => {
+    const way = fc.array(fc.record({ times: fc.constantFrom(0, 1, 2), upperHex: fc.boolean() }), { minLength: 1, maxLength: 16 })
+    fc.assert(
+      // As JWTs and bearers are spelled (a token holding `%` and hex digits is read as an escape of its own).
+      fc.property(fc.stringMatching(/^[A-Za-z0-9._~-]{16,60}$/), folding, way, (t, flips, ways) => {
+        const written = [...folded(t, flips)].map((c, i) => {
+          const w = ways[i % ways.length] as { times: number; upperHex: boolean }
+          const hex = c.charCodeAt(0).toString(16).padStart(2, '0')
+          const escape = w.upperHex ? hex.toUpperCase() : hex
+          return w.times === 0 && /[A-Za-z0-9]/.test(c) ? c : w.times === 2 ? `%25${escape}` : `%${escape}`
+        })
+        expect(urlCarriesCredential(`https://api.test/x?t=${written.join('')}`, credentialsToLookFor([t]))).toBe(true)
+      }),
+      { seed: 0x2552, numRuns: 5_000 },
     )
   })
 })
