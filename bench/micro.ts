@@ -56,6 +56,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const sign = (await import(join(dist, 'src/proxy/steps/sign-oauth1.js'))) as typeof import('../src/proxy/steps/sign-oauth1.js')
   const admit = (await import(join(dist, 'src/proxy/steps/authenticate-caller.js'))) as typeof import('../src/proxy/steps/authenticate-caller.js')
   const strip = (await import(join(dist, 'src/proxy/steps/strip-gateway-credentials.js'))) as typeof import('../src/proxy/steps/strip-gateway-credentials.js')
+  const requestId = (await import(join(dist, 'src/proxy/request-id.js'))) as typeof import('../src/proxy/request-id.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
   const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
@@ -119,6 +120,8 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const plainStrip = stripCtx({})
   // A backend's own 43-character base64url tokens (a session cookie, its Authorization bearer): each is hashed.
   const tokenLikeStrip = stripCtx({ cookie: 'theme=dark; session=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx', authorization: 'Bearer QmFja2VuZE93blRva2VuMDAwMDAwMDAwMDAwMDAwMDA' })
+  // The caller's own X-Request-Id (a UUID) beside its bearer: what requestIdOf reads of the listener's request.
+  const withId = { headers: { ...callerHeaders, 'x-request-id': '3f6c1a52-9a0e-4c36-b1d5-0d2f7f3e8a41' }, rawHeaders: callerRaw } as unknown as import('node:http').IncomingMessage
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
   const signed = (): Admitted => {
@@ -132,6 +135,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
       { name: "caller's bearer, credentials and user read (12 header lines)", run: readCallerHeaders },
       { name: 'strip_gateway_credentials step (11 outbound header lines, route-mode query)', run: () => void strip.stripGatewayCredentials.run(plainStrip) },
       { name: 'strip_gateway_credentials step (13 lines, two 43-character backend tokens)', run: () => void strip.stripGatewayCredentials.run(tokenLikeStrip) },
+      { name: "request id: the caller's X-Request-Id judged (12 header lines)", run: () => void requestId.requestIdOf(withId, undefined) },
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
       { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
       { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },

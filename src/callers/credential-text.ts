@@ -13,12 +13,13 @@ import { carriesGatewayBearer } from './bearer-shape.js'
 // Shorter strings could be ordinary header content; gateway bearers and JWTs are far longer.
 export const MIN_TOKEN_LENGTH = 16
 
-/** A request's own credentials, lower-cased and long enough to look for: only credentialsToLookFor makes one. */
+/** A request's own credentials, lower-cased, long enough to look for and shortest first: only credentialsToLookFor makes one. */
 export type OwnCredentials = readonly string[] & { readonly __lowerCased: true }
 
-/** `presented` as carriesCredential looks for them: the ones of MIN_TOKEN_LENGTH or more, lower-cased. */
+/** `presented` as carriesCredential looks for them: the ones of MIN_TOKEN_LENGTH or more, lower-cased, shortest first. */
 export function credentialsToLookFor(presented: readonly string[]): OwnCredentials {
-  return presented.filter((t) => t.length >= MIN_TOKEN_LENGTH).map((t) => t.toLowerCase()) as readonly string[] as OwnCredentials
+  const found = presented.filter((t) => t.length >= MIN_TOKEN_LENGTH).map((t) => t.toLowerCase())
+  return found.sort((a, b) => a.length - b.length) as readonly string[] as OwnCredentials
 }
 
 export const NO_CREDENTIALS = credentialsToLookFor([])
@@ -29,7 +30,8 @@ export const NO_CREDENTIALS = credentialsToLookFor([])
  * only finds more).
  */
 export function carriesCredential(text: string, own: OwnCredentials): boolean {
-  if (own.length > 0) {
+  // A text shorter than the shortest (the first) cannot hold one: no lower-cased copy of it (most header names and values).
+  if (own.length > 0 && text.length >= (own[0] as string).length) {
     const lower = text.toLowerCase()
     for (const t of own) if (lower.includes(t)) return true
   }

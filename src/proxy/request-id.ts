@@ -21,6 +21,7 @@ export function requestIdOf(req: IncomingMessage, tunnelToken: string | undefine
   for (let i = 0; i < raw.length; i += 2) {
     if (CREDENTIAL_HEADER.test(raw[i] as string)) presented.push((raw[i + 1] as string).trim().split(/\s+/).at(-1) ?? '')
   }
-  // Shorter strings than strip_gateway_credentials looks for could be ordinary id content: credentialsToLookFor leaves them out.
-  return carriesCredential(given, credentialsToLookFor(presented)) ? randomUUID() : given
+  // Shorter strings than strip_gateway_credentials looks for could be ordinary id content: credentialsToLookFor leaves them out;
+  // longer ones than the id (a JWT, most bearers) cannot be in it: none lower-cased for nothing.
+  return carriesCredential(given, credentialsToLookFor(presented.filter((t) => t.length <= given.length))) ? randomUUID() : given
 }
