@@ -4,7 +4,8 @@
  * and one give-back (decrementIfPositive) after its answer, two commands in two round trips on
  * every backend; a failed exchange, the take and the failure added. Counted twice: the calls the
  * throttle makes on each real backend (a round trip is a call started while none is in flight),
- * and the commands a real gateway on Redis sends for its throttle keys (Redis MONITOR). Before,
+ * and the commands a real gateway on Redis sends for its throttle keys (Redis MONITOR, on a server
+ * of the test's own: nothing else may talk to it while MONITOR starts). Before,
  * a successful exchange made 7 (3 GETs, the increment, 2 re-reads across the minute boundary,
  * the give-back) in 4 round trips.
  */
@@ -17,7 +18,8 @@ import { SignJWT } from 'jose'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createExchangeThrottle } from '../../src/api/exchange-throttle.js'
 import type { Store } from '../../src/store/index.js'
-import { REDIS_URL, STORE_BACKENDS, stopStoreServers, uniqueRedisPrefix, wipeRedisPrefix, type StoreHarness } from '../support/store-backends.js'
+import { STORE_BACKENDS, stopStoreServers, uniqueRedisPrefix, type StoreHarness } from '../support/store-backends.js'
+import { startRedisServer } from '../support/redis-servers.js'
 import { clientTlsYaml, createTestPki } from '../support/pki.js'
 import { eventually, startOpsGateway } from '../ops/helpers.js'
 import { freshLoopback, interceptStore, requestFrom } from './throttle-support.js'
@@ -71,11 +73,19 @@ describe('store commands of a successful POST /gateway/token on Redis (MONITOR)'
     const pki = await createTestPki()
     const dir = mkdtempSync(join(tmpdir(), 'throttle-round-trips-'))
     const keyPrefix = uniqueRedisPrefix()
-    const yaml = `listen: { host: 127.0.0.1, port: 0 }\nstore: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${keyPrefix}" }\ncallers:\n  failedExchangesPerMinute: 5\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\nendpoints:\n  - { name: partner, url: "https://api.partner.test:9", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }\n`
-    const g = await startOpsGateway(dir, yaml)
-    const monitor = await new Redis(REDIS_URL).monitor()
-    const probe = new Redis(REDIS_URL)
+    // A server of its own: ioredis fails MONITOR ("Command queue state error") when other clients'
+    // commands arrive in the same read as MONITOR's OK, so no client but this test's may be there
+    // yet (the shared Redis has other test files' traffic), and the gateway starts after it.
+    const redis = await startRedisServer()
+    const url = `redis://127.0.0.1:${redis.port}`
+    // The probe connects at its first command, once MONITOR runs.
+    const probe = new Redis(url, { lazyConnect: true })
+    let monitor: Redis | undefined
+    const yaml = `listen: { host: 127.0.0.1, port: 0 }\nstore: { kind: redis, url: "${url}", keyPrefix: "${keyPrefix}" }\ncallers:\n  failedExchangesPerMinute: 5\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\nendpoints:\n  - { name: partner, url: "https://api.partner.test:9", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }\n`
+    let g: Awaited<ReturnType<typeof startOpsGateway>> | undefined
     try {
+      monitor = await new Redis(url).monitor()
+      g = await startOpsGateway(dir, yaml)
       const throttleKey = `${keyPrefix}throttle:`
       const marker = `${keyPrefix}marker:${randomUUID()}`
       // The probe's own reads of the throttle's keys are not the gateway's, nor what a script ran (source "lua"): one command each.
@@ -97,10 +107,10 @@ describe('store commands of a successful POST /gateway/token on Redis (MONITOR)'
       expect(commands, commands.join(' ')).toHaveLength(2)
       expect(commands.every((c) => c === 'eval' || c === 'evalsha')).toBe(true)
     } finally {
-      monitor.disconnect()
+      monitor?.disconnect()
       probe.disconnect()
-      await g.gw.close()
-      await wipeRedisPrefix(keyPrefix)
+      await g?.gw.close()
+      await redis.stop()
       pki.cleanup()
       rmSync(dir, { recursive: true, force: true })
     }
