@@ -21,8 +21,9 @@
  * (a counter that expired stays gone). So an admitted attempt costs one round trip (two with a
  * right secret's take-back), a refused one one round trip and no write, and a counter expires
  * two minutes after it was made, once the next minute no longer weighs it. A take the store did
- * not answer is counted as landed (a reply lost; a hung Redis runs it when it wakes): a right
- * secret's give-back follows it on the same connection. On a Redis whose replicas do not confirm
+ * not answer is counted as landed when the store says it may have (Store.mayHaveLanded: Redis, a
+ * reply lost; a hung Redis runs it when it wakes): a right secret's give-back follows it on the
+ * same connection. One SQLite or memory refused (SQLITE_BUSY) rolled back: nothing is given back. On a Redis whose replicas do not confirm
  * writes the take's answer stands (it landed on the primary), so replicas still share the count.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
@@ -85,23 +86,24 @@ export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottl
       const keys = windowKeys(o.name, storeSegment(key), window)
       const [own, ownElapsed] = windowOf(steadyNow())
       if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max) }
-      let taken: Store | undefined
-      let answered = false
+      let store: Store | undefined
+      let taken: { store: Store; key: string; answered: boolean } | undefined
       try {
-        const store = o.store()
-        // Counted as taken from the call on: a take that fails may have landed all the same (its
-        // reply lost), so a right secret gives one back, which cannot go below 0.
-        taken = store
+        store = o.store()
         const place = store && (await takePlace(store, keys, elapsed, o.max))
-        answered = true
         if (place && !place.taken) {
           local.release(key, own)
           return refusal(key, place.counts, elapsed)
         }
-      } catch {
-        // The store does not answer: this process's count, already taken above, decides.
+        if (store) taken = { store, key: keys.current, answered: true }
+      } catch (e) {
+        // The store does not answer: this process's count, already taken above, decides. A right
+        // secret gives back only a take that may have landed all the same (a Redis reply lost, the
+        // store says): one a SQLite or memory store refused rolled back, and a give-back of it would
+        // take off another attempt's place.
+        if (store?.mayHaveLanded(e) === true) taken = { store, key: keys.current, answered: false }
       }
-      return admitted(key, () => local.release(key, own), taken && { store: taken, key: keys.current, answered })
+      return admitted(key, () => local.release(key, own), taken)
     },
   }
 }

@@ -73,6 +73,9 @@ export class MemoryStore implements Store {
     return value
   }
 
+  /** A call that fails (closed, misuse) wrote nothing: each runs in one synchronous turn. */
+  readonly mayHaveLanded: Store['mayHaveLanded'] = () => false
+
   // Atomic for the same reason; the live entry keeps its expiry.
   async decrementIfPositive(key: string): Promise<number | undefined> {
     const live = this.#live(key, Date.now())

@@ -98,9 +98,7 @@ export class RedisStore implements Store {
   }
 
   async increment(key: string, by: number, ttlMs?: number): Promise<number> {
-    const step = normalizeStep(by)
-    const ttl = normalizeTtl(ttlMs)
-    const k = this.#keys.toRedis(key)
+    const [step, ttl, k] = [normalizeStep(by), normalizeTtl(ttlMs), this.#keys.toRedis(key)]
     return (await this.#write('increment', k, (p) => p.eval(INCREMENT_SCRIPT, 1, k, String(step), ttl === undefined ? '' : String(ttl)))) as number
   }
 
@@ -117,6 +115,9 @@ export class RedisStore implements Store {
     const [added, ...counts] = (await this.#write('incrementIfUnder', keys[0] as string, script, true)) as number[]
     return { added: added === 1, counts }
   }
+
+  /** A failure may be a timeout or a lost connection or reply, after which the command may still run (store.ts). */
+  readonly mayHaveLanded: Store['mayHaveLanded'] = () => true
 
   async replaceIfUnchanged(key: string, expected: string, replacement: string | undefined, ttlMs?: number): Promise<boolean> {
     const [k, ttl] = [this.#keys.toRedis(key), replacement === undefined ? 'delete' : String(normalizeTtl(ttlMs) ?? 'keep')]

@@ -87,6 +87,9 @@ export class SqliteStore implements Store {
     return this.#run('incrementIfUnder', () => this.#db.transaction(take).immediate())
   }
 
+  /** A failed statement or transaction rolled back (SQLITE_BUSY after busy_timeout included): nothing of it landed. */
+  readonly mayHaveLanded: Store['mayHaveLanded'] = () => false
+
   async decrementIfPositive(key: string): Promise<number | undefined> {
     return this.#run('decrement', () => this.#sql.decrementIfPositive.get({ key, now: Date.now() }) as number | undefined)
   }

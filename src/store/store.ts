@@ -70,6 +70,13 @@ export interface Store {
    */
   incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement>
   /**
+   * Whether a write of this store that failed with `failure` may have landed all the same (what a
+   * caller that would undo it must know: undoing a write that never landed undoes another's).
+   * SQLite and memory: never (a failed statement or transaction rolled back). Redis: always (a
+   * timeout or a lost connection or reply: a command sent may still run, a paused server when it wakes).
+   */
+  mayHaveLanded(failure: unknown): boolean
+  /**
    * Atomically, and only while the live value at key is still `expected`: replaces it with
    * `replacement`, keeping its expiry (or `ttlMs` from now, when given), or removes it when
    * `replacement` is undefined. True when this call changed it. A read-then-write (a re-seal, an

@@ -90,6 +90,8 @@ export class FlakyStore implements Store {
   increment = (k: string, by: number, ttl?: number) => this.#call(() => this.inner.increment(k, by, ttl))
   decrementIfPositive = (k: string) => this.#call(() => this.inner.decrementIfPositive(k))
   incrementIfUnder = (c: readonly WeightedCounter[], bound: number, ttl: number) => this.#call(() => this.inner.incrementIfUnder(c, bound, ttl))
+  /** Its failures stand for a store that did not answer: a write may have landed all the same. */
+  mayHaveLanded = (): boolean => true
   replaceIfUnchanged = (k: string, was: string, v: string | undefined, ttl?: number) => this.#call(() => this.inner.replaceIfUnchanged(k, was, v, ttl))
   delete = (k: string) => this.#call(() => this.inner.delete(k))
   take = (k: string) => this.#call(() => this.inner.take(k))
@@ -98,10 +100,15 @@ export class FlakyStore implements Store {
   close = () => this.inner.close()
 }
 
-/** `inner` with every method's result passed through `seen` (its name, what it returned) on the way back. */
-export function interceptStore(inner: Store, seen: (method: string, result: unknown) => unknown): Store {
+/**
+ * `inner` with every call's result passed through `seen` (its name, what it returned) on the way
+ * back. Whether a failed call may have landed is `inner`'s answer, or `mayHaveLanded`'s (a `seen`
+ * that loses replies of calls that landed stands for a networked store: say so).
+ */
+export function interceptStore(inner: Store, seen: (method: string, result: unknown) => unknown, mayHaveLanded = (failure: unknown): boolean => inner.mayHaveLanded(failure)): Store {
   return new Proxy(inner, {
     get(target, prop, receiver) {
+      if (prop === 'mayHaveLanded') return mayHaveLanded
       const v = Reflect.get(target, prop, receiver) as unknown
       if (typeof v !== 'function') return v
       return (...args: unknown[]) => seen(String(prop), (v as (...a: unknown[]) => unknown).apply(target, args))

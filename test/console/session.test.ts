@@ -54,6 +54,7 @@ function pausedAfterFirstGet(store: Store): { store: Store; reached: Promise<voi
     increment: (key, by, ttl) => store.increment(key, by, ttl),
     decrementIfPositive: (key) => store.decrementIfPositive(key),
     incrementIfUnder: (counters, bound, ttl) => store.incrementIfUnder(counters, bound, ttl),
+    mayHaveLanded: (failure) => store.mayHaveLanded(failure),
     replaceIfUnchanged: (key, expected, replacement, ttl) => store.replaceIfUnchanged(key, expected, replacement, ttl),
     delete: (key) => store.delete(key),
     take: (key) => store.take(key),

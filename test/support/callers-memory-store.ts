@@ -45,6 +45,10 @@ export class CallersMemoryStore implements Store {
     if (added) void this.increment((counters[0] as WeightedCounter).key, 1, ttlMs)
     return { added, counts }
   }
+  /** A call that fails wrote nothing (each runs in one synchronous turn). */
+  mayHaveLanded(): boolean {
+    return false
+  }
   async decrementIfPositive(key: string): Promise<number | undefined> {
     const value = Number(await this.get(key))
     if (!(value > 0)) return undefined
