@@ -8,64 +8,21 @@
  * replaced. On the forward proxy and in route mode, against a real mTLS upstream that records every
  * line it receives. Before, the check was case-sensitive: a case-folded copy went upstream.
  */
-import { join } from 'node:path'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
-import { send, startTestGateway, type Reply } from '../support/gateway.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { send, type Reply } from '../support/gateway.js'
+import { startOwnCredentialRig, type OwnCredentialRig } from './own-credential-rig.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
 const RUNS = 1_000
 
-let pki: TestPki
-let upstream: RunningServer
-let gw: RunningGateway
-/** JWTs without jti, each accepted directly as the credential. */
-let jwts: string[] = []
-const received = new Map<string, string>()
-
-function record(req: IncomingMessage, res: ServerResponse): void {
-  const lines = [`${req.method ?? ''} ${req.url ?? ''}`]
-  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`)
-  received.set(String(req.headers['x-case'] ?? `unmarked-${received.size}`), lines.join('\n'))
-  req.resume()
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
-}
-
-async function jwtFor(sub: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+let rig: OwnCredentialRig
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: record })
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
-store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
-callers:
-  required: true
-  apps:
-    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }
-endpoints:
-  - name: partner
-    url: https://api.partner.test:${upstream.port}/base
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`)
-  jwts = await Promise.all(Array.from({ length: 4 }, (_, i) => jwtFor(`user-${i}`)))
+  rig = await startOwnCredentialRig()
 })
 
 afterAll(async () => {
-  await gw?.close()
-  await upstream?.close()
-  pki?.cleanup()
+  await rig?.close()
 })
 
 /** A case-folded copy: lower-cased, upper-cased, or some letters flipped (never the credential as sent: that was always found). */
@@ -104,16 +61,16 @@ let cases = 0
 async function sent(way: 'forward' | 'route', jwt: string, target: string, headers: Record<string, string>): Promise<{ r: Reply; seen: string | undefined }> {
   const id = `own-${cases++}`
   const all = { ...headers, 'x-case': id, 'x-kept': 'plain value', 'proxy-authorization': `Bearer ${jwt}` }
-  const r = await send(gw.url, way === 'route' ? `/proxy/partner${target}` : `http://api.partner.test:${upstream.port}${target}`, { headers: all })
+  const r = await send(rig.gw.url, way === 'route' ? `/proxy/partner${target}` : `http://api.partner.test:${rig.upstreamPort}${target}`, { headers: all })
   expect(r.text.toLowerCase(), 'the answer never repeats the credential').not.toContain(jwt.toLowerCase())
-  return { r, seen: received.get(id) }
+  return { r, seen: rig.received.get(id) }
 }
 
 describe('the request\'s own credential, a JWT used as the bearer, is found in any letter case', () => {
   it(`a case-folded copy in another header's value or name is removed with that header (${RUNS.toLocaleString('en')} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(headerCase, async (c) => {
-        const jwt = jwts[c.jwt] as string
+        const jwt = rig.jwts[c.jwt] as string
         const headers: Record<string, string> = {}
         // Route mode's Authorization is the gateway's credential too, judged at admission: not a copy's place there.
         for (const v of c.inValues) if (!(c.way === 'route' && v.name === 'authorization')) headers[v.name] = spelled(jwt, v.copy)
@@ -132,7 +89,7 @@ describe('the request\'s own credential, a JWT used as the bearer, is found in a
   it('a case-folded copy in the request target\'s path or query, as sent or percent-encoded, is refused: nothing is sent (500 runs)', async () => {
     await fc.assert(
       fc.asyncProperty(targetCase, async (c) => {
-        const jwt = jwts[c.jwt] as string
+        const jwt = rig.jwts[c.jwt] as string
         const text = spelled(jwt, c.copy).replace(/[^A-Za-z0-9._~-]/g, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
         const value = c.encodeDots ? text.replaceAll('.', '%2E') : text
         const { r, seen } = await sent(c.way, jwt, c.place === 'path' ? `/v1/${value}` : `/v1/items?t=${value}`, {})
@@ -150,10 +107,10 @@ describe('the request\'s own credential, a JWT used as the bearer, is found in a
       fc.asyncProperty(fc.record({ folding, before: fc.constantFrom('', 'req-', 'a.'), after: fc.constantFrom('', '-1', ':z') }), async (c) => {
         const id = `rid-${cases++}`
         const given = `${c.before}${folded(credential, c.folding)}${c.after}`
-        const r = await send(gw.url, `http://api.partner.test:${upstream.port}/rid`, { headers: { 'x-case': id, 'x-request-id': given, 'proxy-authorization': `Bearer ${jwts[0] as string}`, authorization: `Token ${credential}` } })
+        const r = await send(rig.gw.url, `http://api.partner.test:${rig.upstreamPort}/rid`, { headers: { 'x-case': id, 'x-request-id': given, 'proxy-authorization': `Bearer ${rig.jwts[0] as string}`, authorization: `Token ${credential}` } })
         expect(r.status, r.text).toBe(200)
         expect(String(r.headers['x-request-id'])).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
-        expect((received.get(id) as string).toLowerCase()).not.toContain(`x-request-id: ${given.toLowerCase()}`)
+        expect((rig.received.get(id) as string).toLowerCase()).not.toContain(`x-request-id: ${given.toLowerCase()}`)
       }),
       { seed: 0x1d5, numRuns: 500 },
     )

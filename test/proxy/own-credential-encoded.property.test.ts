@@ -9,61 +9,19 @@
  * is dialled). Before, a copy holding twice-encoded escapes was judged for gateway bearers only
  * at one level, and went upstream.
  */
-import { join } from 'node:path'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RunningGateway } from '../../src/cli/gateway-root.js'
-import { send, startTestGateway } from '../support/gateway.js'
-import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
-import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
+import { send } from '../support/gateway.js'
+import { startOwnCredentialRig, type OwnCredentialRig } from './own-credential-rig.js'
 
-const AUD = 'https://gateway.test'
-const HS = 'hs-secret-of-at-least-thirty-two-bytes!'
-
-let pki: TestPki
-let upstream: RunningServer
-let gw: RunningGateway
-/** JWTs without jti, each accepted directly as the credential. */
-let jwts: string[] = []
-const received = new Map<string, string>()
-
-function record(req: IncomingMessage, res: ServerResponse): void {
-  received.set(String(req.headers['x-case'] ?? `unmarked-${received.size}`), `${req.method ?? ''} ${req.url ?? ''}`)
-  req.resume()
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
-}
-
-async function jwtFor(sub: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
-}
+let rig: OwnCredentialRig
 
 beforeAll(async () => {
-  pki = await createTestPki('p256')
-  upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: record })
-  gw = await startTestGateway(pki.dir, `admin: { enabled: false }
-store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
-callers:
-  required: true
-  apps:
-    - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }
-endpoints:
-  - name: partner
-    url: https://api.partner.test:${upstream.port}/base
-    resolve: 127.0.0.1
-    allowPrivate: true
-    tls: ${clientTlsYaml(pki)}
-`)
-  jwts = await Promise.all(Array.from({ length: 4 }, (_, i) => jwtFor(`user-${i}`)))
+  rig = await startOwnCredentialRig()
 })
 
 afterAll(async () => {
-  await gw?.close()
-  await upstream?.close()
-  pki?.cleanup()
+  await rig?.close()
 })
 
 /** How one character is written: as is, `%XX`, or `%25XX`; and whether its letter and the hex digits are upper-cased. */
@@ -101,14 +59,14 @@ describe('the request\'s own credential in the target, encoded once, twice or mi
   it('is refused (400 credential_in_target) and nothing is sent (1,000 runs)', async () => {
     await fc.assert(
       fc.asyncProperty(encodedCase, async (c) => {
-        const jwt = jwts[c.jwt] as string
+        const jwt = rig.jwts[c.jwt] as string
         const value = spelled(jwt, c as Parameters<typeof spelled>[1])
         const target = c.place === 'path' ? `/v1/${value}` : `/v1/items?t=${value}`
         const id = `enc-${cases++}`
         const headers = { 'x-case': id, 'proxy-authorization': `Bearer ${jwt}` }
-        const r = await send(gw.url, c.way === 'route' ? `/proxy/partner${target}` : `http://api.partner.test:${upstream.port}${target}`, { headers })
+        const r = await send(rig.gw.url, c.way === 'route' ? `/proxy/partner${target}` : `http://api.partner.test:${rig.upstreamPort}${target}`, { headers })
         expect([r.status, r.json()], r.text).toEqual([400, { errors: [{ msg: expect.stringMatching(/^the request target's (path|query) holds a gateway credential/), code: 400 }] }])
-        expect(received.get(id), 'nothing was sent upstream').toBeUndefined()
+        expect(rig.received.get(id), 'nothing was sent upstream').toBeUndefined()
       }),
       { seed: 0x2525, numRuns: 1_000 },
     )
