@@ -23,8 +23,9 @@
  * two minutes after it was made, once the next minute no longer weighs it. A take the store did
  * not answer is counted as landed when the store says it may have (Store.mayHaveLanded: Redis, a
  * reply lost; a hung Redis runs it when it wakes): a right secret's give-back follows it on the
- * same connection. One SQLite or memory refused (SQLITE_BUSY) rolled back: nothing is given back. On a Redis whose replicas do not confirm
- * writes the take's answer stands (it landed on the primary), so replicas still share the count.
+ * same connection. A take SQLite or memory refused (SQLITE_BUSY) rolled back: nothing is given
+ * back. On a Redis whose replicas do not confirm writes the take's answer stands (it landed on the
+ * primary), so replicas still share the count.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
