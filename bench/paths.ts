@@ -24,8 +24,8 @@ export function labelOf(id: PathId): string {
   return tag === undefined ? base : `${base} [${tag}]`
 }
 
-/** The paths the profiles look into (stage table, perf split): the floor and the three gateway paths. */
-export const PROFILED_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_realistic', 'gateway_connect']
+/** The paths the profiles look into (stage table, perf split) when they run: the floor, the three gateway paths, and the production process on the mTLS-only endpoint (`gateway_ops`: what the production process adds). */
+export const PROFILED_PATHS: readonly PathName[] = ['undici_forwarder', 'gateway_mtls', 'gateway_ops', 'gateway_realistic', 'gateway_connect']
 
 /** In table order; `extra` paths run only when named with --paths. */
 export const PATHS: readonly { name: PathName; label: string; extra?: true }[] = [

@@ -6,17 +6,19 @@
  * record's `ownerBinding` field (AAD: the store key and the field name, as every sealed field's) and
  * refuses a record whose clear owner is not the one sealed. Earlier releases leave the field as it
  * is (they open only the fields they know), so they read this release's records during a rolling
- * update; records they write carry no binding, and this release accepts them while
- * UNBOUND_OWNER_ACCEPTED says so (docs/store.md, Rolling upgrades and rollbacks).
+ * update. Records without a binding (written by releases before the one that introduced it) are
+ * refused now that UNBOUND_OWNER_ACCEPTED is off (docs/store.md, Rolling upgrades and rollbacks).
  */
 import type { TokenOwner } from './tokens.js'
 
 /**
- * Records without `ownerBinding` (an earlier release's) are read as before. The release after the
- * one that introduced the binding sets this to false: by then every replica writes the binding, and
- * such records (10 minutes at most: a dance's life) are gone.
+ * Whether a record without `ownerBinding` is read unchecked. The release that introduced the binding
+ * (b9d26326) read them, so a rolling update from an earlier release kept its dances; this one, the
+ * next, refuses them: every release it is rolled out beside writes the binding, and such records (10
+ * minutes at most: a dance's life) are gone. One whose binding was deleted in the store is no longer
+ * read unchecked.
  */
-export const UNBOUND_OWNER_ACCEPTED = true
+export const UNBOUND_OWNER_ACCEPTED = false
 
 /** A dance record with its owner sealed: what this release writes. */
 export interface OwnerBound {

@@ -3,8 +3,9 @@
  * owner fields, in clear in the stored JSON, are sealed with the record too (ownerBinding), so a
  * record whose owner was edited in the store, or whose sealed fields were put under another owner,
  * is as good as none, as is one moved under another key (the store key is each sealed field's AAD).
- * An earlier release's record, which has no binding, is read while UNBOUND_OWNER_ACCEPTED says so
- * (the rolling upgrade: docs/store.md) and refused once the next release turns it off. Over a real
+ * A record without the binding (written before it existed, or with it deleted in the store) was read
+ * by the release that introduced it and is refused now that UNBOUND_OWNER_ACCEPTED is off (the
+ * two-release rollout: docs/store.md). Over a real
  * SQLite file, as a property of generated owners and edits (seeded).
  */
 import { randomBytes } from 'node:crypto'
@@ -83,18 +84,25 @@ describe("a dance's records are bound to their owner", () => {
     expect(await repo.takePending('req-alice')).toMatchObject({ user: 'alice' })
   })
 
-  it("an earlier release's record (no binding) is read in this release, and refused once the switch is off", async () => {
+  it("an earlier release's record (no binding) is refused now that the switch is off, and was read with it on", async () => {
     const alice: TokenOwner = { space: 'bot', user: 'alice', profile: 'partner', anonymous: false }
     const id = await repo.createLink(alice, TTL)
-    // As an earlier release writes it: the same record without ownerBinding.
-    const stored = JSON.parse((await store.get(linkKey(id))) as string) as Record<string, unknown>
-    expect(typeof stored['ownerBinding']).toBe('string')
-    delete stored['ownerBinding']
-    await store.put(linkKey(id), JSON.stringify(stored), TTL)
-    expect(UNBOUND_OWNER_ACCEPTED).toBe(true)
-    const read = await repo.peekLink(id)
-    expect(read).toMatchObject({ user: 'alice', profile: 'partner' })
-    expect(boundToOwner(read, false)).toBeUndefined()
-    expect(boundToOwner(await repo.createLink(alice, TTL).then((again) => repo.peekLink(again)), false)).toMatchObject({ user: 'alice' })
+    const pendingId = 'req-unbound'
+    await repo.savePending(pendingId, pending(alice), TTL)
+    // As an earlier release writes them (or as someone with store access leaves them): the same records without ownerBinding.
+    for (const key of [linkKey(id), pendingKey(pendingId)]) {
+      const stored = JSON.parse((await store.get(key)) as string) as Record<string, unknown>
+      expect(typeof stored['ownerBinding']).toBe('string')
+      delete stored['ownerBinding']
+      await store.put(key, JSON.stringify(stored), TTL)
+    }
+    expect(UNBOUND_OWNER_ACCEPTED).toBe(false)
+    expect(await repo.peekLink(id)).toBeUndefined()
+    expect(await repo.takePending(pendingId)).toBeUndefined()
+    // The record itself is intact: with the switch on (the previous release's rule) it is read.
+    const raw = JSON.parse((await store.get(linkKey(id))) as string) as Record<string, unknown>
+    expect(boundToOwner({ ...alice, ...raw } as TokenOwner, true)).toMatchObject({ user: 'alice', profile: 'partner' })
+    expect(boundToOwner({ ...alice, ...raw } as TokenOwner, false)).toBeUndefined()
+    expect(await repo.createLink(alice, TTL).then((again) => repo.peekLink(again))).toMatchObject({ user: 'alice' })
   })
 })
