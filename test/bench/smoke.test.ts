@@ -104,7 +104,7 @@ describe('npm run bench -- --quick', () => {
     // The all-thread split from Linux perf: a window per profiled path and body on the measured processes.
     expect(stdout).toContain('| category (µs/request) |')
     const split = result.nodes[0]?.perf ?? []
-    expect(split.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort())
+    expect(split.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|ops|realistic|connect))\//.test(x)).sort())
     for (const p of split) {
       expect(p.samples, `${p.path}/${p.body}`).toBeGreaterThan(0)
       expect(Object.values(p.shares).reduce((x, y) => x + y, 0), `${p.path}/${p.body}`).toBeCloseTo(1, 6)
@@ -115,7 +115,7 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toContain('| stage (µs/request, main thread, scaled to the rounds without the profiler) |')
     expect(stdout).toContain("| the profiler's inflation of the main thread |")
     const profiled = result.nodes[0]?.stages ?? []
-    expect(profiled.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|realistic|connect))\//.test(x)).sort())
+    expect(profiled.map((p) => `${p.path}/${p.body}`).sort()).toEqual(expected.filter((x) => /^(undici_forwarder|gateway_(mtls|ops|realistic|connect))\//.test(x)).sort())
     for (const p of profiled) {
       expect(p.requests, `${p.path}/${p.body}`).toBeGreaterThan(0)
       expect(p.stages.length, `${p.path}/${p.body}`).toBeGreaterThan(0)
