@@ -151,13 +151,13 @@ class Guard implements ConnectionGuard {
     const body = hasBody(req.headers)
     requestStarted(socket, body ? { req, res } : undefined)
     // Once its response is done Node forgets a request: if its body never completes, whoever
-    // still reads it (undici, an API handler) must learn when the connection goes.
-    const abandon = (): void => void (req.complete || req.destroy())
-    if (body) socket.once('close', abandon)
+    // still reads it (undici, an API handler) must learn when the connection goes (no closure for the bodiless majority).
+    const abandon = body ? (): void => void (req.complete || req.destroy()) : undefined
+    if (abandon) socket.once('close', abandon)
     res.on('close', () => {
       requestAnswered(socket, req)
       if (this.#reading.get(socket)?.req === req) this.#reading.delete(socket)
-      if (body && req.complete) socket.off('close', abandon)
+      if (abandon && req.complete) socket.off('close', abandon)
     })
     const idleMs = this.#o.timeouts.bodyIdleMs
     if (idleMs <= 0 || !body) return

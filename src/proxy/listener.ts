@@ -142,7 +142,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
     if (held) leave(socket, res)
-    if (!res.writableFinished || expiryOf(req)) run?.callerGone?.()
+    if (!res.writableFinished || expiryOf(req)) run?.presence?.leave(new Error('caller went away'))
     report?.()
   })
   try {
@@ -152,8 +152,8 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     if (turn !== true) await awaitTurn(req, turn)
     held = true
     // Judged as a request arriving now is: a reload while it waited behind another is in force for it.
-    run = { pipeline: o.pipeline, guard: at.guard, gateway: pinSnapshot(at.server, o.ref, res), req, res, id, out, ...(onDemand ? { onDemand } : {}) }
-    traceRequest(o.tracing, out, req, { startedMs: started, tunnel, gateway: run.gateway })
+    run = { pipeline: o.pipeline, guard: at.guard, gateway: pinSnapshot(at.server, o.ref, res), req, res, id, out, onDemand } // onDemand undefined or not: a conditional spread copied an object
+    if (o.tracing) traceRequest(o.tracing, out, req, { startedMs: started, tunnel, gateway: run.gateway }) // off: no options object
     const way = wayIn(url, tunnel !== undefined, o.api !== undefined)
     // A connection the caller trust in force refuses (407 on the proxy path, 401 in route mode and on the
     // gateway API), or an intercepted tunnel a reload outdated: answered with Connection: close.
@@ -165,7 +165,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
     enterWay(out, way)
     await serveWay(o, run, way, tunnel)
   } catch (err) {
-    traceRequest(o.tracing, out, req, { startedMs: started, tunnel })
+    if (o.tracing) traceRequest(o.tracing, out, req, { startedMs: started, tunnel })
     // The caller left first: what failed after (an aborted upstream call) is a consequence.
     out.error = (res.destroyed || socket.destroyed) && !res.writableFinished ? callerAborted() : asGatewayError(err)
     // A body left unread is not read to its end (a 413 does not swallow 1 GiB): the connection closes.

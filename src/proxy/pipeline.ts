@@ -120,8 +120,10 @@ export interface Admitted extends Routed {
 
 /** An upstream response body still arriving: relayed into the caller's response, or abandoned. */
 export interface ResponseBody {
-  /** Sends the body into `res` as it arrives (backpressure, send-idle, either side failing cuts both). */
-  relayTo(res: ServerResponse, hooks: RelayHooks): void
+  /** Sends the body into `res` as it arrives (backpressure, send-idle, either side failing cuts both; `hooks` only absent for a whole body). */
+  relayTo(res: ServerResponse, hooks?: RelayHooks): void
+  /** The body has all arrived (nothing failed): relayTo sends it at once and nothing of the relay runs later, so it needs no hooks. */
+  readonly whole?: boolean
   /** Stops the upstream call. */
   abort(reason: Error): void
   /** Why the body failed, when it did before relayTo (in the head's own read): nothing of it is sent yet. */

@@ -7,14 +7,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { methodNotAllowed } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import { peerIdentity } from '../tls/index.js'
+import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { createBody, hasBody, type BodyOptions } from './body.js'
 import { Presence } from './caller-presence.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { Tunnel } from './connect.js'
 import { responseCutShort, type Outcome } from './outcome.js'
 import { scopeRouteCookies } from './steps/scope-route-cookies.js'
-import { handle, type Admitted, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
+import { handle, type Admitted, type CallerCertificate, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
 import { endWaitingBehindCut } from './pipelined.js'
 import type { RelayHooks } from './relay-hooks.js'
@@ -36,9 +36,9 @@ export interface ProxyRun {
   res: ServerResponse
   id: string
   out: Outcome
-  onDemand?: () => void
-  /** Called by the listener's one 'close' listener when the response closes unfinished (the caller left). */
-  callerGone?: () => void
+  onDemand: (() => void) | undefined
+  /** A proxied call's caller: the listener's one 'close' listener tells it when the response closes unfinished (the caller left). */
+  presence?: Presence
 }
 
 /** Headers frameworks read as the method instead of the request line's (Express's method-override, Symfony, ASP.NET Core, Rails' Rack::MethodOverride). */
@@ -63,9 +63,7 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded, as its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   // The same through a method override a backend framework would honour.
   if (overridesToTrace(req.headers)) throw methodNotAllowed(PROXY_METHODS, 'a method override to TRACE is not forwarded, as its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
-  const presence = new Presence()
-  run.callerGone = () => presence.leave(new Error('caller went away'))
-  const length = req.headers['content-length']
+  const presence = (run.presence = new Presence())
   // One copy, already without the fixed hop-by-hop names: the strip step then rarely copies again.
   const headers = outboundCopy(req.headers)
   headers['x-request-id'] = id
@@ -75,14 +73,10 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   if (remoteAddress) inbound.remoteAddress = remoteAddress
   const tls = tlsFacts(req, tunnel)
   if (tls) inbound.tls = tls
-  const bodyOptions: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
-  if (length !== undefined) bodyOptions.declaredLength = Number(length)
-  if (run.onDemand) bodyOptions.onDemand = run.onDemand
   let hold: BodyHold | undefined
-  const budget = run.pipeline.bufferedBodies
-  // Only a request with a body can buffer one: no closure for the bodiless majority.
+  // Only a request with a body reads, buffers or asks for one: no options or closures for the bodiless majority.
   const withBody = hasBody(req.headers)
-  if (budget && withBody) bodyOptions.hold = () => (hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res))
+  const bodyOptions = withBody ? streamedBodyOptions(run, (h) => (hold = h)) : BODILESS
   const ctx: Writable<Context> = {
     id,
     mode,
@@ -116,6 +110,18 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   relayAnswer(run, upstream)
 }
 
+/** The limits and hooks of a request's body; `held` learns of its share of the budget when buffering opens one. */
+function streamedBodyOptions(run: ProxyRun, held: (hold: BodyHold) => void): BodyOptions {
+  const { gateway, req, res } = run
+  const length = req.headers['content-length']
+  const o: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
+  if (length !== undefined) o.declaredLength = Number(length)
+  if (run.onDemand) o.onDemand = run.onDemand
+  const budget = run.pipeline.bufferedBodies
+  if (budget) o.hold = () => { const hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res); held(hold); return hold }
+  return o
+}
+
 /** The upstream's answer into the caller's response: its head, then its body as it arrives. */
 function relayAnswer(run: ProxyRun, upstream: UpstreamResponse): void {
   const { req, res, id, out } = run
@@ -130,6 +136,8 @@ function relayAnswer(run: ProxyRun, upstream: UpstreamResponse): void {
   // The caller's response failing (a write after its socket broke) stops the upstream call;
   // the caller leaving is the listener's 'close' (run.callerGone).
   res.on('error', (err) => upstreamBody.abort(err))
+  // All arrived with its head (most small answers): sent and ended at once, so no stall clock or cut can follow and none is made.
+  if (upstreamBody.whole === true) return upstreamBody.relayTo(res)
   const stall = run.guard.limitSend(req, res)
   // Cut, the caller's connection goes with it: what waits behind it there was never served.
   const hooks: RelayHooks = { onCut: (err) => endWaitingBehindCut(res, (out.error = responseCutShort(err, out.facts.endpoint, upstream.status))) }
@@ -162,12 +170,27 @@ function openHold(budget: BufferedBodies, limit: number, res: ServerResponse): B
  * The caller's verified client certificate, when the listener serves TLS. Inside a tunnel: the
  * CONNECT connection's, judged now (the inner TLS, the gateway's own, asks for none).
  */
-function tlsFacts(req: IncomingMessage, tunnel: Tunnel | undefined): NonNullable<Context['inbound']['tls']> | undefined {
+function tlsFacts(req: IncomingMessage, tunnel: Tunnel | undefined): CallerCertificate | undefined {
   if (tunnel) return tunnel.peer()
   const peer = peerIdentity(req.socket)
   if (!peer) return undefined
-  return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
+  // peerIdentity keeps one identity per connection and caller trust: its certificate facts are made once, not per request.
+  let facts = certificates.get(peer)
+  if (facts === undefined) {
+    facts = peer.subjectCN !== undefined ? { authorized: peer.authorized, subjectCN: peer.subjectCN, sans: peer.sans } : { authorized: peer.authorized, sans: peer.sans }
+    certificates.set(peer, facts)
+  }
+  return facts
 }
+
+/** A connection's certificate facts, by the identity peerIdentity keeps for it (readonly both). */
+const certificates = new WeakMap<PeerIdentity, CallerCertificate>()
+
+/**
+ * A bodiless request's body options: nothing reads them (a body without a stream asks for nothing,
+ * buffers nothing and is empty), so no request makes its own.
+ */
+const BODILESS: BodyOptions = { limit: 0 }
 
 /** A phase object while it is being put together. */
 type Writable<T> = { -readonly [K in keyof T]: T[K] }

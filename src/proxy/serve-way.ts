@@ -13,12 +13,16 @@ import type { Outcome } from './outcome.js'
 import { proxyRequest, type ProxyRun } from './proxy-request.js'
 import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-target.js'
 
-/** Serves a request whose turn came, under the snapshot `run` pinned, by the way it came in. */
-export async function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
-  const { req, res, gateway, id } = run
+/**
+ * Serves a request whose turn came, under the snapshot `run` pinned, by the way it came in. Not
+ * async: a proxied request's promise is proxyRequest's own (an async wrapper returning it cost a
+ * promise and two microtask turns per request); a refusal found here throws to the listener at once.
+ */
+export function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
+  const { req } = run
   const url = req.url ?? '/'
   // Before the target is parsed, an endpoint matched or a credential attached (listen.waysIn).
-  checkWayIn(gateway, way)
+  checkWayIn(run.gateway, way)
   if (tunnel) return proxyRequest(run, 'connect', parseTunnelTarget(url, tunnel.authority, singleHeader(req, 'host', 'Host'), req.method), undefined, tunnel)
   if (way === 'forward') return proxyRequest(run, 'forward', parseAbsoluteForm(url))
   if (way === 'route') {
@@ -26,12 +30,16 @@ export async function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run:
     return proxyRequest(run, 'route', target, route)
   }
   if (way !== 'api' || !o.api) throw noRoute(req, url)
-  // API bodies are read whole: bounded in time as well as in size.
+  return serveApi(o.api, o.tracing, run, url)
+}
+
+/** A `/gateway/…` request: the API's own handler, its body read whole (bounded in time as well as in size). */
+async function serveApi(api: NonNullable<ListenerOptions['api']>, tracing: ListenerOptions['tracing'], run: ProxyRun, url: string): Promise<void> {
+  const { req, res, gateway, id } = run
   run.guard.limitBufferedBody(req, res)
   run.onDemand?.()
-  const api = o.api
   const trace = run.out.facts.trace
-  const served = trace && o.tracing ? o.tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
+  const served = trace && tracing ? tracing.api(trace, () => api(req, res, gateway, id)) : api(req, res, gateway, id)
   if (!(await served)) throw noRoute(req, url)
 }
 

@@ -15,6 +15,7 @@ import type { RelayHooks } from './relay-hooks.js'
 import { isClosedUnderRequest, MAX_STALE_RETRIES } from './stale-connection.js'
 import { unaskedAnswer } from './unasked-answer.js'
 import { markWriting, type UpstreamConnection } from './writing-call.js'
+import { endWhole } from './end-whole.js'
 
 /** Body bytes held between the response head and relayTo (one socket read, normally). */
 const EARLY_LIMIT = 64 * 1024
@@ -40,15 +41,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   #answered = false
   #aborted = false
   #retries = 0
-  /** Started by the first 1xx (or the streamed request body's end, if later): undici restarts its head clock on
-   *  every 1xx, so a backend sending `102 Processing` more often than the limit held the call for as long as it sent. */
+  /** Started by the first 1xx (or the streamed request body's end, if later): undici restarts its head clock on every 1xx, so a backend sending `102 Processing` more often than the limit held the call for as long as it sent. */
   #interimTimer: NodeJS.Timeout | 'after body' | undefined
   #connection: UpstreamConnection | undefined
 
-  /**
-   * `facts`: the access log and metrics read them when it is done; `replay` sends this call again (stale-connection.ts;
-   * undefined when a second copy could act twice); `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any.
-   */
+  /** `facts`: the access log and metrics read them when it is done; `replay` sends this call again (stale-connection.ts; undefined when a second copy could act twice); `responseMs`: the endpoint's timeouts.response (0: none); `body`: the streamed request body, if any. */
   constructor(private readonly endpoint: string, readonly facts: RequestFacts, resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void, private readonly replay?: (call: UpstreamCall) => void, private readonly responseMs = 0, private readonly body: Readable | null = null) {
     this.#resolve = resolve
     this.#reject = reject
@@ -80,16 +77,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
     return this.#failed ? undefined : Buffer.concat(this.#early ?? [])
   }
 
+  get whole(): boolean { return this.#ended && this.#failed === undefined } // all arrived, nothing failed (ResponseBody.whole)
+
   /** Sends what arrived so far and the rest of the body into `res` as it comes. */
-  relayTo(res: ServerResponse, hooks: RelayHooks): void {
+  relayTo(res: ServerResponse, hooks?: RelayHooks): void {
     this.#res = res
     this.#hooks = hooks
     const early = this.#early
     this.#early = undefined
+    if (this.whole) return endWhole(res, early)
     if (early) for (const chunk of early) res.write(chunk)
     else if (!this.#ended && !this.#failed) res.flushHeaders() // the head now, not with the body's first byte (an event stream, a long poll)
     if (this.#failed) return this.#cut(this.#failed)
-    if (this.#ended) return void res.end()
     // Paused by the early buffer: the caller's socket decides from here on.
     if (this.#controller?.paused && !this.#waitingDrain) this.#controller.resume()
   }

@@ -41,7 +41,9 @@ class FakeResponse extends EventEmitter {
     this.written.push(chunk.toString())
     return !this.full
   }
-  end(): void {
+  /** A whole body's last chunk comes with end() (end-whole.ts), as ServerResponse takes it. */
+  end(chunk?: Buffer): void {
+    if (chunk) this.written.push(chunk.toString())
     this.ended = true
   }
   destroy(): void {
