@@ -148,11 +148,12 @@ function hostnameMismatch(e: unknown): string {
 /**
  * A failed TCP dial (a pass-through tunnel's) in the table's words: the reason and text the
  * endpoints' dials get for the same socket code (connection refused, reset, unreachable, out of
- * descriptors), else upstream_connect_failed with the code itself.
+ * descriptors), the code said once (the table's words name it already for EMFILE and ENFILE), else
+ * upstream_connect_failed with the code itself.
  */
 export function describeDialFailure(code: string | undefined): { reason: Reason; text: string } {
   const known = code !== undefined ? BY_CODE[code] : undefined
-  if (known && (known.reason.startsWith('upstream_connect_') || known.reason === 'fd_exhausted')) return { reason: known.reason, text: `${known.text} (${code})` }
+  if (known && (known.reason.startsWith('upstream_connect_') || known.reason === 'fd_exhausted')) return { reason: known.reason, text: known.text.includes(`(${code})`) ? known.text : `${known.text} (${code})` }
   return { reason: 'upstream_connect_failed', text: code ?? 'connect failed' }
 }
 
