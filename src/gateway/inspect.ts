@@ -7,7 +7,7 @@ import type { SecureContext } from 'node:tls'
 import { readConfigFile, placeConfigProblems, type EndpointConfig, type EndpointTlsConfig, type GatewayConfig } from '../config/index.js'
 import type { ConfigProblem } from '../errors.js'
 import { inspectTlsFileDates, type TlsFileDates } from './dated-tls-files.js'
-import { bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
+import { bundleKey, bundleValidity, createClientContext, loadBundle, loadInterceptionCa, loadServerTls, notAfter, oneLine, type Bundle, type InterceptionCa, type ServerTls } from '../tls/index.js'
 
 /** `listen.tls` and `admin.tls`, files read and checked (absent when the listener is plain HTTP). */
 export interface ListenerTls {
@@ -89,14 +89,16 @@ export function inspectEndpoints(config: GatewayConfig, now = new Date()): Inspe
 /** One client bundle: loaded, its validity at `now`, its SecureContext; ok when nothing but the clock is wrong. */
 function checkBundle(tls: EndpointTlsConfig, keyBase: string, label: string, now: Date, found: Findings): { bundle?: Bundle; context?: SecureContext; ok: boolean } {
   const { bundle, problems } = loadBundle(tls)
-  for (const p of problems) found.problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
+  // At the key the config names the file by (`dir` for its tls.crt, tls.key and ca.crt), never one it does not have.
+  const keyOf = (field: string): string => `${keyBase}.${bundleKey(tls, field)}`
+  for (const p of problems) found.problems.push({ file: p.file, line: 0, column: 0, key: keyOf(p.field), msg: `${label}: ${p.msg}` })
   if (!bundle) return { ok: false }
   for (const f of bundleValidity(bundle, tls).faults(now.getTime())) {
-    found.degraded.push({ file: f.field === 'cert' ? bundle.certFile : f.field === 'crl' ? tls.crl.join(', ') : bundle.rootFiles.join(', '), line: 0, column: 0, key: `${keyBase}.${f.field}`, msg: `${label}: ${f.msg}` })
+    found.degraded.push({ file: f.field === 'cert' ? bundle.certFile : f.field === 'crl' ? tls.crl.join(', ') : bundle.rootFiles.join(', '), line: 0, column: 0, key: keyOf(f.field), msg: `${label}: ${f.msg}` })
   }
   // OpenSSL would only repeat a problem already named above (e.g. key mismatch).
   const ctx = problems.length === 0 ? createClientContext(bundle, tls) : { problems: [] }
-  for (const p of ctx.problems) found.problems.push({ file: p.file, line: 0, column: 0, key: `${keyBase}.${p.field}`, msg: `${label}: ${p.msg}` })
+  for (const p of ctx.problems) found.problems.push({ file: p.file, line: 0, column: 0, key: keyOf(p.field), msg: `${label}: ${p.msg}` })
   return { bundle, ...('context' in ctx && ctx.context ? { context: ctx.context } : {}), ok: problems.length === 0 && ctx.problems.length === 0 }
 }
 

@@ -116,21 +116,26 @@ function anyEkuWarning(cert: X509Certificate, which: string): string {
  * the non-self-issued CAs below it exceed. `path`: the leaf, then its CAs up to the anchor.
  */
 export function chainConstraintProblems(path: readonly X509Certificate[]): string[] {
+  return chainConstraintFaults(path).map((f) => f.msg)
+}
+
+/** chainConstraintProblems with the certificate each is about (the leaf, or the CA whose pathlen is exceeded), to name the file it came from. */
+export function chainConstraintFaults(path: readonly X509Certificate[]): { cert: X509Certificate; msg: string }[] {
   const [leaf, ...cas] = path
   if (!leaf) return []
-  const problems: string[] = []
+  const faults: { cert: X509Certificate; msg: string }[] = []
   const usage = certificateConstraints(leaf).keyUsage
   if (usage && !usage.includes('digitalSignature') && !usage.includes('keyAgreement')) {
-    problems.push(`client certificate "${oneLine(leaf.subject)}" has a key usage without digitalSignature (${keyUsageText(usage)}): TLS servers refuse it as a client certificate`)
+    faults.push({ cert: leaf, msg: `client certificate "${oneLine(leaf.subject)}" has a key usage without digitalSignature (${keyUsageText(usage)}): TLS servers refuse it as a client certificate` })
   }
   cas.forEach((ca, i) => {
     const limit = certificateConstraints(ca).basicConstraints?.pathLength
     const below = cas.slice(0, i).filter((c) => c.subject !== c.issuer)
     if (limit === undefined || below.length <= limit) return
     const names = below.map((c) => `"${oneLine(c.subject)}"`).join(', ')
-    problems.push(`CA certificate "${oneLine(ca.subject)}" of the client chain allows ${limit} intermediate CA certificate(s) below it (basicConstraints pathlen:${limit}) and the chain has ${below.length} (${names}): TLS servers refuse a client certificate under it`)
+    faults.push({ cert: ca, msg: `CA certificate "${oneLine(ca.subject)}" of the client chain allows ${limit} intermediate CA certificate(s) below it (basicConstraints pathlen:${limit}) and the chain has ${below.length} (${names}): TLS servers refuse a client certificate under it` })
   })
-  return problems
+  return faults
 }
 
 /** The extended key usage's OIDs, undefined without the extension. */

@@ -1,5 +1,6 @@
 /** TLS: client bundles, secure contexts, server identity, handshake error table, minting. */
 export { loadBundle, type Bundle, type BundleProblem, type LoadedBundle } from './bundle.js'
+export { bundleKey } from './bundle-sources.js'
 export { unusedChainCertificates } from './unused-certificates.js'
 export { loadForge } from './pkcs12.js'
 export { buildChain, notAfter, notBefore, oneLine, parseCertificates } from './chain.js'

@@ -4,8 +4,9 @@
  * (RSA and EC), a CA's basicConstraints pathlen exceeded (the root's, an intermediate's), a CA
  * whose key usage lacks keyCertSign, a CA without basicConstraints CA:TRUE. Each is shown refused
  * by `openssl s_server -Verify 2 -verify_return_error` (its verify error, and the alert the client
- * gets) and named by `check`, one line per problem at the endpoint's `cert` (or the file at
- * fault), and `serve` refuses to start on it. `check` passed the first three kinds, and named the
+ * gets) and named by `check`, one line per problem at the key and file of the certificate at
+ * fault (a CA whose pathlen is exceeded at `roots`, `clientRoots`, `intermediates` or `cert`,
+ * whichever it came from: it was at `cert` whatever the CA), and `serve` refuses to start on it. `check` passed the first three kinds, and named the
  * keyCertSign one as basicConstraints CA:FALSE and its chain as "no issuer found". Every
  * certificate is minted by the real `openssl` CLI. A valid bundle, and a leaf with keyAgreement
  * alone (OpenSSL accepts it), still pass and are accepted by the same server.
@@ -71,10 +72,11 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
     mint('inter-under-pathlen0', 'root-pathlen0', CA)
     // The test PKI's intermediate has pathlen:0: one more CA below it is one too many.
     mint('sub-inter', 'inter', CA)
+    // The CA at fault is named at the key and file it came from: the root's at roots, the intermediate's at intermediates (both were at cert).
     const cases = [
-      { name: 'under-root-pathlen0', issuer: 'inter-under-pathlen0', root: 'root-pathlen0', cas: ['inter-under-pathlen0'], ca: 'CN=root-pathlen0' },
-      { name: 'under-sub-inter', issuer: 'sub-inter', root: 'root', cas: ['sub-inter', 'inter'], ca: 'CN=Test Intermediate CA, O=mtls-gateway tests' },
-    ]
+      { name: 'under-root-pathlen0', issuer: 'inter-under-pathlen0', root: 'root-pathlen0', cas: ['inter-under-pathlen0'], ca: 'CN=root-pathlen0', at: 'roots' },
+      { name: 'under-sub-inter', issuer: 'sub-inter', root: 'root', cas: ['sub-inter', 'inter'], ca: 'CN=Test Intermediate CA, O=mtls-gateway tests', at: 'intermediates' },
+    ] as const
     for (const c of cases) {
       const leaf = mint(c.name, c.issuer, CLIENT)
       const cas = c.cas.map((n) => pkiOf().file(`${n}.crt`))
@@ -82,10 +84,13 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       expect(await handshake(server, chainFile(c.name, [leaf, ...cas]), pkiOf().file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNKNOWN_CA$/)
       await eventually(() => server.output().includes('verify error:num=25:path length constraint exceeded'), undefined, 's_server to name the path length')
       const tls = { cert: leaf, key: pkiOf().file(`${c.name}.key`), intermediates: chainFile(`${c.name}-cas`, cas), roots: pkiOf().file(`${c.root}.crt`) }
-      expect(check(c.name, tls), c.name).toEqual({
-        ok: false,
-        problems: [`endpoints[0].tls.cert: ${leaf}: endpoint "${c.name}": CA certificate "${c.ca}" of the client chain allows 0 intermediate CA certificate(s) below it (basicConstraints pathlen:0) and the chain has 1 ("CN=${c.issuer}"): TLS servers refuse a client certificate under it`],
-      })
+      const msg = `endpoint "${c.name}": CA certificate "${c.ca}" of the client chain allows 0 intermediate CA certificate(s) below it (basicConstraints pathlen:0) and the chain has 1 ("CN=${c.issuer}"): TLS servers refuse a client certificate under it`
+      expect(check(c.name, tls), c.name).toEqual({ ok: false, problems: [`endpoints[0].tls.${c.at}: ${tls[c.at]}: ${msg}`] })
+      // The same CAs given otherwise: the root in clientRoots, the intermediates after the client certificate in cert.
+      const appended = chainFile(`${c.name}-appended`, [leaf, ...cas])
+      const other = { cert: appended, key: tls.key, roots: pkiOf().file('root.crt'), clientRoots: tls.roots }
+      const at = c.at === 'roots' ? 'clientRoots' : 'cert'
+      expect(check(c.name, other), `${c.name}, given otherwise`).toEqual({ ok: false, problems: [`endpoints[0].tls.${at}: ${other[at]}: ${msg}`] })
     }
   })
 

@@ -55,8 +55,9 @@ describe('PKCS#12: certificates besides the leaf must be CAs', () => {
     writeFileSync(join(dir, 'ca.crt'), pki.root.pem + pki.server.pem)
     const found = loadBundle({ dir, intermediates: [], roots: [], clientRoots: [], systemRoots: false, minVersion: 'TLSv1.2', pins: [], crl: [] }).problems.map((p) => `${p.file}: ${p.field}: ${p.msg}`)
     expect(found).toEqual([
-      `${join(dir, 'tls.crt')}: cert: ${NOT_CA}`,
-      `${join(dir, 'ca.crt')}: roots: certificate #2 "CN=api.partner.test" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file`,
+      // At `dir`, the key the config names these files by (they were at cert and roots).
+      `${join(dir, 'tls.crt')}: dir: ${NOT_CA}`,
+      `${join(dir, 'ca.crt')}: dir: certificate #2 "CN=api.partner.test" is not a CA certificate (basicConstraints CA:FALSE or absent): it anchors nothing (and is not self-signed, to be trusted as itself); a client or server certificate does not belong in this file`,
     ])
   })
 
