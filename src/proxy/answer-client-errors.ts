@@ -14,7 +14,7 @@ import type { ErrorSurface, GatewayError } from '../errors.js'
 import { answerHeadsInHandlers, clientErrorOf } from './client-error.js'
 import { endRequest } from './request-expiry.js'
 import { bodyArriving, whenAnswered } from './request-progress.js'
-import { isLingering, readNoMoreUntilClosing } from './lingering-close.js'
+import { isLingering, readNoMoreUntilClosing, stopParsing } from './lingering-close.js'
 import { writeRawError } from './write-error.js'
 
 /** How answerClientErrors answers, and whom it tells. */
@@ -33,6 +33,8 @@ export interface ClientErrorOptions {
 export function answerClientErrors(server: Server, o: ClientErrorOptions): void {
   answerHeadsInHandlers(server)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // llhttp's errors: the parser stays failed, so it reads nothing more of the connection once it lingers.
+    if (err.code?.startsWith('HPE_')) stopParsing(socket)
     // Bytes after a request that asked to close (RFC 9112 §9.6: not processed). The requests
     // before them are being answered and the connection closes after the last answer; a 400
     // here would take those answers away (their upstream calls made all the same). Reading

@@ -26,6 +26,10 @@ export const LINGER_LIMITS: LingerLimits = Object.freeze({ ms: 2000, bytes: 16 *
 
 /** Connections closing lingering: what they still read is discarded, whatever it is. */
 const lingering = new WeakSet<Duplex>()
+/** Connections whose request parser failed: it is fed nothing once they linger (stopParsing). */
+const parserFailed = new WeakSet<Duplex>()
+/** The listener discarding each read of a lingering connection, once reading. */
+const discards = new WeakMap<Duplex, (chunk: Buffer) => void>()
 
 /** True while `socket` closes lingering (its last answer sent, discarding what arrives until it closes). */
 export function isLingering(socket: Duplex): boolean {
@@ -40,6 +44,24 @@ export function isLingering(socket: Duplex): boolean {
  */
 export function readNoMoreUntilClosing(socket: Duplex): void {
   if (!lingering.has(socket)) socket.pause()
+}
+
+/**
+ * The request parser of `socket` failed (a parse error: a malformed request, bytes behind one that asked
+ * to close): once the connection lingers, its reads go to the discarding alone. Node's server feeds
+ * every read to the parser, which fails again at each one: a 'clientError' per read (an Error with its
+ * stack, the read attached) until the connection closed, each answered by nothing.
+ */
+export function stopParsing(socket: Duplex): void {
+  parserFailed.add(socket)
+  unfeedParser(socket)
+}
+
+/** A lingering connection whose parser failed: every 'data' listener but the discarding one goes (Node's server's own feeds its parser). */
+function unfeedParser(socket: Duplex): void {
+  const discard = discards.get(socket)
+  if (discard === undefined || !parserFailed.has(socket)) return
+  for (const l of socket.listeners('data')) if (l !== discard) socket.off('data', l as (chunk: Buffer) => void)
 }
 
 /** Half-closes `socket` after what is written on it, discards what arrives within the bounds, then destroys it. */
@@ -69,8 +91,13 @@ export function closeLingering(socket: Duplex, limits: LingerLimits = LINGER_LIM
  * again (Node restarts it from its own 'resume' listener, which that removes), so only once resumed.
  */
 function keepReading(socket: Duplex, count: (chunk: Buffer) => void): void {
-  if (socket.readableFlowing === true) return void socket.on('data', count)
-  socket.once('resume', () => socket.on('data', count))
+  const discard = (): void => {
+    socket.on('data', count)
+    discards.set(socket, count)
+    unfeedParser(socket)
+  }
+  if (socket.readableFlowing === true) return discard()
+  socket.once('resume', discard)
   const held = socket as Duplex & { _paused?: boolean; parser?: unknown }
   if (!(held._paused === true && held.parser)) socket.resume()
 }
