@@ -11,6 +11,10 @@
  *
  * A raw TCP caller pipelining MAX_WAITING + 3 requests (the first held by a real mTLS upstream
  * until all are read), then more once it has read the gateway's FIN, which it does not answer with its own.
+ * And a CONNECT pipelined right behind the refused request, in the same write: the caller reads the
+ * answers before the refusal, the refusal, then the connection closes; the CONNECT is not served (no
+ * tunnel, nothing written for it), its access line `503` `too_many_pipelined` (a test of its own: the
+ * case was pinned only as the CONNECT written after the FIN).
  */
 import type { IncomingMessage } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,6 +35,8 @@ let g: OpsGateway
 let dir: string
 /** Request ids the gateway has read (its 'request' events). */
 const read = new Set<string>()
+/** CONNECTs the gateway has read (its 'connect' events). */
+let connectsSeen = 0
 
 beforeAll(async () => {
   pki = await createTestPki()
@@ -40,6 +46,7 @@ beforeAll(async () => {
   const interception = `interception: { caCert: ${ca.caCert}, caKey: ${ca.caKey} }\n`
   g = await startOpsGateway(dir, `admin: { host: 127.0.0.1, port: 0 }\ncallers: { required: false }\n${interception}endpoints:\n${endpointYaml('partner', upstream.server.port, clientTls(pki))}`)
   g.gw.server.on('request', (req: IncomingMessage) => read.add(String(req.headers['x-request-id'])))
+  g.gw.server.on('connect', () => void connectsSeen++)
 })
 
 afterAll(async () => {
@@ -88,6 +95,29 @@ describe.each([
     const lines = await linesOf([`${tag}-refused`, `${tag}-behind`, ...ids(tag)], connects, before)
     expect(lines.requests).toEqual([[503, 'too_many_pipelined', REFUSED], ...Array(1 + ids(tag).length).fill([503, 'too_many_pipelined', BEHIND])])
     expect(lines.connects).toEqual(Array(connects).fill([503, 'too_many_pipelined', BEHIND]))
+    expect(upstream.reached.filter((id) => id.includes(tag))).toEqual(first.slice(0, MAX_WAITING + 1))
+  })
+})
+
+describe('a CONNECT pipelined right behind the refused request, in the same write', () => {
+  it('the caller gets the answers before the refusal, the refusal, then the connection closes: the CONNECT is never served (no tunnel, nothing written for it)', async () => {
+    const tag = `c${Date.now()}`
+    const before = g.access().length
+    const connects = connectsSeen
+    const first = [`held-${tag}`, ...Array.from({ length: MAX_WAITING }, (_, i) => `${tag}-w${i}`), `${tag}-refused`]
+    const c = await rawClient(g.gw.port, '127.0.0.1')
+    c.socket.write(first.map(get).join('') + connect())
+    await eventually(() => upstream.waiting.length === 1 && first.every((id) => read.has(id)) && connectsSeen > connects, 30_000, 'the first request held, every request and the CONNECT read')
+    upstream.release()
+    await c.closed(30_000)
+    const received = c.received().toString('latin1')
+    const answers = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+    expect(answers).toEqual([...Array<number>(MAX_WAITING + 1).fill(200), 503])
+    // The refusal is the last thing written: no 200 Connection Established, no TLS record after it.
+    expect(received.slice(received.lastIndexOf('HTTP/1.1 503 '))).toMatch(/^HTTP\/1\.1 503 [^]*\r\n\r\n\{"errors":\[\{"msg":"[^"]*","code":503\}\]\}$/)
+    const lines = await linesOf([`${tag}-refused`], 1, before)
+    expect(lines.requests).toEqual([[503, 'too_many_pipelined', REFUSED]])
+    expect(lines.connects).toEqual([[503, 'too_many_pipelined', BEHIND]])
     expect(upstream.reached.filter((id) => id.includes(tag))).toEqual(first.slice(0, MAX_WAITING + 1))
   })
 })
