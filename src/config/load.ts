@@ -18,17 +18,18 @@ import { formatDuration, isDuration, parseDuration, plainNumber } from './units.
 import { recordConfigFileReads, snapshotConfigFiles, type ConfigFileSnapshot } from './file-snapshot.js'
 import type { GatewayConfig } from './types.js'
 
-let validator: ValidateFunction | undefined
+let validator: WeakRef<ValidateFunction> | undefined
 
 /**
- * The schema's validator, compiled by Ajv when the build ran (validator-source.ts, `npm run schema`),
- * made a function at the first config read (40–100 ms): `pki` and other importers of config/ read none.
- * Exported for test/config/validator-standalone.test.ts, which holds it to Ajv compiling the schema at run time.
+ * The schema's validator (Ajv's code from the build: validator-source.ts, `npm run schema`), made a function at a config
+ * read (40–100 ms; `pki` and other importers of config/ read none) and held weakly: kept for a process's life it was 1.4 MB
+ * that every mark-compact marked (docs/performance.md, session 48). Exported for test/config/validator-standalone.test.ts.
  */
 export function configValidator(): ValidateFunction {
-  if (validator) return validator
-  const make = new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction
-  return (validator = make(createRequire(import.meta.url), withinDuration))
+  const make = (): ValidateFunction => (new Function(...CONFIG_VALIDATOR_PARAMETERS, CONFIG_VALIDATOR_CODE) as (req: NodeJS.Require, within: typeof withinDuration) => ValidateFunction)(createRequire(import.meta.url), withinDuration)
+  const made = validator?.deref() ?? make()
+  validator = new WeakRef(made)
+  return made
 }
 
 /** The schema's `maxDuration` keyword: a duration's maximum (schema-operations.ts's boundedDuration). A value that is no duration is left to the anyOf beside it. */
