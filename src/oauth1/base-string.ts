@@ -67,7 +67,7 @@ function compareAscii(a: string, b: string): number {
  * joined string gives, without building it and scanning it again.
  */
 export function encodedNormalizedParameters(names: string[], values: string[]): string {
-  const order = names.length > 24 ? sortedOrder(names, values) : insertionOrder(names, values)
+  const order = parameterOrder(names, values)
   let out = ''
   for (let i = 0; i < order.length; i++) {
     const k = order[i] as number
@@ -79,6 +79,11 @@ export function encodedNormalizedParameters(names: string[], values: string[]): 
     out += value.includes('%') ? value.replaceAll('%', '%25') : value
   }
   return out
+}
+
+/** The encoded pairs' positions in §3.4.1.3.2 order (byte order of name, then value; equal pairs as they came). */
+export function parameterOrder(names: readonly string[], values: readonly string[]): number[] {
+  return names.length > 24 ? sortedOrder(names, values) : insertionOrder(names, values)
 }
 
 /** The pairs' positions in §3.4.1.3.2 order: sort(), for many pairs. */

@@ -2,88 +2,19 @@
  * Signs one HTTP request per RFC 5849 §3.1–3.5 and says where the protocol parameters go.
  * Pure apart from the nonce and clock, which callers can fix for tests and the CLI.
  */
-import type { KeyObject } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import { addFormParameters, encodedNormalizedParameters } from './base-string.js'
 import { encodedOrLater, isFormContentType, lastEncoding, percentEncode } from './percent-encode.js'
 import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
 import { addExtraOAuthParams, addProtocolParameters, encodeProtocolParameters, type ProtocolStatics } from './protocol-parameters.js'
-import { computeSignature, type SignatureMethod } from './signature.js'
+import { prepareToken, preparedHeader, preparedParameters, type PreparedToken } from './prepared-token.js'
+import type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign-input.js'
+import { computeSignature } from './signature.js'
 import { createSigningKeyCache, type SigningKeyOf } from './signing-key.js'
 
-/** Where the protocol parameters travel: §3.5.1 header, §3.5.2 form body, §3.5.3 query. */
-export type Placement = 'header' | 'query' | 'body'
+export { PLACEMENTS } from './sign-input.js'
+export type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput }
 
-/** Every Placement, for CLI choices and config validation. */
-export const PLACEMENTS: readonly Placement[] = ['header', 'query', 'body']
-
-/** What to sign and with which credentials. */
-export interface SignInput {
-  method: string
-  /** A URL object is used as is (not copied) unless signing must change it (a fragment, query placement). */
-  url: string | URL
-  /** Content-Type of the body; form-encoded bodies are signed as parameters (§3.4.1.3.1). */
-  contentType?: string
-  body?: Buffer | string
-  consumerKey: string
-  /** Required for HMAC-* and PLAINTEXT; unused by RSA-*. */
-  consumerSecret?: string
-  token?: string
-  tokenSecret?: string
-  signatureMethod: SignatureMethod
-  /** PEM string or KeyObject; required for RSA-*. */
-  privateKey?: KeyObject | string
-  /** Header-only attribute (§3.5.1); not signed, and dropped for query and body placement. */
-  realm?: string
-  /** `oauth_callback` (§2.1); use `oob` for out-of-band. */
-  callback?: string
-  /** `oauth_verifier` (§2.3). */
-  verifier?: string
-  /** Further `oauth_*` protocol parameters; must not repeat one the signer sets. */
-  extraOAuthParams?: Record<string, string>
-  /** Adds `oauth_version=1.0` (optional per §3.1; some providers insist on it). */
-  includeVersion?: boolean
-  /** Adds `oauth_body_hash` (body-hash draft) unless the body is form-encoded. */
-  bodyHash?: boolean
-  placement: Placement
-  /** Fixed nonce; by default 12 random bytes as 24 hex digits. */
-  nonce?: string
-  /** Fixed timestamp (decimal seconds); by default the current Unix time. */
-  timestamp?: string
-}
-
-/** The signed request's pieces. */
-export interface SignResult {
-  baseString: string
-  signature: string
-  /** Protocol parameters in transmission order, `oauth_signature` last; realm not included. */
-  oauthParams: Readonly<Record<string, string>>
-  /** For header placement: the full `Authorization` header value. */
-  authorizationHeader?: string
-  /** The request URL to send: for query placement with the protocol parameters first in the query. */
-  url: string
-  /** For query placement: that URL as the object the signer added them to (its own copy), so a caller needs no second parse. */
-  queryUrl?: URL
-  /** For body placement: the form body to send, protocol parameters first. */
-  body?: string
-}
-
-/** What one profile signs every request with: fixed for the signer's life. */
-export type SignerStatics = Pick<SignInput, 'consumerKey' | 'consumerSecret' | 'signatureMethod' | 'privateKey' | 'realm' | 'includeVersion' | 'bodyHash' | 'placement'>
-
-/** What changes from request to request. */
-export type SignRequestInput = Omit<SignInput, keyof SignerStatics | 'url'> & {
-  /** As SignInput's, or just the parts signing reads (the proxy's outbound URL before anything parsed it). */
-  url: string | SignableUrl
-}
-
-/** The parts of a URL a signer reads; a URL is one. With a fragment or for query placement the signer parses `href`. */
-export type SignableUrl = Pick<URL, 'protocol' | 'host' | 'pathname' | 'search' | 'hash' | 'href'>
-
-/** Signs requests for one set of statics; the same output as signRequest with those statics. */
-export interface Signer {
-  sign(request: SignRequestInput): SignResult
-}
 
 /** What a signer keeps for its life: the statics, their encodings, and what repeats across requests. */
 interface SignerParts extends ProtocolStatics {
@@ -95,6 +26,12 @@ interface SignerParts extends ProtocolStatics {
   readonly encOrigin: (s: string) => string
   readonly encPath: (s: string) => string
   readonly encToken: (s: string) => string
+  /** Whether requests without callback, verifier, extensions or form body take prepared-token.ts's way (off: the general one, for tests). */
+  readonly preparing: boolean
+  /** The last token's prepared protocol parameters. */
+  prepared: PreparedToken | undefined
+  /** The token of the request before (null: none yet): a token is prepared when it signs twice in a row. */
+  previousToken: string | undefined | null
 }
 
 /**
@@ -102,16 +39,22 @@ interface SignerParts extends ProtocolStatics {
  * signature method and consumer secret, the quoted realm) and remembers the last token's
  * encodings, so a request encodes only what is its own.
  */
-export function createSigner(statics: SignerStatics): Signer {
+export function createSigner(statics: SignerStatics, prepare = true): Signer {
+  const encConsumerKey = encodedOrLater(statics.consumerKey)
+  const encSignatureMethod = encodedOrLater(statics.signatureMethod)
   const s: SignerParts = {
     statics,
-    encConsumerKey: encodedOrLater(statics.consumerKey),
-    encSignatureMethod: encodedOrLater(statics.signatureMethod),
+    encConsumerKey,
+    encSignatureMethod,
     realm: statics.realm === undefined ? undefined : quotedRealm(statics.realm),
     signingKeyOf: createSigningKeyCache(statics),
     encOrigin: lastEncoding(),
     encPath: lastEncoding(),
     encToken: lastEncoding(),
+    // A body hash is each request's own, and a key or method percentEncode refuses is refused where it always was.
+    preparing: prepare && statics.bodyHash !== true && encConsumerKey !== undefined && encSignatureMethod !== undefined,
+    prepared: undefined,
+    previousToken: null,
   }
   return { sign: (r) => signWith(s, r) }
 }
@@ -130,6 +73,7 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   const p: Record<string, string> = { oauth_consumer_key: statics.consumerKey }
   const enc: (string | undefined)[] = [s.encConsumerKey]
   addProtocolParameters(p, enc, r, s, formBody)
+  if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url, p, enc)
   const known = enc.length // the names so far are the signer's own, all unreserved
   if (r.extraOAuthParams !== undefined) addExtraOAuthParams(p, enc, r.extraOAuthParams)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -148,10 +92,62 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   return signedResult(s, r, url, baseString, p, protocolNames, enc as string[])
 }
 
+/**
+ * Whether this token's request takes the prepared way: preparing costs more than signing once, so
+ * a token is prepared when it signs a second time in a row (a static token), not for a one-off
+ * signature or users' tokens taking turns.
+ */
+function preparedFor(s: SignerParts, token: string | undefined): boolean {
+  if (s.prepared !== undefined && s.prepared.token === token) return true
+  const again = s.previousToken === token
+  s.previousToken = token
+  return again
+}
+
+/**
+ * signWith for the common request: the protocol parameters of the token prepared once
+ * (prepared-token.ts), the timestamp and nonce, and the query; the same result, checks in the same order.
+ */
+function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl, p: Record<string, string>, enc: (string | undefined)[]): SignResult {
+  const { statics } = s
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
+  }
+  const names: string[] = []
+  const values: string[] = []
+  const search = url.search
+  if (search.length > 1) addFormParameters(search.slice(1), names, values)
+  let t = s.prepared
+  if (t === undefined || t.token !== r.token) {
+    // Encoded as the general way encodes them (a token percentEncode refuses throws here, as there).
+    const encoded = [...enc]
+    t = s.prepared = prepareToken(r.token, encodeProtocolParameters(p, encoded, enc.length, s.encToken, [], []), encoded as string[], s.realm)
+  }
+  // Generated ones are unreserved (their own encoding); given ones are encoded.
+  const timestamp = enc[t.timestampAt] ?? percentEncode(p.oauth_timestamp as string)
+  const nonce = enc[t.timestampAt + 1] ?? percentEncode(p.oauth_nonce as string)
+  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${preparedParameters(t, timestamp, nonce, names, values)}`
+  if (statics.placement !== 'header') {
+    const protocolValues = t.values.map((v, k) => (k === t.timestampAt ? timestamp : k === t.timestampAt + 1 ? nonce : v))
+    return signedResult(s, r, url, baseString, p, [...t.names], protocolValues)
+  }
+  const signature = signatureOf(s, r, baseString)
+  p.oauth_signature = signature
+  const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
+  const authorizationHeader = preparedHeader(t, timestamp, nonce, encodedSignature(statics.signatureMethod, signature))
+  return { baseString, signature, oauthParams, authorizationHeader, url: url.href }
+}
+
+/** §3.4: the signature over the base string. */
+function signatureOf(s: SignerParts, r: SignRequestInput, baseString: string): string {
+  const { statics } = s
+  return computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, s.signingKeyOf(r.tokenSecret))
+}
+
 /** §3.4 signature over the base string, then §3.5: the protocol parameters (encoded) placed as configured. */
 function signedResult(s: SignerParts, r: SignRequestInput, url: SignableUrl, baseString: string, p: Record<string, string>, protocolNames: string[], protocolValues: string[]): SignResult {
   const { statics } = s
-  const signature = computeSignature(statics.signatureMethod, baseString, { consumerSecret: statics.consumerSecret, tokenSecret: r.tokenSecret, privateKey: statics.privateKey }, s.signingKeyOf(r.tokenSecret))
+  const signature = signatureOf(s, r, baseString)
   p.oauth_signature = signature
   const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
   protocolNames.push('oauth_signature')

@@ -1,0 +1,87 @@
+/**
+ * The signer's common request (no callback, verifier, extension parameters, body hash or form
+ * body) with its protocol parameters prepared once per token: their encodings, their §3.4.1.3.2
+ * order (the names are distinct and fixed, so the order is too) and their text in the base string
+ * and the Authorization header. A request then adds its timestamp and nonce and merges its query's
+ * parameters in: the same strings the general path (sign.ts) builds pair by pair.
+ */
+import { parameterOrder } from './base-string.js'
+import { authorizationHeader } from './placement.js'
+
+/** The protocol parameters of one token, signature excluded, in transmission order. */
+export interface PreparedToken {
+  readonly token: string | undefined
+  /** Encoded names and values; the timestamp's and nonce's values are each request's. */
+  readonly names: readonly string[]
+  readonly values: readonly string[]
+  /** Positions in §3.4.1.3.2 order. */
+  readonly sorted: readonly number[]
+  /** Per position, `name%3Dvalue` as the base string holds it; `name%3D` for the timestamp and nonce. */
+  readonly fragments: readonly string[]
+  readonly timestampAt: number
+  /** The Authorization header up to the timestamp's value, between it and the nonce's, and after that up to the signature's. */
+  readonly headerHead: string
+  readonly headerTail: string
+}
+
+const TIMESTAMP = 'oauth_timestamp'
+const NONCE = 'oauth_nonce'
+// The base string encodes the encoded pairs once more: only `%` of them changes (base-string.ts).
+const again = (s: string): string => (s.includes('%') ? s.replaceAll('%', '%25') : s)
+
+/**
+ * `names` and `values` as addProtocolParameters and encodeProtocolParameters make them (encoded),
+ * with the timestamp and nonce directly one after the other; `quotedRealm` as the signer keeps it.
+ */
+export function prepareToken(token: string | undefined, names: readonly string[], values: readonly string[], quotedRealm: string | undefined): PreparedToken {
+  const timestampAt = names.indexOf(TIMESTAMP)
+  if (timestampAt < 1 || names[timestampAt + 1] !== NONCE) throw new TypeError('prepareToken: the timestamp must follow the consumer key and precede the nonce')
+  const dynamic = (k: number): boolean => k === timestampAt || k === timestampAt + 1
+  const fragments = names.map((n, k) => `${n}%3D${dynamic(k) ? '' : again(values[k] as string)}`)
+  const after = authorizationHeader('', names.slice(timestampAt + 2), values.slice(timestampAt + 2)).slice('OAuth '.length)
+  return {
+    token,
+    names,
+    values,
+    sorted: parameterOrder(names, values),
+    fragments,
+    timestampAt,
+    headerHead: `${authorizationHeader(quotedRealm, names.slice(0, timestampAt), values.slice(0, timestampAt))}, ${TIMESTAMP}="`,
+    headerTail: `"${after}, oauth_signature="`,
+  }
+}
+
+/** The Authorization header of one request. */
+export function preparedHeader(t: PreparedToken, timestamp: string, nonce: string, signature: string): string {
+  return `${t.headerHead}${timestamp}", ${NONCE}="${nonce}${t.headerTail}${signature}"`
+}
+
+/**
+ * The base string's normalized parameters (encoded once more) of the prepared protocol parameters
+ * with this request's timestamp and nonce (encoded) and the query's encoded pairs: a merge of two
+ * ordered lists, the query's pair first where both are equal, as the stable sort of the general path.
+ */
+export function preparedParameters(t: PreparedToken, timestamp: string, nonce: string, names: readonly string[], values: readonly string[]): string {
+  const order = parameterOrder(names, values)
+  let out = ''
+  let q = 0
+  for (const k of t.sorted) {
+    const name = t.names[k] as string
+    const own = k === t.timestampAt ? timestamp : k === t.timestampAt + 1 ? nonce : undefined
+    const value = own ?? (t.values[k] as string)
+    for (; q < order.length; q++) {
+      const i = order[q] as number
+      const other = names[i] as string
+      const otherValue = values[i] as string
+      if (!(other < name || (other === name && otherValue <= value))) break
+      out += `${out === '' ? '' : '%26'}${again(other)}%3D${again(otherValue)}`
+    }
+    const fragment = t.fragments[k] as string
+    out += `${out === '' ? '' : '%26'}${own === undefined ? fragment : fragment + again(own)}`
+  }
+  for (; q < order.length; q++) {
+    const i = order[q] as number
+    out += `%26${again(names[i] as string)}%3D${again(values[i] as string)}`
+  }
+  return out
+}
