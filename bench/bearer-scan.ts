@@ -8,7 +8,7 @@
  * docs/paths.md ("The cost of the bearer scan"). CPU time (process.cpuUsage), median of the rounds.
  */
 import { carriesGatewayBearer } from '../src/callers/bearer-shape.js'
-import { credentialsToLookFor, urlCarriesCredential } from '../src/callers/index.js'
+import { credentialsToLookFor, judgeOutboundUrl, urlCarriesCredential } from '../src/callers/index.js'
 
 const HEAD = 16 * 1024
 const ROUNDS = Number(process.env.MICRO_ROUNDS ?? 9)
@@ -32,10 +32,16 @@ function cpuMsPerCall(run: () => unknown, calls: number): number {
 }
 
 const worstHead = worst(HEAD)
+const ORIGIN = 'https://api.partner.test:8443'
+const worstPath = `/${worstHead}%2525252F`
 const none = credentialsToLookFor([])
 const cases: { name: string; run: () => unknown }[] = [
   { name: 'worst 16 KiB value, as a header is judged (one scan)', run: () => carriesGatewayBearer(worstHead) },
-  { name: 'worst 16 KiB target holding a twice-encoded escape: as written, decoded, and both again with it at one level (four scans)', run: () => urlCarriesCredential(`${worstHead}%252F`, none) },
+  { name: 'worst 16 KiB target holding a twice-encoded escape: as written, decoded once and twice (three scans; at one level it reads as decoded once and twice)', run: () => urlCarriesCredential(`${worstHead}%252F`, none) },
+  { name: 'worst 16 KiB target holding an escape encoded four times: as written, decoded once and twice, and at one level as written and decoded (five scans, the most)', run: () => urlCarriesCredential(`${worstHead}%2525252F`, none) },
+  // The forward step's outbound URL: that target unchanged after the endpoint's origin, judged whole (a changed one) or by its origin alone (the target already judged).
+  { name: 'outbound URL of that target changed by the gateway: judged whole (five scans)', run: () => judgeOutboundUrl({ origin: ORIGIN, href: ORIGIN + worstPath }, ORIGIN, none, 'the URL') },
+  { name: 'outbound URL of that target unchanged: its origin alone judged', run: () => judgeOutboundUrl({ origin: ORIGIN, href: ORIGIN + worstPath }, ORIGIN, none, 'the URL', { path: worstPath, query: '' }) },
   // The same text with each window's last character one no tag ends in: the scan without its hashes.
   { name: 'the same 16 KiB, no window passing the cheap check (no hash)', run: () => carriesGatewayBearer(worstHead.replaceAll('c-', 'b-')) },
   { name: 'ordinary 16 KiB of header text (no window hashed)', run: () => carriesGatewayBearer('accept-language: en-US,en;q=0.9; session=theme-dark; '.repeat(300).slice(0, HEAD)) },

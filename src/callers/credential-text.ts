@@ -47,18 +47,30 @@ export function percentDecoded(text: string): string {
 const ENCODED_PERCENT = /%(?:25)+/g
 
 /**
- * Whether a URL (or a part of one) holds a credential (a gateway bearer or one of `own`) as written or
- * percent-decoded once; and when it holds an escape encoded more than once (`%25…`), with every such
- * escape brought back to one level, as written and decoded: `%252F<bearer>` (a value `%2F<bearer>` the gateway encoded) decodes once
- * to `%2F<bearer>`, the bearer glued to the "F", and to `/<bearer>` for a reader that decodes twice.
+ * Whether a URL (or a part of one) holds a credential (a gateway bearer or one of `own`) in a reading
+ * a reader could make of it: as written, percent-decoded once, and decoded twice. Each reading is the
+ * whole text such a reader sees, so any credential text, `%` in it or not, is found wherever a reader
+ * decoding that many times would read it (a credential holding `%25`, encoded twice, is `%252525`:
+ * only the second decoding gives it back). When the URL holds an escape encoded more than once
+ * (`%25…`), also with every such escape brought back to one level, as written and decoded: a value
+ * whose characters are encoded once, twice or more in any mix reads back whole there (`%252F<bearer>`,
+ * a value `%2F<bearer>` the gateway encoded, decodes once to `%2F<bearer>`, the bearer glued to the
+ * "F", and to `/<bearer>` at one level and decoded). A reading equal to one already judged is not
+ * judged again: at most five scans (three when every escape is encoded twice, two when once).
  */
 export function urlCarriesCredential(url: string, own: OwnCredentials): boolean {
   if (carriesCredential(url, own)) return true
   if (!url.includes('%')) return false
-  if (carriesCredential(percentDecoded(url), own)) return true
+  const once = percentDecoded(url)
+  if (carriesCredential(once, own)) return true
+  // Only a `%` left by the first decoding (`%25`, or one no escape took) can start an escape for the second.
+  const twice = once.includes('%') ? percentDecoded(once) : once
+  if (twice !== once && carriesCredential(twice, own)) return true
   if (!url.includes('%25')) return false
   const oneLevel = url.replace(ENCODED_PERCENT, '%')
-  return carriesCredential(oneLevel, own) || carriesCredential(percentDecoded(oneLevel), own)
+  if (oneLevel !== once && oneLevel !== twice && carriesCredential(oneLevel, own)) return true
+  const oneLevelDecoded = percentDecoded(oneLevel)
+  return oneLevelDecoded !== once && oneLevelDecoded !== twice && oneLevelDecoded !== oneLevel && carriesCredential(oneLevelDecoded, own)
 }
 
 /** A URL the gateway is about to call (or send a browser to): `href` whole as it will be sent, and the origin it has. */
@@ -67,15 +79,35 @@ export interface OutboundUrl {
   readonly href: string
 }
 
+/** A request target's path (from its "/") and query (from its "?", or empty), each found by urlCarriesCredential to hold no credential. */
+export interface JudgedTarget {
+  readonly path: string
+  readonly query: string
+}
+
+/**
+ * Whether `url` needs only its origin judged: its text is exactly the origin, then `judged`'s path
+ * and query. Every reading urlCarriesCredential makes of the whole is then the same reading of the
+ * three texts joined at a "/" and a "?": neither is a hex digit or "%", so no escape (nor `%25…`)
+ * spans a join, and neither is a bearer's character, so no bearer window does. A credential found
+ * only in the whole would span a join and so hold "/" or "?": none of `own` may. Else judged whole.
+ */
+export function originAloneToJudge(url: OutboundUrl, judged: JudgedTarget | undefined, own: OwnCredentials): boolean {
+  if (judged === undefined || judged.path.charCodeAt(0) !== 0x2f || (judged.query !== '' && judged.query.charCodeAt(0) !== 0x3f)) return false
+  return url.href === url.origin + judged.path + judged.query && !own.some((t) => t.includes('/') || t.includes('?'))
+}
+
 /**
  * The one check of every URL the gateway makes a request to from what a caller chose (the tenant,
  * the user, fields): it must have `configuredOrigin` (the config's, the tenant alone placed in it; a
  * failure is a bug, so an internal error), and hold no credential (`whose`: what filled it, for
- * the 400 credential_in_target). Judged before anything is dialled or looked up in DNS.
+ * the 400 credential_in_target). Judged before anything is dialled or looked up in DNS. `judged`:
+ * the request target, already judged; a URL that is its origin and that target unchanged is judged
+ * by its origin alone, with the same answer (originAloneToJudge).
  */
-export function judgeOutboundUrl(url: OutboundUrl, configuredOrigin: string, own: OwnCredentials, whose: string): void {
+export function judgeOutboundUrl(url: OutboundUrl, configuredOrigin: string, own: OwnCredentials, whose: string, judged?: JudgedTarget): void {
   if (url.origin !== configuredOrigin) throw new GatewayError('internal', 'internal error', { cause: new Error(`destination ${url.origin} is not the configured origin ${configuredOrigin}`) })
-  if (urlCarriesCredential(url.href, own)) {
+  if (urlCarriesCredential(originAloneToJudge(url, judged, own) ? url.origin : url.href, own)) {
     throw new GatewayError('credential_in_target', `${whose} holds a gateway credential, placed there from the request (the tenant, the user, a field): nothing was sent; send the credential in Proxy-Authorization (route mode: Authorization) only, never where it reaches a URL`)
   }
 }

@@ -10,7 +10,7 @@ export type { BearerStores, BearerToken, ResolveOptions, Sealer } from './bearer
 export { issueBearer, resolveBearer } from './bearer.js'
 export { carriesGatewayBearer } from './bearer-shape.js'
 export type { OutboundUrl, OwnCredentials } from './credential-text.js'
-export { carriesCredential, credentialsToLookFor, judgeOutboundUrl, MIN_TOKEN_LENGTH, NO_CREDENTIALS, urlCarriesCredential } from './credential-text.js'
+export { carriesCredential, credentialsToLookFor, judgeOutboundUrl, MIN_TOKEN_LENGTH, NO_CREDENTIALS, urlCarriesCredential, type JudgedTarget } from './credential-text.js'
 export { sealedBearerRecords } from './bearer-seal.js'
 export { endAnonymousBearers } from './anonymous-bearers.js'
 export type { PresentedCredential } from './bearer-header.js'

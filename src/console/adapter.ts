@@ -6,7 +6,7 @@ import { canonicalTenant } from '../config/index.js'
 import type { Gateway } from '../gateway/index.js'
 import type { Runtime } from '../runtime/index.js'
 import type { Store } from '../store/index.js'
-import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, revokedIds, revokeKeys, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
+import { ANONYMOUS_TOKEN_PREFIX, checkTenant, DANCE_TTL_MS, KNOWN_TOKEN_PREFIX, linkUrl, parseTokenKey, refuseCredentialInProfileUrls, revokedIds, revokeKeys, storedTokenKey, testProfile, tokenRepoFor, userSpaceNamed, visibleText, type ProfileTestResult } from '../dance/index.js'
 
 export type { ProfileTestResult }
 
@@ -78,6 +78,8 @@ export async function createAuthorizeLink(gateway: Gateway, runtime: Pick<Runtim
   if (!profile || !repo) return undefined
   // The dance's own rule: a tenant the profile uses, in lower case, as the proxy will look it up.
   const tenant = checkTenant(gateway, profile, owner.tenant)
+  // As the API's start: no link for a user whose click would be refused as holding a gateway credential.
+  refuseCredentialInProfileUrls(profile, { ...(tenant !== undefined ? { tenant } : {}), user: owner.user })
   const id = await repo.createLink({ space, profile: owner.profile, ...(tenant !== undefined ? { tenant } : {}), user: owner.user, anonymous: false }, DANCE_TTL_MS, undefined, origin)
   return linkUrl(gateway, profile, id, origin, tenant)
 }

@@ -17,7 +17,7 @@ import { danceSettings } from './dance-settings.js'
 import { apiCredential, callerMayAuthorize, type AdminGuard } from './credentials.js'
 import { linkPage, refusalPage, restatedPage, sendPage, sendRedirect } from './pages.js'
 import { LINK_USED_UP, storeStep, TAKE_RETRY } from './store-failure.js'
-import { checkTenant, obtainRequestToken, profileEndpoint } from './provider.js'
+import { checkTenant, obtainRequestToken, profileEndpoint, refuseCredentialInProfileUrls } from './provider.js'
 import type { LinkRecord, OAuth1TokenRepo, TokenOwner } from './tokens.js'
 import { takeLinkUnopened } from './unopened.js'
 import { fromGatewayPage } from './same-site-post.js'
@@ -186,10 +186,10 @@ export async function handleAuthorize(req: IncomingMessage, res: ServerResponse,
   // types them into the gateway's own page, never through the bot.
   const fields = pickFields(profile, body.fields)
   const owner: TokenOwner = { space, profile: profile.name, ...(tenant !== undefined ? { tenant } : {}), user, anonymous }
+  refuseCredentialInProfileUrls(profile, Object.assign({}, owner, fields ? { fields } : {})) // the click's check: no link for a credential
   const origin = requestOrigin(req)
   const target = linkUrl(gateway, profile, await deps.repo.createLink(owner, DANCE_TTL_MS, fields, origin), origin, tenant)
-  const wantsJson = query.format === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')
-  if (wantsJson) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })
+  if (query.format === 'json' || /\bapplication\/json\b/i.test(req.headers.accept ?? '')) sendJson(res, 200, { authorizeUrl: target, expiresIn: DANCE_TTL_MS / 1000 })
   else sendRedirect(res, 302, target)
 }
 

@@ -5,7 +5,7 @@
  * certificate for its API demands it here too.
  */
 import type { Dispatcher } from 'undici'
-import { canonicalTenant, concealReferences, TENANT_RULE } from '../config/index.js'
+import { canonicalTenant, concealReferences, PROFILE_URL_KEYS, TENANT_RULE } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { carriesGatewayBearer } from '../callers/index.js'
 import { fillProfileUrl, type DanceScope, type Endpoint, type Gateway, type Profile } from '../gateway/index.js'
@@ -69,6 +69,29 @@ export function checkTenant(gateway: Gateway, profile: Profile, tenant: string |
   // As the proxy's tenant (match-endpoint.ts): a bearer would reach a token URL, the link record and the logs as the tenant.
   if (carriesGatewayBearer(canonical)) throw new GatewayError('credential_in_target', `profile "${profile.name}": the tenant holds a gateway credential, which would reach the provider and the logs as the tenant: send it in Proxy-Authorization (route mode: Authorization) only`)
   return canonical
+}
+
+/**
+ * The credential check of every profile URL a link's click fills for `scope` (the owner and the
+ * fields given with the link), made before the link is: a user or field holding a gateway
+ * credential is refused with the click's own 400 credential_in_target, so no link or pending
+ * record holds it and the provider is never called for it. The URLs are filled as the click fills
+ * them (the callback with the tenant alone); a user field the user types at the click is not known
+ * yet: a letter stands in for it, and the click judges the URLs again with what was typed. Any
+ * other refusal of a fill stays the click's, whose page says it.
+ */
+export function refuseCredentialInProfileUrls(profile: Profile, scope: DanceScope): void {
+  // Object.fromEntries, not `o[n] = v`: a field named `__proto__` must stay a field.
+  const fields = Object.fromEntries([...profile.config.userFields.map((n): [string, string] => [n, 'x']), ...Object.entries(scope.fields ?? {})])
+  const tenantOnly: DanceScope = scope.tenant !== undefined ? { tenant: scope.tenant } : {}
+  const filled = Object.assign({}, scope, { fields })
+  for (const which of PROFILE_URL_KEYS) {
+    try {
+      fillProfileUrl(profile, which, which === 'callbackUrl' ? tenantOnly : filled)
+    } catch (err) {
+      if (err instanceof GatewayError && err.reason === 'credential_in_target') throw err
+    }
+  }
 }
 
 /**

@@ -80,6 +80,8 @@ export interface Context {
   readonly facts: RequestFacts
   /** The gateway credentials the request presents, long enough to look for: found once (strip_gateway_credentials), read again by forward. Never logged. */
   ownCredentials?: OwnCredentials
+  /** Set by strip_gateway_credentials once the target's path and query were judged to hold none: forward judges an unchanged one by its origin alone. */
+  targetJudged?: true
 }
 
 /** An OAuth 1.0a token and the per-user fields stored with it (e.g. a PIN). */

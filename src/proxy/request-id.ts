@@ -3,6 +3,15 @@
  * logged, echoed to the caller and sent upstream, so an id holding a gateway bearer or a credential
  * the request presents, either in any letter case (callers' credential-text.ts), is refused like a
  * malformed one.
+ *
+ * "Presented" here is wider than strip_gateway_credentials' (authenticate-caller's
+ * presentedCredentials), on purpose, and contains it: that one is the gateway's own credentials,
+ * which must not go upstream (Proxy-Authorization's Bearer token, the tunnel's bearer, route mode's
+ * `Authorization: Bearer` with caller apps); a copy of the backend's own Authorization may go to the
+ * backend. The id also goes to the logs and back to the caller, where no credential may, so here it
+ * is the token of every Proxy-Authorization and Authorization line whatever its scheme, mode and
+ * callers (Basic, a backend's bearer, a repeated line the pipeline refuses), and the tunnel's. It
+ * is read in the listener, before the request's mode, endpoint or context exist.
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'

@@ -105,3 +105,44 @@ describe('a bearer in a URL', () => {
     )
   })
 })
+
+describe('any own credential text in a URL, `%` in it or not', () => {
+  // Printable ASCII with `%`, `2`, `5` and hex digits often: a token holding `%25` or `%41` as text.
+  const percentToken = fc.array(fc.oneof(fc.constantFrom('%', '%25', '%2', '25', '5', '%41', 'a', 'F'), fc.stringMatching(/^[!-~]$/)), { minLength: 16, maxLength: 40 }).map((p) => p.join('').slice(0, 60)).filter((t) => t.length >= 16)
+  /** One encoding pass as a real encoder makes it: `%` always escaped, any other character as `escapeAt` says, hex in either case. */
+  const encodedOnce = (s: string, escapeAt: readonly boolean[], upperHex: readonly boolean[]): string =>
+    [...s].map((c, i) => {
+      if (c !== '%' && escapeAt[i % escapeAt.length] !== true) return c
+      const hex = c.charCodeAt(0).toString(16).padStart(2, '0')
+      return `%${upperHex[i % upperHex.length] === true ? hex.toUpperCase() : hex}`
+    }).join('')
+  const flags = fc.array(fc.boolean(), { minLength: 1, maxLength: 17 })
+
+  it('encoded once or twice by an encoder that escapes `%` and any other characters, in any case, is found (10,000 runs)', () => {
+    fc.assert(
+      fc.property(percentToken, folding, fc.constantFrom(1, 2), flags, flags, flags, flags, (t, flips, times, escape1, hex1, escape2, hex2) => {
+        const once = encodedOnce(folded(t, flips), escape1, hex1)
+        const value = times === 1 ? once : encodedOnce(once, escape2, hex2)
+        expect(urlCarriesCredential(`https://api.test/x?t=${value}&y=1`, credentialsToLookFor([t]))).toBe(true)
+      }),
+      { seed: 0x2525, numRuns: 10_000 },
+    )
+  })
+
+  it('wherever a reader decoding the URL none, one or two times would read it (any text around it), it is found (10,000 runs)', () => {
+    const around = fc.array(fc.constantFrom('%', '25', '2', '5', '4', '1', 'a', '/', '?', '%25'), { maxLength: 6 }).map((p) => p.join(''))
+    const decoded = (s: string): string => s.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    fc.assert(
+      fc.property(percentToken, folding, fc.constantFrom(0, 1, 2), flags, flags, flags, flags, around, around, (t, flips, times, escape1, hex1, escape2, hex2, before, after) => {
+        let value = folded(t, flips)
+        if (times >= 1) value = encodedOnce(value, escape1, hex1)
+        if (times === 2) value = encodedOnce(value, escape2, hex2)
+        const url = `https://api.test/x?t=${before}${value}${after}`
+        const readings = [url, decoded(url), decoded(decoded(url))]
+        fc.pre(readings.some((r) => r.toLowerCase().includes(t.toLowerCase())))
+        expect(urlCarriesCredential(url, credentialsToLookFor([t]))).toBe(true)
+      }),
+      { seed: 0x4125, numRuns: 10_000 },
+    )
+  })
+})

@@ -6,11 +6,15 @@
  * receives; crafted users and tenants (delimiters, dot segments, another host spelled in) never
  * move a token call or the provider's authorize page off the profile's configured origin. Before,
  * a bearer given as the dance's user reached the provider in the request-token URL's query, and one
- * given as the tenant in its path.
+ * given as the tenant in its path. A user whose filled URLs hold a bearer is refused when the link
+ * is asked for, with the error the click gave, so no link or pending record holds it: before, the
+ * start made a link and the click was refused; with the user only in the provider's authorize
+ * URL, the click had called the provider and parked a pending request token first.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { newBearerToken } from '../../src/callers/bearer-shape.js'
@@ -47,6 +51,15 @@ beforeAll(async () => {
     accessTokenUrl: ${api}/t/{tenant}/access_token
     authorizeUrl: ${provider.browserUrl}/authorize
     token: { mode: per_user }
+  - name: bypage
+    endpoint: partner
+    consumerKey: dancegatewayconsumer01
+    consumerSecret: dance-consumer-secret-7f3a
+    tokenUrlsOnEndpointServer: true
+    requestTokenUrl: ${api}/request_token
+    accessTokenUrl: ${api}/access_token
+    authorizeUrl: "${provider.browserUrl}/authorize?who={{user}}"
+    token: { mode: per_user }
 `
   const yaml = gatewayYaml({ pki, provider, store: { kind: 'sqlite', file: join(dir, 'state.db') }, profileExtra })
     .replace(/requestTokenUrl: .*\/request_token\n/, `requestTokenUrl: "${api}/request_token?u={{user}}"\n`)
@@ -66,16 +79,28 @@ async function receivedText(): Promise<string> {
   return JSON.stringify((await provider.state()).token_calls).toLowerCase()
 }
 
+/** The keys of the dance's links and pending request tokens in the gateway's store. */
+function danceRecords(): string[] {
+  const db = new Database(join(dir, 'state.db'), { readonly: true })
+  try {
+    return (db.prepare("SELECT key FROM store_entries WHERE key LIKE 'oauth1:link%' OR key LIKE 'oauth1:request:%'").all() as { key: string }[]).map((r) => r.key)
+  } finally {
+    db.close()
+  }
+}
+
 describe('filled profile URLs: no gateway bearer reaches the provider, the origin is the profile\'s', () => {
-  it('a user holding a bearer (any case, joined) is refused before the request-token call; an ordinary user reaches the provider', async () => {
+  it('a user holding a bearer (any case, joined) is refused when the link is asked for, as the click was, nothing made; an ordinary user reaches the provider', async () => {
     const bearer = newBearerToken()
-    for (const user of [bearer, bearer.toLowerCase(), bearer.toUpperCase(), `x-${bearer}`, `${bearer}_2`, `me@${bearer.toLowerCase()}`]) {
-      const calls = (await provider.state()).token_calls.length
-      const click = await clickLink(gw.url, await authorizeLink(gw.url, `user=${encodeURIComponent(user)}`))
-      expect(click.status, click.text).toBe(400)
-      expect(click.text).toContain('holds a gateway credential')
-      expect(click.text.toLowerCase()).not.toContain(bearer.toLowerCase())
-      expect((await provider.state()).token_calls.length, 'nothing reached the provider').toBe(calls)
+    for (const [profile, url] of [['partner', 'requestTokenUrl'], ['bypage', 'authorizeUrl']]) {
+      for (const user of [bearer, bearer.toLowerCase(), bearer.toUpperCase(), `x-${bearer}`, `${bearer}_2`, `me@${bearer.toLowerCase()}`]) {
+        const calls = (await provider.state()).token_calls.length
+        const records = danceRecords()
+        const start = await send(gw.url, `/gateway/oauth1/${profile}/authorize?user=${encodeURIComponent(user)}&app=&format=json`, { headers: ADMIN })
+        expect([start.status, start.json()], start.text).toEqual([400, { errors: [{ msg: `profile "${profile}": the ${url} filled for this authorization holds a gateway credential, placed there from the request (the tenant, the user, a field): nothing was sent; send the credential in Proxy-Authorization (route mode: Authorization) only, never where it reaches a URL`, code: 400 }] }])
+        expect(danceRecords(), 'no link or pending record was made').toEqual(records)
+        expect((await provider.state()).token_calls.length, 'nothing reached the provider').toBe(calls)
+      }
     }
     const click = await clickLink(gw.url, await authorizeLink(gw.url, 'user=alice'))
     expect(click.status, click.text).toBe(303)

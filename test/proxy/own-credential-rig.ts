@@ -32,8 +32,12 @@ async function jwtFor(sub: string): Promise<string> {
   return new SignJWT({ iss: 'bot', aud: AUD, sub, iat: now, exp: now + 600 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HS))
 }
 
-/** Starts the upstream and the gateway (endpoint `partner` at `https://api.partner.test:<port>/base`, four JWTs). */
-export async function startOwnCredentialRig(): Promise<OwnCredentialRig> {
+/**
+ * Starts the upstream and the gateway (endpoint `partner` at `https://api.partner.test:<port>/base`,
+ * four JWTs). `open`: no `callers` section (callers on this machine are served, and whatever a
+ * `Proxy-Authorization: Bearer` carries is the request's own credential, any text).
+ */
+export async function startOwnCredentialRig(o: { open?: boolean } = {}): Promise<OwnCredentialRig> {
   const received = new Map<string, string>()
   const record = (req: IncomingMessage, res: ServerResponse): void => {
     const lines = [`${req.method ?? ''} ${req.url ?? ''}`]
@@ -46,11 +50,11 @@ export async function startOwnCredentialRig(): Promise<OwnCredentialRig> {
   const upstream = await startMtlsServer({ cert: pki.file('server-chain.crt'), key: pki.file('server.key'), ca: pki.file('root.crt'), handler: record })
   const gw = await startTestGateway(pki.dir, `admin: { enabled: false }
 store: { kind: sqlite, file: ${join(pki.dir, 'store.db')}, sealKeys: [{ id: k1, key: "${randomBytes(32).toString('base64')}" }] }
-callers:
+${o.open === true ? '' : `callers:
   required: true
   apps:
     - { clientId: bot, hs256Secret: "${HS}", audience: "${AUD}", endpoints: [partner] }
-endpoints:
+`}endpoints:
   - name: partner
     url: https://api.partner.test:${upstream.port}/base
     resolve: 127.0.0.1

@@ -53,7 +53,7 @@ function ownCredentials(ctx: Context): OwnCredentials {
  * The same check as the dance's token and authorize URLs (callers' judgeOutboundUrl).
  */
 export function refuseCredentialInOutbound(ctx: Admitted, origin: string, pathAndQuery: string): void {
-  judgeOutboundUrl({ origin, href: origin + pathAndQuery }, ctx.target.origin, ownCredentials(ctx), 'the URL the gateway would send upstream')
+  judgeOutboundUrl({ origin, href: origin + pathAndQuery }, ctx.target.origin, ownCredentials(ctx), 'the URL the gateway would send upstream', ctx.targetJudged ? ctx.inbound.target : undefined)
 }
 
 export const stripGatewayCredentials: Step = {
@@ -65,6 +65,7 @@ export const stripGatewayCredentials: Step = {
     const { path, query } = ctx.inbound.target
     refuseCredentialIn(path, 'path', own)
     refuseCredentialIn(query, 'query', own)
+    ctx.targetJudged = true
     removeHeadersCarrying(h, ctx.inbound.rawHeaders, own)
   },
 }
