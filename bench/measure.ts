@@ -115,6 +115,9 @@ export async function prewarm(setup: PathSetup, body: BodyKind, users: number, m
   }
 }
 
+/** The fresh dispatcher's warm-up inside eachProfiledWindow: long enough for every user to have its connection. */
+const OPEN_BEFORE_WINDOW_MS = 300
+
 /** What a profiling window gets: its path and body, the proxy's pid and a fresh target. */
 export interface ProfiledWindow {
   path: PathName
@@ -138,7 +141,7 @@ export const FRESH_PROCESS_MS = 3000
 /**
  * The profiles' windows (stage table, allocation table, perf split): each of PROFILED_PATHS that
  * is in `paths` and has a proxy in `setups`, each body, warmed for `warmMs`, then driven by
- * `window` with a fresh dispatcher (closed after); the windows' results in order, those that gave
+ * `window` with a fresh dispatcher (its connections opened first, closed after); the windows' results in order, those that gave
  * none left out.
  */
 export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, PathSetup>>, paths: readonly PathName[], bodies: readonly BodyKind[], users: number, warmMs: number, window: (w: ProfiledWindow) => Promise<T | undefined>, settle?: SettleOptions): Promise<T[]> {
@@ -151,6 +154,9 @@ export async function eachProfiledWindow<T>(setups: Partial<Record<PathName, Pat
       const warm = settle && setup.proxy ? await warmUntilSettled(setup, setup.proxy.output, body, users, warmMs, settle.maxMs) : (await prewarm(setup, body, users, warmMs), undefined)
       const target = setup.target(body, users)
       try {
+        // Its connections opened before the window, as the rounds' and the paired windows' are: a fresh CONNECT dispatcher
+        // otherwise set up all its tunnels (CONNECT, the caller's TLS handshake) inside the profile (docs/performance.md, session 48).
+        await closedLoop(target, users, OPEN_BEFORE_WINDOW_MS)
         const got = await window({ path, body, setup, pid, target, ...(warm ? { warm } : {}) })
         if (got !== undefined) results.push(got)
       } finally {
