@@ -22,9 +22,10 @@
  * right secret's take-back), a refused one one round trip and no write, and a counter expires
  * two minutes after it was made, once the next minute no longer weighs it. A take the store did
  * not answer is counted as landed when the store says it may have (Store.mayHaveLanded: Redis, a
- * reply lost; a hung Redis runs it when it wakes): a right secret's give-back follows it on the
- * same connection. A take SQLite or memory refused (SQLITE_BUSY) rolled back: nothing is given
- * back. On a Redis whose replicas do not confirm writes the take's answer stands (it landed on the
+ * timeout or a reply lost; a hung Redis runs it when it wakes): a right secret's give-back follows
+ * it on the same connection. A take that certainly never ran is not given back: one SQLite or
+ * memory refused (SQLITE_BUSY) rolled back; one Redis refused (OOM) or never got (down, or refused
+ * at once after an earlier failure of the request). On a Redis whose replicas do not confirm writes the take's answer stands (it landed on the
  * primary), so replicas still share the count.
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
-import type { Cluster, Redis, RedisOptions } from 'ioredis'
+import type { Cluster, Command, Pipeline, Redis, RedisOptions } from 'ioredis'
 import { NO_SERVER_HANDOFF } from './redis-no-handoff.js'
 import { keepLiveTls, tlsOptions } from './redis-renewal.js'
 import { SentinelWatch, sentinelWatchOf } from './redis-sentinel-watch.js'
@@ -15,6 +15,27 @@ export { describeTopology, topologyOf } from './redis-topology.js'
 
 /** ioredis, loaded with the first Redis client: a gateway on SQLite never keeps its code (~2.4 MB of heap) alive for every major collection to mark. */
 const ioredis = ((load) => () => load('ioredis') as typeof import('ioredis'))(createRequire(import.meta.url))
+
+/** A command to queue (Pipeline.sendCommand), kept by its sender to learn afterwards whether ioredis wrote it. */
+export function newCommand(name: string, args: readonly (string | number)[]): Command {
+  // Replies as strings, as the client's own command methods give them (a bare Command answers Buffers).
+  return new (ioredis().Command)(name, [...args], { replyEncoding: 'utf8' })
+}
+
+/** Commands to send together on `connection` (what its `pipeline()` makes, typed to take a made Command). */
+export function newPipeline(connection: Redis): Pipeline {
+  return new (ioredis().Pipeline)(connection)
+}
+
+/** Whether `e` is Redis's error reply to the command named `name` (ioredis names the command a ReplyError answered). */
+export function isReplyTo(e: unknown, name: string): boolean {
+  return e instanceof (ioredis().ReplyError as ErrorConstructor) && (e as { command?: { name?: unknown } }).command?.name === name
+}
+
+/** Whether `e` is ioredis giving up on the commands it queued (after failed reconnects, maxRetriesPerRequest). */
+export function isRetriesExhausted(e: unknown): boolean {
+  return e instanceof ioredis().MaxRetriesPerRequestError
+}
 
 /** A `host:port` pair of a Sentinel or a Cluster seed node. */
 export interface RedisAddress {

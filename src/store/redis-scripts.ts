@@ -33,17 +33,23 @@ return 1`
  * KEYS[i]'s weight. Each counter read as a count (absent, below 0 or not a safe whole number: 0);
  * while the weighed sum is under the bound, the first is incremented as INCREMENT_SCRIPT does.
  * Answers {1 when it added else 0, count of KEYS[1], count of KEYS[2], …} (counts before the add).
+ * It writes with one command, its last (SET with the TTL when absent, SET keeping the TTL when
+ * below 0, else INCRBY), so an error reply means nothing was written (RedisStore.mayHaveLanded):
+ * Redis refuses a script's writes (OOM, READONLY, MISCONF) before its first one or not at all,
+ * and a TTL it refuses fails that one write. (An INCRBY then PEXPIRE could fail after the add.)
  */
-export const INCREMENT_IF_UNDER_SCRIPT = `local sum, counts, first = 0, {}, nil
+export const INCREMENT_IF_UNDER_SCRIPT = `local sum, counts, first = 0, {}, false
 for i = 1, #KEYS do
-  local n = tonumber(redis.call('GET', KEYS[i]))
-  if i == 1 then first = n end
+  local raw = redis.call('GET', KEYS[i])
+  if i == 1 then first = raw end
+  local n = tonumber(raw)
   if n == nil or n < 0 or n ~= math.floor(n) or n > 9007199254740991 then n = 0 end
   counts[i] = n
   sum = sum + n * tonumber(ARGV[i + 2])
 end
 if sum >= tonumber(ARGV[1]) then return {0, unpack(counts)} end
-if first ~= nil and first < 0 then redis.call('SET', KEYS[1], '0', 'KEEPTTL') end
-redis.call('INCRBY', KEYS[1], 1)
-if first == nil then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local old = tonumber(first)
+if first == false then redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+elseif old ~= nil and old < 0 then redis.call('SET', KEYS[1], '1', 'KEEPTTL')
+else redis.call('INCRBY', KEYS[1], 1) end
 return {1, unpack(counts)}`

@@ -10,34 +10,68 @@
  * again (WAIT counts the replicas of the server that took the write).
  */
 import calculateSlot from 'cluster-key-slot'
-import type { Cluster, Redis } from 'ioredis'
-import { isCluster, type RedisClient } from './redis-client.js'
+import type { Cluster, Command, Pipeline, Redis } from 'ioredis'
+import { isCluster, isReplyTo, isRetriesExhausted, newCommand, newPipeline, type RedisClient } from './redis-client.js'
 import type { ReplicaAcknowledgement } from './redis-store-options.js'
 
-/** Commands queued to run as one write. */
-export type Pipeline = ReturnType<RedisClient['pipeline']>
+/** One write command: its name (lower case, as ioredis names the commands it answers) and arguments. */
+export type RedisWrite = readonly [name: string, ...args: (string | number)[]]
+
+/** ioredis's words for a command it refuses at once, never written, once the client ended. */
+const CLIENT_ENDED = 'Connection is closed.'
 
 const REDIRECT = /^(MOVED|ASK) \d+ (\S+):(\d+)$/
 /** As ioredis's own `maxRedirections` bounds a command: a slot moving on each try is a loop. */
 const MAX_REDIRECTS = 16
 
-/** Runs `write` (one command on `key`) and, with `ack`, WAIT, on the server that holds `key`: [reply, replicas that confirmed], failing on the first error. */
-export async function execWrite(redis: RedisClient, key: string, write: (p: Pipeline) => unknown, ack: ReplicaAcknowledgement | undefined): Promise<unknown[]> {
+/**
+ * Runs `write` (one command on `key`) and, with `ack`, WAIT, on the server that holds `key`: [reply,
+ * replicas that confirmed], failing on the first error. `sent` gets the write's command as queued,
+ * once per server tried (a redirect followed), for writeNeverRan.
+ */
+export async function execWrite(redis: RedisClient, key: string, write: RedisWrite, ack: ReplicaAcknowledgement | undefined, sent: Command[]): Promise<unknown[]> {
   const build = (p: Pipeline): void => {
-    write(p)
+    const [name, ...args] = write
+    const command = newCommand(name, args)
+    sent.push(command)
+    p.sendCommand(command)
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
   }
   if (isCluster(redis)) return execClusterWrite(redis, key, build)
-  const p = redis.pipeline()
+  return execOn(redis, build)
+}
+
+/** The pipeline on one connection; refused as ioredis would refuse it (at once, never written) once the client ended, before any command is made. */
+async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<unknown[]> {
+  if (connection.status === 'end') throw new Error(CLIENT_ENDED)
+  const p = newPipeline(connection)
   build(p)
   return pipelineReplies((await p.exec()) ?? [])
+}
+
+/**
+ * Whether Redis certainly did not run a write execWrite failed with `failure`, given its commands as
+ * `sent`: none was made (refused before, a Cluster naming no server for the key), or the last one
+ * (the others were redirected) was answered with an error of its own (a ReplyError naming it: a
+ * script writes with one command, its last, redis-scripts.ts), or ioredis gave up on it unwritten
+ * (MaxRetriesPerRequestError empties the offline queue; ioredis marks a command `isTraced` as it
+ * writes it). Anything else may have run: a timeout, whether the command was written (a reply
+ * lost) or still queued (ioredis writes a queued command once it reconnects, timed out or not);
+ * a connection lost after the write; a READONLY answer (ioredis resends the command, and it runs
+ * once the server, or the primary Sentinel names, takes writes); a WAIT's error (the write ran).
+ */
+export function writeNeverRan(failure: unknown, sent: readonly Command[]): boolean {
+  const last = sent.at(-1)
+  if (last === undefined) return true
+  return isReplyTo(failure, last.name) || (isRetriesExhausted(failure) && !last.isTraced)
 }
 
 async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void): Promise<unknown[]> {
   let node = await slotPrimary(cluster, key)
   let asking = false
   for (let redirects = 0; ; redirects++) {
-    const p = node.pipeline()
+    if (node.status === 'end') throw new Error(CLIENT_ENDED)
+    const p = newPipeline(node)
     // ASK: the importing node takes the key only right after ASKING, on the same connection.
     if (asking) p.asking()
     build(p)

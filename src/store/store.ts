@@ -72,8 +72,12 @@ export interface Store {
   /**
    * Whether a write of this store that failed with `failure` may have landed all the same (what a
    * caller that would undo it must know: undoing a write that never landed undoes another's).
-   * SQLite and memory: never (a failed statement or transaction rolled back). Redis: always (a
-   * timeout or a lost connection or reply: a command sent may still run, a paused server when it wakes).
+   * SQLite and memory: never (a failed statement or transaction rolled back). Redis: unless it
+   * certainly did not run (redis-write.ts, writeNeverRan): refused before it was sent (an earlier
+   * failure in the request, a closed store or client, a Redis down: ioredis gave up on it unwritten),
+   * or answered with an error of its own (OOM, NOPERM, MISCONF, a script's refused write). A timeout
+   * (the command written, or still queued: ioredis writes it once it reconnects), a connection lost
+   * after the write, or READONLY (ioredis resends the command to the next primary) may have run.
    */
   mayHaveLanded(failure: unknown): boolean
   /**

@@ -1,0 +1,187 @@
+/**
+ * RedisStore.mayHaveLanded: whether a write that failed may have run all the same (a failure
+ * throttle gives back a take only then: giving back one that never ran takes off another
+ * attempt's place). Before, it answered yes for every failure. Each case on a real redis-server
+ * of the test's own, and each checked against what Redis holds afterwards:
+ * - never ran: Redis answered the script with an error (OOM at maxmemory with noeviction; a TTL
+ *   it refuses, which the script once met only after its INCRBY: the counter added, without
+ *   TTL, and an error); Redis down (ioredis gives up on the queued command unwritten); a closed
+ *   store; a write refused at once after an earlier failure of the same request;
+ * - may have run, and did: a timeout on a paused server (the command written), a connection
+ *   lost after the write with the reconnect refused (the same MaxRetriesPerRequestError as Redis
+ *   down, but the command was written), READONLY (ioredis resends it: it runs once the server is
+ *   promoted).
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { GatewayError } from '../../src/errors.js'
+import { openRedisStore, withOneStoreWait, type RedisStore, type RedisStoreOptions } from '../../src/store/index.js'
+import { rawClient, startRedisServer } from '../support/redis-servers.js'
+import { refusingPort, type Peer } from '../support/peers.js'
+import { eventually } from '../ops/helpers.js'
+
+const PREFIX = 'landed:'
+const COUNTER = 'throttle:token-exchange:v4_10.1.1.1:30'
+const TAKE = [{ key: COUNTER, weight: 1 }] as const
+/** Far above anything here but a hang: the tests wait on events, never on this. */
+const LONG_MS = 60_000
+
+const started: { stop(): Promise<void> | void }[] = []
+afterEach(async () => {
+  for (const s of started.splice(0).reverse()) await s.stop()
+})
+
+async function server(conf = ''): Promise<Peer> {
+  const peer = await startRedisServer({ conf: () => conf })
+  started.push({ stop: () => peer.stop() })
+  return peer
+}
+
+function store(port: number, o: Partial<RedisStoreOptions> = {}): RedisStore {
+  const s = openRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: PREFIX, commandTimeoutMs: LONG_MS, connectTimeoutMs: LONG_MS, ...o })
+  started.push({ stop: () => s.close() })
+  return s
+}
+
+/** A paused server (SIGSTOP), continued at the test's end whatever happens. */
+function pause(peer: Peer): () => void {
+  process.kill(peer.pid, 'SIGSTOP')
+  let paused = true
+  const resume = (): void => {
+    if (paused) process.kill(peer.pid, 'SIGCONT')
+    paused = false
+  }
+  started.push({ stop: resume })
+  return resume
+}
+
+async function failureOf(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => undefined, (e: unknown) => e)
+}
+
+async function counter(port: number): Promise<string | null> {
+  const raw = rawClient(port)
+  try {
+    return await raw.get(PREFIX + COUNTER)
+  } finally {
+    raw.disconnect()
+  }
+}
+
+describe('RedisStore.mayHaveLanded: writes that never ran', () => {
+  it('a take Redis refuses for memory (maxmemory 1, noeviction): OOM, nothing written', async () => {
+    const peer = await server('maxmemory 1\nmaxmemory-policy noeviction\n')
+    const s = store(peer.port)
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(failure).toBeInstanceOf(GatewayError)
+    expect(String(failure)).toMatch(/OOM/)
+    expect(s.mayHaveLanded(failure)).toBe(false)
+    expect(await counter(peer.port)).toBeNull()
+  })
+
+  it('a take whose TTL Redis refuses: nothing written (the script writes with one command, its last)', async () => {
+    const peer = await server()
+    const s = store(peer.port)
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 1e19))
+    expect(failure).toBeInstanceOf(GatewayError)
+    expect(await counter(peer.port)).toBeNull()
+    expect(s.mayHaveLanded(failure)).toBe(false)
+  })
+
+  it('a take while Redis is down: ioredis gives up on it unwritten', async () => {
+    const s = store(await refusingPort())
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(failure).toBeInstanceOf(GatewayError)
+    expect(s.mayHaveLanded(failure)).toBe(false)
+  })
+
+  it('a take on a closed store', async () => {
+    const peer = await server()
+    const s = store(peer.port)
+    await s.close()
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(failure).toBeInstanceOf(GatewayError)
+    expect(s.mayHaveLanded(failure)).toBe(false)
+    expect(await counter(peer.port)).toBeNull()
+  })
+
+  it('a take refused at once after an earlier take of the same request timed out: the first may have run (and does), the second never', async () => {
+    const peer = await server()
+    const s = store(peer.port, { commandTimeoutMs: 300 })
+    expect(await s.get('warm')).toBeUndefined()
+    const resume = pause(peer)
+    const [first, second] = await withOneStoreWait(async () => [await failureOf(s.incrementIfUnder(TAKE, 100, 60_000)), await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))])
+    expect(first).toBeInstanceOf(GatewayError)
+    expect(second).toBeInstanceOf(GatewayError)
+    expect(s.mayHaveLanded(first)).toBe(true)
+    expect(s.mayHaveLanded(second)).toBe(false)
+    resume()
+    await eventually(async () => (await counter(peer.port)) === '1', 20_000, 'the first take to run once the server wakes')
+    expect(await s.get(COUNTER)).toBe('1')
+  })
+})
+
+describe('RedisStore.mayHaveLanded: writes that may have run, and did', () => {
+  it('a take written, its reply lost with the connection and the reconnect refused: ioredis gives up as when Redis is down, but the take ran', async () => {
+    const peer = await server()
+    const proxy = await replyDroppingProxy(peer.port)
+    started.push({ stop: () => proxy.close() })
+    const s = store(proxy.port)
+    expect(await s.get('warm')).toBeUndefined()
+    proxy.dropReplies()
+    const taking = failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    await eventually(async () => (await counter(peer.port)) === '1', 20_000, 'the take to reach Redis')
+    proxy.close()
+    const failure = await taking
+    expect(failure).toBeInstanceOf(GatewayError)
+    expect(String(failure)).toMatch(/unreachable/)
+    expect(s.mayHaveLanded(failure)).toBe(true)
+  })
+
+  it('a take a replica answers READONLY: ioredis resends it, and it runs once the server is promoted', async () => {
+    const primary = await server()
+    const replica = await server(`replicaof 127.0.0.1 ${primary.port}\n`)
+    const s = store(replica.port, { commandTimeoutMs: 1500 })
+    await eventually(() => s.ping().then(() => true), 20_000, 'the store connected')
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(String(failure)).toMatch(/READONLY/)
+    expect(s.mayHaveLanded(failure)).toBe(true)
+    const admin = rawClient(replica.port)
+    try {
+      await admin.call('REPLICAOF', 'NO', 'ONE')
+    } finally {
+      admin.disconnect()
+    }
+    await eventually(async () => (await counter(replica.port)) === '1', 20_000, 'the resent take to run on the promoted server')
+  })
+})
+
+/** A TCP proxy to Redis that, once told, forwards commands but no replies; `close` ends its connections and refuses new ones. */
+async function replyDroppingProxy(redisPort: number): Promise<{ port: number; dropReplies(): void; close(): void }> {
+  const sockets = new Set<Socket>()
+  let dropping = false
+  const proxy: Server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => undefined)
+      s.on('close', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.on('data', (chunk) => upstream.write(chunk))
+    upstream.on('data', (chunk) => dropping || client.write(chunk))
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const address = proxy.address()
+  if (address === null || typeof address === 'string') throw new Error('the proxy has no port')
+  return {
+    port: address.port,
+    dropReplies: () => void (dropping = true),
+    close() {
+      proxy.close()
+      for (const s of sockets) s.destroy()
+    },
+  }
+}
