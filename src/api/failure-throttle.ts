@@ -38,7 +38,7 @@ import { asUnwaitedWrite, type Store } from '../store/index.js'
 import { createLocalThrottle } from './local-throttle.js'
 import { retryAfterSeconds, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
-import { readCounts, takePlace, windowKeys, windowOf, type WindowKeys } from './throttle-counters.js'
+import { takePlace, windowKeys, windowOf, type WindowKeys } from './throttle-counters.js'
 
 export { THROTTLE_WINDOW_MS } from './sliding-window.js'
 
@@ -62,10 +62,16 @@ export interface FailureThrottleOptions {
   steadyNow?: () => number
 }
 
-/** One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429). */
+/** The store's counts of the `alsoRead` counter as a refusal read them, and how far into its minute. */
+export interface AlsoCounts {
+  readonly counts: Required<WindowCounts>
+  readonly elapsedMs: number
+}
+
+/** One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429; `also` when the store answered). */
 export type Attempt =
   | { readonly admitted: true; readonly key: string; release(): Promise<void> }
-  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number }
+  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number; readonly also: AlsoCounts | undefined }
 
 /** Admits or refuses attempts per source address. */
 export interface FailureThrottle {
@@ -73,29 +79,35 @@ export interface FailureThrottle {
   admit(address: string | undefined): Promise<Attempt>
 }
 
-/** Creates a throttle; its in-process count lives as long as the throttle (reloads keep it). */
-export function createFailureThrottle(o: FailureThrottleOptions): FailureThrottle {
+/**
+ * Creates a throttle; its in-process count lives as long as the throttle (reloads keep it). `alsoRead`:
+ * another counter of the source key (a store-key segment) whose three minutes every store call of an
+ * attempt reads in the same step, for a refusal to hand on (settled-throttle.ts: the settled failures).
+ */
+export function createFailureThrottle(o: FailureThrottleOptions, alsoRead?: string): FailureThrottle {
   if (!/^[a-z0-9-]+$/.test(o.name)) throw new TypeError(`failure throttle name "${o.name}" must match [a-z0-9-]+`)
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
   const steadyNow = o.steadyNow ?? o.now ?? (() => Math.floor(performance.timeOrigin + performance.now()))
-  const refusal = (key: string, counts: WindowCounts, elapsedMs: number): Attempt => ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max) })
+  const refusal = (key: string, counts: WindowCounts, elapsedMs: number, also: Required<WindowCounts> | undefined): Attempt =>
+    ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max), also: also && { counts: also, elapsedMs } })
 
   return {
     async admit(address) {
       const key = sourceKey(address)
       const [window, elapsed] = windowOf(now())
       const keys = windowKeys(o.name, storeSegment(key), window)
+      const also = alsoRead === undefined ? undefined : windowKeys(alsoRead, storeSegment(key), window)
       const [own, ownElapsed] = windowOf(steadyNow())
-      if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, retryAfterSec: await localRefusalSec(o.store, keys, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max) }
+      if (!local.claim(key, own, ownElapsed)) return { admitted: false, key, ...(await localRefusal(o.store, keys, also, retryAfterSeconds(local.counts(key, own), ownElapsed, o.max), elapsed, o.max)) }
       let store: Store | undefined
       let taken: { store: Store; key: string; answered: boolean } | undefined
       try {
         store = o.store()
-        const place = store && (await takePlace(store, keys, elapsed, o.max))
+        const place = store && (await takePlace(store, keys, elapsed, o.max, also))
         if (place && !place.taken) {
           local.release(key, own)
-          return refusal(key, place.counts, elapsed)
+          return refusal(key, place.counts, elapsed, place.also)
         }
         if (store) taken = { store, key: keys.current, answered: true }
       } catch (e) {
@@ -133,14 +145,16 @@ function admitted(key: string, local: () => void, taken: { store: Store; key: st
 
 /**
  * `Retry-After` of an attempt the in-process count refused: the later of its wait (`own`) and the store's
- * count's, which other processes moved too (an attempt is admitted only when both let it through).
+ * count's, which other processes moved too (an attempt is admitted only when both let it through); read
+ * with `also`'s counters in one step that writes nothing (the take-and-check with a bound never met).
  */
-async function localRefusalSec(store: () => Store | undefined, keys: WindowKeys, own: number, elapsedMs: number, max: number): Promise<number> {
+async function localRefusal(store: () => Store | undefined, keys: WindowKeys, also: WindowKeys | undefined, own: number, elapsedMs: number, max: number): Promise<{ retryAfterSec: number; also: AlsoCounts | undefined }> {
   try {
     const s = store()
-    if (!s) return own
-    return Math.max(own, retryAfterSeconds(await readCounts(s, keys), elapsedMs, max))
+    if (!s) return { retryAfterSec: own, also: undefined }
+    const read = await takePlace(s, keys, elapsedMs, max, also, false)
+    return { retryAfterSec: Math.max(own, retryAfterSeconds(read.counts, elapsedMs, max)), also: read.also && { counts: read.also, elapsedMs } }
   } catch {
-    return own // The store does not answer: this process's count alone decides when.
+    return { retryAfterSec: own, also: undefined } // The store does not answer: this process's count alone decides when.
   }
 }

@@ -20,7 +20,7 @@
  * is refused as the places stand (`inFlight`, Retry-After until a place would be free). A waiter
  * whose client leaves stops at once (admit's `gone`), counted as nothing.
  */
-import { createFailureThrottle, type Attempt, type FailureThrottleOptions } from './failure-throttle.js'
+import { createFailureThrottle, type AlsoCounts, type Attempt, type FailureThrottleOptions } from './failure-throttle.js'
 import { createLocalThrottle } from './local-throttle.js'
 import { estimateReaches, retryAfterSeconds, type WindowCounts } from './sliding-window.js'
 import { sourceKey, storeSegment } from './source-key.js'
@@ -57,7 +57,8 @@ export interface SettledThrottle {
 
 /** Creates a settled throttle; its in-process counts live as long as it does. */
 export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottle {
-  const places = createFailureThrottle(o)
+  // Every store call of a place's take reads the settled failures in the same step: a refusal costs one round trip.
+  const places = createFailureThrottle(o, failedCounter(o.name))
   const failures = createFailureCount(o)
   const wakeups = createWakeups()
   const steadyNow = o.steadyNow ?? o.now ?? (() => performance.now())
@@ -79,7 +80,7 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
           await attempt.release()
           return leave(attempt.key)
         }
-        const settledSec = await failures.at(address).refusalSec()
+        const settledSec = await failures.at(address).refusalSec(attempt.also)
         if (gone?.aborted) return leave(attempt.key)
         if (settledSec !== undefined || steadyNow() >= deadline) {
           // The next waiter asks now too: the failures that refused this one may refuse it.
@@ -91,6 +92,9 @@ export function createSettledThrottle(o: SettledThrottleOptions): SettledThrottl
     },
   }
 }
+
+/** The counter of a throttle's settled failures: `throttle:<name>-failed:<source>:<minute>`. */
+const failedCounter = (name: string): string => `${name}-failed`
 
 /** An admitted attempt whose first settle counts (a failure added, or its place given back) and wakes the next waiter. */
 function settledOnce(attempt: Attempt & { admitted: true }, failure: Failure, wakeups: Wakeups): Admission {
@@ -110,8 +114,8 @@ function settledOnce(attempt: Attempt & { admitted: true }, failure: Failure, wa
 /** One source key's settled failures as of now: adding one (counted in this minute), or a refusal's Retry-After. */
 interface Failure {
   add(): Promise<void>
-  /** Seconds until the settled failures fall under `max`; undefined when they are under it. */
-  refusalSec(): Promise<number | undefined>
+  /** Seconds until the settled failures fall under `max`; undefined when they are under it. From the store's counts `read` with the take, else read now. */
+  refusalSec(read: AlsoCounts | undefined): Promise<number | undefined>
 }
 
 /** The settled failures per source key: in the store when it answers, and in this process always. */
@@ -125,7 +129,7 @@ function createFailureCount(o: SettledThrottleOptions): { at(address: string | u
       const key = sourceKey(address)
       const [window, elapsed] = windowOf(now())
       const [own, ownElapsed] = windowOf(steadyNow())
-      const keys = windowKeys(`${o.name}-failed`, storeSegment(key), window)
+      const keys = windowKeys(failedCounter(o.name), storeSegment(key), window)
       return {
         async add() {
           local.add(key, own)
@@ -134,13 +138,13 @@ function createFailureCount(o: SettledThrottleOptions): { at(address: string | u
             .then(() => o.store()?.increment(keys.current, 1, COUNTER_TTL_MS))
             .catch(() => undefined)
         },
-        async refusalSec() {
+        async refusalSec(read) {
           const mine = reaching(local.counts(key, own), ownElapsed)
-          const store = await Promise.resolve()
+          const store = read ?? (await Promise.resolve()
             .then(() => o.store())
-            .then((s) => s && readCounts(s, keys))
-            .catch(() => undefined)
-          const shared = store && reaching(store, elapsed)
+            .then(async (s) => s && { counts: await readCounts(s, keys), elapsedMs: elapsed })
+            .catch(() => undefined))
+          const shared = store && reaching(store.counts, store.elapsedMs)
           return mine === undefined && shared === undefined ? undefined : Math.max(mine ?? 0, shared ?? 0)
         },
       }

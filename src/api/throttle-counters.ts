@@ -46,12 +46,15 @@ export async function readCount(store: Store, key: string): Promise<number> {
 /**
  * One place taken in `keys.current` by the store's atomic take-and-check (one round trip): taken
  * when the sliding-window estimate at `elapsedMs` of the three counters, as they stood just
- * before, was under `max`; else nothing written, and the counts that refused it.
+ * before, was under `max`; else nothing written, and the counts that refused it. `also`'s three
+ * counters are read in the same step (weight 0: they decide nothing), for a refusal's
+ * `Retry-After` without a second round trip. `take` false only reads (a bound of 0 is never met).
  */
-export async function takePlace(store: Store, keys: WindowKeys, elapsedMs: number, max: number): Promise<{ taken: boolean; counts: Required<WindowCounts> }> {
+export async function takePlace(store: Store, keys: WindowKeys, elapsedMs: number, max: number, also?: WindowKeys, take = true): Promise<{ taken: boolean; counts: Required<WindowCounts>; also?: Required<WindowCounts> }> {
   const w = estimateWeights(elapsedMs, max)
   const counters = [{ key: keys.current, weight: w.current }, { key: keys.previous, weight: w.previous }, { key: keys.next, weight: w.next }]
-  const { added, counts } = await store.incrementIfUnder(counters, w.bound, COUNTER_TTL_MS)
-  const [current = 0, previous = 0, next = 0] = counts
-  return { taken: added, counts: { current, previous, next } }
+  if (also) counters.push({ key: also.current, weight: 0 }, { key: also.previous, weight: 0 }, { key: also.next, weight: 0 })
+  const { added, counts } = await store.incrementIfUnder(counters, take ? w.bound : 0, COUNTER_TTL_MS)
+  const [current = 0, previous = 0, next = 0, alsoCurrent = 0, alsoPrevious = 0, alsoNext = 0] = counts
+  return { taken: added, counts: { current, previous, next }, ...(also ? { also: { current: alsoCurrent, previous: alsoPrevious, next: alsoNext } } : {}) }
 }

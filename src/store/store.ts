@@ -63,8 +63,11 @@ export interface Store {
    * Atomically, in one round trip: reads the counters (absent, expired, below 0 or not a whole
    * number count 0) and, when the sum of each count times its weight is under `bound`, adds 1 to
    * the first as `increment(counters[0].key, 1, ttlMs)` would; else writes nothing. Weights and
-   * bound are safe integers (weights ≥ 0). The keys must share their group (the first three
-   * `:`-separated segments, redis-keys.ts): a Redis Cluster runs it on that group's slot. Redis:
+   * bound are safe integers (weights ≥ 0; a counter of weight 0 is only read, and a bound ≤ 0 is
+   * never met: a read of them all in one step). The keys must share their group (the first three
+   * `:`-separated segments, redis-keys.ts): a Redis Cluster runs it on that group's slot; counters
+   * of weight 0 may be of another group, which a Cluster reads beside it in the same round trip
+   * (not atomically with it). Redis:
    * its answer stands when replicas did not confirm the add (the write landed; the request's
    * later writes are sent without WAIT and fail as unconfirmed, as after any such write).
    */

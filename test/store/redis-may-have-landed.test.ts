@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/errors.js'
 import { openRedisStore, withOneStoreWait, type RedisStore, type RedisStoreOptions } from '../../src/store/index.js'
 import { rawClient, startRedisServer } from '../support/redis-servers.js'
-import { refusingPort, type Peer } from '../support/peers.js'
+import { joinSockets, refusingPort, type Peer } from '../support/peers.js'
 import { eventually } from '../ops/helpers.js'
 
 const PREFIX = 'landed:'
@@ -162,14 +162,7 @@ async function replyDroppingProxy(redisPort: number): Promise<{ port: number; dr
   let dropping = false
   const proxy: Server = createServer((client) => {
     const upstream = connect(redisPort, '127.0.0.1')
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('error', () => undefined)
-      s.on('close', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+    joinSockets(sockets, client, upstream)
     client.on('data', (chunk) => upstream.write(chunk))
     upstream.on('data', (chunk) => dropping || client.write(chunk))
   })

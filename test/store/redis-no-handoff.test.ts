@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openRedisStore } from '../../src/store/index.js'
 import { closeRedisClient, createRedisClient } from '../../src/store/redis-client.js'
+import { joinSockets } from '../support/peers.js'
 import { eventually, startSentinelSet, type SentinelSet } from '../support/redis-servers.js'
 import { REDIS_URL, stopStoreServers, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 
@@ -28,14 +29,7 @@ async function startRelay(port: number): Promise<Relay> {
   const server: Server = createServer((client) => {
     const i = sent.push('') - 1
     const upstream = connect(port, '127.0.0.1')
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('error', () => undefined)
-      s.on('close', () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+    joinSockets(sockets, client, upstream)
     client.on('data', (chunk: Buffer) => {
       sent[i] += chunk.toString('latin1').toLowerCase()
       upstream.write(chunk)

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -294,4 +295,16 @@ export function startOpensslServer(o: OpensslServerOptions): Promise<Peer> {
       ]
     },
   })
+}
+
+/** Two sockets relayed as one connection (`sockets` keeps them, to end them): either closing closes the other; errors are closes. */
+export function joinSockets(sockets: Set<Socket>, client: Socket, upstream: Socket): void {
+  for (const s of [client, upstream]) {
+    sockets.add(s)
+    s.on('error', () => undefined)
+    s.on('close', () => {
+      client.destroy()
+      upstream.destroy()
+    })
+  }
 }
