@@ -89,7 +89,7 @@ describe('a request-token reply without oauth_callback_confirmed=true', () => {
 
   it('test-auth (the dist build) fails with exit 1, the message, and the provider\'s headers and body', () => {
     assertDistFresh()
-    const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'omitted.yaml')], { encoding: 'utf8', timeout: 20_000 })
+    const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'omitted.yaml')], { encoding: 'utf8', timeout: 100_000 }) // a bound for a hung CLI, not a speed check: a start at load 30 took over 20 s
     expect(r.status, r.stderr).toBe(1)
     const out = r.stdout + r.stderr
     expect(out).toMatch(/^Auth Test Failed\n.*got HTTP 200 without oauth_callback_confirmed: an OAuth 1\.0a provider must confirm the callback.*`legacyOAuth10: true` accepts it/)

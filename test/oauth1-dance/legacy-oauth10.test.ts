@@ -116,7 +116,7 @@ describe('legacyOAuth10: true against an OAuth Core 1.0 provider', () => {
     expect(res.status, res.text).toBe(200)
     expect(res.json<{ ok: boolean; message: string }>()).toMatchObject({ ok: true })
     assertDistFresh()
-    const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'legacy.yaml')], { encoding: 'utf8', timeout: 20_000 })
+    const r = spawnSync(process.execPath, [MAIN, 'test-auth', 'partner', '--config', join(dir, 'legacy.yaml')], { encoding: 'utf8', timeout: 100_000 }) // a bound for a hung CLI, not a speed check: a start at load 30 took over 20 s
     expect(r.status, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^Auth Test Succeeded\n/)
     const requested = await requestTokenParams(before)

@@ -26,7 +26,7 @@ let gw: RunningGateway
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   assertDistFresh()
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 })
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 100_000 }) // a bound for a hung CLI, not a speed check: a start at load 30 took over 20 s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
