@@ -79,7 +79,7 @@ export function loadBundle(tls: EndpointTlsConfig): LoadedBundle {
 
 /**
  * The chain held to what OpenSSL servers hold it to, added to `problems`: the presented certificates'
- * clientAuth at the client certificate's key; key usage and path lengths at the key and file of the
+ * clientAuth at the key and file of the certificate at fault (the client certificate's, or `intermediates`); key usage and path lengths at the key and file of the
  * certificate at fault (`originOf`: a root's pathlen at `roots` or `clientRoots`, an intermediate's at
  * `intermediates` or `cert`); the anchor the handshake does not present at the key and file it came
  * from (the server's copy of it is held to the client purpose too).
@@ -95,10 +95,12 @@ function purposeProblems(bundle: Bundle, built: ReturnType<typeof buildChain>, p
   const at = originOf(leaf)
   const from = built.root ? originOf(built.root) : at
   const said = (o: Origin, msg: string): BundleProblem => ({ file: o.file, field: o.field, msg })
-  if (eku.problem) problems.push(said(at, eku.problem))
+  // Said where the certificate at fault came from: the client certificate's file, or `intermediates`.
+  const ekuAt = eku.cert ? originOf(eku.cert) : at
+  if (eku.problem) problems.push(said(ekuAt, eku.problem))
   for (const f of chainConstraintFaults(path)) problems.push(said(originOf(f.cert), f.msg))
   for (const msg of anchor.problems) problems.push(said(from, msg))
-  const warnings = [eku.warning && said(at, eku.warning), anchor.warning && said(from, anchor.warning)]
+  const warnings = [eku.warning && said(ekuAt, eku.warning), anchor.warning && said(from, anchor.warning)]
   return { problems, warnings: warnings.filter((w) => typeof w === 'object') }
 }
 

@@ -76,15 +76,17 @@ function caWithoutClientAuth(cert: X509Certificate, which: string): string {
  * purpose, clientAuth included, and a bundle that works against them must not stop the gateway;
  * OpenSSL's client purpose (nginx, HAProxy, s_server) refuses it, so it is a warning.
  */
-export function presentedClientAuth(presented: readonly X509Certificate[]): { problem?: string; warning?: string } {
+export function presentedClientAuth(presented: readonly X509Certificate[]): { problem?: string; warning?: string; cert?: X509Certificate } {
   const [leaf, ...cas] = presented
   if (!leaf) return {}
   const strict = (c: X509Certificate): boolean => !allowsClientAuth(c) && !ekuOf(c)?.includes(OID_ANY_EKU)
-  const problem = strict(leaf) ? clientAuthProblem(leaf) : chainClientAuthProblem(cas.filter(strict))
-  if (problem !== undefined) return { problem }
+  // `cert`: the certificate the problem or warning is about, so it is said at the key and file it came from.
+  if (strict(leaf)) return { problem: clientAuthProblem(leaf), cert: leaf }
+  const ca = cas.find(strict)
+  if (ca !== undefined) return { problem: caWithoutClientAuth(ca, 'intermediate certificate'), cert: ca }
   const any = presented.find((c) => !allowsClientAuth(c))
   if (any === undefined) return {}
-  return { warning: anyEkuWarning(any, any === leaf ? 'client certificate' : 'intermediate certificate') }
+  return { warning: anyEkuWarning(any, any === leaf ? 'client certificate' : 'intermediate certificate'), cert: any }
 }
 
 /**

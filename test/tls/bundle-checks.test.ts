@@ -142,7 +142,12 @@ describe('bundle checks at load', () => {
     const leaf = await pki.issue({ subject: 'CN=under-server-only', issuer: serverOnlyCa, usages: ['clientAuth'] })
     const pair = pki.writePair('under-server-only', leaf)
     const intermediates = [pki.write('server-only-ca.crt', serverOnlyCa.pem)]
-    expect(problems({ ...pair, intermediates })).toEqual([`${pair.cert}: cert: intermediate certificate "CN=Server-only Intermediate" of the client chain has an extended key usage without clientAuth (serverAuth): TLS servers refuse a client certificate under it`])
+    // Said at the key and file the intermediate came from (intermediates), not the client certificate's.
+    const sentence = 'intermediate certificate "CN=Server-only Intermediate" of the client chain has an extended key usage without clientAuth (serverAuth): TLS servers refuse a client certificate under it'
+    expect(problems({ ...pair, intermediates })).toEqual([`${intermediates[0]}: intermediates: ${sentence}`])
+    // Appended to the client certificate's file instead, it is said there.
+    const appended = pki.write('under-server-only-chain.crt', leaf.pem + serverOnlyCa.pem)
+    expect(problems({ ...pair, cert: appended })).toEqual([`${appended}: cert: ${sentence}`])
     // What OpenSSL says of that chain, as a server verifying client certificates against the root.
     const server = createTlsServer({ cert: readFileSync(pki.file('server-chain.crt')), key: readFileSync(pki.file('server.key')), ca: readFileSync(pki.file('root.crt')), requestCert: true, rejectUnauthorized: false })
     const verdict = new Promise<string>((resolve) => server.once('secureConnection', (s: TLSSocket) => (resolve(String(s.authorizationError)), s.destroy())))

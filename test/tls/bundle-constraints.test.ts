@@ -126,12 +126,14 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
       const before = server.output().length
       expect(await handshake(server, chainFile(c.name, [c.leaf, c.ca]), pkiOf().file(`${c.name}.key`)), c.name).toMatch(/^ERR_SSL_.*_ALERT_UNSUPPORTED_CERTIFICATE$/)
       await eventually(() => server.output().slice(before).includes('verify error:num=26:unsuitable certificate purpose'), undefined, 's_server to name the purpose')
-      const warning = `endpoints[0].tls.cert: warning: ${c.leaf}: endpoint "${c.name}": ${c.warning} ${refused} ${c.under} ("unsuitable certificate purpose"); reissue it with clientAuth for those`
+      // Said at the key and file of the certificate it is about: the client certificate's, or the intermediate's (intermediates).
+      const [key, file] = c.under === 'it' ? ['cert', c.leaf] : ['intermediates', c.ca]
+      const warning = `endpoints[0].tls.${key}: warning: ${file}: endpoint "${c.name}": ${c.warning} ${refused} ${c.under} ("unsuitable certificate purpose"); reissue it with clientAuth for those`
       expect(check(c.name, { cert: c.leaf, key: pkiOf().file(`${c.name}.key`), intermediates: c.ca, roots: pkiOf().file('root.crt') }), c.name).toEqual({ ok: true, problems: [warning] })
       // The console's draft validator: the same line, the draft valid.
-      const file = pkiOf().file(`${c.name}.yaml`)
-      const current = loadConfig(file)
-      const draft = validateDraft(file, readFileSync(file, 'utf8'), current, restartBaseline(current))
+      const yaml = pkiOf().file(`${c.name}.yaml`)
+      const current = loadConfig(yaml)
+      const draft = validateDraft(yaml, readFileSync(yaml, 'utf8'), current, restartBaseline(current))
       expect([draft.ok, draft.problems, draft.warnings?.map((w) => w.text.replace(/^\S+:\d+:\d+: /, ''))], c.name).toEqual([true, [], [warning]])
     }
     // Beside a usage that names neither, the other certificate is still a problem.
@@ -153,7 +155,7 @@ describe('client bundles OpenSSL servers refuse, named by check', () => {
         const r = await fetch(`${gp.url}/proxy/${c.name}/x`)
         expect([r.status, await r.text()], c.name).toEqual([200, `client CN=${c.name}`])
         const warned = gp.logEntries().filter((e) => e.level === 'warn' && String(e.msg).includes(`endpoint "${c.name}": ${c.warning}`))
-        expect(warned.map((e) => e.key), c.name).toEqual([`endpoints[${cases.indexOf(c)}].tls.cert`])
+        expect(warned.map((e) => e.key), c.name).toEqual([`endpoints[${cases.indexOf(c)}].tls.${c.under === 'it' ? 'cert' : 'intermediates'}`])
       }
     } finally {
       await gp.stop()
