@@ -30,7 +30,8 @@
  * The in-process count (local-throttle.ts) is kept beside it: it decides alone while the
  * store does not answer (the throttle never disappears, and an outage locks no operator
  * out), and it is asked first while the store does (an outage's guesses still count here
- * afterwards; a refusal it makes still reads the store's two counters for its Retry-After).
+ * afterwards; a refusal it makes still reads the store's counters for its Retry-After, a read
+ * that writes nothing: no WAIT on Redis, no write lock on SQLite).
  * Its minutes are on a clock that never steps, so a wall clock stepped back or forward during
  * an outage neither frees an address early nor keeps it refused.
  */
@@ -68,10 +69,13 @@ export interface AlsoCounts {
   readonly elapsedMs: number
 }
 
-/** One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429; `also` when the store answered). */
+/**
+ * One attempt: admitted (compare the secret, then `release()` if it was right), or refused (429; `also`
+ * when the store answered; 'unknown' when it answered but could not read them: a Redis Cluster node apart).
+ */
 export type Attempt =
   | { readonly admitted: true; readonly key: string; release(): Promise<void> }
-  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number; readonly also: AlsoCounts | undefined }
+  | { readonly admitted: false; readonly key: string; readonly retryAfterSec: number; readonly also: AlsoCounts | 'unknown' | undefined }
 
 /** Admits or refuses attempts per source address. */
 export interface FailureThrottle {
@@ -89,8 +93,8 @@ export function createFailureThrottle(o: FailureThrottleOptions, alsoRead?: stri
   const local = createLocalThrottle({ max: o.max, maxAddresses: o.maxAddresses })
   const now = o.now ?? Date.now
   const steadyNow = o.steadyNow ?? o.now ?? (() => Math.floor(performance.timeOrigin + performance.now()))
-  const refusal = (key: string, counts: WindowCounts, elapsedMs: number, also: Required<WindowCounts> | undefined): Attempt =>
-    ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max), also: also && { counts: also, elapsedMs } })
+  const refusal = (key: string, counts: WindowCounts, elapsedMs: number, also: Required<WindowCounts> | 'unknown' | undefined): Attempt =>
+    ({ admitted: false, key, retryAfterSec: retryAfterSeconds(counts, elapsedMs, o.max), also: alsoCounts(also, elapsedMs) })
 
   return {
     async admit(address) {
@@ -146,15 +150,21 @@ function admitted(key: string, local: () => void, taken: { store: Store; key: st
 /**
  * `Retry-After` of an attempt the in-process count refused: the later of its wait (`own`) and the store's
  * count's, which other processes moved too (an attempt is admitted only when both let it through); read
- * with `also`'s counters in one step that writes nothing (the take-and-check with a bound never met).
+ * with `also`'s counters in one step that writes nothing (the take-and-check with a bound never met: the
+ * store's read path, no WAIT nor write lock).
  */
-async function localRefusal(store: () => Store | undefined, keys: WindowKeys, also: WindowKeys | undefined, own: number, elapsedMs: number, max: number): Promise<{ retryAfterSec: number; also: AlsoCounts | undefined }> {
+async function localRefusal(store: () => Store | undefined, keys: WindowKeys, also: WindowKeys | undefined, own: number, elapsedMs: number, max: number): Promise<{ retryAfterSec: number; also: AlsoCounts | 'unknown' | undefined }> {
   try {
     const s = store()
     if (!s) return { retryAfterSec: own, also: undefined }
     const read = await takePlace(s, keys, elapsedMs, max, also, false)
-    return { retryAfterSec: Math.max(own, retryAfterSeconds(read.counts, elapsedMs, max)), also: read.also && { counts: read.also, elapsedMs } }
+    return { retryAfterSec: Math.max(own, retryAfterSeconds(read.counts, elapsedMs, max)), also: alsoCounts(read.also, elapsedMs) }
   } catch {
     return { retryAfterSec: own, also: undefined } // The store does not answer: this process's count alone decides when.
   }
+}
+
+/** The `alsoRead` counts a store call read, as a refusal hands them on. */
+function alsoCounts(read: Required<WindowCounts> | 'unknown' | undefined, elapsedMs: number): AlsoCounts | 'unknown' | undefined {
+  return read === undefined || read === 'unknown' ? read : { counts: read, elapsedMs }
 }

@@ -114,8 +114,13 @@ function settledOnce(attempt: Attempt & { admitted: true }, failure: Failure, wa
 /** One source key's settled failures as of now: adding one (counted in this minute), or a refusal's Retry-After. */
 interface Failure {
   add(): Promise<void>
-  /** Seconds until the settled failures fall under `max`; undefined when they are under it. From the store's counts `read` with the take, else read now. */
-  refusalSec(read: AlsoCounts | undefined): Promise<number | undefined>
+  /**
+   * Seconds until the settled failures fall under `max`; undefined when they are under it. From the
+   * store's counts `read` with the take, else read now; 'unknown' (the store answered the take but
+   * not that read): this process's count alone, for a read now would ask the same node again and
+   * fail the request's later store calls at once (request-wait.ts), leaving them to this process's count.
+   */
+  refusalSec(read: AlsoCounts | 'unknown' | undefined): Promise<number | undefined>
 }
 
 /** The settled failures per source key: in the store when it answers, and in this process always. */
@@ -140,7 +145,7 @@ function createFailureCount(o: SettledThrottleOptions): { at(address: string | u
         },
         async refusalSec(read) {
           const mine = reaching(local.counts(key, own), ownElapsed)
-          const store = read ?? (await Promise.resolve()
+          const store = read === 'unknown' ? undefined : read ?? (await Promise.resolve()
             .then(() => o.store())
             .then(async (s) => s && { counts: await readCounts(s, keys), elapsedMs: elapsed })
             .catch(() => undefined))

@@ -48,13 +48,15 @@ export async function readCount(store: Store, key: string): Promise<number> {
  * when the sliding-window estimate at `elapsedMs` of the three counters, as they stood just
  * before, was under `max`; else nothing written, and the counts that refused it. `also`'s three
  * counters are read in the same step (weight 0: they decide nothing), for a refusal's
- * `Retry-After` without a second round trip. `take` false only reads (a bound of 0 is never met).
+ * `Retry-After` without a second round trip ('unknown' when the store could not read them: a Redis
+ * Cluster reads them from another node). `take` false only reads (a bound of 0 is never met).
  */
-export async function takePlace(store: Store, keys: WindowKeys, elapsedMs: number, max: number, also?: WindowKeys, take = true): Promise<{ taken: boolean; counts: Required<WindowCounts>; also?: Required<WindowCounts> }> {
+export async function takePlace(store: Store, keys: WindowKeys, elapsedMs: number, max: number, also?: WindowKeys, take = true): Promise<{ taken: boolean; counts: Required<WindowCounts>; also?: Required<WindowCounts> | 'unknown' }> {
   const w = estimateWeights(elapsedMs, max)
   const counters = [{ key: keys.current, weight: w.current }, { key: keys.previous, weight: w.previous }, { key: keys.next, weight: w.next }]
   if (also) counters.push({ key: also.current, weight: 0 }, { key: also.previous, weight: 0 }, { key: also.next, weight: 0 })
   const { added, counts } = await store.incrementIfUnder(counters, take ? w.bound : 0, COUNTER_TTL_MS)
-  const [current = 0, previous = 0, next = 0, alsoCurrent = 0, alsoPrevious = 0, alsoNext = 0] = counts
-  return { taken: added, counts: { current, previous, next }, ...(also ? { also: { current: alsoCurrent, previous: alsoPrevious, next: alsoNext } } : {}) }
+  const [current = 0, previous = 0, next = 0, alsoCurrent, alsoPrevious, alsoNext] = counts
+  const alsoCounts = alsoCurrent === undefined || alsoPrevious === undefined || alsoNext === undefined ? 'unknown' : { current: alsoCurrent, previous: alsoPrevious, next: alsoNext }
+  return { taken: added, counts: { current, previous, next }, ...(also ? { also: alsoCounts } : {}) }
 }

@@ -134,7 +134,7 @@ function relayAnswer(run: ProxyRun, upstream: UpstreamResponse): void {
   upstream.headers['x-request-id'] = id
   res.writeHead(upstream.status, upstream.headers)
   // The caller's response failing (a write after its socket broke) stops the upstream call;
-  // the caller leaving is the listener's 'close' (run.callerGone).
+  // the caller leaving is the listener's 'close' (run.presence).
   res.on('error', (err) => upstreamBody.abort(err))
   // All arrived with its head (most small answers): sent and ended at once, so no stall clock or cut can follow and none is made.
   if (upstreamBody.whole === true) return upstreamBody.relayTo(res)

@@ -39,11 +39,6 @@ export class StoreWrites {
     return failure instanceof Error && this.#mayHaveRun.has(failure)
   }
 
-  /** `failure` ends a call whose write ran (a read beside it failed). */
-  ranAnyway(failure: Error): void {
-    this.#mayHaveRun.add(failure)
-  }
-
   /**
    * One write, then — when replicas must acknowledge it — WAIT on the same connection (a failover cannot
    * lose a write `replicas` replicas hold); none after a write of the request fell short (request-wait.ts).

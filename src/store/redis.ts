@@ -62,8 +62,7 @@ export class RedisStore implements Store {
     })
     const run = <T>(op: string, fn: () => Promise<T>): Promise<T> => this.#run(op, fn)
     this.#writes = new StoreWrites({ redis: this.#redis, ack: this.#ack, where: this.#where, run, wrote: () => (this.#readOnly = undefined) })
-    const [keys, writes] = [this.#keys, this.#writes]
-    this.#take = { cluster: topology.kind === 'cluster', toRedis: (key) => keys.toRedis(key), write: async (key, script) => (await writes.write('incrementIfUnder', key, script, true)) as number[], get: (key) => this.get(key), ranAnyway: (failure) => writes.ranAnyway(failure) }
+    this.#take = this.#takeStore(topology.kind === 'cluster')
     this.#checks = new ConnectChecks(this.#redis, { where: this.#where, keys: this.#keys, prefix, options, acknowledged: this.#ack !== undefined, run, primaries: () => scanTargets(this.#redis, (fn) => this.#run('keys', fn)) })
     this.#redis.on('ready', () => {
       this.#lastError = undefined
@@ -73,6 +72,18 @@ export class RedisStore implements Store {
     this.#redis.on('end', () => {
       if (!this.#closed) setTimeout(() => this.#revive(), 1000).unref()
     })
+  }
+
+  /** What takeOnRedis needs: the write path for a take, the read path (no WAIT) for a read, and a side read the request does not remember. */
+  #takeStore(cluster: boolean): TakeStore {
+    const [keys, writes] = [this.#keys, this.#writes]
+    return {
+      cluster,
+      toRedis: (key) => keys.toRedis(key),
+      write: async (key, script) => (await writes.write('incrementIfUnder', key, script, true)) as number[],
+      readScript: async ([name, ...args]) => (await this.#run('incrementIfUnder', () => this.#redis.call(name, ...args))) as number[],
+      sideGet: async (key) => (await this.#run('get', () => this.#redis.get(keys.toRedis(key)), false)) ?? undefined,
+    }
   }
 
   /** Renewed TLS files and passwords (a reload): the next connections use them, the open ones stay. */
@@ -163,7 +174,8 @@ export class RedisStore implements Store {
     await closeRedisClient(this.#redis)
   }
 
-  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  /** `fn` bounded by the deadline, its failure as store_unavailable, kept for the request unless `remember` is false (a read whose failure must not fail the request's other operations). */
+  async #run<T>(op: string, fn: () => Promise<T>, remember = true): Promise<T> {
     // One wait per request (request-wait.ts): after a failure, the request's later operations fail at once.
     failIfStoreFailed()
     if (this.#closed) throw new GatewayError('store_unavailable', `redis store ${this.#where}: ${op} after close`, { callerMessage: UNREACHABLE })
@@ -174,7 +186,8 @@ export class RedisStore implements Store {
     try {
       return await Promise.race([fn(), deadline])
     } catch (e) {
-      throw rememberStoreFailure(storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials }))
+      const failure = storeFailure(this.#where, op, e, { status: this.#redis.status, lastError: this.#lastError, readOnly: this.#readOnly, credentials: this.#credentials })
+      throw remember ? rememberStoreFailure(failure) : failure
     } finally {
       clearTimeout(timer)
     }

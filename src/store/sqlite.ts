@@ -73,7 +73,7 @@ export class SqliteStore implements Store {
     return this.#run('increment', () => this.#sql.increment.get({ key, by: step, expiresAt, now }) as number)
   }
 
-  /** One IMMEDIATE transaction: the write lock taken before the reads, so no process moves a counter between them and the add. */
+  /** One IMMEDIATE transaction: the write lock taken before the reads, so no process moves a counter between them and the add. A bound <= 0 only reads: deferred (no write lock, no busy_timeout wait). */
   async incrementIfUnder(counters: readonly WeightedCounter[], bound: number, ttlMs: number): Promise<BoundedIncrement> {
     checkBound(counters, bound)
     const now = Date.now()
@@ -84,7 +84,7 @@ export class SqliteStore implements Store {
       if (added) this.#sql.increment.get({ key: (counters[0] as WeightedCounter).key, by: 1, expiresAt, now })
       return { added, counts }
     }
-    return this.#run('incrementIfUnder', () => this.#db.transaction(take).immediate())
+    return this.#run('incrementIfUnder', () => (bound > 0 ? this.#db.transaction(take).immediate() : this.#db.transaction(take).deferred()))
   }
 
   /** A failed statement or transaction rolled back (SQLITE_BUSY after busy_timeout included): nothing of it landed. */

@@ -32,10 +32,14 @@ export interface WeightedCounter {
   readonly weight: number
 }
 
-/** What Store.incrementIfUnder read (each counter's count before it added, in order) and whether it added one. */
+/**
+ * What Store.incrementIfUnder read (each counter's count before it added, in order) and whether it
+ * added one. A count is undefined only for a counter of weight 0 of another group a Redis Cluster
+ * reads beside the script (incrementIfUnder): unread when the take added, unknown when that read failed.
+ */
 export interface BoundedIncrement {
   readonly added: boolean
-  readonly counts: readonly number[]
+  readonly counts: readonly (number | undefined)[]
 }
 
 export interface Store {
@@ -64,10 +68,12 @@ export interface Store {
    * number count 0) and, when the sum of each count times its weight is under `bound`, adds 1 to
    * the first as `increment(counters[0].key, 1, ttlMs)` would; else writes nothing. Weights and
    * bound are safe integers (weights ≥ 0; a counter of weight 0 is only read, and a bound ≤ 0 is
-   * never met: a read of them all in one step). The keys must share their group (the first three
-   * `:`-separated segments, redis-keys.ts): a Redis Cluster runs it on that group's slot; counters
-   * of weight 0 may be of another group, which a Cluster reads beside it in the same round trip
-   * (not atomically with it). Redis:
+   * never met: a read of them all in one step, which writes nothing and takes no write lock nor
+   * WAIT). The keys must share their group (the first three `:`-separated segments, redis-keys.ts):
+   * a Redis Cluster runs it on that group's slot; counters of weight 0 may be of another group,
+   * which a Cluster reads beside it (not atomically with it): with a bound <= 0 in the same round
+   * trip, else only after a refusal (their count undefined when it added); a failure of that read
+   * leaves their counts undefined and fails nothing (the script's answer stands). Redis:
    * its answer stands when replicas did not confirm the add (the write landed; the request's
    * later writes are sent without WAIT and fail as unconfirmed, as after any such write).
    */
