@@ -72,14 +72,15 @@ export class StoreWrites {
   }
 
   /**
-   * A write's failure, kept as one Redis may have run when it was handed to execWrite and neither
-   * our deadline (the command may still be queued or unanswered) nor writeNeverRan rules it out.
+   * A write's failure, kept as one Redis may have run when execWrite sent a command not redirected
+   * (MOVED, ASK) and neither our deadline (the command may still be queued or unanswered) nor
+   * writeNeverRan rules it out.
    * One refused before it was handed over (the request's earlier failure, a closed store) is a fresh
    * error: the request's failure it repeats may belong to a write that may have run.
    */
   #failed(e: unknown, started: boolean, sent: readonly Command[]): unknown {
     if (!started) return e instanceof GatewayError ? new GatewayError(e.reason, e.message, { cause: e, callerMessage: e.callerMessage }) : e
-    if (e instanceof Error && (e.cause instanceof NoAnswerInTime || !writeNeverRan(e.cause, sent))) this.#mayHaveRun.add(e)
+    if (e instanceof Error && sent.length > 0 && (e.cause instanceof NoAnswerInTime || !writeNeverRan(e.cause, sent))) this.#mayHaveRun.add(e)
     return e
   }
 }

@@ -37,7 +37,8 @@ export async function execWrite(redis: RedisClient, key: string, write: RedisWri
     p.sendCommand(command)
     if (ack !== undefined) p.wait(ack.replicas, ack.timeoutMs)
   }
-  if (isCluster(redis)) return execClusterWrite(redis, key, build)
+  // A write answered MOVED or ASK ran nowhere: only the one sent after it may have.
+  if (isCluster(redis)) return execClusterWrite(redis, key, build, () => void sent.pop())
   return execOn(redis, build)
 }
 
@@ -51,8 +52,8 @@ async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<
 
 /**
  * Whether Redis certainly did not run a write execWrite failed with `failure`, given its commands as
- * `sent`: none was made (refused before, a Cluster naming no server for the key), or the last one
- * (the others were redirected) was answered with an error of its own (a ReplyError naming it: a
+ * `sent`: none was made or none that was not redirected (refused before, a Cluster naming no server
+ * for the key, a MOVED or ASK whose node could not be reached), or the last one was answered with an error of its own (a ReplyError naming it: a
  * script writes with one command, its last, redis-scripts.ts), or ioredis gave up on it unwritten
  * (MaxRetriesPerRequestError empties the offline queue; ioredis marks a command `isTraced` as it
  * writes it). Anything else may have run: a timeout, whether the command was written (a reply
@@ -66,7 +67,7 @@ export function writeNeverRan(failure: unknown, sent: readonly Command[]): boole
   return isReplyTo(failure, last.name) || (isRetriesExhausted(failure) && !last.isTraced)
 }
 
-async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void): Promise<unknown[]> {
+async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void, redirected: () => void): Promise<unknown[]> {
   let node = await slotPrimary(cluster, key)
   let asking = false
   for (let redirects = 0; ; redirects++) {
@@ -78,6 +79,7 @@ async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeli
     const results = ((await p.exec()) ?? []).slice(asking ? 1 : 0)
     const redirect = REDIRECT.exec(results[0]?.[0]?.message ?? '')
     if (redirect === null || redirects === MAX_REDIRECTS) return pipelineReplies(results)
+    redirected()
     const [, kind, host = '', port = ''] = redirect
     // MOVED is for good: the client learns the new owner for the next commands too.
     if (kind === 'MOVED') cluster.refreshSlotsCache()

@@ -16,8 +16,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/errors.js'
 import { openRedisStore, withOneStoreWait, type RedisStore, type RedisStoreOptions } from '../../src/store/index.js'
-import { rawClient, startRedisServer } from '../support/redis-servers.js'
-import { joinSockets, refusingPort, type Peer } from '../support/peers.js'
+import calculateSlot from 'cluster-key-slot'
+import { hashTagLayout } from '../../src/store/redis-keys.js'
+import { rawClient, startRedisCluster, startRedisServer } from '../support/redis-servers.js'
+import { freePort, joinSockets, refusingPort, type Peer } from '../support/peers.js'
 import { eventually } from '../ops/helpers.js'
 
 const PREFIX = 'landed:'
@@ -118,6 +120,37 @@ describe('RedisStore.mayHaveLanded: writes that never ran', () => {
     resume()
     await eventually(async () => (await counter(peer.port)) === '1', 20_000, 'the first take to run once the server wakes')
     expect(await s.get(COUNTER)).toBe('1')
+  })
+})
+
+describe('RedisStore.mayHaveLanded: a Cluster write redirected where the client cannot follow', () => {
+  it('a take answered ASK toward a node that owns no slot yet (a node joining, absent from CLUSTER SLOTS): never ran', async () => {
+    const cluster = await startRedisCluster(3)
+    started.push({ stop: () => cluster.stop() })
+    const bus = await freePort()
+    const joining = await server(`cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n`)
+    const admin = (port: number): ReturnType<typeof rawClient> => rawClient(port)
+    const [first, newcomer] = [admin(cluster.nodes[0]?.port as number), admin(joining.port)]
+    started.push({ stop: () => void (first.disconnect(), newcomer.disconnect()) })
+    const newcomerId = String(await newcomer.call('CLUSTER', 'MYID'))
+    await first.call('CLUSTER', 'MEET', '127.0.0.1', String(joining.port), String(bus))
+    await eventually(async () => String(await first.call('CLUSTER', 'NODES')).split('\n').some((l) => l.startsWith(newcomerId) && l.includes(' connected')), 20_000, 'the node to join')
+    const slot = calculateSlot(hashTagLayout(PREFIX).toRedis(COUNTER))
+    const ranges = (await first.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][]
+    const [, , [, ownerPort, ownerId]] = ranges.find(([from, to]) => from <= slot && slot <= to) as [number, number, [string, number, string]]
+    const owner = admin(ownerPort)
+    started.push({ stop: () => void owner.disconnect() })
+    const knows = async (who: ReturnType<typeof rawClient>, id: string): Promise<boolean> => String(await who.call('CLUSTER', 'NODES')).split('\n').some((l) => l.startsWith(id) && l.includes(' connected'))
+    await eventually(async () => (await knows(newcomer, ownerId)) && (await knows(owner, newcomerId)), 20_000, 'the owner and the newcomer to know each other')
+    // The slot migrating to the newcomer: a key absent on its owner is answered ASK toward it.
+    await newcomer.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ownerId)
+    await owner.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', newcomerId)
+    const s = openRedisStore({ cluster: { nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) }, keyPrefix: PREFIX, commandTimeoutMs: LONG_MS, connectTimeoutMs: LONG_MS })
+    started.push({ stop: () => s.close() })
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(String(failure)).toMatch(/not among the client's connections/)
+    expect(s.mayHaveLanded(failure)).toBe(false)
+    expect(await newcomer.call('DBSIZE')).toBe(0)
   })
 })
 
