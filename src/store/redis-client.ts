@@ -89,6 +89,17 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 const backoff = (times: number): number => Math.min(times * 200, 2000)
 
+/** The commands resent after a READONLY answer, by their arguments: ioredis's ReplyError names the command with the command's own `args` array (not copied for a command with no secret argument). */
+const resentOnReadOnly = new WeakSet<object>()
+
+/** Whether the command a READONLY answer `e` refused is resent (its first such answer) rather than rejected. */
+function resendOnce(e: Error): boolean {
+  const args = (e as { command?: { args?: unknown } }).command?.args
+  if (typeof args !== 'object' || args === null || resentOnReadOnly.has(args)) return false
+  resentOnReadOnly.add(args)
+  return true
+}
+
 /** Options every connection shares, whatever the topology. */
 function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undefined): RedisOptions {
   return {
@@ -102,10 +113,12 @@ function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undef
     autoResendUnfulfilledCommands: false,
     // A primary demoted during a failover answers writes with READONLY before it drops us:
     // reconnect (through Sentinel, to the new primary) and resend — the write was not applied.
+    // Once per command: a server that stays a replica (a URL naming one) would be sent it again at
+    // every reconnect, for ever, whether or not its caller still waits; a second READONLY rejects it.
     reconnectOnError: (e) => {
       if (!e.message.startsWith('READONLY')) return false
       o.onReadOnly?.(e)
-      return 2
+      return resendOnce(e) ? 2 : 1
     },
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),

@@ -58,8 +58,11 @@ async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<
  * (MaxRetriesPerRequestError empties the offline queue; ioredis marks a command `isTraced` as it
  * writes it). Anything else may have run: a timeout, whether the command was written (a reply
  * lost) or still queued (ioredis writes a queued command once it reconnects, timed out or not);
- * a connection lost after the write; a READONLY answer (ioredis resends the command, and it runs
- * once the server, or the primary Sentinel names, takes writes); a WAIT's error (the write ran).
+ * a connection lost after the write; a READONLY resend (ioredis resends the command once, to the
+ * server it reconnects to) that fails otherwise; a WAIT's error (the write ran). One case is judged
+ * "may have run" though it never did: a READONLY resend that ioredis then gives up on unwritten
+ * (MaxRetriesPerRequestError after failed reconnects): `isTraced` is already set by the first write,
+ * and ioredis keeps no count of writes (lenient by one give-back, as after a timeout).
  */
 export function writeNeverRan(failure: unknown, sent: readonly Command[]): boolean {
   const last = sent.at(-1)

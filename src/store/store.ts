@@ -84,9 +84,11 @@ export interface Store {
    * SQLite and memory: never (a failed statement or transaction rolled back). Redis: unless it
    * certainly did not run (redis-write.ts, writeNeverRan): refused before it was sent (an earlier
    * failure in the request, a closed store or client, a Redis down: ioredis gave up on it unwritten),
-   * or answered with an error of its own (OOM, NOPERM, MISCONF, a script's refused write). A timeout
-   * (the command written, or still queued: ioredis writes it once it reconnects), a connection lost
-   * after the write, or READONLY (ioredis resends the command to the next primary) may have run.
+   * or answered with an error of its own (OOM, NOPERM, MISCONF, a script's refused write, READONLY
+   * twice: ioredis resends a write once after READONLY, redis-client.ts), or a MOVED/ASK whose node
+   * could not be reached. A timeout (the command written, or still queued: ioredis writes it once it
+   * reconnects), a connection lost after the write, or a READONLY resend that fails otherwise (it
+   * may have reached the next primary, or not: a resend flushed unwritten is counted so too) may have run.
    */
   mayHaveLanded(failure: unknown): boolean
   /**

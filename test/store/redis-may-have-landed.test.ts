@@ -6,11 +6,11 @@
  * - never ran: Redis answered the script with an error (OOM at maxmemory with noeviction; a TTL
  *   it refuses, which the script once met only after its INCRBY: the counter added, without
  *   TTL, and an error); Redis down (ioredis gives up on the queued command unwritten); a closed
- *   store; a write refused at once after an earlier failure of the same request;
+ *   store; a write refused at once after an earlier failure of the same request; READONLY twice
+ *   (resent once, then rejected); on a Cluster, ASK toward a node the client cannot follow;
  * - may have run, and did: a timeout on a paused server (the command written), a connection
  *   lost after the write with the reconnect refused (the same MaxRetriesPerRequestError as Redis
- *   down, but the command was written), READONLY (ioredis resends it: it runs once the server is
- *   promoted).
+ *   down, but the command was written).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -123,6 +123,28 @@ describe('RedisStore.mayHaveLanded: writes that never ran', () => {
   })
 })
 
+describe('RedisStore.mayHaveLanded: a write a replica refuses (READONLY)', () => {
+  it('resent once (reconnectOnError), refused again by a server that stays a replica: rejected, never ran, and never sent again (before, resent at every reconnect for ever)', async () => {
+    const primary = await server()
+    const replica = await server(`replicaof 127.0.0.1 ${primary.port}\n`)
+    // Far above the two refusals and the reconnect between them; before, the take ended only at it.
+    const s = store(replica.port, { commandTimeoutMs: 10_000 })
+    await eventually(() => s.ping().then(() => true), 20_000, 'the store connected')
+    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
+    expect(String(failure)).toMatch(/READONLY/)
+    expect(s.mayHaveLanded(failure)).toBe(false)
+    const admin = rawClient(replica.port)
+    try {
+      await admin.call('REPLICAOF', 'NO', 'ONE')
+    } finally {
+      admin.disconnect()
+    }
+    // A write on the same connection after the promotion: anything still queued would run before it.
+    await eventually(() => s.put('marker', '1').then(() => true, () => false), 20_000, 'a write on the promoted server')
+    expect(await counter(replica.port)).toBeNull()
+  })
+})
+
 describe('RedisStore.mayHaveLanded: a Cluster write redirected where the client cannot follow', () => {
   it('a take answered ASK toward a node that owns no slot yet (a node joining, absent from CLUSTER SLOTS): never ran', async () => {
     const cluster = await startRedisCluster(3)
@@ -171,22 +193,6 @@ describe('RedisStore.mayHaveLanded: writes that may have run, and did', () => {
     expect(s.mayHaveLanded(failure)).toBe(true)
   })
 
-  it('a take a replica answers READONLY: ioredis resends it, and it runs once the server is promoted', async () => {
-    const primary = await server()
-    const replica = await server(`replicaof 127.0.0.1 ${primary.port}\n`)
-    const s = store(replica.port, { commandTimeoutMs: 1500 })
-    await eventually(() => s.ping().then(() => true), 20_000, 'the store connected')
-    const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
-    expect(String(failure)).toMatch(/READONLY/)
-    expect(s.mayHaveLanded(failure)).toBe(true)
-    const admin = rawClient(replica.port)
-    try {
-      await admin.call('REPLICAOF', 'NO', 'ONE')
-    } finally {
-      admin.disconnect()
-    }
-    await eventually(async () => (await counter(replica.port)) === '1', 20_000, 'the resent take to run on the promoted server')
-  })
 })
 
 /** A TCP proxy to Redis that, once told, forwards commands but no replies; `close` ends its connections and refuses new ones. */
