@@ -76,20 +76,26 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url, p, enc)
   const known = enc.length // the names so far are the signer's own, all unreserved
   if (r.extraOAuthParams !== undefined) addExtraOAuthParams(p, enc, r.extraOAuthParams)
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
-  }
   // §3.4.1.3.1: query, protocol and form-body parameters, encoded (§3.4.1.3.2).
-  const names: string[] = []
-  const values: string[] = []
-  const search = url.search
-  if (search.length > 1) addFormParameters(search.slice(1), names, values)
+  const { names, values } = queryParameters(url)
   const protocolNames = encodeProtocolParameters(p, enc, known, s.encToken, names, values)
   if (r.body !== undefined && formBody) addFormParameters(bodyText(r.body), names, values)
   // §3.4.1: METHOD&enc(base string URI)&enc(normalized parameters); see baseStringUri for the URI.
   // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
   const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
   return signedResult(s, r, url, baseString, p, protocolNames, enc as string[])
+}
+
+/** The URL's query parameters as the base string takes them (encoded, in order), once its scheme is one OAuth 1.0 signs. */
+function queryParameters(url: SignableUrl): { names: string[]; values: string[] } {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
+  }
+  const names: string[] = []
+  const values: string[] = []
+  const search = url.search
+  if (search.length > 1) addFormParameters(search.slice(1), names, values)
+  return { names, values }
 }
 
 /**
@@ -110,13 +116,7 @@ function preparedFor(s: SignerParts, token: string | undefined): boolean {
  */
 function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl, p: Record<string, string>, enc: (string | undefined)[]): SignResult {
   const { statics } = s
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`OAuth 1.0 signs http and https requests only, not "${url.protocol}"`)
-  }
-  const names: string[] = []
-  const values: string[] = []
-  const search = url.search
-  if (search.length > 1) addFormParameters(search.slice(1), names, values)
+  const { names, values } = queryParameters(url)
   let t = s.prepared
   if (t === undefined || t.token !== r.token) {
     // Encoded as the general way encodes them (a token percentEncode refuses throws here, as there).
