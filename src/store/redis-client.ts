@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import type { ConnectionOptions } from 'node:tls'
 import type { Cluster, Command, Pipeline, Redis, RedisOptions } from 'ioredis'
 import { NO_SERVER_HANDOFF } from './redis-no-handoff.js'
+import { reconnectOnReadOnly } from './redis-readonly-answer.js'
 import { keepLiveTls, tlsOptions } from './redis-renewal.js'
 import { SentinelWatch, sentinelWatchOf } from './redis-sentinel-watch.js'
 
@@ -89,17 +90,6 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 const backoff = (times: number): number => Math.min(times * 200, 2000)
 
-/** The commands resent after a READONLY answer, by their arguments: ioredis's ReplyError names the command with the command's own `args` array (not copied for a command with no secret argument). */
-const resentOnReadOnly = new WeakSet<object>()
-
-/** Whether the command a READONLY answer `e` refused is resent (its first such answer) rather than rejected. */
-function resendOnce(e: Error): boolean {
-  const args = (e as { command?: { args?: unknown } }).command?.args
-  if (typeof args !== 'object' || args === null || resentOnReadOnly.has(args)) return false
-  resentOnReadOnly.add(args)
-  return true
-}
-
 /** Options every connection shares, whatever the topology. */
 function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undefined): RedisOptions {
   return {
@@ -111,15 +101,8 @@ function connectionOptions(o: RedisClientOptions, tls: ConnectionOptions | undef
     // A command whose reply was lost with the connection fails (by commandTimeout) rather
     // than being re-run: a resent GETDEL or SET NX would report our own first run as "taken".
     autoResendUnfulfilledCommands: false,
-    // A primary demoted during a failover answers writes with READONLY before it drops us:
-    // reconnect (through Sentinel, to the new primary) and resend — the write was not applied.
-    // Once per command: a server that stays a replica (a URL naming one) would be sent it again at
-    // every reconnect, for ever, whether or not its caller still waits; a second READONLY rejects it.
-    reconnectOnError: (e) => {
-      if (!e.message.startsWith('READONLY')) return false
-      o.onReadOnly?.(e)
-      return resendOnce(e) ? 2 : 1
-    },
+    // READONLY: a failover's demoted primary (reconnect, resend once) or a replica (redis-readonly-answer.ts).
+    reconnectOnError: (e) => reconnectOnReadOnly(e, o.onReadOnly),
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(tls !== undefined ? { tls } : {}),

@@ -23,6 +23,14 @@ const REFUSED = /\b(WRONGPASS|NOAUTH)\b/
 /** ioredis's words for a Sentinel lookup that failed at every Sentinel (the refusal is its last error). */
 const AT_SENTINELS = /sentinel/i
 
+/** Redis 7's trailer on an error raised inside a script (" script: <sha1>, on @user_script:<line>."): the operator's words leave it out. */
+const SCRIPT_TRAILER = / script: [0-9a-f]{40}, on @user_script:\d+\.$/
+
+/** `message` without a script's trailer, so one refusal reads the same from a command and from a script. */
+function withoutScriptTrailer(message: string): string {
+  return message.replace(SCRIPT_TRAILER, '')
+}
+
 /** Where the credentials of `o` come from, as config keys. */
 export function credentialKeys(o: Pick<RedisStoreOptions, 'url' | 'username' | 'password' | 'sentinel'>): CredentialKeys {
   const inUrl = o.url !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(o.url)
@@ -53,7 +61,7 @@ export function storeFailure(where: string, op: string, e: unknown, c: Connectio
   if (refused !== undefined) return new GatewayError('store_unavailable', `redis store ${where}: ${op} failed: ${refused}`, { cause: e, callerMessage: UNREACHABLE })
   // A replica answers READONLY and the client reconnects and resends until the bound: say so, not "unreachable".
   if (c.readOnly) {
-    return new GatewayError('store_unavailable', `redis store ${where}: ${op} failed: the server is a read-only replica (${c.readOnly.message}): a failover in progress, or a stale Sentinel or URL naming a demoted primary`, { cause: e, callerMessage: UNREACHABLE })
+    return new GatewayError('store_unavailable', `redis store ${where}: ${op} failed: the server is a read-only replica (${withoutScriptTrailer(c.readOnly.message)}): a failover in progress, or a stale Sentinel or URL naming a demoted primary`, { cause: e, callerMessage: UNREACHABLE })
   }
   if (c.status !== 'ready') {
     // ioredis's own error ("max retries", "timed out") says less than the connection's.

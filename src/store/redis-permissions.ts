@@ -21,6 +21,19 @@ function queued(key: string): string[][] {
   return [['SET', key, '1', 'PX', '10000', 'NX'], ['GET', key], ['GETDEL', key], ['EVAL', 'return 1', '1', key], ['INCRBY', key, '1'], ['PEXPIRE', key, '10000'], ['DECR', key], ['DEL', key]]
 }
 
+/** The probe keys of checks in flight: their READONLY answers (a replica) are no reason to reconnect. */
+const probing = new Set<string>()
+
+/**
+ * Whether `e` answered a command of a permission probe in flight. A replica refuses the probe's
+ * queued writes READONLY; reconnecting on those (as on a real write's) would connect again, probe
+ * again and be refused again, several times a second for as long as the server stays a replica.
+ */
+export function answersPermissionProbe(e: Error): boolean {
+  const args = (e as { command?: { args?: unknown } }).command?.args
+  return Array.isArray(args) && typeof args[0] === 'string' && probing.has(args[0])
+}
+
 /** A user refused MULTI or DISCARD: this probe cannot check it (the gateway itself needs neither). */
 export const UNCHECKABLE = 'uncheckable'
 
@@ -40,7 +53,14 @@ export async function permissionProblem(client: RedisClient, o: { key: string; p
   if (o.acknowledged) p.call('WAIT', '0', '0')
   // Not `info`: without it only the client's ready check and the memory-policy reading are skipped (each says so), requests work.
   const names = ['multi', ...commands.map((c) => (c[0] as string).toLowerCase()), 'discard', 'scan', ...(o.acknowledged ? ['wait'] : [])]
-  const results = (await p.exec()) ?? []
+  probing.add(o.key)
+  let results: Awaited<ReturnType<typeof p.exec>>
+  try {
+    results = await p.exec()
+  } finally {
+    probing.delete(o.key)
+  }
+  results ??= []
   // A MULTI left open would queue every later command of the connection: start a fresh one.
   if (results[0]?.[0] == null && results[commands.length + 1]?.[0]) {
     client.disconnect(true)

@@ -27,9 +27,31 @@ afterAll(async () => {
   await primary?.stop()
 })
 
+/** Connections the server accepted so far, read on one connection kept open (it counts once, at its start). */
+async function connectionsReceived(admin: ReturnType<typeof rawClient>): Promise<number> {
+  return Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))?.[1])
+}
+
 describe('a store pointed at a read-only replica', () => {
+  it('stays connected while idle: the connect check\'s refused probe is no reason to reconnect', async () => {
+    await eventually(() => store.ping().then(() => true), 20_000, 'the store connected')
+    const admin = rawClient(replica.port)
+    try {
+      const before = await connectionsReceived(admin)
+      // The old loop (reconnect on the probe's READONLY answers, probe again) reconnected about 5 times a second.
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      expect((await connectionsReceived(admin)) - before).toBe(0)
+    } finally {
+      admin.disconnect()
+    }
+  })
+
   it('fails writes with store_unavailable naming READONLY (bounded), reads still answer, and recovers when the server is promoted', async () => {
     await eventually(() => store.ping().then(() => true), 20_000, 'the store connected')
+    // Each refused write reconnects twice (the resend, then the refusal): a few close listeners, never a pile on one socket.
+    const warnings: string[] = []
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`)
+    process.on('warning', onWarning)
     for (const write of [() => store.put('k', 'v'), () => store.putIfAbsent('jti:bot:1', '1', 60_000), () => store.take('k'), () => store.increment('throttle:x', 1, 60_000)]) {
       const t0 = Date.now()
       const e = await write().then(() => undefined, (err: unknown) => err as { reason?: string; message?: string })
@@ -37,6 +59,8 @@ describe('a store pointed at a read-only replica', () => {
       expect(e?.message).toMatch(/^redis store redis:\/\/127\.0\.0\.1:\d+: \w+ failed: the server is a read-only replica \(READONLY You can't write against a read only replica\.\): a failover in progress, or a stale Sentinel or URL naming a demoted primary$/)
       expect(Date.now() - t0).toBeLessThan(HUNG_MS)
     }
+    process.off('warning', onWarning)
+    expect(warnings).toEqual([])
     expect(await store.get('k')).toBeUndefined()
     const admin = rawClient(replica.port)
     try {

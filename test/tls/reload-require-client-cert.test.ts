@@ -16,7 +16,7 @@ import { spawnGateway } from '../support/process.js'
 import { eventually, parseMetrics, RELOAD_REFUSED, replaceFile, valueOf } from '../ops/helpers.js'
 import { heldHandshakeRelay } from '../support/held-handshake-relay.js'
 import { exchange, type Answer } from '../support/exchange.js'
-import { closesWithin, connectWith, gatewayFixture, gatewayYaml, spawnOn } from './reload-client-cert-support.js'
+import { closesWithin, connectWith, gatewayFixture, gatewayYaml, spawnOn, type Pair } from './reload-client-cert-support.js'
 
 const f = gatewayFixture([], 90_000)
 
@@ -43,12 +43,29 @@ async function expectRefused(c: TLSSocket, answer: Answer, status: number, key =
   expect((await closesWithin(c, 10_000)).closed).toBe(true)
 }
 
-/** SIGHUP after replacing the client CA file; resolves once the process says it reloaded. */
-async function rotateClientCa(pem: string): Promise<void> {
+/** Whether `caller` is served a request on a new connection to the listener now (TLS 1.3: a refused certificate shows at the first read). */
+async function servedNow(caller: Pair): Promise<boolean> {
+  const c = await connectWith(f.port, f.s, caller).catch(() => undefined)
+  if (!c) return false
+  try {
+    return (await exchange(c, routed('/probe')).catch(() => undefined))?.status === 200
+  } finally {
+    c.destroy()
+  }
+}
+
+/**
+ * SIGHUP after replacing the client CA file; resolves once the process says it reloaded and, given
+ * `servedCaller` (a caller only the new CA verifies), once the listener serves that caller: a
+ * "config reloaded" line of an earlier rotation (the file watcher's and the signal's reloads of one
+ * write), read from the pipe after this call began, is not taken for this rotation's.
+ */
+async function rotateClientCa(pem: string, servedCaller?: Pair): Promise<void> {
   const from = f.gp.output.length
   replaceFile(f.s.clientCa, pem)
   f.gp.child.kill('SIGHUP')
   await eventually(() => f.gp.logEntries(from).some((e) => e.msg === 'config reloaded'), 30_000, 'the reload')
+  if (servedCaller) await eventually(() => servedNow(servedCaller), 30_000, 'the rotated client CA in force')
 }
 
 describe('a reload that rotates clientCa while requireClientCert is on', () => {
@@ -125,7 +142,7 @@ describe('a reload that rotates clientCa while requireClientCert is on', () => {
       }
     } finally {
       await fresh.stop('SIGKILL')
-      await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'))
+      await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'), f.s.oldCaller)
     }
   }, 120_000)
 
@@ -143,12 +160,12 @@ describe('a reload that rotates clientCa while requireClientCert is on', () => {
     for (const p of [routeClosed, tunnelClosed]) p.catch(() => undefined)
     // In the gateway's socket buffers before the signal is sent, so read before the reload is.
     for (const [c, text] of [[route, r], [inTunnel, i]] as const) await new Promise<void>((resolve) => c.write(text.slice(0, 20), () => resolve()))
-    await rotateClientCa(readFileSync(f.s.next.file('root.crt'), 'utf8'))
+    await rotateClientCa(readFileSync(f.s.next.file('root.crt'), 'utf8'), f.s.nextCaller)
     try {
       await expectRefused(route, await Promise.race([exchange(route, r.slice(20)), routeClosed]), 401)
       await expectRefused(inTunnel, await Promise.race([exchange(inTunnel, i.slice(20)), tunnelClosed]), 407)
     } finally {
-      await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'))
+      await rotateClientCa(readFileSync(f.s.old.file('root.crt'), 'utf8'), f.s.oldCaller)
     }
   }, 120_000)
 })
