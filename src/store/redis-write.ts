@@ -7,7 +7,10 @@
  * while its WAIT stays on the node that redirected it (which then confirms a write it never
  * took, or refuses: `ERR WAIT cannot be used with replica instances`). Here the pair is sent on
  * the key's primary's connection and follows a redirect itself, to the node named, both commands
- * again (WAIT counts the replicas of the server that took the write).
+ * again (WAIT counts the replicas of the server that took the write). The node named may be one the
+ * slot map does not hold (a node added to the cluster, importing its first slot): it is reached as
+ * ioredis reaches it for its own commands, a connection of the client's pool made with the
+ * Cluster's options (TLS, credentials) like every other node's.
  */
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Command, Pipeline, Redis } from 'ioredis'
@@ -53,12 +56,13 @@ async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<
 /**
  * Whether Redis certainly did not run a write execWrite failed with `failure`, given its commands as
  * `sent`: none was made or none that was not redirected (refused before, a Cluster naming no server
- * for the key, a MOVED or ASK whose node could not be reached), or the last one was answered with an error of its own (a ReplyError naming it: a
+ * for the key), or the last one was answered with an error of its own (a ReplyError naming it: a
  * script writes with one command, its last, redis-scripts.ts), or ioredis gave up on it unwritten
- * (MaxRetriesPerRequestError empties the offline queue; ioredis marks a command `isTraced` as it
- * writes it). Anything else may have run: a timeout, whether the command was written (a reply
- * lost) or still queued (ioredis writes a queued command once it reconnects, timed out or not);
- * a connection lost after the write; a READONLY resend (ioredis resends the command once, to the
+ * (MaxRetriesPerRequestError empties the offline queue, and so does a connection ending for good:
+ * a redirect's node that could not be reached; ioredis marks a command `isTraced` as it writes it).
+ * Anything else may have run: a timeout, whether the command was written (a reply lost) or still
+ * queued (ioredis writes a queued command once it reconnects, timed out or not); a connection lost
+ * after the write; a READONLY resend (ioredis resends the command once, to the
  * server it reconnects to) that fails otherwise; a WAIT's error (the write ran). One case is judged
  * "may have run" though it never did: a READONLY resend that ioredis then gives up on unwritten
  * (MaxRetriesPerRequestError after failed reconnects): `isTraced` is already set by the first write,
@@ -67,7 +71,14 @@ async function execOn(connection: Redis, build: (p: Pipeline) => void): Promise<
 export function writeNeverRan(failure: unknown, sent: readonly Command[]): boolean {
   const last = sent.at(-1)
   if (last === undefined) return true
-  return isReplyTo(failure, last.name) || (isRetriesExhausted(failure) && !last.isTraced)
+  // Unwritten, and taken off the client's queues: ioredis gave up on it, or its connection ended (a
+  // node connection is never retried: one to a node that could not be reached ends).
+  return isReplyTo(failure, last.name) || (!last.isTraced && (isRetriesExhausted(failure) || isClientEnded(failure)))
+}
+
+/** ioredis's rejection of every command still queued when a connection ends for good. */
+function isClientEnded(e: unknown): boolean {
+  return e instanceof Error && e.message === CLIENT_ENDED
 }
 
 async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void, redirected: () => void): Promise<unknown[]> {
@@ -86,7 +97,7 @@ async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeli
     const [, kind, host = '', port = ''] = redirect
     // MOVED is for good: the client learns the new owner for the next commands too.
     if (kind === 'MOVED') cluster.refreshSlotsCache()
-    node = await nodeAt(cluster, host, Number(port))
+    node = nodeConnections(cluster).findOrCreate({ host, port: Number(port) })
     asking = kind === 'ASK'
   }
 }
@@ -102,15 +113,27 @@ async function slotPrimary(cluster: Cluster, key: string): Promise<Redis> {
   return nodeAt(cluster, primary.slice(0, colon), Number(primary.slice(colon + 1)))
 }
 
-/** The client's connection to `host:port`, once its slot map knows the node (a new primary after a refresh). */
+/** The client's connection to the slot map's node `host:port` (a new primary after a refresh). */
 export async function nodeAt(cluster: Cluster, host: string, port: number): Promise<Redis> {
   const find = (): Redis | undefined => cluster.nodes('all').find((n) => n.options.host === host && n.options.port === port)
   const known = find()
   if (known !== undefined) return known
   await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()))
   const found = find()
-  if (found === undefined) throw new Error(`node ${host}:${port} (a redirect or the slot map named it) is not among the client's connections`)
+  if (found === undefined) throw new Error(`node ${host}:${port} (the slot map named it) is not among the client's connections`)
   return found
+}
+
+/** What ioredis's Cluster keeps its node connections in (private in its types; it follows its own MOVED and ASK with it). */
+interface NodeConnections {
+  /** The connection to `node`, made with the Cluster's options (TLS, credentials) when the pool has none; ioredis drops it again at a slot map refresh while the node owns no slot. */
+  findOrCreate(node: { host: string; port: number }): Redis
+}
+
+function nodeConnections(cluster: Cluster): NodeConnections {
+  const pool = (cluster as unknown as { connectionPool?: Partial<NodeConnections> }).connectionPool
+  if (typeof pool?.findOrCreate !== 'function') throw new Error("this ioredis's Cluster has no connection pool (connectionPool.findOrCreate) to follow a redirect with")
+  return pool as NodeConnections
 }
 
 function pipelineReplies(results: [Error | null, unknown][]): unknown[] {

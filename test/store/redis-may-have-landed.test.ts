@@ -7,7 +7,8 @@
  *   it refuses, which the script once met only after its INCRBY: the counter added, without
  *   TTL, and an error); Redis down (ioredis gives up on the queued command unwritten); a closed
  *   store; a write refused at once after an earlier failure of the same request; READONLY twice
- *   (resent once, then rejected); on a Cluster, ASK toward a node the client cannot follow;
+ *   (resent once, then rejected); on a Cluster, ASK toward a node that cannot be reached (a
+ *   node joining, stopped; an ASK to one that can be reached is followed and the write runs there);
  * - may have run, and did: a timeout on a paused server (the command written), a connection
  *   lost after the write with the reconnect refused (the same MaxRetriesPerRequestError as Redis
  *   down, but the command was written).
@@ -16,10 +17,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewayError } from '../../src/errors.js'
 import { openRedisStore, withOneStoreWait, type RedisStore, type RedisStoreOptions } from '../../src/store/index.js'
-import calculateSlot from 'cluster-key-slot'
 import { hashTagLayout } from '../../src/store/redis-keys.js'
 import { rawClient, startRedisCluster, startRedisServer } from '../support/redis-servers.js'
-import { freePort, joinSockets, refusingPort, type Peer } from '../support/peers.js'
+import { joinSockets, refusingPort, type Peer } from '../support/peers.js'
+import { migrateToNewcomer, type Migration } from './redis-cluster-newcomer.js'
 import { eventually } from '../ops/helpers.js'
 
 const PREFIX = 'landed:'
@@ -145,34 +146,36 @@ describe('RedisStore.mayHaveLanded: a write a replica refuses (READONLY)', () =>
   })
 })
 
-describe('RedisStore.mayHaveLanded: a Cluster write redirected where the client cannot follow', () => {
-  it('a take answered ASK toward a node that owns no slot yet (a node joining, absent from CLUSTER SLOTS): never ran', async () => {
+describe('RedisStore.mayHaveLanded: a Cluster write ASK-redirected to a node that owns no slot yet (a node joining, absent from CLUSTER SLOTS)', () => {
+  /** A Cluster of the test's own, the take's slot migrating to a fourth node, and a store on the first three. */
+  async function migrating(): Promise<{ migration: Migration; s: RedisStore; keysAtOwner(): Promise<unknown> }> {
     const cluster = await startRedisCluster(3)
     started.push({ stop: () => cluster.stop() })
-    const bus = await freePort()
-    const joining = await server(`cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-port ${bus}\ncluster-node-timeout 3000\n`)
-    const admin = (port: number): ReturnType<typeof rawClient> => rawClient(port)
-    const [first, newcomer] = [admin(cluster.nodes[0]?.port as number), admin(joining.port)]
-    started.push({ stop: () => void (first.disconnect(), newcomer.disconnect()) })
-    const newcomerId = String(await newcomer.call('CLUSTER', 'MYID'))
-    await first.call('CLUSTER', 'MEET', '127.0.0.1', String(joining.port), String(bus))
-    await eventually(async () => String(await first.call('CLUSTER', 'NODES')).split('\n').some((l) => l.startsWith(newcomerId) && l.includes(' connected')), 20_000, 'the node to join')
-    const slot = calculateSlot(hashTagLayout(PREFIX).toRedis(COUNTER))
-    const ranges = (await first.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][]
-    const [, , [, ownerPort, ownerId]] = ranges.find(([from, to]) => from <= slot && slot <= to) as [number, number, [string, number, string]]
-    const owner = admin(ownerPort)
-    started.push({ stop: () => void owner.disconnect() })
-    const knows = async (who: ReturnType<typeof rawClient>, id: string): Promise<boolean> => String(await who.call('CLUSTER', 'NODES')).split('\n').some((l) => l.startsWith(id) && l.includes(' connected'))
-    await eventually(async () => (await knows(newcomer, ownerId)) && (await knows(owner, newcomerId)), 20_000, 'the owner and the newcomer to know each other')
-    // The slot migrating to the newcomer: a key absent on its owner is answered ASK toward it.
-    await newcomer.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ownerId)
-    await owner.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', newcomerId)
+    const counterKey = hashTagLayout(PREFIX).toRedis(COUNTER)
+    const migration = await migrateToNewcomer(cluster, counterKey)
+    started.push({ stop: () => migration.stop() })
     const s = openRedisStore({ cluster: { nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) }, keyPrefix: PREFIX, commandTimeoutMs: LONG_MS, connectTimeoutMs: LONG_MS })
     started.push({ stop: () => s.close() })
+    // Counted, not read: the owner answers a GET of a key it lacks with ASK.
+    return { migration, s, keysAtOwner: () => migration.atOwner.call('CLUSTER', 'COUNTKEYSINSLOT', String(migration.slot)) }
+  }
+
+  // Before, the redirect was followed only to a node of the slot map: this take failed ("node … is not
+  // among the client's connections"), and so did every write of a new key in the slot for as long as the migration lasted.
+  it('followed (ASKING and the take on the newcomer, connected for it): the take runs there, once', async () => {
+    const { migration, s, keysAtOwner } = await migrating()
+    expect(await s.incrementIfUnder(TAKE, 100, 60_000)).toMatchObject({ added: true })
+    expect(await migration.atNewcomer.call('DBSIZE')).toBe(1)
+    expect(await keysAtOwner()).toBe(0)
+  })
+
+  it('the newcomer unreachable (stopped): the take never ran', async () => {
+    const { migration, s, keysAtOwner } = await migrating()
+    await migration.newcomer.stop()
     const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
-    expect(String(failure)).toMatch(/not among the client's connections/)
+    expect(failure).toBeInstanceOf(GatewayError)
     expect(s.mayHaveLanded(failure)).toBe(false)
-    expect(await newcomer.call('DBSIZE')).toBe(0)
+    expect(await keysAtOwner()).toBe(0)
   })
 })
 

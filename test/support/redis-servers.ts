@@ -93,9 +93,9 @@ export function startRedisServer(o: RedisServerOptions = {}): Promise<Peer> {
   })
 }
 
-/** A `host:port` client for one server or Sentinel (loopback; over TLS when `tls` is given). */
-export function rawClient(port: number, tls?: RawClientTls): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(tls ? { tls: { ...tls, servername: 'localhost' } } : {}) })
+/** A `host:port` client for one server or Sentinel (loopback; over TLS when `tls` is given; with `password` when it requires one). */
+export function rawClient(port: number, tls?: RawClientTls, password?: string): Redis {
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(tls ? { tls: { ...tls, servername: 'localhost' } } : {}), ...(password !== undefined ? { password } : {}) })
 }
 
 /** Polls `check` until it holds or the deadline passes. */
