@@ -14,11 +14,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningGateway } from '../../src/cli/gateway-root.js'
 import { newBearerToken } from '../../src/callers/bearer-shape.js'
 import { createTestPki, type TestPki } from '../support/pki.js'
+import { sqliteKeysLike } from '../support/store-expiry.js'
 import { send, startTestGateway } from '../support/gateway.js'
 import { ADMIN, authorizeLink, clickLink, gatewayYaml, startDanceProvider, type DanceProvider } from './dance-support.js'
 
@@ -81,12 +81,7 @@ async function receivedText(): Promise<string> {
 
 /** The keys of the dance's links and pending request tokens in the gateway's store. */
 function danceRecords(): string[] {
-  const db = new Database(join(dir, 'state.db'), { readonly: true })
-  try {
-    return (db.prepare("SELECT key FROM store_entries WHERE key LIKE 'oauth1:link%' OR key LIKE 'oauth1:request:%'").all() as { key: string }[]).map((r) => r.key)
-  } finally {
-    db.close()
-  }
+  return sqliteKeysLike(join(dir, 'state.db'), 'oauth1:link%', 'oauth1:request:%')
 }
 
 describe('filled profile URLs: no gateway bearer reaches the provider, the origin is the profile\'s', () => {

@@ -1,4 +1,4 @@
-/** When a key of the gateway's store expires, read beside the store: the SQLite file's row, or Redis's PTTL. */
+/** Read beside the gateway's store: when a key expires (the SQLite file's row, or Redis's PTTL), and which keys a SQLite file holds. */
 import Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
 
@@ -29,5 +29,16 @@ export function expiryReader(location: { kind: 'sqlite'; file: string } | { kind
       return row === undefined || (row.expires_at !== null && row.expires_at <= Date.now()) ? undefined : row.expires_at
     },
     close: () => db?.close(),
+  }
+}
+
+/** The keys of the SQLite store `file` that match any of `patterns` (SQL LIKE), read beside the gateway. */
+export function sqliteKeysLike(file: string, ...patterns: string[]): string[] {
+  const db = new Database(file, { readonly: true })
+  try {
+    const where = patterns.map(() => 'key LIKE ?').join(' OR ')
+    return (db.prepare(`SELECT key FROM store_entries WHERE ${where}`).all(...patterns) as { key: string }[]).map((r) => r.key)
+  } finally {
+    db.close()
   }
 }
