@@ -19,7 +19,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createExchangeThrottle } from '../../src/api/exchange-throttle.js'
 import type { Store } from '../../src/store/index.js'
 import { STORE_BACKENDS, stopStoreServers, uniqueRedisPrefix, type StoreHarness } from '../support/store-backends.js'
-import { startRedisServer } from '../support/redis-servers.js'
+import { monitorClient, startRedisServer } from '../support/redis-servers.js'
 import { clientTlsYaml, createTestPki } from '../support/pki.js'
 import { eventually, startOpsGateway } from '../ops/helpers.js'
 import { freshLoopback, inOneWindow, interceptStore, requestFrom } from './throttle-support.js'
@@ -111,7 +111,7 @@ async function withMonitoredGateway(run: (m: MonitoredGateway) => Promise<void>)
   const yaml = `listen: { host: 127.0.0.1, port: 0 }\nstore: { kind: redis, url: "${url}", keyPrefix: "${keyPrefix}" }\ncallers:\n  failedExchangesPerMinute: 5\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }\nendpoints:\n  - { name: partner, url: "https://api.partner.test:9", resolve: 127.0.0.1, allowPrivate: true, tls: ${clientTlsYaml(pki)} }\n`
   let g: Awaited<ReturnType<typeof startOpsGateway>> | undefined
   try {
-    monitor = await new Redis(url).monitor()
+    monitor = await monitorClient(redis.port)
     g = await startOpsGateway(dir, yaml)
     const probeAddr = /\baddr=(\S+)/.exec(String(await probe.client('INFO')))?.[1]
     const seen: string[][] = []

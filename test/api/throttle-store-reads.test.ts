@@ -25,7 +25,7 @@ import { COUNTER_TTL_MS, windowKeys, windowOf } from '../../src/api/throttle-cou
 import { THROTTLE_WINDOW_MS } from '../../src/api/sliding-window.js'
 import { hashTagLayout } from '../../src/store/redis-keys.js'
 import { openRedisStore, openSqliteStore, withOneStoreWait, type Store } from '../../src/store/index.js'
-import { rawClient, startRedisCluster, startRedisServer, type RedisCluster } from '../support/redis-servers.js'
+import { monitorClient, rawClient, startRedisCluster, startRedisServer, type RedisCluster } from '../support/redis-servers.js'
 import { eventually } from '../ops/helpers.js'
 
 const MAX = 3
@@ -113,7 +113,7 @@ describe('a refusal by this process\'s count only reads the store', () => {
     const server = await startRedisServer()
     stops.push(() => server.stop())
     // MONITOR before any other client (ioredis fails MONITOR when other replies share its read).
-    const monitor = await new Redis(server.port, '127.0.0.1').monitor()
+    const monitor = await monitorClient(server.port)
     stops.push(() => monitor.disconnect())
     const seen: string[] = []
     monitor.on('monitor', (_time: string, args: string[], source: string) => void (source !== 'lua' && seen.push((args[0] ?? '').toLowerCase())))

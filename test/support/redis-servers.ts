@@ -98,6 +98,17 @@ export function rawClient(port: number, tls?: RawClientTls, password?: string): 
   return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(tls ? { tls: { ...tls, servername: 'localhost' } } : {}), ...(password !== undefined ? { password } : {}) })
 }
 
+/**
+ * A MONITOR connection to the server at `port`. ioredis's `monitor()` opens a connection of its own
+ * (a duplicate) and leaves the client it was asked of as it was: that client is lazy here, so it never
+ * connects. Before, an eager one was made and never closed: once the test's server stopped it
+ * reconnected every 2 s for the rest of the worker's life, each refusal printed as "[ioredis]
+ * Unhandled error event: Error: connect ECONNREFUSED" under whichever test file ran next.
+ */
+export function monitorClient(port: number): Promise<Redis> {
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: true }).monitor()
+}
+
 /** Polls `check` until it holds or the deadline passes. */
 export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
