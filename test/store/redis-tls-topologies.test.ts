@@ -149,7 +149,7 @@ describe('Redis Sentinels that require a client certificate', () => {
     const dir = join(oldClient.dir, 'sentinel-mtls')
     const files = gatewayTlsFiles(oldClient.dir)
     const sentinels = set.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }))
-    const o = { sentinel: { sentinels, primaryName: 'mtlsprimary' }, keyPrefix: 'mtls-sentinel:', connectTimeoutMs: 1000, commandTimeoutMs: 1000 }
+    const o = { sentinel: { sentinels, primaryName: 'mtlsprimary' }, keyPrefix: 'mtls-sentinel:', connectTimeoutMs: 5000, commandTimeoutMs: 5000 } // a TLS handshake with client certificates at CI's load outlasted 1 s
     // The Sentinels really ask: without a client certificate nothing gets through them.
     const anonymous = openRedisStore({ ...o, tls: { ca: servers.root.pem, serverName: 'localhost' } })
     try {
