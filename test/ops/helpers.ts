@@ -149,6 +149,17 @@ export async function spawnTwoWorkers(dir: string, yaml: string): Promise<{ gp: 
   return { gp: await spawnGateway(config, ['--workers', '2']), config }
 }
 
+/**
+ * The reloads a `serve` process put in force for its whole instance, from output line `from` on: its
+ * own `config reloaded` lines as one process, or, as a cluster primary (the default `--workers` is the
+ * machine's CPUs), its `reload accepted by every worker` lines. A worker's `config reloaded` comes
+ * before its primary's verdict, and the primary's admin listener (the console, /metrics) follows
+ * the configs it accepted: one worker's line is not yet the instance's reload.
+ */
+export function instanceReloads(gp: GatewayProcess, from = 0): number {
+  return gp.logEntries(from).filter((e) => (e.msg === 'config reloaded' && e.pid === gp.child.pid) || e.msg === 'reload accepted by every worker').length
+}
+
 /** The line a refused reload logs (the primary's verdict with --workers). */
 export const RELOAD_REFUSED = 'config reload failed; keeping the last good config'
 

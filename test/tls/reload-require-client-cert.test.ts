@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { describe, expect, it } from 'vitest'
 import { spawnGateway } from '../support/process.js'
-import { eventually, parseMetrics, RELOAD_REFUSED, replaceFile, valueOf } from '../ops/helpers.js'
+import { eventually, instanceReloads, parseMetrics, RELOAD_REFUSED, replaceFile, valueOf } from '../ops/helpers.js'
 import { heldHandshakeRelay } from '../support/held-handshake-relay.js'
 import { exchange, type Answer } from '../support/exchange.js'
 import { closesWithin, connectWith, gatewayFixture, gatewayYaml, spawnOn, type Pair } from './reload-client-cert-support.js'
@@ -55,16 +55,17 @@ async function servedNow(caller: Pair): Promise<boolean> {
 }
 
 /**
- * SIGHUP after replacing the client CA file; resolves once the process says it reloaded and, given
- * `servedCaller` (a caller only the new CA verifies), once the listener serves that caller: a
- * "config reloaded" line of an earlier rotation (the file watcher's and the signal's reloads of one
- * write), read from the pipe after this call began, is not taken for this rotation's.
+ * SIGHUP after replacing the client CA file; resolves once the instance says it reloaded (a cluster,
+ * the default here, once its primary accepted: one worker's line is not the other's reload) and,
+ * given `servedCaller` (a caller only the new CA verifies), once the listener serves that caller: a
+ * reload line of an earlier rotation (the file watcher's and the signal's reloads of one write),
+ * read from the pipe after this call began, is not taken for this rotation's.
  */
 async function rotateClientCa(pem: string, servedCaller?: Pair): Promise<void> {
   const from = f.gp.output.length
   replaceFile(f.s.clientCa, pem)
   f.gp.child.kill('SIGHUP')
-  await eventually(() => f.gp.logEntries(from).some((e) => e.msg === 'config reloaded'), 30_000, 'the reload')
+  await eventually(() => instanceReloads(f.gp, from) > 0, 30_000, 'the reload')
   if (servedCaller) await eventually(() => servedNow(servedCaller), 30_000, 'the rotated client CA in force')
 }
 
