@@ -57,6 +57,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const admit = (await import(join(dist, 'src/proxy/steps/authenticate-caller.js'))) as typeof import('../src/proxy/steps/authenticate-caller.js')
   const strip = (await import(join(dist, 'src/proxy/steps/strip-gateway-credentials.js'))) as typeof import('../src/proxy/steps/strip-gateway-credentials.js')
   const requestId = (await import(join(dist, 'src/proxy/request-id.js'))) as typeof import('../src/proxy/request-id.js')
+  const outbound = (await import(join(dist, 'src/proxy/outbound-request.js'))) as typeof import('../src/proxy/outbound-request.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
   const body: Context['outbound']['body'] = { present: false, stream: undefined, buffered: undefined, bytes: () => Promise.resolve(Buffer.alloc(0)), replace: () => {} }
@@ -122,6 +123,12 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const tokenLikeStrip = stripCtx({ cookie: 'theme=dark; session=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx', authorization: 'Bearer QmFja2VuZE93blRva2VuMDAwMDAwMDAwMDAwMDAwMDA' })
   // The caller's own X-Request-Id (a UUID) beside its bearer: what requestIdOf reads of the listener's request.
   const withId = { headers: { ...callerHeaders, 'x-request-id': '3f6c1a52-9a0e-4c36-b1d5-0d2f7f3e8a41' }, rawHeaders: callerRaw } as unknown as import('node:http').IncomingMessage
+  // The listener's lazily parsed outbound request, routed to the signed endpoint's target: what the signer reads of its URL.
+  const signedUrl = (): number => {
+    const o = new outbound.OutboundRequest('GET', {}, body)
+    outbound.routeOutbound(o, fixed.target)
+    return outbound.outboundUrlToSign(o).host.length
+  }
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
   const signed = (): Admitted => {
@@ -137,6 +144,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
       { name: 'strip_gateway_credentials step (13 lines, two 43-character backend tokens)', run: () => void strip.stripGatewayCredentials.run(tokenLikeStrip) },
       { name: "request id: the caller's X-Request-Id judged (12 header lines)", run: () => void requestId.requestIdOf(withId, undefined) },
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
+      { name: "the signer's URL parts of a routed request (urlToSign)", run: () => void signedUrl() },
       { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
       { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },
       { name: 'token + fields + sign steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization, signStep]) },

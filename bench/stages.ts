@@ -30,12 +30,14 @@ const DISPATCH = 'upstream dispatch (forward step + undici request write)'
 /** Gateway files (under dist/src/) and packages, innermost match wins. */
 const OWN: readonly [RegExp, string][] = [
   [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, 'step sign_oauth1 (OAuth 1.0a)'],
-  [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/upstream\./, DISPATCH],
+  // The endpoint's pools (origin-pools.ts) hand the request to undici's Agent: what runs under them is the dispatch, not routing.
+  [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/(upstream|origin-pools)\./, DISPATCH],
   // The upstream call's handler: the head settling forward, body chunks written to the caller.
   [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
   [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
-  [/\/src\/ops\/(log|log-sink|batching-sink|redact|pretty)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
+  // access-line.ts serialises the line's fields (it was charged to ops glue until session 49).
+  [/\/src\/ops\/(log|log-sink|batching-sink|redact|pretty|access-line|bounded-line)\.|\/node_modules\/(pino|sonic-boom|pino-std-serializers|@pinojs|fast-redact|thread-stream)\//, 'access log line'],
   [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
   [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
   [/\/src\/ops\//, 'ops glue (onDone)'],

@@ -19,6 +19,16 @@ export interface DestinationBase {
   readonly under: RegExp
   /** The origin's host and port (its scheme's default when the URL gives none), for trace spans. */
   readonly server: ServerAuthority
+  /** The origin's scheme and host as a URL's `protocol` and `host` read them: what an OAuth 1.0a signer reads of it, split once. */
+  readonly originParts: OriginParts
+}
+
+/** A URL's origin in the parts a signer reads. */
+export interface OriginParts {
+  /** The scheme with its ":" (`https:`). */
+  readonly protocol: string
+  /** The text after "//": `host[:port]`. */
+  readonly host: string
 }
 
 /**
@@ -105,7 +115,10 @@ function parse(url: string): DestinationBase {
 
 function baseOf(u: URL): DestinationBase {
   const path = u.pathname.replace(/\/+$/, '')
-  return { origin: u.origin, path, under: underBasePattern(normalSpelling(path)), server: serverAuthority(u) }
+  const origin = u.origin
+  // A parsed URL's origin is `scheme://host[:port]`: the host is what follows "//".
+  const slashes = origin.indexOf('//')
+  return { origin, path, under: underBasePattern(normalSpelling(path)), server: serverAuthority(u), originParts: { protocol: origin.slice(0, slashes), host: origin.slice(slashes + 2) } }
 }
 
 /** The authority text of a configured URL (between `://` and the path, query or fragment). */

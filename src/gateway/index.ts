@@ -9,7 +9,7 @@ export { inspectEndpoints, inspectListeners, type EndpointReport, type Inspectio
 export { createConnector, createUpstream, type ConnectInfo, type Upstream, type UpstreamOptions } from './upstream.js'
 export { newClient, undiciErrors } from './undici-agent.js'
 export { endpointAuthority } from './endpoint-authority.js'
-export { compileDestination, underBasePattern, MAX_CACHED_TENANTS, type DestinationBase, type EndpointDestination } from './destination.js'
+export { compileDestination, underBasePattern, MAX_CACHED_TENANTS, type DestinationBase, type EndpointDestination, type OriginParts } from './destination.js'
 export { compileFields, compileProfiles, type CompiledField, type Profile } from './profiles.js'
 export { fillProfileUrl, type DanceScope, type ProfileUrlKey } from './profile-urls.js'
 export { bearerResolveOptions, compileCallers, userSpaceOf, type Callers, type CertificateApp } from './callers.js'

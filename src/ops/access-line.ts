@@ -20,12 +20,72 @@ export function accessLevel(r: RequestRecord): 'warn' | 'info' {
 
 const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10)
 
+/**
+ * `s` as JSON.stringify writes it. The usual text (an id, an address, a name) has nothing to
+ * escape: quoted as it is, without JSON.stringify's call into the runtime; anything else (a
+ * control character, `"`, `\\`, any surrogate, paired or not) goes to JSON.stringify.
+ */
+export function quoted(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s)
+  }
+  return `"${s}"`
+}
+
+/** A number as the line writes it: `String(v)` (JSON's text for a finite number), `null` for NaN and the infinities. */
+const numeric = (v: number): string => (Number.isFinite(v) ? String(v) : 'null')
+
+/**
+ * `String(Math.round(v * 10) / 10)` (ms(), written): a duration's tenths counted as an integer
+ * n, whose text is n's digits with a "." before the last unless it is 0. Only for 0 ≤ n < 10⁹,
+ * where n / 10 is the nearest double to that decimal and no shorter one rounds to it; the rest
+ * (negative, huge, NaN) takes String().
+ */
+export function tenths(v: number): string {
+  const n = Math.round(v * 10)
+  if (!(n >= 0 && n < 1e9)) return numeric(n / 10)
+  const digit = n % 10
+  return digit === 0 ? String(n / 10) : `${(n - digit) / 10}.${digit}`
+}
+
 /** `,"name":value` in JSON, nothing for undefined (as pino leaves such keys out). */
 function field(name: string, v: string | number | boolean | undefined): string {
   if (v === undefined) return ''
-  if (typeof v === 'number') return `,"${name}":${Number.isFinite(v) ? String(v) : 'null'}`
-  return `,"${name}":${typeof v === 'string' ? JSON.stringify(v) : String(v)}`
+  if (typeof v === 'number') return `,"${name}":${numeric(v)}`
+  return `,"${name}":${typeof v === 'string' ? quoted(v) : String(v)}`
 }
+
+/** field(name, v) for a string, its key's text made once. */
+function stringField(name: string): (v: string | undefined) => string {
+  const key = `,"${name}":`
+  return (v) => (v === undefined ? '' : key + quoted(v))
+}
+
+/** field(name, ms(v)) for a duration, its key's text made once. */
+function durationField(name: string): (v: number | undefined) => string {
+  const key = `,"${name}":`
+  return (v) => (v === undefined ? '' : key + tenths(v))
+}
+
+/** field(name, v) for a byte count or another number, its key's text made once. */
+function numberField(name: string): (v: number | undefined) => string {
+  const key = `,"${name}":`
+  return (v) => (v === undefined ? '' : key + numeric(v))
+}
+
+const reqIdField = stringField('reqId')
+const clientAddressField = stringField('clientAddress')
+const callerField = stringField('caller')
+const tenantField = stringField('tenant')
+const durationMsField = durationField('durationMs')
+const upstreamMsField = durationField('upstreamMs')
+const requestBytesField = numberField('requestBytes')
+const responseBytesField = numberField('responseBytes')
+
+/** `,"status":N` of each status a request can end with (0–999), made once; any other number as field() writes it. */
+const STATUS_FIELDS = Array.from({ length: 1000 }, (_, status) => field('status', status))
+const statusField = (v: number): string => (Number.isInteger(v) && v >= 0 && v < 1000 ? (STATUS_FIELDS[v] as string) : field('status', v))
 
 /**
  * `field(name, v)` for a string value that repeats from request to request (an endpoint's name,
@@ -69,21 +129,21 @@ function upstreamFields(up: UpstreamFacts | undefined): string {
 export function accessFields(r: RequestRecord, up: UpstreamFacts | undefined): string {
   const facts = r.facts
   let line =
-    field('reqId', r.id) +
+    reqIdField(r.id) +
     modeField(r.mode) +
     endpointField(facts.endpoint) +
     methodField(r.method) +
-    field('status', r.status) +
-    field('durationMs', ms(r.durationMs)) +
-    field('upstreamMs', ms(facts.upstreamMs)) +
+    statusField(r.status) +
+    durationMsField(r.durationMs) +
+    upstreamMsField(facts.upstreamMs) +
     field('upstreamRetries', facts.upstreamRetries) +
     upstreamFields(up) +
-    field('clientAddress', r.clientAddress) +
-    field('caller', facts.caller) +
-    field('tenant', facts.tenant) +
+    clientAddressField(r.clientAddress) +
+    callerField(facts.caller) +
+    tenantField(facts.tenant) +
     field('passThrough', r.passThrough) +
-    field('requestBytes', r.requestBytes) +
-    field('responseBytes', r.responseBytes)
+    requestBytesField(r.requestBytes) +
+    responseBytesField(r.responseBytes)
   const trace = facts.trace ?? r.span
   if (trace !== undefined) line += field('trace_id', trace.traceId) + field('span_id', trace.spanId)
   if (r.error) {

@@ -45,10 +45,9 @@ export class OutboundRequest implements Outbound {
     const target = this.#target
     const pathAndQuery = this.untouchedPathAndQuery()
     if (target === undefined || pathAndQuery === undefined) return this.url
-    // The origin is a parsed URL's (`scheme://host[:port]`, gateway/destination.ts): the host is what follows "//".
-    const origin = target.origin
-    const slashes = origin.indexOf('//')
-    return { protocol: origin.slice(0, slashes), host: origin.slice(slashes + 2), pathname: target.path, search: target.query, hash: '', href: origin + pathAndQuery }
+    // The origin's scheme and host were split once, with the destination (gateway/destination.ts).
+    const { protocol, host } = target.originParts
+    return { protocol, host, pathname: target.path, search: target.query, hash: '', href: target.origin + pathAndQuery }
   }
 
   /** The target's path and query, when no step has read the URL and parsing would give them back unchanged. */

@@ -6,7 +6,7 @@
  */
 import { firstReadingProblem, foldingCharacter, hasDotSegment, normalSpelling, spelledPrefix, type PathReading } from '../config/index.js'
 import { GatewayError } from '../errors.js'
-import type { Endpoint } from '../gateway/index.js'
+import type { Endpoint, OriginParts } from '../gateway/index.js'
 import type { ServerAuthority } from '../tracing/index.js'
 
 declare const built: unique symbol
@@ -18,6 +18,8 @@ export interface UpstreamTarget {
   readonly origin: string
   /** The origin's host and port, parsed with it (trace spans read these, not a per-request URL). */
   readonly server: ServerAuthority
+  /** The origin's scheme and host as the signer reads a URL's: split once per destination (gateway/destination.ts), so once per snapshot. */
+  readonly originParts: OriginParts
   /** Every path sent stays under this ('' = anywhere on the origin); no trailing slash. */
   readonly basePath: string
   /** The full path to send (base path included in route mode). */
@@ -135,7 +137,7 @@ export function buildUpstreamTarget(endpoint: Endpoint, tenant: string | undefin
   const path = append ? (configured.path + requestPath) : requestPath
   if (!isUnderBase(path, basePath)) throw new GatewayError('path_escapes_base', `the request path is not under ${basePath}/ of endpoint "${endpoint.name}"`)
   const placeholders = append ? destination.urlPlaceholders : destination.prefixPlaceholders
-  return { origin: configured.origin, server: configured.server, basePath, path, query, under: append ? configured.under : destination.prefixUnder, placeholders } as UpstreamTarget
+  return { origin: configured.origin, server: configured.server, originParts: configured.originParts, basePath, path, query, under: append ? configured.under : destination.prefixUnder, placeholders } as UpstreamTarget
 }
 
 /** The URL the steps edit (query and path fields, signing); starts as exactly the target. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { profilerInflation, stageMarkdown, withUnprofiled, type StageColumn } from '../../bench/stages.js'
+import { profilerInflation, stageCosts, stageMarkdown, withUnprofiled, type CpuProfile, type StageColumn } from '../../bench/stages.js'
 
 const column = (path: string, mainThreadUsPerReq: number, unprofiledMainUsPerReq?: number): StageColumn => ({
   path,
@@ -62,5 +62,38 @@ describe('the stage table against the unprofiled rounds', () => {
     expect(profilerInflation({ mainThreadUsPerReq: 200 })).toBeUndefined()
     expect(profilerInflation({ mainThreadUsPerReq: 200, unprofiledMainUsPerReq: 0 })).toBeUndefined()
     expect(profilerInflation({ mainThreadUsPerReq: 200, unprofiledMainUsPerReq: Number.NaN })).toBeUndefined()
+  })
+})
+
+describe('which stage a sample is charged to', () => {
+  /** A profile of one stack per sample, each given root first as [function, file] frames; one sample per stack, 1 µs apart. */
+  function profileOf(stacks: readonly (readonly (readonly [string, string])[])[]): CpuProfile {
+    const nodes: CpuProfile['nodes'] = [{ id: 1, callFrame: { functionName: '(root)', url: '' }, children: [] }]
+    const samples: number[] = []
+    for (const stack of stacks) {
+      let parent = nodes[0] as CpuProfile['nodes'][number]
+      for (const [functionName, url] of stack) {
+        const node = { id: nodes.length + 1, callFrame: { functionName, url }, children: [] as number[] }
+        nodes.push(node)
+        parent.children?.push(node.id)
+        parent = node
+      }
+      samples.push(parent.id)
+    }
+    return { nodes, startTime: 0, samples, timeDeltas: samples.map(() => 1) }
+  }
+  const dist = 'file:///gw/dist/src'
+  const stageOf = (stack: readonly (readonly [string, string])[]): string | undefined => stageCosts(profileOf([stack]), 0, 10, 100)[0]?.stage
+
+  it('charges undici\'s work under the endpoint\'s pools to the upstream dispatch, not to routing', () => {
+    const underPools = [['forwardUpstream', `${dist}/proxy/steps/forward.js`], ['dispatch', `${dist}/gateway/origin-pools.js`], ['_resume', 'file:///gw/node_modules/undici/lib/dispatcher/client.js']] as const
+    expect(stageOf(underPools)).toBe('upstream dispatch (forward step + undici request write)')
+    // The gateway's own policy code stays where it was.
+    expect(stageOf([['forwardUpstream', `${dist}/proxy/steps/forward.js`], ['degradation', `${dist}/gateway/degraded-upstream.js`]])).toBe('routing, caller, TLS policy')
+  })
+
+  it('charges the access line\'s field serialisation to the access log line, not to ops glue', () => {
+    expect(stageOf([['onDone', `${dist}/ops/ops.js`], ['access', `${dist}/ops/log.js`], ['accessFields', `${dist}/ops/access-line.js`]])).toBe('access log line')
+    expect(stageOf([['onDone', `${dist}/ops/ops.js`]])).toBe('ops glue (onDone)')
   })
 })

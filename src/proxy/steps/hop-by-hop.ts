@@ -91,8 +91,9 @@ export function outboundCopy(headers: Readonly<Record<string, string | string[] 
 function namedByConnection(headers: Readonly<Record<string, string | string[] | undefined>>, kept: ReadonlySet<string>): ReadonlySet<string> | undefined {
   const connection = headers.connection
   if (connection === undefined) return undefined
-  // The usual values name nothing but themselves (already hop-by-hop): no split per response.
-  if (typeof connection === 'string' && KEEP_OR_CLOSE.test(connection)) return undefined
+  // The usual values name nothing but themselves (already hop-by-hop): no split per response, and
+  // as Node's clients and servers spell them, not even the pattern.
+  if (connection === 'keep-alive' || connection === 'close' || (typeof connection === 'string' && KEEP_OR_CLOSE.test(connection))) return undefined
   const keys = new Set<string>()
   for (const option of connectionOptions(connection)) {
     const key = cgiHeaderName(option)
