@@ -94,7 +94,9 @@ export interface JudgedTarget {
  */
 export function originAloneToJudge(url: OutboundUrl, judged: JudgedTarget | undefined, own: OwnCredentials): boolean {
   if (judged === undefined || judged.path.charCodeAt(0) !== 0x2f || (judged.query !== '' && judged.query.charCodeAt(0) !== 0x3f)) return false
-  return url.href === url.origin + judged.path + judged.query && !own.some((t) => t.includes('/') || t.includes('?'))
+  const { href, origin } = url
+  // The lengths first: an endpoint URL with a base path (`/v1`) makes them differ, and no joined copy is made and compared.
+  return href.length === origin.length + judged.path.length + judged.query.length && href === origin + judged.path + judged.query && !own.some((t) => t.includes('/') || t.includes('?'))
 }
 
 /**
