@@ -112,6 +112,15 @@ describe('OutboundRequest', () => {
     )
   })
 
+  it('the scheme and host the signer reads, split once per destination, are the parsed URL\'s for every kind of origin', () => {
+    const origins = ['https://API.Partner.test:443/v1', 'https://api.partner.test:8443', 'http://127.0.0.1:80/x', 'http://127.0.0.1:8080', 'https://[::1]:8443/a', 'https://[::ffff:127.0.0.1]', 'https://bücher.example:444/b', 'https://xn--bcher-kva.example', 'https://{tenant}.partner.test:9443/t/{tenant}']
+    for (const configured of origins) {
+      const parts = compileDestination(configured, undefined).at('acme').originParts
+      const url = new URL(configured.replaceAll('{tenant}', 'acme'))
+      expect(parts, configured).toEqual({ protocol: url.protocol, host: url.host })
+    }
+  })
+
   it('a step\'s edit is what is sent', () => {
     const target = buildUpstreamTarget(ROUTE, 'acme', '/accounts', '?a=1', 'append')
     const outbound = new OutboundRequest('GET', {}, NO_BODY)
