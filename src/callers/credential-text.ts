@@ -16,13 +16,16 @@ export const MIN_TOKEN_LENGTH = 16
 /** A request's own credentials, lower-cased, long enough to look for and shortest first: only credentialsToLookFor makes one. */
 export type OwnCredentials = readonly string[] & { readonly __lowerCased: true }
 
+/** No credentials to look for (read only, as every OwnCredentials is). */
+export const NO_CREDENTIALS = [] as readonly string[] as OwnCredentials
+
 /** `presented` as carriesCredential looks for them: the ones of MIN_TOKEN_LENGTH or more, lower-cased, shortest first. */
 export function credentialsToLookFor(presented: readonly string[]): OwnCredentials {
+  // Most requests present none (a caller known by its certificate): one shared empty list, no copies.
+  if (presented.length === 0) return NO_CREDENTIALS
   const found = presented.filter((t) => t.length >= MIN_TOKEN_LENGTH).map((t) => t.toLowerCase())
   return found.sort((a, b) => a.length - b.length) as readonly string[] as OwnCredentials
 }
-
-export const NO_CREDENTIALS = credentialsToLookFor([])
 
 /**
  * Whether `text` holds one of the request's own credentials or any gateway bearer, in any letter
