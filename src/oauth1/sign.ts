@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.js'
 import { addFormParameters, encodedNormalizedParameters } from './base-string.js'
 import { encodedOrLater, isFormContentType, lastEncoding, percentEncode } from './percent-encode.js'
 import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
-import { addExtraOAuthParams, addProtocolParameters, encodeProtocolParameters, type ProtocolStatics } from './protocol-parameters.js'
+import { addExtraOAuthParams, addProtocolParameters, currentTimestamp, encodeProtocolParameters, newNonce, type ProtocolStatics } from './protocol-parameters.js'
 import { prepareToken, preparedHeader, preparedParameters, type PreparedToken } from './prepared-token.js'
 import type { Placement, SignableUrl, SignInput, SignResult, Signer, SignerStatics, SignRequestInput } from './sign-input.js'
 import { computeSignature } from './signature.js'
@@ -68,12 +68,10 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   if (statics.placement === 'body' && !formBody) {
     throw new GatewayError('unsupported_payload', `OAuth parameters can go in the body only of an application/x-www-form-urlencoded request, not "${r.contentType ?? 'no content type'}"`)
   }
+  if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url)
   // §3.1 protocol parameters in transmission order (decoded); `enc` holds the encodings known
   // already (undefined: encoded below, after the URL check, where it always was).
-  const p: Record<string, string> = { oauth_consumer_key: statics.consumerKey }
-  const enc: (string | undefined)[] = [s.encConsumerKey]
-  addProtocolParameters(p, enc, r, s, formBody)
-  if (s.preparing && r.callback === undefined && r.verifier === undefined && r.extraOAuthParams === undefined && !(r.body !== undefined && formBody) && preparedFor(s, r.token)) return signPrepared(s, r, url, p, enc)
+  const { p, enc } = protocolParameters(s, r, formBody)
   const known = enc.length // the names so far are the signer's own, all unreserved
   if (r.extraOAuthParams !== undefined) addExtraOAuthParams(p, enc, r.extraOAuthParams)
   // §3.4.1.3.1: query, protocol and form-body parameters, encoded (§3.4.1.3.2).
@@ -84,6 +82,14 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
   const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
   return signedResult(s, r, url, baseString, p, protocolNames, enc as string[])
+}
+
+/** §3.1: the request's protocol parameters before any extension parameters, decoded, and the encodings known already. */
+function protocolParameters(s: SignerParts, r: SignRequestInput, formBody: boolean): { p: Record<string, string>; enc: (string | undefined)[] } {
+  const p: Record<string, string> = { oauth_consumer_key: s.statics.consumerKey }
+  const enc: (string | undefined)[] = [s.encConsumerKey]
+  addProtocolParameters(p, enc, r, s, formBody)
+  return { p, enc }
 }
 
 /** The URL's query parameters as the base string takes them (encoded, in order), once its scheme is one OAuth 1.0 signs. */
@@ -114,27 +120,39 @@ function preparedFor(s: SignerParts, token: string | undefined): boolean {
  * signWith for the common request: the protocol parameters of the token prepared once
  * (prepared-token.ts), the timestamp and nonce, and the query; the same result, checks in the same order.
  */
-function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl, p: Record<string, string>, enc: (string | undefined)[]): SignResult {
+function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl): SignResult {
   const { statics } = s
   const { names, values } = queryParameters(url)
   let t = s.prepared
+  let timestamp: string
+  let nonce: string
   if (t === undefined || t.token !== r.token) {
     // Encoded as the general way encodes them (a token percentEncode refuses throws here, as there).
+    const { p, enc } = protocolParameters(s, r, false)
     const encoded = [...enc]
-    t = s.prepared = prepareToken(r.token, encodeProtocolParameters(p, encoded, enc.length, s.encToken, [], []), encoded as string[], s.realm)
+    t = s.prepared = prepareToken(r.token, p, encodeProtocolParameters(p, encoded, enc.length, s.encToken, [], []), encoded as string[], s.realm)
+    timestamp = p.oauth_timestamp as string
+    nonce = p.oauth_nonce as string
+  } else {
+    timestamp = r.timestamp ?? currentTimestamp()
+    nonce = r.nonce ?? newNonce()
   }
   // Generated ones are unreserved (their own encoding); given ones are encoded.
-  const timestamp = enc[t.timestampAt] ?? percentEncode(p.oauth_timestamp as string)
-  const nonce = enc[t.timestampAt + 1] ?? percentEncode(p.oauth_nonce as string)
-  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${preparedParameters(t, timestamp, nonce, names, values)}`
+  const encTimestamp = r.timestamp === undefined ? timestamp : percentEncode(timestamp)
+  const encNonce = r.nonce === undefined ? nonce : percentEncode(nonce)
+  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${preparedParameters(t, encTimestamp, encNonce, names, values)}`
+  // The prepared decoded parameters in their order, this request's values in place.
+  const p: Record<string, string> = Object.assign({}, t.decoded)
+  p.oauth_timestamp = timestamp
+  p.oauth_nonce = nonce
   if (statics.placement !== 'header') {
-    const protocolValues = t.values.map((v, k) => (k === t.timestampAt ? timestamp : k === t.timestampAt + 1 ? nonce : v))
+    const protocolValues = t.values.map((v, k) => (k === t.timestampAt ? encTimestamp : k === t.timestampAt + 1 ? encNonce : v))
     return signedResult(s, r, url, baseString, p, [...t.names], protocolValues)
   }
   const signature = signatureOf(s, r, baseString)
   p.oauth_signature = signature
   const oauthParams: Readonly<Record<string, string>> = Object.freeze(p)
-  const authorizationHeader = preparedHeader(t, timestamp, nonce, encodedSignature(statics.signatureMethod, signature))
+  const authorizationHeader = preparedHeader(t, encTimestamp, encNonce, encodedSignature(statics.signatureMethod, signature))
   return { baseString, signature, oauthParams, authorizationHeader, url: url.href }
 }
 

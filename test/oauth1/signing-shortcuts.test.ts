@@ -1,12 +1,13 @@
 /**
  * The signer's shortcuts against what they stand for, over generated input: the query check
  * that skips judging and encoding (isSentAsIs) against unverifiableOctets and
- * encodeRawCharacters, pooled nonces against reuse, and a token's prepared protocol parameters
- * (prepared-token.ts) against the general way of signing.
+ * encodeRawCharacters, pooled nonces against reuse, a token's prepared protocol parameters
+ * (prepared-token.ts) against the general way of signing, and the signature's encoding against encodeURIComponent.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { encodedSignature } from '../../src/oauth1/placement.js'
 import { createSigner, encodeRawCharacters, isSentAsIs, unverifiableOctets, type Placement, type SignatureMethod, type SignerStatics, type SignResult } from '../../src/oauth1/index.js'
 
 // Every character class the two readers treat apart: sent raw, "%" and escapes, raw ASCII they encode, non-ASCII.
@@ -91,13 +92,14 @@ describe('prepared protocol parameters (a token signing again)', () => {
     }
   }
 
-  it('sign as the general way does, results and errors, byte for byte (1,500 profiles × 10 requests)', () => {
+  /** Signs each profile's requests the prepared way and the general way (`createSigner(statics, false)`): the same results and errors; how many the static token signed. */
+  const againstGeneral = (requests: typeof request, perProfile: number, seed: number, numRuns: number): number => {
     let prepared = 0
     fc.assert(
-      fc.property(statics, fc.array(request, { minLength: 10, maxLength: 10 }), (s, requests) => {
+      fc.property(statics, fc.array(requests, { minLength: perProfile, maxLength: perProfile }), (s, rs) => {
         const fast = createSigner(s)
         const general = createSigner(s, false)
-        for (const r of requests) {
+        for (const r of rs) {
           const ours = outcome(() => fast.sign(r))
           // A generated timestamp and nonce are given to the general way as the prepared one made them.
           const made = typeof ours === 'string' ? r : { ...r, timestamp: r.timestamp ?? (ours as SignResult).oauthParams.oauth_timestamp, nonce: r.nonce ?? (ours as SignResult).oauthParams.oauth_nonce }
@@ -105,8 +107,29 @@ describe('prepared protocol parameters (a token signing again)', () => {
           if (r.token === 'static token/+' && typeof ours !== 'string') prepared++
         }
       }),
-      { seed: 2104, numRuns: 1_500 },
+      { seed, numRuns },
     )
-    expect(prepared).toBeGreaterThan(5_000)
+    return prepared
+  }
+
+  it('sign as the general way does, results and errors, byte for byte (1,500 profiles × 10 requests)', () => {
+    expect(againstGeneral(request, 10, 2104, 1_500)).toBeGreaterThan(5_000)
+  })
+
+  // The normalized parameters of a request without a query are the prepared text around the two values.
+  it('sign a request without a query as the general way does (1,000 profiles × 6 requests)', () => {
+    expect(againstGeneral(request.map((r) => ({ ...r, url: r.url.replace(/\?.*$/, '') })), 6, 5849, 1_000)).toBeGreaterThan(2_000)
+  })
+})
+
+describe("oauth_signature's encoding", () => {
+  it('is encodeURIComponent of the base64 signature, for every method but PLAINTEXT (5,000 texts)', () => {
+    const base64 = fc.oneof(fc.uint8Array({ maxLength: 70 }).map((b) => Buffer.from(b).toString('base64')), fc.stringMatching(/^[A-Za-z0-9+/=]{0,40}$/))
+    fc.assert(
+      fc.property(base64, fc.constantFrom<SignatureMethod>('HMAC-SHA1', 'HMAC-SHA256', 'HMAC-SHA512', 'RSA-SHA1', 'RSA-SHA256'), (text, method) => {
+        expect(encodedSignature(method, text)).toBe(encodeURIComponent(text))
+      }),
+      { seed: 4648, numRuns: 5_000 },
+    )
   })
 })

@@ -1,8 +1,7 @@
 /**
- * apply_authorization: the endpoint's and profile's authorization fields, rendered from
- * the request context and injected into a header, the body (JSON or form), the query
- * string or a `{{name}}` path placeholder. Runs before signing so query and form fields
- * are covered by the OAuth signature.
+ * apply_authorization: the endpoint's and profile's authorization fields, rendered from the request context and
+ * injected into a header, the body (JSON or form), the query string or a `{{name}}` path placeholder. Runs before
+ * signing so query and form fields are covered by the OAuth signature.
  */
 import { headerValueProblem, pathSegmentProblem, renderTemplate, type TemplateScope } from '../../config/index.js'
 import { GatewayError } from '../../errors.js'
@@ -16,6 +15,7 @@ import { jsonPathsOfQueryName, parameterMatcher, removeParameters } from '../par
 import type { Admitted, Step } from '../pipeline.js'
 import { checkRequestPath } from '../upstream-target.js'
 import { isJson, readsAsJson, setJsonFields } from './json-payload.js'
+import { setLiteralHeaders } from './literal-header-fields.js'
 
 const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({})
 // A lone UTF-16 surrogate has no UTF-8 form, so no percent-encoding or body can carry it.
@@ -172,7 +172,7 @@ export const applyAuthorization: Step = {
   name: 'apply_authorization',
   // Synchronous unless the body must be read (applyBody): no promise or microtask turn otherwise.
   run(ctx) {
-    if (ctx.endpoint.fields.length === 0) return
+    if (setLiteralHeaders(ctx)) return // no fields, or fixed header text only (literal-header-fields.ts)
     const rendered = renderFields(ctx, ctx.endpoint.fields)
     const payload: { key: string; value: string }[] = []
     const path: { key: string; value: string }[] = []

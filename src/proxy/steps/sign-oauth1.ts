@@ -10,7 +10,7 @@
  * A form's media type goes in lower case (canonicalFormContentType).
  */
 import { GatewayError } from '../../errors.js'
-import { canonicalFormContentType, encodeRawCharacters, isSentAsIs, percentEncode, unverifiableOctets } from '../../oauth1/index.js'
+import { canonicalFormContentType, encodeRawCharacters, isSentAsIs, percentEncode, unverifiableOctets, type SignableUrl } from '../../oauth1/index.js'
 import { contentTypeOf, isFormBody } from '../form-body.js'
 import { setGatewayHeader } from '../gateway-headers.js'
 import { findParameters, readsWithPrefix } from '../parameter-names.js'
@@ -41,12 +41,11 @@ export function createSignOAuth1(onSignature?: OnSignature): Step {
         return outbound.body.bytes().then((body) => {
           // A caller's oauth_* is named first: the refusal that says what the caller tried.
           if (form) refuseCallerFormParameters(ctx, body)
-          sendQueryEncoded(ctx)
-          sign(ctx, profile, contentType, form ? sendFormEncoded(ctx, body, contentType) : body, onSignature)
+          const url = sendQueryEncoded(ctx)
+          sign(ctx, profile, url, contentType, form ? sendFormEncoded(ctx, body, contentType) : body, onSignature)
         })
       }
-      sendQueryEncoded(ctx)
-      sign(ctx, profile, contentType, undefined, onSignature)
+      sign(ctx, profile, sendQueryEncoded(ctx), contentType, undefined, onSignature)
     },
   }
 }
@@ -96,14 +95,18 @@ function refuseUnverifiable(ctx: Admitted, where: 'query' | 'form body', text: B
  * The query as the signer reads it (the caller's, with any query fields: the URL's, percent-encoded
  * where a parser encodes), refused or sent with its raw characters encoded (encodeRawCharacters).
  * Only the search changes: the URL parsed from the same target keeps its origin and path.
+ * Returns the URL (or its parts) to sign, as outboundUrlToSign gives it after that.
  */
-function sendQueryEncoded(ctx: Admitted): void {
-  const search = outboundUrlToSign(ctx.outbound).search
-  if (search.length <= 1 || isSentAsIs(search)) return
+function sendQueryEncoded(ctx: Admitted): URL | SignableUrl {
+  const url = outboundUrlToSign(ctx.outbound)
+  const search = url.search
+  if (search.length <= 1 || isSentAsIs(search)) return url
   const text = Buffer.from(search.slice(1), 'latin1')
   refuseUnverifiable(ctx, 'query', text)
   const encoded = encodeRawCharacters(text)
-  if (encoded !== text) ctx.outbound.url.search = `?${encoded.toString('latin1')}`
+  if (encoded === text) return url
+  ctx.outbound.url.search = `?${encoded.toString('latin1')}`
+  return outboundUrlToSign(ctx.outbound)
 }
 
 /** A form's Content-Type as every verifier recognises it (canonicalFormContentType), sent so when the caller wrote it otherwise. */
@@ -122,7 +125,7 @@ function sendFormEncoded(ctx: Admitted, body: Buffer, contentType: string | unde
   return encoded
 }
 
-function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
+function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile']>, url: URL | SignableUrl, contentType: string | undefined, body: Buffer | undefined, onSignature: OnSignature | undefined): void {
   const p = profile.config
   const { outbound } = ctx
   const token = ctx.auth.token
@@ -130,7 +133,7 @@ function sign(ctx: Admitted, profile: NonNullable<Admitted['endpoint']['profile'
   const signed = profile.signer.sign({
     method: outbound.method,
     // The URL object itself, or its parts while no step parsed it: the signer copies it only when it must change it.
-    url: outboundUrlToSign(outbound),
+    url,
     contentType,
     body,
     token: token?.token,
