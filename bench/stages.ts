@@ -34,6 +34,8 @@ const OWN: readonly [RegExp, string][] = [
   [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/(upstream|origin-pools)\./, DISPATCH],
   // The upstream call's handler: the head settling forward, body chunks written to the caller.
   [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
+  // apply_authorization's shortcut for fixed header fields, in a module of its own.
+  [/\/src\/proxy\/steps\/literal-header-fields\./, 'step apply_authorization'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
   [/\/src\/proxy\/connect\./, 'CONNECT tunnel setup'],
   // access-line.ts serialises the line's fields (it was charged to ops glue until session 49).
