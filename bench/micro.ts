@@ -141,9 +141,9 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   // As the listener hands it over: an OutboundRequest routed to the target, its URL not parsed.
   const signedAsListened = (): Admitted => {
     const ctx = signed(fixedNoQuery)
-    const outbound = new outbound.OutboundRequest('GET', ctx.outbound.headers, body)
-    outbound.routeTo(fixedNoQuery.target)
-    ctx.outbound = outbound
+    const listened = new outbound.OutboundRequest('GET', ctx.outbound.headers, body)
+    listened.routeTo(fixedNoQuery.target)
+    ctx.outbound = listened
     return ctx
   }
   return {
