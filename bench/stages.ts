@@ -43,7 +43,7 @@ const OWN: readonly [RegExp, string][] = [
   [/\/src\/ops\/(metrics|request-metrics|pending-counts|in-flight)\.|\/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics + in-flight'],
   [/\/src\/ops\/upstream-facts\./, 'upstream facts (undici diagnostics)'],
   [/\/src\/ops\//, 'ops glue (onDone)'],
-  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|caller-connection|upstream-target|pipeline|request-target|body|caller-presence|write-error|client-error)\./, 'listener + pipeline plumbing'],
+  [/\/src\/proxy\/(listener|proxy-request|connection-guard|connection-caps|outcome|caller-connection|upstream-target|pipeline|pipeline-run|request-target|body|caller-presence|write-error|client-error)\./, 'listener + pipeline plumbing'],
   [/\/src\/(tracing\/|proxy\/end-trace\.)|\/node_modules\/@opentelemetry\//, 'tracing (spans, context)'],
   [/\/src\/(gateway|tls|callers)\//, 'routing, caller, TLS policy'],
 ]

@@ -53,7 +53,6 @@ const FUNCTIONS: readonly FunctionAllowance[] = [
   { file: 'ops/watch.ts', fn: 'watchFiles', lines: 76 },
   { file: 'ops/workers.ts', fn: 'runPrimary', lines: 90 },
   { file: 'proxy/listener.ts', fn: 'serveRequest', lines: 72 },
-  { file: 'proxy/proxy-request.ts', fn: 'proxyRequest', lines: 51 },
   { file: 'proxy/steps/json-numbers.ts', fn: 'parseKeepingNumbers', lines: 54 },
   { file: 'tls/interception-ca.ts', fn: 'loadInterceptionCa', lines: 41 },
   { file: 'tls/mint.ts', fn: 'createMinter', lines: 48 },

@@ -9,7 +9,10 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 import { peerIdentity } from '../tls/index.js'
+import type { IncomingMessage } from 'node:http'
 import type { CallerCertificate } from './pipeline.js'
+import type { Tunnel } from './connect.js'
+import type { PeerIdentity } from '../tls/index.js'
 import { callerAddress } from './caller-address.js'
 
 /** The counters where the previous request on a connection ended. */
@@ -60,3 +63,23 @@ export function callerCertificate(socket: Duplex): CallerCertificate | undefined
   if (!peer) return undefined
   return { authorized: peer.authorized, ...(peer.subjectCN !== undefined ? { subjectCN: peer.subjectCN } : {}), sans: peer.sans }
 }
+
+/**
+ * The caller's verified client certificate, when the listener serves TLS. Inside a tunnel: the
+ * CONNECT connection's, judged now (the inner TLS, the gateway's own, asks for none).
+ */
+export function requestCertificate(req: IncomingMessage, tunnel: Tunnel | undefined): CallerCertificate | undefined {
+  if (tunnel) return tunnel.peer()
+  const peer = peerIdentity(req.socket)
+  if (!peer) return undefined
+  // peerIdentity keeps one identity per connection and caller trust: its certificate facts are made once, not per request.
+  let facts = certificates.get(peer)
+  if (facts === undefined) {
+    facts = peer.subjectCN !== undefined ? { authorized: peer.authorized, subjectCN: peer.subjectCN, sans: peer.sans } : { authorized: peer.authorized, sans: peer.sans }
+    certificates.set(peer, facts)
+  }
+  return facts
+}
+
+/** A connection's certificate facts, by the identity peerIdentity keeps for it (readonly both). */
+const certificates = new WeakMap<PeerIdentity, CallerCertificate>()

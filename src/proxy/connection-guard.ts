@@ -16,7 +16,7 @@ import { capConnections, type RefusalReason } from './connection-caps.js'
 import { hasBody } from './body.js'
 import type { SendStall } from './relay-hooks.js'
 import { endRequest, expiryOf } from './request-expiry.js'
-import { hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
+import { answersOnClose, hasRequestInProgress, isAnswering, requestAnswered, requestStarted, watchRequests } from './request-progress.js'
 import { answerLeaving, closeOnceAnswered, closeThroughGuard } from './server-closers.js'
 import { endLane, type LaneEnd } from './pipelined.js'
 import { RunningList, type RunningEntry } from '../runtime/index.js'
@@ -150,8 +150,9 @@ class Guard implements ConnectionGuard {
     if (this.#entries.get(socket)?.item !== socket) return
     const body = hasBody(req.headers)
     requestStarted(socket, body ? { req, res } : undefined)
-    // Once its response is done Node forgets a request: if its body never completes, whoever
-    // still reads it (undici, an API handler) must learn when the connection goes (no closure for the bodiless majority).
+    // The listener's one 'close' listener reports a bodiless answer (answersOnClose). Once its response is done Node forgets a request: if its
+    // body never completes, whoever still reads it (undici, an API handler) must learn when the connection goes (no closure for the bodiless majority).
+    if (!body && answersOnClose(res)) return
     const abandon = body ? (): void => void (req.complete || req.destroy()) : undefined
     if (abandon) socket.once('close', abandon)
     res.on('close', () => {
@@ -159,10 +160,9 @@ class Guard implements ConnectionGuard {
       if (this.#reading.get(socket)?.req === req) this.#reading.delete(socket)
       if (abandon && req.complete) socket.off('close', abandon)
     })
-    const idleMs = this.#o.timeouts.bodyIdleMs
-    if (idleMs <= 0 || !body) return
+    if (this.#o.timeouts.bodyIdleMs <= 0 || !body) return
     this.#reading.set(socket, { req, res })
-    socket.setTimeout(idleMs)
+    socket.setTimeout(this.#o.timeouts.bodyIdleMs)
     req.once('end', () => {
       if (this.#reading.get(socket)?.req !== req) return
       this.#reading.delete(socket)

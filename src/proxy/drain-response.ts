@@ -17,11 +17,13 @@
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { nodeHttp } from '../process/index.js'
 import { hasBody } from './body.js'
+import type { AnsweredOnClose } from './request-progress.js'
 
 /** The ServerResponse class of a listener: `listening()` is read as each answer's head is written. */
 export function drainAwareResponse(listening: () => boolean): typeof ServerResponse {
   const Base = nodeHttp().ServerResponse
-  return class DrainAwareResponse<Request extends IncomingMessage = IncomingMessage> extends Base<Request> {
+  return class DrainAwareResponse<Request extends IncomingMessage = IncomingMessage> extends Base<Request> implements AnsweredOnClose {
+    answeredOnClose = false
     override writeHead(statusCode: number, reason?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
       if (!listening()) this.shouldKeepAlive = false
       if (!this.req.complete && hasBody(this.req.headers)) closeAfterEarlyAnswer(this)

@@ -33,6 +33,7 @@ import { noteServedTls, type ServerTls } from '../tls/index.js'
 import { closeRefusedOnReload, refuseAfterReload, type OnAuthFailure } from './outdated-tunnel.js'
 import { closingAfterUpgrade, drainAwareResponse } from './drain-response.js'
 import { enter, leave } from './pipelined.js'
+import { requestAnswered, type AnsweredOnClose } from './request-progress.js'
 
 export type { RequestRecord } from './request-record.js'
 
@@ -133,17 +134,17 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
   const onDemand = continueSender(req, res)
   // Made when this request's turn comes, under the snapshot then in force: nothing reads one before.
   let run: ProxyRun | undefined
-  // One 'close' listener per request, not one per concern (each costs an emitter wrapper and array copies on every
-  // response): it aborts a proxied call whose caller left or that the gateway ended (a limit, a drain's end), then reports.
+  // One 'close' listener per request ('on': once() costs a wrapper and a removal), not one per concern (each costs an emitter wrapper and array copies
+  // on every response): it aborts a proxied call whose caller left or that the gateway ended (a limit, a drain's end), reports, then does the guard's part.
   let report: (() => void) | undefined
   // This connection's turn (pipelined.ts): held until this answer is done.
   let held = false
   let refused = false
-  // 'on', not 'once': a response closes once, and once() costs a wrapper and a removal per request.
   res.on('close', () => {
     if (held) leave(socket, res)
     if (!res.writableFinished || expiryOf(req)) run?.presence?.leave(new Error('caller went away'))
     report?.()
+    if ((res as ServerResponse & AnsweredOnClose).answeredOnClose) requestAnswered(socket, req)
   })
   try {
     const turn = enter(socket)

@@ -13,7 +13,6 @@ import type { RelayHooks } from './relay-hooks.js'
 import type { RequestTarget } from './request-target.js'
 import type { UpstreamTarget } from './upstream-target.js'
 import type { BufferedBodies } from '../runtime/index.js'
-import { answerAsLastHop } from './max-forwards.js'
 
 export type { Caller } from '../callers/index.js'
 
@@ -157,27 +156,6 @@ export interface Pipeline {
   readonly respond: readonly ResponseStep[]
   /** The process's budget for bodies buffered whole (limits.maxBufferedTotal); absent: bodies are bounded one by one only. */
   readonly bufferedBodies?: BufferedBodies
-}
-
-/** Runs one request through the pipeline; throws GatewayError on any refusal or failure. */
-export async function handle(pipeline: Pipeline, ctx: Context): Promise<UpstreamResponse> {
-  const routed = pipeline.route(ctx)
-  ctx.facts.endpoint = routed.endpoint.name
-  const admission = pipeline.admit(routed)
-  const admitted = admission instanceof Promise ? await admission : admission
-  ctx.facts.caller = admitted.caller.appId
-  if (ctx.inbound.method === 'OPTIONS') {
-    // Max-Forwards: 0 ends here (RFC 9110 §7.6.2), before any credential is prepared.
-    const own = answerAsLastHop(admitted)
-    if (own) return own
-  }
-  for (const step of pipeline.prepare) {
-    const pending = step.run(admitted)
-    if (pending !== undefined) await pending // a synchronous step costs no microtask turn
-  }
-  const res = await pipeline.forward(admitted)
-  for (const step of pipeline.respond) step.run(admitted, res)
-  return res
 }
 
 /** Step names in order, so a test can pin the order. */

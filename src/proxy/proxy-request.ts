@@ -7,15 +7,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { methodNotAllowed } from '../errors.js'
 import type { Gateway } from '../gateway/index.js'
-import { peerIdentity, type PeerIdentity } from '../tls/index.js'
 import { createBody, hasBody, type BodyOptions } from './body.js'
 import { Presence } from './caller-presence.js'
 import type { ConnectionGuard } from './connection-guard.js'
 import type { Tunnel } from './connect.js'
 import { responseCutShort, type Outcome } from './outcome.js'
 import { scopeRouteCookies } from './steps/scope-route-cookies.js'
-import { handle, type Admitted, type CallerCertificate, type Context, type Mode, type Pipeline, type UpstreamResponse } from './pipeline.js'
+import type { Admitted, Context, Mode, Pipeline, UpstreamResponse } from './pipeline.js'
 import type { RequestTarget } from './request-target.js'
+import { isAnswer, prepare, respond } from './pipeline-run.js'
 import { endWaitingBehindCut } from './pipelined.js'
 import type { RelayHooks } from './relay-hooks.js'
 import type { BodyHold, BufferedBodies } from '../runtime/index.js'
@@ -26,6 +26,7 @@ import { PROXY_METHODS } from './max-forwards.js'
 import { cgiShadowTest } from './gateway-headers.js'
 import { OutboundRequest } from './outbound-request.js'
 import { callerAddress } from './caller-address.js'
+import { requestCertificate } from './caller-connection.js'
 
 /** One request as the proxy path sees it. */
 export interface ProxyRun {
@@ -57,8 +58,11 @@ function overridesToTrace(headers: IncomingMessage['headers']): boolean {
   return false
 }
 
-/** Runs the request through the pipeline and relays the upstream answer back. */
-export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
+/**
+ * Runs the request through the pipeline and relays the upstream answer back. Not async: only the part that waits is (proxied),
+ * its suspended frame (kept per request until the answer) holding a few registers rather than all of this one's; a refusal here throws at once.
+ */
+export function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, route?: Context['route'], tunnel?: Tunnel): Promise<void> {
   const { gateway, req, res, id, out } = run
   if (req.method === 'TRACE') throw methodNotAllowed(PROXY_METHODS, 'TRACE is not forwarded, as its response would echo the credentials the gateway adds (RFC 9110 §9.3.8)')
   // The same through a method override a backend framework would honour.
@@ -71,12 +75,12 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
   const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers, rawHeaders: req.rawHeaders }
   const remoteAddress = callerAddress(req.socket)
   if (remoteAddress) inbound.remoteAddress = remoteAddress
-  const tls = tlsFacts(req, tunnel)
+  const tls = requestCertificate(req, tunnel)
   if (tls) inbound.tls = tls
-  let hold: BodyHold | undefined
-  // Only a request with a body reads, buffers or asks for one: no options or closures for the bodiless majority.
+  // Only a request with a body reads, buffers or asks for one: no options or holder for the bodiless majority.
   const withBody = hasBody(req.headers)
-  const bodyOptions = withBody ? streamedBodyOptions(run, (h) => (hold = h)) : BODILESS
+  const held: HeldBody | undefined = withBody ? { hold: undefined } : undefined
+  const bodyOptions = held ? streamedBodyOptions(run, held) : BODILESS
   const ctx: Writable<Context> = {
     id,
     mode,
@@ -93,17 +97,27 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
     ctx.tunnel =
       tunnel.token !== undefined ? { caller: tunnel.caller, token: tunnel.token } : tunnel.certificate ? { caller: tunnel.caller, certificate: tunnel.certificate() } : { caller: tunnel.caller }
   }
+  return proxied(run, ctx, held)
+}
+
+/** The body's share of the budget, once buffering opened one (streamedBodyOptions). */
+type HeldBody = { hold: BodyHold | undefined }
+
+/** `ctx` through the pipeline (its phases awaited here, not in an async function of their own: pipeline-run.ts), and the answer relayed. */
+async function proxied(run: ProxyRun, ctx: Context, held: HeldBody | undefined): Promise<void> {
   let upstream: UpstreamResponse
   try {
-    upstream = await handle(run.pipeline, ctx)
+    const prepared = prepare(run.pipeline, ctx)
+    const ready = prepared instanceof Promise ? await prepared : prepared
+    upstream = isAnswer(ready) ? ready : respond(run.pipeline, ready, await run.pipeline.forward(ready))
   } finally {
     // The upstream has answered (or the request failed): the body is no longer needed for it.
-    hold?.release()
+    held?.hold?.release()
   }
   // Route mode's cookie scoping, after the pipeline's respond steps: here every route-mode
   // response gets it whatever pipeline the listener was given, and a third entry in the respond
   // list cost Node 24's realistic path 3-5 % in paired windows (docs/performance.md, session 18).
-  if (mode === 'route') scopeRouteCookies.run(ctx as Context as Admitted, upstream)
+  if (ctx.mode === 'route') scopeRouteCookies.run(ctx as Context as Admitted, upstream)
   // A redirect or link that echoes the query the gateway built must not hand the caller its fields.
   const h = upstream.headers
   if (h.location !== undefined || h['content-location'] !== undefined || h.link !== undefined || h.refresh !== undefined) editEchoedUris(ctx as Context as Admitted, h)
@@ -111,14 +125,14 @@ export async function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTar
 }
 
 /** The limits and hooks of a request's body; `held` learns of its share of the budget when buffering opens one. */
-function streamedBodyOptions(run: ProxyRun, held: (hold: BodyHold) => void): BodyOptions {
+function streamedBodyOptions(run: ProxyRun, held: HeldBody): BodyOptions {
   const { gateway, req, res } = run
   const length = req.headers['content-length']
   const o: BodyOptions = { limit: gateway.config.limits.maxBufferedBody, onBuffer: () => run.guard.limitBufferedBody(req, res) }
   if (length !== undefined) o.declaredLength = Number(length)
   if (run.onDemand) o.onDemand = run.onDemand
   const budget = run.pipeline.bufferedBodies
-  if (budget) o.hold = () => { const hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res); held(hold); return hold }
+  if (budget) o.hold = () => { const hold = openHold(budget, gateway.config.limits.maxBufferedTotal, res); held.hold = hold; return hold }
   return o
 }
 
@@ -165,26 +179,6 @@ function openHold(budget: BufferedBodies, limit: number, res: ServerResponse): B
   else res.once('close', hold.release)
   return hold
 }
-
-/**
- * The caller's verified client certificate, when the listener serves TLS. Inside a tunnel: the
- * CONNECT connection's, judged now (the inner TLS, the gateway's own, asks for none).
- */
-function tlsFacts(req: IncomingMessage, tunnel: Tunnel | undefined): CallerCertificate | undefined {
-  if (tunnel) return tunnel.peer()
-  const peer = peerIdentity(req.socket)
-  if (!peer) return undefined
-  // peerIdentity keeps one identity per connection and caller trust: its certificate facts are made once, not per request.
-  let facts = certificates.get(peer)
-  if (facts === undefined) {
-    facts = peer.subjectCN !== undefined ? { authorized: peer.authorized, subjectCN: peer.subjectCN, sans: peer.sans } : { authorized: peer.authorized, sans: peer.sans }
-    certificates.set(peer, facts)
-  }
-  return facts
-}
-
-/** A connection's certificate facts, by the identity peerIdentity keeps for it (readonly both). */
-const certificates = new WeakMap<PeerIdentity, CallerCertificate>()
 
 /**
  * A bodiless request's body options: nothing reads them (a body without a stream asks for nothing,

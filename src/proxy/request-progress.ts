@@ -118,6 +118,22 @@ export function bodyArriving(socket: object): Exchange | undefined {
   return exchange && !exchange.req.complete ? exchange : undefined
 }
 
+/**
+ * A response of a server whose request handler hears its 'close' anyway (the listener's: drain-response.ts).
+ * `answeredOnClose` false: not yet started; set by the guard starting a bodiless request on it (answersOnClose), whose
+ * answer the handler's one 'close' listener then reports (requestAnswered), in place of a listener of the guard's own.
+ */
+export interface AnsweredOnClose {
+  answeredOnClose: boolean
+}
+
+/** True (and marked so) when `res`, whose bodiless request a guard starts, is answered from its handler's 'close' listener (AnsweredOnClose). */
+export function answersOnClose(res: object): boolean {
+  if ((res as Partial<AnsweredOnClose>).answeredOnClose !== false) return false
+  ;(res as AnsweredOnClose).answeredOnClose = true
+  return true
+}
+
 /** Per connection, what runs once every request handed over is answered (whenAnswered); null once it ran. */
 const afterAnswers = new WeakMap<object, (() => void) | null>()
 

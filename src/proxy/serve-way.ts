@@ -16,7 +16,7 @@ import { parseAbsoluteForm, parseRoute, parseTunnelTarget } from './request-targ
 /**
  * Serves a request whose turn came, under the snapshot `run` pinned, by the way it came in. Not
  * async: a proxied request's promise is proxyRequest's own (an async wrapper returning it cost a
- * promise and two microtask turns per request); a refusal found here throws to the listener at once.
+ * promise and two microtask turns per request); a refusal found here, or in building its context, throws to the listener at once.
  */
 export function serveWay(o: Pick<ListenerOptions, 'api' | 'tracing'>, run: ProxyRun, way: Outcome['mode'], tunnel: Tunnel | undefined): Promise<void> {
   const { req } = run

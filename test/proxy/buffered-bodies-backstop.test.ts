@@ -3,25 +3,19 @@
  * the body) still gives its body back when its response closes, here because the caller left.
  * A real listener on a real socket, with a pipeline whose one prepare step hangs for ever.
  */
-import { join } from 'node:path'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseConfig } from '../../src/config/index.js'
-import { compileGateway, type Gateway } from '../../src/gateway/index.js'
-import { createListener } from '../../src/proxy/listener.js'
 import { createPipeline } from '../../src/proxy/default-pipeline.js'
 import type { Step } from '../../src/proxy/pipeline.js'
 import { createBufferedBodies } from '../../src/runtime/index.js'
 import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
 import { endpointYaml } from '../support/gateway.js'
 import { rawClient } from '../support/raw-client.js'
+import { startInProcessListener, type InProcessListener } from '../support/in-process-listener.js'
 import { eventually } from '../support/eventually.js'
 import { jsonBody, KiB } from './buffered-bodies-support.js'
 
 let pki: TestPki
-let gateway: Gateway
-let server: Server
+let listener: InProcessListener | undefined
 const budget = createBufferedBodies()
 let bodiesRead = 0
 
@@ -38,23 +32,18 @@ const stuck: Step = {
 beforeAll(async () => {
   pki = await createTestPki()
   const tls = clientTls(pki)
-  const config = parseConfig(join(pki.dir, 'gateway.yaml'), `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }\nendpoints:\n${endpointYaml('fields', 9, tls)}`, { env: {} })
-  gateway = compileGateway(config)
   const pipeline = Object.assign(createPipeline({ bufferedBodies: budget }), { prepare: [stuck] })
-  server = createListener({ ref: { current: gateway }, pipeline })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  listener = await startInProcessListener(pki, `limits: { maxBufferedBody: 64KiB, maxBufferedTotal: 128KiB }\nendpoints:\n${endpointYaml('fields', 9, tls)}`, pipeline)
 })
 
 afterAll(async () => {
-  server?.closeAllConnections()
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
-  await gateway?.close()
+  await listener?.close()
   pki?.cleanup()
 })
 
 describe('a request stuck after reading its body', () => {
   it('gives the body back when the caller leaves', async () => {
-    const c = await rawClient((server.address() as AddressInfo).port)
+    const c = await rawClient((listener as InProcessListener).port)
     c.socket.write(`POST /proxy/fields/x HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${16 * KiB}\r\n\r\n${jsonBody(16 * KiB)}`)
     await eventually(() => bodiesRead === 1, 20_000, 'the body read')
     expect(budget.held).toBe(16 * KiB)
