@@ -26,10 +26,15 @@ export interface StageCost {
 }
 
 const DISPATCH = 'upstream dispatch (forward step + undici request write)'
+const SIGN = 'step sign_oauth1 (OAuth 1.0a)'
+// What the signer hands node:crypto (the HMAC's context, update and digest; nonce bytes): in the gateway
+// process the HMAC's context set-up costs two to three times what a micro-benchmark's warm loop says.
+const SIGN_CRYPTO = 'step sign_oauth1: node:crypto (HMAC, nonce bytes)'
+const NODE_CRYPTO = /^node:(internal\/)?crypto(\/|$)/
 
 /** Gateway files (under dist/src/) and packages, innermost match wins. */
 const OWN: readonly [RegExp, string][] = [
-  [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, 'step sign_oauth1 (OAuth 1.0a)'],
+  [/\/src\/(oauth1\/|proxy\/steps\/sign-oauth1)/, SIGN],
   // The endpoint's pools (origin-pools.ts) hand the request to undici's Agent: what runs under them is the dispatch, not routing.
   [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/(upstream|origin-pools)\./, DISPATCH],
   // The upstream call's handler: the head settling forward, body chunks written to the caller.
@@ -68,11 +73,17 @@ function classify(fns: readonly string[], urls: readonly string[]): string {
   if (leaf === '(garbage collector)') return 'garbage collector'
   if (leaf === '(program)') return 'V8 + native (program)'
   let inUndici = false
+  let inCrypto = false
   for (const url of urls) {
-    for (const [re, stage] of OWN) if (re.test(url)) return stage.includes('$1') ? url.replace(/^.*?\/src\/proxy\/steps\/([a-z0-9-]+)\..*$/, 'step $1').replaceAll('-', '_') : stage
+    for (const [re, stage] of OWN) {
+      if (!re.test(url)) continue
+      if (stage === SIGN && inCrypto) return SIGN_CRYPTO
+      return stage.includes('$1') ? url.replace(/^.*?\/src\/proxy\/steps\/([a-z0-9-]+)\..*$/, 'step $1').replaceAll('-', '_') : stage
+    }
     // The floor's request handler: what it hands to undici is its upstream dispatch, like the gateway's forward step.
     if (/\/bench\/forwarder\./.test(url)) return inUndici ? DISPATCH : 'forwarder handler (floor)'
     inUndici ||= /undici/.test(url)
+    inCrypto ||= NODE_CRYPTO.test(url)
   }
   return platformStage(fns, urls)
 }

@@ -96,4 +96,14 @@ describe('which stage a sample is charged to', () => {
     expect(stageOf([['onDone', `${dist}/ops/ops.js`], ['access', `${dist}/ops/log.js`], ['accessFields', `${dist}/ops/access-line.js`]])).toBe('access log line')
     expect(stageOf([['onDone', `${dist}/ops/ops.js`]])).toBe('ops glue (onDone)')
   })
+
+  it('charges what the signer hands node:crypto apart from the signer\'s own work', () => {
+    const signer = [['run', `${dist}/proxy/steps/sign-oauth1.js`], ['computeSignature', `${dist}/oauth1/signature.js`]] as const
+    expect(stageOf([...signer, ['createHmac', 'node:crypto'], ['Hmac', 'node:internal/crypto/hash']])).toBe('step sign_oauth1: node:crypto (HMAC, nonce bytes)')
+    expect(stageOf([...signer, ['digest', 'node:internal/crypto/hash']])).toBe('step sign_oauth1: node:crypto (HMAC, nonce bytes)')
+    expect(stageOf([['newNonce', `${dist}/oauth1/protocol-parameters.js`], ['randomFillSync', 'node:internal/crypto/random']])).toBe('step sign_oauth1: node:crypto (HMAC, nonce bytes)')
+    expect(stageOf(signer)).toBe('step sign_oauth1 (OAuth 1.0a)')
+    // node:crypto under a frame of its own stage stays there (an access line's hash is the log's).
+    expect(stageOf([...signer, ['createHmac', 'node:crypto'], ['access', `${dist}/ops/log.js`]])).toBe('access log line')
+  })
 })
