@@ -11,6 +11,7 @@ import { isCluster, type RedisClient } from './redis-client.js'
 import type { KeyLayout } from './redis-keys.js'
 import { evictionRisk, maxmemoryPolicyOf } from './redis-memory-policy.js'
 import { permissionProblem, UNCHECKABLE } from './redis-permissions.js'
+import { outsideRequests } from './request-wait.js'
 import type { RedisConnectWarning, RedisStoreOptions } from './redis-store-options.js'
 import { UNREACHABLE } from './store.js'
 
@@ -47,15 +48,22 @@ export class ConnectChecks {
     this.#told = c.options.onConnectWarning ?? (() => undefined)
     // A Cluster stays ready while one primary restarts: its connection to that node (a new one
     // per node, made as the slot map names it) is where a restart shows.
-    if (isCluster(redis)) redis.on('+node', (node: Redis) => node.on('ready', () => void this.#tellServerChange(node).catch(() => undefined)))
+    if (isCluster(redis)) redis.on('+node', (node: Redis) => node.on('ready', () => outsideRequests(() => void this.#tellServerChange(node).catch(() => undefined))))
   }
 
-  /** A connection is ready: look again (another primary, a changed ACL), and tell what is found. */
+  /**
+   * A connection is ready: look again (another primary, a changed ACL), and tell what is found.
+   * Outside every request: a connection a request's command made (a Cluster node a redirect or the
+   * slot map named) is ready in that request's context, and a check failing there would fail the
+   * request's later store calls at once (request-wait.ts), or be skipped for its earlier failure.
+   */
   connected(): void {
-    const told = this.#told
-    this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
-    this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
-    if (!isCluster(this.redis)) this.#tellServerChange(this.redis).catch(() => undefined)
+    outsideRequests(() => {
+      const told = this.#told
+      this.#checkPermissions().then((problem) => problem !== undefined && told({ about: 'permissions', problem }), () => undefined)
+      this.evictionRisk().then((problem) => problem !== undefined && told({ about: 'memory_policy', problem }), () => undefined)
+      if (!isCluster(this.redis)) this.#tellServerChange(this.redis).catch(() => undefined)
+    })
   }
 
   /** Another server than the last connection's (INFO's `run_id` changes with a restart or a failover): what it may have lost, said once. */
