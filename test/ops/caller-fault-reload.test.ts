@@ -4,25 +4,31 @@
  * lifts the cap, and the summary still says exactly how many lines were held back before.
  * One process (`--workers 1`), so the counts are exact, and `--workers 2` (each worker has its
  * own budget, and the primary relays the reload); real requests that end in 404 not_found (a path
- * outside /proxy/ and /gateway/, no caller: capped), a real reload by SIGHUP.
+ * outside /proxy/ and /gateway/, no caller: capped), a real reload by SIGHUP. Each reload of a
+ * process also adds a spare endpoint (never called): the `endpoints` of a `config reloaded` line
+ * say which file it read, as one write can make two reloads (SIGHUP and the directory watcher).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send } from '../support/gateway.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { exitedOf, spawnGateway, type GatewayProcess } from '../support/process.js'
 import { eventually } from './helpers.js'
 
 let dir: string
 let config: string
 let gp: GatewayProcess | undefined
+let pki: TestPki
+/** The reloads of the running process: its config has as many spare endpoints. */
+let reloads = 0
 
-const yaml = (callerFaults: string): string => `listen: { host: 127.0.0.1, port: 0 }
+const spare = (i: number): string => `  - { name: spare${i}, url: "https://spare${i}.test", tls: ${clientTlsYaml(pki)} }\n`
+const yaml = (callerFaults: string, spares = 0): string => `listen: { host: 127.0.0.1, port: 0 }
 admin: { enabled: false }
 logging: { callerFaults: ${callerFaults} }
-endpoints: []
-`
+endpoints:${spares === 0 ? ' []\n' : `\n${Array.from({ length: spares }, (_, i) => spare(i + 1)).join('')}`}`
 
 /** `n` requests no route serves, one after another: each is a not_found line the cap may hold back. */
 async function strays(n: number): Promise<void> {
@@ -30,15 +36,17 @@ async function strays(n: number): Promise<void> {
 }
 const strayLines = (from: number): Record<string, unknown>[] => gp!.logEntries(from).filter((e) => e.msg === 'request' && e.status === 404)
 
-/** Reloads to `callerFaults` and waits until each of `processes` says it reloaded. */
+/** Reloads to `callerFaults` (one more spare endpoint) and waits until each of `processes` says it reloaded that file. */
 async function reloadTo(callerFaults: string, processes = 1): Promise<void> {
   const from = gp!.output.length
-  writeFileSync(config, yaml(callerFaults))
+  const endpoints = ++reloads
+  writeFileSync(config, yaml(callerFaults, endpoints))
   gp!.child.kill('SIGHUP')
-  await eventually(() => new Set(gp!.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === processes, 30_000, 'the reload')
+  await eventually(() => new Set(gp!.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === endpoints).map((e) => e.pid)).size === processes, 30_000, 'the reload')
 }
 
 beforeAll(async () => {
+  pki = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'caller-fault-reload-'))
   config = join(dir, 'gateway.yaml')
   // A long interval: every request of the test falls in one window, whatever the machine's load.
@@ -49,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gp?.stop('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
+  pki?.cleanup()
 })
 
 describe('logging.callerFaults across a hot reload', () => {
@@ -85,6 +94,7 @@ describe('logging.callerFaults across a hot reload, --workers 2', () => {
     await gp?.stop('SIGKILL')
     writeFileSync(config, yaml('{ burst: 1, interval: 1h }'))
     gp = await spawnGateway(config, ['--workers', '2'])
+    reloads = 0
     await strays(10)
     await reloadTo('{ burst: 1, interval: 0 }', 2)
     const before = strayLines(0)

@@ -7,9 +7,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/eventually.js'
+import { answeredBy } from '../support/log-entries.js'
 import type { GatewayProcess } from '../support/process.js'
-import { expectJsonError, startWaysIn, type Way, type WaysIn } from '../support/ways-in.js'
+import { expectJsonError, startWaysIn, type Answer, type Way, type WaysIn } from '../support/ways-in.js'
+import { childPids } from '../ops/helpers.js'
 
 let w: WaysIn
 
@@ -19,16 +20,21 @@ beforeAll(async () => {
 
 afterAll(async () => w?.stop())
 
-/** Rewrites both gateways' waysIn and reloads them by SIGHUP; resolves once both workers of each said so. */
+/**
+ * Rewrites both gateways' waysIn and reloads them by SIGHUP; resolves once each worker of each
+ * judges a route-mode request by the new list (a `config reloaded` line may be the previous
+ * write's second reload: its directory watcher's).
+ */
 async function reloadBoth(from: string, to: string): Promise<void> {
-  const reloaded = async (gp: GatewayProcess, name: string): Promise<void> => {
+  const routeServed = to.includes('route')
+  const reloaded = async (gp: GatewayProcess, name: string, way: Way): Promise<void> => {
     const file = join(w.pki.dir, `${name}.yaml`)
     writeFileSync(file, readFileSync(file, 'utf8').replace(`waysIn: ${from}`, `waysIn: ${to}`))
-    const mark = gp.output.length
     gp.child.kill('SIGHUP')
-    await eventually(() => new Set(gp.logEntries(mark).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 60_000, `both workers of ${name} to reload`)
+    const probe = (tag: string): Promise<Answer> => w.ask(way, `GET /proxy/partner/x HTTP/1.1\r\nHost: gw.test\r\nX-Request-Id: ${tag}\r\nConnection: close\r\n\r\n`)
+    await answeredBy(gp, childPids(gp.child.pid as number), probe, (a) => a.status === (routeServed ? 200 : 403), `waysIn: ${to} on ${name}`)
   }
-  await Promise.all([reloaded(w.plain, 'plain'), reloaded(w.secure, 'secure')])
+  await Promise.all([reloaded(w.plain, 'plain', 'plain'), reloaded(w.secure, 'secure', 'tls')])
 }
 
 const partner = (): string => `api.partner.test:${w.port}`

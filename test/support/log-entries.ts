@@ -44,17 +44,29 @@ export async function finalEntries(gp: GatewayProcess, from = 0): Promise<LogEnt
  * so a check that one of them said nothing can be read without stopping the gateway. Returns the
  * tags used: their access lines are this barrier's own.
  */
-export async function flushedBy(gp: GatewayProcess, pids: readonly number[], call: (tag: string) => Promise<unknown>, timeoutMs = 60_000): Promise<Set<string>> {
+export function flushedBy(gp: GatewayProcess, pids: readonly number[], call: (tag: string) => Promise<unknown>, timeoutMs = 60_000): Promise<Set<string>> {
+  return answeredBy(gp, pids, call, () => true, 'an access line', timeoutMs)
+}
+
+/**
+ * Makes calls as flushedBy does until each of `pids` gave an answer that `shows` (each process known
+ * by the access line of its call): how a test waits for a reload's effect in every worker. A
+ * `config reloaded` line is no such proof: one file write can make two reloads (SIGHUP and the
+ * directory watcher), so a line read after a later write may be an earlier write's second reload.
+ * An instance runs its reloads one after another, so a worker that showed the new config keeps it.
+ * Returns the tags used.
+ */
+export async function answeredBy<T>(gp: GatewayProcess, pids: readonly number[], call: (tag: string) => Promise<T>, shows: (answer: T) => boolean, what: string, timeoutMs = 60_000): Promise<Set<string>> {
   const tags = new Set<string>()
   const left = new Set(pids)
   const end = Date.now() + timeoutMs
   while (left.size > 0) {
-    if (Date.now() > end) throw new Error(`no access line from ${[...left].join(', ')} within ${timeoutMs} ms`)
+    if (Date.now() > end) throw new Error(`no answer showing ${what} from ${[...left].join(', ')} within ${timeoutMs} ms`)
     const tag = `flush-${randomUUID()}`
     tags.add(tag)
-    await call(tag)
+    const answer = await call(tag)
     const [line] = await entriesWhen(gp, (e) => e.msg === 'request' && e.reqId === tag, 1, { what: `the access line of ${tag}` })
-    left.delete(line?.pid as number)
+    if (shows(answer)) left.delete(line?.pid as number)
   }
   return tags
 }

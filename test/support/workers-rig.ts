@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { childPids } from '../ops/helpers.js'
 import { eventually } from './eventually.js'
+import { answeredBy } from './log-entries.js'
 import { createTestPki, type TestPki } from './pki.js'
 import { spawnGateway, type GatewayProcess } from './process.js'
 import { startMtlsServer, type RunningServer } from './tls-server.js'
@@ -44,10 +46,23 @@ export async function stopWorkersRig(rig: WorkersRig | undefined): Promise<void>
   rmSync(rig.dir, { recursive: true, force: true })
 }
 
-/** Writes `text` as the config, sends SIGHUP and waits until both workers have reloaded. */
-export async function reloadWorkers(rig: Pick<WorkersRig, 'config' | 'gp'>, text: string): Promise<void> {
+/** A request that shows the reloaded config (`call(tag)` sends X-Request-Id `tag`) and whether its answer does. */
+export interface ReloadEffect<T> {
+  call: (tag: string) => Promise<T>
+  shows: (answer: T) => boolean
+}
+
+/**
+ * Writes `text` as the config, sends SIGHUP and waits until both workers run it: with `effect`, until
+ * each gave an answer that shows it; without, until each logged `config reloaded`. Those lines prove
+ * it on a process's first reload only: one write can make two reloads (SIGHUP and the directory
+ * watcher), so on a later one a line may be the previous write's second reload.
+ */
+export async function reloadWorkers<T>(rig: Pick<WorkersRig, 'config' | 'gp'>, text: string, effect?: ReloadEffect<T>): Promise<void> {
   const from = rig.gp.output.length
+  if (!effect && rig.gp.logEntries().some((e) => e.msg === 'config reloaded')) throw new Error('this process reloaded before: pass reloadWorkers the effect to wait for')
   writeFileSync(rig.config, text)
   rig.gp.child.kill('SIGHUP')
-  await eventually(() => new Set(rig.gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
+  if (effect) await answeredBy(rig.gp, childPids(rig.gp.child.pid as number), effect.call, effect.shows, 'the reloaded config')
+  else await eventually(() => new Set(rig.gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === 2, 30_000, 'both workers to reload')
 }

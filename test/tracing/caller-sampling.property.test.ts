@@ -9,6 +9,7 @@
  * under `parentBased: false` from the start, after a SIGHUP reload to `true`, and after one back.
  * The ratio is 1e-9: a trace the gateway starts is never recorded in this test.
  */
+import { randomBytes } from 'node:crypto'
 import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
@@ -19,8 +20,8 @@ import { startMtlsServer, type EchoReply, type RunningServer } from '../support/
 import { endpointYaml, send } from '../support/gateway.js'
 import { spawnGateway, type GatewayProcess } from '../support/process.js'
 import { startOtlpReceiver, SPAN_KIND, type OtlpReceiver } from '../support/otlp-receiver.js'
-import { entriesWhen } from '../support/log-entries.js'
-import { eventually } from '../support/eventually.js'
+import { answeredBy, entriesWhen } from '../support/log-entries.js'
+import { childPids } from '../ops/helpers.js'
 
 const WORKERS = 2
 let pki: TestPki
@@ -99,11 +100,16 @@ async function run(parentBased: boolean, seed: number): Promise<void> {
   )
 }
 
+/**
+ * Rewrites the config, sends SIGHUP and waits until each worker honours a sampled caller flag as
+ * `parentBased` says (a `config reloaded` line may be the previous write's second reload: its
+ * directory watcher's).
+ */
 async function reloadTo(parentBased: boolean): Promise<void> {
-  const from = gp.output.length
   writeFileSync(configFile, yaml(parentBased))
   gp.child.kill('SIGHUP')
-  await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded').map((e) => e.pid)).size === WORKERS, 60_000, 'each worker to reload')
+  const probe = (tag: string): Promise<string> => send(gp.url, '/proxy/partner/caller-sampling-reload', { headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${'1'.repeat(16)}-01`, 'x-request-id': tag } }).then((r) => String(r.json<EchoReply>().headers.traceparent))
+  await answeredBy(gp, childPids(gp.child.pid as number), probe, (upstream) => upstream.endsWith(parentBased ? '-01' : '-00'), `parentBased ${parentBased}`)
 }
 
 describe('a caller\'s traceparent and what is exported (seeded property, serve --workers 2)', () => {
