@@ -18,6 +18,16 @@ export function accessLevel(r: RequestRecord): 'warn' | 'info' {
   return r.status >= 500 && !(r.error && CLIENT_CAUSED_5XX.has(r.error.reason)) ? 'warn' : 'info'
 }
 
+/**
+ * `s`, made flat once (V8 turns a concatenation into one run of characters in place when a
+ * conversion reads it): a fragment kept and put in every line is otherwise a tree of pieces that
+ * redaction's pattern flattens again per line (docs/performance.md, session 49).
+ */
+export function flattened(s: string): string {
+  void Number(s)
+  return s
+}
+
 const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10)
 
 /**
@@ -58,19 +68,19 @@ function field(name: string, v: string | number | boolean | undefined): string {
 
 /** field(name, v) for a string, its key's text made once. */
 function stringField(name: string): (v: string | undefined) => string {
-  const key = `,"${name}":`
+  const key = flattened(`,"${name}":`)
   return (v) => (v === undefined ? '' : key + quoted(v))
 }
 
 /** field(name, ms(v)) for a duration, its key's text made once. */
 function durationField(name: string): (v: number | undefined) => string {
-  const key = `,"${name}":`
+  const key = flattened(`,"${name}":`)
   return (v) => (v === undefined ? '' : key + tenths(v))
 }
 
 /** field(name, v) for a byte count or another number, its key's text made once. */
 function numberField(name: string): (v: number | undefined) => string {
-  const key = `,"${name}":`
+  const key = flattened(`,"${name}":`)
   return (v) => (v === undefined ? '' : key + numeric(v))
 }
 
@@ -84,7 +94,7 @@ const requestBytesField = numberField('requestBytes')
 const responseBytesField = numberField('responseBytes')
 
 /** `,"status":N` of each status a request can end with (0–999), made once; any other number as field() writes it. */
-const STATUS_FIELDS = Array.from({ length: 1000 }, (_, status) => field('status', status))
+const STATUS_FIELDS = Array.from({ length: 1000 }, (_, status) => flattened(field('status', status)))
 const statusField = (v: number): string => (Number.isInteger(v) && v >= 0 && v < 1000 ? (STATUS_FIELDS[v] as string) : field('status', v))
 
 /**
@@ -99,7 +109,7 @@ function repeatedField(name: string): (v: string | undefined) => string {
     let f = fragments.get(v)
     if (f === undefined) {
       f = field(name, v)
-      if (fragments.size < 256) fragments.set(v, f)
+      if (fragments.size < 256) fragments.set(v, flattened(f))
     }
     return f
   }
@@ -120,7 +130,7 @@ function upstreamFields(up: UpstreamFacts | undefined): string {
   let f = upstreamFragments.get(up)
   if (f === undefined) {
     f = field('tlsHandshakeMs', ms(up.handshakeMs)) + field('upstreamAddress', up.address) + field('tlsVersion', up.tlsVersion) + field('connectionReused', up.reused) + field('tlsResumed', up.resumed)
-    if (Object.isFrozen(up)) upstreamFragments.set(up, f)
+    if (Object.isFrozen(up)) upstreamFragments.set(up, flattened(f))
   }
   return f
 }

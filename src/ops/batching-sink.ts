@@ -1,6 +1,7 @@
 /** The line sink createLineSink makes (log-sink.ts says what it does and why). */
 import { write, writeSync } from 'node:fs'
 import { boundedLine } from './bounded-line.js'
+import { encodedLines } from './encoded-lines.js'
 import type { LineSink, LineSinkOptions } from './log-sink.js'
 
 const RETRY_MS = 10
@@ -97,7 +98,7 @@ export class BatchingSink implements LineSink {
     const rest = this.#inFlight?.subarray(this.#offset)
     this.#inFlight = undefined
     let open = rest === undefined || writeAllSync(this.#fd, rest)
-    while (open && this.#size > 0) open = writeAllSync(this.#fd, Buffer.from(this.#take(), 'utf8'))
+    while (open && this.#size > 0) open = writeAllSync(this.#fd, this.#take())
     this.#parts = []
     this.#bytes = []
     this.#size = 0
@@ -121,25 +122,22 @@ export class BatchingSink implements LineSink {
     this.flushSync()
   }
 
-  /** The lines of the next write, removed from the gathered ones: all of them, or under maxWrite as many as fit. */
-  #take(): string {
-    return this.#maxWrite === undefined ? this.#takeAll() : this.#takeUpTo(this.#maxWrite)
+  /** The bytes of the next write, removed from the gathered lines: all of them, or under maxWrite as many as fit. */
+  #take(): Buffer {
+    return this.#maxWrite === undefined ? this.#takeAll() : Buffer.from(this.#takeUpTo(this.#maxWrite), 'utf8')
   }
 
-  #takeAll(): string {
-    let all = ''
+  #takeAll(): Buffer {
+    const lines: string[] = []
     for (const part of this.#parts) {
       const line = rendered(part)
-      if (line === undefined) {
-        this.#unrendered++
-        continue
-      }
-      if (typeof part !== 'string' && line.length > 0) this.#deferredLength = line.length
-      all += line
+      if (line === undefined) this.#unrendered++
+      else lines.push(line)
+      if (typeof part !== 'string' && line) this.#deferredLength = line.length
     }
     this.#parts = []
     this.#size = 0
-    return all
+    return encodedLines(lines)
   }
 
   #takeUpTo(maxWrite: number): string {
@@ -155,7 +153,7 @@ export class BatchingSink implements LineSink {
 
   #next(): void {
     if (this.#inFlight !== undefined || this.#size === 0 || this.#ending) return
-    this.#inFlight = Buffer.from(this.#take(), 'utf8')
+    this.#inFlight = this.#take()
     this.#offset = 0
     this.#send()
   }

@@ -7,7 +7,7 @@ import { fstatSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import type { RequestRecord } from '../proxy/listener.js'
-import { accessFields, accessLevel } from './access-line.js'
+import { accessFields, accessLevel, flattened } from './access-line.js'
 import { createLineSink, PIPE_BUF } from './log-sink.js'
 import { formatPretty } from './pretty.js'
 import { createRedactor, REDACTED, secretKeyPaths } from './redact.js'
@@ -73,7 +73,7 @@ export function createLog(o: LogOptions = {}, secrets: Iterable<string> = []): G
   // every secret path per line) finds nothing there. They are serialised here, byte for byte
   // as pino would (same level, time, pid, hostname, key order, msg), without pino's generic
   // per-key walk; redaction by value still runs on every finished line.
-  const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
+  const base = flattened(`,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`)
   const line = (level: string, time: string, record: RequestRecord, upstream: UpstreamFacts | undefined): string =>
     redactor.redact(`{"level":"${level}"${time}${base}${accessFields(record, upstream)},"msg":"request"}\n`)
   // Rendered with its batch when the sink writes (a finished request's record no longer changes);
@@ -124,7 +124,7 @@ export function cachedIsoTime(): () => string {
       second = s
       // Everything up to the milliseconds ("YYYY-MM-DDTHH:MM:SS.", or an expanded year's longer form).
       const iso = new Date(s * 1000).toISOString()
-      prefix = `,"time":"${iso.slice(0, iso.lastIndexOf('.') + 1)}`
+      prefix = flattened(`,"time":"${iso.slice(0, iso.lastIndexOf('.') + 1)}`)
     }
     const ms = now - s * 1000
     last = `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`
