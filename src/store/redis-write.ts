@@ -76,30 +76,52 @@ export function writeNeverRan(failure: unknown, sent: readonly Command[]): boole
   return isReplyTo(failure, last.name) || (!last.isTraced && (isRetriesExhausted(failure) || isClientEnded(failure)))
 }
 
-/** ioredis's rejection of every command still queued when a connection ends for good. */
+/** ioredis's rejection of every command still queued when a connection ends for good (named by the redirect it followed). */
 function isClientEnded(e: unknown): boolean {
-  return e instanceof Error && e.message === CLIENT_ENDED
+  return e instanceof RedirectNodeEnded || (e instanceof Error && e.message === CLIENT_ENDED)
+}
+
+/**
+ * ioredis's CLIENT_ENDED on the connection to a node a redirect named, with that node's address:
+ * ioredis's own words name no node, and the operator needs the one the cluster pointed at (a node
+ * joining, not reachable from the gateway). Host and port only, never the connection's options.
+ */
+class RedirectNodeEnded extends Error {
+  constructor(namedBy: string) {
+    super(`the node the cluster's ${namedBy} redirect named could not be reached (${CLIENT_ENDED})`)
+    this.name = 'RedirectNodeEnded'
+  }
 }
 
 async function execClusterWrite(cluster: Cluster, key: string, build: (p: Pipeline) => void, redirected: () => void): Promise<unknown[]> {
   let node = await slotPrimary(cluster, key)
   let asking = false
+  /** The redirect that named `node` ("ASK 127.0.0.1:7001"), once one was followed. */
+  let namedBy: string | undefined
+  // ioredis's words for a connection that ended name no node: the operator needs the one a redirect named.
+  const named = (e: unknown): unknown => (namedBy !== undefined && isClientEnded(e) ? new RedirectNodeEnded(namedBy) : e)
   for (let redirects = 0; ; redirects++) {
-    if (node.status === 'end') throw new Error(CLIENT_ENDED)
-    const p = newPipeline(node)
-    // ASK: the importing node takes the key only right after ASKING, on the same connection.
-    if (asking) p.asking()
-    build(p)
-    const results = ((await p.exec()) ?? []).slice(asking ? 1 : 0)
+    const results = await onNode(node, asking, build).catch((e: unknown) => Promise.reject(named(e)))
     const redirect = REDIRECT.exec(results[0]?.[0]?.message ?? '')
-    if (redirect === null || redirects === MAX_REDIRECTS) return pipelineReplies(results)
+    if (redirect === null || redirects === MAX_REDIRECTS) return pipelineReplies(results.map(([err, reply]) => [err && (named(err) as Error), reply]))
     redirected()
     const [, kind, host = '', port = ''] = redirect
     // MOVED is for good: the client learns the new owner for the next commands too.
     if (kind === 'MOVED') cluster.refreshSlotsCache()
     node = nodeConnections(cluster).findOrCreate({ host, port: Number(port) })
     asking = kind === 'ASK'
+    namedBy = `${kind ?? ''} ${host}:${port}`
   }
+}
+
+/** The pipeline on one node's connection (after ASKING when `asking`): each command's result, ASKING's left out. */
+async function onNode(node: Redis, asking: boolean, build: (p: Pipeline) => void): Promise<[Error | null, unknown][]> {
+  if (node.status === 'end') throw new Error(CLIENT_ENDED)
+  const p = newPipeline(node)
+  // ASK: the importing node takes the key only right after ASKING, on the same connection.
+  if (asking) p.asking()
+  build(p)
+  return ((await p.exec()) ?? []).slice(asking ? 1 : 0)
 }
 
 /** The connection of the primary the client's slot map names for `key` (the map is learnt as the client connects). */

@@ -20,7 +20,7 @@ import { openRedisStore, withOneStoreWait, type RedisStore, type RedisStoreOptio
 import { hashTagLayout } from '../../src/store/redis-keys.js'
 import { rawClient, startRedisCluster, startRedisServer } from '../support/redis-servers.js'
 import { joinSockets, refusingPort, type Peer } from '../support/peers.js'
-import { migrateToNewcomer, type Migration } from './redis-cluster-newcomer.js'
+import { adminClient, migrateToNewcomer, type Migration } from './redis-cluster-newcomer.js'
 import { eventually } from '../ops/helpers.js'
 
 const PREFIX = 'landed:'
@@ -147,14 +147,20 @@ describe('RedisStore.mayHaveLanded: a write a replica refuses (READONLY)', () =>
 })
 
 describe('RedisStore.mayHaveLanded: a Cluster write ASK-redirected to a node that owns no slot yet (a node joining, absent from CLUSTER SLOTS)', () => {
-  /** A Cluster of the test's own, the take's slot migrating to a fourth node, and a store on the first three. */
-  async function migrating(): Promise<{ migration: Migration; s: RedisStore; keysAtOwner(): Promise<unknown> }> {
+  /** A Cluster of the test's own (each node requiring `password`, if given), the take's slot migrating to a fourth node, and a store on the first three. */
+  async function migrating(password?: string): Promise<{ migration: Migration; s: RedisStore; keysAtOwner(): Promise<unknown> }> {
     const cluster = await startRedisCluster(3)
     started.push({ stop: () => cluster.stop() })
+    if (password !== undefined) {
+      for (const n of cluster.nodes) {
+        const c = adminClient(n.port)
+        await c.config('SET', 'requirepass', password).finally(() => c.disconnect())
+      }
+    }
     const counterKey = hashTagLayout(PREFIX).toRedis(COUNTER)
-    const migration = await migrateToNewcomer(cluster, counterKey)
+    const migration = await migrateToNewcomer(cluster, counterKey, password !== undefined ? { password } : {})
     started.push({ stop: () => migration.stop() })
-    const s = openRedisStore({ cluster: { nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) }, keyPrefix: PREFIX, commandTimeoutMs: LONG_MS, connectTimeoutMs: LONG_MS })
+    const s = openRedisStore({ cluster: { nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })) }, keyPrefix: PREFIX, commandTimeoutMs: LONG_MS, connectTimeoutMs: LONG_MS, ...(password !== undefined ? { password } : {}) })
     started.push({ stop: () => s.close() })
     // Counted, not read: the owner answers a GET of a key it lacks with ASK.
     return { migration, s, keysAtOwner: () => migration.atOwner.call('CLUSTER', 'COUNTKEYSINSLOT', String(migration.slot)) }
@@ -169,11 +175,15 @@ describe('RedisStore.mayHaveLanded: a Cluster write ASK-redirected to a node tha
     expect(await keysAtOwner()).toBe(0)
   })
 
-  it('the newcomer unreachable (stopped): the take never ran', async () => {
-    const { migration, s, keysAtOwner } = await migrating()
+  // Before, the operator read ioredis's "Connection is closed." alone, naming no node.
+  it('the newcomer unreachable (stopped): the take never ran, and the failure names the node the ASK named (its address, never the password)', async () => {
+    const password = 'landed-newcomer-password-3'
+    const { migration, s, keysAtOwner } = await migrating(password)
     await migration.newcomer.stop()
     const failure = await failureOf(s.incrementIfUnder(TAKE, 100, 60_000))
     expect(failure).toBeInstanceOf(GatewayError)
+    expect(String(failure)).toContain(`ASK 127.0.0.1:${migration.newcomer.port} redirect named could not be reached (Connection is closed.)`)
+    expect(String(failure)).not.toContain(password)
     expect(s.mayHaveLanded(failure)).toBe(false)
     expect(await keysAtOwner()).toBe(0)
   })
