@@ -61,7 +61,15 @@ interface Shape {
   connectTimeout?: string
 }
 
-function yaml(dir: string, s: Shape = {}): string {
+/**
+ * Spare endpoints (never called) that bring the file's endpoint count to `endpoints`: a `config
+ * reloaded` line's `endpoints` says which write it read (one write and its SIGHUP can make two reloads).
+ */
+function spares(pki: TestPki, endpoints: number, others: number): string {
+  return Array.from({ length: Math.max(0, endpoints - others) }, (_, i) => `  - { name: spare${i}, url: "https://spare${i}.test", tls: ${clientTlsYaml(pki)} }\n`).join('')
+}
+
+function yaml(dir: string, s: Shape = {}, endpoints = 0): string {
   const ca = cas[s.ca ?? 'old']
   const host = s.host ?? 'intercepted'
   const pt = host === 'passThrough' ? `  passThrough: [{ host: localhost, port: ${upstream.port}, allowPrivate: true }]\n` : ''
@@ -69,7 +77,8 @@ function yaml(dir: string, s: Shape = {}): string {
   // Another endpoint keeps the file valid when partner goes.
   const other = `  - name: other\n    url: https://other.test:443\n    tls: ${clientTlsYaml(pki)}\n`
   return `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nstore: { kind: sqlite, file: ${join(dir, 'store.db')} }\n` +
-    (s.interception === false ? '' : `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n${pt}`) + `endpoints:\n${host === 'intercepted' ? partner : ''}${other}`
+    (s.interception === false ? '' : `interception:\n  caCert: ${ca.caCert}\n  caKey: ${ca.caKey}\n${pt}`) + `endpoints:\n${host === 'intercepted' ? partner : ''}${other}` +
+    spares(pki, endpoints, host === 'intercepted' ? 2 : 1)
 }
 
 /** The raw CONNECT: the socket once the gateway answered 200. */
@@ -165,15 +174,21 @@ describe.each([
     await gp?.stop('SIGKILL')
   })
 
+  /** Reloads so far: the file of reload n has n + 2 endpoints (spares added), one count per write. */
+  let reloads = 0
+
   /**
-   * Rewrites the file and signals a reload: resolves once every worker says it reloaded on the
-   * signal (a reload on the watcher's 'file change', perhaps of the file before this one, is not it).
+   * Rewrites the file and signals a reload: resolves once every worker says it reloaded this file
+   * (its endpoint count), whatever triggered it. Neither a line after the write nor its trigger says
+   * so: one write and its SIGHUP can make two reloads (the directory watcher's, and the signal's, in
+   * one process both said to be the signal's), the second's line out after the next write.
    */
   async function reload(s: Shape): Promise<void> {
     const from = gp.output.length
-    replaceFile(join(dir, 'gateway.yaml'), yaml(dir, s))
+    const endpoints = ++reloads + 2
+    replaceFile(join(dir, 'gateway.yaml'), yaml(dir, s, endpoints))
     gp.child.kill('SIGHUP')
-    await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.trigger === 'SIGHUP').map((e) => e.pid)).size === workers, 30_000, 'every worker to reload').catch((e: Error) => {
+    await eventually(() => new Set(gp.logEntries(from).filter((e) => e.msg === 'config reloaded' && e.endpoints === endpoints).map((e) => e.pid)).size === workers, 30_000, 'every worker to reload').catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(gp.output.slice(from))}`)
     })
   }
