@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { answeredBy } from '../support/log-entries.js'
+import { answeredBy, answersFromEach, type LineOfCall, type LogEntry } from '../support/log-entries.js'
 import type { GatewayProcess } from '../support/process.js'
 import { expectJsonError, startWaysIn, type Answer, type Way, type WaysIn } from '../support/ways-in.js'
 import { childPids } from '../ops/helpers.js'
@@ -38,9 +38,27 @@ async function reloadBoth(from: string, to: string): Promise<void> {
 }
 
 const partner = (): string => `api.partner.test:${w.port}`
-/** Four fresh connections on `way`: both workers, most likely. */
+/** A CONNECT's access line: its id is its own (X-Request-Id names requests only). */
+const isConnectLine = (e: LogEntry): boolean => e.msg === 'request' && e.method === 'CONNECT'
+/** A CONNECT's line: the one not there before it (asked one at a time, each line awaited). */
+const newConnectLine = (gp: GatewayProcess): LineOfCall => () => {
+  const before = new Set(gp.logEntries().filter(isConnectLine).map((e) => e.reqId))
+  return (e) => isConnectLine(e) && !before.has(e.reqId)
+}
+
+/**
+ * Fresh connections on `way`, each head tagged (X-Request-Id), until both workers of the gateway
+ * that serves it answered one, every answer checked (a fixed number of them may all meet one worker).
+ */
 async function askEach(way: Way, head: string, check: (a: Awaited<ReturnType<WaysIn['ask']>>) => void): Promise<void> {
-  for (let i = 0; i < 4; i++) check(await w.ask(way, head))
+  const gp = way === 'tls' ? w.secure : w.plain
+  const tagged = (tag: string): string => head.replace('\r\n', `\r\nX-Request-Id: ${tag}\r\n`)
+  const ask = async (tag: string): Promise<Answer> => {
+    const answer = await w.ask(way, tagged(tag))
+    check(answer)
+    return answer
+  }
+  await answersFromEach(gp, childPids(gp.child.pid as number), ask, head.startsWith('CONNECT ') ? newConnectLine(gp) : undefined)
 }
 const refused = (way: string) => (a: Awaited<ReturnType<WaysIn['ask']>>) => expectJsonError(a, 403, new RegExp(`is not served on this listener: add "${way}" to listen\\.waysIn to serve it$`))
 const served = (a: Awaited<ReturnType<WaysIn['ask']>>): void => expect(a.status).toBe(200)

@@ -70,3 +70,29 @@ export async function answeredBy<T>(gp: GatewayProcess, pids: readonly number[],
   }
   return tags
 }
+
+/** How answersFromEach knows a call's access line: made before the call, given its tag. */
+export type LineOfCall = (tag: string) => (e: LogEntry) => boolean
+
+/** A call's access line: the one with its tag as X-Request-Id. */
+const taggedLine: LineOfCall = (tag) => (e) => e.msg === 'request' && e.reqId === tag
+
+/**
+ * Makes calls (`call(tag)`: by default a request with X-Request-Id `tag` on a fresh connection)
+ * until each of `pids` wrote the access line of one, at most `maxCalls`: how a test sees every
+ * worker answer (fresh connections are handed out in turn, so a fixed number of calls may all meet
+ * one worker). Bounded by calls, not time. Returns every answer the calls got.
+ */
+export async function answersFromEach<T>(gp: GatewayProcess, pids: readonly number[], call: (tag: string) => Promise<T>, lineOf: LineOfCall = taggedLine, maxCalls = 40): Promise<T[]> {
+  const answers: T[] = []
+  const left = new Set(pids)
+  while (left.size > 0) {
+    if (answers.length >= maxCalls) throw new Error(`no answer from ${[...left].join(', ')} in ${maxCalls} calls`)
+    const tag = `each-${randomUUID()}`
+    const isLine = lineOf(tag)
+    answers.push(await call(tag))
+    const [line] = await entriesWhen(gp, isLine, 1, { what: `the access line of ${tag}` })
+    left.delete(line?.pid as number)
+  }
+  return answers
+}
