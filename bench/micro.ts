@@ -13,7 +13,7 @@ import { Writable } from 'node:stream'
 import { connect, createServer, type TLSSocket } from 'node:tls'
 import { DIST, gatewayYaml } from './gateways.js'
 import type { Upstream } from './peers.js'
-import { writeBenchPki, type BenchPki } from './pki.js'
+import { HOSTS, writeBenchPki, type BenchPki } from './pki.js'
 
 interface Case {
   name: string
@@ -57,6 +57,7 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const admit = (await import(join(dist, 'src/proxy/steps/authenticate-caller.js'))) as typeof import('../src/proxy/steps/authenticate-caller.js')
   const strip = (await import(join(dist, 'src/proxy/steps/strip-gateway-credentials.js'))) as typeof import('../src/proxy/steps/strip-gateway-credentials.js')
   const requestId = (await import(join(dist, 'src/proxy/request-id.js'))) as typeof import('../src/proxy/request-id.js')
+  const requestTarget = (await import(join(dist, 'src/proxy/request-target.js'))) as typeof import('../src/proxy/request-target.js')
   const outbound = (await import(join(dist, 'src/proxy/outbound-request.js'))) as typeof import('../src/proxy/outbound-request.js')
   const file = join(dir, 'micro-gateway.yaml')
   const gateway = gw.compileGateway(config.parseConfig(file, gatewayYaml(pki, { port: 9443 } as Upstream, 9080, 9081)))
@@ -65,12 +66,12 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   const rawHeaders = Object.entries(inboundHeaders).flat()
   // Literals, as the listener builds them: an object made by a spread and then extended (matchEndpoint adds
   // the routing fields) is slow on Node 20 and would be measured instead of the steps (test/object-shapes.test.ts).
-  const context = (target: Context['inbound']['target']): Context => ({
+  const context = (target: Context['inbound']['target'], route: Context['route'] = { endpoint: 'signed', path: '/v1/items/42' }): Context => ({
     id: 'req-1',
     mode: 'route',
     gateway,
     inbound: { method: 'GET', target, headers: inboundHeaders, rawHeaders },
-    route: { endpoint: 'signed', path: '/v1/items/42' },
+    route,
     // Neither is read by these steps; older builds (--compare) named the field `signal`.
     presence: undefined as unknown as Context['presence'],
     ...({ signal: undefined } as object),
@@ -83,6 +84,20 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
     return match.matchEndpoint(context({ path: '/v1/items/42', query }))
   }
   const fixed = routed()
+  // The same request as the realistic path's (`/proxy/signed/bench`) and as an intercepted tunnel's inner request
+  // (`GET /bench`, Host the tunnel's authority): its target parsed, then its endpoint matched and destination built.
+  const routedWhole = (): ReturnType<typeof match.matchEndpoint> => {
+    const { route, target } = requestTarget.parseRoute('/proxy/signed/bench')
+    return match.matchEndpoint(context(target, route))
+  }
+  const authority = `${HOSTS.signed}:9443`
+  const tunnelHeaders = { ...inboundHeaders, host: authority }
+  const tunnelRaw = Object.entries(tunnelHeaders).flat()
+  const tunnelled = (): ReturnType<typeof match.matchEndpoint> => {
+    const target = requestTarget.parseTunnelTarget('/bench', authority, authority, 'GET')
+    // A literal as the listener's: connect mode, no route (a context extended afterwards would be measured instead).
+    return match.matchEndpoint({ id: 'req-1', mode: 'connect', gateway, inbound: { method: 'GET', target, headers: tunnelHeaders, rawHeaders: tunnelRaw }, presence: undefined as unknown as Context['presence'], facts: {}, auth: {}, outbound: { method: 'GET', url: new URL('https://unrouted.invalid/'), headers: { ...tunnelHeaders }, body } })
+  }
   // The realistic path's request (`/proxy/signed/bench`): no query.
   const fixedNoQuery = routed('')
   const caller = { appId: 'anonymous', claims: {} }
@@ -149,6 +164,8 @@ async function pipelineCases(dist: string, pki: BenchPki, dir: string): Promise<
   return {
     cases: [
       { name: 'route + target (matchEndpoint, route mode, query)', run: () => void routed() },
+      { name: 'route mode, target parsed and matched (parseRoute + matchEndpoint)', run: () => void routedWhole() },
+      { name: "tunnel's inner request, target parsed and matched (parseTunnelTarget + matchEndpoint)", run: () => void tunnelled() },
       { name: "caller's bearer, credentials and user read (12 header lines)", run: readCallerHeaders },
       { name: 'strip_gateway_credentials step (11 outbound header lines, route-mode query)', run: () => void strip.stripGatewayCredentials.run(plainStrip) },
       { name: 'strip_gateway_credentials step (13 lines, two 43-character backend tokens)', run: () => void strip.stripGatewayCredentials.run(tokenLikeStrip) },
