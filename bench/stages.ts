@@ -26,6 +26,17 @@ export interface StageCost {
 }
 
 const DISPATCH = 'upstream dispatch (forward step + undici request write)'
+const RELAY = 'response relay (upstream body → caller)'
+const HTTP_SERVER = 'node:http server (inbound parse, response head/end)'
+
+/**
+ * node:http writing the caller's answer (the head, body chunks, the end and the socket writes under them):
+ * node:http's work, whoever calls it. The floor's pipe ends the response from a stream tick and the
+ * gateway's relay from its handler: charged by caller, the same output work sat in two different rows.
+ */
+function isResponseOutput(fn: string, url: string): boolean {
+  return (fn === 'writeHead' && /_http_server$/.test(url)) || ((fn === 'write' || fn === 'end' || fn === 'flushHeaders') && /_http_outgoing$/.test(url))
+}
 const SIGN = 'step sign_oauth1 (OAuth 1.0a)'
 // What the signer hands node:crypto (the HMAC's context, update and digest; nonce bytes): in the gateway
 // process the HMAC's context set-up costs two to three times what a micro-benchmark's warm loop says.
@@ -38,7 +49,7 @@ const OWN: readonly [RegExp, string][] = [
   // The endpoint's pools (origin-pools.ts) hand the request to undici's Agent: what runs under them is the dispatch, not routing.
   [/\/src\/proxy\/steps\/forward\.|\/src\/gateway\/(upstream|origin-pools)\./, DISPATCH],
   // The upstream call's handler: the head settling forward, body chunks written to the caller.
-  [/\/src\/proxy\/upstream-call\./, 'response relay (upstream body → caller)'],
+  [/\/src\/proxy\/upstream-call\./, RELAY],
   // apply_authorization's shortcut for fixed header fields, in a module of its own.
   [/\/src\/proxy\/steps\/literal-header-fields\./, 'step apply_authorization'],
   [/\/src\/proxy\/steps\/([a-z0-9-]+)\./, 'step $1'],
@@ -56,12 +67,14 @@ const OWN: readonly [RegExp, string][] = [
 function platformStage(fns: readonly string[], urls: readonly string[]): string {
   const has = (re: RegExp): boolean => urls.some((u) => re.test(u))
   const fn = (re: RegExp): boolean => fns.some((f) => re.test(f))
-  // Response bytes flowing upstream → caller: undici's parser pushing into the body stream piped to the response (the floor), or handing chunks to res.write.
-  if (has(/undici/) && (fn(/^(ondata|pipeOnDrain|onBody|pipe)$/) || has(/_http_outgoing/))) return 'response relay (upstream body → caller)'
+  // The floor's answer handler (undici's RequestHandler and BodyReadable, as the gateway's UpstreamCall), its header object the parse's.
+  if (has(/undici\/lib\/api\//) && !fn(/^parseHeaders$/)) return RELAY
+  // Response bytes flowing upstream → caller: undici's parser pushing into the body stream piped to the response (the floor).
+  if (has(/undici/) && fn(/^(ondata|pipeOnDrain|onBody|pipe)$/)) return RELAY
   if (has(/undici/) && fn(/^(onData|onDrain|writeStream|writeIterable|writeBuffer)$/)) return 'request body relay (caller → upstream)'
   if (has(/undici/) && fn(/^(onHttpSocketReadable|readMore|execute|onHeadersComplete|onMessageComplete|onStatus|onHeaderField|onHeaderValue|wasm-function.*)$/)) return 'upstream response parse (undici llhttp)'
   if (has(/undici/)) return 'undici (pool, queue, socket events)'
-  if (has(/_http_(server|common|incoming|outgoing)/)) return 'node:http server (inbound parse, response head/end)'
+  if (has(/_http_(server|common|incoming|outgoing)/)) return HTTP_SERVER
   if (has(/^(node:)?(_tls_|tls|net|internal\/tls|internal\/stream_base)/) || fn(/^(writev|writeLatin1String|writeUtf8String|writeBuffer|onStreamRead|ssl)/i)) return 'sockets + TLS'
   if (has(/streams|events/)) return 'streams + events'
   return 'other (timers, microtasks, runtime)'
@@ -74,7 +87,9 @@ function classify(fns: readonly string[], urls: readonly string[]): string {
   if (leaf === '(program)') return 'V8 + native (program)'
   let inUndici = false
   let inCrypto = false
-  for (const url of urls) {
+  for (let i = 0; i < urls.length; i++) {
+    const url = urls[i] as string
+    if (isResponseOutput(fns[i] as string, url)) return HTTP_SERVER
     for (const [re, stage] of OWN) {
       if (!re.test(url)) continue
       if (stage === SIGN && inCrypto) return SIGN_CRYPTO

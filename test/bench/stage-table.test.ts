@@ -85,6 +85,32 @@ describe('which stage a sample is charged to', () => {
   const dist = 'file:///gw/dist/src'
   const stageOf = (stack: readonly (readonly [string, string])[]): string | undefined => stageCosts(profileOf([stack]), 0, 10, 100)[0]?.stage
 
+  it('charges node:http\'s writing of the answer to node:http, whether the floor\'s pipe or the gateway\'s relay calls it', () => {
+    const HTTP = 'node:http server (inbound parse, response head/end)'
+    const RELAY = 'response relay (upstream body → caller)'
+    const socketWrite = [['Writable.uncork', 'node:internal/streams/writable'], ['writev', '']] as const
+    const gatewayRelay = [['proxied', `${dist}/proxy/proxy-request.js`], ['relayAnswer', `${dist}/proxy/proxy-request.js`], ['relayTo', `${dist}/proxy/upstream-call.js`], ['endWhole', `${dist}/proxy/end-whole.js`]] as const
+    const floorEnd = [['endReadableNT', 'node:internal/streams/readable'], ['emit', 'node:events'], ['onend', 'node:internal/streams/readable']] as const
+    expect(stageOf([...gatewayRelay, ['end', 'node:_http_outgoing'], ...socketWrite])).toBe(HTTP)
+    expect(stageOf([...floorEnd, ['end', 'node:_http_outgoing'], ...socketWrite])).toBe(HTTP)
+    // The head: the gateway's (through its drain-aware writeHead) and the floor's handler's.
+    const nodeHead = [['writeHead', 'node:_http_server'], ['_storeHeader', 'node:_http_outgoing']] as const
+    expect(stageOf([['relayAnswer', `${dist}/proxy/proxy-request.js`], ['writeHead', `${dist}/proxy/drain-response.js`], ...nodeHead])).toBe(HTTP)
+    expect(stageOf([['runMicrotasks', ''], ['', 'file:///gw/dist/bench/forwarder.js'], ...nodeHead])).toBe(HTTP)
+    // A body chunk: the floor's through its BodyReadable and pipe, the gateway's from its handler.
+    const undiciBody = [['readMore', 'file:///gw/node_modules/undici/lib/dispatcher/client-h1.js'], ['onBody', 'file:///gw/node_modules/undici/lib/dispatcher/client-h1.js']] as const
+    const floorChunk = [...undiciBody, ['push', 'file:///gw/node_modules/undici/lib/api/readable.js'], ['ondata', 'node:internal/streams/readable']] as const
+    expect(stageOf([...floorChunk, ['write', 'node:_http_outgoing'], ...socketWrite])).toBe(HTTP)
+    expect(stageOf([...undiciBody, ['onResponseData', `${dist}/proxy/upstream-call.js`], ['write', 'node:_http_outgoing']])).toBe(HTTP)
+    // What each handler does itself stays the relay's: the floor's RequestHandler and BodyReadable as the gateway's UpstreamCall.
+    expect(stageOf(floorChunk)).toBe(RELAY)
+    const head = [['readMore', 'file:///gw/node_modules/undici/lib/dispatcher/client-h1.js'], ['onHeadersComplete', 'file:///gw/node_modules/undici/lib/dispatcher/client-h1.js']] as const
+    expect(stageOf([...head, ['onHeaders', 'file:///gw/node_modules/undici/lib/api/api-request.js'], ['BodyReadable', 'file:///gw/node_modules/undici/lib/api/readable.js']])).toBe(RELAY)
+    expect(stageOf([...head, ['onResponseStart', `${dist}/proxy/upstream-call.js`]])).toBe(RELAY)
+    // The header object undici builds for either is the parse's.
+    expect(stageOf([...head, ['onHeaders', 'file:///gw/node_modules/undici/lib/api/api-request.js'], ['parseHeaders', 'file:///gw/node_modules/undici/lib/core/util.js']])).toBe('upstream response parse (undici llhttp)')
+  })
+
   it('charges undici\'s work under the endpoint\'s pools to the upstream dispatch, not to routing', () => {
     const underPools = [['forwardUpstream', `${dist}/proxy/steps/forward.js`], ['dispatch', `${dist}/gateway/origin-pools.js`], ['_resume', 'file:///gw/node_modules/undici/lib/dispatcher/client.js']] as const
     expect(stageOf(underPools)).toBe('upstream dispatch (forward step + undici request write)')
