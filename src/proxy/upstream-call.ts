@@ -115,7 +115,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, ResponseBody {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.#res
     if (res === undefined) {
-      ;(this.#early ??= []).push(chunk)
+      if (this.#early === undefined) this.#early = [chunk] // sized for the one chunk it nearly always holds (a push onto `[]` grows it to 17 slots)
+      else this.#early.push(chunk)
       if ((this.#earlyBytes += chunk.length) >= EARLY_LIMIT) controller.pause()
       return
     }
