@@ -132,4 +132,15 @@ describe('which stage a sample is charged to', () => {
     // node:crypto under a frame of its own stage stays there (an access line's hash is the log's).
     expect(stageOf([...signer, ['createHmac', 'node:crypto'], ['access', `${dist}/ops/log.js`]])).toBe('access log line')
   })
+  it('charges a response head Node serialises to node:http, whether the gateway\'s listener or the floor\'s handler writes it', () => {
+    const nodeHttp = 'node:http server (inbound parse, response head/end)'
+    const relay = [['serveRequest', `${dist}/proxy/listener.js`], ['relayAnswer', `${dist}/proxy/proxy-request.js`], ['writeHead', `${dist}/proxy/drain-response.js`]] as const
+    expect(stageOf([...relay, ['writeHead', 'node:_http_server'], ['_storeHeader', 'node:_http_outgoing']])).toBe(nodeHttp)
+    expect(stageOf([['(anonymous)', 'file:///gw/dist/bench/forwarder.js'], ['writeHead', 'node:_http_server']])).toBe(nodeHttp)
+    // The plumbing's and the handler's own work stays theirs; a head written under another stage stays that stage's.
+    expect(stageOf(relay)).toBe('listener + pipeline plumbing')
+    expect(stageOf([['serveRequest', `${dist}/proxy/listener.js`], ['addListener', 'node:events']])).toBe('listener + pipeline plumbing')
+    expect(stageOf([['(anonymous)', 'file:///gw/dist/bench/forwarder.js'], ['pipe', 'node:internal/streams/readable']])).toBe('forwarder handler (floor)')
+    expect(stageOf([['onData', `${dist}/proxy/upstream-call.js`], ['writeHead', 'node:_http_server']])).toBe('response relay (upstream body → caller)')
+  })
 })
