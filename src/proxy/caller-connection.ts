@@ -36,9 +36,9 @@ export interface CallerConnectionFields {
  * socket already closed still answers when the gateway read it before, as every request does).
  * `counted` false (a pipelined request let go unserved, with nothing written for it, whose line may
  * come before the line of the request ahead of it): no bytes, which the next record on the connection counts.
+ * `address`: the caller's address already read from `socket` (callerAddress), when the request read it.
  */
-export function recordCallerConnection(socket: Socket, into: CallerConnectionFields, counted = true): void {
-  const address = callerAddress(socket)
+export function recordCallerConnection(socket: Socket, into: CallerConnectionFields, counted = true, address = callerAddress(socket)): void {
   if (address !== undefined) into.clientAddress = address
   if (!counted) return
   const read = socket.bytesRead

@@ -67,13 +67,14 @@ export function createListener(o: ListenerOptions): Server {
   const t = listen.timeouts
   // This and the options below are built once per listener (not per request).
   const events: ConnectionEvents = { ...o.events, onRejected: (listener, err, connection, req) => { o.events?.onRejected?.(listener, err, connection, req); if (!req || !expiryOf(req)) rejected(o, err, connection, req) } }
-  let guard: ConnectionGuard | undefined
-  const handler = oneStoreWaitEach(o.ref, (req, res) => serveRequest(o, { guard: guard as ConnectionGuard, server }, req, closingAfterUpgrade(req, res)))
+  // `at` is made once, below, before any request can come (a literal here made one per request).
+  const handler = oneStoreWaitEach(o.ref, (req, res) => serveRequest(o, at, req, closingAfterUpgrade(req, res)))
   const options: ServerOptions = { keepAlive: true, requestTimeout: 0, ServerResponse: drainAwareResponse(() => server.listening) }
   const tlsServer = o.tls ? createTlsServer({ ...o.tls, ...options, handshakeTimeout: t.tlsHandshakeMs || undefined }, handler) : undefined  // listener options (not per request)
   const server: Server = tlsServer ?? nodeHttp().createServer(options, handler)
   if (o.tls) noteServedTls(server, o.tls)
-  const g = (guard = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events, methods: PROXY_METHODS }))
+  const g = guardConnections(server, { listener: 'proxy', configKey: 'listen.timeouts', timeouts: t, connections: listen.connections, surface: 'proxy', events, methods: PROXY_METHODS })
+  const at = { guard: g, server }
   closeRefusedOnReload(server, tlsServer !== undefined, g)
   // A handshake that never completes is a line of its own (no request follows it).
   if (tlsServer) reportListenerHandshakes(tlsServer, { limitMs: t.tlsHandshakeMs, onTimeout: () => events.onTimeout?.('proxy', 'tls_handshake'), ...(o.tracing ? { tracing: o.tracing } : {}), ...(o.onDone ? { onDone: o.onDone } : {}) })
@@ -185,7 +186,7 @@ async function serveRequest(o: ListenerOptions, at: { guard: ConnectionGuard; se
       // One object, fields assigned: spreading partial records cost copies on every request.
       const done: RequestRecord = { id, mode: out.mode, method: req.method ?? 'GET', status, durationMs: performance.now() - started, facts: out.facts }
       if (error) done.error = error
-      recordCallerConnection(socket, done, held || res.writableEnded)
+      recordCallerConnection(socket, done, held || res.writableEnded, run?.clientAddress)
       if (out.mode === 'api') done.apiPath = url
       o.onDone?.(done)
       if (out.facts.trace) endTrace(out.facts.trace, done)

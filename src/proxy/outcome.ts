@@ -34,10 +34,13 @@ export interface Outcome {
   error?: GatewayError
 }
 
+/** An absolute-form target's scheme. A module constant: a regular expression literal in the function made a RegExp object per request. */
+const ABSOLUTE_FORM = /^https?:\/\//i
+
 /** The way in a request's target names (an intercepted tunnel's inner requests: connect); `hasApi`: the gateway API is served. */
 export function wayIn(url: string, inTunnel: boolean, hasApi: boolean): Outcome['mode'] {
   if (inTunnel) return 'connect'
-  if (/^https?:\/\//i.test(url)) return 'forward'
+  if (ABSOLUTE_FORM.test(url)) return 'forward'
   if (url.startsWith('/proxy/')) return 'route'
   return hasApi && url.startsWith('/gateway/') ? 'api' : 'other'
 }

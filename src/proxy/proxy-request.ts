@@ -40,6 +40,8 @@ export interface ProxyRun {
   onDemand: (() => void) | undefined
   /** A proxied call's caller: the listener's one 'close' listener tells it when the response closes unfinished (the caller left). */
   presence?: Presence
+  /** The caller's address as read for the context: Node keeps a socket's once read, so the record takes it from here rather than reading it again. */
+  clientAddress?: string
 }
 
 /** Headers frameworks read as the method instead of the request line's (Express's method-override, Symfony, ASP.NET Core, Rails' Rack::MethodOverride). */
@@ -74,7 +76,7 @@ export function proxyRequest(run: ProxyRun, mode: Mode, target: RequestTarget, r
   // Optional fields are assigned, not spread in: a conditional spread allocates and copies per request.
   const inbound: Writable<Context['inbound']> = { method: req.method ?? 'GET', target, headers: req.headers, rawHeaders: req.rawHeaders }
   const remoteAddress = callerAddress(req.socket)
-  if (remoteAddress) inbound.remoteAddress = remoteAddress
+  if (remoteAddress) inbound.remoteAddress = run.clientAddress = remoteAddress
   const tls = requestCertificate(req, tunnel)
   if (tls) inbound.tls = tls
   // Only a request with a body reads, buffers or asks for one: no options or holder for the bodiless majority.
