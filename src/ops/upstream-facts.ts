@@ -8,20 +8,10 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { ConnectInfo } from '../gateway/index.js'
-import type { RequestFacts } from '../proxy/pipeline.js'
+import type { RequestFacts, UpstreamFacts } from '../proxy/pipeline.js'
 import { writingFacts } from '../proxy/writing-call.js'
 
-/** What the access log says about the upstream side of one request. */
-export interface UpstreamFacts {
-  address?: string
-  tlsVersion?: string
-  /** The request went over an already open keep-alive connection. */
-  reused: boolean
-  /** The connection's TLS session was resumed. */
-  resumed: boolean
-  /** Connect + TLS handshake of the connection (also on reuse: the connection's own cost). */
-  handshakeMs?: number
-}
+export type { UpstreamFacts }
 
 interface SocketFacts {
   endpoint: string
@@ -42,7 +32,7 @@ export interface UpstreamObserverOptions {
 /** Correlates requests with connections; onConnect goes into CompileOptions. */
 export interface UpstreamObserver {
   onConnect(info: ConnectInfo): void
-  /** The upstream facts of a request (by its facts object), once: the access log takes them when it is done (shared, read-only). */
+  /** The upstream facts of a request (its facts object's `upstream`): the access log takes them when it is done (shared, read-only). */
   take(request: RequestFacts): Readonly<UpstreamFacts> | undefined
   close(): void
 }
@@ -50,9 +40,6 @@ export interface UpstreamObserver {
 /** Subscribes to undici's client channels until close(). */
 export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserver {
   const sockets = new WeakMap<object, SocketFacts>()
-  // Keyed by the request's own facts object: an entry never taken (a request of another
-  // in-process gateway) goes with that object, so no bound is needed.
-  const pending = new WeakMap<RequestFacts, Readonly<UpstreamFacts>>()
   // onConnect runs inside the connector callback and undici publishes `connected` in the same
   // synchronous call, so the last successful ConnectInfo belongs to the next connected socket.
   let last: ConnectInfo | undefined
@@ -84,7 +71,8 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
     facts.requests++
     if (reused) o.onReuse?.(facts.endpoint)
     // The connection's own frozen facts: nothing is built per request.
-    if (request) pending.set(request, reused ? facts.reused : facts.first)
+    // Carried by the request's own facts object (a WeakMap entry per request cost a hash and an insert).
+    if (request) request.upstream = reused ? facts.reused : facts.first
   }
   subscribe('undici:client:connected', onConnected)
   subscribe('undici:client:sendHeaders', onSendHeaders)
@@ -98,9 +86,7 @@ export function observeUpstream(o: UpstreamObserverOptions = {}): UpstreamObserv
       })
     },
     take(request) {
-      const facts = pending.get(request)
-      if (facts) pending.delete(request)
-      return facts
+      return request.upstream
     },
     close() {
       unsubscribe('undici:client:connected', onConnected)

@@ -104,6 +104,23 @@ export interface RequestFacts {
   tenant?: string
   /** The request's spans, when tracing is on. */
   trace?: RequestTrace
+  /**
+   * The upstream connection that carried the request, set by the ops' observer (ops/upstream-facts.ts)
+   * as undici writes it: a property of the request's own facts, not a WeakMap entry per request.
+   */
+  upstream?: Readonly<UpstreamFacts>
+}
+
+/** What the access log says about the upstream side of one request. */
+export interface UpstreamFacts {
+  address?: string
+  tlsVersion?: string
+  /** The request went over an already open keep-alive connection. */
+  reused: boolean
+  /** The connection's TLS session was resumed. */
+  resumed: boolean
+  /** Connect + TLS handshake of the connection (also on reuse: the connection's own cost). */
+  handshakeMs?: number
 }
 
 export interface Routed extends Context {
