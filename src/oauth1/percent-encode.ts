@@ -44,6 +44,24 @@ export function lastEncoding(): (s: string) => string {
   }
 }
 
+/**
+ * percentEncode(`${protocol}//${host}`), kept for the last scheme and host: compared as the two
+ * parts (mostly the very strings of the last request), so no origin is joined and read per request.
+ */
+export function lastOriginEncoding(): (protocol: string, host: string) => string {
+  let lastProtocol: string | undefined
+  let lastHost: string | undefined
+  let encoded = ''
+  return (protocol, host) => {
+    if (protocol !== lastProtocol || host !== lastHost) {
+      encoded = percentEncode(`${protocol}//${host}`) // throws (a lone surrogate) before anything is kept
+      lastProtocol = protocol
+      lastHost = host
+    }
+    return encoded
+  }
+}
+
 /** True for the character code (or byte) of a hex digit, either case. */
 export function isHex(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66)

@@ -4,7 +4,7 @@
  */
 import { GatewayError } from '../errors.js'
 import { addFormParameters, encodedNormalizedParameters } from './base-string.js'
-import { encodedOrLater, isFormContentType, lastEncoding, percentEncode } from './percent-encode.js'
+import { encodedOrLater, isFormContentType, lastEncoding, lastOriginEncoding, percentEncode } from './percent-encode.js'
 import { prependForm, authorizationHeader, bodyText, encodedSignature, quotedRealm } from './placement.js'
 import { addExtraOAuthParams, addProtocolParameters, currentTimestamp, encodeProtocolParameters, newNonce, type ProtocolStatics } from './protocol-parameters.js'
 import { prepareToken, preparedHeader, preparedParameters, type PreparedToken } from './prepared-token.js'
@@ -23,7 +23,7 @@ interface SignerParts extends ProtocolStatics {
   readonly realm: string | undefined
   readonly signingKeyOf: SigningKeyOf
   // The origin (`scheme://host[:port]`), path and token repeat from request to request.
-  readonly encOrigin: (s: string) => string
+  readonly encOrigin: (protocol: string, host: string) => string
   readonly encPath: (s: string) => string
   readonly encToken: (s: string) => string
   /** Whether requests without callback, verifier, extensions or form body take prepared-token.ts's way (off: the general one, for tests). */
@@ -48,7 +48,7 @@ export function createSigner(statics: SignerStatics, prepare = true): Signer {
     encSignatureMethod,
     realm: statics.realm === undefined ? undefined : quotedRealm(statics.realm),
     signingKeyOf: createSigningKeyCache(statics),
-    encOrigin: lastEncoding(),
+    encOrigin: lastOriginEncoding(),
     encPath: lastEncoding(),
     encToken: lastEncoding(),
     // A body hash is each request's own, and a key or method percentEncode refuses is refused where it always was.
@@ -80,7 +80,7 @@ function signWith(s: SignerParts, r: SignRequestInput): SignResult {
   if (r.body !== undefined && formBody) addFormParameters(bodyText(r.body), names, values)
   // §3.4.1: METHOD&enc(base string URI)&enc(normalized parameters); see baseStringUri for the URI.
   // Encoding works per character, so the origin (ASCII) and the path may be encoded apart.
-  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
+  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(url.protocol, url.host)}${s.encPath(url.pathname)}&${encodedNormalizedParameters(names, values)}`
   return signedResult(s, r, url, baseString, p, protocolNames, enc as string[])
 }
 
@@ -140,7 +140,7 @@ function signPrepared(s: SignerParts, r: SignRequestInput, url: SignableUrl): Si
   // Generated ones are unreserved (their own encoding); given ones are encoded.
   const encTimestamp = r.timestamp === undefined ? timestamp : percentEncode(timestamp)
   const encNonce = r.nonce === undefined ? nonce : percentEncode(nonce)
-  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(`${url.protocol}//${url.host}`)}${s.encPath(url.pathname)}&${preparedParameters(t, encTimestamp, encNonce, names, values)}`
+  const baseString = `${percentEncode(r.method.toUpperCase())}&${s.encOrigin(url.protocol, url.host)}${s.encPath(url.pathname)}&${preparedParameters(t, encTimestamp, encNonce, names, values)}`
   // The prepared decoded parameters in their order, this request's values in place.
   const p: Record<string, string> = Object.assign({}, t.decoded)
   p.oauth_timestamp = timestamp

@@ -2,12 +2,14 @@
  * The signer's shortcuts against what they stand for, over generated input: the query check
  * that skips judging and encoding (isSentAsIs) against unverifiableOctets and
  * encodeRawCharacters, pooled nonces against reuse, a token's prepared protocol parameters
- * (prepared-token.ts) against the general way of signing, and the signature's encoding against encodeURIComponent.
+ * (prepared-token.ts) against the general way of signing, the signature's encoding against encodeURIComponent,
+ * and the origin's encoding kept for the last scheme and host against percentEncode of the joined origin.
  */
 import { generateKeyPairSync } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodedSignature } from '../../src/oauth1/placement.js'
+import { lastOriginEncoding, percentEncode } from '../../src/oauth1/percent-encode.js'
 import { createSigner, encodeRawCharacters, isSentAsIs, unverifiableOctets, type Placement, type SignatureMethod, type SignerStatics, type SignResult } from '../../src/oauth1/index.js'
 
 // Every character class the two readers treat apart: sent raw, "%" and escapes, raw ASCII they encode, non-ASCII.
@@ -130,6 +132,32 @@ describe("oauth_signature's encoding", () => {
         expect(encodedSignature(method, text)).toBe(encodeURIComponent(text))
       }),
       { seed: 4648, numRuns: 5_000 },
+    )
+  })
+})
+
+describe("the signer's origin encoding, kept for the last scheme and host", () => {
+  it('is percentEncode of the joined origin after any sequence of parts, repeats and lone surrogates included (2,000 sequences)', () => {
+    // Few values, so that parts repeat (the kept encoding is used) and change (it is made again).
+    const part = fc.constantFrom('https:', 'http:', 'HTTPS:', 'h.test', 'h.test:8443', 'H.test', 'xn--d-hia.test', 'é.test', '\ud800.test', '', 'a b')
+    fc.assert(
+      fc.property(fc.array(fc.tuple(part, part), { minLength: 1, maxLength: 12 }), (pairs) => {
+        const kept = lastOriginEncoding()
+        const outcome = (run: () => string): string => {
+          try {
+            return run()
+          } catch (e) {
+            return `throws ${(e as Error).name}: ${(e as Error).message}`
+          }
+        }
+        for (const [protocol, host] of pairs) {
+          // Built apart each time: equal text in another string object, as a parsed URL's getters give it.
+          const expected = outcome(() => percentEncode(`${protocol}//${host}`))
+          expect(outcome(() => kept(`${protocol} `.slice(0, -1), host))).toEqual(expected)
+          expect(outcome(() => kept(protocol, host))).toEqual(expected)
+        }
+      }),
+      { seed: 3412, numRuns: 2_000 },
     )
   })
 })
