@@ -10,6 +10,7 @@
  */
 import { endRecords, type RecordEnd, type Store } from '../store/index.js'
 import { ANONYMOUS_TOKEN_PREFIX, LINK_PREFIX, PENDING_PREFIX } from './token-keys.js'
+import { bindClear, clearFieldsBound, TOKEN_CLEAR_FIELDS } from './clear-binding.js'
 import type { MoveOf } from './token-move.js'
 import type { StoredToken } from './tokens.js'
 
@@ -44,19 +45,20 @@ export function newLife(ttlMs: number, now = Date.now()): Required<AnonymousLife
 export const danceRecordEnd = (record: AnonymousLife & { anonymous?: unknown }, anonymousTtlMs: number): number | undefined => danceLife(record, anonymousTtlMs)?.end
 
 /**
- * An anonymous user's token moved: none when it has ended (removed, nothing moves); to another
- * anonymous id (an earlier version's key) with what is left of its life; to a known user
- * (identityToMerge) without an end, as a known user's token has none.
+ * An anonymous user's token moved: none when it has ended, or its life in clear is not the one
+ * sealed with it (clear-binding.ts: removed, nothing moves); to another anonymous id (an earlier
+ * version's key) with what is left of its life, bound again; to a known user (identityToMerge)
+ * without an end or a binding, as a known user's token has none.
  */
 export function anonymousMove(anonymousTtlMs: number, toKnown: boolean): MoveOf<StoredToken> {
   return (token) => {
     const life = tokenLife(token, anonymousTtlMs)
     const now = Date.now()
-    if (life !== undefined && life.end <= now) return undefined
-    const { expiresAt: _written, ...kept } = token
+    if (!clearFieldsBound(token, TOKEN_CLEAR_FIELDS) || (life !== undefined && life.end <= now)) return undefined
+    const { expiresAt: _written, clearBinding: _bound, ...kept } = token
     if (toKnown) return { copy: kept }
     const end = life?.end ?? now + anonymousTtlMs
-    return { copy: Object.assign(kept, { expiresAt: end }), ttlMs: end - now }
+    return { copy: bindClear(Object.assign(kept, { expiresAt: end }), TOKEN_CLEAR_FIELDS), ttlMs: end - now }
   }
 }
 
@@ -81,5 +83,5 @@ function parsed(text: string): Record<string, unknown> {
   }
 }
 
-/** When an anonymous user's token ends under `anonymousTtlMs` (what a read of it judges). */
-export const tokenEnd = (anonymousTtlMs: number) => (token: StoredToken): number | undefined => tokenLife(token, anonymousTtlMs)?.end
+/** When an anonymous user's token ends under `anonymousTtlMs` (what a read of it judges): at once when its life in clear is not the one sealed with it. */
+export const tokenEnd = (anonymousTtlMs: number) => (token: StoredToken): number | undefined => (clearFieldsBound(token, TOKEN_CLEAR_FIELDS) ? tokenLife(token, anonymousTtlMs)?.end : -Infinity)

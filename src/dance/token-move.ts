@@ -10,7 +10,7 @@
  * so an earlier revoke never takes it.
  */
 import { createHash } from 'node:crypto'
-import { openRecord, putRecordIfAbsent, SealError, type Sealer, type SecretFields, type Store } from '../store/index.js'
+import { openRecord, putRecordIfAbsent, unlessSealError, type Sealer, type SecretFields, type Store } from '../store/index.js'
 
 /** How long a revoke's mark stays: far longer than one move's few store round trips. */
 export const REVOKE_MARK_TTL_MS = 5 * 60_000
@@ -42,7 +42,7 @@ export type MoveOf<T> = (record: T) => { copy: T; ttlMs?: number } | undefined
 export async function moveRecord<T extends object>(o: { store: Store; sealer: Sealer }, from: string, to: string, secrets: SecretFields<T>, moveOf: MoveOf<T> = (record) => ({ copy: record })): Promise<boolean | undefined> {
   const raw = await o.store.get(from)
   if (raw === undefined) return undefined
-  const record = openedOrNone(() => openRecord<T>(o.sealer, from, raw, secrets))
+  const record = unlessSealError(() => openRecord<T>(o.sealer, from, raw, secrets))
   // Sealed under a key no longer configured (README: as good as expired, never a 500): dropped, as
   // if it had expired, and nothing moves. Before, the move threw, and a merge failed with a 500
   // after its assertion's jti was spent.
@@ -64,18 +64,8 @@ export async function moveRecord<T extends object>(o: { store: Store; sealer: Se
   return false
 }
 
-/** `open()`'s record, or undefined when its seal does not open (an unknown key, a damaged value). */
-function openedOrNone<T>(open: () => T): T | undefined {
-  try {
-    return open()
-  } catch (err) {
-    if (err instanceof SealError) return undefined
-    throw err
-  }
-}
-
 /** True when `key` holds a record whose seal does not open (absent: false). */
 async function isUnsealable<T extends object>(o: { store: Store; sealer: Sealer }, key: string, secrets: SecretFields<T>): Promise<boolean> {
   const raw = await o.store.get(key)
-  return raw !== undefined && openedOrNone(() => openRecord<T>(o.sealer, key, raw, secrets)) === undefined
+  return raw !== undefined && unlessSealError(() => openRecord<T>(o.sealer, key, raw, secrets)) === undefined
 }

@@ -18,6 +18,7 @@ import { findOrAdoptToken, findToken } from './adopt-token.js'
 import { danceRecordEnd, newLife, tokenEnd, type AnonymousLife } from './anonymous-life.js'
 import { mergeAnonymous } from './merge-anonymous.js'
 import { bindOwner, boundToOwner, type OwnerBound } from './owner-binding.js'
+import { bindClear, boundToClear, CLEAR_BINDING_SEAL, LINK_CLEAR_FIELDS, PENDING_CLEAR_FIELDS, TOKEN_CLEAR_FIELDS, type ClearBound } from './clear-binding.js'
 import { revokeKeys } from './token-move.js'
 import { ANONYMOUS_TOKEN_PREFIX, KNOWN_TOKEN_PREFIX, keysInEverySpace, LINK_PREFIX, linkKey, PENDING_PREFIX, pendingKey, REUSABLE_LINK_PREFIX, reusableLinkKey, revokedIds, tokenKey, type StoredTokenOwner } from './token-keys.js'
 
@@ -32,8 +33,8 @@ export interface TokenOwner {
   readonly anonymous: boolean
 }
 
-/** A user's access token and the fields they supplied (e.g. a PIN). */
-export interface StoredToken {
+/** A user's access token and the fields they supplied (e.g. a PIN); an anonymous user's has its life bound (clear-binding.ts). */
+export interface StoredToken extends ClearBound {
   token: string
   tokenSecret: string
   fields?: Record<string, string>
@@ -43,7 +44,7 @@ export interface StoredToken {
 }
 
 /** A request token waiting for the provider's callback (an anonymous user's says when it was made: anonymous-life.ts). */
-export interface PendingRequest extends TokenOwner, AnonymousLife, OwnerBound {
+export interface PendingRequest extends TokenOwner, AnonymousLife, OwnerBound, ClearBound {
   secret: string
   fields?: Record<string, string>
   /** The browser that started the dance: only its cookie completes it. */
@@ -53,7 +54,7 @@ export interface PendingRequest extends TokenOwner, AnonymousLife, OwnerBound {
 }
 
 /** A one-time authorize link: whose it is, and the token its page's form must send back (an anonymous user's says when it was made). */
-export interface LinkRecord extends TokenOwner, AnonymousLife, OwnerBound {
+export interface LinkRecord extends TokenOwner, AnonymousLife, OwnerBound, ClearBound {
   /** Shown only in the link's page: a POST without it (a preview, a forged form) consumes nothing. */
   readonly csrf: string
   /** The user's fields when the caller supplied them (the page then asks for none). */
@@ -111,10 +112,11 @@ export interface TokenRepoOptions {
   onResealed?: (kind: ResealedKind) => void
 }
 
-const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields']
+// clearBinding: the clear fields sealed with the record (clear-binding.ts); one that does not open reads as none.
+const TOKEN_SECRETS: SecretFields<StoredToken> = ['token', 'tokenSecret', 'fields', CLEAR_BINDING_SEAL]
 // ownerBinding: the owner sealed with the record (owner-binding.ts).
-const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings', 'ownerBinding']
-const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields', 'ownerBinding']
+const PENDING_SECRETS: SecretFields<PendingRequest> = ['secret', 'fields', 'settings', 'ownerBinding', CLEAR_BINDING_SEAL]
+const LINK_SECRETS: SecretFields<LinkRecord> = ['csrf', 'fields', 'ownerBinding', CLEAR_BINDING_SEAL]
 
 const REUSABLE_SECRETS: SecretFields<{ id: string }> = ['id']
 
@@ -138,14 +140,17 @@ export const withSpace = <T extends { space?: unknown }>(record: T | undefined):
 /** A record sealed under a key since retired is as good as none (the user asks for a new link; never a 500). */
 const unlessUnsealable = <T>(read: Promise<T | undefined>): Promise<T | undefined> => read.catch((err: unknown) => (err instanceof SealError ? undefined : Promise.reject(err)))
 
+/** When a link ends; at once when its clear fields are not the ones sealed with it (clear-binding.ts): removed, as one past its end. */
+const linkEnd = (anonymousTtlMs: number) => (r: LinkRecord): number | undefined => (boundToClear(r, LINK_CLEAR_FIELDS) ? danceRecordEnd(r, anonymousTtlMs) : -Infinity)
+
 /** Builds the repository over the configured stores and sealer. */
 export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
   const ttl = (anonymous: boolean, ttlMs?: number): number | undefined => (anonymous ? Math.min(ttlMs ?? Infinity, o.anonymousTtlMs) : ttlMs)
   // An anonymous user's dance record says when it was made and until when it is kept (anonymous-life.ts).
   const life = (owner: TokenOwner, ttlMs: number): AnonymousLife => (owner.anonymous ? newLife(ttl(true, ttlMs) as number) : {})
   const ended = <T extends TokenOwner & AnonymousLife>(r: T | undefined): T | undefined => ((r && danceRecordEnd(r, o.anonymousTtlMs)) ?? Infinity) <= Date.now() ? undefined : r
-  // Taken either way: one that cannot be opened, or has ended, is used up as well.
-  const take = async <T extends TokenOwner & AnonymousLife & OwnerBound>(key: string, secrets: SecretFields<T>): Promise<T | undefined> => ended(boundToOwner(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets)))))
+  // Taken either way: one that cannot be opened, is not bound to its owner or its clear fields, or has ended, is used up as well.
+  const take = async <T extends TokenOwner & AnonymousLife & OwnerBound & ClearBound>(key: string, secrets: SecretFields<T>, clear: readonly string[]): Promise<T | undefined> => ended(boundToClear(boundToOwner(withSpace(await unlessUnsealable(takeRecord<T>(o.store, o.sealer, key, secrets)))), clear))
   return {
     saveToken: (owner, token) => saveToken(o, owner, token),
     findToken: (owner) => findToken(o, owner, TOKEN_SECRETS),
@@ -159,13 +164,13 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       return revokeKeys(o.store, keys)
     },
     async savePending(requestToken, pending, ttlMs) {
-      const record: PendingRequest = Object.assign(bindOwner(ownerOf(pending)), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {}, life(pending, ttlMs))
+      const record: PendingRequest = bindClear(Object.assign(bindOwner(ownerOf(pending)), { secret: pending.secret, browser: pending.browser, settings: pending.settings }, pending.fields ? { fields: pending.fields } : {}, life(pending, ttlMs)), PENDING_CLEAR_FIELDS)
       return putRecordIfAbsent(o.store, o.sealer, pendingKey(requestToken), record, PENDING_SECRETS, ttl(pending.anonymous, ttlMs))
     },
-    takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS),
+    takePending: (requestToken) => take<PendingRequest>(pendingKey(requestToken), PENDING_SECRETS, PENDING_CLEAR_FIELDS),
     async createLink(owner, ttlMs, fields, origin) {
       const id = randomBytes(24).toString('base64url')
-      const record: LinkRecord = Object.assign(bindOwner(ownerOf(owner)), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {}, life(owner, ttlMs))
+      const record: LinkRecord = bindClear(Object.assign(bindOwner(ownerOf(owner)), { csrf: randomBytes(24).toString('base64url') }, fields ? { fields } : {}, origin !== undefined ? { origin } : {}, life(owner, ttlMs)), LINK_CLEAR_FIELDS)
       await putRecord(o.store, o.sealer, linkKey(id), record, LINK_SECRETS, ttl(owner.anonymous, ttlMs))
       return id
     },
@@ -180,8 +185,8 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
       await putRecord(o.store, o.sealer, pointer, { id }, REUSABLE_SECRETS, Math.floor((ttl(owner.anonymous, ttlMs) ?? ttlMs) / 2))
       return id
     },
-    peekLink: async (id) => boundToOwner(withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, (r) => danceRecordEnd(r, o.anonymousTtlMs), () => o.onResealed?.('authorize_link'))))),
-    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS),
+    peekLink: async (id) => boundToOwner(withSpace(await unlessUnsealable(getRecord<LinkRecord>(o.store, o.sealer, linkKey(id), LINK_SECRETS, linkEnd(o.anonymousTtlMs), () => o.onResealed?.('authorize_link'))))),
+    takeLink: (id) => take<LinkRecord>(linkKey(id), LINK_SECRETS, LINK_CLEAR_FIELDS),
     mergeAnonymous: (space, anonymous, known, profiles) => mergeAnonymous(o, { space, anonymous, known, profiles }, TOKEN_SECRETS),
   }
 }
@@ -189,6 +194,7 @@ export function createTokenRepo(o: TokenRepoOptions): OAuth1TokenRepo {
 /** A user's token; an anonymous user's kept until its end (anonymous-life.ts), at most callers.anonymousTtl after it was obtained. */
 async function saveToken(o: TokenRepoOptions, owner: TokenOwner, token: StoredToken): Promise<void> {
   const expiresAt = token.obtainedAt + o.anonymousTtlMs
-  const stored: StoredToken = owner.anonymous ? Object.assign({}, token, { expiresAt }) : token
+  // An anonymous user's life is bound to it (clear-binding.ts); a known user's judges nothing.
+  const stored: StoredToken = owner.anonymous ? bindClear(Object.assign({}, token, { expiresAt }), TOKEN_CLEAR_FIELDS) : token
   await putRecord(o.store, o.sealer, tokenKey(owner), stored, TOKEN_SECRETS, owner.anonymous ? Math.max(1, expiresAt - Date.now()) : undefined)
 }

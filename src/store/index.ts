@@ -11,7 +11,7 @@ export type { RedisAddress, RedisTlsOptions } from './redis-client.js'
 export { RedisSettingError } from './redis-setting-error.js'
 export { asUnwaitedWrite, needsOneStoreWait, withOneStoreWait } from './request-wait.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory.js'
-export { SealError, createSealer, parseSealKey, type SealErrorCode, type SealKey, type Sealer } from './seal.js'
+export { SealError, createSealer, parseSealKey, unlessSealError, type SealErrorCode, type SealKey, type Sealer } from './seal.js'
 export {
   getRecord,
   openRecord,
@@ -22,6 +22,7 @@ export {
   sealedRecords,
   sealRecord,
   takeRecord,
+  type OptionalSeal,
   type SecretFields,
 } from './records.js'
 export { endRecords, type RecordEnd } from './record-ends.js'

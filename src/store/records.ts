@@ -3,12 +3,24 @@
  * store key plus the field name, so a sealed value copied to another record, another
  * key or another field fails to open instead of leaking into the wrong user's data.
  */
-import type { Sealer } from './seal.js'
+import { unlessSealError, type Sealer } from './seal.js'
 import { replaceInBackground, type SealedKind } from './reseal.js'
 import type { Store } from './store.js'
 
-/** Names of the fields of T that are sealed at rest. */
-export type SecretFields<T> = readonly (keyof T & string)[]
+/**
+ * A sealed field whose seal not opening leaves it out of the record (read as if the record had
+ * none) instead of failing the read: a binding an earlier release, which did not know it, copied
+ * to another key (a token moved) or left under a key since removed. Whoever reads it decides what
+ * a record without it is worth.
+ */
+export interface OptionalSeal<N extends string> {
+  readonly optional: N
+}
+
+/** The fields of T that are sealed at rest: by name, or as an OptionalSeal. */
+export type SecretFields<T> = readonly ((keyof T & string) | OptionalSeal<keyof T & string>)[]
+
+const nameOf = (field: string | OptionalSeal<string>): string => (typeof field === 'string' ? field : field.optional)
 
 function fieldAad(key: string, field: string): string {
   // JSON, not concatenation: no (key, field) pair can spell another pair's AAD.
@@ -19,7 +31,7 @@ function fieldAad(key: string, field: string): string {
 export function sealRecord<T extends object>(sealer: Sealer, key: string, value: T, secretFields: SecretFields<T>): string {
   if (Array.isArray(value)) throw new TypeError('sealRecord: a record is a JSON object, not an array')
   const out: Record<string, unknown> = Object.assign({}, value as Record<string, unknown>)
-  for (const field of secretFields) {
+  for (const field of secretFields.map(nameOf)) {
     const plain = out[field]
     if (plain === undefined) continue
     out[field] = sealer.seal(JSON.stringify(plain), fieldAad(key, field))
@@ -46,7 +58,13 @@ export function resealRecord<T extends object>(sealer: Sealer, key: string, text
 /** The key ids the record's sealed fields name (a field that is not a sealed value names none; a malformed one throws SealError). */
 export function recordSealKeyIds<T extends object>(sealer: Sealer, key: string, text: string, secretFields: SecretFields<T>): string[] {
   const fields = parseObject(text, key)
-  return secretFields.flatMap((f) => (typeof fields[f] === 'string' ? [sealer.keyIdOf(fields[f])] : []))
+  return secretFields.flatMap((f) => {
+    const sealed = fields[nameOf(f)]
+    if (typeof sealed !== 'string') return []
+    // A malformed optional seal names no key: the record reads without it.
+    const id = typeof f === 'string' ? sealer.keyIdOf(sealed) : unlessSealError(() => sealer.keyIdOf(sealed))
+    return id === undefined ? [] : [id]
+  })
 }
 
 /** Opens the sealed fields once, and seals again under the active key those sealed under another. */
@@ -54,18 +72,32 @@ function openFields<T extends object>(sealer: Sealer, key: string, text: string,
   const out = parseObject(text, key)
   const renewed: Record<string, unknown> = Object.assign({}, out)
   let stale = false
-  for (const field of secretFields) {
+  for (const secret of secretFields) {
+    const field = nameOf(secret)
     const sealed = out[field]
     if (sealed === undefined) continue
-    // A plaintext value where a sealed one belongs is refused, never passed through.
-    if (typeof sealed !== 'string') throw new TypeError(`stored record "${key}": field "${field}" is not sealed`)
-    const plain = sealer.open(sealed, fieldAad(key, field))
+    const plain = typeof secret === 'string' ? openField(sealer, key, field, sealed) : typeof sealed === 'string' ? unlessSealError(() => sealer.open(sealed, fieldAad(key, field))) : undefined
+    if (plain === undefined) {
+      // An optional seal that does not open: left out, and out of the record written again (a re-seal walk then no longer finds its key id).
+      delete out[field]
+      delete renewed[field]
+      stale = stale || typeof sealed !== 'string' || unlessSealError(() => sealer.keyIdOf(sealed)) !== sealer.activeId
+      continue
+    }
     out[field] = JSON.parse(plain)
-    if (sealer.keyIdOf(sealed) === sealer.activeId) continue
+    // Opened, so a sealed value (a string).
+    if (sealer.keyIdOf(sealed as string) === sealer.activeId) continue
     renewed[field] = sealer.seal(plain, fieldAad(key, field))
     stale = true
   }
   return { record: out as T, resealed: stale ? JSON.stringify(renewed) : undefined }
+}
+
+/** The field's plaintext; a TypeError when it is not a sealed value, a SealError when it does not open. */
+function openField(sealer: Sealer, key: string, field: string, sealed: unknown): string {
+  // A plaintext value where a sealed one belongs is refused, never passed through.
+  if (typeof sealed !== 'string') throw new TypeError(`stored record "${key}": field "${field}" is not sealed`)
+  return sealer.open(sealed, fieldAad(key, field))
 }
 
 function parseObject(text: string, key: string): Record<string, unknown> {

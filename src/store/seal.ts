@@ -31,6 +31,16 @@ export class SealError extends Error {
   }
 }
 
+/** `read()`, or undefined when it throws a SealError (a sealed value that does not open, or names no key). */
+export function unlessSealError<R>(read: () => R): R | undefined {
+  try {
+    return read()
+  } catch (e) {
+    if (e instanceof SealError) return undefined
+    throw e
+  }
+}
+
 const VERSION = 'v1'
 const KEY_BYTES = 32
 const IV_BYTES = 12

@@ -14,6 +14,8 @@ import {
   openSqliteStore,
   putRecord,
   putRecordIfAbsent,
+  recordSealKeyIds,
+  resealRecord,
   takeRecord,
   type SecretFields,
 } from '../../src/store/index.js'
@@ -81,6 +83,31 @@ describe('sealed records', () => {
     await expect(getRecord<RequestToken>(store, sealer, 'rt:plain', SECRETS)).rejects.toThrow(SealError)
     await store.put('rt:obj', JSON.stringify({ ...record, tokenSecret: { not: 'sealed' } }))
     await expect(getRecord<RequestToken>(store, sealer, 'rt:obj', SECRETS)).rejects.toThrow(/is not sealed/)
+  })
+
+  it('an optional seal that does not open here (copied from another key, plaintext, under a removed key) is left out; the rest opens', async () => {
+    interface Bound extends RequestToken {
+      binding?: string
+    }
+    const WITH_BINDING: SecretFields<Bound> = [...SECRETS, { optional: 'binding' }]
+    const store = new MemoryStore()
+    await putRecord<Bound>(store, sealer, 'b:alice', { ...record, binding: 'alice-bound' }, WITH_BINDING)
+    const alice = JSON.parse((await store.get('b:alice')) ?? '{}') as Record<string, unknown>
+    expect(alice['binding']).toMatch(/^v1\.k1\./)
+    expect(await getRecord<Bound>(store, sealer, 'b:alice', WITH_BINDING)).toEqual({ ...record, binding: 'alice-bound' })
+    // As an earlier release, which does not know the field, moves a record: the known fields sealed again, the binding copied as it was.
+    const moved = { ...alice, tokenSecret: sealer.seal(JSON.stringify(SECRET), JSON.stringify(['b:moved', 'tokenSecret'])), additionalFields: sealer.seal(JSON.stringify(record.additionalFields), JSON.stringify(['b:moved', 'additionalFields'])) }
+    await store.put('b:moved', JSON.stringify(moved))
+    expect(await getRecord<Bound>(store, sealer, 'b:moved', WITH_BINDING)).toEqual(record)
+    await store.put('b:moved', JSON.stringify({ ...moved, binding: 'written in clear' }))
+    expect(await takeRecord<Bound>(store, sealer, 'b:moved', WITH_BINDING)).toEqual(record)
+    // Under a key since removed (k1 now holds other bytes): a re-seal drops it (its key id no longer listed), the rest sealed again.
+    const rotated = createSealer([{ id: 'k2', key: randomBytes(32) }, { id: 'k1', key: randomBytes(32) }], 'k2')
+    const withoutOld = { ...alice, tokenSecret: rotated.seal(JSON.stringify(SECRET), JSON.stringify(['b:alice', 'tokenSecret'])), additionalFields: undefined }
+    const resealed = resealRecord(rotated, 'b:alice', JSON.stringify(withoutOld), WITH_BINDING)
+    expect(resealed).toBeDefined()
+    expect(JSON.parse(resealed as string)).not.toHaveProperty('binding')
+    expect(recordSealKeyIds(rotated, 'b:alice', resealed as string, WITH_BINDING)).toEqual(['k2'])
   })
 })
 

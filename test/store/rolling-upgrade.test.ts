@@ -5,8 +5,9 @@
  * exchanged on one is used on the other (this release's, spelled with the tag that lets it know
  * them in headers, on the earlier one too), its assertion's `jti` is refused there as a replay, a
  * dance started on one completes on the other, a one-time link made on one is opened on the other
- * (this release's dance records carry their owner sealed, which the earlier one leaves alone), the user's token signs on both, an anonymous
- * user's token moves to the known user (identityToMerge) on the other, wrong admin tokens
+ * (this release's dance records carry their owner sealed, which the earlier one leaves alone, and
+ * their clear fields sealed in clearBinding, likewise), the user's token signs on both, an anonymous
+ * user's token signs on the other and moves to the known user (identityToMerge) on the other, wrong admin tokens
  * counted by one are refused by the other, a console session signed in on one works on the other
  * and signed out there ends on the first; the SQLite file the earlier release made is marked
  * by this one (application_id, user_version), and the earlier release still opens it. And a
@@ -131,6 +132,9 @@ async function handOver(on: { w: On; r: On }, tag: string): Promise<void> {
   const anon = `anon-${tag}`
   const anonDone = await danceAcross(on.w, on.w, '', { authorization: `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` })
   expect(anonDone.status, anonDone.text).toBe(200)
+  // The anonymous user's token as w stored it (this release's: its life in clear bound in clearBinding, which the earlier one leaves alone) signs on r.
+  const asAnonymous = await send(await r(), '/proxy/partner/resource/r', { headers: { 'proxy-authorization': `Bearer ${await jwt({ sub: anon, isAnonymous: true })}` } })
+  expect(asAnonymous.status, asAnonymous.text).toBe(200)
   const merged = await exchange(await r(), await jwt({ sub: `known-${tag}`, identityToMerge: anon, jti: randomUUID() }))
   expect(merged.status, merged.text).toBe(200)
   const afterMerge = await call(await w(), merged.json<{ access_token: string }>().access_token)
