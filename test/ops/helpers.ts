@@ -40,6 +40,16 @@ export async function startOpsGateway(dir: string, yaml: string, extra: Partial<
   }
 }
 
+/**
+ * Waits for the access line (from index `from` of `g.access()` on) that `is` picks, and returns it:
+ * found by what identifies it (its reqId, method, status, reason), never by its position. A line is
+ * written when its request finished on the gateway's side, which can be after the caller read the
+ * answer: an earlier request's line may still land after a count taken for a later one.
+ */
+export function accessLineWhere(g: Pick<OpsGateway, 'access'>, is: (e: Record<string, unknown>) => boolean, what: string, o: { from?: number; timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
+  return eventually(() => g.access().slice(o.from ?? 0).find(is), o.timeoutMs ?? 15_000, what)
+}
+
 /** GET on a plain HTTP URL: status and body. */
 export function get(url: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {

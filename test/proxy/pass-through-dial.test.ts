@@ -20,7 +20,7 @@ import { endpointYaml } from '../support/gateway.js'
 import { adminUrlOf } from '../support/process.js'
 import { startSilentListener, type SilentListener } from '../support/c-silent-listener.js'
 import { refusingPort } from '../support/peers.js'
-import { eventually, scrape, startOpsGateway, valueOf } from '../ops/helpers.js'
+import { accessLineWhere, eventually, scrape, startOpsGateway, valueOf } from '../ops/helpers.js'
 import { BOT_APP, callerBearer as bearer, useInterceptionGateway } from '../ops/interception-gateway.js'
 
 let silent: SilentListener
@@ -103,9 +103,13 @@ describe('a pass-through destination that never answers', () => {
 
   it('the real curl sees the 504 on its CONNECT', async () => {
     const { g } = h
+    const timedOutBefore = connectLines().filter((e) => e.status === 504).length
     const r = await promisify(execFile)('curl', ['-sS', '-x', g.gw.url, '--proxy-header', `Proxy-Authorization: Bearer ${await bearer()}`, '-o', '/dev/null', '-w', '%{http_connect}', `https://127.0.0.1:${silent.port}/`], { timeout: 60_000 })
       .catch((e: { stdout: string; code: number }) => e)
     expect(r.stdout).toBe('504')
+    // Its line is written once the gateway saw the connection close, which can be after curl exited: waited for
+    // here, so that it is never taken for a later test's.
+    await eventually(() => connectLines().filter((e) => e.status === 504).length === timedOutBefore + 1, 10_000, 'the curl CONNECT\'s access line')
   })
 
   it('connectTimeout 0 is off, and a caller that leaves during the dial stops it: a 499 line, the dial given up', async () => {
@@ -122,8 +126,9 @@ describe('a pass-through destination that never answers', () => {
     s.end()
     await closed
     expect(got).toBe('')
-    await eventually(() => connectLines().length === before + 1, 15_000, 'the CONNECT\'s access line')
-    expect(connectLines()[before]).toMatchObject({ status: 499, reason: 'caller_aborted', caller: 'bot' })
+    const line = await accessLineWhere({ access: connectLines }, (e) => e.status === 499, 'the CONNECT\'s access line', { from: before })
+    expect(line).toMatchObject({ status: 499, reason: 'caller_aborted', caller: 'bot' })
+    expect(connectLines()).toHaveLength(before + 1)
     await eventually(() => silentLong.dialling() === 0, 15_000, 'the dial to be given up')
   })
 
