@@ -17,9 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../../src/store/index.js'
 import { eventually } from '../support/eventually.js'
 import { endpointYaml, send } from '../support/gateway.js'
-import { clientTls, createTestPki, type TestPki } from '../support/pki.js'
+import { clientTls, clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { gatewaySet } from '../support/process.js'
-import { TTL_CHANGE_TOPOLOGIES, ttlChangeGateways } from '../support/anonymous-ttl-change.js'
+import { spareEndpointsYaml, TTL_CHANGE_TOPOLOGIES, ttlChangeGateways } from '../support/anonymous-ttl-change.js'
 import { expiryReader } from '../support/store-expiry.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { startMtlsServer, type RunningServer } from '../support/tls-server.js'
@@ -50,7 +50,8 @@ afterAll(async () => {
 })
 
 /** The config without store.sealKeys, with `anonymousTtl`. */
-function writeConfig(file: string, location: StoreYaml, anonymousTtl: string): string {
+/** `endpoints` in all: partner and spares (spareEndpointsYaml). */
+function writeConfig(file: string, location: StoreYaml, anonymousTtl: string, endpoints: number): string {
   const store = location.kind === 'sqlite' ? `{ kind: sqlite, file: ${location.file} }` : `{ kind: redis, url: "${location.url}", keyPrefix: "${location.keyPrefix}" }`
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }
 admin: { enabled: false }
@@ -62,7 +63,7 @@ callers:
   apps:
     - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }
 endpoints:
-${endpointYaml('partner', upstream.port, clientTls(pki))}`)
+${endpointYaml('partner', upstream.port, clientTls(pki))}${spareEndpointsYaml(endpoints, clientTlsYaml(pki))}`)
   return file
 }
 
@@ -84,7 +85,7 @@ describe.each(TTL_CHANGE_TOPOLOGIES)('anonymousTtl shortened without store.sealK
     const tag = name.split(',')[0] as string
     const location: StoreYaml = replicas > 1 ? { kind: 'redis', url: REDIS_URL, keyPrefix: prefix } : { kind: 'sqlite', file: join(dir, `${tag}.db`) }
     const file = join(dir, `${tag}.yaml`)
-    const { at, shorten, stopAll } = await ttlChangeGateways(gateways, { replicas, reload }, (ttl) => writeConfig(file, location, ttl), '1h')
+    const { at, shorten, stopAll } = await ttlChangeGateways(gateways, { replicas, reload }, (ttl, endpoints) => writeConfig(file, location, ttl, endpoints), '1h')
     const store: Store = openStore(location)
     const expiries = expiryReader(location)
     try {

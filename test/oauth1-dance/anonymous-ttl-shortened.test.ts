@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../../src/store/index.js'
 import { eventually } from '../support/eventually.js'
 import { send } from '../support/gateway.js'
-import { createTestPki, type TestPki } from '../support/pki.js'
+import { clientTlsYaml, createTestPki, type TestPki } from '../support/pki.js'
 import { gatewaySet } from '../support/process.js'
-import { TTL_CHANGE_TOPOLOGIES, ttlChangeGateways } from '../support/anonymous-ttl-change.js'
+import { spareEndpointsYaml, TTL_CHANGE_TOPOLOGIES, ttlChangeGateways } from '../support/anonymous-ttl-change.js'
 import { expiryReader, type ExpiryReader } from '../support/store-expiry.js'
 import { REDIS_URL, uniqueRedisPrefix, wipeRedisPrefix } from '../support/store-backends.js'
 import { ADMIN_TOKEN, authorizeLink, authorizeUser, danceInBrowser, gatewayYaml, newSealKey, startDanceProvider, type DanceProvider, type StoreYaml } from './dance-support.js'
@@ -47,9 +47,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-function writeConfig(file: string, store: StoreYaml, anonymousTtl: string): string {
+/** `endpoints` in all: partner and spares (spareEndpointsYaml). */
+function writeConfig(file: string, store: StoreYaml, anonymousTtl: string, endpoints: number): string {
   const callers = `callers:\n  required: false\n  adminToken: ${ADMIN_TOKEN}\n  bearerTtl: 1h\n  anonymousTtl: ${anonymousTtl}\n  apps:\n    - { clientId: bot, hs256Secret: "${SECRET}", audience: "${AUD}", endpoints: ["*"] }`
-  writeFileSync(file, gatewayYaml({ pki, provider, store, sealKeys, callers }))
+  writeFileSync(file, gatewayYaml({ pki, provider, store, sealKeys, callers, extraEndpoints: spareEndpointsYaml(endpoints, clientTlsYaml(pki)) }))
   return file
 }
 
@@ -71,7 +72,7 @@ describe.each(TTL_CHANGE_TOPOLOGIES)('anonymousTtl shortened ($name)', ({ name, 
     const location: StoreYaml = replicas > 1 ? { kind: 'redis', url: REDIS_URL, keyPrefix: prefix } : { kind: 'sqlite', file: join(dir, `${tag}.db`) }
     const file = join(dir, `${tag}.yaml`)
     // The config rewritten with `anonymousTtl` is taken by a reload of every worker, or a restart of each replica in turn.
-    const { at, shorten, stopAll } = await ttlChangeGateways(gateways, { replicas, reload }, (ttl) => writeConfig(file, location, ttl), '1h')
+    const { at, shorten, stopAll } = await ttlChangeGateways(gateways, { replicas, reload }, (ttl, endpoints) => writeConfig(file, location, ttl, endpoints), '1h')
     const store: Store = openStore(location.kind === 'sqlite' ? location : { kind: 'redis', url: location.url, keyPrefix: location.keyPrefix })
     const expiries: ExpiryReader = expiryReader(location)
     try {

@@ -133,6 +133,8 @@ export interface GatewayYamlOptions {
   profileExtra?: string
   /** A whole `callers:` block replacing the default (admin token only, callers optional). */
   callers?: string
+  /** Endpoint entries after `partner` (indented 2 spaces, each line ending in a newline). */
+  extraEndpoints?: string
 }
 
 /** A fresh 32-byte sealing key, hex. */
@@ -163,7 +165,7 @@ endpoints:
       key: ${o.pki.file('client.key')}
       intermediates: ${o.pki.file('inter.crt')}
       roots: ${o.pki.file('root.crt')}
-profiles:
+${o.extraEndpoints ?? ''}profiles:
   - name: partner
     provider: Partner Bank
     consumerKey: ${CONSUMER.key}
