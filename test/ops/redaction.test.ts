@@ -7,7 +7,7 @@ import { createTestPki, type TestPki } from '../support/pki.js'
 import { startMtlsServer, type EchoReply, type RunningServer } from '../support/tls-server.js'
 import { endpointYaml, send } from '../support/gateway.js'
 import { createLog, createRedactor, REDACTED } from '../../src/ops/index.js'
-import { get, startOpsGateway, type OpsGateway } from './helpers.js'
+import { accessLineWhere, get, startOpsGateway, type OpsGateway } from './helpers.js'
 
 const secret = (): string => randomBytes(12).toString('hex')
 const s = {
@@ -54,6 +54,8 @@ describe('redaction', () => {
     expect(forwarded.headers['x-api-key']).toBe(s.apiKey)
     expect(forwarded.headers['x-pin']).toBe(s.inlineField)
     expect((await send(g.gw.url, `http://api.partner.test:${upstream.port + 1}/?token=${s.queryToken}`, { headers })).status).toBe(403)
+    // Their access lines are written once each request finished on the gateway's side, which can be after the answer was read.
+    for (const status of [200, 403]) await accessLineWhere(g, (e) => e.reqId === 'redact-1' && e.status === status, `the ${status}'s access line`)
     // What a careless debug line, an error or a later feature could log: every secret in every shape.
     const log = g.ops.log
     log.addSecretValues([s.runtime])
